@@ -1,0 +1,72 @@
+# zentalk-ai: the two commands.
+#   make run    install what is missing, build (Release), start the node
+#   make test   install what is missing, build (normal + ASan/UBSan), run every test
+# Other targets: build, asan, fuzz, bench, lint, clean. See README.md.
+
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+RUN_BUILD  ?= build-release
+JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
+LISTEN     ?= 127.0.0.1:8080
+CONFIG     ?= config
+FUZZ_SECONDS ?= 300
+CMAKE_FLAGS ?=
+WERROR     := ON
+HAVE_CLANG := $(shell command -v clang >/dev/null 2>&1 && echo yes)
+
+.PHONY: all setup build release asan run test test-normal test-asan fuzz bench lint clean
+
+all: build
+
+setup:
+	@scripts/setup.sh
+
+$(BUILD)/CMakeCache.txt:
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DZT_WERROR=$(WERROR) $(CMAKE_FLAGS)
+
+build: setup $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS)
+
+release: setup
+	@test -f $(RUN_BUILD)/CMakeCache.txt || cmake -S . -B $(RUN_BUILD) -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(RUN_BUILD) -j $(JOBS) --target zentalk-node zentalk
+
+# The sanitizer build uses clang when present (it also builds the libFuzzer
+# harnesses); otherwise gcc's ASan/UBSan with corpus replay only.
+$(ASAN_BUILD)/CMakeCache.txt:
+	$(if $(HAVE_CLANG),CC=clang) cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DZT_SANITIZE=ON \
+	  -DZT_WERROR=$(WERROR) $(if $(HAVE_CLANG),-DZT_FUZZ=ON) $(CMAKE_FLAGS)
+
+asan: setup $(ASAN_BUILD)/CMakeCache.txt
+	cmake --build $(ASAN_BUILD) -j $(JOBS)
+
+run: release
+	@echo "starting zentalk-node (config: $(CONFIG)/, data: data/); Ctrl-C stops it"
+	@exec $(RUN_BUILD)/src/node/zentalk-node --config $(CONFIG) --listen $(LISTEN)
+
+test-normal: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -LE fuzz
+
+test-asan: asan
+	cd $(ASAN_BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# Normal build first (fast feedback), then every test under ASan+UBSan; the
+# last lines are ctest's summary of the sanitizer run.
+test: test-normal test-asan
+
+fuzz: asan
+	@test -n "$(HAVE_CLANG)" || { echo "make fuzz needs clang (scripts/setup.sh installs it)"; exit 1; }
+	@for f in $(ASAN_BUILD)/fuzz/fuzz_*; do \
+	  n=$$(basename $$f | sed 's/^fuzz_//'); \
+	  echo "== $$n ($(FUZZ_SECONDS)s)"; \
+	  sh fuzz/smoke.sh $$PWD/$$f $$PWD/fuzz/corpus/$$n $(FUZZ_SECONDS) || exit 1; \
+	done
+
+bench: release
+	@sh bench/run.sh $(RUN_BUILD)
+
+lint:
+	@sh scripts/lint.sh
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) $(RUN_BUILD)

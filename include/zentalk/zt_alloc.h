@@ -1,0 +1,33 @@
+/* zt_alloc.h: allocation wrappers.
+ *
+ * Every allocation in zentalk goes through these so that tests can count live
+ * allocations (a test ends by asserting none leaked) and inject failures
+ * (the Nth allocation from now fails), as curl's torture mode does.
+ * zt_free(NULL) is a no-op. Thread-safe. */
+#ifndef ZT_ALLOC_H
+#define ZT_ALLOC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "zt_error.h"
+
+void *zt_malloc(size_t n);
+void *zt_calloc(size_t count, size_t size); /* overflow-checked */
+void *zt_realloc(void *p, size_t n);
+void *zt_reallocarray(void *p, size_t count, size_t size); /* overflow-checked */
+char *zt_strdup(const char *s);
+char *zt_strndup(const char *s, size_t n);
+void zt_free(void *p);
+
+/* Number of live allocations made through these wrappers. */
+int64_t zt_alloc_live(void);
+
+/* Make the allocation n calls from now fail (1 = the next one), then every
+ * later one succeeds again. n = 0 disables injection. For tests only. */
+void zt_alloc_fail_after(int64_t n);
+
+/* Overflow-checked a*b; returns 0 and sets *out, or ZT_ERANGE. */
+ZT_NODISCARD int zt_mul_size(size_t a, size_t b, size_t *out);
+
+#endif

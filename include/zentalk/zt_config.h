@@ -1,0 +1,193 @@
+/* zt_config.h: the node's configuration.
+ *
+ * One typed struct per section, filled from (in increasing precedence):
+ *   1. compiled-in defaults (the "embedded default"; the files in config/ repeat them),
+ *   2. the YAML files of a config directory (config.yaml, encryption.yaml,
+ *      gpu-pool.yaml, database.yaml, chain.yaml, integration.yaml,
+ *      privacy.yaml, models.yaml, features.yaml; a missing file keeps defaults),
+ *   3. environment variables ZENTALK_<SECTION>_<KEY> (e.g. ZENTALK_SERVER_LISTEN,
+ *      ZENTALK_FEATURES_SPAM_THRESHOLD),
+ *   4. command-line flags (--listen, --data-dir), applied by the caller with
+ *      zt_config_set().
+ * A declarative table per section (name, type, bounds, default, secret flag)
+ * drives parsing, validation, environment overrides and zt_config_dump().
+ * Unknown keys, wrong types, out-of-range values and malformed YAML are errors
+ * that name file:line:column and the key. */
+#ifndef ZT_CONFIG_H
+#define ZT_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "zt_buf.h"
+#include "zt_error.h"
+
+#define ZT_CFG_MAX_LIST 64     /* most entries in a list of strings */
+#define ZT_CFG_MAX_MODELS 256  /* most entries under models: */
+#define ZT_CFG_MAX_STR 4096    /* longest string value */
+
+struct zt_strlist {
+    char **items; /* owned */
+    size_t count;
+};
+
+/* Roles a node runs (config.yaml: node.roles). */
+enum zt_role {
+    ZT_ROLE_GATEWAY = 1u << 0,
+    ZT_ROLE_ORCHESTRATOR = 1u << 1,
+    ZT_ROLE_WORKER = 1u << 2,
+};
+
+/* config.yaml */
+struct zt_cfg_node {
+    char *id;                 /* "" = generated once and kept in data_dir/node_id */
+    struct zt_strlist roles;  /* gateway, orchestrator, worker */
+    unsigned role_mask;       /* derived from roles (ZT_ROLE_*) */
+    char *data_dir;           /* created 0700 on start */
+};
+struct zt_cfg_server {
+    char *listen;             /* host:port */
+    int64_t threads;          /* HTTP thread pool size */
+    int64_t max_connections;
+    int64_t max_header_bytes;
+    int64_t max_body_bytes;
+    int64_t request_timeout_s;   /* idle connection timeout */
+    int64_t shutdown_timeout_s;  /* how long SIGTERM waits for in-flight requests */
+};
+struct zt_cfg_log {
+    char *level;              /* debug|info|warn|error */
+    char *format;             /* text|json */
+    char *file;               /* "" = stderr */
+};
+/* encryption.yaml */
+struct zt_cfg_encryption {
+    char *key_file;           /* node identity key file, relative to data_dir */
+    char *passphrase_env;     /* name of the env var holding the key passphrase */
+    char *aead;               /* chacha20poly1305|aes256gcm */
+    int64_t job_ttl_s;        /* validity window of a sealed job */
+    bool require_auth;        /* API authentication on non-loopback listeners */
+    char *jwt_secret;         /* secret */
+};
+/* gpu-pool.yaml */
+struct zt_cfg_gpu_pool {
+    char *backend;            /* auto|cpu|cuda */
+    struct zt_strlist devices;/* CUDA device ids; empty = all */
+    int64_t max_vram_mb;      /* 0 = no limit */
+    int64_t cpu_threads;      /* 0 = number of cores */
+    int64_t max_batch;        /* sequences decoded together */
+};
+/* database.yaml */
+struct zt_cfg_database {
+    char *driver;             /* sqlite|postgres */
+    char *sqlite_path;        /* relative to data_dir */
+    char *postgres_url;       /* secret */
+    char *redis_url;          /* secret; "" = in-process queue */
+    int64_t pool_size;
+    int64_t busy_timeout_ms;
+};
+/* chain.yaml */
+struct zt_cfg_chain {
+    bool enabled;
+    char *network;
+    char *rpc_url;
+    char *token_symbol;
+    char *wallet_address;
+    int64_t payout_interval_s;
+    double min_payout;
+};
+/* integration.yaml */
+struct zt_cfg_integration {
+    char *api_url;            /* zentalk-api base URL; "" = standalone */
+    char *jwt_issuer;
+    char *jwt_audience;
+    char *webhook_secret;     /* secret */
+    int64_t timeout_ms;
+};
+/* privacy.yaml */
+struct zt_cfg_privacy {
+    bool pii_filter;
+    char *default_policy;     /* local_only|pseudonymise|allow */
+    bool audit_log;
+    int64_t retention_cache_days;
+    int64_t retention_jobs_days;
+    int64_t retention_audit_days;
+};
+/* models.yaml */
+struct zt_cfg_model {
+    char *id;
+    char *path;               /* relative to data_dir */
+    char *url;
+    char *sha256;             /* 64 hex digits, or "" */
+    int64_t context_size;     /* 0 = the model's own */
+    double temperature;
+    double top_p;
+    int64_t top_k;
+    int64_t max_tokens;
+};
+struct zt_cfg_model_cache {
+    int64_t memory_budget_mb; /* LRU eviction above this; 0 = no limit */
+    char *default_model;      /* "" = first entry */
+};
+/* features.yaml */
+struct zt_cfg_feature {
+    bool enabled;
+    double threshold;         /* meaning depends on the feature */
+};
+struct zt_cfg_features {
+    struct zt_cfg_feature smart_replies, summarize, translate, spam, search,
+        sentiment, moderation, categorize, language, entities;
+};
+
+struct zt_config {
+    struct zt_cfg_node node;
+    struct zt_cfg_server server;
+    struct zt_cfg_log log;
+    struct zt_cfg_encryption encryption;
+    struct zt_cfg_gpu_pool gpu_pool;
+    struct zt_cfg_database database;
+    struct zt_cfg_chain chain;
+    struct zt_cfg_integration integration;
+    struct zt_cfg_privacy privacy;
+    struct zt_cfg_model_cache model_cache;
+    struct zt_cfg_model *models; /* owned array */
+    size_t n_models;
+    struct zt_cfg_features features;
+    char *dir;                   /* config directory read, or NULL for defaults only */
+};
+
+/* Fill cfg with the compiled-in defaults. */
+ZT_NODISCARD int zt_config_init_defaults(struct zt_config *cfg);
+
+/* Read every known file in dir over the current values. A missing file is
+ * fine; a missing or unreadable dir is ZT_ENOTFOUND/ZT_EIO. Errors (one line
+ * each, "file:line:col: key: problem") are appended to errs. Returns 0 or
+ * ZT_ECONFIG (or ZT_ENOMEM). */
+ZT_NODISCARD int zt_config_load_dir(struct zt_config *cfg, const char *dir, struct zt_buf *errs);
+
+/* Parse one YAML document (name is used in messages) as the given file kind
+ * ("config.yaml", "models.yaml", ...). For tests and the fuzzer. */
+ZT_NODISCARD int zt_config_load_string(struct zt_config *cfg, const char *file_kind,
+                                       const char *name, const char *yaml, size_t len,
+                                       struct zt_buf *errs);
+
+/* Apply ZENTALK_* variables from envp (NULL-terminated, e.g. environ).
+ * Unknown ZENTALK_ variables are reported in errs as warnings prefixed
+ * "warning:" and do not fail. */
+ZT_NODISCARD int zt_config_apply_env(struct zt_config *cfg, char *const *envp, struct zt_buf *errs);
+
+/* Set one leaf by dotted path ("server.listen") from a string, with the same
+ * type and bound checks as the files; origin names the source in messages. */
+ZT_NODISCARD int zt_config_set(struct zt_config *cfg, const char *path, const char *value,
+                               const char *origin, struct zt_buf *errs);
+
+/* Cross-field checks and derived values (role_mask, listen syntax, models).
+ * Call after every source was applied. */
+ZT_NODISCARD int zt_config_validate(struct zt_config *cfg, struct zt_buf *errs);
+
+/* Effective configuration as YAML, secrets shown as "<redacted>". */
+ZT_NODISCARD int zt_config_dump(const struct zt_config *cfg, struct zt_buf *out);
+
+void zt_config_deinit(struct zt_config *cfg);
+
+#endif

@@ -1,0 +1,95 @@
+/* zt_http.h: the HTTP server (libmicrohttpd, epoll, internal thread pool).
+ *
+ * The server reads a whole request (bounded by max_body_bytes), hands it to
+ * one handler, and sends the response the handler filled. It enforces the
+ * request limits itself and answers them with a JSON error body:
+ *   413 body too large, 431 headers too large, 400 bad Content-Length.
+ * (Requests too malformed for libmicrohttpd to parse at all, or headers too
+ * big for its per-connection memory pool, are answered by libmicrohttpd with
+ * its own short body.) Every response carries X-Request-Id.
+ *
+ * Handlers run on the server's threads and must not block for long. */
+#ifndef ZT_HTTP_H
+#define ZT_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "zt_buf.h"
+#include "zt_error.h"
+
+struct zt_http_server;
+struct zt_http_req;
+
+#define ZT_HTTP_MAX_RESP_HEADERS 8
+#define ZT_HTTP_REQUEST_ID_LEN 17 /* 16 hex digits + NUL */
+
+struct zt_http_resp {
+    int status;                   /* default 200 */
+    const char *content_type;     /* static string; default application/json */
+    struct zt_buf body;
+    struct {
+        const char *name;         /* static string */
+        char value[128];
+    } headers[ZT_HTTP_MAX_RESP_HEADERS];
+    size_t n_headers;
+};
+
+/* Called once per complete request. The handler sets resp->status and body;
+ * route_label (static string, or NULL) names the matched route for metrics. */
+typedef void (*zt_http_handler)(void *ud, struct zt_http_req *req, struct zt_http_resp *resp);
+/* Called when a response was sent (or the connection ended), with the label
+ * the handler chose (NULL for requests rejected before routing), the status
+ * and the request's duration in nanoseconds. */
+typedef void (*zt_http_observer)(void *ud, const char *route_label, const char *method,
+                                 int status, uint64_t duration_ns);
+
+struct zt_http_opts {
+    const char *host;             /* numeric IPv4/IPv6 address or "localhost" */
+    uint16_t port;                /* 0 = ephemeral (see zt_http_port) */
+    unsigned threads;
+    unsigned max_connections;
+    size_t max_header_bytes;
+    size_t max_body_bytes;
+    unsigned timeout_s;           /* idle connection timeout */
+    zt_http_handler handler;
+    zt_http_observer observer;    /* may be NULL */
+    void *ud;
+};
+
+/* Bind, listen and start serving. ZT_EADDRINUSE when the port is taken,
+ * ZT_EINVAL for a host that is not a numeric address, ZT_EIO otherwise. */
+ZT_NODISCARD int zt_http_start(const struct zt_http_opts *opts, struct zt_http_server **out);
+uint16_t zt_http_port(const struct zt_http_server *s);
+/* Requests accepted and not yet completed. */
+int64_t zt_http_inflight(const struct zt_http_server *s);
+/* Stop accepting new connections (the listening socket is closed); requests
+ * in progress go on. */
+void zt_http_quiesce(struct zt_http_server *s);
+/* Stop the server; connections still open are closed. NULL is a no-op. */
+void zt_http_stop(struct zt_http_server *s);
+
+/* Request accessors. Strings live as long as the request. */
+const char *zt_http_req_method(const struct zt_http_req *r);
+const char *zt_http_req_path(const struct zt_http_req *r);       /* without the query */
+const char *zt_http_req_header(const struct zt_http_req *r, const char *name); /* or NULL */
+const char *zt_http_req_query(const struct zt_http_req *r, const char *name);  /* or NULL */
+const char *zt_http_req_id(const struct zt_http_req *r);
+const char *zt_http_req_body(const struct zt_http_req *r, size_t *len);        /* NUL-terminated */
+/* True when the client connected from 127.0.0.0/8 or ::1. */
+bool zt_http_req_peer_is_loopback(const struct zt_http_req *r);
+/* Label for metrics/logs (a static string such as "/v1/status"). */
+void zt_http_req_set_route(struct zt_http_req *r, const char *label);
+
+/* Fill resp with {"error":{"code":code,"message":message}} and status. */
+void zt_http_resp_error(struct zt_http_resp *resp, int status, const char *code,
+                        const char *message);
+/* Fill resp with the compact JSON of j (a jansson json_t) and status; takes
+ * the reference to j. On failure resp becomes a 500 error. */
+void zt_http_resp_json(struct zt_http_resp *resp, int status, struct json_t *j);
+/* Add a response header (name must be a static string). */
+ZT_NODISCARD int zt_http_resp_header(struct zt_http_resp *resp, const char *name,
+                                     const char *value);
+
+#endif

@@ -1,0 +1,204 @@
+/* zentalk: the command-line client. This version has `status`; later
+ * versions add models, keys, features and more. */
+#include <curl/curl.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "zentalk/zt_alloc.h"
+#include "zentalk/zt_buf.h"
+#include "zentalk/zt_str.h"
+#include "zentalk/zt_version.h"
+
+#define DEFAULT_URL "http://127.0.0.1:8080"
+#define MAX_RESPONSE (8u * 1024u * 1024u)
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: zentalk [--url URL] COMMAND [OPTIONS]\n"
+            "\n"
+            "Command-line client for a zentalk-ai node.\n"
+            "\n"
+            "Commands:\n"
+            "  status [--url URL] [--json]   show the node's id, roles, version, uptime,\n"
+            "                                readiness, models and peers\n"
+            "\n"
+            "Options:\n"
+            "  -u, --url URL   node address (default $ZENTALK_URL or " DEFAULT_URL ")\n"
+            "  -h, --help      show this help and exit\n"
+            "  -V, --version   show the version and exit\n"
+            "\n"
+            "Exit status: 0 success, 1 the node answered with an error or could not be\n"
+            "reached, 2 usage error.\n");
+}
+
+static size_t on_data(char *p, size_t size, size_t n, void *ud)
+{
+    struct zt_buf *b = ud;
+    size_t len = size * n;
+    return zt_buf_append(b, p, len) == 0 ? len : 0; /* 0 aborts the transfer */
+}
+
+/* GET base+path; on success *out holds the body and *status the HTTP code. */
+static int http_get(const char *base, const char *path, long *status, struct zt_buf *out)
+{
+    char url[2048];
+    size_t bl = strlen(base);
+    while (bl && base[bl - 1] == '/') bl--;
+    int n = snprintf(url, sizeof url, "%.*s%s", (int)bl, base, path);
+    if (n < 0 || (size_t)n >= sizeof url) {
+        fprintf(stderr, "zentalk: URL too long\n");
+        return 1;
+    }
+    CURL *c = curl_easy_init();
+    if (!c) return 1;
+    char errbuf[CURL_ERROR_SIZE] = "";
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 3000L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 15000L);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_USERAGENT, "zentalk/" ZT_VERSION);
+    CURLcode rc = curl_easy_perform(c);
+    if (rc != CURLE_OK) {
+        fprintf(stderr, "zentalk: cannot reach %s: %s\n", url, errbuf[0] ? errbuf : curl_easy_strerror(rc));
+        curl_easy_cleanup(c);
+        return 1;
+    }
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+    curl_easy_cleanup(c);
+    return 0;
+}
+
+static void print_api_error(long status, const char *body)
+{
+    json_t *j = json_loads(body, 0, NULL);
+    json_t *msg = j ? json_object_get(json_object_get(j, "error"), "message") : NULL;
+    fprintf(stderr, "zentalk: node answered HTTP %ld%s%s\n", status, json_is_string(msg) ? ": " : "",
+            json_is_string(msg) ? json_string_value(msg) : "");
+    json_decref(j);
+}
+
+/* string value of j, or dflt when j is not a string */
+static const char *sv(const json_t *j, const char *dflt)
+{
+    const char *s = json_string_value(j);
+    return s ? s : dflt;
+}
+
+static void print_duration(double secs)
+{
+    long long s = (long long)secs;
+    if (s >= 86400) printf("%lldd ", s / 86400);
+    printf("%02lld:%02lld:%02lld\n", (s % 86400) / 3600, (s % 3600) / 60, s % 60);
+}
+
+static int cmd_status(const char *url, bool as_json)
+{
+    struct zt_buf body;
+    zt_buf_init(&body, MAX_RESPONSE);
+    long status = 0;
+    int rc = http_get(url, "/v1/status", &status, &body);
+    if (rc) goto out;
+    if (status != 200) {
+        print_api_error(status, zt_buf_str(&body));
+        rc = 1;
+        goto out;
+    }
+    if (as_json) {
+        fputs(zt_buf_str(&body), stdout);
+        goto out;
+    }
+    json_error_t jerr;
+    json_t *j = json_loads(zt_buf_str(&body), 0, &jerr);
+    if (!json_is_object(j)) {
+        fprintf(stderr, "zentalk: the node's /v1/status is not a JSON object (line %d: %s)\n", jerr.line, jerr.text);
+        json_decref(j);
+        rc = 1;
+        goto out;
+    }
+    printf("node        %s\n", sv(json_object_get(j, "node_id"), "?"));
+    printf("url         %s\n", url);
+    printf("version     %s (%s)\n", sv(json_object_get(j, "version"), "?"),
+           sv(json_object_get(j, "commit"), "?"));
+    printf("uptime      ");
+    print_duration(json_number_value(json_object_get(j, "uptime_seconds")));
+    printf("ready       %s\n", json_is_true(json_object_get(j, "ready")) ? "yes" : "no");
+    const char *role;
+    json_t *rv;
+    json_object_foreach(json_object_get(j, "readiness"), role, rv) {
+        printf("  %-13s %s  %s\n", role, json_is_true(json_object_get(rv, "ready")) ? "ready    " : "not ready",
+               sv(json_object_get(rv, "detail"), ""));
+    }
+    size_t i;
+    json_t *v;
+    json_t *models = json_object_get(j, "models");
+    printf("models      %zu loaded", json_array_size(models));
+    json_t *conf = json_object_get(j, "models_configured");
+    printf(", %zu configured\n", json_array_size(conf));
+    json_array_foreach(conf, i, v) printf("  %s\n", sv(v, "?"));
+    printf("peers       %zu\n", json_array_size(json_object_get(j, "peers")));
+    json_decref(j);
+out:
+    zt_buf_deinit(&body);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"url", required_argument, NULL, 'u'},
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *url = getenv("ZENTALK_URL");
+    if (!url || !*url) url = DEFAULT_URL;
+    bool as_json = false;
+    int c;
+    opterr = 0;
+    /* options may come before or after the command (GNU permutation) */
+    while ((c = getopt_long(argc, argv, ":u:hV", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'u': url = optarg; break;
+        case 'j': as_json = true; break;
+        case 'h': usage(stdout); return 0;
+        case 'V': printf("zentalk %s (commit %s)\n", ZT_VERSION, ZT_GIT_COMMIT); return 0;
+        case ':': fprintf(stderr, "zentalk: option %s needs a value\n", argv[optind - 1]); return 2;
+        default: fprintf(stderr, "zentalk: unknown option %s (see --help)\n", argv[optind - 1]); return 2;
+        }
+    }
+    if (optind >= argc) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[optind];
+    if (optind + 1 < argc) {
+        fprintf(stderr, "zentalk: unexpected argument '%s'\n", argv[optind + 1]);
+        return 2;
+    }
+    if (!zt_str_starts_with(url, "http://") && !zt_str_starts_with(url, "https://")) {
+        fprintf(stderr, "zentalk: --url must start with http:// or https:// (got '%s')\n", url);
+        return 2;
+    }
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
+        fprintf(stderr, "zentalk: libcurl failed to initialise\n");
+        return 1;
+    }
+    json_set_alloc_funcs(zt_malloc, zt_free);
+    int rc;
+    if (strcmp(cmd, "status") == 0) {
+        rc = cmd_status(url, as_json);
+    } else {
+        fprintf(stderr, "zentalk: unknown command '%s' (see --help)\n", cmd);
+        rc = 2;
+    }
+    curl_global_cleanup();
+    return rc;
+}

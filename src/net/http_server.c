@@ -1,0 +1,436 @@
+/* http_server.c: libmicrohttpd wrapper. See zt_http.h and docs/internals/http.md.
+ *
+ * Request life cycle (libmicrohttpd calls on_access several times):
+ *   1st call   headers are in: create the request, check header and
+ *              Content-Length limits, count it in flight.
+ *   n calls    body chunks: append to a buffer bounded by max_body_bytes.
+ *   last call  (*upload_size == 0): run the handler, queue the response.
+ *   completed  on_completed: observer (metrics), free, no longer in flight.
+ * A limit hit early answers at once; libmicrohttpd then closes the connection
+ * rather than reading the rest of the body. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <sodium.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "zentalk/zt_alloc.h"
+#include "zentalk/zt_http.h"
+#include "zentalk/zt_log.h"
+#include "zentalk/zt_str.h"
+#include "zentalk/zt_time.h"
+
+#define RESP_MAX_BYTES (64u * 1024u * 1024u)
+#define PATH_MAX_BYTES 2048
+
+struct zt_http_server {
+    struct MHD_Daemon *mhd;
+    int listen_fd;
+    uint16_t port;
+    struct zt_http_opts opts;
+    atomic_int_fast64_t inflight;
+    atomic_uint_fast64_t next_id;
+    uint64_t id_salt;
+};
+
+struct zt_http_req {
+    struct zt_http_server *srv;
+    struct MHD_Connection *conn;
+    const char *method;
+    char path[PATH_MAX_BYTES];
+    char id[ZT_HTTP_REQUEST_ID_LEN];
+    const char *route;
+    uint64_t start_ns;
+    struct zt_buf body;
+    int status;          /* status sent, for the observer */
+    int reject_status;   /* a limit was hit: answer this and stop */
+    const char *reject_code;
+    const char *reject_msg;
+    bool responded;
+};
+
+/* ---- responses ---------------------------------------------------------- */
+
+static void jansson_free(void *p)
+{
+    json_free_t jfree;
+    json_get_alloc_funcs(NULL, &jfree); /* json_dumps used jansson's allocator */
+    jfree(p);
+}
+
+void zt_http_resp_error(struct zt_http_resp *resp, int status, const char *code,
+                        const char *message)
+{
+    resp->status = status;
+    resp->content_type = "application/json";
+    zt_buf_reset(&resp->body);
+    json_t *j = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", message);
+    char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    if (!s || zt_buf_append_str(&resp->body, s) != 0 || zt_buf_append_byte(&resp->body, '\n') != 0) {
+        zt_buf_reset(&resp->body);
+        zt_ignore(zt_buf_append_str(&resp->body,
+                                "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}\n"));
+    }
+    json_decref(j);
+    if (s) jansson_free(s);
+}
+
+void zt_http_resp_json(struct zt_http_resp *resp, int status, json_t *j)
+{
+    char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    zt_buf_reset(&resp->body);
+    if (!s || zt_buf_append_str(&resp->body, s) != 0 || zt_buf_append_byte(&resp->body, '\n') != 0) {
+        if (s) jansson_free(s);
+        zt_http_resp_error(resp, 500, "internal", "could not encode the response");
+        return;
+    }
+    jansson_free(s);
+    resp->status = status;
+    resp->content_type = "application/json";
+}
+
+int zt_http_resp_header(struct zt_http_resp *resp, const char *name, const char *value)
+{
+    if (resp->n_headers >= ZT_HTTP_MAX_RESP_HEADERS) return ZT_ETOOBIG;
+    if (strlen(value) >= sizeof resp->headers[0].value) return ZT_ETOOBIG;
+    for (const char *p = value; *p; p++)
+        if (*p == '\r' || *p == '\n') return ZT_EINVAL; /* no header injection */
+    resp->headers[resp->n_headers].name = name;
+    zt_strlcpy(resp->headers[resp->n_headers].value, value, sizeof resp->headers[0].value);
+    resp->n_headers++;
+    return 0;
+}
+
+static void free_body(void *p)
+{
+    zt_free(p);
+}
+
+static enum MHD_Result send_resp(struct zt_http_req *r, struct zt_http_resp *resp)
+{
+    size_t len = 0;
+    char *data = zt_buf_detach(&resp->body, &len);
+    struct MHD_Response *mr = NULL;
+    if (data) mr = MHD_create_response_from_buffer_with_free_callback(len, data, free_body);
+    if (!mr) {
+        zt_free(data);
+        return MHD_NO; /* libmicrohttpd closes the connection */
+    }
+    MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE,
+                            resp->content_type ? resp->content_type : "application/json");
+    MHD_add_response_header(mr, "X-Request-Id", r->id);
+    MHD_add_response_header(mr, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(mr, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    for (size_t i = 0; i < resp->n_headers; i++)
+        MHD_add_response_header(mr, resp->headers[i].name, resp->headers[i].value);
+    r->status = resp->status;
+    r->responded = true;
+    enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)resp->status, mr);
+    MHD_destroy_response(mr);
+    return ret;
+}
+
+static void resp_init(struct zt_http_resp *resp)
+{
+    memset(resp, 0, sizeof *resp);
+    resp->status = 200;
+    resp->content_type = "application/json";
+    zt_buf_init(&resp->body, RESP_MAX_BYTES);
+}
+
+static enum MHD_Result send_error(struct zt_http_req *r, int status, const char *code,
+                                  const char *msg)
+{
+    struct zt_http_resp resp;
+    resp_init(&resp);
+    zt_http_resp_error(&resp, status, code, msg);
+    enum MHD_Result ret = send_resp(r, &resp);
+    zt_buf_deinit(&resp.body);
+    return ret;
+}
+
+/* ---- request accessors -------------------------------------------------- */
+
+const char *zt_http_req_method(const struct zt_http_req *r) { return r->method; }
+const char *zt_http_req_path(const struct zt_http_req *r) { return r->path; }
+const char *zt_http_req_id(const struct zt_http_req *r) { return r->id; }
+
+const char *zt_http_req_header(const struct zt_http_req *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+const char *zt_http_req_query(const struct zt_http_req *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *zt_http_req_body(const struct zt_http_req *r, size_t *len)
+{
+    if (len) *len = r->body.len;
+    return zt_buf_str(&r->body);
+}
+
+bool zt_http_req_peer_is_loopback(const struct zt_http_req *r)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (!ci || !ci->client_addr) return false;
+    const struct sockaddr *sa = ci->client_addr;
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *in4 = (const struct sockaddr_in *)(const void *)sa;
+        return (ntohl(in4->sin_addr.s_addr) >> 24) == 127;
+    }
+    if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)(const void *)sa;
+        if (IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr)) return true;
+        return IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr) && in6->sin6_addr.s6_addr[12] == 127;
+    }
+    return false;
+}
+
+void zt_http_req_set_route(struct zt_http_req *r, const char *label)
+{
+    r->route = label;
+}
+
+/* ---- libmicrohttpd callbacks -------------------------------------------- */
+
+struct header_sum {
+    size_t bytes;
+};
+
+static enum MHD_Result sum_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                  const char *value)
+{
+    (void)kind;
+    struct header_sum *hs = cls;
+    hs->bytes += strlen(key) + (value ? strlen(value) : 0) + 4; /* ": " and CRLF */
+    return MHD_YES;
+}
+
+static void reject(struct zt_http_req *r, int status, const char *code, const char *msg)
+{
+    if (r->reject_status) return;
+    r->reject_status = status;
+    r->reject_code = code;
+    r->reject_msg = msg;
+}
+
+/* First call: headers are complete. */
+static struct zt_http_req *req_new(struct zt_http_server *s, struct MHD_Connection *c,
+                                   const char *url, const char *method)
+{
+    struct zt_http_req *r = zt_calloc(1, sizeof *r);
+    if (!r) return NULL;
+    r->srv = s;
+    r->conn = c;
+    r->method = method;
+    r->start_ns = zt_time_mono_ns();
+    zt_buf_init(&r->body, s->opts.max_body_bytes);
+    uint64_t n = atomic_fetch_add(&s->next_id, 1);
+    snprintf(r->id, sizeof r->id, "%016llx", (unsigned long long)(n ^ s->id_salt));
+    if (zt_strlcpy(r->path, url, sizeof r->path) >= sizeof r->path)
+        reject(r, 414, "uri_too_long", "request target is too long");
+    atomic_fetch_add(&s->inflight, 1);
+
+    struct header_sum hs = {strlen(url) + strlen(method) + 12};
+    MHD_get_connection_values(c, MHD_HEADER_KIND, sum_header, &hs);
+    if (hs.bytes > s->opts.max_header_bytes)
+        reject(r, 431, "headers_too_large", "request headers exceed server.max_header_bytes");
+
+    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                 MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (cl) {
+        uint64_t v;
+        if (zt_str_to_u64(cl, &v) != 0)
+            reject(r, 400, "bad_request", "Content-Length is not a number");
+        else if (v > s->opts.max_body_bytes)
+            reject(r, 413, "body_too_large", "request body exceeds server.max_body_bytes");
+    }
+    return r;
+}
+
+static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char *url,
+                                 const char *method, const char *version,
+                                 const char *upload_data, size_t *upload_size, void **con_cls)
+{
+    (void)version;
+    struct zt_http_server *s = cls;
+    struct zt_http_req *r = *con_cls;
+    if (!r) {
+        r = req_new(s, c, url, method);
+        if (!r) return MHD_NO;
+        *con_cls = r;
+        if (r->reject_status)
+            return send_error(r, r->reject_status, r->reject_code, r->reject_msg);
+        return MHD_YES;
+    }
+    if (r->responded) { /* answered early: drop whatever still arrives */
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        int rc = zt_buf_append(&r->body, upload_data, *upload_size);
+        *upload_size = 0;
+        if (rc == ZT_ETOOBIG)
+            return send_error(r, 413, "body_too_large", "request body exceeds server.max_body_bytes");
+        if (rc) return send_error(r, 503, "overloaded", "out of memory reading the request");
+        return MHD_YES;
+    }
+    struct zt_http_resp resp;
+    resp_init(&resp);
+    s->opts.handler(s->opts.ud, r, &resp);
+    enum MHD_Result ret = send_resp(r, &resp);
+    zt_buf_deinit(&resp.body);
+    return ret;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)c;
+    struct zt_http_server *s = cls;
+    struct zt_http_req *r = *con_cls;
+    if (!r) return;
+    uint64_t dur = zt_time_mono_ns() - r->start_ns;
+    int status = r->responded ? r->status : 0; /* 0: the client went away first */
+    if (s->opts.observer) s->opts.observer(s->opts.ud, r->route, r->method, status, dur);
+    zt_log(ZT_LOG_DEBUG, "http_request",
+           "request_id=%s method=%s route=%s status=%d duration_us=%llu end=%d", r->id, r->method,
+           r->route ? r->route : "-", status, (unsigned long long)(dur / 1000), (int)toe);
+    zt_buf_deinit(&r->body);
+    zt_free(r);
+    *con_cls = NULL;
+    atomic_fetch_sub(&s->inflight, 1);
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char msg[256];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r')) msg[--n] = '\0';
+    zt_log_rl(ZT_LOG_WARN, 10, "http_server", "detail=\"%s\"", msg);
+}
+
+/* ---- start / stop ------------------------------------------------------- */
+
+static int open_listener(const char *host, uint16_t port, int *fd_out, uint16_t *port_out)
+{
+    struct sockaddr_storage ss;
+    socklen_t sslen;
+    memset(&ss, 0, sizeof ss);
+    struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+    const char *h = (!*host || zt_str_eq(host, "localhost")) ? "127.0.0.1" : host;
+    if (inet_pton(AF_INET, h, &in4->sin_addr) == 1) {
+        in4->sin_family = AF_INET;
+        in4->sin_port = htons(port);
+        sslen = sizeof *in4;
+    } else if (inet_pton(AF_INET6, h, &in6->sin6_addr) == 1) {
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons(port);
+        sslen = sizeof *in6;
+    } else {
+        return ZT_EINVAL;
+    }
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) return ZT_EIO;
+    int one = 1;
+    /* SO_REUSEADDR lets a restarted node bind past TIME_WAIT; on Linux it does
+     * not let two live listeners share a port, so a second node still fails. */
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (ss.ss_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    if (bind(fd, (struct sockaddr *)&ss, sslen) != 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return e == EADDRINUSE ? ZT_EADDRINUSE : (e == EACCES ? ZT_EPERM : ZT_EIO);
+    }
+    if (listen(fd, 511) != 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return e == EADDRINUSE ? ZT_EADDRINUSE : ZT_EIO;
+    }
+    struct sockaddr_storage bound;
+    socklen_t blen = sizeof bound;
+    if (getsockname(fd, (struct sockaddr *)&bound, &blen) != 0) {
+        close(fd);
+        return ZT_EIO;
+    }
+    *port_out = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
+                                                  : ((struct sockaddr_in *)&bound)->sin_port);
+    *fd_out = fd;
+    return 0;
+}
+
+int zt_http_start(const struct zt_http_opts *opts, struct zt_http_server **out)
+{
+    if (!opts->handler || opts->threads < 1 || opts->max_connections < 1) return ZT_EINVAL;
+    struct zt_http_server *s = zt_calloc(1, sizeof *s);
+    if (!s) return ZT_ENOMEM;
+    s->opts = *opts;
+    s->listen_fd = -1;
+    randombytes_buf(&s->id_salt, sizeof s->id_salt);
+    int rc = open_listener(opts->host, opts->port, &s->listen_fd, &s->port);
+    if (rc) {
+        zt_free(s);
+        return rc;
+    }
+    /* The per-connection pool holds the request headers plus read/write
+     * buffers; give it room beyond max_header_bytes so our own check (and its
+     * JSON 431) sees oversized headers before libmicrohttpd's pool runs out. */
+    size_t pool = opts->max_header_bytes * 2 + 32 * 1024;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
+                     MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    s->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_access, s,
+                              MHD_OPTION_LISTEN_SOCKET, (MHD_socket)s->listen_fd,
+                              MHD_OPTION_THREAD_POOL_SIZE, opts->threads,
+                              MHD_OPTION_CONNECTION_LIMIT, opts->max_connections,
+                              MHD_OPTION_CONNECTION_TIMEOUT, opts->timeout_s,
+                              MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool,
+                              MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+                              MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
+                              MHD_OPTION_END);
+    if (!s->mhd) {
+        close(s->listen_fd);
+        zt_free(s);
+        return ZT_EIO;
+    }
+    *out = s;
+    return 0;
+}
+
+uint16_t zt_http_port(const struct zt_http_server *s) { return s->port; }
+
+int64_t zt_http_inflight(const struct zt_http_server *s)
+{
+    return (int64_t)atomic_load(&s->inflight);
+}
+
+void zt_http_quiesce(struct zt_http_server *s)
+{
+    if (!s || !s->mhd || s->listen_fd < 0) return;
+    MHD_socket fd = MHD_quiesce_daemon(s->mhd);
+    if (fd != MHD_INVALID_SOCKET) close(fd);
+    s->listen_fd = -1;
+}
+
+void zt_http_stop(struct zt_http_server *s)
+{
+    if (!s) return;
+    if (s->mhd) MHD_stop_daemon(s->mhd); /* closes the listen socket if not quiesced */
+    zt_free(s);
+}

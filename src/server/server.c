@@ -1,0 +1,439 @@
+/* server.c: routes of the node's HTTP API. See zt_server.h.
+ *
+ * Routing is an exact match on the path over a small static table; each
+ * route lists its methods (HEAD is served wherever GET is) and whether it
+ * takes a JSON body. Bodies are checked here once (content type, UTF-8,
+ * JSON syntax with line:column) so handlers only see valid JSON objects. */
+#include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "metrics.h"
+#include "zentalk/zt_alloc.h"
+#include "zentalk/zt_http.h"
+#include "zentalk/zt_log.h"
+#include "zentalk/zt_server.h"
+#include "zentalk/zt_str.h"
+#include "zentalk/zt_time.h"
+#include "zentalk/zt_version.h"
+
+enum method_bit {
+    M_GET = 1u << 0,
+    M_HEAD = 1u << 1,
+    M_POST = 1u << 2,
+    M_PUT = 1u << 3,
+    M_DELETE = 1u << 4,
+    M_PATCH = 1u << 5,
+    M_OPTIONS = 1u << 6,
+};
+
+struct zt_server;
+typedef void (*route_fn)(struct zt_server *s, struct zt_http_req *req, json_t *body,
+                         struct zt_http_resp *resp);
+
+struct route {
+    const char *path;
+    unsigned methods;   /* M_GET implies M_HEAD */
+    unsigned json_body; /* methods whose body must be a JSON object */
+    bool loopback_only; /* admin routes until authentication exists (issue 4) */
+    route_fn fn;
+};
+
+#define N_ROLES 3
+static const char *const role_names[N_ROLES] = {"gateway", "orchestrator", "worker"};
+
+struct role_state {
+    atomic_bool ready;
+    pthread_mutex_t mu;
+    char detail[128];
+};
+
+struct zt_server {
+    const struct zt_config *cfg;
+    const char *node_id;
+    struct zt_http_server *http;
+    uint64_t start_mono_ns;
+    int64_t start_real_ms;
+    atomic_bool draining;
+    struct role_state roles[N_ROLES];
+    struct zt__metrics metrics;
+};
+
+static const char *const UNMATCHED = "unmatched";
+
+/* ---- handlers ----------------------------------------------------------- */
+
+static void h_healthz(struct zt_server *s, struct zt_http_req *req, json_t *body,
+                      struct zt_http_resp *resp)
+{
+    (void)s, (void)req, (void)body;
+    zt_http_resp_json(resp, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+static int role_index(unsigned role)
+{
+    for (int i = 0; i < N_ROLES; i++)
+        if (role == (1u << i)) return i;
+    return -1;
+}
+
+static json_t *roles_json(struct zt_server *s, bool *all_ready)
+{
+    json_t *o = json_object();
+    *all_ready = true;
+    for (int i = 0; i < N_ROLES && o; i++) {
+        if (!(s->cfg->node.role_mask & (1u << i))) continue;
+        struct role_state *rs = &s->roles[i];
+        bool ready = atomic_load(&rs->ready);
+        char detail[sizeof rs->detail];
+        pthread_mutex_lock(&rs->mu);
+        memcpy(detail, rs->detail, sizeof detail);
+        pthread_mutex_unlock(&rs->mu);
+        if (!ready) *all_ready = false;
+        json_object_set_new(o, role_names[i], json_pack("{s:b,s:s}", "ready", ready, "detail", detail));
+    }
+    return o;
+}
+
+static void h_readyz(struct zt_server *s, struct zt_http_req *req, json_t *body,
+                     struct zt_http_resp *resp)
+{
+    (void)req, (void)body;
+    bool all_ready;
+    json_t *roles = roles_json(s, &all_ready);
+    bool draining = atomic_load(&s->draining);
+    const char *status = draining ? "draining" : (all_ready ? "ready" : "not_ready");
+    int code = (all_ready && !draining) ? 200 : 503;
+    zt_http_resp_json(resp, code, json_pack("{s:s,s:o*}", "status", status, "roles", roles));
+}
+
+static double uptime_s(const struct zt_server *s)
+{
+    return (double)(zt_time_mono_ns() - s->start_mono_ns) / 1e9;
+}
+
+static long rss_bytes(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (!f) return -1;
+    long pages_total = 0, pages_rss = 0;
+    int n = fscanf(f, "%ld %ld", &pages_total, &pages_rss); /* NOLINT: fixed /proc format */
+    fclose(f);
+    if (n != 2) return -1;
+    return pages_rss * sysconf(_SC_PAGESIZE);
+}
+
+static void h_metrics(struct zt_server *s, struct zt_http_req *req, json_t *body,
+                      struct zt_http_resp *resp)
+{
+    (void)req, (void)body;
+    struct zt_buf *b = &resp->body;
+    int rc = 0;
+    rc |= zt_buf_appendf(b,
+                         "# HELP zentalk_build_info Build of this node (always 1).\n"
+                         "# TYPE zentalk_build_info gauge\n"
+                         "zentalk_build_info{version=\"%s\",commit=\"%s\",build_type=\"%s\"} 1\n",
+                         ZT_VERSION, ZT_GIT_COMMIT, ZT_BUILD_TYPE);
+    rc |= zt_buf_appendf(b,
+                         "# HELP zentalk_uptime_seconds Seconds since the node started.\n"
+                         "# TYPE zentalk_uptime_seconds gauge\n"
+                         "zentalk_uptime_seconds %.3f\n"
+                         "# HELP zentalk_start_time_seconds Start time of the node since the Unix epoch.\n"
+                         "# TYPE zentalk_start_time_seconds gauge\n"
+                         "zentalk_start_time_seconds %.3f\n",
+                         uptime_s(s), (double)s->start_real_ms / 1000.0);
+    rc |= zt_buf_appendf(b,
+                         "# HELP zentalk_http_requests_in_flight Requests being served now.\n"
+                         "# TYPE zentalk_http_requests_in_flight gauge\n"
+                         "zentalk_http_requests_in_flight %lld\n",
+                         (long long)(s->http ? zt_http_inflight(s->http) : 0));
+    rc |= zt_buf_append_str(b, "# HELP zentalk_role_ready Whether each enabled role is ready.\n"
+                               "# TYPE zentalk_role_ready gauge\n");
+    for (int i = 0; i < N_ROLES; i++)
+        if (s->cfg->node.role_mask & (1u << i))
+            rc |= zt_buf_appendf(b, "zentalk_role_ready{role=\"%s\"} %d\n", role_names[i],
+                                 atomic_load(&s->roles[i].ready) ? 1 : 0);
+    long rss = rss_bytes();
+    if (rss >= 0)
+        rc |= zt_buf_appendf(b,
+                             "# HELP process_resident_memory_bytes Resident memory size in bytes.\n"
+                             "# TYPE process_resident_memory_bytes gauge\n"
+                             "process_resident_memory_bytes %ld\n",
+                             rss);
+    rc |= zt__metrics_render_http(&s->metrics, b);
+    if (rc) {
+        zt_http_resp_error(resp, 500, "internal", "could not render metrics");
+        return;
+    }
+    resp->status = 200;
+    resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
+}
+
+static void h_status(struct zt_server *s, struct zt_http_req *req, json_t *body,
+                     struct zt_http_resp *resp)
+{
+    (void)req, (void)body;
+    json_t *roles = json_array();
+    for (int i = 0; i < N_ROLES && roles; i++)
+        if (s->cfg->node.role_mask & (1u << i)) json_array_append_new(roles, json_string(role_names[i]));
+    char started[ZT_TIME_ISO_LEN];
+    zt_time_iso8601(started, sizeof started, s->start_real_ms);
+    bool all_ready;
+    json_t *readiness = roles_json(s, &all_ready);
+    /* No engine and no network yet: nothing is loaded and there are no peers;
+     * the configured models are listed so an operator sees what would load. */
+    json_t *configured = json_array();
+    for (size_t i = 0; i < s->cfg->n_models && configured; i++)
+        json_array_append_new(configured, json_string(s->cfg->models[i].id));
+    json_t *j = json_pack("{s:s,s:s,s:s,s:o*,s:o*,s:b,s:f,s:s,s:s,s:[],s:o*,s:[]}",
+                          "node_id", s->node_id, "version", ZT_VERSION, "commit", ZT_GIT_COMMIT,
+                          "roles", roles, "readiness", readiness, "ready",
+                          all_ready && !atomic_load(&s->draining), "uptime_seconds", uptime_s(s),
+                          "started_at", started, "listen", s->cfg->server.listen, "models",
+                          "models_configured", configured, "peers");
+    zt_http_resp_json(resp, 200, j);
+}
+
+static void h_log_level(struct zt_server *s, struct zt_http_req *req, json_t *body,
+                        struct zt_http_resp *resp)
+{
+    (void)s;
+    if (body) {
+        json_t *lv = json_object_get(body, "level");
+        enum zt_log_level level;
+        if (!json_is_string(lv)) {
+            zt_http_resp_error(resp, 400, "invalid_request",
+                               "body must be {\"level\": \"debug|info|warn|error\"}");
+            return;
+        }
+        if (json_object_size(body) != 1) {
+            zt_http_resp_error(resp, 400, "invalid_request", "unknown field; only \"level\" is accepted");
+            return;
+        }
+        if (zt_log_level_parse(json_string_value(lv), &level) != 0 || level == ZT_LOG_OFF) {
+            zt_http_resp_error(resp, 400, "invalid_request", "level must be debug, info, warn or error");
+            return;
+        }
+        zt_log_set_level(level);
+        zt_log(ZT_LOG_WARN, "log_level_changed", "level=%s request_id=%s", zt_log_level_name(level),
+               zt_http_req_id(req));
+    }
+    zt_http_resp_json(resp, 200, json_pack("{s:s}", "level", zt_log_level_name(zt_log_get_level())));
+}
+
+static const struct route routes[] = {
+    {"/healthz", M_GET, 0, false, h_healthz},
+    {"/readyz", M_GET, 0, false, h_readyz},
+    {"/metrics", M_GET, 0, false, h_metrics},
+    {"/v1/status", M_GET, 0, false, h_status},
+    {"/v1/admin/log-level", M_GET | M_PUT, M_PUT, true, h_log_level},
+};
+#define N_ROUTES (sizeof routes / sizeof routes[0])
+
+/* ---- dispatch ----------------------------------------------------------- */
+
+static unsigned method_bit(const char *m)
+{
+    static const struct {
+        const char *name;
+        unsigned bit;
+    } map[] = {{"GET", M_GET},       {"HEAD", M_HEAD},   {"POST", M_POST},      {"PUT", M_PUT},
+               {"DELETE", M_DELETE}, {"PATCH", M_PATCH}, {"OPTIONS", M_OPTIONS}};
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (strcmp(m, map[i].name) == 0) return map[i].bit;
+    return 0;
+}
+
+static void allow_header(const struct route *r, char *out, size_t n)
+{
+    static const char *const names[] = {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"};
+    unsigned m = r->methods | M_OPTIONS | ((r->methods & M_GET) ? M_HEAD : 0);
+    out[0] = '\0';
+    for (unsigned i = 0; i < 7; i++) {
+        if (!(m & (1u << i))) continue;
+        if (out[0]) strncat(out, ", ", n - strlen(out) - 1);
+        strncat(out, names[i], n - strlen(out) - 1);
+    }
+}
+
+/* Parse and check a JSON request body; on error fills resp and returns NULL. */
+static json_t *parse_body(struct zt_http_req *req, struct zt_http_resp *resp)
+{
+    const char *ct = zt_http_req_header(req, "Content-Type");
+    if (!ct || !(zt_str_starts_with(ct, "application/json") &&
+                 (ct[16] == '\0' || ct[16] == ';' || ct[16] == ' '))) {
+        zt_http_resp_error(resp, 415, "unsupported_media_type", "Content-Type must be application/json");
+        return NULL;
+    }
+    size_t len;
+    const char *data = zt_http_req_body(req, &len);
+    if (len == 0) {
+        zt_http_resp_error(resp, 400, "invalid_json", "request body is empty; a JSON object is required");
+        return NULL;
+    }
+    if (!zt_utf8_valid(data, len)) {
+        zt_http_resp_error(resp, 400, "invalid_json", "request body is not valid UTF-8");
+        return NULL;
+    }
+    json_error_t err;
+    json_t *j = json_loadb(data, len, JSON_REJECT_DUPLICATES, &err);
+    if (!j) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "invalid JSON at line %d, column %d: %s", err.line, err.column,
+                 err.text);
+        zt_http_resp_error(resp, 400, "invalid_json", msg);
+        return NULL;
+    }
+    if (!json_is_object(j)) {
+        json_decref(j);
+        zt_http_resp_error(resp, 400, "invalid_json", "request body must be a JSON object");
+        return NULL;
+    }
+    return j;
+}
+
+static void dispatch(void *ud, struct zt_http_req *req, struct zt_http_resp *resp)
+{
+    struct zt_server *s = ud;
+    const char *path = zt_http_req_path(req);
+    const struct route *r = NULL;
+    for (size_t i = 0; i < N_ROUTES; i++) {
+        if (strcmp(routes[i].path, path) == 0) {
+            r = &routes[i];
+            break;
+        }
+    }
+    if (!r) {
+        zt_http_req_set_route(req, UNMATCHED);
+        zt_http_resp_error(resp, 404, "not_found", "no such route");
+        return;
+    }
+    zt_http_req_set_route(req, r->path);
+    unsigned m = method_bit(zt_http_req_method(req));
+    unsigned allowed = r->methods | ((r->methods & M_GET) ? M_HEAD : 0);
+    if (m == M_OPTIONS) {
+        char allow[96];
+        allow_header(r, allow, sizeof allow);
+        zt_ignore(zt_http_resp_header(resp, "Allow", allow));
+        resp->status = 204;
+        return;
+    }
+    if (!(m & allowed)) {
+        char allow[96];
+        allow_header(r, allow, sizeof allow);
+        zt_ignore(zt_http_resp_header(resp, "Allow", allow));
+        zt_http_resp_error(resp, 405, "method_not_allowed", "method not allowed on this route");
+        return;
+    }
+    if (r->loopback_only && !zt_http_req_peer_is_loopback(req)) {
+        zt_http_resp_error(resp, 403, "forbidden",
+                           "admin routes answer loopback clients only until API authentication is configured");
+        return;
+    }
+    json_t *body = NULL;
+    if (r->json_body & m) {
+        body = parse_body(req, resp);
+        if (!body) return;
+    } else {
+        size_t len;
+        zt_ignore(zt_http_req_body(req, &len));
+        if (len > 0 && m != M_POST && m != M_PUT) {
+            zt_http_resp_error(resp, 400, "bad_request", "this route takes no request body");
+            return;
+        }
+    }
+    r->fn(s, req, body, resp);
+    json_decref(body);
+}
+
+static void observe(void *ud, const char *route, const char *method, int status, uint64_t dur_ns)
+{
+    (void)method;
+    struct zt_server *s = ud;
+    zt__metrics_observe(&s->metrics, route, UNMATCHED, status, dur_ns);
+}
+
+/* ---- lifecycle ---------------------------------------------------------- */
+
+int zt_server_new(const struct zt_config *cfg, const char *node_id, struct zt_server **out)
+{
+    struct zt_server *s = zt_calloc(1, sizeof *s);
+    if (!s) return ZT_ENOMEM;
+    s->cfg = cfg;
+    s->node_id = node_id;
+    s->start_mono_ns = zt_time_mono_ns();
+    s->start_real_ms = zt_time_real_ms();
+    for (int i = 0; i < N_ROLES; i++) {
+        pthread_mutex_init(&s->roles[i].mu, NULL);
+        zt_strlcpy(s->roles[i].detail, "starting", sizeof s->roles[i].detail);
+    }
+    for (size_t i = 0; i < N_ROUTES; i++) zt_ignore(zt__metrics_add_route(&s->metrics, routes[i].path));
+    zt_ignore(zt__metrics_add_route(&s->metrics, UNMATCHED));
+    *out = s;
+    return 0;
+}
+
+int zt_server_start(struct zt_server *s)
+{
+    char host[256];
+    uint16_t port;
+    int rc = zt_str_split_hostport(s->cfg->server.listen, host, sizeof host, &port);
+    if (rc) return ZT_EINVAL;
+    struct zt_http_opts o = {
+        .host = host,
+        .port = port,
+        .threads = (unsigned)s->cfg->server.threads,
+        .max_connections = (unsigned)s->cfg->server.max_connections,
+        .max_header_bytes = (size_t)s->cfg->server.max_header_bytes,
+        .max_body_bytes = (size_t)s->cfg->server.max_body_bytes,
+        .timeout_s = (unsigned)s->cfg->server.request_timeout_s,
+        .handler = dispatch,
+        .observer = observe,
+        .ud = s,
+    };
+    return zt_http_start(&o, &s->http);
+}
+
+uint16_t zt_server_port(const struct zt_server *s)
+{
+    return s->http ? zt_http_port(s->http) : 0;
+}
+
+void zt_server_set_ready(struct zt_server *s, enum zt_role role, bool ready, const char *detail)
+{
+    int i = role_index((unsigned)role);
+    if (i < 0) return;
+    pthread_mutex_lock(&s->roles[i].mu);
+    zt_strlcpy(s->roles[i].detail, detail ? detail : "", sizeof s->roles[i].detail);
+    pthread_mutex_unlock(&s->roles[i].mu);
+    atomic_store(&s->roles[i].ready, ready);
+}
+
+int64_t zt_server_inflight(const struct zt_server *s)
+{
+    return s->http ? zt_http_inflight(s->http) : 0;
+}
+
+int zt_server_drain(struct zt_server *s, uint64_t timeout_ms)
+{
+    atomic_store(&s->draining, true);
+    if (!s->http) return 0;
+    zt_http_quiesce(s->http);
+    uint64_t deadline = zt_time_mono_ms() + timeout_ms;
+    while (zt_http_inflight(s->http) > 0) {
+        if (zt_time_mono_ms() >= deadline) return ZT_ETIMEDOUT;
+        zt_time_sleep_ms(10);
+    }
+    return 0;
+}
+
+void zt_server_free(struct zt_server *s)
+{
+    if (!s) return;
+    zt_http_stop(s->http);
+    for (int i = 0; i < N_ROLES; i++) pthread_mutex_destroy(&s->roles[i].mu);
+    zt_free(s);
+}
