@@ -30,6 +30,7 @@
 
 #define RESP_MAX_BYTES (64u * 1024u * 1024u)
 #define PATH_MAX_BYTES 2048
+#define DISCARD_MAX_BYTES (8u * 1024u * 1024u)
 
 struct zt_http_server {
     struct MHD_Daemon *mhd;
@@ -54,6 +55,7 @@ struct zt_http_req {
     int reject_status;   /* a limit was hit: answer this and stop */
     const char *reject_code;
     const char *reject_msg;
+    size_t discarded;    /* body bytes dropped after a late reject */
     bool responded;
 };
 
@@ -280,13 +282,26 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
         return MHD_YES;
     }
     if (*upload_size) {
+        /* libmicrohttpd cannot queue a response in the middle of a body, so a
+         * body that turns out too large (chunked) is discarded up to a bound
+         * and answered when it ends; past the bound the connection is cut. */
+        if (r->reject_status) {
+            r->discarded += *upload_size;
+            *upload_size = 0;
+            return r->discarded > DISCARD_MAX_BYTES ? MHD_NO : MHD_YES;
+        }
         int rc = zt_buf_append(&r->body, upload_data, *upload_size);
         *upload_size = 0;
-        if (rc == ZT_ETOOBIG)
-            return send_error(r, 413, "body_too_large", "request body exceeds server.max_body_bytes");
-        if (rc) return send_error(r, 503, "overloaded", "out of memory reading the request");
+        if (rc == ZT_ETOOBIG) {
+            reject(r, 413, "body_too_large", "request body exceeds server.max_body_bytes");
+            zt_buf_deinit(&r->body);
+        } else if (rc) {
+            reject(r, 503, "overloaded", "out of memory reading the request");
+            zt_buf_deinit(&r->body);
+        }
         return MHD_YES;
     }
+    if (r->reject_status) return send_error(r, r->reject_status, r->reject_code, r->reject_msg);
     struct zt_http_resp resp;
     resp_init(&resp);
     s->opts.handler(s->opts.ud, r, &resp);
@@ -396,13 +411,16 @@ int zt_http_start(const struct zt_http_opts *opts, struct zt_http_server **out)
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
                      MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
     s->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_access, s,
+                              MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s, /* first, to catch all */
                               MHD_OPTION_LISTEN_SOCKET, (MHD_socket)s->listen_fd,
                               MHD_OPTION_THREAD_POOL_SIZE, opts->threads,
                               MHD_OPTION_CONNECTION_LIMIT, opts->max_connections,
                               MHD_OPTION_CONNECTION_TIMEOUT, opts->timeout_s,
                               MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool,
                               MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-                              MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
+                              /* RFC 9112 strictly: Host required in HTTP/1.1,
+                               * no whitespace in header names, no bare LF */
+                              MHD_OPTION_STRICT_FOR_CLIENT, (int)1,
                               MHD_OPTION_END);
     if (!s->mhd) {
         close(s->listen_fd);

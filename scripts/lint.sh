@@ -1,0 +1,15 @@
+#!/bin/sh
+# lint.sh: ban C library calls that the house style forbids (DESIGN.md):
+# strcpy, strcat (use zt_strlcpy / zt_buf), sprintf/vsprintf (snprintf),
+# strtok (strtok_r), atoi/atol (zt_str_to_i64), sscanf, rand/srand (libsodium
+# randombytes), system (fork/exec). Exit 1 listing every hit.
+set -u
+cd "$(dirname "$0")/.." || exit 1
+pattern='(^|[^_a-zA-Z0-9.>])(strcpy|strcat|sprintf|vsprintf|strtok|atoi|atol|atoll|sscanf|rand|srand|system)[[:space:]]*\('
+hits=$(grep -rnE "$pattern" src include tests fuzz bench tools 2>/dev/null | grep -v 'lint: allow')
+if [ -n "$hits" ]; then
+  echo "lint: banned functions (see DESIGN.md house style):"
+  echo "$hits"
+  exit 1
+fi
+echo "lint: ok"
