@@ -16,6 +16,12 @@ if(ZT_SANITIZE)
   # libsodium/jansson are not instrumented; float-divide-by-zero is allowed in IEEE code.
 endif()
 
+# Coverage instrumentation for every library so libFuzzer sees the code it
+# fuzzes (the harnesses themselves add -fsanitize=fuzzer for the driver).
+if(ZT_FUZZ)
+  list(APPEND ZT_SAN_FLAGS -fsanitize=fuzzer-no-link)
+endif()
+
 function(zt_target tgt)
   target_compile_options(${tgt} PRIVATE ${ZT_WARNINGS} ${ZT_HARDEN} ${ZT_SAN_FLAGS})
   target_compile_definitions(${tgt} PRIVATE _POSIX_C_SOURCE=200809L _DEFAULT_SOURCE)

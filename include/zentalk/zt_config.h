@@ -10,9 +10,21 @@
  *   4. command-line flags (--listen, --data-dir), applied by the caller with
  *      zt_config_set().
  * A declarative table per section (name, type, bounds, default, secret flag)
- * drives parsing, validation, environment overrides and zt_config_dump().
+ * drives parsing, validation, environment overrides, zt_config_dump() and
+ * zt_config_describe() (docs/configuration.md, docs/internals/config.md).
  * Unknown keys, wrong types, out-of-range values and malformed YAML are errors
- * that name file:line:column and the key. */
+ * that name file:line:column and the key.
+ *
+ * YAML rules (YAML 1.2 core schema, strict): booleans are true/false
+ * (yes/no/on/off are refused), integers are plain decimal without leading
+ * zeros, a quoted "5" is a string, null (~, null or nothing) means "" for a
+ * string, "no keys" for a section and is a type error elsewhere. Anchors,
+ * aliases, tags, more than one document, NUL bytes, control characters and
+ * invalid UTF-8 are refused. Environment values and zt_config_set() also take
+ * yes/no/on/off/1/0 for booleans and comma-separated lists.
+ *
+ * Every function that changes a configuration is all-or-nothing: on any
+ * error (ZT_ECONFIG, ZT_ENOMEM, ...) the configuration is left as it was. */
 #ifndef ZT_CONFIG_H
 #define ZT_CONFIG_H
 
@@ -26,6 +38,7 @@
 #define ZT_CFG_MAX_LIST 64     /* most entries in a list of strings */
 #define ZT_CFG_MAX_MODELS 256  /* most entries under models: */
 #define ZT_CFG_MAX_STR 4096    /* longest string value */
+#define ZT_CFG_MAX_FILE_BYTES (1024 * 1024) /* largest configuration file */
 
 struct zt_strlist {
     char **items; /* owned */
@@ -160,20 +173,27 @@ struct zt_config {
 ZT_NODISCARD int zt_config_init_defaults(struct zt_config *cfg);
 
 /* Read every known file in dir over the current values. A missing file is
- * fine; a missing or unreadable dir is ZT_ENOTFOUND/ZT_EIO. Errors (one line
- * each, "file:line:col: key: problem") are appended to errs. Returns 0 or
- * ZT_ECONFIG (or ZT_ENOMEM). */
+ * fine; a missing dir is ZT_ENOTFOUND (no message: the caller names it), an
+ * unreadable dir or file ZT_EIO. Errors (one line each, "file:line:col: key:
+ * problem") are appended to errs, all of them, not just the first; other
+ * *.yaml files in dir get a "warning:" line. Sets cfg->dir. Returns 0 or
+ * ZT_ECONFIG (or ZT_ENOMEM, ZT_EIO). */
 ZT_NODISCARD int zt_config_load_dir(struct zt_config *cfg, const char *dir, struct zt_buf *errs);
 
 /* Parse one YAML document (name is used in messages) as the given file kind
- * ("config.yaml", "models.yaml", ...). For tests and the fuzzer. */
+ * ("config.yaml", "models.yaml", ...): only the sections of that file are
+ * allowed. The kind "config.example.yaml" allows every section (the example
+ * file and the output of zt_config_dump() parse as it). For tests, the
+ * fuzzer and --check-config. ZT_EINVAL for an unknown kind. */
 ZT_NODISCARD int zt_config_load_string(struct zt_config *cfg, const char *file_kind,
                                        const char *name, const char *yaml, size_t len,
                                        struct zt_buf *errs);
 
 /* Apply ZENTALK_* variables from envp (NULL-terminated, e.g. environ).
  * Unknown ZENTALK_ variables are reported in errs as warnings prefixed
- * "warning:" and do not fail. */
+ * "warning:" and do not fail; ZENTALK_URL (the CLI's), ZENTALK_CONFIG_DIR and
+ * the variable named by encryption.passphrase_env are not configuration keys
+ * and are ignored silently. Errors read "environment ZENTALK_X: key: ...". */
 ZT_NODISCARD int zt_config_apply_env(struct zt_config *cfg, char *const *envp, struct zt_buf *errs);
 
 /* Set one leaf by dotted path ("server.listen") from a string, with the same
@@ -185,8 +205,21 @@ ZT_NODISCARD int zt_config_set(struct zt_config *cfg, const char *path, const ch
  * Call after every source was applied. */
 ZT_NODISCARD int zt_config_validate(struct zt_config *cfg, struct zt_buf *errs);
 
-/* Effective configuration as YAML, secrets shown as "<redacted>". */
+/* Effective configuration as YAML appended to out, secrets shown as
+ * "<redacted>" (empty secrets as ""). It parses back with the kind
+ * "config.example.yaml". On error out is left as it was. */
 ZT_NODISCARD int zt_config_dump(const struct zt_config *cfg, struct zt_buf *out);
+
+/* Reference of every key, generated from the tables: a Markdown table per
+ * section (type, bounds, default, environment variable, description; the
+ * key reference of docs/configuration.md) or commented-out environment
+ * assignments with their defaults (.env.example). Tests check both files
+ * contain it, so the docs cannot drift from the code. */
+enum zt_config_doc_format {
+    ZT_CONFIG_DOC_MARKDOWN = 0,
+    ZT_CONFIG_DOC_ENV = 1,
+};
+ZT_NODISCARD int zt_config_describe(enum zt_config_doc_format fmt, struct zt_buf *out);
 
 void zt_config_deinit(struct zt_config *cfg);
 

@@ -1,0 +1,2524 @@
+/* config.c: the node's configuration (see zt_config.h and
+ * docs/internals/config.md).
+ *
+ * Every key lives in one declarative table per section (struct cfg_key:
+ * name, type, offset into the section struct, bounds, default, flags, doc).
+ * The same tables drive
+ *   - defaults, copy and deinit (walk the table, touch each field),
+ *   - YAML parsing (libyaml events, so aliases and anchors are seen and
+ *     refused before anything could expand them),
+ *   - environment overrides (names computed from the dotted path),
+ *   - zt_config_set() for command-line flags,
+ *   - zt_config_validate(), zt_config_dump() and zt_config_describe().
+ * Adding a key is one table line plus the struct field.
+ *
+ * Every public function that changes a configuration works on a deep copy
+ * and swaps it in only on success, so a failed load (bad file, ENOMEM) leaves
+ * the caller's configuration exactly as it was. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <yaml.h>
+
+#include "zentalk/zt_alloc.h"
+#include "zentalk/zt_config.h"
+#include "zentalk/zt_str.h"
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+#define STRLIST_ITEM_MAX 256 /* longest entry of a list of strings */
+#define PATH_LEN 160         /* longest dotted path we build ("models[255].context_size") */
+#define WHY_LEN 512          /* one problem description */
+#define QUOTE_MAX 64         /* bytes of a bad value echoed back in a message */
+#define EXAMPLE_KIND "config.example.yaml"
+
+/* ---------------------------------------------------------------------------
+ * The tables
+ * ------------------------------------------------------------------------- */
+
+enum key_type {
+    KT_BOOL,    /* bool */
+    KT_INT,     /* int64_t in [min, max] */
+    KT_DOUBLE,  /* finite double in [dmin, dmax] */
+    KT_STRING,  /* char *, at most max bytes, optional allowed values or format */
+    KT_STRLIST, /* struct zt_strlist, at most max entries */
+    KT_SECTION, /* an embedded struct described by sub */
+    KT_LIST,    /* a pointer to an array of sub structs plus a size_t count */
+};
+
+/* Syntax rules for non-empty strings (the empty string is governed by
+ * KEY_NONEMPTY alone). */
+enum key_fmt {
+    KF_ANY,      /* any text without control characters */
+    KF_ID,       /* A-Z a-z 0-9 . _ - */
+    KF_MODEL_ID, /* A-Z a-z 0-9 . _ - : */
+    KF_HOSTPORT, /* host:port, [v6]:port or :port */
+    KF_HEX64,    /* a SHA-256 digest in hex */
+    KF_DIGITS,   /* a device ordinal */
+    KF_URL,      /* scheme://rest */
+    KF_ENV_NAME, /* an environment variable name */
+    KF_ETH_ADDR, /* 0x and 40 hex digits */
+};
+
+#define KEY_SECRET (1u << 0)   /* dump shows <redacted>; messages never echo the value */
+#define KEY_REQUIRED (1u << 1) /* must be present in every entry of a LIST */
+#define KEY_NONEMPTY (1u << 2) /* "" or an empty list is not allowed */
+#define KEY_UNIQUE (1u << 3)   /* STRLIST: no repeated entry; LIST: unique across entries */
+
+struct cfg_table;
+
+struct cfg_key {
+    const char *name;
+    enum key_type type;
+    unsigned flags;
+    size_t off;       /* offsetof the field in its section struct */
+    size_t count_off; /* KT_LIST: offsetof its size_t count */
+    int64_t min, max; /* KT_INT: bounds; KT_STRING: longest length; KT_STRLIST, KT_LIST: most entries */
+    double dmin, dmax;
+    enum key_fmt fmt;             /* KT_STRING and KT_STRLIST entries */
+    const char *const *allowed;   /* KT_STRING and KT_STRLIST entries: the only values (NULL-ended) */
+    bool def_bool;
+    int64_t def_int;
+    double def_double;
+    const char *def_str;
+    const char *const *def_list;  /* KT_STRLIST (NULL-ended) */
+    const struct cfg_table *sub;  /* KT_SECTION, KT_LIST */
+    const char *file;             /* root keys: the file that holds the section */
+    const char *doc;
+};
+
+struct cfg_table {
+    const struct cfg_key *keys;
+    size_t n;
+    size_t size; /* sizeof the struct (for KT_LIST elements) */
+    /* Rule across the keys of one LIST entry: returns the problem (and the
+     * key it concerns in *key, or NULL) or NULL when the entry is fine. */
+    const char *(*check)(const void *obj, const char **key);
+};
+
+#define BOOL_KEY(S, F, DEF, DOC) \
+    {.name = #F, .type = KT_BOOL, .off = offsetof(S, F), .def_bool = (DEF), .doc = (DOC)}
+#define INT_KEY(S, F, DEF, MIN, MAX, DOC)                                                   \
+    {.name = #F, .type = KT_INT, .off = offsetof(S, F), .def_int = (DEF), .min = (MIN),    \
+     .max = (MAX), .doc = (DOC)}
+#define DBL_KEY(S, F, DEF, MIN, MAX, DOC)                                                   \
+    {.name = #F, .type = KT_DOUBLE, .off = offsetof(S, F), .def_double = (DEF),            \
+     .dmin = (MIN), .dmax = (MAX), .doc = (DOC)}
+#define STR_KEY(S, F, DEF, MAXLEN, FMT, FLAGS, DOC)                                         \
+    {.name = #F, .type = KT_STRING, .off = offsetof(S, F), .def_str = (DEF),               \
+     .max = (MAXLEN), .fmt = (FMT), .flags = (FLAGS), .doc = (DOC)}
+#define ENUM_KEY(S, F, DEF, ALLOWED, DOC)                                                   \
+    {.name = #F, .type = KT_STRING, .off = offsetof(S, F), .def_str = (DEF), .max = 64,    \
+     .allowed = (ALLOWED), .flags = KEY_NONEMPTY, .doc = (DOC)}
+#define STRLIST_KEY(S, F, DEF, MAXN, ALLOWED, FMT, FLAGS, DOC)                              \
+    {.name = #F, .type = KT_STRLIST, .off = offsetof(S, F), .def_list = (DEF),             \
+     .max = (MAXN), .allowed = (ALLOWED), .fmt = (FMT), .flags = (FLAGS), .doc = (DOC)}
+#define SECTION_KEY(S, F, SUB, FILE, DOC)                                                   \
+    {.name = #F, .type = KT_SECTION, .off = offsetof(S, F), .sub = (SUB), .file = (FILE),  \
+     .doc = (DOC)}
+#define TABLE(NAME, KEYS, TYPE, CHECK)                                                      \
+    _Static_assert(ARRAY_LEN(KEYS) <= 64, "a table holds at most 64 keys (seen-key mask)"); \
+    static const struct cfg_table NAME = {KEYS, ARRAY_LEN(KEYS), sizeof(TYPE), CHECK}
+
+static const char *const no_strings[] = {NULL};
+
+/* config.yaml: node */
+static const char *const role_names[] = {"gateway", "orchestrator", "worker", NULL};
+static const struct cfg_key node_keys[] = {
+    STR_KEY(struct zt_cfg_node, id, "", 64, KF_ID, 0,
+            "Name of this node shown to peers; empty = generated once and kept in data_dir/node_id."),
+    STRLIST_KEY(struct zt_cfg_node, roles, role_names, ZT_CFG_MAX_LIST, role_names, KF_ANY,
+                KEY_NONEMPTY | KEY_UNIQUE, "Roles this process runs."),
+    STR_KEY(struct zt_cfg_node, data_dir, "data", ZT_CFG_MAX_STR, KF_ANY, KEY_NONEMPTY,
+            "Directory for keys, databases and models; created with mode 0700."),
+};
+TABLE(node_table, node_keys, struct zt_cfg_node, NULL);
+
+/* config.yaml: server */
+static const struct cfg_key server_keys[] = {
+    STR_KEY(struct zt_cfg_server, listen, "127.0.0.1:8080", 262, KF_HOSTPORT, KEY_NONEMPTY,
+            "Address of the HTTP API, host:port or [v6]:port; port 0 picks a free port."),
+    INT_KEY(struct zt_cfg_server, threads, 4, 1, 256, "HTTP worker threads."),
+    INT_KEY(struct zt_cfg_server, max_connections, 1024, 1, 100000,
+            "Most simultaneous client connections."),
+    INT_KEY(struct zt_cfg_server, max_header_bytes, 16384, 1024, 1048576,
+            "Largest request line plus headers, in bytes."),
+    INT_KEY(struct zt_cfg_server, max_body_bytes, 1048576, 1024, 1073741824,
+            "Largest request body, in bytes."),
+    INT_KEY(struct zt_cfg_server, request_timeout_s, 30, 1, 3600,
+            "Seconds an idle or slow connection is kept."),
+    INT_KEY(struct zt_cfg_server, shutdown_timeout_s, 10, 0, 600,
+            "Seconds SIGTERM waits for requests in flight."),
+};
+TABLE(server_table, server_keys, struct zt_cfg_server, NULL);
+
+/* config.yaml: log */
+static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
+static const char *const log_formats[] = {"text", "json", NULL};
+static const struct cfg_key log_keys[] = {
+    ENUM_KEY(struct zt_cfg_log, level, "info", log_levels, "Least severe level written."),
+    ENUM_KEY(struct zt_cfg_log, format, "text", log_formats,
+             "text (key=value) or json (one object per line)."),
+    STR_KEY(struct zt_cfg_log, file, "", ZT_CFG_MAX_STR, KF_ANY, 0,
+            "Log file (appended, reopened on SIGHUP); empty = stderr."),
+};
+TABLE(log_table, log_keys, struct zt_cfg_log, NULL);
+
+/* encryption.yaml */
+static const char *const aeads[] = {"chacha20poly1305", "aes256gcm", NULL};
+static const struct cfg_key encryption_keys[] = {
+    STR_KEY(struct zt_cfg_encryption, key_file, "node.key", ZT_CFG_MAX_STR, KF_ANY, KEY_NONEMPTY,
+            "Node identity key file (X25519 + Ed25519), relative to node.data_dir."),
+    STR_KEY(struct zt_cfg_encryption, passphrase_env, "", 128, KF_ENV_NAME, 0,
+            "Name of the environment variable holding the key file passphrase; empty = "
+            "key file protected by its 0600 mode only."),
+    ENUM_KEY(struct zt_cfg_encryption, aead, "chacha20poly1305", aeads,
+             "AEAD sealing jobs and results (HPKE)."),
+    INT_KEY(struct zt_cfg_encryption, job_ttl_s, 300, 10, 86400,
+            "Seconds a sealed job stays valid."),
+    BOOL_KEY(struct zt_cfg_encryption, require_auth, true,
+             "Require API authentication on listeners that are not loopback."),
+    STR_KEY(struct zt_cfg_encryption, jwt_secret, "", ZT_CFG_MAX_STR, KF_ANY, KEY_SECRET,
+            "HMAC secret verifying JWTs from zentalk-api; empty = JWT auth off."),
+};
+TABLE(encryption_table, encryption_keys, struct zt_cfg_encryption, NULL);
+
+/* gpu-pool.yaml */
+static const char *const backends[] = {"auto", "cpu", "cuda", NULL};
+static const struct cfg_key gpu_pool_keys[] = {
+    ENUM_KEY(struct zt_cfg_gpu_pool, backend, "auto", backends,
+             "Compute backend; auto = CUDA when a device is found, else CPU."),
+    STRLIST_KEY(struct zt_cfg_gpu_pool, devices, no_strings, 16, NULL, KF_DIGITS, KEY_UNIQUE,
+                "CUDA device ordinals to use, e.g. [\"0\", \"1\"]; empty = all."),
+    INT_KEY(struct zt_cfg_gpu_pool, max_vram_mb, 0, 0, 16777216,
+            "VRAM budget per device in MiB; 0 = no limit."),
+    INT_KEY(struct zt_cfg_gpu_pool, cpu_threads, 0, 0, 1024,
+            "Threads for CPU inference; 0 = one per core."),
+    INT_KEY(struct zt_cfg_gpu_pool, max_batch, 8, 1, 1024, "Sequences decoded together."),
+};
+TABLE(gpu_pool_table, gpu_pool_keys, struct zt_cfg_gpu_pool, NULL);
+
+/* database.yaml */
+static const char *const drivers[] = {"sqlite", "postgres", NULL};
+static const struct cfg_key database_keys[] = {
+    ENUM_KEY(struct zt_cfg_database, driver, "sqlite", drivers, "Store backend."),
+    STR_KEY(struct zt_cfg_database, sqlite_path, "zentalk.db", ZT_CFG_MAX_STR, KF_ANY, KEY_NONEMPTY,
+            "SQLite database file, relative to node.data_dir."),
+    STR_KEY(struct zt_cfg_database, postgres_url, "", ZT_CFG_MAX_STR, KF_ANY, KEY_SECRET,
+            "PostgreSQL connection URI or conninfo; required when driver is postgres."),
+    STR_KEY(struct zt_cfg_database, redis_url, "", ZT_CFG_MAX_STR, KF_ANY, KEY_SECRET,
+            "Redis URL for the shared job queue and cache; empty = in-process queue."),
+    INT_KEY(struct zt_cfg_database, pool_size, 4, 1, 256, "Database connections kept open."),
+    INT_KEY(struct zt_cfg_database, busy_timeout_ms, 5000, 0, 600000,
+            "Milliseconds to wait for a locked database."),
+};
+TABLE(database_table, database_keys, struct zt_cfg_database, NULL);
+
+/* chain.yaml */
+static const struct cfg_key chain_keys[] = {
+    BOOL_KEY(struct zt_cfg_chain, enabled, false,
+             "Settle rewards on chain; false = credits stay in the local ledger."),
+    STR_KEY(struct zt_cfg_chain, network, "testnet", 64, KF_ID, KEY_NONEMPTY,
+            "Chain network name."),
+    STR_KEY(struct zt_cfg_chain, rpc_url, "", 2048, KF_URL, 0,
+            "JSON-RPC endpoint; required when enabled."),
+    STR_KEY(struct zt_cfg_chain, token_symbol, "CHAIN", 16, KF_ID, KEY_NONEMPTY,
+            "Symbol of the reward token."),
+    STR_KEY(struct zt_cfg_chain, wallet_address, "", 42, KF_ETH_ADDR, 0,
+            "Address receiving this node's payouts; required when enabled."),
+    INT_KEY(struct zt_cfg_chain, payout_interval_s, 86400, 60, 2592000,
+            "Seconds between payout batches."),
+    DBL_KEY(struct zt_cfg_chain, min_payout, 10.0, 0.0, 1e12,
+            "Smallest balance, in tokens, that is paid out."),
+};
+TABLE(chain_table, chain_keys, struct zt_cfg_chain, NULL);
+
+/* integration.yaml */
+static const struct cfg_key integration_keys[] = {
+    STR_KEY(struct zt_cfg_integration, api_url, "", 2048, KF_URL, 0,
+            "zentalk-api base URL; empty = standalone node."),
+    STR_KEY(struct zt_cfg_integration, jwt_issuer, "zentalk-api", 256, KF_ANY, 0,
+            "Expected iss claim of JWTs."),
+    STR_KEY(struct zt_cfg_integration, jwt_audience, "zentalk-ai", 256, KF_ANY, 0,
+            "Expected aud claim of JWTs."),
+    STR_KEY(struct zt_cfg_integration, webhook_secret, "", ZT_CFG_MAX_STR, KF_ANY, KEY_SECRET,
+            "HMAC secret signing webhooks to zentalk-api; empty = webhooks off."),
+    INT_KEY(struct zt_cfg_integration, timeout_ms, 10000, 100, 600000,
+            "Milliseconds per call to zentalk-api."),
+};
+TABLE(integration_table, integration_keys, struct zt_cfg_integration, NULL);
+
+/* privacy.yaml */
+static const char *const policies[] = {"local_only", "pseudonymise", "allow", NULL};
+static const struct cfg_key privacy_keys[] = {
+    BOOL_KEY(struct zt_cfg_privacy, pii_filter, true,
+             "Detect personal data before a job leaves the gateway."),
+    ENUM_KEY(struct zt_cfg_privacy, default_policy, "pseudonymise", policies,
+             "What happens to personal data found: local_only = never leaves this node, "
+             "pseudonymise = replaced by stable placeholders, allow = sent sealed as is."),
+    BOOL_KEY(struct zt_cfg_privacy, audit_log, true,
+             "Record privacy decisions (never content) in the audit log."),
+    INT_KEY(struct zt_cfg_privacy, retention_cache_days, 7, 0, 3650,
+            "Days cached results are kept; 0 = not cached."),
+    INT_KEY(struct zt_cfg_privacy, retention_jobs_days, 30, 0, 3650,
+            "Days job metadata is kept; 0 = deleted when settled."),
+    INT_KEY(struct zt_cfg_privacy, retention_audit_days, 365, 0, 3650,
+            "Days audit records are kept; 0 = not kept."),
+};
+TABLE(privacy_table, privacy_keys, struct zt_cfg_privacy, NULL);
+
+/* models.yaml: model_cache */
+static const struct cfg_key model_cache_keys[] = {
+    INT_KEY(struct zt_cfg_model_cache, memory_budget_mb, 0, 0, 16777216,
+            "Memory for loaded models in MiB, least recently used evicted above it; 0 = no limit."),
+    STR_KEY(struct zt_cfg_model_cache, default_model, "", 128, KF_MODEL_ID, 0,
+            "Model used when a request names none; empty = the first entry of models."),
+};
+TABLE(model_cache_table, model_cache_keys, struct zt_cfg_model_cache, NULL);
+
+/* models.yaml: models[] */
+static const char *check_model(const void *obj, const char **key);
+static const struct cfg_key model_keys[] = {
+    STR_KEY(struct zt_cfg_model, id, "", 128, KF_MODEL_ID, KEY_REQUIRED | KEY_NONEMPTY | KEY_UNIQUE,
+            "Name clients use in requests (required, unique)."),
+    STR_KEY(struct zt_cfg_model, path, "", ZT_CFG_MAX_STR, KF_ANY, 0,
+            "GGUF file, relative to node.data_dir; path or url is required."),
+    STR_KEY(struct zt_cfg_model, url, "", 2048, KF_URL, 0,
+            "Where `zentalk models pull` downloads the file from; needs sha256."),
+    STR_KEY(struct zt_cfg_model, sha256, "", 64, KF_HEX64, 0,
+            "SHA-256 of the file, 64 hex digits; checked after download."),
+    INT_KEY(struct zt_cfg_model, context_size, 0, 0, 1048576,
+            "Context window in tokens; 0 = the model's own."),
+    DBL_KEY(struct zt_cfg_model, temperature, 0.8, 0.0, 2.0, "Default sampling temperature."),
+    DBL_KEY(struct zt_cfg_model, top_p, 0.95, 0.0, 1.0, "Default nucleus sampling mass."),
+    INT_KEY(struct zt_cfg_model, top_k, 40, 0, 1000, "Default top-k; 0 = off."),
+    INT_KEY(struct zt_cfg_model, max_tokens, 512, 1, 1048576,
+            "Default limit of generated tokens per request."),
+};
+TABLE(model_table, model_keys, struct zt_cfg_model, check_model);
+
+/* features.yaml: one table per feature because the defaults differ. */
+#define FEATURE_TABLE(NAME, EN, TH, DOC_TH)                                                 \
+    static const struct cfg_key NAME##_keys[] = {                                          \
+        BOOL_KEY(struct zt_cfg_feature, enabled, EN, "Serve this feature."),               \
+        DBL_KEY(struct zt_cfg_feature, threshold, TH, 0.0, 1.0, DOC_TH),                   \
+    };                                                                                     \
+    TABLE(NAME##_table, NAME##_keys, struct zt_cfg_feature, NULL)
+
+FEATURE_TABLE(smart_replies, true, 0.5, "Least confidence for a suggested reply to be shown.");
+FEATURE_TABLE(summarize, true, 0.5, "Least salience for a sentence to enter an extractive summary.");
+FEATURE_TABLE(translate, true, 0.5, "Least language-id confidence to translate automatically.");
+FEATURE_TABLE(spam, true, 0.8, "Spam probability above which a message is flagged.");
+FEATURE_TABLE(search, true, 0.3, "Least similarity for a search hit.");
+FEATURE_TABLE(sentiment, true, 0.5, "Least confidence to report a sentiment other than neutral.");
+FEATURE_TABLE(moderation, true, 0.7, "Score above which content is flagged for moderation.");
+FEATURE_TABLE(categorize, true, 0.5, "Least confidence to assign a category.");
+FEATURE_TABLE(language, true, 0.5, "Least confidence to report a detected language.");
+FEATURE_TABLE(entities, true, 0.5, "Least confidence to report a named entity.");
+
+#define FEATURE_KEY(NAME, DOC) SECTION_KEY(struct zt_cfg_features, NAME, &NAME##_table, NULL, DOC)
+static const struct cfg_key features_keys[] = {
+    FEATURE_KEY(smart_replies, "Suggested short replies."),
+    FEATURE_KEY(summarize, "Conversation summaries."),
+    FEATURE_KEY(translate, "Message translation (Apertium)."),
+    FEATURE_KEY(spam, "Spam filtering."),
+    FEATURE_KEY(search, "Semantic search."),
+    FEATURE_KEY(sentiment, "Sentiment analysis."),
+    FEATURE_KEY(moderation, "Content moderation."),
+    FEATURE_KEY(categorize, "Conversation categorisation."),
+    FEATURE_KEY(language, "Language identification."),
+    FEATURE_KEY(entities, "Named-entity extraction."),
+};
+TABLE(features_table, features_keys, struct zt_cfg_features, NULL);
+
+static const struct cfg_key root_keys[] = {
+    SECTION_KEY(struct zt_config, node, &node_table, "config.yaml", "This node."),
+    SECTION_KEY(struct zt_config, server, &server_table, "config.yaml", "The HTTP API."),
+    SECTION_KEY(struct zt_config, log, &log_table, "config.yaml", "Logging."),
+    SECTION_KEY(struct zt_config, encryption, &encryption_table, "encryption.yaml",
+                "Keys, sealing and API authentication."),
+    SECTION_KEY(struct zt_config, gpu_pool, &gpu_pool_table, "gpu-pool.yaml",
+                "Compute devices of the worker role."),
+    SECTION_KEY(struct zt_config, database, &database_table, "database.yaml",
+                "Storage and queue."),
+    SECTION_KEY(struct zt_config, chain, &chain_table, "chain.yaml", "CHAIN token payouts."),
+    SECTION_KEY(struct zt_config, integration, &integration_table, "integration.yaml",
+                "The zentalk-api service."),
+    SECTION_KEY(struct zt_config, privacy, &privacy_table, "privacy.yaml",
+                "Personal data handling and retention."),
+    SECTION_KEY(struct zt_config, model_cache, &model_cache_table, "models.yaml",
+                "Loaded-model cache of the worker role."),
+    {.name = "models", .type = KT_LIST, .off = offsetof(struct zt_config, models),
+     .count_off = offsetof(struct zt_config, n_models), .max = ZT_CFG_MAX_MODELS,
+     .sub = &model_table, .file = "models.yaml",
+     .doc = "Models this node can serve; not settable from the environment."},
+    SECTION_KEY(struct zt_config, features, &features_table, "features.yaml",
+                "Messaging AI features."),
+};
+TABLE(root_table, root_keys, struct zt_config, NULL);
+
+/* The files of a config directory, in load order. */
+static const char *const file_kinds[] = {
+    "config.yaml",    "encryption.yaml", "gpu-pool.yaml", "database.yaml", "chain.yaml",
+    "integration.yaml", "privacy.yaml",  "models.yaml",   "features.yaml",
+};
+
+/* ZENTALK_ variables that belong to other programs or parts and are not
+ * configuration keys: not warned about. */
+static const char *const env_reserved[] = {
+    "ZENTALK_URL",        /* the zentalk CLI's node address */
+    "ZENTALK_CONFIG_DIR", /* where scripts/deployments keep --config */
+    NULL,
+};
+
+static const char *check_model(const void *obj, const char **key)
+{
+    const struct zt_cfg_model *m = obj;
+    bool has_path = m->path && m->path[0];
+    bool has_url = m->url && m->url[0];
+    *key = NULL;
+    if (!has_path && !has_url) return "needs a path or a url";
+    if (has_url && !(m->sha256 && m->sha256[0])) {
+        *key = "sha256";
+        return "is required when url is set (downloads are verified)";
+    }
+    return NULL;
+}
+
+/* ---------------------------------------------------------------------------
+ * Small helpers
+ * ------------------------------------------------------------------------- */
+
+static const char *sv(const char *s)
+{
+    return s ? s : "";
+}
+
+static void *field(void *base, size_t off)
+{
+    return (char *)base + off;
+}
+
+static const void *cfield(const void *base, size_t off)
+{
+    return (const char *)base + off;
+}
+
+/* KT_LIST fields are "struct X *"; they are read and written through memcpy
+ * so that one generic routine serves every element type without breaking
+ * the aliasing rules. */
+static void *list_get(const void *base, const struct cfg_key *k, size_t *count)
+{
+    void *arr;
+    memcpy(&arr, cfield(base, k->off), sizeof arr);
+    memcpy(count, cfield(base, k->count_off), sizeof *count);
+    return arr;
+}
+
+static void list_put(void *base, const struct cfg_key *k, void *arr, size_t count)
+{
+    memcpy(field(base, k->off), &arr, sizeof arr);
+    memcpy(field(base, k->count_off), &count, sizeof count);
+}
+
+static const struct cfg_key *find_key(const struct cfg_table *t, const char *s, size_t len)
+{
+    for (size_t i = 0; i < t->n; i++)
+        if (strlen(t->keys[i].name) == len && memcmp(t->keys[i].name, s, len) == 0)
+            return &t->keys[i];
+    return NULL;
+}
+
+static bool in_list(const char *const *list, const char *s, size_t len)
+{
+    for (; *list; list++)
+        if (strlen(*list) == len && memcmp(*list, s, len) == 0) return true;
+    return false;
+}
+
+/* A user-supplied value for a message: quoted, printable ASCII kept, every
+ * other byte as \xNN (so nothing reaches a terminal raw), cut at QUOTE_MAX. */
+static void quote(char *out, size_t n, const char *s, size_t len)
+{
+    size_t o = 0;
+    if (n < 8) {
+        if (n) out[0] = '\0';
+        return;
+    }
+    out[o++] = '"';
+    for (size_t i = 0; i < len && i < QUOTE_MAX; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (o + 8 >= n) break;
+        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
+            out[o++] = (char)c;
+        } else {
+            int w = snprintf(out + o, n - o, "\\x%02X", c);
+            if (w < 0) break;
+            o += (size_t)w;
+        }
+    }
+    if (len > QUOTE_MAX && o + 4 < n) {
+        memcpy(out + o, "...", 3);
+        o += 3;
+    }
+    out[o++] = '"';
+    out[o] = '\0';
+}
+
+/* "a, b, c" from a NULL-ended list. */
+static void join_list(char *out, size_t n, const char *const *list, const char *sep)
+{
+    size_t o = 0;
+    out[0] = '\0';
+    for (size_t i = 0; list[i]; i++) {
+        int w = snprintf(out + o, n - o, "%s%s", i ? sep : "", list[i]);
+        if (w < 0 || (size_t)w >= n - o) return;
+        o += (size_t)w;
+    }
+}
+
+/* Shortest decimal form that reads back as exactly d. */
+static void fmt_double(char *out, size_t n, double d)
+{
+    /* Whole numbers as "10.0" rather than %g's "1e+01". */
+    if (isfinite(d) && fabs(d) < 1e15 && d == floor(d)) {
+        snprintf(out, n, "%.1f", d);
+        return;
+    }
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(out, n, "%.*g", prec, d);
+        if (strtod(out, NULL) == d) return;
+    }
+}
+
+/* ---------------------------------------------------------------------------
+ * Error reports
+ * ------------------------------------------------------------------------- */
+
+struct report {
+    struct zt_buf *errs; /* may be NULL: messages dropped, still counted */
+    unsigned n;          /* errors (warnings not counted) */
+    int rc;              /* ZT_ENOMEM once a message could not be stored */
+};
+
+static void report_add(struct report *r, bool warning, const char *where, const char *path,
+                       const char *problem)
+{
+    if (!warning) r->n++;
+    if (!r->errs) return;
+    bool has_path = path && path[0];
+    int rc = zt_buf_appendf(r->errs, "%s%s: %s%s%s\n", warning ? "warning: " : "", where,
+                            has_path ? path : "", has_path ? ": " : "", problem);
+    /* A full error buffer (ZT_ETOOBIG) just loses the tail of a long list;
+     * running out of memory must reach the caller. */
+    if (rc == ZT_ENOMEM) r->rc = ZT_ENOMEM;
+}
+
+
+static void report_at(struct report *r, const char *file, size_t line, size_t col,
+                      const char *path, const char *problem)
+{
+    r->n++;
+    if (!r->errs) return;
+    bool has_path = path && path[0];
+    int rc = zt_buf_appendf(r->errs, "%s:%zu:%zu: %s%s%s\n", file, line, col,
+                            has_path ? path : "", has_path ? ": " : "", problem);
+    if (rc == ZT_ENOMEM) r->rc = ZT_ENOMEM;
+}
+
+/* The result of a public call: running out of memory wins over bad input,
+ * which wins over success. */
+static int finish(int rc, const struct report *r)
+{
+    if (rc == ZT_ENOMEM || r->rc == ZT_ENOMEM) return ZT_ENOMEM;
+    if (rc) return rc;
+    return r->n ? ZT_ECONFIG : 0;
+}
+
+/* ---------------------------------------------------------------------------
+ * Value checks, shared by files, environment, flags and zt_config_validate()
+ * ------------------------------------------------------------------------- */
+
+static bool is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+static bool is_alpha(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+static bool is_alnum(char c)
+{
+    return is_alpha(c) || is_digit(c);
+}
+
+static bool is_hex(char c)
+{
+    return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+static bool chars_ok(const char *s, size_t len, const char *extra)
+{
+    for (size_t i = 0; i < len; i++)
+        if (!is_alnum(s[i]) && !strchr(extra, s[i])) return false;
+    return true;
+}
+
+static const char *fmt_desc(enum key_fmt f)
+{
+    switch (f) {
+    case KF_ANY: return "text";
+    case KF_ID: return "letters, digits, '.', '_' and '-'";
+    case KF_MODEL_ID: return "letters, digits, '.', '_', '-' and ':'";
+    case KF_HOSTPORT: return "host:port, [v6]:port or :port";
+    case KF_HEX64: return "64 hexadecimal digits";
+    case KF_DIGITS: return "decimal digits";
+    case KF_URL: return "a URL (scheme://...)";
+    case KF_ENV_NAME: return "an environment variable name (letters, digits and '_')";
+    case KF_ETH_ADDR: return "0x and 40 hexadecimal digits";
+    }
+    return "text";
+}
+
+static bool fmt_ok(enum key_fmt f, const char *s, size_t len)
+{
+    switch (f) {
+    case KF_ANY: return true;
+    case KF_ID: return chars_ok(s, len, "._-");
+    case KF_MODEL_ID: return chars_ok(s, len, "._-:");
+    case KF_HOSTPORT: {
+        /* zt_str_split_hostport wants a C string; s may be a slice. */
+        char tmp[300], host[256];
+        uint16_t port;
+        if (len >= sizeof tmp) return false;
+        memcpy(tmp, s, len);
+        tmp[len] = '\0';
+        return zt_str_split_hostport(tmp, host, sizeof host, &port) == 0;
+    }
+    case KF_HEX64:
+        if (len != 64) return false;
+        for (size_t i = 0; i < len; i++)
+            if (!is_hex(s[i])) return false;
+        return true;
+    case KF_DIGITS:
+        for (size_t i = 0; i < len; i++)
+            if (!is_digit(s[i])) return false;
+        return len > 0 && len <= 9;
+    case KF_URL: {
+        size_t i = 0;
+        if (!len || !is_alpha(s[0])) return false;
+        while (i < len && (is_alnum(s[i]) || s[i] == '+' || s[i] == '-' || s[i] == '.')) i++;
+        if (len - i < 4 || memcmp(s + i, "://", 3) != 0) return false;
+        for (size_t j = i + 3; j < len; j++)
+            if (s[j] == ' ') return false;
+        return true;
+    }
+    case KF_ENV_NAME:
+        return len > 0 && !is_digit(s[0]) && chars_ok(s, len, "_");
+    case KF_ETH_ADDR:
+        if (len != 42 || s[0] != '0' || s[1] != 'x') return false;
+        for (size_t i = 2; i < len; i++)
+            if (!is_hex(s[i])) return false;
+        return true;
+    }
+    return false;
+}
+
+/* UTF-8 sequence at s (n bytes left): its length and code point, or 0. */
+static size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
+{
+    size_t len;
+    uint32_t c = s[0], min;
+    if (c < 0x80) {
+        *cp = c;
+        return 1;
+    } else if ((c & 0xE0) == 0xC0) {
+        len = 2, min = 0x80, c &= 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+        len = 3, min = 0x800, c &= 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+        len = 4, min = 0x10000, c &= 0x07;
+    } else {
+        return 0;
+    }
+    if (n < len) return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xC0) != 0x80) return 0;
+        c = (c << 6) | (s[i] & 0x3Fu);
+    }
+    if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF)) return 0;
+    *cp = c;
+    return len;
+}
+
+/* The value shown in a message: quoted, or a placeholder for secrets. */
+static void shown(const struct cfg_key *k, char *out, size_t n, const char *s, size_t len)
+{
+    if (k->flags & KEY_SECRET)
+        snprintf(out, n, "(secret value not shown)");
+    else
+        quote(out, n, s, len);
+}
+
+/* A string value (or one entry of a list of strings when item). */
+static bool check_string(const struct cfg_key *k, const char *s, size_t len, bool item, char *why,
+                         size_t n)
+{
+    size_t max = item ? STRLIST_ITEM_MAX : (size_t)k->max;
+    char q[QUOTE_MAX * 4 + 16];
+    if (memchr(s, '\0', len)) {
+        snprintf(why, n, "NUL characters are not allowed");
+        return false;
+    }
+    for (size_t i = 0; i < len;) {
+        uint32_t cp;
+        size_t w = utf8_decode((const unsigned char *)s + i, len - i, &cp);
+        if (!w) {
+            snprintf(why, n, "is not valid UTF-8");
+            return false;
+        }
+        /* C0 and C1 controls and DEL: a config value has no business moving
+         * a terminal's cursor. U+FFFE/U+FFFF: YAML cannot carry them, and
+         * every value must survive zt_config_dump() and a re-read. */
+        if (cp < 0x20 || (cp >= 0x7F && cp <= 0x9F) || cp == 0xFFFE || cp == 0xFFFF) {
+            snprintf(why, n, "control characters are not allowed");
+            return false;
+        }
+        i += w;
+    }
+    if (len > max) {
+        snprintf(why, n, "is too long (%zu bytes; at most %zu)", len, max);
+        return false;
+    }
+    if (len == 0) {
+        if (item || (k->flags & KEY_NONEMPTY)) {
+            snprintf(why, n, "must not be empty");
+            return false;
+        }
+        return true;
+    }
+    if (k->allowed && !in_list(k->allowed, s, len)) {
+        char opts[128];
+        join_list(opts, sizeof opts, k->allowed, ", ");
+        shown(k, q, sizeof q, s, len);
+        snprintf(why, n, "must be one of %s; got %s", opts, q);
+        return false;
+    }
+    if (!fmt_ok(k->fmt, s, len)) {
+        shown(k, q, sizeof q, s, len);
+        snprintf(why, n, "must be %s; got %s", fmt_desc(k->fmt), q);
+        return false;
+    }
+    return true;
+}
+
+static bool check_strlist(const struct cfg_key *k, const struct zt_strlist *l, char *why, size_t n)
+{
+    char sub[WHY_LEN / 2];
+    if (l->count > (size_t)k->max) {
+        snprintf(why, n, "too many entries (%zu; at most %" PRId64 ")", l->count, k->max);
+        return false;
+    }
+    if (l->count == 0 && (k->flags & KEY_NONEMPTY)) {
+        snprintf(why, n, "must list at least one entry");
+        return false;
+    }
+    for (size_t i = 0; i < l->count; i++) {
+        const char *s = sv(l->items[i]);
+        if (!check_string(k, s, strlen(s), true, sub, sizeof sub)) {
+            snprintf(why, n, "entry %zu %s", i, sub);
+            return false;
+        }
+        if (!(k->flags & KEY_UNIQUE)) continue;
+        for (size_t j = 0; j < i; j++) {
+            if (strcmp(s, sv(l->items[j])) == 0) {
+                quote(sub, sizeof sub, s, strlen(s));
+                snprintf(why, n, "duplicate entry %s", sub);
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
+/* Checks the field (or a value of the field's type) at fp against k. */
+static bool check_field(const struct cfg_key *k, const void *fp, char *why, size_t n)
+{
+    switch (k->type) {
+    case KT_INT: {
+        int64_t v = *(const int64_t *)fp;
+        if (v < k->min || v > k->max) {
+            snprintf(why, n, "must be between %" PRId64 " and %" PRId64 "; got %" PRId64, k->min,
+                     k->max, v);
+            return false;
+        }
+        return true;
+    }
+    case KT_DOUBLE: {
+        double v = *(const double *)fp;
+        if (!isfinite(v) || v < k->dmin || v > k->dmax) {
+            char a[32], b[32], c[32];
+            fmt_double(a, sizeof a, k->dmin);
+            fmt_double(b, sizeof b, k->dmax);
+            fmt_double(c, sizeof c, v);
+            snprintf(why, n, "must be between %s and %s; got %s", a, b, c);
+            return false;
+        }
+        return true;
+    }
+    case KT_STRING: {
+        const char *s = sv(*(char *const *)fp);
+        return check_string(k, s, strlen(s), false, why, n);
+    }
+    case KT_STRLIST: return check_strlist(k, (const struct zt_strlist *)fp, why, n);
+    case KT_BOOL:
+    case KT_SECTION:
+    case KT_LIST: return true;
+    }
+    return true;
+}
+
+/* ---------------------------------------------------------------------------
+ * Lists of strings
+ * ------------------------------------------------------------------------- */
+
+static void strlist_free(struct zt_strlist *l)
+{
+    for (size_t i = 0; i < l->count; i++) zt_free(l->items[i]);
+    zt_free(l->items);
+    l->items = NULL;
+    l->count = 0;
+}
+
+static int strlist_push(struct zt_strlist *l, size_t *cap, const char *s, size_t len)
+{
+    if (l->count == *cap) {
+        size_t ncap = *cap ? *cap * 2 : 4;
+        char **p = zt_reallocarray(l->items, ncap, sizeof *p);
+        if (!p) return ZT_ENOMEM;
+        l->items = p;
+        *cap = ncap;
+    }
+    char *d = zt_strndup(s, len);
+    if (!d) return ZT_ENOMEM;
+    l->items[l->count++] = d;
+    return 0;
+}
+
+static bool strlist_has(const struct zt_strlist *l, const char *s, size_t len)
+{
+    for (size_t i = 0; i < l->count; i++)
+        if (strlen(l->items[i]) == len && memcmp(l->items[i], s, len) == 0) return true;
+    return false;
+}
+
+/* ---------------------------------------------------------------------------
+ * Whole objects: defaults, deinit, deep copy (all walk the tables)
+ * ------------------------------------------------------------------------- */
+
+static void obj_deinit(const struct cfg_table *t, void *base)
+{
+    for (size_t i = 0; i < t->n; i++) {
+        const struct cfg_key *k = &t->keys[i];
+        void *fp = field(base, k->off);
+        switch (k->type) {
+        case KT_STRING: {
+            char **sp = fp;
+            zt_free(*sp);
+            *sp = NULL;
+            break;
+        }
+        case KT_STRLIST: strlist_free(fp); break;
+        case KT_SECTION: obj_deinit(k->sub, fp); break;
+        case KT_LIST: {
+            size_t count;
+            char *arr = list_get(base, k, &count);
+            for (size_t j = 0; arr && j < count; j++) obj_deinit(k->sub, arr + j * k->sub->size);
+            zt_free(arr);
+            list_put(base, k, NULL, 0);
+            break;
+        }
+        case KT_BOOL:
+        case KT_INT:
+        case KT_DOUBLE: break;
+        }
+    }
+}
+
+/* base must be zeroed: after a failure it holds only owned pointers or NULL,
+ * so obj_deinit() can clean it. */
+static int obj_init(const struct cfg_table *t, void *base)
+{
+    for (size_t i = 0; i < t->n; i++) {
+        const struct cfg_key *k = &t->keys[i];
+        void *fp = field(base, k->off);
+        int rc = 0;
+        switch (k->type) {
+        case KT_BOOL: *(bool *)fp = k->def_bool; break;
+        case KT_INT: *(int64_t *)fp = k->def_int; break;
+        case KT_DOUBLE: *(double *)fp = k->def_double; break;
+        case KT_STRING:
+            *(char **)fp = zt_strdup(sv(k->def_str));
+            if (!*(char **)fp) rc = ZT_ENOMEM;
+            break;
+        case KT_STRLIST: {
+            size_t cap = 0;
+            for (size_t j = 0; k->def_list && k->def_list[j] && !rc; j++)
+                rc = strlist_push(fp, &cap, k->def_list[j], strlen(k->def_list[j]));
+            break;
+        }
+        case KT_SECTION: rc = obj_init(k->sub, fp); break;
+        case KT_LIST: break; /* every list defaults to empty */
+        }
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+/* dst must be zeroed (see obj_init). */
+static int obj_copy(const struct cfg_table *t, void *dst, const void *src)
+{
+    for (size_t i = 0; i < t->n; i++) {
+        const struct cfg_key *k = &t->keys[i];
+        void *dp = field(dst, k->off);
+        const void *sp = cfield(src, k->off);
+        int rc = 0;
+        switch (k->type) {
+        case KT_BOOL: memcpy(dp, sp, sizeof(bool)); break;
+        case KT_INT: memcpy(dp, sp, sizeof(int64_t)); break;
+        case KT_DOUBLE: memcpy(dp, sp, sizeof(double)); break;
+        case KT_STRING: {
+            const char *s = *(char *const *)sp;
+            if (s && !(*(char **)dp = zt_strdup(s))) rc = ZT_ENOMEM;
+            break;
+        }
+        case KT_STRLIST: {
+            const struct zt_strlist *sl = sp;
+            struct zt_strlist *dl = dp;
+            if (!sl->count) break;
+            if (!(dl->items = zt_calloc(sl->count, sizeof *dl->items))) return ZT_ENOMEM;
+            dl->count = sl->count;
+            for (size_t j = 0; j < sl->count && !rc; j++)
+                if (sl->items[j] && !(dl->items[j] = zt_strdup(sl->items[j]))) rc = ZT_ENOMEM;
+            break;
+        }
+        case KT_SECTION: rc = obj_copy(k->sub, dp, sp); break;
+        case KT_LIST: {
+            size_t count;
+            const char *sarr = list_get(src, k, &count);
+            if (!count || !sarr) break;
+            char *darr = zt_calloc(count, k->sub->size);
+            if (!darr) return ZT_ENOMEM;
+            list_put(dst, k, darr, count);
+            for (size_t j = 0; j < count && !rc; j++)
+                rc = obj_copy(k->sub, darr + j * k->sub->size, sarr + j * k->sub->size);
+            break;
+        }
+        }
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+static void derive_roles(struct zt_config *cfg)
+{
+    unsigned mask = 0;
+    for (size_t i = 0; i < cfg->node.roles.count; i++)
+        for (unsigned r = 0; role_names[r]; r++)
+            if (zt_str_eq(cfg->node.roles.items[i], role_names[r])) mask |= 1u << r;
+    cfg->node.role_mask = mask;
+}
+
+static int config_copy(struct zt_config *dst, const struct zt_config *src)
+{
+    memset(dst, 0, sizeof *dst);
+    int rc = obj_copy(&root_table, dst, src);
+    if (!rc && src->dir && !(dst->dir = zt_strdup(src->dir))) rc = ZT_ENOMEM;
+    if (rc) {
+        zt_config_deinit(dst);
+        return rc;
+    }
+    dst->node.role_mask = src->node.role_mask;
+    return 0;
+}
+
+/* Replace *cfg by *tmp (which the caller no longer owns). */
+static void config_commit(struct zt_config *cfg, struct zt_config *tmp)
+{
+    derive_roles(tmp);
+    zt_config_deinit(cfg);
+    *cfg = *tmp;
+    memset(tmp, 0, sizeof *tmp);
+}
+
+/* ---------------------------------------------------------------------------
+ * Converting text to typed values
+ * ------------------------------------------------------------------------- */
+
+#define CONV_BAD 1 /* the value is wrong; why says how */
+
+struct value {
+    bool b;
+    int64_t i;
+    double d;
+    char *s;
+    struct zt_strlist l;
+};
+
+static void *value_ptr(const struct cfg_key *k, struct value *v)
+{
+    switch (k->type) {
+    case KT_BOOL: return &v->b;
+    case KT_INT: return &v->i;
+    case KT_DOUBLE: return &v->d;
+    case KT_STRING: return &v->s;
+    case KT_STRLIST: return &v->l;
+    case KT_SECTION:
+    case KT_LIST: break;
+    }
+    return NULL;
+}
+
+static void value_free(struct value *v)
+{
+    zt_free(v->s);
+    v->s = NULL;
+    strlist_free(&v->l);
+}
+
+/* Move v into the field of base described by k, freeing the old value. */
+static void value_store(const struct cfg_key *k, void *base, struct value *v)
+{
+    void *fp = field(base, k->off);
+    switch (k->type) {
+    case KT_BOOL: *(bool *)fp = v->b; break;
+    case KT_INT: *(int64_t *)fp = v->i; break;
+    case KT_DOUBLE: *(double *)fp = v->d; break;
+    case KT_STRING: {
+        char **sp = fp;
+        zt_free(*sp);
+        *sp = v->s;
+        v->s = NULL;
+        break;
+    }
+    case KT_STRLIST: {
+        struct zt_strlist *lp = fp;
+        strlist_free(lp);
+        *lp = v->l;
+        v->l.items = NULL;
+        v->l.count = 0;
+        break;
+    }
+    case KT_SECTION:
+    case KT_LIST: break;
+    }
+}
+
+/* Integers are plain decimal: -?(0|[1-9][0-9]*). s[len] must be NUL. */
+static int parse_int(const char *s, size_t len, int64_t *out, char *why, size_t n)
+{
+    char q[QUOTE_MAX * 4 + 16];
+    size_t i = (len && s[0] == '-') ? 1 : 0;
+    bool digits = i < len;
+    for (size_t j = i; j < len; j++) digits = digits && is_digit(s[j]);
+    quote(q, sizeof q, s, len);
+    if (!digits) {
+        snprintf(why, n, "expected an integer; got %s", q);
+        return CONV_BAD;
+    }
+    if (s[i] == '0' && len - i > 1) {
+        snprintf(why, n, "leading zeros are not allowed (YAML 1.1 reads them as octal); got %s", q);
+        return CONV_BAD;
+    }
+    int rc = zt_str_to_i64(s, out);
+    if (rc) {
+        snprintf(why, n, "%s; got %s", rc == ZT_ERANGE ? "is out of range" : "expected an integer",
+                 q);
+        return CONV_BAD;
+    }
+    return 0;
+}
+
+/* Numbers: decimal with optional fraction and exponent; no hex, inf or nan.
+ * s[len] must be NUL. */
+static int parse_double(const char *s, size_t len, double *out, char *why, size_t n)
+{
+    char q[QUOTE_MAX * 4 + 16];
+    bool ok = false;
+    for (size_t i = 0; i < len; i++) {
+        if (is_digit(s[i])) {
+            ok = true;
+        } else if (!strchr(".eE+-", s[i]) || s[i] == '\0') {
+            ok = false;
+            break;
+        }
+    }
+    quote(q, sizeof q, s, len);
+    int rc = ok ? zt_str_to_double(s, out) : ZT_EPARSE;
+    if (rc) {
+        snprintf(why, n, "%s; got %s", rc == ZT_ERANGE ? "is out of range" : "expected a number",
+                 q);
+        return CONV_BAD;
+    }
+    return 0;
+}
+
+static bool text_is(const char *s, size_t len, const char *const *words)
+{
+    return in_list(words, s, len);
+}
+
+static const char *const yaml_nulls[] = {"", "~", "null", "Null", "NULL", NULL};
+static const char *const yaml_trues[] = {"true", "True", "TRUE", NULL};
+static const char *const yaml_falses[] = {"false", "False", "FALSE", NULL};
+static const char *const yaml11_bools[] = {"yes", "Yes", "YES", "no", "No", "NO", "on", "On",
+                                           "ON", "off", "Off", "OFF", "y", "Y", "n", "N", NULL};
+
+/* A YAML scalar event to k's type. Files follow the YAML 1.2 core schema:
+ * booleans are true/false, null is ~/null/empty, numbers are plain (a quoted
+ * "5" is a string, not an integer). */
+static int convert_scalar(const struct cfg_key *k, const yaml_event_t *e, struct value *v,
+                          char *why, size_t n)
+{
+    const char *s = (const char *)e->data.scalar.value;
+    size_t len = e->data.scalar.length;
+    bool plain = e->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+    bool null = plain && text_is(s, len, yaml_nulls);
+    char q[QUOTE_MAX * 4 + 16];
+    quote(q, sizeof q, s, len);
+    switch (k->type) {
+    case KT_STRING:
+        if (null) len = 0;
+        if (memchr(s, '\0', len)) {
+            snprintf(why, n, "NUL characters are not allowed");
+            return CONV_BAD;
+        }
+        v->s = zt_strndup(s, len);
+        return v->s ? 0 : ZT_ENOMEM;
+    case KT_BOOL:
+        if (plain && text_is(s, len, yaml_trues)) {
+            v->b = true;
+            return 0;
+        }
+        if (plain && text_is(s, len, yaml_falses)) {
+            v->b = false;
+            return 0;
+        }
+        if (null)
+            snprintf(why, n, "expected true or false; got null");
+        else if (!plain)
+            snprintf(why, n, "expected true or false; got the quoted string %s", q);
+        else if (text_is(s, len, yaml11_bools))
+            snprintf(why, n, "expected true or false; got %s (YAML 1.1 booleans are not accepted)",
+                     q);
+        else
+            snprintf(why, n, "expected true or false; got %s", q);
+        return CONV_BAD;
+    case KT_INT:
+    case KT_DOUBLE:
+        if (null || !plain) {
+            snprintf(why, n, "expected %s; got %s%s", k->type == KT_INT ? "an integer" : "a number",
+                     null ? "null" : "the quoted string ", null ? "" : q);
+            return CONV_BAD;
+        }
+        return k->type == KT_INT ? parse_int(s, len, &v->i, why, n)
+                                 : parse_double(s, len, &v->d, why, n);
+    case KT_STRLIST:
+    case KT_SECTION:
+    case KT_LIST: break;
+    }
+    snprintf(why, n, "unexpected scalar");
+    return CONV_BAD;
+}
+
+static bool is_space(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+/* Text from the environment or a command-line flag to k's type. Booleans
+ * also take yes/no/on/off/1/0 here (shell habits); lists are comma-separated
+ * with blanks around entries ignored. */
+static int convert_text(const struct cfg_key *k, const char *s, struct value *v, char *why,
+                        size_t n)
+{
+    size_t len = strlen(s);
+    char q[QUOTE_MAX * 4 + 16];
+    switch (k->type) {
+    case KT_STRING:
+        v->s = zt_strndup(s, len);
+        return v->s ? 0 : ZT_ENOMEM;
+    case KT_BOOL:
+        if (zt_str_to_bool(s, &v->b) == 0) return 0;
+        quote(q, sizeof q, s, len);
+        snprintf(why, n, "expected a boolean (true/false, yes/no, on/off, 1/0); got %s", q);
+        return CONV_BAD;
+    case KT_INT: return parse_int(s, len, &v->i, why, n);
+    case KT_DOUBLE: return parse_double(s, len, &v->d, why, n);
+    case KT_STRLIST: {
+        size_t cap = 0;
+        const char *p = s;
+        while (*p && is_space(*p)) p++;
+        if (!*p) return 0; /* "" is the empty list */
+        for (;;) {
+            const char *end = strchr(p, ',');
+            const char *stop = end ? end : p + strlen(p);
+            while (p < stop && is_space(*p)) p++;
+            const char *e = stop;
+            while (e > p && is_space(e[-1])) e--;
+            if (v->l.count >= (size_t)k->max) {
+                snprintf(why, n, "too many entries (at most %" PRId64 ")", k->max);
+                return CONV_BAD;
+            }
+            if (strlist_push(&v->l, &cap, p, (size_t)(e - p))) return ZT_ENOMEM;
+            if (!end) break;
+            p = end + 1;
+        }
+        return 0;
+    }
+    case KT_SECTION:
+    case KT_LIST: break;
+    }
+    snprintf(why, n, "cannot be set from text");
+    return CONV_BAD;
+}
+
+/* ---------------------------------------------------------------------------
+ * YAML files
+ * ------------------------------------------------------------------------- */
+
+struct parse {
+    yaml_parser_t y;
+    yaml_event_t ev;  /* the current event */
+    bool have_ev;
+    const char *name; /* file name in messages */
+    const char *kind; /* file kind: decides which sections may appear */
+    bool all_sections;
+    const char *text;
+    size_t len;
+    struct report *rep;
+    char path[PATH_LEN]; /* dotted path of the node being read */
+    size_t path_len;
+};
+
+static size_t path_push_key(struct parse *p, const char *name)
+{
+    size_t old = p->path_len;
+    int w = snprintf(p->path + old, sizeof p->path - old, "%s%s", old ? "." : "", name);
+    if (w < 0 || (size_t)w >= sizeof p->path - old)
+        p->path_len = sizeof p->path - 1; /* cut; messages stay readable */
+    else
+        p->path_len = old + (size_t)w;
+    return old;
+}
+
+static size_t path_push_index(struct parse *p, size_t i)
+{
+    size_t old = p->path_len;
+    int w = snprintf(p->path + old, sizeof p->path - old, "[%zu]", i);
+    if (w < 0 || (size_t)w >= sizeof p->path - old)
+        p->path_len = sizeof p->path - 1;
+    else
+        p->path_len = old + (size_t)w;
+    return old;
+}
+
+static void path_pop(struct parse *p, size_t old)
+{
+    p->path_len = old;
+    p->path[old] = '\0';
+}
+
+static void perr(struct parse *p, yaml_mark_t m, const char *fmt, ...) ZT_PRINTF(3, 4);
+static void perr(struct parse *p, yaml_mark_t m, const char *fmt, ...)
+{
+    char why[WHY_LEN];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof why, fmt, ap);
+    va_end(ap);
+    /* libyaml marks are 0-based; editors count from 1. */
+    report_at(p->rep, p->name, m.line + 1, m.column + 1, p->path, why);
+}
+
+/* 1-based line and column (in characters) of a byte offset. */
+static void offset_pos(const char *text, size_t len, size_t off, size_t *line, size_t *col)
+{
+    *line = 1;
+    *col = 1;
+    for (size_t i = 0; i < off && i < len; i++) {
+        unsigned char c = (unsigned char)text[i];
+        if (c == '\n') {
+            (*line)++;
+            *col = 1;
+        } else if ((c & 0xC0) != 0x80) {
+            (*col)++;
+        }
+    }
+}
+
+static void yaml_error(struct parse *p)
+{
+    const yaml_parser_t *y = &p->y;
+    char why[WHY_LEN];
+    size_t line, col;
+    if (y->error == YAML_MEMORY_ERROR) return; /* reported as ZT_ENOMEM */
+    if (y->error == YAML_READER_ERROR) {
+        offset_pos(p->text, p->len, y->problem_offset, &line, &col);
+    } else {
+        line = y->problem_mark.line + 1;
+        col = y->problem_mark.column + 1;
+    }
+    if (y->context)
+        snprintf(why, sizeof why, "YAML syntax error: %s (%s at %zu:%zu)", sv(y->problem),
+                 y->context, y->context_mark.line + 1, y->context_mark.column + 1);
+    else
+        snprintf(why, sizeof why, "YAML syntax error: %s", sv(y->problem));
+    report_at(p->rep, p->name, line, col, NULL, why);
+}
+
+/* Advance to the next event. Returns 0, ZT_EPARSE (syntax error, reported:
+ * reading stops) or ZT_ENOMEM. */
+static int next(struct parse *p)
+{
+    if (p->have_ev) {
+        yaml_event_delete(&p->ev);
+        p->have_ev = false;
+    }
+    if (!yaml_parser_parse(&p->y, &p->ev)) {
+        yaml_error(p);
+        return p->y.error == YAML_MEMORY_ERROR ? ZT_ENOMEM : ZT_EPARSE;
+    }
+    p->have_ev = true;
+    if (p->ev.type == YAML_NO_EVENT) { /* only after the end of the stream */
+        perr(p, p->ev.start_mark, "unexpected end of input");
+        return ZT_EPARSE;
+    }
+    return 0;
+}
+
+/* Anchors, aliases and tags are refused wherever they appear in a value we
+ * read: aliases can expand exponentially ("billion laughs") and tags would
+ * let a file change how a value is typed. Reports and returns false. */
+static bool props_ok(struct parse *p)
+{
+    const yaml_event_t *e = &p->ev;
+    const yaml_char_t *anchor = NULL, *tag = NULL;
+    switch (e->type) {
+    case YAML_ALIAS_EVENT:
+        perr(p, e->start_mark, "aliases are not allowed (write the value out)");
+        return false;
+    case YAML_SCALAR_EVENT:
+        anchor = e->data.scalar.anchor;
+        tag = e->data.scalar.tag;
+        break;
+    case YAML_SEQUENCE_START_EVENT:
+        anchor = e->data.sequence_start.anchor;
+        tag = e->data.sequence_start.tag;
+        break;
+    case YAML_MAPPING_START_EVENT:
+        anchor = e->data.mapping_start.anchor;
+        tag = e->data.mapping_start.tag;
+        break;
+    default: return true;
+    }
+    if (anchor) {
+        perr(p, e->start_mark, "anchors are not allowed");
+        return false;
+    }
+    if (tag) {
+        perr(p, e->start_mark, "tags are not allowed");
+        return false;
+    }
+    return true;
+}
+
+/* Consume the node starting at the current event, however deep, without
+ * recursion. */
+static int skip_node(struct parse *p)
+{
+    size_t depth = 0;
+    for (;;) {
+        switch (p->ev.type) {
+        case YAML_SEQUENCE_START_EVENT:
+        case YAML_MAPPING_START_EVENT: depth++; break;
+        case YAML_SEQUENCE_END_EVENT:
+        case YAML_MAPPING_END_EVENT:
+            if (depth) depth--;
+            break;
+        default: break;
+        }
+        int rc = next(p);
+        if (rc || depth == 0) return rc;
+    }
+}
+
+static bool is_null_event(const yaml_event_t *e)
+{
+    return e->type == YAML_SCALAR_EVENT && e->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+           !e->data.scalar.anchor && !e->data.scalar.tag &&
+           text_is((const char *)e->data.scalar.value, e->data.scalar.length, yaml_nulls);
+}
+
+static const char *type_name(const struct cfg_key *k)
+{
+    switch (k->type) {
+    case KT_BOOL: return "true or false";
+    case KT_INT: return "an integer";
+    case KT_DOUBLE: return "a number";
+    case KT_STRING: return "a string";
+    case KT_STRLIST: return "a list of strings";
+    case KT_SECTION: return "a mapping";
+    case KT_LIST: return "a list of mappings";
+    }
+    return "a value";
+}
+
+/* Report that the current node has the wrong shape for k, and skip it. */
+static int type_error(struct parse *p, const struct cfg_key *k)
+{
+    const yaml_event_t *e = &p->ev;
+    char got[QUOTE_MAX * 4 + 32];
+    switch (e->type) {
+    case YAML_SCALAR_EVENT:
+        if (is_null_event(e))
+            snprintf(got, sizeof got, "null");
+        else if (k->flags & KEY_SECRET)
+            snprintf(got, sizeof got, "a string");
+        else
+            quote(got, sizeof got, (const char *)e->data.scalar.value, e->data.scalar.length);
+        break;
+    case YAML_SEQUENCE_START_EVENT: snprintf(got, sizeof got, "a list"); break;
+    case YAML_MAPPING_START_EVENT: snprintf(got, sizeof got, "a mapping"); break;
+    default: snprintf(got, sizeof got, "something else"); break;
+    }
+    perr(p, e->start_mark, "expected %s; got %s", type_name(k), got);
+    return skip_node(p);
+}
+
+static int parse_scalar(struct parse *p, const struct cfg_key *k, void *base)
+{
+    if (!props_ok(p)) return skip_node(p);
+    if (p->ev.type != YAML_SCALAR_EVENT) return type_error(p, k);
+    struct value v = {0};
+    char why[WHY_LEN];
+    int rc = convert_scalar(k, &p->ev, &v, why, sizeof why);
+    if (rc == ZT_ENOMEM) return rc;
+    if (rc == 0 && !check_field(k, value_ptr(k, &v), why, sizeof why)) rc = CONV_BAD;
+    if (rc == CONV_BAD) {
+        perr(p, p->ev.start_mark, "%s", why);
+        value_free(&v);
+    } else {
+        value_store(k, base, &v);
+    }
+    return next(p);
+}
+
+/* A list of strings replaces the old list whole, and only when every entry
+ * is good; each bad entry is reported at its own position. */
+static int parse_strlist(struct parse *p, const struct cfg_key *k, void *base)
+{
+    if (!props_ok(p)) return skip_node(p);
+    if (p->ev.type != YAML_SEQUENCE_START_EVENT) return type_error(p, k);
+    yaml_mark_t start = p->ev.start_mark;
+    unsigned errors_before = p->rep->n;
+    struct zt_strlist l = {0};
+    size_t cap = 0, i = 0;
+    bool too_many = false;
+    int rc = next(p);
+    while (!rc && p->ev.type != YAML_SEQUENCE_END_EVENT) {
+        size_t idx = i++;
+        size_t mark = path_push_index(p, idx);
+        char why[WHY_LEN];
+        if (idx >= (size_t)k->max || too_many) {
+            if (!too_many) perr(p, p->ev.start_mark, "too many entries (at most %" PRId64 ")", k->max);
+            too_many = true;
+            rc = skip_node(p);
+        } else if (!props_ok(p)) {
+            rc = skip_node(p);
+        } else if (p->ev.type != YAML_SCALAR_EVENT) {
+            perr(p, p->ev.start_mark, "expected a string; got a %s",
+                 p->ev.type == YAML_MAPPING_START_EVENT ? "mapping" : "list");
+            rc = skip_node(p);
+        } else {
+            const char *s = (const char *)p->ev.data.scalar.value;
+            size_t len = p->ev.data.scalar.length;
+            if (is_null_event(&p->ev)) len = 0;
+            if (!check_string(k, s, len, true, why, sizeof why)) {
+                perr(p, p->ev.start_mark, "%s", why);
+            } else if ((k->flags & KEY_UNIQUE) && strlist_has(&l, s, len)) {
+                char q[QUOTE_MAX * 4 + 16];
+                quote(q, sizeof q, s, len);
+                perr(p, p->ev.start_mark, "duplicate entry %s", q);
+            } else {
+                rc = strlist_push(&l, &cap, s, len);
+            }
+            if (!rc) rc = next(p);
+        }
+        path_pop(p, mark);
+    }
+    if (!rc && l.count == 0 && (k->flags & KEY_NONEMPTY) && p->rep->n == errors_before)
+        perr(p, start, "must list at least one entry");
+    if (!rc && p->rep->n == errors_before) {
+        struct value v = {.l = l};
+        value_store(k, base, &v);
+        l.items = NULL;
+        l.count = 0;
+    }
+    strlist_free(&l);
+    return rc ? rc : next(p);
+}
+
+static int parse_mapping(struct parse *p, const struct cfg_table *t, void *base, bool root);
+
+/* A LIST (models) replaces the old list whole, and only when every entry is
+ * good. */
+static int parse_list(struct parse *p, const struct cfg_key *k, void *base)
+{
+    if (!props_ok(p)) return skip_node(p);
+    if (p->ev.type != YAML_SEQUENCE_START_EVENT) return type_error(p, k);
+    const struct cfg_table *sub = k->sub;
+    unsigned errors_before = p->rep->n;
+    char *arr = NULL;
+    size_t n = 0, cap = 0, i = 0;
+    bool too_many = false;
+    int rc = next(p);
+    while (!rc && p->ev.type != YAML_SEQUENCE_END_EVENT) {
+        size_t idx = i++;
+        size_t mark = path_push_index(p, idx);
+        if (idx >= (size_t)k->max || too_many) {
+            if (!too_many) perr(p, p->ev.start_mark, "too many entries (at most %" PRId64 ")", k->max);
+            too_many = true;
+            rc = skip_node(p);
+        } else if (!props_ok(p)) {
+            rc = skip_node(p);
+        } else if (p->ev.type != YAML_MAPPING_START_EVENT) {
+            char got[QUOTE_MAX * 4 + 16];
+            if (p->ev.type == YAML_SCALAR_EVENT)
+                quote(got, sizeof got, (const char *)p->ev.data.scalar.value,
+                      p->ev.data.scalar.length);
+            else
+                snprintf(got, sizeof got, "a list");
+            perr(p, p->ev.start_mark, "expected a mapping; got %s", got);
+            rc = skip_node(p);
+        } else {
+            if (n == cap) {
+                size_t ncap = cap ? cap * 2 : 4;
+                char *na = zt_reallocarray(arr, ncap, sub->size);
+                if (!na) {
+                    rc = ZT_ENOMEM;
+                    path_pop(p, mark);
+                    break;
+                }
+                arr = na;
+                cap = ncap;
+            }
+            char *elem = arr + n * sub->size;
+            memset(elem, 0, sub->size);
+            n++; /* counted now so the cleanup below frees a half-made entry */
+            yaml_mark_t start = p->ev.start_mark;
+            unsigned before = p->rep->n;
+            rc = obj_init(sub, elem);
+            if (!rc) rc = parse_mapping(p, sub, elem, false);
+            if (!rc && p->rep->n == before) {
+                /* Rules across keys and entries, checked on complete entries only. */
+                const char *key = NULL;
+                const char *problem = sub->check ? sub->check(elem, &key) : NULL;
+                if (problem) {
+                    size_t m2 = key ? path_push_key(p, key) : p->path_len;
+                    perr(p, start, "%s", problem);
+                    path_pop(p, m2);
+                }
+                for (size_t u = 0; u < sub->n; u++) {
+                    const struct cfg_key *uk = &sub->keys[u];
+                    if (!(uk->flags & KEY_UNIQUE) || uk->type != KT_STRING) continue;
+                    const char *val = sv(*(char *const *)cfield(elem, uk->off));
+                    for (size_t j = 0; j + 1 < n; j++) {
+                        const char *other = sv(*(char *const *)cfield(arr + j * sub->size, uk->off));
+                        if (strcmp(val, other) != 0) continue;
+                        char q[QUOTE_MAX * 4 + 16];
+                        quote(q, sizeof q, val, strlen(val));
+                        size_t m2 = path_push_key(p, uk->name);
+                        perr(p, start, "duplicate %s %s (also used by %s[%zu])", uk->name, q,
+                             k->name, j);
+                        path_pop(p, m2);
+                        break;
+                    }
+                }
+            }
+        }
+        path_pop(p, mark);
+    }
+    if (!rc && p->rep->n == errors_before) {
+        /* Swap in the new list; the old one is freed below. */
+        size_t old_n;
+        char *old = list_get(base, k, &old_n);
+        list_put(base, k, n ? arr : NULL, n);
+        if (!n) zt_free(arr);
+        arr = old;
+        n = old_n;
+    }
+    for (size_t j = 0; arr && j < n; j++) obj_deinit(sub, arr + j * sub->size);
+    zt_free(arr);
+    return rc ? rc : next(p);
+}
+
+static int parse_value(struct parse *p, const struct cfg_key *k, void *base)
+{
+    switch (k->type) {
+    case KT_SECTION:
+        if (!props_ok(p)) return skip_node(p);
+        if (p->ev.type == YAML_MAPPING_START_EVENT)
+            return parse_mapping(p, k->sub, field(base, k->off), false);
+        /* "server:" with every key commented out: nothing to change. */
+        if (is_null_event(&p->ev)) return next(p);
+        return type_error(p, k);
+    case KT_LIST: return parse_list(p, k, base);
+    case KT_STRLIST: return parse_strlist(p, k, base);
+    case KT_BOOL:
+    case KT_INT:
+    case KT_DOUBLE:
+    case KT_STRING: return parse_scalar(p, k, base);
+    }
+    return skip_node(p);
+}
+
+/* A key name for a message: printable ASCII, the rest as '?', cut short. */
+static void key_text(char *out, size_t n, const char *s, size_t len)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < len && o + 4 < n && i < QUOTE_MAX; i++) {
+        unsigned char c = (unsigned char)s[i];
+        out[o++] = (c > 0x20 && c < 0x7f) ? (char)c : '?';
+    }
+    if ((len > QUOTE_MAX || o + 4 >= n) && o + 4 < n) {
+        memcpy(out + o, "...", 3);
+        o += 3;
+    }
+    out[o] = '\0';
+    if (o == 0 && n > 2) snprintf(out, n, "\"\"");
+}
+
+static void known_keys(char *out, size_t n, const struct cfg_table *t, const char *file)
+{
+    size_t o = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < t->n; i++) {
+        if (file && !zt_str_eq(t->keys[i].file, file)) continue;
+        int w = snprintf(out + o, n - o, "%s%s", o ? ", " : "", t->keys[i].name);
+        if (w < 0 || (size_t)w >= n - o) return;
+        o += (size_t)w;
+    }
+}
+
+static void unknown_key(struct parse *p, yaml_mark_t m, const struct cfg_table *t, bool root)
+{
+    char known[300];
+    if (root && !p->all_sections) {
+        known_keys(known, sizeof known, t, p->kind);
+        perr(p, m, "unknown section (%s holds %s)", p->kind, known);
+    } else {
+        known_keys(known, sizeof known, t, NULL);
+        perr(p, m, "unknown %s (known: %s)", root ? "section" : "key", known);
+    }
+}
+
+static int parse_mapping(struct parse *p, const struct cfg_table *t, void *base, bool root)
+{
+    yaml_mark_t start = p->ev.start_mark;
+    uint64_t seen = 0;
+    int rc = next(p);
+    while (!rc && p->ev.type != YAML_MAPPING_END_EVENT) {
+        /* The key. */
+        bool ok = props_ok(p);
+        if (ok && p->ev.type != YAML_SCALAR_EVENT) {
+            perr(p, p->ev.start_mark, "mapping keys must be plain strings");
+            ok = false;
+        }
+        if (!ok) {
+            rc = skip_node(p); /* the key */
+            if (!rc) rc = skip_node(p); /* its value */
+            continue;
+        }
+        const char *name = (const char *)p->ev.data.scalar.value;
+        size_t name_len = p->ev.data.scalar.length;
+        yaml_mark_t key_mark = p->ev.start_mark;
+        const struct cfg_key *k = find_key(t, name, name_len);
+        char shown_name[QUOTE_MAX + 8];
+        key_text(shown_name, sizeof shown_name, name, name_len);
+        rc = next(p); /* to the value; name is gone now */
+        if (rc) break;
+        size_t mark = path_push_key(p, k ? k->name : shown_name);
+        if (!k) {
+            unknown_key(p, key_mark, t, root);
+            rc = skip_node(p);
+        } else if (root && !p->all_sections && !zt_str_eq(k->file, p->kind)) {
+            perr(p, key_mark, "this section belongs in %s, not %s", k->file, p->kind);
+            rc = skip_node(p);
+        } else if (seen & (UINT64_C(1) << (unsigned)(k - t->keys))) {
+            perr(p, key_mark, "duplicate key");
+            rc = skip_node(p);
+        } else {
+            seen |= UINT64_C(1) << (unsigned)(k - t->keys);
+            rc = parse_value(p, k, base);
+        }
+        path_pop(p, mark);
+    }
+    if (rc) return rc;
+    for (size_t i = 0; i < t->n; i++) {
+        if (!(t->keys[i].flags & KEY_REQUIRED) || (seen & (UINT64_C(1) << i))) continue;
+        size_t mark = path_push_key(p, t->keys[i].name);
+        perr(p, start, "required key is missing");
+        path_pop(p, mark);
+    }
+    return next(p);
+}
+
+static int parse_stream(struct parse *p, struct zt_config *cfg)
+{
+    int rc = next(p); /* STREAM-START */
+    if (!rc) rc = next(p);
+    if (rc) return rc;
+    if (p->ev.type == YAML_STREAM_END_EVENT) return 0; /* an empty file changes nothing */
+    if (p->ev.type != YAML_DOCUMENT_START_EVENT) {
+        perr(p, p->ev.start_mark, "expected a YAML document");
+        return ZT_EPARSE;
+    }
+    rc = next(p);
+    if (rc) return rc;
+    if (!props_ok(p)) {
+        rc = skip_node(p);
+    } else if (p->ev.type == YAML_MAPPING_START_EVENT) {
+        rc = parse_mapping(p, &root_table, cfg, true);
+    } else if (is_null_event(&p->ev)) {
+        rc = next(p); /* only comments: nothing to change */
+    } else {
+        perr(p, p->ev.start_mark, "the top level must be a mapping of sections");
+        rc = skip_node(p);
+    }
+    if (!rc) rc = next(p); /* past DOCUMENT-END */
+    if (rc) return rc;
+    if (p->ev.type == YAML_DOCUMENT_START_EVENT) {
+        perr(p, p->ev.start_mark, "only one YAML document is allowed per file");
+        return ZT_EPARSE;
+    }
+    return 0;
+}
+
+/* Refuse what libyaml's reader would refuse, but say where (libyaml gives
+ * only a byte offset) and in words a user understands. */
+static bool scan_text(struct report *rep, const char *name, const char *text, size_t len)
+{
+    const unsigned char *s = (const unsigned char *)text;
+    size_t line = 1, col = 1;
+    for (size_t i = 0; i < len;) {
+        uint32_t cp;
+        size_t w = utf8_decode(s + i, len - i, &cp);
+        char why[96];
+        if (s[i] == 0) {
+            report_at(rep, name, line, col, NULL, "NUL bytes are not allowed");
+            return false;
+        }
+        if (!w) {
+            snprintf(why, sizeof why, "invalid UTF-8 (byte 0x%02X)", s[i]);
+            report_at(rep, name, line, col, NULL, why);
+            return false;
+        }
+        /* The characters YAML 1.1 allows in a stream (libyaml's reader). */
+        bool printable = cp == 0x09 || cp == 0x0A || cp == 0x0D || (cp >= 0x20 && cp <= 0x7E) ||
+                         cp == 0x85 || (cp >= 0xA0 && cp <= 0xD7FF) ||
+                         (cp >= 0xE000 && cp <= 0xFFFD) || cp >= 0x10000;
+        if (!printable) {
+            snprintf(why, sizeof why, "control character U+%04" PRIX32 " is not allowed", cp);
+            report_at(rep, name, line, col, NULL, why);
+            return false;
+        }
+        if (cp == '\n') {
+            line++;
+            col = 1;
+        } else {
+            col++;
+        }
+        i += w;
+    }
+    return true;
+}
+
+/* Parse one file's text into cfg. Problems go to rep; returns 0 or
+ * ZT_ENOMEM. cfg may be half-updated after problems: callers parse into a
+ * copy. */
+static int parse_text(struct zt_config *cfg, const char *kind, const char *name, const char *text,
+                      size_t len, struct report *rep)
+{
+    if (len > ZT_CFG_MAX_FILE_BYTES) {
+        char why[96];
+        snprintf(why, sizeof why, "file is too large (%zu bytes; at most %d)", len,
+                 ZT_CFG_MAX_FILE_BYTES);
+        report_at(rep, name, 1, 1, NULL, why);
+        return 0;
+    }
+    if (!text) text = "";
+    if (!scan_text(rep, name, text, len)) return 0;
+
+    struct parse p;
+    memset(&p, 0, sizeof p);
+    if (!yaml_parser_initialize(&p.y)) return ZT_ENOMEM;
+    p.name = name;
+    p.kind = kind;
+    p.all_sections = zt_str_eq(kind, EXAMPLE_KIND);
+    p.text = text;
+    p.len = len;
+    p.rep = rep;
+    yaml_parser_set_input_string(&p.y, (const unsigned char *)text, len);
+    /* Never guess UTF-16 from a BOM: config files are UTF-8. */
+    yaml_parser_set_encoding(&p.y, YAML_UTF8_ENCODING);
+    int rc = parse_stream(&p, cfg);
+    if (p.have_ev) yaml_event_delete(&p.ev);
+    yaml_parser_delete(&p.y);
+    return rc == ZT_ENOMEM ? rc : 0; /* ZT_EPARSE was reported */
+}
+
+static bool kind_known(const char *kind)
+{
+    if (zt_str_eq(kind, EXAMPLE_KIND)) return true;
+    for (size_t i = 0; i < ARRAY_LEN(file_kinds); i++)
+        if (zt_str_eq(kind, file_kinds[i])) return true;
+    return false;
+}
+
+/* Read a whole regular file of at most ZT_CFG_MAX_FILE_BYTES. Returns 0,
+ * ZT_ENOTFOUND (no such file: not reported), ZT_EIO or ZT_ETOOBIG (both
+ * reported) or ZT_ENOMEM. */
+static int read_file(const char *path, char **out, size_t *len_out, struct report *rep)
+{
+    char why[256];
+    char *data = NULL;
+    size_t len = 0;
+    int rc = 0;
+    /* O_NONBLOCK: opening a FIFO named config.yaml must not hang start-up. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0) {
+        if (errno == ENOENT) return ZT_ENOTFOUND;
+        snprintf(why, sizeof why, "cannot open: %s", strerror(errno));
+        report_add(rep, false, path, NULL, why);
+        return ZT_EIO;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        report_add(rep, false, path, NULL, "not a regular file");
+        rc = ZT_EIO;
+        goto out;
+    }
+    if (st.st_size > ZT_CFG_MAX_FILE_BYTES) {
+        snprintf(why, sizeof why, "file is too large (%jd bytes; at most %d)", (intmax_t)st.st_size,
+                 ZT_CFG_MAX_FILE_BYTES);
+        report_add(rep, false, path, NULL, why);
+        rc = ZT_ETOOBIG;
+        goto out;
+    }
+    size_t want = (size_t)st.st_size;
+    data = zt_malloc(want + 1);
+    if (!data) {
+        rc = ZT_ENOMEM;
+        goto out;
+    }
+    while (len < want) {
+        ssize_t r = read(fd, data + len, want - len);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) {
+            snprintf(why, sizeof why, "cannot read: %s", strerror(errno));
+            report_add(rep, false, path, NULL, why);
+            rc = ZT_EIO;
+            goto out;
+        }
+        if (r == 0) break; /* the file shrank: parse what is there */
+        len += (size_t)r;
+    }
+    data[len] = '\0';
+    *out = data;
+    *len_out = len;
+    data = NULL;
+out:
+    zt_free(data);
+    close(fd);
+    return rc;
+}
+
+/* *.yaml files in dir that are none of ours: probably a typo. */
+static void warn_unknown_files(const char *dir, struct report *rep)
+{
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        const char *n = e->d_name;
+        if (n[0] == '.' || !(zt_str_ends_with(n, ".yaml") || zt_str_ends_with(n, ".yml"))) continue;
+        if (kind_known(n)) continue;
+        char where[PATH_LEN * 2];
+        char shown_name[QUOTE_MAX + 8];
+        key_text(shown_name, sizeof shown_name, n, strlen(n));
+        snprintf(where, sizeof where, "%s/%s", dir, shown_name);
+        report_add(rep, true, where, NULL, "not a zentalk configuration file; ignored");
+    }
+    closedir(d);
+}
+
+/* ---------------------------------------------------------------------------
+ * Public: lifecycle and loading
+ * ------------------------------------------------------------------------- */
+
+int zt_config_init_defaults(struct zt_config *cfg)
+{
+    struct zt_config tmp;
+    if (!cfg) return ZT_EINVAL;
+    memset(&tmp, 0, sizeof tmp);
+    int rc = obj_init(&root_table, &tmp);
+    if (rc) {
+        zt_config_deinit(&tmp);
+        return rc;
+    }
+    derive_roles(&tmp);
+    *cfg = tmp;
+    return 0;
+}
+
+void zt_config_deinit(struct zt_config *cfg)
+{
+    if (!cfg) return;
+    obj_deinit(&root_table, cfg);
+    zt_free(cfg->dir);
+    memset(cfg, 0, sizeof *cfg);
+}
+
+int zt_config_load_string(struct zt_config *cfg, const char *file_kind, const char *name,
+                          const char *yaml, size_t len, struct zt_buf *errs)
+{
+    struct report rep = {errs, 0, 0};
+    struct zt_config tmp;
+    if (!cfg || !file_kind || (!yaml && len)) return ZT_EINVAL;
+    if (!name) name = file_kind;
+    if (!kind_known(file_kind)) {
+        report_add(&rep, false, name, NULL, "unknown configuration file kind");
+        return rep.rc ? rep.rc : ZT_EINVAL;
+    }
+    int rc = config_copy(&tmp, cfg);
+    if (rc) return rc;
+    rc = finish(parse_text(&tmp, file_kind, name, yaml, len, &rep), &rep);
+    if (rc) {
+        zt_config_deinit(&tmp);
+        return rc;
+    }
+    config_commit(cfg, &tmp);
+    return 0;
+}
+
+int zt_config_load_dir(struct zt_config *cfg, const char *dir, struct zt_buf *errs)
+{
+    struct report rep = {errs, 0, 0};
+    struct zt_config tmp;
+    struct zt_buf path;
+    struct stat st;
+    bool io_error = false;
+    int rc;
+    if (!cfg || !dir) return ZT_EINVAL;
+    if (stat(dir, &st) != 0) {
+        if (errno == ENOENT || errno == ENOTDIR) return ZT_ENOTFOUND; /* the caller says so */
+        char why[256];
+        snprintf(why, sizeof why, "cannot access the configuration directory: %s", strerror(errno));
+        report_add(&rep, false, dir, NULL, why);
+        return rep.rc ? rep.rc : ZT_EIO;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        report_add(&rep, false, dir, NULL, "not a directory");
+        return rep.rc ? rep.rc : ZT_ENOTFOUND;
+    }
+    rc = config_copy(&tmp, cfg);
+    if (rc) return rc;
+    zt_buf_init(&path, 65536);
+    for (size_t i = 0; i < ARRAY_LEN(file_kinds) && !rc; i++) {
+        char *data = NULL;
+        size_t len = 0;
+        zt_buf_reset(&path);
+        rc = zt_buf_appendf(&path, "%s/%s", dir, file_kinds[i]);
+        if (rc) break;
+        rc = read_file(zt_buf_str(&path), &data, &len, &rep);
+        if (rc == ZT_ENOTFOUND || rc == ZT_ETOOBIG) { /* missing: defaults; too big: reported */
+            rc = 0;
+            continue;
+        }
+        if (rc == ZT_EIO) {
+            io_error = true;
+            rc = 0;
+            continue;
+        }
+        if (rc) break;
+        rc = parse_text(&tmp, file_kinds[i], zt_buf_str(&path), data, len, &rep);
+        zt_free(data);
+    }
+    zt_buf_deinit(&path);
+    if (!rc) warn_unknown_files(dir, &rep);
+    if (!rc) {
+        zt_free(tmp.dir);
+        if (!(tmp.dir = zt_strdup(dir))) rc = ZT_ENOMEM;
+    }
+    rc = finish(rc, &rep);
+    if (rc != ZT_ENOMEM && io_error) rc = ZT_EIO;
+    if (rc) {
+        zt_config_deinit(&tmp);
+        return rc;
+    }
+    config_commit(cfg, &tmp);
+    return 0;
+}
+
+/* ---------------------------------------------------------------------------
+ * Leaves by dotted path: environment, zt_config_set, validate, describe
+ * ------------------------------------------------------------------------- */
+
+struct leaf {
+    const struct cfg_key *k;
+    size_t sec_off; /* offset of the struct holding the field, from struct zt_config */
+    char path[PATH_LEN];
+    char env[PATH_LEN + 8];
+};
+
+/* Called for every key that is not a SECTION (KT_LIST included); a nonzero
+ * return stops the walk and is returned. */
+typedef int (*leaf_fn)(const struct leaf *lf, void *ctx);
+
+static int walk(const struct cfg_table *t, size_t sec_off, const char *prefix, leaf_fn fn,
+                void *ctx)
+{
+    for (size_t i = 0; i < t->n; i++) {
+        const struct cfg_key *k = &t->keys[i];
+        struct leaf lf;
+        lf.k = k;
+        lf.sec_off = sec_off;
+        snprintf(lf.path, sizeof lf.path, "%s%s%s", prefix, prefix[0] ? "." : "", k->name);
+        if (k->type == KT_SECTION) {
+            int rc = walk(k->sub, sec_off + k->off, lf.path, fn, ctx);
+            if (rc) return rc;
+            continue;
+        }
+        /* ZENTALK_ + the dotted path upper-cased, '.' -> '_'. */
+        size_t o = (size_t)snprintf(lf.env, sizeof lf.env, "ZENTALK_");
+        for (const char *c = lf.path; *c && o + 1 < sizeof lf.env; c++)
+            lf.env[o++] = *c == '.' ? '_' : (*c >= 'a' && *c <= 'z') ? (char)(*c - 'a' + 'A') : *c;
+        lf.env[o] = '\0';
+        int rc = fn(&lf, ctx);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+struct find_ctx {
+    const char *name;
+    size_t len;
+    bool by_env;
+    struct leaf found;
+};
+
+static int find_leaf_cb(const struct leaf *lf, void *vctx)
+{
+    struct find_ctx *c = vctx;
+    const char *s = c->by_env ? lf->env : lf->path;
+    if (strlen(s) != c->len || memcmp(s, c->name, c->len) != 0) return 0;
+    c->found = *lf;
+    return 1;
+}
+
+static bool find_leaf(const char *name, size_t len, bool by_env, struct leaf *out)
+{
+    struct find_ctx c = {.name = name, .len = len, .by_env = by_env};
+    if (walk(&root_table, 0, "", find_leaf_cb, &c) != 1) return false;
+    *out = c.found;
+    return true;
+}
+
+/* Set one leaf from text; problems are reported as "where: path: why". */
+static int set_leaf_text(struct zt_config *cfg, const struct leaf *lf, const char *text,
+                         const char *where, struct report *rep)
+{
+    const struct cfg_key *k = lf->k;
+    struct value v = {0};
+    char why[WHY_LEN];
+    if (k->type == KT_LIST) {
+        report_add(rep, false, where, lf->path, "cannot be set from text; use models.yaml");
+        return 0;
+    }
+    int rc = convert_text(k, text, &v, why, sizeof why);
+    if (rc == ZT_ENOMEM) {
+        value_free(&v);
+        return rc;
+    }
+    if (rc == 0 && !check_field(k, value_ptr(k, &v), why, sizeof why)) rc = CONV_BAD;
+    if (rc == CONV_BAD) {
+        value_free(&v);
+        report_add(rep, false, where, lf->path, why);
+        return 0;
+    }
+    value_store(k, field(cfg, lf->sec_off), &v);
+    return 0;
+}
+
+struct env_ctx {
+    struct zt_config *cfg;
+    char *const *envp;
+    struct report *rep;
+};
+
+static const char *env_lookup(char *const *envp, const char *name)
+{
+    size_t n = strlen(name);
+    for (; *envp; envp++)
+        if (strncmp(*envp, name, n) == 0 && (*envp)[n] == '=') return *envp + n + 1;
+    return NULL;
+}
+
+static int env_apply_cb(const struct leaf *lf, void *vctx)
+{
+    struct env_ctx *c = vctx;
+    if (lf->k->type == KT_LIST) return 0; /* reported by env_warn_unknown */
+    const char *val = env_lookup(c->envp, lf->env);
+    if (!val) return 0;
+    char where[sizeof lf->env + 16];
+    snprintf(where, sizeof where, "environment %s", lf->env);
+    return set_leaf_text(c->cfg, lf, val, where, c->rep);
+}
+
+static void env_warn_unknown(const struct zt_config *cfg, char *const *envp, struct report *rep)
+{
+    for (; *envp; envp++) {
+        const char *e = *envp;
+        if (strncmp(e, "ZENTALK_", 8) != 0) continue;
+        size_t len = strcspn(e, "=");
+        struct leaf lf;
+        char name[QUOTE_MAX + 8], where[QUOTE_MAX + 32];
+        bool known = find_leaf(e, len, true, &lf);
+        if (known && lf.k->type != KT_LIST) continue;
+        bool reserved = false;
+        for (size_t i = 0; env_reserved[i]; i++)
+            reserved = reserved || (strlen(env_reserved[i]) == len && !memcmp(e, env_reserved[i], len));
+        const char *pass = sv(cfg->encryption.passphrase_env);
+        if (reserved || (pass[0] && strlen(pass) == len && !memcmp(e, pass, len))) continue;
+        key_text(name, sizeof name, e, len);
+        snprintf(where, sizeof where, "environment %s", name);
+        report_add(rep, true, where, NULL,
+                   known ? "models cannot be set from the environment (use models.yaml); ignored"
+                         : "unknown variable; ignored (see .env.example)");
+    }
+}
+
+int zt_config_apply_env(struct zt_config *cfg, char *const *envp, struct zt_buf *errs)
+{
+    struct report rep = {errs, 0, 0};
+    struct zt_config tmp;
+    if (!cfg) return ZT_EINVAL;
+    if (!envp) return 0;
+    int rc = config_copy(&tmp, cfg);
+    if (rc) return rc;
+    struct env_ctx c = {&tmp, envp, &rep};
+    rc = walk(&root_table, 0, "", env_apply_cb, &c);
+    if (!rc) env_warn_unknown(&tmp, envp, &rep);
+    rc = finish(rc, &rep);
+    if (rc) {
+        zt_config_deinit(&tmp);
+        return rc;
+    }
+    config_commit(cfg, &tmp);
+    return 0;
+}
+
+/* Is path a section ("server", "features.spam")? */
+static bool is_section_path(const char *path)
+{
+    const struct cfg_table *t = &root_table;
+    const char *p = path;
+    for (;;) {
+        size_t len = strcspn(p, ".");
+        const struct cfg_key *k = find_key(t, p, len);
+        if (!k || k->type != KT_SECTION) return false;
+        if (!p[len]) return true;
+        t = k->sub;
+        p += len + 1;
+    }
+}
+
+int zt_config_set(struct zt_config *cfg, const char *path, const char *value, const char *origin,
+                  struct zt_buf *errs)
+{
+    struct report rep = {errs, 0, 0};
+    struct leaf lf;
+    if (!cfg || !path || !value) return ZT_EINVAL;
+    if (!origin) origin = "set";
+    if (!find_leaf(path, strlen(path), false, &lf)) {
+        char shown_path[QUOTE_MAX + 8];
+        key_text(shown_path, sizeof shown_path, path, strlen(path));
+        report_add(&rep, false, origin, shown_path,
+                   is_section_path(path) ? "is a section; set one of its keys" : "unknown key");
+        return finish(0, &rep);
+    }
+    int rc = finish(set_leaf_text(cfg, &lf, value, origin, &rep), &rep);
+    if (!rc) derive_roles(cfg);
+    return rc;
+}
+
+/* ---------------------------------------------------------------------------
+ * Validation
+ * ------------------------------------------------------------------------- */
+
+#define VALIDATE_WHERE "config"
+
+struct validate_ctx {
+    struct zt_config *cfg;
+    struct report *rep;
+};
+
+static void validate_list(const struct leaf *lf, const void *sec, struct report *rep)
+{
+    const struct cfg_key *k = lf->k;
+    const struct cfg_table *sub = k->sub;
+    char why[WHY_LEN], path[PATH_LEN * 2];
+    size_t n;
+    const char *arr = list_get(sec, k, &n);
+    if (n > (size_t)k->max) {
+        snprintf(why, sizeof why, "too many entries (%zu; at most %" PRId64 ")", n, k->max);
+        report_add(rep, false, VALIDATE_WHERE, lf->path, why);
+    }
+    for (size_t i = 0; arr && i < n; i++) {
+        const char *elem = arr + i * sub->size;
+        unsigned before = rep->n;
+        for (size_t j = 0; j < sub->n; j++) {
+            const struct cfg_key *sk = &sub->keys[j];
+            if (check_field(sk, cfield(elem, sk->off), why, sizeof why)) continue;
+            snprintf(path, sizeof path, "%s[%zu].%s", lf->path, i, sk->name);
+            report_add(rep, false, VALIDATE_WHERE, path, why);
+        }
+        if (rep->n != before) continue;
+        const char *key = NULL;
+        const char *problem = sub->check ? sub->check(elem, &key) : NULL;
+        if (problem) {
+            snprintf(path, sizeof path, "%s[%zu]%s%s", lf->path, i, key ? "." : "", key ? key : "");
+            report_add(rep, false, VALIDATE_WHERE, path, problem);
+        }
+        for (size_t j = 0; j < sub->n; j++) {
+            const struct cfg_key *uk = &sub->keys[j];
+            if (!(uk->flags & KEY_UNIQUE) || uk->type != KT_STRING) continue;
+            const char *val = sv(*(char *const *)cfield(elem, uk->off));
+            for (size_t o = 0; o < i; o++) {
+                if (strcmp(val, sv(*(char *const *)cfield(arr + o * sub->size, uk->off))) != 0)
+                    continue;
+                char q[QUOTE_MAX * 4 + 16];
+                quote(q, sizeof q, val, strlen(val));
+                snprintf(path, sizeof path, "%s[%zu].%s", lf->path, i, uk->name);
+                snprintf(why, sizeof why, "duplicate %s %s (also used by %s[%zu])", uk->name, q,
+                         lf->path, o);
+                report_add(rep, false, VALIDATE_WHERE, path, why);
+                break;
+            }
+        }
+    }
+}
+
+static int validate_cb(const struct leaf *lf, void *vctx)
+{
+    struct validate_ctx *c = vctx;
+    const void *sec = cfield(c->cfg, lf->sec_off);
+    char why[WHY_LEN];
+    if (lf->k->type == KT_LIST) {
+        validate_list(lf, sec, c->rep);
+        return 0;
+    }
+    if (!check_field(lf->k, cfield(sec, lf->k->off), why, sizeof why))
+        report_add(c->rep, false, VALIDATE_WHERE, lf->path, why);
+    return 0;
+}
+
+int zt_config_validate(struct zt_config *cfg, struct zt_buf *errs)
+{
+    struct report rep = {errs, 0, 0};
+    if (!cfg) return ZT_EINVAL;
+    struct validate_ctx c = {cfg, &rep};
+    (void)walk(&root_table, 0, "", validate_cb, &c);
+
+    /* Rules across sections. */
+    const char *dm = sv(cfg->model_cache.default_model);
+    if (dm[0]) {
+        bool found = false;
+        for (size_t i = 0; cfg->models && i < cfg->n_models; i++)
+            found = found || zt_str_eq(sv(cfg->models[i].id), dm);
+        if (!found)
+            report_add(&rep, false, VALIDATE_WHERE, "model_cache.default_model",
+                       "names no entry of models");
+    }
+    if (zt_str_eq(cfg->database.driver, "postgres") && !sv(cfg->database.postgres_url)[0])
+        report_add(&rep, false, VALIDATE_WHERE, "database.postgres_url",
+                   "is required when database.driver is postgres");
+    if (cfg->chain.enabled) {
+        if (!sv(cfg->chain.rpc_url)[0])
+            report_add(&rep, false, VALIDATE_WHERE, "chain.rpc_url",
+                       "is required when chain.enabled is true");
+        if (!sv(cfg->chain.wallet_address)[0])
+            report_add(&rep, false, VALIDATE_WHERE, "chain.wallet_address",
+                       "is required when chain.enabled is true");
+    }
+    derive_roles(cfg);
+    return finish(0, &rep);
+}
+
+/* ---------------------------------------------------------------------------
+ * Dump
+ * ------------------------------------------------------------------------- */
+
+/* A YAML double-quoted string. */
+static int put_quoted(struct zt_buf *b, const char *s)
+{
+    int rc = zt_buf_append_byte(b, '"');
+    for (; *s && !rc; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            rc = zt_buf_appendf(b, "\\%c", c);
+        else if (c < 0x20 || c == 0x7F)
+            rc = zt_buf_appendf(b, "\\x%02X", c);
+        else
+            rc = zt_buf_append_byte(b, (char)c);
+    }
+    return rc ? rc : zt_buf_append_byte(b, '"');
+}
+
+static int put_scalar(struct zt_buf *b, const struct cfg_key *k, const void *fp)
+{
+    char num[40];
+    switch (k->type) {
+    case KT_BOOL: return zt_buf_append_str(b, *(const bool *)fp ? "true" : "false");
+    case KT_INT: return zt_buf_appendf(b, "%" PRId64, *(const int64_t *)fp);
+    case KT_DOUBLE:
+        fmt_double(num, sizeof num, *(const double *)fp);
+        return zt_buf_append_str(b, num);
+    case KT_STRING: {
+        const char *s = sv(*(char *const *)fp);
+        return put_quoted(b, (k->flags & KEY_SECRET) && s[0] ? "<redacted>" : s);
+    }
+    case KT_STRLIST: {
+        const struct zt_strlist *l = fp;
+        int rc = zt_buf_append_byte(b, '[');
+        for (size_t i = 0; i < l->count && !rc; i++) {
+            if (i) rc = zt_buf_append_str(b, ", ");
+            if (!rc) rc = put_quoted(b, sv(l->items[i]));
+        }
+        return rc ? rc : zt_buf_append_byte(b, ']');
+    }
+    case KT_SECTION:
+    case KT_LIST: break;
+    }
+    return 0;
+}
+
+static int dump_obj(struct zt_buf *b, const struct cfg_table *t, const void *base, int indent,
+                    bool list_item);
+
+/* "key: value" at indent; a list entry's first key is written "- key". */
+static int dump_key(struct zt_buf *b, const struct cfg_key *k, const void *base, int indent,
+                    bool first_of_item)
+{
+    const void *fp = cfield(base, k->off);
+    int rc = zt_buf_appendf(b, "%*s%s%s:", first_of_item ? indent - 2 : indent, "",
+                            first_of_item ? "- " : "", k->name);
+    if (rc) return rc;
+    switch (k->type) {
+    case KT_SECTION:
+        rc = zt_buf_append_byte(b, '\n');
+        return rc ? rc : dump_obj(b, k->sub, fp, indent + 2, false);
+    case KT_LIST: {
+        size_t n;
+        const char *arr = list_get(base, k, &n);
+        if (!n || !arr) return zt_buf_append_str(b, " []\n");
+        rc = zt_buf_append_byte(b, '\n');
+        for (size_t i = 0; i < n && !rc; i++)
+            rc = dump_obj(b, k->sub, arr + i * k->sub->size, indent + 4, true);
+        return rc;
+    }
+    default:
+        rc = zt_buf_append_byte(b, ' ');
+        if (!rc) rc = put_scalar(b, k, fp);
+        return rc ? rc : zt_buf_append_byte(b, '\n');
+    }
+}
+
+static int dump_obj(struct zt_buf *b, const struct cfg_table *t, const void *base, int indent,
+                    bool list_item)
+{
+    int rc = 0;
+    for (size_t i = 0; i < t->n && !rc; i++)
+        rc = dump_key(b, &t->keys[i], base, indent, list_item && i == 0);
+    return rc;
+}
+
+int zt_config_dump(const struct zt_config *cfg, struct zt_buf *out)
+{
+    if (!cfg || !out) return ZT_EINVAL;
+    size_t start = out->len;
+    const char *file = NULL;
+    int rc = zt_buf_append_str(out, "# zentalk-ai effective configuration; secrets are shown as "
+                                    "\"<redacted>\".\n");
+    for (size_t i = 0; i < root_table.n && !rc; i++) {
+        const struct cfg_key *k = &root_table.keys[i];
+        if (!zt_str_eq(file, k->file)) {
+            file = k->file;
+            rc = zt_buf_appendf(out, "\n# %s\n", file);
+        }
+        if (!rc) rc = dump_key(out, k, cfg, 0, false);
+    }
+    if (rc) { /* leave out as it was */
+        out->len = start;
+        if (out->data) out->data[start] = '\0';
+    }
+    return rc;
+}
+
+/* ---------------------------------------------------------------------------
+ * Describe: the reference tables of docs/configuration.md and .env.example
+ * ------------------------------------------------------------------------- */
+
+static void type_desc(const struct cfg_key *k, char *out, size_t n)
+{
+    char opts[256];
+    const char *secret = (k->flags & KEY_SECRET) ? ", secret" : "";
+    switch (k->type) {
+    case KT_BOOL: snprintf(out, n, "boolean"); return;
+    case KT_INT: snprintf(out, n, "integer, %" PRId64 "..%" PRId64, k->min, k->max); return;
+    case KT_DOUBLE: {
+        char a[32], b[32];
+        fmt_double(a, sizeof a, k->dmin);
+        fmt_double(b, sizeof b, k->dmax);
+        snprintf(out, n, "number, %s..%s", a, b);
+        return;
+    }
+    case KT_STRING:
+        if (k->allowed) {
+            join_list(opts, sizeof opts, k->allowed, ", ");
+            snprintf(out, n, "one of: %s", opts);
+        } else {
+            snprintf(out, n, "string%s%s, at most %" PRId64 " bytes%s%s",
+                     k->fmt != KF_ANY ? ": " : "", k->fmt != KF_ANY ? fmt_desc(k->fmt) : "", k->max,
+                     (k->flags & KEY_NONEMPTY) ? ", not empty" : "", secret);
+        }
+        return;
+    case KT_STRLIST:
+        if (k->allowed) join_list(opts, sizeof opts, k->allowed, ", ");
+        snprintf(out, n, "list of strings%s%s, at most %" PRId64 " entries%s%s",
+                 k->allowed ? " from: " : k->fmt != KF_ANY ? ": " : "",
+                 k->allowed ? opts : k->fmt != KF_ANY ? fmt_desc(k->fmt) : "", k->max,
+                 (k->flags & KEY_NONEMPTY) ? ", at least one" : "",
+                 (k->flags & KEY_UNIQUE) ? ", no repeats" : "");
+        return;
+    case KT_SECTION: snprintf(out, n, "section"); return;
+    case KT_LIST: snprintf(out, n, "list of mappings, at most %" PRId64 " entries", k->max); return;
+    }
+}
+
+/* The default as YAML (md) or as an environment value (env). */
+static int put_default(struct zt_buf *b, const struct cfg_key *k, bool env)
+{
+    char num[40];
+    switch (k->type) {
+    case KT_BOOL: return zt_buf_append_str(b, k->def_bool ? "true" : "false");
+    case KT_INT: return zt_buf_appendf(b, "%" PRId64, k->def_int);
+    case KT_DOUBLE:
+        fmt_double(num, sizeof num, k->def_double);
+        return zt_buf_append_str(b, num);
+    case KT_STRING: return zt_buf_appendf(b, env ? "%s" : "\"%s\"", sv(k->def_str));
+    case KT_STRLIST: {
+        int rc = env ? 0 : zt_buf_append_byte(b, '[');
+        for (size_t i = 0; k->def_list && k->def_list[i] && !rc; i++)
+            rc = zt_buf_appendf(b, "%s%s", i ? (env ? "," : ", ") : "", k->def_list[i]);
+        return rc ? rc : env ? 0 : zt_buf_append_byte(b, ']');
+    }
+    case KT_LIST: return env ? 0 : zt_buf_append_str(b, "[]");
+    case KT_SECTION: break;
+    }
+    return 0;
+}
+
+/* Markdown table cells must not contain '|'. */
+static int put_md(struct zt_buf *b, const char *s)
+{
+    int rc = 0;
+    for (; *s && !rc; s++) rc = *s == '|' ? zt_buf_append_str(b, "\\|") : zt_buf_append_byte(b, *s);
+    return rc;
+}
+
+static int md_row(struct zt_buf *b, const struct cfg_key *k, const char *path, const char *env)
+{
+    char type[400];
+    type_desc(k, type, sizeof type);
+    int rc = zt_buf_appendf(b, "| `%s` | ", path);
+    if (!rc) rc = put_md(b, type);
+    if (!rc) rc = zt_buf_append_str(b, " | `");
+    if (!rc) rc = put_default(b, k, false);
+    if (!rc) rc = env ? zt_buf_appendf(b, "` | `%s` | ", env) : zt_buf_append_str(b, "` | - | ");
+    if (!rc) rc = put_md(b, k->doc);
+    return rc ? rc : zt_buf_append_str(b, " |\n");
+}
+
+static int md_cb(const struct leaf *lf, void *vctx)
+{
+    struct zt_buf *b = vctx;
+    int rc = md_row(b, lf->k, lf->path, lf->k->type == KT_LIST ? NULL : lf->env);
+    if (rc || lf->k->type != KT_LIST) return rc;
+    char path[PATH_LEN + 16];
+    for (size_t i = 0; i < lf->k->sub->n && !rc; i++) {
+        snprintf(path, sizeof path, "%s[].%s", lf->path, lf->k->sub->keys[i].name);
+        rc = md_row(b, &lf->k->sub->keys[i], path, NULL);
+    }
+    return rc;
+}
+
+static int env_cb(const struct leaf *lf, void *vctx)
+{
+    struct zt_buf *b = vctx;
+    char type[400];
+    if (lf->k->type == KT_LIST) return 0;
+    type_desc(lf->k, type, sizeof type);
+    int rc = zt_buf_appendf(b, "# %s (%s): %s\n#%s=", lf->path, type, lf->k->doc, lf->env);
+    if (!rc) rc = put_default(b, lf->k, true);
+    return rc ? rc : zt_buf_append_byte(b, '\n');
+}
+
+int zt_config_describe(enum zt_config_doc_format fmt, struct zt_buf *out)
+{
+    if (!out || (fmt != ZT_CONFIG_DOC_MARKDOWN && fmt != ZT_CONFIG_DOC_ENV)) return ZT_EINVAL;
+    size_t start = out->len;
+    int rc = 0;
+    for (size_t i = 0; i < root_table.n && !rc; i++) {
+        const struct cfg_key *k = &root_table.keys[i];
+        struct cfg_table one = {k, 1, root_table.size, NULL};
+        if (fmt == ZT_CONFIG_DOC_MARKDOWN) {
+            rc = zt_buf_appendf(out,
+                                "%s### `%s` (%s)\n\n%s\n\n"
+                                "| key | type | default | environment | description |\n"
+                                "| --- | --- | --- | --- | --- |\n",
+                                i ? "\n" : "", k->name, k->file, k->doc);
+            if (!rc) rc = walk(&one, 0, "", md_cb, out);
+        } else {
+            rc = zt_buf_appendf(out, "%s# ---- %s (%s): %s\n", i ? "\n" : "", k->name, k->file,
+                                k->doc);
+            if (!rc) rc = walk(&one, 0, "", env_cb, out);
+        }
+    }
+    if (rc) {
+        out->len = start;
+        if (out->data) out->data[start] = '\0';
+    }
+    return rc;
+}
