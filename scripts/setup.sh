@@ -6,7 +6,7 @@ set -euo pipefail
 
 PACKAGES=(
   build-essential cmake pkg-config
-  libsodium-dev libmicrohttpd-dev libjansson-dev libyaml-dev libcurl4-openssl-dev
+  libsodium-dev libmicrohttpd-dev libjansson-dev libyaml-dev libcurl4-openssl-dev libpcre2-dev
   libcmocka-dev
   curl
 )
