@@ -1,0 +1,297 @@
+/* sampler.c: deterministic sampling. See zt_sampler.h. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "zentalk/zt_alloc.h"
+#include "zentalk/zt_hash.h"
+#include "zentalk/zt_sampler.h"
+
+struct cand {
+    int32_t id;
+    float logit;
+};
+
+struct zt_sampler {
+    struct zt_sampler_params p;
+    struct zt_logit_bias *bias;  /* owned copy */
+    uint32_t n_vocab;
+    uint64_t rng[4];
+    int32_t *history;            /* accepted tokens (ring of at most hist_cap) */
+    size_t hist_len, hist_cap, n_accepted;
+    uint32_t *counts;            /* occurrences of each token in the whole history */
+    uint32_t *stamp;             /* de-duplicates the repetition window */
+    uint32_t stamp_gen;
+    struct cand *cands;          /* n_vocab scratch */
+    uint8_t hash[ZT_SAMPLER_HASH_LEN];
+};
+
+void zt_sampler_params_default(struct zt_sampler_params *p)
+{
+    memset(p, 0, sizeof *p);
+    p->temperature = 0.8f;
+    p->top_k = 40;
+    p->top_p = 0.95f;
+    p->min_p = 0.05f;
+    p->repeat_penalty = 1.0f;
+    p->repeat_last_n = 64;
+}
+
+/* ---- random numbers: splitmix64 seeding, xoshiro256** ------------------- */
+
+static uint64_t splitmix64(uint64_t *x)
+{
+    uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+static uint64_t rotl(uint64_t x, int k)
+{
+    return (x << k) | (x >> (64 - k));
+}
+
+static uint64_t next_u64(uint64_t s[4])
+{
+    uint64_t r = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 45);
+    return r;
+}
+
+/* uniform double in [0, 1) from the top 53 bits */
+static double next_unit(uint64_t s[4])
+{
+    return (double)(next_u64(s) >> 11) * 0x1.0p-53;
+}
+
+/* ---- lifecycle ---------------------------------------------------------- */
+
+static void put_u32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v, p[1] = (uint8_t)(v >> 8), p[2] = (uint8_t)(v >> 16), p[3] = (uint8_t)(v >> 24);
+}
+
+static uint32_t f32_bits(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return u;
+}
+
+int zt_sampler_new(const struct zt_sampler_params *p, uint32_t n_vocab, struct zt_sampler **out)
+{
+    if (n_vocab == 0 || !(p->temperature >= 0.0f) || !isfinite(p->temperature) || !(p->top_p > 0.0f) ||
+        isnan(p->min_p) || !(p->min_p <= 1.0f) || !(p->repeat_penalty > 0.0f) || !isfinite(p->repeat_penalty) ||
+        !isfinite(p->frequency_penalty) || !isfinite(p->presence_penalty) || p->repeat_last_n < -1 ||
+        (p->n_logit_bias && !p->logit_bias) || p->n_logit_bias > n_vocab)
+        return ZT_EINVAL;
+    for (size_t i = 0; i < p->n_logit_bias; i++)
+        if (p->logit_bias[i].token < 0 || (uint32_t)p->logit_bias[i].token >= n_vocab ||
+            isnan(p->logit_bias[i].bias) || p->logit_bias[i].bias == INFINITY)
+            return ZT_EINVAL;
+    struct zt_sampler *s = zt_calloc(1, sizeof *s);
+    if (!s) return ZT_ENOMEM;
+    s->p = *p;
+    s->n_vocab = n_vocab;
+    s->hist_cap = p->repeat_last_n > 0 ? (size_t)p->repeat_last_n : 0;
+    s->cands = zt_calloc(n_vocab, sizeof *s->cands);
+    s->counts = zt_calloc(n_vocab, sizeof *s->counts);
+    s->stamp = zt_calloc(n_vocab, sizeof *s->stamp);
+    s->history = s->hist_cap ? zt_calloc(s->hist_cap, sizeof *s->history) : NULL;
+    s->bias = p->n_logit_bias ? zt_calloc(p->n_logit_bias, sizeof *s->bias) : NULL;
+    if (!s->cands || !s->counts || !s->stamp || (s->hist_cap && !s->history) || (p->n_logit_bias && !s->bias)) {
+        zt_sampler_free(s);
+        return ZT_ENOMEM;
+    }
+    if (p->n_logit_bias) memcpy(s->bias, p->logit_bias, p->n_logit_bias * sizeof *s->bias);
+    s->p.logit_bias = s->bias;
+    uint64_t x = p->seed;
+    for (int i = 0; i < 4; i++) s->rng[i] = splitmix64(&x);
+
+    /* h0 binds every parameter that changes the output */
+    uint8_t init[14 + 4 * 10 + 8];
+    size_t n = 0;
+    memcpy(init, "zentalk-seq-v1", 14);
+    n = 14;
+    const float fs[] = {p->temperature, p->top_p, p->min_p, p->repeat_penalty, p->frequency_penalty,
+                        p->presence_penalty};
+    for (size_t i = 0; i < 6; i++, n += 4) put_u32(init + n, f32_bits(fs[i]));
+    put_u32(init + n, (uint32_t)p->top_k), n += 4;
+    put_u32(init + n, (uint32_t)p->repeat_last_n), n += 4;
+    put_u32(init + n, n_vocab), n += 4;
+    put_u32(init + n, (uint32_t)p->n_logit_bias), n += 4;
+    put_u32(init + n, (uint32_t)p->seed), n += 4;
+    put_u32(init + n, (uint32_t)(p->seed >> 32)), n += 4;
+    zt_ignore(zt_blake2b(s->hash, sizeof s->hash, init, n, NULL, 0));
+    for (size_t i = 0; i < p->n_logit_bias; i++) {
+        uint8_t link[ZT_SAMPLER_HASH_LEN + 8];
+        memcpy(link, s->hash, ZT_SAMPLER_HASH_LEN);
+        put_u32(link + ZT_SAMPLER_HASH_LEN, (uint32_t)p->logit_bias[i].token);
+        put_u32(link + ZT_SAMPLER_HASH_LEN + 4, f32_bits(p->logit_bias[i].bias));
+        zt_ignore(zt_blake2b(s->hash, sizeof s->hash, link, sizeof link, NULL, 0));
+    }
+    *out = s;
+    return 0;
+}
+
+void zt_sampler_free(struct zt_sampler *s)
+{
+    if (!s) return;
+    zt_free(s->cands);
+    zt_free(s->counts);
+    zt_free(s->stamp);
+    zt_free(s->history);
+    zt_free(s->bias);
+    zt_free(s);
+}
+
+/* ---- sampling ----------------------------------------------------------- */
+
+/* descending logit, then ascending id: a total order, so the result never
+ * depends on the sort algorithm */
+static int cand_cmp(const void *a, const void *b)
+{
+    const struct cand *x = a, *y = b;
+    if (x->logit > y->logit) return -1;
+    if (x->logit < y->logit) return 1;
+    return (x->id > y->id) - (x->id < y->id);
+}
+
+static void apply_penalties(struct zt_sampler *s, float *logits)
+{
+    const struct zt_sampler_params *p = &s->p;
+    for (size_t i = 0; i < p->n_logit_bias; i++) logits[p->logit_bias[i].token] += p->logit_bias[i].bias;
+    if (p->repeat_penalty != 1.0f && p->repeat_last_n != 0) {
+        /* each distinct token in the window once, as llama.cpp does */
+        size_t n = p->repeat_last_n < 0 ? 0 : s->hist_len;
+        if (p->repeat_last_n < 0) {
+            for (uint32_t t = 0; t < s->n_vocab; t++)
+                if (s->counts[t]) logits[t] = logits[t] > 0 ? logits[t] / p->repeat_penalty : logits[t] * p->repeat_penalty;
+        } else {
+            if (++s->stamp_gen == 0) { /* wrapped: clear the stamps once */
+                memset(s->stamp, 0, s->n_vocab * sizeof *s->stamp);
+                s->stamp_gen = 1;
+            }
+            for (size_t i = 0; i < n; i++) {
+                int32_t t = s->history[i];
+                if (s->stamp[t] == s->stamp_gen) continue;
+                s->stamp[t] = s->stamp_gen;
+                logits[t] = logits[t] > 0 ? logits[t] / p->repeat_penalty : logits[t] * p->repeat_penalty;
+            }
+        }
+    }
+    if (p->frequency_penalty != 0.0f || p->presence_penalty != 0.0f)
+        for (uint32_t t = 0; t < s->n_vocab; t++)
+            if (s->counts[t])
+                logits[t] -= (float)s->counts[t] * p->frequency_penalty + p->presence_penalty;
+}
+
+int32_t zt_sampler_sample(struct zt_sampler *s, float *logits)
+{
+    const struct zt_sampler_params *p = &s->p;
+    for (uint32_t t = 0; t < s->n_vocab; t++)
+        if (isnan(logits[t])) return ZT_EINVAL;
+    apply_penalties(s, logits);
+
+    if (p->temperature == 0.0f) {
+        int32_t best = -1;
+        for (uint32_t t = 0; t < s->n_vocab; t++)
+            if (logits[t] != -INFINITY && (best < 0 || logits[t] > logits[best])) best = (int32_t)t;
+        return best >= 0 ? best : ZT_EINVAL;
+    }
+    size_t n = 0;
+    for (uint32_t t = 0; t < s->n_vocab; t++)
+        if (logits[t] != -INFINITY) s->cands[n++] = (struct cand){(int32_t)t, logits[t]};
+    if (n == 0) return ZT_EINVAL;
+    qsort(s->cands, n, sizeof *s->cands, cand_cmp);
+    if (p->top_k > 0 && (size_t)p->top_k < n) n = (size_t)p->top_k;
+
+    /* probabilities at temperature 1 for top-p / min-p (llama.cpp order) */
+    double mx = s->cands[0].logit, sum = 0.0;
+    for (size_t i = 0; i < n; i++) sum += exp((double)s->cands[i].logit - mx);
+    if (p->top_p < 1.0f) {
+        double cum = 0.0;
+        size_t keep = n;
+        for (size_t i = 0; i < n; i++) {
+            cum += exp((double)s->cands[i].logit - mx) / sum;
+            if (cum >= p->top_p) {
+                keep = i + 1;
+                break;
+            }
+        }
+        n = keep;
+    }
+    if (p->min_p > 0.0f) {
+        /* keep tokens with p >= min_p * p_max, i.e. logit >= max + ln(min_p) */
+        double floor_logit = mx + log((double)p->min_p);
+        size_t keep = 1;
+        while (keep < n && (double)s->cands[keep].logit >= floor_logit) keep++;
+        n = keep;
+    }
+    double inv_t = 1.0 / (double)p->temperature, total = 0.0;
+    for (size_t i = 0; i < n; i++) total += exp(((double)s->cands[i].logit - mx) * inv_t);
+    double r = next_unit(s->rng) * total, acc = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        acc += exp(((double)s->cands[i].logit - mx) * inv_t);
+        if (r < acc) return s->cands[i].id;
+    }
+    return s->cands[n - 1].id;
+}
+
+int zt_sampler_accept(struct zt_sampler *s, int32_t token, const float *raw_logits)
+{
+    if (token < 0 || (uint32_t)token >= s->n_vocab) return ZT_EINVAL;
+    if (s->hist_cap) {
+        if (s->hist_len < s->hist_cap) {
+            s->history[s->hist_len++] = token;
+        } else {
+            memmove(s->history, s->history + 1, (s->hist_cap - 1) * sizeof *s->history);
+            s->history[s->hist_cap - 1] = token;
+        }
+    }
+    if (s->counts[token] < UINT32_MAX) s->counts[token]++;
+    s->n_accepted++;
+
+    uint8_t link[ZT_SAMPLER_HASH_LEN + 4 + ZT_SAMPLER_HASH_TOPK * 8];
+    size_t n = 0;
+    memcpy(link, s->hash, ZT_SAMPLER_HASH_LEN);
+    n = ZT_SAMPLER_HASH_LEN;
+    put_u32(link + n, (uint32_t)token), n += 4;
+    if (raw_logits) {
+        /* top-k by (value desc, id asc) with a small insertion list */
+        struct cand top[ZT_SAMPLER_HASH_TOPK];
+        size_t k = 0;
+        for (uint32_t t = 0; t < s->n_vocab; t++) {
+            struct cand c = {(int32_t)t, raw_logits[t]};
+            if (k == ZT_SAMPLER_HASH_TOPK && cand_cmp(&c, &top[k - 1]) >= 0) continue;
+            size_t i = k < ZT_SAMPLER_HASH_TOPK ? k++ : k - 1;
+            while (i > 0 && cand_cmp(&c, &top[i - 1]) < 0) {
+                top[i] = top[i - 1];
+                i--;
+            }
+            top[i] = c;
+        }
+        for (size_t i = 0; i < k; i++, n += 8) {
+            put_u32(link + n, (uint32_t)top[i].id);
+            put_u32(link + n + 4, f32_bits(top[i].logit));
+        }
+    }
+    zt_ignore(zt_blake2b(s->hash, sizeof s->hash, link, n, NULL, 0));
+    return 0;
+}
+
+void zt_sampler_hash(const struct zt_sampler *s, uint8_t out[static ZT_SAMPLER_HASH_LEN])
+{
+    memcpy(out, s->hash, ZT_SAMPLER_HASH_LEN);
+}
+
+size_t zt_sampler_n_accepted(const struct zt_sampler *s)
+{
+    return s->n_accepted;
+}
