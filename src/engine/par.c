@@ -7,6 +7,7 @@
  * gen under the mutex, and a worker re-checks gen under the same mutex
  * before waiting, so no wake-up is lost. */
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -14,7 +15,8 @@
 #include "par.h"
 #include "zentalk/zt_alloc.h"
 
-#define SPIN_ITERS 20000
+#define SPIN_ITERS 2000   /* pause-spins before yielding the CPU */
+#define YIELD_ITERS 200   /* sched_yield()s before sleeping */
 
 struct worker {
     struct zt__par *p;
@@ -51,8 +53,13 @@ static void *worker_main(void *arg)
         int spins = 0;
         while ((g = atomic_load_explicit(&p->gen, memory_order_acquire)) == seen &&
                !atomic_load_explicit(&p->stop, memory_order_acquire)) {
+            /* more threads than cores: yield so the thread with work runs */
             if (++spins < SPIN_ITERS) {
                 cpu_relax();
+                continue;
+            }
+            if (spins < SPIN_ITERS + YIELD_ITERS) {
+                sched_yield();
                 continue;
             }
             pthread_mutex_lock(&p->mu);
@@ -118,7 +125,10 @@ void zt__par_run(struct zt__par *p, zt__par_fn fn, void *ctx)
     pthread_cond_broadcast(&p->cv);
     pthread_mutex_unlock(&p->mu);
     fn(ctx, 0, p->n);
-    while (atomic_load_explicit(&p->done, memory_order_acquire) != p->n - 1) cpu_relax();
+    for (unsigned spins = 0; atomic_load_explicit(&p->done, memory_order_acquire) != p->n - 1; spins++) {
+        if (spins < SPIN_ITERS) cpu_relax();
+        else sched_yield();
+    }
 }
 
 void zt__par_free(struct zt__par *p)

@@ -1,0 +1,105 @@
+/* bench/engine.c: prompt-processing and generation speed of the CPU engine.
+ *
+ *   bench_engine MODEL.gguf [-t THREADS] [-p PROMPT_TOKENS] [-n GEN_TOKENS] [-r REPS]
+ *
+ * Like llama-bench -p/-n: prompt processing decodes P tokens in one batch,
+ * generation decodes N tokens one at a time (greedy, logits every step).
+ * Prints tokens/s (best and mean of REPS runs), the kernel path and peak RSS. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "zentalk/zt_alloc.h"
+#include "zentalk/zt_gguf.h"
+#include "zentalk/zt_model.h"
+#include "zentalk/zt_quant.h"
+#include "zentalk/zt_str.h"
+#include "zentalk/zt_time.h"
+
+static int arg_u(const char *s, unsigned *out)
+{
+    int64_t v;
+    if (zt_str_to_i64(s, &v) != 0 || v < 1 || v > 1000000) return -1;
+    *out = (unsigned)v;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    unsigned threads = 1, np = 128, ng = 64, reps = 3;
+    const char *path = NULL;
+    for (int i = 1; i < argc; i++) {
+        unsigned *dst = NULL;
+        if (!strcmp(argv[i], "-t")) dst = &threads;
+        else if (!strcmp(argv[i], "-p")) dst = &np;
+        else if (!strcmp(argv[i], "-n")) dst = &ng;
+        else if (!strcmp(argv[i], "-r")) dst = &reps;
+        else if (!path) path = argv[i];
+        if (dst && (i + 1 >= argc || arg_u(argv[++i], dst) != 0)) {
+            fprintf(stderr, "bench_engine: bad value for %s\n", argv[i - 1]);
+            return 2;
+        }
+    }
+    if (!path) {
+        fprintf(stderr, "usage: bench_engine MODEL.gguf [-t THREADS] [-p PROMPT] [-n GEN] [-r REPS]\n");
+        return 2;
+    }
+    struct zt_buf err;
+    zt_buf_init(&err, 4096);
+    struct zt_model *m = NULL;
+    if (zt_model_load(path, &m, &err) != 0) {
+        fprintf(stderr, "bench_engine: %s\n", zt_buf_str(&err));
+        return 1;
+    }
+    zt_buf_deinit(&err);
+    if (zt_model_set_threads(m, threads) != 0) return 1;
+    const struct zt_hparams *hp = zt_model_hparams(m);
+    uint32_t n_ctx = np + ng + 1;
+    if (n_ctx > hp->n_ctx_train) {
+        fprintf(stderr, "bench_engine: -p + -n exceeds the context (%u)\n", hp->n_ctx_train);
+        return 1;
+    }
+    struct zt_batch_item *items = zt_calloc(np, sizeof *items);
+    float *logits = zt_calloc(hp->n_vocab, sizeof(float));
+    if (!items || !logits) return 1;
+    double best_pp = 0, best_tg = 0, sum_pp = 0, sum_tg = 0;
+    for (unsigned r = 0; r < reps; r++) {
+        struct zt_seq *s;
+        if (zt_seq_new(m, n_ctx, &s) != 0) return 1;
+        for (unsigned i = 0; i < np; i++)
+            items[i] = (struct zt_batch_item){s, (int32_t)((i * 7919u + 1u) % hp->n_vocab), i + 1 == np ? logits : NULL};
+        uint64_t t0 = zt_time_mono_ns();
+        if (zt_model_decode(m, items, np) != 0) return 1;
+        uint64_t t1 = zt_time_mono_ns();
+        int32_t tok = 1;
+        for (unsigned i = 0; i < ng; i++) {
+            struct zt_batch_item it = {s, tok, logits};
+            if (zt_model_decode(m, &it, 1) != 0) return 1;
+            size_t b = 0;
+            for (size_t v = 1; v < hp->n_vocab; v++)
+                if (logits[v] > logits[b]) b = v;
+            tok = (int32_t)b;
+        }
+        uint64_t t2 = zt_time_mono_ns();
+        double pp = np / ((double)(t1 - t0) / 1e9), tg = ng / ((double)(t2 - t1) / 1e9);
+        if (pp > best_pp) best_pp = pp;
+        if (tg > best_tg) best_tg = tg;
+        sum_pp += pp;
+        sum_tg += tg;
+        zt_seq_free(s);
+    }
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    const struct zt_gguf_tensor *t = zt_gguf_find_tensor(zt_model_gguf(m), "blk.0.ffn_up.weight");
+    printf("model %s: %u layers, dim %u, vocab %u, weights %.1f MiB (%s)\n", path, hp->n_layer, hp->n_embd,
+           hp->n_vocab, (double)zt_model_weight_bytes(m) / 1048576.0, t ? zt_ggml_type_name(t->type) : "?");
+    printf("kernels %s, threads %u\n", zt_quant_isa_name(), threads);
+    printf("prompt %4u tokens: %10.1f t/s best, %10.1f mean\n", np, best_pp, sum_pp / reps);
+    printf("gen    %4u tokens: %10.1f t/s best, %10.1f mean\n", ng, best_tg, sum_tg / reps);
+    printf("peak RSS %.1f MiB\n", (double)ru.ru_maxrss / 1024.0);
+    zt_free(items);
+    zt_free(logits);
+    zt_model_free(m);
+    return 0;
+}

@@ -1,0 +1,97 @@
+/* zt_model.h: llama-family transformer models (architectures `llama` and
+ * `qwen2`) loaded from GGUF, and the batched forward pass.
+ *
+ * A struct zt_model holds the hyper-parameters and the read-only, mmapped
+ * weights; it is shared by every sequence. A struct zt_seq is one sequence's
+ * mutable state (its KV cache and position). zt_model_decode() runs one
+ * forward pass over a batch of tokens that may belong to different
+ * sequences (prompt processing and continuous batching are the same call).
+ *
+ * Determinism: every output element is computed by the same arithmetic in
+ * the same order whatever the thread count, the batch composition, or
+ * whether a sequence's earlier tokens were computed in this call or an
+ * earlier one: threads split rows, never reductions; matrix products use
+ * the per-element kernels of zt_quant.h; attention reduces over positions
+ * in order. So logits are bit-identical under all of those (tested). */
+#ifndef ZT_MODEL_H
+#define ZT_MODEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "zt_buf.h"
+#include "zt_error.h"
+
+struct zt_model;
+struct zt_seq;
+struct zt_gguf;
+struct zt_tokenizer;
+
+enum zt_arch {
+    ZT_ARCH_LLAMA = 1,
+    ZT_ARCH_QWEN2 = 2,
+};
+
+struct zt_hparams {
+    enum zt_arch arch;
+    uint32_t n_vocab;
+    uint32_t n_ctx_train;     /* context length the model was trained with */
+    uint32_t n_embd;          /* model dimension */
+    uint32_t n_layer;
+    uint32_t n_ff;            /* feed-forward hidden size */
+    uint32_t n_head;
+    uint32_t n_head_kv;       /* < n_head: grouped-query attention */
+    uint32_t head_dim;        /* n_embd / n_head */
+    uint32_t n_rot;           /* rotary dimensions per head */
+    float rope_freq_base;
+    float rope_freq_scale;    /* 1 / linear scaling factor */
+    bool rope_neox;           /* rotate halves (qwen2) instead of adjacent pairs (llama) */
+    float rms_eps;
+    bool tied_output;         /* output projection is token_embd */
+};
+
+/* Load a model: maps the GGUF, checks architecture, every tensor's presence,
+ * shape and type (unsupported types are a clear error naming the type and
+ * tensor), and builds the tokenizer. Problems are appended to err. */
+ZT_NODISCARD int zt_model_load(const char *path, struct zt_model **out, struct zt_buf *err);
+void zt_model_free(struct zt_model *m);
+
+const struct zt_hparams *zt_model_hparams(const struct zt_model *m);
+struct zt_tokenizer *zt_model_tokenizer(const struct zt_model *m);
+const struct zt_gguf *zt_model_gguf(const struct zt_model *m);
+/* Bytes of weights mapped (for the cache's memory budget). */
+size_t zt_model_weight_bytes(const struct zt_model *m);
+
+/* Threads used by zt_model_decode for this model (1..256). Changing it never
+ * changes results. Default: 1. */
+ZT_NODISCARD int zt_model_set_threads(struct zt_model *m, unsigned n_threads);
+
+/* A sequence with room for n_ctx tokens (0 = the model's training context). */
+ZT_NODISCARD int zt_seq_new(const struct zt_model *m, uint32_t n_ctx, struct zt_seq **out);
+void zt_seq_free(struct zt_seq *s);
+uint32_t zt_seq_pos(const struct zt_seq *s);     /* tokens in the cache */
+uint32_t zt_seq_n_ctx(const struct zt_seq *s);
+/* Forget every token from pos on (pos <= current position): reuse a cached
+ * prompt prefix, or roll back. */
+ZT_NODISCARD int zt_seq_truncate(struct zt_seq *s, uint32_t pos);
+
+/* One entry of a batch: token `token` appended to sequence `seq` at its next
+ * position. logits: NULL, or n_vocab floats to receive this token's logits. */
+struct zt_batch_item {
+    struct zt_seq *seq;
+    int32_t token;
+    float *logits;
+};
+
+/* Run the forward pass for n items (items of one sequence must be in order).
+ * Each item's token is written to its sequence's KV cache and the sequence
+ * advances. ZT_ERANGE when a sequence is full, ZT_EINVAL for a bad token id
+ * (nothing is changed then). */
+ZT_NODISCARD int zt_model_decode(struct zt_model *m, const struct zt_batch_item *items, size_t n);
+
+/* Mean-pooled, L2-normalised final hidden states (after the output norm) of
+ * the tokens, computed in a scratch sequence: embeddings for /v1/embeddings. */
+ZT_NODISCARD int zt_model_embed(struct zt_model *m, const int32_t *tokens, size_t n, float *out);
+
+#endif

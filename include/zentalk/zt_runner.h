@@ -1,0 +1,100 @@
+/* zt_runner.h: serves one loaded model to many concurrent requests.
+ *
+ * A runner owns a model, a fixed number of slots (each a zt_seq with its own
+ * KV cache and sampler) and one thread that loops: admit queued jobs into
+ * free slots, build one batch from every active slot (a chunk of prompt for
+ * slots still reading their prompt, one token for generating slots), run
+ * zt_model_decode once, sample, stream text out. That is continuous
+ * batching: a new request joins at the next step without waiting for the
+ * others. Because the forward pass is batch-invariant, a job's tokens and
+ * hash chain do not depend on what else runs beside it.
+ *
+ * A slot keeps the tokens of its last job; a new job whose prompt starts
+ * with them reuses that KV cache prefix (bit-identical to recomputing).
+ *
+ * Events reach the caller through a callback run on the runner thread: it
+ * must be quick and must not call back into the runner. */
+#ifndef ZT_RUNNER_H
+#define ZT_RUNNER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "zt_error.h"
+#include "zt_sampler.h"
+
+struct zt_model;
+struct zt_runner;
+
+#define ZT_RUNNER_MAX_STOP 8
+#define ZT_RUNNER_MAX_STOP_LEN 256
+
+struct zt_job_params {
+    struct zt_sampler_params sampler;
+    uint32_t max_tokens;      /* 0 = until the context is full */
+    const char *stop[ZT_RUNNER_MAX_STOP]; /* stop strings (copied at submit) */
+    size_t n_stop;
+    bool ignore_eos;
+};
+
+enum zt_job_event_kind {
+    ZT_JOB_TEXT = 1,   /* text: new output (complete UTF-8) */
+    ZT_JOB_DONE = 2,   /* finish_reason, usage and hash are set; last event */
+    ZT_JOB_ERROR = 3,  /* err is set; last event */
+    ZT_JOB_EMBEDDING = 4, /* embedding/n_embd are set; last event */
+};
+
+struct zt_job_event {
+    enum zt_job_event_kind kind;
+    const char *text;
+    size_t len;
+    const char *finish_reason;   /* "stop", "length" */
+    uint32_t prompt_tokens;
+    uint32_t completion_tokens;
+    uint32_t cached_tokens;      /* prompt tokens served from the slot's KV cache */
+    uint8_t hash[ZT_SAMPLER_HASH_LEN];
+    const float *embedding;
+    uint32_t n_embd;
+    int err;
+};
+
+typedef void (*zt_job_cb)(void *ud, const struct zt_job_event *ev);
+
+struct zt_runner_opts {
+    unsigned n_slots;       /* concurrent sequences (1..64) */
+    uint32_t n_ctx;         /* context per slot (0 = the model's) */
+    unsigned n_threads;     /* compute threads (1..256) */
+    unsigned max_queue;     /* jobs waiting for a slot before submit says ZT_EBUSY */
+};
+
+/* Takes ownership of the model (freed with the runner). */
+ZT_NODISCARD int zt_runner_new(struct zt_model *m, const struct zt_runner_opts *o, struct zt_runner **out);
+/* Stops the thread (jobs in progress end with ZT_ECLOSED errors) and frees. */
+void zt_runner_free(struct zt_runner *r);
+
+struct zt_model *zt_runner_model(const struct zt_runner *r);
+uint32_t zt_runner_n_ctx(const struct zt_runner *r);
+
+/* Queue a generation job for prompt tokens (copied). ZT_ERANGE when the
+ * prompt does not fit the context, ZT_EINVAL for bad parameters or tokens,
+ * ZT_EBUSY when the queue is full, ZT_ECLOSED when shutting down. On success
+ * *job_id identifies the job for zt_runner_cancel(). */
+ZT_NODISCARD int zt_runner_submit(struct zt_runner *r, const int32_t *prompt, size_t n,
+                                  const struct zt_job_params *p, zt_job_cb cb, void *ud,
+                                  uint64_t *job_id);
+/* Queue an embedding job (one ZT_JOB_EMBEDDING or ZT_JOB_ERROR event). */
+ZT_NODISCARD int zt_runner_embed(struct zt_runner *r, const int32_t *tokens, size_t n, zt_job_cb cb,
+                                 void *ud, uint64_t *job_id);
+/* Cancel a job: when this returns, its callback is not running and will not
+ * be called again. Unknown or finished ids are ignored. */
+void zt_runner_cancel(struct zt_runner *r, uint64_t job_id);
+
+/* Counters for /metrics. */
+struct zt_runner_stats {
+    uint64_t prompt_tokens, generated_tokens, jobs_done, steps;
+    unsigned active_slots, queued;
+};
+void zt_runner_stats(struct zt_runner *r, struct zt_runner_stats *out);
+
+#endif

@@ -1,0 +1,930 @@
+/* quant.c: tensor formats, reference (de)quantisers, the scalar reference
+ * dot-product kernels and run-time dispatch.
+ *
+ * The scalar kernels DEFINE the canonical arithmetic of every dot product
+ * (docs/internals/quant.md); the SIMD files reproduce it bit for bit. Hence
+ * the rules here: FMA only where written as fmaf(), never contracted a*b+c
+ * elsewhere (gcc's ISO C mode defaults to -ffp-contract=off; clang needs the
+ * pragma), no reassociation. */
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <math.h>
+
+#include "zentalk/zt_log.h"
+#include "zentalk/zt_quant.h"
+
+#ifdef __clang__
+#pragma STDC FP_CONTRACT OFF
+#endif
+
+/* ---- conversions ---------------------------------------------------------- */
+
+static inline uint32_t f2u(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return u;
+}
+
+static inline float u2f(uint32_t u)
+{
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+float zt_fp16_to_fp32(uint16_t h)
+{
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
+    uint32_t exp = (h >> 10) & 0x1fu;
+    uint32_t mant = h & 0x3ffu;
+    if (exp == 0) {
+        /* zero or subnormal: mant * 2^-24, exact in float */
+        float f = (float)mant * 0x1p-24f;
+        return u2f(f2u(f) | sign);
+    }
+    if (exp == 31) /* Inf, or NaN made quiet as F16C's vcvtph2ps does */
+        return u2f(sign | 0x7f800000u | (mant << 13) | (mant ? 0x00400000u : 0));
+    return u2f(sign | ((exp + 112u) << 23) | (mant << 13));
+}
+
+uint16_t zt_fp32_to_fp16(float f)
+{
+    uint32_t x = f2u(f);
+    uint32_t sign = (x >> 16) & 0x8000u;
+    x &= 0x7fffffffu;
+    if (x > 0x7f800000u) /* NaN: quiet, top payload bits kept (as vcvtps2ph) */
+        return (uint16_t)(sign | 0x7e00u | ((x >> 13) & 0x3ffu));
+    if (x >= 0x477ff000u) /* >= 65520 rounds to Inf (ties to even) */
+        return (uint16_t)(sign | 0x7c00u);
+    if (x < 0x38800000u) {
+        /* below 2^-14: subnormal half = RNE(|f| * 2^24), an integer <= 1024;
+         * adding 2^23 makes the FPU round it into the low mantissa bits. */
+        float t = u2f(x) * 0x1p24f + 0x1p23f;
+        return (uint16_t)(sign | (f2u(t) - 0x4b000000u));
+    }
+    /* normal: rebias the exponent and round the 13 dropped bits to even */
+    x = x - 0x38000000u + 0xfffu + ((x >> 13) & 1u);
+    return (uint16_t)(sign | (x >> 13));
+}
+
+float zt_bf16_to_fp32(uint16_t h)
+{
+    return u2f((uint32_t)h << 16);
+}
+
+uint16_t zt_fp32_to_bf16(float f)
+{
+    uint32_t x = f2u(f);
+    if ((x & 0x7fffffffu) > 0x7f800000u)
+        return (uint16_t)((x >> 16) | 0x40u); /* quiet NaN */
+    x += 0x7fffu + ((x >> 16) & 1u);
+    return (uint16_t)(x >> 16);
+}
+
+static void fp16_to_fp32_row_scalar(const uint16_t *src, float *dst, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        dst[i] = zt_fp16_to_fp32(src[i]);
+}
+
+static void fp32_to_fp16_row_scalar(const float *src, uint16_t *dst, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        dst[i] = zt_fp32_to_fp16(src[i]);
+}
+
+/* ---- type traits ------------------------------------------------------------ */
+
+struct type_info {
+    uint16_t blck;  /* elements per block */
+    uint16_t bytes; /* bytes per block */
+};
+
+static struct type_info type_info(enum zt_ggml_type t)
+{
+    switch (t) {
+    case ZT_GGML_F32: return (struct type_info){1, 4};
+    case ZT_GGML_F16: return (struct type_info){1, 2};
+    case ZT_GGML_BF16: return (struct type_info){1, 2};
+    case ZT_GGML_Q8_0: return (struct type_info){ZT_QK8_0, sizeof(struct zt_block_q8_0)};
+    case ZT_GGML_Q4_0: return (struct type_info){ZT_QK4_0, sizeof(struct zt_block_q4_0)};
+    case ZT_GGML_Q4_K: return (struct type_info){ZT_QK_K, sizeof(struct zt_block_q4_k)};
+    case ZT_GGML_Q6_K: return (struct type_info){ZT_QK_K, sizeof(struct zt_block_q6_k)};
+    case ZT_GGML_Q8_K: return (struct type_info){ZT_QK_K, sizeof(struct zt_block_q8_k)};
+    default: return (struct type_info){0, 0};
+    }
+}
+
+bool zt_quant_type_supported(enum zt_ggml_type t)
+{
+    return type_info(t).blck != 0;
+}
+
+size_t zt_quant_blck_size(enum zt_ggml_type t)
+{
+    return type_info(t).blck;
+}
+
+size_t zt_quant_block_bytes(enum zt_ggml_type t)
+{
+    return type_info(t).bytes;
+}
+
+int zt_quant_row_bytes(enum zt_ggml_type t, size_t n, size_t *out)
+{
+    struct type_info ti = type_info(t);
+    if (ti.blck == 0 || n % ti.blck != 0)
+        return ZT_EINVAL;
+    size_t nb = n / ti.blck;
+    if (nb > SIZE_MAX / ti.bytes)
+        return ZT_ERANGE;
+    *out = nb * ti.bytes;
+    return 0;
+}
+
+/* ---- helpers shared by quantisers -------------------------------------------- */
+
+/* Clamp to [lo, hi] with NaN going to lo (the comparison is false), then
+ * round to nearest even with the 1.5*2^23 trick (exact for |v| < 2^22).
+ * Written as compares so that SIMD max/min would give the same bits. */
+static inline int rne_clamp(float v, float lo, float hi)
+{
+    v = v > lo ? v : lo;
+    v = v < hi ? v : hi;
+    return (int)((v + 12582912.0f) - 12582912.0f);
+}
+
+static inline float absmax(const float *x, size_t n)
+{
+    float m = 0.0f;
+    for (size_t i = 0; i < n; i++) {
+        float a = fabsf(x[i]);
+        m = a > m ? a : m; /* NaN never wins */
+    }
+    return m;
+}
+
+/* The element with the largest magnitude, sign kept (first one on ties). */
+static inline float signed_absmax(const float *x, size_t n)
+{
+    float m = 0.0f, best = 0.0f;
+    for (size_t i = 0; i < n; i++) {
+        float a = fabsf(x[i]);
+        if (a > m) {
+            m = a;
+            best = x[i];
+        }
+    }
+    return best;
+}
+
+/* ---- Q8_0 ----------------------------------------------------------------------- */
+
+static void quantize_q8_0(const float *x, struct zt_block_q8_0 *y, size_t nb)
+{
+    for (size_t b = 0; b < nb; b++, x += ZT_QK8_0) {
+        float amax = absmax(x, ZT_QK8_0);
+        float d = amax / 127.0f;
+        float id = d != 0.0f ? 1.0f / d : 0.0f;
+        y[b].d = zt_fp32_to_fp16(d);
+        for (int i = 0; i < ZT_QK8_0; i++)
+            y[b].qs[i] = (int8_t)rne_clamp(x[i] * id, -127.0f, 127.0f);
+    }
+}
+
+static void dequant_q8_0(const struct zt_block_q8_0 *x, float *y, size_t nb)
+{
+    for (size_t b = 0; b < nb; b++) {
+        float d = zt_fp16_to_fp32(x[b].d);
+        for (int i = 0; i < ZT_QK8_0; i++)
+            *y++ = (float)x[b].qs[i] * d;
+    }
+}
+
+/* ---- Q4_0 ----------------------------------------------------------------------- */
+
+/* Q4_0 weights: the extreme element sets the sign of d; the step is then
+ * searched around extreme / -8 (a slightly smaller step that clips the
+ * extreme often wins) for the least squared error with the fp16 d. */
+static void quantize_q4_0(const float *x, struct zt_block_q4_0 *y, size_t nb)
+{
+    for (size_t b = 0; b < nb; b++, x += ZT_QK4_0) {
+        float ext = signed_absmax(x, ZT_QK4_0);
+        uint16_t best_d = zt_fp32_to_fp16(ext / -8.0f);
+        double best_err = -1.0;
+        for (int c = 0; c <= 16 && ext != 0.0f; c++) {
+            uint16_t dh = zt_fp32_to_fp16(ext / (-8.0f - 0.125f * (float)c));
+            float d = zt_fp16_to_fp32(dh), id = d != 0.0f ? 1.0f / d : 0.0f;
+            double err = 0.0;
+            for (int i = 0; i < ZT_QK4_0; i++) {
+                int q = rne_clamp(x[i] * id + 8.0f, 0.0f, 15.0f);
+                double e = (double)((float)(q - 8) * d) - (double)x[i];
+                err += e * e;
+            }
+            if (best_err < 0.0 || err < best_err) {
+                best_err = err;
+                best_d = dh;
+            }
+        }
+        float d = zt_fp16_to_fp32(best_d);
+        float id = d != 0.0f ? 1.0f / d : 0.0f;
+        y[b].d = best_d;
+        for (int i = 0; i < ZT_QK4_0 / 2; i++) {
+            int lo = rne_clamp(x[i] * id + 8.0f, 0.0f, 15.0f);
+            int hi = rne_clamp(x[i + 16] * id + 8.0f, 0.0f, 15.0f);
+            y[b].qs[i] = (uint8_t)(lo | (hi << 4));
+        }
+    }
+}
+
+static void dequant_q4_0(const struct zt_block_q4_0 *x, float *y, size_t nb)
+{
+    for (size_t b = 0; b < nb; b++, y += ZT_QK4_0) {
+        float d = zt_fp16_to_fp32(x[b].d);
+        for (int i = 0; i < ZT_QK4_0 / 2; i++) {
+            y[i] = (float)((x[b].qs[i] & 15) - 8) * d;
+            y[i + 16] = (float)((x[b].qs[i] >> 4) - 8) * d;
+        }
+    }
+}
+
+/* ---- Q4_K ----------------------------------------------------------------------- */
+
+/* 6-bit scale and min of sub-block j (0..7) from the 12 packed bytes. */
+static inline void q4k_scale_min(int j, const uint8_t *q, int *sc, int *m)
+{
+    if (j < 4) {
+        *sc = q[j] & 63;
+        *m = q[j + 4] & 63;
+    } else {
+        *sc = (q[j + 4] & 15) | ((q[j - 4] >> 6) << 4);
+        *m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
+    }
+}
+
+static void q4k_pack_scales(const int *sc, const int *m, uint8_t *q)
+{
+    for (int j = 0; j < 4; j++) {
+        q[j] = (uint8_t)((sc[j] & 63) | ((sc[j + 4] >> 4) << 6));
+        q[j + 4] = (uint8_t)((m[j] & 63) | ((m[j + 4] >> 4) << 6));
+        q[j + 8] = (uint8_t)((sc[j + 4] & 15) | ((m[j + 4] & 15) << 4));
+    }
+}
+
+/* Affine fit of 32 values to scale * q + off, q in 0..15, off <= 0: try
+ * steps around (max - min) / 15, assign codes, refit scale and offset by
+ * least squares, keep the fit with the smallest squared error. */
+static void fit_affine32(const float *s, float *scale, float *off)
+{
+    float mn = 0.0f, mx = 0.0f;
+    for (int i = 0; i < 32; i++) {
+        mn = s[i] < mn ? s[i] : mn;
+        mx = s[i] > mx ? s[i] : mx;
+    }
+    *scale = (mx - mn) / 15.0f;
+    *off = mn;
+    if (mx == mn)
+        return;
+    double best = -1.0;
+    for (int st = -6; st <= 12; st++) {
+        float is = (15.0f + 0.1f * (float)st) / (mx - mn);
+        double sl = 0, sl2 = 0, sx = 0, sxl = 0;
+        int l[32];
+        for (int i = 0; i < 32; i++) {
+            l[i] = rne_clamp((s[i] - mn) * is, 0.0f, 15.0f);
+            sl += l[i];
+            sl2 += (double)l[i] * l[i];
+            sx += s[i];
+            sxl += (double)s[i] * l[i];
+        }
+        double den = 32.0 * sl2 - sl * sl, a, o;
+        if (den <= 0.0)
+            continue;
+        a = (32.0 * sxl - sx * sl) / den;
+        o = (sl2 * sx - sl * sxl) / den;
+        if (o > 0.0) { /* the format's offset is -dmin * m <= 0 */
+            o = 0.0;
+            a = sxl / sl2;
+        }
+        if (a <= 0.0)
+            continue;
+        double err = 0.0;
+        for (int i = 0; i < 32; i++) {
+            double e = a * l[i] + o - s[i];
+            err += e * e;
+        }
+        if (best < 0.0 || err < best) {
+            best = err;
+            *scale = (float)a;
+            *off = (float)o;
+        }
+    }
+}
+
+/* Per sub-block of 32 an affine fit (value = scale*q - min, min >= 0),
+ * then the 8 scales and mins quantised to 6 bits against the super-block
+ * d/dmin; each sub-block then tries a few nearby 6-bit scales and keeps the
+ * one with the smallest squared error. */
+static void quantize_q4_k(const float *x, struct zt_block_q4_k *y, size_t nb)
+{
+    for (size_t b = 0; b < nb; b++, x += ZT_QK_K) {
+        float scale[8], mins[8], max_scale = 0.0f, max_min = 0.0f;
+        for (int j = 0; j < 8; j++) {
+            float off;
+            fit_affine32(x + 32 * j, &scale[j], &off);
+            mins[j] = -off;
+            max_scale = scale[j] > max_scale ? scale[j] : max_scale;
+            max_min = mins[j] > max_min ? mins[j] : max_min;
+        }
+        y[b].d = zt_fp32_to_fp16(max_scale / 63.0f);
+        y[b].dmin = zt_fp32_to_fp16(max_min / 63.0f);
+        float d = zt_fp16_to_fp32(y[b].d), dmin = zt_fp16_to_fp32(y[b].dmin);
+        int sc[8], m[8];
+        for (int j = 0; j < 8; j++) {
+            const float *s = x + 32 * j;
+            m[j] = dmin > 0.0f ? rne_clamp(mins[j] / dmin, 0.0f, 63.0f) : 0;
+            int base = d > 0.0f ? rne_clamp(scale[j] / d, 0.0f, 63.0f) : 0;
+            float dm = dmin * (float)m[j];
+            double best_err = -1.0;
+            sc[j] = base;
+            for (int cand = base - 2; cand <= base + 2; cand++) {
+                if (cand < 1 || cand > 63)
+                    continue;
+                float ds = d * (float)cand, id = 1.0f / ds;
+                double err = 0.0;
+                for (int i = 0; i < 32; i++) {
+                    int q = rne_clamp((s[i] + dm) * id, 0.0f, 15.0f);
+                    double e = (double)(ds * (float)q - dm) - (double)s[i];
+                    err += e * e;
+                }
+                if (best_err < 0.0 || err < best_err) {
+                    best_err = err;
+                    sc[j] = cand;
+                }
+            }
+        }
+        q4k_pack_scales(sc, m, y[b].scales);
+        for (int c = 0; c < 4; c++) {
+            uint8_t q[64];
+            for (int h = 0; h < 2; h++) {
+                int j = 2 * c + h;
+                float ds = d * (float)sc[j], dm = dmin * (float)m[j];
+                float id = ds != 0.0f ? 1.0f / ds : 0.0f;
+                for (int i = 0; i < 32; i++)
+                    q[32 * h + i] = (uint8_t)rne_clamp((x[64 * c + 32 * h + i] + dm) * id, 0.0f, 15.0f);
+            }
+            for (int i = 0; i < 32; i++)
+                y[b].qs[32 * c + i] = (uint8_t)(q[i] | (q[32 + i] << 4));
+        }
+    }
+}
+
+static void dequant_q4_k(const struct zt_block_q4_k *x, float *y, size_t nb)
+{
+    for (size_t b = 0; b < nb; b++) {
+        float d = zt_fp16_to_fp32(x[b].d), dmin = zt_fp16_to_fp32(x[b].dmin);
+        for (int c = 0; c < 4; c++) {
+            int sc0, m0, sc1, m1;
+            q4k_scale_min(2 * c, x[b].scales, &sc0, &m0);
+            q4k_scale_min(2 * c + 1, x[b].scales, &sc1, &m1);
+            float d0 = d * (float)sc0, dm0 = dmin * (float)m0;
+            float d1 = d * (float)sc1, dm1 = dmin * (float)m1;
+            const uint8_t *q = x[b].qs + 32 * c;
+            for (int l = 0; l < 32; l++)
+                *y++ = d0 * (float)(q[l] & 15) - dm0;
+            for (int l = 0; l < 32; l++)
+                *y++ = d1 * (float)(q[l] >> 4) - dm1;
+        }
+    }
+}
+
+/* ---- Q6_K ----------------------------------------------------------------------- */
+
+static inline int q6k_get(const struct zt_block_q6_k *x, int e)
+{
+    int h = e / 128, k = (e % 128) / 32, l = e % 32;
+    int lo = x->ql[64 * h + l + 32 * (k & 1)];
+    lo = k < 2 ? (lo & 15) : (lo >> 4);
+    int hi = (x->qh[32 * h + l] >> (2 * k)) & 3;
+    return lo | (hi << 4);
+}
+
+static void quantize_q6_k(const float *x, struct zt_block_q6_k *y, size_t nb)
+{
+    for (size_t b = 0; b < nb; b++, x += ZT_QK_K) {
+        float scale[16], best = 0.0f, amax = 0.0f;
+        for (int g = 0; g < 16; g++) {
+            /* the extreme element maps to q - 32 = -32 */
+            scale[g] = signed_absmax(x + 16 * g, 16) / -32.0f;
+            float a = fabsf(scale[g]);
+            if (a > amax) {
+                amax = a;
+                best = scale[g];
+            }
+        }
+        y[b].d = zt_fp32_to_fp16(best / -128.0f);
+        float d = zt_fp16_to_fp32(y[b].d);
+        float id = d != 0.0f ? 1.0f / d : 0.0f;
+        uint8_t q[ZT_QK_K];
+        for (int g = 0; g < 16; g++) {
+            int sc = rne_clamp(scale[g] * id, -128.0f, 127.0f);
+            y[b].scales[g] = (int8_t)sc;
+            float ds = d * (float)sc;
+            float ids = ds != 0.0f ? 1.0f / ds : 0.0f;
+            for (int i = 0; i < 16; i++)
+                q[16 * g + i] = (uint8_t)(rne_clamp(x[16 * g + i] * ids, -32.0f, 31.0f) + 32);
+        }
+        memset(y[b].ql, 0, sizeof y[b].ql);
+        memset(y[b].qh, 0, sizeof y[b].qh);
+        for (int e = 0; e < ZT_QK_K; e++) {
+            int h = e / 128, k = (e % 128) / 32, l = e % 32;
+            int qi = 64 * h + l + 32 * (k & 1);
+            y[b].ql[qi] = (uint8_t)(y[b].ql[qi] | ((q[e] & 15) << (k < 2 ? 0 : 4)));
+            y[b].qh[32 * h + l] = (uint8_t)(y[b].qh[32 * h + l] | ((q[e] >> 4) << (2 * k)));
+        }
+    }
+}
+
+static void dequant_q6_k(const struct zt_block_q6_k *x, float *y, size_t nb)
+{
+    for (size_t b = 0; b < nb; b++) {
+        float d = zt_fp16_to_fp32(x[b].d);
+        for (int e = 0; e < ZT_QK_K; e++)
+            *y++ = d * (float)x[b].scales[e / 16] * (float)(q6k_get(&x[b], e) - 32);
+    }
+}
+
+/* ---- Q8_K ----------------------------------------------------------------------- */
+
+static void quantize_q8_k(const float *x, struct zt_block_q8_k *y, size_t nb)
+{
+    for (size_t b = 0; b < nb; b++, x += ZT_QK_K) {
+        float amax = absmax(x, ZT_QK_K);
+        float d = amax / 127.0f;
+        float id = d != 0.0f ? 1.0f / d : 0.0f;
+        y[b].d = d;
+        for (int g = 0; g < 16; g++) {
+            int sum = 0;
+            for (int i = 16 * g; i < 16 * g + 16; i++) {
+                int q = rne_clamp(x[i] * id, -127.0f, 127.0f);
+                y[b].qs[i] = (int8_t)q;
+                sum += q;
+            }
+            y[b].bsums[g] = (int16_t)sum;
+        }
+    }
+}
+
+static void dequant_q8_k(const struct zt_block_q8_k *x, float *y, size_t nb)
+{
+    for (size_t b = 0; b < nb; b++)
+        for (int i = 0; i < ZT_QK_K; i++)
+            *y++ = (float)x[b].qs[i] * x[b].d;
+}
+
+/* ---- public row API --------------------------------------------------------------- */
+
+int zt_dequant_row(enum zt_ggml_type t, const void *src, float *dst, size_t n)
+{
+    struct type_info ti = type_info(t);
+    if (ti.blck == 0 || n % ti.blck != 0)
+        return ZT_EINVAL;
+    size_t nb = n / ti.blck;
+    switch (t) {
+    case ZT_GGML_F32: memcpy(dst, src, n * sizeof(float)); break;
+    case ZT_GGML_F16: fp16_to_fp32_row_scalar(src, dst, n); break;
+    case ZT_GGML_BF16: {
+        const uint16_t *s = src;
+        for (size_t i = 0; i < n; i++)
+            dst[i] = zt_bf16_to_fp32(s[i]);
+        break;
+    }
+    case ZT_GGML_Q8_0: dequant_q8_0(src, dst, nb); break;
+    case ZT_GGML_Q4_0: dequant_q4_0(src, dst, nb); break;
+    case ZT_GGML_Q4_K: dequant_q4_k(src, dst, nb); break;
+    case ZT_GGML_Q6_K: dequant_q6_k(src, dst, nb); break;
+    case ZT_GGML_Q8_K: dequant_q8_k(src, dst, nb); break;
+    default: return ZT_EINVAL;
+    }
+    return 0;
+}
+
+int zt_quant_row(enum zt_ggml_type t, const float *src, void *dst, size_t n)
+{
+    struct type_info ti = type_info(t);
+    if (ti.blck == 0 || n % ti.blck != 0)
+        return ZT_EINVAL;
+    size_t nb = n / ti.blck;
+    switch (t) {
+    case ZT_GGML_F32: memcpy(dst, src, n * sizeof(float)); break;
+    case ZT_GGML_F16: fp32_to_fp16_row_scalar(src, dst, n); break;
+    case ZT_GGML_BF16: {
+        uint16_t *d = dst;
+        for (size_t i = 0; i < n; i++)
+            d[i] = zt_fp32_to_bf16(src[i]);
+        break;
+    }
+    case ZT_GGML_Q8_0: quantize_q8_0(src, dst, nb); break;
+    case ZT_GGML_Q4_0: quantize_q4_0(src, dst, nb); break;
+    case ZT_GGML_Q4_K: quantize_q4_k(src, dst, nb); break;
+    case ZT_GGML_Q6_K: quantize_q6_k(src, dst, nb); break;
+    case ZT_GGML_Q8_K: quantize_q8_k(src, dst, nb); break;
+    default: return ZT_EINVAL;
+    }
+    return 0;
+}
+
+/* ---- scalar reference kernels: THE canonical order ----------------------------------
+ *
+ * Float dots (F32/F16/BF16 weights x F32): 32 lanes, element i goes to lane
+ * i % 32 in increasing i, acc = fmaf(w, x, acc), lanes start at +0; then
+ * lanes fold pairwise: lane l += lane l + h for h = 16, 8, 4, 2, 1.
+ *
+ * Q8_0 / Q4_0 x Q8_0: 16 lanes. Block b contributes 8 exact int32 partial
+ * sums p[j] = sum of w*x over elements 4j..4j+3 (Q4_0 weight = q - 8) to
+ * lanes 8*(b % 2) + j: acc = fmaf(d_b, (float)p[j], acc), d_b =
+ * fp16(w.d) * fp16(x.d) (exact in float). Fold h = 8, 4, 2, 1.
+ *
+ * Q4_K / Q6_K x Q8_K: 8 lanes; super-block b goes to lane b % 8 with its
+ * exact int32 sums (see below); fold h = 4, 2, 1. */
+
+#define FOLD(acc, nl)                                                                    \
+    do {                                                                             \
+        for (int h_ = (nl) / 2; h_ >= 1; h_ /= 2)                                    \
+            for (int l_ = 0; l_ < h_; l_++)                                          \
+                (acc)[l_] = (acc)[l_] + (acc)[l_ + h_];                              \
+    } while (0)
+
+static float dot_f32_1(size_t n, const float *w, const float *x)
+{
+    float acc[32] = {0};
+    for (size_t i = 0; i < n; i++)
+        acc[i % 32] = fmaf(w[i], x[i], acc[i % 32]);
+    FOLD(acc, 32);
+    return acc[0];
+}
+
+static float dot_f16_1(size_t n, const uint16_t *w, const float *x)
+{
+    float acc[32] = {0};
+    for (size_t i = 0; i < n; i++)
+        acc[i % 32] = fmaf(zt_fp16_to_fp32(w[i]), x[i], acc[i % 32]);
+    FOLD(acc, 32);
+    return acc[0];
+}
+
+static float dot_bf16_1(size_t n, const uint16_t *w, const float *x)
+{
+    float acc[32] = {0};
+    for (size_t i = 0; i < n; i++)
+        acc[i % 32] = fmaf(zt_bf16_to_fp32(w[i]), x[i], acc[i % 32]);
+    FOLD(acc, 32);
+    return acc[0];
+}
+
+static float dot_q8_0_1(size_t nb, const struct zt_block_q8_0 *w, const struct zt_block_q8_0 *x)
+{
+    float acc[16] = {0};
+    for (size_t b = 0; b < nb; b++) {
+        float d = zt_fp16_to_fp32(w[b].d) * zt_fp16_to_fp32(x[b].d);
+        float *a = acc + 8 * (b % 2);
+        for (int j = 0; j < 8; j++) {
+            int32_t p = 0;
+            for (int e = 4 * j; e < 4 * j + 4; e++)
+                p += (int32_t)w[b].qs[e] * x[b].qs[e];
+            a[j] = fmaf(d, (float)p, a[j]);
+        }
+    }
+    FOLD(acc, 16);
+    return acc[0];
+}
+
+static float dot_q4_0_1(size_t nb, const struct zt_block_q4_0 *w, const struct zt_block_q8_0 *x)
+{
+    float acc[16] = {0};
+    for (size_t b = 0; b < nb; b++) {
+        float d = zt_fp16_to_fp32(w[b].d) * zt_fp16_to_fp32(x[b].d);
+        float *a = acc + 8 * (b % 2);
+        for (int j = 0; j < 8; j++) {
+            int32_t p = 0;
+            for (int e = 4 * j; e < 4 * j + 4; e++) {
+                int q = e < 16 ? (w[b].qs[e] & 15) : (w[b].qs[e - 16] >> 4);
+                p += (int32_t)(q - 8) * x[b].qs[e];
+            }
+            a[j] = fmaf(d, (float)p, a[j]);
+        }
+    }
+    FOLD(acc, 16);
+    return acc[0];
+}
+
+/* Q4_K: isum = sum_j sc[j] * sum_{e in sub-block j} q_e * x_e and
+ * msum = sum_j m[j] * (bsums[2j] + bsums[2j+1]), both exact int32; then
+ * acc = fmaf(d, (float)isum, acc); acc = fmaf(-dmin, (float)msum, acc)
+ * with d = fp16(w.d) * x.d and dmin = fp16(w.dmin) * x.d. */
+static float dot_q4_k_1(size_t nb, const struct zt_block_q4_k *w, const struct zt_block_q8_k *x)
+{
+    float acc[8] = {0};
+    for (size_t b = 0; b < nb; b++) {
+        int32_t isum = 0, msum = 0;
+        for (int j = 0; j < 8; j++) {
+            int sc, m;
+            q4k_scale_min(j, w[b].scales, &sc, &m);
+            const uint8_t *q = w[b].qs + 32 * (j / 2);
+            const int8_t *y = x[b].qs + 32 * j;
+            int32_t s = 0;
+            for (int l = 0; l < 32; l++)
+                s += (int32_t)((j & 1) ? (q[l] >> 4) : (q[l] & 15)) * y[l];
+            isum += sc * s;
+            msum += m * (x[b].bsums[2 * j] + x[b].bsums[2 * j + 1]);
+        }
+        float d = zt_fp16_to_fp32(w[b].d) * x[b].d;
+        float dmin = zt_fp16_to_fp32(w[b].dmin) * x[b].d;
+        float *a = &acc[b % 8];
+        *a = fmaf(d, (float)isum, *a);
+        *a = fmaf(-dmin, (float)msum, *a);
+    }
+    FOLD(acc, 8);
+    return acc[0];
+}
+
+/* Q6_K: isum = sum_g scales[g] * (sum_{e in group g of 16} q_e * x_e -
+ * 32 * bsums[g]) (q the unsigned 6-bit value), exact int32; then
+ * acc = fmaf(fp16(w.d) * x.d, (float)isum, acc). */
+static float dot_q6_k_1(size_t nb, const struct zt_block_q6_k *w, const struct zt_block_q8_k *x)
+{
+    float acc[8] = {0};
+    for (size_t b = 0; b < nb; b++) {
+        int32_t isum = 0;
+        for (int g = 0; g < 16; g++) {
+            int32_t s = 0;
+            for (int e = 16 * g; e < 16 * g + 16; e++)
+                s += (int32_t)q6k_get(&w[b], e) * x[b].qs[e];
+            isum += w[b].scales[g] * (s - 32 * x[b].bsums[g]);
+        }
+        float d = zt_fp16_to_fp32(w[b].d) * x[b].d;
+        acc[b % 8] = fmaf(d, (float)isum, acc[b % 8]);
+    }
+    FOLD(acc, 8);
+    return acc[0];
+}
+
+#define SCALAR_DOT(name, call)                                                           \
+    static void name(size_t n, const void *w, const void *x, size_t x_stride, size_t nx,  \
+                     float *out)                                                         \
+    {                                                                                    \
+        for (size_t k = 0; k < nx; k++) {                                                \
+            const void *xk = (const char *)x + k * x_stride;                             \
+            out[k] = call;                                                               \
+        }                                                                                \
+    }
+
+SCALAR_DOT(dot_f32_scalar, dot_f32_1(n, w, xk))
+SCALAR_DOT(dot_f16_scalar, dot_f16_1(n, w, xk))
+SCALAR_DOT(dot_bf16_scalar, dot_bf16_1(n, w, xk))
+SCALAR_DOT(dot_q8_0_scalar, dot_q8_0_1(n / ZT_QK8_0, w, xk))
+SCALAR_DOT(dot_q4_0_scalar, dot_q4_0_1(n / ZT_QK4_0, w, xk))
+SCALAR_DOT(dot_q4_k_scalar, dot_q4_k_1(n / ZT_QK_K, w, xk))
+SCALAR_DOT(dot_q6_k_scalar, dot_q6_k_1(n / ZT_QK_K, w, xk))
+
+const struct zt__quant_kernels zt__quant_kernels_scalar = {
+    .name = "scalar",
+    .dot_f32 = dot_f32_scalar,
+    .dot_f16 = dot_f16_scalar,
+    .dot_bf16 = dot_bf16_scalar,
+    .dot_q8_0 = dot_q8_0_scalar,
+    .dot_q4_0 = dot_q4_0_scalar,
+    .dot_q4_k = dot_q4_k_scalar,
+    .dot_q6_k = dot_q6_k_scalar,
+    .fp16_to_fp32_row = fp16_to_fp32_row_scalar,
+    .fp32_to_fp16_row = fp32_to_fp16_row_scalar,
+};
+
+/* ---- dispatch ------------------------------------------------------------------------ */
+
+static _Atomic(const struct zt__quant_kernels *) g_kernels;
+static _Atomic(int) g_isa = ZT_QUANT_ISA_SCALAR;
+static int g_init_rc;
+static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+
+static const struct zt__quant_kernels *isa_table(enum zt_quant_isa isa)
+{
+    switch (isa) {
+    case ZT_QUANT_ISA_SCALAR: return &zt__quant_kernels_scalar;
+    case ZT_QUANT_ISA_AVX2: return &zt__quant_kernels_avx2;
+    case ZT_QUANT_ISA_AVX512: return &zt__quant_kernels_avx512;
+    default: return NULL;
+    }
+}
+
+static const char *const isa_names[ZT_QUANT_ISA_COUNT] = {"scalar", "avx2", "avx512"};
+
+bool zt_quant_isa_available(enum zt_quant_isa isa)
+{
+    const struct zt__quant_kernels *k = isa_table(isa);
+    if (k == NULL || k->name == NULL)
+        return false;
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    /* F16C: clang 14 cannot name it in __builtin_cpu_supports, so CPUID
+     * leaf 1 ECX bit 29 (the OS-enabled YMM state is covered by "avx2") */
+    unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+    bool f16c = __get_cpuid(1, &eax, &ebx, &ecx, &edx) && (ecx & (1u << 29)) != 0;
+    bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && f16c;
+    switch (isa) {
+    case ZT_QUANT_ISA_SCALAR: return true;
+    case ZT_QUANT_ISA_AVX2: return avx2;
+    case ZT_QUANT_ISA_AVX512:
+        return avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+               __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+    default: return false;
+    }
+#else
+    return isa == ZT_QUANT_ISA_SCALAR;
+#endif
+}
+
+static void set_isa(enum zt_quant_isa isa)
+{
+    atomic_store(&g_kernels, isa_table(isa));
+    atomic_store(&g_isa, (int)isa);
+}
+
+static void init_once(void)
+{
+    const char *env = getenv("ZT_CPU");
+    set_isa(ZT_QUANT_ISA_SCALAR);
+    if (env != NULL && env[0] != '\0') {
+        for (int i = 0; i < ZT_QUANT_ISA_COUNT; i++) {
+            if (strcmp(env, isa_names[i]) == 0) {
+                if (zt_quant_isa_available((enum zt_quant_isa)i)) {
+                    set_isa((enum zt_quant_isa)i);
+                    g_init_rc = 0;
+                } else {
+                    zt_log(ZT_LOG_ERROR, "ZT_CPU path not supported by this CPU", "ZT_CPU=%s", env);
+                    g_init_rc = ZT_EUNSUPPORTED;
+                }
+                return;
+            }
+        }
+        zt_log(ZT_LOG_ERROR, "unknown ZT_CPU value (scalar|avx2|avx512)", "ZT_CPU=%s", env);
+        g_init_rc = ZT_EINVAL;
+        return;
+    }
+    for (int i = ZT_QUANT_ISA_COUNT - 1; i > 0; i--) {
+        if (zt_quant_isa_available((enum zt_quant_isa)i)) {
+            set_isa((enum zt_quant_isa)i);
+            break;
+        }
+    }
+    g_init_rc = 0;
+}
+
+int zt_quant_init(void)
+{
+    pthread_once(&g_once, init_once);
+    return g_init_rc;
+}
+
+static inline const struct zt__quant_kernels *kernels(void)
+{
+    const struct zt__quant_kernels *k = atomic_load_explicit(&g_kernels, memory_order_acquire);
+    if (k == NULL) {
+        zt_ignore(zt_quant_init()); /* a bad ZT_CPU was reported there; scalar is used */
+        k = atomic_load(&g_kernels);
+    }
+    return k;
+}
+
+const char *zt_quant_isa_name(void)
+{
+    return kernels()->name;
+}
+
+enum zt_quant_isa zt_quant_isa_current(void)
+{
+    (void)kernels();
+    return (enum zt_quant_isa)atomic_load(&g_isa);
+}
+
+int zt_quant_set_isa(enum zt_quant_isa isa)
+{
+    (void)kernels(); /* run init first so it cannot override this later */
+    if ((unsigned)isa >= ZT_QUANT_ISA_COUNT || !zt_quant_isa_available(isa))
+        return ZT_EUNSUPPORTED;
+    set_isa(isa);
+    return 0;
+}
+
+void zt_fp16_to_fp32_row(const uint16_t *src, float *dst, size_t n)
+{
+    kernels()->fp16_to_fp32_row(src, dst, n);
+}
+
+void zt_fp32_to_fp16_row(const float *src, uint16_t *dst, size_t n)
+{
+    kernels()->fp32_to_fp16_row(src, dst, n);
+}
+
+/* ---- dot products ---------------------------------------------------------------------- */
+
+enum zt_ggml_type zt_quant_vec_dot_type(enum zt_ggml_type t)
+{
+    switch (t) {
+    case ZT_GGML_F32:
+    case ZT_GGML_F16:
+    case ZT_GGML_BF16: return ZT_GGML_F32;
+    case ZT_GGML_Q8_0:
+    case ZT_GGML_Q4_0: return ZT_GGML_Q8_0;
+    case ZT_GGML_Q4_K:
+    case ZT_GGML_Q6_K: return ZT_GGML_Q8_K;
+    default: return ZT_GGML_TYPE_COUNT;
+    }
+}
+
+static zt__quant_dot_fn dot_fn(const struct zt__quant_kernels *k, enum zt_ggml_type t)
+{
+    switch (t) {
+    case ZT_GGML_F32: return k->dot_f32;
+    case ZT_GGML_F16: return k->dot_f16;
+    case ZT_GGML_BF16: return k->dot_bf16;
+    case ZT_GGML_Q8_0: return k->dot_q8_0;
+    case ZT_GGML_Q4_0: return k->dot_q4_0;
+    case ZT_GGML_Q4_K: return k->dot_q4_k;
+    case ZT_GGML_Q6_K: return k->dot_q6_k;
+    default: return NULL;
+    }
+}
+
+/* Validates t and n for a kernel: 0, or ZT_EINVAL. */
+static int check_dot(enum zt_ggml_type t, size_t n)
+{
+    enum zt_ggml_type at = zt_quant_vec_dot_type(t);
+    if (at == ZT_GGML_TYPE_COUNT)
+        return ZT_EINVAL;
+    if (n % type_info(t).blck != 0 || n % type_info(at).blck != 0)
+        return ZT_EINVAL;
+    return 0;
+}
+
+int zt_quant_activations(enum zt_ggml_type t, const float *x, void *dst, size_t n)
+{
+    int rc = check_dot(t, n);
+    if (rc != 0)
+        return rc;
+    /* one scalar quantiser for every ISA: its cost is O(n) against the
+     * O(n * rows) of the products, and bit-identity is then by construction */
+    return zt_quant_row(zt_quant_vec_dot_type(t), x, dst, n);
+}
+
+int zt_quant_vec_dot(enum zt_ggml_type t, size_t n, const void *w, const void *x, float *out)
+{
+    int rc = check_dot(t, n);
+    if (rc != 0)
+        return rc;
+    dot_fn(kernels(), t)(n, w, x, 0, 1, out);
+    return 0;
+}
+
+int zt_quant_matmul_rows(enum zt_ggml_type type, const void *W, size_t row_bytes,
+                         size_t row_begin, size_t row_end, const void *X_q, size_t x_row_bytes,
+                         size_t batch, float *out, size_t out_stride, size_t n)
+{
+    int rc = check_dot(type, n);
+    if (rc != 0)
+        return rc;
+    size_t wb = 0, xb = 0;
+    if (zt_quant_row_bytes(type, n, &wb) != 0 ||
+        zt_quant_row_bytes(zt_quant_vec_dot_type(type), n, &xb) != 0)
+        return ZT_EINVAL;
+    if (row_begin > row_end || (row_end > row_begin && row_bytes < wb) ||
+        (batch > 1 && (x_row_bytes < xb || out_stride < row_end)))
+        return ZT_EINVAL;
+    zt__quant_dot_fn fn = dot_fn(kernels(), type);
+    /* Rows in chunks of about 64 KiB of weights (stay in L2) while every
+     * 4-row tile of the batch streams past them: weights are unpacked once
+     * per 4 activation rows. The tile shape never changes the arithmetic. */
+    size_t chunk = row_bytes ? (64u * 1024u) / row_bytes : 1;
+    if (chunk < 4)
+        chunk = 4;
+    for (size_t r0 = row_begin; r0 < row_end; r0 += chunk) {
+        size_t r1 = row_end - r0 < chunk ? row_end : r0 + chunk;
+        for (size_t b = 0; b < batch; b += 4) {
+            size_t nx = batch - b < 4 ? batch - b : 4;
+            const char *xb0 = (const char *)X_q + b * x_row_bytes;
+            for (size_t r = r0; r < r1; r++) {
+                float res[4];
+                fn(n, (const char *)W + r * row_bytes, xb0, x_row_bytes, nx, res);
+                for (size_t k = 0; k < nx; k++)
+                    out[(b + k) * out_stride + r] = res[k];
+            }
+        }
+    }
+    return 0;
+}

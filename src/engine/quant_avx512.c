@@ -1,0 +1,364 @@
+/* quant_avx512.c: AVX-512 (F/BW/VL/DQ) + FMA + F16C kernels, chosen at run
+ * time by quant.c.
+ *
+ * Same contract as quant_avx2.c: bit-identical to the scalar reference's
+ * canonical order (docs/internals/quant.md). The 512-bit registers map onto
+ * the canonical lanes directly: float dots keep lanes 0-15 and 16-31 in two
+ * zmm; Q8_0/Q4_0 put an even block in the low and the following odd block
+ * in the high half of one zmm (lanes 8*(b%2) + j). */
+#include <string.h>
+
+#include "zentalk/zt_quant.h"
+
+#ifdef __clang__
+#pragma STDC FP_CONTRACT OFF
+#endif
+
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__) &&              \
+    defined(__AVX512DQ__) && defined(__FMA__) && defined(__F16C__)
+#include <immintrin.h>
+#include <math.h>
+
+/* ---- reductions ---------------------------------------------------------- */
+
+static inline float fold8(__m256 v)
+{
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+/* 16 lanes: l += l+8, then fold8. */
+static inline float fold16(__m512 v)
+{
+    return fold8(_mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1)));
+}
+
+/* 32 lanes in a0 (0-15) and a1 (16-31): l += l+16, then fold16. */
+static inline float fold32(__m512 a0, __m512 a1)
+{
+    return fold16(_mm512_add_ps(a0, a1));
+}
+
+static inline int32_t hsum_i32(__m512i v)
+{
+    __m256i t = _mm256_add_epi32(_mm512_castsi512_si256(v), _mm512_extracti64x4_epi64(v, 1));
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(t), _mm256_extracti128_si256(t, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+    return _mm_cvtsi128_si32(s);
+}
+
+static inline float h2f(uint16_t h)
+{
+    return _cvtsh_ss(h);
+}
+
+/* ---- float dots: 32 lanes, element i in lane i % 32 ----------------------- */
+
+static inline __m512 load_f32(const float *p, __mmask16 m)
+{
+    return _mm512_maskz_loadu_ps(m, p);
+}
+
+static inline __m512 load_f16(const uint16_t *p, __mmask16 m)
+{
+    return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, p));
+}
+
+static inline __m512 load_bf16(const uint16_t *p, __mmask16 m)
+{
+    __m512i v = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, p));
+    return _mm512_castsi512_ps(_mm512_slli_epi32(v, 16));
+}
+
+/* Mask of the first r (<= 16) lanes. */
+static inline __mmask16 first(size_t r)
+{
+    return (__mmask16)(r >= 16 ? 0xffffu : (1u << r) - 1u);
+}
+
+/* A tail shorter than 32 uses masked (zeroing) loads: fma(0, 0, acc) == acc
+ * since acc is never -0, exactly as the reference skipping those lanes. */
+#define FLOAT_DOT(name, wtype, LOADW)                                                    \
+    static float name##_1(size_t n, const wtype *w, const float *x)                     \
+    {                                                                                    \
+        __m512 a0 = _mm512_setzero_ps(), a1 = a0;                                        \
+        size_t i = 0;                                                                    \
+        for (; i + 32 <= n; i += 32) {                                                   \
+            a0 = _mm512_fmadd_ps(LOADW(w + i, 0xffff), _mm512_loadu_ps(x + i), a0);      \
+            a1 = _mm512_fmadd_ps(LOADW(w + i + 16, 0xffff), _mm512_loadu_ps(x + i + 16),  \
+                                 a1);                                                    \
+        }                                                                                \
+        if (i < n) {                                                                     \
+            size_t r = n - i;                                                            \
+            __mmask16 m0 = first(r), m1 = first(r > 16 ? r - 16 : 0);                    \
+            a0 = _mm512_fmadd_ps(LOADW(w + i, m0), _mm512_maskz_loadu_ps(m0, x + i), a0); \
+            if (m1)                                                                      \
+                a1 = _mm512_fmadd_ps(LOADW(w + i + 16, m1),                              \
+                                     _mm512_maskz_loadu_ps(m1, x + i + 16), a1);         \
+        }                                                                                \
+        return fold32(a0, a1);                                                           \
+    }
+
+FLOAT_DOT(dot_f32, float, load_f32)
+FLOAT_DOT(dot_f16, uint16_t, load_f16)
+FLOAT_DOT(dot_bf16, uint16_t, load_bf16)
+
+#define FLOAT_DOT_NX(name)                                                               \
+    static void name(size_t n, const void *w, const void *x, size_t xs, size_t nx,       \
+                     float *out)                                                         \
+    {                                                                                    \
+        for (size_t k = 0; k < nx; k++)                                                  \
+            out[k] = name##_1(n, w, (const float *)(const void *)((const char *)x + k * xs)); \
+    }
+
+FLOAT_DOT_NX(dot_f32)
+FLOAT_DOT_NX(dot_f16)
+FLOAT_DOT_NX(dot_bf16)
+
+/* ---- Q8_0 / Q4_0 x Q8_0: block pair (b even, b+1) in one zmm ---------------- */
+
+static inline __m256i load256(const void *p)
+{
+    return _mm256_loadu_si256((const __m256i *)p);
+}
+
+static inline __m512i pair512(__m256i lo, __m256i hi)
+{
+    return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+}
+
+/* d0 in lanes 0-7, d1 in lanes 8-15. */
+static inline __m512 dpair(float d0, float d1)
+{
+    return _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_set1_ps(d0)), _mm256_set1_ps(d1), 1);
+}
+
+/* int32 lane j = sum over bytes 4j..4j+3 of w*x; exact when x != -128. */
+static inline __m512i sum4_i8(__m512i w, __m512i x)
+{
+    __mmask64 neg = _mm512_movepi8_mask(w);
+    __m512i sx = _mm512_mask_sub_epi8(x, neg, _mm512_setzero_si512(), x);
+    __m512i p = _mm512_maddubs_epi16(_mm512_abs_epi8(w), sx);
+    return _mm512_madd_epi16(p, _mm512_set1_epi16(1));
+}
+
+static inline __m256i unpack_q4_0(const uint8_t *qs)
+{
+    __m128i b = _mm_loadu_si128((const __m128i *)(const void *)qs);
+    __m256i v = _mm256_inserti128_si256(_mm256_castsi128_si256(b), _mm_srli_epi16(b, 4), 1);
+    return _mm256_and_si256(v, _mm256_set1_epi8(15));
+}
+
+/* int32 lane j = sum over elements 4j..4j+3 of (q - 8) * x, q in 0..15. */
+static inline __m512i sum4_q4(__m512i q, __m512i x)
+{
+    __m512i p = _mm512_sub_epi16(_mm512_maddubs_epi16(q, x),
+                                 _mm512_maddubs_epi16(_mm512_set1_epi8(8), x));
+    return _mm512_madd_epi16(p, _mm512_set1_epi16(1));
+}
+
+static float dot_q8_0_1(size_t nb, const struct zt_block_q8_0 *w, const struct zt_block_q8_0 *x)
+{
+    __m512 acc = _mm512_setzero_ps();
+    size_t b = 0;
+    for (; b + 2 <= nb; b += 2) {
+        __m512 d = dpair(h2f(w[b].d) * h2f(x[b].d), h2f(w[b + 1].d) * h2f(x[b + 1].d));
+        __m512i p = sum4_i8(pair512(load256(w[b].qs), load256(w[b + 1].qs)),
+                            pair512(load256(x[b].qs), load256(x[b + 1].qs)));
+        acc = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(p), acc);
+    }
+    if (b < nb) { /* odd block count: the high half gets d = 0, p = 0 */
+        __m512 d = dpair(h2f(w[b].d) * h2f(x[b].d), 0.0f);
+        __m512i p = sum4_i8(_mm512_zextsi256_si512(load256(w[b].qs)),
+                            _mm512_zextsi256_si512(load256(x[b].qs)));
+        acc = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(p), acc);
+    }
+    return fold16(acc);
+}
+
+static float dot_q4_0_1(size_t nb, const struct zt_block_q4_0 *w, const struct zt_block_q8_0 *x)
+{
+    __m512 acc = _mm512_setzero_ps();
+    size_t b = 0;
+    for (; b + 2 <= nb; b += 2) {
+        __m512 d = dpair(h2f(w[b].d) * h2f(x[b].d), h2f(w[b + 1].d) * h2f(x[b + 1].d));
+        __m512i p = sum4_q4(pair512(unpack_q4_0(w[b].qs), unpack_q4_0(w[b + 1].qs)),
+                            pair512(load256(x[b].qs), load256(x[b + 1].qs)));
+        acc = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(p), acc);
+    }
+    if (b < nb) {
+        __m512 d = dpair(h2f(w[b].d) * h2f(x[b].d), 0.0f);
+        __m512i p = sum4_q4(_mm512_zextsi256_si512(unpack_q4_0(w[b].qs)),
+                            _mm512_zextsi256_si512(load256(x[b].qs)));
+        acc = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(p), acc);
+    }
+    return fold16(acc);
+}
+
+/* ---- k-quants x Q8_K: 8 lanes, super-block b -> lane b % 8 ------------------- */
+
+static inline void q4k_scales(const uint8_t *q, int32_t *sc, int32_t *m)
+{
+    for (int j = 0; j < 4; j++) {
+        sc[j] = q[j] & 63;
+        m[j] = q[j + 4] & 63;
+        sc[j + 4] = (q[j + 8] & 15) | ((q[j] >> 6) << 4);
+        m[j + 4] = (q[j + 8] >> 4) | ((q[j + 4] >> 6) << 4);
+    }
+}
+
+static inline float fold8_scalar(float *acc)
+{
+    for (int h = 4; h >= 1; h /= 2)
+        for (int l = 0; l < h; l++)
+            acc[l] = acc[l] + acc[l + h];
+    return acc[0];
+}
+
+/* int16 lanes 0-15 (low 256 bits) = a, 16-31 = b. */
+static inline __m512i scales2(int a, int b)
+{
+    return _mm512_inserti64x4(_mm512_set1_epi16((short)a), _mm256_set1_epi16((short)b), 1);
+}
+
+static float dot_q4_k_1(size_t nb, const struct zt_block_q4_k *w, const struct zt_block_q8_k *x)
+{
+    float acc[8] = {0};
+    const __m512i m4 = _mm512_set1_epi8(15);
+    for (size_t b = 0; b < nb; b++) {
+        int32_t sc[8], m[8];
+        q4k_scales(w[b].scales, sc, m);
+        __m512i iv = _mm512_setzero_si512();
+        for (int c = 0; c < 4; c += 2) {
+            /* chunks c and c+1: nibbles of 64 bytes; low nibbles are elements
+             * 64c..64c+31 (lo half) and 64(c+1)..+31 (hi half) */
+            __m512i q = _mm512_loadu_si512(w[b].qs + 32 * c);
+            __m512i lo = _mm512_and_si512(q, m4);
+            __m512i hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), m4);
+            const int8_t *y = x[b].qs + 64 * c;
+            __m512i ylo = pair512(load256(y), load256(y + 64));
+            __m512i yhi = pair512(load256(y + 32), load256(y + 96));
+            __m512i plo = _mm512_maddubs_epi16(lo, ylo);
+            __m512i phi = _mm512_maddubs_epi16(hi, yhi);
+            iv = _mm512_add_epi32(iv, _mm512_madd_epi16(plo, scales2(sc[2 * c], sc[2 * c + 2])));
+            iv = _mm512_add_epi32(iv,
+                                  _mm512_madd_epi16(phi, scales2(sc[2 * c + 1], sc[2 * c + 3])));
+        }
+        int32_t isum = hsum_i32(iv), msum = 0;
+        for (int j = 0; j < 8; j++)
+            msum += m[j] * (x[b].bsums[2 * j] + x[b].bsums[2 * j + 1]);
+        float d = h2f(w[b].d) * x[b].d;
+        float dmin = h2f(w[b].dmin) * x[b].d;
+        float *a = &acc[b % 8];
+        *a = fmaf(d, (float)isum, *a);
+        *a = fmaf(-dmin, (float)msum, *a);
+    }
+    return fold8_scalar(acc);
+}
+
+/* int16 lanes 0-7 = a, 8-15 = b, 16-23 = c, 24-31 = d. */
+static inline __m512i scales4(int a, int b, int c, int d)
+{
+    __m256i lo = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_set1_epi16((short)a)),
+                                         _mm_set1_epi16((short)b), 1);
+    __m256i hi = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_set1_epi16((short)c)),
+                                         _mm_set1_epi16((short)d), 1);
+    return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+}
+
+static float dot_q6_k_1(size_t nb, const struct zt_block_q6_k *w, const struct zt_block_q8_k *x)
+{
+    float acc[8] = {0};
+    const __m512i m4 = _mm512_set1_epi8(15), m2 = _mm512_set1_epi8(3);
+    for (size_t b = 0; b < nb; b++) {
+        const int8_t *sc = w[b].scales;
+        __m512i iv = _mm512_setzero_si512();
+        for (int h = 0; h < 2; h++) {
+            /* ql 64 bytes: lo half feeds elements k = 0 / 2, hi half k = 1 / 3 */
+            __m512i ql = _mm512_loadu_si512(w[b].ql + 64 * h);
+            __m256i qh256 = load256(w[b].qh + 32 * h);
+            __m512i qh = pair512(qh256, qh256);
+            /* low nibbles: [k=0 | k=1], high nibbles: [k=2 | k=3] */
+            __m512i qhA = _mm512_and_si512(qh, m2); /* bits 0-1 for k=0 */
+            __m512i qhB = _mm512_and_si512(_mm512_srli_epi16(qh, 2), m2);
+            __m512i qhC = _mm512_and_si512(_mm512_srli_epi16(qh, 4), m2);
+            __m512i qhD = _mm512_and_si512(_mm512_srli_epi16(qh, 6), m2);
+            __m512i h01 = _mm512_inserti64x4(qhA, _mm512_castsi512_si256(qhB), 1);
+            __m512i h23 = _mm512_inserti64x4(qhC, _mm512_castsi512_si256(qhD), 1);
+            __m512i q01 = _mm512_or_si512(_mm512_and_si512(ql, m4), _mm512_slli_epi16(h01, 4));
+            __m512i q23 = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), m4),
+                                          _mm512_slli_epi16(h23, 4));
+            const int8_t *y = x[b].qs + 128 * h;
+            __m512i p01 = _mm512_maddubs_epi16(q01, _mm512_loadu_si512(y));
+            __m512i p23 = _mm512_maddubs_epi16(q23, _mm512_loadu_si512(y + 64));
+            /* groups of 16 elements: g = 8h + 4 quarters of each 512-bit vector */
+            const int8_t *s = sc + 8 * h;
+            __m512i s01 = scales4(s[0], s[1], s[2], s[3]);
+            __m512i s23 = scales4(s[4], s[5], s[6], s[7]);
+            iv = _mm512_add_epi32(iv, _mm512_madd_epi16(p01, s01));
+            iv = _mm512_add_epi32(iv, _mm512_madd_epi16(p23, s23));
+        }
+        int32_t bs = 0;
+        for (int g = 0; g < 16; g++)
+            bs += sc[g] * x[b].bsums[g];
+        int32_t isum = hsum_i32(iv) - 32 * bs;
+        float d = h2f(w[b].d) * x[b].d;
+        acc[b % 8] = fmaf(d, (float)isum, acc[b % 8]);
+    }
+    return fold8_scalar(acc);
+}
+
+#define QUANT_DOT_NX(name, wt, xt, qk)                                                   \
+    static void name(size_t n, const void *w, const void *x, size_t xs, size_t nx,       \
+                     float *out)                                                         \
+    {                                                                                    \
+        for (size_t k = 0; k < nx; k++)                                                  \
+            out[k] = name##_1(n / (qk), (const wt *)w,                                   \
+                              (const xt *)(const void *)((const char *)x + k * xs));     \
+    }
+
+QUANT_DOT_NX(dot_q8_0, struct zt_block_q8_0, struct zt_block_q8_0, ZT_QK8_0)
+QUANT_DOT_NX(dot_q4_0, struct zt_block_q4_0, struct zt_block_q8_0, ZT_QK4_0)
+QUANT_DOT_NX(dot_q4_k, struct zt_block_q4_k, struct zt_block_q8_k, ZT_QK_K)
+QUANT_DOT_NX(dot_q6_k, struct zt_block_q6_k, struct zt_block_q8_k, ZT_QK_K)
+
+/* ---- conversions ------------------------------------------------------------- */
+
+static void fp16_to_fp32_row(const uint16_t *src, float *dst, size_t n)
+{
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(dst + i, load_f16(src + i, 0xffff));
+    if (i < n)
+        _mm512_mask_storeu_ps(dst + i, first(n - i), load_f16(src + i, first(n - i)));
+}
+
+static void fp32_to_fp16_row(const float *src, uint16_t *dst, size_t n)
+{
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm256_storeu_si256((__m256i *)(void *)(dst + i),
+                            _mm512_cvtps_ph(_mm512_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT));
+    for (; i < n; i++)
+        dst[i] = _cvtss_sh(src[i], _MM_FROUND_TO_NEAREST_INT);
+}
+
+const struct zt__quant_kernels zt__quant_kernels_avx512 = {
+    .name = "avx512",
+    .dot_f32 = dot_f32,
+    .dot_f16 = dot_f16,
+    .dot_bf16 = dot_bf16,
+    .dot_q8_0 = dot_q8_0,
+    .dot_q4_0 = dot_q4_0,
+    .dot_q4_k = dot_q4_k,
+    .dot_q6_k = dot_q6_k,
+    .fp16_to_fp32_row = fp16_to_fp32_row,
+    .fp32_to_fp16_row = fp32_to_fp16_row,
+};
+
+#else
+const struct zt__quant_kernels zt__quant_kernels_avx512 = {.name = NULL};
+#endif

@@ -1,0 +1,541 @@
+/* runner.c: continuous batching over slots. See zt_runner.h.
+ *
+ * Locking: r->mu guards the queues, the slots' job pointers and every
+ * callback (callbacks run with r->mu held, so zt_runner_cancel() returning
+ * means the callback is not running and will not run). The forward pass
+ * runs without the lock: only the loop thread touches sequences, samplers
+ * and logits, and a job cancelled meanwhile is detected when the lock is
+ * taken again. */
+#include <pthread.h>
+#include <stdbool.h>
+#include <string.h>
+
+#include "zentalk/zt_alloc.h"
+#include "zentalk/zt_buf.h"
+#include "zentalk/zt_model.h"
+#include "zentalk/zt_runner.h"
+#include "zentalk/zt_tokenizer.h"
+
+#define PROMPT_CHUNK 64          /* prompt tokens per slot per step */
+#define TEXT_MAX (1u << 20)      /* held-back text per job */
+
+enum job_kind { JOB_GEN, JOB_EMBED };
+
+struct job {
+    uint64_t id;
+    enum job_kind kind;
+    int32_t *prompt;
+    size_t n_prompt;
+    size_t n_fed;            /* prompt tokens in the KV cache */
+    uint32_t cached;         /* of which reused from the slot's previous job */
+    struct zt_job_params p;
+    char *stop[ZT_RUNNER_MAX_STOP];
+    zt_job_cb cb;
+    void *ud;
+    struct zt_sampler *sampler;
+    struct zt_tok_stream ts;
+    struct zt_buf text;      /* decoded, not yet emitted (may hold a stop-string prefix) */
+    uint32_t n_gen;
+    bool stopped;            /* a stop string matched */
+    int32_t next_token;      /* sampled, to be fed next step (-1: none yet) */
+    struct job *next;
+};
+
+struct slot {
+    struct zt_seq *seq;
+    struct job *job;         /* NULL: free */
+    int32_t *tokens;         /* tokens in the KV cache, for prefix reuse (n_ctx) */
+    uint32_t n_tokens;
+    float *raw, *work;       /* logits (n_vocab) */
+    bool want;               /* asked for logits this step */
+};
+
+struct zt_runner {
+    struct zt_model *m;
+    struct zt_tokenizer *tok;
+    uint32_t n_vocab, n_ctx;
+    struct zt_runner_opts o;
+    struct slot *slots;
+    pthread_t thread;
+    bool thread_started;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool stopping;
+    struct job *queue, *queue_tail, *embed_queue;
+    unsigned n_queued;
+    uint64_t next_id;
+    struct zt_runner_stats stats;
+    struct zt_batch_item *items;
+    size_t items_cap;
+};
+
+/* ---- jobs --------------------------------------------------------------- */
+
+static void job_free(struct job *j)
+{
+    if (!j) return;
+    zt_free(j->prompt);
+    for (size_t i = 0; i < ZT_RUNNER_MAX_STOP; i++) zt_free(j->stop[i]);
+    zt_sampler_free(j->sampler);
+    zt_buf_deinit(&j->text);
+    zt_free(j);
+}
+
+static void emit_error(struct job *j, int err)
+{
+    struct zt_job_event ev = {.kind = ZT_JOB_ERROR, .err = err};
+    j->cb(j->ud, &ev);
+}
+
+/* ---- output text: stop strings ------------------------------------------ */
+
+static const char *find(const char *h, size_t hl, const char *n, size_t nl)
+{
+    for (size_t i = 0; nl && i + nl <= hl; i++)
+        if (h[i] == n[0] && memcmp(h + i, n, nl) == 0) return h + i;
+    return NULL;
+}
+
+/* Emit what is certainly output: everything except a tail that might still
+ * grow into a stop string. Returns true when a stop string matched (the text
+ * before it is emitted, the rest dropped). */
+static bool emit_text(struct job *j, bool final)
+{
+    const char *t = zt_buf_str(&j->text);
+    size_t len = j->text.len, cut = len, keep_from = len;
+    bool stopped = false;
+    for (size_t s = 0; s < j->p.n_stop; s++) {
+        const char *hit = find(t, len, j->stop[s], strlen(j->stop[s]));
+        if (hit && (size_t)(hit - t) < cut) {
+            cut = (size_t)(hit - t);
+            stopped = true;
+        }
+    }
+    if (stopped) {
+        keep_from = cut;
+    } else if (!final) {
+        /* hold back the longest suffix that is a proper prefix of a stop string */
+        for (size_t s = 0; s < j->p.n_stop; s++) {
+            size_t sl = strlen(j->stop[s]);
+            for (size_t k = sl - 1; k > 0; k--) {
+                if (k <= len && memcmp(t + len - k, j->stop[s], k) == 0) {
+                    if (len - k < keep_from) keep_from = len - k;
+                    break;
+                }
+            }
+        }
+    }
+    if (keep_from > 0) {
+        struct zt_job_event ev = {.kind = ZT_JOB_TEXT, .text = t, .len = keep_from};
+        j->cb(j->ud, &ev);
+    }
+    if (stopped) {
+        zt_buf_reset(&j->text);
+    } else {
+        memmove(j->text.data, t + keep_from, len - keep_from);
+        j->text.len = len - keep_from;
+        if (j->text.data) j->text.data[j->text.len] = '\0';
+    }
+    return stopped;
+}
+
+/* The slot's job is done: last text, the DONE event, free the job. */
+static void finish(struct zt_runner *r, struct slot *s, const char *reason)
+{
+    struct job *j = s->job;
+    /* after a stop string nothing more is output; otherwise flush what the
+     * UTF-8 decoder and the stop-string matcher still hold */
+    if (!j->stopped && zt_tok_stream_flush(&j->ts, &j->text) == 0) (void)emit_text(j, true);
+    struct zt_job_event ev = {.kind = ZT_JOB_DONE, .finish_reason = reason,
+                              .prompt_tokens = (uint32_t)j->n_prompt, .completion_tokens = j->n_gen,
+                              .cached_tokens = j->cached};
+    zt_sampler_hash(j->sampler, ev.hash);
+    j->cb(j->ud, &ev);
+    r->stats.jobs_done++;
+    job_free(j);
+    s->job = NULL;
+}
+
+/* ---- the loop ----------------------------------------------------------- */
+
+static uint32_t common_prefix(const int32_t *a, size_t na, const int32_t *b, size_t nb)
+{
+    size_t i = 0;
+    while (i < na && i < nb && a[i] == b[i]) i++;
+    return (uint32_t)i;
+}
+
+/* Put queued jobs into free slots (with r->mu held). Prefers the free slot
+ * whose cache shares the longest prefix with the prompt. */
+static void admit(struct zt_runner *r)
+{
+    while (r->queue) {
+        struct slot *best = NULL;
+        uint32_t best_len = 0;
+        for (unsigned i = 0; i < r->o.n_slots; i++) {
+            struct slot *s = &r->slots[i];
+            if (s->job) continue;
+            uint32_t c = common_prefix(s->tokens, s->n_tokens, r->queue->prompt, r->queue->n_prompt);
+            if (!best || c > best_len) {
+                best = s;
+                best_len = c;
+            }
+        }
+        if (!best) return;
+        struct job *j = r->queue;
+        r->queue = j->next;
+        if (!r->queue) r->queue_tail = NULL;
+        r->n_queued--;
+        /* at least the last prompt token is computed again: its logits start generation */
+        uint32_t keep = best_len < j->n_prompt ? best_len : (uint32_t)j->n_prompt - 1;
+        zt_ignore(zt_seq_truncate(best->seq, keep));
+        best->n_tokens = keep;
+        j->n_fed = keep;
+        j->cached = keep;
+        /* the prompt enters the hash chain and the penalty history */
+        for (size_t i = 0; i < j->n_prompt; i++) zt_ignore(zt_sampler_accept(j->sampler, j->prompt[i], NULL));
+        best->job = j;
+    }
+}
+
+static void run_embeddings(struct zt_runner *r)
+{
+    while (r->embed_queue) {
+        struct job *j = r->embed_queue;
+        r->embed_queue = j->next;
+        uint32_t d = zt_model_hparams(r->m)->n_embd;
+        float *v = zt_calloc(d, sizeof(float));
+        int rc = v ? zt_model_embed(r->m, j->prompt, j->n_prompt, v) : ZT_ENOMEM;
+        if (rc) {
+            emit_error(j, rc);
+        } else {
+            struct zt_job_event ev = {.kind = ZT_JOB_EMBEDDING, .embedding = v, .n_embd = d,
+                                      .prompt_tokens = (uint32_t)j->n_prompt};
+            j->cb(j->ud, &ev);
+        }
+        r->stats.prompt_tokens += j->n_prompt;
+        zt_free(v);
+        job_free(j);
+    }
+}
+
+/* Build this step's batch from the active slots (r->mu held). */
+static size_t build_batch(struct zt_runner *r)
+{
+    size_t n = 0;
+    for (unsigned i = 0; i < r->o.n_slots; i++) {
+        struct slot *s = &r->slots[i];
+        s->want = false;
+        struct job *j = s->job;
+        if (!j) continue;
+        if (j->n_fed < j->n_prompt) {
+            size_t take = j->n_prompt - j->n_fed;
+            if (take > PROMPT_CHUNK) take = PROMPT_CHUNK;
+            for (size_t k = 0; k < take; k++) {
+                bool last = j->n_fed + k + 1 == j->n_prompt;
+                r->items[n++] = (struct zt_batch_item){s->seq, j->prompt[j->n_fed + k], last ? s->raw : NULL};
+                s->tokens[s->n_tokens++] = j->prompt[j->n_fed + k];
+            }
+            j->n_fed += take;
+            r->stats.prompt_tokens += take;
+            s->want = j->n_fed == j->n_prompt;
+        } else if (j->next_token >= 0) {
+            r->items[n++] = (struct zt_batch_item){s->seq, j->next_token, s->raw};
+            s->tokens[s->n_tokens++] = j->next_token;
+            j->next_token = -1;
+            s->want = true;
+        }
+    }
+    return n;
+}
+
+/* After the forward pass: sample and stream for every slot that got logits
+ * (r->mu held). */
+static void after_step(struct zt_runner *r)
+{
+    for (unsigned i = 0; i < r->o.n_slots; i++) {
+        struct slot *s = &r->slots[i];
+        struct job *j = s->job;
+        if (!j || !s->want) continue;
+        memcpy(s->work, s->raw, r->n_vocab * sizeof(float));
+        int32_t tok = zt_sampler_sample(j->sampler, s->work);
+        if (tok < 0) {
+            emit_error(j, ZT_EINVAL);
+            job_free(j);
+            s->job = NULL;
+            continue;
+        }
+        zt_ignore(zt_sampler_accept(j->sampler, tok, s->raw));
+        if (!j->p.ignore_eos && zt_tok_is_eog(r->tok, tok)) {
+            finish(r, s, "stop");
+            continue;
+        }
+        j->n_gen++;
+        r->stats.generated_tokens++;
+        if (zt_tok_stream_push(&j->ts, tok, &j->text) != 0 || (j->stopped = emit_text(j, false))) {
+            finish(r, s, "stop");
+            continue;
+        }
+        if ((j->p.max_tokens && j->n_gen >= j->p.max_tokens) || zt_seq_pos(s->seq) >= zt_seq_n_ctx(s->seq)) {
+            finish(r, s, "length");
+            continue;
+        }
+        j->next_token = tok;
+    }
+}
+
+static bool has_work(const struct zt_runner *r)
+{
+    if (r->queue || r->embed_queue) return true;
+    for (unsigned i = 0; i < r->o.n_slots; i++)
+        if (r->slots[i].job) return true;
+    return false;
+}
+
+static void *loop_main(void *arg)
+{
+    struct zt_runner *r = arg;
+    pthread_mutex_lock(&r->mu);
+    for (;;) {
+        while (!r->stopping && !has_work(r)) pthread_cond_wait(&r->cv, &r->mu);
+        if (r->stopping) break;
+        run_embeddings(r);
+        admit(r);
+        size_t n = build_batch(r);
+        if (n == 0) continue;
+        r->stats.steps++;
+        pthread_mutex_unlock(&r->mu);
+        int rc = zt_model_decode(r->m, r->items, n);
+        pthread_mutex_lock(&r->mu);
+        if (rc) {
+            for (unsigned i = 0; i < r->o.n_slots; i++) {
+                struct slot *s = &r->slots[i];
+                if (!s->job) continue;
+                emit_error(s->job, rc);
+                job_free(s->job);
+                s->job = NULL;
+                zt_ignore(zt_seq_truncate(s->seq, 0));
+                s->n_tokens = 0;
+            }
+            continue;
+        }
+        after_step(r);
+    }
+    /* shutting down: fail whatever is left */
+    for (unsigned i = 0; i < r->o.n_slots; i++)
+        if (r->slots[i].job) {
+            emit_error(r->slots[i].job, ZT_ECLOSED);
+            job_free(r->slots[i].job);
+            r->slots[i].job = NULL;
+        }
+    struct job *queues[2] = {r->queue, r->embed_queue};
+    for (int q = 0; q < 2; q++)
+        while (queues[q]) {
+            struct job *j = queues[q];
+            queues[q] = j->next;
+            emit_error(j, ZT_ECLOSED);
+            job_free(j);
+        }
+    r->queue = r->queue_tail = r->embed_queue = NULL;
+    pthread_mutex_unlock(&r->mu);
+    return NULL;
+}
+
+/* ---- public API --------------------------------------------------------- */
+
+int zt_runner_new(struct zt_model *m, const struct zt_runner_opts *o, struct zt_runner **out)
+{
+    if (o->n_slots < 1 || o->n_slots > 64 || o->n_threads < 1 || o->n_threads > 256) return ZT_EINVAL;
+    const struct zt_hparams *hp = zt_model_hparams(m);
+    uint32_t n_ctx = o->n_ctx ? o->n_ctx : hp->n_ctx_train;
+    if (n_ctx > hp->n_ctx_train) n_ctx = hp->n_ctx_train;
+    struct zt_runner *r = zt_calloc(1, sizeof *r);
+    if (!r) return ZT_ENOMEM;
+    r->m = m;
+    r->tok = zt_model_tokenizer(m);
+    r->n_vocab = hp->n_vocab;
+    r->n_ctx = n_ctx;
+    r->o = *o;
+    r->next_id = 1;
+    pthread_mutex_init(&r->mu, NULL);
+    pthread_cond_init(&r->cv, NULL);
+    int rc = zt_model_set_threads(m, o->n_threads);
+    r->slots = rc ? NULL : zt_calloc(o->n_slots, sizeof *r->slots);
+    r->items_cap = (size_t)o->n_slots * PROMPT_CHUNK;
+    r->items = rc ? NULL : zt_calloc(r->items_cap, sizeof *r->items);
+    if (!rc && (!r->slots || !r->items)) rc = ZT_ENOMEM;
+    for (unsigned i = 0; !rc && i < o->n_slots; i++) {
+        struct slot *s = &r->slots[i];
+        rc = zt_seq_new(m, n_ctx, &s->seq);
+        if (rc) break;
+        s->tokens = zt_calloc(n_ctx, sizeof *s->tokens);
+        s->raw = zt_calloc(hp->n_vocab, sizeof(float));
+        s->work = zt_calloc(hp->n_vocab, sizeof(float));
+        if (!s->tokens || !s->raw || !s->work) rc = ZT_ENOMEM;
+    }
+    if (!rc) {
+        if (pthread_create(&r->thread, NULL, loop_main, r) != 0) rc = ZT_ENOMEM;
+        else r->thread_started = true;
+    }
+    if (rc) {
+        r->m = NULL; /* the caller keeps the model on failure */
+        zt_runner_free(r);
+        return rc;
+    }
+    *out = r;
+    return 0;
+}
+
+void zt_runner_free(struct zt_runner *r)
+{
+    if (!r) return;
+    if (r->thread_started) {
+        pthread_mutex_lock(&r->mu);
+        r->stopping = true;
+        pthread_cond_broadcast(&r->cv);
+        pthread_mutex_unlock(&r->mu);
+        pthread_join(r->thread, NULL);
+    }
+    for (unsigned i = 0; r->slots && i < r->o.n_slots; i++) {
+        struct slot *s = &r->slots[i];
+        job_free(s->job);
+        zt_seq_free(s->seq);
+        zt_free(s->tokens);
+        zt_free(s->raw);
+        zt_free(s->work);
+    }
+    zt_free(r->slots);
+    zt_free(r->items);
+    pthread_mutex_destroy(&r->mu);
+    pthread_cond_destroy(&r->cv);
+    zt_model_free(r->m);
+    zt_free(r);
+}
+
+struct zt_model *zt_runner_model(const struct zt_runner *r) { return r->m; }
+uint32_t zt_runner_n_ctx(const struct zt_runner *r) { return r->n_ctx; }
+
+static int job_new(struct zt_runner *r, enum job_kind kind, const int32_t *toks, size_t n, zt_job_cb cb,
+                   void *ud, struct job **out)
+{
+    if (n == 0 || !cb) return ZT_EINVAL;
+    if (n > r->n_ctx) return ZT_ERANGE;
+    for (size_t i = 0; i < n; i++)
+        if (toks[i] < 0 || (uint32_t)toks[i] >= r->n_vocab) return ZT_EINVAL;
+    struct job *j = zt_calloc(1, sizeof *j);
+    if (!j) return ZT_ENOMEM;
+    j->kind = kind;
+    j->cb = cb;
+    j->ud = ud;
+    j->next_token = -1;
+    zt_buf_init(&j->text, TEXT_MAX);
+    j->prompt = zt_calloc(n, sizeof *j->prompt);
+    if (!j->prompt) {
+        job_free(j);
+        return ZT_ENOMEM;
+    }
+    memcpy(j->prompt, toks, n * sizeof *toks);
+    j->n_prompt = n;
+    *out = j;
+    return 0;
+}
+
+int zt_runner_submit(struct zt_runner *r, const int32_t *prompt, size_t n, const struct zt_job_params *p,
+                     zt_job_cb cb, void *ud, uint64_t *job_id)
+{
+    if (p->n_stop > ZT_RUNNER_MAX_STOP) return ZT_EINVAL;
+    for (size_t i = 0; i < p->n_stop; i++)
+        if (!p->stop[i] || !p->stop[i][0] || strlen(p->stop[i]) > ZT_RUNNER_MAX_STOP_LEN) return ZT_EINVAL;
+    struct job *j;
+    int rc = job_new(r, JOB_GEN, prompt, n, cb, ud, &j);
+    if (rc) return rc;
+    j->p = *p;
+    for (size_t i = 0; i < p->n_stop; i++) {
+        j->stop[i] = zt_strdup(p->stop[i]);
+        if (!j->stop[i]) rc = ZT_ENOMEM;
+        j->p.stop[i] = j->stop[i];
+    }
+    if (!rc) rc = zt_sampler_new(&p->sampler, r->n_vocab, &j->sampler);
+    if (rc) {
+        job_free(j);
+        return rc;
+    }
+    zt_tok_stream_init(&j->ts, r->tok, 0);
+    pthread_mutex_lock(&r->mu);
+    if (r->stopping) rc = ZT_ECLOSED;
+    else if (r->n_queued >= (r->o.max_queue ? r->o.max_queue : 64)) rc = ZT_EBUSY;
+    if (!rc) {
+        j->id = r->next_id++;
+        if (r->queue_tail) r->queue_tail->next = j;
+        else r->queue = j;
+        r->queue_tail = j;
+        r->n_queued++;
+        *job_id = j->id;
+        pthread_cond_signal(&r->cv);
+    }
+    pthread_mutex_unlock(&r->mu);
+    if (rc) job_free(j);
+    return rc;
+}
+
+int zt_runner_embed(struct zt_runner *r, const int32_t *tokens, size_t n, zt_job_cb cb, void *ud,
+                    uint64_t *job_id)
+{
+    struct job *j;
+    int rc = job_new(r, JOB_EMBED, tokens, n, cb, ud, &j);
+    if (rc) return rc;
+    pthread_mutex_lock(&r->mu);
+    if (r->stopping) {
+        rc = ZT_ECLOSED;
+    } else {
+        j->id = r->next_id++;
+        j->next = r->embed_queue;
+        r->embed_queue = j;
+        *job_id = j->id;
+        pthread_cond_signal(&r->cv);
+    }
+    pthread_mutex_unlock(&r->mu);
+    if (rc) job_free(j);
+    return rc;
+}
+
+void zt_runner_cancel(struct zt_runner *r, uint64_t id)
+{
+    pthread_mutex_lock(&r->mu);
+    struct job **queues[2] = {&r->queue, &r->embed_queue};
+    for (int q = 0; q < 2; q++) {
+        struct job *prev = NULL;
+        for (struct job *j = *queues[q]; j; prev = j, j = j->next) {
+            if (j->id != id) continue;
+            if (prev) prev->next = j->next;
+            else *queues[q] = j->next;
+            if (q == 0) {
+                if (r->queue_tail == j) r->queue_tail = prev;
+                r->n_queued--;
+            }
+            job_free(j);
+            goto out;
+        }
+    }
+    for (unsigned i = 0; i < r->o.n_slots; i++) {
+        struct slot *s = &r->slots[i];
+        if (s->job && s->job->id == id) {
+            /* tokens already decoded stay valid for prefix reuse */
+            job_free(s->job);
+            s->job = NULL;
+            break;
+        }
+    }
+out:
+    pthread_mutex_unlock(&r->mu);
+}
+
+void zt_runner_stats(struct zt_runner *r, struct zt_runner_stats *out)
+{
+    pthread_mutex_lock(&r->mu);
+    *out = r->stats;
+    out->queued = r->n_queued;
+    out->active_slots = 0;
+    for (unsigned i = 0; i < r->o.n_slots; i++) out->active_slots += r->slots[i].job != NULL;
+    pthread_mutex_unlock(&r->mu);
+}
