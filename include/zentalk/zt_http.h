@@ -92,4 +92,41 @@ void zt_http_resp_json(struct zt_http_resp *resp, int status, struct json_t *j);
 ZT_NODISCARD int zt_http_resp_header(struct zt_http_resp *resp, const char *name,
                                      const char *value);
 
+/* ---- responses produced later, on another thread ---------------------- */
+
+/* A handler that cannot answer at once (inference) takes an async handle:
+ *  - zt_http_req_defer(): the connection waits (suspended, no thread held)
+ *    until zt_http_async_respond() gives the complete response;
+ *  - zt_http_req_stream(): status and headers go out now and the body is
+ *    streamed with zt_http_async_write() until zt_http_async_end() (chunked
+ *    transfer encoding; Server-Sent Events use this).
+ * on_close(ud) runs once when the connection ends for any reason (client
+ * gone, response sent, server stopping): the producer must stop; writes
+ * after that return ZT_ECLOSED. The handle stays valid until the producer
+ * calls zt_http_async_release() (exactly once), whatever happened. Any
+ * thread may call the async functions. Returns NULL when out of memory (the
+ * handler then answers normally). */
+struct zt_http_async;
+typedef void (*zt_http_close_fn)(void *ud);
+
+struct zt_http_async *zt_http_req_defer(struct zt_http_req *r, zt_http_close_fn on_close, void *ud);
+struct zt_http_async *zt_http_req_stream(struct zt_http_req *r, int status, const char *content_type,
+                                         zt_http_close_fn on_close, void *ud);
+/* Deferred: send resp (its body is taken; resp may be reused). ZT_ECLOSED
+ * when the client is gone, ZT_EINVAL when not deferred or already answered. */
+ZT_NODISCARD int zt_http_async_respond(struct zt_http_async *a, struct zt_http_resp *resp);
+/* Streamed: queue bytes. ZT_ECLOSED when the client is gone, ZT_ETOOBIG when
+ * the client reads too slowly and more than 8 MiB wait. */
+ZT_NODISCARD int zt_http_async_write(struct zt_http_async *a, const void *p, size_t n);
+void zt_http_async_end(struct zt_http_async *a);
+void zt_http_async_release(struct zt_http_async *a);
+/* Inside the handler only, before it returns: give the handle up (e.g. the
+ * work could not be queued) and answer through resp as usual. Frees a. */
+void zt_http_async_abandon(struct zt_http_async *a);
+
+/* Initialise / free a response for a deferred answer (handlers get theirs
+ * ready-made). */
+void zt_http_resp_init(struct zt_http_resp *resp);
+void zt_http_resp_deinit(struct zt_http_resp *resp);
+
 #endif

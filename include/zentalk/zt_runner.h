@@ -73,6 +73,11 @@ ZT_NODISCARD int zt_runner_new(struct zt_model *m, const struct zt_runner_opts *
 /* Stops the thread (jobs in progress end with ZT_ECLOSED errors) and frees. */
 void zt_runner_free(struct zt_runner *r);
 
+/* Stop the thread: every queued or running job gets a ZT_ECLOSED error event
+ * before this returns; later submits fail with ZT_ECLOSED and cancels are
+ * no-ops. The runner stays valid until zt_runner_free(). */
+void zt_runner_shutdown(struct zt_runner *r);
+
 struct zt_model *zt_runner_model(const struct zt_runner *r);
 uint32_t zt_runner_n_ctx(const struct zt_runner *r);
 

@@ -47,7 +47,7 @@ enum zt_tok_type {
 #define ZT_TOK_MAX_TOKENS ((size_t)1 << 22)   /* vocabulary size limit (4M) */
 #define ZT_TOK_MAX_MERGES ((size_t)1 << 22)
 #define ZT_TOK_MAX_TOKEN_LEN ((size_t)4096)   /* bytes of one token text */
-#define ZT_TOK_MAX_INPUT ((size_t)1 << 28)    /* bytes of text per encode call */
+#define ZT_TOK_MAX_INPUT ((size_t)1 << 24)    /* bytes of text per encode call (16 MiB) */
 
 /* A byte string that need not be NUL-terminated. */
 struct zt_tok_text {

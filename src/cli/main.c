@@ -1,5 +1,5 @@
-/* zentalk: the command-line client. This version has `status`; later
- * versions add models, keys, features and more. */
+/* zentalk: the command-line client: `status` and `models` (models.c);
+ * later versions add keys, features and more. */
 #include <curl/curl.h>
 #include <getopt.h>
 #include <jansson.h>
@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "models.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_buf.h"
 #include "zentalk/zt_str.h"
@@ -25,14 +26,23 @@ static void usage(FILE *out)
             "Commands:\n"
             "  status [--url URL] [--json]   show the node's id, roles, version, uptime,\n"
             "                                readiness, models and peers\n"
+            "  models pull URL [--sha256 HEX] [--name FILE] [--force] [--data-dir DIR]\n"
+            "                                download a GGUF model into DIR/models/\n"
+            "                                (resumable, checksum verified)\n"
+            "  models list [--json] [--data-dir DIR]\n"
+            "                                show the models in DIR/models/\n"
+            "  models rm NAME [--data-dir DIR]\n"
+            "                                delete a model (see zentalk models --help)\n"
             "\n"
             "Options:\n"
             "  -u, --url URL   node address (default $ZENTALK_URL or " DEFAULT_URL ")\n"
             "  -h, --help      show this help and exit\n"
             "  -V, --version   show the version and exit\n"
             "\n"
+            "DIR defaults to $ZENTALK_NODE_DATA_DIR or \"data\", as the node's data_dir.\n"
+            "\n"
             "Exit status: 0 success, 1 the node answered with an error or could not be\n"
-            "reached, 2 usage error.\n");
+            "reached (or a models command failed), 2 usage error, 130 interrupted.\n");
 }
 
 static size_t on_data(char *p, size_t size, size_t n, void *ud)
@@ -149,6 +159,20 @@ out:
     return rc;
 }
 
+/* Index of the command word, skipping global options before it, or -1 when
+ * there is none or --help/--version comes first (the main pass handles those). */
+static int command_index(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--") == 0) return i + 1 < argc ? i + 1 : -1;
+        if (a[0] != '-' || a[1] == '\0') return i;
+        if (strcmp(a, "-u") == 0 || strcmp(a, "--url") == 0) i++; /* skip its value */
+        else if (!zt_str_starts_with(a, "--url=") && !zt_str_starts_with(a, "-u")) return -1;
+    }
+    return -1;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -158,6 +182,20 @@ int main(int argc, char **argv)
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
+    /* `models` has its own options (--sha256, --name, ...), which the global
+     * pass below would reject, so it is dispatched first. */
+    int ci = command_index(argc, argv);
+    if (ci > 0 && strcmp(argv[ci], "models") == 0) {
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
+            fprintf(stderr, "zentalk: libcurl failed to initialise\n");
+            return 1;
+        }
+        json_set_alloc_funcs(zt_malloc, zt_free);
+        int mrc = zt__cli_models(argc - ci, argv + ci);
+        curl_global_cleanup();
+        return mrc;
+    }
+
     const char *url = getenv("ZENTALK_URL");
     if (!url || !*url) url = DEFAULT_URL;
     bool as_json = false;

@@ -9,9 +9,9 @@
  *
  * Names follow the RFC's pseudocode (LabeledExtract, ExtractAndExpand,
  * KeySchedule, ...) so the two can be read side by side. Every secret
- * intermediate sits in a sodium_malloc'd scratch block (guard pages, mlock,
- * wiped by sodium_free) that lives for one call; the context itself is a
- * sodium_malloc'd block too. See docs/internals/hpke.md. */
+ * intermediate sits in a sodium_malloc'd scratch block (guard pages, mlock)
+ * wiped before the call returns; a context is one sodium_malloc'd block that
+ * carries its setup scratch. See docs/internals/hpke.md. */
 #include <sodium.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -47,18 +47,7 @@ static const struct aead_desc AEADS[] = {
 
 enum role { ROLE_SENDER = 1, ROLE_RECEIVER = 2 };
 
-/* The whole context is one sodium_malloc'd block. */
-struct zt_hpke_ctx {
-    uint64_t seq;
-    const struct aead_desc *aead;
-    enum role role;
-    uint8_t suite_id[HPKE_SUITE_ID_LEN];
-    uint8_t key[ZT_HPKE_MAX_KEY_LEN];
-    uint8_t base_nonce[ZT_HPKE_NONCE_LEN];
-    uint8_t exporter_secret[NH];
-};
-
-/* Per-call secrets: sodium_malloc'd, freed (and so wiped) before return. */
+/* Per-call secrets: sodium_malloc'd, wiped before the call returns. */
 struct scratch {
     uint8_t sk_e[ZT_HPKE_SK_LEN];
     uint8_t dh[2 * ZT_X25519_LEN];
@@ -71,6 +60,20 @@ struct scratch {
     uint8_t secret[NH];
     uint8_t sk[ZT_HPKE_SK_LEN];
     uint8_t pk[ZT_HPKE_PK_LEN];
+};
+
+/* The whole context is one sodium_malloc'd block. The setup's scratch rides
+ * in the same block (sodium_malloc costs a handful of system calls: mmap,
+ * mprotect, mlock) and is wiped as soon as the key schedule is done. */
+struct zt_hpke_ctx {
+    uint64_t seq;
+    const struct aead_desc *aead;
+    enum role role;
+    uint8_t suite_id[HPKE_SUITE_ID_LEN];
+    uint8_t key[ZT_HPKE_MAX_KEY_LEN];
+    uint8_t base_nonce[ZT_HPKE_NONCE_LEN];
+    uint8_t exporter_secret[NH];
+    struct scratch scratch; /* all zero outside setup */
 };
 
 static atomic_uint test_flags;
@@ -126,7 +129,8 @@ static int suite_check(struct zt_hpke_suite suite, const struct aead_desc **out)
         if (!atomic_flag_test_and_set(&aes_warned))
             zt_log(ZT_LOG_WARN, "hpke_aead_unsupported",
                    "aead=AES-256-GCM aead_id=0x0002 reason=\"libsodium has no AES-GCM "
-                   "implementation for this CPU (needs x86-64 AES-NI and PCLMUL; ARMv8 crypto from libsodium 1.0.19)\" "
+                   "implementation for this CPU (needs x86-64 AES-NI and PCLMUL; ARMv8 "
+                   "crypto from libsodium 1.0.19)\" "
                    "hint=\"use ChaCha20-Poly1305 (aead_id 0x0003)\"");
         return ZT_EUNSUPPORTED;
     }
@@ -434,13 +438,13 @@ static int setup(struct zt_hpke_suite suite, const struct zt_hpke_params *params
     rc = check_params(params, role);
     if (rc != 0) goto out;
 
-    s = scratch_new();
     ctx = sodium_malloc(sizeof *ctx);
-    if (!s || !ctx) {
+    if (!ctx) {
         rc = ZT_ENOMEM;
         goto out;
     }
     memset(ctx, 0, sizeof *ctx);
+    s = &ctx->scratch;
     ctx->aead = aead;
     ctx->role = role;
     hpke_suite_id(ctx->suite_id, aead->id);
@@ -457,12 +461,12 @@ static int setup(struct zt_hpke_suite suite, const struct zt_hpke_params *params
     if (rc != 0) goto out;
     key_schedule(ctx, s, params);
 
+    sodium_memzero(s, sizeof *s);
     if (enc_out) memcpy(enc_out, enc, ZT_HPKE_ENC_LEN);
     *out = ctx;
     ctx = NULL;
 out:
-    if (ctx) sodium_free(ctx);
-    scratch_free(s);
+    if (ctx) sodium_free(ctx); /* wipes the scratch with it */
     return rc;
 }
 
@@ -610,8 +614,9 @@ out:
 }
 
 int zt_hpke_open(struct zt_hpke_suite suite, const struct zt_hpke_params *params,
-                 const uint8_t enc[static ZT_HPKE_ENC_LEN], const uint8_t sk_r[static ZT_HPKE_SK_LEN],
-                 const uint8_t *aad, size_t aad_len, const uint8_t *ct, size_t ct_len, uint8_t *pt,
+                 const uint8_t enc[static ZT_HPKE_ENC_LEN],
+                 const uint8_t sk_r[static ZT_HPKE_SK_LEN], const uint8_t *aad, size_t aad_len,
+                 const uint8_t *ct, size_t ct_len, uint8_t *pt,
                  size_t pt_size)
 {
     struct zt_hpke_ctx *ctx = NULL;

@@ -386,16 +386,21 @@ int zt_runner_new(struct zt_model *m, const struct zt_runner_opts *o, struct zt_
     return 0;
 }
 
+void zt_runner_shutdown(struct zt_runner *r)
+{
+    if (!r || !r->thread_started) return;
+    pthread_mutex_lock(&r->mu);
+    r->stopping = true;
+    pthread_cond_broadcast(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+    pthread_join(r->thread, NULL);
+    r->thread_started = false;
+}
+
 void zt_runner_free(struct zt_runner *r)
 {
     if (!r) return;
-    if (r->thread_started) {
-        pthread_mutex_lock(&r->mu);
-        r->stopping = true;
-        pthread_cond_broadcast(&r->cv);
-        pthread_mutex_unlock(&r->mu);
-        pthread_join(r->thread, NULL);
-    }
+    zt_runner_shutdown(r);
     for (unsigned i = 0; r->slots && i < r->o.n_slots; i++) {
         struct slot *s = &r->slots[i];
         job_free(s->job);
@@ -489,8 +494,10 @@ int zt_runner_embed(struct zt_runner *r, const int32_t *tokens, size_t n, zt_job
         rc = ZT_ECLOSED;
     } else {
         j->id = r->next_id++;
-        j->next = r->embed_queue;
-        r->embed_queue = j;
+        /* first in, first out: callers may rely on completion order */
+        struct job **tail = &r->embed_queue;
+        while (*tail) tail = &(*tail)->next;
+        *tail = j;
         *job_id = j->id;
         pthread_cond_signal(&r->cv);
     }

@@ -63,6 +63,8 @@ struct zt_tokenizer {
     int32_t eog[ZT_TOK_MAX_EOG];
     size_t n_eog;
     bool add_bos, add_eos, add_space_prefix, ignore_merges;
+    bool spm_word_split;    /* see spm_fragment() */
+    uint32_t max_match_len; /* longest text in match_map: longer pairs are not looked up */
     int32_t *special; /* ids the partitioner looks for, longest text first */
     size_t n_special;
     pcre2_code *re;
@@ -140,6 +142,11 @@ static size_t char_len(const uint8_t *s, size_t n)
 {
     int k = utf8_next(s, n);
     return k > 0 ? (size_t)k : 1;
+}
+
+static bool is_ws_mark(const uint8_t *p) /* U+2581, SentencePiece's space */
+{
+    return p[0] == 0xE2 && p[1] == 0x96 && p[2] == 0x81;
 }
 
 static size_t put_utf8(uint8_t *o, uint32_t cp)
@@ -620,6 +627,7 @@ int zt_tok_new(const struct zt_tok_desc *d, struct zt_tokenizer **out, struct zt
         smap_init(&t->match_map, d->n_tokens, d->kind == ZT_TOK_BPE))
         goto out;
     size_t n_special = 0;
+    bool split_ok = true;
     for (uint32_t i = 0; i < t->n; i++) {
         const struct tok_entry *e = &t->tok[i];
         if (e->text_len == 0) continue; /* an empty text matches nothing */
@@ -628,12 +636,19 @@ int zt_tok_new(const struct zt_tok_desc *d, struct zt_tokenizer **out, struct zt
          * never control, unknown, unused or byte tokens, so a user typing
          * "<s>" or "<0x41>" cannot forge them. */
         if ((e->type == ZT_TOK_TYPE_NORMAL || e->type == ZT_TOK_TYPE_USER_DEFINED) &&
-            (d->kind == ZT_TOK_SPM || e->piece_len > 0))
+            (d->kind == ZT_TOK_SPM || e->piece_len > 0)) {
             smap_put(t, &t->match_map, i);
+            if (e->text_len > t->max_match_len) t->max_match_len = e->text_len;
+            const uint8_t *x = (const uint8_t *)t->blob + e->text_off;
+            for (size_t k = 1; k + 3 <= e->text_len; k++)
+                if (is_ws_mark(x + k) && (k < 3 || !is_ws_mark(x + k - 3))) split_ok = false;
+        }
         if (e->type == ZT_TOK_TYPE_CONTROL || e->type == ZT_TOK_TYPE_USER_DEFINED ||
             e->type == ZT_TOK_TYPE_UNKNOWN)
             n_special++;
     }
+
+    t->spm_word_split = split_ok;
 
     /* Byte tokens. */
     for (unsigned b = 0; b < 256; b++) {
@@ -1028,15 +1043,31 @@ static struct bigram heap_pop(struct heap *h)
     return top;
 }
 
-/* Scratch for one encode call, sized once for the longest fragment: symbols
- * are at most one per byte, and each merge queues at most two bigrams on top
- * of the initial n - 1. */
+/* Scratch for one encode call. Symbols: at most one per byte of a word (SPM
+ * segment or BPE word); each merge queues at most two bigrams on top of the
+ * initial n - 1, so 3n heap entries suffice. Grown on demand to the longest
+ * word, so memory follows words, not the whole text. */
 struct scratch {
     uint8_t *esc; /* SPM: the escaped fragment */
     struct sym *sym;
     struct heap heap;
     size_t cap; /* symbols */
 };
+
+static int scratch_reserve(struct scratch *w, size_t n)
+{
+    if (n <= w->cap) return 0;
+    size_t nc = w->cap ? w->cap : 64;
+    while (nc < n) nc *= 2;
+    struct sym *ns = zt_reallocarray(w->sym, nc, sizeof *ns);
+    if (!ns) return ZT_ENOMEM;
+    w->sym = ns;
+    struct bigram *nh = zt_reallocarray(w->heap.v, nc, 3 * sizeof *nh);
+    if (!nh) return ZT_ENOMEM;
+    w->heap.v = nh;
+    w->cap = nc;
+    return 0;
+}
 
 static int emit_byte(const struct zt_tokenizer *t, struct emit *e, uint8_t b)
 {
@@ -1053,43 +1084,28 @@ static void spm_try_bigram(const struct zt_tokenizer *t, const uint8_t *s, struc
     if (l < 0 || r < 0) return;
     const struct sym *a = &w->sym[l], *b = &w->sym[r];
     uint32_t size = a->n + b->n;
+    if (size > t->max_match_len) return;
     int32_t id = smap_get(t, &t->match_map, (const char *)s + a->off, size);
     if (id < 0) return;
     struct bigram bg = {t->tok[id].score, l, r, size};
     heap_push(&w->heap, bg);
 }
 
-/* llama.cpp's llm_tokenizer_spm_session::tokenize: start from characters,
- * repeatedly merge the best-scoring adjacent pair that is a token, then
- * emit each symbol as its token or, failing that, as byte tokens. (Its
- * rev_merge recursion never fires: a merged symbol is always a token.) */
-static int spm_fragment(const struct zt_tokenizer *t, const char *text, size_t len, bool prefix,
-                        struct scratch *w, struct emit *e)
+/* Merge the symbols of s[start..end) (see spm_fragment). */
+static int spm_segment(const struct zt_tokenizer *t, const uint8_t *s, size_t start, size_t end,
+                       struct scratch *w, struct emit *e)
 {
-    uint8_t *s = w->esc;
-    size_t n = 0;
-    if (prefix) {
-        memcpy(s, "\xE2\x96\x81", 3);
-        n = 3;
-    }
-    for (size_t i = 0; i < len; i++) {
-        if (text[i] == ' ') {
-            memcpy(s + n, "\xE2\x96\x81", 3);
-            n += 3;
-        } else {
-            s[n++] = (uint8_t)text[i];
-        }
-    }
-    if (n == 0) return 0;
+    int rc = scratch_reserve(w, end - start);
+    if (rc) return rc;
     int32_t ns = 0;
-    for (size_t off = 0; off < n;) {
-        size_t cl = char_len(s + off, n - off);
+    for (size_t off = start; off < end;) {
+        size_t cl = char_len(s + off, end - off);
         struct sym *y = &w->sym[ns];
         y->off = (uint32_t)off;
         y->n = (uint32_t)cl;
         y->prev = ns - 1;
         off += cl;
-        y->next = off == n ? -1 : ns + 1;
+        y->next = off == end ? -1 : ns + 1;
         ns++;
     }
     w->heap.n = 0;
@@ -1112,12 +1128,50 @@ static int spm_fragment(const struct zt_tokenizer *t, const char *text, size_t l
             emit(e, id);
             continue;
         }
-        for (uint32_t k = 0; k < y->n; k++) {
-            int rc = emit_byte(t, e, s[y->off + k]);
-            if (rc) return rc;
-        }
+        for (uint32_t k = 0; k < y->n; k++)
+            if ((rc = emit_byte(t, e, s[y->off + k])) != 0) return rc;
     }
     return 0;
+}
+
+/* llama.cpp's llm_tokenizer_spm_session::tokenize: start from characters,
+ * repeatedly merge the best-scoring adjacent pair that is a token, then
+ * emit each symbol as its token or, failing that, as byte tokens. (Its
+ * rev_merge recursion never fires: a merged symbol is always a token.)
+ *
+ * Speed: when no token has a U+2581 right after another character (true of
+ * Llama-2-style vocabularies, whose only inner U+2581 are in runs of them),
+ * no merge can cross the point where a U+2581 follows a different
+ * character, so the text is merged word by word with the same result: the
+ * queue stays small and in cache instead of spanning the whole text. */
+static int spm_fragment(const struct zt_tokenizer *t, const char *text, size_t len, bool prefix,
+                        struct scratch *w, struct emit *e)
+{
+    uint8_t *s = w->esc;
+    size_t n = 0;
+    if (prefix) {
+        memcpy(s, "\xE2\x96\x81", 3);
+        n = 3;
+    }
+    for (size_t i = 0; i < len; i++) {
+        if (text[i] == ' ') {
+            memcpy(s + n, "\xE2\x96\x81", 3);
+            n += 3;
+        } else {
+            s[n++] = (uint8_t)text[i];
+        }
+    }
+    if (n == 0) return 0;
+    if (!t->spm_word_split) return spm_segment(t, s, 0, n, w, e);
+    size_t start = 0;
+    for (size_t p = 1; p + 3 <= n; p++) {
+        if (s[p] != 0xE2 || !is_ws_mark(s + p) || (p >= 3 && is_ws_mark(s + p - 3))) continue;
+        int rc = spm_segment(t, s, start, p, w, e);
+        if (rc) return rc;
+        start = p;
+        p += 2;
+    }
+    return spm_segment(t, s, start, n, w, e);
 }
 
 /* Byte-level BPE of one pre-tokenized word: symbols are bytes (as their
@@ -1134,6 +1188,8 @@ static int bpe_word(const struct zt_tokenizer *t, const uint8_t *s, size_t len, 
             return 0;
         }
     }
+    int rc = scratch_reserve(w, len);
+    if (rc) return rc;
     int32_t ns = (int32_t)len;
     for (int32_t i = 0; i < ns; i++) {
         struct sym *y = &w->sym[i];
@@ -1173,9 +1229,8 @@ static int bpe_word(const struct zt_tokenizer *t, const uint8_t *s, size_t len, 
         const struct sym *y = &w->sym[i];
         if (y->id >= 0) {
             emit(e, y->id);
-        } else {
-            int rc = emit_byte(t, e, s[y->off]); /* a byte without a token: unknown */
-            if (rc) return rc;
+        } else if ((rc = emit_byte(t, e, s[y->off])) != 0) {
+            return rc; /* a byte without a token and no unknown token */
         }
     }
     return 0;
@@ -1369,15 +1424,8 @@ int zt_tok_encode(const struct zt_tokenizer *t, const char *text, size_t len, bo
     for (size_t k = 0; k < fa.n; k++)
         if (fa.v[k].id < 0 && fa.v[k].len > longest) longest = fa.v[k].len;
     rc = ZT_ENOMEM;
-    /* SPM: a space becomes 3 bytes; plus the prefix. Symbols: one per byte at most. */
-    size_t esc = t->kind == ZT_TOK_SPM ? 3 * longest + 3 : 0;
-    w.cap = longest + 1;
-    if (esc && !(w.esc = zt_malloc(esc))) goto out;
-    if (longest) {
-        w.sym = zt_calloc(w.cap, sizeof *w.sym);
-        w.heap.v = zt_calloc(w.cap, 3 * sizeof *w.heap.v);
-        if (!w.sym || !w.heap.v) goto out;
-    }
+    /* SPM: a space becomes 3 bytes; plus the prefix */
+    if (t->kind == ZT_TOK_SPM && longest && !(w.esc = zt_malloc(3 * longest + 3))) goto out;
     if (t->kind == ZT_TOK_BPE && longest && !(md = pcre2_match_data_create_from_pattern(t->re, NULL)))
         goto out;
 

@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <microhttpd.h>
+#include <pthread.h>
 #include <netinet/in.h>
 #include <sodium.h>
 #include <stdatomic.h>
@@ -57,9 +58,34 @@ struct zt_http_req {
     const char *reject_msg;
     size_t discarded;    /* body bytes dropped after a late reject */
     bool responded;
+    struct zt_http_async *async; /* deferred or streamed answer */
+};
+
+#define STREAM_MAX_PENDING (8u * 1024u * 1024u)
+
+struct zt_http_async {
+    pthread_mutex_t mu;
+    int refs;                     /* the request (until completion) + the producer */
+    struct MHD_Connection *conn;
+    struct zt_http_req *req;      /* NULL once the request completed */
+    bool stream;
+    bool suspended;
+    bool closed;                  /* connection ended: no more resume */
+    bool ended;                   /* stream: producer is done */
+    bool ready;                   /* deferred: response stored */
+    bool sent;                    /* deferred: response queued */
+    int status;
+    const char *content_type;
+    struct zt_http_resp resp;     /* deferred answer, or stream headers */
+    struct zt_buf pending;        /* stream bytes not yet given to libmicrohttpd */
+    size_t pending_off;
+    zt_http_close_fn on_close;
+    void *ud;
 };
 
 /* ---- responses ---------------------------------------------------------- */
+
+static enum MHD_Result async_continue(struct zt_http_req *r);
 
 static void jansson_free(void *p)
 {
@@ -74,7 +100,14 @@ void zt_http_resp_error(struct zt_http_resp *resp, int status, const char *code,
     resp->status = status;
     resp->content_type = "application/json";
     zt_buf_reset(&resp->body);
-    json_t *j = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", message);
+    /* OpenAI clients read error.type; ours read error.code: give both */
+    const char *type = status == 401   ? "authentication_error"
+                       : status == 403 ? "permission_error"
+                       : status == 404 ? "not_found_error"
+                       : status == 429 ? "rate_limit_error"
+                       : status >= 500 ? "server_error"
+                                       : "invalid_request_error";
+    json_t *j = json_pack("{s:{s:s,s:s,s:s}}", "error", "code", code, "message", message, "type", type);
     char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
     if (!s || zt_buf_append_str(&resp->body, s) != 0 || zt_buf_append_byte(&resp->body, '\n') != 0) {
         zt_buf_reset(&resp->body);
@@ -141,7 +174,7 @@ static enum MHD_Result send_resp(struct zt_http_req *r, struct zt_http_resp *res
     return ret;
 }
 
-static void resp_init(struct zt_http_resp *resp)
+void zt_http_resp_init(struct zt_http_resp *resp)
 {
     memset(resp, 0, sizeof *resp);
     resp->status = 200;
@@ -149,11 +182,16 @@ static void resp_init(struct zt_http_resp *resp)
     zt_buf_init(&resp->body, RESP_MAX_BYTES);
 }
 
+void zt_http_resp_deinit(struct zt_http_resp *resp)
+{
+    zt_buf_deinit(&resp->body);
+}
+
 static enum MHD_Result send_error(struct zt_http_req *r, int status, const char *code,
                                   const char *msg)
 {
     struct zt_http_resp resp;
-    resp_init(&resp);
+    zt_http_resp_init(&resp);
     zt_http_resp_error(&resp, status, code, msg);
     enum MHD_Result ret = send_resp(r, &resp);
     zt_buf_deinit(&resp.body);
@@ -203,6 +241,206 @@ bool zt_http_req_peer_is_loopback(const struct zt_http_req *r)
 void zt_http_req_set_route(struct zt_http_req *r, const char *label)
 {
     r->route = label;
+}
+
+/* ---- deferred and streamed responses ------------------------------------ */
+
+static void async_unref(struct zt_http_async *a)
+{
+    pthread_mutex_lock(&a->mu);
+    int left = --a->refs;
+    pthread_mutex_unlock(&a->mu);
+    if (left) return;
+    zt_buf_deinit(&a->resp.body);
+    zt_buf_deinit(&a->pending);
+    pthread_mutex_destroy(&a->mu);
+    zt_free(a);
+}
+
+static struct zt_http_async *async_new(struct zt_http_req *r, bool stream, zt_http_close_fn on_close, void *ud)
+{
+    if (r->async) return NULL; /* one per request */
+    struct zt_http_async *a = zt_calloc(1, sizeof *a);
+    if (!a) return NULL;
+    pthread_mutex_init(&a->mu, NULL);
+    a->refs = 2;
+    a->conn = r->conn;
+    a->req = r;
+    a->stream = stream;
+    a->on_close = on_close;
+    a->ud = ud;
+    zt_http_resp_init(&a->resp);
+    zt_buf_init(&a->pending, STREAM_MAX_PENDING);
+    r->async = a;
+    return a;
+}
+
+struct zt_http_async *zt_http_req_defer(struct zt_http_req *r, zt_http_close_fn on_close, void *ud)
+{
+    return async_new(r, false, on_close, ud);
+}
+
+struct zt_http_async *zt_http_req_stream(struct zt_http_req *r, int status, const char *content_type,
+                                         zt_http_close_fn on_close, void *ud)
+{
+    struct zt_http_async *a = async_new(r, true, on_close, ud);
+    if (a) {
+        a->status = status;
+        a->content_type = content_type;
+    }
+    return a;
+}
+
+/* libmicrohttpd pulls the stream body from here (on its thread). With
+ * nothing to send yet, the connection is suspended: no thread spins or
+ * waits; zt_http_async_write() resumes it. */
+static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)pos;
+    struct zt_http_async *a = cls;
+    ssize_t ret;
+    pthread_mutex_lock(&a->mu);
+    size_t avail = a->pending.len - a->pending_off;
+    if (avail) {
+        size_t n = avail < max ? avail : max;
+        memcpy(buf, a->pending.data + a->pending_off, n);
+        a->pending_off += n;
+        if (a->pending_off == a->pending.len) {
+            zt_buf_reset(&a->pending);
+            a->pending_off = 0;
+        }
+        ret = (ssize_t)n;
+    } else if (a->ended) {
+        ret = MHD_CONTENT_READER_END_OF_STREAM;
+    } else if (a->closed) {
+        ret = MHD_CONTENT_READER_END_WITH_ERROR;
+    } else {
+        a->suspended = true;
+        MHD_suspend_connection(a->conn);
+        ret = 0;
+    }
+    pthread_mutex_unlock(&a->mu);
+    return ret;
+}
+
+static void add_common_headers(struct MHD_Response *mr, const char *request_id)
+{
+    MHD_add_response_header(mr, "X-Request-Id", request_id);
+    MHD_add_response_header(mr, "X-Content-Type-Options", "nosniff");
+}
+
+/* The handler took an async handle: start the stream, or wait (suspended)
+ * for the deferred answer unless it is already there. */
+static enum MHD_Result async_start(struct zt_http_req *r, struct zt_http_resp *resp)
+{
+    struct zt_http_async *a = r->async;
+    if (a->stream) {
+        struct MHD_Response *mr = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, stream_reader, a, NULL);
+        if (!mr) return MHD_NO;
+        MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE, a->content_type ? a->content_type : "application/json");
+        MHD_add_response_header(mr, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+        MHD_add_response_header(mr, "X-Accel-Buffering", "no");
+        add_common_headers(mr, r->id);
+        for (size_t i = 0; i < resp->n_headers; i++)
+            MHD_add_response_header(mr, resp->headers[i].name, resp->headers[i].value);
+        r->status = a->status;
+        r->responded = true;
+        enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)a->status, mr);
+        MHD_destroy_response(mr);
+        return ret;
+    }
+    pthread_mutex_lock(&a->mu);
+    bool ready = a->ready;
+    if (!ready) {
+        a->suspended = true;
+        MHD_suspend_connection(r->conn);
+    }
+    pthread_mutex_unlock(&a->mu);
+    return ready ? async_continue(r) : MHD_YES;
+}
+
+/* Called again after a resume: send the deferred answer. */
+static enum MHD_Result async_continue(struct zt_http_req *r)
+{
+    struct zt_http_async *a = r->async;
+    pthread_mutex_lock(&a->mu);
+    bool ready = a->ready && !a->sent;
+    if (ready) a->sent = true;
+    pthread_mutex_unlock(&a->mu);
+    if (!ready) return MHD_YES;
+    return send_resp(r, &a->resp);
+}
+
+int zt_http_async_respond(struct zt_http_async *a, struct zt_http_resp *resp)
+{
+    int rc = 0;
+    pthread_mutex_lock(&a->mu);
+    if (a->stream || a->ready) {
+        rc = ZT_EINVAL;
+    } else if (a->closed) {
+        rc = ZT_ECLOSED;
+    } else {
+        zt_buf_deinit(&a->resp.body);
+        a->resp = *resp;
+        zt_buf_init(&resp->body, a->resp.body.max); /* the body now belongs to a */
+        a->ready = true;
+        if (a->suspended) {
+            a->suspended = false;
+            MHD_resume_connection(a->conn);
+        }
+    }
+    pthread_mutex_unlock(&a->mu);
+    return rc;
+}
+
+int zt_http_async_write(struct zt_http_async *a, const void *p, size_t n)
+{
+    int rc = 0;
+    pthread_mutex_lock(&a->mu);
+    if (!a->stream || a->ended) rc = ZT_EINVAL;
+    else if (a->closed) rc = ZT_ECLOSED;
+    else rc = zt_buf_append(&a->pending, p, n);
+    if (rc == 0 && a->suspended) {
+        a->suspended = false;
+        MHD_resume_connection(a->conn);
+    }
+    pthread_mutex_unlock(&a->mu);
+    return rc;
+}
+
+void zt_http_async_end(struct zt_http_async *a)
+{
+    pthread_mutex_lock(&a->mu);
+    a->ended = true;
+    if (a->suspended && !a->closed) {
+        a->suspended = false;
+        MHD_resume_connection(a->conn);
+    }
+    pthread_mutex_unlock(&a->mu);
+}
+
+void zt_http_async_release(struct zt_http_async *a)
+{
+    if (a) async_unref(a);
+}
+
+void zt_http_async_abandon(struct zt_http_async *a)
+{
+    if (!a) return;
+    if (a->req) a->req->async = NULL;
+    a->refs = 1; /* neither the request nor a producer keeps it */
+    async_unref(a);
+}
+
+/* The request is over (sent, or the client went away). */
+static void async_closed(struct zt_http_async *a)
+{
+    pthread_mutex_lock(&a->mu);
+    a->closed = true;
+    a->req = NULL;
+    pthread_mutex_unlock(&a->mu);
+    if (a->on_close) a->on_close(a->ud); /* outside our lock: it may cancel work */
+    async_unref(a);
 }
 
 /* ---- libmicrohttpd callbacks -------------------------------------------- */
@@ -302,10 +540,11 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
         return MHD_YES;
     }
     if (r->reject_status) return send_error(r, r->reject_status, r->reject_code, r->reject_msg);
+    if (r->async) return async_continue(r);
     struct zt_http_resp resp;
-    resp_init(&resp);
+    zt_http_resp_init(&resp);
     s->opts.handler(s->opts.ud, r, &resp);
-    enum MHD_Result ret = send_resp(r, &resp);
+    enum MHD_Result ret = r->async ? async_start(r, &resp) : send_resp(r, &resp);
     zt_buf_deinit(&resp.body);
     return ret;
 }
@@ -323,6 +562,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     zt_log(ZT_LOG_DEBUG, "http_request",
            "request_id=%s method=%s route=%s status=%d duration_us=%llu end=%d", r->id, r->method,
            r->route ? r->route : "-", status, (unsigned long long)(dur / 1000), (int)toe);
+    if (r->async) async_closed(r->async);
     zt_buf_deinit(&r->body);
     zt_free(r);
     *con_cls = NULL;

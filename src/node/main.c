@@ -135,9 +135,9 @@ static void roles_string(unsigned mask, char *out, size_t n)
     }
 }
 
-/* Each role reports what it has. This version has no engine, scheduler or
- * ledger yet: the roles are ready as soon as the API serves, and their
- * detail says plainly what is (not) there. */
+/* Each role reports what it has. Models load lazily, and there is no
+ * scheduler or ledger yet: the roles are ready as soon as the API serves,
+ * and their detail says plainly what is there. */
 static void mark_roles_ready(struct zt_server *srv, const struct zt_config *cfg)
 {
     char detail[128];
@@ -146,8 +146,7 @@ static void mark_roles_ready(struct zt_server *srv, const struct zt_config *cfg)
     if (cfg->node.role_mask & ZT_ROLE_ORCHESTRATOR)
         zt_server_set_ready(srv, ZT_ROLE_ORCHESTRATOR, true, "single node, no peers");
     if (cfg->node.role_mask & ZT_ROLE_WORKER) {
-        snprintf(detail, sizeof detail, "%zu model(s) configured, none loaded (no inference engine in this build)",
-                 cfg->n_models);
+        snprintf(detail, sizeof detail, "%zu model(s) configured, loaded on first use", cfg->n_models);
         zt_server_set_ready(srv, ZT_ROLE_WORKER, true, detail);
     }
 }

@@ -11,7 +11,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "llm.h"
 #include "metrics.h"
+#include "models.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_http.h"
 #include "zentalk/zt_log.h"
@@ -60,6 +62,7 @@ struct zt_server {
     atomic_bool draining;
     struct role_state roles[N_ROLES];
     struct zt__metrics metrics;
+    struct zt__models *models;
 };
 
 static const char *const UNMATCHED = "unmatched";
@@ -163,6 +166,30 @@ static void h_metrics(struct zt_server *s, struct zt_http_req *req, json_t *body
                              "# TYPE process_resident_memory_bytes gauge\n"
                              "process_resident_memory_bytes %ld\n",
                              rss);
+    struct zt_runner_stats st;
+    size_t n_loaded;
+    zt__models_stats(s->models, &st, &n_loaded);
+    rc |= zt_buf_appendf(b,
+                         "# HELP zentalk_models_loaded Models loaded in memory.\n"
+                         "# TYPE zentalk_models_loaded gauge\n"
+                         "zentalk_models_loaded %zu\n"
+                         "# HELP zentalk_prompt_tokens_total Prompt tokens processed.\n"
+                         "# TYPE zentalk_prompt_tokens_total counter\n"
+                         "zentalk_prompt_tokens_total %llu\n"
+                         "# HELP zentalk_generated_tokens_total Tokens generated.\n"
+                         "# TYPE zentalk_generated_tokens_total counter\n"
+                         "zentalk_generated_tokens_total %llu\n"
+                         "# HELP zentalk_inference_jobs_total Generation jobs finished.\n"
+                         "# TYPE zentalk_inference_jobs_total counter\n"
+                         "zentalk_inference_jobs_total %llu\n"
+                         "# HELP zentalk_inference_slots_active Sequences being decoded now.\n"
+                         "# TYPE zentalk_inference_slots_active gauge\n"
+                         "zentalk_inference_slots_active %u\n"
+                         "# HELP zentalk_inference_queue Jobs waiting for a slot.\n"
+                         "# TYPE zentalk_inference_queue gauge\n"
+                         "zentalk_inference_queue %u\n",
+                         n_loaded, (unsigned long long)st.prompt_tokens, (unsigned long long)st.generated_tokens,
+                         (unsigned long long)st.jobs_done, st.active_slots, st.queued);
     rc |= zt__metrics_render_http(&s->metrics, b);
     if (rc) {
         zt_http_resp_error(resp, 500, "internal", "could not render metrics");
@@ -183,16 +210,19 @@ static void h_status(struct zt_server *s, struct zt_http_req *req, json_t *body,
     zt_time_iso8601(started, sizeof started, s->start_real_ms);
     bool all_ready;
     json_t *readiness = roles_json(s, &all_ready);
-    /* No engine and no network yet: nothing is loaded and there are no peers;
-     * the configured models are listed so an operator sees what would load. */
-    json_t *configured = json_array();
-    for (size_t i = 0; i < s->cfg->n_models && configured; i++)
-        json_array_append_new(configured, json_string(s->cfg->models[i].id));
-    json_t *j = json_pack("{s:s,s:s,s:s,s:o*,s:o*,s:b,s:f,s:s,s:s,s:[],s:o*,s:[]}",
+    /* models load on first use; no network yet, so no peers */
+    json_t *configured = json_array(), *loaded = json_array();
+    for (size_t i = 0; i < zt__models_count(s->models) && configured && loaded; i++) {
+        bool is_loaded;
+        const struct zt_cfg_model *e = zt__models_entry(s->models, i, &is_loaded);
+        json_array_append_new(configured, json_string(e->id));
+        if (is_loaded) json_array_append_new(loaded, json_string(e->id));
+    }
+    json_t *j = json_pack("{s:s,s:s,s:s,s:o*,s:o*,s:b,s:f,s:s,s:s,s:o*,s:o*,s:[]}",
                           "node_id", s->node_id, "version", ZT_VERSION, "commit", ZT_GIT_COMMIT,
                           "roles", roles, "readiness", readiness, "ready",
                           all_ready && !atomic_load(&s->draining), "uptime_seconds", uptime_s(s),
-                          "started_at", started, "listen", s->cfg->server.listen, "models",
+                          "started_at", started, "listen", s->cfg->server.listen, "models", loaded,
                           "models_configured", configured, "peers");
     zt_http_resp_json(resp, 200, j);
 }
@@ -224,12 +254,37 @@ static void h_log_level(struct zt_server *s, struct zt_http_req *req, json_t *bo
     zt_http_resp_json(resp, 200, json_pack("{s:s}", "level", zt_log_level_name(zt_log_get_level())));
 }
 
+static void h_models(struct zt_server *s, struct zt_http_req *req, json_t *body, struct zt_http_resp *resp)
+{
+    (void)body;
+    zt__llm_models(s->models, req, resp);
+}
+
+static void h_completions(struct zt_server *s, struct zt_http_req *req, json_t *body, struct zt_http_resp *resp)
+{
+    zt__llm_generate(s->models, req, body, false, resp);
+}
+
+static void h_chat(struct zt_server *s, struct zt_http_req *req, json_t *body, struct zt_http_resp *resp)
+{
+    zt__llm_generate(s->models, req, body, true, resp);
+}
+
+static void h_embeddings(struct zt_server *s, struct zt_http_req *req, json_t *body, struct zt_http_resp *resp)
+{
+    zt__llm_embeddings(s->models, req, body, resp);
+}
+
 static const struct route routes[] = {
     {"/healthz", M_GET, 0, false, h_healthz},
     {"/readyz", M_GET, 0, false, h_readyz},
     {"/metrics", M_GET, 0, false, h_metrics},
     {"/v1/status", M_GET, 0, false, h_status},
     {"/v1/admin/log-level", M_GET | M_PUT, M_PUT, true, h_log_level},
+    {"/v1/models", M_GET, 0, false, h_models},
+    {"/v1/completions", M_POST, M_POST, false, h_completions},
+    {"/v1/chat/completions", M_POST, M_POST, false, h_chat},
+    {"/v1/embeddings", M_POST, M_POST, false, h_embeddings},
 };
 #define N_ROUTES (sizeof routes / sizeof routes[0])
 
@@ -370,6 +425,10 @@ int zt_server_new(const struct zt_config *cfg, const char *node_id, struct zt_se
         pthread_mutex_init(&s->roles[i].mu, NULL);
         zt_strlcpy(s->roles[i].detail, "starting", sizeof s->roles[i].detail);
     }
+    if (zt__models_new(cfg, &s->models) != 0) {
+        zt_free(s);
+        return ZT_ENOMEM;
+    }
     for (size_t i = 0; i < N_ROUTES; i++) zt_ignore(zt__metrics_add_route(&s->metrics, routes[i].path));
     zt_ignore(zt__metrics_add_route(&s->metrics, UNMATCHED));
     *out = s;
@@ -433,7 +492,13 @@ int zt_server_drain(struct zt_server *s, uint64_t timeout_ms)
 void zt_server_free(struct zt_server *s)
 {
     if (!s) return;
+    /* End inference first: every job answers (an error for those cut
+     * short), the connections it resumes get a moment to flush, and only
+     * then does the HTTP server close what is left. */
+    zt__models_shutdown(s->models);
+    for (int i = 0; i < 200 && s->http && zt_http_inflight(s->http) > 0; i++) zt_time_sleep_ms(10);
     zt_http_stop(s->http);
+    zt__models_free(s->models);
     for (int i = 0; i < N_ROLES; i++) pthread_mutex_destroy(&s->roles[i].mu);
     zt_free(s);
 }

@@ -352,8 +352,8 @@ static void test_roundtrip_all_modes(void **state)
             assert_int_equal(zt_hpke_setup_sender(suite_of(AEADS[a]), &ps, pk_r, enc, &s), 0);
             assert_int_equal(zt_hpke_setup_receiver(suite_of(AEADS[a]), &pr, enc, sk_r, &r), 0);
             for (int i = 0; i < 5; i++) {
-                assert_int_equal(zt_hpke_ctx_seal(s, aad, sizeof aad, msg, sizeof msg, ct, sizeof ct),
-                                 0);
+                assert_int_equal(
+                    zt_hpke_ctx_seal(s, aad, sizeof aad, msg, sizeof msg, ct, sizeof ct), 0);
                 assert_int_equal(zt_hpke_ctx_open(r, aad, sizeof aad, ct, sizeof ct, pt, sizeof pt),
                                  0);
                 assert_memory_equal(pt, msg, sizeof msg);
@@ -490,7 +490,8 @@ static void test_wrong_keys(void **state)
         assert_int_equal(zt_hpke_open(su, NULL, enc, sk_r, NULL, 0, ct, sizeof ct, pt, sizeof pt),
                          ZT_ECRYPTO);
         pr.sender_pk = pk_s;
-        assert_int_equal(zt_hpke_open(su, &pr, enc, sk_r, NULL, 0, ct, sizeof ct, pt, sizeof pt), 0);
+        assert_int_equal(
+            zt_hpke_open(su, &pr, enc, sk_r, NULL, 0, ct, sizeof ct, pt, sizeof pt), 0);
         /* PSK and info must match. */
         struct zt_hpke_params qs = params_for(ZT_HPKE_MODE_PSK, NULL, NULL, true);
         struct zt_hpke_params qr = qs;

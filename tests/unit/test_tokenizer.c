@@ -129,6 +129,7 @@ static void test_spm_llama_vectors(void **state)
     char ip[1024], op[1024];
     if (!shared_path(ip, sizeof ip, "tokenizer-tests/llama-spm.inp") ||
         !shared_path(op, sizeof op, "tokenizer-tests/llama-spm.out")) {
+        printf("skip: tokenizer-tests/llama-spm.{inp,out} not found (set ZT_SHARED_DIR)\n");
         skip();
     }
     struct zt_tokenizer *t = shared_tok("llama-2-tiny-random.gguf");
@@ -334,7 +335,7 @@ static void test_spm_synthetic_merges(void **state)
     /* "▁ab" beats "▁a"+"b": best score first; ties go to the leftmost pair. */
     struct zt_tok_text toks[] = {
         {"<unk>", 5}, {"<s>", 3}, {"</s>", 4}, {"a", 1}, {"b", 1}, {"\xE2\x96\x81", 3},
-        {"\xE2\x96\x81" "a", 4}, {"ab", 2}, {"\xE2\x96\x81" "ab", 5}, {"<0x41>", 6}, {"<0xC3>", 6},
+        {"\xE2\x96\x81\x61", 4}, {"ab", 2}, {"\xE2\x96\x81\x61\x62", 5}, {"<0x41>", 6}, {"<0xC3>", 6},
         {"<0xA9>", 6}, {"<0xFF>", 6}, {"aa", 2},
     };
     float scores[] = {0, 0, 0, -1, -1, -1, -2, -3, -1.5f, 0, 0, 0, 0, -2};
@@ -376,6 +377,9 @@ static void test_spm_synthetic_merges(void **state)
     zt_free(ids);
     assert_int_equal(zt_tok_encode(t, NULL, 0, false, false, NULL, 0, &n), 0);
     assert_int_equal(n, 0);
+    /* too long: refused before anything is read or allocated */
+    assert_int_equal(zt_tok_encode(t, "x", ZT_TOK_MAX_INPUT + 1, false, false, NULL, 0, &n),
+                     ZT_ETOOBIG);
     zt_tok_free(t);
 
     /* no space prefix: "aaa" -> "aa" "a" (leftmost of two equal pairs) */
@@ -677,6 +681,35 @@ static void test_bpe_roundtrip_any_bytes(void **state)
         }
         zt_tok_free(t);
     }
+    zt_free(v);
+}
+
+/* Long runs (whitespace, one huge word, invalid bytes) stay correct and lossless. */
+static void test_long_runs(void **state)
+{
+    (void)state;
+    struct bpe_vocab *v = zt_malloc(sizeof *v);
+    assert_non_null(v);
+    static const char *const m[] = {" | ", "\n|\n", "a|a", "aa|aa"};
+    bv_build(v, m, 4, NULL, NULL, 0);
+    const size_t len = 1u << 18;
+    char *buf = zt_malloc(len);
+    assert_non_null(buf);
+    const char *pres[] = {"llama3", "gpt2"};
+    for (size_t p = 0; p < 2; p++) {
+        struct zt_tokenizer *t = bv_tok(v, pres[p]);
+        for (int kind = 0; kind < 4; kind++) {
+            for (size_t i = 0; i < len; i++)
+                buf[i] = kind == 0 ? ' ' : kind == 1 ? (i % 3 ? ' ' : '\n') : kind == 2 ? 'a' : (char)0xFF;
+            buf[len - 1] = 'x';
+            size_t n;
+            int32_t *ids = encode(t, buf, len, false, false, &n);
+            assert_decodes_to(t, ids, n, 0, buf, len);
+            zt_free(ids);
+        }
+        zt_tok_free(t);
+    }
+    zt_free(buf);
     zt_free(v);
 }
 
@@ -1188,6 +1221,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bpe_merge_priority, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bpe_roundtrip_any_bytes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bpe_special_tokens, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_long_runs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stream_split_utf8, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stream_spm, setup, teardown),
         cmocka_unit_test_setup_teardown(test_malformed_vocab, setup, teardown),

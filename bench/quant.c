@@ -1,0 +1,109 @@
+/* bench/quant.c: single-threaded matrix-vector / matrix-matrix speed of the
+ * dot-product kernels (src/engine/quant*.c) for every weight type and every
+ * ISA path this CPU runs.
+ *
+ * Prints, per (type, isa, shape, batch): weight GB/s (bytes of W streamed
+ * per second: the figure that bounds token generation) and GFLOP/s
+ * (2 * rows * n * batch per call). W is larger than L2 for the big shape,
+ * so batch 1 there is a memory-bandwidth test, like generation.
+ *
+ * usage: bench_quant [seconds_per_case (default 0.3)] [isa name filter] */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "zentalk/zt_alloc.h"
+#include "zentalk/zt_quant.h"
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static uint64_t rng = 0x243f6a8885a308d3ull;
+
+static float rnd(void) /* roughly N(0, 1): sum of uniforms */
+{
+    float s = 0.0f;
+    for (int i = 0; i < 4; i++) {
+        rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+        s += (float)(rng >> 40) * 0x1p-24f - 0.5f;
+    }
+    return s * 1.7f;
+}
+
+static const enum zt_ggml_type types[] = {ZT_GGML_F32,  ZT_GGML_F16,  ZT_GGML_BF16, ZT_GGML_Q8_0,
+                                          ZT_GGML_Q4_0, ZT_GGML_Q4_K, ZT_GGML_Q6_K};
+static const char *const type_names[] = {"F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_K", "Q6_K"};
+static const char *const isa_names[] = {"scalar", "avx2", "avx512"};
+
+int main(int argc, char **argv)
+{
+    double secs = argc > 1 ? strtod(argv[1], NULL) : 0.3;
+    const char *isa_filter = argc > 2 ? argv[2] : NULL;
+    static const size_t shapes[][2] = {{2048, 768}, {4096, 4096}}; /* rows, n */
+    static const size_t batches[] = {1, 16};
+    if (zt_quant_init() != 0)
+        fprintf(stderr, "zt_quant_init: ZT_CPU refused, using scalar\n");
+    printf("%-5s %-7s %11s %5s %10s %9s %10s\n", "type", "isa", "rows x n", "batch", "ms/call",
+           "W GB/s", "GFLOP/s");
+    for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
+        enum zt_ggml_type t = types[ti];
+        enum zt_ggml_type at = zt_quant_vec_dot_type(t);
+        for (size_t si = 0; si < 2; si++) {
+            size_t rows = shapes[si][0], n = shapes[si][1];
+            size_t wb = 0, xb = 0;
+            if (zt_quant_row_bytes(t, n, &wb) != 0 || zt_quant_row_bytes(at, n, &xb) != 0)
+                return 1;
+            unsigned char *W = zt_malloc(wb * rows);
+            unsigned char *X = zt_malloc(xb * 16);
+            float *row = zt_malloc(n * sizeof *row);
+            float *out = zt_malloc(16 * rows * sizeof *out);
+            if (!W || !X || !row || !out)
+                return 1;
+            for (size_t r = 0; r < rows; r++) {
+                for (size_t i = 0; i < n; i++)
+                    row[i] = rnd() * 0.02f;
+                if (zt_quant_row(t, row, W + r * wb, n) != 0)
+                    return 1;
+            }
+            for (size_t b = 0; b < 16; b++) {
+                for (size_t i = 0; i < n; i++)
+                    row[i] = rnd();
+                if (zt_quant_activations(t, row, X + b * xb, n) != 0)
+                    return 1;
+            }
+            for (int isa = 0; isa < ZT_QUANT_ISA_COUNT; isa++) {
+                if (isa_filter && strcmp(isa_filter, isa_names[isa]) != 0)
+                    continue;
+                if (zt_quant_set_isa((enum zt_quant_isa)isa) != 0)
+                    continue;
+                for (size_t bi = 0; bi < 2; bi++) {
+                    size_t batch = batches[bi];
+                    double t0 = now(), t1 = t0;
+                    long calls = 0;
+                    do {
+                        if (zt_quant_matmul_rows(t, W, wb, 0, rows, X, xb, batch, out, rows, n) != 0)
+                            return 1;
+                        calls++;
+                        t1 = now();
+                    } while (t1 - t0 < secs);
+                    double per = (t1 - t0) / (double)calls;
+                    printf("%-5s %-7s %5zux%-5zu %5zu %10.3f %9.2f %10.2f\n", type_names[ti],
+                           isa_names[isa], rows, n, batch, per * 1e3,
+                           (double)(wb * rows) / per * 1e-9,
+                           2.0 * (double)rows * (double)n * (double)batch / per * 1e-9);
+                    fflush(stdout);
+                }
+            }
+            zt_free(W);
+            zt_free(X);
+            zt_free(row);
+            zt_free(out);
+        }
+    }
+    return 0;
+}

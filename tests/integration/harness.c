@@ -1,0 +1,307 @@
+/* harness.c: helpers shared by the black-box tests: start the real
+ * zentalk-node, speak HTTP to it (libcurl for well-formed requests, raw
+ * sockets for malformed ones), stop it. */
+#define _GNU_SOURCE /* nftw, strcasestr */
+#include "harness.h"
+
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "zentalk/zt_str.h"
+#include "zentalk/zt_time.h"
+
+const char *node_bin;
+
+
+
+/* ---- process helpers ---------------------------------------------------- */
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st, (void)flag, (void)ftw;
+    remove(path);
+    return 0;
+}
+
+void rm_rf(const char *path)
+{
+    nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Read from fd into b until `needle` appears or timeout; true if found. */
+bool read_until(int fd, struct zt_buf *b, const char *needle, int timeout_ms)
+{
+    uint64_t deadline = zt_time_mono_ms() + (uint64_t)timeout_ms;
+    while (!strstr(zt_buf_str(b), needle)) {
+        int64_t left = (int64_t)(deadline - zt_time_mono_ms());
+        if (left <= 0) return false;
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, (int)left) <= 0) continue;
+        char tmp[4096];
+        ssize_t n = read(fd, tmp, sizeof tmp);
+        if (n <= 0) return strstr(zt_buf_str(b), needle) != NULL;
+        if (zt_buf_append(b, tmp, (size_t)n) != 0) return false;
+    }
+    return true;
+}
+
+/* Start a node with extra args/env; returns the child's pid and fills n.
+ * wait_listen: block until it prints its URL (and parse the port). */
+void node_spawn(struct node *n, const char *const *extra, const char *const *env,
+                bool wait_listen, const char *reuse_dir)
+{
+    memset(n, 0, sizeof *n);
+    if (reuse_dir) {
+        zt_strlcpy(n->dir, reuse_dir, sizeof n->dir);
+    } else {
+        zt_strlcpy(n->dir, "/tmp/zt-node-XXXXXX", sizeof n->dir);
+        assert_non_null(mkdtemp(n->dir));
+    }
+    snprintf(n->data_dir, sizeof n->data_dir, "%s/data", n->dir);
+    int out[2], err[2];
+    assert_int_equal(pipe(out), 0);
+    assert_int_equal(pipe(err), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        dup2(out[1], 1);
+        dup2(err[1], 2);
+        close(out[0]);
+        close(err[0]);
+        const char *argv[32];
+        int a = 0;
+        argv[a++] = node_bin;
+        bool has_listen = false, has_data = false;
+        for (int i = 0; extra && extra[i]; i++) {
+            if (strcmp(extra[i], "--listen") == 0) has_listen = true;
+            if (strcmp(extra[i], "--data-dir") == 0) has_data = true;
+        }
+        if (!has_listen) {
+            argv[a++] = "--listen";
+            argv[a++] = "127.0.0.1:0";
+        }
+        if (!has_data) {
+            argv[a++] = "--data-dir";
+            argv[a++] = n->data_dir;
+        }
+        for (int i = 0; extra && extra[i] && a < 30; i++) argv[a++] = extra[i];
+        argv[a] = NULL;
+        for (int i = 0; env && env[i]; i++) putenv((char *)(uintptr_t)env[i]);
+        execv(node_bin, (char *const *)(uintptr_t)argv);
+        _exit(127);
+    }
+    close(out[1]);
+    close(err[1]);
+    n->pid = pid;
+    n->out_fd = out[0];
+    n->err_fd = err[0];
+    if (!wait_listen) return;
+    struct zt_buf b;
+    zt_buf_init(&b, 1 << 16);
+    bool ok = read_until(n->out_fd, &b, "\n", 15000);
+    if (!ok) fprintf(stderr, "node did not start; stdout: %s\n", zt_buf_str(&b));
+    assert_true(ok);
+    const char *p = strstr(zt_buf_str(&b), "listening on http://127.0.0.1:");
+    assert_non_null(p);
+    n->port = (uint16_t)strtoul(p + strlen("listening on http://127.0.0.1:"), NULL, 10);
+    assert_true(n->port > 0);
+    zt_buf_deinit(&b);
+}
+
+/* Wait for the child to exit (up to timeout); returns its exit status or -1. */
+int node_wait(struct node *n, int timeout_ms)
+{
+    uint64_t deadline = zt_time_mono_ms() + (uint64_t)timeout_ms;
+    for (;;) {
+        int st;
+        pid_t r = waitpid(n->pid, &st, WNOHANG);
+        if (r == n->pid) {
+            n->pid = 0;
+            if (WIFEXITED(st)) return WEXITSTATUS(st);
+            return 128 + WTERMSIG(st);
+        }
+        if (zt_time_mono_ms() > deadline) return -1;
+        zt_time_sleep_ms(10);
+    }
+}
+
+void node_collect_stderr(struct node *n, struct zt_buf *b)
+{
+    (void)read_until(n->err_fd, b, "\x01never\x01", 200);
+}
+
+void node_cleanup(struct node *n)
+{
+    if (n->pid > 0) {
+        kill(n->pid, SIGKILL);
+        (void)node_wait(n, 5000);
+    }
+    if (n->out_fd > 0) close(n->out_fd);
+    if (n->err_fd > 0) close(n->err_fd);
+    n->out_fd = n->err_fd = 0;
+}
+
+/* ---- HTTP helpers ------------------------------------------------------- */
+
+
+
+size_t on_body(char *p, size_t s, size_t n, void *ud)
+{
+    return zt_buf_append(ud, p, s * n) == 0 ? s * n : 0;
+}
+
+void http(uint16_t port, const char *method, const char *path, const char *ctype,
+          const char *body, struct resp *r)
+{
+    char url[256];
+    snprintf(url, sizeof url, "http://127.0.0.1:%u%s", port, path);
+    zt_buf_init(&r->body, 1 << 22);
+    zt_buf_init(&r->headers, 1 << 16);
+    CURL *c = curl_easy_init();
+    assert_non_null(c);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    if (strcmp(method, "HEAD") == 0) curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r->body);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &r->headers);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
+    struct curl_slist *h = NULL;
+    if (ctype) {
+        char line[128];
+        snprintf(line, sizeof line, "Content-Type: %s", ctype);
+        h = curl_slist_append(h, line);
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    }
+    if (body) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+    }
+    CURLcode rc = curl_easy_perform(c);
+    if (rc != CURLE_OK) fprintf(stderr, "curl %s %s: %s\n", method, path, curl_easy_strerror(rc));
+    assert_int_equal(rc, CURLE_OK);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+}
+
+void resp_free(struct resp *r)
+{
+    zt_buf_deinit(&r->body);
+    zt_buf_deinit(&r->headers);
+}
+
+json_t *resp_json(struct resp *r)
+{
+    json_error_t e;
+    json_t *j = json_loads(zt_buf_str(&r->body), 0, &e);
+    if (!j) fprintf(stderr, "not JSON (%s): %s\n", e.text, zt_buf_str(&r->body));
+    assert_non_null(j);
+    return j;
+}
+
+/* The error shape every failure must have: {"error":{"code":str,"message":str}} */
+void assert_error_json(struct resp *r, long status, const char *code)
+{
+    assert_int_equal(r->status, status);
+    json_t *j = resp_json(r);
+    json_t *e = json_object_get(j, "error");
+    assert_true(json_is_object(e));
+    assert_true(json_is_string(json_object_get(e, "code")));
+    assert_true(json_is_string(json_object_get(e, "message")));
+    if (code) assert_string_equal(json_string_value(json_object_get(e, "code")), code);
+    json_decref(j);
+    assert_non_null(strstr(zt_buf_str(&r->headers), "Content-Type: application/json"));
+    assert_non_null(strstr(zt_buf_str(&r->headers), "X-Request-Id: "));
+}
+
+int tcp_connect(uint16_t port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    return fd;
+}
+
+void send_all(int fd, const void *p, size_t n)
+{
+    const char *c = p;
+    while (n) {
+        ssize_t w = send(fd, c, n, MSG_NOSIGNAL);
+        if (w <= 0) return; /* the server may close early (e.g. 413): fine */
+        c += w;
+        n -= (size_t)w;
+    }
+}
+
+/* Length of a complete HTTP response at the start of s (headers plus
+ * Content-Length body), or 0 while incomplete. */
+size_t response_complete(const char *s, size_t len)
+{
+    const char *end = strstr(s, "\r\n\r\n");
+    if (!end) return 0;
+    size_t head = (size_t)(end - s) + 4;
+    const char *cl = strcasestr(s, "\r\nContent-Length:");
+    size_t body = 0;
+    if (cl && cl < end) body = strtoul(cl + 17, NULL, 10);
+    return len >= head + body ? head + body : 0;
+}
+
+/* Send raw bytes while reading the answer (a server may answer 413 before
+ * the body is sent and then close: reading as we send sees the response
+ * before the connection reset), half-close, and read until one response is
+ * complete or the server closes. Returns the status code of the response
+ * line (0 if none) and the response in out. */
+int raw_request(uint16_t port, const void *req, size_t len, struct zt_buf *out)
+{
+    int fd = tcp_connect(port);
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    zt_buf_reset(out);
+    const char *p = req;
+    size_t left = len;
+    bool wr_open = true;
+    uint64_t deadline = zt_time_mono_ms() + 10000;
+    while (!response_complete(zt_buf_str(out), out->len) && zt_time_mono_ms() < deadline) {
+        if (wr_open && left == 0) {
+            shutdown(fd, SHUT_WR);
+            wr_open = false;
+        }
+        struct pollfd pf = {.fd = fd, .events = (short)(POLLIN | (wr_open ? POLLOUT : 0))};
+        if (poll(&pf, 1, 100) <= 0) continue;
+        if (pf.revents & POLLIN) {
+            char tmp[65536];
+            ssize_t n = read(fd, tmp, sizeof tmp);
+            if (n <= 0) break;
+            assert_int_equal(zt_buf_append(out, tmp, (size_t)n), 0);
+        } else if (wr_open && (pf.revents & POLLOUT)) {
+            ssize_t w = send(fd, p, left, MSG_NOSIGNAL);
+            if (w < 0 && errno != EAGAIN) wr_open = false; /* server closed: keep reading */
+            if (w > 0) {
+                p += w;
+                left -= (size_t)w;
+            }
+        } else if (pf.revents & (POLLERR | POLLHUP)) {
+            break;
+        }
+    }
+    close(fd);
+    const char *s = zt_buf_str(out);
+    if (strncmp(s, "HTTP/1.", 7) != 0 || strlen(s) < 12) return 0;
+    return (int)strtol(s + 9, NULL, 10);
+}
