@@ -150,7 +150,8 @@ ZT_NODISCARD int zt_tok_piece(const struct zt_tokenizer *t, int32_t id, bool spe
 
 /* Append the concatenated pieces of ids[0..n) to out, as raw bytes (may be
  * invalid UTF-8: byte-level BPE is lossless). Unless ZT_TOK_DECODE_KEEP_SPACE,
- * an SPM vocabulary with a space prefix drops one leading space. Returns 0,
+ * an SPM vocabulary with a space prefix drops one leading space from the
+ * first text (non-control) token, undoing the encoder's prefix. Returns 0,
  * ZT_ERANGE for a bad id, ZT_ETOOBIG when out is full (out is then unchanged). */
 ZT_NODISCARD int zt_tok_decode(const struct zt_tokenizer *t, const int32_t *ids, size_t n,
                                unsigned flags, struct zt_buf *out);

@@ -231,13 +231,25 @@ const struct zt_cfg_model *zt__models_entry(const struct zt__models *ms, size_t 
 
 void zt__models_stats(struct zt__models *ms, struct zt_runner_stats *out, size_t *n_loaded)
 {
+    /* Runner callbacks take ms->mu (zt__models_release) while holding their
+     * runner's lock, so ms->mu must not be held while asking a runner for
+     * its statistics: pin the loaded runners (users++) and ask unlocked. */
     memset(out, 0, sizeof *out);
     *n_loaded = 0;
+    size_t n = ms->cfg->n_models;
+    struct zt_runner **rs = zt_calloc(n ? n : 1, sizeof *rs);
+    if (!rs) return;
     pthread_mutex_lock(&ms->mu);
-    for (size_t i = 0; i < ms->cfg->n_models; i++) {
-        if (!ms->l[i].runner) continue;
+    for (size_t i = 0; i < n; i++)
+        if (ms->l[i].runner && !ms->stopping) {
+            rs[i] = ms->l[i].runner;
+            ms->l[i].users++;
+        }
+    pthread_mutex_unlock(&ms->mu);
+    for (size_t i = 0; i < n; i++) {
+        if (!rs[i]) continue;
         struct zt_runner_stats s;
-        zt_runner_stats(ms->l[i].runner, &s);
+        zt_runner_stats(rs[i], &s);
         out->prompt_tokens += s.prompt_tokens;
         out->generated_tokens += s.generated_tokens;
         out->jobs_done += s.jobs_done;
@@ -246,5 +258,9 @@ void zt__models_stats(struct zt__models *ms, struct zt_runner_stats *out, size_t
         out->queued += s.queued;
         (*n_loaded)++;
     }
+    pthread_mutex_lock(&ms->mu);
+    for (size_t i = 0; i < n; i++)
+        if (rs[i] && ms->l[i].users) ms->l[i].users--;
     pthread_mutex_unlock(&ms->mu);
+    zt_free(rs);
 }

@@ -3,7 +3,11 @@
  * Entries come from models.yaml; a model is loaded on first use (lazily)
  * into a runner, and loaded models are evicted least-recently-used when the
  * weights of the loaded set would exceed model_cache.memory_budget_mb.
- * A runner in use (acquired) is never evicted. Thread-safe. */
+ * A runner in use (acquired) is never evicted. Thread-safe.
+ *
+ * Lock order: a runner's lock before ms->mu (runner callbacks release
+ * models). So nothing here calls into a runner while holding ms->mu, except
+ * freeing an idle runner (no jobs, hence no callbacks). */
 #ifndef ZT_SERVER_MODELS_H
 #define ZT_SERVER_MODELS_H
 
