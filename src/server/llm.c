@@ -131,7 +131,8 @@ struct job_ctx {
     long long created;
     struct zt_buf text;       /* non-streamed answer */
     /* embeddings */
-    size_t n_inputs, n_done;
+    size_t n_inputs, n_done;  /* completions expected / seen */
+    size_t n_jobs;            /* entries of job_ids (0 ids were never queued) */
     uint64_t *job_ids;
     json_t *vectors;          /* array being filled */
     uint32_t embed_tokens;
@@ -177,7 +178,7 @@ static void on_close(void *ud)
     pthread_mutex_unlock(&c->mu);
     if (!fin) {
         if (c->job_ids)
-            for (size_t i = 0; i < c->n_inputs; i++) zt_runner_cancel(c->runner, c->job_ids[i]);
+            for (size_t i = 0; i < c->n_jobs; i++) zt_runner_cancel(c->runner, c->job_ids[i]);
         else
             zt_runner_cancel(c->runner, c->job_id);
         pthread_mutex_lock(&c->mu);
@@ -526,23 +527,13 @@ out:
 
 /* ---- embeddings --------------------------------------------------------- */
 
-static void on_embed_event(void *ud, const struct zt_job_event *ev)
+/* One embedding input finished (or the handler finished submitting, which
+ * counts as one more "input" so the answer cannot go out before every job
+ * was queued). The last one answers. */
+static void embed_done(struct job_ctx *c)
 {
-    struct job_ctx *c = ud;
     pthread_mutex_lock(&c->mu);
-    bool closed = c->closed;
-    if (ev->kind == ZT_JOB_EMBEDDING) {
-        /* which input: jobs were submitted in order, match by id */
-        json_t *vec = json_array();
-        for (uint32_t i = 0; i < ev->n_embd && vec; i++) json_array_append_new(vec, json_real(ev->embedding[i]));
-        size_t idx = c->n_done;
-        json_array_append_new(c->vectors, json_pack("{s:s,s:i,s:o*}", "object", "embedding", "index", (int)idx,
-                                                    "embedding", vec));
-        c->embed_tokens += ev->prompt_tokens;
-    } else if (ev->kind == ZT_JOB_ERROR && !c->err) {
-        c->err = ev->err;
-    }
-    bool last = ++c->n_done == c->n_inputs;
+    bool last = ++c->n_done == c->n_inputs, closed = c->closed;
     if (last) c->finished = true;
     pthread_mutex_unlock(&c->mu);
     if (!last) return;
@@ -560,7 +551,27 @@ static void on_embed_event(void *ud, const struct zt_job_event *ev)
             zt_http_resp_deinit(&resp);
         }
     }
-    ctx_unref(c);
+    ctx_unref(c); /* the runner side's reference */
+}
+
+static void on_embed_event(void *ud, const struct zt_job_event *ev)
+{
+    struct job_ctx *c = ud;
+    pthread_mutex_lock(&c->mu);
+    if (ev->kind == ZT_JOB_EMBEDDING) {
+        /* the runner runs embedding jobs first in, first out: results come
+         * in input order */
+        json_t *vec = json_array();
+        for (uint32_t i = 0; i < ev->n_embd && vec; i++) json_array_append_new(vec, json_real(ev->embedding[i]));
+        size_t idx = json_array_size(c->vectors);
+        json_array_append_new(c->vectors, json_pack("{s:s,s:i,s:o*}", "object", "embedding", "index", (int)idx,
+                                                    "embedding", vec));
+        c->embed_tokens += ev->prompt_tokens;
+    } else if (!c->err) {
+        c->err = ev->err;
+    }
+    pthread_mutex_unlock(&c->mu);
+    embed_done(c);
 }
 
 void zt__llm_embeddings(struct zt__models *ms, struct zt_http_req *req, json_t *body, struct zt_http_resp *resp)
@@ -593,7 +604,7 @@ void zt__llm_embeddings(struct zt__models *ms, struct zt_http_req *req, json_t *
     int32_t *toks = zt_calloc(n_ctx + 1, sizeof *toks);
     struct job_ctx *c = toks ? ctx_new(ms, r, e->id) : NULL;
     if (c) {
-        c->n_inputs = n_in;
+        c->n_jobs = n_in;
         c->job_ids = zt_calloc(n_in, sizeof *c->job_ids);
         c->vectors = json_array();
     }
@@ -608,8 +619,11 @@ void zt__llm_embeddings(struct zt__models *ms, struct zt_http_req *req, json_t *
         zt_http_resp_error(resp, 503, "overloaded", "out of memory");
         return;
     }
-    /* tokenize everything first so a bad input fails the request before any work */
-    pthread_mutex_lock(&c->mu);
+    /* Jobs are submitted without holding c->mu: a finished job's callback
+     * takes c->mu while the runner's lock is held, and submitting takes the
+     * runner's lock. The handler's own "input" keeps the answer back until
+     * everything is queued. */
+    c->n_inputs = n_in + 1;
     c->async = zt_http_req_defer(req, on_close, c);
     int rc = c->async ? 0 : ZT_ENOMEM;
     size_t submitted = 0;
@@ -621,22 +635,22 @@ void zt__llm_embeddings(struct zt__models *ms, struct zt_http_req *req, json_t *
         if (!rc) rc = zt_runner_embed(r, toks, n, on_embed_event, c, &c->job_ids[i]);
         if (!rc) submitted++;
     }
+    zt_free(toks);
     if (rc && submitted == 0) {
+        /* nothing queued, so no callback can come: answer directly */
         zt_http_async_abandon(c->async);
         c->async = NULL;
-        pthread_mutex_unlock(&c->mu);
         c->refs = 1;
         ctx_unref(c);
-        zt_free(toks);
         if (rc == ZT_ERANGE) zt_http_resp_error(resp, 400, "context_length_exceeded", "an input is longer than the model's context");
         else zt_http_resp_error(resp, 503, "unavailable", zt_strerror(rc));
         return;
     }
     if (rc) {
-        /* some inputs were queued: the rest count as failed */
-        c->err = rc == ZT_ERANGE ? ZT_ERANGE : rc;
-        c->n_inputs = submitted;
+        pthread_mutex_lock(&c->mu);
+        c->n_inputs -= n_in - submitted; /* those will never report */
+        c->err = rc;
+        pthread_mutex_unlock(&c->mu);
     }
-    pthread_mutex_unlock(&c->mu);
-    zt_free(toks);
+    embed_done(c);
 }
