@@ -1209,6 +1209,7 @@ static int bpe_word(const struct zt_tokenizer *t, const uint8_t *s, size_t len, 
         struct sym *l = &w->sym[bg.left], *r = &w->sym[bg.right];
         if (l->n == 0 || r->n == 0 || l->n + r->n != bg.size) continue; /* stale */
         const struct merge_slot *m = merge_get(t, l->id, r->id);
+        if (!m) continue; /* cannot happen: the pair was pushed because it merges */
         l->id = m->result;
         l->n += r->n;
         r->n = 0;
