@@ -8,7 +8,9 @@
 #include <string.h>
 
 #include "models.h"
+#include "run.h"
 #include "zentalk/zt_alloc.h"
+#include "zentalk/zt_hash.h"
 #include "zentalk/zt_buf.h"
 #include "zentalk/zt_str.h"
 #include "zentalk/zt_version.h"
@@ -33,6 +35,10 @@ static void usage(FILE *out)
             "                                show the models in DIR/models/\n"
             "  models rm NAME [--data-dir DIR]\n"
             "                                delete a model (see zentalk models --help)\n"
+            "  run MODEL PROMPT [-n N] [--temp T] [--seed S] [--threads N] [--stats]\n"
+            "                                generate locally (MODEL: a GGUF file or a models.yaml id)\n"
+            "  chat MODEL [--system TEXT] [--temp T] [--seed S] [--threads N]\n"
+            "                                interactive local chat\n"
             "\n"
             "Options:\n"
             "  -u, --url URL   node address (default $ZENTALK_URL or " DEFAULT_URL ")\n"
@@ -194,6 +200,13 @@ int main(int argc, char **argv)
         int mrc = zt__cli_models(argc - ci, argv + ci);
         curl_global_cleanup();
         return mrc;
+    }
+
+    /* `run` and `chat` run a model in this process, with their own options */
+    if (ci > 0 && (strcmp(argv[ci], "run") == 0 || strcmp(argv[ci], "chat") == 0)) {
+        if (zt_hash_init() != 0) return 1;
+        json_set_alloc_funcs(zt_malloc, zt_free);
+        return strcmp(argv[ci], "run") == 0 ? zt__cli_run(argc - ci, argv + ci) : zt__cli_chat(argc - ci, argv + ci);
     }
 
     const char *url = getenv("ZENTALK_URL");

@@ -1,0 +1,136 @@
+/* test_cli_run.c: `zentalk run` and `zentalk chat` against stories260K.gguf
+ * (the real CLI binary in $ZT_BUILD_DIR/src/cli/zentalk). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "zentalk/zt_buf.h"
+
+static char cli[1024], model[1024];
+
+static int run(const char *cmd, struct zt_buf *out)
+{
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    char tmp[4096];
+    size_t n;
+    zt_buf_reset(out);
+    while ((n = fread(tmp, 1, sizeof tmp, p)) > 0) assert_int_equal(zt_buf_append(out, tmp, n), 0);
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    if (!model[0]) {
+        printf("skipped: stories260K.gguf not found (set ZT_SHARED_DIR)\n");
+        skip();
+    }
+    return 0;
+}
+
+static void test_run_greedy(void **state)
+{
+    (void)state;
+    struct zt_buf out;
+    zt_buf_init(&out, 1 << 20);
+    char cmd[3000];
+    snprintf(cmd, sizeof cmd, "'%s' run '%s' 'Once upon a time' -n 12 --temp 0 --threads 1", cli, model);
+    assert_int_equal(run(cmd, &out), 0);
+    assert_true(strncmp(zt_buf_str(&out), "Once upon a time, there was a little girl", 41) == 0);
+    /* --stats goes to stderr and names both speeds */
+    snprintf(cmd, sizeof cmd, "'%s' run '%s' 'Once upon a time' -n 4 --stats 2>&1 >/dev/null", cli, model);
+    assert_int_equal(run(cmd, &out), 0);
+    assert_non_null(strstr(zt_buf_str(&out), "prompt:"));
+    assert_non_null(strstr(zt_buf_str(&out), "generation:"));
+    /* same seed, same text */
+    struct zt_buf again;
+    zt_buf_init(&again, 1 << 20);
+    snprintf(cmd, sizeof cmd, "'%s' run '%s' 'The dog' -n 16 --seed 9 --threads 2", cli, model);
+    assert_int_equal(run(cmd, &out), 0);
+    snprintf(cmd, sizeof cmd, "'%s' run '%s' 'The dog' -n 16 --seed 9 --threads 1", cli, model);
+    assert_int_equal(run(cmd, &again), 0);
+    assert_string_equal(zt_buf_str(&out), zt_buf_str(&again));
+    zt_buf_deinit(&again);
+    zt_buf_deinit(&out);
+}
+
+static void test_run_by_id_and_errors(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/zt-clirun-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[256];
+    snprintf(path, sizeof path, "%s/models.yaml", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "models:\n  - id: tiny\n    path: %s\n", model);
+    fclose(f);
+    struct zt_buf out;
+    zt_buf_init(&out, 1 << 20);
+    char cmd[3000];
+    snprintf(cmd, sizeof cmd, "'%s' run tiny 'Once upon a time' -n 6 --temp 0 --config '%s'", cli, dir);
+    assert_int_equal(run(cmd, &out), 0);
+    assert_true(strncmp(zt_buf_str(&out), "Once upon a time, there", 23) == 0);
+    snprintf(cmd, sizeof cmd, "'%s' run nosuch 'x' --config '%s' 2>&1", cli, dir);
+    assert_int_equal(run(cmd, &out), 1);
+    assert_non_null(strstr(zt_buf_str(&out), "neither a GGUF file nor a model id"));
+    snprintf(cmd, sizeof cmd, "'%s' run /nonexistent.gguf 'x' 2>&1", cli);
+    assert_int_equal(run(cmd, &out), 1);
+    snprintf(cmd, sizeof cmd, "'%s' run '%s' 2>&1", cli, model);
+    assert_int_equal(run(cmd, &out), 2);
+    snprintf(cmd, sizeof cmd, "'%s' run '%s' x --temp 9 2>&1", cli, model);
+    assert_int_equal(run(cmd, &out), 2);
+    unlink(path);
+    rmdir(dir);
+    zt_buf_deinit(&out);
+}
+
+static void test_chat(void **state)
+{
+    (void)state;
+    struct zt_buf out;
+    zt_buf_init(&out, 1 << 20);
+    char cmd[3000];
+    snprintf(cmd, sizeof cmd, "printf 'Hello\\nTell me more\\n/reset\\nAgain\\n/exit\\n' | '%s' chat '%s' -n 8 --temp 0 2>/dev/null",
+             cli, model);
+    assert_int_equal(run(cmd, &out), 0);
+    /* three answers, one line each */
+    size_t lines = 0;
+    for (const char *p = zt_buf_str(&out); *p; p++) lines += *p == '\n';
+    assert_true(lines >= 3);
+    zt_buf_deinit(&out);
+}
+
+int main(void)
+{
+    const char *b = getenv("ZT_BUILD_DIR"), *s = getenv("ZT_SHARED_DIR");
+    snprintf(cli, sizeof cli, "%s/src/cli/zentalk", b ? b : "build");
+    snprintf(model, sizeof model, "%s/models/stories260K.gguf", s ? s : "../shared");
+    char *abs = realpath(model, NULL);
+    if (abs) {
+        snprintf(model, sizeof model, "%s", abs);
+        free(abs);
+    } else {
+        model[0] = '\0';
+    }
+    if (access(cli, X_OK) != 0) {
+        fprintf(stderr, "test_cli_run: %s is not built (build the zentalk target first)\n", cli);
+        return 1;
+    }
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup(test_run_greedy, setup),
+        cmocka_unit_test_setup(test_run_by_id_and_errors, setup),
+        cmocka_unit_test_setup(test_chat, setup),
+    };
+    return cmocka_run_group_tests_name("cli_run", tests, NULL, NULL);
+}
