@@ -276,6 +276,16 @@ static void test_stories_reference(void **state)
     zt_model_free(m);
     const int32_t bos[] = {1};
     check_against_reference(stories_path, bos, 1, 60, 1e-4, true);
+
+    /* greedy from "Once upon a time" (tokenized by the model's tokenizer) */
+    m = load(stories_path);
+    int32_t prompt[16];
+    size_t n = 0;
+    assert_int_equal(zt_tok_encode(zt_model_tokenizer(m), "Once upon a time", 16, true, false, prompt, 16, &n), 0);
+    assert_int_equal(prompt[0], 1);
+    assert_int_equal(prompt[1], 403); /* "▁Once" */
+    zt_model_free(m);
+    check_against_reference(stories_path, prompt, n, 40, 1e-4, true);
 }
 
 static void test_tiny_f16_reference(void **state)
