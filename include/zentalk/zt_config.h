@@ -54,7 +54,7 @@ enum zt_role {
 
 /* config.yaml */
 struct zt_cfg_node {
-    char *id;                 /* "" = generated once and kept in data_dir/node_id */
+    char *id;                 /* "" = the id derived from the node key */
     struct zt_strlist roles;  /* gateway, orchestrator, worker */
     unsigned role_mask;       /* derived from roles (ZT_ROLE_*) */
     char *data_dir;           /* created 0700 on start */

@@ -177,9 +177,19 @@ ZT_NODISCARD int zt_quant_set_isa(enum zt_quant_isa isa);
 typedef void (*zt__quant_dot_fn)(size_t n, const void *w, const void *x, size_t x_stride,
                                  size_t nx, float *out);
 
+/* Blocked product: out[k * out_stride + r] = dot(row r of W, row k of X) for
+ * r < nrows (row r at W + r * row_bytes) and k < nx (1..4, row k at
+ * X + k * x_stride). Same bits as the dot kernels: only loads are shared
+ * between the output elements of a tile. NULL in a table: matmul_rows uses
+ * the dot kernel row by row. */
+typedef void (*zt__quant_mm_fn)(size_t n, const void *W, size_t row_bytes, size_t nrows,
+                                const void *X, size_t x_stride, size_t nx, float *out,
+                                size_t out_stride);
+
 struct zt__quant_kernels {
     const char *name;
     zt__quant_dot_fn dot_f32, dot_f16, dot_bf16, dot_q8_0, dot_q4_0, dot_q4_k, dot_q6_k;
+    zt__quant_mm_fn mm_f32, mm_f16, mm_q8_0, mm_q4_0;
     void (*fp16_to_fp32_row)(const uint16_t *src, float *dst, size_t n);
     void (*fp32_to_fp16_row)(const float *src, uint16_t *dst, size_t n);
 };

@@ -1,5 +1,6 @@
-/* zentalk: the command-line client: `status` and `models` (models.c);
- * later versions add keys, features and more. */
+/* zentalk: the command-line client: `status`, `models` (models.c), `run`
+ * and `chat` (run.c), `keygen` and `id` (keys.c);
+ * later versions add features and more. */
 #include <curl/curl.h>
 #include <getopt.h>
 #include <jansson.h>
@@ -7,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "keys.h"
 #include "models.h"
 #include "run.h"
 #include "zentalk/zt_alloc.h"
@@ -39,6 +41,10 @@ static void usage(FILE *out)
             "                                generate locally (MODEL: a GGUF file or a models.yaml id)\n"
             "  chat MODEL [--system TEXT] [--temp T] [--seed S] [--threads N]\n"
             "                                interactive local chat\n"
+            "  keygen --out FILE [--passphrase-env VAR] [--force]\n"
+            "                                generate a node identity key file (mode 0600)\n"
+            "  id [--key FILE | --data-dir DIR] [--passphrase-env VAR] [--json]\n"
+            "                                show a node's id and public keys (DIR/node.key)\n"
             "\n"
             "Options:\n"
             "  -u, --url URL   node address (default $ZENTALK_URL or " DEFAULT_URL ")\n"
@@ -200,6 +206,12 @@ int main(int argc, char **argv)
         int mrc = zt__cli_models(argc - ci, argv + ci);
         curl_global_cleanup();
         return mrc;
+    }
+
+    /* `keygen` and `id` work on a node identity key file, with their own options */
+    if (ci > 0 && (strcmp(argv[ci], "keygen") == 0 || strcmp(argv[ci], "id") == 0)) {
+        json_set_alloc_funcs(zt_malloc, zt_free);
+        return strcmp(argv[ci], "keygen") == 0 ? zt__cli_keygen(argc - ci, argv + ci) : zt__cli_id(argc - ci, argv + ci);
     }
 
     /* `run` and `chat` run a model in this process, with their own options */

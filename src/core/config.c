@@ -134,7 +134,7 @@ static const char *const no_strings[] = {NULL};
 static const char *const role_names[] = {"gateway", "orchestrator", "worker", NULL};
 static const struct cfg_key node_keys[] = {
     STR_KEY(struct zt_cfg_node, id, "", 64, KF_ID, 0,
-            "Name of this node shown to peers; empty = generated once and kept in data_dir/node_id."),
+            "Name of this node shown to peers; empty = the id derived from the node key (encryption.key_file)."),
     STRLIST_KEY(struct zt_cfg_node, roles, role_names, ZT_CFG_MAX_LIST, role_names, KF_ANY,
                 KEY_NONEMPTY | KEY_UNIQUE, "Roles this process runs."),
     STR_KEY(struct zt_cfg_node, data_dir, "data", ZT_CFG_MAX_STR, KF_ANY, KEY_NONEMPTY,

@@ -862,6 +862,17 @@ static zt__quant_dot_fn dot_fn(const struct zt__quant_kernels *k, enum zt_ggml_t
     }
 }
 
+static zt__quant_mm_fn mm_fn(const struct zt__quant_kernels *k, enum zt_ggml_type t)
+{
+    switch (t) {
+    case ZT_GGML_F32: return k->mm_f32;
+    case ZT_GGML_F16: return k->mm_f16;
+    case ZT_GGML_Q8_0: return k->mm_q8_0;
+    case ZT_GGML_Q4_0: return k->mm_q4_0;
+    default: return NULL;
+    }
+}
+
 /* Validates t and n for a kernel: 0, or ZT_EINVAL. */
 static int check_dot(enum zt_ggml_type t, size_t n)
 {
@@ -906,10 +917,14 @@ int zt_quant_matmul_rows(enum zt_ggml_type type, const void *W, size_t row_bytes
     if (row_begin > row_end || (row_end > row_begin && row_bytes < wb) ||
         (batch > 1 && (x_row_bytes < xb || out_stride < row_end)))
         return ZT_EINVAL;
-    zt__quant_dot_fn fn = dot_fn(kernels(), type);
+    const struct zt__quant_kernels *kt = kernels();
+    zt__quant_dot_fn fn = dot_fn(kt, type);
+    zt__quant_mm_fn mm = mm_fn(kt, type);
     /* Rows in chunks of about 64 KiB of weights (stay in L2) while every
      * 4-row tile of the batch streams past them: weights are unpacked once
-     * per 4 activation rows. The tile shape never changes the arithmetic. */
+     * per 4 activation rows (and, with a blocked kernel, activations are
+     * loaded once per few weight rows). The tile shape never changes the
+     * arithmetic. */
     size_t chunk = row_bytes ? (64u * 1024u) / row_bytes : 1;
     if (chunk < 4)
         chunk = 4;
@@ -918,6 +933,11 @@ int zt_quant_matmul_rows(enum zt_ggml_type type, const void *W, size_t row_bytes
         for (size_t b = 0; b < batch; b += 4) {
             size_t nx = batch - b < 4 ? batch - b : 4;
             const char *xb0 = (const char *)X_q + b * x_row_bytes;
+            if (mm != NULL) {
+                mm(n, (const char *)W + r0 * row_bytes, row_bytes, r1 - r0, xb0, x_row_bytes, nx,
+                   out + b * out_stride + r0, out_stride);
+                continue;
+            }
             for (size_t r = r0; r < r1; r++) {
                 float res[4];
                 fn(n, (const char *)W + r * row_bytes, xb0, x_row_bytes, nx, res);

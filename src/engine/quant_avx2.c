@@ -148,6 +148,95 @@ static void dot_bf16(size_t n, const void *w, const void *x, size_t xs, size_t n
         out[k] = dot_bf16_1(n, w, (const float *)(const void *)((const char *)x + k * xs));
 }
 
+/* ---- blocked float products: 3 weight rows x 4 activation rows ------------
+ *
+ * Lane group g (canonical lanes 8g..8g+7) of output (r, k) is the chain
+ * acc = fma(w_i, x_i, acc) over i = 32j + 8g + e in increasing j: the four
+ * groups are independent, so one pass per group with 12 accumulators (one
+ * per (r, k)) keeps every chain's order. Rows are cut into segments of
+ * FTILE_SEG elements (weights and activations stay in L1 across the four
+ * passes); the accumulators wait in memory between segments. The fold is
+ * fold32, as in the single dot. Requires n % 32 == 0 (else the dot path). */
+
+#define FTILE_SEG 1024
+
+#define FTILE(name, wtype, LOADW)                                                        \
+    static void name(size_t n, const wtype *w, size_t wstride, const float *x,            \
+                     size_t xstride, float res[3][4])                                    \
+    {                                                                                    \
+        __m256 acc[4][12];                                                               \
+        for (int g = 0; g < 4; g++)                                                      \
+            for (int t = 0; t < 12; t++)                                                 \
+                acc[g][t] = _mm256_setzero_ps();                                         \
+        const wtype *w0 = w, *w1 = w + wstride, *w2 = w + 2 * wstride;                   \
+        const float *x0 = x, *x1 = x + xstride, *x2 = x + 2 * xstride,                   \
+                    *x3 = x + 3 * xstride;                                               \
+        for (size_t s0 = 0; s0 < n; s0 += FTILE_SEG) {                                   \
+            size_t s1 = n - s0 < FTILE_SEG ? n : s0 + FTILE_SEG;                         \
+            for (size_t g = 0; g < 4; g++) {                                             \
+                __m256 c00 = acc[g][0], c01 = acc[g][1], c02 = acc[g][2], c03 = acc[g][3];  \
+                __m256 c10 = acc[g][4], c11 = acc[g][5], c12 = acc[g][6], c13 = acc[g][7];  \
+                __m256 c20 = acc[g][8], c21 = acc[g][9], c22 = acc[g][10],                \
+                       c23 = acc[g][11];                                                 \
+                for (size_t i = s0 + 8 * g; i < s1; i += 32) {                           \
+                    __m256 v0 = LOADW(w0 + i), v1 = LOADW(w1 + i), v2 = LOADW(w2 + i);   \
+                    __m256 y = _mm256_loadu_ps(x0 + i);                                  \
+                    c00 = _mm256_fmadd_ps(v0, y, c00);                                   \
+                    c10 = _mm256_fmadd_ps(v1, y, c10);                                   \
+                    c20 = _mm256_fmadd_ps(v2, y, c20);                                   \
+                    y = _mm256_loadu_ps(x1 + i);                                         \
+                    c01 = _mm256_fmadd_ps(v0, y, c01);                                   \
+                    c11 = _mm256_fmadd_ps(v1, y, c11);                                   \
+                    c21 = _mm256_fmadd_ps(v2, y, c21);                                   \
+                    y = _mm256_loadu_ps(x2 + i);                                         \
+                    c02 = _mm256_fmadd_ps(v0, y, c02);                                   \
+                    c12 = _mm256_fmadd_ps(v1, y, c12);                                   \
+                    c22 = _mm256_fmadd_ps(v2, y, c22);                                   \
+                    y = _mm256_loadu_ps(x3 + i);                                         \
+                    c03 = _mm256_fmadd_ps(v0, y, c03);                                   \
+                    c13 = _mm256_fmadd_ps(v1, y, c13);                                   \
+                    c23 = _mm256_fmadd_ps(v2, y, c23);                                   \
+                }                                                                        \
+                acc[g][0] = c00, acc[g][1] = c01, acc[g][2] = c02, acc[g][3] = c03;       \
+                acc[g][4] = c10, acc[g][5] = c11, acc[g][6] = c12, acc[g][7] = c13;       \
+                acc[g][8] = c20, acc[g][9] = c21, acc[g][10] = c22, acc[g][11] = c23;     \
+            }                                                                            \
+        }                                                                                \
+        for (int r = 0; r < 3; r++)                                                      \
+            for (int k = 0; k < 4; k++)                                                  \
+                res[r][k] = fold32(acc[0][4 * r + k], acc[1][4 * r + k],                 \
+                                   acc[2][4 * r + k], acc[3][4 * r + k]);                \
+    }
+
+FTILE(tile_f32, float, load_f32)
+FTILE(tile_f16, uint16_t, load_f16)
+
+#define FLOAT_MM(name, wtype, tile, dot)                                                 \
+    static void name(size_t n, const void *W, size_t rb, size_t nrows, const void *X,     \
+                     size_t xs, size_t nx, float *out, size_t os)                        \
+    {                                                                                    \
+        size_t r = 0;                                                                    \
+        if (nx == 4 && n % 32 == 0 && rb % sizeof(wtype) == 0 && xs % sizeof(float) == 0) { \
+            for (; r + 3 <= nrows; r += 3) {                                             \
+                float res[3][4];                                                         \
+                tile(n, (const wtype *)(const void *)((const char *)W + r * rb),         \
+                     rb / sizeof(wtype), X, xs / sizeof(float), res);                    \
+                for (size_t i = 0; i < 3; i++)                                           \
+                    for (size_t k = 0; k < 4; k++)                                       \
+                        out[k * os + r + i] = res[i][k];                                 \
+            }                                                                            \
+        }                                                                                \
+        for (; r < nrows; r++) {                                                         \
+            float res[4];                                                                \
+            dot(n, (const char *)W + r * rb, X, xs, nx, res);                            \
+            for (size_t k = 0; k < nx; k++)                                              \
+                out[k * os + r] = res[k];                                                \
+        }                                                                                \
+    }
+
+FLOAT_MM(mm_f32, float, tile_f32, dot_f32)
+FLOAT_MM(mm_f16, uint16_t, tile_f16, dot_f16)
+
 /* ---- Q8_0 / Q4_0 x Q8_0: 16 lanes, block b -> lanes 8*(b%2) + j ------------ */
 
 static inline __m256i load256(const void *p)
@@ -292,6 +381,110 @@ static void dot_q4_0(size_t n, const void *wv, const void *xv, size_t xs, size_t
     }
 }
 
+/* ---- blocked Q8_0 / Q4_0 products: 2 weight rows x 4 activation rows -------
+ *
+ * The even-block lanes (0-7) and odd-block lanes (8-15) of an output are
+ * independent chains, so the tile makes one pass over the even blocks and
+ * one over the odd ones, each with 8 accumulators (one per (r, k)); a
+ * block's products, scale d_b = fp16(w.d) * fp16(x.d) and fma are the
+ * single dot's, then fold16(even, odd). Weights are unpacked once per 4
+ * activation rows; activation scales are converted once per call. */
+
+#define QT_MAXB 512 /* blocks per row the tile handles (n <= 16384); longer: dot path */
+
+static inline __m256i wq_q8_0(const struct zt_block_q8_0 *b)
+{
+    return load256(b->qs);
+}
+
+static inline __m256i wq_q4_0(const struct zt_block_q4_0 *b)
+{
+    return _mm256_sub_epi8(unpack_q4_0(b->qs), _mm256_set1_epi8(8));
+}
+
+#define QTILE_K(k, c)                                                                    \
+    do {                                                                                 \
+        __m256i p_ = _mm256_madd_epi16(                                                  \
+            _mm256_maddubs_epi16(aw, _mm256_sign_epi8(load256(x[k][b].qs), q)), ones);   \
+        __m256 d_ = _mm256_mul_ps(dw, _mm256_broadcast_ss(&dx[k][b]));                  \
+        c = _mm256_fmadd_ps(d_, _mm256_cvtepi32_ps(p_), c);                              \
+    } while (0)
+
+#define QTILE(name, wblock, WQ)                                                          \
+    static void name(size_t nb, const char *W, size_t rb,                                \
+                     const struct zt_block_q8_0 *const x[4], const float (*dx)[QT_MAXB],  \
+                     float res[2][4])                                                    \
+    {                                                                                    \
+        const __m256i ones = _mm256_set1_epi16(1);                                       \
+        const wblock *w0 = (const wblock *)(const void *)W;                              \
+        const wblock *w1 = (const wblock *)(const void *)(W + rb);                       \
+        __m256 ev[8];                                                                    \
+        for (size_t par = 0; par < 2; par++) {                                           \
+            __m256 c00 = _mm256_setzero_ps(), c01 = c00, c02 = c00, c03 = c00;           \
+            __m256 c10 = c00, c11 = c00, c12 = c00, c13 = c00;                           \
+            for (size_t b = par; b < nb; b += 2) {                                       \
+                __m256i q = WQ(&w0[b]);                                                  \
+                __m256i aw = _mm256_sign_epi8(q, q);                                     \
+                __m256 dw = _mm256_set1_ps(h2f(w0[b].d));                                \
+                QTILE_K(0, c00);                                                         \
+                QTILE_K(1, c01);                                                         \
+                QTILE_K(2, c02);                                                         \
+                QTILE_K(3, c03);                                                         \
+                q = WQ(&w1[b]);                                                          \
+                aw = _mm256_sign_epi8(q, q);                                             \
+                dw = _mm256_set1_ps(h2f(w1[b].d));                                       \
+                QTILE_K(0, c10);                                                         \
+                QTILE_K(1, c11);                                                         \
+                QTILE_K(2, c12);                                                         \
+                QTILE_K(3, c13);                                                         \
+            }                                                                            \
+            if (par == 0) {                                                              \
+                ev[0] = c00, ev[1] = c01, ev[2] = c02, ev[3] = c03;                      \
+                ev[4] = c10, ev[5] = c11, ev[6] = c12, ev[7] = c13;                      \
+            } else {                                                                     \
+                res[0][0] = fold16(ev[0], c00), res[0][1] = fold16(ev[1], c01);          \
+                res[0][2] = fold16(ev[2], c02), res[0][3] = fold16(ev[3], c03);          \
+                res[1][0] = fold16(ev[4], c10), res[1][1] = fold16(ev[5], c11);          \
+                res[1][2] = fold16(ev[6], c12), res[1][3] = fold16(ev[7], c13);          \
+            }                                                                            \
+        }                                                                                \
+    }
+
+QTILE(tile_q8_0, struct zt_block_q8_0, wq_q8_0)
+QTILE(tile_q4_0, struct zt_block_q4_0, wq_q4_0)
+
+#define QUANT_MM(name, tile, dot)                                                        \
+    static void name(size_t n, const void *W, size_t rb, size_t nrows, const void *X,     \
+                     size_t xs, size_t nx, float *out, size_t os)                        \
+    {                                                                                    \
+        size_t nb = n / ZT_QK8_0, r = 0;                                                 \
+        if (nx == 4 && nb <= QT_MAXB && nrows >= 2) {                                    \
+            float dx[4][QT_MAXB];                                                        \
+            const struct zt_block_q8_0 *x[4];                                            \
+            for (size_t k = 0; k < 4; k++) {                                             \
+                x[k] = (const void *)((const char *)X + k * xs);                         \
+                for (size_t b = 0; b < nb; b++)                                          \
+                    dx[k][b] = h2f(x[k][b].d);                                           \
+            }                                                                            \
+            for (; r + 2 <= nrows; r += 2) {                                             \
+                float res[2][4];                                                         \
+                tile(nb, (const char *)W + r * rb, rb, x, (const float(*)[QT_MAXB])dx, res); \
+                for (size_t i = 0; i < 2; i++)                                           \
+                    for (size_t k = 0; k < 4; k++)                                       \
+                        out[k * os + r + i] = res[i][k];                                 \
+            }                                                                            \
+        }                                                                                \
+        for (; r < nrows; r++) {                                                         \
+            float res[4];                                                                \
+            dot(n, (const char *)W + r * rb, X, xs, nx, res);                            \
+            for (size_t k = 0; k < nx; k++)                                              \
+                out[k * os + r] = res[k];                                                \
+        }                                                                                \
+    }
+
+QUANT_MM(mm_q8_0, tile_q8_0, dot_q8_0)
+QUANT_MM(mm_q4_0, tile_q4_0, dot_q4_0)
+
 /* ---- k-quants x Q8_K: 8 lanes, super-block b -> lane b % 8 ------------------- */
 
 static inline void q4k_scales(const uint8_t *q, int32_t *sc, int32_t *m)
@@ -342,14 +535,31 @@ static float dot_q4_k_1(size_t nb, const struct zt_block_q4_k *w, const struct z
     return fold8_scalar(acc);
 }
 
+/* Q6_K: the int16 scales are widened once per super-block; the scale
+ * vector of each 32-byte group pair is one byte shuffle of them, and the
+ * -32 * sum_g scales[g] * bsums[g] term is one madd (all exact int32). */
 static float dot_q6_k_1(size_t nb, const struct zt_block_q6_k *w, const struct zt_block_q8_k *x)
 {
     float acc[8] = {0};
     const __m256i m4 = _mm256_set1_epi8(15), m2 = _mm256_set1_epi8(3);
+    /* shuffle k: int16 element 2k to the low lane, 2k + 1 to the high lane */
+    __m256i pick[4];
+    for (int k = 0; k < 4; k++) {
+        char lo0 = (char)(4 * k), lo1 = (char)(4 * k + 1), hi0 = (char)(4 * k + 2),
+             hi1 = (char)(4 * k + 3);
+        pick[k] = _mm256_setr_epi8(lo0, lo1, lo0, lo1, lo0, lo1, lo0, lo1, lo0, lo1, lo0, lo1,
+                                   lo0, lo1, lo0, lo1, hi0, hi1, hi0, hi1, hi0, hi1, hi0, hi1,
+                                   hi0, hi1, hi0, hi1, hi0, hi1, hi0, hi1);
+    }
     for (size_t b = 0; b < nb; b++) {
-        const int8_t *sc = w[b].scales;
-        __m256i iv = _mm256_setzero_si256();
+        /* sc16 = scales as int16 (|s| <= 128); bs = sum_g sc * bsums, |.| <= 2^22 */
+        __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)w[b].scales));
+        __m256i bs = _mm256_madd_epi16(sc16, load256(x[b].bsums));
+        __m256i iv = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(bs, 5));
+        __m256i shs[2] = {_mm256_permute2x128_si256(sc16, sc16, 0x00),
+                          _mm256_permute2x128_si256(sc16, sc16, 0x11)};
         for (int h = 0; h < 2; h++) {
+            __m256i sh = shs[h];
             __m256i qa = load256(w[b].ql + 64 * h);
             __m256i qb = load256(w[b].ql + 64 * h + 32);
             __m256i qh = load256(w[b].qh + 32 * h);
@@ -363,17 +573,12 @@ static float dot_q6_k_1(size_t nb, const struct zt_block_q6_k *w, const struct z
             q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(qb, 4), m4),
                                    _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), m2), 4));
             for (int k = 0; k < 4; k++) {
-                int g = 8 * h + 2 * k; /* groups of 16: g for bytes 0-15, g+1 for 16-31 */
+                /* groups of 16: 8h + 2k for bytes 0-15, 8h + 2k + 1 for 16-31 */
                 __m256i p = _mm256_maddubs_epi16(q[k], load256(x[b].qs + 128 * h + 32 * k));
-                __m256i s = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_set1_epi16(sc[g])),
-                                                    _mm_set1_epi16(sc[g + 1]), 1);
-                iv = _mm256_add_epi32(iv, _mm256_madd_epi16(p, s));
+                iv = _mm256_add_epi32(iv, _mm256_madd_epi16(p, _mm256_shuffle_epi8(sh, pick[k])));
             }
         }
-        int32_t bs = 0;
-        for (int g = 0; g < 16; g++)
-            bs += sc[g] * x[b].bsums[g];
-        int32_t isum = hsum_i32(iv) - 32 * bs;
+        int32_t isum = hsum_i32(iv);
         float d = h2f(w[b].d) * x[b].d;
         acc[b % 8] = fmaf(d, (float)isum, acc[b % 8]);
     }
@@ -422,6 +627,10 @@ const struct zt__quant_kernels zt__quant_kernels_avx2 = {
     .dot_q4_0 = dot_q4_0,
     .dot_q4_k = dot_q4_k,
     .dot_q6_k = dot_q6_k,
+    .mm_f32 = mm_f32,
+    .mm_f16 = mm_f16,
+    .mm_q8_0 = mm_q8_0,
+    .mm_q4_0 = mm_q4_0,
     .fp16_to_fp32_row = fp16_to_fp32_row,
     .fp32_to_fp16_row = fp32_to_fp16_row,
 };

@@ -1,8 +1,8 @@
-/* datadir.c: data directory layout, lock and node id. */
+/* datadir.c: data directory layout, lock and node identity. */
 #include <errno.h>
 #include <fcntl.h>
-#include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -103,61 +103,37 @@ int zt__datadir_lock(const char *dir, int *fd_out, struct zt_buf *err)
     return 0;
 }
 
-static bool valid_id(const char *s)
+int zt__datadir_identity(const char *dir, const char *key_file, const char *pass_env,
+                         struct zt_identity **out, bool *created, char *path_out, size_t path_cap,
+                         struct zt_buf *err)
 {
-    size_t n = strlen(s);
-    if (n == 0 || n >= ZT_NODE_ID_MAX) return false;
-    for (const char *p = s; *p; p++)
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-              *p == '-' || *p == '_' || *p == '.'))
-            return false;
-    return true;
-}
-
-int zt__datadir_node_id(const char *dir, char out[static ZT_NODE_ID_MAX], struct zt_buf *err)
-{
-    char path[4096], tmp[4096];
-    int n = snprintf(path, sizeof path, "%s/node_id", dir);
-    int m = snprintf(tmp, sizeof tmp, "%s/node_id.tmp", dir);
-    if (n < 0 || (size_t)n >= sizeof path || m < 0 || (size_t)m >= sizeof tmp) return ZT_ETOOBIG;
-
-    FILE *f = fopen(path, "re");
-    if (f) {
-        char line[128] = "";
-        bool ok = fgets(line, sizeof line, f) != NULL;
-        fclose(f);
-        line[strcspn(line, "\r\n")] = '\0';
-        if (!ok || !valid_id(line)) {
-            zt_ignore(zt_buf_appendf(err, "%s is corrupt (expected 1-64 characters of [A-Za-z0-9._-]); "
-                                      "remove it to generate a new id", path));
-            return ZT_EPARSE;
+    int n = key_file[0] == '/' ? snprintf(path_out, path_cap, "%s", key_file)
+                               : snprintf(path_out, path_cap, "%s/%s", dir, key_file);
+    if (n < 0 || (size_t)n >= path_cap) {
+        zt_ignore(zt_buf_appendf(err, "key file path %s/%s is too long", dir, key_file));
+        return ZT_ETOOBIG;
+    }
+    const char *pass = NULL;
+    if (pass_env && *pass_env) {
+        pass = getenv(pass_env);
+        if (!pass || !*pass) {
+            zt_ignore(zt_buf_appendf(err,
+                                     "encryption.passphrase_env names %s, but that environment "
+                                     "variable is not set or empty; export the key file "
+                                     "passphrase in %s (or set passphrase_env to \"\" for an "
+                                     "unencrypted key file)",
+                                     pass_env, pass_env));
+            return ZT_ECONFIG;
         }
-        zt_strlcpy(out, line, ZT_NODE_ID_MAX);
-        return 0;
     }
-    if (errno != ENOENT) {
-        zt_ignore(zt_buf_appendf(err, "cannot read %s: %s", path, strerror(errno)));
-        return ZT_EIO;
+    size_t before = err->len;
+    int rc = zt_identity_load_or_create(path_out, pass, pass ? strlen(pass) : 0, NULL, out, created, err);
+    if (rc == ZT_EINVAL && !pass) {
+        zt_ignore(zt_buf_appendf(err, "; set encryption.passphrase_env to the name of the "
+                                      "environment variable holding it"));
+    } else if (rc && err->len == before) {
+        zt_ignore(zt_buf_appendf(err, "cannot load or create the key file %s: %s", path_out,
+                                 zt_strerror(rc)));
     }
-    uint8_t raw[16];
-    char id[ZT_NODE_ID_MAX];
-    randombytes_buf(raw, sizeof raw);
-    zt_hex_encode(id, raw, sizeof raw);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        zt_ignore(zt_buf_appendf(err, "cannot create %s: %s", tmp, strerror(errno)));
-        return ZT_EIO;
-    }
-    size_t len = strlen(id);
-    id[len] = '\n';
-    bool ok = write(fd, id, len + 1) == (ssize_t)(len + 1) && fsync(fd) == 0;
-    id[len] = '\0';
-    ok = (close(fd) == 0) && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        zt_ignore(zt_buf_appendf(err, "cannot write %s: %s", path, strerror(errno)));
-        unlink(tmp);
-        return ZT_EIO;
-    }
-    zt_strlcpy(out, id, ZT_NODE_ID_MAX);
-    return 0;
+    return rc;
 }

@@ -2,10 +2,12 @@
 #ifndef ZT_NODE_DATADIR_H
 #define ZT_NODE_DATADIR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "zentalk/zt_buf.h"
 #include "zentalk/zt_error.h"
+#include "zentalk/zt_identity.h"
 
 #define ZT_NODE_ID_MAX 65
 
@@ -19,9 +21,14 @@ ZT_NODISCARD int zt__datadir_prepare(const char *dir, struct zt_buf *err);
  * The lock lasts until *fd_out is closed. */
 ZT_NODISCARD int zt__datadir_lock(const char *dir, int *fd_out, struct zt_buf *err);
 
-/* The node id: dir/node_id, created (32 random hex digits, written
- * atomically) on first start. */
-ZT_NODISCARD int zt__datadir_node_id(const char *dir, char out[static ZT_NODE_ID_MAX],
-                                     struct zt_buf *err);
+/* The node identity: dir/key_file (key_file may be absolute), created
+ * with a new identity on first start (mode 0600, written atomically).
+ * pass_env is the name of the environment variable holding the key file
+ * passphrase ("" = none); when named but unset or empty, ZT_ECONFIG.
+ * *created says whether the file was made now. Problems are described in
+ * err (never the passphrase). Free *out with zt_identity_free(). */
+ZT_NODISCARD int zt__datadir_identity(const char *dir, const char *key_file, const char *pass_env,
+                                      struct zt_identity **out, bool *created, char *path_out,
+                                      size_t path_cap, struct zt_buf *err);
 
 #endif

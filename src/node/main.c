@@ -18,6 +18,7 @@
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_config.h"
 #include "zentalk/zt_hash.h"
+#include "zentalk/zt_identity.h"
 #include "zentalk/zt_log.h"
 #include "zentalk/zt_server.h"
 #include "zentalk/zt_str.h"
@@ -155,6 +156,7 @@ static int run(struct zt_config *cfg)
 {
     int rc = 1, lock_fd = -1;
     struct zt_server *srv = NULL;
+    struct zt_identity *identity = NULL;
     struct zt_buf err;
     zt_buf_init(&err, 4096);
     char node_id[ZT_NODE_ID_MAX];
@@ -175,12 +177,22 @@ static int run(struct zt_config *cfg)
         fprintf(stderr, "zentalk-node: %s\n", zt_buf_str(&err));
         goto out;
     }
-    if (cfg->node.id[0]) {
-        zt_strlcpy(node_id, cfg->node.id, sizeof node_id);
-    } else if (zt__datadir_node_id(cfg->node.data_dir, node_id, &err) != 0) {
+    /* The identity: its id is the node's id unless node.id names it for
+     * display; the derived one is always logged. */
+    char key_path[4096];
+    bool key_created = false;
+    const char *pass_env = cfg->encryption.passphrase_env ? cfg->encryption.passphrase_env : "";
+    const char *key_file = cfg->encryption.key_file && cfg->encryption.key_file[0]
+                               ? cfg->encryption.key_file
+                               : "node.key";
+    if (zt__datadir_identity(cfg->node.data_dir, key_file, pass_env, &identity, &key_created, key_path,
+                             sizeof key_path, &err) != 0) {
         fprintf(stderr, "zentalk-node: %s\n", zt_buf_str(&err));
         goto out;
     }
+    zt_log(ZT_LOG_INFO, key_created ? "identity_created" : "identity_loaded", "node_id=%s key_file=%s",
+           zt_identity_id(identity), key_path);
+    zt_strlcpy(node_id, cfg->node.id[0] ? cfg->node.id : zt_identity_id(identity), sizeof node_id);
 
     /* Block the signals before any thread exists so all threads inherit it. */
     sigset_t set;
@@ -268,6 +280,7 @@ static int run(struct zt_config *cfg)
     rc = 0;
 out:
     zt_server_free(srv);
+    zt_identity_free(identity);
     if (lock_fd >= 0) close(lock_fd);
     zt_buf_deinit(&err);
     zt_log_close();

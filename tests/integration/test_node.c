@@ -108,15 +108,27 @@ static void test_status(void **state)
     json_t *j = resp_json(&r);
     const char *id = json_string_value(json_object_get(j, "node_id"));
     assert_non_null(id);
-    assert_int_equal(strlen(id), 32);
-    /* the id was generated on first start and kept in the data directory */
-    char path[400], saved[64] = "";
+    /* the id is derived from the node's identity key, created on first
+     * start in the data directory (0600); `zentalk id` reads the same file */
+    assert_int_equal(strlen(id), 35);
+    assert_memory_equal(id, "zt1", 3);
+    char path[400], cmd[900], out[2048];
+    snprintf(path, sizeof path, "%s/node.key", shared.data_dir);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
     snprintf(path, sizeof path, "%s/node_id", shared.data_dir);
-    FILE *f = fopen(path, "r");
-    assert_non_null(f);
-    assert_non_null(fgets(saved, sizeof saved, f));
-    fclose(f);
-    assert_memory_equal(saved, id, 32);
+    assert_int_not_equal(access(path, F_OK), 0); /* the old id file is gone */
+    snprintf(cmd, sizeof cmd, "'%s' id --data-dir '%s' --json", cli_bin, shared.data_dir);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    size_t n = fread(out, 1, sizeof out - 1, p);
+    out[n] = '\0';
+    assert_int_equal(pclose(p), 0);
+    json_t *cj = json_loads(out, 0, NULL);
+    assert_non_null(cj);
+    assert_string_equal(json_string_value(json_object_get(cj, "node_id")), id);
+    json_decref(cj);
     assert_true(json_is_string(json_object_get(j, "version")));
     assert_true(json_is_number(json_object_get(j, "uptime_seconds")));
     assert_true(json_is_true(json_object_get(j, "ready")));

@@ -548,9 +548,19 @@ static void test_matmul_rows_identity(void **state)
     (void)state;
     enum zt_quant_isa orig = zt_quant_isa_current();
     enum { ROWS = 11, MAXB = 9 };
-    for (size_t c = 0; c < N_WEIGHT_TYPES; c++) {
+    /* lengths per block size: tails (float), the blocked kernels' shapes
+     * (n % 32 == 0, several segments of 1024 floats; odd and even block
+     * counts; more blocks than the Q8_0/Q4_0 tile takes) */
+    static const size_t lens_f[] = {77, 32 * 7, 1024 + 64, 2048 + 96};
+    static const size_t lens_32[] = {32 * 7, 32 * 8, 32 * 1, 32 * 513};
+    static const size_t lens_k[] = {256 * 3, 256 * 1};
+    for (size_t tc = 0; tc < N_WEIGHT_TYPES * 4; tc++) {
+        size_t c = tc / 4, li = tc % 4;
         enum zt_ggml_type t = weight_types[c];
-        size_t n = zt_quant_blck_size(t) == 1 ? 77 : (zt_quant_blck_size(t) == 32 ? 32 * 7 : 256 * 3);
+        size_t blk = zt_quant_blck_size(t);
+        if (blk == ZT_QK_K && li >= 2)
+            continue;
+        size_t n = blk == 1 ? lens_f[li] : (blk == 32 ? lens_32[li] : lens_k[li]);
         size_t wb = row_bytes(t, n), xb = row_bytes(zt_quant_vec_dot_type(t), n);
         uint8_t *W = xmalloc(wb * ROWS), *X = xmalloc(xb * MAXB);
         float *xf = xmalloc(n * sizeof *xf);
