@@ -67,6 +67,8 @@ struct zt_cfg_server {
     int64_t max_body_bytes;
     int64_t request_timeout_s;   /* idle connection timeout */
     int64_t shutdown_timeout_s;  /* how long SIGTERM waits for in-flight requests */
+    int64_t rate_limit_rps;      /* requests per second per identity; 0 = off */
+    int64_t rate_limit_burst;    /* token bucket size per identity */
 };
 struct zt_cfg_log {
     char *level;              /* debug|info|warn|error */
@@ -80,7 +82,7 @@ struct zt_cfg_encryption {
     char *aead;               /* chacha20poly1305|aes256gcm */
     int64_t job_ttl_s;        /* validity window of a sealed job */
     bool require_auth;        /* API authentication on non-loopback listeners */
-    char *jwt_secret;         /* secret */
+    char *jwt_secret;         /* secret; HS256 key of API tokens */
 };
 /* gpu-pool.yaml */
 struct zt_cfg_gpu_pool {

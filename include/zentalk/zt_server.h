@@ -5,6 +5,7 @@
  *   GET  /readyz               200 when every enabled role is ready, else 503
  *   GET  /metrics              Prometheus text exposition format 0.0.4
  *   GET  /v1/status            node id, roles, version, uptime, models, peers
+ *   GET  /v1/attestation/report?nonce=HEX  signed software attestation (zt_attest.h)
  *   GET  /v1/admin/log-level   current log level (loopback clients only)
  *   PUT  /v1/admin/log-level   {"level":"debug"} (loopback clients only)
  * Unknown paths are 404, known paths with another method 405 (with Allow),
@@ -26,6 +27,13 @@ ZT_NODISCARD int zt_server_new(const struct zt_config *cfg, const char *node_id,
 /* Bind cfg->server.listen and serve. ZT_EADDRINUSE, ZT_EPERM, ZT_EINVAL or ZT_EIO. */
 ZT_NODISCARD int zt_server_start(struct zt_server *s);
 uint16_t zt_server_port(const struct zt_server *s);
+
+/* Sign attestation reports (GET /v1/attestation/report) with id, which must
+ * outlive the server; call once, before zt_server_start(). Hashes the
+ * running binary. Without it the route answers 503. ZT_ENOMEM, ZT_EIO,
+ * ZT_EINVAL (called twice). */
+struct zt_identity;
+ZT_NODISCARD int zt_server_set_identity(struct zt_server *s, const struct zt_identity *id);
 
 /* Readiness of one role (ZT_ROLE_*), shown by /readyz and /metrics.
  * detail is copied (short text for operators, no secrets). */

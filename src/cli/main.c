@@ -1,5 +1,5 @@
 /* zentalk: the command-line client: `status`, `models` (models.c), `run`
- * and `chat` (run.c), `keygen` and `id` (keys.c);
+ * and `chat` (run.c), `keygen` and `id` (keys.c), `attest` (attest.c);
  * later versions add features and more. */
 #include <curl/curl.h>
 #include <getopt.h>
@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "attest.h"
 #include "keys.h"
 #include "models.h"
 #include "run.h"
@@ -45,6 +46,8 @@ static void usage(FILE *out)
             "                                generate a node identity key file (mode 0600)\n"
             "  id [--key FILE | --data-dir DIR] [--passphrase-env VAR] [--json]\n"
             "                                show a node's id and public keys (DIR/node.key)\n"
+            "  attest [URL] [--nonce HEX] [--expect-binary SHA256] [--json]\n"
+            "                                fetch and verify a node's signed attestation report\n"
             "\n"
             "Options:\n"
             "  -u, --url URL   node address (default $ZENTALK_URL or " DEFAULT_URL ")\n"
@@ -206,6 +209,15 @@ int main(int argc, char **argv)
         int mrc = zt__cli_models(argc - ci, argv + ci);
         curl_global_cleanup();
         return mrc;
+    }
+
+    /* `attest` fetches and checks a node's attestation report, with its own options */
+    if (ci > 0 && strcmp(argv[ci], "attest") == 0) {
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) return 1;
+        json_set_alloc_funcs(zt_malloc, zt_free);
+        int arc = zt__cli_attest(argc - ci, argv + ci);
+        curl_global_cleanup();
+        return arc;
     }
 
     /* `keygen` and `id` work on a node identity key file, with their own options */

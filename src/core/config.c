@@ -157,6 +157,10 @@ static const struct cfg_key server_keys[] = {
             "Seconds an idle or slow connection is kept."),
     INT_KEY(struct zt_cfg_server, shutdown_timeout_s, 10, 0, 600,
             "Seconds SIGTERM waits for requests in flight."),
+    INT_KEY(struct zt_cfg_server, rate_limit_rps, 20, 0, 1000000,
+            "API requests per second allowed per authenticated identity; 0 = no limit."),
+    INT_KEY(struct zt_cfg_server, rate_limit_burst, 40, 1, 1000000,
+            "Requests an identity may send at once before server.rate_limit_rps applies."),
 };
 TABLE(server_table, server_keys, struct zt_cfg_server, NULL);
 
@@ -185,9 +189,11 @@ static const struct cfg_key encryption_keys[] = {
     INT_KEY(struct zt_cfg_encryption, job_ttl_s, 300, 10, 86400,
             "Seconds a sealed job stays valid."),
     BOOL_KEY(struct zt_cfg_encryption, require_auth, true,
-             "Require API authentication on listeners that are not loopback."),
+             "Require a bearer token (JWT) on listeners that are not loopback; such a "
+             "listener refuses to start without encryption.jwt_secret."),
     STR_KEY(struct zt_cfg_encryption, jwt_secret, "", ZT_CFG_MAX_STR, KF_ANY, KEY_SECRET,
-            "HMAC secret verifying JWTs from zentalk-api; empty = JWT auth off."),
+            "HS256 secret verifying API tokens (JWT) from zentalk-api; empty = no tokens: "
+            "loopback clients act as admin."),
 };
 TABLE(encryption_table, encryption_keys, struct zt_cfg_encryption, NULL);
 

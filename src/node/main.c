@@ -103,6 +103,30 @@ static int parse_args(int argc, char **argv, struct opts *o)
     return 0;
 }
 
+static bool listen_is_loopback(const char *listen)
+{
+    char host[256];
+    uint16_t port;
+    if (zt_str_split_hostport(listen, host, sizeof host, &port) != 0) return false;
+    return zt_str_eq(host, "localhost") || zt_str_eq(host, "::1") || zt_str_starts_with(host, "127.");
+}
+
+/* A listener off loopback that must authenticate needs a key to check
+ * tokens with; without one no request could ever be served. */
+static int check_auth_config(const struct zt_config *cfg)
+{
+    if (!cfg->encryption.require_auth || cfg->encryption.jwt_secret[0] ||
+        listen_is_loopback(cfg->server.listen))
+        return 0;
+    fprintf(stderr,
+            "zentalk-node: server.listen %s is not a loopback address and encryption.require_auth is "
+            "true, but encryption.jwt_secret is empty: set the JWT secret (e.g. "
+            "ZENTALK_ENCRYPTION_JWT_SECRET), listen on 127.0.0.1, or set encryption.require_auth "
+            "to false\n",
+            cfg->server.listen);
+    return ZT_ECONFIG;
+}
+
 /* Load, override and validate. Problems go to stderr. */
 static int load_config(const struct opts *o, struct zt_config *cfg)
 {
@@ -114,6 +138,7 @@ static int load_config(const struct opts *o, struct zt_config *cfg)
     if (!rc && o->listen) rc = zt_config_set(cfg, "server.listen", o->listen, "--listen", &errs);
     if (!rc && o->data_dir) rc = zt_config_set(cfg, "node.data_dir", o->data_dir, "--data-dir", &errs);
     if (!rc) rc = zt_config_validate(cfg, &errs);
+    if (!rc) rc = check_auth_config(cfg);
     if (errs.len) fputs(zt_buf_str(&errs), stderr);
     if (errs.len && errs.data[errs.len - 1] != '\n') fputc('\n', stderr);
     if (rc == ZT_ENOTFOUND && o->config_dir)
@@ -204,6 +229,10 @@ static int run(struct zt_config *cfg)
     signal(SIGPIPE, SIG_IGN);
 
     if (zt_server_new(cfg, node_id, &srv) != 0) goto out;
+    if (zt_server_set_identity(srv, identity) != 0) {
+        fprintf(stderr, "zentalk-node: cannot hash the running binary for attestation: %s\n", strerror(errno));
+        goto out;
+    }
     int src = zt_server_start(srv);
     if (src == ZT_EADDRINUSE) {
         fprintf(stderr, "zentalk-node: cannot listen on %s: address already in use "
@@ -231,8 +260,16 @@ static int run(struct zt_config *cfg)
     zt_log(ZT_LOG_INFO, "node_started",
            "version=%s node_id=%s roles=%s url=%s data_dir=%s threads=%lld pid=%ld", ZT_VERSION,
            node_id, roles, url, cfg->node.data_dir, (long long)cfg->server.threads, (long)getpid());
-    zt_log(ZT_LOG_WARN, "auth_disabled",
-           "detail=\"API authentication is not built yet; admin routes answer loopback clients only\"");
+    if (!cfg->encryption.jwt_secret[0])
+        zt_log(ZT_LOG_WARN, "auth_disabled",
+               "detail=\"no encryption.jwt_secret: bearer tokens are not accepted; loopback clients act "
+               "as admin, others %s\"",
+               cfg->encryption.require_auth ? "are refused" : "get role user");
+    else
+        zt_log(ZT_LOG_INFO, "auth_enabled", "tokens=required_%s rate_limit_rps=%lld rate_limit_burst=%lld",
+               cfg->encryption.require_auth && !listen_is_loopback(cfg->server.listen) ? "always"
+                                                                                        : "for_admin",
+               (long long)cfg->server.rate_limit_rps, (long long)cfg->server.rate_limit_burst);
     printf("zentalk-node listening on %s\n", url);
     fflush(stdout);
     mark_roles_ready(srv, cfg);

@@ -229,6 +229,11 @@ const struct zt_cfg_model *zt__models_entry(const struct zt__models *ms, size_t 
     return &ms->cfg->models[i];
 }
 
+int zt__models_file(const struct zt__models *ms, size_t i, char *out, size_t n)
+{
+    return model_file(ms->cfg, &ms->cfg->models[i], out, n);
+}
+
 void zt__models_stats(struct zt__models *ms, struct zt_runner_stats *out, size_t *n_loaded)
 {
     /* Runner callbacks take ms->mu (zt__models_release) while holding their

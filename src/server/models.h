@@ -38,6 +38,9 @@ void zt__models_release(struct zt__models *ms, struct zt_runner *r);
 size_t zt__models_count(const struct zt__models *ms);
 /* Entry i and whether it is loaded now. */
 const struct zt_cfg_model *zt__models_entry(const struct zt__models *ms, size_t i, bool *loaded);
+/* The file of entry i: data_dir/path, or data_dir/models/<last segment of
+ * its url>. ZT_ETOOBIG when it does not fit n bytes. */
+ZT_NODISCARD int zt__models_file(const struct zt__models *ms, size_t i, char *out, size_t n);
 /* Sum of runner statistics of the loaded models. */
 void zt__models_stats(struct zt__models *ms, struct zt_runner_stats *out, size_t *n_loaded);
 

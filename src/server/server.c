@@ -3,7 +3,16 @@
  * Routing is an exact match on the path over a small static table; each
  * route lists its methods (HEAD is served wherever GET is) and whether it
  * takes a JSON body. Bodies are checked here once (content type, UTF-8,
- * JSON syntax with line:column) so handlers only see valid JSON objects. */
+ * JSON syntax with line:column) so handlers only see valid JSON objects.
+ *
+ * Each route has a minimum role (auth.h). Who the caller is:
+ *  - a valid "Authorization: Bearer <jwt>" (when encryption.jwt_secret is
+ *    set): the token's sub and role, rate-limited per sub;
+ *  - no token (or no secret to check one against): anonymous, which is
+ *    admin for loopback peers when no secret is configured (the embedded
+ *    default), nothing on a non-loopback listener with require_auth, and
+ *    user otherwise. Routes of role "none" (probes, metrics, status) skip
+ *    all of this. */
 #include <jansson.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -11,6 +20,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "attest.h"
+#include "auth.h"
 #include "llm.h"
 #include "metrics.h"
 #include "models.h"
@@ -40,7 +51,7 @@ struct route {
     const char *path;
     unsigned methods;   /* M_GET implies M_HEAD */
     unsigned json_body; /* methods whose body must be a JSON object */
-    bool loopback_only; /* admin routes until authentication exists (issue 4) */
+    enum zt__auth_role min_role; /* least role allowed (auth.h) */
     route_fn fn;
 };
 
@@ -63,7 +74,12 @@ struct zt_server {
     struct role_state roles[N_ROLES];
     struct zt__metrics metrics;
     struct zt__models *models;
+    struct zt__attest *attest; /* NULL until zt_server_set_identity() */
+    bool listener_loopback;      /* server.listen is a loopback address */
+    struct zt__ratelimit *limiter;
 };
+
+#define RATE_LIMIT_KEYS 10000 /* identities tracked; least recently seen evicted */
 
 static const char *const UNMATCHED = "unmatched";
 
@@ -275,16 +291,53 @@ static void h_embeddings(struct zt_server *s, struct zt_http_req *req, json_t *b
     zt__llm_embeddings(s->models, req, body, resp);
 }
 
+static void h_admin_status(struct zt_server *s, struct zt_http_req *req, json_t *body,
+                           struct zt_http_resp *resp)
+{
+    (void)req, (void)body;
+    struct zt_runner_stats st;
+    size_t n_loaded;
+    zt__models_stats(s->models, &st, &n_loaded);
+    json_t *loaded = json_array();
+    for (size_t i = 0; i < zt__models_count(s->models) && loaded; i++) {
+        bool is_loaded;
+        const struct zt_cfg_model *e = zt__models_entry(s->models, i, &is_loaded);
+        if (is_loaded) json_array_append_new(loaded, json_string(e->id));
+    }
+    const char *secret = s->cfg->encryption.jwt_secret;
+    json_t *j = json_pack(
+        "{s:s,s:s,s:f,s:I,s:o*,s:{s:I,s:I,s:I,s:i,s:i},s:{s:b,s:b,s:b,s:I,s:I,s:I},s:I}", "node_id",
+        s->node_id, "version", ZT_VERSION, "uptime_seconds", uptime_s(s), "started_at_ms",
+        (json_int_t)s->start_real_ms, "models_loaded", loaded, "runner", "prompt_tokens",
+        (json_int_t)st.prompt_tokens, "generated_tokens", (json_int_t)st.generated_tokens, "jobs_done",
+        (json_int_t)st.jobs_done, "active_slots", (int)st.active_slots, "queued", (int)st.queued, "auth",
+        "jwt", secret && secret[0], "require_auth", s->cfg->encryption.require_auth,
+        "listener_loopback", s->listener_loopback, "rate_limit_rps",
+        (json_int_t)s->cfg->server.rate_limit_rps, "rate_limit_burst",
+        (json_int_t)s->cfg->server.rate_limit_burst, "rate_limit_identities",
+        (json_int_t)zt__ratelimit_size(s->limiter), "requests_in_flight",
+        (json_int_t)(s->http ? zt_http_inflight(s->http) : 0));
+    zt_http_resp_json(resp, 200, j);
+}
+
+static void h_attest(struct zt_server *s, struct zt_http_req *req, json_t *body, struct zt_http_resp *resp)
+{
+    (void)body;
+    zt__attest_handle(s->attest, req, resp);
+}
+
 static const struct route routes[] = {
-    {"/healthz", M_GET, 0, false, h_healthz},
-    {"/readyz", M_GET, 0, false, h_readyz},
-    {"/metrics", M_GET, 0, false, h_metrics},
-    {"/v1/status", M_GET, 0, false, h_status},
-    {"/v1/admin/log-level", M_GET | M_PUT, M_PUT, true, h_log_level},
-    {"/v1/models", M_GET, 0, false, h_models},
-    {"/v1/completions", M_POST, M_POST, false, h_completions},
-    {"/v1/chat/completions", M_POST, M_POST, false, h_chat},
-    {"/v1/embeddings", M_POST, M_POST, false, h_embeddings},
+    {"/healthz", M_GET, 0, ZT__AUTH_NONE, h_healthz},
+    {"/readyz", M_GET, 0, ZT__AUTH_NONE, h_readyz},
+    {"/metrics", M_GET, 0, ZT__AUTH_NONE, h_metrics},
+    {"/v1/status", M_GET, 0, ZT__AUTH_NONE, h_status},
+    {"/v1/admin/log-level", M_GET | M_PUT, M_PUT, ZT__AUTH_ADMIN, h_log_level},
+    {"/v1/admin/status", M_GET, 0, ZT__AUTH_ADMIN, h_admin_status},
+    {"/v1/models", M_GET, 0, ZT__AUTH_USER, h_models},
+    {"/v1/completions", M_POST, M_POST, ZT__AUTH_USER, h_completions},
+    {"/v1/chat/completions", M_POST, M_POST, ZT__AUTH_USER, h_chat},
+    {"/v1/embeddings", M_POST, M_POST, ZT__AUTH_USER, h_embeddings},
+    {"/v1/attestation/report", M_GET, 0, ZT__AUTH_NONE, h_attest},
 };
 #define N_ROUTES (sizeof routes / sizeof routes[0])
 
@@ -350,6 +403,71 @@ static json_t *parse_body(struct zt_http_req *req, struct zt_http_resp *resp)
     return j;
 }
 
+static void unauthorized(struct zt_http_resp *resp, bool invalid, const char *message)
+{
+    zt_ignore(zt_http_resp_header(resp, "WWW-Authenticate",
+                                  invalid ? "Bearer realm=\"zentalk-ai\", error=\"invalid_token\""
+                                          : "Bearer realm=\"zentalk-ai\""));
+    zt_http_resp_error(resp, 401, "unauthorized", message);
+}
+
+/* The caller's role for route r; false (resp filled: 401, 403, 429, 500)
+ * when the request may not go on. */
+static bool authorize(struct zt_server *s, struct zt_http_req *req, const struct route *r,
+                      struct zt_http_resp *resp)
+{
+    if (r->min_role == ZT__AUTH_NONE) return true;
+    const struct zt_cfg_encryption *enc = &s->cfg->encryption;
+    bool has_key = enc->jwt_secret && enc->jwt_secret[0];
+    const char *hdr = has_key ? zt_http_req_header(req, "Authorization") : NULL;
+    struct zt__auth_principal p;
+    memset(&p, 0, sizeof p);
+    if (hdr) {
+        const char *tok, *why = "Authorization must be \"Bearer <token>\"";
+        size_t len;
+        int rc = zt__auth_parse_header(hdr, &tok, &len);
+        if (!rc)
+            rc = zt__auth_verify(enc->jwt_secret, s->cfg->integration.jwt_issuer,
+                                 s->cfg->integration.jwt_audience, tok, len,
+                                 zt_time_real_ms() / 1000, &p, &why);
+        if (rc == ZT_ENOMEM) {
+            zt_http_resp_error(resp, 500, "internal", "out of memory");
+            return false;
+        }
+        if (rc) {
+            zt_log(ZT_LOG_DEBUG, "auth_rejected", "reason=\"%s\" request_id=%s", why, zt_http_req_id(req));
+            char msg[160];
+            snprintf(msg, sizeof msg, "invalid bearer token: %s", why);
+            unauthorized(resp, true, msg);
+            return false;
+        }
+        unsigned retry = 1;
+        if (!zt__ratelimit_take(s->limiter, p.identity, zt_time_mono_ns(), &retry)) {
+            char v[16];
+            snprintf(v, sizeof v, "%u", retry);
+            zt_ignore(zt_http_resp_header(resp, "Retry-After", v));
+            zt_http_resp_error(resp, 429, "rate_limited",
+                               "too many requests for this identity; retry after Retry-After seconds");
+            return false;
+        }
+    } else if (!has_key && zt_http_req_peer_is_loopback(req)) {
+        p.role = ZT__AUTH_ADMIN; /* no way to issue tokens: the local operator */
+    } else if (enc->require_auth && !s->listener_loopback) {
+        unauthorized(resp, false, "this route requires \"Authorization: Bearer <token>\"");
+        return false;
+    } else {
+        p.role = ZT__AUTH_USER;
+    }
+    if (p.role < r->min_role) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "this route requires role %s; the caller has role %s",
+                 zt__auth_role_name(r->min_role), hdr ? zt__auth_role_name(p.role) : "anonymous");
+        zt_http_resp_error(resp, 403, "forbidden", msg);
+        return false;
+    }
+    return true;
+}
+
 static void dispatch(void *ud, struct zt_http_req *req, struct zt_http_resp *resp)
 {
     struct zt_server *s = ud;
@@ -383,11 +501,7 @@ static void dispatch(void *ud, struct zt_http_req *req, struct zt_http_resp *res
         zt_http_resp_error(resp, 405, "method_not_allowed", "method not allowed on this route");
         return;
     }
-    if (r->loopback_only && !zt_http_req_peer_is_loopback(req)) {
-        zt_http_resp_error(resp, 403, "forbidden",
-                           "admin routes answer loopback clients only until API authentication is configured");
-        return;
-    }
+    if (!authorize(s, req, r, resp)) return;
     json_t *body = NULL;
     if (r->json_body & m) {
         body = parse_body(req, resp);
@@ -425,7 +539,18 @@ int zt_server_new(const struct zt_config *cfg, const char *node_id, struct zt_se
         pthread_mutex_init(&s->roles[i].mu, NULL);
         zt_strlcpy(s->roles[i].detail, "starting", sizeof s->roles[i].detail);
     }
+    char host[256];
+    uint16_t port;
+    if (zt_str_split_hostport(cfg->server.listen, host, sizeof host, &port) == 0)
+        s->listener_loopback = zt_str_eq(host, "localhost") || zt_str_eq(host, "::1") ||
+                               zt_str_starts_with(host, "127.");
+    if (zt__ratelimit_new((double)cfg->server.rate_limit_rps, (double)cfg->server.rate_limit_burst,
+                          RATE_LIMIT_KEYS, &s->limiter) != 0) {
+        zt_free(s);
+        return ZT_ENOMEM;
+    }
     if (zt__models_new(cfg, &s->models) != 0) {
+        zt__ratelimit_free(s->limiter);
         zt_free(s);
         return ZT_ENOMEM;
     }
@@ -489,6 +614,12 @@ int zt_server_drain(struct zt_server *s, uint64_t timeout_ms)
     return 0;
 }
 
+int zt_server_set_identity(struct zt_server *s, const struct zt_identity *id)
+{
+    if (s->attest) return ZT_EINVAL;
+    return zt__attest_new(id, s->models, &s->attest);
+}
+
 void zt_server_free(struct zt_server *s)
 {
     if (!s) return;
@@ -498,7 +629,9 @@ void zt_server_free(struct zt_server *s)
     zt__models_shutdown(s->models);
     for (int i = 0; i < 200 && s->http && zt_http_inflight(s->http) > 0; i++) zt_time_sleep_ms(10);
     zt_http_stop(s->http);
+    zt__attest_free(s->attest);
     zt__models_free(s->models);
+    zt__ratelimit_free(s->limiter);
     for (int i = 0; i < N_ROLES; i++) pthread_mutex_destroy(&s->roles[i].mu);
     zt_free(s);
 }

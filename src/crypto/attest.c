@@ -1,0 +1,323 @@
+/* attest.c: software attestation reports: build, sign, verify. See
+ * zt_attest.h and docs/privacy/ATTESTATION.md. */
+#include <jansson.h>
+#include <sodium.h>
+#include <string.h>
+
+#include "zentalk/zt_alloc.h"
+#include "zentalk/zt_attest.h"
+#include "zentalk/zt_crypto.h"
+#include "zentalk/zt_str.h"
+
+static const char *const report_keys[] = {"v",      "type",   "node_id",   "ed25519_pk",
+                                          "kem_pk", "nonce",  "binary_sha256", "engine",
+                                          "models", "issued_at", "evidence", "sig", NULL};
+
+static bool is_hex_digit(char c, bool lower_only)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (!lower_only && c >= 'A' && c <= 'F');
+}
+
+static bool nonce_ok(const char *s, bool lower_only)
+{
+    if (!s) return false;
+    size_t n = strnlen(s, 2 * ZT_ATTEST_NONCE_MAX + 1);
+    if (n < 2 * ZT_ATTEST_NONCE_MIN || n > 2 * ZT_ATTEST_NONCE_MAX || n % 2) return false;
+    for (size_t i = 0; i < n; i++)
+        if (!is_hex_digit(s[i], lower_only)) return false;
+    return true;
+}
+
+bool zt_attest_nonce_valid(const char *s)
+{
+    return nonce_ok(s, false);
+}
+
+static bool good_str(const char *s)
+{
+    if (!s) return false;
+    size_t n = strnlen(s, ZT_ATTEST_MAX_STR + 1);
+    return n > 0 && n <= ZT_ATTEST_MAX_STR && zt_utf8_valid(s, n);
+}
+
+/* Strict lower-case hex of exactly n bytes. */
+static int unhex(const char *s, uint8_t *out, size_t n)
+{
+    if (!s || strlen(s) != 2 * n) return ZT_EPARSE;
+    for (size_t i = 0; i < 2 * n; i++)
+        if (!is_hex_digit(s[i], true)) return ZT_EPARSE;
+    size_t got = 0;
+    if (sodium_hex2bin(out, n, s, 2 * n, NULL, &got, NULL) != 0 || got != n) return ZT_EPARSE;
+    return 0;
+}
+
+static json_t *hex_string(const uint8_t *p, size_t n)
+{
+    char hex[2 * ZT_ED25519_SIG_LEN + 1];
+    if (2 * n + 1 > sizeof hex) return NULL;
+    sodium_bin2hex(hex, sizeof hex, p, n);
+    return json_string(hex);
+}
+
+/* Canonical bytes: compact, sorted keys (zt_malloc'd, NUL-terminated). */
+static int canonical(json_t *j, char **out, size_t *len)
+{
+    const size_t flags = JSON_COMPACT | JSON_SORT_KEYS;
+    size_t n = json_dumpb(j, NULL, 0, flags);
+    if (n == 0 || n > ZT_ATTEST_MAX) return n == 0 ? ZT_ENOMEM : ZT_ETOOBIG;
+    char *buf = zt_malloc(n + 1);
+    if (!buf) return ZT_ENOMEM;
+    if (json_dumpb(j, buf, n, flags) != n) {
+        zt_free(buf);
+        return ZT_ENOMEM;
+    }
+    buf[n] = '\0';
+    *out = buf;
+    *len = n;
+    return 0;
+}
+
+/* ---- Build ------------------------------------------------------------------ */
+
+static json_t *models_json(const struct zt_attest_model *m, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < n; i++) {
+        json_t *o = json_object();
+        if (!o || json_object_set_new(o, "id", json_string(m[i].id)) != 0 ||
+            json_object_set_new(o, "sha256", hex_string(m[i].sha256, ZT_SHA256_LEN)) != 0) {
+            json_decref(o);
+            json_decref(a);
+            return NULL;
+        }
+        if (json_array_append_new(a, o) != 0) { /* o is released on failure too */
+            json_decref(a);
+            return NULL;
+        }
+    }
+    return a;
+}
+
+int zt_attest_report(const struct zt_identity *id, const struct zt_attest_claims *c, char **out)
+{
+    if (!id || !c || !out || !nonce_ok(c->nonce_hex, false) || !good_str(c->engine) ||
+        c->n_models > ZT_ATTEST_MAX_MODELS || (c->n_models && !c->models) || c->issued_at < 0)
+        return ZT_EINVAL;
+    for (size_t i = 0; i < c->n_models; i++)
+        if (!good_str(c->models[i].id)) return ZT_EINVAL;
+    if (zt_crypto_init() != 0) return ZT_ECRYPTO;
+    char nonce[ZT_ATTEST_NONCE_HEX_SIZE];
+    zt_strlcpy(nonce, c->nonce_hex, sizeof nonce);
+    for (char *p = nonce; *p; p++)
+        if (*p >= 'A' && *p <= 'F') *p = (char)(*p - 'A' + 'a');
+
+    int rc = ZT_ENOMEM;
+    char *body = NULL;
+    size_t len = 0;
+    uint8_t sig[ZT_ED25519_SIG_LEN];
+    json_t *j = json_object();
+    json_t *jm = models_json(c->models, c->n_models);
+    if (!j || !jm) goto out;
+    if (json_object_set_new(j, "v", json_integer(ZT_ATTEST_VERSION)) != 0 ||
+        json_object_set_new(j, "type", json_string("software")) != 0 ||
+        json_object_set_new(j, "node_id", json_string(zt_identity_id(id))) != 0 ||
+        json_object_set_new(j, "ed25519_pk", hex_string(zt_identity_sign_pk(id), ZT_ED25519_PK_LEN)) != 0 ||
+        json_object_set_new(j, "kem_pk", hex_string(zt_identity_kem_pk(id), ZT_X25519_LEN)) != 0 ||
+        json_object_set_new(j, "nonce", json_string(nonce)) != 0 ||
+        json_object_set_new(j, "binary_sha256", hex_string(c->binary_sha256, ZT_SHA256_LEN)) != 0 ||
+        json_object_set_new(j, "engine", json_string(c->engine)) != 0 ||
+        json_object_set(j, "models", jm) != 0 ||
+        json_object_set_new(j, "issued_at", json_integer((json_int_t)c->issued_at)) != 0 ||
+        json_object_set_new(j, "evidence", json_array()) != 0)
+        goto out;
+    if ((rc = canonical(j, &body, &len)) != 0) goto out;
+    if ((rc = zt_identity_sign(id, (const uint8_t *)body, len, sig)) != 0) goto out;
+    zt_free(body);
+    body = NULL;
+    rc = ZT_ENOMEM;
+    if (json_object_set_new(j, "sig", hex_string(sig, sizeof sig)) != 0) goto out;
+    if ((rc = canonical(j, &body, &len)) != 0) goto out;
+    *out = body;
+    body = NULL;
+    rc = 0;
+out:
+    zt_free(body);
+    json_decref(jm);
+    json_decref(j);
+    return rc;
+}
+
+/* ---- Verify ----------------------------------------------------------------- */
+
+void zt_attest_report_deinit(struct zt_attest_report *r)
+{
+    if (!r) return;
+    for (size_t i = 0; r->models && i < r->n_models; i++) zt_free(r->models[i].id);
+    zt_free(r->models);
+    zt_free(r->engine);
+    memset(r, 0, sizeof *r);
+}
+
+/* json_loadb, with allocation failures told apart from bad input: jansson
+ * 2.14 reports some failed allocations as syntax errors (see identity.c), so
+ * two parses that disagree mean ZT_ENOMEM. */
+static int load_json(const char *text, size_t len, json_t **out)
+{
+    json_error_t e1, e2;
+    json_t *a = json_loadb(text, len, JSON_REJECT_DUPLICATES, &e1);
+    json_t *b = json_loadb(text, len, JSON_REJECT_DUPLICATES, &e2);
+    int rc = ZT_ENOMEM;
+    if (a && b) {
+        if (json_equal(a, b)) rc = 0;
+    } else if (!a && !b) {
+        rc = json_error_code(&e1) == json_error_out_of_memory ||
+                     json_error_code(&e2) == json_error_out_of_memory
+                 ? ZT_ENOMEM
+                 : ZT_EPARSE;
+    }
+    json_decref(b);
+    if (rc == 0) {
+        *out = a;
+        return 0;
+    }
+    json_decref(a);
+    return rc;
+}
+
+/* models: [{"id":str,"sha256":hex}...] with exactly those keys. */
+static int check_models(json_t *a)
+{
+    if (!json_is_array(a) || json_array_size(a) > ZT_ATTEST_MAX_MODELS) return ZT_EPARSE;
+    size_t i;
+    json_t *m;
+    uint8_t h[ZT_SHA256_LEN];
+    json_array_foreach(a, i, m) {
+        if (!json_is_object(m) || json_object_size(m) != 2 ||
+            !good_str(json_string_value(json_object_get(m, "id"))) ||
+            unhex(json_string_value(json_object_get(m, "sha256")), h, sizeof h) != 0)
+            return ZT_EPARSE;
+    }
+    return 0;
+}
+
+/* evidence: up to ZT_ATTEST_MAX_EVIDENCE {"type":str,"quote":str} objects. */
+static int check_evidence(json_t *a)
+{
+    if (!json_is_array(a) || json_array_size(a) > ZT_ATTEST_MAX_EVIDENCE) return ZT_EPARSE;
+    size_t i;
+    json_t *e;
+    json_array_foreach(a, i, e) {
+        if (!json_is_object(e) || json_object_size(e) != 2 ||
+            !good_str(json_string_value(json_object_get(e, "type"))) ||
+            !json_is_string(json_object_get(e, "quote")))
+            return ZT_EPARSE;
+    }
+    return 0;
+}
+
+static int copy_models(json_t *a, struct zt_attest_report *r)
+{
+    size_t n = json_array_size(a);
+    if (n == 0) return 0;
+    r->models = zt_calloc(n, sizeof *r->models);
+    if (!r->models) return ZT_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        json_t *m = json_array_get(a, i);
+        r->models[i].id = zt_strdup(json_string_value(json_object_get(m, "id")));
+        if (!r->models[i].id) return ZT_ENOMEM;
+        r->n_models = i + 1;
+        if (unhex(json_string_value(json_object_get(m, "sha256")), r->models[i].sha256,
+                  ZT_SHA256_LEN) != 0)
+            return ZT_EPARSE;
+    }
+    return 0;
+}
+
+static bool hex_eq_nocase(const char *a, const char *b)
+{
+    size_t n = strlen(a);
+    if (n != strlen(b)) return false;
+    for (size_t i = 0; i < n; i++) {
+        char x = a[i], y = b[i];
+        if (x >= 'A' && x <= 'F') x = (char)(x - 'A' + 'a');
+        if (y >= 'A' && y <= 'F') y = (char)(y - 'A' + 'a');
+        if (x != y) return false;
+    }
+    return true;
+}
+
+int zt_attest_verify(const char *json, size_t len, const char *expected_nonce_hex,
+                     struct zt_attest_report *out)
+{
+    if (!json) return ZT_EINVAL;
+    if (len > ZT_ATTEST_MAX) return ZT_ETOOBIG;
+    if (zt_crypto_init() != 0) return ZT_ECRYPTO;
+    int rc;
+    json_t *j = NULL;
+    char *body = NULL;
+    size_t blen = 0;
+    uint8_t sig[ZT_ED25519_SIG_LEN];
+    struct zt_attest_report r;
+    memset(&r, 0, sizeof r);
+    if ((rc = load_json(json, len, &j)) != 0) goto out;
+    rc = ZT_EPARSE;
+    if (!json_is_object(j)) goto out;
+    size_t nkeys = 0;
+    for (; report_keys[nkeys]; nkeys++)
+        if (!json_object_get(j, report_keys[nkeys])) goto out;
+    if (json_object_size(j) != nkeys) goto out;
+    json_t *v = json_object_get(j, "v");
+    if (!json_is_integer(v)) goto out;
+    if (json_integer_value(v) != ZT_ATTEST_VERSION) {
+        rc = ZT_EUNSUPPORTED;
+        goto out;
+    }
+    const char *type = json_string_value(json_object_get(j, "type"));
+    const char *node_id = json_string_value(json_object_get(j, "node_id"));
+    const char *nonce = json_string_value(json_object_get(j, "nonce"));
+    const char *engine = json_string_value(json_object_get(j, "engine"));
+    json_t *jissued = json_object_get(j, "issued_at");
+    json_t *jmodels = json_object_get(j, "models"), *jev = json_object_get(j, "evidence");
+    if (!type || !zt_identity_id_valid(node_id) || !nonce_ok(nonce, true) || !good_str(engine) ||
+        !json_is_integer(jissued) || json_integer_value(jissued) < 0 || check_models(jmodels) != 0 ||
+        check_evidence(jev) != 0 ||
+        unhex(json_string_value(json_object_get(j, "ed25519_pk")), r.ed25519_pk, sizeof r.ed25519_pk) != 0 ||
+        unhex(json_string_value(json_object_get(j, "kem_pk")), r.kem_pk, sizeof r.kem_pk) != 0 ||
+        unhex(json_string_value(json_object_get(j, "binary_sha256")), r.binary_sha256,
+              sizeof r.binary_sha256) != 0 ||
+        unhex(json_string_value(json_object_get(j, "sig")), sig, sizeof sig) != 0)
+        goto out;
+    if (strcmp(type, "software") != 0) {
+        /* tdx, sev-snp, nvidia-cc: the format has room, this verifier cannot check them */
+        rc = ZT_EUNSUPPORTED;
+        goto out;
+    }
+    if (json_array_size(jev) != 0) goto out; /* a software report carries no evidence */
+    zt_identity_node_id(r.ed25519_pk, r.node_id);
+    rc = ZT_ECRYPTO;
+    if (strcmp(r.node_id, node_id) != 0) goto out;
+    if (json_object_del(j, "sig") != 0) goto out;
+    if ((rc = canonical(j, &body, &blen)) != 0) goto out;
+    if ((rc = zt_identity_verify(r.ed25519_pk, (const uint8_t *)body, blen, sig)) != 0) goto out;
+    if (expected_nonce_hex && !hex_eq_nocase(nonce, expected_nonce_hex)) {
+        rc = ZT_ETIMEDOUT;
+        goto out;
+    }
+    if (out) {
+        zt_strlcpy(r.type, type, sizeof r.type);
+        zt_strlcpy(r.nonce, nonce, sizeof r.nonce);
+        r.issued_at = (int64_t)json_integer_value(jissued);
+        rc = ZT_ENOMEM;
+        r.engine = zt_strdup(engine);
+        if (!r.engine) goto out;
+        if ((rc = copy_models(jmodels, &r)) != 0) goto out;
+        *out = r;
+        memset(&r, 0, sizeof r);
+    }
+    rc = 0;
+out:
+    zt_attest_report_deinit(&r);
+    zt_free(body);
+    json_decref(j);
+    return rc;
+}

@@ -1,0 +1,349 @@
+/* auth.c: bearer-token parsing, JWT verification (libjwt) and the per-
+ * identity token-bucket rate limiter. See auth.h.
+ *
+ * The JOSE header is read here before libjwt sees the token so that only
+ * HS256 ever reaches jwt_decode(): libjwt accepts "alg":"none" (no
+ * signature) and would use an HMAC secret for whatever HS* the token names.
+ * After the signature checks out, the claims are read from the same bytes
+ * with jansson, strictly (types, not just presence). */
+#include "auth.h"
+
+#include <jansson.h>
+#include <jwt.h>
+#include <math.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <string.h>
+
+#include "zentalk/zt_alloc.h"
+#include "zentalk/zt_str.h"
+
+const char *zt__auth_role_name(enum zt__auth_role r)
+{
+    switch (r) {
+    case ZT__AUTH_NONE: return "none";
+    case ZT__AUTH_USER: return "user";
+    case ZT__AUTH_PROVIDER: return "provider";
+    case ZT__AUTH_ADMIN: return "admin";
+    }
+    return "none";
+}
+
+static bool is_b64url(char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_';
+}
+
+int zt__auth_parse_header(const char *value, const char **tok, size_t *len)
+{
+    if (!value) return ZT_EPARSE;
+    size_t n = strnlen(value, ZT__AUTH_MAX_HEADER + 1);
+    if (n > ZT__AUTH_MAX_HEADER) return ZT_EPARSE;
+    static const char scheme[] = "bearer ";
+    if (n <= sizeof scheme - 1) return ZT_EPARSE;
+    for (size_t i = 0; i < sizeof scheme - 1; i++) {
+        char c = value[i];
+        if (c >= 'A' && c <= 'Z') c = (char)(c - 'A' + 'a');
+        if (c != scheme[i]) return ZT_EPARSE;
+    }
+    const char *t = value + sizeof scheme - 1;
+    size_t tl = n - (sizeof scheme - 1);
+    /* header.payload.signature: three non-empty base64url segments */
+    size_t dots = 0, seg = 0;
+    for (size_t i = 0; i < tl; i++) {
+        if (t[i] == '.') {
+            if (seg == 0) return ZT_EPARSE;
+            dots++;
+            seg = 0;
+        } else if (is_b64url(t[i])) {
+            seg++;
+        } else {
+            return ZT_EPARSE;
+        }
+    }
+    if (dots != 2 || seg == 0) return ZT_EPARSE;
+    *tok = t;
+    *len = tl;
+    return 0;
+}
+
+/* Decode one base64url segment (no padding) as a JSON object. */
+static json_t *segment_json(const char *p, size_t n)
+{
+    size_t cap = n / 4 * 3 + 3;
+    unsigned char *bin = zt_malloc(cap);
+    if (!bin) return NULL;
+    size_t bl = 0;
+    json_t *j = NULL;
+    if (sodium_base642bin(bin, cap, p, n, NULL, &bl, NULL, sodium_base64_VARIANT_URLSAFE_NO_PADDING) ==
+        0) {
+        j = json_loadb((const char *)bin, bl, JSON_REJECT_DUPLICATES, NULL);
+        if (j && !json_is_object(j)) {
+            json_decref(j);
+            j = NULL;
+        }
+    }
+    zt_free(bin);
+    return j;
+}
+
+static bool id_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n >= ZT__AUTH_ID_MAX) return false;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x21 || (unsigned char)s[i] > 0x7E) return false;
+    return true;
+}
+
+static bool aud_ok(json_t *aud, const char *want)
+{
+    if (json_is_string(aud)) return zt_str_eq(json_string_value(aud), want);
+    if (!json_is_array(aud)) return false;
+    size_t i;
+    json_t *v;
+    json_array_foreach(aud, i, v) if (json_is_string(v) && zt_str_eq(json_string_value(v), want)) return true;
+    return false;
+}
+
+static const char *check_claims(json_t *c, const char *issuer, const char *audience, int64_t now_s,
+                                struct zt__auth_principal *out)
+{
+    json_t *exp = json_object_get(c, "exp"), *nbf = json_object_get(c, "nbf");
+    if (!json_is_integer(exp)) return "exp missing or not an integer";
+    if (now_s > json_integer_value(exp) + ZT__AUTH_LEEWAY_S) return "expired";
+    if (nbf) {
+        if (!json_is_integer(nbf)) return "nbf not an integer";
+        if (now_s + ZT__AUTH_LEEWAY_S < json_integer_value(nbf)) return "not yet valid";
+    }
+    if (issuer && issuer[0]) {
+        json_t *iss = json_object_get(c, "iss");
+        if (!json_is_string(iss) || !zt_str_eq(json_string_value(iss), issuer)) return "wrong issuer";
+    }
+    if (audience && audience[0] && !aud_ok(json_object_get(c, "aud"), audience))
+        return "wrong audience";
+    json_t *sub = json_object_get(c, "sub"), *role = json_object_get(c, "role");
+    if (!json_is_string(sub) || !id_ok(json_string_value(sub))) return "sub missing or invalid";
+    if (!json_is_string(role)) return "role missing";
+    const char *r = json_string_value(role);
+    enum zt__auth_role rv;
+    if (zt_str_eq(r, "user"))
+        rv = ZT__AUTH_USER;
+    else if (zt_str_eq(r, "provider"))
+        rv = ZT__AUTH_PROVIDER;
+    else if (zt_str_eq(r, "admin"))
+        rv = ZT__AUTH_ADMIN;
+    else
+        return "unknown role";
+    zt_strlcpy(out->identity, json_string_value(sub), sizeof out->identity);
+    out->role = rv;
+    return NULL;
+}
+
+int zt__auth_verify(const char *secret, const char *issuer, const char *audience, const char *token,
+                    size_t len, int64_t now_s, struct zt__auth_principal *out, const char **why)
+{
+    const char *reason = "malformed token";
+    json_t *hdr = NULL, *claims = NULL;
+    jwt_t *jwt = NULL;
+    char *copy = NULL;
+    int rc = ZT_ECRYPTO;
+    if (!secret || !secret[0]) return ZT_EINVAL;
+    if (len > ZT__AUTH_MAX_HEADER) {
+        if (why) *why = "token too long";
+        return ZT_ETOOBIG;
+    }
+    const char *d1 = memchr(token, '.', len);
+    const char *d2 = d1 ? memchr(d1 + 1, '.', len - (size_t)(d1 + 1 - token)) : NULL;
+    if (!d1 || !d2 || memchr(d2 + 1, '.', len - (size_t)(d2 + 1 - token)) || memchr(token, '\0', len))
+        goto out;
+    hdr = segment_json(token, (size_t)(d1 - token));
+    if (!hdr) goto out;
+    json_t *alg = json_object_get(hdr, "alg");
+    if (!json_is_string(alg) || strcmp(json_string_value(alg), "HS256") != 0) {
+        reason = "algorithm not accepted (HS256 only)";
+        goto out;
+    }
+    if (json_object_get(hdr, "crit")) {
+        reason = "unsupported critical header";
+        goto out;
+    }
+    copy = zt_malloc(len + 1);
+    if (!copy) {
+        rc = ZT_ENOMEM;
+        reason = "out of memory";
+        goto out;
+    }
+    memcpy(copy, token, len);
+    copy[len] = '\0';
+    size_t sl = strlen(secret);
+    if (sl > INT32_MAX) goto out;
+    if (jwt_decode(&jwt, copy, (const unsigned char *)secret, (int)sl) != 0 || !jwt ||
+        jwt_get_alg(jwt) != JWT_ALG_HS256) {
+        reason = "bad signature";
+        goto out;
+    }
+    claims = segment_json(d1 + 1, (size_t)(d2 - d1 - 1));
+    if (!claims) goto out;
+    struct zt__auth_principal p;
+    memset(&p, 0, sizeof p);
+    reason = check_claims(claims, issuer, audience, now_s, &p);
+    if (reason) goto out;
+    *out = p;
+    rc = 0;
+out:
+    if (rc && why) *why = reason;
+    jwt_free(jwt);
+    if (copy) {
+        sodium_memzero(copy, len + 1);
+        zt_free(copy);
+    }
+    json_decref(hdr);
+    json_decref(claims);
+    return rc;
+}
+
+/* ---- rate limiter ------------------------------------------------------- */
+
+#define RL_KEY_MAX ZT__AUTH_ID_MAX
+#define NIL UINT32_MAX
+
+struct rl_entry {
+    char key[RL_KEY_MAX];
+    double tokens;
+    uint64_t last_ns;
+    uint32_t hnext;      /* next in the hash chain */
+    uint32_t prev, next; /* LRU list: head = most recent */
+};
+
+struct zt__ratelimit {
+    pthread_mutex_t mu;
+    double rps, burst;
+    size_t max, used;
+    uint32_t nbuckets; /* a power of two */
+    uint32_t *buckets;
+    struct rl_entry *e;
+    uint32_t head, tail;
+};
+
+int zt__ratelimit_new(double rps, double burst, size_t max_keys, struct zt__ratelimit **out)
+{
+    if (!(rps >= 0) || !(burst >= 1) || max_keys == 0 || max_keys > (1u << 24)) return ZT_EINVAL;
+    struct zt__ratelimit *rl = zt_calloc(1, sizeof *rl);
+    if (!rl) return ZT_ENOMEM;
+    rl->rps = rps;
+    rl->burst = burst;
+    rl->max = max_keys;
+    rl->nbuckets = 1;
+    while (rl->nbuckets < max_keys * 2) rl->nbuckets <<= 1;
+    rl->head = rl->tail = NIL;
+    if (rps > 0) {
+        rl->buckets = zt_malloc(sizeof *rl->buckets * rl->nbuckets);
+        rl->e = zt_calloc(max_keys, sizeof *rl->e);
+        if (!rl->buckets || !rl->e) {
+            zt_free(rl->buckets);
+            zt_free(rl->e);
+            zt_free(rl);
+            return ZT_ENOMEM;
+        }
+        for (uint32_t i = 0; i < rl->nbuckets; i++) rl->buckets[i] = NIL;
+    }
+    pthread_mutex_init(&rl->mu, NULL);
+    *out = rl;
+    return 0;
+}
+
+void zt__ratelimit_free(struct zt__ratelimit *rl)
+{
+    if (!rl) return;
+    pthread_mutex_destroy(&rl->mu);
+    zt_free(rl->buckets);
+    zt_free(rl->e);
+    zt_free(rl);
+}
+
+static uint32_t key_hash(const char *k)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (; *k; k++) h = (h ^ (unsigned char)*k) * 16777619u;
+    return h;
+}
+
+static void lru_unlink(struct zt__ratelimit *rl, uint32_t i)
+{
+    struct rl_entry *x = &rl->e[i];
+    if (x->prev != NIL) rl->e[x->prev].next = x->next; else rl->head = x->next;
+    if (x->next != NIL) rl->e[x->next].prev = x->prev; else rl->tail = x->prev;
+}
+
+static void lru_push_front(struct zt__ratelimit *rl, uint32_t i)
+{
+    struct rl_entry *x = &rl->e[i];
+    x->prev = NIL;
+    x->next = rl->head;
+    if (rl->head != NIL) rl->e[rl->head].prev = i;
+    rl->head = i;
+    if (rl->tail == NIL) rl->tail = i;
+}
+
+static void hash_remove(struct zt__ratelimit *rl, uint32_t i)
+{
+    uint32_t *pp = &rl->buckets[key_hash(rl->e[i].key) & (rl->nbuckets - 1)];
+    while (*pp != NIL && *pp != i) pp = &rl->e[*pp].hnext;
+    if (*pp == i) *pp = rl->e[i].hnext;
+}
+
+bool zt__ratelimit_take(struct zt__ratelimit *rl, const char *key, uint64_t now_ns,
+                        unsigned *retry_after_s)
+{
+    if (!rl || rl->rps <= 0) return true;
+    char k[RL_KEY_MAX];
+    zt_strlcpy(k, key, sizeof k);
+    pthread_mutex_lock(&rl->mu);
+    uint32_t b = key_hash(k) & (rl->nbuckets - 1);
+    uint32_t i = rl->buckets[b];
+    while (i != NIL && strcmp(rl->e[i].key, k) != 0) i = rl->e[i].hnext;
+    if (i == NIL) {
+        if (rl->used < rl->max) {
+            i = (uint32_t)rl->used++;
+        } else { /* evict the least recently used key */
+            i = rl->tail;
+            lru_unlink(rl, i);
+            hash_remove(rl, i);
+        }
+        struct rl_entry *x = &rl->e[i];
+        memcpy(x->key, k, sizeof x->key);
+        x->tokens = rl->burst;
+        x->last_ns = now_ns;
+        x->hnext = rl->buckets[b];
+        rl->buckets[b] = i;
+    } else {
+        lru_unlink(rl, i);
+    }
+    lru_push_front(rl, i);
+    struct rl_entry *x = &rl->e[i];
+    if (now_ns > x->last_ns) {
+        x->tokens += (double)(now_ns - x->last_ns) / 1e9 * rl->rps;
+        if (x->tokens > rl->burst) x->tokens = rl->burst;
+        x->last_ns = now_ns;
+    }
+    bool ok = x->tokens >= 1.0;
+    if (ok) {
+        x->tokens -= 1.0;
+    } else if (retry_after_s) {
+        double wait = ceil((1.0 - x->tokens) / rl->rps);
+        *retry_after_s = wait < 1 ? 1u : (wait > 86400 ? 86400u : (unsigned)wait);
+    }
+    pthread_mutex_unlock(&rl->mu);
+    return ok;
+}
+
+size_t zt__ratelimit_size(struct zt__ratelimit *rl)
+{
+    if (!rl) return 0;
+    pthread_mutex_lock(&rl->mu);
+    size_t n = rl->used;
+    pthread_mutex_unlock(&rl->mu);
+    return n;
+}

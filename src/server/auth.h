@@ -1,0 +1,69 @@
+/* auth.h: API authentication and rate limiting (internal to src/server).
+ *
+ * Tokens are JWTs issued by zentalk-api, signed HS256 with
+ * encryption.jwt_secret; they carry "sub" (the identity), "role"
+ * (user|provider|admin), "iss" and "aud" (integration.jwt_issuer /
+ * jwt_audience) and "exp" (required), optionally "nbf". Any other algorithm,
+ * "none" included, is refused. The rate limiter is a token bucket per key
+ * (the identity) in a bounded table that evicts the least recently used key. */
+#ifndef ZT_SERVER_AUTH_H
+#define ZT_SERVER_AUTH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "zentalk/zt_error.h"
+
+#define ZT__AUTH_MAX_HEADER 8192  /* longest Authorization header value */
+#define ZT__AUTH_ID_MAX 128       /* longest "sub" + NUL */
+#define ZT__AUTH_LEEWAY_S 30      /* clock skew allowed on exp and nbf */
+
+/* Ordered: a route's minimum role is met by any role at or above it. */
+enum zt__auth_role {
+    ZT__AUTH_NONE = 0,   /* anonymous */
+    ZT__AUTH_USER = 1,
+    ZT__AUTH_PROVIDER = 2,
+    ZT__AUTH_ADMIN = 3,
+};
+
+struct zt__auth_principal {
+    char identity[ZT__AUTH_ID_MAX];
+    enum zt__auth_role role;
+};
+
+const char *zt__auth_role_name(enum zt__auth_role r);
+
+/* Split an Authorization header value "Bearer <jwt>" (scheme case-
+ * insensitive, one space, one token of base64url segments joined by two
+ * dots, nothing else, at most ZT__AUTH_MAX_HEADER bytes). On success *tok
+ * points into value and *len is its length. ZT_EPARSE otherwise. */
+ZT_NODISCARD int zt__auth_parse_header(const char *value, const char **tok, size_t *len);
+
+/* Verify token (len bytes, not NUL-terminated) at time now_s (Unix seconds)
+ * against the HS256 secret, issuer and audience (an empty issuer/audience
+ * is not checked). Fills *out on success. ZT_EINVAL for an empty secret,
+ * ZT_ETOOBIG for an oversized token, ZT_ECRYPTO for anything wrong with the
+ * token (the reason, never the token, goes to *why when why is non-NULL). */
+ZT_NODISCARD int zt__auth_verify(const char *secret, const char *issuer, const char *audience,
+                                 const char *token, size_t len, int64_t now_s,
+                                 struct zt__auth_principal *out, const char **why);
+
+/* ---- rate limiter ---- */
+
+struct zt__ratelimit;
+
+/* rps == 0 turns limiting off (take always allows). burst is the bucket's
+ * size (at least 1); max_keys bounds the table. ZT_ENOMEM, ZT_EINVAL. */
+ZT_NODISCARD int zt__ratelimit_new(double rps, double burst, size_t max_keys,
+                                   struct zt__ratelimit **out);
+void zt__ratelimit_free(struct zt__ratelimit *rl);
+/* Take one token from key's bucket at now_ns (a monotonic clock). Returns
+ * true when allowed; otherwise false and *retry_after_s (>= 1) says when
+ * the next token will be there. Thread-safe. */
+bool zt__ratelimit_take(struct zt__ratelimit *rl, const char *key, uint64_t now_ns,
+                        unsigned *retry_after_s);
+/* Keys held now (for tests). */
+size_t zt__ratelimit_size(struct zt__ratelimit *rl);
+
+#endif

@@ -1,0 +1,454 @@
+/* test_attest.c: software attestation reports (zt_attest.h): sign/verify
+ * round trip, tampering with every field, wrong nonce, node id that does not
+ * belong to the key, schema violations, nonce validation, the streaming file
+ * hash of src/server/attest.c, and allocation failures. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <jansson.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../../src/server/attest.h"
+#include "zentalk/zt_alloc.h"
+#include "zentalk/zt_attest.h"
+#include "zentalk/zt_crypto.h"
+#include "zentalk/zt_str.h"
+
+static int64_t live_at_start;
+static const char NONCE[] = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+
+static int setup(void **state)
+{
+    (void)state;
+    assert_int_equal(zt_crypto_init(), 0);
+    live_at_start = zt_alloc_live();
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    zt_alloc_fail_after(0);
+    assert_int_equal(zt_alloc_live(), live_at_start); /* nothing leaked */
+    return 0;
+}
+
+static struct zt_attest_model test_models[2] = {{.id = "stories"}, {.id = "tiny-llama"}};
+
+static struct zt_attest_claims claims(const char *nonce)
+{
+    struct zt_attest_claims c = {
+        .nonce_hex = nonce,
+        .engine = "zentalk-engine/0.1.0+test",
+        .models = test_models,
+        .n_models = 2,
+        .issued_at = 1790000000,
+    };
+    for (size_t i = 0; i < ZT_SHA256_LEN; i++) {
+        c.binary_sha256[i] = (uint8_t)(0xb0 + i);
+        test_models[0].sha256[i] = (uint8_t)i;
+        test_models[1].sha256[i] = (uint8_t)(0xff - i);
+    }
+    return c;
+}
+
+static char *make_report(const struct zt_identity *id, const char *nonce)
+{
+    struct zt_attest_claims c = claims(nonce);
+    char *r = NULL;
+    assert_int_equal(zt_attest_report(id, &c, &r), 0);
+    assert_non_null(r);
+    return r;
+}
+
+static int verify(const char *json, const char *nonce)
+{
+    return zt_attest_verify(json, strlen(json), nonce, NULL);
+}
+
+static void test_roundtrip(void **state)
+{
+    (void)state;
+    struct zt_identity *id = NULL;
+    assert_int_equal(zt_identity_generate(&id), 0);
+    char *rep = make_report(id, NONCE);
+    /* canonical: compact, keys sorted, "sig" included */
+    assert_non_null(strstr(rep, "\"binary_sha256\":\"b0b1b2"));
+    assert_null(strchr(rep, ' '));
+    assert_true(strncmp(rep, "{\"binary_sha256\"", 16) == 0);
+    assert_non_null(strstr(rep, "\"type\":\"software\""));
+    assert_non_null(strstr(rep, "\"evidence\":[]"));
+
+    struct zt_attest_report r;
+    assert_int_equal(zt_attest_verify(rep, strlen(rep), NONCE, &r), 0);
+    assert_string_equal(r.type, "software");
+    assert_string_equal(r.node_id, zt_identity_id(id));
+    assert_memory_equal(r.ed25519_pk, zt_identity_sign_pk(id), ZT_ED25519_PK_LEN);
+    assert_memory_equal(r.kem_pk, zt_identity_kem_pk(id), ZT_X25519_LEN);
+    assert_string_equal(r.nonce, NONCE);
+    struct zt_attest_claims c = claims(NONCE);
+    assert_memory_equal(r.binary_sha256, c.binary_sha256, ZT_SHA256_LEN);
+    assert_string_equal(r.engine, "zentalk-engine/0.1.0+test");
+    assert_int_equal(r.n_models, 2);
+    assert_string_equal(r.models[0].id, "stories");
+    assert_memory_equal(r.models[0].sha256, test_models[0].sha256, ZT_SHA256_LEN);
+    assert_string_equal(r.models[1].id, "tiny-llama");
+    assert_memory_equal(r.models[1].sha256, test_models[1].sha256, ZT_SHA256_LEN);
+    assert_int_equal(r.issued_at, 1790000000);
+    zt_attest_report_deinit(&r);
+    zt_attest_report_deinit(&r); /* zeroed: a second deinit is harmless */
+    zt_attest_report_deinit(NULL);
+
+    /* any serialisation of the same object verifies: the signature covers
+     * the canonical form */
+    json_t *j = json_loads(rep, 0, NULL);
+    assert_non_null(j);
+    char *pretty = json_dumps(j, JSON_INDENT(2));
+    assert_non_null(pretty);
+    assert_int_equal(verify(pretty, NONCE), 0);
+    zt_free(pretty);
+    json_decref(j);
+
+    /* no models, NULL out, no nonce check */
+    c.n_models = 0;
+    c.models = NULL;
+    char *r0 = NULL;
+    assert_int_equal(zt_attest_report(id, &c, &r0), 0);
+    assert_non_null(strstr(r0, "\"models\":[]"));
+    assert_int_equal(verify(r0, NONCE), 0);
+    assert_int_equal(verify(r0, NULL), 0);
+    zt_free(r0);
+
+    /* an upper-case nonce is written in lower case and matched either way */
+    char upper[sizeof NONCE];
+    for (size_t i = 0; i < sizeof NONCE; i++)
+        upper[i] = (NONCE[i] >= 'a' && NONCE[i] <= 'f') ? (char)(NONCE[i] - 32) : NONCE[i];
+    char *ru = make_report(id, upper);
+    assert_non_null(strstr(ru, NONCE));
+    assert_int_equal(verify(ru, NONCE), 0);
+    assert_int_equal(verify(ru, upper), 0);
+    zt_free(ru);
+
+    zt_free(rep);
+    zt_identity_free(id);
+}
+
+/* Re-serialise j canonically (as a signer would) and verify. */
+static int verify_json(json_t *j, const char *nonce)
+{
+    char *s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+    assert_non_null(s);
+    int rc = verify(s, nonce);
+    zt_free(s);
+    return rc;
+}
+
+/* Replace key with v in a copy of the report and verify. */
+static int verify_with(const char *rep, const char *key, json_t *v)
+{
+    json_t *j = json_loads(rep, 0, NULL);
+    assert_non_null(j);
+    if (v)
+        assert_int_equal(json_object_set_new(j, key, v), 0);
+    else
+        assert_int_equal(json_object_del(j, key), 0);
+    int rc = verify_json(j, NONCE);
+    json_decref(j);
+    return rc;
+}
+
+static json_t *hexj(const uint8_t *p, size_t n)
+{
+    char h[2 * 64 + 1];
+    zt_hex_encode(h, p, n);
+    return json_string(h);
+}
+
+/* The hex string of key with its first digit changed. */
+static json_t *flipped(const char *rep, const char *key)
+{
+    json_t *j = json_loads(rep, 0, NULL);
+    char s[512];
+    zt_strlcpy(s, json_string_value(json_object_get(j, key)), sizeof s);
+    s[0] = s[0] == '0' ? '1' : '0';
+    json_decref(j);
+    return json_string(s);
+}
+
+static void test_tamper_every_field(void **state)
+{
+    (void)state;
+    struct zt_identity *id = NULL, *other = NULL;
+    assert_int_equal(zt_identity_generate(&id), 0);
+    assert_int_equal(zt_identity_generate(&other), 0);
+    char *rep = make_report(id, NONCE);
+    assert_int_equal(verify(rep, NONCE), 0);
+
+    /* well-formed changes: the signature no longer matches */
+    assert_int_equal(verify_with(rep, "kem_pk", hexj(zt_identity_kem_pk(other), 32)), ZT_ECRYPTO);
+    assert_int_equal(verify_with(rep, "kem_pk", flipped(rep, "kem_pk")), ZT_ECRYPTO);
+    assert_int_equal(verify_with(rep, "binary_sha256", flipped(rep, "binary_sha256")), ZT_ECRYPTO);
+    assert_int_equal(verify_with(rep, "nonce", flipped(rep, "nonce")), ZT_ECRYPTO);
+    assert_int_equal(verify_with(rep, "engine", json_string("zentalk-engine/9.9.9")), ZT_ECRYPTO);
+    assert_int_equal(verify_with(rep, "issued_at", json_integer(1790000001)), ZT_ECRYPTO);
+    assert_int_equal(verify_with(rep, "sig", flipped(rep, "sig")), ZT_ECRYPTO);
+    assert_int_equal(verify_with(rep, "models", json_array()), ZT_ECRYPTO);
+    assert_int_equal(verify_with(rep, "models",
+                                 json_pack("[{s:s,s:s}]", "id", "stories", "sha256",
+                                           "0000000000000000000000000000000000000000000000000000000000000000")),
+                     ZT_ECRYPTO);
+    {
+        json_t *j = json_loads(rep, 0, NULL);
+        json_t *m0 = json_array_get(json_object_get(j, "models"), 0);
+        json_object_set_new(m0, "id", json_string("other-model"));
+        assert_int_equal(verify_json(j, NONCE), ZT_ECRYPTO);
+        json_decref(j);
+    }
+    {
+        /* a model's hash */
+        json_t *j = json_loads(rep, 0, NULL);
+        json_t *m1 = json_array_get(json_object_get(j, "models"), 1);
+        char h[65];
+        zt_strlcpy(h, json_string_value(json_object_get(m1, "sha256")), sizeof h);
+        h[63] = h[63] == '0' ? '1' : '0';
+        json_object_set_new(m1, "sha256", json_string(h));
+        assert_int_equal(verify_json(j, NONCE), ZT_ECRYPTO);
+        /* an extra model */
+        json_array_append_new(json_object_get(j, "models"),
+                              json_pack("{s:s,s:s}", "id", "x", "sha256", h));
+        assert_int_equal(verify_json(j, NONCE), ZT_ECRYPTO);
+        json_decref(j);
+    }
+
+    /* node id that is not the key's */
+    assert_int_equal(verify_with(rep, "node_id", json_string(zt_identity_id(other))), ZT_ECRYPTO);
+    assert_int_equal(verify_with(rep, "ed25519_pk", hexj(zt_identity_sign_pk(other), 32)), ZT_ECRYPTO);
+    {
+        /* both swapped to another node: consistent id, but not its signature */
+        json_t *j = json_loads(rep, 0, NULL);
+        json_object_set_new(j, "node_id", json_string(zt_identity_id(other)));
+        json_object_set_new(j, "ed25519_pk", hexj(zt_identity_sign_pk(other), 32));
+        assert_int_equal(verify_json(j, NONCE), ZT_ECRYPTO);
+        json_decref(j);
+    }
+
+    /* version and type */
+    assert_int_equal(verify_with(rep, "v", json_integer(2)), ZT_EUNSUPPORTED);
+    assert_int_equal(verify_with(rep, "v", json_string("1")), ZT_EPARSE);
+    assert_int_equal(verify_with(rep, "type", json_string("tdx")), ZT_EUNSUPPORTED);
+    assert_int_equal(verify_with(rep, "type", json_string("sev-snp")), ZT_EUNSUPPORTED);
+    assert_int_equal(verify_with(rep, "type", json_string("nvidia-cc")), ZT_EUNSUPPORTED);
+    assert_int_equal(verify_with(rep, "type", json_string("hardware")), ZT_EUNSUPPORTED);
+    assert_int_equal(verify_with(rep, "type", json_integer(1)), ZT_EPARSE);
+    /* a software report carries no evidence; malformed evidence is malformed */
+    assert_int_equal(verify_with(rep, "evidence", json_pack("[{s:s,s:s}]", "type", "tdx", "quote", "00")),
+                     ZT_EPARSE);
+    assert_int_equal(verify_with(rep, "evidence", json_pack("[i]", 1)), ZT_EPARSE);
+    assert_int_equal(verify_with(rep, "evidence", json_object()), ZT_EPARSE);
+
+    zt_free(rep);
+    zt_identity_free(other);
+    zt_identity_free(id);
+}
+
+static void test_schema(void **state)
+{
+    (void)state;
+    struct zt_identity *id = NULL;
+    assert_int_equal(zt_identity_generate(&id), 0);
+    char *rep = make_report(id, NONCE);
+    static const char *const keys[] = {"v",      "type",   "node_id",   "ed25519_pk",
+                                       "kem_pk", "nonce",  "binary_sha256", "engine",
+                                       "models", "issued_at", "evidence", "sig"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        assert_int_equal(verify_with(rep, keys[i], NULL), ZT_EPARSE);       /* missing */
+        assert_int_equal(verify_with(rep, keys[i], json_null()), ZT_EPARSE); /* wrong type */
+    }
+    assert_int_equal(verify_with(rep, "extra", json_true()), ZT_EPARSE);
+    assert_int_equal(verify_with(rep, "issued_at", json_integer(-1)), ZT_EPARSE);
+    assert_int_equal(verify_with(rep, "issued_at", json_real(1.5)), ZT_EPARSE);
+    assert_int_equal(verify_with(rep, "engine", json_string("")), ZT_EPARSE);
+    assert_int_equal(verify_with(rep, "node_id", json_string("zt1notanid")), ZT_EPARSE);
+    assert_int_equal(verify_with(rep, "nonce", json_string("0011")), ZT_EPARSE);  /* too short */
+    {
+        /* upper-case hex is not canonical */
+        json_t *j = json_loads(rep, 0, NULL);
+        char h[65];
+        zt_strlcpy(h, json_string_value(json_object_get(j, "kem_pk")), sizeof h);
+        for (char *p = h; *p; p++)
+            if (*p >= 'a' && *p <= 'f') *p = (char)(*p - 32);
+        json_decref(j);
+        assert_int_equal(verify_with(rep, "kem_pk", json_string(h)), ZT_EPARSE);
+    }
+    assert_int_equal(verify_with(rep, "models", json_pack("[{s:s}]", "id", "x")), ZT_EPARSE);
+    assert_int_equal(verify_with(rep, "models", json_pack("[s]", "x")), ZT_EPARSE);
+    assert_int_equal(verify_with(rep, "models",
+                                 json_pack("[{s:s,s:s,s:i}]", "id", "x", "sha256",
+                                           "0000000000000000000000000000000000000000000000000000000000000000",
+                                           "extra", 1)),
+                     ZT_EPARSE);
+
+    assert_int_equal(verify("", NONCE), ZT_EPARSE);
+    assert_int_equal(verify("[]", NONCE), ZT_EPARSE);
+    assert_int_equal(verify("{\"v\":1,\"v\":1}", NONCE), ZT_EPARSE);
+    assert_int_equal(verify(rep + 1, NONCE), ZT_EPARSE);
+    assert_int_equal(zt_attest_verify(NULL, 0, NONCE, NULL), ZT_EINVAL);
+    assert_int_equal(zt_attest_verify(rep, ZT_ATTEST_MAX + 1, NONCE, NULL), ZT_ETOOBIG);
+    zt_free(rep);
+    zt_identity_free(id);
+}
+
+static void test_wrong_nonce(void **state)
+{
+    (void)state;
+    struct zt_identity *id = NULL;
+    assert_int_equal(zt_identity_generate(&id), 0);
+    char *rep = make_report(id, NONCE);
+    struct zt_attest_report r;
+    memset(&r, 0x5a, sizeof r);
+    assert_int_equal(zt_attest_verify(rep, strlen(rep), "00112233445566778899aabbccddeeff", &r),
+                     ZT_ETIMEDOUT);
+    assert_int_equal(r.type[0], 0x5a); /* out untouched on failure */
+    char other[sizeof NONCE];
+    memcpy(other, NONCE, sizeof NONCE);
+    other[sizeof NONCE - 2] = '0';
+    assert_int_equal(verify(rep, other), ZT_ETIMEDOUT);
+    assert_int_equal(verify(rep, ""), ZT_ETIMEDOUT);
+    zt_free(rep);
+    zt_identity_free(id);
+}
+
+static void test_nonce_input(void **state)
+{
+    (void)state;
+    char buf[300];
+    assert_false(zt_attest_nonce_valid(NULL));
+    assert_false(zt_attest_nonce_valid(""));
+    memset(buf, 'a', sizeof buf);
+    for (size_t n = 0; n < 260; n++) {
+        buf[n] = '\0';
+        bool want = n >= 32 && n <= 128 && n % 2 == 0;
+        assert_int_equal(zt_attest_nonce_valid(buf), want);
+        buf[n] = 'a';
+    }
+    assert_true(zt_attest_nonce_valid("00112233445566778899AABBCCDDEEFF"));
+    assert_false(zt_attest_nonce_valid("00112233445566778899aabbccddeefg"));
+    assert_false(zt_attest_nonce_valid("00112233445566778899aabbccddeef "));
+    assert_false(zt_attest_nonce_valid("0x112233445566778899aabbccddeeff"));
+
+    struct zt_identity *id = NULL;
+    assert_int_equal(zt_identity_generate(&id), 0);
+    char *out = NULL;
+    struct zt_attest_claims c = claims("0011");
+    assert_int_equal(zt_attest_report(id, &c, &out), ZT_EINVAL);
+    c = claims(NULL);
+    assert_int_equal(zt_attest_report(id, &c, &out), ZT_EINVAL);
+    c = claims(NONCE);
+    c.engine = "";
+    assert_int_equal(zt_attest_report(id, &c, &out), ZT_EINVAL);
+    c = claims(NONCE);
+    c.n_models = ZT_ATTEST_MAX_MODELS + 1;
+    assert_int_equal(zt_attest_report(id, &c, &out), ZT_EINVAL);
+    c = claims(NONCE);
+    c.issued_at = -1;
+    assert_int_equal(zt_attest_report(id, &c, &out), ZT_EINVAL);
+    assert_null(out);
+    zt_identity_free(id);
+}
+
+static void test_file_sha256(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/zt-attest-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "abc", 3), 3);
+    close(fd);
+    uint8_t h[ZT_SHA256_LEN];
+    char hex[2 * ZT_SHA256_LEN + 1];
+    assert_int_equal(zt__attest_file_sha256(path, h), 0);
+    zt_hex_encode(hex, h, sizeof h);
+    assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    /* more than one read chunk (1 MiB) */
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    static uint8_t big[3u << 20];
+    for (size_t i = 0; i < sizeof big; i++) big[i] = (uint8_t)(i * 7);
+    assert_int_equal(fwrite(big, 1, sizeof big, f), sizeof big);
+    fclose(f);
+    uint8_t want[ZT_SHA256_LEN];
+    zt_sha256(want, big, sizeof big);
+    assert_int_equal(zt__attest_file_sha256(path, h), 0);
+    assert_memory_equal(h, want, sizeof h);
+    unlink(path);
+    assert_int_equal(zt__attest_file_sha256(path, h), ZT_EIO);
+}
+
+static void test_alloc_failures(void **state)
+{
+    (void)state;
+    struct zt_identity *id = NULL;
+    assert_int_equal(zt_identity_generate(&id), 0);
+    char *want = make_report(id, NONCE);
+    const int64_t base = zt_alloc_live();
+    int rc = -1;
+    int64_t n;
+    for (n = 1; n < 2000; n++) {
+        char *x = NULL;
+        struct zt_attest_claims c = claims(NONCE);
+        zt_alloc_fail_after(n);
+        rc = zt_attest_report(id, &c, &x);
+        zt_alloc_fail_after(0);
+        if (rc == 0) {
+            assert_string_equal(x, want);
+            zt_free(x);
+            break;
+        }
+        assert_int_equal(rc, ZT_ENOMEM);
+        assert_null(x);
+        assert_int_equal(zt_alloc_live(), base);
+    }
+    assert_int_equal(rc, 0);
+    assert_true(n > 1);
+    for (n = 1; n < 2000; n++) {
+        struct zt_attest_report r;
+        memset(&r, 0, sizeof r);
+        zt_alloc_fail_after(n);
+        rc = zt_attest_verify(want, strlen(want), NONCE, &r);
+        zt_alloc_fail_after(0);
+        if (rc == 0) {
+            assert_int_equal(r.n_models, 2);
+            zt_attest_report_deinit(&r);
+            break;
+        }
+        assert_int_equal(rc, ZT_ENOMEM);
+        assert_null(r.engine);
+        assert_int_equal(zt_alloc_live(), base);
+    }
+    assert_int_equal(rc, 0);
+    assert_true(n > 1);
+    zt_free(want);
+    zt_identity_free(id);
+}
+
+int main(void)
+{
+    json_set_alloc_funcs(zt_malloc, zt_free);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_roundtrip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tamper_every_field, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_schema, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_wrong_nonce, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_nonce_input, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_file_sha256, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_alloc_failures, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
