@@ -179,7 +179,7 @@ void http(uint16_t port, const char *method, const char *path, const char *ctype
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &r->body);
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_body);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, &r->headers);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 60000L); /* generous: sanitizer builds on a loaded 2-core CI machine */
     struct curl_slist *h = NULL;
     if (ctype) {
         char line[128];
