@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "attest.h"
+#include "http.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_attest.h"
 #include "zentalk/zt_buf.h"
@@ -40,56 +41,6 @@ static void usage(FILE *out)
             "\n"
             "A software report proves what the node claims, not the hardware it runs on.\n"
             "Exit status: 0 verified, 1 unreachable or any check failed, 2 usage error.\n");
-}
-
-static size_t on_data(char *p, size_t size, size_t n, void *ud)
-{
-    struct zt_buf *b = ud;
-    size_t len = size * n;
-    return zt_buf_append(b, p, len) == 0 ? len : 0;
-}
-
-static int fetch(const char *base, const char *nonce, long *status, struct zt_buf *out)
-{
-    char url[2048];
-    size_t bl = strlen(base);
-    while (bl && base[bl - 1] == '/') bl--;
-    int n = snprintf(url, sizeof url, "%.*s/v1/attestation/report?nonce=%s", (int)bl, base, nonce);
-    if (n < 0 || (size_t)n >= sizeof url) {
-        fprintf(stderr, "zentalk: URL too long\n");
-        return 1;
-    }
-    CURL *c = curl_easy_init();
-    if (!c) return 1;
-    char errbuf[CURL_ERROR_SIZE] = "";
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 3000L);
-    /* the first report after a model loads hashes its file: allow minutes */
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 300000L);
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c, CURLOPT_USERAGENT, "zentalk/" ZT_VERSION);
-    CURLcode rc = curl_easy_perform(c);
-    if (rc != CURLE_OK) {
-        fprintf(stderr, "zentalk: cannot reach %.*s: %s\n", (int)bl, base,
-                errbuf[0] ? errbuf : curl_easy_strerror(rc));
-        curl_easy_cleanup(c);
-        return 1;
-    }
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
-    curl_easy_cleanup(c);
-    return 0;
-}
-
-static void print_api_error(long status, const char *body)
-{
-    json_t *j = json_loads(body, 0, NULL);
-    json_t *msg = j ? json_object_get(json_object_get(j, "error"), "message") : NULL;
-    fprintf(stderr, "zentalk: node answered HTTP %ld%s%s\n", status, json_is_string(msg) ? ": " : "",
-            json_is_string(msg) ? json_string_value(msg) : "");
-    json_decref(j);
 }
 
 static const char *verify_reason(int rc)
@@ -194,9 +145,12 @@ int zt__cli_attest(int argc, char **argv)
     struct zt_attest_report r;
     memset(&r, 0, sizeof r);
     long status = 0;
-    if (fetch(url, nonce, &status, &body) != 0) goto out;
+    char path[256];
+    snprintf(path, sizeof path, "/v1/attestation/report?nonce=%s", nonce);
+    /* the first report after a model loads hashes its file: allow minutes */
+    if (zt__cli_http_get(url, path, 300000L, &status, &body) != 0) goto out;
     if (status != 200) {
-        print_api_error(status, zt_buf_str(&body));
+        zt__cli_print_api_error(status, zt_buf_str(&body));
         goto out;
     }
     int vrc = zt_attest_verify(zt_buf_str(&body), body.len, nonce, &r);

@@ -12,6 +12,7 @@
 #include "keys.h"
 #include "models.h"
 #include "run.h"
+#include "http.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_hash.h"
 #include "zentalk/zt_buf.h"
@@ -60,54 +61,6 @@ static void usage(FILE *out)
             "reached (or a models command failed), 2 usage error, 130 interrupted.\n");
 }
 
-static size_t on_data(char *p, size_t size, size_t n, void *ud)
-{
-    struct zt_buf *b = ud;
-    size_t len = size * n;
-    return zt_buf_append(b, p, len) == 0 ? len : 0; /* 0 aborts the transfer */
-}
-
-/* GET base+path; on success *out holds the body and *status the HTTP code. */
-static int http_get(const char *base, const char *path, long *status, struct zt_buf *out)
-{
-    char url[2048];
-    size_t bl = strlen(base);
-    while (bl && base[bl - 1] == '/') bl--;
-    int n = snprintf(url, sizeof url, "%.*s%s", (int)bl, base, path);
-    if (n < 0 || (size_t)n >= sizeof url) {
-        fprintf(stderr, "zentalk: URL too long\n");
-        return 1;
-    }
-    CURL *c = curl_easy_init();
-    if (!c) return 1;
-    char errbuf[CURL_ERROR_SIZE] = "";
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 3000L);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 15000L);
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c, CURLOPT_USERAGENT, "zentalk/" ZT_VERSION);
-    CURLcode rc = curl_easy_perform(c);
-    if (rc != CURLE_OK) {
-        fprintf(stderr, "zentalk: cannot reach %s: %s\n", url, errbuf[0] ? errbuf : curl_easy_strerror(rc));
-        curl_easy_cleanup(c);
-        return 1;
-    }
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
-    curl_easy_cleanup(c);
-    return 0;
-}
-
-static void print_api_error(long status, const char *body)
-{
-    json_t *j = json_loads(body, 0, NULL);
-    json_t *msg = j ? json_object_get(json_object_get(j, "error"), "message") : NULL;
-    fprintf(stderr, "zentalk: node answered HTTP %ld%s%s\n", status, json_is_string(msg) ? ": " : "",
-            json_is_string(msg) ? json_string_value(msg) : "");
-    json_decref(j);
-}
 
 /* string value of j, or dflt when j is not a string */
 static const char *sv(const json_t *j, const char *dflt)
@@ -128,10 +81,10 @@ static int cmd_status(const char *url, bool as_json)
     struct zt_buf body;
     zt_buf_init(&body, MAX_RESPONSE);
     long status = 0;
-    int rc = http_get(url, "/v1/status", &status, &body);
+    int rc = zt__cli_http_get(url, "/v1/status", 15000L, &status, &body);
     if (rc) goto out;
     if (status != 200) {
-        print_api_error(status, zt_buf_str(&body));
+        zt__cli_print_api_error(status, zt_buf_str(&body));
         rc = 1;
         goto out;
     }

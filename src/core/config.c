@@ -667,7 +667,7 @@ static size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
     return len;
 }
 
-/* The value shown in a message: quoted, or a placeholder for secrets. */
+/* The value shown in a message: quoted, or "<redacted>" for secrets. */
 static void shown(const struct cfg_key *k, char *out, size_t n, const char *s, size_t len)
 {
     if (k->flags & KEY_SECRET)
