@@ -440,6 +440,7 @@ struct fwd {
     size_t xq_row;
     int layer;
     atomic_int failed;      /* a worker could not allocate */
+    atomic_size_t next_row; /* matmul: first row not yet taken */
 };
 
 static void par_quantize(void *ctx, unsigned ith, unsigned nth)
@@ -451,14 +452,25 @@ static void par_quantize(void *ctx, unsigned ith, unsigned nth)
         zt_ignore(zt_quant_activations(f->w->type, f->in + b * f->w->n, f->m->xq + b * f->xq_row, f->w->n));
 }
 
+/* Threads take chunks of rows from a shared counter rather than fixed
+ * shares, so a thread that loses its core for a while does not hold the
+ * others up. Which thread computes a row never changes its value: every
+ * element is the same kernel in the same order wherever its tile starts. */
 static void par_matmul(void *ctx, unsigned ith, unsigned nth)
 {
+    (void)ith;
     struct fwd *f = ctx;
-    size_t r0, r1;
-    zt__par_range(f->w->rows, ith, nth, &r0, &r1);
-    if (r0 < r1)
-        zt_ignore(zt_quant_matmul_rows(f->w->type, f->w->data, f->w->row_bytes, r0, r1, f->m->xq, f->xq_row, f->n, f->out,
-                             f->out_stride, f->w->n));
+    size_t rows = f->w->rows;
+    /* about 8 chunks per thread, a multiple of 12 rows (whole 2- and 3-row tiles) */
+    size_t chunk = nth == 1 ? rows : rows / ((size_t)nth * 8);
+    chunk = chunk < 12 ? 12 : chunk - chunk % 12;
+    for (;;) {
+        size_t r0 = atomic_fetch_add_explicit(&f->next_row, chunk, memory_order_relaxed);
+        if (r0 >= rows) break;
+        size_t r1 = r0 + chunk < rows ? r0 + chunk : rows;
+        zt_ignore(zt_quant_matmul_rows(f->w->type, f->w->data, f->w->row_bytes, r0, r1, f->m->xq, f->xq_row, f->n,
+                                       f->out, f->out_stride, f->w->n));
+    }
 }
 
 /* out[b, r] = dot(W[r], in[b]) for the n rows of the chunk. */
@@ -473,6 +485,7 @@ static void matmul(struct fwd *f, const struct weight *w, const float *in, float
     zt_ignore(zt_ggml_row_size(f->vt, w->n, &rb));
     f->xq_row = (size_t)rb;
     zt__par_run(f->m->par, par_quantize, f);
+    atomic_store_explicit(&f->next_row, 0, memory_order_relaxed); /* published by par_run's release */
     zt__par_run(f->m->par, par_matmul, f);
 }
 
