@@ -195,4 +195,15 @@ ZT_NODISCARD int zt_identity_descriptor_verify(const char *json, size_t len, int
 /* Free what a verified descriptor holds and zero it. NULL is a no-op. */
 void zt_node_descriptor_deinit(struct zt_node_descriptor *d);
 
+/* Signed JSON objects (descriptors, attestation reports): "sig" is the hex
+ * Ed25519 signature over the object's canonical form (compact, keys sorted)
+ * without "sig". zt_identity_sign_json adds "sig" to obj and returns the
+ * canonical text (free with zt_free); ZT_ETOOBIG beyond max bytes.
+ * zt_identity_verify_json checks obj["sig"] against pk and removes it from
+ * obj: 0, ZT_EPARSE (no or malformed "sig") or ZT_ECRYPTO. obj is a jansson
+ * json_t object. */
+struct json_t;
+ZT_NODISCARD int zt_identity_sign_json(const struct zt_identity *id, struct json_t *obj, size_t max, char **out);
+ZT_NODISCARD int zt_identity_verify_json(const uint8_t pk[static ZT_ED25519_PK_LEN], struct json_t *obj, size_t max);
+
 #endif

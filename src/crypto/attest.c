@@ -59,23 +59,6 @@ static json_t *hex_string(const uint8_t *p, size_t n)
     return json_string(hex);
 }
 
-/* Canonical bytes: compact, sorted keys (zt_malloc'd, NUL-terminated). */
-static int canonical(json_t *j, char **out, size_t *len)
-{
-    const size_t flags = JSON_COMPACT | JSON_SORT_KEYS;
-    size_t n = json_dumpb(j, NULL, 0, flags);
-    if (n == 0 || n > ZT_ATTEST_MAX) return n == 0 ? ZT_ENOMEM : ZT_ETOOBIG;
-    char *buf = zt_malloc(n + 1);
-    if (!buf) return ZT_ENOMEM;
-    if (json_dumpb(j, buf, n, flags) != n) {
-        zt_free(buf);
-        return ZT_ENOMEM;
-    }
-    buf[n] = '\0';
-    *out = buf;
-    *len = n;
-    return 0;
-}
 
 /* ---- Build ------------------------------------------------------------------ */
 
@@ -113,8 +96,6 @@ int zt_attest_report(const struct zt_identity *id, const struct zt_attest_claims
 
     int rc = ZT_ENOMEM;
     char *body = NULL;
-    size_t len = 0;
-    uint8_t sig[ZT_ED25519_SIG_LEN];
     json_t *j = json_object();
     json_t *jm = models_json(c->models, c->n_models);
     if (!j || !jm) goto out;
@@ -130,16 +111,9 @@ int zt_attest_report(const struct zt_identity *id, const struct zt_attest_claims
         json_object_set_new(j, "issued_at", json_integer((json_int_t)c->issued_at)) != 0 ||
         json_object_set_new(j, "evidence", json_array()) != 0)
         goto out;
-    if ((rc = canonical(j, &body, &len)) != 0) goto out;
-    if ((rc = zt_identity_sign(id, (const uint8_t *)body, len, sig)) != 0) goto out;
-    zt_free(body);
-    body = NULL;
-    rc = ZT_ENOMEM;
-    if (json_object_set_new(j, "sig", hex_string(sig, sizeof sig)) != 0) goto out;
-    if ((rc = canonical(j, &body, &len)) != 0) goto out;
+    if ((rc = zt_identity_sign_json(id, j, ZT_ATTEST_MAX, &body)) != 0) goto out;
     *out = body;
     body = NULL;
-    rc = 0;
 out:
     zt_free(body);
     json_decref(jm);
@@ -255,7 +229,6 @@ int zt_attest_verify(const char *json, size_t len, const char *expected_nonce_he
     int rc;
     json_t *j = NULL;
     char *body = NULL;
-    size_t blen = 0;
     uint8_t sig[ZT_ED25519_SIG_LEN];
     struct zt_attest_report r;
     memset(&r, 0, sizeof r);
@@ -296,9 +269,10 @@ int zt_attest_verify(const char *json, size_t len, const char *expected_nonce_he
     zt_identity_node_id(r.ed25519_pk, r.node_id);
     rc = ZT_ECRYPTO;
     if (strcmp(r.node_id, node_id) != 0) goto out;
-    if (json_object_del(j, "sig") != 0) goto out;
-    if ((rc = canonical(j, &body, &blen)) != 0) goto out;
-    if ((rc = zt_identity_verify(r.ed25519_pk, (const uint8_t *)body, blen, sig)) != 0) goto out;
+    if ((rc = zt_identity_verify_json(r.ed25519_pk, j, ZT_ATTEST_MAX)) != 0) {
+        if (rc == ZT_EPARSE) rc = ZT_ECRYPTO;
+        goto out;
+    }
     if (expected_nonce_hex && !hex_eq_nocase(nonce, expected_nonce_hex)) {
         rc = ZT_ETIMEDOUT;
         goto out;

@@ -741,11 +741,11 @@ static json_t *str_array(const char *const *v, size_t n, size_t max)
 }
 
 /* Canonical bytes: compact, sorted keys (zt_malloc'd, NUL-terminated). */
-static int canonical(json_t *j, char **out, size_t *len)
+static int canonical_max(json_t *j, size_t max, char **out, size_t *len)
 {
     const size_t flags = JSON_COMPACT | JSON_SORT_KEYS;
     size_t n = json_dumpb(j, NULL, 0, flags);
-    if (n == 0 || n > ZT_DESCRIPTOR_MAX) return n == 0 ? ZT_ENOMEM : ZT_ETOOBIG;
+    if (n == 0 || n > max) return n == 0 ? ZT_ENOMEM : ZT_ETOOBIG;
     char *buf = zt_malloc(n + 1);
     if (!buf) return ZT_ENOMEM;
     if (json_dumpb(j, buf, n, flags) != n) {
@@ -758,6 +758,38 @@ static int canonical(json_t *j, char **out, size_t *len)
     return 0;
 }
 
+int zt_identity_sign_json(const struct zt_identity *id, json_t *obj, size_t max, char **out)
+{
+    uint8_t sig[ZT_ED25519_SIG_LEN];
+    char *body = NULL;
+    size_t len;
+    int rc = canonical_max(obj, max, &body, &len);
+    if (!rc) rc = zt_identity_sign(id, (const uint8_t *)body, len, sig);
+    zt_free(body);
+    body = NULL;
+    if (!rc) rc = json_object_set_new(obj, "sig", hex_string(sig, sizeof sig)) != 0 ? ZT_ENOMEM : 0;
+    if (!rc) rc = canonical_max(obj, max, &body, &len);
+    if (!rc) *out = body;
+    return rc;
+}
+
+int zt_identity_verify_json(const uint8_t pk[static ZT_ED25519_PK_LEN], json_t *obj, size_t max)
+{
+    uint8_t sig[ZT_ED25519_SIG_LEN];
+    const char *hex = json_string_value(json_object_get(obj, "sig"));
+    size_t got = 0;
+    if (!hex || strlen(hex) != 2 * sizeof sig ||
+        sodium_hex2bin(sig, sizeof sig, hex, 2 * sizeof sig, NULL, &got, NULL) != 0 || got != sizeof sig)
+        return ZT_EPARSE;
+    if (json_object_del(obj, "sig") != 0) return ZT_EPARSE;
+    char *body = NULL;
+    size_t len;
+    int rc = canonical_max(obj, max, &body, &len);
+    if (!rc) rc = zt_identity_verify(pk, (const uint8_t *)body, len, sig);
+    zt_free(body);
+    return rc;
+}
+
 int zt_identity_descriptor(const struct zt_identity *id, const char *const *roles, size_t n_roles,
                            const char *const *models, size_t n_models, const char *endpoint,
                            int64_t expires_unix, char **out)
@@ -765,8 +797,6 @@ int zt_identity_descriptor(const struct zt_identity *id, const char *const *role
     int rc = ZT_EINVAL;
     json_t *j = NULL, *jr = NULL, *jm = NULL;
     char *body = NULL;
-    size_t len = 0;
-    uint8_t sig[ZT_ED25519_SIG_LEN];
     if (!id || !out || (n_roles && !roles) || (n_models && !models) ||
         n_roles > ZT_DESCRIPTOR_MAX_ROLES || n_models > ZT_DESCRIPTOR_MAX_MODELS ||
         !good_str(endpoint, ZT_DESCRIPTOR_MAX_ENDPOINT) || expires_unix < 0)
@@ -788,16 +818,9 @@ int zt_identity_descriptor(const struct zt_identity *id, const char *const *role
         json_object_set_new(j, "endpoint", json_string(endpoint)) != 0 ||
         json_object_set_new(j, "expires", json_integer((json_int_t)expires_unix)) != 0)
         goto out;
-    if ((rc = canonical(j, &body, &len)) != 0) goto out;
-    if ((rc = zt_identity_sign(id, (const uint8_t *)body, len, sig)) != 0) goto out;
-    zt_free(body);
-    body = NULL;
-    rc = ZT_ENOMEM;
-    if (json_object_set_new(j, "sig", hex_string(sig, sizeof sig)) != 0) goto out;
-    if ((rc = canonical(j, &body, &len)) != 0) goto out;
+    if ((rc = zt_identity_sign_json(id, j, ZT_DESCRIPTOR_MAX, &body)) != 0) goto out;
     *out = body;
     body = NULL;
-    rc = 0;
 out:
     zt_free(body);
     json_decref(jr);
@@ -854,7 +877,6 @@ int zt_identity_descriptor_verify(const char *json, size_t len, int64_t now,
     int rc = ZT_EPARSE;
     json_t *j = NULL;
     char *body = NULL;
-    size_t blen = 0;
     struct zt_node_descriptor d;
     memset(&d, 0, sizeof d);
     uint8_t sig[ZT_ED25519_SIG_LEN];
@@ -891,9 +913,10 @@ int zt_identity_descriptor_verify(const char *json, size_t len, int64_t now,
     zt_identity_node_id(d.ed25519_pk, d.node_id);
     rc = ZT_ECRYPTO;
     if (strcmp(d.node_id, node_id) != 0) goto out;
-    if (json_object_del(j, "sig") != 0) goto out;
-    if ((rc = canonical(j, &body, &blen)) != 0) goto out;
-    if ((rc = zt_identity_verify(d.ed25519_pk, (const uint8_t *)body, blen, sig)) != 0) goto out;
+    if ((rc = zt_identity_verify_json(d.ed25519_pk, j, ZT_DESCRIPTOR_MAX)) != 0) {
+        if (rc == ZT_EPARSE) rc = ZT_ECRYPTO;
+        goto out;
+    }
     d.expires = (int64_t)json_integer_value(jexp);
     if (d.expires <= now) {
         rc = ZT_ETIMEDOUT;
