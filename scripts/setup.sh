@@ -7,7 +7,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake pkg-config
   libsodium-dev libmicrohttpd-dev libjansson-dev libyaml-dev libcurl4-openssl-dev libpcre2-dev
-  libcmocka-dev libjwt-dev
+  libcmocka-dev libjwt-dev libsecp256k1-dev nettle-dev
   curl
 )
 # clang + its runtime give the libFuzzer targets and the sanitizer build.

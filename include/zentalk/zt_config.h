@@ -69,6 +69,7 @@ struct zt_cfg_server {
     int64_t shutdown_timeout_s;  /* how long SIGTERM waits for in-flight requests */
     int64_t rate_limit_rps;      /* requests per second per identity; 0 = off */
     int64_t rate_limit_burst;    /* token bucket size per identity */
+    int64_t session_ttl_s;       /* wallet login session lifetime */
 };
 struct zt_cfg_log {
     char *level;              /* debug|info|warn|error */

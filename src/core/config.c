@@ -161,6 +161,8 @@ static const struct cfg_key server_keys[] = {
             "API requests per second allowed per authenticated identity; 0 = no limit."),
     INT_KEY(struct zt_cfg_server, rate_limit_burst, 40, 1, 1000000,
             "Requests an identity may send at once before server.rate_limit_rps applies."),
+    INT_KEY(struct zt_cfg_server, session_ttl_s, 86400, 60, 31536000,
+            "Seconds a wallet login session (POST /v1/auth/wallet/login) stays valid."),
 };
 TABLE(server_table, server_keys, struct zt_cfg_server, NULL);
 

@@ -8,6 +8,9 @@
  * Each route has a minimum role (auth.h). Who the caller is:
  *  - a valid "Authorization: Bearer <jwt>" (when encryption.jwt_secret is
  *    set): the token's sub and role, rate-limited per sub;
+ *  - a live wallet session token (a bearer token that is not a JWT, from
+ *    POST /v1/auth/wallet/login; wallet.h): "wallet:0x<address>", role
+ *    user, rate-limited the same way;
  *  - no token (or no secret to check one against): anonymous, which is
  *    admin for loopback peers when no secret is configured (the embedded
  *    default), nothing on a non-loopback listener with require_auth, and
@@ -25,6 +28,7 @@
 #include "llm.h"
 #include "metrics.h"
 #include "models.h"
+#include "wallet.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_http.h"
 #include "zentalk/zt_log.h"
@@ -77,6 +81,7 @@ struct zt_server {
     struct zt__attest *attest; /* NULL until zt_server_set_identity() */
     bool listener_loopback;      /* server.listen is a loopback address */
     struct zt__ratelimit *limiter;
+    struct zt__wallet *wallet;   /* wallet login nonces and sessions */
 };
 
 #define RATE_LIMIT_KEYS 10000 /* identities tracked; least recently seen evicted */
@@ -326,6 +331,24 @@ static void h_attest(struct zt_server *s, struct zt_http_req *req, json_t *body,
     zt__attest_handle(s->attest, req, resp);
 }
 
+static void h_wallet_nonce(struct zt_server *s, struct zt_http_req *req, json_t *body,
+                           struct zt_http_resp *resp)
+{
+    zt__wallet_h_nonce(s->wallet, req, body, resp);
+}
+
+static void h_wallet_login(struct zt_server *s, struct zt_http_req *req, json_t *body,
+                           struct zt_http_resp *resp)
+{
+    zt__wallet_h_login(s->wallet, req, body, resp);
+}
+
+static void h_logout(struct zt_server *s, struct zt_http_req *req, json_t *body, struct zt_http_resp *resp)
+{
+    (void)body;
+    zt__wallet_h_logout(s->wallet, req, resp);
+}
+
 static const struct route routes[] = {
     {"/healthz", M_GET, 0, ZT__AUTH_NONE, h_healthz},
     {"/readyz", M_GET, 0, ZT__AUTH_NONE, h_readyz},
@@ -338,6 +361,9 @@ static const struct route routes[] = {
     {"/v1/chat/completions", M_POST, M_POST, ZT__AUTH_USER, h_chat},
     {"/v1/embeddings", M_POST, M_POST, ZT__AUTH_USER, h_embeddings},
     {"/v1/attestation/report", M_GET, 0, ZT__AUTH_NONE, h_attest},
+    {"/v1/auth/wallet/nonce", M_POST, M_POST, ZT__AUTH_NONE, h_wallet_nonce},
+    {"/v1/auth/wallet/login", M_POST, M_POST, ZT__AUTH_NONE, h_wallet_login},
+    {"/v1/auth/logout", M_POST, 0, ZT__AUTH_NONE, h_logout},
 };
 #define N_ROUTES (sizeof routes / sizeof routes[0])
 
@@ -426,10 +452,17 @@ static bool authorize(struct zt_server *s, struct zt_http_req *req, const struct
         const char *tok, *why = "Authorization must be \"Bearer <token>\"";
         size_t len;
         int rc = zt__auth_parse_header(hdr, &tok, &len);
-        if (!rc)
+        if (!rc) {
             rc = zt__auth_verify(enc->jwt_secret, s->cfg->integration.jwt_issuer,
                                  s->cfg->integration.jwt_audience, tok, len,
                                  zt_time_real_ms() / 1000, &p, &why);
+        } else if (zt__wallet_parse_bearer(hdr, &tok, &len) == 0) { /* not a JWT: a session? */
+            rc = zt__wallet_session(s->wallet, tok, len, zt_time_real_ms() / 1000, &p);
+            if (rc) {
+                rc = ZT_ECRYPTO;
+                why = "unknown, expired or revoked session";
+            }
+        }
         if (rc == ZT_ENOMEM) {
             zt_http_resp_error(resp, 500, "internal", "out of memory");
             return false;
@@ -549,7 +582,13 @@ int zt_server_new(const struct zt_config *cfg, const char *node_id, struct zt_se
         zt_free(s);
         return ZT_ENOMEM;
     }
+    if (zt__wallet_new(cfg->server.session_ttl_s > 0 ? cfg->server.session_ttl_s : 86400, &s->wallet) != 0) {
+        zt__ratelimit_free(s->limiter);
+        zt_free(s);
+        return ZT_ENOMEM;
+    }
     if (zt__models_new(cfg, &s->models) != 0) {
+        zt__wallet_free(s->wallet);
         zt__ratelimit_free(s->limiter);
         zt_free(s);
         return ZT_ENOMEM;
@@ -632,6 +671,7 @@ void zt_server_free(struct zt_server *s)
     zt__attest_free(s->attest);
     zt__models_free(s->models);
     zt__ratelimit_free(s->limiter);
+    zt__wallet_free(s->wallet);
     for (int i = 0; i < N_ROLES; i++) pthread_mutex_destroy(&s->roles[i].mu);
     zt_free(s);
 }

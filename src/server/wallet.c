@@ -1,0 +1,559 @@
+/* wallet.c: Web3 wallet login. See wallet.h.
+ *
+ * Primitives come from libraries: the Keccak-f[1600] permutation from
+ * nettle (nettle_sha3_permute), recoverable ECDSA over secp256k1 from
+ * libsecp256k1, SHA-256 and randomness from libsodium. Debian ships no
+ * Keccak-256 (pre-SHA-3 padding) library, so keccak256() below is only the
+ * sponge around nettle's permutation: absorb 136-byte blocks (rate 1088
+ * bits) as little-endian lanes, pad with 0x01 ... 0x80 (SHA3-256 would use
+ * 0x06), squeeze 32 bytes. */
+#include "wallet.h"
+
+#include <jansson.h>
+#include <nettle/sha3.h>
+#include <pthread.h>
+#include <secp256k1.h>
+#include <secp256k1_recovery.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "zentalk/zt_alloc.h"
+#include "zentalk/zt_http.h"
+#include "zentalk/zt_log.h"
+#include "zentalk/zt_str.h"
+#include "zentalk/zt_time.h"
+
+/* ---- Keccak-256 and EIP-191 -------------------------------------------- */
+
+#define KECCAK256_RATE 136
+
+static uint64_t le64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--) v = (v << 8) | p[i];
+    return v;
+}
+
+static void absorb(struct sha3_state *st, const uint8_t *block)
+{
+    for (size_t i = 0; i < KECCAK256_RATE / 8; i++) st->a[i] ^= le64(block + 8 * i);
+    sha3_permute(st);
+}
+
+void zt__keccak256(const void *p, size_t n, uint8_t out[32])
+{
+    struct sha3_state st;
+    memset(&st, 0, sizeof st);
+    const uint8_t *in = p;
+    for (; n >= KECCAK256_RATE; in += KECCAK256_RATE, n -= KECCAK256_RATE) absorb(&st, in);
+    uint8_t last[KECCAK256_RATE];
+    memset(last, 0, sizeof last);
+    if (n) memcpy(last, in, n);
+    last[n] ^= 0x01;
+    last[KECCAK256_RATE - 1] ^= 0x80;
+    absorb(&st, last);
+    for (size_t i = 0; i < 32; i++) out[i] = (uint8_t)(st.a[i / 8] >> (8 * (i % 8)));
+    sodium_memzero(&st, sizeof st);
+    sodium_memzero(last, sizeof last);
+}
+
+void zt__eip191_hash(const void *msg, size_t n, uint8_t out[32])
+{
+    char prefix[64];
+    int pl = snprintf(prefix, sizeof prefix, "\x19" "Ethereum Signed Message:\n%zu", n);
+    struct sha3_state st;
+    memset(&st, 0, sizeof st);
+    /* stream prefix || msg through the sponge without copying msg */
+    uint8_t block[KECCAK256_RATE];
+    size_t fill = 0;
+    const uint8_t *parts[2] = {(const uint8_t *)prefix, msg};
+    size_t lens[2] = {(size_t)pl, n};
+    for (int k = 0; k < 2; k++) {
+        const uint8_t *q = parts[k];
+        size_t m = lens[k];
+        while (m) {
+            size_t take = KECCAK256_RATE - fill < m ? KECCAK256_RATE - fill : m;
+            memcpy(block + fill, q, take);
+            fill += take, q += take, m -= take;
+            if (fill == KECCAK256_RATE) {
+                absorb(&st, block);
+                fill = 0;
+            }
+        }
+    }
+    memset(block + fill, 0, KECCAK256_RATE - fill);
+    block[fill] ^= 0x01;
+    block[KECCAK256_RATE - 1] ^= 0x80;
+    absorb(&st, block);
+    for (size_t i = 0; i < 32; i++) out[i] = (uint8_t)(st.a[i / 8] >> (8 * (i % 8)));
+    sodium_memzero(&st, sizeof st);
+}
+
+/* ---- parsing and formatting --------------------------------------------- */
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+static int parse_0x(const char *s, uint8_t *out, size_t n)
+{
+    if (!s || s[0] != '0' || (s[1] != 'x' && s[1] != 'X')) return ZT_EPARSE;
+    s += 2;
+    for (size_t i = 0; i < n; i++) {
+        int hi = hexval(s[2 * i]);
+        if (hi < 0) return ZT_EPARSE;
+        int lo = hexval(s[2 * i + 1]);
+        if (lo < 0) return ZT_EPARSE;
+        out[i] = (uint8_t)(hi << 4 | lo);
+    }
+    return s[2 * n] == '\0' ? 0 : ZT_EPARSE;
+}
+
+int zt__wallet_parse_address(const char *s, uint8_t out[ZT__WALLET_ADDR_LEN])
+{
+    return parse_0x(s, out, ZT__WALLET_ADDR_LEN);
+}
+
+int zt__wallet_parse_sig(const char *s, uint8_t out[ZT__WALLET_SIG_LEN])
+{
+    return parse_0x(s, out, ZT__WALLET_SIG_LEN);
+}
+
+void zt__wallet_format_address(const uint8_t addr[ZT__WALLET_ADDR_LEN], char out[ZT__WALLET_ADDR_STR])
+{
+    char lower[2 * ZT__WALLET_ADDR_LEN + 1];
+    zt_hex_encode(lower, addr, ZT__WALLET_ADDR_LEN);
+    uint8_t h[32];
+    zt__keccak256(lower, 2 * ZT__WALLET_ADDR_LEN, h);
+    out[0] = '0';
+    out[1] = 'x';
+    for (size_t i = 0; i < 2 * ZT__WALLET_ADDR_LEN; i++) {
+        unsigned nib = (i % 2 == 0) ? h[i / 2] >> 4 : h[i / 2] & 0x0f;
+        char c = lower[i];
+        out[2 + i] = (c >= 'a' && nib >= 8) ? (char)(c - 'a' + 'A') : c;
+    }
+    out[2 + 2 * ZT__WALLET_ADDR_LEN] = '\0';
+}
+
+/* ---- recovery ----------------------------------------------------------- */
+
+int zt__wallet_recover(const uint8_t hash[32], const uint8_t sig[ZT__WALLET_SIG_LEN],
+                       uint8_t addr[ZT__WALLET_ADDR_LEN])
+{
+    const secp256k1_context *ctx = secp256k1_context_static;
+    int v = sig[64];
+    if (v >= 27) v -= 27;
+    if (v != 0 && v != 1) return ZT_ECRYPTO;
+    secp256k1_ecdsa_recoverable_signature rs;
+    if (!secp256k1_ecdsa_recoverable_signature_parse_compact(ctx, &rs, sig, v)) return ZT_ECRYPTO;
+    secp256k1_ecdsa_signature plain;
+    if (!secp256k1_ecdsa_recoverable_signature_convert(ctx, &plain, &rs)) return ZT_ECRYPTO;
+    /* normalize returns 1 when s was in the upper half: a malleated copy */
+    if (secp256k1_ecdsa_signature_normalize(ctx, NULL, &plain)) return ZT_ECRYPTO;
+    secp256k1_pubkey pk;
+    if (!secp256k1_ecdsa_recover(ctx, &pk, &rs, hash)) return ZT_ECRYPTO;
+    uint8_t ser[65];
+    size_t sl = sizeof ser;
+    if (!secp256k1_ec_pubkey_serialize(ctx, ser, &sl, &pk, SECP256K1_EC_UNCOMPRESSED) || sl != 65)
+        return ZT_ECRYPTO;
+    uint8_t h[32];
+    zt__keccak256(ser + 1, 64, h);
+    memcpy(addr, h + 12, ZT__WALLET_ADDR_LEN);
+    return 0;
+}
+
+bool zt__wallet_verify_personal(const void *msg, size_t n, const uint8_t sig[ZT__WALLET_SIG_LEN],
+                                const uint8_t addr[ZT__WALLET_ADDR_LEN])
+{
+    uint8_t h[32], got[ZT__WALLET_ADDR_LEN];
+    zt__eip191_hash(msg, n, h);
+    if (zt__wallet_recover(h, sig, got) != 0) return false;
+    return sodium_memcmp(got, addr, ZT__WALLET_ADDR_LEN) == 0;
+}
+
+static bool is_b64url(char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_';
+}
+
+int zt__wallet_parse_bearer(const char *value, const char **tok, size_t *len)
+{
+    static const char scheme[] = "bearer ";
+    if (!value) return ZT_EPARSE;
+    size_t n = strnlen(value, sizeof scheme + ZT__WALLET_TOKEN_LEN + 1);
+    if (n != sizeof scheme - 1 + ZT__WALLET_TOKEN_LEN) return ZT_EPARSE;
+    for (size_t i = 0; i < sizeof scheme - 1; i++) {
+        char c = value[i];
+        if (c >= 'A' && c <= 'Z') c = (char)(c - 'A' + 'a');
+        if (c != scheme[i]) return ZT_EPARSE;
+    }
+    const char *t = value + sizeof scheme - 1;
+    for (size_t i = 0; i < ZT__WALLET_TOKEN_LEN; i++)
+        if (!is_b64url(t[i])) return ZT_EPARSE;
+    *tok = t;
+    *len = ZT__WALLET_TOKEN_LEN;
+    return 0;
+}
+
+/* ---- nonce and session tables ------------------------------------------ */
+
+#define NIL UINT32_MAX
+#define ZT__WALLET_SESSION_CAP ZT__WALLET_MAX_SESSIONS
+
+struct nonce_entry {
+    bool live;
+    uint8_t addr[ZT__WALLET_ADDR_LEN];
+    char nonce[33];
+    int64_t issued_s, expires_s;
+};
+
+struct session_entry {
+    uint8_t hash[32]; /* SHA-256 of the token */
+    uint8_t addr[ZT__WALLET_ADDR_LEN];
+    int64_t expires_s;
+    uint32_t hnext; /* bucket chain, or the free list */
+    bool live;
+};
+
+struct zt__wallet {
+    pthread_mutex_t mu;
+    int64_t ttl_s;
+    struct nonce_entry nonces[ZT__WALLET_MAX_NONCES];
+    struct session_entry *s;
+    uint32_t *buckets, nbuckets;
+    uint32_t used, free_head, live;
+};
+
+int zt__wallet_new(int64_t session_ttl_s, struct zt__wallet **out)
+{
+    if (session_ttl_s < 1) return ZT_EINVAL;
+    struct zt__wallet *w = zt_calloc(1, sizeof *w);
+    if (!w) return ZT_ENOMEM;
+    w->ttl_s = session_ttl_s;
+    w->nbuckets = 2 * ZT__WALLET_SESSION_CAP;
+    w->s = zt_calloc(ZT__WALLET_SESSION_CAP, sizeof *w->s);
+    w->buckets = zt_malloc(sizeof *w->buckets * w->nbuckets);
+    if (!w->s || !w->buckets) {
+        zt_free(w->s);
+        zt_free(w->buckets);
+        zt_free(w);
+        return ZT_ENOMEM;
+    }
+    for (uint32_t i = 0; i < w->nbuckets; i++) w->buckets[i] = NIL;
+    w->free_head = NIL;
+    pthread_mutex_init(&w->mu, NULL);
+    *out = w;
+    return 0;
+}
+
+void zt__wallet_free(struct zt__wallet *w)
+{
+    if (!w) return;
+    pthread_mutex_destroy(&w->mu);
+    sodium_memzero(w->s, sizeof *w->s * w->used); /* slots past used were never written */
+    zt_free(w->s);
+    zt_free(w->buckets);
+    zt_free(w);
+}
+
+static int build_message(const struct nonce_entry *e, char *out, size_t size)
+{
+    char addr[ZT__WALLET_ADDR_STR], iat[ZT_TIME_ISO_LEN], exp[ZT_TIME_ISO_LEN];
+    zt__wallet_format_address(e->addr, addr);
+    zt_time_iso8601(iat, sizeof iat, e->issued_s * 1000);
+    zt_time_iso8601(exp, sizeof exp, e->expires_s * 1000);
+    int n = snprintf(out, size,
+                     "zentalk-ai wants you to sign in with your Ethereum account:\n%s\n\n"
+                     "Sign in to zentalk-ai. Signing sends no transaction and costs nothing.\n\n"
+                     "Domain: zentalk-ai\nNonce: %s\nIssued At: %s\nExpiration Time: %s",
+                     addr, e->nonce, iat, exp);
+    return (n < 0 || (size_t)n >= size) ? ZT_ETOOBIG : n;
+}
+
+int zt__wallet_nonce(struct zt__wallet *w, const uint8_t addr[ZT__WALLET_ADDR_LEN], int64_t now_s,
+                     char *msg, size_t msg_size, char nonce[33], int64_t *expires_at)
+{
+    struct nonce_entry e;
+    memset(&e, 0, sizeof e);
+    uint8_t rnd[16];
+    randombytes_buf(rnd, sizeof rnd);
+    zt_hex_encode(e.nonce, rnd, sizeof rnd);
+    memcpy(e.addr, addr, ZT__WALLET_ADDR_LEN);
+    e.issued_s = now_s;
+    e.expires_s = now_s + ZT__WALLET_NONCE_TTL_S;
+    e.live = true;
+    int n = build_message(&e, msg, msg_size);
+    if (n < 0) return n;
+    pthread_mutex_lock(&w->mu);
+    /* a free or expired slot, else the oldest */
+    size_t pick = 0;
+    for (size_t i = 0; i < ZT__WALLET_MAX_NONCES; i++) {
+        const struct nonce_entry *x = &w->nonces[i];
+        if (!x->live || x->expires_s < now_s) {
+            pick = i;
+            break;
+        }
+        if (x->issued_s < w->nonces[pick].issued_s) pick = i;
+    }
+    w->nonces[pick] = e;
+    pthread_mutex_unlock(&w->mu);
+    memcpy(nonce, e.nonce, 33);
+    *expires_at = e.expires_s;
+    return 0;
+}
+
+static uint32_t bucket_of(const struct zt__wallet *w, const uint8_t h[32])
+{
+    uint32_t v = (uint32_t)h[0] | (uint32_t)h[1] << 8 | (uint32_t)h[2] << 16 | (uint32_t)h[3] << 24;
+    return v & (w->nbuckets - 1);
+}
+
+static void session_remove(struct zt__wallet *w, uint32_t i)
+{
+    uint32_t *pp = &w->buckets[bucket_of(w, w->s[i].hash)];
+    while (*pp != NIL && *pp != i) pp = &w->s[*pp].hnext;
+    if (*pp == i) *pp = w->s[i].hnext;
+    sodium_memzero(&w->s[i], sizeof w->s[i]);
+    w->s[i].hnext = w->free_head;
+    w->free_head = i;
+    w->live--;
+}
+
+static uint32_t session_find(struct zt__wallet *w, const uint8_t h[32])
+{
+    for (uint32_t i = w->buckets[bucket_of(w, h)]; i != NIL; i = w->s[i].hnext)
+        if (sodium_memcmp(w->s[i].hash, h, 32) == 0) return i;
+    return NIL;
+}
+
+static uint32_t session_slot(struct zt__wallet *w, int64_t now_s)
+{
+    if (w->free_head == NIL && w->used < ZT__WALLET_SESSION_CAP) {
+        w->s[w->used].hnext = NIL;
+        return w->used++;
+    }
+    if (w->free_head == NIL) { /* full: drop expired ones, else the soonest to expire */
+        uint32_t soonest = 0;
+        for (uint32_t i = 0; i < w->used; i++) {
+            if (!w->s[i].live) continue;
+            if (w->s[i].expires_s <= now_s) session_remove(w, i);
+            else if (!w->s[soonest].live || w->s[i].expires_s < w->s[soonest].expires_s) soonest = i;
+        }
+        if (w->free_head == NIL) session_remove(w, soonest);
+    }
+    uint32_t i = w->free_head;
+    w->free_head = w->s[i].hnext;
+    return i;
+}
+
+int zt__wallet_login(struct zt__wallet *w, const uint8_t addr[ZT__WALLET_ADDR_LEN], const char *msg,
+                     size_t msg_len, const uint8_t sig[ZT__WALLET_SIG_LEN], int64_t now_s,
+                     char token[ZT__WALLET_TOKEN_LEN + 1], int64_t *expires_at, const char **why)
+{
+    static const char key[] = "\nNonce: ";
+    const char *reason = "unknown, used or expired message; request a new nonce";
+    int rc = ZT_ENOTFOUND;
+    char nonce[33];
+    const char *k = NULL;
+    for (size_t i = 0; msg_len < ZT__WALLET_MSG_MAX && i + sizeof key - 1 <= msg_len && !k; i++)
+        if (memcmp(msg + i, key, sizeof key - 1) == 0) k = msg + i;
+    if (!k || (size_t)(msg + msg_len - k) < sizeof key - 1 + 32) goto out;
+    memcpy(nonce, k + sizeof key - 1, 32);
+    nonce[32] = '\0';
+    struct nonce_entry e;
+    memset(&e, 0, sizeof e);
+    bool found = false;
+    pthread_mutex_lock(&w->mu);
+    for (size_t i = 0; i < ZT__WALLET_MAX_NONCES; i++) {
+        struct nonce_entry *x = &w->nonces[i];
+        if (x->live && memcmp(x->nonce, nonce, 33) == 0) {
+            e = *x;
+            x->live = false; /* single use, whatever comes next */
+            found = true;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&w->mu);
+    if (!found || e.expires_s < now_s) goto out;
+    char want[ZT__WALLET_MSG_MAX];
+    int wl = build_message(&e, want, sizeof want);
+    if (wl < 0 || (size_t)wl != msg_len || memcmp(want, msg, msg_len) != 0) goto out;
+    if (memcmp(e.addr, addr, ZT__WALLET_ADDR_LEN) != 0) {
+        reason = "the message was issued for another address";
+        goto out;
+    }
+    rc = ZT_ECRYPTO;
+    if (!zt__wallet_verify_personal(msg, msg_len, sig, addr)) {
+        reason = "signature does not recover to the address";
+        goto out;
+    }
+    uint8_t raw[32], h[32];
+    randombytes_buf(raw, sizeof raw);
+    sodium_bin2base64(token, ZT__WALLET_TOKEN_LEN + 1, raw, sizeof raw,
+                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    sodium_memzero(raw, sizeof raw);
+    crypto_hash_sha256(h, (const unsigned char *)token, ZT__WALLET_TOKEN_LEN);
+    pthread_mutex_lock(&w->mu);
+    uint32_t i = session_slot(w, now_s);
+    struct session_entry *s = &w->s[i];
+    memcpy(s->hash, h, 32);
+    memcpy(s->addr, addr, ZT__WALLET_ADDR_LEN);
+    s->expires_s = now_s + w->ttl_s;
+    s->live = true;
+    uint32_t b = bucket_of(w, h);
+    s->hnext = w->buckets[b];
+    w->buckets[b] = i;
+    w->live++;
+    *expires_at = s->expires_s;
+    pthread_mutex_unlock(&w->mu);
+    sodium_memzero(h, sizeof h);
+    rc = 0;
+out:
+    if (rc && why) *why = reason;
+    return rc;
+}
+
+static void token_hash(const char *tok, size_t len, uint8_t h[32])
+{
+    crypto_hash_sha256(h, (const unsigned char *)tok, len);
+}
+
+int zt__wallet_session(struct zt__wallet *w, const char *tok, size_t len, int64_t now_s,
+                       struct zt__auth_principal *out)
+{
+    if (len != ZT__WALLET_TOKEN_LEN) return ZT_ENOTFOUND;
+    uint8_t h[32];
+    token_hash(tok, len, h);
+    int rc = ZT_ENOTFOUND;
+    pthread_mutex_lock(&w->mu);
+    uint32_t i = session_find(w, h);
+    if (i != NIL && w->s[i].expires_s <= now_s) {
+        session_remove(w, i);
+        i = NIL;
+    }
+    if (i != NIL) {
+        char lower[2 * ZT__WALLET_ADDR_LEN + 1];
+        zt_hex_encode(lower, w->s[i].addr, ZT__WALLET_ADDR_LEN);
+        memset(out, 0, sizeof *out);
+        snprintf(out->identity, sizeof out->identity, "wallet:0x%s", lower);
+        out->role = ZT__AUTH_USER;
+        rc = 0;
+    }
+    pthread_mutex_unlock(&w->mu);
+    sodium_memzero(h, sizeof h);
+    return rc;
+}
+
+int zt__wallet_logout(struct zt__wallet *w, const char *tok, size_t len, int64_t now_s)
+{
+    if (len != ZT__WALLET_TOKEN_LEN) return ZT_ENOTFOUND;
+    uint8_t h[32];
+    token_hash(tok, len, h);
+    pthread_mutex_lock(&w->mu);
+    uint32_t i = session_find(w, h);
+    int rc = (i != NIL && w->s[i].expires_s > now_s) ? 0 : ZT_ENOTFOUND;
+    if (i != NIL) session_remove(w, i);
+    pthread_mutex_unlock(&w->mu);
+    sodium_memzero(h, sizeof h);
+    return rc;
+}
+
+size_t zt__wallet_sessions(struct zt__wallet *w, int64_t now_s)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&w->mu);
+    for (uint32_t i = 0; i < w->used; i++)
+        if (w->s[i].live && w->s[i].expires_s > now_s) n++;
+    pthread_mutex_unlock(&w->mu);
+    return n;
+}
+
+/* ---- HTTP --------------------------------------------------------------- */
+
+static const char *str_field(json_t *body, const char *name)
+{
+    json_t *v = json_object_get(body, name);
+    return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+static void wallet_unauthorized(struct zt_http_resp *resp, const char *message)
+{
+    zt_ignore(zt_http_resp_header(resp, "WWW-Authenticate", "Bearer realm=\"zentalk-ai\""));
+    zt_http_resp_error(resp, 401, "unauthorized", message);
+}
+
+void zt__wallet_h_nonce(struct zt__wallet *w, struct zt_http_req *req, json_t *body,
+                        struct zt_http_resp *resp)
+{
+    (void)req;
+    uint8_t addr[ZT__WALLET_ADDR_LEN];
+    if (json_object_size(body) != 1 || zt__wallet_parse_address(str_field(body, "address"), addr) != 0) {
+        zt_http_resp_error(resp, 400, "invalid_request",
+                           "body must be {\"address\": \"0x<40 hex digits>\"}");
+        return;
+    }
+    char msg[ZT__WALLET_MSG_MAX], nonce[33];
+    int64_t exp;
+    if (zt__wallet_nonce(w, addr, zt_time_real_ms() / 1000, msg, sizeof msg, nonce, &exp) != 0) {
+        zt_http_resp_error(resp, 500, "internal", "could not issue a nonce");
+        return;
+    }
+    zt_http_resp_json(resp, 200,
+                      json_pack("{s:s,s:s,s:I}", "nonce", nonce, "message", msg, "expires_at", (json_int_t)exp));
+}
+
+void zt__wallet_h_login(struct zt__wallet *w, struct zt_http_req *req, json_t *body,
+                        struct zt_http_resp *resp)
+{
+    uint8_t addr[ZT__WALLET_ADDR_LEN], sig[ZT__WALLET_SIG_LEN];
+    json_t *m = json_object_get(body, "message");
+    if (json_object_size(body) != 3 || !json_is_string(m) ||
+        zt__wallet_parse_address(str_field(body, "address"), addr) != 0 ||
+        zt__wallet_parse_sig(str_field(body, "signature"), sig) != 0) {
+        zt_http_resp_error(resp, 400, "invalid_request",
+                           "body must be {\"address\": \"0x<40 hex>\", \"message\": \"<issued message>\", "
+                           "\"signature\": \"0x<130 hex>\"}");
+        return;
+    }
+    char token[ZT__WALLET_TOKEN_LEN + 1];
+    int64_t exp = 0;
+    const char *why = "login refused";
+    int rc = zt__wallet_login(w, addr, json_string_value(m), json_string_length(m), sig,
+                              zt_time_real_ms() / 1000, token, &exp, &why);
+    char shown[ZT__WALLET_ADDR_STR];
+    zt__wallet_format_address(addr, shown);
+    if (rc) {
+        zt_log(ZT_LOG_INFO, "wallet_login_refused", "address=%s reason=\"%s\" request_id=%s", shown, why,
+               zt_http_req_id(req));
+        char msg[160];
+        snprintf(msg, sizeof msg, "wallet login refused: %s", why);
+        wallet_unauthorized(resp, msg);
+        return;
+    }
+    zt_log(ZT_LOG_INFO, "wallet_login", "address=%s request_id=%s", shown, zt_http_req_id(req));
+    zt_http_resp_json(resp, 200,
+                      json_pack("{s:s,s:I,s:s,s:s}", "session_token", token, "expires_at", (json_int_t)exp,
+                                "role", "user", "address", shown));
+    sodium_memzero(token, sizeof token);
+}
+
+void zt__wallet_h_logout(struct zt__wallet *w, struct zt_http_req *req, struct zt_http_resp *resp)
+{
+    const char *tok;
+    size_t len;
+    if (zt__wallet_parse_bearer(zt_http_req_header(req, "Authorization"), &tok, &len) != 0) {
+        wallet_unauthorized(resp, "logout requires \"Authorization: Bearer <session token>\"");
+        return;
+    }
+    if (zt__wallet_logout(w, tok, len, zt_time_real_ms() / 1000) != 0) {
+        wallet_unauthorized(resp, "unknown, expired or revoked session");
+        return;
+    }
+    zt_http_resp_json(resp, 200, json_pack("{s:b}", "revoked", 1));
+}

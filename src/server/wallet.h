@@ -1,0 +1,103 @@
+/* wallet.h: Web3 wallet login (internal to src/server).
+ *
+ * The client asks for a nonce for its address, signs the message the server
+ * returns with personal_sign (EIP-191), and trades address, message and
+ * signature for a session token. The server recovers the signer with
+ * libsecp256k1 (recoverable ECDSA) and Keccak-256, and accepts the login
+ * only for the exact message it issued, once, before it expires.
+ *
+ * Sessions are opaque random tokens (32 bytes, base64url, 43 characters);
+ * the table keeps only their SHA-256, an expiry and the address. Both
+ * tables are bounded and in memory: a restart logs every wallet out. */
+#ifndef ZT_SERVER_WALLET_H
+#define ZT_SERVER_WALLET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "auth.h"
+#include "zentalk/zt_error.h"
+
+#define ZT__WALLET_ADDR_LEN 20
+#define ZT__WALLET_SIG_LEN 65
+#define ZT__WALLET_ADDR_STR 43         /* "0x" + 40 hex + NUL */
+#define ZT__WALLET_TOKEN_LEN 43        /* base64url of 32 bytes, no padding */
+#define ZT__WALLET_NONCE_TTL_S 300     /* a nonce is good for 5 minutes */
+#define ZT__WALLET_MAX_NONCES 4096     /* oldest evicted when full */
+#define ZT__WALLET_MAX_SESSIONS 65536  /* soonest-expiring evicted when full */
+#define ZT__WALLET_MSG_MAX 512         /* longest message the server issues */
+
+/* ---- primitives' wrappers (no state) ---- */
+
+/* Keccak-256 (the original Keccak padding, as Ethereum uses; not SHA3-256). */
+void zt__keccak256(const void *p, size_t n, uint8_t out[32]);
+/* EIP-191 personal_sign hash: Keccak-256("\x19Ethereum Signed Message:\n" +
+ * decimal(n) + msg). */
+void zt__eip191_hash(const void *msg, size_t n, uint8_t out[32]);
+
+/* "0x" + 40 hex digits (either case; EIP-55 checksums are not required).
+ * ZT_EPARSE otherwise. */
+ZT_NODISCARD int zt__wallet_parse_address(const char *s, uint8_t out[ZT__WALLET_ADDR_LEN]);
+/* "0x" + 130 hex digits: r || s || v. ZT_EPARSE otherwise. */
+ZT_NODISCARD int zt__wallet_parse_sig(const char *s, uint8_t out[ZT__WALLET_SIG_LEN]);
+/* EIP-55 mixed-case checksum form of an address. */
+void zt__wallet_format_address(const uint8_t addr[ZT__WALLET_ADDR_LEN], char out[ZT__WALLET_ADDR_STR]);
+
+/* Recover the address that signed hash with sig (r || s || v, v in
+ * {0, 1, 27, 28}). Signatures with s above the curve order's half
+ * (malleable), r or s out of range, or another v are refused: ZT_ECRYPTO. */
+ZT_NODISCARD int zt__wallet_recover(const uint8_t hash[32], const uint8_t sig[ZT__WALLET_SIG_LEN],
+                                    uint8_t addr[ZT__WALLET_ADDR_LEN]);
+/* True when sig is a personal_sign signature of msg by addr. */
+bool zt__wallet_verify_personal(const void *msg, size_t n, const uint8_t sig[ZT__WALLET_SIG_LEN],
+                                const uint8_t addr[ZT__WALLET_ADDR_LEN]);
+
+/* A session token from an Authorization value "Bearer <43 base64url>"
+ * (scheme case-insensitive). ZT_EPARSE otherwise. */
+ZT_NODISCARD int zt__wallet_parse_bearer(const char *value, const char **tok, size_t *len);
+
+/* ---- nonces and sessions ---- */
+
+struct zt__wallet;
+
+/* session_ttl_s >= 1. ZT_EINVAL, ZT_ENOMEM. */
+ZT_NODISCARD int zt__wallet_new(int64_t session_ttl_s, struct zt__wallet **out);
+void zt__wallet_free(struct zt__wallet *w);
+
+/* Issue a nonce for addr at now_s: the message to sign (NUL-terminated, at
+ * most ZT__WALLET_MSG_MAX bytes with the NUL) and its expiry. ZT_ECRYPTO
+ * when no randomness. */
+ZT_NODISCARD int zt__wallet_nonce(struct zt__wallet *w, const uint8_t addr[ZT__WALLET_ADDR_LEN],
+                                  int64_t now_s, char *msg, size_t msg_size, char nonce[33],
+                                  int64_t *expires_at);
+/* Check a login: msg must be a message issued for addr, unused and not
+ * expired (it is used up by this call whatever the outcome), and sig its
+ * personal_sign signature by addr. On success writes a new session token
+ * (NUL-terminated) and its expiry. ZT_ENOTFOUND: unknown, used or expired
+ * message; ZT_ECRYPTO: bad signature; *why says which. */
+ZT_NODISCARD int zt__wallet_login(struct zt__wallet *w, const uint8_t addr[ZT__WALLET_ADDR_LEN],
+                                  const char *msg, size_t msg_len, const uint8_t sig[ZT__WALLET_SIG_LEN],
+                                  int64_t now_s, char token[ZT__WALLET_TOKEN_LEN + 1],
+                                  int64_t *expires_at, const char **why);
+/* The principal of a live session token ("wallet:0x<addr>" lowercase,
+ * role user). ZT_ENOTFOUND for unknown, revoked or expired. */
+ZT_NODISCARD int zt__wallet_session(struct zt__wallet *w, const char *tok, size_t len, int64_t now_s,
+                                    struct zt__auth_principal *out);
+/* Revoke a session. ZT_ENOTFOUND when it was not live. */
+ZT_NODISCARD int zt__wallet_logout(struct zt__wallet *w, const char *tok, size_t len, int64_t now_s);
+/* Live sessions (for tests and status). */
+size_t zt__wallet_sessions(struct zt__wallet *w, int64_t now_s);
+
+/* ---- HTTP handlers (server.c routes) ---- */
+
+struct zt_http_req;
+struct zt_http_resp;
+struct json_t;
+void zt__wallet_h_nonce(struct zt__wallet *w, struct zt_http_req *req, struct json_t *body,
+                        struct zt_http_resp *resp);
+void zt__wallet_h_login(struct zt__wallet *w, struct zt_http_req *req, struct json_t *body,
+                        struct zt_http_resp *resp);
+void zt__wallet_h_logout(struct zt__wallet *w, struct zt_http_req *req, struct zt_http_resp *resp);
+
+#endif
