@@ -166,6 +166,12 @@ size_t on_body(char *p, size_t s, size_t n, void *ud)
 void http(uint16_t port, const char *method, const char *path, const char *ctype,
           const char *body, struct resp *r)
 {
+    http_auth(port, method, path, NULL, ctype, body, r);
+}
+
+void http_auth(uint16_t port, const char *method, const char *path, const char *auth, const char *ctype,
+               const char *body, struct resp *r)
+{
     char url[256];
     snprintf(url, sizeof url, "http://127.0.0.1:%u%s", port, path);
     zt_buf_init(&r->body, 1 << 22);
@@ -185,8 +191,16 @@ void http(uint16_t port, const char *method, const char *path, const char *ctype
         char line[128];
         snprintf(line, sizeof line, "Content-Type: %s", ctype);
         h = curl_slist_append(h, line);
-        curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
     }
+    char *aline = NULL;
+    if (auth) {
+        size_t n = strlen(auth) + 32;
+        aline = malloc(n);
+        assert_non_null(aline);
+        snprintf(aline, n, "Authorization: %s", auth);
+        h = curl_slist_append(h, aline);
+    }
+    if (h) curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
     if (body) {
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
         curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
@@ -197,6 +211,35 @@ void http(uint16_t port, const char *method, const char *path, const char *ctype
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
     curl_slist_free_all(h);
     curl_easy_cleanup(c);
+    free(aline);
+}
+
+void put_file(const char *dir, const char *name, const char *text)
+{
+    char p[400];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    FILE *f = fopen(p, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* Start a node listening on 0.0.0.0 (not loopback) with config dir; the
+ * banner then names 0.0.0.0, so the port is read here. */
+void node_spawn_public(struct node *n, const char *cfg_dir)
+{
+    const char *const args[] = {"--config", cfg_dir, "--listen", "0.0.0.0:0", NULL};
+    node_spawn(n, args, NULL, false, NULL);
+    struct zt_buf b;
+    zt_buf_init(&b, 1 << 16);
+    bool ok = read_until(n->out_fd, &b, "\n", 15000);
+    if (!ok) fprintf(stderr, "node did not start; stdout: %s\n", zt_buf_str(&b));
+    assert_true(ok);
+    const char *p = strstr(zt_buf_str(&b), "listening on http://0.0.0.0:");
+    assert_non_null(p);
+    n->port = (uint16_t)strtoul(p + strlen("listening on http://0.0.0.0:"), NULL, 10);
+    assert_true(n->port > 0);
+    zt_buf_deinit(&b);
 }
 
 void resp_free(struct resp *r)

@@ -42,6 +42,13 @@ void node_cleanup(struct node *n);
 size_t on_body(char *p, size_t s, size_t n, void *ud);
 void http(uint16_t port, const char *method, const char *path, const char *ctype,
           const char *body, struct resp *r);
+/* Like http() with an Authorization header value (e.g. "Bearer TOKEN"; NULL = none). */
+void http_auth(uint16_t port, const char *method, const char *path, const char *auth, const char *ctype,
+               const char *body, struct resp *r);
+/* Write text to dir/name. */
+void put_file(const char *dir, const char *name, const char *text);
+/* Start a node on 0.0.0.0:0 with --config cfg_dir and wait for its port. */
+void node_spawn_public(struct node *n, const char *cfg_dir);
 void resp_free(struct resp *r);
 json_t *resp_json(struct resp *r);
 void assert_error_json(struct resp *r, long status, const char *code);

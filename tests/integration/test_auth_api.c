@@ -21,16 +21,6 @@
 static char cfg_dir[256];
 static struct node nd;
 
-static void put_file(const char *dir, const char *name, const char *text)
-{
-    char p[400];
-    snprintf(p, sizeof p, "%s/%s", dir, name);
-    FILE *f = fopen(p, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-}
-
 static char *mint(const char *secret, const char *sub, const char *role, long exp_delta)
 {
     jwt_t *j = NULL;
@@ -51,39 +41,7 @@ static char *mint(const char *secret, const char *sub, const char *role, long ex
 static void req(const char *method, const char *path, const char *auth, const char *body,
                 struct resp *r)
 {
-    char url[256];
-    snprintf(url, sizeof url, "http://127.0.0.1:%u%s", nd.port, path);
-    zt_buf_init(&r->body, 1 << 20);
-    zt_buf_init(&r->headers, 1 << 16);
-    CURL *c = curl_easy_init();
-    assert_non_null(c);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r->body);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, &r->headers);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
-    struct curl_slist *h = NULL;
-    char *line = NULL;
-    if (auth) {
-        size_t n = strlen(auth) + 32;
-        line = malloc(n);
-        assert_non_null(line);
-        snprintf(line, n, "Authorization: %s", auth);
-        h = curl_slist_append(h, line);
-    }
-    if (body) {
-        h = curl_slist_append(h, "Content-Type: application/json");
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-    }
-    if (h) curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    assert_int_equal(curl_easy_perform(c), CURLE_OK);
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
-    free(line);
+    http_auth(nd.port, method, path, auth, body ? "application/json" : NULL, body, r);
 }
 
 static void bearer_req(const char *method, const char *path, const char *token, struct resp *r)
@@ -93,24 +51,6 @@ static void bearer_req(const char *method, const char *path, const char *token, 
     req(method, path, auth, NULL, r);
 }
 
-/* Start a node on 0.0.0.0 (not loopback) from dir; returns its port. The
- * harness expects a 127.0.0.1 URL, so read the banner here. */
-static void spawn_public(struct node *n, const char *dir)
-{
-    const char *const args[] = {"--config", dir, "--listen", "0.0.0.0:0", NULL};
-    node_spawn(n, args, NULL, false, NULL);
-    struct zt_buf b;
-    zt_buf_init(&b, 1 << 16);
-    bool ok = read_until(n->out_fd, &b, "\n", 15000);
-    if (!ok) fprintf(stderr, "node did not start; stdout: %s\n", zt_buf_str(&b));
-    assert_true(ok);
-    const char *p = strstr(zt_buf_str(&b), "listening on http://0.0.0.0:");
-    assert_non_null(p);
-    n->port = (uint16_t)strtoul(p + strlen("listening on http://0.0.0.0:"), NULL, 10);
-    assert_true(n->port > 0);
-    zt_buf_deinit(&b);
-}
-
 static int group_setup(void **state)
 {
     (void)state;
@@ -118,7 +58,7 @@ static int group_setup(void **state)
     if (!mkdtemp(cfg_dir)) return -1;
     put_file(cfg_dir, "encryption.yaml", "encryption:\n  require_auth: true\n  jwt_secret: \"" SECRET "\"\n");
     put_file(cfg_dir, "config.yaml", "server:\n  rate_limit_rps: 1\n  rate_limit_burst: 3\n");
-    spawn_public(&nd, cfg_dir);
+    node_spawn_public(&nd, cfg_dir);
     return 0;
 }
 
