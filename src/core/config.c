@@ -271,7 +271,7 @@ static const struct cfg_key privacy_keys[] = {
              "Detect personal data before a job leaves the gateway."),
     ENUM_KEY(struct zt_cfg_privacy, default_policy, "pseudonymise", policies,
              "What happens to personal data found: local_only = never leaves this node, "
-             "pseudonymise = replaced by stable placeholders, allow = sent sealed as is."),
+             "pseudonymise = replaced by stable typed tokens such as <EMAIL_1>, allow = sent sealed as is."),
     BOOL_KEY(struct zt_cfg_privacy, audit_log, true,
              "Record privacy decisions (never content) in the audit log."),
     INT_KEY(struct zt_cfg_privacy, retention_cache_days, 7, 0, 3650,
