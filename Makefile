@@ -1,7 +1,7 @@
 # zentalk-ai: the two commands.
 #   make run    install what is missing, build (Release), start the node
 #   make test   install what is missing, build (normal + ASan/UBSan), run every test
-# Other targets: build, asan, fuzz, bench, lint, clean. See README.md.
+# Other targets: build, asan, data, fuzz, bench, lint, clean. See README.md.
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
@@ -14,7 +14,7 @@ CMAKE_FLAGS ?=
 WERROR     := ON
 HAVE_CLANG := $(shell command -v clang >/dev/null 2>&1 && echo yes)
 
-.PHONY: all setup build release asan run test test-normal test-asan fuzz bench lint clean
+.PHONY: all setup build release asan data run test test-normal test-asan fuzz bench lint clean
 
 all: build
 
@@ -29,7 +29,7 @@ build: setup $(BUILD)/CMakeCache.txt
 
 release: setup
 	@test -f $(RUN_BUILD)/CMakeCache.txt || cmake -S . -B $(RUN_BUILD) -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF $(CMAKE_FLAGS) >/dev/null
-	@cmake --build $(RUN_BUILD) -j $(JOBS) --target zentalk-node zentalk
+	@cmake --build $(RUN_BUILD) -j $(JOBS) --target zentalk-node zentalk zt-assets
 
 # The sanitizer build uses clang when present (it also builds the libFuzzer
 # harnesses); otherwise gcc's ASan/UBSan with corpus replay only.
@@ -40,11 +40,18 @@ $(ASAN_BUILD)/CMakeCache.txt:
 asan: setup $(ASAN_BUILD)/CMakeCache.txt
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 
+# Data assets of the messaging features (lexicons, word lists, vectors,
+# classifiers): downloaded once (pinned by sha256, cached in ~/.cache/zentalk),
+# converted into data/assets/. See scripts/data.sh.
+data: build
+	@scripts/data.sh $(BUILD)
+
 run: release
+	@scripts/data.sh $(RUN_BUILD)
 	@echo "starting zentalk-node (config: $(CONFIG)/, data: data/); Ctrl-C stops it"
 	@exec $(RUN_BUILD)/src/node/zentalk-node --config $(CONFIG) --listen $(LISTEN)
 
-test-normal: build
+test-normal: build data
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -LE fuzz
 
 test-asan: asan

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Fetch and convert the data assets the messaging features need.
+#
+#   scripts/data.sh BUILD_DIR    fetch what is missing, convert into data/assets/
+#   scripts/data.sh --list       print the pinned sources
+#
+# Each source is pinned by sha256 and cached outside the clone in
+# ${XDG_CACHE_HOME:-~/.cache}/zentalk/ (a fresh clone or a CI run does not
+# download it again). Converters are subcommands of BUILD_DIR/tools/zt-assets
+# (written in C, tools/asset_*.c); their output goes to
+# ${ZENTALK_ASSETS_DIR:-data/assets}/. A source that cannot be downloaded is
+# reported and skipped: the features that need it answer 503 and their tests
+# skip with the reason. Idempotent: an asset newer than its source and the
+# converter is not rebuilt.
+set -euo pipefail
+
+CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/zentalk"
+ASSETS="${ZENTALK_ASSETS_DIR:-data/assets}"
+
+# name | url | sha256 of the downloaded file | licence
+SOURCES=(
+)
+
+if [ "${1:-}" = "--list" ]; then
+  for s in "${SOURCES[@]+"${SOURCES[@]}"}"; do echo "$s"; done
+  exit 0
+fi
+BUILD="${1:?usage: scripts/data.sh BUILD_DIR}"
+TOOL="$BUILD/tools/zt-assets"
+mkdir -p "$CACHE" "$ASSETS"
+
+# fetch NAME: download the source NAME into $CACHE/NAME unless it is there
+# with the pinned hash. Prints the path; returns 1 (with a message) on failure.
+fetch() {
+  local want="$1" line name url sha lic
+  for line in "${SOURCES[@]}"; do
+    IFS='|' read -r name url sha lic <<<"$line"
+    name="$(echo "$name" | xargs)"; url="$(echo "$url" | xargs)"; sha="$(echo "$sha" | xargs)"
+    [ "$name" = "$want" ] || continue
+    local dst="$CACHE/$name"
+    if [ -f "$dst" ] && echo "$sha  $dst" | sha256sum -c --status 2>/dev/null; then
+      echo "$dst"; return 0
+    fi
+    echo "data: downloading $name from $url" >&2
+    if ! curl -fsSL --retry 3 --connect-timeout 20 -o "$dst.part" "$url"; then
+      echo "data: could not download $url; features using $name are unavailable" >&2
+      rm -f "$dst.part"; return 1
+    fi
+    if ! echo "$sha  $dst.part" | sha256sum -c --status; then
+      echo "data: $name: sha256 mismatch (want $sha, got $(sha256sum "$dst.part" | cut -d' ' -f1)); refusing it" >&2
+      rm -f "$dst.part"; return 1
+    fi
+    mv "$dst.part" "$dst"
+    echo "$dst"; return 0
+  done
+  echo "data: no pinned source named $want" >&2
+  return 1
+}
+
+# convert ASSET SOURCE... : run `zt-assets ASSET OUT SRC...` when OUT is
+# missing or older than a source or the tool.
+convert() {
+  local asset="$1"; shift
+  local out="$ASSETS/$asset.zta" srcs=() s p
+  for s in "$@"; do
+    p="$(fetch "$s")" || return 0
+    srcs+=("$p")
+  done
+  if [ -f "$out" ] && [ "$out" -nt "$TOOL" ]; then
+    local stale=0
+    for p in "${srcs[@]}"; do [ "$p" -nt "$out" ] && stale=1; done
+    [ $stale -eq 0 ] && return 0
+  fi
+  echo "data: building $out" >&2
+  "$TOOL" "$asset" "$out" "${srcs[@]}" || { echo "data: converting $asset failed" >&2; rm -f "$out"; return 1; }
+}
+
+if [ ! -x "$TOOL" ]; then
+  echo "data: $TOOL not built (make build first)" >&2
+  exit 1
+fi
+status=0
+# One line per asset: convert ASSET SOURCE...
+exit $status

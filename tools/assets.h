@@ -1,0 +1,16 @@
+/* assets.h: the converters of zt-assets (tools/asset_*.c). Each reads the
+ * downloaded source files (paths in argv) and writes one asset file with
+ * zt_asset_write() (zt_asset.h). Returns 0, or prints "zt-assets NAME: ..."
+ * to stderr and returns 1. */
+#ifndef ZT_TOOLS_ASSETS_H
+#define ZT_TOOLS_ASSETS_H
+
+typedef int (*zt_asset_converter)(const char *out, int argc, char **argv);
+
+struct zt_asset_tool {
+    const char *name;  /* the asset's name: data/assets/NAME.zta */
+    const char *usage; /* the sources it takes */
+    zt_asset_converter fn;
+};
+
+#endif
