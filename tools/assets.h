@@ -13,4 +13,7 @@ struct zt_asset_tool {
     zt_asset_converter fn;
 };
 
+/* the converters (tools/asset_NAME.c) */
+int zt__asset_spam(const char *out, int argc, char **argv);
+
 #endif

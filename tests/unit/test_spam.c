@@ -1,0 +1,417 @@
+/* test_spam.c: spam features, the e-mail cleaner, the asset payload parser,
+ * deterministic training on a small corpus, and (when data/assets/spam.zta
+ * is installed) the shipped model on the held-out figures it records and on
+ * the chat-style messages of tests/data/spam_chat.tsv. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../../src/features/spam_internal.h"
+#include "zentalk/zt_alloc.h"
+#include "zentalk/zt_asset.h"
+#include "zentalk/zt_spam.h"
+
+/* measured F1 of the shipped model on tests/data/spam_chat.tsv, minus a margin (docs/features/spam.md) */
+#define ZT_TEST_CHAT_F1_FLOOR 0.80
+
+/* ---- features ------------------------------------------------------------ */
+
+struct names {
+    char v[512][80];
+    size_t n;
+};
+
+static void collect(const char *kind, const char *name, void *ud)
+{
+    struct names *s = ud;
+    if (s->n < 512) snprintf(s->v[s->n++], sizeof s->v[0], "%s:%s", kind, name);
+}
+
+static int has(const struct names *s, const char *f)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (strcmp(s->v[i], f) == 0) return 1;
+    return 0;
+}
+
+static long feats(const char *text, struct names *s)
+{
+    memset(s, 0, sizeof *s);
+    return zt_spam_features(text, strlen(text), collect, s);
+}
+
+static void test_features(void **state)
+{
+    (void)state;
+    struct names *s = zt_malloc(sizeof *s);
+    assert_non_null(s);
+    long n = feats("WIN a FREE prize!!! Visit http://bit.ly/abc now, only $5", s);
+    assert_true(n > 0);
+    assert_int_equal((size_t)n, s->n);
+    assert_true(has(s, "word:free"));
+    assert_true(has(s, "word:win"));
+    assert_true(has(s, "bigram:a free"));
+    assert_true(has(s, "bigram:visit <url>"));
+    assert_true(has(s, "chars:<fr"));
+    assert_true(has(s, "chars:free>"));
+    assert_true(has(s, "chars:<free"));
+    assert_true(has(s, "domain:bit.ly"));
+    assert_true(has(s, "cue:urls=1"));
+    assert_true(has(s, "cue:shortener"));
+    assert_true(has(s, "cue:money"));
+    assert_true(has(s, "cue:exclaim_run"));
+    assert_true(has(s, "cue:caps=mid"));
+    assert_false(has(s, "cue:phone"));
+    assert_false(has(s, "cue:exclaim"));
+    /* distinct: a repeated word counts once */
+    n = feats("ok ok ok", s);
+    size_t words = 0;
+    for (size_t i = 0; i < s->n; i++) words += strncmp(s->v[i], "word:", 5) == 0;
+    assert_int_equal(words, 1);
+    assert_true(has(s, "bigram:ok ok"));
+    /* phones, caps, money after the number, bare shortener */
+    feats("CALL NOW +44 20 7946 0958 for 20 EUR, see tinyurl.com/x", s);
+    assert_true(has(s, "cue:phone"));
+    assert_true(has(s, "cue:money"));
+    assert_true(has(s, "cue:shortener"));
+    assert_true(has(s, "cue:caps=mid") || has(s, "cue:caps=high"));
+    feats("THIS IS ALL CAPS", s);
+    assert_true(has(s, "cue:caps=high"));
+    feats("see you at 5", s);
+    assert_false(has(s, "cue:phone"));
+    assert_true(has(s, "cue:number"));
+    assert_false(has(s, "cue:money"));
+    /* punctuation breaks bigrams */
+    feats("hello, world", s);
+    assert_false(has(s, "bigram:hello world"));
+    /* invalid UTF-8 */
+    assert_int_equal(zt_spam_features("a\xff", 2, collect, s), ZT_EPARSE);
+    /* empty text: no features */
+    assert_int_equal(feats("", s), 0);
+    zt_free(s);
+}
+
+/* ---- e-mail text ---------------------------------------------------------- */
+
+static void expect_email(const char *raw, const char *want)
+{
+    char *out = NULL;
+    size_t n = 0;
+    assert_int_equal(zt_spam_email_text(raw, strlen(raw), 4096, &out, &n), 0);
+    assert_string_equal(out, want);
+    assert_int_equal(n, strlen(want));
+    zt_free(out);
+}
+
+static void test_email_text(void **state)
+{
+    (void)state;
+    int64_t live = zt_alloc_live();
+    expect_email("From: a@b\nSubject: Hello there\nX-Y: z\n\nBody  line\none\n", "Hello there Body line one");
+    /* quoted-printable with a soft break and an escaped byte (Latin-1 0xE9) */
+    expect_email("Subject: x\nContent-Transfer-Encoding: quoted-printable\n\ncaf=E9 au=\nlait =3D ok\n",
+                 "x caf\xc3\xa9 aulait = ok");
+    /* HTML: tags, script, entities */
+    expect_email("Subject: s\n\n<html><script>var a=1;</script><p>Buy&nbsp;now &amp; save&#33;</p></html>",
+                 "s Buy now & save!");
+    /* MIME: boundary, part headers, base64 part and attachment dropped */
+    expect_email("Subject: m\nContent-Type: multipart/alternative; boundary=\"XX\"\n\n"
+                 "--XX\nContent-Type: text/plain\n\nplain part\n"
+                 "--XX\nContent-Type: image/gif\nContent-Transfer-Encoding: base64\n\n"
+                 "R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7R0lGODlh\n"
+                 "--XX--\n",
+                 "m plain part");
+    /* no header block: everything is body; cut at a code point */
+    char *out = NULL;
+    size_t n = 0;
+    assert_int_equal(zt_spam_email_text("h\xc3\xa9llo", 6, 2, &out, &n), 0);
+    assert_string_equal(out, "h");
+    zt_free(out);
+    assert_int_equal(zt_alloc_live(), live);
+}
+
+/* ---- payload parser -------------------------------------------------------- */
+
+static void put32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void putf64(uint8_t *p, double d)
+{
+    uint64_t v;
+    memcpy(&v, &d, sizeof v);
+    put32(p, (uint32_t)v);
+    put32(p + 4, (uint32_t)(v >> 32));
+}
+
+static uint8_t *payload(uint32_t log2, float w, double bias, size_t *len)
+{
+    size_t nb = (size_t)1 << log2;
+    *len = ZT__SPAM_PAYLOAD_HEADER + 4 * nb;
+    uint8_t *p = zt_calloc(1, *len);
+    assert_non_null(p);
+    put32(p, log2);
+    put32(p + 4, 1);
+    putf64(p + 8, 0.1);
+    put32(p + 32, 5);
+    putf64(p + 56, 0.5);
+    putf64(p + 88, bias);
+    uint32_t wb;
+    memcpy(&wb, &w, sizeof wb);
+    for (size_t i = 0; i < nb; i++) put32(p + ZT__SPAM_PAYLOAD_HEADER + 4 * i, wb);
+    return p;
+}
+
+static void test_model_parse(void **state)
+{
+    (void)state;
+    int64_t live = zt_alloc_live();
+    size_t len;
+    uint8_t *p = payload(8, 0.25f, -1.0, &len);
+    struct zt_spam_model *m = NULL;
+    assert_int_equal(zt_spam_model_parse(p, len, &m), 0);
+    /* every weight 0.25: logit = -1 + sqrt(n) * 0.25 */
+    struct zt_spam_result r;
+    assert_int_equal(zt_spam_classify(m, "hello world", 11, 0.5, 3, &r), 0);
+    double z = -1.0 + sqrt((double)r.n_features) * 0.25;
+    assert_true(fabs(r.probability - 1.0 / (1.0 + exp(-z))) < 1e-9);
+    assert_int_equal(r.spam, r.probability >= 0.5);
+    assert_int_equal(r.n_top, 3);
+    assert_true(fabs(r.top[0].weight - 0.25 / sqrt((double)r.n_features)) < 1e-9);
+    struct zt_spam_info info;
+    zt_spam_model_info(m, &info);
+    assert_int_equal(info.buckets_log2, 8);
+    assert_int_equal(info.holdout_mod, 5);
+    zt_spam_free(m);
+    zt_spam_free(NULL);
+    /* malformed payloads are refused */
+    m = NULL;
+    assert_int_equal(zt_spam_model_parse(p, len - 1, &m), ZT_EPARSE);
+    assert_int_equal(zt_spam_model_parse(p, 10, &m), ZT_EPARSE);
+    assert_int_equal(zt_spam_model_parse(NULL, 0, &m), ZT_EPARSE);
+    put32(p, 40);
+    assert_int_equal(zt_spam_model_parse(p, len, &m), ZT_EPARSE);
+    put32(p, 8);
+    put32(p + ZT__SPAM_PAYLOAD_HEADER + 12, 0x7fc00000u); /* NaN weight */
+    assert_int_equal(zt_spam_model_parse(p, len, &m), ZT_EPARSE);
+    put32(p + ZT__SPAM_PAYLOAD_HEADER + 12, 0);
+    putf64(p + 72, 1.5); /* F1 out of [0,1] */
+    assert_int_equal(zt_spam_model_parse(p, len, &m), ZT_EPARSE);
+    putf64(p + 72, 0.5);
+    put32(p + 32, 0); /* holdout_mod */
+    assert_int_equal(zt_spam_model_parse(p, len, &m), ZT_EPARSE);
+    assert_null(m);
+    zt_free(p);
+    /* a missing file and a wrong kind */
+    assert_int_equal(zt_spam_load("/nonexistent/spam.zta", &m), ZT_ENOTFOUND);
+    char path[] = "/tmp/zt_spam_kindXXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    uint8_t sha[32] = {0};
+    assert_int_equal(zt_asset_write(path, "other", 1, sha, "x", 1), 0);
+    assert_int_not_equal(zt_spam_load(path, &m), 0);
+    unlink(path);
+    assert_int_equal(zt_alloc_live(), live);
+}
+
+/* ---- training -------------------------------------------------------------- */
+
+static void write_msg(const char *dir, const char *group, int i, const char *text)
+{
+    char d[512], p[600];
+    snprintf(d, sizeof d, "%s/%s", dir, group);
+    mkdir(d, 0700);
+    snprintf(p, sizeof p, "%s/%05d.x.json", d, i);
+    FILE *f = fopen(p, "w");
+    assert_non_null(f);
+    fprintf(f, "{\"id\":\"%05d\",\"group\":\"%s\",\"text\":\"Subject: s%d\\n\\n%s\"}", i, group, i, text);
+    fclose(f);
+}
+
+static int slurp(const char *path, uint8_t **out, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return -1;
+    uint8_t *b = zt_malloc(1u << 24);
+    *n = fread(b, 1, 1u << 24, f);
+    fclose(f);
+    *out = b;
+    return 0;
+}
+
+static void rm_corpus(const char *dir)
+{
+    const char *groups[] = {"spam-1", "easy-ham-1"};
+    for (int g = 0; g < 2; g++)
+        for (int i = 0; i < 200; i++) {
+            char p[600];
+            snprintf(p, sizeof p, "%s/%s/%05d.x.json", dir, groups[g], i);
+            unlink(p);
+        }
+    for (int g = 0; g < 2; g++) {
+        char p[600];
+        snprintf(p, sizeof p, "%s/%s", dir, groups[g]);
+        rmdir(p);
+    }
+    rmdir(dir);
+}
+
+static void test_train(void **state)
+{
+    (void)state;
+    int64_t live = zt_alloc_live();
+    char dir[] = "/tmp/zt_spam_corpusXXXXXX";
+    assert_non_null(mkdtemp(dir));
+    static const char *const spamw[] = {"free", "winner", "cash", "prize", "click", "offer", "viagra", "loan"};
+    static const char *const hamw[] = {"meeting", "patch", "kernel", "lunch", "review", "build", "thanks", "release"};
+    for (int i = 0; i < 120; i++) {
+        char t[256];
+        snprintf(t, sizeof t, "%s %s now %s for you %d", spamw[i % 8], spamw[(i * 3 + 1) % 8], spamw[(i * 5 + 2) % 8], i);
+        write_msg(dir, "spam-1", i, t);
+        snprintf(t, sizeof t, "the %s and the %s went %s today %d", hamw[i % 8], hamw[(i * 3 + 1) % 8], hamw[(i * 5 + 2) % 8], i);
+        write_msg(dir, "easy-ham-1", i, t);
+    }
+    char a[600], b[600];
+    snprintf(a, sizeof a, "%s/a.zta", dir);
+    snprintf(b, sizeof b, "%s/b.zta", dir);
+    struct zt_spam_train_opts o = {.corpus_dir = dir, .buckets_log2 = 12, .epochs = 3};
+    struct zt_spam_info ia, ib;
+    assert_int_equal(zt_spam_train(&o, a, &ia), 0);
+    assert_int_equal(zt_spam_train(&o, b, &ib), 0);
+    assert_int_equal(ia.n_train + ia.n_test, 240);
+    assert_int_equal(ia.buckets_log2, 12);
+    assert_true(ia.n_test > 20);
+    assert_true(ia.f1 > 0.95);
+    assert_memory_equal(ia.data_sha256, ib.data_sha256, 32);
+    /* deterministic: the same data gives the same file */
+    uint8_t *fa, *fb;
+    size_t na, nb;
+    assert_int_equal(slurp(a, &fa, &na), 0);
+    assert_int_equal(slurp(b, &fb, &nb), 0);
+    assert_int_equal(na, nb);
+    assert_memory_equal(fa, fb, na);
+    zt_free(fa);
+    zt_free(fb);
+    struct zt_spam_model *m = NULL;
+    assert_int_equal(zt_spam_load(a, &m), 0);
+    struct zt_spam_info li;
+    zt_spam_model_info(m, &li);
+    assert_memory_equal(li.data_sha256, ia.data_sha256, 32);
+    struct zt_spam_result r;
+    const char *sp = "free cash prize, click now";
+    assert_int_equal(zt_spam_classify(m, sp, strlen(sp), 0.5, 4, &r), 0);
+    assert_true(r.spam);
+    assert_int_equal(r.n_top, 4);
+    assert_true(r.top[0].weight > 0);
+    const char *hm = "the kernel build review went fine";
+    assert_int_equal(zt_spam_classify(m, hm, strlen(hm), 0.5, 4, &r), 0);
+    assert_false(r.spam);
+    zt_spam_free(m);
+    /* a malformed corpus file is an error, not a crash */
+    char bad[600];
+    snprintf(bad, sizeof bad, "%s/spam-1/00199.x.json", dir);
+    FILE *f = fopen(bad, "w");
+    fputs("{\"group\": 3}", f);
+    fclose(f);
+    assert_int_equal(zt_spam_train(&o, a, NULL), ZT_EPARSE);
+    o.corpus_dir = "/nonexistent/corpus";
+    assert_int_equal(zt_spam_train(&o, a, NULL), ZT_ENOTFOUND);
+    unlink(a);
+    unlink(b);
+    rm_corpus(dir);
+    assert_int_equal(zt_alloc_live(), live);
+}
+
+/* ---- the shipped model ----------------------------------------------------- */
+
+static struct zt_spam_model *shipped(void)
+{
+    char path[4096];
+    if (zt_asset_path("data", "spam.zta", path, sizeof path) != 0) return NULL;
+    struct zt_spam_model *m = NULL;
+    if (zt_spam_load(path, &m) != 0) {
+        printf("skipping: %s not installed (run `make data`)\n", path);
+        return NULL;
+    }
+    return m;
+}
+
+static void test_shipped_model(void **state)
+{
+    (void)state;
+    struct zt_spam_model *m = shipped();
+    if (!m) skip();
+    struct zt_spam_info in;
+    zt_spam_model_info(m, &in);
+    printf("held out: %u messages, precision %.4f recall %.4f F1 %.4f accuracy %.4f\n", in.n_test,
+           in.precision, in.recall, in.f1, in.accuracy);
+    assert_true(in.n_test > 1000);
+    assert_true(in.f1 > 0.95);
+    /* the chat-style set */
+    const char *src = getenv("ZT_SOURCE_DIR");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/tests/data/spam_chat.tsv", src ? src : ".");
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    char line[2048];
+    size_t tp = 0, fp = 0, fn = 0, tn = 0, tp8 = 0, fp8 = 0;
+    while (fgets(line, sizeof line, f)) {
+        if (line[0] == '#' || line[0] == '\n') continue;
+        char *tab = strchr(line, '\t');
+        assert_non_null(tab);
+        *tab = '\0';
+        char *text = tab + 1;
+        text[strcspn(text, "\n")] = '\0';
+        int want = strcmp(line, "spam") == 0;
+        struct zt_spam_result r;
+        assert_int_equal(zt_spam_classify(m, text, strlen(text), 0.5, 0, &r), 0);
+        int got = r.probability >= 0.5;
+        tp8 += want && r.probability >= 0.8;
+        fp8 += !want && r.probability >= 0.8;
+        if (got && want) tp++;
+        else if (got) fp++;
+        else if (want) fn++;
+        else tn++;
+    }
+    fclose(f);
+    double p = tp + fp ? (double)tp / (double)(tp + fp) : 0, rc = tp + fn ? (double)tp / (double)(tp + fn) : 0;
+    double f1 = p + rc > 0 ? 2 * p * rc / (p + rc) : 0;
+    printf("chat set: %zu messages, precision %.4f recall %.4f F1 %.4f (tp %zu fp %zu fn %zu tn %zu)\n",
+           tp + fp + fn + tn, p, rc, f1, tp, fp, fn, tn);
+    double p8 = tp8 + fp8 ? (double)tp8 / (double)(tp8 + fp8) : 0, r8 = (double)tp8 / (double)(tp + fn);
+    printf("chat set at threshold 0.8: precision %.4f recall %.4f F1 %.4f\n", p8, r8,
+           p8 + r8 > 0 ? 2 * p8 * r8 / (p8 + r8) : 0);
+    assert_int_equal(tp + fp + fn + tn, 71);
+    assert_true(f1 >= ZT_TEST_CHAT_F1_FLOOR);
+    /* explanations are words, not hash ids */
+    const char *s = "Congratulations, you won a free prize! Claim your cash now";
+    struct zt_spam_result r;
+    assert_int_equal(zt_spam_classify(m, s, strlen(s), 0.8, 5, &r), 0);
+    assert_int_equal(r.n_top, 5);
+    for (size_t i = 0; i < r.n_top; i++) {
+        assert_true(strlen(r.top[i].name) > 0);
+        assert_true(i == 0 || fabs(r.top[i].weight) <= fabs(r.top[i - 1].weight));
+    }
+    zt_spam_free(m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_features),     cmocka_unit_test(test_email_text),
+        cmocka_unit_test(test_model_parse),  cmocka_unit_test(test_train),
+        cmocka_unit_test(test_shipped_model),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
