@@ -1,4 +1,4 @@
-/* zt_hash.h: SHA-256 and BLAKE2b, from libsodium. */
+/* zt_hash.h: SHA-256 and BLAKE2b, from libsodium; Keccak-256 on nettle's permutation. */
 #ifndef ZT_HASH_H
 #define ZT_HASH_H
 
@@ -28,5 +28,14 @@ struct zt_sha256_ctx {
 void zt_sha256_init(struct zt_sha256_ctx *c);
 void zt_sha256_update(struct zt_sha256_ctx *c, const void *in, size_t n);
 void zt_sha256_final(struct zt_sha256_ctx *c, uint8_t out[static ZT_SHA256_LEN]);
+
+/* Keccak-256 with the original Keccak padding, as Ethereum uses (not
+ * SHA3-256), of in[0..n), or of the concatenation of parts[i][0..lens[i])
+ * for i < n (zt_keccak256v; no copy of the parts is made). Used for
+ * Ethereum addresses (EIP-55 checksums) and EIP-191 message hashes. */
+#define ZT_KECCAK256_LEN 32
+void zt_keccak256(uint8_t out[static ZT_KECCAK256_LEN], const void *in, size_t n);
+void zt_keccak256v(uint8_t out[static ZT_KECCAK256_LEN], const void *const *parts, const size_t *lens,
+                   size_t n);
 
 #endif

@@ -1,4 +1,5 @@
 /* hash.c: SHA-256 and BLAKE2b through libsodium. */
+#include <nettle/sha3.h>
 #include <sodium.h>
 #include <string.h>
 
@@ -42,4 +43,59 @@ void zt_sha256_final(struct zt_sha256_ctx *c, uint8_t out[static ZT_SHA256_LEN])
 {
     crypto_hash_sha256_final((crypto_hash_sha256_state *)(void *)c->opaque, out);
     sodium_memzero(c, sizeof *c);
+}
+
+/* Keccak-256: Debian ships no Keccak-256 (pre-SHA-3 padding) library, so
+ * this is only the sponge around nettle's Keccak-f[1600] permutation:
+ * absorb 136-byte blocks (rate 1088 bits) as little-endian lanes, pad with
+ * 0x01 ... 0x80 (SHA3-256 would use 0x06), squeeze 32 bytes. */
+#define KECCAK256_RATE 136
+
+static uint64_t le64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--) v = (v << 8) | p[i];
+    return v;
+}
+
+static void keccak_absorb(struct sha3_state *st, const uint8_t *block)
+{
+    for (size_t i = 0; i < KECCAK256_RATE / 8; i++) st->a[i] ^= le64(block + 8 * i);
+    sha3_permute(st);
+}
+
+void zt_keccak256v(uint8_t out[static ZT_KECCAK256_LEN], const void *const *parts, const size_t *lens,
+                   size_t n)
+{
+    struct sha3_state st;
+    memset(&st, 0, sizeof st);
+    uint8_t block[KECCAK256_RATE];
+    size_t fill = 0;
+    for (size_t k = 0; k < n; k++) {
+        const uint8_t *q = parts[k];
+        size_t m = lens[k];
+        while (m) {
+            size_t take = KECCAK256_RATE - fill < m ? KECCAK256_RATE - fill : m;
+            memcpy(block + fill, q, take);
+            fill += take, q += take, m -= take;
+            if (fill == KECCAK256_RATE) {
+                keccak_absorb(&st, block);
+                fill = 0;
+            }
+        }
+    }
+    memset(block + fill, 0, KECCAK256_RATE - fill);
+    block[fill] ^= 0x01;
+    block[KECCAK256_RATE - 1] ^= 0x80;
+    keccak_absorb(&st, block);
+    for (size_t i = 0; i < 32; i++) out[i] = (uint8_t)(st.a[i / 8] >> (8 * (i % 8)));
+    sodium_memzero(&st, sizeof st);
+    sodium_memzero(block, sizeof block);
+}
+
+void zt_keccak256(uint8_t out[static ZT_KECCAK256_LEN], const void *in, size_t n)
+{
+    const void *parts[1] = {in};
+    size_t lens[1] = {n};
+    zt_keccak256v(out, parts, lens, 1);
 }
