@@ -25,6 +25,7 @@
 
 #include "attest.h"
 #include "auth.h"
+#include "feat_spam.h"
 #include "llm.h"
 #include "metrics.h"
 #include "models.h"
@@ -82,6 +83,7 @@ struct zt_server {
     bool listener_loopback;      /* server.listen is a loopback address */
     struct zt__ratelimit *limiter;
     struct zt__wallet *wallet;   /* wallet login nonces and sessions */
+    struct zt__feat_spam *feat_spam; /* spam model; entities, preprocess (feat_spam.h) */
 };
 
 #define RATE_LIMIT_KEYS 10000 /* identities tracked; least recently seen evicted */
@@ -349,6 +351,21 @@ static void h_logout(struct zt_server *s, struct zt_http_req *req, json_t *body,
     zt__wallet_h_logout(s->wallet, req, resp);
 }
 
+static void h_feat_spam(struct zt_server *s, struct zt_http_req *req, json_t *body, struct zt_http_resp *resp)
+{
+    zt__feat_spam_h(s->feat_spam, req, body, resp);
+}
+
+static void h_feat_entities(struct zt_server *s, struct zt_http_req *req, json_t *body, struct zt_http_resp *resp)
+{
+    zt__feat_entities_h(s->feat_spam, req, body, resp);
+}
+
+static void h_feat_preprocess(struct zt_server *s, struct zt_http_req *req, json_t *body, struct zt_http_resp *resp)
+{
+    zt__feat_preprocess_h(s->feat_spam, req, body, resp);
+}
+
 static const struct route routes[] = {
     {"/healthz", M_GET, 0, ZT__AUTH_NONE, h_healthz},
     {"/readyz", M_GET, 0, ZT__AUTH_NONE, h_readyz},
@@ -364,6 +381,9 @@ static const struct route routes[] = {
     {"/v1/auth/wallet/nonce", M_POST, M_POST, ZT__AUTH_NONE, h_wallet_nonce},
     {"/v1/auth/wallet/login", M_POST, M_POST, ZT__AUTH_NONE, h_wallet_login},
     {"/v1/auth/logout", M_POST, 0, ZT__AUTH_NONE, h_logout},
+    {"/v1/features/spam", M_POST, M_POST, ZT__AUTH_USER, h_feat_spam},
+    {"/v1/features/entities", M_POST, M_POST, ZT__AUTH_USER, h_feat_entities},
+    {"/v1/features/preprocess", M_POST, M_POST, ZT__AUTH_USER, h_feat_preprocess},
 };
 #define N_ROUTES (sizeof routes / sizeof routes[0])
 
@@ -593,6 +613,13 @@ int zt_server_new(const struct zt_config *cfg, const char *node_id, struct zt_se
         zt_free(s);
         return ZT_ENOMEM;
     }
+    if (zt__feat_spam_new(cfg, &s->feat_spam) != 0) {
+        zt__models_free(s->models);
+        zt__wallet_free(s->wallet);
+        zt__ratelimit_free(s->limiter);
+        zt_free(s);
+        return ZT_ENOMEM;
+    }
     for (size_t i = 0; i < N_ROUTES; i++) zt_ignore(zt__metrics_add_route(&s->metrics, routes[i].path));
     zt_ignore(zt__metrics_add_route(&s->metrics, UNMATCHED));
     *out = s;
@@ -670,6 +697,7 @@ void zt_server_free(struct zt_server *s)
     zt_http_stop(s->http);
     zt__attest_free(s->attest);
     zt__models_free(s->models);
+    zt__feat_spam_free(s->feat_spam);
     zt__ratelimit_free(s->limiter);
     zt__wallet_free(s->wallet);
     for (int i = 0; i < N_ROLES; i++) pthread_mutex_destroy(&s->roles[i].mu);
