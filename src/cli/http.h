@@ -1,6 +1,8 @@
-/* http.h: GET requests to a node from the CLI (internal to src/cli). */
+/* http.h: GET and POST-JSON requests to a node from the CLI (internal to src/cli). */
 #ifndef ZT_CLI_HTTP_H
 #define ZT_CLI_HTTP_H
+
+#include <jansson.h>
 
 #include "zentalk/zt_buf.h"
 
@@ -8,6 +10,9 @@
  * the body and *status the HTTP code. Prints a one-line reason and returns
  * 1 when the node cannot be reached. */
 int zt__cli_http_get(const char *base, const char *path, long timeout_ms, long *status, struct zt_buf *out);
+/* POST the compact JSON of req to base+path; as zt__cli_http_get(). */
+int zt__cli_http_post_json(const char *base, const char *path, const json_t *req, long timeout_ms, long *status,
+                           struct zt_buf *out);
 /* Print the error of a non-2xx answer ({"error":{"message"}}) to stderr. */
 void zt__cli_print_api_error(long status, const char *body);
 

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "attest.h"
+#include "features.h"
 #include "keys.h"
 #include "models.h"
 #include "run.h"
@@ -49,6 +50,12 @@ static void usage(FILE *out)
             "                                show a node's id and public keys (DIR/node.key)\n"
             "  attest [URL] [--nonce HEX] [--expect-binary SHA256] [--json]\n"
             "                                fetch and verify a node's signed attestation report\n"
+            "  spam [--threshold T] [--json] TEXT...|-\n"
+            "                                classify a message as spam or ham (node API)\n"
+            "  entities [--now ISO] [--dmy] [--json] TEXT...|-\n"
+            "                                extract dates, money, links, contacts, wallets (node API)\n"
+            "  train spam [--corpus DIR] [--out FILE]\n"
+            "                                train the spam model locally (see zentalk train --help)\n"
             "\n"
             "Options:\n"
             "  -u, --url URL   node address (default $ZENTALK_URL or " DEFAULT_URL ")\n"
@@ -177,6 +184,23 @@ int main(int argc, char **argv)
     if (ci > 0 && (strcmp(argv[ci], "keygen") == 0 || strcmp(argv[ci], "id") == 0)) {
         json_set_alloc_funcs(zt_malloc, zt_free);
         return strcmp(argv[ci], "keygen") == 0 ? zt__cli_keygen(argc - ci, argv + ci) : zt__cli_id(argc - ci, argv + ci);
+    }
+
+    /* `spam` and `entities` call the node's feature routes; `train` runs the trainer here */
+    if (ci > 0 && (strcmp(argv[ci], "spam") == 0 || strcmp(argv[ci], "entities") == 0)) {
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) return 1;
+        json_set_alloc_funcs(zt_malloc, zt_free);
+        /* a global --url before the command applies too */
+        for (int i = 1; i < ci; i++)
+            if ((strcmp(argv[i], "-u") == 0 || strcmp(argv[i], "--url") == 0) && i + 1 < ci) setenv("ZENTALK_URL", argv[i + 1], 1);
+            else if (zt_str_starts_with(argv[i], "--url=")) setenv("ZENTALK_URL", argv[i] + 6, 1);
+        int frc = strcmp(argv[ci], "spam") == 0 ? zt__cli_spam(argc - ci, argv + ci) : zt__cli_entities(argc - ci, argv + ci);
+        curl_global_cleanup();
+        return frc;
+    }
+    if (ci > 0 && strcmp(argv[ci], "train") == 0) {
+        json_set_alloc_funcs(zt_malloc, zt_free);
+        return zt__cli_train(argc - ci, argv + ci);
     }
 
     /* `run` and `chat` run a model in this process, with their own options */
