@@ -608,7 +608,7 @@ int zt_spam_train(const struct zt_spam_train_opts *o, const char *out_path, stru
         for (size_t oi = 0; oi < ntr; oi++) {
             const struct msg *m = &c.msgs[order[oi]];
             double p = predict(&c, m, w, bias), y = m->spam;
-            loss -= y ? log(p + 1e-12) : log(1 - p + 1e-12);
+            loss -= m->spam ? log(p + 1e-12) : log(1 - p + 1e-12);
             double gr = p - y, x = m->n ? 1.0 / sqrt((double)m->n) : 0.0;
             for (uint32_t k = 0; k < m->n; k++) {
                 uint32_t b = c.feat[m->off + k];
