@@ -76,6 +76,9 @@ const char *zt_http_req_path(const struct zt_http_req *r);       /* without the 
 const char *zt_http_req_header(const struct zt_http_req *r, const char *name); /* or NULL */
 const char *zt_http_req_query(const struct zt_http_req *r, const char *name);  /* or NULL */
 const char *zt_http_req_id(const struct zt_http_req *r);
+/* The request target exactly as received: path and query, still
+ * percent-encoded ("/v1/x?a=%20b"). What signed node requests cover. */
+const char *zt_http_req_target(const struct zt_http_req *r);
 const char *zt_http_req_body(const struct zt_http_req *r, size_t *len);        /* NUL-terminated */
 /* True when the client connected from 127.0.0.0/8 or ::1. */
 bool zt_http_req_peer_is_loopback(const struct zt_http_req *r);
@@ -119,6 +122,17 @@ ZT_NODISCARD int zt_http_async_respond(struct zt_http_async *a, struct zt_http_r
  * the client reads too slowly and more than 8 MiB wait. */
 ZT_NODISCARD int zt_http_async_write(struct zt_http_async *a, const void *p, size_t n);
 void zt_http_async_end(struct zt_http_async *a);
+/* Deferred handle only: turn it into a stream now that the status is known
+ * (a relay learns it from upstream): status and content_type (copied; at
+ * most 127 printable ASCII bytes) go out, then zt_http_async_write() as for
+ * zt_http_req_stream(). ZT_EINVAL (bad arguments, not deferred or already
+ * answered), ZT_ECLOSED (client gone). */
+ZT_NODISCARD int zt_http_async_stream_start(struct zt_http_async *a, int status, const char *content_type);
+/* Stream bytes queued and not yet handed to the socket (for backpressure). */
+size_t zt_http_async_pending(struct zt_http_async *a);
+/* End a stream as failed: the connection closes without the final chunk,
+ * so the client sees a truncated body, not a complete one. */
+void zt_http_async_fail(struct zt_http_async *a);
 void zt_http_async_release(struct zt_http_async *a);
 /* Inside the handler only, before it returns: give the handle up (e.g. the
  * work could not be queued) and answer through resp as usual. Frees a. */

@@ -35,6 +35,13 @@ uint16_t zt_server_port(const struct zt_server *s);
 struct zt_identity;
 ZT_NODISCARD int zt_server_set_identity(struct zt_server *s, const struct zt_identity *id);
 
+/* (Re)load the trusted peers (zt_peers.h) from path: at start and on
+ * SIGHUP. A missing file means no peers (0, logged); on other errors the
+ * previous set stays and err says why (ZT_EPARSE, ZT_ETOOBIG, ZT_EIO,
+ * ZT_ENOMEM). Dropped descriptors (expired, bad signature) are logged. */
+struct zt_buf;
+ZT_NODISCARD int zt_server_load_peers(struct zt_server *s, const char *path, struct zt_buf *err);
+
 /* Readiness of one role (ZT_ROLE_*), shown by /readyz and /metrics.
  * detail is copied (short text for operators, no secrets). */
 void zt_server_set_ready(struct zt_server *s, enum zt_role role, bool ready, const char *detail);

@@ -44,6 +44,9 @@ struct zt_http_server {
 };
 
 struct zt_http_req {
+    bool started;        /* on_access has seen it (else only the URI log ran) */
+    char target[PATH_MAX_BYTES]; /* request target as received: path?query */
+    bool target_too_long;
     struct zt_http_server *srv;
     struct MHD_Connection *conn;
     const char *method;
@@ -69,6 +72,7 @@ struct zt_http_async {
     struct MHD_Connection *conn;
     struct zt_http_req *req;      /* NULL once the request completed */
     bool stream;
+    bool failed;                  /* stream: end without the last chunk */
     bool suspended;
     bool closed;                  /* connection ended: no more resume */
     bool ended;                   /* stream: producer is done */
@@ -76,6 +80,8 @@ struct zt_http_async {
     bool sent;                    /* deferred: response queued */
     int status;
     const char *content_type;
+    char ctype_buf[128];          /* zt_http_async_stream_start()'s copy */
+    bool late_stream;             /* deferred handle turned into a stream */
     struct zt_http_resp resp;     /* deferred answer, or stream headers */
     struct zt_buf pending;        /* stream bytes not yet given to libmicrohttpd */
     size_t pending_off;
@@ -203,6 +209,7 @@ static enum MHD_Result send_error(struct zt_http_req *r, int status, const char 
 const char *zt_http_req_method(const struct zt_http_req *r) { return r->method; }
 const char *zt_http_req_path(const struct zt_http_req *r) { return r->path; }
 const char *zt_http_req_id(const struct zt_http_req *r) { return r->id; }
+const char *zt_http_req_target(const struct zt_http_req *r) { return r->target; }
 
 const char *zt_http_req_header(const struct zt_http_req *r, const char *name)
 {
@@ -311,7 +318,7 @@ static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
         }
         ret = (ssize_t)n;
     } else if (a->ended) {
-        ret = MHD_CONTENT_READER_END_OF_STREAM;
+        ret = a->failed ? MHD_CONTENT_READER_END_WITH_ERROR : MHD_CONTENT_READER_END_OF_STREAM;
     } else if (a->closed) {
         ret = MHD_CONTENT_READER_END_WITH_ERROR;
     } else {
@@ -331,24 +338,28 @@ static void add_common_headers(struct MHD_Response *mr, const char *request_id)
 
 /* The handler took an async handle: start the stream, or wait (suspended)
  * for the deferred answer unless it is already there. */
+static enum MHD_Result queue_stream(struct zt_http_req *r, struct zt_http_async *a,
+                                   const struct zt_http_resp *resp)
+{
+    struct MHD_Response *mr = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, stream_reader, a, NULL);
+    if (!mr) return MHD_NO;
+    MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE, a->content_type ? a->content_type : "application/json");
+    MHD_add_response_header(mr, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+    MHD_add_response_header(mr, "X-Accel-Buffering", "no");
+    add_common_headers(mr, r->id);
+    for (size_t i = 0; resp && i < resp->n_headers; i++)
+        MHD_add_response_header(mr, resp->headers[i].name, resp->headers[i].value);
+    r->status = a->status;
+    r->responded = true;
+    enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)a->status, mr);
+    MHD_destroy_response(mr);
+    return ret;
+}
+
 static enum MHD_Result async_start(struct zt_http_req *r, struct zt_http_resp *resp)
 {
     struct zt_http_async *a = r->async;
-    if (a->stream) {
-        struct MHD_Response *mr = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, stream_reader, a, NULL);
-        if (!mr) return MHD_NO;
-        MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE, a->content_type ? a->content_type : "application/json");
-        MHD_add_response_header(mr, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
-        MHD_add_response_header(mr, "X-Accel-Buffering", "no");
-        add_common_headers(mr, r->id);
-        for (size_t i = 0; i < resp->n_headers; i++)
-            MHD_add_response_header(mr, resp->headers[i].name, resp->headers[i].value);
-        r->status = a->status;
-        r->responded = true;
-        enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)a->status, mr);
-        MHD_destroy_response(mr);
-        return ret;
-    }
+    if (a->stream) return queue_stream(r, a, resp);
     pthread_mutex_lock(&a->mu);
     bool ready = a->ready;
     if (!ready) {
@@ -366,9 +377,56 @@ static enum MHD_Result async_continue(struct zt_http_req *r)
     pthread_mutex_lock(&a->mu);
     bool ready = a->ready && !a->sent;
     if (ready) a->sent = true;
+    bool late = ready && a->late_stream;
     pthread_mutex_unlock(&a->mu);
     if (!ready) return MHD_YES;
+    if (late) return queue_stream(r, a, NULL);
     return send_resp(r, &a->resp);
+}
+
+int zt_http_async_stream_start(struct zt_http_async *a, int status, const char *content_type)
+{
+    int rc = 0;
+    if (status < 100 || status > 999 || !content_type) return ZT_EINVAL;
+    size_t n = strlen(content_type);
+    if (n == 0 || n >= sizeof a->ctype_buf) return ZT_EINVAL;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)content_type[i] < 0x20 || (unsigned char)content_type[i] > 0x7E) return ZT_EINVAL;
+    pthread_mutex_lock(&a->mu);
+    if (a->stream || a->ready) {
+        rc = ZT_EINVAL;
+    } else if (a->closed) {
+        rc = ZT_ECLOSED;
+    } else {
+        memcpy(a->ctype_buf, content_type, n + 1);
+        a->content_type = a->ctype_buf;
+        a->status = status;
+        a->stream = true;
+        a->late_stream = true;
+        a->ready = true;
+        if (a->suspended) {
+            a->suspended = false;
+            MHD_resume_connection(a->conn);
+        }
+    }
+    pthread_mutex_unlock(&a->mu);
+    return rc;
+}
+
+size_t zt_http_async_pending(struct zt_http_async *a)
+{
+    pthread_mutex_lock(&a->mu);
+    size_t n = a->pending.len - a->pending_off;
+    pthread_mutex_unlock(&a->mu);
+    return n;
+}
+
+void zt_http_async_fail(struct zt_http_async *a)
+{
+    pthread_mutex_lock(&a->mu);
+    a->failed = true;
+    pthread_mutex_unlock(&a->mu);
+    zt_http_async_end(a);
 }
 
 int zt_http_async_respond(struct zt_http_async *a, struct zt_http_resp *resp)
@@ -467,11 +525,29 @@ static void reject(struct zt_http_req *r, int status, const char *code, const ch
 }
 
 /* First call: headers are complete. */
-static struct zt_http_req *req_new(struct zt_http_server *s, struct MHD_Connection *c,
-                                   const char *url, const char *method)
+/* libmicrohttpd's URI log callback: the first thing it calls for a request,
+ * with the request target exactly as received (path and query, still
+ * percent-encoded), which signed node requests cover. The request starts
+ * here; on_access fills the rest. NULL (out of memory) makes on_access
+ * allocate it without a target. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 {
+    (void)cls, (void)c;
     struct zt_http_req *r = zt_calloc(1, sizeof *r);
     if (!r) return NULL;
+    if (zt_strlcpy(r->target, uri ? uri : "", sizeof r->target) >= sizeof r->target) {
+        r->target[0] = '\0';
+        r->target_too_long = true;
+    }
+    return r;
+}
+
+static struct zt_http_req *req_new(struct zt_http_server *s, struct MHD_Connection *c,
+                                   const char *url, const char *method, struct zt_http_req *r)
+{
+    if (!r) r = zt_calloc(1, sizeof *r);
+    if (!r) return NULL;
+    r->started = true;
     r->srv = s;
     r->conn = c;
     r->method = method;
@@ -479,7 +555,7 @@ static struct zt_http_req *req_new(struct zt_http_server *s, struct MHD_Connecti
     zt_buf_init(&r->body, s->opts.max_body_bytes);
     uint64_t n = atomic_fetch_add(&s->next_id, 1);
     snprintf(r->id, sizeof r->id, "%016llx", (unsigned long long)(n ^ s->id_salt));
-    if (zt_strlcpy(r->path, url, sizeof r->path) >= sizeof r->path)
+    if (zt_strlcpy(r->path, url, sizeof r->path) >= sizeof r->path || r->target_too_long)
         reject(r, 414, "uri_too_long", "request target is too long");
     atomic_fetch_add(&s->inflight, 1);
 
@@ -507,9 +583,14 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
     (void)version;
     struct zt_http_server *s = cls;
     struct zt_http_req *r = *con_cls;
-    if (!r) {
-        r = req_new(s, c, url, method);
-        if (!r) return MHD_NO;
+    if (!r || !r->started) {
+        struct zt_http_req *pre = r;
+        r = req_new(s, c, url, method, pre);
+        if (!r) {
+            zt_free(pre);
+            *con_cls = NULL;
+            return MHD_NO;
+        }
         *con_cls = r;
         if (r->reject_status)
             return send_error(r, r->reject_status, r->reject_code, r->reject_msg);
@@ -556,6 +637,11 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     struct zt_http_server *s = cls;
     struct zt_http_req *r = *con_cls;
     if (!r) return;
+    if (!r->started) { /* only the request line was read */
+        zt_free(r);
+        *con_cls = NULL;
+        return;
+    }
     uint64_t dur = zt_time_mono_ns() - r->start_ns;
     int status = r->responded ? r->status : 0; /* 0: the client went away first */
     if (s->opts.observer) s->opts.observer(s->opts.ud, r->route, r->method, status, dur);
@@ -658,6 +744,7 @@ int zt_http_start(const struct zt_http_opts *opts, struct zt_http_server **out)
                               MHD_OPTION_CONNECTION_TIMEOUT, opts->timeout_s,
                               MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool,
                               MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+                              MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
                               /* RFC 9112 strictly: Host required in HTTP/1.1,
                                * no whitespace in header names, no bare LF */
                               MHD_OPTION_STRICT_FOR_CLIENT, (int)1,

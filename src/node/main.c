@@ -1,6 +1,7 @@
 /* zentalk-node: the daemon. Reads the configuration, prepares the data
  * directory, starts the enabled roles and the HTTP API, and waits for
- * signals: SIGTERM/SIGINT drain and exit 0, SIGHUP reopens the log file.
+ * signals: SIGTERM/SIGINT drain and exit 0, SIGHUP reopens the log file
+ * and reloads the peers file.
  *
  * Signals are blocked in every thread (the HTTP threads inherit the mask)
  * and taken synchronously here with sigtimedwait(), so no work happens in a
@@ -48,7 +49,8 @@ static void usage(FILE *out)
             "environment variables < command-line flags. See docs/configuration.md.\n"
             "\n"
             "Signals: SIGTERM/SIGINT finish requests in flight (server.shutdown_timeout_s)\n"
-            "and exit 0; a second one stops at once. SIGHUP reopens the log file.\n"
+            "and exit 0; a second one stops at once. SIGHUP reopens the log file\n"
+            "and reloads encryption.peers_file.\n"
             "\n"
             "Exit status: 0 clean stop, 1 runtime or configuration error, 2 usage error.\n");
 }
@@ -233,6 +235,16 @@ static int run(struct zt_config *cfg)
         fprintf(stderr, "zentalk-node: cannot hash the running binary for attestation: %s\n", strerror(errno));
         goto out;
     }
+    char peers_path[4096];
+    if (cfg->encryption.peers_file[0] == '/')
+        zt_strlcpy(peers_path, cfg->encryption.peers_file, sizeof peers_path);
+    else
+        snprintf(peers_path, sizeof peers_path, "%s/%s", cfg->node.data_dir, cfg->encryption.peers_file);
+    zt_buf_reset(&err);
+    if (zt_server_load_peers(srv, peers_path, &err) != 0) {
+        fprintf(stderr, "zentalk-node: encryption.peers_file: %s\n", zt_buf_str(&err));
+        goto out;
+    }
     int src = zt_server_start(srv);
     if (src == ZT_EADDRINUSE) {
         fprintf(stderr, "zentalk-node: cannot listen on %s: address already in use "
@@ -283,6 +295,9 @@ static int run(struct zt_config *cfg)
                 zt_log(ZT_LOG_ERROR, "log_reopen_failed", "file=%s", cfg->log.file);
             else
                 zt_log(ZT_LOG_INFO, "log_reopened", "file=%s", cfg->log.file[0] ? cfg->log.file : "stderr");
+            zt_buf_reset(&err);
+            if (zt_server_load_peers(srv, peers_path, &err) != 0) /* the previous peers stay */
+                zt_log(ZT_LOG_ERROR, "peers_reload_failed", "detail=\"%s\"", zt_buf_str(&err));
             continue;
         }
         zt_log(ZT_LOG_INFO, "shutdown_started", "signal=%s inflight=%lld timeout_s=%lld",

@@ -28,10 +28,13 @@
 #include "llm.h"
 #include "metrics.h"
 #include "models.h"
+#include "relay.h"
 #include "wallet.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_http.h"
 #include "zentalk/zt_log.h"
+#include "zentalk/zt_nodeauth.h"
+#include "zentalk/zt_peers.h"
 #include "zentalk/zt_server.h"
 #include "zentalk/zt_str.h"
 #include "zentalk/zt_time.h"
@@ -51,6 +54,16 @@ struct zt_server;
 typedef void (*route_fn)(struct zt_server *s, struct zt_http_req *req, json_t *body,
                          struct zt_http_resp *resp);
 
+/* Node routes: who may call them is configurable (encryption.relay_callers,
+ * encryption.sealed_jobs_callers): "peer" = only a signed request from a
+ * registered peer (zt_nodeauth.h), "peer_or_user" = that or any caller the
+ * usual rules admit at min_role. */
+enum node_gate {
+    GATE_NONE = 0,
+    GATE_RELAY,  /* POST /v1/relay/jobs */
+    GATE_SEALED, /* POST /v1/jobs/sealed (the worker route) */
+};
+
 struct route {
     const char *path;
     unsigned methods;   /* M_GET implies M_HEAD */
@@ -58,6 +71,22 @@ struct route {
     enum zt__auth_role min_role; /* least role allowed (auth.h) */
     route_fn fn;
 };
+
+/* The node routes, by path (kept apart from the route table). */
+static const struct {
+    const char *path;
+    enum node_gate gate;
+} node_gates[] = {
+    {"/v1/relay/jobs", GATE_RELAY},
+    {"/v1/jobs/sealed", GATE_SEALED},
+};
+
+static enum node_gate route_gate(const char *path)
+{
+    for (size_t i = 0; i < sizeof node_gates / sizeof node_gates[0]; i++)
+        if (strcmp(node_gates[i].path, path) == 0) return node_gates[i].gate;
+    return GATE_NONE;
+}
 
 #define N_ROLES 3
 static const char *const role_names[N_ROLES] = {"gateway", "orchestrator", "worker"};
@@ -82,7 +111,15 @@ struct zt_server {
     bool listener_loopback;      /* server.listen is a loopback address */
     struct zt__ratelimit *limiter;
     struct zt__wallet *wallet;   /* wallet login nonces and sessions */
+    const struct zt_identity *identity; /* signs relayed requests; NULL until set */
+    struct zt_peers *peers;      /* trusted peers (encryption.peers_file) */
+    struct zt_nodeauth_verifier *nodeauth; /* replay cache of node signatures */
+    struct zt__relay *relay;
+    atomic_uint_fast64_t node_auth[6]; /* by enum node_auth_result */
 };
+
+enum node_auth_result { NA_OK, NA_UNKNOWN, NA_BAD_SIG, NA_STALE, NA_REPLAY, NA_MALFORMED };
+static const char *const node_auth_names[6] = {"ok", "unknown_node", "bad_signature", "stale_date", "replay", "malformed"};
 
 #define RATE_LIMIT_KEYS 10000 /* identities tracked; least recently seen evicted */
 
@@ -211,6 +248,27 @@ static void h_metrics(struct zt_server *s, struct zt_http_req *req, json_t *body
                          "zentalk_inference_queue %u\n",
                          n_loaded, (unsigned long long)st.prompt_tokens, (unsigned long long)st.generated_tokens,
                          (unsigned long long)st.jobs_done, st.active_slots, st.queued);
+    rc |= zt_buf_append_str(b, "# HELP zentalk_node_auth_total Signed node requests checked, by result.\n"
+                               "# TYPE zentalk_node_auth_total counter\n");
+    for (int i = 0; i < 6; i++)
+        rc |= zt_buf_appendf(b, "zentalk_node_auth_total{result=\"%s\"} %llu\n", node_auth_names[i],
+                             (unsigned long long)atomic_load(&s->node_auth[i]));
+    struct zt__relay_stats rs;
+    zt__relay_stats(s->relay, &rs);
+    rc |= zt_buf_appendf(b,
+                         "# HELP zentalk_relay_requests_total Relayed requests, by outcome.\n"
+                         "# TYPE zentalk_relay_requests_total counter\n"
+                         "zentalk_relay_requests_total{outcome=\"forwarded\"} %llu\n"
+                         "zentalk_relay_requests_total{outcome=\"failed\"} %llu\n"
+                         "zentalk_relay_requests_total{outcome=\"refused\"} %llu\n"
+                         "# HELP zentalk_relay_in_flight Relayed requests in progress.\n"
+                         "# TYPE zentalk_relay_in_flight gauge\n"
+                         "zentalk_relay_in_flight %u\n"
+                         "# HELP zentalk_peers Trusted peers in the registry.\n"
+                         "# TYPE zentalk_peers gauge\n"
+                         "zentalk_peers %zu\n",
+                         (unsigned long long)rs.forwarded, (unsigned long long)rs.failed,
+                         (unsigned long long)rs.refused, rs.inflight, zt_peers_count(s->peers));
     rc |= zt__metrics_render_http(&s->metrics, b);
     if (rc) {
         zt_http_resp_error(resp, 500, "internal", "could not render metrics");
@@ -349,6 +407,12 @@ static void h_logout(struct zt_server *s, struct zt_http_req *req, json_t *body,
     zt__wallet_h_logout(s->wallet, req, resp);
 }
 
+static void h_relay(struct zt_server *s, struct zt_http_req *req, json_t *body, struct zt_http_resp *resp)
+{
+    (void)body;
+    zt__relay_handle(s->relay, req, resp);
+}
+
 static const struct route routes[] = {
     {"/healthz", M_GET, 0, ZT__AUTH_NONE, h_healthz},
     {"/readyz", M_GET, 0, ZT__AUTH_NONE, h_readyz},
@@ -364,6 +428,7 @@ static const struct route routes[] = {
     {"/v1/auth/wallet/nonce", M_POST, M_POST, ZT__AUTH_NONE, h_wallet_nonce},
     {"/v1/auth/wallet/login", M_POST, M_POST, ZT__AUTH_NONE, h_wallet_login},
     {"/v1/auth/logout", M_POST, 0, ZT__AUTH_NONE, h_logout},
+    {"/v1/relay/jobs", M_POST, 0, ZT__AUTH_USER, h_relay},
 };
 #define N_ROUTES (sizeof routes / sizeof routes[0])
 
@@ -437,18 +502,97 @@ static void unauthorized(struct zt_http_resp *resp, bool invalid, const char *me
     zt_http_resp_error(resp, 401, "unauthorized", message);
 }
 
+/* A request carrying the Zentalk-* signature headers (zt_nodeauth.h) is
+ * checked whatever its route: 1 and *p = "node:zt1...", role provider, when
+ * a registered peer signed it; 0 when it carries none of the headers; -1
+ * (resp filled: 401, or 503 when the replay cache is full) otherwise. */
+static int node_caller(struct zt_server *s, struct zt_http_req *req, struct zt_http_resp *resp,
+                       struct zt__auth_principal *p)
+{
+    const char *hn = zt_http_req_header(req, ZT_NODEAUTH_H_NODE);
+    const char *hd = zt_http_req_header(req, ZT_NODEAUTH_H_DATE);
+    const char *hno = zt_http_req_header(req, ZT_NODEAUTH_H_NONCE);
+    const char *hs = zt_http_req_header(req, ZT_NODEAUTH_H_SIG);
+    if (!hn && !hd && !hno && !hs) return 0;
+    struct zt_nodeauth_parsed np;
+    const char *why = "malformed or missing Zentalk-Node/-Date/-Nonce/-Signature header";
+    enum node_auth_result res = NA_MALFORMED;
+    int rc = zt_nodeauth_parse(hn, hd, hno, hs, &np);
+    if (!rc && !s->identity) {
+        rc = ZT_EINVAL;
+        why = "this node has no identity to check node signatures against";
+    } else if (!rc) {
+        size_t len;
+        const char *body = zt_http_req_body(req, &len);
+        rc = zt_nodeauth_verify(s->nodeauth, s->peers, zt_identity_id(s->identity), zt_http_req_method(req),
+                                zt_http_req_target(req), body, len, &np, zt_time_real_ms() / 1000, &why);
+        res = rc == 0                ? NA_OK
+              : rc == ZT_ENOTFOUND   ? NA_UNKNOWN
+              : rc == ZT_ETIMEDOUT   ? NA_STALE
+              : rc == ZT_EEXIST      ? NA_REPLAY
+              : rc == ZT_ECRYPTO     ? NA_BAD_SIG
+                                     : NA_MALFORMED;
+    }
+    atomic_fetch_add(&s->node_auth[res], 1);
+    if (rc == ZT_ENOMEM) {
+        zt_http_resp_error(resp, 500, "internal", "out of memory");
+        return -1;
+    }
+    if (rc == ZT_EBUSY) {
+        zt_ignore(zt_http_resp_header(resp, "Retry-After", "5"));
+        zt_http_resp_error(resp, 503, "overloaded", why);
+        return -1;
+    }
+    if (rc) {
+        zt_log_rl(ZT_LOG_WARN, 10, "node_auth_rejected", "result=%s node=%s request_id=%s", node_auth_names[res],
+                  hn && zt_identity_id_valid(hn) ? hn : "-", zt_http_req_id(req));
+        zt_http_resp_error(resp, 401, "invalid_node_signature", why);
+        return -1;
+    }
+    memset(p, 0, sizeof *p);
+    snprintf(p->identity, sizeof p->identity, "node:%s", np.node);
+    p->role = ZT__AUTH_PROVIDER;
+    zt_log(ZT_LOG_DEBUG, "node_auth_ok", "node=%s request_id=%s", np.node, zt_http_req_id(req));
+    return 1;
+}
+
+static bool gate_peer_only(const struct zt_server *s, enum node_gate g)
+{
+    const struct zt_cfg_encryption *enc = &s->cfg->encryption;
+    if (g == GATE_RELAY) return zt_str_eq(enc->relay_callers, "peer");
+    if (g == GATE_SEALED) return zt_str_eq(enc->sealed_jobs_callers, "peer");
+    return false;
+}
+
 /* The caller's role for route r; false (resp filled: 401, 403, 429, 500)
- * when the request may not go on. */
+ * when the request may not go on. node: the verified peer that signed the
+ * request, or NULL. */
 static bool authorize(struct zt_server *s, struct zt_http_req *req, const struct route *r,
-                      struct zt_http_resp *resp)
+                      const struct zt__auth_principal *node, struct zt_http_resp *resp)
 {
     if (r->min_role == ZT__AUTH_NONE) return true;
+    if (!node && gate_peer_only(s, route_gate(r->path))) {
+        zt_http_resp_error(resp, 401, "unauthorized",
+                           "this route accepts only requests signed by a registered peer node");
+        return false;
+    }
     const struct zt_cfg_encryption *enc = &s->cfg->encryption;
     bool has_key = enc->jwt_secret && enc->jwt_secret[0];
-    const char *hdr = has_key ? zt_http_req_header(req, "Authorization") : NULL;
+    const char *hdr = !node && has_key ? zt_http_req_header(req, "Authorization") : NULL;
     struct zt__auth_principal p;
     memset(&p, 0, sizeof p);
-    if (hdr) {
+    if (node) {
+        p = *node;
+        unsigned retry = 1;
+        if (!zt__ratelimit_take(s->limiter, p.identity, zt_time_mono_ns(), &retry)) {
+            char v[16];
+            snprintf(v, sizeof v, "%u", retry);
+            zt_ignore(zt_http_resp_header(resp, "Retry-After", v));
+            zt_http_resp_error(resp, 429, "rate_limited",
+                               "too many requests for this identity; retry after Retry-After seconds");
+            return false;
+        }
+    } else if (hdr) {
         const char *tok, *why = "Authorization must be \"Bearer <token>\"";
         size_t len;
         int rc = zt__auth_parse_header(hdr, &tok, &len);
@@ -494,7 +638,7 @@ static bool authorize(struct zt_server *s, struct zt_http_req *req, const struct
     if (p.role < r->min_role) {
         char msg[160];
         snprintf(msg, sizeof msg, "this route requires role %s; the caller has role %s",
-                 zt__auth_role_name(r->min_role), hdr ? zt__auth_role_name(p.role) : "anonymous");
+                 zt__auth_role_name(r->min_role), hdr || node ? zt__auth_role_name(p.role) : "anonymous");
         zt_http_resp_error(resp, 403, "forbidden", msg);
         return false;
     }
@@ -512,12 +656,14 @@ static void dispatch(void *ud, struct zt_http_req *req, struct zt_http_resp *res
             break;
         }
     }
+    zt_http_req_set_route(req, r ? r->path : UNMATCHED);
+    struct zt__auth_principal node_p;
+    int nc = node_caller(s, req, resp, &node_p);
+    if (nc < 0) return;
     if (!r) {
-        zt_http_req_set_route(req, UNMATCHED);
         zt_http_resp_error(resp, 404, "not_found", "no such route");
         return;
     }
-    zt_http_req_set_route(req, r->path);
     unsigned m = method_bit(zt_http_req_method(req));
     unsigned allowed = r->methods | ((r->methods & M_GET) ? M_HEAD : 0);
     if (m == M_OPTIONS) {
@@ -534,7 +680,7 @@ static void dispatch(void *ud, struct zt_http_req *req, struct zt_http_resp *res
         zt_http_resp_error(resp, 405, "method_not_allowed", "method not allowed on this route");
         return;
     }
-    if (!authorize(s, req, r, resp)) return;
+    if (!authorize(s, req, r, nc > 0 ? &node_p : NULL, resp)) return;
     json_t *body = NULL;
     if (r->json_body & m) {
         body = parse_body(req, resp);
@@ -588,6 +734,17 @@ int zt_server_new(const struct zt_config *cfg, const char *node_id, struct zt_se
         return ZT_ENOMEM;
     }
     if (zt__models_new(cfg, &s->models) != 0) {
+        zt__wallet_free(s->wallet);
+        zt__ratelimit_free(s->limiter);
+        zt_free(s);
+        return ZT_ENOMEM;
+    }
+    if (zt_peers_new(&s->peers) != 0 || zt_nodeauth_verifier_new(0, &s->nodeauth) != 0 ||
+        zt__relay_new(s->peers, (unsigned)cfg->server.relay_timeout_s,
+                      (unsigned)cfg->server.relay_max_inflight, &s->relay) != 0) {
+        zt_nodeauth_verifier_free(s->nodeauth);
+        zt_peers_free(s->peers);
+        zt__models_free(s->models);
         zt__wallet_free(s->wallet);
         zt__ratelimit_free(s->limiter);
         zt_free(s);
@@ -656,7 +813,23 @@ int zt_server_drain(struct zt_server *s, uint64_t timeout_ms)
 int zt_server_set_identity(struct zt_server *s, const struct zt_identity *id)
 {
     if (s->attest) return ZT_EINVAL;
+    s->identity = id;
+    zt__relay_set_identity(s->relay, id);
     return zt__attest_new(id, s->models, &s->attest);
+}
+
+int zt_server_load_peers(struct zt_server *s, const char *path, struct zt_buf *err)
+{
+    size_t kept = 0, dropped = 0;
+    int rc = zt_peers_load_file(s->peers, path, zt_time_real_ms() / 1000, &kept, &dropped, err);
+    if (rc == ZT_ENOTFOUND) {
+        zt_log(ZT_LOG_INFO, "peers_loaded", "file=%s peers=0 detail=\"no peers file: no trusted peers\"", path);
+        return 0;
+    }
+    if (rc) return rc;
+    zt_log(dropped ? ZT_LOG_WARN : ZT_LOG_INFO, "peers_loaded", "file=%s peers=%zu dropped=%zu", path, kept,
+           dropped);
+    return 0;
 }
 
 void zt_server_free(struct zt_server *s)
@@ -666,8 +839,12 @@ void zt_server_free(struct zt_server *s)
      * short), the connections it resumes get a moment to flush, and only
      * then does the HTTP server close what is left. */
     zt__models_shutdown(s->models);
+    zt__relay_shutdown(s->relay, 5000);
     for (int i = 0; i < 200 && s->http && zt_http_inflight(s->http) > 0; i++) zt_time_sleep_ms(10);
     zt_http_stop(s->http);
+    zt__relay_free(s->relay);
+    zt_nodeauth_verifier_free(s->nodeauth);
+    zt_peers_free(s->peers);
     zt__attest_free(s->attest);
     zt__models_free(s->models);
     zt__ratelimit_free(s->limiter);
