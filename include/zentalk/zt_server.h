@@ -35,6 +35,14 @@ uint16_t zt_server_port(const struct zt_server *s);
 struct zt_identity;
 ZT_NODISCARD int zt_server_set_identity(struct zt_server *s, const struct zt_identity *id);
 
+/* Load the PEM public key verifying RS256 (RSA) or EdDSA (Ed25519) API
+ * tokens (encryption.jwt_public_key_file); call before zt_server_start().
+ * ZT_EIO, ZT_ETOOBIG, ZT_EPARSE, ZT_EUNSUPPORTED (another key type),
+ * ZT_ECONFIG (encryption.jwt_algorithms lacks the key's algorithm); err
+ * says why. */
+struct zt_buf;
+ZT_NODISCARD int zt_server_load_jwt_key(struct zt_server *s, const char *path, struct zt_buf *err);
+
 /* (Re)load the trusted peers (zt_peers.h) from path: at start and on
  * SIGHUP. A missing file means no peers (0, logged); on other errors the
  * previous set stays and err says why (ZT_EPARSE, ZT_ETOOBIG, ZT_EIO,

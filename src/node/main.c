@@ -118,12 +118,13 @@ static bool listen_is_loopback(const char *listen)
 static int check_auth_config(const struct zt_config *cfg)
 {
     if (!cfg->encryption.require_auth || cfg->encryption.jwt_secret[0] ||
-        listen_is_loopback(cfg->server.listen))
+        cfg->encryption.jwt_public_key_file[0] || listen_is_loopback(cfg->server.listen))
         return 0;
     fprintf(stderr,
             "zentalk-node: server.listen %s is not a loopback address and encryption.require_auth is "
-            "true, but encryption.jwt_secret is empty: set the JWT secret (e.g. "
-            "ZENTALK_ENCRYPTION_JWT_SECRET), listen on 127.0.0.1, or set encryption.require_auth "
+            "true, but encryption.jwt_secret is empty (and so is encryption.jwt_public_key_file): set "
+            "the JWT secret (e.g. ZENTALK_ENCRYPTION_JWT_SECRET) or a public key, listen on 127.0.0.1, or "
+            "set encryption.require_auth "
             "to false\n",
             cfg->server.listen);
     return ZT_ECONFIG;
@@ -240,6 +241,18 @@ static int run(struct zt_config *cfg)
         zt_strlcpy(peers_path, cfg->encryption.peers_file, sizeof peers_path);
     else
         snprintf(peers_path, sizeof peers_path, "%s/%s", cfg->node.data_dir, cfg->encryption.peers_file);
+    if (cfg->encryption.jwt_public_key_file[0]) {
+        char kp[4096];
+        if (cfg->encryption.jwt_public_key_file[0] == '/')
+            zt_strlcpy(kp, cfg->encryption.jwt_public_key_file, sizeof kp);
+        else
+            snprintf(kp, sizeof kp, "%s/%s", cfg->node.data_dir, cfg->encryption.jwt_public_key_file);
+        zt_buf_reset(&err);
+        if (zt_server_load_jwt_key(srv, kp, &err) != 0) {
+            fprintf(stderr, "zentalk-node: encryption.jwt_public_key_file: %s\n", zt_buf_str(&err));
+            goto out;
+        }
+    }
     zt_buf_reset(&err);
     if (zt_server_load_peers(srv, peers_path, &err) != 0) {
         fprintf(stderr, "zentalk-node: encryption.peers_file: %s\n", zt_buf_str(&err));
@@ -272,7 +285,7 @@ static int run(struct zt_config *cfg)
     zt_log(ZT_LOG_INFO, "node_started",
            "version=%s node_id=%s roles=%s url=%s data_dir=%s threads=%lld pid=%ld", ZT_VERSION,
            node_id, roles, url, cfg->node.data_dir, (long long)cfg->server.threads, (long)getpid());
-    if (!cfg->encryption.jwt_secret[0])
+    if (!cfg->encryption.jwt_secret[0] && !cfg->encryption.jwt_public_key_file[0])
         zt_log(ZT_LOG_WARN, "auth_disabled",
                "detail=\"no encryption.jwt_secret: bearer tokens are not accepted; loopback clients act "
                "as admin, others %s\"",

@@ -16,6 +16,7 @@
  *    default), nothing on a non-loopback listener with require_auth, and
  *    user otherwise. Routes of role "none" (probes, metrics, status) skip
  *    all of this. */
+#include <errno.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -116,6 +117,7 @@ struct zt_server {
     struct zt_nodeauth_verifier *nodeauth; /* replay cache of node signatures */
     struct zt__relay *relay;
     atomic_uint_fast64_t node_auth[6]; /* by enum node_auth_result */
+    struct zt__auth_keys auth_keys; /* HS256 secret, RS256/EdDSA public key */
 };
 
 enum node_auth_result { NA_OK, NA_UNKNOWN, NA_BAD_SIG, NA_STALE, NA_REPLAY, NA_MALFORMED };
@@ -577,7 +579,7 @@ static bool authorize(struct zt_server *s, struct zt_http_req *req, const struct
         return false;
     }
     const struct zt_cfg_encryption *enc = &s->cfg->encryption;
-    bool has_key = enc->jwt_secret && enc->jwt_secret[0];
+    bool has_key = (enc->jwt_secret && enc->jwt_secret[0]) || s->auth_keys.rsa_pem || s->auth_keys.has_ed25519;
     const char *hdr = !node && has_key ? zt_http_req_header(req, "Authorization") : NULL;
     struct zt__auth_principal p;
     memset(&p, 0, sizeof p);
@@ -597,9 +599,13 @@ static bool authorize(struct zt_server *s, struct zt_http_req *req, const struct
         size_t len;
         int rc = zt__auth_parse_header(hdr, &tok, &len);
         if (!rc) {
-            rc = zt__auth_verify(enc->jwt_secret, s->cfg->integration.jwt_issuer,
-                                 s->cfg->integration.jwt_audience, tok, len,
-                                 zt_time_real_ms() / 1000, &p, &why);
+            rc = zt__auth_verify_keys(&s->auth_keys, s->cfg->integration.jwt_issuer,
+                                      s->cfg->integration.jwt_audience, tok, len,
+                                      zt_time_real_ms() / 1000, &p, &why);
+            if (rc == ZT_EINVAL) { /* no algorithm of the token's kind is keyed */
+                rc = ZT_ECRYPTO;
+                why = "algorithm not accepted (see encryption.jwt_algorithms)";
+            }
         } else if (zt__wallet_parse_bearer(hdr, &tok, &len) == 0) { /* not a JWT: a session? */
             rc = zt__wallet_session(s->wallet, tok, len, zt_time_real_ms() / 1000, &p);
             if (rc) {
@@ -750,6 +756,12 @@ int zt_server_new(const struct zt_config *cfg, const char *node_id, struct zt_se
         zt_free(s);
         return ZT_ENOMEM;
     }
+    zt__auth_keys_init(&s->auth_keys);
+    s->auth_keys.hs_secret = cfg->encryption.jwt_secret;
+    for (size_t i = 0; i < cfg->encryption.jwt_algorithms.count; i++) {
+        unsigned bit = 0;
+        if (zt__auth_alg_parse(cfg->encryption.jwt_algorithms.items[i], &bit) == 0) s->auth_keys.algs |= bit;
+    }
     for (size_t i = 0; i < N_ROUTES; i++) zt_ignore(zt__metrics_add_route(&s->metrics, routes[i].path));
     zt_ignore(zt__metrics_add_route(&s->metrics, UNMATCHED));
     *out = s;
@@ -818,6 +830,42 @@ int zt_server_set_identity(struct zt_server *s, const struct zt_identity *id)
     return zt__attest_new(id, s->models, &s->attest);
 }
 
+int zt_server_load_jwt_key(struct zt_server *s, const char *path, struct zt_buf *err)
+{
+    char buf[ZT__AUTH_PEM_MAX + 1];
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        zt_ignore(zt_buf_appendf(err, "%s: %s", path, strerror(errno)));
+        return ZT_EIO;
+    }
+    size_t n = fread(buf, 1, sizeof buf, f);
+    bool bad = ferror(f) != 0;
+    fclose(f);
+    if (bad) {
+        zt_ignore(zt_buf_appendf(err, "%s: read error", path));
+        return ZT_EIO;
+    }
+    if (n > ZT__AUTH_PEM_MAX) {
+        zt_ignore(zt_buf_appendf(err, "%s: larger than %d bytes", path, ZT__AUTH_PEM_MAX));
+        return ZT_ETOOBIG;
+    }
+    const char *why = "";
+    int rc = zt__auth_keys_set_pem(&s->auth_keys, buf, n, &why);
+    if (rc) {
+        zt_ignore(zt_buf_appendf(err, "%s: %s", path, why));
+        return rc;
+    }
+    bool rsa = s->auth_keys.rsa_pem != NULL;
+    unsigned need = rsa ? ZT__AUTH_ALG_RS256 : ZT__AUTH_ALG_EDDSA;
+    if (!(s->auth_keys.algs & need)) {
+        zt_ignore(zt_buf_appendf(err, "%s: an %s key, but encryption.jwt_algorithms does not list %s", path,
+                                 rsa ? "RSA" : "Ed25519", rsa ? "RS256" : "EdDSA"));
+        return ZT_ECONFIG;
+    }
+    zt_log(ZT_LOG_INFO, "jwt_public_key_loaded", "file=%s alg=%s", path, rsa ? "RS256" : "EdDSA");
+    return 0;
+}
+
 int zt_server_load_peers(struct zt_server *s, const char *path, struct zt_buf *err)
 {
     size_t kept = 0, dropped = 0;
@@ -845,6 +893,7 @@ void zt_server_free(struct zt_server *s)
     zt__relay_free(s->relay);
     zt_nodeauth_verifier_free(s->nodeauth);
     zt_peers_free(s->peers);
+    zt__auth_keys_deinit(&s->auth_keys);
     zt__attest_free(s->attest);
     zt__models_free(s->models);
     zt__ratelimit_free(s->limiter);
