@@ -56,10 +56,22 @@ struct zt_http_opts {
     zt_http_handler handler;
     zt_http_observer observer;    /* may be NULL */
     void *ud;
+    /* HTTPS: both PEM texts (NUL-terminated, kept by the caller until
+     * zt_http_stop), or both NULL for plain HTTP. */
+    const char *tls_cert_pem;
+    const char *tls_key_pem;
 };
 
+/* Check a PEM certificate (chain) and private key for the listener with
+ * GnuTLS, as libmicrohttpd will load them. 0; ZT_EUNSUPPORTED when this
+ * libmicrohttpd has no TLS; ZT_EPARSE (not PEM, or unreadable as a
+ * certificate/key); ZT_ECRYPTO (the key does not belong to the
+ * certificate). A short reason goes to why (why_len bytes). */
+ZT_NODISCARD int zt_http_tls_check(const char *cert_pem, const char *key_pem, char *why, size_t why_len);
+
 /* Bind, listen and start serving. ZT_EADDRINUSE when the port is taken,
- * ZT_EINVAL for a host that is not a numeric address, ZT_EIO otherwise. */
+ * ZT_EINVAL for a host that is not a numeric address, the errors of
+ * zt_http_tls_check() for a bad certificate/key, ZT_EIO otherwise. */
 ZT_NODISCARD int zt_http_start(const struct zt_http_opts *opts, struct zt_http_server **out);
 uint16_t zt_http_port(const struct zt_http_server *s);
 /* Requests accepted and not yet completed. */

@@ -35,6 +35,15 @@ uint16_t zt_server_port(const struct zt_server *s);
 struct zt_identity;
 ZT_NODISCARD int zt_server_set_identity(struct zt_server *s, const struct zt_identity *id);
 
+/* Serve HTTPS: read the PEM certificate (chain) and private key
+ * (server.tls_cert_file / tls_key_file) and check them with GnuTLS; call
+ * before zt_server_start(). ZT_EIO (unreadable; errno in err), ZT_ETOOBIG,
+ * ZT_EPARSE (not PEM / not loadable), ZT_ECRYPTO (key and certificate do
+ * not match), ZT_EUNSUPPORTED (libmicrohttpd without TLS); err says which. */
+struct zt_buf;
+ZT_NODISCARD int zt_server_set_tls(struct zt_server *s, const char *cert_path, const char *key_path,
+                                   struct zt_buf *err);
+
 /* Load the PEM public key verifying RS256 (RSA) or EdDSA (Ed25519) API
  * tokens (encryption.jwt_public_key_file); call before zt_server_start().
  * ZT_EIO, ZT_ETOOBIG, ZT_EPARSE, ZT_EUNSUPPORTED (another key type),

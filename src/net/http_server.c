@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <gnutls/gnutls.h>
 #include <jansson.h>
 #include <microhttpd.h>
 #include <pthread.h>
@@ -717,9 +718,49 @@ static int open_listener(const char *host, uint16_t port, int *fd_out, uint16_t 
     return 0;
 }
 
+int zt_http_tls_check(const char *cert_pem, const char *key_pem, char *why, size_t why_len)
+{
+    if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+        snprintf(why, why_len, "this libmicrohttpd was built without TLS (GnuTLS)");
+        return ZT_EUNSUPPORTED;
+    }
+    if (!cert_pem || !key_pem || !strstr(cert_pem, "-----BEGIN CERTIFICATE-----")) {
+        snprintf(why, why_len, "the certificate file is not a PEM certificate (-----BEGIN CERTIFICATE-----)");
+        return ZT_EPARSE;
+    }
+    if (!strstr(key_pem, "PRIVATE KEY-----")) {
+        snprintf(why, why_len, "the key file is not a PEM private key (-----BEGIN ... PRIVATE KEY-----)");
+        return ZT_EPARSE;
+    }
+    gnutls_certificate_credentials_t cred = NULL;
+    if (gnutls_certificate_allocate_credentials(&cred) != GNUTLS_E_SUCCESS) {
+        snprintf(why, why_len, "out of memory");
+        return ZT_ENOMEM;
+    }
+    gnutls_datum_t c = {(unsigned char *)(uintptr_t)cert_pem, (unsigned)strlen(cert_pem)};
+    gnutls_datum_t k = {(unsigned char *)(uintptr_t)key_pem, (unsigned)strlen(key_pem)};
+    int g = gnutls_certificate_set_x509_key_mem2(cred, &c, &k, GNUTLS_X509_FMT_PEM, NULL, 0);
+    gnutls_certificate_free_credentials(cred);
+    if (g == GNUTLS_E_CERTIFICATE_KEY_MISMATCH) {
+        snprintf(why, why_len, "the private key does not belong to the certificate");
+        return ZT_ECRYPTO;
+    }
+    if (g < 0) {
+        snprintf(why, why_len, "GnuTLS cannot load the certificate or key: %s", gnutls_strerror(g));
+        return ZT_EPARSE;
+    }
+    return 0;
+}
+
 int zt_http_start(const struct zt_http_opts *opts, struct zt_http_server **out)
 {
     if (!opts->handler || opts->threads < 1 || opts->max_connections < 1) return ZT_EINVAL;
+    bool tls = opts->tls_cert_pem || opts->tls_key_pem;
+    if (tls) {
+        char why[160];
+        int trc = zt_http_tls_check(opts->tls_cert_pem, opts->tls_key_pem, why, sizeof why);
+        if (trc) return trc;
+    }
     struct zt_http_server *s = zt_calloc(1, sizeof *s);
     if (!s) return ZT_ENOMEM;
     s->opts = *opts;
@@ -735,7 +776,7 @@ int zt_http_start(const struct zt_http_opts *opts, struct zt_http_server **out)
      * JSON 431) sees oversized headers before libmicrohttpd's pool runs out. */
     size_t pool = opts->max_header_bytes * 2 + 32 * 1024;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
-                     MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+                     MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | (tls ? MHD_USE_TLS : 0);
     s->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_access, s,
                               MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s, /* first, to catch all */
                               MHD_OPTION_LISTEN_SOCKET, (MHD_socket)s->listen_fd,
@@ -748,6 +789,9 @@ int zt_http_start(const struct zt_http_opts *opts, struct zt_http_server **out)
                               /* RFC 9112 strictly: Host required in HTTP/1.1,
                                * no whitespace in header names, no bare LF */
                               MHD_OPTION_STRICT_FOR_CLIENT, (int)1,
+                              /* with TLS off these are MHD_OPTION_END-terminated no-ops */
+                              tls ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, opts->tls_key_pem,
+                              MHD_OPTION_HTTPS_MEM_CERT, opts->tls_cert_pem,
                               MHD_OPTION_END);
     if (!s->mhd) {
         close(s->listen_fd);

@@ -241,6 +241,25 @@ static int run(struct zt_config *cfg)
         zt_strlcpy(peers_path, cfg->encryption.peers_file, sizeof peers_path);
     else
         snprintf(peers_path, sizeof peers_path, "%s/%s", cfg->node.data_dir, cfg->encryption.peers_file);
+    const char *tc = cfg->server.tls_cert_file, *tk = cfg->server.tls_key_file;
+    bool tls = tc[0] || tk[0];
+    if (tls) {
+        if (!tc[0] || !tk[0]) {
+            fprintf(stderr, "zentalk-node: HTTPS needs both server.tls_cert_file and server.tls_key_file\n");
+            goto out;
+        }
+        char cp[4096], kp2[4096];
+        if (tc[0] == '/') zt_strlcpy(cp, tc, sizeof cp);
+        else snprintf(cp, sizeof cp, "%s/%s", cfg->node.data_dir, tc);
+        if (tk[0] == '/') zt_strlcpy(kp2, tk, sizeof kp2);
+        else snprintf(kp2, sizeof kp2, "%s/%s", cfg->node.data_dir, tk);
+        zt_buf_reset(&err);
+        if (zt_server_set_tls(srv, cp, kp2, &err) != 0) {
+            fprintf(stderr, "zentalk-node: TLS (server.tls_cert_file / server.tls_key_file): %s\n",
+                    zt_buf_str(&err));
+            goto out;
+        }
+    }
     if (cfg->encryption.jwt_public_key_file[0]) {
         char kp[4096];
         if (cfg->encryption.jwt_public_key_file[0] == '/')
@@ -279,7 +298,8 @@ static int run(struct zt_config *cfg)
     const char *h = host[0] ? host : "127.0.0.1";
     bool v6 = strchr(h, ':') != NULL;
     char url[300];
-    snprintf(url, sizeof url, "http://%s%s%s:%u", v6 ? "[" : "", h, v6 ? "]" : "", (unsigned)port);
+    snprintf(url, sizeof url, "%s://%s%s%s:%u", tls ? "https" : "http", v6 ? "[" : "", h, v6 ? "]" : "",
+             (unsigned)port);
     char roles[64];
     roles_string(cfg->node.role_mask, roles, sizeof roles);
     zt_log(ZT_LOG_INFO, "node_started",

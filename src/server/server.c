@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <pthread.h>
+#include <sodium.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -118,6 +119,9 @@ struct zt_server {
     struct zt__relay *relay;
     atomic_uint_fast64_t node_auth[6]; /* by enum node_auth_result */
     struct zt__auth_keys auth_keys; /* HS256 secret, RS256/EdDSA public key */
+    char *tls_cert;              /* PEM, or NULL: plain HTTP */
+    char *tls_key;               /* PEM, sodium_malloc'd */
+    size_t tls_key_size;
 };
 
 enum node_auth_result { NA_OK, NA_UNKNOWN, NA_BAD_SIG, NA_STALE, NA_REPLAY, NA_MALFORMED };
@@ -785,6 +789,8 @@ int zt_server_start(struct zt_server *s)
         .handler = dispatch,
         .observer = observe,
         .ud = s,
+        .tls_cert_pem = s->tls_cert,
+        .tls_key_pem = s->tls_key,
     };
     return zt_http_start(&o, &s->http);
 }
@@ -828,6 +834,60 @@ int zt_server_set_identity(struct zt_server *s, const struct zt_identity *id)
     s->identity = id;
     zt__relay_set_identity(s->relay, id);
     return zt__attest_new(id, s->models, &s->attest);
+}
+
+#define TLS_FILE_MAX ((size_t)1 << 20)
+
+/* Read a whole PEM file into *out (sodium_malloc'd when secret). */
+static int read_pem(const char *path, bool secret, char **out, size_t *size, struct zt_buf *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        zt_ignore(zt_buf_appendf(err, "%s: %s", path, strerror(errno)));
+        return ZT_EIO;
+    }
+    char *buf = secret ? sodium_malloc(TLS_FILE_MAX + 1) : zt_malloc(TLS_FILE_MAX + 1);
+    if (!buf) {
+        fclose(f);
+        return ZT_ENOMEM;
+    }
+    size_t n = fread(buf, 1, TLS_FILE_MAX + 1, f);
+    bool bad = ferror(f) != 0;
+    fclose(f);
+    if (bad || n > TLS_FILE_MAX || n == 0) {
+        zt_ignore(zt_buf_appendf(err, "%s: %s", path, bad ? "read error" : n ? "larger than 1 MiB" : "empty file"));
+        if (secret) sodium_free(buf);
+        else zt_free(buf);
+        return bad ? ZT_EIO : ZT_ETOOBIG;
+    }
+    buf[n] = '\0';
+    *out = buf;
+    *size = TLS_FILE_MAX + 1;
+    return 0;
+}
+
+int zt_server_set_tls(struct zt_server *s, const char *cert_path, const char *key_path, struct zt_buf *err)
+{
+    char *cert = NULL, *key = NULL;
+    size_t csz = 0, ksz = 0;
+    int rc = read_pem(cert_path, false, &cert, &csz, err);
+    if (!rc) rc = read_pem(key_path, true, &key, &ksz, err);
+    char why[160] = "";
+    if (!rc) {
+        rc = zt_http_tls_check(cert, key, why, sizeof why);
+        if (rc) zt_ignore(zt_buf_appendf(err, "%s / %s: %s", cert_path, key_path, why));
+    }
+    if (rc) {
+        zt_free(cert);
+        if (key) sodium_free(key);
+        return rc;
+    }
+    zt_free(s->tls_cert);
+    if (s->tls_key) sodium_free(s->tls_key);
+    s->tls_cert = cert;
+    s->tls_key = key;
+    s->tls_key_size = ksz;
+    return 0;
 }
 
 int zt_server_load_jwt_key(struct zt_server *s, const char *path, struct zt_buf *err)
@@ -894,6 +954,8 @@ void zt_server_free(struct zt_server *s)
     zt_nodeauth_verifier_free(s->nodeauth);
     zt_peers_free(s->peers);
     zt__auth_keys_deinit(&s->auth_keys);
+    zt_free(s->tls_cert);
+    if (s->tls_key) sodium_free(s->tls_key);
     zt__attest_free(s->attest);
     zt__models_free(s->models);
     zt__ratelimit_free(s->limiter);
