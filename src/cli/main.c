@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "attest.h"
+#include "peers.h"
 #include "keys.h"
 #include "models.h"
 #include "run.h"
@@ -49,6 +50,10 @@ static void usage(FILE *out)
             "                                show a node's id and public keys (DIR/node.key)\n"
             "  attest [URL] [--nonce HEX] [--expect-binary SHA256] [--json]\n"
             "                                fetch and verify a node's signed attestation report\n"
+            "  peers add URL|FILE [--data-dir DIR | --file PEERS]\n"
+            "                                verify a node descriptor and add it to DIR/peers.json\n"
+            "  peers list [--data-dir DIR | --file PEERS] [--json]\n"
+            "                                show the trusted peers and whether each is valid\n"
             "\n"
             "Options:\n"
             "  -u, --url URL   node address (default $ZENTALK_URL or " DEFAULT_URL ")\n"
@@ -171,6 +176,15 @@ int main(int argc, char **argv)
         int arc = zt__cli_attest(argc - ci, argv + ci);
         curl_global_cleanup();
         return arc;
+    }
+
+    /* `peers` edits the peers file (zt_peers.h), with its own options */
+    if (ci > 0 && strcmp(argv[ci], "peers") == 0) {
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0 || zt_hash_init() != 0) return 1;
+        json_set_alloc_funcs(zt_malloc, zt_free);
+        int prc = zt__cli_peers(argc - ci, argv + ci);
+        curl_global_cleanup();
+        return prc;
     }
 
     /* `keygen` and `id` work on a node identity key file, with their own options */

@@ -27,6 +27,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -585,6 +586,99 @@ static void test_node_auth_on_target(void **state)
     assert_true(metric(T.n.port, "zentalk_node_auth_total{result=\"malformed\"}") == 1);
 }
 
+static const char *cli_bin;
+
+/* Run the CLI with args; exit status, output in out. */
+static int cli(const char *const *args, struct zt_buf *out)
+{
+    int pfd[2];
+    assert_int_equal(pipe(pfd), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        dup2(pfd[1], 1);
+        dup2(pfd[1], 2);
+        close(pfd[0]);
+        const char *argv[16];
+        int a = 0;
+        argv[a++] = cli_bin;
+        for (int i = 0; args[i] && a < 15; i++) argv[a++] = args[i];
+        argv[a] = NULL;
+        execv(cli_bin, (char *const *)(uintptr_t)argv);
+        _exit(127);
+    }
+    close(pfd[1]);
+    char buf[4096];
+    ssize_t r;
+    while ((r = read(pfd[0], buf, sizeof buf)) > 0) assert_int_equal(zt_buf_append(out, buf, (size_t)r), 0);
+    close(pfd[0]);
+    int st = 0;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+static void test_cli_peers_add(void **state)
+{
+    (void)state;
+    if (!cli_bin) skip();
+    char peers[400], dfile[400], bad[400];
+    snprintf(peers, sizeof peers, "%s/cli-peers.json", X.dir);
+    snprintf(dfile, sizeof dfile, "%s/t.json", X.dir);
+    snprintf(bad, sizeof bad, "%s/bad.json", X.dir);
+    char *d = descriptor(T.id, "http://127.0.0.1:9");
+    put_file(X.dir, "t.json", d);
+    zt_free(d);
+    struct zt_buf out;
+    zt_buf_init(&out, 1 << 16);
+    const char *const add[] = {"peers", "add", dfile, "--file", peers, NULL};
+    assert_int_equal(cli(add, &out), 0);
+    assert_non_null(strstr(zt_buf_str(&out), zt_identity_id(T.id)));
+    /* again with a newer endpoint: replaced, not duplicated */
+    d = descriptor(T.id, "http://127.0.0.1:10");
+    put_file(X.dir, "t.json", d);
+    zt_free(d);
+    zt_buf_reset(&out);
+    assert_int_equal(cli(add, &out), 0);
+    struct zt_buf text;
+    zt_buf_init(&text, 1 << 20);
+    FILE *f = fopen(peers, "r");
+    assert_non_null(f);
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) assert_int_equal(zt_buf_append(&text, chunk, n), 0);
+    fclose(f);
+    struct zt_peers *p;
+    assert_int_equal(zt_peers_new(&p), 0);
+    size_t kept = 0, dropped = 0;
+    assert_int_equal(zt_peers_load_text(p, text.data, text.len, zt_time_real_ms() / 1000, &kept, &dropped, NULL), 0);
+    assert_int_equal(kept, 1);
+    assert_int_equal(dropped, 0);
+    struct zt_peer peer;
+    assert_int_equal(zt_peers_lookup(p, zt_identity_id(T.id), zt_time_real_ms() / 1000, &peer), 0);
+    assert_string_equal(peer.endpoint, "http://127.0.0.1:10");
+    zt_peers_free(p);
+    /* list */
+    const char *const list[] = {"peers", "list", "--file", peers, NULL};
+    zt_buf_reset(&out);
+    assert_int_equal(cli(list, &out), 0);
+    assert_non_null(strstr(zt_buf_str(&out), "ok"));
+    /* a tampered descriptor is refused and the file is left alone */
+    d = descriptor(R.id, "http://127.0.0.1:11");
+    char *at = strstr(d, "127.0.0.1:11");
+    at[10] = '2';
+    put_file(X.dir, "bad.json", d);
+    zt_free(d);
+    const char *const add_bad[] = {"peers", "add", bad, "--file", peers, NULL};
+    zt_buf_reset(&out);
+    assert_int_equal(cli(add_bad, &out), 1);
+    assert_non_null(strstr(zt_buf_str(&out), "bad signature"));
+    zt_buf_reset(&out);
+    assert_int_equal(cli(list, &out), 0);
+    assert_null(strstr(zt_buf_str(&out), zt_identity_id(R.id)));
+    zt_buf_deinit(&text);
+    zt_buf_deinit(&out);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -592,6 +686,7 @@ int main(int argc, char **argv)
         return 2;
     }
     node_bin = argv[1];
+    cli_bin = argc > 2 ? argv[2] : NULL;
     signal(SIGPIPE, SIG_IGN);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     json_set_alloc_funcs(zt_malloc, zt_free);
@@ -601,6 +696,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_relay_refusals),
         cmocka_unit_test(test_node_auth_on_target),
         cmocka_unit_test(test_relay_timeout),
+        cmocka_unit_test(test_cli_peers_add),
     };
     int rc = cmocka_run_group_tests_name("relay", tests, setup, teardown);
     curl_global_cleanup();
