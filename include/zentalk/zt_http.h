@@ -142,6 +142,10 @@ void zt_http_async_end(struct zt_http_async *a);
 ZT_NODISCARD int zt_http_async_stream_start(struct zt_http_async *a, int status, const char *content_type);
 /* Stream bytes queued and not yet handed to the socket (for backpressure). */
 size_t zt_http_async_pending(struct zt_http_async *a);
+/* True when the client has gone: the connection ended, or (while it waits,
+ * suspended) its peer closed the socket. A producer that waits long for
+ * its data (the relay) polls this to stop early. */
+bool zt_http_async_client_gone(struct zt_http_async *a);
 /* End a stream as failed: the connection closes without the final chunk,
  * so the client sees a truncated body, not a complete one. */
 void zt_http_async_fail(struct zt_http_async *a);

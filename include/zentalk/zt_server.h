@@ -52,6 +52,10 @@ ZT_NODISCARD int zt_server_set_tls(struct zt_server *s, const char *cert_path, c
 struct zt_buf;
 ZT_NODISCARD int zt_server_load_jwt_key(struct zt_server *s, const char *path, struct zt_buf *err);
 
+/* The relay checks https peers against the PEM CAs in path
+ * (server.relay_ca_file; NULL/"" = the system store). ZT_ENOMEM. */
+ZT_NODISCARD int zt_server_set_relay_ca(struct zt_server *s, const char *path);
+
 /* (Re)load the trusted peers (zt_peers.h) from path: at start and on
  * SIGHUP. A missing file means no peers (0, logged); on other errors the
  * previous set stays and err says why (ZT_EPARSE, ZT_ETOOBIG, ZT_EIO,

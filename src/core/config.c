@@ -168,6 +168,9 @@ static const struct cfg_key server_keys[] = {
             "and the longest silence while its response streams."),
     INT_KEY(struct zt_cfg_server, relay_max_inflight, 64, 1, 100000,
             "Oblivious relay: requests relayed at once; more are answered 503."),
+    STR_KEY(struct zt_cfg_server, relay_ca_file, "", ZT_CFG_MAX_STR, KF_ANY, 0,
+            "Oblivious relay: PEM file of the CAs that https peers' certificates are checked "
+            "against, relative to node.data_dir; empty = the system CA store."),
     STR_KEY(struct zt_cfg_server, tls_cert_file, "", ZT_CFG_MAX_STR, KF_ANY, 0,
             "PEM certificate (chain) for HTTPS on server.listen; empty = plain HTTP. A relative path "
             "is relative to node.data_dir."),

@@ -16,6 +16,7 @@
 #include <microhttpd.h>
 #include <pthread.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sodium.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -420,6 +421,31 @@ size_t zt_http_async_pending(struct zt_http_async *a)
     size_t n = a->pending.len - a->pending_off;
     pthread_mutex_unlock(&a->mu);
     return n;
+}
+
+#ifndef POLLRDHUP
+#define POLLRDHUP 0x2000 /* Linux; <poll.h> defines it only with _GNU_SOURCE */
+#endif
+
+/* libmicrohttpd does not watch a suspended connection, so a client that
+ * went away while we wait (for an upstream, say) is noticed only when the
+ * connection resumes. Look at the socket: the peer's FIN (POLLRDHUP) or an
+ * error. The lock keeps the connection alive (on_completed waits for it). */
+bool zt_http_async_client_gone(struct zt_http_async *a)
+{
+    bool gone = false;
+    pthread_mutex_lock(&a->mu);
+    if (a->closed) {
+        gone = true;
+    } else if (a->suspended) {
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(a->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        if (ci) {
+            struct pollfd p = {.fd = ci->connect_fd, .events = POLLRDHUP};
+            gone = poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL));
+        }
+    }
+    pthread_mutex_unlock(&a->mu);
+    return gone;
 }
 
 void zt_http_async_fail(struct zt_http_async *a)

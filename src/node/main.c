@@ -272,6 +272,16 @@ static int run(struct zt_config *cfg)
             goto out;
         }
     }
+    if (cfg->server.relay_ca_file[0]) {
+        char ca[4096];
+        if (cfg->server.relay_ca_file[0] == '/') zt_strlcpy(ca, cfg->server.relay_ca_file, sizeof ca);
+        else snprintf(ca, sizeof ca, "%s/%s", cfg->node.data_dir, cfg->server.relay_ca_file);
+        if (access(ca, R_OK) != 0) {
+            fprintf(stderr, "zentalk-node: server.relay_ca_file %s: %s\n", ca, strerror(errno));
+            goto out;
+        }
+        if (zt_server_set_relay_ca(srv, ca) != 0) goto out;
+    }
     zt_buf_reset(&err);
     if (zt_server_load_peers(srv, peers_path, &err) != 0) {
         fprintf(stderr, "zentalk-node: encryption.peers_file: %s\n", zt_buf_str(&err));

@@ -35,6 +35,7 @@ struct zt__relay {
     const struct zt_identity *id;
     unsigned timeout_s;
     unsigned max_inflight;
+    char *ca_file;            /* NULL: libcurl's default CA store */
     pthread_mutex_t mu;
     pthread_cond_t cv;
     unsigned inflight;
@@ -79,6 +80,15 @@ int zt__relay_new(struct zt_peers *peers, unsigned timeout_s, unsigned max_infli
     return 0;
 }
 
+int zt__relay_set_ca_file(struct zt__relay *r, const char *path)
+{
+    char *copy = NULL;
+    if (path && path[0] && !(copy = zt_strdup(path))) return ZT_ENOMEM;
+    zt_free(r->ca_file);
+    r->ca_file = copy;
+    return 0;
+}
+
 void zt__relay_set_identity(struct zt__relay *r, const struct zt_identity *id)
 {
     r->id = id;
@@ -111,6 +121,7 @@ void zt__relay_free(struct zt__relay *r)
     }
     pthread_cond_destroy(&r->cv);
     pthread_mutex_destroy(&r->mu);
+    zt_free(r->ca_file);
     zt_free(r);
     curl_global_cleanup();
 }
@@ -223,6 +234,10 @@ static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_
     (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
     struct job *j = ud;
     if (aborted(j)) return 1;
+    if (zt_http_async_client_gone(j->a)) { /* gone while we waited for upstream */
+        atomic_store(&j->closed, true);
+        return 1;
+    }
     if (!j->headers_done && zt_time_mono_ms() - j->start_ms > (uint64_t)j->relay->timeout_s * 1000u) {
         j->timed_out = true;
         return 1;
@@ -269,6 +284,7 @@ static void run_transfer(struct job *j)
         curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
         curl_easy_setopt(c, CURLOPT_XFERINFODATA, j);
         curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+        if (r->ca_file) curl_easy_setopt(c, CURLOPT_CAINFO, r->ca_file);
         res = curl_easy_perform(c);
     }
     const char *outcome = "ok";
@@ -282,6 +298,9 @@ static void run_transfer(struct job *j)
         }
     } else if (atomic_load(&j->closed)) {
         outcome = "client_gone";
+        /* resume the suspended connection so libmicrohttpd finds it closed
+         * and frees it (an answer nobody reads) */
+        answer_error(j, 502, "client_gone", "the client went away");
     } else {
         atomic_fetch_add(&r->failed, 1);
         if (j->timed_out || res == CURLE_OPERATION_TIMEDOUT) {

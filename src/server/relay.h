@@ -33,6 +33,10 @@ struct zt__relay_stats {
     unsigned inflight;
 };
 
+/* Check https peers against the PEM CAs in path (copied; NULL or "" =
+ * the system store). Call before the first request. ZT_ENOMEM. */
+ZT_NODISCARD int zt__relay_set_ca_file(struct zt__relay *r, const char *path);
+
 /* peers must outlive the relay; id may be set later with
  * zt__relay_set_identity (before the first request). timeout_s: seconds to
  * wait for the upstream's response headers, and the longest silence while

@@ -926,6 +926,11 @@ int zt_server_load_jwt_key(struct zt_server *s, const char *path, struct zt_buf 
     return 0;
 }
 
+int zt_server_set_relay_ca(struct zt_server *s, const char *path)
+{
+    return zt__relay_set_ca_file(s->relay, path);
+}
+
 int zt_server_load_peers(struct zt_server *s, const char *path, struct zt_buf *err)
 {
     size_t kept = 0, dropped = 0;

@@ -17,6 +17,7 @@
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -588,6 +589,124 @@ static void test_node_auth_on_target(void **state)
 
 static const char *cli_bin;
 
+static int run_quiet(const char *const *argv)
+{
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int null = open("/dev/null", O_WRONLY);
+        dup2(null, 1);
+        dup2(null, 2);
+        execvp(argv[0], (char *const *)(uintptr_t)argv);
+        _exit(127);
+    }
+    int st = 0;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+/* A relay R2 (CA file set, long timeout) in front of an HTTPS target TS and
+ * a fake upstream that never answers: the signed request crosses TLS, and a
+ * client that gives up aborts the upstream transfer at once. */
+static void test_relay_https_and_client_abort(void **state)
+{
+    (void)state;
+    struct peer_node TS, R2;
+    memset(&TS, 0, sizeof TS);
+    memset(&R2, 0, sizeof R2);
+    make_dir(&TS);
+    make_dir(&R2);
+    char cert[400], key[400];
+    snprintf(cert, sizeof cert, "%s/tls.crt", TS.dir);
+    snprintf(key, sizeof key, "%s/tls.key", TS.dir);
+    const char *const gen[] = {"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                               "-nodes", "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=localhost",
+                               "-addext", "subjectAltName=IP:127.0.0.1", NULL};
+    assert_int_equal(run_quiet(gen), 0);
+    char *dr = descriptor(R2.id, "http://127.0.0.1:1");
+    write_peers(&TS, &dr, 1);
+    zt_free(dr);
+    char ce[500], ke[500];
+    snprintf(ce, sizeof ce, "ZENTALK_SERVER_TLS_CERT_FILE=%s", cert);
+    snprintf(ke, sizeof ke, "ZENTALK_SERVER_TLS_KEY_FILE=%s", key);
+    const char *const tenv[] = {ce, ke, NULL};
+    node_spawn(&TS.n, NULL, tenv, false, TS.dir);
+    struct zt_buf b;
+    zt_buf_init(&b, 1 << 16);
+    assert_true(read_until(TS.n.out_fd, &b, "\n", 15000));
+    const char *lp = strstr(zt_buf_str(&b), "listening on https://127.0.0.1:");
+    assert_non_null(lp);
+    uint16_t tport = (uint16_t)strtoul(lp + strlen("listening on https://127.0.0.1:"), NULL, 10);
+    zt_buf_deinit(&b);
+
+    struct fake hang;
+    fake_start(&hang, FAKE_HANG);
+    struct peer_node H;
+    memset(&H, 0, sizeof H);
+    make_dir(&H);
+    char url[64], *ds[2];
+    snprintf(url, sizeof url, "https://127.0.0.1:%u", tport);
+    ds[0] = descriptor(TS.id, url);
+    snprintf(url, sizeof url, "http://127.0.0.1:%u", hang.port);
+    ds[1] = descriptor(H.id, url);
+    write_peers(&R2, ds, 2);
+    zt_free(ds[0]);
+    zt_free(ds[1]);
+    char ca[500];
+    snprintf(ca, sizeof ca, "ZENTALK_SERVER_RELAY_CA_FILE=%s", cert);
+    const char *const renv[] = {ca, "ZENTALK_SERVER_RELAY_TIMEOUT_S=30", NULL};
+    spawn(&R2, renv);
+
+    /* through TLS: the target's own answer, and it saw R2's signature */
+    size_t len;
+    uint8_t *env = envelope(zt_identity_kem_pk(TS.id), 600, &len);
+    struct client_resp r = {0};
+    char th[128];
+    snprintf(th, sizeof th, "Zentalk-Target-Node: %s", zt_identity_id(TS.id));
+    const char *const hdrs[] = {"Content-Type: " ENVELOPE_CT, th, NULL};
+    post(R2.n.port, "/v1/relay/jobs", env, len, hdrs, &r);
+    assert_true(r.status != 502 && r.status != 504);
+    assert_int_equal(metric(R2.n.port, "zentalk_relay_requests_total{outcome=\"forwarded\"}"), 1);
+    client_resp_free(&r);
+    zt_free(env);
+
+    /* the client gives up after 300 ms: the transfer ends long before the 30 s timeout */
+    env = envelope(zt_identity_kem_pk(H.id), 600, &len);
+    snprintf(th, sizeof th, "Zentalk-Target-Node: %s", zt_identity_id(H.id));
+    snprintf(url, sizeof url, "http://127.0.0.1:%u/v1/relay/jobs", R2.n.port);
+    CURL *c = curl_easy_init();
+    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: " ENVELOPE_CT);
+    h = curl_slist_append(h, th);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, (const char *)env);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)len);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 300L);
+    assert_int_equal(curl_easy_perform(c), CURLE_OPERATION_TIMEDOUT);
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    uint64_t t0 = zt_time_mono_ms();
+    long long inflight = -1;
+    while (zt_time_mono_ms() - t0 < 8000) {
+        inflight = metric(R2.n.port, "zentalk_relay_in_flight");
+        if (inflight == 0) break;
+        zt_time_sleep_ms(50);
+    }
+    assert_int_equal(inflight, 0);
+    /* and the client's connection was released (only this /metrics request is left) */
+    while (zt_time_mono_ms() - t0 < 8000 && metric(R2.n.port, "zentalk_http_requests_in_flight") != 1)
+        zt_time_sleep_ms(50);
+    assert_int_equal(metric(R2.n.port, "zentalk_http_requests_in_flight"), 1);
+    zt_free(env);
+    fake_stop(&hang);
+    struct peer_node *all[] = {&TS, &R2, &H};
+    for (size_t i = 0; i < 3; i++) {
+        if (all[i]->n.pid) node_cleanup(&all[i]->n);
+        zt_identity_free(all[i]->id);
+        rm_rf(all[i]->dir);
+    }
+}
+
 /* Run the CLI with args; exit status, output in out. */
 static int cli(const char *const *args, struct zt_buf *out)
 {
@@ -697,6 +816,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_node_auth_on_target),
         cmocka_unit_test(test_relay_timeout),
         cmocka_unit_test(test_cli_peers_add),
+        cmocka_unit_test(test_relay_https_and_client_abort),
     };
     int rc = cmocka_run_group_tests_name("relay", tests, setup, teardown);
     curl_global_cleanup();
