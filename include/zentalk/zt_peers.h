@@ -64,4 +64,7 @@ ZT_NODISCARD int zt_peers_lookup(struct zt_peers *p, const char *node_id, int64_
 /* Peers held now. */
 size_t zt_peers_count(struct zt_peers *p);
 
+/* Copy up to max peers (sorted by node id) into out; returns how many. */
+size_t zt_peers_list(struct zt_peers *p, struct zt_peer *out, size_t max);
+
 #endif

@@ -254,6 +254,16 @@ int zt_peers_lookup(struct zt_peers *p, const char *node_id, int64_t now, struct
     return rc;
 }
 
+size_t zt_peers_list(struct zt_peers *p, struct zt_peer *out, size_t max)
+{
+    if (!p) return 0;
+    pthread_rwlock_rdlock(&p->lock);
+    size_t n = p->n < max ? p->n : max;
+    if (n) memcpy(out, p->v, n * sizeof *out);
+    pthread_rwlock_unlock(&p->lock);
+    return n;
+}
+
 size_t zt_peers_count(struct zt_peers *p)
 {
     if (!p) return 0;

@@ -386,6 +386,13 @@ static void test_relay_to_real_node(void **state)
     /* ... having checked R's signature */
     assert_int_equal(metric(T.n.port, "zentalk_node_auth_total{result=\"ok\"}"), 1);
     assert_int_equal(metric(R.n.port, "zentalk_relay_requests_total{outcome=\"forwarded\"}"), 1);
+    /* /v1/status lists R's three peers */
+    struct resp st;
+    http(R.n.port, "GET", "/v1/status", NULL, NULL, &st);
+    json_t *sj = resp_json(&st);
+    assert_int_equal(json_array_size(json_object_get(sj, "peers")), 3);
+    json_decref(sj);
+    resp_free(&st);
     json_decref(j);
     client_resp_free(&r);
     zt_free(env);
