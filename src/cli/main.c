@@ -54,6 +54,8 @@ static void usage(FILE *out)
             "                                verify a node descriptor and add it to DIR/peers.json\n"
             "  peers list [--data-dir DIR | --file PEERS] [--json]\n"
             "                                show the trusted peers and whether each is valid\n"
+            "  peers self --endpoint URL [--data-dir DIR | --key FILE] [--role R]... [--days N]\n"
+            "                                print this node's signed descriptor (for peers add)\n"
             "\n"
             "Options:\n"
             "  -u, --url URL   node address (default $ZENTALK_URL or " DEFAULT_URL ")\n"

@@ -30,13 +30,17 @@ static void usage(FILE *out)
 {
     fprintf(out, "Usage: zentalk peers add URL|FILE [--data-dir DIR | --file PEERS]\n"
                  "       zentalk peers list [--data-dir DIR | --file PEERS] [--json]\n"
+                 "       zentalk peers self --endpoint URL [--data-dir DIR | --key FILE]\n"
+                 "                          [--passphrase-env VAR] [--role R]... [--days N]\n"
                  "\n"
                  "The peers file (default DIR/peers.json, DIR: --data-dir, else\n"
                  "$ZENTALK_NODE_DATA_DIR, else \"data\"; see encryption.peers_file) holds the\n"
                  "signed descriptors of the nodes this node trusts. add fetches a descriptor\n"
                  "(URL, or URL/v1/node/descriptor when URL is just the node's address) or reads\n"
                  "FILE, verifies it and adds it (replacing one for the same node). Send SIGHUP\n"
-                 "to the node to reload the file.\n");
+                 "to the node to reload the file. self prints this node's own descriptor,\n"
+                 "signed with its key (DIR/node.key), for another node's peers add: its public\n"
+                 "endpoint URL, roles (default worker) and validity (default 30 days).\n");
 }
 
 /* The whole of a file (NUL-terminated) into b; 0, or 1 with a message. */
@@ -269,6 +273,45 @@ static int cmd_list(const char *path, bool as_json)
     return rc;
 }
 
+/* The signed descriptor of the identity in key_path. */
+static int cmd_self(const char *key_path, const char *pass_env, const char *endpoint, const char *const *roles,
+                    size_t n_roles, long days)
+{
+    const char *pass = NULL;
+    if (pass_env) {
+        pass = getenv(pass_env);
+        if (!pass || !*pass) {
+            fprintf(stderr, "zentalk: --passphrase-env %s: the variable is unset or empty\n", pass_env);
+            return 1;
+        }
+    }
+    struct zt_identity *id = NULL;
+    struct zt_buf err;
+    zt_buf_init(&err, 4096);
+    int rc = 1;
+    int lrc = zt_identity_load(key_path, pass, pass ? strlen(pass) : 0, &id, &err);
+    if (lrc == ZT_EINVAL && !pass) {
+        fprintf(stderr, "zentalk: %s is protected by a passphrase: use --passphrase-env VAR\n", key_path);
+    } else if (lrc) {
+        fprintf(stderr, "zentalk: %s: %s\n", key_path, err.len ? zt_buf_str(&err) : zt_strerror(lrc));
+    } else {
+        char *d = NULL;
+        int64_t expires = zt_time_real_ms() / 1000 + (int64_t)days * 86400;
+        int drc = zt_identity_descriptor(id, roles, n_roles, NULL, 0, endpoint, expires, &d);
+        if (drc) {
+            fprintf(stderr, "zentalk: cannot make the descriptor: %s (roles and endpoint: 1..%d and 1..%d bytes)\n",
+                    zt_strerror(drc), ZT_DESCRIPTOR_MAX_STR, ZT_DESCRIPTOR_MAX_ENDPOINT);
+        } else {
+            printf("%s\n", d);
+            rc = 0;
+        }
+        zt_free(d);
+    }
+    zt_identity_free(id);
+    zt_buf_deinit(&err);
+    return rc;
+}
+
 int zt__cli_peers(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -276,9 +319,17 @@ int zt__cli_peers(int argc, char **argv)
         {"file", required_argument, NULL, 'f'},
         {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
+        {"endpoint", required_argument, NULL, 'e'},
+        {"key", required_argument, NULL, 'k'},
+        {"passphrase-env", required_argument, NULL, 'p'},
+        {"role", required_argument, NULL, 'r'},
+        {"days", required_argument, NULL, 'D'},
         {NULL, 0, NULL, 0},
     };
-    const char *data_dir = NULL, *file = NULL;
+    const char *data_dir = NULL, *file = NULL, *endpoint = NULL, *key = NULL, *pass_env = NULL;
+    const char *roles[ZT_DESCRIPTOR_MAX_ROLES];
+    size_t n_roles = 0;
+    long days = 30;
     bool as_json = false;
     int c;
     optind = 1;
@@ -288,6 +339,25 @@ int zt__cli_peers(int argc, char **argv)
         case 'd': data_dir = optarg; break;
         case 'f': file = optarg; break;
         case 'j': as_json = true; break;
+        case 'e': endpoint = optarg; break;
+        case 'k': key = optarg; break;
+        case 'p': pass_env = optarg; break;
+        case 'r':
+            if (n_roles == ZT_DESCRIPTOR_MAX_ROLES) {
+                fprintf(stderr, "zentalk: at most %d roles\n", ZT_DESCRIPTOR_MAX_ROLES);
+                return 2;
+            }
+            roles[n_roles++] = optarg;
+            break;
+        case 'D': {
+            int64_t v;
+            if (zt_str_to_i64(optarg, &v) != 0 || v < 1 || v > 3650) {
+                fprintf(stderr, "zentalk: --days must be 1..3650\n");
+                return 2;
+            }
+            days = (long)v;
+            break;
+        }
         case 'h': usage(stdout); return 0;
         case ':': fprintf(stderr, "zentalk: option %s needs a value\n", argv[optind - 1]); return 2;
         default: fprintf(stderr, "zentalk: unknown option %s (see zentalk peers --help)\n", argv[optind - 1]); return 2;
@@ -298,6 +368,26 @@ int zt__cli_peers(int argc, char **argv)
     if (optind < argc && strcmp(argv[optind], "add") == 0 && optind + 2 == argc)
         return cmd_add(argv[optind + 1], path);
     if (optind < argc && strcmp(argv[optind], "list") == 0 && optind + 1 == argc) return cmd_list(path, as_json);
+    if (optind < argc && strcmp(argv[optind], "self") == 0 && optind + 1 == argc) {
+        if (!endpoint || !(zt_str_starts_with(endpoint, "http://") || zt_str_starts_with(endpoint, "https://"))) {
+            fprintf(stderr, "zentalk: peers self needs --endpoint http(s)://HOST:PORT, the address peers reach this node at\n");
+            return 2;
+        }
+        if (key && data_dir) {
+            fprintf(stderr, "zentalk: give --key or --data-dir, not both\n");
+            return 2;
+        }
+        char kp[4096];
+        if (key) {
+            zt_strlcpy(kp, key, sizeof kp);
+        } else {
+            if (!data_dir) data_dir = getenv("ZENTALK_NODE_DATA_DIR");
+            if (!data_dir || !*data_dir) data_dir = "data";
+            snprintf(kp, sizeof kp, "%s/node.key", data_dir);
+        }
+        if (n_roles == 0) roles[n_roles++] = "worker";
+        return cmd_self(kp, pass_env, endpoint, roles, n_roles, days);
+    }
     usage(stderr);
     return 2;
 }

@@ -801,6 +801,22 @@ static void test_cli_peers_add(void **state)
     zt_buf_reset(&out);
     assert_int_equal(cli(list, &out), 0);
     assert_null(strstr(zt_buf_str(&out), zt_identity_id(R.id)));
+    /* peers self: a node's own descriptor made from its key file, offline */
+    char ddir[400];
+    snprintf(ddir, sizeof ddir, "%s/data", X.dir);
+    const char *const self[] = {"peers", "self", "--endpoint", "https://x.example:8443", "--data-dir", ddir,
+                                "--role", "gateway", "--days", "2", NULL};
+    zt_buf_reset(&out);
+    assert_int_equal(cli(self, &out), 0);
+    struct zt_node_descriptor nd;
+    assert_int_equal(zt_identity_descriptor_verify(out.data, out.len - 1, zt_time_real_ms() / 1000, &nd), 0);
+    assert_string_equal(nd.node_id, zt_identity_id(X.id));
+    assert_string_equal(nd.endpoint, "https://x.example:8443");
+    assert_true(nd.expires > zt_time_real_ms() / 1000 + 86400);
+    zt_node_descriptor_deinit(&nd);
+    const char *const self_bad[] = {"peers", "self", "--data-dir", ddir, NULL};
+    zt_buf_reset(&out);
+    assert_int_equal(cli(self_bad, &out), 2);
     zt_buf_deinit(&text);
     zt_buf_deinit(&out);
 }
