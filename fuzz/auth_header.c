@@ -2,13 +2,31 @@
  * behind it (src/server/auth.c). Properties: an accepted header is
  * "Bearer " (any case) plus a token inside the input of three non-empty
  * base64url segments; verification of anything not signed with the secret
- * below fails without crashing, and a success names an identity and role. */
+ * below fails without crashing, and a success names an identity and role.
+ * The same token also goes through the RS256/EdDSA verifier (an RSA and an
+ * Ed25519 public key loaded from PEM, HS256 allowed with the same secret):
+ * it must never accept what the HS256-only path refused unless the token
+ * says RS256 or EdDSA, whose private keys nobody here holds. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../src/server/auth.h"
 #include "zentalk/zt_alloc.h"
+
+static const char RSA_PUB[] =
+    "-----BEGIN PUBLIC KEY-----\n"
+    "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA2xCQ6r61QLC5U1CH+iwF\n"
+    "snwhZLlhtV4G6nEaeT4tMPFX2kuwlm8TrZy6Z+LdhhL/INM8G7MtkrKxxsV0gcRe\n"
+    "56bEboR8D8fjoHRvdh00cYlN+jORz7qjxeVJg6TaOsg4us+JyxCNFqds480K7hSm\n"
+    "NPXMdX9crMYwfOq18dfNp2PKZiKAdvtXD/DoAW+alJ1koVOwA9Lqze2cRJQfXJFr\n"
+    "k2Yj9NstJLiVM3R/4E8EXXFIw89mYvAYK7J88J34nN2yAXq/6FWCmSwPaYyTAMQW\n"
+    "swcadlGwNOhz+b6XDXoCLoPU5U2qnEx7YCZ7ZwmxDQkS7fJyiDwxQvgQ6Zm6nDXd\n"
+    "CwIDAQAB\n"
+    "-----END PUBLIC KEY-----\n";
+static const char ED_PUB[] = "-----BEGIN PUBLIC KEY-----\n"
+                             "MCowBQYDK2VwAyEAmIuj+ePHWjpQpCO2sGEzju0WJDtfXdziMrMeZP1G+w4=\n"
+                             "-----END PUBLIC KEY-----\n";
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -32,6 +50,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                  1800000000, &p, &why);
         if (rc == 0 && (!p.identity[0] || p.role == ZT__AUTH_NONE)) abort();
         if (rc != 0 && rc != ZT_ENOMEM && !why) abort();
+        static struct zt__auth_keys rsa, ed;
+        static int loaded;
+        if (!loaded) {
+            const char *w = NULL;
+            zt__auth_keys_init(&rsa);
+            zt__auth_keys_init(&ed);
+            if (zt__auth_keys_set_pem(&rsa, RSA_PUB, sizeof RSA_PUB - 1, &w) != 0 || !rsa.rsa_pem ||
+                zt__auth_keys_set_pem(&ed, ED_PUB, sizeof ED_PUB - 1, &w) != 0 || !ed.has_ed25519)
+                abort();
+            rsa.algs = ed.algs = ZT__AUTH_ALG_HS256 | ZT__AUTH_ALG_RS256 | ZT__AUTH_ALG_EDDSA;
+            rsa.hs_secret = ed.hs_secret = "fuzz-secret-0123456789abcdef";
+            loaded = 1;
+        }
+        const struct zt__auth_keys *sets[2] = {&rsa, &ed};
+        for (int i = 0; i < 2; i++) {
+            struct zt__auth_principal q;
+            const char *why2 = NULL;
+            int rc2 = zt__auth_verify_keys(sets[i], "zentalk-api", "zentalk-ai", tok, len, 1800000000, &q, &why2);
+            /* nobody here can forge RS256/EdDSA, so nothing new may pass */
+            if (rc2 == 0 && rc != 0) abort();
+            if (rc2 != 0 && rc2 != ZT_ENOMEM && !why2) abort();
+            if (rc2 == 0 && (!q.identity[0] || q.role == ZT__AUTH_NONE)) abort();
+        }
     }
     zt_free(s);
     return 0;

@@ -10,7 +10,7 @@ PACKAGES=(
   libcmocka-dev libjwt-dev libsecp256k1-dev nettle-dev libgnutls28-dev
   libsqlite3-dev libutf8proc-dev libstemmer-dev libexttextcat-dev
   apertium apertium-eng-spa apertium-eng-cat
-  curl ca-certificates python3 python3-websockets
+  curl ca-certificates openssl python3 python3-websockets
 )
 # clang + its runtime give the libFuzzer targets and the sanitizer build.
 OPTIONAL=(clang libclang-rt-14-dev wrk)

@@ -70,6 +70,11 @@ struct zt_cfg_server {
     int64_t rate_limit_rps;      /* requests per second per identity; 0 = off */
     int64_t rate_limit_burst;    /* token bucket size per identity */
     int64_t session_ttl_s;       /* wallet login session lifetime */
+    int64_t relay_timeout_s;     /* relay: wait for upstream headers / longest silence */
+    int64_t relay_max_inflight;  /* relay: transfers at once */
+    char *relay_ca_file;         /* relay: PEM CAs for https peers; "" = system store */
+    char *tls_cert_file;         /* PEM certificate chain; "" = plain HTTP */
+    char *tls_key_file;          /* PEM private key of tls_cert_file */
 };
 struct zt_cfg_log {
     char *level;              /* debug|info|warn|error */
@@ -84,6 +89,11 @@ struct zt_cfg_encryption {
     int64_t job_ttl_s;        /* validity window of a sealed job */
     bool require_auth;        /* API authentication on non-loopback listeners */
     char *jwt_secret;         /* secret; HS256 key of API tokens */
+    char *peers_file;         /* trusted peer descriptors, relative to data_dir */
+    char *relay_callers;      /* peer_or_user|peer: who may call POST /v1/relay/jobs */
+    char *sealed_jobs_callers;/* peer_or_user|peer: who may call POST /v1/jobs/sealed */
+    char *jwt_public_key_file;/* PEM public key (RSA or Ed25519) verifying RS256/EdDSA tokens */
+    struct zt_strlist jwt_algorithms; /* HS256, RS256, EdDSA: the token algorithms accepted */
 };
 /* gpu-pool.yaml */
 struct zt_cfg_gpu_pool {

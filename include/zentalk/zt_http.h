@@ -56,10 +56,22 @@ struct zt_http_opts {
     zt_http_handler handler;
     zt_http_observer observer;    /* may be NULL */
     void *ud;
+    /* HTTPS: both PEM texts (NUL-terminated, kept by the caller until
+     * zt_http_stop), or both NULL for plain HTTP. */
+    const char *tls_cert_pem;
+    const char *tls_key_pem;
 };
 
+/* Check a PEM certificate (chain) and private key for the listener with
+ * GnuTLS, as libmicrohttpd will load them. 0; ZT_EUNSUPPORTED when this
+ * libmicrohttpd has no TLS; ZT_EPARSE (not PEM, or unreadable as a
+ * certificate/key); ZT_ECRYPTO (the key does not belong to the
+ * certificate). A short reason goes to why (why_len bytes). */
+ZT_NODISCARD int zt_http_tls_check(const char *cert_pem, const char *key_pem, char *why, size_t why_len);
+
 /* Bind, listen and start serving. ZT_EADDRINUSE when the port is taken,
- * ZT_EINVAL for a host that is not a numeric address, ZT_EIO otherwise. */
+ * ZT_EINVAL for a host that is not a numeric address, the errors of
+ * zt_http_tls_check() for a bad certificate/key, ZT_EIO otherwise. */
 ZT_NODISCARD int zt_http_start(const struct zt_http_opts *opts, struct zt_http_server **out);
 uint16_t zt_http_port(const struct zt_http_server *s);
 /* Requests accepted and not yet completed. */
@@ -76,6 +88,9 @@ const char *zt_http_req_path(const struct zt_http_req *r);       /* without the 
 const char *zt_http_req_header(const struct zt_http_req *r, const char *name); /* or NULL */
 const char *zt_http_req_query(const struct zt_http_req *r, const char *name);  /* or NULL */
 const char *zt_http_req_id(const struct zt_http_req *r);
+/* The request target exactly as received: path and query, still
+ * percent-encoded ("/v1/x?a=%20b"). What signed node requests cover. */
+const char *zt_http_req_target(const struct zt_http_req *r);
 const char *zt_http_req_body(const struct zt_http_req *r, size_t *len);        /* NUL-terminated */
 /* True when the client connected from 127.0.0.0/8 or ::1. */
 bool zt_http_req_peer_is_loopback(const struct zt_http_req *r);
@@ -119,6 +134,21 @@ ZT_NODISCARD int zt_http_async_respond(struct zt_http_async *a, struct zt_http_r
  * the client reads too slowly and more than 8 MiB wait. */
 ZT_NODISCARD int zt_http_async_write(struct zt_http_async *a, const void *p, size_t n);
 void zt_http_async_end(struct zt_http_async *a);
+/* Deferred handle only: turn it into a stream now that the status is known
+ * (a relay learns it from upstream): status and content_type (copied; at
+ * most 127 printable ASCII bytes) go out, then zt_http_async_write() as for
+ * zt_http_req_stream(). ZT_EINVAL (bad arguments, not deferred or already
+ * answered), ZT_ECLOSED (client gone). */
+ZT_NODISCARD int zt_http_async_stream_start(struct zt_http_async *a, int status, const char *content_type);
+/* Stream bytes queued and not yet handed to the socket (for backpressure). */
+size_t zt_http_async_pending(struct zt_http_async *a);
+/* True when the client has gone: the connection ended, or (while it waits,
+ * suspended) its peer closed the socket. A producer that waits long for
+ * its data (the relay) polls this to stop early. */
+bool zt_http_async_client_gone(struct zt_http_async *a);
+/* End a stream as failed: the connection closes without the final chunk,
+ * so the client sees a truncated body, not a complete one. */
+void zt_http_async_fail(struct zt_http_async *a);
 void zt_http_async_release(struct zt_http_async *a);
 /* Inside the handler only, before it returns: give the handle up (e.g. the
  * work could not be queued) and answer through resp as usual. Frees a. */

@@ -35,6 +35,34 @@ uint16_t zt_server_port(const struct zt_server *s);
 struct zt_identity;
 ZT_NODISCARD int zt_server_set_identity(struct zt_server *s, const struct zt_identity *id);
 
+/* Serve HTTPS: read the PEM certificate (chain) and private key
+ * (server.tls_cert_file / tls_key_file) and check them with GnuTLS; call
+ * before zt_server_start(). ZT_EIO (unreadable; errno in err), ZT_ETOOBIG,
+ * ZT_EPARSE (not PEM / not loadable), ZT_ECRYPTO (key and certificate do
+ * not match), ZT_EUNSUPPORTED (libmicrohttpd without TLS); err says which. */
+struct zt_buf;
+ZT_NODISCARD int zt_server_set_tls(struct zt_server *s, const char *cert_path, const char *key_path,
+                                   struct zt_buf *err);
+
+/* Load the PEM public key verifying RS256 (RSA) or EdDSA (Ed25519) API
+ * tokens (encryption.jwt_public_key_file); call before zt_server_start().
+ * ZT_EIO, ZT_ETOOBIG, ZT_EPARSE, ZT_EUNSUPPORTED (another key type),
+ * ZT_ECONFIG (encryption.jwt_algorithms lacks the key's algorithm); err
+ * says why. */
+struct zt_buf;
+ZT_NODISCARD int zt_server_load_jwt_key(struct zt_server *s, const char *path, struct zt_buf *err);
+
+/* The relay checks https peers against the PEM CAs in path
+ * (server.relay_ca_file; NULL/"" = the system store). ZT_ENOMEM. */
+ZT_NODISCARD int zt_server_set_relay_ca(struct zt_server *s, const char *path);
+
+/* (Re)load the trusted peers (zt_peers.h) from path: at start and on
+ * SIGHUP. A missing file means no peers (0, logged); on other errors the
+ * previous set stays and err says why (ZT_EPARSE, ZT_ETOOBIG, ZT_EIO,
+ * ZT_ENOMEM). Dropped descriptors (expired, bad signature) are logged. */
+struct zt_buf;
+ZT_NODISCARD int zt_server_load_peers(struct zt_server *s, const char *path, struct zt_buf *err);
+
 /* Readiness of one role (ZT_ROLE_*), shown by /readyz and /metrics.
  * detail is copied (short text for operators, no secrets). */
 void zt_server_set_ready(struct zt_server *s, enum zt_role role, bool ready, const char *detail);

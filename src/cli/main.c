@@ -10,6 +10,7 @@
 
 #include "attest.h"
 #include "features.h"
+#include "peers.h"
 #include "keys.h"
 #include "models.h"
 #include "run.h"
@@ -56,6 +57,12 @@ static void usage(FILE *out)
             "                                extract dates, money, links, contacts, wallets (node API)\n"
             "  train spam [--corpus DIR] [--out FILE]\n"
             "                                train the spam model locally (see zentalk train --help)\n"
+            "  peers add URL|FILE [--data-dir DIR | --file PEERS]\n"
+            "                                verify a node descriptor and add it to DIR/peers.json\n"
+            "  peers list [--data-dir DIR | --file PEERS] [--json]\n"
+            "                                show the trusted peers and whether each is valid\n"
+            "  peers self --endpoint URL [--data-dir DIR | --key FILE] [--role R]... [--days N]\n"
+            "                                print this node's signed descriptor (for peers add)\n"
             "\n"
             "Options:\n"
             "  -u, --url URL   node address (default $ZENTALK_URL or " DEFAULT_URL ")\n"
@@ -178,6 +185,15 @@ int main(int argc, char **argv)
         int arc = zt__cli_attest(argc - ci, argv + ci);
         curl_global_cleanup();
         return arc;
+    }
+
+    /* `peers` edits the peers file (zt_peers.h), with its own options */
+    if (ci > 0 && strcmp(argv[ci], "peers") == 0) {
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0 || zt_hash_init() != 0) return 1;
+        json_set_alloc_funcs(zt_malloc, zt_free);
+        int prc = zt__cli_peers(argc - ci, argv + ci);
+        curl_global_cleanup();
+        return prc;
     }
 
     /* `keygen` and `id` work on a node identity key file, with their own options */

@@ -163,6 +163,19 @@ static const struct cfg_key server_keys[] = {
             "Requests an identity may send at once before server.rate_limit_rps applies."),
     INT_KEY(struct zt_cfg_server, session_ttl_s, 86400, 60, 31536000,
             "Seconds a wallet login session (POST /v1/auth/wallet/login) stays valid."),
+    INT_KEY(struct zt_cfg_server, relay_timeout_s, 120, 1, 3600,
+            "Oblivious relay: seconds to wait for the target node's response headers (504 after), "
+            "and the longest silence while its response streams."),
+    INT_KEY(struct zt_cfg_server, relay_max_inflight, 64, 1, 100000,
+            "Oblivious relay: requests relayed at once; more are answered 503."),
+    STR_KEY(struct zt_cfg_server, relay_ca_file, "", ZT_CFG_MAX_STR, KF_ANY, 0,
+            "Oblivious relay: PEM file of the CAs that https peers' certificates are checked "
+            "against, relative to node.data_dir; empty = the system CA store."),
+    STR_KEY(struct zt_cfg_server, tls_cert_file, "", ZT_CFG_MAX_STR, KF_ANY, 0,
+            "PEM certificate (chain) for HTTPS on server.listen; empty = plain HTTP. A relative path "
+            "is relative to node.data_dir."),
+    STR_KEY(struct zt_cfg_server, tls_key_file, "", ZT_CFG_MAX_STR, KF_ANY, 0,
+            "PEM private key of server.tls_cert_file (unencrypted, readable by the node only)."),
 };
 TABLE(server_table, server_keys, struct zt_cfg_server, NULL);
 
@@ -180,6 +193,9 @@ TABLE(log_table, log_keys, struct zt_cfg_log, NULL);
 
 /* encryption.yaml */
 static const char *const aeads[] = {"chacha20poly1305", "aes256gcm", NULL};
+static const char *const node_callers[] = {"peer_or_user", "peer", NULL};
+static const char *const jwt_alg_names[] = {"HS256", "RS256", "EdDSA", NULL};
+static const char *const jwt_alg_default[] = {"HS256", "RS256", "EdDSA", NULL};
 static const struct cfg_key encryption_keys[] = {
     STR_KEY(struct zt_cfg_encryption, key_file, "node.key", ZT_CFG_MAX_STR, KF_ANY, KEY_NONEMPTY,
             "Node identity key file (X25519 + Ed25519), relative to node.data_dir."),
@@ -196,6 +212,22 @@ static const struct cfg_key encryption_keys[] = {
     STR_KEY(struct zt_cfg_encryption, jwt_secret, "", ZT_CFG_MAX_STR, KF_ANY, KEY_SECRET,
             "HS256 secret verifying API tokens (JWT) from zentalk-api; empty = no tokens: "
             "loopback clients act as admin."),
+    STR_KEY(struct zt_cfg_encryption, peers_file, "peers.json", ZT_CFG_MAX_STR, KF_ANY, KEY_NONEMPTY,
+            "Trusted peers: a JSON array of signed node descriptors, relative to node.data_dir; "
+            "reloaded on SIGHUP; a missing file means no peers."),
+    ENUM_KEY(struct zt_cfg_encryption, relay_callers, "peer_or_user", node_callers,
+             "Who may call POST /v1/relay/jobs: peer (signed requests from registered peers only) "
+             "or peer_or_user (also callers with role user)."),
+    ENUM_KEY(struct zt_cfg_encryption, sealed_jobs_callers, "peer_or_user", node_callers,
+             "Who may call POST /v1/jobs/sealed: peer (signed requests from registered peers, "
+             "e.g. relays, only) or peer_or_user (also callers with role user)."),
+    STR_KEY(struct zt_cfg_encryption, jwt_public_key_file, "", ZT_CFG_MAX_STR, KF_ANY, 0,
+            "PEM public key (SubjectPublicKeyInfo) verifying API tokens: an RSA key for RS256 or "
+            "an Ed25519 key for EdDSA; relative to node.data_dir; empty = none."),
+    STRLIST_KEY(struct zt_cfg_encryption, jwt_algorithms, jwt_alg_default, 3, jwt_alg_names, KF_ANY,
+                KEY_NONEMPTY | KEY_UNIQUE,
+                "Token algorithms accepted, each needing its key: HS256 (encryption.jwt_secret), "
+                "RS256 or EdDSA (encryption.jwt_public_key_file)."),
 };
 TABLE(encryption_table, encryption_keys, struct zt_cfg_encryption, NULL);
 

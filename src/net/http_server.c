@@ -11,10 +11,12 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <gnutls/gnutls.h>
 #include <jansson.h>
 #include <microhttpd.h>
 #include <pthread.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sodium.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -44,6 +46,9 @@ struct zt_http_server {
 };
 
 struct zt_http_req {
+    bool started;        /* on_access has seen it (else only the URI log ran) */
+    char target[PATH_MAX_BYTES]; /* request target as received: path?query */
+    bool target_too_long;
     struct zt_http_server *srv;
     struct MHD_Connection *conn;
     const char *method;
@@ -69,6 +74,7 @@ struct zt_http_async {
     struct MHD_Connection *conn;
     struct zt_http_req *req;      /* NULL once the request completed */
     bool stream;
+    bool failed;                  /* stream: end without the last chunk */
     bool suspended;
     bool closed;                  /* connection ended: no more resume */
     bool ended;                   /* stream: producer is done */
@@ -76,6 +82,8 @@ struct zt_http_async {
     bool sent;                    /* deferred: response queued */
     int status;
     const char *content_type;
+    char ctype_buf[128];          /* zt_http_async_stream_start()'s copy */
+    bool late_stream;             /* deferred handle turned into a stream */
     struct zt_http_resp resp;     /* deferred answer, or stream headers */
     struct zt_buf pending;        /* stream bytes not yet given to libmicrohttpd */
     size_t pending_off;
@@ -203,6 +211,7 @@ static enum MHD_Result send_error(struct zt_http_req *r, int status, const char 
 const char *zt_http_req_method(const struct zt_http_req *r) { return r->method; }
 const char *zt_http_req_path(const struct zt_http_req *r) { return r->path; }
 const char *zt_http_req_id(const struct zt_http_req *r) { return r->id; }
+const char *zt_http_req_target(const struct zt_http_req *r) { return r->target; }
 
 const char *zt_http_req_header(const struct zt_http_req *r, const char *name)
 {
@@ -311,7 +320,7 @@ static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
         }
         ret = (ssize_t)n;
     } else if (a->ended) {
-        ret = MHD_CONTENT_READER_END_OF_STREAM;
+        ret = a->failed ? MHD_CONTENT_READER_END_WITH_ERROR : MHD_CONTENT_READER_END_OF_STREAM;
     } else if (a->closed) {
         ret = MHD_CONTENT_READER_END_WITH_ERROR;
     } else {
@@ -331,24 +340,28 @@ static void add_common_headers(struct MHD_Response *mr, const char *request_id)
 
 /* The handler took an async handle: start the stream, or wait (suspended)
  * for the deferred answer unless it is already there. */
+static enum MHD_Result queue_stream(struct zt_http_req *r, struct zt_http_async *a,
+                                   const struct zt_http_resp *resp)
+{
+    struct MHD_Response *mr = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, stream_reader, a, NULL);
+    if (!mr) return MHD_NO;
+    MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE, a->content_type ? a->content_type : "application/json");
+    MHD_add_response_header(mr, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+    MHD_add_response_header(mr, "X-Accel-Buffering", "no");
+    add_common_headers(mr, r->id);
+    for (size_t i = 0; resp && i < resp->n_headers; i++)
+        MHD_add_response_header(mr, resp->headers[i].name, resp->headers[i].value);
+    r->status = a->status;
+    r->responded = true;
+    enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)a->status, mr);
+    MHD_destroy_response(mr);
+    return ret;
+}
+
 static enum MHD_Result async_start(struct zt_http_req *r, struct zt_http_resp *resp)
 {
     struct zt_http_async *a = r->async;
-    if (a->stream) {
-        struct MHD_Response *mr = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, stream_reader, a, NULL);
-        if (!mr) return MHD_NO;
-        MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE, a->content_type ? a->content_type : "application/json");
-        MHD_add_response_header(mr, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
-        MHD_add_response_header(mr, "X-Accel-Buffering", "no");
-        add_common_headers(mr, r->id);
-        for (size_t i = 0; i < resp->n_headers; i++)
-            MHD_add_response_header(mr, resp->headers[i].name, resp->headers[i].value);
-        r->status = a->status;
-        r->responded = true;
-        enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)a->status, mr);
-        MHD_destroy_response(mr);
-        return ret;
-    }
+    if (a->stream) return queue_stream(r, a, resp);
     pthread_mutex_lock(&a->mu);
     bool ready = a->ready;
     if (!ready) {
@@ -366,9 +379,81 @@ static enum MHD_Result async_continue(struct zt_http_req *r)
     pthread_mutex_lock(&a->mu);
     bool ready = a->ready && !a->sent;
     if (ready) a->sent = true;
+    bool late = ready && a->late_stream;
     pthread_mutex_unlock(&a->mu);
     if (!ready) return MHD_YES;
+    if (late) return queue_stream(r, a, NULL);
     return send_resp(r, &a->resp);
+}
+
+int zt_http_async_stream_start(struct zt_http_async *a, int status, const char *content_type)
+{
+    int rc = 0;
+    if (status < 100 || status > 999 || !content_type) return ZT_EINVAL;
+    size_t n = strlen(content_type);
+    if (n == 0 || n >= sizeof a->ctype_buf) return ZT_EINVAL;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)content_type[i] < 0x20 || (unsigned char)content_type[i] > 0x7E) return ZT_EINVAL;
+    pthread_mutex_lock(&a->mu);
+    if (a->stream || a->ready) {
+        rc = ZT_EINVAL;
+    } else if (a->closed) {
+        rc = ZT_ECLOSED;
+    } else {
+        memcpy(a->ctype_buf, content_type, n + 1);
+        a->content_type = a->ctype_buf;
+        a->status = status;
+        a->stream = true;
+        a->late_stream = true;
+        a->ready = true;
+        if (a->suspended) {
+            a->suspended = false;
+            MHD_resume_connection(a->conn);
+        }
+    }
+    pthread_mutex_unlock(&a->mu);
+    return rc;
+}
+
+size_t zt_http_async_pending(struct zt_http_async *a)
+{
+    pthread_mutex_lock(&a->mu);
+    size_t n = a->pending.len - a->pending_off;
+    pthread_mutex_unlock(&a->mu);
+    return n;
+}
+
+#ifndef POLLRDHUP
+#define POLLRDHUP 0x2000 /* Linux; <poll.h> defines it only with _GNU_SOURCE */
+#endif
+
+/* libmicrohttpd does not watch a suspended connection, so a client that
+ * went away while we wait (for an upstream, say) is noticed only when the
+ * connection resumes. Look at the socket: the peer's FIN (POLLRDHUP) or an
+ * error. The lock keeps the connection alive (on_completed waits for it). */
+bool zt_http_async_client_gone(struct zt_http_async *a)
+{
+    bool gone = false;
+    pthread_mutex_lock(&a->mu);
+    if (a->closed) {
+        gone = true;
+    } else if (a->suspended) {
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(a->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        if (ci) {
+            struct pollfd p = {.fd = ci->connect_fd, .events = POLLRDHUP};
+            gone = poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL));
+        }
+    }
+    pthread_mutex_unlock(&a->mu);
+    return gone;
+}
+
+void zt_http_async_fail(struct zt_http_async *a)
+{
+    pthread_mutex_lock(&a->mu);
+    a->failed = true;
+    pthread_mutex_unlock(&a->mu);
+    zt_http_async_end(a);
 }
 
 int zt_http_async_respond(struct zt_http_async *a, struct zt_http_resp *resp)
@@ -467,11 +552,29 @@ static void reject(struct zt_http_req *r, int status, const char *code, const ch
 }
 
 /* First call: headers are complete. */
-static struct zt_http_req *req_new(struct zt_http_server *s, struct MHD_Connection *c,
-                                   const char *url, const char *method)
+/* libmicrohttpd's URI log callback: the first thing it calls for a request,
+ * with the request target exactly as received (path and query, still
+ * percent-encoded), which signed node requests cover. The request starts
+ * here; on_access fills the rest. NULL (out of memory) makes on_access
+ * allocate it without a target. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 {
+    (void)cls, (void)c;
     struct zt_http_req *r = zt_calloc(1, sizeof *r);
     if (!r) return NULL;
+    if (zt_strlcpy(r->target, uri ? uri : "", sizeof r->target) >= sizeof r->target) {
+        r->target[0] = '\0';
+        r->target_too_long = true;
+    }
+    return r;
+}
+
+static struct zt_http_req *req_new(struct zt_http_server *s, struct MHD_Connection *c,
+                                   const char *url, const char *method, struct zt_http_req *r)
+{
+    if (!r) r = zt_calloc(1, sizeof *r);
+    if (!r) return NULL;
+    r->started = true;
     r->srv = s;
     r->conn = c;
     r->method = method;
@@ -479,7 +582,7 @@ static struct zt_http_req *req_new(struct zt_http_server *s, struct MHD_Connecti
     zt_buf_init(&r->body, s->opts.max_body_bytes);
     uint64_t n = atomic_fetch_add(&s->next_id, 1);
     snprintf(r->id, sizeof r->id, "%016llx", (unsigned long long)(n ^ s->id_salt));
-    if (zt_strlcpy(r->path, url, sizeof r->path) >= sizeof r->path)
+    if (zt_strlcpy(r->path, url, sizeof r->path) >= sizeof r->path || r->target_too_long)
         reject(r, 414, "uri_too_long", "request target is too long");
     atomic_fetch_add(&s->inflight, 1);
 
@@ -507,9 +610,14 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
     (void)version;
     struct zt_http_server *s = cls;
     struct zt_http_req *r = *con_cls;
-    if (!r) {
-        r = req_new(s, c, url, method);
-        if (!r) return MHD_NO;
+    if (!r || !r->started) {
+        struct zt_http_req *pre = r;
+        r = req_new(s, c, url, method, pre);
+        if (!r) {
+            zt_free(pre);
+            *con_cls = NULL;
+            return MHD_NO;
+        }
         *con_cls = r;
         if (r->reject_status)
             return send_error(r, r->reject_status, r->reject_code, r->reject_msg);
@@ -556,6 +664,11 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     struct zt_http_server *s = cls;
     struct zt_http_req *r = *con_cls;
     if (!r) return;
+    if (!r->started) { /* only the request line was read */
+        zt_free(r);
+        *con_cls = NULL;
+        return;
+    }
     uint64_t dur = zt_time_mono_ns() - r->start_ns;
     int status = r->responded ? r->status : 0; /* 0: the client went away first */
     if (s->opts.observer) s->opts.observer(s->opts.ud, r->route, r->method, status, dur);
@@ -631,9 +744,49 @@ static int open_listener(const char *host, uint16_t port, int *fd_out, uint16_t 
     return 0;
 }
 
+int zt_http_tls_check(const char *cert_pem, const char *key_pem, char *why, size_t why_len)
+{
+    if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+        snprintf(why, why_len, "this libmicrohttpd was built without TLS (GnuTLS)");
+        return ZT_EUNSUPPORTED;
+    }
+    if (!cert_pem || !key_pem || !strstr(cert_pem, "-----BEGIN CERTIFICATE-----")) {
+        snprintf(why, why_len, "the certificate file is not a PEM certificate (-----BEGIN CERTIFICATE-----)");
+        return ZT_EPARSE;
+    }
+    if (!strstr(key_pem, "PRIVATE KEY-----")) {
+        snprintf(why, why_len, "the key file is not a PEM private key (-----BEGIN ... PRIVATE KEY-----)");
+        return ZT_EPARSE;
+    }
+    gnutls_certificate_credentials_t cred = NULL;
+    if (gnutls_certificate_allocate_credentials(&cred) != GNUTLS_E_SUCCESS) {
+        snprintf(why, why_len, "out of memory");
+        return ZT_ENOMEM;
+    }
+    gnutls_datum_t c = {(unsigned char *)(uintptr_t)cert_pem, (unsigned)strlen(cert_pem)};
+    gnutls_datum_t k = {(unsigned char *)(uintptr_t)key_pem, (unsigned)strlen(key_pem)};
+    int g = gnutls_certificate_set_x509_key_mem2(cred, &c, &k, GNUTLS_X509_FMT_PEM, NULL, 0);
+    gnutls_certificate_free_credentials(cred);
+    if (g == GNUTLS_E_CERTIFICATE_KEY_MISMATCH) {
+        snprintf(why, why_len, "the private key does not belong to the certificate");
+        return ZT_ECRYPTO;
+    }
+    if (g < 0) {
+        snprintf(why, why_len, "GnuTLS cannot load the certificate or key: %s", gnutls_strerror(g));
+        return ZT_EPARSE;
+    }
+    return 0;
+}
+
 int zt_http_start(const struct zt_http_opts *opts, struct zt_http_server **out)
 {
     if (!opts->handler || opts->threads < 1 || opts->max_connections < 1) return ZT_EINVAL;
+    bool tls = opts->tls_cert_pem || opts->tls_key_pem;
+    if (tls) {
+        char why[160];
+        int trc = zt_http_tls_check(opts->tls_cert_pem, opts->tls_key_pem, why, sizeof why);
+        if (trc) return trc;
+    }
     struct zt_http_server *s = zt_calloc(1, sizeof *s);
     if (!s) return ZT_ENOMEM;
     s->opts = *opts;
@@ -649,7 +802,7 @@ int zt_http_start(const struct zt_http_opts *opts, struct zt_http_server **out)
      * JSON 431) sees oversized headers before libmicrohttpd's pool runs out. */
     size_t pool = opts->max_header_bytes * 2 + 32 * 1024;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
-                     MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+                     MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | (tls ? MHD_USE_TLS : 0);
     s->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_access, s,
                               MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s, /* first, to catch all */
                               MHD_OPTION_LISTEN_SOCKET, (MHD_socket)s->listen_fd,
@@ -658,9 +811,13 @@ int zt_http_start(const struct zt_http_opts *opts, struct zt_http_server **out)
                               MHD_OPTION_CONNECTION_TIMEOUT, opts->timeout_s,
                               MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool,
                               MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+                              MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
                               /* RFC 9112 strictly: Host required in HTTP/1.1,
                                * no whitespace in header names, no bare LF */
                               MHD_OPTION_STRICT_FOR_CLIENT, (int)1,
+                              /* with TLS off these are MHD_OPTION_END-terminated no-ops */
+                              tls ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, opts->tls_key_pem,
+                              MHD_OPTION_HTTPS_MEM_CERT, opts->tls_cert_pem,
                               MHD_OPTION_END);
     if (!s->mhd) {
         close(s->listen_fd);

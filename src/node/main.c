@@ -1,6 +1,7 @@
 /* zentalk-node: the daemon. Reads the configuration, prepares the data
  * directory, starts the enabled roles and the HTTP API, and waits for
- * signals: SIGTERM/SIGINT drain and exit 0, SIGHUP reopens the log file.
+ * signals: SIGTERM/SIGINT drain and exit 0, SIGHUP reopens the log file
+ * and reloads the peers file.
  *
  * Signals are blocked in every thread (the HTTP threads inherit the mask)
  * and taken synchronously here with sigtimedwait(), so no work happens in a
@@ -48,7 +49,8 @@ static void usage(FILE *out)
             "environment variables < command-line flags. See docs/configuration.md.\n"
             "\n"
             "Signals: SIGTERM/SIGINT finish requests in flight (server.shutdown_timeout_s)\n"
-            "and exit 0; a second one stops at once. SIGHUP reopens the log file.\n"
+            "and exit 0; a second one stops at once. SIGHUP reopens the log file\n"
+            "and reloads encryption.peers_file.\n"
             "\n"
             "Exit status: 0 clean stop, 1 runtime or configuration error, 2 usage error.\n");
 }
@@ -116,12 +118,13 @@ static bool listen_is_loopback(const char *listen)
 static int check_auth_config(const struct zt_config *cfg)
 {
     if (!cfg->encryption.require_auth || cfg->encryption.jwt_secret[0] ||
-        listen_is_loopback(cfg->server.listen))
+        cfg->encryption.jwt_public_key_file[0] || listen_is_loopback(cfg->server.listen))
         return 0;
     fprintf(stderr,
             "zentalk-node: server.listen %s is not a loopback address and encryption.require_auth is "
-            "true, but encryption.jwt_secret is empty: set the JWT secret (e.g. "
-            "ZENTALK_ENCRYPTION_JWT_SECRET), listen on 127.0.0.1, or set encryption.require_auth "
+            "true, but encryption.jwt_secret is empty (and so is encryption.jwt_public_key_file): set "
+            "the JWT secret (e.g. ZENTALK_ENCRYPTION_JWT_SECRET) or a public key, listen on 127.0.0.1, or "
+            "set encryption.require_auth "
             "to false\n",
             cfg->server.listen);
     return ZT_ECONFIG;
@@ -233,6 +236,57 @@ static int run(struct zt_config *cfg)
         fprintf(stderr, "zentalk-node: cannot hash the running binary for attestation: %s\n", strerror(errno));
         goto out;
     }
+    char peers_path[4096];
+    if (cfg->encryption.peers_file[0] == '/')
+        zt_strlcpy(peers_path, cfg->encryption.peers_file, sizeof peers_path);
+    else
+        snprintf(peers_path, sizeof peers_path, "%s/%s", cfg->node.data_dir, cfg->encryption.peers_file);
+    const char *tc = cfg->server.tls_cert_file, *tk = cfg->server.tls_key_file;
+    bool tls = tc[0] || tk[0];
+    if (tls) {
+        if (!tc[0] || !tk[0]) {
+            fprintf(stderr, "zentalk-node: HTTPS needs both server.tls_cert_file and server.tls_key_file\n");
+            goto out;
+        }
+        char cp[4096], kp2[4096];
+        if (tc[0] == '/') zt_strlcpy(cp, tc, sizeof cp);
+        else snprintf(cp, sizeof cp, "%s/%s", cfg->node.data_dir, tc);
+        if (tk[0] == '/') zt_strlcpy(kp2, tk, sizeof kp2);
+        else snprintf(kp2, sizeof kp2, "%s/%s", cfg->node.data_dir, tk);
+        zt_buf_reset(&err);
+        if (zt_server_set_tls(srv, cp, kp2, &err) != 0) {
+            fprintf(stderr, "zentalk-node: TLS (server.tls_cert_file / server.tls_key_file): %s\n",
+                    zt_buf_str(&err));
+            goto out;
+        }
+    }
+    if (cfg->encryption.jwt_public_key_file[0]) {
+        char kp[4096];
+        if (cfg->encryption.jwt_public_key_file[0] == '/')
+            zt_strlcpy(kp, cfg->encryption.jwt_public_key_file, sizeof kp);
+        else
+            snprintf(kp, sizeof kp, "%s/%s", cfg->node.data_dir, cfg->encryption.jwt_public_key_file);
+        zt_buf_reset(&err);
+        if (zt_server_load_jwt_key(srv, kp, &err) != 0) {
+            fprintf(stderr, "zentalk-node: encryption.jwt_public_key_file: %s\n", zt_buf_str(&err));
+            goto out;
+        }
+    }
+    if (cfg->server.relay_ca_file[0]) {
+        char ca[4096];
+        if (cfg->server.relay_ca_file[0] == '/') zt_strlcpy(ca, cfg->server.relay_ca_file, sizeof ca);
+        else snprintf(ca, sizeof ca, "%s/%s", cfg->node.data_dir, cfg->server.relay_ca_file);
+        if (access(ca, R_OK) != 0) {
+            fprintf(stderr, "zentalk-node: server.relay_ca_file %s: %s\n", ca, strerror(errno));
+            goto out;
+        }
+        if (zt_server_set_relay_ca(srv, ca) != 0) goto out;
+    }
+    zt_buf_reset(&err);
+    if (zt_server_load_peers(srv, peers_path, &err) != 0) {
+        fprintf(stderr, "zentalk-node: encryption.peers_file: %s\n", zt_buf_str(&err));
+        goto out;
+    }
     int src = zt_server_start(srv);
     if (src == ZT_EADDRINUSE) {
         fprintf(stderr, "zentalk-node: cannot listen on %s: address already in use "
@@ -254,13 +308,14 @@ static int run(struct zt_config *cfg)
     const char *h = host[0] ? host : "127.0.0.1";
     bool v6 = strchr(h, ':') != NULL;
     char url[300];
-    snprintf(url, sizeof url, "http://%s%s%s:%u", v6 ? "[" : "", h, v6 ? "]" : "", (unsigned)port);
+    snprintf(url, sizeof url, "%s://%s%s%s:%u", tls ? "https" : "http", v6 ? "[" : "", h, v6 ? "]" : "",
+             (unsigned)port);
     char roles[64];
     roles_string(cfg->node.role_mask, roles, sizeof roles);
     zt_log(ZT_LOG_INFO, "node_started",
            "version=%s node_id=%s roles=%s url=%s data_dir=%s threads=%lld pid=%ld", ZT_VERSION,
            node_id, roles, url, cfg->node.data_dir, (long long)cfg->server.threads, (long)getpid());
-    if (!cfg->encryption.jwt_secret[0])
+    if (!cfg->encryption.jwt_secret[0] && !cfg->encryption.jwt_public_key_file[0])
         zt_log(ZT_LOG_WARN, "auth_disabled",
                "detail=\"no encryption.jwt_secret: bearer tokens are not accepted; loopback clients act "
                "as admin, others %s\"",
@@ -283,6 +338,9 @@ static int run(struct zt_config *cfg)
                 zt_log(ZT_LOG_ERROR, "log_reopen_failed", "file=%s", cfg->log.file);
             else
                 zt_log(ZT_LOG_INFO, "log_reopened", "file=%s", cfg->log.file[0] ? cfg->log.file : "stderr");
+            zt_buf_reset(&err);
+            if (zt_server_load_peers(srv, peers_path, &err) != 0) /* the previous peers stay */
+                zt_log(ZT_LOG_ERROR, "peers_reload_failed", "detail=\"%s\"", zt_buf_str(&err));
             continue;
         }
         zt_log(ZT_LOG_INFO, "shutdown_started", "signal=%s inflight=%lld timeout_s=%lld",

@@ -2,8 +2,11 @@
  * identity token-bucket rate limiter. See auth.h.
  *
  * The JOSE header is read here before libjwt sees the token so that only
- * HS256 ever reaches jwt_decode(): libjwt accepts "alg":"none" (no
- * signature) and would use an HMAC secret for whatever HS* the token names.
+ * HS256 (with the secret) and RS256 (with the RSA public key) ever reach
+ * jwt_decode(): libjwt accepts "alg":"none" (no signature) and would use
+ * whatever key it is given as an HMAC secret for a token that says HS*.
+ * EdDSA (Ed25519, RFC 8037), which libjwt 1.x lacks, is verified here with
+ * libsodium. All three share one claims check.
  * After the signature checks out, the claims are read from the same bytes
  * with jansson, strictly (types, not just presence). */
 #include "auth.h"
@@ -141,15 +144,150 @@ static const char *check_claims(json_t *c, const char *issuer, const char *audie
     return NULL;
 }
 
-int zt__auth_verify(const char *secret, const char *issuer, const char *audience, const char *token,
-                    size_t len, int64_t now_s, struct zt__auth_principal *out, const char **why)
+/* ---- keys ---------------------------------------------------------------- */
+
+/* DER SubjectPublicKeyInfo of an Ed25519 key (RFC 8410): SEQUENCE { SEQUENCE
+ * { OID 1.3.101.112 } BIT STRING (0 unused bits) } then the 32 key bytes. */
+static const uint8_t ED25519_SPKI_PREFIX[12] = {0x30, 0x2a, 0x30, 0x05, 0x06, 0x03,
+                                                0x2b, 0x65, 0x70, 0x03, 0x21, 0x00};
+/* OID 1.2.840.113549.1.1.1 (rsaEncryption), as it appears in an RSA SPKI. */
+static const uint8_t RSA_OID[11] = {0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01};
+
+void zt__auth_keys_init(struct zt__auth_keys *k)
+{
+    memset(k, 0, sizeof *k);
+}
+
+void zt__auth_keys_deinit(struct zt__auth_keys *k)
+{
+    zt_free(k->rsa_pem);
+    memset(k, 0, sizeof *k);
+}
+
+int zt__auth_alg_parse(const char *name, unsigned *bit)
+{
+    if (zt_str_eq(name, "HS256")) *bit = ZT__AUTH_ALG_HS256;
+    else if (zt_str_eq(name, "RS256")) *bit = ZT__AUTH_ALG_RS256;
+    else if (zt_str_eq(name, "EdDSA")) *bit = ZT__AUTH_ALG_EDDSA;
+    else return ZT_EINVAL;
+    return 0;
+}
+
+int zt__auth_keys_set_pem(struct zt__auth_keys *k, const char *pem, size_t len, const char **why)
+{
+    static const char begin[] = "-----BEGIN PUBLIC KEY-----", end[] = "-----END PUBLIC KEY-----";
+    const char *reason = "not a PEM public key (-----BEGIN PUBLIC KEY-----, SubjectPublicKeyInfo)";
+    uint8_t *der = NULL;
+    int rc = ZT_EPARSE;
+    if (len > ZT__AUTH_PEM_MAX) {
+        reason = "PEM file too large";
+        rc = ZT_ETOOBIG;
+        goto out;
+    }
+    const char *b = zt__memmem(pem, len, begin, sizeof begin - 1);
+    if (!b) {
+        if (zt__memmem(pem, len, "BEGIN RSA PUBLIC KEY", 20))
+            reason = "PKCS#1 RSA key; convert it: openssl rsa -RSAPublicKey_in -pubout";
+        goto out;
+    }
+    const char *body = b + sizeof begin - 1;
+    const char *e = zt__memmem(body, len - (size_t)(body - pem), end, sizeof end - 1);
+    if (!e) goto out;
+    size_t bl = (size_t)(e - body);
+    der = zt_malloc(bl);
+    if (!der) {
+        rc = ZT_ENOMEM;
+        reason = "out of memory";
+        goto out;
+    }
+    size_t dl = 0;
+    const char *stop = NULL;
+    if (sodium_base642bin(der, bl, body, bl, " \t\r\n", &dl, &stop, sodium_base64_VARIANT_ORIGINAL) != 0 ||
+        stop != e || dl < 16) {
+        reason = "bad base64 in the PEM key";
+        goto out;
+    }
+    if (dl == sizeof ED25519_SPKI_PREFIX + 32 && memcmp(der, ED25519_SPKI_PREFIX, sizeof ED25519_SPKI_PREFIX) == 0) {
+        memcpy(k->ed25519_pk, der + sizeof ED25519_SPKI_PREFIX, 32);
+        k->has_ed25519 = true;
+        rc = 0;
+        goto out;
+    }
+    /* an RSA SPKI names rsaEncryption right after its outer headers */
+    if (dl > 64 && der[0] == 0x30 && zt__memmem((const char *)der, dl < 32 ? dl : 32, (const char *)RSA_OID, sizeof RSA_OID)) {
+        char *copy = zt_malloc(len + 1);
+        if (!copy) {
+            rc = ZT_ENOMEM;
+            reason = "out of memory";
+            goto out;
+        }
+        memcpy(copy, pem, len);
+        copy[len] = '\0';
+        zt_free(k->rsa_pem);
+        k->rsa_pem = copy;
+        k->rsa_pem_len = len;
+        rc = 0;
+        goto out;
+    }
+    reason = "the PEM key is neither Ed25519 nor RSA";
+    rc = ZT_EUNSUPPORTED;
+out:
+    zt_free(der);
+    if (rc && why) *why = reason;
+    return rc;
+}
+
+const char *zt__memmem(const char *hay, size_t n, const char *needle, size_t m)
+{
+    if (m == 0 || m > n) return NULL;
+    for (size_t i = 0; i + m <= n; i++)
+        if (hay[i] == needle[0] && memcmp(hay + i, needle, m) == 0) return hay + i;
+    return NULL;
+}
+
+/* ---- verification --------------------------------------------------------- */
+
+/* RFC 8037: EdDSA with an Ed25519 key over base64url(header) "." base64url(payload). */
+static bool eddsa_ok(const uint8_t pk[32], const char *token, size_t signed_len, const char *sig_b64, size_t sig_len)
+{
+    uint8_t sig[crypto_sign_BYTES + 1];
+    size_t bl = 0;
+    const char *end = NULL;
+    if (sig_len != 86) return false; /* 64 bytes, unpadded base64url */
+    if (sodium_base642bin(sig, sizeof sig, sig_b64, sig_len, NULL, &bl, &end,
+                          sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
+        bl != crypto_sign_BYTES || end != sig_b64 + sig_len)
+        return false;
+    return crypto_sign_verify_detached(sig, (const unsigned char *)token, signed_len, pk) == 0;
+}
+
+/* Only alg, typ and kid in an EdDSA header (no jwk/jku/x5u to fetch keys from). */
+static bool eddsa_header_ok(json_t *hdr)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach(hdr, k, v) {
+        if (zt_str_eq(k, "alg")) continue;
+        if ((zt_str_eq(k, "typ") || zt_str_eq(k, "kid")) && json_is_string(v)) continue;
+        return false;
+    }
+    json_t *typ = json_object_get(hdr, "typ");
+    return !typ || zt_str_eq(json_string_value(typ), "JWT");
+}
+
+int zt__auth_verify_keys(const struct zt__auth_keys *keys, const char *issuer, const char *audience,
+                         const char *token, size_t len, int64_t now_s, struct zt__auth_principal *out,
+                         const char **why)
 {
     const char *reason = "malformed token";
     json_t *hdr = NULL, *claims = NULL;
     jwt_t *jwt = NULL;
     char *copy = NULL;
     int rc = ZT_ECRYPTO;
-    if (!secret || !secret[0]) return ZT_EINVAL;
+    bool hs = (keys->algs & ZT__AUTH_ALG_HS256) && keys->hs_secret && keys->hs_secret[0];
+    bool rs = (keys->algs & ZT__AUTH_ALG_RS256) && keys->rsa_pem;
+    bool ed = (keys->algs & ZT__AUTH_ALG_EDDSA) && keys->has_ed25519;
+    if (!hs && !rs && !ed) return ZT_EINVAL;
     if (len > ZT__AUTH_MAX_HEADER) {
         if (why) *why = "token too long";
         return ZT_ETOOBIG;
@@ -160,29 +298,47 @@ int zt__auth_verify(const char *secret, const char *issuer, const char *audience
         goto out;
     hdr = segment_json(token, (size_t)(d1 - token));
     if (!hdr) goto out;
-    json_t *alg = json_object_get(hdr, "alg");
-    if (!json_is_string(alg) || strcmp(json_string_value(alg), "HS256") != 0) {
-        reason = "algorithm not accepted (HS256 only)";
+    json_t *algj = json_object_get(hdr, "alg");
+    const char *alg = json_is_string(algj) ? json_string_value(algj) : "";
+    unsigned bit = 0;
+    if (zt__auth_alg_parse(alg, &bit) != 0 || (bit == ZT__AUTH_ALG_HS256 && !hs) ||
+        (bit == ZT__AUTH_ALG_RS256 && !rs) || (bit == ZT__AUTH_ALG_EDDSA && !ed)) {
+        reason = keys->algs == ZT__AUTH_ALG_HS256 ? "algorithm not accepted (HS256 only)"
+                                                  : "algorithm not accepted (see encryption.jwt_algorithms)";
         goto out;
     }
     if (json_object_get(hdr, "crit")) {
         reason = "unsupported critical header";
         goto out;
     }
-    copy = zt_malloc(len + 1);
-    if (!copy) {
-        rc = ZT_ENOMEM;
-        reason = "out of memory";
-        goto out;
-    }
-    memcpy(copy, token, len);
-    copy[len] = '\0';
-    size_t sl = strlen(secret);
-    if (sl > INT32_MAX) goto out;
-    if (jwt_decode(&jwt, copy, (const unsigned char *)secret, (int)sl) != 0 || !jwt ||
-        jwt_get_alg(jwt) != JWT_ALG_HS256) {
-        reason = "bad signature";
-        goto out;
+    if (bit == ZT__AUTH_ALG_EDDSA) {
+        if (!eddsa_header_ok(hdr)) {
+            reason = "unexpected EdDSA header parameter";
+            goto out;
+        }
+        if (!eddsa_ok(keys->ed25519_pk, token, (size_t)(d2 - token), d2 + 1, len - (size_t)(d2 + 1 - token))) {
+            reason = "bad signature";
+            goto out;
+        }
+    } else {
+        copy = zt_malloc(len + 1);
+        if (!copy) {
+            rc = ZT_ENOMEM;
+            reason = "out of memory";
+            goto out;
+        }
+        memcpy(copy, token, len);
+        copy[len] = '\0';
+        /* each algorithm gets only its own key: an RSA public key never
+         * reaches libjwt as an HMAC secret (alg confusion) */
+        const char *key = bit == ZT__AUTH_ALG_HS256 ? keys->hs_secret : keys->rsa_pem;
+        size_t kl = bit == ZT__AUTH_ALG_HS256 ? strlen(keys->hs_secret) : keys->rsa_pem_len;
+        jwt_alg_t want = bit == ZT__AUTH_ALG_HS256 ? JWT_ALG_HS256 : JWT_ALG_RS256;
+        if (kl > INT32_MAX) goto out;
+        if (jwt_decode(&jwt, copy, (const unsigned char *)key, (int)kl) != 0 || !jwt || jwt_get_alg(jwt) != want) {
+            reason = "bad signature";
+            goto out;
+        }
     }
     claims = segment_json(d1 + 1, (size_t)(d2 - d1 - 1));
     if (!claims) goto out;
@@ -202,6 +358,17 @@ out:
     json_decref(hdr);
     json_decref(claims);
     return rc;
+}
+
+int zt__auth_verify(const char *secret, const char *issuer, const char *audience, const char *token,
+                    size_t len, int64_t now_s, struct zt__auth_principal *out, const char **why)
+{
+    if (!secret || !secret[0]) return ZT_EINVAL;
+    struct zt__auth_keys k;
+    zt__auth_keys_init(&k);
+    k.hs_secret = secret;
+    k.algs = ZT__AUTH_ALG_HS256;
+    return zt__auth_verify_keys(&k, issuer, audience, token, len, now_s, out, why);
 }
 
 /* ---- rate limiter ------------------------------------------------------- */

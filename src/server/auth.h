@@ -1,7 +1,8 @@
 /* auth.h: API authentication and rate limiting (internal to src/server).
  *
  * Tokens are JWTs issued by zentalk-api, signed HS256 with
- * encryption.jwt_secret; they carry "sub" (the identity), "role"
+ * encryption.jwt_secret, RS256 or EdDSA (Ed25519) with the private half of
+ * encryption.jwt_public_key_file, as encryption.jwt_algorithms allows; they carry "sub" (the identity), "role"
  * (user|provider|admin), "iss" and "aud" (integration.jwt_issuer /
  * jwt_audience) and "exp" (required), optionally "nbf". Any other algorithm,
  * "none" included, is refused. The rate limiter is a token bucket per key
@@ -48,6 +49,43 @@ ZT_NODISCARD int zt__auth_parse_header(const char *value, const char **tok, size
 ZT_NODISCARD int zt__auth_verify(const char *secret, const char *issuer, const char *audience,
                                  const char *token, size_t len, int64_t now_s,
                                  struct zt__auth_principal *out, const char **why);
+
+/* ---- keys for several algorithms ---- */
+
+#define ZT__AUTH_ALG_HS256 (1u << 0)
+#define ZT__AUTH_ALG_RS256 (1u << 1)
+#define ZT__AUTH_ALG_EDDSA (1u << 2)
+#define ZT__AUTH_PEM_MAX 16384
+
+/* What tokens may be checked with: algs (ZT__AUTH_ALG_*) is the allowed
+ * list (encryption.jwt_algorithms); an algorithm is used only when its key
+ * is there too (hs_secret for HS256, rsa_pem for RS256, ed25519_pk for
+ * EdDSA). hs_secret is borrowed; the rest is owned (deinit frees). */
+struct zt__auth_keys {
+    const char *hs_secret;
+    char *rsa_pem;
+    size_t rsa_pem_len;
+    uint8_t ed25519_pk[32];
+    bool has_ed25519;
+    unsigned algs;
+};
+void zt__auth_keys_init(struct zt__auth_keys *k);
+void zt__auth_keys_deinit(struct zt__auth_keys *k);
+/* "HS256", "RS256" or "EdDSA" to its bit; ZT_EINVAL otherwise. */
+ZT_NODISCARD int zt__auth_alg_parse(const char *name, unsigned *bit);
+/* Take a PEM public key (SubjectPublicKeyInfo, "BEGIN PUBLIC KEY"): an
+ * Ed25519 key (the fixed 12-byte DER prefix + 32 bytes, RFC 8410) or an RSA
+ * key (kept as PEM for libjwt). ZT_EPARSE (not such a PEM), ZT_EUNSUPPORTED
+ * (another key type), ZT_ETOOBIG, ZT_ENOMEM; *why says which. */
+ZT_NODISCARD int zt__auth_keys_set_pem(struct zt__auth_keys *k, const char *pem, size_t len, const char **why);
+/* Like zt__auth_verify() with any of keys' algorithms: the token's "alg"
+ * must be allowed and keyed (else ZT_ECRYPTO "algorithm not accepted");
+ * ZT_EINVAL when no algorithm is usable at all. */
+ZT_NODISCARD int zt__auth_verify_keys(const struct zt__auth_keys *keys, const char *issuer,
+                                      const char *audience, const char *token, size_t len, int64_t now_s,
+                                      struct zt__auth_principal *out, const char **why);
+/* memmem without _GNU_SOURCE. */
+const char *zt__memmem(const char *hay, size_t n, const char *needle, size_t m);
 
 /* ---- rate limiter ---- */
 

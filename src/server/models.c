@@ -45,6 +45,7 @@ int zt__models_new(const struct zt_config *cfg, struct zt__models **out)
 
 void zt__models_shutdown(struct zt__models *ms)
 {
+    if (!ms) return;
     /* copy the list: runner callbacks may call zt__models_release(), which
      * takes ms->mu, while a runner stops */
     size_t n = ms->cfg->n_models;

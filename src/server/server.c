@@ -16,8 +16,10 @@
  *    default), nothing on a non-loopback listener with require_auth, and
  *    user otherwise. Routes of role "none" (probes, metrics, status) skip
  *    all of this. */
+#include <errno.h>
 #include <jansson.h>
 #include <pthread.h>
+#include <sodium.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -29,10 +31,13 @@
 #include "llm.h"
 #include "metrics.h"
 #include "models.h"
+#include "relay.h"
 #include "wallet.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_http.h"
 #include "zentalk/zt_log.h"
+#include "zentalk/zt_nodeauth.h"
+#include "zentalk/zt_peers.h"
 #include "zentalk/zt_server.h"
 #include "zentalk/zt_str.h"
 #include "zentalk/zt_time.h"
@@ -52,6 +57,16 @@ struct zt_server;
 typedef void (*route_fn)(struct zt_server *s, struct zt_http_req *req, json_t *body,
                          struct zt_http_resp *resp);
 
+/* Node routes: who may call them is configurable (encryption.relay_callers,
+ * encryption.sealed_jobs_callers): "peer" = only a signed request from a
+ * registered peer (zt_nodeauth.h), "peer_or_user" = that or any caller the
+ * usual rules admit at min_role. */
+enum node_gate {
+    GATE_NONE = 0,
+    GATE_RELAY,  /* POST /v1/relay/jobs */
+    GATE_SEALED, /* POST /v1/jobs/sealed (the worker route) */
+};
+
 struct route {
     const char *path;
     unsigned methods;   /* M_GET implies M_HEAD */
@@ -59,6 +74,22 @@ struct route {
     enum zt__auth_role min_role; /* least role allowed (auth.h) */
     route_fn fn;
 };
+
+/* The node routes, by path (kept apart from the route table). */
+static const struct {
+    const char *path;
+    enum node_gate gate;
+} node_gates[] = {
+    {"/v1/relay/jobs", GATE_RELAY},
+    {"/v1/jobs/sealed", GATE_SEALED},
+};
+
+static enum node_gate route_gate(const char *path)
+{
+    for (size_t i = 0; i < sizeof node_gates / sizeof node_gates[0]; i++)
+        if (strcmp(node_gates[i].path, path) == 0) return node_gates[i].gate;
+    return GATE_NONE;
+}
 
 #define N_ROLES 3
 static const char *const role_names[N_ROLES] = {"gateway", "orchestrator", "worker"};
@@ -84,7 +115,19 @@ struct zt_server {
     struct zt__ratelimit *limiter;
     struct zt__wallet *wallet;   /* wallet login nonces and sessions */
     struct zt__feat_spam *feat_spam; /* spam model; entities, preprocess (feat_spam.h) */
+    const struct zt_identity *identity; /* signs relayed requests; NULL until set */
+    struct zt_peers *peers;      /* trusted peers (encryption.peers_file) */
+    struct zt_nodeauth_verifier *nodeauth; /* replay cache of node signatures */
+    struct zt__relay *relay;
+    atomic_uint_fast64_t node_auth[6]; /* by enum node_auth_result */
+    struct zt__auth_keys auth_keys; /* HS256 secret, RS256/EdDSA public key */
+    char *tls_cert;              /* PEM, or NULL: plain HTTP */
+    char *tls_key;               /* PEM, sodium_malloc'd */
+    size_t tls_key_size;
 };
+
+enum node_auth_result { NA_OK, NA_UNKNOWN, NA_BAD_SIG, NA_STALE, NA_REPLAY, NA_MALFORMED };
+static const char *const node_auth_names[6] = {"ok", "unknown_node", "bad_signature", "stale_date", "replay", "malformed"};
 
 #define RATE_LIMIT_KEYS 10000 /* identities tracked; least recently seen evicted */
 
@@ -213,6 +256,27 @@ static void h_metrics(struct zt_server *s, struct zt_http_req *req, json_t *body
                          "zentalk_inference_queue %u\n",
                          n_loaded, (unsigned long long)st.prompt_tokens, (unsigned long long)st.generated_tokens,
                          (unsigned long long)st.jobs_done, st.active_slots, st.queued);
+    rc |= zt_buf_append_str(b, "# HELP zentalk_node_auth_total Signed node requests checked, by result.\n"
+                               "# TYPE zentalk_node_auth_total counter\n");
+    for (int i = 0; i < 6; i++)
+        rc |= zt_buf_appendf(b, "zentalk_node_auth_total{result=\"%s\"} %llu\n", node_auth_names[i],
+                             (unsigned long long)atomic_load(&s->node_auth[i]));
+    struct zt__relay_stats rs;
+    zt__relay_stats(s->relay, &rs);
+    rc |= zt_buf_appendf(b,
+                         "# HELP zentalk_relay_requests_total Relayed requests, by outcome.\n"
+                         "# TYPE zentalk_relay_requests_total counter\n"
+                         "zentalk_relay_requests_total{outcome=\"forwarded\"} %llu\n"
+                         "zentalk_relay_requests_total{outcome=\"failed\"} %llu\n"
+                         "zentalk_relay_requests_total{outcome=\"refused\"} %llu\n"
+                         "# HELP zentalk_relay_in_flight Relayed requests in progress.\n"
+                         "# TYPE zentalk_relay_in_flight gauge\n"
+                         "zentalk_relay_in_flight %u\n"
+                         "# HELP zentalk_peers Trusted peers in the registry.\n"
+                         "# TYPE zentalk_peers gauge\n"
+                         "zentalk_peers %zu\n",
+                         (unsigned long long)rs.forwarded, (unsigned long long)rs.failed,
+                         (unsigned long long)rs.refused, rs.inflight, zt_peers_count(s->peers));
     rc |= zt__metrics_render_http(&s->metrics, b);
     if (rc) {
         zt_http_resp_error(resp, 500, "internal", "could not render metrics");
@@ -241,12 +305,19 @@ static void h_status(struct zt_server *s, struct zt_http_req *req, json_t *body,
         json_array_append_new(configured, json_string(e->id));
         if (is_loaded) json_array_append_new(loaded, json_string(e->id));
     }
-    json_t *j = json_pack("{s:s,s:s,s:s,s:o*,s:o*,s:b,s:f,s:s,s:s,s:o*,s:o*,s:[]}",
+    /* the trusted peers (public: their descriptors are) */
+    json_t *peers = json_array();
+    size_t np = zt_peers_count(s->peers);
+    struct zt_peer *pv = np ? zt_calloc(np, sizeof *pv) : NULL;
+    np = pv ? zt_peers_list(s->peers, pv, np) : 0;
+    for (size_t i = 0; i < np && peers; i++) json_array_append_new(peers, json_string(pv[i].node_id));
+    zt_free(pv);
+    json_t *j = json_pack("{s:s,s:s,s:s,s:o*,s:o*,s:b,s:f,s:s,s:s,s:o*,s:o*,s:o*}",
                           "node_id", s->node_id, "version", ZT_VERSION, "commit", ZT_GIT_COMMIT,
                           "roles", roles, "readiness", readiness, "ready",
                           all_ready && !atomic_load(&s->draining), "uptime_seconds", uptime_s(s),
                           "started_at", started, "listen", s->cfg->server.listen, "models", loaded,
-                          "models_configured", configured, "peers");
+                          "models_configured", configured, "peers", peers);
     zt_http_resp_json(resp, 200, j);
 }
 
@@ -366,6 +437,12 @@ static void h_feat_preprocess(struct zt_server *s, struct zt_http_req *req, json
     zt__feat_preprocess_h(s->feat_spam, req, body, resp);
 }
 
+static void h_relay(struct zt_server *s, struct zt_http_req *req, json_t *body, struct zt_http_resp *resp)
+{
+    (void)body;
+    zt__relay_handle(s->relay, req, resp);
+}
+
 static const struct route routes[] = {
     {"/healthz", M_GET, 0, ZT__AUTH_NONE, h_healthz},
     {"/readyz", M_GET, 0, ZT__AUTH_NONE, h_readyz},
@@ -384,6 +461,7 @@ static const struct route routes[] = {
     {"/v1/features/spam", M_POST, M_POST, ZT__AUTH_USER, h_feat_spam},
     {"/v1/features/entities", M_POST, M_POST, ZT__AUTH_USER, h_feat_entities},
     {"/v1/features/preprocess", M_POST, M_POST, ZT__AUTH_USER, h_feat_preprocess},
+    {"/v1/relay/jobs", M_POST, 0, ZT__AUTH_USER, h_relay},
 };
 #define N_ROUTES (sizeof routes / sizeof routes[0])
 
@@ -457,25 +535,101 @@ static void unauthorized(struct zt_http_resp *resp, bool invalid, const char *me
     zt_http_resp_error(resp, 401, "unauthorized", message);
 }
 
+/* A request carrying the Zentalk-* signature headers (zt_nodeauth.h) is
+ * checked whatever its route: 1 and *p = "node:zt1...", role provider, when
+ * a registered peer signed it; 0 when it carries none of the headers; -1
+ * (resp filled: 401, or 503 when the replay cache is full) otherwise. */
+static int node_caller(struct zt_server *s, struct zt_http_req *req, struct zt_http_resp *resp,
+                       struct zt__auth_principal *p)
+{
+    const char *hn = zt_http_req_header(req, ZT_NODEAUTH_H_NODE);
+    const char *hd = zt_http_req_header(req, ZT_NODEAUTH_H_DATE);
+    const char *hno = zt_http_req_header(req, ZT_NODEAUTH_H_NONCE);
+    const char *hs = zt_http_req_header(req, ZT_NODEAUTH_H_SIG);
+    if (!hn && !hd && !hno && !hs) return 0;
+    struct zt_nodeauth_parsed np;
+    const char *why = "malformed or missing Zentalk-Node/-Date/-Nonce/-Signature header";
+    enum node_auth_result res = NA_MALFORMED;
+    int rc = zt_nodeauth_parse(hn, hd, hno, hs, &np);
+    if (!rc && !s->identity) {
+        rc = ZT_EINVAL;
+        why = "this node has no identity to check node signatures against";
+    } else if (!rc) {
+        size_t len;
+        const char *body = zt_http_req_body(req, &len);
+        rc = zt_nodeauth_verify(s->nodeauth, s->peers, zt_identity_id(s->identity), zt_http_req_method(req),
+                                zt_http_req_target(req), body, len, &np, zt_time_real_ms() / 1000, &why);
+        res = rc == 0                ? NA_OK
+              : rc == ZT_ENOTFOUND   ? NA_UNKNOWN
+              : rc == ZT_ETIMEDOUT   ? NA_STALE
+              : rc == ZT_EEXIST      ? NA_REPLAY
+              : rc == ZT_ECRYPTO     ? NA_BAD_SIG
+                                     : NA_MALFORMED;
+    }
+    atomic_fetch_add(&s->node_auth[res], 1);
+    if (rc == ZT_ENOMEM) {
+        zt_http_resp_error(resp, 500, "internal", "out of memory");
+        return -1;
+    }
+    if (rc == ZT_EBUSY) {
+        zt_ignore(zt_http_resp_header(resp, "Retry-After", "5"));
+        zt_http_resp_error(resp, 503, "overloaded", why);
+        return -1;
+    }
+    if (rc) {
+        zt_log_rl(ZT_LOG_WARN, 10, "node_auth_rejected", "result=%s node=%s request_id=%s", node_auth_names[res],
+                  hn && zt_identity_id_valid(hn) ? hn : "-", zt_http_req_id(req));
+        zt_http_resp_error(resp, 401, "invalid_node_signature", why);
+        return -1;
+    }
+    memset(p, 0, sizeof *p);
+    snprintf(p->identity, sizeof p->identity, "node:%s", np.node);
+    p->role = ZT__AUTH_PROVIDER;
+    zt_log(ZT_LOG_DEBUG, "node_auth_ok", "node=%s request_id=%s", np.node, zt_http_req_id(req));
+    return 1;
+}
+
+static bool gate_peer_only(const struct zt_server *s, enum node_gate g)
+{
+    const struct zt_cfg_encryption *enc = &s->cfg->encryption;
+    if (g == GATE_RELAY) return zt_str_eq(enc->relay_callers, "peer");
+    if (g == GATE_SEALED) return zt_str_eq(enc->sealed_jobs_callers, "peer");
+    return false;
+}
+
 /* The caller's role for route r; false (resp filled: 401, 403, 429, 500)
- * when the request may not go on. */
+ * when the request may not go on. node: the verified peer that signed the
+ * request, or NULL. */
 static bool authorize(struct zt_server *s, struct zt_http_req *req, const struct route *r,
-                      struct zt_http_resp *resp)
+                      const struct zt__auth_principal *node, struct zt_http_resp *resp)
 {
     if (r->min_role == ZT__AUTH_NONE) return true;
+    if (!node && gate_peer_only(s, route_gate(r->path))) {
+        zt_http_resp_error(resp, 401, "unauthorized",
+                           "this route accepts only requests signed by a registered peer node");
+        return false;
+    }
     const struct zt_cfg_encryption *enc = &s->cfg->encryption;
-    bool has_key = enc->jwt_secret && enc->jwt_secret[0];
-    const char *hdr = has_key ? zt_http_req_header(req, "Authorization") : NULL;
+    bool has_key = (enc->jwt_secret && enc->jwt_secret[0]) || s->auth_keys.rsa_pem || s->auth_keys.has_ed25519;
+    const char *hdr = !node && has_key ? zt_http_req_header(req, "Authorization") : NULL;
     struct zt__auth_principal p;
     memset(&p, 0, sizeof p);
-    if (hdr) {
+    if (node) {
+        /* not rate-limited per identity: a relay carries many users'
+         * requests, and limits its own callers itself */
+        p = *node;
+    } else if (hdr) {
         const char *tok, *why = "Authorization must be \"Bearer <token>\"";
         size_t len;
         int rc = zt__auth_parse_header(hdr, &tok, &len);
         if (!rc) {
-            rc = zt__auth_verify(enc->jwt_secret, s->cfg->integration.jwt_issuer,
-                                 s->cfg->integration.jwt_audience, tok, len,
-                                 zt_time_real_ms() / 1000, &p, &why);
+            rc = zt__auth_verify_keys(&s->auth_keys, s->cfg->integration.jwt_issuer,
+                                      s->cfg->integration.jwt_audience, tok, len,
+                                      zt_time_real_ms() / 1000, &p, &why);
+            if (rc == ZT_EINVAL) { /* no algorithm of the token's kind is keyed */
+                rc = ZT_ECRYPTO;
+                why = "algorithm not accepted (see encryption.jwt_algorithms)";
+            }
         } else if (zt__wallet_parse_bearer(hdr, &tok, &len) == 0) { /* not a JWT: a session? */
             rc = zt__wallet_session(s->wallet, tok, len, zt_time_real_ms() / 1000, &p);
             if (rc) {
@@ -514,7 +668,7 @@ static bool authorize(struct zt_server *s, struct zt_http_req *req, const struct
     if (p.role < r->min_role) {
         char msg[160];
         snprintf(msg, sizeof msg, "this route requires role %s; the caller has role %s",
-                 zt__auth_role_name(r->min_role), hdr ? zt__auth_role_name(p.role) : "anonymous");
+                 zt__auth_role_name(r->min_role), hdr || node ? zt__auth_role_name(p.role) : "anonymous");
         zt_http_resp_error(resp, 403, "forbidden", msg);
         return false;
     }
@@ -532,12 +686,14 @@ static void dispatch(void *ud, struct zt_http_req *req, struct zt_http_resp *res
             break;
         }
     }
+    zt_http_req_set_route(req, r ? r->path : UNMATCHED);
+    struct zt__auth_principal node_p;
+    int nc = node_caller(s, req, resp, &node_p);
+    if (nc < 0) return;
     if (!r) {
-        zt_http_req_set_route(req, UNMATCHED);
         zt_http_resp_error(resp, 404, "not_found", "no such route");
         return;
     }
-    zt_http_req_set_route(req, r->path);
     unsigned m = method_bit(zt_http_req_method(req));
     unsigned allowed = r->methods | ((r->methods & M_GET) ? M_HEAD : 0);
     if (m == M_OPTIONS) {
@@ -554,7 +710,7 @@ static void dispatch(void *ud, struct zt_http_req *req, struct zt_http_resp *res
         zt_http_resp_error(resp, 405, "method_not_allowed", "method not allowed on this route");
         return;
     }
-    if (!authorize(s, req, r, resp)) return;
+    if (!authorize(s, req, r, nc > 0 ? &node_p : NULL, resp)) return;
     json_t *body = NULL;
     if (r->json_body & m) {
         body = parse_body(req, resp);
@@ -597,33 +753,33 @@ int zt_server_new(const struct zt_config *cfg, const char *node_id, struct zt_se
     if (zt_str_split_hostport(cfg->server.listen, host, sizeof host, &port) == 0)
         s->listener_loopback = zt_str_eq(host, "localhost") || zt_str_eq(host, "::1") ||
                                zt_str_starts_with(host, "127.");
+    /* On failure zt_server_free() releases whatever was created (every
+     * member it frees accepts NULL). One line per subsystem. */
     if (zt__ratelimit_new((double)cfg->server.rate_limit_rps, (double)cfg->server.rate_limit_burst,
-                          RATE_LIMIT_KEYS, &s->limiter) != 0) {
-        zt_free(s);
-        return ZT_ENOMEM;
-    }
-    if (zt__wallet_new(cfg->server.session_ttl_s > 0 ? cfg->server.session_ttl_s : 86400, &s->wallet) != 0) {
-        zt__ratelimit_free(s->limiter);
-        zt_free(s);
-        return ZT_ENOMEM;
-    }
-    if (zt__models_new(cfg, &s->models) != 0) {
-        zt__wallet_free(s->wallet);
-        zt__ratelimit_free(s->limiter);
-        zt_free(s);
-        return ZT_ENOMEM;
-    }
-    if (zt__feat_spam_new(cfg, &s->feat_spam) != 0) {
-        zt__models_free(s->models);
-        zt__wallet_free(s->wallet);
-        zt__ratelimit_free(s->limiter);
-        zt_free(s);
-        return ZT_ENOMEM;
+                          RATE_LIMIT_KEYS, &s->limiter) != 0)
+        goto fail;
+    if (zt__wallet_new(cfg->server.session_ttl_s > 0 ? cfg->server.session_ttl_s : 86400, &s->wallet) != 0)
+        goto fail;
+    if (zt__models_new(cfg, &s->models) != 0) goto fail;
+    if (zt__feat_spam_new(cfg, &s->feat_spam) != 0) goto fail;
+    if (zt_peers_new(&s->peers) != 0) goto fail;
+    if (zt_nodeauth_verifier_new(0, &s->nodeauth) != 0) goto fail;
+    if (zt__relay_new(s->peers, (unsigned)cfg->server.relay_timeout_s,
+                      (unsigned)cfg->server.relay_max_inflight, &s->relay) != 0)
+        goto fail;
+    zt__auth_keys_init(&s->auth_keys);
+    s->auth_keys.hs_secret = cfg->encryption.jwt_secret;
+    for (size_t i = 0; i < cfg->encryption.jwt_algorithms.count; i++) {
+        unsigned bit = 0;
+        if (zt__auth_alg_parse(cfg->encryption.jwt_algorithms.items[i], &bit) == 0) s->auth_keys.algs |= bit;
     }
     for (size_t i = 0; i < N_ROUTES; i++) zt_ignore(zt__metrics_add_route(&s->metrics, routes[i].path));
     zt_ignore(zt__metrics_add_route(&s->metrics, UNMATCHED));
     *out = s;
     return 0;
+fail:
+    zt_server_free(s);
+    return ZT_ENOMEM;
 }
 
 int zt_server_start(struct zt_server *s)
@@ -643,6 +799,8 @@ int zt_server_start(struct zt_server *s)
         .handler = dispatch,
         .observer = observe,
         .ud = s,
+        .tls_cert_pem = s->tls_cert,
+        .tls_key_pem = s->tls_key,
     };
     return zt_http_start(&o, &s->http);
 }
@@ -683,7 +841,118 @@ int zt_server_drain(struct zt_server *s, uint64_t timeout_ms)
 int zt_server_set_identity(struct zt_server *s, const struct zt_identity *id)
 {
     if (s->attest) return ZT_EINVAL;
+    s->identity = id;
+    zt__relay_set_identity(s->relay, id);
     return zt__attest_new(id, s->models, &s->attest);
+}
+
+#define TLS_FILE_MAX ((size_t)1 << 20)
+
+/* Read a whole PEM file into *out (sodium_malloc'd when secret). */
+static int read_pem(const char *path, bool secret, char **out, size_t *size, struct zt_buf *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        zt_ignore(zt_buf_appendf(err, "%s: %s", path, strerror(errno)));
+        return ZT_EIO;
+    }
+    char *buf = secret ? sodium_malloc(TLS_FILE_MAX + 1) : zt_malloc(TLS_FILE_MAX + 1);
+    if (!buf) {
+        fclose(f);
+        return ZT_ENOMEM;
+    }
+    size_t n = fread(buf, 1, TLS_FILE_MAX + 1, f);
+    bool bad = ferror(f) != 0;
+    fclose(f);
+    if (bad || n > TLS_FILE_MAX || n == 0) {
+        zt_ignore(zt_buf_appendf(err, "%s: %s", path, bad ? "read error" : n ? "larger than 1 MiB" : "empty file"));
+        if (secret) sodium_free(buf);
+        else zt_free(buf);
+        return bad ? ZT_EIO : ZT_ETOOBIG;
+    }
+    buf[n] = '\0';
+    *out = buf;
+    *size = TLS_FILE_MAX + 1;
+    return 0;
+}
+
+int zt_server_set_tls(struct zt_server *s, const char *cert_path, const char *key_path, struct zt_buf *err)
+{
+    char *cert = NULL, *key = NULL;
+    size_t csz = 0, ksz = 0;
+    int rc = read_pem(cert_path, false, &cert, &csz, err);
+    if (!rc) rc = read_pem(key_path, true, &key, &ksz, err);
+    char why[160] = "";
+    if (!rc) {
+        rc = zt_http_tls_check(cert, key, why, sizeof why);
+        if (rc) zt_ignore(zt_buf_appendf(err, "%s / %s: %s", cert_path, key_path, why));
+    }
+    if (rc) {
+        zt_free(cert);
+        if (key) sodium_free(key);
+        return rc;
+    }
+    zt_free(s->tls_cert);
+    if (s->tls_key) sodium_free(s->tls_key);
+    s->tls_cert = cert;
+    s->tls_key = key;
+    s->tls_key_size = ksz;
+    return 0;
+}
+
+int zt_server_load_jwt_key(struct zt_server *s, const char *path, struct zt_buf *err)
+{
+    char buf[ZT__AUTH_PEM_MAX + 1];
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        zt_ignore(zt_buf_appendf(err, "%s: %s", path, strerror(errno)));
+        return ZT_EIO;
+    }
+    size_t n = fread(buf, 1, sizeof buf, f);
+    bool bad = ferror(f) != 0;
+    fclose(f);
+    if (bad) {
+        zt_ignore(zt_buf_appendf(err, "%s: read error", path));
+        return ZT_EIO;
+    }
+    if (n > ZT__AUTH_PEM_MAX) {
+        zt_ignore(zt_buf_appendf(err, "%s: larger than %d bytes", path, ZT__AUTH_PEM_MAX));
+        return ZT_ETOOBIG;
+    }
+    const char *why = "";
+    int rc = zt__auth_keys_set_pem(&s->auth_keys, buf, n, &why);
+    if (rc) {
+        zt_ignore(zt_buf_appendf(err, "%s: %s", path, why));
+        return rc;
+    }
+    bool rsa = s->auth_keys.rsa_pem != NULL;
+    unsigned need = rsa ? ZT__AUTH_ALG_RS256 : ZT__AUTH_ALG_EDDSA;
+    if (!(s->auth_keys.algs & need)) {
+        zt_ignore(zt_buf_appendf(err, "%s: an %s key, but encryption.jwt_algorithms does not list %s", path,
+                                 rsa ? "RSA" : "Ed25519", rsa ? "RS256" : "EdDSA"));
+        return ZT_ECONFIG;
+    }
+    zt_log(ZT_LOG_INFO, "jwt_public_key_loaded", "file=%s alg=%s", path, rsa ? "RS256" : "EdDSA");
+    return 0;
+}
+
+int zt_server_set_relay_ca(struct zt_server *s, const char *path)
+{
+    return zt__relay_set_ca_file(s->relay, path);
+}
+
+int zt_server_load_peers(struct zt_server *s, const char *path, struct zt_buf *err)
+{
+    size_t kept = 0, dropped = 0;
+    int rc = zt_peers_load_file(s->peers, path, zt_time_real_ms() / 1000, &kept, &dropped, err);
+    if (rc == ZT_ENOTFOUND) {
+        zt_log(ZT_LOG_INFO, "peers_loaded", "file=%s peers=0 detail=\"no peers file: no trusted peers\"", path);
+        return 0;
+    }
+    if (rc) return rc;
+    zt_log(dropped ? ZT_LOG_WARN : ZT_LOG_INFO, "peers_loaded", "file=%s peers=%zu dropped=%zu", path, kept,
+           dropped);
+    return 0;
 }
 
 void zt_server_free(struct zt_server *s)
@@ -693,8 +962,15 @@ void zt_server_free(struct zt_server *s)
      * short), the connections it resumes get a moment to flush, and only
      * then does the HTTP server close what is left. */
     zt__models_shutdown(s->models);
+    zt__relay_shutdown(s->relay, 5000);
     for (int i = 0; i < 200 && s->http && zt_http_inflight(s->http) > 0; i++) zt_time_sleep_ms(10);
     zt_http_stop(s->http);
+    zt__relay_free(s->relay);
+    zt_nodeauth_verifier_free(s->nodeauth);
+    zt_peers_free(s->peers);
+    zt__auth_keys_deinit(&s->auth_keys);
+    zt_free(s->tls_cert);
+    if (s->tls_key) sodium_free(s->tls_key);
     zt__attest_free(s->attest);
     zt__models_free(s->models);
     zt__feat_spam_free(s->feat_spam);

@@ -1,0 +1,70 @@
+/* zt_peers.h: the static peer registry: the nodes this node trusts.
+ *
+ * A peers file is a JSON array of signed node descriptors (zt_identity.h),
+ * exactly as GET /v1/node/descriptor serves them:
+ *
+ *   [{"ed25519_pk":"...","endpoint":"http://10.0.0.2:8080","expires":...,
+ *     "kem_pk":"...","models":[],"node_id":"zt1...","roles":["worker"],
+ *     "sig":"...","v":1}, ...]
+ *
+ * Each descriptor is verified when loaded (schema, node id derived from the
+ * key, signature, expiry); a descriptor that fails, an endpoint that is not
+ * http:// or https://, or a second descriptor for the same id is dropped
+ * with a warning in the log, the others are kept. Lookups by node id are
+ * thread-safe and copy the peer out, so a reload (SIGHUP) never pulls a
+ * peer from under a caller. See docs/internals/peers.md. */
+#ifndef ZT_PEERS_H
+#define ZT_PEERS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "zt_buf.h"
+#include "zt_error.h"
+#include "zt_identity.h"
+
+#define ZT_PEERS_FILE_MAX ((size_t)8 << 20) /* bytes of a peers file */
+#define ZT_PEERS_MAX 4096                   /* descriptors in one file */
+
+/* One trusted peer (a copy; the caller owns it). */
+struct zt_peer {
+    char node_id[ZT_IDENTITY_ID_SIZE];
+    uint8_t ed25519_pk[ZT_ED25519_PK_LEN];
+    uint8_t kem_pk[ZT_X25519_LEN];
+    char endpoint[ZT_DESCRIPTOR_MAX_ENDPOINT + 1]; /* http(s)://host[:port][/base], no trailing '/' */
+    int64_t expires;                               /* unix seconds */
+};
+
+struct zt_peers;
+
+/* An empty registry. ZT_ENOMEM. Free with zt_peers_free (NULL: no-op). */
+ZT_NODISCARD int zt_peers_new(struct zt_peers **out);
+void zt_peers_free(struct zt_peers *p);
+
+/* Replace the registry with the descriptors of text (len bytes, a JSON
+ * array), checked at time now. On error the registry is unchanged:
+ * ZT_ETOOBIG (over ZT_PEERS_FILE_MAX or ZT_PEERS_MAX entries), ZT_EPARSE
+ * (not a JSON array; the reason with line:column goes to err), ZT_ENOMEM.
+ * Dropped descriptors are not errors: *kept and *dropped (may be NULL) say
+ * how many of each, and each drop is logged (WARN peer_dropped). */
+ZT_NODISCARD int zt_peers_load_text(struct zt_peers *p, const char *text, size_t len, int64_t now,
+                                    size_t *kept, size_t *dropped, struct zt_buf *err);
+
+/* zt_peers_load_text() on a file's contents. ZT_ENOTFOUND: no such file
+ * (the registry is emptied: a node without a peers file has no peers);
+ * ZT_EIO: unreadable (errno kept); otherwise as zt_peers_load_text(). */
+ZT_NODISCARD int zt_peers_load_file(struct zt_peers *p, const char *path, int64_t now, size_t *kept,
+                                    size_t *dropped, struct zt_buf *err);
+
+/* Copy the peer with node_id into *out. ZT_ENOTFOUND: not registered;
+ * ZT_ETIMEDOUT: its descriptor expired since it was loaded (now >= expires). */
+ZT_NODISCARD int zt_peers_lookup(struct zt_peers *p, const char *node_id, int64_t now,
+                                 struct zt_peer *out);
+
+/* Peers held now. */
+size_t zt_peers_count(struct zt_peers *p);
+
+/* Copy up to max peers (sorted by node id) into out; returns how many. */
+size_t zt_peers_list(struct zt_peers *p, struct zt_peer *out, size_t max);
+
+#endif

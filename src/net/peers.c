@@ -1,0 +1,274 @@
+/* peers.c: the static peer registry. See zt_peers.h and docs/internals/peers.md.
+ *
+ * The peers are a sorted array (by node id) behind a read-write lock; a
+ * load builds a new array aside and swaps it in, so readers never wait for
+ * parsing and a failed load leaves the old set. */
+#include "zentalk/zt_peers.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "zentalk/zt_alloc.h"
+#include "zentalk/zt_log.h"
+#include "zentalk/zt_str.h"
+
+struct zt_peers {
+    pthread_rwlock_t lock;
+    struct zt_peer *v; /* sorted by node_id */
+    size_t n;
+};
+
+int zt_peers_new(struct zt_peers **out)
+{
+    struct zt_peers *p = zt_calloc(1, sizeof *p);
+    if (!p) return ZT_ENOMEM;
+    if (pthread_rwlock_init(&p->lock, NULL) != 0) {
+        zt_free(p);
+        return ZT_ENOMEM;
+    }
+    *out = p;
+    return 0;
+}
+
+void zt_peers_free(struct zt_peers *p)
+{
+    if (!p) return;
+    pthread_rwlock_destroy(&p->lock);
+    zt_free(p->v);
+    zt_free(p);
+}
+
+/* http:// or https://, a host, printable ASCII without spaces, no userinfo,
+ * query or fragment (the relay appends a path to it). */
+static bool endpoint_ok(const char *e)
+{
+    const char *rest;
+    if (zt_str_starts_with(e, "http://")) rest = e + 7;
+    else if (zt_str_starts_with(e, "https://")) rest = e + 8;
+    else return false;
+    if (!*rest || *rest == '/' || *rest == ':') return false;
+    for (const char *c = e; *c; c++)
+        if (*c <= 0x20 || *c >= 0x7F || *c == '@' || *c == '?' || *c == '#' || *c == '\\') return false;
+    return true;
+}
+
+static int peer_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct zt_peer *)a)->node_id, ((const struct zt_peer *)b)->node_id);
+}
+
+static const char *verify_reason(int rc)
+{
+    switch (rc) {
+    case ZT_ETIMEDOUT: return "expired";
+    case ZT_ECRYPTO: return "bad signature or node id not derived from its key";
+    case ZT_EUNSUPPORTED: return "unsupported descriptor version";
+    case ZT_ETOOBIG: return "descriptor too large";
+    case ZT_ENOMEM: return "out of memory";
+    default: return "malformed descriptor";
+    }
+}
+
+int zt_peers_load_text(struct zt_peers *p, const char *text, size_t len, int64_t now, size_t *kept,
+                       size_t *dropped, struct zt_buf *err)
+{
+    int rc = 0;
+    json_t *arr = NULL;
+    struct zt_peer *v = NULL;
+    size_t n = 0, nd = 0;
+    if (len > ZT_PEERS_FILE_MAX) return ZT_ETOOBIG;
+    json_error_t je;
+    arr = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+    if (!arr) {
+        if (err) zt_ignore(zt_buf_appendf(err, "not JSON at line %d, column %d: %s", je.line, je.column, je.text));
+        rc = ZT_EPARSE;
+        goto out;
+    }
+    if (!json_is_array(arr)) {
+        if (err) zt_ignore(zt_buf_append_str(err, "a peers file is a JSON array of node descriptors"));
+        rc = ZT_EPARSE;
+        goto out;
+    }
+    size_t total = json_array_size(arr);
+    if (total > ZT_PEERS_MAX) {
+        if (err) zt_ignore(zt_buf_appendf(err, "more than %d descriptors", ZT_PEERS_MAX));
+        rc = ZT_ETOOBIG;
+        goto out;
+    }
+    if (total) {
+        v = zt_calloc(total, sizeof *v);
+        if (!v) {
+            rc = ZT_ENOMEM;
+            goto out;
+        }
+    }
+    for (size_t i = 0; i < total; i++) {
+        json_t *d = json_array_get(arr, i);
+        char *s = json_dumps(d, JSON_COMPACT | JSON_ENCODE_ANY);
+        if (!s) {
+            rc = ZT_ENOMEM;
+            goto out;
+        }
+        struct zt_node_descriptor nd_out;
+        memset(&nd_out, 0, sizeof nd_out);
+        int vrc = zt_identity_descriptor_verify(s, strlen(s), now, &nd_out);
+        zt_free(s);
+        if (vrc == ZT_ENOMEM) {
+            rc = ZT_ENOMEM;
+            goto out;
+        }
+        const char *reason = vrc ? verify_reason(vrc) : NULL;
+        if (!reason && !endpoint_ok(nd_out.endpoint)) reason = "endpoint is not an http:// or https:// URL";
+        if (reason) {
+            json_t *idj = json_is_object(d) ? json_object_get(d, "node_id") : NULL;
+            const char *ids = json_is_string(idj) && zt_identity_id_valid(json_string_value(idj))
+                                  ? json_string_value(idj)
+                                  : "-";
+            zt_log(ZT_LOG_WARN, "peer_dropped", "index=%zu node_id=%s reason=\"%s\"", i, ids, reason);
+            zt_node_descriptor_deinit(&nd_out);
+            nd++;
+            continue;
+        }
+        struct zt_peer *e = &v[n];
+        memcpy(e->node_id, nd_out.node_id, sizeof e->node_id);
+        memcpy(e->ed25519_pk, nd_out.ed25519_pk, sizeof e->ed25519_pk);
+        memcpy(e->kem_pk, nd_out.kem_pk, sizeof e->kem_pk);
+        size_t el = zt_strlcpy(e->endpoint, nd_out.endpoint, sizeof e->endpoint);
+        while (el > 0 && e->endpoint[el - 1] == '/') e->endpoint[--el] = '\0';
+        e->expires = nd_out.expires;
+        zt_node_descriptor_deinit(&nd_out);
+        n++;
+    }
+    if (n > 1) qsort(v, n, sizeof *v, peer_cmp);
+    /* One descriptor per id: keep the one that expires last. */
+    size_t w = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (w > 0 && strcmp(v[w - 1].node_id, v[i].node_id) == 0) {
+            zt_log(ZT_LOG_WARN, "peer_dropped", "node_id=%s reason=\"duplicate; the later expiry is kept\"",
+                   v[i].node_id);
+            nd++;
+            if (v[i].expires > v[w - 1].expires) v[w - 1] = v[i];
+            continue;
+        }
+        if (w != i) v[w] = v[i];
+        w++;
+    }
+    n = w;
+    pthread_rwlock_wrlock(&p->lock);
+    struct zt_peer *old = p->v;
+    p->v = v;
+    p->n = n;
+    pthread_rwlock_unlock(&p->lock);
+    v = old;
+    if (kept) *kept = n;
+    if (dropped) *dropped = nd;
+out:
+    zt_free(v);
+    json_decref(arr);
+    return rc;
+}
+
+int zt_peers_load_file(struct zt_peers *p, const char *path, int64_t now, size_t *kept, size_t *dropped,
+                       struct zt_buf *err)
+{
+    int rc = 0, fd = -1;
+    char *text = NULL;
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT) {
+            pthread_rwlock_wrlock(&p->lock);
+            zt_free(p->v);
+            p->v = NULL;
+            p->n = 0;
+            pthread_rwlock_unlock(&p->lock);
+            if (kept) *kept = 0;
+            if (dropped) *dropped = 0;
+            return ZT_ENOTFOUND;
+        }
+        if (err) zt_ignore(zt_buf_appendf(err, "%s: %s", path, strerror(errno)));
+        return ZT_EIO;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        if (err) zt_ignore(zt_buf_appendf(err, "%s: not a regular file", path));
+        rc = ZT_EIO;
+        goto out;
+    }
+    if ((uint64_t)st.st_size > ZT_PEERS_FILE_MAX) {
+        if (err) zt_ignore(zt_buf_appendf(err, "%s: larger than %zu bytes", path, ZT_PEERS_FILE_MAX));
+        rc = ZT_ETOOBIG;
+        goto out;
+    }
+    size_t cap = (size_t)st.st_size + 1, len = 0;
+    text = zt_malloc(cap);
+    if (!text) {
+        rc = ZT_ENOMEM;
+        goto out;
+    }
+    for (;;) {
+        ssize_t r = read(fd, text + len, cap - len);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) {
+            if (err) zt_ignore(zt_buf_appendf(err, "%s: %s", path, strerror(errno)));
+            rc = ZT_EIO;
+            goto out;
+        }
+        if (r == 0) break;
+        len += (size_t)r;
+        if (len == cap) { /* grew while we read it */
+            if (err) zt_ignore(zt_buf_appendf(err, "%s: changed while being read", path));
+            rc = ZT_EIO;
+            goto out;
+        }
+    }
+    struct zt_buf why;
+    zt_buf_init(&why, 512);
+    rc = zt_peers_load_text(p, text, len, now, kept, dropped, &why);
+    if (rc && err) zt_ignore(zt_buf_appendf(err, "%s: %s", path, why.len ? zt_buf_str(&why) : zt_strerror(rc)));
+    zt_buf_deinit(&why);
+out:
+    zt_free(text);
+    if (fd >= 0) close(fd);
+    return rc;
+}
+
+int zt_peers_lookup(struct zt_peers *p, const char *node_id, int64_t now, struct zt_peer *out)
+{
+    if (!p || !node_id || !zt_identity_id_valid(node_id)) return ZT_ENOTFOUND;
+    struct zt_peer key;
+    zt_strlcpy(key.node_id, node_id, sizeof key.node_id);
+    int rc = ZT_ENOTFOUND;
+    pthread_rwlock_rdlock(&p->lock);
+    const struct zt_peer *e = p->n ? bsearch(&key, p->v, p->n, sizeof *p->v, peer_cmp) : NULL;
+    if (e) {
+        rc = now >= e->expires ? ZT_ETIMEDOUT : 0;
+        if (!rc) *out = *e;
+    }
+    pthread_rwlock_unlock(&p->lock);
+    return rc;
+}
+
+size_t zt_peers_list(struct zt_peers *p, struct zt_peer *out, size_t max)
+{
+    if (!p) return 0;
+    pthread_rwlock_rdlock(&p->lock);
+    size_t n = p->n < max ? p->n : max;
+    if (n) memcpy(out, p->v, n * sizeof *out);
+    pthread_rwlock_unlock(&p->lock);
+    return n;
+}
+
+size_t zt_peers_count(struct zt_peers *p)
+{
+    if (!p) return 0;
+    pthread_rwlock_rdlock(&p->lock);
+    size_t n = p->n;
+    pthread_rwlock_unlock(&p->lock);
+    return n;
+}

@@ -1,0 +1,58 @@
+/* relay.h: the oblivious relay, POST /v1/relay/jobs (internal to
+ * src/server). See docs/internals/relay.md.
+ *
+ * A client that does not want the worker to learn its address sends the
+ * sealed envelope here with "Zentalk-Target-Node: zt1..."; the relay looks
+ * the node up in the peer registry (never an arbitrary URL), forwards the
+ * body unchanged to <peer endpoint>/v1/jobs/sealed signed as itself
+ * (zt_nodeauth.h) and without anything that identifies the client, and
+ * streams the worker's status, content type and body back as they arrive.
+ * The relay sees the client's address and the envelope's cleartext header,
+ * never the plaintext; the worker sees the plaintext, never the client. */
+#ifndef ZT_SERVER_RELAY_H
+#define ZT_SERVER_RELAY_H
+
+#include <stdint.h>
+
+#include "zentalk/zt_error.h"
+#include "zentalk/zt_http.h"
+#include "zentalk/zt_identity.h"
+#include "zentalk/zt_peers.h"
+
+#define ZT__RELAY_CONTENT_TYPE "application/vnd.zentalk.envelope"
+#define ZT__RELAY_TARGET_HEADER "Zentalk-Target-Node"
+#define ZT__RELAY_UPSTREAM_PATH "/v1/jobs/sealed"
+#define ZT__RELAY_BUFFER_MAX ((size_t)1 << 20) /* response bytes queued per client */
+
+struct zt__relay;
+
+struct zt__relay_stats {
+    uint64_t forwarded;   /* upstream answered (any status) */
+    uint64_t failed;      /* 502/504: upstream unreachable, timed out, cut */
+    uint64_t refused;     /* 4xx/503 answered by the relay itself */
+    unsigned inflight;
+};
+
+/* Check https peers against the PEM CAs in path (copied; NULL or "" =
+ * the system store). Call before the first request. ZT_ENOMEM. */
+ZT_NODISCARD int zt__relay_set_ca_file(struct zt__relay *r, const char *path);
+
+/* peers must outlive the relay; id may be set later with
+ * zt__relay_set_identity (before the first request). timeout_s: seconds to
+ * wait for the upstream's response headers, and the longest silence while
+ * streaming. max_inflight: relayed requests at once (503 beyond).
+ * ZT_ENOMEM, ZT_EIO (libcurl failed to initialise). */
+ZT_NODISCARD int zt__relay_new(struct zt_peers *peers, unsigned timeout_s, unsigned max_inflight,
+                               struct zt__relay **out);
+void zt__relay_set_identity(struct zt__relay *r, const struct zt_identity *id);
+/* Abort the transfers in progress and wait (up to wait_ms) for their
+ * threads to finish. Call before the HTTP server stops. */
+void zt__relay_shutdown(struct zt__relay *r, uint64_t wait_ms);
+void zt__relay_free(struct zt__relay *r);
+void zt__relay_stats(struct zt__relay *r, struct zt__relay_stats *out);
+
+/* The route handler: answers at once (400/404/415/503) or defers the
+ * response to a transfer thread. */
+void zt__relay_handle(struct zt__relay *r, struct zt_http_req *req, struct zt_http_resp *resp);
+
+#endif
