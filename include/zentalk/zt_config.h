@@ -70,6 +70,9 @@ struct zt_cfg_server {
     int64_t rate_limit_rps;      /* requests per second per identity; 0 = off */
     int64_t rate_limit_burst;    /* token bucket size per identity */
     int64_t session_ttl_s;       /* wallet login session lifetime */
+    int64_t ws_max_connections;  /* WebSocket connections (/v1/ws) */
+    int64_t ws_max_message_bytes;
+    int64_t ws_idle_timeout_s;   /* ping after half, close after all of it */
 };
 struct zt_cfg_log {
     char *level;              /* debug|info|warn|error */
@@ -150,9 +153,18 @@ struct zt_cfg_feature {
     bool enabled;
     double threshold;         /* meaning depends on the feature */
 };
+struct zt_cfg_translate {      /* features.translate: the common keys, then Apertium's */
+    bool enabled;
+    double threshold;
+    char *modes_dir;          /* Apertium modes directory */
+    int64_t timeout_ms;       /* per text */
+    int64_t max_bytes;        /* per text */
+    int64_t pipelines;        /* per language pair */
+};
 struct zt_cfg_features {
-    struct zt_cfg_feature smart_replies, summarize, translate, spam, search,
+    struct zt_cfg_feature smart_replies, summarize, spam, search,
         sentiment, moderation, categorize, language, entities;
+    struct zt_cfg_translate translate;
 };
 
 struct zt_config {

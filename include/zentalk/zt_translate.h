@@ -73,6 +73,7 @@ typedef int (*zt_translate_detect_fn)(void *ud, const char *text, size_t len, ch
 /* Install (or with fn NULL remove) the detector. Not synchronised with
  * requests: call it before the server starts. */
 void zt_translate_set_detector(struct zt_translate *t, zt_translate_detect_fn fn, void *ud);
+bool zt_translate_has_detector(const struct zt_translate *t);
 /* Run the detector: ZT_EUNSUPPORTED when none is installed. */
 ZT_NODISCARD int zt_translate_detect(struct zt_translate *t, const char *text, size_t len,
                                      char lang3[static 4], double *confidence);

@@ -617,6 +617,11 @@ void zt_translate_set_detector(struct zt_translate *t, zt_translate_detect_fn fn
     t->detect_ud = ud;
 }
 
+bool zt_translate_has_detector(const struct zt_translate *t)
+{
+    return t && t->detect;
+}
+
 int zt_translate_detect(struct zt_translate *t, const char *text, size_t len, char lang3[static 4],
                         double *confidence)
 {

@@ -28,7 +28,10 @@
 #include "llm.h"
 #include "metrics.h"
 #include "models.h"
+#include "translate.h"
 #include "wallet.h"
+#include "ws.h"
+#include "zentalk/zt_annotate.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_http.h"
 #include "zentalk/zt_log.h"
@@ -82,6 +85,8 @@ struct zt_server {
     bool listener_loopback;      /* server.listen is a loopback address */
     struct zt__ratelimit *limiter;
     struct zt__wallet *wallet;   /* wallet login nonces and sessions */
+    struct zt__tr *translate;    /* /v1/features/translate (translate.h) */
+    struct zt__ws *ws;           /* /v1/ws (ws.h) */
 };
 
 #define RATE_LIMIT_KEYS 10000 /* identities tracked; least recently seen evicted */
@@ -349,6 +354,24 @@ static void h_logout(struct zt_server *s, struct zt_http_req *req, json_t *body,
     zt__wallet_h_logout(s->wallet, req, resp);
 }
 
+static void h_translate(struct zt_server *s, struct zt_http_req *req, json_t *body, struct zt_http_resp *resp)
+{
+    zt__tr_h_translate(s->translate, req, body, resp);
+}
+
+static void h_translate_languages(struct zt_server *s, struct zt_http_req *req, json_t *body,
+                                  struct zt_http_resp *resp)
+{
+    (void)body;
+    zt__tr_h_languages(s->translate, req, resp);
+}
+
+static void h_ws(struct zt_server *s, struct zt_http_req *req, json_t *body, struct zt_http_resp *resp)
+{
+    (void)body;
+    zt__ws_h_upgrade(s->ws, req, resp);
+}
+
 static const struct route routes[] = {
     {"/healthz", M_GET, 0, ZT__AUTH_NONE, h_healthz},
     {"/readyz", M_GET, 0, ZT__AUTH_NONE, h_readyz},
@@ -364,6 +387,9 @@ static const struct route routes[] = {
     {"/v1/auth/wallet/nonce", M_POST, M_POST, ZT__AUTH_NONE, h_wallet_nonce},
     {"/v1/auth/wallet/login", M_POST, M_POST, ZT__AUTH_NONE, h_wallet_login},
     {"/v1/auth/logout", M_POST, 0, ZT__AUTH_NONE, h_logout},
+    {"/v1/features/translate", M_POST, M_POST, ZT__AUTH_USER, h_translate},
+    {"/v1/features/translate/languages", M_GET, 0, ZT__AUTH_USER, h_translate_languages},
+    {"/v1/ws", M_GET, 0, ZT__AUTH_USER, h_ws},
 };
 #define N_ROUTES (sizeof routes / sizeof routes[0])
 
@@ -593,6 +619,17 @@ int zt_server_new(const struct zt_config *cfg, const char *node_id, struct zt_se
         zt_free(s);
         return ZT_ENOMEM;
     }
+    struct zt_annotator tr_ann = {.name = "translation", .annotate = zt__tr_annotate};
+    if (zt__tr_new(cfg, &s->translate) != 0 || zt__ws_new(cfg, &s->ws) != 0 ||
+        (tr_ann.ud = s->translate, zt__ws_add_annotator(s->ws, &tr_ann) != 0)) {
+        zt__ws_free(s->ws);
+        zt__tr_free(s->translate);
+        zt__models_free(s->models);
+        zt__wallet_free(s->wallet);
+        zt__ratelimit_free(s->limiter);
+        zt_free(s);
+        return ZT_ENOMEM;
+    }
     for (size_t i = 0; i < N_ROUTES; i++) zt_ignore(zt__metrics_add_route(&s->metrics, routes[i].path));
     zt_ignore(zt__metrics_add_route(&s->metrics, UNMATCHED));
     *out = s;
@@ -645,6 +682,7 @@ int zt_server_drain(struct zt_server *s, uint64_t timeout_ms)
     atomic_store(&s->draining, true);
     if (!s->http) return 0;
     zt_http_quiesce(s->http);
+    zt__ws_close_all(s->ws); /* WebSockets get a 1001 close now */
     uint64_t deadline = zt_time_mono_ms() + timeout_ms;
     while (zt_http_inflight(s->http) > 0) {
         if (zt_time_mono_ms() >= deadline) return ZT_ETIMEDOUT;
@@ -659,6 +697,16 @@ int zt_server_set_identity(struct zt_server *s, const struct zt_identity *id)
     return zt__attest_new(id, s->models, &s->attest);
 }
 
+int zt_server_add_annotator(struct zt_server *s, const struct zt_annotator *a)
+{
+    return zt__ws_add_annotator(s->ws, a);
+}
+
+struct zt_translate *zt_server_translate(struct zt_server *s)
+{
+    return zt__tr_engine(s->translate);
+}
+
 void zt_server_free(struct zt_server *s)
 {
     if (!s) return;
@@ -667,7 +715,9 @@ void zt_server_free(struct zt_server *s)
      * then does the HTTP server close what is left. */
     zt__models_shutdown(s->models);
     for (int i = 0; i < 200 && s->http && zt_http_inflight(s->http) > 0; i++) zt_time_sleep_ms(10);
+    zt__ws_free(s->ws); /* closes (1001) and ends upgraded connections before the daemon stops */
     zt_http_stop(s->http);
+    zt__tr_free(s->translate); /* after the last request that could use a pipeline */
     zt__attest_free(s->attest);
     zt__models_free(s->models);
     zt__ratelimit_free(s->limiter);
