@@ -1,4 +1,4 @@
-/* http.c: the CLI's GET helper (libcurl) and API error printing. */
+/* http.c: the CLI's GET/POST helpers (libcurl) and API error printing. */
 #include <curl/curl.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -14,7 +14,23 @@ static size_t on_data(char *p, size_t size, size_t n, void *ud)
     return zt_buf_append(b, p, len) == 0 ? len : 0; /* 0 aborts the transfer */
 }
 
+static int request(const char *base, const char *path, const char *json, long timeout_ms, long *status,
+                   struct zt_buf *out);
+
 int zt__cli_http_get(const char *base, const char *path, long timeout_ms, long *status, struct zt_buf *out)
+{
+    return request(base, path, NULL, timeout_ms, status, out);
+}
+
+int zt__cli_http_post_json(const char *base, const char *path, const char *json, long timeout_ms, long *status,
+                           struct zt_buf *out)
+{
+    return request(base, path, json, timeout_ms, status, out);
+}
+
+/* GET, or POST of json when it is not NULL */
+static int request(const char *base, const char *path, const char *json, long timeout_ms, long *status,
+                   struct zt_buf *out)
 {
     char url[2048];
     size_t bl = strlen(base);
@@ -35,7 +51,14 @@ int zt__cli_http_get(const char *base, const char *path, long timeout_ms, long *
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(c, CURLOPT_USERAGENT, "zentalk/" ZT_VERSION);
+    struct curl_slist *hdrs = NULL;
+    if (json) {
+        hdrs = curl_slist_append(NULL, "Content-Type: application/json");
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, json);
+    }
     CURLcode rc = curl_easy_perform(c);
+    curl_slist_free_all(hdrs);
     if (rc != CURLE_OK) {
         fprintf(stderr, "zentalk: cannot reach %s: %s\n", url, errbuf[0] ? errbuf : curl_easy_strerror(rc));
         curl_easy_cleanup(c);

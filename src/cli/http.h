@@ -8,6 +8,10 @@
  * the body and *status the HTTP code. Prints a one-line reason and returns
  * 1 when the node cannot be reached. */
 int zt__cli_http_get(const char *base, const char *path, long timeout_ms, long *status, struct zt_buf *out);
+/* POST json (a NUL-terminated body, Content-Type: application/json) to
+ * base+path; like zt__cli_http_get otherwise. */
+int zt__cli_http_post_json(const char *base, const char *path, const char *json, long timeout_ms, long *status,
+                           struct zt_buf *out);
 /* Print the error of a non-2xx answer ({"error":{"message"}}) to stderr. */
 void zt__cli_print_api_error(long status, const char *body);
 
