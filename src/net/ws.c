@@ -229,6 +229,7 @@ int zt_ws_rx_next(struct zt_ws_rx *rx, struct zt_ws_event *ev, uint16_t *close_c
     }
     if (rx->msg_opcode == 0 && rx->msg.len) zt_buf_reset(&rx->msg); /* the last message was handed out */
     for (;;) {
+        if (!rx->in.data) return 0; /* nothing fed yet */
         uint8_t *p = (uint8_t *)rx->in.data + rx->in_off;
         size_t avail = rx->in.len - rx->in_off;
         struct zt_ws_frame f;
