@@ -186,7 +186,8 @@ void zt_ws_hub_close_all(struct zt_ws_hub *h, uint16_t code);
 void zt_ws_hub_free(struct zt_ws_hub *h);
 
 /* From on_text only (the connection's own thread): send a text message.
- * ZT_ECLOSED when the connection is closing, ZT_EIO on a write error. */
+ * ZT_ECLOSED when the connection is closing, ZT_EIO on a write error,
+ * ZT_ETOOBIG over the send buffer (4 x max_message + 64 KiB; nothing sent). */
 ZT_NODISCARD int zt_ws_send_text(struct zt_ws_conn *c, const char *text, size_t len);
 
 #endif

@@ -199,7 +199,11 @@ static void send_json(struct zt_ws_conn *c, json_t *j)
     char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
     if (!s) return;
-    zt_ignore(zt_ws_send_text(c, s, strlen(s)));
+    if (zt_ws_send_text(c, s, strlen(s)) == ZT_ETOOBIG) { /* over the connection's send budget */
+        static const char too_big[] = "{\"type\":\"error\",\"id\":null,\"error\":{\"code\":\"answer_too_large\","
+                                      "\"message\":\"the answer is over this connection's send buffer\"}}";
+        zt_ignore(zt_ws_send_text(c, too_big, sizeof too_big - 1));
+    }
     json_free_t jfree;
     json_get_alloc_funcs(NULL, &jfree);
     jfree(s);

@@ -222,6 +222,48 @@ static void test_concurrent(void **state)
     }
 }
 
+/* A node whose modes directory holds stand-in pairs: fra-por answers
+ * (`sed -u`, made `sed -z -u` by apertium-wblank-mode), deu-ita never does:
+ * 504 within features.translate.timeout_ms, and the node goes on serving. */
+static void test_timeout_504(void **state)
+{
+    (void)state;
+    if (access("/usr/bin/apertium-wblank-mode", X_OK) != 0) {
+        print_message("skipped: apertium-wblank-mode is not installed\n");
+        skip();
+    }
+    char dir[] = "/tmp/zt-trmodes-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    put_file(dir, "fra-por.mode", "sed -u s/maison/casa/g\n");
+    put_file(dir, "deu-ita.mode", "sed -u -n s/never/printed/\n");
+    char e1[300];
+    snprintf(e1, sizeof e1, "ZENTALK_FEATURES_TRANSLATE_MODES_DIR=%s", dir);
+    const char *env[] = {e1, "ZENTALK_FEATURES_TRANSLATE_TIMEOUT_MS=300", NULL};
+    struct node n2;
+    node_spawn(&n2, NULL, env, true, NULL);
+    struct resp r;
+    http(n2.port, "POST", "/v1/features/translate", "application/json",
+         "{\"text\":\"ma maison <b>\",\"source\":\"fr\",\"target\":\"pt\"}", &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(zt_buf_str(&r.body), "\"translation\":\"ma casa <b>\""));
+    resp_free(&r);
+    for (int i = 0; i < 2; i++) { /* killed, restarted, stuck again */
+        http(n2.port, "POST", "/v1/features/translate", "application/json",
+             "{\"text\":\"Hallo\",\"source\":\"de\",\"target\":\"it\"}", &r);
+        assert_error_json(&r, 504, "timeout");
+        resp_free(&r);
+    }
+    http(n2.port, "POST", "/v1/features/translate", "application/json",
+         "{\"text\":\"maison\",\"source\":\"fra\",\"target\":\"por\"}", &r);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    kill(n2.pid, SIGTERM);
+    assert_int_equal(node_wait(&n2, 20000), 0);
+    node_cleanup(&n2);
+    rm_rf(n2.dir);
+    rm_rf(dir);
+}
+
 static int run(const char *cmd, char *out, size_t cap)
 {
     FILE *p = popen(cmd, "r");
@@ -269,7 +311,7 @@ int main(int argc, char **argv)
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_languages), cmocka_unit_test(test_translate),  cmocka_unit_test(test_errors),
-        cmocka_unit_test(test_concurrent), cmocka_unit_test(test_cli),
+        cmocka_unit_test(test_concurrent), cmocka_unit_test(test_cli),    cmocka_unit_test(test_timeout_504),
     };
     int rc = cmocka_run_group_tests(tests, group_setup, group_teardown);
     curl_global_cleanup();
