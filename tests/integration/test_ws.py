@@ -312,6 +312,33 @@ def test_idle_timeout():
         stop_node(p, d)
 
 
+def jwt(secret, claims):
+    import hashlib
+    import hmac
+    b64 = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=")
+    head = b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+    body = b64(json.dumps(claims).encode())
+    sig = b64(hmac.new(secret.encode(), head + b"." + body, hashlib.sha256).digest())
+    return (head + b"." + body + b"." + sig).decode()
+
+
+def test_auth():
+    """The handshake is authorised like any route (authorize() in server.c)."""
+    secret = "s" * 40
+    p, port, d = start_node({"ZENTALK_ENCRYPTION_JWT_SECRET": secret})
+    try:
+        s, head, rest, _ = raw_connect(port, "Authorization: Bearer a.b.c\r\n")
+        check(head.startswith("HTTP/1.1 401"), "a bad bearer token on the handshake is 401")
+        s.close()
+        good = jwt(secret, {"sub": "alice", "role": "user", "exp": int(time.time()) + 600, "iss": "zentalk-api",
+                            "aud": "zentalk-ai"})
+        s, head, rest, _ = raw_connect(port, "Authorization: Bearer %s\r\n" % good)
+        check(head.startswith("HTTP/1.1 101"), "a valid bearer token on the handshake is 101")
+        s.close()
+    finally:
+        stop_node(p, d)
+
+
 def test_shutdown():
     p, port, d = start_node()
     try:
@@ -341,6 +368,7 @@ def main():
     finally:
         stop_node(p, d)
     test_idle_timeout()
+    test_auth()
     test_shutdown()
     if FAILS:
         print("%d check(s) failed" % len(FAILS))
