@@ -75,6 +75,9 @@ struct zt_cfg_server {
     char *relay_ca_file;         /* relay: PEM CAs for https peers; "" = system store */
     char *tls_cert_file;         /* PEM certificate chain; "" = plain HTTP */
     char *tls_key_file;          /* PEM private key of tls_cert_file */
+    int64_t ws_max_connections;  /* WebSocket connections (/v1/ws) */
+    int64_t ws_max_message_bytes;
+    int64_t ws_idle_timeout_s;   /* ping after half, close after all of it */
 };
 struct zt_cfg_log {
     char *level;              /* debug|info|warn|error */
@@ -160,9 +163,18 @@ struct zt_cfg_feature {
     bool enabled;
     double threshold;         /* meaning depends on the feature */
 };
+struct zt_cfg_translate {      /* features.translate: the common keys, then Apertium's */
+    bool enabled;
+    double threshold;
+    char *modes_dir;          /* Apertium modes directory */
+    int64_t timeout_ms;       /* per text */
+    int64_t max_bytes;        /* per text */
+    int64_t pipelines;        /* per language pair */
+};
 struct zt_cfg_features {
-    struct zt_cfg_feature smart_replies, summarize, translate, spam, search,
+    struct zt_cfg_feature smart_replies, summarize, spam, search,
         sentiment, moderation, categorize, language, entities;
+    struct zt_cfg_translate translate;
 };
 
 struct zt_config {

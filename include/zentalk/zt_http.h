@@ -154,6 +154,28 @@ void zt_http_async_release(struct zt_http_async *a);
  * work could not be queued) and answer through resp as usual. Frees a. */
 void zt_http_async_abandon(struct zt_http_async *a);
 
+/* ---- protocol upgrade (WebSocket) --------------------------------------- */
+
+/* An upgraded connection: after "101 Switching Protocols" the socket
+ * belongs to whoever zt_http_req_upgrade() named, until it calls
+ * zt_http_upgraded_close(). */
+struct zt_http_upgraded;
+/* Runs on a server thread once the 101 went out: fd is the socket (read
+ * and write it; never close() it), extra the bytes the client sent after
+ * its request that the server already read (treat them as read from fd).
+ * It must not block: hand the connection to a thread of its own. */
+typedef void (*zt_http_upgrade_fn)(void *ud, struct zt_http_upgraded *u, int fd, const char *extra,
+                                   size_t extra_len);
+/* Inside a handler only: answer 101 with the headers the handler put in
+ * resp (Upgrade, Sec-WebSocket-Accept, ...; libmicrohttpd adds "Connection:
+ * Upgrade"), then call fn. From then on the request no longer counts in
+ * flight (zt_http_inflight); the observer sees status 101 when the
+ * upgraded connection closes. If the client goes away before the 101 is
+ * sent, fn is never called. ZT_EINVAL when already deferred/upgraded. */
+ZT_NODISCARD int zt_http_req_upgrade(struct zt_http_req *r, zt_http_upgrade_fn fn, void *ud);
+/* Close the upgraded socket and free u (exactly once, any thread). */
+void zt_http_upgraded_close(struct zt_http_upgraded *u);
+
 /* Initialise / free a response for a deferred answer (handlers get theirs
  * ready-made). */
 void zt_http_resp_init(struct zt_http_resp *resp);

@@ -36,6 +36,7 @@ int zt__cli_http_post_json(const char *base, const char *path, const json_t *req
     return rc;
 }
 
+/* GET, or POST of json when it is not NULL */
 static int request(const char *base, const char *path, const char *json, long timeout_ms, long *status,
                    struct zt_buf *out)
 {

@@ -14,6 +14,7 @@
 #include "keys.h"
 #include "models.h"
 #include "run.h"
+#include "translate.h"
 #include "http.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_hash.h"
@@ -63,6 +64,8 @@ static void usage(FILE *out)
             "                                show the trusted peers and whether each is valid\n"
             "  peers self --endpoint URL [--data-dir DIR | --key FILE] [--role R]... [--days N]\n"
             "                                print this node's signed descriptor (for peers add)\n"
+            "  translate [--from LANG] --to LANG [--keep-marks] [--json] [TEXT...]\n"
+            "                                translate TEXT (or stdin) with the node's Apertium pairs\n"
             "\n"
             "Options:\n"
             "  -u, --url URL   node address (default $ZENTALK_URL or " DEFAULT_URL ")\n"
@@ -194,6 +197,21 @@ int main(int argc, char **argv)
         int prc = zt__cli_peers(argc - ci, argv + ci);
         curl_global_cleanup();
         return prc;
+    }
+
+    /* `translate` posts to the node, with its own options; a --url given
+     * before the command counts */
+    if (ci > 0 && strcmp(argv[ci], "translate") == 0) {
+        const char *gurl = NULL;
+        for (int i = 1; i < ci; i++) {
+            if ((strcmp(argv[i], "-u") == 0 || strcmp(argv[i], "--url") == 0) && i + 1 < ci) gurl = argv[++i];
+            else if (zt_str_starts_with(argv[i], "--url=")) gurl = argv[i] + 6;
+        }
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) return 1;
+        json_set_alloc_funcs(zt_malloc, zt_free);
+        int trc = zt__cli_translate(argc - ci, argv + ci, gurl);
+        curl_global_cleanup();
+        return trc;
     }
 
     /* `keygen` and `id` work on a node identity key file, with their own options */

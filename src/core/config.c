@@ -176,6 +176,12 @@ static const struct cfg_key server_keys[] = {
             "is relative to node.data_dir."),
     STR_KEY(struct zt_cfg_server, tls_key_file, "", ZT_CFG_MAX_STR, KF_ANY, 0,
             "PEM private key of server.tls_cert_file (unencrypted, readable by the node only)."),
+    INT_KEY(struct zt_cfg_server, ws_max_connections, 256, 1, 100000,
+            "Most simultaneous WebSocket connections (GET /v1/ws), one thread each."),
+    INT_KEY(struct zt_cfg_server, ws_max_message_bytes, 65536, 125, 16777216,
+            "Largest WebSocket message (all fragments), in bytes; larger closes with 1009."),
+    INT_KEY(struct zt_cfg_server, ws_idle_timeout_s, 60, 2, 86400,
+            "Seconds a silent WebSocket is kept: pinged after half, closed after all of it."),
 };
 TABLE(server_table, server_keys, struct zt_cfg_server, NULL);
 
@@ -355,7 +361,20 @@ TABLE(model_table, model_keys, struct zt_cfg_model, check_model);
 
 FEATURE_TABLE(smart_replies, true, 0.5, "Least confidence for a suggested reply to be shown.");
 FEATURE_TABLE(summarize, true, 0.5, "Least salience for a sentence to enter an extractive summary.");
-FEATURE_TABLE(translate, true, 0.5, "Least language-id confidence to translate automatically.");
+/* translate has Apertium's keys on top of the common two */
+static const struct cfg_key translate_keys[] = {
+    BOOL_KEY(struct zt_cfg_translate, enabled, true, "Serve this feature."),
+    DBL_KEY(struct zt_cfg_translate, threshold, 0.5, 0.0, 1.0,
+            "Least language-id confidence to translate automatically."),
+    STR_KEY(struct zt_cfg_translate, modes_dir, "/usr/share/apertium/modes", ZT_CFG_MAX_STR, KF_ANY,
+            KEY_NONEMPTY, "Apertium modes directory; its LLL-LLL.mode files are the language pairs."),
+    INT_KEY(struct zt_cfg_translate, timeout_ms, 10000, 100, 600000,
+            "Milliseconds a text may take; a pipeline that takes longer is killed and restarted."),
+    INT_KEY(struct zt_cfg_translate, max_bytes, 16384, 16, 1048576, "Largest text to translate, in bytes."),
+    INT_KEY(struct zt_cfg_translate, pipelines, 2, 1, 16,
+            "Apertium pipelines per language pair (requests beyond wait for one)."),
+};
+TABLE(translate_table, translate_keys, struct zt_cfg_translate, NULL);
 FEATURE_TABLE(spam, true, 0.8, "Spam probability above which a message is flagged.");
 FEATURE_TABLE(search, true, 0.3, "Least similarity for a search hit.");
 FEATURE_TABLE(sentiment, true, 0.5, "Least confidence to report a sentiment other than neutral.");

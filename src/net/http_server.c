@@ -64,6 +64,13 @@ struct zt_http_req {
     size_t discarded;    /* body bytes dropped after a late reject */
     bool responded;
     struct zt_http_async *async; /* deferred or streamed answer */
+    zt_http_upgrade_fn upgrade_fn; /* set: answer 101 and hand the socket over */
+    void *upgrade_ud;
+    bool upgraded;       /* the socket was handed over: no longer in flight */
+};
+
+struct zt_http_upgraded {
+    struct MHD_UpgradeResponseHandle *urh;
 };
 
 #define STREAM_MAX_PENDING (8u * 1024u * 1024u)
@@ -528,6 +535,56 @@ static void async_closed(struct zt_http_async *a)
     async_unref(a);
 }
 
+/* ---- protocol upgrade --------------------------------------------------- */
+
+int zt_http_req_upgrade(struct zt_http_req *r, zt_http_upgrade_fn fn, void *ud)
+{
+    if (!fn || r->async || r->upgrade_fn) return ZT_EINVAL;
+    r->upgrade_fn = fn;
+    r->upgrade_ud = ud;
+    return 0;
+}
+
+void zt_http_upgraded_close(struct zt_http_upgraded *u)
+{
+    if (!u) return;
+    MHD_upgrade_action(u->urh, MHD_UPGRADE_ACTION_CLOSE);
+    zt_free(u);
+}
+
+/* libmicrohttpd sent the 101: the socket is the handler's now. */
+static void on_upgraded(void *cls, struct MHD_Connection *c, void *con_cls, const char *extra,
+                        size_t extra_len, MHD_socket sock, struct MHD_UpgradeResponseHandle *urh)
+{
+    (void)cls, (void)c;
+    struct zt_http_req *r = con_cls;
+    if (!r->upgraded) {
+        r->upgraded = true;
+        atomic_fetch_sub(&r->srv->inflight, 1); /* a long-lived session is not a request in flight */
+    }
+    struct zt_http_upgraded *u = zt_calloc(1, sizeof *u);
+    if (!u) {
+        MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
+        return;
+    }
+    u->urh = urh;
+    r->upgrade_fn(r->upgrade_ud, u, (int)sock, extra, extra_len);
+}
+
+static enum MHD_Result upgrade_start(struct zt_http_req *r, struct zt_http_resp *resp)
+{
+    struct MHD_Response *mr = MHD_create_response_for_upgrade(on_upgraded, NULL);
+    if (!mr) return MHD_NO;
+    MHD_add_response_header(mr, "X-Request-Id", r->id);
+    for (size_t i = 0; i < resp->n_headers; i++)
+        MHD_add_response_header(mr, resp->headers[i].name, resp->headers[i].value);
+    r->status = MHD_HTTP_SWITCHING_PROTOCOLS;
+    r->responded = true;
+    enum MHD_Result ret = MHD_queue_response(r->conn, MHD_HTTP_SWITCHING_PROTOCOLS, mr);
+    MHD_destroy_response(mr);
+    return ret;
+}
+
 /* ---- libmicrohttpd callbacks -------------------------------------------- */
 
 struct header_sum {
@@ -652,7 +709,9 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
     struct zt_http_resp resp;
     zt_http_resp_init(&resp);
     s->opts.handler(s->opts.ud, r, &resp);
-    enum MHD_Result ret = r->async ? async_start(r, &resp) : send_resp(r, &resp);
+    enum MHD_Result ret = r->async        ? async_start(r, &resp)
+                          : r->upgrade_fn ? upgrade_start(r, &resp)
+                                          : send_resp(r, &resp);
     zt_buf_deinit(&resp.body);
     return ret;
 }
@@ -677,9 +736,10 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
            r->route ? r->route : "-", status, (unsigned long long)(dur / 1000), (int)toe);
     if (r->async) async_closed(r->async);
     zt_buf_deinit(&r->body);
+    bool upgraded = r->upgraded;
     zt_free(r);
     *con_cls = NULL;
-    atomic_fetch_sub(&s->inflight, 1);
+    if (!upgraded) atomic_fetch_sub(&s->inflight, 1);
 }
 
 ZT_PRINTF(2, 0) static void on_mhd_log(void *cls, const char *fmt, va_list ap)
@@ -802,7 +862,7 @@ int zt_http_start(const struct zt_http_opts *opts, struct zt_http_server **out)
      * JSON 431) sees oversized headers before libmicrohttpd's pool runs out. */
     size_t pool = opts->max_header_bytes * 2 + 32 * 1024;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
-                     MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | (tls ? MHD_USE_TLS : 0);
+                     MHD_ALLOW_SUSPEND_RESUME | MHD_ALLOW_UPGRADE | MHD_USE_ERROR_LOG | (tls ? MHD_USE_TLS : 0);
     s->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_access, s,
                               MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s, /* first, to catch all */
                               MHD_OPTION_LISTEN_SOCKET, (MHD_socket)s->listen_fd,

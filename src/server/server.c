@@ -32,7 +32,10 @@
 #include "metrics.h"
 #include "models.h"
 #include "relay.h"
+#include "translate.h"
 #include "wallet.h"
+#include "ws.h"
+#include "zentalk/zt_annotate.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_http.h"
 #include "zentalk/zt_log.h"
@@ -124,6 +127,8 @@ struct zt_server {
     char *tls_cert;              /* PEM, or NULL: plain HTTP */
     char *tls_key;               /* PEM, sodium_malloc'd */
     size_t tls_key_size;
+    struct zt__tr *translate;    /* /v1/features/translate (translate.h) */
+    struct zt__ws *ws;           /* /v1/ws (ws.h) */
 };
 
 enum node_auth_result { NA_OK, NA_UNKNOWN, NA_BAD_SIG, NA_STALE, NA_REPLAY, NA_MALFORMED };
@@ -443,6 +448,24 @@ static void h_relay(struct zt_server *s, struct zt_http_req *req, json_t *body, 
     zt__relay_handle(s->relay, req, resp);
 }
 
+static void h_translate(struct zt_server *s, struct zt_http_req *req, json_t *body, struct zt_http_resp *resp)
+{
+    zt__tr_h_translate(s->translate, req, body, resp);
+}
+
+static void h_translate_languages(struct zt_server *s, struct zt_http_req *req, json_t *body,
+                                  struct zt_http_resp *resp)
+{
+    (void)body;
+    zt__tr_h_languages(s->translate, req, resp);
+}
+
+static void h_ws(struct zt_server *s, struct zt_http_req *req, json_t *body, struct zt_http_resp *resp)
+{
+    (void)body;
+    zt__ws_h_upgrade(s->ws, req, resp);
+}
+
 static const struct route routes[] = {
     {"/healthz", M_GET, 0, ZT__AUTH_NONE, h_healthz},
     {"/readyz", M_GET, 0, ZT__AUTH_NONE, h_readyz},
@@ -462,6 +485,9 @@ static const struct route routes[] = {
     {"/v1/features/entities", M_POST, M_POST, ZT__AUTH_USER, h_feat_entities},
     {"/v1/features/preprocess", M_POST, M_POST, ZT__AUTH_USER, h_feat_preprocess},
     {"/v1/relay/jobs", M_POST, 0, ZT__AUTH_USER, h_relay},
+    {"/v1/features/translate", M_POST, M_POST, ZT__AUTH_USER, h_translate},
+    {"/v1/features/translate/languages", M_GET, 0, ZT__AUTH_USER, h_translate_languages},
+    {"/v1/ws", M_GET, 0, ZT__AUTH_USER, h_ws},
 };
 #define N_ROUTES (sizeof routes / sizeof routes[0])
 
@@ -773,6 +799,10 @@ int zt_server_new(const struct zt_config *cfg, const char *node_id, struct zt_se
         unsigned bit = 0;
         if (zt__auth_alg_parse(cfg->encryption.jwt_algorithms.items[i], &bit) == 0) s->auth_keys.algs |= bit;
     }
+    if (zt__tr_new(cfg, &s->translate) != 0) goto fail;
+    if (zt__ws_new(cfg, &s->ws) != 0) goto fail;
+    struct zt_annotator tr_ann = {.name = "translation", .annotate = zt__tr_annotate, .ud = s->translate};
+    if (zt__ws_add_annotator(s->ws, &tr_ann) != 0) goto fail;
     for (size_t i = 0; i < N_ROUTES; i++) zt_ignore(zt__metrics_add_route(&s->metrics, routes[i].path));
     zt_ignore(zt__metrics_add_route(&s->metrics, UNMATCHED));
     *out = s;
@@ -830,6 +860,7 @@ int zt_server_drain(struct zt_server *s, uint64_t timeout_ms)
     atomic_store(&s->draining, true);
     if (!s->http) return 0;
     zt_http_quiesce(s->http);
+    zt__ws_close_all(s->ws); /* WebSockets get a 1001 close now */
     uint64_t deadline = zt_time_mono_ms() + timeout_ms;
     while (zt_http_inflight(s->http) > 0) {
         if (zt_time_mono_ms() >= deadline) return ZT_ETIMEDOUT;
@@ -955,6 +986,16 @@ int zt_server_load_peers(struct zt_server *s, const char *path, struct zt_buf *e
     return 0;
 }
 
+int zt_server_add_annotator(struct zt_server *s, const struct zt_annotator *a)
+{
+    return zt__ws_add_annotator(s->ws, a);
+}
+
+struct zt_translate *zt_server_translate(struct zt_server *s)
+{
+    return zt__tr_engine(s->translate);
+}
+
 void zt_server_free(struct zt_server *s)
 {
     if (!s) return;
@@ -964,6 +1005,7 @@ void zt_server_free(struct zt_server *s)
     zt__models_shutdown(s->models);
     zt__relay_shutdown(s->relay, 5000);
     for (int i = 0; i < 200 && s->http && zt_http_inflight(s->http) > 0; i++) zt_time_sleep_ms(10);
+    zt__ws_free(s->ws); /* closes (1001) and ends upgraded connections before the daemon stops */
     zt_http_stop(s->http);
     zt__relay_free(s->relay);
     zt_nodeauth_verifier_free(s->nodeauth);
@@ -971,6 +1013,7 @@ void zt_server_free(struct zt_server *s)
     zt__auth_keys_deinit(&s->auth_keys);
     zt_free(s->tls_cert);
     if (s->tls_key) sodium_free(s->tls_key);
+    zt__tr_free(s->translate); /* after the last request that could use a pipeline */
     zt__attest_free(s->attest);
     zt__models_free(s->models);
     zt__feat_spam_free(s->feat_spam);

@@ -1,0 +1,85 @@
+/* zt_translate.h: message translation through Apertium (rule-based,
+ * offline; GPL language data from Debian's apertium-* packages).
+ *
+ * Each installed pair (a mode file "eng-spa.mode" in the modes directory)
+ * gets long-lived pipelines started on first use: the pair's mode run in
+ * Apertium's null-flush mode (apertium-wblank-mode -z), so one process
+ * chain serves many messages, each ended by a NUL byte and answered by a
+ * NUL-ended translation. The text is put into Apertium's stream format
+ * here (escaping, control characters as superblanks) and taken out of it
+ * on the way back, so any UTF-8 text round-trips. A pair has a small pool of
+ * pipelines; a request takes a free one or waits (bounded by the timeout).
+ * A pipeline that dies is restarted (the request is retried once); one that
+ * does not answer in time is killed (its whole process group) and restarted
+ * on next use, the request failing with ZT_ETIMEDOUT. Children are reaped.
+ * Thread-safe. See docs/features/translate.md. */
+#ifndef ZT_TRANSLATE_H
+#define ZT_TRANSLATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "zt_buf.h"
+#include "zt_error.h"
+
+struct zt_translate;
+
+struct zt_translate_opts {
+    const char *modes_dir;     /* NULL or "": /usr/share/apertium/modes */
+    size_t max_input_bytes;    /* per text; 0 = 16384 */
+    unsigned timeout_ms;       /* per text; 0 = 10000 */
+    unsigned pipelines;        /* per pair; 0 = 2 */
+};
+
+/* Discover the pairs in modes_dir (names LLL-LLL.mode, three-letter codes;
+ * variants such as eng-cat_valencia are skipped). No pair installed is not
+ * an error: zt_translate_pair_count() is 0 and every translation fails
+ * with ZT_ENOTFOUND. Starts no process. */
+ZT_NODISCARD int zt_translate_new(const struct zt_translate_opts *opts, struct zt_translate **out);
+/* Stop every pipeline (EOF, then SIGKILL after a second) and reap it.
+ * Requests in progress fail with ZT_ECLOSED. NULL is a no-op. */
+void zt_translate_free(struct zt_translate *t);
+
+size_t zt_translate_pair_count(const struct zt_translate *t);
+/* Pair i as ISO 639-3 codes (static to t). */
+void zt_translate_pair(const struct zt_translate *t, size_t i, const char **source, const char **target);
+bool zt_translate_has_pair(const struct zt_translate *t, const char *source3, const char *target3);
+
+/* ISO 639-1 or 639-3 code (any case) to its 639-3 form ("en", "eng" ->
+ * "eng"), for the languages Apertium pairs use; NULL when unknown. */
+const char *zt_translate_lang3(const char *code);
+/* 639-3 to 639-1 ("eng" -> "en"); NULL when the language has none. */
+const char *zt_translate_lang1(const char *code3);
+
+/* Translate text[0..len) from source3 to target3 (639-3 codes) into out
+ * (appended). keep_marks keeps Apertium's marks on words it did not know
+ * (*word), could not generate (#word) or found no translation for (@word);
+ * otherwise they are removed. Errors: ZT_EINVAL empty text, NUL bytes or
+ * not UTF-8; ZT_ETOOBIG over max_input_bytes (or out is full);
+ * ZT_ENOTFOUND no such pair; ZT_ETIMEDOUT no answer in time (the pipeline
+ * was killed); ZT_EIO the pipeline cannot be started or keeps dying;
+ * ZT_ECLOSED shutting down; ZT_ENOMEM. Never logs the text. */
+ZT_NODISCARD int zt_translate_text(struct zt_translate *t, const char *source3, const char *target3,
+                                   const char *text, size_t len, bool keep_marks, struct zt_buf *out);
+
+/* ---- language detection hook ----------------------------------------- */
+
+/* A detector (language identification, set once at start-up): write the
+ * 639-3 code of text's language to lang3 and a confidence in [0, 1];
+ * return 0, or a negative ZT_E* when it cannot tell. Called from request
+ * threads: it must be thread-safe. */
+typedef int (*zt_translate_detect_fn)(void *ud, const char *text, size_t len, char lang3[static 4],
+                                      double *confidence);
+/* Install (or with fn NULL remove) the detector. Not synchronised with
+ * requests: call it before the server starts. */
+void zt_translate_set_detector(struct zt_translate *t, zt_translate_detect_fn fn, void *ud);
+bool zt_translate_has_detector(const struct zt_translate *t);
+/* Run the detector: ZT_EUNSUPPORTED when none is installed. */
+ZT_NODISCARD int zt_translate_detect(struct zt_translate *t, const char *text, size_t len,
+                                     char lang3[static 4], double *confidence);
+
+/* For tests: the process id of the pair's pipeline number idx, or -1 when
+ * it is not running. */
+int zt_translate_debug_pid(struct zt_translate *t, const char *source3, const char *target3, unsigned idx);
+
+#endif
