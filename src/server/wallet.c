@@ -1,16 +1,12 @@
 /* wallet.c: Web3 wallet login. See wallet.h.
  *
- * Primitives come from libraries: the Keccak-f[1600] permutation from
- * nettle (nettle_sha3_permute), recoverable ECDSA over secp256k1 from
- * libsecp256k1, SHA-256 and randomness from libsodium. Debian ships no
- * Keccak-256 (pre-SHA-3 padding) library, so keccak256() below is only the
- * sponge around nettle's permutation: absorb 136-byte blocks (rate 1088
- * bits) as little-endian lanes, pad with 0x01 ... 0x80 (SHA3-256 would use
- * 0x06), squeeze 32 bytes. */
+ * Primitives come from libraries: Keccak-256 and the EIP-191 hash from
+ * zt_keccak.h (src/crypto/keccak.c, on nettle's permutation), recoverable
+ * ECDSA over secp256k1 from libsecp256k1, SHA-256 and randomness from
+ * libsodium. */
 #include "wallet.h"
 
 #include <jansson.h>
-#include <nettle/sha3.h>
 #include <pthread.h>
 #include <secp256k1.h>
 #include <secp256k1_recovery.h>
@@ -20,75 +16,10 @@
 
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_http.h"
+#include "zentalk/zt_keccak.h"
 #include "zentalk/zt_log.h"
 #include "zentalk/zt_str.h"
 #include "zentalk/zt_time.h"
-
-/* ---- Keccak-256 and EIP-191 -------------------------------------------- */
-
-#define KECCAK256_RATE 136
-
-static uint64_t le64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--) v = (v << 8) | p[i];
-    return v;
-}
-
-static void absorb(struct sha3_state *st, const uint8_t *block)
-{
-    for (size_t i = 0; i < KECCAK256_RATE / 8; i++) st->a[i] ^= le64(block + 8 * i);
-    sha3_permute(st);
-}
-
-void zt__keccak256(const void *p, size_t n, uint8_t out[32])
-{
-    struct sha3_state st;
-    memset(&st, 0, sizeof st);
-    const uint8_t *in = p;
-    for (; n >= KECCAK256_RATE; in += KECCAK256_RATE, n -= KECCAK256_RATE) absorb(&st, in);
-    uint8_t last[KECCAK256_RATE];
-    memset(last, 0, sizeof last);
-    if (n) memcpy(last, in, n);
-    last[n] ^= 0x01;
-    last[KECCAK256_RATE - 1] ^= 0x80;
-    absorb(&st, last);
-    for (size_t i = 0; i < 32; i++) out[i] = (uint8_t)(st.a[i / 8] >> (8 * (i % 8)));
-    sodium_memzero(&st, sizeof st);
-    sodium_memzero(last, sizeof last);
-}
-
-void zt__eip191_hash(const void *msg, size_t n, uint8_t out[32])
-{
-    char prefix[64];
-    int pl = snprintf(prefix, sizeof prefix, "\x19" "Ethereum Signed Message:\n%zu", n);
-    struct sha3_state st;
-    memset(&st, 0, sizeof st);
-    /* stream prefix || msg through the sponge without copying msg */
-    uint8_t block[KECCAK256_RATE];
-    size_t fill = 0;
-    const uint8_t *parts[2] = {(const uint8_t *)prefix, msg};
-    size_t lens[2] = {(size_t)pl, n};
-    for (int k = 0; k < 2; k++) {
-        const uint8_t *q = parts[k];
-        size_t m = lens[k];
-        while (m) {
-            size_t take = KECCAK256_RATE - fill < m ? KECCAK256_RATE - fill : m;
-            memcpy(block + fill, q, take);
-            fill += take, q += take, m -= take;
-            if (fill == KECCAK256_RATE) {
-                absorb(&st, block);
-                fill = 0;
-            }
-        }
-    }
-    memset(block + fill, 0, KECCAK256_RATE - fill);
-    block[fill] ^= 0x01;
-    block[KECCAK256_RATE - 1] ^= 0x80;
-    absorb(&st, block);
-    for (size_t i = 0; i < 32; i++) out[i] = (uint8_t)(st.a[i / 8] >> (8 * (i % 8)));
-    sodium_memzero(&st, sizeof st);
-}
 
 /* ---- parsing and formatting --------------------------------------------- */
 
@@ -129,7 +60,7 @@ void zt__wallet_format_address(const uint8_t addr[ZT__WALLET_ADDR_LEN], char out
     char lower[2 * ZT__WALLET_ADDR_LEN + 1];
     zt_hex_encode(lower, addr, ZT__WALLET_ADDR_LEN);
     uint8_t h[32];
-    zt__keccak256(lower, 2 * ZT__WALLET_ADDR_LEN, h);
+    zt_keccak256(lower, 2 * ZT__WALLET_ADDR_LEN, h);
     out[0] = '0';
     out[1] = 'x';
     for (size_t i = 0; i < 2 * ZT__WALLET_ADDR_LEN; i++) {
@@ -162,7 +93,7 @@ int zt__wallet_recover(const uint8_t hash[32], const uint8_t sig[ZT__WALLET_SIG_
     if (!secp256k1_ec_pubkey_serialize(ctx, ser, &sl, &pk, SECP256K1_EC_UNCOMPRESSED) || sl != 65)
         return ZT_ECRYPTO;
     uint8_t h[32];
-    zt__keccak256(ser + 1, 64, h);
+    zt_keccak256(ser + 1, 64, h);
     memcpy(addr, h + 12, ZT__WALLET_ADDR_LEN);
     return 0;
 }
@@ -171,7 +102,7 @@ bool zt__wallet_verify_personal(const void *msg, size_t n, const uint8_t sig[ZT_
                                 const uint8_t addr[ZT__WALLET_ADDR_LEN])
 {
     uint8_t h[32], got[ZT__WALLET_ADDR_LEN];
-    zt__eip191_hash(msg, n, h);
+    zt_eip191_hash(msg, n, h);
     if (zt__wallet_recover(h, sig, got) != 0) return false;
     return sodium_memcmp(got, addr, ZT__WALLET_ADDR_LEN) == 0;
 }
