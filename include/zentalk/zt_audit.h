@@ -46,6 +46,7 @@ struct zt_audit_opts {
     uint64_t checkpoint_entries;     /* >= 1 */
     uint64_t checkpoint_ms;          /* >= 1 */
     enum zt_audit_fsync fsync;
+    int64_t retention_days;          /* zt_audit_sweep() at open and hourly; 0 = keep all */
 };
 
 /* One event. Every field may be NULL / 0 (left out of the line). */

@@ -1,7 +1,8 @@
-/* http.c: the CLI's GET helper (libcurl) and API error printing. */
+/* http.c: the CLI's GET and POST-JSON helpers (libcurl) and API error printing. */
 #include <curl/curl.h>
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "http.h"
@@ -14,7 +15,9 @@ static size_t on_data(char *p, size_t size, size_t n, void *ud)
     return zt_buf_append(b, p, len) == 0 ? len : 0; /* 0 aborts the transfer */
 }
 
-int zt__cli_http_get(const char *base, const char *path, long timeout_ms, long *status, struct zt_buf *out)
+/* One request: GET when body is NULL, else POST of a JSON body. */
+static int request(const char *base, const char *path, const char *body, size_t len, long timeout_ms, long *status,
+                   struct zt_buf *out)
 {
     char url[2048];
     size_t bl = strlen(base);
@@ -26,6 +29,7 @@ int zt__cli_http_get(const char *base, const char *path, long timeout_ms, long *
     }
     CURL *c = curl_easy_init();
     if (!c) return 1;
+    struct curl_slist *hdrs = NULL;
     char errbuf[CURL_ERROR_SIZE] = "";
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
@@ -35,7 +39,20 @@ int zt__cli_http_get(const char *base, const char *path, long timeout_ms, long *
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(c, CURLOPT_USERAGENT, "zentalk/" ZT_VERSION);
+    if (body) {
+        hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
+        const char *tok = getenv("ZENTALK_TOKEN");
+        char auth[4096];
+        if (tok && tok[0]) {
+            int k = snprintf(auth, sizeof auth, "Authorization: Bearer %s", tok);
+            if (k > 0 && (size_t)k < sizeof auth) hdrs = curl_slist_append(hdrs, auth);
+        }
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    }
     CURLcode rc = curl_easy_perform(c);
+    curl_slist_free_all(hdrs);
     if (rc != CURLE_OK) {
         fprintf(stderr, "zentalk: cannot reach %s: %s\n", url, errbuf[0] ? errbuf : curl_easy_strerror(rc));
         curl_easy_cleanup(c);
@@ -44,6 +61,17 @@ int zt__cli_http_get(const char *base, const char *path, long timeout_ms, long *
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
     curl_easy_cleanup(c);
     return 0;
+}
+
+int zt__cli_http_get(const char *base, const char *path, long timeout_ms, long *status, struct zt_buf *out)
+{
+    return request(base, path, NULL, 0, timeout_ms, status, out);
+}
+
+int zt__cli_http_post_json(const char *base, const char *path, const char *body, size_t len, long timeout_ms,
+                           long *status, struct zt_buf *out)
+{
+    return request(base, path, body ? body : "", len, timeout_ms, status, out);
 }
 
 void zt__cli_print_api_error(long status, const char *body)

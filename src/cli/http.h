@@ -1,6 +1,8 @@
-/* http.h: GET requests to a node from the CLI (internal to src/cli). */
+/* http.h: GET and POST requests to a node from the CLI (internal to src/cli). */
 #ifndef ZT_CLI_HTTP_H
 #define ZT_CLI_HTTP_H
+
+#include <stddef.h>
 
 #include "zentalk/zt_buf.h"
 
@@ -8,6 +10,11 @@
  * the body and *status the HTTP code. Prints a one-line reason and returns
  * 1 when the node cannot be reached. */
 int zt__cli_http_get(const char *base, const char *path, long timeout_ms, long *status, struct zt_buf *out);
+/* POST body (len bytes of JSON) to base+path with Content-Type
+ * application/json, and "Authorization: Bearer $ZENTALK_TOKEN" when that
+ * variable is set; otherwise as zt__cli_http_get(). */
+int zt__cli_http_post_json(const char *base, const char *path, const char *body, size_t len, long timeout_ms,
+                           long *status, struct zt_buf *out);
 /* Print the error of a non-2xx answer ({"error":{"message"}}) to stderr. */
 void zt__cli_print_api_error(long status, const char *body);
 

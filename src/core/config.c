@@ -427,6 +427,7 @@ static const char *const file_kinds[] = {
  * configuration keys: not warned about. */
 static const char *const env_reserved[] = {
     "ZENTALK_URL",        /* the zentalk CLI's node address */
+    "ZENTALK_TOKEN",      /* the zentalk CLI's bearer token */
     "ZENTALK_CONFIG_DIR", /* where scripts/deployments keep --config */
     NULL,
 };

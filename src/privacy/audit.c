@@ -41,7 +41,11 @@ struct zt_audit {
     uint8_t prev[ZT_SHA256_LEN];
     uint64_t since_cp;
     int64_t last_cp_ms;
+    int64_t retention_days;
+    uint64_t last_sweep_ms;
 };
+
+#define SWEEP_EVERY_MS (3600u * 1000u)
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -360,6 +364,8 @@ int zt_audit_open(const struct zt_audit_opts *o, struct zt_audit **out, struct z
     a->cp_entries = o->checkpoint_entries;
     a->cp_ms = o->checkpoint_ms;
     a->fsync_mode = o->fsync;
+    a->retention_days = o->retention_days;
+    a->last_sweep_ms = zt_time_mono_ms();
     a->last_cp_ms = (int64_t)zt_time_mono_ms();
     a->dir = zt_strdup(o->dir);
     if (!a->dir) {
@@ -416,6 +422,7 @@ int zt_audit_open(const struct zt_audit_opts *o, struct zt_audit **out, struct z
         rc = append(a, s, false, true);
         json_decref(s);
     }
+    if (!rc && a->retention_days > 0) zt_ignore(zt_audit_sweep(a->dir, a->retention_days, zt_time_real_ms() / 1000, NULL));
 out:
     zt_free(files);
     if (rc) {
@@ -455,6 +462,11 @@ int zt_audit_record(struct zt_audit *a, const struct zt_audit_event *ev)
         a->since_cp++;
         if (a->since_cp >= a->cp_entries || (uint64_t)((int64_t)zt_time_mono_ms() - a->last_cp_ms) >= a->cp_ms)
             rc = write_checkpoint(a);
+    }
+    uint64_t now = zt_time_mono_ms();
+    if (a->retention_days > 0 && now - a->last_sweep_ms >= SWEEP_EVERY_MS) {
+        a->last_sweep_ms = now;
+        zt_ignore(zt_audit_sweep(a->dir, a->retention_days, zt_time_real_ms() / 1000, NULL));
     }
     pthread_mutex_unlock(&a->mu);
     json_decref(o);

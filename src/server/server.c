@@ -28,6 +28,7 @@
 #include "llm.h"
 #include "metrics.h"
 #include "models.h"
+#include "privacy.h"
 #include "wallet.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_http.h"
@@ -82,6 +83,7 @@ struct zt_server {
     bool listener_loopback;      /* server.listen is a loopback address */
     struct zt__ratelimit *limiter;
     struct zt__wallet *wallet;   /* wallet login nonces and sessions */
+    struct zt__privacy *privacy; /* PII detector, policy, audit log */
 };
 
 #define RATE_LIMIT_KEYS 10000 /* identities tracked; least recently seen evicted */
@@ -349,6 +351,12 @@ static void h_logout(struct zt_server *s, struct zt_http_req *req, json_t *body,
     zt__wallet_h_logout(s->wallet, req, resp);
 }
 
+static void h_privacy_pii(struct zt_server *s, struct zt_http_req *req, json_t *body,
+                          struct zt_http_resp *resp)
+{
+    zt__privacy_h_pii(s->privacy, req, body, resp);
+}
+
 static const struct route routes[] = {
     {"/healthz", M_GET, 0, ZT__AUTH_NONE, h_healthz},
     {"/readyz", M_GET, 0, ZT__AUTH_NONE, h_readyz},
@@ -364,6 +372,7 @@ static const struct route routes[] = {
     {"/v1/auth/wallet/nonce", M_POST, M_POST, ZT__AUTH_NONE, h_wallet_nonce},
     {"/v1/auth/wallet/login", M_POST, M_POST, ZT__AUTH_NONE, h_wallet_login},
     {"/v1/auth/logout", M_POST, 0, ZT__AUTH_NONE, h_logout},
+    {"/v1/privacy/pii", M_POST, M_POST, ZT__AUTH_USER, h_privacy_pii},
 };
 #define N_ROUTES (sizeof routes / sizeof routes[0])
 
@@ -438,16 +447,16 @@ static void unauthorized(struct zt_http_resp *resp, bool invalid, const char *me
 }
 
 /* The caller's role for route r; false (resp filled: 401, 403, 429, 500)
- * when the request may not go on. */
+ * when the request may not go on. *who is the caller as far as known. */
 static bool authorize(struct zt_server *s, struct zt_http_req *req, const struct route *r,
-                      struct zt_http_resp *resp)
+                      struct zt_http_resp *resp, struct zt__auth_principal *who)
 {
     if (r->min_role == ZT__AUTH_NONE) return true;
     const struct zt_cfg_encryption *enc = &s->cfg->encryption;
     bool has_key = enc->jwt_secret && enc->jwt_secret[0];
     const char *hdr = has_key ? zt_http_req_header(req, "Authorization") : NULL;
-    struct zt__auth_principal p;
-    memset(&p, 0, sizeof p);
+    struct zt__auth_principal *p = who;
+    memset(p, 0, sizeof *p);
     if (hdr) {
         const char *tok, *why = "Authorization must be \"Bearer <token>\"";
         size_t len;
@@ -455,9 +464,9 @@ static bool authorize(struct zt_server *s, struct zt_http_req *req, const struct
         if (!rc) {
             rc = zt__auth_verify(enc->jwt_secret, s->cfg->integration.jwt_issuer,
                                  s->cfg->integration.jwt_audience, tok, len,
-                                 zt_time_real_ms() / 1000, &p, &why);
+                                 zt_time_real_ms() / 1000, p, &why);
         } else if (zt__wallet_parse_bearer(hdr, &tok, &len) == 0) { /* not a JWT: a session? */
-            rc = zt__wallet_session(s->wallet, tok, len, zt_time_real_ms() / 1000, &p);
+            rc = zt__wallet_session(s->wallet, tok, len, zt_time_real_ms() / 1000, p);
             if (rc) {
                 rc = ZT_ECRYPTO;
                 why = "unknown, expired or revoked session";
@@ -475,7 +484,7 @@ static bool authorize(struct zt_server *s, struct zt_http_req *req, const struct
             return false;
         }
         unsigned retry = 1;
-        if (!zt__ratelimit_take(s->limiter, p.identity, zt_time_mono_ns(), &retry)) {
+        if (!zt__ratelimit_take(s->limiter, p->identity, zt_time_mono_ns(), &retry)) {
             char v[16];
             snprintf(v, sizeof v, "%u", retry);
             zt_ignore(zt_http_resp_header(resp, "Retry-After", v));
@@ -484,17 +493,17 @@ static bool authorize(struct zt_server *s, struct zt_http_req *req, const struct
             return false;
         }
     } else if (!has_key && zt_http_req_peer_is_loopback(req)) {
-        p.role = ZT__AUTH_ADMIN; /* no way to issue tokens: the local operator */
+        p->role = ZT__AUTH_ADMIN; /* no way to issue tokens: the local operator */
     } else if (enc->require_auth && !s->listener_loopback) {
         unauthorized(resp, false, "this route requires \"Authorization: Bearer <token>\"");
         return false;
     } else {
-        p.role = ZT__AUTH_USER;
+        p->role = ZT__AUTH_USER;
     }
-    if (p.role < r->min_role) {
+    if (p->role < r->min_role) {
         char msg[160];
         snprintf(msg, sizeof msg, "this route requires role %s; the caller has role %s",
-                 zt__auth_role_name(r->min_role), hdr ? zt__auth_role_name(p.role) : "anonymous");
+                 zt__auth_role_name(r->min_role), hdr ? zt__auth_role_name(p->role) : "anonymous");
         zt_http_resp_error(resp, 403, "forbidden", msg);
         return false;
     }
@@ -534,21 +543,29 @@ static void dispatch(void *ud, struct zt_http_req *req, struct zt_http_resp *res
         zt_http_resp_error(resp, 405, "method_not_allowed", "method not allowed on this route");
         return;
     }
-    if (!authorize(s, req, r, resp)) return;
+    struct zt__auth_principal who;
+    memset(&who, 0, sizeof who);
     json_t *body = NULL;
+    if (!authorize(s, req, r, resp, &who)) goto audit;
     if (r->json_body & m) {
         body = parse_body(req, resp);
-        if (!body) return;
+        if (!body) goto audit;
     } else {
         size_t len;
         zt_ignore(zt_http_req_body(req, &len));
         if (len > 0 && m != M_POST && m != M_PUT) {
             zt_http_resp_error(resp, 400, "bad_request", "this route takes no request body");
-            return;
+            goto audit;
         }
     }
     r->fn(s, req, body, resp);
     json_decref(body);
+audit:
+    /* Authenticated routes leave an audit entry (never content). For a
+     * response produced later (inference), the status is the handler's at
+     * return: 200 = accepted. */
+    if (r->min_role >= ZT__AUTH_USER)
+        zt__privacy_audit(s->privacy, req, r->path, who.identity, zt__auth_role_name(who.role), resp->status);
 }
 
 static void observe(void *ud, const char *route, const char *method, int status, uint64_t dur_ns)
@@ -587,7 +604,19 @@ int zt_server_new(const struct zt_config *cfg, const char *node_id, struct zt_se
         zt_free(s);
         return ZT_ENOMEM;
     }
+    struct zt_buf perr;
+    zt_buf_init(&perr, 4096);
+    if (zt__privacy_new(cfg, &s->privacy, &perr) != 0) {
+        zt_log(ZT_LOG_ERROR, "privacy_config_invalid", "reason=\"%s\"", zt_buf_str(&perr));
+        zt_buf_deinit(&perr);
+        zt__wallet_free(s->wallet);
+        zt__ratelimit_free(s->limiter);
+        zt_free(s);
+        return ZT_ECONFIG;
+    }
+    zt_buf_deinit(&perr);
     if (zt__models_new(cfg, &s->models) != 0) {
+        zt__privacy_free(s->privacy);
         zt__wallet_free(s->wallet);
         zt__ratelimit_free(s->limiter);
         zt_free(s);
@@ -653,6 +682,11 @@ int zt_server_drain(struct zt_server *s, uint64_t timeout_ms)
     return 0;
 }
 
+int zt_server_open_audit(struct zt_server *s, const struct zt_identity *id, struct zt_buf *err)
+{
+    return zt__privacy_open_audit(s->privacy, id, err);
+}
+
 int zt_server_set_identity(struct zt_server *s, const struct zt_identity *id)
 {
     if (s->attest) return ZT_EINVAL;
@@ -672,6 +706,7 @@ void zt_server_free(struct zt_server *s)
     zt__models_free(s->models);
     zt__ratelimit_free(s->limiter);
     zt__wallet_free(s->wallet);
+    zt__privacy_free(s->privacy); /* final audit checkpoint */
     for (int i = 0; i < N_ROLES; i++) pthread_mutex_destroy(&s->roles[i].mu);
     zt_free(s);
 }
