@@ -2,7 +2,7 @@
  * The input is split in two "messages" of one job at the first NUL (or
  * half way). Invariants: restoring a pseudonymised message gives it back
  * byte for byte (unless the text itself held something shaped like one of
- * the job's placeholders), the same value always gets the same placeholder,
+ * the job's pseudonyms), the same value always gets the same pseudonym,
  * and restore never fails on any input. */
 #include <stdint.h>
 #include <stdlib.h>

@@ -25,7 +25,7 @@
 
 enum zt_privacy_action {
     ZT_PRIVACY_ALLOW = 0,        /* sent (sealed) as is */
-    ZT_PRIVACY_PSEUDONYMISE = 1, /* PII replaced by placeholders before sealing */
+    ZT_PRIVACY_PSEUDONYMISE = 1, /* PII replaced by pseudonyms before sealing */
     ZT_PRIVACY_LOCAL_ONLY = 2,   /* the job never leaves this node */
 };
 

@@ -181,6 +181,7 @@ static void scan_email(const char *t, size_t len, struct cands *c)
             for (size_t i = ls; i < e; i++)
                 if (!is_alpha((unsigned char)t[i])) tld_ok = false;
             if (labels >= 2 && tld_ok && e - ls >= 2 && e - ls <= 24) good_end = e;
+            if (e - at > 255) break; /* longer than any domain name */
             if (e + 1 < len && t[e] == '.' && is_alnum((unsigned char)t[e + 1])) {
                 e++;
                 continue;
@@ -716,9 +717,11 @@ static const char bech32_charset[] = "qpzry9x8gf2tvdw0s3jn54khce6mua7l";
 
 static uint32_t bech32_polymod_step(uint32_t pre)
 {
-    uint32_t b = pre >> 25;
-    return ((pre & 0x1ffffff) << 5) ^ (-((b >> 0) & 1) & 0x3b6a57b2UL) ^ (-((b >> 1) & 1) & 0x26508e6dUL) ^
-           (-((b >> 2) & 1) & 0x1ea119faUL) ^ (-((b >> 3) & 1) & 0x3d4233ddUL) ^ (-((b >> 4) & 1) & 0x2a1462b3UL);
+    static const uint32_t gen[5] = {0x3b6a57b2u, 0x26508e6du, 0x1ea119fau, 0x3d4233ddu, 0x2a1462b3u};
+    uint32_t b = pre >> 25, c = (pre & 0x1ffffffu) << 5;
+    for (unsigned i = 0; i < 5; i++)
+        if ((b >> i) & 1u) c ^= gen[i];
+    return c;
 }
 
 /* BIP 173 / BIP 350 segwit address with hrp bc or tb. */
@@ -855,7 +858,7 @@ static int cmp_start(const void *pa, const void *pb)
  * Kept hits are looked up in an array sorted by start (binary search). */
 static int resolve(struct cands *c, struct zt_pii_hits *out)
 {
-    qsort(c->v, c->n, sizeof c->v[0], cmp_rank);
+    if (c->n) qsort(c->v, c->n, sizeof c->v[0], cmp_rank);
     struct zt_pii_hit *kept = zt_calloc(c->n ? c->n : 1, sizeof *kept);
     if (!kept) return ZT_ENOMEM;
     size_t nk = 0;
@@ -878,7 +881,7 @@ static int resolve(struct cands *c, struct zt_pii_hits *out)
         kept[lo] = *h;
         nk++;
     }
-    qsort(kept, nk, sizeof *kept, cmp_start); /* already sorted; keeps the contract obvious */
+    if (nk) qsort(kept, nk, sizeof *kept, cmp_start); /* already sorted; keeps the contract obvious */
     zt_free(out->v);
     out->v = kept;
     out->n = nk;

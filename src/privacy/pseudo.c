@@ -71,7 +71,7 @@ static const struct entry *find_value(const struct zt_pseudo *p, unsigned type, 
     return NULL;
 }
 
-static const struct entry *find_placeholder(const struct zt_pseudo *p, unsigned type, uint32_t index)
+static const struct entry *find_pseudonym(const struct zt_pseudo *p, unsigned type, uint32_t index)
 {
     for (size_t i = 0; i < p->n_entries; i++)
         if (p->entries[i].type == type && p->entries[i].index == index) return &p->entries[i];
@@ -108,7 +108,7 @@ static int add_value(struct zt_pseudo *p, unsigned type, const char *v, size_t n
     return 0;
 }
 
-static int append_placeholder(const struct zt_pseudo *p, const struct entry *e, struct zt_buf *out)
+static int append_pseudonym(const struct zt_pseudo *p, const struct entry *e, struct zt_buf *out)
 {
     return zt_buf_appendf(out, "<%s_%u>", zt_pii_type_name(p->d, e->type), (unsigned)e->index);
 }
@@ -135,7 +135,7 @@ int zt_pseudo_apply(struct zt_pseudo *p, const char *text, size_t len, const str
         if (rc) break;
         const struct entry *e = find_value(p, h->type, text + h->start, h->end - h->start);
         if (!e) rc = add_value(p, h->type, text + h->start, h->end - h->start, &e);
-        if (!rc) rc = append_placeholder(p, e, out);
+        if (!rc) rc = append_pseudonym(p, e, out);
         pos = h->end;
     }
     if (!rc) rc = zt_buf_append(out, text + pos, len - pos);
@@ -150,14 +150,14 @@ int zt_pseudo_apply(struct zt_pseudo *p, const char *text, size_t len, const str
     return rc;
 }
 
-/* A placeholder at text[0..len): "<" NAME "_" DIGITS ">" with NAME of
+/* A pseudonym at text[0..len): "<" NAME "_" DIGITS ">" with NAME of
  * A-Z 0-9 _. On success *type, *index and *plen are set. */
-static bool parse_placeholder(const struct zt_pseudo *p, const char *t, size_t len, unsigned *type,
+static bool parse_pseudonym(const struct zt_pseudo *p, const char *t, size_t len, unsigned *type,
                               uint32_t *index, size_t *plen)
 {
     if (len < 4 || t[0] != '<') return false;
     size_t i = 1, last_us = 0;
-    while (i < len && i < ZT_PSEUDO_PLACEHOLDER_MAX && t[i] != '>') {
+    while (i < len && i < ZT_PSEUDO_PSEUDONYM_MAX && t[i] != '>') {
         char c = t[i];
         if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_')) return false;
         if (c == '_') last_us = i;
@@ -197,8 +197,8 @@ int zt_pseudo_restore(const struct zt_pseudo *p, const char *text, size_t len, s
         uint32_t index;
         size_t plen;
         const struct entry *e = NULL;
-        if (parse_placeholder(p, text + i, len - i, &type, &index, &plen))
-            e = find_placeholder(p, type, index);
+        if (parse_pseudonym(p, text + i, len - i, &type, &index, &plen))
+            e = find_pseudonym(p, type, index);
         if (!e) {
             i++;
             continue;

@@ -173,14 +173,14 @@ out:
     zt_pii_hits_deinit(&hits);
 }
 
-void zt__privacy_audit(struct zt__privacy *pv, struct zt_http_req *req, const char *route, const char *identity,
-                       const char *role, int status)
+void zt__privacy_audit(struct zt__privacy *pv, struct zt_http_req *req, bool record, const char *route,
+                       const char *identity, const char *role, int status)
 {
     uint64_t types = tl_types;
     const char *decision = tl_decision;
     tl_types = 0;
     tl_decision = NULL;
-    if (!pv || !pv->audit) return;
+    if (!record || !pv || !pv->audit) return;
     const char *names[64];
     size_t n = 0;
     for (unsigned t = 0; t < 64 && t < zt_pii_type_count(pv->pii); t++)

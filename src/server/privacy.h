@@ -7,6 +7,7 @@
 #define ZT_SERVER_PRIVACY_H
 
 #include <jansson.h>
+#include <stdbool.h>
 
 #include "zentalk/zt_audit.h"
 #include "zentalk/zt_config.h"
@@ -36,10 +37,11 @@ void zt__privacy_h_pii(struct zt__privacy *pv, struct zt_http_req *req, json_t *
  * kept for this thread's next zt__privacy_audit() call. */
 void zt__privacy_note(uint64_t pii_types, const char *decision);
 
-/* One audit entry for a request: route, method, identity, role, status,
- * request id, and what zt__privacy_note() recorded during it. Never fails
- * the request: an audit write error is logged (rate-limited). */
-void zt__privacy_audit(struct zt__privacy *pv, struct zt_http_req *req, const char *route, const char *identity,
-                       const char *role, int status);
+/* End of a request: when record, one audit entry (route, method, identity,
+ * role, status, request id, and what zt__privacy_note() recorded during
+ * it); in any case this thread's notes are cleared. Never fails the
+ * request: an audit write error is logged (rate-limited). */
+void zt__privacy_audit(struct zt__privacy *pv, struct zt_http_req *req, bool record, const char *route,
+                       const char *identity, const char *role, int status);
 
 #endif

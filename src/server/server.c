@@ -564,8 +564,8 @@ audit:
     /* Authenticated routes leave an audit entry (never content). For a
      * response produced later (inference), the status is the handler's at
      * return: 200 = accepted. */
-    if (r->min_role >= ZT__AUTH_USER)
-        zt__privacy_audit(s->privacy, req, r->path, who.identity, zt__auth_role_name(who.role), resp->status);
+    zt__privacy_audit(s->privacy, req, r->min_role >= ZT__AUTH_USER, r->path, who.identity,
+                      zt__auth_role_name(who.role), resp->status);
 }
 
 static void observe(void *ud, const char *route, const char *method, int status, uint64_t dur_ns)

@@ -24,7 +24,7 @@ static void mask(struct zt_pseudo *p, const char *text, struct zt_buf *out)
     zt_pii_hits_deinit(&h);
 }
 
-/* Two messages of one job share placeholders; the simulated job output
+/* Two messages of one job share pseudonyms; the simulated job output
  * echoes some of them (twice, in another order), invents an unknown one and
  * a look-alike; restore gives the values back and leaves the rest. */
 static void test_round_trip(void **state)
