@@ -54,7 +54,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         zt_hex_encode(hex, sig, sizeof sig);
         if (strlen(s) != 132 || !same_hex(hex, s + 2)) abort();
         uint8_t h[32];
-        zt__eip191_hash(msg, msg_len, h);
+        zt_eip191_hash(msg, msg_len, h);
         int rc = zt__wallet_recover(h, sig, got);
         if (rc != 0 && rc != ZT_ECRYPTO) abort();
         if (rc == 0 && !zt__wallet_verify_personal(msg, msg_len, sig, got)) abort();

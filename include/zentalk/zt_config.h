@@ -134,6 +134,15 @@ struct zt_cfg_integration {
     int64_t timeout_ms;
 };
 /* privacy.yaml */
+struct zt_cfg_pii_pattern {   /* privacy.extra_patterns[] */
+    char *type;               /* upper-case name, e.g. EMPLOYEE_ID */
+    char *regex;              /* PCRE2 (UTF) pattern; checked to compile */
+};
+struct zt_cfg_privacy_rule {  /* privacy.policies[] */
+    char *feature;            /* feature or route name, or "*" */
+    char *type;               /* PII type name, or "*" */
+    char *action;             /* local_only|pseudonymise|allow */
+};
 struct zt_cfg_privacy {
     bool pii_filter;
     char *default_policy;     /* local_only|pseudonymise|allow */
@@ -141,6 +150,15 @@ struct zt_cfg_privacy {
     int64_t retention_cache_days;
     int64_t retention_jobs_days;
     int64_t retention_audit_days;
+    struct zt_cfg_pii_pattern *extra_patterns; /* owned array */
+    size_t n_extra_patterns;
+    struct zt_cfg_privacy_rule *policies;      /* owned array */
+    size_t n_policies;
+    int64_t pii_max_text_bytes;       /* POST /v1/privacy/pii text limit */
+    int64_t audit_max_bytes;          /* rotate the audit file above this */
+    int64_t audit_checkpoint_entries; /* signed checkpoint every N entries */
+    int64_t audit_checkpoint_seconds; /* ... or every T seconds */
+    char *audit_fsync;                /* always|checkpoint|never */
 };
 /* models.yaml */
 struct zt_cfg_model {

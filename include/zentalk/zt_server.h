@@ -8,6 +8,7 @@
  *   GET  /v1/attestation/report?nonce=HEX  signed software attestation (zt_attest.h)
  *   GET  /v1/admin/log-level   current log level (loopback clients only)
  *   PUT  /v1/admin/log-level   {"level":"debug"} (loopback clients only)
+ *   POST /v1/privacy/pii       {"text": ...}: PII hits and the pseudonymised text
  * Unknown paths are 404, known paths with another method 405 (with Allow),
  * and every error body is {"error":{"code":"...","message":"..."}}. */
 #ifndef ZT_SERVER_H
@@ -62,6 +63,12 @@ ZT_NODISCARD int zt_server_set_relay_ca(struct zt_server *s, const char *path);
  * ZT_ENOMEM). Dropped descriptors (expired, bad signature) are logged. */
 struct zt_buf;
 ZT_NODISCARD int zt_server_load_peers(struct zt_server *s, const char *path, struct zt_buf *err);
+/* Open the audit log (privacy.audit_log; node.data_dir/logs/audit, see
+ * zt_audit.h) with checkpoints signed by id, which must outlive the server;
+ * call once, before zt_server_start(). Authenticated requests then write
+ * one entry each. A no-op when the audit log is off. Reasons in err.
+ * ZT_EIO, ZT_EPARSE (the existing log's last entry is not valid). */
+ZT_NODISCARD int zt_server_open_audit(struct zt_server *s, const struct zt_identity *id, struct zt_buf *err);
 
 /* Readiness of one role (ZT_ROLE_*), shown by /readyz and /metrics.
  * detail is copied (short text for operators, no secrets). */

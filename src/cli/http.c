@@ -2,6 +2,7 @@
 #include <curl/curl.h>
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "http.h"
@@ -15,30 +16,11 @@ static size_t on_data(char *p, size_t size, size_t n, void *ud)
     return zt_buf_append(b, p, len) == 0 ? len : 0; /* 0 aborts the transfer */
 }
 
-static int request(const char *base, const char *path, const char *json, long timeout_ms, long *status,
-                   struct zt_buf *out);
-
-int zt__cli_http_get(const char *base, const char *path, long timeout_ms, long *status, struct zt_buf *out)
-{
-    return request(base, path, NULL, timeout_ms, status, out);
-}
-
-int zt__cli_http_post_json(const char *base, const char *path, const json_t *req, long timeout_ms, long *status,
-                           struct zt_buf *out)
-{
-    char *body = json_dumps(req, JSON_COMPACT);
-    if (!body) {
-        fprintf(stderr, "zentalk: out of memory\n");
-        return 1;
-    }
-    int rc = request(base, path, body, timeout_ms, status, out);
-    zt_free(body); /* jansson allocates with zt_malloc (json_set_alloc_funcs in main) */
-    return rc;
-}
-
-/* GET, or POST of json when it is not NULL */
-static int request(const char *base, const char *path, const char *json, long timeout_ms, long *status,
-                   struct zt_buf *out)
+/* One request: GET when body is NULL, else POST of len bytes of JSON.
+ * "Authorization: Bearer $ZENTALK_TOKEN" goes with every request when the
+ * variable is set. */
+static int request(const char *base, const char *path, const char *body, size_t len, long timeout_ms,
+                   long *status, struct zt_buf *out)
 {
     char url[2048];
     size_t bl = strlen(base);
@@ -50,6 +32,7 @@ static int request(const char *base, const char *path, const char *json, long ti
     }
     CURL *c = curl_easy_init();
     if (!c) return 1;
+    struct curl_slist *hdrs = NULL;
     char errbuf[CURL_ERROR_SIZE] = "";
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
@@ -59,14 +42,20 @@ static int request(const char *base, const char *path, const char *json, long ti
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(c, CURLOPT_USERAGENT, "zentalk/" ZT_VERSION);
-    struct curl_slist *hdr = NULL;
-    if (json) {
-        hdr = curl_slist_append(NULL, "Content-Type: application/json");
-        curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, json);
+    const char *tok = getenv("ZENTALK_TOKEN");
+    char auth[4096];
+    if (tok && tok[0]) {
+        int k = snprintf(auth, sizeof auth, "Authorization: Bearer %s", tok);
+        if (k > 0 && (size_t)k < sizeof auth) hdrs = curl_slist_append(hdrs, auth);
     }
+    if (body) {
+        hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    }
+    if (hdrs) curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
     CURLcode rc = curl_easy_perform(c);
-    curl_slist_free_all(hdr);
+    curl_slist_free_all(hdrs);
     if (rc != CURLE_OK) {
         fprintf(stderr, "zentalk: cannot reach %s: %s\n", url, errbuf[0] ? errbuf : curl_easy_strerror(rc));
         curl_easy_cleanup(c);
@@ -75,6 +64,24 @@ static int request(const char *base, const char *path, const char *json, long ti
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
     curl_easy_cleanup(c);
     return 0;
+}
+
+int zt__cli_http_get(const char *base, const char *path, long timeout_ms, long *status, struct zt_buf *out)
+{
+    return request(base, path, NULL, 0, timeout_ms, status, out);
+}
+
+int zt__cli_http_post_json(const char *base, const char *path, const json_t *req, long timeout_ms, long *status,
+                           struct zt_buf *out)
+{
+    char *body = json_dumps(req, JSON_COMPACT);
+    if (!body) {
+        fprintf(stderr, "zentalk: out of memory (or a string that is not UTF-8)\n");
+        return 1;
+    }
+    int rc = request(base, path, body, strlen(body), timeout_ms, status, out);
+    zt_free(body); /* jansson allocates with zt_malloc (json_set_alloc_funcs in main) */
+    return rc;
 }
 
 void zt__cli_print_api_error(long status, const char *body)

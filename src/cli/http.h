@@ -10,7 +10,8 @@
  * the body and *status the HTTP code. Prints a one-line reason and returns
  * 1 when the node cannot be reached. */
 int zt__cli_http_get(const char *base, const char *path, long timeout_ms, long *status, struct zt_buf *out);
-/* POST the compact JSON of req to base+path; as zt__cli_http_get(). */
+/* POST the compact JSON of req to base+path; as zt__cli_http_get().
+ * Both send "Authorization: Bearer $ZENTALK_TOKEN" when it is set. */
 int zt__cli_http_post_json(const char *base, const char *path, const json_t *req, long timeout_ms, long *status,
                            struct zt_buf *out);
 /* Print the error of a non-2xx answer ({"error":{"message"}}) to stderr. */

@@ -13,6 +13,7 @@
 #include "peers.h"
 #include "keys.h"
 #include "models.h"
+#include "privacy.h"
 #include "run.h"
 #include "translate.h"
 #include "http.h"
@@ -66,6 +67,10 @@ static void usage(FILE *out)
             "                                print this node's signed descriptor (for peers add)\n"
             "  translate [--from LANG] --to LANG [--keep-marks] [--json] [TEXT...]\n"
             "                                translate TEXT (or stdin) with the node's Apertium pairs\n"
+            "  pii [--feature NAME] [--json] [TEXT]\n"
+            "                                find personal data in TEXT (or stdin) and pseudonymise it\n"
+            "  audit verify [--pubkey HEX | --key FILE | --descriptor FILE] [--data-dir DIR] [FILE...]\n"
+            "                                check audit log files (chain, order, checkpoint signatures)\n"
             "\n"
             "Options:\n"
             "  -u, --url URL   node address (default $ZENTALK_URL or " DEFAULT_URL ")\n"
@@ -235,6 +240,23 @@ int main(int argc, char **argv)
     if (ci > 0 && strcmp(argv[ci], "train") == 0) {
         json_set_alloc_funcs(zt_malloc, zt_free);
         return zt__cli_train(argc - ci, argv + ci);
+    }
+    /* `pii` (through the API) and `audit verify` (local files), with their own options */
+    if (ci > 0 && strcmp(argv[ci], "pii") == 0) {
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) return 1;
+        json_set_alloc_funcs(zt_malloc, zt_free);
+        const char *purl = getenv("ZENTALK_URL");
+        for (int i = 1; i < ci; i++) /* a global --url before the command */
+            if ((strcmp(argv[i], "-u") == 0 || strcmp(argv[i], "--url") == 0) && i + 1 < ci) purl = argv[i + 1];
+            else if (zt_str_starts_with(argv[i], "--url=")) purl = argv[i] + 6;
+        int prc = zt__cli_pii(argc - ci, argv + ci, purl && *purl ? purl : DEFAULT_URL);
+        curl_global_cleanup();
+        return prc;
+    }
+    if (ci > 0 && strcmp(argv[ci], "audit") == 0) {
+        if (zt_hash_init() != 0) return 1;
+        json_set_alloc_funcs(zt_malloc, zt_free);
+        return zt__cli_audit(argc - ci, argv + ci);
     }
 
     /* `run` and `chat` run a model in this process, with their own options */

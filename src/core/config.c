@@ -27,6 +27,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <yaml.h>
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
 
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_config.h"
@@ -304,6 +306,28 @@ TABLE(integration_table, integration_keys, struct zt_cfg_integration, NULL);
 
 /* privacy.yaml */
 static const char *const policies[] = {"local_only", "pseudonymise", "allow", NULL};
+static const char *const audit_fsync_modes[] = {"always", "checkpoint", "never", NULL};
+
+/* privacy.yaml: extra_patterns[] and policies[] */
+static const char *check_pii_pattern(const void *obj, const char **key);
+static const struct cfg_key pii_pattern_keys[] = {
+    STR_KEY(struct zt_cfg_pii_pattern, type, "", 31, KF_ID, KEY_REQUIRED | KEY_NONEMPTY | KEY_UNIQUE,
+            "Type name reported for matches: upper-case letters, digits and _ (not a built-in type)."),
+    STR_KEY(struct zt_cfg_pii_pattern, regex, "", 1024, KF_ANY, KEY_REQUIRED | KEY_NONEMPTY,
+            "PCRE2 pattern (UTF mode); it must compile."),
+};
+TABLE(pii_pattern_table, pii_pattern_keys, struct zt_cfg_pii_pattern, check_pii_pattern);
+
+static const char *check_privacy_rule(const void *obj, const char **key);
+static const struct cfg_key privacy_rule_keys[] = {
+    STR_KEY(struct zt_cfg_privacy_rule, feature, "", 64, KF_ANY, KEY_REQUIRED | KEY_NONEMPTY,
+            "Feature or route (chat, completions, summarize, ...), or * for any."),
+    STR_KEY(struct zt_cfg_privacy_rule, type, "", 31, KF_ANY, KEY_REQUIRED | KEY_NONEMPTY,
+            "PII type (EMAIL, PHONE, CARD, IBAN, IP, ETH, BTC or a custom type), or * for any."),
+    ENUM_KEY(struct zt_cfg_privacy_rule, action, "pseudonymise", policies,
+             "local_only, pseudonymise or allow."),
+};
+TABLE(privacy_rule_table, privacy_rule_keys, struct zt_cfg_privacy_rule, check_privacy_rule);
 static const struct cfg_key privacy_keys[] = {
     BOOL_KEY(struct zt_cfg_privacy, pii_filter, true,
              "Detect personal data before a job leaves the gateway."),
@@ -317,7 +341,27 @@ static const struct cfg_key privacy_keys[] = {
     INT_KEY(struct zt_cfg_privacy, retention_jobs_days, 30, 0, 3650,
             "Days job metadata is kept; 0 = deleted when settled."),
     INT_KEY(struct zt_cfg_privacy, retention_audit_days, 365, 0, 3650,
-            "Days audit records are kept; 0 = not kept."),
+            "Days rotated audit files are kept (the file being written is never deleted); 0 = kept forever."),
+    {.name = "extra_patterns", .type = KT_LIST, .off = offsetof(struct zt_cfg_privacy, extra_patterns),
+     .count_off = offsetof(struct zt_cfg_privacy, n_extra_patterns), .max = 32,
+     .sub = &pii_pattern_table,
+     .doc = "Custom PII types: a list of {type, regex} (PCRE2); not settable from the environment."},
+    {.name = "policies", .type = KT_LIST, .off = offsetof(struct zt_cfg_privacy, policies),
+     .count_off = offsetof(struct zt_cfg_privacy, n_policies), .max = 256,
+     .sub = &privacy_rule_table,
+     .doc = "Rules {feature, type, action}; the most specific match wins, default_policy otherwise; "
+            "not settable from the environment."},
+    INT_KEY(struct zt_cfg_privacy, pii_max_text_bytes, 65536, 1, 16777216,
+            "Longest text POST /v1/privacy/pii accepts, in bytes."),
+    INT_KEY(struct zt_cfg_privacy, audit_max_bytes, 16777216, 4096, 4294967296,
+            "Size in bytes above which the audit file is rotated (the chain continues in the next file)."),
+    INT_KEY(struct zt_cfg_privacy, audit_checkpoint_entries, 1000, 1, 1000000,
+            "A checkpoint signed with the node key is written every this many audit entries."),
+    INT_KEY(struct zt_cfg_privacy, audit_checkpoint_seconds, 300, 1, 86400,
+            "... or when this many seconds passed since the last one (checked on each entry)."),
+    ENUM_KEY(struct zt_cfg_privacy, audit_fsync, "checkpoint", audit_fsync_modes,
+             "When audit entries reach the disk: always = fsync after every entry, checkpoint = at "
+             "checkpoints and rotation, never = left to the kernel."),
 };
 TABLE(privacy_table, privacy_keys, struct zt_cfg_privacy, NULL);
 
@@ -434,6 +478,7 @@ static const char *const file_kinds[] = {
  * configuration keys: not warned about. */
 static const char *const env_reserved[] = {
     "ZENTALK_URL",        /* the zentalk CLI's node address */
+    "ZENTALK_TOKEN",      /* the zentalk CLI's bearer token */
     "ZENTALK_CONFIG_DIR", /* where scripts/deployments keep --config */
     NULL,
 };
@@ -449,6 +494,57 @@ static const char *check_model(const void *obj, const char **key)
         *key = "sha256";
         return "is required when url is set (downloads are verified)";
     }
+    return NULL;
+}
+
+static const char *const builtin_pii_types[] = {"EMAIL", "PHONE", "CARD", "IBAN", "IP", "ETH", "BTC", NULL};
+
+static bool pii_type_name_ok(const char *s)
+{
+    if (!s || !(s[0] >= 'A' && s[0] <= 'Z')) return false;
+    for (const char *c = s; *c; c++)
+        if (!((*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '_')) return false;
+    return true;
+}
+
+/* A custom PII type: an upper-case name that is not built in, and a regex
+ * that PCRE2 compiles (its message is returned, so the error names
+ * file:line of the entry). */
+static const char *check_pii_pattern(const void *obj, const char **key)
+{
+    static _Thread_local char why[WHY_LEN];
+    const struct zt_cfg_pii_pattern *pp = obj;
+    *key = "type";
+    if (!pii_type_name_ok(pp->type)) return "must be upper-case letters, digits and _, starting with a letter";
+    for (size_t i = 0; builtin_pii_types[i]; i++)
+        if (strcmp(pp->type, builtin_pii_types[i]) == 0) return "is a built-in type";
+    *key = "regex";
+    int err = 0;
+    PCRE2_SIZE off = 0;
+    pcre2_code *re = pcre2_compile((PCRE2_SPTR)(pp->regex ? pp->regex : ""), PCRE2_ZERO_TERMINATED, PCRE2_UTF, &err, &off, NULL);
+    if (re) {
+        pcre2_code_free(re);
+        return NULL;
+    }
+    PCRE2_UCHAR msg[256];
+    if (pcre2_get_error_message(err, msg, sizeof msg) < 0) msg[0] = 0;
+    snprintf(why, sizeof why, "does not compile at offset %zu: %s", (size_t)off, (const char *)msg);
+    return why;
+}
+
+static const char *check_privacy_rule(const void *obj, const char **key)
+{
+    const struct zt_cfg_privacy_rule *r = obj;
+    *key = "type";
+    if (strcmp(r->type ? r->type : "", "*") != 0 && !pii_type_name_ok(r->type))
+        return "must be a PII type name (upper case) or *";
+    *key = "feature";
+    const char *f = r->feature ? r->feature : "";
+    if (strcmp(f, "*") == 0) return NULL;
+    for (const char *c = f; *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_' || *c == '-' || *c == '/' ||
+              *c == '.'))
+            return "must be a feature name (lower case, digits, _ - . /) or *";
     return NULL;
 }
 

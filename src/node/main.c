@@ -231,7 +231,10 @@ static int run(struct zt_config *cfg)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    if (zt_server_new(cfg, node_id, &srv) != 0) goto out;
+    if (zt_server_new(cfg, node_id, &srv) != 0) {
+        fprintf(stderr, "zentalk-node: cannot set up the HTTP API (out of memory, or privacy.policies names an unknown PII type: see the log)\n");
+        goto out;
+    }
     if (zt_server_set_identity(srv, identity) != 0) {
         fprintf(stderr, "zentalk-node: cannot hash the running binary for attestation: %s\n", strerror(errno));
         goto out;
@@ -287,6 +290,14 @@ static int run(struct zt_config *cfg)
         fprintf(stderr, "zentalk-node: encryption.peers_file: %s\n", zt_buf_str(&err));
         goto out;
     }
+    struct zt_buf aerr;
+    zt_buf_init(&aerr, 4096);
+    if (zt_server_open_audit(srv, identity, &aerr) != 0) {
+        fprintf(stderr, "zentalk-node: cannot open the audit log: %s", zt_buf_str(&aerr));
+        zt_buf_deinit(&aerr);
+        goto out;
+    }
+    zt_buf_deinit(&aerr);
     int src = zt_server_start(srv);
     if (src == ZT_EADDRINUSE) {
         fprintf(stderr, "zentalk-node: cannot listen on %s: address already in use "

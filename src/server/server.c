@@ -33,6 +33,7 @@
 #include "models.h"
 #include "relay.h"
 #include "translate.h"
+#include "privacy.h"
 #include "wallet.h"
 #include "ws.h"
 #include "zentalk/zt_annotate.h"
@@ -129,6 +130,7 @@ struct zt_server {
     size_t tls_key_size;
     struct zt__tr *translate;    /* /v1/features/translate (translate.h) */
     struct zt__ws *ws;           /* /v1/ws (ws.h) */
+    struct zt__privacy *privacy; /* PII detector, policy, audit log */
 };
 
 enum node_auth_result { NA_OK, NA_UNKNOWN, NA_BAD_SIG, NA_STALE, NA_REPLAY, NA_MALFORMED };
@@ -466,6 +468,12 @@ static void h_ws(struct zt_server *s, struct zt_http_req *req, json_t *body, str
     zt__ws_h_upgrade(s->ws, req, resp);
 }
 
+static void h_privacy_pii(struct zt_server *s, struct zt_http_req *req, json_t *body,
+                          struct zt_http_resp *resp)
+{
+    zt__privacy_h_pii(s->privacy, req, body, resp);
+}
+
 static const struct route routes[] = {
     {"/healthz", M_GET, 0, ZT__AUTH_NONE, h_healthz},
     {"/readyz", M_GET, 0, ZT__AUTH_NONE, h_readyz},
@@ -488,6 +496,7 @@ static const struct route routes[] = {
     {"/v1/features/translate", M_POST, M_POST, ZT__AUTH_USER, h_translate},
     {"/v1/features/translate/languages", M_GET, 0, ZT__AUTH_USER, h_translate_languages},
     {"/v1/ws", M_GET, 0, ZT__AUTH_USER, h_ws},
+    {"/v1/privacy/pii", M_POST, M_POST, ZT__AUTH_USER, h_privacy_pii},
 };
 #define N_ROUTES (sizeof routes / sizeof routes[0])
 
@@ -625,9 +634,10 @@ static bool gate_peer_only(const struct zt_server *s, enum node_gate g)
 
 /* The caller's role for route r; false (resp filled: 401, 403, 429, 500)
  * when the request may not go on. node: the verified peer that signed the
- * request, or NULL. */
+ * request, or NULL. *who is the caller as far as known (for the audit log). */
 static bool authorize(struct zt_server *s, struct zt_http_req *req, const struct route *r,
-                      const struct zt__auth_principal *node, struct zt_http_resp *resp)
+                      const struct zt__auth_principal *node, struct zt_http_resp *resp,
+                      struct zt__auth_principal *who)
 {
     if (r->min_role == ZT__AUTH_NONE) return true;
     if (!node && gate_peer_only(s, route_gate(r->path))) {
@@ -638,12 +648,12 @@ static bool authorize(struct zt_server *s, struct zt_http_req *req, const struct
     const struct zt_cfg_encryption *enc = &s->cfg->encryption;
     bool has_key = (enc->jwt_secret && enc->jwt_secret[0]) || s->auth_keys.rsa_pem || s->auth_keys.has_ed25519;
     const char *hdr = !node && has_key ? zt_http_req_header(req, "Authorization") : NULL;
-    struct zt__auth_principal p;
-    memset(&p, 0, sizeof p);
+    struct zt__auth_principal *p = who;
+    memset(p, 0, sizeof *p);
     if (node) {
         /* not rate-limited per identity: a relay carries many users'
          * requests, and limits its own callers itself */
-        p = *node;
+        *p = *node;
     } else if (hdr) {
         const char *tok, *why = "Authorization must be \"Bearer <token>\"";
         size_t len;
@@ -651,13 +661,13 @@ static bool authorize(struct zt_server *s, struct zt_http_req *req, const struct
         if (!rc) {
             rc = zt__auth_verify_keys(&s->auth_keys, s->cfg->integration.jwt_issuer,
                                       s->cfg->integration.jwt_audience, tok, len,
-                                      zt_time_real_ms() / 1000, &p, &why);
+                                      zt_time_real_ms() / 1000, p, &why);
             if (rc == ZT_EINVAL) { /* no algorithm of the token's kind is keyed */
                 rc = ZT_ECRYPTO;
                 why = "algorithm not accepted (see encryption.jwt_algorithms)";
             }
         } else if (zt__wallet_parse_bearer(hdr, &tok, &len) == 0) { /* not a JWT: a session? */
-            rc = zt__wallet_session(s->wallet, tok, len, zt_time_real_ms() / 1000, &p);
+            rc = zt__wallet_session(s->wallet, tok, len, zt_time_real_ms() / 1000, p);
             if (rc) {
                 rc = ZT_ECRYPTO;
                 why = "unknown, expired or revoked session";
@@ -675,7 +685,7 @@ static bool authorize(struct zt_server *s, struct zt_http_req *req, const struct
             return false;
         }
         unsigned retry = 1;
-        if (!zt__ratelimit_take(s->limiter, p.identity, zt_time_mono_ns(), &retry)) {
+        if (!zt__ratelimit_take(s->limiter, p->identity, zt_time_mono_ns(), &retry)) {
             char v[16];
             snprintf(v, sizeof v, "%u", retry);
             zt_ignore(zt_http_resp_header(resp, "Retry-After", v));
@@ -684,17 +694,17 @@ static bool authorize(struct zt_server *s, struct zt_http_req *req, const struct
             return false;
         }
     } else if (!has_key && zt_http_req_peer_is_loopback(req)) {
-        p.role = ZT__AUTH_ADMIN; /* no way to issue tokens: the local operator */
+        p->role = ZT__AUTH_ADMIN; /* no way to issue tokens: the local operator */
     } else if (enc->require_auth && !s->listener_loopback) {
         unauthorized(resp, false, "this route requires \"Authorization: Bearer <token>\"");
         return false;
     } else {
-        p.role = ZT__AUTH_USER;
+        p->role = ZT__AUTH_USER;
     }
-    if (p.role < r->min_role) {
+    if (p->role < r->min_role) {
         char msg[160];
         snprintf(msg, sizeof msg, "this route requires role %s; the caller has role %s",
-                 zt__auth_role_name(r->min_role), hdr || node ? zt__auth_role_name(p.role) : "anonymous");
+                 zt__auth_role_name(r->min_role), hdr || node ? zt__auth_role_name(p->role) : "anonymous");
         zt_http_resp_error(resp, 403, "forbidden", msg);
         return false;
     }
@@ -736,21 +746,29 @@ static void dispatch(void *ud, struct zt_http_req *req, struct zt_http_resp *res
         zt_http_resp_error(resp, 405, "method_not_allowed", "method not allowed on this route");
         return;
     }
-    if (!authorize(s, req, r, nc > 0 ? &node_p : NULL, resp)) return;
+    struct zt__auth_principal who;
+    memset(&who, 0, sizeof who);
     json_t *body = NULL;
+    if (!authorize(s, req, r, nc > 0 ? &node_p : NULL, resp, &who)) goto audit;
     if (r->json_body & m) {
         body = parse_body(req, resp);
-        if (!body) return;
+        if (!body) goto audit;
     } else {
         size_t len;
         zt_ignore(zt_http_req_body(req, &len));
         if (len > 0 && m != M_POST && m != M_PUT) {
             zt_http_resp_error(resp, 400, "bad_request", "this route takes no request body");
-            return;
+            goto audit;
         }
     }
     r->fn(s, req, body, resp);
     json_decref(body);
+audit:
+    /* Authenticated routes leave an audit entry (never content). For a
+     * response produced later (inference), the status is the handler's at
+     * return: 200 = accepted. */
+    zt__privacy_audit(s->privacy, req, r->min_role >= ZT__AUTH_USER, r->path, who.identity,
+                      zt__auth_role_name(who.role), resp->status);
 }
 
 static void observe(void *ud, const char *route, const char *method, int status, uint64_t dur_ns)
@@ -781,11 +799,21 @@ int zt_server_new(const struct zt_config *cfg, const char *node_id, struct zt_se
                                zt_str_starts_with(host, "127.");
     /* On failure zt_server_free() releases whatever was created (every
      * member it frees accepts NULL). One line per subsystem. */
+    int rc = ZT_ENOMEM;
     if (zt__ratelimit_new((double)cfg->server.rate_limit_rps, (double)cfg->server.rate_limit_burst,
                           RATE_LIMIT_KEYS, &s->limiter) != 0)
         goto fail;
     if (zt__wallet_new(cfg->server.session_ttl_s > 0 ? cfg->server.session_ttl_s : 86400, &s->wallet) != 0)
         goto fail;
+    struct zt_buf perr;
+    zt_buf_init(&perr, 4096);
+    if (zt__privacy_new(cfg, &s->privacy, &perr) != 0) {
+        zt_log(ZT_LOG_ERROR, "privacy_config_invalid", "reason=\"%s\"", zt_buf_str(&perr));
+        zt_buf_deinit(&perr);
+        rc = ZT_ECONFIG;
+        goto fail;
+    }
+    zt_buf_deinit(&perr);
     if (zt__models_new(cfg, &s->models) != 0) goto fail;
     if (zt__feat_spam_new(cfg, &s->feat_spam) != 0) goto fail;
     if (zt_peers_new(&s->peers) != 0) goto fail;
@@ -809,7 +837,7 @@ int zt_server_new(const struct zt_config *cfg, const char *node_id, struct zt_se
     return 0;
 fail:
     zt_server_free(s);
-    return ZT_ENOMEM;
+    return rc;
 }
 
 int zt_server_start(struct zt_server *s)
@@ -867,6 +895,11 @@ int zt_server_drain(struct zt_server *s, uint64_t timeout_ms)
         zt_time_sleep_ms(10);
     }
     return 0;
+}
+
+int zt_server_open_audit(struct zt_server *s, const struct zt_identity *id, struct zt_buf *err)
+{
+    return zt__privacy_open_audit(s->privacy, id, err);
 }
 
 int zt_server_set_identity(struct zt_server *s, const struct zt_identity *id)
@@ -1019,6 +1052,7 @@ void zt_server_free(struct zt_server *s)
     zt__feat_spam_free(s->feat_spam);
     zt__ratelimit_free(s->limiter);
     zt__wallet_free(s->wallet);
+    zt__privacy_free(s->privacy); /* final audit checkpoint */
     for (int i = 0; i < N_ROLES; i++) pthread_mutex_destroy(&s->roles[i].mu);
     zt_free(s);
 }

@@ -16,26 +16,10 @@
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_hash.h"
 #include "zentalk/zt_http.h"
+#include "zentalk/zt_keccak.h"
 #include "zentalk/zt_log.h"
 #include "zentalk/zt_str.h"
 #include "zentalk/zt_time.h"
-
-/* ---- Keccak-256 and EIP-191 -------------------------------------------- */
-
-void zt__keccak256(const void *p, size_t n, uint8_t out[32])
-{
-    zt_keccak256(out, p, n);
-}
-
-void zt__eip191_hash(const void *msg, size_t n, uint8_t out[32])
-{
-    char prefix[64];
-    int pl = snprintf(prefix, sizeof prefix, "\x19" "Ethereum Signed Message:\n%zu", n);
-    /* prefix || msg through the sponge without copying msg */
-    const void *parts[2] = {prefix, msg};
-    size_t lens[2] = {(size_t)pl, n};
-    zt_keccak256v(out, parts, lens, 2);
-}
 
 /* ---- parsing and formatting --------------------------------------------- */
 
@@ -76,7 +60,7 @@ void zt__wallet_format_address(const uint8_t addr[ZT__WALLET_ADDR_LEN], char out
     char lower[2 * ZT__WALLET_ADDR_LEN + 1];
     zt_hex_encode(lower, addr, ZT__WALLET_ADDR_LEN);
     uint8_t h[32];
-    zt__keccak256(lower, 2 * ZT__WALLET_ADDR_LEN, h);
+    zt_keccak256(h, lower, 2 * ZT__WALLET_ADDR_LEN);
     out[0] = '0';
     out[1] = 'x';
     for (size_t i = 0; i < 2 * ZT__WALLET_ADDR_LEN; i++) {
@@ -109,7 +93,7 @@ int zt__wallet_recover(const uint8_t hash[32], const uint8_t sig[ZT__WALLET_SIG_
     if (!secp256k1_ec_pubkey_serialize(ctx, ser, &sl, &pk, SECP256K1_EC_UNCOMPRESSED) || sl != 65)
         return ZT_ECRYPTO;
     uint8_t h[32];
-    zt__keccak256(ser + 1, 64, h);
+    zt_keccak256(h, ser + 1, 64);
     memcpy(addr, h + 12, ZT__WALLET_ADDR_LEN);
     return 0;
 }
@@ -118,7 +102,7 @@ bool zt__wallet_verify_personal(const void *msg, size_t n, const uint8_t sig[ZT_
                                 const uint8_t addr[ZT__WALLET_ADDR_LEN])
 {
     uint8_t h[32], got[ZT__WALLET_ADDR_LEN];
-    zt__eip191_hash(msg, n, h);
+    zt_eip191_hash(msg, n, h);
     if (zt__wallet_recover(h, sig, got) != 0) return false;
     return sodium_memcmp(got, addr, ZT__WALLET_ADDR_LEN) == 0;
 }

@@ -18,6 +18,7 @@
 
 #include "auth.h"
 #include "zentalk/zt_error.h"
+#include "zentalk/zt_keccak.h"
 
 #define ZT__WALLET_ADDR_LEN 20
 #define ZT__WALLET_SIG_LEN 65
@@ -30,11 +31,7 @@
 
 /* ---- primitives' wrappers (no state) ---- */
 
-/* Keccak-256 (the original Keccak padding, as Ethereum uses; not SHA3-256). */
-void zt__keccak256(const void *p, size_t n, uint8_t out[32]);
-/* EIP-191 personal_sign hash: Keccak-256("\x19Ethereum Signed Message:\n" +
- * decimal(n) + msg). */
-void zt__eip191_hash(const void *msg, size_t n, uint8_t out[32]);
+/* Keccak-256 and the EIP-191 hash: zt_keccak.h (src/crypto). */
 
 /* "0x" + 40 hex digits (either case; EIP-55 checksums are not required).
  * ZT_EPARSE otherwise. */

@@ -79,7 +79,7 @@ static void sign_hex(const char *message, char out[2 + 130 + 1])
         sk[i] = (uint8_t)strtoul(b, NULL, 16);
     }
     uint8_t h[32], sig[65];
-    zt__eip191_hash(message, strlen(message), h);
+    zt_eip191_hash(message, strlen(message), h);
     secp256k1_ecdsa_recoverable_signature rs;
     assert_int_equal(secp256k1_ecdsa_sign_recoverable(ctx, &rs, h, sk, NULL, NULL), 1);
     int recid = -1;

@@ -1,0 +1,1014 @@
+/* pii.c: PII detection. See zt_pii.h and docs/internals/pii.md.
+ *
+ * One scanner per built-in type walks the text and proposes candidates;
+ * validated types (CARD, IBAN, ETH, BTC, IP) are only proposed when their
+ * checksum or range check passes, so ordinary numbers are not reported.
+ * Custom types are PCRE2 matches. Candidates are then resolved into a
+ * non-overlapping set (resolve()). Every scanner reads text[0..len) only
+ * and works on bytes: UTF-8 beyond ASCII never forms part of a hit except
+ * through a custom pattern. */
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
+#include "zentalk/zt_alloc.h"
+#include "zentalk/zt_hash.h"
+#include "zentalk/zt_hash.h"
+#include "zentalk/zt_pii.h"
+#include "zentalk/zt_str.h"
+
+static const char *const builtin_names[ZT_PII_N_BUILTIN] = {"EMAIL", "PHONE", "CARD", "IBAN",
+                                                            "IP",    "ETH",   "BTC"};
+
+struct custom {
+    char name[ZT_PII_TYPE_NAME_MAX];
+    pcre2_code *re;
+};
+
+struct zt_pii_detector {
+    struct custom custom[ZT_PII_MAX_CUSTOM];
+    size_t n_custom;
+    pcre2_match_context *mctx; /* match and depth limits (no runaway backtracking) */
+};
+
+#define CUSTOM_MATCH_LIMIT 1000000
+#define CUSTOM_DEPTH_LIMIT 10000
+
+/* ---- character classes -------------------------------------------------- */
+
+static bool is_digit(unsigned char c)
+{
+    return c >= '0' && c <= '9';
+}
+static bool is_alpha(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+static bool is_alnum(unsigned char c)
+{
+    return is_digit(c) || is_alpha(c);
+}
+static bool is_upper(unsigned char c)
+{
+    return c >= 'A' && c <= 'Z';
+}
+static int hex_val(unsigned char c)
+{
+    if (is_digit(c)) return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+/* A byte that may not touch a hit on either side: letters, digits, and
+ * bytes of multi-byte UTF-8 sequences (a letter in another script). */
+static bool is_word(unsigned char c)
+{
+    return is_alnum(c) || c == '_' || c >= 0x80;
+}
+
+/* True when a number-like hit starting at s would continue a longer number
+ * to its left: a digit or word byte, or "1." / "1-" / "1," / "1/" before it. */
+static bool num_left_joined(const char *t, size_t s)
+{
+    if (s == 0) return false;
+    unsigned char p = (unsigned char)t[s - 1];
+    if (is_word(p)) return true;
+    if ((p == '.' || p == '-' || p == ',' || p == '/' || p == '+' || p == ':') && s >= 2 &&
+        is_digit((unsigned char)t[s - 2]))
+        return true;
+    return false;
+}
+/* The same on the right of a hit ending at e. */
+static bool num_right_joined(const char *t, size_t len, size_t e)
+{
+    if (e >= len) return false;
+    unsigned char c = (unsigned char)t[e];
+    if (is_word(c)) return true;
+    if ((c == '.' || c == '-' || c == ',' || c == '/' || c == ':') && e + 1 < len &&
+        is_digit((unsigned char)t[e + 1]))
+        return true;
+    return false;
+}
+
+/* ---- candidates --------------------------------------------------------- */
+
+struct cands {
+    struct zt_pii_hit *v;
+    size_t n, cap;
+    int err;
+};
+
+static void add(struct cands *c, unsigned type, size_t s, size_t e, double conf)
+{
+    if (c->err || e <= s) return;
+    if (c->n >= (size_t)ZT_PII_MAX_HITS * 4) {
+        c->err = ZT_ETOOBIG;
+        return;
+    }
+    if (c->n == c->cap) {
+        size_t ncap = c->cap ? c->cap * 2 : 16;
+        struct zt_pii_hit *nv = zt_reallocarray(c->v, ncap, sizeof *nv);
+        if (!nv) {
+            c->err = ZT_ENOMEM;
+            return;
+        }
+        c->v = nv;
+        c->cap = ncap;
+    }
+    c->v[c->n++] = (struct zt_pii_hit){.type = type, .start = s, .end = e, .confidence = conf};
+}
+
+/* ---- EMAIL -------------------------------------------------------------- */
+
+static bool is_local_char(unsigned char c)
+{
+    return is_alnum(c) || c == '.' || c == '_' || c == '%' || c == '+' || c == '-' || c == '\'';
+}
+
+/* "icon@2x.png" is a file name, not an address: the last label may not be
+ * a common file extension. */
+static bool file_extension(const char *s, size_t n)
+{
+    static const char *const ext[] = {"png", "jpg", "jpeg", "gif", "svg", "webp", "bmp", "ico", "pdf", "txt",
+                                      "js", "css", "html", "htm", "json", "xml", "zip", "gz", "tar", "mp3",
+                                      "mp4", "mov", "avi", "exe", "dll", "so", "log", "csv", "md", "py",
+                                      "yaml", "yml", "tif", "tiff", "heic", "wav", "doc", "docx", "xls", "ppt", NULL};
+    for (size_t i = 0; ext[i]; i++) {
+        size_t m = strlen(ext[i]);
+        if (m != n) continue;
+        size_t k = 0;
+        while (k < n && (s[k] | 0x20) == ext[i][k]) k++;
+        if (k == n) return true;
+    }
+    return false;
+}
+
+static size_t last_label_of(const char *t, size_t at, size_t end)
+{
+    size_t i = end;
+    while (i > at + 1 && t[i - 1] != '.') i--;
+    return i;
+}
+
+/* From each '@': the longest dot-atom local part to the left, then domain
+ * labels (letters, digits, inner hyphens) to the right, at least two
+ * labels, the last of 2..24 letters. */
+static void scan_email(const char *t, size_t len, struct cands *c)
+{
+    for (size_t at = 1; at + 1 < len && !c->err; at++) {
+        if (t[at] != '@') continue;
+        size_t s = at;
+        while (s > 0 && is_local_char((unsigned char)t[s - 1]) && at - s < 64) s--;
+        while (s < at && (t[s] == '.' || t[s] == '\'')) s++; /* no leading dot */
+        if (s == at || t[at - 1] == '.') continue;
+        if (s > 0 && (is_word((unsigned char)t[s - 1]) || t[s - 1] == '@')) continue;
+        bool dots = false;
+        for (size_t i = s; i + 1 < at; i++)
+            if (t[i] == '.' && t[i + 1] == '.') dots = true;
+        if (dots) continue;
+        /* domain */
+        size_t e = at + 1, last_label = e, labels = 0, good_end = 0;
+        for (;;) {
+            size_t ls = e;
+            while (e < len && (is_alnum((unsigned char)t[e]) || t[e] == '-') && e - ls < 63) e++;
+            if (e == ls || t[ls] == '-' || t[e - 1] == '-') break;
+            labels++;
+            last_label = ls;
+            bool tld_ok = true;
+            for (size_t i = ls; i < e; i++)
+                if (!is_alpha((unsigned char)t[i])) tld_ok = false;
+            if (labels >= 2 && tld_ok && e - ls >= 2 && e - ls <= 24) good_end = e;
+            if (e - at > 255) break; /* longer than any domain name */
+            if (e + 1 < len && t[e] == '.' && is_alnum((unsigned char)t[e + 1])) {
+                e++;
+                continue;
+            }
+            break;
+        }
+        (void)last_label;
+        if (!good_end || good_end - at - 1 > 253) continue;
+        if (file_extension(t + last_label_of(t, at, good_end), good_end - last_label_of(t, at, good_end))) continue;
+        if (good_end < len && (is_word((unsigned char)t[good_end]) || t[good_end] == '@')) continue;
+        add(c, ZT_PII_EMAIL, s, good_end, 1.0);
+    }
+}
+
+/* ---- PHONE -------------------------------------------------------------- */
+
+/* A phone-like run from s: digit groups joined by one separator each (space,
+ * '-', '.', '/'), an optional "(area)" group, and "(0)" after a country
+ * code. Returns the end, the group sizes and separators. */
+#define MAX_GROUPS 8
+struct groups {
+    size_t n;
+    size_t len[MAX_GROUPS];
+    size_t digits;
+    char sep[MAX_GROUPS]; /* separator before group i (0 for the first) */
+    bool paren[MAX_GROUPS];
+    size_t end;
+};
+
+static bool read_groups(const char *t, size_t len, size_t i, struct groups *g)
+{
+    memset(g, 0, sizeof *g);
+    for (;;) {
+        bool paren = false;
+        size_t gs = i;
+        if (i < len && t[i] == '(') {
+            paren = true;
+            i++;
+        }
+        size_t ds = i;
+        while (i < len && is_digit((unsigned char)t[i]) && i - ds < 12) i++;
+        if (i == ds) {
+            i = gs;
+            break;
+        }
+        if (paren) {
+            if (i >= len || t[i] != ')') {
+                i = gs;
+                break;
+            }
+            i++;
+        }
+        if (g->n == MAX_GROUPS) return false;
+        g->len[g->n] = (paren ? i - 1 : i) - ds;
+        g->paren[g->n] = paren;
+        g->digits += g->len[g->n];
+        g->n++;
+        g->end = i;
+        /* separator: one of " -./", or ") " already consumed; also a space
+         * after a ')' group */
+        if (i < len && (t[i] == ' ' || t[i] == '-' || t[i] == '.' || t[i] == '/') && i + 1 < len &&
+            (is_digit((unsigned char)t[i + 1]) || t[i + 1] == '(')) {
+            if (g->n < MAX_GROUPS) g->sep[g->n] = t[i];
+            i++;
+            continue;
+        }
+        if (paren && i < len && is_digit((unsigned char)t[i])) {
+            if (g->n < MAX_GROUPS) g->sep[g->n] = ')';
+            continue;
+        }
+        break;
+    }
+    return g->n > 0;
+}
+
+/* The first k groups of g as a phone number; g->end adjusted. */
+static size_t groups_digits(const struct groups *g, size_t k)
+{
+    size_t d = 0;
+    for (size_t i = 0; i < k; i++) d += g->len[i];
+    return d;
+}
+
+static bool seps_uniform(const struct groups *g, size_t from, size_t to)
+{
+    char s = 0;
+    for (size_t i = from; i < to; i++) {
+        if (!g->sep[i] || g->sep[i] == ')') continue;
+        if (!s) s = g->sep[i];
+        if (g->sep[i] != s) return false;
+    }
+    return true;
+}
+
+/* The end of group k-1 (the groups are contiguous from start). */
+static size_t group_end(const char *t, size_t start, const struct groups *g, size_t k)
+{
+    (void)t;
+    size_t i = start;
+    for (size_t gi = 0; gi < k; gi++) {
+        if (gi > 0 && g->sep[gi] != ')') i++; /* the separator */
+        i += g->len[gi] + (g->paren[gi] ? 2 : 0);
+    }
+    return i;
+}
+
+static void scan_phone(const char *t, size_t len, struct cands *c)
+{
+    for (size_t s = 0; s < len && !c->err; s++) {
+        unsigned char ch = (unsigned char)t[s];
+        if (!(ch == '+' || ch == '(' || is_digit(ch))) continue;
+        if (num_left_joined(t, s)) continue;
+        if (s > 0 && (t[s - 1] == '+' || t[s - 1] == '$' || t[s - 1] == '#')) continue;
+        struct groups g;
+        if (ch == '+' || (ch == '0' && s + 1 < len && t[s + 1] == '0')) {
+            /* international: +CC or 00CC, then groups; 8..15 digits in all */
+            size_t i = ch == '+' ? s + 1 : s + 2;
+            if (i >= len || !is_digit((unsigned char)t[i]) || t[i] == '0') continue;
+            if (!read_groups(t, len, i, &g)) continue;
+            size_t best = 0;
+            for (size_t k = g.n; k >= 1; k--) {
+                size_t d = groups_digits(&g, k);
+                if (d < 8 || d > 15) continue;
+                if (k == 1 && ch != '+') continue; /* 00 + a bare digit run: too weak */
+                if (ch != '+' && !seps_uniform(&g, 1, k)) continue;
+                best = k;
+                break;
+            }
+            if (!best) continue;
+            size_t e = group_end(t, i, &g, best);
+            if (num_right_joined(t, len, e)) continue;
+            add(c, ZT_PII_PHONE, s, e, 0.9);
+            s = e;
+            continue;
+        }
+        if (!read_groups(t, len, s, &g) || g.n < 2) continue;
+        size_t e;
+        /* US: (NXX) NXX-XXXX, NXX-NXX-XXXX, NXX.NXX.XXXX */
+        if (g.n >= 3 && g.len[0] == 3 && g.len[1] == 3 && g.len[2] == 4 && t[s + (g.paren[0] ? 1 : 0)] >= '2' &&
+            (unsigned char)t[group_end(t, s, &g, 1) + (g.sep[1] == ')' ? 0 : 1)] >= '2') {
+            bool parens = g.paren[0];
+            bool uniform = parens ? (g.sep[2] == '-' || g.sep[2] == '.') : (g.sep[1] == g.sep[2] && g.sep[1] != '/' && g.sep[1] != ' ');
+            if (parens && !(g.sep[1] == ' ' || g.sep[1] == ')')) uniform = false;
+            e = group_end(t, s, &g, 3);
+            if (uniform && !num_right_joined(t, len, e)) {
+                add(c, ZT_PII_PHONE, s, e, parens ? 0.85 : 0.7);
+                s = e;
+                continue;
+            }
+        }
+        /* national with a trunk 0 (UK, DE, FR, IT, NL, BE, AT, CH...): the
+         * first group 0 + 1..4 digits, not 00; 10..12 digits; at most 5
+         * groups of 2..8 digits; one kind of separator */
+        size_t lead = g.paren[0] ? s + 1 : s;
+        if (t[lead] == '0' && g.len[0] >= 2 && g.len[0] <= 5 && t[lead + 1] != '0') {
+            size_t best = 0;
+            for (size_t k = g.n < 5 ? g.n : 5; k >= 2; k--) {
+                size_t d = groups_digits(&g, k);
+                if (d < 10 || d > 12) continue;
+                bool sizes = true;
+                for (size_t q = 1; q < k; q++)
+                    if (g.len[q] < 2 || g.len[q] > 8 || g.paren[q]) sizes = false;
+                if (!sizes || !seps_uniform(&g, 1, k)) continue;
+                /* French style: exactly 5 pairs */
+                best = k;
+                break;
+            }
+            if (best) {
+                e = group_end(t, s, &g, best);
+                /* dates such as 01.02.2023 have 8 digits: excluded by the count */
+                if (!num_right_joined(t, len, e)) {
+                    add(c, ZT_PII_PHONE, s, e, 0.75);
+                    s = e;
+                    continue;
+                }
+            }
+        }
+        /* ES mobile/landline: [6789]xx xx xx xx */
+        if (!g.paren[0] && g.n >= 4 && g.len[0] == 3 && g.len[1] == 2 && g.len[2] == 2 && g.len[3] == 2 &&
+            t[s] >= '6' && seps_uniform(&g, 1, 4) && g.sep[1] == ' ') {
+            e = group_end(t, s, &g, 4);
+            if (!num_right_joined(t, len, e)) {
+                add(c, ZT_PII_PHONE, s, e, 0.6);
+                s = e;
+                continue;
+            }
+        }
+    }
+}
+
+/* ---- CARD --------------------------------------------------------------- */
+
+bool zt_pii_luhn_ok(const char *d, size_t n)
+{
+    if (n == 0) return false;
+    unsigned sum = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!is_digit((unsigned char)d[n - 1 - i])) return false;
+        unsigned v = (unsigned)(d[n - 1 - i] - '0');
+        if (i % 2 == 1) {
+            v *= 2;
+            if (v > 9) v -= 9;
+        }
+        sum += v;
+    }
+    return sum % 10 == 0;
+}
+
+static unsigned prefix_num(const char *d, size_t k)
+{
+    unsigned v = 0;
+    for (size_t i = 0; i < k; i++) v = v * 10 + (unsigned)(d[i] - '0');
+    return v;
+}
+
+/* Known issuer identification number ranges and the lengths each uses. */
+static bool iin_ok(const char *d, size_t n)
+{
+    unsigned p1 = prefix_num(d, 1), p2 = prefix_num(d, 2), p3 = prefix_num(d, 3), p4 = prefix_num(d, 4),
+             p6 = prefix_num(d, 6);
+    if (p1 == 4) return n == 13 || n == 16 || n == 19;                         /* Visa */
+    if (p2 >= 51 && p2 <= 55) return n == 16;                                  /* Mastercard */
+    if (p4 >= 2221 && p4 <= 2720) return n == 16;                              /* Mastercard 2-series */
+    if (p4 >= 2200 && p4 <= 2204) return n >= 16 && n <= 19;                   /* Mir */
+    if (p2 == 34 || p2 == 37) return n == 15;                                  /* Amex */
+    if (p4 == 6011 || (p3 >= 644 && p3 <= 649) || p2 == 65) return n >= 16 && n <= 19; /* Discover */
+    if ((p3 >= 300 && p3 <= 305) || p2 == 36 || p2 == 38 || p2 == 39) return n >= 14 && n <= 19; /* Diners */
+    if (p4 >= 3528 && p4 <= 3589) return n >= 16 && n <= 19;                   /* JCB */
+    if (p2 == 62) return n >= 16 && n <= 19;                                   /* UnionPay */
+    if (p2 == 50 || (p2 >= 56 && p2 <= 58) || p4 == 6304 || p4 == 6759 || p6 == 676770 || p6 == 676774)
+        return n >= 13 && n <= 19;                                             /* Maestro */
+    if (p2 == 60 || p2 == 81 || p2 == 82 || p3 == 508) return n == 16;         /* RuPay */
+    return false;
+}
+
+static void scan_card(const char *t, size_t len, struct cands *c)
+{
+    for (size_t s = 0; s < len && !c->err; s++) {
+        if (!is_digit((unsigned char)t[s]) || num_left_joined(t, s)) continue;
+        if (s > 0 && t[s - 1] == '+') continue;
+        /* digits with single spaces or dashes between them */
+        char d[20];
+        size_t nd = 0, i = s, ends[20];
+        char sep = 0;
+        while (i < len && nd < 20) {
+            if (is_digit((unsigned char)t[i])) {
+                d[nd] = t[i];
+                ends[nd] = i + 1;
+                nd++;
+                i++;
+                continue;
+            }
+            if ((t[i] == ' ' || t[i] == '-') && i + 1 < len && is_digit((unsigned char)t[i + 1]) &&
+                (sep == 0 || sep == t[i])) {
+                sep = t[i];
+                i++;
+                continue;
+            }
+            break;
+        }
+        /* the longest prefix of 13..19 digits that ends a group and validates */
+        bool found = false;
+        for (size_t k = nd < 19 ? nd : 19; k >= 13; k--) {
+            size_t e = ends[k - 1];
+            if (e < len && is_digit((unsigned char)t[e])) continue; /* mid-group */
+            if (num_right_joined(t, len, e) && !(sep && e < len && t[e] == sep)) continue;
+            if (!iin_ok(d, k) || !zt_pii_luhn_ok(d, k)) continue;
+            add(c, ZT_PII_CARD, s, e, 1.0);
+            s = e;
+            found = true;
+            break;
+        }
+        if (!found) {
+            /* skip the rest of this digit run so its suffixes are not tried */
+            while (s + 1 < len && is_digit((unsigned char)t[s + 1])) s++;
+        }
+    }
+}
+
+/* ---- IBAN --------------------------------------------------------------- */
+
+struct iban_country {
+    char cc[3];
+    unsigned char len;
+};
+/* SWIFT IBAN registry: country code and total length. */
+static const struct iban_country iban_countries[] = {
+    {"AD", 24}, {"AE", 23}, {"AL", 28}, {"AT", 20}, {"AZ", 28}, {"BA", 20}, {"BE", 16}, {"BG", 22},
+    {"BH", 22}, {"BI", 27}, {"BR", 29}, {"BY", 28}, {"CH", 21}, {"CR", 22}, {"CY", 28}, {"CZ", 24},
+    {"DE", 22}, {"DJ", 27}, {"DK", 18}, {"DO", 28}, {"EE", 20}, {"EG", 29}, {"ES", 24}, {"FI", 18},
+    {"FK", 18}, {"FO", 18}, {"FR", 27}, {"GB", 22}, {"GE", 22}, {"GI", 23}, {"GL", 18}, {"GR", 27},
+    {"GT", 28}, {"HR", 21}, {"HU", 28}, {"IE", 22}, {"IL", 23}, {"IQ", 23}, {"IS", 26}, {"IT", 27},
+    {"JO", 30}, {"KW", 30}, {"KZ", 20}, {"LB", 28}, {"LC", 32}, {"LI", 21}, {"LT", 20}, {"LU", 20},
+    {"LV", 21}, {"LY", 25}, {"MC", 27}, {"MD", 24}, {"ME", 22}, {"MK", 19}, {"MN", 20}, {"MR", 27},
+    {"MT", 31}, {"MU", 30}, {"NI", 28}, {"NL", 18}, {"NO", 15}, {"OM", 23}, {"PK", 24}, {"PL", 28},
+    {"PS", 29}, {"PT", 25}, {"QA", 29}, {"RO", 24}, {"RS", 22}, {"RU", 33}, {"SA", 24}, {"SC", 31},
+    {"SD", 18}, {"SE", 24}, {"SI", 19}, {"SK", 24}, {"SM", 27}, {"SO", 23}, {"ST", 25}, {"SV", 28},
+    {"TL", 23}, {"TN", 24}, {"TR", 26}, {"UA", 29}, {"VA", 22}, {"VG", 24}, {"XK", 20}, {"YE", 30},
+};
+
+static size_t iban_length(const char *cc)
+{
+    for (size_t i = 0; i < sizeof iban_countries / sizeof iban_countries[0]; i++)
+        if (iban_countries[i].cc[0] == cc[0] && iban_countries[i].cc[1] == cc[1]) return iban_countries[i].len;
+    return 0;
+}
+
+bool zt_pii_iban_ok(const char *s, size_t n)
+{
+    if (n < 15 || n > 34 || !is_upper((unsigned char)s[0]) || !is_upper((unsigned char)s[1]) ||
+        !is_digit((unsigned char)s[2]) || !is_digit((unsigned char)s[3]))
+        return false;
+    if (iban_length(s) != n) return false;
+    /* mod 97 of BBAN || CC || check, letters as 10..35 */
+    unsigned rem = 0;
+    for (size_t k = 0; k < n; k++) {
+        unsigned char ch = (unsigned char)s[(k + 4) % n];
+        if (is_digit(ch)) {
+            rem = (rem * 10 + (unsigned)(ch - '0')) % 97;
+        } else if (is_alpha(ch)) {
+            unsigned v = (unsigned)((ch | 0x20) - 'a' + 10);
+            rem = (rem * 100 + v) % 97;
+        } else {
+            return false;
+        }
+    }
+    return rem == 1;
+}
+
+static void scan_iban(const char *t, size_t len, struct cands *c)
+{
+    for (size_t s = 0; s + 15 <= len && !c->err; s++) {
+        if (!is_upper((unsigned char)t[s]) || !is_upper((unsigned char)t[s + 1])) continue;
+        if (s > 0 && is_word((unsigned char)t[s - 1])) continue;
+        size_t want = iban_length(t + s);
+        if (!want) continue;
+        char compact[34];
+        size_t n = 0, i = s;
+        while (i < len && n < want) {
+            unsigned char ch = (unsigned char)t[i];
+            if (is_alnum(ch)) {
+                compact[n++] = (char)(is_alpha(ch) ? (ch & ~0x20) : ch);
+                i++;
+            } else if (ch == ' ' && n >= 4 && n % 4 == 0 && i + 1 < len && is_alnum((unsigned char)t[i + 1])) {
+                i++; /* groups of four */
+            } else {
+                break;
+            }
+        }
+        if (n != want) continue;
+        if (i < len && is_word((unsigned char)t[i])) continue;
+        if (!zt_pii_iban_ok(compact, n)) continue;
+        add(c, ZT_PII_IBAN, s, i, 1.0);
+        s = i - 1;
+    }
+}
+
+/* ---- IP ----------------------------------------------------------------- */
+
+/* One octet at i: 0..255 without leading zeros. Returns its end or 0. */
+static size_t octet(const char *t, size_t len, size_t i)
+{
+    size_t s = i;
+    unsigned v = 0;
+    while (i < len && is_digit((unsigned char)t[i]) && i - s < 4) v = v * 10 + (unsigned)(t[i++] - '0');
+    size_t n = i - s;
+    if (n == 0 || n > 3 || v > 255 || (n > 1 && t[s] == '0')) return 0;
+    return i;
+}
+
+static void scan_ipv4(const char *t, size_t len, struct cands *c)
+{
+    for (size_t s = 0; s + 7 <= len && !c->err; s++) {
+        if (!is_digit((unsigned char)t[s])) continue;
+        if (s > 0 && (is_word((unsigned char)t[s - 1]) || t[s - 1] == '.' || t[s - 1] == '-' ||
+                      t[s - 1] == '+')) {
+            while (s + 1 < len && is_digit((unsigned char)t[s + 1])) s++;
+            continue;
+        }
+        size_t i = s;
+        bool ok = true;
+        for (int k = 0; k < 4 && ok; k++) {
+            if (k > 0) {
+                if (i >= len || t[i] != '.') ok = false;
+                else i++;
+            }
+            size_t e = ok ? octet(t, len, i) : 0;
+            if (!e) ok = false;
+            else i = e;
+        }
+        if (!ok) continue;
+        /* not part of a longer dotted number or a word; "1.2.3.4." at the end
+         * of a sentence is fine */
+        if (i < len && (is_word((unsigned char)t[i]) || t[i] == '-')) continue;
+        if (i + 1 < len && t[i] == '.' && is_digit((unsigned char)t[i + 1])) continue;
+        add(c, ZT_PII_IP, s, i, 1.0);
+        s = i;
+    }
+}
+
+static bool is_v6_char(unsigned char ch)
+{
+    return hex_val(ch) >= 0 || ch == ':' || ch == '.';
+}
+
+static void scan_ipv6(const char *t, size_t len, struct cands *c)
+{
+    for (size_t s = 0; s < len && !c->err; s++) {
+        unsigned char ch = (unsigned char)t[s];
+        if (!(hex_val(ch) >= 0 || ch == ':')) continue;
+        if (s > 0 && (is_word((unsigned char)t[s - 1]) || t[s - 1] == ':' || t[s - 1] == '.')) continue;
+        size_t e = s, colons = 0;
+        while (e < len && is_v6_char((unsigned char)t[e]) && e - s < 45) {
+            if (t[e] == ':') colons++;
+            e++;
+        }
+        if (colons < 2) {
+            s = e ? e - 1 : s;
+            continue;
+        }
+        if (e < len && is_word((unsigned char)t[e])) {
+            s = e - 1;
+            continue;
+        }
+        /* the whole run, or without a trailing '.' or ':' (end of sentence) */
+        size_t best = 0;
+        for (size_t trim = 0; trim < 2 && !best; trim++) {
+            size_t end = e - trim;
+            if (end <= s + 1) break;
+            if (trim && !(t[end] == '.' || t[end] == ':')) break;
+            char tmp[46];
+            size_t n = end - s;
+            memcpy(tmp, t + s, n);
+            tmp[n] = 0;
+            size_t groups = 0;
+            bool compressed = strstr(tmp, "::") != NULL;
+            for (size_t q = 0; q < n; q++)
+                if (hex_val((unsigned char)tmp[q]) >= 0 && (q == 0 || tmp[q - 1] == ':')) groups++;
+            if (groups < 2 && !(compressed && groups >= 1)) continue;
+            struct in6_addr a;
+            if (inet_pton(AF_INET6, tmp, &a) == 1) best = end;
+        }
+        if (best) {
+            add(c, ZT_PII_IP, s, best, 1.0);
+            s = best - 1;
+        } else {
+            s = e - 1;
+        }
+    }
+}
+
+/* ---- ETH ---------------------------------------------------------------- */
+
+bool zt_pii_eth_ok(const char *s, size_t n)
+{
+    if (n != 42 || s[0] != '0' || (s[1] != 'x' && s[1] != 'X')) return false;
+    bool lower = false, upper = false;
+    char low[40];
+    for (size_t i = 0; i < 40; i++) {
+        unsigned char ch = (unsigned char)s[2 + i];
+        if (hex_val(ch) < 0) return false;
+        if (ch >= 'a' && ch <= 'f') lower = true;
+        if (ch >= 'A' && ch <= 'F') upper = true;
+        low[i] = (char)((ch >= 'A' && ch <= 'F') ? ch + 32 : ch);
+    }
+    if (!(lower && upper)) return true; /* no checksum to check */
+    uint8_t h[ZT_KECCAK256_LEN];
+    zt_keccak256(h, low, 40);
+    for (size_t i = 0; i < 40; i++) {
+        unsigned char ch = (unsigned char)s[2 + i];
+        if (is_digit(ch)) continue;
+        unsigned nib = (i % 2 == 0) ? h[i / 2] >> 4 : h[i / 2] & 0x0f;
+        if ((nib >= 8) != (ch >= 'A' && ch <= 'F')) return false;
+    }
+    return true;
+}
+
+static void scan_eth(const char *t, size_t len, struct cands *c)
+{
+    for (size_t s = 0; s + 42 <= len && !c->err; s++) {
+        if (t[s] != '0' || (t[s + 1] != 'x' && t[s + 1] != 'X')) continue;
+        if (s > 0 && is_word((unsigned char)t[s - 1])) continue;
+        if (s + 42 < len && is_word((unsigned char)t[s + 42])) continue;
+        if (!zt_pii_eth_ok(t + s, 42)) continue;
+        add(c, ZT_PII_ETH, s, s + 42, 1.0);
+        s += 41;
+    }
+}
+
+/* ---- BTC ---------------------------------------------------------------- */
+
+static const char b58_alphabet[] = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
+
+static int b58_val(unsigned char ch)
+{
+    const char *p = ch ? strchr(b58_alphabet, ch) : NULL;
+    return p ? (int)(p - b58_alphabet) : -1;
+}
+
+/* base58check address: 25 bytes = version, 20-byte hash, 4-byte checksum
+ * (first 4 bytes of SHA-256(SHA-256(version || hash))). */
+static bool b58check_ok(const char *s, size_t n)
+{
+    if (n < 26 || n > 35) return false;
+    uint8_t out[25];
+    memset(out, 0, sizeof out);
+    size_t leading = 0;
+    while (leading < n && s[leading] == '1') leading++;
+    for (size_t i = 0; i < n; i++) {
+        int v = b58_val((unsigned char)s[i]);
+        if (v < 0) return false;
+        unsigned carry = (unsigned)v;
+        for (size_t j = 25; j-- > 0;) {
+            carry += 58u * out[j];
+            out[j] = (uint8_t)(carry & 0xff);
+            carry >>= 8;
+        }
+        if (carry) return false; /* more than 25 bytes */
+    }
+    /* leading '1's encode leading zero bytes one to one */
+    size_t zeros = 0;
+    while (zeros < 25 && out[zeros] == 0) zeros++;
+    if (zeros != leading) return false;
+    uint8_t v = out[0];
+    if (!(v == 0x00 || v == 0x05 || v == 0x6f || v == 0xc4)) return false;
+    uint8_t h1[ZT_SHA256_LEN], h2[ZT_SHA256_LEN];
+    zt_sha256(h1, out, 21);
+    zt_sha256(h2, h1, sizeof h1);
+    return memcmp(h2, out + 21, 4) == 0;
+}
+
+static const char bech32_charset[] = "qpzry9x8gf2tvdw0s3jn54khce6mua7l";
+
+static uint32_t bech32_polymod_step(uint32_t pre)
+{
+    static const uint32_t gen[5] = {0x3b6a57b2u, 0x26508e6du, 0x1ea119fau, 0x3d4233ddu, 0x2a1462b3u};
+    uint32_t b = pre >> 25, c = (pre & 0x1ffffffu) << 5;
+    for (unsigned i = 0; i < 5; i++)
+        if ((b >> i) & 1u) c ^= gen[i];
+    return c;
+}
+
+/* BIP 173 / BIP 350 segwit address with hrp bc or tb. */
+static bool bech32_ok(const char *s, size_t n)
+{
+    if (n < 14 || n > 90) return false;
+    bool lower = false, upper = false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch >= 'a' && ch <= 'z') lower = true;
+        if (ch >= 'A' && ch <= 'Z') upper = true;
+    }
+    if (lower && upper) return false;
+    size_t sep = 0;
+    for (size_t i = 0; i < n; i++)
+        if (s[i] == '1') sep = i;
+    if (sep != 2) return false;
+    char hrp[2] = {(char)(s[0] | 0x20), (char)(s[1] | 0x20)};
+    if (!((hrp[0] == 'b' && hrp[1] == 'c') || (hrp[0] == 't' && hrp[1] == 'b'))) return false;
+    uint8_t data[90];
+    size_t nd = 0;
+    for (size_t i = sep + 1; i < n; i++) {
+        const char *p = strchr(bech32_charset, s[i] | 0x20);
+        if (!p || !s[i]) return false;
+        data[nd++] = (uint8_t)(p - bech32_charset);
+    }
+    if (nd < 7) return false;
+    uint32_t chk = 1;
+    for (size_t i = 0; i < 2; i++) chk = bech32_polymod_step(chk) ^ ((uint32_t)hrp[i] >> 5);
+    chk = bech32_polymod_step(chk);
+    for (size_t i = 0; i < 2; i++) chk = bech32_polymod_step(chk) ^ ((uint32_t)hrp[i] & 0x1f);
+    for (size_t i = 0; i < nd; i++) chk = bech32_polymod_step(chk) ^ data[i];
+    unsigned version = data[0];
+    if (version > 16) return false;
+    uint32_t want = version == 0 ? 1u : 0x2bc830a3u;
+    if (chk != want) return false;
+    /* witness program: 5-bit groups to bytes, 2..40 bytes, v0 = 20 or 32 */
+    uint32_t acc = 0;
+    unsigned bits = 0;
+    size_t plen = 0;
+    for (size_t i = 1; i + 6 < nd; i++) {
+        acc = (acc << 5) | data[i];
+        bits += 5;
+        while (bits >= 8) {
+            bits -= 8;
+            plen++;
+        }
+    }
+    if (bits >= 5 || (acc & ((1u << bits) - 1))) return false;
+    if (plen < 2 || plen > 40) return false;
+    if (version == 0 && plen != 20 && plen != 32) return false;
+    return true;
+}
+
+bool zt_pii_btc_ok(const char *s, size_t n)
+{
+    if (n >= 3 && s[2] == '1' &&
+        (((s[0] | 0x20) == 'b' && (s[1] | 0x20) == 'c') || ((s[0] | 0x20) == 't' && (s[1] | 0x20) == 'b')))
+        return bech32_ok(s, n);
+    return b58check_ok(s, n);
+}
+
+static void scan_btc(const char *t, size_t len, struct cands *c)
+{
+    for (size_t s = 0; s + 26 <= len && !c->err; s++) {
+        unsigned char ch = (unsigned char)t[s];
+        if (!(ch == '1' || ch == '3' || ch == 'm' || ch == 'n' || ch == '2' || ch == 'b' || ch == 'B' ||
+              ch == 't' || ch == 'T'))
+            continue;
+        if (s > 0 && is_word((unsigned char)t[s - 1])) continue;
+        size_t e = s;
+        while (e < len && is_alnum((unsigned char)t[e]) && e - s < 91) e++;
+        if (e < len && is_word((unsigned char)t[e])) continue;
+        if (zt_pii_btc_ok(t + s, e - s)) {
+            add(c, ZT_PII_BTC, s, e, 1.0);
+            s = e - 1;
+        }
+    }
+}
+
+/* ---- custom patterns ---------------------------------------------------- */
+
+/* Patterns are compiled in UTF mode: text that is not valid UTF-8 is
+ * checked by the built-in scanners only. A pattern that hits its match
+ * limit stops at that point (what it found so far is kept). */
+static void scan_custom(const struct zt_pii_detector *d, const char *t, size_t len, struct cands *c)
+{
+    if (!d || !d->n_custom || !zt_utf8_valid(t, len)) return;
+    for (size_t k = 0; k < d->n_custom && !c->err; k++) {
+        pcre2_match_data *md = pcre2_match_data_create_from_pattern(d->custom[k].re, NULL);
+        if (!md) {
+            c->err = ZT_ENOMEM;
+            return;
+        }
+        PCRE2_SIZE off = 0;
+        while (off <= len && !c->err) {
+            int rc = pcre2_match(d->custom[k].re, (PCRE2_SPTR)t, len, off, PCRE2_NO_UTF_CHECK, md, d->mctx);
+            if (rc < 0) break; /* no match, bad UTF-8 or match limit: nothing more */
+            PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
+            if (ov[1] <= ov[0]) {
+                off = ov[0] + 1; /* empty match: step on */
+                while (off < len && ((unsigned char)t[off] & 0xc0) == 0x80) off++;
+                continue;
+            }
+            if (ov[1] > len || ov[0] > len) break;
+            add(c, (unsigned)(ZT_PII_N_BUILTIN + k), ov[0], ov[1], ZT_PII_CUSTOM_CONFIDENCE);
+            off = ov[1];
+        }
+        pcre2_match_data_free(md);
+    }
+}
+
+/* ---- resolution --------------------------------------------------------- */
+
+static int cmp_rank(const void *pa, const void *pb)
+{
+    const struct zt_pii_hit *a = pa, *b = pb;
+    if (a->confidence != b->confidence) return a->confidence > b->confidence ? -1 : 1;
+    size_t la = a->end - a->start, lb = b->end - b->start;
+    if (la != lb) return la > lb ? -1 : 1;
+    if (a->start != b->start) return a->start < b->start ? -1 : 1;
+    if (a->type != b->type) return a->type < b->type ? -1 : 1;
+    return 0;
+}
+
+static int cmp_start(const void *pa, const void *pb)
+{
+    const struct zt_pii_hit *a = pa, *b = pb;
+    if (a->start != b->start) return a->start < b->start ? -1 : 1;
+    return 0;
+}
+
+/* Greedy by rank: a candidate is kept when it overlaps nothing kept before.
+ * Kept hits are looked up in an array sorted by start (binary search). */
+static int resolve(struct cands *c, struct zt_pii_hits *out)
+{
+    if (c->n) qsort(c->v, c->n, sizeof c->v[0], cmp_rank);
+    struct zt_pii_hit *kept = zt_calloc(c->n ? c->n : 1, sizeof *kept);
+    if (!kept) return ZT_ENOMEM;
+    size_t nk = 0;
+    for (size_t i = 0; i < c->n; i++) {
+        const struct zt_pii_hit *h = &c->v[i];
+        /* first kept with start >= h->start */
+        size_t lo = 0, hi = nk;
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (kept[mid].start < h->start) lo = mid + 1;
+            else hi = mid;
+        }
+        if (lo < nk && kept[lo].start < h->end) continue;
+        if (lo > 0 && kept[lo - 1].end > h->start) continue;
+        if (nk >= ZT_PII_MAX_HITS) {
+            zt_free(kept);
+            return ZT_ETOOBIG;
+        }
+        memmove(kept + lo + 1, kept + lo, (nk - lo) * sizeof *kept);
+        kept[lo] = *h;
+        nk++;
+    }
+    if (nk) qsort(kept, nk, sizeof *kept, cmp_start); /* already sorted; keeps the contract obvious */
+    zt_free(out->v);
+    out->v = kept;
+    out->n = nk;
+    out->cap = c->n ? c->n : 1;
+    return 0;
+}
+
+/* ---- public ------------------------------------------------------------- */
+
+int zt_pii_detector_new(const struct zt_cfg_privacy *privacy, struct zt_pii_detector **out, struct zt_buf *errs)
+{
+    struct zt_pii_detector *d = zt_calloc(1, sizeof *d);
+    if (!d) return ZT_ENOMEM;
+    int rc = 0;
+    d->mctx = pcre2_match_context_create(NULL);
+    if (!d->mctx) {
+        rc = ZT_ENOMEM;
+        goto out;
+    }
+    pcre2_set_match_limit(d->mctx, CUSTOM_MATCH_LIMIT);
+    pcre2_set_depth_limit(d->mctx, CUSTOM_DEPTH_LIMIT);
+    size_t n = privacy ? privacy->n_extra_patterns : 0;
+    if (n > ZT_PII_MAX_CUSTOM) {
+        if (errs) zt_ignore(zt_buf_appendf(errs, "privacy.extra_patterns: at most %d entries\n", ZT_PII_MAX_CUSTOM));
+        rc = ZT_ECONFIG;
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const struct zt_cfg_pii_pattern *p = &privacy->extra_patterns[i];
+        const char *name = p->type ? p->type : "";
+        if (!name[0] || strlen(name) >= ZT_PII_TYPE_NAME_MAX || zt_pii_type_find(d, name) >= 0) {
+            if (errs) zt_ignore(zt_buf_appendf(errs, "privacy.extra_patterns[%zu].type: empty, too long or repeated\n", i));
+            rc = ZT_ECONFIG;
+            goto out;
+        }
+        int err = 0;
+        PCRE2_SIZE off = 0;
+        pcre2_code *re = pcre2_compile((PCRE2_SPTR)(p->regex ? p->regex : ""), PCRE2_ZERO_TERMINATED, PCRE2_UTF,
+                                       &err, &off, NULL);
+        if (!re) {
+            PCRE2_UCHAR msg[256];
+            if (pcre2_get_error_message(err, msg, sizeof msg) < 0) msg[0] = 0;
+            if (errs)
+                zt_ignore(zt_buf_appendf(errs, "privacy.extra_patterns[%zu].regex: does not compile at offset %zu: %s\n",
+                                         i, (size_t)off, (const char *)msg));
+            rc = ZT_ECONFIG;
+            goto out;
+        }
+        memcpy(d->custom[d->n_custom].name, name, strlen(name) + 1);
+        d->custom[d->n_custom].re = re;
+        d->n_custom++;
+    }
+out:
+    if (rc) {
+        zt_pii_detector_free(d);
+        return rc;
+    }
+    *out = d;
+    return 0;
+}
+
+void zt_pii_detector_free(struct zt_pii_detector *d)
+{
+    if (!d) return;
+    for (size_t i = 0; i < d->n_custom; i++) pcre2_code_free(d->custom[i].re);
+    pcre2_match_context_free(d->mctx);
+    zt_free(d);
+}
+
+size_t zt_pii_type_count(const struct zt_pii_detector *d)
+{
+    return ZT_PII_N_BUILTIN + (d ? d->n_custom : 0);
+}
+
+const char *zt_pii_type_name(const struct zt_pii_detector *d, unsigned type)
+{
+    if (type < ZT_PII_N_BUILTIN) return builtin_names[type];
+    if (d && type - ZT_PII_N_BUILTIN < d->n_custom) return d->custom[type - ZT_PII_N_BUILTIN].name;
+    return "UNKNOWN";
+}
+
+int zt_pii_type_find(const struct zt_pii_detector *d, const char *name)
+{
+    if (!name) return -1;
+    for (size_t i = 0; i < zt_pii_type_count(d); i++)
+        if (strcmp(zt_pii_type_name(d, (unsigned)i), name) == 0) return (int)i;
+    return -1;
+}
+
+void zt_pii_hits_init(struct zt_pii_hits *h)
+{
+    memset(h, 0, sizeof *h);
+}
+
+void zt_pii_hits_deinit(struct zt_pii_hits *h)
+{
+    if (!h) return;
+    zt_free(h->v);
+    memset(h, 0, sizeof *h);
+}
+
+uint64_t zt_pii_hits_types(const struct zt_pii_hits *h)
+{
+    uint64_t m = 0;
+    for (size_t i = 0; h && i < h->n; i++)
+        if (h->v[i].type < 64) m |= 1ull << h->v[i].type;
+    return m;
+}
+
+int zt_pii_detect(const struct zt_pii_detector *d, const char *text, size_t len, struct zt_pii_hits *out)
+{
+    struct cands c = {0};
+    out->n = 0;
+    if (len && !text) return ZT_EINVAL;
+    if (len) {
+        scan_email(text, len, &c);
+        scan_card(text, len, &c);
+        scan_iban(text, len, &c);
+        scan_ipv4(text, len, &c);
+        scan_ipv6(text, len, &c);
+        scan_eth(text, len, &c);
+        scan_btc(text, len, &c);
+        scan_phone(text, len, &c);
+        scan_custom(d, text, len, &c);
+    }
+    int rc = c.err ? c.err : resolve(&c, out);
+    zt_free(c.v);
+    if (rc) out->n = 0;
+    return rc;
+}

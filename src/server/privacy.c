@@ -1,0 +1,213 @@
+/* privacy.c: the privacy layer in the HTTP API. See privacy.h. */
+#include "privacy.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "zentalk/zt_alloc.h"
+#include "zentalk/zt_log.h"
+#include "zentalk/zt_pseudo.h"
+#include "zentalk/zt_str.h"
+
+struct zt__privacy {
+    const struct zt_config *cfg;
+    struct zt_pii_detector *pii;
+    struct zt_privacy_policy *policy;
+    struct zt_audit *audit;
+};
+
+/* Set by a handler, read and cleared by zt__privacy_audit() on the same
+ * thread: handlers run synchronously on the thread that dispatches them. */
+static _Thread_local uint64_t tl_types;
+static _Thread_local const char *tl_decision;
+
+int zt__privacy_new(const struct zt_config *cfg, struct zt__privacy **out, struct zt_buf *errs)
+{
+    struct zt__privacy *pv = zt_calloc(1, sizeof *pv);
+    if (!pv) return ZT_ENOMEM;
+    pv->cfg = cfg;
+    int rc = zt_pii_detector_new(&cfg->privacy, &pv->pii, errs);
+    if (!rc) rc = zt_privacy_policy_new(&cfg->privacy, pv->pii, &pv->policy, errs);
+    if (rc) {
+        zt__privacy_free(pv);
+        return rc;
+    }
+    *out = pv;
+    return 0;
+}
+
+int zt__privacy_open_audit(struct zt__privacy *pv, const struct zt_identity *id, struct zt_buf *errs)
+{
+    const struct zt_cfg_privacy *p = &pv->cfg->privacy;
+    if (!p->audit_log || pv->audit) return 0;
+    char dir[1024];
+    int n = snprintf(dir, sizeof dir, "%s/logs/audit", pv->cfg->node.data_dir);
+    if (n < 0 || (size_t)n >= sizeof dir) return ZT_ETOOBIG;
+    enum zt_audit_fsync mode = ZT_AUDIT_FSYNC_CHECKPOINT;
+    if (zt_str_eq(p->audit_fsync, "always")) mode = ZT_AUDIT_FSYNC_ALWAYS;
+    else if (zt_str_eq(p->audit_fsync, "never")) mode = ZT_AUDIT_FSYNC_NEVER;
+    struct zt_audit_opts o = {
+        .dir = dir,
+        .id = id,
+        .max_bytes = (uint64_t)p->audit_max_bytes,
+        .checkpoint_entries = (uint64_t)p->audit_checkpoint_entries,
+        .checkpoint_ms = (uint64_t)p->audit_checkpoint_seconds * 1000u,
+        .fsync = mode,
+        .retention_days = p->retention_audit_days,
+    };
+    int rc = zt_audit_open(&o, &pv->audit, errs);
+    if (!rc) zt_log(ZT_LOG_INFO, "audit_log_open", "dir=%s seq=%llu", dir, (unsigned long long)zt_audit_seq(pv->audit));
+    return rc;
+}
+
+void zt__privacy_free(struct zt__privacy *pv)
+{
+    if (!pv) return;
+    zt_audit_close(pv->audit);
+    zt_privacy_policy_free(pv->policy);
+    zt_pii_detector_free(pv->pii);
+    zt_free(pv);
+}
+
+const struct zt_pii_detector *zt__privacy_detector(const struct zt__privacy *pv)
+{
+    return pv->pii;
+}
+
+const struct zt_privacy_policy *zt__privacy_policy(const struct zt__privacy *pv)
+{
+    return pv->policy;
+}
+
+struct zt_audit *zt__privacy_audit_log(struct zt__privacy *pv)
+{
+    return pv->audit;
+}
+
+void zt__privacy_note(uint64_t pii_types, const char *decision)
+{
+    tl_types |= pii_types;
+    tl_decision = decision;
+}
+
+static bool feature_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 64) return false;
+    for (const char *c = s; *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_' || *c == '-')) return false;
+    return true;
+}
+
+void zt__privacy_h_pii(struct zt__privacy *pv, struct zt_http_req *req, json_t *body, struct zt_http_resp *resp)
+{
+    (void)req;
+    json_t *text = json_object_get(body, "text"), *feature = json_object_get(body, "feature");
+    const char *key;
+    json_t *val;
+    json_object_foreach(body, key, val) {
+        if (strcmp(key, "text") != 0 && strcmp(key, "feature") != 0) {
+            zt_http_resp_error(resp, 400, "invalid_request", "unknown field; only \"text\" and \"feature\" are accepted");
+            return;
+        }
+    }
+    if (!text) {
+        zt_http_resp_error(resp, 400, "invalid_request", "\"text\" is required");
+        return;
+    }
+    if (!json_is_string(text)) {
+        zt_http_resp_error(resp, 400, "invalid_request", "\"text\" must be a string");
+        return;
+    }
+    if (feature && (!json_is_string(feature) || !feature_ok(json_string_value(feature)))) {
+        zt_http_resp_error(resp, 400, "invalid_request",
+                           "\"feature\" must be a feature name (lower-case letters, digits, _ and -)");
+        return;
+    }
+    size_t len = json_string_length(text);
+    const char *t = json_string_value(text);
+    if (len == 0) {
+        zt_http_resp_error(resp, 400, "invalid_request", "\"text\" must not be empty");
+        return;
+    }
+    if (len > (size_t)pv->cfg->privacy.pii_max_text_bytes) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "\"text\" is longer than privacy.pii_max_text_bytes (%lld bytes)",
+                 (long long)pv->cfg->privacy.pii_max_text_bytes);
+        zt_http_resp_error(resp, 413, "too_large", msg);
+        return;
+    }
+    const char *fname = feature ? json_string_value(feature) : "pii";
+    struct zt_pii_hits hits;
+    zt_pii_hits_init(&hits);
+    struct zt_pseudo *ps = NULL;
+    struct zt_buf masked;
+    zt_buf_init(&masked, len * 2 + 4096);
+    int rc = zt_pii_detect(pv->pii, t, len, &hits);
+    if (!rc) rc = zt_pseudo_new(pv->pii, &ps);
+    if (!rc) rc = zt_pseudo_apply(ps, t, len, &hits, &masked);
+    if (rc) {
+        zt_http_resp_error(resp, rc == ZT_ETOOBIG ? 413 : 500, rc == ZT_ETOOBIG ? "too_large" : "internal",
+                           rc == ZT_ETOOBIG ? "too much personal data in one text" : "PII detection failed");
+        goto out;
+    }
+    enum zt_privacy_action act = zt_privacy_decide(pv->policy, fname, &hits);
+    json_t *arr = json_array(), *types = json_array();
+    uint64_t seen = 0;
+    for (size_t i = 0; i < hits.n && arr && types; i++) {
+        const struct zt_pii_hit *h = &hits.v[i];
+        const char *name = zt_pii_type_name(pv->pii, h->type);
+        json_array_append_new(arr, json_pack("{s:s,s:I,s:I,s:f}", "type", name, "start", (json_int_t)h->start, "end",
+                                             (json_int_t)h->end, "confidence", h->confidence));
+        if (h->type < 64 && !(seen & (1ull << h->type))) json_array_append_new(types, json_string(name));
+        if (h->type < 64) seen |= 1ull << h->type;
+    }
+    zt__privacy_note(seen, zt_privacy_action_name(act));
+    zt_http_resp_json(resp, 200,
+                      json_pack("{s:o*,s:o*,s:s%,s:s,s:s}", "hits", arr, "types", types, "pseudonymised",
+                                zt_buf_str(&masked), masked.len, "decision", zt_privacy_action_name(act), "feature",
+                                fname));
+out:
+    zt_pseudo_free(ps);
+    zt_buf_deinit(&masked);
+    zt_pii_hits_deinit(&hits);
+}
+
+void zt__privacy_audit(struct zt__privacy *pv, struct zt_http_req *req, bool record, const char *route,
+                       const char *identity, const char *role, int status)
+{
+    uint64_t types = tl_types;
+    const char *decision = tl_decision;
+    tl_types = 0;
+    tl_decision = NULL;
+    if (!record || !pv || !pv->audit) return;
+    const char *names[64];
+    size_t n = 0;
+    for (unsigned t = 0; t < 64 && t < zt_pii_type_count(pv->pii); t++)
+        if (types & (1ull << t)) names[n++] = zt_pii_type_name(pv->pii, t);
+    /* the feature: the last path segment, "chat" for /v1/chat/completions */
+    const char *feature = strrchr(route, '/');
+    feature = feature ? feature + 1 : route;
+    if (zt_str_eq(route, "/v1/chat/completions")) feature = "chat";
+    const char *outcome = status >= 200 && status < 400 ? "ok"
+                          : (status == 401 || status == 403 || status == 429) ? "denied"
+                          : status >= 500                                     ? "error"
+                                                                              : "rejected";
+    struct zt_audit_event ev = {
+        .identity = identity && identity[0] ? identity : "anonymous",
+        .role = role,
+        .route = route,
+        .method = zt_http_req_method(req),
+        .feature = feature,
+        .request_id = zt_http_req_id(req),
+        .pii = names,
+        .n_pii = n,
+        .decision = decision ? decision : "none",
+        .status = status,
+        .outcome = outcome,
+    };
+    int rc = zt_audit_record(pv->audit, &ev);
+    if (rc)
+        zt_log_rl(ZT_LOG_ERROR, 1, "audit_write_failed", "error=\"%s\" request_id=%s", zt_strerror(rc),
+                  zt_http_req_id(req));
+}

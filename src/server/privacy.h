@@ -1,0 +1,47 @@
+/* privacy.h: the privacy layer in the HTTP API (internal to src/server).
+ *
+ * Holds the node's PII detector, privacy policy and audit log; serves
+ * POST /v1/privacy/pii; writes one audit entry per audited request
+ * (zt__privacy_audit, called by dispatch in server.c). */
+#ifndef ZT_SERVER_PRIVACY_H
+#define ZT_SERVER_PRIVACY_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "zentalk/zt_audit.h"
+#include "zentalk/zt_config.h"
+#include "zentalk/zt_http.h"
+#include "zentalk/zt_identity.h"
+#include "zentalk/zt_pii.h"
+#include "zentalk/zt_privacy.h"
+
+struct zt__privacy;
+
+/* Detector and policy from cfg->privacy (cfg must outlive it). ZT_ECONFIG
+ * (reason in errs), ZT_ENOMEM. */
+ZT_NODISCARD int zt__privacy_new(const struct zt_config *cfg, struct zt__privacy **out, struct zt_buf *errs);
+/* Open the audit log in node.data_dir/logs/audit, signed by id, when
+ * privacy.audit_log is on. Errors as zt_audit_open(). */
+ZT_NODISCARD int zt__privacy_open_audit(struct zt__privacy *pv, const struct zt_identity *id, struct zt_buf *errs);
+void zt__privacy_free(struct zt__privacy *pv);
+
+const struct zt_pii_detector *zt__privacy_detector(const struct zt__privacy *pv);
+const struct zt_privacy_policy *zt__privacy_policy(const struct zt__privacy *pv);
+struct zt_audit *zt__privacy_audit_log(struct zt__privacy *pv); /* NULL when off */
+
+/* POST /v1/privacy/pii {"text": "...", "feature": "chat"}. */
+void zt__privacy_h_pii(struct zt__privacy *pv, struct zt_http_req *req, json_t *body, struct zt_http_resp *resp);
+
+/* What a handler learnt about the request it served (PII types, decision),
+ * kept for this thread's next zt__privacy_audit() call. */
+void zt__privacy_note(uint64_t pii_types, const char *decision);
+
+/* End of a request: when record, one audit entry (route, method, identity,
+ * role, status, request id, and what zt__privacy_note() recorded during
+ * it); in any case this thread's notes are cleared. Never fails the
+ * request: an audit write error is logged (rate-limited). */
+void zt__privacy_audit(struct zt__privacy *pv, struct zt_http_req *req, bool record, const char *route,
+                       const char *identity, const char *role, int status);
+
+#endif
