@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "attest.h"
+#include "job.h"
 #include "keys.h"
 #include "models.h"
 #include "run.h"
@@ -49,6 +50,9 @@ static void usage(FILE *out)
             "                                show a node's id and public keys (DIR/node.key)\n"
             "  attest [URL] [--nonce HEX] [--expect-binary SHA256] [--json]\n"
             "                                fetch and verify a node's signed attestation report\n"
+            "  job run --node URL MODEL PROMPT [--chat] [--seed N] [--temp T] [-n N] [--receipt]\n"
+            "                                seal a job to a worker, stream and verify the sealed\n"
+            "                                result and its signed receipt (see job run --help)\n"
             "\n"
             "Options:\n"
             "  -u, --url URL   node address (default $ZENTALK_URL or " DEFAULT_URL ")\n"
@@ -58,7 +62,8 @@ static void usage(FILE *out)
             "DIR defaults to $ZENTALK_NODE_DATA_DIR or \"data\", as the node's data_dir.\n"
             "\n"
             "Exit status: 0 success, 1 the node answered with an error or could not be\n"
-            "reached (or a models command failed), 2 usage error, 130 interrupted.\n");
+            "reached (or a models command failed), 2 usage error, 3 a sealed job's result\n"
+            "did not verify (job run), 130 interrupted.\n");
 }
 
 
@@ -171,6 +176,15 @@ int main(int argc, char **argv)
         int arc = zt__cli_attest(argc - ci, argv + ci);
         curl_global_cleanup();
         return arc;
+    }
+
+    /* `job run` seals a job to a worker and verifies the result */
+    if (ci > 0 && strcmp(argv[ci], "job") == 0) {
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) return 1;
+        json_set_alloc_funcs(zt_malloc, zt_free);
+        int jrc = zt__cli_job(argc - ci, argv + ci);
+        curl_global_cleanup();
+        return jrc;
     }
 
     /* `keygen` and `id` work on a node identity key file, with their own options */

@@ -2,8 +2,11 @@
  *
  * Routing is an exact match on the path over a small static table; each
  * route lists its methods (HEAD is served wherever GET is) and whether it
- * takes a JSON body. Bodies are checked here once (content type, UTF-8,
- * JSON syntax with line:column) so handlers only see valid JSON objects.
+ * takes a body: a JSON object (checked here once: content type, UTF-8, JSON
+ * syntax with line:column, so handlers only see valid JSON objects), or raw
+ * bytes of one media type (sealed envelopes: only the content type is
+ * checked here; the handler reads zt_http_req_body()). Either way the body
+ * is bounded by server.max_body_bytes (the HTTP layer answers 413).
  *
  * Each route has a minimum role (auth.h). Who the caller is:
  *  - a valid "Authorization: Bearer <jwt>" (when encryption.jwt_secret is
@@ -28,10 +31,12 @@
 #include "llm.h"
 #include "metrics.h"
 #include "models.h"
+#include "sealed.h"
 #include "wallet.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_http.h"
 #include "zentalk/zt_log.h"
+#include "zentalk/zt_sealed.h"
 #include "zentalk/zt_server.h"
 #include "zentalk/zt_str.h"
 #include "zentalk/zt_time.h"
@@ -54,10 +59,14 @@ typedef void (*route_fn)(struct zt_server *s, struct zt_http_req *req, json_t *b
 struct route {
     const char *path;
     unsigned methods;   /* M_GET implies M_HEAD */
-    unsigned json_body; /* methods whose body must be a JSON object */
+    unsigned body;      /* methods that take a body (a JSON object), | BODY_ENVELOPE */
     enum zt__auth_role min_role; /* least role allowed (auth.h) */
     route_fn fn;
 };
+
+/* Route body kind: raw job envelope bytes (application/vnd.zentalk.envelope)
+ * instead of a JSON object. */
+#define BODY_ENVELOPE (1u << 16)
 
 #define N_ROLES 3
 static const char *const role_names[N_ROLES] = {"gateway", "orchestrator", "worker"};
@@ -79,6 +88,8 @@ struct zt_server {
     struct zt__metrics metrics;
     struct zt__models *models;
     struct zt__attest *attest; /* NULL until zt_server_set_identity() */
+    struct zt__sealed *sealed; /* descriptor and sealed jobs; NULL until then too */
+    char endpoint[300];          /* the URL served, once listening */
     bool listener_loopback;      /* server.listen is a loopback address */
     struct zt__ratelimit *limiter;
     struct zt__wallet *wallet;   /* wallet login nonces and sessions */
@@ -349,6 +360,18 @@ static void h_logout(struct zt_server *s, struct zt_http_req *req, json_t *body,
     zt__wallet_h_logout(s->wallet, req, resp);
 }
 
+static void h_descriptor(struct zt_server *s, struct zt_http_req *req, json_t *body, struct zt_http_resp *resp)
+{
+    (void)body;
+    zt__sealed_descriptor(s->sealed, s->endpoint, req, resp);
+}
+
+static void h_sealed_job(struct zt_server *s, struct zt_http_req *req, json_t *body, struct zt_http_resp *resp)
+{
+    (void)body;
+    zt__sealed_job(s->sealed, req, resp);
+}
+
 static const struct route routes[] = {
     {"/healthz", M_GET, 0, ZT__AUTH_NONE, h_healthz},
     {"/readyz", M_GET, 0, ZT__AUTH_NONE, h_readyz},
@@ -364,6 +387,8 @@ static const struct route routes[] = {
     {"/v1/auth/wallet/nonce", M_POST, M_POST, ZT__AUTH_NONE, h_wallet_nonce},
     {"/v1/auth/wallet/login", M_POST, M_POST, ZT__AUTH_NONE, h_wallet_login},
     {"/v1/auth/logout", M_POST, 0, ZT__AUTH_NONE, h_logout},
+    {"/v1/node/descriptor", M_GET, 0, ZT__AUTH_NONE, h_descriptor},
+    {"/v1/jobs/sealed", M_POST, M_POST | BODY_ENVELOPE, ZT__AUTH_USER, h_sealed_job},
 };
 #define N_ROUTES (sizeof routes / sizeof routes[0])
 
@@ -391,6 +416,13 @@ static void allow_header(const struct route *r, char *out, size_t n)
         if (out[0]) strncat(out, ", ", n - strlen(out) - 1);
         strncat(out, names[i], n - strlen(out) - 1);
     }
+}
+
+/* True if the Content-Type header ct is media type mt (parameters allowed). */
+static bool media_is(const char *ct, const char *mt)
+{
+    size_t n = strlen(mt);
+    return ct && strncmp(ct, mt, n) == 0 && (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
 }
 
 /* Parse and check a JSON request body; on error fills resp and returns NULL. */
@@ -536,7 +568,13 @@ static void dispatch(void *ud, struct zt_http_req *req, struct zt_http_resp *res
     }
     if (!authorize(s, req, r, resp)) return;
     json_t *body = NULL;
-    if (r->json_body & m) {
+    if ((r->body & m) && (r->body & BODY_ENVELOPE)) {
+        if (!media_is(zt_http_req_header(req, "Content-Type"), ZT_SEALED_MEDIA_ENVELOPE)) {
+            zt_http_resp_error(resp, 415, "unsupported_media_type",
+                               "Content-Type must be " ZT_SEALED_MEDIA_ENVELOPE);
+            return;
+        }
+    } else if (r->body & m) {
         body = parse_body(req, resp);
         if (!body) return;
     } else {
@@ -605,6 +643,7 @@ int zt_server_start(struct zt_server *s)
     uint16_t port;
     int rc = zt_str_split_hostport(s->cfg->server.listen, host, sizeof host, &port);
     if (rc) return ZT_EINVAL;
+    bool v6 = strchr(host, ':') != NULL;
     struct zt_http_opts o = {
         .host = host,
         .port = port,
@@ -617,7 +656,11 @@ int zt_server_start(struct zt_server *s)
         .observer = observe,
         .ud = s,
     };
-    return zt_http_start(&o, &s->http);
+    rc = zt_http_start(&o, &s->http);
+    if (rc == 0)
+        snprintf(s->endpoint, sizeof s->endpoint, "http://%s%s%s:%u", v6 ? "[" : "", host[0] ? host : "127.0.0.1",
+                 v6 ? "]" : "", (unsigned)zt_http_port(s->http));
+    return rc;
 }
 
 uint16_t zt_server_port(const struct zt_server *s)
@@ -656,7 +699,14 @@ int zt_server_drain(struct zt_server *s, uint64_t timeout_ms)
 int zt_server_set_identity(struct zt_server *s, const struct zt_identity *id)
 {
     if (s->attest) return ZT_EINVAL;
-    return zt__attest_new(id, s->models, &s->attest);
+    int rc = zt__sealed_new(id, s->models, s->cfg, &s->sealed);
+    if (rc) return rc;
+    rc = zt__attest_new(id, s->models, &s->attest);
+    if (rc) {
+        zt__sealed_free(s->sealed);
+        s->sealed = NULL;
+    }
+    return rc;
 }
 
 void zt_server_free(struct zt_server *s)
@@ -669,6 +719,7 @@ void zt_server_free(struct zt_server *s)
     for (int i = 0; i < 200 && s->http && zt_http_inflight(s->http) > 0; i++) zt_time_sleep_ms(10);
     zt_http_stop(s->http);
     zt__attest_free(s->attest);
+    zt__sealed_free(s->sealed);
     zt__models_free(s->models);
     zt__ratelimit_free(s->limiter);
     zt__wallet_free(s->wallet);
