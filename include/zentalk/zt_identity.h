@@ -75,6 +75,10 @@ const uint8_t *zt_identity_kem_pk(const struct zt_identity *id);
  * zt_hpke_open()/zt_hpke_setup_receiver(). Valid until zt_identity_free();
  * never copy it into ordinary memory. */
 const uint8_t *zt_identity_kem_sk(const struct zt_identity *id);
+/* The Ed25519 secret key in libsodium's 64-byte layout (seed || public key),
+ * in id's sodium_malloc'd memory, for zt_env_receipt_sign(). Valid until
+ * zt_identity_free(); never copy it into ordinary memory. */
+const uint8_t *zt_identity_sign_sk(const struct zt_identity *id);
 
 /* The id of an Ed25519 public key, as above, into out (NUL-terminated). */
 void zt_identity_node_id(const uint8_t ed25519_pk[static ZT_ED25519_PK_LEN],

@@ -6,6 +6,9 @@
  *   GET  /metrics              Prometheus text exposition format 0.0.4
  *   GET  /v1/status            node id, roles, version, uptime, models, peers
  *   GET  /v1/attestation/report?nonce=HEX  signed software attestation (zt_attest.h)
+ *   GET  /v1/node/descriptor   the signed node descriptor (zt_identity.h)
+ *   POST /v1/jobs/sealed       run a sealed job (zt_sealed.h; worker role)
+ *   /v1/models, /v1/completions, /v1/chat/completions, /v1/embeddings (OpenAI)
  *   GET  /v1/admin/log-level   current log level (loopback clients only)
  *   PUT  /v1/admin/log-level   {"level":"debug"} (loopback clients only)
  *   POST /v1/privacy/pii       {"text": ...}: PII hits and the pseudonymised text
@@ -29,9 +32,11 @@ ZT_NODISCARD int zt_server_new(const struct zt_config *cfg, const char *node_id,
 ZT_NODISCARD int zt_server_start(struct zt_server *s);
 uint16_t zt_server_port(const struct zt_server *s);
 
-/* Sign attestation reports (GET /v1/attestation/report) with id, which must
- * outlive the server; call once, before zt_server_start(). Hashes the
- * running binary. Without it the route answers 503. ZT_ENOMEM, ZT_EIO,
+/* Sign attestation reports (GET /v1/attestation/report) and the node
+ * descriptor, and open sealed jobs, with id, which must outlive the server;
+ * call once, before zt_server_start(). Hashes the running binary and
+ * allocates the replay cache (worker role). Without it those routes answer
+ * 503. ZT_ENOMEM, ZT_EIO,
  * ZT_EINVAL (called twice). */
 struct zt_identity;
 ZT_NODISCARD int zt_server_set_identity(struct zt_server *s, const struct zt_identity *id);

@@ -11,6 +11,7 @@
 #include "attest.h"
 #include "features.h"
 #include "peers.h"
+#include "job.h"
 #include "keys.h"
 #include "models.h"
 #include "privacy.h"
@@ -71,6 +72,9 @@ static void usage(FILE *out)
             "                                find personal data in TEXT (or stdin) and pseudonymise it\n"
             "  audit verify [--pubkey HEX | --key FILE | --descriptor FILE] [--data-dir DIR] [FILE...]\n"
             "                                check audit log files (chain, order, checkpoint signatures)\n"
+            "  job run --node URL MODEL PROMPT [--chat] [--seed N] [--temp T] [-n N] [--receipt]\n"
+            "                                seal a job to a worker, stream and verify the sealed\n"
+            "                                result and its signed receipt (see job run --help)\n"
             "\n"
             "Options:\n"
             "  -u, --url URL   node address (default $ZENTALK_URL or " DEFAULT_URL ")\n"
@@ -80,7 +84,8 @@ static void usage(FILE *out)
             "DIR defaults to $ZENTALK_NODE_DATA_DIR or \"data\", as the node's data_dir.\n"
             "\n"
             "Exit status: 0 success, 1 the node answered with an error or could not be\n"
-            "reached (or a models command failed), 2 usage error, 130 interrupted.\n");
+            "reached (or a models command failed), 2 usage error, 3 a sealed job's result\n"
+            "did not verify (job run), 130 interrupted.\n");
 }
 
 
@@ -217,6 +222,15 @@ int main(int argc, char **argv)
         int trc = zt__cli_translate(argc - ci, argv + ci, gurl);
         curl_global_cleanup();
         return trc;
+    }
+
+    /* `job run` seals a job to a worker and verifies the result */
+    if (ci > 0 && strcmp(argv[ci], "job") == 0) {
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) return 1;
+        json_set_alloc_funcs(zt_malloc, zt_free);
+        int jrc = zt__cli_job(argc - ci, argv + ci);
+        curl_global_cleanup();
+        return jrc;
     }
 
     /* `keygen` and `id` work on a node identity key file, with their own options */

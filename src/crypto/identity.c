@@ -148,6 +148,7 @@ const char *zt_identity_id(const struct zt_identity *id) { return id->id; }
 const uint8_t *zt_identity_sign_pk(const struct zt_identity *id) { return id->ed_pk; }
 const uint8_t *zt_identity_kem_pk(const struct zt_identity *id) { return id->x_pk; }
 const uint8_t *zt_identity_kem_sk(const struct zt_identity *id) { return id->x_sk; }
+const uint8_t *zt_identity_sign_sk(const struct zt_identity *id) { return id->ed_sk; }
 
 int zt_identity_sign(const struct zt_identity *id, const uint8_t *msg, size_t msg_len,
                      uint8_t sig[static ZT_ED25519_SIG_LEN])

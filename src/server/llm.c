@@ -11,6 +11,7 @@
  * job exists. */
 #include <math.h>
 #include <pthread.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -137,6 +138,9 @@ struct job_ctx {
     json_t *vectors;          /* array being filled */
     uint32_t embed_tokens;
     int err;
+    /* another answer format (zt__llm_stream): events go to the sink */
+    const struct zt__llm_sink *sink;
+    void *sink_ud;
 };
 
 static void ctx_unref(struct job_ctx *c)
@@ -147,6 +151,7 @@ static void ctx_unref(struct job_ctx *c)
     if (left) return;
     zt_http_async_release(c->async);
     zt__models_release(c->ms, c->runner);
+    if (c->sink && c->sink->free) c->sink->free(c->sink_ud);
     zt_buf_deinit(&c->text);
     json_decref(c->vectors);
     zt_free(c->job_ids);
@@ -262,7 +267,11 @@ static void on_gen_event(void *ud, const struct zt_job_event *ev)
     bool closed = c->closed;
     if (ev->kind != ZT_JOB_TEXT) c->finished = true;
     pthread_mutex_unlock(&c->mu);
-    if (!closed) {
+    if (!closed && c->sink) {
+        if (ev->kind == ZT_JOB_TEXT) c->sink->text(c->sink_ud, c->async, ev->text, ev->len);
+        else if (ev->kind == ZT_JOB_DONE) c->sink->done(c->sink_ud, c->async, ev);
+        else c->sink->fail(c->sink_ud, c->async, ev->err);
+    } else if (!closed) {
         if (ev->kind == ZT_JOB_TEXT) {
             if (c->stream) sse(c, chunk(c, ev->text, ev->len, NULL, false));
             else if (zt_buf_append(&c->text, ev->text, ev->len) != 0) c->err = ZT_ETOOBIG;
@@ -413,34 +422,22 @@ static bool build_prompt(struct zt_runner *r, json_t *body, bool chat, struct zt
     return rc == 0;
 }
 
-void zt__llm_generate(struct zt__models *ms, struct zt_http_req *req, json_t *body, bool chat,
-                      struct zt_http_resp *resp)
+bool zt__llm_prepare(struct zt__models *ms, json_t *body, bool chat, struct zt__llm_prep *out,
+                     struct zt_http_resp *resp)
 {
     struct zt_runner *r = NULL;
     const struct zt_cfg_model *e = NULL;
     struct zt_buf prompt;
     int32_t *toks = NULL;
-    struct job_ctx *c = NULL;
+    bool ok = false;
     zt_buf_init(&prompt, MAX_PROMPT_BYTES);
+    memset(out, 0, sizeof *out);
 
-    json_t *jstream = json_object_get(body, "stream");
-    if (jstream && !json_is_boolean(jstream) && !json_is_null(jstream)) {
-        zt_http_resp_error(resp, 400, "invalid_request", "stream must be a boolean");
-        goto out;
-    }
-    double n_choices = 1;
-    if (!get_int(body, "n", 1, 1, &n_choices, resp)) goto out; /* one choice per request */
-    json_t *echo = json_object_get(body, "echo");
-    if (json_is_true(echo)) {
-        zt_http_resp_error(resp, 400, "invalid_request", "echo is not supported");
-        goto out;
-    }
     if (acquire(ms, body, &r, &e, resp) != 0) goto out;
     const struct zt_hparams *hp = zt_model_hparams(zt_runner_model(r));
 
-    struct zt_job_params p;
-    memset(&p, 0, sizeof p);
-    zt_sampler_params_default(&p.sampler);
+    struct zt_job_params *p = &out->params;
+    zt_sampler_params_default(&p->sampler);
     double temperature = e->temperature, top_p = e->top_p, top_k = (double)e->top_k, min_p = 0.05, seed = 0,
            max_tokens = (double)e->max_tokens, fp = 0, pp = 0, rp = 1.0;
     if (!get_num(body, "temperature", 0, 2, &temperature, resp) || !get_num(body, "top_p", 0.0001, 1, &top_p, resp) ||
@@ -451,18 +448,18 @@ void zt__llm_generate(struct zt__models *ms, struct zt_http_req *req, json_t *bo
         !get_num(body, "frequency_penalty", -2, 2, &fp, resp) || !get_num(body, "presence_penalty", -2, 2, &pp, resp) ||
         !get_num(body, "repeat_penalty", 0.01, 10, &rp, resp))
         goto out;
-    p.sampler.temperature = (float)temperature;
-    p.sampler.top_p = (float)top_p;
-    p.sampler.top_k = (int32_t)top_k;
-    p.sampler.min_p = (float)min_p;
-    p.sampler.seed = (uint64_t)(int64_t)seed;
-    p.sampler.frequency_penalty = (float)fp;
-    p.sampler.presence_penalty = (float)pp;
-    p.sampler.repeat_penalty = (float)rp;
-    p.max_tokens = (uint32_t)max_tokens;
-    struct zt_logit_bias bias[300];
-    if (!parse_stop(body, &p, resp) || !parse_bias(body, hp->n_vocab, bias, &p.sampler.n_logit_bias, resp)) goto out;
-    p.sampler.logit_bias = bias;
+    p->sampler.temperature = (float)temperature;
+    p->sampler.top_p = (float)top_p;
+    p->sampler.top_k = (int32_t)top_k;
+    p->sampler.min_p = (float)min_p;
+    p->sampler.seed = (uint64_t)(int64_t)seed;
+    p->sampler.frequency_penalty = (float)fp;
+    p->sampler.presence_penalty = (float)pp;
+    p->sampler.repeat_penalty = (float)rp;
+    p->max_tokens = (uint32_t)max_tokens;
+    if (!parse_stop(body, p, resp) || !parse_bias(body, hp->n_vocab, out->bias, &p->sampler.n_logit_bias, resp))
+        goto out;
+    p->sampler.logit_bias = out->bias;
 
     if (!build_prompt(r, body, chat, &prompt, resp)) goto out;
     uint32_t n_ctx = zt_runner_n_ctx(r);
@@ -484,8 +481,85 @@ void zt__llm_generate(struct zt__models *ms, struct zt_http_req *req, json_t *bo
         zt_http_resp_error(resp, 400, "invalid_request", rc ? "the prompt cannot be tokenized" : "the prompt is empty");
         goto out;
     }
+    out->runner = r;
+    out->entry = e;
+    out->toks = toks;
+    out->n_toks = n;
+    r = NULL;
+    toks = NULL;
+    ok = true;
+out:
+    if (r) zt__models_release(ms, r);
+    zt_free(toks);
+    if (prompt.data) sodium_memzero(prompt.data, prompt.len);
+    zt_buf_deinit(&prompt);
+    return ok;
+}
 
-    c = ctx_new(ms, r, e->id);
+void zt__llm_prep_release(struct zt__models *ms, struct zt__llm_prep *p)
+{
+    if (!p) return;
+    if (p->runner) zt__models_release(ms, p->runner);
+    if (p->toks) sodium_memzero(p->toks, p->n_toks * sizeof *p->toks); /* the prompt, as tokens */
+    zt_free(p->toks);
+    p->runner = NULL;
+    p->toks = NULL;
+}
+
+/* Take an async handle for the request and queue the prepared job with c
+ * as its context. On failure resp is filled, c is freed (its runner
+ * reference is p's again) and -1 returned. */
+static int submit(struct zt__llm_prep *p, struct zt_http_req *req, struct job_ctx *c,
+                  const char *stream_type, const void *head, size_t head_len, struct zt_http_resp *resp)
+{
+    pthread_mutex_lock(&c->mu);
+    c->async = stream_type ? zt_http_req_stream(req, 200, stream_type, on_close, c)
+                           : zt_http_req_defer(req, on_close, c);
+    int rc = c->async ? 0 : ZT_ENOMEM;
+    if (!rc && head_len) rc = zt_http_async_write(c->async, head, head_len);
+    if (!rc) rc = zt_runner_submit(p->runner, p->toks, p->n_toks, &p->params, on_gen_event, c, &c->job_id);
+    if (rc) {
+        zt_http_async_abandon(c->async);
+        c->async = NULL;
+        pthread_mutex_unlock(&c->mu);
+        c->refs = 1;
+        c->runner = NULL; /* stays p's */
+        c->sink = NULL;   /* the sink's data stays the caller's */
+        ctx_unref(c);
+        if (rc == ZT_EBUSY) {
+            zt_ignore(zt_http_resp_header(resp, "Retry-After", "1"));
+            zt_http_resp_error(resp, 503, "overloaded", "too many requests are waiting for this model; retry shortly");
+        } else if (rc == ZT_EINVAL) {
+            zt_http_resp_error(resp, 400, "invalid_request", "invalid sampling parameters");
+        } else {
+            zt_http_resp_error(resp, 503, "unavailable", zt_strerror(rc));
+        }
+        return -1;
+    }
+    pthread_mutex_unlock(&c->mu);
+    p->runner = NULL; /* the context holds the model now */
+    return 0;
+}
+
+void zt__llm_generate(struct zt__models *ms, struct zt_http_req *req, json_t *body, bool chat,
+                      struct zt_http_resp *resp)
+{
+    struct zt__llm_prep p;
+    memset(&p, 0, sizeof p);
+    json_t *jstream = json_object_get(body, "stream");
+    if (jstream && !json_is_boolean(jstream) && !json_is_null(jstream)) {
+        zt_http_resp_error(resp, 400, "invalid_request", "stream must be a boolean");
+        return;
+    }
+    double n_choices = 1;
+    if (!get_int(body, "n", 1, 1, &n_choices, resp)) return; /* one choice per request */
+    json_t *echo = json_object_get(body, "echo");
+    if (json_is_true(echo)) {
+        zt_http_resp_error(resp, 400, "invalid_request", "echo is not supported");
+        return;
+    }
+    if (!zt__llm_prepare(ms, body, chat, &p, resp)) return;
+    struct job_ctx *c = ctx_new(ms, p.runner, p.entry->id);
     if (!c) {
         zt_http_resp_error(resp, 503, "overloaded", "out of memory");
         goto out;
@@ -495,34 +569,24 @@ void zt__llm_generate(struct zt__models *ms, struct zt_http_req *req, json_t *bo
     json_t *so = json_object_get(body, "stream_options");
     c->include_usage = json_is_true(json_object_get(so, "include_usage"));
     make_id(c->id, sizeof c->id, chat ? "chatcmpl" : "cmpl", zt_http_req_id(req));
-    pthread_mutex_lock(&c->mu);
-    c->async = c->stream ? zt_http_req_stream(req, 200, "text/event-stream", on_close, c)
-                         : zt_http_req_defer(req, on_close, c);
-    rc = c->async ? zt_runner_submit(r, toks, n, &p, on_gen_event, c, &c->job_id) : ZT_ENOMEM;
-    if (rc) {
-        zt_http_async_abandon(c->async);
-        c->async = NULL;
-        pthread_mutex_unlock(&c->mu);
-        c->refs = 1;
-        c->runner = NULL; /* released below */
-        ctx_unref(c);
-        c = NULL;
-        if (rc == ZT_EBUSY) {
-            zt_ignore(zt_http_resp_header(resp, "Retry-After", "1"));
-            zt_http_resp_error(resp, 503, "overloaded", "too many requests are waiting for this model; retry shortly");
-        } else if (rc == ZT_EINVAL) {
-            zt_http_resp_error(resp, 400, "invalid_request", "invalid sampling parameters");
-        } else {
-            zt_http_resp_error(resp, 503, "unavailable", zt_strerror(rc));
-        }
-        goto out;
-    }
-    pthread_mutex_unlock(&c->mu);
-    r = NULL; /* the context holds the model now */
+    zt_ignore(submit(&p, req, c, c->stream ? "text/event-stream" : NULL, NULL, 0, resp));
 out:
-    if (r) zt__models_release(ms, r);
-    zt_free(toks);
-    zt_buf_deinit(&prompt);
+    zt__llm_prep_release(ms, &p);
+}
+
+int zt__llm_stream(struct zt__models *ms, struct zt__llm_prep *p, struct zt_http_req *req, const char *content_type,
+                   const void *head, size_t head_len, const struct zt__llm_sink *sink, void *sink_ud,
+                   struct zt_http_resp *resp)
+{
+    struct job_ctx *c = ctx_new(ms, p->runner, p->entry->id);
+    if (!c) {
+        zt_http_resp_error(resp, 503, "overloaded", "out of memory");
+        return -1;
+    }
+    c->stream = true;
+    c->sink = sink;
+    c->sink_ud = sink_ud;
+    return submit(p, req, c, content_type, head, head_len, resp);
 }
 
 /* ---- embeddings --------------------------------------------------------- */

@@ -2,8 +2,11 @@
  *
  * Routing is an exact match on the path over a small static table; each
  * route lists its methods (HEAD is served wherever GET is) and whether it
- * takes a JSON body. Bodies are checked here once (content type, UTF-8,
- * JSON syntax with line:column) so handlers only see valid JSON objects.
+ * takes a body: a JSON object (checked here once: content type, UTF-8, JSON
+ * syntax with line:column, so handlers only see valid JSON objects), or raw
+ * bytes of one media type (sealed envelopes: only the content type is
+ * checked here; the handler reads zt_http_req_body()). Either way the body
+ * is bounded by server.max_body_bytes (the HTTP layer answers 413).
  *
  * Each route has a minimum role (auth.h). Who the caller is:
  *  - a valid "Authorization: Bearer <jwt>" (when encryption.jwt_secret is
@@ -34,6 +37,7 @@
 #include "relay.h"
 #include "translate.h"
 #include "privacy.h"
+#include "sealed.h"
 #include "wallet.h"
 #include "ws.h"
 #include "zentalk/zt_annotate.h"
@@ -42,6 +46,7 @@
 #include "zentalk/zt_log.h"
 #include "zentalk/zt_nodeauth.h"
 #include "zentalk/zt_peers.h"
+#include "zentalk/zt_sealed.h"
 #include "zentalk/zt_server.h"
 #include "zentalk/zt_str.h"
 #include "zentalk/zt_time.h"
@@ -74,7 +79,7 @@ enum node_gate {
 struct route {
     const char *path;
     unsigned methods;   /* M_GET implies M_HEAD */
-    unsigned json_body; /* methods whose body must be a JSON object */
+    unsigned body;      /* methods that take a body (a JSON object), | BODY_ENVELOPE */
     enum zt__auth_role min_role; /* least role allowed (auth.h) */
     route_fn fn;
 };
@@ -94,6 +99,9 @@ static enum node_gate route_gate(const char *path)
         if (strcmp(node_gates[i].path, path) == 0) return node_gates[i].gate;
     return GATE_NONE;
 }
+/* Route body kind: raw job envelope bytes (application/vnd.zentalk.envelope)
+ * instead of a JSON object. */
+#define BODY_ENVELOPE (1u << 16)
 
 #define N_ROLES 3
 static const char *const role_names[N_ROLES] = {"gateway", "orchestrator", "worker"};
@@ -115,6 +123,8 @@ struct zt_server {
     struct zt__metrics metrics;
     struct zt__models *models;
     struct zt__attest *attest; /* NULL until zt_server_set_identity() */
+    struct zt__sealed *sealed; /* descriptor and sealed jobs; NULL until then too */
+    char endpoint[300];          /* the URL served, once listening */
     bool listener_loopback;      /* server.listen is a loopback address */
     struct zt__ratelimit *limiter;
     struct zt__wallet *wallet;   /* wallet login nonces and sessions */
@@ -474,6 +484,18 @@ static void h_privacy_pii(struct zt_server *s, struct zt_http_req *req, json_t *
     zt__privacy_h_pii(s->privacy, req, body, resp);
 }
 
+static void h_descriptor(struct zt_server *s, struct zt_http_req *req, json_t *body, struct zt_http_resp *resp)
+{
+    (void)body;
+    zt__sealed_descriptor(s->sealed, s->endpoint, req, resp);
+}
+
+static void h_sealed_job(struct zt_server *s, struct zt_http_req *req, json_t *body, struct zt_http_resp *resp)
+{
+    (void)body;
+    zt__sealed_job(s->sealed, req, resp);
+}
+
 static const struct route routes[] = {
     {"/healthz", M_GET, 0, ZT__AUTH_NONE, h_healthz},
     {"/readyz", M_GET, 0, ZT__AUTH_NONE, h_readyz},
@@ -497,6 +519,8 @@ static const struct route routes[] = {
     {"/v1/features/translate/languages", M_GET, 0, ZT__AUTH_USER, h_translate_languages},
     {"/v1/ws", M_GET, 0, ZT__AUTH_USER, h_ws},
     {"/v1/privacy/pii", M_POST, M_POST, ZT__AUTH_USER, h_privacy_pii},
+    {"/v1/node/descriptor", M_GET, 0, ZT__AUTH_NONE, h_descriptor},
+    {"/v1/jobs/sealed", M_POST, M_POST | BODY_ENVELOPE, ZT__AUTH_USER, h_sealed_job},
 };
 #define N_ROUTES (sizeof routes / sizeof routes[0])
 
@@ -524,6 +548,13 @@ static void allow_header(const struct route *r, char *out, size_t n)
         if (out[0]) strncat(out, ", ", n - strlen(out) - 1);
         strncat(out, names[i], n - strlen(out) - 1);
     }
+}
+
+/* True if the Content-Type header ct is media type mt (parameters allowed). */
+static bool media_is(const char *ct, const char *mt)
+{
+    size_t n = strlen(mt);
+    return ct && strncmp(ct, mt, n) == 0 && (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
 }
 
 /* Parse and check a JSON request body; on error fills resp and returns NULL. */
@@ -750,7 +781,13 @@ static void dispatch(void *ud, struct zt_http_req *req, struct zt_http_resp *res
     memset(&who, 0, sizeof who);
     json_t *body = NULL;
     if (!authorize(s, req, r, nc > 0 ? &node_p : NULL, resp, &who)) goto audit;
-    if (r->json_body & m) {
+    if ((r->body & m) && (r->body & BODY_ENVELOPE)) {
+        if (!media_is(zt_http_req_header(req, "Content-Type"), ZT_SEALED_MEDIA_ENVELOPE)) {
+            zt_http_resp_error(resp, 415, "unsupported_media_type",
+                               "Content-Type must be " ZT_SEALED_MEDIA_ENVELOPE);
+            goto audit;
+        }
+    } else if (r->body & m) {
         body = parse_body(req, resp);
         if (!body) goto audit;
     } else {
@@ -846,6 +883,7 @@ int zt_server_start(struct zt_server *s)
     uint16_t port;
     int rc = zt_str_split_hostport(s->cfg->server.listen, host, sizeof host, &port);
     if (rc) return ZT_EINVAL;
+    bool v6 = strchr(host, ':') != NULL;
     struct zt_http_opts o = {
         .host = host,
         .port = port,
@@ -860,7 +898,11 @@ int zt_server_start(struct zt_server *s)
         .tls_cert_pem = s->tls_cert,
         .tls_key_pem = s->tls_key,
     };
-    return zt_http_start(&o, &s->http);
+    rc = zt_http_start(&o, &s->http);
+    if (rc == 0)
+        snprintf(s->endpoint, sizeof s->endpoint, "http://%s%s%s:%u", v6 ? "[" : "", host[0] ? host : "127.0.0.1",
+                 v6 ? "]" : "", (unsigned)zt_http_port(s->http));
+    return rc;
 }
 
 uint16_t zt_server_port(const struct zt_server *s)
@@ -907,7 +949,14 @@ int zt_server_set_identity(struct zt_server *s, const struct zt_identity *id)
     if (s->attest) return ZT_EINVAL;
     s->identity = id;
     zt__relay_set_identity(s->relay, id);
-    return zt__attest_new(id, s->models, &s->attest);
+    int rc = zt__sealed_new(id, s->models, s->cfg, &s->sealed);
+    if (rc) return rc;
+    rc = zt__attest_new(id, s->models, &s->attest);
+    if (rc) {
+        zt__sealed_free(s->sealed);
+        s->sealed = NULL;
+    }
+    return rc;
 }
 
 #define TLS_FILE_MAX ((size_t)1 << 20)
@@ -1048,6 +1097,7 @@ void zt_server_free(struct zt_server *s)
     if (s->tls_key) sodium_free(s->tls_key);
     zt__tr_free(s->translate); /* after the last request that could use a pipeline */
     zt__attest_free(s->attest);
+    zt__sealed_free(s->sealed);
     zt__models_free(s->models);
     zt__feat_spam_free(s->feat_spam);
     zt__ratelimit_free(s->limiter);

@@ -49,6 +49,10 @@ void http_auth(uint16_t port, const char *method, const char *path, const char *
 void put_file(const char *dir, const char *name, const char *text);
 /* Start a node on 0.0.0.0:0 with --config cfg_dir and wait for its port. */
 void node_spawn_public(struct node *n, const char *cfg_dir);
+/* A request with a binary body of len bytes (body may be NULL: none) and
+ * extra header lines ("Name: value", NULL-terminated list, or NULL). */
+void http_bin(uint16_t port, const char *method, const char *path, const char *ctype, const void *body,
+              size_t len, const char *const *headers, struct resp *r);
 void resp_free(struct resp *r);
 json_t *resp_json(struct resp *r);
 void assert_error_json(struct resp *r, long status, const char *code);

@@ -1,0 +1,174 @@
+/* zt_sealed.h: sealed jobs over HTTP, on the envelope formats of
+ * zt_envelope.h. What goes inside the envelope (the job body), what goes
+ * inside the result stream (text chunks and a final chunk), and the framing
+ * of the route's response (POST /v1/jobs/sealed):
+ *
+ *   request body   = envelope (zt_env_seal), Content-Type
+ *                    application/vnd.zentalk.envelope
+ *     sealed body  = job JSON: {"v":1,"kind":"completion","prompt":...,
+ *                    "seed":7,"nonce":"<random>",...} (zt_sealed_job_decode)
+ *   response body  = stream header (52)            Content-Type
+ *                    || text chunk || ...          application/vnd.zentalk.result
+ *                    || final chunk
+ *                    || receipt_len (u32, big-endian) || receipt
+ *     text chunk   = a piece of the generated UTF-8 text, as it is decoded
+ *     final chunk  = {"finish_reason":"stop","usage":{"completion_tokens":N,
+ *                    "prompt_tokens":M,"total_tokens":N+M}} (canonical)
+ *
+ * A stream that ends before the final chunk was cut (the worker failed after
+ * it had started answering, or the transport was cut): the reader reports
+ * it. Byte-level format and threat model:
+ * docs/architecture/SECURE_GPU_ENCRYPTION.md (section 4) and
+ * docs/privacy/ENCRYPTION.md.
+ *
+ * Writers and readers are one-thread objects. Every function returns 0 or a
+ * negative ZT_E*; out-parameters are written only on success. */
+#ifndef ZT_SEALED_H
+#define ZT_SEALED_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "zt_buf.h"
+#include "zt_envelope.h"
+#include "zt_error.h"
+
+#define ZT_SEALED_MEDIA_ENVELOPE "application/vnd.zentalk.envelope"
+#define ZT_SEALED_MEDIA_RESULT "application/vnd.zentalk.result"
+#define ZT_SEALED_JOB_VERSION 1
+#define ZT_SEALED_MAX_MESSAGES 1024
+#define ZT_SEALED_NONCE_MAX 256      /* bytes of the body's optional "nonce" */
+#define ZT_SEALED_FINAL_MAX 256      /* bytes of the final chunk's JSON */
+#define ZT_SEALED_FINISH_MAX 15      /* bytes of a finish reason: [a-z_]{1,15} */
+#define ZT_SEALED_RECEIPT_FRAME_LEN 4 /* the u32 length before the receipt */
+#define ZT_SEALED_RECEIPT_MIN_LEN (ZT_ENV_RECEIPT_FIXED_LEN + 1 + ZT_ENV_SIG_LEN)
+
+/* ---- Job body (inside the envelope) --------------------------------------- */
+
+enum zt_sealed_kind {
+    ZT_SEALED_COMPLETION = 1, /* "prompt": a string */
+    ZT_SEALED_CHAT = 2,       /* "messages": [{"role","content"}, ...] */
+};
+
+/* A decoded job body: request is an OpenAI-shaped request object (jansson
+ * json_t) holding "model" and "max_tokens" from the cleartext header and the
+ * body's prompt or messages and sampling fields, ready for the node's
+ * completion/chat request builder (which checks the values' ranges). */
+struct json_t;
+struct zt_sealed_job {
+    enum zt_sealed_kind kind;
+    struct json_t *request;
+};
+
+/* Decode a sealed job body (len bytes, untrusted) for a header naming model
+ * and max_tokens. Strict: a UTF-8 JSON object without duplicate keys;
+ * "v" = 1 (other integers ZT_EUNSUPPORTED); "kind" "completion" or "chat"
+ * (another string, "embedding" included, ZT_EUNSUPPORTED); the fields of
+ * that kind and nothing else, each of its type; "model" and "max_tokens",
+ * when present, equal to the header's; "nonce" (1..256 bytes of client
+ * randomness, covered by the receipt's input hash) is checked and dropped. Anything else is ZT_EPARSE, or
+ * ZT_ETOOBIG over ZT_ENV_MAX_BODY; ZT_ENOMEM. *why (may be NULL) receives a
+ * static reason on failure that never quotes the body (error answers travel
+ * in clear). Release out with zt_sealed_job_deinit(). */
+ZT_NODISCARD int zt_sealed_job_decode(const uint8_t *body, size_t len, const char *model,
+                                      uint32_t max_tokens, struct zt_sealed_job *out,
+                                      const char **why);
+void zt_sealed_job_deinit(struct zt_sealed_job *j);
+
+/* ---- Final chunk ------------------------------------------------------------ */
+
+struct zt_sealed_final {
+    char finish_reason[ZT_SEALED_FINISH_MAX + 1]; /* "stop", "length" */
+    uint32_t prompt_tokens;
+    uint32_t completion_tokens;
+};
+
+/* The canonical JSON of f into out (out_size >= ZT_SEALED_FINAL_MAX is always
+ * enough), *out_len set. ZT_EINVAL: a finish reason outside [a-z_]{1,15},
+ * or out too small. */
+ZT_NODISCARD int zt_sealed_final_encode(const struct zt_sealed_final *f, char *out,
+                                        size_t out_size, size_t *out_len);
+/* Parse a final chunk's plaintext: exactly the canonical encoding of some
+ * final (so one final has one byte string, which the output hash covers);
+ * ZT_EPARSE otherwise. */
+ZT_NODISCARD int zt_sealed_final_decode(const uint8_t *p, size_t len, struct zt_sealed_final *out);
+
+/* ---- Worker side: response writer ------------------------------------------ */
+
+struct zt_sealed_writer;
+
+/* Set up the result stream for the opened job hdr (zt_env_result_sealer_new
+ * with the worker's X25519 key) and append the stream header to out.
+ * stream: one chunk per zt_sealed_writer_text() call; otherwise text is
+ * kept (up to ZT_ENV_MAX_BODY bytes) and sealed at the end. ZT_ECRYPTO,
+ * ZT_ENOMEM, ZT_ETOOBIG (out full). */
+ZT_NODISCARD int zt_sealed_writer_new(const struct zt_env_header *hdr,
+                                      const uint8_t worker_sk[static ZT_HPKE_SK_LEN], bool stream,
+                                      struct zt_buf *out, struct zt_sealed_writer **w);
+/* Seal generated text (pieces of at most ZT_ENV_CHUNK_MAX bytes per chunk)
+ * and append the chunks to out. ZT_ECLOSED after the final chunk;
+ * ZT_ETOOBIG (out full or the kept text over its bound), ZT_ENOMEM. */
+ZT_NODISCARD int zt_sealed_writer_text(struct zt_sealed_writer *w, const char *text, size_t len,
+                                       struct zt_buf *out);
+/* Seal the final chunk for f, then sign the receipt and append
+ * receipt_len || receipt. r gives input_hash, seq_chain, finished and the
+ * build id; the writer sets job_id, header_hash, output_hash and the token
+ * counts (from f). sign_sk: the worker's Ed25519 key (libsodium layout).
+ * Errors of zt_env_result_seal() and zt_env_receipt_sign(), ZT_ETOOBIG. */
+ZT_NODISCARD int zt_sealed_writer_finish(struct zt_sealed_writer *w, const struct zt_sealed_final *f,
+                                         const struct zt_env_receipt *r,
+                                         const uint8_t sign_sk[static ZT_ENV_ED25519_SK_LEN],
+                                         struct zt_buf *out);
+void zt_sealed_writer_free(struct zt_sealed_writer *w);
+
+/* ---- Client side: response reader ------------------------------------------ */
+
+struct zt_sealed_reader;
+
+/* Called for each text chunk as it is opened. The text is not verified
+ * until zt_sealed_reader_finish() succeeds: show it as it comes, but drop it
+ * (or mark it unverified) if finish fails. */
+typedef void (*zt_sealed_text_fn)(void *ud, const char *text, size_t len);
+
+/* Read the response to the job sent (the header zt_env_seal returned), with
+ * the reply key pair's secret reply_sk (copied into sodium_malloc'd memory
+ * until the stream header arrives, then wiped), the worker's X25519 key
+ * (the result must come from it), the worker's Ed25519 key (the receipt
+ * must be signed with it) and the SHA-256 of the body sealed. ZT_ENOMEM. */
+ZT_NODISCARD int zt_sealed_reader_new(const struct zt_env_header *job,
+                                      const uint8_t reply_sk[static ZT_HPKE_SK_LEN],
+                                      const uint8_t worker_kem_pk[static ZT_HPKE_PK_LEN],
+                                      const uint8_t worker_sign_pk[static ZT_ENV_ED25519_PK_LEN],
+                                      const uint8_t input_hash[static ZT_ENV_HASH_LEN],
+                                      struct zt_sealed_reader **out);
+/* Feed response bytes in any pieces (as the transport delivers them); text
+ * chunks go to cb(ud, ...) as soon as they are complete. ZT_EPARSE: bad
+ * framing, a bad final chunk, bytes after the receipt; ZT_ECRYPTO: a chunk
+ * that does not authenticate (altered, reordered, dropped, from another
+ * sender or for another job); ZT_ENOMEM. After a failure the reader is dead
+ * and repeats its error. */
+ZT_NODISCARD int zt_sealed_reader_feed(struct zt_sealed_reader *r, const uint8_t *p, size_t n,
+                                       zt_sealed_text_fn cb, void *ud);
+
+/* What a verified response said. */
+struct zt_sealed_result {
+    struct zt_sealed_final final;
+    struct zt_env_receipt receipt; /* verified */
+    uint8_t receipt_bytes[ZT_ENV_RECEIPT_MAX_LEN];
+    size_t receipt_len;
+    uint64_t text_bytes; /* text delivered through the callback */
+};
+
+/* End of the transport: check that the stream was complete (final chunk,
+ * then the receipt, nothing after) and the receipt: signature by
+ * worker_sign_pk, job id, header hash of the job sent, input hash, output
+ * hash of what was opened, token counts equal to the final chunk's.
+ * ZT_ECRYPTO: truncated, or a receipt that does not match (the reason says
+ * which); the reader's earlier error otherwise. */
+ZT_NODISCARD int zt_sealed_reader_finish(struct zt_sealed_reader *r, struct zt_sealed_result *out);
+/* A static, human-readable reason for the reader's last failure ("" if none). */
+const char *zt_sealed_reader_error(const struct zt_sealed_reader *r);
+void zt_sealed_reader_free(struct zt_sealed_reader *r);
+
+#endif

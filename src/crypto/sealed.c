@@ -1,0 +1,631 @@
+/* sealed.c: the contents and framing of sealed jobs over HTTP (zt_sealed.h):
+ * the job body decoder, the final chunk, the worker's response writer and
+ * the client's response reader. The cryptography is envelope.c's; this file
+ * checks JSON, frames bytes and keeps the reader's state machine.
+ *
+ * The decoder's reasons are static strings and never quote the body: the
+ * worker answers a bad body in clear, through relays that must not learn the
+ * prompt. */
+#include <jansson.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "zentalk/zt_alloc.h"
+#include "zentalk/zt_crypto.h"
+#include "zentalk/zt_hash.h"
+#include "zentalk/zt_sealed.h"
+#include "zentalk/zt_str.h"
+
+#define FRAME_MAX (ZT_ENV_CHUNK_MAX + ZT_ENV_CHUNK_OVERHEAD)
+
+static void put32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (24 - 8 * i));
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+    uint32_t v = 0;
+    for (int i = 0; i < 4; i++) v = v << 8 | p[i];
+    return v;
+}
+
+static void say(const char **why, const char *msg)
+{
+    if (why) *why = msg;
+}
+
+/* ---- job body ---------------------------------------------------------------- */
+
+enum ftype { F_NUMBER, F_INTEGER, F_STRING, F_STOP, F_BIAS };
+
+/* Sampling fields both kinds accept; their ranges are the request builder's. */
+static const struct {
+    const char *name;
+    enum ftype type;
+} sampling_fields[] = {
+    {"temperature", F_NUMBER},      {"top_p", F_NUMBER},
+    {"top_k", F_INTEGER},           {"min_p", F_NUMBER},
+    {"seed", F_INTEGER},            {"frequency_penalty", F_NUMBER},
+    {"presence_penalty", F_NUMBER}, {"repeat_penalty", F_NUMBER},
+    {"stop", F_STOP},               {"logit_bias", F_BIAS},
+};
+#define N_SAMPLING (sizeof sampling_fields / sizeof sampling_fields[0])
+
+static bool type_ok(json_t *v, enum ftype t)
+{
+    switch (t) {
+    case F_NUMBER: return json_is_number(v);
+    case F_INTEGER: return json_is_integer(v);
+    case F_STRING: return json_is_string(v);
+    case F_STOP: {
+        if (json_is_string(v)) return true;
+        if (!json_is_array(v)) return false;
+        size_t i;
+        json_t *s;
+        json_array_foreach(v, i, s) if (!json_is_string(s)) return false;
+        return true;
+    }
+    case F_BIAS: {
+        if (!json_is_object(v)) return false;
+        const char *k;
+        json_t *b;
+        json_object_foreach(v, k, b) if (!json_is_number(b)) return false;
+        return true;
+    }
+    }
+    return false;
+}
+
+static bool messages_ok(json_t *m, const char **why)
+{
+    if (!json_is_array(m) || json_array_size(m) == 0 || json_array_size(m) > ZT_SEALED_MAX_MESSAGES) {
+        say(why, "messages must be an array of 1 to 1024 messages");
+        return false;
+    }
+    size_t i;
+    json_t *e;
+    json_array_foreach(m, i, e) {
+        if (!json_is_object(e) || json_object_size(e) != 2 || !json_is_string(json_object_get(e, "role")) ||
+            !json_is_string(json_object_get(e, "content"))) {
+            say(why, "each message must be {\"role\": string, \"content\": string} and nothing else");
+            return false;
+        }
+    }
+    return true;
+}
+
+int zt_sealed_job_decode(const uint8_t *body, size_t len, const char *model, uint32_t max_tokens,
+                         struct zt_sealed_job *out, const char **why)
+{
+    int rc = ZT_EPARSE;
+    json_t *j = NULL, *req = NULL;
+    if (!out || !model || (!body && len)) return ZT_EINVAL;
+    if (len > ZT_ENV_MAX_BODY) {
+        say(why, "the job body is larger than 16 MiB");
+        return ZT_ETOOBIG;
+    }
+    if (len == 0) {
+        say(why, "the job body is empty");
+        return ZT_EPARSE;
+    }
+    if (!zt_utf8_valid((const char *)body, len)) {
+        say(why, "the job body is not valid UTF-8");
+        return ZT_EPARSE;
+    }
+    json_error_t jerr;
+    j = json_loadb((const char *)body, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!j) {
+        /* jansson's text can quote the input ("near '...'"): never pass it on */
+        say(why, json_error_code(&jerr) == json_error_out_of_memory
+                     ? "out of memory"
+                     : "the job body is not JSON (or has duplicate keys)");
+        return json_error_code(&jerr) == json_error_out_of_memory ? ZT_ENOMEM : ZT_EPARSE;
+    }
+    if (!json_is_object(j)) {
+        say(why, "the job body must be a JSON object");
+        goto out;
+    }
+    json_t *v = json_object_get(j, "v");
+    if (!json_is_integer(v)) {
+        say(why, "the job body needs \"v\": 1");
+        goto out;
+    }
+    if (json_integer_value(v) != ZT_SEALED_JOB_VERSION) {
+        say(why, "unsupported job body version (this node reads \"v\": 1)");
+        rc = ZT_EUNSUPPORTED;
+        goto out;
+    }
+    const char *kind = json_string_value(json_object_get(j, "kind"));
+    enum zt_sealed_kind k;
+    if (!kind) {
+        say(why, "the job body needs \"kind\": \"completion\" or \"chat\"");
+        goto out;
+    } else if (strcmp(kind, "completion") == 0) {
+        k = ZT_SEALED_COMPLETION;
+    } else if (strcmp(kind, "chat") == 0) {
+        k = ZT_SEALED_CHAT;
+    } else {
+        say(why, "unsupported job kind (this node runs \"completion\" and \"chat\")");
+        rc = ZT_EUNSUPPORTED;
+        goto out;
+    }
+    rc = ZT_ENOMEM;
+    req = json_object();
+    if (!req || json_object_set_new(req, "model", json_string(model)) != 0 ||
+        json_object_set_new(req, "max_tokens", json_integer((json_int_t)max_tokens)) != 0) {
+        say(why, "out of memory");
+        goto out;
+    }
+    rc = ZT_EPARSE;
+    const char *key;
+    json_t *val;
+    json_object_foreach(j, key, val) {
+        if (strcmp(key, "v") == 0 || strcmp(key, "kind") == 0) continue;
+        if (strcmp(key, "model") == 0) {
+            if (!json_is_string(val) || strcmp(json_string_value(val), model) != 0) {
+                say(why, "the body's model contradicts the envelope header's");
+                goto out;
+            }
+            continue;
+        }
+        if (strcmp(key, "max_tokens") == 0) {
+            if (!json_is_integer(val) || json_integer_value(val) != (json_int_t)max_tokens) {
+                say(why, "the body's max_tokens contradicts the envelope header's");
+                goto out;
+            }
+            continue;
+        }
+        if (strcmp(key, "nonce") == 0) {
+            /* client randomness under the input hash, so a receipt cannot be
+             * used to test a guessed prompt; the job does not use it */
+            if (!json_is_string(val) || json_string_length(val) == 0 ||
+                json_string_length(val) > ZT_SEALED_NONCE_MAX) {
+                say(why, "nonce must be a string of 1 to 256 bytes");
+                goto out;
+            }
+            continue;
+        }
+        if (strcmp(key, "prompt") == 0) {
+            if (k != ZT_SEALED_COMPLETION) {
+                say(why, "a chat job takes \"messages\", not \"prompt\"");
+                goto out;
+            }
+            if (!json_is_string(val)) {
+                say(why, "prompt must be a string");
+                goto out;
+            }
+        } else if (strcmp(key, "messages") == 0) {
+            if (k != ZT_SEALED_CHAT) {
+                say(why, "a completion job takes \"prompt\", not \"messages\"");
+                goto out;
+            }
+            if (!messages_ok(val, why)) goto out;
+        } else {
+            size_t i = 0;
+            while (i < N_SAMPLING && strcmp(key, sampling_fields[i].name) != 0) i++;
+            if (i == N_SAMPLING) {
+                say(why, "unknown field in the job body");
+                goto out;
+            }
+            if (json_is_null(val)) continue; /* as absent */
+            if (!type_ok(val, sampling_fields[i].type)) {
+                say(why, sampling_fields[i].type == F_INTEGER  ? "an integer sampling field has another type"
+                         : sampling_fields[i].type == F_NUMBER ? "a numeric sampling field has another type"
+                         : sampling_fields[i].type == F_STOP
+                             ? "stop must be a string or an array of strings"
+                             : "logit_bias must be an object of numbers");
+                goto out;
+            }
+        }
+        if (json_object_set(req, key, val) != 0) {
+            rc = ZT_ENOMEM;
+            say(why, "out of memory");
+            goto out;
+        }
+    }
+    if (!json_object_get(req, k == ZT_SEALED_CHAT ? "messages" : "prompt")) {
+        say(why, k == ZT_SEALED_CHAT ? "a chat job needs \"messages\"" : "a completion job needs \"prompt\"");
+        goto out;
+    }
+    out->kind = k;
+    out->request = req;
+    req = NULL;
+    rc = 0;
+out:
+    json_decref(req);
+    json_decref(j);
+    return rc;
+}
+
+void zt_sealed_job_deinit(struct zt_sealed_job *j)
+{
+    if (!j) return;
+    json_decref(j->request);
+    j->request = NULL;
+}
+
+/* ---- final chunk ----------------------------------------------------------- */
+
+static bool finish_ok(const char *s, size_t n)
+{
+    if (n == 0 || n > ZT_SEALED_FINISH_MAX) return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || s[i] == '_')) return false;
+    return true;
+}
+
+int zt_sealed_final_encode(const struct zt_sealed_final *f, char *out, size_t out_size, size_t *out_len)
+{
+    if (!f || !out || !out_len) return ZT_EINVAL;
+    size_t fl = strnlen(f->finish_reason, sizeof f->finish_reason);
+    if (fl == sizeof f->finish_reason || !finish_ok(f->finish_reason, fl)) return ZT_EINVAL;
+    uint64_t total = (uint64_t)f->prompt_tokens + f->completion_tokens;
+    int n = snprintf(out, out_size,
+                     "{\"finish_reason\":\"%s\",\"usage\":{\"completion_tokens\":%u,\"prompt_tokens\":%u,"
+                     "\"total_tokens\":%llu}}",
+                     f->finish_reason, (unsigned)f->completion_tokens, (unsigned)f->prompt_tokens,
+                     (unsigned long long)total);
+    if (n < 0 || (size_t)n >= out_size) return ZT_EINVAL;
+    *out_len = (size_t)n;
+    return 0;
+}
+
+/* Read a decimal u32 at *p (no sign, no leading zeros except "0"). */
+static bool read_u32(const char **p, const char *end, uint32_t *out)
+{
+    const char *s = *p;
+    if (s >= end || *s < '0' || *s > '9' || (*s == '0' && s + 1 < end && s[1] >= '0' && s[1] <= '9'))
+        return false;
+    uint64_t v = 0;
+    while (s < end && *s >= '0' && *s <= '9') {
+        v = v * 10 + (uint64_t)(*s - '0');
+        if (v > UINT32_MAX) return false;
+        s++;
+    }
+    *p = s;
+    *out = (uint32_t)v;
+    return true;
+}
+
+static bool lit(const char **p, const char *end, const char *s)
+{
+    size_t n = strlen(s);
+    if ((size_t)(end - *p) < n || memcmp(*p, s, n) != 0) return false;
+    *p += n;
+    return true;
+}
+
+int zt_sealed_final_decode(const uint8_t *buf, size_t len, struct zt_sealed_final *out)
+{
+    /* One encoding per final: parse exactly the canonical form, so the bytes
+     * under the output hash are never ambiguous. */
+    if (!out || (!buf && len)) return ZT_EINVAL;
+    if (len > ZT_SEALED_FINAL_MAX) return ZT_EPARSE;
+    const char *p = (const char *)buf, *end = p + len;
+    struct zt_sealed_final f;
+    memset(&f, 0, sizeof f);
+    if (!lit(&p, end, "{\"finish_reason\":\"")) return ZT_EPARSE;
+    const char *q = p;
+    while (q < end && *q != '"') q++;
+    if (q == end || !finish_ok(p, (size_t)(q - p))) return ZT_EPARSE;
+    memcpy(f.finish_reason, p, (size_t)(q - p));
+    p = q + 1;
+    uint32_t total;
+    if (!lit(&p, end, ",\"usage\":{\"completion_tokens\":") || !read_u32(&p, end, &f.completion_tokens) ||
+        !lit(&p, end, ",\"prompt_tokens\":") || !read_u32(&p, end, &f.prompt_tokens) ||
+        !lit(&p, end, ",\"total_tokens\":") || !read_u32(&p, end, &total) || !lit(&p, end, "}}") || p != end)
+        return ZT_EPARSE;
+    if ((uint64_t)total != (uint64_t)f.prompt_tokens + f.completion_tokens) return ZT_EPARSE;
+    *out = f;
+    return 0;
+}
+
+/* ---- writer ------------------------------------------------------------------ */
+
+struct zt_sealed_writer {
+    struct zt_env_result_sealer *s;
+    struct zt_env_header hdr;
+    bool stream, done;
+    struct zt_buf kept; /* !stream: the text until the end */
+    uint8_t *chunk;     /* FRAME_MAX scratch */
+};
+
+int zt_sealed_writer_new(const struct zt_env_header *hdr, const uint8_t worker_sk[static ZT_HPKE_SK_LEN],
+                         bool stream, struct zt_buf *out, struct zt_sealed_writer **wout)
+{
+    if (!hdr || !out || !wout) return ZT_EINVAL;
+    struct zt_sealed_writer *w = zt_calloc(1, sizeof *w);
+    if (!w) return ZT_ENOMEM;
+    w->hdr = *hdr;
+    w->stream = stream;
+    zt_buf_init(&w->kept, ZT_ENV_MAX_BODY);
+    uint8_t sh[ZT_ENV_STREAM_HDR_LEN];
+    int rc = ZT_ENOMEM;
+    w->chunk = zt_malloc(FRAME_MAX);
+    if (w->chunk) rc = zt_env_result_sealer_new(hdr, worker_sk, sh, &w->s);
+    if (!rc) rc = zt_buf_append(out, sh, sizeof sh);
+    if (rc) {
+        zt_sealed_writer_free(w);
+        return rc;
+    }
+    *wout = w;
+    return 0;
+}
+
+static int seal_pieces(struct zt_sealed_writer *w, const char *text, size_t len, struct zt_buf *out)
+{
+    while (len) {
+        size_t n = len < ZT_ENV_CHUNK_MAX ? len : ZT_ENV_CHUNK_MAX, clen;
+        int rc = zt_env_result_seal(w->s, (const uint8_t *)text, n, false, w->chunk, FRAME_MAX, &clen);
+        if (!rc) rc = zt_buf_append(out, w->chunk, clen);
+        if (rc) return rc;
+        text += n;
+        len -= n;
+    }
+    return 0;
+}
+
+int zt_sealed_writer_text(struct zt_sealed_writer *w, const char *text, size_t len, struct zt_buf *out)
+{
+    if (!w || !out || (!text && len)) return ZT_EINVAL;
+    if (w->done) return ZT_ECLOSED;
+    if (!w->stream) return zt_buf_append(&w->kept, text, len);
+    return seal_pieces(w, text, len, out);
+}
+
+int zt_sealed_writer_finish(struct zt_sealed_writer *w, const struct zt_sealed_final *f,
+                            const struct zt_env_receipt *r, const uint8_t sign_sk[static ZT_ENV_ED25519_SK_LEN],
+                            struct zt_buf *out)
+{
+    if (!w || !f || !r || !out) return ZT_EINVAL;
+    if (w->done) return ZT_ECLOSED;
+    char fin[ZT_SEALED_FINAL_MAX];
+    size_t flen, clen, rlen;
+    int rc = zt_sealed_final_encode(f, fin, sizeof fin, &flen);
+    if (rc) return rc;
+    if (!w->stream && (rc = seal_pieces(w, w->kept.data, w->kept.len, out)) != 0) return rc;
+    zt_buf_reset(&w->kept);
+    rc = zt_env_result_seal(w->s, (const uint8_t *)fin, flen, true, w->chunk, FRAME_MAX, &clen);
+    if (rc) return rc;
+    w->done = true; /* the sealer is spent whatever happens next */
+    struct zt_env_receipt rec = *r;
+    memcpy(rec.job_id, w->hdr.job_id, ZT_ENV_JOB_ID_LEN);
+    rec.prompt_tokens = f->prompt_tokens;
+    rec.completion_tokens = f->completion_tokens;
+    uint8_t frame[ZT_SEALED_RECEIPT_FRAME_LEN + ZT_ENV_RECEIPT_MAX_LEN];
+    if ((rc = zt_env_header_hash(&w->hdr, rec.header_hash)) != 0 ||
+        (rc = zt_env_result_sealer_output_hash(w->s, rec.output_hash)) != 0 ||
+        (rc = zt_env_receipt_sign(&rec, sign_sk, frame + ZT_SEALED_RECEIPT_FRAME_LEN,
+                                  sizeof frame - ZT_SEALED_RECEIPT_FRAME_LEN, &rlen)) != 0)
+        return rc;
+    put32(frame, (uint32_t)rlen);
+    if ((rc = zt_buf_append(out, w->chunk, clen)) != 0) return rc;
+    return zt_buf_append(out, frame, ZT_SEALED_RECEIPT_FRAME_LEN + rlen);
+}
+
+void zt_sealed_writer_free(struct zt_sealed_writer *w)
+{
+    if (!w) return;
+    zt_env_result_sealer_free(w->s);
+    if (w->kept.data) sodium_memzero(w->kept.data, w->kept.len);
+    zt_buf_deinit(&w->kept);
+    if (w->chunk) sodium_memzero(w->chunk, FRAME_MAX);
+    zt_free(w->chunk);
+    zt_free(w);
+}
+
+/* ---- reader ------------------------------------------------------------------ */
+
+enum rstate { RS_STREAM_HDR, RS_CHUNK, RS_RECEIPT_LEN, RS_RECEIPT, RS_DONE };
+
+struct zt_sealed_reader {
+    enum rstate state;
+    int err;          /* 0, or the error that ended it */
+    const char *why;  /* static reason for err */
+    struct zt_env_header job;
+    uint8_t *reply_sk; /* sodium_malloc'd until the opener exists */
+    uint8_t worker_pk[ZT_HPKE_PK_LEN];
+    uint8_t sign_pk[ZT_ENV_ED25519_PK_LEN];
+    uint8_t input_hash[ZT_ENV_HASH_LEN];
+    struct zt_env_result_opener *o;
+    uint8_t *buf;     /* the unit being collected */
+    size_t have, need, cap;
+    bool in_body;     /* RS_CHUNK: prefix read, collecting the rest */
+    uint8_t *pt;      /* plaintext scratch */
+    size_t pt_cap;
+    struct zt_sealed_final final;
+    uint8_t receipt[ZT_ENV_RECEIPT_MAX_LEN];
+    size_t receipt_len;
+    uint64_t text_bytes;
+};
+
+int zt_sealed_reader_new(const struct zt_env_header *job, const uint8_t reply_sk[static ZT_HPKE_SK_LEN],
+                         const uint8_t worker_kem_pk[static ZT_HPKE_PK_LEN],
+                         const uint8_t worker_sign_pk[static ZT_ENV_ED25519_PK_LEN],
+                         const uint8_t input_hash[static ZT_ENV_HASH_LEN], struct zt_sealed_reader **out)
+{
+    if (!job || !out) return ZT_EINVAL;
+    if (zt_crypto_init() != 0) return ZT_ECRYPTO;
+    struct zt_sealed_reader *r = zt_calloc(1, sizeof *r);
+    if (!r) return ZT_ENOMEM;
+    r->reply_sk = sodium_malloc(ZT_HPKE_SK_LEN);
+    r->cap = ZT_ENV_STREAM_HDR_LEN;
+    r->buf = zt_malloc(r->cap);
+    if (!r->reply_sk || !r->buf) {
+        zt_sealed_reader_free(r);
+        return ZT_ENOMEM;
+    }
+    memcpy(r->reply_sk, reply_sk, ZT_HPKE_SK_LEN);
+    r->job = *job;
+    memcpy(r->worker_pk, worker_kem_pk, sizeof r->worker_pk);
+    memcpy(r->sign_pk, worker_sign_pk, sizeof r->sign_pk);
+    memcpy(r->input_hash, input_hash, sizeof r->input_hash);
+    r->state = RS_STREAM_HDR;
+    r->need = ZT_ENV_STREAM_HDR_LEN;
+    *out = r;
+    return 0;
+}
+
+static int die(struct zt_sealed_reader *r, int err, const char *why)
+{
+    r->err = err;
+    r->why = why;
+    return err;
+}
+
+static int grow(struct zt_sealed_reader *r, size_t need)
+{
+    if (need <= r->cap) return 0;
+    uint8_t *b = zt_realloc(r->buf, need);
+    if (!b) return ZT_ENOMEM;
+    r->buf = b;
+    r->cap = need;
+    return 0;
+}
+
+/* The unit in buf[0..need) is complete: act on it and set the next need.
+ * Returns 1 when the unit only grew (a chunk's prefix: collect the rest into
+ * the same buffer), 0 when it was consumed, or an error. */
+static int unit_done(struct zt_sealed_reader *r, zt_sealed_text_fn cb, void *ud)
+{
+    int rc;
+    switch (r->state) {
+    case RS_STREAM_HDR:
+        rc = zt_env_result_opener_new(&r->job, r->reply_sk, r->worker_pk, r->buf, r->need, &r->o);
+        sodium_free(r->reply_sk);
+        r->reply_sk = NULL;
+        if (rc == ZT_ENOMEM) return die(r, rc, "out of memory");
+        if (rc == ZT_EPARSE) return die(r, rc, "the response does not start with a result stream header");
+        if (rc) return die(r, rc, "the result stream header is for another job");
+        r->state = RS_CHUNK;
+        r->need = ZT_ENV_CHUNK_PREFIX_LEN;
+        return 0;
+    case RS_CHUNK: {
+        size_t flen = 0;
+        if ((rc = zt_env_result_frame_len(r->buf, r->have, &flen)) != 0)
+            return die(r, rc, "a result chunk is badly framed");
+        if (!r->in_body) { /* had the prefix: now the whole chunk (flen > prefix) */
+            if ((rc = grow(r, flen)) != 0) return die(r, rc, "out of memory");
+            r->need = flen;
+            r->in_body = true;
+            return 1;
+        }
+        r->in_body = false;
+        size_t want = flen - ZT_ENV_CHUNK_OVERHEAD, ptl = 0;
+        if (want + 1 > r->pt_cap) {
+            uint8_t *p = zt_realloc(r->pt, want + 1);
+            if (!p) return die(r, ZT_ENOMEM, "out of memory");
+            r->pt = p;
+            r->pt_cap = want + 1;
+        }
+        bool final = false;
+        rc = zt_env_result_open(r->o, r->buf, flen, r->pt, r->pt_cap, &ptl, &final);
+        if (rc == ZT_ECRYPTO)
+            return die(r, rc, "a result chunk does not authenticate (altered, reordered, dropped, or not from this worker)");
+        if (rc) return die(r, rc, "a result chunk is malformed");
+        if (!final) {
+            r->text_bytes += ptl;
+            if (cb && ptl) cb(ud, (const char *)r->pt, ptl);
+            r->need = ZT_ENV_CHUNK_PREFIX_LEN;
+            return 0;
+        }
+        if ((rc = zt_sealed_final_decode(r->pt, ptl, &r->final)) != 0)
+            return die(r, rc, "the final chunk is not a valid finish record");
+        r->state = RS_RECEIPT_LEN;
+        r->need = ZT_SEALED_RECEIPT_FRAME_LEN;
+        return 0;
+    }
+    case RS_RECEIPT_LEN: {
+        uint32_t n = get32(r->buf);
+        if (n < ZT_SEALED_RECEIPT_MIN_LEN || n > ZT_ENV_RECEIPT_MAX_LEN)
+            return die(r, ZT_EPARSE, "the receipt length is out of range");
+        if ((rc = grow(r, n)) != 0) return die(r, rc, "out of memory");
+        r->state = RS_RECEIPT;
+        r->need = n;
+        return 0;
+    }
+    case RS_RECEIPT:
+        memcpy(r->receipt, r->buf, r->need);
+        r->receipt_len = r->need;
+        r->state = RS_DONE;
+        r->need = 0;
+        return 0;
+    case RS_DONE: break;
+    }
+    return die(r, ZT_EPARSE, "bytes after the receipt");
+}
+
+int zt_sealed_reader_feed(struct zt_sealed_reader *r, const uint8_t *p, size_t n, zt_sealed_text_fn cb, void *ud)
+{
+    if (!r || (!p && n)) return ZT_EINVAL;
+    if (r->err) return r->err;
+    while (n) {
+        if (r->state == RS_DONE) return die(r, ZT_EPARSE, "bytes after the receipt");
+        size_t take = r->need - r->have;
+        if (take > n) take = n;
+        memcpy(r->buf + r->have, p, take);
+        r->have += take;
+        p += take;
+        n -= take;
+        if (r->have < r->need) break;
+        int rc = unit_done(r, cb, ud);
+        if (rc < 0) return rc;
+        if (rc == 0) r->have = 0;
+    }
+    return 0;
+}
+
+int zt_sealed_reader_finish(struct zt_sealed_reader *r, struct zt_sealed_result *out)
+{
+    if (!r || !out) return ZT_EINVAL;
+    if (r->err) return r->err;
+    if (r->state == RS_STREAM_HDR) return die(r, ZT_ECRYPTO, "the response ended before the result stream header");
+    if (r->state == RS_CHUNK) {
+        int rc = zt_env_result_finish(r->o);
+        return die(r, rc ? rc : ZT_ECRYPTO, "the result stream was cut before its final chunk (truncated)");
+    }
+    if (r->state != RS_DONE) return die(r, ZT_ECRYPTO, "the response ended before the receipt (truncated)");
+    struct zt_env_receipt rec;
+    uint8_t h[ZT_ENV_HASH_LEN];
+    int rc = zt_env_receipt_verify(r->receipt, r->receipt_len, r->sign_pk, &rec);
+    if (rc == ZT_ECRYPTO) return die(r, rc, "the receipt is not signed by this worker's key");
+    if (rc) return die(r, rc, "the receipt is malformed");
+    if (sodium_memcmp(rec.job_id, r->job.job_id, ZT_ENV_JOB_ID_LEN) != 0)
+        return die(r, ZT_ECRYPTO, "the receipt names another job id");
+    if ((rc = zt_env_header_hash(&r->job, h)) != 0) return die(r, rc, "cannot hash the job header");
+    if (sodium_memcmp(rec.header_hash, h, sizeof h) != 0)
+        return die(r, ZT_ECRYPTO, "the receipt's header hash is not the job sent");
+    if (sodium_memcmp(rec.input_hash, r->input_hash, sizeof h) != 0)
+        return die(r, ZT_ECRYPTO, "the receipt's input hash is not the body sealed");
+    if ((rc = zt_env_result_opener_output_hash(r->o, h)) != 0) return die(r, rc, "no output hash");
+    if (sodium_memcmp(rec.output_hash, h, sizeof h) != 0)
+        return die(r, ZT_ECRYPTO, "the receipt's output hash is not the output received");
+    if (rec.prompt_tokens != r->final.prompt_tokens || rec.completion_tokens != r->final.completion_tokens)
+        return die(r, ZT_ECRYPTO, "the receipt's token counts differ from the final chunk's");
+    memset(out, 0, sizeof *out);
+    out->final = r->final;
+    out->receipt = rec;
+    memcpy(out->receipt_bytes, r->receipt, r->receipt_len);
+    out->receipt_len = r->receipt_len;
+    out->text_bytes = r->text_bytes;
+    return 0;
+}
+
+const char *zt_sealed_reader_error(const struct zt_sealed_reader *r)
+{
+    return r && r->err && r->why ? r->why : "";
+}
+
+void zt_sealed_reader_free(struct zt_sealed_reader *r)
+{
+    if (!r) return;
+    if (r->reply_sk) sodium_free(r->reply_sk);
+    zt_env_result_opener_free(r->o);
+    if (r->pt) sodium_memzero(r->pt, r->pt_cap);
+    if (r->buf) sodium_memzero(r->buf, r->cap);
+    zt_free(r->pt);
+    zt_free(r->buf);
+    zt_free(r);
+}

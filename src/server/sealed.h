@@ -1,0 +1,40 @@
+/* sealed.h: the node's identity routes and sealed jobs (internal to
+ * src/server):
+ *   GET  /v1/node/descriptor  the signed node descriptor (zt_identity.h):
+ *                             id, keys, roles, models, endpoint, expiry
+ *   POST /v1/jobs/sealed      a worker runs a job sealed to its X25519 key
+ *                             and streams back the sealed result and a
+ *                             signed receipt (zt_sealed.h)
+ * Wire formats: docs/api.md and docs/architecture/SECURE_GPU_ENCRYPTION.md;
+ * threat model: docs/privacy/ENCRYPTION.md. Thread-safe. */
+#ifndef ZT_SERVER_SEALED_H
+#define ZT_SERVER_SEALED_H
+
+#include <stdint.h>
+
+#include "models.h"
+#include "zentalk/zt_config.h"
+#include "zentalk/zt_http.h"
+#include "zentalk/zt_identity.h"
+
+struct zt__sealed;
+
+/* id, ms and cfg must outlive the result. Allocates the replay cache
+ * (ZT__SEALED_REPLAY_IDS job ids) when cfg runs the worker role.
+ * ZT_ENOMEM. */
+#define ZT__SEALED_REPLAY_IDS ((size_t)65536)
+#define ZT__SEALED_DESCRIPTOR_TTL_S 3600
+ZT_NODISCARD int zt__sealed_new(const struct zt_identity *id, struct zt__models *ms,
+                                const struct zt_config *cfg, struct zt__sealed **out);
+void zt__sealed_free(struct zt__sealed *sj);
+
+/* GET /v1/node/descriptor; endpoint is the URL the node serves on. sj may
+ * be NULL (no identity): 503. */
+void zt__sealed_descriptor(struct zt__sealed *sj, const char *endpoint, struct zt_http_req *req,
+                           struct zt_http_resp *resp);
+
+/* POST /v1/jobs/sealed with the envelope as the body (the caller checked
+ * the content type). sj may be NULL: 503. */
+void zt__sealed_job(struct zt__sealed *sj, struct zt_http_req *req, struct zt_http_resp *resp);
+
+#endif
