@@ -50,7 +50,10 @@ void zt_embed_vector(const struct zt_embed *e, size_t row, float *out);
 float zt_embed_sif_weight(const struct zt_embed *e, size_t row);
 
 /* SIF embedding of a text: tokenised (zt_text.h), WORD tokens case-folded
- * and looked up, weighted average, L2-normalised into out[0..dim). *found
+ * and looked up, weighted average, minus its projection on the common
+ * component (the expected SIF vector of Zipf-distributed text, computed
+ * at load: SIF's first-principal-component removal without a corpus),
+ * L2-normalised into out[0..dim). *found
  * (may be NULL) = words in the vocabulary; when none is, out is all zero.
  * ZT_EPARSE: invalid UTF-8; ZT_ENOMEM. */
 ZT_NODISCARD int zt_embed_text(const struct zt_embed *e, const char *text, size_t len, float *out,

@@ -22,6 +22,7 @@ struct zt_embed {
     const char *pool;
     size_t pool_len;
     double harmonic;      /* H_n for the Zipf probabilities */
+    float common[ZT_EMBED_MAX_DIM]; /* unit expected SIF vector of random text */
 };
 
 static uint32_t get_u32(const uint8_t *p)
@@ -74,6 +75,14 @@ int zt_embed_load(const char *path, struct zt_embed **out)
     double h = 0;
     for (size_t i = 1; i <= n; i++) h += 1.0 / (double)i;
     e->harmonic = h;
+    /* The common component SIF removes (its first principal component over
+     * a corpus), estimated without a corpus: the expected SIF embedding of
+     * text drawn from the Zipf distribution, sum_w p(w) * weight(w) * v(w). */
+    for (size_t i = 0; i < n; i++) {
+        double p_w = 1.0 / ((double)(i + 1) * h);
+        zt_embed_accumulate(e, i, (float)(p_w * zt_embed_sif_weight(e, i)), e->common);
+    }
+    zt_embed_normalize(e->common, dim);
     *out = e;
     return 0;
 out:
@@ -185,6 +194,10 @@ int zt_embed_text(const struct zt_embed *e, const char *text, size_t len, float 
         if (row < 0) continue;
         zt_embed_accumulate(e, (size_t)row, zt_embed_sif_weight(e, (size_t)row), out);
         nf++;
+    }
+    if (nf) {
+        float pr = zt_embed_dot(out, e->common, e->dim);
+        for (size_t i = 0; i < e->dim; i++) out[i] -= pr * e->common[i];
     }
     zt_embed_normalize(out, e->dim);
     if (found) *found = nf;

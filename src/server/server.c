@@ -25,6 +25,7 @@
 
 #include "attest.h"
 #include "auth.h"
+#include "feat_search.h"
 #include "llm.h"
 #include "metrics.h"
 #include "models.h"
@@ -82,6 +83,7 @@ struct zt_server {
     bool listener_loopback;      /* server.listen is a loopback address */
     struct zt__ratelimit *limiter;
     struct zt__wallet *wallet;   /* wallet login nonces and sessions */
+    struct zt__feat_search *search; /* search + categorisation (feat_search.h) */
 };
 
 #define RATE_LIMIT_KEYS 10000 /* identities tracked; least recently seen evicted */
@@ -349,6 +351,34 @@ static void h_logout(struct zt_server *s, struct zt_http_req *req, json_t *body,
     zt__wallet_h_logout(s->wallet, req, resp);
 }
 
+/* The caller authorize() admitted, for handlers that act on behalf of an
+ * identity (search). Set on the thread that runs the handler. */
+static _Thread_local struct zt__auth_principal tl_caller;
+
+static void h_search_index(struct zt_server *s, struct zt_http_req *req, json_t *body, struct zt_http_resp *resp)
+{
+    (void)req;
+    zt__feat_search_handle(s->search, ZT__SEARCH_INDEX, &tl_caller, body, resp);
+}
+
+static void h_search_query(struct zt_server *s, struct zt_http_req *req, json_t *body, struct zt_http_resp *resp)
+{
+    (void)req;
+    zt__feat_search_handle(s->search, ZT__SEARCH_QUERY, &tl_caller, body, resp);
+}
+
+static void h_search_delete(struct zt_server *s, struct zt_http_req *req, json_t *body, struct zt_http_resp *resp)
+{
+    (void)req;
+    zt__feat_search_handle(s->search, ZT__SEARCH_DELETE, &tl_caller, body, resp);
+}
+
+static void h_categorize(struct zt_server *s, struct zt_http_req *req, json_t *body, struct zt_http_resp *resp)
+{
+    (void)req;
+    zt__feat_categorize_handle(s->search, body, resp);
+}
+
 static const struct route routes[] = {
     {"/healthz", M_GET, 0, ZT__AUTH_NONE, h_healthz},
     {"/readyz", M_GET, 0, ZT__AUTH_NONE, h_readyz},
@@ -364,6 +394,10 @@ static const struct route routes[] = {
     {"/v1/auth/wallet/nonce", M_POST, M_POST, ZT__AUTH_NONE, h_wallet_nonce},
     {"/v1/auth/wallet/login", M_POST, M_POST, ZT__AUTH_NONE, h_wallet_login},
     {"/v1/auth/logout", M_POST, 0, ZT__AUTH_NONE, h_logout},
+    {"/v1/search/index", M_POST, M_POST, ZT__AUTH_USER, h_search_index},
+    {"/v1/search/query", M_POST, M_POST, ZT__AUTH_USER, h_search_query},
+    {"/v1/search/delete", M_POST, M_POST, ZT__AUTH_USER, h_search_delete},
+    {"/v1/features/categorize", M_POST, M_POST, ZT__AUTH_USER, h_categorize},
 };
 #define N_ROUTES (sizeof routes / sizeof routes[0])
 
@@ -442,6 +476,7 @@ static void unauthorized(struct zt_http_resp *resp, bool invalid, const char *me
 static bool authorize(struct zt_server *s, struct zt_http_req *req, const struct route *r,
                       struct zt_http_resp *resp)
 {
+    memset(&tl_caller, 0, sizeof tl_caller);
     if (r->min_role == ZT__AUTH_NONE) return true;
     const struct zt_cfg_encryption *enc = &s->cfg->encryption;
     bool has_key = enc->jwt_secret && enc->jwt_secret[0];
@@ -498,6 +533,7 @@ static bool authorize(struct zt_server *s, struct zt_http_req *req, const struct
         zt_http_resp_error(resp, 403, "forbidden", msg);
         return false;
     }
+    tl_caller = p;
     return true;
 }
 
@@ -593,6 +629,13 @@ int zt_server_new(const struct zt_config *cfg, const char *node_id, struct zt_se
         zt_free(s);
         return ZT_ENOMEM;
     }
+    if (zt__feat_search_new(cfg, &s->search) != 0) {
+        zt__models_free(s->models);
+        zt__wallet_free(s->wallet);
+        zt__ratelimit_free(s->limiter);
+        zt_free(s);
+        return ZT_ENOMEM;
+    }
     for (size_t i = 0; i < N_ROUTES; i++) zt_ignore(zt__metrics_add_route(&s->metrics, routes[i].path));
     zt_ignore(zt__metrics_add_route(&s->metrics, UNMATCHED));
     *out = s;
@@ -656,6 +699,8 @@ int zt_server_drain(struct zt_server *s, uint64_t timeout_ms)
 int zt_server_set_identity(struct zt_server *s, const struct zt_identity *id)
 {
     if (s->attest) return ZT_EINVAL;
+    int rc = zt__feat_search_set_identity(s->search, id);
+    if (rc) return rc;
     return zt__attest_new(id, s->models, &s->attest);
 }
 
@@ -670,6 +715,7 @@ void zt_server_free(struct zt_server *s)
     zt_http_stop(s->http);
     zt__attest_free(s->attest);
     zt__models_free(s->models);
+    zt__feat_search_free(s->search);
     zt__ratelimit_free(s->limiter);
     zt__wallet_free(s->wallet);
     for (int i = 0; i < N_ROLES; i++) pthread_mutex_destroy(&s->roles[i].mu);
