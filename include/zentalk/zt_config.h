@@ -168,7 +168,7 @@ struct zt_cfg_category {
 };
 struct zt_cfg_categorize {
     bool enabled;
-    double threshold;         /* least similarity to a category centroid */
+    double threshold;         /* least vote share of the best category */
     int64_t top;              /* categories reported */
     struct zt_cfg_category *categories; /* owned array; empty = the built-in set */
     size_t n_categories;

@@ -353,8 +353,8 @@ static const struct cfg_key category_keys[] = {
 TABLE(category_table, category_keys, struct zt_cfg_category, NULL);
 static const struct cfg_key categorize_keys[] = {
     BOOL_KEY(struct zt_cfg_categorize, enabled, true, "Serve this feature."),
-    DBL_KEY(struct zt_cfg_categorize, threshold, 0.35, 0.0, 1.0,
-            "Least cosine similarity to a category centroid; below it: uncategorised."),
+    DBL_KEY(struct zt_cfg_categorize, threshold, 0.25, 0.0, 1.0,
+            "Least vote share of the best category (1/n = no preference); below it: uncategorised."),
     INT_KEY(struct zt_cfg_categorize, top, 3, 1, 64, "Categories reported per conversation."),
     {.name = "categories", .type = KT_LIST, .off = offsetof(struct zt_cfg_categorize, categories),
      .count_off = offsetof(struct zt_cfg_categorize, n_categories), .max = ZT_CFG_MAX_CATEGORIES,

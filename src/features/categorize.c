@@ -1,10 +1,15 @@
 /* categorize.c: conversation categories from seed-word centroids
  * (zt_categorize.h). */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_categorize.h"
+#include "zentalk/zt_text.h"
+
+#define TAU 0.1 /* softmax temperature of a word's votes */
+#define TOK_STACK 512
 
 #define S(...) ((const char *const[]){__VA_ARGS__}), (sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *))
 
@@ -121,25 +126,64 @@ static int cmp_score(const void *a, const void *b)
     return x->score < y->score ? 1 : x->score > y->score ? -1 : 0;
 }
 
+/* Add the votes of text's words: each word with a vector gives its SIF
+ * weight to the categories by a softmax (temperature TAU) of its cosine to
+ * each centroid, so a generic word spreads its weight and a topical word
+ * gives it to its category. */
+static int votes(const struct zt_categorizer *c, const char *text, size_t len, double *score, double *wsum,
+                 size_t *found)
+{
+    struct zt_token stack[TOK_STACK], *toks = stack;
+    size_t n = 0;
+    int rc = zt_text_tokenize(text, len, stack, TOK_STACK, &n);
+    if (rc) return rc;
+    if (n > TOK_STACK) {
+        toks = zt_calloc(n, sizeof *toks);
+        if (!toks) return ZT_ENOMEM;
+        rc = zt_text_tokenize(text, len, toks, n, &n);
+        if (rc) goto out;
+    }
+    float v[ZT_EMBED_MAX_DIM];
+    double sim[ZT_CATEGORIZE_MAX];
+    for (size_t i = 0; i < n; i++) {
+        if (toks[i].kind != ZT_TOK_WORD) continue;
+        char w[128];
+        long wl = zt_text_token_fold(text, &toks[i], w, sizeof w);
+        if (wl <= 0) continue;
+        long row = zt_embed_lookup(c->e, w, (size_t)wl);
+        if (row < 0) continue;
+        zt_embed_vector(c->e, (size_t)row, v);
+        zt_embed_normalize(v, c->dim);
+        remove_common(c, v);
+        double mx = -2, z = 0;
+        for (size_t k = 0; k < c->n; k++) {
+            sim[k] = zt_embed_dot(v, c->centroids + k * c->dim, c->dim);
+            if (sim[k] > mx) mx = sim[k];
+        }
+        for (size_t k = 0; k < c->n; k++) z += exp((sim[k] - mx) / TAU);
+        double wt = zt_embed_sif_weight(c->e, (size_t)row);
+        for (size_t k = 0; k < c->n; k++) score[k] += wt * exp((sim[k] - mx) / TAU) / z;
+        *wsum += wt;
+        (*found)++;
+    }
+    rc = 0;
+out:
+    if (toks != stack) zt_free(toks);
+    return rc;
+}
+
 int zt_categorize(const struct zt_categorizer *c, const char *const *texts, const size_t *lens, size_t n,
                   struct zt_category_score *out, size_t *found)
 {
-    float acc[ZT_EMBED_MAX_DIM], v[ZT_EMBED_MAX_DIM];
-    memset(acc, 0, sizeof acc);
+    double vs[ZT_CATEGORIZE_MAX] = {0}, wsum = 0;
     size_t total = 0;
     for (size_t i = 0; i < n; i++) {
-        size_t f = 0;
-        int rc = zt_embed_text(c->e, texts[i], lens[i], v, &f);
+        int rc = votes(c, texts[i], lens[i], vs, &wsum, &total);
         if (rc) return rc;
-        /* weight each message by its words so long messages count more */
-        for (size_t k = 0; k < c->dim; k++) acc[k] += (float)f * v[k];
-        total += f;
     }
-    zt_embed_normalize(acc, c->dim);
-    if (total) remove_common(c, acc);
     for (size_t i = 0; i < c->n; i++) {
         out[i].name = c->names[i];
-        out[i].score = total ? (double)zt_embed_dot(acc, c->centroids + i * c->dim, c->dim) : 0.0;
+        out[i].score = wsum > 0 ? vs[i] / wsum : 0.0;
     }
     qsort(out, c->n, sizeof *out, cmp_score);
     if (found) *found = total;
