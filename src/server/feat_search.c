@@ -90,11 +90,12 @@ void zt__search_req_deinit(struct zt__search_req *r)
     memset(r, 0, sizeof *r);
 }
 
-static int parse_msg(json_t *m, struct zt_search_msg *out, char *why, size_t n)
+/* strict: m is an entry of "messages" (only "id" and "text" allowed) */
+static int parse_msg(json_t *m, bool strict, struct zt_search_msg *out, char *why, size_t n)
 {
     static const char *const keys[] = {"id", "text", NULL};
     if (!json_is_object(m)) return bad(why, n, "each message must be an object {\"id\",\"text\"}");
-    int rc = only_keys(m, keys, why, n);
+    int rc = strict ? only_keys(m, keys, why, n) : 0;
     if (!rc) rc = get_str(m, "id", ZT_SEARCH_ID_MAX, true, &out->id, &out->id_len, why, n);
     if (!rc) rc = get_str(m, "text", ZT_SEARCH_TEXT_MAX, true, &out->text, &out->text_len, why, n);
     return rc;
@@ -139,7 +140,7 @@ int zt__search_parse(enum zt__search_op op, json_t *body, struct zt__search_req 
                 goto out;
             }
             for (size_t i = 0; i < r.n_msgs && !rc; i++)
-                rc = parse_msg(json_array_get(msgs, i), &r.msgs[i], why, why_len);
+                rc = parse_msg(json_array_get(msgs, i), true, &r.msgs[i], why, why_len);
         } else {
             r.n_msgs = 1;
             r.msgs = zt_calloc(1, sizeof *r.msgs);
@@ -147,7 +148,7 @@ int zt__search_parse(enum zt__search_op op, json_t *body, struct zt__search_req 
                 rc = ZT_ENOMEM;
                 goto out;
             }
-            rc = parse_msg(body, &r.msgs[0], why, why_len);
+            rc = parse_msg(body, false, &r.msgs[0], why, why_len);
             if (rc && !single) rc = bad(why, why_len, "\"id\" and \"text\", or \"messages\", are required");
         }
     } else if (op == ZT__SEARCH_QUERY) {
