@@ -2,9 +2,11 @@
 #include <curl/curl.h>
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "http.h"
+#include "zentalk/zt_alloc.h"
 #include "zentalk/zt_version.h"
 
 static size_t on_data(char *p, size_t size, size_t n, void *ud)
@@ -14,7 +16,29 @@ static size_t on_data(char *p, size_t size, size_t n, void *ud)
     return zt_buf_append(b, p, len) == 0 ? len : 0; /* 0 aborts the transfer */
 }
 
+static int request(const char *base, const char *path, const char *token, const char *body,
+                   long timeout_ms, long *status, struct zt_buf *out);
+
 int zt__cli_http_get(const char *base, const char *path, long timeout_ms, long *status, struct zt_buf *out)
+{
+    return request(base, path, NULL, NULL, timeout_ms, status, out);
+}
+
+int zt__cli_http_post_json(const char *base, const char *path, const char *token, const json_t *req,
+                           long timeout_ms, long *status, struct zt_buf *out)
+{
+    char *body = json_dumps(req, JSON_COMPACT);
+    if (!body) {
+        fprintf(stderr, "zentalk: out of memory\n");
+        return 1;
+    }
+    int rc = request(base, path, token, body, timeout_ms, status, out);
+    zt_free(body); /* jansson allocates through zt_malloc (main.c) */
+    return rc;
+}
+
+static int request(const char *base, const char *path, const char *token, const char *body,
+                   long timeout_ms, long *status, struct zt_buf *out)
 {
     char url[2048];
     size_t bl = strlen(base);
@@ -35,7 +59,19 @@ int zt__cli_http_get(const char *base, const char *path, long timeout_ms, long *
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(c, CURLOPT_USERAGENT, "zentalk/" ZT_VERSION);
+    struct curl_slist *hdrs = NULL;
+    char auth[4200];
+    if (body) {
+        hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    }
+    if (token && token[0]) {
+        int an = snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
+        if (an > 0 && (size_t)an < sizeof auth) hdrs = curl_slist_append(hdrs, auth);
+    }
+    if (hdrs) curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
     CURLcode rc = curl_easy_perform(c);
+    curl_slist_free_all(hdrs);
     if (rc != CURLE_OK) {
         fprintf(stderr, "zentalk: cannot reach %s: %s\n", url, errbuf[0] ? errbuf : curl_easy_strerror(rc));
         curl_easy_cleanup(c);

@@ -8,6 +8,13 @@
  * the body and *status the HTTP code. Prints a one-line reason and returns
  * 1 when the node cannot be reached. */
 int zt__cli_http_get(const char *base, const char *path, long timeout_ms, long *status, struct zt_buf *out);
+/* POST req (a JSON value, serialised compactly) to base+path with
+ * Content-Type application/json and, when token is non-NULL and non-empty,
+ * "Authorization: Bearer <token>". Same contract as zt__cli_http_get(). */
+struct json_t;
+int zt__cli_http_post_json(const char *base, const char *path, const char *token,
+                           const struct json_t *req, long timeout_ms, long *status,
+                           struct zt_buf *out);
 /* Print the error of a non-2xx answer ({"error":{"message"}}) to stderr. */
 void zt__cli_print_api_error(long status, const char *body);
 

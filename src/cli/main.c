@@ -12,6 +12,7 @@
 #include "keys.h"
 #include "models.h"
 #include "run.h"
+#include "search.h"
 #include "http.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_hash.h"
@@ -49,6 +50,9 @@ static void usage(FILE *out)
             "                                show a node's id and public keys (DIR/node.key)\n"
             "  attest [URL] [--nonce HEX] [--expect-binary SHA256] [--json]\n"
             "                                fetch and verify a node's signed attestation report\n"
+            "  search index|query|delete --user U ...\n"
+            "                                private semantic search (see zentalk search --help)\n"
+            "  categorize [TEXT...]          categorise a text, or stdin lines as one conversation\n"
             "\n"
             "Options:\n"
             "  -u, --url URL   node address (default $ZENTALK_URL or " DEFAULT_URL ")\n"
@@ -171,6 +175,16 @@ int main(int argc, char **argv)
         int arc = zt__cli_attest(argc - ci, argv + ci);
         curl_global_cleanup();
         return arc;
+    }
+
+    /* `search` and `categorize` call the node's API, with their own options */
+    if (ci > 0 && (strcmp(argv[ci], "search") == 0 || strcmp(argv[ci], "categorize") == 0)) {
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) return 1;
+        json_set_alloc_funcs(zt_malloc, zt_free);
+        int src = strcmp(argv[ci], "search") == 0 ? zt__cli_search(argc - ci, argv + ci)
+                                                  : zt__cli_categorize(argc - ci, argv + ci);
+        curl_global_cleanup();
+        return src;
     }
 
     /* `keygen` and `id` work on a node identity key file, with their own options */
