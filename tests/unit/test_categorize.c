@@ -15,6 +15,7 @@
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_asset.h"
 #include "zentalk/zt_categorize.h"
+#include "zentalk/zt_config.h"
 #include "zentalk/zt_embed.h"
 
 #define MIN_ACCURACY 0.75 /* top-1 over the labelled set; measured 0.773 (85/110) */
@@ -121,11 +122,44 @@ static void test_labelled(void **state)
     assert_true((double)right / (double)total >= MIN_ACCURACY);
 }
 
+/* features.categorize.categories from YAML (a list inside a section) */
+static void test_config_list(void **state)
+{
+    (void)state;
+    struct zt_config cfg;
+    struct zt_buf errs;
+    zt_buf_init(&errs, 1 << 16);
+    assert_int_equal(zt_config_init_defaults(&cfg), 0);
+    assert_int_equal(cfg.features.categorize.n_categories, 0);
+    const char *y = "features:\n  categorize:\n    threshold: 0.3\n    categories:\n"
+                    "      - name: music\n        seeds: [guitar, piano, drums]\n"
+                    "      - name: garden\n        seeds: [garden, flowers]\n";
+    int rc = zt_config_load_string(&cfg, "features.yaml", NULL, y, strlen(y), &errs);
+    if (rc) printf("%s\n", zt_buf_str(&errs));
+    assert_int_equal(rc, 0);
+    assert_int_equal(cfg.features.categorize.n_categories, 2);
+    assert_string_equal(cfg.features.categorize.categories[1].name, "garden");
+    assert_int_equal(cfg.features.categorize.categories[0].seeds.count, 3);
+    assert_string_equal(cfg.features.categorize.categories[0].seeds.items[2], "drums");
+    /* a category needs seeds; names are unique */
+    const char *bad[] = {"features:\n  categorize:\n    categories:\n      - name: x\n",
+                         "features:\n  categorize:\n    categories:\n      - name: x\n        seeds: [a]\n"
+                         "      - name: x\n        seeds: [b]\n"};
+    for (size_t i = 0; i < 2; i++) {
+        zt_buf_reset(&errs);
+        assert_int_equal(zt_config_load_string(&cfg, "features.yaml", NULL, bad[i], strlen(bad[i]), &errs),
+                         ZT_ECONFIG);
+    }
+    zt_config_deinit(&cfg);
+    zt_buf_deinit(&errs);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defs),
         cmocka_unit_test(test_labelled),
+        cmocka_unit_test(test_config_list),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     zt_embed_free(E);

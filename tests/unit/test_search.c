@@ -27,9 +27,12 @@ static struct zt_stopwords *SW;
 static const uint8_t SECRET[32] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
                                    17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32};
 
+static int64_t live_at_start;
+
 static int setup(void **state)
 {
     (void)state;
+    live_at_start = zt_alloc_live();
     snprintf(dir, sizeof dir, "/tmp/zt-search-XXXXXX");
     if (!mkdtemp(dir)) return -1;
     snprintf(dbpath, sizeof dbpath, "%s/search.db", dir);
@@ -39,6 +42,11 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
+    int64_t leaked = zt_alloc_live() - live_at_start; /* assets are loaded before the tests */
+    if (leaked != 0) {
+        printf("leak: %lld allocations\n", (long long)leaked);
+        return -1;
+    }
     DIR *d = opendir(dir);
     struct dirent *e;
     while (d && (e = readdir(d))) {
@@ -335,6 +343,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_index_query_delete, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_plaintext_and_shredding, setup, teardown),
     };
+    zt_ignore(load_assets()); /* once, so each test can check it leaks nothing */
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     zt_embed_free(E);
     zt_stopwords_free(SW);
