@@ -624,7 +624,7 @@ int zt_search_query(struct zt_search *s, const char *user, const char *query, si
         x->score = (x->rank_b ? s->w_bm25 / (double)(s->rrf_k + x->rank_b) : 0) +
                    (x->rank_v ? s->w_vec / (double)(s->rrf_k + x->rank_v) : 0);
     }
-    qsort(c.v, c.n, sizeof *c.v, cmp_score);
+    if (c.n) qsort(c.v, c.n, sizeof *c.v, cmp_score);
     nh = c.n < limit ? c.n : limit;
     while (nh > 0 && c.v[nh - 1].score <= 0) nh--;
     rc = 0;
