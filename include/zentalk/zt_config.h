@@ -189,10 +189,38 @@ struct zt_cfg_translate {      /* features.translate: the common keys, then Aper
     int64_t max_bytes;        /* per text */
     int64_t pipelines;        /* per language pair */
 };
+/* features.search: private hybrid search (zt_search.h) */
+struct zt_cfg_search {
+    bool enabled;
+    double threshold;         /* least cosine similarity of a semantic hit */
+    double bm25_weight;       /* reciprocal rank fusion weight of the BM25 list */
+    double vector_weight;     /* ... and of the embedding list */
+    int64_t rrf_k;
+    int64_t candidates;       /* hits taken from each list */
+    int64_t scan_limit;       /* newest messages compared by embedding; 0 = all */
+    char *db_path;            /* relative to data_dir */
+};
+/* features.categorize.categories[] */
+struct zt_cfg_category {
+    char *name;
+    struct zt_strlist seeds;
+};
+struct zt_cfg_categorize {
+    bool enabled;
+    double threshold;         /* least vote share of the best category */
+    int64_t top;              /* categories reported */
+    struct zt_cfg_category *categories; /* owned array; empty = the built-in set */
+    size_t n_categories;
+};
+#define ZT_CFG_MAX_CATEGORIES 64
 struct zt_cfg_features {
-    struct zt_cfg_feature smart_replies, summarize, spam, search,
-        sentiment, moderation, categorize, language, entities;
+    struct zt_cfg_feature smart_replies, summarize;
     struct zt_cfg_translate translate;
+    struct zt_cfg_feature spam;
+    struct zt_cfg_search search;
+    struct zt_cfg_feature sentiment, moderation;
+    struct zt_cfg_categorize categorize;
+    struct zt_cfg_feature language, entities;
 };
 
 struct zt_config {

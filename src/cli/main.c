@@ -17,6 +17,7 @@
 #include "privacy.h"
 #include "run.h"
 #include "translate.h"
+#include "search.h"
 #include "http.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_hash.h"
@@ -75,6 +76,9 @@ static void usage(FILE *out)
             "  job run --node URL MODEL PROMPT [--chat] [--seed N] [--temp T] [-n N] [--receipt]\n"
             "                                seal a job to a worker, stream and verify the sealed\n"
             "                                result and its signed receipt (see job run --help)\n"
+            "  search index|query|delete --user U ...\n"
+            "                                private semantic search (see zentalk search --help)\n"
+            "  categorize [TEXT...]          categorise a text, or stdin lines as one conversation\n"
             "\n"
             "Options:\n"
             "  -u, --url URL   node address (default $ZENTALK_URL or " DEFAULT_URL ")\n"
@@ -231,6 +235,16 @@ int main(int argc, char **argv)
         int jrc = zt__cli_job(argc - ci, argv + ci);
         curl_global_cleanup();
         return jrc;
+    }
+
+    /* `search` and `categorize` call the node's API, with their own options */
+    if (ci > 0 && (strcmp(argv[ci], "search") == 0 || strcmp(argv[ci], "categorize") == 0)) {
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) return 1;
+        json_set_alloc_funcs(zt_malloc, zt_free);
+        int src = strcmp(argv[ci], "search") == 0 ? zt__cli_search(argc - ci, argv + ci)
+                                                  : zt__cli_categorize(argc - ci, argv + ci);
+        curl_global_cleanup();
+        return src;
     }
 
     /* `keygen` and `id` work on a node identity key file, with their own options */

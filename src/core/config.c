@@ -420,10 +420,44 @@ static const struct cfg_key translate_keys[] = {
 };
 TABLE(translate_table, translate_keys, struct zt_cfg_translate, NULL);
 FEATURE_TABLE(spam, true, 0.8, "Spam probability above which a message is flagged.");
-FEATURE_TABLE(search, true, 0.3, "Least similarity for a search hit.");
+static const struct cfg_key search_keys[] = {
+    BOOL_KEY(struct zt_cfg_search, enabled, true, "Serve this feature."),
+    DBL_KEY(struct zt_cfg_search, threshold, 0.3, 0.0, 1.0,
+            "Least cosine similarity for a semantic (embedding) hit."),
+    DBL_KEY(struct zt_cfg_search, bm25_weight, 1.0, 0.0, 100.0,
+            "Weight of the BM25 ranking in reciprocal rank fusion."),
+    DBL_KEY(struct zt_cfg_search, vector_weight, 1.0, 0.0, 100.0,
+            "Weight of the embedding ranking in reciprocal rank fusion."),
+    INT_KEY(struct zt_cfg_search, rrf_k, 60, 1, 10000,
+            "k of reciprocal rank fusion: score = w / (k + rank)."),
+    INT_KEY(struct zt_cfg_search, candidates, 100, 1, 10000, "Hits taken from each ranking."),
+    INT_KEY(struct zt_cfg_search, scan_limit, 20000, 0, 100000000,
+            "Newest messages of a user compared by embedding per query; 0 = all."),
+    STR_KEY(struct zt_cfg_search, db_path, "search.db", ZT_CFG_MAX_STR, KF_ANY, KEY_NONEMPTY,
+            "SQLite file of the encrypted search index, relative to node.data_dir."),
+};
+TABLE(search_table, search_keys, struct zt_cfg_search, NULL);
 FEATURE_TABLE(sentiment, true, 0.5, "Least confidence to report a sentiment other than neutral.");
 FEATURE_TABLE(moderation, true, 0.7, "Score above which content is flagged for moderation.");
-FEATURE_TABLE(categorize, true, 0.5, "Least confidence to assign a category.");
+static const struct cfg_key category_keys[] = {
+    STR_KEY(struct zt_cfg_category, name, "", 64, KF_ID, KEY_REQUIRED | KEY_NONEMPTY | KEY_UNIQUE,
+            "Category name (required, unique)."),
+    STRLIST_KEY(struct zt_cfg_category, seeds, no_strings, ZT_CFG_MAX_LIST, NULL, KF_ANY,
+                KEY_REQUIRED | KEY_NONEMPTY, "Seed words whose vectors make the category's centroid."),
+};
+TABLE(category_table, category_keys, struct zt_cfg_category, NULL);
+static const struct cfg_key categorize_keys[] = {
+    BOOL_KEY(struct zt_cfg_categorize, enabled, true, "Serve this feature."),
+    DBL_KEY(struct zt_cfg_categorize, threshold, 0.25, 0.0, 1.0,
+            "Least vote share of the best category (1/n = no preference); below it: uncategorised."),
+    INT_KEY(struct zt_cfg_categorize, top, 3, 1, 64, "Categories reported per conversation."),
+    {.name = "categories", .type = KT_LIST, .off = offsetof(struct zt_cfg_categorize, categories),
+     .count_off = offsetof(struct zt_cfg_categorize, n_categories), .max = ZT_CFG_MAX_CATEGORIES,
+     .sub = &category_table,
+     .doc = "Categories with seed words; empty = the built-in set (docs/features/categorize.md); "
+            "not settable from the environment."},
+};
+TABLE(categorize_table, categorize_keys, struct zt_cfg_categorize, NULL);
 FEATURE_TABLE(language, true, 0.5, "Least confidence to report a detected language.");
 FEATURE_TABLE(entities, true, 0.5, "Least confidence to report a named entity.");
 

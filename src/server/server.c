@@ -31,6 +31,7 @@
 #include "attest.h"
 #include "auth.h"
 #include "feat_spam.h"
+#include "feat_search.h"
 #include "llm.h"
 #include "metrics.h"
 #include "models.h"
@@ -141,6 +142,7 @@ struct zt_server {
     struct zt__tr *translate;    /* /v1/features/translate (translate.h) */
     struct zt__ws *ws;           /* /v1/ws (ws.h) */
     struct zt__privacy *privacy; /* PII detector, policy, audit log */
+    struct zt__feat_search *search; /* search + categorisation (feat_search.h) */
 };
 
 enum node_auth_result { NA_OK, NA_UNKNOWN, NA_BAD_SIG, NA_STALE, NA_REPLAY, NA_MALFORMED };
@@ -496,6 +498,34 @@ static void h_sealed_job(struct zt_server *s, struct zt_http_req *req, json_t *b
     zt__sealed_job(s->sealed, req, resp);
 }
 
+/* The caller authorize() admitted, for handlers that act on behalf of an
+ * identity (search). Set on the thread that runs the handler. */
+static _Thread_local struct zt__auth_principal tl_caller;
+
+static void h_search_index(struct zt_server *s, struct zt_http_req *req, json_t *body, struct zt_http_resp *resp)
+{
+    (void)req;
+    zt__feat_search_handle(s->search, ZT__SEARCH_INDEX, &tl_caller, body, resp);
+}
+
+static void h_search_query(struct zt_server *s, struct zt_http_req *req, json_t *body, struct zt_http_resp *resp)
+{
+    (void)req;
+    zt__feat_search_handle(s->search, ZT__SEARCH_QUERY, &tl_caller, body, resp);
+}
+
+static void h_search_delete(struct zt_server *s, struct zt_http_req *req, json_t *body, struct zt_http_resp *resp)
+{
+    (void)req;
+    zt__feat_search_handle(s->search, ZT__SEARCH_DELETE, &tl_caller, body, resp);
+}
+
+static void h_categorize(struct zt_server *s, struct zt_http_req *req, json_t *body, struct zt_http_resp *resp)
+{
+    (void)req;
+    zt__feat_categorize_handle(s->search, body, resp);
+}
+
 static const struct route routes[] = {
     {"/healthz", M_GET, 0, ZT__AUTH_NONE, h_healthz},
     {"/readyz", M_GET, 0, ZT__AUTH_NONE, h_readyz},
@@ -521,6 +551,10 @@ static const struct route routes[] = {
     {"/v1/privacy/pii", M_POST, M_POST, ZT__AUTH_USER, h_privacy_pii},
     {"/v1/node/descriptor", M_GET, 0, ZT__AUTH_NONE, h_descriptor},
     {"/v1/jobs/sealed", M_POST, M_POST | BODY_ENVELOPE, ZT__AUTH_USER, h_sealed_job},
+    {"/v1/search/index", M_POST, M_POST, ZT__AUTH_USER, h_search_index},
+    {"/v1/search/query", M_POST, M_POST, ZT__AUTH_USER, h_search_query},
+    {"/v1/search/delete", M_POST, M_POST, ZT__AUTH_USER, h_search_delete},
+    {"/v1/features/categorize", M_POST, M_POST, ZT__AUTH_USER, h_categorize},
 };
 #define N_ROUTES (sizeof routes / sizeof routes[0])
 
@@ -670,6 +704,7 @@ static bool authorize(struct zt_server *s, struct zt_http_req *req, const struct
                       const struct zt__auth_principal *node, struct zt_http_resp *resp,
                       struct zt__auth_principal *who)
 {
+    memset(&tl_caller, 0, sizeof tl_caller);
     if (r->min_role == ZT__AUTH_NONE) return true;
     if (!node && gate_peer_only(s, route_gate(r->path))) {
         zt_http_resp_error(resp, 401, "unauthorized",
@@ -739,6 +774,7 @@ static bool authorize(struct zt_server *s, struct zt_http_req *req, const struct
         zt_http_resp_error(resp, 403, "forbidden", msg);
         return false;
     }
+    tl_caller = *p;
     return true;
 }
 
@@ -868,6 +904,7 @@ int zt_server_new(const struct zt_config *cfg, const char *node_id, struct zt_se
     if (zt__ws_new(cfg, &s->ws) != 0) goto fail;
     struct zt_annotator tr_ann = {.name = "translation", .annotate = zt__tr_annotate, .ud = s->translate};
     if (zt__ws_add_annotator(s->ws, &tr_ann) != 0) goto fail;
+    if (zt__feat_search_new(cfg, &s->search) != 0) goto fail;
     for (size_t i = 0; i < N_ROUTES; i++) zt_ignore(zt__metrics_add_route(&s->metrics, routes[i].path));
     zt_ignore(zt__metrics_add_route(&s->metrics, UNMATCHED));
     *out = s;
@@ -949,7 +986,9 @@ int zt_server_set_identity(struct zt_server *s, const struct zt_identity *id)
     if (s->attest) return ZT_EINVAL;
     s->identity = id;
     zt__relay_set_identity(s->relay, id);
-    int rc = zt__sealed_new(id, s->models, s->cfg, &s->sealed);
+    int rc = zt__feat_search_set_identity(s->search, id);
+    if (rc) return rc;
+    rc = zt__sealed_new(id, s->models, s->cfg, &s->sealed);
     if (rc) return rc;
     rc = zt__attest_new(id, s->models, &s->attest);
     if (rc) {
@@ -1100,6 +1139,7 @@ void zt_server_free(struct zt_server *s)
     zt__sealed_free(s->sealed);
     zt__models_free(s->models);
     zt__feat_spam_free(s->feat_spam);
+    zt__feat_search_free(s->search);
     zt__ratelimit_free(s->limiter);
     zt__wallet_free(s->wallet);
     zt__privacy_free(s->privacy); /* final audit checkpoint */

@@ -1,0 +1,554 @@
+/* feat_search.c: POST /v1/search/{index,query,delete} and
+ * POST /v1/features/categorize (feat_search.h, docs/api.md). */
+#include <stdio.h>
+#include <string.h>
+
+#include "feat_search.h"
+#include "zentalk/zt_alloc.h"
+#include "zentalk/zt_asset.h"
+#include "zentalk/zt_categorize.h"
+#include "zentalk/zt_log.h"
+#include "zentalk/zt_str.h"
+
+#define ASSET_MSG "the %s asset is not installed; run `make data`"
+
+struct zt__feat_search {
+    const struct zt_config *cfg;
+    struct zt_embed *embed;
+    struct zt_stopwords *stop;
+    struct zt_store *store;
+    struct zt_search *search;
+    struct zt_categorizer *cat;
+    const char *cat_error; /* why categorisation is unavailable with the assets present */
+};
+
+/* ---- request parsing ----------------------------------------------------- */
+
+static int bad(char *why, size_t n, const char *msg)
+{
+    snprintf(why, n, "%s", msg);
+    return ZT_EINVAL;
+}
+
+static int get_str(json_t *body, const char *key, size_t max, bool required, const char **out,
+                   size_t *len, char *why, size_t n)
+{
+    json_t *v = json_object_get(body, key);
+    *out = NULL;
+    *len = 0;
+    if (!v) {
+        if (!required) return 0;
+        snprintf(why, n, "\"%s\" is required", key);
+        return ZT_EINVAL;
+    }
+    if (!json_is_string(v)) {
+        snprintf(why, n, "\"%s\" must be a string", key);
+        return ZT_EINVAL;
+    }
+    size_t l = json_string_length(v);
+    if (l == 0) {
+        snprintf(why, n, "\"%s\" must not be empty", key);
+        return ZT_EINVAL;
+    }
+    if (l > max) {
+        snprintf(why, n, "\"%s\" is longer than %zu bytes", key, max);
+        return ZT_EINVAL;
+    }
+    const char *s = json_string_value(v);
+    if (strlen(s) != l) {
+        snprintf(why, n, "\"%s\" must not contain NUL characters", key);
+        return ZT_EINVAL;
+    }
+    *out = s;
+    *len = l;
+    return 0;
+}
+
+/* Keys allowed in body; anything else is a 400 so that typos are seen. */
+static int only_keys(json_t *body, const char *const *keys, char *why, size_t n)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach(body, k, v)
+    {
+        bool ok = false;
+        for (size_t i = 0; keys[i] && !ok; i++) ok = strcmp(k, keys[i]) == 0;
+        if (!ok) {
+            char q[40];
+            zt_strlcpy(q, k, sizeof q);
+            snprintf(why, n, "unknown field \"%s\"", q);
+            return ZT_EINVAL;
+        }
+    }
+    return 0;
+}
+
+void zt__search_req_deinit(struct zt__search_req *r)
+{
+    if (!r) return;
+    zt_free(r->msgs);
+    memset(r, 0, sizeof *r);
+}
+
+/* strict: m is an entry of "messages" (only "id" and "text" allowed) */
+static int parse_msg(json_t *m, bool strict, struct zt_search_msg *out, char *why, size_t n)
+{
+    static const char *const keys[] = {"id", "text", NULL};
+    if (!json_is_object(m)) return bad(why, n, "each message must be an object {\"id\",\"text\"}");
+    int rc = strict ? only_keys(m, keys, why, n) : 0;
+    if (!rc) rc = get_str(m, "id", ZT_SEARCH_ID_MAX, true, &out->id, &out->id_len, why, n);
+    if (!rc) rc = get_str(m, "text", ZT_SEARCH_TEXT_MAX, true, &out->text, &out->text_len, why, n);
+    return rc;
+}
+
+int zt__search_parse(enum zt__search_op op, json_t *body, struct zt__search_req *out, char *why,
+                     size_t why_len)
+{
+    static const char *const k_index[] = {"user", "id", "text", "messages", NULL};
+    static const char *const k_query[] = {"user", "query", "limit", NULL};
+    static const char *const k_delete[] = {"user", "id", NULL};
+    struct zt__search_req r;
+    memset(&r, 0, sizeof r);
+    size_t ul;
+    if (!json_is_object(body)) return bad(why, why_len, "request body must be a JSON object");
+    int rc = only_keys(body, op == ZT__SEARCH_INDEX ? k_index : op == ZT__SEARCH_QUERY ? k_query : k_delete,
+                       why, why_len);
+    if (!rc) rc = get_str(body, "user", ZT_SEARCH_USER_MAX, true, &r.user, &ul, why, why_len);
+    if (rc) goto out;
+    if (op == ZT__SEARCH_INDEX) {
+        json_t *msgs = json_object_get(body, "messages");
+        bool single = json_object_get(body, "id") || json_object_get(body, "text");
+        if (msgs && single) {
+            rc = bad(why, why_len, "give either \"id\" and \"text\" or \"messages\", not both");
+            goto out;
+        }
+        if (msgs) {
+            if (!json_is_array(msgs) || json_array_size(msgs) == 0) {
+                rc = bad(why, why_len, "\"messages\" must be a non-empty array");
+                goto out;
+            }
+            if (json_array_size(msgs) > ZT_SEARCH_BATCH_MAX) {
+                char m[96];
+                snprintf(m, sizeof m, "\"messages\" holds more than %d entries", ZT_SEARCH_BATCH_MAX);
+                rc = bad(why, why_len, m);
+                goto out;
+            }
+            r.n_msgs = json_array_size(msgs);
+            r.msgs = zt_calloc(r.n_msgs, sizeof *r.msgs);
+            if (!r.msgs) {
+                rc = ZT_ENOMEM;
+                goto out;
+            }
+            for (size_t i = 0; i < r.n_msgs && !rc; i++)
+                rc = parse_msg(json_array_get(msgs, i), true, &r.msgs[i], why, why_len);
+        } else {
+            r.n_msgs = 1;
+            r.msgs = zt_calloc(1, sizeof *r.msgs);
+            if (!r.msgs) {
+                rc = ZT_ENOMEM;
+                goto out;
+            }
+            rc = parse_msg(body, false, &r.msgs[0], why, why_len);
+            if (rc && !single) rc = bad(why, why_len, "\"id\" and \"text\", or \"messages\", are required");
+        }
+    } else if (op == ZT__SEARCH_QUERY) {
+        rc = get_str(body, "query", ZT_SEARCH_QUERY_MAX, true, &r.query, &r.query_len, why, why_len);
+        if (rc) goto out;
+        r.limit = 10;
+        json_t *l = json_object_get(body, "limit");
+        if (l) {
+            if (!json_is_integer(l) || json_integer_value(l) < 1 ||
+                json_integer_value(l) > ZT_SEARCH_LIMIT_MAX) {
+                char m[96];
+                snprintf(m, sizeof m, "\"limit\" must be an integer from 1 to %d", ZT_SEARCH_LIMIT_MAX);
+                rc = bad(why, why_len, m);
+                goto out;
+            }
+            r.limit = (size_t)json_integer_value(l);
+        }
+    } else {
+        rc = get_str(body, "id", ZT_SEARCH_ID_MAX, false, &r.id, &r.id_len, why, why_len);
+    }
+out:
+    if (rc) {
+        zt__search_req_deinit(&r);
+        return rc;
+    }
+    *out = r;
+    return 0;
+}
+
+bool zt__search_may_act(const struct zt__auth_principal *caller, const char *user)
+{
+    if (!caller || !user) return false;
+    if (caller->role == ZT__AUTH_ADMIN) return true;
+    return caller->identity[0] != '\0' && strcmp(caller->identity, user) == 0;
+}
+
+void zt__categorize_req_deinit(struct zt__categorize_req *r)
+{
+    if (!r) return;
+    zt_free(r->texts);
+    zt_free(r->lens);
+    memset(r, 0, sizeof *r);
+}
+
+int zt__categorize_parse(json_t *body, struct zt__categorize_req *out, char *why, size_t why_len)
+{
+    static const char *const keys[] = {"text", "texts", "messages", NULL};
+    struct zt__categorize_req r;
+    memset(&r, 0, sizeof r);
+    if (!json_is_object(body)) return bad(why, why_len, "request body must be a JSON object");
+    int rc = only_keys(body, keys, why, why_len);
+    if (rc) return rc;
+    json_t *text = json_object_get(body, "text"), *texts = json_object_get(body, "texts"),
+           *msgs = json_object_get(body, "messages");
+    if ((text != NULL) + (texts != NULL) + (msgs != NULL) != 1)
+        return bad(why, why_len, "give exactly one of \"text\", \"texts\" or \"messages\"");
+    json_t *arr = texts ? texts : msgs;
+    r.n = 1;
+    if (arr) {
+        if (!json_is_array(arr) || json_array_size(arr) == 0)
+            return bad(why, why_len, texts ? "\"texts\" must be a non-empty array"
+                                           : "\"messages\" must be a non-empty array");
+        if (json_array_size(arr) > ZT__CATEGORIZE_BATCH_MAX) {
+            snprintf(why, why_len, "at most %d texts or messages per request", ZT__CATEGORIZE_BATCH_MAX);
+            return ZT_EINVAL;
+        }
+        r.n = json_array_size(arr);
+    }
+    r.batch = texts != NULL;
+    r.texts = zt_calloc(r.n, sizeof *r.texts);
+    r.lens = zt_calloc(r.n, sizeof *r.lens);
+    if (!r.texts || !r.lens) {
+        rc = ZT_ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < r.n && !rc; i++) {
+        if (text) {
+            rc = get_str(body, "text", ZT__CATEGORIZE_TEXT_MAX, true, &r.texts[i], &r.lens[i], why, why_len);
+        } else if (texts) {
+            json_t *v = json_array_get(texts, i);
+            json_t *wrap = json_pack("{sO}", "text", v);
+            if (!wrap) {
+                rc = ZT_ENOMEM;
+                break;
+            }
+            rc = get_str(wrap, "text", ZT__CATEGORIZE_TEXT_MAX, true, &r.texts[i], &r.lens[i], why, why_len);
+            json_decref(wrap); /* the string itself stays owned by texts */
+            if (rc) snprintf(why, why_len, "\"texts\"[%zu] must be a non-empty string of at most %d bytes", i,
+                             ZT__CATEGORIZE_TEXT_MAX);
+        } else {
+            static const char *const mkeys[] = {"from", "text", NULL};
+            json_t *m = json_array_get(msgs, i);
+            if (!json_is_object(m)) {
+                rc = bad(why, why_len, "each message must be an object {\"from\",\"text\"}");
+                break;
+            }
+            rc = only_keys(m, mkeys, why, why_len);
+            json_t *from = json_object_get(m, "from");
+            if (!rc && from && !json_is_string(from)) rc = bad(why, why_len, "\"from\" must be a string");
+            if (!rc) rc = get_str(m, "text", ZT__CATEGORIZE_TEXT_MAX, true, &r.texts[i], &r.lens[i], why, why_len);
+        }
+    }
+out:
+    if (rc) {
+        zt__categorize_req_deinit(&r);
+        return rc;
+    }
+    *out = r;
+    return 0;
+}
+
+/* ---- context ----------------------------------------------------------------- */
+
+static struct zt_embed *load_embed(const struct zt_config *cfg)
+{
+    char p[4096];
+    struct zt_embed *e = NULL;
+    if (zt_asset_path(cfg->node.data_dir, ZT_EMBED_ASSET, p, sizeof p) != 0) return NULL;
+    int rc = zt_embed_load(p, &e);
+    if (rc)
+        zt_log(ZT_LOG_WARN, "asset_missing", "asset=%s path=\"%s\" error=\"%s\" hint=\"run make data\"",
+               ZT_EMBED_ASSET, p, zt_strerror(rc));
+    return rc ? NULL : e;
+}
+
+static struct zt_stopwords *load_stop(const struct zt_config *cfg)
+{
+    char p[4096];
+    struct zt_stopwords *sw = NULL;
+    if (zt_asset_path(cfg->node.data_dir, ZT_STOPWORDS_ASSET, p, sizeof p) != 0) return NULL;
+    int rc = zt_stopwords_load(p, &sw);
+    if (rc)
+        zt_log(ZT_LOG_WARN, "asset_missing", "asset=%s path=\"%s\" error=\"%s\" hint=\"run make data\"",
+               ZT_STOPWORDS_ASSET, p, zt_strerror(rc));
+    return rc ? NULL : sw;
+}
+
+static int make_categorizer(struct zt__feat_search *f)
+{
+    const struct zt_cfg_categorize *cc = &f->cfg->features.categorize;
+    size_t n = cc->n_categories;
+    if (n == 0) {
+        const struct zt_category_def *defs = zt_categorize_builtin(&n);
+        return zt_categorizer_new(f->embed, defs, n, &f->cat);
+    }
+    struct zt_category_def *defs = zt_calloc(n, sizeof *defs);
+    if (!defs) return ZT_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        defs[i].name = cc->categories[i].name;
+        defs[i].seeds = (const char *const *)cc->categories[i].seeds.items;
+        defs[i].n_seeds = cc->categories[i].seeds.count;
+    }
+    int rc = zt_categorizer_new(f->embed, defs, n, &f->cat);
+    zt_free(defs);
+    return rc;
+}
+
+int zt__feat_search_new(const struct zt_config *cfg, struct zt__feat_search **out)
+{
+    struct zt__feat_search *f = zt_calloc(1, sizeof *f);
+    if (!f) return ZT_ENOMEM;
+    f->cfg = cfg;
+    f->embed = load_embed(cfg);
+    f->stop = load_stop(cfg);
+    if (f->embed) {
+        int rc = make_categorizer(f);
+        if (rc == ZT_ENOMEM) {
+            zt__feat_search_free(f);
+            return rc;
+        }
+        if (rc) {
+            f->cat_error = "features.categorize.categories: a category has no seed word in the vocabulary";
+            zt_log(ZT_LOG_WARN, "categorize_unavailable", "reason=\"%s\"", f->cat_error);
+        }
+    }
+    *out = f;
+    return 0;
+}
+
+int zt__feat_search_set_identity(struct zt__feat_search *f, const struct zt_identity *id)
+{
+    if (!f->embed || f->search) return 0;
+    const struct zt_cfg_search *sc = &f->cfg->features.search;
+    char path[4096];
+    int n = sc->db_path[0] == '/' ? snprintf(path, sizeof path, "%s", sc->db_path)
+                                  : snprintf(path, sizeof path, "%s/%s", f->cfg->node.data_dir, sc->db_path);
+    if (n < 0 || (size_t)n >= sizeof path) return ZT_ETOOBIG;
+    struct zt_store_opts so = {.path = path, .busy_timeout_ms = f->cfg->database.busy_timeout_ms};
+    int rc = zt_store_open("sqlite", &so, &f->store);
+    if (rc) {
+        zt_log(ZT_LOG_WARN, "search_store_unavailable", "path=\"%s\" error=\"%s\"", path, zt_strerror(rc));
+        return 0;
+    }
+    struct zt_search_opts o = {
+        .store = f->store,
+        .embed = f->embed,
+        .stop = f->stop,
+        .node_secret = zt_identity_kem_sk(id),
+        .bm25_weight = sc->bm25_weight,
+        .vector_weight = sc->vector_weight,
+        .rrf_k = sc->rrf_k,
+        .candidates = sc->candidates,
+        .scan_limit = sc->scan_limit,
+        .min_similarity = sc->threshold,
+    };
+    rc = zt_search_new(&o, &f->search);
+    if (rc) {
+        zt_log(ZT_LOG_WARN, "search_unavailable", "error=\"%s\"", zt_strerror(rc));
+        zt_store_close(f->store);
+        f->store = NULL;
+        return rc == ZT_ENOMEM ? rc : 0;
+    }
+    return 0;
+}
+
+void zt__feat_search_free(struct zt__feat_search *f)
+{
+    if (!f) return;
+    zt_search_free(f->search);
+    zt_store_close(f->store);
+    zt_categorizer_free(f->cat);
+    zt_stopwords_free(f->stop);
+    zt_embed_free(f->embed);
+    zt_free(f);
+}
+
+/* ---- handlers ---------------------------------------------------------------- */
+
+static void store_error(struct zt_http_resp *resp, int rc)
+{
+    if (rc == ZT_ENOMEM)
+        zt_http_resp_error(resp, 500, "internal", "out of memory");
+    else if (rc == ZT_EBUSY)
+        zt_http_resp_error(resp, 503, "store_busy", "the search store is busy; retry");
+    else if (rc == ZT_ECRYPTO)
+        zt_http_resp_error(resp, 500, "store_corrupt", "a stored message failed authentication");
+    else if (rc == ZT_EPARSE)
+        zt_http_resp_error(resp, 400, "invalid_request", "text is not valid UTF-8");
+    else if (rc == ZT_EINVAL)
+        zt_http_resp_error(resp, 400, "invalid_request", "invalid argument");
+    else
+        zt_http_resp_error(resp, 500, "store_error", "the search store failed");
+}
+
+void zt__feat_search_handle(struct zt__feat_search *f, enum zt__search_op op,
+                            const struct zt__auth_principal *caller, json_t *body,
+                            struct zt_http_resp *resp)
+{
+    if (!f->cfg->features.search.enabled) {
+        zt_http_resp_error(resp, 403, "feature_disabled", "search is disabled (features.search.enabled)");
+        return;
+    }
+    char why[160];
+    struct zt__search_req r;
+    int rc = zt__search_parse(op, body, &r, why, sizeof why);
+    if (rc == ZT_ENOMEM) {
+        zt_http_resp_error(resp, 500, "internal", "out of memory");
+        return;
+    }
+    if (rc) {
+        zt_http_resp_error(resp, 400, "invalid_request", why);
+        return;
+    }
+    if (!zt__search_may_act(caller, r.user)) {
+        zt_http_resp_error(resp, 403, "forbidden",
+                           "\"user\" must be the caller's own identity unless the caller is admin");
+        goto out;
+    }
+    if (!f->embed) {
+        char m[128];
+        snprintf(m, sizeof m, ASSET_MSG, ZT_EMBED_ASSET);
+        zt_http_resp_error(resp, 503, "asset_missing", m);
+        goto out;
+    }
+    if (!f->search) {
+        zt_http_resp_error(resp, 503, "store_unavailable", "the search store could not be opened (see the node log)");
+        goto out;
+    }
+    if (op == ZT__SEARCH_INDEX) {
+        rc = zt_search_index(f->search, r.user, r.msgs, r.n_msgs);
+        if (rc) {
+            store_error(resp, rc);
+            goto out;
+        }
+        zt_http_resp_json(resp, 200, json_pack("{s:{s:I}}", "result", "indexed", (json_int_t)r.n_msgs));
+    } else if (op == ZT__SEARCH_QUERY) {
+        struct zt_search_hit *h = NULL;
+        size_t n = 0;
+        rc = zt_search_query(f->search, r.user, r.query, r.query_len, r.limit, &h, &n);
+        if (rc) {
+            store_error(resp, rc);
+            goto out;
+        }
+        json_t *arr = json_array();
+        for (size_t i = 0; arr && i < n; i++) {
+            json_t *o = json_pack("{s:s,s:s,s:f,s:f,s:f,s:I}", "id", h[i].id, "text", h[i].text, "score",
+                                  h[i].score, "bm25", h[i].bm25, "similarity", h[i].similarity,
+                                  "indexed_at_ms", (json_int_t)h[i].ts);
+            if (!o || json_array_append_new(arr, o)) {
+                json_decref(arr);
+                arr = NULL;
+            }
+        }
+        zt_search_hits_free(h, n);
+        if (!arr) {
+            zt_http_resp_error(resp, 500, "internal", "out of memory");
+            goto out;
+        }
+        zt_http_resp_json(resp, 200, json_pack("{s:o}", "results", arr));
+    } else {
+        size_t n = 0;
+        if (r.id) {
+            bool found = false;
+            rc = zt_search_delete(f->search, r.user, r.id, r.id_len, &found);
+            n = found;
+        } else {
+            rc = zt_search_delete_user(f->search, r.user, &n);
+        }
+        if (rc) {
+            store_error(resp, rc);
+            goto out;
+        }
+        zt_http_resp_json(resp, 200, json_pack("{s:{s:I,s:b}}", "result", "deleted", (json_int_t)n,
+                                               "user_key_destroyed", r.id == NULL));
+    }
+out:
+    zt__search_req_deinit(&r);
+}
+
+static json_t *cat_result(const struct zt_categorizer *c, const struct zt_cfg_categorize *cc,
+                          const char *const *texts, const size_t *lens, size_t n, int *err)
+{
+    struct zt_category_score sc[ZT_CATEGORIZE_MAX];
+    size_t found = 0;
+    *err = zt_categorize(c, texts, lens, n, sc, &found);
+    if (*err) return NULL;
+    size_t top = (size_t)cc->top < zt_categorizer_count(c) ? (size_t)cc->top : zt_categorizer_count(c);
+    json_t *arr = json_array();
+    for (size_t i = 0; arr && i < top; i++)
+        if (json_array_append_new(arr, json_pack("{s:s,s:f}", "name", sc[i].name, "score", sc[i].score))) {
+            json_decref(arr);
+            arr = NULL;
+        }
+    bool none = found == 0 || sc[0].score < cc->threshold;
+    json_t *o = arr ? json_pack("{s:s,s:f,s:o,s:I}", "category", none ? "uncategorised" : sc[0].name, "score",
+                                found ? sc[0].score : 0.0, "categories", arr, "words", (json_int_t)found)
+                    : NULL;
+    if (!o) *err = ZT_ENOMEM;
+    return o;
+}
+
+void zt__feat_categorize_handle(struct zt__feat_search *f, json_t *body, struct zt_http_resp *resp)
+{
+    const struct zt_cfg_categorize *cc = &f->cfg->features.categorize;
+    if (!cc->enabled) {
+        zt_http_resp_error(resp, 403, "feature_disabled", "categorisation is disabled (features.categorize.enabled)");
+        return;
+    }
+    char why[160];
+    struct zt__categorize_req r;
+    int rc = zt__categorize_parse(body, &r, why, sizeof why);
+    if (rc == ZT_ENOMEM) {
+        zt_http_resp_error(resp, 500, "internal", "out of memory");
+        return;
+    }
+    if (rc) {
+        zt_http_resp_error(resp, 400, "invalid_request", why);
+        return;
+    }
+    if (!f->embed) {
+        char m[128];
+        snprintf(m, sizeof m, ASSET_MSG, ZT_EMBED_ASSET);
+        zt_http_resp_error(resp, 503, "asset_missing", m);
+        goto out;
+    }
+    if (!f->cat) {
+        zt_http_resp_error(resp, 503, "categories_invalid", f->cat_error ? f->cat_error : "no categories");
+        goto out;
+    }
+    json_t *res = NULL;
+    if (r.batch) {
+        res = json_array();
+        for (size_t i = 0; res && i < r.n; i++) {
+            json_t *o = cat_result(f->cat, cc, &r.texts[i], &r.lens[i], 1, &rc);
+            if (!o || json_array_append_new(res, o)) {
+                json_decref(res);
+                res = NULL;
+            }
+        }
+    } else {
+        res = cat_result(f->cat, cc, r.texts, r.lens, r.n, &rc);
+    }
+    if (!res) {
+        if (rc == ZT_EPARSE)
+            zt_http_resp_error(resp, 400, "invalid_request", "text is not valid UTF-8");
+        else
+            zt_http_resp_error(resp, 500, "internal", "out of memory");
+        goto out;
+    }
+    zt_http_resp_json(resp, 200, json_pack("{s:o}", r.batch ? "results" : "result", res));
+out:
+    zt__categorize_req_deinit(&r);
+}

@@ -1,0 +1,81 @@
+/* feat_search.h: the search and categorisation routes (internal to
+ * src/server). The server owns one context, created at start-up: it loads
+ * the glove and stopwords assets (a missing asset logs one warning and the
+ * routes answer 503 asset_missing) and, once the node identity is known,
+ * opens the encrypted search store (features.search.db_path).
+ *
+ * Who may act on which user (docs/api.md): `user` must equal the caller's
+ * authenticated identity (JWT sub, or "wallet:0x..." for wallet sessions)
+ * unless the caller is admin (an admin token, or the loopback operator of
+ * the embedded default, who has no token). An anonymous caller that is not
+ * admin has no identity and gets 403. */
+#ifndef ZT_SERVER_FEAT_SEARCH_H
+#define ZT_SERVER_FEAT_SEARCH_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "auth.h"
+#include "zentalk/zt_config.h"
+#include "zentalk/zt_http.h"
+#include "zentalk/zt_identity.h"
+#include "zentalk/zt_search.h"
+
+#define ZT__CATEGORIZE_TEXT_MAX 65536 /* bytes per text */
+#define ZT__CATEGORIZE_BATCH_MAX 256  /* texts or messages per request */
+
+enum zt__search_op {
+    ZT__SEARCH_INDEX,
+    ZT__SEARCH_QUERY,
+    ZT__SEARCH_DELETE,
+};
+
+/* A checked request; strings point into the JSON body it came from. */
+struct zt__search_req {
+    const char *user;
+    struct zt_search_msg *msgs; /* index: zt_malloc'd */
+    size_t n_msgs;
+    const char *query;          /* query */
+    size_t query_len;
+    size_t limit;
+    const char *id;             /* delete: NULL = every message of user */
+    size_t id_len;
+};
+
+/* Check body for op. 0, or ZT_EINVAL with a reason for the 400 answer in
+ * why (no message content is quoted). Release with zt__search_req_deinit. */
+ZT_NODISCARD int zt__search_parse(enum zt__search_op op, json_t *body, struct zt__search_req *out,
+                                  char *why, size_t why_len);
+void zt__search_req_deinit(struct zt__search_req *r);
+
+/* May caller act on user? (the rule above) */
+bool zt__search_may_act(const struct zt__auth_principal *caller, const char *user);
+
+/* A checked categorisation request: texts[0..n) with their lengths;
+ * conversation says whether they form one conversation ("messages", or
+ * "text") or a batch to categorise one by one ("texts"). */
+struct zt__categorize_req {
+    const char **texts; /* zt_malloc'd array of pointers into the body */
+    size_t *lens;
+    size_t n;
+    bool batch;         /* "texts": one result each */
+};
+ZT_NODISCARD int zt__categorize_parse(json_t *body, struct zt__categorize_req *out, char *why,
+                                      size_t why_len);
+void zt__categorize_req_deinit(struct zt__categorize_req *r);
+
+struct zt__feat_search;
+
+/* Never fails for a missing asset (warns; routes answer 503). ZT_ENOMEM. */
+ZT_NODISCARD int zt__feat_search_new(const struct zt_config *cfg, struct zt__feat_search **out);
+/* Open the search store with keys derived from id's secret. A store that
+ * cannot be opened logs a warning (routes answer 503); returns 0 then too. */
+ZT_NODISCARD int zt__feat_search_set_identity(struct zt__feat_search *f, const struct zt_identity *id);
+void zt__feat_search_free(struct zt__feat_search *f);
+
+void zt__feat_search_handle(struct zt__feat_search *f, enum zt__search_op op,
+                            const struct zt__auth_principal *caller, json_t *body,
+                            struct zt_http_resp *resp);
+void zt__feat_categorize_handle(struct zt__feat_search *f, json_t *body, struct zt_http_resp *resp);
+
+#endif
