@@ -514,6 +514,7 @@ static const char *const env_reserved[] = {
     "ZENTALK_URL",        /* the zentalk CLI's node address */
     "ZENTALK_TOKEN",      /* the zentalk CLI's bearer token */
     "ZENTALK_CONFIG_DIR", /* where scripts/deployments keep --config */
+    "ZENTALK_ASSETS_DIR", /* where the feature assets are (zt_asset.h) */
     NULL,
 };
 

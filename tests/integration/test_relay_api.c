@@ -13,7 +13,9 @@
  *   unknown / invalid / missing target, bad envelope, wrong content type:
  *     the relay's own 4xx; D: 502; a target that never answers: 504.
  *   T directly: bad, unknown, replayed signatures are 401; with
- *     encryption.relay_callers=peer an unsigned caller is 401. */
+ *     encryption.relay_callers=peer an unsigned caller is 401.
+ *   `zentalk job run --via R` -> R -> W (a worker with the tiny model that
+ *     admits only signed peers): the sealed job runs end to end. */
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <errno.h>
@@ -730,10 +732,10 @@ static int cli(const char *const *args, struct zt_buf *out)
         dup2(pfd[1], 1);
         dup2(pfd[1], 2);
         close(pfd[0]);
-        const char *argv[16];
+        const char *argv[32];
         int a = 0;
         argv[a++] = cli_bin;
-        for (int i = 0; args[i] && a < 15; i++) argv[a++] = args[i];
+        for (int i = 0; args[i] && a < 31; i++) argv[a++] = args[i];
         argv[a] = NULL;
         execv(cli_bin, (char *const *)(uintptr_t)argv);
         _exit(127);
@@ -826,6 +828,112 @@ static void test_cli_peers_add(void **state)
     zt_buf_deinit(&out);
 }
 
+/* The whole path: `zentalk job run --via R` seals a job to a real worker W
+ * (serving the tiny model) and sends it through the relay R. W admits
+ * only signed peers on its sealed route (encryption.sealed_jobs_callers:
+ * peer), so the job can only have arrived through R, signed as R; the
+ * client still gets the text W computes for /v1/completions with the same
+ * parameters, sealed to it, with a receipt that verifies against W's key.
+ * The same job sent directly to W is refused (401). */
+static void test_client_relay_worker(void **state)
+{
+    (void)state;
+    const char *shared = getenv("ZT_SHARED_DIR");
+    char model[1024];
+    snprintf(model, sizeof model, "%s/models/stories260K.gguf", shared ? shared : "../shared");
+    if (!cli_bin || access(model, R_OK) != 0) {
+        printf("skipped: needs the zentalk CLI and %s\n", model);
+        skip();
+    }
+    struct peer_node W;
+    make_dir(&W);
+    char *dr = descriptor(R.id, "http://127.0.0.1:1");
+    write_peers(&W, &dr, 1);
+    zt_free(dr);
+    char yaml[1600];
+    snprintf(yaml, sizeof yaml,
+             "model_cache:\n  memory_budget_mb: 0\n  default_model: stories\n"
+             "models:\n  - id: stories\n    path: %s\n    context_size: 256\n    max_tokens: 32\n", model);
+    put_file(W.dir, "models.yaml", yaml);
+    put_file(W.dir, "gpu-pool.yaml", "gpu_pool:\n  cpu_threads: 1\n  max_batch: 2\n");
+    const char *const wargs[] = {"--config", W.dir, NULL};
+    static const char *const wenv[] = {"ZENTALK_ENCRYPTION_SEALED_JOBS_CALLERS=peer", NULL};
+    node_spawn(&W.n, wargs, wenv, true, W.dir);
+
+    /* R learns W (with W's real endpoint) on SIGHUP */
+    char url[64];
+    char *ds[4];
+    snprintf(url, sizeof url, "http://127.0.0.1:%u", T.n.port);
+    ds[0] = descriptor(T.id, url);
+    snprintf(url, sizeof url, "http://127.0.0.1:%u/", fake.port);
+    ds[1] = descriptor(F.id, url);
+    snprintf(url, sizeof url, "http://127.0.0.1:%u", dead_port);
+    ds[2] = descriptor(D.id, url);
+    snprintf(url, sizeof url, "http://127.0.0.1:%u", W.n.port);
+    ds[3] = descriptor(W.id, url);
+    write_peers(&R, ds, 4);
+    for (int i = 0; i < 4; i++) zt_free(ds[i]);
+    assert_int_equal(kill(R.n.pid, SIGHUP), 0);
+    size_t peers = 0;
+    for (int i = 0; i < 200 && peers != 4; i++) {
+        struct resp st;
+        http(R.n.port, "GET", "/v1/status", NULL, NULL, &st);
+        json_t *sj = resp_json(&st);
+        peers = json_array_size(json_object_get(sj, "peers"));
+        json_decref(sj);
+        resp_free(&st);
+        if (peers != 4) zt_time_sleep_ms(25);
+    }
+    assert_int_equal(peers, 4);
+
+    long long ok0 = metric(W.n.port, "zentalk_node_auth_total{result=\"ok\"}");
+    char wurl[64], rurl[64];
+    snprintf(wurl, sizeof wurl, "http://127.0.0.1:%u", W.n.port);
+    snprintf(rurl, sizeof rurl, "http://127.0.0.1:%u", R.n.port);
+    const char *const via[] = {"job", "run", "--node", wurl, "--via", rurl, "stories", "Once upon a time",
+                               "--seed", "7", "--temp", "0.8", "-n", "20", "--json", NULL};
+    struct zt_buf out;
+    zt_buf_init(&out, 1 << 20);
+    int rc = cli(via, &out);
+    if (rc) fprintf(stderr, "job run --via: %d %s\n", rc, zt_buf_str(&out));
+    assert_int_equal(rc, 0);
+    json_t *a = json_loads(zt_buf_str(&out), 0, NULL);
+    if (!a) fprintf(stderr, "job run --via printed: %s\n", zt_buf_str(&out));
+    assert_non_null(a);
+    json_t *rec = json_object_get(a, "receipt");
+    assert_true(json_is_true(json_object_get(rec, "verified")));
+    assert_string_equal(json_string_value(json_object_get(rec, "worker_node_id")), zt_identity_id(W.id));
+    /* the job reached W signed by R */
+    assert_true(metric(W.n.port, "zentalk_node_auth_total{result=\"ok\"}") > ok0);
+    assert_true(metric(R.n.port, "zentalk_relay_requests_total{outcome=\"forwarded\"}") >= 2);
+
+    /* the text W computes for the same parameters in clear */
+    struct resp r;
+    http(W.n.port, "POST", "/v1/completions", "application/json",
+         "{\"model\":\"stories\",\"prompt\":\"Once upon a time\",\"seed\":7,\"temperature\":0.8,\"max_tokens\":20}", &r);
+    assert_int_equal(r.status, 200);
+    json_t *b = resp_json(&r);
+    resp_free(&r);
+    json_t *cb = json_array_get(json_object_get(b, "choices"), 0);
+    assert_true(strlen(json_string_value(json_object_get(a, "text"))) > 10);
+    assert_string_equal(json_string_value(json_object_get(a, "text")), json_string_value(json_object_get(cb, "text")));
+    assert_string_equal(json_string_value(json_object_get(rec, "seq_chain")),
+                        json_string_value(json_object_get(json_object_get(b, "zentalk"), "seq_hash")));
+    json_decref(a);
+    json_decref(b);
+
+    /* directly to W: not a signed peer, refused */
+    const char *const direct[] = {"job", "run", "--node", wurl, "stories", "x", "-n", "2", NULL};
+    zt_buf_reset(&out);
+    assert_int_equal(cli(direct, &out), 1);
+    assert_non_null(strstr(zt_buf_str(&out), "401"));
+    zt_buf_deinit(&out);
+
+    node_cleanup(&W.n);
+    zt_identity_free(W.id);
+    rm_rf(W.dir);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -845,6 +953,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_relay_timeout),
         cmocka_unit_test(test_cli_peers_add),
         cmocka_unit_test(test_relay_https_and_client_abort),
+        cmocka_unit_test(test_client_relay_worker),
     };
     int rc = cmocka_run_group_tests_name("relay", tests, setup, teardown);
     curl_global_cleanup();
