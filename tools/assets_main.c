@@ -6,7 +6,10 @@
 
 #include "assets.h"
 
+int zt__asset_stopwords(const char *out, int argc, char **argv);
+
 static const struct zt_asset_tool tools[] = {
+    {"stopwords", "stopwords-iso.json (npm stopwords-iso)", zt__asset_stopwords},
     {NULL, NULL, NULL},
 };
 

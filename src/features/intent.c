@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "conv_util.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_intent.h"
 #include "zentalk/zt_str.h"
@@ -13,7 +14,6 @@
 #define MAX_PHRASE_WORDS 8
 #define MAX_LEXICONS 32
 #define MAX_BOOSTS 4
-#define MAX_FILE (1u << 20)
 #define WORD_MAX 128
 
 /* the compiled-in config/intents.txt (cmake/embed.cmake) */
@@ -476,32 +476,41 @@ out:
     return 0;
 }
 
-int zt_intent_model_load(const char *path, struct zt_intent_model **out, char *err, size_t err_size)
+int zt__feat_read_file(const char *path, char **out, size_t *len, char *err, size_t err_size)
 {
     if (err_size) err[0] = '\0';
     FILE *f = fopen(path, "rb");
     if (!f) {
-        snprintf(err, err_size, "%s: %s", path, strerror(errno));
-        return errno == ENOENT ? ZT_ENOTFOUND : ZT_EIO;
+        int e = errno;
+        snprintf(err, err_size, "%s: %s", path, strerror(e));
+        return e == ENOENT ? ZT_ENOTFOUND : ZT_EIO;
     }
-    char *buf = zt_malloc(MAX_FILE + 1);
+    char *buf = zt_malloc(ZT__DATA_FILE_MAX + 1);
     if (!buf) {
         fclose(f);
         return ZT_ENOMEM;
     }
-    size_t n = fread(buf, 1, MAX_FILE + 1, f);
+    size_t n = fread(buf, 1, ZT__DATA_FILE_MAX + 1, f);
     bool bad = ferror(f) != 0;
     fclose(f);
-    int rc;
-    if (bad) {
-        snprintf(err, err_size, "%s: read error", path);
-        rc = ZT_EIO;
-    } else if (n > MAX_FILE) {
-        snprintf(err, err_size, "%s: larger than 1 MiB", path);
-        rc = ZT_ETOOBIG;
-    } else {
-        rc = zt_intent_model_parse(buf, n, path, out, err, err_size);
+    if (bad || n > ZT__DATA_FILE_MAX) {
+        snprintf(err, err_size, "%s: %s", path, bad ? "read error" : "larger than 1 MiB");
+        zt_free(buf);
+        return bad ? ZT_EIO : ZT_ETOOBIG;
     }
+    buf[n] = '\0';
+    *out = buf;
+    *len = n;
+    return 0;
+}
+
+int zt_intent_model_load(const char *path, struct zt_intent_model **out, char *err, size_t err_size)
+{
+    char *buf;
+    size_t n;
+    int rc = zt__feat_read_file(path, &buf, &n, err, err_size);
+    if (rc) return rc;
+    rc = zt_intent_model_parse(buf, n, path, out, err, err_size);
     zt_free(buf);
     return rc;
 }
