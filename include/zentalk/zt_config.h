@@ -149,6 +149,7 @@ struct zt_cfg_model_cache {
 struct zt_cfg_feature {
     bool enabled;
     double threshold;         /* meaning depends on the feature */
+    char *model;              /* smart_replies, summarize: models.yaml id of a chat model ("" = none); NULL for the others */
 };
 struct zt_cfg_features {
     struct zt_cfg_feature smart_replies, summarize, translate, spam, search,

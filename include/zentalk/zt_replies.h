@@ -80,11 +80,13 @@ struct zt_replies_result {
 };
 
 /* Suggest replies to msgs[0..n) (n >= 1) for me (me_len 0: whoever speaks
- * next). bank, model: loaded; hooks may be NULL. ZT_EINVAL: n == 0;
+ * next). An intent below min_confidence does not pick replies (the
+ * statement bank does). bank, model: loaded; hooks may be NULL. ZT_EINVAL: n == 0;
  * ZT_EPARSE: invalid UTF-8; ZT_ENOMEM. */
 ZT_NODISCARD int zt_replies_suggest(const struct zt_reply_bank *bank, const struct zt_intent_model *model,
                                     const struct zt_reply_hooks *hooks, const struct zt_conv_msg *msgs,
-                                    size_t n, const char *me, size_t me_len, struct zt_replies_result *out);
+                                    size_t n, const char *me, size_t me_len, double min_confidence,
+                                    struct zt_replies_result *out);
 
 const char *zt_reply_tone_name(enum zt_reply_tone t);
 const char *zt_reply_register_name(enum zt_reply_register r);

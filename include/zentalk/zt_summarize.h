@@ -70,13 +70,14 @@ struct zt_summary {
 };
 
 /* Summarise msgs[0..n). max_sentences: key sentences wanted (0: 20% of the
- * sentences, 1 to 5). sw may be NULL (no stopwords: every word counts).
+ * sentences, 1 to 5); min_salience: least score relative to the best
+ * sentence's (0..1) for a key sentence (the best one always). sw may be NULL (no stopwords: every word counts).
  * ZT_EINVAL: n == 0; ZT_ETOOBIG: more than ZT_SUMMARY_MAX_SENTENCES
  * sentences; ZT_EPARSE: invalid UTF-8; ZT_ENOMEM. Free with
  * zt_summary_deinit(). */
 ZT_NODISCARD int zt_summarize(const struct zt_intent_model *model, const struct zt_stopwords *sw,
                               const struct zt_conv_msg *msgs, size_t n, size_t max_sentences,
-                              struct zt_summary *out);
+                              double min_salience, struct zt_summary *out);
 void zt_summary_deinit(struct zt_summary *s);
 
 #endif

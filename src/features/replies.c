@@ -266,7 +266,7 @@ static int cmp_ranked(const void *a, const void *b)
 
 int zt_replies_suggest(const struct zt_reply_bank *bank, const struct zt_intent_model *model,
                        const struct zt_reply_hooks *hooks, const struct zt_conv_msg *msgs, size_t n, const char *me,
-                       size_t me_len, struct zt_replies_result *out)
+                       size_t me_len, double min_confidence, struct zt_replies_result *out)
 {
     if (n == 0) return ZT_EINVAL;
     struct zt_replies_result r;
@@ -317,7 +317,8 @@ int zt_replies_suggest(const struct zt_reply_bank *bank, const struct zt_intent_
     enum zt_intent order[ZT_INTENT_COUNT + 1];
     size_t n_order = 0;
     for (size_t i = 0; i < r.intent.n; i++)
-        if (bank->in[r.intent.labels[i].intent].n) order[n_order++] = r.intent.labels[i].intent;
+        if (bank->in[r.intent.labels[i].intent].n && r.intent.labels[i].confidence >= min_confidence)
+            order[n_order++] = r.intent.labels[i].intent;
     bool has_stmt = false;
     for (size_t i = 0; i < n_order; i++) has_stmt |= order[i] == ZT_INTENT_STATEMENT;
     if (!has_stmt) order[n_order++] = ZT_INTENT_STATEMENT;

@@ -309,7 +309,7 @@ static int cmp_item_chrono(const void *a, const void *b)
 }
 
 int zt_summarize(const struct zt_intent_model *model, const struct zt_stopwords *sw, const struct zt_conv_msg *msgs,
-                 size_t n, size_t max_sentences, struct zt_summary *out)
+                 size_t n, size_t max_sentences, double min_salience, struct zt_summary *out)
 {
     if (n == 0) return ZT_EINVAL;
     struct work k;
@@ -449,6 +449,7 @@ int zt_summarize(const struct zt_intent_model *model, const struct zt_stopwords 
         for (size_t i = 0; i < S; i++) rk[i] = (struct rank_ix){k.s[i].score, i};
         qsort(rk, S, sizeof *rk, cmp_rank);
         for (size_t i = 0; i < want && !rc; i++) {
+            if (i > 0 && rk[i].score < min_salience * rk[0].score) break;
             const struct sent *s = &k.s[rk[i].i];
             rc = push_item(&key, (struct zt_summary_item){s->msg, s->off, s->len, rk[i].score, NULL, SIZE_MAX});
         }

@@ -43,7 +43,7 @@ static struct zt_conv_msg msg(const char *from, const char *text)
 static void suggest1(const char *text, const struct zt_reply_hooks *h, struct zt_replies_result *r)
 {
     struct zt_conv_msg m[2] = {msg("bob", "hey"), msg("alice", text)};
-    assert_int_equal(zt_replies_suggest(bank, model, h, m, 2, "bob", 3, r), 0);
+    assert_int_equal(zt_replies_suggest(bank, model, h, m, 2, "bob", 3, 0.5, r), 0);
 }
 
 static bool has_meaning(const struct zt_replies_result *r, const char *meaning)
@@ -141,18 +141,18 @@ static void test_turns(void **state)
     /* bob's own last message is skipped: alice's question is answered */
     struct zt_conv_msg m[3] = {msg("alice", "Do you want to come to the party?"), msg("bob", "hmm"),
                                msg("bob", "let me think")};
-    assert_int_equal(zt_replies_suggest(bank, model, NULL, m, 3, "bob", 3, &r), 0);
+    assert_int_equal(zt_replies_suggest(bank, model, NULL, m, 3, "bob", 3, 0.5, &r), 0);
     assert_int_equal(r.target, 0);
     assert_int_equal(r.used, ZT_INTENT_INVITATION);
     /* a statement closing alice's turn: her earlier question leads */
     struct zt_conv_msg m2[3] = {msg("bob", "hi"), msg("alice", "Are you free on Friday?"), msg("alice", "I have tickets.")};
-    assert_int_equal(zt_replies_suggest(bank, model, NULL, m2, 3, "bob", 3, &r), 0);
+    assert_int_equal(zt_replies_suggest(bank, model, NULL, m2, 3, "bob", 3, 0.5, &r), 0);
     assert_int_equal(r.target, 1);
     assert_int_equal(r.used, ZT_INTENT_SCHEDULING);
-    assert_int_equal(zt_replies_suggest(bank, model, NULL, m2, 0, NULL, 0, &r), ZT_EINVAL);
+    assert_int_equal(zt_replies_suggest(bank, model, NULL, m2, 0, NULL, 0, 0.5, &r), ZT_EINVAL);
     /* formal register */
     struct zt_conv_msg m3[1] = {msg("ms smith", "Dear Bob, could you kindly send the contract? Regards")};
-    assert_int_equal(zt_replies_suggest(bank, model, NULL, m3, 1, NULL, 0, &r), 0);
+    assert_int_equal(zt_replies_suggest(bank, model, NULL, m3, 1, NULL, 0, 0.5, &r), 0);
     assert_int_equal(r.reg, ZT_REG_FORMAL);
 }
 

@@ -83,7 +83,7 @@ static void check_launch(const struct zt_stopwords *sw)
     struct zt_conv_msg m[sizeof launch / sizeof launch[0]];
     to_msgs(launch, n, m);
     struct zt_summary s;
-    assert_int_equal(zt_summarize(model, sw, m, n, 3, &s), 0);
+    assert_int_equal(zt_summarize(model, sw, m, n, 3, 0.0, &s), 0);
     assert_int_equal(s.n_key, 3);
     for (size_t i = 0; i < s.n_key; i++) {
         printf("  key: [%zu] %s: %.*s (%.4f)\n", s.key[i].msg, launch[s.key[i].msg].from, (int)s.key[i].len,
@@ -158,7 +158,7 @@ static void test_open_questions(void **state)
     struct zt_conv_msg m[5];
     to_msgs(l, n, m);
     struct zt_summary s;
-    assert_int_equal(zt_summarize(model, small_sw, m, n, 0, &s), 0);
+    assert_int_equal(zt_summarize(model, small_sw, m, n, 0, 0.0, &s), 0);
     /* the deadline was never answered; nor was the finance question (only
      * ben spoke after it); the presenter question was */
     assert_true(item_has(m, s.questions, s.n_questions, 0, "deadline"));
@@ -172,8 +172,8 @@ static void test_open_questions(void **state)
 
     /* the same call twice gives the same answer */
     struct zt_summary a, b;
-    assert_int_equal(zt_summarize(model, small_sw, m, n, 2, &a), 0);
-    assert_int_equal(zt_summarize(model, small_sw, m, n, 2, &b), 0);
+    assert_int_equal(zt_summarize(model, small_sw, m, n, 2, 0.0, &a), 0);
+    assert_int_equal(zt_summarize(model, small_sw, m, n, 2, 0.0, &b), 0);
     assert_int_equal(a.n_key, b.n_key);
     for (size_t i = 0; i < a.n_key; i++) assert_int_equal(a.key[i].msg, b.key[i].msg);
     zt_summary_deinit(&a);
@@ -185,23 +185,23 @@ static void test_edges(void **state)
     (void)state;
     struct zt_summary s;
     struct zt_conv_msg one = {"a", 1, "ok", 2};
-    assert_int_equal(zt_summarize(model, NULL, &one, 1, 0, &s), 0);
+    assert_int_equal(zt_summarize(model, NULL, &one, 1, 0, 0.0, &s), 0);
     assert_int_equal(s.n_key, 1);
     zt_summary_deinit(&s);
     struct zt_conv_msg empty = {"a", 1, "", 0};
-    assert_int_equal(zt_summarize(model, small_sw, &empty, 1, 0, &s), 0);
+    assert_int_equal(zt_summarize(model, small_sw, &empty, 1, 0, 0.0, &s), 0);
     assert_int_equal(s.n_key, 0);
     zt_summary_deinit(&s);
-    assert_int_equal(zt_summarize(model, small_sw, &one, 0, 0, &s), ZT_EINVAL);
+    assert_int_equal(zt_summarize(model, small_sw, &one, 0, 0, 0.0, &s), ZT_EINVAL);
     struct zt_conv_msg bad = {"a", 1, "\xff", 1};
-    assert_int_equal(zt_summarize(model, small_sw, &bad, 1, 0, &s), ZT_EPARSE);
+    assert_int_equal(zt_summarize(model, small_sw, &bad, 1, 0, 0.0, &s), ZT_EPARSE);
     /* too many sentences */
     size_t len = (ZT_SUMMARY_MAX_SENTENCES + 1) * 4;
     char *big = zt_malloc(len);
     assert_non_null(big);
     for (size_t i = 0; i < len; i += 4) memcpy(big + i, "Go. ", 4);
     struct zt_conv_msg bm = {"a", 1, big, len};
-    assert_int_equal(zt_summarize(model, small_sw, &bm, 1, 0, &s), ZT_ETOOBIG);
+    assert_int_equal(zt_summarize(model, small_sw, &bm, 1, 0, 0.0, &s), ZT_ETOOBIG);
     zt_free(big);
 
     struct zt_stopwords *sw = NULL;
