@@ -91,6 +91,13 @@ ZT_NODISCARD int zt_replies_suggest(const struct zt_reply_bank *bank, const stru
 const char *zt_reply_tone_name(enum zt_reply_tone t);
 const char *zt_reply_register_name(enum zt_reply_register r);
 
+/* The windowed conversation as "from: text" lines: the newest messages
+ * that fit max_bytes (the newest one always, cut to max_bytes), oldest
+ * first. MINIMAL WINDOWING, to be replaced by zt_context.h (token budget)
+ * once merged. ZT_ETOOBIG when out's limit is reached. */
+ZT_NODISCARD int zt_replies_transcript(const struct zt_conv_msg *msgs, size_t n, size_t max_bytes,
+                                       struct zt_buf *out);
+
 /* The LLM prompt: system instructions and the windowed conversation as one
  * user message (the newest messages that fit max_bytes, oldest first;
  * MINIMAL WINDOWING, to be replaced by zt_context.h). Appends to sys and

@@ -377,6 +377,15 @@ int zt_replies_prompt(const struct zt_conv_msg *msgs, size_t n, const char *me, 
         rc = zt_buf_appendf(sys, " The user is %.*s.", (int)(me_len > 64 ? 64 : me_len), me);
         if (rc) return rc;
     }
+    rc = zt_buf_append_str(user, "Conversation:\n");
+    if (!rc) rc = zt_replies_transcript(msgs, n, max_bytes, user);
+    if (!rc) rc = zt_buf_append_str(user, "Three replies:\n");
+    return rc;
+}
+
+int zt_replies_transcript(const struct zt_conv_msg *msgs, size_t n, size_t max_bytes, struct zt_buf *user)
+{
+    int rc = 0;
     /* MINIMAL WINDOWING (switch to zt_context.h once merged): the newest
      * messages whose "from: text" lines fit max_bytes, oldest first. */
     size_t first = n, used = 0;
@@ -388,7 +397,6 @@ int zt_replies_prompt(const struct zt_conv_msg *msgs, size_t n, const char *me, 
         first--;
         if (used > max_bytes) break; /* the newest message alone is over: keep it, cut below */
     }
-    rc = zt_buf_append_str(user, "Conversation:\n");
     for (size_t i = first; !rc && i < n; i++) {
         const struct zt_conv_msg *m = &msgs[i];
         size_t tl = m->len > max_bytes ? max_bytes : m->len;
@@ -397,7 +405,6 @@ int zt_replies_prompt(const struct zt_conv_msg *msgs, size_t n, const char *me, 
         rc = zt_buf_appendf(user, "%.*s: %.*s\n", (int)(m->from_len ? m->from_len : 7),
                             m->from_len ? m->from : "someone", (int)tl, m->text);
     }
-    if (!rc) rc = zt_buf_append_str(user, "Three replies:\n");
     return rc;
 }
 
@@ -406,44 +413,72 @@ static bool is_space(char c)
     return c == ' ' || c == '\t' || c == '\r';
 }
 
+/* Add a[0..l) (trimmed, unquoted) to out when it is a usable, new reply. */
+static void add_reply(const char *a, const char *b, char out[ZT_REPLIES_N][ZT_REPLY_MAX + 1], size_t *n)
+{
+    while (a < b && is_space(*a)) a++;
+    while (b > a && is_space(b[-1])) b--;
+    if (b - a >= 2 && ((*a == '"' && b[-1] == '"') || (*a == '\'' && b[-1] == '\''))) {
+        a++;
+        b--;
+    }
+    while (a < b && is_space(*a)) a++;
+    while (b > a && is_space(b[-1])) b--;
+    size_t l = (size_t)(b - a);
+    if (*n >= ZT_REPLIES_N || l == 0 || l > ZT_REPLY_MAX || !zt_utf8_valid(a, l)) return;
+    bool letter = false;
+    for (size_t i = 0; i < l; i++) {
+        if ((unsigned char)a[i] < 0x20) return;
+        letter |= (unsigned char)a[i] >= 0x80 || (a[i] >= 'a' && a[i] <= 'z') || (a[i] >= 'A' && a[i] <= 'Z');
+    }
+    if (!letter) return;
+    char cand[ZT_REPLY_MAX + 1];
+    memcpy(cand, a, l);
+    cand[l] = '\0';
+    for (size_t i = 0; i < *n; i++)
+        if (zt_str_eq_ci(out[i], cand)) return;
+    memcpy(out[*n], cand, l + 1);
+    (*n)++;
+}
+
+/* One line without its list marker ("1.", "2)", "(3)", "-", "*", "•"). */
+static const char *strip_marker(const char *a, const char *b)
+{
+    while (a < b && is_space(*a)) a++;
+    const char *s = a;
+    if (a < b && *a == '(') a++;
+    const char *d = a;
+    while (d < b && *d >= '0' && *d <= '9' && d - a < 3) d++;
+    if (d > a && d < b && (*d == '.' || *d == ')' || *d == ':')) return d + 1;
+    if (s < b && (*s == '-' || *s == '*')) return s + 1;
+    if (b - s >= 3 && memcmp(s, "\xE2\x80\xA2", 3) == 0) return s + 3;
+    return s;
+}
+
 size_t zt_replies_parse_llm(const char *text, size_t len, char out[ZT_REPLIES_N][ZT_REPLY_MAX + 1])
 {
-    size_t n = 0;
-    const char *p = text, *end = text + len;
-    while (p < end && n < ZT_REPLIES_N) {
-        const char *e = memchr(p, '\n', (size_t)(end - p));
-        if (!e) e = end;
-        const char *a = p, *b = e;
-        p = e < end ? e + 1 : end;
-        while (a < b && is_space(*a)) a++;
-        /* list markers: "1.", "2)", "(3)", "-", "*", "•" */
-        if (a < b && *a == '(') a++;
-        const char *d = a;
-        while (d < b && *d >= '0' && *d <= '9' && d - a < 3) d++;
-        if (d > a && d < b && (*d == '.' || *d == ')' || *d == ':')) a = d + 1;
-        else if (a < b && (*a == '-' || *a == '*')) a++;
-        else if (b - a >= 3 && memcmp(a, "\xE2\x80\xA2", 3) == 0) a += 3;
-        while (a < b && is_space(*a)) a++;
-        while (b > a && is_space(b[-1])) b--;
-        if (b - a >= 2 && ((*a == '"' && b[-1] == '"') || (*a == '\'' && b[-1] == '\''))) {
-            a++;
-            b--;
+    /* one reply per line; a model that writes them on one line (or writes
+     * prose) is read sentence by sentence instead */
+    for (int pass = 0; pass < 2; pass++) {
+        size_t n = 0;
+        const char *p = text, *end = text + len;
+        while (p < end && n < ZT_REPLIES_N) {
+            const char *e = memchr(p, '\n', (size_t)(end - p));
+            if (!e) e = end;
+            const char *a = strip_marker(p, e), *b = e;
+            p = e < end ? e + 1 : end;
+            if (pass == 0) {
+                add_reply(a, b, out, &n);
+                continue;
+            }
+            size_t l = (size_t)(b - a);
+            if (!zt_utf8_valid(a, l)) continue;
+            struct zt_span sp[16];
+            size_t ns = 0;
+            if (zt_text_sentences(a, l, sp, 16, &ns) != 0) continue;
+            for (size_t i = 0; i < ns && i < 16; i++) add_reply(a + sp[i].off, a + sp[i].off + sp[i].len, out, &n);
         }
-        while (a < b && is_space(*a)) a++;
-        while (b > a && is_space(b[-1])) b--;
-        size_t l = (size_t)(b - a);
-        if (l == 0 || l > ZT_REPLY_MAX || !zt_utf8_valid(a, l)) continue;
-        bool ctrl = false;
-        for (size_t i = 0; i < l && !ctrl; i++) ctrl = (unsigned char)a[i] < 0x20;
-        if (ctrl) continue;
-        char cand[ZT_REPLY_MAX + 1];
-        memcpy(cand, a, l);
-        cand[l] = '\0';
-        bool dup = false;
-        for (size_t i = 0; i < n && !dup; i++) dup = zt_str_eq_ci(out[i], cand);
-        if (dup) continue;
-        memcpy(out[n], cand, l + 1);
-        n++;
+        if (n == ZT_REPLIES_N || pass == 1) return n;
     }
-    return n;
+    return 0;
 }

@@ -25,6 +25,7 @@
 
 #include "attest.h"
 #include "auth.h"
+#include "feat_replies.h"
 #include "llm.h"
 #include "metrics.h"
 #include "models.h"
@@ -82,6 +83,7 @@ struct zt_server {
     bool listener_loopback;      /* server.listen is a loopback address */
     struct zt__ratelimit *limiter;
     struct zt__wallet *wallet;   /* wallet login nonces and sessions */
+    struct zt__feat_conv *conv;  /* intents, smart replies, summaries (feat_replies.h) */
 };
 
 #define RATE_LIMIT_KEYS 10000 /* identities tracked; least recently seen evicted */
@@ -349,6 +351,21 @@ static void h_logout(struct zt_server *s, struct zt_http_req *req, json_t *body,
     zt__wallet_h_logout(s->wallet, req, resp);
 }
 
+static void h_feat_intents(struct zt_server *s, struct zt_http_req *req, json_t *body, struct zt_http_resp *resp)
+{
+    zt__feat_h_intents(s->conv, req, body, resp);
+}
+
+static void h_feat_replies(struct zt_server *s, struct zt_http_req *req, json_t *body, struct zt_http_resp *resp)
+{
+    zt__feat_h_replies(s->conv, req, body, resp);
+}
+
+static void h_feat_summarize(struct zt_server *s, struct zt_http_req *req, json_t *body, struct zt_http_resp *resp)
+{
+    zt__feat_h_summarize(s->conv, req, body, resp);
+}
+
 static const struct route routes[] = {
     {"/healthz", M_GET, 0, ZT__AUTH_NONE, h_healthz},
     {"/readyz", M_GET, 0, ZT__AUTH_NONE, h_readyz},
@@ -364,6 +381,9 @@ static const struct route routes[] = {
     {"/v1/auth/wallet/nonce", M_POST, M_POST, ZT__AUTH_NONE, h_wallet_nonce},
     {"/v1/auth/wallet/login", M_POST, M_POST, ZT__AUTH_NONE, h_wallet_login},
     {"/v1/auth/logout", M_POST, 0, ZT__AUTH_NONE, h_logout},
+    {"/v1/features/intents", M_POST, M_POST, ZT__AUTH_USER, h_feat_intents},
+    {"/v1/features/smart-replies", M_POST, M_POST, ZT__AUTH_USER, h_feat_replies},
+    {"/v1/features/summarize", M_POST, M_POST, ZT__AUTH_USER, h_feat_summarize},
 };
 #define N_ROUTES (sizeof routes / sizeof routes[0])
 
@@ -593,6 +613,14 @@ int zt_server_new(const struct zt_config *cfg, const char *node_id, struct zt_se
         zt_free(s);
         return ZT_ENOMEM;
     }
+    int frc = zt__feat_conv_new(cfg, s->models, &s->conv);
+    if (frc != 0) {
+        zt__models_free(s->models);
+        zt__wallet_free(s->wallet);
+        zt__ratelimit_free(s->limiter);
+        zt_free(s);
+        return frc;
+    }
     for (size_t i = 0; i < N_ROUTES; i++) zt_ignore(zt__metrics_add_route(&s->metrics, routes[i].path));
     zt_ignore(zt__metrics_add_route(&s->metrics, UNMATCHED));
     *out = s;
@@ -669,6 +697,7 @@ void zt_server_free(struct zt_server *s)
     for (int i = 0; i < 200 && s->http && zt_http_inflight(s->http) > 0; i++) zt_time_sleep_ms(10);
     zt_http_stop(s->http);
     zt__attest_free(s->attest);
+    zt__feat_conv_free(s->conv); /* after zt__models_shutdown(): no job callback runs any more */
     zt__models_free(s->models);
     zt__ratelimit_free(s->limiter);
     zt__wallet_free(s->wallet);

@@ -201,6 +201,12 @@ static void test_llm_parse(void **state)
     assert_string_equal(out[2], "What time?");
     const char *b = "Yes\nyes\nYES\n\n   \nNo";
     assert_int_equal(zt_replies_parse_llm(b, strlen(b), out), 2);
+    /* prose: sentence by sentence */
+    const char *c = "Once upon a time, there was a girl. She liked to play. She liked to play. The sun was hot.";
+    assert_int_equal(zt_replies_parse_llm(c, strlen(c), out), 3);
+    assert_string_equal(out[0], "Once upon a time, there was a girl.");
+    assert_string_equal(out[1], "She liked to play.");
+    assert_string_equal(out[2], "The sun was hot.");
     assert_int_equal(zt_replies_parse_llm("", 0, out), 0);
     assert_int_equal(zt_replies_parse_llm("\xff\xfe\n1.\n\"\"", 8, out), 0);
 
