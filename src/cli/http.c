@@ -1,4 +1,4 @@
-/* http.c: the CLI's GET helper (libcurl) and API error printing. */
+/* http.c: the CLI's GET and POST-JSON helpers (libcurl) and API error printing. */
 #include <curl/curl.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -44,6 +44,63 @@ int zt__cli_http_get(const char *base, const char *path, long timeout_ms, long *
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
     curl_easy_cleanup(c);
     return 0;
+}
+
+int zt__cli_http_post_json(const char *base, const char *path, const json_t *req, long timeout_ms, long *status,
+                           json_t **resp)
+{
+    char url[2048];
+    size_t bl = strlen(base);
+    while (bl && base[bl - 1] == '/') bl--;
+    int n = snprintf(url, sizeof url, "%.*s%s", (int)bl, base, path);
+    if (n < 0 || (size_t)n >= sizeof url) {
+        fprintf(stderr, "zentalk: URL too long\n");
+        return 1;
+    }
+    char *body = json_dumps(req, JSON_COMPACT);
+    if (!body) return 1;
+    struct zt_buf out;
+    zt_buf_init(&out, 64u << 20);
+    CURL *c = curl_easy_init();
+    struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/json");
+    int ret = 1;
+    if (!c || !hdr) goto out;
+    char errbuf[CURL_ERROR_SIZE] = "";
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &out);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 3000L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_USERAGENT, "zentalk/" ZT_VERSION);
+    CURLcode rc = curl_easy_perform(c);
+    if (rc != CURLE_OK) {
+        fprintf(stderr, "zentalk: cannot reach %s: %s\n", url, errbuf[0] ? errbuf : curl_easy_strerror(rc));
+        goto out;
+    }
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+    if (*status < 200 || *status > 299) {
+        zt__cli_print_api_error(*status, zt_buf_str(&out));
+        goto out;
+    }
+    *resp = json_loadb(out.data ? out.data : "", out.len, 0, NULL);
+    if (!*resp) {
+        fprintf(stderr, "zentalk: the node's answer is not JSON\n");
+        goto out;
+    }
+    ret = 0;
+out:
+    if (c) curl_easy_cleanup(c);
+    curl_slist_free_all(hdr);
+    zt_buf_deinit(&out);
+    json_free_t jfree;
+    json_get_alloc_funcs(NULL, &jfree);
+    jfree(body);
+    return ret;
 }
 
 void zt__cli_print_api_error(long status, const char *body)

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "attest.h"
+#include "conv.h"
 #include "keys.h"
 #include "models.h"
 #include "run.h"
@@ -49,6 +50,10 @@ static void usage(FILE *out)
             "                                show a node's id and public keys (DIR/node.key)\n"
             "  attest [URL] [--nonce HEX] [--expect-binary SHA256] [--json]\n"
             "                                fetch and verify a node's signed attestation report\n"
+            "  replies [--me NAME] [--json] < CONVERSATION\n"
+            "                                three suggested replies to the last message\n"
+            "  summarize [--max-sentences N] [--json] < CONVERSATION\n"
+            "                                key messages, decisions, open questions, action items\n"
             "\n"
             "Options:\n"
             "  -u, --url URL   node address (default $ZENTALK_URL or " DEFAULT_URL ")\n"
@@ -171,6 +176,16 @@ int main(int argc, char **argv)
         int arc = zt__cli_attest(argc - ci, argv + ci);
         curl_global_cleanup();
         return arc;
+    }
+
+    /* `replies` and `summarize` send a conversation read from stdin */
+    if (ci > 0 && (strcmp(argv[ci], "replies") == 0 || strcmp(argv[ci], "summarize") == 0)) {
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) return 1;
+        json_set_alloc_funcs(zt_malloc, zt_free);
+        int crc = strcmp(argv[ci], "replies") == 0 ? zt__cli_replies(argc - ci, argv + ci)
+                                                   : zt__cli_summarize(argc - ci, argv + ci);
+        curl_global_cleanup();
+        return crc;
     }
 
     /* `keygen` and `id` work on a node identity key file, with their own options */
