@@ -537,7 +537,7 @@ static void noisy_or(double *acc, double w)
 }
 
 /* Questions from the shape of each sentence. */
-static void question_rules(const struct zt_intent_model *m, const struct ptext *p, double sc[])
+static void question_rules(const struct zt_intent_model *m, const struct ptext *p, const bool *greet, double sc[])
 {
     const struct lexicon *aux = &m->lex[m->req[LX_AUX]], *wh = &m->lex[m->req[LX_WH]],
                          *pron = &m->lex[m->req[LX_PRONOUN]];
@@ -548,6 +548,7 @@ static void question_rules(const struct zt_intent_model *m, const struct ptext *
         double q = 0, yn = 0;
         bool wh_anywhere = false;
         for (size_t i = se->first; i < se->first + se->n; i++) {
+            if (greet[i]) continue; /* "how are you", "what's up" greet */
             bool cl = (p->t[i].flags & TF_CLAUSE) != 0;
             if (lex_at(wh, p, i)) {
                 wh_anywhere = true;
@@ -562,7 +563,7 @@ static void question_rules(const struct zt_intent_model *m, const struct ptext *
                 else if (pronoun && (p->t[i].flags & TF_SENT)) noisy_or(&yn, 0.7);
             }
         }
-        if (se->q && q == 0 && yn == 0) {
+        if (se->q && q == 0 && yn == 0 && !(se->n && greet[se->first])) {
             if (wh_anywhere) q = 0.75;
             else yn = 0.7;
         }
@@ -577,7 +578,19 @@ int zt_intent_detect(const struct zt_intent_model *m, const char *text, size_t l
     int rc = prepare(text, len, &p);
     if (rc) return rc;
     double sc[ZT_INTENT_COUNT] = {0};
-    question_rules(m, &p, sc);
+    /* words of greeting cues ("how are you?") do not make questions */
+    bool *greet = zt_calloc(p.n ? p.n : 1, sizeof *greet);
+    if (!greet) {
+        ptext_free(&p);
+        return ZT_ENOMEM;
+    }
+    const struct intent_cues *gc = &m->in[ZT_INTENT_GREETING];
+    for (size_t c = 0; c < gc->n; c++)
+        for (size_t i = 0; i < p.n; i++)
+            if ((gc->c[c].where != CUE_START || (p.t[i].flags & TF_CLAUSE)) && phrase_at(&p, i, &gc->c[c].p))
+                for (size_t k = 0; k < gc->c[c].p.n; k++) greet[i + k] = true;
+    question_rules(m, &p, greet, sc);
+    zt_free(greet);
     const struct lexicon *neg = &m->lex[m->req[LX_NEG]];
     bool lex_hit[MAX_LEXICONS] = {false}, lex_done[MAX_LEXICONS] = {false};
     for (int it = 1; it < ZT_INTENT_COUNT; it++) {
@@ -619,6 +632,12 @@ int zt_intent_detect(const struct zt_intent_model *m, const char *text, size_t l
     if (sc[ZT_INTENT_INVITATION] > specific) specific = sc[ZT_INTENT_INVITATION];
     if (sc[ZT_INTENT_SCHEDULING] > specific) specific = sc[ZT_INTENT_SCHEDULING];
     if (specific >= 0.7 && sc[ZT_INTENT_YESNO] >= specific) sc[ZT_INTENT_YESNO] = specific - 0.01;
+    /* "Hi! Are you free at 3?": a greeting in front of something else is
+     * not what the message is about */
+    double other = 0;
+    for (int it = 1; it < ZT_INTENT_COUNT; it++)
+        if (it != ZT_INTENT_GREETING && sc[it] > other) other = sc[it];
+    if (other >= ZT_INTENT_MIN && sc[ZT_INTENT_GREETING] >= other) sc[ZT_INTENT_GREETING] = other - 0.01;
     struct zt_intent_result r;
     memset(&r, 0, sizeof r);
     r.has_time = lex_any(m, m->req[LX_TIME], &p, ZT_LEX_ANY);
