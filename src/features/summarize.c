@@ -224,7 +224,7 @@ static bool ends_with_q(const char *s, size_t len)
     return len > 0 && s[len - 1] == '?';
 }
 
-/* sorted unique content-word stems of sentence s */
+/* Number of content-word stems sentences a and b share (both sorted, unique). */
 static size_t shared_words(const struct work *k, const struct sent *a, const struct sent *b)
 {
     size_t i = 0, j = 0, n = 0;
@@ -506,19 +506,31 @@ int zt_summarize(const struct zt_intent_model *model, const struct zt_stopwords 
         size_t other = SIZE_MAX;
         for (size_t j = s->msg + 1; j < n && other == SIZE_MAX; j++)
             if (!same_from(&msgs[j], m)) other = j;
-        if (todo) it.kind = "todo", it.assignee = s->msg;
-        else if (commit && (imper || timed || si.labels[0].intent == ZT_INTENT_STATEMENT)) it.kind = "commitment", it.assignee = s->msg;
-        else if (request && (timed || imper)) it.kind = "request", it.assignee = other;
-        else if (imper_start && timed) it.kind = "task", it.assignee = SIZE_MAX;
+        if (todo) {
+            it.kind = "todo";
+            it.assignee = s->msg;
+        } else if (commit && (imper || timed || si.labels[0].intent == ZT_INTENT_STATEMENT)) {
+            it.kind = "commitment";
+            it.assignee = s->msg;
+        } else if (request && (timed || imper)) {
+            it.kind = "request";
+            it.assignee = other;
+        } else if (imper_start && timed) {
+            it.kind = "task";
+        }
         if (it.kind && (rc = push_item(&act, it))) break;
     }
     if (rc) goto out;
 
     memset(out, 0, sizeof *out);
-    out->key = key.v, out->n_key = key.n;
-    out->decisions = dec.v, out->n_decisions = dec.n;
-    out->questions = qs.v, out->n_questions = qs.n;
-    out->actions = act.v, out->n_actions = act.n;
+    out->key = key.v;
+    out->n_key = key.n;
+    out->decisions = dec.v;
+    out->n_decisions = dec.n;
+    out->questions = qs.v;
+    out->n_questions = qs.n;
+    out->actions = act.v;
+    out->n_actions = act.n;
     out->n_sentences = S;
     out->lang = lang != SIZE_MAX ? sw->lang[lang].code : "";
     out->iterations = iters;

@@ -350,6 +350,7 @@ static json_t *llm_result(struct llm_ctx *c, int err, const char *text, size_t l
     }
     json_object_set_new(r, "replies", arr);
     json_object_set_new(r, "method", json_string("llm"));
+    json_object_del(r, "bank"); /* no bank chose these */
     return r;
 }
 
