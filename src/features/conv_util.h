@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "zentalk/zt_error.h"
+#include "zentalk/zt_intent.h"
 
 #define ZT__DATA_FILE_MAX (1u << 20)
 
@@ -14,6 +15,16 @@
  * NUL-terminated). ZT_ENOTFOUND, ZT_EIO, ZT_ETOOBIG, ZT_ENOMEM; err says
  * which file and why. */
 ZT_NODISCARD int zt__feat_read_file(const char *path, char **out, size_t *len, char *err, size_t err_size);
+
+/* A message tokenised once for several intent / lexicon queries
+ * (intent.c); the summariser asks six questions of every sentence. */
+struct zt__ptext;
+ZT_NODISCARD int zt__ptext_new(const char *text, size_t len, struct zt__ptext **out);
+void zt__ptext_free(struct zt__ptext *p);
+ZT_NODISCARD int zt__intent_detect_p(const struct zt_intent_model *m, const struct zt__ptext *p,
+                                     struct zt_intent_result *out);
+bool zt__intent_lexicon_p(const struct zt_intent_model *m, const char *name, const struct zt__ptext *p,
+                          enum zt_lex_where where);
 
 /* FNV-1a, the hash of folded words in the cue tables and stopword sets. */
 static inline uint64_t zt__fnv1a(const char *s, size_t n)

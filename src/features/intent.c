@@ -109,14 +109,14 @@ struct psent {
     bool excl;       /* ends with '!' */
 };
 
-struct ptext {
+struct zt__ptext {
     struct ptok *t;
     size_t n;
     struct psent *s;
     size_t n_s;
 };
 
-static void ptext_free(struct ptext *p)
+static void ptext_free(struct zt__ptext *p)
 {
     zt_free(p->t);
     zt_free(p->s);
@@ -193,7 +193,7 @@ static int tokenize_all(const char *text, size_t len, struct zt_token **out, siz
 }
 
 /* Split text into sentences and words (WORD, NUMBER, EMOJI tokens). */
-static int prepare(const char *text, size_t len, struct ptext *p)
+static int prepare(const char *text, size_t len, struct zt__ptext *p)
 {
     memset(p, 0, sizeof *p);
     struct zt_token *t = NULL;
@@ -258,7 +258,7 @@ out:
     return rc;
 }
 
-static bool phrase_at(const struct ptext *p, size_t i, const struct phrase *ph)
+static bool phrase_at(const struct zt__ptext *p, size_t i, const struct phrase *ph)
 {
     if (ph->n == 0 || i + ph->n > p->n) return false;
     for (size_t k = 0; k < ph->n; k++)
@@ -266,14 +266,14 @@ static bool phrase_at(const struct ptext *p, size_t i, const struct phrase *ph)
     return true;
 }
 
-static bool lex_at(const struct lexicon *lx, const struct ptext *p, size_t i)
+static bool lex_at(const struct lexicon *lx, const struct zt__ptext *p, size_t i)
 {
     for (size_t k = 0; k < lx->n; k++)
         if (phrase_at(p, i, &lx->p[k])) return true;
     return false;
 }
 
-static bool lex_any(const struct zt_intent_model *m, int lx, const struct ptext *p, enum zt_lex_where where)
+static bool lex_any(const struct zt_intent_model *m, int lx, const struct zt__ptext *p, enum zt_lex_where where)
 {
     for (size_t i = 0; i < p->n; i++) {
         if (where == ZT_LEX_START && !(p->t[i].flags & TF_CLAUSE)) continue;
@@ -537,7 +537,7 @@ static void noisy_or(double *acc, double w)
 }
 
 /* Questions from the shape of each sentence. */
-static void question_rules(const struct zt_intent_model *m, const struct ptext *p, const bool *greet, double sc[])
+static void question_rules(const struct zt_intent_model *m, const struct zt__ptext *p, const bool *greet, double sc[])
 {
     const struct lexicon *aux = &m->lex[m->req[LX_AUX]], *wh = &m->lex[m->req[LX_WH]],
                          *pron = &m->lex[m->req[LX_PRONOUN]];
@@ -574,16 +574,42 @@ static void question_rules(const struct zt_intent_model *m, const struct ptext *
 
 int zt_intent_detect(const struct zt_intent_model *m, const char *text, size_t len, struct zt_intent_result *out)
 {
-    struct ptext p;
-    int rc = prepare(text, len, &p);
+    struct zt__ptext *p;
+    int rc = zt__ptext_new(text, len, &p);
     if (rc) return rc;
+    rc = zt__intent_detect_p(m, p, out);
+    zt__ptext_free(p);
+    return rc;
+}
+
+int zt__ptext_new(const char *text, size_t len, struct zt__ptext **out)
+{
+    struct zt__ptext *p = zt_calloc(1, sizeof *p);
+    if (!p) return ZT_ENOMEM;
+    int rc = prepare(text, len, p);
+    if (rc) {
+        zt_free(p);
+        return rc;
+    }
+    *out = p;
+    return 0;
+}
+
+void zt__ptext_free(struct zt__ptext *p)
+{
+    if (!p) return;
+    ptext_free(p);
+    zt_free(p);
+}
+
+int zt__intent_detect_p(const struct zt_intent_model *m, const struct zt__ptext *pp, struct zt_intent_result *out)
+{
+    const struct zt__ptext p = *pp;
+    int rc = 0;
     double sc[ZT_INTENT_COUNT] = {0};
     /* words of greeting cues ("how are you?") do not make questions */
     bool *greet = zt_calloc(p.n ? p.n : 1, sizeof *greet);
-    if (!greet) {
-        ptext_free(&p);
-        return ZT_ENOMEM;
-    }
+    if (!greet) return ZT_ENOMEM;
     const struct intent_cues *gc = &m->in[ZT_INTENT_GREETING];
     for (size_t c = 0; c < gc->n; c++)
         for (size_t i = 0; i < p.n; i++)
@@ -658,9 +684,8 @@ int zt_intent_detect(const struct zt_intent_model *m, const char *text, size_t l
         r.labels[0] = (struct zt_intent_label){ZT_INTENT_STATEMENT, 1.0 - best};
         r.n = 1;
     }
-    ptext_free(&p);
     *out = r;
-    return 0;
+    return rc;
 }
 
 double zt_intent_score(const struct zt_intent_result *r, enum zt_intent i)
@@ -678,10 +703,17 @@ int zt_intent_lexicon(const struct zt_intent_model *m, const char *name, const c
         *hit = false;
         return 0;
     }
-    struct ptext p;
+    struct zt__ptext p;
     int rc = prepare(text, len, &p);
     if (rc) return rc;
     *hit = lex_any(m, lx, &p, where);
     ptext_free(&p);
     return 0;
+}
+
+bool zt__intent_lexicon_p(const struct zt_intent_model *m, const char *name, const struct zt__ptext *p,
+                          enum zt_lex_where where)
+{
+    int lx = find_lex(m, name, strlen(name));
+    return lx >= 0 && lex_any(m, lx, p, where);
 }

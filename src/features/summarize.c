@@ -469,10 +469,13 @@ int zt_summarize(const struct zt_intent_model *model, const struct zt_stopwords 
         const struct sent *s = &k.s[i];
         const struct zt_conv_msg *m = &msgs[s->msg];
         const char *t = m->text + s->off;
-        bool hit;
+        struct zt__ptext *pt;
+        if ((rc = zt__ptext_new(t, s->len, &pt))) break;
         struct zt_summary_item it = {s->msg, s->off, s->len, 1.0, NULL, SIZE_MAX};
-        if ((rc = zt_intent_lexicon(model, "decision", t, s->len, ZT_LEX_ANY, &hit))) break;
-        if (hit && (rc = push_item(&dec, it))) break;
+        if (zt__intent_lexicon_p(model, "decision", pt, ZT_LEX_ANY) && (rc = push_item(&dec, it))) {
+            zt__ptext_free(pt);
+            break;
+        }
 
         /* an open question: no later message of another speaker answers it */
         bool question = s->q || (is_question_intent(mi[s->msg].labels[0].intent) && s->off + s->len == m->len);
@@ -488,20 +491,23 @@ int zt_summarize(const struct zt_intent_model *model, const struct zt_stopwords 
                 for (size_t q = i + 1; q < S && !answered && !asks; q++)
                     if (k.s[q].msg == j && shared_words(&k, s, &k.s[q])) answered = true;
             }
-            if (!answered && (rc = push_item(&qs, it))) break;
+            if (!answered && (rc = push_item(&qs, it))) {
+                zt__ptext_free(pt);
+                break;
+            }
         }
 
         /* action items */
-        bool todo, commit, imper, timed;
-        if ((rc = zt_intent_lexicon(model, "todo", t, s->len, ZT_LEX_ANY, &todo))) break;
-        if ((rc = zt_intent_lexicon(model, "commitment", t, s->len, ZT_LEX_START, &commit))) break;
-        if ((rc = zt_intent_lexicon(model, "imperative", t, s->len, ZT_LEX_ANY, &imper))) break;
-        if ((rc = zt_intent_lexicon(model, "time", t, s->len, ZT_LEX_ANY, &timed))) break;
+        bool todo = zt__intent_lexicon_p(model, "todo", pt, ZT_LEX_ANY);
+        bool commit = zt__intent_lexicon_p(model, "commitment", pt, ZT_LEX_START);
+        bool imper = zt__intent_lexicon_p(model, "imperative", pt, ZT_LEX_ANY);
+        bool timed = zt__intent_lexicon_p(model, "time", pt, ZT_LEX_ANY);
+        bool imper_start = imper && zt__intent_lexicon_p(model, "imperative", pt, ZT_LEX_START);
         struct zt_intent_result si;
-        if ((rc = zt_intent_detect(model, t, s->len, &si))) break;
+        rc = zt__intent_detect_p(model, pt, &si);
+        zt__ptext_free(pt);
+        if (rc) break;
         bool request = zt_intent_score(&si, ZT_INTENT_REQUEST) >= ZT_INTENT_MIN;
-        bool imper_start = false;
-        if (imper && (rc = zt_intent_lexicon(model, "imperative", t, s->len, ZT_LEX_START, &imper_start))) break;
         /* the next message of another speaker: who a request goes to */
         size_t other = SIZE_MAX;
         for (size_t j = s->msg + 1; j < n && other == SIZE_MAX; j++)
