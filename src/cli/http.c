@@ -92,3 +92,24 @@ void zt__cli_print_api_error(long status, const char *body)
             json_is_string(msg) ? json_string_value(msg) : "");
     json_decref(j);
 }
+
+int zt__cli_http_post_json_parsed(const char *base, const char *path, const json_t *req, long timeout_ms,
+                                  long *status, json_t **resp)
+{
+    struct zt_buf out;
+    zt_buf_init(&out, 64u << 20);
+    int ret = zt__cli_http_post_json(base, path, req, timeout_ms, status, &out);
+    if (ret == 0 && (*status < 200 || *status > 299)) {
+        zt__cli_print_api_error(*status, zt_buf_str(&out));
+        ret = 1;
+    }
+    if (ret == 0) {
+        *resp = json_loadb(out.data ? out.data : "", out.len, 0, NULL);
+        if (!*resp) {
+            fprintf(stderr, "zentalk: the node's answer is not JSON\n");
+            ret = 1;
+        }
+    }
+    zt_buf_deinit(&out);
+    return ret;
+}

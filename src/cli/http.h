@@ -14,6 +14,12 @@ int zt__cli_http_get(const char *base, const char *path, long timeout_ms, long *
  * Both send "Authorization: Bearer $ZENTALK_TOKEN" when it is set. */
 int zt__cli_http_post_json(const char *base, const char *path, const json_t *req, long timeout_ms, long *status,
                            struct zt_buf *out);
+/* POST req and parse the answer: 0 with *status (2xx) and the parsed
+ * answer in *resp (the caller decrefs it); prints a one-line reason
+ * (unreachable, non-2xx answer with its message, non-JSON answer) and
+ * returns 1 otherwise. */
+int zt__cli_http_post_json_parsed(const char *base, const char *path, const json_t *req, long timeout_ms,
+                                  long *status, json_t **resp);
 /* Print the error of a non-2xx answer ({"error":{"message"}}) to stderr. */
 void zt__cli_print_api_error(long status, const char *body);
 

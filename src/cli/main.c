@@ -12,6 +12,7 @@
 #include "features.h"
 #include "peers.h"
 #include "job.h"
+#include "conv.h"
 #include "keys.h"
 #include "models.h"
 #include "privacy.h"
@@ -79,6 +80,10 @@ static void usage(FILE *out)
             "  search index|query|delete --user U ...\n"
             "                                private semantic search (see zentalk search --help)\n"
             "  categorize [TEXT...]          categorise a text, or stdin lines as one conversation\n"
+            "  replies [--me NAME] [--json] < CONVERSATION\n"
+            "                                three suggested replies to the last message\n"
+            "  summarize [--max-sentences N] [--json] < CONVERSATION\n"
+            "                                key messages, decisions, open questions, action items\n"
             "\n"
             "Options:\n"
             "  -u, --url URL   node address (default $ZENTALK_URL or " DEFAULT_URL ")\n"
@@ -245,6 +250,16 @@ int main(int argc, char **argv)
                                                   : zt__cli_categorize(argc - ci, argv + ci);
         curl_global_cleanup();
         return src;
+    }
+
+    /* `replies` and `summarize` send a conversation read from stdin */
+    if (ci > 0 && (strcmp(argv[ci], "replies") == 0 || strcmp(argv[ci], "summarize") == 0)) {
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) return 1;
+        json_set_alloc_funcs(zt_malloc, zt_free);
+        int crc = strcmp(argv[ci], "replies") == 0 ? zt__cli_replies(argc - ci, argv + ci)
+                                                   : zt__cli_summarize(argc - ci, argv + ci);
+        curl_global_cleanup();
+        return crc;
     }
 
     /* `keygen` and `id` work on a node identity key file, with their own options */

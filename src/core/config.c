@@ -403,8 +403,18 @@ TABLE(model_table, model_keys, struct zt_cfg_model, check_model);
     };                                                                                     \
     TABLE(NAME##_table, NAME##_keys, struct zt_cfg_feature, NULL)
 
-FEATURE_TABLE(smart_replies, true, 0.5, "Least confidence for a suggested reply to be shown.");
-FEATURE_TABLE(summarize, true, 0.5, "Least salience for a sentence to enter an extractive summary.");
+/* Features with a generative path also name the chat model to use. */
+#define FEATURE_LLM_TABLE(NAME, EN, TH, DOC_TH)                                             \
+    static const struct cfg_key NAME##_keys[] = {                                          \
+        BOOL_KEY(struct zt_cfg_feature, enabled, EN, "Serve this feature."),               \
+        DBL_KEY(struct zt_cfg_feature, threshold, TH, 0.0, 1.0, DOC_TH),                   \
+        STR_KEY(struct zt_cfg_feature, model, "", 128, KF_MODEL_ID, 0,                     \
+                "models.yaml id of a chat model for the generative path; \"\" = classical only."), \
+    };                                                                                     \
+    TABLE(NAME##_table, NAME##_keys, struct zt_cfg_feature, NULL)
+
+FEATURE_LLM_TABLE(smart_replies, true, 0.5, "Least confidence for a suggested reply to be shown.");
+FEATURE_LLM_TABLE(summarize, true, 0.5, "Least salience for a sentence to enter an extractive summary.");
 /* translate has Apertium's keys on top of the common two */
 static const struct cfg_key translate_keys[] = {
     BOOL_KEY(struct zt_cfg_translate, enabled, true, "Serve this feature."),
@@ -2450,6 +2460,17 @@ int zt_config_validate(struct zt_config *cfg, struct zt_buf *errs)
         if (!found)
             report_add(&rep, false, VALIDATE_WHERE, "model_cache.default_model",
                        "names no entry of models");
+    }
+    const struct {
+        const char *key, *id;
+    } feature_models[] = {{"features.smart_replies.model", sv(cfg->features.smart_replies.model)},
+                          {"features.summarize.model", sv(cfg->features.summarize.model)}};
+    for (size_t f = 0; f < ARRAY_LEN(feature_models); f++) {
+        if (!feature_models[f].id[0]) continue;
+        bool found = false;
+        for (size_t i = 0; cfg->models && i < cfg->n_models; i++)
+            found = found || zt_str_eq(sv(cfg->models[i].id), feature_models[f].id);
+        if (!found) report_add(&rep, false, VALIDATE_WHERE, feature_models[f].key, "names no entry of models");
     }
     if (zt_str_eq(cfg->database.driver, "postgres") && !sv(cfg->database.postgres_url)[0])
         report_add(&rep, false, VALIDATE_WHERE, "database.postgres_url",

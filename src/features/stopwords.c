@@ -1,88 +1,131 @@
-/* stopwords.c: sorted stop-word lists (zt_stopwords.h). */
+/* stopwords.c: stop-word lists by language (zt_stopwords.h). */
+#include <stdlib.h>
 #include <string.h>
 
+#include "conv_util.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_asset.h"
 #include "zentalk/zt_stopwords.h"
+#include "zentalk/zt_str.h"
 
 struct zt_stopwords {
-    struct zt_asset a;
-    uint32_t n;
-    const uint8_t *offs;
-    const char *pool;
+    struct {
+        char code[3];
+        uint64_t *h; /* sorted */
+        size_t n, cap;
+    } lang[ZT_STOPWORDS_MAX_LANGS];
+    size_t n_lang;
+    size_t en; /* index of "en", or SIZE_MAX */
 };
 
-static uint32_t get_u32(const uint8_t *p)
+static int cmp_u64(const void *a, const void *b)
 {
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
 }
 
-static const char *word_at(const struct zt_stopwords *sw, size_t i, size_t *len)
+int zt_stopwords_parse(const char *text, size_t len, struct zt_stopwords **out)
 {
-    uint32_t a = get_u32(sw->offs + 4 * i), b = get_u32(sw->offs + 4 * (i + 1));
-    *len = b - a;
-    return sw->pool + a;
-}
-
-static int cmp(const char *a, size_t al, const char *b, size_t bl)
-{
-    int c = memcmp(a, b, al < bl ? al : bl);
-    return c ? c : (al < bl ? -1 : al > bl);
+    struct zt_stopwords *sw = zt_calloc(1, sizeof *sw);
+    if (!sw) return ZT_ENOMEM;
+    int rc = 0;
+    const char *p = text, *end = text + len;
+    while (p < end) {
+        const char *e = memchr(p, '\n', (size_t)(end - p));
+        if (!e) e = end;
+        const char *a = p;
+        size_t l = (size_t)(e - p);
+        p = e < end ? e + 1 : end;
+        if (l == 0) continue;
+        if (l < 4 || a[2] != ' ' || a[0] < 'a' || a[0] > 'z' || a[1] < 'a' || a[1] > 'z' ||
+            l - 3 > ZT_STOPWORDS_WORD_MAX || !zt_utf8_valid(a + 3, l - 3)) {
+            rc = ZT_EPARSE;
+            goto out;
+        }
+        size_t li = 0;
+        while (li < sw->n_lang && memcmp(sw->lang[li].code, a, 2) != 0) li++;
+        if (li == sw->n_lang) {
+            if (sw->n_lang == ZT_STOPWORDS_MAX_LANGS) {
+                rc = ZT_EPARSE;
+                goto out;
+            }
+            memcpy(sw->lang[li].code, a, 2);
+            sw->n_lang++;
+        }
+        if (sw->lang[li].n == sw->lang[li].cap) {
+            size_t nc = sw->lang[li].cap ? sw->lang[li].cap * 2 : 256;
+            uint64_t *nh = zt_reallocarray(sw->lang[li].h, nc, sizeof *nh);
+            if (!nh) {
+                rc = ZT_ENOMEM;
+                goto out;
+            }
+            sw->lang[li].h = nh;
+            sw->lang[li].cap = nc;
+        }
+        sw->lang[li].h[sw->lang[li].n++] = zt__fnv1a(a + 3, l - 3);
+    }
+    for (size_t i = 0; i < sw->n_lang; i++) qsort(sw->lang[i].h, sw->lang[i].n, sizeof(uint64_t), cmp_u64);
+    sw->en = zt_stopwords_lang_index(sw, "en");
+out:
+    if (rc) {
+        zt_stopwords_free(sw);
+        return rc;
+    }
+    *out = sw;
+    return 0;
 }
 
 int zt_stopwords_load(const char *path, struct zt_stopwords **out)
 {
-    struct zt_stopwords *sw = zt_calloc(1, sizeof *sw);
-    if (!sw) return ZT_ENOMEM;
-    int rc = zt_asset_load(path, ZT_STOPWORDS_KIND, ZT_STOPWORDS_VERSION, &sw->a);
-    if (rc) {
-        zt_free(sw);
-        return rc;
-    }
-    rc = ZT_EPARSE;
-    if (sw->a.len < 8) goto out;
-    sw->n = get_u32(sw->a.data);
-    if (sw->n > (1u << 20) || sw->a.len < 4 + 4 * ((size_t)sw->n + 1)) goto out;
-    sw->offs = sw->a.data + 4;
-    sw->pool = (const char *)(sw->offs + 4 * ((size_t)sw->n + 1));
-    size_t pool_len = sw->a.len - 4 - 4 * ((size_t)sw->n + 1);
-    if (get_u32(sw->offs) != 0 || get_u32(sw->offs + 4 * (size_t)sw->n) != pool_len) goto out;
-    for (size_t i = 0; i < sw->n; i++)
-        if (get_u32(sw->offs + 4 * (i + 1)) <= get_u32(sw->offs + 4 * i)) goto out;
-    for (size_t i = 1; i < sw->n; i++) {
-        size_t al, bl;
-        const char *a = word_at(sw, i - 1, &al), *b = word_at(sw, i, &bl);
-        if (cmp(a, al, b, bl) >= 0) goto out;
-    }
-    *out = sw;
-    return 0;
-out:
-    zt_stopwords_free(sw);
+    struct zt_asset a;
+    int rc = zt_asset_load(path, ZT_STOPWORDS_KIND, ZT_STOPWORDS_VERSION, &a);
+    if (rc) return rc;
+    rc = zt_stopwords_parse((const char *)a.data, a.len, out);
+    zt_asset_deinit(&a);
     return rc;
 }
 
 void zt_stopwords_free(struct zt_stopwords *sw)
 {
     if (!sw) return;
-    zt_asset_deinit(&sw->a);
+    for (size_t i = 0; i < sw->n_lang; i++) zt_free(sw->lang[i].h);
     zt_free(sw);
 }
 
-size_t zt_stopwords_count(const struct zt_stopwords *sw) { return sw ? sw->n : 0; }
+size_t zt_stopwords_langs(const struct zt_stopwords *sw)
+{
+    return sw ? sw->n_lang : 0;
+}
+
+const char *zt_stopwords_lang(const struct zt_stopwords *sw, size_t i)
+{
+    return sw && i < sw->n_lang ? sw->lang[i].code : "";
+}
+
+size_t zt_stopwords_lang_index(const struct zt_stopwords *sw, const char *code)
+{
+    for (size_t i = 0; sw && i < sw->n_lang; i++)
+        if (memcmp(sw->lang[i].code, code, 2) == 0 && code[0] && code[1] && !code[2]) return i;
+    return SIZE_MAX;
+}
+
+size_t zt_stopwords_count(const struct zt_stopwords *sw)
+{
+    return sw && sw->en != SIZE_MAX ? sw->lang[sw->en].n : 0;
+}
+
+bool zt_stopwords_has_hash(const struct zt_stopwords *sw, size_t li, uint64_t h)
+{
+    if (!sw || li >= sw->n_lang) return false;
+    return bsearch(&h, sw->lang[li].h, sw->lang[li].n, sizeof h, cmp_u64) != NULL;
+}
+
+bool zt_stopwords_has_lang(const struct zt_stopwords *sw, size_t li, const char *word, size_t len)
+{
+    return zt_stopwords_has_hash(sw, li, zt__fnv1a(word, len));
+}
 
 bool zt_stopwords_has(const struct zt_stopwords *sw, const char *word, size_t len)
 {
-    if (!sw) return false;
-    size_t lo = 0, hi = sw->n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2, wl;
-        const char *w = word_at(sw, mid, &wl);
-        int c = cmp(w, wl, word, len);
-        if (c == 0) return true;
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return false;
+    return sw && zt_stopwords_has_lang(sw, sw->en, word, len);
 }

@@ -422,6 +422,37 @@ static bool build_prompt(struct zt_runner *r, json_t *body, bool chat, struct zt
     return rc == 0;
 }
 
+/* Tokenize the prompt for r into *toks (zt_calloc'd, n_ctx + 1 entries).
+ * On failure fills resp (400 context_length_exceeded / invalid_request, 503)
+ * and returns ZT_ETOOBIG, ZT_EINVAL or ZT_ENOMEM. */
+static int encode_prompt(struct zt_runner *r, const struct zt_buf *prompt, bool chat, int32_t **toks, size_t *n,
+                         struct zt_http_resp *resp)
+{
+    uint32_t n_ctx = zt_runner_n_ctx(r);
+    int32_t *t = zt_calloc(n_ctx + 1, sizeof *t);
+    if (!t) {
+        zt_http_resp_error(resp, 503, "overloaded", "out of memory");
+        return ZT_ENOMEM;
+    }
+    *n = 0;
+    int rc = zt_tok_encode(zt_model_tokenizer(zt_runner_model(r)), zt_buf_str(prompt), prompt->len, true, chat, t,
+                           n_ctx + 1, n);
+    if (rc == ZT_ETOOBIG || *n >= n_ctx) {
+        char msg[200];
+        snprintf(msg, sizeof msg, "the prompt is %zu tokens; this model's context is %u tokens", *n, n_ctx);
+        zt_http_resp_error(resp, 400, "context_length_exceeded", msg);
+        zt_free(t);
+        return ZT_ETOOBIG;
+    }
+    if (rc || *n == 0) {
+        zt_http_resp_error(resp, 400, "invalid_request", rc ? "the prompt cannot be tokenized" : "the prompt is empty");
+        zt_free(t);
+        return ZT_EINVAL;
+    }
+    *toks = t;
+    return 0;
+}
+
 bool zt__llm_prepare(struct zt__models *ms, json_t *body, bool chat, struct zt__llm_prep *out,
                      struct zt_http_resp *resp)
 {
@@ -462,25 +493,8 @@ bool zt__llm_prepare(struct zt__models *ms, json_t *body, bool chat, struct zt__
     p->sampler.logit_bias = out->bias;
 
     if (!build_prompt(r, body, chat, &prompt, resp)) goto out;
-    uint32_t n_ctx = zt_runner_n_ctx(r);
-    toks = zt_calloc(n_ctx + 1, sizeof *toks);
-    if (!toks) {
-        zt_http_resp_error(resp, 503, "overloaded", "out of memory");
-        goto out;
-    }
     size_t n = 0;
-    int rc = zt_tok_encode(zt_model_tokenizer(zt_runner_model(r)), zt_buf_str(&prompt), prompt.len, true, chat, toks,
-                           n_ctx + 1, &n);
-    if (rc == ZT_ETOOBIG || n >= n_ctx) {
-        char msg[200];
-        snprintf(msg, sizeof msg, "the prompt is %zu tokens; this model's context is %u tokens", n, n_ctx);
-        zt_http_resp_error(resp, 400, "context_length_exceeded", msg);
-        goto out;
-    }
-    if (rc || n == 0) {
-        zt_http_resp_error(resp, 400, "invalid_request", rc ? "the prompt cannot be tokenized" : "the prompt is empty");
-        goto out;
-    }
+    if (encode_prompt(r, &prompt, chat, &toks, &n, resp) != 0) goto out;
     out->runner = r;
     out->entry = e;
     out->toks = toks;
@@ -587,6 +601,95 @@ int zt__llm_stream(struct zt__models *ms, struct zt__llm_prep *p, struct zt_http
     c->sink = sink;
     c->sink_ud = sink_ud;
     return submit(p, req, c, content_type, head, head_len, resp);
+}
+
+/* ---- chat for server-side features ------------------------------------- */
+
+struct feat_job {
+    struct zt__models *ms;
+    struct zt_runner *runner;
+    struct zt_buf text;
+    int err;
+    zt__llm_done_fn cb;
+    void *ud;
+};
+
+static void on_feat_event(void *ud, const struct zt_job_event *ev)
+{
+    struct feat_job *j = ud;
+    if (ev->kind == ZT_JOB_TEXT) {
+        if (!j->err && zt_buf_append(&j->text, ev->text, ev->len) != 0) j->err = ZT_ETOOBIG;
+        return;
+    }
+    int err = ev->kind == ZT_JOB_DONE ? j->err : (ev->err ? ev->err : ZT_EINVAL);
+    j->cb(j->ud, err, zt_buf_str(&j->text), j->text.len);
+    zt__models_release(j->ms, j->runner);
+    zt_buf_deinit(&j->text);
+    zt_free(j);
+}
+
+int zt__llm_chat_run(struct zt__models *ms, const char *model_id, json_t *messages, uint32_t max_tokens,
+                     zt__llm_done_fn cb, void *ud, struct zt_buf *why)
+{
+    struct zt_runner *r = NULL;
+    const struct zt_cfg_model *e = NULL;
+    struct feat_job *j = NULL;
+    int32_t *toks = NULL;
+    json_t *body = NULL;
+    struct zt_buf prompt;
+    struct zt_http_resp tmp;
+    zt_buf_init(&prompt, MAX_PROMPT_BYTES);
+    zt_http_resp_init(&tmp);
+    int rc = zt__models_acquire(ms, model_id, &r, &e, why);
+    if (rc) {
+        r = NULL;
+        goto out;
+    }
+    body = json_pack("{s:O}", "messages", messages);
+    if (!body) {
+        rc = ZT_ENOMEM;
+        goto out;
+    }
+    /* the same chat template and tokenizer as POST /v1/chat/completions */
+    if (!build_prompt(r, body, true, &prompt, &tmp)) {
+        rc = tmp.status == 413 ? ZT_ETOOBIG : ZT_EINVAL;
+        goto out;
+    }
+    size_t n = 0;
+    rc = encode_prompt(r, &prompt, true, &toks, &n, &tmp);
+    if (rc) goto out;
+    struct zt_job_params p;
+    memset(&p, 0, sizeof p);
+    zt_sampler_params_default(&p.sampler);
+    p.sampler.temperature = 0; /* greedy: the same conversation gives the same answer */
+    p.sampler.seed = 0;
+    p.max_tokens = max_tokens;
+    j = zt_calloc(1, sizeof *j);
+    if (!j) {
+        rc = ZT_ENOMEM;
+        goto out;
+    }
+    j->ms = ms;
+    j->runner = r;
+    j->cb = cb;
+    j->ud = ud;
+    zt_buf_init(&j->text, TEXT_MAX);
+    uint64_t job_id;
+    rc = zt_runner_submit(r, toks, n, &p, on_feat_event, j, &job_id);
+    if (rc) {
+        zt_buf_deinit(&j->text);
+        zt_free(j);
+        goto out;
+    }
+    r = NULL; /* the job holds the model now */
+out:
+    if (rc && why && !why->len) zt_ignore(zt_buf_append_str(why, zt_strerror(rc)));
+    if (r) zt__models_release(ms, r);
+    zt_free(toks);
+    json_decref(body);
+    zt_buf_deinit(&prompt);
+    zt_http_resp_deinit(&tmp);
+    return rc;
 }
 
 /* ---- embeddings --------------------------------------------------------- */

@@ -65,5 +65,17 @@ struct zt__llm_sink {
 int zt__llm_stream(struct zt__models *ms, struct zt__llm_prep *p, struct zt_http_req *req, const char *content_type,
                    const void *head, size_t head_len, const struct zt__llm_sink *sink, void *sink_ud,
                    struct zt_http_resp *resp);
+/* Run one chat completion for a server-side feature (smart replies,
+ * summaries) through the code POST /v1/chat/completions uses: the model
+ * registry, the model's chat template, the tokenizer and the runner.
+ * messages: a JSON array of {"role","content"} (borrowed). Greedy
+ * decoding (deterministic), at most max_tokens. On success cb is called
+ * exactly once, later, on the runner thread, with err 0 and the text, or an
+ * error. Returns ZT_ENOTFOUND (no such model), ZT_EBUSY, ZT_ETOOBIG (the
+ * prompt does not fit the model's context), ZT_EINVAL, ZT_ENOMEM or a load
+ * error (why, when not NULL, says why); cb is not called then. */
+typedef void (*zt__llm_done_fn)(void *ud, int err, const char *text, size_t len);
+ZT_NODISCARD int zt__llm_chat_run(struct zt__models *ms, const char *model_id, json_t *messages, uint32_t max_tokens,
+                                  zt__llm_done_fn cb, void *ud, struct zt_buf *why);
 
 #endif

@@ -32,6 +32,7 @@
 #include "auth.h"
 #include "feat_spam.h"
 #include "feat_search.h"
+#include "feat_replies.h"
 #include "llm.h"
 #include "metrics.h"
 #include "models.h"
@@ -143,6 +144,7 @@ struct zt_server {
     struct zt__ws *ws;           /* /v1/ws (ws.h) */
     struct zt__privacy *privacy; /* PII detector, policy, audit log */
     struct zt__feat_search *search; /* search + categorisation (feat_search.h) */
+    struct zt__feat_conv *conv;  /* intents, smart replies, summaries (feat_replies.h) */
 };
 
 enum node_auth_result { NA_OK, NA_UNKNOWN, NA_BAD_SIG, NA_STALE, NA_REPLAY, NA_MALFORMED };
@@ -526,6 +528,21 @@ static void h_categorize(struct zt_server *s, struct zt_http_req *req, json_t *b
     zt__feat_categorize_handle(s->search, body, resp);
 }
 
+static void h_feat_intents(struct zt_server *s, struct zt_http_req *req, json_t *body, struct zt_http_resp *resp)
+{
+    zt__feat_h_intents(s->conv, req, body, resp);
+}
+
+static void h_feat_replies(struct zt_server *s, struct zt_http_req *req, json_t *body, struct zt_http_resp *resp)
+{
+    zt__feat_h_replies(s->conv, req, body, resp);
+}
+
+static void h_feat_summarize(struct zt_server *s, struct zt_http_req *req, json_t *body, struct zt_http_resp *resp)
+{
+    zt__feat_h_summarize(s->conv, req, body, resp);
+}
+
 static const struct route routes[] = {
     {"/healthz", M_GET, 0, ZT__AUTH_NONE, h_healthz},
     {"/readyz", M_GET, 0, ZT__AUTH_NONE, h_readyz},
@@ -555,6 +572,9 @@ static const struct route routes[] = {
     {"/v1/search/query", M_POST, M_POST, ZT__AUTH_USER, h_search_query},
     {"/v1/search/delete", M_POST, M_POST, ZT__AUTH_USER, h_search_delete},
     {"/v1/features/categorize", M_POST, M_POST, ZT__AUTH_USER, h_categorize},
+    {"/v1/features/intents", M_POST, M_POST, ZT__AUTH_USER, h_feat_intents},
+    {"/v1/features/smart-replies", M_POST, M_POST, ZT__AUTH_USER, h_feat_replies},
+    {"/v1/features/summarize", M_POST, M_POST, ZT__AUTH_USER, h_feat_summarize},
 };
 #define N_ROUTES (sizeof routes / sizeof routes[0])
 
@@ -905,6 +925,7 @@ int zt_server_new(const struct zt_config *cfg, const char *node_id, struct zt_se
     struct zt_annotator tr_ann = {.name = "translation", .annotate = zt__tr_annotate, .ud = s->translate};
     if (zt__ws_add_annotator(s->ws, &tr_ann) != 0) goto fail;
     if (zt__feat_search_new(cfg, &s->search) != 0) goto fail;
+    if ((rc = zt__feat_conv_new(cfg, s->models, &s->conv)) != 0) goto fail;
     for (size_t i = 0; i < N_ROUTES; i++) zt_ignore(zt__metrics_add_route(&s->metrics, routes[i].path));
     zt_ignore(zt__metrics_add_route(&s->metrics, UNMATCHED));
     *out = s;
@@ -1137,6 +1158,7 @@ void zt_server_free(struct zt_server *s)
     zt__tr_free(s->translate); /* after the last request that could use a pipeline */
     zt__attest_free(s->attest);
     zt__sealed_free(s->sealed);
+    zt__feat_conv_free(s->conv); /* after zt__models_shutdown(): no job callback runs any more */
     zt__models_free(s->models);
     zt__feat_spam_free(s->feat_spam);
     zt__feat_search_free(s->search);

@@ -1,0 +1,97 @@
+/* zt_intent.h: what a chat message does (a question, thanks, an invitation...).
+ *
+ * Rules over zt_text.h tokens, driven by a cue file (config/intents.txt,
+ * documented in docs/features/intents.md; a copy is compiled in and used
+ * when the config directory has none):
+ *   - clause-initial auxiliaries ("are", "can", "did", ...) make a yes/no
+ *     question, clause-initial wh-words ("what", "when", ...) a question, a
+ *     trailing '?' a question of one kind or the other;
+ *   - per-intent lexical cues with weights, combined by noisy-or
+ *     (1 - prod(1 - w)); a cue preceded by a negation word does not count;
+ *   - per-intent boosts when a lexicon (e.g. time expressions) also matches.
+ * Every intent scoring at least ZT_INTENT_MIN is reported (multi-label: a
+ * greeting plus a question), best first; with none, the message is a
+ * statement. English first; greetings, thanks and farewells also in
+ * Spanish, French and German. Deterministic; thread-safe once loaded. */
+#ifndef ZT_INTENT_H
+#define ZT_INTENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "zt_error.h"
+
+enum zt_intent {
+    ZT_INTENT_STATEMENT = 0, /* information / statement (the default) */
+    ZT_INTENT_QUESTION,      /* wh-question */
+    ZT_INTENT_YESNO,         /* yes/no question */
+    ZT_INTENT_THANKS,
+    ZT_INTENT_GREETING,
+    ZT_INTENT_FAREWELL,
+    ZT_INTENT_INVITATION,
+    ZT_INTENT_SCHEDULING,    /* meeting / time proposal */
+    ZT_INTENT_APOLOGY,
+    ZT_INTENT_REQUEST,       /* request, ask for help */
+    ZT_INTENT_AGREEMENT,
+    ZT_INTENT_DISAGREEMENT,
+    ZT_INTENT_CONGRATS,
+    ZT_INTENT_COMPLAINT,
+    ZT_INTENT_COUNT
+};
+
+#define ZT_INTENT_MIN 0.5 /* least confidence for a label to be reported */
+
+/* "statement", "question", "yesno_question", "thanks", "greeting",
+ * "farewell", "invitation", "scheduling", "apology", "request",
+ * "agreement", "disagreement", "congratulations", "complaint". */
+const char *zt_intent_name(enum zt_intent i);
+/* ZT_ENOTFOUND when name is none of the above. */
+ZT_NODISCARD int zt_intent_from_name(const char *name, size_t len, enum zt_intent *out);
+
+struct zt_intent_model;
+
+/* Parse a cue file held in text[0..len); file names it in messages. On
+ * ZT_EPARSE err holds "FILE:LINE: what is wrong"; ZT_ENOMEM. Lexicons the
+ * rules need (aux, wh, negation, time, decision, commitment, imperative,
+ * todo) must be present. */
+ZT_NODISCARD int zt_intent_model_parse(const char *text, size_t len, const char *file,
+                                       struct zt_intent_model **out, char *err, size_t err_size);
+/* Read and parse path; ZT_ENOTFOUND, ZT_EIO, ZT_ETOOBIG (over 1 MiB), or as
+ * zt_intent_model_parse(). */
+ZT_NODISCARD int zt_intent_model_load(const char *path, struct zt_intent_model **out, char *err,
+                                      size_t err_size);
+/* The compiled-in copy of config/intents.txt. */
+ZT_NODISCARD int zt_intent_model_builtin(struct zt_intent_model **out, char *err, size_t err_size);
+void zt_intent_model_free(struct zt_intent_model *m);
+
+struct zt_intent_label {
+    enum zt_intent intent;
+    double confidence; /* [0, 1] */
+};
+
+struct zt_intent_result {
+    struct zt_intent_label labels[ZT_INTENT_COUNT]; /* best first; labels[0] is the primary intent */
+    size_t n;                                       /* >= 1 */
+    bool has_time;                                  /* a time expression was seen */
+};
+
+/* Detect the intents of one message text[0..len) (valid UTF-8).
+ * ZT_EPARSE: invalid UTF-8; ZT_ENOMEM. */
+ZT_NODISCARD int zt_intent_detect(const struct zt_intent_model *m, const char *text, size_t len,
+                                  struct zt_intent_result *out);
+/* Confidence of intent i in r (0 when it was not reported). */
+double zt_intent_score(const struct zt_intent_result *r, enum zt_intent i);
+
+enum zt_lex_where {
+    ZT_LEX_ANY,   /* anywhere */
+    ZT_LEX_START, /* at a clause start (sentence start, or after , ; : -) */
+};
+/* Does a phrase of lexicon name match text[0..len)? *hit = false for an
+ * unknown lexicon. Used by the summariser (decisions, action items).
+ * Lexicon "time" also matches clock times ("3pm", "10:30", "9 am").
+ * ZT_EPARSE: invalid UTF-8; ZT_ENOMEM. */
+ZT_NODISCARD int zt_intent_lexicon(const struct zt_intent_model *m, const char *name,
+                                   const char *text, size_t len, enum zt_lex_where where,
+                                   bool *hit);
+
+#endif

@@ -1,0 +1,58 @@
+/* feat_replies.h: the conversation features of the node (internal to
+ * src/server): POST /v1/features/intents, /v1/features/smart-replies and
+ * /v1/features/summarize (docs/features/{intents,smart-replies,summarize}.md).
+ *
+ * A context loaded once at start-up owns the cue file, the response bank
+ * (config dir copies, else the compiled-in ones), the stopwords asset (may
+ * be missing: summarize then answers 503 asset_missing) and the hooks that
+ * other features provide (sentiment, moderation). */
+#ifndef ZT_SERVER_FEAT_REPLIES_H
+#define ZT_SERVER_FEAT_REPLIES_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "models.h"
+#include "zentalk/zt_config.h"
+#include "zentalk/zt_conv.h"
+#include "zentalk/zt_http.h"
+#include "zentalk/zt_replies.h"
+
+#define ZT__CONV_MAX_MESSAGES 500
+#define ZT__CONV_MAX_TEXT (64u * 1024u) /* bytes per message */
+#define ZT__CONV_MAX_FROM 128           /* bytes of a speaker name */
+#define ZT__INTENT_MAX_TEXTS 256
+
+struct zt__feat_conv;
+
+/* Load the data of the conversation features. A missing stopwords asset is
+ * one warning; a malformed intents.txt / replies.txt in the config
+ * directory is ZT_ECONFIG (logged with file:line). ms: the model registry
+ * (borrowed) for the generative paths. */
+ZT_NODISCARD int zt__feat_conv_new(const struct zt_config *cfg, struct zt__models *ms, struct zt__feat_conv **out);
+void zt__feat_conv_free(struct zt__feat_conv *fc);
+/* Set the hooks (sentiment, moderation) other features provide; NULL
+ * members unset them. Call before the server starts serving. */
+void zt__feat_conv_set_hooks(struct zt__feat_conv *fc, const struct zt_reply_hooks *hooks);
+
+/* A parsed {"messages":[{"from":"alice","text":"..."}...], "me":"bob"}
+ * request; pointers into the JSON body (borrowed). */
+struct zt__conv_req {
+    struct zt_conv_msg *msgs; /* zt_malloc'd */
+    size_t n;
+    const char *me;
+    size_t me_len;
+    long max_sentences; /* 0 when absent */
+};
+/* Check and parse body. On failure returns ZT_EINVAL (or ZT_ETOOBIG for
+ * limits, ZT_ENOMEM) with a message for a 400 answer in err. Free with
+ * zt__conv_req_deinit(). */
+ZT_NODISCARD int zt__conv_req_parse(json_t *body, bool summarize, struct zt__conv_req *out, char *err, size_t err_size);
+void zt__conv_req_deinit(struct zt__conv_req *r);
+
+void zt__feat_h_intents(struct zt__feat_conv *fc, struct zt_http_req *req, json_t *body, struct zt_http_resp *resp);
+void zt__feat_h_replies(struct zt__feat_conv *fc, struct zt_http_req *req, json_t *body, struct zt_http_resp *resp);
+void zt__feat_h_summarize(struct zt__feat_conv *fc, struct zt_http_req *req, json_t *body, struct zt_http_resp *resp);
+
+#endif

@@ -1,0 +1,296 @@
+/* test_intent.c: intent detection (zt_intent.h) over the compiled-in cue
+ * file: labelled messages per intent (accuracy printed), multi-label,
+ * and malformed cue files (file:line errors). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#include "zentalk/zt_alloc.h"
+#include "zentalk/zt_intent.h"
+
+struct labelled {
+    const char *text;
+    enum zt_intent want;
+};
+
+#define L(T, I) {T, ZT_INTENT_##I}
+static const struct labelled cases[] = {
+    /* wh-questions */
+    L("What time is it?", QUESTION), L("Where are you?", QUESTION), L("who is coming to the demo", QUESTION),
+    L("Why did the build fail?", QUESTION), L("How do I reset my password?", QUESTION),
+    L("Which one do you prefer?", QUESTION), L("what's the wifi password", QUESTION),
+    L("So what do you think?", QUESTION), L("and when is the deadline?", QUESTION),
+    L("Whose laptop is this?", QUESTION), L("How much does it cost?", QUESTION),
+    L("Any idea where the keys are?", QUESTION),
+    /* yes/no questions */
+    L("Are you coming?", YESNO), L("Is it raining there?", YESNO), L("Did you see the game last night?", YESNO),
+    L("Have you finished the report?", YESNO), L("do you like sushi", YESNO), L("Is this seat taken?", YESNO),
+    L("Was the test green?", YESNO), L("You ok?", YESNO), L("Should I bring anything?", YESNO),
+    L("Has anyone seen my charger?", YESNO), L("Did it work?", YESNO), L("are you home", YESNO),
+    /* thanks */
+    L("Thanks!", THANKS), L("Thank you so much for your help", THANKS), L("thx man", THANKS),
+    L("Much appreciated.", THANKS), L("ty!", THANKS), L("I really appreciate it", THANKS),
+    L("Thanks a lot for the ride", THANKS), L("Cheers for that", THANKS), L("Merci beaucoup", THANKS),
+    L("Danke dir!", THANKS), L("Gracias amigo", THANKS), L("🙏🙏", THANKS),
+    /* greetings */
+    L("Hi!", GREETING), L("Hello there", GREETING), L("hey", GREETING), L("Good morning everyone", GREETING),
+    L("Hiya :)", GREETING), L("What's up?", GREETING), L("How are you?", GREETING), L("Hola!", GREETING),
+    L("Bonjour à tous", GREETING), L("Guten Morgen", GREETING), L("Hey, long time no see", GREETING),
+    L("Nice to meet you", GREETING),
+    /* farewells */
+    L("Bye!", FAREWELL), L("See you tomorrow", FAREWELL), L("Good night!", FAREWELL),
+    L("Talk to you later", FAREWELL), L("ttyl", FAREWELL), L("Take care", FAREWELL),
+    L("Gotta go, bye", FAREWELL), L("Have a great weekend!", FAREWELL), L("Catch you later", FAREWELL),
+    L("Au revoir", FAREWELL), L("Tschüss!", FAREWELL), L("Adiós", FAREWELL),
+    /* invitations */
+    L("Do you want to grab lunch?", INVITATION), L("Wanna come to my party on Saturday?", INVITATION),
+    L("Would you like to join us for dinner?", INVITATION), L("Join us at the bar tonight!", INVITATION),
+    L("Come over this weekend", INVITATION), L("You're invited to my birthday party", INVITATION),
+    L("Let's grab a coffee sometime", INVITATION), L("Up for a movie tonight?", INVITATION),
+    L("We're going hiking, want to come?", INVITATION), L("Feel like getting drinks later?", INVITATION),
+    L("Are you coming to the party?", INVITATION), L("wanna play tennis tomorrow", INVITATION),
+    /* scheduling */
+    L("Can we meet at 3pm tomorrow?", SCHEDULING), L("Are you free on Monday?", SCHEDULING),
+    L("Let's schedule a call for next week", SCHEDULING), L("How about Tuesday at 10:30?", SCHEDULING),
+    L("Does Friday work for you?", SCHEDULING), L("Can we reschedule the meeting?", SCHEDULING),
+    L("What time works for you tomorrow?", SCHEDULING), L("Let's sync this afternoon", SCHEDULING),
+    L("Are you available for a quick call at 2 pm?", SCHEDULING),
+    L("I'd like to set up a meeting on Thursday", SCHEDULING), L("Can we move it to next Monday?", SCHEDULING),
+    L("Let's meet at noon", SCHEDULING),
+    /* apologies */
+    L("Sorry I'm late", APOLOGY), L("My bad, I forgot", APOLOGY), L("I apologize for the delay", APOLOGY),
+    L("So sorry about that!", APOLOGY), L("Apologies for the confusion", APOLOGY), L("my fault, sorry", APOLOGY),
+    L("Please forgive me", APOLOGY), L("Sorry, wrong chat", APOLOGY), L("I messed up, sorry", APOLOGY),
+    L("Désolé pour le retard", APOLOGY), L("Entschuldigung!", APOLOGY), L("I didn't mean to offend you", APOLOGY),
+    /* requests */
+    L("Can you send me the file?", REQUEST), L("Could you help me with this bug?", REQUEST),
+    L("Please review my pull request", REQUEST), L("I need help with the slides", REQUEST),
+    L("Would you mind checking the logs?", REQUEST), L("Can you pick up some milk?", REQUEST),
+    L("pls call me back", REQUEST), L("Let me know when you're done", REQUEST),
+    L("Could you send the invoice by Friday?", REQUEST), L("Do me a favor and water the plants", REQUEST),
+    L("I need you to sign this", REQUEST), L("Can u help me move on Sunday", REQUEST),
+    /* agreement */
+    L("Yes, sounds good", AGREEMENT), L("Sure!", AGREEMENT), L("I agree", AGREEMENT), L("ok", AGREEMENT),
+    L("Sounds like a plan", AGREEMENT), L("Exactly, that's what I meant", AGREEMENT),
+    L("Makes sense to me", AGREEMENT), L("Yeah, good idea", AGREEMENT), L("Fair enough", AGREEMENT),
+    L("Absolutely", AGREEMENT), L("👍", AGREEMENT), L("Works for me", AGREEMENT),
+    /* disagreement */
+    L("No, I don't think so", DISAGREEMENT), L("I disagree", DISAGREEMENT), L("Nope", DISAGREEMENT),
+    L("That's not true", DISAGREEMENT), L("I'm not sure about that", DISAGREEMENT),
+    L("Not really", DISAGREEMENT), L("No way", DISAGREEMENT), L("I don't agree with you", DISAGREEMENT),
+    L("That's a bad idea", DISAGREEMENT), L("nah", DISAGREEMENT), L("You're wrong about this", DISAGREEMENT),
+    L("I'd rather not", DISAGREEMENT),
+    /* congratulations */
+    L("Congratulations!", CONGRATS), L("Congrats on the new job!", CONGRATS), L("Well done!", CONGRATS),
+    L("Great job on the launch", CONGRATS), L("Happy birthday!!", CONGRATS), L("So proud of you", CONGRATS),
+    L("You nailed it", CONGRATS), L("Nice work team", CONGRATS), L("🎉🎉🎉", CONGRATS),
+    L("Félicitations !", CONGRATS), L("Kudos to everyone", CONGRATS), L("You deserve it", CONGRATS),
+    /* complaints */
+    L("This is so annoying", COMPLAINT), L("The app keeps crashing", COMPLAINT),
+    L("I'm really frustrated with the delivery", COMPLAINT), L("The service was terrible", COMPLAINT),
+    L("It still doesn't work", COMPLAINT), L("I'm sick of these delays", COMPLAINT),
+    L("This is unacceptable", COMPLAINT), L("Really disappointed with the result", COMPLAINT),
+    L("The printer is broken again", COMPLAINT), L("Worst customer support ever", COMPLAINT),
+    L("I'm fed up with this", COMPLAINT), L("What a waste of time", COMPLAINT),
+    /* statements */
+    L("I'm at the station.", STATEMENT), L("The meeting notes are in the shared folder", STATEMENT),
+    L("It's raining here", STATEMENT), L("I just got home", STATEMENT), L("The build takes ten minutes.", STATEMENT),
+    L("My flight lands at 6", STATEMENT), L("We have two cats", STATEMENT),
+    L("I read that book last year", STATEMENT), L("The store closes early today", STATEMENT),
+    L("Here is the link https://example.org/doc", STATEMENT), L("Dinner was lovely.", STATEMENT),
+    L("I'm working from home", STATEMENT),
+};
+
+/* Written after the cue file was tuned and never used to tune it: the
+ * figure printed for these is the honest one. */
+static const struct labelled held_out[] = {
+    L("Where did you park?", QUESTION), L("What should we cook tonight?", QUESTION),
+    L("Is the shop open on Sundays?", YESNO), L("Did you get my email?", YESNO),
+    L("Thanks for the update", THANKS), L("thank you!!", THANKS),
+    L("Hey there!", GREETING), L("Good evening all", GREETING),
+    L("See you soon", FAREWELL), L("Night night, take care", FAREWELL),
+    L("Want to come to the concert with us?", INVITATION), L("Join us for brunch on Sunday!", INVITATION),
+    L("Could we push the meeting to 4pm?", SCHEDULING), L("Are you available next Tuesday morning?", SCHEDULING),
+    L("Sorry for the late reply", APOLOGY), L("My apologies, I misread it", APOLOGY),
+    L("Please send me the address", REQUEST), L("Can you help me fix the printer?", REQUEST),
+    L("Yep, that works", AGREEMENT), L("Totally agree with you", AGREEMENT),
+    L("Nope, not going to happen", DISAGREEMENT), L("I don't think that's right", DISAGREEMENT),
+    L("Congrats on the promotion!", CONGRATS), L("Well done on the marathon", CONGRATS),
+    L("The wifi is terrible today", COMPLAINT), L("This update is so frustrating", COMPLAINT),
+    L("I left the keys on the table", STATEMENT), L("The train was on time", STATEMENT),
+};
+
+static struct zt_intent_model *model;
+
+static int setup(void **state)
+{
+    (void)state;
+    char err[256];
+    int rc = zt_intent_model_builtin(&model, err, sizeof err);
+    if (rc) printf("builtin cue file: %s\n", err);
+    return rc;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    zt_intent_model_free(model);
+    return 0;
+}
+
+static void test_accuracy(void **state)
+{
+    (void)state;
+    size_t n = sizeof cases / sizeof cases[0], ok = 0, per[ZT_INTENT_COUNT] = {0}, per_ok[ZT_INTENT_COUNT] = {0};
+    for (size_t i = 0; i < n; i++) {
+        struct zt_intent_result r;
+        assert_int_equal(zt_intent_detect(model, cases[i].text, strlen(cases[i].text), &r), 0);
+        assert_true(r.n >= 1);
+        per[cases[i].want]++;
+        if (r.labels[0].intent == cases[i].want) {
+            ok++;
+            per_ok[cases[i].want]++;
+        } else {
+            printf("  miss: \"%s\": want %s, got %s (%.2f)\n", cases[i].text, zt_intent_name(cases[i].want),
+                   zt_intent_name(r.labels[0].intent), r.labels[0].confidence);
+        }
+    }
+    for (int i = 0; i < ZT_INTENT_COUNT; i++) {
+        assert_true(per[i] >= 10);
+        printf("  %-16s %zu/%zu\n", zt_intent_name((enum zt_intent)i), per_ok[i], per[i]);
+    }
+    double acc = (double)ok / (double)n;
+    printf("intent accuracy (primary label): %zu/%zu = %.1f%%\n", ok, n, 100.0 * acc);
+    assert_true(acc >= 0.9);
+}
+
+static void test_held_out(void **state)
+{
+    (void)state;
+    size_t n = sizeof held_out / sizeof held_out[0], ok = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct zt_intent_result r;
+        assert_int_equal(zt_intent_detect(model, held_out[i].text, strlen(held_out[i].text), &r), 0);
+        if (r.labels[0].intent == held_out[i].want) ok++;
+        else
+            printf("  held-out miss: \"%s\": want %s, got %s\n", held_out[i].text, zt_intent_name(held_out[i].want),
+                   zt_intent_name(r.labels[0].intent));
+    }
+    printf("intent accuracy (held out, primary label): %zu/%zu = %.1f%%\n", ok, n, 100.0 * (double)ok / (double)n);
+    assert_true((double)ok / (double)n >= 0.75);
+}
+
+static void test_multilabel(void **state)
+{
+    (void)state;
+    struct zt_intent_result r;
+    const char *t = "Hi Anna! Are you coming to the meeting at 3pm?";
+    assert_int_equal(zt_intent_detect(model, t, strlen(t), &r), 0);
+    assert_true(zt_intent_score(&r, ZT_INTENT_GREETING) >= ZT_INTENT_MIN);
+    assert_true(zt_intent_score(&r, ZT_INTENT_YESNO) >= ZT_INTENT_MIN);
+    assert_true(zt_intent_score(&r, ZT_INTENT_SCHEDULING) >= ZT_INTENT_MIN);
+    assert_true(r.has_time);
+    for (size_t i = 1; i < r.n; i++) assert_true(r.labels[i - 1].confidence >= r.labels[i].confidence);
+    /* a negation in front of a cue cancels it */
+    t = "I'm not sorry at all.";
+    assert_int_equal(zt_intent_detect(model, t, strlen(t), &r), 0);
+    assert_true(zt_intent_score(&r, ZT_INTENT_APOLOGY) == 0);
+    /* empty and punctuation-only messages are statements */
+    assert_int_equal(zt_intent_detect(model, "", 0, &r), 0);
+    assert_int_equal(r.labels[0].intent, ZT_INTENT_STATEMENT);
+    assert_int_equal(zt_intent_detect(model, "...", 3, &r), 0);
+    assert_int_equal(r.labels[0].intent, ZT_INTENT_STATEMENT);
+    /* invalid UTF-8 */
+    assert_int_equal(zt_intent_detect(model, "\xff\xfe", 2, &r), ZT_EPARSE);
+}
+
+static void test_lexicon(void **state)
+{
+    (void)state;
+    bool hit;
+    const char *t = "OK, let's go with the blue design.";
+    assert_int_equal(zt_intent_lexicon(model, "decision", t, strlen(t), ZT_LEX_ANY, &hit), 0);
+    assert_true(hit);
+    t = "I'll send the slides by Friday";
+    assert_int_equal(zt_intent_lexicon(model, "commitment", t, strlen(t), ZT_LEX_START, &hit), 0);
+    assert_true(hit);
+    assert_int_equal(zt_intent_lexicon(model, "time", t, strlen(t), ZT_LEX_ANY, &hit), 0);
+    assert_true(hit);
+    t = "see you at 10:30";
+    assert_int_equal(zt_intent_lexicon(model, "time", t, strlen(t), ZT_LEX_ANY, &hit), 0);
+    assert_true(hit);
+    t = "I am here";
+    assert_int_equal(zt_intent_lexicon(model, "time", t, strlen(t), ZT_LEX_ANY, &hit), 0);
+    assert_false(hit);
+    assert_int_equal(zt_intent_lexicon(model, "no-such-lexicon", t, strlen(t), ZT_LEX_ANY, &hit), 0);
+    assert_false(hit);
+}
+
+static void expect_parse_error(const char *text, const char *needle)
+{
+    struct zt_intent_model *m = NULL;
+    char err[256];
+    assert_int_equal(zt_intent_model_parse(text, strlen(text), "t.txt", &m, err, sizeof err), ZT_EPARSE);
+    assert_null(m);
+    if (!strstr(err, needle)) fail_msg("error \"%s\" lacks \"%s\"", err, needle);
+}
+
+static const char *const MIN_LEX = "lexicon aux\nis\nlexicon pronoun\nit\nlexicon wh\nwhat\nlexicon negation\nnot\n"
+                                   "lexicon time\ntoday\nlexicon decision\ndecided\nlexicon commitment\ni'll\n"
+                                   "lexicon imperative\nsend\nlexicon todo\ntodo\n";
+
+static void test_malformed(void **state)
+{
+    (void)state;
+    char buf[1024];
+    struct zt_intent_model *m = NULL;
+    char err[256];
+    snprintf(buf, sizeof buf, "%sintent thanks\nany 0.9 thanks\n", MIN_LEX);
+    assert_int_equal(zt_intent_model_parse(buf, strlen(buf), "t.txt", &m, err, sizeof err), 0);
+    struct zt_intent_result r;
+    assert_int_equal(zt_intent_detect(m, "thanks!", 7, &r), 0);
+    assert_int_equal(r.labels[0].intent, ZT_INTENT_THANKS);
+    zt_intent_model_free(m);
+
+    snprintf(buf, sizeof buf, "%sintent nonsense\n", MIN_LEX);
+    expect_parse_error(buf, "t.txt:19: unknown intent 'nonsense'");
+    snprintf(buf, sizeof buf, "%sintent thanks\nany 1.5 thanks\n", MIN_LEX);
+    expect_parse_error(buf, "t.txt:20: weight");
+    snprintf(buf, sizeof buf, "%sintent thanks\nsometimes 0.5 thanks\n", MIN_LEX);
+    expect_parse_error(buf, "t.txt:20: unknown directive");
+    snprintf(buf, sizeof buf, "%sintent thanks\nany 0.5\n", MIN_LEX);
+    expect_parse_error(buf, "t.txt:20: bad phrase");
+    snprintf(buf, sizeof buf, "%sintent thanks\nboost nolex 0.5\n", MIN_LEX);
+    expect_parse_error(buf, "unknown lexicon 'nolex'");
+    snprintf(buf, sizeof buf, "%sany 0.5 x\n", "lexicon aux\n");
+    assert_int_equal(zt_intent_model_parse(buf, strlen(buf), "t.txt", &m, err, sizeof err), ZT_EPARSE); /* lexicons missing */
+    expect_parse_error("any 0.5 thanks\n", "t.txt:1: a cue outside");
+    expect_parse_error("lexicon aux\nlexicon aux\n", "t.txt:2: lexicon aux defined twice");
+    expect_parse_error("lexicon aux\n\xff\n", "t.txt:2: invalid UTF-8");
+    expect_parse_error("lexicon aux\na b c d e f g h i\n", "t.txt:2: bad phrase");
+    expect_parse_error("lexicon aux\n", "lexicon pronoun is missing");
+    assert_int_equal(zt_intent_model_load("/nonexistent/intents.txt", &m, err, sizeof err), ZT_ENOTFOUND);
+    assert_non_null(strstr(err, "/nonexistent/intents.txt"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_accuracy),
+        cmocka_unit_test(test_held_out),
+        cmocka_unit_test(test_multilabel),
+        cmocka_unit_test(test_lexicon),
+        cmocka_unit_test(test_malformed),
+    };
+    int rc = cmocka_run_group_tests(tests, setup, teardown);
+    if (zt_alloc_live() != 0) {
+        printf("leak: %lld allocations live\n", (long long)zt_alloc_live());
+        return 1;
+    }
+    return rc;
+}

@@ -1,0 +1,238 @@
+/* test_replies.c: smart replies from the bank (zt_replies.h): triplets per
+ * intent, distinct meanings, sentiment and moderation hooks, whose turn it
+ * is, malformed bank files, and the LLM prompt and answer parser. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#include "zentalk/zt_alloc.h"
+#include "zentalk/zt_replies.h"
+
+static struct zt_intent_model *model;
+static struct zt_reply_bank *bank;
+
+static int setup(void **state)
+{
+    (void)state;
+    char err[256];
+    if (zt_intent_model_builtin(&model, err, sizeof err) != 0 || zt_reply_bank_builtin(&bank, err, sizeof err) != 0) {
+        printf("builtin data: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    zt_intent_model_free(model);
+    zt_reply_bank_free(bank);
+    return 0;
+}
+
+static struct zt_conv_msg msg(const char *from, const char *text)
+{
+    return (struct zt_conv_msg){from, strlen(from), text, strlen(text)};
+}
+
+static void suggest1(const char *text, const struct zt_reply_hooks *h, struct zt_replies_result *r)
+{
+    struct zt_conv_msg m[2] = {msg("bob", "hey"), msg("alice", text)};
+    assert_int_equal(zt_replies_suggest(bank, model, h, m, 2, "bob", 3, 0.5, r), 0);
+}
+
+static bool has_meaning(const struct zt_replies_result *r, const char *meaning)
+{
+    for (size_t i = 0; i < r->n; i++)
+        if (strcmp(r->replies[i].meaning, meaning) == 0) return true;
+    return false;
+}
+
+static void assert_distinct(const struct zt_replies_result *r)
+{
+    assert_int_equal(r->n, ZT_REPLIES_N);
+    for (size_t i = 0; i < r->n; i++) {
+        assert_true(r->replies[i].text[0]);
+        for (size_t j = 0; j < i; j++) {
+            assert_string_not_equal(r->replies[i].text, r->replies[j].text);
+            assert_string_not_equal(r->replies[i].meaning, r->replies[j].meaning);
+        }
+    }
+}
+
+static void test_triplets(void **state)
+{
+    (void)state;
+    struct zt_replies_result r;
+    suggest1("Are you coming tonight?", NULL, &r);
+    assert_int_equal(r.used, ZT_INTENT_YESNO);
+    assert_distinct(&r);
+    assert_true(has_meaning(&r, "yes") && has_meaning(&r, "no") && has_meaning(&r, "maybe"));
+    assert_false(r.moderated);
+    assert_false(r.has_sentiment);
+
+    suggest1("Do you want to grab lunch tomorrow?", NULL, &r);
+    assert_int_equal(r.used, ZT_INTENT_INVITATION);
+    assert_distinct(&r);
+    assert_true(has_meaning(&r, "accept") && has_meaning(&r, "decline") && has_meaning(&r, "ask_detail"));
+
+    suggest1("Can we meet at 3pm on Friday?", NULL, &r);
+    assert_int_equal(r.used, ZT_INTENT_SCHEDULING);
+    assert_distinct(&r);
+    assert_true(has_meaning(&r, "confirm") && has_meaning(&r, "ask_time"));
+
+    const char *others[] = {"Thanks a lot!", "Good morning!", "Sorry, I'm late", "Congrats on the new job!",
+                            "The app keeps crashing", "I'm at the station", "What time is the show?",
+                            "Could you send me the report?", "Sounds good", "No, I don't think so", "Bye!"};
+    for (size_t i = 0; i < sizeof others / sizeof others[0]; i++) {
+        suggest1(others[i], NULL, &r);
+        assert_distinct(&r);
+    }
+    /* deterministic */
+    struct zt_replies_result r2;
+    suggest1("Could you send me the report?", NULL, &r);
+    suggest1("Could you send me the report?", NULL, &r2);
+    for (size_t i = 0; i < r.n; i++) assert_string_equal(r.replies[i].text, r2.replies[i].text);
+}
+
+static double fixed_sentiment(const char *t, size_t n, void *ud)
+{
+    (void)t, (void)n;
+    return *(double *)ud;
+}
+
+static bool flag_yes(const char *t, size_t n, void *ud)
+{
+    (void)ud;
+    return n >= 3 && (strncmp(t, "Yes", 3) == 0 || strncmp(t, "Yea", 3) == 0);
+}
+
+static void test_hooks(void **state)
+{
+    (void)state;
+    struct zt_replies_result r;
+    double pos = 1.0, neg = -1.0;
+    struct zt_reply_hooks h = {.sentiment = fixed_sentiment, .sentiment_ud = &pos};
+    suggest1("Are you coming tonight?", &h, &r);
+    assert_true(r.has_sentiment);
+    assert_string_equal(r.replies[0].meaning, "yes"); /* positive conversation: yes first */
+    h.sentiment_ud = &neg;
+    suggest1("Are you coming tonight?", &h, &r);
+    assert_string_not_equal(r.replies[0].meaning, "yes"); /* negative: no / maybe lead */
+    assert_distinct(&r);
+
+    /* moderation: nothing flagged is suggested */
+    struct zt_reply_hooks m = {.is_flagged = flag_yes};
+    suggest1("Are you coming tonight?", &m, &r);
+    assert_true(r.moderated);
+    assert_int_equal(r.n, ZT_REPLIES_N);
+    for (size_t i = 0; i < r.n; i++) assert_false(flag_yes(r.replies[i].text, strlen(r.replies[i].text), NULL));
+}
+
+static void test_turns(void **state)
+{
+    (void)state;
+    struct zt_replies_result r;
+    /* bob's own last message is skipped: alice's question is answered */
+    struct zt_conv_msg m[3] = {msg("alice", "Do you want to come to the party?"), msg("bob", "hmm"),
+                               msg("bob", "let me think")};
+    assert_int_equal(zt_replies_suggest(bank, model, NULL, m, 3, "bob", 3, 0.5, &r), 0);
+    assert_int_equal(r.target, 0);
+    assert_int_equal(r.used, ZT_INTENT_INVITATION);
+    /* a statement closing alice's turn: her earlier question leads */
+    struct zt_conv_msg m2[3] = {msg("bob", "hi"), msg("alice", "Are you free on Friday?"), msg("alice", "I have tickets.")};
+    assert_int_equal(zt_replies_suggest(bank, model, NULL, m2, 3, "bob", 3, 0.5, &r), 0);
+    assert_int_equal(r.target, 1);
+    assert_int_equal(r.used, ZT_INTENT_SCHEDULING);
+    assert_int_equal(zt_replies_suggest(bank, model, NULL, m2, 0, NULL, 0, 0.5, &r), ZT_EINVAL);
+    /* formal register */
+    struct zt_conv_msg m3[1] = {msg("ms smith", "Dear Bob, could you kindly send the contract? Regards")};
+    assert_int_equal(zt_replies_suggest(bank, model, NULL, m3, 1, NULL, 0, 0.5, &r), 0);
+    assert_int_equal(r.reg, ZT_REG_FORMAL);
+}
+
+static void expect_bank_error(const char *text, const char *needle)
+{
+    struct zt_reply_bank *b = NULL;
+    char err[256];
+    assert_int_equal(zt_reply_bank_parse(text, strlen(text), "r.txt", &b, err, sizeof err), ZT_EPARSE);
+    assert_null(b);
+    if (!strstr(err, needle)) fail_msg("error \"%s\" lacks \"%s\"", err, needle);
+}
+
+#define STMT "intent statement\na neutral any | A\nb neutral any | B\nc neutral any | C\n"
+
+static void test_bank_malformed(void **state)
+{
+    (void)state;
+    struct zt_reply_bank *b = NULL;
+    char err[256];
+    assert_int_equal(zt_reply_bank_parse(STMT, strlen(STMT), "r.txt", &b, err, sizeof err), 0);
+    zt_reply_bank_free(b);
+    expect_bank_error("yes positive casual | Yes\n", "r.txt:1: a reply outside");
+    expect_bank_error("intent nope\n", "r.txt:1: unknown intent 'nope'");
+    expect_bank_error(STMT "intent thanks\nYes positive casual | x\n", "r.txt:6: meaning");
+    expect_bank_error(STMT "intent thanks\nyes happy casual | x\n", "r.txt:6: tone");
+    expect_bank_error(STMT "intent thanks\nyes positive loud | x\n", "r.txt:6: register");
+    expect_bank_error(STMT "intent thanks\nyes positive casual\n", "r.txt:6: expected");
+    expect_bank_error(STMT "intent thanks\nyes positive casual |   \n", "r.txt:6: empty reply");
+    expect_bank_error(STMT "intent thanks\nyes positive casual extra | x\n", "r.txt:6: expected `|`");
+    expect_bank_error(STMT "intent thanks\na positive casual | x\nb positive casual | X\n", "r.txt:7: duplicate");
+    expect_bank_error(STMT "intent thanks\na positive casual | x\nb positive casual | y\n", "r.txt:5: intent thanks needs");
+    expect_bank_error(STMT "intent statement\n", "r.txt:5: intent statement already");
+    expect_bank_error("intent thanks\na neutral any | A\nb neutral any | B\nc neutral any | C\n", "statement");
+    expect_bank_error(STMT "intent thanks\n\x01 x\n", "r.txt:6: control");
+    assert_int_equal(zt_reply_bank_load("/nonexistent/replies.txt", &b, err, sizeof err), ZT_ENOTFOUND);
+}
+
+static void test_llm_parse(void **state)
+{
+    (void)state;
+    char out[ZT_REPLIES_N][ZT_REPLY_MAX + 1];
+    const char *a = "1. Sure, see you there!\n2) \"Sorry, I can't.\"\n\n- What time?\n4. extra";
+    assert_int_equal(zt_replies_parse_llm(a, strlen(a), out), 3);
+    assert_string_equal(out[0], "Sure, see you there!");
+    assert_string_equal(out[1], "Sorry, I can't.");
+    assert_string_equal(out[2], "What time?");
+    const char *b = "Yes\nyes\nYES\n\n   \nNo";
+    assert_int_equal(zt_replies_parse_llm(b, strlen(b), out), 2);
+    /* prose: sentence by sentence */
+    const char *c = "Once upon a time, there was a girl. She liked to play. She liked to play. The sun was hot.";
+    assert_int_equal(zt_replies_parse_llm(c, strlen(c), out), 3);
+    assert_string_equal(out[0], "Once upon a time, there was a girl.");
+    assert_string_equal(out[1], "She liked to play.");
+    assert_string_equal(out[2], "The sun was hot.");
+    assert_int_equal(zt_replies_parse_llm("", 0, out), 0);
+    assert_int_equal(zt_replies_parse_llm("\xff\xfe\n1.\n\"\"", 8, out), 0);
+
+    struct zt_conv_msg m[3] = {msg("alice", "first message that is long"), msg("bob", "second"), msg("alice", "third?")};
+    struct zt_buf sys, user;
+    zt_buf_init(&sys, 4096);
+    zt_buf_init(&user, 4096);
+    assert_int_equal(zt_replies_prompt(m, 3, "bob", 3, 30, &sys, &user), 0);
+    assert_non_null(strstr(zt_buf_str(&sys), "three"));
+    assert_non_null(strstr(zt_buf_str(&user), "alice: third?"));
+    assert_non_null(strstr(zt_buf_str(&user), "bob: second"));
+    assert_null(strstr(zt_buf_str(&user), "first message")); /* windowed out */
+    zt_buf_deinit(&sys);
+    zt_buf_deinit(&user);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_triplets),  cmocka_unit_test(test_hooks),     cmocka_unit_test(test_turns),
+        cmocka_unit_test(test_bank_malformed), cmocka_unit_test(test_llm_parse),
+    };
+    int rc = cmocka_run_group_tests(tests, setup, teardown);
+    if (zt_alloc_live() != 0) {
+        printf("leak: %lld allocations live\n", (long long)zt_alloc_live());
+        return 1;
+    }
+    return rc;
+}
