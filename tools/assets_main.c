@@ -7,6 +7,7 @@
 #include "assets.h"
 
 static const struct zt_asset_tool tools[] = {
+    {"vader", "vader_lexicon.txt (npm vader-sentiment)", zt__asset_vader},
     {NULL, NULL, NULL},
 };
 
