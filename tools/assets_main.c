@@ -8,6 +8,7 @@
 
 static const struct zt_asset_tool tools[] = {
     {"vader", "vader_lexicon.txt (npm vader-sentiment)", zt__asset_vader},
+    {"moderation", "naughty-words/*.json (LDNOOBW) config/moderation/*.txt", zt__asset_moderation},
     {NULL, NULL, NULL},
 };
 
