@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "attest.h"
+#include "features.h"
 #include "keys.h"
 #include "models.h"
 #include "run.h"
@@ -49,6 +50,9 @@ static void usage(FILE *out)
             "                                show a node's id and public keys (DIR/node.key)\n"
             "  attest [URL] [--nonce HEX] [--expect-binary SHA256] [--json]\n"
             "                                fetch and verify a node's signed attestation report\n"
+            "  sentiment [--json] [TEXT...]  VADER sentiment of TEXT (stdin when none)\n"
+            "  moderate [--json] [TEXT...]   moderation verdict, categories and masked terms\n"
+            "  language [--json] [TEXT...]   language of TEXT: ISO 639-1/639-3, confidence\n"
             "\n"
             "Options:\n"
             "  -u, --url URL   node address (default $ZENTALK_URL or " DEFAULT_URL ")\n"
@@ -171,6 +175,13 @@ int main(int argc, char **argv)
         int arc = zt__cli_attest(argc - ci, argv + ci);
         curl_global_cleanup();
         return arc;
+    }
+
+    /* `sentiment`, `moderate`, `language` POST a text, with their own options */
+    if (ci > 0 && (strcmp(argv[ci], "sentiment") == 0 || strcmp(argv[ci], "moderate") == 0 ||
+                   strcmp(argv[ci], "language") == 0)) {
+        json_set_alloc_funcs(zt_malloc, zt_free);
+        return zt__cli_features(ci, argv, argc - ci, argv + ci);
     }
 
     /* `keygen` and `id` work on a node identity key file, with their own options */

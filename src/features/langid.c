@@ -22,6 +22,7 @@
 #define MAX_NGRAMS 400   /* as textcat (MAXNGRAMS) */
 #define READ_BYTES 1024  /* of the message; n-gram ranks settle long before */
 #define GAP_HALF 0.006   /* relative gap at which confidence is 0.5 */
+#define FULL_LETTERS 15  /* fewer letters scale the confidence down */
 
 struct known {
     struct zt_langid_lang lang;
@@ -254,6 +255,7 @@ int zt_langid_detect(struct zt_langid *l, const char *text, size_t len, double t
         double g = ((double)best[1] - (double)best[0]) / d1;
         r.confidence = g / (g + GAP_HALF);
     }
+    if (letters < FULL_LETTERS) r.confidence *= (double)letters / FULL_LETTERS;
     for (size_t j = 1; j < nb; j++) {
         r.alts[r.n_alts].lang = l->c[idx[j]].lang;
         r.alts[r.n_alts].distance_ratio = (double)best[j] / d1;

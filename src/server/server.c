@@ -25,6 +25,7 @@
 
 #include "attest.h"
 #include "auth.h"
+#include "lexfeat.h"
 #include "llm.h"
 #include "metrics.h"
 #include "models.h"
@@ -82,6 +83,7 @@ struct zt_server {
     bool listener_loopback;      /* server.listen is a loopback address */
     struct zt__ratelimit *limiter;
     struct zt__wallet *wallet;   /* wallet login nonces and sessions */
+    struct zt__lexfeat *lexfeat; /* sentiment, moderation, language (lexfeat.h) */
 };
 
 #define RATE_LIMIT_KEYS 10000 /* identities tracked; least recently seen evicted */
@@ -349,6 +351,21 @@ static void h_logout(struct zt_server *s, struct zt_http_req *req, json_t *body,
     zt__wallet_h_logout(s->wallet, req, resp);
 }
 
+static void h_sentiment(struct zt_server *s, struct zt_http_req *req, json_t *body, struct zt_http_resp *resp)
+{
+    zt__lexfeat_h_sentiment(s->lexfeat, req, body, resp);
+}
+
+static void h_moderate(struct zt_server *s, struct zt_http_req *req, json_t *body, struct zt_http_resp *resp)
+{
+    zt__lexfeat_h_moderate(s->lexfeat, req, body, resp);
+}
+
+static void h_language(struct zt_server *s, struct zt_http_req *req, json_t *body, struct zt_http_resp *resp)
+{
+    zt__lexfeat_h_language(s->lexfeat, req, body, resp);
+}
+
 static const struct route routes[] = {
     {"/healthz", M_GET, 0, ZT__AUTH_NONE, h_healthz},
     {"/readyz", M_GET, 0, ZT__AUTH_NONE, h_readyz},
@@ -364,6 +381,9 @@ static const struct route routes[] = {
     {"/v1/auth/wallet/nonce", M_POST, M_POST, ZT__AUTH_NONE, h_wallet_nonce},
     {"/v1/auth/wallet/login", M_POST, M_POST, ZT__AUTH_NONE, h_wallet_login},
     {"/v1/auth/logout", M_POST, 0, ZT__AUTH_NONE, h_logout},
+    {"/v1/features/sentiment", M_POST, M_POST, ZT__AUTH_USER, h_sentiment},
+    {"/v1/features/moderate", M_POST, M_POST, ZT__AUTH_USER, h_moderate},
+    {"/v1/features/language", M_POST, M_POST, ZT__AUTH_USER, h_language},
 };
 #define N_ROUTES (sizeof routes / sizeof routes[0])
 
@@ -587,7 +607,14 @@ int zt_server_new(const struct zt_config *cfg, const char *node_id, struct zt_se
         zt_free(s);
         return ZT_ENOMEM;
     }
+    if (zt__lexfeat_new(cfg, &s->lexfeat) != 0) {
+        zt__wallet_free(s->wallet);
+        zt__ratelimit_free(s->limiter);
+        zt_free(s);
+        return ZT_ENOMEM;
+    }
     if (zt__models_new(cfg, &s->models) != 0) {
+        zt__lexfeat_free(s->lexfeat);
         zt__wallet_free(s->wallet);
         zt__ratelimit_free(s->limiter);
         zt_free(s);
@@ -672,6 +699,7 @@ void zt_server_free(struct zt_server *s)
     zt__models_free(s->models);
     zt__ratelimit_free(s->limiter);
     zt__wallet_free(s->wallet);
+    zt__lexfeat_free(s->lexfeat);
     for (int i = 0; i < N_ROLES; i++) pthread_mutex_destroy(&s->roles[i].mu);
     zt_free(s);
 }

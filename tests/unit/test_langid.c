@@ -69,6 +69,8 @@ static void test_known_answers(void **state)
     assert_string_equal(detect(l, "12345 !!! :)", 0.5, &c), "und");
     assert_true(c == 0);
     assert_string_equal(detect(l, "ok", 0.5, NULL), "und");
+    assert_string_equal(detect(l, "hello", 0.5, &c), "und"); /* 5 letters: confidence x 5/15 */
+    assert_true(c < 0.34);
     assert_string_equal(detect(l, "The quick brown fox jumps over the lazy dog", 1.0, NULL), "und");
     /* errors */
     assert_int_equal(zt_langid_detect(l, "caf\xc3", 4, 0.5, &r), ZT_EPARSE);
