@@ -18,53 +18,6 @@
 #define RESP_MAX (1u << 20)
 #define DEFAULT_URL "http://127.0.0.1:8080"
 
-static size_t on_data(char *p, size_t size, size_t n, void *ud)
-{
-    struct zt_buf *b = ud;
-    size_t len = size * n;
-    return zt_buf_append(b, p, len) == 0 ? len : 0;
-}
-
-static int post_json(const char *base, const char *path, const char *body, long *status, struct zt_buf *out)
-{
-    char url[2048];
-    size_t bl = strlen(base);
-    while (bl && base[bl - 1] == '/') bl--;
-    int n = snprintf(url, sizeof url, "%.*s%s", (int)bl, base, path);
-    if (n < 0 || (size_t)n >= sizeof url) {
-        fprintf(stderr, "zentalk: URL too long\n");
-        return 1;
-    }
-    CURL *c = curl_easy_init();
-    if (!c) return 1;
-    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
-    const char *tok = getenv("ZENTALK_TOKEN");
-    char auth[4096];
-    if (tok && *tok && snprintf(auth, sizeof auth, "Authorization: Bearer %s", tok) < (int)sizeof auth)
-        h = curl_slist_append(h, auth);
-    char errbuf[CURL_ERROR_SIZE] = "";
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 3000L);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 30000L);
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c, CURLOPT_USERAGENT, "zentalk/" ZT_VERSION);
-    CURLcode rc = curl_easy_perform(c);
-    curl_slist_free_all(h);
-    if (rc != CURLE_OK) {
-        fprintf(stderr, "zentalk: cannot reach %s: %s\n", url, errbuf[0] ? errbuf : curl_easy_strerror(rc));
-        curl_easy_cleanup(c);
-        return 1;
-    }
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
-    curl_easy_cleanup(c);
-    return 0;
-}
-
 static void print_sentiment(json_t *j)
 {
     printf("%-8s  compound %.4f  pos %.3f  neu %.3f  neg %.3f\n", json_string_value(json_object_get(j, "label")),
@@ -172,13 +125,16 @@ int zt__cli_features(int gargc, char **gargv, int argc, char **argv)
     }
     if (rc == 0 && words == 0) rc = read_stdin(&text);
     json_t *req = NULL, *j = NULL;
-    char *body = NULL;
     struct zt_buf out;
     zt_buf_init(&out, RESP_MAX);
     if (rc) goto out;
+    if (text.len == 0) {
+        fprintf(stderr, "zentalk: the text is empty\n");
+        rc = 2;
+        goto out;
+    }
     req = json_pack("{s:s%}", "text", zt_buf_str(&text), text.len);
-    body = req ? json_dumps(req, JSON_COMPACT) : NULL;
-    if (!body) {
+    if (!req) {
         fprintf(stderr, "zentalk: the text is not valid UTF-8\n");
         rc = 1;
         goto out;
@@ -188,7 +144,7 @@ int zt__cli_features(int gargc, char **gargv, int argc, char **argv)
         goto out;
     }
     long status = 0;
-    rc = post_json(url, path, body, &status, &out);
+    rc = zt__cli_http_post_json(url, path, req, 30000L, &status, &out);
     curl_global_cleanup();
     if (rc) goto out;
     if (status != 200) {
@@ -201,18 +157,18 @@ int zt__cli_features(int gargc, char **gargv, int argc, char **argv)
         goto out;
     }
     j = json_loads(zt_buf_str(&out), 0, NULL);
-    if (!json_is_object(j)) {
+    json_t *res = json_object_get(j, "result");
+    if (!json_is_object(res)) {
         fprintf(stderr, "zentalk: the node's answer is not a JSON object\n");
         rc = 1;
         goto out;
     }
-    if (path[13] == 's') print_sentiment(j);
-    else if (path[13] == 'm') print_moderation(j);
-    else print_language(j);
+    if (path[13] == 's') print_sentiment(res);
+    else if (path[13] == 'm') print_moderation(res);
+    else print_language(res);
 out:
     json_decref(req);
     json_decref(j);
-    zt_free(body); /* json_dumps: jansson's allocator, set to zt_malloc by main */
     zt_buf_deinit(&out);
     zt_buf_deinit(&text);
     return rc;

@@ -25,7 +25,7 @@
 
 #include "attest.h"
 #include "auth.h"
-#include "lexfeat.h"
+#include "feat_lex.h"
 #include "llm.h"
 #include "metrics.h"
 #include "models.h"
@@ -83,7 +83,7 @@ struct zt_server {
     bool listener_loopback;      /* server.listen is a loopback address */
     struct zt__ratelimit *limiter;
     struct zt__wallet *wallet;   /* wallet login nonces and sessions */
-    struct zt__lexfeat *lexfeat; /* sentiment, moderation, language (lexfeat.h) */
+    struct zt__lexfeat *lexfeat; /* sentiment, moderation, language (feat_lex.h) */
 };
 
 #define RATE_LIMIT_KEYS 10000 /* identities tracked; least recently seen evicted */

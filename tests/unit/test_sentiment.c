@@ -75,6 +75,12 @@ static const struct kat emoji[] = {
 
 static struct zt_sentiment *lex;
 
+/* the asset of `make data`; tests skip (with the reason printed) without it */
+#define NEED_ASSET()          \
+    do {                      \
+        if (!lex) skip();     \
+    } while (0)
+
 static int setup(void **state)
 {
     (void)state;
@@ -82,8 +88,8 @@ static int setup(void **state)
     if (zt_asset_path("data", ZT_SENTIMENT_ASSET, path, sizeof path) != 0) return -1;
     int rc = zt_sentiment_load(path, &lex);
     if (rc) {
-        fprintf(stderr, "cannot load %s: %s (run `make data`)\n", path, zt_strerror(rc));
-        return -1;
+        printf("skipping: cannot load %s: %s (run `make data`)\n", path, zt_strerror(rc));
+        lex = NULL;
     }
     return 0;
 }
@@ -111,6 +117,7 @@ static void check(const struct kat *k)
 static void test_reference(void **state)
 {
     (void)state;
+    NEED_ASSET();
     assert_true(zt_sentiment_size(lex) > 7000);
     for (size_t i = 0; i < sizeof reference / sizeof reference[0]; i++) check(&reference[i]);
 }
@@ -118,12 +125,14 @@ static void test_reference(void **state)
 static void test_emoji(void **state)
 {
     (void)state;
+    NEED_ASSET();
     for (size_t i = 0; i < sizeof emoji / sizeof emoji[0]; i++) check(&emoji[i]);
 }
 
 static void test_labels_and_edges(void **state)
 {
     (void)state;
+    NEED_ASSET();
     struct zt_sentiment_result r;
     assert_int_equal(zt_sentiment_score(lex, "", 0, &r), 0);
     assert_true(r.compound == 0 && r.pos == 0 && r.neu == 0 && r.neg == 0);

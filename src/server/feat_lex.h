@@ -1,19 +1,23 @@
-/* lexfeat.h: the lexicon-based messaging features of the API (internal to
+/* feat_lex.h: the lexicon-based messaging features of the API (internal to
  * src/server): sentiment (VADER), moderation (word lists) and language
  * identification (libexttextcat).
  *
- *   POST /v1/features/sentiment  {"text": "..."}
- *   POST /v1/features/moderate   {"text": "...", "language": "en"?}
- *   POST /v1/features/language   {"text": "..."}
+ *   POST /v1/features/sentiment  {"text": "..."} | {"texts": [...]}
+ *   POST /v1/features/moderate   the same, plus "language": "en" (optional)
+ *   POST /v1/features/language   {"text": "..."} | {"texts": [...]}
+ * answer {"result": {...}} or {"results": [{...}, ...]} (docs/api.md,
+ * "Messaging features"). Texts: non-empty, at most 64 KiB, at most 256 per
+ * batch; otherwise 400.
  *
  * zt__lexfeat_new() loads what is enabled in features.yaml: the assets
  * vader.zta and moderation.zta (zt_asset_path(); `make data` builds them)
  * and the fingerprints of features.language.languages. A feature whose
- * data cannot be loaded answers 503 with the reason; a disabled one 503
- * "feature_disabled". The loaded objects are read-only (langid serialises
- * itself), so handlers run on any HTTP thread. */
-#ifndef ZT_SERVER_LEXFEAT_H
-#define ZT_SERVER_LEXFEAT_H
+ * data is missing answers 503 asset_missing (or feature_unavailable, for a
+ * bad language list) with the reason, after one warning at start-up; a
+ * disabled one 403 feature_disabled. The loaded objects are read-only
+ * (langid serialises itself), so handlers run on any HTTP thread. */
+#ifndef ZT_SERVER_FEAT_LEX_H
+#define ZT_SERVER_FEAT_LEX_H
 
 #include "zentalk/zt_config.h"
 #include "zentalk/zt_error.h"
