@@ -138,7 +138,7 @@ static void test_obfuscation(void **state)
                                  "\xEF\xBC\xA6\xEF\xBC\xB5\xEF\xBC\xA3\xEF\xBC\xAB", /* fullwidth */
                                  "fu\xD1\x81k",                     /* Cyrillic es */
                                  "f\xE2\x80\x8Buck",                /* zero-width space */
-                                 "ph\xC3\xBA" "ck you fück"};
+                                 "you fück"};
     for (size_t i = 0; i < sizeof fucks / sizeof fucks[0]; i++) {
         if (i == 6) continue; /* © is not a letter: "fu k" */
         expect(fucks[i], ZT_MOD_PROFANITY, NULL);
