@@ -12,7 +12,7 @@
  * g = (d2 - d1) / d1 and confidence = g / (g + 0.006) (0.5 when the runner-up
  * is 0.6 % further away, 0.77 at 2 %, 0.89 at 5 %), times letters / 15 for
  * texts of fewer than 15 letters (one word says little). Below the caller's
- * threshold the answer is "und" (ISO 639 "undetermined"). Texts with fewer
+ * threshold (or at confidence 0) the answer is "und" (ISO 639 "undetermined"). Texts with fewer
  * than ZT_LANGID_MIN_LETTERS letters are "und" with confidence 0.
  *
  * The fingerprints are read once by zt_langid_new(); detection builds the

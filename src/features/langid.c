@@ -224,7 +224,12 @@ int zt_langid_detect(struct zt_langid *l, const char *text, size_t len, double t
     }
     fp_SetProperty(u, TCPROP_UTF8AWARE, TC_TRUE);
     fp_SetProperty(u, TCPROP_MINIMUM_DOCUMENT_SIZE, 1);
-    bool made = fp_Create(u, text, (unsigned)use, MAX_NGRAMS) != 0;
+    /* libexttextcat reads the buffer as a C string: control characters
+     * (NUL included) become spaces in a bounded copy */
+    char buf[READ_BYTES + 1];
+    for (size_t i = 0; i < use; i++) buf[i] = (unsigned char)text[i] < 0x20 ? ' ' : text[i];
+    buf[use] = '\0';
+    bool made = fp_Create(u, buf, (unsigned)use, MAX_NGRAMS) != 0;
     for (size_t i = 0; made && i < l->n; i++) {
         int d = INT_MAX;
         for (int f = 0; f < 2 && l->c[i].fp[f]; f++) {
@@ -243,12 +248,13 @@ int zt_langid_detect(struct zt_langid *l, const char *text, size_t len, double t
     }
     fp_Done(u);
     pthread_mutex_unlock(&l->mu);
-    if (!made || nb == 0) {
+    if (!made || nb == 0 || best[0] <= 0) { /* no n-grams: nothing to tell languages apart */
+        if (made && nb > 0) r.lang = l->c[idx[0]].lang;
         *out = r;
         return 0;
     }
     r.lang = l->c[idx[0]].lang;
-    double d1 = best[0] > 0 ? (double)best[0] : 1.0;
+    double d1 = (double)best[0];
     if (nb == 1) {
         r.confidence = 1.0;
     } else {
@@ -261,7 +267,7 @@ int zt_langid_detect(struct zt_langid *l, const char *text, size_t len, double t
         r.alts[r.n_alts].distance_ratio = (double)best[j] / d1;
         r.n_alts++;
     }
-    if (r.confidence >= threshold) {
+    if (r.confidence > 0 && r.confidence >= threshold) {
         r.code = r.lang->code;
         r.code3 = r.lang->code3;
     }
