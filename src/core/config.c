@@ -422,6 +422,8 @@ static const char *const file_kinds[] = {
 static const char *const env_reserved[] = {
     "ZENTALK_URL",        /* the zentalk CLI's node address */
     "ZENTALK_CONFIG_DIR", /* where scripts/deployments keep --config */
+    "ZENTALK_ASSETS_DIR", /* the features' data files (zt_asset_path()) */
+    "ZENTALK_TOKEN",      /* the zentalk CLI's bearer token */
     NULL,
 };
 
