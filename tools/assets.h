@@ -15,5 +15,14 @@ struct zt_asset_tool {
 
 /* the converters (tools/asset_NAME.c) */
 int zt__asset_spam(const char *out, int argc, char **argv);
+#include <stddef.h>
+#include <stdint.h>
+
+/* Read a whole source file (NUL-terminated copy, zt_malloc'd) and its
+ * SHA-256. Returns 0 or -1. */
+int zt__asset_read_source(const char *path, uint8_t **data, size_t *len, uint8_t sha[32]);
+
+int zt__asset_vader(const char *out, int argc, char **argv);
+int zt__asset_moderation(const char *out, int argc, char **argv);
 
 #endif

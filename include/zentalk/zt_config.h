@@ -214,14 +214,31 @@ struct zt_cfg_categorize {
     size_t n_categories;
 };
 #define ZT_CFG_MAX_CATEGORIES 64
+/* features.moderation.actions: allow, flag or block, per category */
+struct zt_cfg_moderation_actions {
+    char *profanity, *sexual, *hate, *harassment, *self_harm, *spam_links;
+};
+struct zt_cfg_moderation {
+    bool enabled;
+    double threshold;         /* least category score that counts as a match */
+    struct zt_cfg_moderation_actions actions;
+};
+struct zt_cfg_language {
+    bool enabled;
+    double threshold;         /* least confidence; below it the answer is "und" */
+    struct zt_strlist languages; /* ISO 639-1 codes compared (zt_langid.h) */
+    char *fingerprints_dir;   /* libexttextcat's .lm files */
+};
 struct zt_cfg_features {
     struct zt_cfg_feature smart_replies, summarize;
     struct zt_cfg_translate translate;
     struct zt_cfg_feature spam;
     struct zt_cfg_search search;
-    struct zt_cfg_feature sentiment, moderation;
+    struct zt_cfg_feature sentiment;
+    struct zt_cfg_moderation moderation;
     struct zt_cfg_categorize categorize;
-    struct zt_cfg_feature language, entities;
+    struct zt_cfg_language language;
+    struct zt_cfg_feature entities;
 };
 
 struct zt_config {

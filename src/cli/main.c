@@ -13,6 +13,7 @@
 #include "peers.h"
 #include "job.h"
 #include "conv.h"
+#include "lex.h"
 #include "keys.h"
 #include "models.h"
 #include "privacy.h"
@@ -84,6 +85,9 @@ static void usage(FILE *out)
             "                                three suggested replies to the last message\n"
             "  summarize [--max-sentences N] [--json] < CONVERSATION\n"
             "                                key messages, decisions, open questions, action items\n"
+            "  sentiment [--json] [TEXT...]  VADER sentiment of TEXT (stdin when none)\n"
+            "  moderate [--json] [TEXT...]   moderation verdict, categories and masked terms\n"
+            "  language [--json] [TEXT...]   language of TEXT: ISO 639-1/639-3, confidence\n"
             "\n"
             "Options:\n"
             "  -u, --url URL   node address (default $ZENTALK_URL or " DEFAULT_URL ")\n"
@@ -260,6 +264,13 @@ int main(int argc, char **argv)
                                                    : zt__cli_summarize(argc - ci, argv + ci);
         curl_global_cleanup();
         return crc;
+    }
+
+    /* `sentiment`, `moderate`, `language` POST a text, with their own options */
+    if (ci > 0 && (strcmp(argv[ci], "sentiment") == 0 || strcmp(argv[ci], "moderate") == 0 ||
+                   strcmp(argv[ci], "language") == 0)) {
+        json_set_alloc_funcs(zt_malloc, zt_free);
+        return zt__cli_features(ci, argv, argc - ci, argv + ci);
     }
 
     /* `keygen` and `id` work on a node identity key file, with their own options */

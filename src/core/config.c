@@ -447,8 +447,6 @@ static const struct cfg_key search_keys[] = {
             "SQLite file of the encrypted search index, relative to node.data_dir."),
 };
 TABLE(search_table, search_keys, struct zt_cfg_search, NULL);
-FEATURE_TABLE(sentiment, true, 0.5, "Least confidence to report a sentiment other than neutral.");
-FEATURE_TABLE(moderation, true, 0.7, "Score above which content is flagged for moderation.");
 static const struct cfg_key category_keys[] = {
     STR_KEY(struct zt_cfg_category, name, "", 64, KF_ID, KEY_REQUIRED | KEY_NONEMPTY | KEY_UNIQUE,
             "Category name (required, unique)."),
@@ -468,7 +466,47 @@ static const struct cfg_key categorize_keys[] = {
             "not settable from the environment."},
 };
 TABLE(categorize_table, categorize_keys, struct zt_cfg_categorize, NULL);
-FEATURE_TABLE(language, true, 0.5, "Least confidence to report a detected language.");
+FEATURE_TABLE(sentiment, true, 0.05,
+              "Least |compound| VADER score labelled positive or negative (VADER's own cut is 0.05).");
+
+/* features.moderation and features.language have keys of their own. */
+static const char *const moderation_action_names[] = {"allow", "flag", "block", NULL};
+#define MOD_ACTION_KEY(F, DEF, WHAT)                                                          \
+    ENUM_KEY(struct zt_cfg_moderation_actions, F, DEF, moderation_action_names,             \
+             "What to do with a message that matches " WHAT ": allow, flag or block.")
+static const struct cfg_key moderation_actions_keys[] = {
+    MOD_ACTION_KEY(profanity, "flag", "profanity"),
+    MOD_ACTION_KEY(sexual, "flag", "sexual terms"),
+    MOD_ACTION_KEY(hate, "block", "hate speech"),
+    MOD_ACTION_KEY(harassment, "block", "harassment or threats"),
+    MOD_ACTION_KEY(self_harm, "flag", "self-harm phrases"),
+    MOD_ACTION_KEY(spam_links, "flag", "spam or suspicious links"),
+};
+TABLE(moderation_actions_table, moderation_actions_keys, struct zt_cfg_moderation_actions, NULL);
+static const struct cfg_key moderation_keys[] = {
+    BOOL_KEY(struct zt_cfg_moderation, enabled, true, "Serve this feature."),
+    DBL_KEY(struct zt_cfg_moderation, threshold, 0.7, 0.0, 1.0,
+            "Least category score (0..1) that counts as a match and triggers the category's action."),
+    SECTION_KEY(struct zt_cfg_moderation, actions, &moderation_actions_table, NULL,
+                "Action per moderation category."),
+};
+TABLE(moderation_table, moderation_keys, struct zt_cfg_moderation, NULL);
+
+static const char *const language_default_list[] = {
+    "en", "es", "fr", "de", "it", "pt", "nl", "ca", "gl", "eu", "ru", "uk", "pl", "cs", "sk", "sl",
+    "hr", "sr", "bg", "ro", "hu", "el", "tr", "sv", "da", "nb", "fi", "et", "lv", "lt", "is", "ga",
+    "cy", "sq", "af", "ar", "he", "fa", "hi", "ja", "ko", "zh", "vi", "th", "id", "ms", NULL};
+static const struct cfg_key language_keys[] = {
+    BOOL_KEY(struct zt_cfg_language, enabled, true, "Serve this feature."),
+    DBL_KEY(struct zt_cfg_language, threshold, 0.5, 0.0, 1.0,
+            "Least confidence to report a detected language; below it the answer is und."),
+    STRLIST_KEY(struct zt_cfg_language, languages, language_default_list, ZT_CFG_MAX_LIST, NULL, KF_ID,
+                KEY_NONEMPTY | KEY_UNIQUE,
+                "ISO 639-1 codes the detector chooses among (fewer candidates: better accuracy on short messages)."),
+    STR_KEY(struct zt_cfg_language, fingerprints_dir, "/usr/share/libexttextcat", ZT_CFG_MAX_STR, KF_ANY,
+            KEY_NONEMPTY, "Directory of libexttextcat's language fingerprints (*.lm)."),
+};
+TABLE(language_table, language_keys, struct zt_cfg_language, NULL);
 FEATURE_TABLE(entities, true, 0.5, "Least confidence to report a named entity.");
 
 #define FEATURE_KEY(NAME, DOC) SECTION_KEY(struct zt_cfg_features, NAME, &NAME##_table, NULL, DOC)

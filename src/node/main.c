@@ -336,9 +336,11 @@ static int run(struct zt_config *cfg)
                cfg->encryption.require_auth && !listen_is_loopback(cfg->server.listen) ? "always"
                                                                                         : "for_admin",
                (long long)cfg->server.rate_limit_rps, (long long)cfg->server.rate_limit_burst);
+    /* ready before the line clients (and tests) wait for: a /readyz right
+     * after "listening" must not see the roles still starting */
+    mark_roles_ready(srv, cfg);
     printf("zentalk-node listening on %s\n", url);
     fflush(stdout);
-    mark_roles_ready(srv, cfg);
 
     for (;;) {
         siginfo_t si;

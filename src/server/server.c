@@ -33,6 +33,7 @@
 #include "feat_spam.h"
 #include "feat_search.h"
 #include "feat_replies.h"
+#include "feat_lex.h"
 #include "llm.h"
 #include "metrics.h"
 #include "models.h"
@@ -145,6 +146,7 @@ struct zt_server {
     struct zt__privacy *privacy; /* PII detector, policy, audit log */
     struct zt__feat_search *search; /* search + categorisation (feat_search.h) */
     struct zt__feat_conv *conv;  /* intents, smart replies, summaries (feat_replies.h) */
+    struct zt__lexfeat *lexfeat; /* sentiment, moderation, language (feat_lex.h) */
 };
 
 enum node_auth_result { NA_OK, NA_UNKNOWN, NA_BAD_SIG, NA_STALE, NA_REPLAY, NA_MALFORMED };
@@ -543,6 +545,21 @@ static void h_feat_summarize(struct zt_server *s, struct zt_http_req *req, json_
     zt__feat_h_summarize(s->conv, req, body, resp);
 }
 
+static void h_sentiment(struct zt_server *s, struct zt_http_req *req, json_t *body, struct zt_http_resp *resp)
+{
+    zt__lexfeat_h_sentiment(s->lexfeat, req, body, resp);
+}
+
+static void h_moderate(struct zt_server *s, struct zt_http_req *req, json_t *body, struct zt_http_resp *resp)
+{
+    zt__lexfeat_h_moderate(s->lexfeat, req, body, resp);
+}
+
+static void h_language(struct zt_server *s, struct zt_http_req *req, json_t *body, struct zt_http_resp *resp)
+{
+    zt__lexfeat_h_language(s->lexfeat, req, body, resp);
+}
+
 static const struct route routes[] = {
     {"/healthz", M_GET, 0, ZT__AUTH_NONE, h_healthz},
     {"/readyz", M_GET, 0, ZT__AUTH_NONE, h_readyz},
@@ -575,8 +592,13 @@ static const struct route routes[] = {
     {"/v1/features/intents", M_POST, M_POST, ZT__AUTH_USER, h_feat_intents},
     {"/v1/features/smart-replies", M_POST, M_POST, ZT__AUTH_USER, h_feat_replies},
     {"/v1/features/summarize", M_POST, M_POST, ZT__AUTH_USER, h_feat_summarize},
+    {"/v1/features/sentiment", M_POST, M_POST, ZT__AUTH_USER, h_sentiment},
+    {"/v1/features/moderate", M_POST, M_POST, ZT__AUTH_USER, h_moderate},
+    {"/v1/features/language", M_POST, M_POST, ZT__AUTH_USER, h_language},
 };
 #define N_ROUTES (sizeof routes / sizeof routes[0])
+/* every route, and "unmatched", has its own metrics */
+_Static_assert(N_ROUTES + 1 <= ZT__METRICS_MAX_ROUTES, "raise ZT__METRICS_MAX_ROUTES (metrics.h)");
 
 /* ---- dispatch ----------------------------------------------------------- */
 
@@ -907,6 +929,7 @@ int zt_server_new(const struct zt_config *cfg, const char *node_id, struct zt_se
         goto fail;
     }
     zt_buf_deinit(&perr);
+    if (zt__lexfeat_new(cfg, &s->lexfeat) != 0) goto fail;
     if (zt__models_new(cfg, &s->models) != 0) goto fail;
     if (zt__feat_spam_new(cfg, &s->feat_spam) != 0) goto fail;
     if (zt_peers_new(&s->peers) != 0) goto fail;
@@ -1165,6 +1188,7 @@ void zt_server_free(struct zt_server *s)
     zt__ratelimit_free(s->limiter);
     zt__wallet_free(s->wallet);
     zt__privacy_free(s->privacy); /* final audit checkpoint */
+    zt__lexfeat_free(s->lexfeat);
     for (int i = 0; i < N_ROLES; i++) pthread_mutex_destroy(&s->roles[i].mu);
     zt_free(s);
 }

@@ -1,0 +1,775 @@
+/* sentiment.c: VADER sentiment (zt_sentiment.h).
+ *
+ * A line-by-line reading of the reference (vader-sentiment 1.1.3,
+ * src/vaderSentiment.js): the same tokens, the same order of the rules and
+ * the same floating-point operations in the same order, so the results are
+ * bit-for-bit those of the JavaScript code. Where that code has quirks they
+ * are kept on purpose and marked "as the reference" (for example "But" with
+ * a capital is not the contrastive "but"; Python's VADER differs there).
+ *
+ * Tokens: the text split at JavaScript's \s, pieces of one UTF-16 unit
+ * dropped, then a piece that is a word with a leading or trailing
+ * punctuation mark from PUNC_LIST ("good!!!", "'cat") becomes the word;
+ * other punctuation stays ("(cat)", ":)"). Lengths are counted in UTF-16
+ * units as JavaScript does (an emoji is 2). */
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <utf8proc.h>
+
+#include "zentalk/zt_alloc.h"
+#include "zentalk/zt_asset.h"
+#include "zentalk/zt_sentiment.h"
+
+#define B_INCR 0.293
+#define B_DECR (-0.293)
+#define C_INCR 0.733
+#define N_SCALAR (-0.74)
+#define ENTRY_BYTES 16u /* u32 off, u32 len, f64 valence */
+#define PAYLOAD_HEAD 8u /* u32 n, u32 pool length */
+
+struct ent {
+    uint32_t off, len;
+    double val;
+};
+
+struct zt_sentiment {
+    size_t n;
+    struct ent *e;
+    char *pool;
+    size_t pool_len;
+};
+
+/* ---- lexicon -------------------------------------------------------------- */
+
+static int keycmp(const char *a, size_t alen, const char *b, size_t blen)
+{
+    size_t m = alen < blen ? alen : blen;
+    int c = m ? memcmp(a, b, m) : 0;
+    if (c) return c;
+    return alen < blen ? -1 : alen > blen ? 1 : 0;
+}
+
+static bool lex_find(const struct zt_sentiment *s, const char *w, size_t n, double *val)
+{
+    size_t lo = 0, hi = s->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        const struct ent *e = &s->e[mid];
+        int c = keycmp(s->pool + e->off, e->len, w, n);
+        if (c == 0) {
+            if (val) *val = e->val;
+            return true;
+        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return false;
+}
+
+static uint32_t get_u32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static void put_u32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static double get_f64(const uint8_t *p)
+{
+    uint64_t u = (uint64_t)get_u32(p) | (uint64_t)get_u32(p + 4) << 32;
+    double d;
+    memcpy(&d, &u, sizeof d);
+    return d;
+}
+
+static void put_f64(uint8_t *p, double d)
+{
+    uint64_t u;
+    memcpy(&u, &d, sizeof u);
+    put_u32(p, (uint32_t)u);
+    put_u32(p + 4, (uint32_t)(u >> 32));
+}
+
+int zt_sentiment_from_payload(const void *payload, size_t len, struct zt_sentiment **out)
+{
+    const uint8_t *p = payload;
+    struct zt_sentiment *s = NULL;
+    int rc = ZT_EPARSE;
+    if (len < PAYLOAD_HEAD) goto out;
+    size_t n = get_u32(p), pool_len = get_u32(p + 4);
+    if (n == 0 || n > (len - PAYLOAD_HEAD) / ENTRY_BYTES) goto out;
+    if (pool_len != len - PAYLOAD_HEAD - n * ENTRY_BYTES) goto out;
+    rc = ZT_ENOMEM;
+    s = zt_calloc(1, sizeof *s);
+    if (!s) goto out;
+    s->e = zt_calloc(n, sizeof *s->e);
+    s->pool = zt_malloc(pool_len + 1);
+    if (!s->e || !s->pool) goto out;
+    s->n = n;
+    s->pool_len = pool_len;
+    const uint8_t *pool = p + PAYLOAD_HEAD + n * ENTRY_BYTES;
+    memcpy(s->pool, pool, pool_len);
+    s->pool[pool_len] = '\0';
+    rc = ZT_EPARSE;
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t *q = p + PAYLOAD_HEAD + i * ENTRY_BYTES;
+        struct ent *e = &s->e[i];
+        e->off = get_u32(q);
+        e->len = get_u32(q + 4);
+        e->val = get_f64(q + 8);
+        if (e->len == 0 || e->off > pool_len || e->len > pool_len - e->off || !isfinite(e->val))
+            goto out;
+        /* strictly increasing keys: binary search depends on it */
+        if (i > 0 && keycmp(s->pool + s->e[i - 1].off, s->e[i - 1].len, s->pool + e->off, e->len) >= 0)
+            goto out;
+    }
+    *out = s;
+    s = NULL;
+    rc = 0;
+out:
+    zt_sentiment_free(s);
+    return rc;
+}
+
+int zt_sentiment_load(const char *path, struct zt_sentiment **out)
+{
+    struct zt_asset a;
+    int rc = zt_asset_load(path, ZT_SENTIMENT_KIND, ZT_SENTIMENT_VERSION, &a);
+    if (rc) return rc;
+    rc = zt_sentiment_from_payload(a.data, a.len, out);
+    zt_asset_deinit(&a);
+    return rc;
+}
+
+void zt_sentiment_free(struct zt_sentiment *s)
+{
+    if (!s) return;
+    zt_free(s->e);
+    zt_free(s->pool);
+    zt_free(s);
+}
+
+size_t zt_sentiment_size(const struct zt_sentiment *s)
+{
+    return s ? s->n : 0;
+}
+
+/* ---- building the payload (zt-assets vader) ------------------------------ */
+
+struct raw_ent {
+    const char *w;
+    size_t len;
+    double val;
+    size_t line;
+};
+
+static int raw_cmp(const void *a, const void *b)
+{
+    const struct raw_ent *x = a, *y = b;
+    int c = keycmp(x->w, x->len, y->w, y->len);
+    if (c) return c;
+    return x->line < y->line ? -1 : x->line > y->line ? 1 : 0;
+}
+
+int zt_sentiment_build_payload(const char *lex, size_t len, uint8_t **out, size_t *out_len,
+                               size_t *bad_line)
+{
+    struct raw_ent *r = NULL;
+    uint8_t *buf = NULL;
+    char num[64];
+    size_t n = 0, cap = 0, line = 0;
+    int rc = ZT_ENOMEM;
+    for (size_t i = 0; i < len;) {
+        size_t j = i;
+        while (j < len && lex[j] != '\n') j++;
+        line++;
+        size_t end = j > i && lex[j - 1] == '\r' ? j - 1 : j;
+        if (end > i) {
+            const char *tab = memchr(lex + i, '\t', end - i);
+            rc = ZT_EPARSE;
+            if (!tab || tab == lex + i) goto bad;
+            const char *v = tab + 1;
+            const char *vend = memchr(v, '\t', (size_t)(lex + end - v));
+            if (!vend) vend = lex + end;
+            size_t vl = (size_t)(vend - v);
+            if (vl == 0 || vl >= sizeof num) goto bad;
+            memcpy(num, v, vl);
+            num[vl] = '\0';
+            char *e;
+            double d = strtod(num, &e);
+            if (*e || !isfinite(d)) goto bad;
+            if (n == cap) {
+                size_t nc = cap ? cap * 2 : 8192;
+                struct raw_ent *nr = zt_reallocarray(r, nc, sizeof *r);
+                rc = ZT_ENOMEM;
+                if (!nr) goto out;
+                r = nr, cap = nc;
+            }
+            r[n++] = (struct raw_ent){lex + i, (size_t)(tab - (lex + i)), d, line};
+        }
+        i = j + 1;
+    }
+    rc = ZT_EPARSE;
+    if (n == 0) goto bad;
+    qsort(r, n, sizeof *r, raw_cmp);
+    /* a repeated token keeps its last value, as the reference's object literal does */
+    size_t m = 0, pool = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (m > 0 && keycmp(r[m - 1].w, r[m - 1].len, r[i].w, r[i].len) == 0)
+            r[m - 1] = r[i];
+        else
+            r[m++] = r[i];
+    }
+    for (size_t i = 0; i < m; i++) pool += r[i].len;
+    rc = ZT_ETOOBIG;
+    if (pool > UINT32_MAX / 2 || m > UINT32_MAX / ENTRY_BYTES) goto out;
+    size_t total = PAYLOAD_HEAD + m * ENTRY_BYTES + pool;
+    rc = ZT_ENOMEM;
+    buf = zt_malloc(total);
+    if (!buf) goto out;
+    put_u32(buf, (uint32_t)m);
+    put_u32(buf + 4, (uint32_t)pool);
+    size_t off = 0;
+    uint8_t *pp = buf + PAYLOAD_HEAD + m * ENTRY_BYTES;
+    for (size_t i = 0; i < m; i++) {
+        uint8_t *q = buf + PAYLOAD_HEAD + i * ENTRY_BYTES;
+        put_u32(q, (uint32_t)off);
+        put_u32(q + 4, (uint32_t)r[i].len);
+        put_f64(q + 8, r[i].val);
+        memcpy(pp + off, r[i].w, r[i].len);
+        off += r[i].len;
+    }
+    *out = buf;
+    *out_len = total;
+    buf = NULL;
+    rc = 0;
+    goto out;
+bad:
+    if (bad_line) *bad_line = line;
+out:
+    zt_free(r);
+    zt_free(buf);
+    return rc;
+}
+
+/* ---- emoji ---------------------------------------------------------------- */
+
+/* The reference scores no emoji. Each emoji below becomes the lexicon
+ * entry beside it (surrounded by spaces) before scoring, so an emoji counts
+ * exactly as the emoticon or word would. Table documented in
+ * docs/features/sentiment.md. */
+static const struct {
+    int32_t cp;
+    const char *as;
+} emoji_map[] = {
+    {0x2639, ":("},      {0x263A, ":)"},       {0x2764, "<3"},        {0x1F389, "celebrate"},
+    {0x1F44D, "good"},   {0x1F44E, "bad"},     {0x1F44F, "applause"}, {0x1F494, "</3"},
+    {0x1F495, "<3"},     {0x1F496, "<3"},      {0x1F497, "<3"},       {0x1F499, "<3"},
+    {0x1F49A, "<3"},     {0x1F49B, "<3"},      {0x1F49C, "<3"},       {0x1F4A9, "crap"},
+    {0x1F600, ":D"},     {0x1F601, ":D"},      {0x1F602, "lol"},      {0x1F603, ":D"},
+    {0x1F604, ":D"},     {0x1F605, "relieved"}, {0x1F606, "laugh"},   {0x1F609, ";)"},
+    {0x1F60A, ":)"},     {0x1F60B, ":p"},      {0x1F60D, "love"},     {0x1F60E, "cool"},
+    {0x1F612, "annoyed"}, {0x1F614, "sad"},    {0x1F618, ":*"},       {0x1F61B, ":p"},
+    {0x1F61E, ":("},     {0x1F61F, "worried"}, {0x1F620, "angry"},    {0x1F621, "angry"},
+    {0x1F622, ":'("},    {0x1F624, "frustrated"}, {0x1F628, "fear"},  {0x1F629, "tired"},
+    {0x1F62D, "sob"},    {0x1F631, "scream"},  {0x1F641, ":("},       {0x1F642, ":)"},
+    {0x1F644, "annoyed"}, {0x1F917, "hug"},    {0x1F922, "disgusted"}, {0x1F923, "lmao"},
+    {0x1F929, "amazing"}, {0x1F92C, "furious"}, {0x1F92E, "disgusting"}, {0x1F970, "love"},
+};
+
+static const char *emoji_as(int32_t cp)
+{
+    size_t lo = 0, hi = sizeof emoji_map / sizeof emoji_map[0];
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (emoji_map[mid].cp == cp) return emoji_map[mid].as;
+        if (emoji_map[mid].cp < cp)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+static bool emoji_modifier(int32_t cp)
+{
+    return cp == 0xFE0F || cp == 0xFE0E || cp == 0x200D || (cp >= 0x1F3FB && cp <= 0x1F3FF);
+}
+
+/* ---- scoring -------------------------------------------------------------- */
+
+struct tok {
+    const char *p; /* original case */
+    size_t len;
+    const char *lo; /* lower case */
+    size_t lolen;
+    bool in_lex;
+    double lex;
+    bool upper;
+};
+
+/* JavaScript's \s */
+static bool js_space(int32_t c)
+{
+    return (c >= 0x09 && c <= 0x0D) || c == 0x20 || c == 0xA0 || c == 0x1680 ||
+           (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F ||
+           c == 0x205F || c == 0x3000 || c == 0xFEFF;
+}
+
+static bool ascii_punct(unsigned char c)
+{
+    return (c >= 0x21 && c <= 0x2F) || (c >= 0x3A && c <= 0x40) || (c >= 0x5B && c <= 0x60) ||
+           (c >= 0x7B && c <= 0x7E);
+}
+
+/* UTF-16 length of valid UTF-8 */
+static size_t u16len(const char *p, size_t n)
+{
+    size_t u = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)p[i];
+        if ((c & 0xC0) != 0x80) u += c >= 0xF0 ? 2 : 1;
+    }
+    return u;
+}
+
+static bool eq(const char *p, size_t n, const char *lit)
+{
+    size_t m = strlen(lit);
+    return n == m && memcmp(p, lit, m) == 0;
+}
+
+static bool tok_is(const struct tok *t, const char *lit)
+{
+    return eq(t->p, t->len, lit);
+}
+
+static bool tok_lo_is(const struct tok *t, const char *lit)
+{
+    return eq(t->lo, t->lolen, lit);
+}
+
+static const char *const punc_list[] = {".",  "!",   "?",  ",",   ";",   ":",   "-",    "'",    "\"",
+                                        "!!", "!!!", "??", "???", "?!?", "!?!", "?!?!", "!?!?"};
+
+static bool in_punc_list(const char *p, size_t n)
+{
+    for (size_t i = 0; i < sizeof punc_list / sizeof punc_list[0]; i++)
+        if (eq(p, n, punc_list[i])) return true;
+    return false;
+}
+
+static const char *const negate_words[] = {
+    "aint",    "arent",   "cannot",   "cant",     "couldnt",  "darent",   "didnt",   "doesnt",
+    "ain't",   "aren't",  "can't",    "couldn't", "daren't",  "didn't",   "doesn't", "dont",
+    "hadnt",   "hasnt",   "havent",   "isnt",     "mightnt",  "mustnt",   "neither", "don't",
+    "hadn't",  "hasn't",  "haven't",  "isn't",    "mightn't", "mustn't",  "neednt",  "needn't",
+    "never",   "none",    "nope",     "nor",      "not",      "nothing",  "nowhere", "oughtnt",
+    "shant",   "shouldnt", "uhuh",    "wasnt",    "werent",   "oughtn't", "shan't",  "shouldn't",
+    "uh-uh",   "wasn't",  "weren't",  "without",  "wont",     "wouldnt",  "won't",   "wouldn't",
+    "rarely",  "seldom",  "despite"};
+
+/* negated([word]) of the reference: case-sensitive */
+static bool negated(const struct tok *t)
+{
+    for (size_t i = 0; i < sizeof negate_words / sizeof negate_words[0]; i++)
+        if (tok_is(t, negate_words[i])) return true;
+    for (size_t i = 0; i + 3 <= t->len; i++)
+        if (memcmp(t->p + i, "n't", 3) == 0) return true;
+    return false;
+}
+
+static const char *const boost_up[] = {
+    "absolutely", "amazingly",  "awfully",     "completely",    "considerably", "decidedly",
+    "deeply",     "effing",     "enormously",  "entirely",      "especially",   "exceptionally",
+    "extremely",  "fabulously", "flipping",    "flippin",       "fricking",     "frickin",
+    "frigging",   "friggin",    "fully",       "fucking",       "greatly",      "hella",
+    "highly",     "hugely",     "incredibly",  "intensely",     "majorly",      "more",
+    "most",       "particularly", "purely",    "quite",         "really",       "remarkably",
+    "so",         "substantially", "thoroughly", "totally",     "tremendously", "uber",
+    "unbelievably", "unusually", "utterly",    "very"};
+static const char *const boost_down[] = {
+    "almost",     "barely",   "hardly",   "kinda",   "kindof",   "kind-of", "less",    "little",
+    "marginally", "occasionally", "partly", "scarcely", "slightly", "somewhat", "sorta", "sortof",
+    "sort-of"};
+
+/* BOOSTER_DICT[lower(word)] for one-word keys; 0 when absent */
+static double booster(const struct tok *t, bool *found)
+{
+    for (size_t i = 0; i < sizeof boost_up / sizeof boost_up[0]; i++)
+        if (tok_lo_is(t, boost_up[i])) return *found = true, B_INCR;
+    for (size_t i = 0; i < sizeof boost_down / sizeof boost_down[0]; i++)
+        if (tok_lo_is(t, boost_down[i])) return *found = true, B_DECR;
+    *found = false;
+    return 0.0;
+}
+
+/* BOOSTER_DICT has three two-word keys, matched case-sensitively on "a b" */
+static bool booster_pair(const struct tok *a, const struct tok *b)
+{
+    return (tok_is(a, "just") && tok_is(b, "enough")) || (tok_is(a, "kind") && tok_is(b, "of")) ||
+           (tok_is(a, "sort") && tok_is(b, "of"));
+}
+
+static const struct {
+    const char *w[3];
+    double val;
+} idioms[] = {
+    {{"the", "shit", NULL}, 3},       {{"the", "bomb", NULL}, 3},         {{"bad", "ass", NULL}, 1.5},
+    {{"yeah", "right", NULL}, -2},    {{"cut", "the", "mustard"}, 2},     {{"kiss", "of", "death"}, -1.5},
+    {{"hand", "to", "mouth"}, -2},
+};
+
+/* SPECIAL_CASE_IDIOMS["t[at] ... t[at+n-1]"] (case-sensitive) */
+static bool idiom(const struct tok *t, size_t at, size_t n, double *val)
+{
+    for (size_t i = 0; i < sizeof idioms / sizeof idioms[0]; i++) {
+        size_t k = idioms[i].w[2] ? 3 : 2;
+        if (k != n) continue;
+        bool ok = true;
+        for (size_t j = 0; j < n && ok; j++) ok = tok_is(&t[at + j], idioms[i].w[j]);
+        if (ok) {
+            *val = idioms[i].val;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* is_upper_python: no ASCII lower-case letter and at least one upper-case */
+static bool is_upper(const char *p, size_t n)
+{
+    bool up = false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)p[i];
+        if (c >= 'a' && c <= 'z') return false;
+        if (c >= 'A' && c <= 'Z') up = true;
+    }
+    return up;
+}
+
+static double scalar_inc_dec(const struct tok *t, double valence, bool cap_diff)
+{
+    bool found;
+    double scalar = booster(t, &found);
+    if (found) {
+        if (valence < 0) scalar *= -1;
+        if (cap_diff && t->upper) {
+            if (valence > 0)
+                scalar += C_INCR;
+            else
+                scalar -= C_INCR;
+        }
+    }
+    return scalar;
+}
+
+static double never_check(double valence, const struct tok *t, size_t start_i, size_t i)
+{
+    if (start_i == 0) {
+        if (negated(&t[i - 1])) valence = valence * N_SCALAR;
+    }
+    if (start_i == 1) {
+        if (tok_is(&t[i - 2], "never") && (tok_is(&t[i - 1], "so") || tok_is(&t[i - 1], "this")))
+            valence = valence * 1.5;
+        else if (negated(&t[i - 2]))
+            valence = valence * N_SCALAR;
+    }
+    if (start_i == 2) {
+        /* as the reference: a "so"/"this" right before the word also counts */
+        if ((tok_is(&t[i - 3], "never") && (tok_is(&t[i - 2], "so") || tok_is(&t[i - 2], "this"))) ||
+            (tok_is(&t[i - 1], "so") || tok_is(&t[i - 1], "this")))
+            valence = valence * 1.25;
+        else if (negated(&t[i - 3]))
+            valence = valence * N_SCALAR;
+    }
+    return valence;
+}
+
+static double idioms_check(double valence, const struct tok *t, size_t n, size_t i)
+{
+    double v;
+    /* onezero, twoonezero, twoone, threetwoone, threetwo: the first found wins */
+    if (idiom(t, i - 1, 2, &v) || idiom(t, i - 2, 3, &v) || idiom(t, i - 2, 2, &v) ||
+        idiom(t, i - 3, 3, &v) || idiom(t, i - 3, 2, &v))
+        valence = v;
+    if (n - 1 > i && idiom(t, i, 2, &v)) valence = v;
+    if (n - 1 > i + 1 && idiom(t, i, 3, &v)) valence = v;
+    if (booster_pair(&t[i - 3], &t[i - 2]) || booster_pair(&t[i - 2], &t[i - 1]))
+        valence = valence + B_DECR;
+    return valence;
+}
+
+static double least_check(const struct zt_sentiment *s, double valence, const struct tok *t, size_t i)
+{
+    bool least_in_lex = lex_find(s, "least", 5, NULL);
+    if (i > 1 && tok_lo_is(&t[i - 1], "least") && !least_in_lex) {
+        if (!tok_lo_is(&t[i - 2], "at") && !tok_lo_is(&t[i - 2], "very")) valence = valence * N_SCALAR;
+    } else if (i > 0 && tok_lo_is(&t[i - 1], "least") && !least_in_lex) {
+        valence = valence * N_SCALAR;
+    }
+    return valence;
+}
+
+static double sentiment_valence(const struct zt_sentiment *s, const struct tok *t, size_t n, size_t i,
+                                bool cap_diff)
+{
+    double valence = 0;
+    if (!t[i].in_lex) return valence;
+    valence = t[i].lex;
+    if (t[i].upper && cap_diff) {
+        if (valence > 0)
+            valence += C_INCR;
+        else
+            valence -= C_INCR;
+    }
+    for (size_t start_i = 0; start_i < 3; start_i++) {
+        if (i > start_i && !t[i - (start_i + 1)].in_lex) {
+            double sc = scalar_inc_dec(&t[i - (start_i + 1)], valence, cap_diff);
+            if (start_i == 1 && sc != 0)
+                sc = sc * 0.95;
+            else if (start_i == 2 && sc != 0)
+                sc = sc * 0.9;
+            valence = valence + sc;
+            valence = never_check(valence, t, start_i, i);
+            if (start_i == 2) valence = idioms_check(valence, t, n, i);
+        }
+    }
+    return least_check(s, valence, t, i);
+}
+
+/* toFixed(digits) then parseFloat: round half away from zero on the
+ * double's exact value (glibc's printf would round exact ties to even). */
+static double to_fixed(double x, int digits)
+{
+    char buf[64];
+    double scale = digits == 3 ? 1e3 : 1e4;
+    double v = fabs(x) * scale;
+    if (v - floor(v) == 0.5 && v < 1e15) {
+        double r = (floor(v) + 1) / scale;
+        return x < 0 ? -r : r;
+    }
+    snprintf(buf, sizeof buf, "%.*f", digits, x);
+    return strtod(buf, NULL);
+}
+
+/* Replace the emoji of emoji_map; the result is NUL-terminated. */
+static int expand_emoji(const char *text, size_t len, char **out, size_t *out_len)
+{
+    if (len > SIZE_MAX / 4 - 16) return ZT_ETOOBIG;
+    char *b = zt_malloc(len * 4 + 16);
+    if (!b) return ZT_ENOMEM;
+    size_t o = 0, i = 0;
+    bool after_emoji = false;
+    while (i < len) {
+        int32_t cp;
+        utf8proc_ssize_t k = utf8proc_iterate((const utf8proc_uint8_t *)text + i, (utf8proc_ssize_t)(len - i), &cp);
+        if (k <= 0) {
+            zt_free(b);
+            return ZT_EPARSE;
+        }
+        const char *as = emoji_as(cp);
+        if (as) {
+            size_t al = strlen(as);
+            b[o++] = ' ';
+            memcpy(b + o, as, al);
+            o += al;
+            b[o++] = ' ';
+            after_emoji = true;
+        } else if (after_emoji && emoji_modifier(cp)) {
+            /* skin tones, variation selectors, joiners of a mapped emoji */
+        } else {
+            memcpy(b + o, text + i, (size_t)k);
+            o += (size_t)k;
+            after_emoji = false;
+        }
+        i += (size_t)k;
+    }
+    b[o] = '\0';
+    *out = b;
+    *out_len = o;
+    return 0;
+}
+
+/* lower-case copy of p[0..n) into dst (room for 4n bytes); returns its length */
+static size_t lower_into(const char *p, size_t n, char *dst)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n;) {
+        unsigned char c = (unsigned char)p[i];
+        if (c < 0x80) {
+            dst[o++] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+            i++;
+            continue;
+        }
+        int32_t cp;
+        utf8proc_ssize_t k = utf8proc_iterate((const utf8proc_uint8_t *)p + i, (utf8proc_ssize_t)(n - i), &cp);
+        if (k <= 0) { /* cannot happen: the text was checked */
+            dst[o++] = (char)c;
+            i++;
+            continue;
+        }
+        o += (size_t)utf8proc_encode_char(utf8proc_tolower(cp), (utf8proc_uint8_t *)dst + o);
+        i += (size_t)k;
+    }
+    return o;
+}
+
+int zt_sentiment_score(const struct zt_sentiment *s, const char *text, size_t len,
+                       struct zt_sentiment_result *out)
+{
+    char *w = NULL, *lo = NULL;
+    struct tok *t = NULL;
+    double *sent = NULL;
+    size_t wl;
+    int rc;
+    if (len > ZT_SENTIMENT_MAX_TEXT) return ZT_ETOOBIG;
+    rc = expand_emoji(text, len, &w, &wl);
+    if (rc) return rc;
+    rc = ZT_ENOMEM;
+    size_t maxt = wl / 2 + 1;
+    t = zt_calloc(maxt, sizeof *t);
+    lo = zt_malloc(wl * 4 + 1);
+    sent = zt_calloc(maxt, sizeof *sent);
+    if (!t || !lo || !sent) goto out;
+
+    /* split at \s, keep pieces longer than one UTF-16 unit */
+    size_t n = 0, lo_used = 0;
+    for (size_t i = 0; i < wl;) {
+        size_t start = i;
+        for (;;) {
+            if (i >= wl) break;
+            int32_t cp;
+            utf8proc_ssize_t k = utf8proc_iterate((const utf8proc_uint8_t *)w + i, (utf8proc_ssize_t)(wl - i), &cp);
+            if (k <= 0) {
+                rc = ZT_EPARSE;
+                goto out;
+            }
+            if (js_space(cp)) break;
+            i += (size_t)k;
+        }
+        size_t end = i;
+        if (i < wl) {
+            int32_t cp;
+            utf8proc_ssize_t k = utf8proc_iterate((const utf8proc_uint8_t *)w + i, (utf8proc_ssize_t)(wl - i), &cp);
+            i += (size_t)(k > 0 ? k : 1);
+        }
+        if (u16len(w + start, end - start) <= 1) continue;
+        const char *p = w + start;
+        size_t pl = end - start;
+        /* words_plus_punc: "p+word" or "word+p" with p in PUNC_LIST and a
+         * punctuation-free word longer than one unit becomes the word */
+        size_t a = 0, b = 0;
+        while (a < pl && ascii_punct((unsigned char)p[a])) a++;
+        while (b < pl - a && ascii_punct((unsigned char)p[pl - 1 - b])) b++;
+        if ((a > 0) != (b > 0)) {
+            const char *core = p + a;
+            size_t cl = pl - a - b;
+            bool clean = cl > 0;
+            for (size_t j = 0; j < cl && clean; j++) clean = !ascii_punct((unsigned char)core[j]);
+            bool inlist = a > 0 ? in_punc_list(p, a) : in_punc_list(p + pl - b, b);
+            if (clean && inlist && u16len(core, cl) > 1) p = core, pl = cl;
+        }
+        struct tok *k = &t[n++];
+        k->p = p;
+        k->len = pl;
+        k->lo = lo + lo_used;
+        k->lolen = lower_into(p, pl, lo + lo_used);
+        lo_used += k->lolen;
+        k->in_lex = lex_find(s, k->lo, k->lolen, &k->lex);
+        k->upper = is_upper(p, pl);
+    }
+
+    size_t allcap = 0;
+    for (size_t i = 0; i < n; i++) allcap += t[i].upper;
+    bool cap_diff = n - allcap > 0 && n - allcap < n;
+
+    for (size_t i = 0; i < n; i++) {
+        bool found;
+        if ((i < n - 1 && tok_lo_is(&t[i], "kind") && tok_lo_is(&t[i + 1], "of")) ||
+            (booster(&t[i], &found), found)) {
+            sent[i] = 0;
+            continue;
+        }
+        sent[i] = sentiment_valence(s, t, n, i, cap_diff);
+    }
+
+    /* but_check: the first "but", else the first "BUT" (not "But", as the reference) */
+    size_t bi = n;
+    for (size_t i = 0; i < n && bi == n; i++)
+        if (tok_is(&t[i], "but")) bi = i;
+    for (size_t i = 0; i < n && bi == n; i++)
+        if (tok_is(&t[i], "BUT")) bi = i;
+    if (bi < n) {
+        for (size_t i = 0; i < n; i++) {
+            if (i < bi)
+                sent[i] = sent[i] * 0.5;
+            else if (i > bi)
+                sent[i] = sent[i] * 1.5;
+        }
+    }
+
+    struct zt_sentiment_result r = {0, 0, 0, 0};
+    if (n > 0) {
+        double sum = 0;
+        for (size_t i = 0; i < n; i++) sum += sent[i];
+        size_t ep = 0, qm = 0;
+        for (size_t i = 0; i < len; i++) {
+            ep += text[i] == '!';
+            qm += text[i] == '?';
+        }
+        if (ep > 4) ep = 4;
+        double ep_amp = (double)ep * 0.292;
+        double qm_amp = 0;
+        if (qm > 1) qm_amp = qm <= 3 ? (double)qm * 0.18 : 0.96;
+        double amp = ep_amp + qm_amp;
+        if (sum > 0)
+            sum += amp;
+        else if (sum < 0)
+            sum -= amp;
+        double compound = sum / sqrt(sum * sum + 15);
+        if (compound < -1.0) compound = -1.0;
+        if (compound > 1.0) compound = 1.0;
+        double pos = 0, neg = 0;
+        size_t neu = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (sent[i] > 0)
+                pos += sent[i] + 1;
+            else if (sent[i] < 0)
+                neg += sent[i] - 1;
+            else
+                neu++;
+        }
+        if (pos > fabs(neg))
+            pos += amp;
+        else if (pos < fabs(neg))
+            neg -= amp;
+        double total = pos + fabs(neg) + (double)neu;
+        r.pos = to_fixed(fabs(pos / total), 3);
+        r.neg = to_fixed(fabs(neg / total), 3);
+        r.neu = to_fixed(fabs((double)neu / total), 3);
+        r.compound = to_fixed(compound, 4);
+    }
+    *out = r;
+    rc = 0;
+out:
+    zt_free(w);
+    zt_free(lo);
+    zt_free(t);
+    zt_free(sent);
+    return rc;
+}
+
+const char *zt_sentiment_label(const struct zt_sentiment_result *r, double cut)
+{
+    if (r->compound >= cut) return "positive";
+    if (r->compound <= -cut) return "negative";
+    return "neutral";
+}

@@ -1,0 +1,286 @@
+/* test_moderation.c: word-list moderation (zt_moderation.h) on the real
+ * asset (data/assets/moderation.zta from LDNOOBW and config/moderation/;
+ * `make data`): categories, obfuscations, the Scunthorpe problem, links,
+ * thresholds and actions, masking, malformed payloads. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "zentalk/zt_alloc.h"
+#include "zentalk/zt_asset.h"
+#include "zentalk/zt_moderation.h"
+
+static struct zt_moderation *mod;
+
+/* the asset of `make data`; tests skip (with the reason printed) without it */
+#define NEED_ASSET()          \
+    do {                      \
+        if (!mod) skip();     \
+    } while (0)
+static struct zt_moderation_policy pol = {
+    .threshold = 0.7,
+    .actions = {ZT_MOD_FLAG, ZT_MOD_FLAG, ZT_MOD_BLOCK, ZT_MOD_BLOCK, ZT_MOD_FLAG, ZT_MOD_FLAG},
+};
+
+static int setup(void **state)
+{
+    (void)state;
+    char path[4096];
+    if (zt_asset_path("data", ZT_MODERATION_ASSET, path, sizeof path) != 0) return -1;
+    int rc = zt_moderation_load(path, &mod);
+    if (rc) {
+        printf("skipping: cannot load %s: %s (run `make data`)\n", path, zt_strerror(rc));
+        mod = NULL;
+    }
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    zt_moderation_free(mod);
+    return 0;
+}
+
+static struct zt_moderation_result check(const char *text)
+{
+    struct zt_moderation_result r;
+    int rc = zt_moderation_check(mod, text, strlen(text), &pol, &r);
+    assert_int_equal(rc, 0);
+    return r;
+}
+
+static void dump(const char *text, const struct zt_moderation_result *r)
+{
+    print_error("%s: action %s,", text, zt_moderation_action_name(r->action));
+    for (int c = 0; c < ZT_MOD_N_CATEGORIES; c++)
+        if (r->score[c] > 0) print_error(" %s=%.3f", zt_moderation_category_name((enum zt_mod_category)c), r->score[c]);
+    for (size_t i = 0; i < r->n_matches; i++) print_error(" [%s]", r->matches[i].term);
+    print_error("\n");
+}
+
+static void expect(const char *text, enum zt_mod_category cat, const char *term)
+{
+    struct zt_moderation_result r = check(text);
+    bool found = !term;
+    for (size_t i = 0; i < r.n_matches && !found; i++)
+        found = r.matches[i].category == cat && strcmp(r.matches[i].term, term) == 0;
+    if (!r.matched[cat] || !found) {
+        dump(text, &r);
+        fail_msg("expected %s %s", zt_moderation_category_name(cat), term ? term : "");
+    }
+}
+
+static void expect_clean(const char *text)
+{
+    struct zt_moderation_result r = check(text);
+    if (r.n_matches != 0 || r.action != ZT_MOD_ALLOW) {
+        dump(text, &r);
+        fail_msg("expected no match");
+    }
+}
+
+static void test_clean_and_scunthorpe(void **state)
+{
+    (void)state;
+    NEED_ASSET();
+    assert_true(zt_moderation_size(mod) > 2000);
+    expect_clean("");
+    expect_clean("Hello, how are you today?");
+    expect_clean("Scunthorpe United won on Saturday");
+    expect_clean("The assassin hid in the classroom");
+    expect_clean("She is a therapist in Essex");
+    expect_clean("Our class passed the assessment");
+    expect_clean("I owe you 455 dollars and 13 cents");
+    expect_clean("Visit https://example.com/docs for the manual");
+    expect_clean("mail me at someone@example.com");
+    expect_clean("Cocktails at the Dickens pub, then shitake mushrooms");
+}
+
+static void test_categories(void **state)
+{
+    (void)state;
+    NEED_ASSET();
+    expect("what the fuck is this", ZT_MOD_PROFANITY, "f***");
+    expect("this is bullshit", ZT_MOD_PROFANITY, "b*******");
+    expect("free porn here", ZT_MOD_SEXUAL, "p***");
+    expect("pornification everywhere", ZT_MOD_SEXUAL, "p***");
+    expect("you stupid faggot", ZT_MOD_HATE, "f*****");
+    expect("I will kill you tomorrow", ZT_MOD_HARASSMENT, "i w*** k*** y**");
+    expect("I'll kill you", ZT_MOD_HARASSMENT, NULL);
+    expect("sometimes I want to kill myself", ZT_MOD_SELF_HARM, "k*** m*****");
+    expect("thinking about self-harm again", ZT_MOD_SELF_HARM, NULL);
+    /* German list: full weight when the message is known to be German */
+    struct zt_moderation_result r = check("du bist ein arschloch");
+    assert_true(r.score[ZT_MOD_PROFANITY] > 0.59 && !r.matched[ZT_MOD_PROFANITY]);
+    struct zt_moderation_policy de = pol;
+    de.lang = "de";
+    assert_int_equal(zt_moderation_check(mod, "du bist ein arschloch", 21, &de, &r), 0);
+    assert_true(r.matched[ZT_MOD_PROFANITY]);
+    assert_string_equal(r.matches[0].term, "a********");
+    r = check("I will kill you");
+    assert_int_equal(r.action, ZT_MOD_BLOCK);
+    r = check("fuck");
+    assert_int_equal(r.action, ZT_MOD_FLAG);
+    assert_false(r.matches[0].obfuscated);
+}
+
+static void test_obfuscation(void **state)
+{
+    (void)state;
+    NEED_ASSET();
+    const char *const fucks[] = {"FUCK", "fuuuuuck", "f u c k", "f.u.c.k", "f*ck", "f**k", "fu©k",
+                                 "\xEF\xBC\xA6\xEF\xBC\xB5\xEF\xBC\xA3\xEF\xBC\xAB", /* fullwidth */
+                                 "fu\xD1\x81k",                     /* Cyrillic es */
+                                 "f\xE2\x80\x8Buck",                /* zero-width space */
+                                 "you fück"};
+    for (size_t i = 0; i < sizeof fucks / sizeof fucks[0]; i++) {
+        if (i == 6) continue; /* © is not a letter: "fu k" */
+        expect(fucks[i], ZT_MOD_PROFANITY, NULL);
+    }
+    expect("sh1t happens", ZT_MOD_PROFANITY, "s***");
+    expect("$hit", ZT_MOD_PROFANITY, "s***");
+    expect("b1tch", ZT_MOD_PROFANITY, NULL);
+    expect("sh!t", ZT_MOD_PROFANITY, "s***");
+    expect("a$$hole", ZT_MOD_PROFANITY, NULL);
+    expect("what a b!tch", ZT_MOD_PROFANITY, NULL);
+    struct zt_moderation_result r = check("f.u.c.k");
+    assert_true(r.n_matches >= 1 && r.matches[0].obfuscated);
+    /* a trailing "!" is punctuation, not an i */
+    expect("shit!", ZT_MOD_PROFANITY, "s***");
+    expect_clean("*hugs* and **bold** text");
+}
+
+static void test_links(void **state)
+{
+    (void)state;
+    NEED_ASSET();
+    expect("click bit.ly/3xYz now", ZT_MOD_SPAM_LINKS, "bit.ly");
+    expect("see https://www.tinyurl.com/abc", ZT_MOD_SPAM_LINKS, "www.tinyurl.com");
+    expect("login at http://192.168.10.1/bank", ZT_MOD_SPAM_LINKS, NULL);
+    expect("claim: https://grabify.link/ABC", ZT_MOD_SPAM_LINKS, NULL);
+    struct zt_moderation_result r = check("prize at http://win-big.xyz/now");
+    assert_true(r.score[ZT_MOD_SPAM_LINKS] > 0.4 && !r.matched[ZT_MOD_SPAM_LINKS]); /* 0.5 < 0.7 */
+    r = check("http://paypal.com@evil.example/x");
+    assert_true(r.matched[ZT_MOD_SPAM_LINKS]);
+    expect_clean("bit.lyrics are fun");
+}
+
+static void test_scores_and_policy(void **state)
+{
+    (void)state;
+    NEED_ASSET();
+    struct zt_moderation_policy p = pol;
+    p.threshold = 0.95;
+    struct zt_moderation_result r;
+    assert_int_equal(zt_moderation_check(mod, "fuck", 4, &p, &r), 0);
+    assert_false(r.matched[ZT_MOD_PROFANITY]);
+    assert_true(r.score[ZT_MOD_PROFANITY] > 0.79 && r.score[ZT_MOD_PROFANITY] < 0.81);
+    assert_int_equal(r.action, ZT_MOD_ALLOW);
+    const char *two = "fuck this shit, fuck";
+    assert_int_equal(zt_moderation_check(mod, two, strlen(two), &p, &r), 0);
+    assert_true(r.matched[ZT_MOD_PROFANITY]); /* 1 - 0.2 * 0.2 = 0.96; the repeated word counts once */
+    assert_true(r.score[ZT_MOD_PROFANITY] > 0.959 && r.score[ZT_MOD_PROFANITY] < 0.961);
+    assert_int_equal(r.n_matches, 2);
+    p.actions[ZT_MOD_PROFANITY] = ZT_MOD_BLOCK;
+    assert_int_equal(zt_moderation_check(mod, two, strlen(two), &p, &r), 0);
+    assert_int_equal(r.action, ZT_MOD_BLOCK);
+    /* another language's list counts less unless the message is in it */
+    r = check("don't bite me");
+    assert_false(r.matched[ZT_MOD_PROFANITY]);
+    p = pol;
+    p.lang = "fr";
+    assert_int_equal(zt_moderation_check(mod, "quelle bite", 11, &p, &r), 0);
+    assert_true(r.matched[ZT_MOD_PROFANITY]);
+    /* names and parsing */
+    enum zt_mod_action a;
+    assert_int_equal(zt_moderation_action_parse("block", &a), 0);
+    assert_int_equal(a, ZT_MOD_BLOCK);
+    assert_int_equal(zt_moderation_action_parse("ban", &a), ZT_EINVAL);
+    assert_string_equal(zt_moderation_category_name(ZT_MOD_SELF_HARM), "self_harm");
+    /* many matches: truncated, still scored */
+    char many[2048] = "";
+    const char *words[] = {"fuck", "shit", "cunt", "bitch", "bastard", "asshole", "dickhead", "wanker",
+                           "twat", "bollocks", "motherfucker", "bullshit", "jackass", "dumbass",
+                           "piss off", "shitty", "fucker", "asshat"};
+    size_t used = 0;
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+        used += (size_t)snprintf(many + used, sizeof many - used, "%s ", words[i]);
+    r = check(many);
+    assert_true(r.truncated);
+    assert_int_equal(r.n_matches, ZT_MODERATION_MAX_MATCHES);
+}
+
+static void test_errors_and_payload(void **state)
+{
+    (void)state;
+    NEED_ASSET();
+    struct zt_moderation_result r;
+    assert_int_equal(zt_moderation_check(mod, "bad \xc0\x80", 6, &pol, &r), ZT_EPARSE);
+    char *big = zt_malloc(ZT_MODERATION_MAX_TEXT + 1);
+    assert_non_null(big);
+    memset(big, 'a', ZT_MODERATION_MAX_TEXT + 1);
+    assert_int_equal(zt_moderation_check(mod, big, ZT_MODERATION_MAX_TEXT + 1, &pol, &r), ZT_ETOOBIG);
+    for (size_t i = 0; i < ZT_MODERATION_MAX_TEXT; i++) big[i] = "f u*k "[i % 6];
+    assert_int_equal(zt_moderation_check(mod, big, ZT_MODERATION_MAX_TEXT, &pol, &r), 0);
+    zt_free(big);
+
+    struct zt_moderation_builder *b = NULL;
+    assert_int_equal(zt_moderation_builder_new(&b), 0);
+    assert_int_equal(zt_moderation_builder_add(b, ZT_MOD_HATE, "Bad Word", 8, 0.9, NULL), 0);
+    assert_int_equal(zt_moderation_builder_add(b, ZT_MOD_PROFANITY, "bad  word", 9, 0.5, NULL), 1);
+    assert_int_equal(zt_moderation_builder_add(b, ZT_MOD_SEXUAL, "lewd*", 5, 0.8, "xx"), 0);
+    assert_int_equal(zt_moderation_builder_add(b, ZT_MOD_SPAM_LINKS, "Short.EXAMPLE", 13, 0.8, NULL), 0);
+    assert_int_equal(zt_moderation_builder_add(b, ZT_MOD_HATE, "13.", 3, 0.9, NULL), ZT_EINVAL);
+    assert_int_equal(zt_moderation_builder_add(b, ZT_MOD_HATE, "...", 3, 0.9, NULL), ZT_EINVAL);
+    assert_int_equal(zt_moderation_builder_add(b, ZT_MOD_HATE, "a b c d e f g", 13, 0.9, NULL), ZT_EINVAL);
+    assert_int_equal(zt_moderation_builder_add(b, ZT_MOD_HATE, "x", 1, 1.5, NULL), ZT_EINVAL);
+    assert_int_equal(zt_moderation_builder_add(b, ZT_MOD_HATE, "x", 1, 0.5, "EN"), ZT_EINVAL);
+    assert_int_equal(zt_moderation_builder_add(b, ZT_MOD_SPAM_LINKS, "no_host", 7, 0.5, NULL), ZT_EINVAL);
+    assert_true(zt_moderation_builder_touches(b, ZT_MOD_SEXUAL, "so lewdly", 9));
+    assert_false(zt_moderation_builder_touches(b, ZT_MOD_SEXUAL, "lew", 3));
+    uint8_t *p = NULL;
+    size_t n = 0;
+    assert_int_equal(zt_moderation_builder_payload(b, &p, &n), 0);
+    zt_moderation_builder_free(b);
+    struct zt_moderation *m = NULL;
+    assert_int_equal(zt_moderation_from_payload(p, n, &m), 0);
+    assert_int_equal(zt_moderation_size(m), 3);
+    struct zt_moderation_policy lp = pol;
+    assert_int_equal(zt_moderation_check(m, "so BAD word", 11, &lp, &r), 0);
+    assert_true(r.matched[ZT_MOD_HATE]);
+    assert_string_equal(r.matches[0].term, "b** w***");
+    assert_int_equal(zt_moderation_check(m, "lewdness", 8, &lp, &r), 0);
+    assert_true(r.score[ZT_MOD_SEXUAL] > 0.59 && r.score[ZT_MOD_SEXUAL] < 0.61); /* 0.8 x 0.75: list "xx" */
+    assert_int_equal(zt_moderation_check(m, "see https://a.short.example/x", 29, &lp, &r), 0);
+    assert_true(r.matched[ZT_MOD_SPAM_LINKS]);
+    zt_moderation_free(m);
+    for (size_t k = 0; k < n; k++) {
+        m = NULL;
+        assert_int_not_equal(zt_moderation_from_payload(p, k, &m), 0);
+        assert_null(m);
+    }
+    p[4] = 9; /* bad category */
+    assert_int_equal(zt_moderation_from_payload(p, n, &m), ZT_EPARSE);
+    zt_free(p);
+    assert_int_equal(zt_moderation_load("/nonexistent/m.zta", &m), ZT_ENOTFOUND);
+    zt_moderation_free(NULL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_clean_and_scunthorpe),
+        cmocka_unit_test(test_categories),
+        cmocka_unit_test(test_obfuscation),
+        cmocka_unit_test(test_links),
+        cmocka_unit_test(test_scores_and_policy),
+        cmocka_unit_test(test_errors_and_payload),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
