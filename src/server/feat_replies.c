@@ -88,6 +88,21 @@ void zt__feat_conv_free(struct zt__feat_conv *fc)
     zt_free(fc);
 }
 
+const struct zt_reply_bank *zt__feat_conv_bank(const struct zt__feat_conv *fc)
+{
+    return fc->bank;
+}
+
+const struct zt_intent_model *zt__feat_conv_intents(const struct zt__feat_conv *fc)
+{
+    return fc->intents;
+}
+
+const struct zt_reply_hooks *zt__feat_conv_hooks(const struct zt__feat_conv *fc)
+{
+    return &fc->hooks;
+}
+
 void zt__feat_conv_set_hooks(struct zt__feat_conv *fc, const struct zt_reply_hooks *hooks)
 {
     if (hooks) fc->hooks = *hooks;

@@ -35,6 +35,11 @@ void zt__feat_conv_free(struct zt__feat_conv *fc);
 /* Set the hooks (sentiment, moderation) other features provide; NULL
  * members unset them. Call before the server starts serving. */
 void zt__feat_conv_set_hooks(struct zt__feat_conv *fc, const struct zt_reply_hooks *hooks);
+/* The loaded response bank, cue model and hooks, for the live annotator
+ * (wiring.c); borrowed, valid while fc lives. */
+const struct zt_reply_bank *zt__feat_conv_bank(const struct zt__feat_conv *fc);
+const struct zt_intent_model *zt__feat_conv_intents(const struct zt__feat_conv *fc);
+const struct zt_reply_hooks *zt__feat_conv_hooks(const struct zt__feat_conv *fc);
 
 /* A parsed {"messages":[{"from":"alice","text":"..."}...], "me":"bob"}
  * request; pointers into the JSON body (borrowed). */

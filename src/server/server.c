@@ -34,6 +34,7 @@
 #include "feat_search.h"
 #include "feat_replies.h"
 #include "feat_lex.h"
+#include "wiring.h"
 #include "llm.h"
 #include "metrics.h"
 #include "models.h"
@@ -147,6 +148,7 @@ struct zt_server {
     struct zt__feat_search *search; /* search + categorisation (feat_search.h) */
     struct zt__feat_conv *conv;  /* intents, smart replies, summaries (feat_replies.h) */
     struct zt__lexfeat *lexfeat; /* sentiment, moderation, language (feat_lex.h) */
+    struct zt__wiring *wiring;   /* features using one another (wiring.h) */
 };
 
 enum node_auth_result { NA_OK, NA_UNKNOWN, NA_BAD_SIG, NA_STALE, NA_REPLAY, NA_MALFORMED };
@@ -949,6 +951,9 @@ int zt_server_new(const struct zt_config *cfg, const char *node_id, struct zt_se
     if (zt__ws_add_annotator(s->ws, &tr_ann) != 0) goto fail;
     if (zt__feat_search_new(cfg, &s->search) != 0) goto fail;
     if ((rc = zt__feat_conv_new(cfg, s->models, &s->conv)) != 0) goto fail;
+    if ((rc = zt__wiring_new(cfg, s->lexfeat, s->feat_spam, s->conv, s->translate, s->ws, &s->wiring)) != 0)
+        goto fail;
+    zt_log(ZT_LOG_INFO, "features_wired", "wired=%s", zt__wiring_summary(s->wiring));
     for (size_t i = 0; i < N_ROUTES; i++) zt_ignore(zt__metrics_add_route(&s->metrics, routes[i].path));
     zt_ignore(zt__metrics_add_route(&s->metrics, UNMATCHED));
     *out = s;
@@ -1189,6 +1194,7 @@ void zt_server_free(struct zt_server *s)
     zt__wallet_free(s->wallet);
     zt__privacy_free(s->privacy); /* final audit checkpoint */
     zt__lexfeat_free(s->lexfeat);
+    zt__wiring_free(s->wiring); /* after every feature that calls into it */
     for (int i = 0; i < N_ROLES; i++) pthread_mutex_destroy(&s->roles[i].mu);
     zt_free(s);
 }

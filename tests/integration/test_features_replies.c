@@ -8,6 +8,7 @@
  * Usage: test_features_replies PATH/zentalk-node PATH/zentalk */
 #define _GNU_SOURCE
 #include "harness.h"
+#include "zentalk/zt_asset.h"
 
 #include <curl/curl.h>
 #include <signal.h>
@@ -103,6 +104,13 @@ static void test_intents(void **state)
     expect_error("/v1/features/intents", "{\"text\":\"a\",\"texts\":[\"b\"]}", 400, "invalid_request");
 }
 
+/* Is the asset installed where the node will look (ZENTALK_ASSETS_DIR)? */
+static bool asset_present(const char *name)
+{
+    char p[1024];
+    return zt_asset_path(NULL, name, p, sizeof p) == 0 && access(p, R_OK) == 0;
+}
+
 static void test_replies(void **state)
 {
     (void)state;
@@ -113,8 +121,12 @@ static void test_replies(void **state)
     json_t *r = json_object_get(j, "result");
     assert_three_distinct(json_object_get(r, "replies"));
     assert_string_equal(sget(r, "method"), "classical");
-    assert_string_equal(sget(r, "moderation"), "unavailable"); /* no moderation feature loaded */
-    assert_true(json_is_null(json_object_get(r, "sentiment")));
+    /* the node wires moderation and sentiment in when their assets are installed */
+    assert_string_equal(sget(r, "moderation"), asset_present("moderation.zta") ? "checked" : "unavailable");
+    if (asset_present("vader.zta"))
+        assert_true(json_is_number(json_object_get(r, "sentiment")));
+    else
+        assert_true(json_is_null(json_object_get(r, "sentiment")));
     assert_string_equal(sget(json_object_get(r, "intent"), "intent"), "invitation");
     assert_int_equal(json_integer_value(json_object_get(r, "reply_to")), 1);
     assert_string_equal(sget(r, "from"), "alice");
@@ -379,7 +391,7 @@ static void test_llm_path(void **state)
     if (fb) fail_msg("the generative path fell back: %s", fb);
     assert_string_equal(sget(r, "method"), "llm");
     assert_three_distinct(json_object_get(r, "replies"));
-    assert_string_equal(sget(r, "moderation"), "unavailable");
+    assert_string_equal(sget(r, "moderation"), asset_present("moderation.zta") ? "checked" : "unavailable");
     /* greedy: the same request, the same replies */
     json_t *j2 = post_to(n.port, "/v1/features/smart-replies", body, 200);
     assert_true(json_equal(json_object_get(j, "result"), json_object_get(j2, "result")));

@@ -52,6 +52,8 @@ static bool need_pair(void)
     return have_pair;
 }
 
+static bool detection; /* the node detects languages (test_languages) */
+
 static void post(const char *body, struct resp *r)
 {
     http(nd.port, "POST", "/v1/features/translate", "application/json", body, r);
@@ -65,7 +67,8 @@ static void test_languages(void **state)
     assert_int_equal(r.status, 200);
     json_t *j = resp_json(&r);
     assert_true(json_is_true(json_object_get(j, "enabled")));
-    assert_true(json_is_false(json_object_get(j, "detection")));
+    /* language identification is wired in when its fingerprints are installed */
+    detection = json_is_true(json_object_get(j, "detection"));
     json_t *pairs = json_object_get(j, "pairs");
     assert_true(json_is_array(pairs));
     bool found = false;
@@ -128,9 +131,18 @@ static void test_errors(void **state)
     assert_error_json(&r, 400, "unsupported_pair");
     if (have_pair) assert_non_null(strstr(zt_buf_str(&r.body), "eng-spa")); /* lists the installed ones */
     resp_free(&r);
-    post("{\"text\":\"The house\",\"target\":\"es\"}", &r);
-    assert_error_json(&r, 400, "missing_field");
-    assert_non_null(strstr(zt_buf_str(&r.body), "language detection"));
+    if (detection) { /* no source: detected */
+        post("{\"text\":\"The house is very big and the garden is beautiful.\",\"target\":\"es\"}", &r);
+        if (r.status != 200) fprintf(stderr, "detected translation: %ld %s\n", r.status, zt_buf_str(&r.body));
+        assert_int_equal(r.status, 200);
+        json_t *dj = resp_json(&r);
+        assert_string_equal(json_string_value(json_object_get(json_object_get(dj, "source"), "iso639_1")), "en");
+        json_decref(dj);
+    } else {
+        post("{\"text\":\"The house\",\"target\":\"es\"}", &r);
+        assert_error_json(&r, 400, "missing_field");
+        assert_non_null(strstr(zt_buf_str(&r.body), "language detection"));
+    }
     resp_free(&r);
     post("{\"text\":\"x\",\"source\":\"en\"}", &r);
     assert_error_json(&r, 400, "missing_field");

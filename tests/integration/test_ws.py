@@ -212,6 +212,38 @@ async def test_messages(port):
             await ws.send(bad)
             e = json.loads(await ws.recv())
             check(e["type"] == "error" and e["error"]["code"] == code, "malformed event %r -> %s" % (bad, code))
+        # the features wired into the live annotations (when their assets are installed)
+        assets = os.environ.get("ZENTALK_ASSETS_DIR", "data/assets")
+        have = lambda n: os.path.exists(os.path.join(assets, n))
+        await ws.send(json.dumps({"type": "message", "conversation": "c3", "id": "w1", "from": "alice",
+                                  "text": "WIN a FREE iPhone now!!! Click http://bit.ly/xyz to claim your prize"}))
+        await ws.send(json.dumps({"type": "message", "conversation": "c3", "id": "w2", "from": "bob",
+                                  "text": "Thank you so much, that was really lovely of you!"}))
+        await ws.send(json.dumps({"type": "message", "conversation": "c3", "id": "w3", "from": "alice",
+                                  "text": "Would you like to come to dinner with us on Friday?"}))
+        w = {}
+        for _ in range(3):
+            a = json.loads(await ws.recv())
+            w[a["id"]] = a["annotations"]
+        if os.path.isdir("/usr/share/libexttextcat"):
+            check(w["w2"].get("language", {}).get("code") == "en", "live language annotation")
+        if have("vader.zta"):
+            check(w["w2"]["sentiment"]["label"] == "positive" and w["w2"]["sentiment"]["compound"] > 0.5,
+                  "live sentiment annotation")
+        else:
+            print("skipped: sentiment annotation (vader.zta not installed)")
+        if have("spam.zta"):
+            check(w["w1"]["spam"]["spam"] is True and w["w2"]["spam"]["spam"] is False, "live spam annotation")
+        else:
+            print("skipped: spam annotation (spam.zta not installed)")
+        if have("moderation.zta"):
+            check(w["w2"]["moderation"]["action"] == "allow", "live moderation annotation")
+            check("spam_links" in w["w1"]["moderation"]["categories"], "shortener link flagged")
+        else:
+            print("skipped: moderation annotation (moderation.zta not installed)")
+        sr = w["w3"].get("smart_replies", {})
+        check(len(sr.get("replies", [])) == 3 and len(set(sr["replies"])) == 3, "three live smart replies")
+        check(sr.get("intent") == "invitation", "the live replies answer an invitation")
         # fragmented message (the library sends an iterable as fragments)
         await ws.send(['{"type":"message","conversation":"c2",', '"id":"f1","text":"fragm', 'ented é"}'])
         a = json.loads(await ws.recv())
