@@ -91,19 +91,20 @@ ZT_NODISCARD int zt_replies_suggest(const struct zt_reply_bank *bank, const stru
 const char *zt_reply_tone_name(enum zt_reply_tone t);
 const char *zt_reply_register_name(enum zt_reply_register r);
 
-/* The windowed conversation as "from: text" lines: the newest messages
- * that fit max_bytes (the newest one always, cut to max_bytes), oldest
- * first. MINIMAL WINDOWING, to be replaced by zt_context.h (token budget)
- * once merged. ZT_ETOOBIG when out's limit is reached. */
-ZT_NODISCARD int zt_replies_transcript(const struct zt_conv_msg *msgs, size_t n, size_t max_bytes,
+/* The windowed conversation as "from: text" lines, through the context
+ * builder (zt_context.h): the newest whole messages that fit budget tokens
+ * (estimated with zt_context_estimate()), oldest first; the newest alone is
+ * cut when it is over. ZT_ETOOBIG when not even the newest speaker fits or
+ * out's limit is reached; ZT_EPARSE, ZT_ENOMEM. */
+ZT_NODISCARD int zt_replies_transcript(const struct zt_conv_msg *msgs, size_t n, size_t budget,
                                        struct zt_buf *out);
 
 /* The LLM prompt: system instructions and the windowed conversation as one
- * user message (the newest messages that fit max_bytes, oldest first;
- * MINIMAL WINDOWING, to be replaced by zt_context.h). Appends to sys and
- * user. ZT_ETOOBIG when a buffer's limit is reached. */
+ * user message (zt_replies_transcript(): the newest messages that fit
+ * budget estimated tokens, oldest first). Appends to sys and user.
+ * ZT_ETOOBIG when a buffer's limit is reached or nothing fits. */
 ZT_NODISCARD int zt_replies_prompt(const struct zt_conv_msg *msgs, size_t n, const char *me, size_t me_len,
-                                   size_t max_bytes, struct zt_buf *sys, struct zt_buf *user);
+                                   size_t budget, struct zt_buf *sys, struct zt_buf *user);
 
 /* Parse a model's answer into at most ZT_REPLIES_N distinct replies: one per
  * line, list markers ("1.", "2)", "-", "*") and surrounding quotes removed,

@@ -7,6 +7,7 @@
 
 #include "conv_util.h"
 #include "zentalk/zt_alloc.h"
+#include "zentalk/zt_context.h"
 #include "zentalk/zt_replies.h"
 #include "zentalk/zt_str.h"
 #include "zentalk/zt_text.h"
@@ -366,7 +367,7 @@ int zt_replies_suggest(const struct zt_reply_bank *bank, const struct zt_intent_
 
 /* ---- the generative path's prompt and parser ----------------------------- */
 
-int zt_replies_prompt(const struct zt_conv_msg *msgs, size_t n, const char *me, size_t me_len, size_t max_bytes,
+int zt_replies_prompt(const struct zt_conv_msg *msgs, size_t n, const char *me, size_t me_len, size_t budget,
                       struct zt_buf *sys, struct zt_buf *user)
 {
     int rc = zt_buf_append_str(sys, "You suggest replies in a chat. Write exactly three short, different, polite "
@@ -378,33 +379,27 @@ int zt_replies_prompt(const struct zt_conv_msg *msgs, size_t n, const char *me, 
         if (rc) return rc;
     }
     rc = zt_buf_append_str(user, "Conversation:\n");
-    if (!rc) rc = zt_replies_transcript(msgs, n, max_bytes, user);
+    if (!rc) rc = zt_replies_transcript(msgs, n, budget, user);
     if (!rc) rc = zt_buf_append_str(user, "Three replies:\n");
     return rc;
 }
 
-int zt_replies_transcript(const struct zt_conv_msg *msgs, size_t n, size_t max_bytes, struct zt_buf *user)
+int zt_replies_transcript(const struct zt_conv_msg *msgs, size_t n, size_t budget, struct zt_buf *user)
 {
-    int rc = 0;
-    /* MINIMAL WINDOWING (switch to zt_context.h once merged): the newest
-     * messages whose "from: text" lines fit max_bytes, oldest first. */
-    size_t first = n, used = 0;
-    while (first > 0) {
-        const struct zt_conv_msg *m = &msgs[first - 1];
-        size_t need = m->from_len + m->len + 3;
-        if (used + need > max_bytes && first < n) break;
-        used += need;
-        first--;
-        if (used > max_bytes) break; /* the newest message alone is over: keep it, cut below */
-    }
-    for (size_t i = first; !rc && i < n; i++) {
-        const struct zt_conv_msg *m = &msgs[i];
-        size_t tl = m->len > max_bytes ? max_bytes : m->len;
-        /* do not cut inside a UTF-8 sequence */
-        while (tl > 0 && tl < m->len && ((unsigned char)m->text[tl] & 0xC0) == 0x80) tl--;
-        rc = zt_buf_appendf(user, "%.*s: %.*s\n", (int)(m->from_len ? m->from_len : 7),
-                            m->from_len ? m->from : "someone", (int)tl, m->text);
-    }
+    /* the context builder (zt_context.h): the newest whole messages whose
+     * "from: text" lines fit budget (estimated) tokens, oldest first; the
+     * newest alone is cut when over */
+    if (n == 0) return 0;
+    struct zt_ctx_msg *cm = zt_calloc(n, sizeof *cm);
+    if (!cm) return ZT_ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        cm[i] = (struct zt_ctx_msg){.from = msgs[i].from_len ? msgs[i].from : "someone",
+                                    .text = msgs[i].text, .len = msgs[i].len};
+    struct zt_ctx_result r;
+    int rc = zt_context_build(cm, n, budget, NULL, NULL, &r);
+    if (!rc && r.n == 0) rc = ZT_ETOOBIG;
+    if (!rc) rc = zt_context_render(cm, &r, user);
+    zt_free(cm);
     return rc;
 }
 

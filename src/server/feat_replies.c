@@ -413,8 +413,9 @@ static bool llm_start(struct zt__feat_conv *fc, struct zt_http_req *req, const c
     c->classical = json_incref(classical);
     c->async = zt_http_req_defer(req, llm_on_close, c);
     if (!c->async) goto out;
-    /* smaller windows while the prompt does not fit the model's context */
-    static const size_t windows[] = {8192, 2048, 512};
+    /* smaller windows (estimated tokens, zt_context.h) while the prompt
+     * does not fit the model's context */
+    static const size_t windows[] = {2048, 512, 128};
     int rc = ZT_ENOMEM;
     for (size_t w = 0; w < sizeof windows / sizeof windows[0]; w++) {
         zt_buf_reset(&sys);
