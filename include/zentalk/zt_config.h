@@ -58,6 +58,7 @@ struct zt_cfg_node {
     struct zt_strlist roles;  /* gateway, orchestrator, worker */
     unsigned role_mask;       /* derived from roles (ZT_ROLE_*) */
     char *data_dir;           /* created 0700 on start */
+    char *endpoint;           /* URL peers reach this node at; "" = derived from server.listen */
 };
 struct zt_cfg_server {
     char *listen;             /* host:port */

@@ -141,6 +141,9 @@ static const struct cfg_key node_keys[] = {
                 KEY_NONEMPTY | KEY_UNIQUE, "Roles this process runs."),
     STR_KEY(struct zt_cfg_node, data_dir, "data", ZT_CFG_MAX_STR, KF_ANY, KEY_NONEMPTY,
             "Directory for keys, databases and models; created with mode 0700."),
+    STR_KEY(struct zt_cfg_node, endpoint, "", 256, KF_URL, 0,
+            "URL other nodes reach this one at (http:// or https://), advertised in its signed descriptor; "
+            "empty = derived from server.listen (set it behind a proxy or on 0.0.0.0)."),
 };
 TABLE(node_table, node_keys, struct zt_cfg_node, NULL);
 

@@ -985,9 +985,17 @@ int zt_server_start(struct zt_server *s)
         .tls_key_pem = s->tls_key,
     };
     rc = zt_http_start(&o, &s->http);
-    if (rc == 0)
-        snprintf(s->endpoint, sizeof s->endpoint, "http://%s%s%s:%u", v6 ? "[" : "", host[0] ? host : "127.0.0.1",
-                 v6 ? "]" : "", (unsigned)zt_http_port(s->http));
+    if (rc == 0 && s->cfg->node.endpoint && s->cfg->node.endpoint[0]) {
+        zt_strlcpy(s->endpoint, s->cfg->node.endpoint, sizeof s->endpoint);
+    } else if (rc == 0) {
+        bool any = zt_str_eq(host, "0.0.0.0") || zt_str_eq(host, "::") || !host[0];
+        snprintf(s->endpoint, sizeof s->endpoint, "%s://%s%s%s:%u", s->tls_cert ? "https" : "http", v6 ? "[" : "",
+                 any ? "127.0.0.1" : host, v6 ? "]" : "", (unsigned)zt_http_port(s->http));
+        if (any)
+            zt_log(ZT_LOG_WARN, "endpoint_guessed",
+                   "endpoint=%s detail=\"listening on all addresses: set node.endpoint to the URL peers should use\"",
+                   s->endpoint);
+    }
     return rc;
 }
 
