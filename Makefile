@@ -14,7 +14,7 @@ CMAKE_FLAGS ?=
 WERROR     := ON
 HAVE_CLANG := $(shell command -v clang >/dev/null 2>&1 && echo yes)
 
-.PHONY: all setup build release asan data run test test-normal test-asan fuzz bench lint clean
+.PHONY: all setup build release asan data run test test-normal test-asan fuzz bench bench-features lint clean
 
 all: build
 
@@ -71,6 +71,12 @@ fuzz: asan
 
 bench: release
 	@sh bench/run.sh $(RUN_BUILD)
+
+# The messaging features: messages/s per feature on one core, search latency
+# over SEARCH_N indexed messages (SEARCH_N=1000000 for the full figure).
+SEARCH_N ?= 100000
+bench-features: build data
+	@sh bench/features.sh $(BUILD) $(SEARCH_N)
 
 lint:
 	@sh scripts/lint.sh

@@ -1,0 +1,24 @@
+#!/bin/sh
+# bench/features.sh BUILD_DIR [SEARCH_N]: the messaging features' benchmarks,
+# one after the other (messages/s on one core for each feature; search index
+# throughput and query p50/p99 over SEARCH_N indexed messages, default
+# 100000; the issue's figure is SEARCH_N=1000000, which takes minutes and
+# ~650 MiB of disk). Figures only: nothing is asserted. Run from the source
+# tree after `make data`.
+set -e
+B="${1:?usage: bench/features.sh BUILD_DIR [SEARCH_N]}"
+N="${2:-100000}"
+export ZENTALK_ASSETS_DIR="${ZENTALK_ASSETS_DIR:-$PWD/data/assets}"
+export ZT_SOURCE_DIR="${ZT_SOURCE_DIR:-$PWD}"
+run() {
+  echo "== $*"
+  taskset -c 0 "$@" || echo "($1 failed: exit $?)"
+}
+run "$B/bench/bench_spam"
+run "$B/bench/bench_lexfeatures"
+run "$B/bench/bench_replies"
+run "$B/bench/bench_pii"
+if [ -e /usr/share/apertium/modes/eng-spa.mode ]; then run "$B/bench/bench_translate" 500 eng-spa; else echo "== translate: skipped (apertium-eng-spa not installed)"; fi
+tmp=$(mktemp -d)
+run "$B/bench/bench_search" "$N" "$(( N / 1000 > 0 ? N / 1000 : 1 ))" 500 "$tmp/search.db"
+rm -rf "$tmp"
