@@ -9,6 +9,7 @@
 
 #include "conv.h"
 #include "http.h"
+#include "input.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_buf.h"
 #include "zentalk/zt_str.h"
@@ -42,14 +43,9 @@ static json_t *read_conversation(void)
 {
     struct zt_buf in;
     zt_buf_init(&in, MAX_INPUT);
-    char chunk[8192];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, stdin)) > 0) {
-        if (zt_buf_append(&in, chunk, n) != 0) {
-            fprintf(stderr, "zentalk: the conversation is larger than 16 MiB\n");
-            zt_buf_deinit(&in);
-            return NULL;
-        }
+    if (zt__cli_read_stdin(&in) != 0) {
+        zt_buf_deinit(&in);
+        return NULL;
     }
     const char *s = zt_buf_str(&in);
     size_t i = 0;

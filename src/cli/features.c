@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "http.h"
+#include "input.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_asset.h"
 #include "zentalk/zt_buf.h"
@@ -19,36 +20,6 @@
 
 #define TEXT_MAX (64u * 1024u)
 #define DEFAULT_URL "http://127.0.0.1:8080"
-
-/* The text: the arguments joined by spaces, or stdin for none or "-". */
-static int read_text(int argc, char **argv, struct zt_buf *b)
-{
-    if (argc == 0 || (argc == 1 && strcmp(argv[0], "-") == 0)) {
-        char tmp[4096];
-        size_t k;
-        while ((k = fread(tmp, 1, sizeof tmp, stdin)) > 0)
-            if (zt_buf_append(b, tmp, k) != 0) {
-                fprintf(stderr, "zentalk: the text is longer than %u bytes\n", TEXT_MAX);
-                return 2;
-            }
-        while (b->len && (b->data[b->len - 1] == '\n' || b->data[b->len - 1] == '\r')) b->data[--b->len] = '\0';
-    } else {
-        for (int i = 0; i < argc; i++)
-            if ((i && zt_buf_append_byte(b, ' ') != 0) || zt_buf_append_str(b, argv[i]) != 0) {
-                fprintf(stderr, "zentalk: the text is longer than %u bytes\n", TEXT_MAX);
-                return 2;
-            }
-    }
-    if (b->len == 0) {
-        fprintf(stderr, "zentalk: no text given (arguments or stdin)\n");
-        return 2;
-    }
-    if (!zt_utf8_valid(b->data, b->len)) {
-        fprintf(stderr, "zentalk: the text is not valid UTF-8\n");
-        return 2;
-    }
-    return 0;
-}
 
 static const char *node_url(void)
 {
@@ -117,7 +88,7 @@ int zt__cli_spam(int argc, char **argv)
     }
     struct zt_buf text;
     zt_buf_init(&text, TEXT_MAX);
-    int rc = read_text(argc - optind, argv + optind, &text);
+    int rc = zt__cli_read_text(argc - optind, argv + optind, &text);
     json_t *req = NULL, *ans = NULL;
     if (rc) goto out;
     req = json_pack("{s:s%,s:i}", "text", text.data, text.len, "top", 5);
@@ -171,7 +142,7 @@ int zt__cli_entities(int argc, char **argv)
     }
     struct zt_buf text;
     zt_buf_init(&text, TEXT_MAX);
-    int rc = read_text(argc - optind, argv + optind, &text);
+    int rc = zt__cli_read_text(argc - optind, argv + optind, &text);
     json_t *req = NULL, *ans = NULL;
     if (rc) goto out;
     req = json_pack("{s:s%,s:s}", "text", text.data, text.len, "date_order", dmy ? "dmy" : "mdy");

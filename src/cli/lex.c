@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "http.h"
+#include "input.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_buf.h"
 #include "zentalk/zt_str.h"
@@ -50,24 +51,6 @@ static void print_moderation(json_t *j)
                json_string_value(json_object_get(v, "term")),
                json_is_true(json_object_get(v, "obfuscated")) ? " (obfuscated)" : "");
     }
-}
-
-static int read_stdin(struct zt_buf *b)
-{
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, stdin)) > 0)
-        if (zt_buf_append(b, chunk, n) != 0) {
-            fprintf(stderr, "zentalk: the text is longer than %d bytes\n", TEXT_MAX);
-            return 2;
-        }
-    if (ferror(stdin)) {
-        fprintf(stderr, "zentalk: cannot read stdin\n");
-        return 1;
-    }
-    /* one trailing newline of `echo text |` is not part of the message */
-    if (b->len && b->data[b->len - 1] == '\n') b->data[--b->len] = '\0';
-    return 0;
 }
 
 int zt__cli_features(int gargc, char **gargv, int argc, char **argv)
@@ -123,7 +106,7 @@ int zt__cli_features(int gargc, char **gargv, int argc, char **argv)
         fprintf(stderr, "zentalk: --url must start with http:// or https:// (got '%s')\n", url);
         rc = 2;
     }
-    if (rc == 0 && words == 0) rc = read_stdin(&text);
+    if (rc == 0 && words == 0) rc = zt__cli_read_stdin(&text);
     json_t *req = NULL, *j = NULL;
     struct zt_buf out;
     zt_buf_init(&out, RESP_MAX);

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "http.h"
+#include "input.h"
 #include "search.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_buf.h"
@@ -105,15 +106,7 @@ static char *read_stdin(void)
 {
     struct zt_buf b;
     zt_buf_init(&b, MAX_INPUT);
-    char chunk[8192];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, stdin)) > 0)
-        if (zt_buf_append(&b, chunk, n)) {
-            fprintf(stderr, "zentalk: input larger than %u bytes\n", MAX_INPUT);
-            zt_buf_deinit(&b);
-            return NULL;
-        }
-    char *s = zt_strdup(zt_buf_str(&b));
+    char *s = zt__cli_read_stdin(&b) == 0 ? zt_strdup(zt_buf_str(&b)) : NULL;
     zt_buf_deinit(&b);
     return s;
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "http.h"
+#include "input.h"
 #include "translate.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_buf.h"
@@ -76,16 +77,8 @@ int zt__cli_translate(int argc, char **argv, const char *url)
                 fprintf(stderr, "zentalk translate: text is too long\n");
                 goto out;
             }
-    } else {
-        char chunk[8192];
-        size_t n;
-        while ((n = fread(chunk, 1, sizeof chunk, stdin)) > 0)
-            if (zt_buf_append(&text, chunk, n) != 0) {
-                fprintf(stderr, "zentalk translate: input is over %u bytes\n", MAX_INPUT);
-                goto out;
-            }
-        while (text.len && (text.data[text.len - 1] == '\n' || text.data[text.len - 1] == '\r'))
-            text.data[--text.len] = '\0';
+    } else if (zt__cli_read_stdin(&text) != 0) {
+        goto out;
     }
     if (text.len == 0) {
         fprintf(stderr, "zentalk translate: nothing to translate\n");
