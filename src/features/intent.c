@@ -376,8 +376,8 @@ int zt_intent_model_parse(const char *text, size_t len, const char *file, struct
         if (!zt_utf8_valid(ln, (size_t)(le - ln))) FAIL("invalid UTF-8");
         for (const char *c = ln; c < le; c++)
             if ((unsigned char)*c < 0x20 && *c != '\t') FAIL("control character");
-        const char *s = ln, *f;
-        size_t fl;
+        const char *s = ln, *f = ln; /* an empty first field when there is none */
+        size_t fl = 0;
         zt_ignore(field(&s, le, &f, &fl));
         if (fl == 7 && memcmp(f, "lexicon", 7) == 0) {
             const char *nm;
