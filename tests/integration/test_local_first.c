@@ -12,10 +12,22 @@
  *   answer is W's direct answer to the prompt with <EMAIL_1> in its place
  *   (so W never saw the address); in a chat: 403 local_only and W ran
  *   nothing; G's audit log holds the decisions and job ids, never the
- *   address; G's /v1/status and metrics count the jobs; W down: 502. */
+ *   address; G's /v1/status and metrics count the jobs; W down: 502.
+ * F: a fake worker in this process (a real key) whose results do not
+ *   verify (cut short, or a receipt signed by another key): G answers 502,
+ *   or ends its SSE stream with an error event and no [DONE].
+ * R, G2: a relay and a gateway with encryption.relay = R: the job goes
+ *   G2 -> R -> W, same answer, "via" = R. */
+#include <arpa/inet.h>
 #include <curl/curl.h>
 #include <dirent.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
+#include <strings.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +37,10 @@
 
 #include "harness.h"
 #include "zentalk/zt_alloc.h"
+#include "zentalk/zt_envelope.h"
+#include "zentalk/zt_hash.h"
 #include "zentalk/zt_identity.h"
+#include "zentalk/zt_sealed.h"
 #include "zentalk/zt_str.h"
 #include "zentalk/zt_time.h"
 
@@ -36,9 +51,116 @@ struct keyed {
     struct node n;
 };
 
-static struct keyed W, G;
+static struct keyed W, G, R, G2; /* R: a relay; G2: a gateway that sends through R */
 static bool have_model;
 static char model_path[1024];
+
+/* ---- F: a fake worker in this process, with a real key ----------------------
+ * It opens the job and answers a sealed stream that does not verify:
+ * FAKE_CUT one authentic text chunk, then the connection closes (no final
+ * chunk); FAKE_FORGED a complete stream whose receipt is signed by another
+ * key. */
+enum fake_mode { FAKE_CUT, FAKE_FORGED };
+
+static struct {
+    struct zt_identity *id, *other;
+    int lfd;
+    uint16_t port;
+    pthread_t th;
+    atomic_int mode;
+    atomic_bool stop;
+    atomic_int served;
+} F;
+
+static int listen_any(uint16_t *port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(fd, 8), 0);
+    socklen_t l = sizeof a;
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &l), 0);
+    *port = ntohs(a.sin_port);
+    return fd;
+}
+
+static void fake_serve(int c, struct zt_env_replay *replay)
+{
+    struct zt_buf req, out;
+    zt_buf_init(&req, 1 << 22);
+    zt_buf_init(&out, 1 << 20);
+    size_t need = 0, head_len = 0;
+    char buf[4096];
+    for (;;) { /* headers, then Content-Length bytes */
+        ssize_t r = recv(c, buf, sizeof buf, 0);
+        if (r <= 0) break;
+        if (zt_buf_append(&req, buf, (size_t)r) != 0) break;
+        const char *st = zt_buf_str(&req), *end = strstr(st, "\r\n\r\n");
+        if (!end) continue;
+        if (!need) {
+            head_len = (size_t)(end + 4 - st);
+            const char *cl = NULL;
+            for (const char *q = st; *q && !cl; q++)
+                if (strncasecmp(q, "\r\ncontent-length:", 17) == 0) cl = q;
+            need = head_len + (cl ? strtoul(cl + 17, NULL, 10) : 0);
+        }
+        if (req.len >= need) break;
+    }
+    struct zt_env_header hdr;
+    uint8_t *pt = NULL;
+    size_t pt_len = 0;
+    struct zt_sealed_writer *w = NULL;
+    uint64_t now = (uint64_t)(zt_time_real_ms() / 1000);
+    if (need && req.len >= need &&
+        zt_env_open(zt_identity_kem_sk(F.id), (const uint8_t *)req.data + head_len, need - head_len, now, replay, &hdr,
+                    &pt, &pt_len) == 0 &&
+        zt_sealed_writer_new(&hdr, zt_identity_kem_sk(F.id), true, &out, &w) == 0 &&
+        zt_sealed_writer_text(w, "Once upon a fake", 16, &out) == 0) {
+        if (atomic_load(&F.mode) == FAKE_FORGED) {
+            struct zt_sealed_final f = {.finish_reason = "stop", .prompt_tokens = 3, .completion_tokens = 4};
+            struct zt_env_receipt rc;
+            memset(&rc, 0, sizeof rc);
+            zt_sha256(rc.input_hash, pt, pt_len);
+            rc.finished = now;
+            rc.build_id_len = (uint8_t)zt_strlcpy(rc.build_id, "fake", sizeof rc.build_id);
+            zt_ignore(zt_sealed_writer_finish(w, &f, &rc, zt_identity_sign_sk(F.other), &out));
+        }
+        static const char head[] = "HTTP/1.1 200 OK\r\nContent-Type: application/vnd.zentalk.result\r\n"
+                                   "Connection: close\r\n\r\n";
+        send_all(c, head, sizeof head - 1);
+        send_all(c, out.data, out.len);
+    } else {
+        static const char bad[] = "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\n"
+                                  "Content-Length: 52\r\nConnection: close\r\n\r\n"
+                                  "{\"error\":{\"code\":\"fake_bad\",\"message\":\"fake worker\"}}";
+        send_all(c, bad, sizeof bad - 1);
+    }
+    atomic_fetch_add(&F.served, 1);
+    zt_sealed_writer_free(w);
+    zt_env_body_free(pt, pt_len);
+    zt_buf_deinit(&req);
+    zt_buf_deinit(&out);
+    close(c);
+}
+
+static void *fake_main(void *arg)
+{
+    (void)arg;
+    struct zt_env_replay *replay = NULL;
+    if (zt_env_replay_new(1024, &replay) != 0) return NULL;
+    while (!atomic_load(&F.stop)) {
+        struct pollfd pfd = {.fd = F.lfd, .events = POLLIN};
+        if (poll(&pfd, 1, 50) != 1) continue;
+        int c = accept(F.lfd, NULL, NULL);
+        if (c >= 0) fake_serve(c, replay);
+    }
+    zt_env_replay_free(replay);
+    return NULL;
+}
 
 static void make_keyed(struct keyed *k)
 {
@@ -61,14 +183,17 @@ static int setup(void **state)
     if (!have_model) return 0;
     make_keyed(&W);
     make_keyed(&G);
-    /* W trusts G: G's signed requests verify */
+    make_keyed(&R);
+    make_keyed(&G2);
+    int64_t exp = zt_time_real_ms() / 1000 + 3600;
+    /* W trusts G and the relay R: their signed requests verify */
     const char *roles[] = {"gateway"};
-    char *dg = NULL;
-    assert_int_equal(zt_identity_descriptor(G.id, roles, 1, NULL, 0, "http://127.0.0.1:1",
-                                            zt_time_real_ms() / 1000 + 3600, &dg),
-                     0);
-    put_json_array(W.data, "peers.json", &dg, 1);
-    zt_free(dg);
+    char *dg[2] = {NULL, NULL};
+    assert_int_equal(zt_identity_descriptor(G.id, roles, 1, NULL, 0, "http://127.0.0.1:1", exp, &dg[0]), 0);
+    assert_int_equal(zt_identity_descriptor(R.id, roles, 1, NULL, 0, "http://127.0.0.1:1", exp, &dg[1]), 0);
+    put_json_array(W.data, "peers.json", dg, 2);
+    zt_free(dg[0]);
+    zt_free(dg[1]);
     char yaml[1600];
     snprintf(yaml, sizeof yaml,
              "model_cache:\n  memory_budget_mb: 0\n  default_model: stories\n"
@@ -86,7 +211,37 @@ static int setup(void **state)
     assert_int_equal(d.status, 200);
     char *dw = zt_strdup(zt_buf_str(&d.body));
     resp_free(&d);
-    put_json_array(G.data, "peers.json", &dw, 1);
+    /* F: a worker of model "fake" that answers results that do not verify */
+    assert_int_equal(zt_identity_generate(&F.id), 0);
+    assert_int_equal(zt_identity_generate(&F.other), 0);
+    F.lfd = listen_any(&F.port);
+    assert_int_equal(pthread_create(&F.th, NULL, fake_main, NULL), 0);
+    const char *wroles[] = {"worker"}, *fmodels[] = {"fake"};
+    char furl[64];
+    snprintf(furl, sizeof furl, "http://127.0.0.1:%u", F.port);
+    char *gp[2] = {dw, NULL};
+    assert_int_equal(zt_identity_descriptor(F.id, wroles, 1, fmodels, 1, furl, exp, &gp[1]), 0);
+    put_json_array(G.data, "peers.json", gp, 2);
+    zt_free(gp[1]);
+
+    /* R relays to W and admits G2; G2 sends through R */
+    char *dg2 = NULL;
+    assert_int_equal(zt_identity_descriptor(G2.id, roles, 1, NULL, 0, "http://127.0.0.1:1", exp, &dg2), 0);
+    char *rp[2] = {dw, dg2};
+    put_json_array(R.data, "peers.json", rp, 2);
+    zt_free(dg2);
+    static const char *const renv[] = {"ZENTALK_ENCRYPTION_RELAY_CALLERS=peer", NULL};
+    node_spawn(&R.n, NULL, renv, true, R.dir);
+    http(R.n.port, "GET", "/v1/node/descriptor", NULL, NULL, &d);
+    assert_int_equal(d.status, 200);
+    char *g2p[2] = {dw, zt_strdup(zt_buf_str(&d.body))};
+    resp_free(&d);
+    put_json_array(G2.data, "peers.json", g2p, 2);
+    zt_free(g2p[1]);
+    char relay_env[96];
+    snprintf(relay_env, sizeof relay_env, "ZENTALK_ENCRYPTION_RELAY=%s", zt_identity_id(R.id));
+    const char *const g2env[] = {relay_env, NULL};
+    node_spawn(&G2.n, NULL, g2env, true, G2.dir);
     zt_free(dw);
     put_file(G.dir, "privacy.yaml",
              "privacy:\n  default_policy: pseudonymise\n  policies:\n"
@@ -100,8 +255,15 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    struct keyed *all[] = {&W, &G};
-    for (size_t i = 0; i < 2; i++) {
+    if (F.id) {
+        atomic_store(&F.stop, true);
+        pthread_join(F.th, NULL);
+        close(F.lfd);
+        zt_identity_free(F.id);
+        zt_identity_free(F.other);
+    }
+    struct keyed *all[] = {&W, &G, &R, &G2};
+    for (size_t i = 0; i < 4; i++) {
         if (all[i]->n.pid) node_cleanup(&all[i]->n);
         zt_identity_free(all[i]->id);
         if (all[i]->dir[0]) rm_rf(all[i]->dir);
@@ -341,6 +503,52 @@ static void test_audit_status_metrics(void **state)
     assert_true(metric_value(W.n.port, "zentalk_jobs_total{where=\"local\"}") >= 4);
 }
 
+/* Results that do not verify never pass as good: 502 before any text; an
+ * SSE stream that already carried text ends with an error event, no [DONE]. */
+static void test_unverified(void **state)
+{
+    (void)state;
+    need_model();
+    int modes[] = {FAKE_CUT, FAKE_FORGED};
+    for (int m = 0; m < 2; m++) {
+        atomic_store(&F.mode, modes[m]);
+        struct resp r;
+        http(G.n.port, "POST", "/v1/completions", "application/json",
+             "{\"model\":\"fake\",\"prompt\":\"Once\",\"max_tokens\":8}", &r);
+        assert_error_json(&r, 502, "unverified_result");
+        assert_null(strstr(zt_buf_str(&r.body), "upon a fake"));
+        resp_free(&r);
+        http(G.n.port, "POST", "/v1/chat/completions", "application/json",
+             "{\"model\":\"fake\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"stream\":true}", &r);
+        assert_int_equal(r.status, 200);
+        const char *b = zt_buf_str(&r.body);
+        assert_non_null(strstr(b, "Once upon a fake"));          /* authentic chunk, shown as it came */
+        assert_non_null(strstr(b, "\"code\":\"unverified_result\"")); /* then the verdict */
+        assert_null(strstr(b, "[DONE]"));
+        resp_free(&r);
+    }
+    assert_int_equal(atomic_load(&F.served), 4);
+}
+
+/* G2 sends through the relay R: same answer, ran_on W, via R. */
+static void test_via_relay(void **state)
+{
+    (void)state;
+    need_model();
+    char body[512];
+    snprintf(body, sizeof body, COMPLETION, "");
+    long long fwd = metric_value(R.n.port, "zentalk_relay_requests_total{outcome=\"forwarded\"}");
+    json_t *direct = post_json(W.n.port, "/v1/completions", body, 200);
+    json_t *via = post_json(G2.n.port, "/v1/completions", body, 200);
+    assert_string_equal(answer_text(via, false), answer_text(direct, false));
+    json_t *zt = json_object_get(via, "zentalk");
+    assert_remote(zt);
+    assert_string_equal(json_string_value(json_object_get(zt, "via")), zt_identity_id(R.id));
+    assert_int_equal(metric_value(R.n.port, "zentalk_relay_requests_total{outcome=\"forwarded\"}"), fwd + 1);
+    json_decref(direct);
+    json_decref(via);
+}
+
 static void test_worker_down(void **state)
 {
     (void)state;
@@ -373,6 +581,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_not_served),
         cmocka_unit_test(test_pseudonymise_and_local_only),
         cmocka_unit_test(test_audit_status_metrics),
+        cmocka_unit_test(test_unverified),
+        cmocka_unit_test(test_via_relay),
         cmocka_unit_test(test_worker_down),
     };
     int rc = cmocka_run_group_tests_name("local_first", tests, setup, teardown);
