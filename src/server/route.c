@@ -699,13 +699,12 @@ bool zt__route_generate(struct zt__route *r, struct zt_http_req *req, json_t *bo
 {
     json_t *jm = json_object_get(body, "model");
     const char *model = json_string_value(jm);
-    if (!r || !model || serves_locally(r, model) || zt_peers_count(r->peers) == 0) {
+    if (!r) return false;
+    if (!model || serves_locally(r, model) || zt_peers_count(r->peers) == 0) {
         /* a model of this node, the default model, or no peers to ask:
-         * as before */
-        if (r && model && serves_locally(r, model)) {
-            atomic_fetch_add(&r->local, 1);
-            zt__privacy_note(0, "local");
-        }
+         * here, as before */
+        atomic_fetch_add(&r->local, 1);
+        zt__privacy_note(0, "local");
         return false;
     }
     struct zt_peer w;

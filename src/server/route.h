@@ -53,7 +53,7 @@ bool zt__route_generate(struct zt__route *r, struct zt_http_req *req, json_t *bo
                         struct zt_http_resp *resp);
 
 struct zt__route_stats {
-    uint64_t local;         /* requests run on this node */
+    uint64_t local;         /* requests handed to the local path (zt__llm_generate) */
     uint64_t remote;        /* remote jobs answered with a verified result */
     uint64_t remote_failed; /* remote jobs that failed (unreachable, refused, unverified) */
     uint64_t refused;       /* refused by the privacy policy (local_only) */
