@@ -98,6 +98,11 @@ struct zt_cfg_encryption {
     char *sealed_jobs_callers;/* peer_or_user|peer: who may call POST /v1/jobs/sealed */
     char *jwt_public_key_file;/* PEM public key (RSA or Ed25519) verifying RS256/EdDSA tokens */
     struct zt_strlist jwt_algorithms; /* HS256, RS256, EdDSA: the token algorithms accepted */
+    char *remote_worker;      /* node id pinned for remote LLM jobs; "" = first peer serving the model */
+    char *relay;              /* node id of the relay remote jobs go through; "" = direct */
+    int64_t remote_timeout_s; /* wait for a remote answer to start / longest silence */
+    int64_t remote_max_tokens;/* max_tokens of a remote job whose request names none */
+    int64_t remote_max_inflight; /* remote jobs at once */
 };
 /* gpu-pool.yaml */
 struct zt_cfg_gpu_pool {

@@ -61,6 +61,13 @@ ZT_NODISCARD int zt_peers_load_file(struct zt_peers *p, const char *path, int64_
 ZT_NODISCARD int zt_peers_lookup(struct zt_peers *p, const char *node_id, int64_t now,
                                  struct zt_peer *out);
 
+/* The worker for a job on model: the first peer (by node id) whose
+ * descriptor lists the worker role and model by name and has not expired;
+ * with pin (a node id; NULL or "" = any) only that peer qualifies. Fills
+ * *out. ZT_ENOTFOUND: none. (A descriptor listing no models serves none.) */
+ZT_NODISCARD int zt_peers_pick(struct zt_peers *p, const char *model, const char *pin, int64_t now,
+                               struct zt_peer *out);
+
 /* Peers held now. */
 size_t zt_peers_count(struct zt_peers *p);
 

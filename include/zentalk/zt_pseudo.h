@@ -53,6 +53,30 @@ ZT_NODISCARD int zt_pseudo_apply(struct zt_pseudo *p, const char *text, size_t l
 ZT_NODISCARD int zt_pseudo_restore(const struct zt_pseudo *p, const char *text, size_t len,
                                    struct zt_buf *out);
 
+/* Streaming restore: the result of a job arrives in pieces, and a
+ * pseudonym may be split between two of them ("<EMA" + "IL_1>"). Each
+ * feed appends what can be restored now and holds back a tail that could
+ * still become a pseudonym (a '<' followed by at most
+ * ZT_PSEUDO_PSEUDONYM_MAX - 2 characters of A-Z 0-9 _ and no '>'); the
+ * next feed completes it, zt_pseudo_stream_end() flushes it as it is.
+ * The held tail never holds a restored value (only the job's output). */
+struct zt_pseudo_stream {
+    const struct zt_pseudo *p;
+    char held[ZT_PSEUDO_PSEUDONYM_MAX];
+    size_t n_held;
+};
+
+void zt_pseudo_stream_init(struct zt_pseudo_stream *s, const struct zt_pseudo *p);
+/* Append the restorable part of held || text[0..len) to out. Errors of
+ * zt_pseudo_restore() (out unchanged, the stream unchanged). */
+ZT_NODISCARD int zt_pseudo_stream_feed(struct zt_pseudo_stream *s, const char *text, size_t len,
+                                       struct zt_buf *out);
+/* Append the held tail (restored, though a partial pseudonym stays as it
+ * is) and empty it. Errors as zt_pseudo_stream_feed(). */
+ZT_NODISCARD int zt_pseudo_stream_end(struct zt_pseudo_stream *s, struct zt_buf *out);
+/* Wipe the held tail. */
+void zt_pseudo_stream_deinit(struct zt_pseudo_stream *s);
+
 /* Distinct values held. */
 size_t zt_pseudo_count(const struct zt_pseudo *p);
 

@@ -76,6 +76,44 @@ ZT_NODISCARD int zt_sealed_job_decode(const uint8_t *body, size_t len, const cha
                                       const char **why);
 void zt_sealed_job_deinit(struct zt_sealed_job *j);
 
+/* ---- Client side: building and sealing a job ------------------------------ */
+
+/* The job body for an OpenAI-shaped request req (a jansson object, what
+ * POST /v1/completions or /v1/chat/completions take): kind completion
+ * copies "prompt" (a string, or an array holding one string), chat copies
+ * "messages" (role and content of each, nothing else); the sampling fields
+ * zt_sealed_job_decode() accepts are copied when present and not null;
+ * "v", "kind" and a fresh random "nonce" are added. *out (NUL-terminated,
+ * *out_len bytes, zt_free; it holds the prompt: wipe it) is written on
+ * success. ZT_EINVAL: no prompt/messages of the right shape; ZT_ENOMEM. */
+ZT_NODISCARD int zt_sealed_job_body(const struct json_t *req, enum zt_sealed_kind kind, char **out,
+                                    size_t *out_len);
+
+/* A job sealed and its reader ready: what a client keeps while the result
+ * streams back. */
+struct zt_sealed_call {
+    struct zt_env_header sent;       /* the header sealed */
+    uint8_t *env;                    /* the envelope to POST (zt_free) */
+    size_t env_len;
+    struct zt_sealed_reader *reader; /* reads the response */
+};
+
+/* Seal body (body_len bytes) for model (1..128 bytes of UTF-8) with
+ * max_tokens, the stream flag and a lifetime of ttl_s seconds from now, to
+ * a worker's X25519 kem_pk, with a fresh reply key pair (the secret in
+ * sodium_malloc'd memory, wiped as soon as the reader holds its copy); the
+ * reader checks the result against kem_pk and sign_pk (the worker's
+ * Ed25519 key) and the body's SHA-256. suite: ZT_HPKE_SUITE_CHACHA or
+ * ZT_HPKE_SUITE_AES256GCM. Errors of zt_env_seal() (ZT_EPARSE: a bad model
+ * id; ZT_ECRYPTO: a bad kem_pk), ZT_ENOMEM. Release with
+ * zt_sealed_call_deinit(). */
+ZT_NODISCARD int zt_sealed_call_seal(const char *model, uint32_t max_tokens, bool stream, uint64_t ttl_s,
+                                     uint64_t now, struct zt_hpke_suite suite,
+                                     const uint8_t kem_pk[static ZT_HPKE_PK_LEN],
+                                     const uint8_t sign_pk[static ZT_ENV_ED25519_PK_LEN], const uint8_t *body,
+                                     size_t body_len, struct zt_sealed_call *out);
+void zt_sealed_call_deinit(struct zt_sealed_call *c);
+
 /* ---- Final chunk ------------------------------------------------------------ */
 
 struct zt_sealed_final {

@@ -287,10 +287,11 @@ out:
     return rc;
 }
 
-/* The job body: {"v":1,"kind":...,"prompt"|"messages":...,...}. */
-static char *job_body(const struct job_opts *o)
+/* The job body (zt_sealed_job_body): the OpenAI-shaped request of the
+ * options, with "v", "kind" and a fresh nonce added. */
+static char *job_body(const struct job_opts *o, size_t *len)
 {
-    json_t *j = json_pack("{s:i,s:s}", "v", ZT_SEALED_JOB_VERSION, "kind", o->chat ? "chat" : "completion");
+    json_t *j = json_object();
     if (!j) return NULL;
     int bad = 0;
     if (o->chat) {
@@ -305,14 +306,8 @@ static char *job_body(const struct job_opts *o)
     if (o->top_p_set) bad |= json_object_set_new(j, "top_p", json_real(o->top_p));
     if (o->top_k_set) bad |= json_object_set_new(j, "top_k", json_integer((json_int_t)o->top_k));
     if (o->seed_set) bad |= json_object_set_new(j, "seed", json_integer((json_int_t)o->seed));
-    /* randomness under the receipt's input hash: a receipt alone cannot
-     * confirm a guessed prompt */
-    uint8_t rnd[16];
-    char nonce[2 * sizeof rnd + 1];
-    randombytes_buf(rnd, sizeof rnd);
-    zt_hex_encode(nonce, rnd, sizeof rnd);
-    bad |= json_object_set_new(j, "nonce", json_string(nonce));
-    char *s = bad ? NULL : json_dumps(j, JSON_COMPACT);
+    char *s = NULL;
+    if (!bad && zt_sealed_job_body(j, o->chat ? ZT_SEALED_CHAT : ZT_SEALED_COMPLETION, &s, len) != 0) s = NULL;
     json_decref(j);
     return s;
 }
@@ -419,8 +414,8 @@ static int run(const struct job_opts *o)
     int rc = 1;
     struct zt_node_descriptor d;
     memset(&d, 0, sizeof d);
-    uint8_t *reply_sk = NULL, *env = NULL;
-    size_t env_len = 0;
+    struct zt_sealed_call call;
+    memset(&call, 0, sizeof call);
     char *body = NULL;
     struct post p;
     memset(&p, 0, sizeof p);
@@ -431,32 +426,16 @@ static int run(const struct job_opts *o)
 
     if (get_descriptor(o, &d) != 0) goto out;
 
-    /* the job: a fresh reply key, the body sealed to the worker's KEM key */
-    reply_sk = sodium_malloc(ZT_HPKE_SK_LEN);
-    struct zt_env_header t, sent;
-    memset(&t, 0, sizeof t);
-    if (!reply_sk || zt_hpke_keypair(reply_sk, t.reply_pk) != 0) {
-        say("cannot make a reply key");
-        goto out;
-    }
-    body = job_body(o);
+    /* the job: the body sealed to the worker's KEM key with a fresh reply key */
+    size_t body_len = 0;
+    body = job_body(o, &body_len);
     if (!body) {
         say("out of memory");
         goto out;
     }
-    size_t body_len = strlen(body);
-    uint8_t input_hash[ZT_ENV_HASH_LEN];
-    zt_sha256(input_hash, body, body_len);
-    uint64_t now = (uint64_t)time(NULL);
-    t.flags = (uint8_t)(o->no_stream ? 0u : ZT_ENV_FLAG_STREAM);
-    t.suite = ZT_HPKE_SUITE_CHACHA;
-    zt_env_job_id_new(t.job_id);
-    t.created = now;
-    t.expires = now + (uint64_t)o->ttl;
-    t.max_tokens = (uint32_t)o->n;
-    t.model_len = (uint8_t)strlen(o->model);
-    memcpy(t.model, o->model, t.model_len);
-    int src = zt_env_seal(&t, d.kem_pk, (const uint8_t *)body, body_len, &sent, &env, &env_len);
+    int src = zt_sealed_call_seal(o->model, (uint32_t)o->n, !o->no_stream, (uint64_t)o->ttl, (uint64_t)time(NULL),
+                                  ZT_HPKE_SUITE_CHACHA, d.kem_pk, d.ed25519_pk, (const uint8_t *)body, body_len,
+                                  &call);
     sodium_memzero(body, body_len);
     if (src) {
         say("cannot seal the job: %s", src == ZT_EPARSE ? "MODEL must be UTF-8 without control characters"
@@ -464,12 +443,7 @@ static int run(const struct job_opts *o)
                                                           : zt_strerror(src));
         goto out;
     }
-    if (zt_sealed_reader_new(&sent, reply_sk, d.kem_pk, d.ed25519_pk, input_hash, &p.reader) != 0) {
-        say("out of memory");
-        goto out;
-    }
-    sodium_free(reply_sk); /* the reader holds its own copy until the stream header */
-    reply_sk = NULL;
+    p.reader = call.reader;
 
     /* where to */
     char url[2048];
@@ -504,8 +478,8 @@ static int run(const struct job_opts *o)
     char errbuf[CURL_ERROR_SIZE] = "";
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_POST, 1L);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, env);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)env_len);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, call.env);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)call.env_len);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &p);
@@ -569,12 +543,10 @@ static int run(const struct job_opts *o)
 out:
     if (c) curl_easy_cleanup(c);
     curl_slist_free_all(hdrs);
-    zt_sealed_reader_free(p.reader);
+    zt_sealed_call_deinit(&call); /* frees the reader */
     if (p.text.data) sodium_memzero(p.text.data, p.text.len);
     zt_buf_deinit(&p.text);
     zt_buf_deinit(&p.err_body);
-    if (reply_sk) sodium_free(reply_sk);
-    zt_free(env);
     zt_free(body);
     zt_node_descriptor_deinit(&d);
     return rc;

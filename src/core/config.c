@@ -239,6 +239,19 @@ static const struct cfg_key encryption_keys[] = {
                 KEY_NONEMPTY | KEY_UNIQUE,
                 "Token algorithms accepted, each needing its key: HS256 (encryption.jwt_secret), "
                 "RS256 or EdDSA (encryption.jwt_public_key_file)."),
+    STR_KEY(struct zt_cfg_encryption, remote_worker, "", 64, KF_ANY, 0,
+            "Node id (zt1...) of the peer that runs completions and chats for models this node does not "
+            "serve; empty = the first registered worker peer (by node id) whose descriptor lists the model."),
+    STR_KEY(struct zt_cfg_encryption, relay, "", 64, KF_ANY, 0,
+            "Node id (zt1...) of a registered peer running the relay role through which remote jobs go "
+            "(the worker does not learn this node's address); empty = straight to the worker."),
+    INT_KEY(struct zt_cfg_encryption, remote_timeout_s, 120, 1, 3600,
+            "Seconds to wait for a remote worker's answer to start, and the longest silence while it "
+            "streams; a job that goes past it fails (504 before any text)."),
+    INT_KEY(struct zt_cfg_encryption, remote_max_tokens, 512, 1, 1048576,
+            "max_tokens of a remote job whose request names none (the sealed header needs a bound)."),
+    INT_KEY(struct zt_cfg_encryption, remote_max_inflight, 64, 1, 4096,
+            "Remote jobs in progress at once; 503 beyond."),
 };
 TABLE(encryption_table, encryption_keys, struct zt_cfg_encryption, NULL);
 

@@ -8,6 +8,7 @@
  * prompt. */
 #include <jansson.h>
 #include <sodium.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -244,6 +245,112 @@ void zt_sealed_job_deinit(struct zt_sealed_job *j)
     if (!j) return;
     json_decref(j->request);
     j->request = NULL;
+}
+
+/* ---- client side: building and sealing a job ------------------------------ */
+
+int zt_sealed_job_body(const json_t *req, enum zt_sealed_kind kind, char **out, size_t *out_len)
+{
+    int rc = ZT_EINVAL;
+    json_t *src = (json_t *)(uintptr_t)req; /* jansson's getters take non-const */
+    json_t *j = json_pack("{s:i,s:s}", "v", ZT_SEALED_JOB_VERSION, "kind", kind == ZT_SEALED_CHAT ? "chat" : "completion");
+    char *s = NULL;
+    if (!j) return ZT_ENOMEM;
+    if (kind == ZT_SEALED_CHAT) {
+        json_t *m = json_object_get(src, "messages"), *msgs = json_array();
+        if (!msgs || json_object_set_new(j, "messages", msgs) != 0) {
+            rc = ZT_ENOMEM;
+            goto out;
+        }
+        if (!json_is_array(m) || json_array_size(m) == 0 || json_array_size(m) > ZT_SEALED_MAX_MESSAGES) goto out;
+        size_t i;
+        json_t *e;
+        json_array_foreach(m, i, e) {
+            json_t *role = json_object_get(e, "role"), *content = json_object_get(e, "content");
+            if (!json_is_string(role) || !json_is_string(content)) goto out;
+            if (json_array_append_new(msgs, json_pack("{s:O,s:O}", "role", role, "content", content)) != 0) {
+                rc = ZT_ENOMEM;
+                goto out;
+            }
+        }
+    } else {
+        json_t *pr = json_object_get(src, "prompt");
+        if (json_is_array(pr) && json_array_size(pr) == 1) pr = json_array_get(pr, 0);
+        if (!json_is_string(pr)) goto out;
+        if (json_object_set(j, "prompt", pr) != 0) {
+            rc = ZT_ENOMEM;
+            goto out;
+        }
+    }
+    for (size_t i = 0; i < N_SAMPLING; i++) {
+        json_t *v = json_object_get(src, sampling_fields[i].name);
+        if (!v || json_is_null(v)) continue;
+        if (json_object_set(j, sampling_fields[i].name, v) != 0) {
+            rc = ZT_ENOMEM;
+            goto out;
+        }
+    }
+    /* randomness under the receipt's input hash: a receipt alone cannot
+     * confirm a guessed prompt */
+    uint8_t rnd[16];
+    char nonce[2 * sizeof rnd + 1];
+    randombytes_buf(rnd, sizeof rnd);
+    zt_hex_encode(nonce, rnd, sizeof rnd);
+    if (json_object_set_new(j, "nonce", json_string(nonce)) != 0 || !(s = json_dumps(j, JSON_COMPACT))) {
+        rc = ZT_ENOMEM;
+        goto out;
+    }
+    *out = s;
+    *out_len = strlen(s);
+    rc = 0;
+out:
+    json_decref(j);
+    return rc;
+}
+
+int zt_sealed_call_seal(const char *model, uint32_t max_tokens, bool stream, uint64_t ttl_s, uint64_t now,
+                        struct zt_hpke_suite suite, const uint8_t kem_pk[static ZT_HPKE_PK_LEN],
+                        const uint8_t sign_pk[static ZT_ENV_ED25519_PK_LEN], const uint8_t *body, size_t body_len,
+                        struct zt_sealed_call *out)
+{
+    struct zt_env_header t;
+    struct zt_sealed_call c;
+    memset(&t, 0, sizeof t);
+    memset(&c, 0, sizeof c);
+    size_t ml = model ? strlen(model) : 0;
+    if (ml == 0 || ml > ZT_ENV_MODEL_MAX) return ZT_EPARSE;
+    uint8_t *reply_sk = sodium_malloc(ZT_HPKE_SK_LEN);
+    if (!reply_sk) return ZT_ENOMEM;
+    int rc = zt_hpke_keypair(reply_sk, t.reply_pk);
+    if (rc) goto out;
+    uint8_t input_hash[ZT_ENV_HASH_LEN];
+    zt_sha256(input_hash, body, body_len);
+    t.flags = (uint8_t)(stream ? ZT_ENV_FLAG_STREAM : 0u);
+    t.suite = suite;
+    zt_env_job_id_new(t.job_id);
+    t.created = now;
+    t.expires = now + ttl_s;
+    t.max_tokens = max_tokens;
+    t.model_len = (uint8_t)ml;
+    memcpy(t.model, model, ml);
+    rc = zt_env_seal(&t, kem_pk, body, body_len, &c.sent, &c.env, &c.env_len);
+    if (rc) goto out;
+    rc = zt_sealed_reader_new(&c.sent, reply_sk, kem_pk, sign_pk, input_hash, &c.reader);
+    if (rc) goto out;
+    *out = c;
+    memset(&c, 0, sizeof c);
+out:
+    sodium_free(reply_sk); /* the reader holds its own copy until the stream header */
+    zt_sealed_call_deinit(&c);
+    return rc;
+}
+
+void zt_sealed_call_deinit(struct zt_sealed_call *c)
+{
+    if (!c) return;
+    zt_sealed_reader_free(c->reader);
+    zt_free(c->env);
+    memset(c, 0, sizeof *c);
 }
 
 /* ---- final chunk ----------------------------------------------------------- */

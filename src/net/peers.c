@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -22,7 +23,23 @@ struct zt_peers {
     pthread_rwlock_t lock;
     struct zt_peer *v; /* sorted by node_id */
     size_t n;
+    /* per peer (same index as v): whether it runs the worker role and the
+     * models its descriptor lists, each followed by '\0' (models_len bytes) */
+    struct peer_models *m;
 };
+
+struct peer_models {
+    bool worker;
+    char *names;
+    size_t len;
+};
+
+static void models_free(struct peer_models *m, size_t n)
+{
+    if (!m) return;
+    for (size_t i = 0; i < n; i++) zt_free(m[i].names);
+    zt_free(m);
+}
 
 int zt_peers_new(struct zt_peers **out)
 {
@@ -40,6 +57,7 @@ void zt_peers_free(struct zt_peers *p)
 {
     if (!p) return;
     pthread_rwlock_destroy(&p->lock);
+    models_free(p->m, p->n);
     zt_free(p->v);
     zt_free(p);
 }
@@ -75,13 +93,42 @@ static const char *verify_reason(int rc)
     }
 }
 
+struct loaded {
+    struct zt_peer peer;
+    struct peer_models m;
+};
+
+static int loaded_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct loaded *)a)->peer.node_id, ((const struct loaded *)b)->peer.node_id);
+}
+
+/* The worker role and the models of a verified descriptor. */
+static int take_models(const struct zt_node_descriptor *d, struct peer_models *m)
+{
+    for (size_t i = 0; i < d->n_roles; i++) m->worker |= strcmp(d->roles[i], "worker") == 0;
+    size_t len = 0;
+    for (size_t i = 0; i < d->n_models; i++) len += strlen(d->models[i]) + 1;
+    if (!len) return 0;
+    m->names = zt_malloc(len);
+    if (!m->names) return ZT_ENOMEM;
+    for (size_t i = 0; i < d->n_models; i++) {
+        size_t l = strlen(d->models[i]) + 1;
+        memcpy(m->names + m->len, d->models[i], l);
+        m->len += l;
+    }
+    return 0;
+}
+
 int zt_peers_load_text(struct zt_peers *p, const char *text, size_t len, int64_t now, size_t *kept,
                        size_t *dropped, struct zt_buf *err)
 {
     int rc = 0;
     json_t *arr = NULL;
-    struct zt_peer *v = NULL;
-    size_t n = 0, nd = 0;
+    struct loaded *v = NULL;
+    struct zt_peer *pv = NULL;
+    struct peer_models *pm = NULL;
+    size_t n = 0, nd = 0, total = 0;
     if (len > ZT_PEERS_FILE_MAX) return ZT_ETOOBIG;
     json_error_t je;
     arr = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
@@ -95,7 +142,7 @@ int zt_peers_load_text(struct zt_peers *p, const char *text, size_t len, int64_t
         rc = ZT_EPARSE;
         goto out;
     }
-    size_t total = json_array_size(arr);
+    total = json_array_size(arr);
     if (total > ZT_PEERS_MAX) {
         if (err) zt_ignore(zt_buf_appendf(err, "more than %d descriptors", ZT_PEERS_MAX));
         rc = ZT_ETOOBIG;
@@ -135,40 +182,74 @@ int zt_peers_load_text(struct zt_peers *p, const char *text, size_t len, int64_t
             nd++;
             continue;
         }
-        struct zt_peer *e = &v[n];
+        struct zt_peer *e = &v[n].peer;
         memcpy(e->node_id, nd_out.node_id, sizeof e->node_id);
         memcpy(e->ed25519_pk, nd_out.ed25519_pk, sizeof e->ed25519_pk);
         memcpy(e->kem_pk, nd_out.kem_pk, sizeof e->kem_pk);
         size_t el = zt_strlcpy(e->endpoint, nd_out.endpoint, sizeof e->endpoint);
         while (el > 0 && e->endpoint[el - 1] == '/') e->endpoint[--el] = '\0';
         e->expires = nd_out.expires;
+        rc = take_models(&nd_out, &v[n].m);
         zt_node_descriptor_deinit(&nd_out);
         n++;
+        if (rc) goto out;
     }
-    if (n > 1) qsort(v, n, sizeof *v, peer_cmp);
+    if (n > 1) qsort(v, n, sizeof *v, loaded_cmp);
     /* One descriptor per id: keep the one that expires last. */
     size_t w = 0;
     for (size_t i = 0; i < n; i++) {
-        if (w > 0 && strcmp(v[w - 1].node_id, v[i].node_id) == 0) {
+        if (w > 0 && strcmp(v[w - 1].peer.node_id, v[i].peer.node_id) == 0) {
             zt_log(ZT_LOG_WARN, "peer_dropped", "node_id=%s reason=\"duplicate; the later expiry is kept\"",
-                   v[i].node_id);
+                   v[i].peer.node_id);
             nd++;
-            if (v[i].expires > v[w - 1].expires) v[w - 1] = v[i];
+            if (v[i].peer.expires > v[w - 1].peer.expires) {
+                struct loaded t = v[w - 1];
+                v[w - 1] = v[i];
+                v[i] = t;
+            }
+            zt_free(v[i].m.names);
+            v[i].m.names = NULL;
             continue;
         }
-        if (w != i) v[w] = v[i];
+        if (w != i) {
+            v[w] = v[i];
+            v[i].m.names = NULL;
+        }
         w++;
     }
     n = w;
+    if (n) {
+        pv = zt_calloc(n, sizeof *pv);
+        pm = zt_calloc(n, sizeof *pm);
+        if (!pv || !pm) {
+            rc = ZT_ENOMEM;
+            goto out;
+        }
+        for (size_t i = 0; i < n; i++) {
+            pv[i] = v[i].peer;
+            pm[i] = v[i].m;
+            v[i].m.names = NULL;
+        }
+    }
     pthread_rwlock_wrlock(&p->lock);
     struct zt_peer *old = p->v;
-    p->v = v;
+    struct peer_models *old_m = p->m;
+    size_t old_n = p->n;
+    p->v = pv;
+    p->m = pm;
     p->n = n;
     pthread_rwlock_unlock(&p->lock);
-    v = old;
+    pv = old;
+    pm = old_m;
+    models_free(pm, old_n);
+    pm = NULL;
     if (kept) *kept = n;
     if (dropped) *dropped = nd;
 out:
+    if (pm) models_free(pm, n);
+    zt_free(pv);
+    if (v)
+        for (size_t i = 0; i < total; i++) zt_free(v[i].m.names);
     zt_free(v);
     json_decref(arr);
     return rc;
@@ -183,6 +264,8 @@ int zt_peers_load_file(struct zt_peers *p, const char *path, int64_t now, size_t
     if (fd < 0) {
         if (errno == ENOENT) {
             pthread_rwlock_wrlock(&p->lock);
+            models_free(p->m, p->n);
+            p->m = NULL;
             zt_free(p->v);
             p->v = NULL;
             p->n = 0;
@@ -271,4 +354,27 @@ size_t zt_peers_count(struct zt_peers *p)
     size_t n = p->n;
     pthread_rwlock_unlock(&p->lock);
     return n;
+}
+
+static bool lists_model(const struct peer_models *m, const char *model)
+{
+    for (size_t off = 0; off < m->len; off += strlen(m->names + off) + 1)
+        if (strcmp(m->names + off, model) == 0) return true;
+    return false;
+}
+
+int zt_peers_pick(struct zt_peers *p, const char *model, const char *pin, int64_t now, struct zt_peer *out)
+{
+    if (!p || !model || !model[0]) return ZT_ENOTFOUND;
+    int rc = ZT_ENOTFOUND;
+    pthread_rwlock_rdlock(&p->lock);
+    for (size_t i = 0; i < p->n; i++) {
+        if (pin && pin[0] && strcmp(pin, p->v[i].node_id) != 0) continue;
+        if (now >= p->v[i].expires || !p->m[i].worker || !lists_model(&p->m[i], model)) continue;
+        *out = p->v[i];
+        rc = 0;
+        break;
+    }
+    pthread_rwlock_unlock(&p->lock);
+    return rc;
 }

@@ -5,6 +5,7 @@
  * blocks; growing a block copies into a new one and sodium_free()s the old,
  * which wipes it. Lookups are linear: a job holds a few dozen values. */
 #include <sodium.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -215,4 +216,81 @@ int zt_pseudo_restore(const struct zt_pseudo *p, const char *text, size_t len, s
         if (out->data) out->data[out_len] = '\0';
     }
     return rc;
+}
+
+/* ---- streaming restore ---------------------------------------------------- */
+
+void zt_pseudo_stream_init(struct zt_pseudo_stream *s, const struct zt_pseudo *p)
+{
+    memset(s, 0, sizeof *s);
+    s->p = p;
+}
+
+static bool pseudo_char(char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+}
+
+/* Where the tail that may still become a pseudonym starts in t[0..len)
+ * (len when there is none). */
+static size_t open_tail(const char *t, size_t len)
+{
+    size_t lo = len > ZT_PSEUDO_PSEUDONYM_MAX - 1 ? len - (ZT_PSEUDO_PSEUDONYM_MAX - 1) : 0;
+    for (size_t i = len; i-- > lo;) {
+        if (t[i] == '<') {
+            for (size_t k = i + 1; k < len; k++)
+                if (!pseudo_char(t[k])) return len;
+            return i;
+        }
+        if (!pseudo_char(t[i])) return len;
+    }
+    return len;
+}
+
+int zt_pseudo_stream_feed(struct zt_pseudo_stream *s, const char *text, size_t len, struct zt_buf *out)
+{
+    if (!s || !s->p || (len && !text) || !out) return ZT_EINVAL;
+    /* held || text, without copying text when nothing is held */
+    char *joined = NULL;
+    const char *t = text;
+    size_t n = len;
+    if (s->n_held) {
+        if (len > SIZE_MAX - s->n_held) return ZT_ETOOBIG;
+        n = s->n_held + len;
+        joined = zt_malloc(n ? n : 1);
+        if (!joined) return ZT_ENOMEM;
+        memcpy(joined, s->held, s->n_held);
+        if (len) memcpy(joined + s->n_held, text, len);
+        t = joined;
+    }
+    size_t cut = open_tail(t, n);
+    int rc = zt_pseudo_restore(s->p, t, cut, out);
+    if (!rc) {
+        char tail[ZT_PSEUDO_PSEUDONYM_MAX];
+        memcpy(tail, t + cut, n - cut);
+        sodium_memzero(s->held, sizeof s->held);
+        memcpy(s->held, tail, n - cut);
+        s->n_held = n - cut;
+        sodium_memzero(tail, sizeof tail);
+    }
+    if (joined) {
+        sodium_memzero(joined, n);
+        zt_free(joined);
+    }
+    return rc;
+}
+
+int zt_pseudo_stream_end(struct zt_pseudo_stream *s, struct zt_buf *out)
+{
+    if (!s || !s->p || !out) return ZT_EINVAL;
+    int rc = zt_pseudo_restore(s->p, s->held, s->n_held, out);
+    if (!rc) zt_pseudo_stream_deinit(s);
+    return rc;
+}
+
+void zt_pseudo_stream_deinit(struct zt_pseudo_stream *s)
+{
+    if (!s) return;
+    sodium_memzero(s->held, sizeof s->held);
+    s->n_held = 0;
 }

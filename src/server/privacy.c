@@ -20,6 +20,7 @@ struct zt__privacy {
  * thread: handlers run synchronously on the thread that dispatches them. */
 static _Thread_local uint64_t tl_types;
 static _Thread_local const char *tl_decision;
+static _Thread_local char tl_job[64];
 
 int zt__privacy_new(const struct zt_config *cfg, struct zt__privacy **out, struct zt_buf *errs)
 {
@@ -88,6 +89,11 @@ void zt__privacy_note(uint64_t pii_types, const char *decision)
 {
     tl_types |= pii_types;
     tl_decision = decision;
+}
+
+void zt__privacy_note_job(const char *job_id)
+{
+    zt_strlcpy(tl_job, job_id ? job_id : "", sizeof tl_job);
 }
 
 static bool feature_ok(const char *s)
@@ -178,8 +184,11 @@ void zt__privacy_audit(struct zt__privacy *pv, struct zt_http_req *req, bool rec
 {
     uint64_t types = tl_types;
     const char *decision = tl_decision;
+    char job[sizeof tl_job];
+    memcpy(job, tl_job, sizeof job);
     tl_types = 0;
     tl_decision = NULL;
+    tl_job[0] = '\0';
     if (!record || !pv || !pv->audit) return;
     const char *names[64];
     size_t n = 0;
@@ -200,6 +209,7 @@ void zt__privacy_audit(struct zt__privacy *pv, struct zt_http_req *req, bool rec
         .method = zt_http_req_method(req),
         .feature = feature,
         .request_id = zt_http_req_id(req),
+        .job_id = job[0] ? job : NULL,
         .pii = names,
         .n_pii = n,
         .decision = decision ? decision : "none",

@@ -37,6 +37,9 @@ void zt__privacy_h_pii(struct zt__privacy *pv, struct zt_http_req *req, json_t *
  * kept for this thread's next zt__privacy_audit() call. */
 void zt__privacy_note(uint64_t pii_types, const char *decision);
 
+/* The job id (hex) of the job the request started, for the same entry. */
+void zt__privacy_note_job(const char *job_id);
+
 /* End of a request: when record, one audit entry (route, method, identity,
  * role, status, request id, and what zt__privacy_note() recorded during
  * it); in any case this thread's notes are cleared. Never fails the

@@ -39,6 +39,7 @@
 #include "metrics.h"
 #include "models.h"
 #include "relay.h"
+#include "route.h"
 #include "translate.h"
 #include "privacy.h"
 #include "sealed.h"
@@ -137,6 +138,7 @@ struct zt_server {
     struct zt_peers *peers;      /* trusted peers (encryption.peers_file) */
     struct zt_nodeauth_verifier *nodeauth; /* replay cache of node signatures */
     struct zt__relay *relay;
+    struct zt__route *route;     /* local-first routing of LLM requests */
     atomic_uint_fast64_t node_auth[6]; /* by enum node_auth_result */
     struct zt__auth_keys auth_keys; /* HS256 secret, RS256/EdDSA public key */
     char *tls_cert;              /* PEM, or NULL: plain HTTP */
@@ -302,6 +304,26 @@ static void h_metrics(struct zt_server *s, struct zt_http_req *req, json_t *body
                          "zentalk_peers %zu\n",
                          (unsigned long long)rs.forwarded, (unsigned long long)rs.failed,
                          (unsigned long long)rs.refused, rs.inflight, zt_peers_count(s->peers));
+    struct zt__route_stats rts;
+    zt__route_stats(s->route, &rts);
+    rc |= zt_buf_appendf(b,
+                         "# HELP zentalk_jobs_total Completion and chat requests, by where they ran.\n"
+                         "# TYPE zentalk_jobs_total counter\n"
+                         "zentalk_jobs_total{where=\"local\"} %llu\n"
+                         "zentalk_jobs_total{where=\"remote\"} %llu\n"
+                         "# HELP zentalk_remote_jobs_failed_total Remote jobs that failed (unreachable, refused, "
+                         "unverified).\n"
+                         "# TYPE zentalk_remote_jobs_failed_total counter\n"
+                         "zentalk_remote_jobs_failed_total %llu\n"
+                         "# HELP zentalk_jobs_refused_total Requests kept on this node by the privacy policy "
+                         "(local_only) with no local model.\n"
+                         "# TYPE zentalk_jobs_refused_total counter\n"
+                         "zentalk_jobs_refused_total %llu\n"
+                         "# HELP zentalk_remote_jobs_in_flight Remote jobs in progress.\n"
+                         "# TYPE zentalk_remote_jobs_in_flight gauge\n"
+                         "zentalk_remote_jobs_in_flight %u\n",
+                         (unsigned long long)rts.local, (unsigned long long)rts.remote,
+                         (unsigned long long)rts.remote_failed, (unsigned long long)rts.refused, rts.inflight);
     rc |= zt__metrics_render_http(&s->metrics, b);
     if (rc) {
         zt_http_resp_error(resp, 500, "internal", "could not render metrics");
@@ -343,6 +365,13 @@ static void h_status(struct zt_server *s, struct zt_http_req *req, json_t *body,
                           all_ready && !atomic_load(&s->draining), "uptime_seconds", uptime_s(s),
                           "started_at", started, "listen", s->cfg->server.listen, "models", loaded,
                           "models_configured", configured, "peers", peers);
+    struct zt__route_stats rts;
+    zt__route_stats(s->route, &rts);
+    if (j)
+        json_object_set_new(j, "jobs",
+                            json_pack("{s:I,s:I,s:I,s:I,s:o*}", "local", (json_int_t)rts.local, "remote",
+                                      (json_int_t)rts.remote, "remote_failed", (json_int_t)rts.remote_failed,
+                                      "refused", (json_int_t)rts.refused, "by_peer", zt__route_peer_counts(s->route)));
     zt_http_resp_json(resp, 200, j);
 }
 
@@ -381,11 +410,13 @@ static void h_models(struct zt_server *s, struct zt_http_req *req, json_t *body,
 
 static void h_completions(struct zt_server *s, struct zt_http_req *req, json_t *body, struct zt_http_resp *resp)
 {
+    if (zt__route_generate(s->route, req, body, false, resp)) return;
     zt__llm_generate(s->models, req, body, false, resp);
 }
 
 static void h_chat(struct zt_server *s, struct zt_http_req *req, json_t *body, struct zt_http_resp *resp)
 {
+    if (zt__route_generate(s->route, req, body, true, resp)) return;
     zt__llm_generate(s->models, req, body, true, resp);
 }
 
@@ -939,6 +970,8 @@ int zt_server_new(const struct zt_config *cfg, const char *node_id, struct zt_se
     if (zt__relay_new(s->peers, (unsigned)cfg->server.relay_timeout_s,
                       (unsigned)cfg->server.relay_max_inflight, &s->relay) != 0)
         goto fail;
+    if ((rc = zt__route_new(cfg, s->models, s->peers, s->privacy, &s->route)) != 0) goto fail;
+    rc = ZT_ENOMEM;
     zt__auth_keys_init(&s->auth_keys);
     s->auth_keys.hs_secret = cfg->encryption.jwt_secret;
     for (size_t i = 0; i < cfg->encryption.jwt_algorithms.count; i++) {
@@ -1043,6 +1076,7 @@ int zt_server_set_identity(struct zt_server *s, const struct zt_identity *id)
     if (s->attest) return ZT_EINVAL;
     s->identity = id;
     zt__relay_set_identity(s->relay, id);
+    zt__route_set_identity(s->route, id);
     int rc = zt__feat_search_set_identity(s->search, id);
     if (rc) return rc;
     rc = zt__sealed_new(id, s->models, s->cfg, &s->sealed);
@@ -1182,10 +1216,12 @@ void zt_server_free(struct zt_server *s)
      * then does the HTTP server close what is left. */
     zt__models_shutdown(s->models);
     zt__relay_shutdown(s->relay, 5000);
+    zt__route_shutdown(s->route, 5000);
     for (int i = 0; i < 200 && s->http && zt_http_inflight(s->http) > 0; i++) zt_time_sleep_ms(10);
     zt__ws_free(s->ws); /* closes (1001) and ends upgraded connections before the daemon stops */
     zt_http_stop(s->http);
     zt__relay_free(s->relay);
+    zt__route_free(s->route);
     zt_nodeauth_verifier_free(s->nodeauth);
     zt_peers_free(s->peers);
     zt__auth_keys_deinit(&s->auth_keys);

@@ -386,3 +386,34 @@ int raw_request(uint16_t port, const void *req, size_t len, struct zt_buf *out)
     if (strncmp(s, "HTTP/1.", 7) != 0 || strlen(s) < 12) return 0;
     return (int)strtol(s + 9, NULL, 10);
 }
+
+long long metric_value(uint16_t port, const char *name)
+{
+    struct resp m;
+    http(port, "GET", "/metrics", NULL, NULL, &m);
+    const char *s = zt_buf_str(&m.body);
+    long long v = -1;
+    size_t n = strlen(name);
+    for (const char *p = s; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+        if (strncmp(p, name, n) == 0 && p[n] == ' ') {
+            v = strtoll(p + n + 1, NULL, 10);
+            break;
+        }
+    }
+    resp_free(&m);
+    return v;
+}
+
+void put_json_array(const char *dir, const char *name, char *const *items, size_t n)
+{
+    struct zt_buf b;
+    zt_buf_init(&b, 1 << 20);
+    assert_int_equal(zt_buf_append_str(&b, "["), 0);
+    for (size_t i = 0; i < n; i++) {
+        if (i) assert_int_equal(zt_buf_append_str(&b, ",\n"), 0);
+        assert_int_equal(zt_buf_append_str(&b, items[i]), 0);
+    }
+    assert_int_equal(zt_buf_append_str(&b, "]\n"), 0);
+    put_file(dir, name, zt_buf_str(&b));
+    zt_buf_deinit(&b);
+}

@@ -54,6 +54,10 @@ void node_spawn_public(struct node *n, const char *cfg_dir);
 void http_bin(uint16_t port, const char *method, const char *path, const char *ctype, const void *body,
               size_t len, const char *const *headers, struct resp *r);
 void resp_free(struct resp *r);
+/* The value of one sample line of GET /metrics ("name{labels}"), or -1. */
+long long metric_value(uint16_t port, const char *name);
+/* Write dir/name: a JSON array of the n JSON texts items (a peers file). */
+void put_json_array(const char *dir, const char *name, char *const *items, size_t n);
 json_t *resp_json(struct resp *r);
 void assert_error_json(struct resp *r, long status, const char *code);
 int tcp_connect(uint16_t port);

@@ -138,12 +138,91 @@ static void test_policy(void **state)
     zt_config_deinit(&cfg);
 }
 
+/* Restore text given in pieces, each piece at most step bytes. */
+static void stream_pieces(struct zt_pseudo *p, const char *text, size_t step, struct zt_buf *out)
+{
+    struct zt_pseudo_stream st;
+    zt_pseudo_stream_init(&st, p);
+    size_t n = strlen(text);
+    for (size_t i = 0; i < n; i += step)
+        assert_int_equal(zt_pseudo_stream_feed(&st, text + i, n - i < step ? n - i : step, out), 0);
+    assert_int_equal(zt_pseudo_stream_end(&st, out), 0);
+    assert_int_equal(st.n_held, 0);
+}
+
+/* The streaming restore: a pseudonym split anywhere between two pieces
+ * (or fed byte by byte) is restored; what only looks like the start of
+ * one is held until it cannot be one, then passed on unchanged; the
+ * result always equals the one-shot restore of the whole text. */
+static void test_stream_restore(void **state)
+{
+    (void)state;
+    int64_t live = zt_alloc_live();
+    struct zt_pseudo *p = NULL;
+    assert_int_equal(zt_pseudo_new(NULL, &p), 0);
+    struct zt_buf m, out, want;
+    zt_buf_init(&m, 1 << 16);
+    zt_buf_init(&out, 1 << 16);
+    zt_buf_init(&want, 1 << 16);
+    mask(p, "mail alice@example.com and bob@example.org", &m);
+    const char *job = "Hi <EMAIL_1>! and <EMAIL_2>, not <EMAIL_9> nor <FOO_1> nor a < b, end <EMAIL_";
+    assert_int_equal(zt_pseudo_restore(p, job, strlen(job), &want), 0);
+    assert_string_equal(zt_buf_str(&want), "Hi alice@example.com! and bob@example.org, not <EMAIL_9> nor <FOO_1> "
+                                           "nor a < b, end <EMAIL_");
+    /* two pieces, split at every position */
+    size_t n = strlen(job);
+    for (size_t cut = 0; cut <= n; cut++) {
+        struct zt_pseudo_stream st;
+        zt_pseudo_stream_init(&st, p);
+        zt_buf_reset(&out);
+        assert_int_equal(zt_pseudo_stream_feed(&st, job, cut, &out), 0);
+        /* nothing of a possible pseudonym has gone out yet */
+        assert_null(strstr(zt_buf_str(&out), "<EMAIL_1"));
+        assert_int_equal(zt_pseudo_stream_feed(&st, job + cut, n - cut, &out), 0);
+        assert_int_equal(zt_pseudo_stream_end(&st, &out), 0);
+        assert_string_equal(zt_buf_str(&out), zt_buf_str(&want));
+    }
+    for (size_t step = 1; step <= 7; step++) {
+        zt_buf_reset(&out);
+        stream_pieces(p, job, step, &out);
+        assert_string_equal(zt_buf_str(&out), zt_buf_str(&want));
+    }
+    /* "<EMA" then "IL_1>": held, then restored */
+    struct zt_pseudo_stream st;
+    zt_pseudo_stream_init(&st, p);
+    zt_buf_reset(&out);
+    assert_int_equal(zt_pseudo_stream_feed(&st, "to <EMA", 7, &out), 0);
+    assert_string_equal(zt_buf_str(&out), "to ");
+    assert_int_equal(st.n_held, 4);
+    assert_int_equal(zt_pseudo_stream_feed(&st, "IL_1>.", 6, &out), 0);
+    assert_string_equal(zt_buf_str(&out), "to alice@example.com.");
+    assert_int_equal(zt_pseudo_stream_end(&st, &out), 0);
+    /* a long run after '<' is not held beyond what a pseudonym can be */
+    zt_buf_reset(&out);
+    zt_pseudo_stream_init(&st, p);
+    char longrun[128];
+    memset(longrun, 'A', sizeof longrun - 1);
+    longrun[0] = '<';
+    longrun[sizeof longrun - 1] = '\0';
+    assert_int_equal(zt_pseudo_stream_feed(&st, longrun, strlen(longrun), &out), 0);
+    assert_true(st.n_held < ZT_PSEUDO_PSEUDONYM_MAX);
+    assert_int_equal(zt_pseudo_stream_end(&st, &out), 0);
+    assert_string_equal(zt_buf_str(&out), longrun);
+    zt_pseudo_stream_deinit(&st);
+    zt_buf_deinit(&m);
+    zt_buf_deinit(&out);
+    zt_buf_deinit(&want);
+    zt_pseudo_free(p);
+    assert_int_equal(zt_alloc_live(), live);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_errors_atomic),
         cmocka_unit_test(test_policy),
+        cmocka_unit_test(test_stream_restore),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
