@@ -33,6 +33,7 @@
 #include "feat_spam.h"
 #include "feat_search.h"
 #include "feat_replies.h"
+#include "gdpr.h"
 #include "llm.h"
 #include "metrics.h"
 #include "models.h"
@@ -145,6 +146,7 @@ struct zt_server {
     struct zt__privacy *privacy; /* PII detector, policy, audit log */
     struct zt__feat_search *search; /* search + categorisation (feat_search.h) */
     struct zt__feat_conv *conv;  /* intents, smart replies, summaries (feat_replies.h) */
+    struct zt__gdpr *gdpr;       /* privacy export/erase, retention sweeper (gdpr.h) */
 };
 
 enum node_auth_result { NA_OK, NA_UNKNOWN, NA_BAD_SIG, NA_STALE, NA_REPLAY, NA_MALFORMED };
@@ -543,6 +545,16 @@ static void h_feat_summarize(struct zt_server *s, struct zt_http_req *req, json_
     zt__feat_h_summarize(s->conv, req, body, resp);
 }
 
+static void h_privacy_export(struct zt_server *s, struct zt_http_req *req, json_t *body, struct zt_http_resp *resp)
+{
+    zt__gdpr_h_export(s->gdpr, req, &tl_caller, body, resp);
+}
+
+static void h_privacy_erase(struct zt_server *s, struct zt_http_req *req, json_t *body, struct zt_http_resp *resp)
+{
+    zt__gdpr_h_erase(s->gdpr, req, &tl_caller, body, resp);
+}
+
 static const struct route routes[] = {
     {"/healthz", M_GET, 0, ZT__AUTH_NONE, h_healthz},
     {"/readyz", M_GET, 0, ZT__AUTH_NONE, h_readyz},
@@ -575,6 +587,8 @@ static const struct route routes[] = {
     {"/v1/features/intents", M_POST, M_POST, ZT__AUTH_USER, h_feat_intents},
     {"/v1/features/smart-replies", M_POST, M_POST, ZT__AUTH_USER, h_feat_replies},
     {"/v1/features/summarize", M_POST, M_POST, ZT__AUTH_USER, h_feat_summarize},
+    {"/v1/privacy/export", M_POST, M_POST, ZT__AUTH_USER, h_privacy_export},
+    {"/v1/privacy/erase", M_POST, M_POST, ZT__AUTH_USER, h_privacy_erase},
 };
 #define N_ROUTES (sizeof routes / sizeof routes[0])
 
@@ -926,6 +940,7 @@ int zt_server_new(const struct zt_config *cfg, const char *node_id, struct zt_se
     if (zt__ws_add_annotator(s->ws, &tr_ann) != 0) goto fail;
     if (zt__feat_search_new(cfg, &s->search) != 0) goto fail;
     if ((rc = zt__feat_conv_new(cfg, s->models, &s->conv)) != 0) goto fail;
+    if (zt__gdpr_new(cfg, node_id, s->privacy, s->search, s->wallet, &s->gdpr) != 0) goto fail;
     for (size_t i = 0; i < N_ROUTES; i++) zt_ignore(zt__metrics_add_route(&s->metrics, routes[i].path));
     zt_ignore(zt__metrics_add_route(&s->metrics, UNMATCHED));
     *out = s;
@@ -957,6 +972,7 @@ int zt_server_start(struct zt_server *s)
         .tls_key_pem = s->tls_key,
     };
     rc = zt_http_start(&o, &s->http);
+    if (rc == 0) rc = zt__gdpr_start(s->gdpr); /* retention sweeper: identity and audit log are set by now */
     if (rc == 0)
         snprintf(s->endpoint, sizeof s->endpoint, "http://%s%s%s:%u", v6 ? "[" : "", host[0] ? host : "127.0.0.1",
                  v6 ? "]" : "", (unsigned)zt_http_port(s->http));
@@ -1141,6 +1157,7 @@ struct zt_translate *zt_server_translate(struct zt_server *s)
 void zt_server_free(struct zt_server *s)
 {
     if (!s) return;
+    zt__gdpr_free(s->gdpr); /* stops the sweeper before what it sweeps goes */
     /* End inference first: every job answers (an error for those cut
      * short), the connections it resumes get a moment to flush, and only
      * then does the HTTP server close what is left. */
