@@ -16,6 +16,7 @@
 #include "keys.h"
 #include "models.h"
 #include "privacy.h"
+#include "gdpr.h"
 #include "run.h"
 #include "translate.h"
 #include "search.h"
@@ -72,6 +73,8 @@ static void usage(FILE *out)
             "                                translate TEXT (or stdin) with the node's Apertium pairs\n"
             "  pii [--feature NAME] [--json] [TEXT]\n"
             "                                find personal data in TEXT (or stdin) and pseudonymise it\n"
+            "  privacy export [--identity ID] [--out FILE] | privacy erase [--identity ID] --yes\n"
+            "                                everything the node holds about an identity; erase it (node API)\n"
             "  audit verify [--pubkey HEX | --key FILE | --descriptor FILE] [--data-dir DIR] [FILE...]\n"
             "                                check audit log files (chain, order, checkpoint signatures)\n"
             "  job run --node URL MODEL PROMPT [--chat] [--seed N] [--temp T] [-n N] [--receipt]\n"
@@ -285,14 +288,16 @@ int main(int argc, char **argv)
         return zt__cli_train(argc - ci, argv + ci);
     }
     /* `pii` (through the API) and `audit verify` (local files), with their own options */
-    if (ci > 0 && strcmp(argv[ci], "pii") == 0) {
+    if (ci > 0 && (strcmp(argv[ci], "pii") == 0 || strcmp(argv[ci], "privacy") == 0)) {
         if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) return 1;
         json_set_alloc_funcs(zt_malloc, zt_free);
         const char *purl = getenv("ZENTALK_URL");
         for (int i = 1; i < ci; i++) /* a global --url before the command */
             if ((strcmp(argv[i], "-u") == 0 || strcmp(argv[i], "--url") == 0) && i + 1 < ci) purl = argv[i + 1];
             else if (zt_str_starts_with(argv[i], "--url=")) purl = argv[i] + 6;
-        int prc = zt__cli_pii(argc - ci, argv + ci, purl && *purl ? purl : DEFAULT_URL);
+        const char *base = purl && *purl ? purl : DEFAULT_URL;
+        int prc = strcmp(argv[ci], "pii") == 0 ? zt__cli_pii(argc - ci, argv + ci, base)
+                                               : zt__cli_privacy(argc - ci, argv + ci, base);
         curl_global_cleanup();
         return prc;
     }
