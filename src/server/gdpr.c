@@ -431,7 +431,10 @@ void zt__gdpr_h_export(struct zt__gdpr *g, struct zt_http_req *req, const struct
     /* search messages, decrypted for the owner */
     struct zt_search *se = zt__feat_search_engine(g->search);
     if (se && strlen(id) <= ZT_SEARCH_USER_MAX) {
-        rc = zt_search_list(se, id, 0, &hits, &nh);
+        size_t count = 0;
+        rc = zt_search_count(se, id, &count);
+        if (!rc && count > ZT__GDPR_EXPORT_MAX_DOCS) rc = ZT_ETOOBIG; /* bounds the memory of the list below */
+        if (!rc) rc = zt_search_list(se, id, 0, &hits, &nh);
         if (rc) goto fail;
         json_t *items = json_array();
         for (size_t i = 0; items && i < nh; i++) {

@@ -13,7 +13,8 @@
  * its pseudonym while the salt exists, and by clear identity for entries
  * written before pseudonyms existed), and the categories the node does not
  * keep, each with the reason. At most ZT__GDPR_EXPORT_MAX bytes of
- * content: beyond, 413 export_too_large.
+ * content and ZT__GDPR_EXPORT_MAX_DOCS messages: beyond, 413
+ * export_too_large.
  *
  * Erase: delete the identity's search messages and destroy its search key
  * (crypto-shredding), revoke its wallet sessions and nonces, write the
@@ -39,6 +40,7 @@
 #include "zentalk/zt_http.h"
 
 #define ZT__GDPR_EXPORT_MAX ((size_t)16 << 20) /* bytes of messages + audit entries in one export */
+#define ZT__GDPR_EXPORT_MAX_DOCS 100000          /* search messages in one export */
 #define ZT__GDPR_SESSIONS_MAX 1024             /* wallet sessions listed per identity */
 
 struct zt__gdpr;

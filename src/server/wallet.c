@@ -516,14 +516,14 @@ void zt__wallet_h_login(struct zt__wallet *w, struct zt_http_req *req, json_t *b
     char shown[ZT__WALLET_ADDR_STR];
     zt__wallet_format_address(addr, shown);
     if (rc) {
-        zt_log(ZT_LOG_INFO, "wallet_login_refused", "address=%s reason=\"%s\" request_id=%s", shown, why,
-               zt_http_req_id(req));
+        /* no address: the log is not erasable, the audit entry (pseudonymous) carries who */
+        zt_log(ZT_LOG_INFO, "wallet_login_refused", "reason=\"%s\" request_id=%s", why, zt_http_req_id(req));
         char msg[160];
         snprintf(msg, sizeof msg, "wallet login refused: %s", why);
         wallet_unauthorized(resp, msg);
         return;
     }
-    zt_log(ZT_LOG_INFO, "wallet_login", "address=%s request_id=%s", shown, zt_http_req_id(req));
+    zt_log(ZT_LOG_INFO, "wallet_login", "request_id=%s", zt_http_req_id(req));
     zt_http_resp_json(resp, 200,
                       json_pack("{s:s,s:I,s:s,s:s}", "session_token", token, "expires_at", (json_int_t)exp,
                                 "role", "user", "address", shown));

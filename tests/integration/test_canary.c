@@ -427,6 +427,47 @@ static void push_ws(const char *token, const char *text)
 
 /* ---- the test ------------------------------------------------------------ */
 
+static const char *const known_routes[] = {
+    "/v1/features/spam",      "/v1/features/entities", "/v1/features/preprocess",
+    "/v1/features/categorize", "/v1/features/intents",  "/v1/features/translate",
+    "/v1/features/translate/languages", "/v1/features/smart-replies", "/v1/features/summarize", NULL,
+};
+
+/* POST {"text": text} to every "/v1/features/..." path of server.c's route
+ * table that known_routes does not list; returns how many. */
+static size_t for_unknown_feature_routes(const char *text, char *body, size_t cap)
+{
+    const char *src = getenv("ZT_SOURCE_DIR");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/src/server/server.c", src ? src : ".");
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        printf("note: %s not readable: only the named feature routes were exercised\n", path);
+        return 0;
+    }
+    static char buf[1 << 20];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    size_t extra = 0;
+    static const long any[] = {200, 400, 403, 405, 413, 422, 503, 0};
+    for (const char *p = strstr(buf, "{\"/v1/features/"); p; p = strstr(p + 1, "{\"/v1/features/")) {
+        const char *b = p + 2, *e = strchr(b, '"');
+        if (!e || (size_t)(e - b) >= 128) continue;
+        char route[128];
+        memcpy(route, b, (size_t)(e - b));
+        route[e - b] = '\0';
+        bool known = false;
+        for (size_t i = 0; known_routes[i] && !known; i++) known = strcmp(known_routes[i], route) == 0;
+        if (known) continue;
+        snprintf(body, cap, "{\"text\":\"%s\"}", text);
+        post_as(G.n.port, tok_user, route, body, any, NULL);
+        printf("  also sent to %s\n", route);
+        extra++;
+    }
+    return extra;
+}
+
 static int run_cli(const char *const *args, struct zt_buf *out)
 {
     int pfd[2];
@@ -548,6 +589,10 @@ static void test_canary_everywhere(void **state)
     snprintf(body, sizeof body, "{\"messages\":%s}", conv);
     post_as(G.n.port, tok_user, "/v1/features/summarize", body, ok_or_asset, NULL);
     post_as(G.n.port, tok_user, "/v1/features/categorize", body, ok_or_asset, NULL);
+    /* and any /v1/features/ route of the route table (src/server/server.c)
+     * this test does not know by name yet, with a plain {"text"} body */
+    size_t n_extra = for_unknown_feature_routes(s1, body, sizeof body);
+    printf("feature routes in the route table not named by this test: %zu (sent {\"text\"})\n", n_extra);
     snprintf(body, sizeof body, "{\"text\":\"%s\",\"feature\":\"chat\"}", s3);
     post_as(G.n.port, tok_user, "/v1/privacy/pii", body, ok200, NULL);
 
