@@ -359,6 +359,19 @@ static void test_sweeper(void **state)
     for (int i = 0; i < 300 && access(later, F_OK) == 0; i++) zt_time_sleep_ms(10);
     assert_int_not_equal(access(later, F_OK), 0);
     assert_int_equal(access(new_f, F_OK), 0);
+    /* the loopback operator of a node without a JWT secret is admin, with
+     * no identity of its own */
+    struct resp r;
+    http(n.port, "POST", "/v1/privacy/export", "application/json", "{\"identity\":\"carol\"}", &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(zt_buf_str(&r.body), "\"identity\":\"carol\""));
+    resp_free(&r);
+    http(n.port, "POST", "/v1/privacy/erase", "application/json", "{}", &r);
+    assert_error_json(&r, 400, "identity_required");
+    resp_free(&r);
+    http(n.port, "POST", "/v1/privacy/erase", "application/json", "{\"identity\":\"carol\"}", &r);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
     /* stopped cleanly at shutdown */
     uint64_t t0 = zt_time_mono_ms();
     kill(n.pid, SIGTERM);
