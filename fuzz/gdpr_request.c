@@ -5,8 +5,9 @@
  * hand-edited file is untrusted input). Properties: an accepted body has
  * no identity or one of 1..ZT__AUTH_ID_MAX-1 bytes without control
  * characters; a refusal always says why; the matcher answers 0, 1 or 2,
- * gives an entry exactly when it matches, and 1 only for a line holding
- * the pseudonym; nothing leaks. */
+ * gives an entry exactly when it matches, 1 only for an entry whose
+ * identity or subject is the pseudonym and 2 only for one whose identity
+ * is the identity; nothing leaks. */
 #include <jansson.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -46,7 +47,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         int m = zt__gdpr_audit_match((const char *)data, size, PS, ids[k], &e);
         if (m < 0 || m > 2) abort();
         if ((m != 0) != (e != NULL)) abort();
-        if (m == 1 && !zt__memmem((const char *)data, size, PS, sizeof PS - 1)) abort();
+        if (m == 1) { /* the entry really names the pseudonym */
+            const char *w = json_string_value(json_object_get(e, "identity"));
+            const char *sj = json_string_value(json_object_get(e, "subject"));
+            if (!(w && strcmp(w, PS) == 0) && !(sj && strcmp(sj, PS) == 0)) abort();
+        }
+        if (m == 2 && strcmp(json_string_value(json_object_get(e, "identity")), ids[k]) != 0) abort();
         json_decref(e);
         if (zt__gdpr_audit_match((const char *)data, size, NULL, ids[k], NULL) == 1) abort();
     }
