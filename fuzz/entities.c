@@ -17,7 +17,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 4 || size > 8192) return 0;
     struct zt_entities_ref ref = {
-        .now = (int64_t)((uint32_t)data[0] << 24 | (uint32_t)data[1] << 16 | (uint32_t)data[2] << 8) * 64,
+        /* within the accepted years 1..9999 (beyond, ZT_EINVAL is the right answer) */
+        .now = (int64_t)((uint32_t)data[0] << 24 | (uint32_t)data[1] << 16 | (uint32_t)data[2] << 8) * 64 %
+               253402300800LL,
         .utc_offset = (int32_t)(data[3] % 97) * 15 - 720,
         .flags = data[3] & 1u,
     };
