@@ -271,7 +271,7 @@ int zt_summarize(const struct zt_intent_model *model, const struct zt_stopwords 
             if (lang != SIZE_MAX && zt_stopwords_has_hash(sw, lang, w.full)) continue;
             k.w[s->w0 + m++] = w;
         }
-        qsort(k.w + s->w0, m, sizeof *k.w, cmp_stem);
+        if (m > 1) qsort(k.w + s->w0, m, sizeof *k.w, cmp_stem); /* k.w is NULL when no sentence has a word */
         size_t u = 0;
         for (size_t j = 0; j < m; j++)
             if (u == 0 || k.w[s->w0 + u - 1].stem != k.w[s->w0 + j].stem) k.w[s->w0 + u++] = k.w[s->w0 + j];
