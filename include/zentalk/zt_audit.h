@@ -52,6 +52,7 @@ struct zt_audit_opts {
 /* One event. Every field may be NULL / 0 (left out of the line). */
 struct zt_audit_event {
     const char *identity, *role;
+    const char *subject;      /* whom the request was about, when not the caller (GDPR erase) */
     const char *route, *method, *feature, *job_id, *request_id;
     const char *const *pii;   /* PII type names */
     size_t n_pii;

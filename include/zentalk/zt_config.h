@@ -156,6 +156,9 @@ struct zt_cfg_privacy {
     int64_t retention_cache_days;
     int64_t retention_jobs_days;
     int64_t retention_audit_days;
+    int64_t retention_search_days; /* 0 = keep */
+    int64_t retention_temp_hours;  /* 0 = keep */
+    int64_t sweep_interval_s;
     struct zt_cfg_pii_pattern *extra_patterns; /* owned array */
     size_t n_extra_patterns;
     struct zt_cfg_privacy_rule *policies;      /* owned array */

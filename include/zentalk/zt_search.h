@@ -107,6 +107,17 @@ ZT_NODISCARD int zt_search_delete(struct zt_search *s, const char *user, const c
  * NULL) = how many messages went. */
 ZT_NODISCARD int zt_search_delete_user(struct zt_search *s, const char *user, size_t *n_docs);
 
+/* Every message of user, newest first, at most limit (0 = all), decrypted
+ * for the owner (GDPR export): *hits as zt_search_query() (score, bm25 and
+ * similarity 0; free with zt_search_hits_free). A user with nothing
+ * indexed gets n = 0. ZT_ECRYPTO when a stored message fails to open. */
+ZT_NODISCARD int zt_search_list(struct zt_search *s, const char *user, size_t limit,
+                                struct zt_search_hit **hits, size_t *n);
+
+/* Retention: remove every user's messages indexed before before_ms (unix
+ * ms); *n_docs (may be NULL) = how many went. */
+ZT_NODISCARD int zt_search_expire(struct zt_search *s, int64_t before_ms, size_t *n_docs);
+
 /* Messages indexed for user (0 when the user has none). */
 ZT_NODISCARD int zt_search_count(struct zt_search *s, const char *user, size_t *n);
 

@@ -32,7 +32,7 @@
 
 #include "zt_error.h"
 
-#define ZT_STORE_SCHEMA_VERSION 1
+#define ZT_STORE_SCHEMA_VERSION 2 /* 2: identity_salts */
 #define ZT_STORE_REF_LEN 32 /* user_ref / id_ref */
 
 struct zt_store_opts {
@@ -85,6 +85,12 @@ struct zt_store_ops {
     int (*scan)(struct zt_store *st, const uint8_t *user_ref, size_t limit, zt_store_doc_cb cb,
                 void *ud);
     int (*count)(struct zt_store *st, const uint8_t *user_ref, size_t *n);
+    /* per-identity pseudonym salts (zt_pseudoid.h) */
+    int (*salt_get)(struct zt_store *st, const uint8_t *ref, uint8_t *out, size_t len);
+    int (*salt_put)(struct zt_store *st, const uint8_t *ref, const uint8_t *salt, size_t len);
+    int (*salt_delete)(struct zt_store *st, const uint8_t *ref, bool *found);
+    /* retention: every user's messages indexed before before_ts */
+    int (*docs_expire)(struct zt_store *st, int64_t before_ts, size_t *n_docs);
 };
 
 struct zt_store {
@@ -140,5 +146,20 @@ ZT_NODISCARD int zt_store_scan(struct zt_store *st, const uint8_t user_ref[stati
                                size_t limit, zt_store_doc_cb cb, void *ud);
 ZT_NODISCARD int zt_store_count(struct zt_store *st, const uint8_t user_ref[static ZT_STORE_REF_LEN],
                                 size_t *n);
+
+/* The salt of identity reference ref (exactly len bytes into out):
+ * ZT_ENOTFOUND when there is none. salt_put inserts (ZT_EEXIST when one
+ * exists); salt_delete removes it, *found says whether it existed. The
+ * reference is a keyed hash (zt_pseudoid.h), never an identity. */
+ZT_NODISCARD int zt_store_salt_get(struct zt_store *st, const uint8_t ref[static ZT_STORE_REF_LEN],
+                                   uint8_t *out, size_t len);
+ZT_NODISCARD int zt_store_salt_put(struct zt_store *st, const uint8_t ref[static ZT_STORE_REF_LEN],
+                                   const uint8_t *salt, size_t len);
+ZT_NODISCARD int zt_store_salt_delete(struct zt_store *st, const uint8_t ref[static ZT_STORE_REF_LEN],
+                                      bool *found);
+/* Retention: remove every message (of any user) indexed before before_ts
+ * (unix ms) with its full-text terms; *n_docs = how many went. Users'
+ * keys stay. */
+ZT_NODISCARD int zt_store_docs_expire(struct zt_store *st, int64_t before_ts, size_t *n_docs);
 
 #endif

@@ -17,6 +17,7 @@
 #include "keys.h"
 #include "models.h"
 #include "privacy.h"
+#include "gdpr.h"
 #include "run.h"
 #include "translate.h"
 #include "search.h"
@@ -32,8 +33,7 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "Usage: zentalk [--url URL] COMMAND [OPTIONS]\n"
+    fputs(  "Usage: zentalk [--url URL] COMMAND [OPTIONS]\n"
             "\n"
             "Command-line client for a zentalk-ai node.\n"
             "\n"
@@ -56,8 +56,10 @@ static void usage(FILE *out)
             "  id [--key FILE | --data-dir DIR] [--passphrase-env VAR] [--json]\n"
             "                                show a node's id and public keys (DIR/node.key)\n"
             "  attest [URL] [--nonce HEX] [--expect-binary SHA256] [--json]\n"
-            "                                fetch and verify a node's signed attestation report\n"
-            "  spam [--threshold T] [--json] TEXT...|-\n"
+            "                                fetch and verify a node's signed attestation report\n",
+            out);
+    /* in two parts: C limits a string literal to 4095 characters */
+    fputs("  spam [--threshold T] [--json] TEXT...|-\n"
             "                                classify a message as spam or ham (node API)\n"
             "  entities [--now ISO] [--dmy] [--json] TEXT...|-\n"
             "                                extract dates, money, links, contacts, wallets (node API)\n"
@@ -73,6 +75,8 @@ static void usage(FILE *out)
             "                                translate TEXT (or stdin) with the node's Apertium pairs\n"
             "  pii [--feature NAME] [--json] [TEXT]\n"
             "                                find personal data in TEXT (or stdin) and pseudonymise it\n"
+            "  privacy export [--identity ID] [--out FILE] | privacy erase [--identity ID] --yes\n"
+            "                                everything the node holds about an identity; erase it (node API)\n"
             "  audit verify [--pubkey HEX | --key FILE | --descriptor FILE] [--data-dir DIR] [FILE...]\n"
             "                                check audit log files (chain, order, checkpoint signatures)\n"
             "  job run --node URL MODEL PROMPT [--chat] [--seed N] [--temp T] [-n N] [--receipt]\n"
@@ -98,7 +102,8 @@ static void usage(FILE *out)
             "\n"
             "Exit status: 0 success, 1 the node answered with an error or could not be\n"
             "reached (or a models command failed), 2 usage error, 3 a sealed job's result\n"
-            "did not verify (job run), 130 interrupted.\n");
+            "did not verify (job run), 130 interrupted.\n",
+          out);
 }
 
 
@@ -296,14 +301,16 @@ int main(int argc, char **argv)
         return zt__cli_train(argc - ci, argv + ci);
     }
     /* `pii` (through the API) and `audit verify` (local files), with their own options */
-    if (ci > 0 && strcmp(argv[ci], "pii") == 0) {
+    if (ci > 0 && (strcmp(argv[ci], "pii") == 0 || strcmp(argv[ci], "privacy") == 0)) {
         if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) return 1;
         json_set_alloc_funcs(zt_malloc, zt_free);
         const char *purl = getenv("ZENTALK_URL");
         for (int i = 1; i < ci; i++) /* a global --url before the command */
             if ((strcmp(argv[i], "-u") == 0 || strcmp(argv[i], "--url") == 0) && i + 1 < ci) purl = argv[i + 1];
             else if (zt_str_starts_with(argv[i], "--url=")) purl = argv[i] + 6;
-        int prc = zt__cli_pii(argc - ci, argv + ci, purl && *purl ? purl : DEFAULT_URL);
+        const char *base = purl && *purl ? purl : DEFAULT_URL;
+        int prc = strcmp(argv[ci], "pii") == 0 ? zt__cli_pii(argc - ci, argv + ci, base)
+                                               : zt__cli_privacy(argc - ci, argv + ci, base);
         curl_global_cleanup();
         return prc;
     }

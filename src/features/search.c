@@ -697,6 +697,72 @@ int zt_search_delete_user(struct zt_search *s, const char *user, size_t *n_docs)
     return rc;
 }
 
+struct list_ctx {
+    struct qctx *q;
+    struct zt_search_hit *v;
+    size_t n, cap;
+};
+
+static int on_list(void *ud, const struct zt_store_doc *d)
+{
+    struct list_ctx *l = ud;
+    if (l->n == l->cap) {
+        size_t ncap = l->cap ? l->cap * 2 : 16;
+        struct zt_search_hit *nv = zt_reallocarray(l->v, ncap, sizeof *nv);
+        if (!nv) return ZT_ENOMEM;
+        memset(nv + l->cap, 0, (ncap - l->cap) * sizeof *nv);
+        l->v = nv;
+        l->cap = ncap;
+    }
+    struct fetch f = {l->q, &l->v[l->n]};
+    int rc = on_fetch(&f, d);
+    if (rc) {
+        zt_free(l->v[l->n].id);
+        zt_free(l->v[l->n].text);
+        memset(&l->v[l->n], 0, sizeof l->v[l->n]);
+        return rc;
+    }
+    l->n++;
+    return 0;
+}
+
+int zt_search_list(struct zt_search *s, const char *user, size_t limit, struct zt_search_hit **hits,
+                   size_t *n_out)
+{
+    int rc = check_user(user);
+    if (rc) return rc;
+    uint8_t uref[ZT_STORE_REF_LEN];
+    struct qctx q = {.s = s, .uref = uref};
+    struct list_ctx l = {.q = &q};
+    pthread_mutex_lock(&s->mu);
+    user_ref(s, user, uref);
+    rc = load_user_key(s, uref, false);
+    if (rc == ZT_ENOTFOUND) {
+        rc = 0;
+    } else if (!rc) {
+        rc = zt_store_scan(s->store, uref, limit, on_list, &l);
+    }
+    forget_user_key(s);
+    pthread_mutex_unlock(&s->mu);
+    if (rc) {
+        zt_search_hits_free(l.v, l.n);
+        return rc;
+    }
+    *hits = l.v;
+    *n_out = l.n;
+    return 0;
+}
+
+int zt_search_expire(struct zt_search *s, int64_t before_ms, size_t *n_docs)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&s->mu);
+    int rc = zt_store_docs_expire(s->store, before_ms, &n);
+    pthread_mutex_unlock(&s->mu);
+    if (!rc && n_docs) *n_docs = n;
+    return rc;
+}
+
 int zt_search_count(struct zt_search *s, const char *user, size_t *n)
 {
     int rc = check_user(user);

@@ -443,6 +443,7 @@ int zt_audit_record(struct zt_audit *a, const struct zt_audit_event *ev)
     json_object_set_new(o, "kind", json_string("request"));
     set_str(o, "identity", ev->identity);
     set_str(o, "role", ev->role);
+    set_str(o, "subject", ev->subject);
     set_str(o, "route", ev->route);
     set_str(o, "method", ev->method);
     set_str(o, "feature", ev->feature);

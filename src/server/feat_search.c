@@ -364,6 +364,11 @@ int zt__feat_search_set_identity(struct zt__feat_search *f, const struct zt_iden
     return 0;
 }
 
+struct zt_search *zt__feat_search_engine(struct zt__feat_search *f)
+{
+    return f ? f->search : NULL;
+}
+
 void zt__feat_search_free(struct zt__feat_search *f)
 {
     if (!f) return;

@@ -78,4 +78,8 @@ void zt__feat_search_handle(struct zt__feat_search *f, enum zt__search_op op,
                             struct zt_http_resp *resp);
 void zt__feat_categorize_handle(struct zt__feat_search *f, json_t *body, struct zt_http_resp *resp);
 
+/* The search engine (GDPR export/erase, retention), or NULL when the
+ * store is not open (asset missing, store error, no identity yet). */
+struct zt_search *zt__feat_search_engine(struct zt__feat_search *f);
+
 #endif

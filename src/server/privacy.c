@@ -7,6 +7,7 @@
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_log.h"
 #include "zentalk/zt_pseudo.h"
+#include "zentalk/zt_pseudoid.h"
 #include "zentalk/zt_str.h"
 
 struct zt__privacy {
@@ -14,6 +15,8 @@ struct zt__privacy {
     struct zt_pii_detector *pii;
     struct zt_privacy_policy *policy;
     struct zt_audit *audit;
+    struct zt_pseudoid *pid; /* audit pseudonyms; with the audit log */
+    char audit_dir[1024];
 };
 
 /* Set by a handler, read and cleared by zt__privacy_audit() on the same
@@ -21,6 +24,7 @@ struct zt__privacy {
 static _Thread_local uint64_t tl_types;
 static _Thread_local const char *tl_decision;
 static _Thread_local char tl_job[64];
+static _Thread_local bool tl_recorded; /* the handler wrote this request's entry itself */
 
 int zt__privacy_new(const struct zt_config *cfg, struct zt__privacy **out, struct zt_buf *errs)
 {
@@ -41,9 +45,24 @@ int zt__privacy_open_audit(struct zt__privacy *pv, const struct zt_identity *id,
 {
     const struct zt_cfg_privacy *p = &pv->cfg->privacy;
     if (!p->audit_log || pv->audit) return 0;
-    char dir[1024];
-    int n = snprintf(dir, sizeof dir, "%s/logs/audit", pv->cfg->node.data_dir);
-    if (n < 0 || (size_t)n >= sizeof dir) return ZT_ETOOBIG;
+    char *dir = pv->audit_dir;
+    int n = snprintf(dir, sizeof pv->audit_dir, "%s/logs/audit", pv->cfg->node.data_dir);
+    if (n < 0 || (size_t)n >= sizeof pv->audit_dir) return ZT_ETOOBIG;
+    /* identities go into the log as keyed pseudonyms whose salts live in
+     * the node store (database.sqlite_path): no salt store, no audit log */
+    const char *sp = pv->cfg->database.sqlite_path;
+    char spath[2048];
+    n = sp[0] == '/' ? snprintf(spath, sizeof spath, "%s", sp)
+                     : snprintf(spath, sizeof spath, "%s/%s", pv->cfg->node.data_dir, sp);
+    if (n < 0 || (size_t)n >= sizeof spath) return ZT_ETOOBIG;
+    struct zt_store_opts so = {.path = spath, .busy_timeout_ms = pv->cfg->database.busy_timeout_ms};
+    struct zt_store *st = NULL;
+    int src = zt_store_open("sqlite", &so, &st);
+    if (!src) src = zt_pseudoid_new(st, zt_identity_kem_sk(id), &pv->pid);
+    if (src) {
+        if (errs) zt_ignore(zt_buf_appendf(errs, "audit: cannot open the pseudonym store %s: %s\n", spath, zt_strerror(src)));
+        return src;
+    }
     enum zt_audit_fsync mode = ZT_AUDIT_FSYNC_CHECKPOINT;
     if (zt_str_eq(p->audit_fsync, "always")) mode = ZT_AUDIT_FSYNC_ALWAYS;
     else if (zt_str_eq(p->audit_fsync, "never")) mode = ZT_AUDIT_FSYNC_NEVER;
@@ -65,6 +84,7 @@ void zt__privacy_free(struct zt__privacy *pv)
 {
     if (!pv) return;
     zt_audit_close(pv->audit);
+    zt_pseudoid_free(pv->pid);
     zt_privacy_policy_free(pv->policy);
     zt_pii_detector_free(pv->pii);
     zt_free(pv);
@@ -83,6 +103,69 @@ const struct zt_privacy_policy *zt__privacy_policy(const struct zt__privacy *pv)
 struct zt_audit *zt__privacy_audit_log(struct zt__privacy *pv)
 {
     return pv->audit;
+}
+
+const char *zt__privacy_audit_dir(const struct zt__privacy *pv)
+{
+    return pv->audit ? pv->audit_dir : NULL;
+}
+
+int zt__privacy_pseudonym(struct zt__privacy *pv, const char *identity, bool create, char out[static ZT_PSEUDOID_STR])
+{
+    if (!pv->pid) return ZT_ENOTFOUND;
+    return zt_pseudoid_get(pv->pid, identity, create, out);
+}
+
+int zt__privacy_forget(struct zt__privacy *pv, const char *identity, bool *found)
+{
+    if (!pv->pid) {
+        if (found) *found = false;
+        return 0;
+    }
+    return zt_pseudoid_forget(pv->pid, identity, found);
+}
+
+/* How an identity is written into an audit entry: node identities (public
+ * node ids, not persons) and "anonymous" in clear, every other identity as
+ * its pseudonym; "unresolved" when the salt store failed (never clear). */
+static void audit_name(struct zt__privacy *pv, const char *identity, char out[static ZT_PSEUDOID_STR + 8])
+{
+    if (!identity || !identity[0]) {
+        zt_strlcpy(out, "anonymous", ZT_PSEUDOID_STR + 8);
+        return;
+    }
+    if (zt_str_starts_with(identity, "node:") && strlen(identity) < ZT_PSEUDOID_STR + 8) {
+        zt_strlcpy(out, identity, ZT_PSEUDOID_STR + 8);
+        return;
+    }
+    int rc = zt__privacy_pseudonym(pv, identity, true, out);
+    if (rc) {
+        zt_log_rl(ZT_LOG_ERROR, 1, "audit_pseudonym_failed", "error=\"%s\"", zt_strerror(rc));
+        zt_strlcpy(out, "unresolved", ZT_PSEUDOID_STR + 8);
+    }
+}
+
+int zt__privacy_record(struct zt__privacy *pv, struct zt_http_req *req, const char *route, const char *identity,
+                       const char *role, const char *subject_pseudonym, int status)
+{
+    tl_recorded = true;
+    if (!pv->audit) return 0;
+    char who[ZT_PSEUDOID_STR + 8];
+    audit_name(pv, identity, who);
+    const char *feature = strrchr(route, '/');
+    struct zt_audit_event ev = {
+        .identity = who,
+        .role = role,
+        .subject = subject_pseudonym,
+        .route = route,
+        .method = zt_http_req_method(req),
+        .feature = feature ? feature + 1 : route,
+        .request_id = zt_http_req_id(req),
+        .decision = "none",
+        .status = status,
+        .outcome = status >= 200 && status < 400 ? "ok" : "error",
+    };
+    return zt_audit_record(pv->audit, &ev);
 }
 
 void zt__privacy_note(uint64_t pii_types, const char *decision)
@@ -186,10 +269,14 @@ void zt__privacy_audit(struct zt__privacy *pv, struct zt_http_req *req, bool rec
     const char *decision = tl_decision;
     char job[sizeof tl_job];
     memcpy(job, tl_job, sizeof job);
+    bool done = tl_recorded;
     tl_types = 0;
     tl_decision = NULL;
     tl_job[0] = '\0';
-    if (!record || !pv || !pv->audit) return;
+    tl_recorded = false;
+    if (done || !record || !pv || !pv->audit) return;
+    char who[ZT_PSEUDOID_STR + 8];
+    audit_name(pv, identity, who);
     const char *names[64];
     size_t n = 0;
     for (unsigned t = 0; t < 64 && t < zt_pii_type_count(pv->pii); t++)
@@ -203,7 +290,7 @@ void zt__privacy_audit(struct zt__privacy *pv, struct zt_http_req *req, bool rec
                           : status >= 500                                     ? "error"
                                                                               : "rejected";
     struct zt_audit_event ev = {
-        .identity = identity && identity[0] ? identity : "anonymous",
+        .identity = who,
         .role = role,
         .route = route,
         .method = zt_http_req_method(req),

@@ -15,6 +15,7 @@
 #include "zentalk/zt_identity.h"
 #include "zentalk/zt_pii.h"
 #include "zentalk/zt_privacy.h"
+#include "zentalk/zt_pseudoid.h"
 
 struct zt__privacy;
 
@@ -29,6 +30,21 @@ void zt__privacy_free(struct zt__privacy *pv);
 const struct zt_pii_detector *zt__privacy_detector(const struct zt__privacy *pv);
 const struct zt_privacy_policy *zt__privacy_policy(const struct zt__privacy *pv);
 struct zt_audit *zt__privacy_audit_log(struct zt__privacy *pv); /* NULL when off */
+
+/* The audit directory, or NULL when the audit log is off. */
+const char *zt__privacy_audit_dir(const struct zt__privacy *pv);
+/* identity's audit pseudonym (zt_pseudoid.h); ZT_ENOTFOUND when it has no
+ * salt (and !create) or the audit log is off. */
+ZT_NODISCARD int zt__privacy_pseudonym(struct zt__privacy *pv, const char *identity, bool create,
+                                       char out[static ZT_PSEUDOID_STR]);
+/* Destroy identity's pseudonym salt (GDPR erase). Idempotent. */
+ZT_NODISCARD int zt__privacy_forget(struct zt__privacy *pv, const char *identity, bool *found);
+/* Write this request's audit entry now (the handler's own, e.g. erase,
+ * which must be written before the salt goes), with an optional subject
+ * pseudonym; dispatch then writes none for it. */
+ZT_NODISCARD int zt__privacy_record(struct zt__privacy *pv, struct zt_http_req *req, const char *route,
+                                    const char *identity, const char *role, const char *subject_pseudonym,
+                                    int status);
 
 /* POST /v1/privacy/pii {"text": "...", "feature": "chat"}. */
 void zt__privacy_h_pii(struct zt__privacy *pv, struct zt_http_req *req, json_t *body, struct zt_http_resp *resp);

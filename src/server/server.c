@@ -35,6 +35,7 @@
 #include "feat_replies.h"
 #include "feat_lex.h"
 #include "wiring.h"
+#include "gdpr.h"
 #include "llm.h"
 #include "metrics.h"
 #include "models.h"
@@ -151,6 +152,7 @@ struct zt_server {
     struct zt__feat_conv *conv;  /* intents, smart replies, summaries (feat_replies.h) */
     struct zt__lexfeat *lexfeat; /* sentiment, moderation, language (feat_lex.h) */
     struct zt__wiring *wiring;   /* features using one another (wiring.h) */
+    struct zt__gdpr *gdpr;       /* privacy export/erase, retention sweeper (gdpr.h) */
 };
 
 enum node_auth_result { NA_OK, NA_UNKNOWN, NA_BAD_SIG, NA_STALE, NA_REPLAY, NA_MALFORMED };
@@ -593,6 +595,16 @@ static void h_language(struct zt_server *s, struct zt_http_req *req, json_t *bod
     zt__lexfeat_h_language(s->lexfeat, req, body, resp);
 }
 
+static void h_privacy_export(struct zt_server *s, struct zt_http_req *req, json_t *body, struct zt_http_resp *resp)
+{
+    zt__gdpr_h_export(s->gdpr, req, &tl_caller, body, resp);
+}
+
+static void h_privacy_erase(struct zt_server *s, struct zt_http_req *req, json_t *body, struct zt_http_resp *resp)
+{
+    zt__gdpr_h_erase(s->gdpr, req, &tl_caller, body, resp);
+}
+
 static const struct route routes[] = {
     {"/healthz", M_GET, 0, ZT__AUTH_NONE, h_healthz},
     {"/readyz", M_GET, 0, ZT__AUTH_NONE, h_readyz},
@@ -628,6 +640,8 @@ static const struct route routes[] = {
     {"/v1/features/sentiment", M_POST, M_POST, ZT__AUTH_USER, h_sentiment},
     {"/v1/features/moderate", M_POST, M_POST, ZT__AUTH_USER, h_moderate},
     {"/v1/features/language", M_POST, M_POST, ZT__AUTH_USER, h_language},
+    {"/v1/privacy/export", M_POST, M_POST, ZT__AUTH_USER, h_privacy_export},
+    {"/v1/privacy/erase", M_POST, M_POST, ZT__AUTH_USER, h_privacy_erase},
 };
 #define N_ROUTES (sizeof routes / sizeof routes[0])
 /* every route, and "unmatched", has its own metrics */
@@ -987,6 +1001,7 @@ int zt_server_new(const struct zt_config *cfg, const char *node_id, struct zt_se
     if ((rc = zt__wiring_new(cfg, s->lexfeat, s->feat_spam, s->conv, s->translate, s->ws, &s->wiring)) != 0)
         goto fail;
     zt_log(ZT_LOG_INFO, "features_wired", "wired=%s", zt__wiring_summary(s->wiring));
+    if (zt__gdpr_new(cfg, node_id, s->privacy, s->search, s->wallet, &s->gdpr) != 0) goto fail;
     for (size_t i = 0; i < N_ROUTES; i++) zt_ignore(zt__metrics_add_route(&s->metrics, routes[i].path));
     zt_ignore(zt__metrics_add_route(&s->metrics, UNMATCHED));
     *out = s;
@@ -1018,6 +1033,7 @@ int zt_server_start(struct zt_server *s)
         .tls_key_pem = s->tls_key,
     };
     rc = zt_http_start(&o, &s->http);
+    if (rc == 0) rc = zt__gdpr_start(s->gdpr); /* retention sweeper: identity and audit log are set by now */
     if (rc == 0 && s->cfg->node.endpoint && s->cfg->node.endpoint[0]) {
         zt_strlcpy(s->endpoint, s->cfg->node.endpoint, sizeof s->endpoint);
     } else if (rc == 0) {
@@ -1211,6 +1227,7 @@ struct zt_translate *zt_server_translate(struct zt_server *s)
 void zt_server_free(struct zt_server *s)
 {
     if (!s) return;
+    zt__gdpr_free(s->gdpr); /* stops the sweeper before what it sweeps goes */
     /* End inference first: every job answers (an error for those cut
      * short), the connections it resumes get a moment to flush, and only
      * then does the HTTP server close what is left. */

@@ -147,7 +147,7 @@ struct nonce_entry {
 struct session_entry {
     uint8_t hash[32]; /* SHA-256 of the token */
     uint8_t addr[ZT__WALLET_ADDR_LEN];
-    int64_t expires_s;
+    int64_t created_s, expires_s;
     uint32_t hnext; /* bucket chain, or the free list */
     bool live;
 };
@@ -335,6 +335,7 @@ int zt__wallet_login(struct zt__wallet *w, const uint8_t addr[ZT__WALLET_ADDR_LE
     struct session_entry *s = &w->s[i];
     memcpy(s->hash, h, 32);
     memcpy(s->addr, addr, ZT__WALLET_ADDR_LEN);
+    s->created_s = now_s;
     s->expires_s = now_s + w->ttl_s;
     s->live = true;
     uint32_t b = bucket_of(w, h);
@@ -405,6 +406,61 @@ size_t zt__wallet_sessions(struct zt__wallet *w, int64_t now_s)
     return n;
 }
 
+size_t zt__wallet_list(struct zt__wallet *w, const uint8_t addr[ZT__WALLET_ADDR_LEN], int64_t now_s,
+                       struct zt__wallet_session_info *out, size_t cap)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&w->mu);
+    for (uint32_t i = 0; i < w->used; i++) {
+        const struct session_entry *e = &w->s[i];
+        if (!e->live || e->expires_s <= now_s || memcmp(e->addr, addr, ZT__WALLET_ADDR_LEN) != 0) continue;
+        if (n < cap) {
+            out[n].created_s = e->created_s;
+            out[n].expires_s = e->expires_s;
+        }
+        n++;
+    }
+    pthread_mutex_unlock(&w->mu);
+    return n;
+}
+
+size_t zt__wallet_revoke_address(struct zt__wallet *w, const uint8_t addr[ZT__WALLET_ADDR_LEN])
+{
+    size_t n = 0;
+    pthread_mutex_lock(&w->mu);
+    for (uint32_t i = 0; i < w->used; i++) {
+        if (!w->s[i].live || memcmp(w->s[i].addr, addr, ZT__WALLET_ADDR_LEN) != 0) continue;
+        session_remove(w, i);
+        n++;
+    }
+    for (size_t i = 0; i < ZT__WALLET_MAX_NONCES; i++) {
+        struct nonce_entry *x = &w->nonces[i];
+        if (memcmp(x->addr, addr, ZT__WALLET_ADDR_LEN) == 0) sodium_memzero(x, sizeof *x);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return n;
+}
+
+void zt__wallet_sweep(struct zt__wallet *w, int64_t now_s, size_t *nonces, size_t *sessions)
+{
+    size_t nn = 0, ns = 0;
+    pthread_mutex_lock(&w->mu);
+    for (size_t i = 0; i < ZT__WALLET_MAX_NONCES; i++) {
+        struct nonce_entry *x = &w->nonces[i];
+        if (x->live && x->expires_s < now_s) nn++;
+        if (!x->live || x->expires_s < now_s) sodium_memzero(x, sizeof *x); /* used ones too */
+    }
+    for (uint32_t i = 0; i < w->used; i++) {
+        if (w->s[i].live && w->s[i].expires_s <= now_s) {
+            session_remove(w, i);
+            ns++;
+        }
+    }
+    pthread_mutex_unlock(&w->mu);
+    if (nonces) *nonces = nn;
+    if (sessions) *sessions = ns;
+}
+
 /* ---- HTTP --------------------------------------------------------------- */
 
 static const char *str_field(json_t *body, const char *name)
@@ -460,14 +516,14 @@ void zt__wallet_h_login(struct zt__wallet *w, struct zt_http_req *req, json_t *b
     char shown[ZT__WALLET_ADDR_STR];
     zt__wallet_format_address(addr, shown);
     if (rc) {
-        zt_log(ZT_LOG_INFO, "wallet_login_refused", "address=%s reason=\"%s\" request_id=%s", shown, why,
-               zt_http_req_id(req));
+        /* no address: the log is not erasable, the audit entry (pseudonymous) carries who */
+        zt_log(ZT_LOG_INFO, "wallet_login_refused", "reason=\"%s\" request_id=%s", why, zt_http_req_id(req));
         char msg[160];
         snprintf(msg, sizeof msg, "wallet login refused: %s", why);
         wallet_unauthorized(resp, msg);
         return;
     }
-    zt_log(ZT_LOG_INFO, "wallet_login", "address=%s request_id=%s", shown, zt_http_req_id(req));
+    zt_log(ZT_LOG_INFO, "wallet_login", "request_id=%s", zt_http_req_id(req));
     zt_http_resp_json(resp, 200,
                       json_pack("{s:s,s:I,s:s,s:s}", "session_token", token, "expires_at", (json_int_t)exp,
                                 "role", "user", "address", shown));

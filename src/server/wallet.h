@@ -83,6 +83,21 @@ ZT_NODISCARD int zt__wallet_session(struct zt__wallet *w, const char *tok, size_
                                     struct zt__auth_principal *out);
 /* Revoke a session. ZT_ENOTFOUND when it was not live. */
 ZT_NODISCARD int zt__wallet_logout(struct zt__wallet *w, const char *tok, size_t len, int64_t now_s);
+/* The live sessions of addr (GDPR export): creation and expiry, never the
+ * token (the table holds only its hash). Writes up to cap, returns how
+ * many there are. */
+struct zt__wallet_session_info {
+    int64_t created_s, expires_s;
+};
+size_t zt__wallet_list(struct zt__wallet *w, const uint8_t addr[ZT__WALLET_ADDR_LEN], int64_t now_s,
+                       struct zt__wallet_session_info *out, size_t cap);
+/* Revoke every session of addr and drop its pending nonces (GDPR erase);
+ * returns the number of sessions revoked. */
+size_t zt__wallet_revoke_address(struct zt__wallet *w, const uint8_t addr[ZT__WALLET_ADDR_LEN]);
+/* Retention: drop expired nonces (and wipe used ones) and expired
+ * sessions; the counts of expired ones go to *nonces / *sessions (may be
+ * NULL). */
+void zt__wallet_sweep(struct zt__wallet *w, int64_t now_s, size_t *nonces, size_t *sessions);
 /* Live sessions (for tests and status). */
 size_t zt__wallet_sessions(struct zt__wallet *w, int64_t now_s);
 

@@ -33,6 +33,10 @@ enum {
     S_SCAN,
     S_COUNT,
     S_META_GET,
+    S_SALT_GET,
+    S_SALT_PUT,
+    S_SALT_DEL,
+    S_OLD_DOCS,
     N_STMT
 };
 
@@ -57,6 +61,11 @@ static const char *const sql_text[N_STMT] = {
                "ORDER BY rowid DESC LIMIT ?2",
     [S_COUNT] = "SELECT count(*) FROM search_docs WHERE user_ref = ?1",
     [S_META_GET] = "SELECT value FROM meta WHERE key = 'schema_version'",
+    [S_SALT_GET] = "SELECT salt FROM identity_salts WHERE ref = ?1",
+    [S_SALT_PUT] = "INSERT INTO identity_salts(ref, salt, created) VALUES(?1, ?2, "
+                   "CAST(strftime('%s','now') AS INTEGER))",
+    [S_SALT_DEL] = "DELETE FROM identity_salts WHERE ref = ?1",
+    [S_OLD_DOCS] = "SELECT rowid, terms FROM search_docs WHERE ts < ?1 ORDER BY rowid LIMIT 256",
 };
 
 /* Migrations: MIGRATIONS[v] takes a schema at version v to v + 1. */
@@ -71,6 +80,9 @@ static const char *const MIGRATIONS[ZT_STORE_SCHEMA_VERSION] = {
     "  ts INTEGER NOT NULL, UNIQUE(user_ref, id_ref));"
     "CREATE INDEX search_docs_user ON search_docs(user_ref, rowid);"
     "CREATE VIRTUAL TABLE search_fts USING fts5(terms, content='', tokenize='ascii');",
+    /* 1 -> 2: per-identity salts of the audit pseudonyms (zt_pseudoid.h) */
+    "CREATE TABLE identity_salts(ref BLOB PRIMARY KEY, salt BLOB NOT NULL,"
+    "  created INTEGER NOT NULL) WITHOUT ROWID;",
 };
 
 struct sqlite_store {
@@ -486,6 +498,88 @@ static int sq_count(struct zt_store *st, const uint8_t *user_ref, size_t *n)
     return rc;
 }
 
+static int sq_salt_get(struct zt_store *st, const uint8_t *ref, uint8_t *out, size_t len)
+{
+    struct sqlite_store *s = (struct sqlite_store *)st;
+    sqlite3_stmt *q = stmt(s, S_SALT_GET);
+    sqlite3_bind_blob(q, 1, ref, ZT_STORE_REF_LEN, SQLITE_STATIC);
+    int r = sqlite3_step(q);
+    int rc = 0;
+    if (r == SQLITE_DONE)
+        rc = ZT_ENOTFOUND;
+    else if (r != SQLITE_ROW)
+        rc = db_err(s, "salt_get", r);
+    else if ((size_t)sqlite3_column_bytes(q, 0) != len)
+        rc = ZT_EIO; /* a row this code did not write */
+    else
+        memcpy(out, sqlite3_column_blob(q, 0), len);
+    sqlite3_reset(q);
+    return rc;
+}
+
+static int sq_salt_put(struct zt_store *st, const uint8_t *ref, const uint8_t *salt, size_t len)
+{
+    struct sqlite_store *s = (struct sqlite_store *)st;
+    sqlite3_stmt *q = stmt(s, S_SALT_PUT);
+    sqlite3_bind_blob(q, 1, ref, ZT_STORE_REF_LEN, SQLITE_STATIC);
+    sqlite3_bind_blob(q, 2, salt, (int)len, SQLITE_STATIC);
+    return step_done(s, q, "salt_put");
+}
+
+static int sq_salt_delete(struct zt_store *st, const uint8_t *ref, bool *found)
+{
+    struct sqlite_store *s = (struct sqlite_store *)st;
+    sqlite3_stmt *q = stmt(s, S_SALT_DEL);
+    sqlite3_bind_blob(q, 1, ref, ZT_STORE_REF_LEN, SQLITE_STATIC);
+    int rc = step_done(s, q, "salt_delete");
+    if (!rc) *found = sqlite3_changes(s->db) > 0;
+    return rc;
+}
+
+/* Batches of 256 old rows: collect (rowid, terms), then drop each. */
+static int sq_docs_expire(struct zt_store *st, int64_t before_ts, size_t *n_docs)
+{
+    struct sqlite_store *s = (struct sqlite_store *)st;
+    size_t total = 0;
+    int rc = 0;
+    for (;;) {
+        int64_t ids[256];
+        char *terms[256];
+        size_t n = 0;
+        sqlite3_stmt *q = stmt(s, S_OLD_DOCS);
+        sqlite3_bind_int64(q, 1, before_ts);
+        for (;;) {
+            int r = sqlite3_step(q);
+            if (r == SQLITE_DONE) break;
+            if (r != SQLITE_ROW) {
+                rc = db_err(s, "old_docs", r);
+                break;
+            }
+            const unsigned char *t = sqlite3_column_text(q, 1);
+            terms[n] = zt_strdup(t ? (const char *)t : "");
+            if (!terms[n]) {
+                rc = ZT_ENOMEM;
+                break;
+            }
+            ids[n++] = sqlite3_column_int64(q, 0);
+            if (n == 256) break;
+        }
+        sqlite3_reset(q);
+        if (!rc && n) {
+            rc = savepoint(s);
+            if (!rc) {
+                for (size_t i = 0; !rc && i < n; i++) rc = drop_doc(s, ids[i], terms[i]);
+                rc = release(s, rc);
+            }
+        }
+        for (size_t i = 0; i < n; i++) zt_free(terms[i]);
+        if (rc || n == 0) break;
+        total += n;
+    }
+    if (!rc) *n_docs = total;
+    return rc;
+}
+
 const struct zt_store_ops zt_store_sqlite = {
     .name = "sqlite",
     .open = sq_open,
@@ -503,4 +597,8 @@ const struct zt_store_ops zt_store_sqlite = {
     .doc_get = sq_doc_get,
     .scan = sq_scan,
     .count = sq_count,
+    .salt_get = sq_salt_get,
+    .salt_put = sq_salt_put,
+    .salt_delete = sq_salt_delete,
+    .docs_expire = sq_docs_expire,
 };

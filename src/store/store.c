@@ -74,3 +74,24 @@ int zt_store_count(struct zt_store *st, const uint8_t user_ref[static ZT_STORE_R
 {
     return st->ops->count(st, user_ref, n);
 }
+
+int zt_store_salt_get(struct zt_store *st, const uint8_t ref[static ZT_STORE_REF_LEN], uint8_t *out, size_t len)
+{
+    return st->ops->salt_get(st, ref, out, len);
+}
+
+int zt_store_salt_put(struct zt_store *st, const uint8_t ref[static ZT_STORE_REF_LEN], const uint8_t *salt,
+                      size_t len)
+{
+    return st->ops->salt_put(st, ref, salt, len);
+}
+
+int zt_store_salt_delete(struct zt_store *st, const uint8_t ref[static ZT_STORE_REF_LEN], bool *found)
+{
+    return st->ops->salt_delete(st, ref, found);
+}
+
+int zt_store_docs_expire(struct zt_store *st, int64_t before_ts, size_t *n_docs)
+{
+    return st->ops->docs_expire(st, before_ts, n_docs);
+}

@@ -42,17 +42,23 @@ void rm_rf(const char *path)
 }
 
 /* Read from fd into b until `needle` appears or timeout; true if found. */
+/* needle in b's bytes (binary-safe: WebSocket frames carry NUL bytes) */
+static bool buf_has(const struct zt_buf *b, const char *needle)
+{
+    return b->len && memmem(b->data, b->len, needle, strlen(needle)) != NULL;
+}
+
 bool read_until(int fd, struct zt_buf *b, const char *needle, int timeout_ms)
 {
     uint64_t deadline = zt_time_mono_ms() + (uint64_t)timeout_ms;
-    while (!strstr(zt_buf_str(b), needle)) {
+    while (!buf_has(b, needle)) {
         int64_t left = (int64_t)(deadline - zt_time_mono_ms());
         if (left <= 0) return false;
         struct pollfd p = {.fd = fd, .events = POLLIN};
         if (poll(&p, 1, (int)left) <= 0) continue;
         char tmp[4096];
         ssize_t n = read(fd, tmp, sizeof tmp);
-        if (n <= 0) return strstr(zt_buf_str(b), needle) != NULL;
+        if (n <= 0) return buf_has(b, needle);
         if (zt_buf_append(b, tmp, (size_t)n) != 0) return false;
     }
     return true;

@@ -361,6 +361,56 @@ static void test_nonce_table_bounded(void **state)
     zt__wallet_free(w);
 }
 
+/* GDPR export/erase and retention: list, revoke by address, sweep. */
+static void test_list_revoke_sweep(void **state)
+{
+    (void)state;
+    struct zt__wallet *w;
+    assert_int_equal(zt__wallet_new(100, &w), 0);
+    uint8_t addr[20], sig[65], other[20];
+    my_address(addr);
+    memset(other, 0x42, sizeof other);
+    char msg[ZT__WALLET_MSG_MAX], nonce[33], tok[ZT__WALLET_TOKEN_LEN + 1];
+    int64_t exp = 0, sexp = 0;
+    const char *why = NULL;
+    for (int i = 0; i < 2; i++) { /* two sessions, made at NOW and NOW + 50 */
+        assert_int_equal(zt__wallet_nonce(w, addr, NOW + 50 * i, msg, sizeof msg, nonce, &exp), 0);
+        sign_msg(msg, sig);
+        assert_int_equal(zt__wallet_login(w, addr, msg, strlen(msg), sig, NOW + 50 * i, tok, &sexp, &why), 0);
+    }
+    struct zt__wallet_session_info v[4];
+    assert_int_equal(zt__wallet_list(w, addr, NOW + 60, v, 4), 2);
+    assert_true((v[0].created_s == NOW && v[1].created_s == NOW + 50) ||
+                (v[1].created_s == NOW && v[0].created_s == NOW + 50));
+    assert_int_equal(v[0].expires_s - v[0].created_s, 100);
+    assert_int_equal(zt__wallet_list(w, other, NOW + 60, v, 4), 0);
+    /* a pending nonce of another address survives a sweep before its expiry */
+    assert_int_equal(zt__wallet_nonce(w, other, NOW + 60, msg, sizeof msg, nonce, &exp), 0);
+    size_t nn = 9, ns = 9;
+    zt__wallet_sweep(w, NOW + 120, &nn, &ns); /* the first session expired at NOW + 100 */
+    assert_int_equal(ns, 1);
+    assert_int_equal(nn, 0);
+    assert_int_equal(zt__wallet_list(w, addr, NOW + 120, v, 4), 1);
+    assert_int_equal(zt__wallet_sessions(w, NOW + 120), 1);
+    /* revoke by address: the live session goes, the token no longer works */
+    struct zt__auth_principal p;
+    assert_int_equal(zt__wallet_session(w, tok, strlen(tok), NOW + 120, &p), 0);
+    assert_int_equal(zt__wallet_revoke_address(w, other), 0);
+    assert_int_equal(zt__wallet_revoke_address(w, addr), 1);
+    assert_int_equal(zt__wallet_session(w, tok, strlen(tok), NOW + 120, &p), ZT_ENOTFOUND);
+    assert_int_equal(zt__wallet_revoke_address(w, addr), 0);
+    assert_int_equal(zt__wallet_list(w, addr, NOW + 120, v, 4), 0);
+    zt__wallet_sweep(w, NOW + 60 + ZT__WALLET_NONCE_TTL_S + 1, &nn, &ns);
+    assert_int_equal(nn, 0); /* other's nonce went with revoke_address(other) */
+    assert_int_equal(zt__wallet_nonce(w, other, NOW + 400, msg, sizeof msg, nonce, &exp), 0);
+    zt__wallet_sweep(w, NOW + 399 + ZT__WALLET_NONCE_TTL_S, &nn, &ns);
+    assert_int_equal(nn, 0); /* not yet expired */
+    zt__wallet_sweep(w, NOW + 401 + ZT__WALLET_NONCE_TTL_S, &nn, &ns);
+    assert_int_equal(nn, 1);
+    assert_int_equal(ns, 0);
+    zt__wallet_free(w);
+}
+
 int main(void)
 {
     if (sodium_init() < 0) return 1;
@@ -374,6 +424,7 @@ int main(void)
         cmocka_unit_test(test_parsers),
         cmocka_unit_test(test_nonce_login_session_logout),
         cmocka_unit_test(test_nonce_table_bounded),
+        cmocka_unit_test(test_list_revoke_sweep),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     secp256k1_context_destroy(ctx);

@@ -1,0 +1,574 @@
+/* gdpr.c: POST /v1/privacy/{export,erase} and the retention sweeper
+ * (gdpr.h). */
+#include "gdpr.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "zentalk/zt_alloc.h"
+#include "zentalk/zt_audit.h"
+#include "zentalk/zt_log.h"
+#include "zentalk/zt_search.h"
+#include "zentalk/zt_str.h"
+#include "zentalk/zt_time.h"
+
+#define EXPORT_FORMAT "zentalk-privacy-export-v1"
+
+struct zt__gdpr {
+    const struct zt_config *cfg;
+    const char *node_id;
+    struct zt__privacy *pv;
+    struct zt__feat_search *search;
+    struct zt__wallet *wallet;
+    pthread_t th;
+    bool started;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool stop;
+    atomic_uint_fast64_t runs;
+};
+
+/* What this node does not keep (yet), said plainly in every export. */
+static const struct {
+    const char *name, *reason;
+} not_kept[] = {
+    {"ledger", "no ledger on this node yet: no credits, payments or payouts are recorded"},
+    {"jobs", "job metadata is not persisted on this node: a job exists in memory only while it runs"},
+    {"caches", "no result cache on this node yet (no Redis or other cache is used)"},
+    {"databases", "the node uses no PostgreSQL or Redis yet; its stores are the SQLite files of node.data_dir"},
+};
+
+int zt__gdpr_new(const struct zt_config *cfg, const char *node_id, struct zt__privacy *pv,
+                 struct zt__feat_search *search, struct zt__wallet *wallet, struct zt__gdpr **out)
+{
+    struct zt__gdpr *g = zt_calloc(1, sizeof *g);
+    if (!g) return ZT_ENOMEM;
+    g->cfg = cfg;
+    g->node_id = node_id;
+    g->pv = pv;
+    g->search = search;
+    g->wallet = wallet;
+    pthread_mutex_init(&g->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&g->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    *out = g;
+    return 0;
+}
+
+/* ---- retention sweeper -------------------------------------------------- */
+
+/* Regular files (and links, not followed) directly under dir last changed
+ * before cutoff_s; subdirectories are left alone. */
+static int sweep_dir_files(const char *dir, int64_t cutoff_s, size_t *removed)
+{
+    DIR *d = opendir(dir);
+    if (!d) return errno == ENOENT ? 0 : ZT_EIO;
+    int rc = 0;
+    size_t n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.' && (e->d_name[1] == '\0' || (e->d_name[1] == '.' && e->d_name[2] == '\0')))
+            continue;
+        char p[4096];
+        int k = snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        if (k < 0 || (size_t)k >= sizeof p) continue;
+        struct stat st;
+        if (lstat(p, &st) != 0) continue;
+        if (!S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode)) continue;
+        if ((int64_t)st.st_mtime >= cutoff_s) continue;
+        if (unlink(p) == 0) n++;
+        else if (errno != ENOENT) rc = ZT_EIO;
+    }
+    closedir(d);
+    *removed = n;
+    return rc;
+}
+
+int zt__gdpr_sweep(struct zt__gdpr *g, int64_t now_ms, struct zt__gdpr_sweep_stats *out)
+{
+    const struct zt_cfg_privacy *p = &g->cfg->privacy;
+    struct zt__gdpr_sweep_stats st;
+    memset(&st, 0, sizeof st);
+    int first = 0, rc;
+    int64_t now_s = now_ms / 1000;
+    const char *adir = zt__privacy_audit_dir(g->pv);
+    if (adir && p->retention_audit_days > 0) {
+        rc = zt_audit_sweep(adir, p->retention_audit_days, now_s, &st.audit_files);
+        if (rc) {
+            zt_log(ZT_LOG_WARN, "retention_sweep_failed", "what=audit error=\"%s\"", zt_strerror(rc));
+            if (!first) first = rc;
+        }
+    }
+    struct zt_search *se = zt__feat_search_engine(g->search);
+    if (se && p->retention_search_days > 0) {
+        rc = zt_search_expire(se, now_ms - p->retention_search_days * 86400 * 1000, &st.search_docs);
+        if (rc) {
+            zt_log(ZT_LOG_WARN, "retention_sweep_failed", "what=search error=\"%s\"", zt_strerror(rc));
+            if (!first) first = rc;
+        }
+    }
+    zt__wallet_sweep(g->wallet, now_s, &st.nonces, &st.sessions);
+    if (p->retention_temp_hours > 0) {
+        char tdir[4096];
+        int k = snprintf(tdir, sizeof tdir, "%s/temp", g->cfg->node.data_dir);
+        rc = (k < 0 || (size_t)k >= sizeof tdir) ? ZT_ETOOBIG
+                                                 : sweep_dir_files(tdir, now_s - p->retention_temp_hours * 3600,
+                                                                   &st.temp_files);
+        if (rc) {
+            zt_log(ZT_LOG_WARN, "retention_sweep_failed", "what=temp error=\"%s\"", zt_strerror(rc));
+            if (!first) first = rc;
+        }
+    }
+    st.runs = atomic_load(&g->runs);
+    zt_log(ZT_LOG_INFO, "retention_sweep",
+           "audit_files=%u search_docs=%zu nonces=%zu sessions=%zu temp_files=%zu", st.audit_files,
+           st.search_docs, st.nonces, st.sessions, st.temp_files);
+    if (out) *out = st;
+    return first;
+}
+
+uint64_t zt__gdpr_runs(struct zt__gdpr *g)
+{
+    return atomic_load(&g->runs);
+}
+
+static void *sweeper_main(void *arg)
+{
+    struct zt__gdpr *g = arg;
+    uint64_t every_ms = (uint64_t)g->cfg->privacy.sweep_interval_s * 1000u;
+    pthread_mutex_lock(&g->mu);
+    while (!g->stop) {
+        pthread_mutex_unlock(&g->mu);
+        zt_ignore(zt__gdpr_sweep(g, zt_time_real_ms(), NULL));
+        atomic_fetch_add(&g->runs, 1);
+        pthread_mutex_lock(&g->mu);
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        uint64_t ns = (uint64_t)ts.tv_nsec + (every_ms % 1000u) * 1000000u;
+        ts.tv_sec += (time_t)(every_ms / 1000u) + (time_t)(ns / 1000000000u);
+        ts.tv_nsec = (long)(ns % 1000000000u);
+        while (!g->stop && pthread_cond_timedwait(&g->cv, &g->mu, &ts) != ETIMEDOUT) {
+        }
+    }
+    pthread_mutex_unlock(&g->mu);
+    return NULL;
+}
+
+int zt__gdpr_start(struct zt__gdpr *g)
+{
+    if (g->started) return ZT_EINVAL;
+    if (pthread_create(&g->th, NULL, sweeper_main, g) != 0) return ZT_ENOMEM;
+    g->started = true;
+    return 0;
+}
+
+void zt__gdpr_free(struct zt__gdpr *g)
+{
+    if (!g) return;
+    if (g->started) {
+        pthread_mutex_lock(&g->mu);
+        g->stop = true;
+        pthread_cond_broadcast(&g->cv);
+        pthread_mutex_unlock(&g->mu);
+        pthread_join(g->th, NULL);
+    }
+    pthread_cond_destroy(&g->cv);
+    pthread_mutex_destroy(&g->mu);
+    zt_free(g);
+}
+
+/* ---- parsing ------------------------------------------------------------ */
+
+int zt__gdpr_parse(json_t *body, const char **identity, char *why, size_t why_len)
+{
+    *identity = NULL;
+    if (!json_is_object(body)) {
+        snprintf(why, why_len, "request body must be a JSON object");
+        return ZT_EINVAL;
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach(body, k, v)
+    {
+        if (strcmp(k, "identity") != 0) {
+            snprintf(why, why_len, "unknown field; only \"identity\" is accepted");
+            return ZT_EINVAL;
+        }
+    }
+    v = json_object_get(body, "identity");
+    if (!v) return 0;
+    if (!json_is_string(v)) {
+        snprintf(why, why_len, "\"identity\" must be a string");
+        return ZT_EINVAL;
+    }
+    size_t n = json_string_length(v);
+    const char *s = json_string_value(v);
+    if (n == 0 || n >= ZT__AUTH_ID_MAX) {
+        snprintf(why, why_len, "\"identity\" must be 1 to %d bytes", ZT__AUTH_ID_MAX - 1);
+        return ZT_EINVAL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) {
+            snprintf(why, why_len, "\"identity\" must not contain control characters");
+            return ZT_EINVAL;
+        }
+    }
+    *identity = s;
+    return 0;
+}
+
+/* printable ASCII that JSON writes as is (so a substring test can prefilter) */
+static bool plain_ascii(const char *s)
+{
+    for (; *s; s++)
+        if (*s < 0x20 || *s > 0x7e || *s == '"' || *s == '\\') return false;
+    return true;
+}
+
+int zt__gdpr_audit_match(const char *line, size_t len, const char *pseudonym, const char *identity,
+                         json_t **entry)
+{
+    if (!line || len == 0 || len >= ZT_AUDIT_LINE_MAX) return 0;
+    bool maybe = false;
+    if (pseudonym && pseudonym[0] && zt__memmem(line, len, pseudonym, strlen(pseudonym))) maybe = true;
+    if (!maybe && identity && identity[0])
+        maybe = !plain_ascii(identity) || zt__memmem(line, len, identity, strlen(identity)) != NULL;
+    if (!maybe) return 0;
+    json_t *j = json_loadb(line, len, JSON_REJECT_DUPLICATES, NULL);
+    if (!json_is_object(j)) {
+        json_decref(j);
+        return 0;
+    }
+    const char *who = json_string_value(json_object_get(j, "identity"));
+    const char *subj = json_string_value(json_object_get(j, "subject"));
+    int m = 0;
+    if (pseudonym && pseudonym[0] && ((who && strcmp(who, pseudonym) == 0) || (subj && strcmp(subj, pseudonym) == 0)))
+        m = 1;
+    else if (identity && identity[0] && who && strcmp(who, identity) == 0)
+        m = 2;
+    if (m && entry)
+        *entry = j;
+    else
+        json_decref(j);
+    return m;
+}
+
+/* ---- audit scan ----------------------------------------------------------- */
+
+struct audit_scan {
+    const char *pseudonym; /* NULL: the identity has no salt */
+    const char *identity;
+    json_t *items;         /* NULL: count only */
+    size_t n_pseudo, n_clear, bytes, max;
+};
+
+static int name_is_audit(const struct dirent *e)
+{
+    size_t n = strlen(e->d_name);
+    return n > 12 && strncmp(e->d_name, "audit-", 6) == 0 && strcmp(e->d_name + n - 6, ".jsonl") == 0;
+}
+
+static int scan_file(const char *path, struct audit_scan *sc)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) return errno == ENOENT ? 0 : ZT_EIO;
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t got;
+    int rc = 0;
+    while ((got = getline(&line, &cap, f)) > 0) {
+        size_t n = (size_t)got;
+        if (line[n - 1] == '\n') n--;
+        json_t *e = NULL;
+        int m = zt__gdpr_audit_match(line, n, sc->pseudonym, sc->identity, sc->items ? &e : NULL);
+        if (!m) continue;
+        if (m == 1) sc->n_pseudo++;
+        else sc->n_clear++;
+        sc->bytes += n;
+        if (sc->items) {
+            if (sc->bytes > sc->max) {
+                json_decref(e);
+                rc = ZT_ETOOBIG;
+                break;
+            }
+            if (json_array_append_new(sc->items, e) != 0) {
+                rc = ZT_ENOMEM;
+                break;
+            }
+        }
+    }
+    free(line); /* getline's buffer */
+    fclose(f);
+    return rc;
+}
+
+static int scan_audit(const char *dir, struct audit_scan *sc)
+{
+    if (!dir) return 0;
+    struct dirent **names = NULL;
+    int n = scandir(dir, &names, name_is_audit, alphasort);
+    if (n < 0) return errno == ENOENT ? 0 : ZT_EIO;
+    int rc = 0;
+    for (int i = 0; i < n; i++) {
+        if (!rc) {
+            char p[4096];
+            int k = snprintf(p, sizeof p, "%s/%s", dir, names[i]->d_name);
+            if (k > 0 && (size_t)k < sizeof p) rc = scan_file(p, sc);
+        }
+        free(names[i]);
+    }
+    free(names);
+    return rc;
+}
+
+/* ---- handlers --------------------------------------------------------------- */
+
+/* The identity the request acts on, or NULL (resp filled: 400, 403). */
+static const char *target_of(const struct zt__auth_principal *caller, json_t *body, struct zt_http_resp *resp)
+{
+    char why[160];
+    const char *named = NULL;
+    if (zt__gdpr_parse(body, &named, why, sizeof why) != 0) {
+        zt_http_resp_error(resp, 400, "invalid_request", why);
+        return NULL;
+    }
+    const char *t = named ? named : caller->identity;
+    if (!t[0]) {
+        zt_http_resp_error(resp, 400, "identity_required",
+                           "the caller has no identity of its own (the loopback operator): name one with "
+                           "{\"identity\": \"...\"}");
+        return NULL;
+    }
+    if (!zt__search_may_act(caller, t)) {
+        zt_http_resp_error(resp, 403, "forbidden", "\"identity\" must be the caller's own unless the caller is admin");
+        return NULL;
+    }
+    return t;
+}
+
+/* A "wallet:0x<40 hex>" identity's address. */
+static bool wallet_addr(const char *identity, uint8_t addr[ZT__WALLET_ADDR_LEN])
+{
+    return zt_str_starts_with(identity, "wallet:") && zt__wallet_parse_address(identity + 7, addr) == 0;
+}
+
+static json_t *iso(int64_t ms)
+{
+    char t[ZT_TIME_ISO_LEN];
+    zt_time_iso8601(t, sizeof t, ms);
+    return json_string(t);
+}
+
+static json_t *sessions_json(struct zt__gdpr *g, const char *identity)
+{
+    uint8_t addr[ZT__WALLET_ADDR_LEN];
+    if (!wallet_addr(identity, addr))
+        return json_pack("{s:b,s:s}", "kept", 0, "reason",
+                         "this identity signs in with JWTs issued by zentalk-api; the node keeps no session for it");
+    struct zt__wallet_session_info *v = zt_calloc(ZT__GDPR_SESSIONS_MAX, sizeof *v);
+    if (!v) return NULL;
+    size_t n = zt__wallet_list(g->wallet, addr, zt_time_real_ms() / 1000, v, ZT__GDPR_SESSIONS_MAX);
+    json_t *items = json_array();
+    for (size_t i = 0; items && i < n && i < ZT__GDPR_SESSIONS_MAX; i++)
+        if (json_array_append_new(items, json_pack("{s:o,s:o}", "created_at", iso(v[i].created_s * 1000),
+                                                   "expires_at", iso(v[i].expires_s * 1000))) != 0) {
+            json_decref(items);
+            items = NULL;
+        }
+    zt_free(v);
+    if (!items) return NULL;
+    return json_pack("{s:b,s:s,s:I,s:o}", "kept", 1, "note",
+                     "wallet sessions live in memory only; the node keeps the SHA-256 of each token, never the token",
+                     "count", (json_int_t)n, "items", items);
+}
+
+/* Whether the search database file exists (data the closed store may hold). */
+static bool search_file_exists(const struct zt_config *cfg)
+{
+    const char *p = cfg->features.search.db_path;
+    char path[4096];
+    int k = p[0] == '/' ? snprintf(path, sizeof path, "%s", p) : snprintf(path, sizeof path, "%s/%s", cfg->node.data_dir, p);
+    struct stat st;
+    return k > 0 && (size_t)k < sizeof path && stat(path, &st) == 0 && st.st_size > 0;
+}
+
+static void store_fail(struct zt_http_resp *resp, int rc, const char *what)
+{
+    char m[160];
+    snprintf(m, sizeof m, "%s: %s", what, zt_strerror(rc));
+    if (rc == ZT_EBUSY) {
+        zt_ignore(zt_http_resp_header(resp, "Retry-After", "1"));
+        zt_http_resp_error(resp, 503, "store_busy", m);
+    } else {
+        zt_http_resp_error(resp, 500, "store_error", m);
+    }
+}
+
+void zt__gdpr_h_export(struct zt__gdpr *g, struct zt_http_req *req, const struct zt__auth_principal *caller,
+                       json_t *body, struct zt_http_resp *resp)
+{
+    (void)req;
+    const char *id = target_of(caller, body, resp);
+    if (!id) return;
+    json_t *root = NULL, *docs = NULL, *audit = NULL;
+    struct zt_search_hit *hits = NULL;
+    size_t nh = 0, bytes = 0;
+    int rc = ZT_ENOMEM;
+    json_t *sessions = sessions_json(g, id);
+    if (!sessions) goto fail;
+    /* search messages, decrypted for the owner */
+    struct zt_search *se = zt__feat_search_engine(g->search);
+    if (se && strlen(id) <= ZT_SEARCH_USER_MAX) {
+        size_t count = 0;
+        rc = zt_search_count(se, id, &count);
+        if (!rc && count > ZT__GDPR_EXPORT_MAX_DOCS) rc = ZT_ETOOBIG; /* bounds the memory of the list below */
+        if (!rc) rc = zt_search_list(se, id, 0, &hits, &nh);
+        if (rc) goto fail;
+        json_t *items = json_array();
+        for (size_t i = 0; items && i < nh; i++) {
+            bytes += strlen(hits[i].text) + strlen(hits[i].id);
+            if (bytes > ZT__GDPR_EXPORT_MAX) {
+                json_decref(items);
+                rc = ZT_ETOOBIG;
+                goto fail;
+            }
+            if (json_array_append_new(items, json_pack("{s:s,s:s,s:o,s:I}", "id", hits[i].id, "text", hits[i].text,
+                                                       "indexed_at", iso(hits[i].ts), "indexed_at_ms",
+                                                       (json_int_t)hits[i].ts)) != 0) {
+                json_decref(items);
+                items = NULL;
+            }
+        }
+        rc = ZT_ENOMEM;
+        if (!items) goto fail;
+        docs = json_pack("{s:b,s:I,s:o}", "kept", 1, "count", (json_int_t)nh, "items", items);
+    } else if (se) {
+        docs = json_pack("{s:b,s:I,s:[]}", "kept", 1, "count", (json_int_t)0, "items");
+    } else {
+        docs = json_pack("{s:b,s:s}", "kept", search_file_exists(g->cfg), "reason",
+                         search_file_exists(g->cfg)
+                             ? "the search store exists but is not open on this node now (see the node log); retry "
+                               "when it is"
+                             : "search is not available on this node (asset missing or store not opened)");
+    }
+    if (!docs) goto fail;
+    /* audit entries: by pseudonym while the salt exists, by clear identity for older entries */
+    char ps[ZT_PSEUDOID_STR];
+    bool have_ps = zt__privacy_pseudonym(g->pv, id, false, ps) == 0;
+    const char *adir = zt__privacy_audit_dir(g->pv);
+    if (adir) {
+        struct audit_scan sc = {.pseudonym = have_ps ? ps : NULL, .identity = id, .items = json_array(),
+                                .max = ZT__GDPR_EXPORT_MAX > bytes ? ZT__GDPR_EXPORT_MAX - bytes : 0};
+        if (!sc.items) goto fail;
+        rc = scan_audit(adir, &sc);
+        if (rc) {
+            json_decref(sc.items);
+            goto fail;
+        }
+        audit = json_pack("{s:b,s:s?,s:I,s:I,s:o,s:s}", "kept", 1, "pseudonym", have_ps ? ps : NULL, "count",
+                          (json_int_t)(sc.n_pseudo + sc.n_clear), "with_clear_identity", (json_int_t)sc.n_clear,
+                          "items", sc.items, "note",
+                          "entries name the caller by a keyed pseudonym; after erasure the pseudonym can no "
+                          "longer be recomputed");
+    } else {
+        audit = json_pack("{s:b,s:s}", "kept", 0, "reason", "the audit log is off (privacy.audit_log)");
+    }
+    rc = ZT_ENOMEM;
+    if (!audit) goto fail;
+    json_t *nk = json_object();
+    for (size_t i = 0; nk && i < sizeof not_kept / sizeof not_kept[0]; i++)
+        json_object_set_new(nk, not_kept[i].name, json_pack("{s:b,s:s}", "kept", 0, "reason", not_kept[i].reason));
+    if (!nk) goto fail;
+    root = json_pack("{s:s,s:s,s:s,s:o,s:I,s:{s:o,s:o,s:o},s:o}", "format", EXPORT_FORMAT, "identity", id,
+                     "node_id", g->node_id, "generated_at", iso(zt_time_real_ms()), "generated_at_ms",
+                     (json_int_t)zt_time_real_ms(), "data", "sessions", sessions, "search_documents", docs,
+                     "audit_entries", audit, "not_kept", nk);
+    sessions = docs = audit = NULL;
+    if (!root) goto fail;
+    zt_search_hits_free(hits, nh);
+    zt_ignore(zt_http_resp_header(resp, "Content-Disposition", "attachment; filename=\"zentalk-export.json\""));
+    zt_ignore(zt_http_resp_header(resp, "Cache-Control", "no-store"));
+    zt_http_resp_json(resp, 200, root);
+    return;
+fail:
+    zt_search_hits_free(hits, nh);
+    json_decref(sessions);
+    json_decref(docs);
+    json_decref(audit);
+    if (rc == ZT_ETOOBIG) {
+        char m[160];
+        snprintf(m, sizeof m, "the export holds more than %zu bytes of messages and audit entries; delete old "
+                              "messages (POST /v1/search/delete) or ask the operator", ZT__GDPR_EXPORT_MAX);
+        zt_http_resp_error(resp, 413, "export_too_large", m);
+    } else if (rc == ZT_ENOMEM) {
+        zt_http_resp_error(resp, 500, "internal", "out of memory");
+    } else {
+        store_fail(resp, rc, "export failed");
+    }
+}
+
+void zt__gdpr_h_erase(struct zt__gdpr *g, struct zt_http_req *req, const struct zt__auth_principal *caller,
+                      json_t *body, struct zt_http_resp *resp)
+{
+    const char *id = target_of(caller, body, resp);
+    if (!id) return;
+    struct zt_search *se = zt__feat_search_engine(g->search);
+    if (!se && search_file_exists(g->cfg)) {
+        zt_http_resp_error(resp, 503, "store_unavailable",
+                           "the search store exists but is not open; nothing was erased (see the node log)");
+        return;
+    }
+    size_t n_docs = 0;
+    bool key_gone = false;
+    if (se && strlen(id) <= ZT_SEARCH_USER_MAX) {
+        int rc = zt_search_delete_user(se, id, &n_docs);
+        if (rc) {
+            store_fail(resp, rc, "erasing the search messages failed; nothing else was erased");
+            return;
+        }
+        key_gone = true;
+    }
+    size_t n_sess = 0;
+    uint8_t addr[ZT__WALLET_ADDR_LEN];
+    if (wallet_addr(id, addr)) n_sess = zt__wallet_revoke_address(g->wallet, addr);
+    char ps[ZT_PSEUDOID_STR];
+    bool have_ps = zt__privacy_pseudonym(g->pv, id, false, ps) == 0;
+    struct audit_scan sc = {.pseudonym = have_ps ? ps : NULL, .identity = id};
+    int arc = scan_audit(zt__privacy_audit_dir(g->pv), &sc);
+    /* the erase's own entry, under the pseudonym about to become unlinkable */
+    bool self = strcmp(id, caller->identity) == 0;
+    int rc = zt__privacy_record(g->pv, req, "/v1/privacy/erase", caller->identity, zt__auth_role_name(caller->role),
+                                !self && have_ps ? ps : NULL, 200);
+    if (rc) zt_log(ZT_LOG_ERROR, "audit_write_failed", "error=\"%s\" request_id=%s", zt_strerror(rc), zt_http_req_id(req));
+    bool salt_gone = false;
+    rc = zt__privacy_forget(g->pv, id, &salt_gone);
+    if (rc) {
+        store_fail(resp, rc, "search messages and sessions were erased, but the audit pseudonym salt could not be "
+                             "destroyed; retry");
+        return;
+    }
+    sodium_memzero(ps, sizeof ps);
+    zt_log(ZT_LOG_INFO, "privacy_erase", "search_docs=%zu sessions=%zu salt_destroyed=%d request_id=%s", n_docs,
+           n_sess, salt_gone ? 1 : 0, zt_http_req_id(req));
+    json_t *j = json_pack(
+        "{s:s,s:{s:I,s:b,s:I,s:b,s:I},s:{s:I,s:s?,s:s,s:s}}", "identity", id, "erased", "search_documents",
+        (json_int_t)n_docs, "search_key_destroyed", key_gone, "sessions_revoked", (json_int_t)n_sess,
+        "audit_salt_destroyed", salt_gone, "audit_entries_unlinked", (json_int_t)(have_ps ? sc.n_pseudo : 0), "kept",
+        "audit_entries_with_clear_identity", (json_int_t)sc.n_clear, "audit_scan_error",
+        arc ? zt_strerror(arc) : NULL, "audit",
+        "the audit chain cannot be edited: its entries stay, under a pseudonym nobody can tie to the identity any more",
+        "ledger", "no ledger on this node yet");
+    zt_http_resp_json(resp, 200, j);
+}
