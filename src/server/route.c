@@ -611,7 +611,7 @@ static void type_names(const struct zt_pii_detector *d, uint64_t types, char *ou
 struct privacy_out {
     enum zt_privacy_action act;
     uint64_t types, local_only_types;
-    json_t *masked;           /* the request with placeholders (pseudonymise) */
+    json_t *masked;           /* the request with typed pseudonyms (pseudonymise) */
     struct zt_pseudo *pseudo; /* its mapping */
 };
 

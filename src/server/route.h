@@ -7,7 +7,7 @@
  * descriptor lists the model (zt_peers_pick; encryption.remote_worker pins
  * one), after the privacy decision for the feature ("completion" or
  * "chat"): local_only refuses (403), pseudonymise replaces the PII by
- * typed placeholders before sealing and puts the values back into the
+ * typed pseudonyms (<EMAIL_1>...) before sealing and puts the values back into the
  * answer as it streams, allow sends it as it is. The job goes to the
  * worker's POST /v1/jobs/sealed signed as this node (zt_nodeauth.h), or
  * through the relay peer of encryption.relay, on a thread of its own; the
