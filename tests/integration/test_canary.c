@@ -4,11 +4,11 @@
  * file at debug level:
  *   G, the gateway: messaging features, privacy, search, WebSocket, and the
  *     relay that carries sealed jobs to W; JWT authentication on;
- *   W, the worker: serves ../shared/models/stories260K.gguf. The tree has
- *     no gateway -> worker path for the plain chat API yet (the gateway does
- *     not forward /v1/chat/completions), so the chat API, completions and
- *     embeddings are called on W, the node that has the model; the sealed
- *     path goes client -> G (relay) -> W with `zentalk job run --via`.
+ *   W, the worker: serves ../shared/models/stories260K.gguf. G has no
+ *     model, so G seals its chat and completion requests to W (local-first
+ *     routing, with the privacy policy applied); they are also called on W
+ *     directly, with embeddings (which run only where the model is); the
+ *     sealed path goes client -> G (relay) -> W with `zentalk job run --via`.
  * A unique canary ("cnry" + 24 random hex digits) is pushed, inside
  * ordinary sentences and as an e-mail local part, through every feature
  * route of the route table (spam, entities, preprocess, translate,
@@ -112,11 +112,14 @@ static void make_node(struct peer_node *p, const char *tag)
     zt_buf_init(&p->out, 1 << 22);
 }
 
-static char *descriptor(const struct zt_identity *id, const char *role, const char *endpoint)
+/* model: the model the node advertises, or NULL */
+static char *descriptor(const struct zt_identity *id, const char *role, const char *model, const char *endpoint)
 {
     const char *roles[] = {role};
+    const char *models[] = {model};
     char *out = NULL;
-    assert_int_equal(zt_identity_descriptor(id, roles, 1, NULL, 0, endpoint, zt_time_real_ms() / 1000 + 3600, &out),
+    assert_int_equal(zt_identity_descriptor(id, roles, 1, model ? models : NULL, model ? 1 : 0, endpoint,
+                                            zt_time_real_ms() / 1000 + 3600, &out),
                      0);
     return out;
 }
@@ -539,7 +542,7 @@ static void test_canary_everywhere(void **state)
     /* W: the worker, with the model; its peers: G (signs relayed jobs) */
     make_node(&W, "w");
     make_node(&G, "g");
-    char *dg = descriptor(G.id, "gateway", "http://127.0.0.1:1");
+    char *dg = descriptor(G.id, "gateway", NULL, "http://127.0.0.1:1");
     write_peers(&W, dg);
     zt_free(dg);
     char yaml[1600];
@@ -554,7 +557,7 @@ static void test_canary_everywhere(void **state)
     /* G: the gateway; its peers: W at its real endpoint */
     char wurl[64], gurl[64];
     snprintf(wurl, sizeof wurl, "http://127.0.0.1:%u", W.n.port);
-    char *dw = descriptor(W.id, "worker", wurl);
+    char *dw = descriptor(W.id, "worker", "stories", wurl);
     write_peers(&G, dw);
     zt_free(dw);
     spawn_g();
@@ -615,20 +618,24 @@ static void test_canary_everywhere(void **state)
     /* the WebSocket */
     push_ws(tok_user, s1);
 
-    /* the LLM API: on G (no model: 503) and on W (the model) */
+    /* the LLM API: through G (no model here: sealed to W) and on W itself */
     snprintf(body, sizeof body,
              "{\"model\":\"stories\",\"messages\":[{\"role\":\"user\",\"content\":\"%s\"},"
              "{\"role\":\"assistant\",\"content\":\"%s\"}],\"max_tokens\":8}",
              s1, s2);
-    static const long ok_nomodel[] = {503, 404, 0};
-    post_as(G.n.port, tok_user, "/v1/chat/completions", body, ok_nomodel, NULL);
+    struct resp cr;
+    post_as(G.n.port, tok_user, "/v1/chat/completions", body, ok200, &cr);
+    assert_non_null(strstr(zt_buf_str(&cr.body), zt_identity_id(W.id))); /* zentalk.ran_on: W */
+    resp_free(&cr);
     post_as(W.n.port, NULL, "/v1/chat/completions", body, ok200, NULL);
     snprintf(body, sizeof body,
              "{\"model\":\"stories\",\"messages\":[{\"role\":\"user\",\"content\":\"%s\"}],\"max_tokens\":8,"
              "\"stream\":true}",
              s2);
+    post_as(G.n.port, tok_user, "/v1/chat/completions", body, ok200, NULL);
     post_as(W.n.port, NULL, "/v1/chat/completions", body, ok200, NULL);
     snprintf(body, sizeof body, "{\"model\":\"stories\",\"prompt\":\"%s\",\"max_tokens\":8}", s3);
+    post_as(G.n.port, tok_user, "/v1/completions", body, ok200, NULL);
     post_as(W.n.port, NULL, "/v1/completions", body, ok200, NULL);
     snprintf(body, sizeof body, "{\"model\":\"stories\",\"input\":[\"%s\",\"%s\"]}", s1, s2);
     post_as(W.n.port, NULL, "/v1/embeddings", body, ok200, NULL);
