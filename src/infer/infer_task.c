@@ -255,7 +255,7 @@ int zt_infer_chat_run(struct zt_infer *inf, const char *model_id, json_t *messag
     struct feat_job *fj = NULL;
     struct zt_infer_err err;
     memset(&err, 0, sizeof err);
-    json_t *body = json_pack("{s:s?,s:O,s:i,s:i,s:i}", "model", model_id && model_id[0] ? model_id : NULL, "messages",
+    json_t *body = json_pack("{s:s*,s:O,s:i,s:i,s:i}", "model", model_id && model_id[0] ? model_id : NULL, "messages",
                              messages, "temperature", 0, "seed", 0, "max_tokens", (int)(max_tokens ? max_tokens : 1));
     int rc = body ? 0 : ZT_ENOMEM;
     /* the same chat template, tokenizer and checks as POST /v1/chat/completions */
