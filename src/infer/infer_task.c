@@ -37,6 +37,7 @@ struct zt_infer_task {
     size_t n_jobs;           /* entries of job_ids that were queued */
     size_t n_expected, n_done; /* inputs that will report (+1 while submitting) / reported */
     size_t n_got;            /* vectors received */
+    size_t n_cap;            /* vectors vecs holds (the inputs) */
     float *vecs;
     uint32_t n_embd, embed_tokens;
     int err;
@@ -317,7 +318,7 @@ static void on_embed_event(void *ud, const struct zt_job_event *ev)
         /* the runner runs embedding jobs first in, first out: results come
          * in input order */
         size_t idx = t->n_got++;
-        if (ev->n_embd == t->n_embd && idx < t->n_jobs)
+        if (ev->n_embd == t->n_embd && idx < t->n_cap)
             memcpy(t->vecs + idx * t->n_embd, ev->embedding, (size_t)t->n_embd * sizeof(float));
         else
             t->err = ZT_EINVAL;
@@ -360,6 +361,7 @@ int zt_infer_embed_openai(struct zt_infer *inf, json_t *body, const struct zt_in
         t->n_embd = zt_model_hparams(zt_runner_model(r))->n_embd;
         t->job_ids = zt_calloc(n_in, sizeof *t->job_ids);
         t->vecs = zt_calloc(n_in * t->n_embd, sizeof *t->vecs);
+        t->n_cap = n_in;
     }
     if (!t || !t->job_ids || !t->vecs) {
         if (t) {

@@ -144,24 +144,8 @@ static int start(struct zt_infer_job *job, struct zt_http_req *req, struct answe
 void zt__llm_generate(struct zt_infer *inf, struct zt_http_req *req, json_t *body, bool chat,
                       struct zt_http_resp *resp)
 {
-    json_t *jstream = json_object_get(body, "stream");
-    if (jstream && !json_is_boolean(jstream) && !json_is_null(jstream)) {
-        zt_http_resp_error(resp, 400, "invalid_request", "stream must be a boolean");
-        return;
-    }
-    json_t *jn = json_object_get(body, "n"); /* one choice per request */
-    if (jn && !json_is_null(jn) && !json_is_integer(jn)) {
-        zt_http_resp_error(resp, 400, "invalid_request", "n must be an integer");
-        return;
-    }
-    if (jn && !json_is_null(jn) && json_integer_value(jn) != 1) {
-        zt_http_resp_error(resp, 400, "invalid_request", "n must be a number between 1 and 1");
-        return;
-    }
-    if (json_is_true(json_object_get(body, "echo"))) {
-        zt_http_resp_error(resp, 400, "invalid_request", "echo is not supported");
-        return;
-    }
+    struct zt__openai_opts opts;
+    if (!zt__openai_options(body, &opts, resp)) return;
     struct zt_infer_job *job = NULL;
     struct zt_infer_err err;
     if (zt_infer_job_openai(inf, body, chat, &job, &err) != 0) {
@@ -174,8 +158,8 @@ void zt__llm_generate(struct zt_infer *inf, struct zt_http_req *req, json_t *bod
         zt_infer_job_free(job);
         return;
     }
-    c->stream = json_is_true(jstream);
-    c->include_usage = json_is_true(json_object_get(json_object_get(body, "stream_options"), "include_usage"));
+    c->stream = opts.stream;
+    c->include_usage = opts.include_usage;
     if (start(job, req, c, c->stream ? "text/event-stream" : NULL, NULL, 0, resp) != 0) zt_infer_job_free(job);
 }
 

@@ -10,6 +10,31 @@
 
 #define EVENT_MAX ((size_t)32 << 20)
 
+bool zt__openai_options(json_t *body, struct zt__openai_opts *o, struct zt_http_resp *resp)
+{
+    json_t *jstream = json_object_get(body, "stream");
+    if (jstream && !json_is_boolean(jstream) && !json_is_null(jstream)) {
+        zt_http_resp_error(resp, 400, "invalid_request", "stream must be a boolean");
+        return false;
+    }
+    json_t *jn = json_object_get(body, "n"); /* one choice per request */
+    if (jn && !json_is_null(jn) && !json_is_integer(jn)) {
+        zt_http_resp_error(resp, 400, "invalid_request", "n must be an integer");
+        return false;
+    }
+    if (jn && !json_is_null(jn) && json_integer_value(jn) != 1) {
+        zt_http_resp_error(resp, 400, "invalid_request", "n must be a number between 1 and 1");
+        return false;
+    }
+    if (json_is_true(json_object_get(body, "echo"))) {
+        zt_http_resp_error(resp, 400, "invalid_request", "echo is not supported");
+        return false;
+    }
+    o->stream = json_is_true(jstream);
+    o->include_usage = json_is_true(json_object_get(json_object_get(body, "stream_options"), "include_usage"));
+    return true;
+}
+
 void zt__openai_answer_init(struct zt__openai_answer *a, bool chat, const char *model, const char *req_id, char *id,
                             size_t n)
 {

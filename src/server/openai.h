@@ -27,6 +27,15 @@ struct zt__openai_answer {
     long long created;  /* Unix seconds */
 };
 
+/* The answer options of a completion or chat request: "stream" (a
+ * boolean or null), "stream_options.include_usage", and the fields this
+ * node refuses ("n" other than 1, "echo": true). false with resp holding
+ * the 400 when one is wrong. */
+struct zt__openai_opts {
+    bool stream, include_usage;
+};
+bool zt__openai_options(json_t *body, struct zt__openai_opts *o, struct zt_http_resp *resp);
+
 /* Fill a->id (n bytes) for request id req_id and set chat, model and
  * created (now). id must outlive a. */
 void zt__openai_answer_init(struct zt__openai_answer *a, bool chat, const char *model, const char *req_id, char *id,
