@@ -190,6 +190,19 @@ static int job_acquire(struct zt_infer *inf, const char *model, struct zt_infer_
     return 0;
 }
 
+/* The builders' last step: tokenize the prompt (when rc is 0) and hand
+ * the job out, or free it; the prompt text is wiped either way. */
+static int finish(struct zt_infer_job *j, struct zt_buf *prompt, bool chat, int rc, struct zt_infer_job **out,
+                  struct zt_infer_err *err)
+{
+    if (!rc) rc = encode(j, prompt, chat, err);
+    if (!rc) *out = j;
+    else zt_infer_job_free(j);
+    if (prompt->data) sodium_memzero(prompt->data, prompt->len);
+    zt_buf_deinit(prompt);
+    return rc;
+}
+
 int zt_infer_job_openai(struct zt_infer *inf, json_t *body, bool chat, struct zt_infer_job **out,
                         struct zt_infer_err *err)
 {
@@ -230,14 +243,9 @@ int zt_infer_job_openai(struct zt_infer *inf, json_t *body, bool chat, struct zt
         (rc = parse_bias(body, zt_model_hparams(zt_runner_model(j->runner))->n_vocab, j, err)))
         goto out;
     p->sampler.logit_bias = j->bias;
-    if ((rc = body_prompt(j, body, chat, &prompt, err)) || (rc = encode(j, &prompt, chat, err))) goto out;
-    *out = j;
-    j = NULL;
+    rc = body_prompt(j, body, chat, &prompt, err);
 out:
-    zt_infer_job_free(j);
-    if (prompt.data) sodium_memzero(prompt.data, prompt.len);
-    zt_buf_deinit(&prompt);
-    return rc;
+    return finish(j, &prompt, chat, rc, out, err);
 }
 
 int zt_infer_job_new(struct zt_infer *inf, const struct zt_infer_request *rq, struct zt_infer_job **out,
@@ -268,15 +276,8 @@ int zt_infer_job_new(struct zt_infer *inf, const struct zt_infer_request *rq, st
     } else if (zt_buf_append(&prompt, rq->prompt, rq->prompt_len) != 0) {
         rc = zt__infer_fail(err, ZT_ETOOBIG, "prompt_too_large", "prompt is too large");
     }
-    if (!rc) rc = encode(j, &prompt, chat, err);
-    if (rc) goto out;
-    *out = j;
-    j = NULL;
 out:
-    zt_infer_job_free(j);
-    if (prompt.data) sodium_memzero(prompt.data, prompt.len);
-    zt_buf_deinit(&prompt);
-    return rc;
+    return finish(j, &prompt, chat, rc, out, err);
 }
 
 const char *zt_infer_job_model(const struct zt_infer_job *j)
