@@ -76,7 +76,18 @@ static void on_close(void *ud)
     struct zt_infer_task *t = c->task;
     c->task = NULL;
     pthread_mutex_unlock(&c->mu);
-    zt_infer_task_close(t); /* may free c */
+    zt_infer_task_close(t); /* may free c; NULL: set_task() closes it */
+}
+
+/* The task started: keep it for on_close, or close it now when the
+ * connection already ended. */
+static void set_task(struct answer *c, struct zt_infer_task *t)
+{
+    pthread_mutex_lock(&c->mu);
+    bool closed = atomic_load(&c->closed);
+    if (!closed) c->task = t;
+    pthread_mutex_unlock(&c->mu);
+    if (closed) zt_infer_task_close(t);
 }
 
 static void on_event(void *ud, const struct zt_job_event *ev)
@@ -133,9 +144,7 @@ static int start(struct zt_infer_job *job, struct zt_http_req *req, struct answe
         zt__openai_refuse(resp, &err);
         return -1;
     }
-    pthread_mutex_lock(&c->mu);
-    c->task = t;
-    pthread_mutex_unlock(&c->mu);
+    set_task(c, t);
     return 0;
 }
 
@@ -207,7 +216,5 @@ void zt__llm_embeddings(struct zt_infer *inf, struct zt_http_req *req, json_t *b
         zt__openai_refuse(resp, &err);
         return;
     }
-    pthread_mutex_lock(&c->mu);
-    c->task = t;
-    pthread_mutex_unlock(&c->mu);
+    set_task(c, t);
 }
