@@ -19,10 +19,13 @@
 #include "zentalk/zt_identity.h"
 #include "zentalk/zt_peers.h"
 
-#define ZT__RELAY_CONTENT_TYPE "application/vnd.zentalk.envelope"
-#define ZT__RELAY_TARGET_HEADER "Zentalk-Target-Node"
-#define ZT__RELAY_UPSTREAM_PATH "/v1/jobs/sealed"
-#define ZT__RELAY_BUFFER_MAX ((size_t)1 << 20) /* response bytes queued per client */
+#include "zentalk/zt_jobs.h"
+
+/* The relay's core is zt_relay (zt_jobs.h); this is its HTTP route. */
+#define ZT__RELAY_CONTENT_TYPE ZT_SEALED_MEDIA_ENVELOPE
+#define ZT__RELAY_TARGET_HEADER ZT_JOB_TARGET_HEADER
+#define ZT__RELAY_UPSTREAM_PATH ZT_JOB_PATH_SEALED
+#define ZT__RELAY_BUFFER_MAX ZT_RELAY_BUFFER_MAX /* response bytes queued per client */
 
 struct zt__relay;
 
