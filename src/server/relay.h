@@ -44,7 +44,7 @@ ZT_NODISCARD int zt__relay_set_ca_file(struct zt__relay *r, const char *path);
  * zt__relay_set_identity (before the first request). timeout_s: seconds to
  * wait for the upstream's response headers, and the longest silence while
  * streaming. max_inflight: relayed requests at once (503 beyond).
- * ZT_ENOMEM, ZT_EIO (libcurl failed to initialise). */
+ * ZT_ENOMEM, ZT_EIO (the HTTP client failed to initialise). */
 ZT_NODISCARD int zt__relay_new(struct zt_peers *peers, unsigned timeout_s, unsigned max_inflight,
                                struct zt__relay **out);
 void zt__relay_set_identity(struct zt__relay *r, const struct zt_identity *id);
