@@ -203,9 +203,10 @@ unsigned zt_job_pool_inflight(struct zt_job_pool *p);
 /* Refuse new slots and wait up to wait_ms for the threads; returns how
  * many are still running. */
 unsigned zt_job_pool_shutdown(struct zt_job_pool *p, uint64_t wait_ms);
-/* Free (after zt_job_pool_shutdown). With threads still running it logs and
- * leaks the pool rather than free it under them. NULL: no-op. */
-void zt_job_pool_free(struct zt_job_pool *p);
+/* Shut down (waiting up to wait_ms) and free. With threads still running
+ * it logs "<owner>_leak" and leaves the pool (and whatever its threads hold:
+ * the owner must not free that either) allocated: ZT_EBUSY. NULL: 0. */
+ZT_NODISCARD int zt_job_pool_close(struct zt_job_pool *p, uint64_t wait_ms, const char *owner);
 
 /* ---- Relay core ----------------------------------------------------------------
  *

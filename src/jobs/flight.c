@@ -3,6 +3,7 @@
  * Shutdown waits on a condition variable, not a sleep loop. */
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <time.h>
 
 #include "transfer.h"
@@ -122,15 +123,18 @@ unsigned zt_job_pool_shutdown(struct zt_job_pool *p, uint64_t wait_ms)
     return left;
 }
 
-void zt_job_pool_free(struct zt_job_pool *p)
+int zt_job_pool_close(struct zt_job_pool *p, uint64_t wait_ms, const char *owner)
 {
-    if (!p) return;
-    if (zt_job_pool_shutdown(p, 0) > 0) { /* a thread still holds p: leak it rather than free under it */
-        zt_log(ZT_LOG_WARN, "job_pool_leak", "detail=\"jobs still running at shutdown\"");
-        return;
+    if (!p) return 0;
+    if (zt_job_pool_shutdown(p, wait_ms) > 0) { /* a thread still holds p: leak it rather than free under it */
+        char event[48];
+        snprintf(event, sizeof event, "%s_leak", owner ? owner : "job_pool");
+        zt_log(ZT_LOG_WARN, event, "detail=\"jobs still running at shutdown\"");
+        return ZT_EBUSY;
     }
     pthread_cond_destroy(&p->cv);
     pthread_mutex_destroy(&p->mu);
     zt_free(p);
     zt__jobs_http_cleanup();
+    return 0;
 }

@@ -52,7 +52,7 @@ int zt_relay_new(struct zt_peers *peers, unsigned timeout_s, unsigned max_inflig
     if (!peers || !out) return ZT_EINVAL;
     struct zt_relay *r = zt_calloc(1, sizeof *r);
     if (!r) return ZT_ENOMEM;
-    int rc = zt_job_pool_new(max_inflight ? max_inflight : 1, &r->pool);
+    int rc = zt_job_pool_new(max_inflight, &r->pool);
     if (rc) {
         zt_free(r);
         return rc;
@@ -85,11 +85,7 @@ void zt_relay_shutdown(struct zt_relay *r, uint64_t wait_ms)
 void zt_relay_free(struct zt_relay *r)
 {
     if (!r) return;
-    if (zt_job_pool_shutdown(r->pool, 10000) > 0) { /* a thread still holds r: leak it rather than free under it */
-        zt_log(ZT_LOG_WARN, "relay_leak", "detail=\"transfers still running at shutdown\"");
-        return;
-    }
-    zt_job_pool_free(r->pool);
+    if (zt_job_pool_close(r->pool, 10000, "relay") != 0) return; /* its threads hold r: leak r too */
     zt_free(r->ca_file);
     zt_free(r);
 }

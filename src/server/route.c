@@ -118,11 +118,7 @@ void zt__route_shutdown(struct zt__route *r, uint64_t wait_ms)
 void zt__route_free(struct zt__route *r)
 {
     if (!r) return;
-    if (zt_job_pool_shutdown(r->pool, 10000) > 0) { /* a thread still holds r: leak it rather than free under it */
-        zt_log(ZT_LOG_WARN, "route_leak", "detail=\"remote jobs still running at shutdown\"");
-        return;
-    }
-    zt_job_pool_free(r->pool);
+    if (zt_job_pool_close(r->pool, 10000, "route") != 0) return; /* its threads hold r: leak r too */
     pthread_mutex_destroy(&r->mu);
     zt_free(r);
 }

@@ -258,8 +258,8 @@ static void test_pool(void **state)
     assert_int_equal(zt_job_pool_inflight(p), 0);
     assert_int_equal(zt_job_pool_reserve(p), ZT_ECLOSED);
     assert_true(zt_job_pool_stopping(p));
-    zt_job_pool_free(p);
-    zt_job_pool_free(NULL);
+    assert_int_equal(zt_job_pool_close(p, 0, "test"), 0);
+    assert_int_equal(zt_job_pool_close(NULL, 0, "test"), 0);
 }
 
 int main(void)
