@@ -29,7 +29,6 @@
 #define ANSWER_MAX ((size_t)65536)
 #define SCRATCH_MAX ((size_t)16 << 20)
 #define URL_MAX 2048
-#define LINE_MAX_ 160
 
 struct zt_job_call {
     const struct zt_privacy_verdict *verdict;
@@ -40,7 +39,7 @@ struct zt_job_call {
     /* target */
     bool targeted, sent;
     char url[URL_MAX];
-    char lines[ZT__JOBS_HEADERS_MAX - 1][LINE_MAX_];
+    char lines[ZT__JOBS_HEADERS_MAX - 1][ZT__JOBS_HEADER_LINE_MAX];
     char *auth; /* "Authorization: Bearer ..." (zt_malloc, wiped) */
     struct zt__jobs_post post;
     /* the transfer (the sending thread's only) */
@@ -139,20 +138,19 @@ int zt_job_call_target(struct zt_job_call *j, const struct zt_job_target *t)
     if (un < 0 || (size_t)un >= sizeof j->url) return ZT_ETOOBIG;
     size_t n = 0;
     const char *fixed[] = {"Content-Type: " ZT_SEALED_MEDIA_ENVELOPE, "Accept: " ZT_SEALED_MEDIA_RESULT, "Expect:"};
-    for (size_t i = 0; i < 3; i++) zt_strlcpy(j->lines[n++], fixed[i], LINE_MAX_);
-    if (t->via_relay) snprintf(j->lines[n++], LINE_MAX_, ZT_JOB_TARGET_HEADER ": %s", j->worker_id);
+    for (size_t i = 0; i < 3; i++) zt_strlcpy(j->lines[n++], fixed[i], ZT__JOBS_HEADER_LINE_MAX);
+    if (t->via_relay) snprintf(j->lines[n++], ZT__JOBS_HEADER_LINE_MAX, ZT_JOB_TARGET_HEADER ": %s", j->worker_id);
     if (t->sign_as) {
-        char target[ZT_NODEAUTH_TARGET_MAX];
-        const char *ep = zt__jobs_endpoint_path(j->url);
-        if ((size_t)snprintf(target, sizeof target, "%s", ep) >= sizeof target) return ZT_ETOOBIG;
+        const char *target = zt__jobs_endpoint_path(j->url); /* the endpoint's path + the route */
+        if (strlen(target) >= ZT_NODEAUTH_TARGET_MAX) return ZT_ETOOBIG;
         struct zt_nodeauth_headers sh;
         int rc = zt_nodeauth_sign(t->sign_as, t->recipient_id, "POST", target, j->call.env, j->call.env_len, t->now,
                                   &sh);
         if (rc) return rc;
-        snprintf(j->lines[n++], LINE_MAX_, "%s: %s", ZT_NODEAUTH_H_NODE, sh.node);
-        snprintf(j->lines[n++], LINE_MAX_, "%s: %s", ZT_NODEAUTH_H_DATE, sh.date);
-        snprintf(j->lines[n++], LINE_MAX_, "%s: %s", ZT_NODEAUTH_H_NONCE, sh.nonce);
-        snprintf(j->lines[n++], LINE_MAX_, "%s: %s", ZT_NODEAUTH_H_SIG, sh.sig);
+        snprintf(j->lines[n++], ZT__JOBS_HEADER_LINE_MAX, "%s: %s", ZT_NODEAUTH_H_NODE, sh.node);
+        snprintf(j->lines[n++], ZT__JOBS_HEADER_LINE_MAX, "%s: %s", ZT_NODEAUTH_H_DATE, sh.date);
+        snprintf(j->lines[n++], ZT__JOBS_HEADER_LINE_MAX, "%s: %s", ZT_NODEAUTH_H_NONCE, sh.nonce);
+        snprintf(j->lines[n++], ZT__JOBS_HEADER_LINE_MAX, "%s: %s", ZT_NODEAUTH_H_SIG, sh.sig);
     }
     memset(&j->post, 0, sizeof j->post);
     for (size_t i = 0; i < n; i++) j->post.headers[i] = j->lines[i];

@@ -22,8 +22,6 @@
 #include "zentalk/zt_str.h"
 #include "zentalk/zt_time.h"
 
-#define LINE_MAX_ 160
-
 struct zt_relay {
     struct zt_peers *peers;
     const struct zt_identity *id;
@@ -37,7 +35,7 @@ struct zt_relay_fwd {
     struct zt_relay *relay;
     char target_id[ZT_IDENTITY_ID_SIZE];
     char url[ZT_DESCRIPTOR_MAX_ENDPOINT + sizeof ZT_JOB_PATH_SEALED + 1];
-    char lines[6][LINE_MAX_];
+    char lines[6][ZT__JOBS_HEADER_LINE_MAX];
     uint8_t *body;
     size_t body_len;
     struct zt_relay_sink sink;
@@ -161,12 +159,12 @@ int zt_relay_accept(struct zt_relay *r, const char *target, const char *content_
     memcpy(f->body, body, len);
     f->body_len = len;
     if (zt_nodeauth_sign(r->id, peer.node_id, "POST", signed_target, f->body, len, now, &sh) != 0) goto oom;
-    zt_strlcpy(f->lines[0], "Content-Type: " ZT_SEALED_MEDIA_ENVELOPE, LINE_MAX_);
-    zt_strlcpy(f->lines[1], "Expect:", LINE_MAX_); /* no 100-continue round trip */
-    snprintf(f->lines[2], LINE_MAX_, "%s: %s", ZT_NODEAUTH_H_NODE, sh.node);
-    snprintf(f->lines[3], LINE_MAX_, "%s: %s", ZT_NODEAUTH_H_DATE, sh.date);
-    snprintf(f->lines[4], LINE_MAX_, "%s: %s", ZT_NODEAUTH_H_NONCE, sh.nonce);
-    snprintf(f->lines[5], LINE_MAX_, "%s: %s", ZT_NODEAUTH_H_SIG, sh.sig);
+    zt_strlcpy(f->lines[0], "Content-Type: " ZT_SEALED_MEDIA_ENVELOPE, ZT__JOBS_HEADER_LINE_MAX);
+    zt_strlcpy(f->lines[1], "Expect:", ZT__JOBS_HEADER_LINE_MAX); /* no 100-continue round trip */
+    snprintf(f->lines[2], ZT__JOBS_HEADER_LINE_MAX, "%s: %s", ZT_NODEAUTH_H_NODE, sh.node);
+    snprintf(f->lines[3], ZT__JOBS_HEADER_LINE_MAX, "%s: %s", ZT_NODEAUTH_H_DATE, sh.date);
+    snprintf(f->lines[4], ZT__JOBS_HEADER_LINE_MAX, "%s: %s", ZT_NODEAUTH_H_NONCE, sh.nonce);
+    snprintf(f->lines[5], ZT__JOBS_HEADER_LINE_MAX, "%s: %s", ZT_NODEAUTH_H_SIG, sh.sig);
     *out = f;
     return 0;
 oom:

@@ -12,7 +12,7 @@
 #include "zentalk/zt_error.h"
 
 #define ZT__JOBS_HEADERS_MAX 12
-#define ZT__JOBS_HEADER_LINE_MAX 256
+#define ZT__JOBS_HEADER_LINE_MAX 160 /* one fixed header line (not a bearer token) */
 
 struct zt__jobs_post {
     const char *url;               /* http:// or https:// only */
