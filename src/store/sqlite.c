@@ -1,11 +1,16 @@
 /* sqlite.c: the SQLite backend of the storage interface (zt_store.h).
  *
  * One connection per handle (not thread-safe: callers serialise), WAL
- * journal, synchronous=NORMAL, busy timeout from the options, every
- * statement prepared once at open, secure_delete=ON so deleted rows are
- * overwritten with zeros in the file rather than left in free pages.
- * Operations that write several rows run inside a SAVEPOINT, so they are
- * atomic alone and nest inside a caller's begin/commit. */
+ * journal, synchronous=NORMAL, busy timeout from the options,
+ * secure_delete=ON so deleted rows are overwritten with zeros in the file
+ * rather than left in free pages. Open makes meta current (bootstrap():
+ * a new file, or the upgrade of the single-version layout), migrates the
+ * built-in owners through zt_store_migrate, then prepares the search and
+ * salt statements once. The generic statements (zt_store_prepare) are
+ * thin wrappers over sqlite3_stmt. Search operations that write several
+ * rows run inside a SAVEPOINT, so they are atomic alone and nest inside a
+ * caller's transaction. Lock timeouts (SQLITE_BUSY/LOCKED) mark the handle
+ * as in conflict so that zt_store_tx retries. */
 #include <errno.h>
 #include <stdio.h>
 #include <fcntl.h>
