@@ -49,18 +49,12 @@ int zt__privacy_open_audit(struct zt__privacy *pv, const struct zt_identity *id,
     int n = snprintf(dir, sizeof pv->audit_dir, "%s/logs/audit", pv->cfg->node.data_dir);
     if (n < 0 || (size_t)n >= sizeof pv->audit_dir) return ZT_ETOOBIG;
     /* identities go into the log as keyed pseudonyms whose salts live in
-     * the node store (database.sqlite_path): no salt store, no audit log */
-    const char *sp = pv->cfg->database.sqlite_path;
-    char spath[2048];
-    n = sp[0] == '/' ? snprintf(spath, sizeof spath, "%s", sp)
-                     : snprintf(spath, sizeof spath, "%s/%s", pv->cfg->node.data_dir, sp);
-    if (n < 0 || (size_t)n >= sizeof spath) return ZT_ETOOBIG;
-    struct zt_store_opts so = {.path = spath, .busy_timeout_ms = pv->cfg->database.busy_timeout_ms};
+     * the node store (database.*): no salt store, no audit log */
     struct zt_store *st = NULL;
-    int src = zt_store_open("sqlite", &so, &st);
+    int src = zt_store_open_config(pv->cfg, NULL, &st, errs);
     if (!src) src = zt_pseudoid_new(st, zt_identity_kem_sk(id), &pv->pid);
     if (src) {
-        if (errs) zt_ignore(zt_buf_appendf(errs, "audit: cannot open the pseudonym store %s: %s\n", spath, zt_strerror(src)));
+        if (errs) zt_ignore(zt_buf_appendf(errs, "audit: cannot open the pseudonym store: %s\n", zt_strerror(src)));
         return src;
     }
     enum zt_audit_fsync mode = ZT_AUDIT_FSYNC_CHECKPOINT;
