@@ -55,6 +55,11 @@ struct zt_hparams {
  * shape and type (unsupported types are a clear error naming the type and
  * tensor), and builds the tokenizer. Problems are appended to err. */
 ZT_NODISCARD int zt_model_load(const char *path, struct zt_model **out, struct zt_buf *err);
+/* The same on a named compute backend ("cpu", the default and reference;
+ * NULL = "cpu"). ZT_ENOTFOUND when this build has no such backend,
+ * ZT_EUNSUPPORTED when the backend lacks a tensor type the model uses. */
+ZT_NODISCARD int zt_model_load_on(const char *path, const char *backend, struct zt_model **out,
+                                  struct zt_buf *err);
 void zt_model_free(struct zt_model *m);
 
 const struct zt_hparams *zt_model_hparams(const struct zt_model *m);
@@ -62,6 +67,8 @@ struct zt_tokenizer *zt_model_tokenizer(const struct zt_model *m);
 const struct zt_gguf *zt_model_gguf(const struct zt_model *m);
 /* Bytes of weights mapped (for the cache's memory budget). */
 size_t zt_model_weight_bytes(const struct zt_model *m);
+/* Name of the compute backend the model runs on ("cpu"). */
+const char *zt_model_backend(const struct zt_model *m);
 
 /* Threads used by zt_model_decode for this model (1..256). Changing it never
  * changes results. Default: 1. */
