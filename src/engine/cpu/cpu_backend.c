@@ -55,16 +55,11 @@ static int cpu_set_threads(struct zt__backend *be, unsigned n_threads)
     return 0;
 }
 
+/* Every weight type zt_quant.h has a dot-product kernel for. */
 static bool cpu_supports(const struct zt__backend *be, enum zt_ggml_type type)
 {
     (void)be;
-    switch (type) {
-    case ZT_GGML_F32: case ZT_GGML_F16: case ZT_GGML_BF16: case ZT_GGML_Q8_0:
-    case ZT_GGML_Q4_0: case ZT_GGML_Q4_K: case ZT_GGML_Q6_K:
-        return true;
-    default:
-        return false;
-    }
+    return zt_quant_vec_dot_type(type) != ZT_GGML_TYPE_COUNT;
 }
 
 static int cpu_buffer_alloc(struct zt__backend *be, size_t size, struct zt__buffer **out)
