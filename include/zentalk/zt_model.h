@@ -3,7 +3,9 @@
  *
  * A struct zt_model holds the hyper-parameters and the read-only, mmapped
  * weights; it is shared by every sequence. A struct zt_seq is one sequence's
- * mutable state (its KV cache and position). zt_model_decode() runs one
+ * mutable state (its KV cache and position). Both live on a compute
+ * backend (the CPU unless zt_model_load_on names another; see
+ * docs/internals/backend.md). zt_model_decode() runs one
  * forward pass over a batch of tokens that may belong to different
  * sequences (prompt processing and continuous batching are the same call).
  *
@@ -74,7 +76,9 @@ const char *zt_model_backend(const struct zt_model *m);
  * changes results. Default: 1. */
 ZT_NODISCARD int zt_model_set_threads(struct zt_model *m, unsigned n_threads);
 
-/* A sequence with room for n_ctx tokens (0 = the model's training context). */
+/* A sequence with room for n_ctx tokens (0 = the model's training context).
+ * Its KV cache lives in the model's compute backend: free every sequence
+ * before its model. */
 ZT_NODISCARD int zt_seq_new(const struct zt_model *m, uint32_t n_ctx, struct zt_seq **out);
 void zt_seq_free(struct zt_seq *s);
 uint32_t zt_seq_pos(const struct zt_seq *s);     /* tokens in the cache */

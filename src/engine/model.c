@@ -26,14 +26,10 @@
 
 #define MAX_BATCH 512 /* larger batches are processed in chunks (same results) */
 
-/* A weight is a tensor in the backend's memory (buf NULL: absent):
- * ne0 = row length, ne1 = rows (1 for norms and biases). */
-struct weight {
-    struct zt__tensor t;
-};
-
+/* Weights are tensors in the backend's memory (buf NULL: absent): ne0 = row
+ * length, ne1 = rows (1 for norms and biases). */
 struct layer {
-    struct weight attn_norm, wq, wk, wv, wo, bq, bk, bv, ffn_norm, w_gate, w_up, w_down;
+    struct zt__tensor attn_norm, wq, wk, wv, wo, bq, bk, bv, ffn_norm, w_gate, w_up, w_down;
     bool has_bias;
 };
 
@@ -41,7 +37,7 @@ struct zt_model {
     struct zt_gguf *gguf;
     struct zt_tokenizer *tok;
     struct zt_hparams hp;
-    struct weight tok_embd, out_norm, output;
+    struct zt__tensor tok_embd, out_norm, output;
     struct layer *layers;
     struct zt__backend *be;
     struct zt__buffer **mapped; /* weight buffers to unmap, n_mapped of them */
@@ -114,9 +110,10 @@ static bool type_supported(enum zt_ggml_type t)
     }
 }
 
-/* Find a tensor and check its shape: ne0 = n, ne1 = rows (rows 0 = 1-D). */
+/* Find a tensor, check its shape (ne0 = n, ne1 = rows; rows 0 = 1-D) and
+ * type, and map it into the backend (m->mapped keeps it for unmapping). */
 static int find_weight(struct zt_model *m, const char *name, uint64_t n, uint64_t rows,
-                       bool required, struct weight *w, struct zt_buf *err)
+                       bool required, struct zt__tensor *w, struct zt_buf *err)
 {
     const struct zt_gguf_tensor *t = zt_gguf_find_tensor(m->gguf, name);
     memset(w, 0, sizeof *w);
@@ -163,7 +160,7 @@ static int find_weight(struct zt_model *m, const char *name, uint64_t n, uint64_
         return rc;
     }
     m->mapped[m->n_mapped++] = buf;
-    w->t = (struct zt__tensor){.buf = buf, .type = t->type, .ne0 = (size_t)n, .ne1 = (size_t)want_rows,
+    *w = (struct zt__tensor){.buf = buf, .type = t->type, .ne0 = (size_t)n, .ne1 = (size_t)want_rows,
                                .nb1 = (size_t)rb};
     return 0;
 }
@@ -266,7 +263,7 @@ static int load_weights(struct zt_model *m, struct zt_buf *err)
     if (!rc) rc = find_weight(m, "output_norm.weight", d, 0, true, &m->out_norm, err);
     if (!rc) rc = find_weight(m, "output.weight", d, n_vocab, false, &m->output, err);
     if (rc) return rc;
-    if (!m->output.t.buf) {
+    if (!m->output.buf) {
         m->output = m->tok_embd;
         m->hp.tied_output = true;
     }
@@ -294,7 +291,7 @@ static int load_weights(struct zt_model *m, struct zt_buf *err)
         W(bk, "attn_k.bias", kvd, 0, bias);
         W(bv, "attn_v.bias", kvd, 0, bias);
 #undef W
-        L->has_bias = L->bq.t.buf != NULL;
+        L->has_bias = L->bq.buf != NULL;
     }
     if (rc) return rc;
     for (int64_t i = 0; i < zt_gguf_n_tensors(m->gguf); i++) m->weight_bytes += zt_gguf_tensor(m->gguf, i)->size;
@@ -514,7 +511,7 @@ static int decode_chunk(struct zt_model *m, const struct zt_batch_item *items, s
     rope_k.n_heads = hp->n_head_kv;
     struct zt__attn attn = {.n_head = hp->n_head, .n_head_kv = hp->n_head_kv, .head_dim = hp->head_dim};
 
-    TRY(op->get_rows(be, &m->tok_embd.t, m->tokens, &x));
+    TRY(op->get_rows(be, &m->tok_embd, m->tokens, &x));
     for (uint32_t l = 0; l < hp->n_layer; l++) {
         const struct layer *L = &m->layers[l];
         for (size_t b = 0; b < n; b++) {
@@ -522,27 +519,27 @@ static int decode_chunk(struct zt_model *m, const struct zt_batch_item *items, s
             m->kv[b].k.offset = layer_bytes;
             m->kv[b].v.offset = layer_bytes;
         }
-        TRY(op->rmsnorm(be, &x, &L->attn_norm.t, hp->rms_eps, &xn));
-        TRY(op->matmul(be, &L->wq.t, &xn, &q));
-        TRY(op->matmul(be, &L->wk.t, &xn, &k));
-        TRY(op->matmul(be, &L->wv.t, &xn, &v));
+        TRY(op->rmsnorm(be, &x, &L->attn_norm, hp->rms_eps, &xn));
+        TRY(op->matmul(be, &L->wq, &xn, &q));
+        TRY(op->matmul(be, &L->wk, &xn, &k));
+        TRY(op->matmul(be, &L->wv, &xn, &v));
         if (L->has_bias) {
-            TRY(op->add(be, &q, &L->bq.t, &q));
-            TRY(op->add(be, &k, &L->bk.t, &k));
-            TRY(op->add(be, &v, &L->bv.t, &v));
+            TRY(op->add(be, &q, &L->bq, &q));
+            TRY(op->add(be, &k, &L->bk, &k));
+            TRY(op->add(be, &v, &L->bv, &v));
         }
         TRY(op->rope(be, &q, m->pos, &rope_q));
         TRY(op->rope(be, &k, m->pos, &rope_k));
         TRY(op->kv_store(be, &k, &v, m->kv));
         TRY(op->attention(be, &q, m->kv, &attn, &att));
-        TRY(op->matmul(be, &L->wo.t, &att, &proj));
+        TRY(op->matmul(be, &L->wo, &att, &proj));
         TRY(op->add(be, &x, &proj, &x));
 
-        TRY(op->rmsnorm(be, &x, &L->ffn_norm.t, hp->rms_eps, &xn));
-        TRY(op->matmul(be, &L->w_gate.t, &xn, &g));
-        TRY(op->matmul(be, &L->w_up.t, &xn, &u));
+        TRY(op->rmsnorm(be, &x, &L->ffn_norm, hp->rms_eps, &xn));
+        TRY(op->matmul(be, &L->w_gate, &xn, &g));
+        TRY(op->matmul(be, &L->w_up, &xn, &u));
         TRY(op->swiglu(be, &g, &u, &g));
-        TRY(op->matmul(be, &L->w_down.t, &g, &proj));
+        TRY(op->matmul(be, &L->w_down, &g, &proj));
         TRY(op->add(be, &x, &proj, &x));
     }
     /* logits only for the items that ask: gather their rows (m->tokens is
@@ -554,12 +551,12 @@ static int decode_chunk(struct zt_model *m, const struct zt_batch_item *items, s
         struct zt__tensor xo = zt__tensor_f32(m->xn, 0, d, n_out);           /* (n_out, n_embd) */
         struct zt__tensor logits = zt__tensor_f32(m->tmp, 0, hp->n_vocab, n_out); /* (n_out, n_vocab) */
         if (n_out == n) {
-            TRY(op->rmsnorm(be, &x, &m->out_norm.t, hp->rms_eps, &xo));
+            TRY(op->rmsnorm(be, &x, &m->out_norm, hp->rms_eps, &xo));
         } else {
             TRY(op->get_rows(be, &x, m->tokens, &xo));
-            TRY(op->rmsnorm(be, &xo, &m->out_norm.t, hp->rms_eps, &xo));
+            TRY(op->rmsnorm(be, &xo, &m->out_norm, hp->rms_eps, &xo));
         }
-        TRY(op->matmul(be, &m->output.t, &xo, &logits));
+        TRY(op->matmul(be, &m->output, &xo, &logits));
         size_t j = 0, row_bytes = hp->n_vocab * sizeof(float);
         for (size_t b = 0; b < n; b++) {
             if (!items[b].logits) continue;
@@ -623,7 +620,7 @@ int zt_model_embed(struct zt_model *m, const int32_t *tokens, size_t n, float *o
         rc = zt_model_decode(m, items + off, c);
         if (rc) goto out;
         struct zt__tensor x = zt__tensor_f32(m->x, 0, d, c), xn = zt__tensor_f32(m->xn, 0, d, c);
-        TRY(m->be->ops->rmsnorm(m->be, &x, &m->out_norm.t, hp->rms_eps, &xn));
+        TRY(m->be->ops->rmsnorm(m->be, &x, &m->out_norm, hp->rms_eps, &xn));
         for (size_t b = 0; b < c; b++) {
             TRY(m->be->ops->buffer_get(m->be, m->xn, b * d * sizeof(float), row, d * sizeof(float)));
             for (size_t i = 0; i < d; i++) acc[i] += row[i];
