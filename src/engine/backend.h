@@ -33,8 +33,9 @@
  * destination undefined and the forward pass gives up.
  *
  * Determinism: the CPU backend computes every element in the canonical
- * order of docs/internals/quant.md and backend.md; a backend whose `exact`
- * flag is set promises the same bits, and the op tests hold it to that. */
+ * order of docs/internals/quant.md and backend.md; an instance whose
+ * `exact` flag is set promises the same bits, and the op tests hold it to
+ * that. */
 #ifndef ZT_ENGINE_BACKEND_H
 #define ZT_ENGINE_BACKEND_H
 
@@ -89,9 +90,6 @@ struct zt__backend;
 
 struct zt__backend_ops {
     const char *name;
-    /* Bit-identical to the CPU backend on every op (the op tests check it
-     * exactly; other backends are checked within a tolerance). */
-    bool exact;
 
     void (*free)(struct zt__backend *be);
     /* Host threads the backend may use (1..256); never changes results. */
@@ -149,6 +147,11 @@ struct zt__backend_ops {
 /* An instance: backends embed this as the first member of their state. */
 struct zt__backend {
     const struct zt__backend_ops *ops;
+    /* Bit-identical to the CPU backend on every op (the op tests check it
+     * exactly; other backends are checked within a tolerance). Set by
+     * create: always for the CPU; a device backend sets it when it runs in
+     * its deterministic mode (zt__backend_params.exact). */
+    bool exact;
 };
 
 /* ---- registry ------------------------------------------------------------ */
@@ -156,6 +159,8 @@ struct zt__backend {
 struct zt__backend_params {
     unsigned n_threads; /* host threads (0 = 1) */
     unsigned device;    /* device index for backends with several (CPU: ignored) */
+    bool exact;         /* ask for the CPU's bits (a device's deterministic mode;
+                         * CPU: always); the instance's `exact` says what it got */
 };
 
 /* A compiled-in backend: backend.c lists them (the CPU first). create

@@ -379,7 +379,6 @@ static int cpu_swiglu(struct zt__backend *be, const struct zt__tensor *g, const 
 
 static const struct zt__backend_ops cpu_ops = {
     .name = "cpu",
-    .exact = true,
     .free = cpu_free,
     .set_threads = cpu_set_threads,
     .supports = cpu_supports,
@@ -407,6 +406,7 @@ static int cpu_create(const struct zt__backend_params *p, struct zt__backend **o
     struct cpu *c = zt_calloc(1, sizeof *c);
     if (!c) return ZT_ENOMEM;
     c->base.ops = &cpu_ops;
+    c->base.exact = true;
     int rc = zt__par_new(p->n_threads ? p->n_threads : 1, &c->par);
     if (rc) {
         zt_free(c);
