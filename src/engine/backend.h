@@ -106,6 +106,7 @@ struct zt__backend_ops {
     ZT_NODISCARD int (*buffer_map)(struct zt__backend *be, const void *host, size_t size,
                                    struct zt__buffer **out);
     void (*buffer_unmap)(struct zt__backend *be, struct zt__buffer *buf); /* NULL: no-op */
+    /* Upload size bytes at offset; ops issued later see them. */
     ZT_NODISCARD int (*buffer_set)(struct zt__backend *be, struct zt__buffer *buf, size_t offset,
                                    const void *src, size_t size);
     /* Waits for every op issued before it. */
