@@ -14,6 +14,7 @@
 #include <sys/types.h>
 
 #include "zentalk/zt_buf.h"
+#include "zt_test.h"
 
 extern const char *node_bin; /* path of zentalk-node */
 

@@ -3,7 +3,7 @@
  *
  * The report must verify (zt_attest_verify) with our nonce, carry the node's
  * id and the SHA-256 of the zentalk-node file that runs, and a bad nonce is
- * 400. With ZT_SHARED_DIR/models/stories260K.gguf the model is loaded and
+ * 400. With tests/models/stories260K.gguf the model is loaded and
  * its file's SHA-256 must appear in the report.
  * Usage: test_attest_api PATH/zentalk-node PATH/zentalk */
 #include <setjmp.h>
@@ -167,8 +167,7 @@ static void test_loaded_model_hash(void **state)
 {
     (void)state;
     if (!model_path[0]) {
-        printf("skipped: stories260K.gguf not found (set ZT_SHARED_DIR)\n");
-        skip();
+        zt_skip("stories260K.gguf not found (tests/models)");
     }
     struct resp r;
     http(nd.port, "POST", "/v1/completions", "application/json",
@@ -249,8 +248,7 @@ int main(int argc, char **argv)
     node_bin = argv[1];
     cli_bin = argv[2];
     signal(SIGPIPE, SIG_IGN);
-    const char *dir = getenv("ZT_SHARED_DIR");
-    snprintf(model_path, sizeof model_path, "%s/models/stories260K.gguf", dir ? dir : "../shared");
+    if (!zt_test_model("stories260K.gguf", model_path, sizeof model_path)) model_path[0] = '\0';
     char *abs = access(model_path, R_OK) == 0 ? realpath(model_path, NULL) : NULL;
     model_path[0] = '\0';
     if (abs) {
@@ -266,5 +264,5 @@ int main(int argc, char **argv)
     };
     int rc = cmocka_run_group_tests(tests, group_setup, group_teardown);
     curl_global_cleanup();
-    return rc;
+    return zt_test_exit(rc);
 }

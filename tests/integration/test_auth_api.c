@@ -309,5 +309,5 @@ int main(int argc, char **argv)
     int rc = cmocka_run_group_tests_name("shared node", shared_tests, group_setup, group_teardown);
     rc |= cmocka_run_group_tests_name("own nodes", own_tests, NULL, NULL);
     curl_global_cleanup();
-    return rc;
+    return zt_test_exit(rc);
 }

@@ -4,7 +4,7 @@
  * file at debug level:
  *   G, the gateway: messaging features, privacy, search, WebSocket, and the
  *     relay that carries sealed jobs to W; JWT authentication on;
- *   W, the worker: serves ../shared/models/stories260K.gguf. G has no
+ *   W, the worker: serves tests/models/stories260K.gguf. G has no
  *     model, so G seals its chat and completion requests to W (local-first
  *     routing, with the privacy policy applied); they are also called on W
  *     directly, with embeddings (which run only where the model is); the
@@ -445,7 +445,7 @@ static size_t for_unknown_feature_routes(const char *text, char *body, size_t ca
     snprintf(path, sizeof path, "%s/src/server/server.c", src ? src : ".");
     FILE *f = fopen(path, "rb");
     if (!f) {
-        printf("note: %s not readable: only the named feature routes were exercised\n", path);
+        zt_skip_part("%s not readable: only the named feature routes were exercised", path);
         return 0;
     }
     static char buf[1 << 20];
@@ -523,8 +523,7 @@ static void test_canary_everywhere(void **state)
 {
     (void)state;
     if (!model_path[0] || !cli_bin) {
-        printf("skipped: needs the zentalk CLI and stories260K.gguf (set ZT_SHARED_DIR)\n");
-        skip();
+        zt_skip("needs the zentalk CLI and stories260K.gguf (tests/models)");
     }
     uint8_t rnd[12];
     randombytes_buf(rnd, sizeof rnd);
@@ -608,7 +607,7 @@ static void test_canary_everywhere(void **state)
     struct resp r;
     post_as(G.n.port, tok_user, "/v1/search/index", body, ok_search, &r);
     bool have_search = r.status == 200;
-    if (!have_search) printf("note: search unavailable on this node (%s); not indexed\n", zt_buf_str(&r.body));
+    if (!have_search) zt_skip_part("search unavailable on this node (%s); not indexed", zt_buf_str(&r.body));
     resp_free(&r);
     snprintf(body, sizeof body, "{\"user\":\"%s\",\"query\":\"%s door code\"}", sub, C);
     post_as(G.n.port, tok_user, "/v1/search/query", body, ok_search, &r);
@@ -739,11 +738,10 @@ int main(int argc, char **argv)
     node_bin = argv[1];
     cli_bin = argc > 2 ? argv[2] : NULL;
     if (sodium_init() < 0) return 1;
-    const char *shared = getenv("ZT_SHARED_DIR");
-    snprintf(model_path, sizeof model_path, "%s/models/stories260K.gguf", shared ? shared : "../shared");
+    if (!zt_test_model("stories260K.gguf", model_path, sizeof model_path)) model_path[0] = '\0';
     if (access(model_path, R_OK) != 0) model_path[0] = '\0';
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_canary_everywhere, teardown),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return zt_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

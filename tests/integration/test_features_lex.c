@@ -38,7 +38,7 @@ static int group_setup(void **state)
     snprintf(a, sizeof a, "%s/vader.zta", dir ? dir : "data/assets");
     snprintf(b, sizeof b, "%s/moderation.zta", dir ? dir : "data/assets");
     have_assets = access(a, R_OK) == 0 && access(b, R_OK) == 0;
-    if (!have_assets) printf("skipping the answers: %s or %s missing (run `make data`)\n", a, b);
+    if (!have_assets) zt_skip_part("the answers: %s or %s missing (run `make data`)", a, b);
     node_spawn(&nd, NULL, NULL, true, NULL);
     return 0;
 }
@@ -316,5 +316,5 @@ int main(int argc, char **argv)
     };
     int rc = cmocka_run_group_tests(tests, group_setup, group_teardown);
     curl_global_cleanup();
-    return rc;
+    return zt_test_exit(rc);
 }

@@ -165,7 +165,7 @@ static void test_summarize(void **state)
         "{\"from\":\"alice\",\"text\":\"I'll write the release notes by Wednesday.\"},"
         "{\"from\":\"carol\",\"text\":\"What about the budget for the ads?\"}],\"max_sentences\":2}";
     if (!have_stopwords) {
-        printf("skipped the success path: stopwords.zta not installed (run `make data`); expecting 503\n");
+        zt_skip_part("the success path: stopwords.zta not installed (run `make data`); expecting 503");
         expect_error("/v1/features/summarize", body, 503, "asset_missing");
         return;
     }
@@ -210,7 +210,7 @@ static void test_bad_requests(void **state)
     for (size_t k = 0; k < 2; k++) {
         const char *p = routes[k];
         if (k == 1 && !have_stopwords) {
-            printf("summarize 4xx checks skipped: stopwords.zta not installed (the route answers 503 first)\n");
+            zt_skip_part("summarize 4xx checks: stopwords.zta not installed (the route answers 503 first)");
             break;
         }
         expect_error(p, "{\"messages\":[]}", 400, "invalid_request");
@@ -369,8 +369,7 @@ static void test_llm_path(void **state)
 {
     (void)state;
     if (!model_path[0]) {
-        printf("skipped: stories260K.gguf not found (set ZT_SHARED_DIR); the generative path is untested here\n");
-        skip();
+        zt_skip("stories260K.gguf not found (tests/models); the generative path is untested here");
     }
     char dir[] = "/tmp/zt-featcfg-XXXXXX";
     assert_non_null(mkdtemp(dir));
@@ -431,8 +430,7 @@ int main(int argc, char **argv)
     snprintf(p, sizeof p, "%s/stopwords.zta", ad && ad[0] ? ad : "data/assets");
     have_stopwords = access(p, R_OK) == 0;
     if (!have_stopwords) printf("note: %s not found; summaries are checked to answer 503 asset_missing\n", p);
-    const char *dir = getenv("ZT_SHARED_DIR");
-    snprintf(model_path, sizeof model_path, "%s/models/stories260K.gguf", dir ? dir : "../shared");
+    if (!zt_test_model("stories260K.gguf", model_path, sizeof model_path)) model_path[0] = '\0';
     char *abs = access(model_path, R_OK) == 0 ? realpath(model_path, NULL) : NULL;
     if (abs) {
         snprintf(model_path, sizeof model_path, "%s", abs);
@@ -453,5 +451,5 @@ int main(int argc, char **argv)
     int failed = cmocka_run_group_tests_name("features_replies", tests, group_setup, group_teardown);
     failed += cmocka_run_group_tests_name("features_replies_config", solo, NULL, NULL);
     curl_global_cleanup();
-    return failed ? 1 : 0;
+    return zt_test_exit(failed);
 }

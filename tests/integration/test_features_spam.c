@@ -43,8 +43,7 @@ static void test_spam(void **state)
 {
     (void)state;
     if (!have_model) {
-        printf("skipping: data/assets/spam.zta not installed (run `make data`)\n");
-        skip();
+        zt_skip("data/assets/spam.zta not installed (run `make data`)");
     }
     json_t *j = post_ok("/v1/features/spam",
                         "{\"text\":\"Congratulations! You have been selected to WIN a FREE iPhone. Click here to "
@@ -248,5 +247,5 @@ int main(int argc, char **argv)
     };
     int failed = cmocka_run_group_tests_name("features_spam", tests, group_setup, group_teardown);
     curl_global_cleanup();
-    return failed ? 1 : 0;
+    return zt_test_exit(failed);
 }

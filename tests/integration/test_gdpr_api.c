@@ -87,7 +87,7 @@ static int group_setup(void **state)
     const char *d = getenv("ZENTALK_ASSETS_DIR");
     snprintf(p, sizeof p, "%s/glove.zta", d ? d : "data/assets");
     have_glove = access(p, R_OK) == 0;
-    if (!have_glove) printf("note: %s missing: the search parts are skipped (run `make data`)\n", p);
+    if (!have_glove) zt_skip_part("%s missing: the search parts of the tests (run `make data`)", p);
     static const char *const env[] = {"ZENTALK_ENCRYPTION_JWT_SECRET=" SECRET, NULL};
     node_spawn(&nd, NULL, env, true, NULL);
     t_alice = mint("alice@example.org", "user");
@@ -395,5 +395,5 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_cli),
         cmocka_unit_test(test_sweeper),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return zt_test_exit(cmocka_run_group_tests(tests, group_setup, group_teardown));
 }

@@ -70,8 +70,7 @@ static int group_teardown(void **state)
 #define NEED_MODEL()                                                                \
     do {                                                                            \
         if (!model_path[0]) {                                                       \
-            printf("skipped: stories260K.gguf not found (set ZT_SHARED_DIR)\n");    \
-            skip();                                                                 \
+            zt_skip("stories260K.gguf not found (tests/models)");                   \
         }                                                                           \
     } while (0)
 
@@ -380,8 +379,7 @@ int main(int argc, char **argv)
     }
     node_bin = argv[1];
     signal(SIGPIPE, SIG_IGN);
-    const char *dir = getenv("ZT_SHARED_DIR");
-    snprintf(model_path, sizeof model_path, "%s/models/stories260K.gguf", dir ? dir : "../shared");
+    if (!zt_test_model("stories260K.gguf", model_path, sizeof model_path)) model_path[0] = '\0';
     if (access(model_path, R_OK) != 0) model_path[0] = '\0';
     char *abs = model_path[0] ? realpath(model_path, NULL) : NULL;
     if (abs) {
@@ -402,5 +400,5 @@ int main(int argc, char **argv)
     };
     int failed = cmocka_run_group_tests_name("llm_api", tests, group_setup, group_teardown);
     curl_global_cleanup();
-    return failed ? 1 : 0;
+    return zt_test_exit(failed);
 }

@@ -1,6 +1,6 @@
 /* test_local_first: local-first routing, black-box, with real nodes.
  *
- * W: a worker serving the tiny model (../shared/models/stories260K.gguf;
+ * W: a worker serving the tiny model (tests/models/stories260K.gguf;
  * the test skips with the reason when it is absent) that admits only
  * signed peers and trusts G. G: a gateway with no model and W (its real
  * descriptor, which lists the model) in its peers file, and a privacy
@@ -177,8 +177,7 @@ static void make_keyed(struct keyed *k)
 static int setup(void **state)
 {
     (void)state;
-    const char *shared = getenv("ZT_SHARED_DIR");
-    snprintf(model_path, sizeof model_path, "%s/models/stories260K.gguf", shared ? shared : "../shared");
+    if (!zt_test_model("stories260K.gguf", model_path, sizeof model_path)) model_path[0] = '\0';
     have_model = access(model_path, R_OK) == 0;
     if (!have_model) return 0;
     make_keyed(&W);
@@ -274,8 +273,7 @@ static int teardown(void **state)
 static void need_model(void)
 {
     if (!have_model) {
-        printf("skipped: needs the tiny model %s (make data)\n", model_path);
-        skip();
+        zt_skip("needs the tiny model stories260K.gguf (tests/models)");
     }
 }
 
@@ -599,5 +597,5 @@ int main(int argc, char **argv)
     };
     int rc = cmocka_run_group_tests_name("local_first", tests, setup, teardown);
     curl_global_cleanup();
-    return rc;
+    return zt_test_exit(rc);
 }

@@ -648,5 +648,5 @@ int main(int argc, char **argv)
     int failed = cmocka_run_group_tests_name("node_shared", shared_tests, group_setup, group_teardown);
     failed += cmocka_run_group_tests_name("node_lifecycle", own_tests, NULL, NULL);
     curl_global_cleanup();
-    return failed ? 1 : 0;
+    return zt_test_exit(failed);
 }

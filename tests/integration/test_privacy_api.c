@@ -375,5 +375,5 @@ int main(int argc, char **argv)
     };
     int rc = cmocka_run_group_tests(tests, group_setup, group_teardown);
     curl_global_cleanup();
-    return rc;
+    return zt_test_exit(rc);
 }

@@ -841,12 +841,10 @@ static void test_cli_peers_add(void **state)
 static void test_client_relay_worker(void **state)
 {
     (void)state;
-    const char *shared = getenv("ZT_SHARED_DIR");
     char model[1024];
-    snprintf(model, sizeof model, "%s/models/stories260K.gguf", shared ? shared : "../shared");
+    if (!zt_test_model("stories260K.gguf", model, sizeof model)) model[0] = '\0';
     if (!cli_bin || access(model, R_OK) != 0) {
-        printf("skipped: needs the zentalk CLI and %s\n", model);
-        skip();
+        zt_skip("needs the zentalk CLI and %s", model);
     }
     struct peer_node W;
     make_dir(&W);
@@ -960,5 +958,5 @@ int main(int argc, char **argv)
     };
     int rc = cmocka_run_group_tests_name("relay", tests, setup, teardown);
     curl_global_cleanup();
-    return rc;
+    return zt_test_exit(rc);
 }

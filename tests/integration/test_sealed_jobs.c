@@ -46,8 +46,7 @@ static struct zt_node_descriptor desc;
 #define NEED_MODEL()                                                                \
     do {                                                                            \
         if (!model_path[0]) {                                                       \
-            printf("skipped: stories260K.gguf not found (set ZT_SHARED_DIR)\n");    \
-            skip();                                                                 \
+            zt_skip("stories260K.gguf not found (tests/models)");                   \
         }                                                                           \
     } while (0)
 
@@ -709,8 +708,7 @@ int main(int argc, char **argv)
     cli_bin = argv[2];
     signal(SIGPIPE, SIG_IGN);
     if (zt_crypto_init() != 0) return 1;
-    const char *dir = getenv("ZT_SHARED_DIR");
-    snprintf(model_path, sizeof model_path, "%s/models/stories260K.gguf", dir ? dir : "../shared");
+    if (!zt_test_model("stories260K.gguf", model_path, sizeof model_path)) model_path[0] = '\0';
     if (access(model_path, R_OK) != 0) {
         printf("note: %s not found; the tests that need the tiny model are skipped\n", model_path);
         model_path[0] = '\0';
@@ -737,5 +735,5 @@ int main(int argc, char **argv)
     };
     int failed = cmocka_run_group_tests_name("sealed_jobs", tests, group_setup, group_teardown);
     curl_global_cleanup();
-    return failed ? 1 : 0;
+    return zt_test_exit(failed);
 }

@@ -26,7 +26,7 @@ static bool have_assets(void)
     snprintf(p, sizeof p, "%s/glove.zta", d ? d : "data/assets");
     struct stat st;
     if (stat(p, &st) != 0) {
-        printf("skipped: %s not installed (run `make data`)\n", p);
+        zt_skip_part("%s not installed (run `make data`)", p);
         return false;
     }
     return true;
@@ -311,5 +311,5 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_identity_rules),
         cmocka_unit_test(test_disabled_and_missing),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return zt_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -311,5 +311,5 @@ int main(int argc, char **argv)
     };
     int rc = cmocka_run_group_tests_name("tls", tests, setup, teardown);
     curl_global_cleanup();
-    return rc;
+    return zt_test_exit(rc);
 }

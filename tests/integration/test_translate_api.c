@@ -48,7 +48,7 @@ static int group_teardown(void **state)
 
 static bool need_pair(void)
 {
-    if (!have_pair) print_message("skipped: Apertium's eng-spa pair is not installed (scripts/setup.sh)\n");
+    if (!have_pair) zt_skip_part("Apertium's eng-spa pair is not installed (scripts/setup.sh)");
     return have_pair;
 }
 
@@ -241,8 +241,7 @@ static void test_timeout_504(void **state)
 {
     (void)state;
     if (access("/usr/bin/apertium-wblank-mode", X_OK) != 0) {
-        print_message("skipped: apertium-wblank-mode is not installed\n");
-        skip();
+        zt_skip("apertium-wblank-mode is not installed");
     }
     char dir[] = "/tmp/zt-trmodes-XXXXXX";
     assert_non_null(mkdtemp(dir));
@@ -327,5 +326,5 @@ int main(int argc, char **argv)
     };
     int rc = cmocka_run_group_tests(tests, group_setup, group_teardown);
     curl_global_cleanup();
-    return rc;
+    return zt_test_exit(rc);
 }

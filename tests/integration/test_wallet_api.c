@@ -239,5 +239,5 @@ int main(int argc, char **argv)
     int rc = cmocka_run_group_tests_name("wallet login", tests, group_setup, group_teardown);
     secp256k1_context_destroy(ctx);
     curl_global_cleanup();
-    return rc;
+    return zt_test_exit(rc);
 }

@@ -18,6 +18,7 @@
 
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_config.h"
+#include "zt_test.h"
 
 #define ERRS_MAX (1u << 20)
 
@@ -1441,5 +1442,5 @@ int main(void)
         T(test_alloc_failures),
     };
 #undef T
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return zt_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }
