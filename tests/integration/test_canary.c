@@ -681,8 +681,10 @@ static void test_canary_everywhere(void **state)
     assert_true(json_integer_value(json_object_get(erased, "audit_entries_unlinked")) >= 10);
     json_decref(er);
     json_t *e2 = export_as(tok_user, "{}");
-    assert_int_equal(export_docs(e2, &has), 0);
-    assert_false(has);
+    if (have_search) { /* without the search asset there is no index to export (skip noted above) */
+        assert_int_equal(export_docs(e2, &has), 0);
+        assert_false(has);
+    }
     au = json_object_get(json_object_get(e2, "data"), "audit_entries");
     assert_int_equal(json_integer_value(json_object_get(au, "count")), 0);
     assert_true(json_is_null(json_object_get(au, "pseudonym")));
