@@ -95,10 +95,9 @@ static char *mint(const char *s, const char *role)
 
 static void make_node(struct peer_node *p, const char *tag)
 {
-    char tmpl[64];
-    snprintf(tmpl, sizeof tmpl, "/tmp/zt-canary-%s-XXXXXX", tag);
-    zt_strlcpy(p->dir, tmpl, sizeof p->dir);
-    assert_non_null(mkdtemp(p->dir));
+    char t[32];
+    snprintf(t, sizeof t, "canary-%s", tag);
+    tmp_dir(p->dir, sizeof p->dir, t);
     char d[320], key[400];
     snprintf(d, sizeof d, "%s/data", p->dir);
     assert_int_equal(mkdir(d, 0700), 0);
@@ -473,28 +472,7 @@ static size_t for_unknown_feature_routes(const char *text, char *body, size_t ca
 
 static int run_cli(const char *const *args, struct zt_buf *out)
 {
-    int pfd[2];
-    assert_int_equal(pipe(pfd), 0);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        dup2(pfd[1], 1);
-        dup2(pfd[1], 2);
-        close(pfd[0]);
-        const char *argv[32];
-        int a = 0;
-        argv[a++] = cli_bin;
-        for (int i = 0; args[i] && a < 31; i++) argv[a++] = args[i];
-        argv[a] = NULL;
-        execv(cli_bin, (char *const *)(uintptr_t)argv);
-        _exit(127);
-    }
-    close(pfd[1]);
-    drain_fd(pfd[0], out);
-    close(pfd[0]);
-    int st = 0;
-    assert_int_equal(waitpid(pid, &st, 0), pid);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+    return run_prog(cli_bin, args, NULL, NULL, out, RUN_MERGE_STDERR);
 }
 
 static json_t *export_as(const char *token, const char *body)
@@ -740,7 +718,7 @@ int main(int argc, char **argv)
     node_bin = argv[1];
     cli_bin = argc > 2 ? argv[2] : NULL;
     if (sodium_init() < 0) return 1;
-    if (!zt_test_model("stories260K.gguf", model_path, sizeof model_path)) model_path[0] = '\0';
+    (void)find_test_model("stories260K.gguf", model_path, sizeof model_path);
     if (access(model_path, R_OK) != 0) model_path[0] = '\0';
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_canary_everywhere, teardown),

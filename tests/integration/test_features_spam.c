@@ -20,14 +20,7 @@ static bool have_model;
 
 static json_t *post_ok(const char *path, const char *body)
 {
-    struct resp r;
-    http(nd.port, "POST", path, "application/json", body, &r);
-    if (r.status != 200) fprintf(stderr, "%s: HTTP %ld %s\n", path, r.status, zt_buf_str(&r.body));
-    assert_int_equal(r.status, 200);
-    json_t *j = resp_json(&r);
-    resp_free(&r);
-    assert_non_null(j);
-    return j;
+    return post_json(nd.port, path, NULL, body, 200);
 }
 
 static void post_err(uint16_t port, const char *path, const char *ctype, const char *body, long status, const char *code)

@@ -25,8 +25,7 @@ static struct node nd;
 /* A config directory whose models.yaml serves the shared model. */
 static void write_config(void)
 {
-    snprintf(cfg_dir, sizeof cfg_dir, "/tmp/zt-llmcfg-XXXXXX");
-    assert_non_null(mkdtemp(cfg_dir));
+    tmp_dir(cfg_dir, sizeof cfg_dir, "llmcfg");
     char p[400];
     snprintf(p, sizeof p, "%s/models.yaml", cfg_dir);
     FILE *f = fopen(p, "w");
@@ -76,13 +75,7 @@ static int group_teardown(void **state)
 
 static json_t *post(const char *path, const char *body, long want_status)
 {
-    struct resp r;
-    http(nd.port, "POST", path, "application/json", body, &r);
-    if (r.status != want_status) fprintf(stderr, "POST %s -> %ld: %s\n", path, r.status, zt_buf_str(&r.body));
-    assert_int_equal(r.status, want_status);
-    json_t *j = resp_json(&r);
-    resp_free(&r);
-    return j;
+    return post_json(nd.port, path, NULL, body, want_status);
 }
 
 static void test_models_list(void **state)
@@ -379,7 +372,7 @@ int main(int argc, char **argv)
     }
     node_bin = argv[1];
     signal(SIGPIPE, SIG_IGN);
-    if (!zt_test_model("stories260K.gguf", model_path, sizeof model_path)) model_path[0] = '\0';
+    (void)find_test_model("stories260K.gguf", model_path, sizeof model_path);
     if (access(model_path, R_OK) != 0) model_path[0] = '\0';
     char *abs = model_path[0] ? realpath(model_path, NULL) : NULL;
     if (abs) {

@@ -72,21 +72,6 @@ static struct {
     atomic_int served;
 } F;
 
-static int listen_any(uint16_t *port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    assert_true(fd >= 0);
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(listen(fd, 8), 0);
-    socklen_t l = sizeof a;
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &l), 0);
-    *port = ntohs(a.sin_port);
-    return fd;
-}
 
 static void fake_serve(int c, struct zt_env_replay *replay)
 {
@@ -164,8 +149,7 @@ static void *fake_main(void *arg)
 
 static void make_keyed(struct keyed *k)
 {
-    zt_strlcpy(k->dir, "/tmp/zt-route-XXXXXX", sizeof k->dir);
-    assert_non_null(mkdtemp(k->dir));
+    tmp_dir(k->dir, sizeof k->dir, "route");
     snprintf(k->data, sizeof k->data, "%s/data", k->dir);
     assert_int_equal(mkdir(k->data, 0700), 0);
     assert_int_equal(zt_identity_generate(&k->id), 0);
@@ -177,7 +161,7 @@ static void make_keyed(struct keyed *k)
 static int setup(void **state)
 {
     (void)state;
-    if (!zt_test_model("stories260K.gguf", model_path, sizeof model_path)) model_path[0] = '\0';
+    (void)find_test_model("stories260K.gguf", model_path, sizeof model_path);
     have_model = access(model_path, R_OK) == 0;
     if (!have_model) return 0;
     make_keyed(&W);
@@ -277,16 +261,6 @@ static void need_model(void)
     }
 }
 
-static json_t *post_json(uint16_t port, const char *path, const char *body, long want)
-{
-    struct resp r;
-    http(port, "POST", path, "application/json", body, &r);
-    if (r.status != want) fprintf(stderr, "%s -> %ld: %s\n", path, r.status, zt_buf_str(&r.body));
-    assert_int_equal(r.status, want);
-    json_t *j = resp_json(&r);
-    resp_free(&r);
-    return j;
-}
 
 static const char *answer_text(json_t *j, bool chat)
 {
@@ -348,10 +322,10 @@ static void test_completion_and_chat(void **state)
     for (int chat = 0; chat < 2; chat++) {
         const char *path = chat ? "/v1/chat/completions" : "/v1/completions";
         snprintf(body, sizeof body, chat ? CHAT : COMPLETION, "");
-        json_t *direct = post_json(W.n.port, path, body, 200);
+        json_t *direct = post_json(W.n.port, path, NULL, body, 200);
         assert_string_equal(json_string_value(json_object_get(json_object_get(direct, "zentalk"), "ran_on")), "local");
         uint64_t t0 = zt_time_mono_ms();
-        json_t *via = post_json(G.n.port, path, body, 200);
+        json_t *via = post_json(G.n.port, path, NULL, body, 200);
         uint64_t t1 = zt_time_mono_ms();
         const char *want = answer_text(direct, chat);
         assert_true(strlen(want) > 10);
@@ -368,9 +342,9 @@ static void test_completion_and_chat(void **state)
             uint64_t loc[9], rem[9];
             for (int i = 0; i < 9; i++) {
                 uint64_t a = zt_time_mono_ns();
-                json_decref(post_json(W.n.port, path, body, 200));
+                json_decref(post_json(W.n.port, path, NULL, body, 200));
                 uint64_t b = zt_time_mono_ns();
-                json_decref(post_json(G.n.port, path, body, 200));
+                json_decref(post_json(G.n.port, path, NULL, body, 200));
                 uint64_t c = zt_time_mono_ns();
                 loc[i] = (b - a) / 1000;
                 rem[i] = (c - b) / 1000;
@@ -425,13 +399,13 @@ static void test_pseudonymise_and_local_only(void **state)
                          "\"temperature\":0.9,\"max_tokens\":32}";
     const char *clear = "{\"model\":\"stories\",\"prompt\":\"Lily wrote to lily.doe@example.com and\",\"seed\":11,"
                         "\"temperature\":0.9,\"max_tokens\":32}";
-    json_t *direct = post_json(W.n.port, "/v1/completions", masked, 200);
-    json_t *via = post_json(G.n.port, "/v1/completions", clear, 200);
+    json_t *direct = post_json(W.n.port, "/v1/completions", NULL, masked, 200);
+    json_t *via = post_json(G.n.port, "/v1/completions", NULL, clear, 200);
     assert_string_equal(answer_text(via, false), answer_text(direct, false));
     assert_string_equal(json_string_value(json_object_get(json_object_get(via, "zentalk"), "seq_hash")),
                         json_string_value(json_object_get(json_object_get(direct, "zentalk"), "seq_hash")));
     /* and not W's answer to the address itself (the comparison means something) */
-    json_t *leak = post_json(W.n.port, "/v1/completions", clear, 200);
+    json_t *leak = post_json(W.n.port, "/v1/completions", NULL, clear, 200);
     assert_string_not_equal(json_string_value(json_object_get(json_object_get(leak, "zentalk"), "seq_hash")),
                             json_string_value(json_object_get(json_object_get(via, "zentalk"), "seq_hash")));
     json_decref(leak);
@@ -548,8 +522,8 @@ static void test_via_relay(void **state)
     char body[512];
     snprintf(body, sizeof body, COMPLETION, "");
     long long fwd = metric_value(R.n.port, "zentalk_relay_requests_total{outcome=\"forwarded\"}");
-    json_t *direct = post_json(W.n.port, "/v1/completions", body, 200);
-    json_t *via = post_json(G2.n.port, "/v1/completions", body, 200);
+    json_t *direct = post_json(W.n.port, "/v1/completions", NULL, body, 200);
+    json_t *via = post_json(G2.n.port, "/v1/completions", NULL, body, 200);
     assert_string_equal(answer_text(via, false), answer_text(direct, false));
     json_t *zt = json_object_get(via, "zentalk");
     assert_remote(zt);

@@ -61,21 +61,6 @@ struct fake {
     bool part1_before_part2; /* the client had part 1 before part 2 was sent */
 };
 
-static int listen_any(uint16_t *port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    assert_true(fd >= 0);
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(listen(fd, 4), 0);
-    socklen_t l = sizeof a;
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &l), 0);
-    *port = ntohs(a.sin_port);
-    return fd;
-}
 
 static const char *find_ci(const char *hay, const char *needle)
 {
@@ -154,8 +139,7 @@ struct peer_node {
 
 static void make_dir(struct peer_node *p)
 {
-    zt_strlcpy(p->dir, "/tmp/zt-relay-XXXXXX", sizeof p->dir);
-    assert_non_null(mkdtemp(p->dir));
+    tmp_dir(p->dir, sizeof p->dir, "relay");
     char d[320], key[400];
     snprintf(d, sizeof d, "%s/data", p->dir);
     assert_int_equal(mkdir(d, 0700), 0);
@@ -605,18 +589,7 @@ static const char *cli_bin;
 
 static int run_quiet(const char *const *argv)
 {
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        int null = open("/dev/null", O_WRONLY);
-        dup2(null, 1);
-        dup2(null, 2);
-        execvp(argv[0], (char *const *)(uintptr_t)argv);
-        _exit(127);
-    }
-    int st = 0;
-    assert_int_equal(waitpid(pid, &st, 0), pid);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+    return run_prog(argv[0], argv + 1, NULL, NULL, NULL, RUN_QUIET);
 }
 
 /* A relay R2 (CA file set, long timeout) in front of an HTTPS target TS and
@@ -727,30 +700,7 @@ static void test_relay_https_and_client_abort(void **state)
 /* Run the CLI with args; exit status, output in out. */
 static int cli(const char *const *args, struct zt_buf *out)
 {
-    int pfd[2];
-    assert_int_equal(pipe(pfd), 0);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        dup2(pfd[1], 1);
-        dup2(pfd[1], 2);
-        close(pfd[0]);
-        const char *argv[32];
-        int a = 0;
-        argv[a++] = cli_bin;
-        for (int i = 0; args[i] && a < 31; i++) argv[a++] = args[i];
-        argv[a] = NULL;
-        execv(cli_bin, (char *const *)(uintptr_t)argv);
-        _exit(127);
-    }
-    close(pfd[1]);
-    char buf[4096];
-    ssize_t r;
-    while ((r = read(pfd[0], buf, sizeof buf)) > 0) assert_int_equal(zt_buf_append(out, buf, (size_t)r), 0);
-    close(pfd[0]);
-    int st = 0;
-    assert_int_equal(waitpid(pid, &st, 0), pid);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+    return run_prog(cli_bin, args, NULL, NULL, out, RUN_MERGE_STDERR);
 }
 
 static void test_cli_peers_add(void **state)
@@ -842,7 +792,7 @@ static void test_client_relay_worker(void **state)
 {
     (void)state;
     char model[1024];
-    if (!zt_test_model("stories260K.gguf", model, sizeof model)) model[0] = '\0';
+    (void)find_test_model("stories260K.gguf", model, sizeof model);
     if (!cli_bin || access(model, R_OK) != 0) {
         zt_skip("needs the zentalk CLI and %s", model);
     }

@@ -236,8 +236,7 @@ static void test_identity_rules(void **state)
     (void)state;
     if (!have_assets()) skip();
     char dir[256];
-    snprintf(dir, sizeof dir, "/tmp/zt-searchcfg-XXXXXX");
-    assert_non_null(mkdtemp(dir));
+    tmp_dir(dir, sizeof dir, "searchcfg");
     put_file(dir, "encryption.yaml", "encryption:\n  jwt_secret: \"" SECRET "\"\n");
     const char *const args[] = {"--config", dir, NULL};
     struct node n;
