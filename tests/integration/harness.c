@@ -224,6 +224,85 @@ size_t on_body(char *p, size_t s, size_t n, void *ud)
     return zt_buf_append(ud, p, s * n) == 0 ? s * n : 0;
 }
 
+struct req_ctx {
+    struct resp *r;
+    const struct http_opts *o;
+};
+
+static size_t on_req_body(char *p, size_t s, size_t n, void *ud)
+{
+    struct req_ctx *c = ud;
+    if (zt_buf_append(&c->r->body, p, s * n) != 0) return 0;
+    if (c->o->on_body) c->o->on_body(c->r, c->o->ud);
+    return s * n;
+}
+
+int http_req(uint16_t port, const char *method, const char *path, const struct http_opts *o, struct resp *r)
+{
+    static const struct http_opts none;
+    if (!o) o = &none;
+    char url[512];
+    if (o->url)
+        zt_strlcpy(url, o->url, sizeof url);
+    else
+        snprintf(url, sizeof url, "http://127.0.0.1:%u%s", port, path);
+    memset(r, 0, sizeof *r);
+    zt_buf_init(&r->body, o->body_max ? o->body_max : 1u << 24);
+    zt_buf_init(&r->headers, 1 << 16);
+    CURL *c = curl_easy_init();
+    assert_non_null(c);
+    struct req_ctx ctx = {r, o};
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    if (strcmp(method, "HEAD") == 0) curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_req_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &ctx);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &r->headers);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, o->timeout_ms ? o->timeout_ms : 60000L);
+    if (o->ca_file) curl_easy_setopt(c, CURLOPT_CAINFO, o->ca_file);
+    struct curl_slist *h = NULL;
+    char line[160];
+    if (o->ctype) {
+        snprintf(line, sizeof line, "Content-Type: %s", o->ctype);
+        h = curl_slist_append(h, line);
+    } else if (o->no_ctype) {
+        h = curl_slist_append(h, "Content-Type:"); /* none, not curl's form default */
+    }
+    char *aline = NULL;
+    if (o->auth) {
+        size_t n = strlen(o->auth) + 32;
+        aline = malloc(n);
+        assert_non_null(aline);
+        snprintf(aline, n, "Authorization: %s", o->auth);
+        h = curl_slist_append(h, aline);
+    }
+    for (size_t i = 0; o->headers && o->headers[i]; i++) h = curl_slist_append(h, o->headers[i]);
+    if (h) curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    if (o->body) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, (const char *)o->body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
+                         (curl_off_t)(o->sized ? o->len : strlen((const char *)o->body)));
+    }
+    CURLcode rc = curl_easy_perform(c);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+    char *ct = NULL;
+    curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ct);
+    zt_strlcpy(r->ctype, ct ? ct : "", sizeof r->ctype);
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    free(aline);
+    return (int)rc;
+}
+
+/* http_req that must get an answer. */
+static void http_must(uint16_t port, const char *method, const char *path, const struct http_opts *o, struct resp *r)
+{
+    int rc = http_req(port, method, path, o, r);
+    if (rc != CURLE_OK) fprintf(stderr, "curl %s %s: %s\n", method, path, curl_easy_strerror((CURLcode)rc));
+    assert_int_equal(rc, CURLE_OK);
+}
+
 void http(uint16_t port, const char *method, const char *path, const char *ctype,
           const char *body, struct resp *r)
 {
@@ -233,84 +312,15 @@ void http(uint16_t port, const char *method, const char *path, const char *ctype
 void http_auth(uint16_t port, const char *method, const char *path, const char *auth, const char *ctype,
                const char *body, struct resp *r)
 {
-    char url[256];
-    snprintf(url, sizeof url, "http://127.0.0.1:%u%s", port, path);
-    zt_buf_init(&r->body, 1 << 22);
-    zt_buf_init(&r->headers, 1 << 16);
-    CURL *c = curl_easy_init();
-    assert_non_null(c);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    if (strcmp(method, "HEAD") == 0) curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r->body);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, &r->headers);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 60000L); /* generous: sanitizer builds on a loaded 2-core CI machine */
-    struct curl_slist *h = NULL;
-    if (ctype) {
-        char line[128];
-        snprintf(line, sizeof line, "Content-Type: %s", ctype);
-        h = curl_slist_append(h, line);
-    }
-    char *aline = NULL;
-    if (auth) {
-        size_t n = strlen(auth) + 32;
-        aline = malloc(n);
-        assert_non_null(aline);
-        snprintf(aline, n, "Authorization: %s", auth);
-        h = curl_slist_append(h, aline);
-    }
-    if (h) curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    if (body) {
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-    }
-    CURLcode rc = curl_easy_perform(c);
-    if (rc != CURLE_OK) fprintf(stderr, "curl %s %s: %s\n", method, path, curl_easy_strerror(rc));
-    assert_int_equal(rc, CURLE_OK);
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
-    free(aline);
+    struct http_opts o = {.ctype = ctype, .auth = auth, .body = body, .body_max = 1u << 22};
+    http_must(port, method, path, &o, r);
 }
 
 void http_bin(uint16_t port, const char *method, const char *path, const char *ctype, const void *body,
               size_t len, const char *const *headers, struct resp *r)
 {
-    char url[256];
-    snprintf(url, sizeof url, "http://127.0.0.1:%u%s", port, path);
-    zt_buf_init(&r->body, 1 << 24);
-    zt_buf_init(&r->headers, 1 << 16);
-    CURL *c = curl_easy_init();
-    assert_non_null(c);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r->body);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, &r->headers);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 60000L);
-    struct curl_slist *h = NULL;
-    char line[160];
-    if (ctype) {
-        snprintf(line, sizeof line, "Content-Type: %s", ctype);
-        h = curl_slist_append(h, line);
-    } else {
-        h = curl_slist_append(h, "Content-Type:"); /* none, not curl's form default */
-    }
-    for (size_t i = 0; headers && headers[i]; i++) h = curl_slist_append(h, headers[i]);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    if (body) {
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-    }
-    CURLcode rc = curl_easy_perform(c);
-    if (rc != CURLE_OK) fprintf(stderr, "curl %s %s: %s\n", method, path, curl_easy_strerror(rc));
-    assert_int_equal(rc, CURLE_OK);
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
+    struct http_opts o = {.ctype = ctype, .no_ctype = !ctype, .headers = headers, .body = body, .len = len, .sized = true};
+    http_must(port, method, path, &o, r);
 }
 
 void put_file(const char *dir, const char *name, const char *text)

@@ -32,7 +32,31 @@ struct resp {
     long status;
     struct zt_buf body;
     struct zt_buf headers;
+    char ctype[128]; /* the Content-Type of the answer ("" if none) */
 };
+
+/* Everything a request can vary (zero = the default). */
+struct http_opts {
+    const char *url;            /* a whole URL instead of http://127.0.0.1:PORT + path */
+    const char *ctype;          /* Content-Type of the body; NULL: curl's default, or none with no_ctype */
+    bool no_ctype;              /* send no Content-Type at all */
+    const char *auth;           /* Authorization value ("Bearer T"); NULL: none */
+    const char *const *headers; /* more "Name: value" lines, NULL-terminated */
+    const void *body;           /* request body: len bytes when sized, else a C string */
+    size_t len;
+    bool sized;
+    const char *ca_file;        /* https: the CA to trust */
+    long timeout_ms;            /* 0: 60 s (sanitizer builds on a loaded 2-core machine) */
+    size_t body_max;            /* 0: 16 MiB kept of the answer */
+    /* Called after each piece of the answer's body arrives (r->body so far). */
+    void (*on_body)(struct resp *r, void *ud);
+    void *ud;
+};
+
+/* One request; the answer in r (resp_free it, whatever the result). Returns
+ * curl's result, CURLE_OK (0) when an answer came: no assertion, for tests
+ * that expect a failure (a TLS error, a refused connection). */
+int http_req(uint16_t port, const char *method, const char *path, const struct http_opts *o, struct resp *r);
 
 void rm_rf(const char *path);
 /* A fresh directory /tmp/zt-TAG-XXXXXX (mode 0700) in buf; fails the test

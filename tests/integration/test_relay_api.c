@@ -208,45 +208,32 @@ struct client_resp {
     struct fake *fake; /* told when "hello" arrived */
 };
 
-static size_t client_body(char *p, size_t s, size_t n, void *ud)
+/* Tells the fake upstream when the first part of the answer ("hello") reached the client. */
+static void on_part(struct resp *r, void *ud)
 {
-    struct client_resp *r = ud;
-    if (zt_buf_append(&r->body, p, s * n) != 0) return 0;
-    if (r->fake && strstr(zt_buf_str(&r->body), "hello")) atomic_store(&r->fake->client_got_part1, true);
-    return s * n;
+    struct fake *f = ud;
+    if (f && strstr(zt_buf_str(&r->body), "hello")) atomic_store(&f->client_got_part1, true);
 }
 
 /* POST body to port's path with extra headers (NULL-terminated). */
 static void post(uint16_t port, const char *path, const void *body, size_t len, const char *const *hdrs,
                  struct client_resp *r)
 {
-    char url[256];
-    snprintf(url, sizeof url, "http://127.0.0.1:%u%s", port, path);
-    zt_buf_init(&r->body, 1 << 20);
-    zt_buf_init(&r->headers, 1 << 16);
-    CURL *c = curl_easy_init();
-    assert_non_null(c);
-    struct curl_slist *h = NULL;
-    for (size_t i = 0; hdrs && hdrs[i]; i++) h = curl_slist_append(h, hdrs[i]);
-    h = curl_slist_append(h, "Expect:");
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, (const char *)body);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)len);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, client_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, &r->headers);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 60000L);
-    CURLcode rc = curl_easy_perform(c);
-    if (rc != CURLE_OK) fprintf(stderr, "curl POST %s: %s\n", path, curl_easy_strerror(rc));
-    assert_int_equal(rc, CURLE_OK);
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
-    char *ct = NULL;
-    curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ct);
-    zt_strlcpy(r->ctype, ct ? ct : "", sizeof r->ctype);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
+    const char *h[16];
+    size_t n = 0;
+    for (size_t i = 0; hdrs && hdrs[i] && n < 14; i++) h[n++] = hdrs[i];
+    h[n++] = "Expect:";
+    h[n] = NULL;
+    struct http_opts o = {.headers = h, .body = body, .len = len, .sized = true, .body_max = 1u << 20,
+                          .on_body = on_part, .ud = r->fake};
+    struct resp hr;
+    int rc = http_req(port, "POST", path, &o, &hr);
+    if (rc != 0) fprintf(stderr, "curl POST %s: error %d\n", path, rc);
+    assert_int_equal(rc, 0);
+    r->status = hr.status;
+    r->body = hr.body;
+    r->headers = hr.headers;
+    zt_strlcpy(r->ctype, hr.ctype, sizeof r->ctype);
 }
 
 static void client_resp_free(struct client_resp *r)
@@ -270,19 +257,7 @@ static void assert_code(struct client_resp *r, long status, const char *code)
 /* The value of metric line `name` in port's /metrics, or -1. */
 static long long metric(uint16_t port, const char *name)
 {
-    struct resp m;
-    http(port, "GET", "/metrics", NULL, NULL, &m);
-    const char *s = zt_buf_str(&m.body);
-    long long v = -1;
-    size_t n = strlen(name);
-    for (const char *p = s; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
-        if (strncmp(p, name, n) == 0 && p[n] == ' ') {
-            v = strtoll(p + n + 1, NULL, 10);
-            break;
-        }
-    }
-    resp_free(&m);
-    return v;
+    return metric_value(port, name);
 }
 
 /* ---- the scenario ------------------------------------------------------- */
@@ -660,18 +635,11 @@ static void test_relay_https_and_client_abort(void **state)
     /* the client gives up after 300 ms: the transfer ends long before the 30 s timeout */
     env = envelope(zt_identity_kem_pk(H.id), 600, &len);
     snprintf(th, sizeof th, "Zentalk-Target-Node: %s", zt_identity_id(H.id));
-    snprintf(url, sizeof url, "http://127.0.0.1:%u/v1/relay/jobs", R2.n.port);
-    CURL *c = curl_easy_init();
-    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: " ENVELOPE_CT);
-    h = curl_slist_append(h, th);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, (const char *)env);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)len);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 300L);
-    assert_int_equal(curl_easy_perform(c), CURLE_OPERATION_TIMEDOUT);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
+    const char *const h300[] = {"Content-Type: " ENVELOPE_CT, th, NULL};
+    struct http_opts o300 = {.headers = h300, .body = env, .len = len, .sized = true, .timeout_ms = 300};
+    struct resp gave_up;
+    assert_int_equal(http_req(R2.n.port, "POST", "/v1/relay/jobs", &o300, &gave_up), CURLE_OPERATION_TIMEDOUT);
+    resp_free(&gave_up);
     uint64_t t0 = zt_time_mono_ms();
     long long inflight = -1;
     while (zt_time_mono_ms() - t0 < 8000) {

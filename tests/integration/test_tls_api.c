@@ -88,28 +88,13 @@ static uint16_t start(struct node *n, const char *const *env, const char *scheme
 
 static CURLcode get(const char *url, const char *ca, const char *auth, long *status)
 {
-    CURL *c = curl_easy_init();
-    assert_non_null(c);
-    struct zt_buf body;
-    zt_buf_init(&body, 1 << 20);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 20000L);
-    if (ca) curl_easy_setopt(c, CURLOPT_CAINFO, ca);
-    struct curl_slist *h = NULL;
     char line[2048];
-    if (auth) {
-        snprintf(line, sizeof line, "Authorization: Bearer %s", auth);
-        h = curl_slist_append(h, line);
-        curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    }
-    CURLcode rc = curl_easy_perform(c);
-    *status = 0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
-    zt_buf_deinit(&body);
+    if (auth) snprintf(line, sizeof line, "Bearer %s", auth);
+    struct http_opts o = {.url = url, .ca_file = ca, .auth = auth ? line : NULL, .timeout_ms = 20000, .body_max = 1u << 20};
+    struct resp r;
+    CURLcode rc = (CURLcode)http_req(0, "GET", NULL, &o, &r);
+    *status = r.status;
+    resp_free(&r);
     return rc;
 }
 
