@@ -172,16 +172,25 @@ static void check_vectors(const struct zt_tokenizer *t, const char *ip, const ch
     zt_free(outp);
 }
 
+/* The tokenizer of the test model VOCAB, with the paths of BASE.inp and
+ * BASE.out in ip and op (1024 bytes each); skips when a file is missing. */
+static struct zt_tokenizer *vector_files(const char *vocab, const char *base, char *ip, char *op)
+{
+    char in[256], out[256];
+    snprintf(in, sizeof in, "%s.inp", base);
+    snprintf(out, sizeof out, "%s.out", base);
+    if (!shared_path(ip, 1024, in) || !shared_path(op, 1024, out))
+        zt_skip("%s.{inp,out} not found (tests/models)", base);
+    struct zt_tokenizer *t = shared_tok(vocab);
+    if (!t) skip();
+    return t;
+}
+
 static void test_spm_llama_vectors(void **state)
 {
     (void)state;
     char ip[1024], op[1024];
-    if (!shared_path(ip, sizeof ip, "tokenizer-tests/llama-spm.inp") ||
-        !shared_path(op, sizeof op, "tokenizer-tests/llama-spm.out")) {
-        zt_skip("tokenizer-tests/llama-spm.{inp,out} not found (tests/models)");
-    }
-    struct zt_tokenizer *t = shared_tok("llama-2-tiny-random.gguf");
-    if (!t) skip();
+    struct zt_tokenizer *t = vector_files("llama-2-tiny-random.gguf", "tokenizer-tests/llama-spm", ip, op);
     assert_int_equal(zt_tok_kind(t), ZT_TOK_SPM);
     assert_int_equal(zt_tok_n_vocab(t), 32000);
     assert_int_equal(zt_tok_bos(t), 1);
@@ -198,12 +207,8 @@ static void test_bpe_gpt2_vectors(void **state)
 {
     (void)state;
     char ip[1024], op[1024];
-    if (!shared_path(ip, sizeof ip, "tokenizer-tests/ggml-vocab-gpt-2.gguf.inp") ||
-        !shared_path(op, sizeof op, "tokenizer-tests/ggml-vocab-gpt-2.gguf.out")) {
-        zt_skip("tokenizer-tests/ggml-vocab-gpt-2.gguf.{inp,out} not found (tests/models)");
-    }
-    struct zt_tokenizer *t = shared_tok("tokenizer-tests/ggml-vocab-gpt-2.gguf");
-    if (!t) skip();
+    struct zt_tokenizer *t =
+        vector_files("tokenizer-tests/ggml-vocab-gpt-2.gguf", "tokenizer-tests/ggml-vocab-gpt-2.gguf", ip, op);
     assert_int_equal(zt_tok_kind(t), ZT_TOK_BPE);
     assert_int_equal(zt_tok_n_vocab(t), 50257);
     assert_string_equal(zt_tok_pre(t), "gpt2");
