@@ -1,6 +1,6 @@
 /* test_gguf.c: the GGUF reader and writer (src/engine/gguf.c, gguf_write.c).
  *
- * Real files from $ZT_SHARED_DIR/models (skipped when absent), a writer ->
+ * Real files from tests/models (a counted skip if absent), a writer ->
  * reader round trip of every value and tensor type, hand-built v2 files, and
  * one hand-built malformed file per check the reader makes, each of which
  * must give its specific error and message without crashing or leaking.

@@ -1,7 +1,7 @@
 /* test_model.c: the transformer forward pass against an independent float64
  * reference, and the determinism guarantees of zt_model.h (thread count,
  * batch composition, KV-cache reuse). Uses the real models in
- * $ZT_SHARED_DIR/models and skips with a reason when they are absent. */
+ * tests/models (committed) and skips with a reason if one is absent. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
