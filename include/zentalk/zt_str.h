@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "zt_error.h"
+#include "zt_hex.h" /* zt_hex_encode, which used to live here */
 
 /* Copy src into dst (size dstsize), always NUL-terminating when dstsize > 0.
  * Returns strlen(src); truncation happened when the result >= dstsize. */
@@ -29,9 +30,6 @@ ZT_NODISCARD int zt_str_to_bool(const char *s, bool *out);
  * The host is copied to host (size hostsize). ZT_EPARSE when malformed. */
 ZT_NODISCARD int zt_str_split_hostport(const char *s, char *host, size_t hostsize,
                                        uint16_t *port);
-
-/* Lower-case hex of n bytes into out (at least 2n+1 bytes). */
-void zt_hex_encode(char *out, const uint8_t *in, size_t n);
 
 /* True when every byte of s[0..n) forms valid UTF-8. */
 bool zt_utf8_valid(const char *s, size_t n);

@@ -20,6 +20,7 @@
 #include "http.h"
 #include "peers.h"
 #include "zentalk/zt_alloc.h"
+#include "zentalk/zt_file.h"
 #include "zentalk/zt_identity.h"
 #include "zentalk/zt_log.h"
 #include "zentalk/zt_peers.h"
@@ -46,28 +47,15 @@ static void usage(FILE *out)
 /* The whole of a file (NUL-terminated) into b; 0, or 1 with a message. */
 static int read_file(const char *path, struct zt_buf *b, bool missing_ok)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        if (missing_ok && errno == ENOENT) return 0;
+    int rc = zt_file_read_buf(path, b);
+    if (rc == ZT_ENOTFOUND && missing_ok) return 0;
+    if (rc == ZT_ETOOBIG)
+        fprintf(stderr, "zentalk: %s: larger than %zu bytes\n", path, ZT_PEERS_FILE_MAX);
+    else if (rc == ZT_ENOTFOUND || rc == ZT_EIO)
         fprintf(stderr, "zentalk: %s: %s\n", path, strerror(errno));
-        return 1;
-    }
-    char chunk[8192];
-    size_t n;
-    int rc = 0;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
-        if (zt_buf_append(b, chunk, n) != 0) {
-            fprintf(stderr, "zentalk: %s: larger than %zu bytes\n", path, ZT_PEERS_FILE_MAX);
-            rc = 1;
-            break;
-        }
-    }
-    if (!rc && ferror(f)) {
-        fprintf(stderr, "zentalk: %s: read error\n", path);
-        rc = 1;
-    }
-    fclose(f);
-    return rc;
+    else if (rc)
+        fprintf(stderr, "zentalk: %s: %s\n", path, zt_strerror(rc));
+    return rc ? 1 : 0;
 }
 
 static int write_atomic(const char *path, const char *text)

@@ -12,6 +12,8 @@
 #include "http.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_audit.h"
+#include "zentalk/zt_file.h"
+#include "zentalk/zt_hex.h"
 #include "zentalk/zt_identity.h"
 #include "zentalk/zt_str.h"
 
@@ -20,15 +22,6 @@
 #define MAX_AUDIT_FILES 4096
 
 /* ---- zentalk pii ------------------------------------------------------- */
-
-static int read_stdin(struct zt_buf *b)
-{
-    char chunk[65536];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, stdin)) > 0)
-        if (zt_buf_append(b, chunk, n) != 0) return 1;
-    return ferror(stdin) ? 1 : 0;
-}
 
 int zt__cli_pii(int argc, char **argv, const char *default_url)
 {
@@ -68,7 +61,7 @@ int zt__cli_pii(int argc, char **argv, const char *default_url)
     char *req = NULL;
     if (optind < argc) {
         if (zt_buf_append_str(&text, argv[optind]) != 0) rc = 1;
-    } else if (read_stdin(&text) != 0) {
+    } else if (zt_file_read_stream(stdin, &text) != 0) {
         fprintf(stderr, "zentalk: cannot read stdin (at most %u bytes)\n", MAX_TEXT);
         rc = 1;
     }
@@ -120,23 +113,6 @@ out:
 
 /* ---- zentalk audit verify ---------------------------------------------- */
 
-static int unhex32(const char *s, uint8_t out[ZT_ED25519_PK_LEN])
-{
-    if (!s || strlen(s) != 2 * ZT_ED25519_PK_LEN) return 1;
-    for (size_t i = 0; i < ZT_ED25519_PK_LEN; i++) {
-        int v = 0;
-        for (int k = 0; k < 2; k++) {
-            char ch = s[2 * i + (size_t)k];
-            int d = (ch >= '0' && ch <= '9') ? ch - '0' : (ch >= 'a' && ch <= 'f') ? ch - 'a' + 10
-                    : (ch >= 'A' && ch <= 'F') ? ch - 'A' + 10 : -1;
-            if (d < 0) return 1;
-            v = v * 16 + d;
-        }
-        out[i] = (uint8_t)v;
-    }
-    return 0;
-}
-
 /* The public signing key of a key file or a node descriptor: "ed25519_pk",
  * checked against "node_id" when there is one. */
 static int pk_from_json_file(const char *path, uint8_t pk[ZT_ED25519_PK_LEN])
@@ -147,7 +123,7 @@ static int pk_from_json_file(const char *path, uint8_t pk[ZT_ED25519_PK_LEN])
         fprintf(stderr, "zentalk: %s: %s (line %d)\n", path, e.text, e.line);
         return 1;
     }
-    int rc = unhex32(json_string_value(json_object_get(j, "ed25519_pk")), pk);
+    int rc = zt_hex_decode_str(pk, ZT_ED25519_PK_LEN, json_string_value(json_object_get(j, "ed25519_pk")), ZT_HEX_ANY_CASE) ? 1 : 0;
     if (rc) fprintf(stderr, "zentalk: %s: no valid \"ed25519_pk\"\n", path);
     const char *id = json_string_value(json_object_get(j, "node_id"));
     if (!rc && id) {
@@ -235,7 +211,7 @@ int zt__cli_audit(int argc, char **argv)
     uint8_t pk[ZT_ED25519_PK_LEN];
     char defkey[1100];
     if (pubkey) {
-        if (unhex32(pubkey, pk) != 0) {
+        if (zt_hex_decode_str(pk, ZT_ED25519_PK_LEN, pubkey, ZT_HEX_ANY_CASE) != 0) {
             fprintf(stderr, "zentalk: --pubkey must be 64 hex digits (the node's ed25519_pk)\n");
             return 2;
         }

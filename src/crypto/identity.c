@@ -15,8 +15,10 @@
 
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_crypto.h"
+#include "zentalk/zt_file.h"
 #include "zentalk/zt_hpke.h"
 #include "zentalk/zt_identity.h"
+#include "zentalk/zt_hex.h"
 #include "zentalk/zt_str.h"
 
 #define ID_PREFIX "zt1"
@@ -171,17 +173,6 @@ int zt_identity_verify(const uint8_t pk[static ZT_ED25519_PK_LEN], const uint8_t
 
 /* ---- Hex ------------------------------------------------------------------ */
 
-/* Strict lower-case hex of exactly n bytes. */
-static int unhex(const char *s, uint8_t *out, size_t n)
-{
-    if (!s || strlen(s) != 2 * n) return ZT_EPARSE;
-    for (size_t i = 0; i < 2 * n; i++)
-        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) return ZT_EPARSE;
-    size_t got = 0;
-    if (sodium_hex2bin(out, n, s, 2 * n, NULL, &got, NULL) != 0 || got != n) return ZT_EPARSE;
-    return 0;
-}
-
 static void wipe_json_string(json_t *v)
 {
     const char *str = json_string_value(v);
@@ -331,8 +322,8 @@ int zt_identity_parse(const char *text, size_t len, const char *pass, size_t pas
         say(err, "key file: \"node_id\" is not a node id");
         goto out;
     }
-    if (unhex(str_field(root, "ed25519_pk"), ed_pk, sizeof ed_pk) != 0 ||
-        unhex(str_field(root, "x25519_pk"), x_pk, sizeof x_pk) != 0) {
+    if (zt_hex_decode_str(ed_pk, sizeof ed_pk, str_field(root, "ed25519_pk"), ZT_HEX_LOWER) != 0 ||
+        zt_hex_decode_str(x_pk, sizeof x_pk, str_field(root, "x25519_pk"), ZT_HEX_LOWER) != 0) {
         say(err, "key file: public keys must be 64 lower-case hex digits");
         goto out;
     }
@@ -343,15 +334,15 @@ int zt_identity_parse(const char *text, size_t len, const char *pass, size_t pas
     }
     json_t *jsecret = json_object_get(root, "secret");
     if (!encrypted) {
-        if (unhex(json_string_value(jsecret), secret, SECRET_LEN) != 0) {
+        if (zt_hex_decode_str(secret, SECRET_LEN, json_string_value(jsecret), ZT_HEX_LOWER) != 0) {
             say(err, "key file: \"secret\" must be 128 lower-case hex digits");
             goto out;
         }
     } else {
         json_t *jops = json_object_get(root, "opslimit"), *jmem = json_object_get(root, "memlimit");
-        if (unhex(json_string_value(jsecret), ct, sizeof ct) != 0 ||
-            unhex(str_field(root, "salt"), salt, sizeof salt) != 0 ||
-            unhex(str_field(root, "nonce"), nonce, sizeof nonce) != 0) {
+        if (zt_hex_decode_str(ct, sizeof ct, json_string_value(jsecret), ZT_HEX_LOWER) != 0 ||
+            zt_hex_decode_str(salt, sizeof salt, str_field(root, "salt"), ZT_HEX_LOWER) != 0 ||
+            zt_hex_decode_str(nonce, sizeof nonce, str_field(root, "nonce"), ZT_HEX_LOWER) != 0) {
             say(err, "key file: \"secret\", \"salt\" or \"nonce\" is not hex of the right length");
             goto out;
         }
@@ -463,20 +454,14 @@ int zt_identity_load(const char *path, const char *pass, size_t pass_len, struct
         goto out;
     }
     size_t len = 0;
-    for (;;) {
-        ssize_t r = read(fd, buf + len, ZT_IDENTITY_KEYFILE_MAX + 1 - len);
-        if (r < 0 && errno == EINTR) continue;
-        if (r < 0) {
-            if (err) zt_ignore(zt_buf_appendf(err, "cannot read key file %s: %s", path, strerror(errno)));
-            goto out;
-        }
-        if (r == 0) break;
-        len += (size_t)r;
-        if (len > ZT_IDENTITY_KEYFILE_MAX) {
-            if (err) zt_ignore(zt_buf_appendf(err, "key file %s is too large (over 4096 bytes)", path));
-            rc = ZT_ETOOBIG;
-            goto out;
-        }
+    if (zt_fd_read_full(fd, buf, ZT_IDENTITY_KEYFILE_MAX + 1, &len) != 0) {
+        if (err) zt_ignore(zt_buf_appendf(err, "cannot read key file %s: %s", path, strerror(errno)));
+        goto out;
+    }
+    if (len > ZT_IDENTITY_KEYFILE_MAX) {
+        if (err) zt_ignore(zt_buf_appendf(err, "key file %s is too large (over 4096 bytes)", path));
+        rc = ZT_ETOOBIG;
+        goto out;
     }
     size_t before = err ? err->len : 0;
     rc = zt_identity_parse(buf, len, pass, pass_len, out, err);
@@ -906,10 +891,9 @@ int zt_identity_descriptor_verify(const char *json, size_t len, int64_t now,
         strlen(endpoint) > ZT_DESCRIPTOR_MAX_ENDPOINT || !json_is_integer(jexp) ||
         json_integer_value(jexp) < 0 || check_str_array(jroles, ZT_DESCRIPTOR_MAX_ROLES) != 0 ||
         check_str_array(jmodels, ZT_DESCRIPTOR_MAX_MODELS) != 0 ||
-        unhex(json_string_value(json_object_get(j, "ed25519_pk")), d.ed25519_pk,
-              sizeof d.ed25519_pk) != 0 ||
-        unhex(json_string_value(json_object_get(j, "kem_pk")), d.kem_pk, sizeof d.kem_pk) != 0 ||
-        unhex(json_string_value(json_object_get(j, "sig")), sig, sizeof sig) != 0)
+        zt_hex_decode_str(d.ed25519_pk, sizeof d.ed25519_pk, json_string_value(json_object_get(j, "ed25519_pk")), ZT_HEX_LOWER) != 0 ||
+        zt_hex_decode_str(d.kem_pk, sizeof d.kem_pk, json_string_value(json_object_get(j, "kem_pk")), ZT_HEX_LOWER) != 0 ||
+        zt_hex_decode_str(sig, sizeof sig, json_string_value(json_object_get(j, "sig")), ZT_HEX_LOWER) != 0)
         goto out;
     zt_identity_node_id(d.ed25519_pk, d.node_id);
     rc = ZT_ECRYPTO;

@@ -19,6 +19,7 @@
 
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_gguf.h"
+#include "zentalk/zt_hash.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #define HOST_LITTLE_ENDIAN 0
@@ -282,16 +283,6 @@ static int rd_str(struct rd *r, uint64_t max, uint64_t *off, uint64_t *len, cons
     return 0;
 }
 
-static uint64_t fnv1a(const uint8_t *p, size_t n)
-{
-    uint64_t h = 0xcbf29ce484222325u;
-    for (size_t i = 0; i < n; i++) {
-        h ^= p[i];
-        h *= 0x100000001b3u;
-    }
-    return h;
-}
-
 /* A power-of-two table with at least twice n slots (load <= 1/2). n is at
  * most 1e6, so this is at most 2^21 uint32_t. */
 static int hash_alloc(uint64_t n, uint32_t **tab, size_t *mask)
@@ -448,7 +439,7 @@ static int parse_kvs(struct rd *r, struct zt_gguf *g)
         kv->key_off = off;
         kv->key_len = (uint32_t)len;
 
-        uint64_t h = fnv1a(r->p + off, (size_t)len);
+        uint64_t h = zt_fnv1a64(r->p + off, (size_t)len);
         size_t slot = (size_t)h & g->kv_hash_mask;
         while (g->kv_hash[slot]) {
             const struct kv *o = &g->kv[g->kv_hash[slot] - 1];
@@ -507,7 +498,7 @@ static int parse_tensor_infos(struct rd *r, struct zt_gguf *g)
         t->name.ptr = (const char *)(r->p + off);
         t->name.len = len;
 
-        uint64_t h = fnv1a(r->p + off, (size_t)len);
+        uint64_t h = zt_fnv1a64(r->p + off, (size_t)len);
         size_t slot = (size_t)h & g->t_hash_mask;
         while (g->t_hash[slot]) {
             const struct zt_gguf_tensor *o = &g->tensors[g->t_hash[slot] - 1];
@@ -809,7 +800,7 @@ int64_t zt_gguf_find_key(const struct zt_gguf *g, const char *key)
 {
     if (!g || !key) return -1;
     size_t n = strlen(key);
-    size_t slot = (size_t)fnv1a((const uint8_t *)key, n) & g->kv_hash_mask;
+    size_t slot = (size_t)zt_fnv1a64((const uint8_t *)key, n) & g->kv_hash_mask;
     while (g->kv_hash[slot]) {
         uint32_t i = g->kv_hash[slot] - 1;
         if (key_is(g, &g->kv[i], key, n)) return i;
@@ -1059,7 +1050,7 @@ const struct zt_gguf_tensor *zt_gguf_find_tensor(const struct zt_gguf *g, const 
 {
     if (!g || !name) return NULL;
     size_t n = strlen(name);
-    size_t slot = (size_t)fnv1a((const uint8_t *)name, n) & g->t_hash_mask;
+    size_t slot = (size_t)zt_fnv1a64((const uint8_t *)name, n) & g->t_hash_mask;
     while (g->t_hash[slot]) {
         const struct zt_gguf_tensor *t = &g->tensors[g->t_hash[slot] - 1];
         if (t->name.len == n && memcmp(t->name.ptr, name, n) == 0) return t;

@@ -18,6 +18,7 @@
 
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_gguf.h"
+#include "zentalk/zt_hex.h"
 
 /* ------------------------------------------------------------------ */
 /* internal types */
@@ -323,19 +324,11 @@ void zt_tok_free(struct zt_tokenizer *t)
     zt_free(t);
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
-}
-
 /* "<0xNN>" -> NN, else -1. */
 static int parse_byte_token(const char *p, size_t n)
 {
     if (n != 6 || p[0] != '<' || p[1] != '0' || p[2] != 'x' || p[5] != '>') return -1;
-    int a = hexval(p[3]), b = hexval(p[4]);
+    int a = zt_hex_digit(p[3]), b = zt_hex_digit(p[4]);
     return (a < 0 || b < 0) ? -1 : a * 16 + b;
 }
 

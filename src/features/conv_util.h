@@ -26,15 +26,4 @@ ZT_NODISCARD int zt__intent_detect_p(const struct zt_intent_model *m, const stru
 bool zt__intent_lexicon_p(const struct zt_intent_model *m, const char *name, const struct zt__ptext *p,
                           enum zt_lex_where where);
 
-/* FNV-1a, the hash of folded words in the cue tables and stopword sets. */
-static inline uint64_t zt__fnv1a(const char *s, size_t n)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 1099511628211ull;
-    }
-    return h;
-}
-
 #endif

@@ -7,6 +7,8 @@
 
 #include "conv_util.h"
 #include "zentalk/zt_alloc.h"
+#include "zentalk/zt_file.h"
+#include "zentalk/zt_hash.h"
 #include "zentalk/zt_intent.h"
 #include "zentalk/zt_str.h"
 #include "zentalk/zt_text.h"
@@ -83,16 +85,6 @@ int zt_intent_from_name(const char *name, size_t len, enum zt_intent *out)
 
 /* ---- words ---------------------------------------------------------------- */
 
-static uint64_t fnv1a(const char *s, size_t n)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 1099511628211ull;
-    }
-    return h;
-}
-
 #define TF_CLAUSE 0x1u /* first word of a clause */
 #define TF_SENT 0x2u   /* first word of a sentence */
 #define TF_CLOCK 0x4u  /* a clock time: "3pm", "10:30", "9 am" */
@@ -147,7 +139,7 @@ static int word_hash(const char *text, const struct zt_token *t, uint64_t *h)
         size_t cl = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
         if (cl < m) m = cl;
     }
-    *h = fnv1a(g, m);
+    *h = zt_fnv1a64(g, m);
     return 0;
 }
 
@@ -479,29 +471,12 @@ out:
 int zt__feat_read_file(const char *path, char **out, size_t *len, char *err, size_t err_size)
 {
     if (err_size) err[0] = '\0';
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        int e = errno;
-        snprintf(err, err_size, "%s: %s", path, strerror(e));
-        return e == ENOENT ? ZT_ENOTFOUND : ZT_EIO;
-    }
-    char *buf = zt_malloc(ZT__DATA_FILE_MAX + 1);
-    if (!buf) {
-        fclose(f);
-        return ZT_ENOMEM;
-    }
-    size_t n = fread(buf, 1, ZT__DATA_FILE_MAX + 1, f);
-    bool bad = ferror(f) != 0;
-    fclose(f);
-    if (bad || n > ZT__DATA_FILE_MAX) {
-        snprintf(err, err_size, "%s: %s", path, bad ? "read error" : "larger than 1 MiB");
-        zt_free(buf);
-        return bad ? ZT_EIO : ZT_ETOOBIG;
-    }
-    buf[n] = '\0';
-    *out = buf;
-    *len = n;
-    return 0;
+    int rc = zt_file_read(path, ZT__DATA_FILE_MAX, out, len);
+    if (rc == ZT_ETOOBIG)
+        snprintf(err, err_size, "%s: larger than 1 MiB", path);
+    else if (rc == ZT_ENOTFOUND || rc == ZT_EIO)
+        snprintf(err, err_size, "%s: %s", path, strerror(errno));
+    return rc;
 }
 
 int zt_intent_model_load(const char *path, struct zt_intent_model **out, char *err, size_t err_size)
@@ -542,7 +517,7 @@ static void question_rules(const struct zt_intent_model *m, const struct zt__pte
     const struct lexicon *aux = &m->lex[m->req[LX_AUX]], *wh = &m->lex[m->req[LX_WH]],
                          *pron = &m->lex[m->req[LX_PRONOUN]];
     static const char *const excl_next[] = {"a", "an"};
-    uint64_t ex[2] = {fnv1a(excl_next[0], 1), fnv1a(excl_next[1], 2)};
+    uint64_t ex[2] = {zt_fnv1a64(excl_next[0], 1), zt_fnv1a64(excl_next[1], 2)};
     for (size_t s = 0; s < p->n_s; s++) {
         const struct psent *se = &p->s[s];
         double q = 0, yn = 0;

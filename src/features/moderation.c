@@ -26,6 +26,7 @@
 
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_asset.h"
+#include "zentalk/zt_hash.h"
 #include "zentalk/zt_moderation.h"
 
 #define F_PREFIX 0x01u
@@ -320,13 +321,6 @@ struct zt_moderation {
     size_t max_words;
 };
 
-static uint64_t fnv(const char *p, size_t n)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)p[i]) * 1099511628211ull;
-    return h;
-}
-
 static bool keyeq(const char *a, size_t al, const char *b, size_t bl)
 {
     return al == bl && memcmp(a, b, al) == 0;
@@ -334,7 +328,7 @@ static bool keyeq(const char *a, size_t al, const char *b, size_t bl)
 
 static const struct term *lookup(const struct zt_moderation *m, const char *k, size_t n)
 {
-    for (size_t i = (size_t)fnv(k, n) & m->mask;; i = (i + 1) & m->mask) {
+    for (size_t i = (size_t)zt_fnv1a64(k, n) & m->mask;; i = (i + 1) & m->mask) {
         uint32_t s = m->slots[i];
         if (!s) return NULL;
         const struct term *t = &m->t[s - 1];
@@ -345,7 +339,7 @@ static const struct term *lookup(const struct zt_moderation *m, const char *k, s
 static const struct term *lookup_collapsed(const struct zt_moderation *m, const char *k, size_t n)
 {
     if (!m->nck) return NULL;
-    for (size_t i = (size_t)fnv(k, n) & m->cmask;; i = (i + 1) & m->cmask) {
+    for (size_t i = (size_t)zt_fnv1a64(k, n) & m->cmask;; i = (i + 1) & m->cmask) {
         uint32_t s = m->cslots[i];
         if (!s) return NULL;
         const struct ckey *c = &m->ck[s - 1];
@@ -465,7 +459,7 @@ int zt_moderation_from_payload(const void *payload, size_t len, struct zt_modera
         if (t->nwords > ZT_MODERATION_MAX_WORDS || k[0] == ' ' || k[t->len - 1] == ' ') goto out;
         if (t->nwords > m->max_words) m->max_words = t->nwords;
         if (lookup(m, k, t->len)) goto out; /* duplicate key */
-        size_t s = (size_t)fnv(k, t->len) & m->mask;
+        size_t s = (size_t)zt_fnv1a64(k, t->len) & m->mask;
         while (m->slots[s]) s = (s + 1) & m->mask;
         m->slots[s] = (uint32_t)i + 1;
         if (t->flags & F_PREFIX) m->has_prefix = true;
@@ -478,7 +472,7 @@ int zt_moderation_from_payload(const void *payload, size_t len, struct zt_modera
             if (!lookup_collapsed(m, m->cpool + cused, c->len)) {
                 cused += c->len;
                 m->nck++;
-                size_t cs = (size_t)fnv(m->cpool + c->off, c->len) & m->cmask;
+                size_t cs = (size_t)zt_fnv1a64(m->cpool + c->off, c->len) & m->cmask;
                 while (m->cslots[cs]) cs = (cs + 1) & m->cmask;
                 m->cslots[cs] = (uint32_t)m->nck;
             }

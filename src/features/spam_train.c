@@ -15,6 +15,7 @@
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_asset.h"
 #include "zentalk/zt_buf.h"
+#include "zentalk/zt_file.h"
 #include "zentalk/zt_hash.h"
 #include "zentalk/zt_spam.h"
 #include "zentalk/zt_str.h"
@@ -410,27 +411,6 @@ out:
 
 #define MAX_FILE (8u * 1024u * 1024u)
 
-static int read_file(const char *path, char **out, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return ZT_EIO;
-    struct zt_buf b;
-    zt_buf_init(&b, MAX_FILE);
-    char tmp[65536];
-    size_t k;
-    int rc = 0;
-    while ((k = fread(tmp, 1, sizeof tmp, f)) > 0)
-        if ((rc = zt_buf_append(&b, tmp, k)) != 0) break;
-    if (!rc && ferror(f)) rc = ZT_EIO;
-    fclose(f);
-    if (rc) {
-        zt_buf_deinit(&b);
-        return rc;
-    }
-    *out = zt_buf_detach(&b, len);
-    return *out ? 0 : ZT_ENOMEM;
-}
-
 static int add_file(struct corpus *c, struct zt_sha256_ctx *sha, const char *dir, const char *group,
                     const char *name, FILE *log)
 {
@@ -440,7 +420,7 @@ static int add_file(struct corpus *c, struct zt_sha256_ctx *sha, const char *dir
     char *data = NULL, *text = NULL;
     size_t len = 0, tl = 0;
     json_t *j = NULL;
-    int rc = read_file(path, &data, &len);
+    int rc = zt_file_read(path, MAX_FILE, &data, &len);
     if (rc) goto out;
     zt_sha256_update(sha, group, strlen(group));
     zt_sha256_update(sha, "/", 1);
@@ -488,7 +468,7 @@ static int add_file(struct corpus *c, struct zt_sha256_ctx *sha, const char *dir
     }
     m->n = (uint32_t)n;
     m->spam = (uint8_t)spam;
-    m->test = zt__spam_fnv1a(raw, rl) % 5 == 0;
+    m->test = zt_fnv1a64(raw, rl) % 5 == 0;
     c->nmsg++;
 out:
     json_decref(j);

@@ -8,6 +8,7 @@
 #include "conv_util.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_asset.h"
+#include "zentalk/zt_hash.h"
 #include "zentalk/zt_str.h"
 #include "zentalk/zt_summarize.h"
 #include "zentalk/zt_text.h"
@@ -107,11 +108,11 @@ static int sentence_words(struct work *k, const char *text, size_t len)
         }
         f[m] = '\0';
         if (m < 2 || all_digits(f)) continue;
-        struct word w = {.full = zt__fnv1a(f, m)};
+        struct word w = {.full = zt_fnv1a64(f, m)};
         size_t sl = m;
         if (sl > 2 && f[sl - 2] == '\'' && f[sl - 1] == 's') sl -= 2;
         else if (sl > 3 && f[sl - 1] == 's' && f[sl - 2] != 's') sl--;
-        w.stem = zt__fnv1a(f, sl);
+        w.stem = zt_fnv1a64(f, sl);
         rc = push_word(k, w);
     }
     zt_free(t);
