@@ -9,7 +9,6 @@
  * file on SIGHUP. */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cmd.h"
 #include "http.h"
 #include "peers.h"
 #include "zentalk/zt_alloc.h"
@@ -302,55 +302,26 @@ static int cmd_self(const char *key_path, const char *pass_env, const char *endp
 
 int zt__cli_peers(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"data-dir", required_argument, NULL, 'd'},
-        {"file", required_argument, NULL, 'f'},
-        {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},
-        {"endpoint", required_argument, NULL, 'e'},
-        {"key", required_argument, NULL, 'k'},
-        {"passphrase-env", required_argument, NULL, 'p'},
-        {"role", required_argument, NULL, 'r'},
-        {"days", required_argument, NULL, 'D'},
-        {NULL, 0, NULL, 0},
-    };
-    const char *data_dir = NULL, *file = NULL, *endpoint = NULL, *key = NULL, *pass_env = NULL;
+    const char *data_dir = NULL, *file = NULL, *endpoint = NULL, *key = NULL, *pass_env = NULL, *days_s = NULL;
     const char *roles[ZT_DESCRIPTOR_MAX_ROLES];
-    size_t n_roles = 0;
-    long days = 30;
+    struct zt__cli_list role_list = {.v = roles, .max = ZT_DESCRIPTOR_MAX_ROLES, .noun = "roles"};
     bool as_json = false;
-    int c;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":d:f:h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'd': data_dir = optarg; break;
-        case 'f': file = optarg; break;
-        case 'j': as_json = true; break;
-        case 'e': endpoint = optarg; break;
-        case 'k': key = optarg; break;
-        case 'p': pass_env = optarg; break;
-        case 'r':
-            if (n_roles == ZT_DESCRIPTOR_MAX_ROLES) {
-                fprintf(stderr, "zentalk: at most %d roles\n", ZT_DESCRIPTOR_MAX_ROLES);
-                return 2;
-            }
-            roles[n_roles++] = optarg;
-            break;
-        case 'D': {
-            int64_t v;
-            if (zt_str_to_i64(optarg, &v) != 0 || v < 1 || v > 3650) {
-                fprintf(stderr, "zentalk: --days must be 1..3650\n");
-                return 2;
-            }
-            days = (long)v;
-            break;
-        }
-        case 'h': usage(stdout); return 0;
-        case ':': fprintf(stderr, "zentalk: option %s needs a value\n", argv[optind - 1]); return 2;
-        default: fprintf(stderr, "zentalk: unknown option %s (see zentalk peers --help)\n", argv[optind - 1]); return 2;
-        }
+    const struct zt__cli_opt opts[] = {
+        {"data-dir", 'd', ZT__CLI_STR, &data_dir}, {"file", 'f', ZT__CLI_STR, &file},
+        {"json", 0, ZT__CLI_FLAG, &as_json},       {"help", 'h', ZT__CLI_HELP, NULL},
+        {"endpoint", 0, ZT__CLI_STR, &endpoint},   {"key", 0, ZT__CLI_STR, &key},
+        {"passphrase-env", 0, ZT__CLI_STR, &pass_env}, {"role", 0, ZT__CLI_LIST, &role_list},
+        {"days", 0, ZT__CLI_STR, &days_s},
+    };
+    static const struct zt__cli_cmd cmd = {.name = "peers", .usage = usage};
+    int prc = ZT__CLI_PARSE(argc, argv, 1, &cmd, opts);
+    if (prc != ZT__CLI_PARSED) return prc;
+    int64_t days = 30;
+    if (days_s && (zt_str_to_i64(days_s, &days) != 0 || days < 1 || days > 3650)) {
+        zt__cli_say("--days must be 1..3650");
+        return 2;
     }
+    size_t n_roles = role_list.n;
     char buf[4096];
     const char *path = peers_path(file, data_dir, buf, sizeof buf);
     if (optind < argc && strcmp(argv[optind], "add") == 0 && optind + 2 == argc)
@@ -374,7 +345,7 @@ int zt__cli_peers(int argc, char **argv)
             snprintf(kp, sizeof kp, "%s/node.key", data_dir);
         }
         if (n_roles == 0) roles[n_roles++] = "worker";
-        return cmd_self(kp, pass_env, endpoint, roles, n_roles, days);
+        return cmd_self(kp, pass_env, endpoint, roles, n_roles, (long)days);
     }
     usage(stderr);
     return 2;

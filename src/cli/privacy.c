@@ -3,12 +3,12 @@
 #include "privacy.h"
 
 #include <dirent.h>
-#include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cmd.h"
 #include "http.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_audit.h"
@@ -25,31 +25,21 @@
 
 int zt__cli_pii(int argc, char **argv, const char *default_url)
 {
-    static const struct option opts[] = {
-        {"url", required_argument, NULL, 'u'}, {"json", no_argument, NULL, 'j'},
-        {"feature", required_argument, NULL, 'f'}, {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     const char *url = default_url, *feature = NULL;
     bool as_json = false;
-    int c;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":u:f:jh", opts, NULL)) != -1) {
-        switch (c) {
-        case 'u': url = optarg; break;
-        case 'f': feature = optarg; break;
-        case 'j': as_json = true; break;
-        case 'h':
-            printf("Usage: zentalk pii [--url URL] [--json] [--feature NAME] [TEXT]\n"
-                   "Find personal data in TEXT (or stdin) with the node's detector (POST /v1/privacy/pii):\n"
-                   "prints one line per hit (type, byte span, confidence), then the pseudonymised text.\n"
-                   "$ZENTALK_TOKEN, when set, is sent as the bearer token.\n");
-            return 0;
-        case ':': fprintf(stderr, "zentalk: option %s needs a value\n", argv[optind - 1]); return 2;
-        default: fprintf(stderr, "zentalk: unknown option %s (see zentalk pii --help)\n", argv[optind - 1]); return 2;
-        }
-    }
+    const struct zt__cli_opt opts[] = {
+        {"url", 'u', ZT__CLI_STR, &url}, {"json", 'j', ZT__CLI_FLAG, &as_json},
+        {"feature", 'f', ZT__CLI_STR, &feature}, {"help", 'h', ZT__CLI_HELP, NULL},
+    };
+    static const struct zt__cli_cmd cmd = {
+        .name = "pii",
+        .help = "Usage: zentalk pii [--url URL] [--json] [--feature NAME] [TEXT]\n"
+                "Find personal data in TEXT (or stdin) with the node's detector (POST /v1/privacy/pii):\n"
+                "prints one line per hit (type, byte span, confidence), then the pseudonymised text.\n"
+                "$ZENTALK_TOKEN, when set, is sent as the bearer token.\n",
+    };
+    int prc = ZT__CLI_PARSE(argc, argv, 1, &cmd, opts);
+    if (prc != ZT__CLI_PARSED) return prc;
     if (optind + 1 < argc) {
         fprintf(stderr, "zentalk: pii takes one TEXT argument (quote it), or stdin\n");
         return 2;
@@ -78,12 +68,7 @@ int zt__cli_pii(int argc, char **argv, const char *default_url)
     long status = 0;
     rc = zt__cli_http_post_json(url, "/v1/privacy/pii", j, 30000L, &status, &body);
     json_decref(j);
-    if (rc) goto out;
-    if (status != 200) {
-        zt__cli_print_api_error(status, zt_buf_str(&body));
-        rc = 1;
-        goto out;
-    }
+    if ((rc = zt__cli_check_answer(rc, status, &body)) != 0) goto out;
     if (as_json) {
         fputs(zt_buf_str(&body), stdout);
         fputc('\n', stdout);
@@ -170,38 +155,28 @@ static int list_audit(const char *data_dir, char **files, size_t *n)
 
 int zt__cli_audit(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"pubkey", required_argument, NULL, 'p'}, {"key", required_argument, NULL, 'k'},
-        {"descriptor", required_argument, NULL, 'd'}, {"data-dir", required_argument, NULL, 'D'},
-        {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
-    };
     if (argc < 2 || strcmp(argv[1], "verify") != 0) {
         fprintf(stderr, "Usage: zentalk audit verify [--pubkey HEX | --key FILE | --descriptor FILE] "
                         "[--data-dir DIR] [FILE...]\n");
         return argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) ? 0 : 2;
     }
     const char *pubkey = NULL, *keyfile = NULL, *desc = NULL, *data_dir = NULL;
-    int c;
-    optind = 2;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":p:k:d:D:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'p': pubkey = optarg; break;
-        case 'k': keyfile = optarg; break;
-        case 'd': desc = optarg; break;
-        case 'D': data_dir = optarg; break;
-        case 'h':
-            printf("Usage: zentalk audit verify [--pubkey HEX | --key FILE | --descriptor FILE] [--data-dir DIR] "
-                   "[FILE...]\n"
-                   "Check audit log files, oldest first: the hash chain, the sequence numbers and the\n"
-                   "checkpoint signatures (the node's Ed25519 key: --pubkey, the ed25519_pk of a key file\n"
-                   "or a node descriptor, or DIR/node.key). Without FILE: every DIR/logs/audit/audit-*.jsonl.\n"
-                   "Each problem is printed as FILE:LINE: seq N: what. Exit 0 intact, 1 problems.\n");
-            return 0;
-        case ':': fprintf(stderr, "zentalk: option %s needs a value\n", argv[optind - 1]); return 2;
-        default: fprintf(stderr, "zentalk: unknown option %s (see zentalk audit verify --help)\n", argv[optind - 1]); return 2;
-        }
-    }
+    const struct zt__cli_opt opts[] = {
+        {"pubkey", 'p', ZT__CLI_STR, &pubkey}, {"key", 'k', ZT__CLI_STR, &keyfile},
+        {"descriptor", 'd', ZT__CLI_STR, &desc}, {"data-dir", 'D', ZT__CLI_STR, &data_dir},
+        {"help", 'h', ZT__CLI_HELP, NULL},
+    };
+    static const struct zt__cli_cmd cmd = {
+        .name = "audit verify",
+        .help = "Usage: zentalk audit verify [--pubkey HEX | --key FILE | --descriptor FILE] [--data-dir DIR] "
+                "[FILE...]\n"
+                "Check audit log files, oldest first: the hash chain, the sequence numbers and the\n"
+                "checkpoint signatures (the node's Ed25519 key: --pubkey, the ed25519_pk of a key file\n"
+                "or a node descriptor, or DIR/node.key). Without FILE: every DIR/logs/audit/audit-*.jsonl.\n"
+                "Each problem is printed as FILE:LINE: seq N: what. Exit 0 intact, 1 problems.\n",
+    };
+    int prc = ZT__CLI_PARSE(argc, argv, 2, &cmd, opts);
+    if (prc != ZT__CLI_PARSED) return prc;
     if ((pubkey != NULL) + (keyfile != NULL) + (desc != NULL) > 1) {
         fprintf(stderr, "zentalk: give one of --pubkey, --key, --descriptor\n");
         return 2;

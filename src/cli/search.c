@@ -7,13 +7,13 @@
  *   zentalk categorize [TEXT...]                      one text, or stdin lines = one conversation
  * Common options: -u/--url URL, --token TOKEN (default $ZENTALK_TOKEN), --json.
  * Exit status: 0, 1 (node error or unreachable), 2 (usage). */
-#include <getopt.h>
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cmd.h"
 #include "http.h"
 #include "input.h"
 #include "search.h"
@@ -21,7 +21,6 @@
 #include "zentalk/zt_buf.h"
 #include "zentalk/zt_str.h"
 
-#define DEFAULT_URL "http://127.0.0.1:8080"
 #define MAX_RESPONSE (8u * 1024u * 1024u)
 #define MAX_INPUT (16u * 1024u * 1024u)
 #define BATCH 256
@@ -45,42 +44,32 @@ static void search_usage(FILE *f)
                "caller is the loopback operator of a node without encryption.jwt_secret).\n");
 }
 
-static int parse(int argc, char **argv, struct opts *o)
+/* The common options: 0, or -1 after --help, or 2 (the reason printed). */
+static int parse(int argc, char **argv, const char *name, struct opts *o)
 {
-    static const struct option lo[] = {
-        {"url", required_argument, NULL, 'u'}, {"token", required_argument, NULL, 't'},
-        {"user", required_argument, NULL, 'U'}, {"id", required_argument, NULL, 'i'},
-        {"limit", required_argument, NULL, 'n'}, {"json", no_argument, NULL, 'j'},
-        {"all", no_argument, NULL, 'a'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
-    };
     memset(o, 0, sizeof *o);
-    o->url = getenv("ZENTALK_URL");
-    if (!o->url || !*o->url) o->url = DEFAULT_URL;
+    o->url = zt__cli_node_url();
     o->token = getenv("ZENTALK_TOKEN");
+    const char *token = NULL, *limit = NULL;
+    const struct zt__cli_opt opts[] = {
+        {"url", 'u', ZT__CLI_STR, &o->url}, {"token", 0, ZT__CLI_STR, &token}, {"user", 0, ZT__CLI_STR, &o->user},
+        {"id", 0, ZT__CLI_STR, &o->id},      {"limit", 0, ZT__CLI_STR, &limit}, {"json", 0, ZT__CLI_FLAG, &o->json},
+        {"all", 0, ZT__CLI_FLAG, &o->all},   {"help", 'h', ZT__CLI_HELP, NULL},
+    };
+    const struct zt__cli_cmd cmd = {.name = name, .usage = search_usage, .stop_at_operand = true};
+    int prc = ZT__CLI_PARSE(argc, argv, 1, &cmd, opts);
+    if (prc != ZT__CLI_PARSED) return prc == 0 ? -1 : prc;
+    if (token) {
+        o->token = token;
+        setenv("ZENTALK_TOKEN", token, 1); /* http.c sends it */
+    }
     o->limit = 10;
-    int c;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "+:u:h", lo, NULL)) != -1) {
-        switch (c) {
-        case 'u': o->url = optarg; break;
-        case 't': o->token = optarg; setenv("ZENTALK_TOKEN", optarg, 1); break; /* http.c sends it */
-        case 'U': o->user = optarg; break;
-        case 'i': o->id = optarg; break;
-        case 'j': o->json = true; break;
-        case 'a': o->all = true; break;
-        case 'n': {
-            char *end;
-            o->limit = strtol(optarg, &end, 10);
-            if (*end || o->limit < 1 || o->limit > 100) {
-                fprintf(stderr, "zentalk: --limit must be 1..100\n");
-                return 2;
-            }
-            break;
-        }
-        case 'h': search_usage(stdout); return -1;
-        case ':': fprintf(stderr, "zentalk: option %s needs a value\n", argv[optind - 1]); return 2;
-        default: fprintf(stderr, "zentalk: unknown option %s\n", argv[optind - 1]); return 2;
+    if (limit) {
+        char *end;
+        o->limit = strtol(limit, &end, 10);
+        if (*end || o->limit < 1 || o->limit > 100) {
+            zt__cli_say("--limit must be 1..100");
+            return 2;
         }
     }
     return 0;
@@ -270,7 +259,7 @@ int zt__cli_search(int argc, char **argv)
     }
     const char *sub = argv[1];
     struct opts o;
-    int rc = parse(argc - 1, argv + 1, &o);
+    int rc = parse(argc - 1, argv + 1, "search", &o);
     if (rc) return rc < 0 ? 0 : rc;
     argc--, argv++;
     if (!o.user || !o.user[0]) {
@@ -287,7 +276,7 @@ int zt__cli_search(int argc, char **argv)
 int zt__cli_categorize(int argc, char **argv)
 {
     struct opts o;
-    int rc = parse(argc, argv, &o);
+    int rc = parse(argc, argv, "categorize", &o);
     if (rc) return rc < 0 ? 0 : rc;
     char *text = join_args(argc, argv);
     json_t *req = NULL, *resp = NULL;

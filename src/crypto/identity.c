@@ -763,10 +763,7 @@ int zt_identity_verify_json(const uint8_t pk[static ZT_ED25519_PK_LEN], json_t *
 {
     uint8_t sig[ZT_ED25519_SIG_LEN];
     const char *hex = json_string_value(json_object_get(obj, "sig"));
-    size_t got = 0;
-    if (!hex || strlen(hex) != 2 * sizeof sig ||
-        sodium_hex2bin(sig, sizeof sig, hex, 2 * sizeof sig, NULL, &got, NULL) != 0 || got != sizeof sig)
-        return ZT_EPARSE;
+    if (zt_hex_decode_str(sig, sizeof sig, hex, ZT_HEX_ANY_CASE) != 0) return ZT_EPARSE;
     if (json_object_del(obj, "sig") != 0) return ZT_EPARSE;
     char *body = NULL;
     size_t len;
