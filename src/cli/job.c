@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cmd.h"
 #include "http.h"
 #include "job.h"
 #include "zentalk/zt_alloc.h"
@@ -85,15 +86,7 @@ static void usage(FILE *out)
             "printed); 130 interrupted.\n");
 }
 
-static void ZT_PRINTF(1, 2) say(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("zentalk: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-}
+#define say zt__cli_say /* cmd.h */
 
 struct job_opts {
     const char *node, *descriptor, *expect_id, *via, *system, *model, *prompt;

@@ -126,6 +126,15 @@ static const char *verify_reason(int rc)
     }
 }
 
+/* zt_identity_descriptor_verify of one descriptor of a list. */
+static int verify_one(const json_t *d, int64_t now)
+{
+    char *s = json_dumps(d, JSON_COMPACT | JSON_ENCODE_ANY);
+    int vrc = s ? zt_identity_descriptor_verify(s, strlen(s), now, NULL) : ZT_ENOMEM;
+    zt_free(s);
+    return vrc;
+}
+
 static int cmd_add(const char *source, const char *path)
 {
     int rc = 1;
@@ -140,11 +149,8 @@ static int cmd_add(const char *source, const char *path)
         const char *slash = strchr(rest, '/');
         bool bare = !slash || slash[1] == '\0';
         long status = 0;
-        if (zt__cli_http_get(source, bare ? "/v1/node/descriptor" : "", 10000, &status, &src) != 0) goto out;
-        if (status != 200) {
-            zt__cli_print_api_error(status, zt_buf_str(&src));
-            goto out;
-        }
+        int hrc = zt__cli_http_get(source, bare ? "/v1/node/descriptor" : "", 10000, &status, &src);
+        if (zt__cli_check_answer(hrc, status, &src)) goto out;
     } else if (read_file(source, &src, false) != 0) {
         goto out;
     }
@@ -154,9 +160,7 @@ static int cmd_add(const char *source, const char *path)
     size_t i;
     json_t *d;
     json_array_foreach(add, i, d) {
-        char *s = json_dumps(d, JSON_COMPACT | JSON_ENCODE_ANY);
-        int vrc = s ? zt_identity_descriptor_verify(s, strlen(s), now, NULL) : ZT_ENOMEM;
-        zt_free(s);
+        int vrc = verify_one(d, now);
         if (vrc) {
             fprintf(stderr, "zentalk: descriptor %zu of %s refused: %s\n", i + 1, source, verify_reason(vrc));
             goto out;
@@ -236,9 +240,7 @@ static int cmd_list(const char *path, bool as_json)
         size_t i;
         json_t *d;
         json_array_foreach(list, i, d) {
-            char *s = json_dumps(d, JSON_COMPACT | JSON_ENCODE_ANY);
-            int vrc = s ? zt_identity_descriptor_verify(s, strlen(s), now, NULL) : ZT_ENOMEM;
-            zt_free(s);
+            int vrc = verify_one(d, now);
             const char *id = json_string_value(json_object_get(d, "node_id"));
             const char *ep = json_string_value(json_object_get(d, "endpoint"));
             json_t *exp = json_object_get(d, "expires");
@@ -249,11 +251,7 @@ static int cmd_list(const char *path, bool as_json)
             else
                 printf("%-35s  %-8s  %s\n", id ? id : "-", state, ep ? ep : "-");
         }
-        if (as_json) {
-            char *s = json_dumps(outj, JSON_INDENT(2));
-            if (s) printf("%s\n", s);
-            zt_free(s);
-        }
+        if (as_json) zt__cli_print_json(outj);
         json_decref(outj);
     }
     json_decref(list);

@@ -21,7 +21,6 @@
 #include "zentalk/zt_buf.h"
 #include "zentalk/zt_str.h"
 
-#define MAX_RESPONSE (8u * 1024u * 1024u)
 #define MAX_INPUT (16u * 1024u * 1024u)
 #define BATCH 256
 
@@ -103,31 +102,8 @@ static char *read_stdin(void)
 /* POST and parse the answer; prints the error and returns 1 on failure. */
 static int call(const struct opts *o, const char *path, json_t *req, json_t **out)
 {
-    struct zt_buf body;
-    zt_buf_init(&body, MAX_RESPONSE);
     long status = 0;
-    int rc = zt__cli_http_post_json(o->url, path, req, 60000L, &status, &body);
-    if (!rc && status != 200) {
-        zt__cli_print_api_error(status, zt_buf_str(&body));
-        rc = 1;
-    }
-    if (!rc) {
-        *out = json_loads(zt_buf_str(&body), 0, NULL);
-        if (!*out) {
-            fprintf(stderr, "zentalk: the node's answer is not JSON\n");
-            rc = 1;
-        }
-    }
-    zt_buf_deinit(&body);
-    return rc;
-}
-
-static int print_json(json_t *j)
-{
-    char *s = json_dumps(j, JSON_INDENT(2));
-    if (s) puts(s);
-    zt_free(s);
-    return 0;
+    return zt__cli_http_post_json_parsed(o->url, path, req, 60000L, &status, out);
 }
 
 static int do_index(const struct opts *o, int argc, char **argv)
@@ -208,7 +184,8 @@ static int do_query(const struct opts *o, int argc, char **argv)
     int rc = 1;
     if (!req || call(o, "/v1/search/query", req, &resp)) goto out;
     if (o->json) {
-        rc = print_json(resp);
+        zt__cli_print_json(resp);
+        rc = 0;
         goto out;
     }
     size_t i;
@@ -238,7 +215,8 @@ static int do_delete(const struct opts *o)
     int rc = 1;
     if (!req || call(o, "/v1/search/delete", req, &resp)) goto out;
     if (o->json) {
-        rc = print_json(resp);
+        zt__cli_print_json(resp);
+        rc = 0;
         goto out;
     }
     json_t *res = json_object_get(resp, "result");
@@ -303,7 +281,8 @@ int zt__cli_categorize(int argc, char **argv)
     }
     if (!req || call(&o, "/v1/features/categorize", req, &resp)) goto out;
     if (o.json) {
-        rc = print_json(resp);
+        zt__cli_print_json(resp);
+        rc = 0;
         goto out;
     }
     json_t *res = json_object_get(resp, "result");
