@@ -1062,13 +1062,9 @@ static void strlist_free(struct zt_strlist *l)
 
 static int strlist_push(struct zt_strlist *l, size_t *cap, const char *s, size_t len)
 {
-    if (l->count == *cap) {
-        size_t ncap = *cap ? *cap * 2 : 4;
-        char **p = zt_reallocarray(l->items, ncap, sizeof *p);
-        if (!p) return ZT_ENOMEM;
-        l->items = p;
-        *cap = ncap;
-    }
+    char **p = zt_array_grow(l->items, &*cap, l->count + 1, sizeof *p, 4);
+    if (!p) return ZT_ENOMEM;
+    l->items = p;
     char *d = zt_strndup(s, len);
     if (!d) return ZT_ENOMEM;
     l->items[l->count++] = d;
@@ -1772,17 +1768,13 @@ static int parse_list(struct parse *p, const struct cfg_key *k, void *base)
             perr(p, p->ev.start_mark, "expected a mapping; got %s", got);
             rc = skip_node(p);
         } else {
-            if (n == cap) {
-                size_t ncap = cap ? cap * 2 : 4;
-                char *na = zt_reallocarray(arr, ncap, sub->size);
-                if (!na) {
-                    rc = ZT_ENOMEM;
-                    path_pop(p, mark);
-                    break;
-                }
-                arr = na;
-                cap = ncap;
+            char *na = zt_array_grow(arr, &cap, n + 1, sub->size, 4);
+            if (!na) {
+                rc = ZT_ENOMEM;
+                path_pop(p, mark);
+                break;
             }
+            arr = na;
             char *elem = arr + n * sub->size;
             memset(elem, 0, sub->size);
             n++; /* counted now so the cleanup below frees a half-made entry */

@@ -1347,13 +1347,9 @@ struct frags {
 
 static int frags_add(struct frags *f, size_t off, size_t len, int32_t id)
 {
-    if (f->n == f->cap) {
-        size_t nc = f->cap ? f->cap * 2 : 16;
-        struct frag *nv = zt_reallocarray(f->v, nc, sizeof *nv);
-        if (!nv) return ZT_ENOMEM;
-        f->v = nv;
-        f->cap = nc;
-    }
+    struct frag *nv = zt_array_grow(f->v, &f->cap, f->n + 1, sizeof *nv, 16);
+    if (!nv) return ZT_ENOMEM;
+    f->v = nv;
     f->v[f->n++] = (struct frag){off, len, id};
     return 0;
 }

@@ -297,12 +297,9 @@ static int parse_phrase(const char *s, size_t n, struct phrase *ph)
 
 static int grow(void **arr, size_t *cap, size_t n, size_t elem)
 {
-    if (n < *cap) return 0;
-    size_t nc = *cap ? *cap * 2 : 16;
-    void *p = zt_reallocarray(*arr, nc, elem);
+    void *p = zt_array_grow(*arr, cap, n + 1, elem, 16);
     if (!p) return ZT_ENOMEM;
     *arr = p;
-    *cap = nc;
     return 0;
 }
 

@@ -949,12 +949,9 @@ int zt_moderation_builder_add(struct zt_moderation_builder *b, enum zt_mod_categ
     }
     for (size_t i = 0; i < b->n; i++)
         if (keyeq(b->e[i].key, b->e[i].len, key, kl)) return 1;
-    if (b->n == b->cap) {
-        size_t nc = b->cap ? b->cap * 2 : 1024;
-        struct bent *ne = zt_reallocarray(b->e, nc, sizeof *ne);
-        if (!ne) return ZT_ENOMEM;
-        b->e = ne, b->cap = nc;
-    }
+    struct bent *grown = zt_array_grow(b->e, &b->cap, b->n + 1, sizeof *grown, 1024);
+    if (!grown) return ZT_ENOMEM;
+    b->e = grown;
     char *k = zt_strndup(key, kl);
     if (!k) return ZT_ENOMEM;
     unsigned wm = (unsigned)(weight * 1000 + 0.5);

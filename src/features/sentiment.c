@@ -195,13 +195,10 @@ int zt_sentiment_build_payload(const char *lex, size_t len, uint8_t **out, size_
             char *e;
             double d = strtod(num, &e);
             if (*e || !isfinite(d)) goto bad;
-            if (n == cap) {
-                size_t nc = cap ? cap * 2 : 8192;
-                struct raw_ent *nr = zt_reallocarray(r, nc, sizeof *r);
-                rc = ZT_ENOMEM;
-                if (!nr) goto out;
-                r = nr, cap = nc;
-            }
+            struct raw_ent *nr = zt_array_grow(r, &cap, n + 1, sizeof *r, 8192);
+            rc = ZT_ENOMEM;
+            if (!nr) goto out;
+            r = nr;
             r[n++] = (struct raw_ent){lex + i, (size_t)(tab - (lex + i)), d, line};
         }
         i = j + 1;

@@ -44,26 +44,18 @@ struct work {
 
 static int push_sent(struct work *k, struct sent s)
 {
-    if (k->n == k->cap) {
-        size_t nc = k->cap ? k->cap * 2 : 64;
-        struct sent *p = zt_reallocarray(k->s, nc, sizeof *p);
-        if (!p) return ZT_ENOMEM;
-        k->s = p;
-        k->cap = nc;
-    }
+    struct sent *p = zt_array_grow(k->s, &k->cap, k->n + 1, sizeof *p, 64);
+    if (!p) return ZT_ENOMEM;
+    k->s = p;
     k->s[k->n++] = s;
     return 0;
 }
 
 static int push_word(struct work *k, struct word w)
 {
-    if (k->nw == k->capw) {
-        size_t nc = k->capw ? k->capw * 2 : 256;
-        struct word *p = zt_reallocarray(k->w, nc, sizeof *p);
-        if (!p) return ZT_ENOMEM;
-        k->w = p;
-        k->capw = nc;
-    }
+    struct word *p = zt_array_grow(k->w, &k->capw, k->nw + 1, sizeof *p, 256);
+    if (!p) return ZT_ENOMEM;
+    k->w = p;
     k->w[k->nw++] = w;
     return 0;
 }
@@ -159,13 +151,9 @@ struct items {
 
 static int push_item(struct items *it, struct zt_summary_item x)
 {
-    if (it->n == it->cap) {
-        size_t nc = it->cap ? it->cap * 2 : 8;
-        struct zt_summary_item *p = zt_reallocarray(it->v, nc, sizeof *p);
-        if (!p) return ZT_ENOMEM;
-        it->v = p;
-        it->cap = nc;
-    }
+    struct zt_summary_item *p = zt_array_grow(it->v, &it->cap, it->n + 1, sizeof *p, 8);
+    if (!p) return ZT_ENOMEM;
+    it->v = p;
     it->v[it->n++] = x;
     return 0;
 }

@@ -110,16 +110,12 @@ static int list_files(const char *dir, unsigned **out, size_t *n_out)
     while ((e = readdir(d)) != NULL) {
         unsigned idx = name_index(e->d_name);
         if (!idx) continue;
-        if (n == cap) {
-            size_t ncap = cap ? cap * 2 : 16;
-            unsigned *nv = zt_reallocarray(v, ncap, sizeof *nv);
-            if (!nv) {
-                rc = ZT_ENOMEM;
-                break;
-            }
-            v = nv;
-            cap = ncap;
+        unsigned *nv = zt_array_grow(v, &cap, n + 1, sizeof *nv, 16);
+        if (!nv) {
+            rc = ZT_ENOMEM;
+            break;
         }
+        v = nv;
         v[n++] = idx;
     }
     closedir(d);

@@ -108,16 +108,12 @@ static void add(struct cands *c, unsigned type, size_t s, size_t e, double conf)
         c->err = ZT_ETOOBIG;
         return;
     }
-    if (c->n == c->cap) {
-        size_t ncap = c->cap ? c->cap * 2 : 16;
-        struct zt_pii_hit *nv = zt_reallocarray(c->v, ncap, sizeof *nv);
-        if (!nv) {
-            c->err = ZT_ENOMEM;
-            return;
-        }
-        c->v = nv;
-        c->cap = ncap;
+    struct zt_pii_hit *nv = zt_array_grow(c->v, &c->cap, c->n + 1, sizeof *nv, 16);
+    if (!nv) {
+        c->err = ZT_ENOMEM;
+        return;
     }
+    c->v = nv;
     c->v[c->n++] = (struct zt_pii_hit){.type = type, .start = s, .end = e, .confidence = conf};
 }
 

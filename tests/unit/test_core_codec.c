@@ -1,6 +1,7 @@
 /* test_core_codec.c: known-answer tests for the core helpers written once
  * for the whole tree: hex (zt_hex.h), byte order (zt_endian.h), bounded
- * whole-file reads (zt_file.h) and FNV-1a (zt_hash.h). */
+ * whole-file reads (zt_file.h), FNV-1a (zt_hash.h) and array growth
+ * (zt_array_grow in zt_alloc.h). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -263,6 +264,47 @@ static void test_fnv1a(void **state)
     assert_true(zt_fnv1a64("\xff", 1) == ((0xcbf29ce484222325ull ^ 0xffu) * 0x100000001b3ull));
 }
 
+/* ---- array growth ---------------------------------------------------------- */
+
+static void test_array_grow(void **state)
+{
+    (void)state;
+    int *v = NULL;
+    size_t cap = 0;
+    for (size_t n = 0; n < 100; n++) {
+        int *g = zt_array_grow(v, &cap, n + 1, sizeof *g, 4);
+        assert_non_null(g);
+        v = g;
+        v[n] = (int)n;
+        assert_true(cap >= n + 1);
+    }
+    assert_int_equal(cap, 128); /* 4, 8, ..., 128: doubled each time */
+    for (size_t n = 0; n < 100; n++) assert_int_equal(v[n], (int)n);
+    /* Room already: the same pointer, the same capacity. */
+    assert_ptr_equal(zt_array_grow(v, &cap, 50, sizeof *v, 4), v);
+    assert_int_equal(cap, 128);
+    /* A jump past double grows until it fits. */
+    int *g = zt_array_grow(v, &cap, 1000, sizeof *v, 4);
+    assert_non_null(g);
+    v = g;
+    assert_int_equal(cap, 1024);
+    assert_int_equal(v[99], 99);
+    /* Overflow and failure: NULL, the array and its capacity untouched. */
+    assert_null(zt_array_grow(v, &cap, SIZE_MAX / 2, sizeof *v, 4));
+    assert_int_equal(cap, 1024);
+    zt_alloc_fail_after(1);
+    assert_null(zt_array_grow(v, &cap, 2000, sizeof *v, 4));
+    assert_int_equal(cap, 1024);
+    assert_int_equal(v[99], 99);
+    zt_free(v);
+    /* first == 0 still grows. */
+    size_t c0 = 0;
+    char *c = zt_array_grow(NULL, &c0, 3, 1, 0);
+    assert_non_null(c);
+    assert_int_equal(c0, 4);
+    zt_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -271,6 +313,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_endian, setup, teardown),
         cmocka_unit_test_setup_teardown(test_file_read, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fnv1a, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_array_grow, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
