@@ -5,6 +5,7 @@
 #define ZT_ENDIAN_H
 
 #include <stdint.h>
+#include <string.h>
 
 static inline void zt_put_be16(uint8_t *p, uint16_t v)
 {
@@ -59,6 +60,30 @@ static inline uint32_t zt_get_le32(const uint8_t *p)
 static inline uint64_t zt_get_le64(const uint8_t *p)
 {
     return (uint64_t)zt_get_le32(p) | (uint64_t)zt_get_le32(p + 4) << 32;
+}
+
+/* IEEE-754 values stored as their little-endian bit patterns. */
+static inline float zt_get_le_f32(const uint8_t *p)
+{
+    uint32_t v = zt_get_le32(p);
+    float x;
+    memcpy(&x, &v, sizeof x);
+    return x;
+}
+
+static inline double zt_get_le_f64(const uint8_t *p)
+{
+    uint64_t v = zt_get_le64(p);
+    double d;
+    memcpy(&d, &v, sizeof d);
+    return d;
+}
+
+static inline void zt_put_le_f64(uint8_t *p, double d)
+{
+    uint64_t v;
+    memcpy(&v, &d, sizeof v);
+    zt_put_le64(p, v);
 }
 
 #endif

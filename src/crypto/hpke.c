@@ -305,13 +305,10 @@ static void scratch_free(struct scratch *s)
 
 /* ---- Keys ---------------------------------------------------------------- */
 
-int zt_hpke_keypair(uint8_t sk[static ZT_HPKE_SK_LEN], uint8_t pk[static ZT_HPKE_PK_LEN])
+/* The public key of the secret key in s, both copied out; frees s. */
+static int finish_keypair(struct scratch *s, uint8_t sk[static ZT_HPKE_SK_LEN], uint8_t pk[static ZT_HPKE_PK_LEN])
 {
-    int rc = zt_crypto_init();
-    if (rc != 0) return rc;
-    struct scratch *s = scratch_new();
-    if (!s) return ZT_ENOMEM;
-    randombytes_buf(s->sk, sizeof s->sk);
+    int rc = 0;
     if (crypto_scalarmult_base(s->pk, s->sk) != 0) {
         rc = ZT_ECRYPTO;
         goto out;
@@ -321,6 +318,16 @@ int zt_hpke_keypair(uint8_t sk[static ZT_HPKE_SK_LEN], uint8_t pk[static ZT_HPKE
 out:
     scratch_free(s);
     return rc;
+}
+
+int zt_hpke_keypair(uint8_t sk[static ZT_HPKE_SK_LEN], uint8_t pk[static ZT_HPKE_PK_LEN])
+{
+    int rc = zt_crypto_init();
+    if (rc != 0) return rc;
+    struct scratch *s = scratch_new();
+    if (!s) return ZT_ENOMEM;
+    randombytes_buf(s->sk, sizeof s->sk);
+    return finish_keypair(s, sk, pk);
 }
 
 int zt_hpke_derive_keypair(const uint8_t *ikm, size_t ikm_len, uint8_t sk[static ZT_HPKE_SK_LEN],
@@ -338,15 +345,7 @@ int zt_hpke_derive_keypair(const uint8_t *ikm, size_t ikm_len, uint8_t sk[static
      * scalar is clamped when used. */
     labeled_extract(s->prk, sid, sizeof sid, NULL, 0, "dkp_prk", ikm, ikm_len);
     labeled_expand(s->sk, ZT_HPKE_SK_LEN, sid, sizeof sid, s->prk, "sk", NULL, 0);
-    if (crypto_scalarmult_base(s->pk, s->sk) != 0) {
-        rc = ZT_ECRYPTO;
-        goto out;
-    }
-    memcpy(sk, s->sk, ZT_HPKE_SK_LEN);
-    memcpy(pk, s->pk, ZT_HPKE_PK_LEN);
-out:
-    scratch_free(s);
-    return rc;
+    return finish_keypair(s, sk, pk);
 }
 
 int zt_hpke_public_key(const uint8_t sk[static ZT_HPKE_SK_LEN], uint8_t pk[static ZT_HPKE_PK_LEN])

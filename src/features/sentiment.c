@@ -72,21 +72,6 @@ static bool lex_find(const struct zt_sentiment *s, const char *w, size_t n, doub
     return false;
 }
 
-static double get_f64(const uint8_t *p)
-{
-    uint64_t u = zt_get_le64(p);
-    double d;
-    memcpy(&d, &u, sizeof d);
-    return d;
-}
-
-static void put_f64(uint8_t *p, double d)
-{
-    uint64_t u;
-    memcpy(&u, &d, sizeof u);
-    zt_put_le64(p, u);
-}
-
 int zt_sentiment_from_payload(const void *payload, size_t len, struct zt_sentiment **out)
 {
     const uint8_t *p = payload;
@@ -113,7 +98,7 @@ int zt_sentiment_from_payload(const void *payload, size_t len, struct zt_sentime
         struct ent *e = &s->e[i];
         e->off = zt_get_le32(q);
         e->len = zt_get_le32(q + 4);
-        e->val = get_f64(q + 8);
+        e->val = zt_get_le_f64(q + 8);
         if (e->len == 0 || e->off > pool_len || e->len > pool_len - e->off || !isfinite(e->val))
             goto out;
         /* strictly increasing keys: binary search depends on it */
@@ -229,7 +214,7 @@ int zt_sentiment_build_payload(const char *lex, size_t len, uint8_t **out, size_
         uint8_t *q = buf + PAYLOAD_HEAD + i * ENTRY_BYTES;
         zt_put_le32(q, (uint32_t)off);
         zt_put_le32(q + 4, (uint32_t)r[i].len);
-        put_f64(q + 8, r[i].val);
+        zt_put_le_f64(q + 8, r[i].val);
         memcpy(pp + off, r[i].w, r[i].len);
         off += r[i].len;
     }

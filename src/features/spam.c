@@ -330,22 +330,6 @@ struct zt_spam_model {
     float *w;
 };
 
-static double rdf64(const uint8_t *p)
-{
-    uint64_t v = zt_get_le64(p);
-    double d;
-    memcpy(&d, &v, sizeof d);
-    return d;
-}
-
-static float rdf32(const uint8_t *p)
-{
-    uint32_t v = zt_get_le32(p);
-    float x;
-    memcpy(&x, &v, sizeof x);
-    return x;
-}
-
 static int in01(double x)
 {
     return isfinite(x) && x >= 0.0 && x <= 1.0;
@@ -358,19 +342,19 @@ int zt_spam_model_parse(const void *payload, size_t len, struct zt_spam_model **
     struct zt_spam_info in = {0};
     in.buckets_log2 = zt_get_le32(p + 0);
     in.epochs = zt_get_le32(p + 4);
-    in.learning_rate = rdf64(p + 8);
-    in.l2 = rdf64(p + 16);
+    in.learning_rate = zt_get_le_f64(p + 8);
+    in.l2 = zt_get_le_f64(p + 16);
     in.seed = zt_get_le64(p + 24);
     in.holdout_mod = zt_get_le32(p + 32);
     in.n_train = zt_get_le32(p + 36);
     in.n_test = zt_get_le32(p + 40);
     in.n_train_spam = zt_get_le32(p + 44);
     in.n_test_spam = zt_get_le32(p + 48);
-    in.precision = rdf64(p + 56);
-    in.recall = rdf64(p + 64);
-    in.f1 = rdf64(p + 72);
-    in.accuracy = rdf64(p + 80);
-    double bias = rdf64(p + 88);
+    in.precision = zt_get_le_f64(p + 56);
+    in.recall = zt_get_le_f64(p + 64);
+    in.f1 = zt_get_le_f64(p + 72);
+    in.accuracy = zt_get_le_f64(p + 80);
+    double bias = zt_get_le_f64(p + 88);
     if (in.buckets_log2 < ZT__SPAM_MIN_LOG2 || in.buckets_log2 > ZT__SPAM_MAX_LOG2) return ZT_EPARSE;
     if (zt_get_le32(p + 52) != 0 || in.holdout_mod < 2 || in.n_train_spam > in.n_train || in.n_test_spam > in.n_test)
         return ZT_EPARSE;
@@ -387,7 +371,7 @@ int zt_spam_model_parse(const void *payload, size_t len, struct zt_spam_model **
         return ZT_ENOMEM;
     }
     for (size_t i = 0; i < nb; i++) {
-        float x = rdf32(p + ZT__SPAM_PAYLOAD_HEADER + 4 * i);
+        float x = zt_get_le_f32(p + ZT__SPAM_PAYLOAD_HEADER + 4 * i);
         if (!isfinite(x) || fabsf(x) > 1e6f) {
             zt_spam_free(m);
             return ZT_EPARSE;

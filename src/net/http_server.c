@@ -393,6 +393,15 @@ static enum MHD_Result async_continue(struct zt_http_req *r)
     return send_resp(r, &a->resp);
 }
 
+/* Resume the connection's MHD processing if it waits for us (a->mu held). */
+static void wake_locked(struct zt_http_async *a)
+{
+    if (a->suspended) {
+        a->suspended = false;
+        MHD_resume_connection(a->conn);
+    }
+}
+
 int zt_http_async_stream_start(struct zt_http_async *a, int status, const char *content_type)
 {
     int rc = 0;
@@ -413,10 +422,7 @@ int zt_http_async_stream_start(struct zt_http_async *a, int status, const char *
         a->stream = true;
         a->late_stream = true;
         a->ready = true;
-        if (a->suspended) {
-            a->suspended = false;
-            MHD_resume_connection(a->conn);
-        }
+        wake_locked(a);
     }
     pthread_mutex_unlock(&a->mu);
     return rc;
@@ -476,10 +482,7 @@ int zt_http_async_respond(struct zt_http_async *a, struct zt_http_resp *resp)
         a->resp = *resp;
         zt_buf_init(&resp->body, a->resp.body.max); /* the body now belongs to a */
         a->ready = true;
-        if (a->suspended) {
-            a->suspended = false;
-            MHD_resume_connection(a->conn);
-        }
+        wake_locked(a);
     }
     pthread_mutex_unlock(&a->mu);
     return rc;
@@ -492,10 +495,7 @@ int zt_http_async_write(struct zt_http_async *a, const void *p, size_t n)
     if (!a->stream || a->ended) rc = ZT_EINVAL;
     else if (a->closed) rc = ZT_ECLOSED;
     else rc = zt_buf_append(&a->pending, p, n);
-    if (rc == 0 && a->suspended) {
-        a->suspended = false;
-        MHD_resume_connection(a->conn);
-    }
+    if (rc == 0) wake_locked(a);
     pthread_mutex_unlock(&a->mu);
     return rc;
 }
@@ -504,10 +504,7 @@ void zt_http_async_end(struct zt_http_async *a)
 {
     pthread_mutex_lock(&a->mu);
     a->ended = true;
-    if (a->suspended && !a->closed) {
-        a->suspended = false;
-        MHD_resume_connection(a->conn);
-    }
+    if (!a->closed) wake_locked(a);
     pthread_mutex_unlock(&a->mu);
 }
 

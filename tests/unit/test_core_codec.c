@@ -137,6 +137,12 @@ static void test_endian(void **state)
     const uint8_t mixed[8] = {0x80, 0, 0, 0, 0, 0, 0, 0x7f};
     assert_true(zt_get_be64(mixed) == 0x800000000000007full);
     assert_true(zt_get_le64(mixed) == 0x7f00000000000080ull);
+    /* Floats as their little-endian IEEE-754 bits. */
+    zt_put_le_f64(b, 1.5);
+    assert_memory_equal(b, "\x00\x00\x00\x00\x00\x00\xf8\x3f", 8);
+    assert_true(zt_get_le_f64(b) == 1.5);
+    zt_put_le32(b, 0xc0490fdbu); /* -pi as a float */
+    assert_true(zt_get_le_f32(b) == -3.14159274101257324f);
 }
 
 /* ---- whole-file reads ------------------------------------------------------ */
