@@ -32,4 +32,8 @@ ZT_NODISCARD int zt_file_read_stream(FILE *f, struct zt_buf *b);
  * ZT_EIO on a read error (errno says why). */
 ZT_NODISCARD int zt_fd_read_full(int fd, void *p, size_t cap, size_t *len);
 
+/* Write all n bytes of p to fd, retrying EINTR and short writes. ZT_EIO on
+ * an error (errno says why; 0 when write stopped accepting bytes). */
+ZT_NODISCARD int zt_fd_write_full(int fd, const void *p, size_t n);
+
 #endif

@@ -31,6 +31,22 @@ ZT_NODISCARD int zt_str_to_bool(const char *s, bool *out);
 ZT_NODISCARD int zt_str_split_hostport(const char *s, char *host, size_t hostsize,
                                        uint16_t *port);
 
+/* ASCII character classes, the same in every locale (ctype's are not). */
+static inline bool zt_ascii_digit(int c)
+{
+    return c >= '0' && c <= '9';
+}
+
+static inline bool zt_ascii_alpha(int c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+static inline bool zt_ascii_alnum(int c)
+{
+    return zt_ascii_digit(c) || zt_ascii_alpha(c);
+}
+
 /* True when every byte of s[0..n) forms valid UTF-8. */
 bool zt_utf8_valid(const char *s, size_t n);
 

@@ -12,6 +12,7 @@
 #include "cmd.h"
 #include "http.h"
 #include "zentalk/zt_buf.h"
+#include "zentalk/zt_file.h"
 
 #define MAX_RESPONSE (64u * 1024u * 1024u)
 #define TIMEOUT_MS 120000L
@@ -33,15 +34,10 @@ static int write_out(const char *path, const char *data, size_t len)
         perror(path);
         return 1;
     }
-    size_t off = 0;
-    while (off < len) {
-        ssize_t w = write(fd, data + off, len - off);
-        if (w <= 0) {
-            perror(path);
-            close(fd);
-            return 1;
-        }
-        off += (size_t)w;
+    if (zt_fd_write_full(fd, data, len) != 0) {
+        perror(path);
+        close(fd);
+        return 1;
     }
     if (write(fd, "\n", 1) != 1 || close(fd) != 0) {
         perror(path);

@@ -67,14 +67,7 @@ static int write_atomic(const char *path, const char *text)
         fprintf(stderr, "zentalk: cannot create a file next to %s: %s\n", path, strerror(errno));
         return 1;
     }
-    size_t len = strlen(text), off = 0;
-    while (off < len) {
-        ssize_t w = write(fd, text + off, len - off);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) break;
-        off += (size_t)w;
-    }
-    bool ok = off == len && fsync(fd) == 0;
+    bool ok = zt_fd_write_full(fd, text, strlen(text)) == 0 && fsync(fd) == 0;
     ok = close(fd) == 0 && ok;
     if (!ok || rename(tmp, path) != 0) {
         fprintf(stderr, "zentalk: cannot write %s: %s\n", path, strerror(errno));

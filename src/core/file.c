@@ -21,6 +21,23 @@ int zt_fd_read_full(int fd, void *p, size_t cap, size_t *len)
     return 0;
 }
 
+int zt_fd_write_full(int fd, const void *p, size_t n)
+{
+    const char *b = p;
+    while (n > 0) {
+        ssize_t w = write(fd, b, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0) return ZT_EIO;
+        if (w == 0) {
+            errno = 0;
+            return ZT_EIO;
+        }
+        b += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
 int zt_file_read_buf(const char *path, struct zt_buf *b)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);

@@ -59,16 +59,6 @@ static void say(struct zt_buf *err, const char *msg)
     if (err) zt_ignore(zt_buf_append_str(err, msg));
 }
 
-static void sayf(struct zt_buf *err, const char *fmt, ...) ZT_PRINTF(2, 3);
-static void sayf(struct zt_buf *err, const char *fmt, ...)
-{
-    if (!err) return;
-    va_list ap;
-    va_start(ap, fmt);
-    zt_ignore(zt_buf_vappendf(err, fmt, ap));
-    va_end(ap);
-}
-
 /* ---- Keys ---------------------------------------------------------------- */
 
 void zt_identity_node_id(const uint8_t ed25519_pk[static ZT_ED25519_PK_LEN],
@@ -225,7 +215,7 @@ static int check_key_set(json_t *root, const char *const *keys, struct zt_buf *e
     size_t n = 0;
     for (; keys[n]; n++)
         if (!json_object_get(root, keys[n])) {
-            sayf(err, "key file: missing \"%s\"", keys[n]);
+            zt_buf_sayf(err, "key file: missing \"%s\"", keys[n]);
             return ZT_EPARSE;
         }
     if (json_object_size(root) != n) {
@@ -235,7 +225,7 @@ static int check_key_set(json_t *root, const char *const *keys, struct zt_buf *e
             bool known = false;
             for (size_t i = 0; keys[i]; i++) known = known || strcmp(k, keys[i]) == 0;
             if (!known) {
-                sayf(err, "key file: unexpected key \"%.64s\"", k);
+                zt_buf_sayf(err, "key file: unexpected key \"%.64s\"", k);
                 break;
             }
         }
@@ -311,7 +301,7 @@ int zt_identity_parse(const char *text, size_t len, const char *pass, size_t pas
     } else if (strcmp(enc, ENC_ARGON) == 0) {
         encrypted = true;
     } else {
-        sayf(err, "key file: unsupported encryption \"%.40s\"", enc);
+        zt_buf_sayf(err, "key file: unsupported encryption \"%.40s\"", enc);
         rc = ZT_EUNSUPPORTED;
         goto out;
     }
@@ -488,18 +478,6 @@ static int dir_of(const char *path, char *dir, size_t cap)
     return 0;
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) return ZT_EIO;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 /* Build the key file text into a sodium_malloc'd buffer (*text, *len). */
 static int keyfile_text(const struct zt_identity *id, const char *pass, size_t pass_len,
                         const struct zt_identity_kdf *kdf, char **text, size_t *len)
@@ -614,7 +592,7 @@ int zt_identity_save(const struct zt_identity *id, const char *path, const char 
         goto out;
     }
     tmp_made = true;
-    if (fcntl(fd, F_SETFD, FD_CLOEXEC) != 0 || fchmod(fd, 0600) != 0 || write_all(fd, text, len) != 0 ||
+    if (fcntl(fd, F_SETFD, FD_CLOEXEC) != 0 || fchmod(fd, 0600) != 0 || zt_fd_write_full(fd, text, len) != 0 ||
         fsync(fd) != 0) {
         if (err) zt_ignore(zt_buf_appendf(err, "cannot write %s: %s", tmp, strerror(errno)));
         goto out;

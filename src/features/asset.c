@@ -111,19 +111,6 @@ void zt_asset_deinit(struct zt_asset *a)
     memset(a, 0, sizeof *a);
 }
 
-static int write_all(int fd, const void *p, size_t n)
-{
-    const uint8_t *b = p;
-    while (n > 0) {
-        ssize_t w = write(fd, b, n);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) return ZT_EIO;
-        b += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 int zt_asset_write(const char *path, const char *kind, uint32_t version,
                    const uint8_t source_sha256[static 32], const void *payload, size_t len)
 {
@@ -149,9 +136,9 @@ int zt_asset_write(const char *path, const char *kind, uint32_t version,
 
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) return ZT_EIO;
-    int rc = write_all(fd, hdr, sizeof hdr);
-    if (rc == 0) rc = write_all(fd, payload, len);
-    if (rc == 0) rc = write_all(fd, h, sizeof h);
+    int rc = zt_fd_write_full(fd, hdr, sizeof hdr);
+    if (rc == 0) rc = zt_fd_write_full(fd, payload, len);
+    if (rc == 0) rc = zt_fd_write_full(fd, h, sizeof h);
     if (rc == 0 && fsync(fd) != 0) rc = ZT_EIO;
     if (close(fd) != 0 && rc == 0) rc = ZT_EIO;
     if (rc == 0 && rename(tmp, path) != 0) rc = ZT_EIO;

@@ -91,18 +91,13 @@ static char lower_ascii(char c)
     return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
 }
 
-static int is_alnum_ascii(char c)
-{
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-
 /* Bare shortener links ("bit.ly/abc") that the tokeniser does not see as URLs. */
 static int bare_shortener(const char *t, size_t len)
 {
     for (size_t i = 0; i < N_SHORTENERS; i++) {
         size_t n = strlen(SHORTENERS[i]);
         for (size_t p = 0; p + n < len; p++) {
-            if (p > 0 && (is_alnum_ascii(t[p - 1]) || t[p - 1] == '.')) continue;
+            if (p > 0 && (zt_ascii_alnum(t[p - 1]) || t[p - 1] == '.')) continue;
             size_t k = 0;
             while (k < n && lower_ascii(t[p + k]) == SHORTENERS[i][k]) k++;
             if (k == n && t[p + n] == '/') return 1;

@@ -165,6 +165,26 @@ static void free_body(void *p)
     zt_free(p);
 }
 
+static void add_common_headers(struct MHD_Response *mr, const char *request_id)
+{
+    MHD_add_response_header(mr, "X-Request-Id", request_id);
+    MHD_add_response_header(mr, "X-Content-Type-Options", "nosniff");
+}
+
+/* Add the handler's own headers (resp may be NULL), queue mr with status and
+ * let go of it. */
+static enum MHD_Result queue(struct zt_http_req *r, struct MHD_Response *mr, int status,
+                             const struct zt_http_resp *resp)
+{
+    for (size_t i = 0; resp && i < resp->n_headers; i++)
+        MHD_add_response_header(mr, resp->headers[i].name, resp->headers[i].value);
+    r->status = status;
+    r->responded = true;
+    enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)status, mr);
+    MHD_destroy_response(mr);
+    return ret;
+}
+
 static enum MHD_Result send_resp(struct zt_http_req *r, struct zt_http_resp *resp)
 {
     size_t len = 0;
@@ -177,16 +197,9 @@ static enum MHD_Result send_resp(struct zt_http_req *r, struct zt_http_resp *res
     }
     MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE,
                             resp->content_type ? resp->content_type : "application/json");
-    MHD_add_response_header(mr, "X-Request-Id", r->id);
-    MHD_add_response_header(mr, "X-Content-Type-Options", "nosniff");
+    add_common_headers(mr, r->id);
     MHD_add_response_header(mr, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-    for (size_t i = 0; i < resp->n_headers; i++)
-        MHD_add_response_header(mr, resp->headers[i].name, resp->headers[i].value);
-    r->status = resp->status;
-    r->responded = true;
-    enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)resp->status, mr);
-    MHD_destroy_response(mr);
-    return ret;
+    return queue(r, mr, resp->status, resp);
 }
 
 void zt_http_resp_init(struct zt_http_resp *resp)
@@ -339,12 +352,6 @@ static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
     return ret;
 }
 
-static void add_common_headers(struct MHD_Response *mr, const char *request_id)
-{
-    MHD_add_response_header(mr, "X-Request-Id", request_id);
-    MHD_add_response_header(mr, "X-Content-Type-Options", "nosniff");
-}
-
 /* The handler took an async handle: start the stream, or wait (suspended)
  * for the deferred answer unless it is already there. */
 static enum MHD_Result queue_stream(struct zt_http_req *r, struct zt_http_async *a,
@@ -356,13 +363,7 @@ static enum MHD_Result queue_stream(struct zt_http_req *r, struct zt_http_async 
     MHD_add_response_header(mr, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
     MHD_add_response_header(mr, "X-Accel-Buffering", "no");
     add_common_headers(mr, r->id);
-    for (size_t i = 0; resp && i < resp->n_headers; i++)
-        MHD_add_response_header(mr, resp->headers[i].name, resp->headers[i].value);
-    r->status = a->status;
-    r->responded = true;
-    enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)a->status, mr);
-    MHD_destroy_response(mr);
-    return ret;
+    return queue(r, mr, a->status, resp);
 }
 
 static enum MHD_Result async_start(struct zt_http_req *r, struct zt_http_resp *resp)
