@@ -106,6 +106,23 @@ static int call(const struct opts *o, const char *path, json_t *req, json_t **ou
     return zt__cli_http_post_json_parsed(o->url, path, req, 60000L, &status, out);
 }
 
+/* POST req (taken; NULL is out of memory) and print the answer: the JSON
+ * with --json, else through print. Returns the exit status. */
+static int post_print(const struct opts *o, const char *path, json_t *req, void (*print)(const json_t *resp))
+{
+    json_t *resp = NULL;
+    int rc = !req || call(o, path, req, &resp) ? 1 : 0;
+    if (rc == 0) {
+        if (o->json)
+            zt__cli_print_json(resp);
+        else
+            print(resp);
+    }
+    json_decref(req);
+    json_decref(resp);
+    return rc;
+}
+
 static int do_index(const struct opts *o, int argc, char **argv)
 {
     int rc = 1;
@@ -173,21 +190,8 @@ out:
     return rc;
 }
 
-static int do_query(const struct opts *o, int argc, char **argv)
+static void print_hits(const json_t *resp)
 {
-    char *q = join_args(argc, argv);
-    if (!q) {
-        fprintf(stderr, "zentalk: search query needs a QUERY\n");
-        return 2;
-    }
-    json_t *resp = NULL, *req = json_pack("{s:s,s:s,s:I}", "user", o->user, "query", q, "limit", (json_int_t)o->limit);
-    int rc = 1;
-    if (!req || call(o, "/v1/search/query", req, &resp)) goto out;
-    if (o->json) {
-        zt__cli_print_json(resp);
-        rc = 0;
-        goto out;
-    }
     size_t i;
     json_t *h;
     json_array_foreach(json_object_get(resp, "results"), i, h)
@@ -196,12 +200,25 @@ static int do_query(const struct opts *o, int argc, char **argv)
                json_number_value(json_object_get(h, "score")), json_string_value(json_object_get(h, "text")));
     }
     if (i == 0) printf("no results\n");
-    rc = 0;
-out:
+}
+
+static int do_query(const struct opts *o, int argc, char **argv)
+{
+    char *q = join_args(argc, argv);
+    if (!q) {
+        fprintf(stderr, "zentalk: search query needs a QUERY\n");
+        return 2;
+    }
+    json_t *req = json_pack("{s:s,s:s,s:I}", "user", o->user, "query", q, "limit", (json_int_t)o->limit);
     zt_free(q);
-    json_decref(req);
-    json_decref(resp);
-    return rc;
+    return post_print(o, "/v1/search/query", req, print_hits);
+}
+
+static void print_deleted(const json_t *resp)
+{
+    json_t *res = json_object_get(resp, "result");
+    printf("deleted %lld message(s)%s\n", (long long)json_integer_value(json_object_get(res, "deleted")),
+           json_is_true(json_object_get(res, "user_key_destroyed")) ? "; the user's key is destroyed" : "");
 }
 
 static int do_delete(const struct opts *o)
@@ -210,23 +227,8 @@ static int do_delete(const struct opts *o)
         fprintf(stderr, "zentalk: search delete needs --id ID or --all\n");
         return 2;
     }
-    json_t *resp = NULL, *req = o->id ? json_pack("{s:s,s:s}", "user", o->user, "id", o->id)
-                                      : json_pack("{s:s}", "user", o->user);
-    int rc = 1;
-    if (!req || call(o, "/v1/search/delete", req, &resp)) goto out;
-    if (o->json) {
-        zt__cli_print_json(resp);
-        rc = 0;
-        goto out;
-    }
-    json_t *res = json_object_get(resp, "result");
-    printf("deleted %lld message(s)%s\n", (long long)json_integer_value(json_object_get(res, "deleted")),
-           json_is_true(json_object_get(res, "user_key_destroyed")) ? "; the user's key is destroyed" : "");
-    rc = 0;
-out:
-    json_decref(req);
-    json_decref(resp);
-    return rc;
+    json_t *req = o->id ? json_pack("{s:s,s:s}", "user", o->user, "id", o->id) : json_pack("{s:s}", "user", o->user);
+    return post_print(o, "/v1/search/delete", req, print_deleted);
 }
 
 int zt__cli_search(int argc, char **argv)
@@ -251,13 +253,24 @@ int zt__cli_search(int argc, char **argv)
     return 2;
 }
 
+static void print_categories(const json_t *resp)
+{
+    json_t *res = json_object_get(resp, "result");
+    printf("%s\n", json_string_value(json_object_get(res, "category")));
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(res, "categories"), i, c)
+        printf("  %-14s %.3f\n", json_string_value(json_object_get(c, "name")),
+               json_number_value(json_object_get(c, "score")));
+}
+
 int zt__cli_categorize(int argc, char **argv)
 {
     struct opts o;
     int rc = parse(argc, argv, "categorize", &o);
     if (rc) return rc < 0 ? 0 : rc;
     char *text = join_args(argc, argv);
-    json_t *req = NULL, *resp = NULL;
+    json_t *req = NULL;
     rc = 1;
     if (text) {
         req = json_pack("{s:s}", "text", text);
@@ -279,23 +292,10 @@ int zt__cli_categorize(int argc, char **argv)
         }
         req = json_pack("{s:o}", "messages", msgs);
     }
-    if (!req || call(&o, "/v1/features/categorize", req, &resp)) goto out;
-    if (o.json) {
-        zt__cli_print_json(resp);
-        rc = 0;
-        goto out;
-    }
-    json_t *res = json_object_get(resp, "result");
-    printf("%s\n", json_string_value(json_object_get(res, "category")));
-    size_t i;
-    json_t *c;
-    json_array_foreach(json_object_get(res, "categories"), i, c)
-        printf("  %-14s %.3f\n", json_string_value(json_object_get(c, "name")),
-               json_number_value(json_object_get(c, "score")));
-    rc = 0;
+    rc = post_print(&o, "/v1/features/categorize", req, print_categories);
+    req = NULL;
 out:
     zt_free(text);
     json_decref(req);
-    json_decref(resp);
     return rc;
 }

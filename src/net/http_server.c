@@ -394,6 +394,14 @@ static enum MHD_Result async_continue(struct zt_http_req *r)
     return send_resp(r, &a->resp);
 }
 
+/* 0 when the handler may still answer on a (a->mu held): ZT_EINVAL after
+ * an answer or a stream, ZT_ECLOSED when the client is gone. */
+static int answerable_locked(const struct zt_http_async *a)
+{
+    if (a->stream || a->ready) return ZT_EINVAL;
+    return a->closed ? ZT_ECLOSED : 0;
+}
+
 /* Resume the connection's MHD processing if it waits for us (a->mu held). */
 static void wake_locked(struct zt_http_async *a)
 {
@@ -412,11 +420,8 @@ int zt_http_async_stream_start(struct zt_http_async *a, int status, const char *
     for (size_t i = 0; i < n; i++)
         if ((unsigned char)content_type[i] < 0x20 || (unsigned char)content_type[i] > 0x7E) return ZT_EINVAL;
     pthread_mutex_lock(&a->mu);
-    if (a->stream || a->ready) {
-        rc = ZT_EINVAL;
-    } else if (a->closed) {
-        rc = ZT_ECLOSED;
-    } else {
+    rc = answerable_locked(a);
+    if (rc == 0) {
         memcpy(a->ctype_buf, content_type, n + 1);
         a->content_type = a->ctype_buf;
         a->status = status;
@@ -474,11 +479,8 @@ int zt_http_async_respond(struct zt_http_async *a, struct zt_http_resp *resp)
 {
     int rc = 0;
     pthread_mutex_lock(&a->mu);
-    if (a->stream || a->ready) {
-        rc = ZT_EINVAL;
-    } else if (a->closed) {
-        rc = ZT_ECLOSED;
-    } else {
+    rc = answerable_locked(a);
+    if (rc == 0) {
         zt_buf_deinit(&a->resp.body);
         a->resp = *resp;
         zt_buf_init(&resp->body, a->resp.body.max); /* the body now belongs to a */
