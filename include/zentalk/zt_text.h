@@ -46,6 +46,9 @@ struct zt_token {
 #define ZT_TEXT_NFKC 0x01u     /* compatibility composition (fullwidth, ligatures...) */
 #define ZT_TEXT_CASEFOLD 0x02u /* Unicode case folding */
 #define ZT_TEXT_STRIP_CC 0x04u /* drop control characters other than \n and \t */
+#define ZT_TEXT_SKELETON 0x08u /* drop accents and default-ignorable characters, lump look-alike
+                                  punctuation (utf8proc STRIPMARK | IGNORE | LUMP): the
+                                  moderation matcher's folding */
 
 /* Normalise text[0..len) into a new NUL-terminated string *out (zt_malloc'd;
  * free with zt_free) of *out_len bytes. ZT_EPARSE: invalid UTF-8;

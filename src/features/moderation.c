@@ -28,6 +28,7 @@
 #include "zentalk/zt_asset.h"
 #include "zentalk/zt_hash.h"
 #include "zentalk/zt_moderation.h"
+#include "zentalk/zt_text.h"
 
 #define F_PREFIX 0x01u
 #define F_SUBSTR 0x02u
@@ -70,26 +71,7 @@ int zt_moderation_action_parse(const char *name, enum zt_mod_action *out)
 
 static int fold(const char *text, size_t len, char **out, size_t *out_len)
 {
-    utf8proc_uint8_t *dst = NULL;
-    utf8proc_ssize_t r = utf8proc_map((const utf8proc_uint8_t *)text, (utf8proc_ssize_t)len, &dst,
-                                      (utf8proc_option_t)(UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_COMPAT |
-                                                          UTF8PROC_CASEFOLD | UTF8PROC_STRIPMARK |
-                                                          UTF8PROC_IGNORE | UTF8PROC_LUMP));
-    if (r < 0) {
-        free(dst);
-        return r == UTF8PROC_ERROR_NOMEM ? ZT_ENOMEM : ZT_EPARSE;
-    }
-    char *c = zt_malloc((size_t)r + 1);
-    if (!c) {
-        free(dst);
-        return ZT_ENOMEM;
-    }
-    memcpy(c, dst, (size_t)r);
-    c[r] = '\0';
-    free(dst);
-    *out = c;
-    *out_len = (size_t)r;
-    return 0;
+    return zt_text_normalize(text, len, ZT_TEXT_NFKC | ZT_TEXT_CASEFOLD | ZT_TEXT_SKELETON, out, out_len);
 }
 
 static bool is_space_cp(int32_t c)

@@ -81,6 +81,7 @@ int zt_text_normalize(const char *text, size_t len, unsigned opts, char **out, s
     if (opts & ZT_TEXT_NFKC) o |= UTF8PROC_COMPAT;
     if (opts & ZT_TEXT_CASEFOLD) o |= UTF8PROC_CASEFOLD;
     if (opts & ZT_TEXT_STRIP_CC) o |= UTF8PROC_STRIPCC | UTF8PROC_NLF2LF;
+    if (opts & ZT_TEXT_SKELETON) o |= UTF8PROC_STRIPMARK | UTF8PROC_IGNORE | UTF8PROC_LUMP;
     utf8proc_uint8_t *dst = NULL;
     utf8proc_ssize_t r = utf8proc_map((const utf8proc_uint8_t *)text, (utf8proc_ssize_t)len, &dst,
                                       (utf8proc_option_t)o);
