@@ -171,15 +171,8 @@ int zt_embed_text(const struct zt_embed *e, const char *text, size_t len, float 
 {
     struct zt_token stack[TOK_STACK], *toks = stack;
     size_t n = 0, nf = 0;
-    int rc = zt_text_tokenize(text, len, stack, TOK_STACK, &n);
+    int rc = zt_text_tokenize_all(text, len, stack, TOK_STACK, &toks, &n);
     if (rc) return rc;
-    if (n > TOK_STACK) {
-        toks = zt_calloc(n, sizeof *toks);
-        if (!toks) return ZT_ENOMEM;
-        size_t n2;
-        rc = zt_text_tokenize(text, len, toks, n, &n2);
-        if (rc) goto out;
-    }
     memset(out, 0, e->dim * sizeof *out);
     for (size_t i = 0; i < n; i++) {
         if (toks[i].kind != ZT_TOK_WORD && toks[i].kind != ZT_TOK_NUMBER) continue;
@@ -197,8 +190,6 @@ int zt_embed_text(const struct zt_embed *e, const char *text, size_t len, float 
     }
     zt_embed_normalize(out, e->dim);
     if (found) *found = nf;
-    rc = 0;
-out:
     if (toks != stack) zt_free(toks);
-    return rc;
+    return 0;
 }

@@ -165,25 +165,6 @@ static bool is_am_pm(const char *text, const struct zt_token *t)
     return (p[0] == 'a' || p[0] == 'p' || p[0] == 'A' || p[0] == 'P') && (p[1] == 'm' || p[1] == 'M');
 }
 
-static int tokenize_all(const char *text, size_t len, struct zt_token **out, size_t *n_out)
-{
-    struct zt_token one;
-    size_t n = 0;
-    int rc = zt_text_tokenize(text, len, &one, 1, &n);
-    if (rc) return rc;
-    struct zt_token *t = zt_calloc(n ? n : 1, sizeof *t);
-    if (!t) return ZT_ENOMEM;
-    size_t n2 = 0;
-    rc = zt_text_tokenize(text, len, t, n, &n2);
-    if (rc) {
-        zt_free(t);
-        return rc;
-    }
-    *out = t;
-    *n_out = n2 < n ? n2 : n;
-    return 0;
-}
-
 /* Split text into sentences and words (WORD, NUMBER, EMOJI tokens). */
 static int prepare(const char *text, size_t len, struct zt__ptext *p)
 {
@@ -191,7 +172,7 @@ static int prepare(const char *text, size_t len, struct zt__ptext *p)
     struct zt_token *t = NULL;
     struct zt_span *sp = NULL, one;
     size_t nt = 0, ns = 0;
-    int rc = tokenize_all(text, len, &t, &nt);
+    int rc = zt_text_tokenize_all(text, len, NULL, 0, &t, &nt);
     if (rc) goto out;
     rc = zt_text_sentences(text, len, &one, 1, &ns);
     if (rc) goto out;

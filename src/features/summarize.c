@@ -70,15 +70,11 @@ static bool all_digits(const char *s)
 /* The words of one sentence text[0..len) into k. */
 static int sentence_words(struct work *k, const char *text, size_t len)
 {
-    struct zt_token one, *t = NULL;
+    struct zt_token *t = NULL;
     size_t nt = 0;
-    int rc = zt_text_tokenize(text, len, &one, 1, &nt);
+    int rc = zt_text_tokenize_all(text, len, NULL, 0, &t, &nt);
     if (rc) return rc;
-    t = zt_calloc(nt ? nt : 1, sizeof *t);
-    if (!t) return ZT_ENOMEM;
-    size_t n2 = 0;
-    rc = zt_text_tokenize(text, len, t, nt, &n2);
-    for (size_t i = 0; !rc && i < nt && i < n2; i++) {
+    for (size_t i = 0; !rc && i < nt; i++) {
         if (t[i].kind != ZT_TOK_WORD) continue;
         char f[WORD_MAX + 1];
         long fl = zt_text_token_fold(text, &t[i], f, sizeof f);

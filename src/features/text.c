@@ -323,3 +323,28 @@ long zt_text_codepoints(const char *text, size_t len)
     }
     return count;
 }
+
+int zt_text_tokenize_all(const char *text, size_t len, struct zt_token *stack, size_t stack_n,
+                         struct zt_token **toks, size_t *n)
+{
+    struct zt_token one;
+    size_t total = 0;
+    int rc = zt_text_tokenize(text, len, stack_n ? stack : &one, stack_n ? stack_n : 1, &total);
+    if (rc) return rc;
+    if (stack_n && total <= stack_n) {
+        *toks = stack;
+        *n = total;
+        return 0;
+    }
+    struct zt_token *t = zt_calloc(total ? total : 1, sizeof *t);
+    if (!t) return ZT_ENOMEM;
+    size_t again = 0;
+    rc = zt_text_tokenize(text, len, t, total, &again);
+    if (rc) {
+        zt_free(t);
+        return rc;
+    }
+    *toks = t;
+    *n = again < total ? again : total;
+    return 0;
+}
