@@ -417,6 +417,21 @@ static bool key_is(const struct zt_gguf *g, const struct kv *kv, const char *s, 
     return kv->key_len == n && memcmp(g->base + kv->key_off, s, n) == 0;
 }
 
+/* The name of the i-th kv or tensor (what): a non-empty string of at most
+ * ZT_GGUF_MAX_KEY bytes, which then names the context of later errors. */
+static int rd_name(struct rd *r, const char *what, uint64_t i, const char *noun, uint64_t *off, uint64_t *len)
+{
+    snprintf(r->ctx, sizeof r->ctx, "%s %" PRIu64, what, i);
+    int rc = rd_str(r, ZT_GGUF_MAX_KEY, off, len, noun);
+    if (rc) return rc;
+    if (*len == 0) {
+        errf(r, "empty %s at offset %zu", noun, r->pos - 8);
+        return ZT_EPARSE;
+    }
+    set_ctx(r, what, i, r->p + *off, *len);
+    return 0;
+}
+
 static int parse_kvs(struct rd *r, struct zt_gguf *g)
 {
     int rc = hash_alloc(g->n_kv, &g->kv_hash, &g->kv_hash_mask);
@@ -428,14 +443,7 @@ static int parse_kvs(struct rd *r, struct zt_gguf *g)
     for (uint64_t i = 0; i < g->n_kv; i++) {
         struct kv *kv = &g->kv[i];
         uint64_t off, len;
-        snprintf(r->ctx, sizeof r->ctx, "kv %" PRIu64, i);
-        rc = rd_str(r, ZT_GGUF_MAX_KEY, &off, &len, "key");
-        if (rc) return rc;
-        if (len == 0) {
-            errf(r, "empty key at offset %zu", r->pos - 8);
-            return ZT_EPARSE;
-        }
-        set_ctx(r, "kv", i, r->p + off, len);
+        if ((rc = rd_name(r, "kv", i, "key", &off, &len)) != 0) return rc;
         kv->key_off = off;
         kv->key_len = (uint32_t)len;
 
@@ -487,14 +495,7 @@ static int parse_tensor_infos(struct rd *r, struct zt_gguf *g)
     for (uint64_t i = 0; i < g->n_tensors; i++) {
         struct zt_gguf_tensor *t = &g->tensors[i];
         uint64_t off, len;
-        snprintf(r->ctx, sizeof r->ctx, "tensor %" PRIu64, i);
-        rc = rd_str(r, ZT_GGUF_MAX_KEY, &off, &len, "tensor name");
-        if (rc) return rc;
-        if (len == 0) {
-            errf(r, "empty tensor name at offset %zu", r->pos - 8);
-            return ZT_EPARSE;
-        }
-        set_ctx(r, "tensor", i, r->p + off, len);
+        if ((rc = rd_name(r, "tensor", i, "tensor name", &off, &len)) != 0) return rc;
         t->name.ptr = (const char *)(r->p + off);
         t->name.len = len;
 

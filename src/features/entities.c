@@ -353,6 +353,16 @@ static size_t offset_at(const struct cx *c, size_t p, int *off)
 }
 
 /* an absolute or relative date at p */
+/* The date y-m-d, which ends the match at end, into w; 0 when there is no
+ * such day. */
+static size_t set_date(struct when *w, int64_t y, int64_t m, int64_t d, size_t end)
+{
+    if (!valid_date(y, m, d)) return 0;
+    w->has_date = 1;
+    w->days = days_from_civil(y, m, d);
+    return end;
+}
+
 static size_t date_at(const struct cx *c, size_t p, struct when *w)
 {
     int64_t a, b, y, d;
@@ -397,10 +407,7 @@ static size_t date_at(const struct cx *c, size_t p, struct when *w)
         else if (b > 12) mo = a, da = b;
         else if (c->ref->flags & ZT_ENT_DMY) mo = b, da = a;
         else mo = a, da = b;
-        if (!valid_date(y, mo, da)) return 0;
-        w->has_date = 1;
-        w->days = days_from_civil(y, mo, da);
-        return q + k3;
+        return set_date(w, y, mo, da, q + k3);
     }
     /* 1 Dec [2026], 1st of December 2026 */
     if ((e = day_at(c, p, &d)) != 0) {
@@ -410,11 +417,7 @@ static size_t date_at(const struct cx *c, size_t p, struct when *w)
         int m;
         if (q == e || !(m = month_at(c, q, &me))) return 0;
         size_t ye = year_after(c, me, &y);
-        if (!ye) y = ref_year(c);
-        if (!valid_date(y, m, d)) return 0;
-        w->has_date = 1;
-        w->days = days_from_civil(y, m, d);
-        return ye ? ye : me;
+        return set_date(w, ye ? y : ref_year(c), m, d, ye ? ye : me);
     }
     /* December 1[st][,] [2026] */
     int m;
@@ -423,11 +426,7 @@ static size_t date_at(const struct cx *c, size_t p, struct when *w)
         size_t q = skip_sp(c, me);
         if (q == me || !(e = day_at(c, q, &d))) return 0;
         size_t ye = year_after(c, e, &y);
-        if (!ye) y = ref_year(c);
-        if (!valid_date(y, m, d)) return 0;
-        w->has_date = 1;
-        w->days = days_from_civil(y, m, d);
-        return ye ? ye : e;
+        return set_date(w, ye ? y : ref_year(c), m, d, ye ? ye : e);
     }
     /* relative days */
     static const struct {
