@@ -85,7 +85,6 @@ int zt_attest_report(const struct zt_identity *id, const struct zt_attest_claims
         if (*p >= 'A' && *p <= 'F') *p = (char)(*p - 'A' + 'a');
 
     int rc = ZT_ENOMEM;
-    char *body = NULL;
     json_t *j = json_object();
     json_t *jm = models_json(c->models, c->n_models);
     if (!j || !jm) goto out;
@@ -101,11 +100,8 @@ int zt_attest_report(const struct zt_identity *id, const struct zt_attest_claims
         json_object_set_new(j, "issued_at", json_integer((json_int_t)c->issued_at)) != 0 ||
         json_object_set_new(j, "evidence", json_array()) != 0)
         goto out;
-    if ((rc = zt_identity_sign_json(id, j, ZT_ATTEST_MAX, &body)) != 0) goto out;
-    *out = body;
-    body = NULL;
+    rc = zt_identity_sign_json(id, j, ZT_ATTEST_MAX, out); /* *out only on success */
 out:
-    zt_free(body);
     json_decref(jm);
     json_decref(j);
     return rc;

@@ -757,7 +757,6 @@ int zt_identity_descriptor(const struct zt_identity *id, const char *const *role
 {
     int rc = ZT_EINVAL;
     json_t *j = NULL, *jr = NULL, *jm = NULL;
-    char *body = NULL;
     if (!id || !out || (n_roles && !roles) || (n_models && !models) ||
         n_roles > ZT_DESCRIPTOR_MAX_ROLES || n_models > ZT_DESCRIPTOR_MAX_MODELS ||
         !good_str(endpoint, ZT_DESCRIPTOR_MAX_ENDPOINT) || expires_unix < 0)
@@ -779,11 +778,8 @@ int zt_identity_descriptor(const struct zt_identity *id, const char *const *role
         json_object_set_new(j, "endpoint", json_string(endpoint)) != 0 ||
         json_object_set_new(j, "expires", json_integer((json_int_t)expires_unix)) != 0)
         goto out;
-    if ((rc = zt_identity_sign_json(id, j, ZT_DESCRIPTOR_MAX, &body)) != 0) goto out;
-    *out = body;
-    body = NULL;
+    rc = zt_identity_sign_json(id, j, ZT_DESCRIPTOR_MAX, out); /* *out only on success */
 out:
-    zt_free(body);
     json_decref(jr);
     json_decref(jm);
     json_decref(j);
