@@ -292,19 +292,6 @@ static int find_lex(const struct zt_intent_model *m, const char *name, size_t le
 }
 
 /* next whitespace-separated field of [*s, e) */
-static bool field(const char **s, const char *e, const char **f, size_t *fl)
-{
-    const char *p = *s;
-    while (p < e && (*p == ' ' || *p == '\t')) p++;
-    if (p == e) return false;
-    const char *q = p;
-    while (q < e && *q != ' ' && *q != '\t') q++;
-    *f = p;
-    *fl = (size_t)(q - p);
-    *s = q;
-    return true;
-}
-
 static bool parse_weight(const char *f, size_t fl, double *w)
 {
     char buf[32];
@@ -314,14 +301,7 @@ static bool parse_weight(const char *f, size_t fl, double *w)
     return zt_str_to_double(buf, w) == 0 && *w > 0 && *w <= 1;
 }
 
-#define FAIL(...)                                         \
-    do {                                                  \
-        snprintf(err, err_size, "%s:%zu: ", file, line);  \
-        size_t el_ = strlen(err);                         \
-        snprintf(err + el_, err_size - el_, __VA_ARGS__); \
-        rc = ZT_EPARSE;                                   \
-        goto out;                                         \
-    } while (0)
+#define FAIL ZT__DATA_FAIL
 
 int zt_intent_model_parse(const char *text, size_t len, const char *file, struct zt_intent_model **out,
                           char *err, size_t err_size)
@@ -332,27 +312,18 @@ int zt_intent_model_parse(const char *text, size_t len, const char *file, struct
     struct zt_intent_model *m = zt_calloc(1, sizeof *m);
     if (!m) return ZT_ENOMEM;
     int cur_lex = -1, cur_int = -1;
-    const char *p = text, *end = text + len;
-    while (p < end) {
-        const char *e = memchr(p, '\n', (size_t)(end - p));
-        if (!e) e = end;
-        const char *ln = p, *le = e;
-        p = e < end ? e + 1 : end;
-        line++;
-        if (le > ln && le[-1] == '\r') le--;
-        while (ln < le && (*ln == ' ' || *ln == '\t')) ln++;
-        while (le > ln && (le[-1] == ' ' || le[-1] == '\t')) le--;
-        if (ln == le || *ln == '#') continue;
-        if (!zt_utf8_valid(ln, (size_t)(le - ln))) FAIL("invalid UTF-8");
-        for (const char *c = ln; c < le; c++)
-            if ((unsigned char)*c < 0x20 && *c != '\t') FAIL("control character");
+    struct zt__lines lines = {text, text + len};
+    const char *ln, *le;
+    while (zt__lines_next(&lines, &line, &ln, &le)) {
+        const char *why = zt__line_problem(ln, le);
+        if (why) FAIL("%s", why);
         const char *s = ln, *f = ln; /* an empty first field when there is none */
         size_t fl = 0;
-        zt_ignore(field(&s, le, &f, &fl));
+        zt_ignore(zt__next_field(&s, le, &f, &fl));
         if (fl == 7 && memcmp(f, "lexicon", 7) == 0) {
             const char *nm;
             size_t nl;
-            if (!field(&s, le, &nm, &nl) || s != le) FAIL("expected `lexicon NAME`");
+            if (!zt__next_field(&s, le, &nm, &nl) || s != le) FAIL("expected `lexicon NAME`");
             if (nl >= sizeof m->lex[0].name) FAIL("lexicon name too long");
             if (find_lex(m, nm, nl) >= 0) FAIL("lexicon %.*s defined twice", (int)nl, nm);
             if (m->n_lex == MAX_LEXICONS) FAIL("too many lexicons (at most %d)", MAX_LEXICONS);
@@ -365,7 +336,7 @@ int zt_intent_model_parse(const char *text, size_t len, const char *file, struct
             const char *nm;
             size_t nl;
             enum zt_intent it;
-            if (!field(&s, le, &nm, &nl) || s != le) FAIL("expected `intent NAME`");
+            if (!zt__next_field(&s, le, &nm, &nl) || s != le) FAIL("expected `intent NAME`");
             if (zt_intent_from_name(nm, nl, &it) != 0 || it == ZT_INTENT_STATEMENT)
                 FAIL("unknown intent '%.*s'", (int)(nl > 40 ? 40 : nl), nm);
             cur_int = (int)it;
@@ -393,7 +364,7 @@ int zt_intent_model_parse(const char *text, size_t len, const char *file, struct
             const char *nm, *wf;
             size_t nl, wl;
             double w;
-            if (!field(&s, le, &nm, &nl) || !field(&s, le, &wf, &wl) || s != le) FAIL("expected `boost LEXICON WEIGHT`");
+            if (!zt__next_field(&s, le, &nm, &nl) || !zt__next_field(&s, le, &wf, &wl) || s != le) FAIL("expected `boost LEXICON WEIGHT`");
             int lx = find_lex(m, nm, nl);
             if (lx < 0) FAIL("unknown lexicon '%.*s' (define it above)", (int)(nl > 40 ? 40 : nl), nm);
             if (!parse_weight(wf, wl, &w)) FAIL("weight must be a number in (0, 1]");
@@ -411,7 +382,7 @@ int zt_intent_model_parse(const char *text, size_t len, const char *file, struct
         const char *wf;
         size_t wl;
         double w;
-        if (!field(&s, le, &wf, &wl) || !parse_weight(wf, wl, &w)) FAIL("weight must be a number in (0, 1]");
+        if (!zt__next_field(&s, le, &wf, &wl) || !parse_weight(wf, wl, &w)) FAIL("weight must be a number in (0, 1]");
         while (s < le && (*s == ' ' || *s == '\t')) s++;
         if (grow((void **)&ic->c, &ic->cap, ic->n, sizeof *ic->c)) {
             rc = ZT_ENOMEM;
@@ -444,17 +415,6 @@ out:
     }
     *out = m;
     return 0;
-}
-
-int zt__feat_read_file(const char *path, char **out, size_t *len, char *err, size_t err_size)
-{
-    if (err_size) err[0] = '\0';
-    int rc = zt_file_read(path, ZT__DATA_FILE_MAX, out, len);
-    if (rc == ZT_ETOOBIG)
-        snprintf(err, err_size, "%s: larger than 1 MiB", path);
-    else if (rc == ZT_ENOTFOUND || rc == ZT_EIO)
-        snprintf(err, err_size, "%s: %s", path, strerror(errno));
-    return rc;
 }
 
 int zt_intent_model_load(const char *path, struct zt_intent_model **out, char *err, size_t err_size)
