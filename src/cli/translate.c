@@ -38,6 +38,7 @@ int zt__cli_translate(int argc, char **argv, const char *url)
     const char *from = NULL, *to = NULL;
     bool keep = false, as_json = false;
     if (!url) url = zt__cli_node_url();
+    else if (!*url) url = ZT__CLI_DEFAULT_URL;
     const struct zt__cli_opt opts[] = {
         {"from", 'f', ZT__CLI_STR, &from}, {"to", 't', ZT__CLI_STR, &to}, {"keep-marks", 'k', ZT__CLI_FLAG, &keep},
         {"json", 'j', ZT__CLI_FLAG, &as_json}, {"url", 'u', ZT__CLI_STR, &url}, {"help", 'h', ZT__CLI_HELP, NULL},
