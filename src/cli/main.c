@@ -21,6 +21,7 @@
 #include "run.h"
 #include "translate.h"
 #include "search.h"
+#include "cmd.h"
 #include "http.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_hash.h"
@@ -127,12 +128,7 @@ static int cmd_status(const char *url, bool as_json)
     zt_buf_init(&body, MAX_RESPONSE);
     long status = 0;
     int rc = zt__cli_http_get(url, "/v1/status", 15000L, &status, &body);
-    if (rc) goto out;
-    if (status != 200) {
-        zt__cli_print_api_error(status, zt_buf_str(&body));
-        rc = 1;
-        goto out;
-    }
+    if ((rc = zt__cli_check_answer(rc, status, &body)) != 0) goto out;
     if (as_json) {
         fputs(zt_buf_str(&body), stdout);
         goto out;

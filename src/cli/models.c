@@ -27,6 +27,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cmd.h"
 #include "models.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_buf.h"
@@ -54,15 +55,7 @@ static void on_signal(int sig)
     interrupted = 1;
 }
 
-static void ZT_PRINTF(1, 2) say_error(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("zentalk: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-}
+#define say_error zt__cli_say /* cmd.h */
 
 static void models_usage(FILE *out)
 {

@@ -824,30 +824,10 @@ static int finish(int rc, const struct report *r)
  * Value checks, shared by files, environment, flags and zt_config_validate()
  * ------------------------------------------------------------------------- */
 
-static bool is_digit(char c)
-{
-    return c >= '0' && c <= '9';
-}
-
-static bool is_alpha(char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-
-static bool is_alnum(char c)
-{
-    return is_alpha(c) || is_digit(c);
-}
-
-static bool is_hex(char c)
-{
-    return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-
 static bool chars_ok(const char *s, size_t len, const char *extra)
 {
     for (size_t i = 0; i < len; i++)
-        if (!is_alnum(s[i]) && !strchr(extra, s[i])) return false;
+        if (!zt_ascii_alnum(s[i]) && !strchr(extra, s[i])) return false;
     return true;
 }
 
@@ -885,27 +865,27 @@ static bool fmt_ok(enum key_fmt f, const char *s, size_t len)
     case KF_HEX64:
         if (len != 64) return false;
         for (size_t i = 0; i < len; i++)
-            if (!is_hex(s[i])) return false;
+            if (zt_hex_digit(s[i]) < 0) return false;
         return true;
     case KF_DIGITS:
         for (size_t i = 0; i < len; i++)
-            if (!is_digit(s[i])) return false;
+            if (!zt_ascii_digit(s[i])) return false;
         return len > 0 && len <= 9;
     case KF_URL: {
         size_t i = 0;
-        if (!len || !is_alpha(s[0])) return false;
-        while (i < len && (is_alnum(s[i]) || s[i] == '+' || s[i] == '-' || s[i] == '.')) i++;
+        if (!len || !zt_ascii_alpha(s[0])) return false;
+        while (i < len && (zt_ascii_alnum(s[i]) || s[i] == '+' || s[i] == '-' || s[i] == '.')) i++;
         if (len - i < 4 || memcmp(s + i, "://", 3) != 0) return false;
         for (size_t j = i + 3; j < len; j++)
             if (s[j] == ' ') return false;
         return true;
     }
     case KF_ENV_NAME:
-        return len > 0 && !is_digit(s[0]) && chars_ok(s, len, "_");
+        return len > 0 && !zt_ascii_digit(s[0]) && chars_ok(s, len, "_");
     case KF_ETH_ADDR:
         if (len != 42 || s[0] != '0' || s[1] != 'x') return false;
         for (size_t i = 2; i < len; i++)
-            if (!is_hex(s[i])) return false;
+            if (zt_hex_digit(s[i]) < 0) return false;
         return true;
     }
     return false;
@@ -1079,13 +1059,9 @@ static void strlist_free(struct zt_strlist *l)
 
 static int strlist_push(struct zt_strlist *l, size_t *cap, const char *s, size_t len)
 {
-    if (l->count == *cap) {
-        size_t ncap = *cap ? *cap * 2 : 4;
-        char **p = zt_reallocarray(l->items, ncap, sizeof *p);
-        if (!p) return ZT_ENOMEM;
-        l->items = p;
-        *cap = ncap;
-    }
+    char **p = zt_array_grow(l->items, &*cap, l->count + 1, sizeof *p, 4);
+    if (!p) return ZT_ENOMEM;
+    l->items = p;
     char *d = zt_strndup(s, len);
     if (!d) return ZT_ENOMEM;
     l->items[l->count++] = d;
@@ -1307,7 +1283,7 @@ static int parse_int(const char *s, size_t len, int64_t *out, char *why, size_t 
     char q[QUOTE_MAX * 4 + 16];
     size_t i = (len && s[0] == '-') ? 1 : 0;
     bool digits = i < len;
-    for (size_t j = i; j < len; j++) digits = digits && is_digit(s[j]);
+    for (size_t j = i; j < len; j++) digits = digits && zt_ascii_digit(s[j]);
     quote(q, sizeof q, s, len);
     if (!digits) {
         snprintf(why, n, "expected an integer; got %s", q);
@@ -1333,7 +1309,7 @@ static int parse_double(const char *s, size_t len, double *out, char *why, size_
     char q[QUOTE_MAX * 4 + 16];
     bool ok = false;
     for (size_t i = 0; i < len; i++) {
-        if (is_digit(s[i])) {
+        if (zt_ascii_digit(s[i])) {
             ok = true;
         } else if (!strchr(".eE+-", s[i]) || s[i] == '\0') {
             ok = false;
@@ -1789,17 +1765,13 @@ static int parse_list(struct parse *p, const struct cfg_key *k, void *base)
             perr(p, p->ev.start_mark, "expected a mapping; got %s", got);
             rc = skip_node(p);
         } else {
-            if (n == cap) {
-                size_t ncap = cap ? cap * 2 : 4;
-                char *na = zt_reallocarray(arr, ncap, sub->size);
-                if (!na) {
-                    rc = ZT_ENOMEM;
-                    path_pop(p, mark);
-                    break;
-                }
-                arr = na;
-                cap = ncap;
+            char *na = zt_array_grow(arr, &cap, n + 1, sub->size, 4);
+            if (!na) {
+                rc = ZT_ENOMEM;
+                path_pop(p, mark);
+                break;
             }
+            arr = na;
             char *elem = arr + n * sub->size;
             memset(elem, 0, sub->size);
             n++; /* counted now so the cleanup below frees a half-made entry */
