@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "zt_test.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -321,5 +323,5 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_fnv1a, setup, teardown),
         cmocka_unit_test_setup_teardown(test_array_grow, setup, teardown),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return zt_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "zt_test.h"
+
 #include <string.h>
 
 #include "zentalk/zt_alloc.h"
@@ -63,5 +65,5 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_stack_heap_and_errors),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return zt_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }
