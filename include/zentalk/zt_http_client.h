@@ -48,6 +48,7 @@
  *   ZT_ECLOSED    the client was shut down (before or during the request)
  *   ZT_ECRYPTO    TLS verification failed (certificate, host name, CA)
  *   ZT_ENET       connection refused, DNS, reset, malformed response
+ *   ZT_ERANGE     range_from was asked and the server cannot resume there
  *   ZT_ENOMEM     out of memory
  *   or what a callback returned (a negative ZT_E*) when it stopped the
  *   transfer, and ZT_ECLOSED when should_stop() said so. */
@@ -89,14 +90,17 @@ enum zt_http_redirect {
     ZT_HTTP_REDIRECT_NONE = 0,  /* a 3xx is refused with ZT_EPERM (the default) */
     ZT_HTTP_REDIRECT_SAME_HOST, /* follow to the same host name, http/https, no downgrade */
     ZT_HTTP_REDIRECT_ANY_HOST,  /* also another host (model downloads go to a CDN);
-                                   credentials in headers are not sent there */
+                                   the request's headers (credentials, signatures)
+                                   are not sent to another host */
 };
 
 /* Called once, when the final response's headers are complete (not for 1xx
  * or for a redirect being followed), before the first body byte; also for a
- * response without a body. content_type is "" when absent. Return 0 to go
- * on, a negative ZT_E* to stop (the call returns it). */
-typedef int (*zt_http_head_fn)(void *ud, long status, const char *content_type);
+ * response without a body. content_type is "" when absent; content_length
+ * is the Content-Length (of this response: the rest of the file after a
+ * Range), or -1 when absent. Return 0 to go on, a negative ZT_E* to stop
+ * (the call returns it). */
+typedef int (*zt_http_head_fn)(void *ud, long status, const char *content_type, int64_t content_length);
 /* Called with each piece of the body as it arrives (streams: SSE, downloads).
  * Return 0 to go on, a negative ZT_E* to stop the transfer. */
 typedef int (*zt_http_body_fn)(void *ud, const void *data, size_t n);

@@ -1,7 +1,6 @@
 /* lex.c: the lexicon-feature commands of the CLI. See features.h. */
 #include "lex.h"
 
-#include <curl/curl.h>
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -122,13 +121,8 @@ int zt__cli_features(int gargc, char **gargv, int argc, char **argv)
         rc = 1;
         goto out;
     }
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
-        rc = 1;
-        goto out;
-    }
     long status = 0;
     rc = zt__cli_http_post_json(url, path, req, 30000L, &status, &out);
-    curl_global_cleanup();
     if (rc) goto out;
     if (status != 200) {
         zt__cli_print_api_error(status, zt_buf_str(&out));

@@ -202,6 +202,7 @@ struct xfer {
     bool head_done;       /* on_head called (final response) */
     char location[URL_MAX];
     char content_type[128];
+    int64_t content_length; /* -1: no Content-Length */
     int stop_err;         /* why a callback stopped the transfer (ZT_E*) */
     char stop_reason[128];
 };
@@ -256,6 +257,19 @@ static size_t on_header(char *line, size_t size, size_t nitems, void *ud)
         x->status = st;
         x->location[0] = '\0';
         x->content_type[0] = '\0';
+        x->content_length = -1;
+        return n;
+    }
+    if (n >= 15 && strncasecmp(line, "content-length:", 15) == 0) {
+        char v[32];
+        header_value(line + 15, n - 15, v, sizeof v);
+        int64_t cl = 0;
+        bool ok = v[0] != '\0';
+        for (const char *p = v; *p && ok; p++) {
+            if (*p < '0' || *p > '9' || cl > (INT64_MAX - 9) / 10) ok = false;
+            else cl = cl * 10 + (*p - '0');
+        }
+        x->content_length = ok ? cl : -1;
         return n;
     }
     if (n >= 9 && strncasecmp(line, "location:", 9) == 0) {
@@ -281,7 +295,7 @@ static size_t on_header(char *line, size_t size, size_t nitems, void *ud)
     x->resp->status = x->status;
     zt_strlcpy(x->resp->content_type, x->content_type, sizeof x->resp->content_type);
     if (x->req->on_head) {
-        int rc = x->req->on_head(x->req->ud, x->status, x->content_type);
+        int rc = x->req->on_head(x->req->ud, x->status, x->content_type, x->content_length);
         if (rc != 0) {
             stop(x, rc < 0 ? rc : ZT_EINVAL, "stopped by the response's header callback");
             return 0;
@@ -359,6 +373,7 @@ static void harden(CURL *e, const struct zt_http_client *c, char *errbuf)
     curl_easy_setopt(e, CURLOPT_USERAGENT, c->user_agent);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 64L * 1024L); /* fewer callbacks for downloads */
     /* no CURLOPT_ACCEPT_ENCODING: no compressed bodies, so no decompression
      * bomb can get past the body cap */
 }

@@ -304,8 +304,9 @@ struct sse {
     int pieces;
 };
 
-static int sse_head(void *ud, long status, const char *ct)
+static int sse_head(void *ud, long status, const char *ct, int64_t content_length)
 {
+    assert_int_equal(content_length, -1); /* a stream has no length */
     struct sse *s = ud;
     s->heads++;
     s->status = status;
