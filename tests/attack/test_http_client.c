@@ -104,7 +104,12 @@ static void serve(int fd)
     char buf[65536];
     size_t n = read_request(fd, buf, sizeof buf);
     char path[256] = "";
-    if (n == 0 || sscanf(buf, "%*s %255s", path) != 1) return;
+    const char *sp = n ? strchr(buf, ' ') : NULL; /* "METHOD /path HTTP/1.1" */
+    if (!sp) return;
+    size_t pl = strcspn(sp + 1, " \r\n");
+    if (pl == 0 || pl >= sizeof path) return;
+    memcpy(path, sp + 1, pl);
+    path[pl] = '\0';
     char out[1024];
     if (strcmp(path, "/ok") == 0) {
         atomic_fetch_add(&hits_ok, 1);

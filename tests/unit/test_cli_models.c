@@ -470,7 +470,11 @@ static void srv_serve(int fd)
     }
     req[len] = '\0';
     char path[256] = "", head[512];
-    if (sscanf(req, "GET %255s", path) != 1) return;
+    if (strncmp(req, "GET ", 4) != 0) return;
+    size_t pl = strcspn(req + 4, " \r\n");
+    if (pl >= sizeof path) return;
+    memcpy(path, req + 4, pl);
+    path[pl] = '\0';
     if (strcmp(path, "/m/" MODEL_NAME) == 0) {
         size_t from = 0;
         const char *range = strstr(req, "\r\nRange: bytes=");
