@@ -20,6 +20,8 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <jansson.h> /* zt_http.h names json_t */
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -28,9 +30,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "zentalk/zt_alloc.h"
+#include "zentalk/zt_http.h"
 #include "zentalk/zt_http_client.h"
 #include "zentalk/zt_time.h"
 
@@ -581,6 +586,122 @@ static void test_shutdown_cancels_inflight(void **state)
     zt_http_client_free(NULL);
 }
 
+/* ---- https -------------------------------------------------------------- */
+
+static char tls_dir[64];
+
+/* openssl req ... (fork/exec, no shell); false when openssl is missing */
+static bool make_cert(const char *cert, const char *key)
+{
+    const char *const argv[] = {"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                                "-nodes", "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=localhost",
+                                "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost", NULL};
+    pid_t pid = fork();
+    if (pid < 0) return false;
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_WRONLY);
+        if (devnull >= 0) {
+            dup2(devnull, STDOUT_FILENO);
+            dup2(devnull, STDERR_FILENO);
+        }
+        execvp("openssl", (char *const *)(uintptr_t)argv);
+        _exit(127);
+    }
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+    }
+    return WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    char *buf = zt_malloc(16384);
+    assert_non_null(buf);
+    size_t n = fread(buf, 1, 16383, f);
+    buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
+
+static uint16_t plain_port_for_tls; /* where /down sends the client */
+
+static void tls_handler(void *ud, struct zt_http_req *req, struct zt_http_resp *resp)
+{
+    (void)ud;
+    if (strcmp(zt_http_req_path(req), "/down") == 0) {
+        char loc[96];
+        snprintf(loc, sizeof loc, "http://127.0.0.1:%u/ok", (unsigned)plain_port_for_tls);
+        resp->status = 302;
+        assert_int_equal(zt_http_resp_header(resp, "Location", loc), 0);
+        return;
+    }
+    resp->status = 200;
+    assert_int_equal(zt_buf_append_str(&resp->body, "{\"tls\":true}"), 0);
+}
+
+static void test_https_verification(void **state)
+{
+    (void)state;
+    snprintf(tls_dir, sizeof tls_dir, "/tmp/zt-attack-tls-XXXXXX");
+    assert_non_null(mkdtemp(tls_dir));
+    char cert[128], key[128], other[128], other_key[128];
+    snprintf(cert, sizeof cert, "%s/cert.pem", tls_dir);
+    snprintf(key, sizeof key, "%s/key.pem", tls_dir);
+    snprintf(other, sizeof other, "%s/other.pem", tls_dir);
+    snprintf(other_key, sizeof other_key, "%s/other-key.pem", tls_dir);
+    if (!make_cert(cert, key) || !make_cert(other, other_key)) {
+        unlink(cert), unlink(key), unlink(other), unlink(other_key), rmdir(tls_dir);
+        skip(); /* no openssl here */
+    }
+    char *cert_pem = slurp(cert), *key_pem = slurp(key);
+    struct zt_http_opts o = {.host = "127.0.0.1", .threads = 2, .max_connections = 16, .max_header_bytes = 8192,
+                             .max_body_bytes = 65536, .timeout_s = 5, .handler = tls_handler,
+                             .tls_cert_pem = cert_pem, .tls_key_pem = key_pem};
+    struct zt_http_server *srv = NULL;
+    int src = zt_http_start(&o, &srv);
+    if (src == ZT_EUNSUPPORTED) {
+        zt_free(cert_pem), zt_free(key_pem);
+        skip(); /* libmicrohttpd without TLS */
+    }
+    assert_int_equal(src, 0);
+    plain_port_for_tls = port;
+    char url[128];
+    snprintf(url, sizeof url, "https://127.0.0.1:%u/ok", (unsigned)zt_http_port(srv));
+    struct zt_http_response r;
+    zt_http_response_init(&r);
+
+    /* self-signed and not trusted: refused */
+    struct zt_http_client *c = client(2);
+    assert_int_equal(zt_http_client_json(c, url, NULL, NULL, 3000, &r), ZT_ECRYPTO);
+    zt_http_client_free(c);
+    /* trusted through the CA file: answered */
+    struct zt_http_client_opts co = {.max_inflight = 2, .ca_file = cert};
+    assert_int_equal(zt_http_client_new(&co, &c), 0);
+    assert_int_equal(zt_http_client_json(c, url, NULL, NULL, 3000, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(zt_buf_str(&r.body), "{\"tls\":true}");
+    /* https -> http is never followed, even to the same host */
+    snprintf(url, sizeof url, "https://127.0.0.1:%u/down", (unsigned)zt_http_port(srv));
+    struct zt_http_request q = {.url = url, .timeout_ms = 3000, .redirects = ZT_HTTP_REDIRECT_ANY_HOST};
+    assert_int_equal(zt_http_client_do(c, &q, &r), ZT_EPERM);
+    assert_non_null(strstr(r.reason, "https to http"));
+    zt_http_client_free(c);
+    /* another CA: refused */
+    co.ca_file = other;
+    assert_int_equal(zt_http_client_new(&co, &c), 0);
+    snprintf(url, sizeof url, "https://127.0.0.1:%u/ok", (unsigned)zt_http_port(srv));
+    assert_int_equal(zt_http_client_json(c, url, NULL, NULL, 3000, &r), ZT_ECRYPTO);
+    zt_http_client_free(c);
+
+    zt_http_response_deinit(&r);
+    zt_http_stop(srv);
+    zt_free(cert_pem);
+    zt_free(key_pem);
+    unlink(cert), unlink(key), unlink(other), unlink(other_key), rmdir(tls_dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -595,6 +716,7 @@ int main(void)
         cmocka_unit_test(test_huge_headers_refused),
         cmocka_unit_test(test_inflight_limit_waits_then_proceeds),
         cmocka_unit_test(test_shutdown_cancels_inflight),
+        cmocka_unit_test(test_https_verification),
     };
     return cmocka_run_group_tests(tests, server_start, server_stop_all);
 }
