@@ -75,7 +75,9 @@ struct zt_http_client;
 #define ZT_HTTP_CLIENT_MAX_REDIRECTS 5u
 #define ZT_HTTP_CLIENT_REASON_LEN 256
 
-/* Once per process, before threads; 0 or ZT_EIO. The cleanup undoes it. */
+/* Once per process, before threads; 0 or ZT_EIO. libcurl then allocates
+ * through zt_malloc/zt_free (counted, failure-injectable). The cleanup
+ * undoes it. */
 ZT_NODISCARD int zt_net_client_global_init(void);
 void zt_net_client_global_cleanup(void);
 
