@@ -11,8 +11,9 @@
  *   - a cap on the response body (the write callback stops the transfer
  *     past it, so an endless body costs at most the cap) and on the response
  *     headers (all lines of all responses together);
- *   - no proxy from the environment, no signals (CURLOPT_NOSIGNAL), TLS
- *     peer and host verification always on, an optional CA file.
+ *   - no proxy from the environment unless the request asks (the CLI does,
+ *     nodes never), no signals (CURLOPT_NOSIGNAL), TLS peer and host
+ *     verification always on, an optional CA file.
  *
  * Lifecycle: zt_net_client_global_init() once at start-up, before any
  * thread that might use libcurl exists (main() of the node and of the CLI
@@ -44,7 +45,7 @@
  *   ZT_EPERM      a redirect the request did not allow (off, another host,
  *                 another scheme, https -> http, too many hops)
  *   ZT_ETOOBIG    the body or the headers went past their caps
- *   ZT_ETIMEDOUT  connect timeout, total timeout or the low-speed limit
+ *   ZT_ETIMEDOUT  connect, first-byte or total timeout, or the low-speed limit
  *   ZT_ECLOSED    the client was shut down (before or during the request)
  *   ZT_ECRYPTO    TLS verification failed (certificate, host name, CA)
  *   ZT_ENET       connection refused, DNS, reset, malformed response
@@ -127,7 +128,12 @@ struct zt_http_request {
                                     size is checked by their on_body) */
     enum zt_http_redirect redirects;
     unsigned max_redirects;      /* 0 = 5 (when redirects are followed) */
+    long first_byte_timeout_ms;  /* the final answer's headers within this; 0 = no
+                                    such limit (a peer that accepts and stays mute) */
     uint64_t range_from;         /* > 0: ask for bytes from this offset (Range) */
+    const char *ca_file;         /* PEM CA bundle for this request; NULL = the client's */
+    bool env_proxy;              /* honour http_proxy/https_proxy/no_proxy (a user's
+                                    CLI does); false = never a proxy (nodes) */
     zt_http_head_fn on_head;     /* may be NULL */
     zt_http_body_fn on_body;     /* NULL: the body is collected in resp->body */
     zt_http_stop_fn should_stop; /* may be NULL */

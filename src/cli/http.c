@@ -68,6 +68,7 @@ static int request(const char *base, const char *path, const char *body, size_t 
         .connect_timeout_ms = 3000,
         .timeout_ms = timeout_ms,
         .low_speed_bps = -1, /* answers come whole, after the node has worked: the timeout bounds them */
+        .env_proxy = true,   /* a user's command honours http_proxy/no_proxy, as curl does */
         .max_body_bytes = out->max > out->len ? out->max - out->len : 1,
         .on_body = on_body,
         .ud = out,

@@ -508,6 +508,7 @@ static int transfer(struct pull *p, const char *url, char *why, size_t why_len)
         .low_speed_s = 60,
         .max_body_bytes = SIZE_MAX, /* the GGUF check and --sha256 judge the size */
         .range_from = p->have,
+        .env_proxy = true, /* a user's command honours http_proxy/no_proxy */
         .on_head = on_head,
         .on_body = on_body,
         .should_stop = should_stop,

@@ -192,6 +192,7 @@ struct xfer {
     const struct zt_http_request *req;
     struct zt_http_response *resp;
     size_t max_body;
+    uint64_t first_byte_deadline_ns; /* 0: none */
     size_t header_bytes;  /* all header lines of this call so far */
     long status;          /* of the response whose headers are being read */
     bool follow;          /* this hop's response is a redirect to follow */
@@ -218,6 +219,10 @@ static bool stop_requested(struct xfer *x)
     }
     if (x->req->should_stop && x->req->should_stop(x->req->ud)) {
         stop(x, ZT_ECLOSED, "cancelled");
+        return true;
+    }
+    if (x->first_byte_deadline_ns && !x->head_done && zt_time_mono_ns() > x->first_byte_deadline_ns) {
+        stop(x, ZT_ETIMEDOUT, "no answer within the first-byte timeout");
         return true;
     }
     return false;
@@ -356,17 +361,18 @@ static int map_curl(CURLcode cr, const struct xfer *x)
 }
 
 /* The hardened defaults, for every hop of every request. */
-static void harden(CURL *e, const struct zt_http_client *c, char *errbuf)
+static void harden(CURL *e, const struct zt_http_client *c, const struct zt_http_request *req, char *errbuf)
 {
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L); /* redirects are checked here, hop by hop */
     curl_easy_setopt(e, CURLOPT_MAXREDIRS, 0L);
-    curl_easy_setopt(e, CURLOPT_PROXY, "");         /* never a proxy from the environment */
+    if (!req->env_proxy) curl_easy_setopt(e, CURLOPT_PROXY, ""); /* never a proxy from the environment */
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
-    if (c->ca_file) curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file);
+    const char *ca = req->ca_file ? req->ca_file : c->ca_file;
+    if (ca) curl_easy_setopt(e, CURLOPT_CAINFO, ca);
     curl_easy_setopt(e, CURLOPT_USERAGENT, c->user_agent);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
@@ -534,6 +540,9 @@ static int run_request(struct zt_http_client *c, struct slot *s, const struct zt
     long timeout = req->timeout_ms ? req->timeout_ms : ZT_HTTP_CLIENT_TIMEOUT_MS;
     uint64_t deadline = timeout > 0 ? zt_time_mono_ns() + (uint64_t)timeout * 1000000u : 0;
     unsigned max_hops = req->max_redirects ? req->max_redirects : ZT_HTTP_CLIENT_MAX_REDIRECTS;
+    uint64_t first_byte = req->first_byte_timeout_ms > 0
+                              ? zt_time_mono_ns() + (uint64_t)req->first_byte_timeout_ms * 1000000u
+                              : 0;
 
     for (;;) {
         memset(x, 0, sizeof *x);
@@ -541,13 +550,14 @@ static int run_request(struct zt_http_client *c, struct slot *s, const struct zt
         x->req = req;
         x->resp = resp;
         x->max_body = req->max_body_bytes ? req->max_body_bytes : ZT_HTTP_CLIENT_MAX_BODY;
+        x->first_byte_deadline_ns = first_byte;
         errbuf[0] = '\0';
         resp->body_bytes = 0;
         zt_buf_reset(&resp->body);
 
         CURL *e = s->easy;
         curl_easy_reset(e); /* keeps the connections; clears every option */
-        harden(e, c, errbuf);
+        harden(e, c, req, errbuf);
         curl_easy_setopt(e, CURLOPT_URL, url);
         long ct = req->connect_timeout_ms ? req->connect_timeout_ms : ZT_HTTP_CLIENT_CONNECT_TIMEOUT_MS;
         if (deadline) {

@@ -37,6 +37,7 @@
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_http.h"
 #include "zentalk/zt_http_client.h"
+#include "zentalk/zt_str.h"
 #include "zentalk/zt_time.h"
 
 /* ---- the rude server ---------------------------------------------------- */
@@ -116,7 +117,13 @@ static void serve(int fd)
     memcpy(path, sp + 1, pl);
     path[pl] = '\0';
     char out[1024];
-    if (strcmp(path, "/ok") == 0) {
+    if (strncmp(path, "http://", 7) == 0) { /* absolute form: we are someone's proxy */
+        send_str(fd, "HTTP/1.1 200 OK\r\nContent-Length: 16\r\nConnection: close\r\n\r\n{\"proxied\":true}");
+    } else if (strcmp(path, "/mute") == 0) {
+        /* accepts, reads the request, says nothing for a long time */
+        for (int i = 0; i < 50 && !atomic_load(&server_stop); i++) sleep_ms(100);
+        send_str(fd, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+    } else if (strcmp(path, "/ok") == 0) {
         atomic_fetch_add(&hits_ok, 1);
         send_str(fd, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 11\r\n"
                      "Connection: close\r\n\r\n{\"ok\":true}");
@@ -746,6 +753,51 @@ static void test_allocation_failures(void **state)
     assert_int_equal(clean_runs, 40);
 }
 
+static void test_mute_peer_first_byte_timeout(void **state)
+{
+    (void)state;
+    struct zt_http_client *c = client(2);
+    struct zt_http_response r;
+    zt_http_response_init(&r);
+    char url[128];
+    url_for(url, sizeof url, "/mute");
+    struct zt_http_request q = {.url = url, .timeout_ms = 20000, .low_speed_bps = -1, .first_byte_timeout_ms = 300};
+    uint64_t t0 = zt_time_mono_ns();
+    assert_int_equal(zt_http_client_do(c, &q, &r), ZT_ETIMEDOUT);
+    double el = secs_since(t0);
+    assert_true(el >= 0.25 && el < 1.5);
+    assert_non_null(strstr(r.reason, "first-byte"));
+    zt_http_response_deinit(&r);
+    zt_http_client_free(c);
+}
+
+static void test_env_proxy_only_when_asked(void **state)
+{
+    (void)state;
+    struct zt_http_client *c = client(2);
+    struct zt_http_response r;
+    zt_http_response_init(&r);
+    char proxy[64];
+    snprintf(proxy, sizeof proxy, "http://127.0.0.1:%u", (unsigned)port);
+    assert_int_equal(setenv("http_proxy", proxy, 1), 0);
+    unsetenv("no_proxy");
+    unsetenv("NO_PROXY");
+    /* 192.0.2.1 (TEST-NET-1) is reachable only through the proxy */
+    struct zt_http_request q = {.url = "http://192.0.2.1/ok", .timeout_ms = 2000, .connect_timeout_ms = 300,
+                                .env_proxy = true};
+    int rc_proxy = zt_http_client_do(c, &q, &r);
+    char body[64];
+    zt_strlcpy(body, zt_buf_str(&r.body), sizeof body);
+    q.env_proxy = false; /* the default: the environment is ignored */
+    int rc_direct = zt_http_client_do(c, &q, &r);
+    unsetenv("http_proxy");
+    assert_int_equal(rc_proxy, 0);
+    assert_string_equal(body, "{\"proxied\":true}");
+    assert_true(rc_direct == ZT_ETIMEDOUT || rc_direct == ZT_ENET);
+    zt_http_response_deinit(&r);
+    zt_http_client_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -760,6 +812,8 @@ int main(void)
         cmocka_unit_test(test_huge_headers_refused),
         cmocka_unit_test(test_inflight_limit_waits_then_proceeds),
         cmocka_unit_test(test_shutdown_cancels_inflight),
+        cmocka_unit_test(test_mute_peer_first_byte_timeout),
+        cmocka_unit_test(test_env_proxy_only_when_asked),
         cmocka_unit_test(test_https_verification),
         cmocka_unit_test(test_allocation_failures),
     };
