@@ -157,19 +157,30 @@ void zt_http_client_shutdown(struct zt_http_client *c)
     pthread_mutex_unlock(&c->mu);
 }
 
-/* Take an idle slot, waiting while all are busy. NULL when shut down. */
-static struct slot *slot_acquire(struct zt_http_client *c)
+/* Take an idle slot, waiting while all are busy; its handles are made on
+ * first use, under the lock (shutdown reads them to wake the slot). 0,
+ * ZT_ECLOSED when shut down, ZT_ENOMEM. */
+static int slot_acquire(struct zt_http_client *c, struct slot **out)
 {
-    struct slot *s = NULL;
+    int rc = ZT_ECLOSED;
     pthread_mutex_lock(&c->mu);
     while (!atomic_load(&c->closing) && c->n_idle == 0) pthread_cond_wait(&c->cv, &c->mu);
     if (!atomic_load(&c->closing)) {
-        s = &c->slots[c->idle[--c->n_idle]];
-        s->busy = true;
-        c->inflight++;
+        struct slot *s = &c->slots[c->idle[c->n_idle - 1]];
+        if (!s->easy) s->easy = curl_easy_init();
+        if (!s->multi) s->multi = curl_multi_init();
+        if (s->easy && s->multi) {
+            c->n_idle--;
+            s->busy = true;
+            c->inflight++;
+            *out = s;
+            rc = 0;
+        } else {
+            rc = ZT_ENOMEM; /* the slot stays idle; what was made is kept */
+        }
     }
     pthread_mutex_unlock(&c->mu);
-    return s;
+    return rc;
 }
 
 static void slot_release(struct zt_http_client *c, struct slot *s)
@@ -683,20 +694,14 @@ int zt_http_client_do(struct zt_http_client *c, const struct zt_http_request *re
             }
         }
     }
-    struct slot *s = slot_acquire(c);
-    if (!s) {
-        zt_strlcpy(resp->reason, "the HTTP client is shutting down", sizeof resp->reason);
-        return ZT_ECLOSED;
+    struct slot *s = NULL;
+    int rc = slot_acquire(c, &s);
+    if (rc != 0) {
+        zt_strlcpy(resp->reason, rc == ZT_ECLOSED ? "the HTTP client is shutting down" : "out of memory",
+                   sizeof resp->reason);
+        return rc;
     }
-    int rc = 0;
-    if (!s->easy) s->easy = curl_easy_init();
-    if (!s->multi) s->multi = curl_multi_init();
-    if (!s->easy || !s->multi) {
-        rc = ZT_ENOMEM;
-        zt_strlcpy(resp->reason, "out of memory", sizeof resp->reason);
-    } else {
-        rc = run_request(c, s, req, resp);
-    }
+    rc = run_request(c, s, req, resp);
     slot_release(c, s);
     return rc;
 }
