@@ -8,6 +8,7 @@
  * renamed to its final name, so a node scanning the directory never sees a
  * half-written model. The download is untrusted input until it has passed
  * the checksum (when given) and zt_gguf_open(). */
+#include <curl/curl.h> /* its URL parser, for file:// paths */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -402,35 +403,22 @@ static bool should_stop(void *ud)
     return interrupted != 0;
 }
 
-static int hex_digit(char c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-/* file://[localhost]/path with %XX escapes decoded; -1 when not that. */
+/* The local path of a file:// URL (host empty or localhost; %XX decoded),
+ * parsed by libcurl's URL parser as libcurl's file:// did; -1 when it is
+ * not one. */
 static int file_url_path(const char *url, char *out, size_t cap)
 {
-    const char *s = url + 7; /* after "file://" */
-    if (strncasecmp(s, "localhost/", 10) == 0) s += 9;
-    if (*s != '/') return -1;
-    size_t n = 0;
-    for (; *s && *s != '?' && *s != '#'; s++) {
-        char c = *s;
-        if (c == '%') {
-            int hi = hex_digit(s[1]), lo = hi >= 0 ? hex_digit(s[2]) : -1;
-            if (lo < 0) return -1;
-            c = (char)(hi * 16 + lo);
-            if (c == '\0') return -1;
-            s += 2;
-        }
-        if (n + 1 >= cap) return -1;
-        out[n++] = c;
-    }
-    out[n] = '\0';
-    return 0;
+    char *host = NULL, *path = NULL;
+    CURLU *u = curl_url();
+    bool ok = u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+              curl_url_get(u, CURLUPART_PATH, &path, CURLU_URLDECODE) == CURLUE_OK && strlen(path) < cap;
+    if (ok && curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK)
+        ok = host[0] == '\0' || strcasecmp(host, "localhost") == 0;
+    if (ok) memcpy(out, path, strlen(path) + 1);
+    curl_free(host);
+    curl_free(path);
+    curl_url_cleanup(u);
+    return ok ? 0 : -1;
 }
 
 /* A file:// "download" is a local copy from p->have onwards; no libcurl (the
