@@ -332,14 +332,9 @@ int zt__feat_search_set_identity(struct zt__feat_search *f, const struct zt_iden
 {
     if (!f->embed || f->search) return 0;
     const struct zt_cfg_search *sc = &f->cfg->features.search;
-    char path[4096];
-    int n = sc->db_path[0] == '/' ? snprintf(path, sizeof path, "%s", sc->db_path)
-                                  : snprintf(path, sizeof path, "%s/%s", f->cfg->node.data_dir, sc->db_path);
-    if (n < 0 || (size_t)n >= sizeof path) return ZT_ETOOBIG;
-    struct zt_store_opts so = {.path = path, .busy_timeout_ms = f->cfg->database.busy_timeout_ms};
-    int rc = zt_store_open("sqlite", &so, &f->store);
+    int rc = zt_store_open_config(f->cfg, sc->db_path, &f->store, NULL);
     if (rc) {
-        zt_log(ZT_LOG_WARN, "search_store_unavailable", "path=\"%s\" error=\"%s\"", path, zt_strerror(rc));
+        zt_log(ZT_LOG_WARN, "search_store_unavailable", "path=\"%s\" error=\"%s\"", sc->db_path, zt_strerror(rc));
         return 0;
     }
     struct zt_search_opts o = {
