@@ -114,7 +114,9 @@ typedef bool (*zt_http_stop_fn)(void *ud);
 struct zt_http_request {
     const char *method;          /* NULL: "GET", or "POST" when body is set */
     const char *url;             /* http:// or https:// */
-    const char *const *headers;  /* "Name: value" lines, NULL-terminated; or NULL */
+    const char *const *headers;  /* "Name: value" lines, NULL-terminated; or NULL.
+                                    "Name:" with no value removes a header the
+                                    client would send ("User-Agent:": none) */
     const void *body;            /* request body, or NULL */
     size_t body_len;
     const char *content_type;    /* of body; NULL = none sent */
