@@ -19,7 +19,9 @@
  * thread that might use libcurl exists (main() of the node and of the CLI
  * call it; it is not pthread_once'd, because curl_global_init must run
  * before threads anyway and an explicit call makes that order visible);
- * zt_net_client_global_cleanup() at exit. Then zt_http_client_new(),
+ * zt_net_client_global_cleanup() at exit. Further init/cleanup pairs are
+ * counted by libcurl and harmless (src/jobs makes one, for programs that
+ * use it without such a main()). Then zt_http_client_new(),
  * zt_http_client_do() as often as wanted, zt_http_client_shutdown() to
  * cancel what is in flight, zt_http_client_free().
  *
