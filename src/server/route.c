@@ -42,7 +42,7 @@ struct peer_count {
 
 struct zt__route {
     const struct zt_config *cfg;
-    struct zt__models *ms;
+    struct zt_infer *ms;
     struct zt_peers *peers;
     struct zt__privacy *pv;
     const struct zt_identity *id;
@@ -80,7 +80,7 @@ static bool id_ok(const char *s)
     return !s || !s[0] || zt_identity_id_valid(s);
 }
 
-int zt__route_new(const struct zt_config *cfg, struct zt__models *ms, struct zt_peers *peers, struct zt__privacy *pv,
+int zt__route_new(const struct zt_config *cfg, struct zt_infer *ms, struct zt_peers *peers, struct zt__privacy *pv,
                   struct zt__route **out)
 {
     if (!id_ok(cfg->encryption.remote_worker) || !id_ok(cfg->encryption.relay)) {
@@ -438,9 +438,9 @@ static void run_job(void *arg)
 static bool serves_locally(struct zt__route *r, const char *model)
 {
     if (!(r->cfg->node.role_mask & ZT_ROLE_WORKER)) return false;
-    for (size_t i = 0; i < zt__models_count(r->ms); i++) {
+    for (size_t i = 0; i < zt_infer_model_count(r->ms); i++) {
         bool loaded;
-        if (strcmp(zt__models_entry(r->ms, i, &loaded)->id, model) == 0) return true;
+        if (strcmp(zt_infer_model(r->ms, i, &loaded)->id, model) == 0) return true;
     }
     return false;
 }

@@ -34,6 +34,7 @@
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_hash.h"
 #include "zentalk/zt_str.h"
+#include "zt_test.h"
 
 #define MODEL_NAME "stories260K.gguf"
 #define MODEL_SHA256 "270cba1bd5109f42d03350f60406024560464db173c0e387d91f0426d3bd256d"
@@ -187,14 +188,12 @@ static int teardown(void **state)
 /* True when the environment has what these tests need; prints why not. */
 static bool have_inputs(void)
 {
-    const char *bd = getenv("ZT_BUILD_DIR"), *sd = getenv("ZT_SHARED_DIR");
-    if (!bd || !sd) {
-        print_message("ZT_BUILD_DIR or ZT_SHARED_DIR not set: skipping\n");
+    if (!getenv("ZT_BUILD_DIR")) {
+        zt_skip_part("ZT_BUILD_DIR not set (run through ctest)");
         return false;
     }
-    snprintf(model, sizeof model, "%s/models/" MODEL_NAME, sd);
-    if (access(model, R_OK) != 0) {
-        print_message("%s not found: skipping\n", model);
+    if (!zt_test_model(MODEL_NAME, model, sizeof model)) {
+        zt_skip_part("%s not found", model);
         return false;
     }
     snprintf(model_url, sizeof model_url, "file://%s", model);
@@ -621,5 +620,5 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_usage_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pull_http, setup, teardown),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return zt_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }
