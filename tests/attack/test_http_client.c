@@ -12,12 +12,6 @@
  * limit in bounded time), huge headers (many lines, one long line), the
  * in-flight limit (callers wait, then proceed) and shutdown with requests
  * in flight. The whole run takes a few seconds. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
-
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -39,6 +33,7 @@
 #include "zentalk/zt_http_client.h"
 #include "zentalk/zt_str.h"
 #include "zentalk/zt_time.h"
+#include "zt_test.h"
 
 /* ---- the rude server ---------------------------------------------------- */
 
@@ -669,7 +664,7 @@ static void test_https_verification(void **state)
     snprintf(other_key, sizeof other_key, "%s/other-key.pem", tls_dir);
     if (!make_cert(cert, key) || !make_cert(other, other_key)) {
         unlink(cert), unlink(key), unlink(other), unlink(other_key), rmdir(tls_dir);
-        skip(); /* no openssl here */
+        zt_skip("openssl cannot make a test certificate here");
     }
     char *cert_pem = slurp(cert), *key_pem = slurp(key);
     struct zt_http_opts o = {.host = "127.0.0.1", .threads = 2, .max_connections = 16, .max_header_bytes = 8192,
@@ -679,7 +674,8 @@ static void test_https_verification(void **state)
     int src = zt_http_start(&o, &srv);
     if (src == ZT_EUNSUPPORTED) {
         zt_free(cert_pem), zt_free(key_pem);
-        skip(); /* libmicrohttpd without TLS */
+        unlink(cert), unlink(key), unlink(other), unlink(other_key), rmdir(tls_dir);
+        zt_skip("this libmicrohttpd has no TLS");
     }
     assert_int_equal(src, 0);
     plain_port_for_tls = port;
@@ -817,5 +813,5 @@ int main(void)
         cmocka_unit_test(test_https_verification),
         cmocka_unit_test(test_allocation_failures),
     };
-    return cmocka_run_group_tests(tests, server_start, server_stop_all);
+    return zt_test_exit(cmocka_run_group_tests(tests, server_start, server_stop_all));
 }
