@@ -1,7 +1,6 @@
 /* lex.c: the lexicon-feature commands of the CLI. See features.h. */
 #include "lex.h"
 
-#include <curl/curl.h>
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -118,13 +117,8 @@ int zt__cli_features(int gargc, char **gargv, int argc, char **argv)
         rc = 1;
         goto out;
     }
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
-        rc = 1;
-        goto out;
-    }
     long status = 0;
     rc = zt__cli_http_post_json(url, path, req, 30000L, &status, &out);
-    curl_global_cleanup();
     if ((rc = zt__cli_check_answer(rc, status, &out)) != 0) goto out;
     if (as_json) {
         fputs(zt_buf_str(&out), stdout);
