@@ -38,8 +38,8 @@ RUN apt-get update -qq \
       apertium apertium-eng-spa apertium-eng-cat ca-certificates curl \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 zentalk \
- && useradd --system --uid 10001 --gid zentalk --home-dir /var/lib/zentalk --create-home --shell /usr/sbin/nologin zentalk \
- && chmod 0700 /var/lib/zentalk
+ && useradd --system --uid 10001 --gid zentalk --home-dir /var/lib/zentalk --no-create-home --shell /usr/sbin/nologin zentalk \
+ && install -d -o zentalk -g zentalk -m 0700 /var/lib/zentalk
 COPY --from=build /build/src/node/zentalk-node /build/src/cli/zentalk /usr/local/bin/
 COPY --from=build /out/assets /usr/local/share/zentalk/assets
 COPY config /etc/zentalk
@@ -54,8 +54,9 @@ EXPOSE 8080
 # Off loopback the node requires API authentication and refuses to start
 # without encryption.jwt_secret: pass ZENTALK_ENCRYPTION_JWT_SECRET (or mount
 # a key and set encryption.jwt_public_key_file). /healthz is role none, so the
-# check needs no token. SIGTERM drains requests (server.shutdown_timeout_s).
+# check needs no token; it follows the port of ZENTALK_SERVER_LISTEN. SIGTERM
+# drains requests (server.shutdown_timeout_s, 10 s by default).
 STOPSIGNAL SIGTERM
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
-  CMD ["curl", "-fsS", "-o", "/dev/null", "http://127.0.0.1:8080/healthz"]
+  CMD ["sh", "-c", "exec curl -fsS -o /dev/null \"http://127.0.0.1:${ZENTALK_SERVER_LISTEN##*:}/healthz\""]
 ENTRYPOINT ["zentalk-node", "--config", "/etc/zentalk"]
