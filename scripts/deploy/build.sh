@@ -23,7 +23,8 @@ Options:
       --no-compile     package the binaries already in the build tree
       --assets DIR     data assets to include (default $ZENTALK_ASSETS_DIR,
                        else data/assets when it exists; scripts/data.sh makes them)
-      --image TAG      also build the container image (docker build -t TAG .;
+      --image TAG      also build the container image (docker build -t TAG
+                       --build-arg ZT_GIT_COMMIT=COMMIT .;
                        needs a running docker daemon and a bookworm base)
   -h, --help           show this help and exit
 
@@ -87,6 +88,6 @@ mv -f "$tarball.tmp" "$tarball"
 
 if [ -n "$image" ]; then
   command -v docker >/dev/null 2>&1 || zt_die "--image: docker not found"
-  docker build -t "$image" .
+  docker build --build-arg ZT_GIT_COMMIT="$commit" -t "$image" .
 fi
 echo "$tarball"

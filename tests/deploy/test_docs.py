@@ -215,6 +215,13 @@ ENV_NOT_KEYS = {
 }
 
 
+# Keys the docs name ahead of the code, each marked "not honoured yet" where
+# it appears; when the key lands, this test fails until the entry goes.
+KEYS_NOT_YET = {
+    "node.join": "the orchestrators a worker joins: the network issue (issue 11)",
+}
+
+
 def env_of(key):
     return "ZENTALK_" + key.upper().replace(".", "_")
 
@@ -234,6 +241,12 @@ def check_config(tmp):
     for k in sorted(table - keys):
         fail("docs/configuration.md documents %s, which zentalk-node does not have" % k)
     envs = {env_of(k) for k in keys if "[]" not in k}
+    for k in sorted(KEYS_NOT_YET):
+        if k in keys:
+            fail("%s exists now: drop it from KEYS_NOT_YET in tests/deploy/test_docs.py and the 'not yet honoured' notes" % k)
+    for v in sorted(ENV_NOT_KEYS):
+        if v in envs:
+            fail("%s is a key's variable now: drop it from ENV_NOT_KEYS in tests/deploy/test_docs.py" % v)
     docs = [p for p in glob.glob(os.path.join(SRC, "docs/*.md"))] + [os.path.join(SRC, "README.md")]
     n = 0
     for path in sorted(docs):
@@ -248,6 +261,8 @@ def check_config(tmp):
                 continue  # a file name (models.yaml), or a placeholder (models[].x)
             n += 1
             pat = key_pattern(tok)
+            if tok in KEYS_NOT_YET:
+                continue
             if not any(pat.match(k) for k in keys):
                 fail("%s names `%s`, which is no configuration key" % (rel, tok))
         for var in sorted(set(ENV_TOKEN.findall(text))):
