@@ -32,21 +32,11 @@ import subprocess
 import sys
 import tempfile
 
-try:
-    import yaml
-except ImportError:
-    print("SKIP: /usr/bin/python3 has no PyYAML (apt-get install python3-yaml; scripts/setup.sh installs it)")
-    sys.exit(77)
+from zt_checks import clean_env, dump_config, fail, finish, yaml
 
 SRC, NODE = sys.argv[1], sys.argv[2]
-FAILS = []
 # Variables the deployment files set ahead of the code that will read them.
 NOT_YET_HONOURED = {"ZENTALK_NODE_JOIN": "node.join, the network issue (issue 11)"}
-
-
-def fail(msg):
-    FAILS.append(msg)
-    print("FAIL:", msg)
 
 
 def ok(msg):
@@ -63,12 +53,10 @@ def load_all(rel):
 
 
 def node_env_names():
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ZENTALK_")}
-    p = subprocess.run([NODE, "--dump-config"], capture_output=True, text=True, env=env, timeout=30)
-    if p.returncode != 0:
-        fail("zentalk-node --dump-config failed: " + p.stderr.strip())
-        return set()
+    dump = dump_config(NODE)
     keys = set()
+    if dump is None:
+        return keys
 
     def walk(prefix, v):
         if isinstance(v, dict):
@@ -76,7 +64,7 @@ def node_env_names():
                 walk(prefix + "_" + k if prefix else k, sub)
         else:
             keys.add("ZENTALK_" + prefix.upper())
-    walk("", yaml.safe_load(p.stdout))
+    walk("", dump)
     keys.discard("ZENTALK_MODELS")  # a list of mappings: not settable from the environment
     return keys
 
@@ -90,7 +78,7 @@ def check_node_env(where, env):
     for k in sorted(zt):
         if k not in ENV_NAMES and k not in NOT_YET_HONOURED:
             fail("%s sets %s, which is no configuration key's variable" % (where, k))
-    run_env = {k: v for k, v in os.environ.items() if not k.startswith("ZENTALK_")}
+    run_env = clean_env()
     tmp = tempfile.mkdtemp(prefix="zt-deploy-env-")
     for k, v in zt.items():
         if k in NOT_YET_HONOURED:
@@ -351,11 +339,7 @@ def main():
     check_compose()
     check_kubernetes()
     check_monitoring()
-    if FAILS:
-        print("%d problem(s) in the deployment files" % len(FAILS))
-        return 1
-    print("deployment files: ok")
-    return 0
+    return finish("deployment files: ok", "problem(s) in the deployment files")
 
 
 if __name__ == "__main__":

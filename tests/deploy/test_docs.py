@@ -32,19 +32,9 @@ import tempfile
 import time
 import urllib.request
 
-try:
-    import yaml
-except ImportError:
-    print("SKIP: /usr/bin/python3 has no PyYAML (apt-get install python3-yaml; scripts/setup.sh installs it)")
-    sys.exit(77)
+from zt_checks import clean_env, dump_config, fail, finish
 
 SRC, NODE = sys.argv[1], sys.argv[2]
-FAILS = []
-
-
-def fail(msg):
-    FAILS.append(msg)
-    print("FAIL:", msg)
 
 
 def read(rel):
@@ -173,13 +163,10 @@ def code_keys(tmp):
     for name, text in LISTS_CFG.items():
         with open(os.path.join(cfg, name), "w") as f:
             f.write(text)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ZENTALK_")}
-    p = subprocess.run([NODE, "--config", cfg, "--dump-config"], capture_output=True, text=True, env=env, timeout=30)
-    if p.returncode != 0:
-        fail("zentalk-node --dump-config exited %d: %s" % (p.returncode, p.stderr.strip()))
-        return set()
+    dump = dump_config(NODE, cfg)
     keys = set()
-    flatten("", yaml.safe_load(p.stdout), keys)
+    if dump is not None:
+        flatten("", dump, keys)
     return keys
 
 
@@ -275,7 +262,7 @@ def check_config(tmp):
 # ---- metrics ----------------------------------------------------------------
 def start_node(tmp):
     data = os.path.join(tmp, "data")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ZENTALK_") or k == "ZENTALK_ASSETS_DIR"}
+    env = clean_env(keep=("ZENTALK_ASSETS_DIR",))
     p = subprocess.Popen([NODE, "--listen", "127.0.0.1:0", "--data-dir", data], stdout=subprocess.PIPE,
                          stderr=subprocess.DEVNULL, env=env, text=True)
     deadline = time.time() + 20
@@ -348,11 +335,7 @@ def main():
         check_metrics(tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    if FAILS:
-        print("%d mismatch(es) between the docs and the code" % len(FAILS))
-        return 1
-    print("docs agree with the code")
-    return 0
+    return finish("docs agree with the code", "mismatch(es) between the docs and the code")
 
 
 if __name__ == "__main__":
