@@ -171,7 +171,8 @@ def code_keys(tmp):
 
 
 def key_pattern(tok):
-    """`features.NAME.enabled`, `chain.*`, `models[].x` -> a regex over keys."""
+    """`features.NAME.enabled`, `chain.*`, `models[].x` -> a regex over keys;
+    a mention of a subtree (`features.spam`, `features.NAME`) matches its keys."""
     out = ""
     for part in re.split(r"(\*|\b[A-Z][A-Z0-9_]*\b|\[\])", tok):
         if part == "*":
@@ -182,7 +183,7 @@ def key_pattern(tok):
             out += r"[a-z0-9_]+"
         else:
             out += re.escape(part)
-    return re.compile(out + r"$")
+    return re.compile(out + r"(\..+|\[\]\..+)?$")
 
 
 SECTIONS = "node|server|log|encryption|gpu_pool|database|chain|integration|privacy|model_cache|models|features"
