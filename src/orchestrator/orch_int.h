@@ -134,4 +134,36 @@ struct orch_node *orch_node_find(struct zt_registry *r, const char *id);
 struct orch_model *orch_model_get(struct zt_registry *r, const char *name, bool create);
 size_t orch_expire_locked(struct zt_registry *r, int64_t now);
 
+/* ---- scheduler ---------------------------------------------------------- */
+
+struct orch_client;
+
+/* An active job (queued, assigned or running); finished ones live only in
+ * the store. */
+struct orch_job {
+    char id[ZT_JOB_ID_SIZE];
+    struct orch_client *client;
+    struct orch_model *model;
+    enum zt_job_state state;
+    uint32_t ctx, max_tokens, attempts, tokens;
+    uint64_t price_ceiling;
+    int64_t deadline, created, updated, assigned, started, finished;
+    int64_t seq;                 /* submission order */
+    char reason[ZT_SCHED_REASON_SIZE];
+    struct orch_node *node;      /* the last worker (assigned, running, or lost) */
+    bool linked;                 /* on node->jobs (assigned or running) */
+    struct orch_job *node_next, *node_prev;
+    struct orch_job *q_next, *q_prev; /* the client's queue */
+};
+
+/* A client with active jobs (freed when it has none). */
+struct orch_client {
+    char name[ZT_SCHED_CLIENT_MAX + 1];
+    struct orch_job *head, *tail; /* queued, in order */
+    size_t n_queued, refs;        /* refs: active jobs */
+    int64_t deficit;              /* DRR, in tokens */
+    struct orch_client *next, *prev; /* the ring of clients with queued jobs */
+    bool in_ring;
+};
+
 #endif

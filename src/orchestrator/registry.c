@@ -649,17 +649,22 @@ static int join_locked(struct zt_registry *r, struct orch_rec *rec, struct zt_no
         end_session(r, n, ZT_NODE_EXPIRED, now); /* its jobs were lost with the old process */
     }
     session_commit(n, &s, d, rec);
-    t.endpoint = n->endpoint;
-    t.record = n->record;
-    t.models = n->models;
-    t.model_pos = n->model_pos;
-    t.n_models = n->n_models;
-    t.caps = n->caps;
-    memcpy(t.kem_pk, n->kem_pk, sizeof t.kem_pk);
-    t.jobs = n->jobs;
-    t.inflight = n->inflight;
-    *n = t;
+    /* the session's fields (the reputation may have moved in end_session) */
+    n->state = ZT_NODE_LIVE;
+    n->has_session = true;
+    memcpy(n->boot, t.boot, sizeof n->boot);
+    n->seq = t.seq;
+    n->last_ts = t.last_ts;
+    n->last_seen = t.last_seen;
+    n->joined = t.joined;
+    n->load = t.load;
+    n->has_prev = t.has_prev;
+    memcpy(n->prev_boot, t.prev_boot, sizeof n->prev_boot);
+    n->takeover_ts = t.takeover_ts;
+    n->rep_t = created ? now : n->rep_t;
     attach(n);
+    if (end_old && (rc = orch_node_save(r, n)) != 0)
+        zt_log(ZT_LOG_WARN, "registry_save_failed", "node=%s error=%s", n->id, zt_strerror(rc));
     return 0;
 fail:
     if (created) node_remove_last(r, n);
