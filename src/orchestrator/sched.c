@@ -718,6 +718,9 @@ static int place(struct zt_sched *s, int64_t now, struct zt_sched_event *ev, siz
 {
     s->pass++;
     bool progress = true;
+    /* whose turn it is after this pump: the client after the last one served
+     * (a round that places nothing must not move the turn) */
+    struct orch_client *turn = NULL;
     while (progress && s->ring && *n < max) {
         progress = false;
         size_t clients = 0; /* one visit each in this round */
@@ -729,7 +732,7 @@ static int place(struct zt_sched *s, int64_t now, struct zt_sched_event *ev, siz
         for (size_t visit = 0; visit < clients && s->ring && *n < max; visit++) {
             struct orch_client *c = s->ring;
             c->deficit += s->o.quantum;
-            bool blocked = false;
+            bool blocked = false, served_now = false;
             while (c->head && *n < max) {
                 struct orch_job *j = c->head;
                 int64_t cost = j->max_tokens < s->o.quantum ? j->max_tokens : s->o.quantum;
@@ -749,14 +752,16 @@ static int place(struct zt_sched *s, int64_t now, struct zt_sched_event *ev, siz
                 e->kind = ZT_SCHED_EV_ASSIGNED;
                 zt_strlcpy(e->job_id, j->id, sizeof e->job_id);
                 zt_strlcpy(e->worker, w->id, sizeof e->worker);
-                progress = true;
+                progress = served_now = true;
             }
             if (c->in_ring) {
                 if (blocked && c->deficit > (int64_t)s->o.quantum) c->deficit = s->o.quantum;
                 if (*n < max) s->ring = c->next; /* the next client's turn (else c goes on next pump) */
             }
+            if (served_now) turn = c->in_ring ? (*n < max ? c->next : c) : s->ring;
         }
     }
+    if (turn && turn->in_ring) s->ring = turn;
     return 0;
 }
 

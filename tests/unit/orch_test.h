@@ -32,7 +32,7 @@ struct worker {
     struct zt_worker_caps caps;
 };
 
-static void rm_db(void)
+ZT_UNUSED static void rm_db(void)
 {
     static const char *const suffix[] = {"", "-wal", "-shm", "-journal"};
     for (size_t j = 0; j < sizeof suffix / sizeof suffix[0]; j++) {
@@ -42,7 +42,7 @@ static void rm_db(void)
     }
 }
 
-static int orch_setup(void **state)
+ZT_UNUSED static int orch_setup(void **state)
 {
     (void)state;
     if (zt_crypto_init() != 0) return -1;
@@ -53,7 +53,7 @@ static int orch_setup(void **state)
     return zt_identity_generate(&orch_id) == 0 ? 0 : -1;
 }
 
-static int orch_teardown(void **state)
+ZT_UNUSED static int orch_teardown(void **state)
 {
     (void)state;
     zt_alloc_fail_after(0);
@@ -77,14 +77,14 @@ static struct zt_store *store_open(void)
     return st;
 }
 
-static struct zt_registry_opts reg_opts(void)
+ZT_UNUSED static struct zt_registry_opts reg_opts(void)
 {
     return (struct zt_registry_opts){.self_id = zt_identity_id(orch_id)};
 }
 
 /* A worker serving models (NULL-terminated), with a descriptor valid for
  * an hour after T0, from endpoint http://10.0.0.<n>:8080. */
-static void worker_init_roles(struct worker *w, const char *const *models, int n, uint32_t slots,
+ZT_UNUSED static void worker_init_roles(struct worker *w, const char *const *models, int n, uint32_t slots,
                               uint64_t price, const char *role)
 {
     memset(w, 0, sizeof *w);
@@ -104,12 +104,12 @@ static void worker_init_roles(struct worker *w, const char *const *models, int n
     w->caps.price_per_1k = price;
 }
 
-static void worker_init(struct worker *w, const char *const *models, int n, uint32_t slots, uint64_t price)
+ZT_UNUSED static void worker_init(struct worker *w, const char *const *models, int n, uint32_t slots, uint64_t price)
 {
     worker_init_roles(w, models, n, slots, price, "worker");
 }
 
-static void worker_deinit(struct worker *w)
+ZT_UNUSED static void worker_deinit(struct worker *w)
 {
     zt_identity_free(w->id);
     zt_free(w->desc);
@@ -132,7 +132,7 @@ static char *hb_rec(struct worker *w, int64_t ts, uint32_t busy)
     return rec;
 }
 
-static int do_join(struct zt_registry *r, struct worker *w, int64_t now)
+ZT_UNUSED static int do_join(struct zt_registry *r, struct worker *w, int64_t now)
 {
     char *rec = join_rec(w, now);
     int rc = zt_registry_join(r, rec, strlen(rec), now, NULL);
@@ -140,7 +140,7 @@ static int do_join(struct zt_registry *r, struct worker *w, int64_t now)
     return rc;
 }
 
-static int do_hb(struct zt_registry *r, struct worker *w, int64_t now, uint32_t busy)
+ZT_UNUSED static int do_hb(struct zt_registry *r, struct worker *w, int64_t now, uint32_t busy)
 {
     char *rec = hb_rec(w, now, busy);
     int rc = zt_registry_heartbeat(r, rec, strlen(rec), now);
@@ -148,7 +148,7 @@ static int do_hb(struct zt_registry *r, struct worker *w, int64_t now, uint32_t 
     return rc;
 }
 
-static int do_leave(struct zt_registry *r, struct worker *w, int64_t now)
+ZT_UNUSED static int do_leave(struct zt_registry *r, struct worker *w, int64_t now)
 {
     char *rec = NULL;
     assert_int_equal(zt_registry_leave_record(w->id, zt_identity_id(orch_id), w->boot, ++w->seq, now, &rec), 0);
@@ -157,7 +157,7 @@ static int do_leave(struct zt_registry *r, struct worker *w, int64_t now)
     return rc;
 }
 
-static struct zt_node_info node_info(struct zt_registry *r, struct worker *w, int64_t now)
+ZT_UNUSED static struct zt_node_info node_info(struct zt_registry *r, struct worker *w, int64_t now)
 {
     struct zt_node_info ni;
     assert_int_equal(zt_registry_get(r, zt_identity_id(w->id), now, &ni), 0);
