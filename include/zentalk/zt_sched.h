@@ -75,6 +75,7 @@ struct zt_sched_opts {
     double lat_ref_ms_per_tok;    /* latency at which the latency term is 1/2 (20) */
     double ewma_alpha;            /* weight of a new latency measurement (0.2) */
     uint64_t price_ref;           /* price per 1k at which the price term is 1/2 without a ceiling (1000) */
+    size_t scan_max;              /* candidates scored per placement when a model has more workers (256) */
 };
 /* Zero fields take the defaults in parentheses. */
 

@@ -70,6 +70,7 @@ struct orch_model {
     size_t n, cap;
     size_t queued;            /* jobs waiting for it (the scheduler's) */
     uint32_t scan_mark;       /* pump pass that found no free slot for it */
+    size_t scan_start;        /* where the next bounded scan starts */
 };
 
 struct orch_node {
@@ -94,6 +95,8 @@ struct orch_node {
     int64_t takeover_ts;
     double good, bad;           /* decayed counts as of rep_t */
     int64_t rep_t;
+    double rep_cache;           /* the score at rep_cache_t (placement's fast path) */
+    int64_t rep_cache_t;        /* INT64_MIN: not cached */
     uint64_t completed, failed, timed_out, mismatches, verified, dup_refused;
     bool banned;
     int64_t quarantine_until;
@@ -122,6 +125,9 @@ struct zt_registry {
 
 /* With r->mu held. */
 double orch_node_rep(const struct zt_registry *r, const struct orch_node *n, int64_t now);
+/* The same, cached for a short while (min(60 s, half-life / 1000): the
+ * score moves less than 0.1% meanwhile); reports invalidate it. */
+double orch_node_rep_cached(const struct zt_registry *r, struct orch_node *n, int64_t now);
 bool orch_node_eligible(const struct zt_registry *r, const struct orch_node *n, int64_t now);
 uint32_t orch_node_free_slots(const struct orch_node *n);
 ZT_NODISCARD int orch_node_report(struct zt_registry *r, struct orch_node *n, enum zt_outcome o, int64_t now);

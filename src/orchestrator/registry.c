@@ -149,6 +149,17 @@ double orch_node_rep(const struct zt_registry *r, const struct orch_node *n, int
     return zt_reputation_score(n->good * f, n->bad * f, r->o.rep_prior_good, r->o.rep_prior_bad);
 }
 
+double orch_node_rep_cached(const struct zt_registry *r, struct orch_node *n, int64_t now)
+{
+    int64_t ttl = r->o.rep_half_life_ms / 1000;
+    if (ttl > 60000) ttl = 60000;
+    if (n->rep_cache_t == INT64_MIN || now < n->rep_cache_t || now - n->rep_cache_t > ttl) {
+        n->rep_cache = orch_node_rep(r, n, now);
+        n->rep_cache_t = now;
+    }
+    return n->rep_cache;
+}
+
 bool orch_node_eligible(const struct zt_registry *r, const struct orch_node *n, int64_t now)
 {
     return n->has_session && n->state == ZT_NODE_LIVE && !n->banned && n->quarantine_until <= now &&
@@ -192,6 +203,7 @@ int orch_node_report(struct zt_registry *r, struct orch_node *n, enum zt_outcome
         *n = save;
         return rc;
     }
+    n->rep_cache_t = INT64_MIN;
     if (o == ZT_OUTCOME_CHEAT && !save.banned)
         zt_log(ZT_LOG_WARN, "registry_banned", "node=%s reason=verification_mismatch", n->id);
     return 0;
@@ -278,6 +290,7 @@ static int node_add(struct zt_registry *r, const char *id, const uint8_t *pk, st
     zt_strlcpy(n->id, id, sizeof n->id);
     memcpy(n->pk, pk, sizeof n->pk);
     n->state = ZT_NODE_EXPIRED;
+    n->rep_cache_t = INT64_MIN;
     if (orch_map_put(&r->nodes, n->id, n) != 0) {
         zt_free(n);
         return ZT_ENOMEM;

@@ -358,17 +358,25 @@ static double score(const struct zt_sched *s, const struct orch_node *n, const s
            s->o.w_price * (pref / (pref + (double)n->caps.price_per_1k));
 }
 
+/* The best worker for j. When the model has more than scan_max workers,
+ * the scan looks at scan_max candidates with a free slot starting where
+ * the previous one stopped (a rotating window: placement stays O(scan_max)
+ * however many workers serve the model, and load spreads over all of
+ * them); otherwise at all of them. */
 static struct orch_node *pick(struct zt_sched *s, const struct orch_job *j, int64_t now)
 {
-    const struct orch_model *m = j->model;
+    struct orch_model *m = j->model;
     struct zt_registry *r = s->r;
     struct orch_node *best = NULL;
     double best_score = -1;
-    for (size_t i = 0; i < m->n; i++) {
+    if (!m->n) return NULL;
+    bool window = m->n > s->o.scan_max;
+    size_t start = window ? m->scan_start % m->n : 0, seen = 0, i = start, k;
+    for (k = 0; k < m->n; k++, i = i + 1 == m->n ? 0 : i + 1) {
         struct orch_node *n = m->nodes[i];
         uint32_t free = orch_node_free_slots(n);
         if (!free || !fits(n, j) || n->state != ZT_NODE_LIVE || n->banned || n->quarantine_until > now) continue;
-        double rep = orch_node_rep(r, n, now);
+        double rep = orch_node_rep_cached(r, n, now);
         if (rep < r->o.rep_threshold) continue;
         /* a measured worker that cannot finish before the deadline */
         if (j->deadline && n->lat > 0 && (double)now + n->lat * j->max_tokens > (double)j->deadline) continue;
@@ -377,7 +385,9 @@ static struct orch_node *pick(struct zt_sched *s, const struct orch_job *j, int6
             best_score = sc;
             best = n;
         }
+        if (window && ++seen >= s->o.scan_max) break;
     }
+    if (window) m->scan_start = i + 1;
     return best;
 }
 
@@ -425,6 +435,7 @@ static void sched_defaults(struct zt_sched_opts *o)
     if (o->lat_ref_ms_per_tok <= 0) o->lat_ref_ms_per_tok = 20.0;
     if (o->ewma_alpha <= 0 || o->ewma_alpha > 1) o->ewma_alpha = 0.2;
     if (!o->price_ref) o->price_ref = 1000;
+    if (!o->scan_max) o->scan_max = 256;
 }
 
 static int new_job(struct zt_sched *s, const char *id, const char *client, const char *model, struct orch_job **out)
