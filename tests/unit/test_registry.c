@@ -50,6 +50,23 @@ static int join_text(struct zt_registry *r, const char *rec, int64_t now)
     return zt_registry_join(r, rec, strlen(rec), now, NULL);
 }
 
+/* A fresh store and registry with one worker (tiny-chat, 2 slots) joined at T0. */
+static struct zt_registry *open_joined(struct zt_store **st, struct worker *w)
+{
+    *st = store_open();
+    struct zt_registry *r = reg_open(*st, T0);
+    worker_init(w, M1, 1, 2, 100);
+    assert_int_equal(do_join(r, w, T0), 0);
+    return r;
+}
+
+static void close_all(struct zt_registry *r, struct zt_store *st, struct worker *w)
+{
+    worker_deinit(w);
+    zt_registry_free(r);
+    zt_store_close(st);
+}
+
 static void test_join_heartbeat_leave(void **state)
 {
     (void)state;
@@ -97,19 +114,15 @@ static void test_join_heartbeat_leave(void **state)
     worker_init_roles(&g, M1, 2, 1, 1, "gateway");
     assert_int_equal(do_join(r, &g, T0), ZT_EPERM);
     worker_deinit(&g);
-    worker_deinit(&w);
-    zt_registry_free(r);
-    zt_store_close(st);
+    close_all(r, st, &w);
 }
 
 static void test_expiry(void **state)
 {
     (void)state;
-    struct zt_store *st = store_open();
-    struct zt_registry *r = reg_open(st, T0);
+    struct zt_store *st;
     struct worker w;
-    worker_init(&w, M1, 1, 2, 100);
-    assert_int_equal(do_join(r, &w, T0), 0);
+    struct zt_registry *r = open_joined(&st, &w);
     assert_int_equal(zt_registry_expire(r, T0 + 29999), 0);
     assert_int_equal(do_hb(r, &w, T0 + 20000, 0), 0);
     assert_int_equal(zt_registry_expire(r, T0 + 49999), 0);
@@ -120,9 +133,7 @@ static void test_expiry(void **state)
     assert_int_equal(do_hb(r, &w, T0 + 51000, 0), ZT_ENOTFOUND);
     assert_int_equal(do_join(r, &w, T0 + 52000), 0); /* comes back */
     assert_int_equal(node_info(r, &w, T0 + 52000).state, ZT_NODE_LIVE);
-    worker_deinit(&w);
-    zt_registry_free(r);
-    zt_store_close(st);
+    close_all(r, st, &w);
 }
 
 static void test_forged(void **state)
@@ -226,19 +237,15 @@ static void test_replay(void **state)
     zt_free(j1);
     zt_free(h1);
     zt_free(h2);
-    worker_deinit(&w);
-    zt_registry_free(r);
-    zt_store_close(st);
+    close_all(r, st, &w);
 }
 
 static void test_duplicate_id(void **state)
 {
     (void)state;
-    struct zt_store *st = store_open();
-    struct zt_registry *r = reg_open(st, T0);
+    struct zt_store *st;
     struct worker w;
-    worker_init(&w, M1, 1, 2, 100);
-    assert_int_equal(do_join(r, &w, T0), 0);
+    struct zt_registry *r = open_joined(&st, &w);
 
     /* the key file copied to a second machine: same id, another boot and endpoint */
     struct worker copy = w;
@@ -282,9 +289,7 @@ static void test_duplicate_id(void **state)
     assert_int_equal(do_join(r, &w, later), 0);
     assert_true(node_info(r, &w, later).eligible);
     worker_deinit(&copy);
-    worker_deinit(&w);
-    zt_registry_free(r);
-    zt_store_close(st);
+    close_all(r, st, &w);
 }
 
 static void test_reputation(void **state)
@@ -334,19 +339,15 @@ static void test_reputation(void **state)
     assert_int_equal(zt_registry_report(r, id, ZT_OUTCOME_VERIFIED, t1), 0);
     assert_int_equal(node_info(r, &w, t1).verified, 1);
     assert_int_equal(zt_registry_report(r, "zt1aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", ZT_OUTCOME_FAILED, t1), ZT_ENOTFOUND);
-    worker_deinit(&w);
-    zt_registry_free(r);
-    zt_store_close(st);
+    close_all(r, st, &w);
 }
 
 static void test_cheat(void **state)
 {
     (void)state;
-    struct zt_store *st = store_open();
-    struct zt_registry *r = reg_open(st, T0);
+    struct zt_store *st;
     struct worker w;
-    worker_init(&w, M1, 1, 2, 100);
-    assert_int_equal(do_join(r, &w, T0), 0);
+    struct zt_registry *r = open_joined(&st, &w);
     const char *id = zt_identity_id(w.id);
     for (int i = 0; i < 50; i++) assert_int_equal(zt_registry_report(r, id, ZT_OUTCOME_COMPLETED, T0), 0);
     assert_true(node_info(r, &w, T0).reputation > 0.95);
@@ -366,9 +367,7 @@ static void test_cheat(void **state)
     assert_int_equal(zt_registry_unban(r, id), 0);
     assert_int_equal(do_join(r, &w, T0 + 4000), 0);
     assert_true(node_info(r, &w, T0 + 4000).eligible);
-    worker_deinit(&w);
-    zt_registry_free(r);
-    zt_store_close(st);
+    close_all(r, st, &w);
 }
 
 static void test_persistence(void **state)

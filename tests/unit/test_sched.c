@@ -56,6 +56,22 @@ static int submit(struct orch *o, struct zt_job_req q, int64_t now, struct zt_sc
 
 static const char *wid(struct worker *w) { return zt_identity_id(w->id); }
 
+/* Two workers of tiny-chat with slots each, price 100, joined at T0. */
+static void two_workers(struct orch *o, struct worker *a, struct worker *b, uint32_t slots)
+{
+    worker_init(a, M1, 1, slots, 100);
+    worker_init(b, M1, 2, slots, 100);
+    assert_int_equal(do_join(o->r, a, T0), 0);
+    assert_int_equal(do_join(o->r, b, T0), 0);
+}
+
+static void close_two(struct orch *o, struct worker *a, struct worker *b)
+{
+    worker_deinit(a);
+    worker_deinit(b);
+    orch_close(o);
+}
+
 static void test_transitions(void **state)
 {
     (void)state;
@@ -128,9 +144,7 @@ static void test_transitions(void **state)
     assert_int_equal(ji.state, ZT_JOB_FAILED);
     assert_string_equal(ji.reason, "cancelled");
     assert_int_equal(node_info(o.r, &a, T0 + 2001).inflight, 0);
-    worker_deinit(&a);
-    worker_deinit(&b);
-    orch_close(&o);
+    close_two(&o, &a, &b);
 }
 
 static void test_placement(void **state)
@@ -183,10 +197,7 @@ static void test_score(void **state)
     struct orch o;
     orch_open(&o, NULL, T0);
     struct worker a, b;
-    worker_init(&a, M1, 1, 4, 100);
-    worker_init(&b, M1, 2, 4, 100);
-    assert_int_equal(do_join(o.r, &a, T0), 0);
-    assert_int_equal(do_join(o.r, &b, T0), 0);
+    two_workers(&o, &a, &b, 4);
     /* a better reputation wins */
     for (int i = 0; i < 10; i++) assert_int_equal(zt_registry_report(o.r, wid(&b), ZT_OUTCOME_COMPLETED, T0), 0);
     struct zt_sched_result res;
@@ -239,9 +250,7 @@ static void test_score(void **state)
     /* a cheat: none at once; with no one left the job is not servable */
     assert_int_equal(zt_registry_report(o.r, wid(&a), ZT_OUTCOME_CHEAT, t), 0);
     assert_int_equal(submit(&o, req("u", "tiny-chat", 10, 10), t + 4, &res), ZT_ENOTFOUND);
-    worker_deinit(&a);
-    worker_deinit(&b);
-    orch_close(&o);
+    close_two(&o, &a, &b);
 }
 
 /* Run the job on its worker and finish it. */
@@ -407,9 +416,7 @@ static void test_requeue(void **state)
     assert_string_equal(ev[0].job_id, job);
     assert_int_equal(zt_sched_job_get(o.s, job, &ji), 0);
     assert_string_equal(ji.reason, "deadline");
-    worker_deinit(&a);
-    worker_deinit(&b);
-    orch_close(&o);
+    close_two(&o, &a, &b);
 }
 
 /* Close and reopen: queued jobs stay queued (in order); a running job
@@ -421,10 +428,7 @@ static void test_resume(void **state)
     struct orch o;
     orch_open(&o, NULL, T0);
     struct worker a, b;
-    worker_init(&a, M1, 1, 1, 100);
-    worker_init(&b, M1, 2, 1, 100);
-    assert_int_equal(do_join(o.r, &a, T0), 0);
-    assert_int_equal(do_join(o.r, &b, T0), 0);
+    two_workers(&o, &a, &b, 1);
     struct zt_sched_result res;
     char ja[ZT_JOB_ID_SIZE], jb[ZT_JOB_ID_SIZE], q1[ZT_JOB_ID_SIZE], q2[ZT_JOB_ID_SIZE];
     assert_int_equal(submit(&o, req("u", "tiny-chat", 10, 10), T0, &res), 0);
@@ -471,9 +475,7 @@ static void test_resume(void **state)
         finish(&o, ev[0].job_id, wid(&a), t + 30004 + i * 10);
     }
     assert_int_equal(zt_sched_queued(o.s), 0);
-    worker_deinit(&a);
-    worker_deinit(&b);
-    orch_close(&o);
+    close_two(&o, &a, &b);
 }
 
 int main(void)
