@@ -116,7 +116,7 @@ struct zt_registry {
     struct orch_node **all;
     size_t n_all, cap_all;
     int64_t next_expire;
-    struct zt_store_stmt *q_put, *q_upd;
+    struct zt_store_stmt *q_put, *q_upd, *q_del;
     /* set by the scheduler: a node's session ended (expired or left) with
      * jobs on it; called under mu */
     void (*lost_fn)(void *ud, struct orch_node *n, bool expired, int64_t now);

@@ -56,6 +56,7 @@ static const char SQL_UPD[] =
     " prev_boot=?, takeover_ts=?, busy=?, queue=?, good_u=?, bad_u=?, rep_t=?, completed=?, failed=?,"
     " timed_out=?, mismatches=?, verified=?, dup_refused=?, banned=?, quarantine_until=?, lat_u=?"
     " WHERE node_id=?";
+static const char SQL_DEL[] = "DELETE FROM registry_nodes WHERE node_id=?";
 static const char SQL_LOAD[] = "SELECT node_id, record, " COLS " FROM registry_nodes ORDER BY node_id";
 
 static int64_t to_u(double v) { return (int64_t)llround(v * 1e6); }
@@ -535,6 +536,7 @@ int zt_registry_open(struct zt_store *st, const struct zt_registry_opts *o, int6
     }
     struct zt_store_stmt *q = NULL;
     if ((rc = zt_store_prepare(st, SQL_PUT, &r->q_put)) != 0 || (rc = zt_store_prepare(st, SQL_UPD, &r->q_upd)) != 0 ||
+        (rc = zt_store_prepare(st, SQL_DEL, &r->q_del)) != 0 ||
         (rc = zt_store_prepare(st, SQL_LOAD, &q)) != 0)
         goto fail;
     while ((rc = zt_store_step(q)) == ZT_STORE_ROW)
@@ -567,6 +569,7 @@ void zt_registry_free(struct zt_registry *r)
     orch_map_deinit(&r->nodes);
     zt_store_stmt_free(r->q_put);
     zt_store_stmt_free(r->q_upd);
+    zt_store_stmt_free(r->q_del);
     pthread_mutex_destroy(&r->mu);
     zt_free(r);
 }
@@ -600,6 +603,37 @@ static bool session_live(const struct zt_registry *r, const struct orch_node *n,
     return n->has_session && n->state == ZT_NODE_LIVE && now - n->last_seen < r->o.heartbeat_expiry_ms;
 }
 
+/* The registry is full: forget the node silent the longest among those
+ * with nothing worth keeping (no live session, no job, never a completed
+ * or verified job, not banned or quarantined: keys made for a flood), so a
+ * flood of throwaway keys cannot lock new workers out for good. Banned
+ * nodes are never forgotten (a ban would be lifted by joining again).
+ * ZT_EBUSY when there is none. */
+static int evict_one(struct zt_registry *r, int64_t now)
+{
+    struct orch_node *victim = NULL;
+    for (size_t i = 0; i < r->n_all; i++) {
+        struct orch_node *n = r->all[i];
+        if (n->state == ZT_NODE_LIVE || n->jobs || n->banned || n->quarantine_until > now || n->completed ||
+            n->verified)
+            continue;
+        if (!victim || n->last_seen < victim->last_seen) victim = n;
+    }
+    if (!victim) return ZT_EBUSY;
+    int rc = zt_store_bind_text(r->q_del, 1, victim->id, SIZE_MAX);
+    if (!rc) rc = run(r->q_del);
+    else zt_store_reset(r->q_del);
+    if (rc) return rc;
+    detach(victim);
+    orch_map_del(&r->nodes, victim->id);
+    struct orch_node *last = r->all[--r->n_all];
+    r->all[victim->idx] = last;
+    last->idx = victim->idx;
+    zt_log_rl(ZT_LOG_INFO, 10, "registry_evicted", "node=%s", victim->id);
+    node_free(victim);
+    return 0;
+}
+
 static int join_locked(struct zt_registry *r, struct orch_rec *rec, struct zt_node_descriptor *d, const char *text,
                        size_t len, int64_t now)
 {
@@ -624,7 +658,10 @@ static int join_locked(struct zt_registry *r, struct orch_rec *rec, struct zt_no
             takeover = true; /* the same endpoint with a new boot: a restart */
         }
     } else {
-        if (r->n_all >= r->o.max_nodes) return ZT_EBUSY;
+        if (r->n_all >= r->o.max_nodes) {
+            int rc = evict_one(r, now);
+            if (rc) return rc;
+        }
         int rc = node_add(r, rec->node_id, d->ed25519_pk, &n);
         if (rc) return rc;
         created = true;

@@ -502,7 +502,40 @@ static void test_join_flood(void **state)
     assert_int_equal(accepted, 50);
     assert_int_equal(full, 250);
     assert_int_equal(zt_registry_count(r, false), 50);
-    print_message("join flood: 10000 forged joins refused, 0 allocations kept; Sybil flood stopped at max_nodes (50 of 300)\n");
+    /* once the flood's sessions expired, they do not lock new workers out:
+     * the silent, workless ones are forgotten; a banned one never is */
+    char banned[ZT_IDENTITY_ID_SIZE];
+    {
+        struct worker w; /* all 50 live: no room */
+        worker_init(&w, M1, 1, 1, 1);
+        assert_int_equal(do_join(r, &w, T0), ZT_EBUSY);
+        worker_deinit(&w);
+    }
+    int64_t t = T0 + 40000;
+    assert_int_equal(zt_registry_expire(r, t), 50);
+    struct worker keep;
+    worker_init(&keep, M1, 7, 1, 1);
+    for (int i = 0; i < 60; i++) {
+        struct worker w;
+        worker_init(&w, M1, i, 1, 1);
+        if (i == 0) {
+            assert_int_equal(do_join(r, &keep, t), 0);
+            zt_strlcpy(banned, zt_identity_id(keep.id), sizeof banned);
+            assert_int_equal(zt_registry_report(r, banned, ZT_OUTCOME_CHEAT, t), 0);
+            assert_int_equal(do_leave(r, &keep, t), ZT_EPERM); /* banned: no record accepted */
+        }
+        int rc = do_join(r, &w, t);
+        assert_int_equal(rc, i < 49 ? 0 : ZT_EBUSY); /* 49 expired ones forgotten, then full of live ones */
+        worker_deinit(&w);
+    }
+    assert_int_equal(zt_registry_count(r, false), 50);
+    struct zt_node_info bi;
+    assert_int_equal(zt_registry_get(r, banned, t, &bi), 0); /* still there, still banned */
+    assert_true(bi.banned);
+    assert_int_equal(count_rows(st), 50);
+    worker_deinit(&keep);
+    print_message("join flood: 10000 forged joins refused, 0 allocations kept; Sybil flood stopped at max_nodes (50 of 300), "
+                  "expired workless nodes forgotten when full, banned kept\n");
     zt_registry_free(r);
     zt_store_close(st);
 }
