@@ -14,6 +14,8 @@
 #include "zt_test.h"
 
 #include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
 
 #include "orch_test.h"
 #include "zentalk/zt_log.h"
@@ -478,6 +480,85 @@ static void test_resume(void **state)
     close_two(&o, &a, &b);
 }
 
+/* Threads: four clients submit, start and finish jobs at once while a
+ * fifth thread heartbeats and pumps; every job ends done, no slot leaks. */
+struct thr {
+    struct orch *o;
+    struct worker *w; /* the heartbeat thread's workers */
+    int idx;
+    int done;
+};
+static atomic_int_fast64_t clock_ms;
+static atomic_int stop_beats;
+
+static void *client_thread(void *arg)
+{
+    struct thr *t = arg;
+    char client[16];
+    snprintf(client, sizeof client, "client-%d", t->idx);
+    for (int i = 0; i < 200; i++) {
+        int64_t now = atomic_fetch_add(&clock_ms, 1);
+        struct zt_job_req q = req(client, "tiny-chat", 10, 10);
+        struct zt_sched_result res;
+        if (zt_sched_submit(t->o->s, &q, now, &res) != 0 || res.state != ZT_JOB_ASSIGNED) continue;
+        if (zt_sched_job_started(t->o->s, res.job_id, res.worker, now) != 0) continue;
+        enum zt_job_state js;
+        if (zt_sched_job_finished(t->o->s, res.job_id, res.worker, ZT_JOB_OK, 10, now + 1, &js) == 0 &&
+            js == ZT_JOB_DONE)
+            t->done++;
+    }
+    return NULL;
+}
+
+static void *beat_thread(void *arg)
+{
+    struct thr *t = arg;
+    while (!atomic_load(&stop_beats)) {
+        int64_t now = atomic_load(&clock_ms);
+        for (int k = 0; k < 2; k++) {
+            char *rec = hb_rec(&t->w[k], now, 0);
+            if (zt_registry_heartbeat(t->o->r, rec, strlen(rec), now) != 0) t->done++; /* counts failures */
+            zt_free(rec);
+        }
+        struct zt_sched_event ev[8];
+        size_t n;
+        if (zt_sched_pump(t->o->s, now, ev, 8, &n) != 0) t->done++;
+        struct zt_node_info ni;
+        if (zt_registry_get(t->o->r, zt_identity_id(t->w[0].id), now, &ni) != 0) t->done++;
+    }
+    return NULL;
+}
+
+static void test_threads(void **state)
+{
+    (void)state;
+    struct orch o;
+    orch_open(&o, NULL, T0);
+    struct worker w[2];
+    two_workers(&o, &w[0], &w[1], 8);
+    atomic_store(&clock_ms, T0 + 1);
+    atomic_store(&stop_beats, 0);
+    pthread_t th[5];
+    struct thr t[5];
+    for (int i = 0; i < 5; i++) {
+        t[i] = (struct thr){.o = &o, .w = w, .idx = i};
+        assert_int_equal(pthread_create(&th[i], NULL, i == 4 ? beat_thread : client_thread, &t[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) assert_int_equal(pthread_join(th[i], NULL), 0);
+    atomic_store(&stop_beats, 1);
+    assert_int_equal(pthread_join(th[4], NULL), 0);
+    int done = 0;
+    for (int i = 0; i < 4; i++) done += t[i].done;
+    assert_int_equal(done, 800);
+    assert_int_equal(t[4].done, 0); /* no heartbeat, pump or lookup failed */
+    int64_t now = atomic_load(&clock_ms);
+    struct zt_node_info a = node_info(o.r, &w[0], now), b = node_info(o.r, &w[1], now);
+    assert_int_equal(a.inflight + b.inflight, 0);
+    assert_int_equal(a.completed + b.completed, 800);
+    assert_int_equal(zt_sched_queued(o.s), 0);
+    close_two(&o, &w[0], &w[1]);
+}
+
 int main(void)
 {
     json_set_alloc_funcs(zt_malloc, zt_free);
@@ -485,7 +566,7 @@ int main(void)
 #define T(f) cmocka_unit_test_setup_teardown(f, orch_setup, orch_teardown)
     const struct CMUnitTest tests[] = {
         T(test_transitions), T(test_placement), T(test_score),  T(test_fair_queueing),
-        T(test_bounded_queue), T(test_requeue), T(test_resume),
+        T(test_bounded_queue), T(test_requeue), T(test_resume), T(test_threads),
     };
     return zt_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }
