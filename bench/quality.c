@@ -39,20 +39,6 @@
 #include "zentalk/zt_sentiment.h"
 #include "zentalk/zt_spam.h"
 
-#ifndef ZT_SENTIMENT_N_MODES /* the code before issue 16: VADER only */
-enum zt_sentiment_mode { ZT_SENTIMENT_VADER = 0, ZT_SENTIMENT_N_MODES = 1, ZT_SENTIMENT_CHAT = 99 };
-static int zt_sentiment_score_mode(const struct zt_sentiment *s, enum zt_sentiment_mode m, const char *t, size_t n,
-                                   struct zt_sentiment_result *r)
-{
-    (void)m;
-    return zt_sentiment_score(s, t, n, r);
-}
-static const char *zt_sentiment_mode_name(enum zt_sentiment_mode m)
-{
-    (void)m;
-    return "vader";
-}
-#endif
 
 static void moderation_policy_extra(struct zt_moderation_policy *p, const struct zt_langid_result *lr)
 {

@@ -184,7 +184,7 @@ HAM_EXTRA = [
  "¿Has visto el partido de ayer?", "Ich hab das Paket bekommen, danke!", "J'ai reçu le colis, merci beaucoup",
 ]
 
-def ham_msgs(k, templates):
+def ham_msgs(k, templates, deco=True):
     res = []
     i = 0
     while len(res) < k:
@@ -195,7 +195,8 @@ def ham_msgs(k, templates):
                      n2=str(R.randint(40, 180)))
         if R.random() < 0.3: s = pick(["hey ", "btw ", "so ", "ok ", "also ", "fyi ", "hmm ", "well ", "honestly ", "update: "]) + s
         if R.random() < 0.15: s = s.lower()
-        if R.random() < 0.3: s = s + pick([" lol", " x", " 🙂", " thx", "!", " haha", " 😅", " tbh", " fr", " ..."])
+        if R.random() < 0.3: s = s + pick([" lol", " x", " 🙂", " thx", "!", " haha", " 😅", " tbh", " fr", " ..."] if deco
+                                         else [" tbh", " fr", " ...", " lol", " haha", "!!"])
         res.append(s)
     return res
 
@@ -230,7 +231,7 @@ NEU = ["ok see you at {time}", "I'll be at {place} at {time}", "can you send me 
        "just got home", "they said it'll be ready next week", "ok"]
 sent = []
 for lab, pool, k in (("positive", POS, 90), ("negative", NEG, 90), ("neutral", NEU, 90)):
-    for s in ham_msgs(k, pool):
+    for s in ham_msgs(k, pool, deco=False):
         sent.append((lab, s))
 R.shuffle(sent)
 out("sentiment.tsv", "LABEL<TAB>TEXT (positive|negative|neutral)", sent)
