@@ -40,10 +40,14 @@
 #include "zentalk/zt_spam.h"
 
 
+/* As the node should run it (issue 16): when the detector is unsure of a
+ * message, English terms are checked too. */
 static void moderation_policy_extra(struct zt_moderation_policy *p, const struct zt_langid_result *lr)
 {
-    (void)p;
-    (void)lr;
+    static const char *const also[] = {"en"};
+    p->lang_unsure = !lr || lr->confidence < 0.8;
+    p->also_langs = also;
+    p->n_also_langs = 1;
 }
 
 static int pii_detector(struct zt_pii_detector **d)

@@ -63,7 +63,8 @@ static const char *const INSULT_N[] = {
 static const char *const INSULT_A[] = {
     "stupid", "dumb", "pathetic", "worthless", "useless", "disgusting", "ugly", "brainless", "clueless",
     "incompetent", "annoying", "fat", "hopeless", "retarded", "gross", "repulsive", "dense", "thick",
-    "vile", "awful", "insufferable", "braindead", NULL};
+    "vile", "awful", "insufferable", "braindead", "dumbest", "stupidest", "ugliest", "worst", "lamest",
+    "saddest", NULL};
 static const char *const FILLER[] = {"such", "so", "a", "an", "the", "absolute", "total", "complete", "fucking", "fking",
                                      "effing", "freaking", "really", "truly", "utter", "big", "little", "pathetic",
                                      "stupid", "dumb", "ugly", "worthless", "useless", "just", "literally", "of", "piece",
@@ -89,14 +90,20 @@ static size_t skip_fill(const struct zt__mod_word *w, size_t n, size_t i, size_t
     return k < max ? i : n;
 }
 
-/* Do the words at i spell phrase (words separated by single spaces)? */
+/* Do the words at i spell phrase (words separated by single spaces; "@you"
+ * is any second-person word: you, u, ya, ur)? */
 static bool phrase_at(const struct zt__mod_word *w, size_t n, size_t i, const char *phrase)
 {
     const char *p = phrase;
     for (size_t k = i;; k++) {
         const char *sp = strchr(p, ' ');
         size_t pl = sp ? (size_t)(sp - p) : strlen(p);
-        if (k >= n || w[k].len != pl || memcmp(w[k].p, p, pl) != 0) return false;
+        if (k >= n) return false;
+        if (pl == 4 && memcmp(p, "@you", 4) == 0) {
+            if (!in(&w[k], YOU)) return false;
+        } else if (w[k].len != pl || memcmp(w[k].p, p, pl) != 0) {
+            return false;
+        }
         if (!sp) return true;
         p = sp + 1;
     }
@@ -150,6 +157,8 @@ static void insults(const struct zt__mod_word *w, size_t n, struct zt__mod_hits 
             if (j < n && is_insult(&w[j]) && j + 1 < n && in(&w[j + 1], YOU)) {
                 count++;
                 put(h, "insult", W_INSULT);
+            } else if (eqw(&w[i], "what") && j < n && in(&w[j], INSULT_N) && (j + 1 == n || in(&w[j + 1], YOU))) {
+                put(h, "insult", W_INSULT3);
             }
         }
         /* a named third person: "X is a pathetic loser", "he's such a moron" */
@@ -181,6 +190,10 @@ static void exclusion(const struct zt__mod_word *w, size_t n, struct zt__mod_hit
         if (!in(&w[i], EXCL_SUBJ)) continue;
         size_t j = i + 1;
         if (eqw(&w[i], "no") && eqw(&w[j], "one")) j++;
+        else if (eqw(&w[i], "no")) continue;
+        /* "no one in this group likes you": up to four words between */
+        size_t lim = j + 4;
+        while (j < n && j < lim && !in(&w[j], EXCL_VERB)) j++;
         if (j + 1 >= n || !in(&w[j], EXCL_VERB) || eqw(&w[j], "one")) continue;
         /* "nobody wants you", "nobody cares about your opinion", "we all hate you" */
         size_t k = j + 1;
@@ -203,12 +216,18 @@ static void exclusion(const struct zt__mod_word *w, size_t n, struct zt__mod_hit
         "no one asked",
         "stop posting",
         "go away",
+        "get a life",
+        "@you should just disappear",
+        "@you should disappear",
+        "do us all a favour",
+        "do us all a favor",
     };
-    static const double pw[] = {0.7, 0.7, 0.7, 0.5, 0.6, 0.6, 0.6, 0.6, 0.6, 0.6, 0.5, 0.4};
+    static const double pw[] = {0.7, 0.7, 0.7, 0.5, 0.6, 0.6, 0.6, 0.6, 0.6, 0.6, 0.5, 0.4, 0.6, 0.75, 0.75, 0.5, 0.5};
+    _Static_assert(sizeof pw / sizeof pw[0] == sizeof phrases / sizeof phrases[0], "one weight a phrase");
     for (size_t p = 0; p < sizeof phrases / sizeof phrases[0]; p++)
         for (size_t i = 0; i < n; i++) {
             if (phrase_at(w, n, i, phrases[p])) {
-                put(h, p <= 6 ? "exclusion" : "dismissal", pw[p]);
+                put(h, p <= 6 || p == 13 || p == 14 ? "exclusion" : "dismissal", pw[p]);
                 break;
             }
         }
@@ -280,14 +299,14 @@ static void threats(const struct zt__mod_word *w, size_t n, struct zt__mod_hits 
     }
     static const char *const phrases[] = {
         "watch your back",
-        "know where you live",
+        "know where @you live",
         "know where your",
-        "you re dead",
+        "@you re dead",
         "you are dead",
         "won t live",
-        "coming for you",
-        "make you pay",
-        "you ll regret",
+        "coming for @you",
+        "make @you pay",
+        "@you ll regret",
         "you will regret",
         "you ll pay for",
         "say that again and",
@@ -296,18 +315,31 @@ static void threats(const struct zt__mod_word *w, size_t n, struct zt__mod_hits 
         "i swear i",
         "be careful",
         "sleep with one eye",
-        "you re next",
+        "@you re next",
         "pay him a visit",
         "pay her a visit",
         "burn your house",
-        "end you",
+        "end @you",
+        "make @you regret",
+        "come to your house",
+        "go back to where @you came from",
+        "hope @you die",
+        "hope @you get hit",
+        "hope @you get run over",
+        "hope @you get cancer",
+        "hope @you rot",
+        "hope @you suffer",
+        "hope @you choke",
+        "hope @you burn",
     };
     static const double pw[] = {0.8, 0.9, 0.7, 0.8, 0.8, 0.8, 0.75, 0.8, 0.6, 0.6, 0.6, 0.5, 0.5, 0.5, 0.3, 0.3,
-                                0.8, 0.7, 0.75, 0.75, 0.9, 0.8};
+                                0.8, 0.7, 0.75, 0.75, 0.9, 0.8, 0.8, 0.6, 0.85, 0.9, 0.85, 0.85, 0.9, 0.85, 0.85,
+                                0.8, 0.85};
     for (size_t p = 0; p < sizeof phrases / sizeof phrases[0]; p++)
         for (size_t i = 0; i < n; i++) {
             if (phrase_at(w, n, i, phrases[p])) {
                 put(h, p <= 10 || p >= 16 ? "threat_phrase" : "threat_lead", pw[p]);
+                _Static_assert(sizeof pw / sizeof pw[0] == sizeof phrases / sizeof phrases[0], "one weight a phrase");
                 break;
             }
         }
