@@ -50,9 +50,24 @@ static void moderation_policy_extra(struct zt_moderation_policy *p, const struct
     p->n_also_langs = 1;
 }
 
+static char assets[4096];
+
+/* The built-in detector with the names asset when it is installed. */
 static int pii_detector(struct zt_pii_detector **d)
 {
-    return zt_pii_detector_new(NULL, d, NULL);
+    int rc = zt_pii_detector_new(NULL, d, NULL);
+    if (rc) return rc;
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", assets, ZT_PII_NAMES_ASSET);
+    struct zt_asset a;
+    if (zt_asset_load(path, ZT_PII_NAMES_KIND, ZT_PII_NAMES_VERSION, &a) == 0) {
+        rc = zt_pii_detector_set_names(*d, a.data, a.len);
+        zt_asset_deinit(&a);
+        if (rc) return rc;
+    } else {
+        printf("pii: %s not installed: PERSON_NAME is not detected\n", path);
+    }
+    return 0;
 }
 
 #define MAX_FIG 128
@@ -184,8 +199,6 @@ static void prf(const char *what, size_t tp, size_t fp, size_t fn)
     snprintf(k, sizeof k, "%s.f1", what);
     put(k, f1);
 }
-
-static char assets[4096];
 
 static void asset(const char *name, char *out, size_t n)
 {
@@ -468,10 +481,8 @@ static void eval_pii(const char *dir, bool verbose)
             int ty = pii_type_of(zt_pii_type_name(d, h.v[j].type), strlen(zt_pii_type_name(d, h.v[j].type)));
             if (ty < 0) continue;
             bool ok = false;
-            for (size_t k = 0; k < ng && !ok; k++)
-                if (!g[k].used && g[k].type == ty && h.v[j].start < g[k].e && g[k].s < h.v[j].end) {
-                    g[k].used = ok = true;
-                }
+            for (size_t k = 0; k < ng; k++) /* one hit may cover several gold items ("18 Elm Road, Leeds LS6 2AB") */
+                if (!g[k].used && g[k].type == ty && h.v[j].start < g[k].e && g[k].s < h.v[j].end) g[k].used = ok = true;
             if (ok) tp[ty]++;
             else {
                 fp[ty]++;
