@@ -38,7 +38,7 @@ static const char *const L_BRANDS[] = {"paypal", "apple", "amazon", "netflix", "
                                        "dhl", "usps", "hmrc", "chase", "microsoft", "coinbase", "trustwallet", "fedex",
                                        "evri", "hsbc", "barclays", "wellsfargo", "santander", "revolut", "whatsapp",
                                        "instagram", "facebook", "google", "outlook", "office365", "steam", "walmart",
-                                       "tesco", "correos", "ups", "dpd", "irs", "gov", NULL};
+                                       "tesco", "correos", "ups", "dpd", "irs", "gov", "dvla", "icloud", "amzn", "shein", "sparkasse", "ameli", "cashapp", "starbucks", "opensea", "arbitrum", "instagram", "linkedin", "spotify", "venmo", "zelle", "vodafone", "docusign", "dropbox", "adobe", "roblox", NULL};
 static const char *const L_HOST_WORDS[] = {"verify", "secure", "login", "signin", "update", "claim", "bonus", "reward",
                                            "airdrop", "gift", "refund", "redelivery", "track", "parcel", "billing",
                                            "account", "wallet", "winner", "prize", "unlock", "support", "locked", NULL};
@@ -46,7 +46,7 @@ static const char *const L_HOST_WORDS[] = {"verify", "secure", "login", "signin"
 static const char *const G_CRYPTO[] = {"airdrop*", "connect your wallet", "connect wallet", "sync your wallet",
                                        "validate your wallet", "verify wallet", "verify your wallet", "wallet validation",
                                        "token distribution", "free nft", "nft mint", "claim your free", "giving back to the community",
-                                       "send 0.", "receive 0.", "receive your allocation", "claim * tokens", "crypto recovery", "recover your lost", NULL};
+                                       "send 0.", "receive 0.", "receive your allocation", "claim * tokens", "crypto recovery", "recover your lost", "nft drop", "mint yours", "mint free", "free mint", NULL};
 static const char *const G_SEED[] = {"seed phrase", "recovery phrase", "secret phrase", "12-word", "12 word", "24 words",
                                      "24-word", "private key", "secret recovery", NULL};
 static const char *const G_HANDOVER[] = {"reply with", "enter", "entering", "send", "verify", "validate", "provide",
@@ -57,7 +57,7 @@ static const char *const G_PRIZE[] = {"you won", "you've won", "you have won", "
                                       "eligible for", "has ganado", "ha ganado", "reclama tu premio", "gewonnen", "haben einen",
                                       "vous avez gagné", "avez gagné", "você ganhou", "ganhou", "hai vinto", "u heeft",
                                       "congratulations!", "congrats!", "congratulations you", "félicitations", "felicidades",
-                                      "parabéns", "complimenti", "gefeliciteerd", "herzlichen glückwunsch", "pre-approved", "loan approved", "you qualify", "extended warranty", "has won", "number has won", "free entry", "win a holiday", "chance to win", NULL};
+                                      "parabéns", "complimenti", "gefeliciteerd", "herzlichen glückwunsch", "pre-approved", "loan approved", "you qualify", "extended warranty", "has won", "number has won", "free entry", "win a holiday", "chance to win", "lucky visitor", "spin the wheel", "spin to win", NULL};
 static const char *const G_PRIZE_THING[] = {"gift card", "giftcard", "voucher", "prize", "reward", "iphone", "airdrop",
                                             "usdt", "points", "lottery", "giveaway", "gutschein", "carte cadeau",
                                             "cadeaukaart", "premio", "buono", "sorteio", "samsung", "ps5", "macbook", "£", "$",
@@ -65,51 +65,59 @@ static const char *const G_PRIZE_THING[] = {"gift card", "giftcard", "voucher", 
 static const char *const G_GIFTCARD_ASK[] = {"gift cards", "giftcards", NULL};
 static const char *const G_CODES[] = {"the codes", "send the code", "send me the code", "scratch", "pay you back", NULL};
 static const char *const G_PARCEL[] = {"parcel", "package", "shipment", "delivery", "deliver", "order #", "paquete", "paket",
-                                       "colis", "pacco", "encomenda", "zustellung", NULL};
+                                       "colis", "pacco", "encomenda", "zustellung", "pacote", "envío", "envio", NULL};
 static const char *const G_PARCEL_FEE[] = {"could not be delivered", "incomplete address", "redelivery", "held at customs",
                                            "on hold", "fee", "update your address", "update it here", "confirm your details",
                                            "has been suspended", "confirm payment", "no pudo ser entregado",
                                            "actualice su dirección", "versandkosten", "frais", "en attente", "giacenza",
-                                           "riconsegna", "wartet auf zustellung", NULL};
-static const char *const G_FAMILY[] = {"hi mum", "hi mom", "hey mum", "hey mom", "hey dad", "hi dad", "mum it's me",
-                                       "mom it's me", "hola mamá", "hola mama", "hallo mama", "olá mãe", "ola mae",
-                                       "ciao mamma", "salut maman", NULL};
+                                           "riconsegna", "wartet auf zustellung", "taxa", "pague", "tasas", "retido", "retenido", "customs fee", "reschedule your delivery", "we missed you", "missed you today", "cannot be delivered", "is waiting", "redelivery fee", NULL};
+static const char *const G_FAMILY[] = {"mum", "mom", "dad", "mama", "mamá", "mãe", "mae", "papa", "papá", "mamma",
+                                       "maman", "mammy", "mummy", "mommy", "daddy", NULL};
+static const char *const G_FAMILY_HI[] = {"hi mum", "hi mom", "hey mum", "hey mom", "hi dad", "hey dad", "mum it's me",
+                                          "mom it's me", "dad it's me", "mum its me", "mom its me", "hola mamá", "hola mama",
+                                          "hallo mama", "olá mãe", "ola mae", "ciao mamma", "salut maman", NULL};
 static const char *const G_NEWNUMBER[] = {"new number", "phone broke", "lost my phone", "lost my old phone", "dropped my phone",
-                                          "temporary number", "número nuevo", "numero nuevo", "neue nummer", "número novo",
-                                          "perdi o telemóvel", "handy ist kaputt", "se me rompió", "nuovo numero",
-                                          "nouveau numéro", "can you send", "send £", "send $", "i need a favour",
-                                          "transferencia", "überweisen", "transferência", "bill to pay", NULL};
+                                          "temporary number", "friend's phone", "from a friend's", "borrowed phone",
+                                          "my old phone", "phone is broken", "broke my phone", "this is my number now",
+                                          "número nuevo", "numero nuevo", "neue nummer", "número novo", "perdi o telemóvel",
+                                          "handy ist kaputt", "se me rompió", "nuovo numero", "nouveau numéro", NULL};
+static const char *const G_MONEYASK[] = {"send £", "send $", "send me £", "send me $", "send me €", "transfer", "pay a bill",
+                                         "pay this bill", "bill for me", "bill to pay", "rent", "favour", "favor", "urgent",
+                                         "urgently", "i'll explain", "pay you back", "friend's account", "überweisen", "transferencia",
+                                         "transferência", "geld", "dinero", "dinheiro", "soldi", NULL};
+static const char *const G_GIVEAWAY[] = {"giveaway", "give away", "giving away", "for free", "free crypto", NULL};
+static const char *const G_COINS[] = {"eth", "btc", "usdt", "bitcoin", "wallet address", "crypto", "token", "tokens", "sol", NULL};
 static const char *const G_ROMANCE[] = {"saw your profile", "army doctor", "on mission", "on a mission", "lonely tonight",
                                         "private page", "western union", "flight ticket so i can", "you seem so kind",
                                         "looking for my friend", "where are you from", "hi handsome", "hello dear",
-                                        "hi dear", "wrong number?", "you seem nice", "sugar daddy", "sugar mommy", "my private photos", "lonely", "want to be my friend", NULL};
+                                        "hi dear", "wrong number?", "you seem nice", "sugar daddy", "sugar mommy", "my private photos", "lonely", "want to be my friend", "new in town", "looking for a friend", "chat with me", "i'm lonely", "widow", NULL};
 static const char *const G_JOB[] = {"part-time", "part time", "work from home", "no experience", "earn $", "earn £", "earn €",
                                     "earn up to", "/day", "daily", "per week", "commission", "liking youtube", "rate products",
                                     "premium tasks", "simple online tasks", "online tasks", "resume was recommended",
-                                    "add me on telegram", "on telegram", "message hr", "reply 1", "we are hiring", "trabajo desde casa", "desde casa", "von zuhause", "nebenjob", "travail à domicile", "lavoro da casa", "trabalho em casa", "passive income", "extra income", "pay you $", "weekly pay", "working from home", "make $", "make £", "get paid to", "earn cash", "a week working", "be your own boss", NULL};
-static const char *const G_JOB2[] = {"$", "£", "€", "earn", "salary", "commission", "telegram", "whatsapp", "recruiter",
-                                     "hiring", "deposit", "paid", "cash", "income", "per day", "a day", "daily", "weekly",
-                                     "no experience", NULL};
+                                    "add me on telegram", "on telegram", "message hr", "reply 1", "we are hiring", "trabajo desde casa", "desde casa", "von zuhause", "nebenjob", "travail à domicile", "lavoro da casa", "trabalho em casa", "passive income", "extra income", "pay you $", "weekly pay", "working from home", "make $", "make £", "get paid to", "earn cash", "a week working", "be your own boss", "lavoro online", "guadagni", "al giorno", "gana", "al día", "pro tag", "par jour", "por dia", "scrivimi", "escríbeme", "daily salary", "minutes a day", "hours a day", "product testing", "paid product", NULL};
+static const char *const G_JOB2[] = {"$", "£", "€", "earn", "salary", "commission", "income", "paid", "cash", "usd",
+                                     "eur", "gbp", "deposit", "telegram", "whatsapp", "recruiter", "hr", "dm me",
+                                     "guadagni", "gana", "verdienen", "gagnez", NULL};
 static const char *const G_ACCOUNT[] = {"account", "apple id", "password", "payment", "billing", "paypal", "your card",
-                                        "banking", "your device", "microsoft 365", "toll", "tax", "su cuenta", "ihr konto", "votre compte", "sua conta", "il tuo conto", "il tuo account", "uw rekening", "card ending", NULL};
+                                        "banking", "your device", "microsoft 365", "toll", "tax", "su cuenta", "ihr konto", "votre compte", "sua conta", "il tuo conto", "il tuo account", "uw rekening", "card ending", "icloud", "storage", "membership", "subscription", "vehicle tax", "licence", "license", "bill payment", NULL};
 static const char *const G_LOCKED[] = {"locked", "suspended", "limited", "expires today", "expire", "failed", "unusual",
                                        "compromised", "deactivated", "frozen", "suspicious activity", "new device",
-                                       "unpaid", "on hold", "sign-in", "bloqueada", "suspendida", "gesperrt", "eingeschränkt", "suspendu", "bloqué", "bloccato", "sospeso", "geblokkeerd", "fraud alert", "did you attempt", NULL};
+                                       "unpaid", "on hold", "sign-in", "bloqueada", "suspendida", "gesperrt", "eingeschränkt", "suspendu", "bloqué", "bloccato", "sospeso", "geblokkeerd", "fraud alert", "did you attempt", "overdue", "avoid a fine", "penalty", "disconnection", "will be deleted", "will be closed", "will be banned", "placed on hold", "renews today", "unsuccessful", "is full", "retido", "retenido", "retenu", "bloccata", NULL};
 static const char *const G_INVEST[] = {"guaranteed", "100x", "trading bot", "signal group", "pre-sale", "presale",
-                                       "% profit", "returns", "before listing", "double your", "passive income", "forex", "mining pool", "investment platform", "investment opportunity", NULL};
-static const char *const G_INVEST2[] = {"invest", "crypto", "profit", "returns", "buy", "earn", "token", NULL};
+                                       "% profit", "returns", "before listing", "double your", "passive income", "forex", "mining pool", "investment platform", "investment opportunity", "turned $", "turned £", "arbitrage", "financial advisor", "win rate", "signals channel", "vip signals", "% daily", "daily returns", "show you how", NULL};
+static const char *const G_INVEST2[] = {"invest", "crypto", "profit", "returns", "buy", "earn", "token", "usdt", "btc", "bitcoin", "eth", "$", "£", "deposit", "withdraw", "signals", "telegram", NULL};
 static const char *const G_REFUND[] = {"tax refund", "you are due", "due a refund", "refund of", NULL};
 static const char *const G_URGENT[] = {"urgent", "urgently", "within 24h", "within 24 hours", "within 12 hours",
                                        "final notice", "immediately", "limited slots", "expire today", "expires today",
                                        "before it ends", "only 100 left", "act now", "last chance", "today only",
                                        "avoid suspension", "avoid a penalty", "avoid losing", NULL};
 static const char *const G_REPLY[] = {"reply yes", "reply y", "reply 1", "text yes", "reply stop", "reply now",
-                                      "responde sí", "antworten sie mit ja", "press 1", "text win", "txt win", "reply win", NULL};
+                                      "responde sí", "antworten sie mit ja", "press 1", "text win", "txt win", "reply win", "if not reply", "reply no", "reply 'no'", NULL};
 static const char *const G_CODE[] = {"send me the code", "the code you received", "code you just received", "6-digit code",
                                      "6 digit code", "verification code", "code we sent", "whatsapp code", NULL};
 static const char *const G_CODE2[] = {"send", "share", "forward", "tell me", "read me", "give me", "by mistake", NULL};
 static const char *const G_CALLBACK[] = {"if this wasn't you", "if this was not you", "if you did not make", "if you didn't make",
-                                         "if you did not authori", "call us immediately", "call this number", NULL};
+                                         "if you did not authori*", "if you didn't authori*", "call us immediately", "call this number", NULL};
 static const char *const G_CALLBACK2[] = {"call", "ring", "dial", "reply", "1-800", "0800", NULL};
 static const char *const G_SMS[] = {"t&cs apply", "t&c apply", "18+ only", "unsubscribe stop", "free msg", "text stop",
                                     "txt stop", "std rates", "per msg", "call 090*", "call 0871*", "text * to 8*", "text * to 6*",
@@ -117,7 +125,7 @@ static const char *const G_SMS[] = {"t&cs apply", "t&c apply", "18+ only", "unsu
 static const char *const G_GOODS[] = {"viagra", "cialis", "no prescription", "replica*", "rolex", "weird trick", "doctors hate",
                                       "diet pills", "weight loss", "lose weight", "lose 20 pounds", "cheap meds", "enlargement",
                                       "buy followers", "instagram followers", "followers and likes", "casino bonus",
-                                      "free spins", "hot singles", "singles in your area", NULL};
+                                      "free spins", "hot singles", "singles in your area", "diploma", "degree in", "no exams", "fake id", "doctors are shocked", "shocked by this", "this trick", "lose 10kg", "robux", "v-bucks", "vbucks", "generator", "no survey", "hot local", "local girls", "want to meet you tonight", NULL};
 static const char *const G_PROMO[] = {"% off", "limited time offer", "special promotion", "special offers", "buy now", "order now",
                                       "exclusive offer", "lowest rates", "best price", "sign up today", "sign up free",
                                       "apply online", "free consultation", "credit score", "refinance", "mortgage rates",
@@ -147,7 +155,10 @@ static const struct rule rules[] = {
     {"prize", 2.2, G_PRIZE, G_PRIZE_THING, 1.0, 0},
     {"giftcard_request", 3.0, G_GIFTCARD_ASK, G_CODES, 0.5, 0},
     {"parcel_fee", 2.4, G_PARCEL, G_PARCEL_FEE, 0, 0},
-    {"new_number", 3.5, G_FAMILY, G_NEWNUMBER, 0, 0},
+    {"new_number", 2.8, G_FAMILY, G_NEWNUMBER, 0, 0},
+    {"family_money", 1.8, G_FAMILY, G_MONEYASK, 0, 0},
+    {"family_greeting", 0.8, G_FAMILY_HI, NULL, 0, 0},
+    {"crypto_giveaway", 2.4, G_GIVEAWAY, G_COINS, 0, 0},
     {"romance", 3.2, G_ROMANCE, NULL, 0, 0},
     {"job_task", 3.0, G_JOB, G_JOB2, 0.6, 0},
     {"account_lock", 2.2, G_ACCOUNT, G_LOCKED, 0, 0},
@@ -282,6 +293,26 @@ static void reg_label(const char *h, size_t n, const char **lab, size_t *ll)
     *ll = stop - start;
 }
 
+/* Is a one edit (insert, delete, substitute) away from b? */
+static int one_edit(const char *a, size_t al, const char *b, size_t bl)
+{
+    if (al > bl + 1 || bl > al + 1) return 0;
+    size_t i = 0, j = 0;
+    int edits = 0;
+    while (i < al && j < bl) {
+        if (a[i] == b[j]) {
+            i++, j++;
+            continue;
+        }
+        if (++edits > 1) return 0;
+        if (al > bl) i++;
+        else if (bl > al) j++;
+        else i++, j++;
+    }
+    edits += (int)(al - i) + (int)(bl - j);
+    return edits == 1;
+}
+
 static void link_cues(const char *h, size_t n, struct cue_out *o)
 {
     hit(o, "link", 0.3);
@@ -316,7 +347,7 @@ static void link_cues(const char *h, size_t n, struct cue_out *o)
     for (size_t b = 0; L_BRANDS[b]; b++) {
         size_t bl = strlen(L_BRANDS[b]);
         if (ll == bl && memcmp(lab, L_BRANDS[b], bl) == 0) continue; /* the brand's own domain */
-        if (changed && fl == bl && memcmp(fold, L_BRANDS[b], bl) == 0) {
+        if ((changed && fl == bl && memcmp(fold, L_BRANDS[b], bl) == 0) || (bl >= 6 && one_edit(lab, ll, L_BRANDS[b], bl))) {
             hit(o, "link_lookalike", 2.8);
             break;
         }

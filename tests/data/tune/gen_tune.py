@@ -44,6 +44,170 @@ LEGIT_URLS = ["https://github.com/zentalk/zentalk-ai/pull/412", "https://docs.go
               "https://maps.app.goo.gl/Xy12AbCd", "https://www.airbnb.com/rooms/53012345", "https://stackoverflow.com/questions/1234567",
               "https://www.amazon.co.uk/dp/B0C1234567", "https://calendly.com/priya-n/30min", "https://www.notion.so/team/Q3-plan-8a1b"]
 
+
+# ---------------------------------------------------------------- batch 2 (hand-written, no templates)
+SPAM2 = [
+ "Hi, is this Kevin? We met at the wine tasting last week 😊",
+ "Your Amazon account has been placed on hold. Verify at amzn-support-center.com within 24 hours",
+ "Apple: Your iCloud storage is full and your photos will be deleted. Upgrade now for $0.99 at icloud-storage.help",
+ "Dear user your WhatsApp will expire today, renew your subscription here: wa-renew.top",
+ "You have (1) unread voicemail. Listen here: http://vm-inbox.click/listen",
+ "Bank of America: did you attempt a payment of $1,249.00? If not reply NO or call 1-888-555-0144",
+ "Your EE bill payment was unsuccessful. Update your card to avoid disconnection: ee-billing-update.com",
+ "Congratulations 🎉 you are today's lucky visitor! Spin the wheel to win an iPhone: lucky-spin.win",
+ "FINAL REMINDER: Your car's extended warranty expires today. Press 1 to renew",
+ "Crypto recovery service: we can get back your lost or stolen BTC in 48 hours, DM now",
+ "I'm a financial advisor and I turned $500 into $12,000 in 2 weeks with USDT arbitrage, want me to show you how?",
+ "Join our VIP Telegram signals channel, 95% win rate, first week free t.me/vipsignals",
+ "Hey! I'm Anna, 24, new in town and looking for a friend 😘 chat with me here: annas-page.online",
+ "Hello sir, we found your CV online. Daily salary 300-800 USD, just 60 minutes a day. Contact our HR on WhatsApp +44 7700 900999",
+ "Earn 5% daily on your deposit with our AI arbitrage platform, withdraw anytime 💸",
+ "Your DHL package is waiting. Pay the customs fee of 2.99 EUR to schedule delivery: dhl-express-fee.com",
+ "Evri: We missed you today. Reschedule your delivery at evri-reschedule.info",
+ "USPS: Your package has an incomplete address and cannot be delivered. Please update: usps.com-track-id.top",
+ "Mom I lost my phone, texting from a friend's, can you send me $300 for the rent? I'll explain later",
+ "Dad it's me, new number. Can you do me a favour and pay a bill for me? My app is not working",
+ "Your Coinbase account has been locked. Unlock it by verifying your wallet: coinbase-unlock.help",
+ "MetaMask: Your wallet needs to be upgraded to the new version. Enter your phrase at metamask-upgrade.site",
+ "Exclusive NFT drop for verified holders only ✅ mint yours free before midnight: opensea-drops.xyz",
+ "Your Steam account will be banned for suspicious trading. Appeal here: steamcommunnity.com/appeal",
+ "I accidentally sent you a 6 digit code, can you forward it to me please? It's urgent",
+ "IRS: You have an unclaimed tax refund of $820.35. Submit your details here: irs-refund-claim.info",
+ "DVLA: your vehicle tax is overdue. Pay now to avoid a fine: dvla-tax-renew.com",
+ "Amazon Prime: your membership renews today for £79. If you did not authorise this call 0800 555 0190",
+ "Free Robux generator 2024!! no survey: robux-free.cc",
+ "Hot local girls want to meet you tonight 🔥 sign up free",
+ "Buy Instagram followers cheap, 5000 for $4.99, instant delivery",
+ "Want to lose 10kg in 2 weeks? Doctors are shocked by this trick, order now",
+ "Get your degree in 2 weeks, no exams, 100% verified diploma",
+ "You've been selected for a paid product testing job. Get to keep a free iPhone: product-tester.shop",
+ "Hola, soy reclutadora de Amazon. Trabajo desde casa, gana 300€ al día. Escríbeme por WhatsApp",
+ "Correos: su envío está retenido. Pague 1,79 € de tasas aquí: correos-envio.top",
+ "Bonjour, votre compte Ameli a été suspendu. Mettez à jour vos informations: ameli-remboursement.info",
+ "Ihre Sparkasse Karte wurde gesperrt. Bitte bestätigen Sie Ihre Daten unter sparkasse-verify.online",
+ "Olá, seu pacote dos Correios está retido. Pague a taxa em correios-rastreio.xyz",
+ "Ciao, sono la tua nuova collega di HR, lavoro online 2 ore al giorno, guadagni 200€. Scrivimi su Telegram",
+ "URGENT: your Netflix account will be closed. Confirm your payment at netfliix-account.com",
+ "Hi dear, my name is Sarah, I am a widow and I want to share my inheritance with a trustworthy person",
+ "Claim your $750 Cash App reward now! Limited time: cashapp-reward.live",
+ "Your Microsoft account has been compromised. Call our support team immediately at 1-844-555-0101",
+ "Someone tried to log into your Instagram from Russia. Secure your account: instagram-security.help",
+ "Get a free $100 Starbucks gift card for completing our 2 minute survey 👉 bit.ly/sbux100",
+ "Airdrop alert 🪂 $ARB holders can claim 2,000 bonus tokens now, connect at arbitrum-claim.app",
+ "Send me your wallet address and I'll send you 1 ETH for free, we are doing a giveaway",
+ "Hello, your parcel from Shein is on hold, please pay the redelivery fee: shein-delivery.icu",
+ "PayPal: You've received $500.00 from John. Accept the payment: paypal.com.receive-funds.net",
+]
+HAM2 = [
+ "did you get the Amazon parcel? it says delivered but I can't see it",
+ "the DHL guy is outside, can you buzz him in?",
+ "my bank locked my card again because I bought something abroad 🙄",
+ "PayPal me the £12 when you can, no rush",
+ "Netflix put the price up again, thinking of cancelling",
+ "I'm trying a new job board, found a remote role that looks legit",
+ "got a new phone, same number, just letting you know my WhatsApp might be weird for a day",
+ "Mum can you send me the recipe for the lasagne?",
+ "Dad I'm at the station, can you pick me up?",
+ "anyone want to split a Costco membership?",
+ "I just claimed my refund from the airline finally, took 3 months",
+ "the survey from HR is due friday, takes 5 min",
+ "congrats on winning the raffle at the school fair!",
+ "Won £20 on the scratch card lol, drinks on me",
+ "my crypto portfolio is down 40%, never again 😂",
+ "bought some ETH at the dip, let's see",
+ "our wifi went down, the router needs a reset",
+ "can you verify the numbers in the budget sheet before the call?",
+ "please confirm the dinner booking for 8 people at 7",
+ "click the link in the calendar invite to join",
+ "https://github.com/zentalk/zentalk-ai/issues/16 this is the one I meant",
+ "the tickets are on ticketmaster, link: https://www.ticketmaster.co.uk/event/1F005E",
+ "the delivery window is 2-4pm tomorrow",
+ "urgent: the client moved the deadline to monday",
+ "remember to update your password on the team vault",
+ "my account got locked after 3 wrong passwords, IT is fixing it",
+ "I got a text saying my parcel was held, pretty sure it's a scam, ignored it",
+ "reminder that the gift exchange limit is £15",
+ "I'm selling my PS5 if anyone wants it, £300",
+ "free pizza in the kitchen!!",
+ "we won the pitch!!! 🎉🎉",
+ "new number who dis 😂 jk it's me, Sam",
+ "I'll send you the money for the tickets tonight",
+ "can I borrow £20 till Friday?",
+ "our landlord wants us to pay rent via bank transfer from now on",
+ "the recruiter said the salary is negotiable",
+ "part time hours at the cafe are 4 hours a day",
+ "I'm working from home tomorrow, call me if anything comes up",
+ "my sister is a recruiter at Amazon, want me to pass on your CV?",
+ "the free trial ends tomorrow, remember to cancel it",
+ "you can claim expenses through the portal",
+ "got my NFT ticket for the concert, it's just a QR code lol",
+ "wallet left at the pub, going back for it",
+ "I think I lost my keys at the gym",
+ "code for the door is 4412",
+ "here's the zoom link again https://zoom.us/j/98765432100",
+ "track my order? the number is 1Z999AA10123456784",
+ "they're giving away free coffee at the station this morning",
+ "limited edition vinyl drops friday, setting an alarm",
+ "the bank called about a suspicious transaction, it was actually me buying flights",
+ "Hola mamá, llego a las 8",
+ "Ich schicke dir den Link zur Präsentation",
+ "Tu as reçu mon message ?",
+ "Obrigado pelo jantar ontem!",
+ "Grazie mille, a domani",
+]
+SENT2_POS = ["honestly best day ever", "that's so sweet of you 🥰", "can't wait for the weekend!!", "the new place is really cozy, love it",
+             "he proposed!!! 😭💍", "finally finished the marathon, so proud", "not gonna lie, that was actually fun", "this is exactly what I needed, thanks",
+             "omg the cake was amazing", "results are in and we passed 🎉", "your presentation was great, well done", "had such a lovely time with you",
+             "the view from the top was stunning", "thank you so much for the flowers ❤️", "big win today 💪", "I'm really happy with how it turned out",
+             "that was hilarious 😂", "you're a star", "everything went perfectly", "I love how fast the new laptop is", "ok that's actually genius",
+             "cheers mate, really appreciate it", "the team absolutely crushed it", "feeling so much better today", "this restaurant never disappoints"]
+SENT2_NEG = ["I missed the train and now I'm late for the interview 😩", "my phone screen cracked again", "feeling really low today",
+             "that was a total disaster", "they lost my luggage", "why does this always happen to me", "I'm so stressed about the exam",
+             "the landlord still hasn't fixed the heating", "honestly that was rude of him", "I can't stand this weather", "worst service I've had in years",
+             "the concert got cancelled 😢", "I failed my driving test", "my flight was cancelled and no one is helping", "so annoyed right now",
+             "the app deleted all my notes", "not impressed with the new manager", "it took 3 hours and they still didn't fix it", "my cat is sick 😔",
+             "can't believe I lost the match", "the food made me ill", "this laptop is so slow it's unbearable", "they charged me twice and won't refund it",
+             "yeah great, another parking ticket 🙄", "love getting stuck in traffic for 2 hours, fantastic"]
+SENT2_NEU = ["what time is the train tomorrow?", "I'll be home around 7", "can you send me the address?", "the meeting is in room 4", "who's driving?",
+             "I'm at the supermarket, need anything?", "the form needs a signature on page 2", "it's the second door on the left",
+             "she said she'll call back", "let me know when you leave", "the package is on the table", "we're out of milk",
+             "the kids are at school until 3", "are you coming to the thing on saturday?", "I'll check the calendar", "the file is called report_final_v2",
+             "he's in Berlin this week", "the shop closes at 6", "which bus goes to the station?", "just parked", "the dentist moved it to thursday",
+             "send it to my work email", "the password is on the sticky note", "dinner's at 8", "I'm on the 5:15 train"]
+MOD2_FLAG = [("harassment","you're such a waste of space"), ("harassment","honestly nobody can stand you, leave"), ("harassment","shut your mouth you clown"),
+             ("harassment","you are pathetic and ugly"), ("harassment","everyone in this group thinks you're a loser"), ("harassment","kys nobody would miss you"),
+             ("harassment","you're too stupid to understand this"), ("harassment","what a pathetic loser you are"), ("harassment","get out of here you freak"),
+             ("harassment","you dumb cow"), ("harassment","ur a joke lmao nobody likes u"), ("harassment","you should just kill yourself honestly"),
+             ("threat","I'm going to hurt you so bad"), ("threat","wait till I find you, you're done"), ("threat","I will make you suffer"),
+             ("threat","I'm gonna punch you in the face tomorrow"), ("threat","if you show up I'll break your neck"), ("threat","we know where you live, watch out"),
+             ("threat","I'll slash your tyres tonight"), ("threat","you'll be sorry, I'm coming to your house"),
+             ("doxxing","lol this idiot's address is 12 Park Road, Bristol BS1 4DJ, go say hi"), ("doxxing","spam her phone 07700 900555 everyone"),
+             ("doxxing","his email is mark.t@example.org, flood his inbox"), ("doxxing","the creep lives at 88 Pine Street, everyone should know")]
+MOD2_ALLOW = ["this game is killing me, level 12 is impossible", "I'm going to murder this burger", "you're insane at this game", "shut up, no way! congrats!!",
+              "that's sick, well done", "kill the lights when you leave", "the villain in the film was terrifying", "I hate spiders so much",
+              "stop, you're killing me 😂", "I'm dead 💀 that's so funny", "can you send me your address for the invite?", "my number is 07700 900123, text me",
+              "her email is jess@example.com if you need the report", "we're going to destroy the other team on saturday", "he's an idiot sometimes but I love him",
+              "don't be an idiot, wear a coat", "I'm such a loser, forgot my wallet again", "the stupid bus is late again", "that was a dumb idea on my part",
+              "our cat is a little monster", "the witch in the play was amazing", "I could kill for a pizza", "ugh I'm so stupid, sent it to the wrong person",
+              "nobody likes Mondays", "go away, you're too kind 😭", "I will find you a good dentist", "I'll get you a coffee", "let's beat them at their own game"]
+PII2 = [
+ ("text me on (917) 555-0134", "PHONE:(917) 555-0134"), ("my number: 312-555-0198", "PHONE:312-555-0198"), ("call 415.555.0172 tomorrow", "PHONE:415.555.0172"),
+ ("desk line 020 3946 0102", "PHONE:020 3946 0102"), ("whatsapp +34 612 345 678", "PHONE:+34 612 345 678"),
+ ("the invoice total was 1,234.56", ""), ("flight BA 2490 lands at 10:45", ""), ("we sold 3 200 000 units", ""),
+ ("ssn is 432-10-9876", "US_SSN:432-10-9876"), ("SSN: 501 22 3344", "US_SSN:501 22 3344"), ("routing 021000021 and account 12345", ""),
+ ("her NINO is KL 12 34 56 B", "UK_NINO:KL 12 34 56 B"), ("NI: PR987654A", "UK_NINO:PR987654A"),
+ ("I moved to 16 Cedar Avenue", "ADDRESS:16 Cedar Avenue"), ("drop it at 5 Station Road, Cambridge CB1 2JD", "ADDRESS:5 Station Road | ADDRESS:CB1 2JD"),
+ ("office: 1 Market Street, San Francisco, CA 94105", "ADDRESS:1 Market Street"), ("postcode is M1 1AE", "ADDRESS:M1 1AE"),
+ ("we need 2 Main Course options", ""), ("I ran 10 Park Run events", ""),
+ ("Emma said she'd come", "PERSON_NAME:Emma"), ("ask Oliver for the keys", "PERSON_NAME:Oliver"), ("Hey Noah, are we still on?", "PERSON_NAME:Noah"),
+ ("Olivia and Liam are here", "PERSON_NAME:Olivia | PERSON_NAME:Liam"), ("thanks Ava 🙏", "PERSON_NAME:Ava"), ("Fatima, can you check this?", "PERSON_NAME:Fatima"),
+ ("say hi to Arjun from me", "PERSON_NAME:Arjun"), ("Rose's party is on saturday", "PERSON_NAME:Rose"), ("Mark, did you see this?", "PERSON_NAME:Mark"),
+ ("I'll ask Hope", "PERSON_NAME:Hope"), ("the rose garden is lovely", ""), ("April showers", ""), ("see you in June", ""), ("Summer is coming", ""),
+ ("Will it rain tomorrow?", ""), ("I hope so", ""), ("Frank feedback is welcome", ""), ("Joy and sadness", ""), ("the Amber Room", ""),
+ ("Pat the dog", ""), ("Art class is at 4", ""), ("Dawn is the best time to run", ""), ("Chase the dream", ""), ("Victoria station at 6", ""),
+ ("mail sam.k@example.net", "EMAIL:sam.k@example.net"), ("IP is 10.0.0.12", "IP:10.0.0.12"),
+]
+
 # ---------------------------------------------------------------- spam
 SPAM = [
  # crypto airdrops / giveaways
@@ -202,11 +366,11 @@ def ham_msgs(k, templates, deco=True):
 
 spam = spam_msgs(130)
 ham_spamset = ham_msgs(130, HAM_T + HAM_EXTRA)
-rows = [("spam", s) for s in spam] + [("ham", h) for h in ham_spamset]
+rows = [("spam", s) for s in spam + SPAM2] + [("ham", h) for h in ham_spamset + HAM2[::2]]
 R.shuffle(rows)
 out("spam_chat.tsv", "LABEL<TAB>TEXT (spam|ham)", rows)
 ordinary = ham_msgs(800, HAM_T + HAM_EXTRA)
-out("ordinary_chat.tsv", "ham<TAB>TEXT", [("ham", h) for h in ordinary])
+out("ordinary_chat.tsv", "ham<TAB>TEXT", [("ham", h) for h in ordinary + HAM2[1::2]])
 
 # ---------------------------------------------------------------- sentiment
 POS = ["love this, thank you so much!", "best {food} I've had in ages 😍", "great job on the {thing}, really impressed", "that was amazing, can't wait to go again",
@@ -233,6 +397,7 @@ sent = []
 for lab, pool, k in (("positive", POS, 90), ("negative", NEG, 90), ("neutral", NEU, 90)):
     for s in ham_msgs(k, pool, deco=False):
         sent.append((lab, s))
+sent += [("positive", x) for x in SENT2_POS] + [("negative", x) for x in SENT2_NEG] + [("neutral", x) for x in SENT2_NEU]
 R.shuffle(sent)
 out("sentiment.tsv", "LABEL<TAB>TEXT (positive|negative|neutral)", sent)
 
@@ -265,6 +430,8 @@ for s in ham_msgs(80, HARASS): mod.append(("flag", "harassment", s))
 for s in ham_msgs(50, THREAT): mod.append(("flag", "threat", s))
 for s in DOX: mod.append(("flag", "doxxing", s))
 for s in ham_msgs(120, ALLOW): mod.append(("allow", "none", s))
+for c_, s in MOD2_FLAG: mod.append(("flag", c_, s))
+for s in MOD2_ALLOW: mod.append(("allow", "none", s))
 R.shuffle(mod)
 out("moderation.tsv", "LABEL<TAB>CATEGORY<TAB>TEXT (flag|allow; harassment|threat|doxxing|none)", mod)
 
@@ -293,4 +460,4 @@ PII = [
  ("email me at sam@example.com", "EMAIL:sam@example.com"), ("card 4111 1111 1111 1111", "CARD:4111 1111 1111 1111"),
  ("IBAN GB82 WEST 1234 5698 7654 32", "IBAN:GB82 WEST 1234 5698 7654 32"), ("server at 192.168.1.20", "IP:192.168.1.20"),
 ]
-out("pii.tsv", "TEXT<TAB>SPANS (TYPE:substring items joined by ' | ')", [(t, s) for t, s in PII])
+out("pii.tsv", "TEXT<TAB>SPANS (TYPE:substring items joined by ' | ')", [(t, s) for t, s in PII + PII2])
