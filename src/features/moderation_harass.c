@@ -68,7 +68,8 @@ static const char *const INSULT_A[] = {
 static const char *const FILLER[] = {"such", "so", "a", "an", "the", "absolute", "total", "complete", "fucking", "fking",
                                      "effing", "freaking", "really", "truly", "utter", "big", "little", "pathetic",
                                      "stupid", "dumb", "ugly", "worthless", "useless", "just", "literally", "of", "piece",
-                                     "bunch", "always", "been", "and", "an", "honestly", "ever", "fat", "lazy", NULL};
+                                     "bunch", "always", "been", "and", "an", "honestly", "ever", "fat", "lazy", "too", "very", "way", "such",
+                                     "most", "biggest", NULL};
 static const char *const NEG[] = {"not", "t", "never", "no", "isn", "aren", "nt", "hardly", "don", "didn", "wasn",
                                   "weren", "won", NULL};
 static const char *const YOU[] = {"you", "u", "ya", "ur", "youre", "yall", NULL};
@@ -171,7 +172,11 @@ static void insults(const struct zt__mod_word *w, size_t n, struct zt__mod_hits 
                 !eqw(&w[j], "joke") && !eqw(&w[j], "waste")) {
                 bool a = false;
                 for (size_t k = i + 1; k < j; k++) a |= eqw(&w[k], "a") || eqw(&w[k], "an") || eqw(&w[k], "such");
-                if (a) put(h, "insult", W_INSULT3);
+                bool fond = false; /* "he's an idiot sometimes but I love him" */
+                for (size_t k = j + 1; k < n; k++)
+                    fond |= eqw(&w[k], "love") || eqw(&w[k], "adore") || eqw(&w[k], "bless") || eqw(&w[k], "haha") ||
+                            eqw(&w[k], "lol");
+                if (a && !fond) put(h, "insult", W_INSULT3);
             }
         }
         /* vocative: "shut up, idiot", "read the thread you dumb idiot" is above */
@@ -182,7 +187,8 @@ static void insults(const struct zt__mod_word *w, size_t n, struct zt__mod_hits 
 
 static const char *const EXCL_SUBJ[] = {"nobody", "noone", "everyone", "everybody", "we", "no", "people", NULL};
 static const char *const EXCL_VERB[] = {"wants", "likes", "cares", "hates", "invited", "asked", "needs", "loves",
-                                        "care", "want", "like", "hate", "one", "misses", "would", NULL};
+                                        "care", "want", "like", "hate", "one", "misses", "would", "stand", "trusts",
+                                        "respects", NULL};
 
 static void exclusion(const struct zt__mod_word *w, size_t n, struct zt__mod_hits *h)
 {
@@ -256,7 +262,7 @@ static const char *const VIOLENT[] = {"kill",  "murder", "hurt",     "beat",   "
                                       "break", "burn",   "end",      "strangle", "choke", "slap", "bash",  "rape",
                                       "cut",   "gut",    "wreck",    "torture", "drown", "hunt",  "find",  "get",
                                       "batter", "kick",  "bury",     "destroy", "fight", "jump",  "attack", "ruin",
-                                      NULL};
+                                      "slash", "poison", "hang", "skin", NULL};
 static const char *const FIRST[] = {"i", "ill", "im", "imma", "ima", "we", "gonna", "gunna", "finna", NULL};
 static const char *const TARGET3[] = {"him", "her", "them", "his", "their", NULL};
 static const char *const GAME[] = {"game", "chess", "fifa", "round", "match", "cards", "poker", "tennis", "golf",
@@ -331,10 +337,15 @@ static void threats(const struct zt__mod_word *w, size_t n, struct zt__mod_hits 
         "hope @you suffer",
         "hope @you choke",
         "hope @you burn",
+        "make @you suffer",
+        "@you re done",
+        "@you ll be sorry",
+        "coming to your house",
+        "wait till i",
     };
     static const double pw[] = {0.8, 0.9, 0.7, 0.8, 0.8, 0.8, 0.75, 0.8, 0.6, 0.6, 0.6, 0.5, 0.5, 0.5, 0.3, 0.3,
                                 0.8, 0.7, 0.75, 0.75, 0.9, 0.8, 0.8, 0.6, 0.85, 0.9, 0.85, 0.85, 0.9, 0.85, 0.85,
-                                0.8, 0.85};
+                                0.8, 0.85, 0.85, 0.6, 0.6, 0.75, 0.4};
     for (size_t p = 0; p < sizeof phrases / sizeof phrases[0]; p++)
         for (size_t i = 0; i < n; i++) {
             if (phrase_at(w, n, i, phrases[p])) {

@@ -576,6 +576,8 @@ static const struct {
     {"gutted", -2.2},   {"rubbish", -1.8},  {"shambles", -2.0},  {"woohoo", 2.0},    {"buzzing", 1.8},
     {"stuck", -1.0},    {"cold", -0.6},     {"rude", -2.0},      {"lush", 2.0},      {"sucks", -2.0},
     {"hate", -2.7},     {"useless", -2.0},  {"unreliable", -1.8}, {"late", -0.6},    {"refund", 0},
+    {"star", 1.8},      {"genius", 2.0},    {"legend", 2.0},     {"unbearable", -2.2}, {"slow", -1.0},
+    {"cracked", -1.5},  {"proposed", 1.5},  {"stressed", -1.8},  {"disaster", -2.5},
     {"yay", 2.0},       {"perfect", 2.7},   {"tired", -1.2},     {"lost", -1.3},     {"closing", -0.8},
 };
 
@@ -669,18 +671,21 @@ static const char *const chat_pos_idioms[] = {
     "couldn't be happier", "could not be happier", "can't complain", "cannot complain", "cant complain",
     "can't wait", "cant wait", "cannot wait", "no complaints", "can't thank you enough", "couldn't ask for",
     "no problems", "no problem", "no issues", "no worries", "not bad", "not too bad", "never disappoints",
-    "can't go wrong", "worth it", "didn't disappoint", "did not disappoint", "can't recommend * enough"};
+    "can't go wrong", "worth it", "didn't disappoint", "did not disappoint", "can't recommend * enough",
+    "crushed it", "killed it", "nailed it", "smashed it", "smashing it", "killing it", "crushing it"};
 static const char *const chat_neg_idioms[] = {
     "waste of money", "waste of time", "never again", "not worth", "what a joke", "give me a break",
     "fed up", "sick of", "sick and tired", "had enough", "so done", "not happy", "could've been an email",
     "could have been an email", "let down", "rip off", "ripped off", "kinda hurt", "not impressed",
     "not a fan", "not great", "not good", "not ideal", "not okay", "not ok", "no one", "nobody came",
-    "still waiting", "still broken", "never arrived", "never came", "fell apart", "went wrong"};
+    "still waiting", "still broken", "never arrived", "never came", "fell apart", "went wrong",
+    "why does this always", "always happens to me", "can't stand", "cannot stand", "deleted all my", "lost all my",
+    "wiped all my", "not working", "stopped working", "doesn't work", "isn't working"};
 static const char *const chat_sarcasm_weak[] = {
     "just great", "just perfect", "just what i needed", "oh great", "oh fantastic", "oh wonderful", "oh perfect",
     "oh joy", "oh good", "love how", "love it when", "how lovely", "great just", "thanks a lot", "so much fun",
     "another monday", "my favourite", "my favorite", "exactly what i needed", "wonderful another",
-    "fantastic another", "great another"};
+    "fantastic another", "great another", "love getting", "love being", "love when", "nothing like", "just love"};
 static const char *const chat_sarcasm_strong[] = {"yeah right", "said no one ever", "thanks for nothing", "as if",
                                                   "/s"};
 
@@ -781,7 +786,7 @@ static const struct {
     {0x2705, ""},          {0x1F3C6, "win"},     {0x1F44C, "good"},   {0x1F480, ""},
     {0x1F4AA, "strong"},   {0x1F525, "awesome"}, {0x1F602, "haha"},   {0x1F605, ""},
     {0x1F610, ""},         {0x1F611, ""},        {0x1F62C, "awkward"}, {0x1F62D, ""},
-    {0x1F643, ""},         {0x1F64F, "grateful"}, {0x1F921, "stupid"}, {0x1F973, "celebrate"},
+    {0x1F48D, "love"},     {0x1F643, ""},         {0x1F64F, "grateful"}, {0x1F921, "stupid"}, {0x1F973, "celebrate"},
 };
 
 static const char *chat_emoji_as(int32_t cp)

@@ -1152,10 +1152,12 @@ static const char *const name_before[] = {
 static const char *const name_before_weak[] = {"with", "or", "from", "to", "for", "by", "see", "saw", "call", "called",
                                                "email", "text", "message", "invite", "invited", "love", "like",
                                                "visit", "visiting", "via", "per", "unlike", "ask", NULL};
-static const char *const name_after[] = {"said", "says", "asked", "told", "thinks", "wants", "is", "was", "has",
-                                         "had", "and", "will", "can", "could", "would", "should", "sent", "called",
-                                         "texted", "emailed", "mentioned", "knows", "likes", "loves", "replied",
-                                         "agreed", "left", "joined", "got", "did", NULL};
+/* verbs of a person after a name ("Sofia said"); copulas and modals count less */
+static const char *const name_after[] = {"said", "says", "asked", "told", "thinks", "wants", "sent", "called", "texted",
+                                         "emailed", "mentioned", "knows", "likes", "loves", "replied", "agreed", "left",
+                                         "joined", "messaged", "promised", "reckons", "thought", "wrote", NULL};
+static const char *const name_after_weak[] = {"is", "was", "has", "had", "will", "can", "could", "would", "should",
+                                              "got", "did", NULL};
 static const char *const modal_after[] = {"you", "i", "we", "they", "he", "she", "it", "be", "this", "that", "there",
                                           "the", "a", "have", "not", "your", "our", "my", NULL};
 static const char *const months[] = {"january", "february", "march", "april", "may", "june", "july", "august",
@@ -1291,17 +1293,33 @@ static void scan_names(const struct names *nm, const char *t, size_t len, struct
         double conf = ambiguous || unknown ? 0.3 : (start && !pl ? 0.7 : 0.75);
         if (unknown && n < 3) conf = 0;
         bool addressed = pl && (word_in(pw, pl, name_before) || (!unknown && word_in(pw, pl, name_before_weak)));
+        if (!addressed && pl && (eq_lit(pw, "to") || eq_lit(pw, "for"))) {
+            /* "say hi to Arjun", "thanks to Priya", "a gift for Omar" */
+            char pw2[24];
+            bool st2, cm2;
+            size_t p2s = s;
+            while (p2s > 0 && t[p2s - 1] == ' ') p2s--;
+            p2s -= pl;
+            size_t pl2 = prev_word(t, p2s, pw2, sizeof pw2, &st2, &cm2);
+            static const char *const greet[] = {"hi", "hello", "thanks", "love", "regards", "talk", "talked", "spoke",
+                                                "speak", "sent", "send", "gave", "give", "gift", "present", "shout",
+                                                "shoutout", "congrats", "welcome", "goodbye", "bye", "wishes", NULL};
+            if (pl2 && word_in(pw2, pl2, greet)) addressed = true;
+        }
         bool vocative = e < len && t[e] == ',' && (start || addressed);
         bool possessive = e + 1 < len && t[e] == '\'' && (t[e + 1] == 's' || t[e + 1] == 'S');
         bool subject = nl && word_in(nw, nl, name_after);
+        bool subject_weak = nl && word_in(nw, nl, name_after_weak);
         bool end_thanks = (e >= len || t[e] == '!' || t[e] == '.' || t[e] == '?') && addressed;
         if (at || addressed || vocative || (possessive && !unknown) || end_thanks) conf += 0.45;
-        else if (subject && !start && !unknown) conf += 0.3;
-        else if (subject && !unknown) conf += 0.25;
+        else if (subject && !unknown) conf += 0.3;
+        else if (subject_weak && !unknown) conf += ambiguous ? 0.1 : 0.2;
         else if (!start && ambiguous) conf += 0.1; /* capitalised mid-sentence */
         if (cap_next && nl && !ambiguous) conf += 0.05; /* a surname */
         /* not a person */
-        if (word_in(self, strlen(self), months) && (word_in(pw, pl, month_before) || (e + 1 < len && t[e] == ' ' && is_digit((unsigned char)t[e + 1]))))
+        if (word_in(self, strlen(self), months) &&
+            (!(addressed || vocative || at) || word_in(pw, pl, month_before) ||
+             (e + 1 < len && t[e] == ' ' && is_digit((unsigned char)t[e + 1]))))
             conf = 0;
         if ((eq_lit(self, "will") || eq_lit(self, "may") || eq_lit(self, "can") || eq_lit(self, "should")) && nl &&
             word_in(nw, nl, modal_after) && !addressed)
