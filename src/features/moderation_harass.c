@@ -32,7 +32,8 @@
 #include "moderation_internal.h"
 
 #define W_INSULT 0.8
-#define W_INSULT3 0.75 /* a named third person */
+#define W_INSULT3 0.75
+#define W_BANTER 0.55 /* an insult among friendly markers: not flagged alone */ /* a named third person */
 #define W_EXCLUDE 0.75
 #define W_INCITE 0.95
 #define W_THREAT 0.9
@@ -132,9 +133,11 @@ static void put(struct zt__mod_hits *h, const char *label, double w)
 
 /* ---- insults and exclusion ------------------------------------------------------- */
 
-static void insults(const struct zt__mod_word *w, size_t n, struct zt__mod_hits *h)
+static void insults(const struct zt__mod_word *w, size_t n, bool friendly, struct zt__mod_hits *h)
 {
     int count = 0;
+    /* banter: "lmao you idiot, that was hilarious", "you're so dumb 😂 love you" */
+    const double w_insult = friendly ? W_BANTER : W_INSULT;
     for (size_t i = 0; i < n; i++) {
         bool you = in(&w[i], YOU) || (eqw(&w[i], "your") && i + 1 < n && (eqw(&w[i + 1], "so") || eqw(&w[i + 1], "such")));
         if (you) {
@@ -148,7 +151,7 @@ static void insults(const struct zt__mod_word *w, size_t n, struct zt__mod_hits 
             if (hit && !neg) {
                 /* "you know it was stupid" never gets here: skip_fill stops at "know" */
                 count++;
-                put(h, "insult", W_INSULT);
+                put(h, "insult", w_insult);
             }
         }
         /* "what a moron you are", "such an idiot you are" */
@@ -157,7 +160,7 @@ static void insults(const struct zt__mod_word *w, size_t n, struct zt__mod_hits 
             size_t j = skip_fill(w, n, i + 1, 4, &neg);
             if (j < n && is_insult(&w[j]) && j + 1 < n && in(&w[j + 1], YOU)) {
                 count++;
-                put(h, "insult", W_INSULT);
+                put(h, "insult", w_insult);
             } else if (eqw(&w[i], "what") && j < n && in(&w[j], INSULT_N) && (j + 1 == n || in(&w[j + 1], YOU))) {
                 put(h, "insult", W_INSULT3);
             }
@@ -188,7 +191,7 @@ static void insults(const struct zt__mod_word *w, size_t n, struct zt__mod_hits 
 static const char *const EXCL_SUBJ[] = {"nobody", "noone", "everyone", "everybody", "we", "no", "people", NULL};
 static const char *const EXCL_VERB[] = {"wants", "likes", "cares", "hates", "invited", "asked", "needs", "loves",
                                         "care", "want", "like", "hate", "one", "misses", "would", "stand", "trusts",
-                                        "respects", NULL};
+                                        "respects", "talks", "talk", "texts", "invites", "listens", NULL};
 
 static void exclusion(const struct zt__mod_word *w, size_t n, struct zt__mod_hits *h)
 {
@@ -203,7 +206,9 @@ static void exclusion(const struct zt__mod_word *w, size_t n, struct zt__mod_hit
         if (j + 1 >= n || !in(&w[j], EXCL_VERB) || eqw(&w[j], "one")) continue;
         /* "nobody wants you", "nobody cares about your opinion", "we all hate you" */
         size_t k = j + 1;
-        if (k < n && (eqw(&w[k], "about") || eqw(&w[k], "for") || eqw(&w[k], "what"))) k++;
+        if (k < n && (eqw(&w[k], "about") || eqw(&w[k], "for") || eqw(&w[k], "what") || eqw(&w[k], "to") ||
+                      eqw(&w[k], "with")))
+            k++;
         if (k < n && (in(&w[k], YOU) || eqw(&w[k], "your"))) {
             if (eqw(&w[i], "we") && !(eqw(&w[j], "hate") || eqw(&w[j], "want"))) continue;
             put(h, "exclusion", W_EXCLUDE);
@@ -342,10 +347,13 @@ static void threats(const struct zt__mod_word *w, size_t n, struct zt__mod_hits 
         "@you ll be sorry",
         "coming to your house",
         "wait till i",
+        "better watch yourself",
+        "watch yourself",
+        "not joking",
     };
     static const double pw[] = {0.8, 0.9, 0.7, 0.8, 0.8, 0.8, 0.75, 0.8, 0.6, 0.6, 0.6, 0.5, 0.5, 0.5, 0.3, 0.3,
                                 0.8, 0.7, 0.75, 0.75, 0.9, 0.8, 0.8, 0.6, 0.85, 0.9, 0.85, 0.85, 0.9, 0.85, 0.85,
-                                0.8, 0.85, 0.85, 0.6, 0.6, 0.75, 0.4};
+                                0.8, 0.85, 0.85, 0.6, 0.6, 0.75, 0.4, 0.8, 0.55, 0.35};
     for (size_t p = 0; p < sizeof phrases / sizeof phrases[0]; p++)
         for (size_t i = 0; i < n; i++) {
             if (phrase_at(w, n, i, phrases[p])) {
@@ -464,10 +472,30 @@ static void doxxing(const struct zt__mod_word *w, size_t n, const char *raw, siz
     if (point && (insult || h->n > 0 || strong || weak >= 2 || kind == 2)) put(h, "doxxing", W_DOXX);
 }
 
+static bool has_bytes(const char *s, size_t n, const char *needle)
+{
+    size_t nl = strlen(needle);
+    for (size_t i = 0; i + nl <= n; i++)
+        if (memcmp(s + i, needle, nl) == 0) return true;
+    return false;
+}
+
+/* Friendly markers: laughter and affection. */
+static bool friendly(const struct zt__mod_word *w, size_t n, const char *raw, size_t rawlen)
+{
+    static const char *const marks[] = {"jk", "hilarious", "kidding", "joking", NULL}; /* "lol" may mock: not friendly */
+    for (size_t i = 0; i < n; i++) {
+        if (in(&w[i], marks)) return true;
+        if ((eqw(&w[i], "love") || eqw(&w[i], "luv")) && i + 1 < n && in(&w[i + 1], YOU)) return true;
+    }
+    return has_bytes(raw, rawlen, "\xF0\x9F\x98\x82") || has_bytes(raw, rawlen, "\xF0\x9F\xA4\xA3") ||
+           has_bytes(raw, rawlen, "\xE2\x9D\xA4");
+}
+
 void zt__mod_harass(const struct zt__mod_word *w, size_t n, const char *raw, size_t rawlen, struct zt__mod_hits *h)
 {
     h->n = 0;
-    insults(w, n, h);
+    insults(w, n, friendly(w, n, raw, rawlen), h);
     exclusion(w, n, h);
     incitement(w, n, h);
     threats(w, n, h);

@@ -630,7 +630,8 @@ static const char *const chat_expect[] = {
     "respond", "responded", "show", "showed", "load", "loads", "loaded", "fix", "fixed", "come",
     "came", "deliver", "delivered", "turn", "start", "starts", "started", "open", "opens", "charge",
     "charges", "buy", "refund", "refunded", "call", "called", "email", "emailed", "text", "texted",
-    "ship", "shipped", "update", "listen", "listened", "turned", "pick", "picked", "last", "lasted",
+    "ship", "shipped", "update", "listen", "listened", "say", "apologise", "apologize", "apologised", "apologized",
+    "bother", "bothered", "turned", "pick", "picked", "last", "lasted",
     "fit", "fits", "connect", "connects", "sync", "syncs", "boot", "boots", "recommend", "return", "back"};
 
 static bool is_expect(const struct tok *t)
@@ -681,6 +682,9 @@ static const char *const chat_neg_idioms[] = {
     "still waiting", "still broken", "never arrived", "never came", "fell apart", "went wrong",
     "why does this always", "always happens to me", "can't stand", "cannot stand", "deleted all my", "lost all my",
     "wiped all my", "not working", "stopped working", "doesn't work", "isn't working"};
+/* phrases without sentiment of their own ("not gonna lie that was bad") */
+static const char *const chat_neutral_idioms[] = {"not gonna lie", "not going to lie", "no lie", "not to lie",
+                                                  "no offense", "no offence", "not gonna lie,", "i'm not gonna lie"};
 static const char *const chat_sarcasm_weak[] = {
     "just great", "just perfect", "just what i needed", "oh great", "oh fantastic", "oh wonderful", "oh perfect",
     "oh joy", "oh good", "love how", "love it when", "how lovely", "great just", "thanks a lot", "so much fun",
@@ -724,6 +728,17 @@ static void chat_adjust(const struct tok *t, size_t n, double *sent, const char 
                 sent[j] = sent[j] * N_SCALAR;
                 break;
             }
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        for (size_t k = 0; k < sizeof chat_neutral_idioms / sizeof chat_neutral_idioms[0]; k++) {
+            size_t m = phrase_at(t, n, i, chat_neutral_idioms[k]);
+            for (size_t j = i; j < i + m; j++) sent[j] = 0;
+        }
+        /* "pretty bad": "pretty" is a booster before a word with sentiment */
+        if (word_is(&t[i], "pretty") && i + 1 < n && t[i + 1].in_lex && sent[i + 1] != 0) {
+            sent[i] = 0;
+            sent[i + 1] *= 1.1;
         }
     }
     for (size_t i = 0; i < n; i++) {

@@ -46,7 +46,7 @@ static const char *const L_HOST_WORDS[] = {"verify", "secure", "login", "signin"
 static const char *const G_CRYPTO[] = {"airdrop*", "connect your wallet", "connect wallet", "sync your wallet",
                                        "validate your wallet", "verify wallet", "verify your wallet", "wallet validation",
                                        "token distribution", "free nft", "nft mint", "claim your free", "giving back to the community",
-                                       "send 0.", "receive 0.", "receive your allocation", "claim * tokens", "crypto recovery", "recover your lost", "nft drop", "mint yours", "mint free", "free mint", NULL};
+                                       "send 0.", "receive 0.", "receive your allocation", "claim * tokens", "crypto recovery", "recover your lost", "nft drop", "mint yours", "mint free", "free mint", "safe wallet", "funds are at risk", "move your funds", "move them to", "secure wallet", NULL};
 static const char *const G_SEED[] = {"seed phrase", "recovery phrase", "secret phrase", "12-word", "12 word", "24 words",
                                      "24-word", "private key", "secret recovery", NULL};
 static const char *const G_HANDOVER[] = {"reply with", "enter", "entering", "send", "verify", "validate", "provide",
@@ -57,11 +57,11 @@ static const char *const G_PRIZE[] = {"you won", "you've won", "you have won", "
                                       "eligible for", "has ganado", "ha ganado", "reclama tu premio", "gewonnen", "haben einen",
                                       "vous avez gagné", "avez gagné", "você ganhou", "ganhou", "hai vinto", "u heeft",
                                       "congratulations!", "congrats!", "congratulations you", "félicitations", "felicidades",
-                                      "parabéns", "complimenti", "gefeliciteerd", "herzlichen glückwunsch", "pre-approved", "loan approved", "you qualify", "extended warranty", "has won", "number has won", "free entry", "win a holiday", "chance to win", "lucky visitor", "spin the wheel", "spin to win", NULL};
+                                      "parabéns", "complimenti", "gefeliciteerd", "herzlichen glückwunsch", "pre-approved", "loan approved", "you qualify", "extended warranty", "has won", "number has won", "free entry", "win a holiday", "chance to win", "lucky visitor", "spin the wheel", "spin to win", "can be forgiven", "loan forgiveness", "dear winner", "email won", "national lottery", "number won", "have won", "has been awarded", "been awarded", NULL};
 static const char *const G_PRIZE_THING[] = {"gift card", "giftcard", "voucher", "prize", "reward", "iphone", "airdrop",
                                             "usdt", "points", "lottery", "giveaway", "gutschein", "carte cadeau",
                                             "cadeaukaart", "premio", "buono", "sorteio", "samsung", "ps5", "macbook", "£", "$",
-                                            "€", "loan", "warranty", "cash", NULL};
+                                            "€", "loan", "warranty", "cash", "gbp", "usd", "eur", "loan", "lottery", "jackpot", NULL};
 static const char *const G_GIFTCARD_ASK[] = {"gift cards", "giftcards", NULL};
 static const char *const G_CODES[] = {"the codes", "send the code", "send me the code", "scratch", "pay you back", NULL};
 static const char *const G_PARCEL[] = {"parcel", "package", "shipment", "delivery", "deliver", "order #", "paquete", "paket",
@@ -70,7 +70,7 @@ static const char *const G_PARCEL_FEE[] = {"could not be delivered", "incomplete
                                            "on hold", "fee", "update your address", "update it here", "confirm your details",
                                            "has been suspended", "confirm payment", "no pudo ser entregado",
                                            "actualice su dirección", "versandkosten", "frais", "en attente", "giacenza",
-                                           "riconsegna", "wartet auf zustellung", "taxa", "pague", "tasas", "retido", "retenido", "customs fee", "reschedule your delivery", "we missed you", "missed you today", "cannot be delivered", "is waiting", "redelivery fee", NULL};
+                                           "riconsegna", "wartet auf zustellung", "taxa", "pague", "tasas", "retido", "retenido", "customs fee", "reschedule your delivery", "we missed you", "missed you today", "cannot be delivered", "is waiting", "redelivery fee", "small payment", "payment of", "to release it", "release your", "pay a fee", "shipping fee", "pay only shipping", NULL};
 static const char *const G_FAMILY[] = {"mum", "mom", "dad", "mama", "mamá", "mãe", "mae", "papa", "papá", "mamma",
                                        "maman", "mammy", "mummy", "mommy", "daddy", NULL};
 static const char *const G_FAMILY_HI[] = {"hi mum", "hi mom", "hey mum", "hey mom", "hi dad", "hey dad", "mum it's me",
@@ -80,17 +80,17 @@ static const char *const G_NEWNUMBER[] = {"new number", "phone broke", "lost my 
                                           "temporary number", "friend's phone", "from a friend's", "borrowed phone",
                                           "my old phone", "phone is broken", "broke my phone", "this is my number now",
                                           "número nuevo", "numero nuevo", "neue nummer", "número novo", "perdi o telemóvel",
-                                          "handy ist kaputt", "se me rompió", "nuovo numero", "nouveau numéro", NULL};
+                                          "handy ist kaputt", "se me rompió", "nuovo numero", "nouveau numéro", "phone died", "using my friend", "my friends phone", "my friend's phone", "my phone is dead", NULL};
 static const char *const G_MONEYASK[] = {"send £", "send $", "send me £", "send me $", "send me €", "transfer", "pay a bill",
                                          "pay this bill", "bill for me", "bill to pay", "rent", "favour", "favor", "urgent",
                                          "urgently", "i'll explain", "pay you back", "friend's account", "überweisen", "transferencia",
-                                         "transferência", "geld", "dinero", "dinheiro", "soldi", NULL};
+                                         "transferência", "geld", "dinero", "dinheiro", "soldi", "pay u back", "will pay u", "send me 1*", "send me 2*", "send me 3*", "send me 5*", NULL};
 static const char *const G_GIVEAWAY[] = {"giveaway", "give away", "giving away", "for free", "free crypto", NULL};
 static const char *const G_COINS[] = {"eth", "btc", "usdt", "bitcoin", "wallet address", "crypto", "token", "tokens", "sol", NULL};
 static const char *const G_ROMANCE[] = {"saw your profile", "army doctor", "on mission", "on a mission", "lonely tonight",
                                         "private page", "western union", "flight ticket so i can", "you seem so kind",
                                         "looking for my friend", "where are you from", "hi handsome", "hello dear",
-                                        "hi dear", "wrong number?", "you seem nice", "sugar daddy", "sugar mommy", "my private photos", "lonely", "want to be my friend", "new in town", "looking for a friend", "chat with me", "i'm lonely", "widow", NULL};
+                                        "hi dear", "wrong number?", "you seem nice", "sugar daddy", "sugar mommy", "my private photos", "lonely", "want to be my friend", "new in town", "looking for a friend", "chat with me", "i'm lonely", "widow", "r u single", "are you single", "saw u on", "saw you on facebook", "saw you on instagram", "sweetie", "u look nice", "you look nice", "you look beautiful", "u r beautiful", NULL};
 static const char *const G_JOB[] = {"part-time", "part time", "work from home", "no experience", "earn $", "earn £", "earn €",
                                     "earn up to", "/day", "daily", "per week", "commission", "liking youtube", "rate products",
                                     "premium tasks", "simple online tasks", "online tasks", "resume was recommended",
@@ -99,13 +99,23 @@ static const char *const G_JOB2[] = {"$", "£", "€", "earn", "salary", "commis
                                      "eur", "gbp", "deposit", "telegram", "whatsapp", "recruiter", "hr", "dm me",
                                      "guadagni", "gana", "verdienen", "gagnez", NULL};
 static const char *const G_ACCOUNT[] = {"account", "apple id", "password", "payment", "billing", "paypal", "your card",
-                                        "banking", "your device", "microsoft 365", "toll", "tax", "su cuenta", "ihr konto", "votre compte", "sua conta", "il tuo conto", "il tuo account", "uw rekening", "card ending", "icloud", "storage", "membership", "subscription", "vehicle tax", "licence", "license", "bill payment", NULL};
+                                        "banking", "your device", "microsoft 365", "toll", "tax", "su cuenta", "ihr konto", "votre compte", "sua conta", "il tuo conto", "il tuo account", "uw rekening", "card ending", "icloud", "storage", "membership", "subscription", "vehicle tax", "licence", "license", "bill payment", "apple pay", "google pay", "your funds", "your access", "access", "your bank", "online banking", "your profile", NULL};
 static const char *const G_LOCKED[] = {"locked", "suspended", "limited", "expires today", "expire", "failed", "unusual",
                                        "compromised", "deactivated", "frozen", "suspicious activity", "new device",
                                        "unpaid", "on hold", "sign-in", "bloqueada", "suspendida", "gesperrt", "eingeschränkt", "suspendu", "bloqué", "bloccato", "sospeso", "geblokkeerd", "fraud alert", "did you attempt", "overdue", "avoid a fine", "penalty", "disconnection", "will be deleted", "will be closed", "will be banned", "placed on hold", "renews today", "unsuccessful", "is full", "retido", "retenido", "retenu", "bloccata", NULL};
+static const char *const G_LOCK_ACTION[] = {"verify", "confirm", "update", "restore", "unlock", "secure", "validate",
+                                            "reactivate", "log in", "login", "sign in", NULL};
+/* a message speaking as a company: "Amazon here:", "USPS:", "Binance support" */
+static const char *const G_BRAND_VOICE[] = {"amazon here", "apple here", "paypal here", "this is amazon", "this is apple",
+                                            "amazon:", "apple:", "paypal:", "netflix:", "usps:", "royal mail:", "dhl:",
+                                            "hmrc:", "evri:", "fedex:", "ups:", "dpd:", "hermes:", "correos:", "irs:",
+                                            "dvla:", "chase:", "hsbc:", "barclays:", "santander:", "bank of america:",
+                                            "wells fargo:", "amazon prime:", "apple id:", "binance support", "binance security",
+                                            "microsoft support", "apple support", "metamask support", "coinbase support",
+                                            "whatsapp support", "customer support team", NULL};
 static const char *const G_INVEST[] = {"guaranteed", "100x", "trading bot", "signal group", "pre-sale", "presale",
-                                       "% profit", "returns", "before listing", "double your", "passive income", "forex", "mining pool", "investment platform", "investment opportunity", "turned $", "turned £", "arbitrage", "financial advisor", "win rate", "signals channel", "vip signals", "% daily", "daily returns", "show you how", NULL};
-static const char *const G_INVEST2[] = {"invest", "crypto", "profit", "returns", "buy", "earn", "token", "usdt", "btc", "bitcoin", "eth", "$", "£", "deposit", "withdraw", "signals", "telegram", NULL};
+                                       "% profit", "returns", "before listing", "double your", "passive income", "forex", "mining pool", "investment platform", "investment opportunity", "turned $", "turned £", "arbitrage", "financial advisor", "win rate", "signals channel", "vip signals", "% daily", "daily returns", "show you how", "get rich", "crypto bot", "% returns", "% weekly", "weekly profit", "guaranteed profit", NULL};
+static const char *const G_INVEST2[] = {"invest", "crypto", "profit", "returns", "buy", "earn", "token", "usdt", "btc", "bitcoin", "eth", "$", "£", "deposit", "withdraw", "signals", "telegram", "%", NULL};
 static const char *const G_REFUND[] = {"tax refund", "you are due", "due a refund", "refund of", NULL};
 static const char *const G_URGENT[] = {"urgent", "urgently", "within 24h", "within 24 hours", "within 12 hours",
                                        "final notice", "immediately", "limited slots", "expire today", "expires today",
@@ -117,7 +127,7 @@ static const char *const G_CODE[] = {"send me the code", "the code you received"
                                      "6 digit code", "verification code", "code we sent", "whatsapp code", NULL};
 static const char *const G_CODE2[] = {"send", "share", "forward", "tell me", "read me", "give me", "by mistake", NULL};
 static const char *const G_CALLBACK[] = {"if this wasn't you", "if this was not you", "if you did not make", "if you didn't make",
-                                         "if you did not authori*", "if you didn't authori*", "call us immediately", "call this number", NULL};
+                                         "if you did not authori*", "if you didn't authori*", "call us immediately", "call this number", "if you did not *", "if you didn't *", "not you?", NULL};
 static const char *const G_CALLBACK2[] = {"call", "ring", "dial", "reply", "1-800", "0800", NULL};
 static const char *const G_SMS[] = {"t&cs apply", "t&c apply", "18+ only", "unsubscribe stop", "free msg", "text stop",
                                     "txt stop", "std rates", "per msg", "call 090*", "call 0871*", "text * to 8*", "text * to 6*",
@@ -158,6 +168,9 @@ static const struct rule rules[] = {
     {"new_number", 2.8, G_FAMILY, G_NEWNUMBER, 0, 0},
     {"family_money", 1.8, G_FAMILY, G_MONEYASK, 0, 0},
     {"family_greeting", 0.8, G_FAMILY_HI, NULL, 0, 0},
+    {"lost_phone_money", 2.4, G_NEWNUMBER, G_MONEYASK, 0, 0},
+    {"lock_action", 1.0, G_LOCKED, G_LOCK_ACTION, 0, 0},
+    {"brand_voice", 0.9, G_BRAND_VOICE, NULL, 0, 0},
     {"crypto_giveaway", 2.4, G_GIVEAWAY, G_COINS, 0, 0},
     {"romance", 3.2, G_ROMANCE, NULL, 0, 0},
     {"job_task", 3.0, G_JOB, G_JOB2, 0.6, 0},

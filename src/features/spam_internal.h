@@ -42,6 +42,6 @@ double zt__spam_chat_cues(const char *text, size_t len, struct zt__spam_cue *cue
  * tests/data/tune/ (docs/features/spam.md). */
 #define ZT__SPAM_CHAT_BYTES 1024u
 #define ZT__SPAM_CHAT_SCALE 0.3
-#define ZT__SPAM_CHAT_SHIFT (-1.7)
+#define ZT__SPAM_CHAT_SHIFT (-1.4)
 
 #endif

@@ -1151,7 +1151,8 @@ static const char *const name_before[] = {
 /* weaker: a listed name after these is a person, an unknown word is not ("from Tesco") */
 static const char *const name_before_weak[] = {"with", "or", "from", "to", "for", "by", "see", "saw", "call", "called",
                                                "email", "text", "message", "invite", "invited", "love", "like",
-                                               "visit", "visiting", "via", "per", "unlike", "ask", NULL};
+                                               "visit", "visiting", "via", "per", "unlike", "ask", "did", "does",
+                                               "has", NULL};
 /* verbs of a person after a name ("Sofia said"); copulas and modals count less */
 static const char *const name_after[] = {"said", "says", "asked", "told", "thinks", "wants", "sent", "called", "texted",
                                          "emailed", "mentioned", "knows", "likes", "loves", "replied", "agreed", "left",

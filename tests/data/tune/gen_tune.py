@@ -208,6 +208,106 @@ PII2 = [
  ("mail sam.k@example.net", "EMAIL:sam.k@example.net"), ("IP is 10.0.0.12", "IP:10.0.0.12"),
 ]
 
+
+# ---------------------------------------------------------------- batch 3 (hand-written: lower case, typos, other shapes)
+SPAM3 = [
+ "ur package couldnt be deliverd, pls confirm adress here royalmail-help.info",
+ "congrats!! u have been chosen 4 a free $500 walmart giftcard, tap here to claim: wmt-gift.shop",
+ "hey it's me, my phone died, using my friends. can u send me 200 quick? will pay u back 2moro",
+ "dear winner, your email won 1,000,000 GBP in the UK national lottery, send your name and address to claim",
+ "investment opportunity: 20% weekly profit guaranteed, min deposit $100, dm me for details",
+ "your netflix subscription is suspended, update payment: netflix-renewal.xyz",
+ "hi sweetie, i saw u on facebook, u look nice. r u single? 😍",
+ "you have won an iphone 15 pro max, pay only shipping 1.99: bit.ly/iph15win",
+ "CASH PRIZE: ur mobile number has been awarded £2000! call 09061234567 now",
+ "we noticed a login to your account from a new device. If this was not you, secure your account: account-security-alert.com",
+ "Hi, I'm from the Binance security team, your funds are at risk, move them to this safe wallet: 0x3f5CE5FBFe3E9af3971dD833D26bA9b5C936f0bE",
+ "Earn $100 per hour from home, no skills needed, start today!!! whatsapp me",
+ "Amazon here: your order of an iPhone 15 for $1,299 was placed. If you did not place this order call 1-800-555-0199",
+ "Final notice: your student loan can be forgiven. Apply today before the program closes: loan-forgive.org",
+ "Hey, are you interested in a part time job? 10-30 minutes a day, earn 200-500 USD daily, add me on telegram @hr_amy",
+ "Your Apple Pay has been suspended due to unusual activity, verify now to restore access",
+ "GET RICH QUICK with our crypto bot, 300% returns in 30 days",
+ "Validate your Trust Wallet now or lose access forever: trustwallet-validate.com",
+ "Hermes: your parcel is ready but we need a small payment of £1.45 to release it",
+ "Sie haben gewonnen! Klicken Sie hier, um Ihren Preis abzuholen: preis-gewinner.xyz",
+ "Tu cuenta de Netflix ha sido suspendida. Actualiza tus datos de pago aquí: netflix-pago.com",
+ "Votre compte bancaire a été bloqué. Cliquez ici pour le débloquer: banque-securite.fr.co",
+ "Hai vinto un iPhone 15! Clicca qui per riscattare il tuo premio: premio-italia.top",
+ "Felicidades, has sido seleccionado para recibir 500 USDT, reclama ahora en usdt-regalo.xyz",
+]
+HAM3 = [
+ "ur package came btw, left it by the door",
+ "congrats!! u deserve it 🎉",
+ "hey it's me, my phone died, using sam's. be there in 10",
+ "can u send me the pics from saturday?",
+ "i won 2 tickets for the gig on the radio!! wanna come?",
+ "netflix and chill tonight? 😄",
+ "the investment banker at the party was so boring lol",
+ "did u see elon's tweet lmao",
+ "my mum says hi",
+ "mum can you send me the wifi password",
+ "dad can you transfer me the money for the school trip? it's £40",
+ "hi mum, landed safe ✈️",
+ "the bank says the transfer will take 2 days",
+ "im selling my old iphone, £200 if you know anyone",
+ "just got a new job!! start monday",
+ "my account on the game got banned lol i was afk too long",
+ "can you verify the address on the delivery note?",
+ "login details for the shared account are in the doc",
+ "urgent!! did anyone take my charger",
+ "she won the lottery at work, £50 lol",
+ "the prize for the quiz is a £20 voucher",
+ "free tickets to the match if anyone wants them",
+ "the parcel is at the post office, need to pick it up",
+ "pls call me asap",
+ "i'll pay you back tomorrow promise",
+ "lol the scam text i got today said my parcel needed £1.99",
+ "is this link safe? https://www.gov.uk/check-vehicle-tax",
+ "passport renewal is on https://www.gov.uk/renew-adult-passport",
+ "here's the amazon link https://www.amazon.com/dp/B09XYZ1234",
+ "my bitcoin wallet app updated and looks different now",
+ "we're doing a secret santa giveaway at the office 🎁",
+ "crypto bros at work won't shut up about the new coin",
+ "the recruiter from google emailed me back!!",
+ "anyone want to join my fantasy league? £10 entry",
+ "earned my first paycheck 💸",
+ "hola! ya llegué",
+ "kannst du mich anrufen?",
+ "je suis en retard, désolé",
+ "tô chegando",
+ "arrivo tra 5 minuti",
+]
+SENT3 = [("positive", "omg yesss we got tickets 🎉"), ("positive", "love u, thanks for today"), ("positive", "ngl the new album is a banger"),
+         ("positive", "this is the best news ever"), ("positive", "aww that's adorable"), ("positive", "you made my day 😊"),
+         ("positive", "the food was incredible and the staff were lovely"), ("positive", "it's not perfect but I really like it"),
+         ("positive", "wasn't sure at first but it's grown on me, love it now"), ("positive", "glad you made it home safe"),
+         ("negative", "this is so frustrating, nothing works"), ("negative", "i'm exhausted and my boss keeps adding work"),
+         ("negative", "the hotel looked nice online but the room was dirty"), ("negative", "ugh my order is wrong again"),
+         ("negative", "not gonna lie that was pretty bad"), ("negative", "i'm gutted we lost"), ("negative", "he didn't even say sorry"),
+         ("negative", "the delivery never showed up and customer service hung up on me"), ("negative", "worst week ever honestly"),
+         ("negative", "oh great, it's raining again and I forgot my umbrella 🙄"),
+         ("neutral", "ok"), ("neutral", "sure"), ("neutral", "what's the address?"), ("neutral", "i'll be there at 7"), ("neutral", "lol ok"),
+         ("neutral", "the meeting got moved to 3"), ("neutral", "yeah I'll bring the charger"), ("neutral", "how much was it?"),
+         ("neutral", "just leaving now"), ("neutral", "she's on the phone")]
+MOD3 = [("flag", "harassment", "ur so ugly lmao no wonder no one talks to u"), ("flag", "harassment", "you're a disgusting human being"),
+        ("flag", "harassment", "go cry about it you pathetic baby"), ("flag", "harassment", "nobody asked for your opinion, idiot"),
+        ("flag", "harassment", "you're literally the dumbest person in this group"), ("flag", "harassment", "just leave, no one wants you around"),
+        ("flag", "threat", "i'm gonna find out where you live and make you pay"), ("flag", "threat", "keep it up and i'll smash your car"),
+        ("flag", "threat", "you better watch yourself, I'm not joking"), ("flag", "threat", "I will kill your dog"),
+        ("flag", "doxxing", "this freak's number is 212-555-0199, everyone call him"), ("flag", "doxxing", "leaked her address: 9 Rose Lane, Bath BA1 2AB"),
+        ("allow", "none", "you're so dumb 😂 love you though"), ("allow", "none", "lmao you idiot, that was hilarious"),
+        ("allow", "none", "i'm going to kill my sister if she takes my charger again lol"), ("allow", "none", "that exam murdered me"),
+        ("allow", "none", "my address is 9 Rose Lane if you want to send the invite"), ("allow", "none", "you're killing me with these puns"),
+        ("allow", "none", "shoot, I forgot the milk"), ("allow", "none", "the stupid printer is broken again"), ("allow", "none", "watch your step, the floor is wet"),
+        ("allow", "none", "I'll beat you at mario kart tonight"), ("allow", "none", "break a leg at the audition!"), ("allow", "none", "nobody wants to go to the meeting lol")]
+PII3 = [("my # is 646-555-0111", "PHONE:646-555-0111"), ("call me at 773 555 0123 after work", "PHONE:773 555 0123"),
+        ("ssn 078 05 1120", "US_SSN:078 05 1120"), ("NI no. AB 12 34 56 C", "UK_NINO:AB 12 34 56 C"),
+        ("I'm at 250 W 57th St now", ""), ("the shop at 14 King Street closed", "ADDRESS:14 King Street"), ("come to 3 Church Lane at 8", "ADDRESS:3 Church Lane"),
+        ("hi Sophie!", "PERSON_NAME:Sophie"), ("did Jack call you?", "PERSON_NAME:Jack"), ("Lucas said no", "PERSON_NAME:Lucas"),
+        ("ping @mia about it", "PERSON_NAME:mia"), ("the jack is in the boot", ""), ("Chloe's birthday is tomorrow", "PERSON_NAME:Chloe"),
+        ("May the force be with you", ""), ("Hope it goes well", ""), ("Will do!", ""), ("Grace period ends friday", "")]
+
 # ---------------------------------------------------------------- spam
 SPAM = [
  # crypto airdrops / giveaways
@@ -366,11 +466,11 @@ def ham_msgs(k, templates, deco=True):
 
 spam = spam_msgs(130)
 ham_spamset = ham_msgs(130, HAM_T + HAM_EXTRA)
-rows = [("spam", s) for s in spam + SPAM2] + [("ham", h) for h in ham_spamset + HAM2[::2]]
+rows = [("spam", s) for s in spam + SPAM2 + SPAM3] + [("ham", h) for h in ham_spamset + HAM2[::2] + HAM3[::2]]
 R.shuffle(rows)
 out("spam_chat.tsv", "LABEL<TAB>TEXT (spam|ham)", rows)
 ordinary = ham_msgs(800, HAM_T + HAM_EXTRA)
-out("ordinary_chat.tsv", "ham<TAB>TEXT", [("ham", h) for h in ordinary + HAM2[1::2]])
+out("ordinary_chat.tsv", "ham<TAB>TEXT", [("ham", h) for h in ordinary + HAM2[1::2] + HAM3[1::2]])
 
 # ---------------------------------------------------------------- sentiment
 POS = ["love this, thank you so much!", "best {food} I've had in ages 😍", "great job on the {thing}, really impressed", "that was amazing, can't wait to go again",
@@ -397,6 +497,7 @@ sent = []
 for lab, pool, k in (("positive", POS, 90), ("negative", NEG, 90), ("neutral", NEU, 90)):
     for s in ham_msgs(k, pool, deco=False):
         sent.append((lab, s))
+sent += SENT3
 sent += [("positive", x) for x in SENT2_POS] + [("negative", x) for x in SENT2_NEG] + [("neutral", x) for x in SENT2_NEU]
 R.shuffle(sent)
 out("sentiment.tsv", "LABEL<TAB>TEXT (positive|negative|neutral)", sent)
@@ -432,6 +533,7 @@ for s in DOX: mod.append(("flag", "doxxing", s))
 for s in ham_msgs(120, ALLOW): mod.append(("allow", "none", s))
 for c_, s in MOD2_FLAG: mod.append(("flag", c_, s))
 for s in MOD2_ALLOW: mod.append(("allow", "none", s))
+mod += MOD3
 R.shuffle(mod)
 out("moderation.tsv", "LABEL<TAB>CATEGORY<TAB>TEXT (flag|allow; harassment|threat|doxxing|none)", mod)
 
@@ -460,4 +562,4 @@ PII = [
  ("email me at sam@example.com", "EMAIL:sam@example.com"), ("card 4111 1111 1111 1111", "CARD:4111 1111 1111 1111"),
  ("IBAN GB82 WEST 1234 5698 7654 32", "IBAN:GB82 WEST 1234 5698 7654 32"), ("server at 192.168.1.20", "IP:192.168.1.20"),
 ]
-out("pii.tsv", "TEXT<TAB>SPANS (TYPE:substring items joined by ' | ')", [(t, s) for t, s in PII + PII2])
+out("pii.tsv", "TEXT<TAB>SPANS (TYPE:substring items joined by ' | ')", [(t, s) for t, s in PII + PII2 + PII3])
