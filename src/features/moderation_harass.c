@@ -191,7 +191,7 @@ static void insults(const struct zt__mod_word *w, size_t n, bool friendly, struc
 static const char *const EXCL_SUBJ[] = {"nobody", "noone", "everyone", "everybody", "we", "no", "people", NULL};
 static const char *const EXCL_VERB[] = {"wants", "likes", "cares", "hates", "invited", "asked", "needs", "loves",
                                         "care", "want", "like", "hate", "one", "misses", "would", "stand", "trusts",
-                                        "respects", "talks", "talk", "texts", "invites", "listens", NULL};
+                                        "respects", "love", "talks", "talk", "texts", "invites", "listens", NULL};
 
 static void exclusion(const struct zt__mod_word *w, size_t n, struct zt__mod_hits *h)
 {
@@ -350,10 +350,15 @@ static void threats(const struct zt__mod_word *w, size_t n, struct zt__mod_hits 
         "better watch yourself",
         "watch yourself",
         "not joking",
+        "@you re going to get hurt",
+        "going to get hurt",
+        "make sure @you never",
+        "never walk again",
+        "if @you keep talking",
     };
     static const double pw[] = {0.8, 0.9, 0.7, 0.8, 0.8, 0.8, 0.75, 0.8, 0.6, 0.6, 0.6, 0.5, 0.5, 0.5, 0.3, 0.3,
                                 0.8, 0.7, 0.75, 0.75, 0.9, 0.8, 0.8, 0.6, 0.85, 0.9, 0.85, 0.85, 0.9, 0.85, 0.85,
-                                0.8, 0.85, 0.85, 0.6, 0.6, 0.75, 0.4, 0.8, 0.55, 0.35};
+                                0.8, 0.85, 0.85, 0.6, 0.6, 0.75, 0.4, 0.8, 0.55, 0.35, 0.85, 0.6, 0.8, 0.8, 0.4};
     for (size_t p = 0; p < sizeof phrases / sizeof phrases[0]; p++)
         for (size_t i = 0; i < n; i++) {
             if (phrase_at(w, n, i, phrases[p])) {

@@ -576,7 +576,7 @@ static const struct {
     {"gutted", -2.2},   {"rubbish", -1.8},  {"shambles", -2.0},  {"woohoo", 2.0},    {"buzzing", 1.8},
     {"stuck", -1.0},    {"cold", -0.6},     {"rude", -2.0},      {"lush", 2.0},      {"sucks", -2.0},
     {"hate", -2.7},     {"useless", -2.0},  {"unreliable", -1.8}, {"late", -0.6},    {"refund", 0},
-    {"star", 1.8},      {"genius", 2.0},    {"legend", 2.0},     {"unbearable", -2.2}, {"slow", -1.0},
+    {"star", 1.8},      {"sweetest", 2.5},  {"regret", -1.8},      {"genius", 2.0},    {"legend", 2.0},     {"unbearable", -2.2}, {"slow", -1.0},
     {"cracked", -1.5},  {"proposed", 1.5},  {"stressed", -1.8},  {"disaster", -2.5},
     {"yay", 2.0},       {"perfect", 2.7},   {"tired", -1.2},     {"lost", -1.3},     {"closing", -0.8},
 };
@@ -671,7 +671,7 @@ static size_t phrase_at(const struct tok *t, size_t n, size_t i, const char *phr
 static const char *const chat_pos_idioms[] = {
     "couldn't be happier", "could not be happier", "can't complain", "cannot complain", "cant complain",
     "can't wait", "cant wait", "cannot wait", "no complaints", "can't thank you enough", "couldn't ask for",
-    "no problems", "no problem", "no issues", "no worries", "not bad", "not too bad", "never disappoints",
+    "no problems", "no issues", "not bad", "not too bad", "never disappoints",
     "can't go wrong", "worth it", "didn't disappoint", "did not disappoint", "can't recommend * enough",
     "crushed it", "killed it", "nailed it", "smashed it", "smashing it", "killing it", "crushing it"};
 static const char *const chat_neg_idioms[] = {
@@ -684,7 +684,8 @@ static const char *const chat_neg_idioms[] = {
     "wiped all my", "not working", "stopped working", "doesn't work", "isn't working"};
 /* phrases without sentiment of their own ("not gonna lie that was bad") */
 static const char *const chat_neutral_idioms[] = {"not gonna lie", "not going to lie", "no lie", "not to lie",
-                                                  "no offense", "no offence", "not gonna lie,", "i'm not gonna lie"};
+                                                  "no offense", "no offence", "i'm not gonna lie", "no worries",
+                                                  "no problem", "sounds good", "all good", "fair enough", "ok cool"};
 static const char *const chat_sarcasm_weak[] = {
     "just great", "just perfect", "just what i needed", "oh great", "oh fantastic", "oh wonderful", "oh perfect",
     "oh joy", "oh good", "love how", "love it when", "how lovely", "great just", "thanks a lot", "so much fun",

@@ -94,7 +94,7 @@ static const char *const G_ROMANCE[] = {"saw your profile", "army doctor", "on m
 static const char *const G_JOB[] = {"part-time", "part time", "work from home", "no experience", "earn $", "earn £", "earn €",
                                     "earn up to", "/day", "daily", "per week", "commission", "liking youtube", "rate products",
                                     "premium tasks", "simple online tasks", "online tasks", "resume was recommended",
-                                    "add me on telegram", "on telegram", "message hr", "reply 1", "we are hiring", "trabajo desde casa", "desde casa", "von zuhause", "nebenjob", "travail à domicile", "lavoro da casa", "trabalho em casa", "passive income", "extra income", "pay you $", "weekly pay", "working from home", "make $", "make £", "get paid to", "earn cash", "a week working", "be your own boss", "lavoro online", "guadagni", "al giorno", "gana", "al día", "pro tag", "par jour", "por dia", "scrivimi", "escríbeme", "daily salary", "minutes a day", "hours a day", "product testing", "paid product", NULL};
+                                    "add me on telegram", "on telegram", "message hr", "reply 1", "we are hiring", "trabajo desde casa", "desde casa", "von zuhause", "nebenjob", "travail à domicile", "lavoro da casa", "trabalho em casa", "passive income", "extra income", "pay you $", "weekly pay", "working from home", "make $", "make £", "get paid to", "earn cash", "a week working", "be your own boss", "lavoro online", "guadagni", "al giorno", "gana", "al día", "pro tag", "par jour", "por dia", "scrivimi", "escríbeme", "daily salary", "minutes a day", "hours a day", "product testing", "paid product", "online assistant*", "/hour", "per hour", "hr department", "/hr", "remote assistant*", NULL};
 static const char *const G_JOB2[] = {"$", "£", "€", "earn", "salary", "commission", "income", "paid", "cash", "usd",
                                      "eur", "gbp", "deposit", "telegram", "whatsapp", "recruiter", "hr", "dm me",
                                      "guadagni", "gana", "verdienen", "gagnez", NULL};
@@ -113,6 +113,11 @@ static const char *const G_BRAND_VOICE[] = {"amazon here", "apple here", "paypal
                                             "wells fargo:", "amazon prime:", "apple id:", "binance support", "binance security",
                                             "microsoft support", "apple support", "metamask support", "coinbase support",
                                             "whatsapp support", "customer support team", NULL};
+static const char *const G_ADVANCE[] = {"business proposal", "lucrative", "next of kin", "beneficiary", "inheritance",
+                                        "kindly", "dear friend", "hello friend", "transfer the funds", "confidential deal",
+                                        "unclaimed funds", NULL};
+static const char *const G_ADVANCE2[] = {"million", "$", "£", "€", "deal", "funds", "whatsapp", "reply", "details", "usd",
+                                         "percent", "%", NULL};
 static const char *const G_INVEST[] = {"guaranteed", "100x", "trading bot", "signal group", "pre-sale", "presale",
                                        "% profit", "returns", "before listing", "double your", "passive income", "forex", "mining pool", "investment platform", "investment opportunity", "turned $", "turned £", "arbitrage", "financial advisor", "win rate", "signals channel", "vip signals", "% daily", "daily returns", "show you how", "get rich", "crypto bot", "% returns", "% weekly", "weekly profit", "guaranteed profit", NULL};
 static const char *const G_INVEST2[] = {"invest", "crypto", "profit", "returns", "buy", "earn", "token", "usdt", "btc", "bitcoin", "eth", "$", "£", "deposit", "withdraw", "signals", "telegram", "%", NULL};
@@ -171,6 +176,7 @@ static const struct rule rules[] = {
     {"lost_phone_money", 2.4, G_NEWNUMBER, G_MONEYASK, 0, 0},
     {"lock_action", 1.0, G_LOCKED, G_LOCK_ACTION, 0, 0},
     {"brand_voice", 0.9, G_BRAND_VOICE, NULL, 0, 0},
+    {"advance_fee", 2.6, G_ADVANCE, G_ADVANCE2, 0.8, 0},
     {"crypto_giveaway", 2.4, G_GIVEAWAY, G_COINS, 0, 0},
     {"romance", 3.2, G_ROMANCE, NULL, 0, 0},
     {"job_task", 3.0, G_JOB, G_JOB2, 0.6, 0},

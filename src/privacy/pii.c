@@ -1077,7 +1077,9 @@ static void scan_address(const char *t, size_t len, struct cands *c)
             while (we < len && is_alpha((unsigned char)t[we])) we++;
             if (we == ws) break;
             bool cap = is_upper((unsigned char)t[ws]);
-            if (words >= 1 && cap && word_in(t + ws, we - ws, street_words)) {
+            /* "1200 Broadway": a street of one word, after a house number of 3+ digits */
+            bool alone = words == 0 && k - s >= 3 && we - ws == 8 && memcmp(t + ws, "Broadway", 8) == 0;
+            if ((words >= 1 || alone) && cap && word_in(t + ws, we - ws, street_words)) {
                 end = we;
                 if (end < len && t[end] == '.') end++;
                 break;

@@ -308,6 +308,43 @@ PII3 = [("my # is 646-555-0111", "PHONE:646-555-0111"), ("call me at 773 555 012
         ("ping @mia about it", "PERSON_NAME:mia"), ("the jack is in the boot", ""), ("Chloe's birthday is tomorrow", "PERSON_NAME:Chloe"),
         ("May the force be with you", ""), ("Hope it goes well", ""), ("Will do!", ""), ("Grace period ends friday", "")]
 
+
+# ---------------------------------------------------------------- batch 4 (hand-written)
+SPAM4 = ["Your account will be terminated in 24 hours unless you verify your identity: secure-verify-id.com",
+         "WIN BIG 🎰 200 free spins + 500% deposit bonus at lucky-casino.bet",
+         "Congratulations! You qualify for a government grant of $9,000. Reply YES to receive it",
+         "Hi there, I'm Linda from the HR department of a big company. We need online assistants, $50/hour",
+         "Important: Your package #US9514961195221 is pending. Confirm delivery preferences: parcel-status.co",
+         "Hello friend, I have a business proposal for you worth $15 million, reply for details",
+         "Act fast! Only 3 spots left for our crypto masterclass, guaranteed to make you rich",
+         "Your PayPal payment of $549.99 to Apple Store is pending. If not you, cancel now: paypal-cancel.support",
+         "📦 Your shipment is waiting for customs clearance, pay 3.20 EUR: customs-clear.top",
+         "hello dear friend, kindly send me your whatsapp number so we can discuss a lucrative deal"]
+HAM4 = ["hey did you get home ok?", "is the 5:30 train still running?", "sounds good 👍", "no worries at all", "thanks so much!",
+        "lol same", "on the bus now", "what are you having for dinner", "my mum made lasagne, come over", "we should book the holiday soon",
+        "can you send me your address for the wedding invite?", "the new iphone is so expensive", "my boss said I can work from home fridays",
+        "I won the office bake off 🏆", "lucky you!", "is the package for me or for you?", "my bank app keeps logging me out",
+        "the delivery guy said he'd come back tomorrow", "how much was the deposit for the flat?", "I'll pay you back on friday, promise"]
+SENT4 = [("neutral", "sounds good"), ("positive", "sounds good, thanks so much!"), ("neutral", "no worries"), ("positive", "thank you!! you're the best"),
+         ("neutral", "can you call me later"), ("negative", "I'm not feeling great today"), ("negative", "the meeting was a complete waste of time"),
+         ("positive", "couldn't have asked for a better day"), ("negative", "I'm so done with this job"), ("neutral", "the shop opens at 9 tomorrow"),
+         ("positive", "wow, thank you, this is perfect"), ("negative", "seriously? again? 😡"), ("neutral", "I'm outside"), ("negative", "that's not okay"),
+         ("positive", "he's the sweetest"), ("negative", "I regret buying this phone")]
+MOD4 = [("flag", "harassment", "you worthless piece of trash"), ("flag", "harassment", "no one will ever love you"),
+        ("flag", "threat", "I'll make sure you never walk again"), ("flag", "threat", "you're going to get hurt if you keep talking"),
+        ("flag", "doxxing", "here's the loser's number 07700 900321, text him 24/7"),
+        ("allow", "none", "you're going to love this"), ("allow", "none", "I'll kill two birds with one stone and do both"),
+        ("allow", "none", "the killer whale show was amazing"), ("allow", "none", "my kids are driving me crazy lol"),
+        ("allow", "none", "I'm going to hit the gym after work"), ("allow", "none", "let's crush this deadline"),
+        ("allow", "none", "that's so stupid it's funny 😂")]
+PII4 = [("my number is 2125550147", ""), ("call +1 (646) 555-0199", "PHONE:+1 (646) 555-0199"), ("phone: 303-555-0144 ext. 12", "PHONE:303-555-0144"),
+        ("SSN 123456789", "US_SSN:123456789"), ("account 123-45-6789-00", ""), ("ni number is QQ123456C", "UK_NINO:QQ123456C"),
+        ("She lives at 77 Queen Street, Edinburgh EH2 4NH", "ADDRESS:77 Queen Street, Edinburgh EH2 4NH"),
+        ("meet me at 1200 Broadway", "ADDRESS:1200 Broadway"), ("flat 2, 45 Victoria Road", "ADDRESS:45 Victoria Road"),
+        ("ask Jennifer and Matthew", "PERSON_NAME:Jennifer | PERSON_NAME:Matthew"), ("Happy birthday Hannah!", "PERSON_NAME:Hannah"),
+        ("Thomas is running late", "PERSON_NAME:Thomas"), ("Are you coming, Ethan?", "PERSON_NAME:Ethan"), ("will you bring the cake?", ""),
+        ("the price of grace", ""), ("Mark my words", "")]
+
 # ---------------------------------------------------------------- spam
 SPAM = [
  # crypto airdrops / giveaways
@@ -466,11 +503,11 @@ def ham_msgs(k, templates, deco=True):
 
 spam = spam_msgs(130)
 ham_spamset = ham_msgs(130, HAM_T + HAM_EXTRA)
-rows = [("spam", s) for s in spam + SPAM2 + SPAM3] + [("ham", h) for h in ham_spamset + HAM2[::2] + HAM3[::2]]
+rows = [("spam", s) for s in spam + SPAM2 + SPAM3 + SPAM4] + [("ham", h) for h in ham_spamset + HAM2[::2] + HAM3[::2] + HAM4[::2]]
 R.shuffle(rows)
 out("spam_chat.tsv", "LABEL<TAB>TEXT (spam|ham)", rows)
 ordinary = ham_msgs(800, HAM_T + HAM_EXTRA)
-out("ordinary_chat.tsv", "ham<TAB>TEXT", [("ham", h) for h in ordinary + HAM2[1::2] + HAM3[1::2]])
+out("ordinary_chat.tsv", "ham<TAB>TEXT", [("ham", h) for h in ordinary + HAM2[1::2] + HAM3[1::2] + HAM4[1::2]])
 
 # ---------------------------------------------------------------- sentiment
 POS = ["love this, thank you so much!", "best {food} I've had in ages 😍", "great job on the {thing}, really impressed", "that was amazing, can't wait to go again",
@@ -497,7 +534,7 @@ sent = []
 for lab, pool, k in (("positive", POS, 90), ("negative", NEG, 90), ("neutral", NEU, 90)):
     for s in ham_msgs(k, pool, deco=False):
         sent.append((lab, s))
-sent += SENT3
+sent += SENT3 + SENT4
 sent += [("positive", x) for x in SENT2_POS] + [("negative", x) for x in SENT2_NEG] + [("neutral", x) for x in SENT2_NEU]
 R.shuffle(sent)
 out("sentiment.tsv", "LABEL<TAB>TEXT (positive|negative|neutral)", sent)
@@ -533,7 +570,7 @@ for s in DOX: mod.append(("flag", "doxxing", s))
 for s in ham_msgs(120, ALLOW): mod.append(("allow", "none", s))
 for c_, s in MOD2_FLAG: mod.append(("flag", c_, s))
 for s in MOD2_ALLOW: mod.append(("allow", "none", s))
-mod += MOD3
+mod += MOD3 + MOD4
 R.shuffle(mod)
 out("moderation.tsv", "LABEL<TAB>CATEGORY<TAB>TEXT (flag|allow; harassment|threat|doxxing|none)", mod)
 
@@ -562,4 +599,4 @@ PII = [
  ("email me at sam@example.com", "EMAIL:sam@example.com"), ("card 4111 1111 1111 1111", "CARD:4111 1111 1111 1111"),
  ("IBAN GB82 WEST 1234 5698 7654 32", "IBAN:GB82 WEST 1234 5698 7654 32"), ("server at 192.168.1.20", "IP:192.168.1.20"),
 ]
-out("pii.tsv", "TEXT<TAB>SPANS (TYPE:substring items joined by ' | ')", [(t, s) for t, s in PII + PII2 + PII3])
+out("pii.tsv", "TEXT<TAB>SPANS (TYPE:substring items joined by ' | ')", [(t, s) for t, s in PII + PII2 + PII3 + PII4])
