@@ -42,8 +42,10 @@
 
 static bool eqw(const struct zt__mod_word *w, const char *s)
 {
-    size_t n = strlen(s);
-    return w->len == n && memcmp(w->p, s, n) == 0;
+    /* byte by byte: most comparisons end at the first byte, and no strlen */
+    for (size_t i = 0; i < w->len; i++)
+        if (s[i] != w->p[i]) return false; /* also stops at the NUL of a shorter s */
+    return s[w->len] == 0;
 }
 
 static bool in(const struct zt__mod_word *w, const char *const *list)
@@ -98,16 +100,18 @@ static bool phrase_at(const struct zt__mod_word *w, size_t n, size_t i, const ch
 {
     const char *p = phrase;
     for (size_t k = i;; k++) {
-        const char *sp = strchr(p, ' ');
-        size_t pl = sp ? (size_t)(sp - p) : strlen(p);
         if (k >= n) return false;
-        if (pl == 4 && memcmp(p, "@you", 4) == 0) {
+        if (p[0] == '@') { /* "@you" */
             if (!in(&w[k], YOU)) return false;
-        } else if (w[k].len != pl || memcmp(w[k].p, p, pl) != 0) {
-            return false;
+            p += 4;
+        } else {
+            size_t q = 0;
+            while (q < w[k].len && p[q] == w[k].p[q]) q++;
+            if (q < w[k].len || (p[q] != ' ' && p[q] != 0)) return false;
+            p += q;
         }
-        if (!sp) return true;
-        p = sp + 1;
+        if (*p == 0) return true;
+        p++; /* the space */
     }
 }
 

@@ -20,6 +20,9 @@
  * and a fee; a seed phrase and a request to hand it over). The weights
  * (logit units) were set on the tuning sets of tests/data/tune/ and are
  * listed in docs/features/spam.md. */
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "spam_internal.h"
@@ -200,9 +203,75 @@ static int word_byte(unsigned char c)
     return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c >= 0x80;
 }
 
+/* Which two- and three-byte beginnings of words the text has: a phrase
+ * whose beginning is not among them cannot occur, so most of the ~700
+ * phrases are dismissed by one bit test. */
+struct starts {
+    uint64_t two[64], three[64]; /* 4096 bits each */
+    uint16_t pos[LOW_MAX / 2];     /* where words start */
+    size_t npos;
+};
+
+static unsigned start_key(const char *p, size_t k)
+{
+    uint32_t v = (uint32_t)(unsigned char)p[0] << 16 | (uint32_t)(unsigned char)p[1] << 8 |
+                 (k > 2 ? (uint32_t)(unsigned char)p[2] : 0u);
+    return (unsigned)((v * 2654435761u) >> 20);
+}
+
+static void starts_of(const char *s, size_t n, struct starts *st)
+{
+    memset(st->two, 0, sizeof st->two);
+    memset(st->three, 0, sizeof st->three);
+    st->npos = 0;
+    for (size_t i = 0; i + 1 < n; i++)
+        if (word_byte((unsigned char)s[i]) && (i == 0 || !word_byte((unsigned char)s[i - 1]))) {
+            if (st->npos < sizeof st->pos / sizeof st->pos[0]) st->pos[st->npos++] = (uint16_t)i;
+            unsigned k = start_key(s + i, 2);
+            st->two[k >> 6] |= 1ull << (k & 63);
+            if (i + 2 < n) {
+                k = start_key(s + i, 3);
+                st->three[k >> 6] |= 1ull << (k & 63);
+            }
+        }
+}
+
 /* Does phrase p occur in s[0..n) at word boundaries? '*' at the end: a
  * prefix; '*' alone between spaces: any one word. */
-static int phrase_in(const char *s, size_t n, const char *p)
+static int phrase_in_scan(const char *s, size_t n, const char *p);
+
+#define NO_KEY 0xFFFFu /* a phrase that the bitmaps cannot dismiss */
+#define KEY3 0x8000u   /* the key is of three bytes */
+
+/* The bitmap key of a phrase (computed once per phrase, see phrase_keys). */
+static uint16_t phrase_key(const char *p)
+{
+    if (!word_byte((unsigned char)p[0]) || !p[1] || p[1] == '*') return NO_KEY;
+    bool three = p[2] && p[2] != '*';
+    return (uint16_t)(start_key(p, three ? 3 : 2) | (three ? KEY3 : 0u));
+}
+
+static int phrase_in_st(const struct starts *st, const char *s, size_t n, const char *p, uint16_t key)
+{
+    if (key == NO_KEY) return phrase_in_scan(s, n, p);
+    unsigned k = key & 4095u;
+    const uint64_t *bits = (key & KEY3) ? st->three : st->two;
+    if (!(bits[k >> 6] & (1ull << (k & 63)))) return 0;
+    size_t pl = strlen(p);
+    if (memchr(p, '*', pl - 1)) return phrase_in_scan(s, n, p); /* "claim * tokens" */
+    int prefix = p[pl - 1] == '*';
+    if (prefix) pl--;
+    /* a phrase that starts with a word byte starts a word: try those places only */
+    for (size_t q = 0; q < st->npos; q++) {
+        size_t i = st->pos[q];
+        if (i + pl > n || s[i] != p[0] || memcmp(s + i, p, pl) != 0) continue;
+        if (!prefix && i + pl < n && word_byte((unsigned char)s[i + pl]) && word_byte((unsigned char)p[pl - 1])) continue;
+        return 1;
+    }
+    return 0;
+}
+
+static int phrase_in_scan(const char *s, size_t n, const char *p)
 {
     size_t pl = strlen(p);
     int prefix = pl && p[pl - 1] == '*';
@@ -228,18 +297,18 @@ static int phrase_in(const char *s, size_t n, const char *p)
     return 0;
 }
 
-static int any_in(const char *s, size_t n, const char *const *list)
+static int any_in(const struct starts *st, const char *s, size_t n, const char *const *list, const uint16_t *keys)
 {
     for (size_t i = 0; list[i]; i++)
-        if (phrase_in(s, n, list[i])) return 1;
+        if (phrase_in_st(st, s, n, list[i], keys[i])) return 1;
     return 0;
 }
 
 /* How many phrases of list occur (at most 3). */
-static int count_in(const char *s, size_t n, const char *const *list)
+static int count_in(const struct starts *st, const char *s, size_t n, const char *const *list, const uint16_t *keys)
 {
     int k = 0;
-    for (size_t i = 0; list[i] && k < 3; i++) k += phrase_in(s, n, list[i]);
+    for (size_t i = 0; list[i] && k < 3; i++) k += phrase_in_st(st, s, n, list[i], keys[i]);
     return k;
 }
 
@@ -341,7 +410,7 @@ static void link_cues(const char *h, size_t n, struct cue_out *o)
     }
     for (size_t i = 0; L_SHORTENER[i]; i++)
         if (strlen(L_SHORTENER[i]) == n && memcmp(L_SHORTENER[i], h, n) == 0) hit(o, "link_shortener", 1.8);
-    if (phrase_in(h, n, "xn--*")) hit(o, "link_punycode", 2.6);
+    if (phrase_in_scan(h, n, "xn--*")) hit(o, "link_punycode", 2.6);
     const char *dot = NULL;
     for (size_t i = n; i-- > 0;)
         if (h[i] == '.') {
@@ -370,7 +439,7 @@ static void link_cues(const char *h, size_t n, struct cue_out *o)
             hit(o, "link_lookalike", 2.8);
             break;
         }
-        if (bl >= 4 && phrase_in(h, n, L_BRANDS[b])) { /* the brand as a label or a hyphenated part */
+        if (bl >= 4 && phrase_in_scan(h, n, L_BRANDS[b])) { /* the brand as a label or a hyphenated part */
             hit(o, "link_lookalike", 2.8);
             break;
         }
@@ -447,8 +516,37 @@ static int scan_links(const char *s, size_t n, struct cue_out *o)
     return links;
 }
 
+/* The keys of every rule's phrases, computed once (pthread_once): reading
+ * ~700 scattered string literals per message cost more than matching. */
+#define N_RULES (sizeof rules / sizeof rules[0])
+#define KEY_POOL 4096
+static uint16_t key_pool[KEY_POOL];
+static const uint16_t *keys_a[N_RULES], *keys_b[N_RULES];
+static pthread_once_t keys_once = PTHREAD_ONCE_INIT;
+
+static const uint16_t *keys_of(const char *const *list, size_t *used)
+{
+    size_t n = 0;
+    while (list[n]) n++;
+    if (*used + n > KEY_POOL) return NULL; /* cannot happen: the lists are fixed (asserted by the tests) */
+    uint16_t *k = key_pool + *used;
+    for (size_t i = 0; i < n; i++) k[i] = phrase_key(list[i]);
+    *used += n;
+    return k;
+}
+
+static void build_keys(void)
+{
+    size_t used = 0;
+    for (size_t r = 0; r < N_RULES; r++) {
+        keys_a[r] = keys_of(rules[r].a, &used);
+        keys_b[r] = rules[r].b ? keys_of(rules[r].b, &used) : NULL;
+    }
+}
+
 double zt__spam_chat_cues(const char *text, size_t len, struct zt__spam_cue *cues, size_t max, size_t *n_cues)
 {
+    pthread_once(&keys_once, build_keys);
     char low[LOW_MAX];
     size_t n = len < LOW_MAX ? len : LOW_MAX;
     for (size_t i = 0; i < n; i++) {
@@ -468,14 +566,17 @@ double zt__spam_chat_cues(const char *text, size_t len, struct zt__spam_cue *cue
     }
     n = w;
     struct cue_out o = {.v = cues, .max = max};
+    struct starts st;
+    starts_of(low, n, &st);
     int links = scan_links(low, n, &o);
     for (size_t r = 0; r < sizeof rules / sizeof rules[0]; r++) {
         const struct rule *ru = &rules[r];
         if ((ru->req & REQ_URL) && !links) continue;
-        int k = count_in(low, n, ru->a);
+        if (!keys_a[r] || (ru->b && !keys_b[r])) continue;
+        int k = count_in(&st, low, n, ru->a, keys_a[r]);
         if (!k) continue;
         /* more phrases of the same scam: more evidence, less each */
-        if (!ru->b || any_in(low, n, ru->b)) hit(&o, ru->name, ru->w + MORE * (k - 1));
+        if (!ru->b || any_in(&st, low, n, ru->b, keys_b[r])) hit(&o, ru->name, ru->w + MORE * (k - 1));
         else if (ru->w_alone > 0) hit(&o, ru->name, ru->w_alone);
     }
     if (n_cues) *n_cues = o.n;

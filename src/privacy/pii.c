@@ -979,7 +979,8 @@ static void scan_nino(const char *t, size_t len, struct cands *c)
         char a = t[s], b = t[s + 1];
         bool upper = is_upper((unsigned char)a) && is_upper((unsigned char)b);
         if (!is_alpha((unsigned char)b)) continue;
-        if (!upper && !context_before(t, s, ctx)) continue;
+        /* cheap first: two letters then a digit or a space and a digit */
+        if (!(is_digit((unsigned char)t[s + 2]) || (t[s + 2] == ' ' && is_digit((unsigned char)t[s + 3])))) continue;
         a = (char)(a & ~0x20);
         b = (char)(b & ~0x20);
         bool qq = a == 'Q' && b == 'Q';
@@ -1006,6 +1007,7 @@ static void scan_nino(const char *t, size_t len, struct cands *c)
         if (suf < 'A' || suf > 'D' || (upper && !is_upper((unsigned char)t[i]))) continue;
         size_t e = i + 1;
         if (e < len && is_word((unsigned char)t[e])) continue;
+        if (!upper && !context_before(t, s, ctx)) continue;
         add(c, ZT_PII_UK_NINO, s, e, qq ? 0.8 : 0.95);
         s = e;
     }
