@@ -40,9 +40,9 @@ mkdir -p "$CACHE" "$ASSETS"
 # fetch NAME: download the source NAME into $CACHE/NAME unless it is there
 # with the pinned hash. Prints the path; returns 1 (with a message) on failure.
 fetch() {
-  local want="$1" line name url sha lic
+  local want="$1" line name url sha _lic
   for line in "${SOURCES[@]}"; do
-    IFS='|' read -r name url sha lic <<<"$line"
+    IFS='|' read -r name url sha _lic <<<"$line"
     name="$(echo "$name" | xargs)"; url="$(echo "$url" | xargs)"; sha="$(echo "$sha" | xargs)"
     [ "$name" = "$want" ] || continue
     local dst="$CACHE/$name"

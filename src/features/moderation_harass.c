@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "moderation_internal.h"
+#include "zentalk/zt_str.h"
 
 #define W_INSULT 0.8
 #define W_INSULT3 0.75
@@ -377,12 +378,12 @@ static void threats(const struct zt__mod_word *w, size_t n, struct zt__mod_hits 
 
 static bool dig(char c)
 {
-    return c >= '0' && c <= '9';
+    return zt_ascii_digit((unsigned char)c);
 }
 
 static bool alpha(char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+    return zt_ascii_alpha((unsigned char)c);
 }
 
 static char low(char c)

@@ -21,8 +21,6 @@ typedef void (*zt__spam_feat_cb)(uint64_t hash, const char *kind, const char *na
  * *n the count. ZT_EPARSE, ZT_ENOMEM. */
 int zt__spam_features(const char *text, size_t len, zt__spam_feat_cb cb, void *ud, size_t *n);
 
-uint64_t zt__spam_fnv1a(const void *p, size_t n);
-
 /* One chat-scam cue found by zt__spam_chat_cues() (spam_chat.c). */
 struct zt__spam_cue {
     const char *name; /* static: "crypto_claim", "link_shortener", ... */

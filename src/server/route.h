@@ -23,7 +23,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "models.h"
+#include "zentalk/zt_infer.h"
 #include "privacy.h"
 #include "zentalk/zt_config.h"
 #include "zentalk/zt_http.h"
@@ -38,7 +38,7 @@ struct zt__route;
 /* cfg, ms, peers and pv must outlive the router. ZT_ECONFIG (a
  * remote_worker or relay that is not a node id; logged), ZT_ENOMEM,
  * ZT_EIO (the HTTP client failed to initialise). */
-ZT_NODISCARD int zt__route_new(const struct zt_config *cfg, struct zt__models *ms, struct zt_peers *peers,
+ZT_NODISCARD int zt__route_new(const struct zt_config *cfg, struct zt_infer *ms, struct zt_peers *peers,
                                struct zt__privacy *pv, struct zt__route **out);
 /* The identity remote jobs are signed with (before the first request;
  * without one remote jobs answer 503). */

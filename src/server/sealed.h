@@ -12,10 +12,10 @@
 
 #include <stdint.h>
 
-#include "models.h"
 #include "zentalk/zt_config.h"
 #include "zentalk/zt_http.h"
 #include "zentalk/zt_identity.h"
+#include "zentalk/zt_infer.h"
 
 struct zt__sealed;
 
@@ -24,7 +24,7 @@ struct zt__sealed;
  * ZT_ENOMEM. */
 #define ZT__SEALED_REPLAY_IDS ((size_t)65536)
 #define ZT__SEALED_DESCRIPTOR_TTL_S 3600
-ZT_NODISCARD int zt__sealed_new(const struct zt_identity *id, struct zt__models *ms,
+ZT_NODISCARD int zt__sealed_new(const struct zt_identity *id, struct zt_infer *ms,
                                 const struct zt_config *cfg, struct zt__sealed **out);
 void zt__sealed_free(struct zt__sealed *sj);
 

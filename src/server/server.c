@@ -38,7 +38,7 @@
 #include "gdpr.h"
 #include "llm.h"
 #include "metrics.h"
-#include "models.h"
+#include "zentalk/zt_infer.h"
 #include "relay.h"
 #include "route.h"
 #include "translate.h"
@@ -127,7 +127,7 @@ struct zt_server {
     atomic_bool draining;
     struct role_state roles[N_ROLES];
     struct zt__metrics metrics;
-    struct zt__models *models;
+    struct zt_infer *models;
     struct zt__attest *attest; /* NULL until zt_server_set_identity() */
     struct zt__sealed *sealed; /* descriptor and sealed jobs; NULL until then too */
     char endpoint[300];          /* the URL served, once listening */
@@ -263,7 +263,7 @@ static void h_metrics(struct zt_server *s, struct zt_http_req *req, json_t *body
                              rss);
     struct zt_runner_stats st;
     size_t n_loaded;
-    zt__models_stats(s->models, &st, &n_loaded);
+    zt_infer_stats(s->models, &st, &n_loaded);
     rc |= zt_buf_appendf(b,
                          "# HELP zentalk_models_loaded Models loaded in memory.\n"
                          "# TYPE zentalk_models_loaded gauge\n"
@@ -348,9 +348,9 @@ static void h_status(struct zt_server *s, struct zt_http_req *req, json_t *body,
     json_t *readiness = roles_json(s, &all_ready);
     /* models load on first use; no network yet, so no peers */
     json_t *configured = json_array(), *loaded = json_array();
-    for (size_t i = 0; i < zt__models_count(s->models) && configured && loaded; i++) {
+    for (size_t i = 0; i < zt_infer_model_count(s->models) && configured && loaded; i++) {
         bool is_loaded;
-        const struct zt_cfg_model *e = zt__models_entry(s->models, i, &is_loaded);
+        const struct zt_cfg_model *e = zt_infer_model(s->models, i, &is_loaded);
         json_array_append_new(configured, json_string(e->id));
         if (is_loaded) json_array_append_new(loaded, json_string(e->id));
     }
@@ -433,11 +433,11 @@ static void h_admin_status(struct zt_server *s, struct zt_http_req *req, json_t 
     (void)req, (void)body;
     struct zt_runner_stats st;
     size_t n_loaded;
-    zt__models_stats(s->models, &st, &n_loaded);
+    zt_infer_stats(s->models, &st, &n_loaded);
     json_t *loaded = json_array();
-    for (size_t i = 0; i < zt__models_count(s->models) && loaded; i++) {
+    for (size_t i = 0; i < zt_infer_model_count(s->models) && loaded; i++) {
         bool is_loaded;
-        const struct zt_cfg_model *e = zt__models_entry(s->models, i, &is_loaded);
+        const struct zt_cfg_model *e = zt_infer_model(s->models, i, &is_loaded);
         if (is_loaded) json_array_append_new(loaded, json_string(e->id));
     }
     const char *secret = s->cfg->encryption.jwt_secret;
@@ -977,7 +977,7 @@ int zt_server_new(const struct zt_config *cfg, const char *node_id, struct zt_se
     }
     zt_buf_deinit(&perr);
     if (zt__lexfeat_new(cfg, &s->lexfeat) != 0) goto fail;
-    if (zt__models_new(cfg, &s->models) != 0) goto fail;
+    if (zt_infer_new(cfg, NULL, &s->models) != 0) goto fail;
     if (zt__feat_spam_new(cfg, &s->feat_spam) != 0) goto fail;
     if (zt_peers_new(&s->peers) != 0) goto fail;
     if (zt_nodeauth_verifier_new(0, &s->nodeauth) != 0) goto fail;
@@ -1231,7 +1231,7 @@ void zt_server_free(struct zt_server *s)
     /* End inference first: every job answers (an error for those cut
      * short), the connections it resumes get a moment to flush, and only
      * then does the HTTP server close what is left. */
-    zt__models_shutdown(s->models);
+    zt_infer_shutdown(s->models);
     zt__relay_shutdown(s->relay, 5000);
     zt__route_shutdown(s->route, 5000);
     for (int i = 0; i < 200 && s->http && zt_http_inflight(s->http) > 0; i++) zt_time_sleep_ms(10);
@@ -1247,8 +1247,8 @@ void zt_server_free(struct zt_server *s)
     zt__tr_free(s->translate); /* after the last request that could use a pipeline */
     zt__attest_free(s->attest);
     zt__sealed_free(s->sealed);
-    zt__feat_conv_free(s->conv); /* after zt__models_shutdown(): no job callback runs any more */
-    zt__models_free(s->models);
+    zt__feat_conv_free(s->conv); /* after zt_infer_shutdown(): no job callback runs any more */
+    zt_infer_free(s->models);
     zt__feat_spam_free(s->feat_spam);
     zt__feat_search_free(s->search);
     zt__ratelimit_free(s->limiter);

@@ -21,6 +21,7 @@
 #include "zentalk/zt_asset.h"
 #include "zentalk/zt_config.h"
 #include "zentalk/zt_pii.h"
+#include "zt_test.h"
 
 struct counts {
     unsigned tp, fp, fn, pos, neg;
@@ -351,5 +352,5 @@ int main(void)
         cmocka_unit_test(test_issue16_types),
         cmocka_unit_test(test_person_names),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return zt_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }
