@@ -10,8 +10,8 @@
  *   sentiment.tsv      LABEL<TAB>TEXT               positive | negative | neutral
  *   moderation.tsv     LABEL<TAB>CATEGORY<TAB>TEXT  flag | allow (CATEGORY is reported per row)
  *   pii.tsv            TEXT<TAB>SPANS               SPANS: TYPE:substring items separated by
- *                                                   '|' or ';' (a new item starts at a known
- *                                                   type name and ':'); empty or "-": none
+ *                                                   '|', ';' or TAB (a new item starts at a
+ *                                                   known type name and ':'); empty or "-": none
  *
  * Features run as the node runs them with the default configuration: spam at
  * features.spam.threshold (0.8), sentiment labels at 0.05 in both modes,
@@ -407,7 +407,7 @@ static size_t parse_spans(const char *text, const char *spans, struct gold *g, s
     size_t n = 0, tl = strlen(text), sl = strlen(spans);
     size_t i = 0, search_from = 0;
     while (i < sl && n < max) {
-        while (i < sl && strchr("|;, ", spans[i])) i++;
+        while (i < sl && strchr("|;, \t", spans[i])) i++;
         size_t c = i;
         while (c < sl && spans[c] != ':') c++;
         if (c >= sl) break;
@@ -415,7 +415,7 @@ static size_t parse_spans(const char *text, const char *spans, struct gold *g, s
         size_t vs = c + 1, ve = vs;
         /* the value runs to the next separator followed by TYPE: */
         for (ve = vs; ve < sl; ve++) {
-            if (!strchr("|;,", spans[ve])) continue;
+            if (!strchr("|;,\t", spans[ve])) continue;
             size_t k = ve + 1;
             while (k < sl && spans[k] == ' ') k++;
             size_t cc = k;
@@ -423,7 +423,7 @@ static size_t parse_spans(const char *text, const char *spans, struct gold *g, s
             if (cc < sl && spans[cc] == ':' && pii_type_of(spans + k, cc - k) >= 0) break;
         }
         size_t e2 = ve;
-        while (e2 > vs && spans[e2 - 1] == ' ') e2--;
+        while (e2 > vs && (spans[e2 - 1] == ' ' || spans[e2 - 1] == '\t')) e2--;
         if (ty >= 0 && e2 > vs) {
             /* locate the value in the text */
             const char *hit = NULL;
