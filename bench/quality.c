@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "zentalk/zt_str.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_asset.h"
 #include "zentalk/zt_langid.h"
@@ -110,12 +111,17 @@ static void load_baseline(const char *path)
     char line[256];
     while (n_base < MAX_FIG && fgets(line, sizeof line, f)) {
         if (line[0] == '#' || line[0] == '\n') continue;
-        char k[96];
+        /* "key value": the key up to the first space, the value after it */
+        line[strcspn(line, "\r\n")] = '\0';
+        char *sp = strchr(line, ' ');
         double v;
-        if (sscanf(line, "%95s %lf", k, &v) == 2) {
-            snprintf(base[n_base].key, sizeof base[n_base].key, "%s", k);
-            base[n_base++].v = v;
-        }
+        if (!sp || (size_t)(sp - line) >= sizeof base[n_base].key) continue;
+        *sp++ = '\0';
+        while (*sp == ' ') sp++;
+        if (zt_str_to_double(sp, &v) != 0) continue;
+        size_t kl = (size_t)(sp - 1 - line);
+        memcpy(base[n_base].key, line, kl + 1); /* checked shorter than the key field above */
+        base[n_base++].v = v;
     }
     fclose(f);
 }
