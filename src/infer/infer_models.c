@@ -12,6 +12,7 @@
 
 #include "infer_int.h"
 #include "zentalk/zt_alloc.h"
+#include "zentalk/zt_assets_dir.h"
 #include "zentalk/zt_gguf.h"
 #include "zentalk/zt_log.h"
 #include "zentalk/zt_model.h"
@@ -164,8 +165,14 @@ bool zt_infer_serves(const struct zt_infer *inf, const char *id)
     return inf && id && id[0] && zt_infer_model_find(inf, id) >= 0;
 }
 
-/* data_dir/path, or data_dir/models/<last segment of url> */
-static int model_file(const struct zt_infer *inf, const struct zt_cfg_model *e, char *out, size_t n)
+/* The file of entry e: an absolute path as it is; a relative one (or
+ * models/<last segment of url>) against the data directory, then against
+ * the read-only assets directory (zt_assets_dir(): the bundled demo model
+ * lives in its models/), so an entry keeps working whatever --data-dir the
+ * node runs with. When neither has it: the data directory's path (where
+ * `zentalk models pull` puts it), and alt (if given) names the assets one. */
+static int model_file(const struct zt_infer *inf, const struct zt_cfg_model *e, char *out, size_t n, char *alt,
+                      size_t alt_n)
 {
     const char *p = e->path;
     char tmp[512];
@@ -174,8 +181,20 @@ static int model_file(const struct zt_infer *inf, const struct zt_cfg_model *e, 
         snprintf(tmp, sizeof tmp, "models/%s", slash ? slash + 1 : e->url);
         p = tmp;
     }
+    if (alt && alt_n) alt[0] = '\0';
     int w = p[0] == '/' ? snprintf(out, n, "%s", p) : snprintf(out, n, "%s/%s", inf->data_dir, p);
-    return (w < 0 || (size_t)w >= n) ? ZT_ETOOBIG : 0;
+    if (w < 0 || (size_t)w >= n) return ZT_ETOOBIG;
+    if (p[0] == '/' || access(out, F_OK) == 0) return 0;
+    char a[1024];
+    w = snprintf(a, sizeof a, "%s/%s", zt_assets_dir(), p);
+    if (w < 0 || (size_t)w >= sizeof a) return 0;
+    if (access(a, F_OK) == 0) {
+        if ((size_t)w >= n) return ZT_ETOOBIG;
+        memcpy(out, a, (size_t)w + 1);
+    } else if (alt && alt_n) {
+        snprintf(alt, alt_n, "%s", a);
+    }
+    return 0;
 }
 
 /* Evict idle models, least recently used first, until `need` more bytes fit
@@ -255,13 +274,15 @@ int zt__infer_acquire(struct zt_infer *inf, const char *id, struct zt_runner **o
     struct zt_runner *r = NULL;
     struct zt_buf why;
     zt_buf_init(&why, 1024);
-    int rc = model_file(inf, e, path, sizeof path);
+    char alt[1024];
+    int rc = model_file(inf, e, path, sizeof path, alt, sizeof alt);
     if (!rc && access(path, R_OK) != 0) {
         if (e->url[0])
             zt_ignore(zt_buf_appendf(&why, "model '%s' is not downloaded yet: run `zentalk models pull %s%s%s`", e->id,
                                      e->url, e->sha256[0] ? " --sha256 " : "", e->sha256));
         else
-            zt_ignore(zt_buf_appendf(&why, "model '%s': file %s not found", e->id, path));
+            zt_ignore(zt_buf_appendf(&why, "model '%s': file %s not found%s%s%s", e->id, path, alt[0] ? " (nor " : "",
+                                     alt, alt[0] ? ")" : ""));
         rc = ZT_ENOTFOUND;
     }
     uint64_t t0 = zt_time_mono_ns();
@@ -347,7 +368,7 @@ const struct zt_cfg_model *zt_infer_model(const struct zt_infer *inf, size_t i, 
 
 int zt_infer_model_file(const struct zt_infer *inf, size_t i, char *out, size_t n)
 {
-    return model_file(inf, &inf->models[i], out, n);
+    return model_file(inf, &inf->models[i], out, n, NULL, 0);
 }
 
 void zt_infer_stats(struct zt_infer *inf, struct zt_runner_stats *out, size_t *n_loaded)
