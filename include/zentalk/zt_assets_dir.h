@@ -27,6 +27,12 @@ const char *zt_assets_dir(void);
 /* The directories searched, "A, B, C", for messages (a static string). */
 const char *zt_assets_searched(void);
 
+/* For a binary inside the build tree, the source tree's tests/models (the
+ * committed demo model: a model path found nowhere else falls back to its
+ * last segment there, so a fresh clone chats before `make data`); NULL for
+ * an installed binary. */
+const char *zt_assets_source_models_dir(void);
+
 /* The resolution itself, for tests: env is $ZENTALK_ASSETS_DIR (NULL: unset),
  * exe the binary's path (NULL: unknown), xdg $XDG_DATA_HOME, home $HOME.
  * Writes the directory into out and the candidates into searched. */

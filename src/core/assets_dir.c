@@ -23,6 +23,12 @@ static bool is_dir(const char *p)
     return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+static bool in_build_tree(const char *exe)
+{
+    size_t bl = strlen(ZT_BUILD_DIR);
+    return bl && ZT_SOURCE_DIR[0] && strncmp(exe, ZT_BUILD_DIR, bl) == 0 && exe[bl] == '/';
+}
+
 /* dst = the formatted string; false when it does not fit */
 static bool put(char *dst, size_t n, const char *a, const char *b)
 {
@@ -35,9 +41,7 @@ static bool put(char *dst, size_t n, const char *a, const char *b)
 static bool beside_binary(const char *exe, char *out, size_t n)
 {
     if (!exe || !exe[0]) return false;
-    size_t bl = strlen(ZT_BUILD_DIR);
-    if (bl && ZT_SOURCE_DIR[0] && strncmp(exe, ZT_BUILD_DIR, bl) == 0 && exe[bl] == '/')
-        return put(out, n, ZT_SOURCE_DIR, "/data/assets");
+    if (in_build_tree(exe)) return put(out, n, ZT_SOURCE_DIR, "/data/assets");
     char dir[PATH_MAX];
     if (!put(dir, sizeof dir, exe, "")) return false;
     char *slash = strrchr(dir, '/');
@@ -69,6 +73,7 @@ int zt_assets_dir_resolve(const char *env, const char *exe, const char *xdg, con
 }
 
 static char g_dir[PATH_MAX];
+static char g_src_models[PATH_MAX];
 static char g_searched[3 * PATH_MAX];
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 
@@ -82,6 +87,14 @@ static void resolve_once(void)
         snprintf(g_dir, sizeof g_dir, "%s", "assets");
         snprintf(g_searched, sizeof g_searched, "%s", "assets");
     }
+    if (in_build_tree(exe) && !put(g_src_models, sizeof g_src_models, ZT_SOURCE_DIR, "/tests/models"))
+        g_src_models[0] = '\0';
+}
+
+const char *zt_assets_source_models_dir(void)
+{
+    pthread_once(&g_once, resolve_once);
+    return g_src_models[0] ? g_src_models : NULL;
 }
 
 const char *zt_assets_dir(void)

@@ -12,7 +12,6 @@
 
 #include "infer_int.h"
 #include "zentalk/zt_alloc.h"
-#include "zentalk/zt_assets_dir.h"
 #include "zentalk/zt_gguf.h"
 #include "zentalk/zt_log.h"
 #include "zentalk/zt_model.h"
@@ -165,36 +164,12 @@ bool zt_infer_serves(const struct zt_infer *inf, const char *id)
     return inf && id && id[0] && zt_infer_model_find(inf, id) >= 0;
 }
 
-/* The file of entry e: an absolute path as it is; a relative one (or
- * models/<last segment of url>) against the data directory, then against
- * the read-only assets directory (zt_assets_dir(): the bundled demo model
- * lives in its models/), so an entry keeps working whatever --data-dir the
- * node runs with. When neither has it: the data directory's path (where
- * `zentalk models pull` puts it), and alt (if given) names the assets one. */
+/* The file of entry e (zt_config_model_file(): the data directory, then
+ * the assets directory). */
 static int model_file(const struct zt_infer *inf, const struct zt_cfg_model *e, char *out, size_t n, char *alt,
                       size_t alt_n)
 {
-    const char *p = e->path;
-    char tmp[512];
-    if (!p[0]) {
-        const char *slash = strrchr(e->url, '/');
-        snprintf(tmp, sizeof tmp, "models/%s", slash ? slash + 1 : e->url);
-        p = tmp;
-    }
-    if (alt && alt_n) alt[0] = '\0';
-    int w = p[0] == '/' ? snprintf(out, n, "%s", p) : snprintf(out, n, "%s/%s", inf->data_dir, p);
-    if (w < 0 || (size_t)w >= n) return ZT_ETOOBIG;
-    if (p[0] == '/' || access(out, F_OK) == 0) return 0;
-    char a[1024];
-    w = snprintf(a, sizeof a, "%s/%s", zt_assets_dir(), p);
-    if (w < 0 || (size_t)w >= sizeof a) return 0;
-    if (access(a, F_OK) == 0) {
-        if ((size_t)w >= n) return ZT_ETOOBIG;
-        memcpy(out, a, (size_t)w + 1);
-    } else if (alt && alt_n) {
-        snprintf(alt, alt_n, "%s", a);
-    }
-    return 0;
+    return zt_config_model_file(inf->data_dir, e, out, n, alt, alt_n);
 }
 
 /* Evict idle models, least recently used first, until `need` more bytes fit

@@ -153,6 +153,18 @@ static int load_config(const struct opts *o, struct zt_config *cfg)
     return rc;
 }
 
+/* --check-config also looks at the model files (missing: error; not a
+ * GGUF: warning), which a starting node leaves to the first request. */
+static int check_model_files(const struct zt_config *cfg)
+{
+    struct zt_buf errs;
+    zt_buf_init(&errs, 1u << 20);
+    int rc = zt_config_check_model_files(cfg, &errs);
+    if (errs.len) fputs(zt_buf_str(&errs), stderr);
+    zt_buf_deinit(&errs);
+    return rc;
+}
+
 static const char *const role_names[] = {"gateway", "orchestrator", "worker"};
 
 static void roles_string(unsigned mask, char *out, size_t n)
@@ -408,6 +420,7 @@ int main(int argc, char **argv)
     memset(&cfg, 0, sizeof cfg);
     int rc = load_config(&o, &cfg);
     if (o.check_config) {
+        if (rc == 0) rc = check_model_files(&cfg);
         if (rc == 0) printf("configuration OK%s%s\n", o.config_dir ? ": " : " (embedded defaults)",
                             o.config_dir ? o.config_dir : "");
         zt_config_deinit(&cfg);

@@ -142,6 +142,68 @@ static void test_missing_assets_named(void **state)
     stop(&n);
 }
 
+/* --check-config looks at the model files: a missing one fails, a file
+ * that is not a GGUF is a warning; the repository's config/ passes. */
+static void test_check_config_model_files(void **state)
+{
+    (void)state;
+    if (!cfg_dir[0]) {
+        zt_skip("ZT_SOURCE_DIR (set by ctest) is unset");
+        return;
+    }
+    struct zt_buf out;
+    zt_buf_init(&out, 1u << 20);
+    const char *const ok_args[] = {"--config", cfg_dir, "--check-config", NULL};
+    const char *const no_env[] = {"ZENTALK_ASSETS_DIR", NULL};
+    int st = run_prog(node_bin, ok_args, no_env, NULL, &out, RUN_MERGE_STDERR);
+    if (st != 0) fprintf(stderr, "%s\n", zt_buf_str(&out));
+    assert_int_equal(st, 0);
+
+    char dir[256], data[300];
+    tmp_dir(dir, sizeof dir, "ccm");
+    snprintf(data, sizeof data, "%s/data", dir);
+    put_file(dir, "models.yaml", "models:\n  - id: gone\n    path: models/nowhere.gguf\n");
+    const char *const bad_args[] = {"--config", dir, "--data-dir", data, "--check-config", NULL};
+    zt_buf_reset(&out);
+    assert_int_equal(run_prog(node_bin, bad_args, NULL, NULL, &out, RUN_MERGE_STDERR), 1);
+    assert_non_null(strstr(zt_buf_str(&out), "model 'gone': file "));
+    assert_non_null(strstr(zt_buf_str(&out), "nowhere.gguf not found"));
+
+    char cmd[1024], sh[64];
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s/models' && echo 'not a model' > '%s/models/text.gguf'", data, data);
+    assert_int_equal(run_shell(cmd, sh, sizeof sh), 0);
+    put_file(dir, "models.yaml", "models:\n  - id: text\n    path: models/text.gguf\n");
+    zt_buf_reset(&out);
+    assert_int_equal(run_prog(node_bin, bad_args, NULL, NULL, &out, RUN_MERGE_STDERR), 0);
+    assert_non_null(strstr(zt_buf_str(&out), "warning: models.yaml: model 'text'"));
+    assert_non_null(strstr(zt_buf_str(&out), "not a GGUF"));
+    zt_buf_deinit(&out);
+    rm_rf(dir);
+}
+
+/* JSON reals in the shortest form that reads back (0.8, not
+ * 0.80000000000000004): no 16-digit fractions in an answer with scores. */
+static void test_json_reals_shortest(void **state)
+{
+    (void)state;
+    struct node n;
+    node_spawn(&n, NULL, NULL, true, NULL);
+    struct resp r;
+    http(n.port, "POST", "/v1/features/intents", "application/json",
+         "{\"text\":\"can we meet tomorrow at 5pm? please send the report\"}", &r);
+    assert_int_equal(r.status, 200);
+    const char *b = zt_buf_str(&r.body);
+    assert_non_null(strstr(b, "confidence"));
+    for (const char *p = b; *p; p++) {
+        if (*p != '.') continue;
+        size_t digits = strspn(p + 1, "0123456789");
+        if (digits >= 15) fprintf(stderr, "long real in: %s\n", b);
+        assert_true(digits < 15);
+    }
+    resp_free(&r);
+    stop(&n);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 3) {
@@ -159,6 +221,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_demo_model_any_data_dir),
         cmocka_unit_test(test_build_tree_assets),
         cmocka_unit_test(test_missing_assets_named),
+        cmocka_unit_test(test_check_config_model_files),
+        cmocka_unit_test(test_json_reals_shortest),
     };
     int failed = cmocka_run_group_tests_name("first_run", tests, NULL, NULL);
     curl_global_cleanup();
