@@ -319,6 +319,11 @@ enum zt_config_doc_format {
 };
 ZT_NODISCARD int zt_config_describe(enum zt_config_doc_format fmt, struct zt_buf *out);
 
+/* The configuration directory when none is given (--config): $ZENTALK_CONFIG,
+ * else $ZENTALK_CONFIG_DIR, else NULL (the compiled-in defaults). The node
+ * and the CLI both use it. */
+const char *zt_config_default_dir(void);
+
 /* The file of model entry e: an absolute path as it is; a relative one (or
  * models/<last segment of url> when path is empty) against data_dir, then
  * against the read-only assets directory (zt_assets_dir(): the bundled

@@ -121,7 +121,10 @@ static int open_model(const struct run_opts *o, struct model *md)
         zt_buf_init(&errs, 1 << 16);
         rc = zt_config_init_defaults(&md->cfg);
         md->have_cfg = rc == 0;
-        const char *dir = o->config_dir ? o->config_dir : (access("config", R_OK) == 0 ? "config" : NULL);
+        /* the node's configuration, found as the node finds it (--config,
+         * $ZENTALK_CONFIG, $ZENTALK_CONFIG_DIR), else ./config (make run's) */
+        const char *dir = o->config_dir ? o->config_dir : zt_config_default_dir();
+        if (!dir && access("config", R_OK) == 0) dir = "config";
         if (!rc && dir) rc = zt_config_load_dir(&md->cfg, dir, &errs);
         if (!rc) rc = zt_config_apply_env(&md->cfg, environ, &errs);
         if (!rc && o->data_dir) rc = zt_config_set(&md->cfg, "node.data_dir", o->data_dir, "--data-dir", &errs);
@@ -154,7 +157,11 @@ static int open_model(const struct run_opts *o, struct model *md)
     rc = zt_infer_load(md->inf, md->id, &err);
     if (tty && last_pct >= 0) fprintf(stderr, "\r%60s\r", "");
     if (rc) {
-        fprintf(stderr, "zentalk: %s: %s\n", path, err.message[0] ? err.message : zt_strerror(rc));
+        /* the loader's message names the file already: say it once */
+        if (err.message[0] && strstr(err.message, path))
+            fprintf(stderr, "zentalk: %s\n", err.message);
+        else
+            fprintf(stderr, "zentalk: %s: %s\n", path, err.message[0] ? err.message : zt_strerror(rc));
         goto fail;
     }
     if (o->stats)
@@ -301,7 +308,13 @@ int zt__cli_chat(int argc, char **argv)
     struct model md;
     int ret = open_model(&o, &md);
     if (ret) return ret;
-    signal(SIGINT, on_sigint);
+    /* Ctrl-C during an answer stops that answer (the stop check reads the
+     * flag); at the prompt it quits. No SA_RESTART: getline() returns. */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
 
     /* the conversation, kept as owned strings */
     size_t n_msgs = 0, cap_msgs = 64;
@@ -363,6 +376,9 @@ int zt__cli_chat(int argc, char **argv)
         struct zt_infer_result res;
         int rc = zt_infer_run(job, on_text, should_stop, &reply, &res);
         if (rc == ZT_ECLOSED && interrupted) rc = 0;
+        bool stopped = interrupted != 0;
+        interrupted = 0; /* this answer stopped; the chat goes on */
+        if (stopped) fputs(" [stopped]", stdout);
         fputc('\n', stdout);
         fflush(stdout);
         double gen_s = (double)(res.total_ns - res.first_event_ns) / 1e9;
@@ -375,7 +391,6 @@ int zt__cli_chat(int argc, char **argv)
         owned[n_msgs] = zt_strndup(reply.data ? reply.data : "", reply.len);
         msgs[n_msgs] = (struct zt_chat_msg){"assistant", owned[n_msgs]};
         n_msgs++;
-        if (interrupted) break;
     }
     ret = interrupted ? 130 : 0;
 out:

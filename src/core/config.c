@@ -602,6 +602,7 @@ static const char *const file_kinds[] = {
 static const char *const env_reserved[] = {
     "ZENTALK_URL",        /* the zentalk CLI's node address */
     "ZENTALK_TOKEN",      /* the zentalk CLI's bearer token */
+    "ZENTALK_CONFIG",     /* the configuration directory when --config is not given */
     "ZENTALK_CONFIG_DIR", /* where scripts/deployments keep --config */
     "ZENTALK_ASSETS_DIR", /* where the feature assets are (zt_asset.h) */
     NULL,
@@ -2558,6 +2559,14 @@ int zt_config_validate(struct zt_config *cfg, struct zt_buf *errs)
     return finish(0, &rep);
 }
 
+const char *zt_config_default_dir(void)
+{
+    const char *d = getenv("ZENTALK_CONFIG");
+    if (d && d[0]) return d;
+    d = getenv("ZENTALK_CONFIG_DIR");
+    return d && d[0] ? d : NULL;
+}
+
 /* ---------------------------------------------------------------------------
  * Model files (the node's resolution, and --check-config's look at them)
  * ------------------------------------------------------------------------- */
@@ -2574,9 +2583,11 @@ int zt_config_model_file(const char *data_dir, const struct zt_cfg_model *e, cha
         p = tmp;
     }
     if (alt && alt_n) alt[0] = '\0';
-    int w = p[0] == '/' ? snprintf(out, n, "%s", p) : snprintf(out, n, "%s/%s", data_dir ? data_dir : "data", p);
+    /* "." (a file named on the command line): the path as given */
+    bool as_is = p[0] == '/' || (data_dir && strcmp(data_dir, ".") == 0);
+    int w = as_is ? snprintf(out, n, "%s", p) : snprintf(out, n, "%s/%s", data_dir ? data_dir : "data", p);
     if (w < 0 || (size_t)w >= n) return ZT_ETOOBIG;
-    if (p[0] == '/' || access(out, F_OK) == 0) return 0;
+    if (as_is || access(out, F_OK) == 0) return 0;
     char a[4096];
     w = snprintf(a, sizeof a, "%s/%s", zt_assets_dir(), p);
     if (w < 0 || (size_t)w >= sizeof a) return 0;

@@ -38,10 +38,12 @@ static void usage(FILE *out)
             "\n"
             "Options:\n"
             "  -c, --config DIR      read the YAML files of DIR (config.yaml, models.yaml, ...);\n"
-            "                        without it the embedded defaults are used\n"
+            "                        default $ZENTALK_CONFIG (or $ZENTALK_CONFIG_DIR), else the\n"
+            "                        embedded defaults\n"
             "  -l, --listen HOST:PORT  listen address (overrides server.listen; port 0 = any)\n"
             "  -d, --data-dir DIR    data directory (overrides node.data_dir)\n"
-            "      --check-config    validate the configuration, print problems, exit 0/1\n"
+            "      --check-config    validate the configuration and the model files, print\n"
+            "                        problems, exit 0/1\n"
             "      --dump-config     print the effective configuration as YAML and exit\n"
             "  -h, --help            show this help and exit\n"
             "  -V, --version         show the version and exit\n"
@@ -413,6 +415,7 @@ int main(int argc, char **argv)
     struct opts o = {0};
     int prc = parse_args(argc, argv, &o);
     if (prc) return prc;
+    if (!o.config_dir) o.config_dir = zt_config_default_dir(); /* $ZENTALK_CONFIG, as the CLI */
     /* jansson allocates through our wrappers so leaks there are counted too */
     json_set_alloc_funcs(zt_malloc, zt_free);
 
