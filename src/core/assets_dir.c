@@ -25,8 +25,8 @@ static bool is_dir(const char *p)
 
 static bool in_build_tree(const char *exe)
 {
-    size_t bl = strlen(ZT_BUILD_DIR);
-    return bl && ZT_SOURCE_DIR[0] && strncmp(exe, ZT_BUILD_DIR, bl) == 0 && exe[bl] == '/';
+    size_t bl = strlen(ZT_BUILD_DIR), sl = strlen(ZT_SOURCE_DIR);
+    return bl > 0 && sl > 0 && strncmp(exe, ZT_BUILD_DIR, bl) == 0 && exe[bl] == '/';
 }
 
 /* dst = the formatted string; false when it does not fit */

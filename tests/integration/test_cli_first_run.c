@@ -209,6 +209,54 @@ static void test_bash_completion(void **state)
     zt_buf_deinit(&comp);
 }
 
+/* Every command answers --help on stdout with status 0, and `run --json`
+ * prints one object a script can read. */
+static void test_help_and_json(void **state)
+{
+    (void)state;
+    struct zt_buf comp, out;
+    zt_buf_init(&comp, 1u << 16);
+    zt_buf_init(&out, 1u << 16);
+    const char *const cargs[] = {"completion", "bash", NULL};
+    assert_int_equal(run_prog(cli, cargs, NULL, NULL, &comp, 0), 0);
+    const char *wl = strstr(zt_buf_str(&comp), "compgen -W \"status");
+    assert_non_null(wl);
+    wl += strlen("compgen -W \"");
+    size_t checked = 0;
+    while (*wl && *wl != '"') {
+        size_t k = strcspn(wl, " \"");
+        char w[64];
+        assert_true(k > 0 && k < sizeof w);
+        memcpy(w, wl, k);
+        w[k] = '\0';
+        const char *const args[] = {w, "--help", NULL};
+        zt_buf_reset(&out);
+        int st = run_prog(cli, args, NULL, NULL, &out, 0);
+        if (st != 0 || out.len == 0) fprintf(stderr, "zentalk %s --help: status %d, %zu bytes\n", w, st, out.len);
+        assert_int_equal(st, 0);
+        assert_true(out.len > 0);
+        checked++;
+        wl += k;
+        if (*wl == ' ') wl++;
+    }
+    assert_true(checked >= 20);
+    if (model_path[0]) {
+        const char *const args[] = {"run", model_path, "Once upon", "-n", "4", "--temp", "0", "--json", NULL};
+        zt_buf_reset(&out);
+        assert_int_equal(run_prog(cli, args, NULL, NULL, &out, 0), 0);
+        json_t *j = json_loads(zt_buf_str(&out), 0, NULL);
+        assert_true(json_is_object(j));
+        assert_true(json_is_string(json_object_get(j, "text")));
+        assert_int_equal(json_integer_value(json_object_get(j, "completion_tokens")), 4);
+        assert_string_equal(json_string_value(json_object_get(j, "finish_reason")), "length");
+        json_decref(j);
+    } else {
+        zt_skip_part("tests/models/stories260K.gguf missing: run --json not checked");
+    }
+    zt_buf_deinit(&comp);
+    zt_buf_deinit(&out);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 3) {
@@ -233,6 +281,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_error_names_path_once),
         cmocka_unit_test(test_chat_ctrl_c),
         cmocka_unit_test(test_bash_completion),
+        cmocka_unit_test(test_help_and_json),
     };
     int failed = cmocka_run_group_tests_name("cli_first_run", tests, NULL, NULL);
     curl_global_cleanup();
