@@ -5,11 +5,11 @@ _zentalk() {
     case "${COMP_WORDS[i]}" in -u|--url) ((i++)) ;; -*) ;; *) w="${COMP_WORDS[i]}"; break ;; esac
   done
   if [ -z "$w" ]; then
-    case "$cur" in -*) COMPREPLY=($(compgen -W "--url --help --version" -- "$cur")) ;;
-    *) COMPREPLY=($(compgen -W "status models run chat keygen id attest spam entities train peers translate pii privacy audit job search categorize replies summarize sentiment moderate language intents completion" -- "$cur")) ;; esac
+    case "$cur" in -*) mapfile -t COMPREPLY < <(compgen -W "--url --help --version" -- "$cur") ;;
+    *) mapfile -t COMPREPLY < <(compgen -W "status models run chat keygen id attest spam entities train peers translate pii privacy audit job search categorize replies summarize sentiment moderate language intents completion" -- "$cur") ;; esac
     return
   fi
-  case "$cur" in -*) COMPREPLY=($(compgen -W "--help --json --url" -- "$cur")) ;;
-  *) COMPREPLY=($(compgen -f -- "$cur")) ;; esac
+  case "$cur" in -*) mapfile -t COMPREPLY < <(compgen -W "--help --json --url" -- "$cur") ;;
+  *) mapfile -t COMPREPLY < <(compgen -f -- "$cur") ;; esac
 }
 complete -F _zentalk zentalk

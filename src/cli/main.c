@@ -72,15 +72,15 @@ static int cmd_completion(int argc, char **argv)
           "    case \"${COMP_WORDS[i]}\" in -u|--url) ((i++)) ;; -*) ;; *) w=\"${COMP_WORDS[i]}\"; break ;; esac\n"
           "  done\n"
           "  if [ -z \"$w\" ]; then\n"
-          "    case \"$cur\" in -*) COMPREPLY=($(compgen -W \"--url --help --version\" -- \"$cur\")) ;;\n"
-          "    *) COMPREPLY=($(compgen -W \"",
+          "    case \"$cur\" in -*) mapfile -t COMPREPLY < <(compgen -W \"--url --help --version\" -- \"$cur\") ;;\n"
+          "    *) mapfile -t COMPREPLY < <(compgen -W \"",
           stdout);
     for (size_t i = 0; commands[i]; i++) printf("%s%s", i ? " " : "", commands[i]);
-    fputs("\" -- \"$cur\")) ;; esac\n"
+    fputs("\" -- \"$cur\") ;; esac\n"
           "    return\n"
           "  fi\n"
-          "  case \"$cur\" in -*) COMPREPLY=($(compgen -W \"--help --json --url\" -- \"$cur\")) ;;\n"
-          "  *) COMPREPLY=($(compgen -f -- \"$cur\")) ;; esac\n"
+          "  case \"$cur\" in -*) mapfile -t COMPREPLY < <(compgen -W \"--help --json --url\" -- \"$cur\") ;;\n"
+          "  *) mapfile -t COMPREPLY < <(compgen -f -- \"$cur\") ;; esac\n"
           "}\n"
           "complete -F _zentalk zentalk\n",
           stdout);

@@ -202,6 +202,11 @@ static void test_bash_completion(void **state)
             fprintf(stderr, "scripts/completion/zentalk.bash is stale: regenerate it with `zentalk completion bash`\n");
         assert_string_equal(zt_buf_str(&file), zt_buf_str(&comp));
         zt_buf_deinit(&file);
+        /* and it is shellcheck-clean where Debian's shellcheck is installed */
+        const char *const sargs[] = {"-s", "bash", p, NULL};
+        int st = run_prog("shellcheck", sargs, NULL, NULL, NULL, 0);
+        if (st == 127) zt_skip_part("shellcheck is not installed: the completion script was not linted");
+        else assert_int_equal(st, 0);
     } else {
         zt_skip_part("ZT_SOURCE_DIR unset: the committed script was not compared");
     }
