@@ -8,7 +8,13 @@
  * their order in the bank, the conversation's register (casual / formal)
  * and, when a sentiment hook is set, the conversation's sentiment; the three
  * chosen have three different meanings (yes / no / maybe, accept / decline /
- * ask for details...) and are never duplicates. When a moderation hook is
+ * ask for details...) and are never duplicates. Replies fit the mood of
+ * what was said: bad news and grief (intents bad_news, grief) get sympathy
+ * and are never answered with a positive-toned (cheerful or curious)
+ * candidate; with a sentiment hook, a candidate whose own sentiment clashes
+ * with the answered message's (the message at |s| >= 0.5, the reply at
+ * >= 0.3 of the opposite sign) is never offered (apologies excepted: a
+ * reassuring reply is the fitting one). When a moderation hook is
  * set every suggestion passes it (flagged ones are skipped); without one the
  * result says so (moderated = false). Deterministic.
  *
