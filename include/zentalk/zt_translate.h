@@ -94,8 +94,10 @@ ZT_NODISCARD int zt_translate_rules_apply(const struct zt_translate_rules *rs, b
 /* Append a translation text[0..len) into target3 to out, tidied: runs of
  * spaces made one (unless the source src[0..src_len) has a double space),
  * no space before , . ; : ! ? ) % or after ( ¿ ¡ where the source has none
- * (French keeps its space before ; : ! ?), and for Spanish the opening ¿ / ¡
- * of a sentence that ends in ? / ! (unless the source uses them). */
+ * (French keeps its space before ; : ! ?), a mark * # @ left at the start of
+ * a word dropped when the source has no such character (eng-hbs escapes
+ * them), and for Spanish the opening ¿ / ¡ of a sentence that ends in ? / !
+ * (unless the source uses them). */
 ZT_NODISCARD int zt_translate_tidy(const char *src, size_t src_len, const char *target3, const char *text,
                                    size_t len, struct zt_buf *out);
 

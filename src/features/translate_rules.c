@@ -267,6 +267,11 @@ int zt_translate_tidy(const char *src, size_t src_len, const char *target3, cons
     size_t sent = start; /* where the current sentence starts in out */
     for (size_t i = 0; i < len && !rc; i++) {
         char c = text[i];
+        /* an unknown-word mark some pairs' generators escape ("\\@the"),
+         * so that it outlives the decoder, when the source has no such character */
+        if ((c == '@' || c == '#' || c == '*') && (i == 0 || text[i - 1] == ' ') && i + 1 < len &&
+            alnum((unsigned char)text[i + 1]) && !memchr(src, c, src_len))
+            continue;
         if (c == ' ') {
             size_t j = i;
             while (j < len && text[j] == ' ') j++;

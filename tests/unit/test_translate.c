@@ -392,6 +392,8 @@ static void test_rules_and_tidy(void **state)
     tidy("Really?", "fra", "Vraiment ?", "Vraiment ?");   /* French typography */
     tidy("a, b", "cat", "a , b  c", "a, b c");
     tidy("", "spa", "", "");
+    tidy("pick the kid", "hbs", "#Free @pick djete", "Free pick djete"); /* marks the decoder could not see */
+    tidy("mail @bob, 5 * 3", "eng", "mail @bob, 5 * 3", "mail @bob, 5 * 3");
 
     expect_rules_error("pre eng | a\n", "expected");
     expect_rules_error("mid eng | a | b\n", "pre or post");
