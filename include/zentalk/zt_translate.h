@@ -101,6 +101,21 @@ ZT_NODISCARD int zt_translate_rules_apply(const struct zt_translate_rules *rs, b
 ZT_NODISCARD int zt_translate_tidy(const char *src, size_t src_len, const char *target3, const char *text,
                                    size_t len, struct zt_buf *out);
 
+/* ---- the generative path (features.translate.model) ------------------- */
+
+/* English name of a 639-3 code ("spa" -> "Spanish"); the code itself when
+ * unknown. */
+const char *zt_translate_lang_name(const char *code3);
+/* The chat prompt asking a model to translate text[0..len) from source3 to
+ * target3: the instructions appended to sys, the text to user. */
+ZT_NODISCARD int zt_translate_llm_prompt(const char *source3, const char *target3, const char *text, size_t len,
+                                         struct zt_buf *sys, struct zt_buf *user);
+/* A model's answer made a translation (appended to out): whitespace around
+ * it, a leading label ("Translation: ", "Spanish translation:", "Traducción:"), quotes around it and anything after
+ * a blank line removed. ZT_EPARSE: empty, not UTF-8 or control characters;
+ * ZT_ETOOBIG: over 4 x src_len + 64 bytes (not a translation). */
+ZT_NODISCARD int zt_translate_llm_clean(const char *answer, size_t len, size_t src_len, struct zt_buf *out);
+
 /* ---- language detection hook ----------------------------------------- */
 
 /* A detector (language identification, set once at start-up): write the

@@ -320,3 +320,80 @@ int zt_translate_tidy(const char *src, size_t src_len, const char *target3, cons
     }
     return rc;
 }
+
+/* ---- the generative path's prompt and the cleaning of its answer ------------ */
+
+static const struct {
+    const char *iso3, *name;
+} lang_names[] = {
+    {"eng", "English"},   {"spa", "Spanish"},    {"cat", "Catalan"},   {"fra", "French"},     {"por", "Portuguese"},
+    {"ita", "Italian"},   {"deu", "German"},     {"oci", "Occitan"},   {"glg", "Galician"},   {"eus", "Basque"},
+    {"ron", "Romanian"},  {"nld", "Dutch"},      {"epo", "Esperanto"}, {"arg", "Aragonese"},  {"swe", "Swedish"},
+    {"dan", "Danish"},    {"nob", "Norwegian Bokmål"}, {"nno", "Norwegian Nynorsk"}, {"isl", "Icelandic"},
+    {"cym", "Welsh"},     {"bre", "Breton"},     {"gle", "Irish"},     {"pol", "Polish"},     {"ces", "Czech"},
+    {"slk", "Slovak"},    {"bul", "Bulgarian"},  {"mkd", "Macedonian"}, {"rus", "Russian"},   {"ukr", "Ukrainian"},
+    {"bel", "Belarusian"}, {"kaz", "Kazakh"},    {"tat", "Tatar"},     {"tur", "Turkish"},    {"srd", "Sardinian"},
+    {"mlt", "Maltese"},   {"ara", "Arabic"},     {"hin", "Hindi"},     {"urd", "Urdu"},       {"ind", "Indonesian"},
+    {"msa", "Malay"},     {"afr", "Afrikaans"},  {"fin", "Finnish"},   {"hbs", "Serbo-Croatian"},
+};
+
+const char *zt_translate_lang_name(const char *code3)
+{
+    for (size_t i = 0; code3 && i < sizeof lang_names / sizeof lang_names[0]; i++)
+        if (strcmp(lang_names[i].iso3, code3) == 0) return lang_names[i].name;
+    return code3;
+}
+
+int zt_translate_llm_prompt(const char *source3, const char *target3, const char *text, size_t len,
+                            struct zt_buf *sys, struct zt_buf *user)
+{
+    int rc = zt_buf_appendf(sys,
+                            "You translate chat messages from %s to %s. Answer with the translation only: "
+                            "no quotes, no notes, no explanation. Keep names, numbers, links and emoji as "
+                            "they are.",
+                            zt_translate_lang_name(source3), zt_translate_lang_name(target3));
+    if (!rc) rc = zt_buf_append(user, text, len);
+    return rc;
+}
+
+static bool ws(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+int zt_translate_llm_clean(const char *answer, size_t len, size_t src_len, struct zt_buf *out)
+{
+    if (!zt_utf8_valid(answer, len)) return ZT_EPARSE;
+    const char *a = answer, *b = answer + len;
+    while (a < b && ws(*a)) a++;
+    while (b > a && ws(b[-1])) b--;
+    /* a label the model put in front: "Translation:", "Spanish translation:",
+     * "Traducción:" (not any "Word:", which may be the text's own) */
+    const char *colon = memchr(a, ':', (size_t)(b - a) < 32 ? (size_t)(b - a) : 32);
+    if (colon && colon + 1 < b && (colon[1] == ' ' || colon[1] == '\n')) {
+        char lab[33];
+        size_t ll = (size_t)(colon - a);
+        for (size_t i = 0; i < ll; i++) lab[i] = lower(a[i]);
+        lab[ll] = '\0';
+        if (strstr(lab, "translat") || strstr(lab, "traduc") || strstr(lab, "bersetz")) {
+            a = colon + 1;
+            while (a < b && ws(*a)) a++;
+        }
+    }
+    /* only the first paragraph: what follows is commentary */
+    for (const char *c = a; c + 1 < b; c++)
+        if (c[0] == '\n' && c[1] == '\n') {
+            b = c;
+            break;
+        }
+    if (b - a >= 2 && ((*a == '"' && b[-1] == '"') || (*a == '\'' && b[-1] == '\''))) {
+        a++;
+        b--;
+    }
+    size_t n = (size_t)(b - a);
+    if (n == 0) return ZT_EPARSE;
+    if (n > 4 * src_len + 64) return ZT_ETOOBIG; /* rambling, not a translation */
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)a[i] < 0x20 && a[i] != '\n' && a[i] != '\t') return ZT_EPARSE;
+    return zt_buf_append(out, a, n);
+}

@@ -403,6 +403,44 @@ static void test_rules_and_tidy(void **state)
     expect_rules_error("pre eng | a | b | c\n", "expected");
 }
 
+static void clean(const char *answer, size_t src_len, int want_rc, const char *want)
+{
+    struct zt_buf b;
+    zt_buf_init(&b, 4096);
+    assert_int_equal(zt_translate_llm_clean(answer, strlen(answer), src_len, &b), want_rc);
+    if (!want_rc) assert_string_equal(zt_buf_str(&b), want);
+    zt_buf_deinit(&b);
+}
+
+/* The generative path's prompt and the cleaning of a model's answer. */
+static void test_llm_prompt(void **state)
+{
+    (void)state;
+    struct zt_buf sys, user;
+    zt_buf_init(&sys, 4096);
+    zt_buf_init(&user, 4096);
+    assert_int_equal(zt_translate_llm_prompt("eng", "spa", "See you at 4", 12, &sys, &user), 0);
+    assert_non_null(strstr(zt_buf_str(&sys), "from English to Spanish"));
+    assert_non_null(strstr(zt_buf_str(&sys), "translation only"));
+    assert_string_equal(zt_buf_str(&user), "See you at 4");
+    zt_buf_deinit(&sys);
+    zt_buf_deinit(&user);
+    assert_string_equal(zt_translate_lang_name("hbs"), "Serbo-Croatian");
+    assert_string_equal(zt_translate_lang_name("xyz"), "xyz");
+    clean("  Nos vemos a las 4.\n", 12, 0, "Nos vemos a las 4.");
+    clean("Translation: \"Nos vemos a las 4.\"", 12, 0, "Nos vemos a las 4.");
+    clean("Nos vemos a las 4.\n\nNote: informal register.", 12, 0, "Nos vemos a las 4.");
+    clean("Traducción: Nos vemos.", 12, 0, "Nos vemos.");
+    clean("Nota: trae comida", 12, 0, "Nota: trae comida"); /* the text's own "Note:" */
+    clean("   \n", 12, ZT_EPARSE, NULL);
+    clean("a\x01b", 12, ZT_EPARSE, NULL);
+    clean("\xff", 12, ZT_EPARSE, NULL);
+    char longer[400];
+    memset(longer, 'a', sizeof longer - 1);
+    longer[sizeof longer - 1] = '\0';
+    clean(longer, 12, ZT_ETOOBIG, NULL);
+}
+
 /* Pairs named with two-letter codes (apertium-en-gl's en-gl.mode). */
 static void test_two_letter_modes(void **state)
 {
@@ -460,6 +498,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_readable_spanish, mark_live, check_leaks),
         cmocka_unit_test_setup_teardown(test_rules_and_tidy, mark_live, check_leaks),
         cmocka_unit_test_setup_teardown(test_two_letter_modes, mark_live, check_leaks),
+        cmocka_unit_test_setup_teardown(test_llm_prompt, mark_live, check_leaks),
     };
     return zt_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }
