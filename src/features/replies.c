@@ -14,8 +14,7 @@
 
 #define MEANING_MAX 32
 #define LOOKBACK 3 /* messages of the answered speaker's turn looked at */
-#define CLASH_MSG 0.5   /* |sentiment| of the answered message that makes its mood clear */
-#define CLASH_REPLY 0.3 /* |sentiment| of a reply that takes the opposite mood */
+#define CLASH_MSG 0.5 /* |sentiment| of the answered message that makes its mood clear */
 
 extern const unsigned char zt__builtin_replies[];
 extern const size_t zt__builtin_replies_len;
@@ -228,19 +227,31 @@ static bool sad_intent(enum zt_intent i)
     return i == ZT_INTENT_GRIEF || i == ZT_INTENT_BAD_NEWS;
 }
 
-/* Does candidate c clash with the answered message's mood? Sad news takes
- * no positive-toned candidate. With a sentiment hook: the message's own
- * sentiment (msg_s, when clear) against the reply text's; after an apology a
- * reassuring reply is what is wanted, so that mood is not compared. */
-static bool clashes(const struct cand *c, const struct zt_replies_result *r, const struct zt_reply_hooks *hooks,
-                    bool has_msg_s, double msg_s)
+/* Banks whose replies react to a mood ("Nice!", "Oh no.", "Sorry to hear
+ * that"); the others answer something (yes / no, accept / decline), and
+ * their tone is the answer's, not a mood. */
+static bool reactive_bank(enum zt_intent i)
+{
+    return i != ZT_INTENT_QUESTION && i != ZT_INTENT_YESNO && i != ZT_INTENT_INVITATION &&
+           i != ZT_INTENT_SCHEDULING && i != ZT_INTENT_REQUEST && i != ZT_INTENT_URGENT;
+}
+
+/* Does candidate c (of bank `bank`) clash with the answered message's mood?
+ * Sad news takes no positive-toned candidate of any bank. With a sentiment
+ * hook, a message whose mood is clear (|msg_s| >= CLASH_MSG) takes no
+ * reaction of the opposite tone. A reply's sentiment is its curated tone,
+ * not the hook's score of its text: lexicon scores read "No worries!" as
+ * negative and "Please accept my deepest condolences" as positive. After
+ * an apology a reassuring reply is the fitting one: not compared. */
+static bool clashes(const struct cand *c, enum zt_intent bank, const struct zt_replies_result *r, bool has_msg_s,
+                    double msg_s)
 {
     enum zt_intent lead = r->intent.labels[0].intent;
     if (sad_intent(lead) && c->tone == ZT_TONE_POSITIVE) return true;
-    if (!has_msg_s || lead == ZT_INTENT_APOLOGY || (msg_s > -CLASH_MSG && msg_s < CLASH_MSG)) return false;
-    double v = hooks->sentiment(c->text, strlen(c->text), hooks->sentiment_ud);
-    if (!isfinite(v)) return false;
-    return msg_s < 0 ? v >= CLASH_REPLY : v <= -CLASH_REPLY;
+    if (!has_msg_s || lead == ZT_INTENT_APOLOGY || !reactive_bank(bank)) return false;
+    if (msg_s <= -CLASH_MSG) return c->tone == ZT_TONE_POSITIVE;
+    if (msg_s >= CLASH_MSG) return c->tone == ZT_TONE_NEGATIVE;
+    return false;
 }
 
 struct ranked {
@@ -352,7 +363,7 @@ int zt_replies_suggest(const struct zt_reply_bank *bank, const struct zt_intent_
             bool dup = false;
             for (size_t q = 0; q < r.n && !dup; q++)
                 dup = strcmp(r.replies[q].meaning, c->meaning) == 0 || zt_str_eq_ci(r.replies[q].text, c->text);
-            if (dup || clashes(c, &r, hooks, has_msg_s, msg_s)) continue;
+            if (dup || clashes(c, order[i], &r, has_msg_s, msg_s)) continue;
             if (r.moderated && hooks->is_flagged(c->text, strlen(c->text), hooks->flag_ud)) continue;
             r.replies[r.n++] = (struct zt_reply){c->text, c->meaning, c->tone, rk[j].score};
         }

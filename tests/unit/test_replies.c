@@ -141,7 +141,7 @@ static double toy_sentiment(const char *t, size_t n, void *ud)
     (void)ud;
     char b[256];
     snprintf(b, sizeof b, "%.*s", (int)n, t);
-    static const char *const sad[] = {"passed away", "sorry", "awful", "terrible", "died", "Oh no"};
+    static const char *const sad[] = {"passed away", "sorry", "awful", "terrible", "died", "Oh no", "wrong"};
     static const char *const glad[] = {"Nice", "Great", "Interesting", "Thanks", "Awesome", "Yes", "love", "fun"};
     for (size_t i = 0; i < sizeof sad / sizeof sad[0]; i++)
         if (strstr(b, sad[i])) return -0.8;
@@ -192,12 +192,18 @@ static void test_mood(void **state)
         assert_true(has_meaning(&r, "sorry"));
     }
     /* the hook's filter on its own: a sad statement no intent cue knows */
-    suggest1("Everything went wrong and it was awful", &h, &r);
+    suggest1("Everything went wrong today", &h, &r);
     assert_distinct(&r);
     for (size_t i = 0; i < r.n; i++) assert_true(toy_sentiment(r.replies[i].text, strlen(r.replies[i].text), NULL) <= 0);
+    assert_true(has_meaning(&r, "ack") && has_meaning(&r, "ask"));
     /* and a happy message gets no gloomy reply */
     suggest1("We won the game, what a fun night", &h, &r);
+    assert_distinct(&r);
     for (size_t i = 0; i < r.n; i++) assert_true(toy_sentiment(r.replies[i].text, strlen(r.replies[i].text), NULL) >= 0);
+    /* an answer's tone is not a mood: "no" stays offered to a cheerful question */
+    suggest1("Do you love the new office? It's so fun!", &h, &r);
+    assert_distinct(&r);
+    assert_true(has_meaning(&r, "no") || has_meaning(&r, "decline"));
 }
 
 static void test_turns(void **state)
