@@ -193,7 +193,8 @@ static bool name_word(const char *text, const struct zt_token *t)
     static const char *const not_names[] = {
         "ok", "okay", "yes", "no", "yeah", "sure", "please", "thanks", "so", "well", "also", "and", "but", "then",
         "now", "guys", "team", "everyone", "everybody", "all", "folks", "hey", "hi", "hello", "again", "today",
-        "tomorrow", "tonight", "anyway", "btw", "actually", "honestly", "right", "great", "cool", "sorry", "i"};
+        "tomorrow", "tonight", "anyway", "btw", "actually", "honestly", "right", "great", "cool", "sorry", "i",
+        "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "y'all", "sir", "madam", "dear"};
     unsigned char c = (unsigned char)text[t->off];
     return t->kind == ZT_TOK_WORD && c >= 'A' && c <= 'Z' && t->len >= 2 &&
            !word_is(text, t, not_names, sizeof not_names / sizeof not_names[0]);
@@ -223,7 +224,7 @@ static int addressee(const char *text, size_t len, size_t *off, size_t *nl)
     size_t nt = 0;
     rc = zt_text_tokenize_all(text, len, NULL, 0, &t, &nt);
     if (rc) return rc;
-    static const char *const hello[] = {"hey", "hi", "hello", "ok", "okay", "so"};
+    static const char *const hello[] = {"hey", "hi", "hello", "dear", "ok", "okay", "so"};
     size_t i = 0;
     if (nt > 1 && word_is(text, &t[0], hello, sizeof hello / sizeof hello[0])) i = punct_is(text, &t[1], ',') ? 2 : 1;
     if (i + 1 < nt && name_word(text, &t[i]) && punct_is(text, &t[i + 1], ',')) {
