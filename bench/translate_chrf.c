@@ -119,8 +119,8 @@ static double chrf_score(const struct chrf *c)
     int orders = 0;
     for (int o = 0; o < MAX_N; o++) {
         if (c->hyp[o] == 0 && c->ref[o] == 0) continue;
-        p += c->hyp[o] ? c->match[o] / c->hyp[o] : 0;
-        r += c->ref[o] ? c->match[o] / c->ref[o] : 0;
+        p += c->hyp[o] > 0 ? c->match[o] / c->hyp[o] : 0;
+        r += c->ref[o] > 0 ? c->match[o] / c->ref[o] : 0;
         orders++;
     }
     if (!orders) return 0;
