@@ -32,6 +32,7 @@ run "$B/bench/bench_lexfeatures"
 run "$B/bench/bench_replies"
 run "$B/bench/bench_pii"
 if [ -e /usr/share/apertium/modes/eng-spa.mode ]; then run "$B/bench/bench_translate" 500 eng-spa; else echo "== translate: skipped (apertium-eng-spa not installed)"; fi
+run "$B/bench/bench_translate_chrf" "$ZT_SOURCE_DIR/tests/data/translate"
 tmp=$(mktemp -d)
 run "$B/bench/bench_search" "$N" "$(( N / 1000 > 0 ? N / 1000 : 1 ))" 500 "$tmp/search.db"
 rm -rf "$tmp"

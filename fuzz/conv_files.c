@@ -1,7 +1,9 @@
 /* fuzz/conv_files.c: the data-file parsers of the conversation features:
  * the intent cue file (zt_intent_model_parse), the response bank
- * (zt_reply_bank_parse) and the stopwords payload (zt_stopwords_parse); the
- * first byte picks one. Properties: a refusal is ZT_EPARSE with a
+ * (zt_reply_bank_parse), the stopwords payload (zt_stopwords_parse) and the
+ * translation rewrites (zt_translate_rules_parse, then applied to a probe
+ * and the input, and zt_translate_tidy of the input); the first byte picks
+ * one. Rewritten and tidied UTF-8 stays UTF-8. Properties: a refusal is ZT_EPARSE with a
  * "t.txt:LINE: ..." message (or the missing-section message) and no
  * result; an accepted cue file detects intents of any text; an accepted
  * bank always yields three distinct replies. */
@@ -12,7 +14,9 @@
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_intent.h"
 #include "zentalk/zt_replies.h"
+#include "zentalk/zt_str.h"
 #include "zentalk/zt_summarize.h"
+#include "zentalk/zt_translate.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -26,7 +30,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *s = (const char *)data + 1;
     size_t n = size - 1;
     static const char probe[] = "Hi! Can you send the file by Friday? Thanks";
-    switch (data[0] % 3) {
+    switch (data[0] % 4) {
     case 0: {
         struct zt_intent_model *m = NULL;
         int rc = zt_intent_model_parse(s, n, "t.txt", &m, err, sizeof err);
@@ -53,7 +57,34 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         break;
     }
-    default: {
+    case 3: {
+        struct zt_translate_rules *rs = NULL;
+        int rc = zt_translate_rules_parse(s, n, "t.txt", &rs, err, sizeof err);
+        if (rc == 0) {
+            struct zt_buf b;
+            zt_buf_init(&b, 1u << 20);
+            if (zt_translate_rules_apply(rs, false, "eng", probe, sizeof probe - 1, &b) != 0 || !zt_utf8_valid(b.data, b.len))
+                abort();
+            if (zt_utf8_valid(s, n)) {
+                zt_buf_reset(&b);
+                int r2 = zt_translate_rules_apply(rs, true, "spa", s, n, &b);
+                if (r2 == 0 && !zt_utf8_valid(b.data ? b.data : "", b.len)) abort();
+            }
+            zt_buf_deinit(&b);
+            zt_translate_rules_free(rs);
+        } else if (rc != ZT_ENOMEM && (rc != ZT_EPARSE || rs || strncmp(err, "t.txt", 5) != 0)) {
+            abort();
+        }
+        if (zt_utf8_valid(s, n)) {
+            struct zt_buf b;
+            zt_buf_init(&b, 1u << 20);
+            if (zt_translate_tidy(probe, sizeof probe - 1, "spa", s, n, &b) == 0 && !zt_utf8_valid(b.data ? b.data : "", b.len))
+                abort();
+            zt_buf_deinit(&b);
+        }
+        break;
+    }
+    case 2: {
         struct zt_stopwords *sw = NULL;
         int rc = zt_stopwords_parse(s, n, &sw);
         if (rc == 0) {

@@ -9,7 +9,8 @@ PACKAGES=(
   libsodium-dev libmicrohttpd-dev libjansson-dev libyaml-dev libcurl4-openssl-dev libpcre2-dev
   libcmocka-dev libjwt-dev libsecp256k1-dev nettle-dev libgnutls28-dev
   libsqlite3-dev libutf8proc-dev libstemmer-dev libexttextcat-dev
-  apertium apertium-eng-spa apertium-eng-cat
+  apertium apertium-eng-spa apertium-eng-cat apertium-en-gl apertium-eo-en apertium-eu-en
+  apertium-hbs-eng apertium-isl-eng apertium-mkd-eng
   curl ca-certificates openssl python3 python3-websockets
   python3-yaml shellcheck
 )

@@ -198,6 +198,7 @@ struct zt_cfg_translate {      /* features.translate: the common keys, then Aper
     int64_t timeout_ms;       /* per text */
     int64_t max_bytes;        /* per text */
     int64_t pipelines;        /* per language pair */
+    char *model;              /* models.yaml id of a chat model that translates ("" = Apertium only) */
 };
 /* features.search: private hybrid search (zt_search.h) */
 struct zt_cfg_search {

@@ -36,6 +36,9 @@ enum zt_intent {
     ZT_INTENT_DISAGREEMENT,
     ZT_INTENT_CONGRATS,
     ZT_INTENT_COMPLAINT,
+    ZT_INTENT_BAD_NEWS,      /* bad news shared: lost a job, an accident, a break-up */
+    ZT_INTENT_GRIEF,         /* a death or a loss: condolences are fitting */
+    ZT_INTENT_URGENT,        /* an urgent request or an emergency */
     ZT_INTENT_COUNT
 };
 
@@ -43,7 +46,8 @@ enum zt_intent {
 
 /* "statement", "question", "yesno_question", "thanks", "greeting",
  * "farewell", "invitation", "scheduling", "apology", "request",
- * "agreement", "disagreement", "congratulations", "complaint". */
+ * "agreement", "disagreement", "congratulations", "complaint", "bad_news",
+ * "grief", "urgent". */
 const char *zt_intent_name(enum zt_intent i);
 /* ZT_ENOTFOUND when name is none of the above. */
 ZT_NODISCARD int zt_intent_from_name(const char *name, size_t len, enum zt_intent *out);

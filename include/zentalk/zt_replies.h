@@ -8,7 +8,15 @@
  * their order in the bank, the conversation's register (casual / formal)
  * and, when a sentiment hook is set, the conversation's sentiment; the three
  * chosen have three different meanings (yes / no / maybe, accept / decline /
- * ask for details...) and are never duplicates. When a moderation hook is
+ * ask for details...) and are never duplicates. Replies fit the mood of
+ * what was said: bad news and grief (intents bad_news, grief) get sympathy
+ * and are never answered with a positive-toned (cheerful or curious)
+ * candidate; with a sentiment hook, a reply whose sentiment clashes with
+ * the answered message's is never offered: when the message's sentiment
+ * is clear (|s| >= 0.5), no reaction (a reply of a bank that does not
+ * answer a question, invitation, request or schedule) of the opposite
+ * tone. A reply's sentiment is its curated bank tone. Apologies are not
+ * compared (a reassuring reply is the fitting one). When a moderation hook is
  * set every suggestion passes it (flagged ones are skipped); without one the
  * result says so (moderated = false). Deterministic.
  *
@@ -69,7 +77,7 @@ struct zt_reply {
 
 struct zt_replies_result {
     struct zt_reply replies[ZT_REPLIES_N];
-    size_t n;                      /* ZT_REPLIES_N unless moderation flagged too many */
+    size_t n;                      /* ZT_REPLIES_N unless moderation or the mood filter left fewer */
     size_t target;                 /* index of the message answered */
     struct zt_intent_result intent; /* its intents */
     enum zt_intent used;           /* the intent whose bank led */

@@ -12,10 +12,20 @@
  * their speaker.
  *
  * Alongside: decisions ("let's go with", "we agreed", "decided": lexicon
- * decision of config/intents.txt), open questions (questions by the intent
- * detector that no later message of another speaker answers) and action
- * items (commitments "I'll ...", "TODO", requests with a time or an
- * imperative verb "can you send it by Friday", imperatives with a time).
+ * decision of config/intents.txt; a sentence that starts with "let's" and
+ * is not a question or an invitation: lexicon decision_start; "Agreed." /
+ * "Deal." alone, lexicon decision_agree, makes the proposal it answers
+ * - the last sentence of the previous speaker's message - a decision),
+ * open questions (questions by the intent detector that no later message of
+ * another speaker answers; a message that itself asks, requests or
+ * addresses someone else is no answer; a request listed as an action item
+ * is not also a question) and action items (commitments "I'll ...", "TODO",
+ * requests with a time or an imperative verb "can you send it by Friday",
+ * imperatives with a time). An action item's assignee is the person a
+ * request addresses ("Carol, can you send the deck?", "... , Carol?",
+ * "@carol please review"), else the speaker of a commitment or TODO, else
+ * the next other speaker after a request; its due date is the first date or
+ * date-time entity of the sentence (zt_entities.h).
  *
  * Stopwords come from the asset stopwords.zta (stopwords-iso, MIT: English,
  * Spanish, French and German); the language whose list covers most words
@@ -27,6 +37,7 @@
 #include <stdint.h>
 
 #include "zt_conv.h"
+#include "zt_entities.h"
 #include "zt_error.h"
 #include "zt_intent.h"
 #include "zt_stopwords.h"
@@ -40,6 +51,14 @@ struct zt_summary_item {
     double score;      /* key sentences: TextRank score; else 1 */
     const char *kind;  /* action items: "commitment", "request", "todo", "task"; else NULL */
     size_t assignee;   /* action items: index of a message whose speaker owns it, or SIZE_MAX */
+    /* action items: the person the request addresses, bytes of msgs[msg].text
+     * (a name, or an @mention without its '@'); addressed_len 0: none */
+    size_t addressed_off, addressed_len;
+    /* action items: the due date's words in msgs[msg].text (due_len 0:
+     * none) and its ISO 8601 value against the reference time ("" when
+     * zt_summarize() was given none) */
+    size_t due_off, due_len;
+    char due[ZT_ENT_VALUE_MAX];
 };
 
 struct zt_summary {
@@ -65,6 +84,11 @@ struct zt_summary {
 ZT_NODISCARD int zt_summarize(const struct zt_intent_model *model, const struct zt_stopwords *sw,
                               const struct zt_conv_msg *msgs, size_t n, size_t max_sentences,
                               double min_salience, struct zt_summary *out);
+/* zt_summarize() with a reference time for due dates ("by Friday" is the
+ * Friday after ref->now); ref NULL: due dates are found, not resolved. */
+ZT_NODISCARD int zt_summarize_at(const struct zt_intent_model *model, const struct zt_stopwords *sw,
+                                 const struct zt_conv_msg *msgs, size_t n, size_t max_sentences,
+                                 double min_salience, const struct zt_entities_ref *ref, struct zt_summary *out);
 void zt_summary_deinit(struct zt_summary *s);
 
 #endif

@@ -29,10 +29,16 @@ struct zt_translate_opts {
     size_t max_input_bytes;    /* per text; 0 = 16384 */
     unsigned timeout_ms;       /* per text; 0 = 10000 */
     unsigned pipelines;        /* per pair; 0 = 2 */
+    const char *rules_path;    /* NULL or "": the built-in config/translate.txt */
+    bool raw;                  /* Apertium's output as it is: no rules, no tidying */
 };
 
-/* Discover the pairs in modes_dir (names LLL-LLL.mode, three-letter codes;
- * variants such as eng-cat_valencia are skipped). No pair installed is not
+/* Discover the pairs in modes_dir (names LLL-LLL.mode with three-letter
+ * codes, or LL-LL.mode with two-letter ones as apertium-en-gl and
+ * apertium-eo-en name theirs: en-gl is eng-glg; a three-letter name wins
+ * over a two-letter one of the same pair; variants such as
+ * eng-cat_valencia are skipped). Loads the rules (rules_path, else the
+ * built-in copy; ZT_EPARSE with the reason logged when they are broken). No pair installed is not
  * an error: zt_translate_pair_count() is 0 and every translation fails
  * with ZT_ENOTFOUND. Starts no process. */
 ZT_NODISCARD int zt_translate_new(const struct zt_translate_opts *opts, struct zt_translate **out);
@@ -52,15 +58,63 @@ const char *zt_translate_lang3(const char *code);
 const char *zt_translate_lang1(const char *code3);
 
 /* Translate text[0..len) from source3 to target3 (639-3 codes) into out
- * (appended). keep_marks keeps Apertium's marks on words it did not know
- * (*word), could not generate (#word) or found no translation for (@word);
- * otherwise they are removed. Errors: ZT_EINVAL empty text, NUL bytes or
+ * (appended). Unless opts.raw or keep_marks: the source is rewritten by the
+ * rules' `pre` lines, the translation by the `post` lines and tidied
+ * (zt_translate_tidy()). keep_marks gives Apertium's output as it is, with
+ * its marks on words it did not know (*word), could not generate (#word)
+ * or found no translation for (@word); otherwise they are removed. Errors: ZT_EINVAL empty text, NUL bytes or
  * not UTF-8; ZT_ETOOBIG over max_input_bytes (or out is full);
  * ZT_ENOTFOUND no such pair; ZT_ETIMEDOUT no answer in time (the pipeline
  * was killed); ZT_EIO the pipeline cannot be started or keeps dying;
  * ZT_ECLOSED shutting down; ZT_ENOMEM. Never logs the text. */
 ZT_NODISCARD int zt_translate_text(struct zt_translate *t, const char *source3, const char *target3,
                                    const char *text, size_t len, bool keep_marks, struct zt_buf *out);
+
+/* ---- rewrites and tidying (config/translate.txt) ---------------------- */
+
+/* Rules around Apertium: `pre LANG | FROM | TO` rewrites a source text in
+ * LANG, `post LANG | FROM | TO` a translation into LANG (the format is in
+ * config/translate.txt and docs/features/translate.md). */
+struct zt_translate_rules;
+/* ZT_EPARSE with err = "FILE:LINE: what is wrong"; ZT_ENOMEM. */
+ZT_NODISCARD int zt_translate_rules_parse(const char *text, size_t len, const char *file,
+                                          struct zt_translate_rules **out, char *err, size_t err_size);
+/* Read and parse path (at most 1 MiB): ZT_ENOTFOUND, ZT_EIO, ZT_ETOOBIG, or as above. */
+ZT_NODISCARD int zt_translate_rules_load(const char *path, struct zt_translate_rules **out, char *err,
+                                         size_t err_size);
+/* The compiled-in copy of config/translate.txt. */
+ZT_NODISCARD int zt_translate_rules_builtin(struct zt_translate_rules **out, char *err, size_t err_size);
+void zt_translate_rules_free(struct zt_translate_rules *rs);
+size_t zt_translate_rules_count(const struct zt_translate_rules *rs);
+/* Append text[0..len) to out with the `pre` (post false) or `post` rules of
+ * lang3 applied, left to right, the first matching rule at each word.
+ * rs NULL copies. ZT_ETOOBIG when out is full; ZT_ENOMEM. */
+ZT_NODISCARD int zt_translate_rules_apply(const struct zt_translate_rules *rs, bool post, const char *lang3,
+                                          const char *text, size_t len, struct zt_buf *out);
+/* Append a translation text[0..len) into target3 to out, tidied: runs of
+ * spaces made one (unless the source src[0..src_len) has a double space),
+ * no space before , . ; : ! ? ) % or after ( ¿ ¡ where the source has none
+ * (French keeps its space before ; : ! ?), a mark * # @ left at the start of
+ * a word dropped when the source has no such character (eng-hbs escapes
+ * them), and for Spanish the opening ¿ / ¡ of a sentence that ends in ? / !
+ * (unless the source uses them). */
+ZT_NODISCARD int zt_translate_tidy(const char *src, size_t src_len, const char *target3, const char *text,
+                                   size_t len, struct zt_buf *out);
+
+/* ---- the generative path (features.translate.model) ------------------- */
+
+/* English name of a 639-3 code ("spa" -> "Spanish"); the code itself when
+ * unknown. */
+const char *zt_translate_lang_name(const char *code3);
+/* The chat prompt asking a model to translate text[0..len) from source3 to
+ * target3: the instructions appended to sys, the text to user. */
+ZT_NODISCARD int zt_translate_llm_prompt(const char *source3, const char *target3, const char *text, size_t len,
+                                         struct zt_buf *sys, struct zt_buf *user);
+/* A model's answer made a translation (appended to out): whitespace around
+ * it, a leading label ("Translation: ", "Spanish translation:", "Traducción:"), quotes around it and anything after
+ * a blank line removed. ZT_EPARSE: empty, not UTF-8 or control characters;
+ * ZT_ETOOBIG: over 4 x src_len + 64 bytes (not a translation). */
+ZT_NODISCARD int zt_translate_llm_clean(const char *answer, size_t len, size_t src_len, struct zt_buf *out);
 
 /* ---- language detection hook ----------------------------------------- */
 

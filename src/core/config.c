@@ -456,12 +456,15 @@ static const struct cfg_key translate_keys[] = {
     DBL_KEY(struct zt_cfg_translate, threshold, 0.5, 0.0, 1.0,
             "Least language-id confidence to translate automatically."),
     STR_KEY(struct zt_cfg_translate, modes_dir, "/usr/share/apertium/modes", ZT_CFG_MAX_STR, KF_ANY,
-            KEY_NONEMPTY, "Apertium modes directory; its LLL-LLL.mode files are the language pairs."),
+            KEY_NONEMPTY, "Apertium modes directory; its LLL-LLL.mode (and LL-LL.mode) files are the language pairs."),
     INT_KEY(struct zt_cfg_translate, timeout_ms, 10000, 100, 600000,
             "Milliseconds a text may take; a pipeline that takes longer is killed and restarted."),
     INT_KEY(struct zt_cfg_translate, max_bytes, 16384, 16, 1048576, "Largest text to translate, in bytes."),
     INT_KEY(struct zt_cfg_translate, pipelines, 2, 1, 16,
             "Apertium pipelines per language pair (requests beyond wait for one)."),
+    STR_KEY(struct zt_cfg_translate, model, "", 128, KF_MODEL_ID, 0,
+            "models.yaml id of a chat model that translates (prompted); Apertium's translation is the "
+            "fallback when it is absent or fails; \"\" = Apertium only."),
 };
 TABLE(translate_table, translate_keys, struct zt_cfg_translate, NULL);
 FEATURE_TABLE(spam, true, 0.8, "Spam probability above which a message is flagged.");
@@ -2536,7 +2539,8 @@ int zt_config_validate(struct zt_config *cfg, struct zt_buf *errs)
     const struct {
         const char *key, *id;
     } feature_models[] = {{"features.smart_replies.model", sv(cfg->features.smart_replies.model)},
-                          {"features.summarize.model", sv(cfg->features.summarize.model)}};
+                          {"features.summarize.model", sv(cfg->features.summarize.model)},
+                          {"features.translate.model", sv(cfg->features.translate.model)}};
     for (size_t f = 0; f < ARRAY_LEN(feature_models); f++) {
         if (!feature_models[f].id[0]) continue;
         bool found = false;

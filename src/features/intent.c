@@ -24,7 +24,7 @@ extern const size_t zt__builtin_intents_len;
 
 static const char *const names[ZT_INTENT_COUNT] = {
     "statement", "question", "yesno_question", "thanks",    "greeting",     "farewell",        "invitation",
-    "scheduling", "apology", "request",        "agreement", "disagreement", "congratulations", "complaint",
+    "scheduling", "apology", "request",        "agreement", "disagreement", "congratulations", "complaint", "bad_news",  "grief",           "urgent",
 };
 
 /* lexicons the rules use; a cue file must define them all */

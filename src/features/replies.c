@@ -14,6 +14,7 @@
 
 #define MEANING_MAX 32
 #define LOOKBACK 3 /* messages of the answered speaker's turn looked at */
+#define CLASH_MSG 0.5 /* |sentiment| of the answered message that makes its mood clear */
 
 extern const unsigned char zt__builtin_replies[];
 extern const size_t zt__builtin_replies_len;
@@ -219,6 +220,40 @@ static int register_of(const struct zt_conv_msg *msgs, size_t n, size_t target, 
     return 0;
 }
 
+/* Intents whose message is sad news: no cheerful or curious suggestion
+ * (a positive-toned candidate) is offered, with or without a sentiment hook. */
+static bool sad_intent(enum zt_intent i)
+{
+    return i == ZT_INTENT_GRIEF || i == ZT_INTENT_BAD_NEWS;
+}
+
+/* Banks whose replies react to a mood ("Nice!", "Oh no.", "Sorry to hear
+ * that"); the others answer something (yes / no, accept / decline), and
+ * their tone is the answer's, not a mood. */
+static bool reactive_bank(enum zt_intent i)
+{
+    return i != ZT_INTENT_QUESTION && i != ZT_INTENT_YESNO && i != ZT_INTENT_INVITATION &&
+           i != ZT_INTENT_SCHEDULING && i != ZT_INTENT_REQUEST && i != ZT_INTENT_URGENT;
+}
+
+/* Does candidate c (of bank `bank`) clash with the answered message's mood?
+ * Sad news takes no positive-toned candidate of any bank. With a sentiment
+ * hook, a message whose mood is clear (|msg_s| >= CLASH_MSG) takes no
+ * reaction of the opposite tone. A reply's sentiment is its curated tone,
+ * not the hook's score of its text: lexicon scores read "No worries!" as
+ * negative and "Please accept my deepest condolences" as positive. After
+ * an apology a reassuring reply is the fitting one: not compared. */
+static bool clashes(const struct cand *c, enum zt_intent bank, const struct zt_replies_result *r, bool has_msg_s,
+                    double msg_s)
+{
+    enum zt_intent lead = r->intent.labels[0].intent;
+    if (sad_intent(lead) && c->tone == ZT_TONE_POSITIVE) return true;
+    if (!has_msg_s || lead == ZT_INTENT_APOLOGY || !reactive_bank(bank)) return false;
+    if (msg_s <= -CLASH_MSG) return c->tone == ZT_TONE_POSITIVE;
+    if (msg_s >= CLASH_MSG) return c->tone == ZT_TONE_NEGATIVE;
+    return false;
+}
+
 struct ranked {
     const struct cand *c;
     double score;
@@ -280,6 +315,13 @@ int zt_replies_suggest(const struct zt_reply_bank *bank, const struct zt_intent_
         r.sentiment = wsum > 0 ? s / wsum : 0;
     }
     r.moderated = hooks && hooks->is_flagged;
+    /* the answered message's own mood, for the clash filter */
+    bool has_msg_s = false;
+    double msg_s = 0;
+    if (hooks && hooks->sentiment) {
+        msg_s = hooks->sentiment(msgs[target].text, msgs[target].len, hooks->sentiment_ud);
+        has_msg_s = isfinite(msg_s);
+    }
 
     /* candidates of the reported intents (best first), then the fallback */
     enum zt_intent order[ZT_INTENT_COUNT + 1];
@@ -321,7 +363,7 @@ int zt_replies_suggest(const struct zt_reply_bank *bank, const struct zt_intent_
             bool dup = false;
             for (size_t q = 0; q < r.n && !dup; q++)
                 dup = strcmp(r.replies[q].meaning, c->meaning) == 0 || zt_str_eq_ci(r.replies[q].text, c->text);
-            if (dup) continue;
+            if (dup || clashes(c, order[i], &r, has_msg_s, msg_s)) continue;
             if (r.moderated && hooks->is_flagged(c->text, strlen(c->text), hooks->flag_ud)) continue;
             r.replies[r.n++] = (struct zt_reply){c->text, c->meaning, c->tone, rk[j].score};
         }

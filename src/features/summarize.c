@@ -8,6 +8,7 @@
 #include "conv_util.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_asset.h"
+#include "zentalk/zt_entities.h"
 #include "zentalk/zt_hash.h"
 #include "zentalk/zt_str.h"
 #include "zentalk/zt_summarize.h"
@@ -174,6 +175,111 @@ void zt_summary_deinit(struct zt_summary *s)
     memset(s, 0, sizeof *s);
 }
 
+/* ---- who an action item is for, and by when ---------------------------------- */
+
+static bool word_is(const char *text, const struct zt_token *t, const char *const *list, size_t n)
+{
+    char f[WORD_MAX + 1];
+    long fl = zt_text_token_fold(text, t, f, sizeof f);
+    if (fl < 0) return false;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(f, list[i]) == 0) return true;
+    return false;
+}
+
+/* A capitalised word that can be a name (not "Ok", "Thanks", "Team"...). */
+static bool name_word(const char *text, const struct zt_token *t)
+{
+    static const char *const not_names[] = {
+        "ok", "okay", "yes", "no", "yeah", "sure", "please", "thanks", "so", "well", "also", "and", "but", "then",
+        "now", "guys", "team", "everyone", "everybody", "all", "folks", "hey", "hi", "hello", "again", "today",
+        "tomorrow", "tonight", "anyway", "btw", "actually", "honestly", "right", "great", "cool", "sorry", "i",
+        "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "y'all", "sir", "madam", "dear"};
+    unsigned char c = (unsigned char)text[t->off];
+    return t->kind == ZT_TOK_WORD && c >= 'A' && c <= 'Z' && t->len >= 2 &&
+           !word_is(text, t, not_names, sizeof not_names / sizeof not_names[0]);
+}
+
+static bool punct_is(const char *text, const struct zt_token *t, char c)
+{
+    return t->kind == ZT_TOK_PUNCT && t->len == 1 && text[t->off] == c;
+}
+
+/* The person sentence text[0..len) addresses: "@carol ..." (the mention
+ * without '@'), "[Hey] Carol, can you ...", "... , Carol?". */
+static int addressee(const char *text, size_t len, size_t *off, size_t *nl)
+{
+    struct zt_entity e[8];
+    size_t ne = 0;
+    struct zt_entities_ref ref0 = {0, 0, 0};
+    int rc = zt_entities_extract(text, len, &ref0, e, 8, &ne);
+    if (rc) return rc;
+    for (size_t i = 0; i < ne && i < 8; i++)
+        if (e[i].type == ZT_ENT_MENTION && e[i].len > 1) {
+            *off = e[i].off + 1;
+            *nl = e[i].len - 1;
+            return 0;
+        }
+    struct zt_token *t = NULL;
+    size_t nt = 0;
+    rc = zt_text_tokenize_all(text, len, NULL, 0, &t, &nt);
+    if (rc) return rc;
+    static const char *const hello[] = {"hey", "hi", "hello", "dear", "ok", "okay", "so"};
+    size_t i = 0;
+    if (nt > 1 && word_is(text, &t[0], hello, sizeof hello / sizeof hello[0])) i = punct_is(text, &t[1], ',') ? 2 : 1;
+    if (i + 1 < nt && name_word(text, &t[i]) && punct_is(text, &t[i + 1], ',')) {
+        *off = t[i].off;
+        *nl = t[i].len;
+    } else {
+        size_t e2 = nt;
+        while (e2 > 0 && t[e2 - 1].kind == ZT_TOK_PUNCT && !punct_is(text, &t[e2 - 1], ',')) e2--;
+        if (e2 >= 3 && name_word(text, &t[e2 - 1]) && punct_is(text, &t[e2 - 2], ',')) {
+            *off = t[e2 - 1].off;
+            *nl = t[e2 - 1].len;
+        }
+    }
+    zt_free(t);
+    return 0;
+}
+
+/* The first date of sentence text[0..len) into it (offsets in the message). */
+static int due_date(const char *text, size_t len, size_t base, const struct zt_entities_ref *ref,
+                    struct zt_summary_item *it)
+{
+    struct zt_entity e[8];
+    size_t ne = 0;
+    struct zt_entities_ref ref0 = {0, 0, 0};
+    int rc = zt_entities_extract(text, len, ref ? ref : &ref0, e, 8, &ne);
+    if (rc) return rc;
+    for (size_t i = 0; i < ne && i < 8; i++)
+        if (e[i].type == ZT_ENT_DATE || e[i].type == ZT_ENT_DATETIME) {
+            it->due_off = base + e[i].off;
+            it->due_len = e[i].len;
+            if (ref) memcpy(it->due, e[i].value, sizeof it->due);
+            break;
+        }
+    return 0;
+}
+
+static bool from_is(const struct zt_conv_msg *m, const char *name, size_t nl)
+{
+    if (m->from_len != nl || nl == 0) return false;
+    for (size_t i = 0; i < nl; i++) {
+        char a = m->from[i], b = name[i];
+        if (a >= 'A' && a <= 'Z') a = (char)(a - 'A' + 'a');
+        if (b >= 'A' && b <= 'Z') b = (char)(b - 'A' + 'a');
+        if (a != b) return false;
+    }
+    return true;
+}
+
+static bool has_item(const struct items *it, size_t msg, size_t off)
+{
+    for (size_t i = 0; i < it->n; i++)
+        if (it->v[i].msg == msg && it->v[i].off == off) return true;
+    return false;
+}
+
 struct rank_ix {
     double score;
     size_t i;
@@ -195,6 +301,13 @@ static int cmp_item_chrono(const void *a, const void *b)
 
 int zt_summarize(const struct zt_intent_model *model, const struct zt_stopwords *sw, const struct zt_conv_msg *msgs,
                  size_t n, size_t max_sentences, double min_salience, struct zt_summary *out)
+{
+    return zt_summarize_at(model, sw, msgs, n, max_sentences, min_salience, NULL, out);
+}
+
+int zt_summarize_at(const struct zt_intent_model *model, const struct zt_stopwords *sw,
+                    const struct zt_conv_msg *msgs, size_t n, size_t max_sentences, double min_salience,
+                    const struct zt_entities_ref *ref, struct zt_summary *out)
 {
     if (n == 0) return ZT_EINVAL;
     struct work k;
@@ -336,7 +449,7 @@ int zt_summarize(const struct zt_intent_model *model, const struct zt_stopwords 
         for (size_t i = 0; i < want && !rc; i++) {
             if (i > 0 && rk[i].score < min_salience * rk[0].score) break;
             const struct sent *s = &k.s[rk[i].i];
-            rc = push_item(&key, (struct zt_summary_item){s->msg, s->off, s->len, rk[i].score, NULL, SIZE_MAX});
+            rc = push_item(&key, (struct zt_summary_item){.msg = s->msg, .off = s->off, .len = s->len, .score = rk[i].score, .assignee = SIZE_MAX});
         }
         if (rc) goto out;
         qsort(key.v, key.n, sizeof *key.v, cmp_item_chrono);
@@ -350,35 +463,44 @@ int zt_summarize(const struct zt_intent_model *model, const struct zt_stopwords 
     }
     for (size_t m = 0; m < n && !rc; m++) rc = zt_intent_detect(model, msgs[m].text, msgs[m].len, &mi[m]);
     if (rc) goto out;
+    /* a message that asks, requests (or ends in '?') is no answer */
+    bool *asks = zt_calloc(n, sizeof *asks);
+    if (!asks) {
+        rc = ZT_ENOMEM;
+        goto out;
+    }
+    for (size_t m = 0; m < n; m++)
+        asks[m] = is_question_intent(mi[m].labels[0].intent) || mi[m].labels[0].intent == ZT_INTENT_REQUEST;
+    for (size_t i = 0; i < S; i++) asks[k.s[i].msg] |= k.s[i].q;
     for (size_t i = 0; i < S && !rc; i++) {
         const struct sent *s = &k.s[i];
         const struct zt_conv_msg *m = &msgs[s->msg];
         const char *t = m->text + s->off;
         struct zt__ptext *pt;
         if ((rc = zt__ptext_new(t, s->len, &pt))) break;
-        struct zt_summary_item it = {s->msg, s->off, s->len, 1.0, NULL, SIZE_MAX};
-        if (zt__intent_lexicon_p(model, "decision", pt, ZT_LEX_ANY) && (rc = push_item(&dec, it))) {
+        struct zt_summary_item it = {s->msg, s->off, s->len, 1.0, NULL, SIZE_MAX, 0, 0, 0, 0, ""};
+
+        /* decisions: "let's go with", "we agreed"; "Let's ..." that is not a
+         * question or an invitation; "Agreed." makes what it answers one */
+        enum zt_intent lead = mi[s->msg].labels[0].intent;
+        bool decided = zt__intent_lexicon_p(model, "decision", pt, ZT_LEX_ANY) ||
+                       (!s->q && lead != ZT_INTENT_INVITATION &&
+                        zt__intent_lexicon_p(model, "decision_start", pt, ZT_LEX_START));
+        if (decided && !has_item(&dec, s->msg, s->off) && (rc = push_item(&dec, it))) {
             zt__ptext_free(pt);
             break;
         }
-
-        /* an open question: no later message of another speaker answers it */
-        bool question = s->q || (is_question_intent(mi[s->msg].labels[0].intent) && s->off + s->len == m->len);
-        if (question) {
-            bool answered = false, first_other = true;
-            for (size_t j = s->msg + 1; j < n && j <= s->msg + ANSWER_WINDOW && !answered; j++) {
-                if (same_from(&msgs[j], m)) continue;
-                enum zt_intent pj = mi[j].labels[0].intent;
-                bool asks = is_question_intent(pj);
-                if (first_other && !asks && pj != ZT_INTENT_GREETING) answered = true;
-                first_other = false;
-                /* a later message sharing content words with the question */
-                for (size_t q = i + 1; q < S && !answered && !asks; q++)
-                    if (k.s[q].msg == j && shared_words(&k, s, &k.s[q])) answered = true;
-            }
-            if (!answered && (rc = push_item(&qs, it))) {
-                zt__ptext_free(pt);
-                break;
+        if (!decided && s->len <= 24 && zt__intent_lexicon_p(model, "decision_agree", pt, ZT_LEX_START)) {
+            size_t prev = SIZE_MAX;
+            for (size_t q = i; q > 0 && prev == SIZE_MAX; q--)
+                if (k.s[q - 1].msg < s->msg && !same_from(&msgs[k.s[q - 1].msg], m)) prev = q - 1;
+            if (prev != SIZE_MAX && !has_item(&dec, k.s[prev].msg, k.s[prev].off)) {
+                const struct sent *ps = &k.s[prev];
+                struct zt_summary_item d = {ps->msg, ps->off, ps->len, 1.0, NULL, SIZE_MAX, 0, 0, 0, 0, ""};
+                if ((rc = push_item(&dec, d))) {
+                    zt__ptext_free(pt);
+                    break;
+                }
             }
         }
 
@@ -409,8 +531,44 @@ int zt_summarize(const struct zt_intent_model *model, const struct zt_stopwords 
         } else if (imper_start && timed) {
             it.kind = "task";
         }
-        if (it.kind && (rc = push_item(&act, it))) break;
+        if (it.kind) {
+            size_t ao = 0, al = 0;
+            if (!(rc = addressee(t, s->len, &ao, &al)) && al) {
+                /* the one addressed owns it: their message when they speak */
+                it.addressed_off = s->off + ao;
+                it.addressed_len = al;
+                size_t who = SIZE_MAX;
+                for (size_t j = s->msg + 1; j < n && who == SIZE_MAX; j++)
+                    if (from_is(&msgs[j], t + ao, al)) who = j;
+                for (size_t j = 0; j < s->msg && who == SIZE_MAX; j++)
+                    if (from_is(&msgs[j], t + ao, al)) who = j;
+                it.assignee = who;
+            }
+            if (!rc) rc = due_date(t, s->len, s->off, ref, &it);
+            if (!rc) rc = push_item(&act, it);
+            if (rc) break;
+        }
+
+        /* an open question: no later message of another speaker answers it
+         * (a request already listed as an action item is not one) */
+        bool question = s->q || (is_question_intent(lead) && s->off + s->len == m->len);
+        if (question && !(it.kind && strcmp(it.kind, "request") == 0)) {
+            bool answered = false, first_other = true;
+            for (size_t j = s->msg + 1; j < n && j <= s->msg + ANSWER_WINDOW && !answered; j++) {
+                if (same_from(&msgs[j], m)) continue;
+                enum zt_intent pj = mi[j].labels[0].intent;
+                if (first_other && !asks[j] && pj != ZT_INTENT_GREETING) answered = true;
+                first_other = false;
+                /* a later message sharing content words with the question */
+                for (size_t q = i + 1; q < S && !answered && !asks[j]; q++)
+                    if (k.s[q].msg == j && shared_words(&k, s, &k.s[q])) answered = true;
+            }
+            struct zt_summary_item qi = {s->msg, s->off, s->len, 1.0, NULL, SIZE_MAX, 0, 0, 0, 0, ""};
+            if (!answered && (rc = push_item(&qs, qi))) break;
+        }
     }
+    zt_free(asks);
+    if (!rc && dec.n > 1) qsort(dec.v, dec.n, sizeof *dec.v, cmp_item_chrono);
     if (rc) goto out;
 
     memset(out, 0, sizeof *out);

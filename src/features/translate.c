@@ -67,6 +67,8 @@ struct zt_translate {
     unsigned timeout_ms;
     unsigned n_pipes;
     atomic_bool closed;
+    bool raw;
+    struct zt_translate_rules *rules;
     zt_translate_detect_fn detect;
     void *detect_ud;
 };
@@ -83,6 +85,7 @@ static const struct {
     {"sk", "slk"}, {"bg", "bul"}, {"mk", "mkd"}, {"ru", "rus"}, {"uk", "ukr"}, {"be", "bel"},
     {"kk", "kaz"}, {"tt", "tat"}, {"tr", "tur"}, {"sc", "srd"}, {"mt", "mlt"}, {"ar", "ara"},
     {"hi", "hin"}, {"ur", "urd"}, {"id", "ind"}, {"ms", "msa"}, {"af", "afr"}, {"fi", "fin"},
+    {"sh", "hbs"}, /* Serbo-Croatian: "sh" is withdrawn from 639-1, Apertium's pair is hbs */
 };
 #define N_LANGS (sizeof langs / sizeof langs[0])
 
@@ -102,6 +105,8 @@ const char *zt_translate_lang1(const char *code3)
 }
 
 /* ---- discovery ---------------------------------------------------------- */
+
+static struct pair *find_pair(const struct zt_translate *t, const char *s3, const char *d3);
 
 static bool is_lang3(const char *s)
 {
@@ -133,6 +138,17 @@ int zt_translate_new(const struct zt_translate_opts *opts, struct zt_translate *
         rc = ZT_ENOMEM;
         goto out;
     }
+    t->raw = opts && opts->raw;
+    if (!t->raw) {
+        char err[256];
+        const char *rp = opts && opts->rules_path && opts->rules_path[0] ? opts->rules_path : NULL;
+        rc = rp ? zt_translate_rules_load(rp, &t->rules, err, sizeof err)
+                : zt_translate_rules_builtin(&t->rules, err, sizeof err);
+        if (rc) {
+            zt_log(ZT_LOG_ERROR, "translate_rules_invalid", "%s", err);
+            goto out;
+        }
+    }
     d = opendir(dir);
     if (!d) {
         /* no Apertium: the feature answers "no pair installed" */
@@ -142,21 +158,43 @@ int zt_translate_new(const struct zt_translate_opts *opts, struct zt_translate *
     struct dirent *e;
     while ((e = readdir(d)) != NULL && t->n_pairs < MAX_PAIRS) {
         const char *n = e->d_name;
-        /* exactly "lll-lll.mode": variants (eng-cat_valencia) are skipped */
-        if (strlen(n) != 12 || n[3] != '-' || strcmp(n + 7, ".mode") != 0) continue;
-        if (!is_lang3(n) || !is_lang3(n + 4)) continue;
-        struct pair *p = &t->pairs[t->n_pairs];
-        memcpy(p->src, n, 3);
-        memcpy(p->dst, n + 4, 3);
+        /* exactly "lll-lll.mode" or "ll-ll.mode": variants (eng-cat_valencia) are skipped */
+        char s3[4] = {0}, d3[4] = {0};
+        bool two = false;
+        if (strlen(n) == 12 && n[3] == '-' && strcmp(n + 7, ".mode") == 0 && is_lang3(n) && is_lang3(n + 4)) {
+            memcpy(s3, n, 3);
+            memcpy(d3, n + 4, 3);
+        } else if (strlen(n) == 10 && n[2] == '-' && strcmp(n + 5, ".mode") == 0) {
+            char a[3] = {n[0], n[1], 0}, b[3] = {n[3], n[4], 0};
+            const char *x = zt_translate_lang3(a), *y = zt_translate_lang3(b);
+            if (!x || !y) continue;
+            memcpy(s3, x, 3);
+            memcpy(d3, y, 3);
+            two = true;
+        } else {
+            continue;
+        }
+        struct pair *p = find_pair(t, s3, d3);
+        if (p && two) continue; /* eng-glg.mode and en-gl.mode: the first */
+        if (p) {
+            zt_free(p->mode_path); /* a three-letter name over a two-letter one */
+            p->mode_path = NULL;
+        } else {
+            p = &t->pairs[t->n_pairs++];
+        }
+        memcpy(p->src, s3, 4);
+        memcpy(p->dst, d3, 4);
         char path[4096];
         int pl = snprintf(path, sizeof path, "%s/%s", dir, n);
-        if (pl < 0 || (size_t)pl >= sizeof path) continue;
+        if (pl < 0 || (size_t)pl >= sizeof path) {
+            if (!p->mode_path) t->n_pairs--; /* the one just taken */
+            continue;
+        }
         p->mode_path = zt_strdup(path);
         if (!p->mode_path) {
             rc = ZT_ENOMEM;
             goto out;
         }
-        t->n_pairs++;
     }
 done:
     qsort(t->pairs, t->n_pairs, sizeof *t->pairs, pair_cmp);
@@ -176,6 +214,7 @@ out:
     if (t) {
         for (size_t i = 0; t->pairs && i < t->n_pairs; i++) zt_free(t->pairs[i].mode_path);
         zt_free(t->pairs);
+        zt_translate_rules_free(t->rules);
         zt_free(t);
     }
     return rc;
@@ -531,7 +570,12 @@ int zt_translate_text(struct zt_translate *t, const char *source3, const char *t
     if (memchr(text, '\0', len) || !zt_utf8_valid(text, len)) return ZT_EINVAL;
     struct pair *p = find_pair(t, source3, target3);
     if (!p) return ZT_ENOTFOUND;
-    rc = encode(text, len, &req);
+    bool edit = !keep_marks && !t->raw;
+    struct zt_buf pre;
+    zt_buf_init(&pre, 2 * t->max_input);
+    rc = edit ? zt_translate_rules_apply(t->rules, false, p->src, text, len, &pre) : 0;
+    if (!rc) rc = edit ? encode(pre.data ? pre.data : "", pre.len, &req) : encode(text, len, &req);
+    zt_buf_deinit(&pre);
     if (rc) goto out;
     uint64_t deadline = zt_time_mono_ms() + t->timeout_ms;
     rc = acquire(t, p, deadline, &pl);
@@ -559,9 +603,17 @@ int zt_translate_text(struct zt_translate *t, const char *source3, const char *t
     size_t lead = 0, trail = 0;
     while (lead < len && is_ws((unsigned char)text[lead])) lead++;
     while (trail < len - lead && is_ws((unsigned char)text[len - 1 - trail])) trail++;
-    struct zt_buf dec;
+    struct zt_buf dec, post;
     zt_buf_init(&dec, resp.max);
+    zt_buf_init(&post, resp.max);
     rc = decode(resp.data ? resp.data : "", resp.len, keep_marks, &dec);
+    if (!rc && edit) {
+        /* the target's rewrites, then the tidying */
+        rc = zt_translate_rules_apply(t->rules, true, p->dst, dec.data ? dec.data : "", dec.len, &post);
+        zt_buf_reset(&dec);
+        if (!rc) rc = zt_translate_tidy(text, len, p->dst, post.data ? post.data : "", post.len, &dec);
+    }
+    zt_buf_deinit(&post);
     size_t a = 0, z = dec.len;
     while (a < z && is_ws((unsigned char)dec.data[a])) a++;
     while (z > a && is_ws((unsigned char)dec.data[z - 1])) z--;
@@ -606,6 +658,7 @@ void zt_translate_free(struct zt_translate *t)
         zt_free(p->script);
     }
     zt_free(t->pairs);
+    zt_translate_rules_free(t->rules);
     zt_free(t);
 }
 

@@ -18,6 +18,7 @@
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_asset.h"
 #include "zentalk/zt_intent.h"
+#include "zentalk/zt_time.h"
 #include "zentalk/zt_log.h"
 #include "zentalk/zt_str.h"
 #include "zentalk/zt_summarize.h"
@@ -525,7 +526,16 @@ static json_t *items_json(const struct zt__conv_req *cr, const struct zt_summary
         if (o && actions) {
             json_object_set_new(o, "kind", json_string(it[i].kind));
             const struct zt_conv_msg *as = it[i].assignee < cr->n ? &cr->msgs[it[i].assignee] : NULL;
-            json_object_set_new(o, "assignee", as && as->from_len ? strn(as->from, as->from_len) : json_null());
+            const char *ad = m->text + it[i].addressed_off;
+            json_object_set_new(o, "assignee", as && as->from_len ? strn(as->from, as->from_len)
+                                               : it[i].addressed_len ? strn(ad, it[i].addressed_len)
+                                                                     : json_null());
+            json_object_set_new(o, "addressed_to", it[i].addressed_len ? strn(ad, it[i].addressed_len) : json_null());
+            json_object_set_new(o, "due", it[i].due_len ? json_pack("{s:o,s:o}", "text",
+                                                                    strn(m->text + it[i].due_off, it[i].due_len),
+                                                                    "value", it[i].due[0] ? json_string(it[i].due)
+                                                                                          : json_null())
+                                                        : json_null());
         }
         json_array_append_new(a, o);
     }
@@ -549,7 +559,9 @@ void zt__feat_h_summarize(struct zt__feat_conv *fc, struct zt_http_req *req, jso
         return;
     }
     struct zt_summary s;
-    rc = zt_summarize(fc->intents, fc->sw, cr.msgs, cr.n, (size_t)cr.max_sentences, f->threshold, &s);
+    /* due dates resolve against the time of the request (UTC) */
+    struct zt_entities_ref now = {.now = zt_time_real_ms() / 1000};
+    rc = zt_summarize_at(fc->intents, fc->sw, cr.msgs, cr.n, (size_t)cr.max_sentences, f->threshold, &now, &s);
     if (rc) {
         zt__conv_req_deinit(&cr);
         snprintf(err, sizeof err, rc == ZT_ETOOBIG ? "the conversation has more than %d sentences"

@@ -998,6 +998,7 @@ int zt_server_new(const struct zt_config *cfg, const char *node_id, struct zt_se
     if (zt__ws_add_annotator(s->ws, &tr_ann) != 0) goto fail;
     if (zt__feat_search_new(cfg, &s->search) != 0) goto fail;
     if ((rc = zt__feat_conv_new(cfg, s->models, &s->conv)) != 0) goto fail;
+    zt__tr_set_infer(s->translate, s->models); /* features.translate.model */
     if ((rc = zt__wiring_new(cfg, s->lexfeat, s->feat_spam, s->conv, s->translate, s->ws, &s->wiring)) != 0)
         goto fail;
     zt_log(ZT_LOG_INFO, "features_wired", "wired=%s", zt__wiring_summary(s->wiring));

@@ -45,6 +45,10 @@ ZT_NODISCARD int zt__tr_new(const struct zt_config *cfg, struct zt__tr **out);
 /* Finish queued requests (answered, or 503 once shutting down), stop the
  * pipelines. NULL is a no-op. */
 void zt__tr_free(struct zt__tr *tr);
+/* The inference service that runs features.translate.model (NULL: none;
+ * Apertium only). Call before the server starts serving. */
+struct zt_infer;
+void zt__tr_set_infer(struct zt__tr *tr, struct zt_infer *ms);
 struct zt_translate *zt__tr_engine(struct zt__tr *tr);
 
 void zt__tr_h_translate(struct zt__tr *tr, struct zt_http_req *req, json_t *body, struct zt_http_resp *resp);

@@ -140,6 +140,22 @@ static void test_replies(void **state)
     assert_true(json_equal(j, j2));
     json_decref(j2);
     json_decref(j);
+    /* issue 16: bad news gets sympathy, never a cheerful or curious reply */
+    j = post_to(nd.port, "/v1/features/smart-replies",
+                "{\"messages\":[{\"from\":\"alice\",\"text\":\"My grandmother passed away last night\"}],"
+                "\"me\":\"bob\"}",
+                200);
+    r = json_object_get(j, "result");
+    assert_three_distinct(json_object_get(r, "replies"));
+    assert_string_equal(sget(r, "bank"), "grief");
+    for (size_t i = 0; i < 3; i++) {
+        json_t *rep = json_array_get(json_object_get(r, "replies"), i);
+        const char *tone = json_string_value(json_object_get(rep, "tone"));
+        if (tone) assert_string_not_equal(tone, "positive");
+        assert_null(strstr(sget(rep, "text"), "Interesting"));
+        assert_null(strstr(sget(rep, "text"), "Got it"));
+    }
+    json_decref(j);
     /* "from" is optional */
     j = post_to(nd.port, "/v1/features/smart-replies", "{\"messages\":[{\"text\":\"Are you coming?\"}]}", 200);
     assert_three_distinct(json_object_get(json_object_get(j, "result"), "replies"));
@@ -182,7 +198,30 @@ static void test_summarize(void **state)
     assert_int_equal(json_array_size(act), 1);
     assert_string_equal(sget(json_array_get(act, 0), "kind"), "commitment");
     assert_string_equal(sget(json_array_get(act, 0), "assignee"), "alice");
+    assert_true(json_is_null(json_object_get(json_array_get(act, 0), "addressed_to")));
+    assert_string_equal(sget(json_object_get(json_array_get(act, 0), "due"), "text"), "Wednesday");
     assert_true(strlen(sget(r, "summary")) > 0);
+    json_decref(j);
+
+    /* issue 16's thread: the decision, both open questions, the action
+     * item assigned to Carol with its due date */
+    j = post_to(nd.port, "/v1/features/summarize",
+                "{\"messages\":[{\"from\":\"alice\",\"text\":\"Let's decide: Bob presents on Friday.\"},"
+                "{\"from\":\"bob\",\"text\":\"Who's presenting the budget part?\"},"
+                "{\"from\":\"alice\",\"text\":\"Carol, can you send the deck by Thursday?\"},"
+                "{\"from\":\"bob\",\"text\":\"Which room are we in?\"}]}",
+                200);
+    r = json_object_get(j, "result");
+    assert_int_equal(json_array_size(json_object_get(r, "decisions")), 1);
+    assert_int_equal(json_array_size(json_object_get(r, "open_questions")), 2);
+    act = json_object_get(r, "action_items");
+    assert_int_equal(json_array_size(act), 1);
+    json_t *a = json_array_get(act, 0);
+    assert_string_equal(sget(a, "assignee"), "Carol");
+    assert_string_equal(sget(a, "addressed_to"), "Carol");
+    json_t *due = json_object_get(a, "due");
+    assert_string_equal(sget(due, "text"), "Thursday");
+    assert_int_equal(strlen(sget(due, "value")), 10); /* YYYY-MM-DD */
     json_decref(j);
 }
 

@@ -98,6 +98,22 @@ static const struct labelled cases[] = {
     L("This is unacceptable", COMPLAINT), L("Really disappointed with the result", COMPLAINT),
     L("The printer is broken again", COMPLAINT), L("Worst customer support ever", COMPLAINT),
     L("I'm fed up with this", COMPLAINT), L("What a waste of time", COMPLAINT),
+    /* bad news, grief, urgency (issue 16) */
+    L("I lost my job today", BAD_NEWS), L("Bad news, the flight got cancelled", BAD_NEWS),
+    L("We broke up last week", BAD_NEWS), L("I was in a car accident this morning", BAD_NEWS),
+    L("Dad is in the hospital again", BAD_NEWS), L("She was diagnosed with cancer", BAD_NEWS),
+    L("I got laid off", BAD_NEWS), L("My bike was stolen", BAD_NEWS), L("I didn't get the job", BAD_NEWS),
+    L("Having a rough week", BAD_NEWS), L("I failed the exam 😢", BAD_NEWS), L("I got fired", BAD_NEWS),
+    L("My grandmother passed away last night", GRIEF), L("Our dog died this morning", GRIEF),
+    L("The funeral is on Saturday", GRIEF), L("I lost my dad last month", GRIEF),
+    L("We had to put down our cat", GRIEF), L("My uncle passed away", GRIEF), L("RIP grandpa", GRIEF),
+    L("She is no longer with us", GRIEF), L("He just passed", GRIEF), L("Her husband died suddenly", GRIEF),
+    L("I lost my brother in the war", GRIEF), L("Rest in peace, old friend", GRIEF),
+    L("Urgent: the server is down", URGENT), L("I need the file ASAP", URGENT),
+    L("Call me right now", URGENT), L("It's an emergency", URGENT), L("Please reply immediately", URGENT),
+    L("Need this urgently", URGENT), L("Send it as soon as possible", URGENT),
+    L("Come right away, the pipe burst", URGENT), L("This is time sensitive", URGENT),
+    L("🚨 production is on fire", URGENT), L("Call me asap", URGENT), L("We need help now", URGENT),
     /* statements */
     L("I'm at the station.", STATEMENT), L("The meeting notes are in the shared folder", STATEMENT),
     L("It's raining here", STATEMENT), L("I just got home", STATEMENT), L("The build takes ten minutes.", STATEMENT),
@@ -123,6 +139,8 @@ static const struct labelled held_out[] = {
     L("Nope, not going to happen", DISAGREEMENT), L("I don't think that's right", DISAGREEMENT),
     L("Congrats on the promotion!", CONGRATS), L("Well done on the marathon", CONGRATS),
     L("The wifi is terrible today", COMPLAINT), L("This update is so frustrating", COMPLAINT),
+    L("My aunt passed away yesterday", GRIEF), L("I just lost my job", BAD_NEWS),
+    L("Need the keys urgently!", URGENT),
     L("I left the keys on the table", STATEMENT), L("The train was on time", STATEMENT),
 };
 

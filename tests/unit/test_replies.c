@@ -135,6 +135,77 @@ static void test_hooks(void **state)
     for (size_t i = 0; i < r.n; i++) assert_false(flag_yes(r.replies[i].text, strlen(r.replies[i].text), NULL));
 }
 
+/* a toy polarity: sad words negative, cheerful ones positive */
+static double toy_sentiment(const char *t, size_t n, void *ud)
+{
+    (void)ud;
+    char b[256];
+    snprintf(b, sizeof b, "%.*s", (int)n, t);
+    static const char *const sad[] = {"passed away", "sorry", "awful", "terrible", "died", "Oh no", "wrong"};
+    static const char *const glad[] = {"Nice", "Great", "Interesting", "Thanks", "Awesome", "Yes", "love", "fun"};
+    for (size_t i = 0; i < sizeof sad / sizeof sad[0]; i++)
+        if (strstr(b, sad[i])) return -0.8;
+    for (size_t i = 0; i < sizeof glad / sizeof glad[0]; i++)
+        if (strstr(b, glad[i])) return 0.7;
+    return 0;
+}
+
+static bool cheerful(const struct zt_replies_result *r)
+{
+    for (size_t i = 0; i < r->n; i++)
+        if (r->replies[i].tone == ZT_TONE_POSITIVE || toy_sentiment(r->replies[i].text, strlen(r->replies[i].text), NULL) > 0)
+            return true;
+    return false;
+}
+
+/* issue 16, "what was seen": "My grandmother passed away last night" got
+ * "Got it." / "Thanks for letting me know!" / "Interesting, tell me more." */
+static void test_mood(void **state)
+{
+    (void)state;
+    struct zt_replies_result r;
+    struct zt_reply_hooks h = {.sentiment = toy_sentiment};
+    for (int hooked = 0; hooked < 2; hooked++) {
+        suggest1("My grandmother passed away last night", hooked ? &h : NULL, &r);
+        assert_int_equal(r.used, ZT_INTENT_GRIEF);
+        assert_distinct(&r);
+        assert_true(has_meaning(&r, "condolence"));
+        assert_false(cheerful(&r));
+        for (size_t i = 0; i < r.n; i++) {
+            assert_null(strstr(r.replies[i].text, "Interesting"));
+            assert_null(strstr(r.replies[i].text, "Got it"));
+        }
+        suggest1("I got laid off today", hooked ? &h : NULL, &r);
+        assert_int_equal(r.used, ZT_INTENT_BAD_NEWS);
+        assert_distinct(&r);
+        assert_true(has_meaning(&r, "sorry"));
+        assert_false(cheerful(&r));
+        suggest1("Urgent: the server is down, can you call me right now?", hooked ? &h : NULL, &r);
+        assert_int_equal(r.used, ZT_INTENT_URGENT);
+        assert_distinct(&r);
+        assert_true(has_meaning(&r, "on_it") && has_meaning(&r, "call"));
+        suggest1("I'm so sorry, I completely forgot our meeting", hooked ? &h : NULL, &r);
+        assert_int_equal(r.used, ZT_INTENT_APOLOGY);
+        assert_true(has_meaning(&r, "forgive"));
+        suggest1("This is terrible, the app keeps crashing and support won't answer", hooked ? &h : NULL, &r);
+        assert_int_equal(r.used, ZT_INTENT_COMPLAINT);
+        assert_true(has_meaning(&r, "sorry"));
+    }
+    /* the hook's filter on its own: a sad statement no intent cue knows */
+    suggest1("Everything went wrong today", &h, &r);
+    assert_distinct(&r);
+    for (size_t i = 0; i < r.n; i++) assert_true(toy_sentiment(r.replies[i].text, strlen(r.replies[i].text), NULL) <= 0);
+    assert_true(has_meaning(&r, "ack") && has_meaning(&r, "ask"));
+    /* and a happy message gets no gloomy reply */
+    suggest1("We won the game, what a fun night", &h, &r);
+    assert_distinct(&r);
+    for (size_t i = 0; i < r.n; i++) assert_true(toy_sentiment(r.replies[i].text, strlen(r.replies[i].text), NULL) >= 0);
+    /* an answer's tone is not a mood: "no" stays offered to a cheerful question */
+    suggest1("Do you love the new office? It's so fun!", &h, &r);
+    assert_distinct(&r);
+    assert_true(has_meaning(&r, "no") || has_meaning(&r, "decline"));
+}
+
 static void test_turns(void **state)
 {
     (void)state;
@@ -228,7 +299,7 @@ static void test_llm_parse(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_triplets),  cmocka_unit_test(test_hooks),     cmocka_unit_test(test_turns),
+        cmocka_unit_test(test_triplets),  cmocka_unit_test(test_hooks), cmocka_unit_test(test_mood),     cmocka_unit_test(test_turns),
         cmocka_unit_test(test_bank_malformed), cmocka_unit_test(test_llm_parse),
     };
     int rc = cmocka_run_group_tests(tests, setup, teardown);

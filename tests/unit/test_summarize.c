@@ -180,6 +180,75 @@ static void test_open_questions(void **state)
     zt_summary_deinit(&b);
 }
 
+/* issue 16, "what was seen": this thread gave no decision, missed the
+ * questions and left the action item without an assignee */
+static void test_issue_thread(void **state)
+{
+    (void)state;
+    static const struct line l[] = {
+        {"alice", "Let's decide: Bob presents on Friday."},
+        {"bob", "Who's presenting the budget part?"},
+        {"alice", "Carol, can you send the deck by Thursday?"},
+        {"bob", "Which room are we in?"},
+    };
+    size_t n = sizeof l / sizeof l[0];
+    struct zt_conv_msg m[4];
+    to_msgs(l, n, m);
+    struct zt_entities_ref ref;
+    assert_int_equal(zt_entities_parse_time("2026-12-07T09:00:00Z", &ref), 0); /* a Monday */
+    struct zt_summary s;
+    assert_int_equal(zt_summarize_at(model, small_sw, m, n, 0, 0.0, &ref, &s), 0);
+    assert_int_equal(s.n_decisions, 1);
+    assert_true(item_has(m, s.decisions, s.n_decisions, 0, "Bob presents"));
+    assert_int_equal(s.n_questions, 2);
+    assert_true(item_has(m, s.questions, s.n_questions, 1, "Who's presenting"));
+    assert_true(item_has(m, s.questions, s.n_questions, 3, "Which room"));
+    assert_int_equal(s.n_actions, 1);
+    const struct zt_summary_item *a = &s.actions[0];
+    assert_int_equal(a->msg, 2);
+    assert_string_equal(a->kind, "request");
+    assert_int_equal(a->addressed_len, 5);
+    assert_memory_equal(m[2].text + a->addressed_off, "Carol", 5);
+    assert_int_equal(a->assignee, SIZE_MAX); /* carol has not spoken: not bob, who spoke next */
+    assert_true(a->due_len > 0);
+    assert_memory_equal(m[2].text + a->due_off, "Thursday", 8);
+    assert_string_equal(a->due, "2026-12-10");
+    zt_summary_deinit(&s);
+
+    /* "@dave" and a vocative at the end; a speaker addressed owns the item;
+     * "Agreed." makes the proposal it answers a decision */
+    static const struct line l2[] = {
+        {"erin", "We'll go with the blue theme?"},
+        {"dave", "Agreed."},
+        {"erin", "@dave please review the copy by tomorrow"},
+        {"frank", "Can you book the room for Monday, Erin?"},
+        {"erin", "Sure."},
+    };
+    n = sizeof l2 / sizeof l2[0];
+    struct zt_conv_msg m2[5];
+    to_msgs(l2, n, m2);
+    assert_int_equal(zt_summarize_at(model, small_sw, m2, n, 0, 0.0, NULL, &s), 0);
+    assert_true(item_has(m2, s.decisions, s.n_decisions, 0, "blue theme"));
+    bool seen_dave = false, seen_erin = false;
+    for (size_t i = 0; i < s.n_actions; i++) {
+        const struct zt_summary_item *x = &s.actions[i];
+        if (x->msg == 2) {
+            seen_dave = true;
+            assert_memory_equal(m2[2].text + x->addressed_off, "dave", 4);
+            assert_int_equal(x->assignee, 1);
+            assert_true(x->due_len > 0);
+            assert_string_equal(x->due, ""); /* no reference time */
+        }
+        if (x->msg == 3) {
+            seen_erin = true;
+            assert_memory_equal(m2[3].text + x->addressed_off, "Erin", 4);
+            assert_int_equal(x->assignee, 4);
+        }
+    }
+    assert_true(seen_dave && seen_erin);
+    zt_summary_deinit(&s);
+}
+
 static void test_edges(void **state)
 {
     (void)state;
@@ -219,6 +288,7 @@ int main(void)
         cmocka_unit_test(test_launch_small_stopwords),
         cmocka_unit_test(test_launch_asset),
         cmocka_unit_test(test_open_questions),
+        cmocka_unit_test(test_issue_thread),
         cmocka_unit_test(test_edges),
     };
     int rc = cmocka_run_group_tests(tests, setup, teardown);

@@ -294,6 +294,180 @@ static void test_codes_and_detector(void **state)
     zt_translate_free(t);
 }
 
+/* issue 16, "what was seen": "Can you pick up the kids from school at 4?"
+ * came back as "Puede  eliges arriba de los niños de escolares en 4?" */
+static void test_readable_spanish(void **state)
+{
+    (void)state;
+    if (!have_apertium()) return;
+    struct zt_translate *t = open_t(NULL, 0, 1);
+    struct zt_buf out;
+    zt_buf_init(&out, 1 << 16);
+    assert_int_equal(tr(t, "eng", "spa", "Can you pick up the kids from school at 4?", false, &out), 0);
+    const char *o = zt_buf_str(&out);
+    printf("  eng-spa: %s\n", o);
+    assert_null(strstr(o, "  "));           /* no doubled spaces */
+    assert_null(strpbrk(o, "*#@"));         /* no unknown-word marks */
+    assert_null(strstr(o, " ?"));           /* no space before punctuation */
+    assert_null(strstr(o, "eliges"));       /* "pick up" is not "choose up" */
+    assert_null(strstr(o, "arriba"));
+    assert_null(strstr(o, "escolares"));    /* "school" the noun */
+    assert_non_null(strstr(o, "recoger"));  /* "can you" + infinitive */
+    assert_non_null(strstr(o, "escuela"));
+    assert_non_null(strstr(o, "a las 4"));  /* a clock time */
+    assert_memory_equal(o, "\xC2\xBF", 2); /* opens with ¿ */
+    assert_int_equal(o[strlen(o) - 1], '?');
+    /* raw: Apertium's own output, kept for comparison */
+    struct zt_translate_opts ro = {.raw = true, .pipelines = 1};
+    struct zt_translate *r = NULL;
+    assert_int_equal(zt_translate_new(&ro, &r), 0);
+    assert_int_equal(tr(r, "eng", "spa", "Can you pick up the kids from school at 4?", false, &out), 0);
+    assert_non_null(strstr(zt_buf_str(&out), "  ")); /* what the issue saw */
+    zt_translate_free(r);
+    /* other pairs of the same English: Catalan and, when installed, Galician */
+    assert_int_equal(tr(t, "eng", "cat", "Can you pick up the kids from school at 4?", false, &out), 0);
+    assert_null(strstr(zt_buf_str(&out), "  "));
+    assert_non_null(strstr(zt_buf_str(&out), "a les 4"));
+    if (zt_translate_has_pair(t, "eng", "glg")) { /* en-gl.mode: a two-letter name */
+        assert_int_equal(tr(t, "eng", "glg", "Can you pick up the kids from school at 4?", false, &out), 0);
+        assert_non_null(strstr(zt_buf_str(&out), "ás 4"));
+    } else {
+        zt_skip_part("apertium-en-gl is not installed (scripts/setup.sh)");
+    }
+    zt_buf_deinit(&out);
+    zt_translate_free(t);
+}
+
+static void rewrite(const struct zt_translate_rules *rs, bool post, const char *lang, const char *in, const char *want)
+{
+    struct zt_buf b;
+    zt_buf_init(&b, 4096);
+    assert_int_equal(zt_translate_rules_apply(rs, post, lang, in, strlen(in), &b), 0);
+    assert_string_equal(zt_buf_str(&b), want);
+    zt_buf_deinit(&b);
+}
+
+static void tidy(const char *src, const char *lang, const char *in, const char *want)
+{
+    struct zt_buf b;
+    zt_buf_init(&b, 4096);
+    assert_int_equal(zt_translate_tidy(src, strlen(src), lang, in, strlen(in), &b), 0);
+    assert_string_equal(zt_buf_str(&b), want);
+    zt_buf_deinit(&b);
+}
+
+static void expect_rules_error(const char *text, const char *needle)
+{
+    struct zt_translate_rules *rs = NULL;
+    char err[256];
+    assert_int_equal(zt_translate_rules_parse(text, strlen(text), "r.txt", &rs, err, sizeof err), ZT_EPARSE);
+    assert_null(rs);
+    assert_non_null(strstr(err, needle));
+}
+
+/* The rules and the tidying alone (no Apertium needed). */
+static void test_rules_and_tidy(void **state)
+{
+    (void)state;
+    struct zt_translate_rules *rs = NULL;
+    char err[256];
+    assert_int_equal(zt_translate_rules_builtin(&rs, err, sizeof err), 0);
+    assert_true(zt_translate_rules_count(rs) > 10);
+    rewrite(rs, false, "eng", "Can you pick up the kids from school at 4?",
+            "You can collect the kids from the school at 4?");
+    rewrite(rs, false, "eng", "I can you know", "I can you know"); /* ^: only at a clause start */
+    rewrite(rs, false, "eng", "ok, can we go? Could you", "ok, we can go? You could");
+    rewrite(rs, false, "eng", "the pickup truck", "the pickup truck"); /* word boundaries */
+    rewrite(rs, false, "spa", "Can you", "Can you"); /* another language's rules */
+    rewrite(rs, true, "spa", "Nos vemos en 4? en 1, en 10:30.", "Nos vemos a las 4? a la 1, a las 10:30.");
+    rewrite(rs, true, "spa", "en 5 minutos, en 2026, en 30", "en 5 minutos, en 2026, en 30"); /* not clock times */
+    rewrite(NULL, true, "spa", "en 4", "en 4");
+    zt_translate_rules_free(rs);
+
+    tidy("Can you?", "spa", " Puede  recoger los niños ?", " ¿Puede recoger los niños?");
+    tidy("Hi. Great!", "spa", "Hola. Genial !", "Hola. ¡Genial!");
+    tidy("¿Qué?", "spa", "Qué?", "Qué?");                 /* the source has its own marks */
+    tidy("a ( b ) c", "spa", "a ( b ) c", "a ( b ) c");   /* kept where the source has them */
+    tidy("x  y", "cat", "x  y", "x  y");                  /* a double space the source has */
+    tidy("Really?", "fra", "Vraiment ?", "Vraiment ?");   /* French typography */
+    tidy("a, b", "cat", "a , b  c", "a, b c");
+    tidy("", "spa", "", "");
+    tidy("pick the kid", "hbs", "#Free @pick djete", "Free pick djete"); /* marks the decoder could not see */
+    tidy("mail @bob, 5 * 3", "eng", "mail @bob, 5 * 3", "mail @bob, 5 * 3");
+
+    expect_rules_error("pre eng | a\n", "expected");
+    expect_rules_error("mid eng | a | b\n", "pre or post");
+    expect_rules_error("pre xx | a | b\n", "ISO 639-3");
+    expect_rules_error("pre eng | a # | b\n", "#");
+    expect_rules_error("pre eng | ^ | b\n", "FROM");
+    expect_rules_error("pre eng | a | b | c\n", "expected");
+}
+
+static void clean(const char *answer, size_t src_len, int want_rc, const char *want)
+{
+    struct zt_buf b;
+    zt_buf_init(&b, 4096);
+    assert_int_equal(zt_translate_llm_clean(answer, strlen(answer), src_len, &b), want_rc);
+    if (!want_rc) assert_string_equal(zt_buf_str(&b), want);
+    zt_buf_deinit(&b);
+}
+
+/* The generative path's prompt and the cleaning of a model's answer. */
+static void test_llm_prompt(void **state)
+{
+    (void)state;
+    struct zt_buf sys, user;
+    zt_buf_init(&sys, 4096);
+    zt_buf_init(&user, 4096);
+    assert_int_equal(zt_translate_llm_prompt("eng", "spa", "See you at 4", 12, &sys, &user), 0);
+    assert_non_null(strstr(zt_buf_str(&sys), "from English to Spanish"));
+    assert_non_null(strstr(zt_buf_str(&sys), "translation only"));
+    assert_string_equal(zt_buf_str(&user), "See you at 4");
+    zt_buf_deinit(&sys);
+    zt_buf_deinit(&user);
+    assert_string_equal(zt_translate_lang_name("hbs"), "Serbo-Croatian");
+    assert_string_equal(zt_translate_lang_name("xyz"), "xyz");
+    clean("  Nos vemos a las 4.\n", 12, 0, "Nos vemos a las 4.");
+    clean("Translation: \"Nos vemos a las 4.\"", 12, 0, "Nos vemos a las 4.");
+    clean("Nos vemos a las 4.\n\nNote: informal register.", 12, 0, "Nos vemos a las 4.");
+    clean("Traducción: Nos vemos.", 12, 0, "Nos vemos.");
+    clean("Nota: trae comida", 12, 0, "Nota: trae comida"); /* the text's own "Note:" */
+    clean("   \n", 12, ZT_EPARSE, NULL);
+    clean("a\x01b", 12, ZT_EPARSE, NULL);
+    clean("\xff", 12, ZT_EPARSE, NULL);
+    char longer[400];
+    memset(longer, 'a', sizeof longer - 1);
+    longer[sizeof longer - 1] = '\0';
+    clean(longer, 12, ZT_ETOOBIG, NULL);
+}
+
+/* Pairs named with two-letter codes (apertium-en-gl's en-gl.mode). */
+static void test_two_letter_modes(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/zt-translate-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char p1[128], p2[128], p3[128];
+    snprintf(p1, sizeof p1, "%s/en-gl.mode", dir);
+    snprintf(p2, sizeof p2, "%s/eng-glg.mode", dir);
+    snprintf(p3, sizeof p3, "%s/xx-yy.mode", dir);
+    write_file(p1, "cat\n");
+    write_file(p2, "cat\n");
+    write_file(p3, "cat\n");
+    struct zt_translate *t = open_t(dir, 400, 1);
+    assert_int_equal(zt_translate_pair_count(t), 1); /* one pair, the unknown codes skipped */
+    assert_true(zt_translate_has_pair(t, "eng", "glg"));
+    zt_translate_free(t);
+    unlink(p2);
+    t = open_t(dir, 400, 1);
+    assert_int_equal(zt_translate_pair_count(t), 1);
+    assert_true(zt_translate_has_pair(t, "eng", "glg"));
+    zt_translate_free(t);
+    unlink(p1);
+    unlink(p3);
+    rmdir(dir);
+}
+
 static int64_t live_at_start;
 
 static int mark_live(void **state)
@@ -321,6 +495,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_input, mark_live, check_leaks),
         cmocka_unit_test_setup_teardown(test_round_trip_and_timeout, mark_live, check_leaks),
         cmocka_unit_test_setup_teardown(test_codes_and_detector, mark_live, check_leaks),
+        cmocka_unit_test_setup_teardown(test_readable_spanish, mark_live, check_leaks),
+        cmocka_unit_test_setup_teardown(test_rules_and_tidy, mark_live, check_leaks),
+        cmocka_unit_test_setup_teardown(test_two_letter_modes, mark_live, check_leaks),
+        cmocka_unit_test_setup_teardown(test_llm_prompt, mark_live, check_leaks),
     };
     return zt_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }
