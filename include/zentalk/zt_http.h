@@ -3,7 +3,11 @@
  * The server reads a whole request (bounded by max_body_bytes), hands it to
  * one handler, and sends the response the handler filled. It enforces the
  * request limits itself and answers them with a JSON error body:
- *   413 body too large, 431 headers too large, 400 bad Content-Length.
+ *   413 body too large, 431 headers too large, 400 bad Content-Length;
+ *   400 and close for a request whose framing is in doubt (two
+ *   Content-Length headers, Content-Length with Transfer-Encoding, a
+ *   transfer coding other than chunked, bare-LF line endings, %00 in the
+ *   target: RFC 9112 §6.3, docs/internals/http.md).
  * (Requests too malformed for libmicrohttpd to parse at all, or headers too
  * big for its per-connection memory pool, are answered by libmicrohttpd with
  * its own short body.) Every response carries X-Request-Id.

@@ -22,6 +22,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -61,6 +62,8 @@ struct zt_http_req {
     int reject_status;   /* a limit was hit: answer this and stop */
     const char *reject_code;
     const char *reject_msg;
+    bool reject_close;   /* framing in doubt: answer, then close the connection */
+    bool bare_lf;        /* the request line ended in a bare LF (on_uri) */
     size_t discarded;    /* body bytes dropped after a late reject */
     bool responded;
     struct zt_http_async *async; /* deferred or streamed answer */
@@ -208,6 +211,9 @@ static enum MHD_Result send_error(struct zt_http_req *r, int status, const char 
     struct zt_http_resp resp;
     zt_http_resp_init(&resp);
     zt_http_resp_error(&resp, status, code, msg);
+    /* libmicrohttpd closes the connection after a response that says so:
+     * nothing pipelined behind a request whose end is in doubt is read */
+    if (r->reject_close) zt_ignore(zt_http_resp_header(&resp, MHD_HTTP_HEADER_CONNECTION, "close"));
     enum MHD_Result ret = send_resp(r, &resp);
     zt_buf_deinit(&resp.body);
     return ret;
@@ -608,6 +614,76 @@ static void reject(struct zt_http_req *r, int status, const char *code, const ch
     r->reject_msg = msg;
 }
 
+/* A 400 after which the connection is closed: the request's framing (where
+ * it ends) is in doubt, so whatever follows it on the connection is not
+ * read as another request (RFC 9112 §6.3, request smuggling). */
+static void reject_framing(struct zt_http_req *r, const char *msg)
+{
+    if (r->reject_status && r->reject_close) return;
+    r->reject_status = 0; /* framing wins over a size limit seen first */
+    reject(r, 400, "bad_request", msg);
+    r->reject_close = true;
+}
+
+/* libmicrohttpd 0.9.75 parses the request head in place: each line's
+ * terminator is overwritten with NUL, both bytes of a CRLF, one byte of a
+ * bare LF (or CR), which it accepts even in strict mode. A string it hands
+ * us that ends a line is therefore followed by a second NUL exactly when
+ * the line ended in CRLF. ends_in_bare_lf(s) is true when s (the last field
+ * of a line, as kept in libmicrohttpd's read buffer) is followed by one NUL
+ * and then a byte that is not NUL: the next line started right after a
+ * single-byte terminator. The byte read is inside the read buffer: the
+ * terminator is never the last byte libmicrohttpd has read, except for a
+ * bare LF at the very end of what arrived, where the byte after it is the
+ * buffer's unused space (a NUL or not: at worst a bare LF goes unseen). */
+static bool ends_in_bare_lf(const char *s)
+{
+    size_t n = strlen(s);
+    return n > 0 && s[n + 1] != '\0';
+}
+
+struct framing {
+    unsigned content_length; /* Content-Length headers */
+    unsigned transfer_encoding;
+    bool te_not_chunked;     /* a Transfer-Encoding other than "chunked" alone */
+    bool bare_lf;
+};
+
+static enum MHD_Result scan_framing(void *cls, enum MHD_ValueKind kind, const char *key,
+                                    const char *value)
+{
+    (void)kind;
+    struct framing *f = cls;
+    if (!key) return MHD_YES;
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) f->content_length++;
+    if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+        f->transfer_encoding++;
+        if (!value || strcasecmp(value, "chunked") != 0) f->te_not_chunked = true;
+    }
+    if (value && ends_in_bare_lf(value)) f->bare_lf = true;
+    return MHD_YES;
+}
+
+/* RFC 9112 §6.3: a request with two Content-Length headers, or with both
+ * Content-Length and Transfer-Encoding, or with a Transfer-Encoding whose
+ * only coding is not chunked, cannot be framed reliably: 400 and close.
+ * Line endings must be CRLF (§2.2: a bare LF is refused here). */
+static void check_framing(struct zt_http_req *r, struct MHD_Connection *c)
+{
+    struct framing f = {0};
+    MHD_get_connection_values(c, MHD_HEADER_KIND, scan_framing, &f);
+    if (r->bare_lf || f.bare_lf)
+        reject_framing(r, "line endings must be CRLF");
+    else if (f.content_length > 1)
+        reject_framing(r, "more than one Content-Length header");
+    else if (f.transfer_encoding && f.content_length)
+        reject_framing(r, "Content-Length together with Transfer-Encoding");
+    else if (f.transfer_encoding > 1 || f.te_not_chunked)
+        reject_framing(r, "the only Transfer-Encoding accepted is chunked");
+    else if (strstr(r->target, "%00"))
+        reject_framing(r, "the request target contains %00");
+}
+
 /* First call: headers are complete. */
 /* libmicrohttpd's URI log callback: the first thing it calls for a request,
  * with the request target exactly as received (path and query, still
@@ -622,6 +698,12 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
     if (zt_strlcpy(r->target, uri ? uri : "", sizeof r->target) >= sizeof r->target) {
         r->target[0] = '\0';
         r->target_too_long = true;
+    }
+    /* uri is still in libmicrohttpd's read buffer: the request line was
+     * "METHOD uri HTTP/x.y" with the spaces and the terminator made NUL */
+    if (uri && *uri) {
+        const char *ver = uri + strlen(uri) + 1;
+        if (strncmp(ver, "HTTP/", 5) == 0 && ends_in_bare_lf(ver)) r->bare_lf = true;
     }
     return r;
 }
@@ -648,12 +730,13 @@ static struct zt_http_req *req_new(struct zt_http_server *s, struct MHD_Connecti
     if (hs.bytes > s->opts.max_header_bytes)
         reject(r, 431, "headers_too_large", "request headers exceed server.max_header_bytes");
 
+    check_framing(r, c);
     const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
                                                  MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (cl) {
         uint64_t v;
         if (zt_str_to_u64(cl, &v) != 0)
-            reject(r, 400, "bad_request", "Content-Length is not a number");
+            reject_framing(r, "Content-Length is not a number");
         else if (v > s->opts.max_body_bytes)
             reject(r, 413, "body_too_large", "request body exceeds server.max_body_bytes");
     }
@@ -873,7 +956,8 @@ int zt_http_start(const struct zt_http_opts *opts, struct zt_http_server **out)
                               MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
                               MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
                               /* RFC 9112 strictly: Host required in HTTP/1.1,
-                               * no whitespace in header names, no bare LF */
+                               * no whitespace in header names; 0.9.75 still
+                               * accepts bare LF: check_framing() refuses it */
                               MHD_OPTION_STRICT_FOR_CLIENT, (int)1,
                               /* with TLS off these are MHD_OPTION_END-terminated no-ops */
                               tls ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, opts->tls_key_pem,
