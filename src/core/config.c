@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -2532,6 +2533,71 @@ static bool is_default(const struct cfg_key *k, const void *fp)
 
 #define RESERVED_NOTE "reserved, not used yet: accepted and checked, but nothing in this node reads it"
 
+/* Lexically normalise a path (no file system access): "." and empty
+ * components dropped, ".." removes the previous component, or stays when
+ * there is none (a relative path climbing out). False when it does not fit. */
+static bool normalise_path(const char *in, char *out, size_t cap)
+{
+    size_t starts[128], n = 0, len = 0;
+    bool abs = in[0] == '/';
+    if (cap < 2) return false;
+    out[0] = '\0';
+    if (abs) out[len++] = '/', out[len] = '\0';
+    for (const char *p = in; *p;) {
+        while (*p == '/') p++;
+        const char *e = strchr(p, '/');
+        size_t cl = e ? (size_t)(e - p) : strlen(p);
+        if (cl == 0) break;
+        if (cl == 1 && p[0] == '.') {
+            /* nothing */
+        } else if (cl == 2 && p[0] == '.' && p[1] == '.' && n > 0 &&
+                   !(len - starts[n - 1] == 2 && out[starts[n - 1]] == '.' && out[starts[n - 1] + 1] == '.')) {
+            len = starts[--n];
+            if (len > (abs ? 1u : 0u)) len--; /* the '/' before it */
+            out[len] = '\0';
+        } else if (!(cl == 2 && p[0] == '.' && p[1] == '.' && abs && n == 0)) { /* "/.." is "/" */
+            if (n == sizeof starts / sizeof *starts) return false;
+            if (len > (abs ? 1u : 0u)) {
+                if (len + 1 >= cap) return false;
+                out[len++] = '/';
+            }
+            if (len + cl >= cap) return false;
+            starts[n++] = len;
+            memcpy(out + len, p, cl);
+            len += cl;
+            out[len] = '\0';
+        }
+        p += cl;
+    }
+    return true;
+}
+
+/* True when path (relative to data_dir unless absolute) lies outside
+ * data_dir: compared after lexical normalisation, and again after
+ * realpath() when both exist (a symlink out counts too). */
+static bool path_outside(const char *data_dir, const char *path)
+{
+    char full[4096], nd[4096], np[4096];
+    if (path[0] == '/')
+        snprintf(full, sizeof full, "%s", path);
+    else
+        snprintf(full, sizeof full, "%s/%s", data_dir, path);
+    if (!normalise_path(data_dir, nd, sizeof nd) || !normalise_path(full, np, sizeof np)) return true;
+    size_t dl = strlen(nd);
+    bool inside;
+    if (zt_str_eq(nd, "."))
+        inside = np[0] != '/' && strncmp(np, "../", 3) != 0 && !zt_str_eq(np, "..");
+    else
+        inside = strncmp(np, nd, dl) == 0 && (np[dl] == '/' || (dl == 1 && nd[0] == '/'));
+    if (!inside) return true;
+    char rd[PATH_MAX], rp[PATH_MAX];
+    if (realpath(data_dir, rd) && realpath(full, rp)) {
+        size_t rl = strlen(rd);
+        return !(strncmp(rp, rd, rl) == 0 && (rp[rl] == '/' || zt_str_eq(rd, "/")));
+    }
+    return false;
+}
+
 static int validate_cb(const struct leaf *lf, void *vctx)
 {
     struct validate_ctx *c = vctx;
@@ -2565,6 +2631,18 @@ int zt_config_validate(struct zt_config *cfg, struct zt_buf *errs)
         if (!found)
             report_add(&rep, false, VALIDATE_WHERE, "model_cache.default_model",
                        "names no entry of models");
+    }
+    /* A model path is read whole and mapped: one outside the data
+     * directory (absolute, or climbing out with ..) is most likely a
+     * mistake, or a way to make the node read files it should not. */
+    for (size_t i = 0; cfg->models && i < cfg->n_models; i++) {
+        const char *mp = sv(cfg->models[i].path);
+        if (!mp[0] || !path_outside(sv(cfg->node.data_dir), mp)) continue;
+        char path[PATH_LEN], why[WHY_LEN];
+        snprintf(path, sizeof path, "models[%zu].path", i);
+        snprintf(why, sizeof why, "outside node.data_dir (%s): the node reads whatever file this names; keep "
+                                  "models under the data directory", sv(cfg->node.data_dir));
+        report_add(&rep, true, VALIDATE_WHERE, path, why);
     }
     const struct {
         const char *key, *id;
