@@ -15,6 +15,7 @@
  * Every public function that changes a configuration works on a deep copy
  * and swaps it in only on success, so a failed load (bad file, ENOMEM) leaves
  * the caller's configuration exactly as it was. */
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -172,6 +173,19 @@ static const struct cfg_key server_keys[] = {
             "Largest request body, in bytes."),
     INT_KEY(struct zt_cfg_server, request_timeout_s, 30, 1, 3600,
             "Seconds an idle or slow connection is kept."),
+    INT_KEY(struct zt_cfg_server, max_connections_per_address, 64, 0, 100000,
+            "Most connections one client address holds at once (an IPv6 /64 counts as one address; "
+            "behind server.trusted_proxies: requests in flight per forwarded address); 0 = no limit."),
+    INT_KEY(struct zt_cfg_server, new_address_reserve_percent, 10, 0, 90,
+            "Share of server.max_connections kept for addresses that hold no connection yet: an address "
+            "that holds some cannot open more once only this share is left."),
+    INT_KEY(struct zt_cfg_server, header_timeout_s, 10, 1, 3600,
+            "Seconds a client has to send a whole request head (request line and headers), from the "
+            "connection's start or the end of its previous request, however slowly it trickles."),
+    STRLIST_KEY(struct zt_cfg_server, trusted_proxies, no_strings, 64, NULL, KF_ANY, KEY_UNIQUE,
+                "Reverse proxies (IPv4/IPv6 addresses or ADDR/BITS) whose Forwarded / X-Forwarded-For "
+                "headers name the client; they are exempt from server.max_connections_per_address, the "
+                "forwarded address is limited instead. Empty = those headers are ignored."),
     INT_KEY(struct zt_cfg_server, shutdown_timeout_s, 10, 0, 600,
             "Seconds SIGTERM waits for requests in flight."),
     INT_KEY(struct zt_cfg_server, rate_limit_rps, 20, 0, 1000000,
@@ -2533,6 +2547,24 @@ static bool is_default(const struct cfg_key *k, const void *fp)
 
 #define RESERVED_NOTE "reserved, not used yet: accepted and checked, but nothing in this node reads it"
 
+/* An IPv4/IPv6 address, or ADDRESS/BITS (server.trusted_proxies). */
+static bool proxy_valid(const char *t)
+{
+    char buf[64];
+    if (zt_strlcpy(buf, t, sizeof buf) >= sizeof buf) return false;
+    char *slash = strchr(buf, '/');
+    long max = 0;
+    uint8_t tmp[16];
+    if (slash) *slash = '\0';
+    if (inet_pton(AF_INET, buf, tmp) == 1) max = 32;
+    else if (inet_pton(AF_INET6, buf, tmp) == 1) max = 128;
+    else return false;
+    if (!slash) return true;
+    char *end;
+    long bits = strtol(slash + 1, &end, 10);
+    return end != slash + 1 && !*end && bits >= 0 && bits <= max;
+}
+
 /* Lexically normalise a path (no file system access): "." and empty
  * components dropped, ".." removes the previous component, or stays when
  * there is none (a relative path climbing out). False when it does not fit. */
@@ -2631,6 +2663,15 @@ int zt_config_validate(struct zt_config *cfg, struct zt_buf *errs)
         if (!found)
             report_add(&rep, false, VALIDATE_WHERE, "model_cache.default_model",
                        "names no entry of models");
+    }
+    for (size_t i = 0; i < cfg->server.trusted_proxies.count; i++) {
+        if (proxy_valid(sv(cfg->server.trusted_proxies.items[i]))) continue;
+        char path[PATH_LEN], why[WHY_LEN], q[QUOTE_MAX * 4 + 16];
+        const char *v = sv(cfg->server.trusted_proxies.items[i]);
+        quote(q, sizeof q, v, strlen(v));
+        snprintf(path, sizeof path, "server.trusted_proxies[%zu]", i);
+        snprintf(why, sizeof why, "must be an IPv4 or IPv6 address, or ADDRESS/BITS; got %s", q);
+        report_add(&rep, false, VALIDATE_WHERE, path, why);
     }
     /* A model path is read whole and mapped: one outside the data
      * directory (absolute, or climbing out with ..) is most likely a

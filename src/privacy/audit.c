@@ -159,12 +159,24 @@ static int list_files(const char *dir, unsigned **out, size_t *n_out)
 
 /* "YYYY-MM-DDTHH:MM:SS.mmmZ" (zt_time_iso8601) as ms since the epoch; 0
  * when it is not that. */
+static int digits(const char *s, size_t n)
+{
+    int v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9') return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    return v;
+}
+
 static int64_t parse_ts(const char *s)
 {
-    int y, mo, d, h, mi, sec, ms = 0;
-    char z = 0;
-    if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d.%3d%c", &y, &mo, &d, &h, &mi, &sec, &ms, &z) != 8 || z != 'Z')
-        return 0;
+    static const char shape[] = "0000-00-00T00:00:00.000Z";
+    if (strlen(s) != sizeof shape - 1) return 0;
+    for (size_t i = 0; i < sizeof shape - 1; i++)
+        if (shape[i] != '0' && s[i] != shape[i]) return 0;
+    int y = digits(s, 4), mo = digits(s + 5, 2), d = digits(s + 8, 2), h = digits(s + 11, 2),
+        mi = digits(s + 14, 2), sec = digits(s + 17, 2), ms = digits(s + 20, 3);
     if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60 || ms < 0 || ms > 999)
         return 0;
     struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h, .tm_min = mi, .tm_sec = sec};
