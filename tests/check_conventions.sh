@@ -10,7 +10,7 @@
 set -u
 cd "$(dirname "$0")" || exit 1
 bad=0
-for f in unit/test_*.c integration/test_*.c attack/node/test_*.c; do
+for f in unit/test_*.c integration/test_*.c attack/test_*.c attack/node/test_*.c; do
   if ! grep -q 'zt_test_exit(' "$f"; then
     echo "$f: main() must return zt_test_exit(failures) (tests/common/zt_test.h)"; bad=1
   fi

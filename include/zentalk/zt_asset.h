@@ -1,4 +1,4 @@
-/* zt_asset.h: the compact binary files under data/assets/ that the messaging
+/* zt_asset.h: the compact binary files in the assets directory (zt_assets_dir.h) that the messaging
  * features load (lexicons, word lists, word vectors, trained classifiers).
  *
  * scripts/data.sh downloads each source (pinned by sha256, cached in
@@ -34,9 +34,17 @@ struct zt_asset {
     void *mem__;         /* owned allocation */
 };
 
-/* Where assets live: $ZENTALK_ASSETS_DIR if set, else data_dir/assets.
- * Writes the path of file name into out. ZT_ETOOBIG: out too small. */
+/* Where asset file name lives: zt_assets_dir()/name ($ZENTALK_ASSETS_DIR,
+ * else beside the binary or the build tree's data/assets, else the XDG data
+ * dir: zt_assets_dir.h). data_dir is not used (assets are read-only derived
+ * data, not node state; the parameter stays for the callers). ZT_ETOOBIG:
+ * out too small. */
 ZT_NODISCARD int zt_asset_path(const char *data_dir, const char *name, char *out, size_t out_size);
+
+/* The 503 asset_missing message for asset name (what: "the spam model"):
+ * names the directory resolved, every directory searched and the command
+ * that fills it (`make data`). Truncated to out_size. */
+void zt_asset_missing_message(const char *what, const char *name, char *out, size_t out_size);
 
 /* Read and check path: magic, kind (must equal kind), version (must equal
  * version: a stale file from an older converter is ZT_EUNSUPPORTED, rerun

@@ -323,6 +323,29 @@ enum zt_config_doc_format {
 };
 ZT_NODISCARD int zt_config_describe(enum zt_config_doc_format fmt, struct zt_buf *out);
 
+/* The configuration directory when none is given (--config): $ZENTALK_CONFIG,
+ * else $ZENTALK_CONFIG_DIR, else NULL (the compiled-in defaults). The node
+ * and the CLI both use it. */
+const char *zt_config_default_dir(void);
+
+/* The file of model entry e: an absolute path as it is; a relative one (or
+ * models/<last segment of url> when path is empty) against data_dir, then
+ * against the read-only assets directory (zt_assets_dir(): the bundled
+ * demo model lives in its models/), so an entry keeps working whatever
+ * --data-dir the node runs with. When neither has it, out is the data
+ * directory's path (where `zentalk models pull` puts it) and alt (if not
+ * NULL) the assets directory's. ZT_ETOOBIG: out too small. */
+ZT_NODISCARD int zt_config_model_file(const char *data_dir, const struct zt_cfg_model *e, char *out, size_t n,
+                                      char *alt, size_t alt_n);
+
+/* --check-config's look at the model files of cfg (after validation):
+ * an entry whose file is missing is an error, unless it has a url (then a
+ * warning: `zentalk models pull` fetches it, the node starts and answers
+ * 503 for it until then); a file that is not a GGUF (no "GGUF" magic) is a
+ * warning (the node starts; that model answers 503). Lines are appended to
+ * errs like zt_config_validate()'s. Returns 0 or ZT_ECONFIG (errors). */
+ZT_NODISCARD int zt_config_check_model_files(const struct zt_config *cfg, struct zt_buf *errs);
+
 void zt_config_deinit(struct zt_config *cfg);
 
 #endif

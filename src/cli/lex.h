@@ -1,6 +1,6 @@
-/* lex.h: `zentalk sentiment|moderate|language [TEXT...]` (internal to
+/* lex.h: `zentalk sentiment|moderate|language|intents [TEXT...]` (internal to
  * src/cli): POST the text (the arguments joined by spaces, or stdin when
- * there are none) to /v1/features/{sentiment,moderate,language} and print
+ * there are none) to /v1/features/{sentiment,moderate,language,intents} and print
  * the answer (or the raw JSON with --json). */
 #ifndef ZT_CLI_LEX_H
 #define ZT_CLI_LEX_H

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "run.h"
+#include "cmd.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_chat.h"
 #include "zentalk/zt_config.h"
@@ -44,6 +45,7 @@ struct run_opts {
     unsigned threads;
     uint32_t n_ctx;
     bool stats;
+    bool json; /* run: one JSON object at the end instead of the stream */
     bool temp_set, seed_set;
 };
 
@@ -121,7 +123,10 @@ static int open_model(const struct run_opts *o, struct model *md)
         zt_buf_init(&errs, 1 << 16);
         rc = zt_config_init_defaults(&md->cfg);
         md->have_cfg = rc == 0;
-        const char *dir = o->config_dir ? o->config_dir : (access("config", R_OK) == 0 ? "config" : NULL);
+        /* the node's configuration, found as the node finds it (--config,
+         * $ZENTALK_CONFIG, $ZENTALK_CONFIG_DIR), else ./config (make run's) */
+        const char *dir = o->config_dir ? o->config_dir : zt_config_default_dir();
+        if (!dir && access("config", R_OK) == 0) dir = "config";
         if (!rc && dir) rc = zt_config_load_dir(&md->cfg, dir, &errs);
         if (!rc) rc = zt_config_apply_env(&md->cfg, environ, &errs);
         if (!rc && o->data_dir) rc = zt_config_set(&md->cfg, "node.data_dir", o->data_dir, "--data-dir", &errs);
@@ -154,7 +159,11 @@ static int open_model(const struct run_opts *o, struct model *md)
     rc = zt_infer_load(md->inf, md->id, &err);
     if (tty && last_pct >= 0) fprintf(stderr, "\r%60s\r", "");
     if (rc) {
-        fprintf(stderr, "zentalk: %s: %s\n", path, err.message[0] ? err.message : zt_strerror(rc));
+        /* the loader's message names the file already: say it once */
+        if (err.message[0] && strstr(err.message, path))
+            fprintf(stderr, "zentalk: %s\n", err.message);
+        else
+            fprintf(stderr, "zentalk: %s: %s\n", path, err.message[0] ? err.message : zt_strerror(rc));
         goto fail;
     }
     if (o->stats)
@@ -183,6 +192,12 @@ static void on_text(void *ud, const char *text, size_t len)
     if (reply) zt_ignore(zt_buf_append(reply, text, len));
 }
 
+/* Text as it is decoded, kept for run --json. */
+static void keep_text(void *ud, const char *text, size_t len)
+{
+    zt_ignore(zt_buf_append(ud, text, len));
+}
+
 /* Parse the options shared by run and chat; leaves positionals in pos[]. */
 static int parse(int argc, char **argv, struct run_opts *o, const char **pos, int max_pos, int *n_pos)
 {
@@ -192,7 +207,8 @@ static int parse(int argc, char **argv, struct run_opts *o, const char **pos, in
         {"config", required_argument, NULL, 'c'}, {"data-dir", required_argument, NULL, 'd'},
         {"ctx", required_argument, NULL, 'C'},    {"system", required_argument, NULL, 'y'},
         {"top-k", required_argument, NULL, 'k'},  {"top-p", required_argument, NULL, 'p'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+        {"json", no_argument, NULL, 'J'},         {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     memset(o, 0, sizeof *o);
     zt_sampler_params_default(&o->sp);
@@ -212,6 +228,7 @@ static int parse(int argc, char **argv, struct run_opts *o, const char **pos, in
         case 'k': if (num("--top-k", optarg, 0, 1e6, &v)) return 2; o->sp.top_k = (int32_t)v; break;
         case 'p': if (num("--top-p", optarg, 0.0001, 1, &v)) return 2; o->sp.top_p = (float)v; break;
         case 'S': o->stats = true; break;
+        case 'J': o->json = true; break;
         case 'c': o->config_dir = optarg; break;
         case 'd': o->data_dir = optarg; break;
         case 'y': o->system = optarg; break;
@@ -233,9 +250,11 @@ static int parse(int argc, char **argv, struct run_opts *o, const char **pos, in
 static void usage_run(FILE *f)
 {
     fprintf(f, "Usage: zentalk run MODEL PROMPT [-n N] [--temp T] [--seed S] [--top-k K] [--top-p P]\n"
-               "                   [--threads N] [--ctx N] [--stats] [--config DIR] [--data-dir DIR]\n"
-               "MODEL is a GGUF file or a model id from models.yaml. Streams the continuation of\n"
-               "PROMPT to stdout; --stats prints prompt and generation speed to stderr.\n");
+               "                   [--threads N] [--ctx N] [--stats] [--json] [--config DIR] [--data-dir DIR]\n"
+               "MODEL is a GGUF file or a model id from models.yaml (--config DIR, else $ZENTALK_CONFIG,\n"
+               "else ./config). Streams the continuation of PROMPT to stdout; --stats prints prompt and\n"
+               "generation speed to stderr; --json prints one object at the end instead (model, text,\n"
+               "finish_reason, prompt_tokens, completion_tokens, interrupted).\n");
 }
 
 int zt__cli_run(int argc, char **argv)
@@ -268,12 +287,27 @@ int zt__cli_run(int argc, char **argv)
         goto out;
     }
     size_t n = zt_infer_job_prompt_tokens(job);
-    fputs(pos[1], stdout);
-    fflush(stdout);
+    if (!o.json) {
+        fputs(pos[1], stdout);
+        fflush(stdout);
+    }
     struct zt_infer_result res;
-    int rc = zt_infer_run(job, on_text, should_stop, NULL, &res);
+    struct zt_buf text;
+    zt_buf_init(&text, 64u << 20);
+    int rc = zt_infer_run(job, o.json ? keep_text : on_text, should_stop, o.json ? &text : NULL, &res);
     if (rc && !(rc == ZT_ECLOSED && interrupted)) fprintf(stderr, "zentalk: inference failed\n");
-    fputc('\n', stdout);
+    if (o.json && (!rc || interrupted)) {
+        json_t *j = json_pack("{s:s,s:s%,s:s,s:i,s:i,s:b}", "model", md.id, "text", text.data ? text.data : "",
+                              text.len, "finish_reason", interrupted ? "interrupted" : res.finish_reason,
+                              "prompt_tokens", (json_int_t)res.prompt_tokens, "completion_tokens",
+                              (json_int_t)res.completion_tokens, "interrupted", interrupted != 0);
+        if (j) zt__cli_print_json(j);
+        else fprintf(stderr, "zentalk: the generated text is not valid UTF-8\n");
+        json_decref(j);
+    } else if (!o.json) {
+        fputc('\n', stdout);
+    }
+    zt_buf_deinit(&text);
     double pp_s = (double)res.first_event_ns / 1e9, gen_s = (double)(res.total_ns - res.first_event_ns) / 1e9;
     long n_gen = (long)res.completion_tokens;
     if (o.stats)
@@ -294,14 +328,25 @@ int zt__cli_chat(int argc, char **argv)
     if (prc < 0 || np != 1) {
         fprintf(prc < 0 ? stdout : stderr,
                 "Usage: zentalk chat MODEL [--system TEXT] [-n N] [--temp T] [--seed S] [--threads N] [--ctx N]\n"
-                "Interactive chat on stdin/stdout; /reset starts over, /exit or end of input quits.\n");
+                "Interactive chat on stdin/stdout; /reset starts over, /exit or end of input quits.\n"
+                "Ctrl-C stops the answer being written; at the prompt it quits.\n");
         return prc < 0 ? 0 : 2;
+    }
+    if (o.json) {
+        fprintf(stderr, "zentalk: chat is interactive and has no --json (zentalk run MODEL PROMPT --json)\n");
+        return 2;
     }
     o.model = pos[0];
     struct model md;
     int ret = open_model(&o, &md);
     if (ret) return ret;
-    signal(SIGINT, on_sigint);
+    /* Ctrl-C during an answer stops that answer (the stop check reads the
+     * flag); at the prompt it quits. No SA_RESTART: getline() returns. */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
 
     /* the conversation, kept as owned strings */
     size_t n_msgs = 0, cap_msgs = 64;
@@ -363,6 +408,9 @@ int zt__cli_chat(int argc, char **argv)
         struct zt_infer_result res;
         int rc = zt_infer_run(job, on_text, should_stop, &reply, &res);
         if (rc == ZT_ECLOSED && interrupted) rc = 0;
+        bool stopped = interrupted != 0;
+        interrupted = 0; /* this answer stopped; the chat goes on */
+        if (stopped) fputs(" [stopped]", stdout);
         fputc('\n', stdout);
         fflush(stdout);
         double gen_s = (double)(res.total_ns - res.first_event_ns) / 1e9;
@@ -375,7 +423,6 @@ int zt__cli_chat(int argc, char **argv)
         owned[n_msgs] = zt_strndup(reply.data ? reply.data : "", reply.len);
         msgs[n_msgs] = (struct zt_chat_msg){"assistant", owned[n_msgs]};
         n_msgs++;
-        if (interrupted) break;
     }
     ret = interrupted ? 130 : 0;
 out:

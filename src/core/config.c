@@ -33,7 +33,9 @@
 #include <pcre2.h>
 
 #include "zentalk/zt_alloc.h"
+#include "zentalk/zt_assets_dir.h"
 #include "zentalk/zt_config.h"
+#include "zentalk/zt_json_num.h"
 #include "zentalk/zt_str.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
@@ -615,6 +617,7 @@ static const char *const file_kinds[] = {
 static const char *const env_reserved[] = {
     "ZENTALK_URL",        /* the zentalk CLI's node address */
     "ZENTALK_TOKEN",      /* the zentalk CLI's bearer token */
+    "ZENTALK_CONFIG",     /* the configuration directory when --config is not given */
     "ZENTALK_CONFIG_DIR", /* where scripts/deployments keep --config */
     "ZENTALK_ASSETS_DIR", /* where the feature assets are (zt_asset.h) */
     NULL,
@@ -780,15 +783,7 @@ static void join_list(char *out, size_t n, const char *const *list, const char *
 /* Shortest decimal form that reads back as exactly d. */
 static void fmt_double(char *out, size_t n, double d)
 {
-    /* Whole numbers as "10.0" rather than %g's "1e+01". */
-    if (isfinite(d) && fabs(d) < 1e15 && d == floor(d)) {
-        snprintf(out, n, "%.1f", d);
-        return;
-    }
-    for (int prec = 1; prec <= 17; prec++) {
-        snprintf(out, n, "%.*g", prec, d);
-        if (strtod(out, NULL) == d) return;
-    }
+    zt_fmt_double(out, n, d);
 }
 
 /* ---------------------------------------------------------------------------
@@ -839,30 +834,10 @@ static int finish(int rc, const struct report *r)
  * Value checks, shared by files, environment, flags and zt_config_validate()
  * ------------------------------------------------------------------------- */
 
-static bool is_digit(char c)
-{
-    return c >= '0' && c <= '9';
-}
-
-static bool is_alpha(char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-
-static bool is_alnum(char c)
-{
-    return is_alpha(c) || is_digit(c);
-}
-
-static bool is_hex(char c)
-{
-    return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-
 static bool chars_ok(const char *s, size_t len, const char *extra)
 {
     for (size_t i = 0; i < len; i++)
-        if (!is_alnum(s[i]) && !strchr(extra, s[i])) return false;
+        if (!zt_ascii_alnum(s[i]) && !strchr(extra, s[i])) return false;
     return true;
 }
 
@@ -900,27 +875,27 @@ static bool fmt_ok(enum key_fmt f, const char *s, size_t len)
     case KF_HEX64:
         if (len != 64) return false;
         for (size_t i = 0; i < len; i++)
-            if (!is_hex(s[i])) return false;
+            if (zt_hex_digit(s[i]) < 0) return false;
         return true;
     case KF_DIGITS:
         for (size_t i = 0; i < len; i++)
-            if (!is_digit(s[i])) return false;
+            if (!zt_ascii_digit(s[i])) return false;
         return len > 0 && len <= 9;
     case KF_URL: {
         size_t i = 0;
-        if (!len || !is_alpha(s[0])) return false;
-        while (i < len && (is_alnum(s[i]) || s[i] == '+' || s[i] == '-' || s[i] == '.')) i++;
+        if (!len || !zt_ascii_alpha(s[0])) return false;
+        while (i < len && (zt_ascii_alnum(s[i]) || s[i] == '+' || s[i] == '-' || s[i] == '.')) i++;
         if (len - i < 4 || memcmp(s + i, "://", 3) != 0) return false;
         for (size_t j = i + 3; j < len; j++)
             if (s[j] == ' ') return false;
         return true;
     }
     case KF_ENV_NAME:
-        return len > 0 && !is_digit(s[0]) && chars_ok(s, len, "_");
+        return len > 0 && !zt_ascii_digit(s[0]) && chars_ok(s, len, "_");
     case KF_ETH_ADDR:
         if (len != 42 || s[0] != '0' || s[1] != 'x') return false;
         for (size_t i = 2; i < len; i++)
-            if (!is_hex(s[i])) return false;
+            if (zt_hex_digit(s[i]) < 0) return false;
         return true;
     }
     return false;
@@ -1094,13 +1069,9 @@ static void strlist_free(struct zt_strlist *l)
 
 static int strlist_push(struct zt_strlist *l, size_t *cap, const char *s, size_t len)
 {
-    if (l->count == *cap) {
-        size_t ncap = *cap ? *cap * 2 : 4;
-        char **p = zt_reallocarray(l->items, ncap, sizeof *p);
-        if (!p) return ZT_ENOMEM;
-        l->items = p;
-        *cap = ncap;
-    }
+    char **p = zt_array_grow(l->items, &*cap, l->count + 1, sizeof *p, 4);
+    if (!p) return ZT_ENOMEM;
+    l->items = p;
     char *d = zt_strndup(s, len);
     if (!d) return ZT_ENOMEM;
     l->items[l->count++] = d;
@@ -1322,7 +1293,7 @@ static int parse_int(const char *s, size_t len, int64_t *out, char *why, size_t 
     char q[QUOTE_MAX * 4 + 16];
     size_t i = (len && s[0] == '-') ? 1 : 0;
     bool digits = i < len;
-    for (size_t j = i; j < len; j++) digits = digits && is_digit(s[j]);
+    for (size_t j = i; j < len; j++) digits = digits && zt_ascii_digit(s[j]);
     quote(q, sizeof q, s, len);
     if (!digits) {
         snprintf(why, n, "expected an integer; got %s", q);
@@ -1348,7 +1319,7 @@ static int parse_double(const char *s, size_t len, double *out, char *why, size_
     char q[QUOTE_MAX * 4 + 16];
     bool ok = false;
     for (size_t i = 0; i < len; i++) {
-        if (is_digit(s[i])) {
+        if (zt_ascii_digit(s[i])) {
             ok = true;
         } else if (!strchr(".eE+-", s[i]) || s[i] == '\0') {
             ok = false;
@@ -1804,17 +1775,13 @@ static int parse_list(struct parse *p, const struct cfg_key *k, void *base)
             perr(p, p->ev.start_mark, "expected a mapping; got %s", got);
             rc = skip_node(p);
         } else {
-            if (n == cap) {
-                size_t ncap = cap ? cap * 2 : 4;
-                char *na = zt_reallocarray(arr, ncap, sub->size);
-                if (!na) {
-                    rc = ZT_ENOMEM;
-                    path_pop(p, mark);
-                    break;
-                }
-                arr = na;
-                cap = ncap;
+            char *na = zt_array_grow(arr, &cap, n + 1, sub->size, 4);
+            if (!na) {
+                rc = ZT_ENOMEM;
+                path_pop(p, mark);
+                break;
             }
+            arr = na;
             char *elem = arr + n * sub->size;
             memset(elem, 0, sub->size);
             n++; /* counted now so the cleanup below frees a half-made entry */
@@ -2708,6 +2675,92 @@ int zt_config_validate(struct zt_config *cfg, struct zt_buf *errs)
                        "is required when chain.enabled is true");
     }
     derive_roles(cfg);
+    return finish(0, &rep);
+}
+
+const char *zt_config_default_dir(void)
+{
+    const char *d = getenv("ZENTALK_CONFIG");
+    if (d && d[0]) return d;
+    d = getenv("ZENTALK_CONFIG_DIR");
+    return d && d[0] ? d : NULL;
+}
+
+/* ---------------------------------------------------------------------------
+ * Model files (the node's resolution, and --check-config's look at them)
+ * ------------------------------------------------------------------------- */
+
+int zt_config_model_file(const char *data_dir, const struct zt_cfg_model *e, char *out, size_t n, char *alt,
+                         size_t alt_n)
+{
+    const char *p = sv(e->path);
+    char tmp[512];
+    if (!p[0]) {
+        const char *url = sv(e->url);
+        const char *slash = strrchr(url, '/');
+        snprintf(tmp, sizeof tmp, "models/%s", slash ? slash + 1 : url);
+        p = tmp;
+    }
+    if (alt && alt_n) alt[0] = '\0';
+    /* "." (a file named on the command line): the path as given */
+    bool as_is = p[0] == '/' || (data_dir && strcmp(data_dir, ".") == 0);
+    int w = as_is ? snprintf(out, n, "%s", p) : snprintf(out, n, "%s/%s", data_dir ? data_dir : "data", p);
+    if (w < 0 || (size_t)w >= n) return ZT_ETOOBIG;
+    if (as_is || access(out, F_OK) == 0) return 0;
+    char a[4096];
+    w = snprintf(a, sizeof a, "%s/%s", zt_assets_dir(), p);
+    if (w < 0 || (size_t)w >= sizeof a) return 0;
+    if (access(a, F_OK) != 0) {
+        /* a build-tree binary: the committed demo model in tests/models */
+        const char *sm = zt_assets_source_models_dir();
+        const char *base = strrchr(p, '/');
+        char b[4096];
+        int bw = sm ? snprintf(b, sizeof b, "%s/%s", sm, base ? base + 1 : p) : -1;
+        if (bw > 0 && (size_t)bw < sizeof b && access(b, F_OK) == 0) {
+            memcpy(a, b, (size_t)bw + 1);
+            w = bw;
+        }
+    }
+    if (access(a, F_OK) == 0) {
+        if ((size_t)w >= n) return ZT_ETOOBIG;
+        memcpy(out, a, (size_t)w + 1);
+    } else if (alt && alt_n) {
+        snprintf(alt, alt_n, "%s", a);
+    }
+    return 0;
+}
+
+int zt_config_check_model_files(const struct zt_config *cfg, struct zt_buf *errs)
+{
+    struct report rep = {errs, 0, 0};
+    if (!cfg) return ZT_EINVAL;
+    for (size_t i = 0; cfg->models && i < cfg->n_models; i++) {
+        const struct zt_cfg_model *e = &cfg->models[i];
+        char where[160], path[4096], alt[4096], problem[8400];
+        snprintf(where, sizeof where, "models.yaml: model '%s'", sv(e->id));
+        if (zt_config_model_file(sv(cfg->node.data_dir), e, path, sizeof path, alt, sizeof alt) != 0) {
+            report_add(&rep, false, where, NULL, "its path is too long");
+            continue;
+        }
+        FILE *f = fopen(path, "rb");
+        if (!f) {
+            bool url = sv(e->url)[0] != '\0';
+            snprintf(problem, sizeof problem, "file %s %s%s%s%s", path, errno == ENOENT ? "not found" : strerror(errno),
+                     alt[0] ? " (nor " : "", alt, alt[0] ? ")" : "");
+            if (url)
+                snprintf(problem + strlen(problem), sizeof problem - strlen(problem),
+                         "; run `zentalk models pull %s` (the node starts and answers 503 for it until then)", sv(e->url));
+            report_add(&rep, url, where, NULL, problem);
+            continue;
+        }
+        char magic[4] = {0};
+        size_t got = fread(magic, 1, sizeof magic, f);
+        fclose(f);
+        if (got != 4 || memcmp(magic, "GGUF", 4) != 0) {
+            snprintf(problem, sizeof problem, "%s is not a GGUF file (the node starts; this model answers 503)", path);
+            report_add(&rep, true, where, NULL, problem);
+        }
+    }
     return finish(0, &rep);
 }
 

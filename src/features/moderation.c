@@ -26,7 +26,10 @@
 
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_asset.h"
+#include "moderation_internal.h"
+#include "zentalk/zt_hash.h"
 #include "zentalk/zt_moderation.h"
+#include "zentalk/zt_text.h"
 
 #define F_PREFIX 0x01u
 #define F_SUBSTR 0x02u
@@ -69,26 +72,7 @@ int zt_moderation_action_parse(const char *name, enum zt_mod_action *out)
 
 static int fold(const char *text, size_t len, char **out, size_t *out_len)
 {
-    utf8proc_uint8_t *dst = NULL;
-    utf8proc_ssize_t r = utf8proc_map((const utf8proc_uint8_t *)text, (utf8proc_ssize_t)len, &dst,
-                                      (utf8proc_option_t)(UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_COMPAT |
-                                                          UTF8PROC_CASEFOLD | UTF8PROC_STRIPMARK |
-                                                          UTF8PROC_IGNORE | UTF8PROC_LUMP));
-    if (r < 0) {
-        free(dst);
-        return r == UTF8PROC_ERROR_NOMEM ? ZT_ENOMEM : ZT_EPARSE;
-    }
-    char *c = zt_malloc((size_t)r + 1);
-    if (!c) {
-        free(dst);
-        return ZT_ENOMEM;
-    }
-    memcpy(c, dst, (size_t)r);
-    c[r] = '\0';
-    free(dst);
-    *out = c;
-    *out_len = (size_t)r;
-    return 0;
+    return zt_text_normalize(text, len, ZT_TEXT_NFKC | ZT_TEXT_CASEFOLD | ZT_TEXT_SKELETON, out, out_len);
 }
 
 static bool is_space_cp(int32_t c)
@@ -320,13 +304,6 @@ struct zt_moderation {
     size_t max_words;
 };
 
-static uint64_t fnv(const char *p, size_t n)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)p[i]) * 1099511628211ull;
-    return h;
-}
-
 static bool keyeq(const char *a, size_t al, const char *b, size_t bl)
 {
     return al == bl && memcmp(a, b, al) == 0;
@@ -334,7 +311,7 @@ static bool keyeq(const char *a, size_t al, const char *b, size_t bl)
 
 static const struct term *lookup(const struct zt_moderation *m, const char *k, size_t n)
 {
-    for (size_t i = (size_t)fnv(k, n) & m->mask;; i = (i + 1) & m->mask) {
+    for (size_t i = (size_t)zt_fnv1a64(k, n) & m->mask;; i = (i + 1) & m->mask) {
         uint32_t s = m->slots[i];
         if (!s) return NULL;
         const struct term *t = &m->t[s - 1];
@@ -345,7 +322,7 @@ static const struct term *lookup(const struct zt_moderation *m, const char *k, s
 static const struct term *lookup_collapsed(const struct zt_moderation *m, const char *k, size_t n)
 {
     if (!m->nck) return NULL;
-    for (size_t i = (size_t)fnv(k, n) & m->cmask;; i = (i + 1) & m->cmask) {
+    for (size_t i = (size_t)zt_fnv1a64(k, n) & m->cmask;; i = (i + 1) & m->cmask) {
         uint32_t s = m->cslots[i];
         if (!s) return NULL;
         const struct ckey *c = &m->ck[s - 1];
@@ -465,7 +442,7 @@ int zt_moderation_from_payload(const void *payload, size_t len, struct zt_modera
         if (t->nwords > ZT_MODERATION_MAX_WORDS || k[0] == ' ' || k[t->len - 1] == ' ') goto out;
         if (t->nwords > m->max_words) m->max_words = t->nwords;
         if (lookup(m, k, t->len)) goto out; /* duplicate key */
-        size_t s = (size_t)fnv(k, t->len) & m->mask;
+        size_t s = (size_t)zt_fnv1a64(k, t->len) & m->mask;
         while (m->slots[s]) s = (s + 1) & m->mask;
         m->slots[s] = (uint32_t)i + 1;
         if (t->flags & F_PREFIX) m->has_prefix = true;
@@ -478,7 +455,7 @@ int zt_moderation_from_payload(const void *payload, size_t len, struct zt_modera
             if (!lookup_collapsed(m, m->cpool + cused, c->len)) {
                 cused += c->len;
                 m->nck++;
-                size_t cs = (size_t)fnv(m->cpool + c->off, c->len) & m->cmask;
+                size_t cs = (size_t)zt_fnv1a64(m->cpool + c->off, c->len) & m->cmask;
                 while (m->cslots[cs]) cs = (cs + 1) & m->cmask;
                 m->cslots[cs] = (uint32_t)m->nck;
             }
@@ -510,6 +487,9 @@ struct acc {
     struct zt_moderation_result *r;
     const struct zt_moderation *m;
     const char *lang; /* the message's language, NULL when unknown */
+    bool lang_unsure;
+    const char *const *also;
+    size_t n_also;
     double keep[ZT_MOD_N_CATEGORIES]; /* prod(1 - w) */
     const void *seen[SEEN_MAX];
     size_t n_seen;
@@ -570,12 +550,41 @@ static void add_match(struct acc *a, const void *id, enum zt_mod_category cat, d
 /* LDNOOBW terms of languages other than English count at FOREIGN of their
  * weight unless the message is known to be in that language: "bite" (fr),
  * "con" (fr) or "mama" (pt) are ordinary English words. */
+static bool also_lang(const struct acc *a, const char *lang)
+{
+    if (!a->lang_unsure && a->lang) return false;
+    for (size_t i = 0; i < a->n_also; i++)
+        if (a->also[i] && strcmp(a->also[i], lang) == 0) return true;
+    return false;
+}
+
 static void add_term(struct acc *a, const struct term *t, bool obfuscated)
 {
     double w = t->w;
-    if (t->lang[0] && strcmp(t->lang, "en") != 0 && !(a->lang && strcmp(a->lang, t->lang) == 0))
+    if (t->lang[0] && strcmp(t->lang, "en") != 0 && !(a->lang && strcmp(a->lang, t->lang) == 0) &&
+        !also_lang(a, t->lang))
         w *= FOREIGN;
     add_match(a, t, (enum zt_mod_category)t->cat, w, a->m->pool + t->off, t->len, true, obfuscated);
+}
+
+/* The shape rules of moderation_harass.c (insults, exclusion, incitement,
+ * threats, doxxing) as harassment matches shown by their rule name. */
+static int harassment_rules(struct acc *a, const struct words *ws, const char *text, size_t len)
+{
+    struct zt__mod_word stack[64];
+    struct zt__mod_word *w = ws->n <= 64 ? stack : zt_malloc(ws->n * sizeof *w);
+    if (!w) return ZT_ENOMEM;
+    for (size_t i = 0; i < ws->n; i++) {
+        w[i].p = ws->buf + ws->w[i].off;
+        w[i].len = ws->w[i].len;
+    }
+    struct zt__mod_hits h;
+    zt__mod_harass(w, ws->n, text, len, &h);
+    for (size_t i = 0; i < h.n; i++)
+        add_match(a, h.v[i].label, ZT_MOD_HARASSMENT, h.v[i].weight, h.v[i].label, strlen(h.v[i].label), false,
+                  false);
+    if (w != stack) zt_free(w);
+    return 0;
 }
 
 static bool word_term(const struct term *t)
@@ -607,6 +616,22 @@ static const struct term *mask_match(const struct zt_moderation *m, const char *
 }
 
 /* one word (or a joined variant) against the one-word forms */
+/* Words that start like a prefix term and are clean: places (the
+ * Scunthorpe problem: "Penistone", "Cockermouth") and ordinary words. */
+static bool clean_word(const char *w, size_t n)
+{
+    static const char *const clean[] = {"penistone", "cockermouth", "cockburn", "cockfosters", "clitheroe",
+                                        "scunthorpe", "shitterton", "lightwater", "middlesex", "sussex", "essex",
+                                        "wessex", "analysis", "analyst", "analog", "analogue", "cocktail",
+                                        "cockpit", "cockatoo", "cockroach", "peacock", "hancock", "shuttlecock",
+                                        "dickens", "dickinson", "assassin", "bassist", "therapist", "pussywillow",
+                                        "penisula", "arsenal", "arsenic", "titanic", "titan", "titanium",
+                                        "sexton", "sextant", "cumbria", "cumberland", "cucumber", NULL};
+    for (size_t i = 0; clean[i]; i++)
+        if (strlen(clean[i]) == n && memcmp(clean[i], w, n) == 0) return true;
+    return false;
+}
+
 static void check_word(struct acc *a, const char *w, size_t n, bool one, bool changed, bool masked, char *tmp)
 {
     const struct zt_moderation *m = a->m;
@@ -640,7 +665,7 @@ static void check_word(struct acc *a, const char *w, size_t n, bool one, bool ch
             return;
         }
     }
-    if (m->has_prefix) {
+    if (m->has_prefix && !clean_word(w, n)) {
         for (size_t l = n - 1; l >= 4; l--) {
             t = lookup(m, w, l);
             if (t && (t->flags & F_PREFIX)) {
@@ -758,6 +783,9 @@ int zt_moderation_check(const struct zt_moderation *m, const char *text, size_t 
     a->r = r;
     a->m = m;
     a->lang = policy->lang;
+    a->lang_unsure = policy->lang_unsure;
+    a->also = policy->also_langs;
+    a->n_also = policy->n_also_langs;
     for (int c = 0; c < ZT_MOD_N_CATEGORIES; c++) a->keep[c] = 1.0;
 
     for (size_t i = 0; i < ws.n; i++) {
@@ -820,6 +848,8 @@ int zt_moderation_check(const struct zt_moderation *m, const char *text, size_t 
             }
     }
     check_links(a, text, len);
+    rc = harassment_rules(a, &ws, text, len);
+    if (rc) goto out;
 
     r->action = ZT_MOD_ALLOW;
     for (int c = 0; c < ZT_MOD_N_CATEGORIES; c++) {
@@ -955,12 +985,9 @@ int zt_moderation_builder_add(struct zt_moderation_builder *b, enum zt_mod_categ
     }
     for (size_t i = 0; i < b->n; i++)
         if (keyeq(b->e[i].key, b->e[i].len, key, kl)) return 1;
-    if (b->n == b->cap) {
-        size_t nc = b->cap ? b->cap * 2 : 1024;
-        struct bent *ne = zt_reallocarray(b->e, nc, sizeof *ne);
-        if (!ne) return ZT_ENOMEM;
-        b->e = ne, b->cap = nc;
-    }
+    struct bent *grown = zt_array_grow(b->e, &b->cap, b->n + 1, sizeof *grown, 1024);
+    if (!grown) return ZT_ENOMEM;
+    b->e = grown;
     char *k = zt_strndup(key, kl);
     if (!k) return ZT_ENOMEM;
     unsigned wm = (unsigned)(weight * 1000 + 0.5);

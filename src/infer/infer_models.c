@@ -164,18 +164,12 @@ bool zt_infer_serves(const struct zt_infer *inf, const char *id)
     return inf && id && id[0] && zt_infer_model_find(inf, id) >= 0;
 }
 
-/* data_dir/path, or data_dir/models/<last segment of url> */
-static int model_file(const struct zt_infer *inf, const struct zt_cfg_model *e, char *out, size_t n)
+/* The file of entry e (zt_config_model_file(): the data directory, then
+ * the assets directory). */
+static int model_file(const struct zt_infer *inf, const struct zt_cfg_model *e, char *out, size_t n, char *alt,
+                      size_t alt_n)
 {
-    const char *p = e->path;
-    char tmp[512];
-    if (!p[0]) {
-        const char *slash = strrchr(e->url, '/');
-        snprintf(tmp, sizeof tmp, "models/%s", slash ? slash + 1 : e->url);
-        p = tmp;
-    }
-    int w = p[0] == '/' ? snprintf(out, n, "%s", p) : snprintf(out, n, "%s/%s", inf->data_dir, p);
-    return (w < 0 || (size_t)w >= n) ? ZT_ETOOBIG : 0;
+    return zt_config_model_file(inf->data_dir, e, out, n, alt, alt_n);
 }
 
 /* Evict idle models, least recently used first, until `need` more bytes fit
@@ -255,13 +249,15 @@ int zt__infer_acquire(struct zt_infer *inf, const char *id, struct zt_runner **o
     struct zt_runner *r = NULL;
     struct zt_buf why;
     zt_buf_init(&why, 1024);
-    int rc = model_file(inf, e, path, sizeof path);
+    char alt[1024];
+    int rc = model_file(inf, e, path, sizeof path, alt, sizeof alt);
     if (!rc && access(path, R_OK) != 0) {
         if (e->url[0])
             zt_ignore(zt_buf_appendf(&why, "model '%s' is not downloaded yet: run `zentalk models pull %s%s%s`", e->id,
                                      e->url, e->sha256[0] ? " --sha256 " : "", e->sha256));
         else
-            zt_ignore(zt_buf_appendf(&why, "model '%s': file %s not found", e->id, path));
+            zt_ignore(zt_buf_appendf(&why, "model '%s': file %s not found%s%s%s", e->id, path, alt[0] ? " (nor " : "",
+                                     alt, alt[0] ? ")" : ""));
         rc = ZT_ENOTFOUND;
     }
     uint64_t t0 = zt_time_mono_ns();
@@ -358,7 +354,7 @@ const struct zt_cfg_model *zt_infer_model(const struct zt_infer *inf, size_t i, 
 
 int zt_infer_model_file(const struct zt_infer *inf, size_t i, char *out, size_t n)
 {
-    return model_file(inf, &inf->models[i], out, n);
+    return model_file(inf, &inf->models[i], out, n, NULL, 0);
 }
 
 void zt_infer_stats(struct zt_infer *inf, struct zt_runner_stats *out, size_t *n_loaded)

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "zentalk/zt_alloc.h"
+#include "zentalk/zt_json_num.h"
 #include "zentalk/zt_http.h"
 #include "zentalk/zt_log.h"
 #include "zentalk/zt_str.h"
@@ -257,12 +258,6 @@ static int parse_cidr(const char *t, struct cidr *out)
         return 0;
     }
     return ZT_EINVAL;
-}
-
-int zt_http_check_proxy(const char *addr)
-{
-    struct cidr c;
-    return parse_cidr(addr ? addr : "", &c);
 }
 
 /* A trusted proxy is matched on its full address (not the /64 key). */
@@ -530,7 +525,6 @@ static void resolve_client(struct zt_http_req *r, struct MHD_Connection *c)
     struct zt_http_server *s = r->srv;
     r->client = r->cc->peer;
     if (r->cc->proxy) {
-        const union MHD_ConnectionInfo *ai = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
         struct fwd_scan f = {0};
         MHD_get_connection_values(c, MHD_HEADER_KIND, collect_fwd, &f);
         struct hop hops[MAX_FORWARDED_HOPS];
@@ -541,7 +535,6 @@ static void resolve_client(struct zt_http_req *r, struct MHD_Connection *c)
             r->client = hops[i].k;
             if (!is_proxy_key(s, &hops[i].k)) break;
         }
-        (void)ai;
     }
     key_to_text(&r->client, r->client_str, sizeof r->client_str);
 }
@@ -591,7 +584,8 @@ void zt_http_resp_json(struct zt_http_resp *resp, int status, json_t *j)
     char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
     zt_buf_reset(&resp->body);
-    if (!s || zt_buf_append_str(&resp->body, s) != 0 || zt_buf_append_byte(&resp->body, '\n') != 0) {
+    /* reals in their shortest round-trip form (0.8, not 0.80000000000000004) */
+    if (!s || zt_json_shorten_reals(s, strlen(s), &resp->body) != 0 || zt_buf_append_byte(&resp->body, '\n') != 0) {
         if (s) jansson_free(s);
         zt_http_resp_error(resp, 500, "internal", "could not encode the response");
         return;
@@ -618,6 +612,26 @@ static void free_body(void *p)
     zt_free(p);
 }
 
+static void add_common_headers(struct MHD_Response *mr, const char *request_id)
+{
+    MHD_add_response_header(mr, "X-Request-Id", request_id);
+    MHD_add_response_header(mr, "X-Content-Type-Options", "nosniff");
+}
+
+/* Add the handler's own headers (resp may be NULL), queue mr with status and
+ * let go of it. */
+static enum MHD_Result queue(struct zt_http_req *r, struct MHD_Response *mr, int status,
+                             const struct zt_http_resp *resp)
+{
+    for (size_t i = 0; resp && i < resp->n_headers; i++)
+        MHD_add_response_header(mr, resp->headers[i].name, resp->headers[i].value);
+    r->status = status;
+    r->responded = true;
+    enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)status, mr);
+    MHD_destroy_response(mr);
+    return ret;
+}
+
 static enum MHD_Result send_resp(struct zt_http_req *r, struct zt_http_resp *resp)
 {
     size_t len = 0;
@@ -630,16 +644,9 @@ static enum MHD_Result send_resp(struct zt_http_req *r, struct zt_http_resp *res
     }
     MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE,
                             resp->content_type ? resp->content_type : "application/json");
-    MHD_add_response_header(mr, "X-Request-Id", r->id);
-    MHD_add_response_header(mr, "X-Content-Type-Options", "nosniff");
+    add_common_headers(mr, r->id);
     MHD_add_response_header(mr, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-    for (size_t i = 0; i < resp->n_headers; i++)
-        MHD_add_response_header(mr, resp->headers[i].name, resp->headers[i].value);
-    r->status = resp->status;
-    r->responded = true;
-    enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)resp->status, mr);
-    MHD_destroy_response(mr);
-    return ret;
+    return queue(r, mr, resp->status, resp);
 }
 
 void zt_http_resp_init(struct zt_http_resp *resp)
@@ -800,12 +807,6 @@ static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
     return ret;
 }
 
-static void add_common_headers(struct MHD_Response *mr, const char *request_id)
-{
-    MHD_add_response_header(mr, "X-Request-Id", request_id);
-    MHD_add_response_header(mr, "X-Content-Type-Options", "nosniff");
-}
-
 /* The handler took an async handle: start the stream, or wait (suspended)
  * for the deferred answer unless it is already there. */
 static enum MHD_Result queue_stream(struct zt_http_req *r, struct zt_http_async *a,
@@ -817,13 +818,7 @@ static enum MHD_Result queue_stream(struct zt_http_req *r, struct zt_http_async 
     MHD_add_response_header(mr, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
     MHD_add_response_header(mr, "X-Accel-Buffering", "no");
     add_common_headers(mr, r->id);
-    for (size_t i = 0; resp && i < resp->n_headers; i++)
-        MHD_add_response_header(mr, resp->headers[i].name, resp->headers[i].value);
-    r->status = a->status;
-    r->responded = true;
-    enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)a->status, mr);
-    MHD_destroy_response(mr);
-    return ret;
+    return queue(r, mr, a->status, resp);
 }
 
 static enum MHD_Result async_start(struct zt_http_req *r, struct zt_http_resp *resp)
@@ -854,6 +849,23 @@ static enum MHD_Result async_continue(struct zt_http_req *r)
     return send_resp(r, &a->resp);
 }
 
+/* 0 when the handler may still answer on a (a->mu held): ZT_EINVAL after
+ * an answer or a stream, ZT_ECLOSED when the client is gone. */
+static int answerable_locked(const struct zt_http_async *a)
+{
+    if (a->stream || a->ready) return ZT_EINVAL;
+    return a->closed ? ZT_ECLOSED : 0;
+}
+
+/* Resume the connection's MHD processing if it waits for us (a->mu held). */
+static void wake_locked(struct zt_http_async *a)
+{
+    if (a->suspended) {
+        a->suspended = false;
+        MHD_resume_connection(a->conn);
+    }
+}
+
 int zt_http_async_stream_start(struct zt_http_async *a, int status, const char *content_type)
 {
     int rc = 0;
@@ -863,21 +875,15 @@ int zt_http_async_stream_start(struct zt_http_async *a, int status, const char *
     for (size_t i = 0; i < n; i++)
         if ((unsigned char)content_type[i] < 0x20 || (unsigned char)content_type[i] > 0x7E) return ZT_EINVAL;
     pthread_mutex_lock(&a->mu);
-    if (a->stream || a->ready) {
-        rc = ZT_EINVAL;
-    } else if (a->closed) {
-        rc = ZT_ECLOSED;
-    } else {
+    rc = answerable_locked(a);
+    if (rc == 0) {
         memcpy(a->ctype_buf, content_type, n + 1);
         a->content_type = a->ctype_buf;
         a->status = status;
         a->stream = true;
         a->late_stream = true;
         a->ready = true;
-        if (a->suspended) {
-            a->suspended = false;
-            MHD_resume_connection(a->conn);
-        }
+        wake_locked(a);
     }
     pthread_mutex_unlock(&a->mu);
     return rc;
@@ -925,19 +931,13 @@ int zt_http_async_respond(struct zt_http_async *a, struct zt_http_resp *resp)
 {
     int rc = 0;
     pthread_mutex_lock(&a->mu);
-    if (a->stream || a->ready) {
-        rc = ZT_EINVAL;
-    } else if (a->closed) {
-        rc = ZT_ECLOSED;
-    } else {
+    rc = answerable_locked(a);
+    if (rc == 0) {
         zt_buf_deinit(&a->resp.body);
         a->resp = *resp;
         zt_buf_init(&resp->body, a->resp.body.max); /* the body now belongs to a */
         a->ready = true;
-        if (a->suspended) {
-            a->suspended = false;
-            MHD_resume_connection(a->conn);
-        }
+        wake_locked(a);
     }
     pthread_mutex_unlock(&a->mu);
     return rc;
@@ -950,10 +950,7 @@ int zt_http_async_write(struct zt_http_async *a, const void *p, size_t n)
     if (!a->stream || a->ended) rc = ZT_EINVAL;
     else if (a->closed) rc = ZT_ECLOSED;
     else rc = zt_buf_append(&a->pending, p, n);
-    if (rc == 0 && a->suspended) {
-        a->suspended = false;
-        MHD_resume_connection(a->conn);
-    }
+    if (rc == 0) wake_locked(a);
     pthread_mutex_unlock(&a->mu);
     return rc;
 }
@@ -962,10 +959,7 @@ void zt_http_async_end(struct zt_http_async *a)
 {
     pthread_mutex_lock(&a->mu);
     a->ended = true;
-    if (a->suspended && !a->closed) {
-        a->suspended = false;
-        MHD_resume_connection(a->conn);
-    }
+    if (!a->closed) wake_locked(a);
     pthread_mutex_unlock(&a->mu);
 }
 

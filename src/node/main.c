@@ -19,6 +19,7 @@
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_config.h"
 #include "zentalk/zt_hash.h"
+#include "zentalk/zt_http_client.h"
 #include "zentalk/zt_identity.h"
 #include "zentalk/zt_log.h"
 #include "zentalk/zt_server.h"
@@ -37,10 +38,12 @@ static void usage(FILE *out)
             "\n"
             "Options:\n"
             "  -c, --config DIR      read the YAML files of DIR (config.yaml, models.yaml, ...);\n"
-            "                        without it the embedded defaults are used\n"
+            "                        default $ZENTALK_CONFIG (or $ZENTALK_CONFIG_DIR), else the\n"
+            "                        embedded defaults\n"
             "  -l, --listen HOST:PORT  listen address (overrides server.listen; port 0 = any)\n"
             "  -d, --data-dir DIR    data directory (overrides node.data_dir)\n"
-            "      --check-config    validate the configuration, print problems, exit 0/1\n"
+            "      --check-config    validate the configuration and the model files, print\n"
+            "                        problems, exit 0/1\n"
             "      --dump-config     print the effective configuration as YAML and exit\n"
             "  -h, --help            show this help and exit\n"
             "  -V, --version         show the version and exit\n"
@@ -148,6 +151,18 @@ static int load_config(const struct opts *o, struct zt_config *cfg)
         fprintf(stderr, "zentalk-node: config directory %s: not found\n", o->config_dir);
     else if (rc && !errs.len)
         fprintf(stderr, "zentalk-node: configuration: %s\n", zt_strerror(rc));
+    zt_buf_deinit(&errs);
+    return rc;
+}
+
+/* --check-config also looks at the model files (missing: error; not a
+ * GGUF: warning), which a starting node leaves to the first request. */
+static int check_model_files(const struct zt_config *cfg)
+{
+    struct zt_buf errs;
+    zt_buf_init(&errs, 1u << 20);
+    int rc = zt_config_check_model_files(cfg, &errs);
+    if (errs.len) fputs(zt_buf_str(&errs), stderr);
     zt_buf_deinit(&errs);
     return rc;
 }
@@ -400,6 +415,7 @@ int main(int argc, char **argv)
     struct opts o = {0};
     int prc = parse_args(argc, argv, &o);
     if (prc) return prc;
+    if (!o.config_dir) o.config_dir = zt_config_default_dir(); /* $ZENTALK_CONFIG, as the CLI */
     /* jansson allocates through our wrappers so leaks there are counted too */
     json_set_alloc_funcs(zt_malloc, zt_free);
 
@@ -407,6 +423,7 @@ int main(int argc, char **argv)
     memset(&cfg, 0, sizeof cfg);
     int rc = load_config(&o, &cfg);
     if (o.check_config) {
+        if (rc == 0) rc = check_model_files(&cfg);
         if (rc == 0) printf("configuration OK%s%s\n", o.config_dir ? ": " : " (embedded defaults)",
                             o.config_dir ? o.config_dir : "");
         zt_config_deinit(&cfg);
@@ -425,7 +442,15 @@ int main(int argc, char **argv)
         zt_config_deinit(&cfg);
         return rc == 0 ? 0 : 1;
     }
+    /* libcurl (the outbound HTTP client) is initialised once, here, before
+     * any thread exists */
+    if (zt_net_client_global_init() != 0) {
+        fprintf(stderr, "zentalk-node: libcurl failed to initialise\n");
+        zt_config_deinit(&cfg);
+        return 1;
+    }
     rc = run(&cfg);
+    zt_net_client_global_cleanup();
     zt_config_deinit(&cfg);
     return rc;
 }

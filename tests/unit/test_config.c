@@ -18,6 +18,7 @@
 
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_config.h"
+#include "zentalk/zt_json_num.h"
 #include "zt_test.h"
 
 #define ERRS_MAX (1u << 20)
@@ -283,6 +284,23 @@ static void test_defaults_valid(void **state)
     zt_buf_deinit(&errs);
 }
 
+/* config/models.yaml differs from the compiled-in defaults in one place:
+ * it serves the bundled demo model (stories260K, found in the assets
+ * directory's models/). Check that entry and drop it so the rest can be
+ * compared with the defaults. */
+static void expect_demo_model_then_drop(struct zt_config *cfg)
+{
+    assert_int_equal(cfg->n_models, 1);
+    assert_string_equal(cfg->models[0].id, "demo");
+    assert_string_equal(cfg->models[0].path, "models/stories260K.gguf");
+    static const char none[] = "models: []\n";
+    struct zt_buf errs;
+    zt_buf_init(&errs, ERRS_MAX);
+    assert_int_equal(zt_config_load_string(cfg, "models.yaml", "drop", none, sizeof none - 1, &errs), 0);
+    assert_int_equal(cfg->n_models, 0);
+    zt_buf_deinit(&errs);
+}
+
 /* The YAML files of config/ repeat the compiled-in defaults exactly. */
 static void test_repo_config_dir_equals_defaults(void **state)
 {
@@ -300,6 +318,7 @@ static void test_repo_config_dir_equals_defaults(void **state)
     assert_string_equal(zt_buf_str(&errs), "");
     assert_string_equal(cfg.dir, dir);
     assert_int_equal(zt_config_validate(&cfg, &errs), 0);
+    expect_demo_model_then_drop(&cfg);
     char *want = defaults_dump();
     assert_dump_equals(&cfg, want);
     free(want);
@@ -328,6 +347,7 @@ static void test_repo_files_each_kind(void **state)
         int rc = zt_config_load_string(&cfg, files[i], files[i], text, len, &errs);
         if (rc) print_error("%s", zt_buf_str(&errs));
         assert_int_equal(rc, 0);
+        if (strcmp(files[i], "models.yaml") == 0) expect_demo_model_then_drop(&cfg);
         assert_dump_equals(&cfg, want);
         /* And the same text as any other kind is refused (wrong file). */
         const char *other = i == 0 ? "features.yaml" : "config.yaml";
@@ -1441,12 +1461,91 @@ static void test_alloc_failures(void **state)
     free(example);
 }
 
+/* --check-config's model files: missing is an error (a warning with a url
+ * to pull from), not a GGUF a warning; the data dir, then the assets dir. */
+static void test_check_model_files(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/zt-cfgmodels-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char p[512];
+    snprintf(p, sizeof p, "%s/models", dir);
+    assert_int_equal(mkdir(p, 0700), 0);
+    snprintf(p, sizeof p, "%s/models/good.gguf", dir);
+    FILE *f = fopen(p, "wb");
+    assert_non_null(f);
+    fputs("GGUF\3\0\0\0", f);
+    fclose(f);
+    snprintf(p, sizeof p, "%s/models/bad.gguf", dir);
+    f = fopen(p, "wb");
+    assert_non_null(f);
+    fputs("<html>not a model</html>", f);
+    fclose(f);
+    struct zt_config cfg;
+    struct zt_buf errs;
+    zt_buf_init(&errs, ERRS_MAX);
+    init_defaults(&cfg);
+    char yaml[1024];
+    int n = snprintf(yaml, sizeof yaml,
+                     "models:\n  - id: good\n    path: models/good.gguf\n"
+                     "  - id: bad\n    path: models/bad.gguf\n");
+    assert_int_equal(zt_config_load_string(&cfg, "models.yaml", "m", yaml, (size_t)n, &errs), 0);
+    assert_int_equal(zt_config_set(&cfg, "node.data_dir", dir, "test", &errs), 0);
+    assert_int_equal(zt_config_check_model_files(&cfg, &errs), 0);
+    assert_contains(zt_buf_str(&errs), "warning: models.yaml: model 'bad'");
+    assert_contains(zt_buf_str(&errs), "not a GGUF");
+    assert_null(strstr(zt_buf_str(&errs), "'good'"));
+    zt_buf_reset(&errs);
+    n = snprintf(yaml, sizeof yaml,
+                 "models:\n  - id: gone\n    path: models/nowhere-zt.gguf\n"
+                 "  - id: later\n    url: https://example.org/later.gguf\n    sha256: \"%064d\"\n", 0);
+    assert_int_equal(zt_config_load_string(&cfg, "models.yaml", "m", yaml, (size_t)n, &errs), 0);
+    assert_int_equal(zt_config_check_model_files(&cfg, &errs), ZT_ECONFIG);
+    assert_contains(zt_buf_str(&errs), "models.yaml: model 'gone': file ");
+    assert_contains(zt_buf_str(&errs), "not found");
+    assert_contains(zt_buf_str(&errs), "warning: models.yaml: model 'later'");
+    assert_contains(zt_buf_str(&errs), "zentalk models pull https://example.org/later.gguf");
+    zt_config_deinit(&cfg);
+    zt_buf_deinit(&errs);
+    snprintf(p, sizeof p, "%s/models/good.gguf", dir);
+    unlink(p);
+    snprintf(p, sizeof p, "%s/models/bad.gguf", dir);
+    unlink(p);
+    snprintf(p, sizeof p, "%s/models", dir);
+    rmdir(p);
+    rmdir(dir);
+}
+
+/* Reals print in their shortest round-trip form; strings and integers are
+ * left alone. */
+static void test_json_shortest_reals(void **state)
+{
+    (void)state;
+    char b[64];
+    zt_fmt_double(b, sizeof b, 0.8);
+    assert_string_equal(b, "0.8");
+    zt_fmt_double(b, sizeof b, 10.0);
+    assert_string_equal(b, "10.0");
+    zt_fmt_double(b, sizeof b, 0.1 + 0.2);
+    assert_string_equal(b, "0.30000000000000004");
+    static const char in[] = "{\"t\":0.80000000000000004,\"s\":\"0.80000000000000004\",\"n\":12,"
+                             "\"a\":[1.0,-2.5e-07,0.30000000000000004,1.0000000000000001e+300]}";
+    struct zt_buf out;
+    zt_buf_init(&out, 4096);
+    assert_int_equal(zt_json_shorten_reals(in, sizeof in - 1, &out), 0);
+    assert_string_equal(zt_buf_str(&out), "{\"t\":0.8,\"s\":\"0.80000000000000004\",\"n\":12,"
+                                          "\"a\":[1.0,-2.5e-07,0.30000000000000004,1e+300]}");
+    zt_buf_deinit(&out);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, leak_setup, leak_teardown)
     const struct CMUnitTest tests[] = {
         T(test_defaults_valid),
         T(test_repo_config_dir_equals_defaults),
+        T(test_check_model_files),
+        T(test_json_shortest_reals),
         T(test_repo_files_each_kind),
         T(test_example_validates),
         T(test_docs_in_sync),

@@ -9,10 +9,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_asset.h"
+#include "zentalk/zt_assets_dir.h"
 #include "zentalk/zt_text.h"
 #include "zt_test.h"
 
@@ -176,15 +178,52 @@ static void test_asset_roundtrip(void **state)
     unlink(path);
     rmdir(dir);
 
-    /* assets directory: the environment wins over the data dir */
-    char p[128];
-    unsetenv("ZENTALK_ASSETS_DIR");
+    /* assets directory: the environment wins; then the build tree's (or an
+     * installed binary's) directory; then the XDG data dir. Never the data dir. */
+    char d[256], sr[768];
+    assert_int_equal(zt_assets_dir_resolve("/opt/a", "/usr/bin/zentalk-node", "/x", "/home/u", d, sizeof d, sr, sizeof sr), 0);
+    assert_string_equal(d, "/opt/a");
+    assert_non_null(strstr(sr, "ZENTALK_ASSETS_DIR"));
+    /* nothing exists: the beside-the-binary directory, and both named */
+    assert_int_equal(zt_assets_dir_resolve(NULL, "/nonexistent-zt/bin/zentalk-node", NULL, "/nonexistent-home", d,
+                                           sizeof d, sr, sizeof sr), 0);
+    assert_string_equal(d, "/nonexistent-zt/share/zentalk/assets");
+    assert_string_equal(sr, "/nonexistent-zt/share/zentalk/assets, /nonexistent-home/.local/share/zentalk/assets");
+    /* the XDG dir when it exists and the binary's does not */
+    char xdg[] = "/tmp/zt-xdg-XXXXXX";
+    assert_non_null(mkdtemp(xdg));
+    char zx[300], za[320];
+    snprintf(zx, sizeof zx, "%s/zentalk", xdg);
+    snprintf(za, sizeof za, "%s/assets", zx);
+    assert_int_equal(mkdir(zx, 0700), 0);
+    assert_int_equal(mkdir(za, 0700), 0);
+    assert_int_equal(zt_assets_dir_resolve("", "/nonexistent-zt/bin/zentalk-node", xdg, "/h", d, sizeof d, sr, sizeof sr), 0);
+    assert_string_equal(d, za);
+    rmdir(za);
+    rmdir(zx);
+    rmdir(xdg);
+    /* a binary inside the build tree: the source tree's data/assets */
+    const char *srcd = getenv("ZT_SOURCE_DIR"), *bld = getenv("ZT_BUILD_DIR");
+    if (srcd && bld) {
+        char exe[512], want[512];
+        snprintf(exe, sizeof exe, "%s/src/node/zentalk-node", bld);
+        snprintf(want, sizeof want, "%s/data/assets, ", srcd);
+        assert_int_equal(zt_assets_dir_resolve(NULL, exe, NULL, "/nonexistent-home", d, sizeof d, sr, sizeof sr), 0);
+        assert_true(strncmp(sr, want, strlen(want)) == 0);
+    } else {
+        zt_skip_part("ZT_SOURCE_DIR/ZT_BUILD_DIR unset: the build-tree case was not checked");
+    }
+    assert_int_equal(zt_assets_dir_resolve("/opt/a", NULL, NULL, NULL, d, 4, sr, sizeof sr), ZT_ETOOBIG);
+    /* zt_asset_path() is the resolved directory (ctest sets ZENTALK_ASSETS_DIR) and the message names it */
+    char p[4096], m[8192], want_buf[4096];
     assert_int_equal(zt_asset_path("/var/zt", "vader.zta", p, sizeof p), 0);
-    assert_string_equal(p, "/var/zt/assets/vader.zta");
-    setenv("ZENTALK_ASSETS_DIR", "/opt/a", 1);
-    assert_int_equal(zt_asset_path("/var/zt", "vader.zta", p, sizeof p), 0);
-    assert_string_equal(p, "/opt/a/vader.zta");
+    snprintf(want_buf, sizeof want_buf, "%s/vader.zta", zt_assets_dir());
+    assert_string_equal(p, want_buf);
     assert_int_equal(zt_asset_path("/var/zt", "vader.zta", p, 8), ZT_ETOOBIG);
+    zt_asset_missing_message("the spam model", "spam.zta", m, sizeof m);
+    assert_non_null(strstr(m, zt_assets_dir()));
+    assert_non_null(strstr(m, "make data"));
+    assert_non_null(strstr(m, "spam.zta"));
     assert_int_equal(zt_alloc_live(), live);
 }
 
