@@ -119,9 +119,6 @@ bool zt_http_req_peer_is_loopback(const struct zt_http_req *r);
 /* The client's address as text: the peer's, or the forwarded address when
  * the peer is one of opts.trusted_proxies (what per-address limits count). */
 const char *zt_http_req_client_addr(const struct zt_http_req *r);
-/* 0 when addr is an IPv4/IPv6 address or ADDR/BITS usable in
- * opts.trusted_proxies, else ZT_EINVAL. */
-ZT_NODISCARD int zt_http_check_proxy(const char *addr);
 /* Label for metrics/logs (a static string such as "/v1/status"). */
 void zt_http_req_set_route(struct zt_http_req *r, const char *label);
 

@@ -259,12 +259,6 @@ static int parse_cidr(const char *t, struct cidr *out)
     return ZT_EINVAL;
 }
 
-int zt_http_check_proxy(const char *addr)
-{
-    struct cidr c;
-    return parse_cidr(addr ? addr : "", &c);
-}
-
 /* A trusted proxy is matched on its full address (not the /64 key). */
 static bool is_proxy_sa(const struct zt_http_server *s, const struct sockaddr *sa)
 {
@@ -530,7 +524,6 @@ static void resolve_client(struct zt_http_req *r, struct MHD_Connection *c)
     struct zt_http_server *s = r->srv;
     r->client = r->cc->peer;
     if (r->cc->proxy) {
-        const union MHD_ConnectionInfo *ai = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
         struct fwd_scan f = {0};
         MHD_get_connection_values(c, MHD_HEADER_KIND, collect_fwd, &f);
         struct hop hops[MAX_FORWARDED_HOPS];
@@ -541,7 +534,6 @@ static void resolve_client(struct zt_http_req *r, struct MHD_Connection *c)
             r->client = hops[i].k;
             if (!is_proxy_key(s, &hops[i].k)) break;
         }
-        (void)ai;
     }
     key_to_text(&r->client, r->client_str, sizeof r->client_str);
 }

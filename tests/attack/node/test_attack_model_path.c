@@ -98,7 +98,9 @@ static void test_check_config_warns(void **state)
         int st = run_prog(node_bin, args, NULL, NULL, &out, RUN_MERGE_STDERR);
         const char *o = zt_buf_str(&out);
         bool warned = strstr(o, "warning") && strstr(o, "models[0].path") && strstr(o, "outside node.data_dir");
-        if (st != 0 || warned != cases[i].warn) {
+        /* exit 1 is --check-config saying the model file is missing (none
+         * of these exist but /etc/passwd); the warning is what is checked */
+        if ((st != 0 && st != 1) || warned != cases[i].warn) {
             print_error("%s: exit %d, expected %s:\n%s\n", cases[i].path, st, cases[i].warn ? "a warning" : "none", o);
             zt_buf_deinit(&out);
             fail();
