@@ -1,7 +1,7 @@
 # zentalk-ai: the two commands.
 #   make run    install what is missing, build (Release), start the node
 #   make test   install what is missing, build (normal + ASan/UBSan), run every test
-# Other targets: build, asan, data, fuzz, bench, lint, clean. See README.md.
+# Other targets: build, asan, data, soak, fuzz, bench, lint, clean. See README.md.
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
@@ -14,7 +14,7 @@ CMAKE_FLAGS ?=
 WERROR     := ON
 HAVE_CLANG := $(shell command -v clang >/dev/null 2>&1 && echo yes)
 
-.PHONY: all setup build release asan data run test test-normal test-asan fuzz bench bench-features lint clean
+.PHONY: all setup build release asan data run test test-normal test-asan soak fuzz bench bench-features lint clean
 
 all: build
 
@@ -60,6 +60,11 @@ test-asan: asan
 # Normal build first (fast feedback), then every test under ASan+UBSan; the
 # last lines are ctest's summary of the sanitizer run.
 test: test-normal test-asan
+
+# The long forms of the attack tests (tests/attack/node, issue 17) on both
+# builds, bounded in time, loopback only; a summary table at the end.
+soak: build asan
+	@sh scripts/soak.sh $(BUILD) $(ASAN_BUILD)
 
 fuzz: asan
 	@test -n "$(HAVE_CLANG)" || { echo "make fuzz needs clang (scripts/setup.sh installs it)"; exit 1; }

@@ -10,7 +10,7 @@
 set -u
 cd "$(dirname "$0")" || exit 1
 bad=0
-for f in unit/test_*.c integration/test_*.c attack/test_*.c; do
+for f in unit/test_*.c integration/test_*.c attack/test_*.c attack/node/test_*.c; do
   if ! grep -q 'zt_test_exit(' "$f"; then
     echo "$f: main() must return zt_test_exit(failures) (tests/common/zt_test.h)"; bad=1
   fi
@@ -19,7 +19,7 @@ hits=$(grep -nE '\.\./shared|ZT_SHARED_DIR' unit/*.c integration/*.c integration
 if [ -n "$hits" ]; then
   echo "test inputs come from tests/models (zt_test_model), not ../shared:"; echo "$hits"; bad=1
 fi
-hits=$(grep -nE '(^|[^_a-zA-Z])(fork|execv|execvp|popen|mkdtemp|curl_easy_init)[[:space:]]*\(' integration/test_*.c)
+hits=$(grep -nE '(^|[^_a-zA-Z])(fork|execv|execvp|popen|mkdtemp|curl_easy_init)[[:space:]]*\(' integration/test_*.c attack/node/test_*.c)
 if [ -n "$hits" ]; then
   echo "black-box tests use the harness (run_prog, run_shell, tmp_dir, node_spawn, http_req):"; echo "$hits"; bad=1
 fi

@@ -96,6 +96,12 @@ struct zt_audit_report {
     char checkpoint_file[256];
     uint64_t checkpoint_line;
     bool checkpoint_clean;      /* no problem before it */
+    /* The entries after the last valid checkpoint: chained, not signed. */
+    uint64_t unsigned_entries;
+    uint64_t unsigned_first_seq;
+    int64_t unsigned_first_ts_ms; /* its "ts", ms since the epoch (0: unreadable) */
+    char unsigned_file[256];
+    uint64_t unsigned_line;
 };
 
 /* Check files (in order: oldest first) against the node's public key pk.
@@ -107,12 +113,27 @@ ZT_NODISCARD int zt_audit_verify(const char *const *files, size_t n,
                                  const uint8_t pk[static ZT_ED25519_PK_LEN],
                                  struct zt_audit_report *rep, struct zt_buf *out);
 
+/* After zt_audit_verify(): the entries not covered by a signed checkpoint
+ * must be within the checkpoint interval the node runs with (max_entries
+ * privacy.audit_checkpoint_entries, max_age_ms its _seconds; a node signs
+ * its tail within that time, and on the next open after a crash). 0 when
+ * they are; ZT_ECRYPTO, with one line "FILE:LINE: seq S: entries A..B ...
+ * are not covered by a signed checkpoint ..." appended to out (may be
+ * NULL), when more than max_entries + 1 of them exist or the oldest is
+ * older than max_age_ms + ZT_AUDIT_SIGN_GRACE_MS at now_ms (real time):
+ * a crash not followed by a restart, or entries rewritten after the last
+ * signature, which the chain alone cannot tell from genuine ones. */
+#define ZT_AUDIT_SIGN_GRACE_MS 1000
+ZT_NODISCARD int zt_audit_check_signed(const struct zt_audit_report *rep, uint64_t max_entries, uint64_t max_age_ms,
+                                       int64_t now_ms, struct zt_buf *out);
+
 /* ---- internal, for verify, tests and the fuzzer ---------------------- */
 struct zt__audit_line {
     uint64_t seq;
     uint8_t prev[32];
     bool checkpoint;
     bool has_sig;
+    int64_t ts_ms;            /* its "ts" (0: absent or not ours) */
     uint8_t sig[ZT_ED25519_SIG_LEN];
 };
 /* Parse one line (without its newline). 0 or ZT_EPARSE. */

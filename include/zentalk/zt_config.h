@@ -67,6 +67,10 @@ struct zt_cfg_server {
     int64_t max_header_bytes;
     int64_t max_body_bytes;
     int64_t request_timeout_s;   /* idle connection timeout */
+    int64_t max_connections_per_address; /* per peer address (IPv6: /64); 0 = no limit */
+    int64_t new_address_reserve_percent; /* of max_connections, for addresses holding none */
+    int64_t header_timeout_s;    /* deadline for a whole request head */
+    struct zt_strlist trusted_proxies; /* addresses / ADDR/BITS whose forwarded headers count */
     int64_t shutdown_timeout_s;  /* how long SIGTERM waits for in-flight requests */
     int64_t rate_limit_rps;      /* requests per second per identity; 0 = off */
     int64_t rate_limit_burst;    /* token bucket size per identity */

@@ -3,7 +3,11 @@
  * The server reads a whole request (bounded by max_body_bytes), hands it to
  * one handler, and sends the response the handler filled. It enforces the
  * request limits itself and answers them with a JSON error body:
- *   413 body too large, 431 headers too large, 400 bad Content-Length.
+ *   413 body too large, 431 headers too large, 400 bad Content-Length;
+ *   400 and close for a request whose framing is in doubt (two
+ *   Content-Length headers, Content-Length with Transfer-Encoding, a
+ *   transfer coding other than chunked, bare-LF line endings, %00 in the
+ *   target: RFC 9112 §6.3, docs/internals/http.md).
  * (Requests too malformed for libmicrohttpd to parse at all, or headers too
  * big for its per-connection memory pool, are answered by libmicrohttpd with
  * its own short body.) Every response carries X-Request-Id.
@@ -53,6 +57,24 @@ struct zt_http_opts {
     size_t max_header_bytes;
     size_t max_body_bytes;
     unsigned timeout_s;           /* idle connection timeout */
+    /* Slowloris guards (docs/internals/http.md). Connections one peer
+     * address (an IPv6 /64) may hold, and requests in flight one client
+     * address may have when it comes through a trusted proxy; 0 = no
+     * limit. */
+    unsigned max_conns_per_address;
+    /* Share of max_connections (0..90 %) kept for addresses that hold no
+     * connection: an address that holds one cannot add more once only
+     * that share is left. */
+    unsigned new_address_reserve_percent;
+    /* Seconds a request head (request line and headers) may take in all,
+     * from the connection's start or the end of the previous request,
+     * however it trickles; 0 = none (only timeout_s, an idle timeout). */
+    unsigned header_timeout_s;
+    /* Peers (IPv4/IPv6 addresses, or ADDR/BITS) whose Forwarded /
+     * X-Forwarded-For are believed; they are exempt from the per-address
+     * connection limit, the forwarded address is limited instead. */
+    const char *const *trusted_proxies;
+    size_t n_trusted_proxies;
     zt_http_handler handler;
     zt_http_observer observer;    /* may be NULL */
     void *ud;
@@ -94,6 +116,9 @@ const char *zt_http_req_target(const struct zt_http_req *r);
 const char *zt_http_req_body(const struct zt_http_req *r, size_t *len);        /* NUL-terminated */
 /* True when the client connected from 127.0.0.0/8 or ::1. */
 bool zt_http_req_peer_is_loopback(const struct zt_http_req *r);
+/* The client's address as text: the peer's, or the forwarded address when
+ * the peer is one of opts.trusted_proxies (what per-address limits count). */
+const char *zt_http_req_client_addr(const struct zt_http_req *r);
 /* Label for metrics/logs (a static string such as "/v1/status"). */
 void zt_http_req_set_route(struct zt_http_req *r, const char *label);
 

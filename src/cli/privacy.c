@@ -7,19 +7,51 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cmd.h"
 #include "http.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_audit.h"
+#include "zentalk/zt_config.h"
 #include "zentalk/zt_file.h"
 #include "zentalk/zt_hex.h"
 #include "zentalk/zt_identity.h"
 #include "zentalk/zt_str.h"
+#include "zentalk/zt_time.h"
+
+extern char **environ;
 
 #define MAX_TEXT (16u * 1024u * 1024u)
 #define MAX_RESPONSE (64u * 1024u * 1024u)
 #define MAX_AUDIT_FILES 4096
+
+/* The checkpoint interval the node runs with: privacy.audit_checkpoint_entries
+ * and _seconds from DIR (else found as the node finds it: $ZENTALK_CONFIG,
+ * $ZENTALK_CONFIG_DIR, else ./config when readable, else the defaults) and
+ * the environment. 0, or 1 after printing why. */
+static int checkpoint_interval(const char *dir, uint64_t *entries, uint64_t *ms)
+{
+    struct zt_config cfg;
+    struct zt_buf errs;
+    memset(&cfg, 0, sizeof cfg);
+    zt_buf_init(&errs, 1 << 16);
+    int rc = zt_config_init_defaults(&cfg);
+    if (!dir) dir = zt_config_default_dir();
+    if (!dir && access("config", R_OK) == 0) dir = "config";
+    if (!rc && dir) rc = zt_config_load_dir(&cfg, dir, &errs);
+    if (!rc) rc = zt_config_apply_env(&cfg, environ, &errs);
+    if (!rc) rc = zt_config_validate(&cfg, &errs);
+    if (rc) {
+        fprintf(stderr, "zentalk: configuration: %s%s\n", errs.len ? "\n" : "", errs.len ? zt_buf_str(&errs) : zt_strerror(rc));
+    } else {
+        *entries = (uint64_t)cfg.privacy.audit_checkpoint_entries;
+        *ms = (uint64_t)cfg.privacy.audit_checkpoint_seconds * 1000u;
+    }
+    zt_buf_deinit(&errs);
+    zt_config_deinit(&cfg);
+    return rc ? 1 : 0;
+}
 
 /* ---- zentalk pii ------------------------------------------------------- */
 
@@ -158,22 +190,27 @@ int zt__cli_audit(int argc, char **argv)
     if (argc < 2 || strcmp(argv[1], "verify") != 0) {
         bool help = argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0);
         fprintf(help ? stdout : stderr, "Usage: zentalk audit verify [--pubkey HEX | --key FILE | --descriptor FILE] "
-                                        "[--data-dir DIR] [FILE...]\n(see zentalk audit verify --help)\n");
+                                        "[--data-dir DIR] [--config DIR] [FILE...]\n(see zentalk audit verify --help)\n");
         return help ? 0 : 2;
     }
-    const char *pubkey = NULL, *keyfile = NULL, *desc = NULL, *data_dir = NULL;
+    const char *pubkey = NULL, *keyfile = NULL, *desc = NULL, *data_dir = NULL, *config_dir = NULL;
     const struct zt__cli_opt opts[] = {
         {"pubkey", 'p', ZT__CLI_STR, &pubkey}, {"key", 'k', ZT__CLI_STR, &keyfile},
         {"descriptor", 'd', ZT__CLI_STR, &desc}, {"data-dir", 'D', ZT__CLI_STR, &data_dir},
-        {"help", 'h', ZT__CLI_HELP, NULL},
+        {"config", 'c', ZT__CLI_STR, &config_dir}, {"help", 'h', ZT__CLI_HELP, NULL},
     };
     static const struct zt__cli_cmd cmd = {
         .name = "audit verify",
         .help = "Usage: zentalk audit verify [--pubkey HEX | --key FILE | --descriptor FILE] [--data-dir DIR] "
-                "[FILE...]\n"
+                "[--config DIR] [FILE...]\n"
                 "Check audit log files, oldest first: the hash chain, the sequence numbers and the\n"
                 "checkpoint signatures (the node's Ed25519 key: --pubkey, the ed25519_pk of a key file\n"
                 "or a node descriptor, or DIR/node.key). Without FILE: every DIR/logs/audit/audit-*.jsonl.\n"
+                "Entries after the last signed checkpoint must be within the checkpoint interval\n"
+                "(privacy.audit_checkpoint_entries and _seconds of --config DIR, else the node's\n"
+                "configuration as the node finds it, else ./config, else the defaults; environment\n"
+                "overrides apply): older ones, left by a node killed and not restarted, or rewritten,\n"
+                "are a problem.\n"
                 "Each problem is printed as FILE:LINE: seq N: what. Exit 0 intact, 1 problems.\n",
     };
     int prc = ZT__CLI_PARSE(argc, argv, 2, &cmd, opts);
@@ -182,6 +219,8 @@ int zt__cli_audit(int argc, char **argv)
         fprintf(stderr, "zentalk: give one of --pubkey, --key, --descriptor\n");
         return 2;
     }
+    uint64_t cp_entries = 0, cp_ms = 0;
+    if (checkpoint_interval(config_dir, &cp_entries, &cp_ms) != 0) return 1;
     const char *dd = data_dir ? data_dir : getenv("ZENTALK_NODE_DATA_DIR");
     if (!dd || !dd[0]) dd = "data";
     uint8_t pk[ZT_ED25519_PK_LEN];
@@ -220,6 +259,13 @@ int zt__cli_audit(int argc, char **argv)
     struct zt_buf report;
     zt_buf_init(&report, 16u * 1024u * 1024u);
     int vr = zt_audit_verify((const char *const *)files, n, pk, &rep, &report);
+    if (vr == 0 || vr == ZT_ECRYPTO) {
+        int sr = zt_audit_check_signed(&rep, cp_entries, cp_ms, zt_time_real_ms(), &report);
+        if (sr) {
+            rep.problems++;
+            vr = sr;
+        }
+    }
     fputs(zt_buf_str(&report), stdout);
     zt_buf_deinit(&report);
     printf("%llu entries in %zu file(s), seq %llu..%llu%s\n", (unsigned long long)rep.entries, n,

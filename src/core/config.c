@@ -15,10 +15,12 @@
  * Every public function that changes a configuration works on a deep copy
  * and swaps it in only on success, so a failed load (bad file, ENOMEM) leaves
  * the caller's configuration exactly as it was. */
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -173,6 +175,19 @@ static const struct cfg_key server_keys[] = {
             "Largest request body, in bytes."),
     INT_KEY(struct zt_cfg_server, request_timeout_s, 30, 1, 3600,
             "Seconds an idle or slow connection is kept."),
+    INT_KEY(struct zt_cfg_server, max_connections_per_address, 64, 0, 100000,
+            "Most connections one client address holds at once (an IPv6 /64 counts as one address; "
+            "behind server.trusted_proxies: requests in flight per forwarded address); 0 = no limit."),
+    INT_KEY(struct zt_cfg_server, new_address_reserve_percent, 10, 0, 90,
+            "Share of server.max_connections kept for addresses that hold no connection yet: an address "
+            "that holds some cannot open more once only this share is left."),
+    INT_KEY(struct zt_cfg_server, header_timeout_s, 10, 1, 3600,
+            "Seconds a client has to send a whole request head (request line and headers), from the "
+            "connection's start or the end of its previous request, however slowly it trickles."),
+    STRLIST_KEY(struct zt_cfg_server, trusted_proxies, no_strings, 64, NULL, KF_ANY, KEY_UNIQUE,
+                "Reverse proxies (IPv4/IPv6 addresses or ADDR/BITS) whose Forwarded / X-Forwarded-For "
+                "headers name the client; they are exempt from server.max_connections_per_address, the "
+                "forwarded address is limited instead. Empty = those headers are ignored."),
     INT_KEY(struct zt_cfg_server, shutdown_timeout_s, 10, 0, 600,
             "Seconds SIGTERM waits for requests in flight."),
     INT_KEY(struct zt_cfg_server, rate_limit_rps, 20, 0, 1000000,
@@ -2502,6 +2517,89 @@ static bool is_default(const struct cfg_key *k, const void *fp)
 
 #define RESERVED_NOTE "reserved, not used yet: accepted and checked, but nothing in this node reads it"
 
+/* An IPv4/IPv6 address, or ADDRESS/BITS (server.trusted_proxies). */
+static bool proxy_valid(const char *t)
+{
+    char buf[64];
+    if (zt_strlcpy(buf, t, sizeof buf) >= sizeof buf) return false;
+    char *slash = strchr(buf, '/');
+    long max = 0;
+    uint8_t tmp[16];
+    if (slash) *slash = '\0';
+    if (inet_pton(AF_INET, buf, tmp) == 1) max = 32;
+    else if (inet_pton(AF_INET6, buf, tmp) == 1) max = 128;
+    else return false;
+    if (!slash) return true;
+    char *end;
+    long bits = strtol(slash + 1, &end, 10);
+    return end != slash + 1 && !*end && bits >= 0 && bits <= max;
+}
+
+/* Lexically normalise a path (no file system access): "." and empty
+ * components dropped, ".." removes the previous component, or stays when
+ * there is none (a relative path climbing out). False when it does not fit. */
+static bool normalise_path(const char *in, char *out, size_t cap)
+{
+    size_t starts[128], n = 0, len = 0;
+    bool abs = in[0] == '/';
+    if (cap < 2) return false;
+    out[0] = '\0';
+    if (abs) out[len++] = '/', out[len] = '\0';
+    for (const char *p = in; *p;) {
+        while (*p == '/') p++;
+        const char *e = strchr(p, '/');
+        size_t cl = e ? (size_t)(e - p) : strlen(p);
+        if (cl == 0) break;
+        if (cl == 1 && p[0] == '.') {
+            /* nothing */
+        } else if (cl == 2 && p[0] == '.' && p[1] == '.' && n > 0 &&
+                   !(len - starts[n - 1] == 2 && out[starts[n - 1]] == '.' && out[starts[n - 1] + 1] == '.')) {
+            len = starts[--n];
+            if (len > (abs ? 1u : 0u)) len--; /* the '/' before it */
+            out[len] = '\0';
+        } else if (!(cl == 2 && p[0] == '.' && p[1] == '.' && abs && n == 0)) { /* "/.." is "/" */
+            if (n == sizeof starts / sizeof *starts) return false;
+            if (len > (abs ? 1u : 0u)) {
+                if (len + 1 >= cap) return false;
+                out[len++] = '/';
+            }
+            if (len + cl >= cap) return false;
+            starts[n++] = len;
+            memcpy(out + len, p, cl);
+            len += cl;
+            out[len] = '\0';
+        }
+        p += cl;
+    }
+    return true;
+}
+
+/* True when path (relative to data_dir unless absolute) lies outside
+ * data_dir: compared after lexical normalisation, and again after
+ * realpath() when both exist (a symlink out counts too). */
+static bool path_outside(const char *data_dir, const char *path)
+{
+    char full[4096], nd[4096], np[4096];
+    if (path[0] == '/')
+        snprintf(full, sizeof full, "%s", path);
+    else
+        snprintf(full, sizeof full, "%s/%s", data_dir, path);
+    if (!normalise_path(data_dir, nd, sizeof nd) || !normalise_path(full, np, sizeof np)) return true;
+    size_t dl = strlen(nd);
+    bool inside;
+    if (zt_str_eq(nd, "."))
+        inside = np[0] != '/' && strncmp(np, "../", 3) != 0 && !zt_str_eq(np, "..");
+    else
+        inside = strncmp(np, nd, dl) == 0 && (np[dl] == '/' || (dl == 1 && nd[0] == '/'));
+    if (!inside) return true;
+    char rd[PATH_MAX], rp[PATH_MAX];
+    if (realpath(data_dir, rd) && realpath(full, rp)) {
+        size_t rl = strlen(rd);
+        return !(strncmp(rp, rd, rl) == 0 && (rp[rl] == '/' || zt_str_eq(rd, "/")));
+    }
+    return false;
+}
+
 static int validate_cb(const struct leaf *lf, void *vctx)
 {
     struct validate_ctx *c = vctx;
@@ -2535,6 +2633,27 @@ int zt_config_validate(struct zt_config *cfg, struct zt_buf *errs)
         if (!found)
             report_add(&rep, false, VALIDATE_WHERE, "model_cache.default_model",
                        "names no entry of models");
+    }
+    for (size_t i = 0; i < cfg->server.trusted_proxies.count; i++) {
+        if (proxy_valid(sv(cfg->server.trusted_proxies.items[i]))) continue;
+        char path[PATH_LEN], why[WHY_LEN], q[QUOTE_MAX * 4 + 16];
+        const char *v = sv(cfg->server.trusted_proxies.items[i]);
+        quote(q, sizeof q, v, strlen(v));
+        snprintf(path, sizeof path, "server.trusted_proxies[%zu]", i);
+        snprintf(why, sizeof why, "must be an IPv4 or IPv6 address, or ADDRESS/BITS; got %s", q);
+        report_add(&rep, false, VALIDATE_WHERE, path, why);
+    }
+    /* A model path is read whole and mapped: one outside the data
+     * directory (absolute, or climbing out with ..) is most likely a
+     * mistake, or a way to make the node read files it should not. */
+    for (size_t i = 0; cfg->models && i < cfg->n_models; i++) {
+        const char *mp = sv(cfg->models[i].path);
+        if (!mp[0] || !path_outside(sv(cfg->node.data_dir), mp)) continue;
+        char path[PATH_LEN], why[WHY_LEN];
+        snprintf(path, sizeof path, "models[%zu].path", i);
+        snprintf(why, sizeof why, "outside node.data_dir (%s): the node reads whatever file this names; keep "
+                                  "models under the data directory", sv(cfg->node.data_dir));
+        report_add(&rep, true, VALIDATE_WHERE, path, why);
     }
     const struct {
         const char *key, *id;

@@ -297,11 +297,22 @@ int zt__infer_acquire(struct zt_infer *inf, const char *id, struct zt_runner **o
         zt_log(ZT_LOG_INFO, "model_loaded", "model=%s bytes=%zu load_ms=%llu", e->id, bytes,
                (unsigned long long)((zt_time_mono_ns() - t0) / 1000000u));
     } else {
-        zt_log(ZT_LOG_WARN, "model_load_failed", "model=%s error=\"%s\"", e->id, zt_strerror(rc));
+        /* the detail (paths, what the file held) is the operator's: the log
+         * has it, printable and without quotes; the client is told only
+         * that the model is unavailable (issue 17 item 10) */
+        char detail[ZT_INFER_MSG_MAX];
+        zt_strlcpy(detail, why.len ? zt_buf_str(&why) : "", sizeof detail);
+        for (char *p = detail; *p; p++)
+            if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7E || *p == '"' || *p == '\\') *p = '?';
+        zt_log(ZT_LOG_WARN, "model_load_failed", "model=%s error=\"%s\" detail=\"%s\"", e->id, zt_strerror(rc),
+               detail);
     }
     pthread_cond_broadcast(&inf->cv);
     pthread_mutex_unlock(&inf->mu);
-    if (rc) zt__infer_fail(err, rc, code, "%s", why.len ? zt_buf_str(&why) : zt_strerror(rc));
+    if (rc && zt_str_eq(code, "model_cache_full"))
+        zt__infer_fail(err, rc, code, "%s", zt_buf_str(&why)); /* sizes only: no path, no file bytes */
+    else if (rc)
+        zt__infer_fail(err, rc, code, "model unavailable: '%s' could not be loaded (the node's log says why)", e->id);
     zt_buf_deinit(&why);
     return rc;
 }

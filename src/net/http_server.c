@@ -21,8 +21,12 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "zentalk/zt_alloc.h"
@@ -32,9 +36,49 @@
 #include "zentalk/zt_str.h"
 #include "zentalk/zt_time.h"
 
+#ifndef POLLRDHUP
+#define POLLRDHUP 0x2000 /* Linux; <poll.h> defines it only with _GNU_SOURCE */
+#endif
+
 #define RESP_MAX_BYTES (64u * 1024u * 1024u)
 #define PATH_MAX_BYTES 2048
 #define DISCARD_MAX_BYTES (8u * 1024u * 1024u)
+
+/* ---- per-address accounting (slowloris, issue 17 item 2) ----------------
+ * Every connection is counted against its peer address (IPv4, or the /64
+ * of an IPv6 address) from accept to close; every request in flight against
+ * its client address (the peer, or the forwarded address when the peer is a
+ * trusted proxy). A timer thread closes connections whose request head is
+ * not complete within header_timeout_s. docs/internals/http.md. */
+struct addr_key {
+    uint8_t b[16]; /* IPv6, or IPv4-mapped */
+};
+
+struct addr_ent {
+    struct addr_key k;
+    unsigned conns;    /* connections from this peer address */
+    unsigned inflight; /* requests in flight for this client address */
+    struct addr_ent *next;
+};
+
+struct cidr {
+    struct addr_key k;
+    unsigned bits; /* of the 128 */
+};
+
+struct conn_ctx {
+    struct addr_key peer;
+    bool proxy;          /* the peer is a trusted proxy */
+    int fd;
+    uint64_t head_start_ms; /* accept, or the end of the previous request */
+    bool head_done;      /* a request's head is in (until it completes) */
+    bool upgraded;       /* handed over (WebSocket): no deadline */
+    bool cut;            /* the deadline closed it */
+    struct conn_ctx *prev, *next;
+};
+
+#define ADDR_BUCKETS 1024
+#define MAX_FORWARDED_HOPS 32
 
 struct zt_http_server {
     struct MHD_Daemon *mhd;
@@ -44,10 +88,26 @@ struct zt_http_server {
     atomic_int_fast64_t inflight;
     atomic_uint_fast64_t next_id;
     uint64_t id_salt;
+    /* guard: per-address counts, the connection list, the head deadline */
+    pthread_mutex_t gmu;
+    struct addr_ent *buckets[ADDR_BUCKETS];
+    unsigned total_conns;
+    unsigned cap_existing; /* connections an address that has one may add up to */
+    struct conn_ctx *conns;
+    struct cidr *proxies;
+    size_t n_proxies;
+    pthread_t reaper;
+    pthread_cond_t reaper_cv;
+    bool reaper_running, reaper_stop;
+    atomic_uint_fast64_t refused_per_address, refused_reserve, cut_head;
 };
 
 struct zt_http_req {
     bool started;        /* on_access has seen it (else only the URI log ran) */
+    struct conn_ctx *cc; /* its connection's accounting (NULL: none) */
+    struct addr_key client; /* peer, or forwarded address from a trusted proxy */
+    char client_str[INET6_ADDRSTRLEN];
+    bool counted;        /* counted in flight for client */
     char target[PATH_MAX_BYTES]; /* request target as received: path?query */
     bool target_too_long;
     struct zt_http_server *srv;
@@ -62,6 +122,8 @@ struct zt_http_req {
     int reject_status;   /* a limit was hit: answer this and stop */
     const char *reject_code;
     const char *reject_msg;
+    bool reject_close;   /* framing in doubt: answer, then close the connection */
+    bool bare_lf;        /* the request line ended in a bare LF (on_uri) */
     size_t discarded;    /* body bytes dropped after a late reject */
     bool responded;
     struct zt_http_async *async; /* deferred or streamed answer */
@@ -98,6 +160,389 @@ struct zt_http_async {
     zt_http_close_fn on_close;
     void *ud;
 };
+
+/* ---- per-address accounting --------------------------------------------- */
+
+static bool key_from_sockaddr(const struct sockaddr *sa, struct addr_key *k)
+{
+    memset(k, 0, sizeof *k);
+    if (!sa) return false;
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *in4 = (const struct sockaddr_in *)(const void *)sa;
+        k->b[10] = k->b[11] = 0xff;
+        memcpy(k->b + 12, &in4->sin_addr, 4);
+        return true;
+    }
+    if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)(const void *)sa;
+        memcpy(k->b, &in6->sin6_addr, 16);
+        /* one IPv6 host holds a /64: count the /64 */
+        if (!IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) memset(k->b + 8, 0, 8);
+        return true;
+    }
+    return false;
+}
+
+/* A textual IPv4 or IPv6 address (a [v6] with brackets, an IPv4 with
+ * :port, as in Forwarded) into k. */
+static bool key_from_text(const char *t, size_t n, struct addr_key *k)
+{
+    char buf[INET6_ADDRSTRLEN + 8];
+    while (n && (*t == ' ' || *t == '\t' || *t == '"')) t++, n--;
+    while (n && (t[n - 1] == ' ' || t[n - 1] == '\t' || t[n - 1] == '"')) n--;
+    if (n == 0 || n >= sizeof buf) return false;
+    memcpy(buf, t, n);
+    buf[n] = '\0';
+    char *a = buf;
+    if (a[0] == '[') { /* [v6] or [v6]:port */
+        char *e = strchr(a, ']');
+        if (!e) return false;
+        *e = '\0';
+        a++;
+    } else if (strchr(a, '.') && strchr(a, ':')) {
+        *strchr(a, ':') = '\0'; /* v4:port */
+    }
+    struct sockaddr_in in4 = {.sin_family = AF_INET};
+    struct sockaddr_in6 in6 = {.sin6_family = AF_INET6};
+    if (inet_pton(AF_INET, a, &in4.sin_addr) == 1) return key_from_sockaddr((struct sockaddr *)&in4, k);
+    if (inet_pton(AF_INET6, a, &in6.sin6_addr) == 1) return key_from_sockaddr((struct sockaddr *)&in6, k);
+    return false;
+}
+
+static void key_to_text(const struct addr_key *k, char *out, size_t n)
+{
+    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (memcmp(k->b, mapped, 12) == 0) {
+        if (!inet_ntop(AF_INET, k->b + 12, out, (socklen_t)n)) zt_strlcpy(out, "?", n);
+    } else if (!inet_ntop(AF_INET6, k->b, out, (socklen_t)n)) {
+        zt_strlcpy(out, "?", n);
+    }
+}
+
+static bool cidr_match(const struct cidr *c, const struct addr_key *k)
+{
+    unsigned full = c->bits / 8, rest = c->bits % 8;
+    if (memcmp(c->k.b, k->b, full) != 0) return false;
+    if (!rest) return true;
+    uint8_t mask = (uint8_t)(0xffu << (8 - rest));
+    return (c->k.b[full] & mask) == (k->b[full] & mask);
+}
+
+/* "ADDR" or "ADDR/BITS" (IPv4 or IPv6). */
+static int parse_cidr(const char *t, struct cidr *out)
+{
+    char buf[INET6_ADDRSTRLEN + 8];
+    if (zt_strlcpy(buf, t, sizeof buf) >= sizeof buf) return ZT_EINVAL;
+    char *slash = strchr(buf, '/');
+    long bits = -1;
+    if (slash) {
+        *slash = '\0';
+        char *end;
+        bits = strtol(slash + 1, &end, 10);
+        if (*end || end == slash + 1) return ZT_EINVAL;
+    }
+    struct in_addr a4;
+    struct in6_addr a6;
+    memset(out, 0, sizeof *out);
+    if (inet_pton(AF_INET, buf, &a4) == 1) {
+        if (bits > 32) return ZT_EINVAL;
+        out->k.b[10] = out->k.b[11] = 0xff;
+        memcpy(out->k.b + 12, &a4, 4);
+        out->bits = 96 + (unsigned)(bits < 0 ? 32 : bits);
+        return 0;
+    }
+    if (inet_pton(AF_INET6, buf, &a6) == 1) {
+        if (bits > 128) return ZT_EINVAL;
+        memcpy(out->k.b, &a6, 16);
+        out->bits = (unsigned)(bits < 0 ? 128 : bits);
+        return 0;
+    }
+    return ZT_EINVAL;
+}
+
+/* A trusted proxy is matched on its full address (not the /64 key). */
+static bool is_proxy_sa(const struct zt_http_server *s, const struct sockaddr *sa)
+{
+    if (!s->n_proxies || !sa) return false;
+    struct addr_key k;
+    if (!key_from_sockaddr(sa, &k)) return false;
+    if (sa->sa_family == AF_INET6) memcpy(k.b, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, 16);
+    for (size_t i = 0; i < s->n_proxies; i++)
+        if (cidr_match(&s->proxies[i], &k)) return true;
+    return false;
+}
+
+static bool is_proxy_key(const struct zt_http_server *s, const struct addr_key *k)
+{
+    for (size_t i = 0; i < s->n_proxies; i++)
+        if (cidr_match(&s->proxies[i], k)) return true;
+    return false;
+}
+
+static unsigned addr_hash(const struct addr_key *k)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < sizeof k->b; i++) h = (h ^ k->b[i]) * 16777619u;
+    return h % ADDR_BUCKETS;
+}
+
+/* The caller holds gmu. NULL when absent (create false) or out of memory. */
+static struct addr_ent *addr_get(struct zt_http_server *s, const struct addr_key *k, bool create)
+{
+    struct addr_ent **b = &s->buckets[addr_hash(k)];
+    for (struct addr_ent *e = *b; e; e = e->next)
+        if (memcmp(e->k.b, k->b, sizeof k->b) == 0) return e;
+    if (!create) return NULL;
+    struct addr_ent *e = zt_calloc(1, sizeof *e);
+    if (!e) return NULL;
+    e->k = *k;
+    e->next = *b;
+    *b = e;
+    return e;
+}
+
+/* The caller holds gmu: drop the entry once nothing counts on it. */
+static void addr_put(struct zt_http_server *s, struct addr_ent *e)
+{
+    if (!e || e->conns || e->inflight) return;
+    for (struct addr_ent **pp = &s->buckets[addr_hash(&e->k)]; *pp; pp = &(*pp)->next) {
+        if (*pp == e) {
+            *pp = e->next;
+            zt_free(e);
+            return;
+        }
+    }
+}
+
+/* True when the client closed its side (FIN or reset) of a connection
+ * between requests and libmicrohttpd has read everything it sent: nothing
+ * more can come. libmicrohttpd 0.9.75 can leave such a connection open
+ * until its idle timeout (seen after a 4xx on a kept-alive connection),
+ * where it would count against its address. */
+static bool peer_gone(int fd)
+{
+    struct pollfd pf = {.fd = fd, .events = POLLIN | POLLRDHUP};
+    if (poll(&pf, 1, 0) <= 0 || !(pf.revents & (POLLRDHUP | POLLHUP | POLLERR))) return false;
+    int unread = 0;
+    return ioctl(fd, FIONREAD, &unread) == 0 && unread == 0;
+}
+
+/* The caller holds gmu: close (shutdown) connections waiting for a head
+ * whose client is gone, and return how many connections from k still
+ * count. Only when an address is at a limit (O(connections)). */
+static unsigned live_conns(struct zt_http_server *s, const struct addr_key *k)
+{
+    unsigned n = 0;
+    for (struct conn_ctx *cc = s->conns; cc; cc = cc->next) {
+        if (memcmp(cc->peer.b, k->b, sizeof k->b) != 0 || cc->cut) continue;
+        if (!cc->head_done && !cc->upgraded && cc->fd >= 0 && peer_gone(cc->fd)) {
+            shutdown(cc->fd, SHUT_RDWR);
+            cc->cut = true;
+            continue;
+        }
+        n++;
+    }
+    return n;
+}
+
+/* libmicrohttpd's accept policy: refuse an address over its share before
+ * a connection is set up. (Counted exactly in on_connection; between the
+ * two, accepts racing on several threads may pass a limit by a few.) */
+static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+    (void)addrlen;
+    struct zt_http_server *s = cls;
+    struct addr_key k;
+    if (!key_from_sockaddr(addr, &k)) return MHD_YES;
+    if (is_proxy_sa(s, addr)) return MHD_YES; /* many users behind it: limited per forwarded address */
+    pthread_mutex_lock(&s->gmu);
+    struct addr_ent *e = addr_get(s, &k, false);
+    unsigned have = e ? e->conns : 0;
+    bool per_addr = s->opts.max_conns_per_address && have >= s->opts.max_conns_per_address;
+    bool reserve = have > 0 && s->total_conns >= s->cap_existing;
+    if (per_addr || reserve) { /* at a limit: count only connections whose client is still there */
+        unsigned live = live_conns(s, &k);
+        unsigned gone = have - live;
+        have = live;
+        per_addr = s->opts.max_conns_per_address && have >= s->opts.max_conns_per_address;
+        reserve = have > 0 && s->total_conns - gone >= s->cap_existing;
+    }
+    pthread_mutex_unlock(&s->gmu);
+    if (!per_addr && !reserve) return MHD_YES;
+    char t[INET6_ADDRSTRLEN];
+    key_to_text(&k, t, sizeof t);
+    atomic_fetch_add(per_addr ? &s->refused_per_address : &s->refused_reserve, 1);
+    zt_log_rl(ZT_LOG_WARN, 1, "connection_refused", "addr=%s open=%u reason=%s", t, have,
+              per_addr ? "server.max_connections_per_address" : "server.new_address_reserve_percent");
+    return MHD_NO;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    struct zt_http_server *s = cls;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        struct conn_ctx *cc = zt_calloc(1, sizeof *cc);
+        *socket_context = cc;
+        if (!cc) return; /* not counted, no deadline: only under memory pressure */
+        const union MHD_ConnectionInfo *ai = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        const union MHD_ConnectionInfo *fi = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        cc->fd = fi ? (int)fi->connect_fd : -1;
+        zt_ignore(key_from_sockaddr(ai ? ai->client_addr : NULL, &cc->peer));
+        cc->proxy = is_proxy_sa(s, ai ? ai->client_addr : NULL);
+        cc->head_start_ms = zt_time_mono_ms();
+        pthread_mutex_lock(&s->gmu);
+        struct addr_ent *e = addr_get(s, &cc->peer, true);
+        if (e) e->conns++;
+        s->total_conns++;
+        cc->next = s->conns;
+        if (s->conns) s->conns->prev = cc;
+        s->conns = cc;
+        pthread_mutex_unlock(&s->gmu);
+        return;
+    }
+    struct conn_ctx *cc = *socket_context;
+    if (!cc) return;
+    /* libmicrohttpd calls this before it closes the socket: once the entry
+     * is unlinked (under gmu) the reaper no longer touches cc->fd */
+    pthread_mutex_lock(&s->gmu);
+    if (cc->prev) cc->prev->next = cc->next;
+    else s->conns = cc->next;
+    if (cc->next) cc->next->prev = cc->prev;
+    struct addr_ent *e = addr_get(s, &cc->peer, false);
+    if (e) {
+        e->conns--;
+        addr_put(s, e);
+    }
+    s->total_conns--;
+    pthread_mutex_unlock(&s->gmu);
+    zt_free(cc);
+    *socket_context = NULL;
+}
+
+/* The head deadline: every 250 ms, connections whose request head has not
+ * come in full within header_timeout_s of its start are shut down (the
+ * socket; libmicrohttpd then sees the end and closes the connection).
+ * libmicrohttpd's own timeout is an idle timeout that each trickled byte
+ * resets. */
+static void *reaper_main(void *arg)
+{
+    struct zt_http_server *s = arg;
+    uint64_t limit = (uint64_t)s->opts.header_timeout_s * 1000u;
+    pthread_mutex_lock(&s->gmu);
+    while (!s->reaper_stop) {
+        uint64_t now = zt_time_mono_ms();
+        unsigned cut = 0;
+        for (struct conn_ctx *cc = s->conns; cc; cc = cc->next) {
+            if (cc->head_done || cc->upgraded || cc->cut || cc->fd < 0) continue;
+            if (now - cc->head_start_ms > limit) {
+                cut++;
+            } else if (!peer_gone(cc->fd)) {
+                continue;
+            }
+            shutdown(cc->fd, SHUT_RDWR);
+            cc->cut = true;
+        }
+        if (cut) {
+            atomic_fetch_add(&s->cut_head, cut);
+            zt_log_rl(ZT_LOG_WARN, 1, "request_head_timeout", "closed=%u detail=\"request head not complete within "
+                      "server.header_timeout_s\"", cut);
+        }
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_nsec += 250L * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&s->reaper_cv, &s->gmu, &ts);
+    }
+    pthread_mutex_unlock(&s->gmu);
+    return NULL;
+}
+
+/* Which address a request is from: the peer, or, when the peer is a
+ * trusted proxy, the nearest address in Forwarded (for=) or
+ * X-Forwarded-For that is not itself a trusted proxy (walking from the
+ * right: entries further left were written by whoever the proxy forwarded
+ * for, and are only believed through a chain of trusted proxies). */
+struct fwd_scan {
+    const char *forwarded[8], *xff[8];
+    size_t n_forwarded, n_xff;
+};
+
+static enum MHD_Result collect_fwd(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    (void)kind;
+    struct fwd_scan *f = cls;
+    if (!key || !value) return MHD_YES;
+    if (strcasecmp(key, "Forwarded") == 0 && f->n_forwarded < 8) f->forwarded[f->n_forwarded++] = value;
+    if (strcasecmp(key, "X-Forwarded-For") == 0 && f->n_xff < 8) f->xff[f->n_xff++] = value;
+    return MHD_YES;
+}
+
+/* Split the header values into hop addresses (for= of each Forwarded
+ * element, or each X-Forwarded-For entry), in order. A hop that is not an
+ * address (unknown, _obfuscated) ends the chain there: hops[i].ok false. */
+struct hop {
+    struct addr_key k;
+    bool ok;
+};
+
+static size_t split_hops(const char *const *vals, size_t nv, bool forwarded, struct hop *hops, size_t cap)
+{
+    size_t n = 0;
+    for (size_t v = 0; v < nv; v++) {
+        for (const char *p = vals[v]; *p && n < cap;) {
+            const char *e = strchr(p, ',');
+            size_t len = e ? (size_t)(e - p) : strlen(p);
+            const char *t = p;
+            size_t tl = len;
+            if (forwarded) { /* for=...; by=...; proto=... */
+                tl = 0;
+                for (const char *q = p; q < p + len;) {
+                    while (q < p + len && (*q == ' ' || *q == ';')) q++;
+                    const char *qe = memchr(q, ';', (size_t)(p + len - q));
+                    size_t ql = qe ? (size_t)(qe - q) : (size_t)(p + len - q);
+                    if (ql > 4 && strncasecmp(q, "for=", 4) == 0) {
+                        t = q + 4;
+                        tl = ql - 4;
+                    }
+                    q += ql;
+                }
+            }
+            hops[n].ok = tl && key_from_text(t, tl, &hops[n].k);
+            n++;
+            p += len;
+            if (*p == ',') p++;
+        }
+    }
+    return n;
+}
+
+static void resolve_client(struct zt_http_req *r, struct MHD_Connection *c)
+{
+    struct zt_http_server *s = r->srv;
+    r->client = r->cc->peer;
+    if (r->cc->proxy) {
+        struct fwd_scan f = {0};
+        MHD_get_connection_values(c, MHD_HEADER_KIND, collect_fwd, &f);
+        struct hop hops[MAX_FORWARDED_HOPS];
+        size_t n = f.n_forwarded ? split_hops(f.forwarded, f.n_forwarded, true, hops, MAX_FORWARDED_HOPS)
+                                 : split_hops(f.xff, f.n_xff, false, hops, MAX_FORWARDED_HOPS);
+        for (size_t i = n; i-- > 0;) {
+            if (!hops[i].ok) break;
+            r->client = hops[i].k;
+            if (!is_proxy_key(s, &hops[i].k)) break;
+        }
+    }
+    key_to_text(&r->client, r->client_str, sizeof r->client_str);
+}
+
+/* Count the request in flight for its client; past the per-address limit
+ * for a forwarded client, 429 and close (a direct client is held by the
+ * connection limit already). */
+static void count_client(struct zt_http_req *r, bool forwarded);
 
 /* ---- responses ---------------------------------------------------------- */
 
@@ -223,6 +668,9 @@ static enum MHD_Result send_error(struct zt_http_req *r, int status, const char 
     struct zt_http_resp resp;
     zt_http_resp_init(&resp);
     zt_http_resp_error(&resp, status, code, msg);
+    /* libmicrohttpd closes the connection after a response that says so:
+     * nothing pipelined behind a request whose end is in doubt is read */
+    if (r->reject_close) zt_ignore(zt_http_resp_header(&resp, MHD_HTTP_HEADER_CONNECTION, "close"));
     enum MHD_Result ret = send_resp(r, &resp);
     zt_buf_deinit(&resp.body);
     return ret;
@@ -267,6 +715,11 @@ bool zt_http_req_peer_is_loopback(const struct zt_http_req *r)
         return IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr) && in6->sin6_addr.s6_addr[12] == 127;
     }
     return false;
+}
+
+const char *zt_http_req_client_addr(const struct zt_http_req *r)
+{
+    return r->client_str[0] ? r->client_str : "";
 }
 
 void zt_http_req_set_route(struct zt_http_req *r, const char *label)
@@ -444,9 +897,6 @@ size_t zt_http_async_pending(struct zt_http_async *a)
     return n;
 }
 
-#ifndef POLLRDHUP
-#define POLLRDHUP 0x2000 /* Linux; <poll.h> defines it only with _GNU_SOURCE */
-#endif
 
 /* libmicrohttpd does not watch a suspended connection, so a client that
  * went away while we wait (for an upstream, say) is noticed only when the
@@ -582,6 +1032,11 @@ static enum MHD_Result upgrade_start(struct zt_http_req *r, struct zt_http_resp 
         MHD_add_response_header(mr, resp->headers[i].name, resp->headers[i].value);
     r->status = MHD_HTTP_SWITCHING_PROTOCOLS;
     r->responded = true;
+    if (r->cc) {
+        pthread_mutex_lock(&r->srv->gmu);
+        r->cc->upgraded = true; /* a WebSocket has its own idle timeout */
+        pthread_mutex_unlock(&r->srv->gmu);
+    }
     enum MHD_Result ret = MHD_queue_response(r->conn, MHD_HTTP_SWITCHING_PROTOCOLS, mr);
     MHD_destroy_response(mr);
     return ret;
@@ -610,6 +1065,112 @@ static void reject(struct zt_http_req *r, int status, const char *code, const ch
     r->reject_msg = msg;
 }
 
+/* A 400 after which the connection is closed: the request's framing (where
+ * it ends) is in doubt, so whatever follows it on the connection is not
+ * read as another request (RFC 9112 §6.3, request smuggling). */
+static void reject_framing(struct zt_http_req *r, const char *msg)
+{
+    if (r->reject_status && r->reject_close) return;
+    r->reject_status = 0; /* framing wins over a size limit seen first */
+    reject(r, 400, "bad_request", msg);
+    r->reject_close = true;
+}
+
+static void count_client(struct zt_http_req *r, bool forwarded)
+{
+    struct zt_http_server *s = r->srv;
+    pthread_mutex_lock(&s->gmu);
+    struct addr_ent *e = addr_get(s, &r->client, true);
+    bool over = false;
+    if (e) {
+        e->inflight++;
+        r->counted = true;
+        over = forwarded && s->opts.max_conns_per_address && e->inflight > s->opts.max_conns_per_address;
+    }
+    pthread_mutex_unlock(&s->gmu);
+    if (over) {
+        atomic_fetch_add(&s->refused_per_address, 1);
+        zt_log_rl(ZT_LOG_WARN, 1, "request_refused", "client=%s reason=server.max_connections_per_address",
+                  r->client_str);
+        reject(r, 429, "too_many_connections",
+               "too many requests in flight from this address (server.max_connections_per_address)");
+        r->reject_close = true;
+    }
+}
+
+static void uncount_client(struct zt_http_req *r)
+{
+    if (!r->counted) return;
+    struct zt_http_server *s = r->srv;
+    pthread_mutex_lock(&s->gmu);
+    struct addr_ent *e = addr_get(s, &r->client, false);
+    if (e) {
+        e->inflight--;
+        addr_put(s, e);
+    }
+    pthread_mutex_unlock(&s->gmu);
+    r->counted = false;
+}
+
+/* libmicrohttpd 0.9.75 parses the request head in place: each line's
+ * terminator is overwritten with NUL, both bytes of a CRLF, one byte of a
+ * bare LF (or CR), which it accepts even in strict mode. A string it hands
+ * us that ends a line is therefore followed by a second NUL exactly when
+ * the line ended in CRLF. ends_in_bare_lf(s) is true when s (the last field
+ * of a line, as kept in libmicrohttpd's read buffer) is followed by one NUL
+ * and then a byte that is not NUL: the next line started right after a
+ * single-byte terminator. The byte read is inside the read buffer: the
+ * terminator is never the last byte libmicrohttpd has read, except for a
+ * bare LF at the very end of what arrived, where the byte after it is the
+ * buffer's unused space (a NUL or not: at worst a bare LF goes unseen). */
+static bool ends_in_bare_lf(const char *s)
+{
+    size_t n = strlen(s);
+    return n > 0 && s[n + 1] != '\0';
+}
+
+struct framing {
+    unsigned content_length; /* Content-Length headers */
+    unsigned transfer_encoding;
+    bool te_not_chunked;     /* a Transfer-Encoding other than "chunked" alone */
+    bool bare_lf;
+};
+
+static enum MHD_Result scan_framing(void *cls, enum MHD_ValueKind kind, const char *key,
+                                    const char *value)
+{
+    (void)kind;
+    struct framing *f = cls;
+    if (!key) return MHD_YES;
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) f->content_length++;
+    if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+        f->transfer_encoding++;
+        if (!value || strcasecmp(value, "chunked") != 0) f->te_not_chunked = true;
+    }
+    if (value && ends_in_bare_lf(value)) f->bare_lf = true;
+    return MHD_YES;
+}
+
+/* RFC 9112 §6.3: a request with two Content-Length headers, or with both
+ * Content-Length and Transfer-Encoding, or with a Transfer-Encoding whose
+ * only coding is not chunked, cannot be framed reliably: 400 and close.
+ * Line endings must be CRLF (§2.2: a bare LF is refused here). */
+static void check_framing(struct zt_http_req *r, struct MHD_Connection *c)
+{
+    struct framing f = {0};
+    MHD_get_connection_values(c, MHD_HEADER_KIND, scan_framing, &f);
+    if (r->bare_lf || f.bare_lf)
+        reject_framing(r, "line endings must be CRLF");
+    else if (f.content_length > 1)
+        reject_framing(r, "more than one Content-Length header");
+    else if (f.transfer_encoding && f.content_length)
+        reject_framing(r, "Content-Length together with Transfer-Encoding");
+    else if (f.transfer_encoding > 1 || f.te_not_chunked)
+        reject_framing(r, "the only Transfer-Encoding accepted is chunked");
+    else if (strstr(r->target, "%00"))
+        reject_framing(r, "the request target contains %00");
+}
+
 /* First call: headers are complete. */
 /* libmicrohttpd's URI log callback: the first thing it calls for a request,
  * with the request target exactly as received (path and query, still
@@ -625,6 +1186,12 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
         r->target[0] = '\0';
         r->target_too_long = true;
     }
+    /* uri is still in libmicrohttpd's read buffer: the request line was
+     * "METHOD uri HTTP/x.y" with the spaces and the terminator made NUL */
+    if (uri && *uri) {
+        const char *ver = uri + strlen(uri) + 1;
+        if (strncmp(ver, "HTTP/", 5) == 0 && ends_in_bare_lf(ver)) r->bare_lf = true;
+    }
     return r;
 }
 
@@ -639,6 +1206,14 @@ static struct zt_http_req *req_new(struct zt_http_server *s, struct MHD_Connecti
     r->method = method;
     r->start_ns = zt_time_mono_ns();
     zt_buf_init(&r->body, s->opts.max_body_bytes);
+    const union MHD_ConnectionInfo *sc = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    r->cc = sc ? sc->socket_context : NULL;
+    if (r->cc) {
+        pthread_mutex_lock(&s->gmu);
+        r->cc->head_done = true; /* the head is in: its deadline is met */
+        pthread_mutex_unlock(&s->gmu);
+        resolve_client(r, c);
+    }
     uint64_t n = atomic_fetch_add(&s->next_id, 1);
     snprintf(r->id, sizeof r->id, "%016llx", (unsigned long long)(n ^ s->id_salt));
     if (zt_strlcpy(r->path, url, sizeof r->path) >= sizeof r->path || r->target_too_long)
@@ -650,12 +1225,14 @@ static struct zt_http_req *req_new(struct zt_http_server *s, struct MHD_Connecti
     if (hs.bytes > s->opts.max_header_bytes)
         reject(r, 431, "headers_too_large", "request headers exceed server.max_header_bytes");
 
+    check_framing(r, c);
+    if (r->cc) count_client(r, r->cc->proxy && memcmp(r->client.b, r->cc->peer.b, sizeof r->client.b) != 0);
     const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
                                                  MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (cl) {
         uint64_t v;
         if (zt_str_to_u64(cl, &v) != 0)
-            reject(r, 400, "bad_request", "Content-Length is not a number");
+            reject_framing(r, "Content-Length is not a number");
         else if (v > s->opts.max_body_bytes)
             reject(r, 413, "body_too_large", "request body exceeds server.max_body_bytes");
     }
@@ -738,6 +1315,15 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
            r->route ? r->route : "-", status, (unsigned long long)(dur / 1000), (int)toe);
     if (r->async) async_closed(r->async);
     zt_buf_deinit(&r->body);
+    uncount_client(r);
+    if (r->cc) {
+        /* a kept-alive connection's next head has the same deadline,
+         * counted from now */
+        pthread_mutex_lock(&s->gmu);
+        r->cc->head_done = false;
+        r->cc->head_start_ms = zt_time_mono_ms();
+        pthread_mutex_unlock(&s->gmu);
+    }
     bool upgraded = r->upgraded;
     zt_free(r);
     *con_cls = NULL;
@@ -840,6 +1426,30 @@ int zt_http_tls_check(const char *cert_pem, const char *key_pem, char *why, size
     return 0;
 }
 
+/* Stop the reaper and free the accounting and s itself (the daemon is
+ * stopped: every connection was closed and uncounted). */
+static void guard_free(struct zt_http_server *s)
+{
+    if (s->reaper_running) {
+        pthread_mutex_lock(&s->gmu);
+        s->reaper_stop = true;
+        pthread_cond_signal(&s->reaper_cv);
+        pthread_mutex_unlock(&s->gmu);
+        pthread_join(s->reaper, NULL);
+    }
+    for (size_t b = 0; b < ADDR_BUCKETS; b++) {
+        while (s->buckets[b]) {
+            struct addr_ent *e = s->buckets[b];
+            s->buckets[b] = e->next;
+            zt_free(e);
+        }
+    }
+    pthread_cond_destroy(&s->reaper_cv);
+    pthread_mutex_destroy(&s->gmu);
+    zt_free(s->proxies);
+    zt_free(s);
+}
+
 int zt_http_start(const struct zt_http_opts *opts, struct zt_http_server **out)
 {
     if (!opts->handler || opts->threads < 1 || opts->max_connections < 1) return ZT_EINVAL;
@@ -852,11 +1462,36 @@ int zt_http_start(const struct zt_http_opts *opts, struct zt_http_server **out)
     struct zt_http_server *s = zt_calloc(1, sizeof *s);
     if (!s) return ZT_ENOMEM;
     s->opts = *opts;
+    s->opts.trusted_proxies = NULL; /* the caller's list is parsed into s->proxies */
     s->listen_fd = -1;
     randombytes_buf(&s->id_salt, sizeof s->id_salt);
+    if (opts->n_trusted_proxies) {
+        s->proxies = zt_calloc(opts->n_trusted_proxies, sizeof *s->proxies);
+        if (!s->proxies) {
+            zt_free(s);
+            return ZT_ENOMEM;
+        }
+        for (size_t i = 0; i < opts->n_trusted_proxies; i++) {
+            if (parse_cidr(opts->trusted_proxies[i] ? opts->trusted_proxies[i] : "", &s->proxies[i]) != 0) {
+                zt_free(s->proxies);
+                zt_free(s);
+                return ZT_EINVAL;
+            }
+        }
+        s->n_proxies = opts->n_trusted_proxies;
+    }
+    unsigned pct = opts->new_address_reserve_percent > 90 ? 90 : opts->new_address_reserve_percent;
+    s->cap_existing = opts->max_connections - (unsigned)((uint64_t)opts->max_connections * pct / 100u);
+    if (s->cap_existing < 1) s->cap_existing = 1;
+    pthread_mutex_init(&s->gmu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->reaper_cv, &ca);
+    pthread_condattr_destroy(&ca);
     int rc = open_listener(opts->host, opts->port, &s->listen_fd, &s->port);
     if (rc) {
-        zt_free(s);
+        guard_free(s);
         return rc;
     }
     /* The per-connection pool holds the request headers plus read/write
@@ -865,7 +1500,7 @@ int zt_http_start(const struct zt_http_opts *opts, struct zt_http_server **out)
     size_t pool = opts->max_header_bytes * 2 + 32 * 1024;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
                      MHD_ALLOW_SUSPEND_RESUME | MHD_ALLOW_UPGRADE | MHD_USE_ERROR_LOG | (tls ? MHD_USE_TLS : 0);
-    s->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_access, s,
+    s->mhd = MHD_start_daemon(flags, 0, on_accept, s, on_access, s,
                               MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s, /* first, to catch all */
                               MHD_OPTION_LISTEN_SOCKET, (MHD_socket)s->listen_fd,
                               MHD_OPTION_THREAD_POOL_SIZE, opts->threads,
@@ -874,8 +1509,10 @@ int zt_http_start(const struct zt_http_opts *opts, struct zt_http_server **out)
                               MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool,
                               MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
                               MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
+                              MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
                               /* RFC 9112 strictly: Host required in HTTP/1.1,
-                               * no whitespace in header names, no bare LF */
+                               * no whitespace in header names; 0.9.75 still
+                               * accepts bare LF: check_framing() refuses it */
                               MHD_OPTION_STRICT_FOR_CLIENT, (int)1,
                               /* with TLS off these are MHD_OPTION_END-terminated no-ops */
                               tls ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, opts->tls_key_pem,
@@ -883,8 +1520,16 @@ int zt_http_start(const struct zt_http_opts *opts, struct zt_http_server **out)
                               MHD_OPTION_END);
     if (!s->mhd) {
         close(s->listen_fd);
-        zt_free(s);
+        guard_free(s);
         return ZT_EIO;
+    }
+    if (opts->header_timeout_s) {
+        if (pthread_create(&s->reaper, NULL, reaper_main, s) != 0) {
+            MHD_stop_daemon(s->mhd);
+            guard_free(s);
+            return ZT_ENOMEM;
+        }
+        s->reaper_running = true;
     }
     *out = s;
     return 0;
@@ -909,5 +1554,5 @@ void zt_http_stop(struct zt_http_server *s)
 {
     if (!s) return;
     if (s->mhd) MHD_stop_daemon(s->mhd); /* closes the listen socket if not quiesced */
-    zt_free(s);
+    guard_free(s);
 }

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "zentalk/zt_alloc.h"
@@ -41,9 +42,15 @@ struct zt_audit {
     uint64_t seq;     /* of the last entry */
     uint8_t prev[ZT_SHA256_LEN];
     uint64_t since_cp;
+    uint64_t cp_seq;  /* seq of the last checkpoint written (0: none this run) */
     int64_t last_cp_ms;
     int64_t retention_days;
     uint64_t last_sweep_ms;
+    /* the checkpoint timer: a quiet log is still signed within cp_ms */
+    pthread_t timer;
+    pthread_cond_t cv;
+    bool timer_running;
+    bool stopping;
 };
 
 #define SWEEP_EVERY_MS (3600u * 1000u)
@@ -131,6 +138,33 @@ static int list_files(const char *dir, unsigned **out, size_t *n_out)
 
 /* ---- line parser -------------------------------------------------------- */
 
+/* "YYYY-MM-DDTHH:MM:SS.mmmZ" (zt_time_iso8601) as ms since the epoch; 0
+ * when it is not that. */
+static int digits(const char *s, size_t n)
+{
+    int v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9') return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    return v;
+}
+
+static int64_t parse_ts(const char *s)
+{
+    static const char shape[] = "0000-00-00T00:00:00.000Z";
+    if (strlen(s) != sizeof shape - 1) return 0;
+    for (size_t i = 0; i < sizeof shape - 1; i++)
+        if (shape[i] != '0' && s[i] != shape[i]) return 0;
+    int y = digits(s, 4), mo = digits(s + 5, 2), d = digits(s + 8, 2), h = digits(s + 11, 2),
+        mi = digits(s + 14, 2), sec = digits(s + 17, 2), ms = digits(s + 20, 3);
+    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60 || ms < 0 || ms > 999)
+        return 0;
+    struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h, .tm_min = mi, .tm_sec = sec};
+    time_t t = timegm(&tm);
+    return t < 0 ? 0 : (int64_t)t * 1000 + ms;
+}
+
 int zt__audit_parse_line(const char *line, size_t len, struct zt__audit_line *out)
 {
     if (!line || len == 0 || len >= ZT_AUDIT_LINE_MAX || memchr(line, '\n', len)) return ZT_EPARSE;
@@ -146,6 +180,8 @@ int zt__audit_parse_line(const char *line, size_t len, struct zt__audit_line *ou
     l.seq = (uint64_t)json_integer_value(seq);
     if (zt_hex_decode(l.prev, sizeof l.prev, json_string_value(prev), json_string_length(prev), ZT_HEX_LOWER) != 0) goto out;
     l.checkpoint = strcmp(json_string_value(kind), "checkpoint") == 0;
+    json_t *ts = json_object_get(j, "ts");
+    if (json_is_string(ts)) l.ts_ms = parse_ts(json_string_value(ts));
     json_t *sig = json_object_get(j, "sig");
     if (sig) {
         if (!json_is_string(sig) || zt_hex_decode(l.sig, sizeof l.sig, json_string_value(sig), json_string_length(sig), ZT_HEX_LOWER) != 0)
@@ -272,9 +308,41 @@ static int write_checkpoint(struct zt_audit *a)
     json_decref(o);
     if (!rc) {
         a->since_cp = 0;
+        a->cp_seq = a->seq;
         a->last_cp_ms = (int64_t)zt_time_mono_ms();
     }
     return rc;
+}
+
+/* The checkpoint timer: entries written since the last checkpoint are
+ * signed once checkpoint_ms has passed, even when no new entry comes (a
+ * quiet node's tail would otherwise stay unsigned until the next one, and
+ * `zentalk audit verify` refuses a tail older than the interval). */
+static void *timer_main(void *arg)
+{
+    struct zt_audit *a = arg;
+    pthread_mutex_lock(&a->mu);
+    while (!a->stopping) {
+        int64_t due = a->last_cp_ms + (int64_t)a->cp_ms;
+        int64_t now = (int64_t)zt_time_mono_ms();
+        if (a->seq > a->cp_seq && now >= due) {
+            if (write_checkpoint(a) != 0) a->last_cp_ms = now; /* retry after another interval */
+            continue;
+        }
+        int64_t wait_ms = a->seq > a->cp_seq ? due - now : (int64_t)a->cp_ms;
+        if (wait_ms < 10) wait_ms = 10;
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_sec += (time_t)(wait_ms / 1000);
+        ts.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&a->cv, &a->mu, &ts);
+    }
+    pthread_mutex_unlock(&a->mu);
+    return NULL;
 }
 
 /* Read up to TAIL_BYTES from the end of fd (size bytes) into buf. */
@@ -289,7 +357,8 @@ static int read_tail(int fd, uint64_t size, char *buf, size_t *got)
 
 /* The last complete line of fd: its seq and hash into a. *torn is the
  * number of bytes after the last newline. *empty when no complete line. */
-static int scan_tail(struct zt_audit *a, int fd, uint64_t size, uint64_t *torn, bool *empty, struct zt_buf *err)
+static int scan_tail(struct zt_audit *a, int fd, uint64_t size, uint64_t *torn, bool *empty, bool *last_cp,
+                     struct zt_buf *err)
 {
     char *buf = zt_malloc(TAIL_BYTES + 1);
     if (!buf) return ZT_ENOMEM;
@@ -324,6 +393,7 @@ static int scan_tail(struct zt_audit *a, int fd, uint64_t size, uint64_t *torn, 
     a->seq = l.seq;
     zt_sha256(a->prev, buf + ls, end - 1 - ls);
     *empty = false;
+    *last_cp = l.checkpoint;
 out:
     zt_free(buf);
     return rc;
@@ -361,12 +431,13 @@ int zt_audit_open(const struct zt_audit_opts *o, struct zt_audit **out, struct z
     rc = list_files(a->dir, &files, &n_files);
     if (rc) goto out;
     uint64_t torn = 0;
+    bool last_cp = false;
     if (n_files == 0) {
         rc = open_file(a, 1, true);
     } else {
         rc = open_file(a, files[n_files - 1], false);
         bool empty = true;
-        if (!rc) rc = scan_tail(a, a->fd, a->size, &torn, &empty, err);
+        if (!rc) rc = scan_tail(a, a->fd, a->size, &torn, &empty, &last_cp, err);
         if (!rc && torn) {
             /* a crash mid-write: cut the torn line, the chain goes on after
              * the last complete entry (recorded in the start entry) */
@@ -381,7 +452,7 @@ int zt_audit_open(const struct zt_audit_opts *o, struct zt_audit **out, struct z
             struct stat st;
             if (fd < 0 || fstat(fd, &st) != 0) rc = ZT_EIO;
             uint64_t t2 = 0;
-            if (!rc) rc = scan_tail(a, fd, (uint64_t)st.st_size, &t2, &empty, err);
+            if (!rc) rc = scan_tail(a, fd, (uint64_t)st.st_size, &t2, &empty, &last_cp, err);
             if (fd >= 0) close(fd);
         }
     }
@@ -389,8 +460,12 @@ int zt_audit_open(const struct zt_audit_opts *o, struct zt_audit **out, struct z
         if (err && rc == ZT_EIO) zt_ignore(zt_buf_appendf(err, "audit: %s: %s\n", a->dir, strerror(errno)));
         goto out;
     }
-    /* every file but the first starts with a checkpoint */
-    if (a->size == 0 && a->seq > 0) rc = write_checkpoint(a);
+    /* Every file but the first starts with a checkpoint; and a previous
+     * run that ended without its closing checkpoint (kill -9, power loss)
+     * left entries chained but unsigned: sign them now, before anything
+     * else is added (issue 17 item 5). */
+    if (a->seq > 0 && (a->size == 0 || !last_cp)) rc = write_checkpoint(a);
+    a->cp_seq = a->seq;
     if (!rc) {
         json_t *s = json_object();
         if (!s) {
@@ -402,6 +477,20 @@ int zt_audit_open(const struct zt_audit_opts *o, struct zt_audit **out, struct z
         if (torn) json_object_set_new(s, "torn_bytes", json_integer((json_int_t)torn));
         rc = append(a, s, false, true);
         json_decref(s);
+        if (!rc) a->since_cp = 1; /* the start entry is signed by the next checkpoint, as any other */
+    }
+    if (!rc) {
+        pthread_condattr_t ca;
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_init(&a->cv, &ca);
+        pthread_condattr_destroy(&ca);
+        if (pthread_create(&a->timer, NULL, timer_main, a) != 0) {
+            pthread_cond_destroy(&a->cv);
+            rc = ZT_ENOMEM;
+        } else {
+            a->timer_running = true;
+        }
     }
     if (!rc && a->retention_days > 0) zt_ignore(zt_audit_sweep(a->dir, a->retention_days, zt_time_real_ms() / 1000, NULL));
 out:
@@ -475,7 +564,15 @@ void zt_audit_close(struct zt_audit *a)
 {
     if (!a) return;
     pthread_mutex_lock(&a->mu);
-    if (a->since_cp) zt_ignore(write_checkpoint(a));
+    a->stopping = true;
+    pthread_cond_signal(&a->cv);
+    pthread_mutex_unlock(&a->mu);
+    if (a->timer_running) {
+        pthread_join(a->timer, NULL);
+        pthread_cond_destroy(&a->cv);
+    }
+    pthread_mutex_lock(&a->mu);
+    if (a->seq > a->cp_seq) zt_ignore(write_checkpoint(a));
     if (a->fsync_mode != ZT_AUDIT_FSYNC_NEVER) zt_ignore(sync_fd(a->fd));
     close(a->fd);
     pthread_mutex_unlock(&a->mu);
@@ -626,16 +723,29 @@ static void check_line(struct vstate *v, size_t fi, size_t ln, const char *line,
                     (unsigned long long)v->max_seq);
         }
     }
+    bool signed_cp = false;
     if (l.checkpoint) {
         char msg[160];
         size_t ml = zt__audit_cp_message(l.seq, l.prev, msg, sizeof msg);
         if (zt_identity_verify(v->pk, (const uint8_t *)msg, ml, l.sig) != 0) {
             problem(v, fi, ln, l.seq, "checkpoint signature invalid (forged, or another node's key)");
         } else {
+            signed_cp = true;
             v->rep->checkpoint_seq = l.seq;
             zt_strlcpy(v->rep->checkpoint_file, v->files[fi], sizeof v->rep->checkpoint_file);
             v->rep->checkpoint_line = ln;
             v->rep->checkpoint_clean = v->rep->problems == 0;
+        }
+    }
+    if (signed_cp) {
+        v->rep->unsigned_entries = 0;
+    } else if (!v->have || l.seq > v->max_seq) {
+        /* after the last valid checkpoint: chained, not signed (yet) */
+        if (v->rep->unsigned_entries++ == 0) {
+            v->rep->unsigned_first_seq = l.seq;
+            v->rep->unsigned_first_ts_ms = l.ts_ms;
+            zt_strlcpy(v->rep->unsigned_file, v->files[fi], sizeof v->rep->unsigned_file);
+            v->rep->unsigned_line = ln;
         }
     }
     struct seen *s = &v->ring[v->ring_pos];
@@ -720,4 +830,29 @@ int zt_audit_verify(const char *const *files, size_t n, const uint8_t pk[static 
     zt_free(v);
     if (rc) return rc;
     return rep->problems ? ZT_ECRYPTO : 0;
+}
+
+int zt_audit_check_signed(const struct zt_audit_report *rep, uint64_t max_entries, uint64_t max_age_ms, int64_t now_ms,
+                          struct zt_buf *out)
+{
+    if (!rep->unsigned_entries) return 0;
+    /* a live node signs within the interval (its timer), plus a little */
+    int64_t age = rep->unsigned_first_ts_ms ? now_ms - rep->unsigned_first_ts_ms : INT64_MAX;
+    bool too_old = age > (int64_t)(max_age_ms + ZT_AUDIT_SIGN_GRACE_MS);
+    bool too_many = rep->unsigned_entries > max_entries + 1; /* + the start entry */
+    if (!too_old && !too_many) return 0;
+    if (out) {
+        char when[64] = "of unknown age";
+        if (rep->unsigned_first_ts_ms) snprintf(when, sizeof when, "the oldest %lld s old", (long long)(age / 1000));
+        zt_ignore(zt_buf_appendf(out,
+                                 "%s:%llu: seq %llu: entries %llu..%llu (%llu, %s) are not covered by a signed checkpoint "
+                                 "and %s the checkpoint interval (%llu entries, %llu s): the node stopped without "
+                                 "signing them (killed?) and has not opened the log since, or they were rewritten\n",
+                                 rep->unsigned_file, (unsigned long long)rep->unsigned_line,
+                                 (unsigned long long)rep->unsigned_first_seq, (unsigned long long)rep->unsigned_first_seq,
+                                 (unsigned long long)rep->last_seq, (unsigned long long)rep->unsigned_entries, when,
+                                 too_old ? "are older than" : "are more than", (unsigned long long)max_entries,
+                                 (unsigned long long)(max_age_ms / 1000)));
+    }
+    return ZT_ECRYPTO;
 }
