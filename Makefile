@@ -64,7 +64,7 @@ test: test-normal test-asan
 # The long forms of the attack tests (tests/attack/node, issue 17) on both
 # builds, bounded in time, loopback only; a summary table at the end.
 soak: build asan
-	@sh scripts/soak.sh $(BUILD) $(ASAN_BUILD)
+	@bash scripts/soak.sh $(BUILD) $(ASAN_BUILD)
 
 fuzz: asan
 	@test -n "$(HAVE_CLANG)" || { echo "make fuzz needs clang (scripts/setup.sh installs it)"; exit 1; }

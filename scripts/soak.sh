@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/usr/bin/env bash
 # soak.sh BUILD_DIR...: the long forms of the attack tests (tests/attack/node,
 # issue 17) against each build given (make soak: the normal and the
 # sanitizer build), ZT_SOAK=1: larger counts (1,030 slowloris connections,

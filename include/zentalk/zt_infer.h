@@ -70,6 +70,11 @@ struct zt_infer_opts {
      * CLI draws a bar). Called on the loading thread. */
     void (*progress)(void *ud, uint64_t done, uint64_t total);
     void *progress_ud;
+    /* When true, a model that fails to load is refused with the reason
+     * (paths, what the file held) in the message: for a local user (the
+     * CLI). A node leaves it false: its clients get "model unavailable" and
+     * the detail goes to the log only (issue 17 item 10). */
+    bool detail_in_errors;
 };
 
 /* The models of cfg (cfg->models, model_cache, node.data_dir, gpu_pool);

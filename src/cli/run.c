@@ -107,7 +107,8 @@ static int open_model(const struct run_opts *o, struct model *md)
         th = n > 0 ? (unsigned)(n > 256 ? 256 : n) : 1u;
     }
     struct zt_infer_opts io = {.n_threads = th, .n_slots = 1, .n_ctx = o->n_ctx ? o->n_ctx : 4096,
-                               .progress = tty ? on_progress : no_progress, .progress_ud = &last_pct};
+                               .progress = tty ? on_progress : no_progress, .progress_ud = &last_pct,
+                               .detail_in_errors = true};
     char path[1024];
     struct stat st;
     int rc;

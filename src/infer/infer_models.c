@@ -36,6 +36,7 @@ struct zt_infer {
     uint32_t n_ctx;
     void (*progress)(void *ud, uint64_t done, uint64_t total);
     void *progress_ud;
+    bool detail_in_errors; /* zt_infer_opts.detail_in_errors */
     struct zt_cfg_model file_entry;    /* zt_infer_new_file() */
     char *file_path;
     pthread_mutex_t mu;
@@ -79,6 +80,7 @@ static int make(const struct zt_infer_opts *o, size_t n_models, struct zt_infer 
         inf->n_ctx = o->n_ctx;
         inf->progress = o->progress;
         inf->progress_ud = o->progress_ud;
+        inf->detail_in_errors = o->detail_in_errors;
     }
     pthread_mutex_init(&inf->mu, NULL);
     pthread_cond_init(&inf->cv, NULL);
@@ -309,7 +311,7 @@ int zt__infer_acquire(struct zt_infer *inf, const char *id, struct zt_runner **o
     }
     pthread_cond_broadcast(&inf->cv);
     pthread_mutex_unlock(&inf->mu);
-    if (rc && zt_str_eq(code, "model_cache_full"))
+    if (rc && (inf->detail_in_errors || zt_str_eq(code, "model_cache_full")))
         zt__infer_fail(err, rc, code, "%s", zt_buf_str(&why)); /* sizes only: no path, no file bytes */
     else if (rc)
         zt__infer_fail(err, rc, code, "model unavailable: '%s' could not be loaded (the node's log says why)", e->id);

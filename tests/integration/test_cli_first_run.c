@@ -126,7 +126,7 @@ static void test_chat_ctrl_c(void **state)
     struct zt_buf out;
     zt_buf_init(&out, 1u << 20);
     snprintf(cmd, sizeof cmd,
-             "cd '%s' && mkfifo in && { '%s' chat '%s' -n 16000 --ctx 16384 --threads 1 --temp 0 <in >out 2>err & "
+             "cd '%s' && mkfifo in && : >out && { '%s' chat '%s' -n 16000 --ctx 16384 --threads 1 --temp 0 <in >out 2>err & "
              "pid=$!; exec 3>in; echo 'Once upon a time' >&3; "
              "i=0; while [ $(wc -c <out) -lt 40 ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done; "
              "kill -INT $pid; "
