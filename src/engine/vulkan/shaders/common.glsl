@@ -1,0 +1,48 @@
+// common.glsl: bindings, push constants and exact conversions shared by the
+// compute shaders of the Vulkan backend (src/engine/vulkan/vulkan_backend.c).
+// Every buffer is bound as an array of uint and read by byte offset, so
+// tensors at any offset and weights of any row size need no alignment
+// beyond their element size. Float expressions whose rounding must match
+// the CPU are marked `precise` (no contraction into FMA, no reassociation).
+#extension GL_GOOGLE_include_directive : require
+
+layout(set = 0, binding = 0) buffer B0 { uint d[]; } b0;
+layout(set = 0, binding = 1) buffer B1 { uint d[]; } b1;
+layout(set = 0, binding = 2) buffer B2 { uint d[]; } b2;
+layout(set = 0, binding = 3) buffer B3 { uint d[]; } b3;
+layout(set = 0, binding = 4) buffer B4 { uint d[]; } b4;
+layout(set = 0, binding = 5) buffer B5 { uint d[]; } b5;
+
+layout(push_constant) uniform PC { uint u[32]; } pc;
+
+#define F(buf, i) uintBitsToFloat(buf.d[i])
+
+// IEEE half (low 16 bits of h) to float, exactly as zt_fp16_to_fp32
+float half_to_float(uint h)
+{
+    uint sign = (h & 0x8000u) << 16;
+    uint e = (h >> 10) & 0x1fu;
+    uint mant = h & 0x3ffu;
+    if (e == 0u) {
+        precise float f = float(mant) * uintBitsToFloat(0x33800000u); // 2^-24
+        return uintBitsToFloat(floatBitsToUint(f) | sign);
+    }
+    if (e == 31u) return uintBitsToFloat(sign | 0x7f800000u | (mant << 13) | (mant != 0u ? 0x00400000u : 0u));
+    return uintBitsToFloat(sign | ((e + 112u) << 23) | (mant << 13));
+}
+
+// float to IEEE half bits, round to nearest even, exactly as zt_fp32_to_fp16
+uint float_to_half(float f)
+{
+    uint x = floatBitsToUint(f);
+    uint sign = (x >> 16) & 0x8000u;
+    x &= 0x7fffffffu;
+    if (x > 0x7f800000u) return sign | 0x7e00u | ((x >> 13) & 0x3ffu);
+    if (x >= 0x477ff000u) return sign | 0x7c00u;
+    if (x < 0x38800000u) {
+        precise float t = uintBitsToFloat(x) * 16777216.0 + 8388608.0;
+        return sign | (floatBitsToUint(t) - 0x4b000000u);
+    }
+    x = x - 0x38000000u + 0xfffu + ((x >> 13) & 1u);
+    return sign | (x >> 13);
+}
