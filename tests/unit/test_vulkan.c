@@ -1,0 +1,194 @@
+/* test_vulkan.c: the Vulkan compute backend (src/engine/vulkan) at the
+ * model level, on whatever Vulkan device the machine has (Mesa's lavapipe in
+ * CI). The op-by-op comparison against the CPU is in test_backend_ops.c;
+ * here: greedy generation on stories260K gives the CPU's tokens, a weight
+ * type without kernels is refused at load naming the type and tensor, and a
+ * device index that does not exist is an error. Skipped (with the reason)
+ * when the build has no Vulkan backend, the machine no Vulkan device, or
+ * under AddressSanitizer (Mesa's allocations upset LeakSanitizer). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "zt_test.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../../src/engine/backend.h"
+#include "genmodel.h"
+#include "zentalk/zt_alloc.h"
+#include "zentalk/zt_model.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define ZT_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ZT_ASAN 1
+#endif
+#endif
+
+/* Skips the current test unless a Vulkan device is usable here. */
+static void need_vulkan(void)
+{
+#ifdef ZT_ASAN
+    zt_skip("Vulkan backend not tested under AddressSanitizer (Mesa's allocations upset LeakSanitizer)");
+#endif
+    bool built = false;
+    for (size_t i = 0; i < zt__backend_count(); i++)
+        if (!strcmp(zt__backend_at(i)->name, "vulkan")) built = true;
+    if (!built) zt_skip("this build has no Vulkan backend (ZT_VULKAN: needs libvulkan-dev and glslc)");
+    struct zt__backend *be;
+    int rc = zt__backend_new("vulkan", NULL, &be);
+    if (rc == ZT_ENOTFOUND) zt_skip("no Vulkan device on this machine (lavapipe: mesa-vulkan-drivers)");
+    assert_int_equal(rc, 0);
+    zt__backend_free(be);
+}
+
+static int64_t live_at_start;
+
+static int setup(void **state)
+{
+    (void)state;
+    live_at_start = zt_alloc_live();
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    assert_int_equal(zt_alloc_live(), live_at_start);
+    return 0;
+}
+
+enum { N_PROMPT = 9, N_GEN = 40 };
+
+/* Prompt in one batch, then greedy steps one token at a time; tokens[] gets
+ * the N_GEN generated tokens, last[] the logits of the final step. */
+static void greedy(const char *path, const char *backend, int32_t *tokens, float *last)
+{
+    struct zt_buf err;
+    zt_buf_init(&err, 1024);
+    struct zt_model *m = NULL;
+    int rc = zt_model_load_on(path, backend, &m, &err);
+    if (rc) fprintf(stderr, "%s on %s: %s\n", path, backend, zt_buf_str(&err));
+    assert_int_equal(rc, 0);
+    zt_buf_deinit(&err);
+    assert_string_equal(zt_model_backend(m), backend);
+    size_t nv = zt_model_hparams(m)->n_vocab;
+    struct zt_seq *s;
+    assert_int_equal(zt_seq_new(m, 128, &s), 0);
+    float *logits = malloc(N_PROMPT * nv * sizeof(float));
+    assert_non_null(logits);
+    static const int32_t prompt[N_PROMPT] = {1, 403, 407, 261, 378, 270, 288, 317, 262};
+    struct zt_batch_item items[N_PROMPT];
+    for (int i = 0; i < N_PROMPT; i++) items[i] = (struct zt_batch_item){s, prompt[i], logits + (size_t)i * nv};
+    assert_int_equal(zt_model_decode(m, items, N_PROMPT), 0);
+    const float *prev = logits + (size_t)(N_PROMPT - 1) * nv;
+    for (int g = 0; g < N_GEN; g++) {
+        int32_t best = 0;
+        for (size_t v = 1; v < nv; v++)
+            if (prev[v] > prev[best]) best = (int32_t)v;
+        tokens[g] = best;
+        struct zt_batch_item it = {s, best, logits};
+        assert_int_equal(zt_model_decode(m, &it, 1), 0);
+        prev = logits;
+    }
+    memcpy(last, logits, nv * sizeof(float));
+    free(logits);
+    zt_seq_free(s);
+    zt_model_free(m);
+}
+
+static void test_greedy_stories(void **state)
+{
+    (void)state;
+    need_vulkan();
+    char path[1024];
+    zt_need_model("stories260K.gguf", path, sizeof path);
+    int32_t want[N_GEN], got[N_GEN];
+    float *lw = malloc(4096 * sizeof(float)), *lg = malloc(4096 * sizeof(float));
+    assert_true(lw && lg);
+    greedy(path, "cpu", want, lw);
+    greedy(path, "vulkan", got, lg);
+    for (int g = 0; g < N_GEN; g++) {
+        if (want[g] != got[g]) fprintf(stderr, "step %d: vulkan %d, cpu %d\n", g, got[g], want[g]);
+        assert_int_equal(got[g], want[g]);
+    }
+    double max_abs = 0, max_ref = 0;
+    for (size_t v = 0; v < 512; v++) {
+        double d = fabs((double)lw[v] - (double)lg[v]);
+        if (d > max_abs) max_abs = d;
+        if (fabs((double)lw[v]) > max_ref) max_ref = fabs((double)lw[v]);
+    }
+    printf("stories260K: %d greedy tokens equal; last logits max abs %.3g (rel %.3g)\n", N_GEN, max_abs,
+           max_abs / max_ref);
+    assert_true(max_abs / max_ref < 1e-3);
+    free(lw);
+    free(lg);
+}
+
+/* A weight type the backend has no kernels for: refused at load, naming
+ * the backend, the type and the tensor. */
+static void test_unsupported_type(void **state)
+{
+    (void)state;
+    need_vulkan();
+    char dir[] = "/tmp/zt-vulkan-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[128];
+    snprintf(path, sizeof path, "%s/q4k.gguf", dir);
+    struct zt_genmodel_opts o;
+    zt_genmodel_defaults(&o);
+    o.type = ZT_GGML_Q4_K;
+    o.n_embd = 256;
+    o.n_head = 8;
+    o.n_head_kv = 2;
+    o.n_ff = 512;
+    struct zt_buf err;
+    zt_buf_init(&err, 1024);
+    assert_int_equal(zt_genmodel_write(&o, path, &err), 0);
+    struct zt_model *m = NULL;
+    assert_int_equal(zt_model_load_on(path, "vulkan", &m, &err), ZT_EUNSUPPORTED);
+    assert_null(m);
+    assert_non_null(strstr(zt_buf_str(&err), "vulkan"));
+    assert_non_null(strstr(zt_buf_str(&err), "Q4_K"));
+    zt_buf_deinit(&err);
+    unlink(path);
+    rmdir(dir);
+}
+
+/* ZT_VULKAN_DEVICE picks the device; an index past the list is an error. */
+static void test_device_index(void **state)
+{
+    (void)state;
+    need_vulkan();
+    struct zt__backend *be = NULL;
+    setenv("ZT_VULKAN_DEVICE", "999", 1);
+    assert_int_equal(zt__backend_new("vulkan", NULL, &be), ZT_ENOTFOUND);
+    assert_null(be);
+    setenv("ZT_VULKAN_DEVICE", "x", 1);
+    assert_int_equal(zt__backend_new("vulkan", NULL, &be), ZT_EINVAL);
+    setenv("ZT_VULKAN_DEVICE", "0", 1);
+    assert_int_equal(zt__backend_new("vulkan", NULL, &be), 0);
+    assert_false(be->exact);
+    assert_true(be->ops->supports(be, ZT_GGML_Q8_0));
+    assert_false(be->ops->supports(be, ZT_GGML_Q4_0));
+    zt__backend_free(be);
+    unsetenv("ZT_VULKAN_DEVICE");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_greedy_stories, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unsupported_type, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_device_index, setup, teardown),
+    };
+    return zt_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
+}
