@@ -40,9 +40,14 @@ SPV(rmsnorm)
 SPV(binary)
 SPV(rope)
 SPV(attention)
+SPV(matmul_f_emu)
+SPV(matmul_q8_emu)
 #undef SPV
 
-enum { P_MATMUL_F, P_QUANT_Q8, P_MATMUL_Q8, P_GET_ROWS, P_RMSNORM, P_BINARY, P_ROPE, P_ATTENTION, P_COUNT };
+/* The _EMU pipelines are the matrix products with an exact fma (common.glsl,
+ * zt_fma): made only when the device has shaderFloat64, and then used. */
+enum { P_MATMUL_F, P_QUANT_Q8, P_MATMUL_Q8, P_GET_ROWS, P_RMSNORM, P_BINARY, P_ROPE, P_ATTENTION,
+       P_MATMUL_F_EMU, P_MATMUL_Q8_EMU, P_COUNT };
 
 static const struct {
     const char *name;
@@ -57,6 +62,8 @@ static const struct {
     [P_BINARY] = {"binary", zt__spv_binary, &zt__spv_binary_size},
     [P_ROPE] = {"rope", zt__spv_rope, &zt__spv_rope_size},
     [P_ATTENTION] = {"attention", zt__spv_attention, &zt__spv_attention_size},
+    [P_MATMUL_F_EMU] = {"matmul_f_emu", zt__spv_matmul_f_emu, &zt__spv_matmul_f_emu_size},
+    [P_MATMUL_Q8_EMU] = {"matmul_q8_emu", zt__spv_matmul_q8_emu, &zt__spv_matmul_q8_emu_size},
 };
 
 #define N_BIND 6      /* storage-buffer bindings of every shader (common.glsl) */
@@ -91,6 +98,7 @@ struct vk {
     VkFence fence;
     bool recording; /* cb has commands not yet submitted */
     bool any_cmd;   /* a command was recorded since begin (barrier before the next) */
+    bool fma_emu;   /* matrix products through the exact-FMA pipelines */
     struct zt__buffer *arena; /* per-submission host arrays */
     size_t arena_used;
     struct zt__buffer *scratch[2]; /* 0: quantised activations, 1: attention scores */
@@ -508,7 +516,7 @@ static int matmul_locked(struct vk *v, const struct zt__tensor *w, const struct 
                          (uint32_t)w->ne1, w->type == ZT_GGML_F16 ? 1u : 0u};
     if (w->type != ZT_GGML_Q8_0) {
         struct zt__buffer *b[N_BIND] = {w->buf, x->buf, dst->buf};
-        return dispatch(v, P_MATMUL_F, b, pc, groups(w->ne1), (uint32_t)x->ne1);
+        return dispatch(v, v->fma_emu ? P_MATMUL_F_EMU : P_MATMUL_F, b, pc, groups(w->ne1), (uint32_t)x->ne1);
     }
     size_t nb = w->ne0 / 32;
     rc = reserve(v, 2);
@@ -519,7 +527,7 @@ static int matmul_locked(struct vk *v, const struct zt__tensor *w, const struct 
     rc = dispatch(v, P_QUANT_Q8, qb, qpc, groups(nb), (uint32_t)x->ne1);
     if (rc) return rc;
     struct zt__buffer *b[N_BIND] = {w->buf, v->scratch[0], dst->buf};
-    return dispatch(v, P_MATMUL_Q8, b, pc, groups(w->ne1), (uint32_t)x->ne1);
+    return dispatch(v, v->fma_emu ? P_MATMUL_Q8_EMU : P_MATMUL_Q8, b, pc, groups(w->ne1), (uint32_t)x->ne1);
 }
 
 static int vk_matmul(struct zt__backend *be, const struct zt__tensor *w, const struct zt__tensor *x,
@@ -783,6 +791,7 @@ static int make_pipelines(struct vk *v)
     r = vkCreatePipelineLayout(v->dev, &pli, NULL, &v->pl);
     if (r != VK_SUCCESS) return vkfail("vkCreatePipelineLayout", r);
     for (int i = 0; i < P_COUNT; i++) {
+        if ((i == P_MATMUL_F_EMU || i == P_MATMUL_Q8_EMU) && !v->fma_emu) continue;
         VkShaderModuleCreateInfo smi = {.sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO,
                                         .codeSize = *shaders[i].size, .pCode = shaders[i].code};
         VkShaderModule sm;
@@ -809,11 +818,18 @@ static int vk_create(const struct zt__backend_params *p, struct zt__backend **ou
     v->base.exact = false; /* swiglu and attention use the device's exp (docs/internals/vulkan.md) */
     int rc = pick_device(v, p->device);
     if (rc) goto out;
+    /* the exact fma needs doubles; ZT_VULKAN_FMA=native uses the device's
+     * fma() (fused or not: Vulkan leaves it open) */
+    VkPhysicalDeviceFeatures have;
+    vkGetPhysicalDeviceFeatures(v->pd, &have);
+    const char *fenv = getenv("ZT_VULKAN_FMA");
+    v->fma_emu = have.shaderFloat64 && !(fenv && !strcmp(fenv, "native"));
+    VkPhysicalDeviceFeatures feat = {.shaderFloat64 = v->fma_emu ? VK_TRUE : VK_FALSE};
     float prio = 1.0f;
     VkDeviceQueueCreateInfo qci = {.sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO, .queueFamilyIndex = v->qfam,
                                    .queueCount = 1, .pQueuePriorities = &prio};
     VkDeviceCreateInfo dci = {.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO, .queueCreateInfoCount = 1,
-                              .pQueueCreateInfos = &qci};
+                              .pQueueCreateInfos = &qci, .pEnabledFeatures = &feat};
     VkResult r = vkCreateDevice(v->pd, &dci, NULL, &v->dev);
     if (r != VK_SUCCESS) {
         rc = vkfail("vkCreateDevice", r);
@@ -841,7 +857,7 @@ static int vk_create(const struct zt__backend_params *p, struct zt__backend **ou
     if (!rc) rc = buf_create(v, 16, &v->dummy);
     if (!rc) rc = buf_create(v, 1 << 16, &v->arena);
     if (rc) goto out;
-    zt_log(ZT_LOG_DEBUG, "vulkan", "device=\"%s\"", v->name);
+    zt_log(ZT_LOG_DEBUG, "vulkan", "device=\"%s\" fma=%s", v->name, v->fma_emu ? "exact" : "native");
     *out = &v->base;
     return 0;
 out:

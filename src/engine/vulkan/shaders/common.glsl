@@ -46,3 +46,37 @@ uint float_to_half(float f)
     x = x - 0x38000000u + 0xfffu + ((x >> 13) & 1u);
     return sign | (x >> 13);
 }
+
+// fma(a, b, c) with one rounding. Vulkan lets a device compute fma() as a
+// multiply and an add (lavapipe does), so the matrix shaders use zt_fma:
+// the real fma() normally, or, built with ZT_FMA_EMU (the *_emu modules,
+// for devices with shaderFloat64), an exact emulation: the product is exact
+// in double; the sum is rounded to odd (TwoSum gives its error; an inexact
+// sum with an even last bit moves one ulp towards the exact value), and
+// rounding that to float is then the correctly rounded a * b + c (Boldo and
+// Melquiond, "Emulation of FMA and correctly rounded sums", 2008).
+#ifdef ZT_FMA_EMU
+float zt_fma(float a, float b, float c)
+{
+    precise double p = double(a) * double(b);
+    precise double cd = double(c);
+    precise double s = p + cd;
+    precise double bb = s - p;
+    precise double e = (p - (s - bb)) + (cd - bb);
+    if (e != 0.0) {
+        uvec2 u = unpackDouble2x32(s);
+        if ((u.x & 1u) == 0u) {
+            if ((e > 0.0) == (s > 0.0)) {
+                u.x += 1u; // even: no carry
+            } else {
+                if (u.x == 0u) u.y -= 1u;
+                u.x -= 1u;
+            }
+            s = packDouble2x32(u);
+        }
+    }
+    return float(s);
+}
+#else
+float zt_fma(float a, float b, float c) { return fma(a, b, c); }
+#endif

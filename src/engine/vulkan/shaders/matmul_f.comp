@@ -26,7 +26,7 @@ void main()
     for (uint base = 0u; base < n; base += 32u)
         for (uint l = 0u; l < 32u; l++) {
             uint i = base + l;
-            if (i < n) acc[l] = fma(wval(woff, i), F(b1, xo + i), acc[l]);
+            if (i < n) acc[l] = zt_fma(wval(woff, i), F(b1, xo + i), acc[l]);
         }
     for (uint h = 16u; h > 0u; h >>= 1)
         for (uint l = 0u; l < h; l++) acc[l] = acc[l] + acc[l + h];

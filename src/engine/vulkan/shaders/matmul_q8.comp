@@ -28,7 +28,7 @@ void main()
                 p += wq * bitfieldExtract(xw, int(8u * e), 8);
             }
             uint l = 8u * (k & 1u) + j;
-            acc[l] = fma(db, float(p), acc[l]);
+            acc[l] = zt_fma(db, float(p), acc[l]);
         }
     }
     for (uint h = 8u; h > 0u; h >>= 1)
