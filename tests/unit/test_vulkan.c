@@ -178,7 +178,8 @@ static void test_device_index(void **state)
     assert_int_equal(zt__backend_new("vulkan", NULL, &be), 0);
     assert_false(be->exact);
     assert_true(be->ops->supports(be, ZT_GGML_Q8_0));
-    assert_false(be->ops->supports(be, ZT_GGML_Q4_0));
+    assert_true(be->ops->supports(be, ZT_GGML_Q4_0));
+    assert_false(be->ops->supports(be, ZT_GGML_Q4_K));
     zt__backend_free(be);
     unsetenv("ZT_VULKAN_DEVICE");
 }

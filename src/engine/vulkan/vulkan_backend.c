@@ -12,7 +12,7 @@
  * Host arrays of an op (row ids, positions, RoPE cos/sin) go to a host-
  * visible arena that lives until that submission.
  *
- * Weight types: F32, F16, Q8_0 (supports() says no to the others, and the
+ * Weight types: F32, F16, BF16, Q8_0, Q4_0 (supports() says no to the k-quants: the
  * model then refuses to load naming the tensor and type). Exactness per op
  * is in docs/internals/vulkan.md: matmul, get_rows, rmsnorm, add, rope and
  * kv_store are written in the CPU's order; swiglu and attention use the
@@ -341,7 +341,8 @@ static int f32_view(const struct zt__tensor *t, uint32_t *off, uint32_t *stride)
 static bool vk_supports(const struct zt__backend *be, enum zt_ggml_type type)
 {
     (void)be;
-    return type == ZT_GGML_F32 || type == ZT_GGML_F16 || type == ZT_GGML_Q8_0;
+    return type == ZT_GGML_F32 || type == ZT_GGML_F16 || type == ZT_GGML_BF16 || type == ZT_GGML_Q8_0 ||
+           type == ZT_GGML_Q4_0;
 }
 
 static int weight_view(const struct zt__tensor *t)
@@ -352,7 +353,7 @@ static int weight_view(const struct zt__tensor *t)
     }
     if ((t->type == ZT_GGML_F32 && t->offset % 4) || t->offset % 2 || t->nb1 % 2) return ZT_EINVAL;
     if (t->type == ZT_GGML_F32 && t->nb1 % 4) return ZT_EINVAL;
-    if (t->type == ZT_GGML_Q8_0 && t->ne0 % 32) return ZT_EINVAL;
+    if ((t->type == ZT_GGML_Q8_0 || t->type == ZT_GGML_Q4_0) && t->ne0 % 32) return ZT_EINVAL;
     if (t->ne1 && t->offset + t->ne1 * t->nb1 > t->buf->size) return ZT_ERANGE;
     return 0;
 }
@@ -442,7 +443,13 @@ static int get_rows_locked(struct vk *v, const struct zt__tensor *src, const int
     if (!rc) rc = arena_put(v, ids, dst->ne1 * sizeof(int32_t), &ioff);
     if (rc) return rc;
     uint32_t pc[N_PC] = {(uint32_t)src->offset, (uint32_t)src->nb1, ioff, doff, ds, (uint32_t)src->ne0};
-    pc[7] = src->type == ZT_GGML_F32 ? 0 : src->type == ZT_GGML_F16 ? 1 : 2;
+    switch (src->type) {
+    case ZT_GGML_F32: pc[7] = 0; break;
+    case ZT_GGML_F16: pc[7] = 1; break;
+    case ZT_GGML_Q8_0: pc[7] = 2; break;
+    case ZT_GGML_Q4_0: pc[7] = 3; break;
+    default: pc[7] = 4; break; /* BF16 */
+    }
     struct zt__buffer *b[N_BIND] = {src->buf, v->arena, dst->buf};
     return dispatch(v, P_GET_ROWS, b, pc, groups(src->ne0), (uint32_t)dst->ne1);
 }
@@ -513,8 +520,8 @@ static int matmul_locked(struct vk *v, const struct zt__tensor *w, const struct 
     if (rc) return rc;
     if (x->ne0 != w->ne0) return ZT_EINVAL;
     uint32_t pc[N_PC] = {(uint32_t)w->offset, (uint32_t)w->nb1, xo, xs, d0, ds, (uint32_t)w->ne0,
-                         (uint32_t)w->ne1, w->type == ZT_GGML_F16 ? 1u : 0u};
-    if (w->type != ZT_GGML_Q8_0) {
+                         (uint32_t)w->ne1, w->type == ZT_GGML_F16 ? 1u : w->type == ZT_GGML_BF16 ? 2u : 0u};
+    if (w->type != ZT_GGML_Q8_0 && w->type != ZT_GGML_Q4_0) {
         struct zt__buffer *b[N_BIND] = {w->buf, x->buf, dst->buf};
         return dispatch(v, v->fma_emu ? P_MATMUL_F_EMU : P_MATMUL_F, b, pc, groups(w->ne1), (uint32_t)x->ne1);
     }
@@ -522,6 +529,7 @@ static int matmul_locked(struct vk *v, const struct zt__tensor *w, const struct 
     rc = reserve(v, 2);
     if (!rc) rc = scratch(v, 0, nb * 9 * 4 * (x->ne1 ? x->ne1 : 1));
     if (rc) return rc;
+    pc[8] = w->type == ZT_GGML_Q4_0 ? 1u : 0u;
     uint32_t qpc[N_PC] = {xo, xs, (uint32_t)w->ne0, (uint32_t)x->ne1};
     struct zt__buffer *qb[N_BIND] = {x->buf, v->scratch[0]};
     rc = dispatch(v, P_QUANT_Q8, qb, qpc, groups(nb), (uint32_t)x->ne1);

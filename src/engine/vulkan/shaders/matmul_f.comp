@@ -1,5 +1,5 @@
 #version 450
-// dst[b, r] = dot(w[r], x[b]) for F32 (u8 = 0) and F16 (u8 = 1) weights, in
+// dst[b, r] = dot(w[r], x[b]) for F32 (u8 = 0), F16 (1), BF16 (2) weights, in
 // the canonical order of docs/internals/quant.md: 32 lanes, element i into
 // lane i % 32 as acc = fma(w_i, x_i, acc), then the fold 16, 8, 4, 2, 1.
 // One invocation per output element. Bindings: 0 w, 1 x (F32), 2 dst.
@@ -13,7 +13,8 @@ float wval(uint off, uint i)
     if (pc.u[8] == 0u) return uintBitsToFloat(b0.d[(off >> 2) + i]);
     uint byte = off + 2u * i;
     uint word = b0.d[byte >> 2];
-    return half_to_float((byte & 2u) != 0u ? word >> 16 : word & 0xffffu);
+    uint h = (byte & 2u) != 0u ? word >> 16 : word & 0xffffu;
+    return pc.u[8] == 1u ? half_to_float(h) : uintBitsToFloat(h << 16);
 }
 
 void main()
