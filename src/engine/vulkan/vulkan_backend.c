@@ -12,8 +12,9 @@
  * Host arrays of an op (row ids, positions, RoPE cos/sin) go to a host-
  * visible arena that lives until that submission.
  *
- * Weight types: F32, F16, BF16, Q8_0, Q4_0 (supports() says no to the k-quants: the
- * model then refuses to load naming the tensor and type). Exactness per op
+ * Weight types: F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K, every type the CPU
+ * has kernels for (supports() says no to any other: the model then refuses
+ * to load naming the tensor and type). Exactness per op
  * is in docs/internals/vulkan.md: matmul, get_rows, rmsnorm, add, rope and
  * kv_store are written in the CPU's order; swiglu and attention use the
  * device's exp, so the instance is not `exact`. */
@@ -42,12 +43,15 @@ SPV(rope)
 SPV(attention)
 SPV(matmul_f_emu)
 SPV(matmul_q8_emu)
+SPV(quant_q8k)
+SPV(matmul_k)
+SPV(matmul_k_emu)
 #undef SPV
 
 /* The _EMU pipelines are the matrix products with an exact fma (common.glsl,
  * zt_fma): made only when the device has shaderFloat64, and then used. */
 enum { P_MATMUL_F, P_QUANT_Q8, P_MATMUL_Q8, P_GET_ROWS, P_RMSNORM, P_BINARY, P_ROPE, P_ATTENTION,
-       P_MATMUL_F_EMU, P_MATMUL_Q8_EMU, P_COUNT };
+       P_MATMUL_F_EMU, P_MATMUL_Q8_EMU, P_QUANT_Q8K, P_MATMUL_K, P_MATMUL_K_EMU, P_COUNT };
 
 static const struct {
     const char *name;
@@ -64,6 +68,9 @@ static const struct {
     [P_ATTENTION] = {"attention", zt__spv_attention, &zt__spv_attention_size},
     [P_MATMUL_F_EMU] = {"matmul_f_emu", zt__spv_matmul_f_emu, &zt__spv_matmul_f_emu_size},
     [P_MATMUL_Q8_EMU] = {"matmul_q8_emu", zt__spv_matmul_q8_emu, &zt__spv_matmul_q8_emu_size},
+    [P_QUANT_Q8K] = {"quant_q8k", zt__spv_quant_q8k, &zt__spv_quant_q8k_size},
+    [P_MATMUL_K] = {"matmul_k", zt__spv_matmul_k, &zt__spv_matmul_k_size},
+    [P_MATMUL_K_EMU] = {"matmul_k_emu", zt__spv_matmul_k_emu, &zt__spv_matmul_k_emu_size},
 };
 
 #define N_BIND 6      /* storage-buffer bindings of every shader (common.glsl) */
@@ -341,8 +348,16 @@ static int f32_view(const struct zt__tensor *t, uint32_t *off, uint32_t *stride)
 static bool vk_supports(const struct zt__backend *be, enum zt_ggml_type type)
 {
     (void)be;
-    return type == ZT_GGML_F32 || type == ZT_GGML_F16 || type == ZT_GGML_BF16 || type == ZT_GGML_Q8_0 ||
-           type == ZT_GGML_Q4_0;
+    switch (type) {
+    case ZT_GGML_F32:
+    case ZT_GGML_F16:
+    case ZT_GGML_BF16:
+    case ZT_GGML_Q8_0:
+    case ZT_GGML_Q4_0:
+    case ZT_GGML_Q4_K:
+    case ZT_GGML_Q6_K: return true;
+    default: return false;
+    }
 }
 
 static int weight_view(const struct zt__tensor *t)
@@ -354,6 +369,7 @@ static int weight_view(const struct zt__tensor *t)
     if ((t->type == ZT_GGML_F32 && t->offset % 4) || t->offset % 2 || t->nb1 % 2) return ZT_EINVAL;
     if (t->type == ZT_GGML_F32 && t->nb1 % 4) return ZT_EINVAL;
     if ((t->type == ZT_GGML_Q8_0 || t->type == ZT_GGML_Q4_0) && t->ne0 % 32) return ZT_EINVAL;
+    if ((t->type == ZT_GGML_Q4_K || t->type == ZT_GGML_Q6_K) && t->ne0 % 256) return ZT_EINVAL;
     if (t->ne1 && t->offset + t->ne1 * t->nb1 > t->buf->size) return ZT_ERANGE;
     return 0;
 }
@@ -448,6 +464,8 @@ static int get_rows_locked(struct vk *v, const struct zt__tensor *src, const int
     case ZT_GGML_F16: pc[7] = 1; break;
     case ZT_GGML_Q8_0: pc[7] = 2; break;
     case ZT_GGML_Q4_0: pc[7] = 3; break;
+    case ZT_GGML_Q4_K: pc[7] = 5; break;
+    case ZT_GGML_Q6_K: pc[7] = 6; break;
     default: pc[7] = 4; break; /* BF16 */
     }
     struct zt__buffer *b[N_BIND] = {src->buf, v->arena, dst->buf};
@@ -521,6 +539,19 @@ static int matmul_locked(struct vk *v, const struct zt__tensor *w, const struct 
     if (x->ne0 != w->ne0) return ZT_EINVAL;
     uint32_t pc[N_PC] = {(uint32_t)w->offset, (uint32_t)w->nb1, xo, xs, d0, ds, (uint32_t)w->ne0,
                          (uint32_t)w->ne1, w->type == ZT_GGML_F16 ? 1u : w->type == ZT_GGML_BF16 ? 2u : 0u};
+    if (w->type == ZT_GGML_Q4_K || w->type == ZT_GGML_Q6_K) {
+        size_t nbk = w->ne0 / 256;
+        rc = reserve(v, 2);
+        if (!rc) rc = scratch(v, 0, nbk * 65 * 4 * (x->ne1 ? x->ne1 : 1));
+        if (rc) return rc;
+        pc[8] = w->type == ZT_GGML_Q6_K ? 1u : 0u;
+        uint32_t qpc[N_PC] = {xo, xs, (uint32_t)w->ne0};
+        struct zt__buffer *qb[N_BIND] = {x->buf, v->scratch[0]};
+        rc = dispatch(v, P_QUANT_Q8K, qb, qpc, groups(nbk), (uint32_t)x->ne1);
+        if (rc) return rc;
+        struct zt__buffer *kb[N_BIND] = {w->buf, v->scratch[0], dst->buf};
+        return dispatch(v, v->fma_emu ? P_MATMUL_K_EMU : P_MATMUL_K, kb, pc, groups(w->ne1), (uint32_t)x->ne1);
+    }
     if (w->type != ZT_GGML_Q8_0 && w->type != ZT_GGML_Q4_0) {
         struct zt__buffer *b[N_BIND] = {w->buf, x->buf, dst->buf};
         return dispatch(v, v->fma_emu ? P_MATMUL_F_EMU : P_MATMUL_F, b, pc, groups(w->ne1), (uint32_t)x->ne1);
@@ -799,7 +830,7 @@ static int make_pipelines(struct vk *v)
     r = vkCreatePipelineLayout(v->dev, &pli, NULL, &v->pl);
     if (r != VK_SUCCESS) return vkfail("vkCreatePipelineLayout", r);
     for (int i = 0; i < P_COUNT; i++) {
-        if ((i == P_MATMUL_F_EMU || i == P_MATMUL_Q8_EMU) && !v->fma_emu) continue;
+        if ((i == P_MATMUL_F_EMU || i == P_MATMUL_Q8_EMU || i == P_MATMUL_K_EMU) && !v->fma_emu) continue;
         VkShaderModuleCreateInfo smi = {.sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO,
                                         .codeSize = *shaders[i].size, .pCode = shaders[i].code};
         VkShaderModule sm;

@@ -80,3 +80,38 @@ float zt_fma(float a, float b, float c)
 #else
 float zt_fma(float a, float b, float c) { return fma(a, b, c); }
 #endif
+
+// ---- k-quant weight decoding (docs/internals/quant.md) ----
+uint byte0(uint off) { return (b0.d[off >> 2] >> (8u * (off & 3u))) & 0xffu; }
+
+// Q4_K sub-block j (0..7) of the block at byte wb: 6-bit scale and min
+void q4k_scale_min(uint wb, uint j, out int sc, out int m)
+{
+    uint s = wb + 4u;
+    if (j < 4u) {
+        sc = int(byte0(s + j) & 63u);
+        m = int(byte0(s + j + 4u) & 63u);
+    } else {
+        sc = int((byte0(s + j + 4u) & 15u) | ((byte0(s + j - 4u) >> 6) << 4));
+        m = int((byte0(s + j + 4u) >> 4) | ((byte0(s + j) >> 6) << 4));
+    }
+}
+
+// Q4_K element e of the block at wb: the unsigned 4-bit code
+uint q4k_code(uint wb, uint e)
+{
+    uint j = e / 32u, q = byte0(wb + 16u + 32u * (j / 2u) + e % 32u);
+    return (j & 1u) != 0u ? q >> 4 : q & 15u;
+}
+
+// Q6_K element e = 128h + 32k + l of the block at wb: the unsigned 6-bit code
+uint q6k_code(uint wb, uint e)
+{
+    uint h = e / 128u, k = (e / 32u) % 4u, l = e % 32u;
+    uint lo = byte0(wb + 64u * h + l + 32u * (k & 1u));
+    lo = k < 2u ? lo & 15u : lo >> 4;
+    uint hi = (byte0(wb + 128u + 32u * h + l) >> (2u * k)) & 3u;
+    return lo | (hi << 4);
+}
+
+int q6k_scale(uint wb, uint g) { return int(byte0(wb + 192u + g) << 24) >> 24; }
