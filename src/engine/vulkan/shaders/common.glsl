@@ -81,6 +81,32 @@ float zt_fma(float a, float b, float c)
 float zt_fma(float a, float b, float c) { return fma(a, b, c); }
 #endif
 
+// ---- activation quantisers (quant_q8.comp, quant_q8k.comp) ----
+// amax of n floats of b0 from xo, as the CPU's absmax (NaN never wins)
+float absmax0(uint xo, uint n)
+{
+    float m = 0.0;
+    for (uint i = 0u; i < n; i++) {
+        float a = abs(F(b0, xo + i));
+        m = a > m ? a : m;
+    }
+    return m;
+}
+
+// 4 codes round-half-even(x * id) clamped to +-127, packed low byte first
+uint q8_word(uint xo, float id)
+{
+    uint word = 0u;
+    for (uint k = 0u; k < 4u; k++) {
+        precise float v = F(b0, xo + k) * id;
+        v = v > -127.0 ? v : -127.0;
+        v = v < 127.0 ? v : 127.0;
+        precise float rr = (v + 12582912.0) - 12582912.0;
+        word |= (uint(int(rr)) & 0xffu) << (8u * k);
+    }
+    return word;
+}
+
 // ---- k-quant weight decoding (docs/internals/quant.md) ----
 uint byte0(uint off) { return (b0.d[off >> 2] >> (8u * (off & 3u))) & 0xffu; }
 

@@ -9,7 +9,7 @@
 #include "common.glsl"
 layout(local_size_x = 64) in;
 
-uint byte_at(uint off) { return (b0.d[off >> 2] >> (8u * (off & 3u))) & 0xffu; }
+uint byte_at(uint off) { return byte0(off); }
 
 // weight code of element e of the block at byte wb
 int wcode(uint wb, uint e)

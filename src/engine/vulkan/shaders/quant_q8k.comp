@@ -12,24 +12,9 @@ void main()
     uint blk = gl_GlobalInvocationID.x, row = gl_GlobalInvocationID.y, nb = pc.u[2] / 256u;
     if (blk >= nb) return;
     uint xo = pc.u[0] + row * pc.u[1] + blk * 256u;
-    float amax = 0.0;
-    for (uint i = 0u; i < 256u; i++) {
-        float a = abs(F(b0, xo + i));
-        amax = a > amax ? a : amax;
-    }
-    precise float d = amax / 127.0;
+    precise float d = absmax0(xo, 256u) / 127.0;
     precise float id = d != 0.0 ? 1.0 / d : 0.0;
     uint o = (row * nb + blk) * 65u;
     b1.d[o] = floatBitsToUint(d);
-    for (uint j = 0u; j < 64u; j++) {
-        uint word = 0u;
-        for (uint k = 0u; k < 4u; k++) {
-            precise float v = F(b0, xo + 4u * j + k) * id;
-            v = v > -127.0 ? v : -127.0;
-            v = v < 127.0 ? v : 127.0;
-            precise float rr = (v + 12582912.0) - 12582912.0;
-            word |= (uint(int(rr)) & 0xffu) << (8u * k);
-        }
-        b1.d[o + 1u + j] = word;
-    }
+    for (uint j = 0u; j < 64u; j++) b1.d[o + 1u + j] = q8_word(xo + 4u * j, id);
 }
