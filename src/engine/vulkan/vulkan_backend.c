@@ -2,10 +2,12 @@
  * docs/internals/vulkan.md). GLSL compute shaders (shaders/NAME.comp) are
  * compiled to SPIR-V at build time and embedded (vulkan_spv.c, generated).
  *
- * One instance holds one logical device with one compute queue. Every
- * buffer is host-visible and coherent (device-local too when the device has
- * such memory: always on lavapipe and on GPUs with resizable BAR), so
- * uploads and downloads are memcpy once the queue is idle. Ops are recorded
+ * One instance holds one logical device with one compute queue. Buffers
+ * are host-visible and coherent (device-local too when the device has such
+ * memory: lavapipe, GPUs with resizable BAR), so uploads and downloads are
+ * memcpy once the queue is idle; where device-local memory is never
+ * host-visible (or with ZT_VULKAN_STAGING=1) they are device-only and
+ * copied through a host-visible bounce buffer. Ops are recorded
  * into one command buffer, with a full memory barrier between commands, and
  * submitted with a fence when the engine reads or writes memory
  * (buffer_get / buffer_set / buffer_free) or a per-batch resource runs out.
@@ -82,7 +84,7 @@ static const struct {
 struct zt__buffer {
     VkBuffer buf;
     VkDeviceMemory mem;
-    uint8_t *host; /* persistent mapping */
+    uint8_t *host; /* persistent mapping; NULL for device-only memory (staged) */
     size_t size;
 };
 
@@ -106,6 +108,8 @@ struct vk {
     bool recording; /* cb has commands not yet submitted */
     bool any_cmd;   /* a command was recorded since begin (barrier before the next) */
     bool fma_emu;   /* matrix products through the exact-FMA pipelines */
+    bool staging;   /* engine buffers in device-only memory, copied through `stage` */
+    struct zt__buffer *stage; /* host-visible bounce buffer (staging mode) */
     struct zt__buffer *arena; /* per-submission host arrays */
     size_t arena_used;
     struct zt__buffer *scratch[2]; /* 0: quantised activations, 1: attention scores */
@@ -146,9 +150,12 @@ static void buf_destroy(struct vk *v, struct zt__buffer *b)
     zt_free(b);
 }
 
-/* size bytes of zero-filled, host-visible storage. Offsets inside are
- * addressed with 32-bit byte offsets by the shaders, hence the 4 GiB cap. */
-static int buf_create(struct vk *v, size_t size, struct zt__buffer **out)
+/* size bytes of storage: host-visible, coherent, mapped and zero-filled;
+ * or, for a `device` buffer in staging mode, device-local and unmapped
+ * (contents undefined: vk_buffer_alloc zero-fills on the device). Offsets
+ * inside are addressed with 32-bit byte offsets by the shaders, hence the
+ * 4 GiB cap. */
+static int buf_create(struct vk *v, size_t size, bool device, struct zt__buffer **out)
 {
     if (size > 0xfffffff0u) {
         zt_log(ZT_LOG_ERROR, "vulkan", "buffer of %zu bytes: over the 4 GiB a buffer may hold", size);
@@ -172,7 +179,9 @@ static int buf_create(struct vk *v, size_t size, struct zt__buffer **out)
     vkGetBufferMemoryRequirements(v->dev, b->buf, &req);
     uint32_t mt;
     VkMemoryPropertyFlags hv = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
-    if (find_mem(v, req.memoryTypeBits, hv | VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT, &mt) &&
+    bool mapped = !(device && v->staging) ||
+                  find_mem(v, req.memoryTypeBits, VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT, &mt) != 0;
+    if (mapped && find_mem(v, req.memoryTypeBits, hv | VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT, &mt) &&
         find_mem(v, req.memoryTypeBits, hv, &mt)) {
         zt_log(ZT_LOG_ERROR, "vulkan", "no host-visible coherent memory type for a storage buffer");
         buf_destroy(v, b);
@@ -183,13 +192,13 @@ static int buf_create(struct vk *v, size_t size, struct zt__buffer **out)
     r = vkAllocateMemory(v->dev, &ai, NULL, &b->mem);
     if (r == VK_SUCCESS) r = vkBindBufferMemory(v->dev, b->buf, b->mem, 0);
     void *p = NULL;
-    if (r == VK_SUCCESS) r = vkMapMemory(v->dev, b->mem, 0, VK_WHOLE_SIZE, 0, &p);
+    if (r == VK_SUCCESS && mapped) r = vkMapMemory(v->dev, b->mem, 0, VK_WHOLE_SIZE, 0, &p);
     if (r != VK_SUCCESS) {
         buf_destroy(v, b);
         return vkfail("device memory allocation", r);
     }
     b->host = p;
-    memset(b->host, 0, sz);
+    if (b->host) memset(b->host, 0, sz);
     *out = b;
     return 0;
 }
@@ -263,7 +272,7 @@ static int scratch(struct vk *v, int i, size_t bytes)
     size_t want = v->scratch[i] ? v->scratch[i]->size * 2 : 1 << 16;
     if (want < bytes) want = bytes;
     struct zt__buffer *b;
-    rc = buf_create(v, want, &b);
+    rc = buf_create(v, want, true, &b);
     if (rc) return rc;
     buf_destroy(v, v->scratch[i]);
     v->scratch[i] = b;
@@ -279,7 +288,7 @@ static int arena_put(struct vk *v, const void *src, size_t bytes, uint32_t *off)
         if (rc) return rc;
         if (need > v->arena->size) {
             struct zt__buffer *b;
-            rc = buf_create(v, need * 2, &b);
+            rc = buf_create(v, need * 2, false, &b);
             if (rc) return rc;
             buf_destroy(v, v->arena);
             v->arena = b;
@@ -289,6 +298,73 @@ static int arena_put(struct vk *v, const void *src, size_t bytes, uint32_t *off)
     *off = (uint32_t)(v->arena_used / 4);
     v->arena_used += need;
     return 0;
+}
+
+/* ---- staging (device-only memory) ------------------------------------------------- */
+
+#define STAGE_MAX ((size_t)64 << 20) /* bytes per bounce */
+
+/* A bounce buffer of min(bytes, STAGE_MAX) at least; *chunk is its size. */
+static int stage_for(struct vk *v, size_t bytes, size_t *chunk)
+{
+    size_t want = bytes < STAGE_MAX ? bytes : STAGE_MAX;
+    if (!v->stage || v->stage->size < want) {
+        struct zt__buffer *b;
+        int rc = buf_create(v, want < ((size_t)1 << 16) ? (size_t)1 << 16 : want, false, &b);
+        if (rc) return rc;
+        buf_destroy(v, v->stage);
+        v->stage = b;
+    }
+    *chunk = v->stage->size;
+    return 0;
+}
+
+static int copy_cmd(struct vk *v, VkBuffer from, size_t from_off, VkBuffer to, size_t to_off, size_t n)
+{
+    int rc = begin(v);
+    if (rc) return rc;
+    barrier(v);
+    VkBufferCopy c = {.srcOffset = from_off, .dstOffset = to_off, .size = n};
+    vkCmdCopyBuffer(v->cb, from, to, 1, &c);
+    return flush(v);
+}
+
+/* Host to buf (either kind of memory); waits for earlier work. Holds mu. */
+static int upload(struct vk *v, struct zt__buffer *buf, size_t off, const void *src, size_t size)
+{
+    int rc = flush(v);
+    if (rc || !size) return rc;
+    if (buf->host) {
+        memcpy(buf->host + off, src, size);
+        return 0;
+    }
+    size_t chunk;
+    rc = stage_for(v, size, &chunk);
+    for (size_t done = 0; !rc && done < size; done += chunk) {
+        size_t n = size - done < chunk ? size - done : chunk;
+        memcpy(v->stage->host, (const uint8_t *)src + done, n);
+        rc = copy_cmd(v, v->stage->buf, 0, buf->buf, off + done, n);
+    }
+    return rc;
+}
+
+/* buf to host; waits for earlier work. Holds mu. */
+static int download(struct vk *v, const struct zt__buffer *buf, size_t off, void *dst, size_t size)
+{
+    int rc = flush(v);
+    if (rc || !size) return rc;
+    if (buf->host) {
+        memcpy(dst, buf->host + off, size);
+        return 0;
+    }
+    size_t chunk;
+    rc = stage_for(v, size, &chunk);
+    for (size_t done = 0; !rc && done < size; done += chunk) {
+        size_t n = size - done < chunk ? size - done : chunk;
+        rc = copy_cmd(v, buf->buf, off + done, v->stage->buf, 0, n);
+        if (!rc) memcpy((uint8_t *)dst + done, v->stage->host, n);
+    }
+    return rc;
 }
 
 static uint32_t groups(size_t n) { return (uint32_t)((n + LOCAL - 1) / LOCAL); }
@@ -380,7 +456,18 @@ static int vk_buffer_alloc(struct zt__backend *be, size_t size, struct zt__buffe
 {
     struct vk *v = vk_of(be);
     pthread_mutex_lock(&v->mu);
-    int rc = buf_create(v, size, out);
+    struct zt__buffer *b;
+    int rc = buf_create(v, size, true, &b);
+    if (!rc && !b->host) { /* device-only: zero it on the device, in order with the ops */
+        rc = begin(v);
+        if (!rc) {
+            barrier(v);
+            vkCmdFillBuffer(v->cb, b->buf, 0, VK_WHOLE_SIZE, 0);
+        } else {
+            buf_destroy(v, b);
+        }
+    }
+    if (!rc) *out = b;
     pthread_mutex_unlock(&v->mu);
     return rc;
 }
@@ -401,10 +488,11 @@ static int vk_buffer_map(struct zt__backend *be, const void *host, size_t size, 
     struct vk *v = vk_of(be);
     pthread_mutex_lock(&v->mu);
     struct zt__buffer *b;
-    int rc = buf_create(v, size, &b);
+    int rc = buf_create(v, size, true, &b);
     if (!rc) {
-        if (size) memcpy(b->host, host, size);
-        *out = b;
+        rc = upload(v, b, 0, host, size);
+        if (rc) buf_destroy(v, b);
+        else *out = b;
     }
     pthread_mutex_unlock(&v->mu);
     return rc;
@@ -416,8 +504,7 @@ static int vk_buffer_set(struct zt__backend *be, struct zt__buffer *buf, size_t 
     struct vk *v = vk_of(be);
     if (offset > buf->size || size > buf->size - offset) return ZT_ERANGE;
     pthread_mutex_lock(&v->mu);
-    int rc = flush(v);
-    if (!rc && size) memcpy(buf->host + offset, src, size);
+    int rc = upload(v, buf, offset, src, size);
     if (v->rope_buf == buf) v->rope_buf = NULL;
     pthread_mutex_unlock(&v->mu);
     return rc;
@@ -429,8 +516,7 @@ static int vk_buffer_get(struct zt__backend *be, const struct zt__buffer *buf, s
     struct vk *v = vk_of(be);
     if (offset > buf->size || size > buf->size - offset) return ZT_ERANGE;
     pthread_mutex_lock(&v->mu);
-    int rc = flush(v);
-    if (!rc && size) memcpy(dst, buf->host + offset, size);
+    int rc = download(v, buf, offset, dst, size);
     pthread_mutex_unlock(&v->mu);
     return rc;
 }
@@ -589,11 +675,14 @@ static int rope_locked(struct vk *v, const struct zt__tensor *x, const uint32_t 
         (size_t)p->n_heads * p->head_dim > x->ne0)
         return ZT_EINVAL;
     if (v->rope_buf != p->inv_freq.buf || v->rope_off != p->inv_freq.offset || v->rope_n != half) {
-        rc = flush(v); /* the table may be the result of an op still queued */
-        if (rc) return rc;
         float *inv = zt_malloc((half ? half : 1) * sizeof(float));
         if (!inv) return ZT_ENOMEM;
-        memcpy(inv, p->inv_freq.buf->host + p->inv_freq.offset, half * sizeof(float));
+        /* waits for queued work: the table may be the result of an op */
+        rc = download(v, p->inv_freq.buf, p->inv_freq.offset, inv, half * sizeof(float));
+        if (rc) {
+            zt_free(inv);
+            return rc;
+        }
         zt_free(v->rope_inv);
         v->rope_inv = inv;
         v->rope_buf = p->inv_freq.buf;
@@ -738,6 +827,7 @@ static void vk_free(struct zt__backend *be)
         buf_destroy(v, v->scratch[0]);
         buf_destroy(v, v->scratch[1]);
         buf_destroy(v, v->dummy);
+        buf_destroy(v, v->stage);
         for (int i = 0; i < P_COUNT; i++)
             if (v->pipe[i]) vkDestroyPipeline(v->dev, v->pipe[i], NULL);
         if (v->pl) vkDestroyPipelineLayout(v->dev, v->pl, NULL);
@@ -864,6 +954,18 @@ static int vk_create(const struct zt__backend_params *p, struct zt__backend **ou
     const char *fenv = getenv("ZT_VULKAN_FMA");
     v->fma_emu = have.shaderFloat64 && !(fenv && !strcmp(fenv, "native"));
     VkPhysicalDeviceFeatures feat = {.shaderFloat64 = v->fma_emu ? VK_TRUE : VK_FALSE};
+    /* staging: when device-local memory is never host-visible (a discrete
+     * GPU without resizable BAR), or forced with ZT_VULKAN_STAGING=1 */
+    bool dl = false, dl_hv = false;
+    for (uint32_t i = 0; i < v->memp.memoryTypeCount; i++) {
+        VkMemoryPropertyFlags f = v->memp.memoryTypes[i].propertyFlags;
+        if (f & VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT) {
+            dl = true;
+            if ((f & VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT) && (f & VK_MEMORY_PROPERTY_HOST_COHERENT_BIT)) dl_hv = true;
+        }
+    }
+    const char *senv = getenv("ZT_VULKAN_STAGING");
+    v->staging = (dl && !dl_hv) || (senv && !strcmp(senv, "1"));
     float prio = 1.0f;
     VkDeviceQueueCreateInfo qci = {.sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO, .queueFamilyIndex = v->qfam,
                                    .queueCount = 1, .pQueuePriorities = &prio};
@@ -893,10 +995,11 @@ static int vk_create(const struct zt__backend_params *p, struct zt__backend **ou
         goto out;
     }
     rc = make_pipelines(v);
-    if (!rc) rc = buf_create(v, 16, &v->dummy);
-    if (!rc) rc = buf_create(v, 1 << 16, &v->arena);
+    if (!rc) rc = buf_create(v, 16, false, &v->dummy);
+    if (!rc) rc = buf_create(v, 1 << 16, false, &v->arena);
     if (rc) goto out;
-    zt_log(ZT_LOG_DEBUG, "vulkan", "device=\"%s\" fma=%s", v->name, v->fma_emu ? "exact" : "native");
+    zt_log(ZT_LOG_DEBUG, "vulkan", "device=\"%s\" fma=%s memory=%s", v->name, v->fma_emu ? "exact" : "native",
+           v->staging ? "device+staging" : "host-visible");
     *out = &v->base;
     return 0;
 out:
