@@ -16,7 +16,9 @@ PACKAGES=(
 )
 # clang + its runtime give the libFuzzer targets and the sanitizer build;
 # systemd gives systemd-analyze (test_systemd_unit skips without it).
-OPTIONAL=(clang libclang-rt-14-dev wrk systemd)
+# The Vulkan loader, glslc and Mesa's lavapipe (a CPU Vulkan device) build
+# and test the Vulkan compute backend (src/engine/vulkan; off without them).
+OPTIONAL=(clang libclang-rt-14-dev wrk systemd libvulkan-dev glslc mesa-vulkan-drivers)
 
 missing=()
 check() {

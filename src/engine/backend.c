@@ -5,8 +5,15 @@
 
 #include "backend.h"
 
+#ifdef ZT_HAVE_VULKAN
+extern const struct zt__backend_reg zt__backend_vulkan_reg;
+#endif
+
 static const struct zt__backend_reg *const registry[] = {
     &zt__backend_cpu_reg,
+#ifdef ZT_HAVE_VULKAN
+    &zt__backend_vulkan_reg, /* src/engine/vulkan, when built (ZT_VULKAN) */
+#endif
 };
 
 size_t zt__backend_count(void) { return sizeof registry / sizeof registry[0]; }
