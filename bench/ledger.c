@@ -92,7 +92,7 @@ int main(int argc, char **argv)
     struct books b;
     int rc;
     if ((rc = books_open(&b))) die("open", rc);
-    int64_t user, prov;
+    int64_t user = 0, prov = 0;
     if ((rc = zt_ledger_account(b.l, ZT_LEDGER_USER, "0x00000000000000000000000000000000000000aa", NULL, &user)) ||
         (rc = zt_ledger_account(b.l, ZT_LEDGER_PROVIDER, "node-bench", "0x00000000000000000000000000000000000000bb",
                                 &prov)) ||

@@ -19,6 +19,20 @@ static bool job_ok(const char *job)
     return true;
 }
 
+struct job_args {
+    struct zt_ledger *l;
+    const char *job;
+    int64_t user, provider;
+    zt_u128 amount, cost, fee;
+    int64_t now_ms;
+    const int64_t *verifiers;
+    size_t n_verifiers;
+    /* the job's escrow row, by esc_load */
+    int64_t esc_user;
+    zt_u128 esc_amount;
+    int esc_state;
+};
+
 /* the escrow row of job: ZT_ENOTFOUND */
 static int esc_get(struct zt_ledger *l, const char *job, int64_t *user, zt_u128 *amount, int *state)
 {
@@ -42,6 +56,11 @@ out:
     return rc;
 }
 
+static int esc_load(struct job_args *a)
+{
+    return esc_get(a->l, a->job, &a->esc_user, &a->esc_amount, &a->esc_state);
+}
+
 static int esc_set(struct zt_ledger *l, const char *job, int state)
 {
     int rc;
@@ -50,16 +69,6 @@ static int esc_set(struct zt_ledger *l, const char *job, int state)
     return zt__ledger_run(l->q_esc_set);
 }
 
-struct job_args {
-    struct zt_ledger *l;
-    const char *job;
-    int64_t user, provider;
-    zt_u128 amount, cost, fee;
-    int64_t now_ms;
-    const int64_t *verifiers;
-    size_t n_verifiers;
-    const char *node;
-};
 
 static void job_key(char *key, size_t cap, const char *op, const char *job)
 {
@@ -71,11 +80,8 @@ static int reserve_body(struct zt_store *st, void *ud)
     (void)st;
     struct job_args *a = ud;
     struct zt_ledger *l = a->l;
-    int64_t user;
-    zt_u128 amount;
-    int state;
-    int rc = esc_get(l, a->job, &user, &amount, &state);
-    if (rc == 0) return user == a->user && amount == a->amount ? 0 : ZT_EEXIST;
+    int rc = esc_load(a);
+    if (rc == 0) return a->esc_user == a->user && a->esc_amount == a->amount ? 0 : ZT_EEXIST;
     if (rc != ZT_ENOTFOUND) return rc;
     char as[ZT_U128_STR_LEN], key[ZT_LEDGER_KEY_MAX + 1];
     zt_u128_format(a->amount, as);
@@ -101,26 +107,24 @@ static int settle_body(struct zt_store *st, void *ud)
     (void)st;
     struct job_args *a = ud;
     struct zt_ledger *l = a->l;
-    int64_t user;
-    zt_u128 amount, used, rest;
-    int state;
-    int rc = esc_get(l, a->job, &user, &amount, &state);
+    int rc = esc_load(a);
+    zt_u128 used, rest;
     if (rc) return rc;
-    if (state == ESC_REFUNDED) return ZT_EPERM;
-    if ((rc = zt_u128_add(a->cost, a->fee, &used)) || (rc = zt_u128_sub(amount, used, &rest))) return ZT_ERANGE;
+    if (a->esc_state == ESC_REFUNDED) return ZT_EPERM;
+    if ((rc = zt_u128_add(a->cost, a->fee, &used)) || (rc = zt_u128_sub(a->esc_amount, used, &rest))) return ZT_ERANGE;
     struct zt_ledger_entry e[4];
     size_t n = 0;
-    e[n++] = (struct zt_ledger_entry){l->escrow_id, amount, false};
+    e[n++] = (struct zt_ledger_entry){l->escrow_id, a->esc_amount, false};
     if (a->cost) e[n++] = (struct zt_ledger_entry){a->provider, a->cost, true};
     if (a->fee) e[n++] = (struct zt_ledger_entry){l->fee_id, a->fee, true};
-    if (rest) e[n++] = (struct zt_ledger_entry){user, rest, true};
+    if (rest) e[n++] = (struct zt_ledger_entry){a->esc_user, rest, true};
     char key[ZT_LEDGER_KEY_MAX + 1];
     job_key(key, sizeof key, "settle", a->job);
     int64_t tx;
     bool rep;
     if ((rc = zt__ledger_post_tx(l, key, "settle", false, e, n, &tx, &rep))) return rc;
     if (rep) return 0;
-    if (state != ESC_RESERVED) return ZT_EIO;
+    if (a->esc_state != ESC_RESERVED) return ZT_EIO;
     if ((rc = esc_set(l, a->job, ESC_SETTLED))) return rc;
     if (!a->cost) return 0;
     char cs[ZT_U128_STR_LEN];
@@ -150,13 +154,10 @@ static int refund_body(struct zt_store *st, void *ud)
     (void)st;
     struct job_args *a = ud;
     struct zt_ledger *l = a->l;
-    int64_t user;
-    zt_u128 amount;
-    int state;
-    int rc = esc_get(l, a->job, &user, &amount, &state);
+    int rc = esc_load(a);
     if (rc) return rc;
-    if (state == ESC_SETTLED) return ZT_EPERM;
-    struct zt_ledger_entry e[2] = {{l->escrow_id, amount, false}, {user, amount, true}};
+    if (a->esc_state == ESC_SETTLED) return ZT_EPERM;
+    struct zt_ledger_entry e[2] = {{l->escrow_id, a->esc_amount, false}, {a->esc_user, a->esc_amount, true}};
     char key[ZT_LEDGER_KEY_MAX + 1];
     job_key(key, sizeof key, "refund", a->job);
     int64_t tx;

@@ -110,16 +110,13 @@ int zt_ledger_parse_address(const char *s, uint8_t out[static 20])
 }
 
 /* canonical text of an address: 0x + lower-case hex */
-static int norm_address(const char *s, char out[43])
+int zt__ledger_norm_address(const char *s, char out[static 43])
 {
     uint8_t a[20];
     if (zt_ledger_parse_address(s, a)) return ZT_EINVAL;
     out[0] = '0';
     out[1] = 'x';
-    zt_hex_encode(out + 2, a, 20);
-    for (int i = 2; i < 42; i++)
-        if (out[i] >= 'A' && out[i] <= 'F') out[i] = (char)(out[i] - 'A' + 'a');
-    out[42] = '\0';
+    zt_hex_encode(out + 2, a, 20); /* lower case, NUL-terminated */
     return 0;
 }
 
@@ -274,13 +271,13 @@ int zt_ledger_account(struct zt_ledger *l, enum zt_ledger_kind kind, const char 
     if (!l || !id || kind < ZT_LEDGER_USER || kind > ZT_LEDGER_PAYOUT) return ZT_EINVAL;
     char own[43], pay[43];
     if (kind == ZT_LEDGER_USER) {
-        if (norm_address(owner, own)) return ZT_EINVAL;
+        if (zt__ledger_norm_address(owner, own)) return ZT_EINVAL;
         owner = own;
     } else if (!printable_id(owner, ZT_LEDGER_KEY_MAX)) {
         return ZT_EINVAL;
     }
     if (payout) {
-        if (kind != ZT_LEDGER_PROVIDER || norm_address(payout, pay)) return ZT_EINVAL;
+        if (kind != ZT_LEDGER_PROVIDER || zt__ledger_norm_address(payout, pay)) return ZT_EINVAL;
         payout = pay;
     }
     struct acct_args a = {.l = l, .kind = kind, .owner = owner, .payout = payout};

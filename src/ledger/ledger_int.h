@@ -18,6 +18,8 @@ struct zt_ledger {
 int zt__ledger_bal_parse(const char *s, size_t n, struct zt_ledger_bal *out);
 void zt__ledger_bal_format(const struct zt_ledger_bal *b, char out[static ZT_U128_STR_LEN]);
 int zt__ledger_bal_apply(struct zt_ledger_bal *b, zt_u128 v, bool credit);
+/* "0x" + 40 hex into its canonical lower-case text (ZT_EINVAL) */
+int zt__ledger_norm_address(const char *s, char out[static 43]);
 int zt__ledger_run(struct zt_store_stmt *q);
 int zt__ledger_get_bal(struct zt_ledger *l, int64_t id, int *kind, struct zt_ledger_bal *b);
 int zt__ledger_get_minted(struct zt_ledger *l, zt_u128 *out);

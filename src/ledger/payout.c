@@ -286,13 +286,8 @@ int zt_ledger_batch_proof(struct zt_ledger *l, int64_t batch_id, const char *add
                           uint8_t (*proof)[ZT_MERKLE_HASH], size_t *n)
 {
     if (!l || !address || !leaf || !proof || !n) return ZT_EINVAL;
-    uint8_t a20[20];
-    if (zt_ledger_parse_address(address, a20)) return ZT_EINVAL;
-    char norm[43] = "0x";
-    zt_hex_encode(norm + 2, a20, 20);
-    for (int i = 2; i < 42; i++)
-        if (norm[i] >= 'A' && norm[i] <= 'F') norm[i] = (char)(norm[i] - 'A' + 'a');
-    norm[42] = '\0';
+    char norm[43];
+    if (zt__ledger_norm_address(address, norm)) return ZT_EINVAL;
     struct proof_args a = {.l = l, .batch = batch_id, .address = norm, .proof = proof};
     int rc = zt_store_tx(l->st, proof_body, &a);
     if (rc) return rc;
