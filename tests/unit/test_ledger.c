@@ -887,9 +887,30 @@ static void crash_child(unsigned seed)
     }
 }
 
+/* the sum of the decimal column 0 of a query's rows */
+static zt_u128 sum_text(struct zt_store *st, const char *sql)
+{
+    struct zt_store_stmt *q;
+    assert_int_equal(zt_store_prepare(st, sql, &q), 0);
+    zt_u128 t = 0;
+    int rc;
+    while ((rc = zt_store_step(q)) == ZT_STORE_ROW) {
+        const char *s;
+        size_t n;
+        zt_u128 v;
+        assert_int_equal(zt_store_column_text(q, 0, &s, &n), 0);
+        assert_int_equal(zt_u128_parse(s, n, &v), 0);
+        assert_int_equal(zt_u128_add(t, v, &t), 0);
+    }
+    assert_int_equal(rc, ZT_STORE_DONE);
+    zt_store_stmt_free(q);
+    return t;
+}
+
 static void test_crash(void **state)
 {
     (void)state;
+    zt_u128 last_earned = 0, last_batched = 0;
     rm_files();
     const char *soak = getenv("ZT_SOAK");
     int kills = soak && soak[0] == '1' ? 100 : 10;
@@ -907,9 +928,23 @@ static void test_crash(void **state)
         struct books b;
         assert_int_equal(books_open(&b), 0);
         audit_ok(&b);
+        /* no earning lost or paid twice: every earning is either still on
+         * its provider's account or in exactly one batch, moved to payouts */
+        zt_u128 earned = sum_text(b.st, "SELECT amount FROM ledger_earnings");
+        zt_u128 batched = sum_text(b.st, "SELECT e.amount FROM ledger_earnings e JOIN ledger_batch_items i"
+                                         " ON i.earning_id = e.id");
+        zt_u128 held = sum_text(b.st, "SELECT balance FROM ledger_accounts WHERE kind = 2");
+        int64_t pay;
+        assert_int_equal(zt_ledger_system_account(b.l, ZT_LEDGER_PAYOUT, &pay), 0);
+        assert_true(bal(&b, pay) == batched);
+        assert_true(held + batched == earned);
+        last_earned = earned;
+        last_batched = batched;
         books_close(&b);
     }
-    print_message("crash: %d kills, audit clean after each restart\n", kills);
+    print_message("crash: %d kills, audit clean after each restart; earned %llu, batched %llu base units\n", kills,
+                  (unsigned long long)last_earned, (unsigned long long)last_batched);
+    assert_true(last_batched > 0); /* the children got as far as batching */
 }
 
 int main(void)
