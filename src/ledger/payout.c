@@ -92,7 +92,7 @@ static int batch_body(struct zt_store *st, void *ud)
         goto out;
     }
     leaves = zt_calloc(n_pv, sizeof *leaves);
-    e = zt_calloc(2 * n_pv, sizeof *e);
+    e = zt_calloc(n_pv + 1, sizeof *e);
     if (!leaves || !e) {
         rc = ZT_ENOMEM;
         goto out;
@@ -106,9 +106,9 @@ static int batch_body(struct zt_store *st, void *ud)
         }
         zt_merkle_leaf(i, addr, pv[i].total, leaves[i]);
         if ((rc = zt_u128_add(total, pv[i].total, &total))) goto out;
-        e[2 * i] = (struct zt_ledger_entry){pv[i].acct, pv[i].total, false};
-        e[2 * i + 1] = (struct zt_ledger_entry){l->payout_id, pv[i].total, true};
+        e[i] = (struct zt_ledger_entry){pv[i].acct, pv[i].total, false};
     }
+    e[n_pv] = (struct zt_ledger_entry){l->payout_id, total, true}; /* one credit for the batch */
     if ((rc = zt_merkle_build((const uint8_t(*)[ZT_MERKLE_HASH])leaves, n_pv, &m))) goto out;
     uint8_t root[ZT_MERKLE_HASH];
     zt_merkle_root(m, root);
@@ -155,8 +155,8 @@ static int batch_body(struct zt_store *st, void *ud)
     snprintf(key, sizeof key, "payout:%lld", (long long)bid);
     int64_t tx;
     bool rep;
-    if ((rc = zt__ledger_check_body(key, "payout", false, e, 2 * n_pv, 2 * n_pv)) ||
-        (rc = zt__ledger_post_tx(l, key, "payout", false, e, 2 * n_pv, &tx, &rep)))
+    if ((rc = zt__ledger_check_body(key, "payout", false, e, n_pv + 1, n_pv + 1)) ||
+        (rc = zt__ledger_post_tx(l, key, "payout", false, e, n_pv + 1, &tx, &rep)))
         goto out;
     a->batch_id = bid;
     a->n_leaves = n_pv;
