@@ -389,7 +389,7 @@ static void test_property(void **state)
     assert_int_equal(books_open(&b), 0);
     rng_state = 0x1234567887654321ull;
     const char *soak = getenv("ZT_SOAK");
-    int steps = soak && soak[0] == '1' ? 20000 : 2000;
+    int steps = soak && soak[0] == '1' ? 6000 : 2000;
     int64_t users[P_USERS], provs[P_PROVS], fee;
     zt_u128 ub[P_USERS] = {0}, pb[P_PROVS] = {0}, sb[P_PROVS] = {0}, fb = 0, minted = 0;
     for (int i = 0; i < P_USERS; i++) {
