@@ -14,6 +14,7 @@
  * build the bare tree, the time to check one proof and the proof length.
  * Figures only, never asserted. */
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,7 @@
 #include "zentalk/zt_ledger.h"
 #include "zentalk/zt_log.h"
 #include "zentalk/zt_store.h"
+#include "zentalk/zt_str.h"
 #include "zentalk/zt_time.h"
 
 static char dbpath[300];
@@ -76,13 +78,14 @@ static void *settle_loop(void *arg)
 
 int main(int argc, char **argv)
 {
-    int n_settle = argc > 1 ? atoi(argv[1]) : 2000;
-    int n_leaves = argc > 2 ? atoi(argv[2]) : 10000;
-    int n_threads = argc > 3 ? atoi(argv[3]) : 8;
-    if (n_settle < 1 || n_leaves < 1 || n_threads < 1 || n_threads > 64) {
+    int64_t arg[3] = {2000, 10000, 8};
+    bool bad = false;
+    for (int i = 1; i < argc && i <= 3; i++) bad |= zt_str_to_i64(argv[i], &arg[i - 1]) != 0;
+    if (bad || arg[0] < 1 || arg[0] > 10000000 || arg[1] < 1 || arg[1] > 10000000 || arg[2] < 1 || arg[2] > 64) {
         fprintf(stderr, "usage: bench_ledger [SETTLEMENTS [LEAVES [THREADS]]]\n");
         return 2;
     }
+    int n_settle = (int)arg[0], n_leaves = (int)arg[1], n_threads = (int)arg[2];
     zt_log_set_level(ZT_LOG_OFF);
     char dir[256];
     snprintf(dir, sizeof dir, "%s/zt-bench-ledger-XXXXXX", access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");

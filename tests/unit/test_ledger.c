@@ -914,12 +914,12 @@ static void test_crash(void **state)
     rm_files();
     const char *soak = getenv("ZT_SOAK");
     int kills = soak && soak[0] == '1' ? 100 : 10;
-    srand(12345);
+    rng_state = 12345;
     for (int i = 0; i < kills; i++) {
         pid_t pid = fork();
         assert_true(pid >= 0);
         if (pid == 0) crash_child((unsigned)i);
-        usleep((useconds_t)(20000 + rand() % 150000));
+        usleep((useconds_t)(20000 + rnd() % 150000));
         kill(pid, SIGKILL);
         int status;
         assert_int_equal(waitpid(pid, &status, 0), pid);
