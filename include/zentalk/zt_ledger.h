@@ -1,0 +1,206 @@
+/* zt_ledger.h: the CHAIN token ledger (issue 12; docs/internals/ledger.md):
+ * unsigned 128-bit amounts in base units (18 decimals) with exact decimal
+ * text, a double-entry ledger with idempotency keys in the store (owner
+ * "ledger"), escrow/settle/refund/slash per job id, and payout batches
+ * whose Merkle root and proofs follow OpenZeppelin's StandardMerkleTree.
+ *
+ * A struct zt_ledger is bound to one store handle and, like it, is not
+ * thread-safe: one ledger (and one store) per thread. Every movement runs
+ * in zt_store_tx, so several handles (threads, processes) share one
+ * database safely. No floating point anywhere. */
+#ifndef ZT_LEDGER_H
+#define ZT_LEDGER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "zt_error.h"
+
+/* ---- 128-bit amounts -------------------------------------------------------- */
+
+__extension__ typedef unsigned __int128 zt_u128;
+
+#define ZT_U128_MAX (~(zt_u128)0)
+#define ZT_U128_DIGITS 39    /* 2^128 - 1 has 39 decimal digits */
+#define ZT_U128_STR_LEN 41   /* "-" + 39 digits + NUL (signed balances) */
+#define ZT_LEDGER_DECIMALS 18 /* base units per token: 10^18, as an ERC-20 */
+
+/* Base units as decimal text: digits only ("0" or no leading zeros), at
+ * most 39 of them. ZT_EPARSE for anything else (sign, point, exponent,
+ * space, empty), ZT_ERANGE above 2^128 - 1. n: bytes of s. */
+ZT_NODISCARD int zt_u128_parse(const char *s, size_t n, zt_u128 *out);
+/* Tokens as decimal text ("1.5", "0.000000000000000001", "12"): at most
+ * ZT_LEDGER_DECIMALS digits after the point, converted exactly to base
+ * units. Same refusals as zt_u128_parse (no exponent, no sign), plus more
+ * than 18 fractional digits (ZT_EPARSE). */
+ZT_NODISCARD int zt_u128_parse_tokens(const char *s, size_t n, zt_u128 *out);
+/* Decimal text of v into out; returns its length. */
+size_t zt_u128_format(zt_u128 v, char out[static ZT_U128_STR_LEN]);
+/* Checked arithmetic: ZT_ERANGE on overflow/underflow, *out untouched. */
+ZT_NODISCARD int zt_u128_add(zt_u128 a, zt_u128 b, zt_u128 *out);
+ZT_NODISCARD int zt_u128_sub(zt_u128 a, zt_u128 b, zt_u128 *out);
+ZT_NODISCARD int zt_u128_mul(zt_u128 a, zt_u128 b, zt_u128 *out);
+
+/* A signed balance (only kinds that may go negative ever have neg set). */
+struct zt_ledger_bal {
+    zt_u128 mag;
+    bool neg;
+};
+
+/* ---- accounts and transactions ------------------------------------------- */
+
+enum zt_ledger_kind {
+    ZT_LEDGER_USER = 1,     /* owner: wallet address 0x + 40 hex (lower-cased) */
+    ZT_LEDGER_PROVIDER = 2, /* owner: node id; payout wallet address */
+    ZT_LEDGER_STAKE = 3,    /* owner: node id; a provider's locked stake */
+    ZT_LEDGER_FEE = 4,      /* owner: "fee" (the orchestrator's fee account) */
+    ZT_LEDGER_TREASURY = 5, /* owner: "treasury"; the only kind that may go negative */
+    ZT_LEDGER_ESCROW = 6,   /* owner: "escrow"; holds every job's reservation */
+    ZT_LEDGER_PAYOUT = 7,   /* owner: "payouts"; earnings batched, awaiting the chain */
+};
+
+/* Whether accounts of this kind may go below zero (only the treasury). */
+bool zt_ledger_kind_may_go_negative(enum zt_ledger_kind k);
+const char *zt_ledger_kind_name(enum zt_ledger_kind k);
+
+struct zt_store;
+struct zt_ledger;
+
+/* Migrate the owner "ledger" and prepare the statements. st outlives the
+ * ledger. */
+ZT_NODISCARD int zt_ledger_new(struct zt_store *st, struct zt_ledger **out);
+void zt_ledger_free(struct zt_ledger *l); /* NULL is a no-op */
+
+/* The account of (kind, owner), created with a zero balance if absent.
+ * payout: the payout wallet of a provider (0x + 40 hex), NULL otherwise;
+ * for an existing provider a different payout updates it. ZT_EINVAL for a
+ * bad owner or address. */
+ZT_NODISCARD int zt_ledger_account(struct zt_ledger *l, enum zt_ledger_kind kind, const char *owner,
+                                   const char *payout, int64_t *id);
+/* The well-known singletons (fee, treasury, escrow, payouts) by kind. */
+ZT_NODISCARD int zt_ledger_system_account(struct zt_ledger *l, enum zt_ledger_kind kind, int64_t *id);
+ZT_NODISCARD int zt_ledger_balance(struct zt_ledger *l, int64_t account, struct zt_ledger_bal *out);
+/* Total minted so far. */
+ZT_NODISCARD int zt_ledger_minted(struct zt_ledger *l, zt_u128 *out);
+
+/* One entry: credit adds amount (> 0) to the account, debit subtracts. */
+struct zt_ledger_entry {
+    int64_t account;
+    zt_u128 amount;
+    bool credit;
+};
+
+#define ZT_LEDGER_KEY_MAX 128 /* idempotency keys: 1..128 printable ASCII bytes */
+#define ZT_LEDGER_MAX_ENTRIES 64
+
+/* Post a balanced transaction (sum of credits == sum of debits, 1 to
+ * ZT_LEDGER_MAX_ENTRIES entries, no zero amount) under idempotency key
+ * key, atomically. A key seen before with the same body returns the
+ * original transaction (*replayed = true, nothing moves again); with
+ * another body ZT_EEXIST. ZT_ERANGE when a balance would go negative (on
+ * a kind that may not) or overflow; ZT_EINVAL for an unbalanced body or
+ * an unknown account. tx_id/replayed may be NULL. */
+ZT_NODISCARD int zt_ledger_post(struct zt_ledger *l, const char *key, const char *memo,
+                                const struct zt_ledger_entry *e, size_t n, int64_t *tx_id, bool *replayed);
+/* Mint amount into account (the deposit of an admin or the bridge): the
+ * one unbalanced kind of transaction; adds to the total minted. Same
+ * idempotency as zt_ledger_post. */
+ZT_NODISCARD int zt_ledger_mint(struct zt_ledger *l, const char *key, int64_t account, zt_u128 amount,
+                                int64_t *tx_id, bool *replayed);
+
+/* Check the books: every transaction balanced (mints only credit), every
+ * account's history replays from zero to its balance_after values and its
+ * stored balance without going negative where its kind may not, the mints
+ * add up to the total minted, the balances sum to the total minted, and
+ * no earning sits in two batches. 0 when all hold; ZT_ERANGE with the first
+ * discrepancy in why (NUL-terminated, may be NULL) otherwise; other
+ * negative codes are store errors. */
+ZT_NODISCARD int zt_ledger_audit(struct zt_ledger *l, char *why, size_t cap);
+
+/* ---- jobs: escrow, settlement, refund, stake, slash ---------------------- */
+
+#define ZT_LEDGER_JOB_MAX 96 /* job ids: 1..96 printable ASCII bytes */
+
+/* Reserve amount of user's balance for job_id (user -> escrow). Idempotent
+ * by job id: the same call again is a no-op success, another amount or
+ * user ZT_EEXIST. ZT_ERANGE when the user's balance is short. */
+ZT_NODISCARD int zt_ledger_reserve(struct zt_ledger *l, const char *job_id, int64_t user, zt_u128 amount);
+/* Settle a reserved job: cost to provider (recorded as an earning for the
+ * payout queue at now_ms), fee to the fee account, the rest of the
+ * reservation back to the user. cost + fee must not exceed the
+ * reservation (ZT_ERANGE). Idempotent by job id (another body ZT_EEXIST);
+ * ZT_EPERM when the job was refunded; ZT_ENOTFOUND when never reserved. */
+ZT_NODISCARD int zt_ledger_settle(struct zt_ledger *l, const char *job_id, int64_t provider, zt_u128 cost,
+                                  zt_u128 fee, int64_t now_ms);
+/* Refund a reserved job's whole reservation (failure). Idempotent;
+ * ZT_EPERM when it was settled; ZT_ENOTFOUND when never reserved. */
+ZT_NODISCARD int zt_ledger_refund(struct zt_ledger *l, const char *job_id);
+/* Lock amount of provider node_id's balance as stake (its PROVIDER
+ * account -> its STAKE account), under idempotency key key. */
+ZT_NODISCARD int zt_ledger_stake(struct zt_ledger *l, const char *key, const char *node_id, zt_u128 amount);
+/* A verification mismatch on job_id: take amount from node_id's
+ * stake (ZT_ERANGE when the stake is short), split it evenly among the
+ * n_verifiers (1..16) honest verifiers' accounts, the remainder of the
+ * division to the treasury. Idempotent by job id. */
+ZT_NODISCARD int zt_ledger_slash(struct zt_ledger *l, const char *job_id, const char *node_id, zt_u128 amount,
+                                 const int64_t *verifiers, size_t n_verifiers);
+
+/* ---- Merkle trees (OpenZeppelin StandardMerkleTree) --------------------- */
+
+#define ZT_MERKLE_HASH 32
+#define ZT_MERKLE_MAX_DEPTH 64
+
+/* Leaf of an ABI-encoded tuple of n 32-byte words (uint256, address
+ * left-padded): keccak256(keccak256(abi.encode(words))). */
+void zt_merkle_leaf_words(const uint8_t (*words)[32], size_t n, uint8_t out[static ZT_MERKLE_HASH]);
+/* The payout leaf (uint256 index, address account, uint256 amount). */
+void zt_merkle_leaf(uint64_t index, const uint8_t addr[static 20], zt_u128 amount,
+                    uint8_t out[static ZT_MERKLE_HASH]);
+/* keccak256 of the two hashes in ascending byte order. */
+void zt_merkle_pair(const uint8_t a[static ZT_MERKLE_HASH], const uint8_t b[static ZT_MERKLE_HASH],
+                    uint8_t out[static ZT_MERKLE_HASH]);
+
+struct zt_merkle;
+/* Build the tree of n >= 1 leaf hashes as StandardMerkleTree.of does
+ * (leaves sorted by hash, a complete binary tree in an array). */
+ZT_NODISCARD int zt_merkle_build(const uint8_t (*leaves)[ZT_MERKLE_HASH], size_t n, struct zt_merkle **out);
+void zt_merkle_free(struct zt_merkle *m);
+void zt_merkle_root(const struct zt_merkle *m, uint8_t out[static ZT_MERKLE_HASH]);
+/* The proof of input leaf i (sibling hashes, leaf to root) into proof;
+ * *n its length. ZT_ERANGE for a bad i, ZT_ETOOBIG when cap is short. */
+ZT_NODISCARD int zt_merkle_proof(const struct zt_merkle *m, size_t i, uint8_t (*proof)[ZT_MERKLE_HASH],
+                                 size_t cap, size_t *n);
+/* MerkleProof.verify: fold leaf with the proof by sorted pairs. */
+bool zt_merkle_verify(const uint8_t root[static ZT_MERKLE_HASH], const uint8_t leaf[static ZT_MERKLE_HASH],
+                      const uint8_t (*proof)[ZT_MERKLE_HASH], size_t n);
+
+/* ---- payout batches ------------------------------------------------------- */
+
+/* Collect every provider earning recorded at or before cutoff_ms (now minus
+ * the dispute window) and not yet in a batch, per provider; providers whose
+ * total is at least min_payout become leaves (index, payout address,
+ * amount), the rest wait. In one transaction: a batch row with the Merkle
+ * root, its leaves, one row per earning (earning id unique: no earning is
+ * ever in two batches) and the transfer of the amounts from the providers
+ * to the payouts account. *batch_id, *n_leaves; ZT_ENOTFOUND when nothing
+ * is due. */
+ZT_NODISCARD int zt_ledger_batch(struct zt_ledger *l, int64_t cutoff_ms, zt_u128 min_payout,
+                                 int64_t now_ms, int64_t *batch_id, size_t *n_leaves);
+
+struct zt_ledger_leaf {
+    uint64_t index;
+    uint8_t address[20];
+    zt_u128 amount;
+};
+/* A batch's root, and the leaf and proof of address in it (ZT_ENOTFOUND
+ * when it has none). proof holds at least ZT_MERKLE_MAX_DEPTH hashes. */
+ZT_NODISCARD int zt_ledger_batch_root(struct zt_ledger *l, int64_t batch_id, uint8_t root[static ZT_MERKLE_HASH]);
+ZT_NODISCARD int zt_ledger_batch_proof(struct zt_ledger *l, int64_t batch_id, const char *address,
+                                       struct zt_ledger_leaf *leaf, uint8_t (*proof)[ZT_MERKLE_HASH],
+                                       size_t *n);
+
+/* "0x" + 40 hex digits into 20 bytes (ZT_EINVAL otherwise). */
+ZT_NODISCARD int zt_ledger_parse_address(const char *s, uint8_t out[static 20]);
+
+#endif

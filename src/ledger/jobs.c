@@ -1,0 +1,206 @@
+/* jobs.c: escrow per job id, settlement, refund, stake and slash
+ * (zt_ledger.h). Each is one zt_store_tx whose ledger transaction carries
+ * the key "<op>:<job id>", so a repeat is a replay and never moves money
+ * twice; ledger_escrows holds each job's reservation and state. */
+#include <stdio.h>
+#include <string.h>
+
+#include "ledger_int.h"
+
+enum { ESC_RESERVED = 1, ESC_SETTLED = 2, ESC_REFUNDED = 3 };
+
+static bool job_ok(const char *job)
+{
+    if (!job) return false;
+    size_t n = strlen(job);
+    if (n == 0 || n > ZT_LEDGER_JOB_MAX) return false;
+    for (size_t i = 0; i < n; i++)
+        if (job[i] < 0x21 || job[i] > 0x7e) return false;
+    return true;
+}
+
+struct job_args {
+    struct zt_ledger *l;
+    const char *job;
+    int64_t user, provider;
+    zt_u128 amount, cost, fee;
+    int64_t now_ms;
+    const int64_t *verifiers;
+    size_t n_verifiers;
+    /* the job's escrow row, by esc_load */
+    int64_t esc_user;
+    zt_u128 esc_amount;
+    int esc_state;
+};
+
+/* the escrow row of job: ZT_ENOTFOUND */
+static int esc_get(struct zt_ledger *l, const char *job, int64_t *user, zt_u128 *amount, int *state)
+{
+    struct zt_store_stmt *q = l->q_esc_get;
+    int rc = zt_store_bind_text(q, 1, job, SIZE_MAX);
+    if (rc) goto out;
+    if ((rc = zt_store_step(q)) != ZT_STORE_ROW) {
+        rc = rc == ZT_STORE_DONE ? ZT_ENOTFOUND : rc;
+        goto out;
+    }
+    int64_t st;
+    const char *s;
+    size_t n;
+    if ((rc = zt_store_column_i64(q, 0, user)) || (rc = zt_store_column_text(q, 1, &s, &n)) ||
+        (rc = zt_store_column_i64(q, 2, &st)))
+        goto out;
+    if (zt_u128_parse(s, n, amount)) rc = ZT_EIO;
+    *state = (int)st;
+out:
+    zt_store_reset(q);
+    return rc;
+}
+
+static int esc_load(struct job_args *a)
+{
+    return esc_get(a->l, a->job, &a->esc_user, &a->esc_amount, &a->esc_state);
+}
+
+static int esc_set(struct zt_ledger *l, const char *job, int state)
+{
+    int rc;
+    if ((rc = zt_store_bind_i64(l->q_esc_set, 1, state)) || (rc = zt_store_bind_text(l->q_esc_set, 2, job, SIZE_MAX)))
+        return rc;
+    return zt__ledger_run(l->q_esc_set);
+}
+
+
+static void job_key(char *key, size_t cap, const char *op, const char *job)
+{
+    snprintf(key, cap, "%s:%s", op, job);
+}
+
+static int reserve_body(struct zt_store *st, void *ud)
+{
+    (void)st;
+    struct job_args *a = ud;
+    struct zt_ledger *l = a->l;
+    int rc = esc_load(a);
+    if (rc == 0) return a->esc_user == a->user && a->esc_amount == a->amount ? 0 : ZT_EEXIST;
+    if (rc != ZT_ENOTFOUND) return rc;
+    char as[ZT_U128_STR_LEN], key[ZT_LEDGER_KEY_MAX + 1];
+    zt_u128_format(a->amount, as);
+    if ((rc = zt_store_bind_text(l->q_esc_ins, 1, a->job, SIZE_MAX)) || (rc = zt_store_bind_i64(l->q_esc_ins, 2, a->user)) ||
+        (rc = zt_store_bind_text(l->q_esc_ins, 3, as, SIZE_MAX)) || (rc = zt__ledger_run(l->q_esc_ins)))
+        return rc;
+    struct zt_ledger_entry e[2] = {{a->user, a->amount, false}, {l->escrow_id, a->amount, true}};
+    job_key(key, sizeof key, "reserve", a->job);
+    int64_t tx;
+    bool rep;
+    return zt__ledger_post_tx(l, key, "reserve", false, e, 2, &tx, &rep);
+}
+
+int zt_ledger_reserve(struct zt_ledger *l, const char *job_id, int64_t user, zt_u128 amount)
+{
+    if (!l || !job_ok(job_id) || amount == 0) return ZT_EINVAL;
+    struct job_args a = {.l = l, .job = job_id, .user = user, .amount = amount};
+    return zt_store_tx(l->st, reserve_body, &a);
+}
+
+static int settle_body(struct zt_store *st, void *ud)
+{
+    (void)st;
+    struct job_args *a = ud;
+    struct zt_ledger *l = a->l;
+    int rc = esc_load(a);
+    zt_u128 used, rest;
+    if (rc) return rc;
+    if (a->esc_state == ESC_REFUNDED) return ZT_EPERM;
+    if ((rc = zt_u128_add(a->cost, a->fee, &used)) || (rc = zt_u128_sub(a->esc_amount, used, &rest))) return ZT_ERANGE;
+    struct zt_ledger_entry e[4];
+    size_t n = 0;
+    e[n++] = (struct zt_ledger_entry){l->escrow_id, a->esc_amount, false};
+    if (a->cost) e[n++] = (struct zt_ledger_entry){a->provider, a->cost, true};
+    if (a->fee) e[n++] = (struct zt_ledger_entry){l->fee_id, a->fee, true};
+    if (rest) e[n++] = (struct zt_ledger_entry){a->esc_user, rest, true};
+    char key[ZT_LEDGER_KEY_MAX + 1];
+    job_key(key, sizeof key, "settle", a->job);
+    int64_t tx;
+    bool rep;
+    if ((rc = zt__ledger_post_tx(l, key, "settle", false, e, n, &tx, &rep))) return rc;
+    if (rep) return 0;
+    if (a->esc_state != ESC_RESERVED) return ZT_EIO;
+    if ((rc = esc_set(l, a->job, ESC_SETTLED))) return rc;
+    if (!a->cost) return 0;
+    char cs[ZT_U128_STR_LEN];
+    zt_u128_format(a->cost, cs);
+    struct zt_store_stmt *q = l->q_earn_ins;
+    if ((rc = zt_store_bind_i64(q, 1, a->provider)) || (rc = zt_store_bind_text(q, 2, a->job, SIZE_MAX)) ||
+        (rc = zt_store_bind_text(q, 3, cs, SIZE_MAX)) || (rc = zt_store_bind_i64(q, 4, a->now_ms)))
+        return rc;
+    return zt__ledger_run(q);
+}
+
+int zt_ledger_settle(struct zt_ledger *l, const char *job_id, int64_t provider, zt_u128 cost, zt_u128 fee,
+                     int64_t now_ms)
+{
+    if (!l || !job_ok(job_id)) return ZT_EINVAL;
+    int kind;
+    struct zt_ledger_bal b;
+    int rc = zt__ledger_get_bal(l, provider, &kind, &b);
+    if (rc) return rc == ZT_ENOTFOUND ? ZT_EINVAL : rc;
+    if (kind != ZT_LEDGER_PROVIDER) return ZT_EINVAL;
+    struct job_args a = {.l = l, .job = job_id, .provider = provider, .cost = cost, .fee = fee, .now_ms = now_ms};
+    return zt_store_tx(l->st, settle_body, &a);
+}
+
+static int refund_body(struct zt_store *st, void *ud)
+{
+    (void)st;
+    struct job_args *a = ud;
+    struct zt_ledger *l = a->l;
+    int rc = esc_load(a);
+    if (rc) return rc;
+    if (a->esc_state == ESC_SETTLED) return ZT_EPERM;
+    struct zt_ledger_entry e[2] = {{l->escrow_id, a->esc_amount, false}, {a->esc_user, a->esc_amount, true}};
+    char key[ZT_LEDGER_KEY_MAX + 1];
+    job_key(key, sizeof key, "refund", a->job);
+    int64_t tx;
+    bool rep;
+    if ((rc = zt__ledger_post_tx(l, key, "refund", false, e, 2, &tx, &rep))) return rc;
+    if (rep) return 0;
+    return esc_set(l, a->job, ESC_REFUNDED);
+}
+
+int zt_ledger_refund(struct zt_ledger *l, const char *job_id)
+{
+    if (!l || !job_ok(job_id)) return ZT_EINVAL;
+    struct job_args a = {.l = l, .job = job_id};
+    return zt_store_tx(l->st, refund_body, &a);
+}
+
+int zt_ledger_stake(struct zt_ledger *l, const char *key, const char *node_id, zt_u128 amount)
+{
+    if (!l) return ZT_EINVAL;
+    int64_t prov, stake;
+    int rc;
+    if ((rc = zt_ledger_account(l, ZT_LEDGER_PROVIDER, node_id, NULL, &prov)) ||
+        (rc = zt_ledger_account(l, ZT_LEDGER_STAKE, node_id, NULL, &stake)))
+        return rc;
+    struct zt_ledger_entry e[2] = {{prov, amount, false}, {stake, amount, true}};
+    return zt_ledger_post(l, key, "stake", e, 2, NULL, NULL);
+}
+
+int zt_ledger_slash(struct zt_ledger *l, const char *job_id, const char *node_id, zt_u128 amount,
+                    const int64_t *verifiers, size_t n_verifiers)
+{
+    if (!l || !job_ok(job_id) || !verifiers || n_verifiers == 0 || n_verifiers > 16) return ZT_EINVAL;
+    int64_t stake;
+    int rc = zt_ledger_account(l, ZT_LEDGER_STAKE, node_id, NULL, &stake);
+    if (rc) return rc;
+    struct zt_ledger_entry e[18];
+    size_t n = 0;
+    zt_u128 share = amount / n_verifiers, rem = amount % n_verifiers;
+    e[n++] = (struct zt_ledger_entry){stake, amount, false};
+    if (share)
+        for (size_t i = 0; i < n_verifiers; i++) e[n++] = (struct zt_ledger_entry){verifiers[i], share, true};
+    if (rem) e[n++] = (struct zt_ledger_entry){l->treasury_id, rem, true};
+    char key[ZT_LEDGER_KEY_MAX + 1];
+    job_key(key, sizeof key, "slash", job_id);
+    return zt_ledger_post(l, key, "slash", e, n, NULL, NULL);
+}

@@ -1,0 +1,539 @@
+/* ledger.c: the double-entry books in the store (zt_ledger.h; owner
+ * "ledger", docs/internals/ledger.md). Amounts and balances are decimal
+ * TEXT (signed only for the treasury); sums are done in C with checked
+ * u128 arithmetic. Every movement is one zt_store_tx. */
+#include <stdio.h>
+#include <string.h>
+
+#include "ledger_int.h"
+#include "zentalk/zt_alloc.h"
+#include "zentalk/zt_hash.h"
+#include "zentalk/zt_log.h"
+
+static const struct zt_store_step LEDGER_STEPS[] = {
+    /* 1: accounts, transactions, entries, totals, escrows, earnings, batches */
+    {.sql = "CREATE TABLE ledger_accounts(id INTEGER PRIMARY KEY, kind INTEGER NOT NULL, owner TEXT NOT NULL,"
+            " payout TEXT, balance TEXT NOT NULL, UNIQUE(kind, owner));"
+            "CREATE TABLE ledger_txs(id INTEGER PRIMARY KEY, idem_key TEXT NOT NULL UNIQUE, body BLOB NOT NULL,"
+            " mint INTEGER NOT NULL, memo TEXT NOT NULL);"
+            "CREATE TABLE ledger_entries(id INTEGER PRIMARY KEY, tx_id INTEGER NOT NULL REFERENCES ledger_txs(id),"
+            " account_id INTEGER NOT NULL REFERENCES ledger_accounts(id), credit INTEGER NOT NULL,"
+            " amount TEXT NOT NULL, balance_after TEXT NOT NULL);"
+            "CREATE INDEX ledger_entries_acct ON ledger_entries(account_id, id);"
+            "CREATE INDEX ledger_entries_tx ON ledger_entries(tx_id, id);"
+            "CREATE TABLE ledger_totals(k TEXT PRIMARY KEY, v TEXT NOT NULL);"
+            "INSERT INTO ledger_totals(k, v) VALUES('minted', '0');"
+            "CREATE TABLE ledger_escrows(job_id TEXT PRIMARY KEY, user_id INTEGER NOT NULL, amount TEXT NOT NULL,"
+            " state INTEGER NOT NULL);"
+            "CREATE TABLE ledger_earnings(id INTEGER PRIMARY KEY, provider_id INTEGER NOT NULL,"
+            " job_id TEXT NOT NULL UNIQUE, amount TEXT NOT NULL, ts INTEGER NOT NULL);"
+            "CREATE INDEX ledger_earnings_ts ON ledger_earnings(ts);"
+            "CREATE TABLE ledger_batches(id INTEGER PRIMARY KEY, root BLOB NOT NULL, n_leaves INTEGER NOT NULL,"
+            " total TEXT NOT NULL, state INTEGER NOT NULL, created INTEGER NOT NULL);"
+            "CREATE TABLE ledger_batch_items(earning_id INTEGER PRIMARY KEY REFERENCES ledger_earnings(id),"
+            " batch_id INTEGER NOT NULL REFERENCES ledger_batches(id));"
+            "CREATE TABLE ledger_batch_leaves(batch_id INTEGER NOT NULL REFERENCES ledger_batches(id),"
+            " idx INTEGER NOT NULL, address TEXT NOT NULL, amount TEXT NOT NULL, PRIMARY KEY(batch_id, idx));",
+     .sql_pg = "CREATE TABLE ledger_accounts(id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+               " kind BIGINT NOT NULL, owner TEXT NOT NULL, payout TEXT, balance NUMERIC(40,0) NOT NULL,"
+               " UNIQUE(kind, owner));"
+               "CREATE TABLE ledger_txs(id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+               " idem_key TEXT NOT NULL UNIQUE, body BYTEA NOT NULL, mint BIGINT NOT NULL, memo TEXT NOT NULL);"
+               "CREATE TABLE ledger_entries(id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+               " tx_id BIGINT NOT NULL REFERENCES ledger_txs(id),"
+               " account_id BIGINT NOT NULL REFERENCES ledger_accounts(id), credit BIGINT NOT NULL,"
+               " amount NUMERIC(39,0) NOT NULL, balance_after NUMERIC(40,0) NOT NULL);"
+               "CREATE INDEX ledger_entries_acct ON ledger_entries(account_id, id);"
+               "CREATE INDEX ledger_entries_tx ON ledger_entries(tx_id, id);"
+               "CREATE TABLE ledger_totals(k TEXT PRIMARY KEY, v NUMERIC(39,0) NOT NULL);"
+               "INSERT INTO ledger_totals(k, v) VALUES('minted', 0);"
+               "CREATE TABLE ledger_escrows(job_id TEXT PRIMARY KEY, user_id BIGINT NOT NULL,"
+               " amount NUMERIC(39,0) NOT NULL, state BIGINT NOT NULL);"
+               "CREATE TABLE ledger_earnings(id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+               " provider_id BIGINT NOT NULL, job_id TEXT NOT NULL UNIQUE, amount NUMERIC(39,0) NOT NULL,"
+               " ts BIGINT NOT NULL);"
+               "CREATE INDEX ledger_earnings_ts ON ledger_earnings(ts);"
+               "CREATE TABLE ledger_batches(id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, root BYTEA NOT NULL,"
+               " n_leaves BIGINT NOT NULL, total NUMERIC(39,0) NOT NULL, state BIGINT NOT NULL,"
+               " created BIGINT NOT NULL);"
+               "CREATE TABLE ledger_batch_items(earning_id BIGINT PRIMARY KEY REFERENCES ledger_earnings(id),"
+               " batch_id BIGINT NOT NULL REFERENCES ledger_batches(id));"
+               "CREATE TABLE ledger_batch_leaves(batch_id BIGINT NOT NULL REFERENCES ledger_batches(id),"
+               " idx BIGINT NOT NULL, address TEXT NOT NULL, amount NUMERIC(39,0) NOT NULL,"
+               " PRIMARY KEY(batch_id, idx));"},
+};
+static const struct zt_store_schema LEDGER_SCHEMA = {
+    .owner = "ledger", .steps = LEDGER_STEPS, .n_steps = sizeof LEDGER_STEPS / sizeof LEDGER_STEPS[0]};
+
+static const char SQL_ACCT_INS[] = "INSERT INTO ledger_accounts(kind, owner, payout, balance) VALUES(?, ?, ?, '0')"
+                                   " ON CONFLICT(kind, owner) DO NOTHING";
+static const char SQL_ACCT_GET[] = "SELECT id, payout FROM ledger_accounts WHERE kind = ? AND owner = ?";
+static const char SQL_ACCT_PAYOUT[] = "UPDATE ledger_accounts SET payout = ? WHERE id = ?";
+static const char SQL_BAL_GET[] = "SELECT kind, balance FROM ledger_accounts WHERE id = ?";
+static const char SQL_BAL_SET[] = "UPDATE ledger_accounts SET balance = ? WHERE id = ?";
+static const char SQL_TX_GET[] = "SELECT id, body FROM ledger_txs WHERE idem_key = ?";
+static const char SQL_TX_INS[] = "INSERT INTO ledger_txs(idem_key, body, mint, memo) VALUES(?, ?, ?, ?) RETURNING id";
+static const char SQL_ENT_INS[] = "INSERT INTO ledger_entries(tx_id, account_id, credit, amount, balance_after)"
+                                  " VALUES(?, ?, ?, ?, ?)";
+static const char SQL_TOT_GET[] = "SELECT v FROM ledger_totals WHERE k = 'minted'";
+static const char SQL_TOT_SET[] = "UPDATE ledger_totals SET v = ? WHERE k = 'minted'";
+static const char SQL_ESC_GET[] = "SELECT user_id, amount, state FROM ledger_escrows WHERE job_id = ?";
+static const char SQL_ESC_INS[] = "INSERT INTO ledger_escrows(job_id, user_id, amount, state) VALUES(?, ?, ?, 1)";
+static const char SQL_ESC_SET[] = "UPDATE ledger_escrows SET state = ? WHERE job_id = ?";
+static const char SQL_EARN_INS[] = "INSERT INTO ledger_earnings(provider_id, job_id, amount, ts) VALUES(?, ?, ?, ?)";
+
+bool zt_ledger_kind_may_go_negative(enum zt_ledger_kind k) { return k == ZT_LEDGER_TREASURY; }
+
+const char *zt_ledger_kind_name(enum zt_ledger_kind k)
+{
+    switch (k) {
+    case ZT_LEDGER_USER: return "user";
+    case ZT_LEDGER_PROVIDER: return "provider";
+    case ZT_LEDGER_STAKE: return "stake";
+    case ZT_LEDGER_FEE: return "fee";
+    case ZT_LEDGER_TREASURY: return "treasury";
+    case ZT_LEDGER_ESCROW: return "escrow";
+    case ZT_LEDGER_PAYOUT: return "payouts";
+    }
+    return "?";
+}
+
+int zt_ledger_parse_address(const char *s, uint8_t out[static 20])
+{
+    if (!s || strlen(s) != 42 || s[0] != '0' || (s[1] != 'x' && s[1] != 'X')) return ZT_EINVAL;
+    for (int i = 0; i < 20; i++) {
+        int hi = zt_hex_digit(s[2 + 2 * i]), lo = zt_hex_digit(s[3 + 2 * i]);
+        if (hi < 0 || lo < 0) return ZT_EINVAL;
+        out[i] = (uint8_t)(hi << 4 | lo);
+    }
+    return 0;
+}
+
+/* canonical text of an address: 0x + lower-case hex */
+int zt__ledger_norm_address(const char *s, char out[static 43])
+{
+    uint8_t a[20];
+    if (zt_ledger_parse_address(s, a)) return ZT_EINVAL;
+    out[0] = '0';
+    out[1] = 'x';
+    zt_hex_encode(out + 2, a, 20); /* lower case, NUL-terminated */
+    return 0;
+}
+
+static bool printable_id(const char *s, size_t max)
+{
+    if (!s) return false;
+    size_t n = strlen(s);
+    if (n == 0 || n > max) return false;
+    for (size_t i = 0; i < n; i++)
+        if (s[i] < 0x21 || s[i] > 0x7e) return false;
+    return true;
+}
+
+int zt__ledger_bal_parse(const char *s, size_t n, struct zt_ledger_bal *out)
+{
+    bool neg = n > 0 && s[0] == '-';
+    zt_u128 v;
+    int rc = zt_u128_parse(s + neg, n - neg, &v);
+    if (rc) return ZT_EIO; /* the books hold only what this code wrote */
+    if (neg && v == 0) return ZT_EIO;
+    out->mag = v;
+    out->neg = neg;
+    return 0;
+}
+
+void zt__ledger_bal_format(const struct zt_ledger_bal *b, char out[static ZT_U128_STR_LEN])
+{
+    size_t o = 0;
+    if (b->neg && b->mag) out[o++] = '-';
+    zt_u128_format(b->mag, out + o);
+}
+
+/* b += (credit ? +v : -v), signed; ZT_ERANGE when it leaves 128 bits */
+int zt__ledger_bal_apply(struct zt_ledger_bal *b, zt_u128 v, bool credit)
+{
+    bool add = credit != b->neg; /* same sign as the balance: magnitudes add */
+    if (add) return zt_u128_add(b->mag, v, &b->mag);
+    if (b->mag >= v) {
+        b->mag -= v;
+    } else {
+        b->mag = v - b->mag;
+        b->neg = !b->neg;
+    }
+    if (b->mag == 0) b->neg = false;
+    return 0;
+}
+
+/* ---- handle ------------------------------------------------------------------ */
+
+int zt_ledger_new(struct zt_store *st, struct zt_ledger **out)
+{
+    if (!st || !out) return ZT_EINVAL;
+    int rc = zt_store_migrate(st, &LEDGER_SCHEMA);
+    if (rc) return rc;
+    struct zt_ledger *l = zt_calloc(1, sizeof *l);
+    if (!l) return ZT_ENOMEM;
+    l->st = st;
+    static const struct {
+        size_t off;
+        const char *sql;
+    } S[] = {
+        {offsetof(struct zt_ledger, q_acct_ins), SQL_ACCT_INS}, {offsetof(struct zt_ledger, q_acct_get), SQL_ACCT_GET},
+        {offsetof(struct zt_ledger, q_acct_payout), SQL_ACCT_PAYOUT},
+        {offsetof(struct zt_ledger, q_bal_get), SQL_BAL_GET},   {offsetof(struct zt_ledger, q_bal_set), SQL_BAL_SET},
+        {offsetof(struct zt_ledger, q_tx_get), SQL_TX_GET},     {offsetof(struct zt_ledger, q_tx_ins), SQL_TX_INS},
+        {offsetof(struct zt_ledger, q_ent_ins), SQL_ENT_INS},   {offsetof(struct zt_ledger, q_tot_get), SQL_TOT_GET},
+        {offsetof(struct zt_ledger, q_tot_set), SQL_TOT_SET},   {offsetof(struct zt_ledger, q_esc_get), SQL_ESC_GET},
+        {offsetof(struct zt_ledger, q_esc_ins), SQL_ESC_INS},   {offsetof(struct zt_ledger, q_esc_set), SQL_ESC_SET},
+        {offsetof(struct zt_ledger, q_earn_ins), SQL_EARN_INS},
+    };
+    for (size_t i = 0; i < sizeof S / sizeof S[0]; i++) {
+        struct zt_store_stmt **q = (struct zt_store_stmt **)((char *)l + S[i].off);
+        if ((rc = zt_store_prepare(st, S[i].sql, q)) != 0) {
+            zt_ledger_free(l);
+            return rc;
+        }
+    }
+    if ((rc = zt_ledger_system_account(l, ZT_LEDGER_FEE, &l->fee_id)) ||
+        (rc = zt_ledger_system_account(l, ZT_LEDGER_TREASURY, &l->treasury_id)) ||
+        (rc = zt_ledger_system_account(l, ZT_LEDGER_ESCROW, &l->escrow_id)) ||
+        (rc = zt_ledger_system_account(l, ZT_LEDGER_PAYOUT, &l->payout_id))) {
+        zt_ledger_free(l);
+        return rc;
+    }
+    *out = l;
+    return 0;
+}
+
+void zt_ledger_free(struct zt_ledger *l)
+{
+    if (!l) return;
+    struct zt_store_stmt *qs[] = {l->q_acct_ins, l->q_acct_get, l->q_acct_payout, l->q_bal_get, l->q_bal_set,
+                                  l->q_tx_get,   l->q_tx_ins,   l->q_ent_ins,     l->q_tot_get, l->q_tot_set,
+                                  l->q_esc_get,  l->q_esc_ins,  l->q_esc_set,     l->q_earn_ins};
+    for (size_t i = 0; i < sizeof qs / sizeof qs[0]; i++) zt_store_stmt_free(qs[i]);
+    zt_free(l);
+}
+
+/* run a statement with no rows to completion */
+int zt__ledger_run(struct zt_store_stmt *q)
+{
+    int rc = zt_store_step(q);
+    if (rc == ZT_STORE_ROW) rc = ZT_EIO;
+    zt_store_reset(q);
+    return rc;
+}
+
+/* ---- accounts ---------------------------------------------------------------- */
+
+struct acct_args {
+    struct zt_ledger *l;
+    enum zt_ledger_kind kind;
+    const char *owner, *payout;
+    int64_t id;
+};
+
+static int acct_body(struct zt_store *st, void *ud)
+{
+    (void)st;
+    struct acct_args *a = ud;
+    struct zt_ledger *l = a->l;
+    int rc;
+    if ((rc = zt_store_bind_i64(l->q_acct_ins, 1, a->kind)) || (rc = zt_store_bind_text(l->q_acct_ins, 2, a->owner, SIZE_MAX)) ||
+        (rc = zt_store_bind_text(l->q_acct_ins, 3, a->payout, SIZE_MAX)) || (rc = zt__ledger_run(l->q_acct_ins)))
+        return rc;
+    struct zt_store_stmt *q = l->q_acct_get;
+    if ((rc = zt_store_bind_i64(q, 1, a->kind)) || (rc = zt_store_bind_text(q, 2, a->owner, SIZE_MAX))) goto out;
+    if ((rc = zt_store_step(q)) != ZT_STORE_ROW) {
+        rc = rc == ZT_STORE_DONE ? ZT_EIO : rc;
+        goto out;
+    }
+    if ((rc = zt_store_column_i64(q, 0, &a->id))) goto out;
+    const char *cur = NULL;
+    size_t n = 0;
+    int prc = zt_store_column_text(q, 1, &cur, &n);
+    bool differs = a->payout && (prc != 0 || strcmp(cur, a->payout) != 0);
+    zt_store_reset(q);
+    if (differs) {
+        if ((rc = zt_store_bind_text(l->q_acct_payout, 1, a->payout, SIZE_MAX)) ||
+            (rc = zt_store_bind_i64(l->q_acct_payout, 2, a->id)) || (rc = zt__ledger_run(l->q_acct_payout)))
+            return rc;
+    }
+    return 0;
+out:
+    zt_store_reset(q);
+    return rc;
+}
+
+int zt_ledger_account(struct zt_ledger *l, enum zt_ledger_kind kind, const char *owner, const char *payout,
+                      int64_t *id)
+{
+    if (!l || !id || kind < ZT_LEDGER_USER || kind > ZT_LEDGER_PAYOUT) return ZT_EINVAL;
+    char own[43], pay[43];
+    if (kind == ZT_LEDGER_USER) {
+        if (zt__ledger_norm_address(owner, own)) return ZT_EINVAL;
+        owner = own;
+    } else if (!printable_id(owner, ZT_LEDGER_KEY_MAX)) {
+        return ZT_EINVAL;
+    }
+    if (payout) {
+        if (kind != ZT_LEDGER_PROVIDER || zt__ledger_norm_address(payout, pay)) return ZT_EINVAL;
+        payout = pay;
+    }
+    struct acct_args a = {.l = l, .kind = kind, .owner = owner, .payout = payout};
+    int rc = zt_store_tx(l->st, acct_body, &a);
+    if (!rc) *id = a.id;
+    return rc;
+}
+
+int zt_ledger_system_account(struct zt_ledger *l, enum zt_ledger_kind kind, int64_t *id)
+{
+    switch (kind) {
+    case ZT_LEDGER_FEE:
+    case ZT_LEDGER_TREASURY:
+    case ZT_LEDGER_ESCROW:
+    case ZT_LEDGER_PAYOUT: return zt_ledger_account(l, kind, zt_ledger_kind_name(kind), NULL, id);
+    default: return ZT_EINVAL;
+    }
+}
+
+/* the kind and balance of account id; ZT_ENOTFOUND */
+int zt__ledger_get_bal(struct zt_ledger *l, int64_t id, int *kind, struct zt_ledger_bal *b)
+{
+    struct zt_store_stmt *q = l->q_bal_get;
+    int rc = zt_store_bind_i64(q, 1, id);
+    if (rc) goto out;
+    if ((rc = zt_store_step(q)) != ZT_STORE_ROW) {
+        rc = rc == ZT_STORE_DONE ? ZT_ENOTFOUND : rc;
+        goto out;
+    }
+    int64_t k;
+    const char *s;
+    size_t n;
+    if ((rc = zt_store_column_i64(q, 0, &k)) || (rc = zt_store_column_text(q, 1, &s, &n)) ||
+        (rc = zt__ledger_bal_parse(s, n, b)))
+        goto out;
+    if (kind) *kind = (int)k;
+out:
+    zt_store_reset(q);
+    return rc;
+}
+
+struct bal_args {
+    struct zt_ledger *l;
+    int64_t id;
+    struct zt_ledger_bal b;
+};
+
+static int bal_body(struct zt_store *st, void *ud)
+{
+    (void)st;
+    struct bal_args *a = ud;
+    return zt__ledger_get_bal(a->l, a->id, NULL, &a->b);
+}
+
+int zt_ledger_balance(struct zt_ledger *l, int64_t account, struct zt_ledger_bal *out)
+{
+    if (!l || !out) return ZT_EINVAL;
+    struct bal_args a = {.l = l, .id = account};
+    int rc = zt_store_tx(l->st, bal_body, &a);
+    if (!rc) *out = a.b;
+    return rc;
+}
+
+int zt__ledger_get_minted(struct zt_ledger *l, zt_u128 *out)
+{
+    struct zt_store_stmt *q = l->q_tot_get;
+    int rc = zt_store_step(q);
+    if (rc != ZT_STORE_ROW) {
+        rc = rc == ZT_STORE_DONE ? ZT_EIO : rc;
+        goto out;
+    }
+    const char *s;
+    size_t n;
+    if ((rc = zt_store_column_text(q, 0, &s, &n))) goto out;
+    if (zt_u128_parse(s, n, out)) rc = ZT_EIO;
+out:
+    zt_store_reset(q);
+    return rc;
+}
+
+struct minted_args {
+    struct zt_ledger *l;
+    zt_u128 v;
+};
+
+static int minted_body(struct zt_store *st, void *ud)
+{
+    (void)st;
+    struct minted_args *a = ud;
+    return zt__ledger_get_minted(a->l, &a->v);
+}
+
+int zt_ledger_minted(struct zt_ledger *l, zt_u128 *out)
+{
+    if (!l || !out) return ZT_EINVAL;
+    struct minted_args a = {.l = l};
+    int rc = zt_store_tx(l->st, minted_body, &a);
+    if (!rc) *out = a.v;
+    return rc;
+}
+
+/* ---- posting --------------------------------------------------------------- */
+
+/* The body's digest: what a repeated key must match. */
+static void body_hash(const char *memo, bool mint, const struct zt_ledger_entry *e, size_t n, uint8_t out[32])
+{
+    /* canonical text, hashed piecewise through a small buffer */
+    char line[128];
+    uint8_t acc[32] = {0};
+    int k = snprintf(line, sizeof line, "zt-ledger-v1|%d|", mint ? 1 : 0);
+    const void *parts[3] = {line, memo, NULL};
+    size_t lens[3] = {(size_t)k, strlen(memo), 0};
+    zt_keccak256v(acc, parts, lens, 2);
+    for (size_t i = 0; i < n; i++) {
+        char amt[ZT_U128_STR_LEN];
+        zt_u128_format(e[i].amount, amt);
+        k = snprintf(line, sizeof line, "|%lld|%c|%s", (long long)e[i].account, e[i].credit ? 'c' : 'd', amt);
+        const void *p2[2] = {acc, line};
+        size_t l2[2] = {sizeof acc, (size_t)k};
+        uint8_t next[32];
+        zt_keccak256v(next, p2, l2, 2);
+        memcpy(acc, next, sizeof acc);
+    }
+    memcpy(out, acc, 32);
+}
+
+int zt__ledger_post_tx(struct zt_ledger *l, const char *key, const char *memo, bool mint,
+                       const struct zt_ledger_entry *e, size_t n, int64_t *tx_id, bool *replayed)
+{
+    uint8_t h[32];
+    body_hash(memo, mint, e, n, h);
+    /* the key seen before? */
+    struct zt_store_stmt *q = l->q_tx_get;
+    int rc = zt_store_bind_text(q, 1, key, SIZE_MAX);
+    if (rc) goto out_q;
+    rc = zt_store_step(q);
+    if (rc == ZT_STORE_ROW) {
+        int64_t id;
+        const void *b;
+        size_t bn;
+        if ((rc = zt_store_column_i64(q, 0, &id)) || (rc = zt_store_column_blob(q, 1, &b, &bn))) goto out_q;
+        rc = bn == sizeof h && memcmp(b, h, sizeof h) == 0 ? 0 : ZT_EEXIST;
+        if (!rc) {
+            *tx_id = id;
+            *replayed = true;
+        }
+        goto out_q;
+    }
+    if (rc != ZT_STORE_DONE) goto out_q;
+    zt_store_reset(q);
+
+    /* insert the transaction, then each entry with the balance after it */
+    q = l->q_tx_ins;
+    int64_t id = 0;
+    if ((rc = zt_store_bind_text(q, 1, key, SIZE_MAX)) || (rc = zt_store_bind_blob(q, 2, h, sizeof h)) ||
+        (rc = zt_store_bind_i64(q, 3, mint)) || (rc = zt_store_bind_text(q, 4, memo, SIZE_MAX)))
+        goto out_q;
+    if ((rc = zt_store_step(q)) != ZT_STORE_ROW) {
+        rc = rc == ZT_STORE_DONE ? ZT_EIO : rc;
+        goto out_q;
+    }
+    if ((rc = zt_store_column_i64(q, 0, &id))) goto out_q;
+    zt_store_reset(q);
+
+    zt_u128 added = 0;
+    for (size_t i = 0; i < n; i++) {
+        int kind;
+        struct zt_ledger_bal b;
+        if ((rc = zt__ledger_get_bal(l, e[i].account, &kind, &b))) return rc == ZT_ENOTFOUND ? ZT_EINVAL : rc;
+        if ((rc = zt__ledger_bal_apply(&b, e[i].amount, e[i].credit))) return rc;
+        if (b.neg && !zt_ledger_kind_may_go_negative((enum zt_ledger_kind)kind)) return ZT_ERANGE;
+        char bs[ZT_U128_STR_LEN], as[ZT_U128_STR_LEN];
+        zt__ledger_bal_format(&b, bs);
+        zt_u128_format(e[i].amount, as);
+        if ((rc = zt_store_bind_text(l->q_bal_set, 1, bs, SIZE_MAX)) || (rc = zt_store_bind_i64(l->q_bal_set, 2, e[i].account)) ||
+            (rc = zt__ledger_run(l->q_bal_set)))
+            return rc;
+        struct zt_store_stmt *qe = l->q_ent_ins;
+        if ((rc = zt_store_bind_i64(qe, 1, id)) || (rc = zt_store_bind_i64(qe, 2, e[i].account)) ||
+            (rc = zt_store_bind_i64(qe, 3, e[i].credit)) || (rc = zt_store_bind_text(qe, 4, as, SIZE_MAX)) ||
+            (rc = zt_store_bind_text(qe, 5, bs, SIZE_MAX)) || (rc = zt__ledger_run(qe)))
+            return rc;
+        if (mint && (rc = zt_u128_add(added, e[i].amount, &added))) return rc;
+    }
+    if (mint) {
+        zt_u128 m;
+        char ms[ZT_U128_STR_LEN];
+        if ((rc = zt__ledger_get_minted(l, &m)) || (rc = zt_u128_add(m, added, &m))) return rc;
+        zt_u128_format(m, ms);
+        if ((rc = zt_store_bind_text(l->q_tot_set, 1, ms, SIZE_MAX)) || (rc = zt__ledger_run(l->q_tot_set))) return rc;
+    }
+    *tx_id = id;
+    *replayed = false;
+    return 0;
+out_q:
+    zt_store_reset(q);
+    return rc;
+}
+
+/* Check a body before any store work. */
+int zt__ledger_check_body(const char *key, const char *memo, bool mint, const struct zt_ledger_entry *e, size_t n,
+                          size_t max)
+{
+    if (!printable_id(key, ZT_LEDGER_KEY_MAX) || !memo || strlen(memo) > 256 || !e || n == 0 || n > max)
+        return ZT_EINVAL;
+    zt_u128 cr = 0, db = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (e[i].amount == 0) return ZT_EINVAL;
+        int rc = zt_u128_add(e[i].credit ? cr : db, e[i].amount, e[i].credit ? &cr : &db);
+        if (rc) return rc;
+    }
+    if (mint ? db != 0 : cr != db) return ZT_EINVAL;
+    return 0;
+}
+
+struct post_args {
+    struct zt_ledger *l;
+    const char *key, *memo;
+    bool mint;
+    const struct zt_ledger_entry *e;
+    size_t n;
+    int64_t tx_id;
+    bool replayed;
+};
+
+static int post_body(struct zt_store *st, void *ud)
+{
+    (void)st;
+    struct post_args *a = ud;
+    return zt__ledger_post_tx(a->l, a->key, a->memo, a->mint, a->e, a->n, &a->tx_id, &a->replayed);
+}
+
+static int post(struct zt_ledger *l, const char *key, const char *memo, bool mint, const struct zt_ledger_entry *e,
+                size_t n, int64_t *tx_id, bool *replayed)
+{
+    if (!l) return ZT_EINVAL;
+    if (!memo) memo = "";
+    int rc = zt__ledger_check_body(key, memo, mint, e, n, ZT_LEDGER_MAX_ENTRIES);
+    if (rc) return rc;
+    struct post_args a = {.l = l, .key = key, .memo = memo, .mint = mint, .e = e, .n = n};
+    rc = zt_store_tx(l->st, post_body, &a);
+    if (rc) return rc;
+    if (tx_id) *tx_id = a.tx_id;
+    if (replayed) *replayed = a.replayed;
+    return 0;
+}
+
+int zt_ledger_post(struct zt_ledger *l, const char *key, const char *memo, const struct zt_ledger_entry *e,
+                   size_t n, int64_t *tx_id, bool *replayed)
+{
+    return post(l, key, memo, false, e, n, tx_id, replayed);
+}
+
+int zt_ledger_mint(struct zt_ledger *l, const char *key, int64_t account, zt_u128 amount, int64_t *tx_id,
+                   bool *replayed)
+{
+    struct zt_ledger_entry e = {.account = account, .amount = amount, .credit = true};
+    return post(l, key, "mint", true, &e, 1, tx_id, replayed);
+}

@@ -1,0 +1,32 @@
+/* ledger_int.h: what the ledger's files share (src/ledger only). */
+#ifndef ZT_LEDGER_INT_H
+#define ZT_LEDGER_INT_H
+
+#include <stddef.h>
+
+#include "zentalk/zt_hex.h"
+#include "zentalk/zt_ledger.h"
+#include "zentalk/zt_store.h"
+
+struct zt_ledger {
+    struct zt_store *st;
+    int64_t fee_id, treasury_id, escrow_id, payout_id; /* the system accounts */
+    struct zt_store_stmt *q_acct_ins, *q_acct_get, *q_acct_payout, *q_bal_get, *q_bal_set, *q_tx_get, *q_tx_ins,
+        *q_ent_ins, *q_tot_get, *q_tot_set, *q_esc_get, *q_esc_ins, *q_esc_set, *q_earn_ins;
+};
+
+int zt__ledger_bal_parse(const char *s, size_t n, struct zt_ledger_bal *out);
+void zt__ledger_bal_format(const struct zt_ledger_bal *b, char out[static ZT_U128_STR_LEN]);
+int zt__ledger_bal_apply(struct zt_ledger_bal *b, zt_u128 v, bool credit);
+/* "0x" + 40 hex into its canonical lower-case text (ZT_EINVAL) */
+int zt__ledger_norm_address(const char *s, char out[static 43]);
+int zt__ledger_run(struct zt_store_stmt *q);
+int zt__ledger_get_bal(struct zt_ledger *l, int64_t id, int *kind, struct zt_ledger_bal *b);
+int zt__ledger_get_minted(struct zt_ledger *l, zt_u128 *out);
+int zt__ledger_check_body(const char *key, const char *memo, bool mint, const struct zt_ledger_entry *e, size_t n,
+                          size_t max);
+/* inside a transaction: post (or find the replay of) one transaction */
+int zt__ledger_post_tx(struct zt_ledger *l, const char *key, const char *memo, bool mint,
+                       const struct zt_ledger_entry *e, size_t n, int64_t *tx_id, bool *replayed);
+
+#endif

@@ -1,0 +1,964 @@
+/* test_ledger.c: the CHAIN ledger (zt_ledger.h, docs/internals/ledger.md):
+ * u128 decimal text, balanced and unbalanced transactions, idempotency,
+ * no negative balance, escrow/settle/refund/slash, the property test
+ * (random jobs, audit after every step), 8 threads settling at once,
+ * persistence across reopen, an allocation-failure sweep, Merkle trees
+ * against OpenZeppelin's published vector, payout batches, and a crash
+ * test (a child killed with SIGKILL, the audit after each restart). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "zt_test.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "zentalk/zt_alloc.h"
+#include "zentalk/zt_hash.h"
+#include "zentalk/zt_hex.h"
+#include "zentalk/zt_ledger.h"
+#include "zentalk/zt_log.h"
+#include "zentalk/zt_store.h"
+
+static char dir[256], dbpath[300];
+static int64_t live_at_start;
+
+static void rm_files(void)
+{
+    static const char *const suffix[] = {"", "-wal", "-shm", "-journal"};
+    for (size_t j = 0; j < sizeof suffix / sizeof suffix[0]; j++) {
+        char p[600];
+        snprintf(p, sizeof p, "%s%s", dbpath, suffix[j]);
+        unlink(p);
+    }
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    live_at_start = zt_alloc_live();
+    snprintf(dir, sizeof dir, "%s/zt-ledger-XXXXXX", access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
+    if (!mkdtemp(dir)) return -1;
+    snprintf(dbpath, sizeof dbpath, "%s/ledger.db", dir);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    zt_alloc_fail_after(0);
+    int64_t leaked = zt_alloc_live() - live_at_start;
+    rm_files();
+    rmdir(dir);
+    if (leaked != 0) {
+        printf("leak: %lld allocations\n", (long long)leaked);
+        return -1;
+    }
+    return 0;
+}
+
+struct books {
+    struct zt_store *st;
+    struct zt_ledger *l;
+};
+
+static int books_open(struct books *b)
+{
+    struct zt_store_opts o = {.path = dbpath, .busy_timeout_ms = 5000, .tx_attempts = 50};
+    b->st = NULL;
+    b->l = NULL;
+    int rc = zt_store_open("sqlite", &o, &b->st);
+    if (!rc) rc = zt_ledger_new(b->st, &b->l);
+    if (rc) {
+        zt_ledger_free(b->l);
+        zt_store_close(b->st);
+        b->l = NULL;
+        b->st = NULL;
+    }
+    return rc;
+}
+
+static void books_close(struct books *b)
+{
+    zt_ledger_free(b->l);
+    zt_store_close(b->st);
+    b->l = NULL;
+    b->st = NULL;
+}
+
+static zt_u128 U(const char *s)
+{
+    zt_u128 v = 0;
+    assert_int_equal(zt_u128_parse(s, strlen(s), &v), 0);
+    return v;
+}
+
+static zt_u128 bal(struct books *b, int64_t id)
+{
+    struct zt_ledger_bal x;
+    assert_int_equal(zt_ledger_balance(b->l, id, &x), 0);
+    assert_false(x.neg);
+    return x.mag;
+}
+
+static void audit_ok(struct books *b)
+{
+    char why[256];
+    int rc = zt_ledger_audit(b->l, why, sizeof why);
+    if (rc) print_error("audit: %s (%s)\n", zt_strerror(rc), why);
+    assert_int_equal(rc, 0);
+}
+
+static void addr_of(unsigned i, char out[43])
+{
+    snprintf(out, 43, "0x%040x", i);
+}
+
+/* ---- amounts ----------------------------------------------------------------- */
+
+static void test_u128(void **state)
+{
+    (void)state;
+    static const char *const good[] = {"0", "1", "9", "10", "1000000000000000000", "18446744073709551616",
+                                       "340282366920938463463374607431768211455"};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        zt_u128 v;
+        char out[ZT_U128_STR_LEN];
+        assert_int_equal(zt_u128_parse(good[i], strlen(good[i]), &v), 0);
+        assert_int_equal(zt_u128_format(v, out), strlen(good[i]));
+        assert_string_equal(out, good[i]);
+    }
+    assert_true(U("340282366920938463463374607431768211455") == ZT_U128_MAX);
+    static const struct {
+        const char *s;
+        int rc;
+    } bad[] = {
+        {"", ZT_EPARSE},        {"-1", ZT_EPARSE},       {"+1", ZT_EPARSE},     {"1.5", ZT_EPARSE},
+        {"1e18", ZT_EPARSE},    {"1E3", ZT_EPARSE},      {" 1", ZT_EPARSE},     {"1 ", ZT_EPARSE},
+        {"01", ZT_EPARSE},      {"0x10", ZT_EPARSE},     {"inf", ZT_EPARSE},    {"nan", ZT_EPARSE},
+        {"340282366920938463463374607431768211456", ZT_ERANGE},  /* 2^128 */
+        {"999999999999999999999999999999999999999", ZT_ERANGE},  /* 39 nines */
+        {"1000000000000000000000000000000000000000", ZT_ERANGE}, /* 40 digits */
+        {"10000000000000000000000000000000000000000000000000000e", ZT_EPARSE},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        zt_u128 v = 7;
+        int rc = zt_u128_parse(bad[i].s, strlen(bad[i].s), &v);
+        if (rc != bad[i].rc) print_error("%s: %s\n", bad[i].s, zt_strerror(rc));
+        assert_int_equal(rc, bad[i].rc);
+        assert_true(v == 7);
+    }
+    /* tokens: exact, no floating point */
+    zt_u128 v;
+    assert_int_equal(zt_u128_parse_tokens("1.5", 3, &v), 0);
+    assert_true(v == U("1500000000000000000"));
+    assert_int_equal(zt_u128_parse_tokens("0.000000000000000001", 20, &v), 0);
+    assert_true(v == 1);
+    assert_int_equal(zt_u128_parse_tokens("12", 2, &v), 0);
+    assert_true(v == U("12000000000000000000"));
+    assert_int_equal(zt_u128_parse_tokens("0.1", 3, &v), 0); /* 0.1 exactly, unlike a double */
+    assert_true(v == U("100000000000000000"));
+    const char *max_tok = "340282366920938463463.374607431768211455";
+    assert_int_equal(zt_u128_parse_tokens(max_tok, strlen(max_tok), &v), 0);
+    assert_true(v == ZT_U128_MAX);
+    const char *over = "340282366920938463463.374607431768211456";
+    assert_int_equal(zt_u128_parse_tokens(over, strlen(over), &v), ZT_ERANGE);
+    static const char *const badtok[] = {"1.", ".5", "1.0000000000000000001", "1e3", "1.5e2", "-1", "01.5",
+                                         "1..2", "1.2.3", "", "0x1"};
+    for (size_t i = 0; i < sizeof badtok / sizeof badtok[0]; i++)
+        assert_int_equal(zt_u128_parse_tokens(badtok[i], strlen(badtok[i]), &v), ZT_EPARSE);
+    /* checked arithmetic */
+    zt_u128 r = 5;
+    assert_int_equal(zt_u128_add(ZT_U128_MAX, 1, &r), ZT_ERANGE);
+    assert_int_equal(zt_u128_sub(1, 2, &r), ZT_ERANGE);
+    assert_int_equal(zt_u128_mul(ZT_U128_MAX / 2 + 1, 2, &r), ZT_ERANGE);
+    assert_true(r == 5);
+    assert_int_equal(zt_u128_mul(ZT_U128_MAX / 3, 3, &r), 0);
+    assert_true(r == ZT_U128_MAX);
+    /* random round trips */
+    uint64_t s = 0x9e3779b97f4a7c15ull;
+    for (int i = 0; i < 20000; i++) {
+        s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+        uint64_t t = s * 0x2545f4914f6cdd1dull;
+        zt_u128 x = ((zt_u128)s << 64 | t) >> (i % 128);
+        char out[ZT_U128_STR_LEN];
+        size_t n = zt_u128_format(x, out);
+        zt_u128 y;
+        assert_int_equal(zt_u128_parse(out, n, &y), 0);
+        assert_true(x == y);
+    }
+}
+
+/* ---- transactions -------------------------------------------------------------- */
+
+static void test_post(void **state)
+{
+    (void)state;
+    struct books b;
+    assert_int_equal(books_open(&b), 0);
+    char a1[43], a2[43];
+    addr_of(1, a1);
+    addr_of(2, a2);
+    int64_t u1, u2, u1again, prov, t;
+    assert_int_equal(zt_ledger_account(b.l, ZT_LEDGER_USER, a1, NULL, &u1), 0);
+    assert_int_equal(zt_ledger_account(b.l, ZT_LEDGER_USER, a2, NULL, &u2), 0);
+    /* the same wallet in upper case is the same account */
+    char up[43];
+    memcpy(up, a1, 43);
+    up[41] = 'A';
+    up[40] = 'B';
+    a1[41] = 'a';
+    a1[40] = 'b';
+    assert_int_equal(zt_ledger_account(b.l, ZT_LEDGER_USER, a1, NULL, &u1again), 0);
+    assert_int_equal(zt_ledger_account(b.l, ZT_LEDGER_USER, up, NULL, &t), 0);
+    assert_true(t == u1again && u1again != u1);
+    assert_int_equal(zt_ledger_account(b.l, ZT_LEDGER_USER, "0x12", NULL, &t), ZT_EINVAL);
+    assert_int_equal(zt_ledger_account(b.l, ZT_LEDGER_USER, a1, a2, &t), ZT_EINVAL); /* payout on a user */
+    assert_int_equal(zt_ledger_account(b.l, ZT_LEDGER_PROVIDER, "node-1", a2, &prov), 0);
+
+    int64_t tx, tx2;
+    bool rep;
+    assert_int_equal(zt_ledger_mint(b.l, "dep-1", u1, U("1000"), &tx, &rep), 0);
+    assert_false(rep);
+    assert_int_equal(zt_ledger_mint(b.l, "dep-1", u1, U("1000"), &tx2, &rep), 0); /* replay */
+    assert_true(rep && tx2 == tx);
+    assert_int_equal(zt_ledger_mint(b.l, "dep-1", u1, U("1001"), &tx2, &rep), ZT_EEXIST);
+    assert_true(bal(&b, u1) == 1000);
+
+    /* balanced */
+    struct zt_ledger_entry e[3] = {{u1, 300, false}, {u2, 200, true}, {prov, 100, true}};
+    assert_int_equal(zt_ledger_post(b.l, "t-1", "pay", e, 3, &tx, &rep), 0);
+    assert_true(bal(&b, u1) == 700 && bal(&b, u2) == 200 && bal(&b, prov) == 100);
+    /* replayed with the same body: nothing moves */
+    assert_int_equal(zt_ledger_post(b.l, "t-1", "pay", e, 3, &tx2, &rep), 0);
+    assert_true(rep && tx == tx2 && bal(&b, u1) == 700);
+    /* the same key with another body: refused */
+    e[1].amount = 199;
+    e[2].amount = 101;
+    assert_int_equal(zt_ledger_post(b.l, "t-1", "pay", e, 3, &tx2, &rep), ZT_EEXIST);
+    assert_int_equal(zt_ledger_post(b.l, "t-1", "other memo", (struct zt_ledger_entry[]){{u1, 300, false}, {u2, 200, true}, {prov, 100, true}}, 3, &tx2, &rep), ZT_EEXIST);
+    /* unbalanced, empty, zero, unknown account */
+    struct zt_ledger_entry ub[2] = {{u1, 10, false}, {u2, 11, true}};
+    assert_int_equal(zt_ledger_post(b.l, "t-2", NULL, ub, 2, NULL, NULL), ZT_EINVAL);
+    assert_int_equal(zt_ledger_post(b.l, "t-2", NULL, ub, 0, NULL, NULL), ZT_EINVAL);
+    struct zt_ledger_entry zero[2] = {{u1, 0, false}, {u2, 0, true}};
+    assert_int_equal(zt_ledger_post(b.l, "t-2", NULL, zero, 2, NULL, NULL), ZT_EINVAL);
+    struct zt_ledger_entry unk[2] = {{u1, 1, false}, {99999, 1, true}};
+    assert_int_equal(zt_ledger_post(b.l, "t-2", NULL, unk, 2, NULL, NULL), ZT_EINVAL);
+    assert_int_equal(zt_ledger_post(b.l, "bad key", NULL, e, 2, NULL, NULL), ZT_EINVAL);
+    /* never negative: u2 has 200 */
+    struct zt_ledger_entry over[2] = {{u2, 201, false}, {u1, 201, true}};
+    assert_int_equal(zt_ledger_post(b.l, "t-3", NULL, over, 2, NULL, NULL), ZT_ERANGE);
+    assert_true(bal(&b, u2) == 200 && bal(&b, u1) == 700);
+    /* the failed key was not taken */
+    over[0].amount = over[1].amount = 200;
+    assert_int_equal(zt_ledger_post(b.l, "t-3", NULL, over, 2, NULL, NULL), 0);
+    assert_true(bal(&b, u2) == 0 && bal(&b, u1) == 900);
+    /* the treasury may go negative (and the sum still holds) */
+    int64_t tre;
+    assert_int_equal(zt_ledger_system_account(b.l, ZT_LEDGER_TREASURY, &tre), 0);
+    struct zt_ledger_entry tr[2] = {{tre, 50, false}, {u2, 50, true}};
+    assert_int_equal(zt_ledger_post(b.l, "bonus-1", "verification bonus", tr, 2, NULL, NULL), 0);
+    struct zt_ledger_bal x;
+    assert_int_equal(zt_ledger_balance(b.l, tre, &x), 0);
+    assert_true(x.neg && x.mag == 50);
+    zt_u128 minted;
+    assert_int_equal(zt_ledger_minted(b.l, &minted), 0);
+    assert_true(minted == 1000);
+    audit_ok(&b);
+    /* an overflowing credit is refused */
+    assert_int_equal(zt_ledger_mint(b.l, "dep-big", u1, ZT_U128_MAX, NULL, NULL), ZT_ERANGE);
+    audit_ok(&b);
+
+    /* the audit finds a tampered balance, and a tampered entry */
+    assert_int_equal(zt_store_exec(b.st, "UPDATE ledger_accounts SET balance = '901' WHERE balance = '900'"), 0);
+    char why[256];
+    assert_int_equal(zt_ledger_audit(b.l, why, sizeof why), ZT_ERANGE);
+    assert_non_null(strstr(why, "balance"));
+    assert_int_equal(zt_store_exec(b.st, "UPDATE ledger_accounts SET balance = '900' WHERE balance = '901'"), 0);
+    audit_ok(&b);
+    assert_int_equal(zt_store_exec(b.st, "UPDATE ledger_entries SET amount = '301' WHERE amount = '300'"), 0);
+    assert_int_equal(zt_ledger_audit(b.l, why, sizeof why), ZT_ERANGE);
+    assert_non_null(strstr(why, "not balanced"));
+    books_close(&b);
+}
+
+/* ---- jobs ----------------------------------------------------------------------- */
+
+static void test_jobs(void **state)
+{
+    (void)state;
+    struct books b;
+    assert_int_equal(books_open(&b), 0);
+    char a[43], pa[43], va[43];
+    addr_of(7, a);
+    addr_of(8, pa);
+    addr_of(9, va);
+    int64_t user, prov, ver, fee, esc, stake;
+    assert_int_equal(zt_ledger_account(b.l, ZT_LEDGER_USER, a, NULL, &user), 0);
+    assert_int_equal(zt_ledger_account(b.l, ZT_LEDGER_PROVIDER, "node-p", pa, &prov), 0);
+    assert_int_equal(zt_ledger_account(b.l, ZT_LEDGER_PROVIDER, "node-v", va, &ver), 0);
+    assert_int_equal(zt_ledger_system_account(b.l, ZT_LEDGER_FEE, &fee), 0);
+    assert_int_equal(zt_ledger_system_account(b.l, ZT_LEDGER_ESCROW, &esc), 0);
+    assert_int_equal(zt_ledger_mint(b.l, "dep", user, 1000, NULL, NULL), 0);
+    assert_int_equal(zt_ledger_mint(b.l, "dep-p", prov, 500, NULL, NULL), 0);
+
+    assert_int_equal(zt_ledger_reserve(b.l, "job-1", user, 400), 0);
+    assert_int_equal(zt_ledger_reserve(b.l, "job-1", user, 400), 0); /* idempotent */
+    assert_int_equal(zt_ledger_reserve(b.l, "job-1", user, 401), ZT_EEXIST);
+    assert_true(bal(&b, user) == 600 && bal(&b, esc) == 400);
+    assert_int_equal(zt_ledger_reserve(b.l, "job-2", user, 601), ZT_ERANGE); /* short */
+    assert_int_equal(zt_ledger_settle(b.l, "job-2", prov, 1, 1, 0), ZT_ENOTFOUND); /* the failed reserve left nothing */
+    assert_int_equal(zt_ledger_settle(b.l, "job-1", prov, 300, 101, 0), ZT_ERANGE); /* more than reserved */
+    assert_int_equal(zt_ledger_settle(b.l, "job-1", user, 300, 10, 0), ZT_EINVAL);  /* not a provider */
+    assert_int_equal(zt_ledger_settle(b.l, "job-1", prov, 300, 10, 1000), 0);
+    assert_true(bal(&b, user) == 690 && bal(&b, prov) == 800 && bal(&b, fee) == 10 && bal(&b, esc) == 0);
+    assert_int_equal(zt_ledger_settle(b.l, "job-1", prov, 300, 10, 1000), 0); /* replay */
+    assert_int_equal(zt_ledger_settle(b.l, "job-1", prov, 299, 10, 1000), ZT_EEXIST);
+    assert_int_equal(zt_ledger_refund(b.l, "job-1"), ZT_EPERM);
+    assert_true(bal(&b, user) == 690 && bal(&b, prov) == 800);
+
+    assert_int_equal(zt_ledger_reserve(b.l, "job-3", user, 90), 0);
+    assert_int_equal(zt_ledger_refund(b.l, "job-3"), 0);
+    assert_int_equal(zt_ledger_refund(b.l, "job-3"), 0);
+    assert_int_equal(zt_ledger_settle(b.l, "job-3", prov, 1, 0, 0), ZT_EPERM);
+    assert_true(bal(&b, user) == 690 && bal(&b, esc) == 0);
+
+    /* stake and slash */
+    assert_int_equal(zt_ledger_stake(b.l, "stake-1", "node-p", 500), 0);
+    assert_int_equal(zt_ledger_stake(b.l, "stake-1", "node-p", 500), 0);
+    assert_int_equal(zt_ledger_account(b.l, ZT_LEDGER_STAKE, "node-p", NULL, &stake), 0);
+    assert_true(bal(&b, prov) == 300 && bal(&b, stake) == 500);
+    int64_t tre;
+    assert_int_equal(zt_ledger_system_account(b.l, ZT_LEDGER_TREASURY, &tre), 0);
+    int64_t vs[2] = {ver, user};
+    assert_int_equal(zt_ledger_slash(b.l, "job-1", "node-p", 501, vs, 2), ZT_ERANGE);
+    assert_int_equal(zt_ledger_slash(b.l, "job-1", "node-p", 101, vs, 2), 0);
+    assert_int_equal(zt_ledger_slash(b.l, "job-1", "node-p", 101, vs, 2), 0);
+    assert_true(bal(&b, stake) == 399 && bal(&b, ver) == 50 && bal(&b, user) == 740 && bal(&b, tre) == 1);
+    audit_ok(&b);
+    books_close(&b);
+
+    /* persisted: reopen, same balances, replays still recognised */
+    assert_int_equal(books_open(&b), 0);
+    assert_true(bal(&b, user) == 740 && bal(&b, stake) == 399 && bal(&b, fee) == 10);
+    assert_int_equal(zt_ledger_settle(b.l, "job-1", prov, 300, 10, 1000), 0);
+    assert_int_equal(zt_ledger_mint(b.l, "dep", user, 1000, NULL, NULL), 0);
+    assert_true(bal(&b, user) == 740);
+    zt_u128 m;
+    assert_int_equal(zt_ledger_minted(b.l, &m), 0);
+    assert_true(m == 1500);
+    audit_ok(&b);
+    books_close(&b);
+}
+
+/* ---- property test ---------------------------------------------------------- */
+
+#define P_USERS 12
+#define P_PROVS 5
+
+static uint64_t rng_state;
+static uint64_t rnd(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return rng_state;
+}
+
+struct pjob {
+    char id[32];
+    int user;
+    zt_u128 amount;
+    int state; /* 1 reserved, 2 settled, 3 refunded */
+};
+
+static void test_property(void **state)
+{
+    (void)state;
+    struct books b;
+    assert_int_equal(books_open(&b), 0);
+    rng_state = 0x1234567887654321ull;
+    const char *soak = getenv("ZT_SOAK");
+    int steps = soak && soak[0] == '1' ? 6000 : 2000;
+    int64_t users[P_USERS], provs[P_PROVS], fee;
+    zt_u128 ub[P_USERS] = {0}, pb[P_PROVS] = {0}, sb[P_PROVS] = {0}, fb = 0, minted = 0;
+    for (int i = 0; i < P_USERS; i++) {
+        char a[43];
+        addr_of(0x100u + (unsigned)i, a);
+        assert_int_equal(zt_ledger_account(b.l, ZT_LEDGER_USER, a, NULL, &users[i]), 0);
+    }
+    for (int i = 0; i < P_PROVS; i++) {
+        char a[43], node[16];
+        addr_of(0x200u + (unsigned)i, a);
+        snprintf(node, sizeof node, "node-%d", i);
+        assert_int_equal(zt_ledger_account(b.l, ZT_LEDGER_PROVIDER, node, a, &provs[i]), 0);
+    }
+    assert_int_equal(zt_ledger_system_account(b.l, ZT_LEDGER_FEE, &fee), 0);
+    struct pjob *jobs = calloc((size_t)steps, sizeof *jobs);
+    assert_non_null(jobs);
+    int n_jobs = 0, n_ok = 0, n_refused = 0;
+    int64_t tre;
+    assert_int_equal(zt_ledger_system_account(b.l, ZT_LEDGER_TREASURY, &tre), 0);
+    zt_u128 tb = 0; /* treasury: only remainders of slashes here */
+    for (int step = 0; step < steps; step++) {
+        int op = (int)(rnd() % 10);
+        char key[48];
+        int rc;
+        if (op == 0) { /* deposit */
+            int u = (int)(rnd() % P_USERS);
+            zt_u128 v = rnd() % 1000000 + 1;
+            snprintf(key, sizeof key, "dep-%d", step);
+            assert_int_equal(zt_ledger_mint(b.l, key, users[u], v, NULL, NULL), 0);
+            ub[u] += v;
+            minted += v;
+        } else if (op == 1) { /* a provider stakes from its deposit */
+            int p = (int)(rnd() % P_PROVS);
+            zt_u128 v = rnd() % 100000 + 1;
+            char node[16];
+            snprintf(node, sizeof node, "node-%d", p);
+            snprintf(key, sizeof key, "dep-%d", step);
+            assert_int_equal(zt_ledger_mint(b.l, key, provs[p], v, NULL, NULL), 0);
+            minted += v;
+            snprintf(key, sizeof key, "stake-%d", step);
+            assert_int_equal(zt_ledger_stake(b.l, key, node, v), 0);
+            sb[p] += v;
+        } else if (op <= 4) { /* submit: reserve (sometimes more than the balance) */
+            int u = (int)(rnd() % P_USERS);
+            zt_u128 v = rnd() % 300000 + 1;
+            struct pjob *j = &jobs[n_jobs];
+            snprintf(j->id, sizeof j->id, "job-%d", step);
+            rc = zt_ledger_reserve(b.l, j->id, users[u], v);
+            if (v > ub[u]) {
+                assert_int_equal(rc, ZT_ERANGE);
+                n_refused++;
+            } else {
+                assert_int_equal(rc, 0);
+                ub[u] -= v;
+                j->user = u;
+                j->amount = v;
+                j->state = 1;
+                n_jobs++;
+            }
+        } else if (n_jobs > 0) {
+            struct pjob *j = &jobs[rnd() % (uint64_t)n_jobs];
+            int p = (int)(rnd() % P_PROVS);
+            if (op <= 6) { /* success: settle (sometimes over the reservation) */
+                zt_u128 cost = rnd() % (j->amount + 2), fe = rnd() % 100;
+                rc = zt_ledger_settle(b.l, j->id, provs[p], cost, fe, step);
+                if (j->state == 3) {
+                    assert_int_equal(rc, ZT_EPERM);
+                } else if (j->state == 2) {
+                    assert_true(rc == ZT_EEXIST || rc == 0); /* replay with another body, or by chance the same */
+                } else if (cost + fe > j->amount) {
+                    assert_int_equal(rc, ZT_ERANGE);
+                } else {
+                    assert_int_equal(rc, 0);
+                    pb[p] += cost;
+                    fb += fe;
+                    ub[j->user] += j->amount - cost - fe;
+                    j->state = 2;
+                    n_ok++;
+                }
+            } else if (op == 7) { /* failure: refund */
+                rc = zt_ledger_refund(b.l, j->id);
+                if (j->state == 2) {
+                    assert_int_equal(rc, ZT_EPERM);
+                } else {
+                    assert_int_equal(rc, 0);
+                    if (j->state == 1) ub[j->user] += j->amount;
+                    j->state = 3;
+                }
+            } else if (op == 8) { /* mismatch: refund the user, slash the provider */
+                char node[16];
+                snprintf(node, sizeof node, "node-%d", p);
+                rc = zt_ledger_refund(b.l, j->id);
+                if (j->state == 2) {
+                    assert_int_equal(rc, ZT_EPERM);
+                    continue;
+                }
+                assert_int_equal(rc, 0);
+                if (j->state == 1) ub[j->user] += j->amount;
+                j->state = 3;
+                zt_u128 v = rnd() % 5000 + 1;
+                int vp[2] = {(p + 1) % P_PROVS, (p + 2) % P_PROVS};
+                int64_t vs[2] = {provs[vp[0]], provs[vp[1]]};
+                snprintf(key, sizeof key, "%s-x%d", j->id, step);
+                rc = zt_ledger_slash(b.l, key, node, v, vs, 2);
+                if (v > sb[p]) {
+                    assert_int_equal(rc, ZT_ERANGE);
+                } else {
+                    assert_int_equal(rc, 0);
+                    sb[p] -= v;
+                    pb[vp[0]] += v / 2;
+                    pb[vp[1]] += v / 2;
+                    tb += v % 2;
+                }
+            } else { /* a payout batch now and then */
+                int64_t bid;
+                size_t nl;
+                rc = zt_ledger_batch(b.l, step - 50, 1000, step, &bid, &nl);
+                assert_true(rc == 0 || rc == ZT_ENOTFOUND);
+                if (rc == 0) {
+                    /* moved to the payouts account: recompute the providers from the books */
+                    for (int i = 0; i < P_PROVS; i++) pb[i] = bal(&b, provs[i]);
+                }
+            }
+        }
+        audit_ok(&b);
+    }
+    for (int i = 0; i < P_USERS; i++) assert_true(bal(&b, users[i]) == ub[i]);
+    for (int i = 0; i < P_PROVS; i++) assert_true(bal(&b, provs[i]) == pb[i]);
+    assert_true(bal(&b, fee) == fb);
+    assert_true(bal(&b, tre) == tb);
+    zt_u128 m;
+    assert_int_equal(zt_ledger_minted(b.l, &m), 0);
+    assert_true(m == minted);
+    print_message("property: %d steps, %d jobs reserved, %d settled, %d refused for funds; audit after each\n", steps,
+                  n_jobs, n_ok, n_refused);
+    free(jobs);
+    books_close(&b);
+}
+
+/* ---- 8 threads ---------------------------------------------------------------- */
+
+#define T_THREADS 8
+#define T_JOBS 40
+
+static int64_t t_user, t_prov;
+
+static void *settler(void *arg)
+{
+    intptr_t id = (intptr_t)arg;
+    struct books b;
+    intptr_t done = 0;
+    if (books_open(&b)) return (void *)(intptr_t)-1000;
+    for (int i = 0; i < T_JOBS; i++) {
+        char job[32];
+        snprintf(job, sizeof job, "t%d-%d", (int)id, i);
+        int rc = zt_ledger_reserve(b.l, job, t_user, 100);
+        if (rc == ZT_ERANGE) continue; /* the shared user ran out: expected */
+        if (rc) {
+            done = -1;
+            break;
+        }
+        if ((rc = zt_ledger_settle(b.l, job, t_prov, 60, 5, i)) != 0) {
+            done = -2;
+            break;
+        }
+        done++;
+    }
+    books_close(&b);
+    return (void *)done;
+}
+
+static void test_threads(void **state)
+{
+    (void)state;
+    struct books b;
+    assert_int_equal(books_open(&b), 0);
+    char a[43], pa[43];
+    addr_of(0x300, a);
+    addr_of(0x301, pa);
+    assert_int_equal(zt_ledger_account(b.l, ZT_LEDGER_USER, a, NULL, &t_user), 0);
+    assert_int_equal(zt_ledger_account(b.l, ZT_LEDGER_PROVIDER, "node-t", pa, &t_prov), 0);
+    /* enough for 200 reservations of 100 at once; 320 are attempted, and
+     * settling returns 35 each, so about 270 succeed */
+    assert_int_equal(zt_ledger_mint(b.l, "dep", t_user, 20000, NULL, NULL), 0);
+    pthread_t th[T_THREADS];
+    for (intptr_t i = 0; i < T_THREADS; i++) assert_int_equal(pthread_create(&th[i], NULL, settler, (void *)i), 0);
+    intptr_t total = 0;
+    for (int i = 0; i < T_THREADS; i++) {
+        void *r;
+        assert_int_equal(pthread_join(th[i], &r), 0);
+        if ((intptr_t)r < 0) print_error("thread %d failed: %ld\n", i, (long)(intptr_t)r);
+        assert_true((intptr_t)r >= 0);
+        total += (intptr_t)r;
+    }
+    /* no lost update: every settlement is in the balances */
+    int64_t fee;
+    assert_int_equal(zt_ledger_system_account(b.l, ZT_LEDGER_FEE, &fee), 0);
+    assert_true(bal(&b, t_prov) == (zt_u128)(60 * total));
+    assert_true(bal(&b, fee) == (zt_u128)(5 * total));
+    assert_true(bal(&b, t_user) == (zt_u128)(20000 - 65 * total));
+    audit_ok(&b);
+    print_message("threads: %d settled by %d threads\n", (int)total, T_THREADS);
+    books_close(&b);
+}
+
+/* ---- Merkle trees ----------------------------------------------------------- */
+
+static void unhex(const char *s, uint8_t *out, size_t n)
+{
+    for (size_t i = 0; i < n; i++) out[i] = (uint8_t)(zt_hex_digit(s[2 * i]) << 4 | zt_hex_digit(s[2 * i + 1]));
+}
+
+static void test_merkle(void **state)
+{
+    (void)state;
+    /* @openzeppelin/merkle-tree's README: StandardMerkleTree.of([[0x1111..,
+     * 5e18], [0x2222.., 2.5e18]], ["address", "uint256"]) dumps the tree
+     * [root d4dee0be.., leaf(0x1111) eb02c421.., leaf(0x2222) b92c48e9..] */
+    uint8_t w[2][2][32] = {{{0}}};
+    memset(w[0][0] + 12, 0x11, 20);
+    memset(w[1][0] + 12, 0x22, 20);
+    zt_u128 v1 = U("5000000000000000000"), v2 = U("2500000000000000000");
+    for (int i = 0; i < 16; i++) {
+        w[0][1][31 - i] = (uint8_t)(v1 >> (8 * i));
+        w[1][1][31 - i] = (uint8_t)(v2 >> (8 * i));
+    }
+    uint8_t leaves[2][32], want[32], root[32];
+    zt_merkle_leaf_words((const uint8_t(*)[32])w[0], 2, leaves[0]);
+    zt_merkle_leaf_words((const uint8_t(*)[32])w[1], 2, leaves[1]);
+    unhex("eb02c421cfa48976e66dfb29120745909ea3a0f843456c263cf8f1253483e283", want, 32);
+    assert_memory_equal(leaves[0], want, 32);
+    unhex("b92c48e9d7abe27fd8dfd6b5dfdbfb1c9a463f80c712b66f3a5180a090cccafc", want, 32);
+    assert_memory_equal(leaves[1], want, 32);
+    struct zt_merkle *m;
+    assert_int_equal(zt_merkle_build((const uint8_t(*)[32])leaves, 2, &m), 0);
+    zt_merkle_root(m, root);
+    unhex("d4dee0beab2d53f2cc83e567171bd2820e49898130a22622b10ead383e90bd77", want, 32);
+    assert_memory_equal(root, want, 32);
+    uint8_t proof[ZT_MERKLE_MAX_DEPTH][32];
+    size_t n;
+    assert_int_equal(zt_merkle_proof(m, 0, proof, ZT_MERKLE_MAX_DEPTH, &n), 0);
+    assert_int_equal(n, 1);
+    assert_memory_equal(proof[0], leaves[1], 32);
+    zt_merkle_free(m);
+
+    /* the payout leaf (uint256 index, address, uint256 amount): the ABI
+     * encoding written out by hand, hashed twice */
+    const char *enc = "000000000000000000000000000000000000000000000000000000000000002a"
+                      "000000000000000000000000abcdefabcdefabcdefabcdefabcdefabcdefabcd"
+                      "0000000000000000000000000000000000000000000000000de0b6b3a7640000";
+    uint8_t bytes[96], inner[32], leaf[32];
+    unhex(enc, bytes, 96);
+    zt_keccak256(inner, bytes, 96);
+    zt_keccak256(want, inner, 32);
+    uint8_t addr[20];
+    assert_int_equal(zt_ledger_parse_address("0xabcdefABCDEFabcdefabcdefabcdefabcdefabcd", addr), 0);
+    zt_merkle_leaf(42, addr, U("1000000000000000000"), leaf);
+    assert_memory_equal(leaf, want, 32);
+
+    /* every leaf's proof verifies, altered leaves and proofs do not; depth */
+    static const size_t sizes[] = {1, 2, 3, 4, 5, 7, 8, 9, 16, 33, 100, 1000, 10000};
+    for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
+        size_t nl = sizes[si];
+        uint8_t(*lv)[32] = calloc(nl, 32);
+        assert_non_null(lv);
+        for (size_t i = 0; i < nl; i++) {
+            uint8_t a[20] = {0};
+            memcpy(a, &i, sizeof i);
+            zt_merkle_leaf(i, a, (zt_u128)i * 1000 + 1, lv[i]);
+        }
+        assert_int_equal(zt_merkle_build((const uint8_t(*)[32])lv, nl, &m), 0);
+        zt_merkle_root(m, root);
+        size_t maxd = 0;
+        size_t step = nl > 100 ? 7 : 1;
+        for (size_t i = 0; i < nl; i += step) {
+            assert_int_equal(zt_merkle_proof(m, i, proof, ZT_MERKLE_MAX_DEPTH, &n), 0);
+            if (n > maxd) maxd = n;
+            assert_true(zt_merkle_verify(root, lv[i], (const uint8_t(*)[32])proof, n));
+            uint8_t alt[32];
+            uint8_t a[20] = {0};
+            memcpy(a, &i, sizeof i);
+            zt_merkle_leaf(i, a, (zt_u128)i * 1000 + 2, alt); /* another amount */
+            assert_false(zt_merkle_verify(root, alt, (const uint8_t(*)[32])proof, n));
+            zt_merkle_leaf(i + 1, a, (zt_u128)i * 1000 + 1, alt); /* another index */
+            assert_false(zt_merkle_verify(root, alt, (const uint8_t(*)[32])proof, n));
+            if (n) {
+                proof[n - 1][5] ^= 1;
+                assert_false(zt_merkle_verify(root, lv[i], (const uint8_t(*)[32])proof, n));
+            }
+        }
+        if (nl == 10000) assert_true(maxd <= 14);
+        assert_int_equal(zt_merkle_proof(m, nl, proof, ZT_MERKLE_MAX_DEPTH, &n), ZT_ERANGE);
+        zt_merkle_free(m);
+        free(lv);
+    }
+}
+
+/* ---- payout batches ------------------------------------------------------------ */
+
+static void test_batches(void **state)
+{
+    (void)state;
+    struct books b;
+    assert_int_equal(books_open(&b), 0);
+    char ua[43];
+    addr_of(0x400, ua);
+    int64_t user, provs[6], pay;
+    assert_int_equal(zt_ledger_account(b.l, ZT_LEDGER_USER, ua, NULL, &user), 0);
+    assert_int_equal(zt_ledger_mint(b.l, "dep", user, 1000000, NULL, NULL), 0);
+    for (int i = 0; i < 6; i++) {
+        char a[43], node[16];
+        addr_of(0x500u + (unsigned)i, a);
+        snprintf(node, sizeof node, "node-%d", i);
+        assert_int_equal(zt_ledger_account(b.l, ZT_LEDGER_PROVIDER, node, a, &provs[i]), 0);
+    }
+    assert_int_equal(zt_ledger_system_account(b.l, ZT_LEDGER_PAYOUT, &pay), 0);
+    /* provider i earns (i + 1) * 100 per job, 3 jobs at t = 10, 20, 30 */
+    for (int t = 1; t <= 3; t++)
+        for (int i = 0; i < 6; i++) {
+            char job[32];
+            snprintf(job, sizeof job, "j-%d-%d", t, i);
+            assert_int_equal(zt_ledger_reserve(b.l, job, user, 1000), 0);
+            assert_int_equal(zt_ledger_settle(b.l, job, provs[i], (zt_u128)(i + 1) * 100, 1, t * 10), 0);
+        }
+    int64_t bid, bid2;
+    size_t nl;
+    /* nothing older than the window */
+    assert_int_equal(zt_ledger_batch(b.l, 5, 0, 100, &bid, &nl), ZT_ENOTFOUND);
+    /* t <= 20: two jobs each; 2 * (i+1) * 100 >= 700 -> providers 3, 4, 5 */
+    assert_int_equal(zt_ledger_batch(b.l, 20, 700, 100, &bid, &nl), 0);
+    assert_int_equal(nl, 3);
+    assert_true(bal(&b, pay) == 800 + 1000 + 1200);
+    assert_true(bal(&b, provs[5]) == 600 && bal(&b, provs[0]) == 300);
+    audit_ok(&b);
+    /* the same earnings never go again */
+    assert_int_equal(zt_ledger_batch(b.l, 20, 700, 100, &bid2, &nl), ZT_ENOTFOUND);
+    /* everything else (threshold 0) */
+    assert_int_equal(zt_ledger_batch(b.l, 1000, 0, 200, &bid2, &nl), 0);
+    assert_int_equal(nl, 6);
+    assert_true(bid2 != bid);
+    for (int i = 0; i < 6; i++) assert_true(bal(&b, provs[i]) == 0);
+    audit_ok(&b);
+    /* proofs from the store verify against the root */
+    uint8_t root[32], proof[ZT_MERKLE_MAX_DEPTH][32], leaf[32];
+    assert_int_equal(zt_ledger_batch_root(b.l, bid2, root), 0);
+    for (int i = 0; i < 6; i++) {
+        char a[43];
+        addr_of(0x500u + (unsigned)i, a);
+        struct zt_ledger_leaf lf;
+        size_t n;
+        assert_int_equal(zt_ledger_batch_proof(b.l, bid2, a, &lf, proof, &n), 0);
+        zt_merkle_leaf(lf.index, lf.address, lf.amount, leaf);
+        assert_true(zt_merkle_verify(root, leaf, (const uint8_t(*)[32])proof, n));
+        assert_true(lf.amount == (zt_u128)(i < 3 ? 3 : 1) * (zt_u128)(i + 1) * 100);
+        zt_merkle_leaf(lf.index, lf.address, lf.amount + 1, leaf);
+        assert_false(zt_merkle_verify(root, leaf, (const uint8_t(*)[32])proof, n));
+    }
+    struct zt_ledger_leaf lf;
+    size_t n;
+    assert_int_equal(zt_ledger_batch_proof(b.l, bid2, ua, &lf, proof, &n), ZT_ENOTFOUND);
+    assert_int_equal(zt_ledger_batch_root(b.l, 999, root), ZT_ENOTFOUND);
+    /* a second insert of a batched earning is refused by the store */
+    struct zt_store_stmt *q;
+    assert_int_equal(zt_store_prepare(b.st,
+                                      "INSERT INTO ledger_batch_items(earning_id, batch_id)"
+                                      " SELECT earning_id, batch_id FROM ledger_batch_items LIMIT 1",
+                                      &q),
+                     0);
+    assert_int_equal(zt_store_step(q), ZT_EEXIST);
+    zt_store_stmt_free(q);
+    books_close(&b);
+}
+
+/* ---- allocation failures ---------------------------------------------------- */
+
+static int64_t sq_calls;
+static void *sq_malloc(int n)
+{
+    sq_calls++;
+    int64_t *p = zt_malloc((size_t)n + 16);
+    if (!p) return NULL;
+    p[0] = n;
+    return p + 2;
+}
+static void sq_free(void *p)
+{
+    if (p) zt_free((int64_t *)p - 2);
+}
+static void *sq_realloc(void *p, int n)
+{
+    sq_calls++;
+    int64_t *q = zt_realloc(p ? (int64_t *)p - 2 : NULL, (size_t)n + 16);
+    if (!q) return NULL;
+    q[0] = n;
+    return q + 2;
+}
+static int sq_size(void *p) { return p ? (int)((int64_t *)p)[-2] : 0; }
+static int sq_roundup(int n) { return (n + 7) & ~7; }
+static int sq_init(void *ud)
+{
+    (void)ud;
+    return SQLITE_OK;
+}
+static void sq_shutdown(void *ud) { (void)ud; }
+static const sqlite3_mem_methods MEM = {sq_malloc, sq_free, sq_realloc, sq_size, sq_roundup, sq_init, sq_shutdown, NULL};
+
+/* open + a reservation and its settlement with allocation fail_n failing */
+static int open_settle(int fail_n)
+{
+    struct books b;
+    zt_alloc_fail_after(fail_n);
+    int rc = books_open(&b);
+    int64_t user = 0, prov = 0;
+    if (!rc) rc = zt_ledger_account(b.l, ZT_LEDGER_USER, "0x00000000000000000000000000000000000000aa", NULL, &user);
+    if (!rc) rc = zt_ledger_account(b.l, ZT_LEDGER_PROVIDER, "node-a", "0x00000000000000000000000000000000000000bb", &prov);
+    if (!rc) rc = zt_ledger_mint(b.l, "dep", user, 1000, NULL, NULL);
+    if (!rc) rc = zt_ledger_reserve(b.l, "job", user, 500);
+    if (!rc) rc = zt_ledger_settle(b.l, "job", prov, 300, 20, 1);
+    zt_alloc_fail_after(0);
+    books_close(&b);
+    return rc;
+}
+
+static void test_alloc_failures(void **state)
+{
+    (void)state;
+    rm_files();
+    int64_t c0 = sq_calls;
+    assert_int_equal(open_settle(0), 0);
+    int total = (int)(sq_calls - c0) + 200;
+    const char *full = getenv("ZT_TORTURE_FULL");
+    int stride = full && full[0] == '1' ? 1 : 5;
+    int failed = 0, tried = 0;
+    for (int n = 1; n <= total; n += stride) {
+        tried++;
+        rm_files();
+        int64_t live = zt_alloc_live();
+        int rc = open_settle(n);
+        if (zt_alloc_live() != live) {
+            print_error("failure point %d: %lld allocations leaked\n", n, (long long)(zt_alloc_live() - live));
+            fail();
+        }
+        if (rc == 0) continue;
+        failed++;
+        if (rc != ZT_ENOMEM && rc != ZT_EIO) {
+            print_error("failure point %d: %s\n", n, zt_strerror(rc));
+            fail();
+        }
+        /* what the failed attempt left is consistent, and finishing it works */
+        assert_int_equal(open_settle(0), 0);
+        struct books b;
+        assert_int_equal(books_open(&b), 0);
+        audit_ok(&b);
+        int64_t user;
+        assert_int_equal(zt_ledger_account(b.l, ZT_LEDGER_USER, "0x00000000000000000000000000000000000000aa", NULL, &user), 0);
+        assert_true(bal(&b, user) == 680);
+        books_close(&b);
+    }
+    assert_true(failed > 10);
+    print_message("alloc sweep: %d of %d allocation points, %d failed cleanly\n", tried, total, failed);
+}
+
+/* ---- crash test ------------------------------------------------------------------ */
+
+/* the child: settlements and batches in a loop until killed */
+static void crash_child(unsigned seed)
+{
+    struct books b;
+    if (books_open(&b)) _exit(3);
+    int64_t user, prov[3];
+    if (zt_ledger_account(b.l, ZT_LEDGER_USER, "0x00000000000000000000000000000000000000cc", NULL, &user)) _exit(4);
+    for (int i = 0; i < 3; i++) {
+        char node[16], a[43];
+        snprintf(node, sizeof node, "node-%d", i);
+        addr_of(0x600u + (unsigned)i, a);
+        if (zt_ledger_account(b.l, ZT_LEDGER_PROVIDER, node, a, &prov[i])) _exit(5);
+    }
+    for (unsigned k = 0;; k++) {
+        char key[48];
+        snprintf(key, sizeof key, "dep-%u-%u", seed, k);
+        if (zt_ledger_mint(b.l, key, user, 1000, NULL, NULL)) _exit(6);
+        snprintf(key, sizeof key, "job-%u-%u", seed, k);
+        if (zt_ledger_reserve(b.l, key, user, 900)) _exit(7);
+        if (k % 5 == 4) {
+            if (zt_ledger_refund(b.l, key)) _exit(8);
+        } else if (zt_ledger_settle(b.l, key, prov[k % 3], 500 + k % 300, 7, (int64_t)k)) {
+            _exit(9);
+        }
+        if (k % 7 == 6) {
+            int64_t bid;
+            size_t nl;
+            int rc = zt_ledger_batch(b.l, (int64_t)k, 0, (int64_t)k, &bid, &nl);
+            if (rc && rc != ZT_ENOTFOUND) _exit(10);
+        }
+    }
+}
+
+/* the sum of the decimal column 0 of a query's rows */
+static zt_u128 sum_text(struct zt_store *st, const char *sql)
+{
+    struct zt_store_stmt *q;
+    assert_int_equal(zt_store_prepare(st, sql, &q), 0);
+    zt_u128 t = 0;
+    int rc;
+    while ((rc = zt_store_step(q)) == ZT_STORE_ROW) {
+        const char *s;
+        size_t n;
+        zt_u128 v;
+        assert_int_equal(zt_store_column_text(q, 0, &s, &n), 0);
+        assert_int_equal(zt_u128_parse(s, n, &v), 0);
+        assert_int_equal(zt_u128_add(t, v, &t), 0);
+    }
+    assert_int_equal(rc, ZT_STORE_DONE);
+    zt_store_stmt_free(q);
+    return t;
+}
+
+static void test_crash(void **state)
+{
+    (void)state;
+    zt_u128 last_earned = 0, last_batched = 0;
+    rm_files();
+    const char *soak = getenv("ZT_SOAK");
+    int kills = soak && soak[0] == '1' ? 100 : 10;
+    rng_state = 12345;
+    for (int i = 0; i < kills; i++) {
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) crash_child((unsigned)i);
+        usleep((useconds_t)(20000 + rnd() % 150000));
+        kill(pid, SIGKILL);
+        int status;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        if (!WIFSIGNALED(status)) print_error("child exited %d before the kill\n", WEXITSTATUS(status));
+        assert_true(WIFSIGNALED(status));
+        struct books b;
+        assert_int_equal(books_open(&b), 0);
+        audit_ok(&b);
+        /* no earning lost or paid twice: every earning is either still on
+         * its provider's account or in exactly one batch, moved to payouts */
+        zt_u128 earned = sum_text(b.st, "SELECT amount FROM ledger_earnings");
+        zt_u128 batched = sum_text(b.st, "SELECT e.amount FROM ledger_earnings e JOIN ledger_batch_items i"
+                                         " ON i.earning_id = e.id");
+        zt_u128 held = sum_text(b.st, "SELECT balance FROM ledger_accounts WHERE kind = 2");
+        int64_t pay;
+        assert_int_equal(zt_ledger_system_account(b.l, ZT_LEDGER_PAYOUT, &pay), 0);
+        assert_true(bal(&b, pay) == batched);
+        assert_true(held + batched == earned);
+        last_earned = earned;
+        last_batched = batched;
+        books_close(&b);
+    }
+    print_message("crash: %d kills, audit clean after each restart; earned %llu, batched %llu base units\n", kills,
+                  (unsigned long long)last_earned, (unsigned long long)last_batched);
+    assert_true(last_batched > 0); /* the children got as far as batching */
+}
+
+int main(void)
+{
+    if (sqlite3_config(SQLITE_CONFIG_MALLOC, &MEM) != SQLITE_OK ||
+        sqlite3_config(SQLITE_CONFIG_LOOKASIDE, 0, 0) != SQLITE_OK || sqlite3_initialize() != SQLITE_OK) {
+        printf("cannot route SQLite's allocator\n");
+        return 1;
+    }
+    zt_log_set_level(ZT_LOG_OFF);
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        T(test_u128),    T(test_post),    T(test_jobs),           T(test_property), T(test_threads),
+        T(test_merkle),  T(test_batches), T(test_alloc_failures), T(test_crash),
+    };
+    return zt_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
+}
