@@ -3,7 +3,7 @@
  * line matcher that export and erase run over every audit line
  * (zt__gdpr_audit_match; the lines are the node's own, but a damaged or
  * hand-edited file is untrusted input). Properties: an accepted body has
- * no identity or one of 1..ZT__AUTH_ID_MAX-1 bytes without control
+ * no identity or one of 1..ZT_AUTH_ID_MAX-1 bytes without control
  * characters; a refusal always says why; the matcher answers 0, 1 or 2,
  * gives an entry exactly when it matches, 1 only for an entry whose
  * identity or subject is the pseudonym and 2 only for one whose identity
@@ -33,7 +33,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (rc != ZT_EINVAL || why[0] == '\0') abort();
         } else if (id) {
             size_t n = strlen(id);
-            if (n == 0 || n >= ZT__AUTH_ID_MAX) abort();
+            if (n == 0 || n >= ZT_AUTH_ID_MAX) abort();
             for (size_t i = 0; i < n; i++)
                 if ((unsigned char)id[i] < 0x20 || id[i] == 0x7f) abort();
         }

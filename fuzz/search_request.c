@@ -48,7 +48,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         } else if (r.id) {
             check_text(r.id, r.id_len, ZT_SEARCH_ID_MAX);
         }
-        struct zt__auth_principal p = {.role = ZT__AUTH_USER};
+        struct zt_auth_principal p = {.role = ZT_AUTH_USER};
         memcpy(p.identity, "alice", 6);
         if (zt__search_may_act(&p, r.user) != (strcmp(r.user, "alice") == 0)) abort();
         p.identity[0] = '\0';

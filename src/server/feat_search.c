@@ -178,10 +178,10 @@ out:
     return 0;
 }
 
-bool zt__search_may_act(const struct zt__auth_principal *caller, const char *user)
+bool zt__search_may_act(const struct zt_auth_principal *caller, const char *user)
 {
     if (!caller || !user) return false;
-    if (caller->role == ZT__AUTH_ADMIN) return true;
+    if (caller->role == ZT_AUTH_ADMIN) return true;
     return caller->identity[0] != '\0' && strcmp(caller->identity, user) == 0;
 }
 
@@ -399,7 +399,7 @@ static void store_error(struct zt_http_resp *resp, int rc)
 }
 
 void zt__feat_search_handle(struct zt__feat_search *f, enum zt__search_op op,
-                            const struct zt__auth_principal *caller, json_t *body,
+                            const struct zt_auth_principal *caller, json_t *body,
                             struct zt_http_resp *resp)
 {
     if (!f->cfg->features.search.enabled) {

@@ -15,7 +15,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 
-#include "auth.h"
+#include "zentalk/zt_auth.h"
 #include "zentalk/zt_config.h"
 #include "zentalk/zt_http.h"
 #include "zentalk/zt_identity.h"
@@ -49,7 +49,7 @@ ZT_NODISCARD int zt__search_parse(enum zt__search_op op, json_t *body, struct zt
 void zt__search_req_deinit(struct zt__search_req *r);
 
 /* May caller act on user? (the rule above) */
-bool zt__search_may_act(const struct zt__auth_principal *caller, const char *user);
+bool zt__search_may_act(const struct zt_auth_principal *caller, const char *user);
 
 /* A checked categorisation request: texts[0..n) with their lengths;
  * conversation says whether they form one conversation ("messages", or
@@ -74,7 +74,7 @@ ZT_NODISCARD int zt__feat_search_set_identity(struct zt__feat_search *f, const s
 void zt__feat_search_free(struct zt__feat_search *f);
 
 void zt__feat_search_handle(struct zt__feat_search *f, enum zt__search_op op,
-                            const struct zt__auth_principal *caller, json_t *body,
+                            const struct zt_auth_principal *caller, json_t *body,
                             struct zt_http_resp *resp);
 void zt__feat_categorize_handle(struct zt__feat_search *f, json_t *body, struct zt_http_resp *resp);
 

@@ -215,8 +215,8 @@ int zt__gdpr_parse(json_t *body, const char **identity, char *why, size_t why_le
     }
     size_t n = json_string_length(v);
     const char *s = json_string_value(v);
-    if (n == 0 || n >= ZT__AUTH_ID_MAX) {
-        snprintf(why, why_len, "\"identity\" must be 1 to %d bytes", ZT__AUTH_ID_MAX - 1);
+    if (n == 0 || n >= ZT_AUTH_ID_MAX) {
+        snprintf(why, why_len, "\"identity\" must be 1 to %d bytes", ZT_AUTH_ID_MAX - 1);
         return ZT_EINVAL;
     }
     for (size_t i = 0; i < n; i++) {
@@ -242,9 +242,9 @@ int zt__gdpr_audit_match(const char *line, size_t len, const char *pseudonym, co
 {
     if (!line || len == 0 || len >= ZT_AUDIT_LINE_MAX) return 0;
     bool maybe = false;
-    if (pseudonym && pseudonym[0] && zt__memmem(line, len, pseudonym, strlen(pseudonym))) maybe = true;
+    if (pseudonym && pseudonym[0] && zt_str_memmem(line, len, pseudonym, strlen(pseudonym))) maybe = true;
     if (!maybe && identity && identity[0])
-        maybe = !plain_ascii(identity) || zt__memmem(line, len, identity, strlen(identity)) != NULL;
+        maybe = !plain_ascii(identity) || zt_str_memmem(line, len, identity, strlen(identity)) != NULL;
     if (!maybe) return 0;
     json_t *j = json_loadb(line, len, JSON_REJECT_DUPLICATES, NULL);
     if (!json_is_object(j)) {
@@ -336,7 +336,7 @@ static int scan_audit(const char *dir, struct audit_scan *sc)
 /* ---- handlers --------------------------------------------------------------- */
 
 /* The identity the request acts on, or NULL (resp filled: 400, 403). */
-static const char *target_of(const struct zt__auth_principal *caller, json_t *body, struct zt_http_resp *resp)
+static const char *target_of(const struct zt_auth_principal *caller, json_t *body, struct zt_http_resp *resp)
 {
     char why[160];
     const char *named = NULL;
@@ -416,7 +416,7 @@ static void store_fail(struct zt_http_resp *resp, int rc, const char *what)
     }
 }
 
-void zt__gdpr_h_export(struct zt__gdpr *g, struct zt_http_req *req, const struct zt__auth_principal *caller,
+void zt__gdpr_h_export(struct zt__gdpr *g, struct zt_http_req *req, const struct zt_auth_principal *caller,
                        json_t *body, struct zt_http_resp *resp)
 {
     (void)req;
@@ -519,7 +519,7 @@ fail:
     }
 }
 
-void zt__gdpr_h_erase(struct zt__gdpr *g, struct zt_http_req *req, const struct zt__auth_principal *caller,
+void zt__gdpr_h_erase(struct zt__gdpr *g, struct zt_http_req *req, const struct zt_auth_principal *caller,
                       json_t *body, struct zt_http_resp *resp)
 {
     const char *id = target_of(caller, body, resp);
@@ -549,7 +549,7 @@ void zt__gdpr_h_erase(struct zt__gdpr *g, struct zt_http_req *req, const struct 
     int arc = scan_audit(zt__privacy_audit_dir(g->pv), &sc);
     /* the erase's own entry, under the pseudonym about to become unlinkable */
     bool self = strcmp(id, caller->identity) == 0;
-    int rc = zt__privacy_record(g->pv, req, "/v1/privacy/erase", caller->identity, zt__auth_role_name(caller->role),
+    int rc = zt__privacy_record(g->pv, req, "/v1/privacy/erase", caller->identity, zt_auth_role_name(caller->role),
                                 !self && have_ps ? ps : NULL, 200);
     if (rc) zt_log(ZT_LOG_ERROR, "audit_write_failed", "error=\"%s\" request_id=%s", zt_strerror(rc), zt_http_req_id(req));
     bool salt_gone = false;

@@ -32,7 +32,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "auth.h"
+#include "zentalk/zt_auth.h"
 #include "feat_search.h"
 #include "privacy.h"
 #include "wallet.h"
@@ -82,9 +82,9 @@ ZT_NODISCARD int zt__gdpr_parse(json_t *body, const char **identity, char *why, 
 int zt__gdpr_audit_match(const char *line, size_t len, const char *pseudonym, const char *identity,
                          json_t **entry);
 
-void zt__gdpr_h_export(struct zt__gdpr *g, struct zt_http_req *req, const struct zt__auth_principal *caller,
+void zt__gdpr_h_export(struct zt__gdpr *g, struct zt_http_req *req, const struct zt_auth_principal *caller,
                        json_t *body, struct zt_http_resp *resp);
-void zt__gdpr_h_erase(struct zt__gdpr *g, struct zt_http_req *req, const struct zt__auth_principal *caller,
+void zt__gdpr_h_erase(struct zt__gdpr *g, struct zt_http_req *req, const struct zt_auth_principal *caller,
                       json_t *body, struct zt_http_resp *resp);
 
 #endif

@@ -29,7 +29,8 @@
 #include <unistd.h>
 
 #include "attest.h"
-#include "auth.h"
+#include "zentalk/zt_auth.h"
+#include "zentalk/zt_ratelimit.h"
 #include "feat_spam.h"
 #include "feat_search.h"
 #include "feat_replies.h"
@@ -86,7 +87,7 @@ struct route {
     const char *path;
     unsigned methods;   /* M_GET implies M_HEAD */
     unsigned body;      /* methods that take a body (a JSON object), | BODY_ENVELOPE */
-    enum zt__auth_role min_role; /* least role allowed (auth.h) */
+    enum zt_auth_role min_role; /* least role allowed (auth.h) */
     route_fn fn;
 };
 
@@ -132,7 +133,7 @@ struct zt_server {
     struct zt__sealed *sealed; /* descriptor and sealed jobs; NULL until then too */
     char endpoint[300];          /* the URL served, once listening */
     bool listener_loopback;      /* server.listen is a loopback address */
-    struct zt__ratelimit *limiter;
+    struct zt_ratelimit *limiter;
     struct zt__wallet *wallet;   /* wallet login nonces and sessions */
     struct zt__feat_spam *feat_spam; /* spam model; entities, preprocess (feat_spam.h) */
     const struct zt_identity *identity; /* signs relayed requests; NULL until set */
@@ -141,7 +142,7 @@ struct zt_server {
     struct zt__relay *relay;
     struct zt__route *route;     /* local-first routing of LLM requests */
     atomic_uint_fast64_t node_auth[6]; /* by enum node_auth_result */
-    struct zt__auth_keys auth_keys; /* HS256 secret, RS256/EdDSA public key */
+    struct zt_auth_keys auth_keys; /* HS256 secret, RS256/EdDSA public key */
     char *tls_cert;              /* PEM, or NULL: plain HTTP */
     char *tls_key;               /* PEM, sodium_malloc'd */
     size_t tls_key_size;
@@ -451,7 +452,7 @@ static void h_admin_status(struct zt_server *s, struct zt_http_req *req, json_t 
         "listener_loopback", s->listener_loopback, "rate_limit_rps",
         (json_int_t)s->cfg->server.rate_limit_rps, "rate_limit_burst",
         (json_int_t)s->cfg->server.rate_limit_burst, "rate_limit_identities",
-        (json_int_t)zt__ratelimit_size(s->limiter), "requests_in_flight",
+        (json_int_t)zt_ratelimit_size(s->limiter), "requests_in_flight",
         (json_int_t)(s->http ? zt_http_inflight(s->http) : 0));
     zt_http_resp_json(resp, 200, j);
 }
@@ -539,7 +540,7 @@ static void h_sealed_job(struct zt_server *s, struct zt_http_req *req, json_t *b
 
 /* The caller authorize() admitted, for handlers that act on behalf of an
  * identity (search). Set on the thread that runs the handler. */
-static _Thread_local struct zt__auth_principal tl_caller;
+static _Thread_local struct zt_auth_principal tl_caller;
 
 static void h_search_index(struct zt_server *s, struct zt_http_req *req, json_t *body, struct zt_http_resp *resp)
 {
@@ -606,42 +607,42 @@ static void h_privacy_erase(struct zt_server *s, struct zt_http_req *req, json_t
 }
 
 static const struct route routes[] = {
-    {"/healthz", M_GET, 0, ZT__AUTH_NONE, h_healthz},
-    {"/readyz", M_GET, 0, ZT__AUTH_NONE, h_readyz},
-    {"/metrics", M_GET, 0, ZT__AUTH_NONE, h_metrics},
-    {"/v1/status", M_GET, 0, ZT__AUTH_NONE, h_status},
-    {"/v1/admin/log-level", M_GET | M_PUT, M_PUT, ZT__AUTH_ADMIN, h_log_level},
-    {"/v1/admin/status", M_GET, 0, ZT__AUTH_ADMIN, h_admin_status},
-    {"/v1/models", M_GET, 0, ZT__AUTH_USER, h_models},
-    {"/v1/completions", M_POST, M_POST, ZT__AUTH_USER, h_completions},
-    {"/v1/chat/completions", M_POST, M_POST, ZT__AUTH_USER, h_chat},
-    {"/v1/embeddings", M_POST, M_POST, ZT__AUTH_USER, h_embeddings},
-    {"/v1/attestation/report", M_GET, 0, ZT__AUTH_NONE, h_attest},
-    {"/v1/auth/wallet/nonce", M_POST, M_POST, ZT__AUTH_NONE, h_wallet_nonce},
-    {"/v1/auth/wallet/login", M_POST, M_POST, ZT__AUTH_NONE, h_wallet_login},
-    {"/v1/auth/logout", M_POST, 0, ZT__AUTH_NONE, h_logout},
-    {"/v1/features/spam", M_POST, M_POST, ZT__AUTH_USER, h_feat_spam},
-    {"/v1/features/entities", M_POST, M_POST, ZT__AUTH_USER, h_feat_entities},
-    {"/v1/features/preprocess", M_POST, M_POST, ZT__AUTH_USER, h_feat_preprocess},
-    {"/v1/relay/jobs", M_POST, 0, ZT__AUTH_USER, h_relay},
-    {"/v1/features/translate", M_POST, M_POST, ZT__AUTH_USER, h_translate},
-    {"/v1/features/translate/languages", M_GET, 0, ZT__AUTH_USER, h_translate_languages},
-    {"/v1/ws", M_GET, 0, ZT__AUTH_USER, h_ws},
-    {"/v1/privacy/pii", M_POST, M_POST, ZT__AUTH_USER, h_privacy_pii},
-    {"/v1/node/descriptor", M_GET, 0, ZT__AUTH_NONE, h_descriptor},
-    {"/v1/jobs/sealed", M_POST, M_POST | BODY_ENVELOPE, ZT__AUTH_USER, h_sealed_job},
-    {"/v1/search/index", M_POST, M_POST, ZT__AUTH_USER, h_search_index},
-    {"/v1/search/query", M_POST, M_POST, ZT__AUTH_USER, h_search_query},
-    {"/v1/search/delete", M_POST, M_POST, ZT__AUTH_USER, h_search_delete},
-    {"/v1/features/categorize", M_POST, M_POST, ZT__AUTH_USER, h_categorize},
-    {"/v1/features/intents", M_POST, M_POST, ZT__AUTH_USER, h_feat_intents},
-    {"/v1/features/smart-replies", M_POST, M_POST, ZT__AUTH_USER, h_feat_replies},
-    {"/v1/features/summarize", M_POST, M_POST, ZT__AUTH_USER, h_feat_summarize},
-    {"/v1/features/sentiment", M_POST, M_POST, ZT__AUTH_USER, h_sentiment},
-    {"/v1/features/moderate", M_POST, M_POST, ZT__AUTH_USER, h_moderate},
-    {"/v1/features/language", M_POST, M_POST, ZT__AUTH_USER, h_language},
-    {"/v1/privacy/export", M_POST, M_POST, ZT__AUTH_USER, h_privacy_export},
-    {"/v1/privacy/erase", M_POST, M_POST, ZT__AUTH_USER, h_privacy_erase},
+    {"/healthz", M_GET, 0, ZT_AUTH_NONE, h_healthz},
+    {"/readyz", M_GET, 0, ZT_AUTH_NONE, h_readyz},
+    {"/metrics", M_GET, 0, ZT_AUTH_NONE, h_metrics},
+    {"/v1/status", M_GET, 0, ZT_AUTH_NONE, h_status},
+    {"/v1/admin/log-level", M_GET | M_PUT, M_PUT, ZT_AUTH_ADMIN, h_log_level},
+    {"/v1/admin/status", M_GET, 0, ZT_AUTH_ADMIN, h_admin_status},
+    {"/v1/models", M_GET, 0, ZT_AUTH_USER, h_models},
+    {"/v1/completions", M_POST, M_POST, ZT_AUTH_USER, h_completions},
+    {"/v1/chat/completions", M_POST, M_POST, ZT_AUTH_USER, h_chat},
+    {"/v1/embeddings", M_POST, M_POST, ZT_AUTH_USER, h_embeddings},
+    {"/v1/attestation/report", M_GET, 0, ZT_AUTH_NONE, h_attest},
+    {"/v1/auth/wallet/nonce", M_POST, M_POST, ZT_AUTH_NONE, h_wallet_nonce},
+    {"/v1/auth/wallet/login", M_POST, M_POST, ZT_AUTH_NONE, h_wallet_login},
+    {"/v1/auth/logout", M_POST, 0, ZT_AUTH_NONE, h_logout},
+    {"/v1/features/spam", M_POST, M_POST, ZT_AUTH_USER, h_feat_spam},
+    {"/v1/features/entities", M_POST, M_POST, ZT_AUTH_USER, h_feat_entities},
+    {"/v1/features/preprocess", M_POST, M_POST, ZT_AUTH_USER, h_feat_preprocess},
+    {"/v1/relay/jobs", M_POST, 0, ZT_AUTH_USER, h_relay},
+    {"/v1/features/translate", M_POST, M_POST, ZT_AUTH_USER, h_translate},
+    {"/v1/features/translate/languages", M_GET, 0, ZT_AUTH_USER, h_translate_languages},
+    {"/v1/ws", M_GET, 0, ZT_AUTH_USER, h_ws},
+    {"/v1/privacy/pii", M_POST, M_POST, ZT_AUTH_USER, h_privacy_pii},
+    {"/v1/node/descriptor", M_GET, 0, ZT_AUTH_NONE, h_descriptor},
+    {"/v1/jobs/sealed", M_POST, M_POST | BODY_ENVELOPE, ZT_AUTH_USER, h_sealed_job},
+    {"/v1/search/index", M_POST, M_POST, ZT_AUTH_USER, h_search_index},
+    {"/v1/search/query", M_POST, M_POST, ZT_AUTH_USER, h_search_query},
+    {"/v1/search/delete", M_POST, M_POST, ZT_AUTH_USER, h_search_delete},
+    {"/v1/features/categorize", M_POST, M_POST, ZT_AUTH_USER, h_categorize},
+    {"/v1/features/intents", M_POST, M_POST, ZT_AUTH_USER, h_feat_intents},
+    {"/v1/features/smart-replies", M_POST, M_POST, ZT_AUTH_USER, h_feat_replies},
+    {"/v1/features/summarize", M_POST, M_POST, ZT_AUTH_USER, h_feat_summarize},
+    {"/v1/features/sentiment", M_POST, M_POST, ZT_AUTH_USER, h_sentiment},
+    {"/v1/features/moderate", M_POST, M_POST, ZT_AUTH_USER, h_moderate},
+    {"/v1/features/language", M_POST, M_POST, ZT_AUTH_USER, h_language},
+    {"/v1/privacy/export", M_POST, M_POST, ZT_AUTH_USER, h_privacy_export},
+    {"/v1/privacy/erase", M_POST, M_POST, ZT_AUTH_USER, h_privacy_erase},
 };
 #define N_ROUTES (sizeof routes / sizeof routes[0])
 /* every route, and "unmatched", has its own metrics */
@@ -729,7 +730,7 @@ static void unauthorized(struct zt_http_resp *resp, bool invalid, const char *me
  * a registered peer signed it; 0 when it carries none of the headers; -1
  * (resp filled: 401, or 503 when the replay cache is full) otherwise. */
 static int node_caller(struct zt_server *s, struct zt_http_req *req, struct zt_http_resp *resp,
-                       struct zt__auth_principal *p)
+                       struct zt_auth_principal *p)
 {
     const char *hn = zt_http_req_header(req, ZT_NODEAUTH_H_NODE);
     const char *hd = zt_http_req_header(req, ZT_NODEAUTH_H_DATE);
@@ -773,7 +774,7 @@ static int node_caller(struct zt_server *s, struct zt_http_req *req, struct zt_h
     }
     memset(p, 0, sizeof *p);
     snprintf(p->identity, sizeof p->identity, "node:%s", np.node);
-    p->role = ZT__AUTH_PROVIDER;
+    p->role = ZT_AUTH_PROVIDER;
     zt_log(ZT_LOG_DEBUG, "node_auth_ok", "node=%s request_id=%s", np.node, zt_http_req_id(req));
     return 1;
 }
@@ -790,11 +791,11 @@ static bool gate_peer_only(const struct zt_server *s, enum node_gate g)
  * when the request may not go on. node: the verified peer that signed the
  * request, or NULL. *who is the caller as far as known (for the audit log). */
 static bool authorize(struct zt_server *s, struct zt_http_req *req, const struct route *r,
-                      const struct zt__auth_principal *node, struct zt_http_resp *resp,
-                      struct zt__auth_principal *who)
+                      const struct zt_auth_principal *node, struct zt_http_resp *resp,
+                      struct zt_auth_principal *who)
 {
     memset(&tl_caller, 0, sizeof tl_caller);
-    if (r->min_role == ZT__AUTH_NONE) return true;
+    if (r->min_role == ZT_AUTH_NONE) return true;
     if (!node && gate_peer_only(s, route_gate(r->path))) {
         zt_http_resp_error(resp, 401, "unauthorized",
                            "this route accepts only requests signed by a registered peer node");
@@ -803,7 +804,7 @@ static bool authorize(struct zt_server *s, struct zt_http_req *req, const struct
     const struct zt_cfg_encryption *enc = &s->cfg->encryption;
     bool has_key = (enc->jwt_secret && enc->jwt_secret[0]) || s->auth_keys.rsa_pem || s->auth_keys.has_ed25519;
     const char *hdr = !node && has_key ? zt_http_req_header(req, "Authorization") : NULL;
-    struct zt__auth_principal *p = who;
+    struct zt_auth_principal *p = who;
     memset(p, 0, sizeof *p);
     if (node) {
         /* not rate-limited per identity: a relay carries many users'
@@ -812,9 +813,9 @@ static bool authorize(struct zt_server *s, struct zt_http_req *req, const struct
     } else if (hdr) {
         const char *tok, *why = "Authorization must be \"Bearer <token>\"";
         size_t len;
-        int rc = zt__auth_parse_header(hdr, &tok, &len);
+        int rc = zt_auth_parse_header(hdr, &tok, &len);
         if (!rc) {
-            rc = zt__auth_verify_keys(&s->auth_keys, s->cfg->integration.jwt_issuer,
+            rc = zt_auth_verify_keys(&s->auth_keys, s->cfg->integration.jwt_issuer,
                                       s->cfg->integration.jwt_audience, tok, len,
                                       zt_time_real_ms() / 1000, p, &why);
             if (rc == ZT_EINVAL) { /* no algorithm of the token's kind is keyed */
@@ -840,7 +841,7 @@ static bool authorize(struct zt_server *s, struct zt_http_req *req, const struct
             return false;
         }
         unsigned retry = 1;
-        if (!zt__ratelimit_take(s->limiter, p->identity, zt_time_mono_ns(), &retry)) {
+        if (!zt_ratelimit_take(s->limiter, p->identity, zt_time_mono_ns(), &retry)) {
             char v[16];
             snprintf(v, sizeof v, "%u", retry);
             zt_ignore(zt_http_resp_header(resp, "Retry-After", v));
@@ -849,17 +850,17 @@ static bool authorize(struct zt_server *s, struct zt_http_req *req, const struct
             return false;
         }
     } else if (!has_key && zt_http_req_peer_is_loopback(req)) {
-        p->role = ZT__AUTH_ADMIN; /* no way to issue tokens: the local operator */
+        p->role = ZT_AUTH_ADMIN; /* no way to issue tokens: the local operator */
     } else if (enc->require_auth && !s->listener_loopback) {
         unauthorized(resp, false, "this route requires \"Authorization: Bearer <token>\"");
         return false;
     } else {
-        p->role = ZT__AUTH_USER;
+        p->role = ZT_AUTH_USER;
     }
     if (p->role < r->min_role) {
         char msg[160];
         snprintf(msg, sizeof msg, "this route requires role %s; the caller has role %s",
-                 zt__auth_role_name(r->min_role), hdr || node ? zt__auth_role_name(p->role) : "anonymous");
+                 zt_auth_role_name(r->min_role), hdr || node ? zt_auth_role_name(p->role) : "anonymous");
         zt_http_resp_error(resp, 403, "forbidden", msg);
         return false;
     }
@@ -879,7 +880,7 @@ static void dispatch(void *ud, struct zt_http_req *req, struct zt_http_resp *res
         }
     }
     zt_http_req_set_route(req, r ? r->path : UNMATCHED);
-    struct zt__auth_principal node_p;
+    struct zt_auth_principal node_p;
     int nc = node_caller(s, req, resp, &node_p);
     if (nc < 0) return;
     if (!r) {
@@ -902,7 +903,7 @@ static void dispatch(void *ud, struct zt_http_req *req, struct zt_http_resp *res
         zt_http_resp_error(resp, 405, "method_not_allowed", "method not allowed on this route");
         return;
     }
-    struct zt__auth_principal who;
+    struct zt_auth_principal who;
     memset(&who, 0, sizeof who);
     json_t *body = NULL;
     if (!authorize(s, req, r, nc > 0 ? &node_p : NULL, resp, &who)) goto audit;
@@ -929,8 +930,8 @@ audit:
     /* Authenticated routes leave an audit entry (never content). For a
      * response produced later (inference), the status is the handler's at
      * return: 200 = accepted. */
-    zt__privacy_audit(s->privacy, req, r->min_role >= ZT__AUTH_USER, r->path, who.identity,
-                      zt__auth_role_name(who.role), resp->status);
+    zt__privacy_audit(s->privacy, req, r->min_role >= ZT_AUTH_USER, r->path, who.identity,
+                      zt_auth_role_name(who.role), resp->status);
 }
 
 static void observe(void *ud, const char *route, const char *method, int status, uint64_t dur_ns)
@@ -962,7 +963,7 @@ int zt_server_new(const struct zt_config *cfg, const char *node_id, struct zt_se
     /* On failure zt_server_free() releases whatever was created (every
      * member it frees accepts NULL). One line per subsystem. */
     int rc = ZT_ENOMEM;
-    if (zt__ratelimit_new((double)cfg->server.rate_limit_rps, (double)cfg->server.rate_limit_burst,
+    if (zt_ratelimit_new((double)cfg->server.rate_limit_rps, (double)cfg->server.rate_limit_burst,
                           RATE_LIMIT_KEYS, &s->limiter) != 0)
         goto fail;
     if (zt__wallet_new(cfg->server.session_ttl_s > 0 ? cfg->server.session_ttl_s : 86400, &s->wallet) != 0)
@@ -986,11 +987,11 @@ int zt_server_new(const struct zt_config *cfg, const char *node_id, struct zt_se
         goto fail;
     if ((rc = zt__route_new(cfg, s->models, s->peers, s->privacy, &s->route)) != 0) goto fail;
     rc = ZT_ENOMEM;
-    zt__auth_keys_init(&s->auth_keys);
+    zt_auth_keys_init(&s->auth_keys);
     s->auth_keys.hs_secret = cfg->encryption.jwt_secret;
     for (size_t i = 0; i < cfg->encryption.jwt_algorithms.count; i++) {
         unsigned bit = 0;
-        if (zt__auth_alg_parse(cfg->encryption.jwt_algorithms.items[i], &bit) == 0) s->auth_keys.algs |= bit;
+        if (zt_auth_alg_parse(cfg->encryption.jwt_algorithms.items[i], &bit) == 0) s->auth_keys.algs |= bit;
     }
     if (zt__tr_new(cfg, &s->translate) != 0) goto fail;
     if (zt__ws_new(cfg, &s->ws) != 0) goto fail;
@@ -1161,7 +1162,7 @@ int zt_server_set_tls(struct zt_server *s, const char *cert_path, const char *ke
 
 int zt_server_load_jwt_key(struct zt_server *s, const char *path, struct zt_buf *err)
 {
-    char buf[ZT__AUTH_PEM_MAX + 1];
+    char buf[ZT_AUTH_PEM_MAX + 1];
     FILE *f = fopen(path, "rb");
     if (!f) {
         zt_ignore(zt_buf_appendf(err, "%s: %s", path, strerror(errno)));
@@ -1174,18 +1175,18 @@ int zt_server_load_jwt_key(struct zt_server *s, const char *path, struct zt_buf 
         zt_ignore(zt_buf_appendf(err, "%s: read error", path));
         return ZT_EIO;
     }
-    if (n > ZT__AUTH_PEM_MAX) {
-        zt_ignore(zt_buf_appendf(err, "%s: larger than %d bytes", path, ZT__AUTH_PEM_MAX));
+    if (n > ZT_AUTH_PEM_MAX) {
+        zt_ignore(zt_buf_appendf(err, "%s: larger than %d bytes", path, ZT_AUTH_PEM_MAX));
         return ZT_ETOOBIG;
     }
     const char *why = "";
-    int rc = zt__auth_keys_set_pem(&s->auth_keys, buf, n, &why);
+    int rc = zt_auth_keys_set_pem(&s->auth_keys, buf, n, &why);
     if (rc) {
         zt_ignore(zt_buf_appendf(err, "%s: %s", path, why));
         return rc;
     }
     bool rsa = s->auth_keys.rsa_pem != NULL;
-    unsigned need = rsa ? ZT__AUTH_ALG_RS256 : ZT__AUTH_ALG_EDDSA;
+    unsigned need = rsa ? ZT_AUTH_ALG_RS256 : ZT_AUTH_ALG_EDDSA;
     if (!(s->auth_keys.algs & need)) {
         zt_ignore(zt_buf_appendf(err, "%s: an %s key, but encryption.jwt_algorithms does not list %s", path,
                                  rsa ? "RSA" : "Ed25519", rsa ? "RS256" : "EdDSA"));
@@ -1241,7 +1242,7 @@ void zt_server_free(struct zt_server *s)
     zt__route_free(s->route);
     zt_nodeauth_verifier_free(s->nodeauth);
     zt_peers_free(s->peers);
-    zt__auth_keys_deinit(&s->auth_keys);
+    zt_auth_keys_deinit(&s->auth_keys);
     zt_free(s->tls_cert);
     if (s->tls_key) sodium_free(s->tls_key);
     zt__tr_free(s->translate); /* after the last request that could use a pipeline */
@@ -1251,7 +1252,7 @@ void zt_server_free(struct zt_server *s)
     zt__models_free(s->models);
     zt__feat_spam_free(s->feat_spam);
     zt__feat_search_free(s->search);
-    zt__ratelimit_free(s->limiter);
+    zt_ratelimit_free(s->limiter);
     zt__wallet_free(s->wallet);
     zt__privacy_free(s->privacy); /* final audit checkpoint */
     zt__lexfeat_free(s->lexfeat);

@@ -357,7 +357,7 @@ static void token_hash(const char *tok, size_t len, uint8_t h[32])
 }
 
 int zt__wallet_session(struct zt__wallet *w, const char *tok, size_t len, int64_t now_s,
-                       struct zt__auth_principal *out)
+                       struct zt_auth_principal *out)
 {
     if (len != ZT__WALLET_TOKEN_LEN) return ZT_ENOTFOUND;
     uint8_t h[32];
@@ -374,7 +374,7 @@ int zt__wallet_session(struct zt__wallet *w, const char *tok, size_t len, int64_
         zt_hex_encode(lower, w->s[i].addr, ZT__WALLET_ADDR_LEN);
         memset(out, 0, sizeof *out);
         snprintf(out->identity, sizeof out->identity, "wallet:0x%s", lower);
-        out->role = ZT__AUTH_USER;
+        out->role = ZT_AUTH_USER;
         rc = 0;
     }
     pthread_mutex_unlock(&w->mu);

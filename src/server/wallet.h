@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "auth.h"
+#include "zentalk/zt_auth.h"
 #include "zentalk/zt_error.h"
 #include "zentalk/zt_keccak.h"
 
@@ -80,7 +80,7 @@ ZT_NODISCARD int zt__wallet_login(struct zt__wallet *w, const uint8_t addr[ZT__W
 /* The principal of a live session token ("wallet:0x<addr>" lowercase,
  * role user). ZT_ENOTFOUND for unknown, revoked or expired. */
 ZT_NODISCARD int zt__wallet_session(struct zt__wallet *w, const char *tok, size_t len, int64_t now_s,
-                                    struct zt__auth_principal *out);
+                                    struct zt_auth_principal *out);
 /* Revoke a session. ZT_ENOTFOUND when it was not live. */
 ZT_NODISCARD int zt__wallet_logout(struct zt__wallet *w, const char *tok, size_t len, int64_t now_s);
 /* The live sessions of addr (GDPR export): creation and expiry, never the

@@ -290,10 +290,10 @@ static void test_nonce_login_session_logout(void **state)
     char tok2[ZT__WALLET_TOKEN_LEN + 1];
     assert_int_equal(zt__wallet_login(w, addr, msg, strlen(msg), sig, NOW + 11, tok2, &sexp, &why),
                      ZT_ENOTFOUND);
-    struct zt__auth_principal p;
+    struct zt_auth_principal p;
     assert_int_equal(zt__wallet_session(w, tok, strlen(tok), NOW + 20, &p), 0);
     assert_string_equal(p.identity, "wallet:0x2c7536e3605d9c16a7a3d7b1898e529396a65c23");
-    assert_int_equal(p.role, ZT__AUTH_USER);
+    assert_int_equal(p.role, ZT_AUTH_USER);
     assert_int_equal(zt__wallet_sessions(w, NOW + 20), 1);
     char bad[ZT__WALLET_TOKEN_LEN + 1];
     memcpy(bad, tok, sizeof bad);
@@ -393,7 +393,7 @@ static void test_list_revoke_sweep(void **state)
     assert_int_equal(zt__wallet_list(w, addr, NOW + 120, v, 4), 1);
     assert_int_equal(zt__wallet_sessions(w, NOW + 120), 1);
     /* revoke by address: the live session goes, the token no longer works */
-    struct zt__auth_principal p;
+    struct zt_auth_principal p;
     assert_int_equal(zt__wallet_session(w, tok, strlen(tok), NOW + 120, &p), 0);
     assert_int_equal(zt__wallet_revoke_address(w, other), 0);
     assert_int_equal(zt__wallet_revoke_address(w, addr), 1);

@@ -1,5 +1,5 @@
-/* auth.c: bearer-token parsing, JWT verification (libjwt) and the per-
- * identity token-bucket rate limiter. See auth.h.
+/* jwt.c: bearer-token parsing and API token (JWT) verification with libjwt
+ * and libsodium. See zt_auth.h.
  *
  * The JOSE header is read here before libjwt sees the token so that only
  * HS256 (with the secret) and RS256 (with the RSA public key) ever reach
@@ -9,25 +9,23 @@
  * libsodium. All three share one claims check.
  * After the signature checks out, the claims are read from the same bytes
  * with jansson, strictly (types, not just presence). */
-#include "auth.h"
+#include "zentalk/zt_auth.h"
 
 #include <jansson.h>
 #include <jwt.h>
-#include <math.h>
-#include <pthread.h>
 #include <sodium.h>
 #include <string.h>
 
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_str.h"
 
-const char *zt__auth_role_name(enum zt__auth_role r)
+const char *zt_auth_role_name(enum zt_auth_role r)
 {
     switch (r) {
-    case ZT__AUTH_NONE: return "none";
-    case ZT__AUTH_USER: return "user";
-    case ZT__AUTH_PROVIDER: return "provider";
-    case ZT__AUTH_ADMIN: return "admin";
+    case ZT_AUTH_NONE: return "none";
+    case ZT_AUTH_USER: return "user";
+    case ZT_AUTH_PROVIDER: return "provider";
+    case ZT_AUTH_ADMIN: return "admin";
     }
     return "none";
 }
@@ -38,11 +36,11 @@ static bool is_b64url(char c)
            c == '_';
 }
 
-int zt__auth_parse_header(const char *value, const char **tok, size_t *len)
+int zt_auth_parse_header(const char *value, const char **tok, size_t *len)
 {
     if (!value) return ZT_EPARSE;
-    size_t n = strnlen(value, ZT__AUTH_MAX_HEADER + 1);
-    if (n > ZT__AUTH_MAX_HEADER) return ZT_EPARSE;
+    size_t n = strnlen(value, ZT_AUTH_MAX_HEADER + 1);
+    if (n > ZT_AUTH_MAX_HEADER) return ZT_EPARSE;
     static const char scheme[] = "bearer ";
     if (n <= sizeof scheme - 1) return ZT_EPARSE;
     for (size_t i = 0; i < sizeof scheme - 1; i++) {
@@ -94,7 +92,7 @@ static json_t *segment_json(const char *p, size_t n)
 static bool id_ok(const char *s)
 {
     size_t n = strlen(s);
-    if (n == 0 || n >= ZT__AUTH_ID_MAX) return false;
+    if (n == 0 || n >= ZT_AUTH_ID_MAX) return false;
     for (size_t i = 0; i < n; i++)
         if ((unsigned char)s[i] < 0x21 || (unsigned char)s[i] > 0x7E) return false;
     return true;
@@ -111,14 +109,14 @@ static bool aud_ok(json_t *aud, const char *want)
 }
 
 static const char *check_claims(json_t *c, const char *issuer, const char *audience, int64_t now_s,
-                                struct zt__auth_principal *out)
+                                struct zt_auth_principal *out)
 {
     json_t *exp = json_object_get(c, "exp"), *nbf = json_object_get(c, "nbf");
     if (!json_is_integer(exp)) return "exp missing or not an integer";
-    if (now_s > json_integer_value(exp) + ZT__AUTH_LEEWAY_S) return "expired";
+    if (now_s > json_integer_value(exp) + ZT_AUTH_LEEWAY_S) return "expired";
     if (nbf) {
         if (!json_is_integer(nbf)) return "nbf not an integer";
-        if (now_s + ZT__AUTH_LEEWAY_S < json_integer_value(nbf)) return "not yet valid";
+        if (now_s + ZT_AUTH_LEEWAY_S < json_integer_value(nbf)) return "not yet valid";
     }
     if (issuer && issuer[0]) {
         json_t *iss = json_object_get(c, "iss");
@@ -130,13 +128,13 @@ static const char *check_claims(json_t *c, const char *issuer, const char *audie
     if (!json_is_string(sub) || !id_ok(json_string_value(sub))) return "sub missing or invalid";
     if (!json_is_string(role)) return "role missing";
     const char *r = json_string_value(role);
-    enum zt__auth_role rv;
+    enum zt_auth_role rv;
     if (zt_str_eq(r, "user"))
-        rv = ZT__AUTH_USER;
+        rv = ZT_AUTH_USER;
     else if (zt_str_eq(r, "provider"))
-        rv = ZT__AUTH_PROVIDER;
+        rv = ZT_AUTH_PROVIDER;
     else if (zt_str_eq(r, "admin"))
-        rv = ZT__AUTH_ADMIN;
+        rv = ZT_AUTH_ADMIN;
     else
         return "unknown role";
     zt_strlcpy(out->identity, json_string_value(sub), sizeof out->identity);
@@ -153,45 +151,45 @@ static const uint8_t ED25519_SPKI_PREFIX[12] = {0x30, 0x2a, 0x30, 0x05, 0x06, 0x
 /* OID 1.2.840.113549.1.1.1 (rsaEncryption), as it appears in an RSA SPKI. */
 static const uint8_t RSA_OID[11] = {0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01};
 
-void zt__auth_keys_init(struct zt__auth_keys *k)
+void zt_auth_keys_init(struct zt_auth_keys *k)
 {
     memset(k, 0, sizeof *k);
 }
 
-void zt__auth_keys_deinit(struct zt__auth_keys *k)
+void zt_auth_keys_deinit(struct zt_auth_keys *k)
 {
     zt_free(k->rsa_pem);
     memset(k, 0, sizeof *k);
 }
 
-int zt__auth_alg_parse(const char *name, unsigned *bit)
+int zt_auth_alg_parse(const char *name, unsigned *bit)
 {
-    if (zt_str_eq(name, "HS256")) *bit = ZT__AUTH_ALG_HS256;
-    else if (zt_str_eq(name, "RS256")) *bit = ZT__AUTH_ALG_RS256;
-    else if (zt_str_eq(name, "EdDSA")) *bit = ZT__AUTH_ALG_EDDSA;
+    if (zt_str_eq(name, "HS256")) *bit = ZT_AUTH_ALG_HS256;
+    else if (zt_str_eq(name, "RS256")) *bit = ZT_AUTH_ALG_RS256;
+    else if (zt_str_eq(name, "EdDSA")) *bit = ZT_AUTH_ALG_EDDSA;
     else return ZT_EINVAL;
     return 0;
 }
 
-int zt__auth_keys_set_pem(struct zt__auth_keys *k, const char *pem, size_t len, const char **why)
+int zt_auth_keys_set_pem(struct zt_auth_keys *k, const char *pem, size_t len, const char **why)
 {
     static const char begin[] = "-----BEGIN PUBLIC KEY-----", end[] = "-----END PUBLIC KEY-----";
     const char *reason = "not a PEM public key (-----BEGIN PUBLIC KEY-----, SubjectPublicKeyInfo)";
     uint8_t *der = NULL;
     int rc = ZT_EPARSE;
-    if (len > ZT__AUTH_PEM_MAX) {
+    if (len > ZT_AUTH_PEM_MAX) {
         reason = "PEM file too large";
         rc = ZT_ETOOBIG;
         goto out;
     }
-    const char *b = zt__memmem(pem, len, begin, sizeof begin - 1);
+    const char *b = zt_str_memmem(pem, len, begin, sizeof begin - 1);
     if (!b) {
-        if (zt__memmem(pem, len, "BEGIN RSA PUBLIC KEY", 20))
+        if (zt_str_memmem(pem, len, "BEGIN RSA PUBLIC KEY", 20))
             reason = "PKCS#1 RSA key; convert it: openssl rsa -RSAPublicKey_in -pubout";
         goto out;
     }
     const char *body = b + sizeof begin - 1;
-    const char *e = zt__memmem(body, len - (size_t)(body - pem), end, sizeof end - 1);
+    const char *e = zt_str_memmem(body, len - (size_t)(body - pem), end, sizeof end - 1);
     if (!e) goto out;
     size_t bl = (size_t)(e - body);
     der = zt_malloc(bl);
@@ -214,7 +212,7 @@ int zt__auth_keys_set_pem(struct zt__auth_keys *k, const char *pem, size_t len, 
         goto out;
     }
     /* an RSA SPKI names rsaEncryption right after its outer headers */
-    if (dl > 64 && der[0] == 0x30 && zt__memmem((const char *)der, dl < 32 ? dl : 32, (const char *)RSA_OID, sizeof RSA_OID)) {
+    if (dl > 64 && der[0] == 0x30 && zt_str_memmem((const char *)der, dl < 32 ? dl : 32, (const char *)RSA_OID, sizeof RSA_OID)) {
         char *copy = zt_malloc(len + 1);
         if (!copy) {
             rc = ZT_ENOMEM;
@@ -235,14 +233,6 @@ out:
     zt_free(der);
     if (rc && why) *why = reason;
     return rc;
-}
-
-const char *zt__memmem(const char *hay, size_t n, const char *needle, size_t m)
-{
-    if (m == 0 || m > n) return NULL;
-    for (size_t i = 0; i + m <= n; i++)
-        if (hay[i] == needle[0] && memcmp(hay + i, needle, m) == 0) return hay + i;
-    return NULL;
 }
 
 /* ---- verification --------------------------------------------------------- */
@@ -275,8 +265,8 @@ static bool eddsa_header_ok(json_t *hdr)
     return !typ || zt_str_eq(json_string_value(typ), "JWT");
 }
 
-int zt__auth_verify_keys(const struct zt__auth_keys *keys, const char *issuer, const char *audience,
-                         const char *token, size_t len, int64_t now_s, struct zt__auth_principal *out,
+int zt_auth_verify_keys(const struct zt_auth_keys *keys, const char *issuer, const char *audience,
+                         const char *token, size_t len, int64_t now_s, struct zt_auth_principal *out,
                          const char **why)
 {
     const char *reason = "malformed token";
@@ -284,11 +274,11 @@ int zt__auth_verify_keys(const struct zt__auth_keys *keys, const char *issuer, c
     jwt_t *jwt = NULL;
     char *copy = NULL;
     int rc = ZT_ECRYPTO;
-    bool hs = (keys->algs & ZT__AUTH_ALG_HS256) && keys->hs_secret && keys->hs_secret[0];
-    bool rs = (keys->algs & ZT__AUTH_ALG_RS256) && keys->rsa_pem;
-    bool ed = (keys->algs & ZT__AUTH_ALG_EDDSA) && keys->has_ed25519;
+    bool hs = (keys->algs & ZT_AUTH_ALG_HS256) && keys->hs_secret && keys->hs_secret[0];
+    bool rs = (keys->algs & ZT_AUTH_ALG_RS256) && keys->rsa_pem;
+    bool ed = (keys->algs & ZT_AUTH_ALG_EDDSA) && keys->has_ed25519;
     if (!hs && !rs && !ed) return ZT_EINVAL;
-    if (len > ZT__AUTH_MAX_HEADER) {
+    if (len > ZT_AUTH_MAX_HEADER) {
         if (why) *why = "token too long";
         return ZT_ETOOBIG;
     }
@@ -301,9 +291,9 @@ int zt__auth_verify_keys(const struct zt__auth_keys *keys, const char *issuer, c
     json_t *algj = json_object_get(hdr, "alg");
     const char *alg = json_is_string(algj) ? json_string_value(algj) : "";
     unsigned bit = 0;
-    if (zt__auth_alg_parse(alg, &bit) != 0 || (bit == ZT__AUTH_ALG_HS256 && !hs) ||
-        (bit == ZT__AUTH_ALG_RS256 && !rs) || (bit == ZT__AUTH_ALG_EDDSA && !ed)) {
-        reason = keys->algs == ZT__AUTH_ALG_HS256 ? "algorithm not accepted (HS256 only)"
+    if (zt_auth_alg_parse(alg, &bit) != 0 || (bit == ZT_AUTH_ALG_HS256 && !hs) ||
+        (bit == ZT_AUTH_ALG_RS256 && !rs) || (bit == ZT_AUTH_ALG_EDDSA && !ed)) {
+        reason = keys->algs == ZT_AUTH_ALG_HS256 ? "algorithm not accepted (HS256 only)"
                                                   : "algorithm not accepted (see encryption.jwt_algorithms)";
         goto out;
     }
@@ -311,7 +301,7 @@ int zt__auth_verify_keys(const struct zt__auth_keys *keys, const char *issuer, c
         reason = "unsupported critical header";
         goto out;
     }
-    if (bit == ZT__AUTH_ALG_EDDSA) {
+    if (bit == ZT_AUTH_ALG_EDDSA) {
         if (!eddsa_header_ok(hdr)) {
             reason = "unexpected EdDSA header parameter";
             goto out;
@@ -331,9 +321,9 @@ int zt__auth_verify_keys(const struct zt__auth_keys *keys, const char *issuer, c
         copy[len] = '\0';
         /* each algorithm gets only its own key: an RSA public key never
          * reaches libjwt as an HMAC secret (alg confusion) */
-        const char *key = bit == ZT__AUTH_ALG_HS256 ? keys->hs_secret : keys->rsa_pem;
-        size_t kl = bit == ZT__AUTH_ALG_HS256 ? strlen(keys->hs_secret) : keys->rsa_pem_len;
-        jwt_alg_t want = bit == ZT__AUTH_ALG_HS256 ? JWT_ALG_HS256 : JWT_ALG_RS256;
+        const char *key = bit == ZT_AUTH_ALG_HS256 ? keys->hs_secret : keys->rsa_pem;
+        size_t kl = bit == ZT_AUTH_ALG_HS256 ? strlen(keys->hs_secret) : keys->rsa_pem_len;
+        jwt_alg_t want = bit == ZT_AUTH_ALG_HS256 ? JWT_ALG_HS256 : JWT_ALG_RS256;
         if (kl > INT32_MAX) goto out;
         if (jwt_decode(&jwt, copy, (const unsigned char *)key, (int)kl) != 0 || !jwt || jwt_get_alg(jwt) != want) {
             reason = "bad signature";
@@ -342,7 +332,7 @@ int zt__auth_verify_keys(const struct zt__auth_keys *keys, const char *issuer, c
     }
     claims = segment_json(d1 + 1, (size_t)(d2 - d1 - 1));
     if (!claims) goto out;
-    struct zt__auth_principal p;
+    struct zt_auth_principal p;
     memset(&p, 0, sizeof p);
     reason = check_claims(claims, issuer, audience, now_s, &p);
     if (reason) goto out;
@@ -360,157 +350,14 @@ out:
     return rc;
 }
 
-int zt__auth_verify(const char *secret, const char *issuer, const char *audience, const char *token,
-                    size_t len, int64_t now_s, struct zt__auth_principal *out, const char **why)
+int zt_auth_verify(const char *secret, const char *issuer, const char *audience, const char *token,
+                    size_t len, int64_t now_s, struct zt_auth_principal *out, const char **why)
 {
     if (!secret || !secret[0]) return ZT_EINVAL;
-    struct zt__auth_keys k;
-    zt__auth_keys_init(&k);
+    struct zt_auth_keys k;
+    zt_auth_keys_init(&k);
     k.hs_secret = secret;
-    k.algs = ZT__AUTH_ALG_HS256;
-    return zt__auth_verify_keys(&k, issuer, audience, token, len, now_s, out, why);
+    k.algs = ZT_AUTH_ALG_HS256;
+    return zt_auth_verify_keys(&k, issuer, audience, token, len, now_s, out, why);
 }
 
-/* ---- rate limiter ------------------------------------------------------- */
-
-#define RL_KEY_MAX ZT__AUTH_ID_MAX
-#define NIL UINT32_MAX
-
-struct rl_entry {
-    char key[RL_KEY_MAX];
-    double tokens;
-    uint64_t last_ns;
-    uint32_t hnext;      /* next in the hash chain */
-    uint32_t prev, next; /* LRU list: head = most recent */
-};
-
-struct zt__ratelimit {
-    pthread_mutex_t mu;
-    double rps, burst;
-    size_t max, used;
-    uint32_t nbuckets; /* a power of two */
-    uint32_t *buckets;
-    struct rl_entry *e;
-    uint32_t head, tail;
-};
-
-int zt__ratelimit_new(double rps, double burst, size_t max_keys, struct zt__ratelimit **out)
-{
-    if (!(rps >= 0) || !(burst >= 1) || max_keys == 0 || max_keys > (1u << 24)) return ZT_EINVAL;
-    struct zt__ratelimit *rl = zt_calloc(1, sizeof *rl);
-    if (!rl) return ZT_ENOMEM;
-    rl->rps = rps;
-    rl->burst = burst;
-    rl->max = max_keys;
-    rl->nbuckets = 1;
-    while (rl->nbuckets < max_keys * 2) rl->nbuckets <<= 1;
-    rl->head = rl->tail = NIL;
-    if (rps > 0) {
-        rl->buckets = zt_malloc(sizeof *rl->buckets * rl->nbuckets);
-        rl->e = zt_calloc(max_keys, sizeof *rl->e);
-        if (!rl->buckets || !rl->e) {
-            zt_free(rl->buckets);
-            zt_free(rl->e);
-            zt_free(rl);
-            return ZT_ENOMEM;
-        }
-        for (uint32_t i = 0; i < rl->nbuckets; i++) rl->buckets[i] = NIL;
-    }
-    pthread_mutex_init(&rl->mu, NULL);
-    *out = rl;
-    return 0;
-}
-
-void zt__ratelimit_free(struct zt__ratelimit *rl)
-{
-    if (!rl) return;
-    pthread_mutex_destroy(&rl->mu);
-    zt_free(rl->buckets);
-    zt_free(rl->e);
-    zt_free(rl);
-}
-
-static uint32_t key_hash(const char *k)
-{
-    uint32_t h = 2166136261u; /* FNV-1a */
-    for (; *k; k++) h = (h ^ (unsigned char)*k) * 16777619u;
-    return h;
-}
-
-static void lru_unlink(struct zt__ratelimit *rl, uint32_t i)
-{
-    struct rl_entry *x = &rl->e[i];
-    if (x->prev != NIL) rl->e[x->prev].next = x->next; else rl->head = x->next;
-    if (x->next != NIL) rl->e[x->next].prev = x->prev; else rl->tail = x->prev;
-}
-
-static void lru_push_front(struct zt__ratelimit *rl, uint32_t i)
-{
-    struct rl_entry *x = &rl->e[i];
-    x->prev = NIL;
-    x->next = rl->head;
-    if (rl->head != NIL) rl->e[rl->head].prev = i;
-    rl->head = i;
-    if (rl->tail == NIL) rl->tail = i;
-}
-
-static void hash_remove(struct zt__ratelimit *rl, uint32_t i)
-{
-    uint32_t *pp = &rl->buckets[key_hash(rl->e[i].key) & (rl->nbuckets - 1)];
-    while (*pp != NIL && *pp != i) pp = &rl->e[*pp].hnext;
-    if (*pp == i) *pp = rl->e[i].hnext;
-}
-
-bool zt__ratelimit_take(struct zt__ratelimit *rl, const char *key, uint64_t now_ns,
-                        unsigned *retry_after_s)
-{
-    if (!rl || rl->rps <= 0) return true;
-    char k[RL_KEY_MAX];
-    zt_strlcpy(k, key, sizeof k);
-    pthread_mutex_lock(&rl->mu);
-    uint32_t b = key_hash(k) & (rl->nbuckets - 1);
-    uint32_t i = rl->buckets[b];
-    while (i != NIL && strcmp(rl->e[i].key, k) != 0) i = rl->e[i].hnext;
-    if (i == NIL) {
-        if (rl->used < rl->max) {
-            i = (uint32_t)rl->used++;
-        } else { /* evict the least recently used key */
-            i = rl->tail;
-            lru_unlink(rl, i);
-            hash_remove(rl, i);
-        }
-        struct rl_entry *x = &rl->e[i];
-        memcpy(x->key, k, sizeof x->key);
-        x->tokens = rl->burst;
-        x->last_ns = now_ns;
-        x->hnext = rl->buckets[b];
-        rl->buckets[b] = i;
-    } else {
-        lru_unlink(rl, i);
-    }
-    lru_push_front(rl, i);
-    struct rl_entry *x = &rl->e[i];
-    if (now_ns > x->last_ns) {
-        x->tokens += (double)(now_ns - x->last_ns) / 1e9 * rl->rps;
-        if (x->tokens > rl->burst) x->tokens = rl->burst;
-        x->last_ns = now_ns;
-    }
-    bool ok = x->tokens >= 1.0;
-    if (ok) {
-        x->tokens -= 1.0;
-    } else if (retry_after_s) {
-        double wait = ceil((1.0 - x->tokens) / rl->rps);
-        *retry_after_s = wait < 1 ? 1u : (wait > 86400 ? 86400u : (unsigned)wait);
-    }
-    pthread_mutex_unlock(&rl->mu);
-    return ok;
-}
-
-size_t zt__ratelimit_size(struct zt__ratelimit *rl)
-{
-    if (!rl) return 0;
-    pthread_mutex_lock(&rl->mu);
-    size_t n = rl->used;
-    pthread_mutex_unlock(&rl->mu);
-    return n;
-}
