@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "datadir.h"
+#include "node.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_config.h"
 #include "zentalk/zt_hash.h"
@@ -183,7 +184,8 @@ static void mark_roles_ready(struct zt_server *srv, const struct zt_config *cfg)
 static int run(struct zt_config *cfg)
 {
     int rc = 1, lock_fd = -1;
-    struct zt_server *srv = NULL;
+    struct zt_node *node = NULL;
+    struct zt_server *srv = NULL; /* the node's */
     struct zt_identity *identity = NULL;
     struct zt_buf err;
     zt_buf_init(&err, 4096);
@@ -231,74 +233,13 @@ static int run(struct zt_config *cfg)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    if (zt_server_new(cfg, node_id, &srv) != 0) {
-        fprintf(stderr, "zentalk-node: cannot set up the HTTP API (out of memory, or privacy.policies names an unknown PII type: see the log)\n");
-        goto out;
-    }
-    if (zt_server_set_identity(srv, identity) != 0) {
-        fprintf(stderr, "zentalk-node: cannot hash the running binary for attestation: %s\n", strerror(errno));
-        goto out;
-    }
-    char peers_path[4096];
-    if (cfg->encryption.peers_file[0] == '/')
-        zt_strlcpy(peers_path, cfg->encryption.peers_file, sizeof peers_path);
-    else
-        snprintf(peers_path, sizeof peers_path, "%s/%s", cfg->node.data_dir, cfg->encryption.peers_file);
-    const char *tc = cfg->server.tls_cert_file, *tk = cfg->server.tls_key_file;
-    bool tls = tc[0] || tk[0];
-    if (tls) {
-        if (!tc[0] || !tk[0]) {
-            fprintf(stderr, "zentalk-node: HTTPS needs both server.tls_cert_file and server.tls_key_file\n");
-            goto out;
-        }
-        char cp[4096], kp2[4096];
-        if (tc[0] == '/') zt_strlcpy(cp, tc, sizeof cp);
-        else snprintf(cp, sizeof cp, "%s/%s", cfg->node.data_dir, tc);
-        if (tk[0] == '/') zt_strlcpy(kp2, tk, sizeof kp2);
-        else snprintf(kp2, sizeof kp2, "%s/%s", cfg->node.data_dir, tk);
-        zt_buf_reset(&err);
-        if (zt_server_set_tls(srv, cp, kp2, &err) != 0) {
-            fprintf(stderr, "zentalk-node: TLS (server.tls_cert_file / server.tls_key_file): %s\n",
-                    zt_buf_str(&err));
-            goto out;
-        }
-    }
-    if (cfg->encryption.jwt_public_key_file[0]) {
-        char kp[4096];
-        if (cfg->encryption.jwt_public_key_file[0] == '/')
-            zt_strlcpy(kp, cfg->encryption.jwt_public_key_file, sizeof kp);
-        else
-            snprintf(kp, sizeof kp, "%s/%s", cfg->node.data_dir, cfg->encryption.jwt_public_key_file);
-        zt_buf_reset(&err);
-        if (zt_server_load_jwt_key(srv, kp, &err) != 0) {
-            fprintf(stderr, "zentalk-node: encryption.jwt_public_key_file: %s\n", zt_buf_str(&err));
-            goto out;
-        }
-    }
-    if (cfg->server.relay_ca_file[0]) {
-        char ca[4096];
-        if (cfg->server.relay_ca_file[0] == '/') zt_strlcpy(ca, cfg->server.relay_ca_file, sizeof ca);
-        else snprintf(ca, sizeof ca, "%s/%s", cfg->node.data_dir, cfg->server.relay_ca_file);
-        if (access(ca, R_OK) != 0) {
-            fprintf(stderr, "zentalk-node: server.relay_ca_file %s: %s\n", ca, strerror(errno));
-            goto out;
-        }
-        if (zt_server_set_relay_ca(srv, ca) != 0) goto out;
-    }
     zt_buf_reset(&err);
-    if (zt_server_load_peers(srv, peers_path, &err) != 0) {
-        fprintf(stderr, "zentalk-node: encryption.peers_file: %s\n", zt_buf_str(&err));
+    if (zt_node_new(cfg, node_id, identity, &node, &err) != 0) {
+        fprintf(stderr, "zentalk-node: cannot build the node: %s\n", zt_buf_str(&err));
         goto out;
     }
-    struct zt_buf aerr;
-    zt_buf_init(&aerr, 4096);
-    if (zt_server_open_audit(srv, identity, &aerr) != 0) {
-        fprintf(stderr, "zentalk-node: cannot open the audit log: %s", zt_buf_str(&aerr));
-        zt_buf_deinit(&aerr);
-        goto out;
-    }
-    zt_buf_deinit(&aerr);
-    int src = zt_server_start(srv);
+    srv = zt_node_server(node);
+    int src = zt_node_start(node);
     if (src == ZT_EADDRINUSE) {
         fprintf(stderr, "zentalk-node: cannot listen on %s: address already in use "
                         "(is another zentalk-node running? choose another with --listen)\n",
@@ -319,7 +260,7 @@ static int run(struct zt_config *cfg)
     const char *h = host[0] ? host : "127.0.0.1";
     bool v6 = strchr(h, ':') != NULL;
     char url[300];
-    snprintf(url, sizeof url, "%s://%s%s%s:%u", tls ? "https" : "http", v6 ? "[" : "", h, v6 ? "]" : "",
+    snprintf(url, sizeof url, "%s://%s%s%s:%u", zt_server_tls(srv) ? "https" : "http", v6 ? "[" : "", h, v6 ? "]" : "",
              (unsigned)port);
     char roles[64];
     roles_string(cfg->node.role_mask, roles, sizeof roles);
@@ -352,7 +293,7 @@ static int run(struct zt_config *cfg)
             else
                 zt_log(ZT_LOG_INFO, "log_reopened", "file=%s", cfg->log.file[0] ? cfg->log.file : "stderr");
             zt_buf_reset(&err);
-            if (zt_server_load_peers(srv, peers_path, &err) != 0) /* the previous peers stay */
+            if (zt_node_reload_peers(node, &err) != 0) /* the previous peers stay */
                 zt_log(ZT_LOG_ERROR, "peers_reload_failed", "detail=\"%s\"", zt_buf_str(&err));
             continue;
         }
@@ -382,12 +323,12 @@ static int run(struct zt_config *cfg)
     if (drc != 0)
         zt_log(ZT_LOG_WARN, "shutdown_incomplete", "inflight=%lld detail=\"closing remaining connections\"",
                (long long)zt_server_inflight(srv));
-    zt_server_free(srv);
-    srv = NULL;
+    zt_node_free(node);
+    node = NULL;
     zt_log(ZT_LOG_INFO, "node_stopped", "node_id=%s", node_id);
     rc = 0;
 out:
-    zt_server_free(srv);
+    zt_node_free(node);
     zt_identity_free(identity);
     if (lock_fd >= 0) close(lock_fd);
     zt_buf_deinit(&err);

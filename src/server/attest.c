@@ -144,8 +144,11 @@ static int model_sha256(struct zt__attest *a, size_t i, uint8_t out[static ZT_SH
     return 0;
 }
 
-void zt__attest_handle(struct zt__attest *a, struct zt_http_req *req, struct zt_http_resp *resp)
+void zt__attest_handle(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
 {
+    struct zt__attest *a = ud;
+    struct zt_http_req *req = cx->req;
+    (void)body;
     if (!a) {
         zt_http_resp_error(resp, 503, "unavailable", "this node has no identity key to sign with");
         return;

@@ -9,6 +9,7 @@
 #ifndef ZT_SERVER_ATTEST_H
 #define ZT_SERVER_ATTEST_H
 
+#include "req.h"
 #include <stdint.h>
 
 #include "models.h"
@@ -26,7 +27,7 @@ void zt__attest_free(struct zt__attest *a);
 
 /* The route: ?nonce=HEX (16..64 bytes) or 400 invalid_request. a may be NULL
  * (no identity given to the server): 503. */
-void zt__attest_handle(struct zt__attest *a, struct zt_http_req *req, struct zt_http_resp *resp);
+void zt__attest_handle(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
 
 /* SHA-256 of a file, streaming. ZT_EIO (errno kept), ZT_ENOMEM. */
 ZT_NODISCARD int zt__attest_file_sha256(const char *path, uint8_t out[static ZT_SHA256_LEN]);

@@ -363,20 +363,23 @@ static void handle(struct zt__lexfeat *f, enum which w, struct zt_http_req *req,
     respond(resp, wrap(batch, results));
 }
 
-void zt__lexfeat_h_sentiment(struct zt__lexfeat *f, struct zt_http_req *req, json_t *body,
-                             struct zt_http_resp *resp)
+void zt__lexfeat_h_sentiment(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
 {
+    struct zt__lexfeat *f = ud;
+    struct zt_http_req *req = cx->req;
     handle(f, W_SENT, req, body, resp);
 }
 
-void zt__lexfeat_h_moderate(struct zt__lexfeat *f, struct zt_http_req *req, json_t *body,
-                            struct zt_http_resp *resp)
+void zt__lexfeat_h_moderate(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
 {
+    struct zt__lexfeat *f = ud;
+    struct zt_http_req *req = cx->req;
     handle(f, W_MOD, req, body, resp);
 }
 
-void zt__lexfeat_h_language(struct zt__lexfeat *f, struct zt_http_req *req, json_t *body,
-                            struct zt_http_resp *resp)
+void zt__lexfeat_h_language(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
 {
+    struct zt__lexfeat *f = ud;
+    struct zt_http_req *req = cx->req;
     handle(f, W_LANG, req, body, resp);
 }

@@ -19,6 +19,7 @@
 #ifndef ZT_SERVER_FEAT_LEX_H
 #define ZT_SERVER_FEAT_LEX_H
 
+#include "req.h"
 #include "zentalk/zt_config.h"
 #include "zentalk/zt_error.h"
 
@@ -43,11 +44,8 @@ void zt__lexfeat_policy(const struct zt__lexfeat *f, struct zt_moderation_policy
 struct zt_http_req;
 struct zt_http_resp;
 struct json_t;
-void zt__lexfeat_h_sentiment(struct zt__lexfeat *f, struct zt_http_req *req, struct json_t *body,
-                             struct zt_http_resp *resp);
-void zt__lexfeat_h_moderate(struct zt__lexfeat *f, struct zt_http_req *req, struct json_t *body,
-                            struct zt_http_resp *resp);
-void zt__lexfeat_h_language(struct zt__lexfeat *f, struct zt_http_req *req, struct json_t *body,
-                            struct zt_http_resp *resp);
+void zt__lexfeat_h_sentiment(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
+void zt__lexfeat_h_moderate(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
+void zt__lexfeat_h_language(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
 
 #endif

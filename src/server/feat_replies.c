@@ -227,9 +227,10 @@ static void bad_request(int rc, const char *err, struct zt_http_resp *resp)
 
 /* ---- POST /v1/features/intents ----------------------------------------------- */
 
-void zt__feat_h_intents(struct zt__feat_conv *fc, struct zt_http_req *req, json_t *body, struct zt_http_resp *resp)
+void zt__feat_h_intents(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
 {
-    (void)req;
+    struct zt__feat_conv *fc = ud;
+    (void)cx;
     json_t *text = json_object_get(body, "text"), *texts = json_object_get(body, "texts");
     if ((text != NULL) == (texts != NULL)) {
         zt_http_resp_error(resp, 400, "invalid_request", "give either \"text\": string or \"texts\": [string, ...]");
@@ -481,8 +482,10 @@ static void answer(struct zt__feat_conv *fc, struct zt_http_req *req, const char
 
 /* ---- POST /v1/features/smart-replies ----------------------------------------- */
 
-void zt__feat_h_replies(struct zt__feat_conv *fc, struct zt_http_req *req, json_t *body, struct zt_http_resp *resp)
+void zt__feat_h_replies(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
 {
+    struct zt__feat_conv *fc = ud;
+    struct zt_http_req *req = cx->req;
     const struct zt_cfg_feature *f = &fc->cfg->features.smart_replies;
     if (disabled(f, "smart_replies", resp)) return;
     struct zt__conv_req cr;
@@ -533,8 +536,10 @@ static json_t *items_json(const struct zt__conv_req *cr, const struct zt_summary
     return a;
 }
 
-void zt__feat_h_summarize(struct zt__feat_conv *fc, struct zt_http_req *req, json_t *body, struct zt_http_resp *resp)
+void zt__feat_h_summarize(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
 {
+    struct zt__feat_conv *fc = ud;
+    struct zt_http_req *req = cx->req;
     const struct zt_cfg_feature *f = &fc->cfg->features.summarize;
     if (disabled(f, "summarize", resp)) return;
     if (!fc->sw) {

@@ -9,6 +9,7 @@
 #ifndef ZT_SERVER_FEAT_REPLIES_H
 #define ZT_SERVER_FEAT_REPLIES_H
 
+#include "req.h"
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -56,8 +57,8 @@ struct zt__conv_req {
 ZT_NODISCARD int zt__conv_req_parse(json_t *body, bool summarize, struct zt__conv_req *out, char *err, size_t err_size);
 void zt__conv_req_deinit(struct zt__conv_req *r);
 
-void zt__feat_h_intents(struct zt__feat_conv *fc, struct zt_http_req *req, json_t *body, struct zt_http_resp *resp);
-void zt__feat_h_replies(struct zt__feat_conv *fc, struct zt_http_req *req, json_t *body, struct zt_http_resp *resp);
-void zt__feat_h_summarize(struct zt__feat_conv *fc, struct zt_http_req *req, json_t *body, struct zt_http_resp *resp);
+void zt__feat_h_intents(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
+void zt__feat_h_replies(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
+void zt__feat_h_summarize(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
 
 #endif

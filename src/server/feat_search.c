@@ -328,20 +328,16 @@ int zt__feat_search_new(const struct zt_config *cfg, struct zt__feat_search **ou
     return 0;
 }
 
-int zt__feat_search_set_identity(struct zt__feat_search *f, const struct zt_identity *id)
+bool zt__feat_search_wants_store(const struct zt__feat_search *f)
 {
-    if (!f->embed || f->search) return 0;
+    return f->embed && !f->search;
+}
+
+int zt__feat_search_open(struct zt__feat_search *f, const struct zt_identity *id, struct zt_store *st)
+{
+    if (!f->embed || f->search || !st) return 0;
     const struct zt_cfg_search *sc = &f->cfg->features.search;
-    char path[4096];
-    int n = sc->db_path[0] == '/' ? snprintf(path, sizeof path, "%s", sc->db_path)
-                                  : snprintf(path, sizeof path, "%s/%s", f->cfg->node.data_dir, sc->db_path);
-    if (n < 0 || (size_t)n >= sizeof path) return ZT_ETOOBIG;
-    struct zt_store_opts so = {.path = path, .busy_timeout_ms = f->cfg->database.busy_timeout_ms};
-    int rc = zt_store_open("sqlite", &so, &f->store);
-    if (rc) {
-        zt_log(ZT_LOG_WARN, "search_store_unavailable", "path=\"%s\" error=\"%s\"", path, zt_strerror(rc));
-        return 0;
-    }
+    f->store = st;
     struct zt_search_opts o = {
         .store = f->store,
         .embed = f->embed,
@@ -354,10 +350,9 @@ int zt__feat_search_set_identity(struct zt__feat_search *f, const struct zt_iden
         .scan_limit = sc->scan_limit,
         .min_similarity = sc->threshold,
     };
-    rc = zt_search_new(&o, &f->search);
+    int rc = zt_search_new(&o, &f->search);
     if (rc) {
         zt_log(ZT_LOG_WARN, "search_unavailable", "error=\"%s\"", zt_strerror(rc));
-        zt_store_close(f->store);
         f->store = NULL;
         return rc == ZT_ENOMEM ? rc : 0;
     }
@@ -373,7 +368,6 @@ void zt__feat_search_free(struct zt__feat_search *f)
 {
     if (!f) return;
     zt_search_free(f->search);
-    zt_store_close(f->store);
     zt_categorizer_free(f->cat);
     zt_stopwords_free(f->stop);
     zt_embed_free(f->embed);
@@ -398,9 +392,8 @@ static void store_error(struct zt_http_resp *resp, int rc)
         zt_http_resp_error(resp, 500, "store_error", "the search store failed");
 }
 
-void zt__feat_search_handle(struct zt__feat_search *f, enum zt__search_op op,
-                            const struct zt_auth_principal *caller, json_t *body,
-                            struct zt_http_resp *resp)
+static void search_handle(struct zt__feat_search *f, enum zt__search_op op, const struct zt_auth_principal *caller,
+                          json_t *body, struct zt_http_resp *resp)
 {
     if (!f->cfg->features.search.enabled) {
         zt_http_resp_error(resp, 403, "feature_disabled", "search is disabled (features.search.enabled)");
@@ -505,8 +498,25 @@ static json_t *cat_result(const struct zt_categorizer *c, const struct zt_cfg_ca
     return o;
 }
 
-void zt__feat_categorize_handle(struct zt__feat_search *f, json_t *body, struct zt_http_resp *resp)
+void zt__search_h_index(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
 {
+    search_handle(ud, ZT__SEARCH_INDEX, &cx->principal, body, resp);
+}
+
+void zt__search_h_query(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
+{
+    search_handle(ud, ZT__SEARCH_QUERY, &cx->principal, body, resp);
+}
+
+void zt__search_h_delete(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
+{
+    search_handle(ud, ZT__SEARCH_DELETE, &cx->principal, body, resp);
+}
+
+void zt__categorize_h(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
+{
+    (void)cx;
+    struct zt__feat_search *f = ud;
     const struct zt_cfg_categorize *cc = &f->cfg->features.categorize;
     if (!cc->enabled) {
         zt_http_resp_error(resp, 403, "feature_disabled", "categorisation is disabled (features.categorize.enabled)");

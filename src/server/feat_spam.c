@@ -134,9 +134,10 @@ static int disabled(const struct zt_cfg_feature *fc, const char *name, struct zt
 
 /* ---- spam ------------------------------------------------------------------ */
 
-void zt__feat_spam_h(struct zt__feat_spam *f, struct zt_http_req *req, json_t *body, struct zt_http_resp *resp)
+void zt__feat_spam_h(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
 {
-    (void)req;
+    struct zt__feat_spam *f = ud;
+    (void)cx;
     if (disabled(&f->cfg->features.spam, "spam", resp)) return;
     json_t *arr, *single;
     size_t n;
@@ -205,9 +206,10 @@ static json_t *entity_json(const char *text, const struct zt_entity *e)
     return o;
 }
 
-void zt__feat_entities_h(struct zt__feat_spam *f, struct zt_http_req *req, json_t *body, struct zt_http_resp *resp)
+void zt__feat_entities_h(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
 {
-    (void)req;
+    struct zt__feat_spam *f = ud;
+    (void)cx;
     if (disabled(&f->cfg->features.entities, "entities", resp)) return;
     json_t *arr, *single;
     size_t n;
@@ -305,9 +307,10 @@ out:
     return o;
 }
 
-void zt__feat_preprocess_h(struct zt__feat_spam *f, struct zt_http_req *req, json_t *body,
-                           struct zt_http_resp *resp)
+void zt__feat_preprocess_h(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
 {
+    struct zt__feat_spam *f = ud;
+    struct zt_http_req *req = cx->req;
     (void)f, (void)req;
     json_t *arr, *single;
     size_t n;

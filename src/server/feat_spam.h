@@ -5,6 +5,7 @@
 #ifndef ZT_SERVER_FEAT_SPAM_H
 #define ZT_SERVER_FEAT_SPAM_H
 
+#include "req.h"
 #include <jansson.h>
 
 #include "zentalk/zt_config.h"
@@ -28,9 +29,8 @@ void zt__feat_spam_free(struct zt__feat_spam *f);
  * is thread-safe. */
 const struct zt_spam_model *zt__feat_spam_model(const struct zt__feat_spam *f);
 
-void zt__feat_spam_h(struct zt__feat_spam *f, struct zt_http_req *req, json_t *body, struct zt_http_resp *resp);
-void zt__feat_entities_h(struct zt__feat_spam *f, struct zt_http_req *req, json_t *body, struct zt_http_resp *resp);
-void zt__feat_preprocess_h(struct zt__feat_spam *f, struct zt_http_req *req, json_t *body,
-                           struct zt_http_resp *resp);
+void zt__feat_spam_h(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
+void zt__feat_entities_h(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
+void zt__feat_preprocess_h(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
 
 #endif

@@ -28,7 +28,7 @@ struct zt__gdpr {
     const char *node_id;
     struct zt__privacy *pv;
     struct zt__feat_search *search;
-    struct zt__wallet *wallet;
+    struct zt_wallet *wallet;
     pthread_t th;
     bool started;
     pthread_mutex_t mu;
@@ -48,7 +48,7 @@ static const struct {
 };
 
 int zt__gdpr_new(const struct zt_config *cfg, const char *node_id, struct zt__privacy *pv,
-                 struct zt__feat_search *search, struct zt__wallet *wallet, struct zt__gdpr **out)
+                 struct zt__feat_search *search, struct zt_wallet *wallet, struct zt__gdpr **out)
 {
     struct zt__gdpr *g = zt_calloc(1, sizeof *g);
     if (!g) return ZT_ENOMEM;
@@ -119,7 +119,7 @@ int zt__gdpr_sweep(struct zt__gdpr *g, int64_t now_ms, struct zt__gdpr_sweep_sta
             if (!first) first = rc;
         }
     }
-    zt__wallet_sweep(g->wallet, now_s, &st.nonces, &st.sessions);
+    zt_wallet_sweep(g->wallet, now_s, &st.nonces, &st.sessions);
     if (p->retention_temp_hours > 0) {
         char tdir[4096];
         int k = snprintf(tdir, sizeof tdir, "%s/temp", g->cfg->node.data_dir);
@@ -359,9 +359,9 @@ static const char *target_of(const struct zt_auth_principal *caller, json_t *bod
 }
 
 /* A "wallet:0x<40 hex>" identity's address. */
-static bool wallet_addr(const char *identity, uint8_t addr[ZT__WALLET_ADDR_LEN])
+static bool wallet_addr(const char *identity, uint8_t addr[ZT_WALLET_ADDR_LEN])
 {
-    return zt_str_starts_with(identity, "wallet:") && zt__wallet_parse_address(identity + 7, addr) == 0;
+    return zt_str_starts_with(identity, "wallet:") && zt_wallet_parse_address(identity + 7, addr) == 0;
 }
 
 static json_t *iso(int64_t ms)
@@ -373,13 +373,13 @@ static json_t *iso(int64_t ms)
 
 static json_t *sessions_json(struct zt__gdpr *g, const char *identity)
 {
-    uint8_t addr[ZT__WALLET_ADDR_LEN];
+    uint8_t addr[ZT_WALLET_ADDR_LEN];
     if (!wallet_addr(identity, addr))
         return json_pack("{s:b,s:s}", "kept", 0, "reason",
                          "this identity signs in with JWTs issued by zentalk-api; the node keeps no session for it");
-    struct zt__wallet_session_info *v = zt_calloc(ZT__GDPR_SESSIONS_MAX, sizeof *v);
+    struct zt_wallet_session_info *v = zt_calloc(ZT__GDPR_SESSIONS_MAX, sizeof *v);
     if (!v) return NULL;
-    size_t n = zt__wallet_list(g->wallet, addr, zt_time_real_ms() / 1000, v, ZT__GDPR_SESSIONS_MAX);
+    size_t n = zt_wallet_list(g->wallet, addr, zt_time_real_ms() / 1000, v, ZT__GDPR_SESSIONS_MAX);
     json_t *items = json_array();
     for (size_t i = 0; items && i < n && i < ZT__GDPR_SESSIONS_MAX; i++)
         if (json_array_append_new(items, json_pack("{s:o,s:o}", "created_at", iso(v[i].created_s * 1000),
@@ -416,10 +416,10 @@ static void store_fail(struct zt_http_resp *resp, int rc, const char *what)
     }
 }
 
-void zt__gdpr_h_export(struct zt__gdpr *g, struct zt_http_req *req, const struct zt_auth_principal *caller,
-                       json_t *body, struct zt_http_resp *resp)
+void zt__gdpr_h_export(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
 {
-    (void)req;
+    struct zt__gdpr *g = ud;
+    const struct zt_auth_principal *caller = &cx->principal;
     const char *id = target_of(caller, body, resp);
     if (!id) return;
     json_t *root = NULL, *docs = NULL, *audit = NULL;
@@ -519,9 +519,10 @@ fail:
     }
 }
 
-void zt__gdpr_h_erase(struct zt__gdpr *g, struct zt_http_req *req, const struct zt_auth_principal *caller,
-                      json_t *body, struct zt_http_resp *resp)
+void zt__gdpr_h_erase(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
 {
+    struct zt__gdpr *g = ud;
+    const struct zt_auth_principal *caller = &cx->principal;
     const char *id = target_of(caller, body, resp);
     if (!id) return;
     struct zt_search *se = zt__feat_search_engine(g->search);
@@ -541,17 +542,16 @@ void zt__gdpr_h_erase(struct zt__gdpr *g, struct zt_http_req *req, const struct 
         key_gone = true;
     }
     size_t n_sess = 0;
-    uint8_t addr[ZT__WALLET_ADDR_LEN];
-    if (wallet_addr(id, addr)) n_sess = zt__wallet_revoke_address(g->wallet, addr);
+    uint8_t addr[ZT_WALLET_ADDR_LEN];
+    if (wallet_addr(id, addr)) n_sess = zt_wallet_revoke_address(g->wallet, addr);
     char ps[ZT_PSEUDOID_STR];
     bool have_ps = zt__privacy_pseudonym(g->pv, id, false, ps) == 0;
     struct audit_scan sc = {.pseudonym = have_ps ? ps : NULL, .identity = id};
     int arc = scan_audit(zt__privacy_audit_dir(g->pv), &sc);
     /* the erase's own entry, under the pseudonym about to become unlinkable */
     bool self = strcmp(id, caller->identity) == 0;
-    int rc = zt__privacy_record(g->pv, req, "/v1/privacy/erase", caller->identity, zt_auth_role_name(caller->role),
-                                !self && have_ps ? ps : NULL, 200);
-    if (rc) zt_log(ZT_LOG_ERROR, "audit_write_failed", "error=\"%s\" request_id=%s", zt_strerror(rc), zt_http_req_id(req));
+    int rc = zt__req_audit_now(cx, !self && have_ps ? ps : NULL, 200);
+    if (rc) zt_log(ZT_LOG_ERROR, "audit_write_failed", "error=\"%s\" request_id=%s", zt_strerror(rc), cx->request_id);
     bool salt_gone = false;
     rc = zt__privacy_forget(g->pv, id, &salt_gone);
     if (rc) {
@@ -561,7 +561,7 @@ void zt__gdpr_h_erase(struct zt__gdpr *g, struct zt_http_req *req, const struct 
     }
     sodium_memzero(ps, sizeof ps);
     zt_log(ZT_LOG_INFO, "privacy_erase", "search_docs=%zu sessions=%zu salt_destroyed=%d request_id=%s", n_docs,
-           n_sess, salt_gone ? 1 : 0, zt_http_req_id(req));
+           n_sess, salt_gone ? 1 : 0, cx->request_id);
     json_t *j = json_pack(
         "{s:s,s:{s:I,s:b,s:I,s:b,s:I},s:{s:I,s:s?,s:s,s:s}}", "identity", id, "erased", "search_documents",
         (json_int_t)n_docs, "search_key_destroyed", key_gone, "sessions_revoked", (json_int_t)n_sess,

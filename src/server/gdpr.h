@@ -27,6 +27,7 @@
 #ifndef ZT_SERVER_GDPR_H
 #define ZT_SERVER_GDPR_H
 
+#include "req.h"
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -35,7 +36,7 @@
 #include "zentalk/zt_auth.h"
 #include "feat_search.h"
 #include "privacy.h"
-#include "wallet.h"
+#include "zentalk/zt_wallet.h"
 #include "zentalk/zt_config.h"
 #include "zentalk/zt_http.h"
 
@@ -47,7 +48,7 @@ struct zt__gdpr;
 
 /* Borrowed: everything outlives the context. ZT_ENOMEM. */
 ZT_NODISCARD int zt__gdpr_new(const struct zt_config *cfg, const char *node_id, struct zt__privacy *pv,
-                              struct zt__feat_search *search, struct zt__wallet *wallet, struct zt__gdpr **out);
+                              struct zt__feat_search *search, struct zt_wallet *wallet, struct zt__gdpr **out);
 /* Start the sweeper thread (runs one sweep at once). ZT_EINVAL when
  * already started, ZT_ENOMEM. */
 ZT_NODISCARD int zt__gdpr_start(struct zt__gdpr *g);
@@ -82,9 +83,7 @@ ZT_NODISCARD int zt__gdpr_parse(json_t *body, const char **identity, char *why, 
 int zt__gdpr_audit_match(const char *line, size_t len, const char *pseudonym, const char *identity,
                          json_t **entry);
 
-void zt__gdpr_h_export(struct zt__gdpr *g, struct zt_http_req *req, const struct zt_auth_principal *caller,
-                       json_t *body, struct zt_http_resp *resp);
-void zt__gdpr_h_erase(struct zt__gdpr *g, struct zt_http_req *req, const struct zt_auth_principal *caller,
-                      json_t *body, struct zt_http_resp *resp);
+void zt__gdpr_h_export(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
+void zt__gdpr_h_erase(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
 
 #endif

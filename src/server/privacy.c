@@ -19,13 +19,6 @@ struct zt__privacy {
     char audit_dir[1024];
 };
 
-/* Set by a handler, read and cleared by zt__privacy_audit() on the same
- * thread: handlers run synchronously on the thread that dispatches them. */
-static _Thread_local uint64_t tl_types;
-static _Thread_local const char *tl_decision;
-static _Thread_local char tl_job[64];
-static _Thread_local bool tl_recorded; /* the handler wrote this request's entry itself */
-
 int zt__privacy_new(const struct zt_config *cfg, struct zt__privacy **out, struct zt_buf *errs)
 {
     struct zt__privacy *pv = zt_calloc(1, sizeof *pv);
@@ -41,26 +34,29 @@ int zt__privacy_new(const struct zt_config *cfg, struct zt__privacy **out, struc
     return 0;
 }
 
-int zt__privacy_open_audit(struct zt__privacy *pv, const struct zt_identity *id, struct zt_buf *errs)
+int zt__privacy_open_audit(struct zt__privacy *pv, const struct zt_identity *id, struct zt_store *st,
+                           struct zt_buf *errs)
 {
     const struct zt_cfg_privacy *p = &pv->cfg->privacy;
-    if (!p->audit_log || pv->audit) return 0;
+    if (!p->audit_log || pv->audit) {
+        zt_store_close(st);
+        return 0;
+    }
     char *dir = pv->audit_dir;
     int n = snprintf(dir, sizeof pv->audit_dir, "%s/logs/audit", pv->cfg->node.data_dir);
-    if (n < 0 || (size_t)n >= sizeof pv->audit_dir) return ZT_ETOOBIG;
+    if (n < 0 || (size_t)n >= sizeof pv->audit_dir) {
+        zt_store_close(st);
+        return ZT_ETOOBIG;
+    }
     /* identities go into the log as keyed pseudonyms whose salts live in
-     * the node store (database.sqlite_path): no salt store, no audit log */
-    const char *sp = pv->cfg->database.sqlite_path;
-    char spath[2048];
-    n = sp[0] == '/' ? snprintf(spath, sizeof spath, "%s", sp)
-                     : snprintf(spath, sizeof spath, "%s/%s", pv->cfg->node.data_dir, sp);
-    if (n < 0 || (size_t)n >= sizeof spath) return ZT_ETOOBIG;
-    struct zt_store_opts so = {.path = spath, .busy_timeout_ms = pv->cfg->database.busy_timeout_ms};
-    struct zt_store *st = NULL;
-    int src = zt_store_open("sqlite", &so, &st);
-    if (!src) src = zt_pseudoid_new(st, zt_identity_kem_sk(id), &pv->pid);
+     * the node store: no salt store, no audit log */
+    if (!st) {
+        if (errs) zt_ignore(zt_buf_appendf(errs, "audit: no node store for the pseudonym salts\n"));
+        return ZT_EINVAL;
+    }
+    int src = zt_pseudoid_new(st, zt_identity_kem_sk(id), &pv->pid);
     if (src) {
-        if (errs) zt_ignore(zt_buf_appendf(errs, "audit: cannot open the pseudonym store %s: %s\n", spath, zt_strerror(src)));
+        if (errs) zt_ignore(zt_buf_appendf(errs, "audit: cannot use the pseudonym store: %s\n", zt_strerror(src)));
         return src;
     }
     enum zt_audit_fsync mode = ZT_AUDIT_FSYNC_CHECKPOINT;
@@ -145,38 +141,26 @@ static void audit_name(struct zt__privacy *pv, const char *identity, char out[st
     }
 }
 
-int zt__privacy_record(struct zt__privacy *pv, struct zt_http_req *req, const char *route, const char *identity,
-                       const char *role, const char *subject_pseudonym, int status)
+int zt__privacy_record(void *ud, const struct zt__req_ctx *cx, const char *subject_pseudonym, int status)
 {
-    tl_recorded = true;
-    if (!pv->audit) return 0;
+    struct zt__privacy *pv = ud;
+    if (!pv || !pv->audit) return 0;
     char who[ZT_PSEUDOID_STR + 8];
-    audit_name(pv, identity, who);
-    const char *feature = strrchr(route, '/');
+    audit_name(pv, cx->principal.identity, who);
+    const char *feature = strrchr(cx->route, '/');
     struct zt_audit_event ev = {
         .identity = who,
-        .role = role,
+        .role = zt_auth_role_name(cx->principal.role),
         .subject = subject_pseudonym,
-        .route = route,
-        .method = zt_http_req_method(req),
-        .feature = feature ? feature + 1 : route,
-        .request_id = zt_http_req_id(req),
+        .route = cx->route,
+        .method = zt_http_req_method(cx->req),
+        .feature = feature ? feature + 1 : cx->route,
+        .request_id = cx->request_id,
         .decision = "none",
         .status = status,
         .outcome = status >= 200 && status < 400 ? "ok" : "error",
     };
     return zt_audit_record(pv->audit, &ev);
-}
-
-void zt__privacy_note(uint64_t pii_types, const char *decision)
-{
-    tl_types |= pii_types;
-    tl_decision = decision;
-}
-
-void zt__privacy_note_job(const char *job_id)
-{
-    zt_strlcpy(tl_job, job_id ? job_id : "", sizeof tl_job);
 }
 
 static bool feature_ok(const char *s)
@@ -188,9 +172,9 @@ static bool feature_ok(const char *s)
     return true;
 }
 
-void zt__privacy_h_pii(struct zt__privacy *pv, struct zt_http_req *req, json_t *body, struct zt_http_resp *resp)
+void zt__privacy_h_pii(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
 {
-    (void)req;
+    struct zt__privacy *pv = ud;
     json_t *text = json_object_get(body, "text"), *feature = json_object_get(body, "feature");
     const char *key;
     json_t *val;
@@ -251,7 +235,7 @@ void zt__privacy_h_pii(struct zt__privacy *pv, struct zt_http_req *req, json_t *
         if (h->type < 64 && !(seen & (1ull << h->type))) json_array_append_new(types, json_string(name));
         if (h->type < 64) seen |= 1ull << h->type;
     }
-    zt__privacy_note(seen, zt_privacy_action_name(act));
+    zt__req_note_privacy(cx, seen, zt_privacy_action_name(act));
     zt_http_resp_json(resp, 200,
                       json_pack("{s:o*,s:o*,s:s%,s:s,s:s}", "hits", arr, "types", types, "pseudonymised",
                                 zt_buf_str(&masked), masked.len, "decision", zt_privacy_action_name(act), "feature",
@@ -262,19 +246,14 @@ out:
     zt_pii_hits_deinit(&hits);
 }
 
-void zt__privacy_audit(struct zt__privacy *pv, struct zt_http_req *req, bool record, const char *route,
-                       const char *identity, const char *role, int status)
+void zt__privacy_audit(struct zt__privacy *pv, const struct zt__req_ctx *cx, bool record, int status)
 {
-    uint64_t types = tl_types;
-    const char *decision = tl_decision;
-    char job[sizeof tl_job];
-    memcpy(job, tl_job, sizeof job);
-    bool done = tl_recorded;
-    tl_types = 0;
-    tl_decision = NULL;
-    tl_job[0] = '\0';
-    tl_recorded = false;
-    if (done || !record || !pv || !pv->audit) return;
+    const struct zt__req_notes *nt = &cx->notes;
+    if (nt->recorded || !record || !pv || !pv->audit) return;
+    const char *route = cx->route, *identity = cx->principal.identity;
+    uint64_t types = nt->pii_types;
+    const char *decision = nt->decision;
+    const char *job = nt->job_id;
     char who[ZT_PSEUDOID_STR + 8];
     audit_name(pv, identity, who);
     const char *names[64];
@@ -291,11 +270,11 @@ void zt__privacy_audit(struct zt__privacy *pv, struct zt_http_req *req, bool rec
                                                                               : "rejected";
     struct zt_audit_event ev = {
         .identity = who,
-        .role = role,
+        .role = zt_auth_role_name(cx->principal.role),
         .route = route,
-        .method = zt_http_req_method(req),
+        .method = zt_http_req_method(cx->req),
         .feature = feature,
-        .request_id = zt_http_req_id(req),
+        .request_id = cx->request_id,
         .job_id = job[0] ? job : NULL,
         .pii = names,
         .n_pii = n,
@@ -306,5 +285,5 @@ void zt__privacy_audit(struct zt__privacy *pv, struct zt_http_req *req, bool rec
     int rc = zt_audit_record(pv->audit, &ev);
     if (rc)
         zt_log_rl(ZT_LOG_ERROR, 1, "audit_write_failed", "error=\"%s\" request_id=%s", zt_strerror(rc),
-                  zt_http_req_id(req));
+                  cx->request_id);
 }

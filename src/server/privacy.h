@@ -9,6 +9,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 
+#include "req.h"
 #include "zentalk/zt_audit.h"
 #include "zentalk/zt_config.h"
 #include "zentalk/zt_http.h"
@@ -23,8 +24,13 @@ struct zt__privacy;
  * (reason in errs), ZT_ENOMEM. */
 ZT_NODISCARD int zt__privacy_new(const struct zt_config *cfg, struct zt__privacy **out, struct zt_buf *errs);
 /* Open the audit log in node.data_dir/logs/audit, signed by id, when
- * privacy.audit_log is on. Errors as zt_audit_open(). */
-ZT_NODISCARD int zt__privacy_open_audit(struct zt__privacy *pv, const struct zt_identity *id, struct zt_buf *errs);
+ * privacy.audit_log is on, with the identities' pseudonym salts in st
+ * (the node store; owned from here on, closed by pv, also on failure and
+ * when the audit log is off). Errors as
+ * zt_audit_open(); ZT_EINVAL without a store. */
+struct zt_store;
+ZT_NODISCARD int zt__privacy_open_audit(struct zt__privacy *pv, const struct zt_identity *id, struct zt_store *st,
+                                        struct zt_buf *errs);
 void zt__privacy_free(struct zt__privacy *pv);
 
 const struct zt_pii_detector *zt__privacy_detector(const struct zt__privacy *pv);
@@ -39,28 +45,24 @@ ZT_NODISCARD int zt__privacy_pseudonym(struct zt__privacy *pv, const char *ident
                                        char out[static ZT_PSEUDOID_STR]);
 /* Destroy identity's pseudonym salt (GDPR erase). Idempotent. */
 ZT_NODISCARD int zt__privacy_forget(struct zt__privacy *pv, const char *identity, bool *found);
-/* Write this request's audit entry now (the handler's own, e.g. erase,
- * which must be written before the salt goes), with an optional subject
- * pseudonym; dispatch then writes none for it. */
-ZT_NODISCARD int zt__privacy_record(struct zt__privacy *pv, struct zt_http_req *req, const char *route,
-                                    const char *identity, const char *role, const char *subject_pseudonym,
+/* The audit sink of a request (req.h: struct zt__audit_sink, ud = pv):
+ * write cx's audit entry now, with an optional subject pseudonym (the
+ * erase route's own entry, written before the salt goes). */
+ZT_NODISCARD int zt__privacy_record(void *ud, const struct zt__req_ctx *cx, const char *subject_pseudonym,
                                     int status);
 
-/* POST /v1/privacy/pii {"text": "...", "feature": "chat"}. */
-void zt__privacy_h_pii(struct zt__privacy *pv, struct zt_http_req *req, json_t *body, struct zt_http_resp *resp);
+/* POST /v1/privacy/pii {"text": "...", "feature": "chat"} (ud: pv). */
+void zt__privacy_h_pii(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
 
-/* What a handler learnt about the request it served (PII types, decision),
- * kept for this thread's next zt__privacy_audit() call. */
+/* TEMPORARY shim (server.c) for route.c until it takes the request
+ * context: notes for the request being served on this thread. */
 void zt__privacy_note(uint64_t pii_types, const char *decision);
-
-/* The job id (hex) of the job the request started, for the same entry. */
 void zt__privacy_note_job(const char *job_id);
 
 /* End of a request: when record, one audit entry (route, method, identity,
- * role, status, request id, and what zt__privacy_note() recorded during
- * it); in any case this thread's notes are cleared. Never fails the
+ * role, status, request id, and what the handler noted in cx->notes),
+ * unless the handler wrote its own (zt__req_audit_now). Never fails the
  * request: an audit write error is logged (rate-limited). */
-void zt__privacy_audit(struct zt__privacy *pv, struct zt_http_req *req, bool record, const char *route,
-                       const char *identity, const char *role, int status);
+void zt__privacy_audit(struct zt__privacy *pv, const struct zt__req_ctx *cx, bool record, int status);
 
 #endif

@@ -289,8 +289,10 @@ static void on_client_gone(void *ud)
     (void)ud; /* the job finishes on its own (bounded by the timeout) and its answer is dropped */
 }
 
-void zt__tr_h_translate(struct zt__tr *tr, struct zt_http_req *req, json_t *body, struct zt_http_resp *resp)
+void zt__tr_h_translate(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
 {
+    struct zt__tr *tr = ud;
+    struct zt_http_req *req = cx->req;
     if (!tr->enabled) {
         zt_http_resp_error(resp, 503, "feature_disabled", "translation is disabled (features.translate.enabled)");
         return;
@@ -321,9 +323,10 @@ void zt__tr_h_translate(struct zt__tr *tr, struct zt_http_req *req, json_t *body
 
 /* ---- GET /v1/features/translate/languages ------------------------------- */
 
-void zt__tr_h_languages(struct zt__tr *tr, struct zt_http_req *req, struct zt_http_resp *resp)
+void zt__tr_h_languages(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
 {
-    (void)req;
+    struct zt__tr *tr = ud;
+    (void)cx, (void)body;
     json_t *pairs = json_array();
     size_t n = zt_translate_pair_count(tr->t);
     for (size_t i = 0; i < n && pairs; i++) {

@@ -10,6 +10,7 @@
 #ifndef ZT_SERVER_TRANSLATE_H
 #define ZT_SERVER_TRANSLATE_H
 
+#include "req.h"
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -47,8 +48,8 @@ ZT_NODISCARD int zt__tr_new(const struct zt_config *cfg, struct zt__tr **out);
 void zt__tr_free(struct zt__tr *tr);
 struct zt_translate *zt__tr_engine(struct zt__tr *tr);
 
-void zt__tr_h_translate(struct zt__tr *tr, struct zt_http_req *req, json_t *body, struct zt_http_resp *resp);
-void zt__tr_h_languages(struct zt__tr *tr, struct zt_http_req *req, struct zt_http_resp *resp);
+void zt__tr_h_translate(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
+void zt__tr_h_languages(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
 
 /* The "translation" annotator (ud: the struct zt__tr): when the message
  * has translate_to, adds annotations.translation = {source, target, text}

@@ -308,8 +308,11 @@ static void on_upgraded(void *ud, struct zt_http_upgraded *u, int fd, const char
     if (rc) zt_log_rl(ZT_LOG_WARN, 10, "ws_adopt_failed", "rc=%d", rc);
 }
 
-void zt__ws_h_upgrade(struct zt__ws *ws, struct zt_http_req *req, struct zt_http_resp *resp)
+void zt__ws_h_upgrade(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
 {
+    struct zt__ws *ws = ud;
+    struct zt_http_req *req = cx->req;
+    (void)body;
     if (!zt_str_eq(zt_http_req_method(req), "GET")) {
         zt_http_resp_error(resp, 400, "bad_request", "a WebSocket handshake is a GET request");
         return;

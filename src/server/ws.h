@@ -9,6 +9,7 @@
 #ifndef ZT_SERVER_WS_H
 #define ZT_SERVER_WS_H
 
+#include "req.h"
 #include <jansson.h>
 
 #include "zentalk/zt_annotate.h"
@@ -20,7 +21,7 @@ struct zt__ws;
 ZT_NODISCARD int zt__ws_new(const struct zt_config *cfg, struct zt__ws **out);
 /* Annotators run in registration order. ZT_ETOOBIG / ZT_EINVAL. */
 ZT_NODISCARD int zt__ws_add_annotator(struct zt__ws *ws, const struct zt_annotator *a);
-void zt__ws_h_upgrade(struct zt__ws *ws, struct zt_http_req *req, struct zt_http_resp *resp);
+void zt__ws_h_upgrade(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
 /* Close every connection with 1001 and refuse new ones (node shutdown). */
 void zt__ws_close_all(struct zt__ws *ws);
 size_t zt__ws_count(struct zt__ws *ws);

@@ -322,8 +322,8 @@ static void test_sweep_once(void **state)
     assert_int_equal(utimes(sub, tv), 0);
     struct zt__privacy *pv = NULL;
     assert_int_equal(zt__privacy_new(&cfg, &pv, &errs), 0);
-    struct zt__wallet *w = NULL;
-    assert_int_equal(zt__wallet_new(60, &w), 0);
+    struct zt_wallet *w = NULL;
+    assert_int_equal(zt_wallet_new(60, &w), 0);
     struct zt__gdpr *g = NULL;
     assert_int_equal(zt__gdpr_new(&cfg, "zt1test", pv, NULL, w, &g), 0);
     struct zt__gdpr_sweep_stats st;
@@ -350,7 +350,7 @@ static void test_sweep_once(void **state)
     for (int i = 0; i < 500 && zt__gdpr_runs(g) == 0; i++) zt_time_sleep_ms(2);
     assert_true(zt__gdpr_runs(g) >= 1);
     zt__gdpr_free(g);
-    zt__wallet_free(w);
+    zt_wallet_free(w);
     zt__privacy_free(pv);
     zt_buf_deinit(&errs);
     zt_config_deinit(&cfg);

@@ -1,11 +1,10 @@
-/* wallet.c: Web3 wallet login. See wallet.h.
+/* wallet.c: Web3 wallet login. See zt_wallet.h.
  *
  * Primitives come from libraries: Keccak-256 from zt_hash.h (the sponge
  * around nettle's Keccak-f[1600] permutation), recoverable ECDSA over
  * secp256k1 from libsecp256k1, SHA-256 and randomness from libsodium. */
-#include "wallet.h"
+#include "zentalk/zt_wallet.h"
 
-#include <jansson.h>
 #include <pthread.h>
 #include <secp256k1.h>
 #include <secp256k1_recovery.h>
@@ -15,7 +14,6 @@
 
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_hash.h"
-#include "zentalk/zt_http.h"
 #include "zentalk/zt_keccak.h"
 #include "zentalk/zt_log.h"
 #include "zentalk/zt_str.h"
@@ -45,36 +43,36 @@ static int parse_0x(const char *s, uint8_t *out, size_t n)
     return s[2 * n] == '\0' ? 0 : ZT_EPARSE;
 }
 
-int zt__wallet_parse_address(const char *s, uint8_t out[ZT__WALLET_ADDR_LEN])
+int zt_wallet_parse_address(const char *s, uint8_t out[ZT_WALLET_ADDR_LEN])
 {
-    return parse_0x(s, out, ZT__WALLET_ADDR_LEN);
+    return parse_0x(s, out, ZT_WALLET_ADDR_LEN);
 }
 
-int zt__wallet_parse_sig(const char *s, uint8_t out[ZT__WALLET_SIG_LEN])
+int zt_wallet_parse_sig(const char *s, uint8_t out[ZT_WALLET_SIG_LEN])
 {
-    return parse_0x(s, out, ZT__WALLET_SIG_LEN);
+    return parse_0x(s, out, ZT_WALLET_SIG_LEN);
 }
 
-void zt__wallet_format_address(const uint8_t addr[ZT__WALLET_ADDR_LEN], char out[ZT__WALLET_ADDR_STR])
+void zt_wallet_format_address(const uint8_t addr[ZT_WALLET_ADDR_LEN], char out[ZT_WALLET_ADDR_STR])
 {
-    char lower[2 * ZT__WALLET_ADDR_LEN + 1];
-    zt_hex_encode(lower, addr, ZT__WALLET_ADDR_LEN);
+    char lower[2 * ZT_WALLET_ADDR_LEN + 1];
+    zt_hex_encode(lower, addr, ZT_WALLET_ADDR_LEN);
     uint8_t h[32];
-    zt_keccak256(h, lower, 2 * ZT__WALLET_ADDR_LEN);
+    zt_keccak256(h, lower, 2 * ZT_WALLET_ADDR_LEN);
     out[0] = '0';
     out[1] = 'x';
-    for (size_t i = 0; i < 2 * ZT__WALLET_ADDR_LEN; i++) {
+    for (size_t i = 0; i < 2 * ZT_WALLET_ADDR_LEN; i++) {
         unsigned nib = (i % 2 == 0) ? h[i / 2] >> 4 : h[i / 2] & 0x0f;
         char c = lower[i];
         out[2 + i] = (c >= 'a' && nib >= 8) ? (char)(c - 'a' + 'A') : c;
     }
-    out[2 + 2 * ZT__WALLET_ADDR_LEN] = '\0';
+    out[2 + 2 * ZT_WALLET_ADDR_LEN] = '\0';
 }
 
 /* ---- recovery ----------------------------------------------------------- */
 
-int zt__wallet_recover(const uint8_t hash[32], const uint8_t sig[ZT__WALLET_SIG_LEN],
-                       uint8_t addr[ZT__WALLET_ADDR_LEN])
+int zt_wallet_recover(const uint8_t hash[32], const uint8_t sig[ZT_WALLET_SIG_LEN],
+                       uint8_t addr[ZT_WALLET_ADDR_LEN])
 {
     const secp256k1_context *ctx = secp256k1_context_static;
     int v = sig[64];
@@ -94,17 +92,17 @@ int zt__wallet_recover(const uint8_t hash[32], const uint8_t sig[ZT__WALLET_SIG_
         return ZT_ECRYPTO;
     uint8_t h[32];
     zt_keccak256(h, ser + 1, 64);
-    memcpy(addr, h + 12, ZT__WALLET_ADDR_LEN);
+    memcpy(addr, h + 12, ZT_WALLET_ADDR_LEN);
     return 0;
 }
 
-bool zt__wallet_verify_personal(const void *msg, size_t n, const uint8_t sig[ZT__WALLET_SIG_LEN],
-                                const uint8_t addr[ZT__WALLET_ADDR_LEN])
+bool zt_wallet_verify_personal(const void *msg, size_t n, const uint8_t sig[ZT_WALLET_SIG_LEN],
+                                const uint8_t addr[ZT_WALLET_ADDR_LEN])
 {
-    uint8_t h[32], got[ZT__WALLET_ADDR_LEN];
+    uint8_t h[32], got[ZT_WALLET_ADDR_LEN];
     zt_eip191_hash(msg, n, h);
-    if (zt__wallet_recover(h, sig, got) != 0) return false;
-    return sodium_memcmp(got, addr, ZT__WALLET_ADDR_LEN) == 0;
+    if (zt_wallet_recover(h, sig, got) != 0) return false;
+    return sodium_memcmp(got, addr, ZT_WALLET_ADDR_LEN) == 0;
 }
 
 static bool is_b64url(char c)
@@ -113,62 +111,62 @@ static bool is_b64url(char c)
            c == '_';
 }
 
-int zt__wallet_parse_bearer(const char *value, const char **tok, size_t *len)
+int zt_wallet_parse_bearer(const char *value, const char **tok, size_t *len)
 {
     static const char scheme[] = "bearer ";
     if (!value) return ZT_EPARSE;
-    size_t n = strnlen(value, sizeof scheme + ZT__WALLET_TOKEN_LEN + 1);
-    if (n != sizeof scheme - 1 + ZT__WALLET_TOKEN_LEN) return ZT_EPARSE;
+    size_t n = strnlen(value, sizeof scheme + ZT_WALLET_TOKEN_LEN + 1);
+    if (n != sizeof scheme - 1 + ZT_WALLET_TOKEN_LEN) return ZT_EPARSE;
     for (size_t i = 0; i < sizeof scheme - 1; i++) {
         char c = value[i];
         if (c >= 'A' && c <= 'Z') c = (char)(c - 'A' + 'a');
         if (c != scheme[i]) return ZT_EPARSE;
     }
     const char *t = value + sizeof scheme - 1;
-    for (size_t i = 0; i < ZT__WALLET_TOKEN_LEN; i++)
+    for (size_t i = 0; i < ZT_WALLET_TOKEN_LEN; i++)
         if (!is_b64url(t[i])) return ZT_EPARSE;
     *tok = t;
-    *len = ZT__WALLET_TOKEN_LEN;
+    *len = ZT_WALLET_TOKEN_LEN;
     return 0;
 }
 
 /* ---- nonce and session tables ------------------------------------------ */
 
 #define NIL UINT32_MAX
-#define ZT__WALLET_SESSION_CAP ZT__WALLET_MAX_SESSIONS
+#define ZT_WALLET_SESSION_CAP ZT_WALLET_MAX_SESSIONS
 
 struct nonce_entry {
     bool live;
-    uint8_t addr[ZT__WALLET_ADDR_LEN];
+    uint8_t addr[ZT_WALLET_ADDR_LEN];
     char nonce[33];
     int64_t issued_s, expires_s;
 };
 
 struct session_entry {
     uint8_t hash[32]; /* SHA-256 of the token */
-    uint8_t addr[ZT__WALLET_ADDR_LEN];
+    uint8_t addr[ZT_WALLET_ADDR_LEN];
     int64_t created_s, expires_s;
     uint32_t hnext; /* bucket chain, or the free list */
     bool live;
 };
 
-struct zt__wallet {
+struct zt_wallet {
     pthread_mutex_t mu;
     int64_t ttl_s;
-    struct nonce_entry nonces[ZT__WALLET_MAX_NONCES];
+    struct nonce_entry nonces[ZT_WALLET_MAX_NONCES];
     struct session_entry *s;
     uint32_t *buckets, nbuckets;
     uint32_t used, free_head, live;
 };
 
-int zt__wallet_new(int64_t session_ttl_s, struct zt__wallet **out)
+int zt_wallet_new(int64_t session_ttl_s, struct zt_wallet **out)
 {
     if (session_ttl_s < 1) return ZT_EINVAL;
-    struct zt__wallet *w = zt_calloc(1, sizeof *w);
+    struct zt_wallet *w = zt_calloc(1, sizeof *w);
     if (!w) return ZT_ENOMEM;
     w->ttl_s = session_ttl_s;
-    w->nbuckets = 2 * ZT__WALLET_SESSION_CAP;
-    w->s = zt_calloc(ZT__WALLET_SESSION_CAP, sizeof *w->s);
+    w->nbuckets = 2 * ZT_WALLET_SESSION_CAP;
+    w->s = zt_calloc(ZT_WALLET_SESSION_CAP, sizeof *w->s);
     w->buckets = zt_malloc(sizeof *w->buckets * w->nbuckets);
     if (!w->s || !w->buckets) {
         zt_free(w->s);
@@ -183,7 +181,7 @@ int zt__wallet_new(int64_t session_ttl_s, struct zt__wallet **out)
     return 0;
 }
 
-void zt__wallet_free(struct zt__wallet *w)
+void zt_wallet_free(struct zt_wallet *w)
 {
     if (!w) return;
     pthread_mutex_destroy(&w->mu);
@@ -195,8 +193,8 @@ void zt__wallet_free(struct zt__wallet *w)
 
 static int build_message(const struct nonce_entry *e, char *out, size_t size)
 {
-    char addr[ZT__WALLET_ADDR_STR], iat[ZT_TIME_ISO_LEN], exp[ZT_TIME_ISO_LEN];
-    zt__wallet_format_address(e->addr, addr);
+    char addr[ZT_WALLET_ADDR_STR], iat[ZT_TIME_ISO_LEN], exp[ZT_TIME_ISO_LEN];
+    zt_wallet_format_address(e->addr, addr);
     zt_time_iso8601(iat, sizeof iat, e->issued_s * 1000);
     zt_time_iso8601(exp, sizeof exp, e->expires_s * 1000);
     int n = snprintf(out, size,
@@ -207,7 +205,7 @@ static int build_message(const struct nonce_entry *e, char *out, size_t size)
     return (n < 0 || (size_t)n >= size) ? ZT_ETOOBIG : n;
 }
 
-int zt__wallet_nonce(struct zt__wallet *w, const uint8_t addr[ZT__WALLET_ADDR_LEN], int64_t now_s,
+int zt_wallet_nonce(struct zt_wallet *w, const uint8_t addr[ZT_WALLET_ADDR_LEN], int64_t now_s,
                      char *msg, size_t msg_size, char nonce[33], int64_t *expires_at)
 {
     struct nonce_entry e;
@@ -215,16 +213,16 @@ int zt__wallet_nonce(struct zt__wallet *w, const uint8_t addr[ZT__WALLET_ADDR_LE
     uint8_t rnd[16];
     randombytes_buf(rnd, sizeof rnd);
     zt_hex_encode(e.nonce, rnd, sizeof rnd);
-    memcpy(e.addr, addr, ZT__WALLET_ADDR_LEN);
+    memcpy(e.addr, addr, ZT_WALLET_ADDR_LEN);
     e.issued_s = now_s;
-    e.expires_s = now_s + ZT__WALLET_NONCE_TTL_S;
+    e.expires_s = now_s + ZT_WALLET_NONCE_TTL_S;
     e.live = true;
     int n = build_message(&e, msg, msg_size);
     if (n < 0) return n;
     pthread_mutex_lock(&w->mu);
     /* a free or expired slot, else the oldest */
     size_t pick = 0;
-    for (size_t i = 0; i < ZT__WALLET_MAX_NONCES; i++) {
+    for (size_t i = 0; i < ZT_WALLET_MAX_NONCES; i++) {
         const struct nonce_entry *x = &w->nonces[i];
         if (!x->live || x->expires_s < now_s) {
             pick = i;
@@ -239,13 +237,13 @@ int zt__wallet_nonce(struct zt__wallet *w, const uint8_t addr[ZT__WALLET_ADDR_LE
     return 0;
 }
 
-static uint32_t bucket_of(const struct zt__wallet *w, const uint8_t h[32])
+static uint32_t bucket_of(const struct zt_wallet *w, const uint8_t h[32])
 {
     uint32_t v = (uint32_t)h[0] | (uint32_t)h[1] << 8 | (uint32_t)h[2] << 16 | (uint32_t)h[3] << 24;
     return v & (w->nbuckets - 1);
 }
 
-static void session_remove(struct zt__wallet *w, uint32_t i)
+static void session_remove(struct zt_wallet *w, uint32_t i)
 {
     uint32_t *pp = &w->buckets[bucket_of(w, w->s[i].hash)];
     while (*pp != NIL && *pp != i) pp = &w->s[*pp].hnext;
@@ -256,16 +254,16 @@ static void session_remove(struct zt__wallet *w, uint32_t i)
     w->live--;
 }
 
-static uint32_t session_find(struct zt__wallet *w, const uint8_t h[32])
+static uint32_t session_find(struct zt_wallet *w, const uint8_t h[32])
 {
     for (uint32_t i = w->buckets[bucket_of(w, h)]; i != NIL; i = w->s[i].hnext)
         if (sodium_memcmp(w->s[i].hash, h, 32) == 0) return i;
     return NIL;
 }
 
-static uint32_t session_slot(struct zt__wallet *w, int64_t now_s)
+static uint32_t session_slot(struct zt_wallet *w, int64_t now_s)
 {
-    if (w->free_head == NIL && w->used < ZT__WALLET_SESSION_CAP) {
+    if (w->free_head == NIL && w->used < ZT_WALLET_SESSION_CAP) {
         w->s[w->used].hnext = NIL;
         return w->used++;
     }
@@ -283,16 +281,16 @@ static uint32_t session_slot(struct zt__wallet *w, int64_t now_s)
     return i;
 }
 
-int zt__wallet_login(struct zt__wallet *w, const uint8_t addr[ZT__WALLET_ADDR_LEN], const char *msg,
-                     size_t msg_len, const uint8_t sig[ZT__WALLET_SIG_LEN], int64_t now_s,
-                     char token[ZT__WALLET_TOKEN_LEN + 1], int64_t *expires_at, const char **why)
+int zt_wallet_login(struct zt_wallet *w, const uint8_t addr[ZT_WALLET_ADDR_LEN], const char *msg,
+                     size_t msg_len, const uint8_t sig[ZT_WALLET_SIG_LEN], int64_t now_s,
+                     char token[ZT_WALLET_TOKEN_LEN + 1], int64_t *expires_at, const char **why)
 {
     static const char key[] = "\nNonce: ";
     const char *reason = "unknown, used or expired message; request a new nonce";
     int rc = ZT_ENOTFOUND;
     char nonce[33];
     const char *k = NULL;
-    for (size_t i = 0; msg_len < ZT__WALLET_MSG_MAX && i + sizeof key - 1 <= msg_len && !k; i++)
+    for (size_t i = 0; msg_len < ZT_WALLET_MSG_MAX && i + sizeof key - 1 <= msg_len && !k; i++)
         if (memcmp(msg + i, key, sizeof key - 1) == 0) k = msg + i;
     if (!k || (size_t)(msg + msg_len - k) < sizeof key - 1 + 32) goto out;
     memcpy(nonce, k + sizeof key - 1, 32);
@@ -301,7 +299,7 @@ int zt__wallet_login(struct zt__wallet *w, const uint8_t addr[ZT__WALLET_ADDR_LE
     memset(&e, 0, sizeof e);
     bool found = false;
     pthread_mutex_lock(&w->mu);
-    for (size_t i = 0; i < ZT__WALLET_MAX_NONCES; i++) {
+    for (size_t i = 0; i < ZT_WALLET_MAX_NONCES; i++) {
         struct nonce_entry *x = &w->nonces[i];
         if (x->live && memcmp(x->nonce, nonce, 33) == 0) {
             e = *x;
@@ -312,29 +310,29 @@ int zt__wallet_login(struct zt__wallet *w, const uint8_t addr[ZT__WALLET_ADDR_LE
     }
     pthread_mutex_unlock(&w->mu);
     if (!found || e.expires_s < now_s) goto out;
-    char want[ZT__WALLET_MSG_MAX];
+    char want[ZT_WALLET_MSG_MAX];
     int wl = build_message(&e, want, sizeof want);
     if (wl < 0 || (size_t)wl != msg_len || memcmp(want, msg, msg_len) != 0) goto out;
-    if (memcmp(e.addr, addr, ZT__WALLET_ADDR_LEN) != 0) {
+    if (memcmp(e.addr, addr, ZT_WALLET_ADDR_LEN) != 0) {
         reason = "the message was issued for another address";
         goto out;
     }
     rc = ZT_ECRYPTO;
-    if (!zt__wallet_verify_personal(msg, msg_len, sig, addr)) {
+    if (!zt_wallet_verify_personal(msg, msg_len, sig, addr)) {
         reason = "signature does not recover to the address";
         goto out;
     }
     uint8_t raw[32], h[32];
     randombytes_buf(raw, sizeof raw);
-    sodium_bin2base64(token, ZT__WALLET_TOKEN_LEN + 1, raw, sizeof raw,
+    sodium_bin2base64(token, ZT_WALLET_TOKEN_LEN + 1, raw, sizeof raw,
                       sodium_base64_VARIANT_URLSAFE_NO_PADDING);
     sodium_memzero(raw, sizeof raw);
-    crypto_hash_sha256(h, (const unsigned char *)token, ZT__WALLET_TOKEN_LEN);
+    crypto_hash_sha256(h, (const unsigned char *)token, ZT_WALLET_TOKEN_LEN);
     pthread_mutex_lock(&w->mu);
     uint32_t i = session_slot(w, now_s);
     struct session_entry *s = &w->s[i];
     memcpy(s->hash, h, 32);
-    memcpy(s->addr, addr, ZT__WALLET_ADDR_LEN);
+    memcpy(s->addr, addr, ZT_WALLET_ADDR_LEN);
     s->created_s = now_s;
     s->expires_s = now_s + w->ttl_s;
     s->live = true;
@@ -356,10 +354,10 @@ static void token_hash(const char *tok, size_t len, uint8_t h[32])
     crypto_hash_sha256(h, (const unsigned char *)tok, len);
 }
 
-int zt__wallet_session(struct zt__wallet *w, const char *tok, size_t len, int64_t now_s,
+int zt_wallet_session(struct zt_wallet *w, const char *tok, size_t len, int64_t now_s,
                        struct zt_auth_principal *out)
 {
-    if (len != ZT__WALLET_TOKEN_LEN) return ZT_ENOTFOUND;
+    if (len != ZT_WALLET_TOKEN_LEN) return ZT_ENOTFOUND;
     uint8_t h[32];
     token_hash(tok, len, h);
     int rc = ZT_ENOTFOUND;
@@ -370,8 +368,8 @@ int zt__wallet_session(struct zt__wallet *w, const char *tok, size_t len, int64_
         i = NIL;
     }
     if (i != NIL) {
-        char lower[2 * ZT__WALLET_ADDR_LEN + 1];
-        zt_hex_encode(lower, w->s[i].addr, ZT__WALLET_ADDR_LEN);
+        char lower[2 * ZT_WALLET_ADDR_LEN + 1];
+        zt_hex_encode(lower, w->s[i].addr, ZT_WALLET_ADDR_LEN);
         memset(out, 0, sizeof *out);
         snprintf(out->identity, sizeof out->identity, "wallet:0x%s", lower);
         out->role = ZT_AUTH_USER;
@@ -382,9 +380,9 @@ int zt__wallet_session(struct zt__wallet *w, const char *tok, size_t len, int64_
     return rc;
 }
 
-int zt__wallet_logout(struct zt__wallet *w, const char *tok, size_t len, int64_t now_s)
+int zt_wallet_logout(struct zt_wallet *w, const char *tok, size_t len, int64_t now_s)
 {
-    if (len != ZT__WALLET_TOKEN_LEN) return ZT_ENOTFOUND;
+    if (len != ZT_WALLET_TOKEN_LEN) return ZT_ENOTFOUND;
     uint8_t h[32];
     token_hash(tok, len, h);
     pthread_mutex_lock(&w->mu);
@@ -396,7 +394,7 @@ int zt__wallet_logout(struct zt__wallet *w, const char *tok, size_t len, int64_t
     return rc;
 }
 
-size_t zt__wallet_sessions(struct zt__wallet *w, int64_t now_s)
+size_t zt_wallet_sessions(struct zt_wallet *w, int64_t now_s)
 {
     size_t n = 0;
     pthread_mutex_lock(&w->mu);
@@ -406,14 +404,14 @@ size_t zt__wallet_sessions(struct zt__wallet *w, int64_t now_s)
     return n;
 }
 
-size_t zt__wallet_list(struct zt__wallet *w, const uint8_t addr[ZT__WALLET_ADDR_LEN], int64_t now_s,
-                       struct zt__wallet_session_info *out, size_t cap)
+size_t zt_wallet_list(struct zt_wallet *w, const uint8_t addr[ZT_WALLET_ADDR_LEN], int64_t now_s,
+                       struct zt_wallet_session_info *out, size_t cap)
 {
     size_t n = 0;
     pthread_mutex_lock(&w->mu);
     for (uint32_t i = 0; i < w->used; i++) {
         const struct session_entry *e = &w->s[i];
-        if (!e->live || e->expires_s <= now_s || memcmp(e->addr, addr, ZT__WALLET_ADDR_LEN) != 0) continue;
+        if (!e->live || e->expires_s <= now_s || memcmp(e->addr, addr, ZT_WALLET_ADDR_LEN) != 0) continue;
         if (n < cap) {
             out[n].created_s = e->created_s;
             out[n].expires_s = e->expires_s;
@@ -424,28 +422,28 @@ size_t zt__wallet_list(struct zt__wallet *w, const uint8_t addr[ZT__WALLET_ADDR_
     return n;
 }
 
-size_t zt__wallet_revoke_address(struct zt__wallet *w, const uint8_t addr[ZT__WALLET_ADDR_LEN])
+size_t zt_wallet_revoke_address(struct zt_wallet *w, const uint8_t addr[ZT_WALLET_ADDR_LEN])
 {
     size_t n = 0;
     pthread_mutex_lock(&w->mu);
     for (uint32_t i = 0; i < w->used; i++) {
-        if (!w->s[i].live || memcmp(w->s[i].addr, addr, ZT__WALLET_ADDR_LEN) != 0) continue;
+        if (!w->s[i].live || memcmp(w->s[i].addr, addr, ZT_WALLET_ADDR_LEN) != 0) continue;
         session_remove(w, i);
         n++;
     }
-    for (size_t i = 0; i < ZT__WALLET_MAX_NONCES; i++) {
+    for (size_t i = 0; i < ZT_WALLET_MAX_NONCES; i++) {
         struct nonce_entry *x = &w->nonces[i];
-        if (memcmp(x->addr, addr, ZT__WALLET_ADDR_LEN) == 0) sodium_memzero(x, sizeof *x);
+        if (memcmp(x->addr, addr, ZT_WALLET_ADDR_LEN) == 0) sodium_memzero(x, sizeof *x);
     }
     pthread_mutex_unlock(&w->mu);
     return n;
 }
 
-void zt__wallet_sweep(struct zt__wallet *w, int64_t now_s, size_t *nonces, size_t *sessions)
+void zt_wallet_sweep(struct zt_wallet *w, int64_t now_s, size_t *nonces, size_t *sessions)
 {
     size_t nn = 0, ns = 0;
     pthread_mutex_lock(&w->mu);
-    for (size_t i = 0; i < ZT__WALLET_MAX_NONCES; i++) {
+    for (size_t i = 0; i < ZT_WALLET_MAX_NONCES; i++) {
         struct nonce_entry *x = &w->nonces[i];
         if (x->live && x->expires_s < now_s) nn++;
         if (!x->live || x->expires_s < now_s) sodium_memzero(x, sizeof *x); /* used ones too */
@@ -461,86 +459,3 @@ void zt__wallet_sweep(struct zt__wallet *w, int64_t now_s, size_t *nonces, size_
     if (sessions) *sessions = ns;
 }
 
-/* ---- HTTP --------------------------------------------------------------- */
-
-static const char *str_field(json_t *body, const char *name)
-{
-    json_t *v = json_object_get(body, name);
-    return json_is_string(v) ? json_string_value(v) : NULL;
-}
-
-static void wallet_unauthorized(struct zt_http_resp *resp, const char *message)
-{
-    zt_ignore(zt_http_resp_header(resp, "WWW-Authenticate", "Bearer realm=\"zentalk-ai\""));
-    zt_http_resp_error(resp, 401, "unauthorized", message);
-}
-
-void zt__wallet_h_nonce(struct zt__wallet *w, struct zt_http_req *req, json_t *body,
-                        struct zt_http_resp *resp)
-{
-    (void)req;
-    uint8_t addr[ZT__WALLET_ADDR_LEN];
-    if (json_object_size(body) != 1 || zt__wallet_parse_address(str_field(body, "address"), addr) != 0) {
-        zt_http_resp_error(resp, 400, "invalid_request",
-                           "body must be {\"address\": \"0x<40 hex digits>\"}");
-        return;
-    }
-    char msg[ZT__WALLET_MSG_MAX], nonce[33];
-    int64_t exp;
-    if (zt__wallet_nonce(w, addr, zt_time_real_ms() / 1000, msg, sizeof msg, nonce, &exp) != 0) {
-        zt_http_resp_error(resp, 500, "internal", "could not issue a nonce");
-        return;
-    }
-    zt_http_resp_json(resp, 200,
-                      json_pack("{s:s,s:s,s:I}", "nonce", nonce, "message", msg, "expires_at", (json_int_t)exp));
-}
-
-void zt__wallet_h_login(struct zt__wallet *w, struct zt_http_req *req, json_t *body,
-                        struct zt_http_resp *resp)
-{
-    uint8_t addr[ZT__WALLET_ADDR_LEN], sig[ZT__WALLET_SIG_LEN];
-    json_t *m = json_object_get(body, "message");
-    if (json_object_size(body) != 3 || !json_is_string(m) ||
-        zt__wallet_parse_address(str_field(body, "address"), addr) != 0 ||
-        zt__wallet_parse_sig(str_field(body, "signature"), sig) != 0) {
-        zt_http_resp_error(resp, 400, "invalid_request",
-                           "body must be {\"address\": \"0x<40 hex>\", \"message\": \"<issued message>\", "
-                           "\"signature\": \"0x<130 hex>\"}");
-        return;
-    }
-    char token[ZT__WALLET_TOKEN_LEN + 1];
-    int64_t exp = 0;
-    const char *why = "login refused";
-    int rc = zt__wallet_login(w, addr, json_string_value(m), json_string_length(m), sig,
-                              zt_time_real_ms() / 1000, token, &exp, &why);
-    char shown[ZT__WALLET_ADDR_STR];
-    zt__wallet_format_address(addr, shown);
-    if (rc) {
-        /* no address: the log is not erasable, the audit entry (pseudonymous) carries who */
-        zt_log(ZT_LOG_INFO, "wallet_login_refused", "reason=\"%s\" request_id=%s", why, zt_http_req_id(req));
-        char msg[160];
-        snprintf(msg, sizeof msg, "wallet login refused: %s", why);
-        wallet_unauthorized(resp, msg);
-        return;
-    }
-    zt_log(ZT_LOG_INFO, "wallet_login", "request_id=%s", zt_http_req_id(req));
-    zt_http_resp_json(resp, 200,
-                      json_pack("{s:s,s:I,s:s,s:s}", "session_token", token, "expires_at", (json_int_t)exp,
-                                "role", "user", "address", shown));
-    sodium_memzero(token, sizeof token);
-}
-
-void zt__wallet_h_logout(struct zt__wallet *w, struct zt_http_req *req, struct zt_http_resp *resp)
-{
-    const char *tok;
-    size_t len;
-    if (zt__wallet_parse_bearer(zt_http_req_header(req, "Authorization"), &tok, &len) != 0) {
-        wallet_unauthorized(resp, "logout requires \"Authorization: Bearer <session token>\"");
-        return;
-    }
-    if (zt__wallet_logout(w, tok, len, zt_time_real_ms() / 1000) != 0) {
-        wallet_unauthorized(resp, "unknown, expired or revoked session");
-        return;
-    }
-    zt_http_resp_json(resp, 200, json_pack("{s:b}", "revoked", 1));
-}

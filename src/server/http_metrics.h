@@ -1,14 +1,14 @@
-/* metrics.h: lock-free request counters and latency histograms per route,
- * rendered in the Prometheus text exposition format 0.0.4. Internal to
- * src/server. */
-#ifndef ZT_SERVER_METRICS_H
-#define ZT_SERVER_METRICS_H
+/* http_metrics.h: lock-free request counters and latency histograms per
+ * route (internal to src/server), registered with the node's metrics
+ * registry (zt_metrics.h) as the zentalk_http_* families. */
+#ifndef ZT_SERVER_HTTP_METRICS_H
+#define ZT_SERVER_HTTP_METRICS_H
 
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "zentalk/zt_buf.h"
+#include "zentalk/zt_metrics.h"
 
 #define ZT__METRICS_MAX_ROUTES 64
 #define ZT__METRICS_BUCKETS 15 /* finite bounds; +Inf is implicit */
@@ -32,7 +32,8 @@ int zt__metrics_add_route(struct zt__metrics *m, const char *label);
 /* Record one finished request; label NULL or unknown counts as `fallback`. */
 void zt__metrics_observe(struct zt__metrics *m, const char *label, const char *fallback,
                          int status, uint64_t duration_ns);
-/* Append the zentalk_http_* families to out. */
-int zt__metrics_render_http(const struct zt__metrics *m, struct zt_buf *out);
+/* Register the zentalk_http_* families (m must outlive the registry's
+ * last render). Errors of zt_metrics_add_fn(). */
+ZT_NODISCARD int zt__metrics_register_http(struct zt__metrics *m, struct zt_metrics *reg);
 
 #endif

@@ -1,0 +1,370 @@
+/* node.c: the composition root. See node.h.
+ *
+ * Build order follows the dependencies: what a subsystem borrows is built
+ * before it (store before privacy and search, models before the router,
+ * the features before their wiring, privacy, search and wallet before
+ * GDPR), and the HTTP layer last, with every handle. zt_node_free() is the
+ * reverse with one twist that the HTTP layer imposes: work that answers
+ * requests later (inference jobs, relayed and remote jobs) is ended first,
+ * so that every deferred answer is sent while the listener still runs;
+ * only then does the listener stop and the subsystems go. */
+#include "node.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../server/attest.h"
+#include "../server/feat_lex.h"
+#include "../server/feat_replies.h"
+#include "../server/feat_search.h"
+#include "../server/feat_spam.h"
+#include "../server/gdpr.h"
+#include "../server/models.h"
+#include "../server/privacy.h"
+#include "../server/relay.h"
+#include "../server/route.h"
+#include "../server/sealed.h"
+#include "../server/translate.h"
+#include "../server/wiring.h"
+#include "../server/ws.h"
+#include "zentalk/zt_alloc.h"
+#include "zentalk/zt_auth.h"
+#include "zentalk/zt_identity.h"
+#include "zentalk/zt_log.h"
+#include "zentalk/zt_metrics.h"
+#include "zentalk/zt_nodeauth.h"
+#include "zentalk/zt_peers.h"
+#include "zentalk/zt_ratelimit.h"
+#include "zentalk/zt_server.h"
+#include "zentalk/zt_store.h"
+#include "zentalk/zt_str.h"
+#include "zentalk/zt_time.h"
+#include "zentalk/zt_wallet.h"
+
+#define RATE_LIMIT_KEYS 10000 /* identities tracked; least recently seen evicted */
+
+struct zt_node {
+    const struct zt_config *cfg;
+    const char *node_id;
+    const struct zt_identity *id;
+    char peers_path[4096];
+    struct zt_metrics *metrics;
+    struct zt_store *search_store; /* features.search.db_path; borrowed by search */
+    struct zt_ratelimit *limiter;
+    struct zt_auth_keys auth_keys;
+    struct zt_wallet *wallet;
+    struct zt_peers *peers;
+    struct zt_nodeauth_verifier *nodeauth;
+    struct zt__privacy *privacy;
+    struct zt__lexfeat *lexfeat;
+    struct zt__models *models;
+    struct zt__feat_spam *feat_spam;
+    struct zt__relay *relay;
+    struct zt__route *route;
+    struct zt__tr *translate;
+    struct zt__ws *ws;
+    struct zt__feat_search *search;
+    struct zt__feat_conv *conv;
+    struct zt__wiring *wiring;
+    struct zt__gdpr *gdpr;
+    struct zt__sealed *sealed;
+    struct zt__attest *attest;
+    struct zt_server *server;
+};
+
+/* path under data_dir unless absolute. */
+static int data_path(const struct zt_config *cfg, const char *name, char *out, size_t n)
+{
+    int w = name[0] == '/' ? snprintf(out, n, "%s", name) : snprintf(out, n, "%s/%s", cfg->node.data_dir, name);
+    return w < 0 || (size_t)w >= n ? ZT_ETOOBIG : 0;
+}
+
+/* A store of database.driver: SQLite at the file name (under data_dir),
+ * PostgreSQL at database.postgres_url. */
+static int open_store(const struct zt_config *cfg, const char *sqlite_file, struct zt_store **out, struct zt_buf *err)
+{
+    char path[4096];
+    const char *drv = cfg->database.driver && cfg->database.driver[0] ? cfg->database.driver : "sqlite";
+    bool pg = zt_str_eq(drv, "postgres");
+    int rc = pg ? 0 : data_path(cfg, sqlite_file, path, sizeof path);
+    struct zt_store_opts so = {.path = pg ? cfg->database.postgres_url : path,
+                               .busy_timeout_ms = cfg->database.busy_timeout_ms};
+    if (!rc) rc = zt_store_open(drv, &so, out);
+    if (rc && err)
+        zt_ignore(zt_buf_appendf(err, "store (database.driver %s) %s: %s", drv, pg ? "database.postgres_url" : path,
+                                 zt_strerror(rc)));
+    return rc;
+}
+
+static int load_jwt_key(struct zt_node *n, const char *path, struct zt_buf *err)
+{
+    char buf[ZT_AUTH_PEM_MAX + 1];
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        zt_ignore(zt_buf_appendf(err, "%s: %s", path, strerror(errno)));
+        return ZT_EIO;
+    }
+    size_t len = fread(buf, 1, sizeof buf, f);
+    bool bad = ferror(f) != 0;
+    fclose(f);
+    if (bad) {
+        zt_ignore(zt_buf_appendf(err, "%s: read error", path));
+        return ZT_EIO;
+    }
+    if (len > ZT_AUTH_PEM_MAX) {
+        zt_ignore(zt_buf_appendf(err, "%s: larger than %d bytes", path, ZT_AUTH_PEM_MAX));
+        return ZT_ETOOBIG;
+    }
+    const char *why = "";
+    int rc = zt_auth_keys_set_pem(&n->auth_keys, buf, len, &why);
+    if (rc) {
+        zt_ignore(zt_buf_appendf(err, "%s: %s", path, why));
+        return rc;
+    }
+    bool rsa = n->auth_keys.rsa_pem != NULL;
+    unsigned need = rsa ? ZT_AUTH_ALG_RS256 : ZT_AUTH_ALG_EDDSA;
+    if (!(n->auth_keys.algs & need)) {
+        zt_ignore(zt_buf_appendf(err, "%s: an %s key, but encryption.jwt_algorithms does not list %s", path,
+                                 rsa ? "RSA" : "Ed25519", rsa ? "RS256" : "EdDSA"));
+        return ZT_ECONFIG;
+    }
+    zt_log(ZT_LOG_INFO, "jwt_public_key_loaded", "file=%s alg=%s", path, rsa ? "RS256" : "EdDSA");
+    return 0;
+}
+
+/* Token keys: the HS256 secret and the allowed algorithms, and the public
+ * key file when set. */
+static int build_auth(struct zt_node *n, struct zt_buf *err)
+{
+    const struct zt_config *cfg = n->cfg;
+    zt_auth_keys_init(&n->auth_keys);
+    n->auth_keys.hs_secret = cfg->encryption.jwt_secret;
+    for (size_t i = 0; i < cfg->encryption.jwt_algorithms.count; i++) {
+        unsigned bit = 0;
+        if (zt_auth_alg_parse(cfg->encryption.jwt_algorithms.items[i], &bit) == 0) n->auth_keys.algs |= bit;
+    }
+    if (zt_ratelimit_new((double)cfg->server.rate_limit_rps, (double)cfg->server.rate_limit_burst, RATE_LIMIT_KEYS,
+                         &n->limiter) != 0)
+        return ZT_ENOMEM;
+    if (zt_wallet_new(cfg->server.session_ttl_s > 0 ? cfg->server.session_ttl_s : 86400, &n->wallet) != 0)
+        return ZT_ENOMEM;
+    if (!cfg->encryption.jwt_public_key_file[0]) return 0;
+    char kp[4096];
+    int rc = data_path(cfg, cfg->encryption.jwt_public_key_file, kp, sizeof kp);
+    if (!rc) rc = load_jwt_key(n, kp, err);
+    if (rc) zt_ignore(zt_buf_appendf(err, " (encryption.jwt_public_key_file)"));
+    return rc;
+}
+
+/* The privacy layer, and its audit log with the pseudonym salts in the
+ * node store. */
+static int build_privacy(struct zt_node *n, struct zt_buf *err)
+{
+    int rc = zt__privacy_new(n->cfg, &n->privacy, err);
+    if (rc) {
+        zt_log(ZT_LOG_ERROR, "privacy_config_invalid", "reason=\"%s\"", zt_buf_str(err));
+        return rc == ZT_ENOMEM ? rc : ZT_ECONFIG;
+    }
+    if (!n->cfg->privacy.audit_log) return 0;
+    struct zt_store *st = NULL;
+    rc = open_store(n->cfg, n->cfg->database.sqlite_path, &st, err);
+    if (!rc) rc = zt__privacy_open_audit(n->privacy, n->id, st, err); /* st is the privacy layer's now */
+    if (rc) zt_ignore(zt_buf_appendf(err, " (the audit log)"));
+    return rc;
+}
+
+/* Peers, node signatures, and the relay and router of a gateway. */
+static int build_network(struct zt_node *n, struct zt_buf *err)
+{
+    const struct zt_config *cfg = n->cfg;
+    int rc = zt_peers_new(&n->peers);
+    if (!rc) rc = zt_peers_register_metrics(n->peers, n->metrics);
+    if (!rc) rc = zt_nodeauth_verifier_new(0, &n->nodeauth);
+    if (!rc)
+        rc = zt__relay_new(n->peers, (unsigned)cfg->server.relay_timeout_s, (unsigned)cfg->server.relay_max_inflight,
+                           &n->relay);
+    if (!rc) rc = zt__route_new(cfg, n->models, n->peers, n->privacy, &n->route);
+    if (rc) return rc;
+    zt__relay_set_identity(n->relay, n->id);
+    zt__route_set_identity(n->route, n->id);
+    if (cfg->server.relay_ca_file[0]) {
+        char ca[4096];
+        rc = data_path(cfg, cfg->server.relay_ca_file, ca, sizeof ca);
+        if (!rc && access(ca, R_OK) != 0) {
+            zt_ignore(zt_buf_appendf(err, "server.relay_ca_file %s: %s", ca, strerror(errno)));
+            return ZT_EIO;
+        }
+        if (!rc) rc = zt__relay_set_ca_file(n->relay, ca);
+        if (rc) return rc;
+    }
+    rc = data_path(cfg, cfg->encryption.peers_file, n->peers_path, sizeof n->peers_path);
+    if (!rc) rc = zt_node_reload_peers(n, err);
+    if (rc) zt_ignore(zt_buf_appendf(err, " (encryption.peers_file)"));
+    return rc;
+}
+
+/* The messaging features, their store and their wiring. */
+static int build_features(struct zt_node *n, struct zt_buf *err)
+{
+    const struct zt_config *cfg = n->cfg;
+    int rc = zt__lexfeat_new(cfg, &n->lexfeat);
+    if (!rc) rc = zt__feat_spam_new(cfg, &n->feat_spam);
+    if (!rc) rc = zt__tr_new(cfg, &n->translate);
+    if (!rc) rc = zt__ws_new(cfg, &n->ws);
+    if (rc) return rc;
+    struct zt_annotator tr_ann = {.name = "translation", .annotate = zt__tr_annotate, .ud = n->translate};
+    rc = zt__ws_add_annotator(n->ws, &tr_ann);
+    if (!rc) rc = zt__feat_search_new(cfg, &n->search);
+    if (!rc && zt__feat_search_wants_store(n->search)) {
+        struct zt_buf serr;
+        zt_buf_init(&serr, 4096);
+        if (open_store(cfg, cfg->features.search.db_path, &n->search_store, &serr) != 0)
+            zt_log(ZT_LOG_WARN, "search_store_unavailable", "detail=\"%s\"", zt_buf_str(&serr)); /* routes: 503 */
+        zt_buf_deinit(&serr);
+        rc = zt__feat_search_open(n->search, n->id, n->search_store);
+    }
+    if (!rc) rc = zt__feat_conv_new(cfg, n->models, &n->conv);
+    if (!rc) rc = zt__wiring_new(cfg, n->lexfeat, n->feat_spam, n->conv, n->translate, n->ws, &n->wiring);
+    if (rc) {
+        zt_ignore(zt_buf_appendf(err, "features: %s (see the log)", zt_strerror(rc)));
+        return rc;
+    }
+    zt_log(ZT_LOG_INFO, "features_wired", "wired=%s", zt__wiring_summary(n->wiring));
+    return 0;
+}
+
+static int build_server(struct zt_node *n, struct zt_buf *err)
+{
+    const struct zt_config *cfg = n->cfg;
+    struct zt_server_deps d = {
+        .cfg = cfg,
+        .node_id = n->node_id,
+        .identity = n->id,
+        .metrics = n->metrics,
+        .limiter = n->limiter,
+        .auth_keys = &n->auth_keys,
+        .wallet = n->wallet,
+        .peers = n->peers,
+        .nodeauth = n->nodeauth,
+        .privacy = n->privacy,
+        .models = n->models,
+        .route = n->route,
+        .relay = n->relay,
+        .sealed = n->sealed,
+        .attest = n->attest,
+        .feat_spam = n->feat_spam,
+        .search = n->search,
+        .conv = n->conv,
+        .lexfeat = n->lexfeat,
+        .translate = n->translate,
+        .ws = n->ws,
+        .gdpr = n->gdpr,
+    };
+    int rc = zt_server_new(&d, &n->server);
+    if (rc) return rc;
+    const char *tc = cfg->server.tls_cert_file, *tk = cfg->server.tls_key_file;
+    if (!tc[0] && !tk[0]) return 0;
+    if (!tc[0] || !tk[0]) {
+        zt_ignore(zt_buf_appendf(err, "HTTPS needs both server.tls_cert_file and server.tls_key_file"));
+        return ZT_ECONFIG;
+    }
+    char cp[4096], kp[4096];
+    rc = data_path(cfg, tc, cp, sizeof cp);
+    if (!rc) rc = data_path(cfg, tk, kp, sizeof kp);
+    if (!rc) rc = zt_server_set_tls(n->server, cp, kp, err);
+    if (rc) zt_ignore(zt_buf_appendf(err, " (server.tls_cert_file / server.tls_key_file)"));
+    return rc;
+}
+
+int zt_node_new(const struct zt_config *cfg, const char *node_id, const struct zt_identity *id, struct zt_node **out,
+                struct zt_buf *err)
+{
+    struct zt_node *n = zt_calloc(1, sizeof *n);
+    if (!n) return ZT_ENOMEM;
+    n->cfg = cfg;
+    n->node_id = node_id;
+    n->id = id;
+    int rc = zt_metrics_new(&n->metrics);
+    if (!rc) rc = build_auth(n, err);
+    if (!rc) rc = build_privacy(n, err);
+    if (!rc && (rc = zt__models_new(cfg, &n->models)) != 0) zt_ignore(zt_buf_appendf(err, "model registry"));
+    if (!rc) rc = build_network(n, err);
+    if (!rc) rc = build_features(n, err);
+    if (!rc && (rc = zt__gdpr_new(cfg, node_id, n->privacy, n->search, n->wallet, &n->gdpr)) != 0)
+        zt_ignore(zt_buf_appendf(err, "GDPR"));
+    /* the worker's sealed jobs and the signed descriptor and attestation */
+    if (!rc && (rc = zt__sealed_new(id, n->models, cfg, &n->sealed)) != 0) zt_ignore(zt_buf_appendf(err, "sealed jobs"));
+    if (!rc && (rc = zt__attest_new(id, n->models, &n->attest)) != 0)
+        zt_ignore(zt_buf_appendf(err, "cannot hash the running binary for attestation: %s", strerror(errno)));
+    if (!rc) rc = build_server(n, err);
+    if (rc) {
+        if (!err->len) zt_ignore(zt_buf_appendf(err, "%s", zt_strerror(rc)));
+        zt_node_free(n);
+        return rc;
+    }
+    *out = n;
+    return 0;
+}
+
+int zt_node_start(struct zt_node *n)
+{
+    int rc = zt_server_start(n->server);
+    if (!rc) rc = zt__gdpr_start(n->gdpr); /* retention sweeper */
+    return rc;
+}
+
+int zt_node_reload_peers(struct zt_node *n, struct zt_buf *err)
+{
+    size_t kept = 0, dropped = 0;
+    const char *path = n->peers_path;
+    int rc = zt_peers_load_file(n->peers, path, zt_time_real_ms() / 1000, &kept, &dropped, err);
+    if (rc == ZT_ENOTFOUND) {
+        zt_log(ZT_LOG_INFO, "peers_loaded", "file=%s peers=0 detail=\"no peers file: no trusted peers\"", path);
+        return 0;
+    }
+    if (rc) return rc;
+    zt_log(dropped ? ZT_LOG_WARN : ZT_LOG_INFO, "peers_loaded", "file=%s peers=%zu dropped=%zu", path, kept, dropped);
+    return 0;
+}
+
+struct zt_server *zt_node_server(struct zt_node *n)
+{
+    return n->server;
+}
+
+void zt_node_free(struct zt_node *n)
+{
+    if (!n) return;
+    zt__gdpr_free(n->gdpr); /* stops the sweeper before what it sweeps goes */
+    /* End inference first: every job answers (an error for those cut
+     * short), the connections it resumes get a moment to flush, and only
+     * then does the HTTP server close what is left. */
+    zt__models_shutdown(n->models);
+    zt__relay_shutdown(n->relay, 5000);
+    zt__route_shutdown(n->route, 5000);
+    if (n->server) zt_server_wait_idle(n->server, 2000);
+    zt__ws_free(n->ws); /* closes (1001) and ends upgraded connections before the daemon stops */
+    zt_server_free(n->server); /* the listener stops: no handler runs after this */
+    zt__relay_free(n->relay);
+    zt__route_free(n->route);
+    zt_nodeauth_verifier_free(n->nodeauth);
+    zt_peers_free(n->peers);
+    zt_auth_keys_deinit(&n->auth_keys);
+    zt__tr_free(n->translate); /* after the last request that could use a pipeline */
+    zt__attest_free(n->attest);
+    zt__sealed_free(n->sealed);
+    zt__feat_conv_free(n->conv); /* after zt__models_shutdown(): no job callback runs any more */
+    zt__models_free(n->models);
+    zt__feat_spam_free(n->feat_spam);
+    zt__feat_search_free(n->search);
+    zt_store_close(n->search_store); /* after the search engine that used it */
+    zt_ratelimit_free(n->limiter);
+    zt_wallet_free(n->wallet);
+    zt__privacy_free(n->privacy); /* final audit checkpoint; closes the node store */
+    zt__lexfeat_free(n->lexfeat);
+    zt__wiring_free(n->wiring); /* after every feature that calls into it */
+    zt_metrics_free(n->metrics); /* last: nothing renders any more */
+    zt_free(n);
+}
