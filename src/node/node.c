@@ -27,9 +27,10 @@
 #include "../server/route.h"
 #include "../server/sealed.h"
 #include "../server/translate.h"
-#include "../server/wiring.h"
-#include "../server/ws.h"
+#include "../server/ws_api.h"
+#include "wiring.h"
 #include "zentalk/zt_alloc.h"
+#include "zentalk/zt_annotate.h"
 #include "zentalk/zt_auth.h"
 #include "zentalk/zt_identity.h"
 #include "zentalk/zt_log.h"
@@ -64,6 +65,7 @@ struct zt_node {
     struct zt__relay *relay;
     struct zt__route *route;
     struct zt__tr *translate;
+    struct zt_annot_engine *annot; /* live annotations (/v1/ws) */
     struct zt__ws *ws;
     struct zt__feat_search *search;
     struct zt__feat_conv *conv;
@@ -212,10 +214,11 @@ static int build_features(struct zt_node *n, struct zt_buf *err)
     int rc = zt__lexfeat_new(cfg, &n->lexfeat);
     if (!rc) rc = zt__feat_spam_new(cfg, &n->feat_spam);
     if (!rc) rc = zt__tr_new(cfg, &n->translate);
-    if (!rc) rc = zt__ws_new(cfg, &n->ws);
+    if (!rc) rc = zt_annot_new((size_t)cfg->server.ws_max_message_bytes, &n->annot);
+    if (!rc) rc = zt__ws_new(cfg, n->annot, &n->ws);
     if (rc) return rc;
     struct zt_annotator tr_ann = {.name = "translation", .annotate = zt__tr_annotate, .ud = n->translate};
-    rc = zt__ws_add_annotator(n->ws, &tr_ann);
+    rc = zt_annot_add(n->annot, &tr_ann);
     if (!rc) rc = zt__feat_search_new(cfg, &n->search);
     if (!rc && zt__feat_search_wants_store(n->search)) {
         struct zt_buf serr;
@@ -226,7 +229,7 @@ static int build_features(struct zt_node *n, struct zt_buf *err)
         rc = zt__feat_search_open(n->search, n->id, n->search_store);
     }
     if (!rc) rc = zt__feat_conv_new(cfg, n->models, &n->conv);
-    if (!rc) rc = zt__wiring_new(cfg, n->lexfeat, n->feat_spam, n->conv, n->translate, n->ws, &n->wiring);
+    if (!rc) rc = zt__wiring_new(cfg, n->lexfeat, n->feat_spam, n->conv, n->translate, n->annot, &n->wiring);
     if (rc) {
         zt_ignore(zt_buf_appendf(err, "features: %s (see the log)", zt_strerror(rc)));
         return rc;
@@ -365,6 +368,7 @@ void zt_node_free(struct zt_node *n)
     zt__privacy_free(n->privacy); /* final audit checkpoint; closes the node store */
     zt__lexfeat_free(n->lexfeat);
     zt__wiring_free(n->wiring); /* after every feature that calls into it */
+    zt_annot_free(n->annot); /* after the connections (zt__ws_free) and the annotators' features */
     zt_metrics_free(n->metrics); /* last: nothing renders any more */
     zt_free(n);
 }

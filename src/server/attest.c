@@ -16,8 +16,6 @@
 #include "zentalk/zt_log.h"
 #include "zentalk/zt_time.h"
 
-#define READ_CHUNK ((size_t)1 << 20)
-
 /* The cached hash of one configured model's file. */
 struct model_hash {
     bool valid;
@@ -35,40 +33,6 @@ struct zt__attest {
     size_t n_cache;
 };
 
-/* Hash what fd reads, to the end. */
-static int hash_fd(int fd, uint8_t out[static ZT_SHA256_LEN])
-{
-    uint8_t *buf = zt_malloc(READ_CHUNK);
-    if (!buf) return ZT_ENOMEM;
-    struct zt_sha256_ctx c;
-    zt_sha256_init(&c);
-    int rc = 0;
-    for (;;) {
-        ssize_t n = read(fd, buf, READ_CHUNK);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) {
-            rc = ZT_EIO;
-            break;
-        }
-        if (n == 0) break;
-        zt_sha256_update(&c, buf, (size_t)n);
-    }
-    if (rc == 0) zt_sha256_final(&c, out);
-    zt_free(buf);
-    return rc;
-}
-
-int zt__attest_file_sha256(const char *path, uint8_t out[static ZT_SHA256_LEN])
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return ZT_EIO;
-    int rc = hash_fd(fd, out);
-    int e = errno;
-    close(fd);
-    errno = e;
-    return rc;
-}
-
 int zt__attest_new(const struct zt_identity *id, struct zt__models *ms, struct zt__attest **out)
 {
     struct zt__attest *a = zt_calloc(1, sizeof *a);
@@ -80,7 +44,7 @@ int zt__attest_new(const struct zt_identity *id, struct zt__models *ms, struct z
         zt_free(a);
         return ZT_ENOMEM;
     }
-    int rc = zt__attest_file_sha256("/proc/self/exe", a->binary_sha256);
+    int rc = zt_attest_file_sha256("/proc/self/exe", a->binary_sha256);
     if (rc) {
         zt_free(a->cache);
         zt_free(a);
@@ -128,7 +92,7 @@ static int model_sha256(struct zt__attest *a, size_t i, uint8_t out[static ZT_SH
         return 0;
     }
     uint64_t t0 = zt_time_mono_ms();
-    rc = hash_fd(fd, out);
+    rc = zt_attest_hash_fd(fd, out);
     close(fd);
     if (rc) return rc;
     bool loaded;

@@ -29,7 +29,4 @@ void zt__attest_free(struct zt__attest *a);
  * (no identity given to the server): 503. */
 void zt__attest_handle(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
 
-/* SHA-256 of a file, streaming. ZT_EIO (errno kept), ZT_ENOMEM. */
-ZT_NODISCARD int zt__attest_file_sha256(const char *path, uint8_t out[static ZT_SHA256_LEN]);
-
 #endif

@@ -49,7 +49,7 @@
 #include "sealed.h"
 #include "translate.h"
 #include "wallet_api.h"
-#include "ws.h"
+#include "ws_api.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_auth.h"
 #include "zentalk/zt_http.h"

@@ -3,12 +3,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "feat_lex.h"
-#include "feat_replies.h"
-#include "feat_spam.h"
-#include "translate.h"
+#include "../server/feat_lex.h"
+#include "../server/feat_replies.h"
+#include "../server/feat_spam.h"
+#include "../server/translate.h"
 #include "wiring.h"
-#include "ws.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_annotate.h"
 #include "zentalk/zt_langid.h"
@@ -204,7 +203,7 @@ static void live_conv_free(void *ud, void *st)
 /* ---- wiring --------------------------------------------------------------- */
 
 int zt__wiring_new(const struct zt_config *cfg, struct zt__lexfeat *lex, struct zt__feat_spam *spam,
-                   struct zt__feat_conv *conv, struct zt__tr *tr, struct zt__ws *ws, struct zt__wiring **out)
+                   struct zt__feat_conv *conv, struct zt__tr *tr, struct zt_annot_engine *eng, struct zt__wiring **out)
 {
     const struct zt_cfg_features *fe = &cfg->features;
     struct zt__wiring *w = zt_calloc(1, sizeof *w);
@@ -244,9 +243,9 @@ int zt__wiring_new(const struct zt_config *cfg, struct zt__lexfeat *lex, struct 
     };
     bool have[] = {w->lang != NULL, w->sent != NULL, w->spam != NULL, w->mod != NULL,
                    conv != NULL && fe->smart_replies.enabled};
-    for (size_t i = 0; ws && rc == 0 && i < sizeof anns / sizeof anns[0]; i++) {
+    for (size_t i = 0; eng && rc == 0 && i < sizeof anns / sizeof anns[0]; i++) {
         if (!have[i]) continue;
-        rc = zt__ws_add_annotator(ws, &anns[i]);
+        rc = zt_annot_add(eng, &anns[i]);
         if (rc == 0) {
             char what[40];
             snprintf(what, sizeof what, "ws.%s", anns[i].name);

@@ -1,5 +1,5 @@
 /* wiring.h: the features that use one another, connected at start-up
- * (internal to src/server; docs/internals/wiring.md).
+ * (internal to src/node, the composition root; docs/internals/wiring.md).
  *
  *  - translation without "source": the language identifier detects it;
  *  - smart replies: ranked by the conversation's sentiment, and a
@@ -11,8 +11,8 @@
  * disabled in features.yaml is simply not wired: the annotation is absent
  * and the other features work without it. Everything wired is read-only
  * after start-up and safe to call from every thread. */
-#ifndef ZT_SERVER_WIRING_H
-#define ZT_SERVER_WIRING_H
+#ifndef ZT_NODE_WIRING_H
+#define ZT_NODE_WIRING_H
 
 #include "zentalk/zt_config.h"
 #include "zentalk/zt_error.h"
@@ -21,13 +21,13 @@ struct zt__lexfeat;
 struct zt__feat_spam;
 struct zt__feat_conv;
 struct zt__tr;
-struct zt__ws;
+struct zt_annot_engine;
 struct zt__wiring;
 
 /* Wire the features together (all borrowed; they must outlive the
  * wiring). ZT_ENOMEM, or the annotator table's ZT_ETOOBIG. */
 ZT_NODISCARD int zt__wiring_new(const struct zt_config *cfg, struct zt__lexfeat *lex, struct zt__feat_spam *spam,
-                                struct zt__feat_conv *conv, struct zt__tr *tr, struct zt__ws *ws,
+                                struct zt__feat_conv *conv, struct zt__tr *tr, struct zt_annot_engine *eng,
                                 struct zt__wiring **out);
 /* Which hooks and annotators were wired, for the start-up log. */
 const char *zt__wiring_summary(const struct zt__wiring *w);
