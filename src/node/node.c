@@ -20,7 +20,7 @@
 #include "../server/feat_replies.h"
 #include "../server/feat_search.h"
 #include "../server/feat_spam.h"
-#include "../server/gdpr.h"
+#include "../server/gdpr_api.h"
 #include "../server/models.h"
 #include "../server/privacy.h"
 #include "../server/relay.h"
@@ -32,12 +32,14 @@
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_annotate.h"
 #include "zentalk/zt_auth.h"
+#include "zentalk/zt_gdpr.h"
 #include "zentalk/zt_identity.h"
 #include "zentalk/zt_log.h"
 #include "zentalk/zt_metrics.h"
 #include "zentalk/zt_nodeauth.h"
 #include "zentalk/zt_peers.h"
 #include "zentalk/zt_ratelimit.h"
+#include "zentalk/zt_search.h"
 #include "zentalk/zt_server.h"
 #include "zentalk/zt_store.h"
 #include "zentalk/zt_str.h"
@@ -70,7 +72,8 @@ struct zt_node {
     struct zt__feat_search *search;
     struct zt__feat_conv *conv;
     struct zt__wiring *wiring;
-    struct zt__gdpr *gdpr;
+    struct zt__gdpr *gdpr;              /* export/erase routes */
+    struct zt_gdpr_sweeper *sweeper;    /* retention */
     struct zt__sealed *sealed;
     struct zt__attest *attest;
     struct zt_server *server;
@@ -238,6 +241,28 @@ static int build_features(struct zt_node *n, struct zt_buf *err)
     return 0;
 }
 
+static int search_expire(void *ud, int64_t before_ms, size_t *n)
+{
+    struct zt_search *se = zt__feat_search_engine(ud);
+    if (!se) {
+        *n = 0;
+        return 0;
+    }
+    return zt_search_expire(se, before_ms, n);
+}
+
+/* The retention sweeper over what holds personal data. */
+static int build_sweeper(struct zt_node *n)
+{
+    struct zt_gdpr_holders h = {
+        .audit_dir = zt__privacy_audit_dir(n->privacy),
+        .wallet = n->wallet,
+        .search_expire = search_expire,
+        .search_ud = n->search,
+    };
+    return zt_gdpr_sweeper_new(n->cfg, &h, &n->sweeper);
+}
+
 static int build_server(struct zt_node *n, struct zt_buf *err)
 {
     const struct zt_config *cfg = n->cfg;
@@ -297,6 +322,7 @@ int zt_node_new(const struct zt_config *cfg, const char *node_id, const struct z
     if (!rc) rc = build_features(n, err);
     if (!rc && (rc = zt__gdpr_new(cfg, node_id, n->privacy, n->search, n->wallet, &n->gdpr)) != 0)
         zt_ignore(zt_buf_appendf(err, "GDPR"));
+    if (!rc) rc = build_sweeper(n);
     /* the worker's sealed jobs and the signed descriptor and attestation */
     if (!rc && (rc = zt__sealed_new(id, n->models, cfg, &n->sealed)) != 0) zt_ignore(zt_buf_appendf(err, "sealed jobs"));
     if (!rc && (rc = zt__attest_new(id, n->models, &n->attest)) != 0)
@@ -314,7 +340,7 @@ int zt_node_new(const struct zt_config *cfg, const char *node_id, const struct z
 int zt_node_start(struct zt_node *n)
 {
     int rc = zt_server_start(n->server);
-    if (!rc) rc = zt__gdpr_start(n->gdpr); /* retention sweeper */
+    if (!rc) rc = zt_gdpr_sweeper_start(n->sweeper); /* retention: identity and audit log are set by now */
     return rc;
 }
 
@@ -340,7 +366,7 @@ struct zt_server *zt_node_server(struct zt_node *n)
 void zt_node_free(struct zt_node *n)
 {
     if (!n) return;
-    zt__gdpr_free(n->gdpr); /* stops the sweeper before what it sweeps goes */
+    zt_gdpr_sweeper_free(n->sweeper); /* stops the sweeper before what it sweeps goes */
     /* End inference first: every job answers (an error for those cut
      * short), the connections it resumes get a moment to flush, and only
      * then does the HTTP server close what is left. */
@@ -358,6 +384,7 @@ void zt_node_free(struct zt_node *n)
     zt__tr_free(n->translate); /* after the last request that could use a pipeline */
     zt__attest_free(n->attest);
     zt__sealed_free(n->sealed);
+    zt__gdpr_free(n->gdpr);
     zt__feat_conv_free(n->conv); /* after zt__models_shutdown(): no job callback runs any more */
     zt__models_free(n->models);
     zt__feat_spam_free(n->feat_spam);

@@ -109,85 +109,6 @@ void zt__feat_conv_set_hooks(struct zt__feat_conv *fc, const struct zt_reply_hoo
     else memset(&fc->hooks, 0, sizeof fc->hooks);
 }
 
-/* ---- request parsing ------------------------------------------------------ */
-
-int zt__conv_req_parse(json_t *body, bool summarize, struct zt__conv_req *out, char *err, size_t err_size)
-{
-    memset(out, 0, sizeof *out);
-    json_t *msgs = json_object_get(body, "messages");
-    if (!json_is_array(msgs)) {
-        snprintf(err, err_size, "messages must be an array of {\"from\": string, \"text\": string}");
-        return ZT_EINVAL;
-    }
-    size_t n = json_array_size(msgs);
-    if (n == 0) {
-        snprintf(err, err_size, "messages is empty; at least one message is required");
-        return ZT_EINVAL;
-    }
-    if (n > ZT__CONV_MAX_MESSAGES) {
-        snprintf(err, err_size, "too many messages: %zu (at most %d)", n, ZT__CONV_MAX_MESSAGES);
-        return ZT_ETOOBIG;
-    }
-    json_t *me = json_object_get(body, "me");
-    if (me && !json_is_null(me)) {
-        if (summarize || !json_is_string(me) || json_string_length(me) > ZT__CONV_MAX_FROM) {
-            snprintf(err, err_size, summarize ? "me is not a field of this route"
-                                              : "me must be a string of at most %d bytes", ZT__CONV_MAX_FROM);
-            return ZT_EINVAL;
-        }
-        out->me = json_string_value(me);
-        out->me_len = json_string_length(me);
-    }
-    json_t *ms = json_object_get(body, "max_sentences");
-    if (ms && !json_is_null(ms)) {
-        if (!summarize || !json_is_integer(ms) || json_integer_value(ms) < 1 || json_integer_value(ms) > 20) {
-            snprintf(err, err_size, summarize ? "max_sentences must be an integer from 1 to 20"
-                                              : "max_sentences is not a field of this route");
-            return ZT_EINVAL;
-        }
-        out->max_sentences = (long)json_integer_value(ms);
-    }
-    out->msgs = zt_calloc(n, sizeof *out->msgs);
-    if (!out->msgs) return ZT_ENOMEM;
-    size_t i;
-    json_t *m;
-    json_array_foreach(msgs, i, m) {
-        json_t *text = json_object_get(m, "text"), *from = json_object_get(m, "from");
-        int rc = ZT_EINVAL;
-        if (!json_is_object(m)) snprintf(err, err_size, "messages[%zu] must be an object", i);
-        else if (!text) snprintf(err, err_size, "messages[%zu].text is missing", i);
-        else if (!json_is_string(text)) snprintf(err, err_size, "messages[%zu].text must be a string", i);
-        else if (json_string_length(text) == 0) snprintf(err, err_size, "messages[%zu].text is empty", i);
-        else if (json_string_length(text) > ZT__CONV_MAX_TEXT) {
-            snprintf(err, err_size, "messages[%zu].text is %zu bytes (at most %u)", i, json_string_length(text),
-                     ZT__CONV_MAX_TEXT);
-            rc = ZT_ETOOBIG;
-        } else if (from && !json_is_null(from) && !json_is_string(from))
-            snprintf(err, err_size, "messages[%zu].from must be a string", i);
-        else if (json_is_string(from) && json_string_length(from) > ZT__CONV_MAX_FROM)
-            snprintf(err, err_size, "messages[%zu].from is longer than %d bytes", i, ZT__CONV_MAX_FROM);
-        else if (!zt_utf8_valid(json_string_value(text), json_string_length(text)) ||
-                 (json_is_string(from) && !zt_utf8_valid(json_string_value(from), json_string_length(from))))
-            snprintf(err, err_size, "messages[%zu] is not valid UTF-8 (no NUL characters)", i);
-        else rc = 0;
-        if (rc) {
-            zt__conv_req_deinit(out);
-            return rc;
-        }
-        out->msgs[i] = (struct zt_conv_msg){json_is_string(from) ? json_string_value(from) : "",
-                                            json_is_string(from) ? json_string_length(from) : 0,
-                                            json_string_value(text), json_string_length(text)};
-    }
-    out->n = n;
-    return 0;
-}
-
-void zt__conv_req_deinit(struct zt__conv_req *r)
-{
-    zt_free(r->msgs);
-    memset(r, 0, sizeof *r);
-}
-
 /* ---- JSON ------------------------------------------------------------------ */
 
 static json_t *num3(double v)
@@ -237,22 +158,22 @@ void zt__feat_h_intents(void *ud, struct zt__req_ctx *cx, json_t *body, struct z
         return;
     }
     size_t n = text ? 1 : json_is_array(texts) ? json_array_size(texts) : 0;
-    if (texts && (!json_is_array(texts) || n == 0 || n > ZT__INTENT_MAX_TEXTS)) {
+    if (texts && (!json_is_array(texts) || n == 0 || n > ZT_INTENT_MAX_TEXTS)) {
         char msg[128];
-        snprintf(msg, sizeof msg, "texts must be an array of 1 to %d strings", ZT__INTENT_MAX_TEXTS);
-        zt_http_resp_error(resp, n > ZT__INTENT_MAX_TEXTS ? 413 : 400, n > ZT__INTENT_MAX_TEXTS ? "too_large" : "invalid_request", msg);
+        snprintf(msg, sizeof msg, "texts must be an array of 1 to %d strings", ZT_INTENT_MAX_TEXTS);
+        zt_http_resp_error(resp, n > ZT_INTENT_MAX_TEXTS ? 413 : 400, n > ZT_INTENT_MAX_TEXTS ? "too_large" : "invalid_request", msg);
         return;
     }
     json_t *results = json_array();
     for (size_t i = 0; i < n && results; i++) {
         json_t *t = text ? text : json_array_get(texts, i);
         char msg[128];
-        if (!json_is_string(t) || json_string_length(t) == 0 || json_string_length(t) > ZT__CONV_MAX_TEXT) {
-            if (text) snprintf(msg, sizeof msg, "text must be a non-empty string of at most %u bytes", ZT__CONV_MAX_TEXT);
-            else snprintf(msg, sizeof msg, "texts[%zu] must be a non-empty string of at most %u bytes", i, ZT__CONV_MAX_TEXT);
+        if (!json_is_string(t) || json_string_length(t) == 0 || json_string_length(t) > ZT_CONV_MAX_TEXT) {
+            if (text) snprintf(msg, sizeof msg, "text must be a non-empty string of at most %u bytes", ZT_CONV_MAX_TEXT);
+            else snprintf(msg, sizeof msg, "texts[%zu] must be a non-empty string of at most %u bytes", i, ZT_CONV_MAX_TEXT);
             json_decref(results);
-            zt_http_resp_error(resp, json_is_string(t) && json_string_length(t) > ZT__CONV_MAX_TEXT ? 413 : 400,
-                               json_is_string(t) && json_string_length(t) > ZT__CONV_MAX_TEXT ? "too_large" : "invalid_request", msg);
+            zt_http_resp_error(resp, json_is_string(t) && json_string_length(t) > ZT_CONV_MAX_TEXT ? 413 : 400,
+                               json_is_string(t) && json_string_length(t) > ZT_CONV_MAX_TEXT ? "too_large" : "invalid_request", msg);
             return;
         }
         struct zt_intent_result r;
@@ -394,7 +315,7 @@ static void llm_done(void *ud, int err, const char *text, size_t len)
  * untouched) and true is returned. On failure *why says why and the caller
  * answers the classical result at once. Takes no reference to classical. */
 static bool llm_start(struct zt__feat_conv *fc, struct zt_http_req *req, const char *model, bool summarize,
-                      const struct zt__conv_req *cr, json_t *classical, const char **why)
+                      const struct zt_conv_req *cr, json_t *classical, const char **why)
 {
     static const char *const SYS_SUMMARY =
         "You summarise chat conversations. Write a short neutral summary of the conversation in two or three "
@@ -463,7 +384,7 @@ out:
 
 /* Answer result (taking it), through the model first when one is set. */
 static void answer(struct zt__feat_conv *fc, struct zt_http_req *req, const char *model, bool summarize,
-                   const struct zt__conv_req *cr, json_t *result, struct zt_http_resp *resp)
+                   const struct zt_conv_req *cr, json_t *result, struct zt_http_resp *resp)
 {
     if (!result) {
         zt_http_resp_error(resp, 503, "overloaded", "out of memory");
@@ -488,9 +409,9 @@ void zt__feat_h_replies(void *ud, struct zt__req_ctx *cx, json_t *body, struct z
     struct zt_http_req *req = cx->req;
     const struct zt_cfg_feature *f = &fc->cfg->features.smart_replies;
     if (disabled(f, "smart_replies", resp)) return;
-    struct zt__conv_req cr;
+    struct zt_conv_req cr;
     char err[256];
-    int rc = zt__conv_req_parse(body, false, &cr, err, sizeof err);
+    int rc = zt_conv_req_parse(body, false, &cr, err, sizeof err);
     if (rc) {
         bad_request(rc, err, resp);
         return;
@@ -498,7 +419,7 @@ void zt__feat_h_replies(void *ud, struct zt__req_ctx *cx, json_t *body, struct z
     struct zt_replies_result r;
     rc = zt_replies_suggest(fc->bank, fc->intents, &fc->hooks, cr.msgs, cr.n, cr.me, cr.me_len, f->threshold, &r);
     if (rc) {
-        zt__conv_req_deinit(&cr);
+        zt_conv_req_deinit(&cr);
         bad_request(rc, "a message is not valid UTF-8", resp);
         return;
     }
@@ -513,12 +434,12 @@ void zt__feat_h_replies(void *ud, struct zt__req_ctx *cx, json_t *body, struct z
                             zt_reply_register_name(r.reg), "sentiment", r.has_sentiment ? num3(r.sentiment) : json_null(),
                             "moderation", r.moderated ? "checked" : "unavailable");
     answer(fc, req, f->model, false, &cr, res, resp);
-    zt__conv_req_deinit(&cr);
+    zt_conv_req_deinit(&cr);
 }
 
 /* ---- POST /v1/features/summarize ----------------------------------------------- */
 
-static json_t *items_json(const struct zt__conv_req *cr, const struct zt_summary_item *it, size_t n, bool actions)
+static json_t *items_json(const struct zt_conv_req *cr, const struct zt_summary_item *it, size_t n, bool actions)
 {
     json_t *a = json_array();
     for (size_t i = 0; i < n && a; i++) {
@@ -547,9 +468,9 @@ void zt__feat_h_summarize(void *ud, struct zt__req_ctx *cx, json_t *body, struct
                            "the stopwords asset (stopwords.zta) is not installed: run `make data`");
         return;
     }
-    struct zt__conv_req cr;
+    struct zt_conv_req cr;
     char err[256];
-    int rc = zt__conv_req_parse(body, true, &cr, err, sizeof err);
+    int rc = zt_conv_req_parse(body, true, &cr, err, sizeof err);
     if (rc) {
         bad_request(rc, err, resp);
         return;
@@ -557,7 +478,7 @@ void zt__feat_h_summarize(void *ud, struct zt__req_ctx *cx, json_t *body, struct
     struct zt_summary s;
     rc = zt_summarize(fc->intents, fc->sw, cr.msgs, cr.n, (size_t)cr.max_sentences, f->threshold, &s);
     if (rc) {
-        zt__conv_req_deinit(&cr);
+        zt_conv_req_deinit(&cr);
         snprintf(err, sizeof err, rc == ZT_ETOOBIG ? "the conversation has more than %d sentences"
                                                    : "a message is not valid UTF-8",
                  ZT_SUMMARY_MAX_SENTENCES);
@@ -582,5 +503,5 @@ void zt__feat_h_summarize(void *ud, struct zt__req_ctx *cx, json_t *body, struct
     zt_buf_deinit(&sum);
     zt_summary_deinit(&s);
     answer(fc, req, f->model, true, &cr, res, resp);
-    zt__conv_req_deinit(&cr);
+    zt_conv_req_deinit(&cr);
 }

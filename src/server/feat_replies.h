@@ -20,10 +20,6 @@
 #include "zentalk/zt_http.h"
 #include "zentalk/zt_replies.h"
 
-#define ZT__CONV_MAX_MESSAGES 500
-#define ZT__CONV_MAX_TEXT (64u * 1024u) /* bytes per message */
-#define ZT__CONV_MAX_FROM 128           /* bytes of a speaker name */
-#define ZT__INTENT_MAX_TEXTS 256
 
 struct zt__feat_conv;
 
@@ -42,20 +38,6 @@ const struct zt_reply_bank *zt__feat_conv_bank(const struct zt__feat_conv *fc);
 const struct zt_intent_model *zt__feat_conv_intents(const struct zt__feat_conv *fc);
 const struct zt_reply_hooks *zt__feat_conv_hooks(const struct zt__feat_conv *fc);
 
-/* A parsed {"messages":[{"from":"alice","text":"..."}...], "me":"bob"}
- * request; pointers into the JSON body (borrowed). */
-struct zt__conv_req {
-    struct zt_conv_msg *msgs; /* zt_malloc'd */
-    size_t n;
-    const char *me;
-    size_t me_len;
-    long max_sentences; /* 0 when absent */
-};
-/* Check and parse body. On failure returns ZT_EINVAL (or ZT_ETOOBIG for
- * limits, ZT_ENOMEM) with a message for a 400 answer in err. Free with
- * zt__conv_req_deinit(). */
-ZT_NODISCARD int zt__conv_req_parse(json_t *body, bool summarize, struct zt__conv_req *out, char *err, size_t err_size);
-void zt__conv_req_deinit(struct zt__conv_req *r);
 
 void zt__feat_h_intents(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
 void zt__feat_h_replies(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);

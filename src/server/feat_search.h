@@ -22,48 +22,8 @@
 #include "zentalk/zt_identity.h"
 #include "zentalk/zt_search.h"
 
-#define ZT__CATEGORIZE_TEXT_MAX 65536 /* bytes per text */
-#define ZT__CATEGORIZE_BATCH_MAX 256  /* texts or messages per request */
 
-enum zt__search_op {
-    ZT__SEARCH_INDEX,
-    ZT__SEARCH_QUERY,
-    ZT__SEARCH_DELETE,
-};
 
-/* A checked request; strings point into the JSON body it came from. */
-struct zt__search_req {
-    const char *user;
-    struct zt_search_msg *msgs; /* index: zt_malloc'd */
-    size_t n_msgs;
-    const char *query;          /* query */
-    size_t query_len;
-    size_t limit;
-    const char *id;             /* delete: NULL = every message of user */
-    size_t id_len;
-};
-
-/* Check body for op. 0, or ZT_EINVAL with a reason for the 400 answer in
- * why (no message content is quoted). Release with zt__search_req_deinit. */
-ZT_NODISCARD int zt__search_parse(enum zt__search_op op, json_t *body, struct zt__search_req *out,
-                                  char *why, size_t why_len);
-void zt__search_req_deinit(struct zt__search_req *r);
-
-/* May caller act on user? (the rule above) */
-bool zt__search_may_act(const struct zt_auth_principal *caller, const char *user);
-
-/* A checked categorisation request: texts[0..n) with their lengths;
- * conversation says whether they form one conversation ("messages", or
- * "text") or a batch to categorise one by one ("texts"). */
-struct zt__categorize_req {
-    const char **texts; /* zt_malloc'd array of pointers into the body */
-    size_t *lens;
-    size_t n;
-    bool batch;         /* "texts": one result each */
-};
-ZT_NODISCARD int zt__categorize_parse(json_t *body, struct zt__categorize_req *out, char *why,
-                                      size_t why_len);
-void zt__categorize_req_deinit(struct zt__categorize_req *r);
 
 struct zt__feat_search;
 

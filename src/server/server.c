@@ -38,7 +38,7 @@
 #include "feat_replies.h"
 #include "feat_search.h"
 #include "feat_spam.h"
-#include "gdpr.h"
+#include "gdpr_api.h"
 #include "http_metrics.h"
 #include "llm.h"
 #include "models.h"

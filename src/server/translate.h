@@ -19,28 +19,9 @@
 #include "zentalk/zt_config.h"
 #include "zentalk/zt_http.h"
 
-#define ZT__TR_MAX_TEXTS 64
 
 struct zt__tr;
 
-/* A checked request. Strings point into the JSON body. */
-struct zt__tr_req {
-    const char *source3;         /* NULL: detect */
-    const char *target3;
-    const char *texts[ZT__TR_MAX_TEXTS];
-    size_t lens[ZT__TR_MAX_TEXTS];
-    size_t n;
-    bool batch;                  /* "texts" rather than "text" */
-    bool keep_marks;
-};
-
-/* Check body (a JSON object) against the request schema: exactly one of
- * "text" (string) or "texts" (1..64 strings), "target" required and
- * "source" optional (ISO 639-1 or 639-3 codes of known languages), each
- * text non-empty and at most max_bytes, "keep_unknown_marks" boolean, no
- * other field. 0, or the HTTP status with code and msg filled. */
-int zt__tr_parse(json_t *body, size_t max_bytes, struct zt__tr_req *out, const char **code, char *msg,
-                 size_t msg_len);
 
 ZT_NODISCARD int zt__tr_new(const struct zt_config *cfg, struct zt__tr **out);
 /* Finish queued requests (answered, or 503 once shutting down), stop the

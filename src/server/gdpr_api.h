@@ -1,5 +1,4 @@
-/* gdpr.h: GDPR export and erasure, and the retention sweeper (internal to
- * src/server; docs/privacy/DATA_HANDLING.md, docs/api.md).
+/* gdpr_api.h: the GDPR export and erasure routes (internal to src/server; docs/privacy/DATA_HANDLING.md, docs/api.md).
  *
  * POST /v1/privacy/export and POST /v1/privacy/erase act on one identity:
  * the caller's own (JWT sub, or "wallet:0x..." for a wallet session), or,
@@ -22,23 +21,19 @@
  * so that no audit entry can be tied to the identity any more.
  * Idempotent; the answer counts what went.
  *
- * Sweeper: one background thread that applies the privacy.retention_*
- * periods at start and every privacy.sweep_interval_s (zt__gdpr_sweep). */
-#ifndef ZT_SERVER_GDPR_H
-#define ZT_SERVER_GDPR_H
+ * The retention sweeper is the privacy layer's (zt_gdpr.h). */
+#ifndef ZT_SERVER_GDPR_API_H
+#define ZT_SERVER_GDPR_API_H
 
-#include "req.h"
 #include <jansson.h>
-#include <stdbool.h>
 #include <stddef.h>
-#include <stdint.h>
 
-#include "zentalk/zt_auth.h"
 #include "feat_search.h"
 #include "privacy.h"
-#include "zentalk/zt_wallet.h"
+#include "req.h"
 #include "zentalk/zt_config.h"
 #include "zentalk/zt_http.h"
+#include "zentalk/zt_wallet.h"
 
 #define ZT__GDPR_EXPORT_MAX ((size_t)16 << 20) /* bytes of messages + audit entries in one export */
 #define ZT__GDPR_EXPORT_MAX_DOCS 100000          /* search messages in one export */
@@ -49,40 +44,10 @@ struct zt__gdpr;
 /* Borrowed: everything outlives the context. ZT_ENOMEM. */
 ZT_NODISCARD int zt__gdpr_new(const struct zt_config *cfg, const char *node_id, struct zt__privacy *pv,
                               struct zt__feat_search *search, struct zt_wallet *wallet, struct zt__gdpr **out);
-/* Start the sweeper thread (runs one sweep at once). ZT_EINVAL when
- * already started, ZT_ENOMEM. */
-ZT_NODISCARD int zt__gdpr_start(struct zt__gdpr *g);
-/* Stop the sweeper (waits for a sweep in progress), free. NULL is a no-op. */
+/* NULL is a no-op. */
 void zt__gdpr_free(struct zt__gdpr *g);
 
-/* What one sweep removed. */
-struct zt__gdpr_sweep_stats {
-    unsigned audit_files;
-    size_t search_docs;
-    size_t nonces, sessions;
-    size_t temp_files;
-    uint64_t runs; /* sweeps finished since start (zt__gdpr_runs) */
-};
-/* One sweep at now_ms (unix ms). Errors of one part are logged and the
- * others still run; returns the first error. */
-ZT_NODISCARD int zt__gdpr_sweep(struct zt__gdpr *g, int64_t now_ms, struct zt__gdpr_sweep_stats *st);
-/* Sweeps the thread finished so far. */
-uint64_t zt__gdpr_runs(struct zt__gdpr *g);
-
-/* Check an export/erase body: {} or {"identity": "<1..127 bytes, no
- * control characters>"}; *identity = NULL when absent. 0, or ZT_EINVAL
- * with the reason in why (the value is never quoted). */
-ZT_NODISCARD int zt__gdpr_parse(json_t *body, const char **identity, char *why, size_t why_len);
-
-/* Does one audit line (no newline) concern the identity? 1 when its
- * "identity" or "subject" is pseudonym (may be NULL), 2 when its
- * "identity" is identity in clear (entries written before pseudonyms),
- * 0 otherwise (also for lines that are not JSON objects). With entry
- * non-NULL, a matching line's parsed object goes to *entry (caller
- * decrefs). */
-int zt__gdpr_audit_match(const char *line, size_t len, const char *pseudonym, const char *identity,
-                         json_t **entry);
-
+/* The routes (ud: the struct zt__gdpr). */
 void zt__gdpr_h_export(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
 void zt__gdpr_h_erase(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
 
