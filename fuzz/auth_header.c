@@ -1,5 +1,5 @@
 /* fuzz/auth_header.c: the Authorization header parser and the JWT checks
- * behind it (src/server/auth.c). Properties: an accepted header is
+ * behind it (src/crypto/jwt.c). Properties: an accepted header is
  * "Bearer " (any case) plus a token inside the input of three non-empty
  * base64url segments; verification of anything not signed with the secret
  * below fails without crashing, and a success names an identity and role.

@@ -1,5 +1,5 @@
 /* fuzz/search_request.c: the request parsers of /v1/search/{index,query,delete} and
- * /v1/features/categorize (src/server/feat_search.c). Properties: an
+ * /v1/features/categorize (src/server/search_api.c). Properties: an
  * accepted request has a user of 1..ZT_SEARCH_USER_MAX bytes, 1..BATCH_MAX
  * messages with ids and texts within bounds (index), a query within bounds
  * and a limit in 1..LIMIT_MAX (query); categorisation gets 1..256 non-empty

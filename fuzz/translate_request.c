@@ -1,5 +1,5 @@
 /* fuzz/translate_request.c: the POST /v1/features/translate request checks
- * (zt_translate_req_parse, src/server/translate.c) on arbitrary JSON. Properties: an
+ * (zt_translate_req_parse, src/server/translate_api.c) on arbitrary JSON. Properties: an
  * accepted request has 1..64 non-empty texts of at most max_bytes, valid
  * UTF-8 without NUL, a known 639-3 target and (if any) source; a refusal is
  * a 4xx with a code and a message. */

@@ -1,5 +1,5 @@
 /* fuzz/wallet_sig.c: the wallet login parsers and signature recovery
- * (src/server/wallet.c). The input is split at the first newline: the
+ * (src/crypto/wallet.c). The input is split at the first newline: the
  * first line goes to the address, signature and bearer parsers, the rest
  * is the signed message. Properties: an accepted address or signature
  * re-encodes to the same bytes (case aside); a parsed signature either

@@ -1,5 +1,5 @@
 /* fuzz/ws_event.c: the /v1/ws event handler (zt_annot_handle_event,
- * src/server/ws.c) on arbitrary text. Properties: every input gets exactly
+ * src/server/ws_api.c) on arbitrary text. Properties: every input gets exactly
  * one answer event, of type annotations (for a message with id and
  * conversation), pong or error; no crash, no leak across many events on
  * one connection (conversation table eviction included). */

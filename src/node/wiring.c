@@ -3,10 +3,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../server/feat_lex.h"
-#include "../server/feat_replies.h"
-#include "../server/feat_spam.h"
-#include "../server/translate.h"
+#include "../server/lex_api.h"
+#include "../server/conv_api.h"
+#include "../server/spam_api.h"
+#include "../server/translate_api.h"
 #include "wiring.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_annotate.h"

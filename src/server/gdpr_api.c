@@ -1,4 +1,4 @@
-/* gdpr.c: POST /v1/privacy/{export,erase} and the retention sweeper
+/* gdpr_api.c: POST /v1/privacy/{export,erase} and the retention sweeper
  * (gdpr.h). */
 #include "gdpr_api.h"
 

@@ -28,7 +28,7 @@
 #include <jansson.h>
 #include <stddef.h>
 
-#include "feat_search.h"
+#include "search_api.h"
 #include "privacy.h"
 #include "req.h"
 #include "zentalk/zt_config.h"

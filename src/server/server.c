@@ -33,11 +33,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "attest.h"
-#include "feat_lex.h"
-#include "feat_replies.h"
-#include "feat_search.h"
-#include "feat_spam.h"
+#include "attest_api.h"
+#include "lex_api.h"
+#include "conv_api.h"
+#include "search_api.h"
+#include "spam_api.h"
 #include "gdpr_api.h"
 #include "http_metrics.h"
 #include "llm.h"
@@ -47,7 +47,7 @@
 #include "req.h"
 #include "route.h"
 #include "sealed.h"
-#include "translate.h"
+#include "translate_api.h"
 #include "wallet_api.h"
 #include "ws_api.h"
 #include "zentalk/zt_alloc.h"

@@ -1,7 +1,7 @@
 /* test_attest.c: software attestation reports (zt_attest.h): sign/verify
  * round trip, tampering with every field, wrong nonce, node id that does not
  * belong to the key, schema violations, nonce validation, the streaming file
- * hash of src/server/attest.c, and allocation failures. */
+ * hash of src/server/attest_api.c, and allocation failures. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

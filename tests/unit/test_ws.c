@@ -2,7 +2,7 @@
  * key of RFC 6455 section 1.3, the frames of section 5.7 (parsed, encoded,
  * and fed byte by byte), the receiver's protocol checks and close codes,
  * incremental UTF-8 validation, and the annotation protocol's event handling
- * (src/server/ws.c) without a socket. */
+ * (src/server/ws_api.c) without a socket. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
