@@ -45,7 +45,7 @@ struct zt__attest;
 struct zt__feat_spam;
 struct zt__feat_search;
 struct zt__feat_conv;
-struct zt__lexfeat;
+struct zt_lexfeat;
 struct zt__tr;
 struct zt__ws;
 struct zt__gdpr;
@@ -72,7 +72,7 @@ struct zt_server_deps {
     struct zt__feat_spam *feat_spam;
     struct zt__feat_search *search;
     struct zt__feat_conv *conv;
-    struct zt__lexfeat *lexfeat;
+    struct zt_lexfeat *lexfeat;
     struct zt__tr *translate;
     struct zt__ws *ws;
     struct zt__gdpr *gdpr;

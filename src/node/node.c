@@ -61,7 +61,7 @@ struct zt_node {
     struct zt_peers *peers;
     struct zt_nodeauth_verifier *nodeauth;
     struct zt__privacy *privacy;
-    struct zt__lexfeat *lexfeat;
+    struct zt_lexfeat *lexfeat;
     struct zt__models *models;
     struct zt__feat_spam *feat_spam;
     struct zt__relay *relay;
@@ -214,7 +214,7 @@ static int build_network(struct zt_node *n, struct zt_buf *err)
 static int build_features(struct zt_node *n, struct zt_buf *err)
 {
     const struct zt_config *cfg = n->cfg;
-    int rc = zt__lexfeat_new(cfg, &n->lexfeat);
+    int rc = zt_lexfeat_new(cfg, &n->lexfeat);
     if (!rc) rc = zt__feat_spam_new(cfg, &n->feat_spam);
     if (!rc) rc = zt__tr_new(cfg, &n->translate);
     if (!rc) rc = zt_annot_new((size_t)cfg->server.ws_max_message_bytes, &n->annot);
@@ -393,7 +393,7 @@ void zt_node_free(struct zt_node *n)
     zt_ratelimit_free(n->limiter);
     zt_wallet_free(n->wallet);
     zt__privacy_free(n->privacy); /* final audit checkpoint; closes the node store */
-    zt__lexfeat_free(n->lexfeat);
+    zt_lexfeat_free(n->lexfeat);
     zt__wiring_free(n->wiring); /* after every feature that calls into it */
     zt_annot_free(n->annot); /* after the connections (zt__ws_free) and the annotators' features */
     zt_metrics_free(n->metrics); /* last: nothing renders any more */

@@ -202,7 +202,7 @@ static void live_conv_free(void *ud, void *st)
 
 /* ---- wiring --------------------------------------------------------------- */
 
-int zt__wiring_new(const struct zt_config *cfg, struct zt__lexfeat *lex, struct zt__feat_spam *spam,
+int zt__wiring_new(const struct zt_config *cfg, struct zt_lexfeat *lex, struct zt__feat_spam *spam,
                    struct zt__feat_conv *conv, struct zt__tr *tr, struct zt_annot_engine *eng, struct zt__wiring **out)
 {
     const struct zt_cfg_features *fe = &cfg->features;
@@ -210,12 +210,12 @@ int zt__wiring_new(const struct zt_config *cfg, struct zt__lexfeat *lex, struct 
     if (!w) return ZT_ENOMEM;
     w->cfg = cfg;
     w->conv = conv;
-    if (lex && fe->sentiment.enabled) w->sent = zt__lexfeat_sentiment(lex);
+    if (lex && fe->sentiment.enabled) w->sent = zt_lexfeat_sentiment(lex, NULL);
     if (lex && fe->moderation.enabled) {
-        w->mod = zt__lexfeat_moderation(lex);
-        zt__lexfeat_policy(lex, &w->policy);
+        w->mod = zt_lexfeat_moderation(lex, NULL);
+        zt_lexfeat_policy(lex, &w->policy);
     }
-    if (lex && fe->language.enabled) w->lang = zt__lexfeat_langid(lex);
+    if (lex && fe->language.enabled) w->lang = zt_lexfeat_langid(lex, NULL);
     if (spam && fe->spam.enabled) w->spam = zt__feat_spam_model(spam);
 
     /* hooks */

@@ -23,103 +23,6 @@ _Static_assert(TEXT_MAX == ZT_SENTIMENT_MAX_TEXT && TEXT_MAX == ZT_MODERATION_MA
                    TEXT_MAX == ZT_LANGID_MAX_TEXT,
                "one text limit for the three routes");
 
-struct zt__lexfeat {
-    const struct zt_config *cfg;
-    struct zt_sentiment *sent;
-    struct zt_moderation *mod;
-    struct zt_langid *lang;
-    struct zt_moderation_policy policy;
-    char sent_why[WHY_LEN], mod_why[WHY_LEN], lang_why[WHY_LEN];
-};
-
-static void load_asset_why(char *why, const char *path, int rc)
-{
-    snprintf(why, WHY_LEN, "cannot load %s: %s%s", path, zt_strerror(rc),
-             rc == ZT_ENOTFOUND || rc == ZT_EUNSUPPORTED ? " (run `make data`)" : "");
-}
-
-int zt__lexfeat_new(const struct zt_config *cfg, struct zt__lexfeat **out)
-{
-    struct zt__lexfeat *f = zt_calloc(1, sizeof *f);
-    if (!f) return ZT_ENOMEM;
-    f->cfg = cfg;
-    const struct zt_cfg_features *fe = &cfg->features;
-    char path[4096];
-    int rc;
-    if (!fe->sentiment.enabled) {
-        snprintf(f->sent_why, WHY_LEN, "features.sentiment.enabled is false");
-    } else if ((rc = zt_asset_path(cfg->node.data_dir, ZT_SENTIMENT_ASSET, path, sizeof path)) != 0 ||
-               (rc = zt_sentiment_load(path, &f->sent)) != 0) {
-        load_asset_why(f->sent_why, path, rc);
-        zt_log(ZT_LOG_WARN, "feature_unavailable", "feature=sentiment reason=\"%s\"", f->sent_why);
-    }
-    if (!fe->moderation.enabled) {
-        snprintf(f->mod_why, WHY_LEN, "features.moderation.enabled is false");
-    } else if ((rc = zt_asset_path(cfg->node.data_dir, ZT_MODERATION_ASSET, path, sizeof path)) != 0 ||
-               (rc = zt_moderation_load(path, &f->mod)) != 0) {
-        load_asset_why(f->mod_why, path, rc);
-        zt_log(ZT_LOG_WARN, "feature_unavailable", "feature=moderation reason=\"%s\"", f->mod_why);
-    }
-    f->policy.threshold = fe->moderation.threshold;
-    const struct zt_cfg_moderation_actions *a = &fe->moderation.actions;
-    const char *acts[ZT_MOD_N_CATEGORIES];
-    acts[ZT_MOD_PROFANITY] = a->profanity;
-    acts[ZT_MOD_SEXUAL] = a->sexual;
-    acts[ZT_MOD_HATE] = a->hate;
-    acts[ZT_MOD_HARASSMENT] = a->harassment;
-    acts[ZT_MOD_SELF_HARM] = a->self_harm;
-    acts[ZT_MOD_SPAM_LINKS] = a->spam_links;
-    for (int c = 0; c < ZT_MOD_N_CATEGORIES; c++)
-        if (zt_moderation_action_parse(acts[c], &f->policy.actions[c]) != 0) f->policy.actions[c] = ZT_MOD_FLAG;
-    if (!fe->language.enabled) {
-        snprintf(f->lang_why, WHY_LEN, "features.language.enabled is false");
-    } else {
-        const char *bad = NULL;
-        rc = zt_langid_new(fe->language.fingerprints_dir, (const char *const *)fe->language.languages.items,
-                           fe->language.languages.count, &f->lang, &bad);
-        if (rc) {
-            if (rc == ZT_EINVAL && bad)
-                snprintf(f->lang_why, WHY_LEN, "features.language.languages: unknown language \"%s\"", bad);
-            else
-                snprintf(f->lang_why, WHY_LEN, "cannot load the libexttextcat fingerprints of %s from %s: %s",
-                         bad ? bad : "the languages", fe->language.fingerprints_dir, zt_strerror(rc));
-            zt_log(ZT_LOG_WARN, "feature_unavailable", "feature=language reason=\"%s\"", f->lang_why);
-        }
-    }
-    *out = f;
-    return 0;
-}
-
-void zt__lexfeat_free(struct zt__lexfeat *f)
-{
-    if (!f) return;
-    zt_sentiment_free(f->sent);
-    zt_moderation_free(f->mod);
-    zt_langid_free(f->lang);
-    zt_free(f);
-}
-
-const struct zt_sentiment *zt__lexfeat_sentiment(const struct zt__lexfeat *f)
-{
-    return f->sent;
-}
-
-const struct zt_moderation *zt__lexfeat_moderation(const struct zt__lexfeat *f)
-{
-    return f->mod;
-}
-
-struct zt_langid *zt__lexfeat_langid(const struct zt__lexfeat *f)
-{
-    return f->lang;
-}
-
-void zt__lexfeat_policy(const struct zt__lexfeat *f, struct zt_moderation_policy *p)
-{
-    *p = f->policy;
-    p->lang = NULL;
-}
-
 /* ---- request and response helpers ------------------------------------------- */
 
 /* Scores are rounded (VADER: 3-4 decimals), so 17 significant digits would
@@ -252,20 +155,20 @@ static bool lang_code_ok(const char *s)
 
 /* ---- one text ------------------------------------------------------------------ */
 
-static int sentiment_one(struct zt__lexfeat *f, const char *text, size_t len, json_t **out)
+static int sentiment_one(struct zt_lexfeat *f, const char *text, size_t len, json_t **out)
 {
     struct zt_sentiment_result r;
-    int rc = zt_sentiment_score(f->sent, text, len, &r);
+    int rc = zt_sentiment_score(zt_lexfeat_sentiment(f, NULL), text, len, &r);
     if (rc) return rc;
     *out = json_pack("{s:f,s:f,s:f,s:f,s:s}", "compound", r.compound, "pos", r.pos, "neu", r.neu, "neg", r.neg,
-                     "label", zt_sentiment_label(&r, f->cfg->features.sentiment.threshold));
+                     "label", zt_sentiment_label(&r, zt_lexfeat_config(f)->sentiment.threshold));
     return *out ? 0 : ZT_ENOMEM;
 }
 
-static int language_one(struct zt__lexfeat *f, const char *text, size_t len, json_t **out)
+static int language_one(struct zt_lexfeat *f, const char *text, size_t len, json_t **out)
 {
     struct zt_langid_result r;
-    int rc = zt_langid_detect(f->lang, text, len, f->cfg->features.language.threshold, &r);
+    int rc = zt_langid_detect(zt_lexfeat_langid(f, NULL), text, len, zt_lexfeat_config(f)->language.threshold, &r);
     if (rc) return rc;
     json_t *alts = json_array();
     for (size_t i = 0; alts && i < r.n_alts; i++)
@@ -279,19 +182,20 @@ static int language_one(struct zt__lexfeat *f, const char *text, size_t len, jso
     return *out ? 0 : ZT_ENOMEM;
 }
 
-static int moderate_one(struct zt__lexfeat *f, const char *text, size_t len, const char *lang, json_t **out)
+static int moderate_one(struct zt_lexfeat *f, const char *text, size_t len, const char *lang, json_t **out)
 {
-    struct zt_moderation_policy p = f->policy;
+    struct zt_moderation_policy p;
+    zt_lexfeat_policy(f, &p);
     p.lang = lang;
     const char *lang_source = lang ? "request" : "none";
     struct zt_langid_result lr;
-    if (!lang && f->lang && zt_langid_detect(f->lang, text, len, f->cfg->features.language.threshold, &lr) == 0 &&
+    if (!lang && zt_lexfeat_langid(f, NULL) && zt_langid_detect(zt_lexfeat_langid(f, NULL), text, len, zt_lexfeat_config(f)->language.threshold, &lr) == 0 &&
         strcmp(lr.code, "und") != 0) {
         p.lang = lr.code;
         lang_source = "detected";
     }
     struct zt_moderation_result r;
-    int rc = zt_moderation_check(f->mod, text, len, &p, &r);
+    int rc = zt_moderation_check(zt_lexfeat_moderation(f, NULL), text, len, &p, &r);
     if (rc) return rc;
     json_t *cats = json_object();
     json_t *matches = json_array();
@@ -315,7 +219,7 @@ static int moderate_one(struct zt__lexfeat *f, const char *text, size_t len, con
 
 enum which { W_SENT, W_MOD, W_LANG };
 
-static void handle(struct zt__lexfeat *f, enum which w, struct zt_http_req *req, json_t *body,
+static void handle(struct zt_lexfeat *f, enum which w, struct zt_http_req *req, json_t *body,
                    struct zt_http_resp *resp)
 {
     static const char *const mod_extra[] = {"language", NULL};
@@ -323,8 +227,10 @@ static void handle(struct zt__lexfeat *f, enum which w, struct zt_http_req *req,
     static const char mod_usage[] = "{\"text\": \"...\"} or {\"texts\": [...]}, with an optional "
                                     "\"language\": \"<ISO 639-1 code>\"";
     static const char *const names[] = {"sentiment", "moderation", "language"};
-    const void *obj = w == W_SENT ? (const void *)f->sent : w == W_MOD ? (const void *)f->mod : (const void *)f->lang;
-    const char *why = w == W_SENT ? f->sent_why : w == W_MOD ? f->mod_why : f->lang_why;
+    const char *why = "";
+    const void *obj = w == W_SENT  ? (const void *)zt_lexfeat_sentiment(f, &why)
+                      : w == W_MOD ? (const void *)zt_lexfeat_moderation(f, &why)
+                                   : (const void *)zt_lexfeat_langid(f, &why);
     if (!available(obj, why, resp)) return;
     json_t *texts[BATCH_MAX];
     size_t n;
@@ -365,21 +271,21 @@ static void handle(struct zt__lexfeat *f, enum which w, struct zt_http_req *req,
 
 void zt__lexfeat_h_sentiment(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
 {
-    struct zt__lexfeat *f = ud;
+    struct zt_lexfeat *f = ud;
     struct zt_http_req *req = cx->req;
     handle(f, W_SENT, req, body, resp);
 }
 
 void zt__lexfeat_h_moderate(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
 {
-    struct zt__lexfeat *f = ud;
+    struct zt_lexfeat *f = ud;
     struct zt_http_req *req = cx->req;
     handle(f, W_MOD, req, body, resp);
 }
 
 void zt__lexfeat_h_language(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
 {
-    struct zt__lexfeat *f = ud;
+    struct zt_lexfeat *f = ud;
     struct zt_http_req *req = cx->req;
     handle(f, W_LANG, req, body, resp);
 }
