@@ -11,6 +11,8 @@
 #ifndef ZT_FEATSET_H
 #define ZT_FEATSET_H
 
+#include <stdbool.h>
+
 #include "zt_config.h"
 #include "zt_error.h"
 
@@ -39,5 +41,49 @@ struct zt_langid *zt_lexfeat_langid(const struct zt_lexfeat *f, const char **why
 void zt_lexfeat_policy(const struct zt_lexfeat *f, struct zt_moderation_policy *p);
 /* The features section it was loaded from (thresholds). */
 const struct zt_cfg_features *zt_lexfeat_config(const struct zt_lexfeat *f);
+
+/* ---- spam detection ---- */
+
+struct zt_spamfeat;
+struct zt_spam_model;
+
+/* Loads data/assets/spam.zta (zt_asset_path) once. A missing or bad asset
+ * is one warning: the model is then NULL. ZT_ENOMEM only. */
+ZT_NODISCARD int zt_spamfeat_new(const struct zt_config *cfg, struct zt_spamfeat **out);
+void zt_spamfeat_free(struct zt_spamfeat *f);
+/* The loaded model (NULL when the asset is missing, or f is NULL):
+ * zt_spam_classify() on it is thread-safe. */
+const struct zt_spam_model *zt_spamfeat_model(const struct zt_spamfeat *f);
+const struct zt_cfg_features *zt_spamfeat_config(const struct zt_spamfeat *f);
+
+/* ---- search and categorisation ---- */
+
+struct zt_searchfeat;
+struct zt_store;
+struct zt_identity;
+struct zt_embed;
+struct zt_categorizer;
+struct zt_search;
+
+/* Loads the GloVe and stopwords assets and builds the categorizer of
+ * features.categorize. ZT_ENOMEM only. */
+ZT_NODISCARD int zt_searchfeat_new(const struct zt_config *cfg, struct zt_searchfeat **out);
+/* Whether search can run (its assets loaded) and waits for a store: the
+ * node then opens one (features.search.db_path, database.driver) and
+ * calls zt_searchfeat_open. */
+bool zt_searchfeat_wants_store(const struct zt_searchfeat *f);
+/* Serve search from st (borrowed: the node owns it and closes it after
+ * zt_searchfeat_free) with keys derived from id's secret. st NULL (the
+ * node could not open it) or a search engine that cannot start logs a
+ * warning and search stays unavailable; 0 then too. ZT_ENOMEM. */
+ZT_NODISCARD int zt_searchfeat_open(struct zt_searchfeat *f, const struct zt_identity *id, struct zt_store *st);
+void zt_searchfeat_free(struct zt_searchfeat *f);
+/* The word vectors (NULL: glove asset missing), the categorizer (NULL:
+ * *why says why) and the search engine (NULL when the store is not open:
+ * asset missing, store error). */
+const struct zt_embed *zt_searchfeat_embed(const struct zt_searchfeat *f);
+const struct zt_categorizer *zt_searchfeat_categorizer(const struct zt_searchfeat *f, const char **why);
+struct zt_search *zt_searchfeat_engine(struct zt_searchfeat *f);
+const struct zt_cfg_features *zt_searchfeat_config(const struct zt_searchfeat *f);
 
 #endif

@@ -63,13 +63,13 @@ struct zt_node {
     struct zt__privacy *privacy;
     struct zt_lexfeat *lexfeat;
     struct zt__models *models;
-    struct zt__feat_spam *feat_spam;
+    struct zt_spamfeat *feat_spam;
     struct zt__relay *relay;
     struct zt__route *route;
     struct zt__tr *translate;
     struct zt_annot_engine *annot; /* live annotations (/v1/ws) */
     struct zt__ws *ws;
-    struct zt__feat_search *search;
+    struct zt_searchfeat *search;
     struct zt__feat_conv *conv;
     struct zt__wiring *wiring;
     struct zt__gdpr *gdpr;              /* export/erase routes */
@@ -215,21 +215,21 @@ static int build_features(struct zt_node *n, struct zt_buf *err)
 {
     const struct zt_config *cfg = n->cfg;
     int rc = zt_lexfeat_new(cfg, &n->lexfeat);
-    if (!rc) rc = zt__feat_spam_new(cfg, &n->feat_spam);
+    if (!rc) rc = zt_spamfeat_new(cfg, &n->feat_spam);
     if (!rc) rc = zt__tr_new(cfg, &n->translate);
     if (!rc) rc = zt_annot_new((size_t)cfg->server.ws_max_message_bytes, &n->annot);
     if (!rc) rc = zt__ws_new(cfg, n->annot, &n->ws);
     if (rc) return rc;
     struct zt_annotator tr_ann = {.name = "translation", .annotate = zt__tr_annotate, .ud = n->translate};
     rc = zt_annot_add(n->annot, &tr_ann);
-    if (!rc) rc = zt__feat_search_new(cfg, &n->search);
-    if (!rc && zt__feat_search_wants_store(n->search)) {
+    if (!rc) rc = zt_searchfeat_new(cfg, &n->search);
+    if (!rc && zt_searchfeat_wants_store(n->search)) {
         struct zt_buf serr;
         zt_buf_init(&serr, 4096);
         if (open_store(cfg, cfg->features.search.db_path, &n->search_store, &serr) != 0)
             zt_log(ZT_LOG_WARN, "search_store_unavailable", "detail=\"%s\"", zt_buf_str(&serr)); /* routes: 503 */
         zt_buf_deinit(&serr);
-        rc = zt__feat_search_open(n->search, n->id, n->search_store);
+        rc = zt_searchfeat_open(n->search, n->id, n->search_store);
     }
     if (!rc) rc = zt__feat_conv_new(cfg, n->models, &n->conv);
     if (!rc) rc = zt__wiring_new(cfg, n->lexfeat, n->feat_spam, n->conv, n->translate, n->annot, &n->wiring);
@@ -243,7 +243,7 @@ static int build_features(struct zt_node *n, struct zt_buf *err)
 
 static int search_expire(void *ud, int64_t before_ms, size_t *n)
 {
-    struct zt_search *se = zt__feat_search_engine(ud);
+    struct zt_search *se = zt_searchfeat_engine(ud);
     if (!se) {
         *n = 0;
         return 0;
@@ -387,8 +387,8 @@ void zt_node_free(struct zt_node *n)
     zt__gdpr_free(n->gdpr);
     zt__feat_conv_free(n->conv); /* after zt__models_shutdown(): no job callback runs any more */
     zt__models_free(n->models);
-    zt__feat_spam_free(n->feat_spam);
-    zt__feat_search_free(n->search);
+    zt_spamfeat_free(n->feat_spam);
+    zt_searchfeat_free(n->search);
     zt_store_close(n->search_store); /* after the search engine that used it */
     zt_ratelimit_free(n->limiter);
     zt_wallet_free(n->wallet);

@@ -202,7 +202,7 @@ static void live_conv_free(void *ud, void *st)
 
 /* ---- wiring --------------------------------------------------------------- */
 
-int zt__wiring_new(const struct zt_config *cfg, struct zt_lexfeat *lex, struct zt__feat_spam *spam,
+int zt__wiring_new(const struct zt_config *cfg, struct zt_lexfeat *lex, struct zt_spamfeat *spam,
                    struct zt__feat_conv *conv, struct zt__tr *tr, struct zt_annot_engine *eng, struct zt__wiring **out)
 {
     const struct zt_cfg_features *fe = &cfg->features;
@@ -216,7 +216,7 @@ int zt__wiring_new(const struct zt_config *cfg, struct zt_lexfeat *lex, struct z
         zt_lexfeat_policy(lex, &w->policy);
     }
     if (lex && fe->language.enabled) w->lang = zt_lexfeat_langid(lex, NULL);
-    if (spam && fe->spam.enabled) w->spam = zt__feat_spam_model(spam);
+    if (spam && fe->spam.enabled) w->spam = zt_spamfeat_model(spam);
 
     /* hooks */
     if (w->lang && tr) {

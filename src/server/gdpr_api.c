@@ -28,7 +28,7 @@ struct zt__gdpr {
     const struct zt_config *cfg;
     const char *node_id;
     struct zt__privacy *pv;
-    struct zt__feat_search *search;
+    struct zt_searchfeat *search;
     struct zt_wallet *wallet;
 };
 
@@ -48,7 +48,7 @@ void zt__gdpr_free(struct zt__gdpr *g)
 }
 
 int zt__gdpr_new(const struct zt_config *cfg, const char *node_id, struct zt__privacy *pv,
-                 struct zt__feat_search *search, struct zt_wallet *wallet, struct zt__gdpr **out)
+                 struct zt_searchfeat *search, struct zt_wallet *wallet, struct zt__gdpr **out)
 {
     struct zt__gdpr *g = zt_calloc(1, sizeof *g);
     if (!g) return ZT_ENOMEM;
@@ -225,7 +225,7 @@ void zt__gdpr_h_export(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt
     json_t *sessions = sessions_json(g, id);
     if (!sessions) goto fail;
     /* search messages, decrypted for the owner */
-    struct zt_search *se = zt__feat_search_engine(g->search);
+    struct zt_search *se = zt_searchfeat_engine(g->search);
     if (se && strlen(id) <= ZT_SEARCH_USER_MAX) {
         size_t count = 0;
         rc = zt_search_count(se, id, &count);
@@ -321,7 +321,7 @@ void zt__gdpr_h_erase(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_
     const struct zt_auth_principal *caller = &cx->principal;
     const char *id = target_of(caller, body, resp);
     if (!id) return;
-    struct zt_search *se = zt__feat_search_engine(g->search);
+    struct zt_search *se = zt_searchfeat_engine(g->search);
     if (!se && search_file_exists(g->cfg)) {
         zt_http_resp_error(resp, 503, "store_unavailable",
                            "the search store exists but is not open; nothing was erased (see the node log)");

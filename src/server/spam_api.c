@@ -6,50 +6,11 @@
 #include <string.h>
 
 #include "zentalk/zt_alloc.h"
-#include "zentalk/zt_asset.h"
 #include "zentalk/zt_entities.h"
 #include "zentalk/zt_log.h"
 #include "zentalk/zt_str.h"
 #include "zentalk/zt_text.h"
 #include "zentalk/zt_time.h"
-
-struct zt__feat_spam {
-    const struct zt_config *cfg;
-    struct zt_spam_model *model; /* NULL: asset missing */
-};
-
-int zt__feat_spam_new(const struct zt_config *cfg, struct zt__feat_spam **out)
-{
-    struct zt__feat_spam *f = zt_calloc(1, sizeof *f);
-    if (!f) return ZT_ENOMEM;
-    f->cfg = cfg;
-    char path[4096];
-    int rc = zt_asset_path(cfg->node.data_dir, "spam.zta", path, sizeof path);
-    if (rc == 0) rc = zt_spam_load(path, &f->model);
-    if (rc == ZT_ENOMEM) {
-        zt_free(f);
-        return rc;
-    }
-    if (rc) {
-        f->model = NULL;
-        zt_log(ZT_LOG_WARN, "asset_missing", "asset=spam.zta path=\"%s\" reason=\"%s\" hint=\"run make data\"", path,
-               zt_strerror(rc));
-    }
-    *out = f;
-    return 0;
-}
-
-void zt__feat_spam_free(struct zt__feat_spam *f)
-{
-    if (!f) return;
-    zt_spam_free(f->model);
-    zt_free(f);
-}
-
-const struct zt_spam_model *zt__feat_spam_model(const struct zt__feat_spam *f)
-{
-    return f ? f->model : NULL;
-}
 
 /* ---- request shape --------------------------------------------------------- */
 
@@ -136,13 +97,13 @@ static int disabled(const struct zt_cfg_feature *fc, const char *name, struct zt
 
 void zt__feat_spam_h(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
 {
-    struct zt__feat_spam *f = ud;
+    struct zt_spamfeat *f = ud;
     (void)cx;
-    if (disabled(&f->cfg->features.spam, "spam", resp)) return;
+    if (disabled(&zt_spamfeat_config(f)->spam, "spam", resp)) return;
     json_t *arr, *single;
     size_t n;
     if (get_texts(body, &arr, &single, &n, resp)) return;
-    double threshold = f->cfg->features.spam.threshold;
+    double threshold = zt_spamfeat_config(f)->spam.threshold;
     json_t *th = json_object_get(body, "threshold");
     if (th && (!json_is_number(th) || json_number_value(th) < 0 || json_number_value(th) > 1)) {
         zt_http_resp_error(resp, 400, "invalid_request", "\"threshold\" must be a number in [0, 1]");
@@ -155,7 +116,7 @@ void zt__feat_spam_h(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_h
         return;
     }
     size_t top = tp ? (size_t)json_integer_value(tp) : 5;
-    if (!f->model) {
+    if (!zt_spamfeat_model(f)) {
         zt_http_resp_error(resp, 503, "asset_missing",
                            "the spam model (data/assets/spam.zta) is not installed: run `make data`");
         return;
@@ -164,7 +125,7 @@ void zt__feat_spam_h(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_h
     for (size_t i = 0; i < n && results; i++) {
         json_t *s = arr ? json_array_get(arr, i) : single;
         struct zt_spam_result r;
-        int rc = zt_spam_classify(f->model, json_string_value(s), json_string_length(s), threshold, top, &r);
+        int rc = zt_spam_classify(zt_spamfeat_model(f), json_string_value(s), json_string_length(s), threshold, top, &r);
         if (rc) {
             json_decref(results);
             zt_http_resp_error(resp, rc == ZT_ENOMEM ? 500 : 400, rc == ZT_ENOMEM ? "internal" : "invalid_request",
@@ -208,9 +169,9 @@ static json_t *entity_json(const char *text, const struct zt_entity *e)
 
 void zt__feat_entities_h(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
 {
-    struct zt__feat_spam *f = ud;
+    struct zt_spamfeat *f = ud;
     (void)cx;
-    if (disabled(&f->cfg->features.entities, "entities", resp)) return;
+    if (disabled(&zt_spamfeat_config(f)->entities, "entities", resp)) return;
     json_t *arr, *single;
     size_t n;
     if (get_texts(body, &arr, &single, &n, resp)) return;
@@ -309,7 +270,7 @@ out:
 
 void zt__feat_preprocess_h(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
 {
-    struct zt__feat_spam *f = ud;
+    struct zt_spamfeat *f = ud;
     struct zt_http_req *req = cx->req;
     (void)f, (void)req;
     json_t *arr, *single;

@@ -8,7 +8,7 @@
 #include "req.h"
 #include <jansson.h>
 
-#include "zentalk/zt_config.h"
+#include "zentalk/zt_featset.h"
 #include "zentalk/zt_http.h"
 #include "zentalk/zt_spam.h"
 
@@ -16,18 +16,7 @@
 #define ZT__FEAT_BATCH_MAX 256u         /* texts per request */
 #define ZT__FEAT_ENTITIES_MAX 256u      /* entities reported per text */
 
-struct zt__feat_spam;
-
-/* Load data/assets/spam.zta (zt_asset_path) once. A missing or bad asset
- * is one warning, not an error: the spam route then answers 503. Only
- * ZT_ENOMEM fails. */
-ZT_NODISCARD int zt__feat_spam_new(const struct zt_config *cfg, struct zt__feat_spam **out);
-void zt__feat_spam_free(struct zt__feat_spam *f);
-
-/* The loaded model (NULL when the asset is missing), for other callers of
- * the server's context (the WebSocket annotator): zt_spam_classify() on it
- * is thread-safe. */
-const struct zt_spam_model *zt__feat_spam_model(const struct zt__feat_spam *f);
+/* The routes (ud: the node's struct zt_spamfeat, zt_featset.h). */
 
 void zt__feat_spam_h(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
 void zt__feat_entities_h(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
