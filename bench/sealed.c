@@ -40,6 +40,7 @@
 #include "zentalk/zt_crypto.h"
 #include "zentalk/zt_hash.h"
 #include "zentalk/zt_identity.h"
+#include "zentalk/zt_jobs.h"
 #include "zentalk/zt_sealed.h"
 #include "zentalk/zt_str.h"
 #include "zentalk/zt_time.h"
@@ -113,9 +114,9 @@ static void bench_crypto(size_t jobs, size_t tokens)
         if (zt_env_seal(&t, wpk, (const uint8_t *)body, blen, &sent, &env, &env_len) != 0) die("seal");
         uint64_t t1 = zt_time_mono_ns();
         if (zt_env_open(wsk, env, env_len, now, rp, &got, &pt, &pt_len) != 0) die("open");
-        struct zt_sealed_job job;
-        if (zt_sealed_job_decode(pt, pt_len, got.model, got.max_tokens, &job, NULL) != 0) die("decode");
-        zt_sealed_job_deinit(&job);
+        struct zt_job_request job;
+        if (zt_job_body_decode(pt, pt_len, got.model, got.max_tokens, &job, NULL) != 0) die("decode");
+        zt_job_request_deinit(&job);
         uint8_t in_hash[32];
         zt_sha256(in_hash, pt, pt_len);
         zt_env_body_free(pt, pt_len);

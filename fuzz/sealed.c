@@ -1,8 +1,8 @@
 /* fuzz/sealed.c: libFuzzer harness for what the sealed-job route parses
- * (include/zentalk/zt_sealed.h).
+ * (include/zentalk/zt_jobs.h, zt_sealed.h).
  *
  * The first byte picks the target (byte % 3), the rest is the payload:
- *   0  job body: zt_sealed_job_decode() for a header naming model "tiny" and
+ *   0  job body: zt_job_body_decode() for a header naming model "tiny" and
  *      max_tokens 64; a body that decodes must give a request object whose
  *      model and max_tokens are the header's and which holds its prompt or
  *      messages, and must decode the same way twice.
@@ -30,6 +30,7 @@
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_crypto.h"
 #include "zentalk/zt_hash.h"
+#include "zentalk/zt_jobs.h"
 #include "zentalk/zt_sealed.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -82,9 +83,9 @@ static const struct keys *keys(void)
 
 static void fuzz_job(const uint8_t *p, size_t n)
 {
-    struct zt_sealed_job a = {0}, b = {0};
+    struct zt_job_request a = {0}, b = {0};
     const char *why = NULL;
-    int rc = zt_sealed_job_decode(p, n, "tiny", 64, &a, &why);
+    int rc = zt_job_body_decode(p, n, "tiny", 64, &a, &why);
     if (rc) {
         if (!why || a.request) fail("failure without a reason, or with a result");
         return;
@@ -92,13 +93,13 @@ static void fuzz_job(const uint8_t *p, size_t n)
     json_t *m = json_object_get(a.request, "model"), *mt = json_object_get(a.request, "max_tokens");
     if (!json_is_string(m) || strcmp(json_string_value(m), "tiny") != 0) fail("model not the header's");
     if (!json_is_integer(mt) || json_integer_value(mt) != 64) fail("max_tokens not the header's");
-    if (!json_object_get(a.request, a.kind == ZT_SEALED_CHAT ? "messages" : "prompt")) fail("no input");
+    if (!json_object_get(a.request, a.kind == ZT_JOB_CHAT ? "messages" : "prompt")) fail("no input");
     if (json_object_get(a.request, "v") || json_object_get(a.request, "kind")) fail("v or kind passed on");
-    if (zt_sealed_job_decode(p, n, "tiny", 64, &b, &why) != 0 || b.kind != a.kind ||
+    if (zt_job_body_decode(p, n, "tiny", 64, &b, &why) != 0 || b.kind != a.kind ||
         !json_equal(a.request, b.request))
         fail("decoding is not deterministic");
-    zt_sealed_job_deinit(&a);
-    zt_sealed_job_deinit(&b);
+    zt_job_request_deinit(&a);
+    zt_job_request_deinit(&b);
 }
 
 static void fuzz_final(const uint8_t *p, size_t n)

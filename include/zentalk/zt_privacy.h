@@ -1,5 +1,7 @@
 /* zt_privacy.h: the privacy decision the gateway takes before a job leaves
- * the node.
+ * the node, and the gate that applies it (zt_privacy_gate_check: the one
+ * place the decision is taken; the sealed-job builder of zt_jobs.h takes
+ * nothing but its verdict).
  *
  * privacy.yaml gives an action per feature and PII type:
  *
@@ -18,10 +20,15 @@
 #ifndef ZT_PRIVACY_H
 #define ZT_PRIVACY_H
 
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
 #include "zt_buf.h"
 #include "zt_config.h"
 #include "zt_error.h"
 #include "zt_pii.h"
+#include "zt_pseudo.h"
 
 enum zt_privacy_action {
     ZT_PRIVACY_ALLOW = 0,        /* sent (sealed) as is */
@@ -51,5 +58,92 @@ ZT_NODISCARD int zt_privacy_filter(const struct zt_privacy_policy *p, const char
                                    const struct zt_pii_hits *hits, struct zt_pii_hits *out);
 
 const char *zt_privacy_action_name(enum zt_privacy_action a); /* "allow", ... */
+
+/* ---- The gate ---------------------------------------------------------------
+ *
+ * Every text that leaves the node in a job passes the gate first:
+ *
+ *   struct zt_privacy_text t[] = {{prompt, prompt_len}};
+ *   struct zt_privacy_verdict v;
+ *   rc = zt_privacy_gate_check(gate, "completion", t, 1, &v);
+ *   switch (v.kind) {
+ *   case ZT_PRIVACY_VERDICT_REFUSE: answer 403, never send;
+ *   case ZT_PRIVACY_VERDICT_MASKED: send v.masked[i] for t[i]; restore the
+ *        answer with v.restore (zt_pseudo_stream_*);
+ *   case ZT_PRIVACY_VERDICT_ALLOW:  send t as it is;
+ *   }
+ *   zt_privacy_verdict_deinit(&v);
+ *
+ * zt_job_build() (zt_jobs.h) takes the verdict as an argument and refuses
+ * a missing or refusing one, so an outbound path cannot forget the policy.
+ * The gate is immutable once built: zt_privacy_gate_check() may run on any
+ * number of threads at once. */
+
+#define ZT_PRIVACY_MASKED_MAX ((size_t)32 << 20) /* bytes of one masked text */
+#define ZT_PRIVACY_FEATURE_MAX 64                /* bytes of a feature name */
+
+struct zt_privacy_gate;
+
+/* The detector and policy of privacy (privacy.yaml; privacy must outlive
+ * the gate). ZT_ECONFIG (a pattern that does not compile, a rule naming an
+ * unknown type or action: reason in errs), ZT_ENOMEM. */
+ZT_NODISCARD int zt_privacy_gate_new(const struct zt_cfg_privacy *privacy, struct zt_privacy_gate **out,
+                                     struct zt_buf *errs);
+void zt_privacy_gate_free(struct zt_privacy_gate *g);
+const struct zt_pii_detector *zt_privacy_gate_detector(const struct zt_privacy_gate *g);
+const struct zt_privacy_policy *zt_privacy_gate_policy(const struct zt_privacy_gate *g);
+
+/* One text of a job (borrowed; UTF-8, not NUL-terminated). */
+struct zt_privacy_text {
+    const char *s;
+    size_t len;
+};
+
+enum zt_privacy_verdict_kind {
+    ZT_PRIVACY_VERDICT_ALLOW = 0,  /* send the texts as they are */
+    ZT_PRIVACY_VERDICT_MASKED = 1, /* send masked[] instead; restore the answer with restore */
+    ZT_PRIVACY_VERDICT_REFUSE = 2, /* the texts never leave the node (local_only) */
+};
+
+/* What the gate decided for the texts of one job. Owned by the caller,
+ * released with zt_privacy_verdict_deinit() (which wipes the masked texts
+ * and the restore map's values). */
+struct zt_privacy_verdict {
+    enum zt_privacy_verdict_kind kind;
+    char feature[ZT_PRIVACY_FEATURE_MAX + 1]; /* the feature it was taken for ("" for own data) */
+    bool own_data;              /* zt_privacy_verdict_own_data(): no node's policy applies */
+    uint64_t types;             /* bit t: PII type t (< 64) found in some text */
+    uint64_t refused_types;     /* bit t: found, and local_only for this feature */
+    size_t n;                   /* texts checked */
+    struct zt_pii_hits *hits;   /* n: what the detector found in text i (all types) */
+    struct zt_buf *masked;      /* MASKED: n texts, text i with its pseudonymised PII replaced */
+    struct zt_pseudo *restore;  /* MASKED: the pseudonyms' values, to restore the answer */
+};
+
+/* Detect the PII of texts[0..n) (n may be 0), decide for feature (1..64
+ * bytes) with the policy (the strictest action over every hit of every
+ * text; allow when privacy.pii_filter is off or nothing is found) and, for
+ * pseudonymise, mask each text with one restore map for the whole job
+ * (the same value gets the same pseudonym in every text; types the policy
+ * allows stay in clear). *out is written on success only. ZT_EINVAL (bad
+ * arguments), ZT_ETOOBIG (too much PII for one job, or a masked text over
+ * ZT_PRIVACY_MASKED_MAX), ZT_ENOMEM. */
+ZT_NODISCARD int zt_privacy_gate_check(const struct zt_privacy_gate *g, const char *feature,
+                                       const struct zt_privacy_text *texts, size_t n,
+                                       struct zt_privacy_verdict *out);
+
+/* The verdict of a client that sends its own user's text straight to a
+ * worker it chose (zentalk job run): no node stands in between, so no
+ * node's policy applies; kind allow, own_data true. Written out explicitly
+ * so that a path without a gate says so. */
+void zt_privacy_verdict_own_data(struct zt_privacy_verdict *out);
+
+/* The policy's name for the verdict: "allow", "pseudonymise" or
+ * "local_only" (what the audit log and POST /v1/privacy/pii call it). */
+const char *zt_privacy_verdict_decision(const struct zt_privacy_verdict *v);
+
+/* Wipe and free what v holds and zero it; NULL and a zeroed verdict are
+ * no-ops. */
+void zt_privacy_verdict_deinit(struct zt_privacy_verdict *v);
 
 #endif

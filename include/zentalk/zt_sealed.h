@@ -5,8 +5,9 @@
  *
  *   request body   = envelope (zt_env_seal), Content-Type
  *                    application/vnd.zentalk.envelope
- *     sealed body  = job JSON: {"v":1,"kind":"completion","prompt":...,
- *                    "seed":7,"nonce":"<random>",...} (zt_sealed_job_decode)
+ *     sealed body  = the job body: bytes here; its JSON
+ *                    ({"v":1,"kind":"completion","prompt":...}) is
+ *                    zt_jobs.h's (zt_job_build, zt_job_body_decode)
  *   response body  = stream header (52)            Content-Type
  *                    || text chunk || ...          application/vnd.zentalk.result
  *                    || final chunk
@@ -36,58 +37,12 @@
 
 #define ZT_SEALED_MEDIA_ENVELOPE "application/vnd.zentalk.envelope"
 #define ZT_SEALED_MEDIA_RESULT "application/vnd.zentalk.result"
-#define ZT_SEALED_JOB_VERSION 1
-#define ZT_SEALED_MAX_MESSAGES 1024
-#define ZT_SEALED_NONCE_MAX 256      /* bytes of the body's optional "nonce" */
 #define ZT_SEALED_FINAL_MAX 256      /* bytes of the final chunk's JSON */
 #define ZT_SEALED_FINISH_MAX 15      /* bytes of a finish reason: [a-z_]{1,15} */
 #define ZT_SEALED_RECEIPT_FRAME_LEN 4 /* the u32 length before the receipt */
 #define ZT_SEALED_RECEIPT_MIN_LEN (ZT_ENV_RECEIPT_FIXED_LEN + 1 + ZT_ENV_SIG_LEN)
 
-/* ---- Job body (inside the envelope) --------------------------------------- */
-
-enum zt_sealed_kind {
-    ZT_SEALED_COMPLETION = 1, /* "prompt": a string */
-    ZT_SEALED_CHAT = 2,       /* "messages": [{"role","content"}, ...] */
-};
-
-/* A decoded job body: request is an OpenAI-shaped request object (jansson
- * json_t) holding "model" and "max_tokens" from the cleartext header and the
- * body's prompt or messages and sampling fields, ready for the node's
- * completion/chat request builder (which checks the values' ranges). */
-struct json_t;
-struct zt_sealed_job {
-    enum zt_sealed_kind kind;
-    struct json_t *request;
-};
-
-/* Decode a sealed job body (len bytes, untrusted) for a header naming model
- * and max_tokens. Strict: a UTF-8 JSON object without duplicate keys;
- * "v" = 1 (other integers ZT_EUNSUPPORTED); "kind" "completion" or "chat"
- * (another string, "embedding" included, ZT_EUNSUPPORTED); the fields of
- * that kind and nothing else, each of its type; "model" and "max_tokens",
- * when present, equal to the header's; "nonce" (1..256 bytes of client
- * randomness, covered by the receipt's input hash) is checked and dropped. Anything else is ZT_EPARSE, or
- * ZT_ETOOBIG over ZT_ENV_MAX_BODY; ZT_ENOMEM. *why (may be NULL) receives a
- * static reason on failure that never quotes the body (error answers travel
- * in clear). Release out with zt_sealed_job_deinit(). */
-ZT_NODISCARD int zt_sealed_job_decode(const uint8_t *body, size_t len, const char *model,
-                                      uint32_t max_tokens, struct zt_sealed_job *out,
-                                      const char **why);
-void zt_sealed_job_deinit(struct zt_sealed_job *j);
-
-/* ---- Client side: building and sealing a job ------------------------------ */
-
-/* The job body for an OpenAI-shaped request req (a jansson object, what
- * POST /v1/completions or /v1/chat/completions take): kind completion
- * copies "prompt" (a string, or an array holding one string), chat copies
- * "messages" (role and content of each, nothing else); the sampling fields
- * zt_sealed_job_decode() accepts are copied when present and not null;
- * "v", "kind" and a fresh random "nonce" are added. *out (NUL-terminated,
- * *out_len bytes, zt_free; it holds the prompt: wipe it) is written on
- * success. ZT_EINVAL: no prompt/messages of the right shape; ZT_ENOMEM. */
-ZT_NODISCARD int zt_sealed_job_body(const struct json_t *req, enum zt_sealed_kind kind, char **out,
-                                    size_t *out_len);
+/* ---- Client side: sealing a job ----------------------------------------- */
 
 /* A job sealed and its reader ready: what a client keeps while the result
  * streams back. */

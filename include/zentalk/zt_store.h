@@ -1,16 +1,24 @@
-/* zt_store.h: the storage interface (DESIGN.md: src/store/).
+/* zt_store.h: the storage interface (DESIGN.md: src/store/;
+ * docs/internals/store.md).
  *
  * A backend is a struct of function pointers (struct zt_store_ops); the
  * default is SQLite (zt_store_sqlite: WAL, busy timeout, prepared
  * statements, secure_delete), PostgreSQL implements the same struct later.
- * A store handle starts with `const struct zt_store_ops *ops`; call through
- * the zt_store_*() wrappers below.
+ * A store handle starts with `struct zt_store` (ops and bookkeeping); call
+ * through the zt_store_*() wrappers below.
  *
- * Schema versioning: a `meta` table holds "schema_version"; open() creates
- * or migrates the schema in one transaction (from nothing to the current
- * ZT_STORE_SCHEMA_VERSION, step by step) and refuses a newer schema
- * (ZT_EUNSUPPORTED) so an old binary never writes a database it does not
- * understand.
+ * Three layers:
+ * - Schemas per owner: each subsystem that owns tables registers an ordered
+ *   list of migration steps under its own name (zt_store_migrate); the store
+ *   records every owner's version in its `meta` table, applies the missing
+ *   steps one transaction each and refuses a database whose version for an
+ *   owner is newer than the binary knows (ZT_EUNSUPPORTED). The store's own
+ *   owners are "search" (the private-search tables) and "pseudonyms"
+ *   (identity_salts); open() migrates them.
+ * - Generic statements (zt_store_prepare, bind, step, typed column reads)
+ *   and transactions with retry (zt_store_tx), so a subsystem runs its own
+ *   SQL on its own tables without a new entry in the vtable.
+ * - The search and salt operations of today, as vtable entries.
  *
  * What the search operations store is opaque to the store: user and
  * message references are 32-byte keyed hashes, payloads and vectors are
@@ -21,8 +29,9 @@
  * serialise (zt_search holds a mutex around every operation) or open one
  * handle per thread (WAL lets readers and one writer work at once).
  * Errors: 0 or ZT_EIO (database error, logged without content),
- * ZT_EBUSY (still locked after busy_timeout_ms), ZT_ENOMEM, ZT_EINVAL,
- * ZT_ENOTFOUND, ZT_EEXIST, ZT_EUNSUPPORTED as documented per function. */
+ * ZT_EBUSY (still locked after busy_timeout_ms, or a serialisation
+ * failure), ZT_ENOMEM, ZT_EINVAL, ZT_ENOTFOUND, ZT_EEXIST, ZT_EUNSUPPORTED
+ * as documented per function. */
 #ifndef ZT_STORE_H
 #define ZT_STORE_H
 
@@ -32,12 +41,19 @@
 
 #include "zt_error.h"
 
-#define ZT_STORE_SCHEMA_VERSION 2 /* 2: identity_salts */
-#define ZT_STORE_REF_LEN 32 /* user_ref / id_ref */
+/* The layout version in meta.schema_version, the one number binaries from
+ * before per-owner versions check (they refuse a larger one). Per-owner
+ * versions live beside it as meta rows "schema_version:<owner>". Raise it
+ * only when a built-in owner's tables change in a way those binaries must
+ * not read. */
+#define ZT_STORE_SCHEMA_VERSION 2
+#define ZT_STORE_REF_LEN 32   /* user_ref / id_ref */
+#define ZT_STORE_OWNER_MAX 32 /* owner names: [a-z][a-z0-9_]*, at most this long */
 
 struct zt_store_opts {
     const char *path;        /* SQLite: database file (created 0600); PostgreSQL: conninfo */
     int64_t busy_timeout_ms; /* database.busy_timeout_ms */
+    int tx_attempts;         /* zt_store_tx tries before giving up on conflicts; 0 = 4 */
 };
 
 /* One stored message as the search layer sees it (pointers valid during a
@@ -56,16 +72,62 @@ typedef int (*zt_store_doc_cb)(void *ud, const struct zt_store_doc *d);
 /* A full-text hit: rowid and its BM25 score (higher = better). */
 typedef int (*zt_store_hit_cb)(void *ud, int64_t rowid, double bm25);
 
+/* SQL dialects: a subsystem writes its migration scripts and statements
+ * for each (docs/internals/store.md "Dialect rules"). */
+enum zt_store_dialect {
+    ZT_STORE_DIALECT_SQLITE = 1,
+    ZT_STORE_DIALECT_POSTGRES = 2,
+};
+
+/* Column types of the generic statement API. */
+enum zt_store_type {
+    ZT_STORE_NULL = 0,
+    ZT_STORE_INT = 1,  /* int64 */
+    ZT_STORE_TEXT = 2, /* UTF-8, no NUL (128-bit amounts travel as decimal text) */
+    ZT_STORE_BLOB = 3, /* bytes (BLOB in SQLite, BYTEA in PostgreSQL) */
+    ZT_STORE_REAL = 4, /* only from expressions (avg()); no typed read, by design */
+};
+
+/* zt_store_step's non-error results. */
+enum {
+    ZT_STORE_DONE = 0,
+    ZT_STORE_ROW = 1,
+};
+
 struct zt_store;
+struct zt_store_stmt;
+struct zt_config;
+struct zt_buf;
 
 struct zt_store_ops {
     const char *name;
+    enum zt_store_dialect dialect;
     int (*open)(const struct zt_store_opts *o, struct zt_store **out);
     void (*close)(struct zt_store *st);
     int (*schema_version)(struct zt_store *st, int *out);
+    /* transactions: begin is BEGIN IMMEDIATE (SQLite) or BEGIN ISOLATION
+     * LEVEL SERIALIZABLE (PostgreSQL); rollback with no transaction open is
+     * not an error */
     int (*begin)(struct zt_store *st);
     int (*commit)(struct zt_store *st);
     int (*rollback)(struct zt_store *st);
+    /* generic statements (the zt_store_prepare family checks arguments and
+     * types before calling these) */
+    int (*exec)(struct zt_store *st, const char *script);
+    int (*prepare)(struct zt_store *st, const char *sql, struct zt_store_stmt **out);
+    void (*finalize)(struct zt_store_stmt *q);
+    int (*bind_null)(struct zt_store_stmt *q, int i);
+    int (*bind_i64)(struct zt_store_stmt *q, int i, int64_t v);
+    int (*bind_text)(struct zt_store_stmt *q, int i, const char *s, size_t len);
+    int (*bind_blob)(struct zt_store_stmt *q, int i, const void *p, size_t len);
+    int (*step)(struct zt_store_stmt *q);
+    void (*reset)(struct zt_store_stmt *q);
+    int (*column_count)(struct zt_store_stmt *q);
+    enum zt_store_type (*column_type)(struct zt_store_stmt *q, int i);
+    int64_t (*column_i64)(struct zt_store_stmt *q, int i);
+    const char *(*column_text)(struct zt_store_stmt *q, int i, size_t *len);
+    const void *(*column_blob)(struct zt_store_stmt *q, int i, size_t *len);
+    int64_t (*changes)(struct zt_store_stmt *q);
     /* per-user wrapped keys */
     int (*key_get)(struct zt_store *st, const uint8_t *user_ref, uint8_t *out, size_t cap,
                    size_t *len);
@@ -93,25 +155,146 @@ struct zt_store_ops {
     int (*docs_expire)(struct zt_store *st, int64_t before_ts, size_t *n_docs);
 };
 
+/* Backends embed this struct first; the fields after ops belong to the
+ * wrappers in store.c (backends set `conflict` when a statement fails with
+ * a lock timeout or a serialisation failure). */
 struct zt_store {
-    const struct zt_store_ops *ops; /* backends embed this struct first */
+    const struct zt_store_ops *ops;
+    int tx_depth;     /* 0: no transaction; 1: begin; > 1: savepoints of zt_store_tx */
+    int tx_attempts;  /* zt_store_tx tries */
+    bool conflict;    /* the last failure may succeed if the transaction is retried */
+    int64_t n_stmts;  /* live statements of zt_store_prepare (close warns when > 0) */
+};
+
+/* Backends embed this first in their statement. */
+struct zt_store_stmt {
+    struct zt_store *st;
 };
 
 extern const struct zt_store_ops zt_store_sqlite;
 
 /* Open with the backend named by driver ("sqlite"; "postgres" answers
- * ZT_EUNSUPPORTED until it exists). */
+ * ZT_EUNSUPPORTED, logged with the reason, until it exists; another name
+ * ZT_EINVAL) and migrate the store's own owners ("search", "pseudonyms").
+ * A database written before per-owner versions (schema_version 1 or 2) is
+ * upgraded in place. ZT_EUNSUPPORTED also for a database newer than this
+ * binary (the log says which owner and which versions). */
 ZT_NODISCARD int zt_store_open(const char *driver, const struct zt_store_opts *o,
                                struct zt_store **out);
-/* NULL is a no-op. */
+/* Open the store that database.* in cfg describes: database.driver,
+ * database.busy_timeout_ms and, for SQLite, sqlite_path (NULL =
+ * database.sqlite_path; the search store passes features.search.db_path)
+ * resolved against node.data_dir when relative. For PostgreSQL every owner
+ * shares the one database of database.postgres_url and sqlite_path is
+ * ignored. On failure a line saying why is appended to errs (may be NULL):
+ * driver "postgres" answers ZT_EUNSUPPORTED (the backend comes with the
+ * network issue). */
+ZT_NODISCARD int zt_store_open_config(const struct zt_config *cfg, const char *sqlite_path,
+                                      struct zt_store **out, struct zt_buf *errs);
+/* NULL is a no-op. Statements of zt_store_prepare must be freed first. */
 void zt_store_close(struct zt_store *st);
+/* The layout version (ZT_STORE_SCHEMA_VERSION); see zt_store_owner_version
+ * for an owner's. */
 ZT_NODISCARD int zt_store_schema_version(struct zt_store *st, int *out);
+enum zt_store_dialect zt_store_dialect(const struct zt_store *st);
+
+/* ---- schemas per owner --------------------------------------------------- */
+
+/* One migration step: steps[v] takes an owner's tables from version v to
+ * v + 1. The script runs first (several statements separated by ';'),
+ * then fn if set (data moves through the statement API), in one
+ * transaction with the owner's new version. */
+struct zt_store_step {
+    const char *sql;    /* SQLite; also PostgreSQL's when sql_pg is NULL (portable SQL) */
+    const char *sql_pg; /* PostgreSQL's script where it differs; NULL = sql */
+    int (*fn)(struct zt_store *st, void *ud); /* optional */
+};
+struct zt_store_schema {
+    const char *owner;                 /* the subsystem: "registry", "ledger", ... */
+    const struct zt_store_step *steps; /* in order; never edit a released step, append */
+    size_t n_steps;                    /* the version this binary knows */
+    void *ud;                          /* for fn */
+};
+
+/* Bring owner's tables to version n_steps: each missing step in its own
+ * transaction (retried on conflicts like zt_store_tx), so a failing step
+ * is rolled back with the version where it was and the error returned;
+ * the steps before it stay. ZT_EUNSUPPORTED (logged: owner, version in the
+ * database, version known) when the database is newer than the binary;
+ * ZT_EINVAL for a bad owner name. Several processes may migrate at once:
+ * each step re-reads the version inside its transaction. */
+ZT_NODISCARD int zt_store_migrate(struct zt_store *st, const struct zt_store_schema *sc);
+/* The version recorded for owner (0 if it never migrated). */
+ZT_NODISCARD int zt_store_owner_version(struct zt_store *st, const char *owner, int *out);
+
+/* ---- transactions ---------------------------------------------------------- */
 
 /* Transactions: begin/commit group many writes into one (batch indexing);
- * rollback after any failure. Not nested. */
+ * rollback after any failure (also fine with none open). begin inside an
+ * open transaction is ZT_EINVAL; use zt_store_tx to nest. */
 ZT_NODISCARD int zt_store_begin(struct zt_store *st);
 ZT_NODISCARD int zt_store_commit(struct zt_store *st);
 ZT_NODISCARD int zt_store_rollback(struct zt_store *st);
+
+/* The body of a transaction: 0 commits, anything else rolls back and is
+ * returned. It may run more than once (write it so a retry is harmless:
+ * no side effects outside the store, or idempotent ones). */
+typedef int (*zt_store_tx_fn)(struct zt_store *st, void *ud);
+/* Run fn in a transaction: begin, fn, commit; on an error roll back. When
+ * the error is a conflict (SQLite: still locked after busy_timeout_ms;
+ * PostgreSQL: SQLSTATE 40001/40P01) the whole transaction is retried after
+ * a short randomised back-off, up to opts.tx_attempts times, then
+ * ZT_EBUSY. Inside an open transaction (begin, or another zt_store_tx) fn
+ * runs in a savepoint: an error rolls back only fn's writes, and a
+ * conflict is left to the outermost zt_store_tx to retry. */
+ZT_NODISCARD int zt_store_tx(struct zt_store *st, zt_store_tx_fn fn, void *ud);
+/* Return this from a transaction body to ask for a retry (an optimistic
+ * check found the row changed): marks a conflict, returns ZT_EBUSY. */
+ZT_NODISCARD int zt_store_retry(struct zt_store *st);
+
+/* ---- statements ------------------------------------------------------------ */
+
+/* Run a script of statements with no parameters and no result rows (DDL). */
+ZT_NODISCARD int zt_store_exec(struct zt_store *st, const char *script);
+/* Prepare one statement. Parameters are written `?` and numbered from 1 in
+ * order (the PostgreSQL backend rewrites them to $1, $2, ...); no `?NNN`,
+ * `:name` or `$n` in portable SQL. ZT_EINVAL for a syntax error or a
+ * second statement in sql. Free with zt_store_stmt_free before closing
+ * the store; prepare once and reuse (reset between executions). */
+ZT_NODISCARD int zt_store_prepare(struct zt_store *st, const char *sql, struct zt_store_stmt **out);
+/* NULL is a no-op. */
+void zt_store_stmt_free(struct zt_store_stmt *q);
+/* Bind parameter i (from 1); values are copied. ZT_ERANGE for a bad index,
+ * ZT_EINVAL for text that is not UTF-8 or holds a NUL, ZT_ETOOBIG over
+ * 1 GiB. bind_text's len: bytes, or SIZE_MAX for strlen(s); s NULL binds
+ * NULL (so does bind_blob with p NULL). */
+ZT_NODISCARD int zt_store_bind_null(struct zt_store_stmt *q, int i);
+ZT_NODISCARD int zt_store_bind_i64(struct zt_store_stmt *q, int i, int64_t v);
+ZT_NODISCARD int zt_store_bind_text(struct zt_store_stmt *q, int i, const char *s, size_t len);
+ZT_NODISCARD int zt_store_bind_blob(struct zt_store_stmt *q, int i, const void *p, size_t len);
+/* Execute or advance: ZT_STORE_ROW (a row is readable), ZT_STORE_DONE (no
+ * more rows; the statement is reset, its bindings kept, its locks
+ * released), or an error: ZT_EEXIST (a unique or primary-key constraint),
+ * ZT_EINVAL (another constraint: NOT NULL, CHECK, foreign key), ZT_EBUSY
+ * (conflict: retry the transaction), ZT_ENOMEM, ZT_EIO. */
+ZT_NODISCARD int zt_store_step(struct zt_store_stmt *q);
+/* Back to the start with no parameters bound (after an early stop, or to
+ * execute again with new values). */
+void zt_store_reset(struct zt_store_stmt *q);
+/* Rows written by the last execution that reached ZT_STORE_DONE. */
+int64_t zt_store_changes(struct zt_store_stmt *q);
+/* Columns of the current row, from 0. */
+int zt_store_column_count(struct zt_store_stmt *q);
+enum zt_store_type zt_store_column_type(struct zt_store_stmt *q, int i);
+/* Typed reads of column i of the current row: ZT_ENOTFOUND when the value
+ * is NULL, ZT_EINVAL when it has another type, ZT_ERANGE for a bad index.
+ * Text and blob pointers stay valid until the next step, reset or free;
+ * text is NUL-terminated. An empty blob may come back as NULL with len 0. */
+ZT_NODISCARD int zt_store_column_i64(struct zt_store_stmt *q, int i, int64_t *out);
+ZT_NODISCARD int zt_store_column_text(struct zt_store_stmt *q, int i, const char **out, size_t *len);
+ZT_NODISCARD int zt_store_column_blob(struct zt_store_stmt *q, int i, const void **out, size_t *len);
+
+/* ---- the search and salt operations ---------------------------------------- */
 
 /* The wrapped key of user_ref into out[0..cap): ZT_ENOTFOUND when the user
  * has none, ZT_ETOOBIG when cap is short. key_put inserts: ZT_EEXIST when

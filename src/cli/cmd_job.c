@@ -5,14 +5,13 @@
  *   1. GET NODE/v1/node/descriptor (or --descriptor FILE) and verify it:
  *      signature, node id derived from the signing key, expiry, and
  *      optionally --expect-id.
- *   2. A fresh X25519 reply key pair (the secret in sodium_malloc'd memory,
- *      wiped); the job body (JSON) sealed to the descriptor's kem_pk.
- *   3. POST the envelope to NODE/v1/jobs/sealed (or RELAY/v1/relay/jobs with
- *      Zentalk-Target-Node: the worker's id, with --via), and open the
- *      result chunks as they arrive, printing the text.
- *   4. At the end: the stream must be complete and the receipt signed by
- *      the descriptor's key for exactly this header, body and output. */
-#include <curl/curl.h>
+ *   2-4. The sealed-job client of src/jobs (zt_job_call_*), the one the
+ *      gateway uses too: a fresh X25519 reply key pair, the job body sealed
+ *      to the descriptor's kem_pk; POST to NODE/v1/jobs/sealed (or
+ *      RELAY/v1/relay/jobs with Zentalk-Target-Node: the worker's id, with
+ *      --via), the result chunks opened and printed as they arrive; at the
+ *      end the stream must be complete and the receipt signed by the
+ *      descriptor's key for exactly this header, body and output. */
 #include <getopt.h>
 #include <jansson.h>
 #include <signal.h>
@@ -29,12 +28,13 @@
 #include "zentalk/zt_crypto.h"
 #include "zentalk/zt_hash.h"
 #include "zentalk/zt_identity.h"
+#include "zentalk/zt_jobs.h"
+#include "zentalk/zt_privacy.h"
 #include "zentalk/zt_sealed.h"
 #include "zentalk/zt_str.h"
 #include "zentalk/zt_version.h"
 
 #define EXIT_UNVERIFIED 3
-#define ERR_BODY_MAX ((size_t)65536)
 #define TEXT_MAX ((size_t)64 << 20)
 
 static volatile sig_atomic_t interrupted;
@@ -287,9 +287,8 @@ out:
     return rc;
 }
 
-/* The job body (zt_sealed_job_body): the OpenAI-shaped request of the
- * options, with "v", "kind" and a fresh nonce added. */
-static char *job_body(const struct job_opts *o, size_t *len)
+/* The OpenAI-shaped request of the options (zt_job_call_new builds the body). */
+static json_t *job_request(const struct job_opts *o)
 {
     json_t *j = json_object();
     if (!j) return NULL;
@@ -306,69 +305,35 @@ static char *job_body(const struct job_opts *o, size_t *len)
     if (o->top_p_set) bad |= json_object_set_new(j, "top_p", json_real(o->top_p));
     if (o->top_k_set) bad |= json_object_set_new(j, "top_k", json_integer((json_int_t)o->top_k));
     if (o->seed_set) bad |= json_object_set_new(j, "seed", json_integer((json_int_t)o->seed));
-    char *s = NULL;
-    if (!bad && zt_sealed_job_body(j, o->chat ? ZT_SEALED_CHAT : ZT_SEALED_COMPLETION, &s, len) != 0) s = NULL;
-    json_decref(j);
-    return s;
+    if (bad) {
+        json_decref(j);
+        return NULL;
+    }
+    return j;
 }
 
-struct post {
-    CURL *curl;
-    bool checked, is_result, print;
-    long status;
-    struct zt_buf err_body;
+struct out {
+    bool print, printed, last_nl;
     struct zt_buf text; /* --json: the whole text */
-    struct zt_sealed_reader *reader;
-    int feed_rc;
-    bool printed, last_nl;
 };
 
-static void on_text(void *ud, const char *text, size_t len)
+static int on_text(void *ud, const char *text, size_t len)
 {
-    struct post *p = ud;
+    struct out *p = ud;
     if (p->print) {
         fwrite(text, 1, len, stdout);
         fflush(stdout);
         p->printed = true;
         p->last_nl = text[len - 1] == '\n';
-    } else if (zt_buf_append(&p->text, text, len) != 0) {
-        p->feed_rc = ZT_ETOOBIG;
+        return 0;
     }
+    return zt_buf_append(&p->text, text, len) != 0 ? ZT_ETOOBIG : 0;
 }
 
-static bool media_is(const char *ct, const char *mt)
+static bool on_cancelled(void *ud)
 {
-    size_t n = strlen(mt);
-    return ct && strncmp(ct, mt, n) == 0 && (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
-}
-
-static size_t on_data(char *data, size_t size, size_t nmemb, void *ud)
-{
-    struct post *p = ud;
-    size_t n = size * nmemb;
-    if (!p->checked) {
-        char *ct = NULL;
-        curl_easy_getinfo(p->curl, CURLINFO_RESPONSE_CODE, &p->status);
-        curl_easy_getinfo(p->curl, CURLINFO_CONTENT_TYPE, &ct);
-        p->is_result = p->status == 200 && media_is(ct, ZT_SEALED_MEDIA_RESULT);
-        p->checked = true;
-    }
-    if (!p->is_result) {
-        zt_ignore(zt_buf_append(&p->err_body, data, n < ERR_BODY_MAX - p->err_body.len ? n : ERR_BODY_MAX - p->err_body.len));
-        return n;
-    }
-    int rc = zt_sealed_reader_feed(p->reader, (const uint8_t *)data, n, on_text, p);
-    if (rc || p->feed_rc) {
-        if (!p->feed_rc) p->feed_rc = rc;
-        return 0; /* abort the transfer: nothing after a bad chunk can be trusted */
-    }
-    return n;
-}
-
-static int on_progress(void *ud, curl_off_t a, curl_off_t b, curl_off_t c, curl_off_t d)
-{
-    (void)ud, (void)a, (void)b, (void)c, (void)d;
-    return interrupted ? 1 : 0;
+    (void)ud;
+    return interrupted != 0;
 }
 
 static void hexs(char *out, const uint8_t *p, size_t n)
@@ -414,140 +379,110 @@ static int run(const struct job_opts *o)
     int rc = 1;
     struct zt_node_descriptor d;
     memset(&d, 0, sizeof d);
-    struct zt_sealed_call call;
-    memset(&call, 0, sizeof call);
-    char *body = NULL;
-    struct post p;
+    struct zt_job_call *job = NULL;
+    json_t *req = NULL;
+    struct out p;
     memset(&p, 0, sizeof p);
-    zt_buf_init(&p.err_body, ERR_BODY_MAX);
     zt_buf_init(&p.text, TEXT_MAX);
-    struct curl_slist *hdrs = NULL;
-    CURL *c = NULL;
 
     if (get_descriptor(o, &d) != 0) goto out;
 
-    /* the job: the body sealed to the worker's KEM key with a fresh reply key */
-    size_t body_len = 0;
-    body = job_body(o, &body_len);
-    if (!body) {
-        say("out of memory");
-        goto out;
-    }
-    int src = zt_sealed_call_seal(o->model, (uint32_t)o->n, !o->no_stream, (uint64_t)o->ttl, (uint64_t)time(NULL),
-                                  ZT_HPKE_SUITE_CHACHA, d.kem_pk, d.ed25519_pk, (const uint8_t *)body, body_len,
-                                  &call);
-    sodium_memzero(body, body_len);
+    /* the job: the body sealed to the worker's KEM key with a fresh reply
+     * key. The prompt is the user's own, sent by the user to the worker
+     * the user chose: no node's privacy policy stands in between. */
+    struct zt_privacy_verdict own;
+    zt_privacy_verdict_own_data(&own);
+    req = job_request(o);
+    struct zt_job_spec spec = {
+        .model = o->model,
+        .max_tokens = (uint32_t)o->n,
+        .stream = !o->no_stream,
+        .ttl_s = (uint64_t)o->ttl,
+        .now = (uint64_t)time(NULL),
+        .suite = ZT_HPKE_SUITE_CHACHA,
+        .worker_id = d.node_id,
+        .worker_kem_pk = d.kem_pk,
+        .worker_sign_pk = d.ed25519_pk,
+    };
+    int src = req ? zt_job_call_new(req, o->chat ? ZT_JOB_CHAT : ZT_JOB_COMPLETION, &own, &spec, &job) : ZT_ENOMEM;
     if (src) {
         say("cannot seal the job: %s", src == ZT_EPARSE ? "MODEL must be UTF-8 without control characters"
                                       : src == ZT_ECRYPTO ? "the node's KEM key is not a valid X25519 key"
                                                           : zt_strerror(src));
         goto out;
     }
-    p.reader = call.reader;
 
     /* where to */
-    char url[2048];
-    const char *base = o->via ? o->via : (o->node ? o->node : d.endpoint);
-    size_t bl = strlen(base);
-    while (bl && base[bl - 1] == '/') bl--;
-    int un = snprintf(url, sizeof url, "%.*s%s", (int)bl, base, o->via ? "/v1/relay/jobs" : "/v1/jobs/sealed");
-    if (un < 0 || (size_t)un >= sizeof url) {
-        say("URL too long");
+    const char *tok = getenv("ZENTALK_TOKEN");
+    struct zt_job_target target = {
+        .base_url = o->via ? o->via : (o->node ? o->node : d.endpoint),
+        .via_relay = o->via != NULL,
+        .bearer = tok,
+        .connect_timeout_ms = 10000L,
+        .total_timeout_ms = (long)(o->timeout * 1000),
+        .env_proxy = true,
+        .user_agent = "zentalk/" ZT_VERSION,
+    };
+    int trc = zt_job_call_target(job, &target);
+    if (trc) {
+        say("%s", trc == ZT_ETOOBIG ? "URL too long" : "cannot set up the HTTP client");
         goto out;
     }
-    char line[256];
-    hdrs = curl_slist_append(hdrs, "Content-Type: " ZT_SEALED_MEDIA_ENVELOPE);
-    hdrs = curl_slist_append(hdrs, "Accept: " ZT_SEALED_MEDIA_RESULT);
-    if (o->via) {
-        snprintf(line, sizeof line, "Zentalk-Target-Node: %s", d.node_id);
-        hdrs = curl_slist_append(hdrs, line);
-    }
-    const char *tok = getenv("ZENTALK_TOKEN");
-    struct zt_buf auth;
-    zt_buf_init(&auth, 16384);
-    if (tok && *tok && zt_buf_appendf(&auth, "Authorization: Bearer %s", tok) == 0)
-        hdrs = curl_slist_append(hdrs, zt_buf_str(&auth));
-    c = curl_easy_init();
-    if (!c || !hdrs) {
-        zt_buf_deinit(&auth);
+    const char *url = zt_job_call_url(job);
+    p.print = !o->json;
+    struct zt_job_hooks hooks = {.text = on_text, .cancelled = on_cancelled, .ud = &p};
+    struct zt_job_outcome res;
+    if (zt_job_call_send(job, &hooks, &res) != 0) {
         say("cannot set up the HTTP client");
         goto out;
     }
-    p.curl = c;
-    p.print = !o->json;
-    char errbuf[CURL_ERROR_SIZE] = "";
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_POST, 1L);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, call.env);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)call.env_len);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &p);
-    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
-    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)(o->timeout * 1000));
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c, CURLOPT_USERAGENT, "zentalk/" ZT_VERSION);
-    CURLcode cr = curl_easy_perform(c);
-    zt_buf_deinit(&auth);
     if (interrupted) {
         if (p.printed) fputc('\n', stdout);
         say("interrupted (the worker cancels the job when the connection closes)");
         rc = 130;
         goto out;
     }
-    if (!p.checked) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &p.status);
-    if (p.feed_rc) {
-        if (p.printed) fputc('\n', stdout);
-        say("the result did NOT verify: %s; discard any text above",
-            p.feed_rc == ZT_ETOOBIG ? "the text is too large" : zt_sealed_reader_error(p.reader));
+    switch (res.status) {
+    case ZT_JOB_VERIFIED: break;
+    case ZT_JOB_UNVERIFIED:
+        if (p.printed && !p.last_nl) fputc('\n', stdout);
+        say("the result did NOT verify: %s%s%s; discard any text above",
+            res.rc == ZT_ETOOBIG ? "the text is too large" : res.why[0] ? res.why : zt_strerror(res.rc),
+            res.transport[0] ? "; transport: " : "", res.transport);
         rc = EXIT_UNVERIFIED;
         goto out;
-    }
-    if (cr != CURLE_OK && !p.is_result) {
-        say("cannot reach %s: %s", url, errbuf[0] ? errbuf : curl_easy_strerror(cr));
+    case ZT_JOB_REFUSED:
+        if (res.http_status == 200) say("%s answered 200 but not with %s", url, ZT_SEALED_MEDIA_RESULT);
+        else zt__cli_print_api_error(res.http_status, zt_job_call_answer(job, NULL));
+        goto out;
+    case ZT_JOB_TIMEOUT:
+    case ZT_JOB_UNREACHABLE:
+    case ZT_JOB_CANCELLED:
+        say("cannot reach %s: %s", url, res.transport[0] ? res.transport : "no answer");
         goto out;
     }
-    if (!p.is_result) {
-        if (p.status == 200) say("%s answered 200 but not with %s", url, ZT_SEALED_MEDIA_RESULT);
-        else zt__cli_print_api_error(p.status, zt_buf_str(&p.err_body));
-        goto out;
-    }
-    struct zt_sealed_result res;
-    int frc = zt_sealed_reader_finish(p.reader, &res);
     if (p.printed && !p.last_nl) fputc('\n', stdout);
-    if (frc) {
-        say("the result did NOT verify: %s%s%s; discard any text above", zt_sealed_reader_error(p.reader),
-            cr != CURLE_OK ? "; transport: " : "", cr != CURLE_OK ? (errbuf[0] ? errbuf : curl_easy_strerror(cr)) : "");
-        rc = EXIT_UNVERIFIED;
-        goto out;
-    }
     if (o->json) {
         json_t *j = json_pack("{s:s,s:s,s:s%,s:s,s:{s:i,s:i,s:i},s:o*}", "node_id", d.node_id, "model", o->model,
-                              "text", zt_buf_str(&p.text), p.text.len, "finish_reason", res.final.finish_reason,
-                              "usage", "prompt_tokens", (int)res.final.prompt_tokens, "completion_tokens",
-                              (int)res.final.completion_tokens, "total_tokens",
-                              (int)(res.final.prompt_tokens + res.final.completion_tokens), "receipt",
-                              receipt_json(&res));
+                              "text", zt_buf_str(&p.text), p.text.len, "finish_reason", res.result.final.finish_reason,
+                              "usage", "prompt_tokens", (int)res.result.final.prompt_tokens, "completion_tokens",
+                              (int)res.result.final.completion_tokens, "total_tokens",
+                              (int)(res.result.final.prompt_tokens + res.result.final.completion_tokens), "receipt",
+                              receipt_json(&res.result));
         print_json(j);
     } else if (o->receipt) {
-        print_json(receipt_json(&res));
+        print_json(receipt_json(&res.result));
     }
     if (isatty(STDERR_FILENO))
         fprintf(stderr, "zentalk: verified: %s ran %s (%u prompt + %u completion tokens, finish %s); receipt signed by its key\n",
-                d.node_id, o->model, (unsigned)res.final.prompt_tokens, (unsigned)res.final.completion_tokens,
-                res.final.finish_reason);
+                d.node_id, o->model, (unsigned)res.result.final.prompt_tokens,
+                (unsigned)res.result.final.completion_tokens, res.result.final.finish_reason);
     rc = 0;
 out:
-    if (c) curl_easy_cleanup(c);
-    curl_slist_free_all(hdrs);
-    zt_sealed_call_deinit(&call); /* frees the reader */
+    zt_job_call_free(job);
+    json_decref(req);
     if (p.text.data) sodium_memzero(p.text.data, p.text.len);
     zt_buf_deinit(&p.text);
-    zt_buf_deinit(&p.err_body);
-    zt_free(body);
     zt_node_descriptor_deinit(&d);
     return rc;
 }

@@ -113,7 +113,10 @@ static const char *check_claims(json_t *c, const char *issuer, const char *audie
 {
     json_t *exp = json_object_get(c, "exp"), *nbf = json_object_get(c, "nbf");
     if (!json_is_integer(exp)) return "exp missing or not an integer";
-    if (now_s > json_integer_value(exp) + ZT_AUTH_LEEWAY_S) return "expired";
+    /* Compare with the leeway on now's side: exp and nbf are the token's,
+     * anywhere in int64 (exp + leeway overflowed for exp = INT64_MAX);
+     * now_s is the clock's, far from either end. */
+    if (now_s - ZT_AUTH_LEEWAY_S > json_integer_value(exp)) return "expired";
     if (nbf) {
         if (!json_is_integer(nbf)) return "nbf not an integer";
         if (now_s + ZT_AUTH_LEEWAY_S < json_integer_value(nbf)) return "not yet valid";

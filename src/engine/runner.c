@@ -15,6 +15,7 @@
 #include "zentalk/zt_model.h"
 #include "zentalk/zt_runner.h"
 #include "zentalk/zt_tokenizer.h"
+#include "stopscan.h"
 
 #define PROMPT_CHUNK 64          /* prompt tokens per slot per step */
 #define TEXT_MAX (1u << 20)      /* held-back text per job */
@@ -89,52 +90,27 @@ static void emit_error(struct job *j, int err)
 
 /* ---- output text: stop strings ------------------------------------------ */
 
-static const char *find(const char *h, size_t hl, const char *n, size_t nl)
-{
-    for (size_t i = 0; nl && i + nl <= hl; i++)
-        if (h[i] == n[0] && memcmp(h + i, n, nl) == 0) return h + i;
-    return NULL;
-}
-
 /* Emit what is certainly output: everything except a tail that might still
  * grow into a stop string. Returns true when a stop string matched (the text
  * before it is emitted, the rest dropped). */
 static bool emit_text(struct job *j, bool final)
 {
     const char *t = zt_buf_str(&j->text);
-    size_t len = j->text.len, cut = len, keep_from = len;
-    bool stopped = false;
-    for (size_t s = 0; s < j->p.n_stop; s++) {
-        const char *hit = find(t, len, j->stop[s], strlen(j->stop[s]));
-        if (hit && (size_t)(hit - t) < cut) {
-            cut = (size_t)(hit - t);
-            stopped = true;
-        }
-    }
-    if (stopped) {
-        keep_from = cut;
-    } else if (!final) {
-        /* hold back the longest suffix that is a proper prefix of a stop string */
-        for (size_t s = 0; s < j->p.n_stop; s++) {
-            size_t sl = strlen(j->stop[s]);
-            for (size_t k = sl - 1; k > 0; k--) {
-                if (k <= len && memcmp(t + len - k, j->stop[s], k) == 0) {
-                    if (len - k < keep_from) keep_from = len - k;
-                    break;
-                }
-            }
-        }
-    }
+    size_t len = j->text.len, keep_from = len;
+    bool stopped = zt__stop_scan(t, len, (const char *const *)j->stop, j->p.n_stop, final, &keep_from);
     if (keep_from > 0) {
         struct zt_job_event ev = {.kind = ZT_JOB_TEXT, .text = t, .len = keep_from};
         j->cb(j->ud, &ev);
     }
     if (stopped) {
         zt_buf_reset(&j->text);
-    } else {
+    } else if (keep_from > 0) {
+        /* keep the held-back tail; nothing to move when nothing was
+         * emitted (the buffer may still be unallocated: a token whose
+         * text is empty, issue 17 item 4) */
         memmove(j->text.data, t + keep_from, len - keep_from);
         j->text.len = len - keep_from;
-        if (j->text.data) j->text.data[j->text.len] = '\0';
+        j->text.data[j->text.len] = '\0';
     }
     return stopped;
 }

@@ -86,23 +86,6 @@ static int data_path(const struct zt_config *cfg, const char *name, char *out, s
     return w < 0 || (size_t)w >= n ? ZT_ETOOBIG : 0;
 }
 
-/* A store of database.driver: SQLite at the file name (under data_dir),
- * PostgreSQL at database.postgres_url. */
-static int open_store(const struct zt_config *cfg, const char *sqlite_file, struct zt_store **out, struct zt_buf *err)
-{
-    char path[4096];
-    const char *drv = cfg->database.driver && cfg->database.driver[0] ? cfg->database.driver : "sqlite";
-    bool pg = zt_str_eq(drv, "postgres");
-    int rc = pg ? 0 : data_path(cfg, sqlite_file, path, sizeof path);
-    struct zt_store_opts so = {.path = pg ? cfg->database.postgres_url : path,
-                               .busy_timeout_ms = cfg->database.busy_timeout_ms};
-    if (!rc) rc = zt_store_open(drv, &so, out);
-    if (rc && err)
-        zt_ignore(zt_buf_appendf(err, "store (database.driver %s) %s: %s", drv, pg ? "database.postgres_url" : path,
-                                 zt_strerror(rc)));
-    return rc;
-}
-
 static int load_jwt_key(struct zt_node *n, const char *path, struct zt_buf *err)
 {
     char buf[ZT_AUTH_PEM_MAX + 1];
@@ -174,7 +157,7 @@ static int build_privacy(struct zt_node *n, struct zt_buf *err)
     }
     if (!n->cfg->privacy.audit_log) return 0;
     struct zt_store *st = NULL;
-    rc = open_store(n->cfg, n->cfg->database.sqlite_path, &st, err);
+    rc = zt_store_open_config(n->cfg, NULL, &st, err); /* database.*: driver, path */
     if (!rc) rc = zt__privacy_open_audit(n->privacy, n->id, st, err); /* st is the privacy layer's now */
     if (rc) zt_ignore(zt_buf_appendf(err, " (the audit log)"));
     return rc;
@@ -226,7 +209,7 @@ static int build_features(struct zt_node *n, struct zt_buf *err)
     if (!rc && zt_searchfeat_wants_store(n->search)) {
         struct zt_buf serr;
         zt_buf_init(&serr, 4096);
-        if (open_store(cfg, cfg->features.search.db_path, &n->search_store, &serr) != 0)
+        if (zt_store_open_config(cfg, cfg->features.search.db_path, &n->search_store, &serr) != 0)
             zt_log(ZT_LOG_WARN, "search_store_unavailable", "detail=\"%s\"", zt_buf_str(&serr)); /* routes: 503 */
         zt_buf_deinit(&serr);
         rc = zt_searchfeat_open(n->search, n->id, n->search_store);

@@ -12,8 +12,8 @@
 
 struct zt__privacy {
     const struct zt_config *cfg;
-    struct zt_pii_detector *pii;
-    struct zt_privacy_policy *policy;
+    struct zt_privacy_gate *gate; /* detector + policy: the one decision */
+    const struct zt_pii_detector *pii;
     struct zt_audit *audit;
     struct zt_pseudoid *pid; /* audit pseudonyms; with the audit log */
     char audit_dir[1024];
@@ -24,8 +24,8 @@ int zt__privacy_new(const struct zt_config *cfg, struct zt__privacy **out, struc
     struct zt__privacy *pv = zt_calloc(1, sizeof *pv);
     if (!pv) return ZT_ENOMEM;
     pv->cfg = cfg;
-    int rc = zt_pii_detector_new(&cfg->privacy, &pv->pii, errs);
-    if (!rc) rc = zt_privacy_policy_new(&cfg->privacy, pv->pii, &pv->policy, errs);
+    int rc = zt_privacy_gate_new(&cfg->privacy, &pv->gate, errs);
+    if (!rc) pv->pii = zt_privacy_gate_detector(pv->gate);
     if (rc) {
         zt__privacy_free(pv);
         return rc;
@@ -49,7 +49,7 @@ int zt__privacy_open_audit(struct zt__privacy *pv, const struct zt_identity *id,
         return ZT_ETOOBIG;
     }
     /* identities go into the log as keyed pseudonyms whose salts live in
-     * the node store: no salt store, no audit log */
+     * the node store (database.*, opened by the node): no salt store, no audit log */
     if (!st) {
         if (errs) zt_ignore(zt_buf_appendf(errs, "audit: no node store for the pseudonym salts\n"));
         return ZT_EINVAL;
@@ -81,8 +81,7 @@ void zt__privacy_free(struct zt__privacy *pv)
     if (!pv) return;
     zt_audit_close(pv->audit);
     zt_pseudoid_free(pv->pid);
-    zt_privacy_policy_free(pv->policy);
-    zt_pii_detector_free(pv->pii);
+    zt_privacy_gate_free(pv->gate);
     zt_free(pv);
 }
 
@@ -93,7 +92,12 @@ const struct zt_pii_detector *zt__privacy_detector(const struct zt__privacy *pv)
 
 const struct zt_privacy_policy *zt__privacy_policy(const struct zt__privacy *pv)
 {
-    return pv->policy;
+    return zt_privacy_gate_policy(pv->gate);
+}
+
+const struct zt_privacy_gate *zt__privacy_gate(const struct zt__privacy *pv)
+{
+    return pv->gate;
 }
 
 struct zt_audit *zt__privacy_audit_log(struct zt__privacy *pv)
@@ -211,39 +215,42 @@ void zt__privacy_h_pii(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt
         return;
     }
     const char *fname = feature ? json_string_value(feature) : "pii";
-    struct zt_pii_hits hits;
-    zt_pii_hits_init(&hits);
+    /* the decision is the gate's (the one every outbound job passes); the
+     * answer shows every hit pseudonymised, whatever the policy keeps */
+    struct zt_privacy_text one = {t, len};
+    struct zt_privacy_verdict v;
+    memset(&v, 0, sizeof v);
     struct zt_pseudo *ps = NULL;
     struct zt_buf masked;
     zt_buf_init(&masked, len * 2 + 4096);
-    int rc = zt_pii_detect(pv->pii, t, len, &hits);
+    int rc = zt_privacy_gate_check(pv->gate, fname, &one, 1, &v);
     if (!rc) rc = zt_pseudo_new(pv->pii, &ps);
-    if (!rc) rc = zt_pseudo_apply(ps, t, len, &hits, &masked);
+    if (!rc) rc = zt_pseudo_apply(ps, t, len, &v.hits[0], &masked);
     if (rc) {
         zt_http_resp_error(resp, rc == ZT_ETOOBIG ? 413 : 500, rc == ZT_ETOOBIG ? "too_large" : "internal",
                            rc == ZT_ETOOBIG ? "too much personal data in one text" : "PII detection failed");
         goto out;
     }
-    enum zt_privacy_action act = zt_privacy_decide(pv->policy, fname, &hits);
+    const struct zt_pii_hits *hits = &v.hits[0];
     json_t *arr = json_array(), *types = json_array();
     uint64_t seen = 0;
-    for (size_t i = 0; i < hits.n && arr && types; i++) {
-        const struct zt_pii_hit *h = &hits.v[i];
+    for (size_t i = 0; i < hits->n && arr && types; i++) {
+        const struct zt_pii_hit *h = &hits->v[i];
         const char *name = zt_pii_type_name(pv->pii, h->type);
         json_array_append_new(arr, json_pack("{s:s,s:I,s:I,s:f}", "type", name, "start", (json_int_t)h->start, "end",
                                              (json_int_t)h->end, "confidence", h->confidence));
         if (h->type < 64 && !(seen & (1ull << h->type))) json_array_append_new(types, json_string(name));
         if (h->type < 64) seen |= 1ull << h->type;
     }
-    zt__req_note_privacy(cx, seen, zt_privacy_action_name(act));
+    const char *decision = zt_privacy_verdict_decision(&v);
+    zt__req_note_privacy(cx, seen, decision);
     zt_http_resp_json(resp, 200,
                       json_pack("{s:o*,s:o*,s:s%,s:s,s:s}", "hits", arr, "types", types, "pseudonymised",
-                                zt_buf_str(&masked), masked.len, "decision", zt_privacy_action_name(act), "feature",
-                                fname));
+                                zt_buf_str(&masked), masked.len, "decision", decision, "feature", fname));
 out:
     zt_pseudo_free(ps);
     zt_buf_deinit(&masked);
-    zt_pii_hits_deinit(&hits);
+    zt_privacy_verdict_deinit(&v);
 }
 
 void zt__privacy_audit(struct zt__privacy *pv, const struct zt__req_ctx *cx, bool record, int status)

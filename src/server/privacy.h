@@ -1,6 +1,6 @@
 /* privacy.h: the privacy layer in the HTTP API (internal to src/server).
  *
- * Holds the node's PII detector, privacy policy and audit log; serves
+ * Holds the node's privacy gate (PII detector and policy) and audit log; serves
  * POST /v1/privacy/pii; writes one audit entry per audited request
  * (zt__privacy_audit, called by dispatch in server.c). */
 #ifndef ZT_SERVER_PRIVACY_H
@@ -35,6 +35,8 @@ void zt__privacy_free(struct zt__privacy *pv);
 
 const struct zt_pii_detector *zt__privacy_detector(const struct zt__privacy *pv);
 const struct zt_privacy_policy *zt__privacy_policy(const struct zt__privacy *pv);
+/* The privacy gate every outbound job passes (zt_privacy_gate_check). */
+const struct zt_privacy_gate *zt__privacy_gate(const struct zt__privacy *pv);
 struct zt_audit *zt__privacy_audit_log(struct zt__privacy *pv); /* NULL when off */
 
 /* The audit directory, or NULL when the audit log is off. */

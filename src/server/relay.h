@@ -19,10 +19,13 @@
 #include "zentalk/zt_identity.h"
 #include "zentalk/zt_peers.h"
 
-#define ZT__RELAY_CONTENT_TYPE "application/vnd.zentalk.envelope"
-#define ZT__RELAY_TARGET_HEADER "Zentalk-Target-Node"
-#define ZT__RELAY_UPSTREAM_PATH "/v1/jobs/sealed"
-#define ZT__RELAY_BUFFER_MAX ((size_t)1 << 20) /* response bytes queued per client */
+#include "zentalk/zt_jobs.h"
+
+/* The relay's core is zt_relay (zt_jobs.h); this is its HTTP route. */
+#define ZT__RELAY_CONTENT_TYPE ZT_SEALED_MEDIA_ENVELOPE
+#define ZT__RELAY_TARGET_HEADER ZT_JOB_TARGET_HEADER
+#define ZT__RELAY_UPSTREAM_PATH ZT_JOB_PATH_SEALED
+#define ZT__RELAY_BUFFER_MAX ZT_RELAY_BUFFER_MAX /* response bytes queued per client */
 
 struct zt__relay;
 
@@ -41,7 +44,7 @@ ZT_NODISCARD int zt__relay_set_ca_file(struct zt__relay *r, const char *path);
  * zt__relay_set_identity (before the first request). timeout_s: seconds to
  * wait for the upstream's response headers, and the longest silence while
  * streaming. max_inflight: relayed requests at once (503 beyond).
- * ZT_ENOMEM, ZT_EIO (libcurl failed to initialise). */
+ * ZT_ENOMEM, ZT_EIO (the HTTP client failed to initialise). */
 ZT_NODISCARD int zt__relay_new(struct zt_peers *peers, unsigned timeout_s, unsigned max_inflight,
                                struct zt__relay **out);
 void zt__relay_set_identity(struct zt__relay *r, const struct zt_identity *id);

@@ -1,25 +1,22 @@
-/* route.c: local-first routing of LLM requests. See route.h and
- * docs/internals/route.md.
+/* route.c: local-first routing of LLM requests, the HTTP side. See
+ * route.h and docs/internals/route.md.
  *
- * A remote job, in order, on the HTTP thread: pick the worker peer; the
- * privacy decision over the prompt or every message's content (refuse,
- * pseudonymise into a copy of the request, or send as is); the job body
- * (zt_sealed_job_body) sealed to the worker's KEM key with a fresh reply
- * key (zt_sealed_call_seal); the request signed as this node; the client's
- * connection deferred; a detached thread started. On the thread: one
- * libcurl easy transfer; the sealed result is fed to the reader as it
- * arrives, each opened text chunk goes through the streaming restore of
- * the pseudonyms and out (an SSE chunk, or into the answer kept for the
- * end); at the end the reader checks that the stream is complete and the
- * receipt signed by the worker's key for this header, body and output.
- * Only then does the answer end as a success (the JSON object, or the
- * last SSE chunk and [DONE]); otherwise it ends as an error.
+ * The protocol is src/jobs's: where the request runs (zt_route_decide),
+ * the privacy gate's verdict over the prompt or every message's content
+ * (zt_privacy_gate_check: refuse, masked with a restore map, or allow),
+ * the sealed-job client (zt_job_call_*: body under the verdict, sealed to
+ * the worker's KEM key, posted signed as this node, the result opened and
+ * verified, pseudonyms restored as it streams) on a thread of the job pool.
+ * This file parses the request, calls those, and renders the answer in
+ * llm.c's shapes: each opened text chunk goes out (an SSE chunk, or into
+ * the answer kept for the end); only once the receipt verifies does the
+ * answer end as a success (the JSON object, or the last SSE chunk and
+ * [DONE]); otherwise it ends as an error.
  *
  * Nothing of the prompt, the messages or the answer is logged; the logs
  * and the audit log name the job id, the worker and the PII types. */
 #include "route.h"
 
-#include <curl/curl.h>
 #include <math.h>
 #include <pthread.h>
 #include <sodium.h>
@@ -28,20 +25,15 @@
 #include <string.h>
 
 #include "zentalk/zt_alloc.h"
+#include "zentalk/zt_jobs.h"
 #include "zentalk/zt_log.h"
-#include "zentalk/zt_nodeauth.h"
 #include "zentalk/zt_pii.h"
 #include "zentalk/zt_privacy.h"
-#include "zentalk/zt_pseudo.h"
 #include "zentalk/zt_sealed.h"
 #include "zentalk/zt_str.h"
 #include "zentalk/zt_time.h"
 
 #define TEXT_MAX ((size_t)16 << 20)
-#define ERR_BODY_MAX ((size_t)16384)
-#define MASKED_MAX ((size_t)32 << 20)
-#define PATH_SEALED "/v1/jobs/sealed"
-#define PATH_RELAY "/v1/relay/jobs"
 
 struct peer_count {
     char id[ZT_IDENTITY_ID_SIZE];
@@ -54,11 +46,10 @@ struct zt__route {
     struct zt_peers *peers;
     struct zt__privacy *pv;
     const struct zt_identity *id;
-    pthread_mutex_t mu; /* inflight, per */
-    unsigned inflight;
+    struct zt_job_pool *pool; /* remote jobs in flight */
+    pthread_mutex_t mu;       /* per */
     struct peer_count per[ZT__ROUTE_PEERS_MAX];
     size_t n_per;
-    atomic_bool stopping;
     atomic_uint_fast64_t local, remote, failed, refused;
 };
 
@@ -73,20 +64,12 @@ struct rjob {
     long long created;
     struct zt_peer worker;
     char via[ZT_IDENTITY_ID_SIZE]; /* relay id, or "" */
-    char url[ZT_DESCRIPTOR_MAX_ENDPOINT + 32];
-    char job_hex[2 * ZT_ENV_JOB_ID_LEN + 1];
-    struct curl_slist *headers;
-    struct zt_sealed_call call;
-    struct zt_pseudo *pseudo; /* NULL unless pseudonymised */
-    struct zt_pseudo_stream ps;
-    /* transfer state (the thread's only) */
-    CURL *curl;
-    bool checked, is_result, timed_out, sse_started;
-    long status;
-    int fail;                 /* ZT_E* from the reader or while answering */
-    struct zt_buf err_body;   /* a non-result answer of the worker */
-    struct zt_buf text;       /* non-streamed answer (restored: wiped) */
-    struct zt_buf scratch;    /* one restored piece (wiped) */
+    struct zt_privacy_verdict verdict; /* the gate's; the job borrows it */
+    struct zt_job_call *job;
+    /* answer state (the thread's only) */
+    bool sse_started;
+    int fail;               /* ZT_E* while answering */
+    struct zt_buf text;     /* non-streamed answer (restored: wiped) */
     uint64_t start_ms;
 };
 
@@ -106,11 +89,12 @@ int zt__route_new(const struct zt_config *cfg, struct zt__models *ms, struct zt_
                "a-z, 2-7) or empty\"");
         return ZT_ECONFIG;
     }
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) return ZT_EIO;
     struct zt__route *r = zt_calloc(1, sizeof *r);
-    if (!r) {
-        curl_global_cleanup();
-        return ZT_ENOMEM;
+    if (!r) return ZT_ENOMEM;
+    int rc = zt_job_pool_new((unsigned)cfg->encryption.remote_max_inflight, &r->pool);
+    if (rc) {
+        zt_free(r);
+        return rc;
     }
     r->cfg = cfg;
     r->ms = ms;
@@ -128,32 +112,15 @@ void zt__route_set_identity(struct zt__route *r, const struct zt_identity *id)
 
 void zt__route_shutdown(struct zt__route *r, uint64_t wait_ms)
 {
-    if (!r) return;
-    atomic_store(&r->stopping, true);
-    uint64_t deadline = zt_time_mono_ms() + wait_ms;
-    for (;;) {
-        pthread_mutex_lock(&r->mu);
-        unsigned n = r->inflight;
-        pthread_mutex_unlock(&r->mu);
-        if (n == 0 || zt_time_mono_ms() >= deadline) break;
-        zt_time_sleep_ms(5);
-    }
+    if (r) zt_ignore(zt_job_pool_shutdown(r->pool, wait_ms));
 }
 
 void zt__route_free(struct zt__route *r)
 {
     if (!r) return;
-    zt__route_shutdown(r, 10000);
-    pthread_mutex_lock(&r->mu);
-    bool left = r->inflight > 0;
-    pthread_mutex_unlock(&r->mu);
-    if (left) { /* a thread still holds r: leak it rather than free under it */
-        zt_log(ZT_LOG_WARN, "route_leak", "detail=\"remote jobs still running at shutdown\"");
-        return;
-    }
+    if (zt_job_pool_close(r->pool, 10000, "route") != 0) return; /* its threads hold r: leak r too */
     pthread_mutex_destroy(&r->mu);
     zt_free(r);
-    curl_global_cleanup();
 }
 
 void zt__route_stats(struct zt__route *r, struct zt__route_stats *out)
@@ -164,9 +131,7 @@ void zt__route_stats(struct zt__route *r, struct zt__route_stats *out)
     out->remote = atomic_load(&r->remote);
     out->remote_failed = atomic_load(&r->failed);
     out->refused = atomic_load(&r->refused);
-    pthread_mutex_lock(&r->mu);
-    out->inflight = r->inflight;
-    pthread_mutex_unlock(&r->mu);
+    out->inflight = zt_job_pool_inflight(r->pool);
 }
 
 json_t *zt__route_peer_counts(struct zt__route *r)
@@ -204,13 +169,9 @@ static void wipe_buf(struct zt_buf *b)
 static void job_unref(struct rjob *j)
 {
     if (atomic_fetch_sub(&j->refs, 1) != 1) return;
-    curl_slist_free_all(j->headers);
-    zt_sealed_call_deinit(&j->call);
-    zt_pseudo_stream_deinit(&j->ps);
-    zt_pseudo_free(j->pseudo);
+    zt_job_call_free(j->job);
+    zt_privacy_verdict_deinit(&j->verdict);
     wipe_buf(&j->text);
-    wipe_buf(&j->scratch);
-    zt_buf_deinit(&j->err_body);
     zt_free(j);
 }
 
@@ -223,7 +184,7 @@ static void on_client_close(void *ud)
 
 static bool aborted(const struct rjob *j)
 {
-    return atomic_load(&j->closed) || atomic_load(&j->r->stopping);
+    return atomic_load(&j->closed) || zt_job_pool_stopping(j->r->pool);
 }
 
 /* ---- the answer: the shapes of llm.c's local answers ---------------------- */
@@ -282,7 +243,7 @@ static json_t *zentalk_ext(const struct rjob *j, const struct zt_sealed_result *
     if (!rec) return NULL;
     zt_hex_encode(rec, res->receipt_bytes, res->receipt_len);
     json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s?}", "seq_hash", seq, "engine", res->receipt.build_id, "ran_on",
-                          j->worker.node_id, "job_id", j->job_hex, "receipt", rec, "via", j->via[0] ? j->via : NULL);
+                          j->worker.node_id, "job_id", zt_job_call_id(j->job), "receipt", rec, "via", j->via[0] ? j->via : NULL);
     zt_free(rec);
     return o;
 }
@@ -308,23 +269,6 @@ static void emit(struct rjob *j, const char *text, size_t len)
         return;
     }
     sse(j, chunk(j, text, len, NULL));
-}
-
-/* An opened (authenticated, not yet verified) text chunk. */
-static void on_text(void *ud, const char *text, size_t len)
-{
-    struct rjob *j = ud;
-    if (j->fail) return;
-    if (!j->pseudo) {
-        emit(j, text, len);
-        return;
-    }
-    zt_buf_reset(&j->scratch);
-    int rc = zt_pseudo_stream_feed(&j->ps, text, len, &j->scratch);
-    if (rc) j->fail = rc;
-    else emit(j, zt_buf_str(&j->scratch), j->scratch.len);
-    if (j->scratch.data) sodium_memzero(j->scratch.data, j->scratch.len);
-    zt_buf_reset(&j->scratch);
 }
 
 static void answer_error(struct rjob *j, int status, const char *code, const char *msg)
@@ -377,63 +321,39 @@ static void answer_ok(struct rjob *j, const struct zt_sealed_result *res)
     zt_http_resp_deinit(&resp);
 }
 
-/* ---- the transfer --------------------------------------------------------- */
-
-static bool media_is(const char *ct, const char *mt)
-{
-    size_t n = strlen(mt);
-    return ct && strncmp(ct, mt, n) == 0 && (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
-}
-
-static size_t on_data(char *p, size_t size, size_t n, void *ud)
+/* An opened (authenticated, not yet verified) text chunk, pseudonyms
+ * restored by the job client. */
+static int on_text(void *ud, const char *text, size_t len)
 {
     struct rjob *j = ud;
-    size_t len = size * n;
-    if (!j->checked) {
-        char *ct = NULL;
-        curl_easy_getinfo(j->curl, CURLINFO_RESPONSE_CODE, &j->status);
-        curl_easy_getinfo(j->curl, CURLINFO_CONTENT_TYPE, &ct);
-        j->is_result = j->status == 200 && media_is(ct, ZT_SEALED_MEDIA_RESULT);
-        j->checked = true;
-    }
-    if (!j->is_result) {
-        size_t room = ERR_BODY_MAX - j->err_body.len;
-        zt_ignore(zt_buf_append(&j->err_body, p, len < room ? len : room));
-        return len;
-    }
     while (j->sse_started && zt_http_async_pending(j->a) > ZT__ROUTE_BUFFER_MAX) { /* a slow client */
-        if (aborted(j)) return 0;
+        if (aborted(j)) return ZT_ECLOSED;
         zt_time_sleep_ms(2);
     }
-    int rc = zt_sealed_reader_feed(j->call.reader, (const uint8_t *)p, len, on_text, j);
-    if (rc && !j->fail) j->fail = rc;
-    return j->fail ? 0 : len; /* nothing after a bad chunk can be trusted: abort */
+    emit(j, text, len);
+    return j->fail;
 }
 
-static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+static bool on_cancelled(void *ud)
 {
-    (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
     struct rjob *j = ud;
-    if (aborted(j)) return 1;
+    if (aborted(j)) return true;
     if (zt_http_async_client_gone(j->a)) { /* gone while we waited for the worker */
         atomic_store(&j->closed, true);
-        return 1;
+        return true;
     }
-    if (!j->checked && zt_time_mono_ms() - j->start_ms > (uint64_t)j->r->cfg->encryption.remote_timeout_s * 1000u) {
-        j->timed_out = true;
-        return 1;
-    }
-    return 0;
+    return false;
 }
 
 /* The worker (or relay) answered something other than a sealed result. */
-static void worker_refused(struct rjob *j, char *msg, size_t msg_size)
+static void worker_refused(struct rjob *j, long st, char *msg, size_t msg_size)
 {
-    json_t *e = json_loadb(zt_buf_str(&j->err_body), j->err_body.len, 0, NULL);
+    size_t alen;
+    const char *answer = zt_job_call_answer(j->job, &alen);
+    json_t *e = json_loadb(answer, alen, 0, NULL);
     json_t *eo = json_object_get(e, "error");
     const char *code = json_string_value(json_object_get(eo, "code"));
     const char *text = json_string_value(json_object_get(eo, "message"));
-    long st = j->status;
     /* the request's own faults (checked by the worker's request builder)
      * and the worker's load pass through as the worker put them */
     if ((st == 400 || st == 413 || st == 503) && code && text) {
@@ -447,120 +367,73 @@ static void worker_refused(struct rjob *j, char *msg, size_t msg_size)
     json_decref(e);
 }
 
-static void run_transfer(struct rjob *j)
+static void run_job(void *arg)
 {
+    struct rjob *j = arg;
     struct zt__route *r = j->r;
-    CURL *c = curl_easy_init();
-    CURLcode cr = CURLE_FAILED_INIT;
-    char errbuf[CURL_ERROR_SIZE] = "";
-    j->curl = c;
     j->start_ms = zt_time_mono_ms();
-    if (c) {
-        long t = (long)r->cfg->encryption.remote_timeout_s;
-        curl_easy_setopt(c, CURLOPT_URL, j->url);
-        curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-        curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-        curl_easy_setopt(c, CURLOPT_PROXY, ""); /* never an environment proxy */
-        curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(c, CURLOPT_POST, 1L);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, (const char *)j->call.env);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)j->call.env_len);
-        curl_easy_setopt(c, CURLOPT_HTTPHEADER, j->headers);
-        curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, t < 10 ? t : 10L);
-        curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L); /* silence while streaming */
-        curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, t);
-        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-        curl_easy_setopt(c, CURLOPT_WRITEDATA, j);
-        curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-        curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
-        curl_easy_setopt(c, CURLOPT_XFERINFODATA, j);
-        curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-        cr = curl_easy_perform(c);
-        if (!j->checked) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &j->status);
+    struct zt_job_hooks hooks = {.text = on_text, .cancelled = on_cancelled, .ud = j};
+    struct zt_job_outcome o;
+    if (zt_job_call_send(j->job, &hooks, &o) != 0) {
+        memset(&o, 0, sizeof o);
+        o.status = ZT_JOB_UNREACHABLE;
+        zt_strlcpy(o.transport, "cannot set up the HTTP client", sizeof o.transport);
     }
     const char *outcome = "ok";
     char msg[512];
-    struct zt_sealed_result res;
-    memset(&res, 0, sizeof res);
     if (atomic_load(&j->closed)) {
         outcome = "client_gone";
         /* resume a suspended connection so it is freed (nobody reads it) */
         if (!j->sse_started) answer_error(j, 502, "client_gone", "the client went away");
         else zt_http_async_fail(j->a);
-    } else if (j->is_result) {
-        int frc = j->fail ? j->fail : zt_sealed_reader_finish(j->call.reader, &res);
-        if (!frc && memcmp(res.receipt.worker_pk, j->worker.ed25519_pk, sizeof j->worker.ed25519_pk) != 0)
-            frc = ZT_ECRYPTO;
-        if (!frc && j->pseudo) {
-            zt_buf_reset(&j->scratch);
-            frc = zt_pseudo_stream_end(&j->ps, &j->scratch);
-            if (!frc) emit(j, zt_buf_str(&j->scratch), j->scratch.len);
-            if (!frc) frc = j->fail;
-        }
-        if (frc) {
-            outcome = "unverified";
-            const char *why = zt_sealed_reader_error(j->call.reader);
-            if (frc == ZT_ETOOBIG) why = "the answer is too large";
-            else if (!why[0] && frc == ZT_ECRYPTO) why = "the receipt is not signed by the worker's key";
-            else if (!why[0]) why = zt_strerror(frc);
-            snprintf(msg, sizeof msg, "the result from worker %s did not verify (%s%s%s); it is not passed on as good",
-                     j->worker.node_id, why, cr != CURLE_OK ? "; transport: " : "",
-                     cr != CURLE_OK ? (errbuf[0] ? errbuf : curl_easy_strerror(cr)) : "");
-            answer_error(j, 502, "unverified_result", msg);
-        } else {
-            answer_ok(j, &res);
-        }
-    } else if (j->status >= 100) {
-        outcome = "refused";
-        worker_refused(j, msg, sizeof msg);
-    } else if (j->timed_out || cr == CURLE_OPERATION_TIMEDOUT) {
-        outcome = "timeout";
-        snprintf(msg, sizeof msg, "worker %s did not answer in time (encryption.remote_timeout_s)", j->worker.node_id);
-        answer_error(j, 504, "worker_timeout", msg);
-    } else if (atomic_load(&r->stopping)) {
-        outcome = "shutdown";
-        answer_error(j, 503, "shutting_down", "the node is shutting down");
     } else {
-        outcome = "unreachable";
-        snprintf(msg, sizeof msg, "worker %s%s%s could not be reached", j->worker.node_id, j->via[0] ? " via relay " : "",
-                 j->via);
-        answer_error(j, 502, "worker_unreachable", msg);
+        switch (o.status) {
+        case ZT_JOB_VERIFIED: answer_ok(j, &o.result); break;
+        case ZT_JOB_UNVERIFIED: {
+            outcome = "unverified";
+            const char *why = o.rc == ZT_ETOOBIG ? "the answer is too large" : o.why[0] ? o.why : zt_strerror(o.rc);
+            snprintf(msg, sizeof msg, "the result from worker %s did not verify (%s%s%s); it is not passed on as good",
+                     j->worker.node_id, why, o.transport[0] ? "; transport: " : "", o.transport);
+            answer_error(j, 502, "unverified_result", msg);
+            break;
+        }
+        case ZT_JOB_REFUSED:
+            outcome = "refused";
+            worker_refused(j, o.http_status, msg, sizeof msg);
+            break;
+        case ZT_JOB_TIMEOUT:
+            outcome = "timeout";
+            snprintf(msg, sizeof msg, "worker %s did not answer in time (encryption.remote_timeout_s)",
+                     j->worker.node_id);
+            answer_error(j, 504, "worker_timeout", msg);
+            break;
+        case ZT_JOB_CANCELLED:
+        case ZT_JOB_UNREACHABLE:
+            if (zt_job_pool_stopping(r->pool)) {
+                outcome = "shutdown";
+                answer_error(j, 503, "shutting_down", "the node is shutting down");
+                break;
+            }
+            outcome = "unreachable";
+            snprintf(msg, sizeof msg, "worker %s%s%s could not be reached", j->worker.node_id,
+                     j->via[0] ? " via relay " : "", j->via);
+            answer_error(j, 502, "worker_unreachable", msg);
+            break;
+        }
     }
     bool ok = strcmp(outcome, "ok") == 0;
     if (strcmp(outcome, "client_gone") != 0) count_peer(r, j->worker.node_id, ok);
     zt_log(ok ? ZT_LOG_INFO : ZT_LOG_WARN, "remote_job_done",
            "job_id=%s worker=%s via=%s model=%s outcome=%s worker_status=%ld prompt_tokens=%u completion_tokens=%u "
            "duration_ms=%llu",
-           j->job_hex, j->worker.node_id, j->via[0] ? j->via : "-", j->model, outcome, j->status,
-           (unsigned)res.final.prompt_tokens, (unsigned)res.final.completion_tokens,
+           zt_job_call_id(j->job), j->worker.node_id, j->via[0] ? j->via : "-", j->model, outcome, o.http_status,
+           (unsigned)o.result.final.prompt_tokens, (unsigned)o.result.final.completion_tokens,
            (unsigned long long)(zt_time_mono_ms() - j->start_ms));
-    if (c) curl_easy_cleanup(c);
-    j->curl = NULL;
-}
-
-static void *transfer_thread(void *arg)
-{
-    struct rjob *j = arg;
-    struct zt__route *r = j->r;
-    run_transfer(j);
     zt_http_async_release(j->a);
     job_unref(j);
-    pthread_mutex_lock(&r->mu);
-    r->inflight--;
-    pthread_mutex_unlock(&r->mu);
-    return NULL;
 }
 
 /* ---- the request ---------------------------------------------------------- */
-
-/* The path part of an endpoint URL ("" for "http://host:port"). */
-static const char *endpoint_path(const char *endpoint)
-{
-    const char *p = strstr(endpoint, "://");
-    p = p ? p + 3 : endpoint;
-    const char *slash = strchr(p, '/');
-    return slash ? slash : "";
-}
 
 static bool serves_locally(struct zt__route *r, const char *model)
 {
@@ -575,27 +448,6 @@ static bool serves_locally(struct zt__route *r, const char *model)
 /* The texts the privacy decision covers: the prompt, or each message's
  * content. Returns how many (0: none of the right shape); texts[i] are
  * the json strings (borrowed from body). */
-static size_t texts_of(json_t *body, bool chat, json_t **texts, size_t max)
-{
-    size_t n = 0;
-    if (!chat) {
-        json_t *p = json_object_get(body, "prompt");
-        if (json_is_array(p) && json_array_size(p) == 1) p = json_array_get(p, 0);
-        if (json_is_string(p)) texts[n++] = p;
-        return n;
-    }
-    json_t *m = json_object_get(body, "messages");
-    size_t i;
-    json_t *e;
-    json_array_foreach(m, i, e) {
-        if (n == max) return 0;
-        json_t *c = json_object_get(e, "content");
-        if (!json_is_string(c)) return 0;
-        texts[n++] = c;
-    }
-    return n;
-}
-
 static void type_names(const struct zt_pii_detector *d, uint64_t types, char *out, size_t n)
 {
     size_t w = 0;
@@ -606,72 +458,6 @@ static void type_names(const struct zt_pii_detector *d, uint64_t types, char *ou
         if (k < 0 || (size_t)k >= n - w) break;
         w += (size_t)k;
     }
-}
-
-struct privacy_out {
-    enum zt_privacy_action act;
-    uint64_t types, local_only_types;
-    json_t *masked;           /* the request with typed pseudonyms (pseudonymise) */
-    struct zt_pseudo *pseudo; /* its mapping */
-};
-
-/* Detect, decide, and for pseudonymise build the masked copy. ZT_ENOMEM,
- * ZT_ETOOBIG, ZT_EINVAL (a request whose texts are not of the right
- * shape: the body builder answers that). */
-static int apply_privacy(struct zt__route *r, json_t *body, bool chat, struct privacy_out *po)
-{
-    const struct zt_pii_detector *d = zt__privacy_detector(r->pv);
-    const struct zt_privacy_policy *pol = zt__privacy_policy(r->pv);
-    const char *feature = chat ? "chat" : "completion";
-    json_t *texts[ZT_SEALED_MAX_MESSAGES];
-    size_t n = texts_of(body, chat, texts, ZT_SEALED_MAX_MESSAGES);
-    struct zt_pii_hits hits, keep;
-    zt_pii_hits_init(&hits);
-    zt_pii_hits_init(&keep);
-    struct zt_buf masked;
-    zt_buf_init(&masked, MASKED_MAX);
-    int rc = 0;
-    memset(po, 0, sizeof *po);
-    for (size_t i = 0; i < n && !rc; i++) {
-        rc = zt_pii_detect(d, json_string_value(texts[i]), json_string_length(texts[i]), &hits);
-        if (rc) break;
-        enum zt_privacy_action a = zt_privacy_decide(pol, feature, &hits);
-        if (a > po->act) po->act = a;
-        po->types |= zt_pii_hits_types(&hits);
-        for (size_t k = 0; k < hits.n; k++)
-            if (hits.v[k].type < 64 && zt_privacy_action_for(pol, feature, hits.v[k].type) == ZT_PRIVACY_LOCAL_ONLY)
-                po->local_only_types |= 1ull << hits.v[k].type;
-    }
-    if (rc || po->act != ZT_PRIVACY_PSEUDONYMISE) goto out;
-    po->masked = json_deep_copy(body);
-    rc = po->masked ? zt_pseudo_new(d, &po->pseudo) : ZT_ENOMEM;
-    json_t *mt[ZT_SEALED_MAX_MESSAGES];
-    size_t mn = rc ? 0 : texts_of(po->masked, chat, mt, ZT_SEALED_MAX_MESSAGES);
-    if (!rc && mn != n) rc = ZT_EINVAL;
-    for (size_t i = 0; i < n && !rc; i++) {
-        const char *t = json_string_value(texts[i]);
-        size_t len = json_string_length(texts[i]);
-        rc = zt_pii_detect(d, t, len, &hits);
-        if (!rc) rc = zt_privacy_filter(pol, feature, &hits, &keep);
-        zt_buf_reset(&masked);
-        if (!rc) rc = zt_pseudo_apply(po->pseudo, t, len, &keep, &masked);
-        if (!rc && json_string_setn(mt[i], zt_buf_str(&masked), masked.len) != 0) rc = ZT_ENOMEM;
-    }
-    if (!rc && !chat) { /* the prompt may have been ["..."]: the masked copy holds the string */
-        json_t *p = json_object_get(po->masked, "prompt");
-        if (json_is_array(p) && json_object_set(po->masked, "prompt", json_array_get(p, 0)) != 0) rc = ZT_ENOMEM;
-    }
-out:
-    if (rc) {
-        json_decref(po->masked);
-        zt_pseudo_free(po->pseudo);
-        po->masked = NULL;
-        po->pseudo = NULL;
-    }
-    zt_pii_hits_deinit(&hits);
-    zt_pii_hits_deinit(&keep);
-    wipe_buf(&masked);
-    return rc;
 }
 
 static bool get_max_tokens(struct zt__route *r, json_t *body, uint32_t *out, struct zt_http_resp *resp)
@@ -700,23 +486,24 @@ bool zt__route_generate(struct zt__route *r, struct zt_http_req *req, json_t *bo
     json_t *jm = json_object_get(body, "model");
     const char *model = json_string_value(jm);
     if (!r) return false;
-    if (!model || serves_locally(r, model) || zt_peers_count(r->peers) == 0) {
+    struct zt_peer w;
+    int64_t now = zt_time_real_ms() / 1000;
+    const char *pin = r->cfg->encryption.remote_worker;
+    char msg[640];
+    switch (zt_route_decide(r->peers, model, model && serves_locally(r, model), pin, now, &w)) {
+    case ZT_ROUTE_LOCAL:
         /* a model of this node, the default model, or no peers to ask:
          * here, as before */
         atomic_fetch_add(&r->local, 1);
         zt__privacy_note(0, "local");
         return false;
-    }
-    struct zt_peer w;
-    int64_t now = zt_time_real_ms() / 1000;
-    const char *pin = r->cfg->encryption.remote_worker;
-    char msg[640];
-    if (zt_peers_pick(r->peers, model, pin, now, &w) != 0) {
+    case ZT_ROUTE_NOWHERE:
         snprintf(msg, sizeof msg, "model '%.128s' is not served here (no local model by that name) and no registered "
                  "peer%s%s serves it (GET /v1/models lists the local ones)", model, pin && pin[0] ? " " : "",
                  pin && pin[0] ? pin : "");
         zt_http_resp_error(resp, 404, "model_not_found", msg);
         return true;
+    case ZT_ROUTE_REMOTE: break;
     }
     json_t *jstream = json_object_get(body, "stream");
     if (jstream && !json_is_boolean(jstream) && !json_is_null(jstream)) {
@@ -734,57 +521,46 @@ bool zt__route_generate(struct zt__route *r, struct zt_http_req *req, json_t *bo
     }
     uint32_t max_tokens;
     if (!get_max_tokens(r, body, &max_tokens, resp)) return true;
-    if (!r->id || atomic_load(&r->stopping)) {
+    if (!r->id || zt_job_pool_stopping(r->pool)) {
         zt_http_resp_error(resp, 503, "unavailable", "this node has no identity key to sign remote jobs with");
         return true;
     }
 
-    struct privacy_out po;
+    /* the privacy gate: every text that would leave the node */
+    enum zt_job_kind kind = chat ? ZT_JOB_CHAT : ZT_JOB_COMPLETION;
+    struct zt_privacy_text texts[ZT_JOB_MAX_MESSAGES];
+    size_t n_texts = 0;
+    zt_job_texts(body, kind, texts, ZT_JOB_MAX_MESSAGES, &n_texts);
+    struct zt_privacy_verdict v;
     struct rjob *j = NULL;
-    char *jb = NULL;
-    size_t jb_len = 0;
-    bool counted = false;
-    int rc = apply_privacy(r, body, chat, &po);
-    const struct zt_pii_detector *det = zt__privacy_detector(r->pv);
-    if (rc && rc != ZT_EINVAL) {
+    bool reserved = false;
+    int rc = zt_privacy_gate_check(zt__privacy_gate(r->pv), zt_job_kind_feature(kind), texts, n_texts, &v);
+    if (rc) {
         zt_http_resp_error(resp, rc == ZT_ETOOBIG ? 413 : 503, rc == ZT_ETOOBIG ? "too_large" : "overloaded",
                            rc == ZT_ETOOBIG ? "too much personal data in one request" : "PII detection failed");
         return true;
     }
-    if (!rc && po.act == ZT_PRIVACY_LOCAL_ONLY) {
+    if (v.kind == ZT_PRIVACY_VERDICT_REFUSE) {
         char types[512];
-        type_names(det, po.local_only_types ? po.local_only_types : po.types, types, sizeof types);
+        type_names(zt__privacy_detector(r->pv), v.refused_types ? v.refused_types : v.types, types, sizeof types);
         snprintf(msg, sizeof msg, "the request holds personal data (%s) that the privacy policy keeps on this node "
                  "(local_only for feature %s), and this node does not serve model '%.128s'", types,
-                 chat ? "chat" : "completion", model);
-        zt__privacy_note(po.types, "refused");
+                 zt_job_kind_feature(kind), model);
+        zt__privacy_note(v.types, "refused");
         atomic_fetch_add(&r->refused, 1);
         zt_http_resp_error(resp, 403, "local_only", msg);
+        zt_privacy_verdict_deinit(&v);
         return true;
     }
-    /* the body sealed: the masked copy when pseudonymised */
-    rc = zt_sealed_job_body(po.masked ? po.masked : body, chat ? ZT_SEALED_CHAT : ZT_SEALED_COMPLETION, &jb, &jb_len);
-    if (rc) {
-        zt_http_resp_error(resp, rc == ZT_EINVAL ? 400 : 503, rc == ZT_EINVAL ? "invalid_request" : "overloaded",
-                           rc == ZT_EINVAL ? (chat ? "messages must be a non-empty array of {role, content} strings"
-                                                   : "prompt must be a string (or an array holding one string)")
-                                           : "out of memory");
-        goto out;
-    }
-    pthread_mutex_lock(&r->mu);
-    bool full = r->inflight >= (unsigned)r->cfg->encryption.remote_max_inflight;
-    if (!full) r->inflight++;
-    pthread_mutex_unlock(&r->mu);
-    if (full) {
-        zt_ignore(zt_http_resp_header(resp, "Retry-After", "1"));
-        zt_http_resp_error(resp, 503, "overloaded", "too many remote jobs in progress; retry shortly");
-        goto out;
-    }
-    counted = true;
     j = zt_calloc(1, sizeof *j);
-    if (!j) goto oom;
+    if (!j) {
+        zt_privacy_verdict_deinit(&v);
+        goto oom;
+    }
     j->r = r;
     atomic_init(&j->refs, 1);
+    j->verdict = v; /* the job borrows it from here on */
+    memset(&v, 0, sizeof v);
     j->chat = chat;
     j->stream = json_is_true(jstream);
     j->include_usage = json_is_true(json_object_get(json_object_get(body, "stream_options"), "include_usage"));
@@ -792,24 +568,40 @@ bool zt__route_generate(struct zt__route *r, struct zt_http_req *req, json_t *bo
     zt_strlcpy(j->model, model, sizeof j->model);
     j->created = (long long)(zt_time_real_ms() / 1000);
     j->worker = w;
-    zt_buf_init(&j->err_body, ERR_BODY_MAX);
     zt_buf_init(&j->text, TEXT_MAX);
-    zt_buf_init(&j->scratch, TEXT_MAX);
-    j->pseudo = po.pseudo;
-    po.pseudo = NULL;
-    zt_pseudo_stream_init(&j->ps, j->pseudo);
 
-    struct zt_hpke_suite suite = zt_str_eq(r->cfg->encryption.aead, "aes256gcm") ? ZT_HPKE_SUITE_AES256GCM
-                                                                                : ZT_HPKE_SUITE_CHACHA;
-    rc = zt_sealed_call_seal(model, max_tokens, true, (uint64_t)r->cfg->encryption.job_ttl_s, (uint64_t)now, suite,
-                             w.kem_pk, w.ed25519_pk, (const uint8_t *)jb, jb_len, &j->call);
-    if (rc) {
-        zt_http_resp_error(resp, rc == ZT_ENOMEM ? 503 : 502, rc == ZT_ENOMEM ? "overloaded" : "worker_unusable",
-                           rc == ZT_ENOMEM ? "out of memory"
-                                           : "the job cannot be sealed to the worker (model id or KEM key)");
+    /* the body under the verdict, sealed to the worker */
+    struct zt_job_spec spec = {
+        .model = model,
+        .max_tokens = max_tokens,
+        .stream = true,
+        .ttl_s = (uint64_t)r->cfg->encryption.job_ttl_s,
+        .now = (uint64_t)now,
+        .suite = zt_str_eq(r->cfg->encryption.aead, "aes256gcm") ? ZT_HPKE_SUITE_AES256GCM : ZT_HPKE_SUITE_CHACHA,
+        .worker_id = w.node_id,
+        .worker_kem_pk = w.kem_pk,
+        .worker_sign_pk = w.ed25519_pk,
+    };
+    rc = zt_job_call_new(body, kind, &j->verdict, &spec, &j->job);
+    if (rc == ZT_EINVAL) {
+        zt_http_resp_error(resp, 400, "invalid_request",
+                           chat ? "messages must be a non-empty array of {role, content} strings"
+                                : "prompt must be a string (or an array holding one string)");
         goto out;
     }
-    zt_hex_encode(j->job_hex, j->call.sent.job_id, ZT_ENV_JOB_ID_LEN);
+    if (rc) {
+        bool mem = rc == ZT_ENOMEM || rc == ZT_EPERM;
+        zt_http_resp_error(resp, mem ? 503 : 502, mem ? "overloaded" : "worker_unusable",
+                           mem ? "out of memory" : "the job cannot be sealed to the worker (model id or KEM key)");
+        goto out;
+    }
+    rc = zt_job_pool_reserve(r->pool);
+    if (rc) {
+        zt_ignore(zt_http_resp_header(resp, "Retry-After", "1"));
+        zt_http_resp_error(resp, 503, "overloaded", "too many remote jobs in progress; retry shortly");
+        goto out;
+    }
+    reserved = true;
 
     /* where: the worker, or the relay with the worker as its target */
     struct zt_peer to = w;
@@ -822,49 +614,38 @@ bool zt__route_generate(struct zt__route *r, struct zt_http_req *req, json_t *bo
         }
         zt_strlcpy(j->via, to.node_id, sizeof j->via);
     }
-    const char *path = j->via[0] ? PATH_RELAY : PATH_SEALED;
-    char target[ZT_NODEAUTH_TARGET_MAX];
-    if ((size_t)snprintf(j->url, sizeof j->url, "%s%s", to.endpoint, path) >= sizeof j->url ||
-        (size_t)snprintf(target, sizeof target, "%s%s", endpoint_path(to.endpoint), path) >= sizeof target)
-        goto oom;
-    struct zt_nodeauth_headers sh;
-    if (zt_nodeauth_sign(r->id, to.node_id, "POST", target, j->call.env, j->call.env_len, now, &sh) != 0) goto oom;
-    const char *fixed[] = {"Content-Type: " ZT_SEALED_MEDIA_ENVELOPE, "Accept: " ZT_SEALED_MEDIA_RESULT, "Expect:"};
-    for (size_t i = 0; i < 3; i++) {
-        struct curl_slist *l = curl_slist_append(j->headers, fixed[i]);
-        if (!l) goto oom;
-        j->headers = l;
-    }
-    if (j->via[0]) {
-        char th[96];
-        snprintf(th, sizeof th, "Zentalk-Target-Node: %s", w.node_id);
-        struct curl_slist *l = curl_slist_append(j->headers, th);
-        if (!l) goto oom;
-        j->headers = l;
-    }
-    if (zt_nodeauth_curl_headers(&sh, &j->headers) != 0) goto oom;
+    long t_ms = (long)r->cfg->encryption.remote_timeout_s * 1000L;
+    struct zt_job_target target = {
+        .base_url = to.endpoint,
+        .via_relay = j->via[0] != '\0',
+        .sign_as = r->id,
+        .recipient_id = to.node_id,
+        .now = now,
+        .connect_timeout_ms = t_ms < 10000L ? t_ms : 10000L,
+        .first_byte_timeout_ms = t_ms,
+        .idle_timeout_ms = t_ms,
+    };
+    if (zt_job_call_target(j->job, &target) != 0) goto oom;
     j->a = zt_http_req_defer(req, on_client_close, j);
     if (!j->a) goto oom;
     atomic_fetch_add(&j->refs, 1); /* on_close's */
-    pthread_attr_t attr;
-    pthread_t t;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    int prc = pthread_create(&t, &attr, transfer_thread, j);
-    pthread_attr_destroy(&attr);
-    if (prc != 0) {
+    /* once the thread runs, j may end at any moment: note what we log first */
+    char job_id[2 * ZT_ENV_JOB_ID_LEN + 1], via[ZT_IDENTITY_ID_SIZE];
+    zt_strlcpy(job_id, zt_job_call_id(j->job), sizeof job_id);
+    zt_strlcpy(via, j->via[0] ? j->via : "-", sizeof via);
+    uint64_t types = j->verdict.types;
+    bool masked = j->verdict.kind == ZT_PRIVACY_VERDICT_MASKED;
+    if (zt_job_pool_spawn(r->pool, run_job, j) != 0) {
         zt_http_async_abandon(j->a); /* on_close will not run */
         j->a = NULL;
         atomic_fetch_sub(&j->refs, 1);
         goto oom;
     }
-    zt__privacy_note(po.types, po.act == ZT_PRIVACY_PSEUDONYMISE ? "pseudonymised" : "remote");
-    zt__privacy_note_job(j->job_hex);
-    zt_log(ZT_LOG_DEBUG, "remote_job_sent", "job_id=%s worker=%s via=%s model=%s max_tokens=%u request_id=%s",
-           j->job_hex, w.node_id, j->via[0] ? j->via : "-", model, (unsigned)max_tokens, zt_http_req_id(req));
-    j = NULL; /* the thread owns it */
-    counted = false;
-    goto out;
+    zt__privacy_note(types, masked ? "pseudonymised" : "remote");
+    zt__privacy_note_job(job_id);
+    zt_log(ZT_LOG_DEBUG, "remote_job_sent", "job_id=%s worker=%s via=%s model=%s max_tokens=%u request_id=%s", job_id,
+           w.node_id, via, model, (unsigned)max_tokens, zt_http_req_id(req));
+    return true; /* the thread owns j and the slot */
 oom:
     zt_http_resp_error(resp, 503, "overloaded", "the remote job could not be started");
 out:
@@ -872,16 +653,6 @@ out:
         atomic_store(&j->refs, 1);
         job_unref(j);
     }
-    if (counted) {
-        pthread_mutex_lock(&r->mu);
-        r->inflight--;
-        pthread_mutex_unlock(&r->mu);
-    }
-    if (jb) {
-        sodium_memzero(jb, jb_len);
-        zt_free(jb);
-    }
-    json_decref(po.masked);
-    zt_pseudo_free(po.pseudo);
+    if (reserved) zt_job_pool_unreserve(r->pool);
     return true;
 }

@@ -1,5 +1,7 @@
-/* route.h: local-first routing of LLM requests (internal to src/server).
- * See docs/internals/route.md.
+/* route.h: local-first routing of LLM requests, the HTTP side (internal to
+ * src/server). The decision, the privacy gate, the sealed-job client and
+ * the job pool are src/jobs's and src/privacy's (zt_jobs.h, zt_privacy.h);
+ * see docs/internals/route.md and jobs.md.
  *
  * POST /v1/completions and /v1/chat/completions for a model this node
  * serves (models.yaml, worker role) run here, as before. For any other
@@ -35,7 +37,7 @@ struct zt__route;
 
 /* cfg, ms, peers and pv must outlive the router. ZT_ECONFIG (a
  * remote_worker or relay that is not a node id; logged), ZT_ENOMEM,
- * ZT_EIO (libcurl failed to initialise). */
+ * ZT_EIO (the HTTP client failed to initialise). */
 ZT_NODISCARD int zt__route_new(const struct zt_config *cfg, struct zt__models *ms, struct zt_peers *peers,
                                struct zt__privacy *pv, struct zt__route **out);
 /* The identity remote jobs are signed with (before the first request;

@@ -1,7 +1,7 @@
 /* sealed.c: GET /v1/node/descriptor and POST /v1/jobs/sealed. See sealed.h.
  *
  * A sealed job, in order: the envelope is opened with the node's X25519 key
- * and the replay cache (zt_env_open), the body decoded (zt_sealed_job_decode)
+ * and the replay cache (zt_env_open), the body decoded (zt_job_body_decode)
  * into an OpenAI-shaped request, which llm.c's request builder checks and
  * tokenizes exactly as for /v1/completions and /v1/chat/completions (same
  * defaults, same ranges, so the same seed gives the same text on both
@@ -26,6 +26,7 @@
 #include "zentalk/zt_engine.h"
 #include "zentalk/zt_hash.h"
 #include "zentalk/zt_log.h"
+#include "zentalk/zt_jobs.h"
 #include "zentalk/zt_sealed.h"
 #include "zentalk/zt_str.h"
 #include "zentalk/zt_time.h"
@@ -329,7 +330,7 @@ void zt__sealed_job(struct zt__sealed *sj, struct zt_http_req *req, struct zt_ht
         return;
     }
     struct sealed_run *sr = NULL;
-    struct zt_sealed_job job = {0};
+    struct zt_job_request job = {0};
     struct zt__llm_prep prep;
     memset(&prep, 0, sizeof prep);
     if (hdr.created < sj->start_s) {
@@ -350,7 +351,7 @@ void zt__sealed_job(struct zt__sealed *sj, struct zt_http_req *req, struct zt_ht
     zt_sha256(sr->input_hash, pt, pt_len);
 
     const char *why = "the job body is invalid";
-    rc = zt_sealed_job_decode(pt, pt_len, hdr.model, hdr.max_tokens, &job, &why);
+    rc = zt_job_body_decode(pt, pt_len, hdr.model, hdr.max_tokens, &job, &why);
     zt_env_body_free(pt, pt_len);
     pt = NULL;
     if (rc) {
@@ -358,7 +359,7 @@ void zt__sealed_job(struct zt__sealed *sj, struct zt_http_req *req, struct zt_ht
         else refuse(req, resp, 400, rc == ZT_EUNSUPPORTED ? "unsupported_job" : "invalid_job", why);
         goto out;
     }
-    if (!zt__llm_prepare(sj->ms, job.request, job.kind == ZT_SEALED_CHAT, &prep, resp)) goto out;
+    if (!zt__llm_prepare(sj->ms, job.request, job.kind == ZT_JOB_CHAT, &prep, resp)) goto out;
     rc = zt_sealed_writer_new(&hdr, zt_identity_kem_sk(sj->id), (hdr.flags & ZT_ENV_FLAG_STREAM) != 0, &sr->out,
                               &sr->w);
     if (rc) {
@@ -385,6 +386,6 @@ void zt__sealed_job(struct zt__sealed *sj, struct zt_http_req *req, struct zt_ht
 out:
     if (pt) zt_env_body_free(pt, pt_len);
     zt__llm_prep_release(sj->ms, &prep);
-    zt_sealed_job_deinit(&job);
+    zt_job_request_deinit(&job);
     if (sr) sink_free(sr);
 }

@@ -1,21 +1,27 @@
 /* sqlite.c: the SQLite backend of the storage interface (zt_store.h).
  *
  * One connection per handle (not thread-safe: callers serialise), WAL
- * journal, synchronous=NORMAL, busy timeout from the options, every
- * statement prepared once at open, secure_delete=ON so deleted rows are
- * overwritten with zeros in the file rather than left in free pages.
- * Operations that write several rows run inside a SAVEPOINT, so they are
- * atomic alone and nest inside a caller's begin/commit. */
+ * journal, synchronous=NORMAL, busy timeout from the options,
+ * secure_delete=ON so deleted rows are overwritten with zeros in the file
+ * rather than left in free pages. Open makes meta current (bootstrap():
+ * a new file, or the upgrade of the single-version layout), migrates the
+ * built-in owners through zt_store_migrate, then prepares the search and
+ * salt statements once. The generic statements (zt_store_prepare) are
+ * thin wrappers over sqlite3_stmt. Search operations that write several
+ * rows run inside a SAVEPOINT, so they are atomic alone and nest inside a
+ * caller's transaction. Lock timeouts (SQLITE_BUSY/LOCKED) mark the handle
+ * as in conflict so that zt_store_tx retries. */
 #include <errno.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <sqlite3.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "store_internal.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_log.h"
 #include "zentalk/zt_store.h"
-#include <stdio.h>
 
 enum {
     S_KEY_GET,
@@ -32,7 +38,6 @@ enum {
     S_GET,
     S_SCAN,
     S_COUNT,
-    S_META_GET,
     S_SALT_GET,
     S_SALT_PUT,
     S_SALT_DEL,
@@ -60,7 +65,6 @@ static const char *const sql_text[N_STMT] = {
     [S_SCAN] = "SELECT rowid, payload, vec, ts, id_ref FROM search_docs WHERE user_ref = ?1 "
                "ORDER BY rowid DESC LIMIT ?2",
     [S_COUNT] = "SELECT count(*) FROM search_docs WHERE user_ref = ?1",
-    [S_META_GET] = "SELECT value FROM meta WHERE key = 'schema_version'",
     [S_SALT_GET] = "SELECT salt FROM identity_salts WHERE ref = ?1",
     [S_SALT_PUT] = "INSERT INTO identity_salts(ref, salt, created) VALUES(?1, ?2, "
                    "CAST(strftime('%s','now') AS INTEGER))",
@@ -68,21 +72,29 @@ static const char *const sql_text[N_STMT] = {
     [S_OLD_DOCS] = "SELECT rowid, terms FROM search_docs WHERE ts < ?1 ORDER BY rowid LIMIT 256",
 };
 
-/* Migrations: MIGRATIONS[v] takes a schema at version v to v + 1. */
-static const char *const MIGRATIONS[ZT_STORE_SCHEMA_VERSION] = {
-    /* 0 -> 1: meta and the search tables */
-    "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;"
-    "INSERT INTO meta(key, value) VALUES('schema_version', '0');"
-    "CREATE TABLE search_keys(user_ref BLOB PRIMARY KEY, wrapped BLOB NOT NULL,"
-    "  created INTEGER NOT NULL) WITHOUT ROWID;"
-    "CREATE TABLE search_docs(rowid INTEGER PRIMARY KEY, user_ref BLOB NOT NULL,"
-    "  id_ref BLOB NOT NULL, payload BLOB NOT NULL, vec BLOB NOT NULL, terms TEXT NOT NULL,"
-    "  ts INTEGER NOT NULL, UNIQUE(user_ref, id_ref));"
-    "CREATE INDEX search_docs_user ON search_docs(user_ref, rowid);"
-    "CREATE VIRTUAL TABLE search_fts USING fts5(terms, content='', tokenize='ascii');",
-    /* 1 -> 2: per-identity salts of the audit pseudonyms (zt_pseudoid.h) */
-    "CREATE TABLE identity_salts(ref BLOB PRIMARY KEY, salt BLOB NOT NULL,"
-    "  created INTEGER NOT NULL) WITHOUT ROWID;",
+/* The store's own owners (zt_store_migrate). Their first steps are what
+ * the single-version layout had: schema_version 1 = search's step 1,
+ * schema_version 2 = pseudonyms' step 1 (bootstrap() maps an old file).
+ * SQLite only: the PostgreSQL backend will register its own "search" (full
+ * text there is not FTS5) under the same owner names. */
+static const struct zt_store_step SEARCH_STEPS[] = {
+    /* 1: wrapped per-user keys, sealed messages, the blind full-text index */
+    {.sql = "CREATE TABLE search_keys(user_ref BLOB PRIMARY KEY, wrapped BLOB NOT NULL,"
+            "  created INTEGER NOT NULL) WITHOUT ROWID;"
+            "CREATE TABLE search_docs(rowid INTEGER PRIMARY KEY, user_ref BLOB NOT NULL,"
+            "  id_ref BLOB NOT NULL, payload BLOB NOT NULL, vec BLOB NOT NULL, terms TEXT NOT NULL,"
+            "  ts INTEGER NOT NULL, UNIQUE(user_ref, id_ref));"
+            "CREATE INDEX search_docs_user ON search_docs(user_ref, rowid);"
+            "CREATE VIRTUAL TABLE search_fts USING fts5(terms, content='', tokenize='ascii');"},
+};
+static const struct zt_store_step PSEUDONYM_STEPS[] = {
+    /* 1: per-identity salts of the audit pseudonyms (zt_pseudoid.h) */
+    {.sql = "CREATE TABLE identity_salts(ref BLOB PRIMARY KEY, salt BLOB NOT NULL,"
+            "  created INTEGER NOT NULL) WITHOUT ROWID;"},
+};
+static const struct zt_store_schema BUILTIN[] = {
+    {.owner = "search", .steps = SEARCH_STEPS, .n_steps = sizeof SEARCH_STEPS / sizeof SEARCH_STEPS[0]},
+    {.owner = "pseudonyms", .steps = PSEUDONYM_STEPS, .n_steps = sizeof PSEUDONYM_STEPS / sizeof PSEUDONYM_STEPS[0]},
 };
 
 struct sqlite_store {
@@ -91,13 +103,31 @@ struct sqlite_store {
     sqlite3_stmt *st[N_STMT];
 };
 
+/* A statement of the generic API (zt_store_prepare). */
+struct sqlite_stmt {
+    struct zt_store_stmt base;
+    sqlite3_stmt *q;
+    int64_t changes;
+};
+
+static bool is_conflict(int rc)
+{
+    int p = rc & 0xff;
+    return p == SQLITE_BUSY || p == SQLITE_LOCKED;
+}
+
+static bool is_nomem(int rc) { return (rc & 0xff) == SQLITE_NOMEM || rc == SQLITE_IOERR_NOMEM; }
+
 static int db_err(struct sqlite_store *s, const char *what, int rc)
 {
     /* the message names the statement, never bound values */
     zt_log(ZT_LOG_WARN, "store_error", "backend=sqlite op=%s code=%d error=\"%s\"", what, rc,
            s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
-    if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) return ZT_EBUSY;
-    if (rc == SQLITE_NOMEM) return ZT_ENOMEM;
+    if (is_conflict(rc)) {
+        s->base.conflict = true;
+        return ZT_EBUSY;
+    }
+    if (is_nomem(rc)) return ZT_ENOMEM;
     return ZT_EIO;
 }
 
@@ -115,7 +145,7 @@ static sqlite3_stmt *stmt(struct sqlite_store *s, int i)
     return q;
 }
 
-static int read_version(struct sqlite_store *s, int *out)
+static int has_meta(struct sqlite_store *s, bool *out)
 {
     sqlite3_stmt *q = NULL;
     int rc = sqlite3_prepare_v2(s->db,
@@ -126,45 +156,85 @@ static int read_version(struct sqlite_store *s, int *out)
     int have = rc == SQLITE_ROW ? sqlite3_column_int(q, 0) : 0;
     sqlite3_finalize(q);
     if (rc != SQLITE_ROW) return db_err(s, "version", rc);
-    if (!have) {
-        *out = 0;
-        return 0;
-    }
-    rc = sqlite3_prepare_v2(s->db, "SELECT value FROM meta WHERE key='schema_version'", -1, &q, NULL);
+    *out = have != 0;
+    return 0;
+}
+
+/* One integer from a query with no parameters (-1 when there is no row). */
+static int query_int(struct sqlite_store *s, const char *sql, int64_t *out)
+{
+    sqlite3_stmt *q = NULL;
+    int rc = sqlite3_prepare_v2(s->db, sql, -1, &q, NULL);
     if (rc != SQLITE_OK) return db_err(s, "version", rc);
     rc = sqlite3_step(q);
-    int v = -1;
-    if (rc == SQLITE_ROW) v = sqlite3_column_int(q, 0);
+    int64_t v = -1;
+    if (rc == SQLITE_ROW) v = sqlite3_column_int64(q, 0);
     sqlite3_finalize(q);
-    if (v < 0) return ZT_EIO;
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return db_err(s, "version", rc);
     *out = v;
     return 0;
 }
 
-static int migrate(struct sqlite_store *s)
+/* The layout version (0 when there is no meta table yet). */
+static int read_version(struct sqlite_store *s, int *out)
+{
+    bool have;
+    int rc = has_meta(s, &have);
+    if (rc) return rc;
+    if (!have) {
+        *out = 0;
+        return 0;
+    }
+    int64_t v;
+    rc = query_int(s, "SELECT CAST(value AS INTEGER) FROM meta WHERE key='schema_version'", &v);
+    if (rc) return rc;
+    if (v < 0 || v > INT32_MAX) return ZT_EIO; /* not a file this code wrote */
+    *out = (int)v;
+    return 0;
+}
+
+/* Make meta hold the layout version and one row per built-in owner. A new
+ * file gets meta with both owners at 0 (their rows exist from the start,
+ * so an interrupted first open is never taken for an old file). A file of
+ * the single-version layout (schema_version 1 or 2 and no owner rows) gets
+ * the owner versions its tables are at: search 1 from schema_version 1,
+ * pseudonyms 1 from 2. A layout newer than this binary is refused. */
+static int bootstrap(struct sqlite_store *s)
 {
     int rc = exec(s, "BEGIN IMMEDIATE");
     if (rc) return rc;
+    bool have;
+    rc = has_meta(s, &have);
+    if (rc) goto out;
+    if (!have) {
+        rc = exec(s, "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;"
+                     "INSERT INTO meta(key, value) VALUES('schema_version', '2'),"
+                     "  ('" ZT__STORE_OWNER_KEY "search', '0'), ('" ZT__STORE_OWNER_KEY "pseudonyms', '0');");
+        goto out;
+    }
     int v;
     rc = read_version(s, &v);
     if (rc) goto out;
     if (v > ZT_STORE_SCHEMA_VERSION) {
-        zt_log(ZT_LOG_ERROR, "store_schema_newer", "backend=sqlite version=%d supported=%d", v,
+        zt_log(ZT_LOG_ERROR, "store_schema_newer",
+               "backend=sqlite version=%d supported=%d reason=\"the database was written by a newer zentalk\"", v,
                ZT_STORE_SCHEMA_VERSION);
         rc = ZT_EUNSUPPORTED;
         goto out;
     }
-    for (; v < ZT_STORE_SCHEMA_VERSION; v++) {
-        rc = exec(s, MIGRATIONS[v]);
-        if (rc) goto out;
-        char sql[96];
-        snprintf(sql, sizeof sql, "UPDATE meta SET value = '%d' WHERE key = 'schema_version'", v + 1);
-        rc = exec(s, sql);
-        if (rc) goto out;
-        zt_log(ZT_LOG_INFO, "store_migrated", "backend=sqlite to_version=%d", v + 1);
-    }
-    rc = exec(s, "COMMIT");
+    int64_t owners;
+    rc = query_int(s, "SELECT count(*) FROM meta WHERE substr(key, 1, 15) = '" ZT__STORE_OWNER_KEY "'", &owners);
+    if (rc || owners > 0) goto out;
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO meta(key, value) VALUES('" ZT__STORE_OWNER_KEY "search', '%d'),"
+             "  ('" ZT__STORE_OWNER_KEY "pseudonyms', '%d');"
+             "UPDATE meta SET value = '%d' WHERE key = 'schema_version';",
+             v >= 1, v >= 2, ZT_STORE_SCHEMA_VERSION);
+    rc = exec(s, sql);
+    if (!rc) zt_log(ZT_LOG_INFO, "store_upgraded", "backend=sqlite from_version=%d to=per_owner", v);
 out:
+    if (!rc) rc = exec(s, "COMMIT");
     if (rc) zt_ignore(exec(s, "ROLLBACK"));
     return rc;
 }
@@ -205,7 +275,9 @@ static int sq_open(const struct zt_store_opts *o, struct zt_store **out)
     rc = exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA secure_delete=ON;"
                  "PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;");
     if (rc) goto out;
-    rc = migrate(s);
+    s->base.tx_attempts = o->tx_attempts;
+    rc = bootstrap(s);
+    for (size_t i = 0; !rc && i < sizeof BUILTIN / sizeof BUILTIN[0]; i++) rc = zt_store_migrate(&s->base, &BUILTIN[i]);
     if (rc) goto out;
     for (int i = 0; i < N_STMT; i++) {
         int r = sqlite3_prepare_v3(s->db, sql_text[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL);
@@ -228,7 +300,145 @@ static int sq_schema_version(struct zt_store *st, int *out)
 
 static int sq_begin(struct zt_store *st) { return exec((struct sqlite_store *)st, "BEGIN IMMEDIATE"); }
 static int sq_commit(struct zt_store *st) { return exec((struct sqlite_store *)st, "COMMIT"); }
-static int sq_rollback(struct zt_store *st) { return exec((struct sqlite_store *)st, "ROLLBACK"); }
+
+static int sq_rollback(struct zt_store *st)
+{
+    struct sqlite_store *s = (struct sqlite_store *)st;
+    /* SQLite rolls back by itself after some errors (SQLITE_FULL, IOERR, NOMEM) */
+    if (sqlite3_get_autocommit(s->db)) return 0;
+    return exec(s, "ROLLBACK");
+}
+
+/* ---- generic statements ---------------------------------------------------- */
+
+static int sq_exec(struct zt_store *st, const char *script) { return exec((struct sqlite_store *)st, script); }
+
+static bool blank(const char *p)
+{
+    for (; *p; p++)
+        if (!(*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == ';')) return false;
+    return true;
+}
+
+static int sq_prepare(struct zt_store *st, const char *sql, struct zt_store_stmt **out)
+{
+    struct sqlite_store *s = (struct sqlite_store *)st;
+    struct sqlite_stmt *q = zt_calloc(1, sizeof *q);
+    if (!q) return ZT_ENOMEM;
+    const char *tail = NULL;
+    int rc = sqlite3_prepare_v3(s->db, sql, -1, 0, &q->q, &tail);
+    if (rc != SQLITE_OK || !q->q || (tail && !blank(tail))) {
+        int e = rc != SQLITE_OK ? db_err(s, "prepare", rc) : ZT_EINVAL;
+        if (rc != SQLITE_OK && (rc & 0xff) == SQLITE_ERROR) e = ZT_EINVAL; /* syntax, unknown table */
+        sqlite3_finalize(q->q);
+        zt_free(q);
+        return e;
+    }
+    *out = &q->base;
+    return 0;
+}
+
+static void sq_finalize(struct zt_store_stmt *zq)
+{
+    struct sqlite_stmt *q = (struct sqlite_stmt *)zq;
+    sqlite3_finalize(q->q);
+    zt_free(q);
+}
+
+static struct sqlite_store *store_of(struct zt_store_stmt *zq) { return (struct sqlite_store *)zq->st; }
+
+static int bind_rc(struct zt_store_stmt *zq, int rc)
+{
+    if (rc == SQLITE_OK) return 0;
+    if (rc == SQLITE_RANGE) return ZT_ERANGE;
+    if (rc == SQLITE_TOOBIG) return ZT_ETOOBIG;
+    if ((rc & 0xff) == SQLITE_MISUSE) return ZT_EINVAL; /* bind while a statement runs: reset first */
+    return db_err(store_of(zq), "bind", rc);
+}
+
+static int sq_bind_null(struct zt_store_stmt *zq, int i)
+{
+    return bind_rc(zq, sqlite3_bind_null(((struct sqlite_stmt *)zq)->q, i));
+}
+
+static int sq_bind_i64(struct zt_store_stmt *zq, int i, int64_t v)
+{
+    return bind_rc(zq, sqlite3_bind_int64(((struct sqlite_stmt *)zq)->q, i, v));
+}
+
+static int sq_bind_text(struct zt_store_stmt *zq, int i, const char *p, size_t len)
+{
+    return bind_rc(zq, sqlite3_bind_text64(((struct sqlite_stmt *)zq)->q, i, p, len, SQLITE_TRANSIENT, SQLITE_UTF8));
+}
+
+static int sq_bind_blob(struct zt_store_stmt *zq, int i, const void *p, size_t len)
+{
+    return bind_rc(zq, sqlite3_bind_blob64(((struct sqlite_stmt *)zq)->q, i, p, len, SQLITE_TRANSIENT));
+}
+
+static int sq_step(struct zt_store_stmt *zq)
+{
+    struct sqlite_stmt *q = (struct sqlite_stmt *)zq;
+    struct sqlite_store *s = store_of(zq);
+    int rc = sqlite3_step(q->q);
+    if (rc == SQLITE_ROW) return ZT_STORE_ROW;
+    if (rc == SQLITE_DONE) {
+        q->changes = sqlite3_changes64(s->db);
+        sqlite3_reset(q->q); /* releases the statement's read lock; bindings stay */
+        return ZT_STORE_DONE;
+    }
+    sqlite3_reset(q->q);
+    int p = rc & 0xff;
+    if (p == SQLITE_CONSTRAINT)
+        return rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_ROWID
+                   ? ZT_EEXIST
+                   : ZT_EINVAL;
+    if (p == SQLITE_MISMATCH) return ZT_EINVAL;
+    return db_err(s, "step", rc);
+}
+
+static void sq_reset(struct zt_store_stmt *zq)
+{
+    struct sqlite_stmt *q = (struct sqlite_stmt *)zq;
+    sqlite3_reset(q->q);
+    sqlite3_clear_bindings(q->q);
+}
+
+static int sq_column_count(struct zt_store_stmt *zq) { return sqlite3_data_count(((struct sqlite_stmt *)zq)->q); }
+
+static enum zt_store_type sq_column_type(struct zt_store_stmt *zq, int i)
+{
+    switch (sqlite3_column_type(((struct sqlite_stmt *)zq)->q, i)) {
+    case SQLITE_INTEGER: return ZT_STORE_INT;
+    case SQLITE_TEXT: return ZT_STORE_TEXT;
+    case SQLITE_BLOB: return ZT_STORE_BLOB;
+    case SQLITE_FLOAT: return ZT_STORE_REAL;
+    default: return ZT_STORE_NULL;
+    }
+}
+
+static int64_t sq_column_i64(struct zt_store_stmt *zq, int i)
+{
+    return sqlite3_column_int64(((struct sqlite_stmt *)zq)->q, i);
+}
+
+static const char *sq_column_text(struct zt_store_stmt *zq, int i, size_t *len)
+{
+    sqlite3_stmt *q = ((struct sqlite_stmt *)zq)->q;
+    const char *p = (const char *)sqlite3_column_text(q, i);
+    *len = (size_t)sqlite3_column_bytes(q, i);
+    return p;
+}
+
+static const void *sq_column_blob(struct zt_store_stmt *zq, int i, size_t *len)
+{
+    sqlite3_stmt *q = ((struct sqlite_stmt *)zq)->q;
+    const void *p = sqlite3_column_blob(q, i);
+    *len = (size_t)sqlite3_column_bytes(q, i);
+    return p;
+}
+
+static int64_t sq_changes(struct zt_store_stmt *zq) { return ((struct sqlite_stmt *)zq)->changes; }
 
 static int step_done(struct sqlite_store *s, sqlite3_stmt *q, const char *what)
 {
@@ -582,12 +792,28 @@ static int sq_docs_expire(struct zt_store *st, int64_t before_ts, size_t *n_docs
 
 const struct zt_store_ops zt_store_sqlite = {
     .name = "sqlite",
+    .dialect = ZT_STORE_DIALECT_SQLITE,
     .open = sq_open,
     .close = sq_close,
     .schema_version = sq_schema_version,
     .begin = sq_begin,
     .commit = sq_commit,
     .rollback = sq_rollback,
+    .exec = sq_exec,
+    .prepare = sq_prepare,
+    .finalize = sq_finalize,
+    .bind_null = sq_bind_null,
+    .bind_i64 = sq_bind_i64,
+    .bind_text = sq_bind_text,
+    .bind_blob = sq_bind_blob,
+    .step = sq_step,
+    .reset = sq_reset,
+    .column_count = sq_column_count,
+    .column_type = sq_column_type,
+    .column_i64 = sq_column_i64,
+    .column_text = sq_column_text,
+    .column_blob = sq_column_blob,
+    .changes = sq_changes,
     .key_get = sq_key_get,
     .key_put = sq_key_put,
     .doc_put = sq_doc_put,

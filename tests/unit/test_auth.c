@@ -11,6 +11,7 @@
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <limits.h>
 #include <string.h>
 
 #include "zentalk/zt_auth.h"
@@ -145,6 +146,24 @@ static void test_claim_rejections(void **state)
     c = good();
     c.sub = "has space";
     expect_reject(&c, SECRET, "sub missing or invalid");
+    /* issue 17 item 4: exp/nbf at the ends of int64 must not overflow
+     * "exp + leeway" (UBSan aborted the node on exp = INT64_MAX) */
+    c = good();
+    c.exp = LONG_MAX; /* far future: valid */
+    t = mint(SECRET, &c);
+    assert_int_equal(verify(t, &p, &why), 0);
+    free(t);
+    c = good();
+    c.exp = LONG_MIN;
+    expect_reject(&c, SECRET, "expired");
+    c = good();
+    c.nbf = LONG_MAX;
+    expect_reject(&c, SECRET, "not yet valid");
+    c = good();
+    c.nbf = LONG_MIN; /* long ago: fine */
+    t = mint(SECRET, &c);
+    assert_int_equal(verify(t, &p, &why), 0);
+    free(t);
 }
 
 static void test_audience_array(void **state)

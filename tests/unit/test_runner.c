@@ -285,6 +285,35 @@ static void test_cancel_and_embed(void **state)
     assert_int_equal(c.err, ZT_ECLOSED);
 }
 
+/* A token that decodes to no text (token 1, <s>, forced by logit_bias)
+ * must not reach memmove with a NULL buffer (issue 17 item 4: the
+ * sanitizer build aborted on "logit_bias":{"1":100}). */
+static void test_empty_token_text(void **state)
+{
+    (void)state;
+    struct zt_runner *r = mk_runner(1);
+    int32_t toks[64];
+    size_t n = encode(r, prompts[0], toks, 64);
+    struct zt_job_params p;
+    uint64_t id;
+    struct result res;
+    params(&p, 9, 4);
+    p.sampler.temperature = 0.0f;
+    struct zt_logit_bias lb = {.token = 1, .bias = 100.0f};
+    p.sampler.logit_bias = &lb;
+    p.sampler.n_logit_bias = 1;
+    const char *stop = "zz";
+    p.stop[0] = stop; /* the hold-back path runs too */
+    p.n_stop = 1;
+    res_init(&res);
+    assert_int_equal(zt_runner_submit(r, toks, n, &p, on_event, &res, &id), 0);
+    res_wait(&res);
+    assert_int_equal(res.err, 0);
+    assert_int_equal(res.len, 0);
+    assert_true(res.completion_tokens >= 1);
+    zt_runner_free(r);
+}
+
 int main(void)
 {
     const char *dir = getenv("ZT_SHARED_DIR");
@@ -295,6 +324,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_alone_equals_together, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stop_and_length, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_and_embed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_empty_token_text, setup, teardown),
     };
     return cmocka_run_group_tests_name("runner", tests, NULL, NULL);
 }

@@ -1,4 +1,4 @@
-/* test_sealed.c: sealed jobs over HTTP (zt_sealed.h): the job body decoder
+/* test_sealed.c: sealed jobs over HTTP (zt_jobs.h, zt_sealed.h): the job body decoder
  * field by field, the final chunk's one encoding, and the worker's writer
  * against the client's reader: round trips fed in every piece size, every
  * truncation and every single-byte flip of a captured response detected,
@@ -19,6 +19,7 @@
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_crypto.h"
 #include "zentalk/zt_hash.h"
+#include "zentalk/zt_jobs.h"
 #include "zentalk/zt_sealed.h"
 
 static int64_t live_at_start;
@@ -46,15 +47,15 @@ static int teardown(void **state)
 
 /* ---- job body -------------------------------------------------------------- */
 
-static int decode(const char *body, struct zt_sealed_job *j, const char **why)
+static int decode(const char *body, struct zt_job_request *j, const char **why)
 {
-    return zt_sealed_job_decode((const uint8_t *)body, strlen(body), "stories", 32, j, why);
+    return zt_job_body_decode((const uint8_t *)body, strlen(body), "stories", 32, j, why);
 }
 
 static void test_job_decode_valid(void **state)
 {
     (void)state;
-    struct zt_sealed_job j;
+    struct zt_job_request j;
     const char *why = NULL;
     assert_int_equal(decode("{\"v\":1,\"kind\":\"completion\",\"prompt\":\"Once\",\"seed\":7,\"temperature\":0.5,"
                             "\"top_p\":0.9,\"top_k\":40,\"min_p\":0.1,\"stop\":[\"\\n\"],\"logit_bias\":{\"5\":-100},"
@@ -62,7 +63,7 @@ static void test_job_decode_valid(void **state)
                             "\"model\":\"stories\",\"max_tokens\":32,\"nonce\":\"00ff\"}",
                             &j, &why),
                      0);
-    assert_int_equal(j.kind, ZT_SEALED_COMPLETION);
+    assert_int_equal(j.kind, ZT_JOB_COMPLETION);
     /* model and max_tokens come from the header; kind and v are dropped */
     assert_string_equal(json_string_value(json_object_get(j.request, "model")), "stories");
     assert_int_equal(json_integer_value(json_object_get(j.request, "max_tokens")), 32);
@@ -72,18 +73,18 @@ static void test_job_decode_valid(void **state)
     assert_null(json_object_get(j.request, "v"));
     assert_null(json_object_get(j.request, "nonce"));
     assert_int_equal(json_object_size(j.request), 13);
-    zt_sealed_job_deinit(&j);
-    zt_sealed_job_deinit(&j); /* idempotent */
+    zt_job_request_deinit(&j);
+    zt_job_request_deinit(&j); /* idempotent */
 
     assert_int_equal(decode("{\"kind\":\"chat\",\"v\":1,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],"
                             "\"stop\":\"x\",\"seed\":null}",
                             &j, &why),
                      0);
-    assert_int_equal(j.kind, ZT_SEALED_CHAT);
+    assert_int_equal(j.kind, ZT_JOB_CHAT);
     assert_int_equal(json_array_size(json_object_get(j.request, "messages")), 1);
     assert_int_equal(json_integer_value(json_object_get(j.request, "max_tokens")), 32);
     assert_null(json_object_get(j.request, "seed")); /* null is absent */
-    zt_sealed_job_deinit(&j);
+    zt_job_request_deinit(&j);
 }
 
 static void test_job_decode_invalid(void **state)
@@ -129,7 +130,7 @@ static void test_job_decode_invalid(void **state)
         {"{\"v\":1,\"kind\":\"completion\",\"prompt\":\"\\u0000\"}", ZT_EPARSE},                 /* NUL */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        struct zt_sealed_job j = {0};
+        struct zt_job_request j = {0};
         const char *why = NULL;
         int rc = decode(cases[i].body, &j, &why);
         if (rc != cases[i].rc) fprintf(stderr, "case %zu: %d (%s)\n", i, rc, why ? why : "");
@@ -140,10 +141,10 @@ static void test_job_decode_invalid(void **state)
         assert_null(strstr(why, "\"a\""));
     }
     /* not UTF-8 */
-    struct zt_sealed_job j = {0};
+    struct zt_job_request j = {0};
     const char *why = NULL;
     const uint8_t bad[] = "{\"v\":1,\"kind\":\"completion\",\"prompt\":\"\xff\"}";
-    assert_int_equal(zt_sealed_job_decode(bad, sizeof bad - 1, "m", 1, &j, &why), ZT_EPARSE);
+    assert_int_equal(zt_job_body_decode(bad, sizeof bad - 1, "m", 1, &j, &why), ZT_EPARSE);
     /* a jansson error near secret text is not repeated */
     const char *secret = "{\"v\":1,\"kind\":\"completion\",\"prompt\":\"my secret\" oops}";
     assert_int_equal(decode(secret, &j, &why), ZT_EPARSE);
@@ -472,12 +473,12 @@ static void test_alloc_failures(void **state)
     int64_t base = zt_alloc_live();
     for (int64_t n = 1; n < 40; n++) {
         zt_alloc_fail_after(n);
-        struct zt_sealed_job j = {0};
+        struct zt_job_request j = {0};
         int rc = decode("{\"v\":1,\"kind\":\"chat\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"seed\":1}",
                         &j, NULL);
         zt_alloc_fail_after(0);
         assert_true(rc == 0 || rc == ZT_ENOMEM || rc == ZT_EPARSE); /* jansson may report ENOMEM as a parse error */
-        zt_sealed_job_deinit(&j);
+        zt_job_request_deinit(&j);
         assert_int_equal(zt_alloc_live(), base);
 
         zt_alloc_fail_after(n);

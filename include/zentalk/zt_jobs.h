@@ -1,0 +1,304 @@
+/* zt_jobs.h: sealed jobs as a protocol, above the bytes of zt_sealed.h and
+ * zt_envelope.h. See docs/internals/jobs.md.
+ *
+ *   job body      what goes inside the envelope: {"v":1,"kind":"chat",
+ *                 "messages":[...],"seed":7,"nonce":"..."} (decode on the
+ *                 worker, build on the client: zt_job_build() takes the
+ *                 privacy gate's verdict and nothing else lets a body out)
+ *   client        one sealed-job client: build, seal, POST (to the worker or
+ *                 through a relay), open the result stream, verify the
+ *                 receipt, restore pseudonyms. `zentalk job run` and the
+ *                 gateway's local-first routing both use it.
+ *   pool          a bounded set of detached threads for jobs in flight
+ *   relay         the oblivious relay's core: peer lookup, forwarding,
+ *                 limits (the HTTP route is a thin handler over it)
+ *   routing       the local-first decision: here, or which worker peer
+ *
+ * Every function returns 0 or a negative ZT_E*; out-parameters are written
+ * only on success. Nothing here logs a prompt, a message or an answer. */
+#ifndef ZT_JOBS_H
+#define ZT_JOBS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "zt_envelope.h"
+#include "zt_error.h"
+#include "zt_identity.h"
+#include "zt_peers.h"
+#include "zt_privacy.h"
+#include "zt_sealed.h"
+
+#define ZT_JOB_BODY_VERSION 1
+#define ZT_JOB_MAX_MESSAGES 1024
+#define ZT_JOB_NONCE_MAX 256 /* bytes of the body's optional "nonce" */
+#define ZT_JOB_PATH_SEALED "/v1/jobs/sealed"
+#define ZT_JOB_PATH_RELAY "/v1/relay/jobs"
+#define ZT_JOB_TARGET_HEADER "Zentalk-Target-Node"
+
+/* ---- Job body (inside the envelope) --------------------------------------- */
+
+enum zt_job_kind {
+    ZT_JOB_COMPLETION = 1, /* "prompt": a string */
+    ZT_JOB_CHAT = 2,       /* "messages": [{"role","content"}, ...] */
+};
+
+/* The privacy feature a job of kind k is decided for: "completion", "chat". */
+const char *zt_job_kind_feature(enum zt_job_kind k);
+
+/* A decoded job body: request is an OpenAI-shaped request object (jansson
+ * json_t) holding "model" and "max_tokens" from the cleartext header and the
+ * body's prompt or messages and sampling fields, ready for the worker's
+ * completion/chat request builder (which checks the values' ranges). */
+struct json_t;
+struct zt_job_request {
+    enum zt_job_kind kind;
+    struct json_t *request;
+};
+
+/* Decode a sealed job body (len bytes, untrusted) for a header naming model
+ * and max_tokens. Strict: a UTF-8 JSON object without duplicate keys;
+ * "v" = 1 (other integers ZT_EUNSUPPORTED); "kind" "completion" or "chat"
+ * (another string, "embedding" included, ZT_EUNSUPPORTED); the fields of
+ * that kind and nothing else, each of its type; "model" and "max_tokens",
+ * when present, equal to the header's; "nonce" (1..256 bytes of client
+ * randomness, covered by the receipt's input hash) is checked and dropped.
+ * Anything else is ZT_EPARSE, or ZT_ETOOBIG over ZT_ENV_MAX_BODY;
+ * ZT_ENOMEM. *why (may be NULL) receives a static reason on failure that
+ * never quotes the body (error answers travel in clear). Release out with
+ * zt_job_request_deinit() (idempotent). */
+ZT_NODISCARD int zt_job_body_decode(const uint8_t *body, size_t len, const char *model, uint32_t max_tokens,
+                                    struct zt_job_request *out, const char **why);
+void zt_job_request_deinit(struct zt_job_request *j);
+
+/* The texts of an OpenAI-shaped request req that the privacy gate must see
+ * for a job of kind: the prompt (a string, or an array holding one), or each
+ * message's content. Fills texts[0..*n) (borrowed from req); *n = 0 when req
+ * has none of the right shape (zt_job_build() then says ZT_EINVAL). */
+void zt_job_texts(const struct json_t *req, enum zt_job_kind kind, struct zt_privacy_text *texts, size_t max,
+                  size_t *n);
+
+/* The job body for req (what POST /v1/completions or /v1/chat/completions
+ * take) under verdict, the privacy gate's verdict over zt_job_texts(req)
+ * for zt_job_kind_feature(kind) (or zt_privacy_verdict_own_data()): MASKED
+ * puts the masked texts in place of the originals; completion copies
+ * "prompt", chat copies "messages" (role and content of each, nothing
+ * else); the sampling fields zt_job_body_decode() accepts are copied when
+ * present and not null; "v", "kind" and a fresh random "nonce" are added.
+ * *out (NUL-terminated, *out_len bytes, zt_free; it holds the prompt: wipe
+ * it) is written on success. ZT_EPERM: verdict NULL, REFUSE, or not taken
+ * for this feature and these texts; ZT_EINVAL: no prompt/messages of the
+ * right shape; ZT_ENOMEM. */
+ZT_NODISCARD int zt_job_build(const struct json_t *req, enum zt_job_kind kind,
+                              const struct zt_privacy_verdict *verdict, char **out, size_t *out_len);
+
+/* ---- Sealed-job client ------------------------------------------------------ */
+
+/* What is sealed, and to whom. */
+struct zt_job_spec {
+    const char *model;             /* 1..ZT_ENV_MODEL_MAX bytes of UTF-8 */
+    uint32_t max_tokens;           /* the header's bound */
+    bool stream;                   /* ask the worker for one chunk per piece */
+    uint64_t ttl_s, now;           /* the envelope's lifetime from now (unix seconds) */
+    struct zt_hpke_suite suite;    /* ZT_HPKE_SUITE_CHACHA or _AES256GCM */
+    const char *worker_id;         /* the worker's node id (zt1...) */
+    const uint8_t *worker_kem_pk;  /* its X25519 key, ZT_HPKE_PK_LEN bytes */
+    const uint8_t *worker_sign_pk; /* its Ed25519 key, ZT_ENV_ED25519_PK_LEN bytes */
+};
+
+struct zt_job_call;
+
+/* Build the body of req under verdict (zt_job_build: the verdict is
+ * required) and seal it to the worker with a fresh reply key; the reader
+ * is ready. verdict is borrowed and must outlive the job (a MASKED
+ * verdict's restore map puts the values back into the answer). Errors of
+ * zt_job_build(), ZT_EPARSE (a bad model id), ZT_ECRYPTO (a bad KEM key),
+ * ZT_EINVAL, ZT_ENOMEM. */
+ZT_NODISCARD int zt_job_call_new(const struct json_t *req, enum zt_job_kind kind,
+                            const struct zt_privacy_verdict *verdict, const struct zt_job_spec *spec,
+                            struct zt_job_call **out);
+void zt_job_call_free(struct zt_job_call *j);
+/* The job id, 32 lower-case hex digits. */
+const char *zt_job_call_id(const struct zt_job_call *j);
+
+/* Where the sealed job goes and how. */
+struct zt_job_target {
+    const char *base_url;            /* http(s)://host[:port][/base]: the worker, or the relay */
+    bool via_relay;                  /* POST base_url/v1/relay/jobs + Zentalk-Target-Node */
+    const struct zt_identity *sign_as; /* sign as this node for recipient_id (zt_nodeauth.h), or NULL */
+    const char *recipient_id;        /* the node id behind base_url (the signature's audience) */
+    int64_t now;                     /* unix seconds, for the signature */
+    const char *bearer;              /* "Authorization: Bearer" token, or NULL */
+    long connect_timeout_ms;         /* 0: 10 s */
+    long total_timeout_ms;           /* 0: none */
+    long first_byte_timeout_ms;      /* the answer's headers within this (0: none) */
+    long idle_timeout_ms;            /* the longest silence while the answer streams (0: none) */
+    bool env_proxy;                  /* honour http(s)_proxy (a user's CLI); nodes never do */
+    const char *user_agent;          /* NULL: none */
+};
+
+/* Set where the job goes: the URL, the headers and the signature.
+ * ZT_ETOOBIG (URL or signed target too long), ZT_EINVAL, ZT_ENOMEM. */
+ZT_NODISCARD int zt_job_call_target(struct zt_job_call *j, const struct zt_job_target *t);
+/* The URL the job is posted to ("" before zt_job_call_target). */
+const char *zt_job_call_url(const struct zt_job_call *j);
+
+/* Callbacks while the job runs (on the thread that calls zt_job_send). */
+struct zt_job_hooks {
+    /* Opened text, pseudonyms restored, not verified until the outcome is
+     * VERIFIED. Return 0, or a ZT_E* that stops the job (its outcome is
+     * UNVERIFIED with that rc). May be NULL. */
+    int (*text)(void *ud, const char *text, size_t len);
+    /* Polled while the transfer runs: true aborts it. May be NULL. */
+    bool (*cancelled)(void *ud);
+    void *ud;
+};
+
+enum zt_job_status {
+    ZT_JOB_VERIFIED = 0,    /* complete, and the receipt matches: result is good */
+    ZT_JOB_UNVERIFIED = 1,  /* a sealed result that failed (rc, why): discard its text */
+    ZT_JOB_REFUSED = 2,     /* the peer answered something else (http_status, zt_job_call_answer) */
+    ZT_JOB_TIMEOUT = 3,     /* no answer in time */
+    ZT_JOB_UNREACHABLE = 4, /* no answer: connection failed (transport says why) */
+    ZT_JOB_CANCELLED = 5,   /* the cancelled hook stopped it before an answer */
+};
+
+struct zt_job_outcome {
+    enum zt_job_status status;
+    long http_status;       /* 0: no answer */
+    bool cancelled;         /* the cancelled hook fired (with any status) */
+    int rc;                 /* UNVERIFIED: ZT_ECRYPTO, ZT_EPARSE, a hook's error... */
+    const char *why;        /* UNVERIFIED: a static reason ("" if none) */
+    char transport[256];    /* the transport's error, "" if none */
+    struct zt_sealed_result result; /* VERIFIED */
+};
+
+/* POST the envelope, feed the answer to the reader as it arrives (text to
+ * hooks->text), and check at the end that the stream is complete and the
+ * receipt signed by the worker's key for this header, body and output.
+ * Blocks; run it on a thread of its own where that matters (zt_job_pool).
+ * *out is always written when 0 is returned. ZT_EINVAL (no target set, or
+ * sent already), ZT_ENOMEM. */
+ZT_NODISCARD int zt_job_call_send(struct zt_job_call *j, const struct zt_job_hooks *hooks, struct zt_job_outcome *out);
+/* REFUSED: the first 64 KiB of the peer's answer body, NUL-terminated. */
+const char *zt_job_call_answer(const struct zt_job_call *j, size_t *len);
+
+/* ---- Pool: detached threads for jobs in flight ------------------------------ */
+
+struct zt_job_pool;
+
+/* At most max_inflight (>= 1) threads at once. ZT_ENOMEM, ZT_EIO (the HTTP
+ * client failed to initialise). */
+ZT_NODISCARD int zt_job_pool_new(unsigned max_inflight, struct zt_job_pool **out);
+/* Reserve a slot: ZT_EBUSY when all are taken, ZT_ECLOSED after shutdown. */
+ZT_NODISCARD int zt_job_pool_reserve(struct zt_job_pool *p);
+void zt_job_pool_unreserve(struct zt_job_pool *p);
+/* Run fn(arg) on a detached thread holding the slot reserved before; the
+ * slot is released when fn returns. On failure (ZT_EIO, ZT_ENOMEM) the
+ * caller still holds the slot. */
+ZT_NODISCARD int zt_job_pool_spawn(struct zt_job_pool *p, void (*fn)(void *), void *arg);
+bool zt_job_pool_stopping(struct zt_job_pool *p);
+unsigned zt_job_pool_inflight(struct zt_job_pool *p);
+/* Refuse new slots and wait up to wait_ms for the threads; returns how
+ * many are still running. */
+unsigned zt_job_pool_shutdown(struct zt_job_pool *p, uint64_t wait_ms);
+/* Shut down (waiting up to wait_ms) and free. With threads still running
+ * it logs "<owner>_leak" and leaves the pool (and whatever its threads hold:
+ * the owner must not free that either) allocated: ZT_EBUSY. NULL: 0. */
+ZT_NODISCARD int zt_job_pool_close(struct zt_job_pool *p, uint64_t wait_ms, const char *owner);
+
+/* ---- Relay core ----------------------------------------------------------------
+ *
+ * The oblivious relay: a sealed envelope for "Zentalk-Target-Node: zt1..."
+ * is forwarded unchanged to that registered peer's /v1/jobs/sealed (never an
+ * arbitrary URL), signed as the relay and with nothing of the client's, and
+ * the answer streams back through a sink as it arrives. */
+
+#define ZT_RELAY_BUFFER_MAX ((size_t)1 << 20) /* answer bytes queued per client */
+
+struct zt_relay;
+
+struct zt_relay_stats {
+    uint64_t forwarded; /* upstream answered (any status) */
+    uint64_t failed;    /* 502/504: upstream unreachable, timed out, cut */
+    uint64_t refused;   /* 4xx/503 answered by the relay itself */
+    unsigned inflight;
+};
+
+/* peers must outlive the relay. timeout_s: seconds to wait for the
+ * upstream's answer headers, and the longest silence while streaming.
+ * max_inflight: forwards at once. ZT_ENOMEM, ZT_EIO. */
+ZT_NODISCARD int zt_relay_new(struct zt_peers *peers, unsigned timeout_s, unsigned max_inflight,
+                              struct zt_relay **out);
+/* Check https peers against the PEM CAs in path (copied; NULL or "" = the
+ * system store). ZT_ENOMEM. */
+ZT_NODISCARD int zt_relay_set_ca_file(struct zt_relay *r, const char *path);
+/* The identity forwards are signed with (none: 503 unavailable). */
+void zt_relay_set_identity(struct zt_relay *r, const struct zt_identity *id);
+/* Abort the forwards in progress and wait up to wait_ms for them. */
+void zt_relay_shutdown(struct zt_relay *r, uint64_t wait_ms);
+void zt_relay_free(struct zt_relay *r);
+void zt_relay_stats(struct zt_relay *r, struct zt_relay_stats *out);
+
+/* Why a request was not forwarded: the HTTP answer to give. */
+struct zt_relay_refusal {
+    int status;          /* 400, 404, 415, 503 */
+    const char *code;    /* "missing_target", ... (static) */
+    const char *message; /* static */
+    bool retry_after;    /* 503 overloaded: say Retry-After: 1 */
+};
+
+struct zt_relay_fwd;
+
+/* Check a request (target: the Zentalk-Target-Node header, content_type,
+ * the body: an envelope that has not expired), look the target up, take a
+ * slot and sign the forward. ZT_EPERM with *why filled for a refusal
+ * (counted); the forward (*out) otherwise. body is copied. */
+ZT_NODISCARD int zt_relay_accept(struct zt_relay *r, const char *target, const char *content_type,
+                                 const uint8_t *body, size_t len, struct zt_relay_fwd **out,
+                                 struct zt_relay_refusal *why);
+
+/* How a forward ends, given to the sink's end(). */
+struct zt_relay_end {
+    bool started;        /* start() succeeded: the answer is streaming */
+    bool ok;             /* started: the upstream finished cleanly */
+    int status;          /* !started: the error answer (502, 503, 504) */
+    const char *code;    /* !started (static) */
+    const char *message; /* !started (static) */
+};
+
+/* Where the upstream's answer goes (the HTTP layer's deferred response).
+ * Called on the forward's thread. */
+struct zt_relay_sink {
+    int (*start)(void *ud, int status, const char *content_type); /* 0, or abort */
+    int (*write)(void *ud, const void *p, size_t n);              /* 0, or abort */
+    size_t (*pending)(void *ud);                                  /* bytes queued for the client */
+    bool (*gone)(void *ud);                                       /* the client went away */
+    void (*end)(void *ud, const struct zt_relay_end *e);          /* once, last */
+    void *ud;
+};
+
+/* Run the forward on a thread of its own; sink->end is called exactly once
+ * there, and the forward freed. ZT_EIO (no thread): the forward is still
+ * the caller's (zt_relay_fwd_free). */
+ZT_NODISCARD int zt_relay_start(struct zt_relay_fwd *f, const struct zt_relay_sink *sink);
+/* Drop a forward that was not started (releases its slot). NULL: no-op. */
+void zt_relay_fwd_free(struct zt_relay_fwd *f);
+
+/* ---- Routing: the local-first decision -------------------------------------- */
+
+enum zt_route_where {
+    ZT_ROUTE_LOCAL = 0,   /* run here (this node serves the model, or no peers / no model named) */
+    ZT_ROUTE_REMOTE = 1,  /* seal it to *worker */
+    ZT_ROUTE_NOWHERE = 2, /* no local model and no registered peer serves it */
+};
+
+/* Where a request for model (NULL: the default model) runs. serves_locally:
+ * this node has the worker role and a model of that id. pin (a node id;
+ * NULL or "" = any) restricts the remote choice to one peer. *worker is
+ * written for ZT_ROUTE_REMOTE. */
+enum zt_route_where zt_route_decide(struct zt_peers *peers, const char *model, bool serves_locally, const char *pin,
+                                    int64_t now, struct zt_peer *worker);
+
+#endif

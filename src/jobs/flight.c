@@ -1,0 +1,140 @@
+/* flight.c: the job pool (zt_jobs.h): a bounded number of detached threads
+ * for jobs in flight (the gateway's remote jobs, the relay's forwards).
+ * Shutdown waits on a condition variable, not a sleep loop. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "transfer.h"
+#include "zentalk/zt_alloc.h"
+#include "zentalk/zt_jobs.h"
+#include "zentalk/zt_log.h"
+
+struct zt_job_pool {
+    pthread_mutex_t mu;
+    pthread_cond_t cv; /* signalled when a thread ends */
+    unsigned max, inflight;
+    atomic_bool stopping;
+};
+
+struct start {
+    struct zt_job_pool *p;
+    void (*fn)(void *);
+    void *arg;
+};
+
+int zt_job_pool_new(unsigned max_inflight, struct zt_job_pool **out)
+{
+    if (!out) return ZT_EINVAL;
+    if (zt__jobs_http_init() != 0) return ZT_EIO;
+    struct zt_job_pool *p = zt_calloc(1, sizeof *p);
+    if (!p) {
+        zt__jobs_http_cleanup();
+        return ZT_ENOMEM;
+    }
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&p->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_mutex_init(&p->mu, NULL);
+    p->max = max_inflight ? max_inflight : 1;
+    *out = p;
+    return 0;
+}
+
+int zt_job_pool_reserve(struct zt_job_pool *p)
+{
+    if (atomic_load(&p->stopping)) return ZT_ECLOSED;
+    pthread_mutex_lock(&p->mu);
+    bool full = p->inflight >= p->max;
+    if (!full) p->inflight++;
+    pthread_mutex_unlock(&p->mu);
+    return full ? ZT_EBUSY : 0;
+}
+
+void zt_job_pool_unreserve(struct zt_job_pool *p)
+{
+    pthread_mutex_lock(&p->mu);
+    if (p->inflight) p->inflight--;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+}
+
+static void *run(void *arg)
+{
+    struct start s = *(struct start *)arg;
+    zt_free(arg);
+    s.fn(s.arg);
+    zt_job_pool_unreserve(s.p);
+    return NULL;
+}
+
+int zt_job_pool_spawn(struct zt_job_pool *p, void (*fn)(void *), void *arg)
+{
+    struct start *s = zt_malloc(sizeof *s);
+    if (!s) return ZT_ENOMEM;
+    *s = (struct start){.p = p, .fn = fn, .arg = arg};
+    pthread_attr_t attr;
+    pthread_t t;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    int prc = pthread_create(&t, &attr, run, s);
+    pthread_attr_destroy(&attr);
+    if (prc != 0) {
+        zt_free(s);
+        return ZT_EIO;
+    }
+    return 0;
+}
+
+bool zt_job_pool_stopping(struct zt_job_pool *p)
+{
+    return atomic_load(&p->stopping);
+}
+
+unsigned zt_job_pool_inflight(struct zt_job_pool *p)
+{
+    if (!p) return 0;
+    pthread_mutex_lock(&p->mu);
+    unsigned n = p->inflight;
+    pthread_mutex_unlock(&p->mu);
+    return n;
+}
+
+unsigned zt_job_pool_shutdown(struct zt_job_pool *p, uint64_t wait_ms)
+{
+    if (!p) return 0;
+    atomic_store(&p->stopping, true);
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += (time_t)(wait_ms / 1000);
+    until.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&p->mu);
+    while (p->inflight > 0)
+        if (pthread_cond_timedwait(&p->cv, &p->mu, &until) != 0) break;
+    unsigned left = p->inflight;
+    pthread_mutex_unlock(&p->mu);
+    return left;
+}
+
+int zt_job_pool_close(struct zt_job_pool *p, uint64_t wait_ms, const char *owner)
+{
+    if (!p) return 0;
+    if (zt_job_pool_shutdown(p, wait_ms) > 0) { /* a thread still holds p: leak it rather than free under it */
+        char event[48];
+        snprintf(event, sizeof event, "%s_leak", owner ? owner : "job_pool");
+        zt_log(ZT_LOG_WARN, event, "detail=\"jobs still running at shutdown\"");
+        return ZT_EBUSY;
+    }
+    pthread_cond_destroy(&p->cv);
+    pthread_mutex_destroy(&p->mu);
+    zt_free(p);
+    zt__jobs_http_cleanup();
+    return 0;
+}

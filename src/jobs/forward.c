@@ -1,0 +1,294 @@
+/* forward.c: the oblivious relay's core (zt_jobs.h): check a relayed
+ * request, look the target up in the peer registry, take a slot, sign the
+ * forward as the relay, and stream the upstream's answer to a sink on a
+ * thread of the job pool. The HTTP route (src/server/relay.c) only reads the
+ * request and implements the sink.
+ *
+ * What goes upstream: the body, Content-Type, the four Zentalk-* signature
+ * headers, Host, Accept (the HTTP client's "* / *") and Content-Length.
+ * Nothing of the client's: no address, no Authorization, no User-Agent, no
+ * proxy from the environment. Bodies are never logged. Backpressure: the
+ * forward waits while more than ZT_RELAY_BUFFER_MAX bytes are queued for a
+ * slow client. */
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "transfer.h"
+#include "zentalk/zt_alloc.h"
+#include "zentalk/zt_jobs.h"
+#include "zentalk/zt_log.h"
+#include "zentalk/zt_nodeauth.h"
+#include "zentalk/zt_str.h"
+#include "zentalk/zt_time.h"
+
+struct zt_relay {
+    struct zt_peers *peers;
+    const struct zt_identity *id;
+    unsigned timeout_s;
+    char *ca_file; /* NULL: the system CA store */
+    struct zt_job_pool *pool;
+    atomic_uint_fast64_t forwarded, failed, refused;
+};
+
+struct zt_relay_fwd {
+    struct zt_relay *relay;
+    char target_id[ZT_IDENTITY_ID_SIZE];
+    char url[ZT_DESCRIPTOR_MAX_ENDPOINT + sizeof ZT_JOB_PATH_SEALED + 1];
+    char lines[6][ZT__JOBS_HEADER_LINE_MAX];
+    uint8_t *body;
+    size_t body_len;
+    struct zt_relay_sink sink;
+    /* the transfer (the thread's only) */
+    bool streaming, gone;
+    char ctype[128];
+    uint64_t bytes;
+};
+
+int zt_relay_new(struct zt_peers *peers, unsigned timeout_s, unsigned max_inflight, struct zt_relay **out)
+{
+    if (!peers || !out) return ZT_EINVAL;
+    struct zt_relay *r = zt_calloc(1, sizeof *r);
+    if (!r) return ZT_ENOMEM;
+    int rc = zt_job_pool_new(max_inflight, &r->pool);
+    if (rc) {
+        zt_free(r);
+        return rc;
+    }
+    r->peers = peers;
+    r->timeout_s = timeout_s ? timeout_s : 1;
+    *out = r;
+    return 0;
+}
+
+int zt_relay_set_ca_file(struct zt_relay *r, const char *path)
+{
+    char *copy = NULL;
+    if (path && path[0] && !(copy = zt_strdup(path))) return ZT_ENOMEM;
+    zt_free(r->ca_file);
+    r->ca_file = copy;
+    return 0;
+}
+
+void zt_relay_set_identity(struct zt_relay *r, const struct zt_identity *id)
+{
+    r->id = id;
+}
+
+void zt_relay_shutdown(struct zt_relay *r, uint64_t wait_ms)
+{
+    if (r) zt_ignore(zt_job_pool_shutdown(r->pool, wait_ms));
+}
+
+void zt_relay_free(struct zt_relay *r)
+{
+    if (!r) return;
+    if (zt_job_pool_close(r->pool, 10000, "relay") != 0) return; /* its threads hold r: leak r too */
+    zt_free(r->ca_file);
+    zt_free(r);
+}
+
+void zt_relay_stats(struct zt_relay *r, struct zt_relay_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!r) return;
+    out->forwarded = atomic_load(&r->forwarded);
+    out->failed = atomic_load(&r->failed);
+    out->refused = atomic_load(&r->refused);
+    out->inflight = zt_job_pool_inflight(r->pool);
+}
+
+static int refuse(struct zt_relay *r, struct zt_relay_refusal *why, int status, const char *code, const char *msg)
+{
+    atomic_fetch_add(&r->refused, 1);
+    *why = (struct zt_relay_refusal){.status = status, .code = code, .message = msg};
+    return ZT_EPERM;
+}
+
+void zt_relay_fwd_free(struct zt_relay_fwd *f)
+{
+    if (!f) return;
+    zt_job_pool_unreserve(f->relay->pool);
+    zt_free(f->body);
+    zt_free(f);
+}
+
+int zt_relay_accept(struct zt_relay *r, const char *target, const char *content_type, const uint8_t *body,
+                    size_t len, struct zt_relay_fwd **out, struct zt_relay_refusal *why)
+{
+    if (!target)
+        return refuse(r, why, 400, "missing_target", "the Zentalk-Target-Node header (a node id zt1...) is required");
+    if (!zt_identity_id_valid(target))
+        return refuse(r, why, 400, "invalid_target", "Zentalk-Target-Node is not a node id (zt1 + 32 base32 characters)");
+    size_t ctl = strlen(ZT_SEALED_MEDIA_ENVELOPE);
+    if (!content_type || strncmp(content_type, ZT_SEALED_MEDIA_ENVELOPE, ctl) != 0 ||
+        (content_type[ctl] != '\0' && content_type[ctl] != ';'))
+        return refuse(r, why, 415, "unsupported_media_type", "Content-Type must be " ZT_SEALED_MEDIA_ENVELOPE);
+    struct zt_env_header h;
+    size_t used;
+    if (len == 0 || !body || zt_env_header_decode_prefix(body, len, &h, &used) != 0)
+        return refuse(r, why, 400, "invalid_envelope", "the body is not a sealed envelope (bad cleartext header)");
+    int64_t now = zt_time_real_ms() / 1000;
+    if (h.expires <= (uint64_t)now) return refuse(r, why, 400, "expired_envelope", "the envelope has expired");
+    struct zt_peer peer;
+    int lrc = zt_peers_lookup(r->peers, target, now, &peer);
+    if (lrc)
+        return refuse(r, why, 404, "unknown_node",
+                      lrc == ZT_ETIMEDOUT ? "the target node's descriptor has expired"
+                                          : "the target node is not a registered peer of this relay");
+    if (!r->id || zt_job_pool_stopping(r->pool)) return refuse(r, why, 503, "unavailable", "the relay is not available");
+    if (zt_job_pool_reserve(r->pool) != 0) {
+        refuse(r, why, 503, "overloaded", "too many relayed requests in progress; retry later");
+        why->retry_after = true;
+        return ZT_EPERM;
+    }
+    struct zt_relay_fwd *f = zt_calloc(1, sizeof *f);
+    if (!f) {
+        zt_job_pool_unreserve(r->pool);
+        return refuse(r, why, 503, "overloaded", "the relay could not start the transfer");
+    }
+    f->relay = r;
+    zt_strlcpy(f->target_id, peer.node_id, sizeof f->target_id);
+    snprintf(f->url, sizeof f->url, "%s%s", peer.endpoint, ZT_JOB_PATH_SEALED);
+    char signed_target[ZT_NODEAUTH_TARGET_MAX];
+    struct zt_nodeauth_headers sh;
+    if ((size_t)snprintf(signed_target, sizeof signed_target, "%s%s", zt__jobs_endpoint_path(peer.endpoint),
+                         ZT_JOB_PATH_SEALED) >= sizeof signed_target ||
+        !(f->body = zt_malloc(len)))
+        goto oom;
+    memcpy(f->body, body, len);
+    f->body_len = len;
+    if (zt_nodeauth_sign(r->id, peer.node_id, "POST", signed_target, f->body, len, now, &sh) != 0) goto oom;
+    zt_strlcpy(f->lines[0], "Content-Type: " ZT_SEALED_MEDIA_ENVELOPE, ZT__JOBS_HEADER_LINE_MAX);
+    zt_strlcpy(f->lines[1], "Expect:", ZT__JOBS_HEADER_LINE_MAX); /* no 100-continue round trip */
+    snprintf(f->lines[2], ZT__JOBS_HEADER_LINE_MAX, "%s: %s", ZT_NODEAUTH_H_NODE, sh.node);
+    snprintf(f->lines[3], ZT__JOBS_HEADER_LINE_MAX, "%s: %s", ZT_NODEAUTH_H_DATE, sh.date);
+    snprintf(f->lines[4], ZT__JOBS_HEADER_LINE_MAX, "%s: %s", ZT_NODEAUTH_H_NONCE, sh.nonce);
+    snprintf(f->lines[5], ZT__JOBS_HEADER_LINE_MAX, "%s: %s", ZT_NODEAUTH_H_SIG, sh.sig);
+    *out = f;
+    return 0;
+oom:
+    zt_relay_fwd_free(f);
+    return refuse(r, why, 503, "overloaded", "the relay could not start the transfer");
+}
+
+/* ---- the forward ---------------------------------------------------------------- */
+
+static bool gone(struct zt_relay_fwd *f)
+{
+    if (!f->gone && f->sink.gone && f->sink.gone(f->sink.ud)) f->gone = true;
+    return f->gone;
+}
+
+static bool aborted(struct zt_relay_fwd *f)
+{
+    return gone(f) || zt_job_pool_stopping(f->relay->pool);
+}
+
+/* Printable ASCII, trimmed, or nothing (then application/octet-stream). */
+static void take_content_type(struct zt_relay_fwd *f, const char *v)
+{
+    f->ctype[0] = '\0';
+    if (!v) return;
+    size_t n = strlen(v);
+    while (n && (v[0] == ' ' || v[0] == '\t')) v++, n--;
+    while (n && (v[n - 1] == '\r' || v[n - 1] == '\n' || v[n - 1] == ' ' || v[n - 1] == '\t')) n--;
+    if (n == 0 || n >= sizeof f->ctype) return;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)v[i] < 0x20 || (unsigned char)v[i] > 0x7E) return;
+    memcpy(f->ctype, v, n);
+    f->ctype[n] = '\0';
+}
+
+static int on_head(void *ud, long status, const char *content_type)
+{
+    struct zt_relay_fwd *f = ud;
+    take_content_type(f, content_type);
+    if (status < 200 || status > 999) status = 502;
+    if (f->sink.start(f->sink.ud, (int)status, f->ctype[0] ? f->ctype : "application/octet-stream") != 0)
+        return -1; /* client gone: abort */
+    f->streaming = true;
+    atomic_fetch_add(&f->relay->forwarded, 1);
+    return 0;
+}
+
+static int on_body(void *ud, const uint8_t *p, size_t n)
+{
+    struct zt_relay_fwd *f = ud;
+    while (f->sink.pending && f->sink.pending(f->sink.ud) > ZT_RELAY_BUFFER_MAX) { /* a slow client */
+        if (aborted(f)) return -1;
+        zt_time_sleep_ms(2);
+    }
+    if (f->sink.write(f->sink.ud, p, n) != 0) return -1;
+    f->bytes += n;
+    return 0;
+}
+
+static bool on_cancelled(void *ud)
+{
+    return aborted(ud);
+}
+
+static void run_forward(void *arg)
+{
+    struct zt_relay_fwd *f = arg;
+    struct zt_relay *r = f->relay;
+    uint64_t start = zt_time_mono_ms();
+    long t_ms = (long)r->timeout_s * 1000L;
+    struct zt__jobs_post p = {
+        .url = f->url,
+        .body = f->body,
+        .body_len = f->body_len,
+        .connect_timeout_ms = t_ms < 10000L ? t_ms : 10000L,
+        .first_byte_timeout_ms = t_ms,
+        .idle_timeout_ms = t_ms,
+        .ca_file = r->ca_file,
+        .on_head = on_head,
+        .on_body = on_body,
+        .cancelled = on_cancelled,
+        .ud = f,
+    };
+    for (size_t i = 0; i < 6; i++) p.headers[i] = f->lines[i];
+    struct zt__jobs_post_result res;
+    if (zt__jobs_post(&p, &res) != 0) res.ok = false;
+    struct zt_relay_end e = {.started = f->streaming, .ok = f->streaming && res.ok};
+    const char *outcome = "ok";
+    bool client_gone = gone(f);
+    if (f->streaming) {
+        if (!res.ok) {
+            outcome = client_gone ? "client_gone" : "upstream_cut";
+            if (!client_gone) atomic_fetch_add(&r->failed, 1);
+        }
+    } else if (client_gone) {
+        /* the sink resumes the suspended connection so it is found closed
+         * and freed (an answer nobody reads) */
+        outcome = "client_gone";
+        e.status = 502, e.code = "client_gone", e.message = "the client went away";
+    } else {
+        atomic_fetch_add(&r->failed, 1);
+        if (res.timed_out) {
+            outcome = "upstream_timeout";
+            e.status = 504, e.code = "upstream_timeout", e.message = "the target node did not answer in time";
+        } else if (zt_job_pool_stopping(r->pool)) {
+            outcome = "shutdown";
+            e.status = 503, e.code = "shutting_down", e.message = "the relay is shutting down";
+        } else {
+            outcome = "upstream_unreachable";
+            e.status = 502, e.code = "upstream_unreachable", e.message = "the target node could not be reached";
+        }
+    }
+    f->sink.end(f->sink.ud, &e);
+    zt_log(ZT_LOG_INFO, "relay_done", "target=%s outcome=%s upstream_status=%ld bytes=%llu duration_ms=%llu%s%s%s",
+           f->target_id, outcome, res.status, (unsigned long long)f->bytes,
+           (unsigned long long)(zt_time_mono_ms() - start), res.error[0] ? " detail=\"" : "", res.error,
+           res.error[0] ? "\"" : "");
+    zt_free(f->body);
+    zt_free(f); /* the pool releases the slot */
+}
+
+int zt_relay_start(struct zt_relay_fwd *f, const struct zt_relay_sink *sink)
+{
+    if (!f || !sink || !sink->start || !sink->write || !sink->end) return ZT_EINVAL;
+    f->sink = *sink;
+    return zt_job_pool_spawn(f->relay->pool, run_forward, f);
+}

@@ -1,0 +1,277 @@
+/* test_jobs.c: sealed jobs as a protocol (zt_jobs.h): the builder takes
+ * nothing but the privacy gate's verdict (missing, refusing, or taken for
+ * another feature or other texts: refused; masked: the masked texts go
+ * out, and the worker's decoder reads them back); the client refuses the
+ * same before sealing anything; the texts the gate must see; the
+ * local-first decision's local cases; the job pool's slots. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+#include <sodium.h>
+
+#include "zentalk/zt_alloc.h"
+#include "zentalk/zt_config.h"
+#include "zentalk/zt_crypto.h"
+#include "zentalk/zt_hpke.h"
+#include "zentalk/zt_jobs.h"
+#include "zentalk/zt_time.h"
+
+static const char *policy_yaml = "privacy:\n"
+                                 "  default_policy: pseudonymise\n"
+                                 "  policies:\n"
+                                 "    - {feature: chat, type: CARD, action: local_only}\n";
+
+struct fixture {
+    struct zt_config cfg;
+    struct zt_privacy_gate *g;
+};
+
+static int setup(void **state)
+{
+    static struct fixture f;
+    assert_int_equal(zt_crypto_init(), 0);
+    assert_int_equal(zt_config_init_defaults(&f.cfg), 0);
+    assert_int_equal(zt_config_load_string(&f.cfg, "privacy.yaml", "privacy.yaml", policy_yaml,
+                                           strlen(policy_yaml), NULL),
+                     0);
+    f.cfg.privacy.pii_filter = true;
+    assert_int_equal(zt_privacy_gate_new(&f.cfg.privacy, &f.g, NULL), 0);
+    *state = &f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    zt_privacy_gate_free(f->g);
+    zt_config_deinit(&f->cfg);
+    return 0;
+}
+
+/* The gate's verdict over the texts of req for kind. */
+static int check(struct fixture *f, json_t *req, enum zt_job_kind kind, struct zt_privacy_verdict *v)
+{
+    struct zt_privacy_text t[ZT_JOB_MAX_MESSAGES];
+    size_t n = 0;
+    zt_job_texts(req, kind, t, ZT_JOB_MAX_MESSAGES, &n);
+    return zt_privacy_gate_check(f->g, zt_job_kind_feature(kind), t, n, v);
+}
+
+static json_t *chat_req(const char *user)
+{
+    return json_pack("{s:s,s:[{s:s,s:s},{s:s,s:s}],s:i}", "model", "tiny", "messages", "role", "system", "content",
+                     "be brief", "role", "user", "content", user, "seed", 7);
+}
+
+static void test_texts(void **state)
+{
+    (void)state;
+    struct zt_privacy_text t[4];
+    size_t n = 99;
+    json_t *c = chat_req("hi");
+    zt_job_texts(c, ZT_JOB_CHAT, t, 4, &n);
+    assert_int_equal(n, 2);
+    assert_memory_equal(t[1].s, "hi", 2);
+    zt_job_texts(c, ZT_JOB_CHAT, t, 1, &n); /* more messages than room: none */
+    assert_int_equal(n, 0);
+    zt_job_texts(c, ZT_JOB_COMPLETION, t, 4, &n); /* a chat request has no prompt */
+    assert_int_equal(n, 0);
+    json_decref(c);
+    json_t *p = json_pack("{s:[s]}", "prompt", "one");
+    zt_job_texts(p, ZT_JOB_COMPLETION, t, 4, &n);
+    assert_int_equal(n, 1);
+    assert_int_equal(t[0].len, 3);
+    json_decref(p);
+    assert_string_equal(zt_job_kind_feature(ZT_JOB_CHAT), "chat");
+    assert_string_equal(zt_job_kind_feature(ZT_JOB_COMPLETION), "completion");
+}
+
+static void test_build_needs_a_verdict(void **state)
+{
+    struct fixture *f = *state;
+    int64_t live = zt_alloc_live();
+    char *body = NULL;
+    size_t len = 0;
+    json_t *req = chat_req("my card is 4111111111111111");
+    /* no verdict: no body */
+    assert_int_equal(zt_job_build(req, ZT_JOB_CHAT, NULL, &body, &len), ZT_EPERM);
+    assert_null(body);
+    /* a refusing verdict: no body */
+    struct zt_privacy_verdict v;
+    assert_int_equal(check(f, req, ZT_JOB_CHAT, &v), 0);
+    assert_int_equal(v.kind, ZT_PRIVACY_VERDICT_REFUSE);
+    assert_int_equal(zt_job_build(req, ZT_JOB_CHAT, &v, &body, &len), ZT_EPERM);
+    assert_null(body);
+    /* a refusing verdict dressed up as an allow of another kind of job is
+     * still not this job's */
+    zt_privacy_verdict_deinit(&v);
+    json_t *clean = chat_req("hello");
+    assert_int_equal(check(f, clean, ZT_JOB_CHAT, &v), 0);
+    assert_int_equal(v.kind, ZT_PRIVACY_VERDICT_ALLOW);
+    json_t *p = json_pack("{s:s}", "prompt", "hello");
+    assert_int_equal(zt_job_build(p, ZT_JOB_COMPLETION, &v, &body, &len), ZT_EPERM); /* taken for "chat" */
+    assert_int_equal(zt_job_build(req, ZT_JOB_CHAT, &v, &body, &len), 0);            /* same feature, same count */
+    sodium_memzero(body, len);
+    zt_free(body);
+    body = NULL;
+    json_t *three = json_pack("{s:[{s:s,s:s},{s:s,s:s},{s:s,s:s}]}", "messages", "role", "user", "content", "a",
+                              "role", "user", "content", "b", "role", "user", "content", "c");
+    assert_int_equal(zt_job_build(three, ZT_JOB_CHAT, &v, &body, &len), ZT_EPERM); /* other texts */
+    /* a forged kind is refused too */
+    v.kind = (enum zt_privacy_verdict_kind)7;
+    assert_int_equal(zt_job_build(clean, ZT_JOB_CHAT, &v, &body, &len), ZT_EPERM);
+    v.kind = ZT_PRIVACY_VERDICT_ALLOW;
+    zt_privacy_verdict_deinit(&v);
+    assert_null(body);
+    json_decref(three);
+    json_decref(p);
+    json_decref(clean);
+    json_decref(req);
+    assert_int_equal(zt_alloc_live(), live);
+}
+
+static void test_build_masked_round_trip(void **state)
+{
+    struct fixture *f = *state;
+    int64_t live = zt_alloc_live();
+    json_t *req = json_pack("{s:[s],s:f,s:n}", "prompt", "write to alice@example.com", "temperature", 0.5, "seed");
+    struct zt_privacy_verdict v;
+    assert_int_equal(check(f, req, ZT_JOB_COMPLETION, &v), 0);
+    assert_int_equal(v.kind, ZT_PRIVACY_VERDICT_MASKED);
+    char *body = NULL;
+    size_t len = 0;
+    assert_int_equal(zt_job_build(req, ZT_JOB_COMPLETION, &v, &body, &len), 0);
+    assert_null(strstr(body, "alice@example.com")); /* the value never leaves */
+    struct zt_job_request jr;
+    const char *why = NULL;
+    assert_int_equal(zt_job_body_decode((const uint8_t *)body, len, "tiny", 16, &jr, &why), 0);
+    assert_int_equal(jr.kind, ZT_JOB_COMPLETION);
+    assert_string_equal(json_string_value(json_object_get(jr.request, "prompt")), "write to <EMAIL_1>");
+    assert_true(json_real_value(json_object_get(jr.request, "temperature")) == 0.5);
+    assert_null(json_object_get(jr.request, "seed")); /* null: as absent */
+    zt_job_request_deinit(&jr);
+    zt_job_request_deinit(&jr);
+    sodium_memzero(body, len);
+    zt_free(body);
+    /* own data (a user's CLI): sent as it is */
+    struct zt_privacy_verdict own;
+    zt_privacy_verdict_own_data(&own);
+    assert_int_equal(zt_job_build(req, ZT_JOB_COMPLETION, &own, &body, &len), 0);
+    assert_non_null(strstr(body, "alice@example.com"));
+    sodium_memzero(body, len);
+    zt_free(body);
+    /* a request of the wrong shape under a good verdict: ZT_EINVAL */
+    json_t *bad = json_pack("{s:i}", "prompt", 3);
+    assert_int_equal(zt_job_build(bad, ZT_JOB_COMPLETION, &own, &body, &len), ZT_EINVAL);
+    json_decref(bad);
+    zt_privacy_verdict_deinit(&v);
+    json_decref(req);
+    assert_int_equal(zt_alloc_live(), live);
+}
+
+static void test_client_refuses_before_sealing(void **state)
+{
+    struct fixture *f = *state;
+    int64_t live = zt_alloc_live();
+    uint8_t kem_sk[ZT_HPKE_SK_LEN], kem_pk[ZT_HPKE_PK_LEN], sign_pk[ZT_ENV_ED25519_PK_LEN] = {1};
+    assert_int_equal(zt_hpke_keypair(kem_sk, kem_pk), 0);
+    struct zt_job_spec spec = {
+        .model = "tiny",
+        .max_tokens = 8,
+        .stream = true,
+        .ttl_s = 60,
+        .now = (uint64_t)(zt_time_real_ms() / 1000),
+        .suite = ZT_HPKE_SUITE_CHACHA,
+        .worker_id = "zt1aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+        .worker_kem_pk = kem_pk,
+        .worker_sign_pk = sign_pk,
+    };
+    json_t *req = chat_req("card 4111111111111111");
+    struct zt_job_call *job = NULL;
+    assert_int_equal(zt_job_call_new(req, ZT_JOB_CHAT, NULL, &spec, &job), ZT_EPERM);
+    assert_null(job);
+    struct zt_privacy_verdict v;
+    assert_int_equal(check(f, req, ZT_JOB_CHAT, &v), 0);
+    assert_int_equal(zt_job_call_new(req, ZT_JOB_CHAT, &v, &spec, &job), ZT_EPERM);
+    assert_null(job);
+    zt_privacy_verdict_deinit(&v);
+    /* the same job under an allow: sealed, with a job id; no target yet */
+    json_t *ok = chat_req("hello");
+    assert_int_equal(check(f, ok, ZT_JOB_CHAT, &v), 0);
+    assert_int_equal(zt_job_call_new(ok, ZT_JOB_CHAT, &v, &spec, &job), 0);
+    assert_int_equal(strlen(zt_job_call_id(job)), 2 * ZT_ENV_JOB_ID_LEN);
+    assert_string_equal(zt_job_call_url(job), "");
+    struct zt_job_outcome o;
+    assert_int_equal(zt_job_call_send(job, NULL, &o), ZT_EINVAL);
+    struct zt_job_target t = {.base_url = "http://127.0.0.1:9/", .via_relay = true};
+    assert_int_equal(zt_job_call_target(job, &t), 0);
+    assert_string_equal(zt_job_call_url(job), "http://127.0.0.1:9/v1/relay/jobs");
+    zt_job_call_free(job);
+    zt_job_call_free(NULL);
+    zt_privacy_verdict_deinit(&v);
+    json_decref(ok);
+    json_decref(req);
+    sodium_memzero(kem_sk, sizeof kem_sk);
+    assert_int_equal(zt_alloc_live(), live);
+}
+
+static void test_route_local(void **state)
+{
+    (void)state;
+    struct zt_peers *peers = NULL;
+    assert_int_equal(zt_peers_new(&peers), 0);
+    struct zt_peer w;
+    assert_int_equal(zt_route_decide(peers, "tiny", false, NULL, 0, &w), ZT_ROUTE_LOCAL); /* no peers */
+    assert_int_equal(zt_route_decide(peers, NULL, false, NULL, 0, &w), ZT_ROUTE_LOCAL);   /* default model */
+    assert_int_equal(zt_route_decide(NULL, "tiny", false, NULL, 0, &w), ZT_ROUTE_LOCAL);
+    assert_int_equal(zt_route_decide(peers, "tiny", true, NULL, 0, &w), ZT_ROUTE_LOCAL);  /* served here */
+    zt_peers_free(peers);
+}
+
+static void bump(void *arg)
+{
+    zt_time_sleep_ms(20);
+    (*(int *)arg)++;
+}
+
+static void test_pool(void **state)
+{
+    (void)state;
+    struct zt_job_pool *p = NULL;
+    assert_int_equal(zt_job_pool_new(2, &p), 0);
+    assert_int_equal(zt_job_pool_reserve(p), 0);
+    assert_int_equal(zt_job_pool_reserve(p), 0);
+    assert_int_equal(zt_job_pool_reserve(p), ZT_EBUSY);
+    assert_int_equal(zt_job_pool_inflight(p), 2);
+    zt_job_pool_unreserve(p);
+    static int runs;
+    assert_int_equal(zt_job_pool_spawn(p, bump, &runs), 0); /* holds the first slot */
+    assert_int_equal(zt_job_pool_shutdown(p, 5000), 0);
+    assert_int_equal(runs, 1);
+    assert_int_equal(zt_job_pool_inflight(p), 0);
+    assert_int_equal(zt_job_pool_reserve(p), ZT_ECLOSED);
+    assert_true(zt_job_pool_stopping(p));
+    assert_int_equal(zt_job_pool_close(p, 0, "test"), 0);
+    assert_int_equal(zt_job_pool_close(NULL, 0, "test"), 0);
+}
+
+int main(void)
+{
+    json_set_alloc_funcs(zt_malloc, zt_free); /* as the programs do: counted */
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_texts),
+        cmocka_unit_test(test_build_needs_a_verdict),
+        cmocka_unit_test(test_build_masked_round_trip),
+        cmocka_unit_test(test_client_refuses_before_sealing),
+        cmocka_unit_test(test_route_local),
+        cmocka_unit_test(test_pool),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
