@@ -56,11 +56,6 @@ ZT_NODISCARD int zt__privacy_record(void *ud, const struct zt__req_ctx *cx, cons
 /* POST /v1/privacy/pii {"text": "...", "feature": "chat"} (ud: pv). */
 void zt__privacy_h_pii(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
 
-/* TEMPORARY shim (server.c) for route.c until it takes the request
- * context: notes for the request being served on this thread. */
-void zt__privacy_note(uint64_t pii_types, const char *decision);
-void zt__privacy_note_job(const char *job_id);
-
 /* End of a request: when record, one audit entry (route, method, identity,
  * role, status, request id, and what the handler noted in cx->notes),
  * unless the handler wrote its own (zt__req_audit_now). Never fails the

@@ -12,6 +12,7 @@
 #include <stdatomic.h>
 #include <string.h>
 
+#include "zentalk/zt_metrics.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_jobs.h"
 
@@ -60,6 +61,33 @@ void zt__relay_free(struct zt__relay *r)
     if (!r) return;
     zt_relay_free(r->core);
     zt_free(r);
+}
+
+static int m_requests(void *ud, struct zt_metrics_out *o)
+{
+    struct zt__relay_stats rs;
+    zt__relay_stats(ud, &rs);
+    int rc = zt_metrics_emit_u64(o, NULL, "outcome=\"forwarded\"", rs.forwarded);
+    if (!rc) rc = zt_metrics_emit_u64(o, NULL, "outcome=\"failed\"", rs.failed);
+    if (!rc) rc = zt_metrics_emit_u64(o, NULL, "outcome=\"refused\"", rs.refused);
+    return rc;
+}
+
+static int m_inflight(void *ud, struct zt_metrics_out *o)
+{
+    struct zt__relay_stats rs;
+    zt__relay_stats(ud, &rs);
+    return zt_metrics_emit_u64(o, NULL, NULL, rs.inflight);
+}
+
+int zt__relay_register_metrics(struct zt__relay *r, struct zt_metrics *m)
+{
+    int rc = zt_metrics_add_fn(m, "zentalk_relay_requests_total", "Relayed requests, by outcome.", ZT_METRIC_COUNTER,
+                               m_requests, r);
+    if (!rc)
+        rc = zt_metrics_add_fn(m, "zentalk_relay_in_flight", "Relayed requests in progress.", ZT_METRIC_GAUGE,
+                               m_inflight, r);
+    return rc;
 }
 
 void zt__relay_stats(struct zt__relay *r, struct zt__relay_stats *out)
@@ -132,8 +160,11 @@ static void sink_end(void *ud, const struct zt_relay_end *e)
     conn_unref(c);
 }
 
-void zt__relay_handle(struct zt__relay *r, struct zt_http_req *req, struct zt_http_resp *resp)
+void zt__relay_h(void *ud, struct zt__req_ctx *cx, json_t *body_json, struct zt_http_resp *resp)
 {
+    (void)body_json; /* the body is the envelope's bytes, read below */
+    struct zt__relay *r = ud;
+    struct zt_http_req *req = cx->req;
     size_t len;
     const char *body = zt_http_req_body(req, &len);
     struct zt_relay_fwd *f = NULL;

@@ -14,6 +14,7 @@
 
 #include <stdint.h>
 
+#include "req.h"
 #include "zentalk/zt_error.h"
 #include "zentalk/zt_http.h"
 #include "zentalk/zt_identity.h"
@@ -56,6 +57,10 @@ void zt__relay_stats(struct zt__relay *r, struct zt__relay_stats *out);
 
 /* The route handler: answers at once (400/404/415/503) or defers the
  * response to a transfer thread. */
-void zt__relay_handle(struct zt__relay *r, struct zt_http_req *req, struct zt_http_resp *resp);
+void zt__relay_h(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
+/* Register zentalk_relay_requests_total and zentalk_relay_in_flight
+ * (zt_metrics.h). */
+struct zt_metrics;
+ZT_NODISCARD int zt__relay_register_metrics(struct zt__relay *r, struct zt_metrics *m);
 
 #endif

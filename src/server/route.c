@@ -27,6 +27,7 @@
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_jobs.h"
 #include "zentalk/zt_log.h"
+#include "zentalk/zt_metrics.h"
 #include "zentalk/zt_pii.h"
 #include "zentalk/zt_privacy.h"
 #include "zentalk/zt_sealed.h"
@@ -132,6 +133,55 @@ void zt__route_stats(struct zt__route *r, struct zt__route_stats *out)
     out->remote_failed = atomic_load(&r->failed);
     out->refused = atomic_load(&r->refused);
     out->inflight = zt_job_pool_inflight(r->pool);
+}
+
+static int m_jobs(void *ud, struct zt_metrics_out *o)
+{
+    struct zt__route_stats st;
+    zt__route_stats(ud, &st);
+    int rc = zt_metrics_emit_u64(o, NULL, "where=\"local\"", st.local);
+    return rc ? rc : zt_metrics_emit_u64(o, NULL, "where=\"remote\"", st.remote);
+}
+
+static int m_one(void *ud, struct zt_metrics_out *o, int which)
+{
+    struct zt__route_stats st;
+    zt__route_stats(ud, &st);
+    uint64_t v = which == 0 ? st.remote_failed : which == 1 ? st.refused : st.inflight;
+    return zt_metrics_emit_u64(o, NULL, NULL, v);
+}
+
+static int m_remote_failed(void *ud, struct zt_metrics_out *o)
+{
+    return m_one(ud, o, 0);
+}
+
+static int m_refused(void *ud, struct zt_metrics_out *o)
+{
+    return m_one(ud, o, 1);
+}
+
+static int m_inflight(void *ud, struct zt_metrics_out *o)
+{
+    return m_one(ud, o, 2);
+}
+
+int zt__route_register_metrics(struct zt__route *r, struct zt_metrics *m)
+{
+    int rc = zt_metrics_add_fn(m, "zentalk_jobs_total", "Completion and chat requests, by where they ran.",
+                               ZT_METRIC_COUNTER, m_jobs, r);
+    if (!rc)
+        rc = zt_metrics_add_fn(m, "zentalk_remote_jobs_failed_total",
+                               "Remote jobs that failed (unreachable, refused, unverified).", ZT_METRIC_COUNTER,
+                               m_remote_failed, r);
+    if (!rc)
+        rc = zt_metrics_add_fn(m, "zentalk_jobs_refused_total",
+                               "Requests kept on this node by the privacy policy (local_only) with no local model.",
+                               ZT_METRIC_COUNTER, m_refused, r);
+    if (!rc)
+        rc = zt_metrics_add_fn(m, "zentalk_remote_jobs_in_flight", "Remote jobs in progress.", ZT_METRIC_GAUGE,
+                               m_inflight, r);
+    return rc;
 }
 
 json_t *zt__route_peer_counts(struct zt__route *r)
@@ -480,9 +530,10 @@ static bool get_max_tokens(struct zt__route *r, json_t *body, uint32_t *out, str
     return true;
 }
 
-bool zt__route_generate(struct zt__route *r, struct zt_http_req *req, json_t *body, bool chat,
+bool zt__route_generate(struct zt__route *r, struct zt__req_ctx *cx, json_t *body, bool chat,
                         struct zt_http_resp *resp)
 {
+    struct zt_http_req *req = cx->req;
     json_t *jm = json_object_get(body, "model");
     const char *model = json_string_value(jm);
     if (!r) return false;
@@ -495,7 +546,7 @@ bool zt__route_generate(struct zt__route *r, struct zt_http_req *req, json_t *bo
         /* a model of this node, the default model, or no peers to ask:
          * here, as before */
         atomic_fetch_add(&r->local, 1);
-        zt__privacy_note(0, "local");
+        zt__req_note_privacy(cx, 0, "local");
         return false;
     case ZT_ROUTE_NOWHERE:
         snprintf(msg, sizeof msg, "model '%.128s' is not served here (no local model by that name) and no registered "
@@ -546,7 +597,7 @@ bool zt__route_generate(struct zt__route *r, struct zt_http_req *req, json_t *bo
         snprintf(msg, sizeof msg, "the request holds personal data (%s) that the privacy policy keeps on this node "
                  "(local_only for feature %s), and this node does not serve model '%.128s'", types,
                  zt_job_kind_feature(kind), model);
-        zt__privacy_note(v.types, "refused");
+        zt__req_note_privacy(cx, v.types, "refused");
         atomic_fetch_add(&r->refused, 1);
         zt_http_resp_error(resp, 403, "local_only", msg);
         zt_privacy_verdict_deinit(&v);
@@ -641,8 +692,8 @@ bool zt__route_generate(struct zt__route *r, struct zt_http_req *req, json_t *bo
         atomic_fetch_sub(&j->refs, 1);
         goto oom;
     }
-    zt__privacy_note(types, masked ? "pseudonymised" : "remote");
-    zt__privacy_note_job(job_id);
+    zt__req_note_privacy(cx, types, masked ? "pseudonymised" : "remote");
+    zt__req_note_job(cx, job_id);
     zt_log(ZT_LOG_DEBUG, "remote_job_sent", "job_id=%s worker=%s via=%s model=%s max_tokens=%u request_id=%s", job_id,
            w.node_id, via, model, (unsigned)max_tokens, zt_http_req_id(req));
     return true; /* the thread owns j and the slot */

@@ -25,6 +25,7 @@
 
 #include "models.h"
 #include "privacy.h"
+#include "req.h"
 #include "zentalk/zt_config.h"
 #include "zentalk/zt_http.h"
 #include "zentalk/zt_identity.h"
@@ -51,7 +52,7 @@ void zt__route_free(struct zt__route *r);
  * when the request was answered here (remote job started, or an error in
  * resp: 404 no one serves the model, 403 local_only, 400, 503); false when
  * it should run locally (zt__llm_generate), counted as a local job. */
-bool zt__route_generate(struct zt__route *r, struct zt_http_req *req, json_t *body, bool chat,
+bool zt__route_generate(struct zt__route *r, struct zt__req_ctx *cx, json_t *body, bool chat,
                         struct zt_http_resp *resp);
 
 struct zt__route_stats {
@@ -65,5 +66,10 @@ void zt__route_stats(struct zt__route *r, struct zt__route_stats *out);
 /* {"zt1...": {"ok": n, "failed": m}, ...} for the peers that ran jobs
  * (new reference, or NULL when out of memory). */
 json_t *zt__route_peer_counts(struct zt__route *r);
+/* Register the zentalk_jobs_total, zentalk_remote_jobs_failed_total,
+ * zentalk_jobs_refused_total and zentalk_remote_jobs_in_flight families
+ * (zt_metrics.h). */
+struct zt_metrics;
+ZT_NODISCARD int zt__route_register_metrics(struct zt__route *r, struct zt_metrics *m);
 
 #endif

@@ -405,26 +405,6 @@ static void h_admin_status(void *ud, struct zt__req_ctx *cx, json_t *body, struc
 
 /* ---- TEMPORARY shims (until the infer/jobs moves land) -------------------- */
 
-static _Thread_local struct zt__req_notes shim_notes;
-
-void zt__privacy_note(uint64_t pii_types, const char *decision)
-{
-    shim_notes.pii_types |= pii_types;
-    shim_notes.decision = decision;
-}
-
-void zt__privacy_note_job(const char *job_id)
-{
-    zt_strlcpy(shim_notes.job_id, job_id ? job_id : "", sizeof shim_notes.job_id);
-}
-
-static void shim_take_notes(struct zt__req_ctx *cx)
-{
-    if (shim_notes.pii_types || shim_notes.decision) zt__req_note_privacy(cx, shim_notes.pii_types, shim_notes.decision);
-    if (shim_notes.job_id[0]) zt__req_note_job(cx, shim_notes.job_id);
-    memset(&shim_notes, 0, sizeof shim_notes);
-}
-
 static void h_models(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
 {
     struct zt_server *s = ud;
@@ -434,10 +414,7 @@ static void h_models(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_h
 
 static void generate(struct zt_server *s, struct zt__req_ctx *cx, json_t *body, bool chat, struct zt_http_resp *resp)
 {
-    memset(&shim_notes, 0, sizeof shim_notes);
-    bool done = zt__route_generate(s->d.route, cx->req, body, chat, resp);
-    shim_take_notes(cx);
-    if (!done) zt__llm_generate(s->d.models, cx->req, body, chat, resp);
+    if (!zt__route_generate(s->d.route, cx, body, chat, resp)) zt__llm_generate(s->d.models, cx->req, body, chat, resp);
 }
 
 static void h_completions(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
@@ -454,12 +431,6 @@ static void h_embeddings(void *ud, struct zt__req_ctx *cx, json_t *body, struct 
 {
     struct zt_server *s = ud;
     zt__llm_embeddings(s->d.models, cx->req, body, resp);
-}
-
-static void h_relay(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
-{
-    (void)body;
-    zt__relay_handle(ud, cx->req, resp);
 }
 
 static void h_descriptor(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
@@ -490,43 +461,10 @@ static int m_jobs_done(void *ud, struct zt_metrics_out *o) { return m_models_shi
 static int m_slots(void *ud, struct zt_metrics_out *o) { return m_models_shim(ud, o, 4); }
 static int m_queue(void *ud, struct zt_metrics_out *o) { return m_models_shim(ud, o, 5); }
 
-static int m_relay_requests(void *ud, struct zt_metrics_out *o)
-{
-    struct zt__relay_stats rs;
-    zt__relay_stats(ud, &rs);
-    int rc = zt_metrics_emit_u64(o, NULL, "outcome=\"forwarded\"", rs.forwarded);
-    if (!rc) rc = zt_metrics_emit_u64(o, NULL, "outcome=\"failed\"", rs.failed);
-    if (!rc) rc = zt_metrics_emit_u64(o, NULL, "outcome=\"refused\"", rs.refused);
-    return rc;
-}
-
-static int m_relay_inflight(void *ud, struct zt_metrics_out *o)
-{
-    struct zt__relay_stats rs;
-    zt__relay_stats(ud, &rs);
-    return zt_metrics_emit_u64(o, NULL, NULL, rs.inflight);
-}
-
-static int m_route_shim(void *ud, struct zt_metrics_out *o, int which)
-{
-    struct zt__route_stats rts;
-    zt__route_stats(ud, &rts);
-    if (which == 0) {
-        int rc = zt_metrics_emit_u64(o, NULL, "where=\"local\"", rts.local);
-        return rc ? rc : zt_metrics_emit_u64(o, NULL, "where=\"remote\"", rts.remote);
-    }
-    uint64_t v[] = {0, rts.remote_failed, rts.refused, rts.inflight};
-    return zt_metrics_emit_u64(o, NULL, NULL, v[which]);
-}
-static int m_jobs(void *ud, struct zt_metrics_out *o) { return m_route_shim(ud, o, 0); }
-static int m_remote_failed(void *ud, struct zt_metrics_out *o) { return m_route_shim(ud, o, 1); }
-static int m_refused(void *ud, struct zt_metrics_out *o) { return m_route_shim(ud, o, 2); }
-static int m_remote_inflight(void *ud, struct zt_metrics_out *o) { return m_route_shim(ud, o, 3); }
-
 static int register_shim_metrics(struct zt_server *s)
 {
     struct zt_metrics *m = s->d.metrics;
-    void *ms = s->d.models, *rl = s->d.relay, *rt = s->d.route;
+    void *ms = s->d.models;
     int rc = 0;
     if (ms) {
         rc = zt_metrics_add_fn(m, "zentalk_models_loaded", "Models loaded in memory.", ZT_METRIC_GAUGE, m_models_loaded, ms);
@@ -535,16 +473,6 @@ static int register_shim_metrics(struct zt_server *s)
         if (!rc) rc = zt_metrics_add_fn(m, "zentalk_inference_jobs_total", "Generation jobs finished.", ZT_METRIC_COUNTER, m_jobs_done, ms);
         if (!rc) rc = zt_metrics_add_fn(m, "zentalk_inference_slots_active", "Sequences being decoded now.", ZT_METRIC_GAUGE, m_slots, ms);
         if (!rc) rc = zt_metrics_add_fn(m, "zentalk_inference_queue", "Jobs waiting for a slot.", ZT_METRIC_GAUGE, m_queue, ms);
-    }
-    if (!rc && rl) {
-        rc = zt_metrics_add_fn(m, "zentalk_relay_requests_total", "Relayed requests, by outcome.", ZT_METRIC_COUNTER, m_relay_requests, rl);
-        if (!rc) rc = zt_metrics_add_fn(m, "zentalk_relay_in_flight", "Relayed requests in progress.", ZT_METRIC_GAUGE, m_relay_inflight, rl);
-    }
-    if (!rc && rt) {
-        rc = zt_metrics_add_fn(m, "zentalk_jobs_total", "Completion and chat requests, by where they ran.", ZT_METRIC_COUNTER, m_jobs, rt);
-        if (!rc) rc = zt_metrics_add_fn(m, "zentalk_remote_jobs_failed_total", "Remote jobs that failed (unreachable, refused, unverified).", ZT_METRIC_COUNTER, m_remote_failed, rt);
-        if (!rc) rc = zt_metrics_add_fn(m, "zentalk_jobs_refused_total", "Requests kept on this node by the privacy policy (local_only) with no local model.", ZT_METRIC_COUNTER, m_refused, rt);
-        if (!rc) rc = zt_metrics_add_fn(m, "zentalk_remote_jobs_in_flight", "Remote jobs in progress.", ZT_METRIC_GAUGE, m_remote_inflight, rt);
     }
     return rc;
 }
@@ -574,7 +502,7 @@ static int build_routes(struct zt_server *s)
         {M_POST, "/v1/features/spam", ZT_AUTH_USER, B_JSON, zt__feat_spam_h, d->feat_spam, M_POST, 0},
         {M_POST, "/v1/features/entities", ZT_AUTH_USER, B_JSON, zt__feat_entities_h, d->feat_spam, M_POST, 0},
         {M_POST, "/v1/features/preprocess", ZT_AUTH_USER, B_JSON, zt__feat_preprocess_h, d->feat_spam, M_POST, 0},
-        {M_POST, "/v1/relay/jobs", ZT_AUTH_USER, B_NONE, h_relay, d->relay, 0, GATE_RELAY},
+        {M_POST, "/v1/relay/jobs", ZT_AUTH_USER, B_NONE, zt__relay_h, d->relay, 0, GATE_RELAY},
         {M_POST, "/v1/features/translate", ZT_AUTH_USER, B_JSON, zt__tr_h_translate, d->translate, M_POST, 0},
         {M_GET, "/v1/features/translate/languages", ZT_AUTH_USER, B_NONE, zt__tr_h_languages, d->translate, 0, 0},
         {M_GET, "/v1/ws", ZT_AUTH_USER, B_NONE, zt__ws_h_upgrade, d->ws, 0, 0},
