@@ -29,7 +29,7 @@
 #include <stddef.h>
 
 #include "search_api.h"
-#include "privacy.h"
+#include "privacy_api.h"
 #include "req.h"
 #include "zentalk/zt_config.h"
 #include "zentalk/zt_http.h"

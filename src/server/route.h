@@ -24,7 +24,7 @@
 #include <stdint.h>
 
 #include "models.h"
-#include "privacy.h"
+#include "privacy_api.h"
 #include "req.h"
 #include "zentalk/zt_config.h"
 #include "zentalk/zt_http.h"

@@ -1,5 +1,5 @@
-/* privacy.c: the privacy layer in the HTTP API. See privacy.h. */
-#include "privacy.h"
+/* privacy_api.c: the privacy layer in the HTTP API. See privacy_api.h. */
+#include "privacy_api.h"
 
 #include <stdio.h>
 #include <string.h>

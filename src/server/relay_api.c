@@ -1,5 +1,5 @@
-/* relay.c: POST /v1/relay/jobs, the HTTP side of the oblivious relay. See
- * relay.h and docs/internals/relay.md. The relay itself (peer lookup,
+/* relay_api.c: POST /v1/relay/jobs, the HTTP side of the oblivious relay. See
+ * relay_api.h and docs/internals/relay.md. The relay itself (peer lookup,
  * forwarding, limits, the upstream transfer) is src/jobs's zt_relay; this
  * file reads the request, answers refusals, and is the forward's sink: the
  * client's deferred connection becomes a stream with the upstream's status
@@ -7,7 +7,7 @@
  * arrives. */
 #include <jansson.h>
 
-#include "relay.h"
+#include "relay_api.h"
 
 #include <stdatomic.h>
 #include <string.h>

@@ -1,10 +1,10 @@
-/* privacy.h: the privacy layer in the HTTP API (internal to src/server).
+/* privacy_api.h: the privacy layer in the HTTP API (internal to src/server).
  *
  * Holds the node's privacy gate (PII detector and policy) and audit log; serves
  * POST /v1/privacy/pii; writes one audit entry per audited request
  * (zt__privacy_audit, called by dispatch in server.c). */
-#ifndef ZT_SERVER_PRIVACY_H
-#define ZT_SERVER_PRIVACY_H
+#ifndef ZT_SERVER_PRIVACY_API_H
+#define ZT_SERVER_PRIVACY_API_H
 
 #include <jansson.h>
 #include <stdbool.h>

@@ -1,4 +1,4 @@
-/* relay.h: the oblivious relay, POST /v1/relay/jobs (internal to
+/* relay_api.h: the oblivious relay, POST /v1/relay/jobs (internal to
  * src/server). See docs/internals/relay.md.
  *
  * A client that does not want the worker to learn its address sends the
@@ -9,8 +9,8 @@
  * streams the worker's status, content type and body back as they arrive.
  * The relay sees the client's address and the envelope's cleartext header,
  * never the plaintext; the worker sees the plaintext, never the client. */
-#ifndef ZT_SERVER_RELAY_H
-#define ZT_SERVER_RELAY_H
+#ifndef ZT_SERVER_RELAY_API_H
+#define ZT_SERVER_RELAY_API_H
 
 #include <stdint.h>
 
