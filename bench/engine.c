@@ -1,10 +1,11 @@
 /* bench/engine.c: prompt-processing and generation speed of the CPU engine.
  *
- *   bench_engine MODEL.gguf [-t THREADS] [-p PROMPT_TOKENS] [-n GEN_TOKENS] [-r REPS]
+ *   bench_engine MODEL.gguf [-t THREADS] [-p PROMPT_TOKENS] [-n GEN_TOKENS] [-r REPS] [-b BACKEND]
  *
  * Like llama-bench -p/-n: prompt processing decodes P tokens in one batch,
  * generation decodes N tokens one at a time (greedy, logits every step).
- * Prints tokens/s (best and mean of REPS runs), the kernel path and peak RSS. */
+ * Prints tokens/s (best and mean of REPS runs), the compute backend (-b,
+ * default cpu) and kernel path, and peak RSS. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,9 +29,13 @@ static int arg_u(const char *s, unsigned *out)
 int main(int argc, char **argv)
 {
     unsigned threads = 1, np = 128, ng = 64, reps = 3;
-    const char *path = NULL;
+    const char *path = NULL, *backend = NULL;
     for (int i = 1; i < argc; i++) {
         unsigned *dst = NULL;
+        if (!strcmp(argv[i], "-b") && i + 1 < argc) {
+            backend = argv[++i];
+            continue;
+        }
         if (!strcmp(argv[i], "-t")) dst = &threads;
         else if (!strcmp(argv[i], "-p")) dst = &np;
         else if (!strcmp(argv[i], "-n")) dst = &ng;
@@ -42,13 +47,13 @@ int main(int argc, char **argv)
         }
     }
     if (!path) {
-        fprintf(stderr, "usage: bench_engine MODEL.gguf [-t THREADS] [-p PROMPT] [-n GEN] [-r REPS]\n");
+        fprintf(stderr, "usage: bench_engine MODEL.gguf [-t THREADS] [-p PROMPT] [-n GEN] [-r REPS] [-b BACKEND]\n");
         return 2;
     }
     struct zt_buf err;
     zt_buf_init(&err, 4096);
     struct zt_model *m = NULL;
-    if (zt_model_load(path, &m, &err) != 0) {
+    if (zt_model_load_on(path, backend, &m, &err) != 0) {
         fprintf(stderr, "bench_engine: %s\n", zt_buf_str(&err));
         return 1;
     }
@@ -94,7 +99,7 @@ int main(int argc, char **argv)
     const struct zt_gguf_tensor *t = zt_gguf_find_tensor(zt_model_gguf(m), "blk.0.ffn_up.weight");
     printf("model %s: %u layers, dim %u, vocab %u, weights %.1f MiB (%s)\n", path, hp->n_layer, hp->n_embd,
            hp->n_vocab, (double)zt_model_weight_bytes(m) / 1048576.0, t ? zt_ggml_type_name(t->type) : "?");
-    printf("kernels %s, threads %u\n", zt_quant_isa_name(), threads);
+    printf("backend %s, kernels %s, threads %u\n", zt_model_backend(m), zt_quant_isa_name(), threads);
     printf("prompt %4u tokens: %10.1f t/s best, %10.1f mean\n", np, best_pp, sum_pp / reps);
     printf("gen    %4u tokens: %10.1f t/s best, %10.1f mean\n", ng, best_tg, sum_tg / reps);
     printf("peak RSS %.1f MiB\n", (double)ru.ru_maxrss / 1024.0);

@@ -3,7 +3,9 @@
  *
  * A struct zt_model holds the hyper-parameters and the read-only, mmapped
  * weights; it is shared by every sequence. A struct zt_seq is one sequence's
- * mutable state (its KV cache and position). zt_model_decode() runs one
+ * mutable state (its KV cache and position). Both live on a compute
+ * backend (the CPU unless zt_model_load_on names another; see
+ * docs/internals/backend.md). zt_model_decode() runs one
  * forward pass over a batch of tokens that may belong to different
  * sequences (prompt processing and continuous batching are the same call).
  *
@@ -55,6 +57,11 @@ struct zt_hparams {
  * shape and type (unsupported types are a clear error naming the type and
  * tensor), and builds the tokenizer. Problems are appended to err. */
 ZT_NODISCARD int zt_model_load(const char *path, struct zt_model **out, struct zt_buf *err);
+/* The same on a named compute backend ("cpu", the default and reference;
+ * NULL = "cpu"). ZT_ENOTFOUND when this build has no such backend,
+ * ZT_EUNSUPPORTED when the backend lacks a tensor type the model uses. */
+ZT_NODISCARD int zt_model_load_on(const char *path, const char *backend, struct zt_model **out,
+                                  struct zt_buf *err);
 void zt_model_free(struct zt_model *m);
 
 const struct zt_hparams *zt_model_hparams(const struct zt_model *m);
@@ -62,12 +69,16 @@ struct zt_tokenizer *zt_model_tokenizer(const struct zt_model *m);
 const struct zt_gguf *zt_model_gguf(const struct zt_model *m);
 /* Bytes of weights mapped (for the cache's memory budget). */
 size_t zt_model_weight_bytes(const struct zt_model *m);
+/* Name of the compute backend the model runs on ("cpu"). */
+const char *zt_model_backend(const struct zt_model *m);
 
 /* Threads used by zt_model_decode for this model (1..256). Changing it never
  * changes results. Default: 1. */
 ZT_NODISCARD int zt_model_set_threads(struct zt_model *m, unsigned n_threads);
 
-/* A sequence with room for n_ctx tokens (0 = the model's training context). */
+/* A sequence with room for n_ctx tokens (0 = the model's training context).
+ * Its KV cache lives in the model's compute backend: free every sequence
+ * before its model. */
 ZT_NODISCARD int zt_seq_new(const struct zt_model *m, uint32_t n_ctx, struct zt_seq **out);
 void zt_seq_free(struct zt_seq *s);
 uint32_t zt_seq_pos(const struct zt_seq *s);     /* tokens in the cache */

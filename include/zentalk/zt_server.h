@@ -37,7 +37,7 @@ struct zt_peers;
 struct zt_nodeauth_verifier;
 /* subsystems whose types are internal (built by src/node, served here) */
 struct zt__privacy;
-struct zt__models;
+struct zt_infer;
 struct zt__route;
 struct zt__relay;
 struct zt__sealed;
@@ -64,7 +64,7 @@ struct zt_server_deps {
     struct zt_peers *peers;
     struct zt_nodeauth_verifier *nodeauth;
     struct zt__privacy *privacy;        /* audit sink, /v1/privacy/pii */
-    struct zt__models *models;
+    struct zt_infer *models;
     struct zt__route *route;
     struct zt__relay *relay;
     struct zt__sealed *sealed;

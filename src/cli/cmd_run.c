@@ -3,7 +3,9 @@
  * MODEL is a path to a GGUF file, or an id from models.yaml (read from
  * --config DIR, default ./config, with the same environment overrides as the
  * node; relative paths resolve against node.data_dir). The model runs in
- * this process on the CPU engine; text streams to stdout as it is decoded. */
+ * this process through the inference service (zt_infer.h: the registry,
+ * request builder and runner the node uses, with one slot); text streams
+ * to stdout as it is decoded. */
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -16,12 +18,11 @@
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_chat.h"
 #include "zentalk/zt_config.h"
-#include "zentalk/zt_gguf.h"
-#include "zentalk/zt_model.h"
+#include "zentalk/zt_infer.h"
+#include "zentalk/zt_log.h"
 #include "zentalk/zt_sampler.h"
 #include "zentalk/zt_str.h"
 #include "zentalk/zt_time.h"
-#include "zentalk/zt_tokenizer.h"
 
 extern char **environ;
 
@@ -57,111 +58,129 @@ static int num(const char *opt, const char *v, double lo, double hi, double *out
     return 0;
 }
 
-/* Resolve MODEL to a file path (path or models.yaml id). */
-static int resolve_model(const struct run_opts *o, char *path, size_t n)
+/* The model of a run: MODEL's registry (a GGUF file, or models.yaml with
+ * MODEL one of its ids) and the id to ask it for. */
+struct model {
+    struct zt_config cfg; /* must outlive inf */
+    bool have_cfg;
+    struct zt_infer *inf;
+    const char *id;
+};
+
+static void close_model(struct model *md)
 {
-    struct stat st;
-    if (stat(o->model, &st) == 0 && S_ISREG(st.st_mode)) {
-        zt_strlcpy(path, o->model, n);
-        return 0;
-    }
-    if (zt_str_ends_with(o->model, ".gguf")) {
-        fprintf(stderr, "zentalk: %s: no such file\n", o->model);
-        return 1;
-    }
-    struct zt_config cfg;
-    struct zt_buf errs;
-    zt_buf_init(&errs, 1 << 16);
-    int rc = zt_config_init_defaults(&cfg);
-    const char *dir = o->config_dir ? o->config_dir : (access("config", R_OK) == 0 ? "config" : NULL);
-    if (!rc && dir) rc = zt_config_load_dir(&cfg, dir, &errs);
-    if (!rc) rc = zt_config_apply_env(&cfg, environ, &errs);
-    if (!rc && o->data_dir) rc = zt_config_set(&cfg, "node.data_dir", o->data_dir, "--data-dir", &errs);
-    if (!rc) rc = zt_config_validate(&cfg, &errs);
-    int ret = 1;
-    if (rc) {
-        fprintf(stderr, "zentalk: configuration: %s%s\n", errs.len ? "\n" : "", errs.len ? zt_buf_str(&errs) : zt_strerror(rc));
-        goto out;
-    }
-    for (size_t i = 0; i < cfg.n_models; i++) {
-        const struct zt_cfg_model *e = &cfg.models[i];
-        if (!zt_str_eq(e->id, o->model)) continue;
-        const char *p = e->path;
-        char tmp[512];
-        if (!p[0]) {
-            const char *slash = strrchr(e->url, '/');
-            snprintf(tmp, sizeof tmp, "models/%s", slash ? slash + 1 : e->url);
-            p = tmp;
-        }
-        int w = p[0] == '/' ? snprintf(path, n, "%s", p) : snprintf(path, n, "%s/%s", cfg.node.data_dir, p);
-        if (w < 0 || (size_t)w >= n) goto out;
-        if (access(path, R_OK) != 0) {
-            fprintf(stderr, "zentalk: model '%s' is configured but %s is missing%s%s\n", e->id, path,
-                    e->url[0] ? "; download it with: zentalk models pull " : "", e->url);
-            goto out;
-        }
-        ret = 0;
-        goto out;
-    }
-    fprintf(stderr, "zentalk: '%s' is neither a GGUF file nor a model id in %s/models.yaml\n", o->model,
-            dir ? dir : "(no config directory)");
-out:
-    zt_buf_deinit(&errs);
-    zt_config_deinit(&cfg);
-    return ret;
+    zt_infer_shutdown(md->inf);
+    zt_infer_free(md->inf);
+    if (md->have_cfg) zt_config_deinit(&md->cfg);
 }
 
-/* Page the weights in, with a progress bar on a terminal: the model is
- * mapped, and this is where the bytes come off the disk. */
-static void prefault(const struct zt_model *m)
+/* A bar for the weights being read in, on a terminal. */
+static void on_progress(void *ud, uint64_t done, uint64_t total)
 {
-    const struct zt_gguf *g = zt_model_gguf(m);
+    int *last_pct = ud;
+    int pct = total ? (int)(done * 100 / total) : 100;
+    if (pct == *last_pct) return;
+    int bar = pct * 30 / 100;
+    fprintf(stderr, "\rloading [%.*s%*s] %3d%%", bar, "==============================", 30 - bar, "", pct);
+    *last_pct = pct;
+}
+
+static void no_progress(void *ud, uint64_t done, uint64_t total)
+{
+    (void)ud, (void)done, (void)total;
+}
+
+/* Resolve MODEL (a path to a GGUF file or a models.yaml id) into md and
+ * load it now (the weights read in, with a bar on a terminal). */
+static int open_model(const struct run_opts *o, struct model *md)
+{
+    memset(md, 0, sizeof *md);
+    zt_log_set_level(ZT_LOG_OFF); /* the CLI reports for itself */
+    static int last_pct;
+    last_pct = -1;
     bool tty = isatty(STDERR_FILENO);
-    uint64_t total = 0, done = 0;
-    for (int64_t i = 0; i < zt_gguf_n_tensors(g); i++) total += zt_gguf_tensor(g, i)->size;
-    volatile uint8_t sink = 0;
-    int last_pct = -1;
-    for (int64_t i = 0; i < zt_gguf_n_tensors(g); i++) {
-        const struct zt_gguf_tensor *t = zt_gguf_tensor(g, i);
-        const uint8_t *p = t->data;
-        for (uint64_t off = 0; off < t->size; off += 4096) sink ^= p[off];
-        done += t->size;
-        int pct = total ? (int)(done * 100 / total) : 100;
-        if (tty && pct != last_pct) {
-            int bar = pct * 30 / 100;
-            fprintf(stderr, "\rloading [%.*s%*s] %3d%%", bar, "==============================", 30 - bar, "", pct);
-            last_pct = pct;
-        }
-    }
-    if (tty) fprintf(stderr, "\r%60s\r", "");
-    (void)sink;
-}
-
-static int load(const struct run_opts *o, struct zt_model **m)
-{
-    char path[1024];
-    int r = resolve_model(o, path, sizeof path);
-    if (r) return r;
-    struct zt_buf err;
-    zt_buf_init(&err, 4096);
-    uint64_t t0 = zt_time_mono_ns();
-    int rc = zt_model_load(path, m, &err);
-    if (rc) {
-        fprintf(stderr, "zentalk: %s: %s\n", path, err.len ? zt_buf_str(&err) : zt_strerror(rc));
-        zt_buf_deinit(&err);
-        return 1;
-    }
-    zt_buf_deinit(&err);
-    prefault(*m);
     unsigned th = o->threads;
     if (!th) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         th = n > 0 ? (unsigned)(n > 256 ? 256 : n) : 1u;
     }
-    if (zt_model_set_threads(*m, th) != 0) return 1;
+    struct zt_infer_opts io = {.n_threads = th, .n_slots = 1, .n_ctx = o->n_ctx ? o->n_ctx : 4096,
+                               .progress = tty ? on_progress : no_progress, .progress_ud = &last_pct};
+    char path[1024];
+    struct stat st;
+    int rc;
+    if (stat(o->model, &st) == 0 && S_ISREG(st.st_mode)) {
+        zt_strlcpy(path, o->model, sizeof path);
+        if (zt_infer_new_file(o->model, &io, &md->inf) != 0) goto oom;
+        md->id = o->model;
+    } else if (zt_str_ends_with(o->model, ".gguf")) {
+        fprintf(stderr, "zentalk: %s: no such file\n", o->model);
+        return 1;
+    } else {
+        struct zt_buf errs;
+        zt_buf_init(&errs, 1 << 16);
+        rc = zt_config_init_defaults(&md->cfg);
+        md->have_cfg = rc == 0;
+        const char *dir = o->config_dir ? o->config_dir : (access("config", R_OK) == 0 ? "config" : NULL);
+        if (!rc && dir) rc = zt_config_load_dir(&md->cfg, dir, &errs);
+        if (!rc) rc = zt_config_apply_env(&md->cfg, environ, &errs);
+        if (!rc && o->data_dir) rc = zt_config_set(&md->cfg, "node.data_dir", o->data_dir, "--data-dir", &errs);
+        if (!rc) rc = zt_config_validate(&md->cfg, &errs);
+        if (rc) {
+            fprintf(stderr, "zentalk: configuration: %s%s\n", errs.len ? "\n" : "", errs.len ? zt_buf_str(&errs) : zt_strerror(rc));
+            zt_buf_deinit(&errs);
+            goto fail;
+        }
+        zt_buf_deinit(&errs);
+        if (zt_infer_new(&md->cfg, &io, &md->inf) != 0) goto oom;
+        int i = zt_infer_serves(md->inf, o->model) ? zt_infer_model_find(md->inf, o->model) : -1;
+        if (i < 0) {
+            fprintf(stderr, "zentalk: '%s' is neither a GGUF file nor a model id in %s/models.yaml\n", o->model,
+                    dir ? dir : "(no config directory)");
+            goto fail;
+        }
+        bool loaded;
+        const struct zt_cfg_model *e = zt_infer_model(md->inf, (size_t)i, &loaded);
+        if (zt_infer_model_file(md->inf, (size_t)i, path, sizeof path) != 0) goto fail;
+        if (access(path, R_OK) != 0) {
+            fprintf(stderr, "zentalk: model '%s' is configured but %s is missing%s%s\n", e->id, path,
+                    e->url[0] ? "; download it with: zentalk models pull " : "", e->url);
+            goto fail;
+        }
+        md->id = e->id;
+    }
+    uint64_t t0 = zt_time_mono_ns();
+    struct zt_infer_err err;
+    rc = zt_infer_load(md->inf, md->id, &err);
+    if (tty && last_pct >= 0) fprintf(stderr, "\r%60s\r", "");
+    if (rc) {
+        fprintf(stderr, "zentalk: %s: %s\n", path, err.message[0] ? err.message : zt_strerror(rc));
+        goto fail;
+    }
     if (o->stats)
         fprintf(stderr, "loaded %s in %.1f ms (%u threads)\n", path, (double)(zt_time_mono_ns() - t0) / 1e6, th);
     return 0;
+oom:
+    fprintf(stderr, "zentalk: out of memory\n");
+fail:
+    close_model(md);
+    memset(md, 0, sizeof *md);
+    return 1;
+}
+
+static bool should_stop(void *ud)
+{
+    (void)ud;
+    return interrupted != 0;
+}
+
+/* Text as it is decoded: to stdout, and into the reply when one is kept. */
+static void on_text(void *ud, const char *text, size_t len)
+{
+    struct zt_buf *reply = ud;
+    fwrite(text, 1, len, stdout);
+    fflush(stdout);
+    if (reply) zt_ignore(zt_buf_append(reply, text, len));
 }
 
 /* Parse the options shared by run and chat; leaves positionals in pos[]. */
@@ -211,57 +230,6 @@ static int parse(int argc, char **argv, struct run_opts *o, const char **pos, in
     return 0;
 }
 
-/* Generate into seq after `prompt` (already decoded up to its last token,
- * whose logits are in `logits`), streaming to stdout. Appends the text to
- * `text` when not NULL and the generated ids to `ids`. */
-static int generate(struct zt_model *m, struct zt_seq *s, struct zt_sampler *smp, float *logits, long n_predict,
-                    struct zt_buf *text, int32_t *ids, size_t *n_ids, size_t ids_cap, double *gen_s, long *n_gen)
-{
-    const struct zt_hparams *hp = zt_model_hparams(m);
-    struct zt_tokenizer *tok = zt_model_tokenizer(m);
-    struct zt_tok_stream ts;
-    zt_tok_stream_init(&ts, tok, 0);
-    float *work = zt_calloc(hp->n_vocab, sizeof(float));
-    struct zt_buf out;
-    zt_buf_init(&out, 1 << 16);
-    if (!work) return 1;
-    uint64_t t0 = zt_time_mono_ns();
-    int rc = 0;
-    long i = 0;
-    for (; i < n_predict && !interrupted; i++) {
-        memcpy(work, logits, hp->n_vocab * sizeof(float));
-        int32_t t = zt_sampler_sample(smp, work);
-        if (t < 0 || zt_sampler_accept(smp, t, logits) != 0) {
-            rc = 1;
-            break;
-        }
-        if (zt_tok_is_eog(tok, t)) break;
-        zt_buf_reset(&out);
-        if (zt_tok_stream_push(&ts, t, &out) == 0 && out.len) {
-            fwrite(out.data, 1, out.len, stdout);
-            fflush(stdout);
-            if (text) zt_ignore(zt_buf_append(text, out.data, out.len));
-        }
-        if (zt_seq_pos(s) >= zt_seq_n_ctx(s)) break;
-        if (ids && *n_ids < ids_cap) ids[(*n_ids)++] = t;
-        struct zt_batch_item it = {s, t, logits};
-        if (zt_model_decode(m, &it, 1) != 0) {
-            rc = 1;
-            break;
-        }
-    }
-    zt_buf_reset(&out);
-    if (zt_tok_stream_flush(&ts, &out) == 0 && out.len) {
-        fwrite(out.data, 1, out.len, stdout);
-        if (text) zt_ignore(zt_buf_append(text, out.data, out.len));
-    }
-    *gen_s = (double)(zt_time_mono_ns() - t0) / 1e9;
-    *n_gen = i;
-    zt_buf_deinit(&out);
-    zt_free(work);
-    return rc;
-}
-
 static void usage_run(FILE *f)
 {
     fprintf(f, "Usage: zentalk run MODEL PROMPT [-n N] [--temp T] [--seed S] [--top-k K] [--top-p P]\n"
@@ -286,59 +254,34 @@ int zt__cli_run(int argc, char **argv)
         return 2;
     }
     o.model = pos[0];
-    struct zt_model *m = NULL;
-    struct zt_seq *s = NULL;
-    struct zt_sampler *smp = NULL;
-    int32_t *toks = NULL;
-    float *logits = NULL;
-    struct zt_batch_item *items = NULL;
-    int ret = load(&o, &m);
+    struct model md;
+    int ret = open_model(&o, &md);
     if (ret) return ret;
     signal(SIGINT, on_sigint);
-    const struct zt_hparams *hp = zt_model_hparams(m);
-    uint32_t n_ctx = o.n_ctx ? o.n_ctx : (hp->n_ctx_train < 4096 ? hp->n_ctx_train : 4096);
-    if (n_ctx > hp->n_ctx_train) n_ctx = hp->n_ctx_train;
+    struct zt_infer_request rq = {.model = md.id, .prompt = pos[1], .prompt_len = strlen(pos[1]), .sampler = o.sp,
+                                  .max_tokens = (uint32_t)o.n_predict};
+    struct zt_infer_job *job = NULL;
+    struct zt_infer_err err;
     ret = 1;
-    toks = zt_calloc(n_ctx, sizeof *toks);
-    logits = zt_calloc(hp->n_vocab, sizeof *logits);
-    items = zt_calloc(n_ctx, sizeof *items);
-    if (!toks || !logits || !items || zt_seq_new(m, n_ctx, &s) != 0 ||
-        zt_sampler_new(&o.sp, hp->n_vocab, &smp) != 0) {
-        fprintf(stderr, "zentalk: out of memory or bad sampling parameters\n");
+    if (zt_infer_job_new(md.inf, &rq, &job, &err) != 0) {
+        fprintf(stderr, "zentalk: %s\n", err.message);
         goto out;
     }
-    size_t n = 0;
-    int rc = zt_tok_encode(zt_model_tokenizer(m), pos[1], strlen(pos[1]), true, false, toks, n_ctx, &n);
-    if (rc || n == 0 || n >= n_ctx) {
-        fprintf(stderr, "zentalk: the prompt is %zu tokens; the context is %u\n", n, n_ctx);
-        goto out;
-    }
-    for (size_t i = 0; i < n; i++) {
-        items[i] = (struct zt_batch_item){s, toks[i], i + 1 == n ? logits : NULL};
-        zt_ignore(zt_sampler_accept(smp, toks[i], NULL));
-    }
+    size_t n = zt_infer_job_prompt_tokens(job);
     fputs(pos[1], stdout);
     fflush(stdout);
-    uint64_t t0 = zt_time_mono_ns();
-    if (zt_model_decode(m, items, n) != 0) {
-        fprintf(stderr, "zentalk: inference failed\n");
-        goto out;
-    }
-    double pp_s = (double)(zt_time_mono_ns() - t0) / 1e9, gen_s;
-    long n_gen;
-    rc = generate(m, s, smp, logits, o.n_predict, NULL, NULL, NULL, 0, &gen_s, &n_gen);
+    struct zt_infer_result res;
+    int rc = zt_infer_run(job, on_text, should_stop, NULL, &res);
+    if (rc && !(rc == ZT_ECLOSED && interrupted)) fprintf(stderr, "zentalk: inference failed\n");
     fputc('\n', stdout);
+    double pp_s = (double)res.first_event_ns / 1e9, gen_s = (double)(res.total_ns - res.first_event_ns) / 1e9;
+    long n_gen = (long)res.completion_tokens;
     if (o.stats)
         fprintf(stderr, "prompt: %zu tokens in %.3f s (%.1f t/s); generation: %ld tokens in %.3f s (%.1f t/s)\n", n,
-                pp_s, (double)n / pp_s, n_gen, gen_s, gen_s > 0 ? (double)n_gen / gen_s : 0.0);
+                pp_s, pp_s > 0 ? (double)n / pp_s : 0.0, n_gen, gen_s, gen_s > 0 ? (double)n_gen / gen_s : 0.0);
     ret = interrupted ? 130 : (rc ? 1 : 0);
 out:
-    zt_free(items);
-    zt_free(logits);
-    zt_free(toks);
-    zt_sampler_free(smp);
-    zt_seq_free(s);
-    zt_model_free(m);
+    close_model(&md);
     return ret;
 }
 
@@ -355,36 +298,22 @@ int zt__cli_chat(int argc, char **argv)
         return prc < 0 ? 0 : 2;
     }
     o.model = pos[0];
-    struct zt_model *m = NULL;
-    int ret = load(&o, &m);
+    struct model md;
+    int ret = open_model(&o, &md);
     if (ret) return ret;
     signal(SIGINT, on_sigint);
-    const struct zt_hparams *hp = zt_model_hparams(m);
-    struct zt_tokenizer *tok = zt_model_tokenizer(m);
-    uint32_t n_ctx = o.n_ctx ? o.n_ctx : (hp->n_ctx_train < 4096 ? hp->n_ctx_train : 4096);
-    struct zt_gguf_str ts;
-    char *tmpl_text = zt_gguf_get_str(zt_model_gguf(m), "tokenizer.chat_template", &ts) == 0 ? zt_strndup(ts.ptr, ts.len) : NULL;
-    bool fell_back;
-    enum zt_chat_tmpl tmpl = zt_chat_detect(tmpl_text, &fell_back);
-    zt_free(tmpl_text);
-    if (fell_back) fprintf(stderr, "zentalk: unknown chat template, using ChatML\n");
 
     /* the conversation, kept as owned strings */
     size_t n_msgs = 0, cap_msgs = 64;
     struct zt_chat_msg *msgs = zt_calloc(cap_msgs, sizeof *msgs);
     char **owned = zt_calloc(cap_msgs, sizeof *owned);
-    int32_t *toks = zt_calloc(n_ctx, sizeof *toks), *cache = zt_calloc(n_ctx, sizeof *cache);
-    float *logits = zt_calloc(hp->n_vocab, sizeof *logits);
-    struct zt_batch_item *items = zt_calloc(n_ctx, sizeof *items);
-    struct zt_seq *s = NULL;
-    size_t n_cache = 0;
     char *line = NULL;
     size_t line_cap = 0;
-    struct zt_buf prompt, reply;
-    zt_buf_init(&prompt, 64u << 20);
+    struct zt_buf reply;
     zt_buf_init(&reply, 16u << 20);
+    bool warned = false;
     ret = 1;
-    if (!msgs || !owned || !toks || !cache || !logits || !items || zt_seq_new(m, n_ctx, &s) != 0) goto out;
+    if (!msgs || !owned) goto out;
     if (o.system) {
         owned[n_msgs] = zt_strdup(o.system);
         msgs[n_msgs] = (struct zt_chat_msg){"system", owned[n_msgs]};
@@ -410,37 +339,39 @@ int zt__cli_chat(int argc, char **argv)
         owned[n_msgs] = zt_strdup(line);
         msgs[n_msgs] = (struct zt_chat_msg){"user", owned[n_msgs]};
         n_msgs++;
-        zt_buf_reset(&prompt);
-        size_t n = 0;
-        if (zt_chat_format(tmpl, msgs, n_msgs, true, &prompt) != 0 ||
-            zt_tok_encode(tok, prompt.data, prompt.len, true, true, toks, n_ctx, &n) != 0 || n + 8 >= n_ctx) {
+        /* the model's runner keeps the conversation's KV cache: the prefix
+         * shared with the last turn is not computed again */
+        struct zt_infer_request rq = {.model = md.id, .msgs = msgs, .n_msgs = n_msgs, .sampler = o.sp,
+                                      .max_tokens = (uint32_t)o.n_predict};
+        struct zt_infer_job *job = NULL;
+        struct zt_infer_err err;
+        int jrc = zt_infer_job_new(md.inf, &rq, &job, &err);
+        if (!jrc && zt_infer_job_prompt_tokens(job) + 8 >= zt_infer_job_n_ctx(job)) jrc = ZT_ERANGE;
+        if (jrc) {
+            zt_infer_job_free(job);
+            if (jrc == ZT_ENOMEM) {
+                fprintf(stderr, "zentalk: inference failed\n");
+                goto out;
+            }
             fprintf(stderr, "zentalk: the conversation no longer fits the context; /reset to start over\n");
             zt_free(owned[--n_msgs]);
             continue;
         }
-        /* reuse the cached prefix of the conversation */
-        size_t keep = 0;
-        while (keep < n_cache && keep < n - 1 && cache[keep] == toks[keep]) keep++;
-        zt_ignore(zt_seq_truncate(s, (uint32_t)keep));
-        for (size_t i = keep; i < n; i++) items[i - keep] = (struct zt_batch_item){s, toks[i], i + 1 == n ? logits : NULL};
-        struct zt_sampler *smp = NULL;
-        if (zt_model_decode(m, items, n - keep) != 0 || zt_sampler_new(&o.sp, hp->n_vocab, &smp) != 0) {
-            fprintf(stderr, "zentalk: inference failed\n");
-            zt_sampler_free(smp);
-            goto out;
-        }
-        memcpy(cache, toks, n * sizeof *toks);
-        n_cache = n;
-        for (size_t i = 0; i < n; i++) zt_ignore(zt_sampler_accept(smp, toks[i], NULL));
+        if (!warned && zt_infer_job_template_fell_back(job)) fprintf(stderr, "zentalk: unknown chat template, using ChatML\n");
+        warned = true;
         zt_buf_reset(&reply);
-        double gen_s;
-        long n_gen;
-        int rc = generate(m, s, smp, logits, o.n_predict, &reply, cache, &n_cache, n_ctx, &gen_s, &n_gen);
-        zt_sampler_free(smp);
+        struct zt_infer_result res;
+        int rc = zt_infer_run(job, on_text, should_stop, &reply, &res);
+        if (rc == ZT_ECLOSED && interrupted) rc = 0;
         fputc('\n', stdout);
         fflush(stdout);
+        double gen_s = (double)(res.total_ns - res.first_event_ns) / 1e9;
+        long n_gen = (long)res.completion_tokens;
         if (o.stats) fprintf(stderr, "[%ld tokens, %.1f t/s]\n", n_gen, gen_s > 0 ? (double)n_gen / gen_s : 0.0);
-        if (rc) goto out;
+        if (rc) {
+            fprintf(stderr, "zentalk: inference failed\n");
+            goto out;
+        }
         owned[n_msgs] = zt_strndup(reply.data ? reply.data : "", reply.len);
         msgs[n_msgs] = (struct zt_chat_msg){"assistant", owned[n_msgs]};
         n_msgs++;
@@ -452,13 +383,7 @@ out:
     zt_free(owned);
     zt_free(msgs);
     free(line); /* getline allocates with malloc */
-    zt_buf_deinit(&prompt);
     zt_buf_deinit(&reply);
-    zt_free(items);
-    zt_free(logits);
-    zt_free(toks);
-    zt_free(cache);
-    zt_seq_free(s);
-    zt_model_free(m);
+    close_model(&md);
     return ret;
 }

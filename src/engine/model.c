@@ -8,13 +8,16 @@
  *   ffn_down     [n_ff, n_embd]        *_norm       [n_embd]
  *   attn_q/k/v.bias (qwen2)            [rows]
  * A weight with ne = [n, rows] is used as y[r] = dot(W[r, :], x).
+ *
+ * Every operation of the pass runs on a compute backend (backend.h): the
+ * weights, activations and KV caches live in its buffers, and this file
+ * only names them and orders the ops. The CPU backend is the default.
  */
 #include <math.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "par.h"
+#include "backend.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_gguf.h"
 #include "zentalk/zt_model.h"
@@ -23,16 +26,10 @@
 
 #define MAX_BATCH 512 /* larger batches are processed in chunks (same results) */
 
-struct weight {
-    const void *data;
-    enum zt_ggml_type type;
-    uint64_t n;         /* row length (ne0) */
-    uint64_t rows;      /* ne1 */
-    uint64_t row_bytes;
-};
-
+/* Weights are tensors in the backend's memory (buf NULL: absent): ne0 = row
+ * length, ne1 = rows (1 for norms and biases). */
 struct layer {
-    struct weight attn_norm, wq, wk, wv, wo, bq, bk, bv, ffn_norm, w_gate, w_up, w_down;
+    struct zt__tensor attn_norm, wq, wk, wv, wo, bq, bk, bv, ffn_norm, w_gate, w_up, w_down;
     bool has_bias;
 };
 
@@ -40,17 +37,27 @@ struct zt_model {
     struct zt_gguf *gguf;
     struct zt_tokenizer *tok;
     struct zt_hparams hp;
-    struct weight tok_embd, out_norm, output;
+    struct zt__tensor tok_embd, out_norm, output;
     struct layer *layers;
-    struct zt__par *par;
+    struct zt__backend *be;
+    struct zt__buffer **mapped; /* weight buffers to unmap, n_mapped of them */
+    size_t n_mapped;
     size_t weight_bytes;
-    float *rope_inv_freq;   /* (n_rot/2) */
+    struct zt__buffer *rope_inv_freq; /* (n_rot/2) F32 */
 
-    /* scratch for one chunk of up to MAX_BATCH tokens, grown on demand */
+    /* Activations for one chunk of up to MAX_BATCH tokens, in the backend's
+     * memory, grown on demand (rows of the widths below). */
     size_t cap;             /* tokens the scratch holds */
-    float *x, *xn, *q, *k, *v, *att, *ffn_g, *ffn_u, *tmp;
-    uint8_t *xq;            /* activations quantised for the current matmul */
-    size_t xq_bytes;
+    struct zt__buffer *x;   /* (cap, n_embd) the residual stream */
+    struct zt__buffer *xn;  /* (cap, widest) normed input of a matmul */
+    struct zt__buffer *q, *att;       /* (cap, n_head * head_dim) */
+    struct zt__buffer *k, *v;         /* (cap, n_head_kv * head_dim) */
+    struct zt__buffer *ffn_g, *ffn_u; /* (cap, n_ff) */
+    struct zt__buffer *tmp;           /* (cap, max(n_vocab, widest)) matmul output */
+    /* host side of the chunk: token ids, positions, KV views */
+    int32_t *tokens;
+    uint32_t *pos;
+    struct zt__kv_view *kv;
 };
 
 struct zt_seq {
@@ -58,8 +65,8 @@ struct zt_seq {
     uint32_t n_ctx;
     uint32_t pos;
     uint32_t pending;       /* tokens of this sequence in the batch being decoded */
-    float *k_cache;         /* (n_layer, n_ctx, n_head_kv * hd) */
-    float *v_cache;         /* (n_layer, n_ctx, n_head_kv * hd) */
+    struct zt__buffer *k_cache; /* (n_layer, n_ctx, n_head_kv * hd) F32, backend memory */
+    struct zt__buffer *v_cache; /* (n_layer, n_ctx, n_head_kv * hd) F32 */
 };
 
 /* ---- loading ------------------------------------------------------------ */
@@ -103,9 +110,10 @@ static bool type_supported(enum zt_ggml_type t)
     }
 }
 
-/* Find a tensor and check its shape: ne0 = n, ne1 = rows (rows 0 = 1-D). */
-static int find_weight(const struct zt_model *m, const char *name, uint64_t n, uint64_t rows,
-                       bool required, struct weight *w, struct zt_buf *err)
+/* Find a tensor, check its shape (ne0 = n, ne1 = rows; rows 0 = 1-D) and
+ * type, and map it into the backend (m->mapped keeps it for unmapping). */
+static int find_weight(struct zt_model *m, const char *name, uint64_t n, uint64_t rows,
+                       bool required, struct zt__tensor *w, struct zt_buf *err)
 {
     const struct zt_gguf_tensor *t = zt_gguf_find_tensor(m->gguf, name);
     memset(w, 0, sizeof *w);
@@ -140,11 +148,20 @@ static int find_weight(const struct zt_model *m, const char *name, uint64_t n, u
                                  name, (unsigned long long)n, zt_ggml_type_name(t->type)));
         return ZT_EUNSUPPORTED;
     }
-    w->data = t->data;
-    w->type = t->type;
-    w->n = n;
-    w->rows = want_rows;
-    w->row_bytes = rb;
+    if (!m->be->ops->supports(m->be, t->type)) {
+        zt_ignore(zt_buf_appendf(err, "model: the %s backend has no kernels for %s (tensor '%s')",
+                                 m->be->ops->name, zt_ggml_type_name(t->type), name));
+        return ZT_EUNSUPPORTED;
+    }
+    struct zt__buffer *buf;
+    int rc = m->be->ops->buffer_map(m->be, t->data, (size_t)t->size, &buf);
+    if (rc) {
+        zt_ignore(zt_buf_appendf(err, "model: tensor '%s' does not fit the %s backend", name, m->be->ops->name));
+        return rc;
+    }
+    m->mapped[m->n_mapped++] = buf;
+    *w = (struct zt__tensor){.buf = buf, .type = t->type, .ne0 = (size_t)n, .ne1 = (size_t)want_rows,
+                               .nb1 = (size_t)rb};
     return 0;
 }
 
@@ -239,11 +256,14 @@ static int load_weights(struct zt_model *m, struct zt_buf *err)
     }
     uint64_t n_vocab = hp->n_vocab, d = hp->n_embd;
     uint64_t qd = (uint64_t)hp->n_head * hp->head_dim, kvd = (uint64_t)hp->n_head_kv * hp->head_dim;
+    /* every weight find_weight maps: 3 global, 12 per layer */
+    m->mapped = zt_calloc(3 + (size_t)hp->n_layer * 12, sizeof *m->mapped);
+    if (!m->mapped) return ZT_ENOMEM;
     int rc = find_weight(m, "token_embd.weight", d, n_vocab, true, &m->tok_embd, err);
     if (!rc) rc = find_weight(m, "output_norm.weight", d, 0, true, &m->out_norm, err);
     if (!rc) rc = find_weight(m, "output.weight", d, n_vocab, false, &m->output, err);
     if (rc) return rc;
-    if (!m->output.data) {
+    if (!m->output.buf) {
         m->output = m->tok_embd;
         m->hp.tied_output = true;
     }
@@ -271,7 +291,7 @@ static int load_weights(struct zt_model *m, struct zt_buf *err)
         W(bk, "attn_k.bias", kvd, 0, bias);
         W(bv, "attn_v.bias", kvd, 0, bias);
 #undef W
-        L->has_bias = L->bq.data != NULL;
+        L->has_bias = L->bq.buf != NULL;
     }
     if (rc) return rc;
     for (int64_t i = 0; i < zt_gguf_n_tensors(m->gguf); i++) m->weight_bytes += zt_gguf_tensor(m->gguf, i)->size;
@@ -280,13 +300,17 @@ static int load_weights(struct zt_model *m, struct zt_buf *err)
 
 static void free_scratch(struct zt_model *m)
 {
-    float **bufs[] = {&m->x, &m->xn, &m->q, &m->k, &m->v, &m->att, &m->ffn_g, &m->ffn_u, &m->tmp};
+    struct zt__buffer **bufs[] = {&m->x, &m->xn, &m->q, &m->k, &m->v, &m->att, &m->ffn_g, &m->ffn_u, &m->tmp};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) {
-        zt_free(*bufs[i]);
+        if (*bufs[i]) m->be->ops->buffer_free(m->be, *bufs[i]);
         *bufs[i] = NULL;
     }
-    zt_free(m->xq);
-    m->xq = NULL;
+    zt_free(m->tokens);
+    zt_free(m->pos);
+    zt_free(m->kv);
+    m->tokens = NULL;
+    m->pos = NULL;
+    m->kv = NULL;
     m->cap = 0;
 }
 
@@ -300,35 +324,59 @@ static int ensure_scratch(struct zt_model *m, size_t tokens)
     size_t widest = d > hp->n_ff ? d : hp->n_ff;
     if (qd > widest) widest = qd;
     size_t out_w = hp->n_vocab > widest ? hp->n_vocab : widest;
-    m->x = zt_calloc(tokens * d, sizeof(float));
-    m->xn = zt_calloc(tokens * widest, sizeof(float));
-    m->q = zt_calloc(tokens * qd, sizeof(float));
-    m->k = zt_calloc(tokens * kvd, sizeof(float));
-    m->v = zt_calloc(tokens * kvd, sizeof(float));
-    m->att = zt_calloc(tokens * qd, sizeof(float));
-    m->ffn_g = zt_calloc(tokens * hp->n_ff, sizeof(float));
-    m->ffn_u = zt_calloc(tokens * hp->n_ff, sizeof(float));
-    m->tmp = zt_calloc(tokens * out_w, sizeof(float));
-    /* quantised activations: at most 4 bytes per element (F32) plus block headers */
-    m->xq_bytes = tokens * (widest * 4 + 1024);
-    m->xq = zt_malloc(m->xq_bytes);
-    if (!m->x || !m->xn || !m->q || !m->k || !m->v || !m->att || !m->ffn_g || !m->ffn_u || !m->tmp || !m->xq) {
+    struct {
+        struct zt__buffer **buf;
+        size_t width;
+    } acts[] = {{&m->x, d}, {&m->xn, widest}, {&m->q, qd}, {&m->k, kvd}, {&m->v, kvd}, {&m->att, qd},
+                {&m->ffn_g, hp->n_ff}, {&m->ffn_u, hp->n_ff}, {&m->tmp, out_w}};
+    int rc = 0;
+    for (size_t i = 0; i < sizeof acts / sizeof acts[0] && !rc; i++)
+        rc = m->be->ops->buffer_alloc(m->be, tokens * acts[i].width * sizeof(float), acts[i].buf);
+    m->tokens = zt_calloc(tokens, sizeof *m->tokens);
+    m->pos = zt_calloc(tokens, sizeof *m->pos);
+    m->kv = zt_calloc(tokens, sizeof *m->kv);
+    if (!rc && (!m->tokens || !m->pos || !m->kv)) rc = ZT_ENOMEM;
+    if (rc) {
         free_scratch(m);
-        return ZT_ENOMEM;
+        return rc;
     }
     m->cap = tokens;
     return 0;
 }
 
-int zt_model_load(const char *path, struct zt_model **out, struct zt_buf *err)
+/* theta_i = pos * base^(-2i/n_rot), computed in double once so every
+ * sequence, thread and backend uses the same table. */
+static int load_rope_table(struct zt_model *m)
 {
-    /* an unusable ZT_CPU override falls back to the scalar kernels (same
-     * results, slower); zt_quant_init reports it, the model still loads */
-    zt_ignore(zt_quant_init());
+    uint32_t half = m->hp.n_rot / 2;
+    float *inv_freq = zt_calloc(half + 1, sizeof(float));
+    if (!inv_freq) return ZT_ENOMEM;
+    for (uint32_t i = 0; i < half; i++)
+        inv_freq[i] = (float)pow((double)m->hp.rope_freq_base, -2.0 * i / (double)m->hp.n_rot);
+    int rc = m->be->ops->buffer_alloc(m->be, (half + 1) * sizeof(float), &m->rope_inv_freq);
+    if (!rc) rc = m->be->ops->buffer_set(m->be, m->rope_inv_freq, 0, inv_freq, half * sizeof(float));
+    zt_free(inv_freq);
+    return rc;
+}
+
+int zt_model_load_on(const char *path, const char *backend, struct zt_model **out, struct zt_buf *err)
+{
     int rc = 0;
     struct zt_model *m = zt_calloc(1, sizeof *m);
     if (!m) return ZT_ENOMEM;
-    rc = zt_gguf_open(path, &m->gguf, err);
+    struct zt__backend_params bp = {.n_threads = 1};
+    rc = zt__backend_new(backend, &bp, &m->be);
+    if (rc == ZT_ENOTFOUND) {
+        zt_ignore(zt_buf_appendf(err, "model: compute backend '%s' is not in this build (available:",
+                                 backend ? backend : "cpu"));
+        for (size_t i = 0; i < zt__backend_count(); i++)
+            zt_ignore(zt_buf_appendf(err, " %s", zt__backend_at(i)->name));
+        zt_ignore(zt_buf_append_str(err, ")"));
+    } else if (rc) {
+        zt_ignore(zt_buf_appendf(err, "model: compute backend '%s' did not start (%s)", backend ? backend : "cpu",
+                                 zt_strerror(rc)));
+    }
+    if (!rc) rc = zt_gguf_open(path, &m->gguf, err);
     if (!rc) rc = load_hparams(m, err);
     if (!rc) rc = load_weights(m, err);
     if (!rc) rc = zt_tok_from_gguf(m->gguf, &m->tok, err);
@@ -337,29 +385,30 @@ int zt_model_load(const char *path, struct zt_model **out, struct zt_buf *err)
                                  (unsigned)zt_tok_n_vocab(m->tok), m->hp.n_vocab));
         rc = ZT_EINVAL;
     }
-    if (!rc) rc = zt__par_new(1, &m->par);
-    if (!rc) {
-        m->rope_inv_freq = zt_calloc(m->hp.n_rot / 2 + 1, sizeof(float));
-        if (!m->rope_inv_freq) rc = ZT_ENOMEM;
-    }
+    if (!rc) rc = load_rope_table(m);
     if (rc) {
         zt_model_free(m);
         return rc;
     }
-    /* theta_i = pos * base^(-2i/n_rot), computed in double once so every
-     * sequence and thread uses the same table. */
-    for (uint32_t i = 0; i < m->hp.n_rot / 2; i++)
-        m->rope_inv_freq[i] = (float)pow((double)m->hp.rope_freq_base, -2.0 * i / (double)m->hp.n_rot);
     *out = m;
     return 0;
+}
+
+int zt_model_load(const char *path, struct zt_model **out, struct zt_buf *err)
+{
+    return zt_model_load_on(path, NULL, out, err);
 }
 
 void zt_model_free(struct zt_model *m)
 {
     if (!m) return;
-    zt__par_free(m->par);
-    free_scratch(m);
-    zt_free(m->rope_inv_freq);
+    if (m->be) {
+        free_scratch(m);
+        if (m->rope_inv_freq) m->be->ops->buffer_free(m->be, m->rope_inv_freq);
+        for (size_t i = 0; i < m->n_mapped; i++) m->be->ops->buffer_unmap(m->be, m->mapped[i]);
+        zt__backend_free(m->be);
+    }
+    zt_free(m->mapped);
     zt_free(m->layers);
     zt_tok_free(m->tok);
     zt_gguf_close(m->gguf);
@@ -370,17 +419,12 @@ const struct zt_hparams *zt_model_hparams(const struct zt_model *m) { return &m-
 struct zt_tokenizer *zt_model_tokenizer(const struct zt_model *m) { return m->tok; }
 const struct zt_gguf *zt_model_gguf(const struct zt_model *m) { return m->gguf; }
 size_t zt_model_weight_bytes(const struct zt_model *m) { return m->weight_bytes; }
+const char *zt_model_backend(const struct zt_model *m) { return m->be->ops->name; }
 
 int zt_model_set_threads(struct zt_model *m, unsigned n_threads)
 {
     if (n_threads < 1 || n_threads > 256) return ZT_EINVAL;
-    if (zt__par_threads(m->par) == n_threads) return 0;
-    struct zt__par *p;
-    int rc = zt__par_new(n_threads, &p);
-    if (rc) return rc;
-    zt__par_free(m->par);
-    m->par = p;
-    return 0;
+    return m->be->ops->set_threads(m->be, n_threads);
 }
 
 /* ---- sequences ---------------------------------------------------------- */
@@ -389,17 +433,18 @@ int zt_seq_new(const struct zt_model *m, uint32_t n_ctx, struct zt_seq **out)
 {
     if (n_ctx == 0) n_ctx = m->hp.n_ctx_train;
     if (n_ctx > m->hp.n_ctx_train || n_ctx > (1u << 20)) return ZT_ERANGE;
-    size_t kvd = (size_t)m->hp.n_head_kv * m->hp.head_dim, per;
-    if (zt_mul_size((size_t)m->hp.n_layer * n_ctx, kvd, &per)) return ZT_ERANGE;
+    size_t kvd = (size_t)m->hp.n_head_kv * m->hp.head_dim, per, bytes;
+    if (zt_mul_size((size_t)m->hp.n_layer * n_ctx, kvd, &per) || zt_mul_size(per, sizeof(float), &bytes))
+        return ZT_ERANGE;
     struct zt_seq *s = zt_calloc(1, sizeof *s);
     if (!s) return ZT_ENOMEM;
     s->m = m;
     s->n_ctx = n_ctx;
-    s->k_cache = zt_calloc(per, sizeof(float));
-    s->v_cache = zt_calloc(per, sizeof(float));
-    if (!s->k_cache || !s->v_cache) {
+    int rc = m->be->ops->buffer_alloc(m->be, bytes, &s->k_cache);
+    if (!rc) rc = m->be->ops->buffer_alloc(m->be, bytes, &s->v_cache);
+    if (rc) {
         zt_seq_free(s);
-        return ZT_ENOMEM;
+        return rc;
     }
     *out = s;
     return 0;
@@ -408,8 +453,9 @@ int zt_seq_new(const struct zt_model *m, uint32_t n_ctx, struct zt_seq **out)
 void zt_seq_free(struct zt_seq *s)
 {
     if (!s) return;
-    zt_free(s->k_cache);
-    zt_free(s->v_cache);
+    struct zt__backend *be = s->m->be;
+    if (s->k_cache) be->ops->buffer_free(be, s->k_cache);
+    if (s->v_cache) be->ops->buffer_free(be, s->v_cache);
     zt_free(s);
 }
 
@@ -425,248 +471,96 @@ int zt_seq_truncate(struct zt_seq *s, uint32_t pos)
 
 /* ---- forward pass ------------------------------------------------------- */
 
-/* The chunk being decoded, shared with the parallel kernels. */
-struct fwd {
-    struct zt_model *m;
-    const struct zt_batch_item *items;
-    uint32_t *pos;          /* position of each item */
-    size_t n;               /* items in the chunk */
-    /* matmul arguments */
-    const struct weight *w;
-    const float *in;        /* n rows of w->n floats */
-    float *out;             /* n rows of w->rows floats */
-    size_t out_stride;
-    enum zt_ggml_type vt;
-    size_t xq_row;
-    int layer;
-    atomic_int failed;      /* a worker could not allocate */
-    atomic_size_t next_row; /* matmul: first row not yet taken */
-};
+#define TRY(call)                                                                                  \
+    do {                                                                                           \
+        rc = (call);                                                                               \
+        if (rc) goto out;                                                                          \
+    } while (0)
 
-static void par_quantize(void *ctx, unsigned ith, unsigned nth)
-{
-    struct fwd *f = ctx;
-    size_t b0, b1;
-    zt__par_range(f->n, ith, nth, &b0, &b1);
-    for (size_t b = b0; b < b1; b++)
-        zt_ignore(zt_quant_activations(f->w->type, f->in + b * f->w->n, f->m->xq + b * f->xq_row, f->w->n));
-}
-
-/* Threads take chunks of rows from a shared counter rather than fixed
- * shares, so a thread that loses its core for a while does not hold the
- * others up. Which thread computes a row never changes its value: every
- * element is the same kernel in the same order wherever its tile starts. */
-static void par_matmul(void *ctx, unsigned ith, unsigned nth)
-{
-    (void)ith;
-    struct fwd *f = ctx;
-    size_t rows = f->w->rows;
-    /* about 8 chunks per thread, a multiple of 12 rows (whole 2- and 3-row tiles) */
-    size_t chunk = nth == 1 ? rows : rows / ((size_t)nth * 8);
-    chunk = chunk < 12 ? 12 : chunk - chunk % 12;
-    for (;;) {
-        size_t r0 = atomic_fetch_add_explicit(&f->next_row, chunk, memory_order_relaxed);
-        if (r0 >= rows) break;
-        size_t r1 = r0 + chunk < rows ? r0 + chunk : rows;
-        zt_ignore(zt_quant_matmul_rows(f->w->type, f->w->data, f->w->row_bytes, r0, r1, f->m->xq, f->xq_row, f->n,
-                                       f->out, f->out_stride, f->w->n));
-    }
-}
-
-/* out[b, r] = dot(W[r], in[b]) for the n rows of the chunk. */
-static void matmul(struct fwd *f, const struct weight *w, const float *in, float *out)
-{
-    f->w = w;
-    f->in = in;
-    f->out = out;
-    f->out_stride = w->rows;
-    f->vt = zt_quant_vec_dot_type(w->type);
-    uint64_t rb = 0;
-    zt_ignore(zt_ggml_row_size(f->vt, w->n, &rb));
-    f->xq_row = (size_t)rb;
-    zt__par_run(f->m->par, par_quantize, f);
-    atomic_store_explicit(&f->next_row, 0, memory_order_relaxed); /* published by par_run's release */
-    zt__par_run(f->m->par, par_matmul, f);
-}
-
-/* y = x / sqrt(mean(x^2) + eps) * g, summing squares in order. */
-static void rmsnorm(float *y, const float *x, const float *g, size_t n, float eps)
-{
-    float ss = 0.0f;
-    for (size_t i = 0; i < n; i++) ss += x[i] * x[i];
-    float scale = 1.0f / sqrtf(ss / (float)n + eps);
-    for (size_t i = 0; i < n; i++) y[i] = (x[i] * scale) * g[i];
-}
-
-/* Rotate the first n_rot dims of each head of x (n_heads * hd) at pos. */
-static void rope(const struct zt_model *m, float *x, uint32_t n_heads, uint32_t pos)
-{
-    const struct zt_hparams *hp = &m->hp;
-    uint32_t hd = hp->head_dim, half = hp->n_rot / 2;
-    float p = (float)pos * hp->rope_freq_scale;
-    for (uint32_t i = 0; i < half; i++) {
-        float theta = p * m->rope_inv_freq[i];
-        float c = cosf(theta), s = sinf(theta);
-        for (uint32_t h = 0; h < n_heads; h++) {
-            float *v = x + (size_t)h * hd;
-            uint32_t a = hp->rope_neox ? i : 2 * i;
-            uint32_t b = hp->rope_neox ? i + half : 2 * i + 1;
-            float x0 = v[a], x1 = v[b];
-            v[a] = x0 * c - x1 * s;
-            v[b] = x0 * s + x1 * c;
-        }
-    }
-}
-
-/* Attention of item b, head h over its sequence's cache [0, pos]. */
-static void attend(struct fwd *f, size_t b, uint32_t h, float *scores)
-{
-    const struct zt_model *m = f->m;
-    const struct zt_hparams *hp = &m->hp;
-    struct zt_seq *s = f->items[b].seq;
-    uint32_t hd = hp->head_dim, kvh = h / (hp->n_head / hp->n_head_kv);
-    size_t kvd = (size_t)hp->n_head_kv * hd;
-    const float *q = m->q + b * (size_t)hp->n_head * hd + (size_t)h * hd;
-    const float *kc = s->k_cache + (size_t)f->layer * s->n_ctx * kvd + (size_t)kvh * hd;
-    const float *vc = s->v_cache + (size_t)f->layer * s->n_ctx * kvd + (size_t)kvh * hd;
-    uint32_t n_pos = f->pos[b] + 1;
-    float scale = 1.0f / sqrtf((float)hd);
-    float mx = -INFINITY;
-    uint32_t t = 0;
-    /* 8 positions at a time: each score is still dot = 0, dot += q[i] * k[i]
-     * in increasing i (the same bits), but 8 independent chains hide the
-     * add latency that bounds the one-position loop. */
-    for (; t + 8 <= n_pos; t += 8) {
-        const float *k = kc + (size_t)t * kvd;
-        float dot[8] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
-        for (uint32_t i = 0; i < hd; i++) {
-            float qi = q[i];
-            for (uint32_t u = 0; u < 8; u++) dot[u] += qi * k[(size_t)u * kvd + i];
-        }
-        for (uint32_t u = 0; u < 8; u++) {
-            scores[t + u] = dot[u] * scale;
-            if (scores[t + u] > mx) mx = scores[t + u];
-        }
-    }
-    for (; t < n_pos; t++) {
-        const float *k = kc + (size_t)t * kvd;
-        float dot = 0.0f;
-        for (uint32_t i = 0; i < hd; i++) dot += q[i] * k[i];
-        scores[t] = dot * scale;
-        if (scores[t] > mx) mx = scores[t];
-    }
-    float sum = 0.0f;
-    for (t = 0; t < n_pos; t++) {
-        scores[t] = expf(scores[t] - mx);
-        sum += scores[t];
-    }
-    float inv = 1.0f / sum;
-    float *o = m->att + b * (size_t)hp->n_head * hd + (size_t)h * hd;
-    for (uint32_t i = 0; i < hd; i++) o[i] = 0.0f;
-    for (t = 0; t < n_pos; t++) {
-        const float *v = vc + (size_t)t * kvd;
-        float p = scores[t] * inv;
-        for (uint32_t i = 0; i < hd; i++) o[i] += p * v[i];
-    }
-}
-
-static void par_attention(void *ctx, unsigned ith, unsigned nth)
-{
-    struct fwd *f = ctx;
-    const struct zt_hparams *hp = &f->m->hp;
-    size_t j0, j1;
-    zt__par_range(f->n * hp->n_head, ith, nth, &j0, &j1);
-    if (j0 == j1) return;
-    uint32_t max_pos = 0;
-    for (size_t b = 0; b < f->n; b++)
-        if (f->pos[b] + 1 > max_pos) max_pos = f->pos[b] + 1;
-    float *scores = zt_malloc((size_t)max_pos * sizeof(float));
-    if (!scores) {
-        atomic_store(&f->failed, 1);
-        return;
-    }
-    for (size_t j = j0; j < j1; j++) attend(f, j / hp->n_head, (uint32_t)(j % hp->n_head), scores);
-    zt_free(scores);
-}
-
-/* Per-row element-wise work, split over rows. */
-static void par_swiglu(void *ctx, unsigned ith, unsigned nth)
-{
-    struct fwd *f = ctx;
-    size_t nff = f->m->hp.n_ff, i0, i1;
-    zt__par_range(f->n * nff, ith, nth, &i0, &i1);
-    for (size_t i = i0; i < i1; i++) {
-        float g = f->m->ffn_g[i];
-        f->m->ffn_g[i] = (g / (1.0f + expf(-g))) * f->m->ffn_u[i];
-    }
-}
-
+/* The chunk's n items through every layer: the activations below are (n,
+ * width) F32 tensors over the model's scratch buffers, in the backend. */
 static int decode_chunk(struct zt_model *m, const struct zt_batch_item *items, size_t n)
 {
     const struct zt_hparams *hp = &m->hp;
+    struct zt__backend *be = m->be;
+    const struct zt__backend_ops *op = be->ops;
     size_t d = hp->n_embd, hd = hp->head_dim, qd = (size_t)hp->n_head * hd, kvd = (size_t)hp->n_head_kv * hd;
-    uint32_t pos[MAX_BATCH];
+    int rc = 0;
     for (size_t b = 0; b < n; b++) items[b].seq->pending = 0;
     for (size_t b = 0; b < n; b++) {
         struct zt_seq *s = items[b].seq;
-        pos[b] = s->pos + s->pending++;
+        m->pos[b] = s->pos + s->pending++;
+        m->tokens[b] = items[b].token;
+        m->kv[b] = (struct zt__kv_view){.k = zt__tensor_f32(s->k_cache, 0, kvd, s->n_ctx),
+                                        .v = zt__tensor_f32(s->v_cache, 0, kvd, s->n_ctx),
+                                        .pos = m->pos[b]};
     }
-    struct fwd f = {.m = m, .items = items, .pos = pos, .n = n};
+    struct zt__tensor x = zt__tensor_f32(m->x, 0, d, n);             /* (n, n_embd) residual */
+    struct zt__tensor xn = zt__tensor_f32(m->xn, 0, d, n);           /* (n, n_embd) normed */
+    struct zt__tensor q = zt__tensor_f32(m->q, 0, qd, n);            /* (n, n_head * hd) */
+    struct zt__tensor k = zt__tensor_f32(m->k, 0, kvd, n);           /* (n, n_head_kv * hd) */
+    struct zt__tensor v = zt__tensor_f32(m->v, 0, kvd, n);           /* (n, n_head_kv * hd) */
+    struct zt__tensor att = zt__tensor_f32(m->att, 0, qd, n);        /* (n, n_head * hd) */
+    struct zt__tensor g = zt__tensor_f32(m->ffn_g, 0, hp->n_ff, n);  /* (n, n_ff) */
+    struct zt__tensor u = zt__tensor_f32(m->ffn_u, 0, hp->n_ff, n);  /* (n, n_ff) */
+    struct zt__tensor proj = zt__tensor_f32(m->tmp, 0, d, n);        /* (n, n_embd) */
+    struct zt__rope rope_q = {.n_heads = hp->n_head, .head_dim = hp->head_dim, .n_rot = hp->n_rot,
+                              .neox = hp->rope_neox, .freq_scale = hp->rope_freq_scale,
+                              .inv_freq = zt__tensor_f32(m->rope_inv_freq, 0, hp->n_rot / 2, 1)};
+    struct zt__rope rope_k = rope_q;
+    rope_k.n_heads = hp->n_head_kv;
+    struct zt__attn attn = {.n_head = hp->n_head, .n_head_kv = hp->n_head_kv, .head_dim = hp->head_dim};
 
-    for (size_t b = 0; b < n; b++) {
-        const uint8_t *row = (const uint8_t *)m->tok_embd.data + (size_t)items[b].token * m->tok_embd.row_bytes;
-        zt_ignore(zt_dequant_row(m->tok_embd.type, row, m->x + b * d, d));
-    }
+    TRY(op->get_rows(be, &m->tok_embd, m->tokens, &x));
     for (uint32_t l = 0; l < hp->n_layer; l++) {
         const struct layer *L = &m->layers[l];
-        f.layer = (int)l;
-        for (size_t b = 0; b < n; b++)
-            rmsnorm(m->xn + b * d, m->x + b * d, L->attn_norm.data, d, hp->rms_eps);
-        matmul(&f, &L->wq, m->xn, m->q);
-        matmul(&f, &L->wk, m->xn, m->k);
-        matmul(&f, &L->wv, m->xn, m->v);
         for (size_t b = 0; b < n; b++) {
-            float *q = m->q + b * qd, *k = m->k + b * kvd, *v = m->v + b * kvd;
-            if (L->has_bias) {
-                const float *bq = L->bq.data, *bk = L->bk.data, *bv = L->bv.data;
-                for (size_t i = 0; i < qd; i++) q[i] += bq[i];
-                for (size_t i = 0; i < kvd; i++) k[i] += bk[i];
-                for (size_t i = 0; i < kvd; i++) v[i] += bv[i];
-            }
-            rope(m, q, hp->n_head, pos[b]);
-            rope(m, k, hp->n_head_kv, pos[b]);
-            struct zt_seq *s = items[b].seq;
-            size_t off = ((size_t)l * s->n_ctx + pos[b]) * kvd;
-            memcpy(s->k_cache + off, k, kvd * sizeof(float));
-            memcpy(s->v_cache + off, v, kvd * sizeof(float));
+            size_t layer_bytes = (size_t)l * m->kv[b].k.ne1 * m->kv[b].k.nb1;
+            m->kv[b].k.offset = layer_bytes;
+            m->kv[b].v.offset = layer_bytes;
         }
-        zt__par_run(m->par, par_attention, &f);
-        if (atomic_load(&f.failed)) return ZT_ENOMEM;
-        matmul(&f, &L->wo, m->att, m->tmp);
-        for (size_t i = 0; i < n * d; i++) m->x[i] += m->tmp[i];
+        TRY(op->rmsnorm(be, &x, &L->attn_norm, hp->rms_eps, &xn));
+        TRY(op->matmul(be, &L->wq, &xn, &q));
+        TRY(op->matmul(be, &L->wk, &xn, &k));
+        TRY(op->matmul(be, &L->wv, &xn, &v));
+        if (L->has_bias) {
+            TRY(op->add(be, &q, &L->bq, &q));
+            TRY(op->add(be, &k, &L->bk, &k));
+            TRY(op->add(be, &v, &L->bv, &v));
+        }
+        TRY(op->rope(be, &q, m->pos, &rope_q));
+        TRY(op->rope(be, &k, m->pos, &rope_k));
+        TRY(op->kv_store(be, &k, &v, m->kv));
+        TRY(op->attention(be, &q, m->kv, &attn, &att));
+        TRY(op->matmul(be, &L->wo, &att, &proj));
+        TRY(op->add(be, &x, &proj, &x));
 
-        for (size_t b = 0; b < n; b++)
-            rmsnorm(m->xn + b * d, m->x + b * d, L->ffn_norm.data, d, hp->rms_eps);
-        matmul(&f, &L->w_gate, m->xn, m->ffn_g);
-        matmul(&f, &L->w_up, m->xn, m->ffn_u);
-        zt__par_run(m->par, par_swiglu, &f);
-        matmul(&f, &L->w_down, m->ffn_g, m->tmp);
-        for (size_t i = 0; i < n * d; i++) m->x[i] += m->tmp[i];
+        TRY(op->rmsnorm(be, &x, &L->ffn_norm, hp->rms_eps, &xn));
+        TRY(op->matmul(be, &L->w_gate, &xn, &g));
+        TRY(op->matmul(be, &L->w_up, &xn, &u));
+        TRY(op->swiglu(be, &g, &u, &g));
+        TRY(op->matmul(be, &L->w_down, &g, &proj));
+        TRY(op->add(be, &x, &proj, &x));
     }
-    /* logits only for the items that ask: gather their normed rows */
+    /* logits only for the items that ask: gather their rows (m->tokens is
+     * free now and holds the row ids), norm, project, read back */
     size_t n_out = 0;
-    for (size_t b = 0; b < n; b++) {
-        if (!items[b].logits) continue;
-        rmsnorm(m->xn + n_out * d, m->x + b * d, m->out_norm.data, d, hp->rms_eps);
-        n_out++;
-    }
+    for (size_t b = 0; b < n; b++)
+        if (items[b].logits) m->tokens[n_out++] = (int32_t)b;
     if (n_out) {
-        f.n = n_out;
-        matmul(&f, &m->output, m->xn, m->tmp);
-        size_t j = 0;
+        struct zt__tensor xo = zt__tensor_f32(m->xn, 0, d, n_out);           /* (n_out, n_embd) */
+        struct zt__tensor logits = zt__tensor_f32(m->tmp, 0, hp->n_vocab, n_out); /* (n_out, n_vocab) */
+        if (n_out == n) {
+            TRY(op->rmsnorm(be, &x, &m->out_norm, hp->rms_eps, &xo));
+        } else {
+            TRY(op->get_rows(be, &x, m->tokens, &xo));
+            TRY(op->rmsnorm(be, &xo, &m->out_norm, hp->rms_eps, &xo));
+        }
+        TRY(op->matmul(be, &m->output, &xo, &logits));
+        size_t j = 0, row_bytes = hp->n_vocab * sizeof(float);
         for (size_t b = 0; b < n; b++) {
             if (!items[b].logits) continue;
-            memcpy(items[b].logits, m->tmp + j * hp->n_vocab, hp->n_vocab * sizeof(float));
+            TRY(op->buffer_get(be, m->tmp, j * row_bytes, items[b].logits, row_bytes));
             j++;
         }
     }
@@ -674,7 +568,8 @@ static int decode_chunk(struct zt_model *m, const struct zt_batch_item *items, s
         items[b].seq->pos += items[b].seq->pending;
         items[b].seq->pending = 0;
     }
-    return 0;
+out:
+    return rc;
 }
 
 int zt_model_decode(struct zt_model *m, const struct zt_batch_item *items, size_t n)
@@ -712,8 +607,9 @@ int zt_model_embed(struct zt_model *m, const int32_t *tokens, size_t n, float *o
     if (rc) return rc;
     size_t d = hp->n_embd;
     double *acc = zt_calloc(d, sizeof(double));
+    float *row = zt_calloc(d, sizeof(float));
     struct zt_batch_item *items = zt_calloc(n, sizeof *items);
-    if (!acc || !items) {
+    if (!acc || !row || !items) {
         rc = ZT_ENOMEM;
         goto out;
     }
@@ -723,9 +619,11 @@ int zt_model_embed(struct zt_model *m, const int32_t *tokens, size_t n, float *o
         size_t c = n - off < MAX_BATCH ? n - off : MAX_BATCH;
         rc = zt_model_decode(m, items + off, c);
         if (rc) goto out;
+        struct zt__tensor x = zt__tensor_f32(m->x, 0, d, c), xn = zt__tensor_f32(m->xn, 0, d, c);
+        TRY(m->be->ops->rmsnorm(m->be, &x, &m->out_norm, hp->rms_eps, &xn));
         for (size_t b = 0; b < c; b++) {
-            rmsnorm(m->xn, m->x + b * d, m->out_norm.data, d, hp->rms_eps);
-            for (size_t i = 0; i < d; i++) acc[i] += m->xn[i];
+            TRY(m->be->ops->buffer_get(m->be, m->xn, b * d * sizeof(float), row, d * sizeof(float)));
+            for (size_t i = 0; i < d; i++) acc[i] += row[i];
         }
     }
     double norm = 0.0;
@@ -737,6 +635,7 @@ int zt_model_embed(struct zt_model *m, const int32_t *tokens, size_t n, float *o
     for (size_t i = 0; i < d; i++) out[i] = (float)(norm > 0 ? acc[i] / norm : 0.0);
 out:
     zt_free(items);
+    zt_free(row);
     zt_free(acc);
     zt_seq_free(s);
     return rc;

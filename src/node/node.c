@@ -21,7 +21,7 @@
 #include "../server/search_api.h"
 #include "../server/spam_api.h"
 #include "../server/gdpr_api.h"
-#include "../server/models.h"
+#include "zentalk/zt_infer.h"
 #include "../server/privacy_api.h"
 #include "../server/relay_api.h"
 #include "../server/route.h"
@@ -62,7 +62,7 @@ struct zt_node {
     struct zt_nodeauth_verifier *nodeauth;
     struct zt__privacy *privacy;
     struct zt_lexfeat *lexfeat;
-    struct zt__models *models;
+    struct zt_infer *models;
     struct zt_spamfeat *feat_spam;
     struct zt__relay *relay;
     struct zt__route *route;
@@ -277,6 +277,7 @@ static int build_server(struct zt_node *n, struct zt_buf *err)
     };
     int rc = zt_server_new(&d, &n->server);
     if (rc) return rc;
+    zt__sealed_set_endpoint(n->sealed, zt_server_endpoint(n->server)); /* filled when it listens */
     const char *tc = cfg->server.tls_cert_file, *tk = cfg->server.tls_key_file;
     if (!tc[0] && !tk[0]) return 0;
     if (!tc[0] || !tk[0]) {
@@ -302,7 +303,8 @@ int zt_node_new(const struct zt_config *cfg, const char *node_id, const struct z
     int rc = zt_metrics_new(&n->metrics);
     if (!rc) rc = build_auth(n, err);
     if (!rc) rc = build_privacy(n, err);
-    if (!rc && (rc = zt__models_new(cfg, &n->models)) != 0) zt_ignore(zt_buf_appendf(err, "model registry"));
+    if (!rc && (rc = zt_infer_new(cfg, NULL, &n->models)) != 0) zt_ignore(zt_buf_appendf(err, "model registry"));
+    if (!rc) rc = zt_infer_register_metrics(n->models, n->metrics);
     if (!rc) rc = build_network(n, err);
     if (!rc) rc = build_features(n, err);
     if (!rc && (rc = zt__gdpr_new(cfg, node_id, n->privacy, n->search, n->wallet, &n->gdpr)) != 0)
@@ -355,7 +357,7 @@ void zt_node_free(struct zt_node *n)
     /* End inference first: every job answers (an error for those cut
      * short), the connections it resumes get a moment to flush, and only
      * then does the HTTP server close what is left. */
-    zt__models_shutdown(n->models);
+    zt_infer_shutdown(n->models);
     zt__relay_shutdown(n->relay, 5000);
     zt__route_shutdown(n->route, 5000);
     if (n->server) zt_server_wait_idle(n->server, 2000);
@@ -370,8 +372,8 @@ void zt_node_free(struct zt_node *n)
     zt__attest_free(n->attest);
     zt__sealed_free(n->sealed);
     zt__gdpr_free(n->gdpr);
-    zt__feat_conv_free(n->conv); /* after zt__models_shutdown(): no job callback runs any more */
-    zt__models_free(n->models);
+    zt__feat_conv_free(n->conv); /* after zt_infer_shutdown(): no job callback runs any more */
+    zt_infer_free(n->models);
     zt_spamfeat_free(n->feat_spam);
     zt_searchfeat_free(n->search);
     zt_store_close(n->search_store); /* after the search engine that used it */

@@ -26,20 +26,20 @@ struct model_hash {
 
 struct zt__attest {
     const struct zt_identity *id;
-    struct zt__models *ms;
+    struct zt_infer *ms;
     uint8_t binary_sha256[ZT_SHA256_LEN];
     pthread_mutex_t mu;       /* guards cache */
     struct model_hash *cache; /* one per configured model */
     size_t n_cache;
 };
 
-int zt__attest_new(const struct zt_identity *id, struct zt__models *ms, struct zt__attest **out)
+int zt__attest_new(const struct zt_identity *id, struct zt_infer *ms, struct zt__attest **out)
 {
     struct zt__attest *a = zt_calloc(1, sizeof *a);
     if (!a) return ZT_ENOMEM;
     a->id = id;
     a->ms = ms;
-    a->n_cache = zt__models_count(ms);
+    a->n_cache = zt_infer_model_count(ms);
     if (a->n_cache && !(a->cache = zt_calloc(a->n_cache, sizeof *a->cache))) {
         zt_free(a);
         return ZT_ENOMEM;
@@ -74,7 +74,7 @@ static bool same_file(const struct model_hash *h, const struct stat *st)
 static int model_sha256(struct zt__attest *a, size_t i, uint8_t out[static ZT_SHA256_LEN])
 {
     char path[1024];
-    int rc = zt__models_file(a->ms, i, path, sizeof path);
+    int rc = zt_infer_model_file(a->ms, i, path, sizeof path);
     if (rc) return rc;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return ZT_EIO;
@@ -97,7 +97,7 @@ static int model_sha256(struct zt__attest *a, size_t i, uint8_t out[static ZT_SH
     if (rc) return rc;
     bool loaded;
     zt_log(ZT_LOG_INFO, "attest_model_hashed", "model=%s bytes=%lld ms=%llu",
-           zt__models_entry(a->ms, i, &loaded)->id, (long long)st.st_size,
+           zt_infer_model(a->ms, i, &loaded)->id, (long long)st.st_size,
            (unsigned long long)(zt_time_mono_ms() - t0));
     if (i < a->n_cache) {
         pthread_mutex_lock(&a->mu);
@@ -123,7 +123,7 @@ void zt__attest_handle(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt
                            "nonce must be 16 to 64 random bytes in hex (32 to 128 hex digits)");
         return;
     }
-    size_t n = zt__models_count(a->ms), n_loaded = 0;
+    size_t n = zt_infer_model_count(a->ms), n_loaded = 0;
     struct zt_attest_model *models = n ? zt_calloc(n, sizeof *models) : NULL;
     char *report = NULL;
     if (n && !models) {
@@ -132,7 +132,7 @@ void zt__attest_handle(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt
     }
     for (size_t i = 0; i < n; i++) {
         bool loaded = false;
-        const struct zt_cfg_model *e = zt__models_entry(a->ms, i, &loaded);
+        const struct zt_cfg_model *e = zt_infer_model(a->ms, i, &loaded);
         if (!loaded) continue;
         int rc = model_sha256(a, i, models[n_loaded].sha256);
         if (rc) {

@@ -12,7 +12,7 @@
 #include "req.h"
 #include <stdint.h>
 
-#include "models.h"
+#include "zentalk/zt_infer.h"
 #include "zentalk/zt_hash.h"
 #include "zentalk/zt_http.h"
 #include "zentalk/zt_identity.h"
@@ -21,7 +21,7 @@ struct zt__attest;
 
 /* id and ms must outlive the result. Hashes /proc/self/exe. ZT_ENOMEM,
  * ZT_EIO (errno kept). */
-ZT_NODISCARD int zt__attest_new(const struct zt_identity *id, struct zt__models *ms,
+ZT_NODISCARD int zt__attest_new(const struct zt_identity *id, struct zt_infer *ms,
                                 struct zt__attest **out);
 void zt__attest_free(struct zt__attest *a);
 

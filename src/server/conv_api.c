@@ -3,7 +3,7 @@
  *
  * The classical answer is computed first, on the HTTP thread (it is cheap);
  * when the feature names a chat model (features.NAME.model) the request is
- * deferred and the model is asked through zt__llm_chat_run() (llm.c, the
+ * deferred and the model is asked through zt_infer_chat_run() (llm.c, the
  * code of /v1/chat/completions); its answer replaces the classical one when
  * it is usable, otherwise the classical answer goes out with "fallback"
  * saying why. A struct llm_ctx joins the two sides like llm.c's job_ctx:
@@ -29,7 +29,7 @@
 
 struct zt__feat_conv {
     const struct zt_config *cfg;
-    struct zt__models *ms;
+    struct zt_infer *ms;
     struct zt_intent_model *intents;
     struct zt_reply_bank *bank;
     struct zt_stopwords *sw; /* NULL: the asset is missing */
@@ -44,7 +44,7 @@ static bool file_exists(const char *p)
     return stat(p, &st) == 0;
 }
 
-int zt__feat_conv_new(const struct zt_config *cfg, struct zt__models *ms, struct zt__feat_conv **out)
+int zt__feat_conv_new(const struct zt_config *cfg, struct zt_infer *ms, struct zt__feat_conv **out)
 {
     struct zt__feat_conv *fc = zt_calloc(1, sizeof *fc);
     if (!fc) return ZT_ENOMEM;
@@ -355,7 +355,7 @@ static bool llm_start(struct zt__feat_conv *fc, struct zt_http_req *req, const c
             rc = ZT_ENOMEM;
             break;
         }
-        rc = zt__llm_chat_run(fc->ms, model, msgs, summarize ? SUMMARY_MAX_TOKENS : REPLIES_MAX_TOKENS, llm_done, c, &err);
+        rc = zt_infer_chat_run(fc->ms, model, msgs, summarize ? SUMMARY_MAX_TOKENS : REPLIES_MAX_TOKENS, llm_done, c, &err);
         json_decref(msgs);
         if (rc != ZT_ETOOBIG) break;
     }

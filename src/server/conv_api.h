@@ -14,7 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "models.h"
+#include "zentalk/zt_infer.h"
 #include "zentalk/zt_config.h"
 #include "zentalk/zt_conv.h"
 #include "zentalk/zt_http.h"
@@ -27,7 +27,7 @@ struct zt__feat_conv;
  * one warning; a malformed intents.txt / replies.txt in the config
  * directory is ZT_ECONFIG (logged with file:line). ms: the model registry
  * (borrowed) for the generative paths. */
-ZT_NODISCARD int zt__feat_conv_new(const struct zt_config *cfg, struct zt__models *ms, struct zt__feat_conv **out);
+ZT_NODISCARD int zt__feat_conv_new(const struct zt_config *cfg, struct zt_infer *ms, struct zt__feat_conv **out);
 void zt__feat_conv_free(struct zt__feat_conv *fc);
 /* Set the hooks (sentiment, moderation) other features provide; NULL
  * members unset them. Call before the server starts serving. */

@@ -17,6 +17,8 @@
  * and the audit log name the job id, the worker and the PII types. */
 #include "route.h"
 
+#include "llm.h"
+
 #include <math.h>
 #include <pthread.h>
 #include <sodium.h>
@@ -43,7 +45,7 @@ struct peer_count {
 
 struct zt__route {
     const struct zt_config *cfg;
-    struct zt__models *ms;
+    struct zt_infer *ms;
     struct zt_peers *peers;
     struct zt__privacy *pv;
     const struct zt_identity *id;
@@ -81,7 +83,7 @@ static bool id_ok(const char *s)
     return !s || !s[0] || zt_identity_id_valid(s);
 }
 
-int zt__route_new(const struct zt_config *cfg, struct zt__models *ms, struct zt_peers *peers, struct zt__privacy *pv,
+int zt__route_new(const struct zt_config *cfg, struct zt_infer *ms, struct zt_peers *peers, struct zt__privacy *pv,
                   struct zt__route **out)
 {
     if (!id_ok(cfg->encryption.remote_worker) || !id_ok(cfg->encryption.relay)) {
@@ -488,9 +490,9 @@ static void run_job(void *arg)
 static bool serves_locally(struct zt__route *r, const char *model)
 {
     if (!(r->cfg->node.role_mask & ZT_ROLE_WORKER)) return false;
-    for (size_t i = 0; i < zt__models_count(r->ms); i++) {
+    for (size_t i = 0; i < zt_infer_model_count(r->ms); i++) {
         bool loaded;
-        if (strcmp(zt__models_entry(r->ms, i, &loaded)->id, model) == 0) return true;
+        if (strcmp(zt_infer_model(r->ms, i, &loaded)->id, model) == 0) return true;
     }
     return false;
 }
@@ -706,4 +708,20 @@ out:
     }
     if (reserved) zt_job_pool_unreserve(r->pool);
     return true;
+}
+
+/* The routes: remote when the router says so, else the local path. */
+static void generate(struct zt__route *r, struct zt__req_ctx *cx, json_t *body, bool chat, struct zt_http_resp *resp)
+{
+    if (!zt__route_generate(r, cx, body, chat, resp)) zt__llm_generate(r->ms, cx, body, chat, resp);
+}
+
+void zt__route_h_completions(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
+{
+    generate(ud, cx, body, false, resp);
+}
+
+void zt__route_h_chat(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
+{
+    generate(ud, cx, body, true, resp);
 }

@@ -23,7 +23,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "models.h"
+#include "zentalk/zt_infer.h"
 #include "privacy_api.h"
 #include "req.h"
 #include "zentalk/zt_config.h"
@@ -39,7 +39,7 @@ struct zt__route;
 /* cfg, ms, peers and pv must outlive the router. ZT_ECONFIG (a
  * remote_worker or relay that is not a node id; logged), ZT_ENOMEM,
  * ZT_EIO (the HTTP client failed to initialise). */
-ZT_NODISCARD int zt__route_new(const struct zt_config *cfg, struct zt__models *ms, struct zt_peers *peers,
+ZT_NODISCARD int zt__route_new(const struct zt_config *cfg, struct zt_infer *ms, struct zt_peers *peers,
                                struct zt__privacy *pv, struct zt__route **out);
 /* The identity remote jobs are signed with (before the first request;
  * without one remote jobs answer 503). */
@@ -54,6 +54,12 @@ void zt__route_free(struct zt__route *r);
  * it should run locally (zt__llm_generate), counted as a local job. */
 bool zt__route_generate(struct zt__route *r, struct zt__req_ctx *cx, json_t *body, bool chat,
                         struct zt_http_resp *resp);
+
+/* POST /v1/completions and /v1/chat/completions (ud: the router):
+ * zt__route_generate, and the local path (zt__llm_generate) when it
+ * answers false. */
+void zt__route_h_completions(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
+void zt__route_h_chat(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
 
 struct zt__route_stats {
     uint64_t local;         /* requests handed to the local path (zt__llm_generate) */

@@ -2,8 +2,9 @@
  *
  * A sealed job, in order: the envelope is opened with the node's X25519 key
  * and the replay cache (zt_env_open), the body decoded (zt_job_body_decode)
- * into an OpenAI-shaped request, which llm.c's request builder checks and
- * tokenizes exactly as for /v1/completions and /v1/chat/completions (same
+ * into an OpenAI-shaped request, which the inference service's request
+ * builder (zt_infer_job_openai) checks and tokenizes exactly as for
+ * /v1/completions and /v1/chat/completions (same
  * defaults, same ranges, so the same seed gives the same text on both
  * routes). Then the stream header goes out and the job runs; its events are
  * sealed as they come (sink below): a chunk per text event, the final chunk
@@ -21,6 +22,7 @@
 #include <time.h>
 
 #include "llm.h"
+#include "openai.h"
 #include "sealed.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_engine.h"
@@ -39,8 +41,9 @@ _Static_assert(ZT_SAMPLER_HASH_LEN == ZT_ENV_HASH_LEN, "seq hash length");
 
 struct zt__sealed {
     const struct zt_identity *id;
-    struct zt__models *ms;
+    struct zt_infer *ms;
     const struct zt_config *cfg;
+    const char *endpoint;         /* the URL served (the server's buffer, set at start) */
     struct zt_env_replay *replay; /* NULL when not a worker */
     uint64_t start_s;             /* envelopes created before this may be replays */
     pthread_mutex_t mu;           /* guards the cached descriptor */
@@ -48,7 +51,7 @@ struct zt__sealed {
     int64_t desc_signed;
 };
 
-int zt__sealed_new(const struct zt_identity *id, struct zt__models *ms, const struct zt_config *cfg,
+int zt__sealed_new(const struct zt_identity *id, struct zt_infer *ms, const struct zt_config *cfg,
                    struct zt__sealed **out)
 {
     struct zt__sealed *sj = zt_calloc(1, sizeof *sj);
@@ -86,13 +89,13 @@ static int make_descriptor(struct zt__sealed *sj, const char *endpoint, int64_t 
     size_t n_roles = 0;
     for (unsigned i = 0; i < 3; i++)
         if (sj->cfg->node.role_mask & (1u << i)) roles[n_roles++] = ROLE_NAMES[i];
-    size_t n_models = zt__models_count(sj->ms);
+    size_t n_models = zt_infer_model_count(sj->ms);
     if (n_models > ZT_DESCRIPTOR_MAX_MODELS) n_models = ZT_DESCRIPTOR_MAX_MODELS;
     const char **models = n_models ? zt_calloc(n_models, sizeof *models) : NULL;
     if (n_models && !models) return ZT_ENOMEM;
     for (size_t i = 0; i < n_models; i++) {
         bool loaded;
-        models[i] = zt__models_entry(sj->ms, i, &loaded)->id;
+        models[i] = zt_infer_model(sj->ms, i, &loaded)->id;
     }
     int rc = zt_identity_descriptor(sj->id, roles, n_roles, models, n_models, endpoint,
                                     now + ZT__SEALED_DESCRIPTOR_TTL_S, out);
@@ -100,10 +103,15 @@ static int make_descriptor(struct zt__sealed *sj, const char *endpoint, int64_t 
     return rc;
 }
 
-void zt__sealed_descriptor(struct zt__sealed *sj, const char *endpoint, struct zt_http_req *req,
-                           struct zt_http_resp *resp)
+void zt__sealed_set_endpoint(struct zt__sealed *sj, const char *endpoint)
 {
-    (void)req;
+    if (sj) sj->endpoint = endpoint;
+}
+
+void zt__sealed_h_descriptor(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
+{
+    (void)cx, (void)body;
+    struct zt__sealed *sj = ud;
     if (!sj) {
         zt_http_resp_error(resp, 503, "unavailable", "this node has no identity key to sign with");
         return;
@@ -113,7 +121,7 @@ void zt__sealed_descriptor(struct zt__sealed *sj, const char *endpoint, struct z
     pthread_mutex_lock(&sj->mu);
     if (!sj->desc || now - sj->desc_signed >= REFRESH_S || now < sj->desc_signed) {
         char *d = NULL;
-        rc = make_descriptor(sj, endpoint, now, &d);
+        rc = make_descriptor(sj, sj->endpoint ? sj->endpoint : "", now, &d);
         if (!rc) {
             zt_free(sj->desc);
             sj->desc = d;
@@ -286,8 +294,11 @@ static void open_failed(struct zt_http_req *req, struct zt_http_resp *resp, int 
     }
 }
 
-void zt__sealed_job(struct zt__sealed *sj, struct zt_http_req *req, struct zt_http_resp *resp)
+void zt__sealed_h_job(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
 {
+    (void)body; /* the envelope's bytes are read from the request */
+    struct zt__sealed *sj = ud;
+    struct zt_http_req *req = cx->req;
     if (!sj) {
         zt_http_resp_error(resp, 503, "unavailable", "this node has no identity key to open jobs with");
         return;
@@ -331,8 +342,8 @@ void zt__sealed_job(struct zt__sealed *sj, struct zt_http_req *req, struct zt_ht
     }
     struct sealed_run *sr = NULL;
     struct zt_job_request job = {0};
-    struct zt__llm_prep prep;
-    memset(&prep, 0, sizeof prep);
+    struct zt_infer_job *ij = NULL;
+    struct zt_infer_err ierr;
     if (hdr.created < sj->start_s) {
         /* the replay cache is in memory: it may have held this id before a restart */
         refuse(req, resp, 409, "envelope_predates_restart",
@@ -359,7 +370,10 @@ void zt__sealed_job(struct zt__sealed *sj, struct zt_http_req *req, struct zt_ht
         else refuse(req, resp, 400, rc == ZT_EUNSUPPORTED ? "unsupported_job" : "invalid_job", why);
         goto out;
     }
-    if (!zt__llm_prepare(sj->ms, job.request, job.kind == ZT_JOB_CHAT, &prep, resp)) goto out;
+    if (zt_infer_job_openai(sj->ms, job.request, job.kind == ZT_JOB_CHAT, &ij, &ierr) != 0) {
+        zt__openai_refuse(resp, &ierr);
+        goto out;
+    }
     rc = zt_sealed_writer_new(&hdr, zt_identity_kem_sk(sj->id), (hdr.flags & ZT_ENV_FLAG_STREAM) != 0, &sr->out,
                               &sr->w);
     if (rc) {
@@ -379,13 +393,13 @@ void zt__sealed_job(struct zt__sealed *sj, struct zt_http_req *req, struct zt_ht
     char jid[2 * ZT_ENV_JOB_ID_LEN + 1];
     job_hex(jid, hdr.job_id);
     zt_log(ZT_LOG_DEBUG, "sealed_job_accepted", "job_id=%s model=%s prompt_tokens=%zu max_tokens=%u request_id=%s", jid,
-           hdr.model, prep.n_toks, (unsigned)hdr.max_tokens, zt_http_req_id(req));
-    if (zt__llm_stream(sj->ms, &prep, req, ZT_SEALED_MEDIA_RESULT, head, sizeof head, &SINK, sr, resp) != 0)
-        goto out;
-    sr = NULL; /* the job owns it now */
+           hdr.model, zt_infer_job_prompt_tokens(ij), (unsigned)hdr.max_tokens, zt_http_req_id(req));
+    if (zt__llm_stream(ij, req, ZT_SEALED_MEDIA_RESULT, head, sizeof head, &SINK, sr, resp) != 0) goto out;
+    ij = NULL; /* started: the answer owns it and sr now */
+    sr = NULL;
 out:
     if (pt) zt_env_body_free(pt, pt_len);
-    zt__llm_prep_release(sj->ms, &prep);
+    zt_infer_job_free(ij);
     zt_job_request_deinit(&job);
     if (sr) sink_free(sr);
 }

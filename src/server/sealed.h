@@ -12,10 +12,11 @@
 
 #include <stdint.h>
 
-#include "models.h"
+#include "req.h"
 #include "zentalk/zt_config.h"
 #include "zentalk/zt_http.h"
 #include "zentalk/zt_identity.h"
+#include "zentalk/zt_infer.h"
 
 struct zt__sealed;
 
@@ -24,17 +25,20 @@ struct zt__sealed;
  * ZT_ENOMEM. */
 #define ZT__SEALED_REPLAY_IDS ((size_t)65536)
 #define ZT__SEALED_DESCRIPTOR_TTL_S 3600
-ZT_NODISCARD int zt__sealed_new(const struct zt_identity *id, struct zt__models *ms,
+ZT_NODISCARD int zt__sealed_new(const struct zt_identity *id, struct zt_infer *ms,
                                 const struct zt_config *cfg, struct zt__sealed **out);
 void zt__sealed_free(struct zt__sealed *sj);
 
-/* GET /v1/node/descriptor; endpoint is the URL the node serves on. sj may
- * be NULL (no identity): 503. */
-void zt__sealed_descriptor(struct zt__sealed *sj, const char *endpoint, struct zt_http_req *req,
-                           struct zt_http_resp *resp);
+/* The URL the node serves, for the descriptor: a string that lives as
+ * long as sj and is filled before the first request (the server's,
+ * zt_server_endpoint()). */
+void zt__sealed_set_endpoint(struct zt__sealed *sj, const char *endpoint);
 
-/* POST /v1/jobs/sealed with the envelope as the body (the caller checked
- * the content type). sj may be NULL: 503. */
-void zt__sealed_job(struct zt__sealed *sj, struct zt_http_req *req, struct zt_http_resp *resp);
+/* GET /v1/node/descriptor (ud: sj, which may be NULL: 503). */
+void zt__sealed_h_descriptor(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
+
+/* POST /v1/jobs/sealed with the envelope as the body (dispatch checked
+ * the content type; ud: sj, which may be NULL: 503). */
+void zt__sealed_h_job(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
 
 #endif

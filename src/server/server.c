@@ -41,7 +41,7 @@
 #include "gdpr_api.h"
 #include "http_metrics.h"
 #include "llm.h"
-#include "models.h"
+#include "zentalk/zt_infer.h"
 #include "privacy_api.h"
 #include "relay_api.h"
 #include "req.h"
@@ -319,9 +319,9 @@ static void h_status(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_h
     json_t *readiness = roles_json(s, &all_ready);
     /* models load on first use; no network yet, so no peers */
     json_t *configured = json_array(), *loaded = json_array();
-    for (size_t i = 0; i < zt__models_count(s->d.models) && configured && loaded; i++) {
+    for (size_t i = 0; i < zt_infer_model_count(s->d.models) && configured && loaded; i++) {
         bool is_loaded;
-        const struct zt_cfg_model *e = zt__models_entry(s->d.models, i, &is_loaded);
+        const struct zt_cfg_model *e = zt_infer_model(s->d.models, i, &is_loaded);
         json_array_append_new(configured, json_string(e->id));
         if (is_loaded) json_array_append_new(loaded, json_string(e->id));
     }
@@ -380,11 +380,11 @@ static void h_admin_status(void *ud, struct zt__req_ctx *cx, json_t *body, struc
     (void)cx, (void)body;
     struct zt_runner_stats st;
     size_t n_loaded;
-    zt__models_stats(s->d.models, &st, &n_loaded);
+    zt_infer_stats(s->d.models, &st, &n_loaded);
     json_t *loaded = json_array();
-    for (size_t i = 0; i < zt__models_count(s->d.models) && loaded; i++) {
+    for (size_t i = 0; i < zt_infer_model_count(s->d.models) && loaded; i++) {
         bool is_loaded;
-        const struct zt_cfg_model *e = zt__models_entry(s->d.models, i, &is_loaded);
+        const struct zt_cfg_model *e = zt_infer_model(s->d.models, i, &is_loaded);
         if (is_loaded) json_array_append_new(loaded, json_string(e->id));
     }
     const char *secret = s->d.cfg->encryption.jwt_secret;
@@ -403,80 +403,6 @@ static void h_admin_status(void *ud, struct zt__req_ctx *cx, json_t *body, struc
     zt_http_resp_json(resp, 200, j);
 }
 
-/* ---- TEMPORARY shims (until the infer/jobs moves land) -------------------- */
-
-static void h_models(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
-{
-    struct zt_server *s = ud;
-    (void)body;
-    zt__llm_models(s->d.models, cx->req, resp);
-}
-
-static void generate(struct zt_server *s, struct zt__req_ctx *cx, json_t *body, bool chat, struct zt_http_resp *resp)
-{
-    if (!zt__route_generate(s->d.route, cx, body, chat, resp)) zt__llm_generate(s->d.models, cx->req, body, chat, resp);
-}
-
-static void h_completions(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
-{
-    generate(ud, cx, body, false, resp);
-}
-
-static void h_chat(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
-{
-    generate(ud, cx, body, true, resp);
-}
-
-static void h_embeddings(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
-{
-    struct zt_server *s = ud;
-    zt__llm_embeddings(s->d.models, cx->req, body, resp);
-}
-
-static void h_descriptor(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
-{
-    struct zt_server *s = ud;
-    (void)body;
-    zt__sealed_descriptor(s->d.sealed, s->endpoint, cx->req, resp);
-}
-
-static void h_sealed_job(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
-{
-    (void)body;
-    zt__sealed_job(ud, cx->req, resp);
-}
-
-static int m_models_shim(void *ud, struct zt_metrics_out *o, int which)
-{
-    struct zt_runner_stats st;
-    size_t n_loaded;
-    zt__models_stats(ud, &st, &n_loaded);
-    uint64_t v[] = {n_loaded, st.prompt_tokens, st.generated_tokens, st.jobs_done, st.active_slots, st.queued};
-    return zt_metrics_emit_u64(o, NULL, NULL, v[which]);
-}
-static int m_models_loaded(void *ud, struct zt_metrics_out *o) { return m_models_shim(ud, o, 0); }
-static int m_prompt_tokens(void *ud, struct zt_metrics_out *o) { return m_models_shim(ud, o, 1); }
-static int m_generated_tokens(void *ud, struct zt_metrics_out *o) { return m_models_shim(ud, o, 2); }
-static int m_jobs_done(void *ud, struct zt_metrics_out *o) { return m_models_shim(ud, o, 3); }
-static int m_slots(void *ud, struct zt_metrics_out *o) { return m_models_shim(ud, o, 4); }
-static int m_queue(void *ud, struct zt_metrics_out *o) { return m_models_shim(ud, o, 5); }
-
-static int register_shim_metrics(struct zt_server *s)
-{
-    struct zt_metrics *m = s->d.metrics;
-    void *ms = s->d.models;
-    int rc = 0;
-    if (ms) {
-        rc = zt_metrics_add_fn(m, "zentalk_models_loaded", "Models loaded in memory.", ZT_METRIC_GAUGE, m_models_loaded, ms);
-        if (!rc) rc = zt_metrics_add_fn(m, "zentalk_prompt_tokens_total", "Prompt tokens processed.", ZT_METRIC_COUNTER, m_prompt_tokens, ms);
-        if (!rc) rc = zt_metrics_add_fn(m, "zentalk_generated_tokens_total", "Tokens generated.", ZT_METRIC_COUNTER, m_generated_tokens, ms);
-        if (!rc) rc = zt_metrics_add_fn(m, "zentalk_inference_jobs_total", "Generation jobs finished.", ZT_METRIC_COUNTER, m_jobs_done, ms);
-        if (!rc) rc = zt_metrics_add_fn(m, "zentalk_inference_slots_active", "Sequences being decoded now.", ZT_METRIC_GAUGE, m_slots, ms);
-        if (!rc) rc = zt_metrics_add_fn(m, "zentalk_inference_queue", "Jobs waiting for a slot.", ZT_METRIC_GAUGE, m_queue, ms);
-    }
-    return rc;
-}
-
 /* ---- the route table ----------------------------------------------------- */
 
 /* {methods, path, minimum role, body kind, handler, user data}: the
@@ -491,10 +417,10 @@ static int build_routes(struct zt_server *s)
         {M_GET, "/v1/status", ZT_AUTH_NONE, B_NONE, h_status, s, 0, 0},
         {M_GET | M_PUT, "/v1/admin/log-level", ZT_AUTH_ADMIN, B_JSON, h_log_level, s, M_PUT, 0},
         {M_GET, "/v1/admin/status", ZT_AUTH_ADMIN, B_NONE, h_admin_status, s, 0, 0},
-        {M_GET, "/v1/models", ZT_AUTH_USER, B_NONE, h_models, s, 0, 0},
-        {M_POST, "/v1/completions", ZT_AUTH_USER, B_JSON, h_completions, s, M_POST, 0},
-        {M_POST, "/v1/chat/completions", ZT_AUTH_USER, B_JSON, h_chat, s, M_POST, 0},
-        {M_POST, "/v1/embeddings", ZT_AUTH_USER, B_JSON, h_embeddings, s, M_POST, 0},
+        {M_GET, "/v1/models", ZT_AUTH_USER, B_NONE, zt__llm_h_models, d->models, 0, 0},
+        {M_POST, "/v1/completions", ZT_AUTH_USER, B_JSON, zt__route_h_completions, d->route, M_POST, 0},
+        {M_POST, "/v1/chat/completions", ZT_AUTH_USER, B_JSON, zt__route_h_chat, d->route, M_POST, 0},
+        {M_POST, "/v1/embeddings", ZT_AUTH_USER, B_JSON, zt__llm_h_embeddings, d->models, M_POST, 0},
         {M_GET, "/v1/attestation/report", ZT_AUTH_NONE, B_NONE, zt__attest_handle, d->attest, 0, 0},
         {M_POST, "/v1/auth/wallet/nonce", ZT_AUTH_NONE, B_JSON, zt__wallet_h_nonce, d->wallet, M_POST, 0},
         {M_POST, "/v1/auth/wallet/login", ZT_AUTH_NONE, B_JSON, zt__wallet_h_login, d->wallet, M_POST, 0},
@@ -507,8 +433,8 @@ static int build_routes(struct zt_server *s)
         {M_GET, "/v1/features/translate/languages", ZT_AUTH_USER, B_NONE, zt__tr_h_languages, d->translate, 0, 0},
         {M_GET, "/v1/ws", ZT_AUTH_USER, B_NONE, zt__ws_h_upgrade, d->ws, 0, 0},
         {M_POST, "/v1/privacy/pii", ZT_AUTH_USER, B_JSON, zt__privacy_h_pii, d->privacy, M_POST, 0},
-        {M_GET, "/v1/node/descriptor", ZT_AUTH_NONE, B_NONE, h_descriptor, s, 0, 0},
-        {M_POST, "/v1/jobs/sealed", ZT_AUTH_USER, B_ENVELOPE, h_sealed_job, d->sealed, M_POST, GATE_SEALED},
+        {M_GET, "/v1/node/descriptor", ZT_AUTH_NONE, B_NONE, zt__sealed_h_descriptor, d->sealed, 0, 0},
+        {M_POST, "/v1/jobs/sealed", ZT_AUTH_USER, B_ENVELOPE, zt__sealed_h_job, d->sealed, M_POST, GATE_SEALED},
         {M_POST, "/v1/search/index", ZT_AUTH_USER, B_JSON, zt__search_h_index, d->search, M_POST, 0},
         {M_POST, "/v1/search/query", ZT_AUTH_USER, B_JSON, zt__search_h_query, d->search, M_POST, 0},
         {M_POST, "/v1/search/delete", ZT_AUTH_USER, B_JSON, zt__search_h_delete, d->search, M_POST, 0},
@@ -841,7 +767,6 @@ int zt_server_new(const struct zt_server_deps *d, struct zt_server **out)
                                zt_str_starts_with(host, "127.");
     int rc = build_routes(s);
     if (!rc) rc = register_metrics(s);
-    if (!rc) rc = register_shim_metrics(s);
     if (rc) {
         zt_server_free(s);
         return rc;

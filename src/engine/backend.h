@@ -1,0 +1,189 @@
+/* backend.h: the compute-backend seam of the engine (internal to src/engine
+ * and its tests). docs/internals/backend.md has the whole story.
+ *
+ * The forward pass (model.c) never touches tensor memory itself: it names
+ * tensors by (buffer, offset, shape) descriptors and asks a backend to move
+ * data in and out of its memory and to run operations on it. A backend is a
+ * table of function pointers (struct zt__backend_ops, designated
+ * initialisers) plus the instance state behind struct zt__backend. The CPU
+ * backend (cpu/cpu_backend.c) is the reference: every other backend is
+ * tested op by op against it (tests/unit/test_backend_ops.c).
+ *
+ * Memory. A struct zt__buffer is an opaque handle owned by the backend that
+ * made it: device memory on a GPU, and on the CPU simply the host address
+ * (no allocation behind the handle). Weights come in through buffer_map
+ * (the CPU wraps the mmapped file, zero copy; a device backend allocates and
+ * uploads); activations, KV caches and tables through buffer_alloc +
+ * buffer_set. The engine reads results back only with buffer_get.
+ *
+ * Ordering. Ops run in the order they are called, each seeing the results
+ * of the ones before; a backend may queue them (a GPU command buffer) as
+ * long as buffer_get and buffer_set wait for everything issued earlier.
+ * Host arrays passed to an op (row ids, positions, KV views) are only read
+ * during the call.
+ *
+ * Threads. One instance runs one forward pass at a time: op calls on an
+ * instance are serialised by its owner (the model). buffer_alloc/free/map/
+ * unmap may be called from any thread at any time (sequences are created
+ * while another sequence decodes). A backend uses as many threads of its
+ * own as set_threads says; results never depend on it.
+ *
+ * Errors: every fallible call returns 0 or a negative ZT_E* (ZT_ENOMEM for
+ * memory, ZT_EIO for a device that failed); an op that fails leaves its
+ * destination undefined and the forward pass gives up.
+ *
+ * Determinism: the CPU backend computes every element in the canonical
+ * order of docs/internals/quant.md and backend.md; an instance whose
+ * `exact` flag is set promises the same bits, and the op tests hold it to
+ * that. */
+#ifndef ZT_ENGINE_BACKEND_H
+#define ZT_ENGINE_BACKEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "zentalk/zt_error.h"
+#include "zentalk/zt_gguf.h"
+
+struct zt__buffer; /* opaque, backend-owned memory */
+
+/* A 2-D tensor: ne1 rows of ne0 elements of `type`; row r starts at byte
+ * offset + r * nb1 of buf. Activations are F32 with nb1 = 4 * ne0; weights
+ * have the rows of their GGUF type. A descriptor is a plain value: making
+ * one allocates nothing. */
+struct zt__tensor {
+    struct zt__buffer *buf;
+    size_t offset;
+    enum zt_ggml_type type;
+    size_t ne0;  /* row length, elements */
+    size_t ne1;  /* rows */
+    size_t nb1;  /* bytes between rows */
+};
+
+/* One batch item's view of its sequence's KV cache for the current layer:
+ * k and v are (n_ctx, n_head_kv * head_dim) F32. The item's own key and
+ * value go to row `pos`; its attention reads rows [0, pos]. */
+struct zt__kv_view {
+    struct zt__tensor k, v;
+    uint32_t pos;
+};
+
+/* Rotary embedding of x (n rows of n_heads * head_dim): the first n_rot
+ * dims of each head rotated by theta_i = pos * freq_scale * inv_freq[i],
+ * pairs (2i, 2i+1), or (i, i + n_rot/2) when neox. inv_freq: F32, one row
+ * of n_rot / 2, in the backend's memory. */
+struct zt__rope {
+    uint32_t n_heads, head_dim, n_rot;
+    bool neox;
+    float freq_scale;
+    struct zt__tensor inv_freq;
+};
+
+/* Causal attention over each item's cache; query head h reads KV head
+ * h / (n_head / n_head_kv). */
+struct zt__attn {
+    uint32_t n_head, n_head_kv, head_dim;
+};
+
+struct zt__backend;
+
+struct zt__backend_ops {
+    const char *name;
+
+    void (*free)(struct zt__backend *be);
+    /* Host threads the backend may use (1..256); never changes results. */
+    ZT_NODISCARD int (*set_threads)(struct zt__backend *be, unsigned n_threads);
+    /* Whether matmul and get_rows take weights of this type. */
+    bool (*supports)(const struct zt__backend *be, enum zt_ggml_type type);
+
+    /* ---- memory ---- */
+    /* size bytes, zero-filled. */
+    ZT_NODISCARD int (*buffer_alloc)(struct zt__backend *be, size_t size, struct zt__buffer **out);
+    void (*buffer_free)(struct zt__backend *be, struct zt__buffer *buf); /* NULL: no-op */
+    /* Read-only weights from host memory that outlives the buffer (the
+     * model's mapping): the CPU wraps it, a device copies it. */
+    ZT_NODISCARD int (*buffer_map)(struct zt__backend *be, const void *host, size_t size,
+                                   struct zt__buffer **out);
+    void (*buffer_unmap)(struct zt__backend *be, struct zt__buffer *buf); /* NULL: no-op */
+    /* Upload size bytes at offset; ops issued later see them. */
+    ZT_NODISCARD int (*buffer_set)(struct zt__backend *be, struct zt__buffer *buf, size_t offset,
+                                   const void *src, size_t size);
+    /* Waits for every op issued before it. */
+    ZT_NODISCARD int (*buffer_get)(struct zt__backend *be, const struct zt__buffer *buf, size_t offset,
+                                   void *dst, size_t size);
+
+    /* ---- ops: dst is F32, its rows never overlap a source unless said ---- */
+    /* dst[b] = row ids[b] of src (any supported weight type, or F32),
+     * decoded to F32; b < n = dst->ne1. */
+    ZT_NODISCARD int (*get_rows)(struct zt__backend *be, const struct zt__tensor *src, const int32_t *ids,
+                                 const struct zt__tensor *dst);
+    /* dst[b] = x[b] / sqrt(mean(x[b]^2) + eps) * g (g: one F32 row); the
+     * squares are summed in index order. dst may be x. */
+    ZT_NODISCARD int (*rmsnorm)(struct zt__backend *be, const struct zt__tensor *x, const struct zt__tensor *g,
+                                float eps, const struct zt__tensor *dst);
+    /* dst[b, r] = dot(w[r], x[b]) for r < w->ne1, b < x->ne1: x is F32,
+     * quantised per row to w's activation format (zt_quant.h) first. */
+    ZT_NODISCARD int (*matmul)(struct zt__backend *be, const struct zt__tensor *w, const struct zt__tensor *x,
+                               const struct zt__tensor *dst);
+    /* dst = a + b element-wise; b has a's rows or one row (broadcast).
+     * dst may be a. */
+    ZT_NODISCARD int (*add)(struct zt__backend *be, const struct zt__tensor *a, const struct zt__tensor *b,
+                            const struct zt__tensor *dst);
+    /* In place on x; pos[b] is row b's position. */
+    ZT_NODISCARD int (*rope)(struct zt__backend *be, const struct zt__tensor *x, const uint32_t *pos,
+                             const struct zt__rope *p);
+    /* Row b of k and of v to row kv[b].pos of kv[b].k and kv[b].v. */
+    ZT_NODISCARD int (*kv_store)(struct zt__backend *be, const struct zt__tensor *k, const struct zt__tensor *v,
+                                 const struct zt__kv_view *kv);
+    /* dst[b] (n_head * head_dim) = softmax(q[b] . K^T / sqrt(head_dim)) V
+     * over rows [0, kv[b].pos] of item b's cache, per head. */
+    ZT_NODISCARD int (*attention)(struct zt__backend *be, const struct zt__tensor *q, const struct zt__kv_view *kv,
+                                  const struct zt__attn *p, const struct zt__tensor *dst);
+    /* dst = silu(g) * u = (g / (1 + exp(-g))) * u. dst may be g. */
+    ZT_NODISCARD int (*swiglu)(struct zt__backend *be, const struct zt__tensor *g, const struct zt__tensor *u,
+                               const struct zt__tensor *dst);
+};
+
+/* An instance: backends embed this as the first member of their state. */
+struct zt__backend {
+    const struct zt__backend_ops *ops;
+    /* Bit-identical to the CPU backend on every op (the op tests check it
+     * exactly; other backends are checked within a tolerance). Set by
+     * create: always for the CPU; a device backend sets it when it runs in
+     * its deterministic mode (zt__backend_params.exact). */
+    bool exact;
+};
+
+/* ---- registry ------------------------------------------------------------ */
+
+struct zt__backend_params {
+    unsigned n_threads; /* host threads (0 = 1) */
+    unsigned device;    /* device index for backends with several (CPU: ignored) */
+    bool exact;         /* ask for the CPU's bits (a device's deterministic mode;
+                         * CPU: always); the instance's `exact` says what it got */
+};
+
+/* A compiled-in backend: backend.c lists them (the CPU first). create
+ * returns ZT_ENOTFOUND when this machine has no such device. */
+struct zt__backend_reg {
+    const char *name;
+    ZT_NODISCARD int (*create)(const struct zt__backend_params *p, struct zt__backend **out);
+};
+
+extern const struct zt__backend_reg zt__backend_cpu_reg;
+
+size_t zt__backend_count(void);
+const struct zt__backend_reg *zt__backend_at(size_t i);
+/* By name (NULL = "cpu"): ZT_ENOTFOUND for a backend this build lacks. */
+ZT_NODISCARD int zt__backend_new(const char *name, const struct zt__backend_params *p, struct zt__backend **out);
+void zt__backend_free(struct zt__backend *be);
+
+/* A tensor descriptor over buf (F32 rows of ne0 when type is F32). */
+static inline struct zt__tensor zt__tensor_f32(struct zt__buffer *buf, size_t offset, size_t ne0, size_t ne1)
+{
+    return (struct zt__tensor){.buf = buf, .offset = offset, .type = ZT_GGML_F32, .ne0 = ne0, .ne1 = ne1,
+                               .nb1 = ne0 * sizeof(float)};
+}
+
+#endif

@@ -1,0 +1,422 @@
+/* cpu_backend.c: the CPU compute backend, the reference every other backend
+ * is tested against (backend.h, docs/internals/backend.md).
+ *
+ * Buffers are host memory and a buffer handle is the host address itself;
+ * weights are used in place in the model's mapping. Matrix products go to
+ * the kernels of zt_quant.h (quant*.c, dispatched by ISA, ZT_CPU to force
+ * one); the element-wise ops are written here. Work is split over a
+ * persistent thread team (par.h): threads split rows of a matrix product,
+ * (item, head) pairs of attention and elements of SwiGLU, never a
+ * reduction, so the thread count never changes a bit. */
+#include <math.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "backend.h"
+#include "par.h"
+#include "zentalk/zt_alloc.h"
+#include "zentalk/zt_quant.h"
+
+struct cpu {
+    struct zt__backend base;
+    struct zt__par *par;
+    uint8_t *xq;   /* activations quantised for the current matmul */
+    size_t xq_cap; /* bytes */
+};
+
+static struct cpu *cpu_of(struct zt__backend *be) { return (struct cpu *)be; }
+
+/* Host address of a tensor's first row / of row r (F32). */
+static inline uint8_t *base(const struct zt__tensor *t) { return (uint8_t *)t->buf + t->offset; }
+static inline float *row(const struct zt__tensor *t, size_t r) { return (float *)(base(t) + r * t->nb1); }
+static inline bool contiguous(const struct zt__tensor *t) { return t->nb1 == t->ne0 * sizeof(float); }
+
+/* ---- lifecycle and memory ------------------------------------------------- */
+
+static void cpu_free(struct zt__backend *be)
+{
+    struct cpu *c = cpu_of(be);
+    zt__par_free(c->par);
+    zt_free(c->xq);
+    zt_free(c);
+}
+
+static int cpu_set_threads(struct zt__backend *be, unsigned n_threads)
+{
+    struct cpu *c = cpu_of(be);
+    if (n_threads < 1 || n_threads > 256) return ZT_EINVAL;
+    if (zt__par_threads(c->par) == n_threads) return 0;
+    struct zt__par *p;
+    int rc = zt__par_new(n_threads, &p);
+    if (rc) return rc;
+    zt__par_free(c->par);
+    c->par = p;
+    return 0;
+}
+
+/* Every weight type zt_quant.h has a dot-product kernel for. */
+static bool cpu_supports(const struct zt__backend *be, enum zt_ggml_type type)
+{
+    (void)be;
+    return zt_quant_vec_dot_type(type) != ZT_GGML_TYPE_COUNT;
+}
+
+static int cpu_buffer_alloc(struct zt__backend *be, size_t size, struct zt__buffer **out)
+{
+    (void)be;
+    void *p = zt_calloc(size ? size : 1, 1);
+    if (!p) return ZT_ENOMEM;
+    *out = p;
+    return 0;
+}
+
+static void cpu_buffer_free(struct zt__backend *be, struct zt__buffer *buf)
+{
+    (void)be;
+    zt_free(buf);
+}
+
+/* Zero copy: the handle is the address of the (read-only) mapping. */
+static int cpu_buffer_map(struct zt__backend *be, const void *host, size_t size, struct zt__buffer **out)
+{
+    (void)be;
+    (void)size;
+    *out = (struct zt__buffer *)(uintptr_t)host;
+    return 0;
+}
+
+static void cpu_buffer_unmap(struct zt__backend *be, struct zt__buffer *buf)
+{
+    (void)be;
+    (void)buf;
+}
+
+static int cpu_buffer_set(struct zt__backend *be, struct zt__buffer *buf, size_t offset, const void *src,
+                          size_t size)
+{
+    (void)be;
+    if (size) memcpy((uint8_t *)buf + offset, src, size);
+    return 0;
+}
+
+static int cpu_buffer_get(struct zt__backend *be, const struct zt__buffer *buf, size_t offset, void *dst,
+                          size_t size)
+{
+    (void)be;
+    if (size) memcpy(dst, (const uint8_t *)buf + offset, size);
+    return 0;
+}
+
+/* ---- element-wise ops (serial: cheap next to the matrix products) -------- */
+
+static int cpu_get_rows(struct zt__backend *be, const struct zt__tensor *src, const int32_t *ids,
+                        const struct zt__tensor *dst)
+{
+    (void)be;
+    for (size_t b = 0; b < dst->ne1; b++) {
+        int rc = zt_dequant_row(src->type, base(src) + (size_t)ids[b] * src->nb1, row(dst, b), src->ne0);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+/* y = x / sqrt(mean(x^2) + eps) * g, summing squares in order. */
+static int cpu_rmsnorm(struct zt__backend *be, const struct zt__tensor *x, const struct zt__tensor *g, float eps,
+                       const struct zt__tensor *dst)
+{
+    (void)be;
+    size_t n = x->ne0;
+    const float *gv = row(g, 0);
+    for (size_t b = 0; b < x->ne1; b++) {
+        const float *xv = row(x, b);
+        float *y = row(dst, b);
+        float ss = 0.0f;
+        for (size_t i = 0; i < n; i++) ss += xv[i] * xv[i];
+        float scale = 1.0f / sqrtf(ss / (float)n + eps);
+        for (size_t i = 0; i < n; i++) y[i] = (xv[i] * scale) * gv[i];
+    }
+    return 0;
+}
+
+static int cpu_add(struct zt__backend *be, const struct zt__tensor *a, const struct zt__tensor *bt,
+                   const struct zt__tensor *dst)
+{
+    (void)be;
+    size_t n = a->ne0;
+    if (bt->ne1 == a->ne1 && contiguous(a) && contiguous(bt) && contiguous(dst)) {
+        const float *av = row(a, 0), *bv = row(bt, 0);
+        float *y = row(dst, 0);
+        for (size_t i = 0; i < n * a->ne1; i++) y[i] = av[i] + bv[i];
+        return 0;
+    }
+    for (size_t r = 0; r < a->ne1; r++) {
+        const float *av = row(a, r), *bv = row(bt, bt->ne1 == 1 ? 0 : r);
+        float *y = row(dst, r);
+        for (size_t i = 0; i < n; i++) y[i] = av[i] + bv[i];
+    }
+    return 0;
+}
+
+/* Rotate the first n_rot dims of each head of every row at its position. */
+static int cpu_rope(struct zt__backend *be, const struct zt__tensor *x, const uint32_t *pos, const struct zt__rope *p)
+{
+    (void)be;
+    uint32_t hd = p->head_dim, half = p->n_rot / 2;
+    const float *inv_freq = row(&p->inv_freq, 0);
+    for (size_t b = 0; b < x->ne1; b++) {
+        float *xv = row(x, b);
+        float ps = (float)pos[b] * p->freq_scale;
+        for (uint32_t i = 0; i < half; i++) {
+            float theta = ps * inv_freq[i];
+            float c = cosf(theta), s = sinf(theta);
+            for (uint32_t h = 0; h < p->n_heads; h++) {
+                float *v = xv + (size_t)h * hd;
+                uint32_t ia = p->neox ? i : 2 * i;
+                uint32_t ib = p->neox ? i + half : 2 * i + 1;
+                float x0 = v[ia], x1 = v[ib];
+                v[ia] = x0 * c - x1 * s;
+                v[ib] = x0 * s + x1 * c;
+            }
+        }
+    }
+    return 0;
+}
+
+static int cpu_kv_store(struct zt__backend *be, const struct zt__tensor *k, const struct zt__tensor *v,
+                        const struct zt__kv_view *kv)
+{
+    (void)be;
+    for (size_t b = 0; b < k->ne1; b++) {
+        memcpy(row(&kv[b].k, kv[b].pos), row(k, b), k->ne0 * sizeof(float));
+        memcpy(row(&kv[b].v, kv[b].pos), row(v, b), v->ne0 * sizeof(float));
+    }
+    return 0;
+}
+
+/* ---- parallel ops ---------------------------------------------------------- */
+
+struct mm {
+    const struct zt__tensor *w, *x, *dst;
+    uint8_t *xq;
+    size_t xq_row;          /* bytes of one quantised activation row */
+    atomic_int failed;
+    atomic_size_t next_row; /* first weight row not yet taken */
+};
+
+static void par_quantize(void *ctx, unsigned ith, unsigned nth)
+{
+    struct mm *f = ctx;
+    size_t b0, b1;
+    zt__par_range(f->x->ne1, ith, nth, &b0, &b1);
+    for (size_t b = b0; b < b1; b++)
+        if (zt_quant_activations(f->w->type, row(f->x, b), f->xq + b * f->xq_row, f->w->ne0))
+            atomic_store(&f->failed, 1);
+}
+
+/* Threads take chunks of rows from a shared counter rather than fixed
+ * shares, so a thread that loses its core for a while does not hold the
+ * others up. Which thread computes a row never changes its value: every
+ * element is the same kernel in the same order wherever its tile starts. */
+static void par_matmul(void *ctx, unsigned ith, unsigned nth)
+{
+    (void)ith;
+    struct mm *f = ctx;
+    size_t rows = f->w->ne1;
+    /* about 8 chunks per thread, a multiple of 12 rows (whole 2- and 3-row tiles) */
+    size_t chunk = nth == 1 ? rows : rows / ((size_t)nth * 8);
+    chunk = chunk < 12 ? 12 : chunk - chunk % 12;
+    for (;;) {
+        size_t r0 = atomic_fetch_add_explicit(&f->next_row, chunk, memory_order_relaxed);
+        if (r0 >= rows) break;
+        size_t r1 = r0 + chunk < rows ? r0 + chunk : rows;
+        if (zt_quant_matmul_rows(f->w->type, base(f->w), f->w->nb1, r0, r1, f->xq, f->xq_row, f->x->ne1,
+                                 row(f->dst, 0), f->dst->nb1 / sizeof(float), f->w->ne0))
+            atomic_store(&f->failed, 1);
+    }
+}
+
+static int cpu_matmul(struct zt__backend *be, const struct zt__tensor *w, const struct zt__tensor *x,
+                      const struct zt__tensor *dst)
+{
+    struct cpu *c = cpu_of(be);
+    size_t rb, need;
+    if (zt_quant_row_bytes(zt_quant_vec_dot_type(w->type), w->ne0, &rb)) return ZT_EINVAL;
+    if (zt_mul_size(rb, x->ne1, &need)) return ZT_ERANGE;
+    if (need > c->xq_cap) {
+        uint8_t *p = zt_malloc(need);
+        if (!p) return ZT_ENOMEM;
+        zt_free(c->xq);
+        c->xq = p;
+        c->xq_cap = need;
+    }
+    struct mm f = {.w = w, .x = x, .dst = dst, .xq = c->xq, .xq_row = rb};
+    zt__par_run(c->par, par_quantize, &f);
+    atomic_store_explicit(&f.next_row, 0, memory_order_relaxed); /* published by par_run's release */
+    zt__par_run(c->par, par_matmul, &f);
+    return atomic_load(&f.failed) ? ZT_EINVAL : 0;
+}
+
+struct attn_ctx {
+    const struct zt__tensor *q, *dst;
+    const struct zt__kv_view *kv;
+    const struct zt__attn *p;
+    atomic_int failed; /* a worker could not allocate */
+};
+
+/* Attention of item b, head h over its cache rows [0, pos]. */
+static void attend(const struct attn_ctx *a, size_t b, uint32_t h, float *scores)
+{
+    const struct zt__attn *p = a->p;
+    uint32_t hd = p->head_dim, kvh = h / (p->n_head / p->n_head_kv);
+    const struct zt__kv_view *kv = &a->kv[b];
+    size_t ks = kv->k.nb1 / sizeof(float), vs = kv->v.nb1 / sizeof(float);
+    const float *q = row(a->q, b) + (size_t)h * hd;
+    const float *kc = row(&kv->k, 0) + (size_t)kvh * hd;
+    const float *vc = row(&kv->v, 0) + (size_t)kvh * hd;
+    uint32_t n_pos = kv->pos + 1;
+    float scale = 1.0f / sqrtf((float)hd);
+    float mx = -INFINITY;
+    uint32_t t = 0;
+    /* 8 positions at a time: each score is still dot = 0, dot += q[i] * k[i]
+     * in increasing i (the same bits), but 8 independent chains hide the
+     * add latency that bounds the one-position loop. */
+    for (; t + 8 <= n_pos; t += 8) {
+        const float *k = kc + (size_t)t * ks;
+        float dot[8] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
+        for (uint32_t i = 0; i < hd; i++) {
+            float qi = q[i];
+            for (uint32_t u = 0; u < 8; u++) dot[u] += qi * k[(size_t)u * ks + i];
+        }
+        for (uint32_t u = 0; u < 8; u++) {
+            scores[t + u] = dot[u] * scale;
+            if (scores[t + u] > mx) mx = scores[t + u];
+        }
+    }
+    for (; t < n_pos; t++) {
+        const float *k = kc + (size_t)t * ks;
+        float dot = 0.0f;
+        for (uint32_t i = 0; i < hd; i++) dot += q[i] * k[i];
+        scores[t] = dot * scale;
+        if (scores[t] > mx) mx = scores[t];
+    }
+    float sum = 0.0f;
+    for (t = 0; t < n_pos; t++) {
+        scores[t] = expf(scores[t] - mx);
+        sum += scores[t];
+    }
+    float inv = 1.0f / sum;
+    float *o = row(a->dst, b) + (size_t)h * hd;
+    for (uint32_t i = 0; i < hd; i++) o[i] = 0.0f;
+    for (t = 0; t < n_pos; t++) {
+        const float *v = vc + (size_t)t * vs;
+        float pr = scores[t] * inv;
+        for (uint32_t i = 0; i < hd; i++) o[i] += pr * v[i];
+    }
+}
+
+static void par_attention(void *ctx, unsigned ith, unsigned nth)
+{
+    struct attn_ctx *a = ctx;
+    size_t n = a->q->ne1, n_head = a->p->n_head, j0, j1;
+    zt__par_range(n * n_head, ith, nth, &j0, &j1);
+    if (j0 == j1) return;
+    uint32_t max_pos = 0;
+    for (size_t b = 0; b < n; b++)
+        if (a->kv[b].pos + 1 > max_pos) max_pos = a->kv[b].pos + 1;
+    float *scores = zt_malloc((size_t)max_pos * sizeof(float));
+    if (!scores) {
+        atomic_store(&a->failed, 1);
+        return;
+    }
+    for (size_t j = j0; j < j1; j++) attend(a, j / n_head, (uint32_t)(j % n_head), scores);
+    zt_free(scores);
+}
+
+static int cpu_attention(struct zt__backend *be, const struct zt__tensor *q, const struct zt__kv_view *kv,
+                         const struct zt__attn *p, const struct zt__tensor *dst)
+{
+    struct attn_ctx a = {.q = q, .dst = dst, .kv = kv, .p = p};
+    zt__par_run(cpu_of(be)->par, par_attention, &a);
+    return atomic_load(&a.failed) ? ZT_ENOMEM : 0;
+}
+
+struct ew {
+    const struct zt__tensor *g, *u, *dst;
+};
+
+static void swiglu_span(float *y, const float *g, const float *u, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        float gi = g[i];
+        y[i] = (gi / (1.0f + expf(-gi))) * u[i];
+    }
+}
+
+/* Contiguous tensors are split by elements, others by rows. */
+static void par_swiglu(void *ctx, unsigned ith, unsigned nth)
+{
+    const struct ew *e = ctx;
+    size_t ne0 = e->g->ne0, rows = e->g->ne1, i0, i1;
+    if (contiguous(e->g) && contiguous(e->u) && contiguous(e->dst)) {
+        zt__par_range(rows * ne0, ith, nth, &i0, &i1);
+        swiglu_span(row(e->dst, 0) + i0, row(e->g, 0) + i0, row(e->u, 0) + i0, i1 - i0);
+        return;
+    }
+    zt__par_range(rows, ith, nth, &i0, &i1);
+    for (size_t r = i0; r < i1; r++) swiglu_span(row(e->dst, r), row(e->g, r), row(e->u, r), ne0);
+}
+
+static int cpu_swiglu(struct zt__backend *be, const struct zt__tensor *g, const struct zt__tensor *u,
+                      const struct zt__tensor *dst)
+{
+    struct ew e = {.g = g, .u = u, .dst = dst};
+    zt__par_run(cpu_of(be)->par, par_swiglu, &e);
+    return 0;
+}
+
+/* ---- registration ----------------------------------------------------------- */
+
+static const struct zt__backend_ops cpu_ops = {
+    .name = "cpu",
+    .free = cpu_free,
+    .set_threads = cpu_set_threads,
+    .supports = cpu_supports,
+    .buffer_alloc = cpu_buffer_alloc,
+    .buffer_free = cpu_buffer_free,
+    .buffer_map = cpu_buffer_map,
+    .buffer_unmap = cpu_buffer_unmap,
+    .buffer_set = cpu_buffer_set,
+    .buffer_get = cpu_buffer_get,
+    .get_rows = cpu_get_rows,
+    .rmsnorm = cpu_rmsnorm,
+    .matmul = cpu_matmul,
+    .add = cpu_add,
+    .rope = cpu_rope,
+    .kv_store = cpu_kv_store,
+    .attention = cpu_attention,
+    .swiglu = cpu_swiglu,
+};
+
+static int cpu_create(const struct zt__backend_params *p, struct zt__backend **out)
+{
+    /* an unusable ZT_CPU override falls back to the scalar kernels (same
+     * results, slower); zt_quant_init reports it, the backend still works */
+    zt_ignore(zt_quant_init());
+    struct cpu *c = zt_calloc(1, sizeof *c);
+    if (!c) return ZT_ENOMEM;
+    c->base.ops = &cpu_ops;
+    c->base.exact = true;
+    int rc = zt__par_new(p->n_threads ? p->n_threads : 1, &c->par);
+    if (rc) {
+        zt_free(c);
+        return rc;
+    }
+    *out = &c->base;
+    return 0;
+}
+
+const struct zt__backend_reg zt__backend_cpu_reg = {
+    .name = "cpu",
+    .create = cpu_create,
+};

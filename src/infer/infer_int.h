@@ -1,0 +1,37 @@
+/* infer_int.h: what the files of src/infer share (internal to src/infer). */
+#ifndef ZT_INFER_INT_H
+#define ZT_INFER_INT_H
+
+#include <pthread.h>
+
+#include "zentalk/zt_infer.h"
+
+#define ZT__INFER_MAX_BIAS 300
+#define ZT__INFER_TEXT_MAX ((size_t)16 << 20)
+
+/* Resolve id ("" or NULL: the default) and return its runner, loading it
+ * when needed; pair with zt__infer_release(). Refusals as
+ * zt_infer_load(). */
+ZT_NODISCARD int zt__infer_acquire(struct zt_infer *inf, const char *id, struct zt_runner **out,
+                                   const struct zt_cfg_model **entry, struct zt_infer_err *err);
+void zt__infer_release(struct zt_infer *inf, struct zt_runner *r);
+
+/* Fill err (message formatted); returns rc. */
+int zt__infer_fail(struct zt_infer_err *err, int rc, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* A request checked, its model acquired and its prompt tokenized:
+ * everything zt_runner_submit() needs. params.stop points into stop_buf. */
+struct zt_infer_job {
+    struct zt_infer *inf;
+    struct zt_runner *runner; /* acquired */
+    const struct zt_cfg_model *entry;
+    struct zt_job_params params;
+    struct zt_logit_bias bias[ZT__INFER_MAX_BIAS];
+    char stop_buf[ZT_RUNNER_MAX_STOP][ZT_RUNNER_MAX_STOP_LEN + 1];
+    int32_t *toks;
+    size_t n_toks;
+    bool fell_back;
+};
+
+#endif

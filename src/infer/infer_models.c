@@ -1,0 +1,387 @@
+/* infer_models.c: the model registry of zt_infer.h: lazy loading and LRU
+ * eviction of models (moved from src/server/models.c).
+ *
+ * Lock order: a runner's lock before inf->mu (runner callbacks release
+ * models). So nothing here calls into a runner while holding inf->mu,
+ * except freeing an idle runner (no jobs, hence no callbacks). */
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "infer_int.h"
+#include "zentalk/zt_alloc.h"
+#include "zentalk/zt_gguf.h"
+#include "zentalk/zt_log.h"
+#include "zentalk/zt_model.h"
+#include "zentalk/zt_str.h"
+#include "zentalk/zt_time.h"
+
+struct loaded {
+    struct zt_runner *runner;   /* NULL: not loaded */
+    size_t bytes;
+    unsigned users;
+    uint64_t last_used;
+    bool loading;
+};
+
+struct zt_infer {
+    const struct zt_cfg_model *models; /* cfg->models, or &file_entry */
+    size_t n_models;
+    const char *default_model;         /* "" = the first entry */
+    const char *data_dir;
+    size_t budget;                     /* bytes; 0 = no limit */
+    unsigned n_threads, n_slots;
+    uint32_t n_ctx;
+    void (*progress)(void *ud, uint64_t done, uint64_t total);
+    void *progress_ud;
+    struct zt_cfg_model file_entry;    /* zt_infer_new_file() */
+    char *file_path;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;                 /* a load finished */
+    struct loaded *l;                  /* one per entry */
+    bool stopping;
+};
+
+int zt__infer_fail(struct zt_infer_err *err, int rc, const char *code, const char *fmt, ...)
+{
+    if (!err) return rc;
+    err->rc = rc;
+    zt_strlcpy(err->code, code, sizeof err->code);
+    va_list ap;
+    va_start(ap, fmt);
+    int w = vsnprintf(err->message, sizeof err->message, fmt, ap);
+    va_end(ap);
+    if (w < 0) err->message[0] = '\0';
+    return rc;
+}
+
+static unsigned cpus_online(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (unsigned)(n > 256 ? 256 : n) : 1u;
+}
+
+static int make(const struct zt_infer_opts *o, size_t n_models, struct zt_infer **out)
+{
+    struct zt_infer *inf = zt_calloc(1, sizeof *inf);
+    if (!inf) return ZT_ENOMEM;
+    inf->l = zt_calloc(n_models ? n_models : 1, sizeof *inf->l);
+    if (!inf->l) {
+        zt_free(inf);
+        return ZT_ENOMEM;
+    }
+    inf->n_models = n_models;
+    if (o) {
+        inf->n_threads = o->n_threads > 256 ? 256 : o->n_threads;
+        inf->n_slots = o->n_slots > 64 ? 64 : o->n_slots;
+        inf->n_ctx = o->n_ctx;
+        inf->progress = o->progress;
+        inf->progress_ud = o->progress_ud;
+    }
+    pthread_mutex_init(&inf->mu, NULL);
+    pthread_cond_init(&inf->cv, NULL);
+    *out = inf;
+    return 0;
+}
+
+int zt_infer_new(const struct zt_config *cfg, const struct zt_infer_opts *o, struct zt_infer **out)
+{
+    struct zt_infer *inf = NULL;
+    int rc = make(o, cfg->n_models, &inf);
+    if (rc) return rc;
+    inf->models = cfg->models;
+    inf->default_model = cfg->model_cache.default_model ? cfg->model_cache.default_model : "";
+    inf->data_dir = cfg->node.data_dir;
+    inf->budget = cfg->model_cache.memory_budget_mb > 0 ? (size_t)cfg->model_cache.memory_budget_mb * 1024u * 1024u : 0;
+    if (!inf->n_threads) inf->n_threads = cfg->gpu_pool.cpu_threads > 0 ? (unsigned)cfg->gpu_pool.cpu_threads : cpus_online();
+    if (!inf->n_slots) inf->n_slots = (unsigned)(cfg->gpu_pool.max_batch < 64 ? cfg->gpu_pool.max_batch : 64);
+    *out = inf;
+    return 0;
+}
+
+int zt_infer_new_file(const char *path, const struct zt_infer_opts *o, struct zt_infer **out)
+{
+    struct zt_infer *inf = NULL;
+    char *p = zt_strdup(path);
+    int rc = p ? make(o, 1, &inf) : ZT_ENOMEM;
+    if (rc) {
+        zt_free(p);
+        return rc;
+    }
+    inf->file_path = p;
+    inf->file_entry = (struct zt_cfg_model){.id = p, .path = p, .url = "", .sha256 = "", .temperature = 0.8,
+                                            .top_p = 0.95, .top_k = 40, .max_tokens = 256};
+    inf->models = &inf->file_entry;
+    inf->default_model = "";
+    inf->data_dir = ".";
+    if (!inf->n_threads) inf->n_threads = cpus_online();
+    if (!inf->n_slots) inf->n_slots = 1;
+    *out = inf;
+    return 0;
+}
+
+void zt_infer_shutdown(struct zt_infer *inf)
+{
+    if (!inf) return;
+    /* copy the list: runner callbacks may call zt__infer_release(), which
+     * takes inf->mu, while a runner stops */
+    size_t n = inf->n_models;
+    pthread_mutex_lock(&inf->mu);
+    inf->stopping = true;
+    struct zt_runner **rs = zt_calloc(n ? n : 1, sizeof *rs);
+    for (size_t i = 0; rs && i < n; i++) rs[i] = inf->l[i].runner;
+    pthread_mutex_unlock(&inf->mu);
+    for (size_t i = 0; rs && i < n; i++) zt_runner_shutdown(rs[i]);
+    if (!rs) /* out of memory: stop them in place (no request is active by now) */
+        for (size_t i = 0; i < n; i++) zt_runner_shutdown(inf->l[i].runner);
+    zt_free(rs);
+}
+
+void zt_infer_free(struct zt_infer *inf)
+{
+    if (!inf) return;
+    for (size_t i = 0; i < inf->n_models; i++) zt_runner_free(inf->l[i].runner);
+    pthread_mutex_destroy(&inf->mu);
+    pthread_cond_destroy(&inf->cv);
+    zt_free(inf->l);
+    zt_free(inf->file_path);
+    zt_free(inf);
+}
+
+int zt_infer_model_find(const struct zt_infer *inf, const char *id)
+{
+    if (inf->n_models == 0) return -1;
+    if (!id || !*id) id = inf->default_model[0] ? inf->default_model : inf->models[0].id;
+    for (size_t i = 0; i < inf->n_models; i++)
+        if (zt_str_eq(inf->models[i].id, id)) return (int)i;
+    return -1;
+}
+
+bool zt_infer_serves(const struct zt_infer *inf, const char *id)
+{
+    return inf && id && id[0] && zt_infer_model_find(inf, id) >= 0;
+}
+
+/* data_dir/path, or data_dir/models/<last segment of url> */
+static int model_file(const struct zt_infer *inf, const struct zt_cfg_model *e, char *out, size_t n)
+{
+    const char *p = e->path;
+    char tmp[512];
+    if (!p[0]) {
+        const char *slash = strrchr(e->url, '/');
+        snprintf(tmp, sizeof tmp, "models/%s", slash ? slash + 1 : e->url);
+        p = tmp;
+    }
+    int w = p[0] == '/' ? snprintf(out, n, "%s", p) : snprintf(out, n, "%s/%s", inf->data_dir, p);
+    return (w < 0 || (size_t)w >= n) ? ZT_ETOOBIG : 0;
+}
+
+/* Evict idle models, least recently used first, until `need` more bytes fit
+ * (inf->mu held). True when they fit. */
+static bool make_room(struct zt_infer *inf, size_t need)
+{
+    if (inf->budget == 0) return true;
+    for (;;) {
+        size_t used = 0;
+        int victim = -1;
+        for (size_t i = 0; i < inf->n_models; i++) {
+            struct loaded *l = &inf->l[i];
+            if (!l->runner) continue;
+            used += l->bytes;
+            if (l->users == 0 && (victim < 0 || l->last_used < inf->l[victim].last_used)) victim = (int)i;
+        }
+        if (used + need <= inf->budget) return true;
+        if (victim < 0) return false;
+        zt_log(ZT_LOG_INFO, "model_evicted", "model=%s bytes=%zu", inf->models[victim].id, inf->l[victim].bytes);
+        zt_runner_free(inf->l[victim].runner);
+        inf->l[victim].runner = NULL;
+        inf->l[victim].bytes = 0;
+    }
+}
+
+/* Read every weight byte once (the model is mapped: this is where the
+ * bytes come off the disk), reporting progress. */
+static void prefault(const struct zt_infer *inf, const struct zt_model *m)
+{
+    const struct zt_gguf *g = zt_model_gguf(m);
+    uint64_t total = 0, done = 0;
+    for (int64_t i = 0; i < zt_gguf_n_tensors(g); i++) total += zt_gguf_tensor(g, i)->size;
+    volatile uint8_t sink = 0;
+    for (int64_t i = 0; i < zt_gguf_n_tensors(g); i++) {
+        const struct zt_gguf_tensor *t = zt_gguf_tensor(g, i);
+        const uint8_t *p = t->data;
+        for (uint64_t off = 0; off < t->size; off += 4096) sink ^= p[off];
+        done += t->size;
+        inf->progress(inf->progress_ud, done, total);
+    }
+    (void)sink;
+}
+
+int zt__infer_acquire(struct zt_infer *inf, const char *id, struct zt_runner **out, const struct zt_cfg_model **entry,
+                      struct zt_infer_err *err)
+{
+    if (inf->n_models == 0)
+        return zt__infer_fail(err, ZT_ENOTFOUND, "no_model", "%s",
+                              "no model is configured: add one to models.yaml (see docs/configuration.md), or "
+                              "download one with `zentalk models pull URL` and point models.yaml at it");
+    int i = zt_infer_model_find(inf, id);
+    if (i < 0)
+        return zt__infer_fail(err, ZT_ENOTFOUND, "model_not_found",
+                              "model '%s' does not exist (GET /v1/models lists them)", id ? id : "");
+    const struct zt_cfg_model *e = &inf->models[i];
+    struct loaded *l = &inf->l[i];
+    pthread_mutex_lock(&inf->mu);
+    while (l->loading) pthread_cond_wait(&inf->cv, &inf->mu);
+    if (inf->stopping) {
+        pthread_mutex_unlock(&inf->mu);
+        return zt__infer_fail(err, ZT_ECLOSED, "model_unavailable", "the node is shutting down");
+    }
+    if (l->runner) {
+        l->users++;
+        l->last_used = zt_time_mono_ns();
+        *out = l->runner;
+        *entry = e;
+        pthread_mutex_unlock(&inf->mu);
+        return 0;
+    }
+    l->loading = true;
+    pthread_mutex_unlock(&inf->mu);
+
+    /* load outside the lock: other models stay usable meanwhile */
+    char path[1024];
+    struct zt_model *m = NULL;
+    struct zt_runner *r = NULL;
+    struct zt_buf why;
+    zt_buf_init(&why, 1024);
+    int rc = model_file(inf, e, path, sizeof path);
+    if (!rc && access(path, R_OK) != 0) {
+        if (e->url[0])
+            zt_ignore(zt_buf_appendf(&why, "model '%s' is not downloaded yet: run `zentalk models pull %s%s%s`", e->id,
+                                     e->url, e->sha256[0] ? " --sha256 " : "", e->sha256));
+        else
+            zt_ignore(zt_buf_appendf(&why, "model '%s': file %s not found", e->id, path));
+        rc = ZT_ENOTFOUND;
+    }
+    uint64_t t0 = zt_time_mono_ns();
+    if (!rc) rc = zt_model_load(path, &m, &why);
+    if (!rc && inf->progress) prefault(inf, m);
+    size_t bytes = m ? zt_model_weight_bytes(m) : 0;
+    const char *code = "model_unavailable";
+    pthread_mutex_lock(&inf->mu);
+    if (!rc && !make_room(inf, bytes)) {
+        zt_ignore(zt_buf_appendf(&why, "model '%s' (%zu MiB) does not fit model_cache.memory_budget_mb beside the models in use",
+                                 e->id, bytes >> 20));
+        rc = ZT_EBUSY;
+        code = "model_cache_full";
+    }
+    pthread_mutex_unlock(&inf->mu);
+    if (!rc) {
+        struct zt_runner_opts o = {
+            .n_slots = inf->n_slots ? inf->n_slots : 1,
+            .n_ctx = inf->n_ctx ? inf->n_ctx : (uint32_t)e->context_size,
+            .n_threads = inf->n_threads ? inf->n_threads : 1,
+            .max_queue = 256,
+        };
+        rc = zt_runner_new(m, &o, &r);
+        if (rc) zt_ignore(zt_buf_appendf(&why, "model '%s': cannot start its runner: %s", e->id, zt_strerror(rc)));
+        else m = NULL; /* owned by the runner now */
+    }
+    zt_model_free(m);
+    pthread_mutex_lock(&inf->mu);
+    l->loading = false;
+    if (!rc) {
+        l->runner = r;
+        l->bytes = bytes;
+        l->users = 1;
+        l->last_used = zt_time_mono_ns();
+        *out = r;
+        *entry = e;
+        zt_log(ZT_LOG_INFO, "model_loaded", "model=%s bytes=%zu load_ms=%llu", e->id, bytes,
+               (unsigned long long)((zt_time_mono_ns() - t0) / 1000000u));
+    } else {
+        zt_log(ZT_LOG_WARN, "model_load_failed", "model=%s error=\"%s\"", e->id, zt_strerror(rc));
+    }
+    pthread_cond_broadcast(&inf->cv);
+    pthread_mutex_unlock(&inf->mu);
+    if (rc) zt__infer_fail(err, rc, code, "%s", why.len ? zt_buf_str(&why) : zt_strerror(rc));
+    zt_buf_deinit(&why);
+    return rc;
+}
+
+void zt__infer_release(struct zt_infer *inf, struct zt_runner *r)
+{
+    if (!r) return;
+    pthread_mutex_lock(&inf->mu);
+    for (size_t i = 0; i < inf->n_models; i++)
+        if (inf->l[i].runner == r && inf->l[i].users) {
+            inf->l[i].users--;
+            inf->l[i].last_used = zt_time_mono_ns();
+        }
+    pthread_mutex_unlock(&inf->mu);
+}
+
+int zt_infer_load(struct zt_infer *inf, const char *id, struct zt_infer_err *err)
+{
+    struct zt_runner *r = NULL;
+    const struct zt_cfg_model *e = NULL;
+    int rc = zt__infer_acquire(inf, id, &r, &e, err);
+    if (!rc) zt__infer_release(inf, r);
+    return rc;
+}
+
+size_t zt_infer_model_count(const struct zt_infer *inf)
+{
+    return inf->n_models;
+}
+
+const struct zt_cfg_model *zt_infer_model(const struct zt_infer *inf, size_t i, bool *loaded)
+{
+    struct zt_infer *m = (struct zt_infer *)(uintptr_t)inf;
+    pthread_mutex_lock(&m->mu);
+    *loaded = m->l[i].runner != NULL;
+    pthread_mutex_unlock(&m->mu);
+    return &inf->models[i];
+}
+
+int zt_infer_model_file(const struct zt_infer *inf, size_t i, char *out, size_t n)
+{
+    return model_file(inf, &inf->models[i], out, n);
+}
+
+void zt_infer_stats(struct zt_infer *inf, struct zt_runner_stats *out, size_t *n_loaded)
+{
+    /* Runner callbacks take inf->mu (zt__infer_release) while holding their
+     * runner's lock, so inf->mu must not be held while asking a runner for
+     * its statistics: pin the loaded runners (users++) and ask unlocked. */
+    memset(out, 0, sizeof *out);
+    *n_loaded = 0;
+    size_t n = inf->n_models;
+    struct zt_runner **rs = zt_calloc(n ? n : 1, sizeof *rs);
+    if (!rs) return;
+    pthread_mutex_lock(&inf->mu);
+    for (size_t i = 0; i < n; i++)
+        if (inf->l[i].runner && !inf->stopping) {
+            rs[i] = inf->l[i].runner;
+            inf->l[i].users++;
+        }
+    pthread_mutex_unlock(&inf->mu);
+    for (size_t i = 0; i < n; i++) {
+        if (!rs[i]) continue;
+        struct zt_runner_stats s;
+        zt_runner_stats(rs[i], &s);
+        out->prompt_tokens += s.prompt_tokens;
+        out->generated_tokens += s.generated_tokens;
+        out->jobs_done += s.jobs_done;
+        out->steps += s.steps;
+        out->active_slots += s.active_slots;
+        out->queued += s.queued;
+        (*n_loaded)++;
+    }
+    pthread_mutex_lock(&inf->mu);
+    for (size_t i = 0; i < n; i++)
+        if (rs[i] && inf->l[i].users) inf->l[i].users--;
+    pthread_mutex_unlock(&inf->mu);
+    zt_free(rs);
+}

@@ -1,0 +1,225 @@
+/* openai.c: the OpenAI response shapes. See openai.h. */
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "openai.h"
+#include "zentalk/zt_alloc.h"
+#include "zentalk/zt_str.h"
+
+#define EVENT_MAX ((size_t)32 << 20)
+
+bool zt__openai_options(json_t *body, struct zt__openai_opts *o, struct zt_http_resp *resp)
+{
+    json_t *jstream = json_object_get(body, "stream");
+    if (jstream && !json_is_boolean(jstream) && !json_is_null(jstream)) {
+        zt_http_resp_error(resp, 400, "invalid_request", "stream must be a boolean");
+        return false;
+    }
+    json_t *jn = json_object_get(body, "n"); /* one choice per request */
+    if (jn && !json_is_null(jn) && !json_is_integer(jn)) {
+        zt_http_resp_error(resp, 400, "invalid_request", "n must be an integer");
+        return false;
+    }
+    if (jn && !json_is_null(jn) && json_integer_value(jn) != 1) {
+        zt_http_resp_error(resp, 400, "invalid_request", "n must be a number between 1 and 1");
+        return false;
+    }
+    if (json_is_true(json_object_get(body, "echo"))) {
+        zt_http_resp_error(resp, 400, "invalid_request", "echo is not supported");
+        return false;
+    }
+    o->stream = json_is_true(jstream);
+    o->include_usage = json_is_true(json_object_get(json_object_get(body, "stream_options"), "include_usage"));
+    return true;
+}
+
+void zt__openai_answer_init(struct zt__openai_answer *a, bool chat, const char *model, const char *req_id, char *id,
+                            size_t n)
+{
+    snprintf(id, n, "%s-%s", chat ? "chatcmpl" : "cmpl", req_id);
+    a->chat = chat;
+    a->id = id;
+    a->model = model;
+    a->created = (long long)time(NULL);
+}
+
+static const char *object_name(const struct zt__openai_answer *a, bool chunk)
+{
+    return a->chat ? (chunk ? "chat.completion.chunk" : "chat.completion") : "text_completion";
+}
+
+json_t *zt__openai_usage(const struct zt__openai_usage *u)
+{
+    return json_pack("{s:i,s:i,s:i,s:{s:i}}", "prompt_tokens", (int)u->prompt_tokens, "completion_tokens",
+                     (int)u->completion_tokens, "total_tokens", (int)(u->prompt_tokens + u->completion_tokens),
+                     "prompt_tokens_details", "cached_tokens", (int)u->cached_tokens);
+}
+
+json_t *zt__openai_zentalk(const struct zt__openai_ran *r)
+{
+    char h[2 * ZT_SAMPLER_HASH_LEN + 1];
+    zt_hex_encode(h, r->seq_hash, ZT_SAMPLER_HASH_LEN);
+    return json_pack("{s:s,s:s,s:s,s:s?,s:s?,s:s?}", "seq_hash", h, "engine", r->engine, "ran_on", r->ran_on, "job_id",
+                     r->job_id, "receipt", r->receipt_hex, "via", r->via);
+}
+
+json_t *zt__openai_chunk(const struct zt__openai_answer *a, const char *text, size_t len, const char *finish)
+{
+    json_t *choice;
+    if (a->chat) {
+        json_t *delta = json_object();
+        if (delta && text) json_object_set_new(delta, "content", json_stringn_nocheck(text, len));
+        choice = json_pack("{s:i,s:o*,s:s?}", "index", 0, "delta", delta, "finish_reason", finish);
+    } else {
+        choice = json_pack("{s:s%,s:i,s:n,s:s?}", "text", text ? text : "", text ? len : 0, "index", 0, "logprobs",
+                           "finish_reason", finish);
+    }
+    if (choice && !finish) json_object_set_new(choice, "finish_reason", json_null());
+    return json_pack("{s:s,s:s,s:I,s:s,s:[o*]}", "id", a->id, "object", object_name(a, true), "created",
+                     (json_int_t)a->created, "model", a->model, "choices", choice);
+}
+
+json_t *zt__openai_final_chunk(const struct zt__openai_answer *a, const char *finish, const struct zt__openai_ran *r)
+{
+    json_t *last = zt__openai_chunk(a, NULL, 0, finish);
+    json_t *z = zt__openai_zentalk(r);
+    if (!last || !z) {
+        json_decref(last);
+        json_decref(z);
+        return NULL;
+    }
+    if (json_object_set_new(last, "zentalk", z) != 0) { /* z is taken either way */
+        json_decref(last);
+        return NULL;
+    }
+    return last;
+}
+
+json_t *zt__openai_usage_chunk(const struct zt__openai_answer *a, const struct zt__openai_usage *u)
+{
+    return json_pack("{s:s,s:s,s:I,s:s,s:[],s:o*}", "id", a->id, "object", object_name(a, true), "created",
+                     (json_int_t)a->created, "model", a->model, "choices", "usage", zt__openai_usage(u));
+}
+
+json_t *zt__openai_completion(const struct zt__openai_answer *a, const char *text, size_t len, const char *finish,
+                              const struct zt__openai_usage *u, const struct zt__openai_ran *r)
+{
+    json_t *choice;
+    if (!text) text = "", len = 0;
+    if (a->chat)
+        choice = json_pack("{s:i,s:{s:s,s:s%},s:s}", "index", 0, "message", "role", "assistant", "content", text, len,
+                           "finish_reason", finish);
+    else
+        choice = json_pack("{s:s%,s:i,s:n,s:s}", "text", text, len, "index", 0, "logprobs", "finish_reason", finish);
+    return json_pack("{s:s,s:s,s:I,s:s,s:[o*],s:o*,s:o*}", "id", a->id, "object", object_name(a, false), "created",
+                     (json_int_t)a->created, "model", a->model, "choices", choice, "usage", zt__openai_usage(u),
+                     "zentalk", zt__openai_zentalk(r));
+}
+
+json_t *zt__openai_error_event(const char *code, const char *message)
+{
+    return json_pack("{s:{s:s,s:s,s:s}}", "error", "code", code, "message", message, "type", "server_error");
+}
+
+int zt__openai_sse(struct zt_http_async *a, json_t *j)
+{
+    char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    if (!s) return ZT_ENOMEM;
+    struct zt_buf b;
+    zt_buf_init(&b, EVENT_MAX);
+    int rc = zt_buf_appendf(&b, "data: %s\n\n", s);
+    if (!rc) rc = zt_http_async_write(a, b.data, b.len);
+    if (b.data) sodium_memzero(b.data, b.cap);
+    zt_buf_deinit(&b);
+    sodium_memzero(s, strlen(s));
+    json_free_t jfree;
+    json_get_alloc_funcs(NULL, &jfree);
+    jfree(s);
+    return rc;
+}
+
+void zt__openai_sse_done(struct zt_http_async *a)
+{
+    zt_ignore(zt_http_async_write(a, "data: [DONE]\n\n", 14));
+    zt_http_async_end(a);
+}
+
+void zt__openai_respond(struct zt_http_async *a, json_t *j)
+{
+    struct zt_http_resp resp;
+    zt_http_resp_init(&resp);
+    zt_http_resp_json(&resp, 200, j);
+    zt_ignore(zt_http_async_respond(a, &resp));
+    if (resp.body.data) sodium_memzero(resp.body.data, resp.body.cap);
+    zt_http_resp_deinit(&resp);
+}
+
+void zt__openai_fail(struct zt_http_async *a, bool streaming, int status, const char *code, const char *message)
+{
+    if (streaming) {
+        zt_ignore(zt__openai_sse(a, zt__openai_error_event(code, message)));
+        zt_http_async_end(a);
+        return;
+    }
+    struct zt_http_resp resp;
+    zt_http_resp_init(&resp);
+    zt_http_resp_error(&resp, status, code, message);
+    zt_ignore(zt_http_async_respond(a, &resp));
+    zt_http_resp_deinit(&resp);
+}
+
+void zt__openai_fail_job(struct zt_http_async *a, bool streaming, int err)
+{
+    char msg[160];
+    snprintf(msg, sizeof msg, "inference failed: %s", zt_strerror(err));
+    zt__openai_fail(a, streaming, err == ZT_ECLOSED ? 503 : 500, err == ZT_ECLOSED ? "shutting_down" : "inference_failed",
+                    msg);
+}
+
+int zt__openai_status(const char *code)
+{
+    static const struct {
+        const char *code;
+        int status;
+    } map[] = {
+        {"invalid_request", 400}, {"context_length_exceeded", 400}, {"prompt_too_large", 413}, {"model_not_found", 404},
+    };
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (strcmp(map[i].code, code) == 0) return map[i].status;
+    return 503; /* no_model, model_unavailable, model_cache_full, overloaded, unavailable, shutting_down */
+}
+
+void zt__openai_refuse(struct zt_http_resp *resp, const struct zt_infer_err *err)
+{
+    if (err->rc == ZT_EBUSY && strcmp(err->code, "overloaded") == 0)
+        zt_ignore(zt_http_resp_header(resp, "Retry-After", "1"));
+    zt_http_resp_error(resp, zt__openai_status(err->code), err->code,
+                       err->message[0] ? err->message : zt_strerror(err->rc));
+}
+
+json_t *zt__openai_models(const struct zt_infer *inf)
+{
+    json_t *data = json_array();
+    for (size_t i = 0; i < zt_infer_model_count(inf) && data; i++) {
+        bool loaded;
+        const struct zt_cfg_model *e = zt_infer_model(inf, i, &loaded);
+        json_array_append_new(data, json_pack("{s:s,s:s,s:i,s:s,s:b}", "id", e->id, "object", "model", "created", 0,
+                                              "owned_by", "zentalk", "loaded", loaded));
+    }
+    return json_pack("{s:s,s:o*}", "object", "list", "data", data);
+}
+
+json_t *zt__openai_embeddings(const char *model, const struct zt_infer_embeddings *e)
+{
+    json_t *data = json_array();
+    for (size_t i = 0; i < e->n && data; i++) {
+        json_t *vec = json_array();
+        for (uint32_t k = 0; k < e->n_embd && vec; k++) json_array_append_new(vec, json_real(e->v[i * e->n_embd + k]));
+        json_array_append_new(data, json_pack("{s:s,s:i,s:o*}", "object", "embedding", "index", (int)i, "embedding", vec));
+    }
+    return json_pack("{s:s,s:o*,s:s,s:{s:i,s:i}}", "object", "list", "data", data, "model", model, "usage",
+                     "prompt_tokens", (int)e->prompt_tokens, "total_tokens", (int)e->prompt_tokens);
+}

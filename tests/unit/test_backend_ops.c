@@ -1,0 +1,740 @@
+/* test_backend_ops.c: every op of every compiled-in compute backend against
+ * the CPU backend on random inputs, op by op (as ggml's test-backend-ops),
+ * plus the CPU backend itself through the seam against the kernels of
+ * zt_quant.h called directly and against the canonical-order scalar specs
+ * written below (docs/internals/backend.md).
+ *
+ * For each registered backend B (the CPU included: then it is a second CPU
+ * instance, run with other thread counts), in its fast and its exact mode
+ * when it has both, each op runs on B and on a reference CPU instance with
+ * the same inputs. An instance that says `exact` must give the same bits;
+ * any other is held to a relative
+ * error bound per op and type, and the table of errors is printed (the GPU
+ * issue's op-by-op error table). A backend whose device is missing on this
+ * machine is reported and passed over. The last test runs generated models
+ * end to end on every backend. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../../src/engine/backend.h"
+#include "genmodel.h"
+#include "zentalk/zt_alloc.h"
+#include "zentalk/zt_model.h"
+#include "zentalk/zt_quant.h"
+
+/* The specs below must round like the engine (-ffp-contract=off): gcc does
+ * not contract in ISO C mode; clang is told here. */
+#ifdef __clang__
+#pragma STDC FP_CONTRACT OFF
+#endif
+
+static int64_t live_at_start;
+
+static int setup(void **state)
+{
+    (void)state;
+    live_at_start = zt_alloc_live();
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    assert_int_equal(zt_alloc_live(), live_at_start);
+    return 0;
+}
+
+/* ---- random inputs -------------------------------------------------------- */
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+
+static uint64_t rng_next(void)
+{
+    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* uniform in [-scale, scale) */
+static float rng_f(float scale) { return ((float)(rng_next() >> 40) / 16777216.0f * 2.0f - 1.0f) * scale; }
+
+static float *rand_f32(size_t n, float scale)
+{
+    float *p = malloc(n * sizeof(float) + 1);
+    assert_non_null(p);
+    for (size_t i = 0; i < n; i++) p[i] = rng_f(scale);
+    return p;
+}
+
+/* rows x n weights of type t (quantised from random floats), row bytes in *rb */
+static uint8_t *rand_weights(enum zt_ggml_type t, size_t n, size_t rows, size_t *rb)
+{
+    assert_int_equal(zt_quant_row_bytes(t, n, rb), 0);
+    uint8_t *w = malloc(*rb * rows + 1);
+    assert_non_null(w);
+    float *row = rand_f32(n, 1.0f);
+    for (size_t r = 0; r < rows; r++) {
+        for (size_t i = 0; i < n; i++) row[i] = rng_f(1.0f);
+        assert_int_equal(zt_quant_row(t, row, w + r * *rb, n), 0);
+    }
+    free(row);
+    return w;
+}
+
+/* ---- the two sides of a comparison ------------------------------------------ */
+
+/* The backend under test and the reference CPU, with the buffers a case
+ * made on each (freed by side_reset). */
+struct side {
+    struct zt__backend *be;
+    struct zt__buffer *bufs[32];
+    bool mapped[32];
+    size_t n;
+};
+
+static void side_reset(struct side *s)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        if (s->mapped[i]) s->be->ops->buffer_unmap(s->be, s->bufs[i]);
+        else s->be->ops->buffer_free(s->be, s->bufs[i]);
+    }
+    s->n = 0;
+}
+
+/* A buffer holding `bytes` of host data: mapped (weights: the host copy must
+ * outlive it) or allocated and uploaded (activations). */
+static struct zt__buffer *side_put(struct side *s, const void *host, size_t bytes, bool map)
+{
+    assert_true(s->n < 32);
+    struct zt__buffer *b = NULL;
+    if (map) {
+        assert_int_equal(s->be->ops->buffer_map(s->be, host, bytes, &b), 0);
+    } else {
+        assert_int_equal(s->be->ops->buffer_alloc(s->be, bytes, &b), 0);
+        if (host) assert_int_equal(s->be->ops->buffer_set(s->be, b, 0, host, bytes), 0);
+    }
+    s->bufs[s->n] = b;
+    s->mapped[s->n++] = map;
+    return b;
+}
+
+static float *side_get(struct side *s, const struct zt__buffer *b, size_t bytes)
+{
+    float *p = malloc(bytes + 1);
+    assert_non_null(p);
+    assert_int_equal(s->be->ops->buffer_get(s->be, b, 0, p, bytes), 0);
+    return p;
+}
+
+/* Relative error bounds for backends that are not exact (per op; matmul of
+ * quantised types is looser: activations are rounded to 8 bits on both
+ * sides, and a device may sum blocks in another order). */
+static double tolerance(const char *op, enum zt_ggml_type t)
+{
+    if (!strcmp(op, "matmul") && t != ZT_GGML_F32) return 1e-2;
+    return 1e-4;
+}
+
+/* got against want over n floats: the same bits when `exact`, else within
+ * tolerance relative to the largest |want|. Prints one line of the table. */
+static void compare(const char *backend, bool exact, const char *op, const char *what, enum zt_ggml_type t,
+                    const float *want, const float *got, size_t n)
+{
+    double max_abs = 0, max_ref = 0;
+    size_t first_diff = n;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)want[i] - (double)got[i]);
+        if (d > max_abs || isnan(d)) max_abs = isnan(d) ? INFINITY : d;
+        if (fabs((double)want[i]) > max_ref) max_ref = fabs((double)want[i]);
+        if (first_diff == n && memcmp(&want[i], &got[i], sizeof(float)) != 0) first_diff = i;
+    }
+    double rel = max_ref > 0 ? max_abs / max_ref : max_abs;
+    if (!exact) printf("  %-8s %-10s %-28s %-5s max abs %.3g, rel %.3g\n", backend, op, what,
+                       zt_ggml_type_name(t), max_abs, rel);
+    if (exact && first_diff != n) {
+        fprintf(stderr, "%s %s %s %s: element %zu is %.9g, reference %.9g\n", backend, op, what,
+                zt_ggml_type_name(t), first_diff, (double)got[first_diff], (double)want[first_diff]);
+        fail();
+    }
+    if (!exact && !(rel <= tolerance(op, t))) {
+        fprintf(stderr, "%s %s %s: relative error %.3g over %.3g\n", backend, op, what, rel, tolerance(op, t));
+        fail();
+    }
+}
+
+static void same_bits(const char *what, const float *want, const float *got, size_t n)
+{
+    compare("cpu", true, "spec", what, ZT_GGML_F32, want, got, n);
+}
+
+/* body(test, ref, exact, name) runs one op's cases on both sides. */
+typedef void (*case_fn)(struct side *t, struct side *r, bool exact, const char *name);
+
+/* One backend in one mode against a fresh CPU reference, with the backend
+ * at 1 and at 3 threads. */
+static void run_case(struct zt__backend *be, const char *name, case_fn body)
+{
+    struct zt__backend_params p = {.n_threads = 1};
+    struct side t = {.be = be}, r = {0};
+    assert_int_equal(zt__backend_new("cpu", &p, &r.be), 0);
+    unsigned threads[] = {1, 3};
+    for (size_t k = 0; k < 2; k++) {
+        assert_int_equal(be->ops->set_threads(be, threads[k]), 0);
+        body(&t, &r, be->exact, name);
+        side_reset(&t);
+        side_reset(&r);
+    }
+    zt__backend_free(r.be);
+}
+
+static void each_backend(case_fn body)
+{
+    for (size_t i = 0; i < zt__backend_count(); i++) {
+        const struct zt__backend_reg *reg = zt__backend_at(i);
+        /* the fast mode, then the exact mode if it is another one */
+        bool fast_was_exact = false;
+        for (int mode = 0; mode < 2; mode++) {
+            struct zt__backend_params p = {.n_threads = 1, .exact = mode == 1};
+            struct zt__backend *be;
+            int rc = reg->create(&p, &be);
+            if (rc == ZT_ENOTFOUND) {
+                printf("backend %s: no device on this machine, not tested\n", reg->name);
+                break;
+            }
+            assert_int_equal(rc, 0);
+            if (mode == 0) fast_was_exact = be->exact;
+            if (mode == 0 || (be->exact && !fast_was_exact)) run_case(be, reg->name, body);
+            zt__backend_free(be);
+        }
+    }
+}
+
+/* ---- canonical-order specs of the element-wise ops ------------------------- */
+
+static void spec_rmsnorm(const float *x, const float *g, float eps, float *y, size_t n)
+{
+    float ss = 0.0f;
+    for (size_t i = 0; i < n; i++) ss += x[i] * x[i];
+    float scale = 1.0f / sqrtf(ss / (float)n + eps);
+    for (size_t i = 0; i < n; i++) y[i] = (x[i] * scale) * g[i];
+}
+
+static void spec_rope(float *x, uint32_t pos, const struct zt__rope *p, const float *inv_freq)
+{
+    uint32_t half = p->n_rot / 2;
+    float ps = (float)pos * p->freq_scale;
+    for (uint32_t h = 0; h < p->n_heads; h++)
+        for (uint32_t i = 0; i < half; i++) {
+            float theta = ps * inv_freq[i];
+            float c = cosf(theta), s = sinf(theta);
+            float *v = x + (size_t)h * p->head_dim;
+            uint32_t a = p->neox ? i : 2 * i, b = p->neox ? i + half : 2 * i + 1;
+            float x0 = v[a], x1 = v[b];
+            v[a] = x0 * c - x1 * s;
+            v[b] = x0 * s + x1 * c;
+        }
+}
+
+/* one (item, head): scores in position order, softmax, weighted sum in order */
+static void spec_attend(const float *q, const float *kc, const float *vc, size_t kvd, uint32_t n_pos, uint32_t hd,
+                        float *o)
+{
+    float *sc = malloc(n_pos * sizeof(float));
+    assert_non_null(sc);
+    float scale = 1.0f / sqrtf((float)hd), mx = -INFINITY, sum = 0.0f;
+    for (uint32_t t = 0; t < n_pos; t++) {
+        float dot = 0.0f;
+        for (uint32_t i = 0; i < hd; i++) dot += q[i] * kc[(size_t)t * kvd + i];
+        sc[t] = dot * scale;
+        if (sc[t] > mx) mx = sc[t];
+    }
+    for (uint32_t t = 0; t < n_pos; t++) {
+        sc[t] = expf(sc[t] - mx);
+        sum += sc[t];
+    }
+    float inv = 1.0f / sum;
+    for (uint32_t i = 0; i < hd; i++) o[i] = 0.0f;
+    for (uint32_t t = 0; t < n_pos; t++) {
+        float p = sc[t] * inv;
+        for (uint32_t i = 0; i < hd; i++) o[i] += p * vc[(size_t)t * kvd + i];
+    }
+    free(sc);
+}
+
+/* ---- buffers ------------------------------------------------------------------ */
+
+static void case_buffers(struct side *t, struct side *r, bool exact, const char *name)
+{
+    (void)r;
+    (void)exact;
+    (void)name;
+    const struct zt__backend_ops *op = t->be->ops;
+    float *src = rand_f32(1000, 1.0f);
+    struct zt__buffer *b = side_put(t, NULL, 1000 * sizeof(float), false);
+    float *z = side_get(t, b, 1000 * sizeof(float));
+    for (size_t i = 0; i < 1000; i++) assert_true(z[i] == 0.0f && !signbit(z[i])); /* zero-filled */
+    assert_int_equal(op->buffer_set(t->be, b, 40 * sizeof(float), src, 100 * sizeof(float)), 0);
+    float got[100];
+    assert_int_equal(op->buffer_get(t->be, b, 40 * sizeof(float), got, sizeof got), 0);
+    assert_memory_equal(got, src, sizeof got);
+    struct zt__buffer *m = side_put(t, src, 1000 * sizeof(float), true);
+    float *back = side_get(t, m, 1000 * sizeof(float));
+    assert_memory_equal(back, src, 1000 * sizeof(float));
+    free(back);
+    free(z);
+    free(src);
+}
+
+static void test_buffers(void **state)
+{
+    (void)state;
+    each_backend(case_buffers);
+}
+
+/* ---- get_rows -------------------------------------------------------------------- */
+
+static const enum zt_ggml_type weight_types[] = {ZT_GGML_F32,  ZT_GGML_F16,  ZT_GGML_BF16, ZT_GGML_Q8_0,
+                                                 ZT_GGML_Q4_0, ZT_GGML_Q4_K, ZT_GGML_Q6_K};
+#define N_TYPES (sizeof weight_types / sizeof weight_types[0])
+
+static void case_get_rows(struct side *t, struct side *r, bool exact, const char *name)
+{
+    for (size_t ti = 0; ti < N_TYPES; ti++) {
+        enum zt_ggml_type type = weight_types[ti];
+        if (!t->be->ops->supports(t->be, type)) {
+            printf("  %s get_rows %s: not supported, not tested\n", name, zt_ggml_type_name(type));
+            continue;
+        }
+        size_t n = 512, rows = 40, rb, nb = 9;
+        uint8_t *w = rand_weights(type, n, rows, &rb);
+        int32_t ids[9] = {0, 39, 7, 7, 13, 1, 38, 20, 0};
+        float *out[2];
+        struct side *sides[2] = {t, r};
+        for (int s = 0; s < 2; s++) {
+            struct zt__tensor src = {.buf = side_put(sides[s], w, rb * rows, true), .type = type, .ne0 = n,
+                                     .ne1 = rows, .nb1 = rb};
+            struct zt__tensor dst = zt__tensor_f32(side_put(sides[s], NULL, nb * n * 4, false), 0, n, nb);
+            assert_int_equal(sides[s]->be->ops->get_rows(sides[s]->be, &src, ids, &dst), 0);
+            out[s] = side_get(sides[s], dst.buf, nb * n * 4);
+        }
+        compare(name, exact, "get_rows", "9 of 40 rows", type, out[1], out[0], nb * n);
+        /* the reference is the kernel called directly */
+        float *direct = malloc(nb * n * 4);
+        assert_non_null(direct);
+        for (size_t b = 0; b < nb; b++)
+            assert_int_equal(zt_dequant_row(type, w + (size_t)ids[b] * rb, direct + b * n, n), 0);
+        same_bits("get_rows vs zt_dequant_row", direct, out[1], nb * n);
+        free(direct);
+        free(out[0]);
+        free(out[1]);
+        side_reset(t);
+        side_reset(r);
+        free(w);
+    }
+}
+
+static void test_get_rows(void **state)
+{
+    (void)state;
+    each_backend(case_get_rows);
+}
+
+/* ---- matmul ------------------------------------------------------------------------ */
+
+static void case_matmul(struct side *t, struct side *r, bool exact, const char *name)
+{
+    static const size_t batches[] = {1, 2, 3, 5, 8, 13};
+    static const size_t rowss[] = {1, 5, 37, 100};
+    for (size_t ti = 0; ti < N_TYPES; ti++) {
+        enum zt_ggml_type type = weight_types[ti];
+        if (!t->be->ops->supports(t->be, type)) {
+            printf("  %s matmul %s: not supported, not tested\n", name, zt_ggml_type_name(type));
+            continue;
+        }
+        size_t n = zt_quant_blck_size(type) == ZT_QK_K ? 512 : 96;
+        for (size_t ri = 0; ri < 4; ri++)
+            for (size_t bi = 0; bi < 6; bi++) {
+                size_t rows = rowss[ri], nb = batches[bi], rb;
+                uint8_t *w = rand_weights(type, n, rows, &rb);
+                float *x = rand_f32(nb * n, 2.0f);
+                float *out[2];
+                struct side *sides[2] = {t, r};
+                for (int s = 0; s < 2; s++) {
+                    struct zt__tensor wt = {.buf = side_put(sides[s], w, rb * rows, true), .type = type, .ne0 = n,
+                                            .ne1 = rows, .nb1 = rb};
+                    struct zt__tensor xt = zt__tensor_f32(side_put(sides[s], x, nb * n * 4, false), 0, n, nb);
+                    struct zt__tensor yt = zt__tensor_f32(side_put(sides[s], NULL, nb * rows * 4, false), 0, rows, nb);
+                    assert_int_equal(sides[s]->be->ops->matmul(sides[s]->be, &wt, &xt, &yt), 0);
+                    out[s] = side_get(sides[s], yt.buf, nb * rows * 4);
+                }
+                char what[64];
+                snprintf(what, sizeof what, "%zu x %zu, batch %zu", rows, n, nb);
+                compare(name, exact, "matmul", what, type, out[1], out[0], nb * rows);
+                /* reference: activation quantiser and dot kernel called directly */
+                size_t xrb;
+                assert_int_equal(zt_quant_row_bytes(zt_quant_vec_dot_type(type), n, &xrb), 0);
+                uint8_t *xq = malloc(xrb);
+                float *direct = malloc(nb * rows * 4);
+                assert_true(xq && direct);
+                for (size_t b = 0; b < nb; b++) {
+                    assert_int_equal(zt_quant_activations(type, x + b * n, xq, n), 0);
+                    for (size_t rr = 0; rr < rows; rr++)
+                        assert_int_equal(zt_quant_vec_dot(type, n, w + rr * rb, xq, &direct[b * rows + rr]), 0);
+                }
+                same_bits("matmul vs zt_quant_vec_dot", direct, out[1], nb * rows);
+                free(direct);
+                free(xq);
+                free(out[0]);
+                free(out[1]);
+                side_reset(t);
+                side_reset(r);
+                free(x);
+                free(w);
+            }
+    }
+}
+
+static void test_matmul(void **state)
+{
+    (void)state;
+    each_backend(case_matmul);
+}
+
+/* ---- rmsnorm, add, swiglu --------------------------------------------------------- */
+
+static void case_elementwise(struct side *t, struct side *r, bool exact, const char *name)
+{
+    static const size_t shapes[][2] = {{7, 1}, {64, 4}, {257, 9}, {2048, 3}};
+    for (size_t si = 0; si < 4; si++) {
+        size_t n = shapes[si][0], rows = shapes[si][1], bytes = n * rows * 4;
+        float *a = rand_f32(n * rows, 3.0f), *b = rand_f32(n * rows, 3.0f), *g = rand_f32(n, 1.5f);
+        float *res[2][5];
+        struct side *sides[2] = {t, r};
+        for (int s = 0; s < 2; s++) {
+            struct zt__backend *be = sides[s]->be;
+            const struct zt__backend_ops *op = be->ops;
+            struct zt__tensor at = zt__tensor_f32(side_put(sides[s], a, bytes, false), 0, n, rows);
+            struct zt__tensor bt = zt__tensor_f32(side_put(sides[s], b, bytes, false), 0, n, rows);
+            struct zt__tensor gt = zt__tensor_f32(side_put(sides[s], g, n * 4, true), 0, n, 1);
+            struct zt__tensor y = zt__tensor_f32(side_put(sides[s], NULL, bytes, false), 0, n, rows);
+            struct zt__tensor y2 = zt__tensor_f32(side_put(sides[s], NULL, bytes, false), 0, n, rows);
+            assert_int_equal(op->rmsnorm(be, &at, &gt, 1e-5f, &y), 0);
+            res[s][0] = side_get(sides[s], y.buf, bytes);
+            assert_int_equal(op->add(be, &at, &bt, &y), 0);
+            res[s][1] = side_get(sides[s], y.buf, bytes);
+            assert_int_equal(op->add(be, &at, &gt, &y2), 0); /* one row broadcast */
+            res[s][2] = side_get(sides[s], y2.buf, bytes);
+            assert_int_equal(op->swiglu(be, &at, &bt, &y), 0);
+            res[s][3] = side_get(sides[s], y.buf, bytes);
+            /* in place: dst is the first source */
+            assert_int_equal(op->rmsnorm(be, &bt, &gt, 1e-6f, &bt), 0);
+            assert_int_equal(op->swiglu(be, &bt, &at, &bt), 0);
+            assert_int_equal(op->add(be, &bt, &at, &bt), 0);
+            res[s][4] = side_get(sides[s], bt.buf, bytes);
+        }
+        static const char *ops[5] = {"rmsnorm", "add", "add (broadcast)", "swiglu", "in place chain"};
+        char what[64];
+        snprintf(what, sizeof what, "%zu x %zu", rows, n);
+        for (int k = 0; k < 5; k++) compare(name, exact, ops[k], what, ZT_GGML_F32, res[1][k], res[0][k], n * rows);
+        /* the CPU against the specs */
+        float *want = malloc(bytes), *tmp = malloc(bytes);
+        assert_true(want && tmp);
+        for (size_t rr = 0; rr < rows; rr++) spec_rmsnorm(a + rr * n, g, 1e-5f, want + rr * n, n);
+        same_bits("rmsnorm", want, res[1][0], n * rows);
+        for (size_t i = 0; i < n * rows; i++) want[i] = a[i] + b[i];
+        same_bits("add", want, res[1][1], n * rows);
+        for (size_t i = 0; i < n * rows; i++) want[i] = a[i] + g[i % n];
+        same_bits("add broadcast", want, res[1][2], n * rows);
+        for (size_t i = 0; i < n * rows; i++) want[i] = (a[i] / (1.0f + expf(-a[i]))) * b[i];
+        same_bits("swiglu", want, res[1][3], n * rows);
+        for (size_t rr = 0; rr < rows; rr++) spec_rmsnorm(b + rr * n, g, 1e-6f, tmp + rr * n, n);
+        for (size_t i = 0; i < n * rows; i++) want[i] = ((tmp[i] / (1.0f + expf(-tmp[i]))) * a[i]) + a[i];
+        same_bits("in place chain", want, res[1][4], n * rows);
+        free(want);
+        free(tmp);
+        for (int s = 0; s < 2; s++)
+            for (int k = 0; k < 5; k++) free(res[s][k]);
+        side_reset(t);
+        side_reset(r);
+        free(a);
+        free(b);
+        free(g);
+    }
+}
+
+static void test_elementwise(void **state)
+{
+    (void)state;
+    each_backend(case_elementwise);
+}
+
+/* ---- rope ---------------------------------------------------------------------------- */
+
+static void case_rope(struct side *t, struct side *r, bool exact, const char *name)
+{
+    static const struct {
+        uint32_t heads, hd, n_rot;
+        bool neox;
+        float scale;
+    } cases[] = {{8, 32, 32, false, 1.0f}, {4, 64, 64, true, 1.0f}, {2, 48, 32, false, 0.25f}, {3, 16, 8, true, 0.5f}};
+    for (size_t c = 0; c < 4; c++) {
+        size_t rows = 6, w = (size_t)cases[c].heads * cases[c].hd, bytes = rows * w * 4;
+        uint32_t pos[6] = {0, 1, 17, 300, 4095, 17};
+        float *x = rand_f32(rows * w, 2.0f);
+        float inv_freq[64];
+        for (uint32_t i = 0; i < cases[c].n_rot / 2; i++)
+            inv_freq[i] = (float)pow(10000.0, -2.0 * i / (double)cases[c].n_rot);
+        float *out[2];
+        struct side *sides[2] = {t, r};
+        struct zt__rope p = {.n_heads = cases[c].heads, .head_dim = cases[c].hd, .n_rot = cases[c].n_rot,
+                             .neox = cases[c].neox, .freq_scale = cases[c].scale};
+        for (int s = 0; s < 2; s++) {
+            p.inv_freq = zt__tensor_f32(side_put(sides[s], inv_freq, cases[c].n_rot / 2 * 4, false), 0,
+                                        cases[c].n_rot / 2, 1);
+            struct zt__tensor xt = zt__tensor_f32(side_put(sides[s], x, bytes, false), 0, w, rows);
+            assert_int_equal(sides[s]->be->ops->rope(sides[s]->be, &xt, pos, &p), 0);
+            out[s] = side_get(sides[s], xt.buf, bytes);
+        }
+        char what[64];
+        snprintf(what, sizeof what, "%u heads x %u, rot %u%s", cases[c].heads, cases[c].hd, cases[c].n_rot,
+                 cases[c].neox ? " neox" : "");
+        compare(name, exact, "rope", what, ZT_GGML_F32, out[1], out[0], rows * w);
+        for (size_t b = 0; b < rows; b++) spec_rope(x + b * w, pos[b], &p, inv_freq);
+        same_bits("rope", x, out[1], rows * w);
+        free(out[0]);
+        free(out[1]);
+        free(x);
+        side_reset(t);
+        side_reset(r);
+    }
+}
+
+static void test_rope(void **state)
+{
+    (void)state;
+    each_backend(case_rope);
+}
+
+/* ---- kv_store + attention ------------------------------------------------------------ */
+
+/* A batch over 3 sequences of different lengths: prompt rows of one, single
+ * tokens of the others, positions across the 8-wide score blocks. */
+static void case_attention(struct side *t, struct side *r, bool exact, const char *name)
+{
+    static const struct zt__attn shapes[] = {{8, 2, 16}, {4, 4, 64}, {6, 1, 8}};
+    for (size_t c = 0; c < 3; c++) {
+        const struct zt__attn *p = &shapes[c];
+        size_t kvd = (size_t)p->n_head_kv * p->head_dim, qd = (size_t)p->n_head * p->head_dim;
+        uint32_t n_ctx[3] = {40, 9, 70};
+        enum { NB = 7 };
+        size_t seq_of[NB] = {0, 0, 0, 0, 1, 2, 2};
+        uint32_t pos[NB] = {21, 22, 23, 24, 8, 64, 65};
+        float *cache[3][2];
+        for (int sq = 0; sq < 3; sq++)
+            for (int kv = 0; kv < 2; kv++) cache[sq][kv] = rand_f32(n_ctx[sq] * kvd, 1.5f);
+        float *q = rand_f32(NB * qd, 1.5f), *k = rand_f32(NB * kvd, 1.5f), *v = rand_f32(NB * kvd, 1.5f);
+        float *out[2], *caches_out[2][3][2];
+        struct side *sides[2] = {t, r};
+        for (int s = 0; s < 2; s++) {
+            struct zt__backend *be = sides[s]->be;
+            struct zt__buffer *cb[3][2];
+            for (int sq = 0; sq < 3; sq++)
+                for (int kv = 0; kv < 2; kv++) cb[sq][kv] = side_put(sides[s], cache[sq][kv], n_ctx[sq] * kvd * 4, false);
+            struct zt__kv_view views[NB];
+            for (size_t b = 0; b < NB; b++)
+                views[b] = (struct zt__kv_view){.k = zt__tensor_f32(cb[seq_of[b]][0], 0, kvd, n_ctx[seq_of[b]]),
+                                                .v = zt__tensor_f32(cb[seq_of[b]][1], 0, kvd, n_ctx[seq_of[b]]),
+                                                .pos = pos[b]};
+            struct zt__tensor qt = zt__tensor_f32(side_put(sides[s], q, NB * qd * 4, false), 0, qd, NB);
+            struct zt__tensor kt = zt__tensor_f32(side_put(sides[s], k, NB * kvd * 4, false), 0, kvd, NB);
+            struct zt__tensor vt = zt__tensor_f32(side_put(sides[s], v, NB * kvd * 4, false), 0, kvd, NB);
+            struct zt__tensor ot = zt__tensor_f32(side_put(sides[s], NULL, NB * qd * 4, false), 0, qd, NB);
+            assert_int_equal(be->ops->kv_store(be, &kt, &vt, views), 0);
+            assert_int_equal(be->ops->attention(be, &qt, views, p, &ot), 0);
+            out[s] = side_get(sides[s], ot.buf, NB * qd * 4);
+            for (int sq = 0; sq < 3; sq++)
+                for (int kv = 0; kv < 2; kv++) caches_out[s][sq][kv] = side_get(sides[s], cb[sq][kv], n_ctx[sq] * kvd * 4);
+        }
+        char what[64];
+        snprintf(what, sizeof what, "%u heads (%u kv) x %u", p->n_head, p->n_head_kv, p->head_dim);
+        compare(name, exact, "attention", what, ZT_GGML_F32, out[1], out[0], NB * qd);
+        /* spec: the caches with the new rows, then attention per (item, head) */
+        for (size_t b = 0; b < NB; b++) {
+            memcpy(cache[seq_of[b]][0] + pos[b] * kvd, k + b * kvd, kvd * 4);
+            memcpy(cache[seq_of[b]][1] + pos[b] * kvd, v + b * kvd, kvd * 4);
+        }
+        for (int sq = 0; sq < 3; sq++)
+            for (int kv = 0; kv < 2; kv++) {
+                compare(name, true, "kv_store", what, ZT_GGML_F32, cache[sq][kv], caches_out[0][sq][kv], n_ctx[sq] * kvd);
+                same_bits("kv_store", cache[sq][kv], caches_out[1][sq][kv], n_ctx[sq] * kvd);
+                free(caches_out[0][sq][kv]);
+                free(caches_out[1][sq][kv]);
+            }
+        float *want = malloc(NB * qd * 4);
+        assert_non_null(want);
+        for (size_t b = 0; b < NB; b++)
+            for (uint32_t h = 0; h < p->n_head; h++) {
+                size_t kvh = h / (p->n_head / p->n_head_kv);
+                spec_attend(q + b * qd + (size_t)h * p->head_dim, cache[seq_of[b]][0] + kvh * p->head_dim,
+                            cache[seq_of[b]][1] + kvh * p->head_dim, kvd, pos[b] + 1, p->head_dim,
+                            want + b * qd + (size_t)h * p->head_dim);
+            }
+        same_bits("attention", want, out[1], NB * qd);
+        free(want);
+        free(out[0]);
+        free(out[1]);
+        for (int sq = 0; sq < 3; sq++)
+            for (int kv = 0; kv < 2; kv++) free(cache[sq][kv]);
+        free(q);
+        free(k);
+        free(v);
+        side_reset(t);
+        side_reset(r);
+    }
+}
+
+static void test_attention(void **state)
+{
+    (void)state;
+    each_backend(case_attention);
+}
+
+/* ---- whole generated models on every backend -------------------------------------- */
+
+/* Prompt of 6 in one batch, then 6 greedy steps; all logits. */
+static void run_model(const char *path, const char *backend, float *logits, size_t per)
+{
+    struct zt_buf err;
+    zt_buf_init(&err, 1024);
+    struct zt_model *m = NULL;
+    int rc = zt_model_load_on(path, backend, &m, &err);
+    if (rc) fprintf(stderr, "%s on %s: %s\n", path, backend, zt_buf_str(&err));
+    assert_int_equal(rc, 0);
+    zt_buf_deinit(&err);
+    assert_string_equal(zt_model_backend(m), backend);
+    struct zt_seq *s;
+    assert_int_equal(zt_seq_new(m, 32, &s), 0);
+    struct zt_batch_item items[6];
+    for (int i = 0; i < 6; i++) items[i] = (struct zt_batch_item){s, 1 + 37 * i, logits + (size_t)i * per};
+    assert_int_equal(zt_model_decode(m, items, 6), 0);
+    for (int g = 6; g < 12; g++) {
+        const float *prev = logits + (size_t)(g - 1) * per;
+        int32_t best = 0;
+        for (size_t v = 1; v < per; v++)
+            if (prev[v] > prev[best]) best = (int32_t)v;
+        struct zt_batch_item it = {s, best, logits + (size_t)g * per};
+        assert_int_equal(zt_model_decode(m, &it, 1), 0);
+    }
+    zt_seq_free(s);
+    zt_model_free(m);
+}
+
+static void test_models(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/zt-backend-ops-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    static const struct {
+        const char *arch;
+        enum zt_ggml_type type;
+    } cases[] = {{"llama", ZT_GGML_Q8_0}, {"qwen2", ZT_GGML_F16}, {"llama", ZT_GGML_Q4_K}};
+    for (size_t c = 0; c < 3; c++) {
+        struct zt_genmodel_opts o;
+        zt_genmodel_defaults(&o);
+        o.arch = cases[c].arch;
+        o.type = cases[c].type;
+        o.n_embd = 256;
+        o.n_head = 8;
+        o.n_head_kv = 2;
+        o.n_ff = 512;
+        o.n_layer = 2;
+        o.seed = 7 + c;
+        char path[128];
+        snprintf(path, sizeof path, "%s/m%zu.gguf", dir, c);
+        struct zt_buf err;
+        zt_buf_init(&err, 1024);
+        assert_int_equal(zt_genmodel_write(&o, path, &err), 0);
+        zt_buf_deinit(&err);
+        size_t per = o.n_vocab;
+        float *ref = malloc(12 * per * sizeof(float)), *got = malloc(12 * per * sizeof(float));
+        assert_true(ref && got);
+        run_model(path, "cpu", ref, per);
+        for (size_t i = 0; i < zt__backend_count(); i++) {
+            const struct zt__backend_reg *reg = zt__backend_at(i);
+            struct zt__backend *probe;
+            struct zt__backend_params p = {.n_threads = 1};
+            int rc = reg->create(&p, &probe);
+            if (rc == ZT_ENOTFOUND) continue;
+            assert_int_equal(rc, 0);
+            bool exact = probe->exact;
+            zt__backend_free(probe);
+            run_model(path, reg->name, got, per);
+            compare(reg->name, exact, "model", o.arch, o.type, ref, got, 12 * per);
+        }
+        free(ref);
+        free(got);
+        unlink(path);
+    }
+    rmdir(dir);
+}
+
+static void test_registry(void **state)
+{
+    (void)state;
+    assert_true(zt__backend_count() >= 1);
+    assert_string_equal(zt__backend_at(0)->name, "cpu");
+    assert_null(zt__backend_at(zt__backend_count()));
+    struct zt__backend *be = NULL;
+    assert_int_equal(zt__backend_new("no-such-backend", NULL, &be), ZT_ENOTFOUND);
+    assert_null(be);
+    assert_int_equal(zt__backend_new(NULL, NULL, &be), 0);
+    assert_string_equal(be->ops->name, "cpu");
+    assert_true(be->exact);
+    assert_int_equal(be->ops->set_threads(be, 0), ZT_EINVAL);
+    assert_false(be->ops->supports(be, ZT_GGML_Q8_K));
+    zt__backend_free(be);
+    zt__backend_free(NULL);
+    /* every backend fills every slot of its table */
+    for (size_t i = 0; i < zt__backend_count(); i++) {
+        struct zt__backend_params p = {.n_threads = 1};
+        if (zt__backend_at(i)->create(&p, &be) != 0) continue;
+        const struct zt__backend_ops *op = be->ops;
+        assert_true(op->name && op->free && op->set_threads && op->supports && op->buffer_alloc &&
+                    op->buffer_free && op->buffer_map && op->buffer_unmap && op->buffer_set && op->buffer_get &&
+                    op->get_rows && op->rmsnorm && op->matmul && op->add && op->rope && op->kv_store &&
+                    op->attention && op->swiglu);
+        zt__backend_free(be);
+    }
+    /* an unknown backend name is a clear load error */
+    struct zt_buf err;
+    zt_buf_init(&err, 512);
+    struct zt_model *m = NULL;
+    assert_int_equal(zt_model_load_on("/nonexistent.gguf", "no-such-backend", &m, &err), ZT_ENOTFOUND);
+    assert_non_null(strstr(zt_buf_str(&err), "no-such-backend"));
+    zt_buf_deinit(&err);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_registry, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_buffers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_get_rows, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_matmul, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_elementwise, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rope, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_attention, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_models, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

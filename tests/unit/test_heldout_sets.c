@@ -1,0 +1,475 @@
+/* test_heldout_sets.c: the held-out evaluation sets of issue 16
+ * (tests/data/heldout/, see its README.md) are intact and well formed.
+ *
+ * Each file is pinned by SHA-256 (libsodium crypto_hash_sha256): an edit
+ * fails here. A held-out file is never edited once tuning starts; a new
+ * version is a new file with a new pin. Beyond the pin, every record must
+ * parse, the minimum sizes and label balance of issue 16 must hold, texts
+ * are unique within a file, and in the PII set every span occurs in its
+ * text (first occurrence, no overlaps) and every IBAN, card number, US SSN
+ * and UK NINO positive passes its checksum or range rule, while SSN-shaped
+ * numbers in the negatives fail it.
+ *
+ * This test does NOT evaluate the features on the sets: that is the
+ * quality report's job (make bench-features). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include <sodium.h>
+
+#define MAX_FILE (1u << 20)
+#define MAX_FIELDS 8
+#define MAX_RECORDS 2048
+
+/* The pins: sha256sum tests/data/heldout/<file>. */
+static const struct pin {
+    const char *file, *sha256;
+} pins[] = {
+    {"spam_chat.tsv", "cb41a1c525cfba5e1eb495030995b104c8224023df5691479e05ae064aa5cd41"},
+    {"ordinary_chat.tsv", "b163336db962a735637ab4c441a512310ecad8c9c240e15320bd574958885fff"},
+    {"sentiment.tsv", "dd509db44690375dbb2e6c8aec13bdd2d50e5a260d3e901b9443976a4532726f"},
+    {"moderation.tsv", "c545153e5ca0d13106e213aa10da91dd4ce352c11f9a0390117d52c9d2939c76"},
+    {"pii.tsv", "ab30b3e0473841a941c550c3a5394e05fef27b97ccf1a4ee5e49ecb989c1cfad"},
+};
+
+/* One loaded file, split in place into records of TAB-separated fields. */
+struct rec {
+    char *f[MAX_FIELDS];
+    size_t nf;
+    size_t lineno;
+};
+
+struct set {
+    char data[MAX_FILE + 1];
+    size_t len;
+    struct rec r[MAX_RECORDS];
+    size_t n;
+};
+
+static struct set S; /* large: static, reused by each test */
+
+static const char *pinned(const char *file)
+{
+    for (size_t i = 0; i < sizeof pins / sizeof pins[0]; i++)
+        if (strcmp(pins[i].file, file) == 0) return pins[i].sha256;
+    return NULL;
+}
+
+/* Strict UTF-8 (no overlongs, no surrogates, at most U+10FFFF). */
+static int utf8_ok(const unsigned char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        unsigned c = s[i];
+        size_t k;
+        unsigned min, cp;
+        if (c < 0x80) {
+            i++;
+            continue;
+        } else if ((c & 0xE0) == 0xC0) {
+            k = 1, min = 0x80, cp = c & 0x1F;
+        } else if ((c & 0xF0) == 0xE0) {
+            k = 2, min = 0x800, cp = c & 0x0F;
+        } else if ((c & 0xF8) == 0xF0) {
+            k = 3, min = 0x10000, cp = c & 0x07;
+        } else {
+            return 0;
+        }
+        for (size_t j = 1; j <= k; j++) {
+            if (i + j >= n || (s[i + j] & 0xC0) != 0x80) return 0;
+            cp = (cp << 6) | (s[i + j] & 0x3Fu);
+        }
+        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+        i += k + 1;
+    }
+    return 1;
+}
+
+/* Read tests/data/heldout/<file>, check its pin and its bytes, split it. */
+static void load(const char *file)
+{
+    const char *src = getenv("ZT_SOURCE_DIR");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/tests/data/heldout/%s", src ? src : ".", file);
+    FILE *fp = fopen(path, "rb");
+    if (!fp) print_error("cannot open %s\n", path);
+    assert_non_null(fp);
+    S.len = fread(S.data, 1, MAX_FILE + 1, fp);
+    assert_int_equal(ferror(fp), 0);
+    fclose(fp);
+    assert_true(S.len > 0 && S.len <= MAX_FILE);
+    S.data[S.len] = '\0';
+
+    unsigned char h[crypto_hash_sha256_BYTES];
+    char hex[2 * crypto_hash_sha256_BYTES + 1];
+    assert_int_equal(crypto_hash_sha256(h, (const unsigned char *)S.data, S.len), 0);
+    sodium_bin2hex(hex, sizeof hex, h, sizeof h);
+    const char *want = pinned(file);
+    assert_non_null(want);
+    if (strcmp(hex, want) != 0)
+        print_error("%s: sha256 %s, pinned %s: a held-out set must never be edited; "
+                    "a new version is a new file with a new pin\n",
+                    file, hex, want);
+    assert_string_equal(hex, want);
+
+    assert_true(utf8_ok((const unsigned char *)S.data, S.len));
+    assert_null(memchr(S.data, '\r', S.len));
+    assert_null(memchr(S.data, '\0', S.len));
+    assert_int_equal(S.data[S.len - 1], '\n');
+
+    S.n = 0;
+    size_t lineno = 0;
+    char *p = S.data, *end = S.data + S.len;
+    while (p < end) {
+        char *nl = memchr(p, '\n', (size_t)(end - p));
+        assert_non_null(nl);
+        *nl = '\0';
+        lineno++;
+        if (p[0] != '#') {
+            if (p[0] == '\0') print_error("%s:%zu: empty line\n", file, lineno);
+            assert_true(p[0] != '\0');
+            assert_true(S.n < MAX_RECORDS);
+            struct rec *r = &S.r[S.n++];
+            r->nf = 0;
+            r->lineno = lineno;
+            char *q = p;
+            for (;;) {
+                assert_true(r->nf < MAX_FIELDS);
+                r->f[r->nf++] = q;
+                char *tab = strchr(q, '\t');
+                if (!tab) break;
+                *tab = '\0';
+                q = tab + 1;
+            }
+            for (size_t i = 0; i < r->nf; i++) {
+                size_t fl = strlen(r->f[i]);
+                /* no empty field, no field padded with spaces */
+                if (fl == 0 || r->f[i][0] == ' ' || r->f[i][fl - 1] == ' ')
+                    print_error("%s:%zu: field %zu empty or padded\n", file, lineno, i + 1);
+                assert_true(fl > 0 && r->f[i][0] != ' ' && r->f[i][fl - 1] != ' ');
+            }
+        }
+        p = nl + 1;
+    }
+}
+
+/* The text field (index ti) is unique within the file. */
+static void assert_unique_texts(const char *file, size_t ti)
+{
+    for (size_t i = 0; i < S.n; i++)
+        for (size_t j = i + 1; j < S.n; j++)
+            if (strcmp(S.r[i].f[ti], S.r[j].f[ti]) == 0) {
+                print_error("%s:%zu and %zu: same text\n", file, S.r[i].lineno, S.r[j].lineno);
+                fail();
+            }
+}
+
+static size_t label_index(const char *file, const struct rec *r, size_t fi, const char *const *labels,
+                          size_t nlabels)
+{
+    for (size_t i = 0; i < nlabels; i++)
+        if (strcmp(r->f[fi], labels[i]) == 0) return i;
+    print_error("%s:%zu: unknown label '%s'\n", file, r->lineno, r->f[fi]);
+    fail();
+    return 0;
+}
+
+/* LABEL<TAB>TEXT files: count the labels. */
+static void count_two_column(const char *file, const char *const *labels, size_t nlabels, size_t *counts)
+{
+    load(file);
+    memset(counts, 0, nlabels * sizeof counts[0]);
+    for (size_t i = 0; i < S.n; i++) {
+        if (S.r[i].nf != 2) print_error("%s:%zu: %zu fields, want 2\n", file, S.r[i].lineno, S.r[i].nf);
+        assert_int_equal(S.r[i].nf, 2);
+        counts[label_index(file, &S.r[i], 0, labels, nlabels)]++;
+    }
+    assert_unique_texts(file, 1);
+}
+
+static void test_spam_chat(void **state)
+{
+    (void)state;
+    static const char *const labels[] = {"spam", "ham"};
+    size_t c[2];
+    count_two_column("spam_chat.tsv", labels, 2, c);
+    print_message("spam_chat.tsv: %zu records, spam %zu, ham %zu\n", S.n, c[0], c[1]);
+    assert_true(S.n >= 220);
+    /* about half spam: each label 40..60% */
+    assert_true(c[0] * 10 >= S.n * 4 && c[1] * 10 >= S.n * 4);
+}
+
+static void test_ordinary_chat(void **state)
+{
+    (void)state;
+    static const char *const labels[] = {"ham"};
+    size_t c[1];
+    count_two_column("ordinary_chat.tsv", labels, 1, c);
+    print_message("ordinary_chat.tsv: %zu records, all ham\n", S.n);
+    assert_true(S.n >= 520);
+}
+
+static void test_sentiment(void **state)
+{
+    (void)state;
+    static const char *const labels[] = {"positive", "negative", "neutral"};
+    size_t c[3];
+    count_two_column("sentiment.tsv", labels, 3, c);
+    print_message("sentiment.tsv: %zu records, positive %zu, negative %zu, neutral %zu\n", S.n, c[0], c[1],
+                  c[2]);
+    assert_true(S.n >= 330);
+    /* roughly balanced: each class at least 30% */
+    for (size_t i = 0; i < 3; i++) assert_true(c[i] * 10 >= S.n * 3);
+}
+
+static void test_moderation(void **state)
+{
+    (void)state;
+    static const char *const labels[] = {"flag", "allow"};
+    static const char *const cats[] = {"harassment", "threat", "doxxing", "none"};
+    const char *file = "moderation.tsv";
+    size_t c[4] = {0};
+    load(file);
+    for (size_t i = 0; i < S.n; i++) {
+        const struct rec *r = &S.r[i];
+        if (r->nf != 3) print_error("%s:%zu: %zu fields, want 3\n", file, r->lineno, r->nf);
+        assert_int_equal(r->nf, 3);
+        size_t l = label_index(file, r, 0, labels, 2);
+        size_t k = label_index(file, r, 1, cats, 4);
+        /* flag goes with a category, allow with none */
+        if ((l == 0) != (k != 3)) print_error("%s:%zu: %s with %s\n", file, r->lineno, r->f[0], r->f[1]);
+        assert_true((l == 0) == (k != 3));
+        c[k]++;
+    }
+    assert_unique_texts(file, 2);
+    print_message("%s: %zu records, harassment %zu, threat %zu, doxxing %zu, allow %zu\n", file, S.n, c[0],
+                  c[1], c[2], c[3]);
+    assert_true(S.n >= 330);
+    assert_true(c[3] >= 120);
+    assert_true(c[0] >= 60 && c[1] >= 40 && c[2] >= 30);
+}
+
+/* ---- PII rules ---------------------------------------------------------- */
+
+enum { T_PHONE, T_EMAIL, T_US_SSN, T_UK_NINO, T_IBAN, T_CARD, T_ADDRESS, T_PERSON_NAME, T_N };
+static const char *const pii_types[T_N] = {"PHONE", "EMAIL",   "US_SSN",  "UK_NINO",
+                                           "IBAN",  "CARD",    "ADDRESS", "PERSON_NAME"};
+
+static int is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+static int is_upper(char c)
+{
+    return c >= 'A' && c <= 'Z';
+}
+
+/* Copy s without the characters in drop into out (at most cap-1). */
+static size_t compact(const char *s, const char *drop, char *out, size_t cap)
+{
+    size_t n = 0;
+    for (; *s; s++) {
+        if (strchr(drop, *s)) continue;
+        if (n + 1 >= cap) return 0;
+        out[n++] = *s;
+    }
+    out[n] = '\0';
+    return n;
+}
+
+static int num_of(const char *s, size_t n)
+{
+    int v = 0;
+    for (size_t i = 0; i < n; i++) v = v * 10 + (s[i] - '0');
+    return v;
+}
+
+/* ddd-dd-dddd or ddd dd dddd, area 001-899 but not 666, group 01-99,
+ * serial 0001-9999. shaped is set when the form (not the range) fits. */
+static int ssn_ok(const char *s, size_t n, int *shaped)
+{
+    *shaped = 0;
+    if (n != 11 || (s[3] != '-' && s[3] != ' ') || s[6] != s[3]) return 0;
+    for (size_t i = 0; i < 11; i++)
+        if (i != 3 && i != 6 && !is_digit(s[i])) return 0;
+    *shaped = 1;
+    int area = num_of(s, 3), group = num_of(s + 4, 2), serial = num_of(s + 7, 4);
+    return area >= 1 && area <= 899 && area != 666 && group >= 1 && serial >= 1;
+}
+
+/* Two prefix letters (first not D F I Q U V, second not D F I O Q U V,
+ * not BG GB KN NK NT TN ZZ), six digits, suffix A-D; spaces ignored. */
+static int nino_ok(const char *s)
+{
+    char c[16];
+    if (compact(s, " ", c, sizeof c) != 9) return 0;
+    static const char *const bad[] = {"BG", "GB", "KN", "NK", "NT", "TN", "ZZ"};
+    if (!is_upper(c[0]) || !is_upper(c[1]) || strchr("DFIQUV", c[0]) || strchr("DFIOQUV", c[1])) return 0;
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        if (c[0] == bad[i][0] && c[1] == bad[i][1]) return 0;
+    for (size_t i = 2; i < 8; i++)
+        if (!is_digit(c[i])) return 0;
+    return c[8] >= 'A' && c[8] <= 'D';
+}
+
+/* ISO 13616: country letters, two check digits, alphanumeric BBAN; the
+ * rearranged number is 1 mod 97. Spaces ignored. */
+static int iban_ok(const char *s)
+{
+    char c[64];
+    size_t n = compact(s, " ", c, sizeof c);
+    if (n < 15 || n > 34 || !is_upper(c[0]) || !is_upper(c[1]) || !is_digit(c[2]) || !is_digit(c[3]))
+        return 0;
+    unsigned rem = 0;
+    for (size_t k = 0; k < n; k++) {
+        char ch = c[(k + 4) % n];
+        if (is_digit(ch))
+            rem = (rem * 10 + (unsigned)(ch - '0')) % 97;
+        else if (is_upper(ch))
+            rem = (rem * 100 + (unsigned)(ch - 'A' + 10)) % 97;
+        else
+            return 0;
+    }
+    return rem == 1;
+}
+
+/* 13-19 digits, spaces or dashes between groups, Luhn. */
+static int card_ok(const char *s)
+{
+    char c[32];
+    for (const char *p = s; *p; p++)
+        if (!is_digit(*p) && *p != ' ' && *p != '-') return 0;
+    size_t n = compact(s, " -", c, sizeof c);
+    if (n < 13 || n > 19) return 0;
+    unsigned sum = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned d = (unsigned)(c[n - 1 - i] - '0');
+        if (i % 2 == 1) {
+            d *= 2;
+            if (d > 9) d -= 9;
+        }
+        sum += d;
+    }
+    return sum % 10 == 0;
+}
+
+static void test_pii(void **state)
+{
+    (void)state;
+    const char *file = "pii.tsv";
+    size_t per_type[T_N] = {0}, negatives = 0;
+    load(file);
+    for (size_t i = 0; i < S.n; i++) {
+        const struct rec *r = &S.r[i];
+        const char *text = r->f[0];
+        if (r->nf < 2) print_error("%s:%zu: no SPANS field\n", file, r->lineno);
+        assert_true(r->nf >= 2);
+        if (strcmp(r->f[1], "-") == 0) {
+            assert_int_equal(r->nf, 2);
+            negatives++;
+            /* an SSN-shaped number in a negative is out of range */
+            size_t tl = strlen(text);
+            for (size_t k = 0; k + 11 <= tl; k++) {
+                if ((k > 0 && is_digit(text[k - 1])) || (k + 11 < tl && is_digit(text[k + 11]))) continue;
+                int shaped;
+                int ok = ssn_ok(text + k, 11, &shaped);
+                if (ok) print_error("%s:%zu: valid SSN in a negative\n", file, r->lineno);
+                assert_false(ok);
+            }
+            continue;
+        }
+        size_t st[MAX_FIELDS], en[MAX_FIELDS];
+        for (size_t j = 1; j < r->nf; j++) {
+            const char *span = r->f[j];
+            const char *colon = strchr(span, ':');
+            if (!colon) print_error("%s:%zu: span '%s' is not TYPE:SUBSTRING\n", file, r->lineno, span);
+            assert_non_null(colon);
+            size_t tn = (size_t)(colon - span), t;
+            for (t = 0; t < T_N; t++)
+                if (strlen(pii_types[t]) == tn && strncmp(span, pii_types[t], tn) == 0) break;
+            if (t == T_N) print_error("%s:%zu: unknown type in '%s'\n", file, r->lineno, span);
+            assert_true(t < T_N);
+            const char *sub = colon + 1;
+            assert_true(sub[0] != '\0');
+            const char *at = strstr(text, sub);
+            if (!at) print_error("%s:%zu: '%s' not in the text\n", file, r->lineno, sub);
+            assert_non_null(at);
+            st[j] = (size_t)(at - text);
+            en[j] = st[j] + strlen(sub);
+            for (size_t k = 1; k < j; k++)
+                if (st[j] < en[k] && st[k] < en[j]) {
+                    print_error("%s:%zu: spans overlap\n", file, r->lineno);
+                    fail();
+                }
+            int ok = 1, shaped;
+            switch (t) {
+            case T_US_SSN: ok = ssn_ok(sub, strlen(sub), &shaped); break;
+            case T_UK_NINO: ok = nino_ok(sub); break;
+            case T_IBAN: ok = iban_ok(sub); break;
+            case T_CARD: ok = card_ok(sub); break;
+            case T_EMAIL: ok = strchr(sub, '@') != NULL; break;
+            default: break;
+            }
+            if (!ok) print_error("%s:%zu: %s '%s' fails its rule\n", file, r->lineno, pii_types[t], sub);
+            assert_true(ok);
+            per_type[t]++;
+        }
+    }
+    assert_unique_texts(file, 0);
+    print_message("%s: %zu records, %zu negatives\n", file, S.n, negatives);
+    for (size_t t = 0; t < T_N; t++) {
+        print_message("  %-12s %zu spans\n", pii_types[t], per_type[t]);
+        assert_true(per_type[t] >= 40);
+    }
+    assert_true(negatives >= 80);
+}
+
+/* The rules themselves, on known values. */
+static void test_pii_rules(void **state)
+{
+    (void)state;
+    int shaped;
+    assert_true(iban_ok("GB82 WEST 1234 5698 7654 32"));
+    assert_true(iban_ok("DE89370400440532013000"));
+    assert_false(iban_ok("GB00 WEST 1234 5698 7654 32"));
+    assert_false(iban_ok("DE89370400440532013001"));
+    assert_true(card_ok("4111 1111 1111 1111"));
+    assert_true(card_ok("3782-822463-10005"));
+    assert_false(card_ok("4111 1111 1111 1112"));
+    assert_false(card_ok("4111"));
+    assert_true(ssn_ok("219-09-9999", 11, &shaped));
+    assert_false(ssn_ok("000-12-3456", 11, &shaped));
+    assert_true(shaped);
+    assert_false(ssn_ok("666-12-3456", 11, &shaped));
+    assert_false(ssn_ok("912-70-1234", 11, &shaped));
+    assert_false(ssn_ok("123-00-4567", 11, &shaped));
+    assert_false(ssn_ok("521-44-0000", 11, &shaped));
+    assert_false(ssn_ok("12-345-6789", 11, &shaped));
+    assert_false(shaped);
+    assert_true(nino_ok("AB 12 34 56 C"));
+    assert_true(nino_ok("JG103759A"));
+    assert_false(nino_ok("QQ 12 34 56 C"));
+    assert_false(nino_ok("GB123456A"));
+    assert_false(nino_ok("AB123456E"));
+    assert_true(utf8_ok((const unsigned char *)"caf\xc3\xa9 \xf0\x9f\x98\x82", 10));
+    assert_false(utf8_ok((const unsigned char *)"\xc0\xaf", 2));
+    assert_false(utf8_ok((const unsigned char *)"\xed\xa0\x80", 3));
+    assert_false(utf8_ok((const unsigned char *)"\xe2\x82", 2));
+}
+
+int main(void)
+{
+    if (sodium_init() < 0) return 1;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_pii_rules), cmocka_unit_test(test_spam_chat), cmocka_unit_test(test_ordinary_chat),
+        cmocka_unit_test(test_sentiment), cmocka_unit_test(test_moderation), cmocka_unit_test(test_pii),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
