@@ -3,10 +3,10 @@
  *
  * The classical answer is computed first, on the HTTP thread (it is cheap);
  * when the feature names a chat model (features.NAME.model) the request is
- * deferred and the model is asked through zt_infer_chat_run() (llm.c, the
+ * deferred and the model is asked through zt_infer_chat_run() (llm_api.c, the
  * code of /v1/chat/completions); its answer replaces the classical one when
  * it is usable, otherwise the classical answer goes out with "fallback"
- * saying why. A struct llm_ctx joins the two sides like llm.c's job_ctx:
+ * saying why. A struct llm_ctx joins the two sides like llm_api.c's job_ctx:
  * one reference for the job's callback, one for the connection. */
 #include <math.h>
 #include <pthread.h>
@@ -15,7 +15,7 @@
 #include <sys/stat.h>
 
 #include "conv_api.h"
-#include "llm.h"
+#include "llm_api.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_asset.h"
 #include "zentalk/zt_intent.h"

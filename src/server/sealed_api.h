@@ -1,4 +1,4 @@
-/* sealed.h: the node's identity routes and sealed jobs (internal to
+/* sealed_api.h: the node's identity routes and sealed jobs (internal to
  * src/server):
  *   GET  /v1/node/descriptor  the signed node descriptor (zt_identity.h):
  *                             id, keys, roles, models, endpoint, expiry
@@ -7,8 +7,8 @@
  *                             signed receipt (zt_sealed.h)
  * Wire formats: docs/api.md and docs/architecture/SECURE_GPU_ENCRYPTION.md;
  * threat model: docs/privacy/ENCRYPTION.md. Thread-safe. */
-#ifndef ZT_SERVER_SEALED_H
-#define ZT_SERVER_SEALED_H
+#ifndef ZT_SERVER_SEALED_API_H
+#define ZT_SERVER_SEALED_API_H
 
 #include <stdint.h>
 

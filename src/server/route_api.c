@@ -1,5 +1,5 @@
-/* route.c: local-first routing of LLM requests, the HTTP side. See
- * route.h and docs/internals/route.md.
+/* route_api.c: local-first routing of LLM requests, the HTTP side. See
+ * route_api.h and docs/internals/route.md.
  *
  * The protocol is src/jobs's: where the request runs (zt_route_decide),
  * the privacy gate's verdict over the prompt or every message's content
@@ -8,16 +8,16 @@
  * the worker's KEM key, posted signed as this node, the result opened and
  * verified, pseudonyms restored as it streams) on a thread of the job pool.
  * This file parses the request, calls those, and renders the answer in
- * llm.c's shapes: each opened text chunk goes out (an SSE chunk, or into
+ * llm_api.c's shapes: each opened text chunk goes out (an SSE chunk, or into
  * the answer kept for the end); only once the receipt verifies does the
  * answer end as a success (the JSON object, or the last SSE chunk and
  * [DONE]); otherwise it ends as an error.
  *
  * Nothing of the prompt, the messages or the answer is logged; the logs
  * and the audit log name the job id, the worker and the PII types. */
-#include "route.h"
+#include "route_api.h"
 
-#include "llm.h"
+#include "llm_api.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -239,7 +239,7 @@ static bool aborted(const struct rjob *j)
     return atomic_load(&j->closed) || zt_job_pool_stopping(j->r->pool);
 }
 
-/* ---- the answer: the shapes of llm.c's local answers ---------------------- */
+/* ---- the answer: the shapes of llm_api.c's local answers ---------------------- */
 
 static void sse(struct rjob *j, json_t *o)
 {

@@ -1,4 +1,4 @@
-/* llm.c: OpenAI-compatible completions, chat and embeddings: parse, call
+/* llm_api.c: OpenAI-compatible completions, chat and embeddings: parse, call
  * the inference service (zt_infer.h), render (openai.h).
  *
  * A request is turned into a job (zt_infer_job_openai) and started from
@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "llm.h"
+#include "llm_api.h"
 #include "openai.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_engine.h"

@@ -1,4 +1,4 @@
-/* sealed.c: GET /v1/node/descriptor and POST /v1/jobs/sealed. See sealed.h.
+/* sealed_api.c: GET /v1/node/descriptor and POST /v1/jobs/sealed. See sealed_api.h.
  *
  * A sealed job, in order: the envelope is opened with the node's X25519 key
  * and the replay cache (zt_env_open), the body decoded (zt_job_body_decode)
@@ -21,9 +21,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "llm.h"
+#include "llm_api.h"
 #include "openai.h"
-#include "sealed.h"
+#include "sealed_api.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_engine.h"
 #include "zentalk/zt_hash.h"

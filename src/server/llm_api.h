@@ -1,11 +1,11 @@
-/* llm.h: the OpenAI-compatible routes (internal to src/server):
+/* llm_api.h: the OpenAI-compatible routes (internal to src/server):
  *   GET /v1/models, POST /v1/completions, POST /v1/chat/completions,
  *   POST /v1/embeddings;
  * thin HTTP handlers over the inference service (zt_infer.h), answering
  * in the shapes of openai.h. And the streamed answer of an inference job
  * that other routes share (the sealed jobs of sealed.c). */
-#ifndef ZT_SERVER_LLM_H
-#define ZT_SERVER_LLM_H
+#ifndef ZT_SERVER_LLM_API_H
+#define ZT_SERVER_LLM_API_H
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -17,7 +17,7 @@
 /* GET /v1/models (ud: the node's struct zt_infer). */
 void zt__llm_h_models(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
 /* A completion (chat false) or chat request run on this node; called by the
- * local-first router's handlers (route.h) when the model is served here. */
+ * local-first router's handlers (route_api.h) when the model is served here. */
 void zt__llm_generate(struct zt_infer *inf, struct zt__req_ctx *cx, json_t *body, bool chat,
                       struct zt_http_resp *resp);
 /* POST /v1/embeddings (ud: the node's struct zt_infer). */

@@ -1,4 +1,4 @@
-/* route.h: local-first routing of LLM requests, the HTTP side (internal to
+/* route_api.h: local-first routing of LLM requests, the HTTP side (internal to
  * src/server). The decision, the privacy gate, the sealed-job client and
  * the job pool are src/jobs's and src/privacy's (zt_jobs.h, zt_privacy.h);
  * see docs/internals/route.md and jobs.md.
@@ -16,8 +16,8 @@
  * sealed result is opened chunk by chunk and answered in the OpenAI shapes
  * of local jobs (JSON, or Server-Sent Events for stream:true) once the
  * final chunk and the worker's receipt verify. */
-#ifndef ZT_SERVER_ROUTE_H
-#define ZT_SERVER_ROUTE_H
+#ifndef ZT_SERVER_ROUTE_API_H
+#define ZT_SERVER_ROUTE_API_H
 
 #include <jansson.h>
 #include <stdbool.h>
