@@ -107,17 +107,4 @@ ZT_NODISCARD int zt_audit_verify(const char *const *files, size_t n,
                                  const uint8_t pk[static ZT_ED25519_PK_LEN],
                                  struct zt_audit_report *rep, struct zt_buf *out);
 
-/* ---- internal, for verify, tests and the fuzzer ---------------------- */
-struct zt__audit_line {
-    uint64_t seq;
-    uint8_t prev[32];
-    bool checkpoint;
-    bool has_sig;
-    uint8_t sig[ZT_ED25519_SIG_LEN];
-};
-/* Parse one line (without its newline). 0 or ZT_EPARSE. */
-ZT_NODISCARD int zt__audit_parse_line(const char *line, size_t len, struct zt__audit_line *out);
-/* The message a checkpoint signs (written to out, NUL-terminated; returns its length). */
-size_t zt__audit_cp_message(uint64_t seq, const uint8_t prev[32], char *out, size_t n);
-
 #endif

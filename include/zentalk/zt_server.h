@@ -28,55 +28,9 @@
 
 struct zt_server;
 
-struct zt_identity;
-struct zt_metrics;
-struct zt_ratelimit;
-struct zt_auth_keys;
-struct zt_wallet;
-struct zt_peers;
-struct zt_nodeauth_verifier;
-/* subsystems whose types are internal (built by src/node, served here) */
-struct zt__privacy;
-struct zt_infer;
-struct zt__route;
-struct zt__relay;
-struct zt__sealed;
-struct zt__attest;
-struct zt_spamfeat;
-struct zt_searchfeat;
-struct zt__feat_conv;
-struct zt_lexfeat;
-struct zt__tr;
-struct zt__ws;
-struct zt__gdpr;
-
-/* What the routes serve, all borrowed: the node builds them before
- * zt_server_new() and frees them after zt_server_free(). A NULL member
- * makes its routes answer 503 (a role that does not run it). */
-struct zt_server_deps {
-    const struct zt_config *cfg;
-    const char *node_id;
-    const struct zt_identity *identity; /* checks signed node requests */
-    struct zt_metrics *metrics;         /* GET /metrics renders it; the server registers its own families */
-    struct zt_ratelimit *limiter;       /* per-identity limits of token callers */
-    const struct zt_auth_keys *auth_keys;
-    struct zt_wallet *wallet;
-    struct zt_peers *peers;
-    struct zt_nodeauth_verifier *nodeauth;
-    struct zt__privacy *privacy;        /* audit sink, /v1/privacy/pii */
-    struct zt_infer *models;
-    struct zt__route *route;
-    struct zt__relay *relay;
-    struct zt__sealed *sealed;
-    struct zt__attest *attest;
-    struct zt_spamfeat *feat_spam;
-    struct zt_searchfeat *search;
-    struct zt__feat_conv *conv;
-    struct zt_lexfeat *lexfeat;
-    struct zt__tr *translate;
-    struct zt__ws *ws;
-    struct zt__gdpr *gdpr;
-};
+/* The subsystems the routes serve, built by the node (src/node) and
+ * defined in the internal header src/server/server_deps.h. */
+struct zt_server_deps;
 
 /* d is copied; what it points at must outlive the server. Registers the
  * server's metric families in d->metrics. ZT_ENOMEM, ZT_EINVAL (no cfg,

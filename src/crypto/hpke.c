@@ -18,6 +18,7 @@
 
 #include "zentalk/zt_crypto.h"
 #include "zentalk/zt_hpke.h"
+#include "hpke_int.h"
 #include "zentalk/zt_log.h"
 
 #define NH 32u                          /* HKDF-SHA256 output */

@@ -17,6 +17,7 @@
 #include "zentalk/zt_crypto.h"
 #include "zentalk/zt_hpke.h"
 #include "zentalk/zt_identity.h"
+#include "identity_int.h"
 #include "zentalk/zt_str.h"
 
 #define ID_PREFIX "zt1"

@@ -19,6 +19,7 @@
 #include "../server/lex_api.h"
 #include "../server/conv_api.h"
 #include "../server/search_api.h"
+#include "../server/server_deps.h"
 #include "../server/spam_api.h"
 #include "../server/gdpr_api.h"
 #include "zentalk/zt_infer.h"

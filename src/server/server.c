@@ -37,6 +37,7 @@
 #include "lex_api.h"
 #include "conv_api.h"
 #include "search_api.h"
+#include "server_deps.h"
 #include "spam_api.h"
 #include "gdpr_api.h"
 #include "http_metrics.h"
