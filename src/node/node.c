@@ -45,6 +45,7 @@
 #include "zentalk/zt_store.h"
 #include "zentalk/zt_str.h"
 #include "zentalk/zt_time.h"
+#include "zentalk/zt_translate.h"
 #include "zentalk/zt_wallet.h"
 
 #define RATE_LIMIT_KEYS 10000 /* identities tracked; least recently seen evicted */
@@ -67,6 +68,7 @@ struct zt_node {
     struct zt_spamfeat *feat_spam;
     struct zt__relay *relay;
     struct zt__route *route;
+    struct zt_translate *translator; /* the Apertium pipelines (features.translate) */
     struct zt__tr *translate;
     struct zt_annot_engine *annot; /* live annotations (/v1/ws) */
     struct zt__ws *ws;
@@ -202,7 +204,15 @@ static int build_features(struct zt_node *n, struct zt_buf *err)
     const struct zt_config *cfg = n->cfg;
     int rc = zt_lexfeat_new(cfg, &n->lexfeat);
     if (!rc) rc = zt_spamfeat_new(cfg, &n->feat_spam);
-    if (!rc) rc = zt__tr_new(cfg, &n->translate);
+    const struct zt_cfg_translate *tc = &cfg->features.translate;
+    struct zt_translate_opts to = {
+        .modes_dir = tc->modes_dir,
+        .max_input_bytes = (size_t)tc->max_bytes,
+        .timeout_ms = (unsigned)tc->timeout_ms,
+        .pipelines = (unsigned)tc->pipelines,
+    };
+    if (!rc) rc = zt_translate_new(&to, &n->translator);
+    if (!rc) rc = zt__tr_new(cfg, n->translator, &n->translate);
     if (!rc) rc = zt_annot_new((size_t)cfg->server.ws_max_message_bytes, &n->annot);
     if (!rc) rc = zt__ws_new(cfg, n->annot, &n->ws);
     if (rc) return rc;
@@ -218,7 +228,7 @@ static int build_features(struct zt_node *n, struct zt_buf *err)
         rc = zt_searchfeat_open(n->search, n->id, n->search_store);
     }
     if (!rc) rc = zt__feat_conv_new(cfg, n->models, &n->conv);
-    if (!rc) rc = zt__wiring_new(cfg, n->lexfeat, n->feat_spam, n->conv, n->translate, n->annot, &n->wiring);
+    if (!rc) rc = zt__wiring_new(cfg, n->lexfeat, n->feat_spam, n->conv, n->translator, n->annot, &n->wiring);
     if (rc) {
         zt_ignore(zt_buf_appendf(err, "features: %s (see the log)", zt_strerror(rc)));
         return rc;
@@ -370,6 +380,7 @@ void zt_node_free(struct zt_node *n)
     zt_peers_free(n->peers);
     zt_auth_keys_deinit(&n->auth_keys);
     zt__tr_free(n->translate); /* after the last request that could use a pipeline */
+    zt_translate_free(n->translator);
     zt__attest_free(n->attest);
     zt__sealed_free(n->sealed);
     zt__gdpr_free(n->gdpr);

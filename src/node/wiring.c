@@ -203,7 +203,7 @@ static void live_conv_free(void *ud, void *st)
 /* ---- wiring --------------------------------------------------------------- */
 
 int zt__wiring_new(const struct zt_config *cfg, struct zt_lexfeat *lex, struct zt_spamfeat *spam,
-                   struct zt__feat_conv *conv, struct zt__tr *tr, struct zt_annot_engine *eng, struct zt__wiring **out)
+                   struct zt__feat_conv *conv, struct zt_translate *tr, struct zt_annot_engine *eng, struct zt__wiring **out)
 {
     const struct zt_cfg_features *fe = &cfg->features;
     struct zt__wiring *w = zt_calloc(1, sizeof *w);
@@ -220,7 +220,7 @@ int zt__wiring_new(const struct zt_config *cfg, struct zt_lexfeat *lex, struct z
 
     /* hooks */
     if (w->lang && tr) {
-        zt_translate_set_detector(zt__tr_engine(tr), detect_lang, w);
+        zt_translate_set_detector(tr, detect_lang, w);
         add_summary(w, "translate.detect");
     }
     if (conv) {

@@ -21,29 +21,17 @@ struct zt__tr {
     bool enabled;
 };
 
-struct zt_translate *zt__tr_engine(struct zt__tr *tr)
-{
-    return tr ? tr->t : NULL;
-}
-
-int zt__tr_new(const struct zt_config *cfg, struct zt__tr **out)
+int zt__tr_new(const struct zt_config *cfg, struct zt_translate *engine, struct zt__tr **out)
 {
     const struct zt_cfg_translate *c = &cfg->features.translate;
     struct zt__tr *tr = zt_calloc(1, sizeof *tr);
     if (!tr) return ZT_ENOMEM;
+    tr->t = engine;
     tr->max_bytes = (size_t)c->max_bytes;
     tr->threshold = c->threshold;
     tr->enabled = c->enabled;
-    struct zt_translate_opts o = {
-        .modes_dir = c->modes_dir,
-        .max_input_bytes = (size_t)c->max_bytes,
-        .timeout_ms = (unsigned)c->timeout_ms,
-        .pipelines = (unsigned)c->pipelines,
-    };
-    int rc = zt_translate_new(&o, &tr->t);
-    if (!rc) rc = zt_pool_new(POOL_THREADS, POOL_QUEUE, &tr->pool);
+    int rc = zt_pool_new(POOL_THREADS, POOL_QUEUE, &tr->pool);
     if (rc) {
-        zt_translate_free(tr->t);
         zt_free(tr);
         return rc;
     }
@@ -55,7 +43,6 @@ void zt__tr_free(struct zt__tr *tr)
 {
     if (!tr) return;
     zt_pool_free(tr->pool); /* runs what is queued */
-    zt_translate_free(tr->t);
     zt_free(tr);
 }
 

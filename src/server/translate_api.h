@@ -21,13 +21,15 @@
 
 
 struct zt__tr;
+struct zt_translate;
 
 
-ZT_NODISCARD int zt__tr_new(const struct zt_config *cfg, struct zt__tr **out);
-/* Finish queued requests (answered, or 503 once shutting down), stop the
+/* The routes over engine (borrowed: the node builds it from
+ * features.translate and frees it after zt__tr_free), with a small pool of
+ * their own for the deferred answers. ZT_ENOMEM. */
+ZT_NODISCARD int zt__tr_new(const struct zt_config *cfg, struct zt_translate *engine, struct zt__tr **out);/* Finish queued requests (answered, or 503 once shutting down), stop the
  * pipelines. NULL is a no-op. */
 void zt__tr_free(struct zt__tr *tr);
-struct zt_translate *zt__tr_engine(struct zt__tr *tr);
 
 void zt__tr_h_translate(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
 void zt__tr_h_languages(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
