@@ -86,4 +86,27 @@ const struct zt_categorizer *zt_searchfeat_categorizer(const struct zt_searchfea
 struct zt_search *zt_searchfeat_engine(struct zt_searchfeat *f);
 const struct zt_cfg_features *zt_searchfeat_config(const struct zt_searchfeat *f);
 
+/* ---- conversation features: intents, smart replies, summaries ---- */
+
+struct zt_convfeat;
+struct zt_intent_model;
+struct zt_reply_bank;
+struct zt_reply_hooks;
+struct zt_stopwords;
+
+/* Loads intents.txt and replies.txt (the config directory's copies, else
+ * the compiled-in ones) and the stopwords asset (missing: one warning,
+ * summaries unavailable). ZT_ECONFIG for a malformed cue or reply file
+ * (logged with file:line), ZT_ENOMEM. */
+ZT_NODISCARD int zt_convfeat_new(const struct zt_config *cfg, struct zt_convfeat **out);
+void zt_convfeat_free(struct zt_convfeat *fc);
+/* Set the hooks (sentiment, moderation) other features provide; NULL
+ * unsets them. Before the node serves. */
+void zt_convfeat_set_hooks(struct zt_convfeat *fc, const struct zt_reply_hooks *hooks);
+const struct zt_reply_bank *zt_convfeat_bank(const struct zt_convfeat *fc);
+const struct zt_intent_model *zt_convfeat_intents(const struct zt_convfeat *fc);
+const struct zt_reply_hooks *zt_convfeat_hooks(const struct zt_convfeat *fc);
+/* NULL when the stopwords asset is missing. */
+const struct zt_stopwords *zt_convfeat_stopwords(const struct zt_convfeat *fc);
+
 #endif

@@ -73,7 +73,8 @@ struct zt_node {
     struct zt_annot_engine *annot; /* live annotations (/v1/ws) */
     struct zt__ws *ws;
     struct zt_searchfeat *search;
-    struct zt__feat_conv *conv;
+    struct zt_convfeat *convfeat;       /* intents, replies, summaries: the data */
+    struct zt__feat_conv *conv;         /* their routes (with the chat model) */
     struct zt__wiring *wiring;
     struct zt__gdpr *gdpr;              /* export/erase routes */
     struct zt_gdpr_sweeper *sweeper;    /* retention */
@@ -227,8 +228,9 @@ static int build_features(struct zt_node *n, struct zt_buf *err)
         zt_buf_deinit(&serr);
         rc = zt_searchfeat_open(n->search, n->id, n->search_store);
     }
-    if (!rc) rc = zt__feat_conv_new(cfg, n->models, &n->conv);
-    if (!rc) rc = zt__wiring_new(cfg, n->lexfeat, n->feat_spam, n->conv, n->translator, n->annot, &n->wiring);
+    if (!rc) rc = zt_convfeat_new(cfg, &n->convfeat);
+    if (!rc) rc = zt__feat_conv_new(cfg, n->convfeat, n->models, &n->conv);
+    if (!rc) rc = zt__wiring_new(cfg, n->lexfeat, n->feat_spam, n->convfeat, n->translator, n->annot, &n->wiring);
     if (rc) {
         zt_ignore(zt_buf_appendf(err, "features: %s (see the log)", zt_strerror(rc)));
         return rc;
@@ -385,6 +387,7 @@ void zt_node_free(struct zt_node *n)
     zt__sealed_free(n->sealed);
     zt__gdpr_free(n->gdpr);
     zt__feat_conv_free(n->conv); /* after zt_infer_shutdown(): no job callback runs any more */
+    zt_convfeat_free(n->convfeat);
     zt_infer_free(n->models);
     zt_spamfeat_free(n->feat_spam);
     zt_searchfeat_free(n->search);

@@ -3,13 +3,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../server/lex_api.h"
-#include "../server/conv_api.h"
-#include "../server/spam_api.h"
-#include "../server/translate_api.h"
 #include "wiring.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_annotate.h"
+#include "zentalk/zt_featset.h"
 #include "zentalk/zt_langid.h"
 #include "zentalk/zt_moderation.h"
 #include "zentalk/zt_replies.h"
@@ -29,7 +26,7 @@ struct zt__wiring {
     struct zt_moderation_policy policy;
     struct zt_langid *lang;
     const struct zt_spam_model *spam;
-    struct zt__feat_conv *conv;
+    struct zt_convfeat *conv;
     char summary[256];
 };
 
@@ -180,8 +177,8 @@ static int ann_replies(void *ud, const struct zt_annot_msg *m, void **st, json_t
         msgs[i] = (struct zt_conv_msg){.from = c->m[i].from, .from_len = c->m[i].from_len,
                                        .text = c->m[i].text, .len = c->m[i].len};
     struct zt_replies_result r;
-    int rc = zt_replies_suggest(zt__feat_conv_bank(w->conv), zt__feat_conv_intents(w->conv),
-                                zt__feat_conv_hooks(w->conv), msgs, c->n, NULL, 0,
+    int rc = zt_replies_suggest(zt_convfeat_bank(w->conv), zt_convfeat_intents(w->conv),
+                                zt_convfeat_hooks(w->conv), msgs, c->n, NULL, 0,
                                 w->cfg->features.smart_replies.threshold, &r);
     if (rc) return rc;
     json_t *list = json_array();
@@ -203,7 +200,7 @@ static void live_conv_free(void *ud, void *st)
 /* ---- wiring --------------------------------------------------------------- */
 
 int zt__wiring_new(const struct zt_config *cfg, struct zt_lexfeat *lex, struct zt_spamfeat *spam,
-                   struct zt__feat_conv *conv, struct zt_translate *tr, struct zt_annot_engine *eng, struct zt__wiring **out)
+                   struct zt_convfeat *conv, struct zt_translate *tr, struct zt_annot_engine *eng, struct zt__wiring **out)
 {
     const struct zt_cfg_features *fe = &cfg->features;
     struct zt__wiring *w = zt_calloc(1, sizeof *w);
@@ -227,7 +224,7 @@ int zt__wiring_new(const struct zt_config *cfg, struct zt_lexfeat *lex, struct z
         struct zt_reply_hooks h = {0};
         if (w->sent) h.sentiment = reply_sentiment, h.sentiment_ud = w;
         if (w->mod) h.is_flagged = reply_flagged, h.flag_ud = w;
-        zt__feat_conv_set_hooks(conv, &h);
+        zt_convfeat_set_hooks(conv, &h);
         if (w->sent) add_summary(w, "replies.sentiment");
         if (w->mod) add_summary(w, "replies.moderation");
     }

@@ -19,7 +19,7 @@
 
 struct zt_lexfeat;
 struct zt_spamfeat;
-struct zt__feat_conv;
+struct zt_convfeat;
 struct zt_translate;
 struct zt_annot_engine;
 struct zt__wiring;
@@ -27,7 +27,7 @@ struct zt__wiring;
 /* Wire the features together (all borrowed; they must outlive the
  * wiring). ZT_ENOMEM, or the annotator table's ZT_ETOOBIG. */
 ZT_NODISCARD int zt__wiring_new(const struct zt_config *cfg, struct zt_lexfeat *lex, struct zt_spamfeat *spam,
-                                struct zt__feat_conv *conv, struct zt_translate *tr, struct zt_annot_engine *eng,
+                                struct zt_convfeat *conv, struct zt_translate *tr, struct zt_annot_engine *eng,
                                 struct zt__wiring **out);
 /* Which hooks and annotators were wired, for the start-up log. */
 const char *zt__wiring_summary(const struct zt__wiring *w);

@@ -1,5 +1,5 @@
 /* conv_api.c: POST /v1/features/intents, /v1/features/smart-replies and
- * /v1/features/summarize (feat_replies.h).
+ * /v1/features/summarize (conv_api.h).
  *
  * The classical answer is computed first, on the HTTP thread (it is cheap);
  * when the feature names a chat model (features.NAME.model) the request is
@@ -12,12 +12,10 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "conv_api.h"
 #include "llm_api.h"
 #include "zentalk/zt_alloc.h"
-#include "zentalk/zt_asset.h"
 #include "zentalk/zt_intent.h"
 #include "zentalk/zt_log.h"
 #include "zentalk/zt_str.h"
@@ -29,84 +27,25 @@
 
 struct zt__feat_conv {
     const struct zt_config *cfg;
-    struct zt_infer *ms;
-    struct zt_intent_model *intents;
-    struct zt_reply_bank *bank;
-    struct zt_stopwords *sw; /* NULL: the asset is missing */
-    struct zt_reply_hooks hooks;
+    struct zt_convfeat *f; /* the loaded data (zt_featset.h), borrowed */
+    struct zt_infer *ms;   /* the generative paths' chat model, borrowed */
 };
 
-/* ---- loading ------------------------------------------------------------- */
-
-static bool file_exists(const char *p)
-{
-    struct stat st;
-    return stat(p, &st) == 0;
-}
-
-int zt__feat_conv_new(const struct zt_config *cfg, struct zt_infer *ms, struct zt__feat_conv **out)
+int zt__feat_conv_new(const struct zt_config *cfg, struct zt_convfeat *f, struct zt_infer *ms,
+                      struct zt__feat_conv **out)
 {
     struct zt__feat_conv *fc = zt_calloc(1, sizeof *fc);
     if (!fc) return ZT_ENOMEM;
     fc->cfg = cfg;
+    fc->f = f;
     fc->ms = ms;
-    char path[4200], err[512];
-    int rc = 0;
-    /* the config directory's copies win over the compiled-in ones */
-    bool own = cfg->dir && snprintf(path, sizeof path, "%s/intents.txt", cfg->dir) < (int)sizeof path &&
-               file_exists(path);
-    rc = own ? zt_intent_model_load(path, &fc->intents, err, sizeof err)
-             : zt_intent_model_builtin(&fc->intents, err, sizeof err);
-    if (rc) goto bad;
-    own = cfg->dir && snprintf(path, sizeof path, "%s/replies.txt", cfg->dir) < (int)sizeof path && file_exists(path);
-    rc = own ? zt_reply_bank_load(path, &fc->bank, err, sizeof err) : zt_reply_bank_builtin(&fc->bank, err, sizeof err);
-    if (rc) goto bad;
-    if (zt_asset_path(cfg->node.data_dir, "stopwords.zta", path, sizeof path) == 0) {
-        int src = zt_stopwords_load(path, &fc->sw);
-        if (src)
-            zt_log(ZT_LOG_WARN, "asset_missing",
-                   "asset=stopwords.zta path=\"%s\" error=\"%s\" detail=\"summaries answer 503 until `make data` installs it\"",
-                   path, zt_strerror(src));
-    }
     *out = fc;
     return 0;
-bad:
-    if (rc != ZT_ENOMEM) {
-        zt_log(ZT_LOG_ERROR, "features_config_invalid", "detail=\"%s\"", err);
-        rc = ZT_ECONFIG;
-    }
-    zt__feat_conv_free(fc);
-    return rc;
 }
 
 void zt__feat_conv_free(struct zt__feat_conv *fc)
 {
-    if (!fc) return;
-    zt_intent_model_free(fc->intents);
-    zt_reply_bank_free(fc->bank);
-    zt_stopwords_free(fc->sw);
     zt_free(fc);
-}
-
-const struct zt_reply_bank *zt__feat_conv_bank(const struct zt__feat_conv *fc)
-{
-    return fc->bank;
-}
-
-const struct zt_intent_model *zt__feat_conv_intents(const struct zt__feat_conv *fc)
-{
-    return fc->intents;
-}
-
-const struct zt_reply_hooks *zt__feat_conv_hooks(const struct zt__feat_conv *fc)
-{
-    return &fc->hooks;
-}
-
-void zt__feat_conv_set_hooks(struct zt__feat_conv *fc, const struct zt_reply_hooks *hooks)
-{
-    if (hooks) fc->hooks = *hooks;
-    else memset(&fc->hooks, 0, sizeof fc->hooks);
 }
 
 /* ---- JSON ------------------------------------------------------------------ */
@@ -177,7 +116,7 @@ void zt__feat_h_intents(void *ud, struct zt__req_ctx *cx, json_t *body, struct z
             return;
         }
         struct zt_intent_result r;
-        int rc = zt_intent_detect(fc->intents, json_string_value(t), json_string_length(t), &r);
+        int rc = zt_intent_detect(zt_convfeat_intents(fc->f), json_string_value(t), json_string_length(t), &r);
         if (rc) {
             json_decref(results);
             bad_request(rc, "text is not valid UTF-8", resp);
@@ -273,7 +212,7 @@ static json_t *llm_result(struct llm_ctx *c, int err, const char *text, size_t l
     }
     char out[ZT_REPLIES_N][ZT_REPLY_MAX + 1];
     size_t n = zt_replies_parse_llm(text, len, out);
-    const struct zt_reply_hooks *h = &c->fc->hooks;
+    const struct zt_reply_hooks *h = zt_convfeat_hooks(c->fc->f);
     json_t *arr = json_array();
     for (size_t i = 0; i < n && arr; i++) {
         if (h->is_flagged && h->is_flagged(out[i], strlen(out[i]), h->flag_ud)) continue;
@@ -417,7 +356,7 @@ void zt__feat_h_replies(void *ud, struct zt__req_ctx *cx, json_t *body, struct z
         return;
     }
     struct zt_replies_result r;
-    rc = zt_replies_suggest(fc->bank, fc->intents, &fc->hooks, cr.msgs, cr.n, cr.me, cr.me_len, f->threshold, &r);
+    rc = zt_replies_suggest(zt_convfeat_bank(fc->f), zt_convfeat_intents(fc->f), zt_convfeat_hooks(fc->f), cr.msgs, cr.n, cr.me, cr.me_len, f->threshold, &r);
     if (rc) {
         zt_conv_req_deinit(&cr);
         bad_request(rc, "a message is not valid UTF-8", resp);
@@ -463,7 +402,7 @@ void zt__feat_h_summarize(void *ud, struct zt__req_ctx *cx, json_t *body, struct
     struct zt_http_req *req = cx->req;
     const struct zt_cfg_feature *f = &fc->cfg->features.summarize;
     if (disabled(f, "summarize", resp)) return;
-    if (!fc->sw) {
+    if (!zt_convfeat_stopwords(fc->f)) {
         zt_http_resp_error(resp, 503, "asset_missing",
                            "the stopwords asset (stopwords.zta) is not installed: run `make data`");
         return;
@@ -476,7 +415,7 @@ void zt__feat_h_summarize(void *ud, struct zt__req_ctx *cx, json_t *body, struct
         return;
     }
     struct zt_summary s;
-    rc = zt_summarize(fc->intents, fc->sw, cr.msgs, cr.n, (size_t)cr.max_sentences, f->threshold, &s);
+    rc = zt_summarize(zt_convfeat_intents(fc->f), zt_convfeat_stopwords(fc->f), cr.msgs, cr.n, (size_t)cr.max_sentences, f->threshold, &s);
     if (rc) {
         zt_conv_req_deinit(&cr);
         snprintf(err, sizeof err, rc == ZT_ETOOBIG ? "the conversation has more than %d sentences"
