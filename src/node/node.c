@@ -16,11 +16,8 @@
 #include <unistd.h>
 
 #include "../server/attest_api.h"
-#include "../server/lex_api.h"
 #include "../server/conv_api.h"
-#include "../server/search_api.h"
 #include "../server/server_deps.h"
-#include "../server/spam_api.h"
 #include "../server/gdpr_api.h"
 #include "zentalk/zt_infer.h"
 #include "../server/privacy_api.h"
@@ -33,6 +30,7 @@
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_annotate.h"
 #include "zentalk/zt_auth.h"
+#include "zentalk/zt_featset.h"
 #include "zentalk/zt_gdpr.h"
 #include "zentalk/zt_identity.h"
 #include "zentalk/zt_log.h"
