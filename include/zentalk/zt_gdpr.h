@@ -29,6 +29,19 @@ ZT_NODISCARD int zt_gdpr_parse(struct json_t *body, const char **identity, char 
 int zt_gdpr_audit_match(const char *line, size_t len, const char *pseudonym, const char *identity,
                         struct json_t **entry);
 
+/* Every audit entry about an identity in the audit log's directory
+ * (audit-*.jsonl, oldest first): counted by kind (zt_gdpr_audit_match: 1 =
+ * by pseudonym, 2 = in clear) and, with items non-NULL, the entries
+ * appended to it until bytes would pass max (ZT_ETOOBIG). dir NULL (no
+ * audit log) finds nothing. ZT_EIO, ZT_ENOMEM. */
+struct zt_gdpr_audit_scan {
+    const char *pseudonym;  /* NULL: the identity has no salt */
+    const char *identity;
+    struct json_t *items;   /* NULL: count only */
+    size_t n_pseudo, n_clear, bytes, max;
+};
+ZT_NODISCARD int zt_gdpr_audit_scan(const char *dir, struct zt_gdpr_audit_scan *sc);
+
 /* ---- the retention sweeper ---- */
 
 /* What holds personal data with a retention period (privacy.retention_*),

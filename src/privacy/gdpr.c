@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -123,6 +124,67 @@ int zt_gdpr_audit_match(const char *line, size_t len, const char *pseudonym, con
     else
         json_decref(j);
     return m;
+}
+
+/* ---- audit scan ----------------------------------------------------------- */
+
+static int name_is_audit(const struct dirent *e)
+{
+    size_t n = strlen(e->d_name);
+    return n > 12 && strncmp(e->d_name, "audit-", 6) == 0 && strcmp(e->d_name + n - 6, ".jsonl") == 0;
+}
+
+static int scan_file(const char *path, struct zt_gdpr_audit_scan *sc)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) return errno == ENOENT ? 0 : ZT_EIO;
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t got;
+    int rc = 0;
+    while ((got = getline(&line, &cap, f)) > 0) {
+        size_t n = (size_t)got;
+        if (line[n - 1] == '\n') n--;
+        json_t *e = NULL;
+        int m = zt_gdpr_audit_match(line, n, sc->pseudonym, sc->identity, sc->items ? &e : NULL);
+        if (!m) continue;
+        if (m == 1) sc->n_pseudo++;
+        else sc->n_clear++;
+        sc->bytes += n;
+        if (sc->items) {
+            if (sc->bytes > sc->max) {
+                json_decref(e);
+                rc = ZT_ETOOBIG;
+                break;
+            }
+            if (json_array_append_new(sc->items, e) != 0) {
+                rc = ZT_ENOMEM;
+                break;
+            }
+        }
+    }
+    free(line); /* getline's buffer */
+    fclose(f);
+    return rc;
+}
+
+int zt_gdpr_audit_scan(const char *dir, struct zt_gdpr_audit_scan *sc)
+{
+    if (!dir) return 0;
+    struct dirent **names = NULL;
+    int n = scandir(dir, &names, name_is_audit, alphasort);
+    if (n < 0) return errno == ENOENT ? 0 : ZT_EIO;
+    int rc = 0;
+    for (int i = 0; i < n; i++) {
+        if (!rc) {
+            char p[4096];
+            int k = snprintf(p, sizeof p, "%s/%s", dir, names[i]->d_name);
+            if (k > 0 && (size_t)k < sizeof p) rc = scan_file(p, sc);
+        }
+        free(names[i]);
+    }
+    free(names);
+    return rc;
 }
 
 /* ---- retention sweeper -------------------------------------------------- */

@@ -2,16 +2,12 @@
  * (gdpr.h). */
 #include "gdpr_api.h"
 
-#include <dirent.h>
 #include <errno.h>
-#include <pthread.h>
 #include <sodium.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "zentalk/zt_alloc.h"
@@ -59,74 +55,6 @@ int zt__gdpr_new(const struct zt_config *cfg, const char *node_id, struct zt__pr
     g->wallet = wallet;
     *out = g;
     return 0;
-}
-
-/* ---- audit scan ----------------------------------------------------------- */
-
-struct audit_scan {
-    const char *pseudonym; /* NULL: the identity has no salt */
-    const char *identity;
-    json_t *items;         /* NULL: count only */
-    size_t n_pseudo, n_clear, bytes, max;
-};
-
-static int name_is_audit(const struct dirent *e)
-{
-    size_t n = strlen(e->d_name);
-    return n > 12 && strncmp(e->d_name, "audit-", 6) == 0 && strcmp(e->d_name + n - 6, ".jsonl") == 0;
-}
-
-static int scan_file(const char *path, struct audit_scan *sc)
-{
-    FILE *f = fopen(path, "r");
-    if (!f) return errno == ENOENT ? 0 : ZT_EIO;
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t got;
-    int rc = 0;
-    while ((got = getline(&line, &cap, f)) > 0) {
-        size_t n = (size_t)got;
-        if (line[n - 1] == '\n') n--;
-        json_t *e = NULL;
-        int m = zt_gdpr_audit_match(line, n, sc->pseudonym, sc->identity, sc->items ? &e : NULL);
-        if (!m) continue;
-        if (m == 1) sc->n_pseudo++;
-        else sc->n_clear++;
-        sc->bytes += n;
-        if (sc->items) {
-            if (sc->bytes > sc->max) {
-                json_decref(e);
-                rc = ZT_ETOOBIG;
-                break;
-            }
-            if (json_array_append_new(sc->items, e) != 0) {
-                rc = ZT_ENOMEM;
-                break;
-            }
-        }
-    }
-    free(line); /* getline's buffer */
-    fclose(f);
-    return rc;
-}
-
-static int scan_audit(const char *dir, struct audit_scan *sc)
-{
-    if (!dir) return 0;
-    struct dirent **names = NULL;
-    int n = scandir(dir, &names, name_is_audit, alphasort);
-    if (n < 0) return errno == ENOENT ? 0 : ZT_EIO;
-    int rc = 0;
-    for (int i = 0; i < n; i++) {
-        if (!rc) {
-            char p[4096];
-            int k = snprintf(p, sizeof p, "%s/%s", dir, names[i]->d_name);
-            if (k > 0 && (size_t)k < sizeof p) rc = scan_file(p, sc);
-        }
-        free(names[i]);
-    }
-    free(names);
-    return rc;
 }
 
 /* ---- handlers --------------------------------------------------------------- */
@@ -265,10 +193,10 @@ void zt__gdpr_h_export(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt
     bool have_ps = zt__privacy_pseudonym(g->pv, id, false, ps) == 0;
     const char *adir = zt__privacy_audit_dir(g->pv);
     if (adir) {
-        struct audit_scan sc = {.pseudonym = have_ps ? ps : NULL, .identity = id, .items = json_array(),
+        struct zt_gdpr_audit_scan sc = {.pseudonym = have_ps ? ps : NULL, .identity = id, .items = json_array(),
                                 .max = ZT__GDPR_EXPORT_MAX > bytes ? ZT__GDPR_EXPORT_MAX - bytes : 0};
         if (!sc.items) goto fail;
-        rc = scan_audit(adir, &sc);
+        rc = zt_gdpr_audit_scan(adir, &sc);
         if (rc) {
             json_decref(sc.items);
             goto fail;
@@ -342,8 +270,8 @@ void zt__gdpr_h_erase(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_
     if (wallet_addr(id, addr)) n_sess = zt_wallet_revoke_address(g->wallet, addr);
     char ps[ZT_PSEUDOID_STR];
     bool have_ps = zt__privacy_pseudonym(g->pv, id, false, ps) == 0;
-    struct audit_scan sc = {.pseudonym = have_ps ? ps : NULL, .identity = id};
-    int arc = scan_audit(zt__privacy_audit_dir(g->pv), &sc);
+    struct zt_gdpr_audit_scan sc = {.pseudonym = have_ps ? ps : NULL, .identity = id};
+    int arc = zt_gdpr_audit_scan(zt__privacy_audit_dir(g->pv), &sc);
     /* the erase's own entry, under the pseudonym about to become unlinkable */
     bool self = strcmp(id, caller->identity) == 0;
     int rc = zt__req_audit_now(cx, !self && have_ps ? ps : NULL, 200);
