@@ -60,7 +60,7 @@ struct zt_node {
     struct zt_wallet *wallet;
     struct zt_peers *peers;
     struct zt_nodeauth_verifier *nodeauth;
-    struct zt__privacy *privacy;
+    struct zt_privacy_layer *privacy;
     struct zt_lexfeat *lexfeat;
     struct zt_infer *models;
     struct zt_spamfeat *feat_spam;
@@ -152,7 +152,7 @@ static int build_auth(struct zt_node *n, struct zt_buf *err)
  * node store. */
 static int build_privacy(struct zt_node *n, struct zt_buf *err)
 {
-    int rc = zt__privacy_new(n->cfg, &n->privacy, err);
+    int rc = zt_privacy_layer_new(n->cfg, &n->privacy, err);
     if (rc) {
         zt_log(ZT_LOG_ERROR, "privacy_config_invalid", "reason=\"%s\"", zt_buf_str(err));
         return rc == ZT_ENOMEM ? rc : ZT_ECONFIG;
@@ -160,7 +160,7 @@ static int build_privacy(struct zt_node *n, struct zt_buf *err)
     if (!n->cfg->privacy.audit_log) return 0;
     struct zt_store *st = NULL;
     rc = zt_store_open_config(n->cfg, NULL, &st, err); /* database.*: driver, path */
-    if (!rc) rc = zt__privacy_open_audit(n->privacy, n->id, st, err); /* st is the privacy layer's now */
+    if (!rc) rc = zt_privacy_layer_open_audit(n->privacy, n->id, st, err); /* st is the privacy layer's now */
     if (rc) zt_ignore(zt_buf_appendf(err, " (the audit log)"));
     return rc;
 }
@@ -251,7 +251,7 @@ static int search_expire(void *ud, int64_t before_ms, size_t *n)
 static int build_sweeper(struct zt_node *n)
 {
     struct zt_gdpr_holders h = {
-        .audit_dir = zt__privacy_audit_dir(n->privacy),
+        .audit_dir = zt_privacy_layer_audit_dir(n->privacy),
         .wallet = n->wallet,
         .search_expire = search_expire,
         .search_ud = n->search,
@@ -392,7 +392,7 @@ void zt_node_free(struct zt_node *n)
     zt_store_close(n->search_store); /* after the search engine that used it */
     zt_ratelimit_free(n->limiter);
     zt_wallet_free(n->wallet);
-    zt__privacy_free(n->privacy); /* final audit checkpoint; closes the node store */
+    zt_privacy_layer_free(n->privacy); /* final audit checkpoint; closes the node store */
     zt_lexfeat_free(n->lexfeat);
     zt__wiring_free(n->wiring); /* after every feature that calls into it */
     zt_annot_free(n->annot); /* after the connections (zt__ws_free) and the annotators' features */

@@ -23,7 +23,7 @@
 struct zt__gdpr {
     const struct zt_config *cfg;
     const char *node_id;
-    struct zt__privacy *pv;
+    struct zt_privacy_layer *pv;
     struct zt_searchfeat *search;
     struct zt_wallet *wallet;
 };
@@ -43,7 +43,7 @@ void zt__gdpr_free(struct zt__gdpr *g)
     zt_free(g);
 }
 
-int zt__gdpr_new(const struct zt_config *cfg, const char *node_id, struct zt__privacy *pv,
+int zt__gdpr_new(const struct zt_config *cfg, const char *node_id, struct zt_privacy_layer *pv,
                  struct zt_searchfeat *search, struct zt_wallet *wallet, struct zt__gdpr **out)
 {
     struct zt__gdpr *g = zt_calloc(1, sizeof *g);
@@ -190,8 +190,8 @@ void zt__gdpr_h_export(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt
     if (!docs) goto fail;
     /* audit entries: by pseudonym while the salt exists, by clear identity for older entries */
     char ps[ZT_PSEUDOID_STR];
-    bool have_ps = zt__privacy_pseudonym(g->pv, id, false, ps) == 0;
-    const char *adir = zt__privacy_audit_dir(g->pv);
+    bool have_ps = zt_privacy_layer_pseudonym(g->pv, id, false, ps) == 0;
+    const char *adir = zt_privacy_layer_audit_dir(g->pv);
     if (adir) {
         struct zt_gdpr_audit_scan sc = {.pseudonym = have_ps ? ps : NULL, .identity = id, .items = json_array(),
                                 .max = ZT__GDPR_EXPORT_MAX > bytes ? ZT__GDPR_EXPORT_MAX - bytes : 0};
@@ -269,15 +269,15 @@ void zt__gdpr_h_erase(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_
     uint8_t addr[ZT_WALLET_ADDR_LEN];
     if (wallet_addr(id, addr)) n_sess = zt_wallet_revoke_address(g->wallet, addr);
     char ps[ZT_PSEUDOID_STR];
-    bool have_ps = zt__privacy_pseudonym(g->pv, id, false, ps) == 0;
+    bool have_ps = zt_privacy_layer_pseudonym(g->pv, id, false, ps) == 0;
     struct zt_gdpr_audit_scan sc = {.pseudonym = have_ps ? ps : NULL, .identity = id};
-    int arc = zt_gdpr_audit_scan(zt__privacy_audit_dir(g->pv), &sc);
+    int arc = zt_gdpr_audit_scan(zt_privacy_layer_audit_dir(g->pv), &sc);
     /* the erase's own entry, under the pseudonym about to become unlinkable */
     bool self = strcmp(id, caller->identity) == 0;
     int rc = zt__req_audit_now(cx, !self && have_ps ? ps : NULL, 200);
     if (rc) zt_log(ZT_LOG_ERROR, "audit_write_failed", "error=\"%s\" request_id=%s", zt_strerror(rc), cx->request_id);
     bool salt_gone = false;
-    rc = zt__privacy_forget(g->pv, id, &salt_gone);
+    rc = zt_privacy_layer_forget(g->pv, id, &salt_gone);
     if (rc) {
         store_fail(resp, rc, "search messages and sessions were erased, but the audit pseudonym salt could not be "
                              "destroyed; retry");

@@ -42,7 +42,7 @@
 struct zt__gdpr;
 
 /* Borrowed: everything outlives the context. ZT_ENOMEM. */
-ZT_NODISCARD int zt__gdpr_new(const struct zt_config *cfg, const char *node_id, struct zt__privacy *pv,
+ZT_NODISCARD int zt__gdpr_new(const struct zt_config *cfg, const char *node_id, struct zt_privacy_layer *pv,
                               struct zt_searchfeat *search, struct zt_wallet *wallet, struct zt__gdpr **out);
 /* NULL is a no-op. */
 void zt__gdpr_free(struct zt__gdpr *g);

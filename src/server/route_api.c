@@ -47,7 +47,7 @@ struct zt__route {
     const struct zt_config *cfg;
     struct zt_infer *ms;
     struct zt_peers *peers;
-    struct zt__privacy *pv;
+    struct zt_privacy_layer *pv;
     const struct zt_identity *id;
     struct zt_job_pool *pool; /* remote jobs in flight */
     pthread_mutex_t mu;       /* per */
@@ -83,7 +83,7 @@ static bool id_ok(const char *s)
     return !s || !s[0] || zt_identity_id_valid(s);
 }
 
-int zt__route_new(const struct zt_config *cfg, struct zt_infer *ms, struct zt_peers *peers, struct zt__privacy *pv,
+int zt__route_new(const struct zt_config *cfg, struct zt_infer *ms, struct zt_peers *peers, struct zt_privacy_layer *pv,
                   struct zt__route **out)
 {
     if (!id_ok(cfg->encryption.remote_worker) || !id_ok(cfg->encryption.relay)) {
@@ -587,7 +587,7 @@ bool zt__route_generate(struct zt__route *r, struct zt__req_ctx *cx, json_t *bod
     struct zt_privacy_verdict v;
     struct rjob *j = NULL;
     bool reserved = false;
-    int rc = zt_privacy_gate_check(zt__privacy_gate(r->pv), zt_job_kind_feature(kind), texts, n_texts, &v);
+    int rc = zt_privacy_gate_check(zt_privacy_layer_gate(r->pv), zt_job_kind_feature(kind), texts, n_texts, &v);
     if (rc) {
         zt_http_resp_error(resp, rc == ZT_ETOOBIG ? 413 : 503, rc == ZT_ETOOBIG ? "too_large" : "overloaded",
                            rc == ZT_ETOOBIG ? "too much personal data in one request" : "PII detection failed");
@@ -595,7 +595,7 @@ bool zt__route_generate(struct zt__route *r, struct zt__req_ctx *cx, json_t *bod
     }
     if (v.kind == ZT_PRIVACY_VERDICT_REFUSE) {
         char types[512];
-        type_names(zt__privacy_detector(r->pv), v.refused_types ? v.refused_types : v.types, types, sizeof types);
+        type_names(zt_privacy_layer_detector(r->pv), v.refused_types ? v.refused_types : v.types, types, sizeof types);
         snprintf(msg, sizeof msg, "the request holds personal data (%s) that the privacy policy keeps on this node "
                  "(local_only for feature %s), and this node does not serve model '%.128s'", types,
                  zt_job_kind_feature(kind), model);

@@ -40,7 +40,7 @@ struct zt__route;
  * remote_worker or relay that is not a node id; logged), ZT_ENOMEM,
  * ZT_EIO (the HTTP client failed to initialise). */
 ZT_NODISCARD int zt__route_new(const struct zt_config *cfg, struct zt_infer *ms, struct zt_peers *peers,
-                               struct zt__privacy *pv, struct zt__route **out);
+                               struct zt_privacy_layer *pv, struct zt__route **out);
 /* The identity remote jobs are signed with (before the first request;
  * without one remote jobs answer 503). */
 void zt__route_set_identity(struct zt__route *r, const struct zt_identity *id);

@@ -14,7 +14,7 @@ struct zt_auth_keys;
 struct zt_wallet;
 struct zt_peers;
 struct zt_nodeauth_verifier;
-struct zt__privacy;
+struct zt_privacy_layer;
 struct zt_infer;
 struct zt__route;
 struct zt__relay;
@@ -41,7 +41,7 @@ struct zt_server_deps {
     struct zt_wallet *wallet;
     struct zt_peers *peers;
     struct zt_nodeauth_verifier *nodeauth;
-    struct zt__privacy *privacy;        /* audit sink, /v1/privacy/pii */
+    struct zt_privacy_layer *privacy;        /* audit sink, /v1/privacy/pii */
     struct zt_infer *models;
     struct zt__route *route;
     struct zt__relay *relay;
