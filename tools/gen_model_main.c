@@ -6,7 +6,7 @@
  *
  * The benchmark model of BENCHMARKS.md (134M parameters):
  *   zt-gen-model m.gguf --type Q4_0 --dim 768 --layers 12 --heads 12 --kv-heads 12 \
- *       --ff 2048 --ctx 2048 --vocab-from ../shared/models/llama-2-tiny-random.gguf */
+ *       --ff 2048 --ctx 2048 --vocab-from tests/models/llama-2-tiny-random.gguf */
 #include <stdio.h>
 #include <string.h>
 

@@ -16,6 +16,17 @@ void *zt_malloc(size_t n);
 void *zt_calloc(size_t count, size_t size); /* overflow-checked */
 void *zt_realloc(void *p, size_t n);
 void *zt_reallocarray(void *p, size_t count, size_t size); /* overflow-checked */
+
+/* Room for at least need (> 0) elements of elem bytes in the array p whose
+ * capacity is *cap: p itself when it has room, else p reallocated to a
+ * capacity doubled from *cap (or first when *cap is 0) until need fits,
+ * with *cap updated. NULL when the size overflows or memory runs out; p is
+ * then untouched and still the caller's. The one "grow a dynamic array"
+ * of the tree:
+ *     struct item *v = zt_array_grow(a->v, &a->cap, a->n + 1, sizeof *v, 16);
+ *     if (!v) return ZT_ENOMEM;
+ *     a->v = v; */
+void *zt_array_grow(void *p, size_t *cap, size_t need, size_t elem, size_t first);
 char *zt_strdup(const char *s);
 char *zt_strndup(const char *s, size_t n);
 void zt_free(void *p);

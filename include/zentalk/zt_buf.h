@@ -29,6 +29,11 @@ ZT_NODISCARD int zt_buf_append_byte(struct zt_buf *b, char c);
 ZT_NODISCARD int zt_buf_appendf(struct zt_buf *b, const char *fmt, ...) ZT_PRINTF(2, 3);
 ZT_NODISCARD int zt_buf_vappendf(struct zt_buf *b, const char *fmt, va_list ap) ZT_PRINTF(2, 0);
 
+/* Append a message to an error buffer b that may be NULL (no message
+ * wanted). A message that does not fit is dropped: there is nowhere to
+ * report an error about an error message. */
+void zt_buf_sayf(struct zt_buf *b, const char *fmt, ...) ZT_PRINTF(2, 3);
+
 /* Content as a C string ("" when empty, never NULL). */
 const char *zt_buf_str(const struct zt_buf *b);
 

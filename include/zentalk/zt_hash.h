@@ -38,4 +38,32 @@ void zt_keccak256(uint8_t out[static ZT_KECCAK256_LEN], const void *in, size_t n
 void zt_keccak256v(uint8_t out[static ZT_KECCAK256_LEN], const void *const *parts, const size_t *lens,
                    size_t n);
 
+/* FNV-1a (64-bit), the one hash for in-memory hash tables and feature
+ * buckets. Not for anything a peer could aim collisions at without a
+ * keyed step after it (spam.c mixes its own). Values are part of some
+ * on-disk formats (spam model buckets): never change them. */
+#define ZT_FNV1A64_INIT 0xcbf29ce484222325ull
+#define ZT_FNV1A64_PRIME 0x100000001b3ull
+
+/* Continue an FNV-1a hash h over n more bytes (h starts at ZT_FNV1A64_INIT). */
+static inline uint64_t zt_fnv1a64_step(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * ZT_FNV1A64_PRIME;
+    return h;
+}
+
+static inline uint64_t zt_fnv1a64(const void *p, size_t n)
+{
+    return zt_fnv1a64_step(ZT_FNV1A64_INIT, p, n);
+}
+
+/* 32-bit FNV-1a of a NUL-terminated string. */
+static inline uint32_t zt_fnv1a32_str(const char *s)
+{
+    uint32_t h = 2166136261u;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
+}
+
 #endif

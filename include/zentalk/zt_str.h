@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "zt_error.h"
+#include "zt_hex.h" /* zt_hex_encode, which used to live here */
 
 /* Copy src into dst (size dstsize), always NUL-terminating when dstsize > 0.
  * Returns strlen(src); truncation happened when the result >= dstsize. */
@@ -30,8 +31,21 @@ ZT_NODISCARD int zt_str_to_bool(const char *s, bool *out);
 ZT_NODISCARD int zt_str_split_hostport(const char *s, char *host, size_t hostsize,
                                        uint16_t *port);
 
-/* Lower-case hex of n bytes into out (at least 2n+1 bytes). */
-void zt_hex_encode(char *out, const uint8_t *in, size_t n);
+/* ASCII character classes, the same in every locale (ctype's are not). */
+static inline bool zt_ascii_digit(int c)
+{
+    return c >= '0' && c <= '9';
+}
+
+static inline bool zt_ascii_alpha(int c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+static inline bool zt_ascii_alnum(int c)
+{
+    return zt_ascii_digit(c) || zt_ascii_alpha(c);
+}
 
 /* True when every byte of s[0..n) forms valid UTF-8. */
 bool zt_utf8_valid(const char *s, size_t n);

@@ -46,12 +46,22 @@ struct zt_token {
 #define ZT_TEXT_NFKC 0x01u     /* compatibility composition (fullwidth, ligatures...) */
 #define ZT_TEXT_CASEFOLD 0x02u /* Unicode case folding */
 #define ZT_TEXT_STRIP_CC 0x04u /* drop control characters other than \n and \t */
+#define ZT_TEXT_SKELETON 0x08u /* drop accents and default-ignorable characters, lump look-alike
+                                  punctuation (utf8proc STRIPMARK | IGNORE | LUMP): the
+                                  moderation matcher's folding */
 
 /* Normalise text[0..len) into a new NUL-terminated string *out (zt_malloc'd;
  * free with zt_free) of *out_len bytes. ZT_EPARSE: invalid UTF-8;
  * ZT_ENOMEM. */
 ZT_NODISCARD int zt_text_normalize(const char *text, size_t len, unsigned opts, char **out,
                                    size_t *out_len);
+
+/* Tokenise all of text[0..len): into stack (room for stack_n tokens, may
+ * be NULL with 0) when they fit, else into a new array (zt_malloc'd). *toks
+ * is stack or that array (free it with zt_free when it is not stack), *n
+ * the count. ZT_EPARSE (invalid UTF-8), ZT_ENOMEM. */
+ZT_NODISCARD int zt_text_tokenize_all(const char *text, size_t len, struct zt_token *stack, size_t stack_n,
+                                      struct zt_token **toks, size_t *n);
 
 /* Tokenise text[0..len) into toks[0..max). *n is the number of tokens
  * found; when more than max exist the first max are stored and *n is the

@@ -1,7 +1,6 @@
 /* cmd_attest.c: `zentalk attest URL [--nonce HEX] [--expect-binary SHA256] [--json]`.
- * See attest.h and docs/privacy/ATTESTATION.md. */
+ * See cmd_attest.h and docs/privacy/ATTESTATION.md. */
 #include <curl/curl.h>
-#include <getopt.h>
 #include <jansson.h>
 #include <sodium.h>
 #include <stdbool.h>
@@ -10,16 +9,17 @@
 #include <string.h>
 
 #include "cmd_attest.h"
+#include "cmd.h"
 #include "http.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_attest.h"
 #include "zentalk/zt_buf.h"
 #include "zentalk/zt_crypto.h"
+#include "zentalk/zt_hex.h"
 #include "zentalk/zt_str.h"
 #include "zentalk/zt_time.h"
 #include "zentalk/zt_version.h"
 
-#define DEFAULT_URL "http://127.0.0.1:8080"
 #define NONCE_BYTES 32
 
 static void usage(FILE *out)
@@ -33,7 +33,7 @@ static void usage(FILE *out)
             "the engine build and the loaded models with their SHA-256.\n"
             "\n"
             "  URL                    node address (or -u/--url; default $ZENTALK_URL\n"
-            "                         or " DEFAULT_URL ")\n"
+            "                         or " ZT__CLI_DEFAULT_URL ")\n"
             "  --nonce HEX            the nonce to send (16 to 64 bytes in hex; default:\n"
             "                         32 random bytes)\n"
             "  --expect-binary HEX    fail unless the node's binary has this SHA-256\n"
@@ -81,32 +81,17 @@ static void print_report(const struct zt_attest_report *r, bool binary_checked)
 
 int zt__cli_attest(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"url", required_argument, NULL, 'u'},
-        {"nonce", required_argument, NULL, 'n'},
-        {"expect-binary", required_argument, NULL, 'b'},
-        {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    const char *url = getenv("ZENTALK_URL");
-    if (!url || !*url) url = DEFAULT_URL;
+    const char *url = zt__cli_node_url();
     const char *nonce_arg = NULL, *expect = NULL;
     bool as_json = false;
-    int c;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":u:h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'u': url = optarg; break;
-        case 'n': nonce_arg = optarg; break;
-        case 'b': expect = optarg; break;
-        case 'j': as_json = true; break;
-        case 'h': usage(stdout); return 0;
-        case ':': fprintf(stderr, "zentalk attest: option %s needs a value\n", argv[optind - 1]); return 2;
-        default: fprintf(stderr, "zentalk attest: unknown option %s (see --help)\n", argv[optind - 1]); return 2;
-        }
-    }
+    const struct zt__cli_opt opts[] = {
+        {"url", 'u', ZT__CLI_STR, &url},       {"nonce", 0, ZT__CLI_STR, &nonce_arg},
+        {"expect-binary", 0, ZT__CLI_STR, &expect}, {"json", 0, ZT__CLI_FLAG, &as_json},
+        {"help", 'h', ZT__CLI_HELP, NULL},
+    };
+    static const struct zt__cli_cmd cmd = {.name = "attest", .usage = usage};
+    int prc = ZT__CLI_PARSE(argc, argv, 1, &cmd, opts);
+    if (prc != ZT__CLI_PARSED) return prc;
     if (optind < argc) url = argv[optind++];
     if (optind < argc) {
         fprintf(stderr, "zentalk attest: unexpected argument '%s'\n", argv[optind]);
@@ -114,10 +99,7 @@ int zt__cli_attest(int argc, char **argv)
     }
     uint8_t want_bin[ZT_SHA256_LEN];
     if (expect) {
-        size_t got = 0;
-        if (strlen(expect) != 2 * ZT_SHA256_LEN ||
-            sodium_hex2bin(want_bin, sizeof want_bin, expect, strlen(expect), NULL, &got, NULL) != 0 ||
-            got != sizeof want_bin) {
+        if (zt_hex_decode_str(want_bin, sizeof want_bin, expect, ZT_HEX_ANY_CASE) != 0) {
             fprintf(stderr, "zentalk attest: --expect-binary needs 64 hex digits (a SHA-256)\n");
             return 2;
         }
@@ -148,11 +130,8 @@ int zt__cli_attest(int argc, char **argv)
     char path[256];
     snprintf(path, sizeof path, "/v1/attestation/report?nonce=%s", nonce);
     /* the first report after a model loads hashes its file: allow minutes */
-    if (zt__cli_http_get(url, path, 300000L, &status, &body) != 0) goto out;
-    if (status != 200) {
-        zt__cli_print_api_error(status, zt_buf_str(&body));
-        goto out;
-    }
+    int hrc = zt__cli_http_get(url, path, 300000L, &status, &body);
+    if (zt__cli_check_answer(hrc, status, &body)) goto out;
     int vrc = zt_attest_verify(zt_buf_str(&body), body.len, nonce, &r);
     if (vrc != 0) {
         fprintf(stderr, "zentalk attest: verification FAILED: %s\n", verify_reason(vrc));

@@ -1,12 +1,12 @@
 /* cmd_conv.c: `zentalk replies` and `zentalk summarize`: read a conversation
  * from stdin (JSON, or "name: text" lines), POST it to the node's
  * /v1/features/smart-replies or /v1/features/summarize and print the answer. */
-#include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cmd.h"
 #include "cmd_conv.h"
 #include "http.h"
 #include "input.h"
@@ -14,7 +14,6 @@
 #include "zentalk/zt_buf.h"
 #include "zentalk/zt_str.h"
 
-#define DEFAULT_URL "http://127.0.0.1:8080"
 #define MAX_INPUT (16u << 20)
 
 static void usage(FILE *out, bool summarize)
@@ -29,7 +28,7 @@ static void usage(FILE *out, bool summarize)
             "a JSON array of such messages, or one message per line as \"name: text\"\n"
             "(a line without \"name:\" has no speaker). Empty lines are skipped.\n"
             "\n"
-            "  -u, --url URL          node address (default $ZENTALK_URL or " DEFAULT_URL ")\n"
+            "  -u, --url URL          node address (default $ZENTALK_URL or " ZT__CLI_DEFAULT_URL ")\n"
             "%s"
             "      --json             print the node's JSON answer\n"
             "  -h, --help             show this help\n",
@@ -114,52 +113,43 @@ static void print_items(const char *title, json_t *arr)
     }
 }
 
+static void usage_replies(FILE *out)
+{
+    usage(out, false);
+}
+
+static void usage_summarize(FILE *out)
+{
+    usage(out, true);
+}
+
 static int run(int argc, char **argv, bool summarize)
 {
-    static const struct option longopts[] = {
-        {"url", required_argument, NULL, 'u'},       {"me", required_argument, NULL, 'm'},
-        {"max-sentences", required_argument, NULL, 's'}, {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},            {NULL, 0, NULL, 0},
-    };
-    const char *url = getenv("ZENTALK_URL");
-    if (!url || !*url) url = DEFAULT_URL;
-    const char *me = NULL;
-    int64_t max_sentences = 0;
+    const char *url = zt__cli_node_url(), *me = NULL, *max_s = NULL;
     bool as_json = false;
-    int c;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":u:h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'u': url = optarg; break;
-        case 'm':
-            if (summarize) goto unknown;
-            me = optarg;
-            break;
-        case 's':
-            if (!summarize) goto unknown;
-            if (zt_str_to_i64(optarg, &max_sentences) != 0 || max_sentences < 1 || max_sentences > 20) {
-                fprintf(stderr, "zentalk: --max-sentences must be an integer from 1 to 20\n");
-                return 2;
-            }
-            break;
-        case 'j': as_json = true; break;
-        case 'h': usage(stdout, summarize); return 0;
-        case ':': fprintf(stderr, "zentalk: option %s needs a value\n", argv[optind - 1]); return 2;
-        default:
-        unknown:
-            fprintf(stderr, "zentalk: unknown option %s (see zentalk %s --help)\n", argv[optind - 1], argv[0]);
-            return 2;
-        }
+    const struct zt__cli_opt opts_replies[] = {
+        {"url", 'u', ZT__CLI_STR, &url}, {"me", 0, ZT__CLI_STR, &me},
+        {"json", 0, ZT__CLI_FLAG, &as_json}, {"help", 'h', ZT__CLI_HELP, NULL},
+    };
+    const struct zt__cli_opt opts_summarize[] = {
+        {"url", 'u', ZT__CLI_STR, &url}, {"max-sentences", 0, ZT__CLI_STR, &max_s},
+        {"json", 0, ZT__CLI_FLAG, &as_json}, {"help", 'h', ZT__CLI_HELP, NULL},
+    };
+    static const struct zt__cli_cmd cmd_replies = {.name = "replies", .usage = usage_replies};
+    static const struct zt__cli_cmd cmd_summarize = {.name = "summarize", .usage = usage_summarize};
+    int prc = summarize ? ZT__CLI_PARSE(argc, argv, 1, &cmd_summarize, opts_summarize)
+                        : ZT__CLI_PARSE(argc, argv, 1, &cmd_replies, opts_replies);
+    if (prc != ZT__CLI_PARSED) return prc;
+    int64_t max_sentences = 0;
+    if (max_s && (zt_str_to_i64(max_s, &max_sentences) != 0 || max_sentences < 1 || max_sentences > 20)) {
+        zt__cli_say("--max-sentences must be an integer from 1 to 20");
+        return 2;
     }
     if (optind < argc) {
-        fprintf(stderr, "zentalk: unexpected argument '%s' (the conversation is read from stdin)\n", argv[optind]);
+        zt__cli_say("unexpected argument '%s' (the conversation is read from stdin)", argv[optind]);
         return 2;
     }
-    if (!zt_str_starts_with(url, "http://") && !zt_str_starts_with(url, "https://")) {
-        fprintf(stderr, "zentalk: --url must start with http:// or https:// (got '%s')\n", url);
-        return 2;
-    }
+    if (!zt__cli_url_ok(url)) return 2;
     json_t *msgs = read_conversation();
     if (!msgs) return 1;
     json_t *req = json_pack("{s:o}", "messages", msgs);
@@ -174,11 +164,7 @@ static int run(int argc, char **argv, bool summarize)
     if (rc) return 1;
     json_t *r = json_object_get(resp, "result");
     if (as_json) {
-        char *s = json_dumps(resp, JSON_INDENT(2));
-        if (s) printf("%s\n", s);
-        json_free_t jfree;
-        json_get_alloc_funcs(NULL, &jfree);
-        jfree(s);
+        zt__cli_print_json(resp);
     } else if (summarize) {
         printf("%s\n", json_string_value(json_object_get(r, "summary")) ? json_string_value(json_object_get(r, "summary")) : "");
         print_items("Key messages", json_object_get(r, "key_messages"));

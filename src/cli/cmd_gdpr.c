@@ -1,7 +1,6 @@
 /* cmd_gdpr.c: `zentalk privacy export|erase` (gdpr.h). */
 #include "cmd_gdpr.h"
 
-#include <getopt.h>
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -10,8 +9,10 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "cmd.h"
 #include "http.h"
 #include "zentalk/zt_buf.h"
+#include "zentalk/zt_file.h"
 
 #define MAX_RESPONSE (64u * 1024u * 1024u)
 #define TIMEOUT_MS 120000L
@@ -33,15 +34,10 @@ static int write_out(const char *path, const char *data, size_t len)
         perror(path);
         return 1;
     }
-    size_t off = 0;
-    while (off < len) {
-        ssize_t w = write(fd, data + off, len - off);
-        if (w <= 0) {
-            perror(path);
-            close(fd);
-            return 1;
-        }
-        off += (size_t)w;
+    if (zt_fd_write_full(fd, data, len) != 0) {
+        perror(path);
+        close(fd);
+        return 1;
     }
     if (write(fd, "\n", 1) != 1 || close(fd) != 0) {
         perror(path);
@@ -52,12 +48,6 @@ static int write_out(const char *path, const char *data, size_t len)
 
 int zt__cli_privacy(int argc, char **argv, const char *default_url)
 {
-    static const struct option opts[] = {
-        {"url", required_argument, NULL, 'u'}, {"identity", required_argument, NULL, 'i'},
-        {"out", required_argument, NULL, 'o'}, {"yes", no_argument, NULL, 'y'},
-        {"json", no_argument, NULL, 'j'},      {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     if (argc < 2 || (strcmp(argv[1], "export") != 0 && strcmp(argv[1], "erase") != 0)) {
         if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
             usage(stdout);
@@ -69,21 +59,13 @@ int zt__cli_privacy(int argc, char **argv, const char *default_url)
     bool erase = strcmp(argv[1], "erase") == 0;
     const char *url = default_url, *identity = NULL, *out = NULL;
     bool yes = false, as_json = false;
-    int c;
-    optind = 2;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":u:i:o:yjh", opts, NULL)) != -1) {
-        switch (c) {
-        case 'u': url = optarg; break;
-        case 'i': identity = optarg; break;
-        case 'o': out = optarg; break;
-        case 'y': yes = true; break;
-        case 'j': as_json = true; break;
-        case 'h': usage(stdout); return 0;
-        case ':': fprintf(stderr, "zentalk: option %s needs a value\n", argv[optind - 1]); return 2;
-        default: fprintf(stderr, "zentalk: unknown option %s (see zentalk privacy --help)\n", argv[optind - 1]); return 2;
-        }
-    }
+    const struct zt__cli_opt opts[] = {
+        {"url", 'u', ZT__CLI_STR, &url}, {"identity", 'i', ZT__CLI_STR, &identity}, {"out", 'o', ZT__CLI_STR, &out},
+        {"yes", 'y', ZT__CLI_FLAG, &yes}, {"json", 'j', ZT__CLI_FLAG, &as_json},     {"help", 'h', ZT__CLI_HELP, NULL},
+    };
+    static const struct zt__cli_cmd cmd = {.name = "privacy", .usage = usage};
+    int prc = ZT__CLI_PARSE(argc, argv, 2, &cmd, opts);
+    if (prc != ZT__CLI_PARSED) return prc;
     if (optind < argc) {
         fprintf(stderr, "zentalk: privacy %s takes no argument (name the identity with --identity)\n", argv[1]);
         return 2;

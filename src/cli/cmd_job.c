@@ -1,5 +1,5 @@
 /* cmd_job.c: `zentalk job run`: seal a job to a worker, stream the sealed
- * result back, verify it. See job.h, docs/cli.md and
+ * result back, verify it. See cmd_job.h, docs/cli.md and
  * docs/privacy/ENCRYPTION.md.
  *
  *   1. GET NODE/v1/node/descriptor (or --descriptor FILE) and verify it:
@@ -22,10 +22,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cmd.h"
 #include "http.h"
 #include "cmd_job.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_crypto.h"
+#include "zentalk/zt_file.h"
 #include "zentalk/zt_hash.h"
 #include "zentalk/zt_identity.h"
 #include "zentalk/zt_jobs.h"
@@ -84,15 +86,7 @@ static void usage(FILE *out)
             "printed); 130 interrupted.\n");
 }
 
-static void ZT_PRINTF(1, 2) say(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("zentalk: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-}
+#define say zt__cli_say /* cmd.h */
 
 struct job_opts {
     const char *node, *descriptor, *expect_id, *via, *system, *model, *prompt;
@@ -219,23 +213,12 @@ static const char *descriptor_reason(int rc)
 
 static int read_file(const char *path, struct zt_buf *out)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
+    int rc = zt_file_read_buf(path, out);
+    if (rc == ZT_ETOOBIG)
+        say("%s is larger than a descriptor can be", path);
+    else if (rc)
         say("cannot read %s", path);
-        return 1;
-    }
-    char tmp[4096];
-    size_t n;
-    int rc = 0;
-    while ((n = fread(tmp, 1, sizeof tmp, f)) > 0)
-        if (zt_buf_append(out, tmp, n) != 0) {
-            say("%s is larger than a descriptor can be", path);
-            rc = 1;
-            break;
-        }
-    if (ferror(f)) rc = 1;
-    fclose(f);
-    return rc;
+    return rc ? 1 : 0;
 }
 
 /* Fetch (or read) and verify the worker's descriptor. */

@@ -6,32 +6,21 @@
  * line (--passphrase-env VAR) or by $ZENTALK_ENCRYPTION_PASSPHRASE_ENV, the
  * same indirection as encryption.passphrase_env, so it never appears in
  * argv (visible in ps) or in shell history. */
-#include <getopt.h>
 #include <jansson.h>
-#include <sodium.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cmd.h"
 #include "cmd_keys.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_buf.h"
+#include "zentalk/zt_hex.h"
 #include "zentalk/zt_identity.h"
 #include "zentalk/zt_str.h"
 
 #define PATH_CAP 4096
-
-static void ZT_PRINTF(1, 2) say_error(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("zentalk: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-}
 
 /* The passphrase from the variable named var (NULL/"" = none: *pass NULL).
  * 0, or 1 with a message when the variable is named but unset or empty. */
@@ -42,7 +31,7 @@ static int passphrase_from_env(const char *var, const char **pass)
     if (!var || !*var) return 0;
     const char *p = getenv(var);
     if (!p || !*p) {
-        say_error("the passphrase variable %s is not set or empty", var);
+        zt__cli_say("the passphrase variable %s is not set or empty", var);
         return 1;
     }
     *pass = p;
@@ -52,8 +41,8 @@ static int passphrase_from_env(const char *var, const char **pass)
 static void print_identity(const struct zt_identity *id, const char *path, bool encrypted, bool as_json)
 {
     char ed[2 * ZT_ED25519_PK_LEN + 1], kem[2 * ZT_X25519_LEN + 1];
-    sodium_bin2hex(ed, sizeof ed, zt_identity_sign_pk(id), ZT_ED25519_PK_LEN);
-    sodium_bin2hex(kem, sizeof kem, zt_identity_kem_pk(id), ZT_X25519_LEN);
+    zt_hex_encode(ed, zt_identity_sign_pk(id), ZT_ED25519_PK_LEN);
+    zt_hex_encode(kem, zt_identity_kem_pk(id), ZT_X25519_LEN);
     if (as_json) {
         json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:b}", "node_id", zt_identity_id(id), "ed25519_pk", ed,
                               "kem_pk", kem, "key_file", path, "encrypted", encrypted);
@@ -89,33 +78,19 @@ static void keygen_usage(FILE *out)
 
 int zt__cli_keygen(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"out", required_argument, NULL, 'o'},   {"passphrase-env", required_argument, NULL, 'p'},
-        {"force", no_argument, NULL, 'f'},       {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
-    };
     const char *out = NULL, *pass_env = NULL;
     bool force = false, as_json = false;
-    optind = 0;
-    opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, ":o:p:fjh", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'o': out = optarg; break;
-        case 'p': pass_env = optarg; break;
-        case 'f': force = true; break;
-        case 'j': as_json = true; break;
-        case 'h': keygen_usage(stdout); return 0;
-        case ':': say_error("option %s needs a value", argv[optind - 1]); return 2;
-        default: say_error("unknown option %s (see zentalk keygen --help)", argv[optind - 1]); return 2;
-        }
-    }
-    if (optind < argc) {
-        say_error("unexpected argument '%s' (see zentalk keygen --help)", argv[optind]);
-        return 2;
-    }
+    const struct zt__cli_opt opts[] = {
+        {"out", 'o', ZT__CLI_STR, &out},     {"passphrase-env", 'p', ZT__CLI_STR, &pass_env},
+        {"force", 'f', ZT__CLI_FLAG, &force}, {"json", 'j', ZT__CLI_FLAG, &as_json},
+        {"help", 'h', ZT__CLI_HELP, NULL},
+    };
+    static const struct zt__cli_cmd cmd = {.name = "keygen", .usage = keygen_usage};
+    int prc = ZT__CLI_PARSE(argc, argv, 0, &cmd, opts);
+    if (prc != ZT__CLI_PARSED) return prc;
+    if (!zt__cli_no_operands(argc, argv, &cmd)) return 2;
     if (!out || !*out) {
-        say_error("keygen needs --out FILE");
+        zt__cli_say("keygen needs --out FILE");
         return 2;
     }
     const char *pass = NULL;
@@ -126,16 +101,16 @@ int zt__cli_keygen(int argc, char **argv)
     struct zt_buf err;
     zt_buf_init(&err, 4096);
     if (zt_identity_generate(&id) != 0) {
-        say_error("cannot generate keys");
+        zt__cli_say("cannot generate keys");
         goto out;
     }
     int src = zt_identity_save(id, out, pass, pass ? strlen(pass) : 0, NULL,
                                force ? ZT_IDENTITY_OVERWRITE : 0, &err);
     if (src == ZT_EEXIST) {
-        say_error("%s already exists; use --force to replace it (the old identity is lost)", out);
+        zt__cli_say("%s already exists; use --force to replace it (the old identity is lost)", out);
         goto out;
     } else if (src) {
-        say_error("%s", err.len ? zt_buf_str(&err) : zt_strerror(src));
+        zt__cli_say("%s", err.len ? zt_buf_str(&err) : zt_strerror(src));
         goto out;
     }
     print_identity(id, out, pass != NULL, as_json);
@@ -167,39 +142,25 @@ static void id_usage(FILE *out)
 
 int zt__cli_id(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"key", required_argument, NULL, 'k'},   {"data-dir", required_argument, NULL, 'd'},
-        {"passphrase-env", required_argument, NULL, 'p'}, {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
-    };
     const char *key = NULL, *data_dir = NULL, *pass_env = NULL;
     bool as_json = false;
-    optind = 0;
-    opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, ":k:d:p:jh", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'k': key = optarg; break;
-        case 'd': data_dir = optarg; break;
-        case 'p': pass_env = optarg; break;
-        case 'j': as_json = true; break;
-        case 'h': id_usage(stdout); return 0;
-        case ':': say_error("option %s needs a value", argv[optind - 1]); return 2;
-        default: say_error("unknown option %s (see zentalk id --help)", argv[optind - 1]); return 2;
-        }
-    }
-    if (optind < argc) {
-        say_error("unexpected argument '%s' (see zentalk id --help)", argv[optind]);
-        return 2;
-    }
+    const struct zt__cli_opt opts[] = {
+        {"key", 'k', ZT__CLI_STR, &key},     {"data-dir", 'd', ZT__CLI_STR, &data_dir},
+        {"passphrase-env", 'p', ZT__CLI_STR, &pass_env}, {"json", 'j', ZT__CLI_FLAG, &as_json},
+        {"help", 'h', ZT__CLI_HELP, NULL},
+    };
+    static const struct zt__cli_cmd cmd = {.name = "id", .usage = id_usage};
+    int prc = ZT__CLI_PARSE(argc, argv, 0, &cmd, opts);
+    if (prc != ZT__CLI_PARSED) return prc;
+    if (!zt__cli_no_operands(argc, argv, &cmd)) return 2;
     if (key && data_dir) {
-        say_error("give --key or --data-dir, not both");
+        zt__cli_say("give --key or --data-dir, not both");
         return 2;
     }
     char path[PATH_CAP];
     if (key) {
         if (!*key) {
-            say_error("--key must not be empty");
+            zt__cli_say("--key must not be empty");
             return 2;
         }
         zt_strlcpy(path, key, sizeof path);
@@ -211,7 +172,7 @@ int zt__cli_id(int argc, char **argv)
         int n = name[0] == '/' ? snprintf(path, sizeof path, "%s", name)
                                : snprintf(path, sizeof path, "%s/%s", data_dir, name);
         if (n < 0 || (size_t)n >= sizeof path) {
-            say_error("key file path is too long");
+            zt__cli_say("key file path is too long");
             return 2;
         }
     }
@@ -224,13 +185,13 @@ int zt__cli_id(int argc, char **argv)
     zt_buf_init(&err, 4096);
     int lrc = zt_identity_load(path, pass, pass ? strlen(pass) : 0, &id, &err);
     if (lrc == ZT_EINVAL && !pass) {
-        say_error("%s is protected by a passphrase: name the variable holding it with "
+        zt__cli_say("%s is protected by a passphrase: name the variable holding it with "
                   "--passphrase-env VAR", path);
     } else if (lrc == ZT_ENOTFOUND) {
-        say_error("no key file at %s (a node creates it on first start; or run zentalk keygen --out %s)",
+        zt__cli_say("no key file at %s (a node creates it on first start; or run zentalk keygen --out %s)",
                   path, path);
     } else if (lrc) {
-        say_error("%s", err.len ? zt_buf_str(&err) : zt_strerror(lrc));
+        zt__cli_say("%s", err.len ? zt_buf_str(&err) : zt_strerror(lrc));
     } else {
         /* a plain file has no "encryption" to ask about here: re-read the kind cheaply */
         bool encrypted = false;

@@ -8,7 +8,7 @@
  * renamed to its final name, so a node scanning the directory never sees a
  * half-written model. The download is untrusted input until it has passed
  * the checksum (when given) and zt_gguf_open(). */
-#include <curl/curl.h>
+#include <curl/curl.h> /* its URL parser, for file:// paths */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -27,14 +27,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cmd.h"
+#include "http.h"
 #include "cmd_models.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_buf.h"
 #include "zentalk/zt_gguf.h"
 #include "zentalk/zt_hash.h"
+#include "zentalk/zt_http_client.h"
 #include "zentalk/zt_str.h"
 #include "zentalk/zt_time.h"
-#include "zentalk/zt_version.h"
 
 #define PATH_CAP 4096
 #define NAME_MAX_LEN 200     /* room for "." + ".partial" / ".sha256.tmp" within NAME_MAX */
@@ -54,15 +56,7 @@ static void on_signal(int sig)
     interrupted = 1;
 }
 
-static void ZT_PRINTF(1, 2) say_error(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("zentalk: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-}
+#define say_error zt__cli_say /* cmd.h */
 
 static void models_usage(FILE *out)
 {
@@ -277,8 +271,8 @@ struct pull {
     unsigned char magic[4];  /* the first bytes of the file */
     bool not_gguf;           /* set as soon as 4 bytes are in and are not "GGUF" */
     bool range_ignored;      /* asked for a range, got the whole body (200) */
+    long http;               /* the response's status (0 for file://) */
     int write_errno;
-    CURL *curl;
     bool tty;
     uint64_t t_start_ns;
     uint64_t t_draw_ns;
@@ -302,37 +296,27 @@ static void pull_reset(struct pull *p)
     memset(p->magic, 0, sizeof p->magic);
 }
 
-static size_t on_write(char *data, size_t size, size_t nmemb, void *ud)
+/* Append a piece of the download to the .partial (and the hash). 0, or a
+ * ZT_E* that stops the transfer: ZT_ECLOSED (Ctrl-C), ZT_EPARSE (not a
+ * GGUF), ZT_EIO (p->write_errno says why). */
+static int take_bytes(struct pull *p, const char *data, size_t n)
 {
-    struct pull *p = ud;
-    size_t n = size * nmemb; /* size is always 1 */
-    if (n == 0) return 0;
-    if (interrupted) return CURL_WRITEFUNC_ERROR;
-    if (p->resume_from > 0) {
-        /* libcurl itself refuses most ignored ranges (CURLE_RANGE_ERROR);
-         * this catches any 200 that gets through, so no byte lands at the
-         * wrong offset. */
-        long code = 0;
-        if (curl_easy_getinfo(p->curl, CURLINFO_RESPONSE_CODE, &code) == CURLE_OK && code == 200) {
-            p->range_ignored = true;
-            return CURL_WRITEFUNC_ERROR;
-        }
-    }
+    if (interrupted) return ZT_ECLOSED;
     note_magic(p, data, n);
-    if (p->not_gguf) return CURL_WRITEFUNC_ERROR;
+    if (p->not_gguf) return ZT_EPARSE;
     size_t off = 0;
     while (off < n) {
         ssize_t w = write(p->fd, data + off, n - off);
         if (w < 0) {
             if (errno == EINTR) continue;
             p->write_errno = errno;
-            return CURL_WRITEFUNC_ERROR;
+            return ZT_EIO;
         }
         off += (size_t)w;
     }
     zt_sha256_update(&p->sha, data, n);
     p->have += n;
-    return n;
+    return 0;
 }
 
 static void fmt_eta(char *out, size_t cap, double secs)
@@ -371,70 +355,152 @@ static void draw_progress(const struct pull *p, uint64_t now)
     fflush(stderr);
 }
 
-static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
-                       curl_off_t ulnow)
+/* Redraw the progress line (10 times a second at most). */
+static void progress(struct pull *p)
 {
-    (void)dlnow, (void)ultotal, (void)ulnow;
-    struct pull *p = ud;
-    if (interrupted) return 1; /* CURLE_ABORTED_BY_CALLBACK */
-    if (dltotal > 0) p->total = p->resume_from + (uint64_t)dltotal;
-    if (p->tty && (p->total > 0 || p->have > p->resume_from)) { /* nothing to show before that */
-        uint64_t now = zt_time_mono_ns();
-        if (now - p->t_draw_ns >= 100000000u) { /* 10 redraws a second at most */
-            p->t_draw_ns = now;
-            draw_progress(p, now);
-        }
+    if (!p->tty || (p->total == 0 && p->have == p->resume_from)) return; /* nothing to show yet */
+    uint64_t now = zt_time_mono_ns();
+    if (now - p->t_draw_ns >= 100000000u) {
+        p->t_draw_ns = now;
+        draw_progress(p, now);
     }
+}
+
+static int on_head(void *ud, long status, const char *content_type, int64_t content_length)
+{
+    (void)content_type;
+    struct pull *p = ud;
+    p->http = status;
+    if (status < 200 || status > 299) return ZT_ENET; /* an error page is not the model */
+    /* libcurl itself refuses most ignored ranges (ZT_ERANGE); this catches
+     * any 200 that gets through, so no byte lands at the wrong offset */
+    if (p->resume_from > 0 && status == 200) {
+        p->range_ignored = true;
+        return ZT_ERANGE;
+    }
+    if (content_length > 0) p->total = p->resume_from + (uint64_t)content_length;
     return 0;
 }
 
-/* One transfer from p->have onwards; *http gets the final response code
- * (0 for file://). */
-static CURLcode transfer(struct pull *p, const char *url, char *errbuf, long *http)
+static int on_body(void *ud, const void *data, size_t n)
 {
-    CURL *c = curl_easy_init();
-    if (!c) return CURLE_OUT_OF_MEMORY;
-    p->curl = c;
-    p->resume_from = p->have;
-    p->range_ignored = false;
-    p->t_start_ns = zt_time_mono_ns();
-    p->t_draw_ns = 0;
-    errbuf[0] = '\0';
-    CURLcode rc = CURLE_OK;
-    /* Only these protocols, and redirects only to http(s): a server must not
-     * be able to redirect us into file:// on this machine. */
-    if (curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https,file") != CURLE_OK ||
-        curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https") != CURLE_OK) {
-        snprintf(errbuf, CURL_ERROR_SIZE, "libcurl %s cannot restrict protocols (7.85 or later needed)",
-                 curl_version_info(CURLVERSION_NOW)->version);
-        rc = CURLE_UNSUPPORTED_PROTOCOL;
+    struct pull *p = ud;
+    int rc = take_bytes(p, data, n);
+    if (rc == 0) progress(p);
+    return rc;
+}
+
+static bool should_stop(void *ud)
+{
+    (void)ud;
+    return interrupted != 0;
+}
+
+/* The local path of a file:// URL (host empty or localhost; %XX decoded),
+ * parsed by libcurl's URL parser as libcurl's file:// did; -1 when it is
+ * not one. */
+static int file_url_path(const char *url, char *out, size_t cap)
+{
+    char *host = NULL, *path = NULL;
+    CURLU *u = curl_url();
+    bool ok = u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+              curl_url_get(u, CURLUPART_PATH, &path, CURLU_URLDECODE) == CURLUE_OK && strlen(path) < cap;
+    if (ok && curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK)
+        ok = host[0] == '\0' || strcasecmp(host, "localhost") == 0;
+    if (ok) memcpy(out, path, strlen(path) + 1);
+    curl_free(host);
+    curl_free(path);
+    curl_url_cleanup(u);
+    return ok ? 0 : -1;
+}
+
+/* A file:// "download" is a local copy from p->have onwards; no libcurl (the
+ * outbound HTTP client speaks http and https only). ZT_ERANGE when the file
+ * is now shorter than the .partial. */
+static int copy_local(struct pull *p, const char *url, char *why, size_t why_len)
+{
+    char path[PATH_CAP];
+    if (file_url_path(url, path, sizeof path) != 0) {
+        snprintf(why, why_len, "not a local file URL (file:///path)");
+        return ZT_EINVAL;
+    }
+    int rc = 0;
+    char *buf = NULL;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(why, why_len, "cannot open the file: %s", strerror(errno));
+        return ZT_EIO;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        snprintf(why, why_len, "not a regular file");
+        rc = ZT_EIO;
         goto out;
     }
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(c, CURLOPT_USERAGENT, "zentalk/" ZT_VERSION);
-    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
-    curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
-    curl_easy_setopt(c, CURLOPT_FAILONERROR, 1L);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
-    /* no overall timeout (models are gigabytes); a stalled link is cut instead */
-    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1024L);
-    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 256L * 1024L);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, p);
-    /* always on: the callback is where Ctrl-C is noticed */
-    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
-    curl_easy_setopt(c, CURLOPT_XFERINFODATA, p);
-    if (p->have > 0) curl_easy_setopt(c, CURLOPT_RESUME_FROM_LARGE, (curl_off_t)p->have);
-    rc = curl_easy_perform(c);
-    *http = 0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, http);
+    if ((uint64_t)st.st_size < p->have) {
+        snprintf(why, why_len, "the file is shorter than the partial download");
+        rc = ZT_ERANGE;
+        goto out;
+    }
+    p->total = (uint64_t)st.st_size;
+    if (lseek(fd, (off_t)p->have, SEEK_SET) < 0 || !(buf = zt_malloc(HASH_CHUNK))) {
+        snprintf(why, why_len, "cannot read the file");
+        rc = ZT_EIO;
+        goto out;
+    }
+    for (;;) {
+        ssize_t r = read(fd, buf, HASH_CHUNK);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) {
+            snprintf(why, why_len, "cannot read the file: %s", strerror(errno));
+            rc = ZT_EIO;
+            goto out;
+        }
+        if (r == 0) break;
+        if ((rc = on_body(p, buf, (size_t)r)) != 0) goto out;
+    }
 out:
-    curl_easy_cleanup(c);
-    p->curl = NULL;
+    zt_free(buf);
+    close(fd);
+    return rc;
+}
+
+/* One transfer from p->have onwards: 0, or a ZT_E* with the reason in why.
+ * p->http gets the final response code (0 for file://). */
+static int transfer(struct pull *p, const char *url, char *why, size_t why_len)
+{
+    p->resume_from = p->have;
+    p->range_ignored = false;
+    p->http = 0;
+    p->t_start_ns = zt_time_mono_ns();
+    p->t_draw_ns = 0;
+    why[0] = '\0';
+    if (strncasecmp(url, "file://", 7) == 0) return copy_local(p, url, why, why_len);
+    struct zt_http_client *c = zt__cli_http_client();
+    if (!c) return ZT_ENOMEM;
+    struct zt_http_request req = {
+        .url = url,
+        /* model hosts hand the file to a CDN on another host; every hop is
+         * http(s) and never https -> http (zt_http_client.h) */
+        .redirects = ZT_HTTP_REDIRECT_ANY_HOST,
+        .connect_timeout_ms = 10000,
+        .timeout_ms = -1,      /* no overall timeout (models are gigabytes); */
+        .low_speed_bps = 1024, /* a stalled link is cut instead */
+        .low_speed_s = 60,
+        .max_body_bytes = SIZE_MAX, /* the GGUF check and --sha256 judge the size */
+        .range_from = p->have,
+        .env_proxy = true, /* a user's command honours http_proxy/no_proxy */
+        .on_head = on_head,
+        .on_body = on_body,
+        .should_stop = should_stop,
+        .ud = p,
+    };
+    struct zt_http_response resp;
+    zt_http_response_init(&resp);
+    int rc = zt_http_client_do(c, &req, &resp);
+    if (rc != 0) snprintf(why, why_len, "%s", resp.reason[0] ? resp.reason : zt_strerror(rc));
+    if (resp.status) p->http = resp.status;
+    zt_http_response_deinit(&resp);
     return rc;
 }
 
@@ -537,7 +603,7 @@ static int cmd_pull(const struct pull_opts *o)
     char name[NAME_MAX_LEN + 1];
     char shown[512];
     char dir[PATH_CAP], final[PATH_CAP], partial[PATH_CAP], sidecar[PATH_CAP], sidecar_tmp[PATH_CAP];
-    char errbuf[CURL_ERROR_SIZE];
+    char errbuf[ZT_HTTP_CLIENT_REASON_LEN];
     char hex[HEX_LEN + 1];
     sidecar_tmp[0] = '\0';
 
@@ -597,10 +663,10 @@ static int cmd_pull(const struct pull_opts *o)
         fprintf(stderr, "zentalk: resuming %s from %s\n", name, have_s);
     }
 
-    long http = 0;
     uint64_t t0 = zt_time_mono_ns();
     for (int attempt = 0;; attempt++) {
-        CURLcode cr = transfer(&p, o->url, errbuf, &http);
+        int tr = transfer(&p, o->url, errbuf, sizeof errbuf);
+        long http = p.http;
         if (p.tty) fputs("\r\033[K", stderr);
         if (interrupted) {
             char have_s[32];
@@ -616,9 +682,7 @@ static int cmd_pull(const struct pull_opts *o)
         }
         /* The server would not resume (no range support, or the .partial is
          * longer than the file now is): start over once from zero. */
-        bool restart = p.resume_from > 0 &&
-                       (p.range_ignored || cr == CURLE_RANGE_ERROR || cr == CURLE_BAD_DOWNLOAD_RESUME ||
-                        http == 416);
+        bool restart = p.resume_from > 0 && (p.range_ignored || tr == ZT_ERANGE || http == 416);
         if (restart && attempt == 0) {
             fprintf(stderr, "zentalk: the server cannot resume this download; starting over\n");
             if (ftruncate(p.fd, 0) != 0 || lseek(p.fd, 0, SEEK_SET) != 0) {
@@ -632,12 +696,12 @@ static int cmd_pull(const struct pull_opts *o)
             say_error("cannot write %s: %s", partial, strerror(p.write_errno));
             goto out;
         }
-        if (cr == CURLE_HTTP_RETURNED_ERROR) {
+        if (http != 0 && (http < 200 || http > 299)) {
             say_error("download of %s failed: HTTP %ld", shown, http);
             goto out;
         }
-        if (cr != CURLE_OK) {
-            say_error("download of %s failed: %s", shown, errbuf[0] ? errbuf : curl_easy_strerror(cr));
+        if (tr != 0) {
+            say_error("download of %s failed: %s", shown, errbuf);
             goto out;
         }
         break;

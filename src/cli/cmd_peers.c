@@ -9,7 +9,6 @@
  * file on SIGHUP. */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,9 +16,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cmd.h"
 #include "http.h"
 #include "cmd_peers.h"
 #include "zentalk/zt_alloc.h"
+#include "zentalk/zt_file.h"
 #include "zentalk/zt_identity.h"
 #include "zentalk/zt_log.h"
 #include "zentalk/zt_peers.h"
@@ -46,28 +47,15 @@ static void usage(FILE *out)
 /* The whole of a file (NUL-terminated) into b; 0, or 1 with a message. */
 static int read_file(const char *path, struct zt_buf *b, bool missing_ok)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        if (missing_ok && errno == ENOENT) return 0;
+    int rc = zt_file_read_buf(path, b);
+    if (rc == ZT_ENOTFOUND && missing_ok) return 0;
+    if (rc == ZT_ETOOBIG)
+        fprintf(stderr, "zentalk: %s: larger than %zu bytes\n", path, ZT_PEERS_FILE_MAX);
+    else if (rc == ZT_ENOTFOUND || rc == ZT_EIO)
         fprintf(stderr, "zentalk: %s: %s\n", path, strerror(errno));
-        return 1;
-    }
-    char chunk[8192];
-    size_t n;
-    int rc = 0;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
-        if (zt_buf_append(b, chunk, n) != 0) {
-            fprintf(stderr, "zentalk: %s: larger than %zu bytes\n", path, ZT_PEERS_FILE_MAX);
-            rc = 1;
-            break;
-        }
-    }
-    if (!rc && ferror(f)) {
-        fprintf(stderr, "zentalk: %s: read error\n", path);
-        rc = 1;
-    }
-    fclose(f);
-    return rc;
+    else if (rc)
+        fprintf(stderr, "zentalk: %s: %s\n", path, zt_strerror(rc));
+    return rc ? 1 : 0;
 }
 
 static int write_atomic(const char *path, const char *text)
@@ -79,14 +67,7 @@ static int write_atomic(const char *path, const char *text)
         fprintf(stderr, "zentalk: cannot create a file next to %s: %s\n", path, strerror(errno));
         return 1;
     }
-    size_t len = strlen(text), off = 0;
-    while (off < len) {
-        ssize_t w = write(fd, text + off, len - off);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) break;
-        off += (size_t)w;
-    }
-    bool ok = off == len && fsync(fd) == 0;
+    bool ok = zt_fd_write_full(fd, text, strlen(text)) == 0 && fsync(fd) == 0;
     ok = close(fd) == 0 && ok;
     if (!ok || rename(tmp, path) != 0) {
         fprintf(stderr, "zentalk: cannot write %s: %s\n", path, strerror(errno));
@@ -138,6 +119,15 @@ static const char *verify_reason(int rc)
     }
 }
 
+/* zt_identity_descriptor_verify of one descriptor of a list. */
+static int verify_one(const json_t *d, int64_t now)
+{
+    char *s = json_dumps(d, JSON_COMPACT | JSON_ENCODE_ANY);
+    int vrc = s ? zt_identity_descriptor_verify(s, strlen(s), now, NULL) : ZT_ENOMEM;
+    zt_free(s);
+    return vrc;
+}
+
 static int cmd_add(const char *source, const char *path)
 {
     int rc = 1;
@@ -152,11 +142,8 @@ static int cmd_add(const char *source, const char *path)
         const char *slash = strchr(rest, '/');
         bool bare = !slash || slash[1] == '\0';
         long status = 0;
-        if (zt__cli_http_get(source, bare ? "/v1/node/descriptor" : "", 10000, &status, &src) != 0) goto out;
-        if (status != 200) {
-            zt__cli_print_api_error(status, zt_buf_str(&src));
-            goto out;
-        }
+        int hrc = zt__cli_http_get(source, bare ? "/v1/node/descriptor" : "", 10000, &status, &src);
+        if (zt__cli_check_answer(hrc, status, &src)) goto out;
     } else if (read_file(source, &src, false) != 0) {
         goto out;
     }
@@ -166,9 +153,7 @@ static int cmd_add(const char *source, const char *path)
     size_t i;
     json_t *d;
     json_array_foreach(add, i, d) {
-        char *s = json_dumps(d, JSON_COMPACT | JSON_ENCODE_ANY);
-        int vrc = s ? zt_identity_descriptor_verify(s, strlen(s), now, NULL) : ZT_ENOMEM;
-        zt_free(s);
+        int vrc = verify_one(d, now);
         if (vrc) {
             fprintf(stderr, "zentalk: descriptor %zu of %s refused: %s\n", i + 1, source, verify_reason(vrc));
             goto out;
@@ -248,9 +233,7 @@ static int cmd_list(const char *path, bool as_json)
         size_t i;
         json_t *d;
         json_array_foreach(list, i, d) {
-            char *s = json_dumps(d, JSON_COMPACT | JSON_ENCODE_ANY);
-            int vrc = s ? zt_identity_descriptor_verify(s, strlen(s), now, NULL) : ZT_ENOMEM;
-            zt_free(s);
+            int vrc = verify_one(d, now);
             const char *id = json_string_value(json_object_get(d, "node_id"));
             const char *ep = json_string_value(json_object_get(d, "endpoint"));
             json_t *exp = json_object_get(d, "expires");
@@ -261,11 +244,7 @@ static int cmd_list(const char *path, bool as_json)
             else
                 printf("%-35s  %-8s  %s\n", id ? id : "-", state, ep ? ep : "-");
         }
-        if (as_json) {
-            char *s = json_dumps(outj, JSON_INDENT(2));
-            if (s) printf("%s\n", s);
-            zt_free(s);
-        }
+        if (as_json) zt__cli_print_json(outj);
         json_decref(outj);
     }
     json_decref(list);
@@ -314,55 +293,26 @@ static int cmd_self(const char *key_path, const char *pass_env, const char *endp
 
 int zt__cli_peers(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"data-dir", required_argument, NULL, 'd'},
-        {"file", required_argument, NULL, 'f'},
-        {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},
-        {"endpoint", required_argument, NULL, 'e'},
-        {"key", required_argument, NULL, 'k'},
-        {"passphrase-env", required_argument, NULL, 'p'},
-        {"role", required_argument, NULL, 'r'},
-        {"days", required_argument, NULL, 'D'},
-        {NULL, 0, NULL, 0},
-    };
-    const char *data_dir = NULL, *file = NULL, *endpoint = NULL, *key = NULL, *pass_env = NULL;
+    const char *data_dir = NULL, *file = NULL, *endpoint = NULL, *key = NULL, *pass_env = NULL, *days_s = NULL;
     const char *roles[ZT_DESCRIPTOR_MAX_ROLES];
-    size_t n_roles = 0;
-    long days = 30;
+    struct zt__cli_list role_list = {.v = roles, .max = ZT_DESCRIPTOR_MAX_ROLES, .noun = "roles"};
     bool as_json = false;
-    int c;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":d:f:h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'd': data_dir = optarg; break;
-        case 'f': file = optarg; break;
-        case 'j': as_json = true; break;
-        case 'e': endpoint = optarg; break;
-        case 'k': key = optarg; break;
-        case 'p': pass_env = optarg; break;
-        case 'r':
-            if (n_roles == ZT_DESCRIPTOR_MAX_ROLES) {
-                fprintf(stderr, "zentalk: at most %d roles\n", ZT_DESCRIPTOR_MAX_ROLES);
-                return 2;
-            }
-            roles[n_roles++] = optarg;
-            break;
-        case 'D': {
-            int64_t v;
-            if (zt_str_to_i64(optarg, &v) != 0 || v < 1 || v > 3650) {
-                fprintf(stderr, "zentalk: --days must be 1..3650\n");
-                return 2;
-            }
-            days = (long)v;
-            break;
-        }
-        case 'h': usage(stdout); return 0;
-        case ':': fprintf(stderr, "zentalk: option %s needs a value\n", argv[optind - 1]); return 2;
-        default: fprintf(stderr, "zentalk: unknown option %s (see zentalk peers --help)\n", argv[optind - 1]); return 2;
-        }
+    const struct zt__cli_opt opts[] = {
+        {"data-dir", 'd', ZT__CLI_STR, &data_dir}, {"file", 'f', ZT__CLI_STR, &file},
+        {"json", 0, ZT__CLI_FLAG, &as_json},       {"help", 'h', ZT__CLI_HELP, NULL},
+        {"endpoint", 0, ZT__CLI_STR, &endpoint},   {"key", 0, ZT__CLI_STR, &key},
+        {"passphrase-env", 0, ZT__CLI_STR, &pass_env}, {"role", 0, ZT__CLI_LIST, &role_list},
+        {"days", 0, ZT__CLI_STR, &days_s},
+    };
+    static const struct zt__cli_cmd cmd = {.name = "peers", .usage = usage};
+    int prc = ZT__CLI_PARSE(argc, argv, 1, &cmd, opts);
+    if (prc != ZT__CLI_PARSED) return prc;
+    int64_t days = 30;
+    if (days_s && (zt_str_to_i64(days_s, &days) != 0 || days < 1 || days > 3650)) {
+        zt__cli_say("--days must be 1..3650");
+        return 2;
     }
+    size_t n_roles = role_list.n;
     char buf[4096];
     const char *path = peers_path(file, data_dir, buf, sizeof buf);
     if (optind < argc && strcmp(argv[optind], "add") == 0 && optind + 2 == argc)
@@ -386,7 +336,7 @@ int zt__cli_peers(int argc, char **argv)
             snprintf(kp, sizeof kp, "%s/node.key", data_dir);
         }
         if (n_roles == 0) roles[n_roles++] = "worker";
-        return cmd_self(kp, pass_env, endpoint, roles, n_roles, days);
+        return cmd_self(kp, pass_env, endpoint, roles, n_roles, (long)days);
     }
     usage(stderr);
     return 2;

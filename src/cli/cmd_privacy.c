@@ -1,17 +1,19 @@
 /* cmd_privacy.c: `zentalk pii` (through the node's HTTP API) and
- * `zentalk audit verify` (local: reads the files). See privacy.h. */
+ * `zentalk audit verify` (local: reads the files). See cmd_privacy.h. */
 #include "cmd_privacy.h"
 
 #include <dirent.h>
-#include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cmd.h"
 #include "http.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_audit.h"
+#include "zentalk/zt_file.h"
+#include "zentalk/zt_hex.h"
 #include "zentalk/zt_identity.h"
 #include "zentalk/zt_str.h"
 
@@ -21,42 +23,23 @@
 
 /* ---- zentalk pii ------------------------------------------------------- */
 
-static int read_stdin(struct zt_buf *b)
-{
-    char chunk[65536];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, stdin)) > 0)
-        if (zt_buf_append(b, chunk, n) != 0) return 1;
-    return ferror(stdin) ? 1 : 0;
-}
-
 int zt__cli_pii(int argc, char **argv, const char *default_url)
 {
-    static const struct option opts[] = {
-        {"url", required_argument, NULL, 'u'}, {"json", no_argument, NULL, 'j'},
-        {"feature", required_argument, NULL, 'f'}, {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     const char *url = default_url, *feature = NULL;
     bool as_json = false;
-    int c;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":u:f:jh", opts, NULL)) != -1) {
-        switch (c) {
-        case 'u': url = optarg; break;
-        case 'f': feature = optarg; break;
-        case 'j': as_json = true; break;
-        case 'h':
-            printf("Usage: zentalk pii [--url URL] [--json] [--feature NAME] [TEXT]\n"
-                   "Find personal data in TEXT (or stdin) with the node's detector (POST /v1/privacy/pii):\n"
-                   "prints one line per hit (type, byte span, confidence), then the pseudonymised text.\n"
-                   "$ZENTALK_TOKEN, when set, is sent as the bearer token.\n");
-            return 0;
-        case ':': fprintf(stderr, "zentalk: option %s needs a value\n", argv[optind - 1]); return 2;
-        default: fprintf(stderr, "zentalk: unknown option %s (see zentalk pii --help)\n", argv[optind - 1]); return 2;
-        }
-    }
+    const struct zt__cli_opt opts[] = {
+        {"url", 'u', ZT__CLI_STR, &url}, {"json", 'j', ZT__CLI_FLAG, &as_json},
+        {"feature", 'f', ZT__CLI_STR, &feature}, {"help", 'h', ZT__CLI_HELP, NULL},
+    };
+    static const struct zt__cli_cmd cmd = {
+        .name = "pii",
+        .help = "Usage: zentalk pii [--url URL] [--json] [--feature NAME] [TEXT]\n"
+                "Find personal data in TEXT (or stdin) with the node's detector (POST /v1/privacy/pii):\n"
+                "prints one line per hit (type, byte span, confidence), then the pseudonymised text.\n"
+                "$ZENTALK_TOKEN, when set, is sent as the bearer token.\n",
+    };
+    int prc = ZT__CLI_PARSE(argc, argv, 1, &cmd, opts);
+    if (prc != ZT__CLI_PARSED) return prc;
     if (optind + 1 < argc) {
         fprintf(stderr, "zentalk: pii takes one TEXT argument (quote it), or stdin\n");
         return 2;
@@ -68,7 +51,7 @@ int zt__cli_pii(int argc, char **argv, const char *default_url)
     char *req = NULL;
     if (optind < argc) {
         if (zt_buf_append_str(&text, argv[optind]) != 0) rc = 1;
-    } else if (read_stdin(&text) != 0) {
+    } else if (zt_file_read_stream(stdin, &text) != 0) {
         fprintf(stderr, "zentalk: cannot read stdin (at most %u bytes)\n", MAX_TEXT);
         rc = 1;
     }
@@ -85,12 +68,7 @@ int zt__cli_pii(int argc, char **argv, const char *default_url)
     long status = 0;
     rc = zt__cli_http_post_json(url, "/v1/privacy/pii", j, 30000L, &status, &body);
     json_decref(j);
-    if (rc) goto out;
-    if (status != 200) {
-        zt__cli_print_api_error(status, zt_buf_str(&body));
-        rc = 1;
-        goto out;
-    }
+    if ((rc = zt__cli_check_answer(rc, status, &body)) != 0) goto out;
     if (as_json) {
         fputs(zt_buf_str(&body), stdout);
         fputc('\n', stdout);
@@ -120,23 +98,6 @@ out:
 
 /* ---- zentalk audit verify ---------------------------------------------- */
 
-static int unhex32(const char *s, uint8_t out[ZT_ED25519_PK_LEN])
-{
-    if (!s || strlen(s) != 2 * ZT_ED25519_PK_LEN) return 1;
-    for (size_t i = 0; i < ZT_ED25519_PK_LEN; i++) {
-        int v = 0;
-        for (int k = 0; k < 2; k++) {
-            char ch = s[2 * i + (size_t)k];
-            int d = (ch >= '0' && ch <= '9') ? ch - '0' : (ch >= 'a' && ch <= 'f') ? ch - 'a' + 10
-                    : (ch >= 'A' && ch <= 'F') ? ch - 'A' + 10 : -1;
-            if (d < 0) return 1;
-            v = v * 16 + d;
-        }
-        out[i] = (uint8_t)v;
-    }
-    return 0;
-}
-
 /* The public signing key of a key file or a node descriptor: "ed25519_pk",
  * checked against "node_id" when there is one. */
 static int pk_from_json_file(const char *path, uint8_t pk[ZT_ED25519_PK_LEN])
@@ -147,7 +108,7 @@ static int pk_from_json_file(const char *path, uint8_t pk[ZT_ED25519_PK_LEN])
         fprintf(stderr, "zentalk: %s: %s (line %d)\n", path, e.text, e.line);
         return 1;
     }
-    int rc = unhex32(json_string_value(json_object_get(j, "ed25519_pk")), pk);
+    int rc = zt_hex_decode_str(pk, ZT_ED25519_PK_LEN, json_string_value(json_object_get(j, "ed25519_pk")), ZT_HEX_ANY_CASE) ? 1 : 0;
     if (rc) fprintf(stderr, "zentalk: %s: no valid \"ed25519_pk\"\n", path);
     const char *id = json_string_value(json_object_get(j, "node_id"));
     if (!rc && id) {
@@ -194,38 +155,28 @@ static int list_audit(const char *data_dir, char **files, size_t *n)
 
 int zt__cli_audit(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"pubkey", required_argument, NULL, 'p'}, {"key", required_argument, NULL, 'k'},
-        {"descriptor", required_argument, NULL, 'd'}, {"data-dir", required_argument, NULL, 'D'},
-        {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
-    };
     if (argc < 2 || strcmp(argv[1], "verify") != 0) {
         fprintf(stderr, "Usage: zentalk audit verify [--pubkey HEX | --key FILE | --descriptor FILE] "
                         "[--data-dir DIR] [FILE...]\n");
         return argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) ? 0 : 2;
     }
     const char *pubkey = NULL, *keyfile = NULL, *desc = NULL, *data_dir = NULL;
-    int c;
-    optind = 2;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":p:k:d:D:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'p': pubkey = optarg; break;
-        case 'k': keyfile = optarg; break;
-        case 'd': desc = optarg; break;
-        case 'D': data_dir = optarg; break;
-        case 'h':
-            printf("Usage: zentalk audit verify [--pubkey HEX | --key FILE | --descriptor FILE] [--data-dir DIR] "
-                   "[FILE...]\n"
-                   "Check audit log files, oldest first: the hash chain, the sequence numbers and the\n"
-                   "checkpoint signatures (the node's Ed25519 key: --pubkey, the ed25519_pk of a key file\n"
-                   "or a node descriptor, or DIR/node.key). Without FILE: every DIR/logs/audit/audit-*.jsonl.\n"
-                   "Each problem is printed as FILE:LINE: seq N: what. Exit 0 intact, 1 problems.\n");
-            return 0;
-        case ':': fprintf(stderr, "zentalk: option %s needs a value\n", argv[optind - 1]); return 2;
-        default: fprintf(stderr, "zentalk: unknown option %s (see zentalk audit verify --help)\n", argv[optind - 1]); return 2;
-        }
-    }
+    const struct zt__cli_opt opts[] = {
+        {"pubkey", 'p', ZT__CLI_STR, &pubkey}, {"key", 'k', ZT__CLI_STR, &keyfile},
+        {"descriptor", 'd', ZT__CLI_STR, &desc}, {"data-dir", 'D', ZT__CLI_STR, &data_dir},
+        {"help", 'h', ZT__CLI_HELP, NULL},
+    };
+    static const struct zt__cli_cmd cmd = {
+        .name = "audit verify",
+        .help = "Usage: zentalk audit verify [--pubkey HEX | --key FILE | --descriptor FILE] [--data-dir DIR] "
+                "[FILE...]\n"
+                "Check audit log files, oldest first: the hash chain, the sequence numbers and the\n"
+                "checkpoint signatures (the node's Ed25519 key: --pubkey, the ed25519_pk of a key file\n"
+                "or a node descriptor, or DIR/node.key). Without FILE: every DIR/logs/audit/audit-*.jsonl.\n"
+                "Each problem is printed as FILE:LINE: seq N: what. Exit 0 intact, 1 problems.\n",
+    };
+    int prc = ZT__CLI_PARSE(argc, argv, 2, &cmd, opts);
+    if (prc != ZT__CLI_PARSED) return prc;
     if ((pubkey != NULL) + (keyfile != NULL) + (desc != NULL) > 1) {
         fprintf(stderr, "zentalk: give one of --pubkey, --key, --descriptor\n");
         return 2;
@@ -235,7 +186,7 @@ int zt__cli_audit(int argc, char **argv)
     uint8_t pk[ZT_ED25519_PK_LEN];
     char defkey[1100];
     if (pubkey) {
-        if (unhex32(pubkey, pk) != 0) {
+        if (zt_hex_decode_str(pk, ZT_ED25519_PK_LEN, pubkey, ZT_HEX_ANY_CASE) != 0) {
             fprintf(stderr, "zentalk: --pubkey must be 64 hex digits (the node's ed25519_pk)\n");
             return 2;
         }

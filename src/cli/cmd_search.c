@@ -7,13 +7,13 @@
  *   zentalk categorize [TEXT...]                      one text, or stdin lines = one conversation
  * Common options: -u/--url URL, --token TOKEN (default $ZENTALK_TOKEN), --json.
  * Exit status: 0, 1 (node error or unreachable), 2 (usage). */
-#include <getopt.h>
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cmd.h"
 #include "http.h"
 #include "input.h"
 #include "cmd_search.h"
@@ -21,8 +21,6 @@
 #include "zentalk/zt_buf.h"
 #include "zentalk/zt_str.h"
 
-#define DEFAULT_URL "http://127.0.0.1:8080"
-#define MAX_RESPONSE (8u * 1024u * 1024u)
 #define MAX_INPUT (16u * 1024u * 1024u)
 #define BATCH 256
 
@@ -45,42 +43,32 @@ static void search_usage(FILE *f)
                "caller is the loopback operator of a node without encryption.jwt_secret).\n");
 }
 
-static int parse(int argc, char **argv, struct opts *o)
+/* The common options: 0, or -1 after --help, or 2 (the reason printed). */
+static int parse(int argc, char **argv, const char *name, struct opts *o)
 {
-    static const struct option lo[] = {
-        {"url", required_argument, NULL, 'u'}, {"token", required_argument, NULL, 't'},
-        {"user", required_argument, NULL, 'U'}, {"id", required_argument, NULL, 'i'},
-        {"limit", required_argument, NULL, 'n'}, {"json", no_argument, NULL, 'j'},
-        {"all", no_argument, NULL, 'a'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
-    };
     memset(o, 0, sizeof *o);
-    o->url = getenv("ZENTALK_URL");
-    if (!o->url || !*o->url) o->url = DEFAULT_URL;
+    o->url = zt__cli_node_url();
     o->token = getenv("ZENTALK_TOKEN");
+    const char *token = NULL, *limit = NULL;
+    const struct zt__cli_opt opts[] = {
+        {"url", 'u', ZT__CLI_STR, &o->url}, {"token", 0, ZT__CLI_STR, &token}, {"user", 0, ZT__CLI_STR, &o->user},
+        {"id", 0, ZT__CLI_STR, &o->id},      {"limit", 0, ZT__CLI_STR, &limit}, {"json", 0, ZT__CLI_FLAG, &o->json},
+        {"all", 0, ZT__CLI_FLAG, &o->all},   {"help", 'h', ZT__CLI_HELP, NULL},
+    };
+    const struct zt__cli_cmd cmd = {.name = name, .usage = search_usage, .stop_at_operand = true};
+    int prc = ZT__CLI_PARSE(argc, argv, 1, &cmd, opts);
+    if (prc != ZT__CLI_PARSED) return prc == 0 ? -1 : prc;
+    if (token) {
+        o->token = token;
+        setenv("ZENTALK_TOKEN", token, 1); /* http.c sends it */
+    }
     o->limit = 10;
-    int c;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "+:u:h", lo, NULL)) != -1) {
-        switch (c) {
-        case 'u': o->url = optarg; break;
-        case 't': o->token = optarg; setenv("ZENTALK_TOKEN", optarg, 1); break; /* http.c sends it */
-        case 'U': o->user = optarg; break;
-        case 'i': o->id = optarg; break;
-        case 'j': o->json = true; break;
-        case 'a': o->all = true; break;
-        case 'n': {
-            char *end;
-            o->limit = strtol(optarg, &end, 10);
-            if (*end || o->limit < 1 || o->limit > 100) {
-                fprintf(stderr, "zentalk: --limit must be 1..100\n");
-                return 2;
-            }
-            break;
-        }
-        case 'h': search_usage(stdout); return -1;
-        case ':': fprintf(stderr, "zentalk: option %s needs a value\n", argv[optind - 1]); return 2;
-        default: fprintf(stderr, "zentalk: unknown option %s\n", argv[optind - 1]); return 2;
+    if (limit) {
+        char *end;
+        o->limit = strtol(limit, &end, 10);
+        if (*end || o->limit < 1 || o->limit > 100) {
+            zt__cli_say("--limit must be 1..100");
+            return 2;
         }
     }
     return 0;
@@ -114,31 +102,25 @@ static char *read_stdin(void)
 /* POST and parse the answer; prints the error and returns 1 on failure. */
 static int call(const struct opts *o, const char *path, json_t *req, json_t **out)
 {
-    struct zt_buf body;
-    zt_buf_init(&body, MAX_RESPONSE);
     long status = 0;
-    int rc = zt__cli_http_post_json(o->url, path, req, 60000L, &status, &body);
-    if (!rc && status != 200) {
-        zt__cli_print_api_error(status, zt_buf_str(&body));
-        rc = 1;
-    }
-    if (!rc) {
-        *out = json_loads(zt_buf_str(&body), 0, NULL);
-        if (!*out) {
-            fprintf(stderr, "zentalk: the node's answer is not JSON\n");
-            rc = 1;
-        }
-    }
-    zt_buf_deinit(&body);
-    return rc;
+    return zt__cli_http_post_json_parsed(o->url, path, req, 60000L, &status, out);
 }
 
-static int print_json(json_t *j)
+/* POST req (taken; NULL is out of memory) and print the answer: the JSON
+ * with --json, else through print. Returns the exit status. */
+static int post_print(const struct opts *o, const char *path, json_t *req, void (*print)(const json_t *resp))
 {
-    char *s = json_dumps(j, JSON_INDENT(2));
-    if (s) puts(s);
-    zt_free(s);
-    return 0;
+    json_t *resp = NULL;
+    int rc = !req || call(o, path, req, &resp) ? 1 : 0;
+    if (rc == 0) {
+        if (o->json)
+            zt__cli_print_json(resp);
+        else
+            print(resp);
+    }
+    json_decref(req);
+    json_decref(resp);
+    return rc;
 }
 
 static int do_index(const struct opts *o, int argc, char **argv)
@@ -208,20 +190,8 @@ out:
     return rc;
 }
 
-static int do_query(const struct opts *o, int argc, char **argv)
+static void print_hits(const json_t *resp)
 {
-    char *q = join_args(argc, argv);
-    if (!q) {
-        fprintf(stderr, "zentalk: search query needs a QUERY\n");
-        return 2;
-    }
-    json_t *resp = NULL, *req = json_pack("{s:s,s:s,s:I}", "user", o->user, "query", q, "limit", (json_int_t)o->limit);
-    int rc = 1;
-    if (!req || call(o, "/v1/search/query", req, &resp)) goto out;
-    if (o->json) {
-        rc = print_json(resp);
-        goto out;
-    }
     size_t i;
     json_t *h;
     json_array_foreach(json_object_get(resp, "results"), i, h)
@@ -230,12 +200,25 @@ static int do_query(const struct opts *o, int argc, char **argv)
                json_number_value(json_object_get(h, "score")), json_string_value(json_object_get(h, "text")));
     }
     if (i == 0) printf("no results\n");
-    rc = 0;
-out:
+}
+
+static int do_query(const struct opts *o, int argc, char **argv)
+{
+    char *q = join_args(argc, argv);
+    if (!q) {
+        fprintf(stderr, "zentalk: search query needs a QUERY\n");
+        return 2;
+    }
+    json_t *req = json_pack("{s:s,s:s,s:I}", "user", o->user, "query", q, "limit", (json_int_t)o->limit);
     zt_free(q);
-    json_decref(req);
-    json_decref(resp);
-    return rc;
+    return post_print(o, "/v1/search/query", req, print_hits);
+}
+
+static void print_deleted(const json_t *resp)
+{
+    json_t *res = json_object_get(resp, "result");
+    printf("deleted %lld message(s)%s\n", (long long)json_integer_value(json_object_get(res, "deleted")),
+           json_is_true(json_object_get(res, "user_key_destroyed")) ? "; the user's key is destroyed" : "");
 }
 
 static int do_delete(const struct opts *o)
@@ -244,22 +227,8 @@ static int do_delete(const struct opts *o)
         fprintf(stderr, "zentalk: search delete needs --id ID or --all\n");
         return 2;
     }
-    json_t *resp = NULL, *req = o->id ? json_pack("{s:s,s:s}", "user", o->user, "id", o->id)
-                                      : json_pack("{s:s}", "user", o->user);
-    int rc = 1;
-    if (!req || call(o, "/v1/search/delete", req, &resp)) goto out;
-    if (o->json) {
-        rc = print_json(resp);
-        goto out;
-    }
-    json_t *res = json_object_get(resp, "result");
-    printf("deleted %lld message(s)%s\n", (long long)json_integer_value(json_object_get(res, "deleted")),
-           json_is_true(json_object_get(res, "user_key_destroyed")) ? "; the user's key is destroyed" : "");
-    rc = 0;
-out:
-    json_decref(req);
-    json_decref(resp);
-    return rc;
+    json_t *req = o->id ? json_pack("{s:s,s:s}", "user", o->user, "id", o->id) : json_pack("{s:s}", "user", o->user);
+    return post_print(o, "/v1/search/delete", req, print_deleted);
 }
 
 int zt__cli_search(int argc, char **argv)
@@ -270,7 +239,7 @@ int zt__cli_search(int argc, char **argv)
     }
     const char *sub = argv[1];
     struct opts o;
-    int rc = parse(argc - 1, argv + 1, &o);
+    int rc = parse(argc - 1, argv + 1, "search", &o);
     if (rc) return rc < 0 ? 0 : rc;
     argc--, argv++;
     if (!o.user || !o.user[0]) {
@@ -284,13 +253,24 @@ int zt__cli_search(int argc, char **argv)
     return 2;
 }
 
+static void print_categories(const json_t *resp)
+{
+    json_t *res = json_object_get(resp, "result");
+    printf("%s\n", json_string_value(json_object_get(res, "category")));
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(res, "categories"), i, c)
+        printf("  %-14s %.3f\n", json_string_value(json_object_get(c, "name")),
+               json_number_value(json_object_get(c, "score")));
+}
+
 int zt__cli_categorize(int argc, char **argv)
 {
     struct opts o;
-    int rc = parse(argc, argv, &o);
+    int rc = parse(argc, argv, "categorize", &o);
     if (rc) return rc < 0 ? 0 : rc;
     char *text = join_args(argc, argv);
-    json_t *req = NULL, *resp = NULL;
+    json_t *req = NULL;
     rc = 1;
     if (text) {
         req = json_pack("{s:s}", "text", text);
@@ -312,22 +292,10 @@ int zt__cli_categorize(int argc, char **argv)
         }
         req = json_pack("{s:o}", "messages", msgs);
     }
-    if (!req || call(&o, "/v1/features/categorize", req, &resp)) goto out;
-    if (o.json) {
-        rc = print_json(resp);
-        goto out;
-    }
-    json_t *res = json_object_get(resp, "result");
-    printf("%s\n", json_string_value(json_object_get(res, "category")));
-    size_t i;
-    json_t *c;
-    json_array_foreach(json_object_get(res, "categories"), i, c)
-        printf("  %-14s %.3f\n", json_string_value(json_object_get(c, "name")),
-               json_number_value(json_object_get(c, "score")));
-    rc = 0;
+    rc = post_print(&o, "/v1/features/categorize", req, print_categories);
+    req = NULL;
 out:
     zt_free(text);
     json_decref(req);
-    json_decref(resp);
     return rc;
 }

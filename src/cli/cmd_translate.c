@@ -1,18 +1,17 @@
-/* cmd_translate.c: `zentalk translate --from LANG --to LANG [TEXT...]`. See translate.h. */
-#include <getopt.h>
+/* cmd_translate.c: `zentalk translate --from LANG --to LANG [TEXT...]`. See cmd_translate.h. */
 #include <stdbool.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cmd.h"
 #include "http.h"
 #include "input.h"
 #include "cmd_translate.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_buf.h"
 
-#define DEFAULT_URL "http://127.0.0.1:8080"
 #define MAX_INPUT (1024u * 1024u)
 #define MAX_RESPONSE (8u * 1024u * 1024u)
 
@@ -29,45 +28,30 @@ static void usage(FILE *out)
             "  -t, --to LANG     target language\n"
             "  -k, --keep-marks  keep Apertium's marks on unknown words (*word)\n"
             "  -j, --json        print the node's JSON answer\n"
-            "  -u, --url URL     node address (default $ZENTALK_URL or " DEFAULT_URL ")\n"
+            "  -u, --url URL     node address (default $ZENTALK_URL or " ZT__CLI_DEFAULT_URL ")\n"
             "\n"
             "The node lists its pairs at GET /v1/features/translate/languages.\n");
 }
 
 int zt__cli_translate(int argc, char **argv, const char *url)
 {
-    static const struct option longopts[] = {
-        {"from", required_argument, NULL, 'f'}, {"to", required_argument, NULL, 't'},
-        {"keep-marks", no_argument, NULL, 'k'}, {"json", no_argument, NULL, 'j'},
-        {"url", required_argument, NULL, 'u'},  {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     const char *from = NULL, *to = NULL;
     bool keep = false, as_json = false;
-    if (!url) url = getenv("ZENTALK_URL");
-    if (!url || !*url) url = DEFAULT_URL;
-    int c;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":f:t:kju:h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'f': from = optarg; break;
-        case 't': to = optarg; break;
-        case 'k': keep = true; break;
-        case 'j': as_json = true; break;
-        case 'u': url = optarg; break;
-        case 'h': usage(stdout); return 0;
-        case ':': fprintf(stderr, "zentalk translate: option %s needs a value\n", argv[optind - 1]); return 2;
-        default: fprintf(stderr, "zentalk translate: unknown option %s (see --help)\n", argv[optind - 1]); return 2;
-        }
-    }
+    if (!url) url = zt__cli_node_url();
+    else if (!*url) url = ZT__CLI_DEFAULT_URL;
+    const struct zt__cli_opt opts[] = {
+        {"from", 'f', ZT__CLI_STR, &from}, {"to", 't', ZT__CLI_STR, &to}, {"keep-marks", 'k', ZT__CLI_FLAG, &keep},
+        {"json", 'j', ZT__CLI_FLAG, &as_json}, {"url", 'u', ZT__CLI_STR, &url}, {"help", 'h', ZT__CLI_HELP, NULL},
+    };
+    static const struct zt__cli_cmd cmd = {.name = "translate", .usage = usage};
+    int prc = ZT__CLI_PARSE(argc, argv, 1, &cmd, opts);
+    if (prc != ZT__CLI_PARSED) return prc;
     if (!to) {
         fprintf(stderr, "zentalk translate: --to LANG is required (see --help)\n");
         return 2;
     }
     int rc = 1;
     json_t *req = NULL, *ans = NULL;
-    char *body_s = NULL;
     struct zt_buf text, resp;
     zt_buf_init(&text, MAX_INPUT);
     zt_buf_init(&resp, MAX_RESPONSE);
@@ -92,11 +76,8 @@ int zt__cli_translate(int argc, char **argv, const char *url)
         goto out;
     }
     long status = 0;
-    if (zt__cli_http_post_json(url, "/v1/features/translate", req, 60000L, &status, &resp) != 0) goto out;
-    if (status != 200) {
-        zt__cli_print_api_error(status, zt_buf_str(&resp));
-        goto out;
-    }
+    int hrc = zt__cli_http_post_json(url, "/v1/features/translate", req, 60000L, &status, &resp);
+    if (zt__cli_check_answer(hrc, status, &resp)) goto out;
     if (as_json) {
         fputs(zt_buf_str(&resp), stdout);
         rc = 0;
@@ -113,11 +94,6 @@ int zt__cli_translate(int argc, char **argv, const char *url)
 out:
     json_decref(req);
     json_decref(ans);
-    if (body_s) {
-        json_free_t jfree;
-        json_get_alloc_funcs(NULL, &jfree);
-        jfree(body_s);
-    }
     zt_buf_deinit(&text);
     zt_buf_deinit(&resp);
     return rc;

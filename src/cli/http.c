@@ -1,5 +1,5 @@
-/* http.c: the CLI's GET and POST-JSON helpers (libcurl) and API error printing. */
-#include <curl/curl.h>
+/* http.c: the CLI's GET and POST-JSON helpers (through the one outbound
+ * HTTP client, zt_http_client.h) and API error printing. */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,18 +7,38 @@
 
 #include "http.h"
 #include "zentalk/zt_alloc.h"
-#include "zentalk/zt_version.h"
+#include "zentalk/zt_http_client.h"
 
-static size_t on_data(char *p, size_t size, size_t n, void *ud)
+/* The CLI's one client: made on first use, freed by main() at exit. One
+ * request at a time (the CLI is single-threaded). */
+static struct zt_http_client *cli_client;
+
+struct zt_http_client *zt__cli_http_client(void)
 {
-    struct zt_buf *b = ud;
-    size_t len = size * n;
-    return zt_buf_append(b, p, len) == 0 ? len : 0; /* 0 aborts the transfer */
+    if (!cli_client) {
+        struct zt_http_client_opts o = {.max_inflight = 4};
+        if (zt_http_client_new(&o, &cli_client) != 0) {
+            fprintf(stderr, "zentalk: out of memory\n");
+            return NULL;
+        }
+    }
+    return cli_client;
+}
+
+void zt__cli_http_cleanup(void)
+{
+    zt_http_client_free(cli_client);
+    cli_client = NULL;
+}
+
+static int on_body(void *ud, const void *p, size_t n)
+{
+    return zt_buf_append(ud, p, n);
 }
 
 /* One request: GET when body is NULL, else POST of len bytes of JSON.
  * "Authorization: Bearer $ZENTALK_TOKEN" goes with every request when the
- * variable is set. */
+ * variable is set. The answer is appended to out (its cap applies). */
 static int request(const char *base, const char *path, const char *body, size_t len, long timeout_ms,
                    long *status, struct zt_buf *out)
 {
@@ -30,39 +50,39 @@ static int request(const char *base, const char *path, const char *body, size_t 
         fprintf(stderr, "zentalk: URL too long\n");
         return 1;
     }
-    CURL *c = curl_easy_init();
+    struct zt_http_client *c = zt__cli_http_client();
     if (!c) return 1;
-    struct curl_slist *hdrs = NULL;
-    char errbuf[CURL_ERROR_SIZE] = "";
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 3000L);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c, CURLOPT_USERAGENT, "zentalk/" ZT_VERSION);
+    const char *hdrs[2] = {NULL, NULL};
     const char *tok = getenv("ZENTALK_TOKEN");
     char auth[4096];
     if (tok && tok[0]) {
         int k = snprintf(auth, sizeof auth, "Authorization: Bearer %s", tok);
-        if (k > 0 && (size_t)k < sizeof auth) hdrs = curl_slist_append(hdrs, auth);
+        if (k > 0 && (size_t)k < sizeof auth) hdrs[0] = auth;
     }
-    if (body) {
-        hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-    }
-    if (hdrs) curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-    CURLcode rc = curl_easy_perform(c);
-    curl_slist_free_all(hdrs);
-    if (rc != CURLE_OK) {
-        fprintf(stderr, "zentalk: cannot reach %s: %s\n", url, errbuf[0] ? errbuf : curl_easy_strerror(rc));
-        curl_easy_cleanup(c);
+    struct zt_http_request req = {
+        .url = url,
+        .headers = hdrs,
+        .body = body,
+        .body_len = len,
+        .content_type = body ? "application/json" : NULL,
+        .connect_timeout_ms = 3000,
+        .timeout_ms = timeout_ms,
+        .low_speed_bps = -1, /* answers come whole, after the node has worked: the timeout bounds them */
+        .env_proxy = true,   /* a user's command honours http_proxy/no_proxy, as curl does */
+        .max_body_bytes = out->max > out->len ? out->max - out->len : 1,
+        .on_body = on_body,
+        .ud = out,
+    };
+    struct zt_http_response resp;
+    zt_http_response_init(&resp);
+    int rc = zt_http_client_do(c, &req, &resp);
+    if (rc != 0) {
+        fprintf(stderr, "zentalk: cannot reach %s: %s\n", url, resp.reason[0] ? resp.reason : zt_strerror(rc));
+        zt_http_response_deinit(&resp);
         return 1;
     }
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
-    curl_easy_cleanup(c);
+    *status = resp.status;
+    zt_http_response_deinit(&resp);
     return 0;
 }
 

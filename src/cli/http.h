@@ -6,6 +6,14 @@
 
 #include "zentalk/zt_buf.h"
 
+struct zt_http_client;
+
+/* The CLI's outbound HTTP client (zt_http_client.h), made on first use;
+ * NULL (and a message) when out of memory. main() frees it at exit with
+ * zt__cli_http_cleanup(), before zt_net_client_global_cleanup(). */
+struct zt_http_client *zt__cli_http_client(void);
+void zt__cli_http_cleanup(void);
+
 /* GET base+path (base may end with '/'); on success returns 0, *out holds
  * the body and *status the HTTP code. Prints a one-line reason and returns
  * 1 when the node cannot be reached. */

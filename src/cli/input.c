@@ -3,20 +3,19 @@
 #include <string.h>
 
 #include "input.h"
+#include "zentalk/zt_file.h"
 #include "zentalk/zt_str.h"
 
 int zt__cli_read_stdin(struct zt_buf *b)
 {
-    char chunk[8192];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, stdin)) > 0)
-        if (zt_buf_append(b, chunk, n) != 0) {
-            fprintf(stderr, "zentalk: the input is longer than %zu bytes\n", b->max);
-            return 2;
-        }
-    if (ferror(stdin)) {
+    int rc = zt_file_read_stream(stdin, b);
+    if (rc == ZT_EIO) {
         fprintf(stderr, "zentalk: cannot read stdin\n");
         return 1;
+    }
+    if (rc) {
+        fprintf(stderr, "zentalk: the input is longer than %zu bytes\n", b->max);
+        return 2;
     }
     while (b->len && (b->data[b->len - 1] == '\n' || b->data[b->len - 1] == '\r')) b->data[--b->len] = '\0';
     return 0;

@@ -1,13 +1,13 @@
 /* lex.c: the lexicon-feature commands of the CLI. See features.h. */
 #include "lex.h"
 
-#include <curl/curl.h>
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cmd.h"
 #include "http.h"
 #include "input.h"
 #include "zentalk/zt_alloc.h"
@@ -17,7 +17,6 @@
 
 #define TEXT_MAX 65536 /* the routes' limit */
 #define RESP_MAX (1u << 20)
-#define DEFAULT_URL "http://127.0.0.1:8080"
 
 static void print_sentiment(json_t *j)
 {
@@ -59,8 +58,7 @@ int zt__cli_features(int gargc, char **gargv, int argc, char **argv)
     const char *path = strcmp(cmd, "sentiment") == 0  ? "/v1/features/sentiment"
                        : strcmp(cmd, "moderate") == 0 ? "/v1/features/moderate"
                                                       : "/v1/features/language";
-    const char *url = getenv("ZENTALK_URL");
-    if (!url || !*url) url = DEFAULT_URL;
+    const char *url = zt__cli_node_url();
     bool as_json = false;
     for (int i = 1; i < gargc; i++) {
         if ((strcmp(gargv[i], "-u") == 0 || strcmp(gargv[i], "--url") == 0) && i + 1 < gargc) url = gargv[++i];
@@ -102,10 +100,7 @@ int zt__cli_features(int gargc, char **gargv, int argc, char **argv)
             }
         }
     }
-    if (rc == 0 && !zt_str_starts_with(url, "http://") && !zt_str_starts_with(url, "https://")) {
-        fprintf(stderr, "zentalk: --url must start with http:// or https:// (got '%s')\n", url);
-        rc = 2;
-    }
+    if (rc == 0 && !zt__cli_url_ok(url)) rc = 2;
     if (rc == 0 && words == 0) rc = zt__cli_read_stdin(&text);
     json_t *req = NULL, *j = NULL;
     struct zt_buf out;
@@ -122,19 +117,9 @@ int zt__cli_features(int gargc, char **gargv, int argc, char **argv)
         rc = 1;
         goto out;
     }
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
-        rc = 1;
-        goto out;
-    }
     long status = 0;
     rc = zt__cli_http_post_json(url, path, req, 30000L, &status, &out);
-    curl_global_cleanup();
-    if (rc) goto out;
-    if (status != 200) {
-        zt__cli_print_api_error(status, zt_buf_str(&out));
-        rc = 1;
-        goto out;
-    }
+    if ((rc = zt__cli_check_answer(rc, status, &out)) != 0) goto out;
     if (as_json) {
         fputs(zt_buf_str(&out), stdout);
         goto out;

@@ -1,8 +1,8 @@
 /* zentalk.c: the command-line client: `status`, and one file per command
  * group, cmd_<noun>.c: `models` (cmd_models.c), `run` and `chat`
  * (cmd_run.c), `keygen` and `id` (cmd_keys.c), `attest` (cmd_attest.c),
- * the features, privacy, search, translate, gdpr, job and peers commands. */
-#include <curl/curl.h>
+ * the features, privacy, search, translate, gdpr, job and peers commands;
+ * their options are described by one table each (cmd.h). */
 #include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -22,9 +22,11 @@
 #include "cmd_run.h"
 #include "cmd_translate.h"
 #include "cmd_search.h"
+#include "cmd.h"
 #include "http.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_hash.h"
+#include "zentalk/zt_http_client.h"
 #include "zentalk/zt_buf.h"
 #include "zentalk/zt_str.h"
 #include "zentalk/zt_version.h"
@@ -128,12 +130,7 @@ static int cmd_status(const char *url, bool as_json)
     zt_buf_init(&body, MAX_RESPONSE);
     long status = 0;
     int rc = zt__cli_http_get(url, "/v1/status", 15000L, &status, &body);
-    if (rc) goto out;
-    if (status != 200) {
-        zt__cli_print_api_error(status, zt_buf_str(&body));
-        rc = 1;
-        goto out;
-    }
+    if ((rc = zt__cli_check_answer(rc, status, &body)) != 0) goto out;
     if (as_json) {
         fputs(zt_buf_str(&body), stdout);
         goto out;
@@ -187,7 +184,7 @@ static int command_index(int argc, char **argv)
     return -1;
 }
 
-int main(int argc, char **argv)
+static int dispatch(int argc, char **argv)
 {
     static const struct option longopts[] = {
         {"url", required_argument, NULL, 'u'},
@@ -200,31 +197,23 @@ int main(int argc, char **argv)
      * pass below would reject, so it is dispatched first. */
     int ci = command_index(argc, argv);
     if (ci > 0 && strcmp(argv[ci], "models") == 0) {
-        if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
-            fprintf(stderr, "zentalk: libcurl failed to initialise\n");
-            return 1;
-        }
         json_set_alloc_funcs(zt_malloc, zt_free);
         int mrc = zt__cli_models(argc - ci, argv + ci);
-        curl_global_cleanup();
         return mrc;
     }
 
     /* `attest` fetches and checks a node's attestation report, with its own options */
     if (ci > 0 && strcmp(argv[ci], "attest") == 0) {
-        if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) return 1;
         json_set_alloc_funcs(zt_malloc, zt_free);
         int arc = zt__cli_attest(argc - ci, argv + ci);
-        curl_global_cleanup();
         return arc;
     }
 
     /* `peers` edits the peers file (zt_peers.h), with its own options */
     if (ci > 0 && strcmp(argv[ci], "peers") == 0) {
-        if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0 || zt_hash_init() != 0) return 1;
+        if (zt_hash_init() != 0) return 1;
         json_set_alloc_funcs(zt_malloc, zt_free);
         int prc = zt__cli_peers(argc - ci, argv + ci);
-        curl_global_cleanup();
         return prc;
     }
 
@@ -236,39 +225,31 @@ int main(int argc, char **argv)
             if ((strcmp(argv[i], "-u") == 0 || strcmp(argv[i], "--url") == 0) && i + 1 < ci) gurl = argv[++i];
             else if (zt_str_starts_with(argv[i], "--url=")) gurl = argv[i] + 6;
         }
-        if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) return 1;
         json_set_alloc_funcs(zt_malloc, zt_free);
         int trc = zt__cli_translate(argc - ci, argv + ci, gurl);
-        curl_global_cleanup();
         return trc;
     }
 
     /* `job run` seals a job to a worker and verifies the result */
     if (ci > 0 && strcmp(argv[ci], "job") == 0) {
-        if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) return 1;
         json_set_alloc_funcs(zt_malloc, zt_free);
         int jrc = zt__cli_job(argc - ci, argv + ci);
-        curl_global_cleanup();
         return jrc;
     }
 
     /* `search` and `categorize` call the node's API, with their own options */
     if (ci > 0 && (strcmp(argv[ci], "search") == 0 || strcmp(argv[ci], "categorize") == 0)) {
-        if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) return 1;
         json_set_alloc_funcs(zt_malloc, zt_free);
         int src = strcmp(argv[ci], "search") == 0 ? zt__cli_search(argc - ci, argv + ci)
                                                   : zt__cli_categorize(argc - ci, argv + ci);
-        curl_global_cleanup();
         return src;
     }
 
     /* `replies` and `summarize` send a conversation read from stdin */
     if (ci > 0 && (strcmp(argv[ci], "replies") == 0 || strcmp(argv[ci], "summarize") == 0)) {
-        if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) return 1;
         json_set_alloc_funcs(zt_malloc, zt_free);
         int crc = strcmp(argv[ci], "replies") == 0 ? zt__cli_replies(argc - ci, argv + ci)
                                                    : zt__cli_summarize(argc - ci, argv + ci);
-        curl_global_cleanup();
         return crc;
     }
 
@@ -287,14 +268,12 @@ int main(int argc, char **argv)
 
     /* `spam` and `entities` call the node's feature routes; `train` runs the trainer here */
     if (ci > 0 && (strcmp(argv[ci], "spam") == 0 || strcmp(argv[ci], "entities") == 0)) {
-        if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) return 1;
         json_set_alloc_funcs(zt_malloc, zt_free);
         /* a global --url before the command applies too */
         for (int i = 1; i < ci; i++)
             if ((strcmp(argv[i], "-u") == 0 || strcmp(argv[i], "--url") == 0) && i + 1 < ci) setenv("ZENTALK_URL", argv[i + 1], 1);
             else if (zt_str_starts_with(argv[i], "--url=")) setenv("ZENTALK_URL", argv[i] + 6, 1);
         int frc = strcmp(argv[ci], "spam") == 0 ? zt__cli_spam(argc - ci, argv + ci) : zt__cli_entities(argc - ci, argv + ci);
-        curl_global_cleanup();
         return frc;
     }
     if (ci > 0 && strcmp(argv[ci], "train") == 0) {
@@ -303,7 +282,6 @@ int main(int argc, char **argv)
     }
     /* `pii` (through the API) and `audit verify` (local files), with their own options */
     if (ci > 0 && (strcmp(argv[ci], "pii") == 0 || strcmp(argv[ci], "privacy") == 0)) {
-        if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) return 1;
         json_set_alloc_funcs(zt_malloc, zt_free);
         const char *purl = getenv("ZENTALK_URL");
         for (int i = 1; i < ci; i++) /* a global --url before the command */
@@ -312,7 +290,6 @@ int main(int argc, char **argv)
         const char *base = purl && *purl ? purl : DEFAULT_URL;
         int prc = strcmp(argv[ci], "pii") == 0 ? zt__cli_pii(argc - ci, argv + ci, base)
                                                : zt__cli_privacy(argc - ci, argv + ci, base);
-        curl_global_cleanup();
         return prc;
     }
     if (ci > 0 && strcmp(argv[ci], "audit") == 0) {
@@ -357,10 +334,6 @@ int main(int argc, char **argv)
         fprintf(stderr, "zentalk: --url must start with http:// or https:// (got '%s')\n", url);
         return 2;
     }
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
-        fprintf(stderr, "zentalk: libcurl failed to initialise\n");
-        return 1;
-    }
     json_set_alloc_funcs(zt_malloc, zt_free);
     int rc;
     if (strcmp(cmd, "status") == 0) {
@@ -369,6 +342,20 @@ int main(int argc, char **argv)
         fprintf(stderr, "zentalk: unknown command '%s' (see --help)\n", cmd);
         rc = 2;
     }
-    curl_global_cleanup();
+    return rc;
+}
+
+/* libcurl is initialised once, here, before anything else runs (the
+ * outbound HTTP client's contract, zt_http_client.h); the client the
+ * commands share is freed before it is cleaned up. */
+int main(int argc, char **argv)
+{
+    if (zt_net_client_global_init() != 0) {
+        fprintf(stderr, "zentalk: libcurl failed to initialise\n");
+        return 1;
+    }
+    int rc = dispatch(argc, argv);
+    zt__cli_http_cleanup();
+    zt_net_client_global_cleanup();
     return rc;
 }

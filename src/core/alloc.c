@@ -4,6 +4,7 @@
  * an allocation and realloc(p, 0) is treated as an allocation of 1 byte so
  * the count stays meaningful. */
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -59,6 +60,20 @@ void *zt_reallocarray(void *p, size_t count, size_t size)
     size_t n;
     if (zt_mul_size(count, size, &n) != 0) return NULL;
     return zt_realloc(p, n);
+}
+
+void *zt_array_grow(void *p, size_t *cap, size_t need, size_t elem, size_t first)
+{
+    if (need <= *cap && p) return p;
+    size_t nc = *cap ? *cap : (first ? first : 1);
+    while (nc < need) {
+        if (nc > SIZE_MAX / 2) return NULL;
+        nc *= 2;
+    }
+    void *np = zt_reallocarray(p, nc, elem);
+    if (!np) return NULL;
+    *cap = nc;
+    return np;
 }
 
 char *zt_strndup(const char *s, size_t n)

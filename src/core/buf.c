@@ -97,6 +97,15 @@ int zt_buf_appendf(struct zt_buf *b, const char *fmt, ...)
     return rc;
 }
 
+void zt_buf_sayf(struct zt_buf *b, const char *fmt, ...)
+{
+    if (!b) return;
+    va_list ap;
+    va_start(ap, fmt);
+    zt_ignore(zt_buf_vappendf(b, fmt, ap));
+    va_end(ap);
+}
+
 const char *zt_buf_str(const struct zt_buf *b)
 {
     return b->data ? b->data : "";

@@ -74,6 +74,12 @@ enum key_fmt {
 #define KEY_REQUIRED (1u << 1) /* must be present in every entry of a LIST */
 #define KEY_NONEMPTY (1u << 2) /* "" or an empty list is not allowed */
 #define KEY_UNIQUE (1u << 3)   /* STRLIST: no repeated entry; LIST: unique across entries */
+/* Validated, but no part of the node reads it yet (the subsystem that will
+ * is still to be written): a value other than the default is reported as
+ * "reserved, not used yet" (a warning from zt_config_validate, so at start-up
+ * and by --check-config), and the generated reference says so. Take the
+ * flag off in the commit that makes something read the key. */
+#define KEY_RESERVED (1u << 4)
 
 struct cfg_table;
 
@@ -106,20 +112,25 @@ struct cfg_table {
     const char *(*check)(const void *obj, const char **key);
 };
 
-#define BOOL_KEY(S, F, DEF, DOC) \
-    {.name = #F, .type = KT_BOOL, .off = offsetof(S, F), .def_bool = (DEF), .doc = (DOC)}
-#define INT_KEY(S, F, DEF, MIN, MAX, DOC)                                                   \
+#define BOOL_KEYF(S, F, DEF, FLAGS, DOC)                                                    \
+    {.name = #F, .type = KT_BOOL, .off = offsetof(S, F), .def_bool = (DEF), .flags = (FLAGS), \
+     .doc = (DOC)}
+#define BOOL_KEY(S, F, DEF, DOC) BOOL_KEYF(S, F, DEF, 0, DOC)
+#define INT_KEYF(S, F, DEF, MIN, MAX, FLAGS, DOC)                                           \
     {.name = #F, .type = KT_INT, .off = offsetof(S, F), .def_int = (DEF), .min = (MIN),    \
-     .max = (MAX), .doc = (DOC)}
-#define DBL_KEY(S, F, DEF, MIN, MAX, DOC)                                                   \
+     .max = (MAX), .flags = (FLAGS), .doc = (DOC)}
+#define INT_KEY(S, F, DEF, MIN, MAX, DOC) INT_KEYF(S, F, DEF, MIN, MAX, 0, DOC)
+#define DBL_KEYF(S, F, DEF, MIN, MAX, FLAGS, DOC)                                           \
     {.name = #F, .type = KT_DOUBLE, .off = offsetof(S, F), .def_double = (DEF),            \
-     .dmin = (MIN), .dmax = (MAX), .doc = (DOC)}
+     .dmin = (MIN), .dmax = (MAX), .flags = (FLAGS), .doc = (DOC)}
+#define DBL_KEY(S, F, DEF, MIN, MAX, DOC) DBL_KEYF(S, F, DEF, MIN, MAX, 0, DOC)
 #define STR_KEY(S, F, DEF, MAXLEN, FMT, FLAGS, DOC)                                         \
     {.name = #F, .type = KT_STRING, .off = offsetof(S, F), .def_str = (DEF),               \
      .max = (MAXLEN), .fmt = (FMT), .flags = (FLAGS), .doc = (DOC)}
-#define ENUM_KEY(S, F, DEF, ALLOWED, DOC)                                                   \
+#define ENUM_KEYF(S, F, DEF, ALLOWED, FLAGS, DOC)                                           \
     {.name = #F, .type = KT_STRING, .off = offsetof(S, F), .def_str = (DEF), .max = 64,    \
-     .allowed = (ALLOWED), .flags = KEY_NONEMPTY, .doc = (DOC)}
+     .allowed = (ALLOWED), .flags = KEY_NONEMPTY | (FLAGS), .doc = (DOC)}
+#define ENUM_KEY(S, F, DEF, ALLOWED, DOC) ENUM_KEYF(S, F, DEF, ALLOWED, 0, DOC)
 #define STRLIST_KEY(S, F, DEF, MAXN, ALLOWED, FMT, FLAGS, DOC)                              \
     {.name = #F, .type = KT_STRLIST, .off = offsetof(S, F), .def_list = (DEF),             \
      .max = (MAXN), .allowed = (ALLOWED), .fmt = (FMT), .flags = (FLAGS), .doc = (DOC)}
@@ -258,12 +269,12 @@ TABLE(encryption_table, encryption_keys, struct zt_cfg_encryption, NULL);
 /* gpu-pool.yaml */
 static const char *const backends[] = {"auto", "cpu", "cuda", NULL};
 static const struct cfg_key gpu_pool_keys[] = {
-    ENUM_KEY(struct zt_cfg_gpu_pool, backend, "auto", backends,
-             "Compute backend; auto = CUDA when a device is found, else CPU."),
-    STRLIST_KEY(struct zt_cfg_gpu_pool, devices, no_strings, 16, NULL, KF_DIGITS, KEY_UNIQUE,
+    ENUM_KEYF(struct zt_cfg_gpu_pool, backend, "auto", backends, KEY_RESERVED,
+              "Compute backend; auto = CUDA when a device is found, else CPU."),
+    STRLIST_KEY(struct zt_cfg_gpu_pool, devices, no_strings, 16, NULL, KF_DIGITS, KEY_UNIQUE | KEY_RESERVED,
                 "CUDA device ordinals to use, e.g. [\"0\", \"1\"]; empty = all."),
-    INT_KEY(struct zt_cfg_gpu_pool, max_vram_mb, 0, 0, 16777216,
-            "VRAM budget per device in MiB; 0 = no limit."),
+    INT_KEYF(struct zt_cfg_gpu_pool, max_vram_mb, 0, 0, 16777216, KEY_RESERVED,
+             "VRAM budget per device in MiB; 0 = no limit."),
     INT_KEY(struct zt_cfg_gpu_pool, cpu_threads, 0, 0, 1024,
             "Threads for CPU inference; 0 = one per core."),
     INT_KEY(struct zt_cfg_gpu_pool, max_batch, 8, 1, 1024, "Sequences decoded together."),
@@ -276,11 +287,11 @@ static const struct cfg_key database_keys[] = {
     ENUM_KEY(struct zt_cfg_database, driver, "sqlite", drivers, "Store backend."),
     STR_KEY(struct zt_cfg_database, sqlite_path, "zentalk.db", ZT_CFG_MAX_STR, KF_ANY, KEY_NONEMPTY,
             "SQLite database file, relative to node.data_dir."),
-    STR_KEY(struct zt_cfg_database, postgres_url, "", ZT_CFG_MAX_STR, KF_ANY, KEY_SECRET,
+    STR_KEY(struct zt_cfg_database, postgres_url, "", ZT_CFG_MAX_STR, KF_ANY, KEY_SECRET | KEY_RESERVED,
             "PostgreSQL connection URI or conninfo; required when driver is postgres."),
-    STR_KEY(struct zt_cfg_database, redis_url, "", ZT_CFG_MAX_STR, KF_ANY, KEY_SECRET,
+    STR_KEY(struct zt_cfg_database, redis_url, "", ZT_CFG_MAX_STR, KF_ANY, KEY_SECRET | KEY_RESERVED,
             "Redis URL for the shared job queue and cache; empty = in-process queue."),
-    INT_KEY(struct zt_cfg_database, pool_size, 4, 1, 256, "Database connections kept open."),
+    INT_KEYF(struct zt_cfg_database, pool_size, 4, 1, 256, KEY_RESERVED, "Database connections kept open."),
     INT_KEY(struct zt_cfg_database, busy_timeout_ms, 5000, 0, 600000,
             "Milliseconds to wait for a locked database."),
 };
@@ -288,34 +299,34 @@ TABLE(database_table, database_keys, struct zt_cfg_database, NULL);
 
 /* chain.yaml */
 static const struct cfg_key chain_keys[] = {
-    BOOL_KEY(struct zt_cfg_chain, enabled, false,
+    BOOL_KEYF(struct zt_cfg_chain, enabled, false, KEY_RESERVED,
              "Settle rewards on chain; false = credits stay in the local ledger."),
-    STR_KEY(struct zt_cfg_chain, network, "testnet", 64, KF_ID, KEY_NONEMPTY,
+    STR_KEY(struct zt_cfg_chain, network, "testnet", 64, KF_ID, KEY_NONEMPTY | KEY_RESERVED,
             "Chain network name."),
-    STR_KEY(struct zt_cfg_chain, rpc_url, "", 2048, KF_URL, 0,
+    STR_KEY(struct zt_cfg_chain, rpc_url, "", 2048, KF_URL, KEY_RESERVED,
             "JSON-RPC endpoint; required when enabled."),
-    STR_KEY(struct zt_cfg_chain, token_symbol, "CHAIN", 16, KF_ID, KEY_NONEMPTY,
+    STR_KEY(struct zt_cfg_chain, token_symbol, "CHAIN", 16, KF_ID, KEY_NONEMPTY | KEY_RESERVED,
             "Symbol of the reward token."),
-    STR_KEY(struct zt_cfg_chain, wallet_address, "", 42, KF_ETH_ADDR, 0,
+    STR_KEY(struct zt_cfg_chain, wallet_address, "", 42, KF_ETH_ADDR, KEY_RESERVED,
             "Address receiving this node's payouts; required when enabled."),
-    INT_KEY(struct zt_cfg_chain, payout_interval_s, 86400, 60, 2592000,
+    INT_KEYF(struct zt_cfg_chain, payout_interval_s, 86400, 60, 2592000, KEY_RESERVED,
             "Seconds between payout batches."),
-    DBL_KEY(struct zt_cfg_chain, min_payout, 10.0, 0.0, 1e12,
+    DBL_KEYF(struct zt_cfg_chain, min_payout, 10.0, 0.0, 1e12, KEY_RESERVED,
             "Smallest balance, in tokens, that is paid out."),
 };
 TABLE(chain_table, chain_keys, struct zt_cfg_chain, NULL);
 
 /* integration.yaml */
 static const struct cfg_key integration_keys[] = {
-    STR_KEY(struct zt_cfg_integration, api_url, "", 2048, KF_URL, 0,
+    STR_KEY(struct zt_cfg_integration, api_url, "", 2048, KF_URL, KEY_RESERVED,
             "zentalk-api base URL; empty = standalone node."),
     STR_KEY(struct zt_cfg_integration, jwt_issuer, "zentalk-api", 256, KF_ANY, 0,
             "Expected iss claim of JWTs."),
     STR_KEY(struct zt_cfg_integration, jwt_audience, "zentalk-ai", 256, KF_ANY, 0,
             "Expected aud claim of JWTs."),
-    STR_KEY(struct zt_cfg_integration, webhook_secret, "", ZT_CFG_MAX_STR, KF_ANY, KEY_SECRET,
+    STR_KEY(struct zt_cfg_integration, webhook_secret, "", ZT_CFG_MAX_STR, KF_ANY, KEY_SECRET | KEY_RESERVED,
             "HMAC secret signing webhooks to zentalk-api; empty = webhooks off."),
-    INT_KEY(struct zt_cfg_integration, timeout_ms, 10000, 100, 600000,
+    INT_KEYF(struct zt_cfg_integration, timeout_ms, 10000, 100, 600000, KEY_RESERVED,
             "Milliseconds per call to zentalk-api."),
 };
 TABLE(integration_table, integration_keys, struct zt_cfg_integration, NULL);
@@ -352,9 +363,9 @@ static const struct cfg_key privacy_keys[] = {
              "pseudonymise = replaced by stable typed tokens such as <EMAIL_1>, allow = sent sealed as is."),
     BOOL_KEY(struct zt_cfg_privacy, audit_log, true,
              "Record privacy decisions (never content) in the audit log."),
-    INT_KEY(struct zt_cfg_privacy, retention_cache_days, 7, 0, 3650,
+    INT_KEYF(struct zt_cfg_privacy, retention_cache_days, 7, 0, 3650, KEY_RESERVED,
             "Days cached results are kept; 0 = not cached."),
-    INT_KEY(struct zt_cfg_privacy, retention_jobs_days, 30, 0, 3650,
+    INT_KEYF(struct zt_cfg_privacy, retention_jobs_days, 30, 0, 3650, KEY_RESERVED,
             "Days job metadata is kept; 0 = deleted when settled."),
     INT_KEY(struct zt_cfg_privacy, retention_audit_days, 365, 0, 3650,
             "Days rotated audit files are kept (the file being written is never deleted); 0 = kept forever."),
@@ -529,7 +540,13 @@ static const struct cfg_key language_keys[] = {
             KEY_NONEMPTY, "Directory of libexttextcat's language fingerprints (*.lm)."),
 };
 TABLE(language_table, language_keys, struct zt_cfg_language, NULL);
-FEATURE_TABLE(entities, true, 0.5, "Least confidence to report a named entity.");
+/* entities: no confidence cut is applied yet, so its threshold is reserved */
+static const struct cfg_key entities_keys[] = {
+    BOOL_KEY(struct zt_cfg_feature, enabled, true, "Serve this feature."),
+    DBL_KEYF(struct zt_cfg_feature, threshold, 0.5, 0.0, 1.0, KEY_RESERVED,
+             "Least confidence to report a named entity."),
+};
+TABLE(entities_table, entities_keys, struct zt_cfg_feature, NULL);
 
 #define FEATURE_KEY(NAME, DOC) SECTION_KEY(struct zt_cfg_features, NAME, &NAME##_table, NULL, DOC)
 static const struct cfg_key features_keys[] = {
@@ -807,30 +824,10 @@ static int finish(int rc, const struct report *r)
  * Value checks, shared by files, environment, flags and zt_config_validate()
  * ------------------------------------------------------------------------- */
 
-static bool is_digit(char c)
-{
-    return c >= '0' && c <= '9';
-}
-
-static bool is_alpha(char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-
-static bool is_alnum(char c)
-{
-    return is_alpha(c) || is_digit(c);
-}
-
-static bool is_hex(char c)
-{
-    return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-
 static bool chars_ok(const char *s, size_t len, const char *extra)
 {
     for (size_t i = 0; i < len; i++)
-        if (!is_alnum(s[i]) && !strchr(extra, s[i])) return false;
+        if (!zt_ascii_alnum(s[i]) && !strchr(extra, s[i])) return false;
     return true;
 }
 
@@ -868,27 +865,27 @@ static bool fmt_ok(enum key_fmt f, const char *s, size_t len)
     case KF_HEX64:
         if (len != 64) return false;
         for (size_t i = 0; i < len; i++)
-            if (!is_hex(s[i])) return false;
+            if (zt_hex_digit(s[i]) < 0) return false;
         return true;
     case KF_DIGITS:
         for (size_t i = 0; i < len; i++)
-            if (!is_digit(s[i])) return false;
+            if (!zt_ascii_digit(s[i])) return false;
         return len > 0 && len <= 9;
     case KF_URL: {
         size_t i = 0;
-        if (!len || !is_alpha(s[0])) return false;
-        while (i < len && (is_alnum(s[i]) || s[i] == '+' || s[i] == '-' || s[i] == '.')) i++;
+        if (!len || !zt_ascii_alpha(s[0])) return false;
+        while (i < len && (zt_ascii_alnum(s[i]) || s[i] == '+' || s[i] == '-' || s[i] == '.')) i++;
         if (len - i < 4 || memcmp(s + i, "://", 3) != 0) return false;
         for (size_t j = i + 3; j < len; j++)
             if (s[j] == ' ') return false;
         return true;
     }
     case KF_ENV_NAME:
-        return len > 0 && !is_digit(s[0]) && chars_ok(s, len, "_");
+        return len > 0 && !zt_ascii_digit(s[0]) && chars_ok(s, len, "_");
     case KF_ETH_ADDR:
         if (len != 42 || s[0] != '0' || s[1] != 'x') return false;
         for (size_t i = 2; i < len; i++)
-            if (!is_hex(s[i])) return false;
+            if (zt_hex_digit(s[i]) < 0) return false;
         return true;
     }
     return false;
@@ -1062,13 +1059,9 @@ static void strlist_free(struct zt_strlist *l)
 
 static int strlist_push(struct zt_strlist *l, size_t *cap, const char *s, size_t len)
 {
-    if (l->count == *cap) {
-        size_t ncap = *cap ? *cap * 2 : 4;
-        char **p = zt_reallocarray(l->items, ncap, sizeof *p);
-        if (!p) return ZT_ENOMEM;
-        l->items = p;
-        *cap = ncap;
-    }
+    char **p = zt_array_grow(l->items, &*cap, l->count + 1, sizeof *p, 4);
+    if (!p) return ZT_ENOMEM;
+    l->items = p;
     char *d = zt_strndup(s, len);
     if (!d) return ZT_ENOMEM;
     l->items[l->count++] = d;
@@ -1290,7 +1283,7 @@ static int parse_int(const char *s, size_t len, int64_t *out, char *why, size_t 
     char q[QUOTE_MAX * 4 + 16];
     size_t i = (len && s[0] == '-') ? 1 : 0;
     bool digits = i < len;
-    for (size_t j = i; j < len; j++) digits = digits && is_digit(s[j]);
+    for (size_t j = i; j < len; j++) digits = digits && zt_ascii_digit(s[j]);
     quote(q, sizeof q, s, len);
     if (!digits) {
         snprintf(why, n, "expected an integer; got %s", q);
@@ -1316,7 +1309,7 @@ static int parse_double(const char *s, size_t len, double *out, char *why, size_
     char q[QUOTE_MAX * 4 + 16];
     bool ok = false;
     for (size_t i = 0; i < len; i++) {
-        if (is_digit(s[i])) {
+        if (zt_ascii_digit(s[i])) {
             ok = true;
         } else if (!strchr(".eE+-", s[i]) || s[i] == '\0') {
             ok = false;
@@ -1772,17 +1765,13 @@ static int parse_list(struct parse *p, const struct cfg_key *k, void *base)
             perr(p, p->ev.start_mark, "expected a mapping; got %s", got);
             rc = skip_node(p);
         } else {
-            if (n == cap) {
-                size_t ncap = cap ? cap * 2 : 4;
-                char *na = zt_reallocarray(arr, ncap, sub->size);
-                if (!na) {
-                    rc = ZT_ENOMEM;
-                    path_pop(p, mark);
-                    break;
-                }
-                arr = na;
-                cap = ncap;
+            char *na = zt_array_grow(arr, &cap, n + 1, sub->size, 4);
+            if (!na) {
+                rc = ZT_ENOMEM;
+                path_pop(p, mark);
+                break;
             }
+            arr = na;
             char *elem = arr + n * sub->size;
             memset(elem, 0, sub->size);
             n++; /* counted now so the cleanup below frees a half-made entry */
@@ -2490,6 +2479,31 @@ static void validate_list(const struct leaf *lf, const void *sec, struct report 
     }
 }
 
+/* True when the field holds the key's compiled-in default. */
+static bool is_default(const struct cfg_key *k, const void *fp)
+{
+    switch (k->type) {
+    case KT_BOOL: return *(const bool *)fp == k->def_bool;
+    case KT_INT: return *(const int64_t *)fp == k->def_int;
+    case KT_DOUBLE: return *(const double *)fp == k->def_double;
+    case KT_STRING: return zt_str_eq(sv(*(char *const *)fp), sv(k->def_str));
+    case KT_STRLIST: {
+        const struct zt_strlist *l = fp;
+        size_t n = 0;
+        while (k->def_list && k->def_list[n]) n++;
+        if (l->count != n) return false;
+        for (size_t i = 0; i < n; i++)
+            if (!zt_str_eq(sv(l->items[i]), k->def_list[i])) return false;
+        return true;
+    }
+    case KT_SECTION:
+    case KT_LIST: break;
+    }
+    return true;
+}
+
+#define RESERVED_NOTE "reserved, not used yet: accepted and checked, but nothing in this node reads it"
+
 static int validate_cb(const struct leaf *lf, void *vctx)
 {
     struct validate_ctx *c = vctx;
@@ -2499,8 +2513,11 @@ static int validate_cb(const struct leaf *lf, void *vctx)
         validate_list(lf, sec, c->rep);
         return 0;
     }
-    if (!check_field(lf->k, cfield(sec, lf->k->off), why, sizeof why))
+    const void *fp = cfield(sec, lf->k->off);
+    if (!check_field(lf->k, fp, why, sizeof why))
         report_add(c->rep, false, VALIDATE_WHERE, lf->path, why);
+    else if ((lf->k->flags & KEY_RESERVED) && !is_default(lf->k, fp))
+        report_add(c->rep, true, VALIDATE_WHERE, lf->path, RESERVED_NOTE);
     return 0;
 }
 
@@ -2738,6 +2755,7 @@ static int md_row(struct zt_buf *b, const struct cfg_key *k, const char *path, c
     if (!rc) rc = zt_buf_append_str(b, " | `");
     if (!rc) rc = put_default(b, k, false);
     if (!rc) rc = env ? zt_buf_appendf(b, "` | `%s` | ", env) : zt_buf_append_str(b, "` | - | ");
+    if (!rc && (k->flags & KEY_RESERVED)) rc = zt_buf_append_str(b, "**Reserved, not used yet.** ");
     if (!rc) rc = put_md(b, k->doc);
     return rc ? rc : zt_buf_append_str(b, " |\n");
 }
@@ -2761,7 +2779,8 @@ static int env_cb(const struct leaf *lf, void *vctx)
     char type[400];
     if (lf->k->type == KT_LIST) return 0;
     type_desc(lf->k, type, sizeof type);
-    int rc = zt_buf_appendf(b, "# %s (%s): %s\n#%s=", lf->path, type, lf->k->doc, lf->env);
+    int rc = zt_buf_appendf(b, "# %s (%s): %s%s\n#%s=", lf->path, type,
+                            (lf->k->flags & KEY_RESERVED) ? "Reserved, not used yet. " : "", lf->k->doc, lf->env);
     if (!rc) rc = put_default(b, lf->k, true);
     return rc ? rc : zt_buf_append_byte(b, '\n');
 }

@@ -3,6 +3,7 @@
 #include <sodium.h>
 #include <string.h>
 
+#include "zentalk/zt_endian.h"
 #include "zentalk/zt_hash.h"
 
 _Static_assert(sizeof(crypto_hash_sha256_state) <= sizeof(((struct zt_sha256_ctx *)0)->opaque),
@@ -51,16 +52,9 @@ void zt_sha256_final(struct zt_sha256_ctx *c, uint8_t out[static ZT_SHA256_LEN])
  * 0x01 ... 0x80 (SHA3-256 would use 0x06), squeeze 32 bytes. */
 #define KECCAK256_RATE 136
 
-static uint64_t le64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--) v = (v << 8) | p[i];
-    return v;
-}
-
 static void keccak_absorb(struct sha3_state *st, const uint8_t *block)
 {
-    for (size_t i = 0; i < KECCAK256_RATE / 8; i++) st->a[i] ^= le64(block + 8 * i);
+    for (size_t i = 0; i < KECCAK256_RATE / 8; i++) st->a[i] ^= zt_get_le64(block + 8 * i);
     sha3_permute(st);
 }
 

@@ -162,16 +162,6 @@ int zt_str_split_hostport(const char *s, char *host, size_t hostsize, uint16_t *
     return 0;
 }
 
-void zt_hex_encode(char *out, const uint8_t *in, size_t n)
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[in[i] >> 4];
-        out[2 * i + 1] = digits[in[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
 bool zt_utf8_valid(const char *s, size_t n)
 {
     const unsigned char *p = (const unsigned char *)s;

@@ -11,6 +11,7 @@
 #include "zentalk/zt_attest.h"
 #include "zentalk/zt_crypto.h"
 #include "zentalk/zt_hash.h"
+#include "zentalk/zt_hex.h"
 #include "zentalk/zt_str.h"
 
 static const char *const report_keys[] = {"v",      "type",   "node_id",   "ed25519_pk",
@@ -42,17 +43,6 @@ static bool good_str(const char *s)
     if (!s) return false;
     size_t n = strnlen(s, ZT_ATTEST_MAX_STR + 1);
     return n > 0 && n <= ZT_ATTEST_MAX_STR && zt_utf8_valid(s, n);
-}
-
-/* Strict lower-case hex of exactly n bytes. */
-static int unhex(const char *s, uint8_t *out, size_t n)
-{
-    if (!s || strlen(s) != 2 * n) return ZT_EPARSE;
-    for (size_t i = 0; i < 2 * n; i++)
-        if (!is_hex_digit(s[i], true)) return ZT_EPARSE;
-    size_t got = 0;
-    if (sodium_hex2bin(out, n, s, 2 * n, NULL, &got, NULL) != 0 || got != n) return ZT_EPARSE;
-    return 0;
 }
 
 static json_t *hex_string(const uint8_t *p, size_t n)
@@ -99,7 +89,6 @@ int zt_attest_report(const struct zt_identity *id, const struct zt_attest_claims
         if (*p >= 'A' && *p <= 'F') *p = (char)(*p - 'A' + 'a');
 
     int rc = ZT_ENOMEM;
-    char *body = NULL;
     json_t *j = json_object();
     json_t *jm = models_json(c->models, c->n_models);
     if (!j || !jm) goto out;
@@ -115,11 +104,8 @@ int zt_attest_report(const struct zt_identity *id, const struct zt_attest_claims
         json_object_set_new(j, "issued_at", json_integer((json_int_t)c->issued_at)) != 0 ||
         json_object_set_new(j, "evidence", json_array()) != 0)
         goto out;
-    if ((rc = zt_identity_sign_json(id, j, ZT_ATTEST_MAX, &body)) != 0) goto out;
-    *out = body;
-    body = NULL;
+    rc = zt_identity_sign_json(id, j, ZT_ATTEST_MAX, out); /* *out only on success */
 out:
-    zt_free(body);
     json_decref(jm);
     json_decref(j);
     return rc;
@@ -172,7 +158,7 @@ static int check_models(json_t *a)
     json_array_foreach(a, i, m) {
         if (!json_is_object(m) || json_object_size(m) != 2 ||
             !good_str(json_string_value(json_object_get(m, "id"))) ||
-            unhex(json_string_value(json_object_get(m, "sha256")), h, sizeof h) != 0)
+            zt_hex_decode_str(h, sizeof h, json_string_value(json_object_get(m, "sha256")), ZT_HEX_LOWER) != 0)
             return ZT_EPARSE;
     }
     return 0;
@@ -204,8 +190,7 @@ static int copy_models(json_t *a, struct zt_attest_report *r)
         r->models[i].id = zt_strdup(json_string_value(json_object_get(m, "id")));
         if (!r->models[i].id) return ZT_ENOMEM;
         r->n_models = i + 1;
-        if (unhex(json_string_value(json_object_get(m, "sha256")), r->models[i].sha256,
-                  ZT_SHA256_LEN) != 0)
+        if (zt_hex_decode_str(r->models[i].sha256, ZT_SHA256_LEN, json_string_value(json_object_get(m, "sha256")), ZT_HEX_LOWER) != 0)
             return ZT_EPARSE;
     }
     return 0;
@@ -258,11 +243,10 @@ int zt_attest_verify(const char *json, size_t len, const char *expected_nonce_he
     if (!type || !zt_identity_id_valid(node_id) || !nonce_ok(nonce, true) || !good_str(engine) ||
         !json_is_integer(jissued) || json_integer_value(jissued) < 0 || check_models(jmodels) != 0 ||
         check_evidence(jev) != 0 ||
-        unhex(json_string_value(json_object_get(j, "ed25519_pk")), r.ed25519_pk, sizeof r.ed25519_pk) != 0 ||
-        unhex(json_string_value(json_object_get(j, "kem_pk")), r.kem_pk, sizeof r.kem_pk) != 0 ||
-        unhex(json_string_value(json_object_get(j, "binary_sha256")), r.binary_sha256,
-              sizeof r.binary_sha256) != 0 ||
-        unhex(json_string_value(json_object_get(j, "sig")), sig, sizeof sig) != 0)
+        zt_hex_decode_str(r.ed25519_pk, sizeof r.ed25519_pk, json_string_value(json_object_get(j, "ed25519_pk")), ZT_HEX_LOWER) != 0 ||
+        zt_hex_decode_str(r.kem_pk, sizeof r.kem_pk, json_string_value(json_object_get(j, "kem_pk")), ZT_HEX_LOWER) != 0 ||
+        zt_hex_decode_str(r.binary_sha256, sizeof r.binary_sha256, json_string_value(json_object_get(j, "binary_sha256")), ZT_HEX_LOWER) != 0 ||
+        zt_hex_decode_str(sig, sizeof sig, json_string_value(json_object_get(j, "sig")), ZT_HEX_LOWER) != 0)
         goto out;
     if (strcmp(type, "software") != 0) {
         /* tdx, sev-snp, nvidia-cc: the format has room, this verifier cannot check them */

@@ -12,6 +12,7 @@
 
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_crypto.h"
+#include "zentalk/zt_endian.h"
 #include "zentalk/zt_envelope.h"
 #include "zentalk/zt_hash.h"
 #include "zentalk/zt_str.h"
@@ -71,43 +72,6 @@ enum {
     R_BUILD_ID = 198,
 };
 _Static_assert(R_BUILD_ID == ZT_ENV_RECEIPT_FIXED_LEN, "receipt layout");
-
-/* ---- big-endian helpers ---------------------------------------------------- */
-
-static void put16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (24 - 8 * i));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (56 - 8 * i));
-}
-
-static uint16_t get16(const uint8_t *p)
-{
-    return (uint16_t)((unsigned)p[0] << 8 | p[1]);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-    uint32_t v = 0;
-    for (int i = 0; i < 4; i++) v = v << 8 | p[i];
-    return v;
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++) v = v << 8 | p[i];
-    return v;
-}
 
 /* ---- identifiers ----------------------------------------------------------- */
 
@@ -184,17 +148,17 @@ static void encode_header(const struct zt_env_header *h, uint8_t *out)
     memcpy(out + H_MAGIC, JOB_MAGIC, 4);
     out[H_VERSION] = h->version;
     out[H_FLAGS] = h->flags;
-    put16(out + H_KEM, h->suite.kem_id);
-    put16(out + H_KDF, h->suite.kdf_id);
-    put16(out + H_AEAD, h->suite.aead_id);
+    zt_put_be16(out + H_KEM, h->suite.kem_id);
+    zt_put_be16(out + H_KDF, h->suite.kdf_id);
+    zt_put_be16(out + H_AEAD, h->suite.aead_id);
     memcpy(out + H_JOB_ID, h->job_id, ZT_ENV_JOB_ID_LEN);
     memcpy(out + H_KID, h->recipient_kid, ZT_ENV_KID_LEN);
     memcpy(out + H_ENC, h->enc, ZT_HPKE_ENC_LEN);
     memcpy(out + H_REPLY_PK, h->reply_pk, ZT_HPKE_PK_LEN);
-    put64(out + H_CREATED, h->created);
-    put64(out + H_EXPIRES, h->expires);
-    put32(out + H_MAX_TOKENS, h->max_tokens);
-    put64(out + H_MAX_PRICE, h->max_price);
+    zt_put_be64(out + H_CREATED, h->created);
+    zt_put_be64(out + H_EXPIRES, h->expires);
+    zt_put_be32(out + H_MAX_TOKENS, h->max_tokens);
+    zt_put_be64(out + H_MAX_PRICE, h->max_price);
     out[H_MODEL_LEN] = h->model_len;
     memcpy(out + H_MODEL, h->model, h->model_len);
 }
@@ -223,17 +187,17 @@ int zt_env_header_decode_prefix(const uint8_t *buf, size_t len, struct zt_env_he
     memset(&h, 0, sizeof h);
     h.version = buf[H_VERSION];
     h.flags = buf[H_FLAGS];
-    h.suite.kem_id = get16(buf + H_KEM);
-    h.suite.kdf_id = get16(buf + H_KDF);
-    h.suite.aead_id = get16(buf + H_AEAD);
+    h.suite.kem_id = zt_get_be16(buf + H_KEM);
+    h.suite.kdf_id = zt_get_be16(buf + H_KDF);
+    h.suite.aead_id = zt_get_be16(buf + H_AEAD);
     memcpy(h.job_id, buf + H_JOB_ID, ZT_ENV_JOB_ID_LEN);
     memcpy(h.recipient_kid, buf + H_KID, ZT_ENV_KID_LEN);
     memcpy(h.enc, buf + H_ENC, ZT_HPKE_ENC_LEN);
     memcpy(h.reply_pk, buf + H_REPLY_PK, ZT_HPKE_PK_LEN);
-    h.created = get64(buf + H_CREATED);
-    h.expires = get64(buf + H_EXPIRES);
-    h.max_tokens = get32(buf + H_MAX_TOKENS);
-    h.max_price = get64(buf + H_MAX_PRICE);
+    h.created = zt_get_be64(buf + H_CREATED);
+    h.expires = zt_get_be64(buf + H_EXPIRES);
+    h.max_tokens = zt_get_be32(buf + H_MAX_TOKENS);
+    h.max_price = zt_get_be64(buf + H_MAX_PRICE);
     h.model_len = buf[H_MODEL_LEN];
     if (h.model_len == 0 || h.model_len > ZT_ENV_MODEL_MAX) return ZT_EPARSE;
     if (len - ZT_ENV_HEADER_FIXED_LEN < h.model_len) return ZT_EPARSE;
@@ -580,7 +544,7 @@ static int result_params(const struct zt_env_header *job,
 static void chunk_aad(uint8_t aad[static CHUNK_AAD_LEN], uint64_t index, uint8_t flags)
 {
     memcpy(aad, CHUNK_MAGIC, 4);
-    put64(aad + 4, index);
+    zt_put_be64(aad + 4, index);
     aad[12] = flags;
 }
 
@@ -631,7 +595,7 @@ int zt_env_result_seal(struct zt_env_result_sealer *s, const uint8_t *pt, size_t
                                out + ZT_ENV_CHUNK_PREFIX_LEN, ct_len);
     if (err != 0) return err;
     out[0] = flags;
-    put32(out + 1, (uint32_t)ct_len);
+    zt_put_be32(out + 1, (uint32_t)ct_len);
     if (pt_len) zt_sha256_update(&s->out_hash, pt, pt_len);
     s->index++;
     s->done = final;
@@ -696,7 +660,7 @@ int zt_env_result_frame_len(const uint8_t *buf, size_t len, size_t *frame_len)
         return 0;
     }
     if (buf[0] & ~ZT_ENV_CHUNK_FINAL) return ZT_EPARSE;
-    uint32_t ct_len = get32(buf + 1);
+    uint32_t ct_len = zt_get_be32(buf + 1);
     if (ct_len < ZT_HPKE_TAG_LEN || ct_len > ZT_ENV_CHUNK_MAX + ZT_HPKE_TAG_LEN) return ZT_EPARSE;
     *frame_len = ZT_ENV_CHUNK_PREFIX_LEN + (size_t)ct_len;
     return 0;
@@ -774,11 +738,11 @@ static size_t encode_receipt(const struct zt_env_receipt *r, const uint8_t *work
     memcpy(b + R_HEADER_HASH, r->header_hash, ZT_ENV_HASH_LEN);
     memcpy(b + R_INPUT_HASH, r->input_hash, ZT_ENV_HASH_LEN);
     memcpy(b + R_OUTPUT_HASH, r->output_hash, ZT_ENV_HASH_LEN);
-    put32(b + R_PROMPT_TOKENS, r->prompt_tokens);
-    put32(b + R_COMPLETION_TOKENS, r->completion_tokens);
+    zt_put_be32(b + R_PROMPT_TOKENS, r->prompt_tokens);
+    zt_put_be32(b + R_COMPLETION_TOKENS, r->completion_tokens);
     memcpy(b + R_SEQ_CHAIN, r->seq_chain, ZT_ENV_HASH_LEN);
     memcpy(b + R_WORKER_PK, worker_pk, ZT_ENV_ED25519_PK_LEN);
-    put64(b + R_FINISHED, r->finished);
+    zt_put_be64(b + R_FINISHED, r->finished);
     b[R_BUILD_ID_LEN] = r->build_id_len;
     memcpy(b + R_BUILD_ID, r->build_id, r->build_id_len);
     return (size_t)ZT_ENV_RECEIPT_FIXED_LEN + r->build_id_len;
@@ -834,11 +798,11 @@ int zt_env_receipt_verify(const uint8_t *buf, size_t len, const uint8_t *pk,
     memcpy(r.header_hash, buf + R_HEADER_HASH, ZT_ENV_HASH_LEN);
     memcpy(r.input_hash, buf + R_INPUT_HASH, ZT_ENV_HASH_LEN);
     memcpy(r.output_hash, buf + R_OUTPUT_HASH, ZT_ENV_HASH_LEN);
-    r.prompt_tokens = get32(buf + R_PROMPT_TOKENS);
-    r.completion_tokens = get32(buf + R_COMPLETION_TOKENS);
+    r.prompt_tokens = zt_get_be32(buf + R_PROMPT_TOKENS);
+    r.completion_tokens = zt_get_be32(buf + R_COMPLETION_TOKENS);
     memcpy(r.seq_chain, buf + R_SEQ_CHAIN, ZT_ENV_HASH_LEN);
     memcpy(r.worker_pk, buf + R_WORKER_PK, ZT_ENV_ED25519_PK_LEN);
-    r.finished = get64(buf + R_FINISHED);
+    r.finished = zt_get_be64(buf + R_FINISHED);
     r.build_id_len = (uint8_t)bl;
     memcpy(r.build_id, buf + R_BUILD_ID, bl);
     r.build_id[bl] = '\0';

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "zentalk/zt_crypto.h"
+#include "zentalk/zt_endian.h"
 #include "zentalk/zt_hpke.h"
 #include "hpke_int.h"
 #include "zentalk/zt_log.h"
@@ -139,26 +140,20 @@ static int suite_check(struct zt_hpke_suite suite, const struct aead_desc **out)
     return 0;
 }
 
-static void put_u16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
-
 static void kem_suite_id(uint8_t id[static KEM_SUITE_ID_LEN])
 {
     id[0] = 'K';
     id[1] = 'E';
     id[2] = 'M';
-    put_u16(id + 3, ZT_HPKE_KEM_X25519_SHA256);
+    zt_put_be16(id + 3, ZT_HPKE_KEM_X25519_SHA256);
 }
 
 static void hpke_suite_id(uint8_t id[static HPKE_SUITE_ID_LEN], uint16_t aead_id)
 {
     memcpy(id, "HPKE", 4);
-    put_u16(id + 4, ZT_HPKE_KEM_X25519_SHA256);
-    put_u16(id + 6, ZT_HPKE_KDF_HKDF_SHA256);
-    put_u16(id + 8, aead_id);
+    zt_put_be16(id + 4, ZT_HPKE_KEM_X25519_SHA256);
+    zt_put_be16(id + 6, ZT_HPKE_KDF_HKDF_SHA256);
+    zt_put_be16(id + 8, aead_id);
 }
 
 /* ---- HKDF-SHA256 with RFC 9180 labels ------------------------------------ */
@@ -204,7 +199,7 @@ static void labeled_expand(uint8_t *out, size_t L, const uint8_t *suite_id, size
 {
     crypto_auth_hmacsha256_state keyed, st;
     uint8_t t[NH], len2[2];
-    put_u16(len2, (uint16_t)L);
+    zt_put_be16(len2, (uint16_t)L);
     const struct piece pc[] = {
         {len2, 2},
         {HPKE_V1, sizeof HPKE_V1},
@@ -311,13 +306,10 @@ static void scratch_free(struct scratch *s)
 
 /* ---- Keys ---------------------------------------------------------------- */
 
-int zt_hpke_keypair(uint8_t sk[static ZT_HPKE_SK_LEN], uint8_t pk[static ZT_HPKE_PK_LEN])
+/* The public key of the secret key in s, both copied out; frees s. */
+static int finish_keypair(struct scratch *s, uint8_t sk[static ZT_HPKE_SK_LEN], uint8_t pk[static ZT_HPKE_PK_LEN])
 {
-    int rc = zt_crypto_init();
-    if (rc != 0) return rc;
-    struct scratch *s = scratch_new();
-    if (!s) return ZT_ENOMEM;
-    randombytes_buf(s->sk, sizeof s->sk);
+    int rc = 0;
     if (crypto_scalarmult_base(s->pk, s->sk) != 0) {
         rc = ZT_ECRYPTO;
         goto out;
@@ -327,6 +319,16 @@ int zt_hpke_keypair(uint8_t sk[static ZT_HPKE_SK_LEN], uint8_t pk[static ZT_HPKE
 out:
     scratch_free(s);
     return rc;
+}
+
+int zt_hpke_keypair(uint8_t sk[static ZT_HPKE_SK_LEN], uint8_t pk[static ZT_HPKE_PK_LEN])
+{
+    int rc = zt_crypto_init();
+    if (rc != 0) return rc;
+    struct scratch *s = scratch_new();
+    if (!s) return ZT_ENOMEM;
+    randombytes_buf(s->sk, sizeof s->sk);
+    return finish_keypair(s, sk, pk);
 }
 
 int zt_hpke_derive_keypair(const uint8_t *ikm, size_t ikm_len, uint8_t sk[static ZT_HPKE_SK_LEN],
@@ -344,15 +346,7 @@ int zt_hpke_derive_keypair(const uint8_t *ikm, size_t ikm_len, uint8_t sk[static
      * scalar is clamped when used. */
     labeled_extract(s->prk, sid, sizeof sid, NULL, 0, "dkp_prk", ikm, ikm_len);
     labeled_expand(s->sk, ZT_HPKE_SK_LEN, sid, sizeof sid, s->prk, "sk", NULL, 0);
-    if (crypto_scalarmult_base(s->pk, s->sk) != 0) {
-        rc = ZT_ECRYPTO;
-        goto out;
-    }
-    memcpy(sk, s->sk, ZT_HPKE_SK_LEN);
-    memcpy(pk, s->pk, ZT_HPKE_PK_LEN);
-out:
-    scratch_free(s);
-    return rc;
+    return finish_keypair(s, sk, pk);
 }
 
 int zt_hpke_public_key(const uint8_t sk[static ZT_HPKE_SK_LEN], uint8_t pk[static ZT_HPKE_PK_LEN])

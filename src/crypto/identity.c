@@ -15,9 +15,11 @@
 
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_crypto.h"
+#include "zentalk/zt_file.h"
 #include "zentalk/zt_hpke.h"
 #include "zentalk/zt_identity.h"
 #include "identity_int.h"
+#include "zentalk/zt_hex.h"
 #include "zentalk/zt_str.h"
 
 #define ID_PREFIX "zt1"
@@ -56,16 +58,6 @@ void zt__identity_test_set_kdf_max(uint64_t opslimit_max, size_t memlimit_max)
 static void say(struct zt_buf *err, const char *msg)
 {
     if (err) zt_ignore(zt_buf_append_str(err, msg));
-}
-
-static void sayf(struct zt_buf *err, const char *fmt, ...) ZT_PRINTF(2, 3);
-static void sayf(struct zt_buf *err, const char *fmt, ...)
-{
-    if (!err) return;
-    va_list ap;
-    va_start(ap, fmt);
-    zt_ignore(zt_buf_vappendf(err, fmt, ap));
-    va_end(ap);
 }
 
 /* ---- Keys ---------------------------------------------------------------- */
@@ -172,17 +164,6 @@ int zt_identity_verify(const uint8_t pk[static ZT_ED25519_PK_LEN], const uint8_t
 
 /* ---- Hex ------------------------------------------------------------------ */
 
-/* Strict lower-case hex of exactly n bytes. */
-static int unhex(const char *s, uint8_t *out, size_t n)
-{
-    if (!s || strlen(s) != 2 * n) return ZT_EPARSE;
-    for (size_t i = 0; i < 2 * n; i++)
-        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) return ZT_EPARSE;
-    size_t got = 0;
-    if (sodium_hex2bin(out, n, s, 2 * n, NULL, &got, NULL) != 0 || got != n) return ZT_EPARSE;
-    return 0;
-}
-
 static void wipe_json_string(json_t *v)
 {
     const char *str = json_string_value(v);
@@ -235,7 +216,7 @@ static int check_key_set(json_t *root, const char *const *keys, struct zt_buf *e
     size_t n = 0;
     for (; keys[n]; n++)
         if (!json_object_get(root, keys[n])) {
-            sayf(err, "key file: missing \"%s\"", keys[n]);
+            zt_buf_sayf(err, "key file: missing \"%s\"", keys[n]);
             return ZT_EPARSE;
         }
     if (json_object_size(root) != n) {
@@ -245,7 +226,7 @@ static int check_key_set(json_t *root, const char *const *keys, struct zt_buf *e
             bool known = false;
             for (size_t i = 0; keys[i]; i++) known = known || strcmp(k, keys[i]) == 0;
             if (!known) {
-                sayf(err, "key file: unexpected key \"%.64s\"", k);
+                zt_buf_sayf(err, "key file: unexpected key \"%.64s\"", k);
                 break;
             }
         }
@@ -321,7 +302,7 @@ int zt_identity_parse(const char *text, size_t len, const char *pass, size_t pas
     } else if (strcmp(enc, ENC_ARGON) == 0) {
         encrypted = true;
     } else {
-        sayf(err, "key file: unsupported encryption \"%.40s\"", enc);
+        zt_buf_sayf(err, "key file: unsupported encryption \"%.40s\"", enc);
         rc = ZT_EUNSUPPORTED;
         goto out;
     }
@@ -332,8 +313,8 @@ int zt_identity_parse(const char *text, size_t len, const char *pass, size_t pas
         say(err, "key file: \"node_id\" is not a node id");
         goto out;
     }
-    if (unhex(str_field(root, "ed25519_pk"), ed_pk, sizeof ed_pk) != 0 ||
-        unhex(str_field(root, "x25519_pk"), x_pk, sizeof x_pk) != 0) {
+    if (zt_hex_decode_str(ed_pk, sizeof ed_pk, str_field(root, "ed25519_pk"), ZT_HEX_LOWER) != 0 ||
+        zt_hex_decode_str(x_pk, sizeof x_pk, str_field(root, "x25519_pk"), ZT_HEX_LOWER) != 0) {
         say(err, "key file: public keys must be 64 lower-case hex digits");
         goto out;
     }
@@ -344,15 +325,15 @@ int zt_identity_parse(const char *text, size_t len, const char *pass, size_t pas
     }
     json_t *jsecret = json_object_get(root, "secret");
     if (!encrypted) {
-        if (unhex(json_string_value(jsecret), secret, SECRET_LEN) != 0) {
+        if (zt_hex_decode_str(secret, SECRET_LEN, json_string_value(jsecret), ZT_HEX_LOWER) != 0) {
             say(err, "key file: \"secret\" must be 128 lower-case hex digits");
             goto out;
         }
     } else {
         json_t *jops = json_object_get(root, "opslimit"), *jmem = json_object_get(root, "memlimit");
-        if (unhex(json_string_value(jsecret), ct, sizeof ct) != 0 ||
-            unhex(str_field(root, "salt"), salt, sizeof salt) != 0 ||
-            unhex(str_field(root, "nonce"), nonce, sizeof nonce) != 0) {
+        if (zt_hex_decode_str(ct, sizeof ct, json_string_value(jsecret), ZT_HEX_LOWER) != 0 ||
+            zt_hex_decode_str(salt, sizeof salt, str_field(root, "salt"), ZT_HEX_LOWER) != 0 ||
+            zt_hex_decode_str(nonce, sizeof nonce, str_field(root, "nonce"), ZT_HEX_LOWER) != 0) {
             say(err, "key file: \"secret\", \"salt\" or \"nonce\" is not hex of the right length");
             goto out;
         }
@@ -464,20 +445,14 @@ int zt_identity_load(const char *path, const char *pass, size_t pass_len, struct
         goto out;
     }
     size_t len = 0;
-    for (;;) {
-        ssize_t r = read(fd, buf + len, ZT_IDENTITY_KEYFILE_MAX + 1 - len);
-        if (r < 0 && errno == EINTR) continue;
-        if (r < 0) {
-            if (err) zt_ignore(zt_buf_appendf(err, "cannot read key file %s: %s", path, strerror(errno)));
-            goto out;
-        }
-        if (r == 0) break;
-        len += (size_t)r;
-        if (len > ZT_IDENTITY_KEYFILE_MAX) {
-            if (err) zt_ignore(zt_buf_appendf(err, "key file %s is too large (over 4096 bytes)", path));
-            rc = ZT_ETOOBIG;
-            goto out;
-        }
+    if (zt_fd_read_full(fd, buf, ZT_IDENTITY_KEYFILE_MAX + 1, &len) != 0) {
+        if (err) zt_ignore(zt_buf_appendf(err, "cannot read key file %s: %s", path, strerror(errno)));
+        goto out;
+    }
+    if (len > ZT_IDENTITY_KEYFILE_MAX) {
+        if (err) zt_ignore(zt_buf_appendf(err, "key file %s is too large (over 4096 bytes)", path));
+        rc = ZT_ETOOBIG;
+        goto out;
     }
     size_t before = err ? err->len : 0;
     rc = zt_identity_parse(buf, len, pass, pass_len, out, err);
@@ -500,18 +475,6 @@ static int dir_of(const char *path, char *dir, size_t cap)
         dir[1] = '\0';
     } else {
         *slash = '\0';
-    }
-    return 0;
-}
-
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) return ZT_EIO;
-        p += w;
-        n -= (size_t)w;
     }
     return 0;
 }
@@ -630,7 +593,7 @@ int zt_identity_save(const struct zt_identity *id, const char *path, const char 
         goto out;
     }
     tmp_made = true;
-    if (fcntl(fd, F_SETFD, FD_CLOEXEC) != 0 || fchmod(fd, 0600) != 0 || write_all(fd, text, len) != 0 ||
+    if (fcntl(fd, F_SETFD, FD_CLOEXEC) != 0 || fchmod(fd, 0600) != 0 || zt_fd_write_full(fd, text, len) != 0 ||
         fsync(fd) != 0) {
         if (err) zt_ignore(zt_buf_appendf(err, "cannot write %s: %s", tmp, strerror(errno)));
         goto out;
@@ -779,10 +742,7 @@ int zt_identity_verify_json(const uint8_t pk[static ZT_ED25519_PK_LEN], json_t *
 {
     uint8_t sig[ZT_ED25519_SIG_LEN];
     const char *hex = json_string_value(json_object_get(obj, "sig"));
-    size_t got = 0;
-    if (!hex || strlen(hex) != 2 * sizeof sig ||
-        sodium_hex2bin(sig, sizeof sig, hex, 2 * sizeof sig, NULL, &got, NULL) != 0 || got != sizeof sig)
-        return ZT_EPARSE;
+    if (zt_hex_decode_str(sig, sizeof sig, hex, ZT_HEX_ANY_CASE) != 0) return ZT_EPARSE;
     if (json_object_del(obj, "sig") != 0) return ZT_EPARSE;
     char *body = NULL;
     size_t len;
@@ -798,7 +758,6 @@ int zt_identity_descriptor(const struct zt_identity *id, const char *const *role
 {
     int rc = ZT_EINVAL;
     json_t *j = NULL, *jr = NULL, *jm = NULL;
-    char *body = NULL;
     if (!id || !out || (n_roles && !roles) || (n_models && !models) ||
         n_roles > ZT_DESCRIPTOR_MAX_ROLES || n_models > ZT_DESCRIPTOR_MAX_MODELS ||
         !good_str(endpoint, ZT_DESCRIPTOR_MAX_ENDPOINT) || expires_unix < 0)
@@ -820,11 +779,8 @@ int zt_identity_descriptor(const struct zt_identity *id, const char *const *role
         json_object_set_new(j, "endpoint", json_string(endpoint)) != 0 ||
         json_object_set_new(j, "expires", json_integer((json_int_t)expires_unix)) != 0)
         goto out;
-    if ((rc = zt_identity_sign_json(id, j, ZT_DESCRIPTOR_MAX, &body)) != 0) goto out;
-    *out = body;
-    body = NULL;
+    rc = zt_identity_sign_json(id, j, ZT_DESCRIPTOR_MAX, out); /* *out only on success */
 out:
-    zt_free(body);
     json_decref(jr);
     json_decref(jm);
     json_decref(j);
@@ -907,10 +863,9 @@ int zt_identity_descriptor_verify(const char *json, size_t len, int64_t now,
         strlen(endpoint) > ZT_DESCRIPTOR_MAX_ENDPOINT || !json_is_integer(jexp) ||
         json_integer_value(jexp) < 0 || check_str_array(jroles, ZT_DESCRIPTOR_MAX_ROLES) != 0 ||
         check_str_array(jmodels, ZT_DESCRIPTOR_MAX_MODELS) != 0 ||
-        unhex(json_string_value(json_object_get(j, "ed25519_pk")), d.ed25519_pk,
-              sizeof d.ed25519_pk) != 0 ||
-        unhex(json_string_value(json_object_get(j, "kem_pk")), d.kem_pk, sizeof d.kem_pk) != 0 ||
-        unhex(json_string_value(json_object_get(j, "sig")), sig, sizeof sig) != 0)
+        zt_hex_decode_str(d.ed25519_pk, sizeof d.ed25519_pk, json_string_value(json_object_get(j, "ed25519_pk")), ZT_HEX_LOWER) != 0 ||
+        zt_hex_decode_str(d.kem_pk, sizeof d.kem_pk, json_string_value(json_object_get(j, "kem_pk")), ZT_HEX_LOWER) != 0 ||
+        zt_hex_decode_str(sig, sizeof sig, json_string_value(json_object_get(j, "sig")), ZT_HEX_LOWER) != 0)
         goto out;
     zt_identity_node_id(d.ed25519_pk, d.node_id);
     rc = ZT_ECRYPTO;

@@ -19,6 +19,7 @@
 
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_gguf.h"
+#include "zentalk/zt_hash.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #define HOST_LITTLE_ENDIAN 0
@@ -282,16 +283,6 @@ static int rd_str(struct rd *r, uint64_t max, uint64_t *off, uint64_t *len, cons
     return 0;
 }
 
-static uint64_t fnv1a(const uint8_t *p, size_t n)
-{
-    uint64_t h = 0xcbf29ce484222325u;
-    for (size_t i = 0; i < n; i++) {
-        h ^= p[i];
-        h *= 0x100000001b3u;
-    }
-    return h;
-}
-
 /* A power-of-two table with at least twice n slots (load <= 1/2). n is at
  * most 1e6, so this is at most 2^21 uint32_t. */
 static int hash_alloc(uint64_t n, uint32_t **tab, size_t *mask)
@@ -426,6 +417,21 @@ static bool key_is(const struct zt_gguf *g, const struct kv *kv, const char *s, 
     return kv->key_len == n && memcmp(g->base + kv->key_off, s, n) == 0;
 }
 
+/* The name of the i-th kv or tensor (what): a non-empty string of at most
+ * ZT_GGUF_MAX_KEY bytes, which then names the context of later errors. */
+static int rd_name(struct rd *r, const char *what, uint64_t i, const char *noun, uint64_t *off, uint64_t *len)
+{
+    snprintf(r->ctx, sizeof r->ctx, "%s %" PRIu64, what, i);
+    int rc = rd_str(r, ZT_GGUF_MAX_KEY, off, len, noun);
+    if (rc) return rc;
+    if (*len == 0) {
+        errf(r, "empty %s at offset %zu", noun, r->pos - 8);
+        return ZT_EPARSE;
+    }
+    set_ctx(r, what, i, r->p + *off, *len);
+    return 0;
+}
+
 static int parse_kvs(struct rd *r, struct zt_gguf *g)
 {
     int rc = hash_alloc(g->n_kv, &g->kv_hash, &g->kv_hash_mask);
@@ -437,18 +443,11 @@ static int parse_kvs(struct rd *r, struct zt_gguf *g)
     for (uint64_t i = 0; i < g->n_kv; i++) {
         struct kv *kv = &g->kv[i];
         uint64_t off, len;
-        snprintf(r->ctx, sizeof r->ctx, "kv %" PRIu64, i);
-        rc = rd_str(r, ZT_GGUF_MAX_KEY, &off, &len, "key");
-        if (rc) return rc;
-        if (len == 0) {
-            errf(r, "empty key at offset %zu", r->pos - 8);
-            return ZT_EPARSE;
-        }
-        set_ctx(r, "kv", i, r->p + off, len);
+        if ((rc = rd_name(r, "kv", i, "key", &off, &len)) != 0) return rc;
         kv->key_off = off;
         kv->key_len = (uint32_t)len;
 
-        uint64_t h = fnv1a(r->p + off, (size_t)len);
+        uint64_t h = zt_fnv1a64(r->p + off, (size_t)len);
         size_t slot = (size_t)h & g->kv_hash_mask;
         while (g->kv_hash[slot]) {
             const struct kv *o = &g->kv[g->kv_hash[slot] - 1];
@@ -496,18 +495,11 @@ static int parse_tensor_infos(struct rd *r, struct zt_gguf *g)
     for (uint64_t i = 0; i < g->n_tensors; i++) {
         struct zt_gguf_tensor *t = &g->tensors[i];
         uint64_t off, len;
-        snprintf(r->ctx, sizeof r->ctx, "tensor %" PRIu64, i);
-        rc = rd_str(r, ZT_GGUF_MAX_KEY, &off, &len, "tensor name");
-        if (rc) return rc;
-        if (len == 0) {
-            errf(r, "empty tensor name at offset %zu", r->pos - 8);
-            return ZT_EPARSE;
-        }
-        set_ctx(r, "tensor", i, r->p + off, len);
+        if ((rc = rd_name(r, "tensor", i, "tensor name", &off, &len)) != 0) return rc;
         t->name.ptr = (const char *)(r->p + off);
         t->name.len = len;
 
-        uint64_t h = fnv1a(r->p + off, (size_t)len);
+        uint64_t h = zt_fnv1a64(r->p + off, (size_t)len);
         size_t slot = (size_t)h & g->t_hash_mask;
         while (g->t_hash[slot]) {
             const struct zt_gguf_tensor *o = &g->tensors[g->t_hash[slot] - 1];
@@ -809,7 +801,7 @@ int64_t zt_gguf_find_key(const struct zt_gguf *g, const char *key)
 {
     if (!g || !key) return -1;
     size_t n = strlen(key);
-    size_t slot = (size_t)fnv1a((const uint8_t *)key, n) & g->kv_hash_mask;
+    size_t slot = (size_t)zt_fnv1a64((const uint8_t *)key, n) & g->kv_hash_mask;
     while (g->kv_hash[slot]) {
         uint32_t i = g->kv_hash[slot] - 1;
         if (key_is(g, &g->kv[i], key, n)) return i;
@@ -1059,7 +1051,7 @@ const struct zt_gguf_tensor *zt_gguf_find_tensor(const struct zt_gguf *g, const 
 {
     if (!g || !name) return NULL;
     size_t n = strlen(name);
-    size_t slot = (size_t)fnv1a((const uint8_t *)name, n) & g->t_hash_mask;
+    size_t slot = (size_t)zt_fnv1a64((const uint8_t *)name, n) & g->t_hash_mask;
     while (g->t_hash[slot]) {
         const struct zt_gguf_tensor *t = &g->tensors[g->t_hash[slot] - 1];
         if (t->name.len == n && memcmp(t->name.ptr, name, n) == 0) return t;

@@ -101,13 +101,9 @@ static int kv_begin(struct zt_gguf_writer *w, const char *key, uint32_t type, si
     for (size_t i = 0; i < w->n_kv; i++)
         if (strcmp(w->keys[i], key) == 0) return ZT_EEXIST;
     if (w->n_kv >= ZT_GGUF_MAX_KV) return ZT_ETOOBIG;
-    if (w->n_kv == w->cap_kv) {
-        size_t cap = w->cap_kv ? w->cap_kv * 2 : 16;
-        char **k = zt_reallocarray(w->keys, cap, sizeof *k);
-        if (!k) return ZT_ENOMEM;
-        w->keys = k;
-        w->cap_kv = cap;
-    }
+    char **k = zt_array_grow(w->keys, &w->cap_kv, w->n_kv + 1, sizeof *k, 16);
+    if (!k) return ZT_ENOMEM;
+    w->keys = k;
     *mark = w->kv.len;
     uint64_t len64 = klen;
     if ((rc = zt_buf_append(&w->kv, &len64, 8)) != 0 || (rc = zt_buf_append(&w->kv, key, klen)) != 0 ||
@@ -237,13 +233,9 @@ static int add_tensor(struct zt_gguf_writer *w, const char *name, enum zt_ggml_t
     for (size_t i = 0; i < w->n_t; i++)
         if (strcmp(w->t[i].name, name) == 0) return ZT_EEXIST;
     if (w->n_t >= ZT_GGUF_MAX_TENSORS) return ZT_ETOOBIG;
-    if (w->n_t == w->cap_t) {
-        size_t cap = w->cap_t ? w->cap_t * 2 : 16;
-        struct wtensor *t = zt_reallocarray(w->t, cap, sizeof *t);
-        if (!t) return ZT_ENOMEM;
-        w->t = t;
-        w->cap_t = cap;
-    }
+    struct wtensor *grown = zt_array_grow(w->t, &w->cap_t, w->n_t + 1, sizeof *grown, 16);
+    if (!grown) return ZT_ENOMEM;
+    w->t = grown;
     struct wtensor t = {.name_len = nlen, .type = (uint32_t)type, .n_dims = n_dims, .size = size};
     for (uint32_t i = 0; i < ZT_GGUF_MAX_DIMS; i++) t.ne[i] = i < n_dims ? ne[i] : 1;
     t.name = zt_strdup(name);

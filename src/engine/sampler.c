@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "zentalk/zt_alloc.h"
+#include "zentalk/zt_endian.h"
 #include "zentalk/zt_hash.h"
 #include "zentalk/zt_sampler.h"
 
@@ -72,11 +73,6 @@ static double next_unit(uint64_t s[4])
 
 /* ---- lifecycle ---------------------------------------------------------- */
 
-static void put_u32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)v, p[1] = (uint8_t)(v >> 8), p[2] = (uint8_t)(v >> 16), p[3] = (uint8_t)(v >> 24);
-}
-
 static uint32_t f32_bits(float f)
 {
     uint32_t u;
@@ -121,19 +117,19 @@ int zt_sampler_new(const struct zt_sampler_params *p, uint32_t n_vocab, struct z
     n = 14;
     const float fs[] = {p->temperature, p->top_p, p->min_p, p->repeat_penalty, p->frequency_penalty,
                         p->presence_penalty};
-    for (size_t i = 0; i < 6; i++, n += 4) put_u32(init + n, f32_bits(fs[i]));
-    put_u32(init + n, (uint32_t)p->top_k), n += 4;
-    put_u32(init + n, (uint32_t)p->repeat_last_n), n += 4;
-    put_u32(init + n, n_vocab), n += 4;
-    put_u32(init + n, (uint32_t)p->n_logit_bias), n += 4;
-    put_u32(init + n, (uint32_t)p->seed), n += 4;
-    put_u32(init + n, (uint32_t)(p->seed >> 32)), n += 4;
+    for (size_t i = 0; i < 6; i++, n += 4) zt_put_le32(init + n, f32_bits(fs[i]));
+    zt_put_le32(init + n, (uint32_t)p->top_k), n += 4;
+    zt_put_le32(init + n, (uint32_t)p->repeat_last_n), n += 4;
+    zt_put_le32(init + n, n_vocab), n += 4;
+    zt_put_le32(init + n, (uint32_t)p->n_logit_bias), n += 4;
+    zt_put_le32(init + n, (uint32_t)p->seed), n += 4;
+    zt_put_le32(init + n, (uint32_t)(p->seed >> 32)), n += 4;
     zt_ignore(zt_blake2b(s->hash, sizeof s->hash, init, n, NULL, 0));
     for (size_t i = 0; i < p->n_logit_bias; i++) {
         uint8_t link[ZT_SAMPLER_HASH_LEN + 8];
         memcpy(link, s->hash, ZT_SAMPLER_HASH_LEN);
-        put_u32(link + ZT_SAMPLER_HASH_LEN, (uint32_t)p->logit_bias[i].token);
-        put_u32(link + ZT_SAMPLER_HASH_LEN + 4, f32_bits(p->logit_bias[i].bias));
+        zt_put_le32(link + ZT_SAMPLER_HASH_LEN, (uint32_t)p->logit_bias[i].token);
+        zt_put_le32(link + ZT_SAMPLER_HASH_LEN + 4, f32_bits(p->logit_bias[i].bias));
         zt_ignore(zt_blake2b(s->hash, sizeof s->hash, link, sizeof link, NULL, 0));
     }
     *out = s;
@@ -262,7 +258,7 @@ int zt_sampler_accept(struct zt_sampler *s, int32_t token, const float *raw_logi
     size_t n = 0;
     memcpy(link, s->hash, ZT_SAMPLER_HASH_LEN);
     n = ZT_SAMPLER_HASH_LEN;
-    put_u32(link + n, (uint32_t)token), n += 4;
+    zt_put_le32(link + n, (uint32_t)token), n += 4;
     if (raw_logits) {
         /* top-k by (value desc, id asc) with a small insertion list */
         struct cand top[ZT_SAMPLER_HASH_TOPK];
@@ -278,8 +274,8 @@ int zt_sampler_accept(struct zt_sampler *s, int32_t token, const float *raw_logi
             top[i] = c;
         }
         for (size_t i = 0; i < k; i++, n += 8) {
-            put_u32(link + n, (uint32_t)top[i].id);
-            put_u32(link + n + 4, f32_bits(top[i].logit));
+            zt_put_le32(link + n, (uint32_t)top[i].id);
+            zt_put_le32(link + n + 4, f32_bits(top[i].logit));
         }
     }
     zt_ignore(zt_blake2b(s->hash, sizeof s->hash, link, n, NULL, 0));

@@ -18,6 +18,7 @@
 
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_gguf.h"
+#include "zentalk/zt_hex.h"
 
 /* ------------------------------------------------------------------ */
 /* internal types */
@@ -72,16 +73,6 @@ struct zt_tokenizer {
 
 /* ------------------------------------------------------------------ */
 /* helpers */
-
-static void errf(struct zt_buf *err, const char *fmt, ...) ZT_PRINTF(2, 3);
-static void errf(struct zt_buf *err, const char *fmt, ...)
-{
-    if (!err) return;
-    va_list ap;
-    va_start(ap, fmt);
-    zt_ignore(zt_buf_vappendf(err, fmt, ap));
-    va_end(ap);
-}
 
 /* A fast 64-bit mixing hash for short keys (token texts average < 8 bytes). */
 static uint32_t hash_bytes(const char *p, size_t n)
@@ -323,19 +314,11 @@ void zt_tok_free(struct zt_tokenizer *t)
     zt_free(t);
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
-}
-
 /* "<0xNN>" -> NN, else -1. */
 static int parse_byte_token(const char *p, size_t n)
 {
     if (n != 6 || p[0] != '<' || p[1] != '0' || p[2] != 'x' || p[5] != '>') return -1;
-    int a = hexval(p[3]), b = hexval(p[4]);
+    int a = zt_hex_digit(p[3]), b = zt_hex_digit(p[4]);
     return (a < 0 || b < 0) ? -1 : a * 16 + b;
 }
 
@@ -417,7 +400,7 @@ static void sort_special(struct zt_tokenizer *t, int32_t *tmp)
 static int check_id(int32_t id, size_t n, const char *what, struct zt_buf *err)
 {
     if (id == ZT_TOK_NONE || (id >= 0 && (size_t)id < n)) return 0;
-    errf(err, "tokenizer: %s token id %d out of range (vocabulary of %zu)", what, (int)id, n);
+    zt_buf_sayf(err, "tokenizer: %s token id %d out of range (vocabulary of %zu)", what, (int)id, n);
     return ZT_ERANGE;
 }
 
@@ -437,7 +420,7 @@ static int build_merges(struct zt_tokenizer *t, const struct zt_tok_desc *d, str
         size_t n = d->merges[i].len;
         if (!p && n) {
             rc = ZT_EINVAL;
-            errf(err, "tokenizer: merge %zu is NULL", i);
+            zt_buf_sayf(err, "tokenizer: merge %zu is NULL", i);
             goto out;
         }
         /* "left right", split at the first space after the first byte, as
@@ -445,7 +428,7 @@ static int build_merges(struct zt_tokenizer *t, const struct zt_tok_desc *d, str
         const char *sp = n > 1 ? memchr(p + 1, ' ', n - 1) : NULL;
         if (!sp) {
             rc = ZT_EPARSE;
-            errf(err, "tokenizer: merge %zu has no space separator", i);
+            zt_buf_sayf(err, "tokenizer: merge %zu has no space separator", i);
             goto out;
         }
         size_t ll = (size_t)(sp - p), rl = n - ll - 1;
@@ -459,7 +442,7 @@ static int build_merges(struct zt_tokenizer *t, const struct zt_tok_desc *d, str
         }
         if (res < 0) {
             rc = ZT_EPARSE;
-            errf(err, "tokenizer: merge %zu (\"%.*s\") refers to a token not in the vocabulary", i,
+            zt_buf_sayf(err, "tokenizer: merge %zu (\"%.*s\") refers to a token not in the vocabulary", i,
                  (int)(n > 64 ? 64 : n), p);
             goto out;
         }
@@ -509,25 +492,25 @@ int zt_tok_new(const struct zt_tok_desc *d, struct zt_tokenizer **out, struct zt
     int rc = ZT_EINVAL;
     if (!d || !out) return ZT_EINVAL;
     if (d->kind != ZT_TOK_SPM && d->kind != ZT_TOK_BPE) {
-        errf(err, "tokenizer: unknown kind %d", (int)d->kind);
+        zt_buf_sayf(err, "tokenizer: unknown kind %d", (int)d->kind);
         goto out;
     }
     if (d->n_tokens == 0 || !d->tokens) {
-        errf(err, "tokenizer: empty vocabulary");
+        zt_buf_sayf(err, "tokenizer: empty vocabulary");
         goto out;
     }
     if (d->n_tokens > ZT_TOK_MAX_TOKENS || d->n_merges > ZT_TOK_MAX_MERGES) {
         rc = ZT_ETOOBIG;
-        errf(err, "tokenizer: %zu tokens / %zu merges exceed the limits (%zu / %zu)", d->n_tokens,
+        zt_buf_sayf(err, "tokenizer: %zu tokens / %zu merges exceed the limits (%zu / %zu)", d->n_tokens,
              d->n_merges, ZT_TOK_MAX_TOKENS, ZT_TOK_MAX_MERGES);
         goto out;
     }
     if (d->kind == ZT_TOK_SPM && !d->scores) {
-        errf(err, "tokenizer: a SentencePiece vocabulary needs scores");
+        zt_buf_sayf(err, "tokenizer: a SentencePiece vocabulary needs scores");
         goto out;
     }
     if (d->n_merges && !d->merges) {
-        errf(err, "tokenizer: %zu merges but no merge array", d->n_merges);
+        zt_buf_sayf(err, "tokenizer: %zu merges but no merge array", d->n_merges);
         goto out;
     }
     if ((rc = check_id(d->bos, d->n_tokens, "BOS", err)) || (rc = check_id(d->eos, d->n_tokens, "EOS", err)) ||
@@ -541,7 +524,7 @@ int zt_tok_new(const struct zt_tok_desc *d, struct zt_tokenizer **out, struct zt
         pre = pre_from_name(d->pre);
         if (pre == PRE_NONE) {
             rc = ZT_EUNSUPPORTED;
-            errf(err, "tokenizer: unsupported pre-tokenizer \"%.64s\"", d->pre);
+            zt_buf_sayf(err, "tokenizer: unsupported pre-tokenizer \"%.64s\"", d->pre);
             goto out;
         }
     }
@@ -551,33 +534,33 @@ int zt_tok_new(const struct zt_tok_desc *d, struct zt_tokenizer **out, struct zt
     for (size_t i = 0; i < d->n_tokens; i++) {
         const struct zt_tok_text *x = &d->tokens[i];
         if (!x->ptr && x->len) {
-            errf(err, "tokenizer: token %zu has no text", i);
+            zt_buf_sayf(err, "tokenizer: token %zu has no text", i);
             goto out;
         }
         if (x->len > ZT_TOK_MAX_TOKEN_LEN) {
             rc = ZT_ETOOBIG;
-            errf(err, "tokenizer: token %zu is %zu bytes long (limit %zu)", i, x->len,
+            zt_buf_sayf(err, "tokenizer: token %zu is %zu bytes long (limit %zu)", i, x->len,
                  ZT_TOK_MAX_TOKEN_LEN);
             goto out;
         }
         if (d->types && (d->types[i] < 0 || d->types[i] > ZT_TOK_TYPE_BYTE)) {
-            errf(err, "tokenizer: token %zu has invalid type %d", i, (int)d->types[i]);
+            zt_buf_sayf(err, "tokenizer: token %zu has invalid type %d", i, (int)d->types[i]);
             goto out;
         }
         if (d->kind == ZT_TOK_SPM && isnan(d->scores[i])) {
-            errf(err, "tokenizer: token %zu has a NaN score", i);
+            zt_buf_sayf(err, "tokenizer: token %zu has a NaN score", i);
             goto out;
         }
         if (d->kind == ZT_TOK_SPM && d->types && d->types[i] == ZT_TOK_TYPE_BYTE &&
             parse_byte_token(x->ptr, x->len) < 0) {
-            errf(err, "tokenizer: byte token %zu is not of the form <0xNN>", i);
+            zt_buf_sayf(err, "tokenizer: byte token %zu is not of the form <0xNN>", i);
             goto out;
         }
         total += 2 * x->len;
     }
     if (total > (size_t)UINT32_MAX) {
         rc = ZT_ETOOBIG;
-        errf(err, "tokenizer: vocabulary texts too large (%zu bytes)", total);
+        zt_buf_sayf(err, "tokenizer: vocabulary texts too large (%zu bytes)", total);
         goto out;
     }
 
@@ -692,7 +675,7 @@ int zt_tok_new(const struct zt_tok_desc *d, struct zt_tokenizer **out, struct zt
                               NULL);
         if (!t->re) {
             rc = ZT_EUNSUPPORTED;
-            errf(err, "tokenizer: PCRE2 cannot compile the pre-tokenizer (error %d at %zu)", ec,
+            zt_buf_sayf(err, "tokenizer: PCRE2 cannot compile the pre-tokenizer (error %d at %zu)", ec,
                  (size_t)eo);
             goto out;
         }
@@ -704,7 +687,7 @@ int zt_tok_new(const struct zt_tok_desc *d, struct zt_tokenizer **out, struct zt
     t = NULL;
     rc = 0;
 out:
-    if (rc == ZT_ENOMEM) errf(err, "tokenizer: out of memory");
+    if (rc == ZT_ENOMEM) zt_buf_sayf(err, "tokenizer: out of memory");
     zt_free(tmp);
     zt_tok_free(t);
     return rc;
@@ -749,11 +732,11 @@ static int gguf_texts(const struct zt_gguf *g, const char *key, size_t max, stru
     int rc = zt_gguf_kv_arr(g, ki, &et, &n);
     if (rc != 0) return rc;
     if (et != ZT_GGUF_STRING) {
-        errf(err, "tokenizer: %s is not an array of strings", key);
+        zt_buf_sayf(err, "tokenizer: %s is not an array of strings", key);
         return ZT_EPARSE;
     }
     if (n > max) {
-        errf(err, "tokenizer: %s has %llu entries (limit %zu)", key, (unsigned long long)n, max);
+        zt_buf_sayf(err, "tokenizer: %s has %llu entries (limit %zu)", key, (unsigned long long)n, max);
         return ZT_ETOOBIG;
     }
     struct zt_tok_text *v = zt_calloc(n ? (size_t)n : 1, sizeof *v);
@@ -761,7 +744,7 @@ static int gguf_texts(const struct zt_gguf *g, const char *key, size_t max, stru
     for (uint64_t i = 0; i < n; i++) {
         struct zt_gguf_str s;
         if ((rc = zt_gguf_kv_arr_str(g, ki, i, &s)) != 0) {
-            errf(err, "tokenizer: cannot read %s[%llu]", key, (unsigned long long)i);
+            zt_buf_sayf(err, "tokenizer: cannot read %s[%llu]", key, (unsigned long long)i);
             zt_free(v);
             return rc;
         }
@@ -788,7 +771,7 @@ int zt_tok_from_gguf(const struct zt_gguf *g, struct zt_tokenizer **out, struct 
     struct zt_gguf_str model;
     rc = zt_gguf_get_str(g, "tokenizer.ggml.model", &model);
     if (rc != 0) {
-        errf(err, "tokenizer: %s tokenizer.ggml.model", rc == ZT_ENOTFOUND ? "no" : "invalid");
+        zt_buf_sayf(err, "tokenizer: %s tokenizer.ggml.model", rc == ZT_ENOTFOUND ? "no" : "invalid");
         goto out;
     }
     if (model.len == 5 && memcmp(model.ptr, "llama", 5) == 0) {
@@ -797,13 +780,13 @@ int zt_tok_from_gguf(const struct zt_gguf *g, struct zt_tokenizer **out, struct 
         d.kind = ZT_TOK_BPE;
     } else {
         rc = ZT_EUNSUPPORTED;
-        errf(err, "tokenizer: unsupported tokenizer.ggml.model \"%.*s\"",
+        zt_buf_sayf(err, "tokenizer: unsupported tokenizer.ggml.model \"%.*s\"",
              (int)(model.len > 64 ? 64 : model.len), model.ptr);
         goto out;
     }
 
     if ((rc = gguf_texts(g, "tokenizer.ggml.tokens", ZT_TOK_MAX_TOKENS, &tokens, &d.n_tokens, err)) != 0) {
-        if (rc == ZT_ENOTFOUND) errf(err, "tokenizer: no tokenizer.ggml.tokens");
+        if (rc == ZT_ENOTFOUND) zt_buf_sayf(err, "tokenizer: no tokenizer.ggml.tokens");
         goto out;
     }
     d.tokens = tokens;
@@ -815,7 +798,7 @@ int zt_tok_from_gguf(const struct zt_gguf *g, struct zt_tokenizer **out, struct 
     if (rc == 0) {
         if (cnt != d.n_tokens || (et != ZT_GGUF_F32 && et != ZT_GGUF_F64)) {
             rc = ZT_EPARSE;
-            errf(err, "tokenizer: tokenizer.ggml.scores has %llu entries of type %d for %zu tokens",
+            zt_buf_sayf(err, "tokenizer: tokenizer.ggml.scores has %llu entries of type %d for %zu tokens",
                  (unsigned long long)cnt, (int)et, d.n_tokens);
             goto out;
         }
@@ -842,7 +825,7 @@ int zt_tok_from_gguf(const struct zt_gguf *g, struct zt_tokenizer **out, struct 
         if (cnt != d.n_tokens || et == ZT_GGUF_STRING || et == ZT_GGUF_ARRAY || et == ZT_GGUF_F32 ||
             et == ZT_GGUF_F64 || et == ZT_GGUF_BOOL) {
             rc = ZT_EPARSE;
-            errf(err, "tokenizer: tokenizer.ggml.token_type has %llu entries of type %d for %zu tokens",
+            zt_buf_sayf(err, "tokenizer: tokenizer.ggml.token_type has %llu entries of type %d for %zu tokens",
                  (unsigned long long)cnt, (int)et, d.n_tokens);
             goto out;
         }
@@ -867,7 +850,7 @@ int zt_tok_from_gguf(const struct zt_gguf *g, struct zt_tokenizer **out, struct 
         rc = gguf_texts(g, "tokenizer.ggml.merges", ZT_TOK_MAX_MERGES, &merges, &d.n_merges, err);
         if (rc == ZT_ENOTFOUND) {
             rc = ZT_EPARSE;
-            errf(err, "tokenizer: a gpt2 tokenizer needs tokenizer.ggml.merges");
+            zt_buf_sayf(err, "tokenizer: a gpt2 tokenizer needs tokenizer.ggml.merges");
         }
         if (rc != 0) goto out;
         d.merges = merges;
@@ -879,7 +862,7 @@ int zt_tok_from_gguf(const struct zt_gguf *g, struct zt_tokenizer **out, struct 
         (rc = gguf_special(g, "tokenizer.ggml.unknown_token_id", &d.unk)) ||
         (rc = gguf_special(g, "tokenizer.ggml.padding_token_id", &pad)) ||
         (rc = gguf_special(g, "tokenizer.ggml.eot_token_id", &d.eot))) {
-        errf(err, "tokenizer: a special token id is not an integer");
+        zt_buf_sayf(err, "tokenizer: a special token id is not an integer");
         goto out;
     }
     /* Padding is never produced by the tokenizer; converters write junk
@@ -892,7 +875,7 @@ int zt_tok_from_gguf(const struct zt_gguf *g, struct zt_tokenizer **out, struct 
     if (rc == 0) {
         if (ps.len >= sizeof pre) {
             rc = ZT_EUNSUPPORTED;
-            errf(err, "tokenizer: unsupported pre-tokenizer (name too long)");
+            zt_buf_sayf(err, "tokenizer: unsupported pre-tokenizer (name too long)");
             goto out;
         }
         memcpy(pre, ps.ptr, (size_t)ps.len);
@@ -907,14 +890,14 @@ int zt_tok_from_gguf(const struct zt_gguf *g, struct zt_tokenizer **out, struct 
     if ((rc = gguf_bool(g, "tokenizer.ggml.add_bos_token", bos_default, &d.add_bos)) ||
         (rc = gguf_bool(g, "tokenizer.ggml.add_eos_token", false, &d.add_eos)) ||
         (rc = gguf_bool(g, "tokenizer.ggml.add_space_prefix", spm, &d.add_space_prefix))) {
-        errf(err, "tokenizer: an add_* flag is not a boolean");
+        zt_buf_sayf(err, "tokenizer: an add_* flag is not a boolean");
         goto out;
     }
     rc = zt_tok_new(&d, out, err);
     goto out;
 nomem:
     rc = ZT_ENOMEM;
-    errf(err, "tokenizer: out of memory");
+    zt_buf_sayf(err, "tokenizer: out of memory");
 out:
     zt_free(tokens);
     zt_free(merges);
@@ -1354,13 +1337,9 @@ struct frags {
 
 static int frags_add(struct frags *f, size_t off, size_t len, int32_t id)
 {
-    if (f->n == f->cap) {
-        size_t nc = f->cap ? f->cap * 2 : 16;
-        struct frag *nv = zt_reallocarray(f->v, nc, sizeof *nv);
-        if (!nv) return ZT_ENOMEM;
-        f->v = nv;
-        f->cap = nc;
-    }
+    struct frag *nv = zt_array_grow(f->v, &f->cap, f->n + 1, sizeof *nv, 16);
+    if (!nv) return ZT_ENOMEM;
+    f->v = nv;
     f->v[f->n++] = (struct frag){off, len, id};
     return 0;
 }

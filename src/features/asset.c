@@ -9,30 +9,11 @@
 
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_asset.h"
+#include "zentalk/zt_endian.h"
+#include "zentalk/zt_file.h"
 #include "zentalk/zt_hash.h"
 
 static const char MAGIC[8] = {'Z', 'T', 'A', 'S', 'S', 'E', 'T', '1'};
-
-static uint32_t get_u32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t get_u64(const uint8_t *p)
-{
-    return (uint64_t)get_u32(p) | (uint64_t)get_u32(p + 4) << 32;
-}
-
-static void put_u32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put_u64(uint8_t *p, uint64_t v)
-{
-    put_u32(p, (uint32_t)v);
-    put_u32(p + 4, (uint32_t)(v >> 32));
-}
 
 static int kind_valid(const char *kind)
 {
@@ -52,18 +33,6 @@ int zt_asset_path(const char *data_dir, const char *name, char *out, size_t out_
     else
         n = snprintf(out, out_size, "%s/assets/%s", data_dir ? data_dir : "data", name);
     if (n < 0 || (size_t)n >= out_size) return ZT_ETOOBIG;
-    return 0;
-}
-
-static int read_all(int fd, uint8_t *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t r = read(fd, p, n);
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) return ZT_EIO;
-        p += r;
-        n -= (size_t)r;
-    }
     return 0;
 }
 
@@ -90,12 +59,16 @@ int zt_asset_load(const char *path, const char *kind, uint32_t version, struct z
         rc = ZT_ENOMEM;
         goto out;
     }
-    if ((rc = read_all(fd, mem, size)) != 0) goto out;
-    if (memcmp(mem, MAGIC, sizeof MAGIC) != 0 || get_u32(mem + 28) != 0) {
+    size_t got = 0;
+    if (zt_fd_read_full(fd, mem, size, &got) != 0 || got != size) {
+        rc = ZT_EIO;
+        goto out;
+    }
+    if (memcmp(mem, MAGIC, sizeof MAGIC) != 0 || zt_get_le32(mem + 28) != 0) {
         rc = ZT_EPARSE;
         goto out;
     }
-    uint64_t plen = get_u64(mem + 32);
+    uint64_t plen = zt_get_le64(mem + 32);
     if (plen != (uint64_t)size - ZT_ASSET_HEADER_LEN - 32) {
         rc = ZT_EPARSE;
         goto out;
@@ -113,7 +86,7 @@ int zt_asset_load(const char *path, const char *kind, uint32_t version, struct z
         rc = ZT_EPARSE;
         goto out;
     }
-    if (get_u32(mem + 24) != version) {
+    if (zt_get_le32(mem + 24) != version) {
         rc = ZT_EUNSUPPORTED;
         goto out;
     }
@@ -138,19 +111,6 @@ void zt_asset_deinit(struct zt_asset *a)
     memset(a, 0, sizeof *a);
 }
 
-static int write_all(int fd, const void *p, size_t n)
-{
-    const uint8_t *b = p;
-    while (n > 0) {
-        ssize_t w = write(fd, b, n);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) return ZT_EIO;
-        b += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 int zt_asset_write(const char *path, const char *kind, uint32_t version,
                    const uint8_t source_sha256[static 32], const void *payload, size_t len)
 {
@@ -164,8 +124,8 @@ int zt_asset_write(const char *path, const char *kind, uint32_t version,
     memset(hdr, 0, sizeof hdr);
     memcpy(hdr, MAGIC, sizeof MAGIC);
     memcpy(hdr + 8, kind, strlen(kind));
-    put_u32(hdr + 24, version);
-    put_u64(hdr + 32, (uint64_t)len);
+    zt_put_le32(hdr + 24, version);
+    zt_put_le64(hdr + 32, (uint64_t)len);
     memcpy(hdr + 40, source_sha256, 32);
     struct zt_sha256_ctx c;
     zt_sha256_init(&c);
@@ -176,9 +136,9 @@ int zt_asset_write(const char *path, const char *kind, uint32_t version,
 
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) return ZT_EIO;
-    int rc = write_all(fd, hdr, sizeof hdr);
-    if (rc == 0) rc = write_all(fd, payload, len);
-    if (rc == 0) rc = write_all(fd, h, sizeof h);
+    int rc = zt_fd_write_full(fd, hdr, sizeof hdr);
+    if (rc == 0) rc = zt_fd_write_full(fd, payload, len);
+    if (rc == 0) rc = zt_fd_write_full(fd, h, sizeof h);
     if (rc == 0 && fsync(fd) != 0) rc = ZT_EIO;
     if (close(fd) != 0 && rc == 0) rc = ZT_EIO;
     if (rc == 0 && rename(tmp, path) != 0) rc = ZT_EIO;

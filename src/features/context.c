@@ -12,18 +12,8 @@ long zt_context_estimate(const char *text, size_t len)
     if (len == 0) return 0;
     struct zt_token stack[256], *toks = stack;
     size_t n = 0;
-    int rc = zt_text_tokenize(text, len, toks, 256, &n);
+    int rc = zt_text_tokenize_all(text, len, stack, 256, &toks, &n);
     if (rc) return rc;
-    if (n > 256) {
-        toks = zt_calloc(n, sizeof *toks);
-        if (!toks) return ZT_ENOMEM;
-        size_t m = 0;
-        rc = zt_text_tokenize(text, len, toks, n, &m);
-        if (rc) {
-            zt_free(toks);
-            return rc;
-        }
-    }
     size_t words = 0, other = 0;
     for (size_t i = 0; i < n; i++) {
         enum zt_tok_kind k = toks[i].kind;

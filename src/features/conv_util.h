@@ -3,7 +3,10 @@
 #ifndef ZT_FEATURES_CONV_UTIL_H
 #define ZT_FEATURES_CONV_UTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <string.h>
 #include <stdint.h>
 
 #include "zentalk/zt_error.h"
@@ -16,6 +19,36 @@
  * which file and why. */
 ZT_NODISCARD int zt__feat_read_file(const char *path, char **out, size_t *len, char *err, size_t err_size);
 
+/* ---- line-oriented data files (config/intents.txt, config/replies.txt) ---- */
+
+/* The parse error of a data file at the current line: "FILE:LINE: why".
+ * Expects err, err_size, file, line, rc and an out label where it is used. */
+#define ZT__DATA_FAIL(...)                                \
+    do {                                                  \
+        snprintf(err, err_size, "%s:%zu: ", file, line);  \
+        size_t el_ = strlen(err);                         \
+        snprintf(err + el_, err_size - el_, __VA_ARGS__); \
+        rc = ZT_EPARSE;                                   \
+        goto out;                                         \
+    } while (0)
+
+struct zt__lines {
+    const char *p, *end;
+};
+
+/* The next line of text that is not blank or a # comment, without its line
+ * end and the spaces and tabs around it, in *ln..*le; *line counts every
+ * line read. false at the end of the text. */
+bool zt__lines_next(struct zt__lines *r, size_t *line, const char **ln, const char **le);
+
+/* NULL, or why ln..le cannot be a line of a data file ("invalid UTF-8",
+ * "control character"). */
+const char *zt__line_problem(const char *ln, const char *le);
+
+/* The next field of *s..e (separated by spaces and tabs) in *f, *fl, and *s
+ * past it; false when there is none. */
+bool zt__next_field(const char **s, const char *e, const char **f, size_t *fl);
+
 /* A message tokenised once for several intent / lexicon queries
  * (intent.c); the summariser asks six questions of every sentence. */
 struct zt__ptext;
@@ -25,16 +58,5 @@ ZT_NODISCARD int zt__intent_detect_p(const struct zt_intent_model *m, const stru
                                      struct zt_intent_result *out);
 bool zt__intent_lexicon_p(const struct zt_intent_model *m, const char *name, const struct zt__ptext *p,
                           enum zt_lex_where where);
-
-/* FNV-1a, the hash of folded words in the cue tables and stopword sets. */
-static inline uint64_t zt__fnv1a(const char *s, size_t n)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 1099511628211ull;
-    }
-    return h;
-}
 
 #endif

@@ -5,6 +5,7 @@
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_asset.h"
 #include "zentalk/zt_embed.h"
+#include "zentalk/zt_endian.h"
 #include "zentalk/zt_text.h"
 
 #define HEADER 16u
@@ -25,11 +26,6 @@ struct zt_embed {
     float common[ZT_EMBED_MAX_DIM]; /* unit expected SIF vector of random text */
 };
 
-static uint32_t get_u32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 int zt_embed_load(const char *path, struct zt_embed **out)
 {
     struct zt_embed *e = zt_calloc(1, sizeof *e);
@@ -43,9 +39,9 @@ int zt_embed_load(const char *path, struct zt_embed **out)
     const uint8_t *p = e->a.data;
     size_t len = e->a.len;
     if (len < HEADER) goto out;
-    e->n = get_u32(p);
-    e->dim = get_u32(p + 4);
-    if (get_u32(p + 8) != 0 || e->n == 0 || e->dim == 0 || e->dim > ZT_EMBED_MAX_DIM ||
+    e->n = zt_get_le32(p);
+    e->dim = zt_get_le32(p + 4);
+    if (zt_get_le32(p + 8) != 0 || e->n == 0 || e->dim == 0 || e->dim > ZT_EMBED_MAX_DIM ||
         e->n > (1u << 24))
         goto out;
     size_t n = e->n, dim = e->dim;
@@ -57,11 +53,11 @@ int zt_embed_load(const char *path, struct zt_embed **out)
     e->sorted = e->offs + 4 * (n + 1);
     e->pool = (const char *)(e->sorted + 4 * n);
     e->pool_len = len - need;
-    if (get_u32(e->offs) != 0 || get_u32(e->offs + 4 * n) != e->pool_len) goto out;
+    if (zt_get_le32(e->offs) != 0 || zt_get_le32(e->offs + 4 * n) != e->pool_len) goto out;
     for (size_t i = 0; i < n; i++) {
-        uint32_t a = get_u32(e->offs + 4 * i), b = get_u32(e->offs + 4 * (i + 1));
+        uint32_t a = zt_get_le32(e->offs + 4 * i), b = zt_get_le32(e->offs + 4 * (i + 1));
         if (b <= a || b - a > WORD_MAX) goto out;
-        if (get_u32(e->sorted + 4 * i) >= n) goto out;
+        if (zt_get_le32(e->sorted + 4 * i) >= n) goto out;
     }
     e->scale_mem = zt_calloc(n, sizeof(float));
     if (!e->scale_mem) {
@@ -103,7 +99,7 @@ size_t zt_embed_count(const struct zt_embed *e) { return e->n; }
 
 const char *zt_embed_word(const struct zt_embed *e, size_t row, size_t *len)
 {
-    uint32_t a = get_u32(e->offs + 4 * row), b = get_u32(e->offs + 4 * (row + 1));
+    uint32_t a = zt_get_le32(e->offs + 4 * row), b = zt_get_le32(e->offs + 4 * (row + 1));
     *len = b - a;
     return e->pool + a;
 }
@@ -121,7 +117,7 @@ long zt_embed_lookup(const struct zt_embed *e, const char *word, size_t len)
     size_t lo = 0, hi = e->n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        uint32_t row = get_u32(e->sorted + 4 * mid);
+        uint32_t row = zt_get_le32(e->sorted + 4 * mid);
         size_t wl;
         const char *w = zt_embed_word(e, row, &wl);
         int c = cmp_word(w, wl, word, len);
@@ -175,15 +171,8 @@ int zt_embed_text(const struct zt_embed *e, const char *text, size_t len, float 
 {
     struct zt_token stack[TOK_STACK], *toks = stack;
     size_t n = 0, nf = 0;
-    int rc = zt_text_tokenize(text, len, stack, TOK_STACK, &n);
+    int rc = zt_text_tokenize_all(text, len, stack, TOK_STACK, &toks, &n);
     if (rc) return rc;
-    if (n > TOK_STACK) {
-        toks = zt_calloc(n, sizeof *toks);
-        if (!toks) return ZT_ENOMEM;
-        size_t n2;
-        rc = zt_text_tokenize(text, len, toks, n, &n2);
-        if (rc) goto out;
-    }
     memset(out, 0, e->dim * sizeof *out);
     for (size_t i = 0; i < n; i++) {
         if (toks[i].kind != ZT_TOK_WORD && toks[i].kind != ZT_TOK_NUMBER) continue;
@@ -201,8 +190,6 @@ int zt_embed_text(const struct zt_embed *e, const char *text, size_t len, float 
     }
     zt_embed_normalize(out, e->dim);
     if (found) *found = nf;
-    rc = 0;
-out:
     if (toks != stack) zt_free(toks);
-    return rc;
+    return 0;
 }

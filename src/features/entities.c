@@ -14,25 +14,10 @@
 
 /* ---- small helpers -------------------------------------------------------- */
 
-static int is_digit(char c)
-{
-    return c >= '0' && c <= '9';
-}
-
-static int is_alpha(char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-
-static int is_alnum(char c)
-{
-    return is_digit(c) || is_alpha(c);
-}
-
 /* ASCII letters and digits and every byte of a multi-byte character */
 static int is_word_byte(char c)
 {
-    return is_alnum(c) || (uint8_t)c >= 0x80;
+    return zt_ascii_alnum(c) || (uint8_t)c >= 0x80;
 }
 
 static char lower(char c)
@@ -79,8 +64,8 @@ static size_t digits_at(const struct cx *c, size_t p, size_t maxd, int64_t *v)
 {
     size_t k = 0;
     int64_t x = 0;
-    while (p + k < c->len && k < maxd && is_digit(c->t[p + k])) x = x * 10 + (c->t[p + k++] - '0');
-    if (p + k < c->len && k == maxd && is_digit(c->t[p + k])) return 0; /* more digits than allowed */
+    while (p + k < c->len && k < maxd && zt_ascii_digit(c->t[p + k])) x = x * 10 + (c->t[p + k++] - '0');
+    if (p + k < c->len && k == maxd && zt_ascii_digit(c->t[p + k])) return 0; /* more digits than allowed */
     *v = x;
     return k;
 }
@@ -306,12 +291,12 @@ static size_t time_at_(const struct cx *c, size_t p, int64_t *sod, int iso)
     if (!k) return 0;
     e = p + k;
     int colon = 0;
-    if (e + 2 < c->len && c->t[e] == ':' && is_digit(c->t[e + 1])) {
+    if (e + 2 < c->len && c->t[e] == ':' && zt_ascii_digit(c->t[e + 1])) {
         size_t k2 = digits_at(c, e + 1, 2, &mi);
         if (k2 != 2 || mi > 59) return 0;
         e += 3;
         colon = 1;
-        if (e + 2 < c->len && c->t[e] == ':' && is_digit(c->t[e + 1])) {
+        if (e + 2 < c->len && c->t[e] == ':' && zt_ascii_digit(c->t[e + 1])) {
             size_t k3 = digits_at(c, e + 1, 2, &s);
             if (k3 != 2 || s > 59) return 0;
             e += 3;
@@ -359,7 +344,7 @@ static size_t offset_at(const struct cx *c, size_t p, int *off)
     if (digits_at(c, p + 1, 2, &h) != 2 || h > 18) return 0;
     size_t e = p + 3;
     if (e < c->len && c->t[e] == ':') e++;
-    if (e + 1 < c->len && is_digit(c->t[e]) && is_digit(c->t[e + 1])) {
+    if (e + 1 < c->len && zt_ascii_digit(c->t[e]) && zt_ascii_digit(c->t[e + 1])) {
         if (digits_at(c, e, 2, &m) != 2 || m > 59) return 0;
         e += 2;
     }
@@ -368,6 +353,16 @@ static size_t offset_at(const struct cx *c, size_t p, int *off)
 }
 
 /* an absolute or relative date at p */
+/* The date y-m-d, which ends the match at end, into w; 0 when there is no
+ * such day. */
+static size_t set_date(struct when *w, int64_t y, int64_t m, int64_t d, size_t end)
+{
+    if (!valid_date(y, m, d)) return 0;
+    w->has_date = 1;
+    w->days = days_from_civil(y, m, d);
+    return end;
+}
+
 static size_t date_at(const struct cx *c, size_t p, struct when *w)
 {
     int64_t a, b, y, d;
@@ -412,10 +407,7 @@ static size_t date_at(const struct cx *c, size_t p, struct when *w)
         else if (b > 12) mo = a, da = b;
         else if (c->ref->flags & ZT_ENT_DMY) mo = b, da = a;
         else mo = a, da = b;
-        if (!valid_date(y, mo, da)) return 0;
-        w->has_date = 1;
-        w->days = days_from_civil(y, mo, da);
-        return q + k3;
+        return set_date(w, y, mo, da, q + k3);
     }
     /* 1 Dec [2026], 1st of December 2026 */
     if ((e = day_at(c, p, &d)) != 0) {
@@ -425,11 +417,7 @@ static size_t date_at(const struct cx *c, size_t p, struct when *w)
         int m;
         if (q == e || !(m = month_at(c, q, &me))) return 0;
         size_t ye = year_after(c, me, &y);
-        if (!ye) y = ref_year(c);
-        if (!valid_date(y, m, d)) return 0;
-        w->has_date = 1;
-        w->days = days_from_civil(y, m, d);
-        return ye ? ye : me;
+        return set_date(w, ye ? y : ref_year(c), m, d, ye ? ye : me);
     }
     /* December 1[st][,] [2026] */
     int m;
@@ -438,11 +426,7 @@ static size_t date_at(const struct cx *c, size_t p, struct when *w)
         size_t q = skip_sp(c, me);
         if (q == me || !(e = day_at(c, q, &d))) return 0;
         size_t ye = year_after(c, e, &y);
-        if (!ye) y = ref_year(c);
-        if (!valid_date(y, m, d)) return 0;
-        w->has_date = 1;
-        w->days = days_from_civil(y, m, d);
-        return ye ? ye : e;
+        return set_date(w, ye ? y : ref_year(c), m, d, ye ? ye : e);
     }
     /* relative days */
     static const struct {
@@ -592,7 +576,7 @@ static size_t m_url(const struct cx *c, size_t p, struct zt_entity *ent)
         }
         break;
     }
-    if (!is_alnum(c->t[p + s]) && (uint8_t)c->t[p + s] < 0x80) return 0;
+    if (!zt_ascii_alnum(c->t[p + s]) && (uint8_t)c->t[p + s] < 0x80) return 0;
     char v[ZT_ENT_VALUE_MAX];
     size_t n = 0;
     if (www) {
@@ -612,7 +596,7 @@ static size_t m_url(const struct cx *c, size_t p, struct zt_entity *ent)
 
 static int is_local(char ch)
 {
-    return is_alnum(ch) || ch == '.' || ch == '_' || ch == '%' || ch == '+' || ch == '-';
+    return zt_ascii_alnum(ch) || ch == '.' || ch == '_' || ch == '%' || ch == '+' || ch == '-';
 }
 
 /* domain labels at p: end, or 0; *dots the number of dots */
@@ -622,11 +606,11 @@ static size_t domain_at(const struct cx *c, size_t p, int *dots)
     *dots = 0;
     for (;;) {
         size_t ls = e;
-        while (e < c->len && (is_alnum(c->t[e]) || c->t[e] == '-') && e - ls < 63) e++;
+        while (e < c->len && (zt_ascii_alnum(c->t[e]) || c->t[e] == '-') && e - ls < 63) e++;
         if (e == ls || c->t[ls] == '-' || c->t[e - 1] == '-') break;
         last_label = ls;
         good_end = e;
-        if (e + 1 < c->len && c->t[e] == '.' && is_alnum(c->t[e + 1])) {
+        if (e + 1 < c->len && c->t[e] == '.' && zt_ascii_alnum(c->t[e + 1])) {
             (*dots)++;
             e++;
             continue;
@@ -637,14 +621,14 @@ static size_t domain_at(const struct cx *c, size_t p, int *dots)
     size_t tl = good_end - last_label;
     if (tl < 2) return 0;
     for (size_t i = last_label; i < good_end; i++)
-        if (!is_alpha(c->t[i])) return 0;
+        if (!zt_ascii_alpha(c->t[i])) return 0;
     return good_end;
 }
 
 static size_t m_email(const struct cx *c, size_t p, struct zt_entity *ent)
 {
     if (p > 0 && is_local(c->t[p - 1])) return 0;
-    if (!is_alnum(c->t[p]) && c->t[p] != '_') return 0;
+    if (!zt_ascii_alnum(c->t[p]) && c->t[p] != '_') return 0;
     size_t e = p;
     while (e < c->len && is_local(c->t[e]) && e - p < 64) e++;
     if (e >= c->len || c->t[e] != '@' || c->t[e - 1] == '.') return 0;
@@ -663,8 +647,8 @@ static size_t m_mention(const struct cx *c, size_t p, struct zt_entity *ent)
 {
     if (c->t[p] != '@' || (p > 0 && (is_word_byte(c->t[p - 1]) || is_local(c->t[p - 1])))) return 0;
     size_t e = p + 1;
-    while (e < c->len && (is_alnum(c->t[e]) || c->t[e] == '_' ||
-                          (c->t[e] == '.' && e + 1 < c->len && (is_alnum(c->t[e + 1]) || c->t[e + 1] == '_'))) &&
+    while (e < c->len && (zt_ascii_alnum(c->t[e]) || c->t[e] == '_' ||
+                          (c->t[e] == '.' && e + 1 < c->len && (zt_ascii_alnum(c->t[e + 1]) || c->t[e + 1] == '_'))) &&
            e - p <= 64)
         e++;
     if (e == p + 1 || e - p > 65 || !boundary_after(c, e)) return 0;
@@ -865,7 +849,7 @@ static size_t m_btc(const struct cx *c, size_t p, struct zt_entity *ent)
     char f = c->t[p];
     if (f != '1' && f != '3' && f != 'b' && f != 'B') return 0;
     size_t e = p;
-    while (e < c->len && is_alnum(c->t[e]) && e - p <= 90) e++;
+    while (e < c->len && zt_ascii_alnum(c->t[e]) && e - p <= 90) e++;
     if (!boundary_after(c, e)) return 0;
     const char *kind;
     if (!zt_btc_address_valid(c->t + p, e - p, &kind)) return 0;
@@ -884,14 +868,14 @@ static size_t m_btc(const struct cx *c, size_t p, struct zt_entity *ent)
 /* an amount at p ("1,000.50", "3,50", "1.2"): value and end, or 0 */
 static size_t amount_at(const struct cx *c, size_t p, double *val)
 {
-    if (p >= c->len || !is_digit(c->t[p])) return 0;
+    if (p >= c->len || !zt_ascii_digit(c->t[p])) return 0;
     size_t e = p;
     int commas = 0, dots = 0;
     size_t last_sep = 0;
     while (e < c->len) {
-        if (is_digit(c->t[e])) {
+        if (zt_ascii_digit(c->t[e])) {
             e++;
-        } else if ((c->t[e] == ',' || c->t[e] == '.') && e + 1 < c->len && is_digit(c->t[e + 1])) {
+        } else if ((c->t[e] == ',' || c->t[e] == '.') && e + 1 < c->len && zt_ascii_digit(c->t[e + 1])) {
             if (c->t[e] == ',') commas++;
             else dots++;
             last_sep = e;
@@ -906,13 +890,13 @@ static size_t amount_at(const struct cx *c, size_t p, double *val)
     else if (dots == 1) dec = '.';
     else if (commas == 1) {
         size_t after = 0;
-        while (last_sep + 1 + after < e && is_digit(c->t[last_sep + 1 + after])) after++;
+        while (last_sep + 1 + after < e && zt_ascii_digit(c->t[last_sep + 1 + after])) after++;
         if (after != 3) dec = ',';
     }
     double v = 0, scale = 0;
     for (size_t i = p; i < e; i++) {
         char ch = c->t[i];
-        if (is_digit(ch)) {
+        if (zt_ascii_digit(ch)) {
             if (scale > 0) {
                 v += (ch - '0') * scale;
                 scale /= 10;
@@ -1033,7 +1017,7 @@ static size_t m_phone(const struct cx *c, size_t p, struct zt_entity *ent)
 {
     char ch = c->t[p];
     int intl = ch == '+';
-    if (!intl && !is_digit(ch) && ch != '(') return 0;
+    if (!intl && !zt_ascii_digit(ch) && ch != '(') return 0;
     if (!boundary_before(c, p) || (p > 0 && (c->t[p - 1] == '+' || c->t[p - 1] == '.'))) return 0;
     size_t e = intl ? p + 1 : p;
     char digits[20];
@@ -1041,7 +1025,7 @@ static size_t m_phone(const struct cx *c, size_t p, struct zt_entity *ent)
     int open = 0, prev_sep = 1;
     while (e < c->len) {
         char x = c->t[e];
-        if (is_digit(x)) {
+        if (zt_ascii_digit(x)) {
             if (nd >= 16) return 0;
             digits[nd++] = x;
             prev_sep = 0;
@@ -1053,7 +1037,7 @@ static size_t m_phone(const struct cx *c, size_t p, struct zt_entity *ent)
             open = 2;
             seps++;
         } else if ((x == ' ' || x == '-' || x == '.') && !prev_sep && e + 1 < c->len &&
-                   (is_digit(c->t[e + 1]) || c->t[e + 1] == '(')) {
+                   (zt_ascii_digit(c->t[e + 1]) || c->t[e + 1] == '(')) {
             prev_sep = 1;
             seps++;
         } else if (x == ' ' && open == 2 && !prev_sep) {
@@ -1062,7 +1046,7 @@ static size_t m_phone(const struct cx *c, size_t p, struct zt_entity *ent)
             break;
         }
         e++;
-        if (intl && nd == 0 && !is_digit(x)) return 0;
+        if (intl && nd == 0 && !zt_ascii_digit(x)) return 0;
     }
     if (open == 1 || !last_digit_end || !boundary_after(c, last_digit_end)) return 0;
     digits[nd] = '\0';
@@ -1164,7 +1148,7 @@ int zt_entities_parse_time(const char *s, struct zt_entities_ref *ref)
         e += 3;
         if (e < n && s[e] == '.') { /* fractions of a second are ignored */
             e++;
-            while (e < n && is_digit(s[e])) e++;
+            while (e < n && zt_ascii_digit(s[e])) e++;
         }
     }
     sod = h * 3600 + mi * 60 + (sec > 59 ? 59 : sec);

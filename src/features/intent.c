@@ -7,6 +7,8 @@
 
 #include "conv_util.h"
 #include "zentalk/zt_alloc.h"
+#include "zentalk/zt_file.h"
+#include "zentalk/zt_hash.h"
 #include "zentalk/zt_intent.h"
 #include "zentalk/zt_str.h"
 #include "zentalk/zt_text.h"
@@ -83,16 +85,6 @@ int zt_intent_from_name(const char *name, size_t len, enum zt_intent *out)
 
 /* ---- words ---------------------------------------------------------------- */
 
-static uint64_t fnv1a(const char *s, size_t n)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 1099511628211ull;
-    }
-    return h;
-}
-
 #define TF_CLAUSE 0x1u /* first word of a clause */
 #define TF_SENT 0x2u   /* first word of a sentence */
 #define TF_CLOCK 0x4u  /* a clock time: "3pm", "10:30", "9 am" */
@@ -147,7 +139,7 @@ static int word_hash(const char *text, const struct zt_token *t, uint64_t *h)
         size_t cl = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
         if (cl < m) m = cl;
     }
-    *h = fnv1a(g, m);
+    *h = zt_fnv1a64(g, m);
     return 0;
 }
 
@@ -173,25 +165,6 @@ static bool is_am_pm(const char *text, const struct zt_token *t)
     return (p[0] == 'a' || p[0] == 'p' || p[0] == 'A' || p[0] == 'P') && (p[1] == 'm' || p[1] == 'M');
 }
 
-static int tokenize_all(const char *text, size_t len, struct zt_token **out, size_t *n_out)
-{
-    struct zt_token one;
-    size_t n = 0;
-    int rc = zt_text_tokenize(text, len, &one, 1, &n);
-    if (rc) return rc;
-    struct zt_token *t = zt_calloc(n ? n : 1, sizeof *t);
-    if (!t) return ZT_ENOMEM;
-    size_t n2 = 0;
-    rc = zt_text_tokenize(text, len, t, n, &n2);
-    if (rc) {
-        zt_free(t);
-        return rc;
-    }
-    *out = t;
-    *n_out = n2 < n ? n2 : n;
-    return 0;
-}
-
 /* Split text into sentences and words (WORD, NUMBER, EMOJI tokens). */
 static int prepare(const char *text, size_t len, struct zt__ptext *p)
 {
@@ -199,7 +172,7 @@ static int prepare(const char *text, size_t len, struct zt__ptext *p)
     struct zt_token *t = NULL;
     struct zt_span *sp = NULL, one;
     size_t nt = 0, ns = 0;
-    int rc = tokenize_all(text, len, &t, &nt);
+    int rc = zt_text_tokenize_all(text, len, NULL, 0, &t, &nt);
     if (rc) goto out;
     rc = zt_text_sentences(text, len, &one, 1, &ns);
     if (rc) goto out;
@@ -305,12 +278,9 @@ static int parse_phrase(const char *s, size_t n, struct phrase *ph)
 
 static int grow(void **arr, size_t *cap, size_t n, size_t elem)
 {
-    if (n < *cap) return 0;
-    size_t nc = *cap ? *cap * 2 : 16;
-    void *p = zt_reallocarray(*arr, nc, elem);
+    void *p = zt_array_grow(*arr, cap, n + 1, elem, 16);
     if (!p) return ZT_ENOMEM;
     *arr = p;
-    *cap = nc;
     return 0;
 }
 
@@ -322,19 +292,6 @@ static int find_lex(const struct zt_intent_model *m, const char *name, size_t le
 }
 
 /* next whitespace-separated field of [*s, e) */
-static bool field(const char **s, const char *e, const char **f, size_t *fl)
-{
-    const char *p = *s;
-    while (p < e && (*p == ' ' || *p == '\t')) p++;
-    if (p == e) return false;
-    const char *q = p;
-    while (q < e && *q != ' ' && *q != '\t') q++;
-    *f = p;
-    *fl = (size_t)(q - p);
-    *s = q;
-    return true;
-}
-
 static bool parse_weight(const char *f, size_t fl, double *w)
 {
     char buf[32];
@@ -344,14 +301,7 @@ static bool parse_weight(const char *f, size_t fl, double *w)
     return zt_str_to_double(buf, w) == 0 && *w > 0 && *w <= 1;
 }
 
-#define FAIL(...)                                         \
-    do {                                                  \
-        snprintf(err, err_size, "%s:%zu: ", file, line);  \
-        size_t el_ = strlen(err);                         \
-        snprintf(err + el_, err_size - el_, __VA_ARGS__); \
-        rc = ZT_EPARSE;                                   \
-        goto out;                                         \
-    } while (0)
+#define FAIL ZT__DATA_FAIL
 
 int zt_intent_model_parse(const char *text, size_t len, const char *file, struct zt_intent_model **out,
                           char *err, size_t err_size)
@@ -362,27 +312,18 @@ int zt_intent_model_parse(const char *text, size_t len, const char *file, struct
     struct zt_intent_model *m = zt_calloc(1, sizeof *m);
     if (!m) return ZT_ENOMEM;
     int cur_lex = -1, cur_int = -1;
-    const char *p = text, *end = text + len;
-    while (p < end) {
-        const char *e = memchr(p, '\n', (size_t)(end - p));
-        if (!e) e = end;
-        const char *ln = p, *le = e;
-        p = e < end ? e + 1 : end;
-        line++;
-        if (le > ln && le[-1] == '\r') le--;
-        while (ln < le && (*ln == ' ' || *ln == '\t')) ln++;
-        while (le > ln && (le[-1] == ' ' || le[-1] == '\t')) le--;
-        if (ln == le || *ln == '#') continue;
-        if (!zt_utf8_valid(ln, (size_t)(le - ln))) FAIL("invalid UTF-8");
-        for (const char *c = ln; c < le; c++)
-            if ((unsigned char)*c < 0x20 && *c != '\t') FAIL("control character");
+    struct zt__lines lines = {text, text + len};
+    const char *ln, *le;
+    while (zt__lines_next(&lines, &line, &ln, &le)) {
+        const char *why = zt__line_problem(ln, le);
+        if (why) FAIL("%s", why);
         const char *s = ln, *f = ln; /* an empty first field when there is none */
         size_t fl = 0;
-        zt_ignore(field(&s, le, &f, &fl));
+        zt_ignore(zt__next_field(&s, le, &f, &fl));
         if (fl == 7 && memcmp(f, "lexicon", 7) == 0) {
             const char *nm;
             size_t nl;
-            if (!field(&s, le, &nm, &nl) || s != le) FAIL("expected `lexicon NAME`");
+            if (!zt__next_field(&s, le, &nm, &nl) || s != le) FAIL("expected `lexicon NAME`");
             if (nl >= sizeof m->lex[0].name) FAIL("lexicon name too long");
             if (find_lex(m, nm, nl) >= 0) FAIL("lexicon %.*s defined twice", (int)nl, nm);
             if (m->n_lex == MAX_LEXICONS) FAIL("too many lexicons (at most %d)", MAX_LEXICONS);
@@ -395,7 +336,7 @@ int zt_intent_model_parse(const char *text, size_t len, const char *file, struct
             const char *nm;
             size_t nl;
             enum zt_intent it;
-            if (!field(&s, le, &nm, &nl) || s != le) FAIL("expected `intent NAME`");
+            if (!zt__next_field(&s, le, &nm, &nl) || s != le) FAIL("expected `intent NAME`");
             if (zt_intent_from_name(nm, nl, &it) != 0 || it == ZT_INTENT_STATEMENT)
                 FAIL("unknown intent '%.*s'", (int)(nl > 40 ? 40 : nl), nm);
             cur_int = (int)it;
@@ -423,7 +364,7 @@ int zt_intent_model_parse(const char *text, size_t len, const char *file, struct
             const char *nm, *wf;
             size_t nl, wl;
             double w;
-            if (!field(&s, le, &nm, &nl) || !field(&s, le, &wf, &wl) || s != le) FAIL("expected `boost LEXICON WEIGHT`");
+            if (!zt__next_field(&s, le, &nm, &nl) || !zt__next_field(&s, le, &wf, &wl) || s != le) FAIL("expected `boost LEXICON WEIGHT`");
             int lx = find_lex(m, nm, nl);
             if (lx < 0) FAIL("unknown lexicon '%.*s' (define it above)", (int)(nl > 40 ? 40 : nl), nm);
             if (!parse_weight(wf, wl, &w)) FAIL("weight must be a number in (0, 1]");
@@ -441,7 +382,7 @@ int zt_intent_model_parse(const char *text, size_t len, const char *file, struct
         const char *wf;
         size_t wl;
         double w;
-        if (!field(&s, le, &wf, &wl) || !parse_weight(wf, wl, &w)) FAIL("weight must be a number in (0, 1]");
+        if (!zt__next_field(&s, le, &wf, &wl) || !parse_weight(wf, wl, &w)) FAIL("weight must be a number in (0, 1]");
         while (s < le && (*s == ' ' || *s == '\t')) s++;
         if (grow((void **)&ic->c, &ic->cap, ic->n, sizeof *ic->c)) {
             rc = ZT_ENOMEM;
@@ -473,34 +414,6 @@ out:
         return rc;
     }
     *out = m;
-    return 0;
-}
-
-int zt__feat_read_file(const char *path, char **out, size_t *len, char *err, size_t err_size)
-{
-    if (err_size) err[0] = '\0';
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        int e = errno;
-        snprintf(err, err_size, "%s: %s", path, strerror(e));
-        return e == ENOENT ? ZT_ENOTFOUND : ZT_EIO;
-    }
-    char *buf = zt_malloc(ZT__DATA_FILE_MAX + 1);
-    if (!buf) {
-        fclose(f);
-        return ZT_ENOMEM;
-    }
-    size_t n = fread(buf, 1, ZT__DATA_FILE_MAX + 1, f);
-    bool bad = ferror(f) != 0;
-    fclose(f);
-    if (bad || n > ZT__DATA_FILE_MAX) {
-        snprintf(err, err_size, "%s: %s", path, bad ? "read error" : "larger than 1 MiB");
-        zt_free(buf);
-        return bad ? ZT_EIO : ZT_ETOOBIG;
-    }
-    buf[n] = '\0';
-    *out = buf;
-    *len = n;
     return 0;
 }
 
@@ -542,7 +455,7 @@ static void question_rules(const struct zt_intent_model *m, const struct zt__pte
     const struct lexicon *aux = &m->lex[m->req[LX_AUX]], *wh = &m->lex[m->req[LX_WH]],
                          *pron = &m->lex[m->req[LX_PRONOUN]];
     static const char *const excl_next[] = {"a", "an"};
-    uint64_t ex[2] = {fnv1a(excl_next[0], 1), fnv1a(excl_next[1], 2)};
+    uint64_t ex[2] = {zt_fnv1a64(excl_next[0], 1), zt_fnv1a64(excl_next[1], 2)};
     for (size_t s = 0; s < p->n_s; s++) {
         const struct psent *se = &p->s[s];
         double q = 0, yn = 0;

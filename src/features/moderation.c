@@ -26,7 +26,9 @@
 
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_asset.h"
+#include "zentalk/zt_hash.h"
 #include "zentalk/zt_moderation.h"
+#include "zentalk/zt_text.h"
 
 #define F_PREFIX 0x01u
 #define F_SUBSTR 0x02u
@@ -69,26 +71,7 @@ int zt_moderation_action_parse(const char *name, enum zt_mod_action *out)
 
 static int fold(const char *text, size_t len, char **out, size_t *out_len)
 {
-    utf8proc_uint8_t *dst = NULL;
-    utf8proc_ssize_t r = utf8proc_map((const utf8proc_uint8_t *)text, (utf8proc_ssize_t)len, &dst,
-                                      (utf8proc_option_t)(UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_COMPAT |
-                                                          UTF8PROC_CASEFOLD | UTF8PROC_STRIPMARK |
-                                                          UTF8PROC_IGNORE | UTF8PROC_LUMP));
-    if (r < 0) {
-        free(dst);
-        return r == UTF8PROC_ERROR_NOMEM ? ZT_ENOMEM : ZT_EPARSE;
-    }
-    char *c = zt_malloc((size_t)r + 1);
-    if (!c) {
-        free(dst);
-        return ZT_ENOMEM;
-    }
-    memcpy(c, dst, (size_t)r);
-    c[r] = '\0';
-    free(dst);
-    *out = c;
-    *out_len = (size_t)r;
-    return 0;
+    return zt_text_normalize(text, len, ZT_TEXT_NFKC | ZT_TEXT_CASEFOLD | ZT_TEXT_SKELETON, out, out_len);
 }
 
 static bool is_space_cp(int32_t c)
@@ -320,13 +303,6 @@ struct zt_moderation {
     size_t max_words;
 };
 
-static uint64_t fnv(const char *p, size_t n)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)p[i]) * 1099511628211ull;
-    return h;
-}
-
 static bool keyeq(const char *a, size_t al, const char *b, size_t bl)
 {
     return al == bl && memcmp(a, b, al) == 0;
@@ -334,7 +310,7 @@ static bool keyeq(const char *a, size_t al, const char *b, size_t bl)
 
 static const struct term *lookup(const struct zt_moderation *m, const char *k, size_t n)
 {
-    for (size_t i = (size_t)fnv(k, n) & m->mask;; i = (i + 1) & m->mask) {
+    for (size_t i = (size_t)zt_fnv1a64(k, n) & m->mask;; i = (i + 1) & m->mask) {
         uint32_t s = m->slots[i];
         if (!s) return NULL;
         const struct term *t = &m->t[s - 1];
@@ -345,7 +321,7 @@ static const struct term *lookup(const struct zt_moderation *m, const char *k, s
 static const struct term *lookup_collapsed(const struct zt_moderation *m, const char *k, size_t n)
 {
     if (!m->nck) return NULL;
-    for (size_t i = (size_t)fnv(k, n) & m->cmask;; i = (i + 1) & m->cmask) {
+    for (size_t i = (size_t)zt_fnv1a64(k, n) & m->cmask;; i = (i + 1) & m->cmask) {
         uint32_t s = m->cslots[i];
         if (!s) return NULL;
         const struct ckey *c = &m->ck[s - 1];
@@ -465,7 +441,7 @@ int zt_moderation_from_payload(const void *payload, size_t len, struct zt_modera
         if (t->nwords > ZT_MODERATION_MAX_WORDS || k[0] == ' ' || k[t->len - 1] == ' ') goto out;
         if (t->nwords > m->max_words) m->max_words = t->nwords;
         if (lookup(m, k, t->len)) goto out; /* duplicate key */
-        size_t s = (size_t)fnv(k, t->len) & m->mask;
+        size_t s = (size_t)zt_fnv1a64(k, t->len) & m->mask;
         while (m->slots[s]) s = (s + 1) & m->mask;
         m->slots[s] = (uint32_t)i + 1;
         if (t->flags & F_PREFIX) m->has_prefix = true;
@@ -478,7 +454,7 @@ int zt_moderation_from_payload(const void *payload, size_t len, struct zt_modera
             if (!lookup_collapsed(m, m->cpool + cused, c->len)) {
                 cused += c->len;
                 m->nck++;
-                size_t cs = (size_t)fnv(m->cpool + c->off, c->len) & m->cmask;
+                size_t cs = (size_t)zt_fnv1a64(m->cpool + c->off, c->len) & m->cmask;
                 while (m->cslots[cs]) cs = (cs + 1) & m->cmask;
                 m->cslots[cs] = (uint32_t)m->nck;
             }
@@ -955,12 +931,9 @@ int zt_moderation_builder_add(struct zt_moderation_builder *b, enum zt_mod_categ
     }
     for (size_t i = 0; i < b->n; i++)
         if (keyeq(b->e[i].key, b->e[i].len, key, kl)) return 1;
-    if (b->n == b->cap) {
-        size_t nc = b->cap ? b->cap * 2 : 1024;
-        struct bent *ne = zt_reallocarray(b->e, nc, sizeof *ne);
-        if (!ne) return ZT_ENOMEM;
-        b->e = ne, b->cap = nc;
-    }
+    struct bent *grown = zt_array_grow(b->e, &b->cap, b->n + 1, sizeof *grown, 1024);
+    if (!grown) return ZT_ENOMEM;
+    b->e = grown;
     char *k = zt_strndup(key, kl);
     if (!k) return ZT_ENOMEM;
     unsigned wm = (unsigned)(weight * 1000 + 0.5);

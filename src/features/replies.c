@@ -49,19 +49,6 @@ static bool word_eq(const char *f, size_t fl, const char *w)
     return strlen(w) == fl && memcmp(f, w, fl) == 0;
 }
 
-static bool next_field(const char **s, const char *e, const char **f, size_t *fl)
-{
-    const char *p = *s;
-    while (p < e && (*p == ' ' || *p == '\t')) p++;
-    if (p == e) return false;
-    const char *q = p;
-    while (q < e && *q != ' ' && *q != '\t') q++;
-    *f = p;
-    *fl = (size_t)(q - p);
-    *s = q;
-    return true;
-}
-
 static bool meaning_ok(const char *f, size_t fl)
 {
     if (fl == 0 || fl >= MEANING_MAX) return false;
@@ -72,14 +59,7 @@ static bool meaning_ok(const char *f, size_t fl)
     return true;
 }
 
-#define FAIL(...)                                         \
-    do {                                                  \
-        snprintf(err, err_size, "%s:%zu: ", file, line);  \
-        size_t el_ = strlen(err);                         \
-        snprintf(err + el_, err_size - el_, __VA_ARGS__); \
-        rc = ZT_EPARSE;                                   \
-        goto out;                                         \
-    } while (0)
+#define FAIL ZT__DATA_FAIL
 
 int zt_reply_bank_parse(const char *text, size_t len, const char *file, struct zt_reply_bank **out, char *err,
                         size_t err_size)
@@ -91,28 +71,19 @@ int zt_reply_bank_parse(const char *text, size_t len, const char *file, struct z
     if (!b) return ZT_ENOMEM;
     int cur = -1;
     size_t sect_line[ZT_INTENT_COUNT] = {0};
-    const char *p = text, *end = text + len;
-    while (p < end) {
-        const char *e = memchr(p, '\n', (size_t)(end - p));
-        if (!e) e = end;
-        const char *ln = p, *le = e;
-        p = e < end ? e + 1 : end;
-        line++;
-        if (le > ln && le[-1] == '\r') le--;
-        while (ln < le && (*ln == ' ' || *ln == '\t')) ln++;
-        while (le > ln && (le[-1] == ' ' || le[-1] == '\t')) le--;
-        if (ln == le || *ln == '#') continue;
-        if (!zt_utf8_valid(ln, (size_t)(le - ln))) FAIL("invalid UTF-8");
-        for (const char *c = ln; c < le; c++)
-            if ((unsigned char)*c < 0x20 && *c != '\t') FAIL("control character");
+    struct zt__lines lines = {text, text + len};
+    const char *ln, *le;
+    while (zt__lines_next(&lines, &line, &ln, &le)) {
+        const char *why = zt__line_problem(ln, le);
+        if (why) FAIL("%s", why);
         const char *s = ln, *f = ln; /* an empty first field when there is none */
         size_t fl = 0;
-        zt_ignore(next_field(&s, le, &f, &fl));
+        zt_ignore(zt__next_field(&s, le, &f, &fl));
         if (word_eq(f, fl, "intent")) {
             const char *nm;
             size_t nl;
             enum zt_intent it;
-            if (!next_field(&s, le, &nm, &nl) || s != le) FAIL("expected `intent NAME`");
+            if (!zt__next_field(&s, le, &nm, &nl) || s != le) FAIL("expected `intent NAME`");
             if (zt_intent_from_name(nm, nl, &it) != 0) FAIL("unknown intent '%.*s'", (int)(nl > 40 ? 40 : nl), nm);
             if (sect_line[it]) FAIL("intent %s already has a section (line %zu)", zt_intent_name(it), sect_line[it]);
             sect_line[it] = line;
@@ -126,10 +97,10 @@ int zt_reply_bank_parse(const char *text, size_t len, const char *file, struct z
         size_t tl, rl;
         s = f + fl;
         if (!meaning_ok(f, fl)) FAIL("meaning must be 1 to %d characters of a-z 0-9 _", MEANING_MAX - 1);
-        if (!next_field(&s, bar, &tf, &tl) || !next_field(&s, bar, &rf, &rl)) FAIL("expected `MEANING TONE REGISTER | TEXT`");
+        if (!zt__next_field(&s, bar, &tf, &tl) || !zt__next_field(&s, bar, &rf, &rl)) FAIL("expected `MEANING TONE REGISTER | TEXT`");
         const char *xf;
         size_t xl;
-        if (next_field(&s, bar, &xf, &xl)) FAIL("expected `|` after the register");
+        if (zt__next_field(&s, bar, &xf, &xl)) FAIL("expected `|` after the register");
         struct cand c;
         memset(&c, 0, sizeof c);
         memcpy(c.meaning, f, fl);
@@ -148,16 +119,12 @@ int zt_reply_bank_parse(const char *text, size_t len, const char *file, struct z
         memcpy(c.text, t, (size_t)(le - t));
         for (size_t i = 0; i < b->in[cur].n; i++)
             if (zt_str_eq_ci(b->in[cur].c[i].text, c.text)) FAIL("duplicate reply in intent %s", zt_intent_name((enum zt_intent)cur));
-        if (b->in[cur].n == b->in[cur].cap) {
-            size_t nc = b->in[cur].cap ? b->in[cur].cap * 2 : 8;
-            struct cand *np = zt_reallocarray(b->in[cur].c, nc, sizeof *np);
-            if (!np) {
-                rc = ZT_ENOMEM;
-                goto out;
-            }
-            b->in[cur].c = np;
-            b->in[cur].cap = nc;
+        struct cand *np = zt_array_grow(b->in[cur].c, &b->in[cur].cap, b->in[cur].n + 1, sizeof *np, 8);
+        if (!np) {
+            rc = ZT_ENOMEM;
+            goto out;
         }
+        b->in[cur].c = np;
         b->in[cur].c[b->in[cur].n++] = c;
     }
     for (int it = 0; it < ZT_INTENT_COUNT; it++) {

@@ -706,14 +706,11 @@ struct list_ctx {
 static int on_list(void *ud, const struct zt_store_doc *d)
 {
     struct list_ctx *l = ud;
-    if (l->n == l->cap) {
-        size_t ncap = l->cap ? l->cap * 2 : 16;
-        struct zt_search_hit *nv = zt_reallocarray(l->v, ncap, sizeof *nv);
-        if (!nv) return ZT_ENOMEM;
-        memset(nv + l->cap, 0, (ncap - l->cap) * sizeof *nv);
-        l->v = nv;
-        l->cap = ncap;
-    }
+    size_t old = l->cap;
+    struct zt_search_hit *nv = zt_array_grow(l->v, &l->cap, l->n + 1, sizeof *nv, 16);
+    if (!nv) return ZT_ENOMEM;
+    memset(nv + old, 0, (l->cap - old) * sizeof *nv);
+    l->v = nv;
     struct fetch f = {l->q, &l->v[l->n]};
     int rc = on_fetch(&f, d);
     if (rc) {

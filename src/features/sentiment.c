@@ -21,6 +21,7 @@
 
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_asset.h"
+#include "zentalk/zt_endian.h"
 #include "zentalk/zt_sentiment.h"
 
 #define B_INCR 0.293
@@ -71,39 +72,13 @@ static bool lex_find(const struct zt_sentiment *s, const char *w, size_t n, doub
     return false;
 }
 
-static uint32_t get_u32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static void put_u32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static double get_f64(const uint8_t *p)
-{
-    uint64_t u = (uint64_t)get_u32(p) | (uint64_t)get_u32(p + 4) << 32;
-    double d;
-    memcpy(&d, &u, sizeof d);
-    return d;
-}
-
-static void put_f64(uint8_t *p, double d)
-{
-    uint64_t u;
-    memcpy(&u, &d, sizeof u);
-    put_u32(p, (uint32_t)u);
-    put_u32(p + 4, (uint32_t)(u >> 32));
-}
-
 int zt_sentiment_from_payload(const void *payload, size_t len, struct zt_sentiment **out)
 {
     const uint8_t *p = payload;
     struct zt_sentiment *s = NULL;
     int rc = ZT_EPARSE;
     if (len < PAYLOAD_HEAD) goto out;
-    size_t n = get_u32(p), pool_len = get_u32(p + 4);
+    size_t n = zt_get_le32(p), pool_len = zt_get_le32(p + 4);
     if (n == 0 || n > (len - PAYLOAD_HEAD) / ENTRY_BYTES) goto out;
     if (pool_len != len - PAYLOAD_HEAD - n * ENTRY_BYTES) goto out;
     rc = ZT_ENOMEM;
@@ -121,9 +96,9 @@ int zt_sentiment_from_payload(const void *payload, size_t len, struct zt_sentime
     for (size_t i = 0; i < n; i++) {
         const uint8_t *q = p + PAYLOAD_HEAD + i * ENTRY_BYTES;
         struct ent *e = &s->e[i];
-        e->off = get_u32(q);
-        e->len = get_u32(q + 4);
-        e->val = get_f64(q + 8);
+        e->off = zt_get_le32(q);
+        e->len = zt_get_le32(q + 4);
+        e->val = zt_get_le_f64(q + 8);
         if (e->len == 0 || e->off > pool_len || e->len > pool_len - e->off || !isfinite(e->val))
             goto out;
         /* strictly increasing keys: binary search depends on it */
@@ -205,13 +180,10 @@ int zt_sentiment_build_payload(const char *lex, size_t len, uint8_t **out, size_
             char *e;
             double d = strtod(num, &e);
             if (*e || !isfinite(d)) goto bad;
-            if (n == cap) {
-                size_t nc = cap ? cap * 2 : 8192;
-                struct raw_ent *nr = zt_reallocarray(r, nc, sizeof *r);
-                rc = ZT_ENOMEM;
-                if (!nr) goto out;
-                r = nr, cap = nc;
-            }
+            struct raw_ent *nr = zt_array_grow(r, &cap, n + 1, sizeof *r, 8192);
+            rc = ZT_ENOMEM;
+            if (!nr) goto out;
+            r = nr;
             r[n++] = (struct raw_ent){lex + i, (size_t)(tab - (lex + i)), d, line};
         }
         i = j + 1;
@@ -234,15 +206,15 @@ int zt_sentiment_build_payload(const char *lex, size_t len, uint8_t **out, size_
     rc = ZT_ENOMEM;
     buf = zt_malloc(total);
     if (!buf) goto out;
-    put_u32(buf, (uint32_t)m);
-    put_u32(buf + 4, (uint32_t)pool);
+    zt_put_le32(buf, (uint32_t)m);
+    zt_put_le32(buf + 4, (uint32_t)pool);
     size_t off = 0;
     uint8_t *pp = buf + PAYLOAD_HEAD + m * ENTRY_BYTES;
     for (size_t i = 0; i < m; i++) {
         uint8_t *q = buf + PAYLOAD_HEAD + i * ENTRY_BYTES;
-        put_u32(q, (uint32_t)off);
-        put_u32(q + 4, (uint32_t)r[i].len);
-        put_f64(q + 8, r[i].val);
+        zt_put_le32(q, (uint32_t)off);
+        zt_put_le32(q + 4, (uint32_t)r[i].len);
+        zt_put_le_f64(q + 8, r[i].val);
         memcpy(pp + off, r[i].w, r[i].len);
         off += r[i].len;
     }

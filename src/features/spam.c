@@ -6,25 +6,13 @@
 #include "spam_internal.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_asset.h"
+#include "zentalk/zt_endian.h"
+#include "zentalk/zt_hash.h"
 #include "zentalk/zt_spam.h"
 #include "zentalk/zt_str.h"
 #include "zentalk/zt_text.h"
 
 /* ---- hashing -------------------------------------------------------------- */
-
-static uint64_t fnv_step(uint64_t h, const char *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        h ^= (uint8_t)p[i];
-        h *= 0x100000001b3ull;
-    }
-    return h;
-}
-
-uint64_t zt__spam_fnv1a(const void *p, size_t n)
-{
-    return fnv_step(0xcbf29ce484222325ull, p, n);
-}
 
 /* splitmix64's finaliser, so that the low bits used as a bucket mix well */
 static uint64_t mix64(uint64_t z)
@@ -36,9 +24,9 @@ static uint64_t mix64(uint64_t z)
 
 static uint64_t feature_hash(const char *kind, const char *name, size_t nlen)
 {
-    uint64_t h = fnv_step(0xcbf29ce484222325ull, kind, strlen(kind));
-    h = fnv_step(h, ":", 1);
-    h = mix64(fnv_step(h, name, nlen));
+    uint64_t h = zt_fnv1a64_step(ZT_FNV1A64_INIT, kind, strlen(kind));
+    h = zt_fnv1a64_step(h, ":", 1);
+    h = mix64(zt_fnv1a64_step(h, name, nlen));
     return h ? h : 1; /* 0 marks an empty slot of the set */
 }
 
@@ -103,18 +91,13 @@ static char lower_ascii(char c)
     return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
 }
 
-static int is_alnum_ascii(char c)
-{
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-
 /* Bare shortener links ("bit.ly/abc") that the tokeniser does not see as URLs. */
 static int bare_shortener(const char *t, size_t len)
 {
     for (size_t i = 0; i < N_SHORTENERS; i++) {
         size_t n = strlen(SHORTENERS[i]);
         for (size_t p = 0; p + n < len; p++) {
-            if (p > 0 && (is_alnum_ascii(t[p - 1]) || t[p - 1] == '.')) continue;
+            if (p > 0 && (zt_ascii_alnum(t[p - 1]) || t[p - 1] == '.')) continue;
             size_t k = 0;
             while (k < n && lower_ascii(t[p + k]) == SHORTENERS[i][k]) k++;
             if (k == n && t[p + n] == '/') return 1;
@@ -342,32 +325,6 @@ struct zt_spam_model {
     float *w;
 };
 
-static uint32_t rd32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t rd64(const uint8_t *p)
-{
-    return (uint64_t)rd32(p) | (uint64_t)rd32(p + 4) << 32;
-}
-
-static double rdf64(const uint8_t *p)
-{
-    uint64_t v = rd64(p);
-    double d;
-    memcpy(&d, &v, sizeof d);
-    return d;
-}
-
-static float rdf32(const uint8_t *p)
-{
-    uint32_t v = rd32(p);
-    float x;
-    memcpy(&x, &v, sizeof x);
-    return x;
-}
-
 static int in01(double x)
 {
     return isfinite(x) && x >= 0.0 && x <= 1.0;
@@ -378,23 +335,23 @@ int zt_spam_model_parse(const void *payload, size_t len, struct zt_spam_model **
     const uint8_t *p = payload;
     if (!p || len < ZT__SPAM_PAYLOAD_HEADER) return ZT_EPARSE;
     struct zt_spam_info in = {0};
-    in.buckets_log2 = rd32(p + 0);
-    in.epochs = rd32(p + 4);
-    in.learning_rate = rdf64(p + 8);
-    in.l2 = rdf64(p + 16);
-    in.seed = rd64(p + 24);
-    in.holdout_mod = rd32(p + 32);
-    in.n_train = rd32(p + 36);
-    in.n_test = rd32(p + 40);
-    in.n_train_spam = rd32(p + 44);
-    in.n_test_spam = rd32(p + 48);
-    in.precision = rdf64(p + 56);
-    in.recall = rdf64(p + 64);
-    in.f1 = rdf64(p + 72);
-    in.accuracy = rdf64(p + 80);
-    double bias = rdf64(p + 88);
+    in.buckets_log2 = zt_get_le32(p + 0);
+    in.epochs = zt_get_le32(p + 4);
+    in.learning_rate = zt_get_le_f64(p + 8);
+    in.l2 = zt_get_le_f64(p + 16);
+    in.seed = zt_get_le64(p + 24);
+    in.holdout_mod = zt_get_le32(p + 32);
+    in.n_train = zt_get_le32(p + 36);
+    in.n_test = zt_get_le32(p + 40);
+    in.n_train_spam = zt_get_le32(p + 44);
+    in.n_test_spam = zt_get_le32(p + 48);
+    in.precision = zt_get_le_f64(p + 56);
+    in.recall = zt_get_le_f64(p + 64);
+    in.f1 = zt_get_le_f64(p + 72);
+    in.accuracy = zt_get_le_f64(p + 80);
+    double bias = zt_get_le_f64(p + 88);
     if (in.buckets_log2 < ZT__SPAM_MIN_LOG2 || in.buckets_log2 > ZT__SPAM_MAX_LOG2) return ZT_EPARSE;
-    if (rd32(p + 52) != 0 || in.holdout_mod < 2 || in.n_train_spam > in.n_train || in.n_test_spam > in.n_test)
+    if (zt_get_le32(p + 52) != 0 || in.holdout_mod < 2 || in.n_train_spam > in.n_train || in.n_test_spam > in.n_test)
         return ZT_EPARSE;
     if (!isfinite(in.learning_rate) || !isfinite(in.l2) || !isfinite(bias) || !in01(in.precision) ||
         !in01(in.recall) || !in01(in.f1) || !in01(in.accuracy))
@@ -409,7 +366,7 @@ int zt_spam_model_parse(const void *payload, size_t len, struct zt_spam_model **
         return ZT_ENOMEM;
     }
     for (size_t i = 0; i < nb; i++) {
-        float x = rdf32(p + ZT__SPAM_PAYLOAD_HEADER + 4 * i);
+        float x = zt_get_le_f32(p + ZT__SPAM_PAYLOAD_HEADER + 4 * i);
         if (!isfinite(x) || fabsf(x) > 1e6f) {
             zt_spam_free(m);
             return ZT_EPARSE;

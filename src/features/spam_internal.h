@@ -21,6 +21,4 @@ typedef void (*zt__spam_feat_cb)(uint64_t hash, const char *kind, const char *na
  * *n the count. ZT_EPARSE, ZT_ENOMEM. */
 int zt__spam_features(const char *text, size_t len, zt__spam_feat_cb cb, void *ud, size_t *n);
 
-uint64_t zt__spam_fnv1a(const void *p, size_t n);
-
 #endif

@@ -15,6 +15,7 @@
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_asset.h"
 #include "zentalk/zt_buf.h"
+#include "zentalk/zt_file.h"
 #include "zentalk/zt_hash.h"
 #include "zentalk/zt_spam.h"
 #include "zentalk/zt_str.h"
@@ -339,16 +340,12 @@ static void feat_cb(uint64_t h, const char *kind, const char *name, void *ud)
     (void)kind, (void)name;
     struct corpus *c = ud;
     if (c->oom) return;
-    if (c->nfeat == c->capfeat) {
-        size_t nc = c->capfeat ? c->capfeat * 2 : 1u << 20;
-        uint32_t *q = zt_reallocarray(c->feat, nc, sizeof *q);
-        if (!q) {
-            c->oom = 1;
-            return;
-        }
-        c->feat = q;
-        c->capfeat = nc;
+    uint32_t *q = zt_array_grow(c->feat, &c->capfeat, c->nfeat + 1, sizeof *q, 1u << 20);
+    if (!q) {
+        c->oom = 1;
+        return;
     }
+    c->feat = q;
     c->feat[c->nfeat++] = (uint32_t)(h & c->mask);
 }
 
@@ -381,15 +378,12 @@ static int list_dir(const char *dir, int dirs_only, char ***out, size_t *n_out)
         if (stat(p, &st) != 0) continue;
         if (dirs_only ? !S_ISDIR(st.st_mode) : !(S_ISREG(st.st_mode) && zt_str_ends_with(e->d_name, ".json")))
             continue;
-        if (n == cap) {
-            cap = cap ? cap * 2 : 64;
-            char **q = zt_reallocarray(v, cap, sizeof *q);
-            if (!q) {
-                rc = ZT_ENOMEM;
-                goto out;
-            }
-            v = q;
+        char **q = zt_array_grow(v, &cap, n + 1, sizeof *q, 64);
+        if (!q) {
+            rc = ZT_ENOMEM;
+            goto out;
         }
+        v = q;
         if (!(v[n] = zt_strdup(e->d_name))) {
             rc = ZT_ENOMEM;
             goto out;
@@ -410,27 +404,6 @@ out:
 
 #define MAX_FILE (8u * 1024u * 1024u)
 
-static int read_file(const char *path, char **out, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return ZT_EIO;
-    struct zt_buf b;
-    zt_buf_init(&b, MAX_FILE);
-    char tmp[65536];
-    size_t k;
-    int rc = 0;
-    while ((k = fread(tmp, 1, sizeof tmp, f)) > 0)
-        if ((rc = zt_buf_append(&b, tmp, k)) != 0) break;
-    if (!rc && ferror(f)) rc = ZT_EIO;
-    fclose(f);
-    if (rc) {
-        zt_buf_deinit(&b);
-        return rc;
-    }
-    *out = zt_buf_detach(&b, len);
-    return *out ? 0 : ZT_ENOMEM;
-}
-
 static int add_file(struct corpus *c, struct zt_sha256_ctx *sha, const char *dir, const char *group,
                     const char *name, FILE *log)
 {
@@ -440,7 +413,7 @@ static int add_file(struct corpus *c, struct zt_sha256_ctx *sha, const char *dir
     char *data = NULL, *text = NULL;
     size_t len = 0, tl = 0;
     json_t *j = NULL;
-    int rc = read_file(path, &data, &len);
+    int rc = zt_file_read(path, MAX_FILE, &data, &len);
     if (rc) goto out;
     zt_sha256_update(sha, group, strlen(group));
     zt_sha256_update(sha, "/", 1);
@@ -467,16 +440,12 @@ static int add_file(struct corpus *c, struct zt_sha256_ctx *sha, const char *dir
     size_t rl = json_string_length(tj);
     rc = zt_spam_email_text(raw, rl, ZT_SPAM_MAX_BYTES, &text, &tl);
     if (rc) goto out;
-    if (c->nmsg == c->capmsg) {
-        size_t nc = c->capmsg ? c->capmsg * 2 : 4096;
-        struct msg *q = zt_reallocarray(c->msgs, nc, sizeof *q);
-        if (!q) {
-            rc = ZT_ENOMEM;
-            goto out;
-        }
-        c->msgs = q;
-        c->capmsg = nc;
+    struct msg *q = zt_array_grow(c->msgs, &c->capmsg, c->nmsg + 1, sizeof *q, 4096);
+    if (!q) {
+        rc = ZT_ENOMEM;
+        goto out;
     }
+    c->msgs = q;
     struct msg *m = &c->msgs[c->nmsg];
     m->off = c->nfeat;
     size_t n = 0;
@@ -488,7 +457,7 @@ static int add_file(struct corpus *c, struct zt_sha256_ctx *sha, const char *dir
     }
     m->n = (uint32_t)n;
     m->spam = (uint8_t)spam;
-    m->test = zt__spam_fnv1a(raw, rl) % 5 == 0;
+    m->test = zt_fnv1a64(raw, rl) % 5 == 0;
     c->nmsg++;
 out:
     json_decref(j);

@@ -5,6 +5,7 @@
 #include "conv_util.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_asset.h"
+#include "zentalk/zt_hash.h"
 #include "zentalk/zt_stopwords.h"
 #include "zentalk/zt_str.h"
 
@@ -52,17 +53,13 @@ int zt_stopwords_parse(const char *text, size_t len, struct zt_stopwords **out)
             memcpy(sw->lang[li].code, a, 2);
             sw->n_lang++;
         }
-        if (sw->lang[li].n == sw->lang[li].cap) {
-            size_t nc = sw->lang[li].cap ? sw->lang[li].cap * 2 : 256;
-            uint64_t *nh = zt_reallocarray(sw->lang[li].h, nc, sizeof *nh);
-            if (!nh) {
-                rc = ZT_ENOMEM;
-                goto out;
-            }
-            sw->lang[li].h = nh;
-            sw->lang[li].cap = nc;
+        uint64_t *nh = zt_array_grow(sw->lang[li].h, &sw->lang[li].cap, sw->lang[li].n + 1, sizeof *nh, 256);
+        if (!nh) {
+            rc = ZT_ENOMEM;
+            goto out;
         }
-        sw->lang[li].h[sw->lang[li].n++] = zt__fnv1a(a + 3, l - 3);
+        sw->lang[li].h = nh;
+        sw->lang[li].h[sw->lang[li].n++] = zt_fnv1a64(a + 3, l - 3);
     }
     for (size_t i = 0; i < sw->n_lang; i++) qsort(sw->lang[i].h, sw->lang[i].n, sizeof(uint64_t), cmp_u64);
     sw->en = zt_stopwords_lang_index(sw, "en");
@@ -122,7 +119,7 @@ bool zt_stopwords_has_hash(const struct zt_stopwords *sw, size_t li, uint64_t h)
 
 bool zt_stopwords_has_lang(const struct zt_stopwords *sw, size_t li, const char *word, size_t len)
 {
-    return zt_stopwords_has_hash(sw, li, zt__fnv1a(word, len));
+    return zt_stopwords_has_hash(sw, li, zt_fnv1a64(word, len));
 }
 
 bool zt_stopwords_has(const struct zt_stopwords *sw, const char *word, size_t len)

@@ -8,6 +8,7 @@
 #include "conv_util.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_asset.h"
+#include "zentalk/zt_hash.h"
 #include "zentalk/zt_str.h"
 #include "zentalk/zt_summarize.h"
 #include "zentalk/zt_text.h"
@@ -43,26 +44,18 @@ struct work {
 
 static int push_sent(struct work *k, struct sent s)
 {
-    if (k->n == k->cap) {
-        size_t nc = k->cap ? k->cap * 2 : 64;
-        struct sent *p = zt_reallocarray(k->s, nc, sizeof *p);
-        if (!p) return ZT_ENOMEM;
-        k->s = p;
-        k->cap = nc;
-    }
+    struct sent *p = zt_array_grow(k->s, &k->cap, k->n + 1, sizeof *p, 64);
+    if (!p) return ZT_ENOMEM;
+    k->s = p;
     k->s[k->n++] = s;
     return 0;
 }
 
 static int push_word(struct work *k, struct word w)
 {
-    if (k->nw == k->capw) {
-        size_t nc = k->capw ? k->capw * 2 : 256;
-        struct word *p = zt_reallocarray(k->w, nc, sizeof *p);
-        if (!p) return ZT_ENOMEM;
-        k->w = p;
-        k->capw = nc;
-    }
+    struct word *p = zt_array_grow(k->w, &k->capw, k->nw + 1, sizeof *p, 256);
+    if (!p) return ZT_ENOMEM;
+    k->w = p;
     k->w[k->nw++] = w;
     return 0;
 }
@@ -77,15 +70,11 @@ static bool all_digits(const char *s)
 /* The words of one sentence text[0..len) into k. */
 static int sentence_words(struct work *k, const char *text, size_t len)
 {
-    struct zt_token one, *t = NULL;
+    struct zt_token *t = NULL;
     size_t nt = 0;
-    int rc = zt_text_tokenize(text, len, &one, 1, &nt);
+    int rc = zt_text_tokenize_all(text, len, NULL, 0, &t, &nt);
     if (rc) return rc;
-    t = zt_calloc(nt ? nt : 1, sizeof *t);
-    if (!t) return ZT_ENOMEM;
-    size_t n2 = 0;
-    rc = zt_text_tokenize(text, len, t, nt, &n2);
-    for (size_t i = 0; !rc && i < nt && i < n2; i++) {
+    for (size_t i = 0; !rc && i < nt; i++) {
         if (t[i].kind != ZT_TOK_WORD) continue;
         char f[WORD_MAX + 1];
         long fl = zt_text_token_fold(text, &t[i], f, sizeof f);
@@ -107,11 +96,11 @@ static int sentence_words(struct work *k, const char *text, size_t len)
         }
         f[m] = '\0';
         if (m < 2 || all_digits(f)) continue;
-        struct word w = {.full = zt__fnv1a(f, m)};
+        struct word w = {.full = zt_fnv1a64(f, m)};
         size_t sl = m;
         if (sl > 2 && f[sl - 2] == '\'' && f[sl - 1] == 's') sl -= 2;
         else if (sl > 3 && f[sl - 1] == 's' && f[sl - 2] != 's') sl--;
-        w.stem = zt__fnv1a(f, sl);
+        w.stem = zt_fnv1a64(f, sl);
         rc = push_word(k, w);
     }
     zt_free(t);
@@ -158,13 +147,9 @@ struct items {
 
 static int push_item(struct items *it, struct zt_summary_item x)
 {
-    if (it->n == it->cap) {
-        size_t nc = it->cap ? it->cap * 2 : 8;
-        struct zt_summary_item *p = zt_reallocarray(it->v, nc, sizeof *p);
-        if (!p) return ZT_ENOMEM;
-        it->v = p;
-        it->cap = nc;
-    }
+    struct zt_summary_item *p = zt_array_grow(it->v, &it->cap, it->n + 1, sizeof *p, 8);
+    if (!p) return ZT_ENOMEM;
+    it->v = p;
     it->v[it->n++] = x;
     return 0;
 }

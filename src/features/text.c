@@ -81,6 +81,7 @@ int zt_text_normalize(const char *text, size_t len, unsigned opts, char **out, s
     if (opts & ZT_TEXT_NFKC) o |= UTF8PROC_COMPAT;
     if (opts & ZT_TEXT_CASEFOLD) o |= UTF8PROC_CASEFOLD;
     if (opts & ZT_TEXT_STRIP_CC) o |= UTF8PROC_STRIPCC | UTF8PROC_NLF2LF;
+    if (opts & ZT_TEXT_SKELETON) o |= UTF8PROC_STRIPMARK | UTF8PROC_IGNORE | UTF8PROC_LUMP;
     utf8proc_uint8_t *dst = NULL;
     utf8proc_ssize_t r = utf8proc_map((const utf8proc_uint8_t *)text, (utf8proc_ssize_t)len, &dst,
                                       (utf8proc_option_t)o);
@@ -321,4 +322,29 @@ long zt_text_codepoints(const char *text, size_t len)
         count++;
     }
     return count;
+}
+
+int zt_text_tokenize_all(const char *text, size_t len, struct zt_token *stack, size_t stack_n,
+                         struct zt_token **toks, size_t *n)
+{
+    struct zt_token one;
+    size_t total = 0;
+    int rc = zt_text_tokenize(text, len, stack_n ? stack : &one, stack_n ? stack_n : 1, &total);
+    if (rc) return rc;
+    if (stack_n && total <= stack_n) {
+        *toks = stack;
+        *n = total;
+        return 0;
+    }
+    struct zt_token *t = zt_calloc(total ? total : 1, sizeof *t);
+    if (!t) return ZT_ENOMEM;
+    size_t again = 0;
+    rc = zt_text_tokenize(text, len, t, total, &again);
+    if (rc) {
+        zt_free(t);
+        return rc;
+    }
+    *toks = t;
+    *n = again < total ? again : total;
+    return 0;
 }

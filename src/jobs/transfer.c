@@ -1,30 +1,61 @@
-/* transfer.c: the one outbound HTTP call of src/jobs (transfer.h), on one
- * libcurl easy handle per POST. Hardened the way the relay and the gateway
- * were: http/https only, no redirects, no proxy unless asked, no signals,
- * connect/first-byte/idle/total timeouts. The body is never logged. */
+/* transfer.c: the one outbound HTTP call of src/jobs (transfer.h), through
+ * the node's one outbound HTTP client (zt_http_client.h, src/net): its
+ * hardened defaults apply (http/https only, no redirects, caps on body and
+ * headers, no proxy unless asked, no signals), plus the connect,
+ * first-byte, idle and total timeouts a call names. The body is never
+ * logged.
+ *
+ * One client is shared by every pool in the process (the gateway's job
+ * pool and the relay's), reference-counted by zt__jobs_http_init/cleanup
+ * (zt_job_pool_new/free); the pools bound how many calls run at once (and
+ * answer 503 past that), so the client's own in-flight limit is only a
+ * backstop. A call made with no pool alive (`zentalk job run`: one call per
+ * process) gets a client of its own for that call. */
 #include "transfer.h"
 
-#include <curl/curl.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 
+#include "zentalk/zt_http_client.h"
 #include "zentalk/zt_str.h"
-#include "zentalk/zt_time.h"
 
-struct xfer {
-    const struct zt__jobs_post *p;
-    CURL *c;
-    bool head_seen, aborted, timed_out;
-    uint64_t start_ms;
-};
+#define CLIENT_MAX_INFLIGHT 512u
+#define BODY_MAX (64u << 20)     /* an answer (a stream of tokens, a sealed result) */
+#define NO_LIMIT_IDLE_S 300L     /* when a call names neither total nor idle timeout */
+
+static pthread_mutex_t client_mu = PTHREAD_MUTEX_INITIALIZER;
+static unsigned client_refs;
+static struct zt_http_client *client;
 
 int zt__jobs_http_init(void)
 {
-    return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : ZT_EIO;
+    int rc = 0;
+    pthread_mutex_lock(&client_mu);
+    if (client_refs == 0) {
+        /* main() has done this already; standalone users (tests) need it,
+         * and libcurl counts the calls */
+        rc = zt_net_client_global_init();
+        if (rc == 0) {
+            struct zt_http_client_opts o = {.max_inflight = CLIENT_MAX_INFLIGHT};
+            rc = zt_http_client_new(&o, &client);
+            if (rc != 0) zt_net_client_global_cleanup();
+        }
+    }
+    if (rc == 0) client_refs++;
+    pthread_mutex_unlock(&client_mu);
+    return rc == 0 ? 0 : (rc == ZT_ENOMEM ? ZT_ENOMEM : ZT_EIO);
 }
 
 void zt__jobs_http_cleanup(void)
 {
-    curl_global_cleanup();
+    pthread_mutex_lock(&client_mu);
+    if (client_refs > 0 && --client_refs == 0) {
+        zt_http_client_free(client);
+        client = NULL;
+        zt_net_client_global_cleanup();
+    }
+    pthread_mutex_unlock(&client_mu);
 }
 
 const char *zt__jobs_endpoint_path(const char *endpoint)
@@ -35,117 +66,100 @@ const char *zt__jobs_endpoint_path(const char *endpoint)
     return slash ? slash : "";
 }
 
-static int head_done(struct xfer *x)
+/* The caller's callbacks, and whether one of them ended the call. */
+struct call {
+    const struct zt__jobs_post *p;
+    bool aborted;
+};
+
+static int on_head(void *ud, long status, const char *content_type, int64_t content_length)
 {
-    if (x->head_seen) return 0;
-    long code = 0;
-    char *ct = NULL;
-    curl_easy_getinfo(x->c, CURLINFO_RESPONSE_CODE, &code);
-    curl_easy_getinfo(x->c, CURLINFO_CONTENT_TYPE, &ct);
-    x->head_seen = true;
-    if (x->p->on_head && x->p->on_head(x->p->ud, code, ct) != 0) {
-        x->aborted = true;
-        return -1;
+    (void)content_length;
+    struct call *k = ud;
+    if (k->p->on_head && k->p->on_head(k->p->ud, status, content_type) != 0) {
+        k->aborted = true;
+        return ZT_ECLOSED;
     }
     return 0;
 }
 
-static size_t on_header(char *p, size_t size, size_t n, void *ud)
+static int on_body(void *ud, const void *data, size_t n)
 {
-    struct xfer *x = ud;
-    size_t len = size * n;
-    if (len <= 2 && (len == 0 || p[0] == '\r' || p[0] == '\n')) { /* the end of a header block */
-        long code = 0;
-        curl_easy_getinfo(x->c, CURLINFO_RESPONSE_CODE, &code);
-        if (code >= 200 && head_done(x) != 0) return 0;
-    }
-    return len;
-}
-
-static size_t on_data(char *p, size_t size, size_t n, void *ud)
-{
-    struct xfer *x = ud;
-    size_t len = size * n;
-    if (head_done(x) != 0) return 0;
-    if (len && x->p->on_body && x->p->on_body(x->p->ud, (const uint8_t *)p, len) != 0) {
-        x->aborted = true;
-        return 0;
-    }
-    return len;
-}
-
-static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
-{
-    (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
-    struct xfer *x = ud;
-    if (x->p->cancelled && x->p->cancelled(x->p->ud)) {
-        x->aborted = true;
-        return 1;
-    }
-    if (!x->head_seen && x->p->first_byte_timeout_ms > 0 &&
-        zt_time_mono_ms() - x->start_ms > (uint64_t)x->p->first_byte_timeout_ms) {
-        x->timed_out = true;
-        return 1;
+    struct call *k = ud;
+    if (n && k->p->on_body && k->p->on_body(k->p->ud, data, n) != 0) {
+        k->aborted = true;
+        return ZT_ECLOSED;
     }
     return 0;
+}
+
+static bool should_stop(void *ud)
+{
+    struct call *k = ud;
+    if (k->p->cancelled && k->p->cancelled(k->p->ud)) {
+        k->aborted = true;
+        return true;
+    }
+    return false;
 }
 
 int zt__jobs_post(const struct zt__jobs_post *p, struct zt__jobs_post_result *out)
 {
     memset(out, 0, sizeof *out);
-    struct xfer x = {.p = p, .start_ms = zt_time_mono_ms()};
-    struct curl_slist *hdrs = NULL;
-    int rc = 0;
-    for (size_t i = 0; i < ZT__JOBS_HEADERS_MAX && p->headers[i]; i++) {
-        struct curl_slist *l = curl_slist_append(hdrs, p->headers[i]);
-        if (!l) {
-            rc = ZT_ENOMEM;
-            goto out;
+    pthread_mutex_lock(&client_mu);
+    struct zt_http_client *c = client; /* the caller's pool holds a reference */
+    pthread_mutex_unlock(&client_mu);
+    struct zt_http_client *own = NULL;
+    if (!c) {
+        if (zt_http_client_new(NULL, &own) != 0) {
+            zt_strlcpy(out->error, "cannot set up the HTTP client", sizeof out->error);
+            return ZT_ENOMEM;
         }
-        hdrs = l;
+        c = own;
     }
-    x.c = curl_easy_init();
-    if (!x.c) {
-        rc = ZT_ENOMEM;
-        goto out;
-    }
-    CURL *c = x.c;
-    char errbuf[CURL_ERROR_SIZE] = "";
-    curl_easy_setopt(c, CURLOPT_URL, p->url);
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-    if (!p->env_proxy) curl_easy_setopt(c, CURLOPT_PROXY, ""); /* never an environment proxy */
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_POST, 1L);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, (const char *)p->body);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)p->body_len);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, p->connect_timeout_ms > 0 ? p->connect_timeout_ms : 10000L);
-    if (p->total_timeout_ms > 0) curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, p->total_timeout_ms);
-    if (p->idle_timeout_ms > 0) {
-        long s = (p->idle_timeout_ms + 999) / 1000;
-        curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L); /* silence while streaming */
-        curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, s);
-    }
-    if (p->ca_file) curl_easy_setopt(c, CURLOPT_CAINFO, p->ca_file);
-    if (p->user_agent) curl_easy_setopt(c, CURLOPT_USERAGENT, p->user_agent);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, &x);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &x);
-    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
-    curl_easy_setopt(c, CURLOPT_XFERINFODATA, &x);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-    CURLcode cr = curl_easy_perform(c);
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
-    out->ok = cr == CURLE_OK;
-    out->aborted = x.aborted;
-    out->timed_out = x.timed_out || cr == CURLE_OPERATION_TIMEDOUT;
-    if (!out->ok) zt_strlcpy(out->error, errbuf[0] ? errbuf : curl_easy_strerror(cr), sizeof out->error);
-out:
-    if (rc) zt_strlcpy(out->error, "cannot set up the HTTP client", sizeof out->error);
-    if (x.c) curl_easy_cleanup(x.c);
-    curl_slist_free_all(hdrs);
-    return rc;
+    /* the caller's lines, and its User-Agent or none at all ("User-Agent:"
+     * with no value removes the client's default) */
+    const char *lines[ZT__JOBS_HEADERS_MAX + 2];
+    char ua[ZT__JOBS_HEADER_LINE_MAX];
+    size_t n = 0;
+    for (; n < ZT__JOBS_HEADERS_MAX && p->headers[n]; n++) lines[n] = p->headers[n];
+    int w = snprintf(ua, sizeof ua, "User-Agent:%s%s", p->user_agent ? " " : "", p->user_agent ? p->user_agent : "");
+    lines[n++] = w > 0 && (size_t)w < sizeof ua ? ua : "User-Agent:";
+    lines[n] = NULL;
+
+    struct call k = {.p = p};
+    bool idle = p->idle_timeout_ms > 0;
+    struct zt_http_request req = {
+        .method = "POST",
+        .url = p->url,
+        .headers = lines,
+        .body = p->body ? (const void *)p->body : (const void *)"",
+        .body_len = p->body_len,
+        .connect_timeout_ms = p->connect_timeout_ms,
+        .timeout_ms = p->total_timeout_ms > 0 ? p->total_timeout_ms : -1,
+        /* silence while streaming: under 1 byte/s for the idle time */
+        .low_speed_bps = 1,
+        .low_speed_s = idle ? (p->idle_timeout_ms + 999) / 1000 : NO_LIMIT_IDLE_S,
+        .first_byte_timeout_ms = p->first_byte_timeout_ms,
+        .max_body_bytes = BODY_MAX,
+        .ca_file = p->ca_file,
+        .env_proxy = p->env_proxy,
+        .on_head = on_head,
+        .on_body = on_body,
+        .should_stop = should_stop,
+        .ud = &k,
+    };
+    if (p->total_timeout_ms > 0 && !idle) req.low_speed_bps = -1; /* the total timeout bounds it */
+    struct zt_http_response resp;
+    zt_http_response_init(&resp);
+    int rc = zt_http_client_do(c, &req, &resp);
+    out->status = resp.status;
+    out->ok = rc == 0;
+    out->aborted = k.aborted;
+    out->timed_out = rc == ZT_ETIMEDOUT;
+    if (rc != 0) zt_strlcpy(out->error, resp.reason[0] ? resp.reason : zt_strerror(rc), sizeof out->error);
+    zt_http_response_deinit(&resp);
+    zt_http_client_free(own);
+    /* refused before anything was sent: the caller's input */
+    return rc == ZT_EINVAL ? ZT_EINVAL : 0;
 }

@@ -1,7 +1,6 @@
 /* transfer.h: the one outbound HTTP call of src/jobs (internal). Every
- * POST the job client and the relay make goes through zt__jobs_post(), the
- * only code in src/jobs that knows libcurl: moving to src/net's client is a
- * change to transfer.c alone. */
+ * POST the job client and the relay make goes through zt__jobs_post(),
+ * which sends it with src/net's outbound HTTP client (zt_http_client.h). */
 #ifndef ZT_JOBS_TRANSFER_H
 #define ZT_JOBS_TRANSFER_H
 
@@ -22,10 +21,11 @@ struct zt__jobs_post {
     long connect_timeout_ms;       /* 0: 10 s */
     long total_timeout_ms;         /* 0: none */
     long first_byte_timeout_ms;    /* answer headers within (0: none) */
-    long idle_timeout_ms;          /* longest silence while streaming (0: none) */
+    long idle_timeout_ms;          /* longest silence while streaming (0: none; with no
+                                      total timeout either, 5 min of silence end it) */
     bool env_proxy;                /* honour http(s)_proxy; otherwise never a proxy */
     const char *ca_file;           /* PEM CAs for https, NULL: the system store */
-    const char *user_agent;        /* NULL: none */
+    const char *user_agent;        /* NULL: none (the relay sends nothing about anyone) */
     /* The final answer's headers are in (status >= 200): 0, or abort. */
     int (*on_head)(void *ud, long status, const char *content_type);
     /* Answer bytes as they arrive: 0, or abort. */
@@ -43,7 +43,8 @@ struct zt__jobs_post_result {
     char error[256];    /* the transport's reason when !ok ("" otherwise) */
 };
 
-/* Initialise / release the HTTP library (reference-counted by it). ZT_EIO. */
+/* Take / drop a reference to the shared HTTP client (the first makes it,
+ * the last frees it). ZT_EIO, ZT_ENOMEM. */
 ZT_NODISCARD int zt__jobs_http_init(void);
 void zt__jobs_http_cleanup(void);
 

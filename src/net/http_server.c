@@ -165,6 +165,26 @@ static void free_body(void *p)
     zt_free(p);
 }
 
+static void add_common_headers(struct MHD_Response *mr, const char *request_id)
+{
+    MHD_add_response_header(mr, "X-Request-Id", request_id);
+    MHD_add_response_header(mr, "X-Content-Type-Options", "nosniff");
+}
+
+/* Add the handler's own headers (resp may be NULL), queue mr with status and
+ * let go of it. */
+static enum MHD_Result queue(struct zt_http_req *r, struct MHD_Response *mr, int status,
+                             const struct zt_http_resp *resp)
+{
+    for (size_t i = 0; resp && i < resp->n_headers; i++)
+        MHD_add_response_header(mr, resp->headers[i].name, resp->headers[i].value);
+    r->status = status;
+    r->responded = true;
+    enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)status, mr);
+    MHD_destroy_response(mr);
+    return ret;
+}
+
 static enum MHD_Result send_resp(struct zt_http_req *r, struct zt_http_resp *resp)
 {
     size_t len = 0;
@@ -177,16 +197,9 @@ static enum MHD_Result send_resp(struct zt_http_req *r, struct zt_http_resp *res
     }
     MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE,
                             resp->content_type ? resp->content_type : "application/json");
-    MHD_add_response_header(mr, "X-Request-Id", r->id);
-    MHD_add_response_header(mr, "X-Content-Type-Options", "nosniff");
+    add_common_headers(mr, r->id);
     MHD_add_response_header(mr, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-    for (size_t i = 0; i < resp->n_headers; i++)
-        MHD_add_response_header(mr, resp->headers[i].name, resp->headers[i].value);
-    r->status = resp->status;
-    r->responded = true;
-    enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)resp->status, mr);
-    MHD_destroy_response(mr);
-    return ret;
+    return queue(r, mr, resp->status, resp);
 }
 
 void zt_http_resp_init(struct zt_http_resp *resp)
@@ -339,12 +352,6 @@ static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
     return ret;
 }
 
-static void add_common_headers(struct MHD_Response *mr, const char *request_id)
-{
-    MHD_add_response_header(mr, "X-Request-Id", request_id);
-    MHD_add_response_header(mr, "X-Content-Type-Options", "nosniff");
-}
-
 /* The handler took an async handle: start the stream, or wait (suspended)
  * for the deferred answer unless it is already there. */
 static enum MHD_Result queue_stream(struct zt_http_req *r, struct zt_http_async *a,
@@ -356,13 +363,7 @@ static enum MHD_Result queue_stream(struct zt_http_req *r, struct zt_http_async 
     MHD_add_response_header(mr, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
     MHD_add_response_header(mr, "X-Accel-Buffering", "no");
     add_common_headers(mr, r->id);
-    for (size_t i = 0; resp && i < resp->n_headers; i++)
-        MHD_add_response_header(mr, resp->headers[i].name, resp->headers[i].value);
-    r->status = a->status;
-    r->responded = true;
-    enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)a->status, mr);
-    MHD_destroy_response(mr);
-    return ret;
+    return queue(r, mr, a->status, resp);
 }
 
 static enum MHD_Result async_start(struct zt_http_req *r, struct zt_http_resp *resp)
@@ -393,6 +394,23 @@ static enum MHD_Result async_continue(struct zt_http_req *r)
     return send_resp(r, &a->resp);
 }
 
+/* 0 when the handler may still answer on a (a->mu held): ZT_EINVAL after
+ * an answer or a stream, ZT_ECLOSED when the client is gone. */
+static int answerable_locked(const struct zt_http_async *a)
+{
+    if (a->stream || a->ready) return ZT_EINVAL;
+    return a->closed ? ZT_ECLOSED : 0;
+}
+
+/* Resume the connection's MHD processing if it waits for us (a->mu held). */
+static void wake_locked(struct zt_http_async *a)
+{
+    if (a->suspended) {
+        a->suspended = false;
+        MHD_resume_connection(a->conn);
+    }
+}
+
 int zt_http_async_stream_start(struct zt_http_async *a, int status, const char *content_type)
 {
     int rc = 0;
@@ -402,21 +420,15 @@ int zt_http_async_stream_start(struct zt_http_async *a, int status, const char *
     for (size_t i = 0; i < n; i++)
         if ((unsigned char)content_type[i] < 0x20 || (unsigned char)content_type[i] > 0x7E) return ZT_EINVAL;
     pthread_mutex_lock(&a->mu);
-    if (a->stream || a->ready) {
-        rc = ZT_EINVAL;
-    } else if (a->closed) {
-        rc = ZT_ECLOSED;
-    } else {
+    rc = answerable_locked(a);
+    if (rc == 0) {
         memcpy(a->ctype_buf, content_type, n + 1);
         a->content_type = a->ctype_buf;
         a->status = status;
         a->stream = true;
         a->late_stream = true;
         a->ready = true;
-        if (a->suspended) {
-            a->suspended = false;
-            MHD_resume_connection(a->conn);
-        }
+        wake_locked(a);
     }
     pthread_mutex_unlock(&a->mu);
     return rc;
@@ -467,19 +479,13 @@ int zt_http_async_respond(struct zt_http_async *a, struct zt_http_resp *resp)
 {
     int rc = 0;
     pthread_mutex_lock(&a->mu);
-    if (a->stream || a->ready) {
-        rc = ZT_EINVAL;
-    } else if (a->closed) {
-        rc = ZT_ECLOSED;
-    } else {
+    rc = answerable_locked(a);
+    if (rc == 0) {
         zt_buf_deinit(&a->resp.body);
         a->resp = *resp;
         zt_buf_init(&resp->body, a->resp.body.max); /* the body now belongs to a */
         a->ready = true;
-        if (a->suspended) {
-            a->suspended = false;
-            MHD_resume_connection(a->conn);
-        }
+        wake_locked(a);
     }
     pthread_mutex_unlock(&a->mu);
     return rc;
@@ -492,10 +498,7 @@ int zt_http_async_write(struct zt_http_async *a, const void *p, size_t n)
     if (!a->stream || a->ended) rc = ZT_EINVAL;
     else if (a->closed) rc = ZT_ECLOSED;
     else rc = zt_buf_append(&a->pending, p, n);
-    if (rc == 0 && a->suspended) {
-        a->suspended = false;
-        MHD_resume_connection(a->conn);
-    }
+    if (rc == 0) wake_locked(a);
     pthread_mutex_unlock(&a->mu);
     return rc;
 }
@@ -504,10 +507,7 @@ void zt_http_async_end(struct zt_http_async *a)
 {
     pthread_mutex_lock(&a->mu);
     a->ended = true;
-    if (a->suspended && !a->closed) {
-        a->suspended = false;
-        MHD_resume_connection(a->conn);
-    }
+    if (!a->closed) wake_locked(a);
     pthread_mutex_unlock(&a->mu);
 }
 

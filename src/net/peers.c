@@ -3,6 +3,7 @@
  * The peers are a sorted array (by node id) behind a read-write lock; a
  * load builds a new array aside and swaps it in, so readers never wait for
  * parsing and a failed load leaves the old set. */
+#include "zentalk/zt_file.h"
 #include "zentalk/zt_peers.h"
 
 #include <errno.h>
@@ -295,21 +296,15 @@ int zt_peers_load_file(struct zt_peers *p, const char *path, int64_t now, size_t
         rc = ZT_ENOMEM;
         goto out;
     }
-    for (;;) {
-        ssize_t r = read(fd, text + len, cap - len);
-        if (r < 0 && errno == EINTR) continue;
-        if (r < 0) {
-            if (err) zt_ignore(zt_buf_appendf(err, "%s: %s", path, strerror(errno)));
-            rc = ZT_EIO;
-            goto out;
-        }
-        if (r == 0) break;
-        len += (size_t)r;
-        if (len == cap) { /* grew while we read it */
-            if (err) zt_ignore(zt_buf_appendf(err, "%s: changed while being read", path));
-            rc = ZT_EIO;
-            goto out;
-        }
+    if (zt_fd_read_full(fd, text, cap, &len) != 0) {
+        if (err) zt_ignore(zt_buf_appendf(err, "%s: %s", path, strerror(errno)));
+        rc = ZT_EIO;
+        goto out;
+    }
+    if (len == cap) { /* grew while we read it */
+        if (err) zt_ignore(zt_buf_appendf(err, "%s: changed while being read", path));
+        rc = ZT_EIO;
+        goto out;
     }
     struct zt_buf why;
     zt_buf_init(&why, 512);

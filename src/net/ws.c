@@ -5,6 +5,8 @@
 
 #include "zentalk/zt_ws.h"
 
+#include "zentalk/zt_endian.h"
+
 #define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 #define READ_SLACK (64u * 1024u) /* bytes fed on top of one pending frame */
 
@@ -46,13 +48,12 @@ int zt_ws_frame_parse(const uint8_t *p, size_t n, struct zt_ws_frame *f)
     size_t pos = 2;
     if (len7 == 126) {
         if (n < 4) return ZT_EBUSY;
-        fr.len = ((uint64_t)p[2] << 8) | p[3];
+        fr.len = zt_get_be16(p + 2);
         pos = 4;
     } else if (len7 == 127) {
         if (n < 10) return ZT_EBUSY;
         if (p[2] & 0x80) return ZT_EPARSE; /* "the most significant bit MUST be 0" */
-        fr.len = 0;
-        for (int i = 0; i < 8; i++) fr.len = (fr.len << 8) | p[2 + i];
+        fr.len = zt_get_be64(p + 2);
         pos = 10;
     } else {
         fr.len = len7;
@@ -90,12 +91,12 @@ int zt_ws_frame_encode(struct zt_buf *out, uint8_t opcode, bool fin, const void 
         h[hl++] = (uint8_t)(mbit | len);
     } else if (len <= 0xffff) {
         h[hl++] = (uint8_t)(mbit | 126);
-        h[hl++] = (uint8_t)(len >> 8);
-        h[hl++] = (uint8_t)len;
+        zt_put_be16(h + hl, (uint16_t)len);
+        hl += 2;
     } else {
         h[hl++] = (uint8_t)(mbit | 127);
-        uint64_t l = (uint64_t)len;
-        for (int i = 7; i >= 0; i--) h[hl++] = (uint8_t)(l >> (8 * i));
+        zt_put_be64(h + hl, (uint64_t)len);
+        hl += 8;
     }
     if (mask) {
         memcpy(h + hl, mask, 4);
@@ -118,8 +119,7 @@ int zt_ws_close_encode(struct zt_buf *out, uint16_t code, const char *reason)
 {
     if (code == 0) return zt_ws_frame_encode(out, ZT_WS_OP_CLOSE, true, NULL, 0, NULL);
     uint8_t p[ZT_WS_MAX_CONTROL];
-    p[0] = (uint8_t)(code >> 8);
-    p[1] = (uint8_t)code;
+    zt_put_be16(p, code);
     size_t rl = reason ? strlen(reason) : 0;
     if (rl > ZT_WS_MAX_CONTROL - 2) {
         rl = ZT_WS_MAX_CONTROL - 2;
@@ -278,7 +278,7 @@ int zt_ws_rx_next(struct zt_ws_rx *rx, struct zt_ws_event *ev, uint16_t *close_c
                 ev->close_code = ZT_WS_CLOSE_NO_STATUS;
                 if (len == 1) return fail(rx, ZT_WS_CLOSE_PROTOCOL, close_code);
                 if (len >= 2) {
-                    uint16_t code = (uint16_t)((rx->control[0] << 8) | rx->control[1]);
+                    uint16_t code = zt_get_be16(rx->control);
                     if (!zt_ws_close_code_valid(code)) return fail(rx, ZT_WS_CLOSE_PROTOCOL, close_code);
                     struct zt_utf8_state st;
                     zt_utf8_state_init(&st);

@@ -20,6 +20,7 @@
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_config.h"
 #include "zentalk/zt_hash.h"
+#include "zentalk/zt_http_client.h"
 #include "zentalk/zt_identity.h"
 #include "zentalk/zt_log.h"
 #include "zentalk/zt_server.h"
@@ -366,7 +367,15 @@ int main(int argc, char **argv)
         zt_config_deinit(&cfg);
         return rc == 0 ? 0 : 1;
     }
+    /* libcurl (the outbound HTTP client) is initialised once, here, before
+     * any thread exists */
+    if (zt_net_client_global_init() != 0) {
+        fprintf(stderr, "zentalk-node: libcurl failed to initialise\n");
+        zt_config_deinit(&cfg);
+        return 1;
+    }
     rc = run(&cfg);
+    zt_net_client_global_cleanup();
     zt_config_deinit(&cfg);
     return rc;
 }

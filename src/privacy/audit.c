@@ -20,6 +20,7 @@
 #include "zentalk/zt_audit.h"
 #include "audit_int.h"
 #include "zentalk/zt_hash.h"
+#include "zentalk/zt_hex.h"
 #include "zentalk/zt_str.h"
 #include "zentalk/zt_time.h"
 
@@ -49,22 +50,6 @@ struct zt_audit {
 #define SWEEP_EVERY_MS (3600u * 1000u)
 
 /* ---- small helpers ------------------------------------------------------ */
-
-static int unhex(const char *s, size_t slen, uint8_t *out, size_t n)
-{
-    if (slen != 2 * n) return ZT_EPARSE;
-    for (size_t i = 0; i < n; i++) {
-        int v = 0;
-        for (int k = 0; k < 2; k++) {
-            char c = s[2 * i + (size_t)k];
-            int d = (c >= '0' && c <= '9') ? c - '0' : (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
-            if (d < 0) return ZT_EPARSE;
-            v = v * 16 + d;
-        }
-        out[i] = (uint8_t)v;
-    }
-    return 0;
-}
 
 size_t zt__audit_cp_message(uint64_t seq, const uint8_t prev[32], char *out, size_t n)
 {
@@ -126,16 +111,12 @@ static int list_files(const char *dir, unsigned **out, size_t *n_out)
     while ((e = readdir(d)) != NULL) {
         unsigned idx = name_index(e->d_name);
         if (!idx) continue;
-        if (n == cap) {
-            size_t ncap = cap ? cap * 2 : 16;
-            unsigned *nv = zt_reallocarray(v, ncap, sizeof *nv);
-            if (!nv) {
-                rc = ZT_ENOMEM;
-                break;
-            }
-            v = nv;
-            cap = ncap;
+        unsigned *nv = zt_array_grow(v, &cap, n + 1, sizeof *nv, 16);
+        if (!nv) {
+            rc = ZT_ENOMEM;
+            break;
         }
+        v = nv;
         v[n++] = idx;
     }
     closedir(d);
@@ -164,11 +145,11 @@ int zt__audit_parse_line(const char *line, size_t len, struct zt__audit_line *ou
     if (!json_is_integer(seq) || json_integer_value(seq) < 1 || !json_is_string(prev) || !json_is_string(kind))
         goto out;
     l.seq = (uint64_t)json_integer_value(seq);
-    if (unhex(json_string_value(prev), json_string_length(prev), l.prev, sizeof l.prev) != 0) goto out;
+    if (zt_hex_decode(l.prev, sizeof l.prev, json_string_value(prev), json_string_length(prev), ZT_HEX_LOWER) != 0) goto out;
     l.checkpoint = strcmp(json_string_value(kind), "checkpoint") == 0;
     json_t *sig = json_object_get(j, "sig");
     if (sig) {
-        if (!json_is_string(sig) || unhex(json_string_value(sig), json_string_length(sig), l.sig, sizeof l.sig) != 0)
+        if (!json_is_string(sig) || zt_hex_decode(l.sig, sizeof l.sig, json_string_value(sig), json_string_length(sig), ZT_HEX_LOWER) != 0)
             goto out;
         l.has_sig = true;
     }

@@ -39,25 +39,13 @@ struct zt_pii_detector {
 
 /* ---- character classes -------------------------------------------------- */
 
-static bool is_digit(unsigned char c)
-{
-    return c >= '0' && c <= '9';
-}
-static bool is_alpha(unsigned char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-static bool is_alnum(unsigned char c)
-{
-    return is_digit(c) || is_alpha(c);
-}
 static bool is_upper(unsigned char c)
 {
     return c >= 'A' && c <= 'Z';
 }
 static int hex_val(unsigned char c)
 {
-    if (is_digit(c)) return c - '0';
+    if (zt_ascii_digit(c)) return c - '0';
     if (c >= 'a' && c <= 'f') return c - 'a' + 10;
     if (c >= 'A' && c <= 'F') return c - 'A' + 10;
     return -1;
@@ -66,7 +54,7 @@ static int hex_val(unsigned char c)
  * bytes of multi-byte UTF-8 sequences (a letter in another script). */
 static bool is_word(unsigned char c)
 {
-    return is_alnum(c) || c == '_' || c >= 0x80;
+    return zt_ascii_alnum(c) || c == '_' || c >= 0x80;
 }
 
 /* True when a number-like hit starting at s would continue a longer number
@@ -77,7 +65,7 @@ static bool num_left_joined(const char *t, size_t s)
     unsigned char p = (unsigned char)t[s - 1];
     if (is_word(p)) return true;
     if ((p == '.' || p == '-' || p == ',' || p == '/' || p == '+' || p == ':') && s >= 2 &&
-        is_digit((unsigned char)t[s - 2]))
+        zt_ascii_digit((unsigned char)t[s - 2]))
         return true;
     return false;
 }
@@ -88,7 +76,7 @@ static bool num_right_joined(const char *t, size_t len, size_t e)
     unsigned char c = (unsigned char)t[e];
     if (is_word(c)) return true;
     if ((c == '.' || c == '-' || c == ',' || c == '/' || c == ':') && e + 1 < len &&
-        is_digit((unsigned char)t[e + 1]))
+        zt_ascii_digit((unsigned char)t[e + 1]))
         return true;
     return false;
 }
@@ -108,16 +96,12 @@ static void add(struct cands *c, unsigned type, size_t s, size_t e, double conf)
         c->err = ZT_ETOOBIG;
         return;
     }
-    if (c->n == c->cap) {
-        size_t ncap = c->cap ? c->cap * 2 : 16;
-        struct zt_pii_hit *nv = zt_reallocarray(c->v, ncap, sizeof *nv);
-        if (!nv) {
-            c->err = ZT_ENOMEM;
-            return;
-        }
-        c->v = nv;
-        c->cap = ncap;
+    struct zt_pii_hit *nv = zt_array_grow(c->v, &c->cap, c->n + 1, sizeof *nv, 16);
+    if (!nv) {
+        c->err = ZT_ENOMEM;
+        return;
     }
+    c->v = nv;
     c->v[c->n++] = (struct zt_pii_hit){.type = type, .start = s, .end = e, .confidence = conf};
 }
 
@@ -125,7 +109,7 @@ static void add(struct cands *c, unsigned type, size_t s, size_t e, double conf)
 
 static bool is_local_char(unsigned char c)
 {
-    return is_alnum(c) || c == '.' || c == '_' || c == '%' || c == '+' || c == '-' || c == '\'';
+    return zt_ascii_alnum(c) || c == '.' || c == '_' || c == '%' || c == '+' || c == '-' || c == '\'';
 }
 
 /* "icon@2x.png" is a file name, not an address: the last label may not be
@@ -173,16 +157,16 @@ static void scan_email(const char *t, size_t len, struct cands *c)
         size_t e = at + 1, last_label = e, labels = 0, good_end = 0;
         for (;;) {
             size_t ls = e;
-            while (e < len && (is_alnum((unsigned char)t[e]) || t[e] == '-') && e - ls < 63) e++;
+            while (e < len && (zt_ascii_alnum((unsigned char)t[e]) || t[e] == '-') && e - ls < 63) e++;
             if (e == ls || t[ls] == '-' || t[e - 1] == '-') break;
             labels++;
             last_label = ls;
             bool tld_ok = true;
             for (size_t i = ls; i < e; i++)
-                if (!is_alpha((unsigned char)t[i])) tld_ok = false;
+                if (!zt_ascii_alpha((unsigned char)t[i])) tld_ok = false;
             if (labels >= 2 && tld_ok && e - ls >= 2 && e - ls <= 24) good_end = e;
             if (e - at > 255) break; /* longer than any domain name */
-            if (e + 1 < len && t[e] == '.' && is_alnum((unsigned char)t[e + 1])) {
+            if (e + 1 < len && t[e] == '.' && zt_ascii_alnum((unsigned char)t[e + 1])) {
                 e++;
                 continue;
             }
@@ -222,7 +206,7 @@ static bool read_groups(const char *t, size_t len, size_t i, struct groups *g)
             i++;
         }
         size_t ds = i;
-        while (i < len && is_digit((unsigned char)t[i]) && i - ds < 12) i++;
+        while (i < len && zt_ascii_digit((unsigned char)t[i]) && i - ds < 12) i++;
         if (i == ds) {
             i = gs;
             break;
@@ -243,12 +227,12 @@ static bool read_groups(const char *t, size_t len, size_t i, struct groups *g)
         /* separator: one of " -./", or ") " already consumed; also a space
          * after a ')' group */
         if (i < len && (t[i] == ' ' || t[i] == '-' || t[i] == '.' || t[i] == '/') && i + 1 < len &&
-            (is_digit((unsigned char)t[i + 1]) || t[i + 1] == '(')) {
+            (zt_ascii_digit((unsigned char)t[i + 1]) || t[i + 1] == '(')) {
             if (g->n < MAX_GROUPS) g->sep[g->n] = t[i];
             i++;
             continue;
         }
-        if (paren && i < len && is_digit((unsigned char)t[i])) {
+        if (paren && i < len && zt_ascii_digit((unsigned char)t[i])) {
             if (g->n < MAX_GROUPS) g->sep[g->n] = ')';
             continue;
         }
@@ -292,14 +276,14 @@ static void scan_phone(const char *t, size_t len, struct cands *c)
 {
     for (size_t s = 0; s < len && !c->err; s++) {
         unsigned char ch = (unsigned char)t[s];
-        if (!(ch == '+' || ch == '(' || is_digit(ch))) continue;
+        if (!(ch == '+' || ch == '(' || zt_ascii_digit(ch))) continue;
         if (num_left_joined(t, s)) continue;
         if (s > 0 && (t[s - 1] == '+' || t[s - 1] == '$' || t[s - 1] == '#')) continue;
         struct groups g;
         if (ch == '+' || (ch == '0' && s + 1 < len && t[s + 1] == '0')) {
             /* international: +CC or 00CC, then groups; 8..15 digits in all */
             size_t i = ch == '+' ? s + 1 : s + 2;
-            if (i >= len || !is_digit((unsigned char)t[i]) || t[i] == '0') continue;
+            if (i >= len || !zt_ascii_digit((unsigned char)t[i]) || t[i] == '0') continue;
             if (!read_groups(t, len, i, &g)) continue;
             size_t best = 0;
             for (size_t k = g.n; k >= 1; k--) {
@@ -379,7 +363,7 @@ bool zt_pii_luhn_ok(const char *d, size_t n)
     if (n == 0) return false;
     unsigned sum = 0;
     for (size_t i = 0; i < n; i++) {
-        if (!is_digit((unsigned char)d[n - 1 - i])) return false;
+        if (!zt_ascii_digit((unsigned char)d[n - 1 - i])) return false;
         unsigned v = (unsigned)(d[n - 1 - i] - '0');
         if (i % 2 == 1) {
             v *= 2;
@@ -420,21 +404,21 @@ static bool iin_ok(const char *d, size_t n)
 static void scan_card(const char *t, size_t len, struct cands *c)
 {
     for (size_t s = 0; s < len && !c->err; s++) {
-        if (!is_digit((unsigned char)t[s]) || num_left_joined(t, s)) continue;
+        if (!zt_ascii_digit((unsigned char)t[s]) || num_left_joined(t, s)) continue;
         if (s > 0 && t[s - 1] == '+') continue;
         /* digits with single spaces or dashes between them */
         char d[20];
         size_t nd = 0, i = s, ends[20];
         char sep = 0;
         while (i < len && nd < 20) {
-            if (is_digit((unsigned char)t[i])) {
+            if (zt_ascii_digit((unsigned char)t[i])) {
                 d[nd] = t[i];
                 ends[nd] = i + 1;
                 nd++;
                 i++;
                 continue;
             }
-            if ((t[i] == ' ' || t[i] == '-') && i + 1 < len && is_digit((unsigned char)t[i + 1]) &&
+            if ((t[i] == ' ' || t[i] == '-') && i + 1 < len && zt_ascii_digit((unsigned char)t[i + 1]) &&
                 (sep == 0 || sep == t[i])) {
                 sep = t[i];
                 i++;
@@ -446,7 +430,7 @@ static void scan_card(const char *t, size_t len, struct cands *c)
         bool found = false;
         for (size_t k = nd < 19 ? nd : 19; k >= 13; k--) {
             size_t e = ends[k - 1];
-            if (e < len && is_digit((unsigned char)t[e])) continue; /* mid-group */
+            if (e < len && zt_ascii_digit((unsigned char)t[e])) continue; /* mid-group */
             if (num_right_joined(t, len, e) && !(sep && e < len && t[e] == sep)) continue;
             if (!iin_ok(d, k) || !zt_pii_luhn_ok(d, k)) continue;
             add(c, ZT_PII_CARD, s, e, 1.0);
@@ -456,7 +440,7 @@ static void scan_card(const char *t, size_t len, struct cands *c)
         }
         if (!found) {
             /* skip the rest of this digit run so its suffixes are not tried */
-            while (s + 1 < len && is_digit((unsigned char)t[s + 1])) s++;
+            while (s + 1 < len && zt_ascii_digit((unsigned char)t[s + 1])) s++;
         }
     }
 }
@@ -492,16 +476,16 @@ static size_t iban_length(const char *cc)
 bool zt_pii_iban_ok(const char *s, size_t n)
 {
     if (n < 15 || n > 34 || !is_upper((unsigned char)s[0]) || !is_upper((unsigned char)s[1]) ||
-        !is_digit((unsigned char)s[2]) || !is_digit((unsigned char)s[3]))
+        !zt_ascii_digit((unsigned char)s[2]) || !zt_ascii_digit((unsigned char)s[3]))
         return false;
     if (iban_length(s) != n) return false;
     /* mod 97 of BBAN || CC || check, letters as 10..35 */
     unsigned rem = 0;
     for (size_t k = 0; k < n; k++) {
         unsigned char ch = (unsigned char)s[(k + 4) % n];
-        if (is_digit(ch)) {
+        if (zt_ascii_digit(ch)) {
             rem = (rem * 10 + (unsigned)(ch - '0')) % 97;
-        } else if (is_alpha(ch)) {
+        } else if (zt_ascii_alpha(ch)) {
             unsigned v = (unsigned)((ch | 0x20) - 'a' + 10);
             rem = (rem * 100 + v) % 97;
         } else {
@@ -522,10 +506,10 @@ static void scan_iban(const char *t, size_t len, struct cands *c)
         size_t n = 0, i = s;
         while (i < len && n < want) {
             unsigned char ch = (unsigned char)t[i];
-            if (is_alnum(ch)) {
-                compact[n++] = (char)(is_alpha(ch) ? (ch & ~0x20) : ch);
+            if (zt_ascii_alnum(ch)) {
+                compact[n++] = (char)(zt_ascii_alpha(ch) ? (ch & ~0x20) : ch);
                 i++;
-            } else if (ch == ' ' && n >= 4 && n % 4 == 0 && i + 1 < len && is_alnum((unsigned char)t[i + 1])) {
+            } else if (ch == ' ' && n >= 4 && n % 4 == 0 && i + 1 < len && zt_ascii_alnum((unsigned char)t[i + 1])) {
                 i++; /* groups of four */
             } else {
                 break;
@@ -546,7 +530,7 @@ static size_t octet(const char *t, size_t len, size_t i)
 {
     size_t s = i;
     unsigned v = 0;
-    while (i < len && is_digit((unsigned char)t[i]) && i - s < 4) v = v * 10 + (unsigned)(t[i++] - '0');
+    while (i < len && zt_ascii_digit((unsigned char)t[i]) && i - s < 4) v = v * 10 + (unsigned)(t[i++] - '0');
     size_t n = i - s;
     if (n == 0 || n > 3 || v > 255 || (n > 1 && t[s] == '0')) return 0;
     return i;
@@ -555,10 +539,10 @@ static size_t octet(const char *t, size_t len, size_t i)
 static void scan_ipv4(const char *t, size_t len, struct cands *c)
 {
     for (size_t s = 0; s + 7 <= len && !c->err; s++) {
-        if (!is_digit((unsigned char)t[s])) continue;
+        if (!zt_ascii_digit((unsigned char)t[s])) continue;
         if (s > 0 && (is_word((unsigned char)t[s - 1]) || t[s - 1] == '.' || t[s - 1] == '-' ||
                       t[s - 1] == '+')) {
-            while (s + 1 < len && is_digit((unsigned char)t[s + 1])) s++;
+            while (s + 1 < len && zt_ascii_digit((unsigned char)t[s + 1])) s++;
             continue;
         }
         size_t i = s;
@@ -576,7 +560,7 @@ static void scan_ipv4(const char *t, size_t len, struct cands *c)
         /* not part of a longer dotted number or a word; "1.2.3.4." at the end
          * of a sentence is fine */
         if (i < len && (is_word((unsigned char)t[i]) || t[i] == '-')) continue;
-        if (i + 1 < len && t[i] == '.' && is_digit((unsigned char)t[i + 1])) continue;
+        if (i + 1 < len && t[i] == '.' && zt_ascii_digit((unsigned char)t[i + 1])) continue;
         add(c, ZT_PII_IP, s, i, 1.0);
         s = i;
     }
@@ -652,7 +636,7 @@ bool zt_pii_eth_ok(const char *s, size_t n)
     zt_keccak256(h, low, 40);
     for (size_t i = 0; i < 40; i++) {
         unsigned char ch = (unsigned char)s[2 + i];
-        if (is_digit(ch)) continue;
+        if (zt_ascii_digit(ch)) continue;
         unsigned nib = (i % 2 == 0) ? h[i / 2] >> 4 : h[i / 2] & 0x0f;
         if ((nib >= 8) != (ch >= 'A' && ch <= 'F')) return false;
     }
@@ -793,7 +777,7 @@ static void scan_btc(const char *t, size_t len, struct cands *c)
             continue;
         if (s > 0 && is_word((unsigned char)t[s - 1])) continue;
         size_t e = s;
-        while (e < len && is_alnum((unsigned char)t[e]) && e - s < 91) e++;
+        while (e < len && zt_ascii_alnum((unsigned char)t[e]) && e - s < 91) e++;
         if (e < len && is_word((unsigned char)t[e])) continue;
         if (zt_pii_btc_ok(t + s, e - s)) {
             add(c, ZT_PII_BTC, s, e, 1.0);

@@ -8,7 +8,8 @@
  * the worker's KEM key, posted signed as this node, the result opened and
  * verified, pseudonyms restored as it streams) on a thread of the job pool.
  * This file parses the request, calls those, and renders the answer in
- * llm_api.c's shapes: each opened text chunk goes out (an SSE chunk, or into
+ * the shapes of local answers (openai.h, shared with llm_api.c): each opened
+ * text chunk goes out (an SSE chunk, or into
  * the answer kept for the end); only once the receipt verifies does the
  * answer end as a success (the JSON object, or the last SSE chunk and
  * [DONE]); otherwise it ends as an error.
@@ -19,13 +20,13 @@
 
 #include "llm_api.h"
 
-#include <math.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "openai.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_jobs.h"
 #include "zentalk/zt_log.h"
@@ -62,9 +63,9 @@ struct rjob {
     atomic_int refs;    /* the thread + on_close */
     atomic_bool closed; /* the client is gone */
     bool chat, stream, include_usage;
-    char id[48];
-    char model[ZT_ENV_MODEL_MAX + 1];
-    long long created;
+    char id[48];                       /* oa.id */
+    char model[ZT_ENV_MODEL_MAX + 1];  /* oa.model */
+    struct zt__openai_answer oa;
     struct zt_peer worker;
     char via[ZT_IDENTITY_ID_SIZE]; /* relay id, or "" */
     struct zt_privacy_verdict verdict; /* the gate's; the job borrows it */
@@ -239,65 +240,26 @@ static bool aborted(const struct rjob *j)
     return atomic_load(&j->closed) || zt_job_pool_stopping(j->r->pool);
 }
 
-/* ---- the answer: the shapes of llm_api.c's local answers ---------------------- */
+/* ---- the answer: the shapes of local answers (openai.h) ----------------- */
 
 static void sse(struct rjob *j, json_t *o)
 {
-    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
-    json_decref(o);
-    if (!s) {
-        if (!j->fail) j->fail = ZT_ENOMEM;
-        return;
-    }
-    struct zt_buf b;
-    zt_buf_init(&b, TEXT_MAX);
-    int rc = zt_buf_appendf(&b, "data: %s\n\n", s);
-    if (!rc) rc = zt_http_async_write(j->a, b.data, b.len);
+    int rc = zt__openai_sse(j->a, o);
     if (rc && !j->fail) j->fail = rc;
-    wipe_buf(&b);
-    sodium_memzero(s, strlen(s));
-    json_free_t jfree;
-    json_get_alloc_funcs(NULL, &jfree);
-    jfree(s);
-}
-
-static json_t *chunk(const struct rjob *j, const char *text, size_t len, const char *finish)
-{
-    json_t *choice;
-    if (j->chat) {
-        json_t *delta = json_object();
-        if (delta && text) json_object_set_new(delta, "content", json_stringn_nocheck(text, len));
-        choice = json_pack("{s:i,s:o*,s:s?}", "index", 0, "delta", delta, "finish_reason", finish);
-    } else {
-        choice = json_pack("{s:s%,s:i,s:n,s:s?}", "text", text ? text : "", text ? len : 0, "index", 0, "logprobs",
-                           "finish_reason", finish);
-    }
-    if (choice && !finish) json_object_set_new(choice, "finish_reason", json_null());
-    return json_pack("{s:s,s:s,s:I,s:s,s:[o*]}", "id", j->id, "object",
-                     j->chat ? "chat.completion.chunk" : "text_completion", "created", (json_int_t)j->created, "model",
-                     j->model, "choices", choice);
-}
-
-static json_t *usage(const struct zt_sealed_final *f)
-{
-    return json_pack("{s:i,s:i,s:i,s:{s:i}}", "prompt_tokens", (int)f->prompt_tokens, "completion_tokens",
-                     (int)f->completion_tokens, "total_tokens", (int)(f->prompt_tokens + f->completion_tokens),
-                     "prompt_tokens_details", "cached_tokens", 0);
 }
 
 /* "zentalk": where it ran and the proof: the worker's sequence hash and
- * build, its node id, the job id and the signed receipt (hex). */
-static json_t *zentalk_ext(const struct rjob *j, const struct zt_sealed_result *res)
+ * build, its node id, the job id and the signed receipt (hex, written to
+ * rec: 2 * receipt_len + 1 bytes). */
+static struct zt__openai_ran ran_on(const struct rjob *j, const struct zt_sealed_result *res, char *rec)
 {
-    char seq[2 * ZT_ENV_HASH_LEN + 1];
-    zt_hex_encode(seq, res->receipt.seq_chain, sizeof res->receipt.seq_chain);
-    char *rec = zt_malloc(2 * res->receipt_len + 1);
-    if (!rec) return NULL;
     zt_hex_encode(rec, res->receipt_bytes, res->receipt_len);
-    json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s?}", "seq_hash", seq, "engine", res->receipt.build_id, "ran_on",
-                          j->worker.node_id, "job_id", zt_job_call_id(j->job), "receipt", rec, "via", j->via[0] ? j->via : NULL);
-    zt_free(rec);
-    return o;
+    return (struct zt__openai_ran){.seq_hash = res->receipt.seq_chain,
+                                   .engine = res->receipt.build_id,
+                                   .ran_on = j->worker.node_id,
+                                   .job_id = zt_job_call_id(j->job),
+                                   .receipt_hex = rec,
+                                   .via = j->via[0] ? j->via : NULL};
 }
 
 static bool sse_start(struct rjob *j)
@@ -320,57 +282,35 @@ static void emit(struct rjob *j, const char *text, size_t len)
         j->fail = ZT_ECLOSED;
         return;
     }
-    sse(j, chunk(j, text, len, NULL));
+    sse(j, zt__openai_chunk(&j->oa, text, len, NULL));
 }
 
 static void answer_error(struct rjob *j, int status, const char *code, const char *msg)
 {
-    if (j->sse_started) {
-        /* an error event and no [DONE]: the client must not take what it
-         * got as a complete answer */
-        sse(j, json_pack("{s:{s:s,s:s,s:s}}", "error", "code", code, "message", msg, "type", "server_error"));
-        zt_http_async_end(j->a);
-        return;
-    }
-    struct zt_http_resp resp;
-    zt_http_resp_init(&resp);
-    zt_http_resp_error(&resp, status, code, msg);
-    zt_ignore(zt_http_async_respond(j->a, &resp));
-    zt_http_resp_deinit(&resp);
+    /* streaming: an error event and no [DONE] */
+    zt__openai_fail(j->a, j->sse_started, status, code, msg);
 }
 
 static void answer_ok(struct rjob *j, const struct zt_sealed_result *res)
 {
     const char *finish = res->final.finish_reason;
-    if (j->stream) {
-        if (!sse_start(j)) return;
-        json_t *last = chunk(j, NULL, 0, finish);
-        if (last) json_object_set_new(last, "zentalk", zentalk_ext(j, res));
-        sse(j, last);
-        if (j->include_usage)
-            sse(j, json_pack("{s:s,s:s,s:I,s:s,s:[],s:o*}", "id", j->id, "object",
-                             j->chat ? "chat.completion.chunk" : "text_completion", "created", (json_int_t)j->created,
-                             "model", j->model, "choices", "usage", usage(&res->final)));
-        zt_ignore(zt_http_async_write(j->a, "data: [DONE]\n\n", 14));
-        zt_http_async_end(j->a);
+    if (j->stream && !sse_start(j)) return;
+    char *rec = zt_malloc(2 * res->receipt_len + 1);
+    if (!rec) {
+        answer_error(j, 503, "overloaded", "out of memory");
         return;
     }
-    json_t *choice;
-    if (j->chat)
-        choice = json_pack("{s:i,s:{s:s,s:s%},s:s}", "index", 0, "message", "role", "assistant", "content",
-                           zt_buf_str(&j->text), j->text.len, "finish_reason", finish);
-    else
-        choice = json_pack("{s:s%,s:i,s:n,s:s}", "text", zt_buf_str(&j->text), j->text.len, "index", 0, "logprobs",
-                           "finish_reason", finish);
-    json_t *o = json_pack("{s:s,s:s,s:I,s:s,s:[o*],s:o*,s:o*}", "id", j->id, "object",
-                          j->chat ? "chat.completion" : "text_completion", "created", (json_int_t)j->created, "model",
-                          j->model, "choices", choice, "usage", usage(&res->final), "zentalk", zentalk_ext(j, res));
-    struct zt_http_resp resp;
-    zt_http_resp_init(&resp);
-    zt_http_resp_json(&resp, 200, o);
-    zt_ignore(zt_http_async_respond(j->a, &resp));
-    if (resp.body.data) sodium_memzero(resp.body.data, resp.body.cap);
-    zt_http_resp_deinit(&resp);
+    struct zt__openai_ran ran = ran_on(j, res, rec);
+    struct zt__openai_usage u = {res->final.prompt_tokens, res->final.completion_tokens, 0};
+    if (j->stream) {
+        sse(j, zt__openai_final_chunk(&j->oa, finish, &ran));
+        if (j->include_usage) sse(j, zt__openai_usage_chunk(&j->oa, &u));
+        zt__openai_sse_done(j->a);
+    } else {
+        zt__openai_respond(j->a,
+                           zt__openai_completion(&j->oa, zt_buf_str(&j->text), j->text.len, finish, &u, &ran));
+    }
+    zt_free(rec);
 }
 
 /* An opened (authenticated, not yet verified) text chunk, pseudonyms
@@ -489,12 +429,7 @@ static void run_job(void *arg)
 
 static bool serves_locally(struct zt__route *r, const char *model)
 {
-    if (!(r->cfg->node.role_mask & ZT_ROLE_WORKER)) return false;
-    for (size_t i = 0; i < zt_infer_model_count(r->ms); i++) {
-        bool loaded;
-        if (strcmp(zt_infer_model(r->ms, i, &loaded)->id, model) == 0) return true;
-    }
-    return false;
+    return (r->cfg->node.role_mask & ZT_ROLE_WORKER) && zt_infer_serves(r->ms, model);
 }
 
 /* The texts the privacy decision covers: the prompt, or each message's
@@ -558,20 +493,8 @@ bool zt__route_generate(struct zt__route *r, struct zt__req_ctx *cx, json_t *bod
         return true;
     case ZT_ROUTE_REMOTE: break;
     }
-    json_t *jstream = json_object_get(body, "stream");
-    if (jstream && !json_is_boolean(jstream) && !json_is_null(jstream)) {
-        zt_http_resp_error(resp, 400, "invalid_request", "stream must be a boolean");
-        return true;
-    }
-    json_t *jn = json_object_get(body, "n");
-    if (jn && !json_is_null(jn) && !(json_is_integer(jn) && json_integer_value(jn) == 1)) {
-        zt_http_resp_error(resp, 400, "invalid_request", "n must be an integer between 1 and 1");
-        return true;
-    }
-    if (json_is_true(json_object_get(body, "echo"))) {
-        zt_http_resp_error(resp, 400, "invalid_request", "echo is not supported");
-        return true;
-    }
+    struct zt__openai_opts opts;
+    if (!zt__openai_options(body, &opts, resp)) return true;
     uint32_t max_tokens;
     if (!get_max_tokens(r, body, &max_tokens, resp)) return true;
     if (!r->id || zt_job_pool_stopping(r->pool)) {
@@ -615,11 +538,10 @@ bool zt__route_generate(struct zt__route *r, struct zt__req_ctx *cx, json_t *bod
     j->verdict = v; /* the job borrows it from here on */
     memset(&v, 0, sizeof v);
     j->chat = chat;
-    j->stream = json_is_true(jstream);
-    j->include_usage = json_is_true(json_object_get(json_object_get(body, "stream_options"), "include_usage"));
-    snprintf(j->id, sizeof j->id, "%s-%s", chat ? "chatcmpl" : "cmpl", zt_http_req_id(req));
+    j->stream = opts.stream;
+    j->include_usage = opts.include_usage;
     zt_strlcpy(j->model, model, sizeof j->model);
-    j->created = (long long)(zt_time_real_ms() / 1000);
+    zt__openai_answer_init(&j->oa, chat, j->model, zt_http_req_id(req), j->id, sizeof j->id);
     j->worker = w;
     zt_buf_init(&j->text, TEXT_MAX);
 

@@ -41,6 +41,31 @@ void rm_rf(const char *path)
     nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+void tmp_dir(char *buf, size_t cap, const char *tag)
+{
+    int n = snprintf(buf, cap, "/tmp/zt-%s-XXXXXX", tag);
+    assert_true(n > 0 && (size_t)n < cap);
+    assert_non_null(mkdtemp(buf));
+}
+
+bool find_test_model(const char *name, char *buf, size_t cap)
+{
+    if (!zt_test_model(name, buf, cap)) {
+        buf[0] = '\0';
+        return false;
+    }
+    char *abs = realpath(buf, NULL);
+    assert_non_null(abs);
+    zt_strlcpy(buf, abs, cap);
+    free(abs);
+    return true;
+}
+
+void need_test_model(const char *name, char *buf, size_t cap)
+{
+    if (!find_test_model(name, buf, cap)) zt_skip("test model %s not found (tests/models, or set ZT_TEST_MODELS_DIR)", name);
+}
+
 /* Read from fd into b until `needle` appears or timeout; true if found. */
 /* needle in b's bytes (binary-safe: WebSocket frames carry NUL bytes) */
 static bool buf_has(const struct zt_buf *b, const char *needle)
@@ -62,6 +87,33 @@ bool read_until(int fd, struct zt_buf *b, const char *needle, int timeout_ms)
         if (zt_buf_append(b, tmp, (size_t)n) != 0) return false;
     }
     return true;
+}
+
+/* The port of the node's first line, "listening on SCHEME://HOST:PORT"
+ * (host may be [v6]), read within 15 s; 0 if none (a failure when must). */
+static uint16_t read_banner(struct node *n, bool must)
+{
+    struct zt_buf b;
+    zt_buf_init(&b, 1 << 16);
+    bool ok = read_until(n->out_fd, &b, "\n", 15000);
+    const char *p = ok ? strstr(zt_buf_str(&b), "listening on ") : NULL;
+    p = p ? strstr(p, "://") : NULL;
+    const char *colon = NULL;
+    if (p) {
+        p += 3;
+        if (*p == '[') p = strchr(p, ']');
+        colon = p ? strchr(p, ':') : NULL;
+    }
+    uint16_t port = colon ? (uint16_t)strtoul(colon + 1, NULL, 10) : 0;
+    if (port) {
+        const char *u = strstr(zt_buf_str(&b), "listening on ") + strlen("listening on ");
+        size_t len = strcspn(u, " \r\n");
+        snprintf(n->url, sizeof n->url, "%.*s", (int)len, u);
+    }
+    if (!port && must) fprintf(stderr, "node did not start; stdout: %s\n", zt_buf_str(&b));
+    zt_buf_deinit(&b);
+    if (must) assert_true(port > 0);
+    return port;
 }
 
 /* Start a node with extra args/env; returns the child's pid and fills n.
@@ -115,16 +167,19 @@ void node_spawn(struct node *n, const char *const *extra, const char *const *env
     n->out_fd = out[0];
     n->err_fd = err[0];
     if (!wait_listen) return;
-    struct zt_buf b;
-    zt_buf_init(&b, 1 << 16);
-    bool ok = read_until(n->out_fd, &b, "\n", 15000);
-    if (!ok) fprintf(stderr, "node did not start; stdout: %s\n", zt_buf_str(&b));
-    assert_true(ok);
-    const char *p = strstr(zt_buf_str(&b), "listening on http://127.0.0.1:");
-    assert_non_null(p);
-    n->port = (uint16_t)strtoul(p + strlen("listening on http://127.0.0.1:"), NULL, 10);
-    assert_true(n->port > 0);
-    zt_buf_deinit(&b);
+    n->port = read_banner(n, true);
+}
+
+uint16_t node_start(struct node *n, const char *const *extra, const char *const *env,
+                    const char *reuse_dir, struct zt_buf *err)
+{
+    node_spawn(n, extra, env, false, reuse_dir);
+    n->port = read_banner(n, false);
+    if (!n->port && err) {
+        assert_true(node_wait(n, 15000) >= 0);
+        node_collect_stderr(n, err);
+    }
+    return n->port;
 }
 
 /* Wait for the child to exit (up to timeout); returns its exit status or -1. */
@@ -169,6 +224,85 @@ size_t on_body(char *p, size_t s, size_t n, void *ud)
     return zt_buf_append(ud, p, s * n) == 0 ? s * n : 0;
 }
 
+struct req_ctx {
+    struct resp *r;
+    const struct http_opts *o;
+};
+
+static size_t on_req_body(char *p, size_t s, size_t n, void *ud)
+{
+    struct req_ctx *c = ud;
+    if (zt_buf_append(&c->r->body, p, s * n) != 0) return 0;
+    if (c->o->on_body) c->o->on_body(c->r, c->o->ud);
+    return s * n;
+}
+
+int http_req(uint16_t port, const char *method, const char *path, const struct http_opts *o, struct resp *r)
+{
+    static const struct http_opts none;
+    if (!o) o = &none;
+    char url[512];
+    if (o->url)
+        zt_strlcpy(url, o->url, sizeof url);
+    else
+        snprintf(url, sizeof url, "http://127.0.0.1:%u%s", port, path);
+    memset(r, 0, sizeof *r);
+    zt_buf_init(&r->body, o->body_max ? o->body_max : 1u << 24);
+    zt_buf_init(&r->headers, 1 << 16);
+    CURL *c = curl_easy_init();
+    assert_non_null(c);
+    struct req_ctx ctx = {r, o};
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    if (strcmp(method, "HEAD") == 0) curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_req_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &ctx);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &r->headers);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, o->timeout_ms ? o->timeout_ms : 60000L);
+    if (o->ca_file) curl_easy_setopt(c, CURLOPT_CAINFO, o->ca_file);
+    struct curl_slist *h = NULL;
+    char line[160];
+    if (o->ctype) {
+        snprintf(line, sizeof line, "Content-Type: %s", o->ctype);
+        h = curl_slist_append(h, line);
+    } else if (o->no_ctype) {
+        h = curl_slist_append(h, "Content-Type:"); /* none, not curl's form default */
+    }
+    char *aline = NULL;
+    if (o->auth) {
+        size_t n = strlen(o->auth) + 32;
+        aline = malloc(n);
+        assert_non_null(aline);
+        snprintf(aline, n, "Authorization: %s", o->auth);
+        h = curl_slist_append(h, aline);
+    }
+    for (size_t i = 0; o->headers && o->headers[i]; i++) h = curl_slist_append(h, o->headers[i]);
+    if (h) curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    if (o->body) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, (const char *)o->body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
+                         (curl_off_t)(o->sized ? o->len : strlen((const char *)o->body)));
+    }
+    CURLcode rc = curl_easy_perform(c);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+    char *ct = NULL;
+    curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ct);
+    zt_strlcpy(r->ctype, ct ? ct : "", sizeof r->ctype);
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    free(aline);
+    return (int)rc;
+}
+
+/* http_req that must get an answer. */
+static void http_must(uint16_t port, const char *method, const char *path, const struct http_opts *o, struct resp *r)
+{
+    int rc = http_req(port, method, path, o, r);
+    if (rc != CURLE_OK) fprintf(stderr, "curl %s %s: %s\n", method, path, curl_easy_strerror((CURLcode)rc));
+    assert_int_equal(rc, CURLE_OK);
+}
+
 void http(uint16_t port, const char *method, const char *path, const char *ctype,
           const char *body, struct resp *r)
 {
@@ -178,84 +312,15 @@ void http(uint16_t port, const char *method, const char *path, const char *ctype
 void http_auth(uint16_t port, const char *method, const char *path, const char *auth, const char *ctype,
                const char *body, struct resp *r)
 {
-    char url[256];
-    snprintf(url, sizeof url, "http://127.0.0.1:%u%s", port, path);
-    zt_buf_init(&r->body, 1 << 22);
-    zt_buf_init(&r->headers, 1 << 16);
-    CURL *c = curl_easy_init();
-    assert_non_null(c);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    if (strcmp(method, "HEAD") == 0) curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r->body);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, &r->headers);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 60000L); /* generous: sanitizer builds on a loaded 2-core CI machine */
-    struct curl_slist *h = NULL;
-    if (ctype) {
-        char line[128];
-        snprintf(line, sizeof line, "Content-Type: %s", ctype);
-        h = curl_slist_append(h, line);
-    }
-    char *aline = NULL;
-    if (auth) {
-        size_t n = strlen(auth) + 32;
-        aline = malloc(n);
-        assert_non_null(aline);
-        snprintf(aline, n, "Authorization: %s", auth);
-        h = curl_slist_append(h, aline);
-    }
-    if (h) curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    if (body) {
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-    }
-    CURLcode rc = curl_easy_perform(c);
-    if (rc != CURLE_OK) fprintf(stderr, "curl %s %s: %s\n", method, path, curl_easy_strerror(rc));
-    assert_int_equal(rc, CURLE_OK);
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
-    free(aline);
+    struct http_opts o = {.ctype = ctype, .auth = auth, .body = body, .body_max = 1u << 22};
+    http_must(port, method, path, &o, r);
 }
 
 void http_bin(uint16_t port, const char *method, const char *path, const char *ctype, const void *body,
               size_t len, const char *const *headers, struct resp *r)
 {
-    char url[256];
-    snprintf(url, sizeof url, "http://127.0.0.1:%u%s", port, path);
-    zt_buf_init(&r->body, 1 << 24);
-    zt_buf_init(&r->headers, 1 << 16);
-    CURL *c = curl_easy_init();
-    assert_non_null(c);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r->body);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, &r->headers);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 60000L);
-    struct curl_slist *h = NULL;
-    char line[160];
-    if (ctype) {
-        snprintf(line, sizeof line, "Content-Type: %s", ctype);
-        h = curl_slist_append(h, line);
-    } else {
-        h = curl_slist_append(h, "Content-Type:"); /* none, not curl's form default */
-    }
-    for (size_t i = 0; headers && headers[i]; i++) h = curl_slist_append(h, headers[i]);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    if (body) {
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-    }
-    CURLcode rc = curl_easy_perform(c);
-    if (rc != CURLE_OK) fprintf(stderr, "curl %s %s: %s\n", method, path, curl_easy_strerror(rc));
-    assert_int_equal(rc, CURLE_OK);
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
+    struct http_opts o = {.ctype = ctype, .no_ctype = !ctype, .headers = headers, .body = body, .len = len, .sized = true};
+    http_must(port, method, path, &o, r);
 }
 
 void put_file(const char *dir, const char *name, const char *text)
@@ -273,23 +338,99 @@ void put_file(const char *dir, const char *name, const char *text)
 void node_spawn_public(struct node *n, const char *cfg_dir)
 {
     const char *const args[] = {"--config", cfg_dir, "--listen", "0.0.0.0:0", NULL};
-    node_spawn(n, args, NULL, false, NULL);
-    struct zt_buf b;
-    zt_buf_init(&b, 1 << 16);
-    bool ok = read_until(n->out_fd, &b, "\n", 15000);
-    if (!ok) fprintf(stderr, "node did not start; stdout: %s\n", zt_buf_str(&b));
-    assert_true(ok);
-    const char *p = strstr(zt_buf_str(&b), "listening on http://0.0.0.0:");
-    assert_non_null(p);
-    n->port = (uint16_t)strtoul(p + strlen("listening on http://0.0.0.0:"), NULL, 10);
-    assert_true(n->port > 0);
-    zt_buf_deinit(&b);
+    node_spawn(n, args, NULL, true, NULL);
 }
 
 void resp_free(struct resp *r)
 {
     zt_buf_deinit(&r->body);
     zt_buf_deinit(&r->headers);
+}
+
+json_t *post_json(uint16_t port, const char *path, const char *auth, const char *body, long want)
+{
+    struct resp r;
+    http_auth(port, "POST", path, auth, "application/json", body, &r);
+    if (r.status != want) fprintf(stderr, "POST %s: %ld, want %ld: %s\n", path, r.status, want, zt_buf_str(&r.body));
+    assert_int_equal(r.status, want);
+    json_t *j = resp_json(&r);
+    resp_free(&r);
+    return j;
+}
+
+/* ---- running programs --------------------------------------------------- */
+
+int run_prog(const char *prog, const char *const *args, const char *const *env, const char *in,
+             struct zt_buf *out, unsigned flags)
+{
+    int pin[2] = {-1, -1}, pout[2] = {-1, -1};
+    if (in) assert_int_equal(pipe(pin), 0);
+    if (out) assert_int_equal(pipe(pout), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int null = open("/dev/null", O_RDWR);
+        dup2(in ? pin[0] : null, 0);
+        dup2(out ? pout[1] : null, 1);
+        int errfd = (flags & RUN_QUIET) ? null : -1;
+        if (out && (flags & RUN_MERGE_STDERR)) errfd = pout[1];
+        if (errfd >= 0) dup2(errfd, 2);
+        if (in) close(pin[1]);
+        if (out) close(pout[0]);
+        for (size_t i = 0; env && env[i]; i++) {
+            if (strchr(env[i], '='))
+                putenv((char *)(uintptr_t)env[i]);
+            else
+                unsetenv(env[i]);
+        }
+        const char *argv[64];
+        size_t a = 0;
+        argv[a++] = prog;
+        for (size_t i = 0; args && args[i] && a < 63; i++) argv[a++] = args[i];
+        argv[a] = NULL;
+        execvp(prog, (char *const *)(uintptr_t)argv);
+        _exit(127);
+    }
+    if (in) {
+        close(pin[0]);
+        for (size_t off = 0, len = strlen(in); off < len;) {
+            ssize_t w = write(pin[1], in + off, len - off);
+            if (w <= 0) break; /* the program stopped reading: its exit status tells */
+            off += (size_t)w;
+        }
+        close(pin[1]);
+    }
+    if (out) {
+        close(pout[1]);
+        char buf[4096];
+        ssize_t r;
+        while ((r = read(pout[0], buf, sizeof buf)) > 0) assert_int_equal(zt_buf_append(out, buf, (size_t)r), 0);
+        close(pout[0]);
+    }
+    int st = 0;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+}
+
+int run_shell(const char *cmd, char *out, size_t cap)
+{
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    size_t n = fread(out, 1, cap - 1, p);
+    out[n] = '\0';
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+int run_shell_buf(const char *cmd, struct zt_buf *b)
+{
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    char tmp[4096];
+    size_t n;
+    while ((n = fread(tmp, 1, sizeof tmp, p)) > 0) assert_int_equal(zt_buf_append(b, tmp, n), 0);
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
 json_t *resp_json(struct resp *r)
@@ -422,4 +563,20 @@ void put_json_array(const char *dir, const char *name, char *const *items, size_
     assert_int_equal(zt_buf_append_str(&b, "]\n"), 0);
     put_file(dir, name, zt_buf_str(&b));
     zt_buf_deinit(&b);
+}
+
+int listen_any(uint16_t *port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(fd, 8), 0);
+    socklen_t l = sizeof a;
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &l), 0);
+    *port = ntohs(a.sin_port);
+    return fd;
 }

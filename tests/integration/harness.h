@@ -14,6 +14,7 @@
 #include <sys/types.h>
 
 #include "zentalk/zt_buf.h"
+#include "zt_test.h"
 
 extern const char *node_bin; /* path of zentalk-node */
 
@@ -24,18 +25,62 @@ struct node {
     uint16_t port;
     char dir[256];      /* temp dir holding data/ and logs */
     char data_dir[300];
+    char url[128];      /* from the banner: SCHEME://HOST:PORT */
 };
 
 struct resp {
     long status;
     struct zt_buf body;
     struct zt_buf headers;
+    char ctype[128]; /* the Content-Type of the answer ("" if none) */
 };
 
+/* Everything a request can vary (zero = the default). */
+struct http_opts {
+    const char *url;            /* a whole URL instead of http://127.0.0.1:PORT + path */
+    const char *ctype;          /* Content-Type of the body; NULL: curl's default, or none with no_ctype */
+    bool no_ctype;              /* send no Content-Type at all */
+    const char *auth;           /* Authorization value ("Bearer T"); NULL: none */
+    const char *const *headers; /* more "Name: value" lines, NULL-terminated */
+    const void *body;           /* request body: len bytes when sized, else a C string */
+    size_t len;
+    bool sized;
+    const char *ca_file;        /* https: the CA to trust */
+    long timeout_ms;            /* 0: 60 s (sanitizer builds on a loaded 2-core machine) */
+    size_t body_max;            /* 0: 16 MiB kept of the answer */
+    /* Called after each piece of the answer's body arrives (r->body so far). */
+    void (*on_body)(struct resp *r, void *ud);
+    void *ud;
+};
+
+/* One request; the answer in r (resp_free it, whatever the result). Returns
+ * curl's result, CURLE_OK (0) when an answer came: no assertion, for tests
+ * that expect a failure (a TLS error, a refused connection). */
+int http_req(uint16_t port, const char *method, const char *path, const struct http_opts *o, struct resp *r);
+
 void rm_rf(const char *path);
+/* A fresh directory /tmp/zt-TAG-XXXXXX (mode 0700) in buf; fails the test
+ * if it cannot be made. Every test makes its own: no test reads another's. */
+void tmp_dir(char *buf, size_t cap, const char *tag);
+/* The committed test model NAME (tests/models) as an absolute path in buf;
+ * skips the current test, saying why, when it is absent. */
+void need_test_model(const char *name, char *buf, size_t cap);
+/* The same without skipping: false (and buf "") when absent. */
+bool find_test_model(const char *name, char *buf, size_t cap);
 bool read_until(int fd, struct zt_buf *b, const char *needle, int timeout_ms);
+/* Start zentalk-node with --listen 127.0.0.1:0 (unless extra names
+ * --listen) and --data-dir DIR/data (unless extra names --data-dir) in a
+ * fresh temp dir (or reuse_dir), extra args and env ("NAME=value")
+ * added. wait_listen: wait for its banner and read the port (the test
+ * fails if it does not come). */
 void node_spawn(struct node *n, const char *const *extra, const char *const *env,
                 bool wait_listen, const char *reuse_dir);
+/* Like node_spawn, for a node that may refuse to start or listen on
+ * another scheme or host: waits for the banner ("listening on
+ * SCHEME://HOST:PORT") and returns the port, or 0 when the node exited
+ * first (its stderr appended to err, if given). */
+uint16_t node_start(struct node *n, const char *const *extra, const char *const *env,
+                    const char *reuse_dir, struct zt_buf *err);
 int node_wait(struct node *n, int timeout_ms);
 void node_collect_stderr(struct node *n, struct zt_buf *b);
 void node_cleanup(struct node *n);
@@ -54,6 +99,29 @@ void node_spawn_public(struct node *n, const char *cfg_dir);
 void http_bin(uint16_t port, const char *method, const char *path, const char *ctype, const void *body,
               size_t len, const char *const *headers, struct resp *r);
 void resp_free(struct resp *r);
+/* POST body (JSON) to path, with an Authorization value (NULL: none);
+ * asserts the status is want and returns the parsed answer. */
+json_t *post_json(uint16_t port, const char *path, const char *auth, const char *body, long want);
+
+/* Run a program (no shell; PATH searched when prog has no '/') with args
+ * (NULL-terminated, after argv[0]), env entries "NAME=value" set and
+ * "NAME" unset in the child, stdin from in (NULL: /dev/null). Its stdout
+ * goes to out (NULL: /dev/null), and its stderr too with RUN_MERGE_STDERR
+ * (else, or with out NULL, stderr is the test's own; RUN_QUIET discards
+ * it). Returns its exit status, 128 + signal when killed, 127 when it
+ * could not be executed. */
+#define RUN_MERGE_STDERR 1u
+#define RUN_QUIET 2u
+int run_prog(const char *prog, const char *const *args, const char *const *env, const char *in,
+             struct zt_buf *out, unsigned flags);
+/* Run a shell command line (popen); its stdout in out (cap bytes, NUL
+ * terminated) or appended to b; returns its exit status, -1 if killed. */
+int run_shell(const char *cmd, char *out, size_t cap);
+int run_shell_buf(const char *cmd, struct zt_buf *b);
+
+/* A listening TCP socket on 127.0.0.1, port 0 (its port in *port): for the
+ * fake peers a test plays itself. */
+int listen_any(uint16_t *port);
 /* The value of one sample line of GET /metrics ("name{labels}"), or -1. */
 long long metric_value(uint16_t port, const char *name);
 /* Write dir/name: a JSON array of the n JSON texts items (a peers file). */

@@ -3,7 +3,7 @@
  *
  * The report must verify (zt_attest_verify) with our nonce, carry the node's
  * id and the SHA-256 of the zentalk-node file that runs, and a bad nonce is
- * 400. With ZT_SHARED_DIR/models/stories260K.gguf the model is loaded and
+ * 400. With tests/models/stories260K.gguf the model is loaded and
  * its file's SHA-256 must appear in the report.
  * Usage: test_attest_api PATH/zentalk-node PATH/zentalk */
 #include <setjmp.h>
@@ -57,8 +57,7 @@ static int group_setup(void **state)
     const char *const *args = NULL;
     static const char *cfg_args[] = {"--config", cfg_dir, NULL};
     if (model_path[0]) {
-        snprintf(cfg_dir, sizeof cfg_dir, "/tmp/zt-attcfg-XXXXXX");
-        assert_non_null(mkdtemp(cfg_dir));
+        tmp_dir(cfg_dir, sizeof cfg_dir, "attcfg");
         char p[400];
         snprintf(p, sizeof p, "%s/models.yaml", cfg_dir);
         FILE *f = fopen(p, "w");
@@ -167,8 +166,7 @@ static void test_loaded_model_hash(void **state)
 {
     (void)state;
     if (!model_path[0]) {
-        printf("skipped: stories260K.gguf not found (set ZT_SHARED_DIR)\n");
-        skip();
+        zt_skip("stories260K.gguf not found (tests/models)");
     }
     struct resp r;
     http(nd.port, "POST", "/v1/completions", "application/json",
@@ -192,15 +190,6 @@ static void test_loaded_model_hash(void **state)
 }
 
 /* Run cmd; its stdout into out; returns the exit status. */
-static int run(const char *cmd, char *out, size_t cap)
-{
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    size_t n = fread(out, 1, cap - 1, p);
-    out[n] = '\0';
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
 
 static void test_cli_attest(void **state)
 {
@@ -210,7 +199,7 @@ static void test_cli_attest(void **state)
     file_sha256(node_bin, bin);
 
     snprintf(cmd, sizeof cmd, "'%s' attest http://127.0.0.1:%u", cli_bin, nd.port);
-    assert_int_equal(run(cmd, out, sizeof out), 0);
+    assert_int_equal(run_shell(cmd, out, sizeof out), 0);
     assert_non_null(strstr(out, id));
     assert_non_null(strstr(out, bin));
     assert_non_null(strstr(out, "type: software"));
@@ -218,7 +207,7 @@ static void test_cli_attest(void **state)
 
     snprintf(cmd, sizeof cmd, "'%s' attest --url http://127.0.0.1:%u --nonce %s --expect-binary %s --json",
              cli_bin, nd.port, NONCE, bin);
-    assert_int_equal(run(cmd, out, sizeof out), 0);
+    assert_int_equal(run_shell(cmd, out, sizeof out), 0);
     assert_int_equal(zt_attest_verify(out, strlen(out), NONCE, NULL), 0);
 
     /* checks that fail: exit 1 */
@@ -226,18 +215,18 @@ static void test_cli_attest(void **state)
              "'%s' attest http://127.0.0.1:%u --expect-binary "
              "0000000000000000000000000000000000000000000000000000000000000000 2>&1",
              cli_bin, nd.port);
-    assert_int_equal(run(cmd, out, sizeof out), 1);
+    assert_int_equal(run_shell(cmd, out, sizeof out), 1);
     assert_non_null(strstr(out, "FAILED"));
     snprintf(cmd, sizeof cmd, "'%s' attest http://127.0.0.1:1 2>/dev/null", cli_bin);
-    assert_int_equal(run(cmd, out, sizeof out), 1);
+    assert_int_equal(run_shell(cmd, out, sizeof out), 1);
     /* not a node that answers the route: exit 1 */
     snprintf(cmd, sizeof cmd, "'%s' attest http://127.0.0.1:%u/nope 2>/dev/null", cli_bin, nd.port);
-    assert_int_equal(run(cmd, out, sizeof out), 1);
+    assert_int_equal(run_shell(cmd, out, sizeof out), 1);
     /* usage errors: exit 2 */
     snprintf(cmd, sizeof cmd, "'%s' attest http://127.0.0.1:%u --nonce 00 2>/dev/null", cli_bin, nd.port);
-    assert_int_equal(run(cmd, out, sizeof out), 2);
+    assert_int_equal(run_shell(cmd, out, sizeof out), 2);
     snprintf(cmd, sizeof cmd, "'%s' attest --bogus 2>/dev/null", cli_bin);
-    assert_int_equal(run(cmd, out, sizeof out), 2);
+    assert_int_equal(run_shell(cmd, out, sizeof out), 2);
 }
 
 int main(int argc, char **argv)
@@ -249,8 +238,7 @@ int main(int argc, char **argv)
     node_bin = argv[1];
     cli_bin = argv[2];
     signal(SIGPIPE, SIG_IGN);
-    const char *dir = getenv("ZT_SHARED_DIR");
-    snprintf(model_path, sizeof model_path, "%s/models/stories260K.gguf", dir ? dir : "../shared");
+    (void)find_test_model("stories260K.gguf", model_path, sizeof model_path);
     char *abs = access(model_path, R_OK) == 0 ? realpath(model_path, NULL) : NULL;
     model_path[0] = '\0';
     if (abs) {
@@ -266,5 +254,5 @@ int main(int argc, char **argv)
     };
     int rc = cmocka_run_group_tests(tests, group_setup, group_teardown);
     curl_global_cleanup();
-    return rc;
+    return zt_test_exit(rc);
 }

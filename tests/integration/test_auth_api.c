@@ -54,8 +54,7 @@ static void bearer_req(const char *method, const char *path, const char *token, 
 static int group_setup(void **state)
 {
     (void)state;
-    snprintf(cfg_dir, sizeof cfg_dir, "/tmp/zt-authcfg-XXXXXX");
-    if (!mkdtemp(cfg_dir)) return -1;
+    tmp_dir(cfg_dir, sizeof cfg_dir, "authcfg");
     put_file(cfg_dir, "encryption.yaml", "encryption:\n  require_auth: true\n  jwt_secret: \"" SECRET "\"\n");
     put_file(cfg_dir, "config.yaml", "server:\n  rate_limit_rps: 1\n  rate_limit_burst: 3\n");
     node_spawn_public(&nd, cfg_dir);
@@ -242,8 +241,7 @@ static void test_refuses_without_secret(void **state)
 {
     (void)state;
     char dir[256];
-    snprintf(dir, sizeof dir, "/tmp/zt-authcfg2-XXXXXX");
-    assert_non_null(mkdtemp(dir));
+    tmp_dir(dir, sizeof dir, "authcfg2");
     put_file(dir, "encryption.yaml", "encryption:\n  require_auth: true\n");
     struct node n;
     const char *const args[] = {"--config", dir, "--listen", "0.0.0.0:0", NULL};
@@ -309,5 +307,5 @@ int main(int argc, char **argv)
     int rc = cmocka_run_group_tests_name("shared node", shared_tests, group_setup, group_teardown);
     rc |= cmocka_run_group_tests_name("own nodes", own_tests, NULL, NULL);
     curl_global_cleanup();
-    return rc;
+    return zt_test_exit(rc);
 }

@@ -38,7 +38,7 @@ static int group_setup(void **state)
     snprintf(a, sizeof a, "%s/vader.zta", dir ? dir : "data/assets");
     snprintf(b, sizeof b, "%s/moderation.zta", dir ? dir : "data/assets");
     have_assets = access(a, R_OK) == 0 && access(b, R_OK) == 0;
-    if (!have_assets) printf("skipping the answers: %s or %s missing (run `make data`)\n", a, b);
+    if (!have_assets) zt_skip_part("the answers: %s or %s missing (run `make data`)", a, b);
     node_spawn(&nd, NULL, NULL, true, NULL);
     return 0;
 }
@@ -56,17 +56,12 @@ static int group_teardown(void **state)
 /* POST body; the answer's "result" (or its whole object with key NULL) */
 static json_t *post_key(const char *path, const char *body, const char *key)
 {
-    struct resp r;
-    http(nd.port, "POST", path, "application/json", body, &r);
-    if (r.status != 200) print_error("%s: HTTP %ld %s\n", path, r.status, zt_buf_str(&r.body));
-    assert_int_equal(r.status, 200);
-    json_t *j = resp_json(&r);
+    json_t *j = post_json(nd.port, path, NULL, body, 200);
     assert_true(json_is_object(j));
     assert_int_equal(json_object_size(j), 1);
     json_t *res = json_incref(json_object_get(j, key));
     assert_non_null(res);
     json_decref(j);
-    resp_free(&r);
     return res;
 }
 
@@ -231,15 +226,6 @@ static void test_client_errors(void **state)
 }
 
 /* Run cmd; its stdout into out; returns the exit status. */
-static int run(const char *cmd, char *out, size_t cap)
-{
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    size_t n = fread(out, 1, cap - 1, p);
-    out[n] = '\0';
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
 
 static void test_cli(void **state)
 {
@@ -248,26 +234,26 @@ static void test_cli(void **state)
     char cmd[1024], out[8192];
     snprintf(cmd, sizeof cmd, "'%s' --url http://127.0.0.1:%u sentiment VADER is smart, handsome, and funny!",
              cli_bin, nd.port);
-    assert_int_equal(run(cmd, out, sizeof out), 0);
+    assert_int_equal(run_shell(cmd, out, sizeof out), 0);
     assert_non_null(strstr(out, "positive"));
     assert_non_null(strstr(out, "compound 0.8439"));
     snprintf(cmd, sizeof cmd, "echo 'Kannst du mich vom Bahnhof abholen?' | '%s' language --url http://127.0.0.1:%u",
              cli_bin, nd.port);
-    assert_int_equal(run(cmd, out, sizeof out), 0);
+    assert_int_equal(run_shell(cmd, out, sizeof out), 0);
     assert_non_null(strstr(out, "de  deu  German"));
     snprintf(cmd, sizeof cmd, "'%s' moderate --json --url http://127.0.0.1:%u 'i will kill you'", cli_bin, nd.port);
-    assert_int_equal(run(cmd, out, sizeof out), 0);
+    assert_int_equal(run_shell(cmd, out, sizeof out), 0);
     json_t *j = json_loads(out, 0, NULL);
     assert_non_null(j);
     assert_string_equal(str(json_object_get(j, "result"), "action"), "block");
     json_decref(j);
     snprintf(cmd, sizeof cmd, "'%s' moderate --url http://127.0.0.1:%u 'f u c k'", cli_bin, nd.port);
-    assert_int_equal(run(cmd, out, sizeof out), 0);
+    assert_int_equal(run_shell(cmd, out, sizeof out), 0);
     assert_non_null(strstr(out, "profanity: f*** (obfuscated)"));
     snprintf(cmd, sizeof cmd, "'%s' sentiment --bogus 2>/dev/null", cli_bin);
-    assert_int_equal(run(cmd, out, sizeof out), 2);
+    assert_int_equal(run_shell(cmd, out, sizeof out), 2);
     snprintf(cmd, sizeof cmd, "'%s' sentiment --url http://127.0.0.1:1 hi 2>/dev/null", cli_bin);
-    assert_int_equal(run(cmd, out, sizeof out), 1);
+    assert_int_equal(run_shell(cmd, out, sizeof out), 1);
 }
 
 /* A node with sentiment disabled, no assets and an unknown language: 503s. */
@@ -316,5 +302,5 @@ int main(int argc, char **argv)
     };
     int rc = cmocka_run_group_tests(tests, group_setup, group_teardown);
     curl_global_cleanup();
-    return rc;
+    return zt_test_exit(rc);
 }

@@ -43,13 +43,7 @@ static int group_teardown(void **state)
 
 static json_t *post_to(uint16_t port, const char *path, const char *body, long want_status)
 {
-    struct resp r;
-    http(port, "POST", path, "application/json", body, &r);
-    if (r.status != want_status) fprintf(stderr, "POST %s -> %ld: %s\n", path, r.status, zt_buf_str(&r.body));
-    assert_int_equal(r.status, want_status);
-    json_t *j = resp_json(&r);
-    resp_free(&r);
-    return j;
+    return post_json(port, path, NULL, body, want_status);
 }
 
 static void expect_error(const char *path, const char *body, long status, const char *code)
@@ -165,7 +159,7 @@ static void test_summarize(void **state)
         "{\"from\":\"alice\",\"text\":\"I'll write the release notes by Wednesday.\"},"
         "{\"from\":\"carol\",\"text\":\"What about the budget for the ads?\"}],\"max_sentences\":2}";
     if (!have_stopwords) {
-        printf("skipped the success path: stopwords.zta not installed (run `make data`); expecting 503\n");
+        zt_skip_part("the success path: stopwords.zta not installed (run `make data`); expecting 503");
         expect_error("/v1/features/summarize", body, 503, "asset_missing");
         return;
     }
@@ -210,7 +204,7 @@ static void test_bad_requests(void **state)
     for (size_t k = 0; k < 2; k++) {
         const char *p = routes[k];
         if (k == 1 && !have_stopwords) {
-            printf("summarize 4xx checks skipped: stopwords.zta not installed (the route answers 503 first)\n");
+            zt_skip_part("summarize 4xx checks: stopwords.zta not installed (the route answers 503 first)");
             break;
         }
         expect_error(p, "{\"messages\":[]}", 400, "invalid_request");
@@ -249,39 +243,7 @@ static void test_bad_requests(void **state)
 /* Run the CLI with stdin text; its stdout into out. Returns the exit code. */
 static int run_cli(const char *const *args, const char *in, struct zt_buf *out)
 {
-    int pin[2], pout[2];
-    assert_int_equal(pipe(pin), 0);
-    assert_int_equal(pipe(pout), 0);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        dup2(pin[0], 0);
-        dup2(pout[1], 1);
-        close(pin[1]);
-        close(pout[0]);
-        const char *argv[16];
-        size_t a = 0;
-        argv[a++] = cli_bin;
-        for (size_t i = 0; args[i] && a < 15; i++) argv[a++] = args[i];
-        argv[a] = NULL;
-        execv(cli_bin, (char *const *)(uintptr_t)argv);
-        _exit(127);
-    }
-    close(pin[0]);
-    close(pout[1]);
-    for (size_t off = 0, len = strlen(in); off < len;) {
-        ssize_t w = write(pin[1], in + off, len - off);
-        assert_true(w > 0);
-        off += (size_t)w;
-    }
-    close(pin[1]);
-    char buf[4096];
-    ssize_t n;
-    while ((n = read(pout[0], buf, sizeof buf)) > 0) assert_int_equal(zt_buf_append(out, buf, (size_t)n), 0);
-    close(pout[0]);
-    int st;
-    assert_int_equal(waitpid(pid, &st, 0), pid);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+    return run_prog(cli_bin, args, NULL, in, out, 0);
 }
 
 static void test_cli(void **state)
@@ -323,8 +285,8 @@ static void write_file(const char *dir, const char *name, const char *text)
 static void test_disabled(void **state)
 {
     (void)state;
-    char dir[] = "/tmp/zt-featcfg-XXXXXX";
-    assert_non_null(mkdtemp(dir));
+    char dir[64];
+    tmp_dir(dir, sizeof dir, "featcfg");
     write_file(dir, "features.yaml",
                "features:\n  smart_replies:\n    enabled: false\n  summarize:\n    enabled: false\n");
     struct node n;
@@ -346,8 +308,8 @@ static void test_disabled(void **state)
 static void test_malformed_cue_file(void **state)
 {
     (void)state;
-    char dir[] = "/tmp/zt-featcfg-XXXXXX";
-    assert_non_null(mkdtemp(dir));
+    char dir[64];
+    tmp_dir(dir, sizeof dir, "featcfg");
     write_file(dir, "intents.txt", "lexicon aux\nis\nintent nonsense\n");
     struct node n;
     const char *const args[] = {"--config", dir, NULL};
@@ -369,11 +331,10 @@ static void test_llm_path(void **state)
 {
     (void)state;
     if (!model_path[0]) {
-        printf("skipped: stories260K.gguf not found (set ZT_SHARED_DIR); the generative path is untested here\n");
-        skip();
+        zt_skip("stories260K.gguf not found (tests/models); the generative path is untested here");
     }
-    char dir[] = "/tmp/zt-featcfg-XXXXXX";
-    assert_non_null(mkdtemp(dir));
+    char dir[64];
+    tmp_dir(dir, sizeof dir, "featcfg");
     char yaml[2048];
     snprintf(yaml, sizeof yaml,
              "model_cache:\n  memory_budget_mb: 0\nmodels:\n  - id: stories\n    path: %s\n    context_size: 256\n",
@@ -431,8 +392,7 @@ int main(int argc, char **argv)
     snprintf(p, sizeof p, "%s/stopwords.zta", ad && ad[0] ? ad : "data/assets");
     have_stopwords = access(p, R_OK) == 0;
     if (!have_stopwords) printf("note: %s not found; summaries are checked to answer 503 asset_missing\n", p);
-    const char *dir = getenv("ZT_SHARED_DIR");
-    snprintf(model_path, sizeof model_path, "%s/models/stories260K.gguf", dir ? dir : "../shared");
+    (void)find_test_model("stories260K.gguf", model_path, sizeof model_path);
     char *abs = access(model_path, R_OK) == 0 ? realpath(model_path, NULL) : NULL;
     if (abs) {
         snprintf(model_path, sizeof model_path, "%s", abs);
@@ -453,5 +413,5 @@ int main(int argc, char **argv)
     int failed = cmocka_run_group_tests_name("features_replies", tests, group_setup, group_teardown);
     failed += cmocka_run_group_tests_name("features_replies_config", solo, NULL, NULL);
     curl_global_cleanup();
-    return failed ? 1 : 0;
+    return zt_test_exit(failed);
 }

@@ -20,14 +20,7 @@ static bool have_model;
 
 static json_t *post_ok(const char *path, const char *body)
 {
-    struct resp r;
-    http(nd.port, "POST", path, "application/json", body, &r);
-    if (r.status != 200) fprintf(stderr, "%s: HTTP %ld %s\n", path, r.status, zt_buf_str(&r.body));
-    assert_int_equal(r.status, 200);
-    json_t *j = resp_json(&r);
-    resp_free(&r);
-    assert_non_null(j);
-    return j;
+    return post_json(nd.port, path, NULL, body, 200);
 }
 
 static void post_err(uint16_t port, const char *path, const char *ctype, const char *body, long status, const char *code)
@@ -43,8 +36,7 @@ static void test_spam(void **state)
 {
     (void)state;
     if (!have_model) {
-        printf("skipping: data/assets/spam.zta not installed (run `make data`)\n");
-        skip();
+        zt_skip("data/assets/spam.zta not installed (run `make data`)");
     }
     json_t *j = post_ok("/v1/features/spam",
                         "{\"text\":\"Congratulations! You have been selected to WIN a FREE iPhone. Click here to "
@@ -248,5 +240,5 @@ int main(int argc, char **argv)
     };
     int failed = cmocka_run_group_tests_name("features_spam", tests, group_setup, group_teardown);
     curl_global_cleanup();
-    return failed ? 1 : 0;
+    return zt_test_exit(failed);
 }

@@ -57,16 +57,12 @@ static void post(const char *token, const char *path, const char *body, struct r
     http_auth(nd.port, "POST", path, token ? auth : NULL, "application/json", body, r);
 }
 
-static json_t *post_json(const char *token, const char *path, const char *body, long want)
+/* POST as the holder of token (NULL: none); the answer must be want. */
+static json_t *post_as(const char *token, const char *path, const char *body, long want)
 {
-    struct resp r;
-    post(token, path, body, &r);
-    if (r.status != want) fprintf(stderr, "%s: %ld %s\n", path, r.status, zt_buf_str(&r.body));
-    assert_int_equal(r.status, want);
-    json_t *j = resp_json(&r);
-    resp_free(&r);
-    assert_non_null(j);
-    return j;
+    char auth[1024];
+    if (token) snprintf(auth, sizeof auth, "Bearer %s", token);
+    return post_json(nd.port, path, token ? auth : NULL, body, want);
 }
 
 static size_t n_docs(json_t *exp)
@@ -87,7 +83,7 @@ static int group_setup(void **state)
     const char *d = getenv("ZENTALK_ASSETS_DIR");
     snprintf(p, sizeof p, "%s/glove.zta", d ? d : "data/assets");
     have_glove = access(p, R_OK) == 0;
-    if (!have_glove) printf("note: %s missing: the search parts are skipped (run `make data`)\n", p);
+    if (!have_glove) zt_skip_part("%s missing: the search parts of the tests (run `make data`)", p);
     static const char *const env[] = {"ZENTALK_ENCRYPTION_JWT_SECRET=" SECRET, NULL};
     node_spawn(&nd, NULL, env, true, NULL);
     t_alice = mint("alice@example.org", "user");
@@ -148,14 +144,14 @@ static void test_export_erase(void **state)
 {
     (void)state;
     if (have_glove) {
-        json_decref(post_json(t_alice, "/v1/search/index",
+        json_decref(post_as(t_alice, "/v1/search/index",
                               "{\"user\":\"alice@example.org\",\"messages\":[{\"id\":\"a1\",\"text\":\"the blue "
                               "bicycle is in the garage\"},{\"id\":\"a2\",\"text\":\"dinner at eight\"}]}",
                               200));
-        json_decref(post_json(t_bob, "/v1/search/index",
+        json_decref(post_as(t_bob, "/v1/search/index",
                               "{\"user\":\"bob@example.org\",\"id\":\"b1\",\"text\":\"my red kayak\"}", 200));
     }
-    json_t *e = post_json(t_alice, "/v1/privacy/export", "{}", 200);
+    json_t *e = post_as(t_alice, "/v1/privacy/export", "{}", 200);
     assert_string_equal(json_string_value(json_object_get(e, "identity")), "alice@example.org");
     assert_string_equal(json_string_value(json_object_get(e, "format")), "zentalk-privacy-export-v1");
     assert_true(json_is_string(json_object_get(e, "node_id")));
@@ -181,12 +177,12 @@ static void test_export_erase(void **state)
     json_decref(e);
 
     /* the admin names alice, and sees the same messages */
-    e = post_json(t_admin, "/v1/privacy/export", "{\"identity\":\"alice@example.org\"}", 200);
+    e = post_as(t_admin, "/v1/privacy/export", "{\"identity\":\"alice@example.org\"}", 200);
     if (have_glove) assert_int_equal(n_docs(e), 2);
     json_decref(e);
 
     /* erase alice */
-    e = post_json(t_alice, "/v1/privacy/erase", "{}", 200);
+    e = post_as(t_alice, "/v1/privacy/erase", "{}", 200);
     json_t *er = json_object_get(e, "erased");
     assert_int_equal(json_integer_value(json_object_get(er, "search_documents")), have_glove ? 2 : 0);
     assert_true(json_is_true(json_object_get(er, "audit_salt_destroyed")));
@@ -194,11 +190,11 @@ static void test_export_erase(void **state)
     assert_int_equal(json_integer_value(json_object_get(json_object_get(e, "kept"), "audit_entries_with_clear_identity")), 0);
     json_decref(e);
     /* export after erase: nothing of alice; bob untouched */
-    e = post_json(t_admin, "/v1/privacy/export", "{\"identity\":\"alice@example.org\"}", 200);
+    e = post_as(t_admin, "/v1/privacy/export", "{\"identity\":\"alice@example.org\"}", 200);
     assert_int_equal(n_docs(e), 0);
     assert_int_equal(n_audit(e), 0);
     json_decref(e);
-    e = post_json(t_alice, "/v1/privacy/export", "{}", 200);
+    e = post_as(t_alice, "/v1/privacy/export", "{}", 200);
     assert_int_equal(n_docs(e), 0);
     /* the admin's export above is the admin's entry, not alice's; alice's
      * new requests have a new pseudonym */
@@ -207,15 +203,15 @@ static void test_export_erase(void **state)
     const char *ps2 = json_string_value(json_object_get(au, "pseudonym"));
     if (ps2) assert_string_not_equal(ps2, pseudonym);
     json_decref(e);
-    e = post_json(t_bob, "/v1/privacy/export", "{}", 200);
+    e = post_as(t_bob, "/v1/privacy/export", "{}", 200);
     if (have_glove) assert_int_equal(n_docs(e), 1);
     json_decref(e);
     /* idempotent */
-    e = post_json(t_alice, "/v1/privacy/erase", "{}", 200);
+    e = post_as(t_alice, "/v1/privacy/erase", "{}", 200);
     assert_int_equal(json_integer_value(json_object_get(json_object_get(e, "erased"), "search_documents")), 0);
     json_decref(e);
     /* the admin erases bob */
-    e = post_json(t_admin, "/v1/privacy/erase", "{\"identity\":\"bob@example.org\"}", 200);
+    e = post_as(t_admin, "/v1/privacy/erase", "{\"identity\":\"bob@example.org\"}", 200);
     assert_int_equal(json_integer_value(json_object_get(json_object_get(e, "erased"), "search_documents")),
                      have_glove ? 1 : 0);
     json_decref(e);
@@ -251,32 +247,10 @@ static void test_export_erase(void **state)
 
 static int cli(const char *token, const char *const *args, struct zt_buf *out)
 {
-    int pfd[2];
-    assert_int_equal(pipe(pfd), 0);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        dup2(pfd[1], 1);
-        dup2(pfd[1], 2);
-        close(pfd[0]);
-        if (token) setenv("ZENTALK_TOKEN", token, 1);
-        else unsetenv("ZENTALK_TOKEN");
-        const char *argv[32];
-        int a = 0;
-        argv[a++] = cli_bin;
-        for (int i = 0; args[i] && a < 31; i++) argv[a++] = args[i];
-        argv[a] = NULL;
-        execv(cli_bin, (char *const *)(uintptr_t)argv);
-        _exit(127);
-    }
-    close(pfd[1]);
-    char buf[4096];
-    ssize_t r;
-    while ((r = read(pfd[0], buf, sizeof buf)) > 0) assert_int_equal(zt_buf_append(out, buf, (size_t)r), 0);
-    close(pfd[0]);
-    int st = 0;
-    assert_int_equal(waitpid(pid, &st, 0), pid);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+    char tok[2048];
+    if (token) snprintf(tok, sizeof tok, "ZENTALK_TOKEN=%s", token);
+    const char *const env[] = {token ? tok : "ZENTALK_TOKEN", NULL};
+    return run_prog(cli_bin, args, env, NULL, out, RUN_MERGE_STDERR);
 }
 
 static void test_cli(void **state)
@@ -287,7 +261,7 @@ static void test_cli(void **state)
     snprintf(url, sizeof url, "http://127.0.0.1:%u", nd.port);
     snprintf(file, sizeof file, "%s/export.json", nd.dir);
     if (have_glove)
-        json_decref(post_json(t_bob, "/v1/search/index",
+        json_decref(post_as(t_bob, "/v1/search/index",
                               "{\"user\":\"bob@example.org\",\"id\":\"b2\",\"text\":\"the green tent\"}", 200));
     struct zt_buf out;
     zt_buf_init(&out, 1 << 20);
@@ -326,8 +300,8 @@ static void test_cli(void **state)
 static void test_sweeper(void **state)
 {
     (void)state;
-    char dir[64] = "/tmp/zt-sweep-XXXXXX";
-    assert_non_null(mkdtemp(dir));
+    char dir[64];
+    tmp_dir(dir, sizeof dir, "sweep");
     char temp[400], old_f[500], new_f[500];
     snprintf(temp, sizeof temp, "%s/data/temp", dir);
     char data[300];
@@ -395,5 +369,5 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_cli),
         cmocka_unit_test(test_sweeper),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return zt_test_exit(cmocka_run_group_tests(tests, group_setup, group_teardown));
 }

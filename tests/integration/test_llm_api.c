@@ -25,8 +25,7 @@ static struct node nd;
 /* A config directory whose models.yaml serves the shared model. */
 static void write_config(void)
 {
-    snprintf(cfg_dir, sizeof cfg_dir, "/tmp/zt-llmcfg-XXXXXX");
-    assert_non_null(mkdtemp(cfg_dir));
+    tmp_dir(cfg_dir, sizeof cfg_dir, "llmcfg");
     char p[400];
     snprintf(p, sizeof p, "%s/models.yaml", cfg_dir);
     FILE *f = fopen(p, "w");
@@ -70,20 +69,13 @@ static int group_teardown(void **state)
 #define NEED_MODEL()                                                                \
     do {                                                                            \
         if (!model_path[0]) {                                                       \
-            printf("skipped: stories260K.gguf not found (set ZT_SHARED_DIR)\n");    \
-            skip();                                                                 \
+            zt_skip("stories260K.gguf not found (tests/models)");                   \
         }                                                                           \
     } while (0)
 
 static json_t *post(const char *path, const char *body, long want_status)
 {
-    struct resp r;
-    http(nd.port, "POST", path, "application/json", body, &r);
-    if (r.status != want_status) fprintf(stderr, "POST %s -> %ld: %s\n", path, r.status, zt_buf_str(&r.body));
-    assert_int_equal(r.status, want_status);
-    json_t *j = resp_json(&r);
-    resp_free(&r);
-    return j;
+    return post_json(nd.port, path, NULL, body, want_status);
 }
 
 static void test_models_list(void **state)
@@ -380,8 +372,7 @@ int main(int argc, char **argv)
     }
     node_bin = argv[1];
     signal(SIGPIPE, SIG_IGN);
-    const char *dir = getenv("ZT_SHARED_DIR");
-    snprintf(model_path, sizeof model_path, "%s/models/stories260K.gguf", dir ? dir : "../shared");
+    (void)find_test_model("stories260K.gguf", model_path, sizeof model_path);
     if (access(model_path, R_OK) != 0) model_path[0] = '\0';
     char *abs = model_path[0] ? realpath(model_path, NULL) : NULL;
     if (abs) {
@@ -402,5 +393,5 @@ int main(int argc, char **argv)
     };
     int failed = cmocka_run_group_tests_name("llm_api", tests, group_setup, group_teardown);
     curl_global_cleanup();
-    return failed ? 1 : 0;
+    return zt_test_exit(failed);
 }

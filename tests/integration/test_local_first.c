@@ -1,6 +1,6 @@
 /* test_local_first: local-first routing, black-box, with real nodes.
  *
- * W: a worker serving the tiny model (../shared/models/stories260K.gguf;
+ * W: a worker serving the tiny model (tests/models/stories260K.gguf;
  * the test skips with the reason when it is absent) that admits only
  * signed peers and trusts G. G: a gateway with no model and W (its real
  * descriptor, which lists the model) in its peers file, and a privacy
@@ -72,21 +72,6 @@ static struct {
     atomic_int served;
 } F;
 
-static int listen_any(uint16_t *port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    assert_true(fd >= 0);
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(listen(fd, 8), 0);
-    socklen_t l = sizeof a;
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &l), 0);
-    *port = ntohs(a.sin_port);
-    return fd;
-}
 
 static void fake_serve(int c, struct zt_env_replay *replay)
 {
@@ -164,8 +149,7 @@ static void *fake_main(void *arg)
 
 static void make_keyed(struct keyed *k)
 {
-    zt_strlcpy(k->dir, "/tmp/zt-route-XXXXXX", sizeof k->dir);
-    assert_non_null(mkdtemp(k->dir));
+    tmp_dir(k->dir, sizeof k->dir, "route");
     snprintf(k->data, sizeof k->data, "%s/data", k->dir);
     assert_int_equal(mkdir(k->data, 0700), 0);
     assert_int_equal(zt_identity_generate(&k->id), 0);
@@ -177,8 +161,7 @@ static void make_keyed(struct keyed *k)
 static int setup(void **state)
 {
     (void)state;
-    const char *shared = getenv("ZT_SHARED_DIR");
-    snprintf(model_path, sizeof model_path, "%s/models/stories260K.gguf", shared ? shared : "../shared");
+    (void)find_test_model("stories260K.gguf", model_path, sizeof model_path);
     have_model = access(model_path, R_OK) == 0;
     if (!have_model) return 0;
     make_keyed(&W);
@@ -274,21 +257,10 @@ static int teardown(void **state)
 static void need_model(void)
 {
     if (!have_model) {
-        printf("skipped: needs the tiny model %s (make data)\n", model_path);
-        skip();
+        zt_skip("needs the tiny model stories260K.gguf (tests/models)");
     }
 }
 
-static json_t *post_json(uint16_t port, const char *path, const char *body, long want)
-{
-    struct resp r;
-    http(port, "POST", path, "application/json", body, &r);
-    if (r.status != want) fprintf(stderr, "%s -> %ld: %s\n", path, r.status, zt_buf_str(&r.body));
-    assert_int_equal(r.status, want);
-    json_t *j = resp_json(&r);
-    resp_free(&r);
-    return j;
-}
 
 static const char *answer_text(json_t *j, bool chat)
 {
@@ -350,10 +322,10 @@ static void test_completion_and_chat(void **state)
     for (int chat = 0; chat < 2; chat++) {
         const char *path = chat ? "/v1/chat/completions" : "/v1/completions";
         snprintf(body, sizeof body, chat ? CHAT : COMPLETION, "");
-        json_t *direct = post_json(W.n.port, path, body, 200);
+        json_t *direct = post_json(W.n.port, path, NULL, body, 200);
         assert_string_equal(json_string_value(json_object_get(json_object_get(direct, "zentalk"), "ran_on")), "local");
         uint64_t t0 = zt_time_mono_ms();
-        json_t *via = post_json(G.n.port, path, body, 200);
+        json_t *via = post_json(G.n.port, path, NULL, body, 200);
         uint64_t t1 = zt_time_mono_ms();
         const char *want = answer_text(direct, chat);
         assert_true(strlen(want) > 10);
@@ -370,9 +342,9 @@ static void test_completion_and_chat(void **state)
             uint64_t loc[9], rem[9];
             for (int i = 0; i < 9; i++) {
                 uint64_t a = zt_time_mono_ns();
-                json_decref(post_json(W.n.port, path, body, 200));
+                json_decref(post_json(W.n.port, path, NULL, body, 200));
                 uint64_t b = zt_time_mono_ns();
-                json_decref(post_json(G.n.port, path, body, 200));
+                json_decref(post_json(G.n.port, path, NULL, body, 200));
                 uint64_t c = zt_time_mono_ns();
                 loc[i] = (b - a) / 1000;
                 rem[i] = (c - b) / 1000;
@@ -427,13 +399,13 @@ static void test_pseudonymise_and_local_only(void **state)
                          "\"temperature\":0.9,\"max_tokens\":32}";
     const char *clear = "{\"model\":\"stories\",\"prompt\":\"Lily wrote to lily.doe@example.com and\",\"seed\":11,"
                         "\"temperature\":0.9,\"max_tokens\":32}";
-    json_t *direct = post_json(W.n.port, "/v1/completions", masked, 200);
-    json_t *via = post_json(G.n.port, "/v1/completions", clear, 200);
+    json_t *direct = post_json(W.n.port, "/v1/completions", NULL, masked, 200);
+    json_t *via = post_json(G.n.port, "/v1/completions", NULL, clear, 200);
     assert_string_equal(answer_text(via, false), answer_text(direct, false));
     assert_string_equal(json_string_value(json_object_get(json_object_get(via, "zentalk"), "seq_hash")),
                         json_string_value(json_object_get(json_object_get(direct, "zentalk"), "seq_hash")));
     /* and not W's answer to the address itself (the comparison means something) */
-    json_t *leak = post_json(W.n.port, "/v1/completions", clear, 200);
+    json_t *leak = post_json(W.n.port, "/v1/completions", NULL, clear, 200);
     assert_string_not_equal(json_string_value(json_object_get(json_object_get(leak, "zentalk"), "seq_hash")),
                             json_string_value(json_object_get(json_object_get(via, "zentalk"), "seq_hash")));
     json_decref(leak);
@@ -550,8 +522,8 @@ static void test_via_relay(void **state)
     char body[512];
     snprintf(body, sizeof body, COMPLETION, "");
     long long fwd = metric_value(R.n.port, "zentalk_relay_requests_total{outcome=\"forwarded\"}");
-    json_t *direct = post_json(W.n.port, "/v1/completions", body, 200);
-    json_t *via = post_json(G2.n.port, "/v1/completions", body, 200);
+    json_t *direct = post_json(W.n.port, "/v1/completions", NULL, body, 200);
+    json_t *via = post_json(G2.n.port, "/v1/completions", NULL, body, 200);
     assert_string_equal(answer_text(via, false), answer_text(direct, false));
     json_t *zt = json_object_get(via, "zentalk");
     assert_remote(zt);
@@ -599,5 +571,5 @@ int main(int argc, char **argv)
     };
     int rc = cmocka_run_group_tests_name("local_first", tests, setup, teardown);
     curl_global_cleanup();
-    return rc;
+    return zt_test_exit(rc);
 }

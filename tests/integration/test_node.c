@@ -120,11 +120,7 @@ static void test_status(void **state)
     snprintf(path, sizeof path, "%s/node_id", shared.data_dir);
     assert_int_not_equal(access(path, F_OK), 0); /* the old id file is gone */
     snprintf(cmd, sizeof cmd, "'%s' id --data-dir '%s' --json", cli_bin, shared.data_dir);
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    size_t n = fread(out, 1, sizeof out - 1, p);
-    out[n] = '\0';
-    assert_int_equal(pclose(p), 0);
+    assert_int_equal(run_shell(cmd, out, sizeof out), 0);
     json_t *cj = json_loads(out, 0, NULL);
     assert_non_null(cj);
     assert_string_equal(json_string_value(json_object_get(cj, "node_id")), id);
@@ -406,37 +402,25 @@ static void test_cli_status(void **state)
     (void)state;
     char cmd[600];
     snprintf(cmd, sizeof cmd, "'%s' status --url http://127.0.0.1:%u", cli_bin, shared.port);
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
     char out[4096];
-    size_t n = fread(out, 1, sizeof out - 1, p);
-    out[n] = '\0';
-    assert_int_equal(pclose(p), 0);
+    assert_int_equal(run_shell(cmd, out, sizeof out), 0);
     assert_non_null(strstr(out, "node        "));
     assert_non_null(strstr(out, "ready       yes"));
     assert_non_null(strstr(out, "gateway"));
 
     snprintf(cmd, sizeof cmd, "'%s' status --json --url http://127.0.0.1:%u", cli_bin, shared.port);
-    p = popen(cmd, "r");
-    n = fread(out, 1, sizeof out - 1, p);
-    out[n] = '\0';
-    assert_int_equal(pclose(p), 0);
+    assert_int_equal(run_shell(cmd, out, sizeof out), 0);
     json_t *j = json_loads(out, 0, NULL);
     assert_non_null(j);
     json_decref(j);
 
     /* a node that is not there: exit 1 and a message */
     snprintf(cmd, sizeof cmd, "'%s' status --url http://127.0.0.1:1 2>&1", cli_bin);
-    p = popen(cmd, "r");
-    n = fread(out, 1, sizeof out - 1, p);
-    out[n] = '\0';
-    assert_int_equal(WEXITSTATUS(pclose(p)), 1);
+    assert_int_equal(run_shell(cmd, out, sizeof out), 1);
     assert_non_null(strstr(out, "cannot reach"));
 
     snprintf(cmd, sizeof cmd, "'%s' --help >/dev/null && '%s' bogus 2>/dev/null", cli_bin, cli_bin);
-    p = popen(cmd, "r");
-    assert_non_null(p);
-    assert_int_equal(WEXITSTATUS(pclose(p)), 2);
+    assert_int_equal(run_shell(cmd, out, sizeof out), 2);
 }
 
 /* ---- tests with their own node ------------------------------------------ */
@@ -475,8 +459,8 @@ static void test_port_and_datadir_in_use(void **state)
 static void test_signals_drain_and_reopen(void **state)
 {
     (void)state;
-    char dir[] = "/tmp/zt-sig-XXXXXX";
-    assert_non_null(mkdtemp(dir));
+    char dir[64];
+    tmp_dir(dir, sizeof dir, "sig");
     char logfile[300], envlog[340];
     snprintf(logfile, sizeof logfile, "%s/node.log", dir);
     snprintf(envlog, sizeof envlog, "ZENTALK_LOG_FILE=%s", logfile);
@@ -544,16 +528,6 @@ static void test_signals_drain_and_reopen(void **state)
     rm_rf(dir);
 }
 
-static int run_cmd(const char *cmd, struct zt_buf *out)
-{
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    char tmp[4096];
-    size_t n;
-    while ((n = fread(tmp, 1, sizeof tmp, p)) > 0) assert_int_equal(zt_buf_append(out, tmp, n), 0);
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
 
 static void test_cli_flags_and_check_config(void **state)
 {
@@ -562,28 +536,28 @@ static void test_cli_flags_and_check_config(void **state)
     zt_buf_init(&out, 1 << 20);
     char cmd[1200];
     snprintf(cmd, sizeof cmd, "'%s' --help", node_bin);
-    assert_int_equal(run_cmd(cmd, &out), 0);
+    assert_int_equal(run_shell_buf(cmd, &out), 0);
     assert_non_null(strstr(zt_buf_str(&out), "--check-config"));
     zt_buf_reset(&out);
     snprintf(cmd, sizeof cmd, "'%s' --version", node_bin);
-    assert_int_equal(run_cmd(cmd, &out), 0);
+    assert_int_equal(run_shell_buf(cmd, &out), 0);
     assert_true(zt_str_starts_with(zt_buf_str(&out), "zentalk-node "));
     zt_buf_reset(&out);
     snprintf(cmd, sizeof cmd, "'%s' --bogus 2>&1", node_bin);
-    assert_int_equal(run_cmd(cmd, &out), 2);
+    assert_int_equal(run_shell_buf(cmd, &out), 2);
 
     /* the repository's config/ is valid */
     const char *src = getenv("ZT_SOURCE_DIR");
     assert_non_null(src);
     zt_buf_reset(&out);
     snprintf(cmd, sizeof cmd, "'%s' --config '%s/config' --check-config 2>&1", node_bin, src);
-    int st = run_cmd(cmd, &out);
+    int st = run_shell_buf(cmd, &out);
     if (st != 0) fprintf(stderr, "%s\n", zt_buf_str(&out));
     assert_int_equal(st, 0);
 
     /* a broken file: exit 1, file:line:col and the key */
-    char dir[] = "/tmp/zt-cfg-XXXXXX";
-    assert_non_null(mkdtemp(dir));
+    char dir[64];
+    tmp_dir(dir, sizeof dir, "cfg");
     char path[300];
     snprintf(path, sizeof path, "%s/config.yaml", dir);
     FILE *f = fopen(path, "w");
@@ -592,27 +566,27 @@ static void test_cli_flags_and_check_config(void **state)
     fclose(f);
     zt_buf_reset(&out);
     snprintf(cmd, sizeof cmd, "'%s' --config '%s' --check-config 2>&1", node_bin, dir);
-    assert_int_equal(run_cmd(cmd, &out), 1);
+    assert_int_equal(run_shell_buf(cmd, &out), 1);
     assert_non_null(strstr(zt_buf_str(&out), "config.yaml:2:"));
     assert_non_null(strstr(zt_buf_str(&out), "server.threads"));
 
     /* environment and flags are checked the same way */
     zt_buf_reset(&out);
     snprintf(cmd, sizeof cmd, "ZENTALK_SERVER_THREADS=lots '%s' --check-config 2>&1", node_bin);
-    assert_int_equal(run_cmd(cmd, &out), 1);
+    assert_int_equal(run_shell_buf(cmd, &out), 1);
     assert_non_null(strstr(zt_buf_str(&out), "ZENTALK_SERVER_THREADS"));
     zt_buf_reset(&out);
     snprintf(cmd, sizeof cmd, "'%s' --listen nonsense --check-config 2>&1", node_bin);
-    assert_int_equal(run_cmd(cmd, &out), 1);
+    assert_int_equal(run_shell_buf(cmd, &out), 1);
     assert_non_null(strstr(zt_buf_str(&out), "--listen"));
     zt_buf_reset(&out);
     snprintf(cmd, sizeof cmd, "'%s' --config /nonexistent/zt --check-config 2>&1", node_bin);
-    assert_int_equal(run_cmd(cmd, &out), 1);
+    assert_int_equal(run_shell_buf(cmd, &out), 1);
 
     /* --dump-config redacts secrets */
     zt_buf_reset(&out);
     snprintf(cmd, sizeof cmd, "ZENTALK_DATABASE_POSTGRES_URL=postgres://u:hunter2@h/db '%s' --dump-config", node_bin);
-    assert_int_equal(run_cmd(cmd, &out), 0);
+    assert_int_equal(run_shell_buf(cmd, &out), 0);
     assert_null(strstr(zt_buf_str(&out), "hunter2"));
     assert_non_null(strstr(zt_buf_str(&out), "listen:"));
     rm_rf(dir);
@@ -648,5 +622,5 @@ int main(int argc, char **argv)
     int failed = cmocka_run_group_tests_name("node_shared", shared_tests, group_setup, group_teardown);
     failed += cmocka_run_group_tests_name("node_lifecycle", own_tests, NULL, NULL);
     curl_global_cleanup();
-    return failed ? 1 : 0;
+    return zt_test_exit(failed);
 }

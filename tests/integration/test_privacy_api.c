@@ -32,8 +32,7 @@ static struct node nd;
 static int group_setup(void **state)
 {
     (void)state;
-    snprintf(cfg_dir, sizeof cfg_dir, "/tmp/zt-privcfg-XXXXXX");
-    assert_non_null(mkdtemp(cfg_dir));
+    tmp_dir(cfg_dir, sizeof cfg_dir, "privcfg");
     snprintf(log_path, sizeof log_path, "%s/node.log", cfg_dir);
     char cfg[1024];
     /* debug level: even debug lines must not carry content */
@@ -144,15 +143,6 @@ static void test_pii_errors(void **state)
     resp_free(&r);
 }
 
-static int run(const char *cmd, char *out, size_t cap)
-{
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    size_t n = fread(out, 1, cap - 1, p);
-    out[n] = '\0';
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
 
 static void test_cli_pii(void **state)
 {
@@ -160,18 +150,18 @@ static void test_cli_pii(void **state)
     char cmd[1024], out[8192];
     snprintf(cmd, sizeof cmd, "'%s' --url http://127.0.0.1:%u pii 'call +44 20 7946 0018 or bob@example.org'",
              cli_bin, nd.port);
-    assert_int_equal(run(cmd, out, sizeof out), 0);
+    assert_int_equal(run_shell(cmd, out, sizeof out), 0);
     assert_non_null(strstr(out, "PHONE"));
     assert_non_null(strstr(out, "call <PHONE_1> or <EMAIL_1>"));
     snprintf(cmd, sizeof cmd, "printf 'IBAN GB82 WEST 1234 5698 7654 32' | '%s' pii --url http://127.0.0.1:%u --json",
              cli_bin, nd.port);
-    assert_int_equal(run(cmd, out, sizeof out), 0);
+    assert_int_equal(run_shell(cmd, out, sizeof out), 0);
     assert_non_null(strstr(out, "\"pseudonymised\":\"IBAN <IBAN_1>\""));
     snprintf(cmd, sizeof cmd, "printf '' | '%s' pii --url http://127.0.0.1:%u 2>&1", cli_bin, nd.port);
-    assert_int_equal(run(cmd, out, sizeof out), 1);
+    assert_int_equal(run_shell(cmd, out, sizeof out), 1);
     assert_non_null(strstr(out, "must not be empty"));
     snprintf(cmd, sizeof cmd, "'%s' pii --bogus 2>/dev/null", cli_bin);
-    assert_int_equal(run(cmd, out, sizeof out), 2);
+    assert_int_equal(run_shell(cmd, out, sizeof out), 2);
 }
 
 /* ---- telemetry hygiene ------------------------------------------------- */
@@ -329,7 +319,7 @@ static void test_audit_entries_verify(void **state)
     free(text);
     char cmd[4096], out[16384];
     snprintf(cmd, sizeof cmd, "'%s' audit verify --data-dir '%s'", cli_bin, nd.data_dir);
-    int rc = run(cmd, out, sizeof out);
+    int rc = run_shell(cmd, out, sizeof out);
     if (rc != 0) fprintf(stderr, "%s\n", out);
     assert_int_equal(rc, 0);
     assert_non_null(strstr(out, "OK: chain intact"));
@@ -338,7 +328,7 @@ static void test_audit_entries_verify(void **state)
     char keyp[600];
     snprintf(keyp, sizeof keyp, "%s/node.key", nd.data_dir);
     snprintf(cmd, sizeof cmd, "'%s' audit verify --key '%s' '%s'/audit-*.jsonl", cli_bin, keyp, adir);
-    assert_int_equal(run(cmd, out, sizeof out), 0);
+    assert_int_equal(run_shell(cmd, out, sizeof out), 0);
     /* a tampered copy: named */
     char tdir[300];
     snprintf(tdir, sizeof tdir, "%s/tampered", cfg_dir);
@@ -346,12 +336,12 @@ static void test_audit_entries_verify(void **state)
              "mkdir -p '%s' && cp '%s'/audit-000001.jsonl '%s'/ && sed -i '2s/\"status\":200/\"status\":201/' "
              "'%s'/audit-000001.jsonl && '%s' audit verify --key '%s' '%s'/audit-000001.jsonl",
              tdir, adir, tdir, tdir, cli_bin, keyp, tdir);
-    assert_int_equal(run(cmd, out, sizeof out), 1);
+    assert_int_equal(run_shell(cmd, out, sizeof out), 1);
     assert_non_null(strstr(out, "audit-000001.jsonl:2: seq 2: entry altered"));
     assert_non_null(strstr(out, "FAILED"));
     /* a wrong key: usage of another node's key fails every checkpoint */
     snprintf(cmd, sizeof cmd, "'%s' audit verify --pubkey %064d '%s'/audit-000001.jsonl", cli_bin, 0, adir);
-    assert_int_equal(run(cmd, out, sizeof out), 1);
+    assert_int_equal(run_shell(cmd, out, sizeof out), 1);
     assert_non_null(strstr(out, "checkpoint signature invalid"));
 }
 
@@ -375,5 +365,5 @@ int main(int argc, char **argv)
     };
     int rc = cmocka_run_group_tests(tests, group_setup, group_teardown);
     curl_global_cleanup();
-    return rc;
+    return zt_test_exit(rc);
 }

@@ -61,21 +61,6 @@ struct fake {
     bool part1_before_part2; /* the client had part 1 before part 2 was sent */
 };
 
-static int listen_any(uint16_t *port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    assert_true(fd >= 0);
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(listen(fd, 4), 0);
-    socklen_t l = sizeof a;
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &l), 0);
-    *port = ntohs(a.sin_port);
-    return fd;
-}
 
 static const char *find_ci(const char *hay, const char *needle)
 {
@@ -154,8 +139,7 @@ struct peer_node {
 
 static void make_dir(struct peer_node *p)
 {
-    zt_strlcpy(p->dir, "/tmp/zt-relay-XXXXXX", sizeof p->dir);
-    assert_non_null(mkdtemp(p->dir));
+    tmp_dir(p->dir, sizeof p->dir, "relay");
     char d[320], key[400];
     snprintf(d, sizeof d, "%s/data", p->dir);
     assert_int_equal(mkdir(d, 0700), 0);
@@ -224,45 +208,32 @@ struct client_resp {
     struct fake *fake; /* told when "hello" arrived */
 };
 
-static size_t client_body(char *p, size_t s, size_t n, void *ud)
+/* Tells the fake upstream when the first part of the answer ("hello") reached the client. */
+static void on_part(struct resp *r, void *ud)
 {
-    struct client_resp *r = ud;
-    if (zt_buf_append(&r->body, p, s * n) != 0) return 0;
-    if (r->fake && strstr(zt_buf_str(&r->body), "hello")) atomic_store(&r->fake->client_got_part1, true);
-    return s * n;
+    struct fake *f = ud;
+    if (f && strstr(zt_buf_str(&r->body), "hello")) atomic_store(&f->client_got_part1, true);
 }
 
 /* POST body to port's path with extra headers (NULL-terminated). */
 static void post(uint16_t port, const char *path, const void *body, size_t len, const char *const *hdrs,
                  struct client_resp *r)
 {
-    char url[256];
-    snprintf(url, sizeof url, "http://127.0.0.1:%u%s", port, path);
-    zt_buf_init(&r->body, 1 << 20);
-    zt_buf_init(&r->headers, 1 << 16);
-    CURL *c = curl_easy_init();
-    assert_non_null(c);
-    struct curl_slist *h = NULL;
-    for (size_t i = 0; hdrs && hdrs[i]; i++) h = curl_slist_append(h, hdrs[i]);
-    h = curl_slist_append(h, "Expect:");
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, (const char *)body);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)len);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, client_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, &r->headers);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 60000L);
-    CURLcode rc = curl_easy_perform(c);
-    if (rc != CURLE_OK) fprintf(stderr, "curl POST %s: %s\n", path, curl_easy_strerror(rc));
-    assert_int_equal(rc, CURLE_OK);
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
-    char *ct = NULL;
-    curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ct);
-    zt_strlcpy(r->ctype, ct ? ct : "", sizeof r->ctype);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
+    const char *h[16];
+    size_t n = 0;
+    for (size_t i = 0; hdrs && hdrs[i] && n < 14; i++) h[n++] = hdrs[i];
+    h[n++] = "Expect:";
+    h[n] = NULL;
+    struct http_opts o = {.headers = h, .body = body, .len = len, .sized = true, .body_max = 1u << 20,
+                          .on_body = on_part, .ud = r->fake};
+    struct resp hr;
+    int rc = http_req(port, "POST", path, &o, &hr);
+    if (rc != 0) fprintf(stderr, "curl POST %s: error %d\n", path, rc);
+    assert_int_equal(rc, 0);
+    r->status = hr.status;
+    r->body = hr.body;
+    r->headers = hr.headers;
+    zt_strlcpy(r->ctype, hr.ctype, sizeof r->ctype);
 }
 
 static void client_resp_free(struct client_resp *r)
@@ -286,19 +257,7 @@ static void assert_code(struct client_resp *r, long status, const char *code)
 /* The value of metric line `name` in port's /metrics, or -1. */
 static long long metric(uint16_t port, const char *name)
 {
-    struct resp m;
-    http(port, "GET", "/metrics", NULL, NULL, &m);
-    const char *s = zt_buf_str(&m.body);
-    long long v = -1;
-    size_t n = strlen(name);
-    for (const char *p = s; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
-        if (strncmp(p, name, n) == 0 && p[n] == ' ') {
-            v = strtoll(p + n + 1, NULL, 10);
-            break;
-        }
-    }
-    resp_free(&m);
-    return v;
+    return metric_value(port, name);
 }
 
 /* ---- the scenario ------------------------------------------------------- */
@@ -605,18 +564,7 @@ static const char *cli_bin;
 
 static int run_quiet(const char *const *argv)
 {
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        int null = open("/dev/null", O_WRONLY);
-        dup2(null, 1);
-        dup2(null, 2);
-        execvp(argv[0], (char *const *)(uintptr_t)argv);
-        _exit(127);
-    }
-    int st = 0;
-    assert_int_equal(waitpid(pid, &st, 0), pid);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+    return run_prog(argv[0], argv + 1, NULL, NULL, NULL, RUN_QUIET);
 }
 
 /* A relay R2 (CA file set, long timeout) in front of an HTTPS target TS and
@@ -687,18 +635,11 @@ static void test_relay_https_and_client_abort(void **state)
     /* the client gives up after 300 ms: the transfer ends long before the 30 s timeout */
     env = envelope(zt_identity_kem_pk(H.id), 600, &len);
     snprintf(th, sizeof th, "Zentalk-Target-Node: %s", zt_identity_id(H.id));
-    snprintf(url, sizeof url, "http://127.0.0.1:%u/v1/relay/jobs", R2.n.port);
-    CURL *c = curl_easy_init();
-    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: " ENVELOPE_CT);
-    h = curl_slist_append(h, th);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, (const char *)env);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)len);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 300L);
-    assert_int_equal(curl_easy_perform(c), CURLE_OPERATION_TIMEDOUT);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
+    const char *const h300[] = {"Content-Type: " ENVELOPE_CT, th, NULL};
+    struct http_opts o300 = {.headers = h300, .body = env, .len = len, .sized = true, .timeout_ms = 300};
+    struct resp gave_up;
+    assert_int_equal(http_req(R2.n.port, "POST", "/v1/relay/jobs", &o300, &gave_up), CURLE_OPERATION_TIMEDOUT);
+    resp_free(&gave_up);
     uint64_t t0 = zt_time_mono_ms();
     long long inflight = -1;
     while (zt_time_mono_ms() - t0 < 8000) {
@@ -727,30 +668,7 @@ static void test_relay_https_and_client_abort(void **state)
 /* Run the CLI with args; exit status, output in out. */
 static int cli(const char *const *args, struct zt_buf *out)
 {
-    int pfd[2];
-    assert_int_equal(pipe(pfd), 0);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        dup2(pfd[1], 1);
-        dup2(pfd[1], 2);
-        close(pfd[0]);
-        const char *argv[32];
-        int a = 0;
-        argv[a++] = cli_bin;
-        for (int i = 0; args[i] && a < 31; i++) argv[a++] = args[i];
-        argv[a] = NULL;
-        execv(cli_bin, (char *const *)(uintptr_t)argv);
-        _exit(127);
-    }
-    close(pfd[1]);
-    char buf[4096];
-    ssize_t r;
-    while ((r = read(pfd[0], buf, sizeof buf)) > 0) assert_int_equal(zt_buf_append(out, buf, (size_t)r), 0);
-    close(pfd[0]);
-    int st = 0;
-    assert_int_equal(waitpid(pid, &st, 0), pid);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+    return run_prog(cli_bin, args, NULL, NULL, out, RUN_MERGE_STDERR);
 }
 
 static void test_cli_peers_add(void **state)
@@ -841,12 +759,10 @@ static void test_cli_peers_add(void **state)
 static void test_client_relay_worker(void **state)
 {
     (void)state;
-    const char *shared = getenv("ZT_SHARED_DIR");
     char model[1024];
-    snprintf(model, sizeof model, "%s/models/stories260K.gguf", shared ? shared : "../shared");
+    (void)find_test_model("stories260K.gguf", model, sizeof model);
     if (!cli_bin || access(model, R_OK) != 0) {
-        printf("skipped: needs the zentalk CLI and %s\n", model);
-        skip();
+        zt_skip("needs the zentalk CLI and %s", model);
     }
     struct peer_node W;
     make_dir(&W);
@@ -960,5 +876,5 @@ int main(int argc, char **argv)
     };
     int rc = cmocka_run_group_tests_name("relay", tests, setup, teardown);
     curl_global_cleanup();
-    return rc;
+    return zt_test_exit(rc);
 }

@@ -46,8 +46,7 @@ static struct zt_node_descriptor desc;
 #define NEED_MODEL()                                                                \
     do {                                                                            \
         if (!model_path[0]) {                                                       \
-            printf("skipped: stories260K.gguf not found (set ZT_SHARED_DIR)\n");    \
-            skip();                                                                 \
+            zt_skip("stories260K.gguf not found (tests/models)");                   \
         }                                                                           \
     } while (0)
 
@@ -66,8 +65,7 @@ static int group_setup(void **state)
 {
     (void)state;
     if (!model_path[0]) return 0;
-    snprintf(cfg_dir, sizeof cfg_dir, "/tmp/zt-sealcfg-XXXXXX");
-    assert_non_null(mkdtemp(cfg_dir));
+    tmp_dir(cfg_dir, sizeof cfg_dir, "sealcfg");
     char yaml[1400];
     snprintf(yaml, sizeof yaml,
              "model_cache:\n  memory_budget_mb: 0\n  default_model: stories\n"
@@ -97,15 +95,6 @@ static int group_teardown(void **state)
 }
 
 /* Run cmd; its stdout into out; returns the exit status. */
-static int run(const char *cmd, char *out, size_t cap)
-{
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    size_t n = fread(out, 1, cap - 1, p);
-    out[n] = '\0';
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
 
 /* ---- sealing helpers ------------------------------------------------------- */
 
@@ -193,7 +182,7 @@ static void test_descriptor(void **state)
     resp_free(&r);
     char cmd[1024], out[4096], hex[65];
     snprintf(cmd, sizeof cmd, "'%s' id --data-dir '%s' --json", cli_bin, nd.data_dir);
-    assert_int_equal(run(cmd, out, sizeof out), 0);
+    assert_int_equal(run_shell(cmd, out, sizeof out), 0);
     json_t *id = json_loads(out, 0, NULL);
     assert_non_null(id);
     assert_string_equal(json_string_value(json_object_get(id, "node_id")), desc.node_id);
@@ -214,7 +203,7 @@ static json_t *cli_json(const char *args)
     char cmd[2048];
     static char out[1 << 16];
     snprintf(cmd, sizeof cmd, "'%s' job run --node http://127.0.0.1:%u %s --json", cli_bin, nd.port, args);
-    int rc = run(cmd, out, sizeof out);
+    int rc = run_shell(cmd, out, sizeof out);
     if (rc) fprintf(stderr, "%s -> %d: %s\n", cmd, rc, out);
     assert_int_equal(rc, 0);
     json_t *j = json_loads(out, 0, NULL);
@@ -304,7 +293,7 @@ static void test_cli_matches_api(void **state)
              "'%s' job run stories 'Once upon a time' --node http://127.0.0.1:%u --seed 7 --temp 0.8 -n 20 "
              "--receipt --expect-id %s",
              cli_bin, nd.port, desc.node_id);
-    assert_int_equal(run(cmd, out, sizeof out), 0);
+    assert_int_equal(run_shell(cmd, out, sizeof out), 0);
     char *nl = strchr(out, '\n');
     assert_non_null(nl);
     json_t *rec = json_loads(nl + 1, 0, NULL);
@@ -319,7 +308,7 @@ static void test_cli_matches_api(void **state)
     put_file(nd.dir, "desc.json", zt_buf_str(&r.body));
     resp_free(&r);
     snprintf(cmd, sizeof cmd, "'%s' job run --descriptor '%s' stories 'Once upon a time' -n 4 --json", cli_bin, dpath);
-    assert_int_equal(run(cmd, out, sizeof out), 0);
+    assert_int_equal(run_shell(cmd, out, sizeof out), 0);
 }
 
 static void test_cli_errors(void **state)
@@ -331,17 +320,17 @@ static void test_cli_errors(void **state)
     /* the wrong node */
     snprintf(cmd, sizeof cmd, "'%s' job run --node %s:%u stories x --expect-id zt1aizub4ibwtcvkirhee3zfsdhn36ekgqc 2>&1",
              cli_bin, u, nd.port);
-    assert_int_equal(run(cmd, out, sizeof out), 1);
+    assert_int_equal(run_shell(cmd, out, sizeof out), 1);
     assert_non_null(strstr(out, "not the expected"));
     /* a model the node does not serve */
     snprintf(cmd, sizeof cmd, "'%s' job run --node %s:%u nope x 2>&1", cli_bin, u, nd.port);
-    assert_int_equal(run(cmd, out, sizeof out), 1);
+    assert_int_equal(run_shell(cmd, out, sizeof out), 1);
     assert_non_null(strstr(out, "does not serve"));
     /* unreachable; no descriptor route */
     snprintf(cmd, sizeof cmd, "'%s' job run --node %s:1 stories x 2>/dev/null", cli_bin, u);
-    assert_int_equal(run(cmd, out, sizeof out), 1);
+    assert_int_equal(run_shell(cmd, out, sizeof out), 1);
     snprintf(cmd, sizeof cmd, "'%s' job run --node %s:%u/nope stories x 2>/dev/null", cli_bin, u, nd.port);
-    assert_int_equal(run(cmd, out, sizeof out), 1);
+    assert_int_equal(run_shell(cmd, out, sizeof out), 1);
     /* a tampered saved descriptor */
     struct resp r;
     http(nd.port, "GET", "/v1/node/descriptor", NULL, NULL, &r);
@@ -351,27 +340,27 @@ static void test_cli_errors(void **state)
     put_file(nd.dir, "bad-desc.json", zt_buf_str(&r.body));
     resp_free(&r);
     snprintf(cmd, sizeof cmd, "'%s' job run --descriptor '%s/bad-desc.json' Stories x 2>&1", cli_bin, nd.dir);
-    assert_int_equal(run(cmd, out, sizeof out), 1);
+    assert_int_equal(run_shell(cmd, out, sizeof out), 1);
     assert_non_null(strstr(out, "signature"));
     /* a relay that has no relay route: the POST is refused (404), exit 1 */
     snprintf(cmd, sizeof cmd, "'%s' job run --node %s:%u --via %s:%u stories x 2>&1", cli_bin, u, nd.port, u, nd.port);
-    assert_int_equal(run(cmd, out, sizeof out), 1);
+    assert_int_equal(run_shell(cmd, out, sizeof out), 1);
     assert_non_null(strstr(out, "404"));
     /* usage: exit 2 */
     const char *bad[] = {"stories", "--node", "stories x --seed 1.5", "stories x --temp 9", "stories x -n 0",
                          "stories x --expect-id nope", "stories x --system s", "stories x --bogus", "a b c"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         snprintf(cmd, sizeof cmd, "'%s' job run --node %s:%u %s 2>/dev/null", cli_bin, u, nd.port, bad[i]);
-        int rc = run(cmd, out, sizeof out);
+        int rc = run_shell(cmd, out, sizeof out);
         if (rc != 2) fprintf(stderr, "usage case '%s': %d\n", bad[i], rc);
         assert_int_equal(rc, 2);
     }
     snprintf(cmd, sizeof cmd, "'%s' job run stories x 2>/dev/null", cli_bin);
-    assert_int_equal(run(cmd, out, sizeof out), 2);
+    assert_int_equal(run_shell(cmd, out, sizeof out), 2);
     snprintf(cmd, sizeof cmd, "'%s' job bogus 2>/dev/null", cli_bin);
-    assert_int_equal(run(cmd, out, sizeof out), 2);
+    assert_int_equal(run_shell(cmd, out, sizeof out), 2);
     snprintf(cmd, sizeof cmd, "'%s' job run --help", cli_bin);
-    assert_int_equal(run(cmd, out, sizeof out), 0);
+    assert_int_equal(run_shell(cmd, out, sizeof out), 0);
     assert_non_null(strstr(out, "Exit status"));
 }
 
@@ -709,8 +698,7 @@ int main(int argc, char **argv)
     cli_bin = argv[2];
     signal(SIGPIPE, SIG_IGN);
     if (zt_crypto_init() != 0) return 1;
-    const char *dir = getenv("ZT_SHARED_DIR");
-    snprintf(model_path, sizeof model_path, "%s/models/stories260K.gguf", dir ? dir : "../shared");
+    (void)find_test_model("stories260K.gguf", model_path, sizeof model_path);
     if (access(model_path, R_OK) != 0) {
         printf("note: %s not found; the tests that need the tiny model are skipped\n", model_path);
         model_path[0] = '\0';
@@ -737,5 +725,5 @@ int main(int argc, char **argv)
     };
     int failed = cmocka_run_group_tests_name("sealed_jobs", tests, group_setup, group_teardown);
     curl_global_cleanup();
-    return failed ? 1 : 0;
+    return zt_test_exit(failed);
 }

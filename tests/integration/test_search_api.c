@@ -26,7 +26,7 @@ static bool have_assets(void)
     snprintf(p, sizeof p, "%s/glove.zta", d ? d : "data/assets");
     struct stat st;
     if (stat(p, &st) != 0) {
-        printf("skipped: %s not installed (run `make data`)\n", p);
+        zt_skip_part("%s not installed (run `make data`)", p);
         return false;
     }
     return true;
@@ -236,8 +236,7 @@ static void test_identity_rules(void **state)
     (void)state;
     if (!have_assets()) skip();
     char dir[256];
-    snprintf(dir, sizeof dir, "/tmp/zt-searchcfg-XXXXXX");
-    assert_non_null(mkdtemp(dir));
+    tmp_dir(dir, sizeof dir, "searchcfg");
     put_file(dir, "encryption.yaml", "encryption:\n  jwt_secret: \"" SECRET "\"\n");
     const char *const args[] = {"--config", dir, NULL};
     struct node n;
@@ -311,5 +310,5 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_identity_rules),
         cmocka_unit_test(test_disabled_and_missing),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return zt_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

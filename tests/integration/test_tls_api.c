@@ -29,18 +29,7 @@ static char dir[64];
 /* Run argv (no shell); its exit status. */
 static int run(const char *const *argv)
 {
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        int null = open("/dev/null", 0);
-        dup2(null, 1);
-        dup2(null, 2);
-        execvp(argv[0], (char *const *)(uintptr_t)argv);
-        _exit(127);
-    }
-    int st = 0;
-    assert_int_equal(waitpid(pid, &st, 0), pid);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+    return run_prog(argv[0], argv + 1, NULL, NULL, NULL, RUN_QUIET);
 }
 
 static void path_of(char *out, size_t n, const char *name)
@@ -59,15 +48,24 @@ static void make_cert(const char *cert, const char *key)
     assert_int_equal(run(argv), 0);
 }
 
+static bool have_openssl;
+
 static int setup(void **state)
 {
     (void)state;
-    zt_strlcpy(dir, "/tmp/zt-tls-XXXXXX", sizeof dir);
-    assert_non_null(mkdtemp(dir));
+    tmp_dir(dir, sizeof dir, "tls");
+    have_openssl = zt_test_have_program("openssl");
+    if (!have_openssl) return 0; /* each test skips, saying why */
     make_cert("cert.pem", "key.pem");
     make_cert("other-cert.pem", "other-key.pem");
     return 0;
 }
+
+/* First line of every test: the certificates and keys are made with openssl. */
+#define NEED_OPENSSL()                                                                       \
+    do {                                                                                     \
+        if (!have_openssl) zt_skip("the openssl program is not installed (it makes the test certificates)"); \
+    } while (0)
 
 static int teardown(void **state)
 {
@@ -79,53 +77,31 @@ static int teardown(void **state)
 /* Start a node with env; wait for its "listening on" line; port or 0 if it exited. */
 static uint16_t start(struct node *n, const char *const *env, const char *scheme, struct zt_buf *err)
 {
-    node_spawn(n, NULL, env, false, NULL);
-    struct zt_buf b;
-    zt_buf_init(&b, 1 << 16);
-    bool ok = read_until(n->out_fd, &b, "\n", 15000);
-    uint16_t port = 0;
-    char want[64];
-    snprintf(want, sizeof want, "listening on %s://127.0.0.1:", scheme);
-    const char *p = ok ? strstr(zt_buf_str(&b), want) : NULL;
-    if (p) port = (uint16_t)strtoul(p + strlen(want), NULL, 10);
-    if (!port && err) {
-        assert_true(node_wait(n, 15000) >= 0);
-        node_collect_stderr(n, err);
+    uint16_t port = node_start(n, NULL, env, NULL, err);
+    if (port) { /* listening, on the scheme expected */
+        char want[64];
+        snprintf(want, sizeof want, "%s://127.0.0.1:", scheme);
+        assert_true(strncmp(n->url, want, strlen(want)) == 0);
     }
-    zt_buf_deinit(&b);
     return port;
 }
 
 static CURLcode get(const char *url, const char *ca, const char *auth, long *status)
 {
-    CURL *c = curl_easy_init();
-    assert_non_null(c);
-    struct zt_buf body;
-    zt_buf_init(&body, 1 << 20);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 20000L);
-    if (ca) curl_easy_setopt(c, CURLOPT_CAINFO, ca);
-    struct curl_slist *h = NULL;
     char line[2048];
-    if (auth) {
-        snprintf(line, sizeof line, "Authorization: Bearer %s", auth);
-        h = curl_slist_append(h, line);
-        curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    }
-    CURLcode rc = curl_easy_perform(c);
-    *status = 0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
-    zt_buf_deinit(&body);
+    if (auth) snprintf(line, sizeof line, "Bearer %s", auth);
+    struct http_opts o = {.url = url, .ca_file = ca, .auth = auth ? line : NULL, .timeout_ms = 20000, .body_max = 1u << 20};
+    struct resp r;
+    CURLcode rc = (CURLcode)http_req(0, "GET", NULL, &o, &r);
+    *status = r.status;
+    resp_free(&r);
     return rc;
 }
 
 static void test_https(void **state)
 {
     (void)state;
+    NEED_OPENSSL();
     char cert[128], key[128], ce[200], ke[200];
     path_of(cert, sizeof cert, "cert.pem");
     path_of(key, sizeof key, "key.pem");
@@ -180,6 +156,7 @@ static void expect_refusal(const char *cert_name, const char *key_name, const ch
 static void test_bad_tls_files(void **state)
 {
     (void)state;
+    NEED_OPENSSL();
     expect_refusal("cert.pem", "other-key.pem", "does not belong to the certificate");
     expect_refusal("cert.pem", "missing.pem", "No such file");
     expect_refusal("cert.pem", "", "needs both");
@@ -212,6 +189,7 @@ static char *eddsa_token(const uint8_t sk[64], const char *role)
 static void test_eddsa_and_rs256_tokens(void **state)
 {
     (void)state;
+    NEED_OPENSSL();
     assert_true(sodium_init() >= 0);
     uint8_t pk[32], sk[64], pk2[32], sk2[64];
     crypto_sign_keypair(pk, sk);
@@ -311,5 +289,5 @@ int main(int argc, char **argv)
     };
     int rc = cmocka_run_group_tests_name("tls", tests, setup, teardown);
     curl_global_cleanup();
-    return rc;
+    return zt_test_exit(rc);
 }

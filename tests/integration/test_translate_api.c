@@ -48,7 +48,7 @@ static int group_teardown(void **state)
 
 static bool need_pair(void)
 {
-    if (!have_pair) print_message("skipped: Apertium's eng-spa pair is not installed (scripts/setup.sh)\n");
+    if (!have_pair) zt_skip_part("Apertium's eng-spa pair is not installed (scripts/setup.sh)");
     return have_pair;
 }
 
@@ -241,11 +241,10 @@ static void test_timeout_504(void **state)
 {
     (void)state;
     if (access("/usr/bin/apertium-wblank-mode", X_OK) != 0) {
-        print_message("skipped: apertium-wblank-mode is not installed\n");
-        skip();
+        zt_skip("apertium-wblank-mode is not installed");
     }
-    char dir[] = "/tmp/zt-trmodes-XXXXXX";
-    assert_non_null(mkdtemp(dir));
+    char dir[64];
+    tmp_dir(dir, sizeof dir, "trmodes");
     put_file(dir, "fra-por.mode", "sed -u s/maison/casa/g\n");
     put_file(dir, "deu-ita.mode", "sed -u -n s/never/printed/\n");
     char e1[300];
@@ -276,38 +275,29 @@ static void test_timeout_504(void **state)
     rm_rf(dir);
 }
 
-static int run(const char *cmd, char *out, size_t cap)
-{
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    size_t n = fread(out, 1, cap - 1, p);
-    out[n] = '\0';
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
 
 static void test_cli(void **state)
 {
     (void)state;
     char cmd[1024], out[4096];
     snprintf(cmd, sizeof cmd, "'%s' translate --url http://127.0.0.1:%u 2>/dev/null", cli_bin, nd.port);
-    assert_int_equal(run(cmd, out, sizeof out), 2); /* --to is required */
+    assert_int_equal(run_shell(cmd, out, sizeof out), 2); /* --to is required */
     snprintf(cmd, sizeof cmd, "'%s' --url http://127.0.0.1:%u translate --from en --to fr house 2>&1", cli_bin,
              nd.port);
-    assert_int_equal(run(cmd, out, sizeof out), 1);
+    assert_int_equal(run_shell(cmd, out, sizeof out), 1);
     assert_non_null(strstr(out, "no installed translation pair"));
     if (!need_pair()) return;
     snprintf(cmd, sizeof cmd, "'%s' translate --url http://127.0.0.1:%u --from eng --to spa The house is big.",
              cli_bin, nd.port);
-    assert_int_equal(run(cmd, out, sizeof out), 0);
+    assert_int_equal(run_shell(cmd, out, sizeof out), 0);
     assert_string_equal(out, "La casa es grande.\n");
     snprintf(cmd, sizeof cmd, "printf 'I have a red car\\n' | '%s' translate -u http://127.0.0.1:%u -f en -t es",
              cli_bin, nd.port);
-    assert_int_equal(run(cmd, out, sizeof out), 0);
+    assert_int_equal(run_shell(cmd, out, sizeof out), 0);
     assert_non_null(strstr(out, "coche rojo"));
     snprintf(cmd, sizeof cmd, "'%s' translate --url http://127.0.0.1:%u --from en --to es --json The house", cli_bin,
              nd.port);
-    assert_int_equal(run(cmd, out, sizeof out), 0);
+    assert_int_equal(run_shell(cmd, out, sizeof out), 0);
     assert_non_null(strstr(out, "\"translation\":\"La casa\""));
 }
 
@@ -327,5 +317,5 @@ int main(int argc, char **argv)
     };
     int rc = cmocka_run_group_tests(tests, group_setup, group_teardown);
     curl_global_cleanup();
-    return rc;
+    return zt_test_exit(rc);
 }

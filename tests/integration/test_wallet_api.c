@@ -44,8 +44,7 @@ static void bearer_req(const char *method, const char *path, const char *token, 
 static int group_setup(void **state)
 {
     (void)state;
-    snprintf(cfg_dir, sizeof cfg_dir, "/tmp/zt-walletcfg-XXXXXX");
-    if (!mkdtemp(cfg_dir)) return -1;
+    tmp_dir(cfg_dir, sizeof cfg_dir, "walletcfg");
     put_file(cfg_dir, "encryption.yaml", "encryption:\n  require_auth: true\n  jwt_secret: \"" SECRET "\"\n");
     put_file(cfg_dir, "config.yaml", "server:\n  session_ttl_s: 600\n");
     node_spawn_public(&nd, cfg_dir);
@@ -239,5 +238,5 @@ int main(int argc, char **argv)
     int rc = cmocka_run_group_tests_name("wallet login", tests, group_setup, group_teardown);
     secp256k1_context_destroy(ctx);
     curl_global_cleanup();
-    return rc;
+    return zt_test_exit(rc);
 }

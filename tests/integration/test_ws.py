@@ -4,28 +4,26 @@ zentalk-node, with the Debian `websockets` library as the client and raw
 sockets for what a well-behaved library will not send (unmasked frames,
 RSV bits, invalid UTF-8, bad close codes).
 
-Usage: test_ws.py ZENTALK_NODE. Exits 77 (ctest: skipped) when the
-websockets library is missing."""
+Usage: test_ws.py ZENTALK_NODE. Nodes are started and skips reported by
+harness.py (the same contract as harness.c): exits 77 (ctest: skipped) when
+the websockets library is missing or a part could not run."""
 import asyncio
 import base64
 import json
 import os
-import shutil
 import signal
 import socket
 import struct
-import subprocess
 import sys
-import tempfile
 import time
+
+import harness
 
 try:
     import websockets
 except ImportError:
-    print("skipped: /usr/bin/python3 has no 'websockets' (apt-get install python3-websockets)")
-    sys.exit(77)
+    harness.skip_all("/usr/bin/python3 has no 'websockets' (apt-get install python3-websockets)")
 
-NODE = sys.argv[1]
 FAILS = []
 
 
@@ -38,34 +36,12 @@ def check(cond, what):
 
 
 def start_node(env_extra=None):
-    d = tempfile.mkdtemp(prefix="zt-ws-test-")
-    env = dict(os.environ)
-    env.update(env_extra or {})
-    p = subprocess.Popen([NODE, "--listen", "127.0.0.1:0", "--data-dir", d], stdout=subprocess.PIPE,
-                         stderr=subprocess.DEVNULL, env=env)
-    deadline = time.time() + 20
-    port = None
-    while time.time() < deadline:
-        line = p.stdout.readline().decode()
-        if "listening on http://127.0.0.1:" in line:
-            port = int(line.rsplit(":", 1)[1])
-            break
-        if not line and p.poll() is not None:
-            break
-    if port is None:
-        p.kill()
-        raise SystemExit("node did not start")
-    return p, port, d
+    n = harness.Node(env_extra)
+    return n.proc, n.port, n
 
 
-def stop_node(p, d):
-    if p.poll() is None:
-        p.send_signal(signal.SIGTERM)
-        try:
-            p.wait(15)
-        except subprocess.TimeoutExpired:
-            p.kill()
-    shutil.rmtree(d, ignore_errors=True)
+def stop_node(p, n):
+    n.stop()
 
 
 # ---- raw client ---------------------------------------------------------
@@ -200,7 +176,7 @@ async def test_messages(port):
         if os.path.exists("/usr/share/apertium/modes/eng-spa.mode"):
             check("casa" in tr.get("text", ""), "translation to Spanish (house -> casa)")
         else:
-            print("skipped: translation check (apertium-eng-spa not installed)")
+            harness.skip_part("translation check (apertium-eng-spa not installed)")
         await ws.send(json.dumps({"type": "message", "conversation": "c1", "id": "m2", "text": "hi",
                                   "lang": "en", "translate_to": "xx"}))
         a = json.loads(await ws.recv())
@@ -227,20 +203,22 @@ async def test_messages(port):
             w[a["id"]] = a["annotations"]
         if os.path.isdir("/usr/share/libexttextcat"):
             check(w["w2"].get("language", {}).get("code") == "en", "live language annotation")
+        else:
+            harness.skip_part("language annotation (/usr/share/libexttextcat not installed)")
         if have("vader.zta"):
             check(w["w2"]["sentiment"]["label"] == "positive" and w["w2"]["sentiment"]["compound"] > 0.5,
                   "live sentiment annotation")
         else:
-            print("skipped: sentiment annotation (vader.zta not installed)")
+            harness.skip_part("sentiment annotation (vader.zta not installed)")
         if have("spam.zta"):
             check(w["w1"]["spam"]["spam"] is True and w["w2"]["spam"]["spam"] is False, "live spam annotation")
         else:
-            print("skipped: spam annotation (spam.zta not installed)")
+            harness.skip_part("spam annotation (spam.zta not installed)")
         if have("moderation.zta"):
             check(w["w2"]["moderation"]["action"] == "allow", "live moderation annotation")
             check("spam_links" in w["w1"]["moderation"]["categories"], "shortener link flagged")
         else:
-            print("skipped: moderation annotation (moderation.zta not installed)")
+            harness.skip_part("moderation annotation (moderation.zta not installed)")
         sr = w["w3"].get("smart_replies", {})
         check(len(sr.get("replies", [])) == 3 and len(set(sr["replies"])) == 3, "three live smart replies")
         check(sr.get("intent") == "invitation", "the live replies answer an invitation")
@@ -404,8 +382,9 @@ def main():
     test_shutdown()
     if FAILS:
         print("%d check(s) failed" % len(FAILS))
-        sys.exit(1)
-    print("all checks passed")
+    else:
+        print("all checks passed")
+    sys.exit(harness.exit_status(len(FAILS)))
 
 
 main()

@@ -19,6 +19,7 @@
 #include "zentalk/zt_attest.h"
 #include "zentalk/zt_crypto.h"
 #include "zentalk/zt_str.h"
+#include "zt_test.h"
 
 static int64_t live_at_start;
 static const char NONCE[] = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
@@ -449,5 +450,5 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_file_sha256, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alloc_failures, setup, teardown),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return zt_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

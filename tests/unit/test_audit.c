@@ -19,6 +19,7 @@
 #include "zentalk/zt_audit.h"
 #include "../../src/privacy/audit_int.h"
 #include "zentalk/zt_identity.h"
+#include "zt_test.h"
 
 struct fx {
     char dir[256];
@@ -353,5 +354,5 @@ int main(void)
         cmocka_unit_test(test_rotation_and_retention),
         cmocka_unit_test(test_parse_line),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return zt_test_exit(cmocka_run_group_tests(tests, setup, teardown));
 }

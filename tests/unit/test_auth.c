@@ -18,6 +18,7 @@
 #include "zentalk/zt_ratelimit.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_str.h"
+#include "zt_test.h"
 
 #define SECRET "test-secret-0123456789abcdef0123456789"
 #define ISS "zentalk-api"
@@ -382,5 +383,5 @@ int main(void)
         cmocka_unit_test(test_tampered_payload), cmocka_unit_test(test_parse_header),
         cmocka_unit_test(test_ratelimit_bucket), cmocka_unit_test(test_ratelimit_lru),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return zt_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -17,6 +17,7 @@
 #include "zentalk/zt_categorize.h"
 #include "zentalk/zt_config.h"
 #include "zentalk/zt_embed.h"
+#include "zt_test.h"
 
 #define MIN_HOLDOUT 0.70  /* held-out set (never tuned on); measured 0.764 (42/55) */
 #define MIN_ACCURACY 0.75 /* top-1 over the labelled set; measured 0.773 (85/110) */
@@ -28,7 +29,7 @@ static bool load(void)
     if (E) return true;
     char p[512];
     if (zt_asset_path(NULL, ZT_EMBED_ASSET, p, sizeof p) || zt_embed_load(p, &E)) {
-        printf("skipped: %s not installed (run `make data`)\n", ZT_EMBED_ASSET);
+        zt_skip_part("%s not installed (run `make data`)", ZT_EMBED_ASSET);
         return false;
     }
     return true;
@@ -172,5 +173,5 @@ int main(void)
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     zt_embed_free(E);
-    return rc;
+    return zt_test_exit(rc);
 }

@@ -9,6 +9,7 @@
 
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_chat.h"
+#include "zt_test.h"
 
 static const struct zt_chat_msg conv[] = {
     {"system", "Be brief."},
@@ -84,5 +85,5 @@ int main(void)
         cmocka_unit_test(test_detect),
         cmocka_unit_test(test_bad_role_and_limit),
     };
-    return cmocka_run_group_tests_name("chat", tests, NULL, NULL);
+    return zt_test_exit(cmocka_run_group_tests_name("chat", tests, NULL, NULL));
 }

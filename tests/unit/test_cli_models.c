@@ -4,7 +4,10 @@
  * file:// URLs, so it needs no network: a pull of the shared stories260K.gguf
  * into a fresh data directory, checksum mismatch, resume from a half-written
  * .partial, a non-GGUF and a truncated GGUF download, no-clobber without
- * --force, list (text and JSON), rm, and the usage errors. Skipped with a
+ * --force, list (text and JSON), rm, and the usage errors. The http:// path
+ * (the outbound HTTP client) is pulled from a small server on 127.0.0.1 in
+ * this test: a plain pull, a Range resume, a 404, a redirect to the CDN-like
+ * other host (followed: pulls may) and one to file:// (refused). Skipped with a
  * printed reason when the shared model is absent. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,13 +15,18 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -26,6 +34,7 @@
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_hash.h"
 #include "zentalk/zt_str.h"
+#include "zt_test.h"
 
 #define MODEL_NAME "stories260K.gguf"
 #define MODEL_SHA256 "270cba1bd5109f42d03350f60406024560464db173c0e387d91f0426d3bd256d"
@@ -179,14 +188,12 @@ static int teardown(void **state)
 /* True when the environment has what these tests need; prints why not. */
 static bool have_inputs(void)
 {
-    const char *bd = getenv("ZT_BUILD_DIR"), *sd = getenv("ZT_SHARED_DIR");
-    if (!bd || !sd) {
-        print_message("ZT_BUILD_DIR or ZT_SHARED_DIR not set: skipping\n");
+    if (!getenv("ZT_BUILD_DIR")) {
+        zt_skip_part("ZT_BUILD_DIR not set (run through ctest)");
         return false;
     }
-    snprintf(model, sizeof model, "%s/models/" MODEL_NAME, sd);
-    if (access(model, R_OK) != 0) {
-        print_message("%s not found: skipping\n", model);
+    if (!zt_test_model(MODEL_NAME, model, sizeof model)) {
+        zt_skip_part("%s not found", model);
         return false;
     }
     snprintf(model_url, sizeof model_url, "file://%s", model);
@@ -428,6 +435,169 @@ static void test_usage_errors(void **state)
     assert_int_equal(access(data, F_OK), -1);
 }
 
+/* ---- pulls over http (a server in this test) ------------------------------ */
+
+static int srv_fd = -1;
+static uint16_t srv_port;
+static volatile int srv_stop;
+static char *srv_model;   /* the model's bytes */
+static size_t srv_model_len;
+static int srv_ranges;    /* Range requests answered with 206 */
+
+static void srv_send(int fd, const void *p, size_t n)
+{
+    const char *s = p;
+    while (n > 0) {
+        ssize_t w = send(fd, s, n, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return;
+        s += w;
+        n -= (size_t)w;
+    }
+}
+
+static void srv_serve(int fd)
+{
+    char req[8192];
+    size_t len = 0;
+    while (len < sizeof req - 1) {
+        ssize_t r = recv(fd, req + len, sizeof req - 1 - len, 0);
+        if (r <= 0) break;
+        len += (size_t)r;
+        req[len] = '\0';
+        if (strstr(req, "\r\n\r\n")) break;
+    }
+    req[len] = '\0';
+    char path[256] = "", head[512];
+    if (strncmp(req, "GET ", 4) != 0) return;
+    size_t pl = strcspn(req + 4, " \r\n");
+    if (pl >= sizeof path) return;
+    memcpy(path, req + 4, pl);
+    path[pl] = '\0';
+    if (strcmp(path, "/m/" MODEL_NAME) == 0) {
+        size_t from = 0;
+        const char *range = strstr(req, "\r\nRange: bytes=");
+        if (range) from = (size_t)strtoul(range + 16, NULL, 10);
+        if (from > srv_model_len) from = srv_model_len;
+        if (range) {
+            srv_ranges++;
+            snprintf(head, sizeof head, "HTTP/1.1 206 Partial Content\r\nContent-Length: %zu\r\n"
+                     "Content-Range: bytes %zu-%zu/%zu\r\nConnection: close\r\n\r\n",
+                     srv_model_len - from, from, srv_model_len - 1, srv_model_len);
+        } else {
+            snprintf(head, sizeof head, "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
+                     srv_model_len);
+        }
+        srv_send(fd, head, strlen(head));
+        srv_send(fd, srv_model + from, srv_model_len - from);
+    } else if (strcmp(path, "/cdn/" MODEL_NAME) == 0) {
+        /* "localhost" is another host name for this server: the CDN */
+        snprintf(head, sizeof head, "HTTP/1.1 302 Found\r\nLocation: http://localhost:%u/m/" MODEL_NAME
+                 "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", (unsigned)srv_port);
+        srv_send(fd, head, strlen(head));
+    } else if (strcmp(path, "/evil/" MODEL_NAME) == 0) {
+        const char *h = "HTTP/1.1 302 Found\r\nLocation: file:///etc/passwd\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+        srv_send(fd, h, strlen(h));
+    } else {
+        const char *h = "HTTP/1.1 404 Not Found\r\nContent-Type: text/html\r\nContent-Length: 21\r\n"
+                        "Connection: close\r\n\r\n<html>missing</html>\n";
+        srv_send(fd, h, strlen(h));
+    }
+}
+
+static void *srv_main(void *arg)
+{
+    (void)arg;
+    while (!srv_stop) {
+        struct pollfd p = {.fd = srv_fd, .events = POLLIN};
+        if (poll(&p, 1, 50) <= 0) continue;
+        int fd = accept(srv_fd, NULL, NULL);
+        if (fd < 0) continue;
+        srv_serve(fd);
+        shutdown(fd, SHUT_WR);
+        close(fd);
+    }
+    return NULL;
+}
+
+static void test_pull_http(void **state)
+{
+    (void)state;
+    if (!have_inputs()) skip();
+    FILE *f = fopen(model, "rb");
+    assert_non_null(f);
+    srv_model = zt_malloc(MODEL_SIZE);
+    assert_non_null(srv_model);
+    srv_model_len = fread(srv_model, 1, MODEL_SIZE, f);
+    fclose(f);
+    assert_int_equal(srv_model_len, MODEL_SIZE);
+    srv_fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(srv_fd >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(bind(srv_fd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(srv_fd, 16), 0);
+    socklen_t al = sizeof a;
+    assert_int_equal(getsockname(srv_fd, (struct sockaddr *)&a, &al), 0);
+    srv_port = ntohs(a.sin_port);
+    srv_stop = 0;
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, srv_main, NULL), 0);
+
+    char url[256], p[4096], hex[65];
+    snprintf(url, sizeof url, "http://127.0.0.1:%u/m/" MODEL_NAME, (unsigned)srv_port);
+    int rc_plain = RUN("models", "pull", url, "--sha256", MODEL_SHA256, "--data-dir", data);
+    char out_plain[512];
+    zt_strlcpy(out_plain, out, sizeof out_plain);
+
+    /* resume with a Range request from a half-written .partial */
+    snprintf(p, sizeof p, "%s/.half.gguf.partial", mdir);
+    copy_prefix(p, MODEL_SIZE / 2);
+    int rc_resume = RUN("models", "pull", url, "--name", "half.gguf", "--sha256", MODEL_SHA256, "--data-dir", data);
+    bool resumed = strstr(out, "resuming half.gguf") != NULL;
+    int ranges = srv_ranges;
+
+    /* an error page is reported as such, and nothing is kept */
+    snprintf(url, sizeof url, "http://127.0.0.1:%u/absent.gguf", (unsigned)srv_port);
+    int rc_404 = RUN("models", "pull", url, "--data-dir", data);
+    bool said_404 = strstr(out, "HTTP 404") != NULL;
+
+    /* a model host handing the file to a CDN on another host: followed */
+    snprintf(url, sizeof url, "http://127.0.0.1:%u/cdn/" MODEL_NAME, (unsigned)srv_port);
+    int rc_cdn = RUN("models", "pull", url, "--name", "cdn.gguf", "--sha256", MODEL_SHA256, "--data-dir", data);
+
+    /* ... but never into a local file */
+    snprintf(url, sizeof url, "http://127.0.0.1:%u/evil/" MODEL_NAME, (unsigned)srv_port);
+    int rc_evil = RUN("models", "pull", url, "--name", "evil.gguf", "--data-dir", data);
+    bool said_file = strstr(out, "file") != NULL;
+
+    srv_stop = 1;
+    pthread_join(t, NULL);
+    close(srv_fd);
+    zt_free(srv_model);
+    srv_model = NULL;
+
+    if (rc_plain != 0) print_message("%s\n", out_plain);
+    assert_int_equal(rc_plain, 0);
+    snprintf(p, sizeof p, "%s/" MODEL_NAME, mdir);
+    sha256_file(p, hex);
+    assert_string_equal(hex, MODEL_SHA256);
+    assert_int_equal(rc_resume, 0);
+    assert_true(resumed);
+    assert_int_equal(ranges, 1);
+    snprintf(p, sizeof p, "%s/half.gguf", mdir);
+    sha256_file(p, hex);
+    assert_string_equal(hex, MODEL_SHA256);
+    assert_int_equal(rc_404, 1);
+    assert_true(said_404);
+    assert_false(exists(mdir, "absent.gguf"));
+    assert_false(exists(mdir, ".absent.gguf.partial"));
+    assert_int_equal(rc_cdn, 0);
+    assert_true(exists(mdir, "cdn.gguf"));
+    assert_int_equal(rc_evil, 1);
+    assert_true(said_file);
+    assert_false(exists(mdir, "evil.gguf"));
+}
+
 int main(void)
 {
     if (zt_hash_init() != 0) return 1;
@@ -448,6 +618,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_list, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rm, setup, teardown),
         cmocka_unit_test_setup_teardown(test_usage_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pull_http, setup, teardown),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return zt_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "zentalk/zt_buf.h"
+#include "zt_test.h"
 
 static char cli[1024], model[1024];
 
@@ -28,19 +29,17 @@ static int run(const char *cmd, struct zt_buf *out)
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-static int setup(void **state)
-{
-    (void)state;
-    if (!model[0]) {
-        printf("skipped: stories260K.gguf not found (set ZT_SHARED_DIR)\n");
-        skip();
-    }
-    return 0;
-}
+/* First line of every test (cmocka 1.1 reports a skip inside a setup
+ * function as an error, so the check is in the test). */
+#define NEED_MODEL()                                                                         \
+    do {                                                                                     \
+        if (!model[0]) zt_skip("test model stories260K.gguf not found (tests/models)");      \
+    } while (0)
 
 static void test_run_greedy(void **state)
 {
     (void)state;
+    NEED_MODEL();
     struct zt_buf out;
     zt_buf_init(&out, 1 << 20);
     char cmd[3000];
@@ -67,6 +66,7 @@ static void test_run_greedy(void **state)
 static void test_run_by_id_and_errors(void **state)
 {
     (void)state;
+    NEED_MODEL();
     char dir[] = "/tmp/zt-clirun-XXXXXX";
     assert_non_null(mkdtemp(dir));
     char path[256];
@@ -98,6 +98,7 @@ static void test_run_by_id_and_errors(void **state)
 static void test_chat(void **state)
 {
     (void)state;
+    NEED_MODEL();
     struct zt_buf out;
     zt_buf_init(&out, 1 << 20);
     char cmd[3000];
@@ -113,9 +114,9 @@ static void test_chat(void **state)
 
 int main(void)
 {
-    const char *b = getenv("ZT_BUILD_DIR"), *s = getenv("ZT_SHARED_DIR");
+    const char *b = getenv("ZT_BUILD_DIR");
     snprintf(cli, sizeof cli, "%s/src/cli/zentalk", b ? b : "build");
-    snprintf(model, sizeof model, "%s/models/stories260K.gguf", s ? s : "../shared");
+    (void)zt_test_model("stories260K.gguf", model, sizeof model);
     char *abs = realpath(model, NULL);
     if (abs) {
         snprintf(model, sizeof model, "%s", abs);
@@ -128,9 +129,9 @@ int main(void)
         return 1;
     }
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup(test_run_greedy, setup),
-        cmocka_unit_test_setup(test_run_by_id_and_errors, setup),
-        cmocka_unit_test_setup(test_chat, setup),
+        cmocka_unit_test(test_run_greedy),
+        cmocka_unit_test(test_run_by_id_and_errors),
+        cmocka_unit_test(test_chat),
     };
-    return cmocka_run_group_tests_name("cli_run", tests, NULL, NULL);
+    return zt_test_exit(cmocka_run_group_tests_name("cli_run", tests, NULL, NULL));
 }

@@ -9,6 +9,7 @@
 
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_context.h"
+#include "zt_test.h"
 
 /* one token per byte: exact, easy answers */
 static long bytes(const char *text, size_t len, void *ud)
@@ -142,5 +143,5 @@ int main(void)
         cmocka_unit_test(test_utf8_cut),
         cmocka_unit_test(test_estimator_and_errors),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return zt_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

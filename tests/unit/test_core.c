@@ -21,6 +21,7 @@
 #include "zentalk/zt_pool.h"
 #include "zentalk/zt_str.h"
 #include "zentalk/zt_time.h"
+#include "zt_test.h"
 
 static int64_t live_at_start;
 
@@ -363,5 +364,5 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_log_text_and_json, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pool, setup, teardown),
     };
-    return cmocka_run_group_tests_name("core", tests, NULL, NULL);
+    return zt_test_exit(cmocka_run_group_tests_name("core", tests, NULL, NULL));
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "zentalk/zt_entities.h"
+#include "zt_test.h"
 
 #define REF_NOW 1796117400
 
@@ -267,5 +268,5 @@ int main(void)
         cmocka_unit_test(test_contacts), cmocka_unit_test(test_wallets),       cmocka_unit_test(test_spans_and_limits),
         cmocka_unit_test(test_parse_time),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return zt_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

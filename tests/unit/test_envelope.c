@@ -21,6 +21,7 @@
 #include "zentalk/zt_envelope.h"
 #include "zentalk/zt_error.h"
 #include "zentalk/zt_hash.h"
+#include "zt_test.h"
 
 #define NOW ((uint64_t)1700000000)
 
@@ -1072,5 +1073,5 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_replay_threads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alloc_failures, setup, teardown),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return zt_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

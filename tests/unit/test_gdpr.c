@@ -28,6 +28,7 @@
 #include "zentalk/zt_store.h"
 #include "zentalk/zt_time.h"
 #include "zentalk/zt_wallet.h"
+#include "zt_test.h"
 
 static char dir[256], dbpath[300];
 static const uint8_t SECRET[32] = {9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 11, 12, 13, 14, 15, 16,
@@ -196,8 +197,7 @@ static void test_search_list_expire(void **state)
     char p[1024];
     struct zt_embed *E = NULL;
     if (zt_asset_path("data", ZT_EMBED_ASSET, p, sizeof p) != 0 || zt_embed_load(p, &E) != 0) {
-        printf("skipped: %s not installed (make data)\n", ZT_EMBED_ASSET);
-        skip();
+        zt_skip("%s not installed (make data)", ZT_EMBED_ASSET);
     }
     char sp[400];
     snprintf(sp, sizeof sp, "%s/search.db", dir);
@@ -365,5 +365,5 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_parse_and_match, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sweep_once, setup, teardown),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return zt_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

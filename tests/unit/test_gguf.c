@@ -1,6 +1,6 @@
 /* test_gguf.c: the GGUF reader and writer (src/engine/gguf.c, gguf_write.c).
  *
- * Real files from $ZT_SHARED_DIR/models (skipped when absent), a writer ->
+ * Real files from tests/models (a counted skip if absent), a writer ->
  * reader round trip of every value and tensor type, hand-built v2 files, and
  * one hand-built malformed file per check the reader makes, each of which
  * must give its specific error and message without crashing or leaking.
@@ -28,6 +28,7 @@
 #include "zentalk/zt_error.h"
 #include "zentalk/zt_gguf.h"
 #include "zentalk/zt_time.h"
+#include "zt_test.h"
 
 static int64_t live_at_start;
 
@@ -49,14 +50,8 @@ static int teardown(void **state)
 /* Path of a shared test model, or NULL (and a printed reason) when absent. */
 static const char *model_path(char *buf, size_t cap, const char *name)
 {
-    const char *dir = getenv("ZT_SHARED_DIR");
-    if (!dir) {
-        print_message("ZT_SHARED_DIR not set: skipping tests on %s\n", name);
-        return NULL;
-    }
-    snprintf(buf, cap, "%s/models/%s", dir, name);
-    if (access(buf, R_OK) != 0) {
-        print_message("%s not found: skipping\n", buf);
+    if (!zt_test_model(name, buf, cap)) {
+        zt_skip_part("test model %s not found", buf);
         return NULL;
     }
     return buf;
@@ -1419,5 +1414,5 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_open_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_corpus, setup, teardown),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return zt_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -21,6 +21,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "zt_test.h"
+
 #include <sodium.h>
 
 #define MAX_FILE (1u << 20)
@@ -471,5 +473,5 @@ int main(void)
         cmocka_unit_test(test_pii_rules), cmocka_unit_test(test_spam_chat), cmocka_unit_test(test_ordinary_chat),
         cmocka_unit_test(test_sentiment), cmocka_unit_test(test_moderation), cmocka_unit_test(test_pii),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return zt_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -21,6 +21,7 @@
 #include "zentalk/zt_error.h"
 #include "zentalk/zt_hpke.h"
 #include "../../src/crypto/hpke_int.h"
+#include "zt_test.h"
 
 static int64_t live_at_start;
 
@@ -830,5 +831,5 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_arguments, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keys, setup, teardown),
     };
-    return cmocka_run_group_tests_name("hpke", tests, NULL, NULL);
+    return zt_test_exit(cmocka_run_group_tests_name("hpke", tests, NULL, NULL));
 }

@@ -23,6 +23,7 @@
 #include "zentalk/zt_identity.h"
 #include "../../src/crypto/identity_int.h"
 #include "zentalk/zt_str.h"
+#include "zt_test.h"
 
 static int64_t live_at_start;
 static char tmpdir[256];
@@ -832,5 +833,5 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_descriptor, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alloc_failures, setup, teardown),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return zt_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "zt_test.h"
+
 #include <jansson.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -25,20 +27,7 @@ static int64_t live_at_start;
 
 static bool find_model(void)
 {
-    const char *dirs[3] = {getenv("ZT_TEST_MODELS"), NULL, NULL};
-    char shared[1024];
-    const char *s = getenv("ZT_SHARED_DIR");
-    snprintf(shared, sizeof shared, "%s/models", s ? s : "../shared");
-    dirs[1] = shared;
-    const char *src = getenv("ZT_SOURCE_DIR");
-    char committed[1024];
-    snprintf(committed, sizeof committed, "%s/tests/models", src ? src : ".");
-    dirs[2] = committed;
-    for (size_t i = 0; i < 3; i++) {
-        if (!dirs[i]) continue;
-        snprintf(model, sizeof model, "%s/stories260K.gguf", dirs[i]);
-        if (access(model, R_OK) == 0) return true;
-    }
+    if (zt_test_model("stories260K.gguf", model, sizeof model)) return true;
     model[0] = '\0';
     return false;
 }
@@ -46,10 +35,6 @@ static bool find_model(void)
 static int setup(void **state)
 {
     (void)state;
-    if (!model[0]) {
-        printf("skipped: stories260K.gguf not found (set ZT_TEST_MODELS or ZT_SHARED_DIR)\n");
-        skip();
-    }
     live_at_start = zt_alloc_live();
     return 0;
 }
@@ -95,6 +80,7 @@ static void refused(struct zt_infer *inf, const char *body, bool chat, int rc, c
 static void test_bad_requests(void **state)
 {
     (void)state;
+    if (!model[0]) zt_skip("stories260K.gguf not found (tests/models, or set ZT_TEST_MODELS_DIR)");
     struct zt_infer *inf = open_file(64);
     refused(inf, "{\"model\":3,\"prompt\":\"x\"}", false, ZT_EINVAL, "invalid_request", "model must be a string");
     refused(inf, "{\"model\":\"nosuch\",\"prompt\":\"x\"}", false, ZT_ENOTFOUND, "model_not_found",
@@ -146,6 +132,7 @@ static void test_bad_requests(void **state)
 static void test_registry(void **state)
 {
     (void)state;
+    if (!model[0]) zt_skip("stories260K.gguf not found (tests/models, or set ZT_TEST_MODELS_DIR)");
     struct zt_infer *inf = open_file(0);
     assert_int_equal(zt_infer_model_count(inf), 1);
     assert_int_equal(zt_infer_model_find(inf, NULL), 0);
@@ -189,6 +176,7 @@ static void on_text(void *ud, const char *t, size_t len)
 static void test_generate(void **state)
 {
     (void)state;
+    if (!model[0]) zt_skip("stories260K.gguf not found (tests/models, or set ZT_TEST_MODELS_DIR)");
     struct zt_infer *inf = open_file(256);
     json_t *body = json_pack("{s:s,s:i,s:i,s:s}", "prompt", "Once upon a time", "max_tokens", 12, "temperature", 0,
                              "stop", "zzzz");
@@ -269,6 +257,7 @@ static const struct zt_infer_sink SINK = {sink_event, sink_free};
 static void test_task_close(void **state)
 {
     (void)state;
+    if (!model[0]) zt_skip("stories260K.gguf not found (tests/models, or set ZT_TEST_MODELS_DIR)");
     struct zt_infer *inf = open_file(256);
     struct sink_state s = {.mu = PTHREAD_MUTEX_INITIALIZER};
     json_t *body = json_pack("{s:s,s:i}", "prompt", "The dog", "max_tokens", 200);
@@ -341,6 +330,7 @@ static const struct zt_infer_embed_sink EMBED_SINK = {on_embedded, NULL};
 static void test_embed_and_chat_run(void **state)
 {
     (void)state;
+    if (!model[0]) zt_skip("stories260K.gguf not found (tests/models, or set ZT_TEST_MODELS_DIR)");
     struct zt_infer *inf = open_file(128);
     struct waiter w = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
     json_t *body = json_pack("{s:[s,s]}", "input", "a cat", "a dog");
@@ -396,5 +386,5 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_task_close, setup, teardown),
         cmocka_unit_test_setup_teardown(test_embed_and_chat_run, setup, teardown),
     };
-    return cmocka_run_group_tests_name("infer", tests, NULL, NULL);
+    return zt_test_exit(cmocka_run_group_tests_name("infer", tests, NULL, NULL));
 }

@@ -12,6 +12,7 @@
 
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_intent.h"
+#include "zt_test.h"
 
 struct labelled {
     const char *text;
@@ -292,5 +293,5 @@ int main(void)
         printf("leak: %lld allocations live\n", (long long)zt_alloc_live());
         return 1;
     }
-    return rc;
+    return zt_test_exit(rc);
 }

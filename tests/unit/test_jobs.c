@@ -13,6 +13,8 @@
 #include <string.h>
 
 #include <cmocka.h>
+
+#include "zt_test.h"
 #include <jansson.h>
 #include <sodium.h>
 
@@ -273,5 +275,5 @@ int main(void)
         cmocka_unit_test(test_route_local),
         cmocka_unit_test(test_pool),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return zt_test_exit(cmocka_run_group_tests(tests, setup, teardown));
 }

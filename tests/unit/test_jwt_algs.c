@@ -19,6 +19,7 @@
 
 #include "zentalk/zt_auth.h"
 #include "zentalk/zt_alloc.h"
+#include "zt_test.h"
 
 #define NOW 1767225600
 #define ISS "zentalk-api"
@@ -399,5 +400,5 @@ int main(void)
         cmocka_unit_test(test_alg_confusion_and_none),
         cmocka_unit_test(test_pem_parsing),
     };
-    return cmocka_run_group_tests(tests, setup, NULL);
+    return zt_test_exit(cmocka_run_group_tests(tests, setup, NULL));
 }

@@ -2,11 +2,7 @@
  * rendered in registration order with HELP and TYPE, callbacks and atomic
  * counters, labels and histogram suffixes, name checks, duplicates, the
  * size limit, a full output buffer, allocation failure, no leaks. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "zt_test.h"
 
 #include <stdatomic.h>
 #include <stdio.h>
@@ -167,5 +163,5 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_full_output, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alloc_failure, setup, teardown),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return zt_test_exit(cmocka_run_group_tests_name("metrics", tests, NULL, NULL));
 }

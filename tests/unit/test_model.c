@@ -1,7 +1,7 @@
 /* test_model.c: the transformer forward pass against an independent float64
  * reference, and the determinism guarantees of zt_model.h (thread count,
  * batch composition, KV-cache reuse). Uses the real models in
- * $ZT_SHARED_DIR/models and skips with a reason when they are absent. */
+ * tests/models (committed) and skips with a reason if one is absent. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,6 +20,7 @@
 #include "zentalk/zt_quant.h"
 #include "zentalk/zt_tokenizer.h"
 #include "genmodel.h"
+#include "zt_test.h"
 
 static int64_t live_at_start;
 static char stories_path[1024], tiny_path[1024];
@@ -40,16 +41,13 @@ static int teardown(void **state)
 
 static bool model_path(char *out, size_t n, const char *file)
 {
-    const char *dir = getenv("ZT_SHARED_DIR");
-    snprintf(out, n, "%s/models/%s", dir ? dir : "../shared", file);
-    return access(out, R_OK) == 0;
+    return zt_test_model(file, out, n);
 }
 
 #define NEED(path)                                                                  \
     do {                                                                            \
         if (!(path)[0]) {                                                           \
-            printf("skipped: model file not found (set ZT_SHARED_DIR)\n");          \
-            skip();                                                                 \
+            zt_skip("a test model is not in tests/models");                         \
         }                                                                           \
     } while (0)
 
@@ -507,5 +505,5 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_generated_types, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
     };
-    return cmocka_run_group_tests_name("model", tests, NULL, NULL);
+    return zt_test_exit(cmocka_run_group_tests_name("model", tests, NULL, NULL));
 }

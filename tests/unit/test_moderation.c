@@ -14,6 +14,7 @@
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_asset.h"
 #include "zentalk/zt_moderation.h"
+#include "zt_test.h"
 
 static struct zt_moderation *mod;
 
@@ -34,7 +35,7 @@ static int setup(void **state)
     if (zt_asset_path("data", ZT_MODERATION_ASSET, path, sizeof path) != 0) return -1;
     int rc = zt_moderation_load(path, &mod);
     if (rc) {
-        printf("skipping: cannot load %s: %s (run `make data`)\n", path, zt_strerror(rc));
+        zt_skip_part("cannot load %s: %s (run `make data`)", path, zt_strerror(rc));
         mod = NULL;
     }
     return 0;
@@ -282,5 +283,5 @@ int main(void)
         cmocka_unit_test(test_scores_and_policy),
         cmocka_unit_test(test_errors_and_payload),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return zt_test_exit(cmocka_run_group_tests(tests, setup, teardown));
 }

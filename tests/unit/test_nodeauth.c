@@ -21,6 +21,7 @@
 #include "zentalk/zt_log.h"
 #include "zentalk/zt_nodeauth.h"
 #include "zentalk/zt_peers.h"
+#include "zt_test.h"
 
 #define NOW 1767225600
 
@@ -347,5 +348,5 @@ int main(void)
         cmocka_unit_test(test_peers_file),
         cmocka_unit_test(test_no_leaks),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return zt_test_exit(cmocka_run_group_tests(tests, setup, teardown));
 }

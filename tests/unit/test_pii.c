@@ -20,6 +20,7 @@
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_config.h"
 #include "zentalk/zt_pii.h"
+#include "zt_test.h"
 
 struct counts {
     unsigned tp, fp, fn, pos, neg;
@@ -269,5 +270,5 @@ int main(void)
         cmocka_unit_test(test_overlap_and_custom),
         cmocka_unit_test(test_ordinary_numbers),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return zt_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -12,6 +12,8 @@
 
 #include <cmocka.h>
 
+#include "zt_test.h"
+
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_config.h"
 #include "zentalk/zt_privacy.h"
@@ -208,5 +210,5 @@ int main(void)
         cmocka_unit_test(test_filter_off_and_bad_args),
         cmocka_unit_test(test_alloc_failures),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return zt_test_exit(cmocka_run_group_tests(tests, setup, teardown));
 }

@@ -13,6 +13,7 @@
 #include "zentalk/zt_config.h"
 #include "zentalk/zt_privacy.h"
 #include "zentalk/zt_pseudo.h"
+#include "zt_test.h"
 
 static void mask(struct zt_pseudo *p, const char *text, struct zt_buf *out)
 {
@@ -224,5 +225,5 @@ int main(void)
         cmocka_unit_test(test_policy),
         cmocka_unit_test(test_stream_restore),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return zt_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

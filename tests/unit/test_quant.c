@@ -18,6 +18,7 @@
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_error.h"
 #include "zentalk/zt_quant.h"
+#include "zt_test.h"
 
 static int64_t live_at_start;
 
@@ -700,5 +701,5 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_invalid, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dispatch, setup, teardown),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return zt_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -12,6 +12,7 @@
 
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_replies.h"
+#include "zt_test.h"
 
 static struct zt_intent_model *model;
 static struct zt_reply_bank *bank;
@@ -235,5 +236,5 @@ int main(void)
         printf("leak: %lld allocations live\n", (long long)zt_alloc_live());
         return 1;
     }
-    return rc;
+    return zt_test_exit(rc);
 }

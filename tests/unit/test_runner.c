@@ -19,6 +19,7 @@
 #include "zentalk/zt_model.h"
 #include "zentalk/zt_runner.h"
 #include "zentalk/zt_tokenizer.h"
+#include "zt_test.h"
 
 static char path[1024];
 static int64_t live_at_start;
@@ -119,12 +120,15 @@ static int setup(void **state)
 {
     (void)state;
     live_at_start = zt_alloc_live();
-    if (!path[0]) {
-        printf("skipped: stories260K.gguf not found (set ZT_SHARED_DIR)\n");
-        skip();
-    }
     return 0;
 }
+
+/* First line of every test (cmocka 1.1 reports a skip inside a setup
+ * function as an error, so the check is in the test). */
+#define NEED_MODEL()                                                                         \
+    do {                                                                                     \
+        if (!path[0]) zt_skip("test model stories260K.gguf not found (tests/models)");       \
+    } while (0)
 
 static int teardown(void **state)
 {
@@ -138,6 +142,7 @@ static const char *prompts[3] = {"Once upon a time", "The little dog", "Lily and
 static void test_alone_equals_together(void **state)
 {
     (void)state;
+    NEED_MODEL();
     struct result alone[3], together[3];
     struct zt_job_params p;
     int32_t toks[64];
@@ -193,6 +198,7 @@ static void test_alone_equals_together(void **state)
 static void test_stop_and_length(void **state)
 {
     (void)state;
+    NEED_MODEL();
     struct zt_runner *r = mk_runner(2);
     int32_t toks[64];
     size_t n = encode(r, prompts[0], toks, 64);
@@ -243,6 +249,7 @@ static void test_stop_and_length(void **state)
 static void test_cancel_and_embed(void **state)
 {
     (void)state;
+    NEED_MODEL();
     struct zt_runner *r = mk_runner(1);
     int32_t toks[64];
     size_t n = encode(r, prompts[2], toks, 64);
@@ -316,9 +323,7 @@ static void test_empty_token_text(void **state)
 
 int main(void)
 {
-    const char *dir = getenv("ZT_SHARED_DIR");
-    snprintf(path, sizeof path, "%s/models/stories260K.gguf", dir ? dir : "../shared");
-    if (access(path, R_OK) != 0) path[0] = '\0';
+    if (!zt_test_model("stories260K.gguf", path, sizeof path)) path[0] = '\0';
     if (zt_hash_init() != 0) return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_alone_equals_together, setup, teardown),
@@ -326,5 +331,5 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cancel_and_embed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_empty_token_text, setup, teardown),
     };
-    return cmocka_run_group_tests_name("runner", tests, NULL, NULL);
+    return zt_test_exit(cmocka_run_group_tests_name("runner", tests, NULL, NULL));
 }

@@ -11,6 +11,7 @@
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_hash.h"
 #include "zentalk/zt_sampler.h"
+#include "zt_test.h"
 
 static int64_t live_at_start;
 
@@ -298,5 +299,5 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_invalid_params, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hash_chain, setup, teardown),
     };
-    return cmocka_run_group_tests_name("sampler", tests, NULL, NULL);
+    return zt_test_exit(cmocka_run_group_tests_name("sampler", tests, NULL, NULL));
 }

@@ -21,6 +21,7 @@
 #include "zentalk/zt_hash.h"
 #include "zentalk/zt_jobs.h"
 #include "zentalk/zt_sealed.h"
+#include "zt_test.h"
 
 static int64_t live_at_start;
 static uint8_t worker_sk[32], worker_pk[32], reply_sk[32], reply_pk[32];
@@ -508,5 +509,5 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_receipt_mismatch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alloc_failures, setup, teardown),
     };
-    return cmocka_run_group_tests_name("sealed", tests, NULL, NULL);
+    return zt_test_exit(cmocka_run_group_tests_name("sealed", tests, NULL, NULL));
 }

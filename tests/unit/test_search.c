@@ -20,6 +20,7 @@
 #include "zentalk/zt_search.h"
 #include "zentalk/zt_stopwords.h"
 #include "zentalk/zt_store.h"
+#include "zt_test.h"
 
 static char dir[256], dbpath[300];
 static struct zt_embed *E;
@@ -65,11 +66,11 @@ static bool load_assets(void)
     if (E) return true;
     char p[512];
     if (zt_asset_path(NULL, ZT_EMBED_ASSET, p, sizeof p) || zt_embed_load(p, &E)) {
-        printf("skipped: %s not installed (run `make data`)\n", ZT_EMBED_ASSET);
+        zt_skip_part("%s not installed (run `make data`)", ZT_EMBED_ASSET);
         return false;
     }
     if (zt_asset_path(NULL, ZT_STOPWORDS_ASSET, p, sizeof p) || zt_stopwords_load(p, &SW)) {
-        printf("skipped: %s not installed (run `make data`)\n", ZT_STOPWORDS_ASSET);
+        zt_skip_part("%s not installed (run `make data`)", ZT_STOPWORDS_ASSET);
         return false;
     }
     return true;
@@ -348,5 +349,5 @@ int main(void)
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     zt_embed_free(E);
     zt_stopwords_free(SW);
-    return rc;
+    return zt_test_exit(rc);
 }

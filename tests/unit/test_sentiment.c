@@ -20,6 +20,7 @@
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_asset.h"
 #include "zentalk/zt_sentiment.h"
+#include "zt_test.h"
 
 struct kat {
     const char *text;
@@ -88,7 +89,7 @@ static int setup(void **state)
     if (zt_asset_path("data", ZT_SENTIMENT_ASSET, path, sizeof path) != 0) return -1;
     int rc = zt_sentiment_load(path, &lex);
     if (rc) {
-        printf("skipping: cannot load %s: %s (run `make data`)\n", path, zt_strerror(rc));
+        zt_skip_part("cannot load %s: %s (run `make data`)", path, zt_strerror(rc));
         lex = NULL;
     }
     return 0;
@@ -201,5 +202,5 @@ int main(void)
         cmocka_unit_test(test_labels_and_edges),
         cmocka_unit_test(test_payload),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return zt_test_exit(cmocka_run_group_tests(tests, setup, teardown));
 }

@@ -19,6 +19,7 @@
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_asset.h"
 #include "zentalk/zt_spam.h"
+#include "zt_test.h"
 
 /* measured F1 of the shipped model on tests/data/spam_chat.tsv, minus a margin (docs/features/spam.md) */
 #define ZT_TEST_CHAT_F1_FLOOR 0.80
@@ -341,7 +342,7 @@ static struct zt_spam_model *shipped(void)
     if (zt_asset_path("data", "spam.zta", path, sizeof path) != 0) return NULL;
     struct zt_spam_model *m = NULL;
     if (zt_spam_load(path, &m) != 0) {
-        printf("skipping: %s not installed (run `make data`)\n", path);
+        zt_skip_part("%s not installed (run `make data`)", path);
         return NULL;
     }
     return m;
@@ -413,5 +414,5 @@ int main(void)
         cmocka_unit_test(test_model_parse),  cmocka_unit_test(test_train),
         cmocka_unit_test(test_shipped_model),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return zt_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "zt_test.h"
+
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -861,5 +863,5 @@ int main(void)
         T(test_failing_step), T(test_newer_refused), T(test_tx),        T(test_tx_busy),
         T(test_statements),   T(test_pg_params),   T(test_open_config), T(test_alloc_failures),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return zt_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

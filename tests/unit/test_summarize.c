@@ -14,6 +14,7 @@
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_asset.h"
 #include "zentalk/zt_summarize.h"
+#include "zt_test.h"
 
 static struct zt_intent_model *model;
 static struct zt_stopwords *small_sw;
@@ -134,8 +135,7 @@ static void test_launch_asset(void **state)
     struct zt_stopwords *sw = NULL;
     int rc = zt_stopwords_load(path, &sw);
     if (rc == ZT_ENOTFOUND) {
-        printf("skipped: %s not found (run `make data`; ZENTALK_ASSETS_DIR=%s)\n", path, dir ? dir : "");
-        skip();
+        zt_skip("%s not found (run `make data`; ZENTALK_ASSETS_DIR=%s)", path, dir ? dir : "");
     }
     assert_int_equal(rc, 0);
     assert_true(zt_stopwords_langs(sw) >= 4);
@@ -226,5 +226,5 @@ int main(void)
         printf("leak: %lld allocations live\n", (long long)zt_alloc_live());
         return 1;
     }
-    return rc;
+    return zt_test_exit(rc);
 }

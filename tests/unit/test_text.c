@@ -14,6 +14,7 @@
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_asset.h"
 #include "zentalk/zt_text.h"
+#include "zt_test.h"
 
 static size_t toks(const char *s, struct zt_token *t, size_t max)
 {
@@ -195,5 +196,5 @@ int main(void)
         cmocka_unit_test(test_sentences),
         cmocka_unit_test(test_asset_roundtrip),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return zt_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

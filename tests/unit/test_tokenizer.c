@@ -1,11 +1,13 @@
 /* test_tokenizer.c: the SPM and byte-level BPE tokenizers.
  *
- * Real vocabularies from $ZT_SHARED_DIR/models (skipped with a reason when
- * absent): llama.cpp's 46 llama-spm test vectors against the Llama 2 vocab of
- * llama-2-tiny-random.gguf, stories260K.gguf and its tok512.bin. Byte-level
- * BPE has no real vocabulary here, so synthetic ones are built in the test
- * (256 byte tokens + merges) for the pre-tokenizers, merge priority, lossless
- * round trips over arbitrary bytes and special-token parsing. */
+ * Real vocabularies from tests/models (committed; a skip with the reason if
+ * one is missing): llama.cpp's 46 llama-spm test vectors against the Llama 2
+ * vocab of llama-2-tiny-random.gguf, stories260K.gguf and its tok512.bin,
+ * and llama.cpp's 46 GPT-2 cases against ggml-vocab-gpt-2.gguf (a real
+ * byte-level BPE vocabulary). Synthetic BPE vocabularies are built in the
+ * test too (256 byte tokens + merges) for the pre-tokenizers, merge
+ * priority, lossless round trips over arbitrary bytes and special-token
+ * parsing. Throughput figures are in bench/tokenizer.c. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,13 +18,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_buf.h"
 #include "zentalk/zt_error.h"
 #include "zentalk/zt_gguf.h"
 #include "zentalk/zt_tokenizer.h"
+#include "zt_test.h"
 
 static int64_t live_at_start;
 
@@ -43,17 +45,10 @@ static int teardown(void **state)
 /* ------------------------------------------------------------------ */
 /* helpers */
 
-/* $ZT_SHARED_DIR/models/NAME into buf, or false (the caller skips). */
+/* tests/models/NAME into buf, or false (the caller skips). */
 static bool shared_path(char *buf, size_t cap, const char *name)
 {
-    const char *dir = getenv("ZT_SHARED_DIR");
-    if (!dir) dir = "../shared";
-    int n = snprintf(buf, cap, "%s/models/%s", dir, name);
-    if (n < 0 || (size_t)n >= cap) return false;
-    FILE *f = fopen(buf, "rb");
-    if (!f) return false;
-    fclose(f);
-    return true;
+    return zt_test_model(name, buf, cap);
 }
 
 /* Whole file, zt_malloc'd and NUL-terminated. */
@@ -70,12 +65,12 @@ static char *slurp(const char *path, size_t *len)
     return zt_buf_detach(&b, len);
 }
 
-/* Tokenizer of a shared GGUF model, or NULL after printing why (skip). */
+/* Tokenizer of a test GGUF model, or NULL after printing why (skip). */
 static struct zt_tokenizer *shared_tok(const char *name)
 {
     char path[1024];
     if (!shared_path(path, sizeof path, name)) {
-        printf("skip: %s not found (set ZT_SHARED_DIR to the shared directory)\n", name);
+        zt_skip_part("test model %s not found (tests/models)", name);
         return NULL;
     }
     struct zt_gguf *g = NULL;
@@ -121,26 +116,15 @@ static void assert_decodes_to(const struct zt_tokenizer *t, const int32_t *ids, 
 }
 
 /* ------------------------------------------------------------------ */
-/* SPM: real vocabularies */
+/* real vocabularies against llama.cpp's test vectors */
 
-static void test_spm_llama_vectors(void **state)
+/* llama.cpp's test-tokenizer-0 format: .inp holds cases each followed by
+ * "\n__ggml_vocab_test__\n"; .out one line of token ids per case (no BOS).
+ * Every case must match and decode back to its text (both tokenizers are
+ * lossless on valid UTF-8). */
+static void check_vectors(const struct zt_tokenizer *t, const char *ip, const char *op, const char *label,
+                          int want_cases)
 {
-    (void)state;
-    char ip[1024], op[1024];
-    if (!shared_path(ip, sizeof ip, "tokenizer-tests/llama-spm.inp") ||
-        !shared_path(op, sizeof op, "tokenizer-tests/llama-spm.out")) {
-        printf("skip: tokenizer-tests/llama-spm.{inp,out} not found (set ZT_SHARED_DIR)\n");
-        skip();
-    }
-    struct zt_tokenizer *t = shared_tok("llama-2-tiny-random.gguf");
-    if (!t) skip();
-    assert_int_equal(zt_tok_kind(t), ZT_TOK_SPM);
-    assert_int_equal(zt_tok_n_vocab(t), 32000);
-    assert_int_equal(zt_tok_bos(t), 1);
-    assert_int_equal(zt_tok_eos(t), 2);
-    assert_int_equal(zt_tok_unk(t), 0);
-    assert_true(zt_tok_add_bos(t));
-
     size_t il, ol;
     char *inp = slurp(ip, &il), *outp = slurp(op, &ol);
     assert_non_null(inp);
@@ -170,23 +154,65 @@ static void test_spm_llama_vectors(void **state)
         int32_t *ids = encode(t, pi, len, false, false, &n);
         bool ok = n == nw && (n == 0 || memcmp(ids, want, n * sizeof *ids) == 0);
         if (!ok) {
-            fprintf(stderr, "case %d \"%.*s\": got", cases, (int)len, pi);
+            fprintf(stderr, "%s case %d \"%.*s\": got", label, cases, (int)len, pi);
             for (size_t i = 0; i < n; i++) fprintf(stderr, " %d", (int)ids[i]);
             fprintf(stderr, "\n   want %s\n", po);
         }
         matched += ok;
-        /* SPM with byte fallback is lossless for valid UTF-8. */
         assert_decodes_to(t, ids, n, 0, pi, len);
         zt_free(ids);
         cases++;
         pi = end + sl;
         po = eol + 1;
     }
-    printf("llama-spm vectors: %d/%d match\n", matched, cases);
-    assert_int_equal(cases, 46);
-    assert_int_equal(matched, 46);
+    printf("%s vectors: %d/%d match\n", label, matched, cases);
+    assert_int_equal(cases, want_cases);
+    assert_int_equal(matched, want_cases);
     zt_free(inp);
     zt_free(outp);
+}
+
+/* The tokenizer of the test model VOCAB, with the paths of BASE.inp and
+ * BASE.out in ip and op (1024 bytes each); skips when a file is missing. */
+static struct zt_tokenizer *vector_files(const char *vocab, const char *base, char *ip, char *op)
+{
+    char in[256], out[256];
+    snprintf(in, sizeof in, "%s.inp", base);
+    snprintf(out, sizeof out, "%s.out", base);
+    if (!shared_path(ip, 1024, in) || !shared_path(op, 1024, out))
+        zt_skip("%s.{inp,out} not found (tests/models)", base);
+    struct zt_tokenizer *t = shared_tok(vocab);
+    if (!t) skip();
+    return t;
+}
+
+static void test_spm_llama_vectors(void **state)
+{
+    (void)state;
+    char ip[1024], op[1024];
+    struct zt_tokenizer *t = vector_files("llama-2-tiny-random.gguf", "tokenizer-tests/llama-spm", ip, op);
+    assert_int_equal(zt_tok_kind(t), ZT_TOK_SPM);
+    assert_int_equal(zt_tok_n_vocab(t), 32000);
+    assert_int_equal(zt_tok_bos(t), 1);
+    assert_int_equal(zt_tok_eos(t), 2);
+    assert_int_equal(zt_tok_unk(t), 0);
+    assert_true(zt_tok_add_bos(t));
+    check_vectors(t, ip, op, "llama-spm", 46);
+    zt_tok_free(t);
+}
+
+/* A real byte-level BPE vocabulary: GPT-2's 50257 tokens and merges, with
+ * llama.cpp's 46 reference cases (beside the synthetic vocabularies below). */
+static void test_bpe_gpt2_vectors(void **state)
+{
+    (void)state;
+    char ip[1024], op[1024];
+    struct zt_tokenizer *t =
+        vector_files("tokenizer-tests/ggml-vocab-gpt-2.gguf", "tokenizer-tests/ggml-vocab-gpt-2.gguf", ip, op);
+    assert_int_equal(zt_tok_kind(t), ZT_TOK_BPE);
+    assert_int_equal(zt_tok_n_vocab(t), 50257);
+    assert_string_equal(zt_tok_pre(t), "gpt2");
+    check_vectors(t, ip, op, "gpt-2", 46);
     zt_tok_free(t);
 }
 
@@ -281,8 +307,7 @@ static void test_spm_tok512_consistency(void **state)
     (void)state;
     char path[1024];
     if (!shared_path(path, sizeof path, "tok512.bin")) {
-        printf("skip: tok512.bin not found\n");
-        skip();
+        zt_skip("tok512.bin not found (tests/models)");
     }
     struct zt_tokenizer *t = shared_tok("stories260K.gguf");
     if (!t) skip();
@@ -1121,94 +1146,6 @@ static void test_alloc_failures(void **state)
     zt_free(v);
 }
 
-/* ------------------------------------------------------------------ */
-/* throughput (informative; printed, not asserted) */
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void test_bench_spm(void **state)
-{
-    (void)state;
-    struct zt_tokenizer *t = shared_tok("llama-2-tiny-random.gguf");
-    if (!t) skip();
-    static const char para[] =
-        "The quick brown fox jumps over the lazy dog. In the beginning, there was a small "
-        "village by the river, where people lived quietly and worked in the fields. "
-        "Tokenizers turn text into numbers, and numbers back into text, 1234 times a second.\n";
-    struct zt_buf b;
-    zt_buf_init(&b, 1u << 20);
-    while (b.len + sizeof para < 256 * 1024) assert_int_equal(zt_buf_append_str(&b, para), 0);
-    size_t cap = b.len, n = 0, total = 0;
-    int32_t *ids = zt_malloc(cap * sizeof *ids);
-    assert_non_null(ids);
-    double t0 = now_s(), t1;
-    int reps = 0;
-    do {
-        assert_int_equal(zt_tok_encode(t, b.data, b.len, false, false, ids, cap, &n), 0);
-        total += n;
-        reps++;
-        t1 = now_s();
-    } while (t1 - t0 < 0.5);
-    printf("bench: SPM (Llama 2 vocab) encode %.2f M tokens/s, %.1f MB/s (%zu tokens per %zu bytes)\n",
-           (double)total / (t1 - t0) / 1e6, (double)b.len * reps / (t1 - t0) / 1e6, n, b.len);
-    /* decode */
-    struct zt_buf o;
-    zt_buf_init(&o, 1u << 22);
-    t0 = now_s();
-    reps = 0;
-    do {
-        zt_buf_reset(&o);
-        assert_int_equal(zt_tok_decode(t, ids, n, 0, &o), 0);
-        reps++;
-        t1 = now_s();
-    } while (t1 - t0 < 0.2);
-    printf("bench: SPM decode %.1f M tokens/s\n", (double)n * reps / (t1 - t0) / 1e6);
-    assert_int_equal(o.len, b.len);
-    zt_buf_deinit(&o);
-    zt_buf_deinit(&b);
-    zt_free(ids);
-    zt_tok_free(t);
-}
-
-static void test_bench_bpe(void **state)
-{
-    (void)state;
-    struct bpe_vocab *v = zt_malloc(sizeof *v);
-    assert_non_null(v);
-    static const char *const m[] = {"t|h", "th|e", " |t", " t|h", " th|e", "i|n", " |a", "e|r", "o|n",
-                                    "r|e", "a|n", "o|u", "e|n", "i|s", " |w", " |s", " |o", " |b"};
-    bv_build(v, m, sizeof m / sizeof m[0], NULL, NULL, 0);
-    struct zt_tokenizer *t = bv_tok(v, "llama3");
-    static const char para[] =
-        "The quick brown fox jumps over the lazy dog. In the beginning, there was a small "
-        "village by the river, where people lived quietly and worked in the fields.\n";
-    struct zt_buf b;
-    zt_buf_init(&b, 1u << 20);
-    while (b.len + sizeof para < 128 * 1024) assert_int_equal(zt_buf_append_str(&b, para), 0);
-    size_t cap = b.len, n = 0, total = 0;
-    int32_t *ids = zt_malloc(cap * sizeof *ids);
-    assert_non_null(ids);
-    double t0 = now_s(), t1;
-    int reps = 0;
-    do {
-        assert_int_equal(zt_tok_encode(t, b.data, b.len, false, false, ids, cap, &n), 0);
-        total += n;
-        reps++;
-        t1 = now_s();
-    } while (t1 - t0 < 0.5);
-    printf("bench: BPE (synthetic, llama3 regex) encode %.1f MB/s, %.2f M tokens/s\n",
-           (double)b.len * reps / (t1 - t0) / 1e6, (double)total / (t1 - t0) / 1e6);
-    zt_buf_deinit(&b);
-    zt_free(ids);
-    zt_tok_free(t);
-    zt_free(v);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1217,6 +1154,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_spm_stories260k, setup, teardown),
         cmocka_unit_test_setup_teardown(test_spm_tok512_consistency, setup, teardown),
         cmocka_unit_test_setup_teardown(test_spm_synthetic_merges, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bpe_gpt2_vectors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bpe_pretokenizers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bpe_merge_priority, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bpe_roundtrip_any_bytes, setup, teardown),
@@ -1227,8 +1165,6 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_malformed_vocab, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gguf_bpe, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alloc_failures, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bench_spm, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bench_bpe, setup, teardown),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return zt_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

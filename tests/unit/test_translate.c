@@ -23,13 +23,14 @@
 
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_translate.h"
+#include "zt_test.h"
 
 #define MODES "/usr/share/apertium/modes"
 
 static bool have_apertium(void)
 {
     if (access(MODES "/eng-spa.mode", R_OK) != 0 || access("/usr/bin/apertium-wblank-mode", X_OK) != 0) {
-        print_message("skipped: Apertium with apertium-eng-spa is not installed (scripts/setup.sh)\n");
+        zt_skip_part("Apertium with apertium-eng-spa is not installed (scripts/setup.sh)");
         return false;
     }
     return true;
@@ -225,8 +226,7 @@ static void test_round_trip_and_timeout(void **state)
 {
     (void)state;
     if (access("/usr/bin/apertium-wblank-mode", X_OK) != 0) {
-        print_message("skipped: apertium-wblank-mode is not installed\n");
-        skip();
+        zt_skip("apertium-wblank-mode is not installed");
     }
     char dir[] = "/tmp/zt-translate-XXXXXX";
     assert_non_null(mkdtemp(dir));
@@ -322,5 +322,5 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_round_trip_and_timeout, mark_live, check_leaks),
         cmocka_unit_test_setup_teardown(test_codes_and_detector, mark_live, check_leaks),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return zt_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -17,6 +17,7 @@
 
 #include "zentalk/zt_wallet.h"
 #include "zentalk/zt_str.h"
+#include "zt_test.h"
 
 #define NOW 1800000000LL
 
@@ -428,5 +429,5 @@ int main(void)
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     secp256k1_context_destroy(ctx);
-    return rc;
+    return zt_test_exit(rc);
 }

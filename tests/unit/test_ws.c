@@ -18,6 +18,7 @@
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_config.h"
 #include "zentalk/zt_ws.h"
+#include "zt_test.h"
 
 /* RFC 6455 5.7 */
 static const uint8_t HELLO_UNMASKED[] = {0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f};
@@ -360,5 +361,5 @@ int main(void)
         cmocka_unit_test(test_rx),         cmocka_unit_test(test_rx_violations),
         cmocka_unit_test(test_events),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return zt_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -1,0 +1,67 @@
+/* zt_test.h: what every test shares, unit and black-box: where the
+ * committed test models are, and skips that ctest counts as skipped.
+ *
+ * A test that cannot run (a model, an asset, a program it needs is absent)
+ * calls zt_skip("why"): the reason is printed and the cmocka test is
+ * skipped. A part of a test that cannot run calls zt_skip_part("why") and
+ * goes on. main() returns zt_test_exit(failures): the failure count when
+ * something failed, else ZT_TEST_SKIPPED (77, the SKIP_RETURN_CODE every
+ * ctest entry carries) when anything was skipped, else 0. So ctest's
+ * summary shows an executable that could not run all of itself as
+ * "Skipped" (with the reasons in its output), never as a clean pass, and
+ * a failure beside a skip still fails. cmocka 1.1 itself returns 0 for a
+ * group whose tests were all skipped, hence this counter. */
+#ifndef ZT_TEST_H
+#define ZT_TEST_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#define ZT_TEST_SKIPPED 77
+
+/* The committed test file NAME under tests/models (for example
+ * "stories260K.gguf" or "tokenizer-tests/llama-spm.inp") as a path in buf:
+ * $ZT_TEST_MODELS_DIR/NAME, else the tests/models path compiled in.
+ * False if it cannot be opened (the caller skips, saying so). */
+bool zt_test_model(const char *name, char *buf, size_t cap);
+
+/* Like zt_test_model, but skips the current test (with the reason) when
+ * the file is absent. */
+#define zt_need_model(name, buf, cap)                                                        \
+    do {                                                                                     \
+        if (!zt_test_model((name), (buf), (cap)))                                            \
+            zt_skip("test model %s not found (tests/models, or set ZT_TEST_MODELS_DIR)", (name)); \
+    } while (0)
+
+/* Print "SKIP: <reason>" and count one skip (a part of a test that did not
+ * run). The test goes on. */
+void zt_skip_part(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Print the reason, count it and skip the current cmocka test. */
+#define zt_skip(...)                                                                         \
+    do {                                                                                     \
+        zt_skip_part(__VA_ARGS__);                                                           \
+        _skip(__FILE__, __LINE__);                                                           \
+    } while (0)
+
+/* cmocka's own skip(), counted too (a test that printed its reason some
+ * other way and then calls skip() is still reported as skipped). */
+void zt__skip_counted(const char *file, int line);
+#undef skip
+#define skip() zt__skip_counted(__FILE__, __LINE__)
+
+/* How many skips were counted so far. */
+unsigned zt_test_skips(void);
+
+/* The exit status of a test program whose cmocka groups reported
+ * `failures` in all: failures -> 1, else any skip -> ZT_TEST_SKIPPED, else 0. */
+int zt_test_exit(int failures);
+
+/* True if NAME is an executable file in $PATH (or a path to one). */
+bool zt_test_have_program(const char *name);
+
+#endif
