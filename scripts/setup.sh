@@ -11,9 +11,11 @@ PACKAGES=(
   libsqlite3-dev libutf8proc-dev libstemmer-dev libexttextcat-dev
   apertium apertium-eng-spa apertium-eng-cat
   curl ca-certificates openssl python3 python3-websockets
+  python3-yaml shellcheck
 )
-# clang + its runtime give the libFuzzer targets and the sanitizer build.
-OPTIONAL=(clang libclang-rt-14-dev wrk)
+# clang + its runtime give the libFuzzer targets and the sanitizer build;
+# systemd gives systemd-analyze (test_systemd_unit skips without it).
+OPTIONAL=(clang libclang-rt-14-dev wrk systemd)
 
 missing=()
 check() {

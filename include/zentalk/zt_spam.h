@@ -5,6 +5,8 @@
  * asset data/assets/spam.zta (kind "spam", ZT_SPAM_ASSET_VERSION). Features
  * of a text (zt_spam_features(); the trainer and the classifier share them):
  *
+ * zt_spam_classify() adds chat-scam cues to the model (below). Model features:
+ *
  *   word:W      each case-folded NFKC word (zt_text.h tokens)
  *   bigram:A B  consecutive units (words; numbers as "#", URLs as "<url>";
  *               punctuation and emoji break the chain)
@@ -73,7 +75,7 @@ void zt_spam_free(struct zt_spam_model *m); /* NULL is a no-op */
 void zt_spam_model_info(const struct zt_spam_model *m, struct zt_spam_info *info);
 
 struct zt_spam_contrib {
-    char kind[8];                          /* word, bigram, chars, domain, cue */
+    char kind[8];                          /* word, bigram, chars, domain, cue, rule */
     char name[ZT_SPAM_FEATURE_NAME_MAX];   /* the word / n-gram / cue */
     double weight;                         /* its share of the logit; > 0 pushes to spam */
 };
@@ -86,10 +88,22 @@ struct zt_spam_result {
     struct zt_spam_contrib top[ZT_SPAM_TOP_MAX]; /* by decreasing |weight| */
 };
 
-/* Classify text[0..len) (valid UTF-8; ZT_EPARSE otherwise). n_top (at most
- * ZT_SPAM_TOP_MAX) contributing features are reported. ZT_ENOMEM. */
+/* Classify text[0..len) (valid UTF-8; ZT_EPARSE otherwise) as a chat
+ * message: the model's logit plus the chat-scam cues of spam_chat.c
+ * (crypto claims, seed-phrase requests, prizes and gift cards, parcel fees,
+ * "hi mum, new number", romance and job scams, account lock-outs; links
+ * through shorteners, IP literals, punycode, cheap TLDs, look-alike hosts),
+ * with the model's logit scaled down and shifted for texts of at most 1 KiB
+ * so that everyday chat stays well below the threshold (docs/features/spam.md).
+ * n_top (at most ZT_SPAM_TOP_MAX) contributions are reported, cues with
+ * kind "rule". ZT_ENOMEM. */
 ZT_NODISCARD int zt_spam_classify(const struct zt_spam_model *m, const char *text, size_t len,
                                   double threshold, size_t n_top, struct zt_spam_result *r);
+
+/* The logistic model alone, as trained (no cues, no calibration): P(spam) =
+ * sigmoid(bias + sum of weights / sqrt(n)). */
+ZT_NODISCARD int zt_spam_classify_model(const struct zt_spam_model *m, const char *text, size_t len,
+                                        double threshold, size_t n_top, struct zt_spam_result *r);
 
 /* The feature extraction shared by training and classification: calls
  * fn(kind, name, ud) once per distinct feature of text (valid UTF-8) in a

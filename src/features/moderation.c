@@ -26,6 +26,7 @@
 
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_asset.h"
+#include "moderation_internal.h"
 #include "zentalk/zt_hash.h"
 #include "zentalk/zt_moderation.h"
 #include "zentalk/zt_text.h"
@@ -486,6 +487,9 @@ struct acc {
     struct zt_moderation_result *r;
     const struct zt_moderation *m;
     const char *lang; /* the message's language, NULL when unknown */
+    bool lang_unsure;
+    const char *const *also;
+    size_t n_also;
     double keep[ZT_MOD_N_CATEGORIES]; /* prod(1 - w) */
     const void *seen[SEEN_MAX];
     size_t n_seen;
@@ -546,12 +550,41 @@ static void add_match(struct acc *a, const void *id, enum zt_mod_category cat, d
 /* LDNOOBW terms of languages other than English count at FOREIGN of their
  * weight unless the message is known to be in that language: "bite" (fr),
  * "con" (fr) or "mama" (pt) are ordinary English words. */
+static bool also_lang(const struct acc *a, const char *lang)
+{
+    if (!a->lang_unsure && a->lang) return false;
+    for (size_t i = 0; i < a->n_also; i++)
+        if (a->also[i] && strcmp(a->also[i], lang) == 0) return true;
+    return false;
+}
+
 static void add_term(struct acc *a, const struct term *t, bool obfuscated)
 {
     double w = t->w;
-    if (t->lang[0] && strcmp(t->lang, "en") != 0 && !(a->lang && strcmp(a->lang, t->lang) == 0))
+    if (t->lang[0] && strcmp(t->lang, "en") != 0 && !(a->lang && strcmp(a->lang, t->lang) == 0) &&
+        !also_lang(a, t->lang))
         w *= FOREIGN;
     add_match(a, t, (enum zt_mod_category)t->cat, w, a->m->pool + t->off, t->len, true, obfuscated);
+}
+
+/* The shape rules of moderation_harass.c (insults, exclusion, incitement,
+ * threats, doxxing) as harassment matches shown by their rule name. */
+static int harassment_rules(struct acc *a, const struct words *ws, const char *text, size_t len)
+{
+    struct zt__mod_word stack[64];
+    struct zt__mod_word *w = ws->n <= 64 ? stack : zt_malloc(ws->n * sizeof *w);
+    if (!w) return ZT_ENOMEM;
+    for (size_t i = 0; i < ws->n; i++) {
+        w[i].p = ws->buf + ws->w[i].off;
+        w[i].len = ws->w[i].len;
+    }
+    struct zt__mod_hits h;
+    zt__mod_harass(w, ws->n, text, len, &h);
+    for (size_t i = 0; i < h.n; i++)
+        add_match(a, h.v[i].label, ZT_MOD_HARASSMENT, h.v[i].weight, h.v[i].label, strlen(h.v[i].label), false,
+                  false);
+    if (w != stack) zt_free(w);
+    return 0;
 }
 
 static bool word_term(const struct term *t)
@@ -583,6 +616,22 @@ static const struct term *mask_match(const struct zt_moderation *m, const char *
 }
 
 /* one word (or a joined variant) against the one-word forms */
+/* Words that start like a prefix term and are clean: places (the
+ * Scunthorpe problem: "Penistone", "Cockermouth") and ordinary words. */
+static bool clean_word(const char *w, size_t n)
+{
+    static const char *const clean[] = {"penistone", "cockermouth", "cockburn", "cockfosters", "clitheroe",
+                                        "scunthorpe", "shitterton", "lightwater", "middlesex", "sussex", "essex",
+                                        "wessex", "analysis", "analyst", "analog", "analogue", "cocktail",
+                                        "cockpit", "cockatoo", "cockroach", "peacock", "hancock", "shuttlecock",
+                                        "dickens", "dickinson", "assassin", "bassist", "therapist", "pussywillow",
+                                        "penisula", "arsenal", "arsenic", "titanic", "titan", "titanium",
+                                        "sexton", "sextant", "cumbria", "cumberland", "cucumber", NULL};
+    for (size_t i = 0; clean[i]; i++)
+        if (strlen(clean[i]) == n && memcmp(clean[i], w, n) == 0) return true;
+    return false;
+}
+
 static void check_word(struct acc *a, const char *w, size_t n, bool one, bool changed, bool masked, char *tmp)
 {
     const struct zt_moderation *m = a->m;
@@ -616,7 +665,7 @@ static void check_word(struct acc *a, const char *w, size_t n, bool one, bool ch
             return;
         }
     }
-    if (m->has_prefix) {
+    if (m->has_prefix && !clean_word(w, n)) {
         for (size_t l = n - 1; l >= 4; l--) {
             t = lookup(m, w, l);
             if (t && (t->flags & F_PREFIX)) {
@@ -734,6 +783,9 @@ int zt_moderation_check(const struct zt_moderation *m, const char *text, size_t 
     a->r = r;
     a->m = m;
     a->lang = policy->lang;
+    a->lang_unsure = policy->lang_unsure;
+    a->also = policy->also_langs;
+    a->n_also = policy->n_also_langs;
     for (int c = 0; c < ZT_MOD_N_CATEGORIES; c++) a->keep[c] = 1.0;
 
     for (size_t i = 0; i < ws.n; i++) {
@@ -796,6 +848,8 @@ int zt_moderation_check(const struct zt_moderation *m, const char *text, size_t 
             }
     }
     check_links(a, text, len);
+    rc = harassment_rules(a, &ws, text, len);
+    if (rc) goto out;
 
     r->action = ZT_MOD_ALLOW;
     for (int c = 0; c < ZT_MOD_N_CATEGORIES; c++) {

@@ -517,6 +517,239 @@ static double sentiment_valence(const struct zt_sentiment *s, const struct tok *
     return least_check(s, valence, t, i);
 }
 
+/* ---- chat mode (issue 16) ---------------------------------------------------- */
+
+/* Least |sum of valences| that is not neutral: one mild word ("fine",
+ * "ready") does not make small talk positive. */
+#define CHAT_DEAD_BAND 0.5
+#define CHAT_EVENT (-1.6)  /* a negated expectation: "didn't arrive", "won't answer" */
+#define CHAT_IDIOM 2.0     /* "couldn't be happier", "can't wait" (negative idioms: -2.0) */
+#define CHAT_SARCASM (-0.8) /* factor of positive valences under a sarcasm cue */
+
+/* Words chat uses differently from the lexicon: 0 drops a word that is
+ * phatic in chat ("ok", "lol", "honestly", "free" as in "when you're
+ * free"); the others are slang or complaint words the lexicon lacks. */
+static const struct {
+    const char *w;
+    double v;
+} chat_lex[] = {
+    {"ok", 0},          {"okay", 0},        {"k", 0},            {"kk", 0},          {"sure", 0},
+    {"yes", 0},         {"yeah", 0},        {"yep", 0},          {"yup", 0},         {"lol", 0},
+    {"lmao", 0},        {"lmfao", 0},       {"rofl", 0},         {"haha", 0},        {"hahaha", 0},
+    {"hehe", 0},        {"honestly", 0},    {"please", 0},       {"pls", 0},         {"plz", 0},
+    {"free", 0},        {"ready", 0},       {"well", 0},         {"fine", 0},        {"lowkey", 0},
+    {"ngl", 0},         {"fr", 0},          {"tbh", 0},          {"x", 0},           {"xx", 0},
+    {"support", 0},     {"no", 0},          {"true", 0},         {"share", 0},       {"shared", 0},      {"fyi", 0},          {"btw", 0},
+    {"slaps", 2.5},     {"banger", 2.5},    {"goated", 2.5},     {"obsessed", 1.5},  {"nailed", 2.0},
+    {"smoothly", 1.5},  {"worth", 1.5},     {"broke", -1.5},     {"broken", -1.8},   {"crashing", -1.8},
+    {"crashes", -1.8},  {"crashed", -1.8},  {"cancelled", -1.6}, {"canceled", -1.6}, {"delayed", -1.4},
+    {"delays", -1.2},   {"letdown", -2.0},  {"ruined", -2.2},    {"mid", -1.2},      {"underwhelming", -1.8},
+    {"overpriced", -1.5}, {"ignored", -1.4}, {"meh", -1.2},      {"ugh", -1.5},      {"smh", -1.2},
+    {"gutted", -2.2},   {"rubbish", -1.8},  {"shambles", -2.0},  {"woohoo", 2.0},    {"buzzing", 1.8},
+    {"stuck", -1.0},    {"cold", -0.6},     {"rude", -2.0},      {"lush", 2.0},      {"sucks", -2.0},
+    {"hate", -2.7},     {"useless", -2.0},  {"unreliable", -1.8}, {"late", -0.6},    {"refund", 0},
+    {"star", 1.8},      {"sweetest", 2.5},  {"regret", -1.8},      {"genius", 2.0},    {"legend", 2.0},     {"unbearable", -2.2}, {"slow", -1.0},
+    {"cracked", -1.5},  {"proposed", 1.5},  {"stressed", -1.8},  {"disaster", -2.5},
+    {"yay", 2.0},       {"perfect", 2.7},   {"tired", -1.2},     {"lost", -1.3},     {"closing", -0.8},
+};
+
+/* The word of a token without its trailing marks ("great," -> "great"). */
+static size_t tok_word(const struct tok *t, const char **w)
+{
+    size_t n = t->lolen;
+    while (n > 0 && ascii_punct((unsigned char)t->lo[n - 1]) && t->lo[n - 1] != '\'') n--;
+    *w = t->lo;
+    return n;
+}
+
+static bool word_is(const struct tok *t, const char *lit)
+{
+    const char *w;
+    size_t n = tok_word(t, &w);
+    return eq(w, n, lit);
+}
+
+static void chat_lexicon(struct tok *k, const struct tok *prev)
+{
+    const char *w;
+    size_t n = tok_word(k, &w);
+    for (size_t i = 0; i < sizeof chat_lex / sizeof chat_lex[0]; i++)
+        if (eq(w, n, chat_lex[i].w)) {
+            k->in_lex = chat_lex[i].v != 0;
+            k->lex = chat_lex[i].v;
+            return;
+        }
+    /* "like" is a verb of liking after a subject or a negation, else filler */
+    if (eq(w, n, "like") && !(prev && (word_is(prev, "i") || word_is(prev, "you") || word_is(prev, "we") ||
+                                       word_is(prev, "they") || word_is(prev, "really") || negated(prev) ||
+                                       word_is(prev, "would") || word_is(prev, "i'd") || word_is(prev, "do") ||
+                                       word_is(prev, "she") || word_is(prev, "he") || word_is(prev, "to")))) {
+        k->in_lex = false;
+        k->lex = 0;
+        return;
+    }
+    /* "that was fire", "this is fire": slang praise */
+    if (eq(w, n, "fire") && prev &&
+        (word_is(prev, "was") || word_is(prev, "is") || word_is(prev, "so") || word_is(prev, "straight") ||
+         word_is(prev, "pure") || word_is(prev, "absolute"))) {
+        k->in_lex = true;
+        k->lex = 2.2;
+    }
+}
+
+static const char *const chat_expect[] = {
+    "arrive", "arrived", "work", "works", "worked", "working", "answer", "answered", "reply", "replied",
+    "respond", "responded", "show", "showed", "load", "loads", "loaded", "fix", "fixed", "come",
+    "came", "deliver", "delivered", "turn", "start", "starts", "started", "open", "opens", "charge",
+    "charges", "buy", "refund", "refunded", "call", "called", "email", "emailed", "text", "texted",
+    "ship", "shipped", "update", "listen", "listened", "say", "apologise", "apologize", "apologised", "apologized",
+    "bother", "bothered", "turned", "pick", "picked", "last", "lasted",
+    "fit", "fits", "connect", "connects", "sync", "syncs", "boot", "boots", "recommend", "return", "back"};
+
+static bool is_expect(const struct tok *t)
+{
+    const char *w;
+    size_t n = tok_word(t, &w);
+    for (size_t i = 0; i < sizeof chat_expect / sizeof chat_expect[0]; i++)
+        if (eq(w, n, chat_expect[i])) return true;
+    return false;
+}
+
+static bool chat_negator(const struct tok *t)
+{
+    return negated(t) || word_is(t, "no") || word_is(t, "nobody") || word_is(t, "noone");
+}
+
+/* Does the token sequence at i spell the words of phrase (space-separated)? */
+static size_t phrase_at(const struct tok *t, size_t n, size_t i, const char *phrase)
+{
+    size_t k = 0;
+    const char *p = phrase;
+    while (*p) {
+        const char *sp = strchr(p, ' ');
+        size_t pl = sp ? (size_t)(sp - p) : strlen(p);
+        if (i + k >= n) return 0;
+        const char *w;
+        size_t wn = tok_word(&t[i + k], &w);
+        if (wn == 0) return 0;
+        if (!(pl == 1 && p[0] == '*') && !(wn == pl && memcmp(w, p, pl) == 0)) return 0;
+        k++;
+        p += pl;
+        while (*p == ' ') p++;
+    }
+    return k;
+}
+
+static const char *const chat_pos_idioms[] = {
+    "couldn't be happier", "could not be happier", "can't complain", "cannot complain", "cant complain",
+    "can't wait", "cant wait", "cannot wait", "no complaints", "can't thank you enough", "couldn't ask for",
+    "no problems", "no issues", "not bad", "not too bad", "never disappoints",
+    "can't go wrong", "worth it", "didn't disappoint", "did not disappoint", "can't recommend * enough",
+    "crushed it", "killed it", "nailed it", "smashed it", "smashing it", "killing it", "crushing it"};
+static const char *const chat_neg_idioms[] = {
+    "waste of money", "waste of time", "never again", "not worth", "what a joke", "give me a break",
+    "fed up", "sick of", "sick and tired", "had enough", "so done", "not happy", "could've been an email",
+    "could have been an email", "let down", "rip off", "ripped off", "kinda hurt", "not impressed",
+    "not a fan", "not great", "not good", "not ideal", "not okay", "not ok", "no one", "nobody came",
+    "still waiting", "still broken", "never arrived", "never came", "fell apart", "went wrong",
+    "why does this always", "always happens to me", "can't stand", "cannot stand", "deleted all my", "lost all my",
+    "wiped all my", "not working", "stopped working", "doesn't work", "isn't working"};
+/* phrases without sentiment of their own ("not gonna lie that was bad") */
+static const char *const chat_neutral_idioms[] = {"not gonna lie", "not going to lie", "no lie", "not to lie",
+                                                  "no offense", "no offence", "i'm not gonna lie", "no worries",
+                                                  "no problem", "sounds good", "all good", "fair enough", "ok cool"};
+static const char *const chat_sarcasm_weak[] = {
+    "just great", "just perfect", "just what i needed", "oh great", "oh fantastic", "oh wonderful", "oh perfect",
+    "oh joy", "oh good", "love how", "love it when", "how lovely", "great just", "thanks a lot", "so much fun",
+    "another monday", "my favourite", "my favorite", "exactly what i needed", "wonderful another",
+    "fantastic another", "great another", "love getting", "love being", "love when", "nothing like", "just love"};
+static const char *const chat_sarcasm_strong[] = {"yeah right", "said no one ever", "thanks for nothing", "as if",
+                                                  "/s"};
+
+static bool has_bytes(const char *text, size_t len, const char *needle)
+{
+    size_t nl = strlen(needle);
+    for (size_t i = 0; i + nl <= len; i++)
+        if (memcmp(text + i, needle, nl) == 0) return true;
+    return false;
+}
+
+/* Chat-mode corrections of the valences sent[0..n):
+ *  - a negated expectation ("didn't arrive", "won't answer", "no one
+ *    replied") is a complaint: CHAT_EVENT on the verb;
+ *  - "no"/"nobody" before a negative word flips it ("no worries");
+ *  - idioms ("couldn't be happier", "waste of money") replace their words;
+ *  - sarcasm: a strong cue (eye-roll or upside-down emoji, "yeah right",
+ *    "/s") or a weak one ("just great", "oh fantastic") in a message that
+ *    also has something negative turns positive valences negative. */
+static void chat_adjust(const struct tok *t, size_t n, double *sent, const char *text, size_t len)
+{
+    /* "can't believe" is surprise, not a negation of what follows */
+    for (size_t i = 0; i + 1 < n; i++)
+        if (phrase_at(t, n, i, "can't believe") || phrase_at(t, n, i, "cannot believe") ||
+            phrase_at(t, n, i, "cant believe"))
+            for (size_t j = i + 2; j < n && j <= i + 4; j++)
+                if (t[j].in_lex) sent[j] = t[j].lex;
+    for (size_t i = 0; i < n; i++) {
+        if (!chat_negator(&t[i])) continue;
+        for (size_t j = i + 1; j < n && j <= i + 3; j++) {
+            if (is_expect(&t[j]) && sent[j] == 0) {
+                sent[j] = CHAT_EVENT;
+                break;
+            }
+            if ((word_is(&t[i], "no") || word_is(&t[i], "nobody")) && sent[j] < 0) {
+                sent[j] = sent[j] * N_SCALAR;
+                break;
+            }
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        for (size_t k = 0; k < sizeof chat_neutral_idioms / sizeof chat_neutral_idioms[0]; k++) {
+            size_t m = phrase_at(t, n, i, chat_neutral_idioms[k]);
+            for (size_t j = i; j < i + m; j++) sent[j] = 0;
+        }
+        /* "pretty bad": "pretty" is a booster before a word with sentiment */
+        if (word_is(&t[i], "pretty") && i + 1 < n && t[i + 1].in_lex && sent[i + 1] != 0) {
+            sent[i] = 0;
+            sent[i + 1] *= 1.1;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        for (int pol = 0; pol < 2; pol++) {
+            const char *const *list = pol ? chat_neg_idioms : chat_pos_idioms;
+            size_t ln = pol ? sizeof chat_neg_idioms / sizeof chat_neg_idioms[0]
+                            : sizeof chat_pos_idioms / sizeof chat_pos_idioms[0];
+            for (size_t k = 0; k < ln; k++) {
+                size_t m = phrase_at(t, n, i, list[k]);
+                if (!m) continue;
+                for (size_t j = i; j < i + m; j++) sent[j] = 0;
+                /* a negated expectation right after ("not worth it") stays neutral */
+                sent[i + m - 1] = pol ? -CHAT_IDIOM : CHAT_IDIOM;
+                if (i + m < n && pol == 0 && word_is(&t[i + m], "it")) sent[i + m] = 0;
+                i += m - 1;
+                goto next;
+            }
+        }
+    next:;
+    }
+    bool strong = has_bytes(text, len, "\xF0\x9F\x99\x84") || has_bytes(text, len, "\xF0\x9F\x99\x83");
+    bool weak = false;
+    for (size_t i = 0; i < n && !strong; i++)
+        for (size_t k = 0; k < sizeof chat_sarcasm_strong / sizeof chat_sarcasm_strong[0]; k++)
+            if (phrase_at(t, n, i, chat_sarcasm_strong[k])) strong = true;
+    for (size_t i = 0; i < n && !strong && !weak; i++)
+        for (size_t k = 0; k < sizeof chat_sarcasm_weak / sizeof chat_sarcasm_weak[0]; k++)
+            if (phrase_at(t, n, i, chat_sarcasm_weak[k])) weak = true;
+    if (!strong && weak) {
+        bool neg = false;
+        for (size_t i = 0; i < n; i++) neg |= sent[i] < 0;
+        weak = neg;
+    }
+    if (strong || weak)
+        for (size_t i = 0; i < n; i++)
+            if (sent[i] > 0) sent[i] *= CHAT_SARCASM;
+}
+
 /* toFixed(digits) then parseFloat: round half away from zero on the
  * double's exact value (glibc's printf would round exact ties to even). */
 static double to_fixed(double x, int digits)
@@ -532,8 +765,28 @@ static double to_fixed(double x, int digits)
     return strtod(buf, NULL);
 }
 
-/* Replace the emoji of emoji_map; the result is NUL-terminated. */
-static int expand_emoji(const char *text, size_t len, char **out, size_t *out_len)
+/* Chat mode's own reading of some emoji, looked up before emoji_map; ""
+ * drops the emoji (it marks tone, not sentiment: 😅 😭 💀 🙃 😐). */
+static const struct {
+    int32_t cp;
+    const char *as;
+} chat_emoji_map[] = {
+    {0x2705, ""},          {0x1F3C6, "win"},     {0x1F44C, "good"},   {0x1F480, ""},
+    {0x1F4AA, "strong"},   {0x1F525, "awesome"}, {0x1F602, "haha"},   {0x1F605, ""},
+    {0x1F610, ""},         {0x1F611, ""},        {0x1F62C, "awkward"}, {0x1F62D, ""},
+    {0x1F48D, "love"},     {0x1F643, ""},         {0x1F64F, "grateful"}, {0x1F921, "stupid"}, {0x1F973, "celebrate"},
+};
+
+static const char *chat_emoji_as(int32_t cp)
+{
+    for (size_t i = 0; i < sizeof chat_emoji_map / sizeof chat_emoji_map[0]; i++)
+        if (chat_emoji_map[i].cp == cp) return chat_emoji_map[i].as;
+    return NULL;
+}
+
+/* Replace the emoji of emoji_map (chat: chat_emoji_map first); the result
+ * is NUL-terminated. */
+static int expand_emoji(const char *text, size_t len, bool chat, char **out, size_t *out_len)
 {
     if (len > SIZE_MAX / 4 - 16) return ZT_ETOOBIG;
     char *b = zt_malloc(len * 4 + 16);
@@ -547,7 +800,8 @@ static int expand_emoji(const char *text, size_t len, char **out, size_t *out_le
             zt_free(b);
             return ZT_EPARSE;
         }
-        const char *as = emoji_as(cp);
+        const char *as = chat && cp >= 0x2000 ? chat_emoji_as(cp) : NULL;
+        if (!as) as = emoji_as(cp);
         if (as) {
             size_t al = strlen(as);
             b[o++] = ' ';
@@ -594,8 +848,8 @@ static size_t lower_into(const char *p, size_t n, char *dst)
     return o;
 }
 
-int zt_sentiment_score(const struct zt_sentiment *s, const char *text, size_t len,
-                       struct zt_sentiment_result *out)
+static int score(const struct zt_sentiment *s, bool chat, const char *text, size_t len,
+                 struct zt_sentiment_result *out)
 {
     char *w = NULL, *lo = NULL;
     struct tok *t = NULL;
@@ -603,7 +857,7 @@ int zt_sentiment_score(const struct zt_sentiment *s, const char *text, size_t le
     size_t wl;
     int rc;
     if (len > ZT_SENTIMENT_MAX_TEXT) return ZT_ETOOBIG;
-    rc = expand_emoji(text, len, &w, &wl);
+    rc = expand_emoji(text, len, chat, &w, &wl);
     if (rc) return rc;
     rc = ZT_ENOMEM;
     size_t maxt = wl / 2 + 1;
@@ -657,6 +911,7 @@ int zt_sentiment_score(const struct zt_sentiment *s, const char *text, size_t le
         lo_used += k->lolen;
         k->in_lex = lex_find(s, k->lo, k->lolen, &k->lex);
         k->upper = is_upper(p, pl);
+        if (chat) chat_lexicon(k, n >= 2 ? &t[n - 2] : NULL);
     }
 
     size_t allcap = 0;
@@ -673,12 +928,15 @@ int zt_sentiment_score(const struct zt_sentiment *s, const char *text, size_t le
         sent[i] = sentiment_valence(s, t, n, i, cap_diff);
     }
 
-    /* but_check: the first "but", else the first "BUT" (not "But", as the reference) */
+    /* but_check: the first "but", else the first "BUT" (not "But", as the
+     * reference; chat mode: any case, and "however") */
     size_t bi = n;
     for (size_t i = 0; i < n && bi == n; i++)
         if (tok_is(&t[i], "but")) bi = i;
     for (size_t i = 0; i < n && bi == n; i++)
         if (tok_is(&t[i], "BUT")) bi = i;
+    for (size_t i = 0; chat && i < n && bi == n; i++)
+        if (tok_lo_is(&t[i], "but") || tok_lo_is(&t[i], "however") || tok_lo_is(&t[i], "however,")) bi = i;
     if (bi < n) {
         for (size_t i = 0; i < n; i++) {
             if (i < bi)
@@ -688,10 +946,13 @@ int zt_sentiment_score(const struct zt_sentiment *s, const char *text, size_t le
         }
     }
 
+    if (chat) chat_adjust(t, n, sent, text, len);
+
     struct zt_sentiment_result r = {0, 0, 0, 0};
     if (n > 0) {
         double sum = 0;
         for (size_t i = 0; i < n; i++) sum += sent[i];
+        if (chat) sum = sum > CHAT_DEAD_BAND ? sum - CHAT_DEAD_BAND : sum < -CHAT_DEAD_BAND ? sum + CHAT_DEAD_BAND : 0.0;
         size_t ep = 0, qm = 0;
         for (size_t i = 0; i < len; i++) {
             ep += text[i] == '!';
@@ -737,6 +998,32 @@ out:
     zt_free(t);
     zt_free(sent);
     return rc;
+}
+
+int zt_sentiment_score(const struct zt_sentiment *s, const char *text, size_t len,
+                       struct zt_sentiment_result *out)
+{
+    return score(s, false, text, len, out);
+}
+
+int zt_sentiment_score_mode(const struct zt_sentiment *s, enum zt_sentiment_mode mode, const char *text,
+                            size_t len, struct zt_sentiment_result *out)
+{
+    if (mode != ZT_SENTIMENT_VADER && mode != ZT_SENTIMENT_CHAT) return ZT_EINVAL;
+    return score(s, mode == ZT_SENTIMENT_CHAT, text, len, out);
+}
+
+const char *zt_sentiment_mode_name(enum zt_sentiment_mode mode)
+{
+    return mode == ZT_SENTIMENT_CHAT ? "chat" : mode == ZT_SENTIMENT_VADER ? "vader" : "unknown";
+}
+
+int zt_sentiment_mode_parse(const char *name, enum zt_sentiment_mode *out)
+{
+    if (strcmp(name, "chat") == 0) *out = ZT_SENTIMENT_CHAT;
+    else if (strcmp(name, "vader") == 0) *out = ZT_SENTIMENT_VADER;
+    else return ZT_EINVAL;
+    return 0;
 }
 
 const char *zt_sentiment_label(const struct zt_sentiment_result *r, double cut)

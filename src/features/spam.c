@@ -432,22 +432,62 @@ static void cls_cb(uint64_t h, const char *kind, const char *name, void *ud)
     if (c->n_top < c->top_max) c->n_top++;
 }
 
-int zt_spam_classify(const struct zt_spam_model *m, const char *text, size_t len, double threshold,
-                     size_t n_top, struct zt_spam_result *r)
+static void top_insert(struct zt_spam_result *r, size_t top_max, const char *kind, const char *name, double w)
+{
+    size_t pos = r->n_top;
+    while (pos > 0 && fabs(r->top[pos - 1].weight) < fabs(w)) pos--;
+    if (pos >= top_max) return;
+    size_t last = r->n_top < top_max ? r->n_top : top_max - 1;
+    memmove(&r->top[pos + 1], &r->top[pos], (last - pos) * sizeof r->top[0]);
+    zt_strlcpy(r->top[pos].kind, kind, sizeof r->top[pos].kind);
+    zt_strlcpy(r->top[pos].name, name, sizeof r->top[pos].name);
+    r->top[pos].weight = w;
+    if (r->n_top < top_max) r->n_top++;
+}
+
+static int classify(const struct zt_spam_model *m, const char *text, size_t len, double threshold, size_t n_top,
+                    bool chat, struct zt_spam_result *r)
 {
     struct zt_spam_result res;
     memset(&res, 0, sizeof res);
-    struct cls c = {.m = m, .top = res.top, .top_max = n_top > ZT_SPAM_TOP_MAX ? ZT_SPAM_TOP_MAX : n_top};
+    size_t top_max = n_top > ZT_SPAM_TOP_MAX ? ZT_SPAM_TOP_MAX : n_top;
+    struct cls c = {.m = m, .top = res.top, .top_max = top_max};
     size_t n = 0;
     int rc = zt__spam_features(text, len, cls_cb, &c, &n);
     if (rc) return rc;
     double x = n ? 1.0 / sqrt((double)n) : 0.0;
     double z = m->bias + x * c.sum;
+    res.n_top = c.n_top;
+    double scale = 1.0;
+    if (chat) {
+        struct zt__spam_cue cues[ZT_SPAM_TOP_MAX];
+        size_t nc = 0;
+        double cz = zt__spam_chat_cues(text, len, cues, ZT_SPAM_TOP_MAX, &nc);
+        if (len <= ZT__SPAM_CHAT_BYTES) {
+            scale = ZT__SPAM_CHAT_SCALE;
+            z = ZT__SPAM_CHAT_SCALE * z + ZT__SPAM_CHAT_SHIFT;
+        }
+        z += cz;
+        for (size_t i = 0; i < res.n_top; i++) res.top[i].weight *= x * scale;
+        for (size_t i = 0; i < nc; i++) top_insert(&res, top_max, "rule", cues[i].name, cues[i].weight);
+    } else {
+        for (size_t i = 0; i < res.n_top; i++) res.top[i].weight *= x;
+    }
     res.probability = 1.0 / (1.0 + exp(-z));
     res.spam = res.probability >= threshold;
     res.n_features = n;
-    res.n_top = c.n_top;
-    for (size_t i = 0; i < c.n_top; i++) res.top[i].weight *= x;
     *r = res;
     return 0;
+}
+
+int zt_spam_classify(const struct zt_spam_model *m, const char *text, size_t len, double threshold, size_t n_top,
+                     struct zt_spam_result *r)
+{
+    return classify(m, text, len, threshold, n_top, true, r);
+}
+
+int zt_spam_classify_model(const struct zt_spam_model *m, const char *text, size_t len, double threshold,
+                           size_t n_top, struct zt_spam_result *r)
+{
+    return classify(m, text, len, threshold, n_top, false, r);
 }

@@ -21,4 +21,25 @@ typedef void (*zt__spam_feat_cb)(uint64_t hash, const char *kind, const char *na
  * *n the count. ZT_EPARSE, ZT_ENOMEM. */
 int zt__spam_features(const char *text, size_t len, zt__spam_feat_cb cb, void *ud, size_t *n);
 
+/* One chat-scam cue found by zt__spam_chat_cues() (spam_chat.c). */
+struct zt__spam_cue {
+    const char *name; /* static: "crypto_claim", "link_shortener", ... */
+    double weight;    /* logit units */
+};
+
+/* The chat-scam cues of text[0..len) (the first ZT_SPAM_MAX_BYTES): their
+ * summed weight; up to max of them are stored in cues and their count in
+ * *n_cues (may be NULL). Never fails. */
+double zt__spam_chat_cues(const char *text, size_t len, struct zt__spam_cue *cues, size_t max, size_t *n_cues);
+
+/* The calibration of zt_spam_classify() for chat-sized texts (at most
+ * ZT__SPAM_CHAT_BYTES): logit = SCALE * model logit + SHIFT + cues. The
+ * e-mail-trained model alone puts everyday short messages near 0.5-0.9;
+ * scaled and shifted it is one piece of evidence, and a message needs a
+ * scam cue as well to cross 0.8. Longer texts: model logit + cues. Set on
+ * tests/data/tune/ (docs/features/spam.md). */
+#define ZT__SPAM_CHAT_BYTES 1024u
+#define ZT__SPAM_CHAT_SCALE 0.3
+#define ZT__SPAM_CHAT_SHIFT (-1.4)
+
 #endif

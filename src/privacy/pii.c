@@ -20,8 +20,8 @@
 #include "zentalk/zt_pii.h"
 #include "zentalk/zt_str.h"
 
-static const char *const builtin_names[ZT_PII_N_BUILTIN] = {"EMAIL", "PHONE", "CARD", "IBAN",
-                                                            "IP",    "ETH",   "BTC"};
+static const char *const builtin_names[ZT_PII_N_BUILTIN] = {
+    "EMAIL", "PHONE", "CARD", "IBAN", "IP", "ETH", "BTC", "US_SSN", "UK_NINO", "ADDRESS", "PERSON_NAME"};
 
 struct custom {
     char name[ZT_PII_TYPE_NAME_MAX];
@@ -32,6 +32,7 @@ struct zt_pii_detector {
     struct custom custom[ZT_PII_MAX_CUSTOM];
     size_t n_custom;
     pcre2_match_context *mctx; /* match and depth limits (no runaway backtracking) */
+    struct names *names;       /* PERSON_NAME: the first-name list, or NULL (no names found) */
 };
 
 #define CUSTOM_MATCH_LIMIT 1000000
@@ -303,15 +304,26 @@ static void scan_phone(const char *t, size_t len, struct cands *c)
         }
         if (!read_groups(t, len, s, &g) || g.n < 2) continue;
         size_t e;
-        /* US: (NXX) NXX-XXXX, NXX-NXX-XXXX, NXX.NXX.XXXX */
-        if (g.n >= 3 && g.len[0] == 3 && g.len[1] == 3 && g.len[2] == 4 && t[s + (g.paren[0] ? 1 : 0)] >= '2' &&
-            (unsigned char)t[group_end(t, s, &g, 1) + (g.sep[1] == ')' ? 0 : 1)] >= '2') {
-            bool parens = g.paren[0];
-            bool uniform = parens ? (g.sep[2] == '-' || g.sep[2] == '.') : (g.sep[1] == g.sep[2] && g.sep[1] != '/' && g.sep[1] != ' ');
-            if (parens && !(g.sep[1] == ' ' || g.sep[1] == ')')) uniform = false;
-            e = group_end(t, s, &g, 3);
-            if (uniform && !num_right_joined(t, len, e)) {
-                add(c, ZT_PII_PHONE, s, e, parens ? 0.85 : 0.7);
+        /* North American: (NXX) XXX-XXXX, NXX-XXX-XXXX, NXX.XXX.XXXX, NXX XXX XXXX
+         * (area code 2-9; an exchange starting 0/1, as the 555-123-4567 of
+         * films, counts at lower confidence), and 1-NXX-XXX-XXXX */
+        size_t g0 = 0;
+        if (g.n >= 4 && g.len[0] == 1 && t[s] == '1' && !g.paren[0] && g.sep[1] != '/') g0 = 1;
+        if (g.n >= 3 + g0 && g.len[g0] == 3 && g.len[g0 + 1] == 3 && g.len[g0 + 2] == 4) {
+            size_t as = g0 ? group_end(t, s, &g, 1) + (g.sep[1] == ')' ? 0 : 1) : s;
+            bool parens = g.paren[g0];
+            if (parens) as++;
+            size_t xs = group_end(t, s, &g, g0 + 1) + (g.sep[g0 + 1] == ')' ? 0 : 1);
+            char s1 = g.sep[g0 + 1], s2 = g.sep[g0 + 2];
+            bool uniform = parens ? ((s1 == ' ' || s1 == ')') && (s2 == '-' || s2 == '.' || s2 == ' '))
+                                  : (s1 == s2 && s1 != '/' && s1 != ')');
+            if (g0 && uniform && g.sep[1] != s1 && !parens) uniform = false;
+            e = group_end(t, s, &g, g0 + 3);
+            if (uniform && t[as] >= '2' && !num_right_joined(t, len, e)) {
+                double conf = parens ? 0.85 : s1 == ' ' ? 0.6 : 0.7;
+                if (t[xs] < '2') conf -= 0.1;
+                if (g0) conf += 0.05;
+                add(c, ZT_PII_PHONE, s, e, conf);
                 s = e;
                 continue;
             }
@@ -873,6 +885,442 @@ static int resolve(struct cands *c, struct zt_pii_hits *out)
     return 0;
 }
 
+/* ---- US_SSN ----------------------------------------------------------------- */
+
+/* Words before a number that make it an identifier ("ssn", "social security"). */
+static bool context_before(const char *t, size_t s, const char *const *words)
+{
+    size_t from = s > 40 ? s - 40 : 0;
+    for (size_t i = from; i < s; i++)
+        for (size_t k = 0; words[k]; k++) {
+            size_t wl = strlen(words[k]);
+            if (i + wl > s) continue;
+            bool eq = true;
+            for (size_t q = 0; q < wl && eq; q++) {
+                char ch = t[i + q];
+                if (ch >= 'A' && ch <= 'Z') ch = (char)(ch + 32);
+                eq = ch == words[k][q];
+            }
+            if (eq && (i == 0 || !zt_ascii_alpha((unsigned char)t[i - 1]))) return true;
+        }
+    return false;
+}
+
+static unsigned num_at(const char *t, size_t i, size_t n)
+{
+    unsigned v = 0;
+    for (size_t k = 0; k < n; k++) v = v * 10 + (unsigned)(t[i + k] - '0');
+    return v;
+}
+
+/* AAA-GG-SSSS (or spaces, or 9 digits after "ssn"): area 001-899 but not
+ * 666, group 01-99, serial 0001-9999 (the SSA's rules since 2011). */
+static void scan_ssn(const char *t, size_t len, struct cands *c)
+{
+    static const char *const ctx[] = {"ssn", "social security", "social", "ss#", "ss no", NULL};
+    for (size_t s = 0; s + 9 <= len && !c->err; s++) {
+        if (!zt_ascii_digit((unsigned char)t[s]) || num_left_joined(t, s)) continue;
+        if (s > 0 && (t[s - 1] == '#' || t[s - 1] == '$')) continue;
+        size_t e;
+        char sep = 0;
+        if (s + 11 <= len && zt_ascii_digit((unsigned char)t[s + 1]) && zt_ascii_digit((unsigned char)t[s + 2]) &&
+            (t[s + 3] == '-' || t[s + 3] == ' ') && zt_ascii_digit((unsigned char)t[s + 4]) &&
+            zt_ascii_digit((unsigned char)t[s + 5]) && t[s + 6] == t[s + 3] && zt_ascii_digit((unsigned char)t[s + 7]) &&
+            zt_ascii_digit((unsigned char)t[s + 8]) && zt_ascii_digit((unsigned char)t[s + 9]) && zt_ascii_digit((unsigned char)t[s + 10])) {
+            sep = t[s + 3];
+            e = s + 11;
+        } else {
+            size_t k = s;
+            while (k < len && zt_ascii_digit((unsigned char)t[k])) k++;
+            if (k - s != 9) continue;
+            e = k;
+        }
+        if (num_right_joined(t, len, e)) continue;
+        size_t g = sep ? s + 4 : s + 3, q = sep ? s + 7 : s + 5;
+        unsigned area = num_at(t, s, 3), grp = num_at(t, g, 2), ser = num_at(t, q, 4);
+        if (area == 0 || area == 666 || area >= 900 || grp == 0 || ser == 0) continue;
+        bool ctx_ok = context_before(t, s, ctx);
+        double conf;
+        if (sep == '-') conf = ctx_ok ? 0.95 : 0.8;
+        else if (ctx_ok) conf = 0.85; /* spaces or bare 9 digits: only after "ssn" */
+        else continue;
+        add(c, ZT_PII_US_SSN, s, e, conf);
+        s = e;
+    }
+}
+
+/* ---- UK_NINO ------------------------------------------------------------------- */
+
+/* Two letters (the first not D F I Q U V, the second not D F I O Q U V; not
+ * BG GB KN NK NT TN ZZ; QQ, HMRC's documented example, is accepted), six
+ * digits (pairs may be spaced), a suffix A-D. Upper case, or lower case
+ * after "ni"/"nino"/"national insurance". */
+static void scan_nino(const char *t, size_t len, struct cands *c)
+{
+    static const char *const ctx[] = {"nino", "ni number", "ni no", "ni:", "national insurance", "my ni", NULL};
+    for (size_t s = 0; s + 9 <= len && !c->err; s++) {
+        if (!zt_ascii_alpha((unsigned char)t[s]) || (s > 0 && is_word((unsigned char)t[s - 1]))) continue;
+        char a = t[s], b = t[s + 1];
+        bool upper = is_upper((unsigned char)a) && is_upper((unsigned char)b);
+        if (!zt_ascii_alpha((unsigned char)b)) continue;
+        /* cheap first: two letters then a digit or a space and a digit */
+        if (!(zt_ascii_digit((unsigned char)t[s + 2]) || (t[s + 2] == ' ' && zt_ascii_digit((unsigned char)t[s + 3])))) continue;
+        a = (char)(a & ~0x20);
+        b = (char)(b & ~0x20);
+        bool qq = a == 'Q' && b == 'Q';
+        if (!qq && (strchr("DFIQUV", a) || strchr("DFIOQUV", b))) continue;
+        static const char *const bad[] = {"BG", "GB", "KN", "NK", "NT", "TN", "ZZ"};
+        bool isbad = false;
+        for (size_t k = 0; k < 7; k++) isbad |= a == bad[k][0] && b == bad[k][1];
+        if (isbad) continue;
+        size_t i = s + 2, digits = 0;
+        bool spaced = i < len && t[i] == ' ';
+        while (i < len && digits < 6) {
+            if (spaced && digits % 2 == 0) {
+                if (t[i] != ' ') break;
+                i++;
+            }
+            if (i + 1 >= len || !zt_ascii_digit((unsigned char)t[i]) || !zt_ascii_digit((unsigned char)t[i + 1])) break;
+            i += 2;
+            digits += 2;
+        }
+        if (digits != 6) continue;
+        if (spaced && i < len && t[i] == ' ') i++;
+        if (i >= len) continue;
+        char suf = (char)(t[i] & ~0x20);
+        if (suf < 'A' || suf > 'D' || (upper && !is_upper((unsigned char)t[i]))) continue;
+        size_t e = i + 1;
+        if (e < len && is_word((unsigned char)t[e])) continue;
+        if (!upper && !context_before(t, s, ctx)) continue;
+        add(c, ZT_PII_UK_NINO, s, e, qq ? 0.8 : 0.95);
+        s = e;
+    }
+}
+
+/* ---- ADDRESS ------------------------------------------------------------------- */
+
+static const char *const street_words[] = {
+    "street", "st", "road", "rd", "avenue", "ave", "av", "lane", "ln", "drive", "dr", "way", "close", "court",
+    "ct", "place", "pl", "boulevard", "blvd", "terrace", "crescent", "grove", "gardens", "square", "sq", "hill",
+    "parade", "row", "walk", "mews", "highway", "hwy", "parkway", "pkwy", "circle", "cir", "trail", "trl",
+    "broadway", "plaza", "alley", "path", "pike", "vale", "rise", "green", "park", NULL};
+
+static bool word_in(const char *w, size_t n, const char *const *list)
+{
+    for (size_t k = 0; list[k]; k++) {
+        size_t l = strlen(list[k]);
+        if (l != n) continue;
+        bool eq = true;
+        for (size_t q = 0; q < n && eq; q++) eq = (char)(w[q] | 0x20) == list[k][q];
+        if (eq) return true;
+    }
+    return false;
+}
+
+/* A UK postcode at s (A9 9AA, A99 9AA, AA9 9AA, AA99 9AA, A9A 9AA, AA9A
+ * 9AA, upper case): its end, or 0. */
+static size_t uk_postcode(const char *t, size_t len, size_t s)
+{
+    if (s > 0 && is_word((unsigned char)t[s - 1])) return 0;
+    size_t j = s, a = 0;
+    while (j < len && is_upper((unsigned char)t[j]) && a < 2) j++, a++;
+    if (!a || j >= len || !zt_ascii_digit((unsigned char)t[j])) return 0;
+    j++;
+    if (j < len && (zt_ascii_digit((unsigned char)t[j]) || is_upper((unsigned char)t[j]))) j++;
+    if (j + 4 > len || t[j] != ' ' || !zt_ascii_digit((unsigned char)t[j + 1]) || !is_upper((unsigned char)t[j + 2]) ||
+        !is_upper((unsigned char)t[j + 3]))
+        return 0;
+    if (j + 4 < len && is_word((unsigned char)t[j + 4])) return 0;
+    return j + 4;
+}
+
+/* "42 Maple Street", "221B Baker Street", "1600 Pennsylvania Avenue NW",
+ * "350 Fifth Ave": a house number (1-5 digits, a letter may follow), one to
+ * three capitalised words, a street word; then, when they follow, ", City",
+ * a US state and ZIP code or a UK postcode are part of the span. A UK
+ * postcode alone is an address too. */
+static void scan_address(const char *t, size_t len, struct cands *c)
+{
+    for (size_t s = 0; s < len && !c->err; s++) {
+        size_t pe = uk_postcode(t, len, s);
+        if (pe) {
+            add(c, ZT_PII_ADDRESS, s, pe, 0.85);
+            s = pe - 1;
+            continue;
+        }
+        if (!zt_ascii_digit((unsigned char)t[s]) || num_left_joined(t, s)) continue;
+        if (s > 0 && (t[s - 1] == '#' || t[s - 1] == '$')) continue;
+        size_t k = s;
+        while (k < len && zt_ascii_digit((unsigned char)t[k])) k++;
+        if (k - s > 5) {
+            s = k;
+            continue;
+        }
+        if (k < len && zt_ascii_alpha((unsigned char)t[k]) && (k + 1 >= len || t[k + 1] == ' ')) k++;
+        size_t words = 0, end = 0;
+        while (k < len && t[k] == ' ' && words < 4) {
+            size_t ws = k + 1, we = ws;
+            while (we < len && zt_ascii_alpha((unsigned char)t[we])) we++;
+            if (we == ws) break;
+            bool cap = is_upper((unsigned char)t[ws]);
+            /* "1200 Broadway": a street of one word, after a house number of 3+ digits */
+            bool alone = words == 0 && k - s >= 3 && we - ws == 8 && memcmp(t + ws, "Broadway", 8) == 0;
+            if ((words >= 1 || alone) && cap && word_in(t + ws, we - ws, street_words)) {
+                end = we;
+                if (end < len && t[end] == '.') end++;
+                break;
+            }
+            if (!cap) break;
+            words++;
+            k = we;
+        }
+        if (!end) continue;
+        /* a direction: "Avenue NW" */
+        size_t e = end;
+        if (e + 2 < len && t[e] == ' ' && is_upper((unsigned char)t[e + 1])) {
+            size_t d = e + 1, de = d;
+            while (de < len && is_upper((unsigned char)t[de])) de++;
+            static const char *const dirs[] = {"n", "s", "e", "w", "ne", "nw", "se", "sw", NULL};
+            if ((de >= len || !is_word((unsigned char)t[de])) && word_in(t + d, de - d, dirs)) e = de;
+        }
+        /* ", City" then ", ST 12345" or a postcode */
+        size_t x = e;
+        if (x + 2 < len && t[x] == ',' && t[x + 1] == ' ' && is_upper((unsigned char)t[x + 2])) {
+            size_t ce = x + 2, direct_pc = 0;
+            for (;;) {
+                while (ce < len && zt_ascii_alpha((unsigned char)t[ce])) ce++;
+                if (!(ce + 1 < len && t[ce] == ' ' && is_upper((unsigned char)t[ce + 1]))) break;
+                if ((direct_pc = uk_postcode(t, len, ce + 1)) != 0) break; /* "Leeds LS6 2AB" */
+                size_t q = ce + 1;
+                while (q < len && zt_ascii_alpha((unsigned char)t[q])) q++;
+                if (q < len && is_word((unsigned char)t[q])) break; /* not a word of the city */
+                ce = q;
+            }
+            size_t y = ce;
+            if (direct_pc) {
+                add(c, ZT_PII_ADDRESS, s, direct_pc, 0.9);
+                s = direct_pc;
+                continue;
+            }
+            if (y < len && t[y] == ',') y++;
+            if (y < len && t[y] == ' ') y++;
+            size_t pc = y < len ? uk_postcode(t, len, y) : 0;
+            if (pc) {
+                e = pc;
+            } else if (y + 7 < len + 1 && is_upper((unsigned char)t[y]) && y + 1 < len && is_upper((unsigned char)t[y + 1]) &&
+                       y + 2 < len && t[y + 2] == ' ') {
+                size_t z = y + 3, zd = z;
+                while (zd < len && zt_ascii_digit((unsigned char)t[zd])) zd++;
+                if (zd - z == 5 && (zd >= len || !is_word((unsigned char)t[zd]))) e = zd;
+                else e = ce;
+            } else {
+                e = ce;
+            }
+        }
+        add(c, ZT_PII_ADDRESS, s, e, e > end ? 0.9 : 0.85);
+        s = e;
+    }
+}
+
+/* ---- PERSON_NAME ------------------------------------------------------------ */
+
+struct names {
+    char *buf;     /* the payload, lines "name<TAB>u|a\n" sorted by name */
+    const char **name;
+    char *kind; /* 'u' a name, 'a' a name that is also a word, 'w' a word */
+    size_t n;
+};
+
+static const char *const name_before[] = {
+    "hi", "hey", "hello", "thanks", "thank", "thx", "ty", "cheers", "dear", "bye", "ask", "asked", "tell", "told",
+    "cc", "meet", "meeting", "met", "ping", "congrats", "congratulations", "sorry", "dm", "yo", "morning", "night",
+    "remind", "miss", "mr", "mrs", "ms", "dr", "uncle", "aunt", "auntie", "cousin", "brother", "sister", "son",
+    "daughter", "wife", "husband", "boyfriend", "girlfriend", "friend", "boss", "colleague", "manager", "and", NULL};
+/* weaker: a listed name after these is a person, an unknown word is not ("from Tesco") */
+static const char *const name_before_weak[] = {"with", "or", "from", "to", "for", "by", "see", "saw", "call", "called",
+                                               "email", "text", "message", "invite", "invited", "love", "like",
+                                               "visit", "visiting", "via", "per", "unlike", "ask", "did", "does",
+                                               "has", NULL};
+/* verbs of a person after a name ("Sofia said"); copulas and modals count less */
+static const char *const name_after[] = {"said", "says", "asked", "told", "thinks", "wants", "sent", "called", "texted",
+                                         "emailed", "mentioned", "knows", "likes", "loves", "replied", "agreed", "left",
+                                         "joined", "messaged", "promised", "reckons", "thought", "wrote", NULL};
+static const char *const name_after_weak[] = {"is", "was", "has", "had", "will", "can", "could", "would", "should",
+                                              "got", "did", NULL};
+static const char *const modal_after[] = {"you", "i", "we", "they", "he", "she", "it", "be", "this", "that", "there",
+                                          "the", "a", "have", "not", "your", "our", "my", NULL};
+static const char *const months[] = {"january", "february", "march", "april", "may", "june", "july", "august",
+                                     "september", "october", "november", "december", "jan", "feb", "mar", "apr",
+                                     "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", NULL};
+static const char *const month_before[] = {"in", "on", "of", "since", "until", "till", "by", "next", "last", "this",
+                                           "early", "late", "mid", "end", "during", "before", "after", "from", NULL};
+static const char *const places[] = {"paris", "london", "sydney", "florence", "victoria", "austin", "dallas",
+                                     "houston", "denver", "phoenix", "jordan", "georgia", "virginia", "carolina",
+                                     "madison", "savannah", "chelsea", "brooklyn", "india", "china", "kenya",
+                                     "israel", "lincoln", "washington", "vienna", "geneva", "adelaide", "orlando",
+                                     "charlotte", "aurora", "camden", "darwin", "berlin", "dakota", "montana",
+                                     "nevada", "sierra", "asia", "africa", "america", "europe", "france", "italia",
+                                     "jersey", "york", "regent", NULL};
+
+/* greetings and words of other languages that the name lists hold */
+static const char *const not_names[] = {"hola", "merci", "obrigado", "obrigada", "gracias", "danke", "ciao", "bonjour",
+                                        "salut", "hallo", "grazie", "prego", "amigo", "amiga", "bueno", "buenas",
+                                        "vale", "bitte", "oui", "non", "bien", "tschuss", "adios", "hej", "tak",
+                                        "mama", "papa", "mum", "mom", "dad", "nana", "baba", "bro", "sis", NULL};
+static const char *const place_before[] = {"to", "in", "from", "at", "visit", "visiting", "via", "near", NULL};
+
+static int name_cmp(const char *a, size_t an, const char *b)
+{
+    size_t bn = strlen(b);
+    size_t m = an < bn ? an : bn;
+    for (size_t i = 0; i < m; i++) {
+        char x = (char)(a[i] | 0x20), y = b[i];
+        if (x != y) return (unsigned char)x < (unsigned char)y ? -1 : 1;
+    }
+    return an < bn ? -1 : an > bn ? 1 : 0;
+}
+
+static bool eq_lit(const char *a, const char *b)
+{
+    return strcmp(a, b) == 0;
+}
+
+/* -1: unknown; 0: a name; 1: a name that is also an English word; 2: a word */
+static int name_find(const struct names *nm, const char *w, size_t n)
+{
+    size_t lo = 0, hi = nm->n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        int r = name_cmp(w, n, nm->name[mid]);
+        if (r == 0) return nm->kind[mid] == 'u' ? 0 : nm->kind[mid] == 'a' ? 1 : 2;
+        if (r < 0) hi = mid;
+        else lo = mid + 1;
+    }
+    return -1;
+}
+
+/* The word before position s (letters only), lower-cased into out. */
+static size_t prev_word(const char *t, size_t s, char *out, size_t cap, bool *sentence_start, bool *comma)
+{
+    size_t i = s;
+    *comma = false;
+    while (i > 0 && (t[i - 1] == ' ' || t[i - 1] == '@')) i--;
+    if (i == 0) {
+        *sentence_start = true;
+        return 0;
+    }
+    char p = t[i - 1];
+    *sentence_start = p == '.' || p == '!' || p == '?' || p == '\n' || p == ':' || p == '"' || p == '(';
+    *comma = p == ',';
+    if (!zt_ascii_alpha((unsigned char)p)) return 0;
+    size_t e = i;
+    while (i > 0 && zt_ascii_alpha((unsigned char)t[i - 1])) i--;
+    size_t n = e - i < cap - 1 ? e - i : cap - 1;
+    for (size_t k = 0; k < n; k++) out[k] = (char)(t[i + k] | 0x20);
+    out[n] = 0;
+    /* a word at the very start after a greeting ("Hi Jess") is not itself the start */
+    return n;
+}
+
+static size_t next_word(const char *t, size_t len, size_t e, char *out, size_t cap, bool *cap_next)
+{
+    size_t i = e;
+    while (i < len && t[i] == ' ') i++;
+    size_t s = i;
+    while (i < len && zt_ascii_alpha((unsigned char)t[i])) i++;
+    size_t n = i - s < cap - 1 ? i - s : cap - 1;
+    for (size_t k = 0; k < n; k++) out[k] = (char)(t[s + k] | 0x20);
+    out[n] = 0;
+    *cap_next = n > 0 && is_upper((unsigned char)t[s]);
+    return n;
+}
+
+/* Names of the first-name list as written in chat: a capitalised word (or
+ * "@name"), with a confidence from the context: a name that is not an
+ * English word 0.8 (0.5 at the start of a sentence is still a name:
+ * "Priya said"), a name that is also a word ("Will", "May", "Grace",
+ * "Carol") 0.3 unless something says it is a person: a greeting or verb of
+ * address before ("thanks May", "tell Will"), a vocative comma ("Carol,
+ * can you"), '@', a possessive, a verb of speech after ("Grace said"),
+ * another name beside it ("Michael and Sarah"). A month after "in"/"on", a
+ * modal "Will you" / "May I" and place names after "to"/"in" are not
+ * names. Hits below 0.5 are not reported. */
+static void scan_names(const struct names *nm, const char *t, size_t len, struct cands *c)
+{
+    if (!nm || !nm->n) return;
+    for (size_t s = 0; s < len && !c->err; s++) {
+        if (!zt_ascii_alpha((unsigned char)t[s]) || (s > 0 && (is_word((unsigned char)t[s - 1]) || t[s - 1] == '\'')))
+            continue;
+        size_t e = s;
+        while (e < len && zt_ascii_alpha((unsigned char)t[e])) e++;
+        size_t n = e - s;
+        bool at = s > 0 && t[s - 1] == '@';
+        if (n < 2 || n > 20 || (e < len && is_word((unsigned char)t[e])) || (!at && !is_upper((unsigned char)t[s]))) {
+            s = e;
+            continue;
+        }
+        /* ALL CAPS words of 2-3 letters are acronyms */
+        bool allcaps = true;
+        for (size_t k = 1; k < n; k++) allcaps &= is_upper((unsigned char)t[s + k]);
+        if (allcaps && n <= 3 && !at) {
+            s = e;
+            continue;
+        }
+        int f = name_find(nm, t + s, n);
+        if (f == 2) {
+            s = e;
+            continue;
+        }
+        char pw[24], nw[24], self[24];
+        bool start, comma, cap_next;
+        size_t pl = prev_word(t, s, pw, sizeof pw, &start, &comma);
+        size_t nl = next_word(t, len, e, nw, sizeof nw, &cap_next);
+        for (size_t k = 0; k < n && k < sizeof self - 1; k++) self[k] = (char)(t[s + k] | 0x20);
+        self[n < sizeof self - 1 ? n : sizeof self - 1] = 0;
+        bool ambiguous = f == 1 || n <= 2;
+        bool unknown = f < 0; /* neither a listed name nor an English word: "Priya", "Venmo" */
+        double conf = ambiguous || unknown ? 0.3 : (start && !pl ? 0.7 : 0.75);
+        if (unknown && n < 3) conf = 0;
+        bool addressed = pl && (word_in(pw, pl, name_before) || (!unknown && word_in(pw, pl, name_before_weak)));
+        if (!addressed && pl && (eq_lit(pw, "to") || eq_lit(pw, "for"))) {
+            /* "say hi to Arjun", "thanks to Priya", "a gift for Omar" */
+            char pw2[24];
+            bool st2, cm2;
+            size_t p2s = s;
+            while (p2s > 0 && t[p2s - 1] == ' ') p2s--;
+            p2s -= pl;
+            size_t pl2 = prev_word(t, p2s, pw2, sizeof pw2, &st2, &cm2);
+            static const char *const greet[] = {"hi", "hello", "thanks", "love", "regards", "talk", "talked", "spoke",
+                                                "speak", "sent", "send", "gave", "give", "gift", "present", "shout",
+                                                "shoutout", "congrats", "welcome", "goodbye", "bye", "wishes", NULL};
+            if (pl2 && word_in(pw2, pl2, greet)) addressed = true;
+        }
+        bool vocative = e < len && t[e] == ',' && (start || addressed);
+        bool possessive = e + 1 < len && t[e] == '\'' && (t[e + 1] == 's' || t[e + 1] == 'S');
+        bool subject = nl && word_in(nw, nl, name_after);
+        bool subject_weak = nl && word_in(nw, nl, name_after_weak);
+        bool end_thanks = (e >= len || t[e] == '!' || t[e] == '.' || t[e] == '?') && addressed;
+        if (at || addressed || vocative || (possessive && !unknown) || end_thanks) conf += 0.45;
+        else if (subject && !unknown) conf += 0.3;
+        else if (subject_weak && !unknown) conf += ambiguous ? 0.1 : 0.2;
+        else if (!start && ambiguous) conf += 0.1; /* capitalised mid-sentence */
+        if (cap_next && nl && !ambiguous) conf += 0.05; /* a surname */
+        /* not a person */
+        if (word_in(self, strlen(self), months) &&
+            (!(addressed || vocative || at) || word_in(pw, pl, month_before) ||
+             (e + 1 < len && t[e] == ' ' && zt_ascii_digit((unsigned char)t[e + 1]))))
+            conf = 0;
+        if ((eq_lit(self, "will") || eq_lit(self, "may") || eq_lit(self, "can") || eq_lit(self, "should")) && nl &&
+            word_in(nw, nl, modal_after) && !addressed)
+            conf = 0;
+        if (word_in(self, strlen(self), not_names)) conf = 0;
+        if (word_in(self, strlen(self), places) && !(addressed && !word_in(pw, pl, place_before)) && !vocative) conf = 0;
+        if (conf > 0.99) conf = 0.99;
+        if (conf >= 0.5) add(c, ZT_PII_PERSON_NAME, s, e, conf);
+        s = e;
+    }
+}
+
 /* ---- public ------------------------------------------------------------- */
 
 int zt_pii_detector_new(const struct zt_cfg_privacy *privacy, struct zt_pii_detector **out, struct zt_buf *errs)
@@ -927,9 +1375,59 @@ out:
     return 0;
 }
 
+static void names_free(struct names *nm)
+{
+    if (!nm) return;
+    zt_free(nm->buf);
+    zt_free(nm->name);
+    zt_free(nm->kind);
+    zt_free(nm);
+}
+
+int zt_pii_detector_set_names(struct zt_pii_detector *d, const void *payload, size_t len)
+{
+    struct names *nm = zt_calloc(1, sizeof *nm);
+    if (!nm) return ZT_ENOMEM;
+    int rc = ZT_ENOMEM;
+    nm->buf = zt_malloc(len + 1);
+    if (!nm->buf) goto out;
+    memcpy(nm->buf, payload, len);
+    nm->buf[len] = 0;
+    size_t lines = 0;
+    for (size_t i = 0; i < len; i++) lines += nm->buf[i] == '\n';
+    nm->name = zt_calloc(lines + 1, sizeof *nm->name);
+    nm->kind = zt_calloc(lines + 1, sizeof *nm->kind);
+    if (!nm->name || !nm->kind) goto out;
+    rc = ZT_EPARSE;
+    for (size_t i = 0; i < len;) {
+        char *l = nm->buf + i;
+        char *nl = memchr(l, '\n', len - i);
+        if (!nl) goto out;
+        *nl = 0;
+        char *tab = strchr(l, '\t');
+        if (!tab || tab == l || (tab[1] != 'u' && tab[1] != 'a' && tab[1] != 'w') || tab[2]) goto out;
+        *tab = 0;
+        for (char *q = l; *q; q++)
+            if (*q < 'a' || *q > 'z') goto out;
+        if (nm->n && strcmp(nm->name[nm->n - 1], l) >= 0) goto out; /* sorted, unique */
+        nm->name[nm->n] = l;
+        nm->kind[nm->n] = tab[1];
+        nm->n++;
+        i = (size_t)(nl - nm->buf) + 1;
+    }
+    if (!nm->n) goto out;
+    names_free(d->names);
+    d->names = nm;
+    return 0;
+out:
+    names_free(nm);
+    return rc;
+}
+
 void zt_pii_detector_free(struct zt_pii_detector *d)
 {
     if (!d) return;
+    names_free(d->names);
     for (size_t i = 0; i < d->n_custom; i++) pcre2_code_free(d->custom[i].re);
     pcre2_match_context_free(d->mctx);
     zt_free(d);
@@ -989,6 +1487,10 @@ int zt_pii_detect(const struct zt_pii_detector *d, const char *text, size_t len,
         scan_eth(text, len, &c);
         scan_btc(text, len, &c);
         scan_phone(text, len, &c);
+        scan_ssn(text, len, &c);
+        scan_nino(text, len, &c);
+        scan_address(text, len, &c);
+        scan_names(d ? d->names : NULL, text, len, &c);
         scan_custom(d, text, len, &c);
     }
     int rc = c.err ? c.err : resolve(&c, out);

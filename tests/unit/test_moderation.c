@@ -217,6 +217,79 @@ static void test_scores_and_policy(void **state)
     assert_int_equal(r.n_matches, ZT_MODERATION_MAX_MATCHES);
 }
 
+static void expect_allow(const char *text)
+{
+    struct zt_moderation_result r = check(text);
+    if (r.action != ZT_MOD_ALLOW) {
+        dump(text, &r);
+        fail_msg("expected allow");
+    }
+}
+
+/* Issue 16: harassment and insults aimed at a person, threats with intent,
+ * doxxing, the short English insult detected as Czech; the hard allow
+ * cases stay clean. */
+static void test_harassment_rules(void **state)
+{
+    (void)state;
+    NEED_ASSET();
+    /* the issue's row: flag or block, whichever features.yaml sets (block) */
+    struct zt_moderation_result r = check("you're such an idiot, nobody wants you here");
+    assert_true(r.matched[ZT_MOD_HARASSMENT]);
+    assert_int_equal(r.action, ZT_MOD_BLOCK);
+    /* an English insult of a dozen words that the detector calls Czech */
+    struct zt_moderation_policy cs = pol;
+    cs.lang = "cs";
+    const char *en = "you stupid jerk, shut up, nobody likes a snob like you, prat";
+    assert_int_equal(zt_moderation_check(mod, en, strlen(en), &cs, &r), 0);
+    assert_true(r.matched[ZT_MOD_HARASSMENT]);
+    expect("shut up you pathetic loser", ZT_MOD_HARASSMENT, "insult");
+    expect("u r such a clown lol", ZT_MOD_HARASSMENT, "insult");
+    expect("nobody likes you, just leave the group", ZT_MOD_HARASSMENT, "exclusion");
+    expect("no one in this group likes you", ZT_MOD_HARASSMENT, "exclusion");
+    expect("just die already", ZT_MOD_HARASSMENT, "self_harm_incitement");
+    expect("I'll beat the crap out of you tomorrow", ZT_MOD_HARASSMENT, "threat");
+    expect("keep talking and I'll break your legs", ZT_MOD_HARASSMENT, "threat");
+    expect("i know where u live", ZT_MOD_HARASSMENT, NULL);
+    expect("everyone spam this idiot, his number is 555-213-4478", ZT_MOD_HARASSMENT, "doxxing");
+    expect("found his address, 18 Elm Road, Leeds LS6 2AB, let's show up", ZT_MOD_HARASSMENT, "doxxing");
+    /* not insults, not threats, not doxxing */
+    expect_clean("let's kill this presentation tomorrow");
+    expect_clean("we're driving through Scunthorpe and Penistone");
+    expect_allow("I'll destroy you at chess tonight haha");
+    expect_allow("I'm such an idiot, left my keys again");
+    expect_allow("you're killing it, keep going!");
+    expect_allow("he's a stupid cat but we love him");
+    expect_allow("you're not stupid, the form is confusing");
+    expect_allow("my boss will murder me if I'm late lol");
+    expect_allow("call me on 555-123-4567 when you land");
+    expect_allow("his number is 212 867 5309 if you need the plumber");
+    expect_allow("nobody wants to work on friday");
+    expect_allow("I hope you get the job!");
+}
+
+/* When detection is unsure, the fallback languages' terms count fully. */
+static void test_fallback_languages(void **state)
+{
+    (void)state;
+    NEED_ASSET();
+    const char *t = "bite";
+    struct zt_moderation_result a, b;
+    struct zt_moderation_policy p = pol;
+    p.lang = "en";
+    assert_int_equal(zt_moderation_check(mod, t, strlen(t), &p, &a), 0);
+    static const char *const also[] = {"en", "fr"};
+    p.also_langs = also;
+    p.n_also_langs = 2;
+    assert_int_equal(zt_moderation_check(mod, t, strlen(t), &p, &b), 0);
+    assert_true(b.score[ZT_MOD_PROFANITY] == a.score[ZT_MOD_PROFANITY]); /* sure of English: no change */
+    p.lang_unsure = true;
+    assert_int_equal(zt_moderation_check(mod, t, strlen(t), &p, &b), 0);
+    bool any = false;
+    for (int c = 0; c < ZT_MOD_N_CATEGORIES; c++) any |= b.score[c] > a.score[c];
+    assert_true(any);
+}
+
 static void test_errors_and_payload(void **state)
 {
     (void)state;
@@ -282,6 +355,8 @@ int main(void)
         cmocka_unit_test(test_links),
         cmocka_unit_test(test_scores_and_policy),
         cmocka_unit_test(test_errors_and_payload),
+        cmocka_unit_test(test_harassment_rules),
+        cmocka_unit_test(test_fallback_languages),
     };
     return zt_test_exit(cmocka_run_group_tests(tests, setup, teardown));
 }

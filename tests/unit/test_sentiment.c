@@ -130,6 +130,66 @@ static void test_emoji(void **state)
     for (size_t i = 0; i < sizeof emoji / sizeof emoji[0]; i++) check(&emoji[i]);
 }
 
+static const char *chat_label(const char *text)
+{
+    struct zt_sentiment_result r;
+    assert_int_equal(zt_sentiment_score_mode(lex, ZT_SENTIMENT_CHAT, text, strlen(text), &r), 0);
+    return zt_sentiment_label(&r, 0.05);
+}
+
+/* Chat mode (issue 16): the rows of the issue's table, negation and
+ * contrast across clauses, small talk, slang and emoji, sarcasm; and VADER
+ * mode is still the reference. */
+static void test_chat_mode(void **state)
+{
+    (void)state;
+    NEED_ASSET();
+    static const struct {
+        const char *text, *label;
+    } cases[] = {
+        {"The package didn't arrive and support won't answer. Terrible.", "negative"}, /* issue 16 */
+        {"ok see you at 5", "neutral"},                                                /* issue 16 */
+        {"it looked nice but it broke after two days", "negative"},
+        {"The hotel was nice. But the staff were rude", "negative"},
+        {"it was expensive but totally worth it", "positive"},
+        {"won't buy from them again", "negative"},
+        {"no problems at all, delivery was quick", "positive"},
+        {"couldn't be happier with it", "positive"},
+        {"call me when you're free", "neutral"},
+        {"honestly it's on the second floor lol", "neutral"},
+        {"sure, 5 works", "neutral"},
+        {"ngl that was fire 🔥", "positive"},
+        {"this slaps", "positive"},
+        {"my flight got delayed 5 hours, great, just great 🙄", "negative"},
+        {"oh fantastic, another Monday meeting that could've been an email", "negative"},
+        {"I can't believe they cancelled it 😢", "negative"},
+        {"I love this 😍", "positive"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *got = chat_label(cases[i].text);
+        if (strcmp(got, cases[i].label) != 0) {
+            print_error("chat mode: \"%s\": %s, want %s\n", cases[i].text, got, cases[i].label);
+            fail();
+        }
+    }
+    /* VADER mode is the reference (and zt_sentiment_score()) */
+    struct zt_sentiment_result a, b;
+    const char *t = reference[1].text;
+    assert_int_equal(zt_sentiment_score_mode(lex, ZT_SENTIMENT_VADER, t, strlen(t), &a), 0);
+    assert_int_equal(zt_sentiment_score(lex, t, strlen(t), &b), 0);
+    assert_true(a.compound == b.compound && fabs(a.compound - reference[1].compound) < 1e-9);
+    /* the VADER answers the issue reported, kept for comparison */
+    t = "ok see you at 5";
+    assert_int_equal(zt_sentiment_score_mode(lex, ZT_SENTIMENT_VADER, t, strlen(t), &a), 0);
+    assert_string_equal(zt_sentiment_label(&a, 0.05), "positive");
+    assert_int_equal(zt_sentiment_score_mode(lex, (enum zt_sentiment_mode)7, t, strlen(t), &a), ZT_EINVAL);
+    enum zt_sentiment_mode m;
+    assert_int_equal(zt_sentiment_mode_parse("chat", &m), 0);
+    assert_int_equal(m, ZT_SENTIMENT_CHAT);
+    assert_string_equal(zt_sentiment_mode_name(ZT_SENTIMENT_VADER), "vader");
+    assert_int_equal(zt_sentiment_mode_parse("bert", &m), ZT_EINVAL);
+}
+
 static void test_labels_and_edges(void **state)
 {
     (void)state;
@@ -201,6 +261,7 @@ int main(void)
         cmocka_unit_test(test_emoji),
         cmocka_unit_test(test_labels_and_edges),
         cmocka_unit_test(test_payload),
+        cmocka_unit_test(test_chat_mode),
     };
     return zt_test_exit(cmocka_run_group_tests(tests, setup, teardown));
 }

@@ -183,7 +183,7 @@ static void test_model_parse(void **state)
     assert_int_equal(zt_spam_model_parse(p, len, &m), 0);
     /* every weight 0.25: logit = -1 + sqrt(n) * 0.25 */
     struct zt_spam_result r;
-    assert_int_equal(zt_spam_classify(m, "hello world", 11, 0.5, 3, &r), 0);
+    assert_int_equal(zt_spam_classify_model(m, "hello world", 11, 0.5, 3, &r), 0);
     double z = -1.0 + sqrt((double)r.n_features) * 0.25;
     assert_true(fabs(r.probability - 1.0 / (1.0 + exp(-z))) < 1e-9);
     assert_int_equal(r.spam, r.probability >= 0.5);
@@ -311,12 +311,12 @@ static void test_train(void **state)
     assert_memory_equal(li.data_sha256, ia.data_sha256, 32);
     struct zt_spam_result r;
     const char *sp = "free cash prize, click now";
-    assert_int_equal(zt_spam_classify(m, sp, strlen(sp), 0.5, 4, &r), 0);
+    assert_int_equal(zt_spam_classify_model(m, sp, strlen(sp), 0.5, 4, &r), 0);
     assert_true(r.spam);
     assert_int_equal(r.n_top, 4);
     assert_true(r.top[0].weight > 0);
     const char *hm = "the kernel build review went fine";
-    assert_int_equal(zt_spam_classify(m, hm, strlen(hm), 0.5, 4, &r), 0);
+    assert_int_equal(zt_spam_classify_model(m, hm, strlen(hm), 0.5, 4, &r), 0);
     assert_false(r.spam);
     zt_spam_free(m);
     /* a malformed corpus file is an error, not a crash */
@@ -407,12 +407,82 @@ static void test_shipped_model(void **state)
     zt_spam_free(m);
 }
 
+/* ---- chat-scam cues (issue 16) ---------------------------------------------- */
+
+static int cue(const char *text, const char *name)
+{
+    struct zt__spam_cue v[ZT_SPAM_TOP_MAX];
+    size_t n = 0;
+    (void)zt__spam_chat_cues(text, strlen(text), v, ZT_SPAM_TOP_MAX, &n);
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(v[i].name, name) == 0) return 1;
+    return 0;
+}
+
+static void test_chat_cues(void **state)
+{
+    (void)state;
+    /* links: shortener, IP literal, punycode, cheap TLD, look-alike host, scam words in a host */
+    assert_true(cue("see bit.ly/3kP9xQz", "link_shortener"));
+    assert_true(cue("login at http://185.23.44.12/verify", "link_ip_literal"));
+    assert_false(cue("the server is 192.168.1.20", "link_ip_literal"));
+    assert_true(cue("https://xn--pypal-4ve.com/login", "link_punycode"));
+    assert_true(cue("Claim now at http://usdt-bonus.xyz", "link_cheap_tld"));
+    assert_true(cue("go to paypa1-secure.com", "link_lookalike"));
+    assert_true(cue("https://chase.account-verify.ru", "link_lookalike"));
+    assert_false(cue("https://www.paypal.com/myaccount", "link_lookalike"));
+    assert_false(cue("https://www.amazon.co.uk/dp/B0C1234567", "link_lookalike"));
+    assert_false(cue("see report.pdf and e.g. 3.95", "link"));
+    /* scam shapes */
+    assert_true(cue("URGENT! Your wallet has been selected for a 5000 USDT airdrop", "crypto_claim"));
+    assert_true(cue("please reply with your 12-word recovery phrase", "seed_phrase"));
+    assert_true(cue("Congratulations you won a $1000 Walmart gift card, reply YES", "prize"));
+    assert_true(cue("Congratulations you won a $1000 Walmart gift card, reply YES", "reply_keyword"));
+    assert_true(cue("Hi mum, my phone broke so this is my new number", "new_number"));
+    assert_false(cue("hi mum, home by 7, save me some pizza", "new_number"));
+    assert_true(cue("Royal Mail: your parcel could not be delivered, pay the fee", "parcel_fee"));
+    assert_false(cue("my parcel finally arrived", "parcel_fee"));
+    assert_true(cue("Hallo Mama, mein Handy ist kaputt, das ist meine neue Nummer", "new_number"));
+    const char *wfh = "I'm working from home today";
+    assert_true(zt__spam_chat_cues(wfh, strlen(wfh), NULL, 0, NULL) < 1.0); /* a weak cue at most */
+    assert_true(cue("Ihr Paket wartet auf Zustellung", "parcel_fee"));
+    /* nothing in everyday chat */
+    struct zt__spam_cue v[4];
+    size_t n = 9;
+    assert_true(zt__spam_chat_cues("can you send me the slides from this morning?", 45, v, 4, &n) == 0.0);
+    assert_int_equal(n, 0);
+}
+
+/* The rows of issue 16's table, on the shipped model (skipped without it). */
+static void test_issue16_rows(void **state)
+{
+    (void)state;
+    struct zt_spam_model *m = shipped();
+    if (!m) skip();
+    static const char *const spam[] = {
+        "URGENT! Your wallet has been selected for a 5000 USDT airdrop. Claim now at http://usdt-bonus.xyz",
+        "Congratulations you won a $1000 Walmart gift card, reply YES"};
+    struct zt_spam_result r;
+    for (size_t i = 0; i < 2; i++) {
+        assert_int_equal(zt_spam_classify(m, spam[i], strlen(spam[i]), 0.8, 5, &r), 0);
+        printf("%.3f %s\n", r.probability, spam[i]);
+        assert_true(r.spam);
+        assert_string_equal(r.top[0].kind, "rule");
+    }
+    const char *ham = "can you send me the slides from this morning?";
+    assert_int_equal(zt_spam_classify(m, ham, strlen(ham), 0.8, 5, &r), 0);
+    printf("%.3f %s\n", r.probability, ham);
+    assert_true(r.probability < 0.3); /* clearly ham */
+    zt_spam_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_features),     cmocka_unit_test(test_email_text),
         cmocka_unit_test(test_model_parse),  cmocka_unit_test(test_train),
-        cmocka_unit_test(test_shipped_model),
+        cmocka_unit_test(test_shipped_model), cmocka_unit_test(test_chat_cues),
+        cmocka_unit_test(test_issue16_rows),
     };
     return zt_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -1,0 +1,185 @@
+/* zt_registry.h: the orchestrator's worker registry (DESIGN.md:
+ * src/orchestrator/; docs/internals/orchestrator.md).
+ *
+ * A worker joins with a signed join record that wraps its signed node
+ * descriptor (zt_identity.h) and adds what the descriptor does not carry
+ * (engine build id, CPU, GPU, memory, slots, context limit, price per 1k
+ * tokens), then sends signed heartbeats with its load and finally a signed
+ * leave record. Every record names the orchestrator it is for ("aud"), the
+ * worker's boot id (random per process start), a sequence number and a
+ * timestamp; the registry refuses forged records (signature), replays
+ * (sequence not increasing within a boot, a boot older than the last one,
+ * a timestamp outside the window) and duplicate node ids (the same key on
+ * two machines at once). A session that misses heartbeats for
+ * heartbeat_expiry_ms expires.
+ *
+ * Reputation per node (completed, failed, timed out, verification
+ * mismatches) is a Beta-posterior mean over time-decayed counts
+ * (zt_reputation_score; the formula is in docs/internals/orchestrator.md);
+ * a node below rep_threshold gets no work, a node caught cheating
+ * (ZT_OUTCOME_CHEAT) none at all, at once, until an operator unbans it.
+ *
+ * Everything is persisted in the store under the owner "registry" (tables
+ * registry_*, migrated by zt_registry_open) and survives a restart.
+ *
+ * Lifecycle: zt_registry_open (store handle borrowed; it must outlive the
+ * registry and nothing else may use it meanwhile) ... zt_registry_free.
+ * Threads: every function is thread-safe; one mutex inside serialises them
+ * (the scheduler of zt_sched.h shares it). No callbacks.
+ * Errors: 0 or a negative ZT_E*:
+ *   ZT_EPARSE, ZT_ETOOBIG  a malformed or oversized record;
+ *   ZT_ECRYPTO             a bad signature, or a node id not derived from the key;
+ *   ZT_ETIMEDOUT           a timestamp outside record_window_ms, or an expired descriptor;
+ *   ZT_EPERM               a replay (sequence/boot/timestamp not newer), another
+ *                          orchestrator's record, a node without the worker role,
+ *                          a banned or quarantined node;
+ *   ZT_EEXIST              a duplicate node id (another live session elsewhere);
+ *   ZT_ENOTFOUND           a heartbeat/leave of a node with no live session;
+ *   ZT_EBUSY               the registry is full (max_nodes);
+ *   ZT_ENOMEM, ZT_EIO      as the store and allocations say. */
+#ifndef ZT_REGISTRY_H
+#define ZT_REGISTRY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "zt_error.h"
+#include "zt_identity.h"
+
+struct zt_store;
+struct zt_registry;
+
+#define ZT_REG_BOOT_LEN 16                              /* bytes of a boot id */
+#define ZT_REG_RECORD_MAX (ZT_DESCRIPTOR_MAX + 8192)    /* bytes of one record */
+#define ZT_REG_STR_MAX 128                              /* engine, cpu, gpu strings */
+#define ZT_REG_SLOTS_MAX 4096u
+
+/* What a worker offers, carried in its signed join record. */
+struct zt_worker_caps {
+    char engine[ZT_REG_STR_MAX + 1]; /* engine build id (zt_version.h), non-empty */
+    char cpu[ZT_REG_STR_MAX + 1];    /* e.g. "x86_64 avx2 16c"; may be empty */
+    char gpu[ZT_REG_STR_MAX + 1];    /* e.g. "none", "H100 80GB"; may be empty */
+    uint64_t mem_mb;                 /* memory for models */
+    uint32_t slots;                  /* concurrent jobs, 1..ZT_REG_SLOTS_MAX */
+    uint32_t ctx_max;                /* context tokens per job (prompt + output); 0 = not stated */
+    uint64_t price_per_1k;           /* per 1000 tokens, in the ledger's smallest unit */
+};
+
+/* The load a heartbeat reports. */
+struct zt_worker_load {
+    uint32_t busy;  /* slots in use */
+    uint32_t queue; /* jobs waiting on the worker */
+};
+
+/* ---- records (the worker's side) -------------------------------------------- */
+
+/* Build a signed record for the orchestrator aud (its node id). descriptor
+ * is id's signed descriptor (zt_identity_descriptor; it must list the role
+ * "worker"); boot is random per process start; seq must grow within a boot
+ * and ts_ms is the worker's wall clock (unix ms). *out (NUL-terminated,
+ * zt_free) only on success. ZT_EINVAL for a bad argument, ZT_ENOMEM. */
+ZT_NODISCARD int zt_registry_join_record(const struct zt_identity *id, const char *descriptor,
+                                         const char *aud, const uint8_t boot[static ZT_REG_BOOT_LEN],
+                                         uint64_t seq, int64_t ts_ms, const struct zt_worker_caps *caps,
+                                         char **out);
+ZT_NODISCARD int zt_registry_heartbeat_record(const struct zt_identity *id, const char *aud,
+                                              const uint8_t boot[static ZT_REG_BOOT_LEN], uint64_t seq,
+                                              int64_t ts_ms, const struct zt_worker_load *load,
+                                              char **out);
+ZT_NODISCARD int zt_registry_leave_record(const struct zt_identity *id, const char *aud,
+                                          const uint8_t boot[static ZT_REG_BOOT_LEN], uint64_t seq,
+                                          int64_t ts_ms, char **out);
+
+/* ---- the registry ------------------------------------------------------------ */
+
+struct zt_registry_opts {
+    const char *self_id;          /* this orchestrator's node id: records must name it (required) */
+    int64_t heartbeat_expiry_ms;  /* a session with no heartbeat for this long expires (30000) */
+    int64_t record_window_ms;     /* |record ts - now| allowed (60000) */
+    size_t max_nodes;             /* nodes known, live or not (65536) */
+    double rep_threshold;         /* a node scoring below gets no work (0.5) */
+    double rep_prior_good;        /* Beta prior alpha (2.0) */
+    double rep_prior_bad;         /* Beta prior beta (1.0) */
+    int64_t rep_half_life_ms;     /* decay of the counts (7 days) */
+    int64_t dup_quarantine_ms;    /* a node id proven on two machines gets nothing this long (600000) */
+};
+/* Zero fields of opts take the defaults above. */
+
+/* Migrate the "registry" owner, load the nodes. Sessions that were live
+ * when the orchestrator stopped get one heartbeat_expiry_ms from now_ms to
+ * send a heartbeat (theirs were lost while it was down). ZT_EINVAL (no
+ * self_id, bad options), ZT_ENOMEM, ZT_EIO, ZT_EUNSUPPORTED (a newer
+ * database). */
+ZT_NODISCARD int zt_registry_open(struct zt_store *st, const struct zt_registry_opts *o, int64_t now_ms,
+                                  struct zt_registry **out);
+/* NULL is a no-op. The store stays open (the caller's). */
+void zt_registry_free(struct zt_registry *r);
+
+/* Verify and apply a record (len bytes) at now_ms. join: a new session or
+ * a re-join (new capabilities) of the live one; a new boot id from the
+ * same endpoint replaces a live session (a restart). node_id (may be NULL)
+ * gets the worker's id on success. */
+ZT_NODISCARD int zt_registry_join(struct zt_registry *r, const char *rec, size_t len, int64_t now_ms,
+                                  char node_id[ZT_IDENTITY_ID_SIZE]);
+ZT_NODISCARD int zt_registry_heartbeat(struct zt_registry *r, const char *rec, size_t len, int64_t now_ms);
+ZT_NODISCARD int zt_registry_leave(struct zt_registry *r, const char *rec, size_t len, int64_t now_ms);
+
+/* Expire sessions whose last heartbeat is older than heartbeat_expiry_ms;
+ * returns how many expired now. (zt_sched_pump calls it and requeues their
+ * jobs; call it directly only without a scheduler.) */
+size_t zt_registry_expire(struct zt_registry *r, int64_t now_ms);
+
+/* What happened to a job on a node, for its reputation. */
+enum zt_outcome {
+    ZT_OUTCOME_COMPLETED = 0, /* good +1 */
+    ZT_OUTCOME_FAILED,        /* bad +1 */
+    ZT_OUTCOME_TIMED_OUT,     /* bad +1 (stalled, or lost with a running job) */
+    ZT_OUTCOME_VERIFIED,      /* good +1 (a second worker agreed) */
+    ZT_OUTCOME_MISMATCH,      /* bad +3 (a verification disagreed, not yet decided) */
+    ZT_OUTCOME_CHEAT,         /* a confirmed mismatch: banned at once */
+};
+ZT_NODISCARD int zt_registry_report(struct zt_registry *r, const char *node_id, enum zt_outcome o,
+                                    int64_t now_ms);
+/* Lift a ban (an operator's decision). ZT_ENOTFOUND. */
+ZT_NODISCARD int zt_registry_unban(struct zt_registry *r, const char *node_id);
+
+/* The reputation formula (docs/internals/orchestrator.md): the Beta
+ * posterior mean (prior_good + good) / (prior_good + prior_bad + good + bad)
+ * of the decayed counts. */
+double zt_reputation_score(double good, double bad, double prior_good, double prior_bad);
+/* Decay factor of a count after age_ms with half-life half_life_ms:
+ * 2^(-age/half_life); 1 for age <= 0. */
+double zt_reputation_decay(int64_t age_ms, int64_t half_life_ms);
+
+enum zt_node_state {
+    ZT_NODE_LIVE = 0, /* joined, heartbeating */
+    ZT_NODE_EXPIRED,  /* missed heartbeats */
+    ZT_NODE_LEFT,     /* sent a leave record */
+};
+
+/* A copy of what the registry knows of a node. */
+struct zt_node_info {
+    char node_id[ZT_IDENTITY_ID_SIZE];
+    char endpoint[ZT_DESCRIPTOR_MAX_ENDPOINT + 1];
+    uint8_t kem_pk[ZT_X25519_LEN];
+    enum zt_node_state state;
+    struct zt_worker_caps caps;
+    struct zt_worker_load load;
+    size_t n_models;
+    uint32_t inflight;        /* jobs this orchestrator has assigned/running there */
+    int64_t joined_ms, last_seen_ms;
+    double reputation;        /* zt_reputation_score at now */
+    bool eligible;            /* live, >= threshold, not banned or quarantined */
+    bool banned;
+    int64_t quarantine_until_ms;
+    uint64_t completed, failed, timed_out, mismatches, verified, dup_refused;
+    double latency_ms_per_tok; /* EWMA; 0 = no measurement yet */
+};
+/* ZT_ENOTFOUND when the node was never seen. */
+ZT_NODISCARD int zt_registry_get(struct zt_registry *r, const char *node_id, int64_t now_ms,
+                                 struct zt_node_info *out);
+/* Nodes known (live_only: live sessions only). */
+size_t zt_registry_count(struct zt_registry *r, bool live_only);
+
+#endif

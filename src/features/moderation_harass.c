@@ -1,0 +1,513 @@
+/* moderation_harass.c: the harassment rules of zt_moderation_check()
+ * (issue 16): insults aimed at a person, exclusion, incitement to
+ * self-harm, threats with intent and doxxing. The word lists of
+ * config/moderation/ match fixed phrases; these rules match shapes:
+ *
+ *   insult     a second-person target ("you", "u", "ur", "you're", "you
+ *              are so", "what a ... you are") or a named person ("X is a
+ *              ...") with an insult word, no negation between ("you're not
+ *              stupid" is not an insult; "I'm such an idiot" aims at the
+ *              speaker; "he's a stupid cat" insults no one: a third person
+ *              needs an insult noun)
+ *   exclusion  "nobody wants you", "everyone hates you", "you're not
+ *              welcome", "get out of this chat", "leave the group"
+ *   self-harm  "kill yourself", "just die", "die already", "unalive yourself"
+ *   threat     a first-person subject ("i", "i'll", "im gonna", "we") and a
+ *              violent verb aimed at "you"/"your ..." (a third person counts
+ *              less), not negated and not a game ("beat you at chess");
+ *              fixed threats ("watch your back", "you're dead when", "i know
+ *              where your kids")
+ *   doxxing    contact data (phone number, street address, e-mail, SSN,
+ *              UK postcode) in a hostile message that points at a person
+ *              ("his number is", "the loser lives at", "flood it")
+ *
+ * Words are the moderation tokens: case-folded, accents stripped,
+ * apostrophes split ("you're" -> "you" "re"). They run on every message,
+ * whatever its detected language (English rules; issue 16: a short English
+ * insult detected as Czech must still match). Weights are listed in
+ * docs/features/moderation.md. */
+#include <stdbool.h>
+#include <string.h>
+
+#include "moderation_internal.h"
+#include "zentalk/zt_str.h"
+
+#define W_INSULT 0.8
+#define W_INSULT3 0.75
+#define W_BANTER 0.55 /* an insult among friendly markers: not flagged alone */ /* a named third person */
+#define W_EXCLUDE 0.75
+#define W_INCITE 0.95
+#define W_THREAT 0.9
+#define W_THREAT3 0.6 /* a threat against a third person ("i'll kill him"): hyperbole is common */
+#define W_DOXX 0.9
+
+static bool eqw(const struct zt__mod_word *w, const char *s)
+{
+    /* byte by byte: most comparisons end at the first byte, and no strlen */
+    for (size_t i = 0; i < w->len; i++)
+        if (s[i] != w->p[i]) return false; /* also stops at the NUL of a shorter s */
+    return s[w->len] == 0;
+}
+
+static bool in(const struct zt__mod_word *w, const char *const *list)
+{
+    for (size_t i = 0; list[i]; i++)
+        if (eqw(w, list[i])) return true;
+    return false;
+}
+
+/* insult words: nouns (usable for a third person) and adjectives */
+static const char *const INSULT_N[] = {
+    "idiot",   "idiots",   "moron",    "morons",  "loser",   "losers",  "clown",   "freak",    "imbecile",
+    "dumbass", "jackass",  "jerk",     "scum",    "creep",   "failure", "joke",    "embarrassment",
+    "garbage", "trash",    "rat",      "pig",     "cretin",  "dimwit",  "halfwit", "nobody",   "nothing",
+    "waste",   "disgrace", "parasite", "pos",     "dork",    "weirdo",  "coward",  "fool",     "muppet",
+    "donkey",  "nitwit",   "numpty",   "bellend", "tosser",  "prick",   "wanker",  "cunt",     "bitch",
+    "asshole", "arsehole", "retard",   "degenerate", "lowlife", "simp",  NULL};
+static const char *const INSULT_A[] = {
+    "stupid", "dumb", "pathetic", "worthless", "useless", "disgusting", "ugly", "brainless", "clueless",
+    "incompetent", "annoying", "fat", "hopeless", "retarded", "gross", "repulsive", "dense", "thick",
+    "vile", "awful", "insufferable", "braindead", "dumbest", "stupidest", "ugliest", "worst", "lamest",
+    "saddest", NULL};
+static const char *const FILLER[] = {"such", "so", "a", "an", "the", "absolute", "total", "complete", "fucking", "fking",
+                                     "effing", "freaking", "really", "truly", "utter", "big", "little", "pathetic",
+                                     "stupid", "dumb", "ugly", "worthless", "useless", "just", "literally", "of", "piece",
+                                     "bunch", "always", "been", "and", "an", "honestly", "ever", "fat", "lazy", "too", "very", "way", "such",
+                                     "most", "biggest", NULL};
+static const char *const NEG[] = {"not", "t", "never", "no", "isn", "aren", "nt", "hardly", "don", "didn", "wasn",
+                                  "weren", "won", NULL};
+static const char *const YOU[] = {"you", "u", "ya", "ur", "youre", "yall", NULL};
+
+/* Index of the next word at or after i that is not a filler; n if none
+ * within max words. */
+static size_t skip_fill(const struct zt__mod_word *w, size_t n, size_t i, size_t max, bool *neg)
+{
+    size_t k = 0;
+    while (i < n && k < max && (in(&w[i], FILLER) || in(&w[i], NEG) || eqw(&w[i], "re") || eqw(&w[i], "are") ||
+                                eqw(&w[i], "r") || eqw(&w[i], "is") || eqw(&w[i], "s") || eqw(&w[i], "were") ||
+                                eqw(&w[i], "being") || eqw(&w[i], "look") || eqw(&w[i], "sound") ||
+                                eqw(&w[i], "like") || eqw(&w[i], "act") || eqw(&w[i], "acting") ||
+                                eqw(&w[i], "have"))) {
+        if (in(&w[i], NEG)) *neg = true;
+        i++;
+        k++;
+    }
+    return k < max ? i : n;
+}
+
+/* Do the words at i spell phrase (words separated by single spaces; "@you"
+ * is any second-person word: you, u, ya, ur)? */
+static bool phrase_at(const struct zt__mod_word *w, size_t n, size_t i, const char *phrase)
+{
+    const char *p = phrase;
+    for (size_t k = i;; k++) {
+        if (k >= n) return false;
+        if (p[0] == '@') { /* "@you" */
+            if (!in(&w[k], YOU)) return false;
+            p += 4;
+        } else {
+            size_t q = 0;
+            while (q < w[k].len && p[q] == w[k].p[q]) q++;
+            if (q < w[k].len || (p[q] != ' ' && p[q] != 0)) return false;
+            p += q;
+        }
+        if (*p == 0) return true;
+        p++; /* the space */
+    }
+}
+
+static bool is_insult(const struct zt__mod_word *w)
+{
+    return in(w, INSULT_N) || in(w, INSULT_A);
+}
+
+static void put(struct zt__mod_hits *h, const char *label, double w)
+{
+    for (size_t i = 0; i < h->n; i++)
+        if (strcmp(h->v[i].label, label) == 0) {
+            /* the same rule twice: more evidence, capped */
+            if (h->v[i].weight < w) h->v[i].weight = w;
+            return;
+        }
+    if (h->n < ZT__MOD_HITS_MAX) {
+        h->v[h->n].label = label;
+        h->v[h->n].weight = w;
+        h->n++;
+    }
+}
+
+/* ---- insults and exclusion ------------------------------------------------------- */
+
+static void insults(const struct zt__mod_word *w, size_t n, bool friendly, struct zt__mod_hits *h)
+{
+    int count = 0;
+    /* banter: "lmao you idiot, that was hilarious", "you're so dumb 😂 love you" */
+    const double w_insult = friendly ? W_BANTER : W_INSULT;
+    for (size_t i = 0; i < n; i++) {
+        bool you = in(&w[i], YOU) || (eqw(&w[i], "your") && i + 1 < n && (eqw(&w[i + 1], "so") || eqw(&w[i + 1], "such")));
+        if (you) {
+            /* "you (are|re) (such) (a) INSULT", "you INSULT", "u r so dumb" */
+            bool neg = false;
+            size_t j = skip_fill(w, n, i + 1, 6, &neg);
+            /* the filler run may itself hold the insult adjective ("you stupid idiot") */
+            bool hit = false;
+            for (size_t k = i + 1; k < n && k <= j && !hit; k++)
+                if (is_insult(&w[k])) hit = true;
+            if (hit && !neg) {
+                /* "you know it was stupid" never gets here: skip_fill stops at "know" */
+                count++;
+                put(h, "insult", w_insult);
+            }
+        }
+        /* "what a moron you are", "such an idiot you are" */
+        if ((eqw(&w[i], "what") || eqw(&w[i], "such")) && i + 3 < n) {
+            bool neg = false;
+            size_t j = skip_fill(w, n, i + 1, 4, &neg);
+            if (j < n && is_insult(&w[j]) && j + 1 < n && in(&w[j + 1], YOU)) {
+                count++;
+                put(h, "insult", w_insult);
+            } else if (eqw(&w[i], "what") && j < n && in(&w[j], INSULT_N) && (j + 1 == n || in(&w[j + 1], YOU))) {
+                put(h, "insult", W_INSULT3);
+            }
+        }
+        /* a named third person: "X is a pathetic loser", "he's such a moron" */
+        if ((eqw(&w[i], "is") || (eqw(&w[i], "s") && i > 0)) && i > 0 && !eqw(&w[i - 1], "it") &&
+            !eqw(&w[i - 1], "that") && !eqw(&w[i - 1], "this") && !eqw(&w[i - 1], "what") &&
+            !eqw(&w[i - 1], "there") && !eqw(&w[i - 1], "here")) {
+            bool neg = false;
+            size_t j = skip_fill(w, n, i + 1, 5, &neg);
+            if (j < n && in(&w[j], INSULT_N) && !neg && !eqw(&w[j], "nothing") && !eqw(&w[j], "nobody") &&
+                !eqw(&w[j], "joke") && !eqw(&w[j], "waste")) {
+                bool a = false;
+                for (size_t k = i + 1; k < j; k++) a |= eqw(&w[k], "a") || eqw(&w[k], "an") || eqw(&w[k], "such");
+                bool fond = false; /* "he's an idiot sometimes but I love him" */
+                for (size_t k = j + 1; k < n; k++)
+                    fond |= eqw(&w[k], "love") || eqw(&w[k], "adore") || eqw(&w[k], "bless") || eqw(&w[k], "haha") ||
+                            eqw(&w[k], "lol");
+                if (a && !fond) put(h, "insult", W_INSULT3);
+            }
+        }
+        /* vocative: "shut up, idiot", "read the thread you dumb idiot" is above */
+        if (eqw(&w[i], "shut") && i + 1 < n && eqw(&w[i + 1], "up")) put(h, "shut_up", 0.5);
+    }
+    if (count >= 2) put(h, "insults", 0.6);
+}
+
+static const char *const EXCL_SUBJ[] = {"nobody", "noone", "everyone", "everybody", "we", "no", "people", NULL};
+static const char *const EXCL_VERB[] = {"wants", "likes", "cares", "hates", "invited", "asked", "needs", "loves",
+                                        "care", "want", "like", "hate", "one", "misses", "would", "stand", "trusts",
+                                        "respects", "love", "talks", "talk", "texts", "invites", "listens", NULL};
+
+static void exclusion(const struct zt__mod_word *w, size_t n, struct zt__mod_hits *h)
+{
+    for (size_t i = 0; i + 2 < n; i++) {
+        if (!in(&w[i], EXCL_SUBJ)) continue;
+        size_t j = i + 1;
+        if (eqw(&w[i], "no") && eqw(&w[j], "one")) j++;
+        else if (eqw(&w[i], "no")) continue;
+        /* "no one in this group likes you": up to four words between */
+        size_t lim = j + 4;
+        while (j < n && j < lim && !in(&w[j], EXCL_VERB)) j++;
+        if (j + 1 >= n || !in(&w[j], EXCL_VERB) || eqw(&w[j], "one")) continue;
+        /* "nobody wants you", "nobody cares about your opinion", "we all hate you" */
+        size_t k = j + 1;
+        if (k < n && (eqw(&w[k], "about") || eqw(&w[k], "for") || eqw(&w[k], "what") || eqw(&w[k], "to") ||
+                      eqw(&w[k], "with")))
+            k++;
+        if (k < n && (in(&w[k], YOU) || eqw(&w[k], "your"))) {
+            if (eqw(&w[i], "we") && !(eqw(&w[j], "hate") || eqw(&w[j], "want"))) continue;
+            put(h, "exclusion", W_EXCLUDE);
+        }
+    }
+    static const char *const phrases[] = {
+        "not welcome",
+        "get out of this",
+        "get out of the group",
+        "get out of here",
+        "leave the group",
+        "leave this group",
+        "leave the chat",
+        "get lost",
+        "nobody asked",
+        "no one asked",
+        "stop posting",
+        "go away",
+        "get a life",
+        "@you should just disappear",
+        "@you should disappear",
+        "do us all a favour",
+        "do us all a favor",
+    };
+    static const double pw[] = {0.7, 0.7, 0.7, 0.5, 0.6, 0.6, 0.6, 0.6, 0.6, 0.6, 0.5, 0.4, 0.6, 0.75, 0.75, 0.5, 0.5};
+    _Static_assert(sizeof pw / sizeof pw[0] == sizeof phrases / sizeof phrases[0], "one weight a phrase");
+    for (size_t p = 0; p < sizeof phrases / sizeof phrases[0]; p++)
+        for (size_t i = 0; i < n; i++) {
+            if (phrase_at(w, n, i, phrases[p])) {
+                put(h, p <= 6 || p == 13 || p == 14 ? "exclusion" : "dismissal", pw[p]);
+                break;
+            }
+        }
+}
+
+/* ---- incitement and threats ---------------------------------------------------------- */
+
+static void incitement(const struct zt__mod_word *w, size_t n, struct zt__mod_hits *h)
+{
+    for (size_t i = 0; i < n; i++) {
+        if ((eqw(&w[i], "kill") || eqw(&w[i], "unalive") || eqw(&w[i], "end") || eqw(&w[i], "hang")) && i + 1 < n &&
+            (eqw(&w[i + 1], "yourself") || eqw(&w[i + 1], "urself") || eqw(&w[i + 1], "yourselves")))
+            put(h, "self_harm_incitement", W_INCITE);
+        if (eqw(&w[i], "kys")) put(h, "self_harm_incitement", W_INCITE);
+        if (eqw(&w[i], "die") && i > 0 && (eqw(&w[i - 1], "just") || eqw(&w[i - 1], "go") || eqw(&w[i - 1], "pls") ||
+                                           eqw(&w[i - 1], "please") || eqw(&w[i - 1], "should")))
+            put(h, "self_harm_incitement", W_INCITE);
+        if (eqw(&w[i], "die") && i + 1 < n && eqw(&w[i + 1], "already")) put(h, "self_harm_incitement", W_INCITE);
+        if (eqw(&w[i], "nobody") && i + 3 < n && eqw(&w[i + 1], "would") && eqw(&w[i + 2], "miss") &&
+            in(&w[i + 3], YOU))
+            put(h, "self_harm_incitement", W_INCITE);
+    }
+}
+
+static const char *const VIOLENT[] = {"kill",  "murder", "hurt",     "beat",   "stab",  "shoot",  "punch", "smash",
+                                      "break", "burn",   "end",      "strangle", "choke", "slap", "bash",  "rape",
+                                      "cut",   "gut",    "wreck",    "torture", "drown", "hunt",  "find",  "get",
+                                      "batter", "kick",  "bury",     "destroy", "fight", "jump",  "attack", "ruin",
+                                      "slash", "poison", "hang", "skin", NULL};
+static const char *const FIRST[] = {"i", "ill", "im", "imma", "ima", "we", "gonna", "gunna", "finna", NULL};
+static const char *const TARGET3[] = {"him", "her", "them", "his", "their", NULL};
+static const char *const GAME[] = {"game", "chess", "fifa", "round", "match", "cards", "poker", "tennis", "golf",
+                                   "pool", "darts", "mario", "scrabble", "monopoly", "haha", "lol", "lmao", NULL};
+
+static void threats(const struct zt__mod_word *w, size_t n, struct zt__mod_hits *h)
+{
+    for (size_t j = 0; j < n; j++) {
+        if (!in(&w[j], VIOLENT)) continue;
+        /* a first-person subject (or "gonna") within five words before, no negation between */
+        bool subj = false, neg = false;
+        for (size_t k = j > 5 ? j - 5 : 0; k < j; k++) {
+            if (in(&w[k], FIRST)) subj = true, neg = false;
+            else if (subj && (in(&w[k], NEG) || eqw(&w[k], "wouldn") || eqw(&w[k], "if"))) neg = true;
+        }
+        if (!subj || neg) continue;
+        /* the target right after (through "the crap out of", "your ... in") */
+        size_t t = j + 1;
+        bool through = false;
+        while (t < n && t <= j + 4 &&
+               (eqw(&w[t], "the") || eqw(&w[t], "crap") || eqw(&w[t], "shit") || eqw(&w[t], "hell") ||
+                eqw(&w[t], "out") || eqw(&w[t], "of") || eqw(&w[t], "up") || eqw(&w[t], "down"))) {
+            through |= eqw(&w[t], "crap") || eqw(&w[t], "shit") || eqw(&w[t], "hell");
+            t++;
+        }
+        if (t >= n) continue;
+        bool you = in(&w[t], YOU) || eqw(&w[t], "your") || eqw(&w[t], "yourself") || eqw(&w[t], "ur");
+        bool third = in(&w[t], TARGET3);
+        if (!you && !third) continue;
+        /* "find you" and "get you" are threats only with more ("i will find you and hurt you") */
+        bool weak = eqw(&w[j], "find") || eqw(&w[j], "get") || eqw(&w[j], "fight") || eqw(&w[j], "jump") ||
+                    eqw(&w[j], "destroy") || eqw(&w[j], "ruin") || eqw(&w[j], "beat") || eqw(&w[j], "end");
+        if (through) weak = false;
+        /* a game or a joke: "i'll destroy you at chess", "beat you in fifa" */
+        bool game = t + 1 < n && eqw(&w[t + 1], "at") && you && !eqw(&w[t], "your");
+        for (size_t k = t + 1; k < n; k++) game |= in(&w[k], GAME);
+        if (game) continue;
+        double wt = you ? (weak ? 0.55 : W_THREAT) : W_THREAT3;
+        put(h, weak ? "threat_weak" : "threat", wt);
+    }
+    static const char *const phrases[] = {
+        "watch your back",
+        "know where @you live",
+        "know where your",
+        "@you re dead",
+        "you are dead",
+        "won t live",
+        "coming for @you",
+        "make @you pay",
+        "@you ll regret",
+        "you will regret",
+        "you ll pay for",
+        "say that again and",
+        "one more word and",
+        "keep talking and",
+        "i swear i",
+        "be careful",
+        "sleep with one eye",
+        "@you re next",
+        "pay him a visit",
+        "pay her a visit",
+        "burn your house",
+        "end @you",
+        "make @you regret",
+        "come to your house",
+        "go back to where @you came from",
+        "hope @you die",
+        "hope @you get hit",
+        "hope @you get run over",
+        "hope @you get cancer",
+        "hope @you rot",
+        "hope @you suffer",
+        "hope @you choke",
+        "hope @you burn",
+        "make @you suffer",
+        "@you re done",
+        "@you ll be sorry",
+        "coming to your house",
+        "wait till i",
+        "better watch yourself",
+        "watch yourself",
+        "not joking",
+        "@you re going to get hurt",
+        "going to get hurt",
+        "make sure @you never",
+        "never walk again",
+        "if @you keep talking",
+    };
+    static const double pw[] = {0.8, 0.9, 0.7, 0.8, 0.8, 0.8, 0.75, 0.8, 0.6, 0.6, 0.6, 0.5, 0.5, 0.5, 0.3, 0.3,
+                                0.8, 0.7, 0.75, 0.75, 0.9, 0.8, 0.8, 0.6, 0.85, 0.9, 0.85, 0.85, 0.9, 0.85, 0.85,
+                                0.8, 0.85, 0.85, 0.6, 0.6, 0.75, 0.4, 0.8, 0.55, 0.35, 0.85, 0.6, 0.8, 0.8, 0.4};
+    for (size_t p = 0; p < sizeof phrases / sizeof phrases[0]; p++)
+        for (size_t i = 0; i < n; i++) {
+            if (phrase_at(w, n, i, phrases[p])) {
+                put(h, p <= 10 || p >= 16 ? "threat_phrase" : "threat_lead", pw[p]);
+                _Static_assert(sizeof pw / sizeof pw[0] == sizeof phrases / sizeof phrases[0], "one weight a phrase");
+                break;
+            }
+        }
+}
+
+/* ---- doxxing ------------------------------------------------------------------------ */
+
+static bool dig(char c)
+{
+    return zt_ascii_digit((unsigned char)c);
+}
+
+static bool alpha(char c)
+{
+    return zt_ascii_alpha((unsigned char)c);
+}
+
+static char low(char c)
+{
+    return c >= 'A' && c <= 'Z' ? (char)(c + 32) : c;
+}
+
+/* Contact data in raw text: a phone-like run of 10+ digits (separators
+ * allowed), an SSN shape, an e-mail address, a street address (number,
+ * capitalised name, street word) or a UK postcode. */
+static int contact_data(const char *s, size_t n)
+{
+    static const char *const street[] = {"street", "st", "road", "rd", "avenue", "ave", "lane", "ln", "drive", "dr",
+                                         "way", "close", "court", "ct", "place", "pl", "boulevard", "blvd", "terrace",
+                                         "crescent", "grove", "gardens", "square", "hill", "parade", "row", "walk",
+                                         "mews", "highway", "hwy", "parkway", "circle", NULL};
+    for (size_t i = 0; i < n; i++) {
+        /* digits with separators */
+        if (dig(s[i]) && (i == 0 || !alpha(s[i - 1]))) {
+            size_t d = 0, j = i;
+            while (j < n && (dig(s[j]) || ((s[j] == ' ' || s[j] == '-' || s[j] == '.' || s[j] == '(' || s[j] == ')') &&
+                                            j + 1 < n && (dig(s[j + 1]) || s[j + 1] == '(' || s[j] == ')')))) {
+                d += dig(s[j]);
+                j++;
+            }
+            if (d >= 10 && d <= 15) return 1;
+            if (d == 9 && j - i == 11 && (s[i + 3] == '-' || s[i + 3] == ' ') && s[i + 6] == s[i + 3]) return 2; /* an SSN */
+            /* a street address: 1-5 digits (a letter may follow), a capitalised word or two, a street word */
+            size_t k = i;
+            while (k < n && dig(s[k])) k++;
+            if (k - i >= 1 && k - i <= 5) {
+                if (k < n && alpha(s[k]) && (k + 1 >= n || s[k + 1] == ' ')) k++;
+                size_t words = 0;
+                while (k < n && s[k] == ' ' && words < 3) {
+                    k++;
+                    size_t ws = k;
+                    while (k < n && alpha(s[k])) k++;
+                    if (k == ws) break;
+                    char wl[16];
+                    size_t l = k - ws < sizeof wl - 1 ? k - ws : sizeof wl - 1;
+                    for (size_t q = 0; q < l; q++) wl[q] = low(s[ws + q]);
+                    wl[l] = 0;
+                    bool is_street = false;
+                    for (size_t q = 0; street[q]; q++) is_street |= strcmp(wl, street[q]) == 0;
+                    if (is_street && words >= 1) return 1;
+                    if (!(s[ws] >= 'A' && s[ws] <= 'Z')) break;
+                    words++;
+                }
+            }
+            i = j > i ? j - 1 : i;
+        }
+        if (s[i] == '@' && i > 0 && alpha(s[i - 1])) {
+            size_t j = i + 1;
+            while (j < n && (alpha(s[j]) || dig(s[j]) || s[j] == '-' || s[j] == '.')) j++;
+            if (j > i + 3 && memchr(s + i, '.', j - i)) return 1;
+        }
+    }
+    /* UK postcode: A9 9AA, A99 9AA, AA9 9AA, AA99 9AA, A9A 9AA, AA9A 9AA */
+    for (size_t i = 0; i + 6 <= n; i++) {
+        if (i > 0 && (alpha(s[i - 1]) || dig(s[i - 1]))) continue;
+        size_t j = i, a1 = 0;
+        while (j < n && s[j] >= 'A' && s[j] <= 'Z' && a1 < 2) j++, a1++;
+        if (!a1 || j >= n || !dig(s[j])) continue;
+        j++;
+        if (j < n && (dig(s[j]) || (s[j] >= 'A' && s[j] <= 'Z'))) j++;
+        if (j + 4 > n || s[j] != ' ' || !dig(s[j + 1]) || !(s[j + 2] >= 'A' && s[j + 2] <= 'Z') ||
+            !(s[j + 3] >= 'A' && s[j + 3] <= 'Z'))
+            continue;
+        if (j + 4 < n && (alpha(s[j + 4]) || dig(s[j + 4]))) continue;
+        return 1;
+    }
+    return 0;
+}
+
+static const char *const STRONG[] = {"spam", "flood", "leak", "leaked", "expose", "harass", "blast", "dox", "doxx", "raid",
+                                     "swat", NULL};
+static const char *const POINT[] = {"his", "her", "their", "him", "them", "he", "she", "lives", "live", "living", "address",
+                                    "number", "phone", "email", "ssn", "home", "here", "found", NULL};
+static const char *const HOSTILE[] = {"everyone", "visit", "show", "hell", "fun", "post", "teach", "lesson", "call",
+                                      "let", "knows", "go", "make", "tell", "everywhere", "pay", NULL};
+
+static void doxxing(const struct zt__mod_word *w, size_t n, const char *raw, size_t rawlen, struct zt__mod_hits *h)
+{
+    int kind = contact_data(raw, rawlen);
+    if (!kind) return;
+    bool point = false, insult = false, strong = false;
+    int weak = 0;
+    for (size_t i = 0; i < n; i++) {
+        point |= in(&w[i], POINT);
+        insult |= is_insult(&w[i]);
+        strong |= in(&w[i], STRONG);
+        weak += in(&w[i], HOSTILE);
+    }
+    /* someone else's data in a hostile message: an insult, another rule, a
+     * call to harass, or an SSN (never shared about someone kindly) */
+    if (point && (insult || h->n > 0 || strong || weak >= 2 || kind == 2)) put(h, "doxxing", W_DOXX);
+}
+
+static bool has_bytes(const char *s, size_t n, const char *needle)
+{
+    size_t nl = strlen(needle);
+    for (size_t i = 0; i + nl <= n; i++)
+        if (memcmp(s + i, needle, nl) == 0) return true;
+    return false;
+}
+
+/* Friendly markers: laughter and affection. */
+static bool friendly(const struct zt__mod_word *w, size_t n, const char *raw, size_t rawlen)
+{
+    static const char *const marks[] = {"jk", "hilarious", "kidding", "joking", NULL}; /* "lol" may mock: not friendly */
+    for (size_t i = 0; i < n; i++) {
+        if (in(&w[i], marks)) return true;
+        if ((eqw(&w[i], "love") || eqw(&w[i], "luv")) && i + 1 < n && in(&w[i + 1], YOU)) return true;
+    }
+    return has_bytes(raw, rawlen, "\xF0\x9F\x98\x82") || has_bytes(raw, rawlen, "\xF0\x9F\xA4\xA3") ||
+           has_bytes(raw, rawlen, "\xE2\x9D\xA4");
+}
+
+void zt__mod_harass(const struct zt__mod_word *w, size_t n, const char *raw, size_t rawlen, struct zt__mod_hits *h)
+{
+    h->n = 0;
+    insults(w, n, friendly(w, n, raw, rawlen), h);
+    exclusion(w, n, h);
+    incitement(w, n, h);
+    threats(w, n, h);
+    doxxing(w, n, raw, rawlen, h);
+}

@@ -1,0 +1,28 @@
+/* moderation_internal.h: what moderation.c and moderation_harass.c share
+ * (not installed). */
+#ifndef ZT_FEATURES_MODERATION_INTERNAL_H
+#define ZT_FEATURES_MODERATION_INTERNAL_H
+
+#include <stddef.h>
+
+/* One moderation token: case-folded, accents stripped, apostrophes split. */
+struct zt__mod_word {
+    const char *p;
+    size_t len;
+};
+
+#define ZT__MOD_HITS_MAX 8
+
+struct zt__mod_hits {
+    struct {
+        const char *label; /* static: "insult", "threat", "doxxing", ... */
+        double weight;
+    } v[ZT__MOD_HITS_MAX];
+    size_t n;
+};
+
+/* The harassment rules (moderation_harass.c) over the words w[0..n) of a
+ * message and its raw text (for contact data); fills h (distinct labels). */
+void zt__mod_harass(const struct zt__mod_word *w, size_t n, const char *raw, size_t rawlen, struct zt__mod_hits *h);
+
+#endif

@@ -1,0 +1,970 @@
+/* sched.c: the scheduler and the job lifecycle (zt_sched.h): placement by
+ * metadata and score, deficit round robin over per-client queues, a
+ * bounded queue, and the persisted job state machine under the store
+ * owner "sched" (docs/internals/orchestrator.md). Runs under the
+ * registry's mutex. */
+#include <math.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "orch_int.h"
+#include "zentalk/zt_alloc.h"
+#include "zentalk/zt_log.h"
+#include "zentalk/zt_store.h"
+#include "zentalk/zt_str.h"
+
+static const struct zt_store_step SCHED_STEPS[] = {
+    /* 1: jobs and their states (metadata only, never a prompt) */
+    {.sql = "CREATE TABLE sched_jobs(job_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, client TEXT NOT NULL,"
+            " model TEXT NOT NULL, ctx INTEGER NOT NULL, max_tokens INTEGER NOT NULL,"
+            " price_ceiling INTEGER NOT NULL, deadline INTEGER NOT NULL, state INTEGER NOT NULL, worker TEXT,"
+            " attempts INTEGER NOT NULL, tokens INTEGER NOT NULL, created INTEGER NOT NULL,"
+            " updated INTEGER NOT NULL, assigned INTEGER NOT NULL, started INTEGER NOT NULL,"
+            " finished INTEGER NOT NULL, reason TEXT NOT NULL);"
+            "CREATE INDEX sched_jobs_state ON sched_jobs(state, seq);",
+     .sql_pg = "CREATE TABLE sched_jobs(job_id TEXT PRIMARY KEY, seq BIGINT NOT NULL, client TEXT NOT NULL,"
+               " model TEXT NOT NULL, ctx BIGINT NOT NULL, max_tokens BIGINT NOT NULL,"
+               " price_ceiling BIGINT NOT NULL, deadline BIGINT NOT NULL, state BIGINT NOT NULL, worker TEXT,"
+               " attempts BIGINT NOT NULL, tokens BIGINT NOT NULL, created BIGINT NOT NULL,"
+               " updated BIGINT NOT NULL, assigned BIGINT NOT NULL, started BIGINT NOT NULL,"
+               " finished BIGINT NOT NULL, reason TEXT NOT NULL);"
+               "CREATE INDEX sched_jobs_state ON sched_jobs(state, seq);"},
+};
+static const struct zt_store_schema SCHED_SCHEMA = {
+    .owner = "sched", .steps = SCHED_STEPS, .n_steps = sizeof SCHED_STEPS / sizeof SCHED_STEPS[0]};
+
+#define JOB_COLS                                                                                     \
+    "job_id, seq, client, model, ctx, max_tokens, price_ceiling, deadline, state, worker, attempts, " \
+    "tokens, created, updated, assigned, started, finished, reason"
+static const char SQL_INS[] = "INSERT INTO sched_jobs(" JOB_COLS ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+static const char SQL_MOVE[] = "UPDATE sched_jobs SET state=?, worker=?, attempts=?, tokens=?, updated=?, assigned=?,"
+                               " started=?, finished=?, reason=? WHERE job_id=? AND state=?";
+static const char SQL_GET[] = "SELECT " JOB_COLS " FROM sched_jobs WHERE job_id=?";
+static const char SQL_ACTIVE[] = "SELECT " JOB_COLS " FROM sched_jobs WHERE state IN (0, 1, 2) ORDER BY seq";
+static const char SQL_MAXSEQ[] = "SELECT COALESCE(MAX(seq), 0) FROM sched_jobs";
+
+struct zt_sched {
+    struct zt_registry *r;
+    struct zt_store *st;
+    struct zt_sched_opts o;
+    struct orch_map jobs;    /* id -> active orch_job */
+    struct orch_map clients; /* name -> orch_client */
+    struct orch_client *ring; /* the next client DRR visits */
+    size_t queued;
+    int64_t next_seq;
+    int64_t next_deadline_scan;
+    uint32_t pass;
+    double job_ms; /* EWMA of a job's duration, for retry-after */
+    struct zt_sched_event *pend; /* events waiting for the next pump */
+    size_t n_pend, cap_pend;
+    struct zt_store_stmt *q_ins, *q_move, *q_get;
+};
+
+static const char *const STATE_NAME[] = {"queued", "assigned", "running", "done", "failed", "verified"};
+
+const char *zt_job_state_name(enum zt_job_state s)
+{
+    return (unsigned)s < ZT_JOB_STATE_COUNT ? STATE_NAME[s] : "?";
+}
+
+bool zt_job_transition_legal(enum zt_job_state from, enum zt_job_state to)
+{
+    switch (from) {
+    case ZT_JOB_QUEUED: return to == ZT_JOB_ASSIGNED || to == ZT_JOB_FAILED;
+    case ZT_JOB_ASSIGNED: return to == ZT_JOB_RUNNING || to == ZT_JOB_QUEUED || to == ZT_JOB_FAILED;
+    case ZT_JOB_RUNNING: return to == ZT_JOB_DONE || to == ZT_JOB_QUEUED || to == ZT_JOB_FAILED;
+    case ZT_JOB_DONE: return to == ZT_JOB_VERIFIED || to == ZT_JOB_FAILED;
+    default: return false; /* failed and verified are final */
+    }
+}
+
+/* ---- persistence ------------------------------------------------------------- */
+
+static int run(struct zt_store_stmt *q)
+{
+    int rc = zt_store_step(q);
+    zt_store_reset(q);
+    return rc == ZT_STORE_DONE ? 0 : rc == ZT_STORE_ROW ? ZT_EIO : rc;
+}
+
+static const char *worker_of(const struct orch_job *j) { return j->node ? j->node->id : NULL; }
+
+static int job_insert(struct zt_sched *s, const struct orch_job *j)
+{
+    struct zt_store_stmt *q = s->q_ins;
+    int rc = zt_store_bind_text(q, 1, j->id, SIZE_MAX);
+    if (!rc) rc = zt_store_bind_i64(q, 2, j->seq);
+    if (!rc) rc = zt_store_bind_text(q, 3, j->client->name, SIZE_MAX);
+    if (!rc) rc = zt_store_bind_text(q, 4, j->model->name, SIZE_MAX);
+    if (!rc) rc = zt_store_bind_i64(q, 5, j->ctx);
+    if (!rc) rc = zt_store_bind_i64(q, 6, j->max_tokens);
+    if (!rc) rc = zt_store_bind_i64(q, 7, (int64_t)j->price_ceiling);
+    if (!rc) rc = zt_store_bind_i64(q, 8, j->deadline);
+    if (!rc) rc = zt_store_bind_i64(q, 9, j->state);
+    if (!rc) rc = zt_store_bind_text(q, 10, worker_of(j), SIZE_MAX);
+    if (!rc) rc = zt_store_bind_i64(q, 11, j->attempts);
+    if (!rc) rc = zt_store_bind_i64(q, 12, j->tokens);
+    if (!rc) rc = zt_store_bind_i64(q, 13, j->created);
+    if (!rc) rc = zt_store_bind_i64(q, 14, j->updated);
+    if (!rc) rc = zt_store_bind_i64(q, 15, j->assigned);
+    if (!rc) rc = zt_store_bind_i64(q, 16, j->started);
+    if (!rc) rc = zt_store_bind_i64(q, 17, j->finished);
+    if (!rc) rc = zt_store_bind_text(q, 18, j->reason, SIZE_MAX);
+    if (!rc) return run(q);
+    zt_store_reset(q);
+    return rc;
+}
+
+/* Write j's new state (j holds the new values) over the row in state from.
+ * ZT_EINVAL when the row is not in that state any more. */
+static int job_write(struct zt_sched *s, const struct orch_job *j, const char *worker, enum zt_job_state from)
+{
+    struct zt_store_stmt *q = s->q_move;
+    int rc = zt_store_bind_i64(q, 1, j->state);
+    if (!rc) rc = zt_store_bind_text(q, 2, worker, SIZE_MAX);
+    if (!rc) rc = zt_store_bind_i64(q, 3, j->attempts);
+    if (!rc) rc = zt_store_bind_i64(q, 4, j->tokens);
+    if (!rc) rc = zt_store_bind_i64(q, 5, j->updated);
+    if (!rc) rc = zt_store_bind_i64(q, 6, j->assigned);
+    if (!rc) rc = zt_store_bind_i64(q, 7, j->started);
+    if (!rc) rc = zt_store_bind_i64(q, 8, j->finished);
+    if (!rc) rc = zt_store_bind_text(q, 9, j->reason, SIZE_MAX);
+    if (!rc) rc = zt_store_bind_text(q, 10, j->id, SIZE_MAX);
+    if (!rc) rc = zt_store_bind_i64(q, 11, from);
+    if (rc) {
+        zt_store_reset(q);
+        return rc;
+    }
+    if ((rc = run(q)) != 0) return rc;
+    return zt_store_changes(q) == 1 ? 0 : ZT_EINVAL;
+}
+
+/* Move j to state to (legal transitions only), persisted first: on an
+ * error j is unchanged. worker: the row's worker after the move. */
+static int job_move(struct zt_sched *s, struct orch_job *j, enum zt_job_state to, struct orch_node *worker,
+                    int64_t now, const char *reason)
+{
+    if (!zt_job_transition_legal(j->state, to)) return ZT_EINVAL;
+    struct orch_job t = *j;
+    t.state = to;
+    t.updated = now;
+    if (to == ZT_JOB_ASSIGNED) {
+        t.attempts++;
+        t.assigned = now;
+        t.started = 0;
+    } else if (to == ZT_JOB_RUNNING) {
+        t.started = now;
+    } else if (to == ZT_JOB_DONE || to == ZT_JOB_FAILED || to == ZT_JOB_VERIFIED) {
+        if (!t.finished || to == ZT_JOB_FAILED) t.finished = now;
+    }
+    if (reason) zt_strlcpy(t.reason, reason, sizeof t.reason);
+    const char *wid = worker ? worker->id : worker_of(j);
+    int rc = job_write(s, &t, wid, j->state);
+    if (rc) return rc;
+    *j = t;
+    return 0;
+}
+
+/* ---- queues, nodes, events ------------------------------------------------------ */
+
+static void ring_add(struct zt_sched *s, struct orch_client *c)
+{
+    if (c->in_ring) return;
+    if (!s->ring) {
+        c->next = c->prev = c;
+        s->ring = c;
+    } else { /* just before the cursor: visited last in this round */
+        c->next = s->ring;
+        c->prev = s->ring->prev;
+        c->prev->next = c;
+        s->ring->prev = c;
+    }
+    c->in_ring = true;
+}
+
+static void ring_del(struct zt_sched *s, struct orch_client *c)
+{
+    if (!c->in_ring) return;
+    if (c->next == c) {
+        s->ring = NULL;
+    } else {
+        c->prev->next = c->next;
+        c->next->prev = c->prev;
+        if (s->ring == c) s->ring = c->next;
+    }
+    c->next = c->prev = NULL;
+    c->in_ring = false;
+    c->deficit = 0;
+}
+
+static void enqueue(struct zt_sched *s, struct orch_job *j, bool front)
+{
+    struct orch_client *c = j->client;
+    j->q_next = j->q_prev = NULL;
+    if (!c->head) {
+        c->head = c->tail = j;
+    } else if (front) {
+        j->q_next = c->head;
+        c->head->q_prev = j;
+        c->head = j;
+    } else {
+        j->q_prev = c->tail;
+        c->tail->q_next = j;
+        c->tail = j;
+    }
+    c->n_queued++;
+    j->model->queued++;
+    s->queued++;
+    ring_add(s, c);
+}
+
+static void dequeue(struct zt_sched *s, struct orch_job *j)
+{
+    struct orch_client *c = j->client;
+    if (j->q_prev) j->q_prev->q_next = j->q_next; else c->head = j->q_next;
+    if (j->q_next) j->q_next->q_prev = j->q_prev; else c->tail = j->q_prev;
+    j->q_next = j->q_prev = NULL;
+    c->n_queued--;
+    j->model->queued--;
+    s->queued--;
+    if (!c->head) ring_del(s, c);
+}
+
+static void node_link(struct orch_job *j, struct orch_node *n)
+{
+    j->node = n;
+    j->linked = true;
+    j->node_prev = NULL;
+    j->node_next = n->jobs;
+    if (n->jobs) n->jobs->node_prev = j;
+    n->jobs = j;
+    n->inflight++;
+}
+
+static void node_unlink(struct orch_job *j)
+{
+    struct orch_node *n = j->node;
+    if (!n || !j->linked) return;
+    j->linked = false;
+    if (j->node_prev) j->node_prev->node_next = j->node_next; else n->jobs = j->node_next;
+    if (j->node_next) j->node_next->node_prev = j->node_prev;
+    j->node_next = j->node_prev = NULL;
+    n->inflight--;
+    /* j->node stays: the row keeps its last worker */
+}
+
+static struct orch_client *client_get(struct zt_sched *s, const char *name)
+{
+    struct orch_client *c = orch_map_get(&s->clients, name);
+    if (c) return c;
+    c = zt_calloc(1, sizeof *c);
+    if (!c) return NULL;
+    zt_strlcpy(c->name, name, sizeof c->name);
+    if (orch_map_put(&s->clients, c->name, c) != 0) {
+        zt_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+static void client_unref(struct zt_sched *s, struct orch_client *c)
+{
+    if (--c->refs > 0) return;
+    ring_del(s, c);
+    orch_map_del(&s->clients, c->name);
+    zt_free(c);
+}
+
+/* A job leaves memory (finished, or failed). */
+static void job_drop(struct zt_sched *s, struct orch_job *j)
+{
+    node_unlink(j);
+    orch_map_del(&s->jobs, j->id);
+    client_unref(s, j->client);
+    zt_free(j);
+}
+
+static void event(struct zt_sched *s, enum zt_sched_event_kind k, const struct orch_job *j, const struct orch_node *n)
+{
+    if (s->n_pend == s->cap_pend) {
+        size_t cap = s->cap_pend ? s->cap_pend * 2 : 64;
+        struct zt_sched_event *nv = zt_reallocarray(s->pend, cap, sizeof *nv);
+        if (!nv) {
+            zt_log(ZT_LOG_WARN, "sched_event_dropped", "job=%s", j->id);
+            return;
+        }
+        s->pend = nv;
+        s->cap_pend = cap;
+    }
+    struct zt_sched_event *e = &s->pend[s->n_pend++];
+    memset(e, 0, sizeof *e);
+    e->kind = k;
+    zt_strlcpy(e->job_id, j->id, sizeof e->job_id);
+    if (n) zt_strlcpy(e->worker, n->id, sizeof e->worker);
+}
+
+/* The worker of j is gone or gave up: back to the queue while attempts and
+ * the deadline allow, else failed. */
+static void requeue_or_fail(struct zt_sched *s, struct orch_job *j, int64_t now, const char *reason)
+{
+    struct orch_node *n = j->node;
+    bool again = j->attempts < s->o.max_attempts && (!j->deadline || j->deadline > now);
+    int rc = job_move(s, j, again ? ZT_JOB_QUEUED : ZT_JOB_FAILED, n, now, again ? reason : "attempts_exhausted");
+    if (rc) {
+        /* the store refused; memory follows anyway (the row is repaired by
+         * the resume rule at the next open) */
+        zt_log(ZT_LOG_WARN, "sched_store_failed", "job=%s error=%s", j->id, zt_strerror(rc));
+        j->state = again ? ZT_JOB_QUEUED : ZT_JOB_FAILED;
+    }
+    event(s, again ? ZT_SCHED_EV_REQUEUED : ZT_SCHED_EV_FAILED, j, n);
+    if (again) {
+        node_unlink(j);
+        enqueue(s, j, true); /* it waited already */
+    } else {
+        job_drop(s, j);
+    }
+}
+
+/* registry hook: n's session ended with jobs on it */
+static void on_lost(void *ud, struct orch_node *n, bool expired, int64_t now)
+{
+    struct zt_sched *s = ud;
+    while (n->jobs) {
+        struct orch_job *j = n->jobs;
+        bool running = j->state == ZT_JOB_RUNNING;
+        if (expired || running) zt_ignore(orch_node_report(s->r, n, expired ? ZT_OUTCOME_TIMED_OUT : ZT_OUTCOME_FAILED, now));
+        requeue_or_fail(s, j, now, expired ? "worker_lost" : "worker_left");
+    }
+}
+
+/* ---- placement ----------------------------------------------------------------- */
+
+static bool fits(const struct orch_node *n, const struct orch_job *j)
+{
+    if (n->caps.ctx_max && (uint64_t)j->ctx + j->max_tokens > n->caps.ctx_max) return false;
+    if (j->price_ceiling && n->caps.price_per_1k > j->price_ceiling) return false;
+    return true;
+}
+
+/* The score of docs/internals/orchestrator.md ("Placement"). */
+static double score(const struct zt_sched *s, const struct orch_node *n, const struct orch_job *j, double rep,
+                    uint32_t free)
+{
+    double lat = n->lat > 0 ? n->lat : s->o.lat_ref_ms_per_tok;
+    double pref = j->price_ceiling ? (double)j->price_ceiling : (double)s->o.price_ref;
+    return s->o.w_rep * rep + s->o.w_load * ((double)free / (double)n->caps.slots) +
+           s->o.w_lat * (s->o.lat_ref_ms_per_tok / (s->o.lat_ref_ms_per_tok + lat)) +
+           s->o.w_price * (pref / (pref + (double)n->caps.price_per_1k));
+}
+
+/* The best worker for j. When the model has more than scan_max workers,
+ * the scan looks at scan_max candidates with a free slot starting where
+ * the previous one stopped (a rotating window: placement stays O(scan_max)
+ * however many workers serve the model, and load spreads over all of
+ * them); otherwise at all of them. */
+static struct orch_node *pick(struct zt_sched *s, const struct orch_job *j, int64_t now)
+{
+    struct orch_model *m = j->model;
+    struct zt_registry *r = s->r;
+    struct orch_node *best = NULL;
+    double best_score = -1;
+    if (!m->n) return NULL;
+    bool window = m->n > s->o.scan_max;
+    size_t start = window ? m->scan_start % m->n : 0, seen = 0, i = start, k;
+    for (k = 0; k < m->n; k++, i = i + 1 == m->n ? 0 : i + 1) {
+        struct orch_node *n = m->nodes[i];
+        uint32_t free = orch_node_free_slots(n);
+        if (!free || !fits(n, j) || n->state != ZT_NODE_LIVE || n->banned || n->quarantine_until > now) continue;
+        double rep = orch_node_rep_cached(r, n, now);
+        if (rep < r->o.rep_threshold) continue;
+        /* a measured worker that cannot finish before the deadline */
+        if (j->deadline && n->lat > 0 && (double)now + n->lat * j->max_tokens > (double)j->deadline) continue;
+        double sc = score(s, n, j, rep, free);
+        if (sc > best_score) {
+            best_score = sc;
+            best = n;
+        }
+        if (window && ++seen >= s->o.scan_max) break;
+    }
+    if (window) m->scan_start = i + 1;
+    return best;
+}
+
+/* Could any live worker ever take j (slots and deadline aside)? */
+static bool servable(const struct zt_sched *s, const struct orch_job *j, int64_t now)
+{
+    const struct orch_model *m = j->model;
+    for (size_t i = 0; i < m->n; i++)
+        if (orch_node_eligible(s->r, m->nodes[i], now) && fits(m->nodes[i], j)) return true;
+    return false;
+}
+
+static int assign(struct zt_sched *s, struct orch_job *j, struct orch_node *n, int64_t now)
+{
+    int rc = job_move(s, j, ZT_JOB_ASSIGNED, n, now, "");
+    if (rc) return rc;
+    node_link(j, n);
+    return 0;
+}
+
+static uint32_t retry_after(const struct zt_sched *s, const struct orch_model *m, int64_t now)
+{
+    uint64_t slots = 0;
+    for (size_t i = 0; m && i < m->n; i++)
+        if (orch_node_eligible(s->r, m->nodes[i], now)) slots += m->nodes[i]->caps.slots;
+    double ms = s->job_ms > 0 ? s->job_ms : 10000.0;
+    double sec = ceil((double)(s->queued + 1) * ms / (double)(slots ? slots : 1) / 1000.0);
+    return sec < 1 ? 1 : sec > 60 ? 60 : (uint32_t)sec;
+}
+
+/* ---- API ------------------------------------------------------------------------ */
+
+static void sched_defaults(struct zt_sched_opts *o)
+{
+    if (!o->max_queued) o->max_queued = 10000;
+    if (!o->max_queued_per_client) o->max_queued_per_client = 1000;
+    if (!o->max_attempts) o->max_attempts = 3;
+    if (!o->quantum) o->quantum = 4096;
+    if (o->w_rep == 0 && o->w_load == 0 && o->w_lat == 0 && o->w_price == 0) {
+        o->w_rep = 0.40;
+        o->w_load = 0.25;
+        o->w_lat = 0.20;
+        o->w_price = 0.15;
+    }
+    if (o->lat_ref_ms_per_tok <= 0) o->lat_ref_ms_per_tok = 20.0;
+    if (o->ewma_alpha <= 0 || o->ewma_alpha > 1) o->ewma_alpha = 0.2;
+    if (!o->price_ref) o->price_ref = 1000;
+    if (!o->scan_max) o->scan_max = 256;
+}
+
+static int new_job(struct zt_sched *s, const char *id, const char *client, const char *model, struct orch_job **out)
+{
+    struct orch_job *j = zt_calloc(1, sizeof *j);
+    if (!j) return ZT_ENOMEM;
+    zt_strlcpy(j->id, id, sizeof j->id);
+    j->model = orch_model_get(s->r, model, true);
+    j->client = client_get(s, client);
+    if (!j->model || !j->client || orch_map_put(&s->jobs, j->id, j) != 0) {
+        if (j->client && j->client->refs == 0) {
+            j->client->refs = 1;
+            client_unref(s, j->client);
+        }
+        zt_free(j);
+        return ZT_ENOMEM;
+    }
+    j->client->refs++;
+    *out = j;
+    return 0;
+}
+
+/* A row of SQL_GET/SQL_ACTIVE into j (model/client not set) and its
+ * client, model and worker names. */
+struct row {
+    char client[ZT_SCHED_CLIENT_MAX + 1];
+    char model[ZT_DESCRIPTOR_MAX_STR + 1];
+    char worker[ZT_IDENTITY_ID_SIZE];
+};
+
+static int text_col(struct zt_store_stmt *q, int i, char *buf, size_t cap)
+{
+    const char *t;
+    size_t n;
+    int rc = zt_store_column_text(q, i, &t, &n);
+    if (rc == ZT_ENOTFOUND) {
+        buf[0] = '\0';
+        return 0;
+    }
+    if (rc) return rc;
+    if (n >= cap) return ZT_EIO;
+    memcpy(buf, t, n + 1);
+    return 0;
+}
+
+static int read_row(struct zt_store_stmt *q, struct orch_job *j, struct row *w)
+{
+    memset(j, 0, sizeof *j);
+    int64_t v[18];
+    int rc = text_col(q, 0, j->id, sizeof j->id);
+    if (!rc) rc = text_col(q, 2, w->client, sizeof w->client);
+    if (!rc) rc = text_col(q, 3, w->model, sizeof w->model);
+    if (!rc) rc = text_col(q, 9, w->worker, sizeof w->worker);
+    if (!rc) rc = text_col(q, 17, j->reason, sizeof j->reason);
+    for (int i = 1; i < 17 && !rc; i++) {
+        if (i == 2 || i == 3 || i == 9) continue;
+        rc = zt_store_column_i64(q, i, &v[i]);
+    }
+    if (rc) return rc;
+    if (v[8] < 0 || v[8] >= ZT_JOB_STATE_COUNT) return ZT_EIO;
+    j->seq = v[1];
+    j->ctx = (uint32_t)v[4];
+    j->max_tokens = (uint32_t)v[5];
+    j->price_ceiling = (uint64_t)v[6];
+    j->deadline = v[7];
+    j->state = (enum zt_job_state)v[8];
+    j->attempts = (uint32_t)v[10];
+    j->tokens = (uint32_t)v[11];
+    j->created = v[12];
+    j->updated = v[13];
+    j->assigned = v[14];
+    j->started = v[15];
+    j->finished = v[16];
+    return 0;
+}
+
+/* Resume the unfinished jobs of the store. */
+static int resume(struct zt_sched *s, int64_t now)
+{
+    struct zt_store_stmt *q = NULL;
+    int rc = zt_store_prepare(s->st, SQL_MAXSEQ, &q);
+    if (!rc && (rc = zt_store_step(q)) == ZT_STORE_ROW) rc = zt_store_column_i64(q, 0, &s->next_seq);
+    zt_store_stmt_free(q);
+    q = NULL;
+    if (rc) return rc;
+    s->next_seq++;
+    if ((rc = zt_store_prepare(s->st, SQL_ACTIVE, &q)) != 0) return rc;
+    size_t lost = 0;
+    while ((rc = zt_store_step(q)) == ZT_STORE_ROW) {
+        struct orch_job t, *j;
+        struct row w;
+        if ((rc = read_row(q, &t, &w)) != 0) break;
+        if ((rc = new_job(s, t.id, w.client, w.model, &j)) != 0) break;
+        struct orch_client *c = j->client;
+        struct orch_model *m = j->model;
+        *j = t;
+        j->client = c;
+        j->model = m;
+        if (j->state == ZT_JOB_QUEUED) {
+            enqueue(s, j, false);
+            continue;
+        }
+        struct orch_node *n = orch_node_find(s->r, w.worker);
+        if (n) node_link(j, n);
+        if (!n || n->state != ZT_NODE_LIVE) lost++;
+    }
+    zt_store_stmt_free(q);
+    if (rc) return rc;
+    /* jobs of workers that are not live: the worker-lost rule, now */
+    for (size_t i = 0; lost && i < s->r->n_all; i++) {
+        struct orch_node *n = s->r->all[i];
+        if (n->jobs && n->state != ZT_NODE_LIVE) on_lost(s, n, true, now);
+    }
+    /* jobs whose worker is unknown to the registry */
+    for (size_t i = 0; lost && i < s->jobs.cap; i++) {
+        struct orch_map_slot *sl = &s->jobs.slots[i];
+        if (!sl->key || sl->key == orch_map_tomb) continue;
+        struct orch_job *j = sl->val;
+        if ((j->state == ZT_JOB_ASSIGNED || j->state == ZT_JOB_RUNNING) && !j->linked)
+            requeue_or_fail(s, j, now, "worker_lost");
+    }
+    return 0;
+}
+
+int zt_sched_open(struct zt_registry *reg, const struct zt_sched_opts *o, int64_t now_ms, struct zt_sched **out)
+{
+    if (!reg || !out) return ZT_EINVAL;
+    struct zt_sched_opts opts = o ? *o : (struct zt_sched_opts){0};
+    sched_defaults(&opts);
+    if (opts.w_rep < 0 || opts.w_load < 0 || opts.w_lat < 0 || opts.w_price < 0) return ZT_EINVAL;
+    pthread_mutex_lock(&reg->mu);
+    int rc = ZT_EINVAL;
+    struct zt_sched *s = NULL;
+    if (reg->lost_fn) goto out; /* one scheduler per registry */
+    if ((rc = zt_store_migrate(reg->st, &SCHED_SCHEMA)) != 0) goto out;
+    rc = ZT_ENOMEM;
+    if (!(s = zt_calloc(1, sizeof *s))) goto out;
+    s->r = reg;
+    s->st = reg->st;
+    s->o = opts;
+    if ((rc = zt_store_prepare(s->st, SQL_INS, &s->q_ins)) != 0 || (rc = zt_store_prepare(s->st, SQL_MOVE, &s->q_move)) != 0 ||
+        (rc = zt_store_prepare(s->st, SQL_GET, &s->q_get)) != 0)
+        goto out;
+    reg->lost_fn = on_lost;
+    reg->lost_ud = s;
+    if ((rc = resume(s, now_ms)) != 0) goto out;
+    *out = s;
+    s = NULL;
+out:
+    pthread_mutex_unlock(&reg->mu);
+    zt_sched_free(s);
+    return rc;
+}
+
+void zt_sched_free(struct zt_sched *s)
+{
+    if (!s) return;
+    pthread_mutex_lock(&s->r->mu);
+    for (size_t i = 0; i < s->jobs.cap; i++) {
+        struct orch_map_slot *sl = &s->jobs.slots[i];
+        if (!sl->key || sl->key == orch_map_tomb) continue;
+        struct orch_job *j = sl->val;
+        node_unlink(j);
+        if (j->state == ZT_JOB_QUEUED) j->model->queued--;
+        zt_free(j);
+    }
+    for (size_t i = 0; i < s->clients.cap; i++) {
+        struct orch_map_slot *sl = &s->clients.slots[i];
+        if (sl->key && sl->key != orch_map_tomb) zt_free(sl->val);
+    }
+    if (s->r->lost_ud == s) {
+        s->r->lost_fn = NULL;
+        s->r->lost_ud = NULL;
+    }
+    pthread_mutex_unlock(&s->r->mu);
+    orch_map_deinit(&s->jobs);
+    orch_map_deinit(&s->clients);
+    zt_store_stmt_free(s->q_ins);
+    zt_store_stmt_free(s->q_move);
+    zt_store_stmt_free(s->q_get);
+    zt_free(s->pend);
+    zt_free(s);
+}
+
+static bool good_name(const char *p, size_t max)
+{
+    if (!p) return false;
+    size_t n = strnlen(p, max + 1);
+    return n > 0 && n <= max && zt_utf8_valid(p, n);
+}
+
+static int submit_locked(struct zt_sched *s, const struct zt_job_req *req, int64_t now, struct zt_sched_result *out)
+{
+    if (req->deadline_ms && req->deadline_ms <= now) return ZT_ETIMEDOUT;
+    struct orch_model *m = orch_model_get(s->r, req->model, false);
+    struct orch_job probe = {.model = m, .ctx = req->ctx_tokens, .max_tokens = req->max_tokens,
+                             .price_ceiling = req->price_ceiling, .deadline = req->deadline_ms};
+    if (!m || !servable(s, &probe, now)) return ZT_ENOTFOUND;
+    struct orch_node *w = m->queued == 0 ? pick(s, &probe, now) : NULL;
+    if (!w) {
+        struct orch_client *c = orch_map_get(&s->clients, req->client);
+        if (s->queued >= s->o.max_queued || (c && c->n_queued >= s->o.max_queued_per_client)) {
+            out->retry_after_s = retry_after(s, m, now);
+            return ZT_EBUSY;
+        }
+    }
+    uint8_t rnd[16];
+    char id[ZT_JOB_ID_SIZE];
+    randombytes_buf(rnd, sizeof rnd);
+    sodium_bin2hex(id, sizeof id, rnd, sizeof rnd);
+    struct orch_job *j;
+    int rc = new_job(s, id, req->client, req->model, &j);
+    if (rc) return rc;
+    j->ctx = req->ctx_tokens;
+    j->max_tokens = req->max_tokens;
+    j->price_ceiling = req->price_ceiling;
+    j->deadline = req->deadline_ms;
+    j->created = j->updated = now;
+    j->seq = s->next_seq;
+    j->state = ZT_JOB_QUEUED;
+    /* the insert and the assignment commit together */
+    if ((rc = zt_store_begin(s->st)) != 0) goto fail;
+    rc = job_insert(s, j);
+    if (!rc && w) rc = assign(s, j, w, now);
+    if (!rc) rc = zt_store_commit(s->st);
+    if (rc) {
+        zt_ignore(zt_store_rollback(s->st));
+        if (j->node) node_unlink(j);
+        goto fail;
+    }
+    s->next_seq++;
+    if (!w) enqueue(s, j, false);
+    memset(out, 0, sizeof *out);
+    out->state = j->state;
+    zt_strlcpy(out->job_id, j->id, sizeof out->job_id);
+    if (w) zt_strlcpy(out->worker, w->id, sizeof out->worker);
+    return 0;
+fail:
+    job_drop(s, j);
+    return rc;
+}
+
+int zt_sched_submit(struct zt_sched *s, const struct zt_job_req *req, int64_t now_ms, struct zt_sched_result *out)
+{
+    if (!s || !req || !out || !good_name(req->client, ZT_SCHED_CLIENT_MAX) ||
+        !good_name(req->model, ZT_DESCRIPTOR_MAX_STR) || req->max_tokens == 0 || req->price_ceiling > INT64_MAX ||
+        req->deadline_ms < 0)
+        return ZT_EINVAL;
+    out->retry_after_s = 0;
+    pthread_mutex_lock(&s->r->mu);
+    int rc = submit_locked(s, req, now_ms, out);
+    pthread_mutex_unlock(&s->r->mu);
+    return rc;
+}
+
+/* Fail queued jobs past their deadline. */
+static void deadlines(struct zt_sched *s, int64_t now)
+{
+    struct orch_client *c = s->ring;
+    if (!c) return;
+    /* collect first: failing a job may take its client off the ring */
+    size_t n = 0;
+    struct orch_client *it = c;
+    do {
+        for (struct orch_job *j = it->head; j; j = j->q_next) n += j->deadline && j->deadline <= now;
+        it = it->next;
+    } while (it != c);
+    if (!n) return;
+    struct orch_job **late = zt_calloc(n, sizeof *late);
+    if (!late) return; /* next time */
+    size_t k = 0;
+    it = c;
+    do {
+        for (struct orch_job *j = it->head; j; j = j->q_next)
+            if (j->deadline && j->deadline <= now && k < n) late[k++] = j;
+        it = it->next;
+    } while (it != c);
+    for (size_t i = 0; i < k; i++) {
+        struct orch_job *j = late[i];
+        if (job_move(s, j, ZT_JOB_FAILED, NULL, now, "deadline") != 0) continue;
+        event(s, ZT_SCHED_EV_FAILED, j, NULL);
+        dequeue(s, j);
+        job_drop(s, j);
+    }
+    zt_free(late);
+}
+
+/* DRR over the clients' queues; stops when a whole round places nothing or
+ * max events are out. */
+static int place(struct zt_sched *s, int64_t now, struct zt_sched_event *ev, size_t max, size_t *n)
+{
+    s->pass++;
+    bool progress = true;
+    /* whose turn it is after this pump: the client after the last one served
+     * (a round that places nothing must not move the turn) */
+    struct orch_client *turn = NULL;
+    while (progress && s->ring && *n < max) {
+        progress = false;
+        size_t clients = 0; /* one visit each in this round */
+        struct orch_client *it = s->ring;
+        do {
+            clients++;
+            it = it->next;
+        } while (it != s->ring);
+        for (size_t visit = 0; visit < clients && s->ring && *n < max; visit++) {
+            struct orch_client *c = s->ring;
+            c->deficit += s->o.quantum;
+            bool blocked = false, served_now = false;
+            while (c->head && *n < max) {
+                struct orch_job *j = c->head;
+                int64_t cost = j->max_tokens < s->o.quantum ? j->max_tokens : s->o.quantum;
+                if (cost > c->deficit) break;
+                struct orch_node *w = j->model->scan_mark == s->pass ? NULL : pick(s, j, now);
+                if (!w) {
+                    j->model->scan_mark = s->pass; /* no free slot for it in this pump */
+                    blocked = true;
+                    break;
+                }
+                int rc = assign(s, j, w, now);
+                if (rc) return rc;
+                dequeue(s, j); /* takes c off the ring when it was its last */
+                c->deficit -= cost;
+                struct zt_sched_event *e = &ev[(*n)++];
+                memset(e, 0, sizeof *e);
+                e->kind = ZT_SCHED_EV_ASSIGNED;
+                zt_strlcpy(e->job_id, j->id, sizeof e->job_id);
+                zt_strlcpy(e->worker, w->id, sizeof e->worker);
+                progress = served_now = true;
+            }
+            if (c->in_ring) {
+                if (blocked && c->deficit > (int64_t)s->o.quantum) c->deficit = s->o.quantum;
+                if (*n < max) s->ring = c->next; /* the next client's turn (else c goes on next pump) */
+            }
+            if (served_now) turn = c->in_ring ? (*n < max ? c->next : c) : s->ring;
+        }
+    }
+    if (turn && turn->in_ring) s->ring = turn;
+    return 0;
+}
+
+int zt_sched_pump(struct zt_sched *s, int64_t now_ms, struct zt_sched_event *ev, size_t max, size_t *n)
+{
+    if (!s || !n || (max && !ev)) return ZT_EINVAL;
+    *n = 0;
+    pthread_mutex_lock(&s->r->mu);
+    if (now_ms >= s->r->next_expire) orch_expire_locked(s->r, now_ms);
+    if (now_ms >= s->next_deadline_scan) {
+        deadlines(s, now_ms);
+        s->next_deadline_scan = now_ms + 1000;
+    }
+    /* events from expiry, deadlines and earlier worker losses first */
+    size_t k = s->n_pend < max ? s->n_pend : max;
+    if (k) {
+        memcpy(ev, s->pend, k * sizeof *ev);
+        memmove(s->pend, s->pend + k, (s->n_pend - k) * sizeof *s->pend);
+        s->n_pend -= k;
+        *n = k;
+    }
+    int rc = place(s, now_ms, ev, max, n);
+    pthread_mutex_unlock(&s->r->mu);
+    return rc;
+}
+
+/* The active job id run by worker (NULL worker: any). */
+static int find_active(struct zt_sched *s, const char *job_id, const char *worker, struct orch_job **out)
+{
+    struct orch_job *j = orch_map_get(&s->jobs, job_id);
+    if (!j) return ZT_ENOTFOUND;
+    if (worker && (!j->node || strcmp(j->node->id, worker) != 0 ||
+                   (j->state != ZT_JOB_ASSIGNED && j->state != ZT_JOB_RUNNING)))
+        return j->state == ZT_JOB_QUEUED ? ZT_EINVAL : ZT_EPERM;
+    *out = j;
+    return 0;
+}
+
+int zt_sched_job_started(struct zt_sched *s, const char *job_id, const char *worker, int64_t now_ms)
+{
+    if (!s || !job_id || !worker) return ZT_EINVAL;
+    pthread_mutex_lock(&s->r->mu);
+    struct orch_job *j;
+    int rc = find_active(s, job_id, worker, &j);
+    if (!rc) rc = job_move(s, j, ZT_JOB_RUNNING, NULL, now_ms, NULL);
+    pthread_mutex_unlock(&s->r->mu);
+    return rc;
+}
+
+int zt_sched_job_finished(struct zt_sched *s, const char *job_id, const char *worker, enum zt_job_outcome o,
+                          uint32_t tokens, int64_t now_ms, enum zt_job_state *state)
+{
+    if (!s || !job_id || !worker || (unsigned)o > ZT_JOB_STALLED) return ZT_EINVAL;
+    pthread_mutex_lock(&s->r->mu);
+    struct orch_job *j;
+    int rc = find_active(s, job_id, worker, &j);
+    if (!rc && j->state != ZT_JOB_RUNNING) rc = ZT_EINVAL;
+    if (rc) goto out;
+    struct orch_node *n = j->node;
+    if (o == ZT_JOB_OK) {
+        j->tokens = tokens;
+        if ((rc = job_move(s, j, ZT_JOB_DONE, NULL, now_ms, "")) != 0) {
+            j->tokens = 0;
+            goto out;
+        }
+        double ms = (double)(now_ms - j->started);
+        if (ms < 0) ms = 0;
+        orch_node_latency(n, ms / (tokens ? tokens : 1), s->o.ewma_alpha);
+        s->job_ms = s->job_ms > 0 ? 0.9 * s->job_ms + 0.1 * ms : ms;
+        zt_ignore(orch_node_report(s->r, n, ZT_OUTCOME_COMPLETED, now_ms));
+        if (state) *state = ZT_JOB_DONE;
+        job_drop(s, j);
+    } else {
+        zt_ignore(orch_node_report(s->r, n, o == ZT_JOB_STALLED ? ZT_OUTCOME_TIMED_OUT : ZT_OUTCOME_FAILED, now_ms));
+        requeue_or_fail(s, j, now_ms, o == ZT_JOB_STALLED ? "stalled" : "worker_failed");
+        /* requeue_or_fail may have dropped j */
+        struct orch_job *still = orch_map_get(&s->jobs, job_id);
+        if (state) *state = still ? still->state : ZT_JOB_FAILED;
+    }
+out:
+    pthread_mutex_unlock(&s->r->mu);
+    return rc;
+}
+
+/* A finished job (done) from the store, moved to `to`. */
+static int finished_move(struct zt_sched *s, const char *job_id, enum zt_job_state to, enum zt_outcome o,
+                         int64_t now)
+{
+    struct orch_job t;
+    struct row w;
+    int rc = zt_store_bind_text(s->q_get, 1, job_id, SIZE_MAX);
+    if (!rc) {
+        rc = zt_store_step(s->q_get);
+        rc = rc == ZT_STORE_ROW ? read_row(s->q_get, &t, &w) : rc == ZT_STORE_DONE ? ZT_ENOTFOUND : rc;
+    }
+    zt_store_reset(s->q_get);
+    if (rc) return rc;
+    if (!zt_job_transition_legal(t.state, to)) return ZT_EINVAL;
+    enum zt_job_state from = t.state;
+    t.state = to;
+    t.updated = now;
+    if (to == ZT_JOB_FAILED) zt_strlcpy(t.reason, "verification_mismatch", sizeof t.reason);
+    if ((rc = job_write(s, &t, w.worker[0] ? w.worker : NULL, from)) != 0) return rc;
+    struct orch_node *n = w.worker[0] ? orch_node_find(s->r, w.worker) : NULL;
+    if (n) rc = orch_node_report(s->r, n, o, now);
+    return rc;
+}
+
+int zt_sched_job_verified(struct zt_sched *s, const char *job_id, int64_t now_ms)
+{
+    if (!s || !job_id) return ZT_EINVAL;
+    pthread_mutex_lock(&s->r->mu);
+    int rc = orch_map_get(&s->jobs, job_id) ? ZT_EINVAL : finished_move(s, job_id, ZT_JOB_VERIFIED, ZT_OUTCOME_VERIFIED, now_ms);
+    pthread_mutex_unlock(&s->r->mu);
+    return rc;
+}
+
+int zt_sched_job_rejected(struct zt_sched *s, const char *job_id, int64_t now_ms)
+{
+    if (!s || !job_id) return ZT_EINVAL;
+    pthread_mutex_lock(&s->r->mu);
+    int rc = orch_map_get(&s->jobs, job_id) ? ZT_EINVAL : finished_move(s, job_id, ZT_JOB_FAILED, ZT_OUTCOME_CHEAT, now_ms);
+    pthread_mutex_unlock(&s->r->mu);
+    return rc;
+}
+
+int zt_sched_job_cancel(struct zt_sched *s, const char *job_id, int64_t now_ms)
+{
+    if (!s || !job_id) return ZT_EINVAL;
+    pthread_mutex_lock(&s->r->mu);
+    struct orch_job *j = orch_map_get(&s->jobs, job_id);
+    bool queued = j && j->state == ZT_JOB_QUEUED;
+    int rc = j ? job_move(s, j, ZT_JOB_FAILED, NULL, now_ms, "cancelled") : ZT_ENOTFOUND;
+    if (!rc) {
+        if (queued) dequeue(s, j);
+        job_drop(s, j);
+    }
+    pthread_mutex_unlock(&s->r->mu);
+    return rc;
+}
+
+static void info_of(const struct orch_job *j, const char *client, const char *model, const char *worker,
+                    struct zt_job_info *out)
+{
+    memset(out, 0, sizeof *out);
+    zt_strlcpy(out->job_id, j->id, sizeof out->job_id);
+    zt_strlcpy(out->client, client, sizeof out->client);
+    zt_strlcpy(out->model, model, sizeof out->model);
+    if (worker) zt_strlcpy(out->worker, worker, sizeof out->worker);
+    zt_strlcpy(out->reason, j->reason, sizeof out->reason);
+    out->state = j->state;
+    out->attempts = j->attempts;
+    out->ctx_tokens = j->ctx;
+    out->max_tokens = j->max_tokens;
+    out->tokens = j->tokens;
+    out->price_ceiling = j->price_ceiling;
+    out->deadline_ms = j->deadline;
+    out->created_ms = j->created;
+    out->updated_ms = j->updated;
+    out->assigned_ms = j->assigned;
+    out->started_ms = j->started;
+    out->finished_ms = j->finished;
+}
+
+int zt_sched_job_get(struct zt_sched *s, const char *job_id, struct zt_job_info *out)
+{
+    if (!s || !job_id || !out) return ZT_EINVAL;
+    pthread_mutex_lock(&s->r->mu);
+    struct orch_job *j = orch_map_get(&s->jobs, job_id);
+    int rc = 0;
+    if (j) {
+        info_of(j, j->client->name, j->model->name, worker_of(j), out);
+    } else {
+        struct orch_job t;
+        struct row w;
+        rc = zt_store_bind_text(s->q_get, 1, job_id, SIZE_MAX);
+        if (!rc) {
+            rc = zt_store_step(s->q_get);
+            rc = rc == ZT_STORE_ROW ? read_row(s->q_get, &t, &w) : rc == ZT_STORE_DONE ? ZT_ENOTFOUND : rc;
+        }
+        zt_store_reset(s->q_get);
+        if (!rc) info_of(&t, w.client, w.model, w.worker, out);
+    }
+    pthread_mutex_unlock(&s->r->mu);
+    return rc;
+}
+
+size_t zt_sched_queued(struct zt_sched *s)
+{
+    if (!s) return 0;
+    pthread_mutex_lock(&s->r->mu);
+    size_t n = s->queued;
+    pthread_mutex_unlock(&s->r->mu);
+    return n;
+}

@@ -1,0 +1,572 @@
+/* test_sched.c: the orchestrator's scheduler and job lifecycle
+ * (zt_sched.h): placement by metadata (model, context, price, deadline)
+ * and by score (reputation, load, latency), exclusion below the threshold
+ * and of a cheat, fair queueing across two clients (DRR), the bounded
+ * queue with retry-after, the state machine's legal and illegal
+ * transitions, requeue on failure and on a lost worker, and resuming
+ * after a restart. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "zt_test.h"
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "orch_test.h"
+#include "zentalk/zt_log.h"
+#include "zentalk/zt_sched.h"
+
+static const char *const M1[] = {"tiny-chat", NULL};
+static const char *const M2[] = {"tiny-embed", NULL};
+
+struct orch {
+    struct zt_store *st;
+    struct zt_registry *r;
+    struct zt_sched *s;
+};
+
+static void orch_open(struct orch *o, const struct zt_sched_opts *so, int64_t now)
+{
+    o->st = store_open();
+    struct zt_registry_opts ro = reg_opts();
+    assert_int_equal(zt_registry_open(o->st, &ro, now, &o->r), 0);
+    assert_int_equal(zt_sched_open(o->r, so, now, &o->s), 0);
+}
+
+static void orch_close(struct orch *o)
+{
+    zt_sched_free(o->s);
+    zt_registry_free(o->r);
+    zt_store_close(o->st);
+    memset(o, 0, sizeof *o);
+}
+
+static struct zt_job_req req(const char *client, const char *model, uint32_t ctx, uint32_t max_tokens)
+{
+    return (struct zt_job_req){.client = client, .model = model, .ctx_tokens = ctx, .max_tokens = max_tokens};
+}
+
+static int submit(struct orch *o, struct zt_job_req q, int64_t now, struct zt_sched_result *res)
+{
+    return zt_sched_submit(o->s, &q, now, res);
+}
+
+static const char *wid(struct worker *w) { return zt_identity_id(w->id); }
+
+/* Two workers of tiny-chat with slots each, price 100, joined at T0. */
+static void two_workers(struct orch *o, struct worker *a, struct worker *b, uint32_t slots)
+{
+    worker_init(a, M1, 1, slots, 100);
+    worker_init(b, M1, 2, slots, 100);
+    assert_int_equal(do_join(o->r, a, T0), 0);
+    assert_int_equal(do_join(o->r, b, T0), 0);
+}
+
+static void close_two(struct orch *o, struct worker *a, struct worker *b)
+{
+    worker_deinit(a);
+    worker_deinit(b);
+    orch_close(o);
+}
+
+static void test_transitions(void **state)
+{
+    (void)state;
+    /* the diagram of zt_sched.h, exhaustively */
+    static const bool legal[ZT_JOB_STATE_COUNT][ZT_JOB_STATE_COUNT] = {
+        /*            queued assigned running done  failed verified */
+        /* queued   */ {0, 1, 0, 0, 1, 0},
+        /* assigned */ {1, 0, 1, 0, 1, 0},
+        /* running  */ {1, 0, 0, 1, 1, 0},
+        /* done     */ {0, 0, 0, 0, 1, 1},
+        /* failed   */ {0, 0, 0, 0, 0, 0},
+        /* verified */ {0, 0, 0, 0, 0, 0},
+    };
+    for (int a = 0; a < ZT_JOB_STATE_COUNT; a++)
+        for (int b = 0; b < ZT_JOB_STATE_COUNT; b++)
+            assert_int_equal(zt_job_transition_legal((enum zt_job_state)a, (enum zt_job_state)b), legal[a][b]);
+    assert_string_equal(zt_job_state_name(ZT_JOB_VERIFIED), "verified");
+    assert_string_equal(zt_job_state_name((enum zt_job_state)42), "?");
+
+    /* through the API */
+    struct orch o;
+    orch_open(&o, NULL, T0);
+    struct worker a;
+    worker_init(&a, M1, 1, 2, 100);
+    assert_int_equal(do_join(o.r, &a, T0), 0);
+    struct zt_sched_result res;
+    assert_int_equal(submit(&o, req("alice", "tiny-chat", 10, 100), T0, &res), 0);
+    assert_int_equal(res.state, ZT_JOB_ASSIGNED);
+    assert_string_equal(res.worker, wid(&a));
+    char job[ZT_JOB_ID_SIZE];
+    zt_strlcpy(job, res.job_id, sizeof job);
+    enum zt_job_state js;
+    /* finished before started; verified while active */
+    assert_int_equal(zt_sched_job_finished(o.s, job, wid(&a), ZT_JOB_OK, 5, T0 + 1, &js), ZT_EINVAL);
+    assert_int_equal(zt_sched_job_verified(o.s, job, T0 + 1), ZT_EINVAL);
+    /* another worker cannot speak for it */
+    struct worker b;
+    worker_init(&b, M1, 2, 2, 100);
+    assert_int_equal(zt_sched_job_started(o.s, job, wid(&b), T0 + 1), ZT_EPERM);
+    assert_int_equal(zt_sched_job_started(o.s, job, wid(&a), T0 + 10), 0);
+    assert_int_equal(zt_sched_job_started(o.s, job, wid(&a), T0 + 11), ZT_EINVAL); /* running -> running */
+    assert_int_equal(zt_sched_job_finished(o.s, job, wid(&a), ZT_JOB_OK, 50, T0 + 1010, &js), 0);
+    assert_int_equal(js, ZT_JOB_DONE);
+    struct zt_job_info ji;
+    assert_int_equal(zt_sched_job_get(o.s, job, &ji), 0);
+    assert_int_equal(ji.state, ZT_JOB_DONE);
+    assert_string_equal(ji.worker, wid(&a));
+    assert_string_equal(ji.client, "alice");
+    assert_int_equal(ji.attempts, 1);
+    assert_int_equal(ji.tokens, 50);
+    assert_int_equal(ji.created_ms, T0);
+    assert_int_equal(ji.assigned_ms, T0);
+    assert_int_equal(ji.started_ms, T0 + 10);
+    assert_int_equal(ji.finished_ms, T0 + 1010);
+    /* the measured latency: 1000 ms / 50 tokens */
+    assert_true(node_info(o.r, &a, T0 + 1010).latency_ms_per_tok > 19.99);
+    assert_int_equal(zt_sched_job_started(o.s, job, wid(&a), T0 + 1011), ZT_ENOTFOUND); /* not active */
+    assert_int_equal(zt_sched_job_cancel(o.s, job, T0 + 1011), ZT_ENOTFOUND);
+    assert_int_equal(zt_sched_job_verified(o.s, job, T0 + 1020), 0);
+    assert_int_equal(zt_sched_job_verified(o.s, job, T0 + 1021), ZT_EINVAL); /* verified is final */
+    assert_int_equal(zt_sched_job_rejected(o.s, job, T0 + 1022), ZT_EINVAL);
+    assert_int_equal(zt_sched_job_get(o.s, job, &ji), 0);
+    assert_int_equal(ji.state, ZT_JOB_VERIFIED);
+    assert_int_equal(node_info(o.r, &a, T0 + 1022).verified, 1);
+
+    /* a cancelled job is failed and final */
+    assert_int_equal(submit(&o, req("alice", "tiny-chat", 10, 100), T0 + 2000, &res), 0);
+    assert_int_equal(zt_sched_job_cancel(o.s, res.job_id, T0 + 2001), 0);
+    assert_int_equal(zt_sched_job_get(o.s, res.job_id, &ji), 0);
+    assert_int_equal(ji.state, ZT_JOB_FAILED);
+    assert_string_equal(ji.reason, "cancelled");
+    assert_int_equal(node_info(o.r, &a, T0 + 2001).inflight, 0);
+    close_two(&o, &a, &b);
+}
+
+static void test_placement(void **state)
+{
+    (void)state;
+    struct orch o;
+    orch_open(&o, NULL, T0);
+    struct worker a, b, c;
+    worker_init(&a, M1, 1, 2, 100); /* cheap, short context */
+    a.caps.ctx_max = 2048;
+    worker_init(&b, M1, 2, 2, 500); /* dearer, long context */
+    b.caps.ctx_max = 8192;
+    worker_init(&c, M2, 3, 2, 100);
+    assert_int_equal(do_join(o.r, &a, T0), 0);
+    assert_int_equal(do_join(o.r, &b, T0), 0);
+    assert_int_equal(do_join(o.r, &c, T0), 0);
+    struct zt_sched_result res;
+    /* context: only b fits 4000 + 100 */
+    assert_int_equal(submit(&o, req("u", "tiny-chat", 4000, 100), T0, &res), 0);
+    assert_string_equal(res.worker, wid(&b));
+    /* price ceiling: only a */
+    struct zt_job_req q = req("u", "tiny-chat", 10, 100);
+    q.price_ceiling = 200;
+    assert_int_equal(submit(&o, q, T0, &res), 0);
+    assert_string_equal(res.worker, wid(&a));
+    /* the model */
+    assert_int_equal(submit(&o, req("u", "tiny-embed", 10, 10), T0, &res), 0);
+    assert_string_equal(res.worker, wid(&c));
+    assert_int_equal(submit(&o, req("u", "no-such-model", 10, 10), T0, &res), ZT_ENOTFOUND);
+    assert_int_equal(submit(&o, req("u", "tiny-chat", 100000, 10), T0, &res), ZT_ENOTFOUND);
+    q.price_ceiling = 50;
+    assert_int_equal(submit(&o, q, T0, &res), ZT_ENOTFOUND);
+    q = req("u", "tiny-chat", 10, 10);
+    q.deadline_ms = T0 - 1;
+    assert_int_equal(submit(&o, q, T0, &res), ZT_ETIMEDOUT);
+    q = req("", "tiny-chat", 10, 10);
+    assert_int_equal(submit(&o, q, T0, &res), ZT_EINVAL);
+    q = req("u", "tiny-chat", 10, 0);
+    assert_int_equal(submit(&o, q, T0, &res), ZT_EINVAL);
+    worker_deinit(&a);
+    worker_deinit(&b);
+    worker_deinit(&c);
+    orch_close(&o);
+}
+
+/* Score: reputation, load, latency; threshold and cheat exclusion. */
+static void test_score(void **state)
+{
+    (void)state;
+    struct orch o;
+    orch_open(&o, NULL, T0);
+    struct worker a, b;
+    two_workers(&o, &a, &b, 4);
+    /* a better reputation wins */
+    for (int i = 0; i < 10; i++) assert_int_equal(zt_registry_report(o.r, wid(&b), ZT_OUTCOME_COMPLETED, T0), 0);
+    struct zt_sched_result res;
+    assert_int_equal(submit(&o, req("u", "tiny-chat", 10, 10), T0, &res), 0);
+    assert_string_equal(res.worker, wid(&b));
+    assert_int_equal(zt_sched_job_cancel(o.s, res.job_id, T0), 0);
+    /* a loaded worker loses to an idle one */
+    assert_int_equal(do_hb(o.r, &b, T0 + 100, 4), 0); /* all of b's slots busy */
+    assert_int_equal(submit(&o, req("u", "tiny-chat", 10, 10), T0 + 100, &res), 0);
+    assert_string_equal(res.worker, wid(&a));
+    assert_int_equal(zt_sched_job_cancel(o.s, res.job_id, T0 + 100), 0);
+    assert_int_equal(do_hb(o.r, &b, T0 + 200, 0), 0);
+    /* a slow worker loses to a fast one with the same reputation */
+    for (int i = 0; i < 10; i++) assert_int_equal(zt_registry_report(o.r, wid(&a), ZT_OUTCOME_COMPLETED, T0), 0);
+    int64_t t = T0 + 300;
+    for (int i = 0; i < 2; i++) {
+        struct worker *w = i ? &b : &a;
+        struct zt_job_req q = req("u", "tiny-chat", 10, 100);
+        /* place on w: the other one is made busy for the moment */
+        struct worker *other = i ? &a : &b;
+        assert_int_equal(do_hb(o.r, other, t, 4), 0);
+        assert_int_equal(submit(&o, q, t, &res), 0);
+        assert_string_equal(res.worker, wid(w));
+        assert_int_equal(zt_sched_job_started(o.s, res.job_id, wid(w), t), 0);
+        /* a: 100 ms/token; b: 5 ms/token */
+        assert_int_equal(zt_sched_job_finished(o.s, res.job_id, wid(w), ZT_JOB_OK, 100, t + (i ? 500 : 10000), NULL), 0);
+        assert_int_equal(do_hb(o.r, other, t + 1, 0), 0);
+        t += 20000;
+    }
+    assert_int_equal(do_hb(o.r, &a, t, 0), 0);
+    assert_int_equal(do_hb(o.r, &b, t, 0), 0);
+    assert_int_equal(submit(&o, req("u", "tiny-chat", 10, 10), t, &res), 0);
+    assert_string_equal(res.worker, wid(&b));
+    assert_int_equal(zt_sched_job_cancel(o.s, res.job_id, t), 0);
+    /* deadline: a measured 100 ms/token cannot do 100 tokens in 5 s; b can */
+    struct zt_job_req q = req("u", "tiny-chat", 10, 100);
+    q.deadline_ms = t + 5000;
+    assert_int_equal(do_hb(o.r, &b, t + 1, 4), 0);
+    assert_int_equal(submit(&o, q, t + 1, &res), 0);
+    assert_int_equal(res.state, ZT_JOB_QUEUED); /* a is free but too slow */
+    assert_int_equal(zt_sched_job_cancel(o.s, res.job_id, t + 1), 0);
+    assert_int_equal(do_hb(o.r, &b, t + 2, 0), 0);
+    /* below the threshold: no work */
+    for (int i = 0; i < 30; i++) assert_int_equal(zt_registry_report(o.r, wid(&b), ZT_OUTCOME_FAILED, t), 0);
+    assert_false(node_info(o.r, &b, t).eligible);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(submit(&o, req("u", "tiny-chat", 10, 10), t + 3, &res), 0);
+        assert_string_equal(res.worker, wid(&a));
+    }
+    /* a cheat: none at once; with no one left the job is not servable */
+    assert_int_equal(zt_registry_report(o.r, wid(&a), ZT_OUTCOME_CHEAT, t), 0);
+    assert_int_equal(submit(&o, req("u", "tiny-chat", 10, 10), t + 4, &res), ZT_ENOTFOUND);
+    close_two(&o, &a, &b);
+}
+
+/* Run the job on its worker and finish it. */
+static void finish(struct orch *o, const char *job, const char *worker, int64_t t)
+{
+    assert_int_equal(zt_sched_job_started(o->s, job, worker, t), 0);
+    assert_int_equal(zt_sched_job_finished(o->s, job, worker, ZT_JOB_OK, 10, t + 1, NULL), 0);
+}
+
+/* Two clients, one slot: alice queues 8 jobs, then bob 3; as the slot
+ * frees, bob's jobs are interleaved with alice's rather than waiting for
+ * all of hers. */
+static void test_fair_queueing(void **state)
+{
+    (void)state;
+    struct orch o;
+    orch_open(&o, NULL, T0);
+    struct worker a;
+    worker_init(&a, M1, 1, 1, 100);
+    assert_int_equal(do_join(o.r, &a, T0), 0);
+    struct zt_sched_result res;
+    char running[ZT_JOB_ID_SIZE];
+    assert_int_equal(submit(&o, req("alice", "tiny-chat", 10, 100), T0, &res), 0);
+    assert_int_equal(res.state, ZT_JOB_ASSIGNED);
+    zt_strlcpy(running, res.job_id, sizeof running);
+    char alice[8][ZT_JOB_ID_SIZE], bob[3][ZT_JOB_ID_SIZE];
+    for (int i = 0; i < 8; i++) {
+        assert_int_equal(submit(&o, req("alice", "tiny-chat", 10, 100), T0 + 1, &res), 0);
+        assert_int_equal(res.state, ZT_JOB_QUEUED);
+        zt_strlcpy(alice[i], res.job_id, sizeof alice[i]);
+    }
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(submit(&o, req("bob", "tiny-chat", 10, 100), T0 + 2, &res), 0);
+        assert_int_equal(res.state, ZT_JOB_QUEUED);
+        zt_strlcpy(bob[i], res.job_id, sizeof bob[i]);
+    }
+    assert_int_equal(zt_sched_queued(o.s), 11);
+    char order[12] = "";
+    int64_t t = T0 + 10;
+    for (int k = 0; k < 11; k++) {
+        finish(&o, running, wid(&a), t);
+        struct zt_sched_event ev[4];
+        size_t n = 0;
+        assert_int_equal(zt_sched_pump(o.s, t + 2, ev, 4, &n), 0);
+        assert_int_equal(n, 1);
+        assert_int_equal(ev[0].kind, ZT_SCHED_EV_ASSIGNED);
+        assert_string_equal(ev[0].worker, wid(&a));
+        zt_strlcpy(running, ev[0].job_id, sizeof running);
+        bool is_bob = false;
+        for (int i = 0; i < 3; i++) is_bob = is_bob || strcmp(bob[i], running) == 0;
+        order[k] = is_bob ? 'b' : 'a';
+        t += 10;
+    }
+    print_message("service order with one slot: %s\n", order);
+    /* bob's three jobs are among the first six, never two of alice's in a row before bob is done */
+    assert_string_equal(order, "ababab" "aaaaa");
+    /* jobs of one client keep their order */
+    assert_int_equal(zt_sched_queued(o.s), 0);
+    worker_deinit(&a);
+    orch_close(&o);
+}
+
+static void test_bounded_queue(void **state)
+{
+    (void)state;
+    struct zt_sched_opts so = {.max_queued = 5, .max_queued_per_client = 3};
+    struct orch o;
+    orch_open(&o, &so, T0);
+    struct worker a;
+    worker_init(&a, M1, 1, 1, 100);
+    assert_int_equal(do_join(o.r, &a, T0), 0);
+    struct zt_sched_result res;
+    assert_int_equal(submit(&o, req("x", "tiny-chat", 10, 10), T0, &res), 0);
+    assert_int_equal(res.state, ZT_JOB_ASSIGNED);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(submit(&o, req("x", "tiny-chat", 10, 10), T0, &res), 0);
+        assert_int_equal(res.state, ZT_JOB_QUEUED);
+    }
+    /* x's share is full; y still gets in */
+    assert_int_equal(submit(&o, req("x", "tiny-chat", 10, 10), T0, &res), ZT_EBUSY);
+    assert_true(res.retry_after_s >= 1 && res.retry_after_s <= 60);
+    for (int i = 0; i < 2; i++) assert_int_equal(submit(&o, req("y", "tiny-chat", 10, 10), T0, &res), 0);
+    /* the whole queue is full */
+    assert_int_equal(submit(&o, req("z", "tiny-chat", 10, 10), T0, &res), ZT_EBUSY);
+    print_message("queue full: retry after %u s\n", res.retry_after_s);
+    assert_true(res.retry_after_s >= 1 && res.retry_after_s <= 60);
+    assert_int_equal(zt_sched_queued(o.s), 5);
+    worker_deinit(&a);
+    orch_close(&o);
+}
+
+/* A failed job is requeued and placed again; after max_attempts it fails.
+ * A worker that stops heartbeating loses its jobs to another. Queued jobs
+ * past their deadline fail. */
+static void test_requeue(void **state)
+{
+    (void)state;
+    struct zt_sched_opts so = {.max_attempts = 2};
+    struct orch o;
+    orch_open(&o, &so, T0);
+    struct worker a, b;
+    worker_init(&a, M1, 1, 1, 100);
+    worker_init(&b, M1, 2, 1, 100);
+    assert_int_equal(do_join(o.r, &a, T0), 0);
+    struct zt_sched_result res;
+    assert_int_equal(submit(&o, req("u", "tiny-chat", 10, 10), T0, &res), 0);
+    char job[ZT_JOB_ID_SIZE];
+    zt_strlcpy(job, res.job_id, sizeof job);
+    assert_int_equal(zt_sched_job_started(o.s, job, wid(&a), T0 + 1), 0);
+    enum zt_job_state js;
+    assert_int_equal(zt_sched_job_finished(o.s, job, wid(&a), ZT_JOB_ERROR, 0, T0 + 2, &js), 0);
+    assert_int_equal(js, ZT_JOB_QUEUED);
+    assert_int_equal(node_info(o.r, &a, T0 + 2).failed, 1);
+    struct zt_sched_event ev[8];
+    size_t n;
+    assert_int_equal(zt_sched_pump(o.s, T0 + 3, ev, 8, &n), 0);
+    assert_int_equal(n, 2); /* the requeue, then the new assignment */
+    assert_int_equal(ev[0].kind, ZT_SCHED_EV_REQUEUED);
+    assert_int_equal(ev[1].kind, ZT_SCHED_EV_ASSIGNED);
+    assert_string_equal(ev[1].job_id, job);
+    assert_int_equal(zt_sched_job_started(o.s, job, wid(&a), T0 + 4), 0);
+    assert_int_equal(zt_sched_job_finished(o.s, job, wid(&a), ZT_JOB_STALLED, 0, T0 + 5, &js), 0);
+    assert_int_equal(js, ZT_JOB_FAILED); /* two attempts */
+    struct zt_job_info ji;
+    assert_int_equal(zt_sched_job_get(o.s, job, &ji), 0);
+    assert_int_equal(ji.attempts, 2);
+    assert_string_equal(ji.reason, "attempts_exhausted");
+    assert_int_equal(node_info(o.r, &a, T0 + 5).timed_out, 1);
+    assert_int_equal(zt_sched_pump(o.s, T0 + 6, ev, 8, &n), 0); /* the failure, as an event too */
+    assert_int_equal(n, 1);
+    assert_int_equal(ev[0].kind, ZT_SCHED_EV_FAILED);
+
+    /* a worker lost with a running job: requeued onto b */
+    int64_t t = T0 + 10000;
+    assert_false(node_info(o.r, &a, t).eligible); /* 0.4 after two failures */
+    for (int i = 0; i < 5; i++) assert_int_equal(zt_registry_report(o.r, wid(&a), ZT_OUTCOME_COMPLETED, t), 0);
+    assert_int_equal(do_hb(o.r, &a, t, 0), 0);
+    assert_int_equal(submit(&o, req("u", "tiny-chat", 10, 10), t, &res), 0);
+    zt_strlcpy(job, res.job_id, sizeof job);
+    assert_int_equal(zt_sched_job_started(o.s, job, wid(&a), t), 0);
+    assert_int_equal(do_join(o.r, &b, t + 1000), 0);
+    assert_int_equal(do_hb(o.r, &b, t + 25000, 0), 0);
+    assert_int_equal(zt_sched_pump(o.s, t + 30000, ev, 8, &n), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(ev[0].kind, ZT_SCHED_EV_REQUEUED);
+    assert_string_equal(ev[0].worker, wid(&a));
+    assert_int_equal(ev[1].kind, ZT_SCHED_EV_ASSIGNED);
+    assert_string_equal(ev[1].worker, wid(&b));
+    assert_int_equal(node_info(o.r, &a, t + 30000).state, ZT_NODE_EXPIRED);
+    assert_int_equal(node_info(o.r, &a, t + 30000).timed_out, 2);
+    finish(&o, job, wid(&b), t + 30001);
+
+    /* deadline of a queued job */
+    struct zt_job_req q = req("u", "tiny-chat", 10, 10);
+    assert_int_equal(submit(&o, q, t + 31000, &res), 0); /* b busy? no: b is free again */
+    q.deadline_ms = t + 32000;
+    assert_int_equal(submit(&o, q, t + 31000, &res), 0);
+    assert_int_equal(res.state, ZT_JOB_QUEUED);
+    zt_strlcpy(job, res.job_id, sizeof job);
+    assert_int_equal(zt_sched_pump(o.s, t + 33000, ev, 8, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(ev[0].kind, ZT_SCHED_EV_FAILED);
+    assert_string_equal(ev[0].job_id, job);
+    assert_int_equal(zt_sched_job_get(o.s, job, &ji), 0);
+    assert_string_equal(ji.reason, "deadline");
+    close_two(&o, &a, &b);
+}
+
+/* Close and reopen: queued jobs stay queued (in order); a running job
+ * whose worker heartbeats within the window keeps it; an assigned job
+ * whose worker does not come back is requeued. */
+static void test_resume(void **state)
+{
+    (void)state;
+    struct orch o;
+    orch_open(&o, NULL, T0);
+    struct worker a, b;
+    two_workers(&o, &a, &b, 1);
+    struct zt_sched_result res;
+    char ja[ZT_JOB_ID_SIZE], jb[ZT_JOB_ID_SIZE], q1[ZT_JOB_ID_SIZE], q2[ZT_JOB_ID_SIZE];
+    assert_int_equal(submit(&o, req("u", "tiny-chat", 10, 10), T0, &res), 0);
+    zt_strlcpy(res.worker[0] && strcmp(res.worker, wid(&a)) == 0 ? ja : jb, res.job_id, ZT_JOB_ID_SIZE);
+    assert_int_equal(submit(&o, req("u", "tiny-chat", 10, 10), T0, &res), 0);
+    zt_strlcpy(strcmp(res.worker, wid(&a)) == 0 ? ja : jb, res.job_id, ZT_JOB_ID_SIZE);
+    assert_int_equal(zt_sched_job_started(o.s, ja, wid(&a), T0 + 1), 0);
+    assert_int_equal(submit(&o, req("v", "tiny-chat", 10, 10), T0 + 2, &res), 0);
+    assert_int_equal(res.state, ZT_JOB_QUEUED);
+    zt_strlcpy(q1, res.job_id, sizeof q1);
+    assert_int_equal(submit(&o, req("v", "tiny-chat", 10, 10), T0 + 3, &res), 0);
+    zt_strlcpy(q2, res.job_id, sizeof q2);
+    orch_close(&o);
+
+    int64_t t = T0 + 5000;
+    orch_open(&o, NULL, t);
+    assert_int_equal(zt_sched_queued(o.s), 2);
+    struct zt_job_info ji;
+    assert_int_equal(zt_sched_job_get(o.s, ja, &ji), 0);
+    assert_int_equal(ji.state, ZT_JOB_RUNNING);
+    assert_int_equal(zt_sched_job_get(o.s, jb, &ji), 0);
+    assert_int_equal(ji.state, ZT_JOB_ASSIGNED);
+    assert_int_equal(node_info(o.r, &a, t).inflight, 1);
+    /* a comes back, b does not */
+    assert_int_equal(do_hb(o.r, &a, t + 20000, 1), 0);
+    struct zt_sched_event ev[8];
+    size_t n;
+    assert_int_equal(zt_sched_pump(o.s, t + 30000, ev, 8, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(ev[0].kind, ZT_SCHED_EV_REQUEUED);
+    assert_string_equal(ev[0].job_id, jb);
+    assert_int_equal(zt_sched_job_get(o.s, jb, &ji), 0);
+    assert_int_equal(ji.state, ZT_JOB_QUEUED);
+    assert_string_equal(ji.reason, "worker_lost");
+    /* a finishes its job; v's and u's queues take turns (DRR; v was
+     * resumed first): q1, then the requeued jb, then q2 */
+    assert_int_equal(zt_sched_job_finished(o.s, ja, wid(&a), ZT_JOB_OK, 10, t + 30001, NULL), 0); /* already running */
+    assert_int_equal(do_hb(o.r, &a, t + 30002, 0), 0);
+    const char *expect[] = {q1, jb, q2};
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(zt_sched_pump(o.s, t + 30003 + i * 10, ev, 8, &n), 0);
+        assert_int_equal(n, 1);
+        assert_string_equal(ev[0].job_id, expect[i]);
+        finish(&o, ev[0].job_id, wid(&a), t + 30004 + i * 10);
+    }
+    assert_int_equal(zt_sched_queued(o.s), 0);
+    close_two(&o, &a, &b);
+}
+
+/* Threads: four clients submit, start and finish jobs at once while a
+ * fifth thread heartbeats and pumps; every job ends done, no slot leaks. */
+struct thr {
+    struct orch *o;
+    struct worker *w; /* the heartbeat thread's workers */
+    int idx;
+    int done;
+};
+static atomic_int_fast64_t clock_ms;
+static atomic_int stop_beats;
+
+static void *client_thread(void *arg)
+{
+    struct thr *t = arg;
+    char client[16];
+    snprintf(client, sizeof client, "client-%d", t->idx);
+    for (int i = 0; i < 200; i++) {
+        int64_t now = atomic_fetch_add(&clock_ms, 1);
+        struct zt_job_req q = req(client, "tiny-chat", 10, 10);
+        struct zt_sched_result res;
+        if (zt_sched_submit(t->o->s, &q, now, &res) != 0 || res.state != ZT_JOB_ASSIGNED) continue;
+        if (zt_sched_job_started(t->o->s, res.job_id, res.worker, now) != 0) continue;
+        enum zt_job_state js;
+        if (zt_sched_job_finished(t->o->s, res.job_id, res.worker, ZT_JOB_OK, 10, now + 1, &js) == 0 &&
+            js == ZT_JOB_DONE)
+            t->done++;
+    }
+    return NULL;
+}
+
+static void *beat_thread(void *arg)
+{
+    struct thr *t = arg;
+    while (!atomic_load(&stop_beats)) {
+        int64_t now = atomic_load(&clock_ms);
+        for (int k = 0; k < 2; k++) {
+            char *rec = hb_rec(&t->w[k], now, 0);
+            if (zt_registry_heartbeat(t->o->r, rec, strlen(rec), now) != 0) t->done++; /* counts failures */
+            zt_free(rec);
+        }
+        struct zt_sched_event ev[8];
+        size_t n;
+        if (zt_sched_pump(t->o->s, now, ev, 8, &n) != 0) t->done++;
+        struct zt_node_info ni;
+        if (zt_registry_get(t->o->r, zt_identity_id(t->w[0].id), now, &ni) != 0) t->done++;
+    }
+    return NULL;
+}
+
+static void test_threads(void **state)
+{
+    (void)state;
+    struct orch o;
+    orch_open(&o, NULL, T0);
+    struct worker w[2];
+    two_workers(&o, &w[0], &w[1], 8);
+    atomic_store(&clock_ms, T0 + 1);
+    atomic_store(&stop_beats, 0);
+    pthread_t th[5];
+    struct thr t[5];
+    for (int i = 0; i < 5; i++) {
+        t[i] = (struct thr){.o = &o, .w = w, .idx = i};
+        assert_int_equal(pthread_create(&th[i], NULL, i == 4 ? beat_thread : client_thread, &t[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) assert_int_equal(pthread_join(th[i], NULL), 0);
+    atomic_store(&stop_beats, 1);
+    assert_int_equal(pthread_join(th[4], NULL), 0);
+    int done = 0;
+    for (int i = 0; i < 4; i++) done += t[i].done;
+    assert_int_equal(done, 800);
+    assert_int_equal(t[4].done, 0); /* no heartbeat, pump or lookup failed */
+    int64_t now = atomic_load(&clock_ms);
+    struct zt_node_info a = node_info(o.r, &w[0], now), b = node_info(o.r, &w[1], now);
+    assert_int_equal(a.inflight + b.inflight, 0);
+    assert_int_equal(a.completed + b.completed, 800);
+    assert_int_equal(zt_sched_queued(o.s), 0);
+    close_two(&o, &w[0], &w[1]);
+}
+
+int main(void)
+{
+    json_set_alloc_funcs(zt_malloc, zt_free);
+    zt_log_set_level(ZT_LOG_OFF);
+#define T(f) cmocka_unit_test_setup_teardown(f, orch_setup, orch_teardown)
+    const struct CMUnitTest tests[] = {
+        T(test_transitions), T(test_placement), T(test_score),  T(test_fair_queueing),
+        T(test_bounded_queue), T(test_requeue), T(test_resume), T(test_threads),
+    };
+    return zt_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
+}
