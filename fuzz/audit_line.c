@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "zentalk/zt_audit.h"
+#include "../src/privacy/audit_int.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

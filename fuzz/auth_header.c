@@ -1,5 +1,5 @@
 /* fuzz/auth_header.c: the Authorization header parser and the JWT checks
- * behind it (src/server/auth.c). Properties: an accepted header is
+ * behind it (src/crypto/jwt.c). Properties: an accepted header is
  * "Bearer " (any case) plus a token inside the input of three non-empty
  * base64url segments; verification of anything not signed with the secret
  * below fails without crashing, and a success names an identity and role.
@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../src/server/auth.h"
+#include "zentalk/zt_auth.h"
 #include "zentalk/zt_alloc.h"
 
 static const char RSA_PUB[] =
@@ -32,46 +32,46 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (size > ZT__AUTH_MAX_HEADER + 16) return 0;
+    if (size > ZT_AUTH_MAX_HEADER + 16) return 0;
     char *s = zt_malloc(size + 1);
     if (!s) return 0;
     memcpy(s, data, size);
     s[size] = '\0';
     const char *tok = NULL;
     size_t len = 0;
-    if (zt__auth_parse_header(s, &tok, &len) == 0) {
-        if (tok != s + 7 || len == 0 || tok + len > s + size || strlen(s) > ZT__AUTH_MAX_HEADER) abort();
+    if (zt_auth_parse_header(s, &tok, &len) == 0) {
+        if (tok != s + 7 || len == 0 || tok + len > s + size || strlen(s) > ZT_AUTH_MAX_HEADER) abort();
         size_t dots = 0;
         for (size_t i = 0; i < len; i++) dots += tok[i] == '.';
         if (dots != 2) abort();
-        struct zt__auth_principal p;
+        struct zt_auth_principal p;
         const char *why = NULL;
-        int rc = zt__auth_verify("fuzz-secret-0123456789abcdef", "zentalk-api", "zentalk-ai", tok, len,
+        int rc = zt_auth_verify("fuzz-secret-0123456789abcdef", "zentalk-api", "zentalk-ai", tok, len,
                                  1800000000, &p, &why);
-        if (rc == 0 && (!p.identity[0] || p.role == ZT__AUTH_NONE)) abort();
+        if (rc == 0 && (!p.identity[0] || p.role == ZT_AUTH_NONE)) abort();
         if (rc != 0 && rc != ZT_ENOMEM && !why) abort();
-        static struct zt__auth_keys rsa, ed;
+        static struct zt_auth_keys rsa, ed;
         static int loaded;
         if (!loaded) {
             const char *w = NULL;
-            zt__auth_keys_init(&rsa);
-            zt__auth_keys_init(&ed);
-            if (zt__auth_keys_set_pem(&rsa, RSA_PUB, sizeof RSA_PUB - 1, &w) != 0 || !rsa.rsa_pem ||
-                zt__auth_keys_set_pem(&ed, ED_PUB, sizeof ED_PUB - 1, &w) != 0 || !ed.has_ed25519)
+            zt_auth_keys_init(&rsa);
+            zt_auth_keys_init(&ed);
+            if (zt_auth_keys_set_pem(&rsa, RSA_PUB, sizeof RSA_PUB - 1, &w) != 0 || !rsa.rsa_pem ||
+                zt_auth_keys_set_pem(&ed, ED_PUB, sizeof ED_PUB - 1, &w) != 0 || !ed.has_ed25519)
                 abort();
-            rsa.algs = ed.algs = ZT__AUTH_ALG_HS256 | ZT__AUTH_ALG_RS256 | ZT__AUTH_ALG_EDDSA;
+            rsa.algs = ed.algs = ZT_AUTH_ALG_HS256 | ZT_AUTH_ALG_RS256 | ZT_AUTH_ALG_EDDSA;
             rsa.hs_secret = ed.hs_secret = "fuzz-secret-0123456789abcdef";
             loaded = 1;
         }
-        const struct zt__auth_keys *sets[2] = {&rsa, &ed};
+        const struct zt_auth_keys *sets[2] = {&rsa, &ed};
         for (int i = 0; i < 2; i++) {
-            struct zt__auth_principal q;
+            struct zt_auth_principal q;
             const char *why2 = NULL;
-            int rc2 = zt__auth_verify_keys(sets[i], "zentalk-api", "zentalk-ai", tok, len, 1800000000, &q, &why2);
+            int rc2 = zt_auth_verify_keys(sets[i], "zentalk-api", "zentalk-ai", tok, len, 1800000000, &q, &why2);
             /* nobody here can forge RS256/EdDSA, so nothing new may pass */
             if (rc2 == 0 && rc != 0) abort();
             if (rc2 != 0 && rc2 != ZT_ENOMEM && !why2) abort();
-            if (rc2 == 0 && (!q.identity[0] || q.role == ZT__AUTH_NONE)) abort();
+            if (rc2 == 0 && (!q.identity[0] || q.role == ZT_AUTH_NONE)) abort();
         }
     }
     zt_free(s);

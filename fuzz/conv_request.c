@@ -1,5 +1,5 @@
 /* fuzz/conv_request.c: the request parser of the conversation routes
- * (zt__conv_req_parse, src/server/feat_replies.c) and, for what it accepts,
+ * (zt_conv_req_parse, src/features/conv_req.c) and, for what it accepts,
  * smart replies and summaries over the compiled-in data; the first byte
  * picks the route, or (0xff) the parser of a model's answer
  * (zt_replies_parse_llm). Properties: accepted requests hold 1..500
@@ -11,7 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../src/server/feat_replies.h"
+#include "zentalk/zt_conv.h"
+#include "zentalk/zt_replies.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_str.h"
 #include "zentalk/zt_summarize.h"
@@ -55,10 +56,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         json_decref(body);
         return 0;
     }
-    struct zt__conv_req r;
+    struct zt_conv_req r;
     char err[256];
-    if (zt__conv_req_parse(body, summarize, &r, err, sizeof err) == 0) {
-        if (r.n == 0 || r.n > ZT__CONV_MAX_MESSAGES) abort();
+    if (zt_conv_req_parse(body, summarize, &r, err, sizeof err) == 0) {
+        if (r.n == 0 || r.n > ZT_CONV_MAX_MESSAGES) abort();
         for (size_t i = 0; i < r.n; i++)
             if (r.msgs[i].len == 0 || !zt_utf8_valid(r.msgs[i].text, r.msgs[i].len)) abort();
         if (summarize) {
@@ -79,7 +80,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (zt_replies_suggest(bank, model, NULL, r.msgs, r.n, r.me, r.me_len, 0.5, &rr) != 0) abort();
             if (rr.n != ZT_REPLIES_N || rr.target >= r.n) abort();
         }
-        zt__conv_req_deinit(&r);
+        zt_conv_req_deinit(&r);
     } else if (!err[0]) {
         abort(); /* every refusal says why */
     }

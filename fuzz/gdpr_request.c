@@ -1,9 +1,9 @@
 /* fuzz/gdpr_request.c: the parsers of POST /v1/privacy/{export,erase}
- * (src/server/gdpr.c): the request body (zt__gdpr_parse) and the audit
+ * (src/privacy/gdpr.c): the request body (zt_gdpr_parse) and the audit
  * line matcher that export and erase run over every audit line
- * (zt__gdpr_audit_match; the lines are the node's own, but a damaged or
+ * (zt_gdpr_audit_match; the lines are the node's own, but a damaged or
  * hand-edited file is untrusted input). Properties: an accepted body has
- * no identity or one of 1..ZT__AUTH_ID_MAX-1 bytes without control
+ * no identity or one of 1..ZT_AUTH_ID_MAX-1 bytes without control
  * characters; a refusal always says why; the matcher answers 0, 1 or 2,
  * gives an entry exactly when it matches, 1 only for an entry whose
  * identity or subject is the pseudonym and 2 only for one whose identity
@@ -13,7 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../src/server/gdpr.h"
+#include "zentalk/zt_auth.h"
+#include "zentalk/zt_gdpr.h"
 #include "zentalk/zt_alloc.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -28,12 +29,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (j) {
         const char *id = (const char *)1;
         char why[160] = "";
-        int rc = zt__gdpr_parse(j, &id, why, sizeof why);
+        int rc = zt_gdpr_parse(j, &id, why, sizeof why);
         if (rc) {
             if (rc != ZT_EINVAL || why[0] == '\0') abort();
         } else if (id) {
             size_t n = strlen(id);
-            if (n == 0 || n >= ZT__AUTH_ID_MAX) abort();
+            if (n == 0 || n >= ZT_AUTH_ID_MAX) abort();
             for (size_t i = 0; i < n; i++)
                 if ((unsigned char)id[i] < 0x20 || id[i] == 0x7f) abort();
         }
@@ -44,7 +45,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static const char *const ids[] = {"alice", "wallet:0xabc", "\xc3\xa9l\"a", NULL};
     for (size_t k = 0; k < 4; k++) {
         json_t *e = NULL;
-        int m = zt__gdpr_audit_match((const char *)data, size, PS, ids[k], &e);
+        int m = zt_gdpr_audit_match((const char *)data, size, PS, ids[k], &e);
         if (m < 0 || m > 2) abort();
         if ((m != 0) != (e != NULL)) abort();
         if (m == 1) { /* the entry really names the pseudonym */
@@ -54,7 +55,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         if (m == 2 && strcmp(json_string_value(json_object_get(e, "identity")), ids[k]) != 0) abort();
         json_decref(e);
-        if (zt__gdpr_audit_match((const char *)data, size, NULL, ids[k], NULL) == 1) abort();
+        if (zt_gdpr_audit_match((const char *)data, size, NULL, ids[k], NULL) == 1) abort();
     }
     if (zt_alloc_live() != live) abort();
     return 0;

@@ -1,5 +1,5 @@
 /* fuzz/jwt_claims.c: the JWT claim checks (exp, nbf, iss, aud, sub, role)
- * of src/server/auth.c behind a VALID HS256 signature, so that fuzzed
+ * of src/crypto/jwt.c behind a VALID HS256 signature, so that fuzzed
  * claims reach them (fuzz/auth_header.c cannot: its tokens fail the
  * signature first). The input is the payload JSON; the harness signs it.
  * Edge values such as "exp": 9223372036854775807 once overflowed
@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../src/server/auth.h"
+#include "zentalk/zt_auth.h"
 #include "zentalk/zt_alloc.h"
 
 #define SECRET "fuzz-secret-0123456789abcdef"
@@ -46,9 +46,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     tok[n++] = '.';
     n += b64url(tok + n, sizeof tok - n, mac, sizeof mac);
 
-    struct zt__auth_principal p;
+    struct zt_auth_principal p;
     const char *why = NULL;
-    int rc = zt__auth_verify(SECRET, "", "", tok, n, NOW, &p, &why);
+    int rc = zt_auth_verify(SECRET, "", "", tok, n, NOW, &p, &why);
     if (rc != 0) {
         if (rc != ZT_ECRYPTO && rc != ZT_ETOOBIG && rc != ZT_ENOMEM) abort();
         return 0;
@@ -57,10 +57,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     json_t *j = json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES, NULL);
     if (!json_is_object(j)) abort();
     json_t *exp = json_object_get(j, "exp"), *nbf = json_object_get(j, "nbf");
-    if (!json_is_integer(exp) || json_integer_value(exp) < NOW - ZT__AUTH_LEEWAY_S) abort();
-    if (nbf && (!json_is_integer(nbf) || json_integer_value(nbf) > NOW + ZT__AUTH_LEEWAY_S)) abort();
+    if (!json_is_integer(exp) || json_integer_value(exp) < NOW - ZT_AUTH_LEEWAY_S) abort();
+    if (nbf && (!json_is_integer(nbf) || json_integer_value(nbf) > NOW + ZT_AUTH_LEEWAY_S)) abort();
     json_decref(j);
     if (!p.identity[0] || memchr(p.identity, '\0', sizeof p.identity) == NULL) abort();
-    if (p.role != ZT__AUTH_USER && p.role != ZT__AUTH_PROVIDER && p.role != ZT__AUTH_ADMIN) abort();
+    if (p.role != ZT_AUTH_USER && p.role != ZT_AUTH_PROVIDER && p.role != ZT_AUTH_ADMIN) abort();
     return 0;
 }

@@ -17,6 +17,7 @@
 
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_identity.h"
+#include "../src/crypto/identity_int.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

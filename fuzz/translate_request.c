@@ -1,5 +1,5 @@
 /* fuzz/translate_request.c: the POST /v1/features/translate request checks
- * (zt__tr_parse, src/server/translate.c) on arbitrary JSON. Properties: an
+ * (zt_translate_req_parse, src/server/translate_api.c) on arbitrary JSON. Properties: an
  * accepted request has 1..64 non-empty texts of at most max_bytes, valid
  * UTF-8 without NUL, a known 639-3 target and (if any) source; a refusal is
  * a 4xx with a code and a message. */
@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../src/server/translate.h"
+#include "zentalk/zt_translate.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_str.h"
 #include "zentalk/zt_translate.h"
@@ -19,12 +19,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     json_t *j = json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES, NULL);
     if (!j) return 0;
-    struct zt__tr_req r;
+    struct zt_translate_req r;
     const char *code = NULL;
     char msg[512];
-    int st = zt__tr_parse(j, 64, &r, &code, msg, sizeof msg);
+    int st = zt_translate_req_parse(j, 64, &r, &code, msg, sizeof msg);
     if (st == 0) {
-        if (r.n < 1 || r.n > ZT__TR_MAX_TEXTS || (r.n > 1 && !r.batch)) abort();
+        if (r.n < 1 || r.n > ZT_TRANSLATE_REQ_MAX_TEXTS || (r.n > 1 && !r.batch)) abort();
         for (size_t i = 0; i < r.n; i++) {
             if (r.lens[i] == 0 || r.lens[i] > 64 || memchr(r.texts[i], '\0', r.lens[i])) abort();
             if (!zt_utf8_valid(r.texts[i], r.lens[i])) abort();

@@ -4,9 +4,10 @@
  * For each {"type":"message"} event a client sends, the server builds an
  * annotations object by calling every registered annotator in order; each
  * adds its own fields (its name is the natural key: "spam", "language",
- * "smart_replies", ...). The server registers "basic" (sizes, timestamp)
- * and "translation" itself; others are added with zt_server_add_annotator()
- * before zt_server_start(). */
+ * "smart_replies", ...). The engine (src/features/annotate.c) registers
+ * "basic" (sizes, timestamp) itself; the node adds "translation" and the
+ * features it wires (src/node/wiring.c) with zt_annot_add() before it
+ * serves. The WebSocket connections (src/server/ws_api.c) feed it. */
 #ifndef ZT_ANNOTATE_H
 #define ZT_ANNOTATE_H
 
@@ -16,8 +17,6 @@
 #include "zt_error.h"
 
 struct json_t;
-struct zt_server;
-struct zt_translate;
 
 /* One message, as the client sent it (all strings valid UTF-8, borrowed
  * for the duration of the call). */
@@ -54,13 +53,34 @@ struct zt_annotator {
 
 #define ZT_ANNOTATORS_MAX 16
 
-/* Register an annotator (copied) after the built-in ones. Call before
- * zt_server_start(). ZT_ETOOBIG past ZT_ANNOTATORS_MAX, ZT_EINVAL for a
- * missing name or function. */
-ZT_NODISCARD int zt_server_add_annotator(struct zt_server *s, const struct zt_annotator *a);
+struct zt_annot_engine;
+/* Conversations of one connection (their annotators' states). */
+struct zt_annot_convs;
 
-/* The server's translation engine (zt_translate.h), e.g. to install the
- * language detector with zt_translate_set_detector() before start. */
-struct zt_translate *zt_server_translate(struct zt_server *s);
+/* An engine with the "basic" annotator; messages ("text") of at most
+ * max_message bytes. ZT_ENOMEM. */
+ZT_NODISCARD int zt_annot_new(size_t max_message, struct zt_annot_engine **out);
+/* NULL is a no-op. */
+void zt_annot_free(struct zt_annot_engine *e);
+/* Register an annotator (copied) after those there. Call before the
+ * engine is used. ZT_ETOOBIG past ZT_ANNOTATORS_MAX, ZT_EINVAL for a
+ * missing name or function. */
+ZT_NODISCARD int zt_annot_add(struct zt_annot_engine *e, const struct zt_annotator *a);
+/* The annotators' names in order (up to cap into names); returns how many. */
+size_t zt_annot_names(const struct zt_annot_engine *e, const char **names, size_t cap);
+size_t zt_annot_max_message(const struct zt_annot_engine *e);
+
+/* A connection's conversation table (NULL when out of memory); free it
+ * with the engine that filled it. */
+struct zt_annot_convs *zt_annot_convs_new(void);
+void zt_annot_convs_free(struct zt_annot_engine *e, struct zt_annot_convs *cv);
+/* Handle one client event (the text of a message) and return the event to
+ * answer (the caller owns it; NULL when out of memory): "annotations",
+ * "pong" or an "error" event. Thread-safe across connections (each with
+ * its own cv). */
+struct json_t *zt_annot_handle_event(struct zt_annot_engine *e, struct zt_annot_convs *cv, const char *text,
+                                     size_t len);
+/* An error event {"type":"error","id":id,"error":{code,message}}. */
+struct json_t *zt_annot_error_event(const char *id, const char *code, const char *msg);
 
 #endif

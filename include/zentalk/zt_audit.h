@@ -127,18 +127,4 @@ ZT_NODISCARD int zt_audit_verify(const char *const *files, size_t n,
 ZT_NODISCARD int zt_audit_check_signed(const struct zt_audit_report *rep, uint64_t max_entries, uint64_t max_age_ms,
                                        int64_t now_ms, struct zt_buf *out);
 
-/* ---- internal, for verify, tests and the fuzzer ---------------------- */
-struct zt__audit_line {
-    uint64_t seq;
-    uint8_t prev[32];
-    bool checkpoint;
-    bool has_sig;
-    int64_t ts_ms;            /* its "ts" (0: absent or not ours) */
-    uint8_t sig[ZT_ED25519_SIG_LEN];
-};
-/* Parse one line (without its newline). 0 or ZT_EPARSE. */
-ZT_NODISCARD int zt__audit_parse_line(const char *line, size_t len, struct zt__audit_line *out);
-/* The message a checkpoint signs (written to out, NUL-terminated; returns its length). */
-size_t zt__audit_cp_message(uint64_t seq, const uint8_t prev[32], char *out, size_t n);
-
 #endif

@@ -15,6 +15,7 @@
 #ifndef ZT_CATEGORIZE_H
 #define ZT_CATEGORIZE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "zt_embed.h"
@@ -55,5 +56,24 @@ size_t zt_categorizer_count(const struct zt_categorizer *c);
 ZT_NODISCARD int zt_categorize(const struct zt_categorizer *c, const char *const *texts,
                                const size_t *lens, size_t n, struct zt_category_score *out,
                                size_t *found);
+
+/* ---- the request of POST /v1/features/categorize ---- */
+
+#define ZT_CATEGORIZE_TEXT_MAX 65536 /* bytes per text */
+#define ZT_CATEGORIZE_BATCH_MAX 256  /* texts or messages per request */
+
+struct json_t;
+/* A checked categorisation request: texts[0..n) with their lengths;
+ * conversation says whether they form one conversation ("messages", or
+ * "text") or a batch to categorise one by one ("texts"). */
+struct zt_categorize_req {
+    const char **texts; /* zt_malloc'd array of pointers into the body */
+    size_t *lens;
+    size_t n;
+    bool batch;         /* "texts": one result each */
+};
+ZT_NODISCARD int zt_categorize_req_parse(struct json_t *body, struct zt_categorize_req *out, char *why,
+                                      size_t why_len);
+void zt_categorize_req_deinit(struct zt_categorize_req *r);
 
 #endif

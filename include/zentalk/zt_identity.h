@@ -156,11 +156,6 @@ ZT_NODISCARD int zt_identity_load_or_create(const char *path, const char *pass, 
                                             struct zt_identity **out, bool *created,
                                             struct zt_buf *err);
 
-/* Test hook (zt__ = not a public API): lower the opslimit/memlimit a key
- * file may ask for (0, 0 restores the defaults), so tests and fuzzers stay
- * fast. Not thread-safe. */
-void zt__identity_test_set_kdf_max(uint64_t opslimit_max, size_t memlimit_max);
-
 /* ---- Signed node descriptors ------------------------------------------------ */
 
 /* A node descriptor, as zt_identity_descriptor_verify() returns it. Strings

@@ -108,6 +108,11 @@ ZT_NODISCARD int zt_infer_model_file(const struct zt_infer *inf, size_t i, char 
 ZT_NODISCARD int zt_infer_load(struct zt_infer *inf, const char *id, struct zt_infer_err *err);
 /* Sum of the runner statistics of the loaded models. */
 void zt_infer_stats(struct zt_infer *inf, struct zt_runner_stats *out, size_t *n_loaded);
+/* Register the zentalk_models_loaded, zentalk_*_tokens_total and
+ * zentalk_inference_* families with the node's metrics registry
+ * (zt_metrics.h; src/infer/infer_metrics.c). Errors of zt_metrics_add_fn(). */
+struct zt_metrics;
+ZT_NODISCARD int zt_infer_register_metrics(struct zt_infer *inf, struct zt_metrics *m);
 
 /* ---- request -> job ------------------------------------------------------------ */
 

@@ -71,6 +71,12 @@ ZT_NODISCARD int zt_peers_pick(struct zt_peers *p, const char *model, const char
 /* Peers held now. */
 size_t zt_peers_count(struct zt_peers *p);
 
+/* Register the zentalk_peers gauge (the peers in p) with the node's
+ * metrics registry (zt_metrics.h); p must outlive its last render.
+ * Errors of zt_metrics_add_fn(). */
+struct zt_metrics;
+ZT_NODISCARD int zt_peers_register_metrics(struct zt_peers *p, struct zt_metrics *m);
+
 /* Copy up to max peers (sorted by node id) into out; returns how many. */
 size_t zt_peers_list(struct zt_peers *p, struct zt_peer *out, size_t max);
 

@@ -29,6 +29,7 @@
 #include "zt_error.h"
 #include "zt_pii.h"
 #include "zt_pseudo.h"
+#include "zt_pseudoid.h"
 
 enum zt_privacy_action {
     ZT_PRIVACY_ALLOW = 0,        /* sent (sealed) as is */
@@ -145,5 +146,50 @@ const char *zt_privacy_verdict_decision(const struct zt_privacy_verdict *v);
 /* Wipe and free what v holds and zero it; NULL and a zeroed verdict are
  * no-ops. */
 void zt_privacy_verdict_deinit(struct zt_privacy_verdict *v);
+
+/* ---- the node's privacy layer (src/privacy/layer.c) ----
+ * The gate every outbound job passes, the audit log and the identities'
+ * audit pseudonyms (zt_pseudoid.h), built once by the node; the HTTP
+ * layer writes the audit entries through it. Thread-safe. */
+
+struct zt_privacy_layer;
+struct zt_config;
+struct zt_cfg_privacy;
+struct zt_identity;
+struct zt_audit;
+struct zt_buf;
+
+/* Detector and policy from cfg->privacy (cfg must outlive it). ZT_ECONFIG
+ * (reason in errs), ZT_ENOMEM. */
+ZT_NODISCARD int zt_privacy_layer_new(const struct zt_config *cfg, struct zt_privacy_layer **out, struct zt_buf *errs);
+/* Open the audit log in node.data_dir/logs/audit, signed by id, when
+ * privacy.audit_log is on, with the identities' pseudonym salts in st
+ * (the node store; owned from here on, closed by pv, also on failure and
+ * when the audit log is off). Errors as
+ * zt_audit_open(); ZT_EINVAL without a store. */
+struct zt_store;
+ZT_NODISCARD int zt_privacy_layer_open_audit(struct zt_privacy_layer *pv, const struct zt_identity *id, struct zt_store *st,
+                                        struct zt_buf *errs);
+void zt_privacy_layer_free(struct zt_privacy_layer *pv);
+
+const struct zt_pii_detector *zt_privacy_layer_detector(const struct zt_privacy_layer *pv);
+const struct zt_privacy_policy *zt_privacy_layer_policy(const struct zt_privacy_layer *pv);
+/* The privacy gate every outbound job passes (zt_privacy_gate_check). */
+const struct zt_privacy_gate *zt_privacy_layer_gate(const struct zt_privacy_layer *pv);
+struct zt_audit *zt_privacy_layer_audit_log(struct zt_privacy_layer *pv); /* NULL when off */
+
+/* The audit directory, or NULL when the audit log is off. */
+const char *zt_privacy_layer_audit_dir(const struct zt_privacy_layer *pv);
+/* identity's audit pseudonym (zt_pseudoid.h); ZT_ENOTFOUND when it has no
+ * salt (and !create) or the audit log is off. */
+ZT_NODISCARD int zt_privacy_layer_pseudonym(struct zt_privacy_layer *pv, const char *identity, bool create,
+                                       char out[static ZT_PSEUDOID_STR]);
+/* Destroy identity's pseudonym salt (GDPR erase). Idempotent. */
+ZT_NODISCARD int zt_privacy_layer_forget(struct zt_privacy_layer *pv, const char *identity, bool *found);
+/* How an identity is written into an audit entry (out: ZT_PSEUDOID_STR + 8 bytes):
+ * "anonymous", a node identity ("node:zt1...") in clear, any other as its
+ * pseudonym; "unresolved" when the salt store failed (never in clear). */
+void zt_privacy_layer_audit_name(struct zt_privacy_layer *pv, const char *identity, char out[static ZT_PSEUDOID_STR + 8]);
+const struct zt_cfg_privacy *zt_privacy_layer_config(const struct zt_privacy_layer *pv);
 
 #endif

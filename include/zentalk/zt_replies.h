@@ -21,7 +21,7 @@
  * result says so (moderated = false). Deterministic.
  *
  * The generative path (an LLM writes the replies) lives in the server
- * (src/server/feat_replies.c); the prompt builder and the parser of the
+ * (src/server/conv_api.c); the prompt builder and the parser of the
  * model's answer are here so they can be tested and fuzzed. */
 #ifndef ZT_REPLIES_H
 #define ZT_REPLIES_H

@@ -126,4 +126,39 @@ ZT_NODISCARD int zt_search_count(struct zt_search *s, const char *user, size_t *
 ZT_NODISCARD int zt_search_terms(struct zt_search *s, const char *user, const char *text,
                                  size_t len, char **out);
 
+/* ---- the requests of POST /v1/search/{index,query,delete} ---- */
+
+struct json_t;
+struct zt_auth_principal;
+enum zt_search_op {
+    ZT_SEARCH_OP_INDEX,
+    ZT_SEARCH_OP_QUERY,
+    ZT_SEARCH_OP_DELETE,
+};
+
+/* A checked request; strings point into the JSON body it came from. */
+struct zt_search_req {
+    const char *user;
+    struct zt_search_msg *msgs; /* index: zt_malloc'd */
+    size_t n_msgs;
+    const char *query;          /* query */
+    size_t query_len;
+    size_t limit;
+    const char *id;             /* delete: NULL = every message of user */
+    size_t id_len;
+};
+
+/* Check body for op. 0, or ZT_EINVAL with a reason for the 400 answer in
+ * why (no message content is quoted). Release with zt_search_req_deinit. */
+ZT_NODISCARD int zt_search_req_parse(enum zt_search_op op, struct json_t *body, struct zt_search_req *out,
+                                  char *why, size_t why_len);
+void zt_search_req_deinit(struct zt_search_req *r);
+
+/* May caller act on user? user must equal the caller's authenticated
+ * identity (JWT sub, or "wallet:0x..." for wallet sessions) unless the
+ * caller is admin (an admin token, or the loopback operator of the
+ * embedded default, who has no token); an anonymous caller that is not
+ * admin has no identity and may not. */
+bool zt_search_may_act(const struct zt_auth_principal *caller, const char *user);
+
 #endif

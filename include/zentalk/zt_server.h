@@ -12,6 +12,9 @@
  *   GET  /v1/admin/log-level   current log level (loopback clients only)
  *   PUT  /v1/admin/log-level   {"level":"debug"} (loopback clients only)
  *   POST /v1/privacy/pii       {"text": ...}: PII hits and the pseudonymised text
+ * The server only routes: src/node builds every subsystem (struct
+ * zt_server_deps), hands them over, and frees them after zt_server_free
+ * (docs/internals/dispatch.md).
  * Unknown paths are 404, known paths with another method 405 (with Allow),
  * and every error body is {"error":{"code":"...","message":"..."}}. */
 #ifndef ZT_SERVER_H
@@ -25,21 +28,19 @@
 
 struct zt_server;
 
-/* cfg and node_id must outlive the server. */
-ZT_NODISCARD int zt_server_new(const struct zt_config *cfg, const char *node_id,
-                               struct zt_server **out);
+/* The subsystems the routes serve, built by the node (src/node) and
+ * defined in the internal header src/server/server_deps.h. */
+struct zt_server_deps;
+
+/* d is copied; what it points at must outlive the server. Registers the
+ * server's metric families in d->metrics. ZT_ENOMEM, ZT_EINVAL (no cfg,
+ * node id or metrics). */
+ZT_NODISCARD int zt_server_new(const struct zt_server_deps *d, struct zt_server **out);
 /* Bind cfg->server.listen and serve. ZT_EADDRINUSE, ZT_EPERM, ZT_EINVAL or ZT_EIO. */
 ZT_NODISCARD int zt_server_start(struct zt_server *s);
 uint16_t zt_server_port(const struct zt_server *s);
-
-/* Sign attestation reports (GET /v1/attestation/report) and the node
- * descriptor, and open sealed jobs, with id, which must outlive the server;
- * call once, before zt_server_start(). Hashes the running binary and
- * allocates the replay cache (worker role). Without it those routes answer
- * 503. ZT_ENOMEM, ZT_EIO,
- * ZT_EINVAL (called twice). */
-struct zt_identity;
-ZT_NODISCARD int zt_server_set_identity(struct zt_server *s, const struct zt_identity *id);
+/* The URL the node serves (node.endpoint, or the listener's), once started. */
+const char *zt_server_endpoint(const struct zt_server *s);
 
 /* Serve HTTPS: read the PEM certificate (chain) and private key
  * (server.tls_cert_file / tls_key_file) and check them with GnuTLS; call
@@ -49,42 +50,23 @@ ZT_NODISCARD int zt_server_set_identity(struct zt_server *s, const struct zt_ide
 struct zt_buf;
 ZT_NODISCARD int zt_server_set_tls(struct zt_server *s, const char *cert_path, const char *key_path,
                                    struct zt_buf *err);
-
-/* Load the PEM public key verifying RS256 (RSA) or EdDSA (Ed25519) API
- * tokens (encryption.jwt_public_key_file); call before zt_server_start().
- * ZT_EIO, ZT_ETOOBIG, ZT_EPARSE, ZT_EUNSUPPORTED (another key type),
- * ZT_ECONFIG (encryption.jwt_algorithms lacks the key's algorithm); err
- * says why. */
-struct zt_buf;
-ZT_NODISCARD int zt_server_load_jwt_key(struct zt_server *s, const char *path, struct zt_buf *err);
-
-/* The relay checks https peers against the PEM CAs in path
- * (server.relay_ca_file; NULL/"" = the system store). ZT_ENOMEM. */
-ZT_NODISCARD int zt_server_set_relay_ca(struct zt_server *s, const char *path);
-
-/* (Re)load the trusted peers (zt_peers.h) from path: at start and on
- * SIGHUP. A missing file means no peers (0, logged); on other errors the
- * previous set stays and err says why (ZT_EPARSE, ZT_ETOOBIG, ZT_EIO,
- * ZT_ENOMEM). Dropped descriptors (expired, bad signature) are logged. */
-struct zt_buf;
-ZT_NODISCARD int zt_server_load_peers(struct zt_server *s, const char *path, struct zt_buf *err);
-/* Open the audit log (privacy.audit_log; node.data_dir/logs/audit, see
- * zt_audit.h) with checkpoints signed by id, which must outlive the server;
- * call once, before zt_server_start(). Authenticated requests then write
- * one entry each. A no-op when the audit log is off. Reasons in err.
- * ZT_EIO, ZT_EPARSE (the existing log's last entry is not valid). */
-ZT_NODISCARD int zt_server_open_audit(struct zt_server *s, const struct zt_identity *id, struct zt_buf *err);
+bool zt_server_tls(const struct zt_server *s);
 
 /* Readiness of one role (ZT_ROLE_*), shown by /readyz and /metrics.
  * detail is copied (short text for operators, no secrets). */
 void zt_server_set_ready(struct zt_server *s, enum zt_role role, bool ready, const char *detail);
 
-/* Graceful stop: /readyz turns 503, the listener closes, requests in flight
- * finish. Returns 0 when none is left, ZT_ETIMEDOUT after timeout_ms. */
+/* Graceful stop: /readyz turns 503, the listener closes, WebSockets get a
+ * 1001 close, requests in flight finish. Returns 0 when none is left,
+ * ZT_ETIMEDOUT after timeout_ms. */
 ZT_NODISCARD int zt_server_drain(struct zt_server *s, uint64_t timeout_ms);
 int64_t zt_server_inflight(const struct zt_server *s);
+/* Shutdown step: wait up to wait_ms for the requests in flight to finish
+ * (after the node ended the jobs they wait on). */
+void zt_server_wait_idle(struct zt_server *s, uint64_t wait_ms);
 
-/* Stops serving (if started) and frees. NULL is a no-op. */
+/* Stops serving (if started) and frees the server, not the subsystems it
+ * was given. NULL is a no-op. */
 void zt_server_free(struct zt_server *s);
 
 #endif

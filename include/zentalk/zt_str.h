@@ -50,4 +50,8 @@ static inline bool zt_ascii_alnum(int c)
 /* True when every byte of s[0..n) forms valid UTF-8. */
 bool zt_utf8_valid(const char *s, size_t n);
 
+/* The first occurrence of needle[0..m) in hay[0..n), or NULL (also for
+ * m == 0): memmem without _GNU_SOURCE. */
+const char *zt_str_memmem(const char *hay, size_t n, const char *needle, size_t m);
+
 #endif

@@ -136,4 +136,29 @@ ZT_NODISCARD int zt_translate_detect(struct zt_translate *t, const char *text, s
  * it is not running. */
 int zt_translate_debug_pid(struct zt_translate *t, const char *source3, const char *target3, unsigned idx);
 
+/* ---- the request of POST /v1/features/translate ---- */
+
+struct json_t;
+
+#define ZT_TRANSLATE_REQ_MAX_TEXTS 64
+
+/* A checked request. Strings point into the JSON body. */
+struct zt_translate_req {
+    const char *source3;         /* NULL: detect */
+    const char *target3;
+    const char *texts[ZT_TRANSLATE_REQ_MAX_TEXTS];
+    size_t lens[ZT_TRANSLATE_REQ_MAX_TEXTS];
+    size_t n;
+    bool batch;                  /* "texts" rather than "text" */
+    bool keep_marks;
+};
+
+/* Check body (a JSON object) against the request schema: exactly one of
+ * "text" (string) or "texts" (1..64 strings), "target" required and
+ * "source" optional (ISO 639-1 or 639-3 codes of known languages), each
+ * text non-empty and at most max_bytes, "keep_unknown_marks" boolean, no
+ * other field. 0, or the HTTP status with code and msg filled. */
+int zt_translate_req_parse(struct json_t *body, size_t max_bytes, struct zt_translate_req *out, const char **code, char *msg,
+                 size_t msg_len);
+
 #endif

@@ -48,6 +48,14 @@ bool zt_str_ends_with(const char *s, const char *suffix)
     return ls >= lx && memcmp(s + ls - lx, suffix, lx) == 0;
 }
 
+const char *zt_str_memmem(const char *hay, size_t n, const char *needle, size_t m)
+{
+    if (m == 0 || m > n) return NULL;
+    for (size_t i = 0; i + m <= n; i++)
+        if (hay[i] == needle[0] && memcmp(hay + i, needle, m) == 0) return hay + i;
+    return NULL;
+}
+
 /* strtol & co skip leading spaces and accept a sign; we want the whole
  * string to be a plain decimal number. */
 static bool plain_number_start(const char *s, bool allow_minus)

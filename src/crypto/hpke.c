@@ -19,6 +19,7 @@
 #include "zentalk/zt_crypto.h"
 #include "zentalk/zt_endian.h"
 #include "zentalk/zt_hpke.h"
+#include "hpke_int.h"
 #include "zentalk/zt_log.h"
 
 #define NH 32u                          /* HKDF-SHA256 output */

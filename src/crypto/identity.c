@@ -18,6 +18,7 @@
 #include "zentalk/zt_file.h"
 #include "zentalk/zt_hpke.h"
 #include "zentalk/zt_identity.h"
+#include "identity_int.h"
 #include "zentalk/zt_hex.h"
 #include "zentalk/zt_str.h"
 

@@ -1,7 +1,7 @@
 /* forward.c: the oblivious relay's core (zt_jobs.h): check a relayed
  * request, look the target up in the peer registry, take a slot, sign the
  * forward as the relay, and stream the upstream's answer to a sink on a
- * thread of the job pool. The HTTP route (src/server/relay.c) only reads the
+ * thread of the job pool. The HTTP route (src/server/relay_api.c) only reads the
  * request and implements the sink.
  *
  * What goes upstream: the body, Content-Type, the four Zentalk-* signature

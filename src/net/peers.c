@@ -18,6 +18,7 @@
 
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_log.h"
+#include "zentalk/zt_metrics.h"
 #include "zentalk/zt_str.h"
 
 struct zt_peers {
@@ -340,6 +341,16 @@ size_t zt_peers_list(struct zt_peers *p, struct zt_peer *out, size_t max)
     if (n) memcpy(out, p->v, n * sizeof *out);
     pthread_rwlock_unlock(&p->lock);
     return n;
+}
+
+static int peers_metric(void *ud, struct zt_metrics_out *o)
+{
+    return zt_metrics_emit_u64(o, NULL, NULL, zt_peers_count(ud));
+}
+
+int zt_peers_register_metrics(struct zt_peers *p, struct zt_metrics *m)
+{
+    return zt_metrics_add_fn(m, "zentalk_peers", "Trusted peers in the registry.", ZT_METRIC_GAUGE, peers_metric, p);
 }
 
 size_t zt_peers_count(struct zt_peers *p)

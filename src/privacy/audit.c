@@ -19,6 +19,7 @@
 
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_audit.h"
+#include "audit_int.h"
 #include "zentalk/zt_hash.h"
 #include "zentalk/zt_hex.h"
 #include "zentalk/zt_str.h"

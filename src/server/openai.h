@@ -2,7 +2,7 @@
  * src/server): completion and chat completion objects, their Server-Sent
  * Event chunks, usage, error objects and events, the "zentalk" object
  * (where a job ran and its proof), the model list and embeddings. Used by
- * the local answers (llm.c) and the remote ones (route.c), so that a
+ * the local answers (llm_api.c) and the remote ones (route_api.c), so that a
  * client cannot tell them apart by shape.
  *
  * Functions returning json_t * return a new reference, or NULL when out of

@@ -8,11 +8,16 @@
  * checked here; the handler reads zt_http_req_body()). Either way the body
  * is bounded by server.max_body_bytes (the HTTP layer answers 413).
  *
- * Each route has a minimum role (auth.h). Who the caller is:
+ * The route table (build_routes) maps {methods, path, minimum role, body
+ * kind} to a handler and its user data: the subsystem it serves, handed
+ * over by the node (zt_server_deps); handlers get an explicit request
+ * context (req.h), never thread-locals. docs/internals/dispatch.md.
+ *
+ * Each route has a minimum role (zt_auth.h). Who the caller is:
  *  - a valid "Authorization: Bearer <jwt>" (when encryption.jwt_secret is
  *    set): the token's sub and role, rate-limited per sub;
  *  - a live wallet session token (a bearer token that is not a JWT, from
- *    POST /v1/auth/wallet/login; wallet.h): "wallet:0x<address>", role
+ *    POST /v1/auth/wallet/login; zt_wallet.h): "wallet:0x<address>", role
  *    user, rate-limited the same way;
  *  - no token (or no secret to check one against): anonymous, which is
  *    admin for loopback peers when no secret is configured (the embedded
@@ -28,30 +33,33 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "attest.h"
-#include "auth.h"
-#include "feat_spam.h"
-#include "feat_search.h"
-#include "feat_replies.h"
-#include "feat_lex.h"
-#include "wiring.h"
-#include "gdpr.h"
-#include "llm.h"
-#include "metrics.h"
+#include "attest_api.h"
+#include "lex_api.h"
+#include "conv_api.h"
+#include "search_api.h"
+#include "server_deps.h"
+#include "spam_api.h"
+#include "gdpr_api.h"
+#include "http_metrics.h"
+#include "llm_api.h"
 #include "zentalk/zt_infer.h"
-#include "relay.h"
-#include "route.h"
-#include "translate.h"
-#include "privacy.h"
-#include "sealed.h"
-#include "wallet.h"
-#include "ws.h"
-#include "zentalk/zt_annotate.h"
+#include "privacy_api.h"
+#include "relay_api.h"
+#include "req.h"
+#include "route_api.h"
+#include "sealed_api.h"
+#include "translate_api.h"
+#include "wallet_api.h"
+#include "ws_api.h"
 #include "zentalk/zt_alloc.h"
+#include "zentalk/zt_auth.h"
 #include "zentalk/zt_http.h"
+#include "zentalk/zt_identity.h"
 #include "zentalk/zt_log.h"
+#include "zentalk/zt_metrics.h"
 #include "zentalk/zt_nodeauth.h"
 #include "zentalk/zt_peers.h"
+#include "zentalk/zt_ratelimit.h"
 #include "zentalk/zt_sealed.h"
 #include "zentalk/zt_server.h"
 #include "zentalk/zt_str.h"
@@ -68,9 +76,10 @@ enum method_bit {
     M_OPTIONS = 1u << 6,
 };
 
-struct zt_server;
-typedef void (*route_fn)(struct zt_server *s, struct zt_http_req *req, json_t *body,
-                         struct zt_http_resp *resp);
+/* Route body kinds: none, a JSON object (checked here once: content type,
+ * UTF-8, syntax), or raw job envelope bytes (application/vnd.zentalk.envelope,
+ * only the content type checked here). */
+enum body_kind { B_NONE, B_JSON, B_ENVELOPE };
 
 /* Node routes: who may call them is configurable (encryption.relay_callers,
  * encryption.sealed_jobs_callers): "peer" = only a signed request from a
@@ -83,31 +92,15 @@ enum node_gate {
 };
 
 struct route {
+    unsigned methods;            /* M_GET implies M_HEAD */
     const char *path;
-    unsigned methods;   /* M_GET implies M_HEAD */
-    unsigned body;      /* methods that take a body (a JSON object), | BODY_ENVELOPE */
-    enum zt__auth_role min_role; /* least role allowed (auth.h) */
-    route_fn fn;
-};
-
-/* The node routes, by path (kept apart from the route table). */
-static const struct {
-    const char *path;
+    enum zt_auth_role min_role;  /* least role allowed (zt_auth.h) */
+    enum body_kind body;         /* what the body methods (body_methods) carry */
+    zt__handler_fn fn;
+    void *ud;                    /* the subsystem the route serves */
+    unsigned body_methods;       /* methods whose body is of kind body */
     enum node_gate gate;
-} node_gates[] = {
-    {"/v1/relay/jobs", GATE_RELAY},
-    {"/v1/jobs/sealed", GATE_SEALED},
 };
-
-static enum node_gate route_gate(const char *path)
-{
-    for (size_t i = 0; i < sizeof node_gates / sizeof node_gates[0]; i++)
-        if (strcmp(node_gates[i].path, path) == 0) return node_gates[i].gate;
-    return GATE_NONE;
-}
-/* Route body kind: raw job envelope bytes (application/vnd.zentalk.envelope)
- * instead of a JSON object. */
-#define BODY_ENVELOPE (1u << 16)
 
 #define N_ROLES 3
 static const char *const role_names[N_ROLES] = {"gateway", "orchestrator", "worker"};
@@ -118,56 +111,51 @@ struct role_state {
     char detail[128];
 };
 
+#define MAX_ROUTES 48
+_Static_assert(MAX_ROUTES + 1 <= ZT__METRICS_MAX_ROUTES, "raise ZT__METRICS_MAX_ROUTES (http_metrics.h)");
+
 struct zt_server {
-    const struct zt_config *cfg;
-    const char *node_id;
+    struct zt_server_deps d;     /* the subsystems served (borrowed) */
     struct zt_http_server *http;
     uint64_t start_mono_ns;
     int64_t start_real_ms;
     atomic_bool draining;
     struct role_state roles[N_ROLES];
-    struct zt__metrics metrics;
-    struct zt_infer *models;
-    struct zt__attest *attest; /* NULL until zt_server_set_identity() */
-    struct zt__sealed *sealed; /* descriptor and sealed jobs; NULL until then too */
+    struct zt__metrics metrics;  /* per-route HTTP counters */
+    struct route routes[MAX_ROUTES];
+    size_t n_routes;
+    struct zt__audit_sink audit; /* the privacy layer's audit log */
     char endpoint[300];          /* the URL served, once listening */
     bool listener_loopback;      /* server.listen is a loopback address */
-    struct zt__ratelimit *limiter;
-    struct zt__wallet *wallet;   /* wallet login nonces and sessions */
-    struct zt__feat_spam *feat_spam; /* spam model; entities, preprocess (feat_spam.h) */
-    const struct zt_identity *identity; /* signs relayed requests; NULL until set */
-    struct zt_peers *peers;      /* trusted peers (encryption.peers_file) */
-    struct zt_nodeauth_verifier *nodeauth; /* replay cache of node signatures */
-    struct zt__relay *relay;
-    struct zt__route *route;     /* local-first routing of LLM requests */
     atomic_uint_fast64_t node_auth[6]; /* by enum node_auth_result */
-    struct zt__auth_keys auth_keys; /* HS256 secret, RS256/EdDSA public key */
     char *tls_cert;              /* PEM, or NULL: plain HTTP */
     char *tls_key;               /* PEM, sodium_malloc'd */
     size_t tls_key_size;
-    struct zt__tr *translate;    /* /v1/features/translate (translate.h) */
-    struct zt__ws *ws;           /* /v1/ws (ws.h) */
-    struct zt__privacy *privacy; /* PII detector, policy, audit log */
-    struct zt__feat_search *search; /* search + categorisation (feat_search.h) */
-    struct zt__feat_conv *conv;  /* intents, smart replies, summaries (feat_replies.h) */
-    struct zt__lexfeat *lexfeat; /* sentiment, moderation, language (feat_lex.h) */
-    struct zt__wiring *wiring;   /* features using one another (wiring.h) */
-    struct zt__gdpr *gdpr;       /* privacy export/erase, retention sweeper (gdpr.h) */
 };
 
 enum node_auth_result { NA_OK, NA_UNKNOWN, NA_BAD_SIG, NA_STALE, NA_REPLAY, NA_MALFORMED };
 static const char *const node_auth_names[6] = {"ok", "unknown_node", "bad_signature", "stale_date", "replay", "malformed"};
 
-#define RATE_LIMIT_KEYS 10000 /* identities tracked; least recently seen evicted */
-
 static const char *const UNMATCHED = "unmatched";
 
-/* ---- handlers ----------------------------------------------------------- */
+/* ---- the request context ------------------------------------------------- */
 
-static void h_healthz(struct zt_server *s, struct zt_http_req *req, json_t *body,
-                      struct zt_http_resp *resp)
+void zt__req_note_job(struct zt__req_ctx *cx, const char *job_hex)
 {
-    (void)s, (void)req, (void)body;
+    zt_strlcpy(cx->notes.job_id, job_hex ? job_hex : "", sizeof cx->notes.job_id);
+}
+
+int zt__req_audit_now(struct zt__req_ctx *cx, const char *subject_pseudonym, int status)
+{
+    cx->notes.recorded = true;
+    return cx->audit->record ? cx->audit->record(cx->audit->ud, cx, subject_pseudonym, status) : 0;
+}
+
+/* ---- the node's own routes ----------------------------------------------- */
+
+static void h_healthz(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
+{
+    (void)ud, (void)cx, (void)body;
     zt_http_resp_json(resp, 200, json_pack("{s:s}", "status", "ok"));
 }
 
@@ -183,7 +171,7 @@ static json_t *roles_json(struct zt_server *s, bool *all_ready)
     json_t *o = json_object();
     *all_ready = true;
     for (int i = 0; i < N_ROLES && o; i++) {
-        if (!(s->cfg->node.role_mask & (1u << i))) continue;
+        if (!(s->d.cfg->node.role_mask & (1u << i))) continue;
         struct role_state *rs = &s->roles[i];
         bool ready = atomic_load(&rs->ready);
         char detail[sizeof rs->detail];
@@ -196,10 +184,10 @@ static json_t *roles_json(struct zt_server *s, bool *all_ready)
     return o;
 }
 
-static void h_readyz(struct zt_server *s, struct zt_http_req *req, json_t *body,
-                     struct zt_http_resp *resp)
+static void h_readyz(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
 {
-    (void)req, (void)body;
+    struct zt_server *s = ud;
+    (void)cx, (void)body;
     bool all_ready;
     json_t *roles = roles_json(s, &all_ready);
     bool draining = atomic_load(&s->draining);
@@ -224,110 +212,13 @@ static long rss_bytes(void)
     return pages_rss * sysconf(_SC_PAGESIZE);
 }
 
-static void h_metrics(struct zt_server *s, struct zt_http_req *req, json_t *body,
-                      struct zt_http_resp *resp)
+/* GET /metrics: the registry, where every subsystem registered its own
+ * families (zt_metrics.h). */
+static void h_metrics(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
 {
-    (void)req, (void)body;
-    struct zt_buf *b = &resp->body;
-    int rc = 0;
-    rc |= zt_buf_appendf(b,
-                         "# HELP zentalk_build_info Build of this node (always 1).\n"
-                         "# TYPE zentalk_build_info gauge\n"
-                         "zentalk_build_info{version=\"%s\",commit=\"%s\",build_type=\"%s\"} 1\n",
-                         ZT_VERSION, ZT_GIT_COMMIT, ZT_BUILD_TYPE);
-    rc |= zt_buf_appendf(b,
-                         "# HELP zentalk_uptime_seconds Seconds since the node started.\n"
-                         "# TYPE zentalk_uptime_seconds gauge\n"
-                         "zentalk_uptime_seconds %.3f\n"
-                         "# HELP zentalk_start_time_seconds Start time of the node since the Unix epoch.\n"
-                         "# TYPE zentalk_start_time_seconds gauge\n"
-                         "zentalk_start_time_seconds %.3f\n",
-                         uptime_s(s), (double)s->start_real_ms / 1000.0);
-    rc |= zt_buf_appendf(b,
-                         "# HELP zentalk_http_requests_in_flight Requests being served now.\n"
-                         "# TYPE zentalk_http_requests_in_flight gauge\n"
-                         "zentalk_http_requests_in_flight %lld\n",
-                         (long long)(s->http ? zt_http_inflight(s->http) : 0));
-    rc |= zt_buf_append_str(b, "# HELP zentalk_role_ready Whether each enabled role is ready.\n"
-                               "# TYPE zentalk_role_ready gauge\n");
-    for (int i = 0; i < N_ROLES; i++)
-        if (s->cfg->node.role_mask & (1u << i))
-            rc |= zt_buf_appendf(b, "zentalk_role_ready{role=\"%s\"} %d\n", role_names[i],
-                                 atomic_load(&s->roles[i].ready) ? 1 : 0);
-    long rss = rss_bytes();
-    if (rss >= 0)
-        rc |= zt_buf_appendf(b,
-                             "# HELP process_resident_memory_bytes Resident memory size in bytes.\n"
-                             "# TYPE process_resident_memory_bytes gauge\n"
-                             "process_resident_memory_bytes %ld\n",
-                             rss);
-    struct zt_runner_stats st;
-    size_t n_loaded;
-    zt_infer_stats(s->models, &st, &n_loaded);
-    rc |= zt_buf_appendf(b,
-                         "# HELP zentalk_models_loaded Models loaded in memory.\n"
-                         "# TYPE zentalk_models_loaded gauge\n"
-                         "zentalk_models_loaded %zu\n"
-                         "# HELP zentalk_prompt_tokens_total Prompt tokens processed.\n"
-                         "# TYPE zentalk_prompt_tokens_total counter\n"
-                         "zentalk_prompt_tokens_total %llu\n"
-                         "# HELP zentalk_generated_tokens_total Tokens generated.\n"
-                         "# TYPE zentalk_generated_tokens_total counter\n"
-                         "zentalk_generated_tokens_total %llu\n"
-                         "# HELP zentalk_inference_jobs_total Generation jobs finished.\n"
-                         "# TYPE zentalk_inference_jobs_total counter\n"
-                         "zentalk_inference_jobs_total %llu\n"
-                         "# HELP zentalk_inference_slots_active Sequences being decoded now.\n"
-                         "# TYPE zentalk_inference_slots_active gauge\n"
-                         "zentalk_inference_slots_active %u\n"
-                         "# HELP zentalk_inference_queue Jobs waiting for a slot.\n"
-                         "# TYPE zentalk_inference_queue gauge\n"
-                         "zentalk_inference_queue %u\n",
-                         n_loaded, (unsigned long long)st.prompt_tokens, (unsigned long long)st.generated_tokens,
-                         (unsigned long long)st.jobs_done, st.active_slots, st.queued);
-    rc |= zt_buf_append_str(b, "# HELP zentalk_node_auth_total Signed node requests checked, by result.\n"
-                               "# TYPE zentalk_node_auth_total counter\n");
-    for (int i = 0; i < 6; i++)
-        rc |= zt_buf_appendf(b, "zentalk_node_auth_total{result=\"%s\"} %llu\n", node_auth_names[i],
-                             (unsigned long long)atomic_load(&s->node_auth[i]));
-    struct zt__relay_stats rs;
-    zt__relay_stats(s->relay, &rs);
-    rc |= zt_buf_appendf(b,
-                         "# HELP zentalk_relay_requests_total Relayed requests, by outcome.\n"
-                         "# TYPE zentalk_relay_requests_total counter\n"
-                         "zentalk_relay_requests_total{outcome=\"forwarded\"} %llu\n"
-                         "zentalk_relay_requests_total{outcome=\"failed\"} %llu\n"
-                         "zentalk_relay_requests_total{outcome=\"refused\"} %llu\n"
-                         "# HELP zentalk_relay_in_flight Relayed requests in progress.\n"
-                         "# TYPE zentalk_relay_in_flight gauge\n"
-                         "zentalk_relay_in_flight %u\n"
-                         "# HELP zentalk_peers Trusted peers in the registry.\n"
-                         "# TYPE zentalk_peers gauge\n"
-                         "zentalk_peers %zu\n",
-                         (unsigned long long)rs.forwarded, (unsigned long long)rs.failed,
-                         (unsigned long long)rs.refused, rs.inflight, zt_peers_count(s->peers));
-    struct zt__route_stats rts;
-    zt__route_stats(s->route, &rts);
-    rc |= zt_buf_appendf(b,
-                         "# HELP zentalk_jobs_total Completion and chat requests, by where they ran.\n"
-                         "# TYPE zentalk_jobs_total counter\n"
-                         "zentalk_jobs_total{where=\"local\"} %llu\n"
-                         "zentalk_jobs_total{where=\"remote\"} %llu\n"
-                         "# HELP zentalk_remote_jobs_failed_total Remote jobs that failed (unreachable, refused, "
-                         "unverified).\n"
-                         "# TYPE zentalk_remote_jobs_failed_total counter\n"
-                         "zentalk_remote_jobs_failed_total %llu\n"
-                         "# HELP zentalk_jobs_refused_total Requests kept on this node by the privacy policy "
-                         "(local_only) with no local model.\n"
-                         "# TYPE zentalk_jobs_refused_total counter\n"
-                         "zentalk_jobs_refused_total %llu\n"
-                         "# HELP zentalk_remote_jobs_in_flight Remote jobs in progress.\n"
-                         "# TYPE zentalk_remote_jobs_in_flight gauge\n"
-                         "zentalk_remote_jobs_in_flight %u\n",
-                         (unsigned long long)rts.local, (unsigned long long)rts.remote,
-                         (unsigned long long)rts.remote_failed, (unsigned long long)rts.refused, rts.inflight);
-    rc |= zt__metrics_render_http(&s->metrics, b);
-    if (rc) {
+    struct zt_server *s = ud;
+    (void)cx, (void)body;
+    if (zt_metrics_render(s->d.metrics, &resp->body) != 0) {
         zt_http_resp_error(resp, 500, "internal", "could not render metrics");
         return;
     }
@@ -335,52 +226,132 @@ static void h_metrics(struct zt_server *s, struct zt_http_req *req, json_t *body
     resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
 }
 
-static void h_status(struct zt_server *s, struct zt_http_req *req, json_t *body,
-                     struct zt_http_resp *resp)
+/* The server's own families. */
+static int m_build_info(void *ud, struct zt_metrics_out *o)
 {
-    (void)req, (void)body;
+    (void)ud;
+    char labels[256];
+    snprintf(labels, sizeof labels, "version=\"%s\",commit=\"%s\",build_type=\"%s\"", ZT_VERSION, ZT_GIT_COMMIT,
+             ZT_BUILD_TYPE);
+    return zt_metrics_emit_u64(o, NULL, labels, 1);
+}
+
+static int m_uptime(void *ud, struct zt_metrics_out *o)
+{
+    return zt_metrics_emit(o, NULL, NULL, uptime_s(ud));
+}
+
+static int m_start_time(void *ud, struct zt_metrics_out *o)
+{
+    const struct zt_server *s = ud;
+    return zt_metrics_emit(o, NULL, NULL, (double)s->start_real_ms / 1000.0);
+}
+
+static int m_inflight(void *ud, struct zt_metrics_out *o)
+{
+    const struct zt_server *s = ud;
+    return zt_metrics_emit_u64(o, NULL, NULL, (uint64_t)(s->http ? zt_http_inflight(s->http) : 0));
+}
+
+static int m_role_ready(void *ud, struct zt_metrics_out *o)
+{
+    struct zt_server *s = ud;
+    int rc = 0;
+    char labels[64];
+    for (int i = 0; i < N_ROLES && !rc; i++) {
+        if (!(s->d.cfg->node.role_mask & (1u << i))) continue;
+        snprintf(labels, sizeof labels, "role=\"%s\"", role_names[i]);
+        rc = zt_metrics_emit_u64(o, NULL, labels, atomic_load(&s->roles[i].ready) ? 1 : 0);
+    }
+    return rc;
+}
+
+static int m_rss(void *ud, struct zt_metrics_out *o)
+{
+    (void)ud;
+    long rss = rss_bytes();
+    return rss >= 0 ? zt_metrics_emit_u64(o, NULL, NULL, (uint64_t)rss) : 0;
+}
+
+static int m_node_auth(void *ud, struct zt_metrics_out *o)
+{
+    struct zt_server *s = ud;
+    int rc = 0;
+    char labels[64];
+    for (int i = 0; i < 6 && !rc; i++) {
+        snprintf(labels, sizeof labels, "result=\"%s\"", node_auth_names[i]);
+        rc = zt_metrics_emit_u64(o, NULL, labels, atomic_load(&s->node_auth[i]));
+    }
+    return rc;
+}
+
+static int register_metrics(struct zt_server *s)
+{
+    static const struct {
+        const char *name, *help;
+        enum zt_metric_type type;
+        zt_metrics_fn fn;
+    } fams[] = {
+        {"zentalk_build_info", "Build of this node (always 1).", ZT_METRIC_GAUGE, m_build_info},
+        {"zentalk_uptime_seconds", "Seconds since the node started.", ZT_METRIC_GAUGE, m_uptime},
+        {"zentalk_start_time_seconds", "Start time of the node since the Unix epoch.", ZT_METRIC_GAUGE, m_start_time},
+        {"zentalk_http_requests_in_flight", "Requests being served now.", ZT_METRIC_GAUGE, m_inflight},
+        {"zentalk_role_ready", "Whether each enabled role is ready.", ZT_METRIC_GAUGE, m_role_ready},
+        {"process_resident_memory_bytes", "Resident memory size in bytes.", ZT_METRIC_GAUGE, m_rss},
+        {"zentalk_node_auth_total", "Signed node requests checked, by result.", ZT_METRIC_COUNTER, m_node_auth},
+    };
+    int rc = 0;
+    for (size_t i = 0; i < sizeof fams / sizeof fams[0] && !rc; i++)
+        rc = zt_metrics_add_fn(s->d.metrics, fams[i].name, fams[i].help, fams[i].type, fams[i].fn, s);
+    if (!rc) rc = zt__metrics_register_http(&s->metrics, s->d.metrics);
+    return rc;
+}
+
+static void h_status(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
+{
+    struct zt_server *s = ud;
+    (void)cx, (void)body;
     json_t *roles = json_array();
     for (int i = 0; i < N_ROLES && roles; i++)
-        if (s->cfg->node.role_mask & (1u << i)) json_array_append_new(roles, json_string(role_names[i]));
+        if (s->d.cfg->node.role_mask & (1u << i)) json_array_append_new(roles, json_string(role_names[i]));
     char started[ZT_TIME_ISO_LEN];
     zt_time_iso8601(started, sizeof started, s->start_real_ms);
     bool all_ready;
     json_t *readiness = roles_json(s, &all_ready);
     /* models load on first use; no network yet, so no peers */
     json_t *configured = json_array(), *loaded = json_array();
-    for (size_t i = 0; i < zt_infer_model_count(s->models) && configured && loaded; i++) {
+    for (size_t i = 0; i < zt_infer_model_count(s->d.models) && configured && loaded; i++) {
         bool is_loaded;
-        const struct zt_cfg_model *e = zt_infer_model(s->models, i, &is_loaded);
+        const struct zt_cfg_model *e = zt_infer_model(s->d.models, i, &is_loaded);
         json_array_append_new(configured, json_string(e->id));
         if (is_loaded) json_array_append_new(loaded, json_string(e->id));
     }
     /* the trusted peers (public: their descriptors are) */
     json_t *peers = json_array();
-    size_t np = zt_peers_count(s->peers);
+    size_t np = zt_peers_count(s->d.peers);
     struct zt_peer *pv = np ? zt_calloc(np, sizeof *pv) : NULL;
-    np = pv ? zt_peers_list(s->peers, pv, np) : 0;
+    np = pv ? zt_peers_list(s->d.peers, pv, np) : 0;
     for (size_t i = 0; i < np && peers; i++) json_array_append_new(peers, json_string(pv[i].node_id));
     zt_free(pv);
     json_t *j = json_pack("{s:s,s:s,s:s,s:o*,s:o*,s:b,s:f,s:s,s:s,s:o*,s:o*,s:o*}",
-                          "node_id", s->node_id, "version", ZT_VERSION, "commit", ZT_GIT_COMMIT,
+                          "node_id", s->d.node_id, "version", ZT_VERSION, "commit", ZT_GIT_COMMIT,
                           "roles", roles, "readiness", readiness, "ready",
                           all_ready && !atomic_load(&s->draining), "uptime_seconds", uptime_s(s),
-                          "started_at", started, "listen", s->cfg->server.listen, "models", loaded,
+                          "started_at", started, "listen", s->d.cfg->server.listen, "models", loaded,
                           "models_configured", configured, "peers", peers);
     struct zt__route_stats rts;
-    zt__route_stats(s->route, &rts);
+    zt__route_stats(s->d.route, &rts);
     if (j)
         json_object_set_new(j, "jobs",
                             json_pack("{s:I,s:I,s:I,s:I,s:o*}", "local", (json_int_t)rts.local, "remote",
                                       (json_int_t)rts.remote, "remote_failed", (json_int_t)rts.remote_failed,
-                                      "refused", (json_int_t)rts.refused, "by_peer", zt__route_peer_counts(s->route)));
+                                      "refused", (json_int_t)rts.refused, "by_peer", zt__route_peer_counts(s->d.route)));
     zt_http_resp_json(resp, 200, j);
 }
 
-static void h_log_level(struct zt_server *s, struct zt_http_req *req, json_t *body,
-                        struct zt_http_resp *resp)
+static void h_log_level(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
 {
-    (void)s;
+    (void)ud;
     if (body) {
         json_t *lv = json_object_get(body, "level");
         enum zt_log_level level;
@@ -399,253 +370,92 @@ static void h_log_level(struct zt_server *s, struct zt_http_req *req, json_t *bo
         }
         zt_log_set_level(level);
         zt_log(ZT_LOG_WARN, "log_level_changed", "level=%s request_id=%s", zt_log_level_name(level),
-               zt_http_req_id(req));
+               cx->request_id);
     }
     zt_http_resp_json(resp, 200, json_pack("{s:s}", "level", zt_log_level_name(zt_log_get_level())));
 }
 
-static void h_models(struct zt_server *s, struct zt_http_req *req, json_t *body, struct zt_http_resp *resp)
+static void h_admin_status(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
 {
-    (void)body;
-    zt__llm_models(s->models, req, resp);
-}
-
-static void h_completions(struct zt_server *s, struct zt_http_req *req, json_t *body, struct zt_http_resp *resp)
-{
-    if (zt__route_generate(s->route, req, body, false, resp)) return;
-    zt__llm_generate(s->models, req, body, false, resp);
-}
-
-static void h_chat(struct zt_server *s, struct zt_http_req *req, json_t *body, struct zt_http_resp *resp)
-{
-    if (zt__route_generate(s->route, req, body, true, resp)) return;
-    zt__llm_generate(s->models, req, body, true, resp);
-}
-
-static void h_embeddings(struct zt_server *s, struct zt_http_req *req, json_t *body, struct zt_http_resp *resp)
-{
-    zt__llm_embeddings(s->models, req, body, resp);
-}
-
-static void h_admin_status(struct zt_server *s, struct zt_http_req *req, json_t *body,
-                           struct zt_http_resp *resp)
-{
-    (void)req, (void)body;
+    struct zt_server *s = ud;
+    (void)cx, (void)body;
     struct zt_runner_stats st;
     size_t n_loaded;
-    zt_infer_stats(s->models, &st, &n_loaded);
+    zt_infer_stats(s->d.models, &st, &n_loaded);
     json_t *loaded = json_array();
-    for (size_t i = 0; i < zt_infer_model_count(s->models) && loaded; i++) {
+    for (size_t i = 0; i < zt_infer_model_count(s->d.models) && loaded; i++) {
         bool is_loaded;
-        const struct zt_cfg_model *e = zt_infer_model(s->models, i, &is_loaded);
+        const struct zt_cfg_model *e = zt_infer_model(s->d.models, i, &is_loaded);
         if (is_loaded) json_array_append_new(loaded, json_string(e->id));
     }
-    const char *secret = s->cfg->encryption.jwt_secret;
+    const char *secret = s->d.cfg->encryption.jwt_secret;
     json_t *j = json_pack(
         "{s:s,s:s,s:f,s:I,s:o*,s:{s:I,s:I,s:I,s:i,s:i},s:{s:b,s:b,s:b,s:I,s:I,s:I},s:I}", "node_id",
-        s->node_id, "version", ZT_VERSION, "uptime_seconds", uptime_s(s), "started_at_ms",
+        s->d.node_id, "version", ZT_VERSION, "uptime_seconds", uptime_s(s), "started_at_ms",
         (json_int_t)s->start_real_ms, "models_loaded", loaded, "runner", "prompt_tokens",
         (json_int_t)st.prompt_tokens, "generated_tokens", (json_int_t)st.generated_tokens, "jobs_done",
         (json_int_t)st.jobs_done, "active_slots", (int)st.active_slots, "queued", (int)st.queued, "auth",
-        "jwt", secret && secret[0], "require_auth", s->cfg->encryption.require_auth,
+        "jwt", secret && secret[0], "require_auth", s->d.cfg->encryption.require_auth,
         "listener_loopback", s->listener_loopback, "rate_limit_rps",
-        (json_int_t)s->cfg->server.rate_limit_rps, "rate_limit_burst",
-        (json_int_t)s->cfg->server.rate_limit_burst, "rate_limit_identities",
-        (json_int_t)zt__ratelimit_size(s->limiter), "requests_in_flight",
+        (json_int_t)s->d.cfg->server.rate_limit_rps, "rate_limit_burst",
+        (json_int_t)s->d.cfg->server.rate_limit_burst, "rate_limit_identities",
+        (json_int_t)zt_ratelimit_size(s->d.limiter), "requests_in_flight",
         (json_int_t)(s->http ? zt_http_inflight(s->http) : 0));
     zt_http_resp_json(resp, 200, j);
 }
 
-static void h_attest(struct zt_server *s, struct zt_http_req *req, json_t *body, struct zt_http_resp *resp)
+/* ---- the route table ----------------------------------------------------- */
+
+/* {methods, path, minimum role, body kind, handler, user data}: the
+ * handler is the module's own, its user data the subsystem it serves. */
+static int build_routes(struct zt_server *s)
 {
-    (void)body;
-    zt__attest_handle(s->attest, req, resp);
+    const struct zt_server_deps *d = &s->d;
+    const struct route table[] = {
+        {M_GET, "/healthz", ZT_AUTH_NONE, B_NONE, h_healthz, s, 0, 0},
+        {M_GET, "/readyz", ZT_AUTH_NONE, B_NONE, h_readyz, s, 0, 0},
+        {M_GET, "/metrics", ZT_AUTH_NONE, B_NONE, h_metrics, s, 0, 0},
+        {M_GET, "/v1/status", ZT_AUTH_NONE, B_NONE, h_status, s, 0, 0},
+        {M_GET | M_PUT, "/v1/admin/log-level", ZT_AUTH_ADMIN, B_JSON, h_log_level, s, M_PUT, 0},
+        {M_GET, "/v1/admin/status", ZT_AUTH_ADMIN, B_NONE, h_admin_status, s, 0, 0},
+        {M_GET, "/v1/models", ZT_AUTH_USER, B_NONE, zt__llm_h_models, d->models, 0, 0},
+        {M_POST, "/v1/completions", ZT_AUTH_USER, B_JSON, zt__route_h_completions, d->route, M_POST, 0},
+        {M_POST, "/v1/chat/completions", ZT_AUTH_USER, B_JSON, zt__route_h_chat, d->route, M_POST, 0},
+        {M_POST, "/v1/embeddings", ZT_AUTH_USER, B_JSON, zt__llm_h_embeddings, d->models, M_POST, 0},
+        {M_GET, "/v1/attestation/report", ZT_AUTH_NONE, B_NONE, zt__attest_handle, d->attest, 0, 0},
+        {M_POST, "/v1/auth/wallet/nonce", ZT_AUTH_NONE, B_JSON, zt__wallet_h_nonce, d->wallet, M_POST, 0},
+        {M_POST, "/v1/auth/wallet/login", ZT_AUTH_NONE, B_JSON, zt__wallet_h_login, d->wallet, M_POST, 0},
+        {M_POST, "/v1/auth/logout", ZT_AUTH_NONE, B_NONE, zt__wallet_h_logout, d->wallet, 0, 0},
+        {M_POST, "/v1/features/spam", ZT_AUTH_USER, B_JSON, zt__feat_spam_h, d->feat_spam, M_POST, 0},
+        {M_POST, "/v1/features/entities", ZT_AUTH_USER, B_JSON, zt__feat_entities_h, d->feat_spam, M_POST, 0},
+        {M_POST, "/v1/features/preprocess", ZT_AUTH_USER, B_JSON, zt__feat_preprocess_h, d->feat_spam, M_POST, 0},
+        {M_POST, "/v1/relay/jobs", ZT_AUTH_USER, B_NONE, zt__relay_h, d->relay, 0, GATE_RELAY},
+        {M_POST, "/v1/features/translate", ZT_AUTH_USER, B_JSON, zt__tr_h_translate, d->translate, M_POST, 0},
+        {M_GET, "/v1/features/translate/languages", ZT_AUTH_USER, B_NONE, zt__tr_h_languages, d->translate, 0, 0},
+        {M_GET, "/v1/ws", ZT_AUTH_USER, B_NONE, zt__ws_h_upgrade, d->ws, 0, 0},
+        {M_POST, "/v1/privacy/pii", ZT_AUTH_USER, B_JSON, zt__privacy_h_pii, d->privacy, M_POST, 0},
+        {M_GET, "/v1/node/descriptor", ZT_AUTH_NONE, B_NONE, zt__sealed_h_descriptor, d->sealed, 0, 0},
+        {M_POST, "/v1/jobs/sealed", ZT_AUTH_USER, B_ENVELOPE, zt__sealed_h_job, d->sealed, M_POST, GATE_SEALED},
+        {M_POST, "/v1/search/index", ZT_AUTH_USER, B_JSON, zt__search_h_index, d->search, M_POST, 0},
+        {M_POST, "/v1/search/query", ZT_AUTH_USER, B_JSON, zt__search_h_query, d->search, M_POST, 0},
+        {M_POST, "/v1/search/delete", ZT_AUTH_USER, B_JSON, zt__search_h_delete, d->search, M_POST, 0},
+        {M_POST, "/v1/features/categorize", ZT_AUTH_USER, B_JSON, zt__categorize_h, d->search, M_POST, 0},
+        {M_POST, "/v1/features/intents", ZT_AUTH_USER, B_JSON, zt__feat_h_intents, d->conv, M_POST, 0},
+        {M_POST, "/v1/features/smart-replies", ZT_AUTH_USER, B_JSON, zt__feat_h_replies, d->conv, M_POST, 0},
+        {M_POST, "/v1/features/summarize", ZT_AUTH_USER, B_JSON, zt__feat_h_summarize, d->conv, M_POST, 0},
+        {M_POST, "/v1/features/sentiment", ZT_AUTH_USER, B_JSON, zt__lexfeat_h_sentiment, d->lexfeat, M_POST, 0},
+        {M_POST, "/v1/features/moderate", ZT_AUTH_USER, B_JSON, zt__lexfeat_h_moderate, d->lexfeat, M_POST, 0},
+        {M_POST, "/v1/features/language", ZT_AUTH_USER, B_JSON, zt__lexfeat_h_language, d->lexfeat, M_POST, 0},
+        {M_POST, "/v1/privacy/export", ZT_AUTH_USER, B_JSON, zt__gdpr_h_export, d->gdpr, M_POST, 0},
+        {M_POST, "/v1/privacy/erase", ZT_AUTH_USER, B_JSON, zt__gdpr_h_erase, d->gdpr, M_POST, 0},
+    };
+    _Static_assert(sizeof table / sizeof table[0] <= MAX_ROUTES, "raise MAX_ROUTES");
+    s->n_routes = sizeof table / sizeof table[0];
+    memcpy(s->routes, table, sizeof table);
+    for (size_t i = 0; i < s->n_routes; i++)
+        if (zt__metrics_add_route(&s->metrics, s->routes[i].path) != 0) return ZT_ETOOBIG;
+    return zt__metrics_add_route(&s->metrics, UNMATCHED); /* every route, and "unmatched", has its own metrics */
 }
-
-static void h_wallet_nonce(struct zt_server *s, struct zt_http_req *req, json_t *body,
-                           struct zt_http_resp *resp)
-{
-    zt__wallet_h_nonce(s->wallet, req, body, resp);
-}
-
-static void h_wallet_login(struct zt_server *s, struct zt_http_req *req, json_t *body,
-                           struct zt_http_resp *resp)
-{
-    zt__wallet_h_login(s->wallet, req, body, resp);
-}
-
-static void h_logout(struct zt_server *s, struct zt_http_req *req, json_t *body, struct zt_http_resp *resp)
-{
-    (void)body;
-    zt__wallet_h_logout(s->wallet, req, resp);
-}
-
-static void h_feat_spam(struct zt_server *s, struct zt_http_req *req, json_t *body, struct zt_http_resp *resp)
-{
-    zt__feat_spam_h(s->feat_spam, req, body, resp);
-}
-
-static void h_feat_entities(struct zt_server *s, struct zt_http_req *req, json_t *body, struct zt_http_resp *resp)
-{
-    zt__feat_entities_h(s->feat_spam, req, body, resp);
-}
-
-static void h_feat_preprocess(struct zt_server *s, struct zt_http_req *req, json_t *body, struct zt_http_resp *resp)
-{
-    zt__feat_preprocess_h(s->feat_spam, req, body, resp);
-}
-
-static void h_relay(struct zt_server *s, struct zt_http_req *req, json_t *body, struct zt_http_resp *resp)
-{
-    (void)body;
-    zt__relay_handle(s->relay, req, resp);
-}
-
-static void h_translate(struct zt_server *s, struct zt_http_req *req, json_t *body, struct zt_http_resp *resp)
-{
-    zt__tr_h_translate(s->translate, req, body, resp);
-}
-
-static void h_translate_languages(struct zt_server *s, struct zt_http_req *req, json_t *body,
-                                  struct zt_http_resp *resp)
-{
-    (void)body;
-    zt__tr_h_languages(s->translate, req, resp);
-}
-
-static void h_ws(struct zt_server *s, struct zt_http_req *req, json_t *body, struct zt_http_resp *resp)
-{
-    (void)body;
-    zt__ws_h_upgrade(s->ws, req, resp);
-}
-
-static void h_privacy_pii(struct zt_server *s, struct zt_http_req *req, json_t *body,
-                          struct zt_http_resp *resp)
-{
-    zt__privacy_h_pii(s->privacy, req, body, resp);
-}
-
-static void h_descriptor(struct zt_server *s, struct zt_http_req *req, json_t *body, struct zt_http_resp *resp)
-{
-    (void)body;
-    zt__sealed_descriptor(s->sealed, s->endpoint, req, resp);
-}
-
-static void h_sealed_job(struct zt_server *s, struct zt_http_req *req, json_t *body, struct zt_http_resp *resp)
-{
-    (void)body;
-    zt__sealed_job(s->sealed, req, resp);
-}
-
-/* The caller authorize() admitted, for handlers that act on behalf of an
- * identity (search). Set on the thread that runs the handler. */
-static _Thread_local struct zt__auth_principal tl_caller;
-
-static void h_search_index(struct zt_server *s, struct zt_http_req *req, json_t *body, struct zt_http_resp *resp)
-{
-    (void)req;
-    zt__feat_search_handle(s->search, ZT__SEARCH_INDEX, &tl_caller, body, resp);
-}
-
-static void h_search_query(struct zt_server *s, struct zt_http_req *req, json_t *body, struct zt_http_resp *resp)
-{
-    (void)req;
-    zt__feat_search_handle(s->search, ZT__SEARCH_QUERY, &tl_caller, body, resp);
-}
-
-static void h_search_delete(struct zt_server *s, struct zt_http_req *req, json_t *body, struct zt_http_resp *resp)
-{
-    (void)req;
-    zt__feat_search_handle(s->search, ZT__SEARCH_DELETE, &tl_caller, body, resp);
-}
-
-static void h_categorize(struct zt_server *s, struct zt_http_req *req, json_t *body, struct zt_http_resp *resp)
-{
-    (void)req;
-    zt__feat_categorize_handle(s->search, body, resp);
-}
-
-static void h_feat_intents(struct zt_server *s, struct zt_http_req *req, json_t *body, struct zt_http_resp *resp)
-{
-    zt__feat_h_intents(s->conv, req, body, resp);
-}
-
-static void h_feat_replies(struct zt_server *s, struct zt_http_req *req, json_t *body, struct zt_http_resp *resp)
-{
-    zt__feat_h_replies(s->conv, req, body, resp);
-}
-
-static void h_feat_summarize(struct zt_server *s, struct zt_http_req *req, json_t *body, struct zt_http_resp *resp)
-{
-    zt__feat_h_summarize(s->conv, req, body, resp);
-}
-
-static void h_sentiment(struct zt_server *s, struct zt_http_req *req, json_t *body, struct zt_http_resp *resp)
-{
-    zt__lexfeat_h_sentiment(s->lexfeat, req, body, resp);
-}
-
-static void h_moderate(struct zt_server *s, struct zt_http_req *req, json_t *body, struct zt_http_resp *resp)
-{
-    zt__lexfeat_h_moderate(s->lexfeat, req, body, resp);
-}
-
-static void h_language(struct zt_server *s, struct zt_http_req *req, json_t *body, struct zt_http_resp *resp)
-{
-    zt__lexfeat_h_language(s->lexfeat, req, body, resp);
-}
-
-static void h_privacy_export(struct zt_server *s, struct zt_http_req *req, json_t *body, struct zt_http_resp *resp)
-{
-    zt__gdpr_h_export(s->gdpr, req, &tl_caller, body, resp);
-}
-
-static void h_privacy_erase(struct zt_server *s, struct zt_http_req *req, json_t *body, struct zt_http_resp *resp)
-{
-    zt__gdpr_h_erase(s->gdpr, req, &tl_caller, body, resp);
-}
-
-static const struct route routes[] = {
-    {"/healthz", M_GET, 0, ZT__AUTH_NONE, h_healthz},
-    {"/readyz", M_GET, 0, ZT__AUTH_NONE, h_readyz},
-    {"/metrics", M_GET, 0, ZT__AUTH_NONE, h_metrics},
-    {"/v1/status", M_GET, 0, ZT__AUTH_NONE, h_status},
-    {"/v1/admin/log-level", M_GET | M_PUT, M_PUT, ZT__AUTH_ADMIN, h_log_level},
-    {"/v1/admin/status", M_GET, 0, ZT__AUTH_ADMIN, h_admin_status},
-    {"/v1/models", M_GET, 0, ZT__AUTH_USER, h_models},
-    {"/v1/completions", M_POST, M_POST, ZT__AUTH_USER, h_completions},
-    {"/v1/chat/completions", M_POST, M_POST, ZT__AUTH_USER, h_chat},
-    {"/v1/embeddings", M_POST, M_POST, ZT__AUTH_USER, h_embeddings},
-    {"/v1/attestation/report", M_GET, 0, ZT__AUTH_NONE, h_attest},
-    {"/v1/auth/wallet/nonce", M_POST, M_POST, ZT__AUTH_NONE, h_wallet_nonce},
-    {"/v1/auth/wallet/login", M_POST, M_POST, ZT__AUTH_NONE, h_wallet_login},
-    {"/v1/auth/logout", M_POST, 0, ZT__AUTH_NONE, h_logout},
-    {"/v1/features/spam", M_POST, M_POST, ZT__AUTH_USER, h_feat_spam},
-    {"/v1/features/entities", M_POST, M_POST, ZT__AUTH_USER, h_feat_entities},
-    {"/v1/features/preprocess", M_POST, M_POST, ZT__AUTH_USER, h_feat_preprocess},
-    {"/v1/relay/jobs", M_POST, 0, ZT__AUTH_USER, h_relay},
-    {"/v1/features/translate", M_POST, M_POST, ZT__AUTH_USER, h_translate},
-    {"/v1/features/translate/languages", M_GET, 0, ZT__AUTH_USER, h_translate_languages},
-    {"/v1/ws", M_GET, 0, ZT__AUTH_USER, h_ws},
-    {"/v1/privacy/pii", M_POST, M_POST, ZT__AUTH_USER, h_privacy_pii},
-    {"/v1/node/descriptor", M_GET, 0, ZT__AUTH_NONE, h_descriptor},
-    {"/v1/jobs/sealed", M_POST, M_POST | BODY_ENVELOPE, ZT__AUTH_USER, h_sealed_job},
-    {"/v1/search/index", M_POST, M_POST, ZT__AUTH_USER, h_search_index},
-    {"/v1/search/query", M_POST, M_POST, ZT__AUTH_USER, h_search_query},
-    {"/v1/search/delete", M_POST, M_POST, ZT__AUTH_USER, h_search_delete},
-    {"/v1/features/categorize", M_POST, M_POST, ZT__AUTH_USER, h_categorize},
-    {"/v1/features/intents", M_POST, M_POST, ZT__AUTH_USER, h_feat_intents},
-    {"/v1/features/smart-replies", M_POST, M_POST, ZT__AUTH_USER, h_feat_replies},
-    {"/v1/features/summarize", M_POST, M_POST, ZT__AUTH_USER, h_feat_summarize},
-    {"/v1/features/sentiment", M_POST, M_POST, ZT__AUTH_USER, h_sentiment},
-    {"/v1/features/moderate", M_POST, M_POST, ZT__AUTH_USER, h_moderate},
-    {"/v1/features/language", M_POST, M_POST, ZT__AUTH_USER, h_language},
-    {"/v1/privacy/export", M_POST, M_POST, ZT__AUTH_USER, h_privacy_export},
-    {"/v1/privacy/erase", M_POST, M_POST, ZT__AUTH_USER, h_privacy_erase},
-};
-#define N_ROUTES (sizeof routes / sizeof routes[0])
-/* every route, and "unmatched", has its own metrics */
-_Static_assert(N_ROUTES + 1 <= ZT__METRICS_MAX_ROUTES, "raise ZT__METRICS_MAX_ROUTES (metrics.h)");
 
 /* ---- dispatch ----------------------------------------------------------- */
 
@@ -729,7 +539,7 @@ static void unauthorized(struct zt_http_resp *resp, bool invalid, const char *me
  * a registered peer signed it; 0 when it carries none of the headers; -1
  * (resp filled: 401, or 503 when the replay cache is full) otherwise. */
 static int node_caller(struct zt_server *s, struct zt_http_req *req, struct zt_http_resp *resp,
-                       struct zt__auth_principal *p)
+                       struct zt_auth_principal *p)
 {
     const char *hn = zt_http_req_header(req, ZT_NODEAUTH_H_NODE);
     const char *hd = zt_http_req_header(req, ZT_NODEAUTH_H_DATE);
@@ -740,13 +550,13 @@ static int node_caller(struct zt_server *s, struct zt_http_req *req, struct zt_h
     const char *why = "malformed or missing Zentalk-Node/-Date/-Nonce/-Signature header";
     enum node_auth_result res = NA_MALFORMED;
     int rc = zt_nodeauth_parse(hn, hd, hno, hs, &np);
-    if (!rc && !s->identity) {
+    if (!rc && !s->d.identity) {
         rc = ZT_EINVAL;
         why = "this node has no identity to check node signatures against";
     } else if (!rc) {
         size_t len;
         const char *body = zt_http_req_body(req, &len);
-        rc = zt_nodeauth_verify(s->nodeauth, s->peers, zt_identity_id(s->identity), zt_http_req_method(req),
+        rc = zt_nodeauth_verify(s->d.nodeauth, s->d.peers, zt_identity_id(s->d.identity), zt_http_req_method(req),
                                 zt_http_req_target(req), body, len, &np, zt_time_real_ms() / 1000, &why);
         res = rc == 0                ? NA_OK
               : rc == ZT_ENOTFOUND   ? NA_UNKNOWN
@@ -773,14 +583,14 @@ static int node_caller(struct zt_server *s, struct zt_http_req *req, struct zt_h
     }
     memset(p, 0, sizeof *p);
     snprintf(p->identity, sizeof p->identity, "node:%s", np.node);
-    p->role = ZT__AUTH_PROVIDER;
+    p->role = ZT_AUTH_PROVIDER;
     zt_log(ZT_LOG_DEBUG, "node_auth_ok", "node=%s request_id=%s", np.node, zt_http_req_id(req));
     return 1;
 }
 
 static bool gate_peer_only(const struct zt_server *s, enum node_gate g)
 {
-    const struct zt_cfg_encryption *enc = &s->cfg->encryption;
+    const struct zt_cfg_encryption *enc = &s->d.cfg->encryption;
     if (g == GATE_RELAY) return zt_str_eq(enc->relay_callers, "peer");
     if (g == GATE_SEALED) return zt_str_eq(enc->sealed_jobs_callers, "peer");
     return false;
@@ -790,20 +600,19 @@ static bool gate_peer_only(const struct zt_server *s, enum node_gate g)
  * when the request may not go on. node: the verified peer that signed the
  * request, or NULL. *who is the caller as far as known (for the audit log). */
 static bool authorize(struct zt_server *s, struct zt_http_req *req, const struct route *r,
-                      const struct zt__auth_principal *node, struct zt_http_resp *resp,
-                      struct zt__auth_principal *who)
+                      const struct zt_auth_principal *node, struct zt_http_resp *resp,
+                      struct zt_auth_principal *who)
 {
-    memset(&tl_caller, 0, sizeof tl_caller);
-    if (r->min_role == ZT__AUTH_NONE) return true;
-    if (!node && gate_peer_only(s, route_gate(r->path))) {
+    if (r->min_role == ZT_AUTH_NONE) return true;
+    if (!node && gate_peer_only(s, r->gate)) {
         zt_http_resp_error(resp, 401, "unauthorized",
                            "this route accepts only requests signed by a registered peer node");
         return false;
     }
-    const struct zt_cfg_encryption *enc = &s->cfg->encryption;
-    bool has_key = (enc->jwt_secret && enc->jwt_secret[0]) || s->auth_keys.rsa_pem || s->auth_keys.has_ed25519;
+    const struct zt_cfg_encryption *enc = &s->d.cfg->encryption;
+    bool has_key = (enc->jwt_secret && enc->jwt_secret[0]) || s->d.auth_keys->rsa_pem || s->d.auth_keys->has_ed25519;
     const char *hdr = !node && has_key ? zt_http_req_header(req, "Authorization") : NULL;
-    struct zt__auth_principal *p = who;
+    struct zt_auth_principal *p = who;
     memset(p, 0, sizeof *p);
     if (node) {
         /* not rate-limited per identity: a relay carries many users'
@@ -812,17 +621,17 @@ static bool authorize(struct zt_server *s, struct zt_http_req *req, const struct
     } else if (hdr) {
         const char *tok, *why = "Authorization must be \"Bearer <token>\"";
         size_t len;
-        int rc = zt__auth_parse_header(hdr, &tok, &len);
+        int rc = zt_auth_parse_header(hdr, &tok, &len);
         if (!rc) {
-            rc = zt__auth_verify_keys(&s->auth_keys, s->cfg->integration.jwt_issuer,
-                                      s->cfg->integration.jwt_audience, tok, len,
+            rc = zt_auth_verify_keys(s->d.auth_keys, s->d.cfg->integration.jwt_issuer,
+                                      s->d.cfg->integration.jwt_audience, tok, len,
                                       zt_time_real_ms() / 1000, p, &why);
             if (rc == ZT_EINVAL) { /* no algorithm of the token's kind is keyed */
                 rc = ZT_ECRYPTO;
                 why = "algorithm not accepted (see encryption.jwt_algorithms)";
             }
-        } else if (zt__wallet_parse_bearer(hdr, &tok, &len) == 0) { /* not a JWT: a session? */
-            rc = zt__wallet_session(s->wallet, tok, len, zt_time_real_ms() / 1000, p);
+        } else if (zt_wallet_parse_bearer(hdr, &tok, &len) == 0) { /* not a JWT: a session? */
+            rc = zt_wallet_session(s->d.wallet, tok, len, zt_time_real_ms() / 1000, p);
             if (rc) {
                 rc = ZT_ECRYPTO;
                 why = "unknown, expired or revoked session";
@@ -840,7 +649,7 @@ static bool authorize(struct zt_server *s, struct zt_http_req *req, const struct
             return false;
         }
         unsigned retry = 1;
-        if (!zt__ratelimit_take(s->limiter, p->identity, zt_time_mono_ns(), &retry)) {
+        if (!zt_ratelimit_take(s->d.limiter, p->identity, zt_time_mono_ns(), &retry)) {
             char v[16];
             snprintf(v, sizeof v, "%u", retry);
             zt_ignore(zt_http_resp_header(resp, "Retry-After", v));
@@ -849,21 +658,20 @@ static bool authorize(struct zt_server *s, struct zt_http_req *req, const struct
             return false;
         }
     } else if (!has_key && zt_http_req_peer_is_loopback(req)) {
-        p->role = ZT__AUTH_ADMIN; /* no way to issue tokens: the local operator */
+        p->role = ZT_AUTH_ADMIN; /* no way to issue tokens: the local operator */
     } else if (enc->require_auth && !s->listener_loopback) {
         unauthorized(resp, false, "this route requires \"Authorization: Bearer <token>\"");
         return false;
     } else {
-        p->role = ZT__AUTH_USER;
+        p->role = ZT_AUTH_USER;
     }
     if (p->role < r->min_role) {
         char msg[160];
         snprintf(msg, sizeof msg, "this route requires role %s; the caller has role %s",
-                 zt__auth_role_name(r->min_role), hdr || node ? zt__auth_role_name(p->role) : "anonymous");
+                 zt_auth_role_name(r->min_role), hdr || node ? zt_auth_role_name(p->role) : "anonymous");
         zt_http_resp_error(resp, 403, "forbidden", msg);
         return false;
     }
-    tl_caller = *p;
     return true;
 }
 
@@ -872,14 +680,14 @@ static void dispatch(void *ud, struct zt_http_req *req, struct zt_http_resp *res
     struct zt_server *s = ud;
     const char *path = zt_http_req_path(req);
     const struct route *r = NULL;
-    for (size_t i = 0; i < N_ROUTES; i++) {
-        if (strcmp(routes[i].path, path) == 0) {
-            r = &routes[i];
+    for (size_t i = 0; i < s->n_routes; i++) {
+        if (strcmp(s->routes[i].path, path) == 0) {
+            r = &s->routes[i];
             break;
         }
     }
     zt_http_req_set_route(req, r ? r->path : UNMATCHED);
-    struct zt__auth_principal node_p;
+    struct zt_auth_principal node_p;
     int nc = node_caller(s, req, resp, &node_p);
     if (nc < 0) return;
     if (!r) {
@@ -902,17 +710,16 @@ static void dispatch(void *ud, struct zt_http_req *req, struct zt_http_resp *res
         zt_http_resp_error(resp, 405, "method_not_allowed", "method not allowed on this route");
         return;
     }
-    struct zt__auth_principal who;
-    memset(&who, 0, sizeof who);
+    struct zt__req_ctx cx = {.req = req, .route = r->path, .request_id = zt_http_req_id(req), .audit = &s->audit};
     json_t *body = NULL;
-    if (!authorize(s, req, r, nc > 0 ? &node_p : NULL, resp, &who)) goto audit;
-    if ((r->body & m) && (r->body & BODY_ENVELOPE)) {
+    if (!authorize(s, req, r, nc > 0 ? &node_p : NULL, resp, &cx.principal)) goto audit;
+    if ((r->body_methods & m) && r->body == B_ENVELOPE) {
         if (!media_is(zt_http_req_header(req, "Content-Type"), ZT_SEALED_MEDIA_ENVELOPE)) {
             zt_http_resp_error(resp, 415, "unsupported_media_type",
                                "Content-Type must be " ZT_SEALED_MEDIA_ENVELOPE);
             goto audit;
         }
-    } else if (r->body & m) {
+    } else if (r->body_methods & m) {
         body = parse_body(req, resp);
         if (!body) goto audit;
     } else {
@@ -923,14 +730,13 @@ static void dispatch(void *ud, struct zt_http_req *req, struct zt_http_resp *res
             goto audit;
         }
     }
-    r->fn(s, req, body, resp);
+    r->fn(r->ud, &cx, body, resp);
     json_decref(body);
 audit:
     /* Authenticated routes leave an audit entry (never content). For a
      * response produced later (inference), the status is the handler's at
      * return: 200 = accepted. */
-    zt__privacy_audit(s->privacy, req, r->min_role >= ZT__AUTH_USER, r->path, who.identity,
-                      zt__auth_role_name(who.role), resp->status);
+    zt__privacy_audit(s->d.privacy, &cx, r->min_role >= ZT_AUTH_USER, resp->status);
 }
 
 static void observe(void *ud, const char *route, const char *method, int status, uint64_t dur_ns)
@@ -942,96 +748,54 @@ static void observe(void *ud, const char *route, const char *method, int status,
 
 /* ---- lifecycle ---------------------------------------------------------- */
 
-int zt_server_new(const struct zt_config *cfg, const char *node_id, struct zt_server **out)
+int zt_server_new(const struct zt_server_deps *d, struct zt_server **out)
 {
+    if (!d || !d->cfg || !d->node_id || !d->metrics || !d->auth_keys) return ZT_EINVAL;
     struct zt_server *s = zt_calloc(1, sizeof *s);
     if (!s) return ZT_ENOMEM;
-    s->cfg = cfg;
-    s->node_id = node_id;
+    s->d = *d;
     s->start_mono_ns = zt_time_mono_ns();
     s->start_real_ms = zt_time_real_ms();
+    s->audit = (struct zt__audit_sink){.record = zt__privacy_record, .ud = d->privacy};
     for (int i = 0; i < N_ROLES; i++) {
         pthread_mutex_init(&s->roles[i].mu, NULL);
         zt_strlcpy(s->roles[i].detail, "starting", sizeof s->roles[i].detail);
     }
     char host[256];
     uint16_t port;
-    if (zt_str_split_hostport(cfg->server.listen, host, sizeof host, &port) == 0)
+    if (zt_str_split_hostport(d->cfg->server.listen, host, sizeof host, &port) == 0)
         s->listener_loopback = zt_str_eq(host, "localhost") || zt_str_eq(host, "::1") ||
                                zt_str_starts_with(host, "127.");
-    /* On failure zt_server_free() releases whatever was created (every
-     * member it frees accepts NULL). One line per subsystem. */
-    int rc = ZT_ENOMEM;
-    if (zt__ratelimit_new((double)cfg->server.rate_limit_rps, (double)cfg->server.rate_limit_burst,
-                          RATE_LIMIT_KEYS, &s->limiter) != 0)
-        goto fail;
-    if (zt__wallet_new(cfg->server.session_ttl_s > 0 ? cfg->server.session_ttl_s : 86400, &s->wallet) != 0)
-        goto fail;
-    struct zt_buf perr;
-    zt_buf_init(&perr, 4096);
-    if (zt__privacy_new(cfg, &s->privacy, &perr) != 0) {
-        zt_log(ZT_LOG_ERROR, "privacy_config_invalid", "reason=\"%s\"", zt_buf_str(&perr));
-        zt_buf_deinit(&perr);
-        rc = ZT_ECONFIG;
-        goto fail;
+    int rc = build_routes(s);
+    if (!rc) rc = register_metrics(s);
+    if (rc) {
+        zt_server_free(s);
+        return rc;
     }
-    zt_buf_deinit(&perr);
-    if (zt__lexfeat_new(cfg, &s->lexfeat) != 0) goto fail;
-    if (zt_infer_new(cfg, NULL, &s->models) != 0) goto fail;
-    if (zt__feat_spam_new(cfg, &s->feat_spam) != 0) goto fail;
-    if (zt_peers_new(&s->peers) != 0) goto fail;
-    if (zt_nodeauth_verifier_new(0, &s->nodeauth) != 0) goto fail;
-    if (zt__relay_new(s->peers, (unsigned)cfg->server.relay_timeout_s,
-                      (unsigned)cfg->server.relay_max_inflight, &s->relay) != 0)
-        goto fail;
-    if ((rc = zt__route_new(cfg, s->models, s->peers, s->privacy, &s->route)) != 0) goto fail;
-    rc = ZT_ENOMEM;
-    zt__auth_keys_init(&s->auth_keys);
-    s->auth_keys.hs_secret = cfg->encryption.jwt_secret;
-    for (size_t i = 0; i < cfg->encryption.jwt_algorithms.count; i++) {
-        unsigned bit = 0;
-        if (zt__auth_alg_parse(cfg->encryption.jwt_algorithms.items[i], &bit) == 0) s->auth_keys.algs |= bit;
-    }
-    if (zt__tr_new(cfg, &s->translate) != 0) goto fail;
-    if (zt__ws_new(cfg, &s->ws) != 0) goto fail;
-    struct zt_annotator tr_ann = {.name = "translation", .annotate = zt__tr_annotate, .ud = s->translate};
-    if (zt__ws_add_annotator(s->ws, &tr_ann) != 0) goto fail;
-    if (zt__feat_search_new(cfg, &s->search) != 0) goto fail;
-    if ((rc = zt__feat_conv_new(cfg, s->models, &s->conv)) != 0) goto fail;
-    zt__tr_set_infer(s->translate, s->models); /* features.translate.model */
-    if ((rc = zt__wiring_new(cfg, s->lexfeat, s->feat_spam, s->conv, s->translate, s->ws, &s->wiring)) != 0)
-        goto fail;
-    zt_log(ZT_LOG_INFO, "features_wired", "wired=%s", zt__wiring_summary(s->wiring));
-    if (zt__gdpr_new(cfg, node_id, s->privacy, s->search, s->wallet, &s->gdpr) != 0) goto fail;
-    for (size_t i = 0; i < N_ROUTES; i++) zt_ignore(zt__metrics_add_route(&s->metrics, routes[i].path));
-    zt_ignore(zt__metrics_add_route(&s->metrics, UNMATCHED));
     *out = s;
     return 0;
-fail:
-    zt_server_free(s);
-    return rc;
 }
 
 int zt_server_start(struct zt_server *s)
 {
     char host[256];
     uint16_t port;
-    int rc = zt_str_split_hostport(s->cfg->server.listen, host, sizeof host, &port);
+    int rc = zt_str_split_hostport(s->d.cfg->server.listen, host, sizeof host, &port);
     if (rc) return ZT_EINVAL;
     bool v6 = strchr(host, ':') != NULL;
     struct zt_http_opts o = {
         .host = host,
         .port = port,
-        .threads = (unsigned)s->cfg->server.threads,
-        .max_connections = (unsigned)s->cfg->server.max_connections,
-        .max_header_bytes = (size_t)s->cfg->server.max_header_bytes,
-        .max_body_bytes = (size_t)s->cfg->server.max_body_bytes,
-        .timeout_s = (unsigned)s->cfg->server.request_timeout_s,
-        .max_conns_per_address = (unsigned)s->cfg->server.max_connections_per_address,
-        .new_address_reserve_percent = (unsigned)s->cfg->server.new_address_reserve_percent,
-        .header_timeout_s = (unsigned)s->cfg->server.header_timeout_s,
-        .trusted_proxies = (const char *const *)s->cfg->server.trusted_proxies.items,
-        .n_trusted_proxies = s->cfg->server.trusted_proxies.count,
+        .threads = (unsigned)s->d.cfg->server.threads,
+        .max_connections = (unsigned)s->d.cfg->server.max_connections,
+        .max_header_bytes = (size_t)s->d.cfg->server.max_header_bytes,
+        .max_body_bytes = (size_t)s->d.cfg->server.max_body_bytes,
+        .timeout_s = (unsigned)s->d.cfg->server.request_timeout_s,
+        .max_conns_per_address = (unsigned)s->d.cfg->server.max_connections_per_address,
+        .new_address_reserve_percent = (unsigned)s->d.cfg->server.new_address_reserve_percent,
+        .header_timeout_s = (unsigned)s->d.cfg->server.header_timeout_s,
+        .trusted_proxies = (const char *const *)s->d.cfg->server.trusted_proxies.items,
+        .n_trusted_proxies = s->d.cfg->server.trusted_proxies.count,
         .handler = dispatch,
         .observer = observe,
         .ud = s,
@@ -1039,9 +803,8 @@ int zt_server_start(struct zt_server *s)
         .tls_key_pem = s->tls_key,
     };
     rc = zt_http_start(&o, &s->http);
-    if (rc == 0) rc = zt__gdpr_start(s->gdpr); /* retention sweeper: identity and audit log are set by now */
-    if (rc == 0 && s->cfg->node.endpoint && s->cfg->node.endpoint[0]) {
-        zt_strlcpy(s->endpoint, s->cfg->node.endpoint, sizeof s->endpoint);
+    if (rc == 0 && s->d.cfg->node.endpoint && s->d.cfg->node.endpoint[0]) {
+        zt_strlcpy(s->endpoint, s->d.cfg->node.endpoint, sizeof s->endpoint);
     } else if (rc == 0) {
         bool any = zt_str_eq(host, "0.0.0.0") || zt_str_eq(host, "::") || !host[0];
         snprintf(s->endpoint, sizeof s->endpoint, "%s://%s%s%s:%u", s->tls_cert ? "https" : "http", v6 ? "[" : "",
@@ -1079,7 +842,7 @@ int zt_server_drain(struct zt_server *s, uint64_t timeout_ms)
     atomic_store(&s->draining, true);
     if (!s->http) return 0;
     zt_http_quiesce(s->http);
-    zt__ws_close_all(s->ws); /* WebSockets get a 1001 close now */
+    zt__ws_close_all(s->d.ws); /* WebSockets get a 1001 close now */
     uint64_t deadline = zt_time_mono_ms() + timeout_ms;
     while (zt_http_inflight(s->http) > 0) {
         if (zt_time_mono_ms() >= deadline) return ZT_ETIMEDOUT;
@@ -1088,27 +851,19 @@ int zt_server_drain(struct zt_server *s, uint64_t timeout_ms)
     return 0;
 }
 
-int zt_server_open_audit(struct zt_server *s, const struct zt_identity *id, struct zt_buf *err)
+const char *zt_server_endpoint(const struct zt_server *s)
 {
-    return zt__privacy_open_audit(s->privacy, id, err);
+    return s->endpoint;
 }
 
-int zt_server_set_identity(struct zt_server *s, const struct zt_identity *id)
+bool zt_server_tls(const struct zt_server *s)
 {
-    if (s->attest) return ZT_EINVAL;
-    s->identity = id;
-    zt__relay_set_identity(s->relay, id);
-    zt__route_set_identity(s->route, id);
-    int rc = zt__feat_search_set_identity(s->search, id);
-    if (rc) return rc;
-    rc = zt__sealed_new(id, s->models, s->cfg, &s->sealed);
-    if (rc) return rc;
-    rc = zt__attest_new(id, s->models, &s->attest);
-    if (rc) {
-        zt__sealed_free(s->sealed);
-        s->sealed = NULL;
-    }
-    return rc;
+    return s->tls_cert != NULL;
+}
+
+void zt_server_wait_idle(struct zt_server *s, uint64_t wait_ms)
+{
+    for (uint64_t i = 0; i < wait_ms / 10 && s->http && zt_http_inflight(s->http) > 0; i++) zt_time_sleep_ms(10);
 }
 
 #define TLS_FILE_MAX ((size_t)1 << 20)
@@ -1165,103 +920,12 @@ int zt_server_set_tls(struct zt_server *s, const char *cert_path, const char *ke
     return 0;
 }
 
-int zt_server_load_jwt_key(struct zt_server *s, const char *path, struct zt_buf *err)
-{
-    char buf[ZT__AUTH_PEM_MAX + 1];
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        zt_ignore(zt_buf_appendf(err, "%s: %s", path, strerror(errno)));
-        return ZT_EIO;
-    }
-    size_t n = fread(buf, 1, sizeof buf, f);
-    bool bad = ferror(f) != 0;
-    fclose(f);
-    if (bad) {
-        zt_ignore(zt_buf_appendf(err, "%s: read error", path));
-        return ZT_EIO;
-    }
-    if (n > ZT__AUTH_PEM_MAX) {
-        zt_ignore(zt_buf_appendf(err, "%s: larger than %d bytes", path, ZT__AUTH_PEM_MAX));
-        return ZT_ETOOBIG;
-    }
-    const char *why = "";
-    int rc = zt__auth_keys_set_pem(&s->auth_keys, buf, n, &why);
-    if (rc) {
-        zt_ignore(zt_buf_appendf(err, "%s: %s", path, why));
-        return rc;
-    }
-    bool rsa = s->auth_keys.rsa_pem != NULL;
-    unsigned need = rsa ? ZT__AUTH_ALG_RS256 : ZT__AUTH_ALG_EDDSA;
-    if (!(s->auth_keys.algs & need)) {
-        zt_ignore(zt_buf_appendf(err, "%s: an %s key, but encryption.jwt_algorithms does not list %s", path,
-                                 rsa ? "RSA" : "Ed25519", rsa ? "RS256" : "EdDSA"));
-        return ZT_ECONFIG;
-    }
-    zt_log(ZT_LOG_INFO, "jwt_public_key_loaded", "file=%s alg=%s", path, rsa ? "RS256" : "EdDSA");
-    return 0;
-}
-
-int zt_server_set_relay_ca(struct zt_server *s, const char *path)
-{
-    return zt__relay_set_ca_file(s->relay, path);
-}
-
-int zt_server_load_peers(struct zt_server *s, const char *path, struct zt_buf *err)
-{
-    size_t kept = 0, dropped = 0;
-    int rc = zt_peers_load_file(s->peers, path, zt_time_real_ms() / 1000, &kept, &dropped, err);
-    if (rc == ZT_ENOTFOUND) {
-        zt_log(ZT_LOG_INFO, "peers_loaded", "file=%s peers=0 detail=\"no peers file: no trusted peers\"", path);
-        return 0;
-    }
-    if (rc) return rc;
-    zt_log(dropped ? ZT_LOG_WARN : ZT_LOG_INFO, "peers_loaded", "file=%s peers=%zu dropped=%zu", path, kept,
-           dropped);
-    return 0;
-}
-
-int zt_server_add_annotator(struct zt_server *s, const struct zt_annotator *a)
-{
-    return zt__ws_add_annotator(s->ws, a);
-}
-
-struct zt_translate *zt_server_translate(struct zt_server *s)
-{
-    return zt__tr_engine(s->translate);
-}
-
 void zt_server_free(struct zt_server *s)
 {
     if (!s) return;
-    zt__gdpr_free(s->gdpr); /* stops the sweeper before what it sweeps goes */
-    /* End inference first: every job answers (an error for those cut
-     * short), the connections it resumes get a moment to flush, and only
-     * then does the HTTP server close what is left. */
-    zt_infer_shutdown(s->models);
-    zt__relay_shutdown(s->relay, 5000);
-    zt__route_shutdown(s->route, 5000);
-    for (int i = 0; i < 200 && s->http && zt_http_inflight(s->http) > 0; i++) zt_time_sleep_ms(10);
-    zt__ws_free(s->ws); /* closes (1001) and ends upgraded connections before the daemon stops */
     zt_http_stop(s->http);
-    zt__relay_free(s->relay);
-    zt__route_free(s->route);
-    zt_nodeauth_verifier_free(s->nodeauth);
-    zt_peers_free(s->peers);
-    zt__auth_keys_deinit(&s->auth_keys);
     zt_free(s->tls_cert);
     if (s->tls_key) sodium_free(s->tls_key);
-    zt__tr_free(s->translate); /* after the last request that could use a pipeline */
-    zt__attest_free(s->attest);
-    zt__sealed_free(s->sealed);
-    zt__feat_conv_free(s->conv); /* after zt_infer_shutdown(): no job callback runs any more */
-    zt_infer_free(s->models);
-    zt__feat_spam_free(s->feat_spam);
-    zt__feat_search_free(s->search);
-    zt__ratelimit_free(s->limiter);
-    zt__wallet_free(s->wallet);
-    zt__privacy_free(s->privacy); /* final audit checkpoint */
-    zt__lexfeat_free(s->lexfeat);
-    zt__wiring_free(s->wiring); /* after every feature that calls into it */
     for (int i = 0; i < N_ROLES; i++) pthread_mutex_destroy(&s->roles[i].mu);
     zt_free(s);
 }

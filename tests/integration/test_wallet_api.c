@@ -17,7 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../../src/server/wallet.h"
+#include "zentalk/zt_wallet.h"
 #include "zentalk/zt_str.h"
 
 #define SECRET "wallet-integration-secret-abcdefghijklmnopqrstuvwxyz"

@@ -17,6 +17,7 @@
 
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_audit.h"
+#include "../../src/privacy/audit_int.h"
 #include "zentalk/zt_identity.h"
 #include "zt_test.h"
 

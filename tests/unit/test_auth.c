@@ -14,7 +14,8 @@
 #include <limits.h>
 #include <string.h>
 
-#include "../../src/server/auth.h"
+#include "zentalk/zt_auth.h"
+#include "zentalk/zt_ratelimit.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_str.h"
 #include "zt_test.h"
@@ -51,9 +52,9 @@ static struct claims good(void)
     return (struct claims){"alice", "user", ISS, AUD, NOW + 600, 0};
 }
 
-static int verify(const char *tok, struct zt__auth_principal *p, const char **why)
+static int verify(const char *tok, struct zt_auth_principal *p, const char **why)
 {
-    return zt__auth_verify(SECRET, ISS, AUD, tok, strlen(tok), NOW, p, why);
+    return zt_auth_verify(SECRET, ISS, AUD, tok, strlen(tok), NOW, p, why);
 }
 
 static void b64(const char *in, char *out, size_t n)
@@ -66,31 +67,31 @@ static void test_good_token(void **state)
     (void)state;
     struct claims c = good();
     char *t = mint(SECRET, &c);
-    struct zt__auth_principal p;
+    struct zt_auth_principal p;
     const char *why = NULL;
     assert_int_equal(verify(t, &p, &why), 0);
     assert_string_equal(p.identity, "alice");
-    assert_int_equal(p.role, ZT__AUTH_USER);
+    assert_int_equal(p.role, ZT_AUTH_USER);
     free(t);
 
     c.role = "admin";
     c.nbf = NOW - 10;
     t = mint(SECRET, &c);
     assert_int_equal(verify(t, &p, &why), 0);
-    assert_int_equal(p.role, ZT__AUTH_ADMIN);
+    assert_int_equal(p.role, ZT_AUTH_ADMIN);
     free(t);
 
     c.role = "provider";
     t = mint(SECRET, &c);
     assert_int_equal(verify(t, &p, &why), 0);
-    assert_int_equal(p.role, ZT__AUTH_PROVIDER);
+    assert_int_equal(p.role, ZT_AUTH_PROVIDER);
     free(t);
 
     /* no issuer/audience configured: not checked */
     c.iss = NULL;
     c.aud = NULL;
     t = mint(SECRET, &c);
-    assert_int_equal(zt__auth_verify(SECRET, "", "", t, strlen(t), NOW, &p, &why), 0);
+    assert_int_equal(zt_auth_verify(SECRET, "", "", t, strlen(t), NOW, &p, &why), 0);
     assert_int_equal(verify(t, &p, &why), ZT_ECRYPTO);
     free(t);
 }
@@ -98,12 +99,12 @@ static void test_good_token(void **state)
 static void expect_reject(const struct claims *c, const char *secret, const char *reason)
 {
     char *t = mint(secret, c);
-    struct zt__auth_principal p = {.role = ZT__AUTH_NONE};
+    struct zt_auth_principal p = {.role = ZT_AUTH_NONE};
     const char *why = NULL;
     assert_int_equal(verify(t, &p, &why), ZT_ECRYPTO);
     assert_non_null(why);
     if (reason && strcmp(why, reason) != 0) fail_msg("reason \"%s\", expected \"%s\"", why, reason);
-    assert_int_equal(p.role, ZT__AUTH_NONE); /* untouched */
+    assert_int_equal(p.role, ZT_AUTH_NONE); /* untouched */
     free(t);
 }
 
@@ -116,7 +117,7 @@ static void test_claim_rejections(void **state)
     c = good();
     c.exp = NOW - 10; /* within the leeway: fine */
     char *t = mint(SECRET, &c);
-    struct zt__auth_principal p;
+    struct zt_auth_principal p;
     const char *why;
     assert_int_equal(verify(t, &p, &why), 0);
     free(t);
@@ -177,7 +178,7 @@ static void test_audience_array(void **state)
     assert_int_equal(jwt_set_alg(j, JWT_ALG_HS256, (const unsigned char *)SECRET, (int)strlen(SECRET)), 0);
     char *t = jwt_encode_str(j);
     jwt_free(j);
-    struct zt__auth_principal p;
+    struct zt_auth_principal p;
     const char *why;
     assert_int_equal(verify(t, &p, &why), 0);
     assert_string_equal(p.identity, "bob");
@@ -190,7 +191,7 @@ static void test_alg_none_and_others(void **state)
     char h[128], pl[256], tok[512];
     b64("{\"sub\":\"eve\",\"role\":\"admin\",\"iss\":\"zentalk-api\",\"aud\":\"zentalk-ai\",\"exp\":1800000600}",
         pl, sizeof pl);
-    struct zt__auth_principal p;
+    struct zt_auth_principal p;
     const char *why;
     /* alg none with and without a signature */
     b64("{\"alg\":\"none\",\"typ\":\"JWT\"}", h, sizeof h);
@@ -226,7 +227,7 @@ static void test_alg_none_and_others(void **state)
     snprintf(tok, sizeof tok, "%s.%s.c2ln", h, pl);
     assert_int_equal(verify(tok, &p, &why), ZT_ECRYPTO);
     /* empty secret: programmer/config error */
-    assert_int_equal(zt__auth_verify("", ISS, AUD, tok, strlen(tok), NOW, &p, &why), ZT_EINVAL);
+    assert_int_equal(zt_auth_verify("", ISS, AUD, tok, strlen(tok), NOW, &p, &why), ZT_EINVAL);
 }
 
 static void test_tampered_payload(void **state)
@@ -239,7 +240,7 @@ static void test_tampered_payload(void **state)
         pl, sizeof pl);
     const char *d1 = strchr(t, '.'), *d2 = strrchr(t, '.');
     snprintf(tok, sizeof tok, "%.*s.%s%s", (int)(d1 - t), t, pl, d2);
-    struct zt__auth_principal p;
+    struct zt_auth_principal p;
     const char *why;
     assert_int_equal(verify(tok, &p, &why), ZT_ECRYPTO);
     assert_string_equal(why, "bad signature");
@@ -262,11 +263,11 @@ static void test_parse_header(void **state)
     (void)state;
     const char *tok;
     size_t len;
-    assert_int_equal(zt__auth_parse_header("Bearer aaa.bbb.ccc", &tok, &len), 0);
+    assert_int_equal(zt_auth_parse_header("Bearer aaa.bbb.ccc", &tok, &len), 0);
     assert_int_equal(len, 11);
     assert_memory_equal(tok, "aaa.bbb.ccc", 11);
-    assert_int_equal(zt__auth_parse_header("bearer a-_.b.c", &tok, &len), 0);
-    assert_int_equal(zt__auth_parse_header("BEARER a.b.c", &tok, &len), 0);
+    assert_int_equal(zt_auth_parse_header("bearer a-_.b.c", &tok, &len), 0);
+    assert_int_equal(zt_auth_parse_header("BEARER a.b.c", &tok, &len), 0);
     static const char *const bad[] = {
         "", "Bearer", "Bearer ", "Bearer  a.b.c", "Basic dXNlcjpwYXNz", "Bearer a.b", "Bearer a.b.c.d",
         "Bearer .b.c", "Bearer a..c", "Bearer a.b.", "Bearer a.b.c ", "Bearer a.b.c,Bearer a.b.c",
@@ -274,11 +275,11 @@ static void test_parse_header(void **state)
         "Bearer\ta.b.c", " Bearer a.b.c", "Bearer a.b.c\n",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-        if (zt__auth_parse_header(bad[i], &tok, &len) != ZT_EPARSE) fail_msg("accepted \"%s\"", bad[i]);
-    assert_int_equal(zt__auth_parse_header(NULL, &tok, &len), ZT_EPARSE);
+        if (zt_auth_parse_header(bad[i], &tok, &len) != ZT_EPARSE) fail_msg("accepted \"%s\"", bad[i]);
+    assert_int_equal(zt_auth_parse_header(NULL, &tok, &len), ZT_EPARSE);
 
     /* oversized: a header of 8 KiB + 1 is refused, 8 KiB accepted */
-    size_t n = ZT__AUTH_MAX_HEADER + 1;
+    size_t n = ZT_AUTH_MAX_HEADER + 1;
     char *big = malloc(n + 1);
     assert_non_null(big);
     memcpy(big, "Bearer ", 7);
@@ -286,13 +287,13 @@ static void test_parse_header(void **state)
     big[20] = '.';
     big[30] = '.';
     big[n] = '\0';
-    assert_int_equal(zt__auth_parse_header(big, &tok, &len), ZT_EPARSE);
+    assert_int_equal(zt_auth_parse_header(big, &tok, &len), ZT_EPARSE);
     big[n - 1] = '\0';
-    assert_int_equal(zt__auth_parse_header(big, &tok, &len), 0);
-    struct zt__auth_principal p;
+    assert_int_equal(zt_auth_parse_header(big, &tok, &len), 0);
+    struct zt_auth_principal p;
     const char *why;
-    assert_int_equal(zt__auth_verify(SECRET, ISS, AUD, big, n, NOW, &p, &why), ZT_ETOOBIG);
-    assert_int_equal(zt__auth_verify(SECRET, ISS, AUD, tok, len, NOW, &p, &why), ZT_ECRYPTO);
+    assert_int_equal(zt_auth_verify(SECRET, ISS, AUD, big, n, NOW, &p, &why), ZT_ETOOBIG);
+    assert_int_equal(zt_auth_verify(SECRET, ISS, AUD, tok, len, NOW, &p, &why), ZT_ECRYPTO);
     free(big);
 }
 
@@ -301,77 +302,77 @@ static void test_parse_header(void **state)
 static void test_ratelimit_bucket(void **state)
 {
     (void)state;
-    struct zt__ratelimit *rl = NULL;
-    assert_int_equal(zt__ratelimit_new(2, 4, 16, &rl), 0);
+    struct zt_ratelimit *rl = NULL;
+    assert_int_equal(zt_ratelimit_new(2, 4, 16, &rl), 0);
     uint64_t t = 1000 * SEC;
     unsigned retry = 0;
-    for (int i = 0; i < 4; i++) assert_true(zt__ratelimit_take(rl, "a", t, &retry)); /* burst */
-    assert_false(zt__ratelimit_take(rl, "a", t, &retry));
+    for (int i = 0; i < 4; i++) assert_true(zt_ratelimit_take(rl, "a", t, &retry)); /* burst */
+    assert_false(zt_ratelimit_take(rl, "a", t, &retry));
     assert_int_equal(retry, 1); /* 2 per second: next token in 0.5 s, rounded up */
-    assert_true(zt__ratelimit_take(rl, "b", t, &retry)); /* other keys are separate */
-    assert_false(zt__ratelimit_take(rl, "a", t + SEC / 4, &retry));
-    assert_true(zt__ratelimit_take(rl, "a", t + SEC / 2, &retry)); /* one token refilled */
-    assert_false(zt__ratelimit_take(rl, "a", t + SEC / 2, &retry));
+    assert_true(zt_ratelimit_take(rl, "b", t, &retry)); /* other keys are separate */
+    assert_false(zt_ratelimit_take(rl, "a", t + SEC / 4, &retry));
+    assert_true(zt_ratelimit_take(rl, "a", t + SEC / 2, &retry)); /* one token refilled */
+    assert_false(zt_ratelimit_take(rl, "a", t + SEC / 2, &retry));
     /* a long pause refills only up to the burst */
     t += 100 * SEC;
-    for (int i = 0; i < 4; i++) assert_true(zt__ratelimit_take(rl, "a", t, &retry));
-    assert_false(zt__ratelimit_take(rl, "a", t, &retry));
+    for (int i = 0; i < 4; i++) assert_true(zt_ratelimit_take(rl, "a", t, &retry));
+    assert_false(zt_ratelimit_take(rl, "a", t, &retry));
     /* a clock going backwards adds nothing */
-    assert_false(zt__ratelimit_take(rl, "a", t - 50 * SEC, &retry));
-    zt__ratelimit_free(rl);
+    assert_false(zt_ratelimit_take(rl, "a", t - 50 * SEC, &retry));
+    zt_ratelimit_free(rl);
 
     /* slow rate: Retry-After counts whole seconds */
-    assert_int_equal(zt__ratelimit_new(0.1, 1, 4, &rl), 0);
-    assert_true(zt__ratelimit_take(rl, "a", t, &retry));
-    assert_false(zt__ratelimit_take(rl, "a", t, &retry));
+    assert_int_equal(zt_ratelimit_new(0.1, 1, 4, &rl), 0);
+    assert_true(zt_ratelimit_take(rl, "a", t, &retry));
+    assert_false(zt_ratelimit_take(rl, "a", t, &retry));
     assert_int_equal(retry, 10);
-    assert_false(zt__ratelimit_take(rl, "a", t + 4 * SEC, &retry));
+    assert_false(zt_ratelimit_take(rl, "a", t + 4 * SEC, &retry));
     assert_int_equal(retry, 6);
-    zt__ratelimit_free(rl);
+    zt_ratelimit_free(rl);
 
     /* rps 0: off */
-    assert_int_equal(zt__ratelimit_new(0, 1, 4, &rl), 0);
-    for (int i = 0; i < 1000; i++) assert_true(zt__ratelimit_take(rl, "a", t, &retry));
-    zt__ratelimit_free(rl);
-    zt__ratelimit_free(NULL);
-    assert_int_equal(zt__ratelimit_new(1, 0, 4, &rl), ZT_EINVAL);
-    assert_int_equal(zt__ratelimit_new(1, 1, 0, &rl), ZT_EINVAL);
+    assert_int_equal(zt_ratelimit_new(0, 1, 4, &rl), 0);
+    for (int i = 0; i < 1000; i++) assert_true(zt_ratelimit_take(rl, "a", t, &retry));
+    zt_ratelimit_free(rl);
+    zt_ratelimit_free(NULL);
+    assert_int_equal(zt_ratelimit_new(1, 0, 4, &rl), ZT_EINVAL);
+    assert_int_equal(zt_ratelimit_new(1, 1, 0, &rl), ZT_EINVAL);
 }
 
 static void test_ratelimit_lru(void **state)
 {
     (void)state;
-    struct zt__ratelimit *rl = NULL;
-    assert_int_equal(zt__ratelimit_new(1, 1, 3, &rl), 0);
+    struct zt_ratelimit *rl = NULL;
+    assert_int_equal(zt_ratelimit_new(1, 1, 3, &rl), 0);
     uint64_t t = SEC;
     unsigned retry;
-    assert_true(zt__ratelimit_take(rl, "a", t, &retry));
-    assert_true(zt__ratelimit_take(rl, "b", t, &retry));
-    assert_true(zt__ratelimit_take(rl, "c", t, &retry));
-    assert_false(zt__ratelimit_take(rl, "a", t, &retry)); /* a is now most recent */
-    assert_true(zt__ratelimit_take(rl, "d", t, &retry));  /* evicts b, the least recent */
-    assert_int_equal(zt__ratelimit_size(rl), 3);
-    assert_false(zt__ratelimit_take(rl, "a", t, &retry)); /* a kept its empty bucket */
-    assert_true(zt__ratelimit_take(rl, "b", t, &retry));  /* b starts afresh (evicts c) */
-    assert_true(zt__ratelimit_take(rl, "c", t, &retry));  /* c too (evicts d) */
-    assert_false(zt__ratelimit_take(rl, "b", t, &retry));
+    assert_true(zt_ratelimit_take(rl, "a", t, &retry));
+    assert_true(zt_ratelimit_take(rl, "b", t, &retry));
+    assert_true(zt_ratelimit_take(rl, "c", t, &retry));
+    assert_false(zt_ratelimit_take(rl, "a", t, &retry)); /* a is now most recent */
+    assert_true(zt_ratelimit_take(rl, "d", t, &retry));  /* evicts b, the least recent */
+    assert_int_equal(zt_ratelimit_size(rl), 3);
+    assert_false(zt_ratelimit_take(rl, "a", t, &retry)); /* a kept its empty bucket */
+    assert_true(zt_ratelimit_take(rl, "b", t, &retry));  /* b starts afresh (evicts c) */
+    assert_true(zt_ratelimit_take(rl, "c", t, &retry));  /* c too (evicts d) */
+    assert_false(zt_ratelimit_take(rl, "b", t, &retry));
     /* many keys through a small table stay bounded and consistent */
     char k[32];
     for (int i = 0; i < 1000; i++) {
         snprintf(k, sizeof k, "k%d", i % 7);
-        (void)zt__ratelimit_take(rl, k, t + (uint64_t)i * SEC, &retry);
+        (void)zt_ratelimit_take(rl, k, t + (uint64_t)i * SEC, &retry);
     }
-    assert_int_equal(zt__ratelimit_size(rl), 3);
-    zt__ratelimit_free(rl);
+    assert_int_equal(zt_ratelimit_size(rl), 3);
+    zt_ratelimit_free(rl);
 
     /* a full 10k table */
-    assert_int_equal(zt__ratelimit_new(20, 40, 10000, &rl), 0);
+    assert_int_equal(zt_ratelimit_new(20, 40, 10000, &rl), 0);
     for (int i = 0; i < 25000; i++) {
         snprintf(k, sizeof k, "user-%d", i);
-        assert_true(zt__ratelimit_take(rl, k, t, &retry));
+        assert_true(zt_ratelimit_take(rl, k, t, &retry));
     }
-    assert_int_equal(zt__ratelimit_size(rl), 10000);
-    zt__ratelimit_free(rl);
+    assert_int_equal(zt_ratelimit_size(rl), 10000);
+    zt_ratelimit_free(rl);
 }
 
 int main(void)

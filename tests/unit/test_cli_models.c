@@ -1,4 +1,4 @@
-/* test_cli_models.c: `zentalk models pull|list|rm` (src/cli/models.c), black box.
+/* test_cli_models.c: `zentalk models pull|list|rm` (src/cli/cmd_models.c), black box.
  *
  * Runs the real CLI ($ZT_BUILD_DIR/src/cli/zentalk) with fork/exec against
  * file:// URLs, so it needs no network: a pull of the shared stories260K.gguf

@@ -2,7 +2,7 @@
  * exists, unlinkable after forget, persistent across reopen, no identity
  * in the store file), the store's salt and retention operations, search
  * list/expire, the export/erase request parser and audit line matcher,
- * and one retention sweep (zt__gdpr_sweep) over a temp directory. */
+ * and one retention sweep (zt_gdpr_sweep) over a temp directory. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,15 +18,16 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#include "../../src/server/gdpr.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_asset.h"
 #include "zentalk/zt_config.h"
 #include "zentalk/zt_embed.h"
+#include "zentalk/zt_gdpr.h"
 #include "zentalk/zt_pseudoid.h"
 #include "zentalk/zt_search.h"
 #include "zentalk/zt_store.h"
 #include "zentalk/zt_time.h"
+#include "zentalk/zt_wallet.h"
 #include "zt_test.h"
 
 static char dir[256], dbpath[300];
@@ -260,14 +261,14 @@ static void test_parse_and_match(void **state)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         json_t *j = json_loads(cases[i].body, 0, NULL);
         assert_non_null(j);
-        assert_int_equal(zt__gdpr_parse(j, &id, why, sizeof why), cases[i].rc);
+        assert_int_equal(zt_gdpr_parse(j, &id, why, sizeof why), cases[i].rc);
         json_decref(j);
     }
     char big[300];
     memset(big, 'a', sizeof big - 1);
     big[sizeof big - 1] = '\0';
     json_t *j = json_pack("{s:s}", "identity", big);
-    assert_int_equal(zt__gdpr_parse(j, &id, why, sizeof why), ZT_EINVAL);
+    assert_int_equal(zt_gdpr_parse(j, &id, why, sizeof why), ZT_EINVAL);
     json_decref(j);
 
     const char *ps = "p:0123456789abcdef0123456789abcdef";
@@ -277,16 +278,16 @@ static void test_parse_and_match(void **state)
     const char *l4 = "{\"identity\":\"alice2\",\"seq\":7,\"route\":\"/alice\"}";
     const char *l5 = "not json p:0123456789abcdef0123456789abcdef";
     json_t *e = NULL;
-    assert_int_equal(zt__gdpr_audit_match(l1, strlen(l1), ps, "alice", &e), 1);
+    assert_int_equal(zt_gdpr_audit_match(l1, strlen(l1), ps, "alice", &e), 1);
     assert_int_equal(json_integer_value(json_object_get(e, "seq")), 4);
     json_decref(e);
-    assert_int_equal(zt__gdpr_audit_match(l2, strlen(l2), ps, "alice", NULL), 1);
-    assert_int_equal(zt__gdpr_audit_match(l3, strlen(l3), ps, "alice", NULL), 2);
-    assert_int_equal(zt__gdpr_audit_match(l3, strlen(l3), NULL, "alice", NULL), 2);
-    assert_int_equal(zt__gdpr_audit_match(l4, strlen(l4), ps, "alice", NULL), 0);
-    assert_int_equal(zt__gdpr_audit_match(l5, strlen(l5), ps, "alice", NULL), 0);
-    assert_int_equal(zt__gdpr_audit_match(l1, strlen(l1), NULL, "bob", NULL), 0);
-    assert_int_equal(zt__gdpr_audit_match(l1, 0, ps, "alice", NULL), 0);
+    assert_int_equal(zt_gdpr_audit_match(l2, strlen(l2), ps, "alice", NULL), 1);
+    assert_int_equal(zt_gdpr_audit_match(l3, strlen(l3), ps, "alice", NULL), 2);
+    assert_int_equal(zt_gdpr_audit_match(l3, strlen(l3), NULL, "alice", NULL), 2);
+    assert_int_equal(zt_gdpr_audit_match(l4, strlen(l4), ps, "alice", NULL), 0);
+    assert_int_equal(zt_gdpr_audit_match(l5, strlen(l5), ps, "alice", NULL), 0);
+    assert_int_equal(zt_gdpr_audit_match(l1, strlen(l1), NULL, "bob", NULL), 0);
+    assert_int_equal(zt_gdpr_audit_match(l1, 0, ps, "alice", NULL), 0);
 }
 
 static void test_sweep_once(void **state)
@@ -320,20 +321,19 @@ static void test_sweep_once(void **state)
     tv[1] = tv[0];
     assert_int_equal(utimes(f_old, tv), 0);
     assert_int_equal(utimes(sub, tv), 0);
-    struct zt__privacy *pv = NULL;
-    assert_int_equal(zt__privacy_new(&cfg, &pv, &errs), 0);
-    struct zt__wallet *w = NULL;
-    assert_int_equal(zt__wallet_new(60, &w), 0);
-    struct zt__gdpr *g = NULL;
-    assert_int_equal(zt__gdpr_new(&cfg, "zt1test", pv, NULL, w, &g), 0);
-    struct zt__gdpr_sweep_stats st;
-    assert_int_equal(zt__gdpr_sweep(g, zt_time_real_ms(), &st), 0);
+    struct zt_wallet *w = NULL;
+    assert_int_equal(zt_wallet_new(60, &w), 0);
+    struct zt_gdpr_sweeper *g = NULL;
+    struct zt_gdpr_holders h = {.wallet = w}; /* no audit log, no search store */
+    assert_int_equal(zt_gdpr_sweeper_new(&cfg, &h, &g), 0);
+    struct zt_gdpr_sweep_stats st;
+    assert_int_equal(zt_gdpr_sweep(g, zt_time_real_ms(), &st), 0);
     assert_int_equal(st.temp_files, 1);
     assert_int_not_equal(access(f_old, F_OK), 0);
     assert_int_equal(access(f_new, F_OK), 0);
     assert_int_equal(access(sub, F_OK), 0); /* directories are left alone */
     /* two hours later the fresh one is old too */
-    assert_int_equal(zt__gdpr_sweep(g, zt_time_real_ms() + 7200 * 1000, &st), 0);
+    assert_int_equal(zt_gdpr_sweep(g, zt_time_real_ms() + 7200 * 1000, &st), 0);
     assert_int_equal(st.temp_files, 1);
     /* 0 = never swept */
     f = fopen(f_old, "w");
@@ -341,17 +341,16 @@ static void test_sweep_once(void **state)
     fclose(f);
     assert_int_equal(utimes(f_old, tv), 0);
     assert_int_equal(zt_config_set(&cfg, "privacy.retention_temp_hours", "0", "test", &errs), 0);
-    assert_int_equal(zt__gdpr_sweep(g, zt_time_real_ms(), &st), 0);
+    assert_int_equal(zt_gdpr_sweep(g, zt_time_real_ms(), &st), 0);
     assert_int_equal(st.temp_files, 0);
     assert_int_equal(access(f_old, F_OK), 0);
     /* the thread: starts (one sweep at once), stops at free */
-    assert_int_equal(zt__gdpr_start(g), 0);
-    assert_int_equal(zt__gdpr_start(g), ZT_EINVAL);
-    for (int i = 0; i < 500 && zt__gdpr_runs(g) == 0; i++) zt_time_sleep_ms(2);
-    assert_true(zt__gdpr_runs(g) >= 1);
-    zt__gdpr_free(g);
-    zt__wallet_free(w);
-    zt__privacy_free(pv);
+    assert_int_equal(zt_gdpr_sweeper_start(g), 0);
+    assert_int_equal(zt_gdpr_sweeper_start(g), ZT_EINVAL);
+    for (int i = 0; i < 500 && zt_gdpr_sweeper_runs(g) == 0; i++) zt_time_sleep_ms(2);
+    assert_true(zt_gdpr_sweeper_runs(g) >= 1);
+    zt_gdpr_sweeper_free(g);
+    zt_wallet_free(w);
     zt_buf_deinit(&errs);
     zt_config_deinit(&cfg);
 }

@@ -20,6 +20,7 @@
 #include "zentalk/zt_crypto.h"
 #include "zentalk/zt_error.h"
 #include "zentalk/zt_hpke.h"
+#include "../../src/crypto/hpke_int.h"
 #include "zt_test.h"
 
 static int64_t live_at_start;

@@ -21,6 +21,7 @@
 #include "zentalk/zt_crypto.h"
 #include "zentalk/zt_hpke.h"
 #include "zentalk/zt_identity.h"
+#include "../../src/crypto/identity_int.h"
 #include "zentalk/zt_str.h"
 #include "zt_test.h"
 

@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../src/server/auth.h"
+#include "zentalk/zt_auth.h"
 #include "zentalk/zt_alloc.h"
 #include "zt_test.h"
 
@@ -189,30 +189,30 @@ static char *eddsa_token(const char *header_json, const char *claims_json, const
     return t;
 }
 
-static struct zt__auth_keys keys_with(const char *pem, const char *secret, unsigned algs)
+static struct zt_auth_keys keys_with(const char *pem, const char *secret, unsigned algs)
 {
-    struct zt__auth_keys k;
-    zt__auth_keys_init(&k);
+    struct zt_auth_keys k;
+    zt_auth_keys_init(&k);
     if (pem) {
         const char *why = NULL;
-        assert_int_equal(zt__auth_keys_set_pem(&k, pem, strlen(pem), &why), 0);
+        assert_int_equal(zt_auth_keys_set_pem(&k, pem, strlen(pem), &why), 0);
     }
     k.hs_secret = secret;
     k.algs = algs;
     return k;
 }
 
-#define ALL (ZT__AUTH_ALG_HS256 | ZT__AUTH_ALG_RS256 | ZT__AUTH_ALG_EDDSA)
+#define ALL (ZT_AUTH_ALG_HS256 | ZT_AUTH_ALG_RS256 | ZT_AUTH_ALG_EDDSA)
 
-static int check(const struct zt__auth_keys *k, const char *tok, const char **why)
+static int check(const struct zt_auth_keys *k, const char *tok, const char **why)
 {
-    struct zt__auth_principal p;
+    struct zt_auth_principal p;
     memset(&p, 0, sizeof p);
     *why = NULL;
-    int rc = zt__auth_verify_keys(k, ISS, AUD, tok, strlen(tok), NOW, &p, why);
+    int rc = zt_auth_verify_keys(k, ISS, AUD, tok, strlen(tok), NOW, &p, why);
     if (rc == 0) {
         assert_string_equal(p.identity, "alice");
-        assert_int_equal(p.role, ZT__AUTH_USER);
+        assert_int_equal(p.role, ZT_AUTH_USER);
     } else {
         assert_non_null(why);
     }
@@ -223,7 +223,7 @@ static void test_rs256(void **state)
 {
     (void)state;
     const char *why;
-    struct zt__auth_keys k = keys_with(RSA1_PUB, NULL, ALL);
+    struct zt_auth_keys k = keys_with(RSA1_PUB, NULL, ALL);
     assert_non_null(k.rsa_pem);
     assert_false(k.has_ed25519);
     char *good = libjwt_token(JWT_ALG_RS256, RSA1_PRIV, claims(NOW + 600, AUD));
@@ -237,31 +237,31 @@ static void test_rs256(void **state)
     char *other = libjwt_token(JWT_ALG_RS256, RSA2_PRIV, claims(NOW + 600, AUD));
     assert_int_equal(check(&k, other, &why), ZT_ECRYPTO);
     assert_string_equal(why, "bad signature");
-    struct zt__auth_keys k4 = keys_with(RSA2_PUB, NULL, ALL); /* the other key pair's public half */
+    struct zt_auth_keys k4 = keys_with(RSA2_PUB, NULL, ALL); /* the other key pair's public half */
     assert_int_equal(check(&k4, good, &why), ZT_ECRYPTO);
     assert_int_equal(check(&k4, other, &why), 0);
-    zt__auth_keys_deinit(&k4);
+    zt_auth_keys_deinit(&k4);
     /* RS256 not in the allowed list */
-    struct zt__auth_keys k2 = keys_with(RSA1_PUB, NULL, ZT__AUTH_ALG_EDDSA);
-    assert_int_equal(zt__auth_verify_keys(&k2, ISS, AUD, good, strlen(good), NOW, &(struct zt__auth_principal){0}, &why),
+    struct zt_auth_keys k2 = keys_with(RSA1_PUB, NULL, ZT_AUTH_ALG_EDDSA);
+    assert_int_equal(zt_auth_verify_keys(&k2, ISS, AUD, good, strlen(good), NOW, &(struct zt_auth_principal){0}, &why),
                      ZT_EINVAL); /* nothing usable at all */
-    struct zt__auth_keys k3 = keys_with(RSA1_PUB, SECRET, ZT__AUTH_ALG_HS256);
+    struct zt_auth_keys k3 = keys_with(RSA1_PUB, SECRET, ZT_AUTH_ALG_HS256);
     assert_int_equal(check(&k3, good, &why), ZT_ECRYPTO);
     assert_non_null(strstr(why, "algorithm not accepted"));
     free(good);
     free(expired);
     free(aud);
     free(other);
-    zt__auth_keys_deinit(&k);
-    zt__auth_keys_deinit(&k2);
-    zt__auth_keys_deinit(&k3);
+    zt_auth_keys_deinit(&k);
+    zt_auth_keys_deinit(&k2);
+    zt_auth_keys_deinit(&k3);
 }
 
 static void test_eddsa(void **state)
 {
     (void)state;
     const char *why;
-    struct zt__auth_keys k = keys_with(ed_pem, NULL, ALL);
+    struct zt_auth_keys k = keys_with(ed_pem, NULL, ALL);
     assert_true(k.has_ed25519);
     assert_memory_equal(k.ed25519_pk, ed_pk, 32);
     const char *hdr = "{\"alg\":\"EdDSA\",\"typ\":\"JWT\"}";
@@ -289,18 +289,18 @@ static void test_eddsa(void **state)
     t[strlen(t) - 2] = '\0';
     assert_int_equal(check(&k, t, &why), ZT_ECRYPTO);
     /* EdDSA not allowed */
-    struct zt__auth_keys k2 = keys_with(ed_pem, SECRET, ZT__AUTH_ALG_HS256);
+    struct zt_auth_keys k2 = keys_with(ed_pem, SECRET, ZT_AUTH_ALG_HS256);
     assert_int_equal(check(&k2, eddsa_token(hdr, claims(NOW + 600, AUD), ed_sk), &why), ZT_ECRYPTO);
     assert_non_null(strstr(why, "algorithm not accepted"));
-    zt__auth_keys_deinit(&k);
-    zt__auth_keys_deinit(&k2);
+    zt_auth_keys_deinit(&k);
+    zt_auth_keys_deinit(&k2);
 }
 
 static void test_hs256_shares_claims(void **state)
 {
     (void)state;
     const char *why;
-    struct zt__auth_keys k = keys_with(ed_pem, SECRET, ALL);
+    struct zt_auth_keys k = keys_with(ed_pem, SECRET, ALL);
     char *good = libjwt_token(JWT_ALG_HS256, SECRET, claims(NOW + 600, AUD));
     assert_int_equal(check(&k, good, &why), 0);
     char *expired = libjwt_token(JWT_ALG_HS256, SECRET, claims(NOW - 600, AUD));
@@ -315,7 +315,7 @@ static void test_hs256_shares_claims(void **state)
     free(expired);
     free(aud);
     free(wrong);
-    zt__auth_keys_deinit(&k);
+    zt_auth_keys_deinit(&k);
 }
 
 static void test_alg_confusion_and_none(void **state)
@@ -324,14 +324,14 @@ static void test_alg_confusion_and_none(void **state)
     const char *why;
     /* the RSA public key (what an attacker has) as an HS256 secret */
     char *conf = libjwt_token(JWT_ALG_HS256, RSA1_PUB, claims(NOW + 600, AUD));
-    struct zt__auth_keys rsa_only = keys_with(RSA1_PUB, NULL, ALL);
+    struct zt_auth_keys rsa_only = keys_with(RSA1_PUB, NULL, ALL);
     assert_int_equal(check(&rsa_only, conf, &why), ZT_ECRYPTO);
-    struct zt__auth_keys rsa_and_hs = keys_with(RSA1_PUB, SECRET, ALL);
+    struct zt_auth_keys rsa_and_hs = keys_with(RSA1_PUB, SECRET, ALL);
     assert_int_equal(check(&rsa_and_hs, conf, &why), ZT_ECRYPTO);
     assert_string_equal(why, "bad signature");
     /* the Ed25519 PEM as an HS256 secret */
     char *conf2 = libjwt_token(JWT_ALG_HS256, ed_pem, claims(NOW + 600, AUD));
-    struct zt__auth_keys ed_only = keys_with(ed_pem, NULL, ALL);
+    struct zt_auth_keys ed_only = keys_with(ed_pem, NULL, ALL);
     assert_int_equal(check(&ed_only, conf2, &why), ZT_ECRYPTO);
     /* an RS256 header with only an Ed25519 key, an EdDSA one with only RSA */
     char *rs = libjwt_token(JWT_ALG_RS256, RSA1_PRIV, claims(NOW + 600, AUD));
@@ -342,7 +342,7 @@ static void test_alg_confusion_and_none(void **state)
     char *none = libjwt_token(JWT_ALG_NONE, NULL, claims(NOW + 600, AUD));
     char none_sig[4096];
     snprintf(none_sig, sizeof none_sig, "%sAAAA", none); /* the header parser wants 3 segments */
-    const struct zt__auth_keys *sets[] = {&rsa_only, &rsa_and_hs, &ed_only};
+    const struct zt_auth_keys *sets[] = {&rsa_only, &rsa_and_hs, &ed_only};
     for (size_t i = 0; i < 3; i++) {
         assert_int_equal(check(sets[i], none, &why), ZT_ECRYPTO);
         assert_int_equal(check(sets[i], none_sig, &why), ZT_ECRYPTO);
@@ -356,39 +356,39 @@ static void test_alg_confusion_and_none(void **state)
     free(rs);
     free(none);
     free(hs384);
-    zt__auth_keys_deinit(&rsa_only);
-    zt__auth_keys_deinit(&rsa_and_hs);
-    zt__auth_keys_deinit(&ed_only);
+    zt_auth_keys_deinit(&rsa_only);
+    zt_auth_keys_deinit(&rsa_and_hs);
+    zt_auth_keys_deinit(&ed_only);
 }
 
 static void test_pem_parsing(void **state)
 {
     (void)state;
-    struct zt__auth_keys k;
-    zt__auth_keys_init(&k);
+    struct zt_auth_keys k;
+    zt_auth_keys_init(&k);
     const char *why = NULL;
-    assert_int_equal(zt__auth_keys_set_pem(&k, RSA1_PKCS1, strlen(RSA1_PKCS1), &why), ZT_EPARSE);
+    assert_int_equal(zt_auth_keys_set_pem(&k, RSA1_PKCS1, strlen(RSA1_PKCS1), &why), ZT_EPARSE);
     assert_non_null(strstr(why, "PKCS#1"));
-    assert_int_equal(zt__auth_keys_set_pem(&k, EC_PUB, strlen(EC_PUB), &why), ZT_EUNSUPPORTED);
-    assert_int_equal(zt__auth_keys_set_pem(&k, "hello", 5, &why), ZT_EPARSE);
+    assert_int_equal(zt_auth_keys_set_pem(&k, EC_PUB, strlen(EC_PUB), &why), ZT_EUNSUPPORTED);
+    assert_int_equal(zt_auth_keys_set_pem(&k, "hello", 5, &why), ZT_EPARSE);
     const char *bad = "-----BEGIN PUBLIC KEY-----\n!!!!\n-----END PUBLIC KEY-----\n";
-    assert_int_equal(zt__auth_keys_set_pem(&k, bad, strlen(bad), &why), ZT_EPARSE);
+    assert_int_equal(zt_auth_keys_set_pem(&k, bad, strlen(bad), &why), ZT_EPARSE);
     const char *noend = "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA\n";
-    assert_int_equal(zt__auth_keys_set_pem(&k, noend, strlen(noend), &why), ZT_EPARSE);
+    assert_int_equal(zt_auth_keys_set_pem(&k, noend, strlen(noend), &why), ZT_EPARSE);
     assert_false(k.has_ed25519);
     assert_null(k.rsa_pem);
     /* a PEM made by openssl (genpkey -algorithm ed25519; pkey -pubout) */
     static const char openssl_ed[] = "-----BEGIN PUBLIC KEY-----\n"
                                      "MCowBQYDK2VwAyEAmIuj+ePHWjpQpCO2sGEzju0WJDtfXdziMrMeZP1G+w4=\n"
                                      "-----END PUBLIC KEY-----\n";
-    assert_int_equal(zt__auth_keys_set_pem(&k, openssl_ed, strlen(openssl_ed), &why), 0);
+    assert_int_equal(zt_auth_keys_set_pem(&k, openssl_ed, strlen(openssl_ed), &why), 0);
     static const uint8_t want[4] = {0x98, 0x8b, 0xa3, 0xf9};
     assert_memory_equal(k.ed25519_pk, want, 4);
-    zt__auth_keys_deinit(&k);
+    zt_auth_keys_deinit(&k);
     unsigned bit;
-    assert_int_equal(zt__auth_alg_parse("EdDSA", &bit), 0);
-    assert_int_equal(bit, ZT__AUTH_ALG_EDDSA);
-    assert_int_equal(zt__auth_alg_parse("none", &bit), ZT_EINVAL);
+    assert_int_equal(zt_auth_alg_parse("EdDSA", &bit), 0);
+    assert_int_equal(bit, ZT_AUTH_ALG_EDDSA);
+    assert_int_equal(zt_auth_alg_parse("none", &bit), ZT_EINVAL);
 }
 
 int main(void)

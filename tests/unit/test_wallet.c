@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../src/server/wallet.h"
+#include "zentalk/zt_wallet.h"
 #include "zentalk/zt_str.h"
 #include "zt_test.h"
 
@@ -64,7 +64,7 @@ static void sign_personal(const void *msg, size_t n, uint8_t sig[65])
 
 static void my_address(uint8_t addr[20])
 {
-    assert_int_equal(zt__wallet_parse_address(ADDRESS, addr), 0);
+    assert_int_equal(zt_wallet_parse_address(ADDRESS, addr), 0);
 }
 
 static void test_keccak_kats(void **state)
@@ -103,8 +103,8 @@ static void test_address_from_key_and_eip55(void **state)
     size_t sl = sizeof ser;
     assert_int_equal(secp256k1_ec_pubkey_serialize(ctx, ser, &sl, &pk, SECP256K1_EC_UNCOMPRESSED), 1);
     zt_keccak256(h, ser + 1, 64);
-    char s[ZT__WALLET_ADDR_STR];
-    zt__wallet_format_address(h + 12, s);
+    char s[ZT_WALLET_ADDR_STR];
+    zt_wallet_format_address(h + 12, s);
     assert_string_equal(s, ADDRESS);
     /* EIP-55 test vectors */
     static const char *const v[] = {"0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed",
@@ -113,8 +113,8 @@ static void test_address_from_key_and_eip55(void **state)
                                     "0xD1220A0cf47c7B9Be7A2E6BA89F429762e7b9aDb"};
     for (size_t i = 0; i < 4; i++) {
         uint8_t a[20];
-        assert_int_equal(zt__wallet_parse_address(v[i], a), 0);
-        zt__wallet_format_address(a, s);
+        assert_int_equal(zt_wallet_parse_address(v[i], a), 0);
+        zt_wallet_format_address(a, s);
         assert_string_equal(s, v[i]);
     }
 }
@@ -133,14 +133,14 @@ static void test_recover_known_signature(void **state)
     sign_personal("Some data", 9, sig);
     assert_hex(sig, 65, want);
     my_address(addr);
-    assert_int_equal(zt__wallet_recover(h, sig, got), 0);
+    assert_int_equal(zt_wallet_recover(h, sig, got), 0);
     assert_memory_equal(got, addr, 20);
-    assert_true(zt__wallet_verify_personal("Some data", 9, sig, addr));
+    assert_true(zt_wallet_verify_personal("Some data", 9, sig, addr));
     /* from the hex form a wallet sends */
     char hex[2 + 130 + 1] = "0x";
     zt_hex_encode(hex + 2, sig, 65);
     uint8_t sig2[65];
-    assert_int_equal(zt__wallet_parse_sig(hex, sig2), 0);
+    assert_int_equal(zt_wallet_parse_sig(hex, sig2), 0);
     assert_memory_equal(sig, sig2, 65);
 }
 
@@ -150,15 +150,15 @@ static void test_wrong_address_and_tampered_message(void **state)
     uint8_t sig[65], addr[20];
     my_address(addr);
     sign_personal("hello zentalk", 13, sig);
-    assert_true(zt__wallet_verify_personal("hello zentalk", 13, sig, addr));
-    assert_false(zt__wallet_verify_personal("hello zentalK", 13, sig, addr));
-    assert_false(zt__wallet_verify_personal("hello zentalk ", 14, sig, addr));
+    assert_true(zt_wallet_verify_personal("hello zentalk", 13, sig, addr));
+    assert_false(zt_wallet_verify_personal("hello zentalK", 13, sig, addr));
+    assert_false(zt_wallet_verify_personal("hello zentalk ", 14, sig, addr));
     uint8_t other[20];
     memcpy(other, addr, 20);
     other[19] ^= 1;
-    assert_false(zt__wallet_verify_personal("hello zentalk", 13, sig, other));
+    assert_false(zt_wallet_verify_personal("hello zentalk", 13, sig, other));
     sig[10] ^= 0x40; /* tampered r */
-    assert_false(zt__wallet_verify_personal("hello zentalk", 13, sig, addr));
+    assert_false(zt_wallet_verify_personal("hello zentalk", 13, sig, addr));
 }
 
 static void test_high_s_and_v_variants(void **state)
@@ -173,16 +173,16 @@ static void test_high_s_and_v_variants(void **state)
     uint8_t v = sig[64];
     /* 0/1 and 27/28 both name the recovery id */
     sig[64] = (uint8_t)(v - 27);
-    assert_true(zt__wallet_verify_personal("v and s", 7, sig, addr));
+    assert_true(zt_wallet_verify_personal("v and s", 7, sig, addr));
     sig[64] = (uint8_t)(v == 27 ? 28 : 27); /* the other id: another key */
-    assert_false(zt__wallet_verify_personal("v and s", 7, sig, addr));
+    assert_false(zt_wallet_verify_personal("v and s", 7, sig, addr));
     static const uint8_t bad_v[] = {2, 3, 26, 29, 35, 36, 255};
     for (size_t i = 0; i < sizeof bad_v; i++) {
         sig[64] = bad_v[i];
-        assert_false(zt__wallet_verify_personal("v and s", 7, sig, addr));
+        assert_false(zt_wallet_verify_personal("v and s", 7, sig, addr));
     }
     sig[64] = v;
-    assert_true(zt__wallet_verify_personal("v and s", 7, sig, addr));
+    assert_true(zt_wallet_verify_personal("v and s", 7, sig, addr));
     /* the malleated twin (n - s, other recovery id) recovers the same key
      * mathematically; it is refused */
     uint8_t hi[65];
@@ -196,57 +196,57 @@ static void test_high_s_and_v_variants(void **state)
     hi[64] = (uint8_t)(v == 27 ? 28 : 27);
     uint8_t h[32], got[20];
     zt_eip191_hash("v and s", 7, h);
-    assert_int_equal(zt__wallet_recover(h, hi, got), ZT_ECRYPTO);
+    assert_int_equal(zt_wallet_recover(h, hi, got), ZT_ECRYPTO);
     /* r = 0, s = 0 and r >= n are refused */
     uint8_t z[65];
     memset(z, 0, sizeof z);
     z[64] = 27;
-    assert_int_equal(zt__wallet_recover(h, z, got), ZT_ECRYPTO);
+    assert_int_equal(zt_wallet_recover(h, z, got), ZT_ECRYPTO);
     memcpy(z, n, 32);
     memcpy(z + 32, sig + 32, 32);
-    assert_int_equal(zt__wallet_recover(h, z, got), ZT_ECRYPTO);
+    assert_int_equal(zt_wallet_recover(h, z, got), ZT_ECRYPTO);
 }
 
 static void test_parsers(void **state)
 {
     (void)state;
     uint8_t a[20], s[65];
-    assert_int_equal(zt__wallet_parse_address("0x2c7536e3605d9c16a7a3d7b1898e529396a65c23", a), 0);
-    assert_int_equal(zt__wallet_parse_address("0X2C7536E3605D9C16A7A3D7B1898E529396A65C23", a), 0);
+    assert_int_equal(zt_wallet_parse_address("0x2c7536e3605d9c16a7a3d7b1898e529396a65c23", a), 0);
+    assert_int_equal(zt_wallet_parse_address("0X2C7536E3605D9C16A7A3D7B1898E529396A65C23", a), 0);
     static const char *const bad[] = {
         NULL, "", "0x", "2c7536e3605d9c16a7a3d7b1898e529396a65c23",
         "0x2c7536e3605d9c16a7a3d7b1898e529396a65c2", "0x2c7536e3605d9c16a7a3d7b1898e529396a65c233",
         "0x2c7536e3605d9c16a7a3d7b1898e529396a65cg3", " 0x2c7536e3605d9c16a7a3d7b1898e529396a65c23",
         "0x2c7536e3605d9c16a7a3d7b1898e529396a65c23 "};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-        assert_int_equal(zt__wallet_parse_address(bad[i], a), ZT_EPARSE);
+        assert_int_equal(zt_wallet_parse_address(bad[i], a), ZT_EPARSE);
     char hex[140];
     memset(hex, 'a', sizeof hex);
     hex[0] = '0', hex[1] = 'x', hex[132] = '\0';
-    assert_int_equal(zt__wallet_parse_sig(hex, s), 0);
+    assert_int_equal(zt_wallet_parse_sig(hex, s), 0);
     hex[131] = '\0';
-    assert_int_equal(zt__wallet_parse_sig(hex, s), ZT_EPARSE);
+    assert_int_equal(zt_wallet_parse_sig(hex, s), ZT_EPARSE);
     hex[131] = 'a', hex[132] = 'a', hex[133] = '\0';
-    assert_int_equal(zt__wallet_parse_sig(hex, s), ZT_EPARSE);
+    assert_int_equal(zt_wallet_parse_sig(hex, s), ZT_EPARSE);
     hex[132] = '\0', hex[70] = 'z';
-    assert_int_equal(zt__wallet_parse_sig(hex, s), ZT_EPARSE);
+    assert_int_equal(zt_wallet_parse_sig(hex, s), ZT_EPARSE);
     /* bearer session tokens: exactly 43 base64url characters */
     const char *tok;
     size_t len;
     char b[64] = "Bearer ";
     memset(b + 7, 'A', 43);
     b[50] = '\0';
-    assert_int_equal(zt__wallet_parse_bearer(b, &tok, &len), 0);
+    assert_int_equal(zt_wallet_parse_bearer(b, &tok, &len), 0);
     assert_int_equal(len, 43);
     assert_ptr_equal(tok, b + 7);
     memcpy(b, "bEARER ", 7);
-    assert_int_equal(zt__wallet_parse_bearer(b, &tok, &len), 0);
+    assert_int_equal(zt_wallet_parse_bearer(b, &tok, &len), 0);
     b[20] = '.';
-    assert_int_equal(zt__wallet_parse_bearer(b, &tok, &len), ZT_EPARSE);
+    assert_int_equal(zt_wallet_parse_bearer(b, &tok, &len), ZT_EPARSE);
     b[20] = 'A', b[49] = '\0';
-    assert_int_equal(zt__wallet_parse_bearer(b, &tok, &len), ZT_EPARSE);
-    assert_int_equal(zt__wallet_parse_bearer(NULL, &tok, &len), ZT_EPARSE);
-    assert_int_equal(zt__wallet_parse_bearer("Basic AAAA", &tok, &len), ZT_EPARSE);
+    assert_int_equal(zt_wallet_parse_bearer(b, &tok, &len), ZT_EPARSE);
+    assert_int_equal(zt_wallet_parse_bearer(NULL, &tok, &len), ZT_EPARSE);
+    assert_int_equal(zt_wallet_parse_bearer("Basic AAAA", &tok, &len), ZT_EPARSE);
 }
 
 static void sign_msg(const char *msg, uint8_t sig[65])
@@ -257,15 +257,15 @@ static void sign_msg(const char *msg, uint8_t sig[65])
 static void test_nonce_login_session_logout(void **state)
 {
     (void)state;
-    struct zt__wallet *w;
-    assert_int_equal(zt__wallet_new(0, &w), ZT_EINVAL);
-    assert_int_equal(zt__wallet_new(3600, &w), 0);
+    struct zt_wallet *w;
+    assert_int_equal(zt_wallet_new(0, &w), ZT_EINVAL);
+    assert_int_equal(zt_wallet_new(3600, &w), 0);
     uint8_t addr[20], sig[65];
     my_address(addr);
-    char msg[ZT__WALLET_MSG_MAX], nonce[33], tok[ZT__WALLET_TOKEN_LEN + 1];
+    char msg[ZT_WALLET_MSG_MAX], nonce[33], tok[ZT_WALLET_TOKEN_LEN + 1];
     int64_t exp = 0, sexp = 0;
-    assert_int_equal(zt__wallet_nonce(w, addr, NOW, msg, sizeof msg, nonce, &exp), 0);
-    assert_int_equal(exp, NOW + ZT__WALLET_NONCE_TTL_S);
+    assert_int_equal(zt_wallet_nonce(w, addr, NOW, msg, sizeof msg, nonce, &exp), 0);
+    assert_int_equal(exp, NOW + ZT_WALLET_NONCE_TTL_S);
     assert_int_equal(strlen(nonce), 32);
     assert_non_null(strstr(msg, nonce));
     assert_non_null(strstr(msg, ADDRESS));
@@ -276,140 +276,140 @@ static void test_nonce_login_session_logout(void **state)
     uint8_t other[20];
     memcpy(other, addr, 20);
     other[0] ^= 0x80;
-    assert_int_equal(zt__wallet_login(w, other, msg, strlen(msg), sig, NOW + 1, tok, &sexp, &why),
+    assert_int_equal(zt_wallet_login(w, other, msg, strlen(msg), sig, NOW + 1, tok, &sexp, &why),
                      ZT_ENOTFOUND);
-    assert_int_equal(zt__wallet_login(w, addr, msg, strlen(msg), sig, NOW + 1, tok, &sexp, &why),
+    assert_int_equal(zt_wallet_login(w, addr, msg, strlen(msg), sig, NOW + 1, tok, &sexp, &why),
                      ZT_ENOTFOUND);
 
     /* the good path */
-    assert_int_equal(zt__wallet_nonce(w, addr, NOW, msg, sizeof msg, nonce, &exp), 0);
+    assert_int_equal(zt_wallet_nonce(w, addr, NOW, msg, sizeof msg, nonce, &exp), 0);
     sign_msg(msg, sig);
-    assert_int_equal(zt__wallet_login(w, addr, msg, strlen(msg), sig, NOW + 10, tok, &sexp, &why), 0);
-    assert_int_equal(strlen(tok), ZT__WALLET_TOKEN_LEN);
+    assert_int_equal(zt_wallet_login(w, addr, msg, strlen(msg), sig, NOW + 10, tok, &sexp, &why), 0);
+    assert_int_equal(strlen(tok), ZT_WALLET_TOKEN_LEN);
     assert_int_equal(sexp, NOW + 10 + 3600);
     /* replay */
-    char tok2[ZT__WALLET_TOKEN_LEN + 1];
-    assert_int_equal(zt__wallet_login(w, addr, msg, strlen(msg), sig, NOW + 11, tok2, &sexp, &why),
+    char tok2[ZT_WALLET_TOKEN_LEN + 1];
+    assert_int_equal(zt_wallet_login(w, addr, msg, strlen(msg), sig, NOW + 11, tok2, &sexp, &why),
                      ZT_ENOTFOUND);
-    struct zt__auth_principal p;
-    assert_int_equal(zt__wallet_session(w, tok, strlen(tok), NOW + 20, &p), 0);
+    struct zt_auth_principal p;
+    assert_int_equal(zt_wallet_session(w, tok, strlen(tok), NOW + 20, &p), 0);
     assert_string_equal(p.identity, "wallet:0x2c7536e3605d9c16a7a3d7b1898e529396a65c23");
-    assert_int_equal(p.role, ZT__AUTH_USER);
-    assert_int_equal(zt__wallet_sessions(w, NOW + 20), 1);
-    char bad[ZT__WALLET_TOKEN_LEN + 1];
+    assert_int_equal(p.role, ZT_AUTH_USER);
+    assert_int_equal(zt_wallet_sessions(w, NOW + 20), 1);
+    char bad[ZT_WALLET_TOKEN_LEN + 1];
     memcpy(bad, tok, sizeof bad);
     bad[0] = bad[0] == 'A' ? 'B' : 'A';
-    assert_int_equal(zt__wallet_session(w, bad, strlen(bad), NOW + 20, &p), ZT_ENOTFOUND);
-    assert_int_equal(zt__wallet_session(w, tok, 10, NOW + 20, &p), ZT_ENOTFOUND);
+    assert_int_equal(zt_wallet_session(w, bad, strlen(bad), NOW + 20, &p), ZT_ENOTFOUND);
+    assert_int_equal(zt_wallet_session(w, tok, 10, NOW + 20, &p), ZT_ENOTFOUND);
     /* expiry */
-    assert_int_equal(zt__wallet_session(w, tok, strlen(tok), NOW + 10 + 3600, &p), ZT_ENOTFOUND);
-    assert_int_equal(zt__wallet_sessions(w, NOW), 0);
+    assert_int_equal(zt_wallet_session(w, tok, strlen(tok), NOW + 10 + 3600, &p), ZT_ENOTFOUND);
+    assert_int_equal(zt_wallet_sessions(w, NOW), 0);
 
     /* logout revokes */
-    assert_int_equal(zt__wallet_nonce(w, addr, NOW, msg, sizeof msg, nonce, &exp), 0);
+    assert_int_equal(zt_wallet_nonce(w, addr, NOW, msg, sizeof msg, nonce, &exp), 0);
     sign_msg(msg, sig);
-    assert_int_equal(zt__wallet_login(w, addr, msg, strlen(msg), sig, NOW, tok, &sexp, &why), 0);
-    assert_int_equal(zt__wallet_session(w, tok, strlen(tok), NOW + 1, &p), 0);
-    assert_int_equal(zt__wallet_logout(w, tok, strlen(tok), NOW + 1), 0);
-    assert_int_equal(zt__wallet_session(w, tok, strlen(tok), NOW + 1, &p), ZT_ENOTFOUND);
-    assert_int_equal(zt__wallet_logout(w, tok, strlen(tok), NOW + 1), ZT_ENOTFOUND);
+    assert_int_equal(zt_wallet_login(w, addr, msg, strlen(msg), sig, NOW, tok, &sexp, &why), 0);
+    assert_int_equal(zt_wallet_session(w, tok, strlen(tok), NOW + 1, &p), 0);
+    assert_int_equal(zt_wallet_logout(w, tok, strlen(tok), NOW + 1), 0);
+    assert_int_equal(zt_wallet_session(w, tok, strlen(tok), NOW + 1, &p), ZT_ENOTFOUND);
+    assert_int_equal(zt_wallet_logout(w, tok, strlen(tok), NOW + 1), ZT_ENOTFOUND);
 
     /* expired nonce */
-    assert_int_equal(zt__wallet_nonce(w, addr, NOW, msg, sizeof msg, nonce, &exp), 0);
+    assert_int_equal(zt_wallet_nonce(w, addr, NOW, msg, sizeof msg, nonce, &exp), 0);
     sign_msg(msg, sig);
-    assert_int_equal(zt__wallet_login(w, addr, msg, strlen(msg), sig, exp + 1, tok, &sexp, &why),
+    assert_int_equal(zt_wallet_login(w, addr, msg, strlen(msg), sig, exp + 1, tok, &sexp, &why),
                      ZT_ENOTFOUND);
 
     /* wrong signature: refused with ECRYPTO, nonce used up */
-    assert_int_equal(zt__wallet_nonce(w, addr, NOW, msg, sizeof msg, nonce, &exp), 0);
+    assert_int_equal(zt_wallet_nonce(w, addr, NOW, msg, sizeof msg, nonce, &exp), 0);
     sign_msg("something else", sig);
     why = NULL;
-    assert_int_equal(zt__wallet_login(w, addr, msg, strlen(msg), sig, NOW, tok, &sexp, &why), ZT_ECRYPTO);
+    assert_int_equal(zt_wallet_login(w, addr, msg, strlen(msg), sig, NOW, tok, &sexp, &why), ZT_ECRYPTO);
     assert_non_null(why);
     sign_msg(msg, sig);
-    assert_int_equal(zt__wallet_login(w, addr, msg, strlen(msg), sig, NOW, tok, &sexp, &why),
+    assert_int_equal(zt_wallet_login(w, addr, msg, strlen(msg), sig, NOW, tok, &sexp, &why),
                      ZT_ENOTFOUND);
 
     /* a tampered message (same nonce line) is not the one issued */
-    assert_int_equal(zt__wallet_nonce(w, addr, NOW, msg, sizeof msg, nonce, &exp), 0);
-    char t[ZT__WALLET_MSG_MAX + 8];
+    assert_int_equal(zt_wallet_nonce(w, addr, NOW, msg, sizeof msg, nonce, &exp), 0);
+    char t[ZT_WALLET_MSG_MAX + 8];
     snprintf(t, sizeof t, "X%s", msg);
     sign_msg(t, sig);
-    assert_int_equal(zt__wallet_login(w, addr, t, strlen(t), sig, NOW, tok, &sexp, &why), ZT_ENOTFOUND);
-    assert_int_equal(zt__wallet_login(w, addr, "no nonce", 8, sig, NOW, tok, &sexp, &why), ZT_ENOTFOUND);
-    zt__wallet_free(w);
+    assert_int_equal(zt_wallet_login(w, addr, t, strlen(t), sig, NOW, tok, &sexp, &why), ZT_ENOTFOUND);
+    assert_int_equal(zt_wallet_login(w, addr, "no nonce", 8, sig, NOW, tok, &sexp, &why), ZT_ENOTFOUND);
+    zt_wallet_free(w);
 }
 
 /* The nonce table is bounded: the oldest nonce goes first. */
 static void test_nonce_table_bounded(void **state)
 {
     (void)state;
-    struct zt__wallet *w;
-    assert_int_equal(zt__wallet_new(60, &w), 0);
+    struct zt_wallet *w;
+    assert_int_equal(zt_wallet_new(60, &w), 0);
     uint8_t addr[20], sig[65];
     my_address(addr);
-    char first[ZT__WALLET_MSG_MAX], msg[ZT__WALLET_MSG_MAX], nonce[33], tok[ZT__WALLET_TOKEN_LEN + 1];
+    char first[ZT_WALLET_MSG_MAX], msg[ZT_WALLET_MSG_MAX], nonce[33], tok[ZT_WALLET_TOKEN_LEN + 1];
     int64_t exp, sexp;
     const char *why;
-    assert_int_equal(zt__wallet_nonce(w, addr, NOW, first, sizeof first, nonce, &exp), 0);
-    for (int i = 1; i <= ZT__WALLET_MAX_NONCES; i++)
-        assert_int_equal(zt__wallet_nonce(w, addr, NOW + i / 100 + 1, msg, sizeof msg, nonce, &exp), 0);
+    assert_int_equal(zt_wallet_nonce(w, addr, NOW, first, sizeof first, nonce, &exp), 0);
+    for (int i = 1; i <= ZT_WALLET_MAX_NONCES; i++)
+        assert_int_equal(zt_wallet_nonce(w, addr, NOW + i / 100 + 1, msg, sizeof msg, nonce, &exp), 0);
     sign_msg(first, sig);
-    assert_int_equal(zt__wallet_login(w, addr, first, strlen(first), sig, NOW + 60, tok, &sexp, &why),
+    assert_int_equal(zt_wallet_login(w, addr, first, strlen(first), sig, NOW + 60, tok, &sexp, &why),
                      ZT_ENOTFOUND);
     sign_msg(msg, sig);
-    assert_int_equal(zt__wallet_login(w, addr, msg, strlen(msg), sig, NOW + 60, tok, &sexp, &why), 0);
-    zt__wallet_free(w);
+    assert_int_equal(zt_wallet_login(w, addr, msg, strlen(msg), sig, NOW + 60, tok, &sexp, &why), 0);
+    zt_wallet_free(w);
 }
 
 /* GDPR export/erase and retention: list, revoke by address, sweep. */
 static void test_list_revoke_sweep(void **state)
 {
     (void)state;
-    struct zt__wallet *w;
-    assert_int_equal(zt__wallet_new(100, &w), 0);
+    struct zt_wallet *w;
+    assert_int_equal(zt_wallet_new(100, &w), 0);
     uint8_t addr[20], sig[65], other[20];
     my_address(addr);
     memset(other, 0x42, sizeof other);
-    char msg[ZT__WALLET_MSG_MAX], nonce[33], tok[ZT__WALLET_TOKEN_LEN + 1];
+    char msg[ZT_WALLET_MSG_MAX], nonce[33], tok[ZT_WALLET_TOKEN_LEN + 1];
     int64_t exp = 0, sexp = 0;
     const char *why = NULL;
     for (int i = 0; i < 2; i++) { /* two sessions, made at NOW and NOW + 50 */
-        assert_int_equal(zt__wallet_nonce(w, addr, NOW + 50 * i, msg, sizeof msg, nonce, &exp), 0);
+        assert_int_equal(zt_wallet_nonce(w, addr, NOW + 50 * i, msg, sizeof msg, nonce, &exp), 0);
         sign_msg(msg, sig);
-        assert_int_equal(zt__wallet_login(w, addr, msg, strlen(msg), sig, NOW + 50 * i, tok, &sexp, &why), 0);
+        assert_int_equal(zt_wallet_login(w, addr, msg, strlen(msg), sig, NOW + 50 * i, tok, &sexp, &why), 0);
     }
-    struct zt__wallet_session_info v[4];
-    assert_int_equal(zt__wallet_list(w, addr, NOW + 60, v, 4), 2);
+    struct zt_wallet_session_info v[4];
+    assert_int_equal(zt_wallet_list(w, addr, NOW + 60, v, 4), 2);
     assert_true((v[0].created_s == NOW && v[1].created_s == NOW + 50) ||
                 (v[1].created_s == NOW && v[0].created_s == NOW + 50));
     assert_int_equal(v[0].expires_s - v[0].created_s, 100);
-    assert_int_equal(zt__wallet_list(w, other, NOW + 60, v, 4), 0);
+    assert_int_equal(zt_wallet_list(w, other, NOW + 60, v, 4), 0);
     /* a pending nonce of another address survives a sweep before its expiry */
-    assert_int_equal(zt__wallet_nonce(w, other, NOW + 60, msg, sizeof msg, nonce, &exp), 0);
+    assert_int_equal(zt_wallet_nonce(w, other, NOW + 60, msg, sizeof msg, nonce, &exp), 0);
     size_t nn = 9, ns = 9;
-    zt__wallet_sweep(w, NOW + 120, &nn, &ns); /* the first session expired at NOW + 100 */
+    zt_wallet_sweep(w, NOW + 120, &nn, &ns); /* the first session expired at NOW + 100 */
     assert_int_equal(ns, 1);
     assert_int_equal(nn, 0);
-    assert_int_equal(zt__wallet_list(w, addr, NOW + 120, v, 4), 1);
-    assert_int_equal(zt__wallet_sessions(w, NOW + 120), 1);
+    assert_int_equal(zt_wallet_list(w, addr, NOW + 120, v, 4), 1);
+    assert_int_equal(zt_wallet_sessions(w, NOW + 120), 1);
     /* revoke by address: the live session goes, the token no longer works */
-    struct zt__auth_principal p;
-    assert_int_equal(zt__wallet_session(w, tok, strlen(tok), NOW + 120, &p), 0);
-    assert_int_equal(zt__wallet_revoke_address(w, other), 0);
-    assert_int_equal(zt__wallet_revoke_address(w, addr), 1);
-    assert_int_equal(zt__wallet_session(w, tok, strlen(tok), NOW + 120, &p), ZT_ENOTFOUND);
-    assert_int_equal(zt__wallet_revoke_address(w, addr), 0);
-    assert_int_equal(zt__wallet_list(w, addr, NOW + 120, v, 4), 0);
-    zt__wallet_sweep(w, NOW + 60 + ZT__WALLET_NONCE_TTL_S + 1, &nn, &ns);
+    struct zt_auth_principal p;
+    assert_int_equal(zt_wallet_session(w, tok, strlen(tok), NOW + 120, &p), 0);
+    assert_int_equal(zt_wallet_revoke_address(w, other), 0);
+    assert_int_equal(zt_wallet_revoke_address(w, addr), 1);
+    assert_int_equal(zt_wallet_session(w, tok, strlen(tok), NOW + 120, &p), ZT_ENOTFOUND);
+    assert_int_equal(zt_wallet_revoke_address(w, addr), 0);
+    assert_int_equal(zt_wallet_list(w, addr, NOW + 120, v, 4), 0);
+    zt_wallet_sweep(w, NOW + 60 + ZT_WALLET_NONCE_TTL_S + 1, &nn, &ns);
     assert_int_equal(nn, 0); /* other's nonce went with revoke_address(other) */
-    assert_int_equal(zt__wallet_nonce(w, other, NOW + 400, msg, sizeof msg, nonce, &exp), 0);
-    zt__wallet_sweep(w, NOW + 399 + ZT__WALLET_NONCE_TTL_S, &nn, &ns);
+    assert_int_equal(zt_wallet_nonce(w, other, NOW + 400, msg, sizeof msg, nonce, &exp), 0);
+    zt_wallet_sweep(w, NOW + 399 + ZT_WALLET_NONCE_TTL_S, &nn, &ns);
     assert_int_equal(nn, 0); /* not yet expired */
-    zt__wallet_sweep(w, NOW + 401 + ZT__WALLET_NONCE_TTL_S, &nn, &ns);
+    zt_wallet_sweep(w, NOW + 401 + ZT_WALLET_NONCE_TTL_S, &nn, &ns);
     assert_int_equal(nn, 1);
     assert_int_equal(ns, 0);
-    zt__wallet_free(w);
+    zt_wallet_free(w);
 }
 
 int main(void)

@@ -2,7 +2,7 @@
  * key of RFC 6455 section 1.3, the frames of section 5.7 (parsed, encoded,
  * and fed byte by byte), the receiver's protocol checks and close codes,
  * incremental UTF-8 validation, and the annotation protocol's event handling
- * (src/server/ws.c) without a socket. */
+ * (src/server/ws_api.c) without a socket. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,7 +11,10 @@
 
 #include <string.h>
 
-#include "../../src/server/ws.h"
+#include <jansson.h>
+#include <stdio.h>
+
+#include "zentalk/zt_annotate.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_config.h"
 #include "zentalk/zt_ws.h"
@@ -315,12 +318,12 @@ static void test_events(void **state)
     int64_t live = zt_alloc_live();
     struct zt_config cfg;
     assert_int_equal(zt_config_init_defaults(&cfg), 0);
-    struct zt__ws *ws = NULL;
-    assert_int_equal(zt__ws_new(&cfg, &ws), 0);
-    struct zt__ws_convs *cv = zt__ws_convs_new();
+    struct zt_annot_engine *ws = NULL;
+    assert_int_equal(zt_annot_new((size_t)cfg.server.ws_max_message_bytes, &ws), 0);
+    struct zt_annot_convs *cv = zt_annot_convs_new();
     assert_non_null(cv);
     static const char msg[] = "{\"type\":\"message\",\"conversation\":\"c\",\"id\":\"m1\",\"text\":\"caf\xc3\xa9\\nx\"}";
-    json_t *a = zt__ws_handle_event(ws, cv, msg, strlen(msg));
+    json_t *a = zt_annot_handle_event(ws, cv, msg, strlen(msg));
     assert_string_equal(json_string_value(json_object_get(a, "type")), "annotations");
     assert_string_equal(json_string_value(json_object_get(a, "id")), "m1");
     json_t *an = json_object_get(a, "annotations");
@@ -334,7 +337,7 @@ static void test_events(void **state)
                                       "{\"type\":\"message\",\"id\":\"x\",\"conversation\":\"c\",\"text\":1}",
                                       "{\"type\":\"message\",\"id\":\"x\",\"id\":\"y\"}"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        json_t *e = zt__ws_handle_event(ws, cv, bad[i], strlen(bad[i]));
+        json_t *e = zt_annot_handle_event(ws, cv, bad[i], strlen(bad[i]));
         assert_string_equal(json_string_value(json_object_get(e, "type")), "error");
         json_decref(e);
     }
@@ -342,10 +345,10 @@ static void test_events(void **state)
     for (int i = 0; i < 100; i++) {
         char ev[128];
         snprintf(ev, sizeof ev, "{\"type\":\"message\",\"conversation\":\"c%d\",\"id\":\"m\",\"text\":\"t\"}", i);
-        json_decref(zt__ws_handle_event(ws, cv, ev, strlen(ev)));
+        json_decref(zt_annot_handle_event(ws, cv, ev, strlen(ev)));
     }
-    zt__ws_convs_free(ws, cv);
-    zt__ws_free(ws);
+    zt_annot_convs_free(ws, cv);
+    zt_annot_free(ws);
     zt_config_deinit(&cfg);
     assert_int_equal(zt_alloc_live(), live);
 }

@@ -1,0 +1,112 @@
+/* zt_featset.h: the messaging features a node loads from its
+ * configuration and data assets (src/features/lexfeat.c, ...), as the
+ * node's composition root builds them and the HTTP routes and the feature
+ * wiring use them.
+ *
+ * Loading never fails for missing data: a feature whose asset is missing
+ * or that features.yaml disables is NULL, with the reason (for a 403
+ * feature_disabled or 503 asset_missing answer; "enabled is false" or
+ * "make data" appear in it) in *why, after one warning at start-up. What
+ * is loaded is read-only and thread-safe. cfg must outlive the set. */
+#ifndef ZT_FEATSET_H
+#define ZT_FEATSET_H
+
+#include <stdbool.h>
+
+#include "zt_config.h"
+#include "zt_error.h"
+
+struct zt_sentiment;
+struct zt_moderation;
+struct zt_langid;
+struct zt_moderation_policy;
+
+/* ---- lexicon-based features: sentiment (VADER), moderation (word lists),
+ * language identification (libexttextcat) ---- */
+
+struct zt_lexfeat;
+
+/* Loads the assets vader.zta and moderation.zta (zt_asset_path(); `make
+ * data` builds them) and the fingerprints of features.language.languages.
+ * ZT_ENOMEM only. */
+ZT_NODISCARD int zt_lexfeat_new(const struct zt_config *cfg, struct zt_lexfeat **out);
+/* NULL is a no-op. */
+void zt_lexfeat_free(struct zt_lexfeat *f);
+/* The loaded objects, NULL when disabled or unavailable (why, when not
+ * NULL, says which). */
+const struct zt_sentiment *zt_lexfeat_sentiment(const struct zt_lexfeat *f, const char **why);
+const struct zt_moderation *zt_lexfeat_moderation(const struct zt_lexfeat *f, const char **why);
+struct zt_langid *zt_lexfeat_langid(const struct zt_lexfeat *f, const char **why);
+/* The moderation policy of features.moderation (lang NULL). */
+void zt_lexfeat_policy(const struct zt_lexfeat *f, struct zt_moderation_policy *p);
+/* The features section it was loaded from (thresholds). */
+const struct zt_cfg_features *zt_lexfeat_config(const struct zt_lexfeat *f);
+
+/* ---- spam detection ---- */
+
+struct zt_spamfeat;
+struct zt_spam_model;
+
+/* Loads data/assets/spam.zta (zt_asset_path) once. A missing or bad asset
+ * is one warning: the model is then NULL. ZT_ENOMEM only. */
+ZT_NODISCARD int zt_spamfeat_new(const struct zt_config *cfg, struct zt_spamfeat **out);
+void zt_spamfeat_free(struct zt_spamfeat *f);
+/* The loaded model (NULL when the asset is missing, or f is NULL):
+ * zt_spam_classify() on it is thread-safe. */
+const struct zt_spam_model *zt_spamfeat_model(const struct zt_spamfeat *f);
+const struct zt_cfg_features *zt_spamfeat_config(const struct zt_spamfeat *f);
+
+/* ---- search and categorisation ---- */
+
+struct zt_searchfeat;
+struct zt_store;
+struct zt_identity;
+struct zt_embed;
+struct zt_categorizer;
+struct zt_search;
+
+/* Loads the GloVe and stopwords assets and builds the categorizer of
+ * features.categorize. ZT_ENOMEM only. */
+ZT_NODISCARD int zt_searchfeat_new(const struct zt_config *cfg, struct zt_searchfeat **out);
+/* Whether search can run (its assets loaded) and waits for a store: the
+ * node then opens one (features.search.db_path, database.driver) and
+ * calls zt_searchfeat_open. */
+bool zt_searchfeat_wants_store(const struct zt_searchfeat *f);
+/* Serve search from st (borrowed: the node owns it and closes it after
+ * zt_searchfeat_free) with keys derived from id's secret. st NULL (the
+ * node could not open it) or a search engine that cannot start logs a
+ * warning and search stays unavailable; 0 then too. ZT_ENOMEM. */
+ZT_NODISCARD int zt_searchfeat_open(struct zt_searchfeat *f, const struct zt_identity *id, struct zt_store *st);
+void zt_searchfeat_free(struct zt_searchfeat *f);
+/* The word vectors (NULL: glove asset missing), the categorizer (NULL:
+ * *why says why) and the search engine (NULL when the store is not open:
+ * asset missing, store error). */
+const struct zt_embed *zt_searchfeat_embed(const struct zt_searchfeat *f);
+const struct zt_categorizer *zt_searchfeat_categorizer(const struct zt_searchfeat *f, const char **why);
+struct zt_search *zt_searchfeat_engine(struct zt_searchfeat *f);
+const struct zt_cfg_features *zt_searchfeat_config(const struct zt_searchfeat *f);
+
+/* ---- conversation features: intents, smart replies, summaries ---- */
+
+struct zt_convfeat;
+struct zt_intent_model;
+struct zt_reply_bank;
+struct zt_reply_hooks;
+struct zt_stopwords;
+
+/* Loads intents.txt and replies.txt (the config directory's copies, else
+ * the compiled-in ones) and the stopwords asset (missing: one warning,
+ * summaries unavailable). ZT_ECONFIG for a malformed cue or reply file
+ * (logged with file:line), ZT_ENOMEM. */
+ZT_NODISCARD int zt_convfeat_new(const struct zt_config *cfg, struct zt_convfeat **out);
+void zt_convfeat_free(struct zt_convfeat *fc);
+/* Set the hooks (sentiment, moderation) other features provide; NULL
+ * unsets them. Before the node serves. */
+void zt_convfeat_set_hooks(struct zt_convfeat *fc, const struct zt_reply_hooks *hooks);
+const struct zt_reply_bank *zt_convfeat_bank(const struct zt_convfeat *fc);
+const struct zt_intent_model *zt_convfeat_intents(const struct zt_convfeat *fc);
+const struct zt_reply_hooks *zt_convfeat_hooks(const struct zt_convfeat *fc);
+/* NULL when the stopwords asset is missing. */
+const struct zt_stopwords *zt_convfeat_stopwords(const struct zt_convfeat *fc);
+
+#endif

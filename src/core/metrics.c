@@ -1,0 +1,138 @@
+/* metrics.c: the metrics registry. See zt_metrics.h.
+ *
+ * A fixed array of families under a mutex: registration is rare (start-up)
+ * and a scrape takes the mutex only to walk the array; the values are
+ * read by the families' own callbacks or relaxed atomic loads, so a
+ * scrape never blocks the request path. */
+#include "zentalk/zt_metrics.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <string.h>
+
+#include "zentalk/zt_alloc.h"
+
+struct family {
+    const char *name, *help;
+    enum zt_metric_type type;
+    zt_metrics_fn fn;
+    void *ud;
+    const atomic_uint_fast64_t *u64;
+};
+
+struct zt_metrics {
+    pthread_mutex_t mu;
+    struct family fam[ZT_METRICS_MAX];
+    size_t n;
+};
+
+struct zt_metrics_out {
+    struct zt_buf *b;
+    const char *name;
+};
+
+static const char *type_name(enum zt_metric_type t)
+{
+    switch (t) {
+    case ZT_METRIC_COUNTER: return "counter";
+    case ZT_METRIC_GAUGE: return "gauge";
+    case ZT_METRIC_HISTOGRAM: return "histogram";
+    }
+    return NULL;
+}
+
+static bool name_ok(const char *s)
+{
+    if (!s || !s[0] || (s[0] >= '0' && s[0] <= '9')) return false;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') || *s == '_' ||
+              *s == ':'))
+            return false;
+    return true;
+}
+
+int zt_metrics_new(struct zt_metrics **out)
+{
+    struct zt_metrics *m = zt_calloc(1, sizeof *m);
+    if (!m) return ZT_ENOMEM;
+    pthread_mutex_init(&m->mu, NULL);
+    *out = m;
+    return 0;
+}
+
+void zt_metrics_free(struct zt_metrics *m)
+{
+    if (!m) return;
+    pthread_mutex_destroy(&m->mu);
+    zt_free(m);
+}
+
+static int add(struct zt_metrics *m, const struct family *f)
+{
+    if (!name_ok(f->name) || !f->help || !type_name(f->type) || strchr(f->help, '\n')) return ZT_EINVAL;
+    int rc = 0;
+    pthread_mutex_lock(&m->mu);
+    for (size_t i = 0; i < m->n && !rc; i++)
+        if (strcmp(m->fam[i].name, f->name) == 0) rc = ZT_EEXIST;
+    if (!rc && m->n >= ZT_METRICS_MAX) rc = ZT_ETOOBIG;
+    if (!rc) m->fam[m->n++] = *f;
+    pthread_mutex_unlock(&m->mu);
+    return rc;
+}
+
+int zt_metrics_add_fn(struct zt_metrics *m, const char *name, const char *help, enum zt_metric_type type,
+                      zt_metrics_fn fn, void *ud)
+{
+    if (!fn) return ZT_EINVAL;
+    return add(m, &(struct family){.name = name, .help = help, .type = type, .fn = fn, .ud = ud});
+}
+
+int zt_metrics_add_u64(struct zt_metrics *m, const char *name, const char *help, enum zt_metric_type type,
+                       const atomic_uint_fast64_t *v)
+{
+    if (!v || type == ZT_METRIC_HISTOGRAM) return ZT_EINVAL;
+    return add(m, &(struct family){.name = name, .help = help, .type = type, .u64 = v});
+}
+
+static int emit_head(struct zt_metrics_out *o, const char *suffix, const char *labels)
+{
+    int rc = zt_buf_append_str(o->b, o->name);
+    if (!rc && suffix) rc = zt_buf_append_str(o->b, suffix);
+    if (!rc && labels && labels[0]) rc = zt_buf_appendf(o->b, "{%s}", labels);
+    return rc;
+}
+
+int zt_metrics_emit(struct zt_metrics_out *o, const char *suffix, const char *labels, double value)
+{
+    int rc = emit_head(o, suffix, labels);
+    return rc ? rc : zt_buf_appendf(o->b, " %.9f\n", value);
+}
+
+int zt_metrics_emit_u64(struct zt_metrics_out *o, const char *suffix, const char *labels, uint64_t value)
+{
+    int rc = emit_head(o, suffix, labels);
+    return rc ? rc : zt_buf_appendf(o->b, " %llu\n", (unsigned long long)value);
+}
+
+int zt_metrics_render(struct zt_metrics *m, struct zt_buf *out)
+{
+    int rc = 0;
+    pthread_mutex_lock(&m->mu);
+    for (size_t i = 0; i < m->n && !rc; i++) {
+        const struct family *f = &m->fam[i];
+        rc = zt_buf_appendf(out, "# HELP %s %s\n# TYPE %s %s\n", f->name, f->help, f->name, type_name(f->type));
+        struct zt_metrics_out o = {.b = out, .name = f->name};
+        if (!rc && f->fn) rc = f->fn(f->ud, &o);
+        else if (!rc) rc = zt_metrics_emit_u64(&o, NULL, NULL, atomic_load_explicit(f->u64, memory_order_relaxed));
+    }
+    pthread_mutex_unlock(&m->mu);
+    return rc;
+}
+
+size_t zt_metrics_count(struct zt_metrics *m)
+{
+    pthread_mutex_lock(&m->mu);
+    size_t n = m->n;
+    pthread_mutex_unlock(&m->mu);
+    return n;
+}

@@ -1,0 +1,120 @@
+/* lexfeat.c: the lexicon-based features a node loads (sentiment,
+ * moderation, language identification) from its configuration and
+ * assets. See zt_featset.h. */
+#include <stdio.h>
+#include <string.h>
+
+#include "zentalk/zt_alloc.h"
+#include "zentalk/zt_asset.h"
+#include "zentalk/zt_featset.h"
+#include "zentalk/zt_langid.h"
+#include "zentalk/zt_log.h"
+#include "zentalk/zt_moderation.h"
+#include "zentalk/zt_sentiment.h"
+
+#define WHY_LEN 4400 /* a path (4096) and a reason */
+
+struct zt_lexfeat {
+    const struct zt_config *cfg;
+    struct zt_sentiment *sent;
+    struct zt_moderation *mod;
+    struct zt_langid *lang;
+    struct zt_moderation_policy policy;
+    char sent_why[WHY_LEN], mod_why[WHY_LEN], lang_why[WHY_LEN];
+};
+
+static void load_asset_why(char *why, const char *path, int rc)
+{
+    snprintf(why, WHY_LEN, "cannot load %s: %s%s", path, zt_strerror(rc),
+             rc == ZT_ENOTFOUND || rc == ZT_EUNSUPPORTED ? " (run `make data`)" : "");
+}
+
+int zt_lexfeat_new(const struct zt_config *cfg, struct zt_lexfeat **out)
+{
+    struct zt_lexfeat *f = zt_calloc(1, sizeof *f);
+    if (!f) return ZT_ENOMEM;
+    f->cfg = cfg;
+    const struct zt_cfg_features *fe = &cfg->features;
+    char path[4096];
+    int rc;
+    if (!fe->sentiment.enabled) {
+        snprintf(f->sent_why, WHY_LEN, "features.sentiment.enabled is false");
+    } else if ((rc = zt_asset_path(cfg->node.data_dir, ZT_SENTIMENT_ASSET, path, sizeof path)) != 0 ||
+               (rc = zt_sentiment_load(path, &f->sent)) != 0) {
+        load_asset_why(f->sent_why, path, rc);
+        zt_log(ZT_LOG_WARN, "feature_unavailable", "feature=sentiment reason=\"%s\"", f->sent_why);
+    }
+    if (!fe->moderation.enabled) {
+        snprintf(f->mod_why, WHY_LEN, "features.moderation.enabled is false");
+    } else if ((rc = zt_asset_path(cfg->node.data_dir, ZT_MODERATION_ASSET, path, sizeof path)) != 0 ||
+               (rc = zt_moderation_load(path, &f->mod)) != 0) {
+        load_asset_why(f->mod_why, path, rc);
+        zt_log(ZT_LOG_WARN, "feature_unavailable", "feature=moderation reason=\"%s\"", f->mod_why);
+    }
+    f->policy.threshold = fe->moderation.threshold;
+    const struct zt_cfg_moderation_actions *a = &fe->moderation.actions;
+    const char *acts[ZT_MOD_N_CATEGORIES];
+    acts[ZT_MOD_PROFANITY] = a->profanity;
+    acts[ZT_MOD_SEXUAL] = a->sexual;
+    acts[ZT_MOD_HATE] = a->hate;
+    acts[ZT_MOD_HARASSMENT] = a->harassment;
+    acts[ZT_MOD_SELF_HARM] = a->self_harm;
+    acts[ZT_MOD_SPAM_LINKS] = a->spam_links;
+    for (int c = 0; c < ZT_MOD_N_CATEGORIES; c++)
+        if (zt_moderation_action_parse(acts[c], &f->policy.actions[c]) != 0) f->policy.actions[c] = ZT_MOD_FLAG;
+    if (!fe->language.enabled) {
+        snprintf(f->lang_why, WHY_LEN, "features.language.enabled is false");
+    } else {
+        const char *bad = NULL;
+        rc = zt_langid_new(fe->language.fingerprints_dir, (const char *const *)fe->language.languages.items,
+                           fe->language.languages.count, &f->lang, &bad);
+        if (rc) {
+            if (rc == ZT_EINVAL && bad)
+                snprintf(f->lang_why, WHY_LEN, "features.language.languages: unknown language \"%s\"", bad);
+            else
+                snprintf(f->lang_why, WHY_LEN, "cannot load the libexttextcat fingerprints of %s from %s: %s",
+                         bad ? bad : "the languages", fe->language.fingerprints_dir, zt_strerror(rc));
+            zt_log(ZT_LOG_WARN, "feature_unavailable", "feature=language reason=\"%s\"", f->lang_why);
+        }
+    }
+    *out = f;
+    return 0;
+}
+
+void zt_lexfeat_free(struct zt_lexfeat *f)
+{
+    if (!f) return;
+    zt_sentiment_free(f->sent);
+    zt_moderation_free(f->mod);
+    zt_langid_free(f->lang);
+    zt_free(f);
+}
+
+const struct zt_sentiment *zt_lexfeat_sentiment(const struct zt_lexfeat *f, const char **why)
+{
+    if (why) *why = f->sent_why;
+    return f->sent;
+}
+
+const struct zt_moderation *zt_lexfeat_moderation(const struct zt_lexfeat *f, const char **why)
+{
+    if (why) *why = f->mod_why;
+    return f->mod;
+}
+
+struct zt_langid *zt_lexfeat_langid(const struct zt_lexfeat *f, const char **why)
+{
+    if (why) *why = f->lang_why;
+    return f->lang;
+}
+
+void zt_lexfeat_policy(const struct zt_lexfeat *f, struct zt_moderation_policy *p)
+{
+    *p = f->policy;
+    p->lang = NULL;
+}
+
+const struct zt_cfg_features *zt_lexfeat_config(const struct zt_lexfeat *f)
+{
+    return &f->cfg->features;
+}

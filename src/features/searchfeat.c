@@ -1,0 +1,153 @@
+/* searchfeat.c: what the search and categorisation features load (the
+ * GloVe and stopwords assets, the categorizer) and the search engine over
+ * the store the node hands over. See zt_featset.h. */
+#include <stdio.h>
+#include <string.h>
+
+#include "zentalk/zt_alloc.h"
+#include "zentalk/zt_asset.h"
+#include "zentalk/zt_categorize.h"
+#include "zentalk/zt_embed.h"
+#include "zentalk/zt_featset.h"
+#include "zentalk/zt_identity.h"
+#include "zentalk/zt_log.h"
+#include "zentalk/zt_search.h"
+#include "zentalk/zt_stopwords.h"
+
+struct zt_searchfeat {
+    const struct zt_config *cfg;
+    struct zt_embed *embed;
+    struct zt_stopwords *stop;
+    struct zt_store *store;
+    struct zt_search *search;
+    struct zt_categorizer *cat;
+    const char *cat_error; /* why categorisation is unavailable with the assets present */
+};
+
+static struct zt_embed *load_embed(const struct zt_config *cfg)
+{
+    char p[4096];
+    struct zt_embed *e = NULL;
+    if (zt_asset_path(cfg->node.data_dir, ZT_EMBED_ASSET, p, sizeof p) != 0) return NULL;
+    int rc = zt_embed_load(p, &e);
+    if (rc)
+        zt_log(ZT_LOG_WARN, "asset_missing", "asset=%s path=\"%s\" error=\"%s\" hint=\"run make data\"",
+               ZT_EMBED_ASSET, p, zt_strerror(rc));
+    return rc ? NULL : e;
+}
+
+static struct zt_stopwords *load_stop(const struct zt_config *cfg)
+{
+    char p[4096];
+    struct zt_stopwords *sw = NULL;
+    if (zt_asset_path(cfg->node.data_dir, ZT_STOPWORDS_ASSET, p, sizeof p) != 0) return NULL;
+    int rc = zt_stopwords_load(p, &sw);
+    if (rc)
+        zt_log(ZT_LOG_WARN, "asset_missing", "asset=%s path=\"%s\" error=\"%s\" hint=\"run make data\"",
+               ZT_STOPWORDS_ASSET, p, zt_strerror(rc));
+    return rc ? NULL : sw;
+}
+
+static int make_categorizer(struct zt_searchfeat *f)
+{
+    const struct zt_cfg_categorize *cc = &f->cfg->features.categorize;
+    size_t n = cc->n_categories;
+    if (n == 0) {
+        const struct zt_category_def *defs = zt_categorize_builtin(&n);
+        return zt_categorizer_new(f->embed, defs, n, &f->cat);
+    }
+    struct zt_category_def *defs = zt_calloc(n, sizeof *defs);
+    if (!defs) return ZT_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        defs[i].name = cc->categories[i].name;
+        defs[i].seeds = (const char *const *)cc->categories[i].seeds.items;
+        defs[i].n_seeds = cc->categories[i].seeds.count;
+    }
+    int rc = zt_categorizer_new(f->embed, defs, n, &f->cat);
+    zt_free(defs);
+    return rc;
+}
+
+int zt_searchfeat_new(const struct zt_config *cfg, struct zt_searchfeat **out)
+{
+    struct zt_searchfeat *f = zt_calloc(1, sizeof *f);
+    if (!f) return ZT_ENOMEM;
+    f->cfg = cfg;
+    f->embed = load_embed(cfg);
+    f->stop = load_stop(cfg);
+    if (f->embed) {
+        int rc = make_categorizer(f);
+        if (rc == ZT_ENOMEM) {
+            zt_searchfeat_free(f);
+            return rc;
+        }
+        if (rc) {
+            f->cat_error = "features.categorize.categories: a category has no seed word in the vocabulary";
+            zt_log(ZT_LOG_WARN, "categorize_unavailable", "reason=\"%s\"", f->cat_error);
+        }
+    }
+    *out = f;
+    return 0;
+}
+
+bool zt_searchfeat_wants_store(const struct zt_searchfeat *f)
+{
+    return f->embed && !f->search;
+}
+
+int zt_searchfeat_open(struct zt_searchfeat *f, const struct zt_identity *id, struct zt_store *st)
+{
+    if (!f->embed || f->search || !st) return 0;
+    const struct zt_cfg_search *sc = &f->cfg->features.search;
+    f->store = st;
+    struct zt_search_opts o = {
+        .store = f->store,
+        .embed = f->embed,
+        .stop = f->stop,
+        .node_secret = zt_identity_kem_sk(id),
+        .bm25_weight = sc->bm25_weight,
+        .vector_weight = sc->vector_weight,
+        .rrf_k = sc->rrf_k,
+        .candidates = sc->candidates,
+        .scan_limit = sc->scan_limit,
+        .min_similarity = sc->threshold,
+    };
+    int rc = zt_search_new(&o, &f->search);
+    if (rc) {
+        zt_log(ZT_LOG_WARN, "search_unavailable", "error=\"%s\"", zt_strerror(rc));
+        f->store = NULL;
+        return rc == ZT_ENOMEM ? rc : 0;
+    }
+    return 0;
+}
+
+struct zt_search *zt_searchfeat_engine(struct zt_searchfeat *f)
+{
+    return f ? f->search : NULL;
+}
+
+void zt_searchfeat_free(struct zt_searchfeat *f)
+{
+    if (!f) return;
+    zt_search_free(f->search);
+    zt_categorizer_free(f->cat);
+    zt_stopwords_free(f->stop);
+    zt_embed_free(f->embed);
+    zt_free(f);
+}
+
+const struct zt_embed *zt_searchfeat_embed(const struct zt_searchfeat *f)
+{
+    return f->embed;
+}
+
+const struct zt_categorizer *zt_searchfeat_categorizer(const struct zt_searchfeat *f, const char **why)
+{
+    if (why) *why = f->cat_error ? f->cat_error : "no categories";
+    return f->cat;
+}
+
+const struct zt_cfg_features *zt_searchfeat_config(const struct zt_searchfeat *f)
+{
+    return &f->cfg->features;
+}

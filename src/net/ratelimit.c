@@ -1,0 +1,155 @@
+/* ratelimit.c: the per-identity token-bucket rate limiter. See
+ * zt_ratelimit.h. */
+#include "zentalk/zt_ratelimit.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <string.h>
+
+#include "zentalk/zt_alloc.h"
+#include "zentalk/zt_auth.h"
+#include "zentalk/zt_str.h"
+
+/* ---- rate limiter ------------------------------------------------------- */
+
+#define RL_KEY_MAX ZT_AUTH_ID_MAX
+#define NIL UINT32_MAX
+
+struct rl_entry {
+    char key[RL_KEY_MAX];
+    double tokens;
+    uint64_t last_ns;
+    uint32_t hnext;      /* next in the hash chain */
+    uint32_t prev, next; /* LRU list: head = most recent */
+};
+
+struct zt_ratelimit {
+    pthread_mutex_t mu;
+    double rps, burst;
+    size_t max, used;
+    uint32_t nbuckets; /* a power of two */
+    uint32_t *buckets;
+    struct rl_entry *e;
+    uint32_t head, tail;
+};
+
+int zt_ratelimit_new(double rps, double burst, size_t max_keys, struct zt_ratelimit **out)
+{
+    if (!(rps >= 0) || !(burst >= 1) || max_keys == 0 || max_keys > (1u << 24)) return ZT_EINVAL;
+    struct zt_ratelimit *rl = zt_calloc(1, sizeof *rl);
+    if (!rl) return ZT_ENOMEM;
+    rl->rps = rps;
+    rl->burst = burst;
+    rl->max = max_keys;
+    rl->nbuckets = 1;
+    while (rl->nbuckets < max_keys * 2) rl->nbuckets <<= 1;
+    rl->head = rl->tail = NIL;
+    if (rps > 0) {
+        rl->buckets = zt_malloc(sizeof *rl->buckets * rl->nbuckets);
+        rl->e = zt_calloc(max_keys, sizeof *rl->e);
+        if (!rl->buckets || !rl->e) {
+            zt_free(rl->buckets);
+            zt_free(rl->e);
+            zt_free(rl);
+            return ZT_ENOMEM;
+        }
+        for (uint32_t i = 0; i < rl->nbuckets; i++) rl->buckets[i] = NIL;
+    }
+    pthread_mutex_init(&rl->mu, NULL);
+    *out = rl;
+    return 0;
+}
+
+void zt_ratelimit_free(struct zt_ratelimit *rl)
+{
+    if (!rl) return;
+    pthread_mutex_destroy(&rl->mu);
+    zt_free(rl->buckets);
+    zt_free(rl->e);
+    zt_free(rl);
+}
+
+static uint32_t key_hash(const char *k)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (; *k; k++) h = (h ^ (unsigned char)*k) * 16777619u;
+    return h;
+}
+
+static void lru_unlink(struct zt_ratelimit *rl, uint32_t i)
+{
+    struct rl_entry *x = &rl->e[i];
+    if (x->prev != NIL) rl->e[x->prev].next = x->next; else rl->head = x->next;
+    if (x->next != NIL) rl->e[x->next].prev = x->prev; else rl->tail = x->prev;
+}
+
+static void lru_push_front(struct zt_ratelimit *rl, uint32_t i)
+{
+    struct rl_entry *x = &rl->e[i];
+    x->prev = NIL;
+    x->next = rl->head;
+    if (rl->head != NIL) rl->e[rl->head].prev = i;
+    rl->head = i;
+    if (rl->tail == NIL) rl->tail = i;
+}
+
+static void hash_remove(struct zt_ratelimit *rl, uint32_t i)
+{
+    uint32_t *pp = &rl->buckets[key_hash(rl->e[i].key) & (rl->nbuckets - 1)];
+    while (*pp != NIL && *pp != i) pp = &rl->e[*pp].hnext;
+    if (*pp == i) *pp = rl->e[i].hnext;
+}
+
+bool zt_ratelimit_take(struct zt_ratelimit *rl, const char *key, uint64_t now_ns,
+                        unsigned *retry_after_s)
+{
+    if (!rl || rl->rps <= 0) return true;
+    char k[RL_KEY_MAX];
+    zt_strlcpy(k, key, sizeof k);
+    pthread_mutex_lock(&rl->mu);
+    uint32_t b = key_hash(k) & (rl->nbuckets - 1);
+    uint32_t i = rl->buckets[b];
+    while (i != NIL && strcmp(rl->e[i].key, k) != 0) i = rl->e[i].hnext;
+    if (i == NIL) {
+        if (rl->used < rl->max) {
+            i = (uint32_t)rl->used++;
+        } else { /* evict the least recently used key */
+            i = rl->tail;
+            lru_unlink(rl, i);
+            hash_remove(rl, i);
+        }
+        struct rl_entry *x = &rl->e[i];
+        memcpy(x->key, k, sizeof x->key);
+        x->tokens = rl->burst;
+        x->last_ns = now_ns;
+        x->hnext = rl->buckets[b];
+        rl->buckets[b] = i;
+    } else {
+        lru_unlink(rl, i);
+    }
+    lru_push_front(rl, i);
+    struct rl_entry *x = &rl->e[i];
+    if (now_ns > x->last_ns) {
+        x->tokens += (double)(now_ns - x->last_ns) / 1e9 * rl->rps;
+        if (x->tokens > rl->burst) x->tokens = rl->burst;
+        x->last_ns = now_ns;
+    }
+    bool ok = x->tokens >= 1.0;
+    if (ok) {
+        x->tokens -= 1.0;
+    } else if (retry_after_s) {
+        double wait = ceil((1.0 - x->tokens) / rl->rps);
+        *retry_after_s = wait < 1 ? 1u : (wait > 86400 ? 86400u : (unsigned)wait);
+    }
+    pthread_mutex_unlock(&rl->mu);
+    return ok;
+}
+
+size_t zt_ratelimit_size(struct zt_ratelimit *rl)
+{
+    if (!rl) return 0;
+    pthread_mutex_lock(&rl->mu);
+    size_t n = rl->used;
+    pthread_mutex_unlock(&rl->mu);
+    return n;
+}

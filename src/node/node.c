@@ -1,0 +1,402 @@
+/* node.c: the composition root. See node.h.
+ *
+ * Build order follows the dependencies: what a subsystem borrows is built
+ * before it (store before privacy and search, models before the router,
+ * the features before their wiring, privacy, search and wallet before
+ * GDPR), and the HTTP layer last, with every handle. zt_node_free() is the
+ * reverse with one twist that the HTTP layer imposes: work that answers
+ * requests later (inference jobs, relayed and remote jobs) is ended first,
+ * so that every deferred answer is sent while the listener still runs;
+ * only then does the listener stop and the subsystems go. */
+#include "node.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../server/attest_api.h"
+#include "../server/conv_api.h"
+#include "../server/server_deps.h"
+#include "../server/gdpr_api.h"
+#include "zentalk/zt_infer.h"
+#include "../server/privacy_api.h"
+#include "../server/relay_api.h"
+#include "../server/route_api.h"
+#include "../server/sealed_api.h"
+#include "../server/translate_api.h"
+#include "../server/ws_api.h"
+#include "wiring.h"
+#include "zentalk/zt_alloc.h"
+#include "zentalk/zt_annotate.h"
+#include "zentalk/zt_auth.h"
+#include "zentalk/zt_featset.h"
+#include "zentalk/zt_gdpr.h"
+#include "zentalk/zt_identity.h"
+#include "zentalk/zt_log.h"
+#include "zentalk/zt_metrics.h"
+#include "zentalk/zt_nodeauth.h"
+#include "zentalk/zt_peers.h"
+#include "zentalk/zt_ratelimit.h"
+#include "zentalk/zt_search.h"
+#include "zentalk/zt_server.h"
+#include "zentalk/zt_store.h"
+#include "zentalk/zt_str.h"
+#include "zentalk/zt_time.h"
+#include "zentalk/zt_translate.h"
+#include "zentalk/zt_wallet.h"
+
+#define RATE_LIMIT_KEYS 10000 /* identities tracked; least recently seen evicted */
+
+struct zt_node {
+    const struct zt_config *cfg;
+    const char *node_id;
+    const struct zt_identity *id;
+    char peers_path[4096];
+    struct zt_metrics *metrics;
+    struct zt_store *search_store; /* features.search.db_path; borrowed by search */
+    struct zt_ratelimit *limiter;
+    struct zt_auth_keys auth_keys;
+    struct zt_wallet *wallet;
+    struct zt_peers *peers;
+    struct zt_nodeauth_verifier *nodeauth;
+    struct zt_privacy_layer *privacy;
+    struct zt_lexfeat *lexfeat;
+    struct zt_infer *models;
+    struct zt_spamfeat *feat_spam;
+    struct zt__relay *relay;
+    struct zt__route *route;
+    struct zt_translate *translator; /* the Apertium pipelines (features.translate) */
+    struct zt__tr *translate;
+    struct zt_annot_engine *annot; /* live annotations (/v1/ws) */
+    struct zt__ws *ws;
+    struct zt_searchfeat *search;
+    struct zt_convfeat *convfeat;       /* intents, replies, summaries: the data */
+    struct zt__feat_conv *conv;         /* their routes (with the chat model) */
+    struct zt__wiring *wiring;
+    struct zt__gdpr *gdpr;              /* export/erase routes */
+    struct zt_gdpr_sweeper *sweeper;    /* retention */
+    struct zt__sealed *sealed;
+    struct zt__attest *attest;
+    struct zt_server *server;
+};
+
+/* path under data_dir unless absolute. */
+static int data_path(const struct zt_config *cfg, const char *name, char *out, size_t n)
+{
+    int w = name[0] == '/' ? snprintf(out, n, "%s", name) : snprintf(out, n, "%s/%s", cfg->node.data_dir, name);
+    return w < 0 || (size_t)w >= n ? ZT_ETOOBIG : 0;
+}
+
+static int load_jwt_key(struct zt_node *n, const char *path, struct zt_buf *err)
+{
+    char buf[ZT_AUTH_PEM_MAX + 1];
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        zt_ignore(zt_buf_appendf(err, "%s: %s", path, strerror(errno)));
+        return ZT_EIO;
+    }
+    size_t len = fread(buf, 1, sizeof buf, f);
+    bool bad = ferror(f) != 0;
+    fclose(f);
+    if (bad) {
+        zt_ignore(zt_buf_appendf(err, "%s: read error", path));
+        return ZT_EIO;
+    }
+    if (len > ZT_AUTH_PEM_MAX) {
+        zt_ignore(zt_buf_appendf(err, "%s: larger than %d bytes", path, ZT_AUTH_PEM_MAX));
+        return ZT_ETOOBIG;
+    }
+    const char *why = "";
+    int rc = zt_auth_keys_set_pem(&n->auth_keys, buf, len, &why);
+    if (rc) {
+        zt_ignore(zt_buf_appendf(err, "%s: %s", path, why));
+        return rc;
+    }
+    bool rsa = n->auth_keys.rsa_pem != NULL;
+    unsigned need = rsa ? ZT_AUTH_ALG_RS256 : ZT_AUTH_ALG_EDDSA;
+    if (!(n->auth_keys.algs & need)) {
+        zt_ignore(zt_buf_appendf(err, "%s: an %s key, but encryption.jwt_algorithms does not list %s", path,
+                                 rsa ? "RSA" : "Ed25519", rsa ? "RS256" : "EdDSA"));
+        return ZT_ECONFIG;
+    }
+    zt_log(ZT_LOG_INFO, "jwt_public_key_loaded", "file=%s alg=%s", path, rsa ? "RS256" : "EdDSA");
+    return 0;
+}
+
+/* Token keys: the HS256 secret and the allowed algorithms, and the public
+ * key file when set. */
+static int build_auth(struct zt_node *n, struct zt_buf *err)
+{
+    const struct zt_config *cfg = n->cfg;
+    zt_auth_keys_init(&n->auth_keys);
+    n->auth_keys.hs_secret = cfg->encryption.jwt_secret;
+    for (size_t i = 0; i < cfg->encryption.jwt_algorithms.count; i++) {
+        unsigned bit = 0;
+        if (zt_auth_alg_parse(cfg->encryption.jwt_algorithms.items[i], &bit) == 0) n->auth_keys.algs |= bit;
+    }
+    if (zt_ratelimit_new((double)cfg->server.rate_limit_rps, (double)cfg->server.rate_limit_burst, RATE_LIMIT_KEYS,
+                         &n->limiter) != 0)
+        return ZT_ENOMEM;
+    if (zt_wallet_new(cfg->server.session_ttl_s > 0 ? cfg->server.session_ttl_s : 86400, &n->wallet) != 0)
+        return ZT_ENOMEM;
+    if (!cfg->encryption.jwt_public_key_file[0]) return 0;
+    char kp[4096];
+    int rc = data_path(cfg, cfg->encryption.jwt_public_key_file, kp, sizeof kp);
+    if (!rc) rc = load_jwt_key(n, kp, err);
+    if (rc) zt_ignore(zt_buf_appendf(err, " (encryption.jwt_public_key_file)"));
+    return rc;
+}
+
+/* The privacy layer, and its audit log with the pseudonym salts in the
+ * node store. */
+static int build_privacy(struct zt_node *n, struct zt_buf *err)
+{
+    int rc = zt_privacy_layer_new(n->cfg, &n->privacy, err);
+    if (rc) {
+        zt_log(ZT_LOG_ERROR, "privacy_config_invalid", "reason=\"%s\"", zt_buf_str(err));
+        return rc == ZT_ENOMEM ? rc : ZT_ECONFIG;
+    }
+    if (!n->cfg->privacy.audit_log) return 0;
+    struct zt_store *st = NULL;
+    rc = zt_store_open_config(n->cfg, NULL, &st, err); /* database.*: driver, path */
+    if (!rc) rc = zt_privacy_layer_open_audit(n->privacy, n->id, st, err); /* st is the privacy layer's now */
+    if (rc) zt_ignore(zt_buf_appendf(err, " (the audit log)"));
+    return rc;
+}
+
+/* Peers, node signatures, and the relay and router of a gateway. */
+static int build_network(struct zt_node *n, struct zt_buf *err)
+{
+    const struct zt_config *cfg = n->cfg;
+    int rc = zt_peers_new(&n->peers);
+    if (!rc) rc = zt_peers_register_metrics(n->peers, n->metrics);
+    if (!rc) rc = zt_nodeauth_verifier_new(0, &n->nodeauth);
+    if (!rc)
+        rc = zt__relay_new(n->peers, (unsigned)cfg->server.relay_timeout_s, (unsigned)cfg->server.relay_max_inflight,
+                           &n->relay);
+    if (!rc) rc = zt__route_new(cfg, n->models, n->peers, n->privacy, &n->route);
+    if (!rc) rc = zt__relay_register_metrics(n->relay, n->metrics);
+    if (!rc) rc = zt__route_register_metrics(n->route, n->metrics);
+    if (rc) return rc;
+    zt__relay_set_identity(n->relay, n->id);
+    zt__route_set_identity(n->route, n->id);
+    if (cfg->server.relay_ca_file[0]) {
+        char ca[4096];
+        rc = data_path(cfg, cfg->server.relay_ca_file, ca, sizeof ca);
+        if (!rc && access(ca, R_OK) != 0) {
+            zt_ignore(zt_buf_appendf(err, "server.relay_ca_file %s: %s", ca, strerror(errno)));
+            return ZT_EIO;
+        }
+        if (!rc) rc = zt__relay_set_ca_file(n->relay, ca);
+        if (rc) return rc;
+    }
+    rc = data_path(cfg, cfg->encryption.peers_file, n->peers_path, sizeof n->peers_path);
+    if (!rc) rc = zt_node_reload_peers(n, err);
+    if (rc) zt_ignore(zt_buf_appendf(err, " (encryption.peers_file)"));
+    return rc;
+}
+
+/* The messaging features, their store and their wiring. */
+static int build_features(struct zt_node *n, struct zt_buf *err)
+{
+    const struct zt_config *cfg = n->cfg;
+    int rc = zt_lexfeat_new(cfg, &n->lexfeat);
+    if (!rc) rc = zt_spamfeat_new(cfg, &n->feat_spam);
+    const struct zt_cfg_translate *tc = &cfg->features.translate;
+    struct zt_translate_opts to = {
+        .modes_dir = tc->modes_dir,
+        .max_input_bytes = (size_t)tc->max_bytes,
+        .timeout_ms = (unsigned)tc->timeout_ms,
+        .pipelines = (unsigned)tc->pipelines,
+    };
+    if (!rc) rc = zt_translate_new(&to, &n->translator);
+    if (!rc) rc = zt__tr_new(cfg, n->translator, &n->translate);
+    if (!rc) rc = zt_annot_new((size_t)cfg->server.ws_max_message_bytes, &n->annot);
+    if (!rc) rc = zt__ws_new(cfg, n->annot, &n->ws);
+    if (rc) return rc;
+    struct zt_annotator tr_ann = {.name = "translation", .annotate = zt__tr_annotate, .ud = n->translate};
+    rc = zt_annot_add(n->annot, &tr_ann);
+    if (!rc) rc = zt_searchfeat_new(cfg, &n->search);
+    if (!rc && zt_searchfeat_wants_store(n->search)) {
+        struct zt_buf serr;
+        zt_buf_init(&serr, 4096);
+        if (zt_store_open_config(cfg, cfg->features.search.db_path, &n->search_store, &serr) != 0)
+            zt_log(ZT_LOG_WARN, "search_store_unavailable", "detail=\"%s\"", zt_buf_str(&serr)); /* routes: 503 */
+        zt_buf_deinit(&serr);
+        rc = zt_searchfeat_open(n->search, n->id, n->search_store);
+    }
+    if (!rc) rc = zt_convfeat_new(cfg, &n->convfeat);
+    if (!rc) rc = zt__feat_conv_new(cfg, n->convfeat, n->models, &n->conv);
+    if (!rc) rc = zt__wiring_new(cfg, n->lexfeat, n->feat_spam, n->convfeat, n->translator, n->annot, &n->wiring);
+    if (rc) {
+        zt_ignore(zt_buf_appendf(err, "features: %s (see the log)", zt_strerror(rc)));
+        return rc;
+    }
+    zt_log(ZT_LOG_INFO, "features_wired", "wired=%s", zt__wiring_summary(n->wiring));
+    return 0;
+}
+
+static int search_expire(void *ud, int64_t before_ms, size_t *n)
+{
+    struct zt_search *se = zt_searchfeat_engine(ud);
+    if (!se) {
+        *n = 0;
+        return 0;
+    }
+    return zt_search_expire(se, before_ms, n);
+}
+
+/* The retention sweeper over what holds personal data. */
+static int build_sweeper(struct zt_node *n)
+{
+    struct zt_gdpr_holders h = {
+        .audit_dir = zt_privacy_layer_audit_dir(n->privacy),
+        .wallet = n->wallet,
+        .search_expire = search_expire,
+        .search_ud = n->search,
+    };
+    return zt_gdpr_sweeper_new(n->cfg, &h, &n->sweeper);
+}
+
+static int build_server(struct zt_node *n, struct zt_buf *err)
+{
+    const struct zt_config *cfg = n->cfg;
+    struct zt_server_deps d = {
+        .cfg = cfg,
+        .node_id = n->node_id,
+        .identity = n->id,
+        .metrics = n->metrics,
+        .limiter = n->limiter,
+        .auth_keys = &n->auth_keys,
+        .wallet = n->wallet,
+        .peers = n->peers,
+        .nodeauth = n->nodeauth,
+        .privacy = n->privacy,
+        .models = n->models,
+        .route = n->route,
+        .relay = n->relay,
+        .sealed = n->sealed,
+        .attest = n->attest,
+        .feat_spam = n->feat_spam,
+        .search = n->search,
+        .conv = n->conv,
+        .lexfeat = n->lexfeat,
+        .translate = n->translate,
+        .ws = n->ws,
+        .gdpr = n->gdpr,
+    };
+    int rc = zt_server_new(&d, &n->server);
+    if (rc) return rc;
+    zt__sealed_set_endpoint(n->sealed, zt_server_endpoint(n->server)); /* filled when it listens */
+    const char *tc = cfg->server.tls_cert_file, *tk = cfg->server.tls_key_file;
+    if (!tc[0] && !tk[0]) return 0;
+    if (!tc[0] || !tk[0]) {
+        zt_ignore(zt_buf_appendf(err, "HTTPS needs both server.tls_cert_file and server.tls_key_file"));
+        return ZT_ECONFIG;
+    }
+    char cp[4096], kp[4096];
+    rc = data_path(cfg, tc, cp, sizeof cp);
+    if (!rc) rc = data_path(cfg, tk, kp, sizeof kp);
+    if (!rc) rc = zt_server_set_tls(n->server, cp, kp, err);
+    if (rc) zt_ignore(zt_buf_appendf(err, " (server.tls_cert_file / server.tls_key_file)"));
+    return rc;
+}
+
+int zt_node_new(const struct zt_config *cfg, const char *node_id, const struct zt_identity *id, struct zt_node **out,
+                struct zt_buf *err)
+{
+    struct zt_node *n = zt_calloc(1, sizeof *n);
+    if (!n) return ZT_ENOMEM;
+    n->cfg = cfg;
+    n->node_id = node_id;
+    n->id = id;
+    int rc = zt_metrics_new(&n->metrics);
+    if (!rc) rc = build_auth(n, err);
+    if (!rc) rc = build_privacy(n, err);
+    if (!rc && (rc = zt_infer_new(cfg, NULL, &n->models)) != 0) zt_ignore(zt_buf_appendf(err, "model registry"));
+    if (!rc) rc = zt_infer_register_metrics(n->models, n->metrics);
+    if (!rc) rc = build_network(n, err);
+    if (!rc) rc = build_features(n, err);
+    if (!rc) zt__tr_set_infer(n->translate, n->models); /* features.translate.model */
+    if (!rc && (rc = zt__gdpr_new(cfg, node_id, n->privacy, n->search, n->wallet, &n->gdpr)) != 0)
+        zt_ignore(zt_buf_appendf(err, "GDPR"));
+    if (!rc) rc = build_sweeper(n);
+    /* the worker's sealed jobs and the signed descriptor and attestation */
+    if (!rc && (rc = zt__sealed_new(id, n->models, cfg, &n->sealed)) != 0) zt_ignore(zt_buf_appendf(err, "sealed jobs"));
+    if (!rc && (rc = zt__attest_new(id, n->models, &n->attest)) != 0)
+        zt_ignore(zt_buf_appendf(err, "cannot hash the running binary for attestation: %s", strerror(errno)));
+    if (!rc) rc = build_server(n, err);
+    if (rc) {
+        if (!err->len) zt_ignore(zt_buf_appendf(err, "%s", zt_strerror(rc)));
+        zt_node_free(n);
+        return rc;
+    }
+    *out = n;
+    return 0;
+}
+
+int zt_node_start(struct zt_node *n)
+{
+    int rc = zt_server_start(n->server);
+    if (!rc) rc = zt_gdpr_sweeper_start(n->sweeper); /* retention: identity and audit log are set by now */
+    return rc;
+}
+
+int zt_node_reload_peers(struct zt_node *n, struct zt_buf *err)
+{
+    size_t kept = 0, dropped = 0;
+    const char *path = n->peers_path;
+    int rc = zt_peers_load_file(n->peers, path, zt_time_real_ms() / 1000, &kept, &dropped, err);
+    if (rc == ZT_ENOTFOUND) {
+        zt_log(ZT_LOG_INFO, "peers_loaded", "file=%s peers=0 detail=\"no peers file: no trusted peers\"", path);
+        return 0;
+    }
+    if (rc) return rc;
+    zt_log(dropped ? ZT_LOG_WARN : ZT_LOG_INFO, "peers_loaded", "file=%s peers=%zu dropped=%zu", path, kept, dropped);
+    return 0;
+}
+
+struct zt_server *zt_node_server(struct zt_node *n)
+{
+    return n->server;
+}
+
+void zt_node_free(struct zt_node *n)
+{
+    if (!n) return;
+    zt_gdpr_sweeper_free(n->sweeper); /* stops the sweeper before what it sweeps goes */
+    /* End inference first: every job answers (an error for those cut
+     * short), the connections it resumes get a moment to flush, and only
+     * then does the HTTP server close what is left. */
+    zt_infer_shutdown(n->models);
+    zt__relay_shutdown(n->relay, 5000);
+    zt__route_shutdown(n->route, 5000);
+    if (n->server) zt_server_wait_idle(n->server, 2000);
+    zt__ws_free(n->ws); /* closes (1001) and ends upgraded connections before the daemon stops */
+    zt_server_free(n->server); /* the listener stops: no handler runs after this */
+    zt__relay_free(n->relay);
+    zt__route_free(n->route);
+    zt_nodeauth_verifier_free(n->nodeauth);
+    zt_peers_free(n->peers);
+    zt_auth_keys_deinit(&n->auth_keys);
+    zt__tr_free(n->translate); /* after the last request that could use a pipeline */
+    zt_translate_free(n->translator);
+    zt__attest_free(n->attest);
+    zt__sealed_free(n->sealed);
+    zt__gdpr_free(n->gdpr);
+    zt__feat_conv_free(n->conv); /* after zt_infer_shutdown(): no job callback runs any more */
+    zt_convfeat_free(n->convfeat);
+    zt_infer_free(n->models);
+    zt_spamfeat_free(n->feat_spam);
+    zt_searchfeat_free(n->search);
+    zt_store_close(n->search_store); /* after the search engine that used it */
+    zt_ratelimit_free(n->limiter);
+    zt_wallet_free(n->wallet);
+    zt_privacy_layer_free(n->privacy); /* final audit checkpoint; closes the node store */
+    zt_lexfeat_free(n->lexfeat);
+    zt__wiring_free(n->wiring); /* after every feature that calls into it */
+    zt_annot_free(n->annot); /* after the connections (zt__ws_free) and the annotators' features */
+    zt_metrics_free(n->metrics); /* last: nothing renders any more */
+    zt_free(n);
+}

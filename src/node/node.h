@@ -1,0 +1,41 @@
+/* node.h: the composition root of zentalk-node (internal to src/node;
+ * docs/internals/dispatch.md).
+ *
+ * zt_node_new() builds the subsystems the configured roles need (store,
+ * rate limiter and token keys, wallet logins, privacy layer and audit log,
+ * peers and node signatures, the model registry and inference for a
+ * worker, the local-first router and relay for a gateway, the features and
+ * their wiring, GDPR) and hands them to the HTTP layer (zt_server_new),
+ * which only routes. The node owns every lifetime; zt_node_free() takes
+ * them down in an order that lets work in flight finish (see node.c).
+ * Threads: build, start, reload and free run on the main thread. */
+#ifndef ZT_NODE_NODE_H
+#define ZT_NODE_NODE_H
+
+#include <stdbool.h>
+
+#include "zentalk/zt_buf.h"
+#include "zentalk/zt_config.h"
+#include "zentalk/zt_error.h"
+
+struct zt_node;
+struct zt_server;
+struct zt_identity;
+
+/* cfg, node_id and id must outlive the node. Relative file names in cfg
+ * (TLS, JWT key, relay CA, peers) are under node.data_dir. On failure err
+ * says what (for stderr) and everything built so far is freed. ZT_ENOMEM,
+ * ZT_ECONFIG, ZT_EIO, ZT_EPARSE, ... */
+ZT_NODISCARD int zt_node_new(const struct zt_config *cfg, const char *node_id, const struct zt_identity *id,
+                             struct zt_node **out, struct zt_buf *err);
+/* Serve: the HTTP listener, then the background work (retention
+ * sweeper). Errors of zt_server_start(). */
+ZT_NODISCARD int zt_node_start(struct zt_node *n);
+/* Reload encryption.peers_file (SIGHUP); on error the previous peers stay
+ * and err says why. */
+ZT_NODISCARD int zt_node_reload_peers(struct zt_node *n, struct zt_buf *err);
+struct zt_server *zt_node_server(struct zt_node *n);
+/* Ordered shutdown and free. NULL is a no-op. */
+void zt_node_free(struct zt_node *n);
+
+#endif

@@ -1,0 +1,165 @@
+/* attest_api.c: GET /v1/attestation/report. See attest_api.h and
+ * docs/privacy/ATTESTATION.md. */
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "attest_api.h"
+#include "zentalk/zt_alloc.h"
+#include "zentalk/zt_attest.h"
+#include "zentalk/zt_engine.h"
+#include "zentalk/zt_log.h"
+#include "zentalk/zt_time.h"
+
+/* The cached hash of one configured model's file. */
+struct model_hash {
+    bool valid;
+    off_t size;
+    struct timespec mtime;
+    uint8_t sha256[ZT_SHA256_LEN];
+};
+
+struct zt__attest {
+    const struct zt_identity *id;
+    struct zt_infer *ms;
+    uint8_t binary_sha256[ZT_SHA256_LEN];
+    pthread_mutex_t mu;       /* guards cache */
+    struct model_hash *cache; /* one per configured model */
+    size_t n_cache;
+};
+
+int zt__attest_new(const struct zt_identity *id, struct zt_infer *ms, struct zt__attest **out)
+{
+    struct zt__attest *a = zt_calloc(1, sizeof *a);
+    if (!a) return ZT_ENOMEM;
+    a->id = id;
+    a->ms = ms;
+    a->n_cache = zt_infer_model_count(ms);
+    if (a->n_cache && !(a->cache = zt_calloc(a->n_cache, sizeof *a->cache))) {
+        zt_free(a);
+        return ZT_ENOMEM;
+    }
+    int rc = zt_attest_file_sha256("/proc/self/exe", a->binary_sha256);
+    if (rc) {
+        zt_free(a->cache);
+        zt_free(a);
+        return rc;
+    }
+    pthread_mutex_init(&a->mu, NULL);
+    *out = a;
+    return 0;
+}
+
+void zt__attest_free(struct zt__attest *a)
+{
+    if (!a) return;
+    pthread_mutex_destroy(&a->mu);
+    zt_free(a->cache);
+    zt_free(a);
+}
+
+static bool same_file(const struct model_hash *h, const struct stat *st)
+{
+    return h->valid && h->size == st->st_size && h->mtime.tv_sec == st->st_mtim.tv_sec &&
+           h->mtime.tv_nsec == st->st_mtim.tv_nsec;
+}
+
+/* The hash of model i's file, from the cache or computed now (outside the
+ * lock: two first requests may both hash, which is harmless). */
+static int model_sha256(struct zt__attest *a, size_t i, uint8_t out[static ZT_SHA256_LEN])
+{
+    char path[1024];
+    int rc = zt_infer_model_file(a->ms, i, path, sizeof path);
+    if (rc) return rc;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return ZT_EIO;
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        close(fd);
+        return ZT_EIO;
+    }
+    pthread_mutex_lock(&a->mu);
+    bool hit = i < a->n_cache && same_file(&a->cache[i], &st);
+    if (hit) memcpy(out, a->cache[i].sha256, ZT_SHA256_LEN);
+    pthread_mutex_unlock(&a->mu);
+    if (hit) {
+        close(fd);
+        return 0;
+    }
+    uint64_t t0 = zt_time_mono_ms();
+    rc = zt_attest_hash_fd(fd, out);
+    close(fd);
+    if (rc) return rc;
+    bool loaded;
+    zt_log(ZT_LOG_INFO, "attest_model_hashed", "model=%s bytes=%lld ms=%llu",
+           zt_infer_model(a->ms, i, &loaded)->id, (long long)st.st_size,
+           (unsigned long long)(zt_time_mono_ms() - t0));
+    if (i < a->n_cache) {
+        pthread_mutex_lock(&a->mu);
+        a->cache[i] = (struct model_hash){.valid = true, .size = st.st_size, .mtime = st.st_mtim};
+        memcpy(a->cache[i].sha256, out, ZT_SHA256_LEN);
+        pthread_mutex_unlock(&a->mu);
+    }
+    return 0;
+}
+
+void zt__attest_handle(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
+{
+    struct zt__attest *a = ud;
+    struct zt_http_req *req = cx->req;
+    (void)body;
+    if (!a) {
+        zt_http_resp_error(resp, 503, "unavailable", "this node has no identity key to sign with");
+        return;
+    }
+    const char *nonce = zt_http_req_query(req, "nonce");
+    if (!nonce || !zt_attest_nonce_valid(nonce)) {
+        zt_http_resp_error(resp, 400, "invalid_request",
+                           "nonce must be 16 to 64 random bytes in hex (32 to 128 hex digits)");
+        return;
+    }
+    size_t n = zt_infer_model_count(a->ms), n_loaded = 0;
+    struct zt_attest_model *models = n ? zt_calloc(n, sizeof *models) : NULL;
+    char *report = NULL;
+    if (n && !models) {
+        zt_http_resp_error(resp, 500, "internal", "out of memory");
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        bool loaded = false;
+        const struct zt_cfg_model *e = zt_infer_model(a->ms, i, &loaded);
+        if (!loaded) continue;
+        int rc = model_sha256(a, i, models[n_loaded].sha256);
+        if (rc) {
+            zt_log(ZT_LOG_WARN, "attest_model_hash_failed", "model=%s error=%s", e->id, zt_strerror(rc));
+            zt_http_resp_error(resp, 500, "internal", "cannot hash a loaded model's file");
+            goto out;
+        }
+        models[n_loaded++].id = e->id;
+    }
+    struct zt_attest_claims c = {
+        .nonce_hex = nonce,
+        .engine = zt_engine_build_id(),
+        .models = models,
+        .n_models = n_loaded,
+        .issued_at = zt_time_real_ms() / 1000,
+    };
+    memcpy(c.binary_sha256, a->binary_sha256, ZT_SHA256_LEN);
+    int rc = zt_attest_report(a->id, &c, &report);
+    if (rc || zt_buf_append_str(&resp->body, report) != 0) {
+        zt_buf_reset(&resp->body);
+        zt_http_resp_error(resp, 500, "internal", "cannot sign the attestation report");
+        goto out;
+    }
+    resp->status = 200;
+    resp->content_type = "application/json";
+    zt_ignore(zt_http_resp_header(resp, "Cache-Control", "no-store"));
+out:
+    zt_free(report);
+    zt_free(models);
+}

@@ -1,0 +1,459 @@
+/* conv_api.c: POST /v1/features/intents, /v1/features/smart-replies and
+ * /v1/features/summarize (conv_api.h).
+ *
+ * The classical answer is computed first, on the HTTP thread (it is cheap);
+ * when the feature names a chat model (features.NAME.model) the request is
+ * deferred and the model is asked through zt_infer_chat_run() (llm_api.c, the
+ * code of /v1/chat/completions); its answer replaces the classical one when
+ * it is usable, otherwise the classical answer goes out with "fallback"
+ * saying why. A struct llm_ctx joins the two sides like llm_api.c's job_ctx:
+ * one reference for the job's callback, one for the connection. */
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "conv_api.h"
+#include "llm_api.h"
+#include "zentalk/zt_alloc.h"
+#include "zentalk/zt_intent.h"
+#include "zentalk/zt_time.h"
+#include "zentalk/zt_log.h"
+#include "zentalk/zt_str.h"
+#include "zentalk/zt_summarize.h"
+
+#define REPLIES_MAX_TOKENS 64
+#define SUMMARY_MAX_TOKENS 160
+#define ABSTRACT_MAX 1200 /* bytes of an LLM summary kept */
+
+struct zt__feat_conv {
+    const struct zt_config *cfg;
+    struct zt_convfeat *f; /* the loaded data (zt_featset.h), borrowed */
+    struct zt_infer *ms;   /* the generative paths' chat model, borrowed */
+};
+
+int zt__feat_conv_new(const struct zt_config *cfg, struct zt_convfeat *f, struct zt_infer *ms,
+                      struct zt__feat_conv **out)
+{
+    struct zt__feat_conv *fc = zt_calloc(1, sizeof *fc);
+    if (!fc) return ZT_ENOMEM;
+    fc->cfg = cfg;
+    fc->f = f;
+    fc->ms = ms;
+    *out = fc;
+    return 0;
+}
+
+void zt__feat_conv_free(struct zt__feat_conv *fc)
+{
+    zt_free(fc);
+}
+
+/* ---- JSON ------------------------------------------------------------------ */
+
+static json_t *num3(double v)
+{
+    return json_real(round(v * 1000.0) / 1000.0);
+}
+
+static json_t *intent_json(const struct zt_intent_result *r)
+{
+    json_t *labels = json_array();
+    for (size_t i = 0; i < r->n && labels; i++)
+        json_array_append_new(labels, json_pack("{s:s,s:o}", "intent", zt_intent_name(r->labels[i].intent), "confidence",
+                                                num3(r->labels[i].confidence)));
+    return json_pack("{s:s,s:o,s:o*,s:b}", "intent", zt_intent_name(r->labels[0].intent), "confidence",
+                     num3(r->labels[0].confidence), "labels", labels, "has_time", r->has_time);
+}
+
+static json_t *strn(const char *s, size_t n)
+{
+    return json_stringn(s, n);
+}
+
+static bool disabled(const struct zt_cfg_feature *f, const char *name, struct zt_http_resp *resp)
+{
+    if (f->enabled) return false;
+    char msg[160];
+    snprintf(msg, sizeof msg, "the %s feature is disabled (features.%s.enabled: false)", name, name);
+    zt_http_resp_error(resp, 403, "feature_disabled", msg);
+    return true;
+}
+
+static void bad_request(int rc, const char *err, struct zt_http_resp *resp)
+{
+    if (rc == ZT_ENOMEM) zt_http_resp_error(resp, 503, "overloaded", "out of memory");
+    else zt_http_resp_error(resp, rc == ZT_ETOOBIG ? 413 : 400, rc == ZT_ETOOBIG ? "too_large" : "invalid_request", err);
+}
+
+/* ---- POST /v1/features/intents ----------------------------------------------- */
+
+void zt__feat_h_intents(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
+{
+    struct zt__feat_conv *fc = ud;
+    (void)cx;
+    json_t *text = json_object_get(body, "text"), *texts = json_object_get(body, "texts");
+    if ((text != NULL) == (texts != NULL)) {
+        zt_http_resp_error(resp, 400, "invalid_request", "give either \"text\": string or \"texts\": [string, ...]");
+        return;
+    }
+    size_t n = text ? 1 : json_is_array(texts) ? json_array_size(texts) : 0;
+    if (texts && (!json_is_array(texts) || n == 0 || n > ZT_INTENT_MAX_TEXTS)) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "texts must be an array of 1 to %d strings", ZT_INTENT_MAX_TEXTS);
+        zt_http_resp_error(resp, n > ZT_INTENT_MAX_TEXTS ? 413 : 400, n > ZT_INTENT_MAX_TEXTS ? "too_large" : "invalid_request", msg);
+        return;
+    }
+    json_t *results = json_array();
+    for (size_t i = 0; i < n && results; i++) {
+        json_t *t = text ? text : json_array_get(texts, i);
+        char msg[128];
+        if (!json_is_string(t) || json_string_length(t) == 0 || json_string_length(t) > ZT_CONV_MAX_TEXT) {
+            if (text) snprintf(msg, sizeof msg, "text must be a non-empty string of at most %u bytes", ZT_CONV_MAX_TEXT);
+            else snprintf(msg, sizeof msg, "texts[%zu] must be a non-empty string of at most %u bytes", i, ZT_CONV_MAX_TEXT);
+            json_decref(results);
+            zt_http_resp_error(resp, json_is_string(t) && json_string_length(t) > ZT_CONV_MAX_TEXT ? 413 : 400,
+                               json_is_string(t) && json_string_length(t) > ZT_CONV_MAX_TEXT ? "too_large" : "invalid_request", msg);
+            return;
+        }
+        struct zt_intent_result r;
+        int rc = zt_intent_detect(zt_convfeat_intents(fc->f), json_string_value(t), json_string_length(t), &r);
+        if (rc) {
+            json_decref(results);
+            bad_request(rc, "text is not valid UTF-8", resp);
+            return;
+        }
+        json_array_append_new(results, intent_json(&r));
+    }
+    if (!results) {
+        zt_http_resp_error(resp, 503, "overloaded", "out of memory");
+        return;
+    }
+    if (text) {
+        json_t *one = json_incref(json_array_get(results, 0));
+        json_decref(results);
+        zt_http_resp_json(resp, 200, json_pack("{s:o}", "result", one));
+    } else {
+        zt_http_resp_json(resp, 200, json_pack("{s:o}", "results", results));
+    }
+}
+
+/* ---- the generative path ------------------------------------------------------- */
+
+struct llm_ctx {
+    pthread_mutex_t mu;
+    int refs;
+    bool closed;
+    bool summarize;
+    struct zt__feat_conv *fc;
+    struct zt_http_async *async;
+    json_t *classical; /* the answer if the model's is not usable (owned) */
+};
+
+static void llm_unref(struct llm_ctx *c)
+{
+    pthread_mutex_lock(&c->mu);
+    int left = --c->refs;
+    pthread_mutex_unlock(&c->mu);
+    if (left) return;
+    zt_http_async_release(c->async);
+    json_decref(c->classical);
+    pthread_mutex_destroy(&c->mu);
+    zt_free(c);
+}
+
+static void llm_on_close(void *ud)
+{
+    struct llm_ctx *c = ud;
+    pthread_mutex_lock(&c->mu);
+    c->closed = true;
+    pthread_mutex_unlock(&c->mu);
+    llm_unref(c);
+}
+
+static void respond_result(struct zt_http_async *a, json_t *result)
+{
+    struct zt_http_resp resp;
+    zt_http_resp_init(&resp);
+    zt_http_resp_json(&resp, 200, json_pack("{s:o}", "result", result));
+    zt_ignore(zt_http_async_respond(a, &resp));
+    zt_http_resp_deinit(&resp);
+}
+
+/* The model's answer: replies (three usable, unflagged ones) or an abstract;
+ * NULL with *why set when it is not usable. */
+static json_t *llm_result(struct llm_ctx *c, int err, const char *text, size_t len, const char **why)
+{
+    if (err) {
+        *why = err == ZT_ECLOSED ? "the node is shutting down" : "inference failed";
+        return NULL;
+    }
+    json_t *r = json_deep_copy(c->classical);
+    if (!r) {
+        *why = "out of memory";
+        return NULL;
+    }
+    if (c->summarize) {
+        const char *a = text, *b = text + len;
+        while (a < b && (*a == ' ' || *a == '\n' || *a == '\r' || *a == '\t')) a++;
+        while (b > a && (b[-1] == ' ' || b[-1] == '\n' || b[-1] == '\r' || b[-1] == '\t')) b--;
+        size_t l = (size_t)(b - a);
+        if (l > ABSTRACT_MAX) {
+            l = ABSTRACT_MAX;
+            while (l > 0 && ((unsigned char)a[l] & 0xC0) == 0x80) l--;
+        }
+        if (l == 0 || !zt_utf8_valid(a, l)) {
+            json_decref(r);
+            *why = "the model's answer was empty";
+            return NULL;
+        }
+        json_object_set_new(r, "summary", json_stringn(a, l));
+        json_object_set_new(r, "method", json_string("llm"));
+        return r;
+    }
+    char out[ZT_REPLIES_N][ZT_REPLY_MAX + 1];
+    size_t n = zt_replies_parse_llm(text, len, out);
+    const struct zt_reply_hooks *h = zt_convfeat_hooks(c->fc->f);
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n && arr; i++) {
+        if (h->is_flagged && h->is_flagged(out[i], strlen(out[i]), h->flag_ud)) continue;
+        json_array_append_new(arr, json_pack("{s:s,s:n,s:n}", "text", out[i], "meaning", "tone"));
+    }
+    if (json_array_size(arr) < ZT_REPLIES_N) {
+        json_decref(arr);
+        json_decref(r);
+        *why = n < ZT_REPLIES_N ? "the model did not give three distinct replies" : "moderation flagged the model's replies";
+        return NULL;
+    }
+    json_object_set_new(r, "replies", arr);
+    json_object_set_new(r, "method", json_string("llm"));
+    json_object_del(r, "bank"); /* no bank chose these */
+    return r;
+}
+
+static void llm_done(void *ud, int err, const char *text, size_t len)
+{
+    struct llm_ctx *c = ud;
+    pthread_mutex_lock(&c->mu);
+    bool closed = c->closed;
+    pthread_mutex_unlock(&c->mu);
+    if (!closed) {
+        const char *why = NULL;
+        json_t *r = llm_result(c, err, text, len, &why);
+        if (!r) {
+            r = json_incref(c->classical);
+            json_object_set_new(r, "fallback", json_string(why));
+            zt_log(ZT_LOG_INFO, "feature_llm_fallback", "feature=%s reason=\"%s\"",
+                   c->summarize ? "summarize" : "smart_replies", why);
+        }
+        respond_result(c->async, r);
+    }
+    llm_unref(c);
+}
+
+/* Ask the feature's model; on success the request is deferred (resp
+ * untouched) and true is returned. On failure *why says why and the caller
+ * answers the classical result at once. Takes no reference to classical. */
+static bool llm_start(struct zt__feat_conv *fc, struct zt_http_req *req, const char *model, bool summarize,
+                      const struct zt_conv_req *cr, json_t *classical, const char **why)
+{
+    static const char *const SYS_SUMMARY =
+        "You summarise chat conversations. Write a short neutral summary of the conversation in two or three "
+        "sentences: what was discussed, what was decided, what is left to do.";
+    struct llm_ctx *c = zt_calloc(1, sizeof *c);
+    struct zt_buf sys, user, err;
+    zt_buf_init(&sys, 4096);
+    zt_buf_init(&user, 64u * 1024u);
+    zt_buf_init(&err, 512);
+    bool ok = false;
+    *why = "out of memory";
+    if (!c) goto out;
+    pthread_mutex_init(&c->mu, NULL);
+    c->refs = 2;
+    c->fc = fc;
+    c->summarize = summarize;
+    c->classical = json_incref(classical);
+    c->async = zt_http_req_defer(req, llm_on_close, c);
+    if (!c->async) goto out;
+    /* smaller windows (estimated tokens, zt_context.h) while the prompt
+     * does not fit the model's context */
+    static const size_t windows[] = {2048, 512, 128};
+    int rc = ZT_ENOMEM;
+    for (size_t w = 0; w < sizeof windows / sizeof windows[0]; w++) {
+        zt_buf_reset(&sys);
+        zt_buf_reset(&user);
+        zt_buf_reset(&err);
+        rc = summarize ? zt_buf_append_str(&sys, SYS_SUMMARY) : 0;
+        if (!rc && summarize) rc = zt_buf_append_str(&user, "Conversation:\n");
+        if (!rc) rc = summarize ? zt_replies_transcript(cr->msgs, cr->n, windows[w], &user)
+                                : zt_replies_prompt(cr->msgs, cr->n, cr->me, cr->me_len, windows[w], &sys, &user);
+        if (!rc && summarize) rc = zt_buf_append_str(&user, "Summary:\n");
+        if (rc) break;
+        json_t *msgs = json_pack("[{s:s,s:s},{s:s,s:s}]", "role", "system", "content", zt_buf_str(&sys), "role",
+                                 "user", "content", zt_buf_str(&user));
+        if (!msgs) {
+            rc = ZT_ENOMEM;
+            break;
+        }
+        rc = zt_infer_chat_run(fc->ms, model, msgs, summarize ? SUMMARY_MAX_TOKENS : REPLIES_MAX_TOKENS, llm_done, c, &err);
+        json_decref(msgs);
+        if (rc != ZT_ETOOBIG) break;
+    }
+    if (rc) {
+        *why = rc == ZT_ETOOBIG     ? "the conversation does not fit the model's context"
+               : rc == ZT_ENOTFOUND ? "the configured model is not in models.yaml"
+               : rc == ZT_EBUSY     ? "the model is busy"
+                                    : "the model could not be loaded";
+        if (rc != ZT_ETOOBIG && rc != ZT_EBUSY)
+            zt_log_rl(ZT_LOG_WARN, 1, "feature_llm_unavailable", "model=%s error=\"%s\"", model, zt_buf_str(&err));
+        zt_http_async_abandon(c->async);
+        c->async = NULL;
+        goto out;
+    }
+    ok = true;
+out:
+    if (c && !ok) {
+        c->refs = 1;
+        llm_unref(c);
+    }
+    zt_buf_deinit(&sys);
+    zt_buf_deinit(&user);
+    zt_buf_deinit(&err);
+    return ok;
+}
+
+/* Answer result (taking it), through the model first when one is set. */
+static void answer(struct zt__feat_conv *fc, struct zt_http_req *req, const char *model, bool summarize,
+                   const struct zt_conv_req *cr, json_t *result, struct zt_http_resp *resp)
+{
+    if (!result) {
+        zt_http_resp_error(resp, 503, "overloaded", "out of memory");
+        return;
+    }
+    if (model && model[0]) {
+        const char *why;
+        if (llm_start(fc, req, model, summarize, cr, result, &why)) {
+            json_decref(result);
+            return;
+        }
+        json_object_set_new(result, "fallback", json_string(why));
+    }
+    zt_http_resp_json(resp, 200, json_pack("{s:o}", "result", result));
+}
+
+/* ---- POST /v1/features/smart-replies ----------------------------------------- */
+
+void zt__feat_h_replies(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
+{
+    struct zt__feat_conv *fc = ud;
+    struct zt_http_req *req = cx->req;
+    const struct zt_cfg_feature *f = &fc->cfg->features.smart_replies;
+    if (disabled(f, "smart_replies", resp)) return;
+    struct zt_conv_req cr;
+    char err[256];
+    int rc = zt_conv_req_parse(body, false, &cr, err, sizeof err);
+    if (rc) {
+        bad_request(rc, err, resp);
+        return;
+    }
+    struct zt_replies_result r;
+    rc = zt_replies_suggest(zt_convfeat_bank(fc->f), zt_convfeat_intents(fc->f), zt_convfeat_hooks(fc->f), cr.msgs, cr.n, cr.me, cr.me_len, f->threshold, &r);
+    if (rc) {
+        zt_conv_req_deinit(&cr);
+        bad_request(rc, "a message is not valid UTF-8", resp);
+        return;
+    }
+    json_t *arr = json_array();
+    for (size_t i = 0; i < r.n && arr; i++)
+        json_array_append_new(arr, json_pack("{s:s,s:s,s:s}", "text", r.replies[i].text, "meaning", r.replies[i].meaning,
+                                             "tone", zt_reply_tone_name(r.replies[i].tone)));
+    const struct zt_conv_msg *t = &cr.msgs[r.target];
+    json_t *res = json_pack("{s:o*,s:s,s:i,s:o*,s:o*,s:s,s:s,s:o*,s:s}", "replies", arr, "method", "classical",
+                            "reply_to", (int)r.target, "from", t->from_len ? strn(t->from, t->from_len) : json_null(),
+                            "intent", intent_json(&r.intent), "bank", zt_intent_name(r.used), "register",
+                            zt_reply_register_name(r.reg), "sentiment", r.has_sentiment ? num3(r.sentiment) : json_null(),
+                            "moderation", r.moderated ? "checked" : "unavailable");
+    answer(fc, req, f->model, false, &cr, res, resp);
+    zt_conv_req_deinit(&cr);
+}
+
+/* ---- POST /v1/features/summarize ----------------------------------------------- */
+
+static json_t *items_json(const struct zt_conv_req *cr, const struct zt_summary_item *it, size_t n, bool actions)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < n && a; i++) {
+        const struct zt_conv_msg *m = &cr->msgs[it[i].msg];
+        json_t *o = json_pack("{s:i,s:o,s:o}", "index", (int)it[i].msg, "from",
+                              m->from_len ? strn(m->from, m->from_len) : json_null(), "text",
+                              strn(m->text + it[i].off, it[i].len));
+        if (o && actions) {
+            json_object_set_new(o, "kind", json_string(it[i].kind));
+            const struct zt_conv_msg *as = it[i].assignee < cr->n ? &cr->msgs[it[i].assignee] : NULL;
+            const char *ad = m->text + it[i].addressed_off;
+            json_object_set_new(o, "assignee", as && as->from_len ? strn(as->from, as->from_len)
+                                               : it[i].addressed_len ? strn(ad, it[i].addressed_len)
+                                                                     : json_null());
+            json_object_set_new(o, "addressed_to", it[i].addressed_len ? strn(ad, it[i].addressed_len) : json_null());
+            json_object_set_new(o, "due", it[i].due_len ? json_pack("{s:o,s:o}", "text",
+                                                                    strn(m->text + it[i].due_off, it[i].due_len),
+                                                                    "value", it[i].due[0] ? json_string(it[i].due)
+                                                                                          : json_null())
+                                                        : json_null());
+        }
+        json_array_append_new(a, o);
+    }
+    return a;
+}
+
+void zt__feat_h_summarize(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
+{
+    struct zt__feat_conv *fc = ud;
+    struct zt_http_req *req = cx->req;
+    const struct zt_cfg_feature *f = &fc->cfg->features.summarize;
+    if (disabled(f, "summarize", resp)) return;
+    if (!zt_convfeat_stopwords(fc->f)) {
+        zt_http_resp_error(resp, 503, "asset_missing",
+                           "the stopwords asset (stopwords.zta) is not installed: run `make data`");
+        return;
+    }
+    struct zt_conv_req cr;
+    char err[256];
+    int rc = zt_conv_req_parse(body, true, &cr, err, sizeof err);
+    if (rc) {
+        bad_request(rc, err, resp);
+        return;
+    }
+    struct zt_summary s;
+    /* due dates resolve against the time of the request (UTC) */
+    struct zt_entities_ref now = {.now = zt_time_real_ms() / 1000};
+    rc = zt_summarize_at(zt_convfeat_intents(fc->f), zt_convfeat_stopwords(fc->f), cr.msgs, cr.n,
+                         (size_t)cr.max_sentences, f->threshold, &now, &s);
+    if (rc) {
+        zt_conv_req_deinit(&cr);
+        snprintf(err, sizeof err, rc == ZT_ETOOBIG ? "the conversation has more than %d sentences"
+                                                   : "a message is not valid UTF-8",
+                 ZT_SUMMARY_MAX_SENTENCES);
+        bad_request(rc, err, resp);
+        return;
+    }
+    /* the extractive summary: key sentences joined, "from: sentence" */
+    struct zt_buf sum;
+    zt_buf_init(&sum, 1u << 20);
+    for (size_t i = 0; i < s.n_key && !rc; i++) {
+        const struct zt_conv_msg *m = &cr.msgs[s.key[i].msg];
+        rc = zt_buf_appendf(&sum, "%s%.*s%s%.*s", i ? " " : "", (int)m->from_len, m->from, m->from_len ? ": " : "",
+                            (int)s.key[i].len, m->text + s.key[i].off);
+    }
+    json_t *res = rc ? NULL
+                     : json_pack("{s:s,s:s%,s:o*,s:o*,s:o*,s:o*,s:i,s:s}", "method", "extractive", "summary",
+                                 zt_buf_str(&sum), sum.len, "key_messages", items_json(&cr, s.key, s.n_key, false),
+                                 "decisions", items_json(&cr, s.decisions, s.n_decisions, false), "open_questions",
+                                 items_json(&cr, s.questions, s.n_questions, false), "action_items",
+                                 items_json(&cr, s.actions, s.n_actions, true), "sentences", (int)s.n_sentences,
+                                 "language", s.lang);
+    zt_buf_deinit(&sum);
+    zt_summary_deinit(&s);
+    answer(fc, req, f->model, true, &cr, res, resp);
+    zt_conv_req_deinit(&cr);
+}

@@ -1,0 +1,198 @@
+/* relay_api.c: POST /v1/relay/jobs, the HTTP side of the oblivious relay. See
+ * relay_api.h and docs/internals/relay.md. The relay itself (peer lookup,
+ * forwarding, limits, the upstream transfer) is src/jobs's zt_relay; this
+ * file reads the request, answers refusals, and is the forward's sink: the
+ * client's deferred connection becomes a stream with the upstream's status
+ * and content type (zt_http_async_stream_start) and the body follows as it
+ * arrives. */
+#include <jansson.h>
+
+#include "relay_api.h"
+
+#include <stdatomic.h>
+#include <string.h>
+
+#include "zentalk/zt_metrics.h"
+#include "zentalk/zt_alloc.h"
+#include "zentalk/zt_jobs.h"
+
+struct zt__relay {
+    struct zt_relay *core;
+};
+
+/* One relayed request's connection: held by the forward's thread and by
+ * the connection's close callback, freed by the last of the two. */
+struct conn {
+    struct zt_http_async *a;
+    atomic_int refs;
+    atomic_bool closed; /* the client is gone */
+};
+
+int zt__relay_new(struct zt_peers *peers, unsigned timeout_s, unsigned max_inflight, struct zt__relay **out)
+{
+    struct zt__relay *r = zt_calloc(1, sizeof *r);
+    if (!r) return ZT_ENOMEM;
+    int rc = zt_relay_new(peers, timeout_s, max_inflight, &r->core);
+    if (rc) {
+        zt_free(r);
+        return rc;
+    }
+    *out = r;
+    return 0;
+}
+
+int zt__relay_set_ca_file(struct zt__relay *r, const char *path)
+{
+    return zt_relay_set_ca_file(r->core, path);
+}
+
+void zt__relay_set_identity(struct zt__relay *r, const struct zt_identity *id)
+{
+    zt_relay_set_identity(r->core, id);
+}
+
+void zt__relay_shutdown(struct zt__relay *r, uint64_t wait_ms)
+{
+    if (r) zt_relay_shutdown(r->core, wait_ms);
+}
+
+void zt__relay_free(struct zt__relay *r)
+{
+    if (!r) return;
+    zt_relay_free(r->core);
+    zt_free(r);
+}
+
+static int m_requests(void *ud, struct zt_metrics_out *o)
+{
+    struct zt__relay_stats rs;
+    zt__relay_stats(ud, &rs);
+    int rc = zt_metrics_emit_u64(o, NULL, "outcome=\"forwarded\"", rs.forwarded);
+    if (!rc) rc = zt_metrics_emit_u64(o, NULL, "outcome=\"failed\"", rs.failed);
+    if (!rc) rc = zt_metrics_emit_u64(o, NULL, "outcome=\"refused\"", rs.refused);
+    return rc;
+}
+
+static int m_inflight(void *ud, struct zt_metrics_out *o)
+{
+    struct zt__relay_stats rs;
+    zt__relay_stats(ud, &rs);
+    return zt_metrics_emit_u64(o, NULL, NULL, rs.inflight);
+}
+
+int zt__relay_register_metrics(struct zt__relay *r, struct zt_metrics *m)
+{
+    int rc = zt_metrics_add_fn(m, "zentalk_relay_requests_total", "Relayed requests, by outcome.", ZT_METRIC_COUNTER,
+                               m_requests, r);
+    if (!rc)
+        rc = zt_metrics_add_fn(m, "zentalk_relay_in_flight", "Relayed requests in progress.", ZT_METRIC_GAUGE,
+                               m_inflight, r);
+    return rc;
+}
+
+void zt__relay_stats(struct zt__relay *r, struct zt__relay_stats *out)
+{
+    struct zt_relay_stats s;
+    zt_relay_stats(r ? r->core : NULL, &s);
+    *out = (struct zt__relay_stats){.forwarded = s.forwarded, .failed = s.failed, .refused = s.refused,
+                                    .inflight = s.inflight};
+}
+
+static void conn_unref(struct conn *c)
+{
+    if (atomic_fetch_sub(&c->refs, 1) == 1) zt_free(c);
+}
+
+static void on_client_close(void *ud)
+{
+    struct conn *c = ud;
+    atomic_store(&c->closed, true);
+    conn_unref(c);
+}
+
+/* ---- the sink --------------------------------------------------------------- */
+
+static int sink_start(void *ud, int status, const char *content_type)
+{
+    struct conn *c = ud;
+    return zt_http_async_stream_start(c->a, status, content_type);
+}
+
+static int sink_write(void *ud, const void *p, size_t n)
+{
+    struct conn *c = ud;
+    return n ? zt_http_async_write(c->a, p, n) : 0;
+}
+
+static size_t sink_pending(void *ud)
+{
+    struct conn *c = ud;
+    return zt_http_async_pending(c->a);
+}
+
+static bool sink_gone(void *ud)
+{
+    struct conn *c = ud;
+    if (atomic_load(&c->closed)) return true;
+    if (zt_http_async_client_gone(c->a)) { /* gone while we waited for upstream */
+        atomic_store(&c->closed, true);
+        return true;
+    }
+    return false;
+}
+
+static void sink_end(void *ud, const struct zt_relay_end *e)
+{
+    struct conn *c = ud;
+    if (e->started) {
+        if (e->ok) zt_http_async_end(c->a);
+        else zt_http_async_fail(c->a);
+    } else {
+        /* for a client that went away too: resume the suspended connection
+         * so that libmicrohttpd finds it closed and frees it */
+        struct zt_http_resp resp;
+        zt_http_resp_init(&resp);
+        zt_http_resp_error(&resp, e->status, e->code, e->message);
+        zt_ignore(zt_http_async_respond(c->a, &resp));
+        zt_http_resp_deinit(&resp);
+    }
+    zt_http_async_release(c->a);
+    conn_unref(c);
+}
+
+void zt__relay_h(void *ud, struct zt__req_ctx *cx, json_t *body_json, struct zt_http_resp *resp)
+{
+    (void)body_json; /* the body is the envelope's bytes, read below */
+    struct zt__relay *r = ud;
+    struct zt_http_req *req = cx->req;
+    size_t len;
+    const char *body = zt_http_req_body(req, &len);
+    struct zt_relay_fwd *f = NULL;
+    struct zt_relay_refusal why;
+    if (zt_relay_accept(r->core, zt_http_req_header(req, ZT__RELAY_TARGET_HEADER),
+                        zt_http_req_header(req, "Content-Type"), (const uint8_t *)body, len, &f, &why) != 0) {
+        if (why.retry_after) zt_ignore(zt_http_resp_header(resp, "Retry-After", "1"));
+        zt_http_resp_error(resp, why.status, why.code, why.message);
+        return;
+    }
+    struct conn *c = zt_calloc(1, sizeof *c);
+    if (!c) goto oom;
+    atomic_init(&c->refs, 1);
+    c->a = zt_http_req_defer(req, on_client_close, c);
+    if (!c->a) {
+        zt_free(c);
+        goto oom;
+    }
+    atomic_fetch_add(&c->refs, 1); /* on_close's */
+    struct zt_relay_sink sink = {.start = sink_start, .write = sink_write, .pending = sink_pending,
+                                 .gone = sink_gone, .end = sink_end, .ud = c};
+    if (zt_relay_start(f, &sink) != 0) {
+        zt_http_async_abandon(c->a); /* on_close will not run */
+        zt_free(c);
+        goto oom;
+    }
+    return;
+oom:
+    zt_relay_fwd_free(f);
+    zt_http_resp_error(resp, 503, "overloaded", "the relay could not start the transfer");
+}

@@ -1,0 +1,649 @@
+/* route_api.c: local-first routing of LLM requests, the HTTP side. See
+ * route_api.h and docs/internals/route.md.
+ *
+ * The protocol is src/jobs's: where the request runs (zt_route_decide),
+ * the privacy gate's verdict over the prompt or every message's content
+ * (zt_privacy_gate_check: refuse, masked with a restore map, or allow),
+ * the sealed-job client (zt_job_call_*: body under the verdict, sealed to
+ * the worker's KEM key, posted signed as this node, the result opened and
+ * verified, pseudonyms restored as it streams) on a thread of the job pool.
+ * This file parses the request, calls those, and renders the answer in
+ * the shapes of local answers (openai.h, shared with llm_api.c): each opened
+ * text chunk goes out (an SSE chunk, or into
+ * the answer kept for the end); only once the receipt verifies does the
+ * answer end as a success (the JSON object, or the last SSE chunk and
+ * [DONE]); otherwise it ends as an error.
+ *
+ * Nothing of the prompt, the messages or the answer is logged; the logs
+ * and the audit log name the job id, the worker and the PII types. */
+#include "route_api.h"
+
+#include "llm_api.h"
+
+#include <pthread.h>
+#include <sodium.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "openai.h"
+#include "zentalk/zt_alloc.h"
+#include "zentalk/zt_jobs.h"
+#include "zentalk/zt_log.h"
+#include "zentalk/zt_metrics.h"
+#include "zentalk/zt_pii.h"
+#include "zentalk/zt_privacy.h"
+#include "zentalk/zt_sealed.h"
+#include "zentalk/zt_str.h"
+#include "zentalk/zt_time.h"
+
+#define TEXT_MAX ((size_t)16 << 20)
+
+struct peer_count {
+    char id[ZT_IDENTITY_ID_SIZE];
+    uint64_t ok, failed;
+};
+
+struct zt__route {
+    const struct zt_config *cfg;
+    struct zt_infer *ms;
+    struct zt_peers *peers;
+    struct zt_privacy_layer *pv;
+    const struct zt_identity *id;
+    struct zt_job_pool *pool; /* remote jobs in flight */
+    pthread_mutex_t mu;       /* per */
+    struct peer_count per[ZT__ROUTE_PEERS_MAX];
+    size_t n_per;
+    atomic_uint_fast64_t local, remote, failed, refused;
+};
+
+struct rjob {
+    struct zt__route *r;
+    struct zt_http_async *a;
+    atomic_int refs;    /* the thread + on_close */
+    atomic_bool closed; /* the client is gone */
+    bool chat, stream, include_usage;
+    char id[48];                       /* oa.id */
+    char model[ZT_ENV_MODEL_MAX + 1];  /* oa.model */
+    struct zt__openai_answer oa;
+    struct zt_peer worker;
+    char via[ZT_IDENTITY_ID_SIZE]; /* relay id, or "" */
+    struct zt_privacy_verdict verdict; /* the gate's; the job borrows it */
+    struct zt_job_call *job;
+    /* answer state (the thread's only) */
+    bool sse_started;
+    int fail;               /* ZT_E* while answering */
+    struct zt_buf text;     /* non-streamed answer (restored: wiped) */
+    uint64_t start_ms;
+};
+
+/* ---- lifecycle ------------------------------------------------------------ */
+
+static bool id_ok(const char *s)
+{
+    return !s || !s[0] || zt_identity_id_valid(s);
+}
+
+int zt__route_new(const struct zt_config *cfg, struct zt_infer *ms, struct zt_peers *peers, struct zt_privacy_layer *pv,
+                  struct zt__route **out)
+{
+    if (!id_ok(cfg->encryption.remote_worker) || !id_ok(cfg->encryption.relay)) {
+        zt_log(ZT_LOG_ERROR, "config_invalid",
+               "key=encryption.remote_worker/encryption.relay reason=\"must be a node id (zt1 and 32 characters of "
+               "a-z, 2-7) or empty\"");
+        return ZT_ECONFIG;
+    }
+    struct zt__route *r = zt_calloc(1, sizeof *r);
+    if (!r) return ZT_ENOMEM;
+    int rc = zt_job_pool_new((unsigned)cfg->encryption.remote_max_inflight, &r->pool);
+    if (rc) {
+        zt_free(r);
+        return rc;
+    }
+    r->cfg = cfg;
+    r->ms = ms;
+    r->peers = peers;
+    r->pv = pv;
+    pthread_mutex_init(&r->mu, NULL);
+    *out = r;
+    return 0;
+}
+
+void zt__route_set_identity(struct zt__route *r, const struct zt_identity *id)
+{
+    if (r) r->id = id;
+}
+
+void zt__route_shutdown(struct zt__route *r, uint64_t wait_ms)
+{
+    if (r) zt_ignore(zt_job_pool_shutdown(r->pool, wait_ms));
+}
+
+void zt__route_free(struct zt__route *r)
+{
+    if (!r) return;
+    if (zt_job_pool_close(r->pool, 10000, "route") != 0) return; /* its threads hold r: leak r too */
+    pthread_mutex_destroy(&r->mu);
+    zt_free(r);
+}
+
+void zt__route_stats(struct zt__route *r, struct zt__route_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!r) return;
+    out->local = atomic_load(&r->local);
+    out->remote = atomic_load(&r->remote);
+    out->remote_failed = atomic_load(&r->failed);
+    out->refused = atomic_load(&r->refused);
+    out->inflight = zt_job_pool_inflight(r->pool);
+}
+
+static int m_jobs(void *ud, struct zt_metrics_out *o)
+{
+    struct zt__route_stats st;
+    zt__route_stats(ud, &st);
+    int rc = zt_metrics_emit_u64(o, NULL, "where=\"local\"", st.local);
+    return rc ? rc : zt_metrics_emit_u64(o, NULL, "where=\"remote\"", st.remote);
+}
+
+static int m_one(void *ud, struct zt_metrics_out *o, int which)
+{
+    struct zt__route_stats st;
+    zt__route_stats(ud, &st);
+    uint64_t v = which == 0 ? st.remote_failed : which == 1 ? st.refused : st.inflight;
+    return zt_metrics_emit_u64(o, NULL, NULL, v);
+}
+
+static int m_remote_failed(void *ud, struct zt_metrics_out *o)
+{
+    return m_one(ud, o, 0);
+}
+
+static int m_refused(void *ud, struct zt_metrics_out *o)
+{
+    return m_one(ud, o, 1);
+}
+
+static int m_inflight(void *ud, struct zt_metrics_out *o)
+{
+    return m_one(ud, o, 2);
+}
+
+int zt__route_register_metrics(struct zt__route *r, struct zt_metrics *m)
+{
+    int rc = zt_metrics_add_fn(m, "zentalk_jobs_total", "Completion and chat requests, by where they ran.",
+                               ZT_METRIC_COUNTER, m_jobs, r);
+    if (!rc)
+        rc = zt_metrics_add_fn(m, "zentalk_remote_jobs_failed_total",
+                               "Remote jobs that failed (unreachable, refused, unverified).", ZT_METRIC_COUNTER,
+                               m_remote_failed, r);
+    if (!rc)
+        rc = zt_metrics_add_fn(m, "zentalk_jobs_refused_total",
+                               "Requests kept on this node by the privacy policy (local_only) with no local model.",
+                               ZT_METRIC_COUNTER, m_refused, r);
+    if (!rc)
+        rc = zt_metrics_add_fn(m, "zentalk_remote_jobs_in_flight", "Remote jobs in progress.", ZT_METRIC_GAUGE,
+                               m_inflight, r);
+    return rc;
+}
+
+json_t *zt__route_peer_counts(struct zt__route *r)
+{
+    json_t *o = json_object();
+    if (!o || !r) return o;
+    pthread_mutex_lock(&r->mu);
+    for (size_t i = 0; i < r->n_per; i++)
+        json_object_set_new(o, r->per[i].id,
+                            json_pack("{s:I,s:I}", "ok", (json_int_t)r->per[i].ok, "failed", (json_int_t)r->per[i].failed));
+    pthread_mutex_unlock(&r->mu);
+    return o;
+}
+
+static void count_peer(struct zt__route *r, const char *id, bool ok)
+{
+    atomic_fetch_add(ok ? &r->remote : &r->failed, 1);
+    pthread_mutex_lock(&r->mu);
+    size_t i = 0;
+    while (i < r->n_per && strcmp(r->per[i].id, id) != 0) i++;
+    if (i == r->n_per && r->n_per < ZT__ROUTE_PEERS_MAX) zt_strlcpy(r->per[r->n_per++].id, id, sizeof r->per[0].id);
+    if (i < r->n_per) {
+        if (ok) r->per[i].ok++;
+        else r->per[i].failed++;
+    }
+    pthread_mutex_unlock(&r->mu);
+}
+
+static void wipe_buf(struct zt_buf *b)
+{
+    if (b->data) sodium_memzero(b->data, b->cap);
+    zt_buf_deinit(b);
+}
+
+static void job_unref(struct rjob *j)
+{
+    if (atomic_fetch_sub(&j->refs, 1) != 1) return;
+    zt_job_call_free(j->job);
+    zt_privacy_verdict_deinit(&j->verdict);
+    wipe_buf(&j->text);
+    zt_free(j);
+}
+
+static void on_client_close(void *ud)
+{
+    struct rjob *j = ud;
+    atomic_store(&j->closed, true);
+    job_unref(j);
+}
+
+static bool aborted(const struct rjob *j)
+{
+    return atomic_load(&j->closed) || zt_job_pool_stopping(j->r->pool);
+}
+
+/* ---- the answer: the shapes of local answers (openai.h) ----------------- */
+
+static void sse(struct rjob *j, json_t *o)
+{
+    int rc = zt__openai_sse(j->a, o);
+    if (rc && !j->fail) j->fail = rc;
+}
+
+/* "zentalk": where it ran and the proof: the worker's sequence hash and
+ * build, its node id, the job id and the signed receipt (hex, written to
+ * rec: 2 * receipt_len + 1 bytes). */
+static struct zt__openai_ran ran_on(const struct rjob *j, const struct zt_sealed_result *res, char *rec)
+{
+    zt_hex_encode(rec, res->receipt_bytes, res->receipt_len);
+    return (struct zt__openai_ran){.seq_hash = res->receipt.seq_chain,
+                                   .engine = res->receipt.build_id,
+                                   .ran_on = j->worker.node_id,
+                                   .job_id = zt_job_call_id(j->job),
+                                   .receipt_hex = rec,
+                                   .via = j->via[0] ? j->via : NULL};
+}
+
+static bool sse_start(struct rjob *j)
+{
+    if (j->sse_started) return true;
+    if (zt_http_async_stream_start(j->a, 200, "text/event-stream") != 0) return false;
+    j->sse_started = true;
+    return true;
+}
+
+/* Restored text for the client. */
+static void emit(struct rjob *j, const char *text, size_t len)
+{
+    if (!len || j->fail) return;
+    if (!j->stream) {
+        if (zt_buf_append(&j->text, text, len) != 0) j->fail = ZT_ETOOBIG;
+        return;
+    }
+    if (!sse_start(j)) {
+        j->fail = ZT_ECLOSED;
+        return;
+    }
+    sse(j, zt__openai_chunk(&j->oa, text, len, NULL));
+}
+
+static void answer_error(struct rjob *j, int status, const char *code, const char *msg)
+{
+    /* streaming: an error event and no [DONE] */
+    zt__openai_fail(j->a, j->sse_started, status, code, msg);
+}
+
+static void answer_ok(struct rjob *j, const struct zt_sealed_result *res)
+{
+    const char *finish = res->final.finish_reason;
+    if (j->stream && !sse_start(j)) return;
+    char *rec = zt_malloc(2 * res->receipt_len + 1);
+    if (!rec) {
+        answer_error(j, 503, "overloaded", "out of memory");
+        return;
+    }
+    struct zt__openai_ran ran = ran_on(j, res, rec);
+    struct zt__openai_usage u = {res->final.prompt_tokens, res->final.completion_tokens, 0};
+    if (j->stream) {
+        sse(j, zt__openai_final_chunk(&j->oa, finish, &ran));
+        if (j->include_usage) sse(j, zt__openai_usage_chunk(&j->oa, &u));
+        zt__openai_sse_done(j->a);
+    } else {
+        zt__openai_respond(j->a,
+                           zt__openai_completion(&j->oa, zt_buf_str(&j->text), j->text.len, finish, &u, &ran));
+    }
+    zt_free(rec);
+}
+
+/* An opened (authenticated, not yet verified) text chunk, pseudonyms
+ * restored by the job client. */
+static int on_text(void *ud, const char *text, size_t len)
+{
+    struct rjob *j = ud;
+    while (j->sse_started && zt_http_async_pending(j->a) > ZT__ROUTE_BUFFER_MAX) { /* a slow client */
+        if (aborted(j)) return ZT_ECLOSED;
+        zt_time_sleep_ms(2);
+    }
+    emit(j, text, len);
+    return j->fail;
+}
+
+static bool on_cancelled(void *ud)
+{
+    struct rjob *j = ud;
+    if (aborted(j)) return true;
+    if (zt_http_async_client_gone(j->a)) { /* gone while we waited for the worker */
+        atomic_store(&j->closed, true);
+        return true;
+    }
+    return false;
+}
+
+/* The worker (or relay) answered something other than a sealed result. */
+static void worker_refused(struct rjob *j, long st, char *msg, size_t msg_size)
+{
+    size_t alen;
+    const char *answer = zt_job_call_answer(j->job, &alen);
+    json_t *e = json_loadb(answer, alen, 0, NULL);
+    json_t *eo = json_object_get(e, "error");
+    const char *code = json_string_value(json_object_get(eo, "code"));
+    const char *text = json_string_value(json_object_get(eo, "message"));
+    /* the request's own faults (checked by the worker's request builder)
+     * and the worker's load pass through as the worker put them */
+    if ((st == 400 || st == 413 || st == 503) && code && text) {
+        snprintf(msg, msg_size, "%s (worker %s)", text, j->worker.node_id);
+        answer_error(j, (int)st, code, msg);
+    } else {
+        snprintf(msg, msg_size, "worker %s refused the job: HTTP %ld%s%s", j->worker.node_id, st, code ? " " : "",
+                 code ? code : "");
+        answer_error(j, 502, "worker_refused", msg);
+    }
+    json_decref(e);
+}
+
+static void run_job(void *arg)
+{
+    struct rjob *j = arg;
+    struct zt__route *r = j->r;
+    j->start_ms = zt_time_mono_ms();
+    struct zt_job_hooks hooks = {.text = on_text, .cancelled = on_cancelled, .ud = j};
+    struct zt_job_outcome o;
+    if (zt_job_call_send(j->job, &hooks, &o) != 0) {
+        memset(&o, 0, sizeof o);
+        o.status = ZT_JOB_UNREACHABLE;
+        zt_strlcpy(o.transport, "cannot set up the HTTP client", sizeof o.transport);
+    }
+    const char *outcome = "ok";
+    char msg[512];
+    if (atomic_load(&j->closed)) {
+        outcome = "client_gone";
+        /* resume a suspended connection so it is freed (nobody reads it) */
+        if (!j->sse_started) answer_error(j, 502, "client_gone", "the client went away");
+        else zt_http_async_fail(j->a);
+    } else {
+        switch (o.status) {
+        case ZT_JOB_VERIFIED: answer_ok(j, &o.result); break;
+        case ZT_JOB_UNVERIFIED: {
+            outcome = "unverified";
+            const char *why = o.rc == ZT_ETOOBIG ? "the answer is too large" : o.why[0] ? o.why : zt_strerror(o.rc);
+            snprintf(msg, sizeof msg, "the result from worker %s did not verify (%s%s%s); it is not passed on as good",
+                     j->worker.node_id, why, o.transport[0] ? "; transport: " : "", o.transport);
+            answer_error(j, 502, "unverified_result", msg);
+            break;
+        }
+        case ZT_JOB_REFUSED:
+            outcome = "refused";
+            worker_refused(j, o.http_status, msg, sizeof msg);
+            break;
+        case ZT_JOB_TIMEOUT:
+            outcome = "timeout";
+            snprintf(msg, sizeof msg, "worker %s did not answer in time (encryption.remote_timeout_s)",
+                     j->worker.node_id);
+            answer_error(j, 504, "worker_timeout", msg);
+            break;
+        case ZT_JOB_CANCELLED:
+        case ZT_JOB_UNREACHABLE:
+            if (zt_job_pool_stopping(r->pool)) {
+                outcome = "shutdown";
+                answer_error(j, 503, "shutting_down", "the node is shutting down");
+                break;
+            }
+            outcome = "unreachable";
+            snprintf(msg, sizeof msg, "worker %s%s%s could not be reached", j->worker.node_id,
+                     j->via[0] ? " via relay " : "", j->via);
+            answer_error(j, 502, "worker_unreachable", msg);
+            break;
+        }
+    }
+    bool ok = strcmp(outcome, "ok") == 0;
+    if (strcmp(outcome, "client_gone") != 0) count_peer(r, j->worker.node_id, ok);
+    zt_log(ok ? ZT_LOG_INFO : ZT_LOG_WARN, "remote_job_done",
+           "job_id=%s worker=%s via=%s model=%s outcome=%s worker_status=%ld prompt_tokens=%u completion_tokens=%u "
+           "duration_ms=%llu",
+           zt_job_call_id(j->job), j->worker.node_id, j->via[0] ? j->via : "-", j->model, outcome, o.http_status,
+           (unsigned)o.result.final.prompt_tokens, (unsigned)o.result.final.completion_tokens,
+           (unsigned long long)(zt_time_mono_ms() - j->start_ms));
+    zt_http_async_release(j->a);
+    job_unref(j);
+}
+
+/* ---- the request ---------------------------------------------------------- */
+
+static bool serves_locally(struct zt__route *r, const char *model)
+{
+    return (r->cfg->node.role_mask & ZT_ROLE_WORKER) && zt_infer_serves(r->ms, model);
+}
+
+/* The texts the privacy decision covers: the prompt, or each message's
+ * content. Returns how many (0: none of the right shape); texts[i] are
+ * the json strings (borrowed from body). */
+static void type_names(const struct zt_pii_detector *d, uint64_t types, char *out, size_t n)
+{
+    size_t w = 0;
+    out[0] = '\0';
+    for (unsigned t = 0; t < 64 && t < zt_pii_type_count(d); t++) {
+        if (!(types & (1ull << t))) continue;
+        int k = snprintf(out + w, n - w, "%s%s", w ? ", " : "", zt_pii_type_name(d, t));
+        if (k < 0 || (size_t)k >= n - w) break;
+        w += (size_t)k;
+    }
+}
+
+static bool get_max_tokens(struct zt__route *r, json_t *body, uint32_t *out, struct zt_http_resp *resp)
+{
+    int64_t v = r->cfg->encryption.remote_max_tokens;
+    const char *keys[] = {"max_tokens", "max_completion_tokens"};
+    for (int i = 0; i < 2; i++) {
+        json_t *m = json_object_get(body, keys[i]);
+        if (!m || json_is_null(m)) continue;
+        if (!json_is_integer(m) || json_integer_value(m) < 1 || json_integer_value(m) > (json_int_t)ZT_ENV_MAX_TOKENS) {
+            char msg[128];
+            snprintf(msg, sizeof msg, "%s must be an integer between 1 and %u", keys[i], (unsigned)ZT_ENV_MAX_TOKENS);
+            zt_http_resp_error(resp, 400, "invalid_request", msg);
+            return false;
+        }
+        v = json_integer_value(m);
+    }
+    if (v > (int64_t)ZT_ENV_MAX_TOKENS) v = ZT_ENV_MAX_TOKENS;
+    *out = (uint32_t)v;
+    return true;
+}
+
+bool zt__route_generate(struct zt__route *r, struct zt__req_ctx *cx, json_t *body, bool chat,
+                        struct zt_http_resp *resp)
+{
+    struct zt_http_req *req = cx->req;
+    json_t *jm = json_object_get(body, "model");
+    const char *model = json_string_value(jm);
+    if (!r) return false;
+    struct zt_peer w;
+    int64_t now = zt_time_real_ms() / 1000;
+    const char *pin = r->cfg->encryption.remote_worker;
+    char msg[640];
+    switch (zt_route_decide(r->peers, model, model && serves_locally(r, model), pin, now, &w)) {
+    case ZT_ROUTE_LOCAL:
+        /* a model of this node, the default model, or no peers to ask:
+         * here, as before */
+        atomic_fetch_add(&r->local, 1);
+        zt__req_note_privacy(cx, 0, "local");
+        return false;
+    case ZT_ROUTE_NOWHERE:
+        snprintf(msg, sizeof msg, "model '%.128s' is not served here (no local model by that name) and no registered "
+                 "peer%s%s serves it (GET /v1/models lists the local ones)", model, pin && pin[0] ? " " : "",
+                 pin && pin[0] ? pin : "");
+        zt_http_resp_error(resp, 404, "model_not_found", msg);
+        return true;
+    case ZT_ROUTE_REMOTE: break;
+    }
+    struct zt__openai_opts opts;
+    if (!zt__openai_options(body, &opts, resp)) return true;
+    uint32_t max_tokens;
+    if (!get_max_tokens(r, body, &max_tokens, resp)) return true;
+    if (!r->id || zt_job_pool_stopping(r->pool)) {
+        zt_http_resp_error(resp, 503, "unavailable", "this node has no identity key to sign remote jobs with");
+        return true;
+    }
+
+    /* the privacy gate: every text that would leave the node */
+    enum zt_job_kind kind = chat ? ZT_JOB_CHAT : ZT_JOB_COMPLETION;
+    struct zt_privacy_text texts[ZT_JOB_MAX_MESSAGES];
+    size_t n_texts = 0;
+    zt_job_texts(body, kind, texts, ZT_JOB_MAX_MESSAGES, &n_texts);
+    struct zt_privacy_verdict v;
+    struct rjob *j = NULL;
+    bool reserved = false;
+    int rc = zt_privacy_gate_check(zt_privacy_layer_gate(r->pv), zt_job_kind_feature(kind), texts, n_texts, &v);
+    if (rc) {
+        zt_http_resp_error(resp, rc == ZT_ETOOBIG ? 413 : 503, rc == ZT_ETOOBIG ? "too_large" : "overloaded",
+                           rc == ZT_ETOOBIG ? "too much personal data in one request" : "PII detection failed");
+        return true;
+    }
+    if (v.kind == ZT_PRIVACY_VERDICT_REFUSE) {
+        char types[512];
+        type_names(zt_privacy_layer_detector(r->pv), v.refused_types ? v.refused_types : v.types, types, sizeof types);
+        snprintf(msg, sizeof msg, "the request holds personal data (%s) that the privacy policy keeps on this node "
+                 "(local_only for feature %s), and this node does not serve model '%.128s'", types,
+                 zt_job_kind_feature(kind), model);
+        zt__req_note_privacy(cx, v.types, "refused");
+        atomic_fetch_add(&r->refused, 1);
+        zt_http_resp_error(resp, 403, "local_only", msg);
+        zt_privacy_verdict_deinit(&v);
+        return true;
+    }
+    j = zt_calloc(1, sizeof *j);
+    if (!j) {
+        zt_privacy_verdict_deinit(&v);
+        goto oom;
+    }
+    j->r = r;
+    atomic_init(&j->refs, 1);
+    j->verdict = v; /* the job borrows it from here on */
+    memset(&v, 0, sizeof v);
+    j->chat = chat;
+    j->stream = opts.stream;
+    j->include_usage = opts.include_usage;
+    zt_strlcpy(j->model, model, sizeof j->model);
+    zt__openai_answer_init(&j->oa, chat, j->model, zt_http_req_id(req), j->id, sizeof j->id);
+    j->worker = w;
+    zt_buf_init(&j->text, TEXT_MAX);
+
+    /* the body under the verdict, sealed to the worker */
+    struct zt_job_spec spec = {
+        .model = model,
+        .max_tokens = max_tokens,
+        .stream = true,
+        .ttl_s = (uint64_t)r->cfg->encryption.job_ttl_s,
+        .now = (uint64_t)now,
+        .suite = zt_str_eq(r->cfg->encryption.aead, "aes256gcm") ? ZT_HPKE_SUITE_AES256GCM : ZT_HPKE_SUITE_CHACHA,
+        .worker_id = w.node_id,
+        .worker_kem_pk = w.kem_pk,
+        .worker_sign_pk = w.ed25519_pk,
+    };
+    rc = zt_job_call_new(body, kind, &j->verdict, &spec, &j->job);
+    if (rc == ZT_EINVAL) {
+        zt_http_resp_error(resp, 400, "invalid_request",
+                           chat ? "messages must be a non-empty array of {role, content} strings"
+                                : "prompt must be a string (or an array holding one string)");
+        goto out;
+    }
+    if (rc) {
+        bool mem = rc == ZT_ENOMEM || rc == ZT_EPERM;
+        zt_http_resp_error(resp, mem ? 503 : 502, mem ? "overloaded" : "worker_unusable",
+                           mem ? "out of memory" : "the job cannot be sealed to the worker (model id or KEM key)");
+        goto out;
+    }
+    rc = zt_job_pool_reserve(r->pool);
+    if (rc) {
+        zt_ignore(zt_http_resp_header(resp, "Retry-After", "1"));
+        zt_http_resp_error(resp, 503, "overloaded", "too many remote jobs in progress; retry shortly");
+        goto out;
+    }
+    reserved = true;
+
+    /* where: the worker, or the relay with the worker as its target */
+    struct zt_peer to = w;
+    const char *relay = r->cfg->encryption.relay;
+    if (relay && relay[0]) {
+        if (zt_peers_lookup(r->peers, relay, now, &to) != 0) {
+            snprintf(msg, sizeof msg, "the relay %s (encryption.relay) is not a registered peer", relay);
+            zt_http_resp_error(resp, 502, "relay_unknown", msg);
+            goto out;
+        }
+        zt_strlcpy(j->via, to.node_id, sizeof j->via);
+    }
+    long t_ms = (long)r->cfg->encryption.remote_timeout_s * 1000L;
+    struct zt_job_target target = {
+        .base_url = to.endpoint,
+        .via_relay = j->via[0] != '\0',
+        .sign_as = r->id,
+        .recipient_id = to.node_id,
+        .now = now,
+        .connect_timeout_ms = t_ms < 10000L ? t_ms : 10000L,
+        .first_byte_timeout_ms = t_ms,
+        .idle_timeout_ms = t_ms,
+    };
+    if (zt_job_call_target(j->job, &target) != 0) goto oom;
+    j->a = zt_http_req_defer(req, on_client_close, j);
+    if (!j->a) goto oom;
+    atomic_fetch_add(&j->refs, 1); /* on_close's */
+    /* once the thread runs, j may end at any moment: note what we log first */
+    char job_id[2 * ZT_ENV_JOB_ID_LEN + 1], via[ZT_IDENTITY_ID_SIZE];
+    zt_strlcpy(job_id, zt_job_call_id(j->job), sizeof job_id);
+    zt_strlcpy(via, j->via[0] ? j->via : "-", sizeof via);
+    uint64_t types = j->verdict.types;
+    bool masked = j->verdict.kind == ZT_PRIVACY_VERDICT_MASKED;
+    if (zt_job_pool_spawn(r->pool, run_job, j) != 0) {
+        zt_http_async_abandon(j->a); /* on_close will not run */
+        j->a = NULL;
+        atomic_fetch_sub(&j->refs, 1);
+        goto oom;
+    }
+    zt__req_note_privacy(cx, types, masked ? "pseudonymised" : "remote");
+    zt__req_note_job(cx, job_id);
+    zt_log(ZT_LOG_DEBUG, "remote_job_sent", "job_id=%s worker=%s via=%s model=%s max_tokens=%u request_id=%s", job_id,
+           w.node_id, via, model, (unsigned)max_tokens, zt_http_req_id(req));
+    return true; /* the thread owns j and the slot */
+oom:
+    zt_http_resp_error(resp, 503, "overloaded", "the remote job could not be started");
+out:
+    if (j) {
+        atomic_store(&j->refs, 1);
+        job_unref(j);
+    }
+    if (reserved) zt_job_pool_unreserve(r->pool);
+    return true;
+}
+
+/* The routes: remote when the router says so, else the local path. */
+static void generate(struct zt__route *r, struct zt__req_ctx *cx, json_t *body, bool chat, struct zt_http_resp *resp)
+{
+    if (!zt__route_generate(r, cx, body, chat, resp)) zt__llm_generate(r->ms, cx, body, chat, resp);
+}
+
+void zt__route_h_completions(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
+{
+    generate(ud, cx, body, false, resp);
+}
+
+void zt__route_h_chat(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
+{
+    generate(ud, cx, body, true, resp);
+}

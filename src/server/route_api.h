@@ -1,0 +1,81 @@
+/* route_api.h: local-first routing of LLM requests, the HTTP side (internal to
+ * src/server). The decision, the privacy gate, the sealed-job client and
+ * the job pool are src/jobs's and src/privacy's (zt_jobs.h, zt_privacy.h);
+ * see docs/internals/route.md and jobs.md.
+ *
+ * POST /v1/completions and /v1/chat/completions for a model this node
+ * serves (models.yaml, worker role) run here, as before. For any other
+ * model the request is sealed to a registered worker peer whose signed
+ * descriptor lists the model (zt_peers_pick; encryption.remote_worker pins
+ * one), after the privacy decision for the feature ("completion" or
+ * "chat"): local_only refuses (403), pseudonymise replaces the PII by
+ * typed pseudonyms (<EMAIL_1>...) before sealing and puts the values back into the
+ * answer as it streams, allow sends it as it is. The job goes to the
+ * worker's POST /v1/jobs/sealed signed as this node (zt_nodeauth.h), or
+ * through the relay peer of encryption.relay, on a thread of its own; the
+ * sealed result is opened chunk by chunk and answered in the OpenAI shapes
+ * of local jobs (JSON, or Server-Sent Events for stream:true) once the
+ * final chunk and the worker's receipt verify. */
+#ifndef ZT_SERVER_ROUTE_API_H
+#define ZT_SERVER_ROUTE_API_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "zentalk/zt_infer.h"
+#include "privacy_api.h"
+#include "req.h"
+#include "zentalk/zt_config.h"
+#include "zentalk/zt_http.h"
+#include "zentalk/zt_identity.h"
+#include "zentalk/zt_peers.h"
+
+struct zt__route;
+
+#define ZT__ROUTE_BUFFER_MAX ((size_t)1 << 20) /* SSE bytes queued for a slow client */
+#define ZT__ROUTE_PEERS_MAX 64                 /* peers counted by id in /v1/status */
+
+/* cfg, ms, peers and pv must outlive the router. ZT_ECONFIG (a
+ * remote_worker or relay that is not a node id; logged), ZT_ENOMEM,
+ * ZT_EIO (the HTTP client failed to initialise). */
+ZT_NODISCARD int zt__route_new(const struct zt_config *cfg, struct zt_infer *ms, struct zt_peers *peers,
+                               struct zt_privacy_layer *pv, struct zt__route **out);
+/* The identity remote jobs are signed with (before the first request;
+ * without one remote jobs answer 503). */
+void zt__route_set_identity(struct zt__route *r, const struct zt_identity *id);
+/* Abort remote jobs in progress and wait up to wait_ms for their threads. */
+void zt__route_shutdown(struct zt__route *r, uint64_t wait_ms);
+void zt__route_free(struct zt__route *r);
+
+/* For POST /v1/completions (chat false) and /v1/chat/completions: true
+ * when the request was answered here (remote job started, or an error in
+ * resp: 404 no one serves the model, 403 local_only, 400, 503); false when
+ * it should run locally (zt__llm_generate), counted as a local job. */
+bool zt__route_generate(struct zt__route *r, struct zt__req_ctx *cx, json_t *body, bool chat,
+                        struct zt_http_resp *resp);
+
+/* POST /v1/completions and /v1/chat/completions (ud: the router):
+ * zt__route_generate, and the local path (zt__llm_generate) when it
+ * answers false. */
+void zt__route_h_completions(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
+void zt__route_h_chat(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
+
+struct zt__route_stats {
+    uint64_t local;         /* requests handed to the local path (zt__llm_generate) */
+    uint64_t remote;        /* remote jobs answered with a verified result */
+    uint64_t remote_failed; /* remote jobs that failed (unreachable, refused, unverified) */
+    uint64_t refused;       /* refused by the privacy policy (local_only) */
+    unsigned inflight;
+};
+void zt__route_stats(struct zt__route *r, struct zt__route_stats *out);
+/* {"zt1...": {"ok": n, "failed": m}, ...} for the peers that ran jobs
+ * (new reference, or NULL when out of memory). */
+json_t *zt__route_peer_counts(struct zt__route *r);
+/* Register the zentalk_jobs_total, zentalk_remote_jobs_failed_total,
+ * zentalk_jobs_refused_total and zentalk_remote_jobs_in_flight families
+ * (zt_metrics.h). */
+struct zt_metrics;
+ZT_NODISCARD int zt__route_register_metrics(struct zt__route *r, struct zt_metrics *m);
+
+#endif

@@ -1,0 +1,405 @@
+/* sealed_api.c: GET /v1/node/descriptor and POST /v1/jobs/sealed. See sealed_api.h.
+ *
+ * A sealed job, in order: the envelope is opened with the node's X25519 key
+ * and the replay cache (zt_env_open), the body decoded (zt_job_body_decode)
+ * into an OpenAI-shaped request, which the inference service's request
+ * builder (zt_infer_job_openai) checks and tokenizes exactly as for
+ * /v1/completions and /v1/chat/completions (same
+ * defaults, same ranges, so the same seed gives the same text on both
+ * routes). Then the stream header goes out and the job runs; its events are
+ * sealed as they come (sink below): a chunk per text event, the final chunk
+ * with finish reason and usage, the signed receipt.
+ *
+ * Everything answered before the stream starts is a JSON error in clear (a
+ * relay sees it): codes and messages name what was wrong, never any byte of
+ * the opened body. After the stream started, a failure ends it without a
+ * final chunk: the client's reader reports a truncated stream. The body is
+ * never logged; the logs name the job id, model and token counts only. */
+#include <pthread.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "llm_api.h"
+#include "openai.h"
+#include "sealed_api.h"
+#include "zentalk/zt_alloc.h"
+#include "zentalk/zt_engine.h"
+#include "zentalk/zt_hash.h"
+#include "zentalk/zt_log.h"
+#include "zentalk/zt_jobs.h"
+#include "zentalk/zt_sealed.h"
+#include "zentalk/zt_str.h"
+#include "zentalk/zt_time.h"
+
+_Static_assert(ZT_ENV_ED25519_SK_LEN == crypto_sign_SECRETKEYBYTES, "Ed25519 secret key layout");
+_Static_assert(ZT_SAMPLER_HASH_LEN == ZT_ENV_HASH_LEN, "seq hash length");
+
+#define REFRESH_S 600 /* a cached descriptor is re-signed after this long */
+#define CHUNK_BUF_MAX ((size_t)ZT_ENV_MAX_BODY + (size_t)(ZT_ENV_MAX_BODY / ZT_ENV_CHUNK_MAX + 2) * 64)
+
+struct zt__sealed {
+    const struct zt_identity *id;
+    struct zt_infer *ms;
+    const struct zt_config *cfg;
+    const char *endpoint;         /* the URL served (the server's buffer, set at start) */
+    struct zt_env_replay *replay; /* NULL when not a worker */
+    uint64_t start_s;             /* envelopes created before this may be replays */
+    pthread_mutex_t mu;           /* guards the cached descriptor */
+    char *desc;
+    int64_t desc_signed;
+};
+
+int zt__sealed_new(const struct zt_identity *id, struct zt_infer *ms, const struct zt_config *cfg,
+                   struct zt__sealed **out)
+{
+    struct zt__sealed *sj = zt_calloc(1, sizeof *sj);
+    if (!sj) return ZT_ENOMEM;
+    sj->id = id;
+    sj->ms = ms;
+    sj->cfg = cfg;
+    sj->start_s = (uint64_t)(zt_time_real_ms() / 1000);
+    if ((cfg->node.role_mask & ZT_ROLE_WORKER) &&
+        zt_env_replay_new(ZT__SEALED_REPLAY_IDS, &sj->replay) != 0) {
+        zt_free(sj);
+        return ZT_ENOMEM;
+    }
+    pthread_mutex_init(&sj->mu, NULL);
+    *out = sj;
+    return 0;
+}
+
+void zt__sealed_free(struct zt__sealed *sj)
+{
+    if (!sj) return;
+    zt_env_replay_free(sj->replay);
+    zt_free(sj->desc);
+    pthread_mutex_destroy(&sj->mu);
+    zt_free(sj);
+}
+
+/* ---- GET /v1/node/descriptor ---------------------------------------------- */
+
+static const char *const ROLE_NAMES[] = {"gateway", "orchestrator", "worker"};
+
+static int make_descriptor(struct zt__sealed *sj, const char *endpoint, int64_t now, char **out)
+{
+    const char *roles[3];
+    size_t n_roles = 0;
+    for (unsigned i = 0; i < 3; i++)
+        if (sj->cfg->node.role_mask & (1u << i)) roles[n_roles++] = ROLE_NAMES[i];
+    size_t n_models = zt_infer_model_count(sj->ms);
+    if (n_models > ZT_DESCRIPTOR_MAX_MODELS) n_models = ZT_DESCRIPTOR_MAX_MODELS;
+    const char **models = n_models ? zt_calloc(n_models, sizeof *models) : NULL;
+    if (n_models && !models) return ZT_ENOMEM;
+    for (size_t i = 0; i < n_models; i++) {
+        bool loaded;
+        models[i] = zt_infer_model(sj->ms, i, &loaded)->id;
+    }
+    int rc = zt_identity_descriptor(sj->id, roles, n_roles, models, n_models, endpoint,
+                                    now + ZT__SEALED_DESCRIPTOR_TTL_S, out);
+    zt_free(models);
+    return rc;
+}
+
+void zt__sealed_set_endpoint(struct zt__sealed *sj, const char *endpoint)
+{
+    if (sj) sj->endpoint = endpoint;
+}
+
+void zt__sealed_h_descriptor(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
+{
+    (void)cx, (void)body;
+    struct zt__sealed *sj = ud;
+    if (!sj) {
+        zt_http_resp_error(resp, 503, "unavailable", "this node has no identity key to sign with");
+        return;
+    }
+    int64_t now = zt_time_real_ms() / 1000;
+    int rc = 0;
+    pthread_mutex_lock(&sj->mu);
+    if (!sj->desc || now - sj->desc_signed >= REFRESH_S || now < sj->desc_signed) {
+        char *d = NULL;
+        rc = make_descriptor(sj, sj->endpoint ? sj->endpoint : "", now, &d);
+        if (!rc) {
+            zt_free(sj->desc);
+            sj->desc = d;
+            sj->desc_signed = now;
+        }
+    }
+    if (!rc && zt_buf_append_str(&resp->body, sj->desc) != 0) rc = ZT_ENOMEM;
+    pthread_mutex_unlock(&sj->mu);
+    if (rc) {
+        zt_buf_reset(&resp->body);
+        zt_http_resp_error(resp, 500, "internal", "cannot sign the node descriptor");
+        return;
+    }
+    resp->status = 200;
+    resp->content_type = "application/json";
+}
+
+/* ---- POST /v1/jobs/sealed -------------------------------------------------- */
+
+/* One running job's sealing state (the llm sink's data). */
+struct sealed_run {
+    const struct zt_identity *id;
+    struct zt_sealed_writer *w;
+    struct zt_buf out; /* bytes to write, reused per event */
+    uint8_t job_id[ZT_ENV_JOB_ID_LEN];
+    uint8_t input_hash[ZT_ENV_HASH_LEN];
+    char model[ZT_ENV_MODEL_MAX + 1];
+    bool broken; /* a write failed: the stream was ended short */
+};
+
+static void job_hex(char out[2 * ZT_ENV_JOB_ID_LEN + 1], const uint8_t *id)
+{
+    zt_hex_encode(out, id, ZT_ENV_JOB_ID_LEN);
+}
+
+/* End the stream short: no final chunk, so the client sees a truncation. */
+static void cut(struct sealed_run *sr, struct zt_http_async *a, const char *why, int err)
+{
+    char jid[2 * ZT_ENV_JOB_ID_LEN + 1];
+    job_hex(jid, sr->job_id);
+    zt_log_rl(ZT_LOG_WARN, 5, "sealed_job_cut", "job_id=%s model=%s reason=%s error=\"%s\"", jid, sr->model, why,
+              zt_strerror(err));
+    sr->broken = true;
+    zt_http_async_end(a);
+}
+
+static void flush(struct sealed_run *sr, struct zt_http_async *a)
+{
+    if (sr->out.len) {
+        int rc = zt_http_async_write(a, sr->out.data, sr->out.len);
+        if (rc && rc != ZT_ECLOSED) cut(sr, a, "write", rc);
+    }
+    zt_buf_reset(&sr->out);
+}
+
+static void sink_text(void *ud, struct zt_http_async *a, const char *text, size_t len)
+{
+    struct sealed_run *sr = ud;
+    if (sr->broken) return;
+    int rc = zt_sealed_writer_text(sr->w, text, len, &sr->out);
+    if (rc) {
+        zt_buf_reset(&sr->out);
+        cut(sr, a, "seal", rc);
+        return;
+    }
+    flush(sr, a);
+}
+
+static void sink_done(void *ud, struct zt_http_async *a, const struct zt_job_event *ev)
+{
+    struct sealed_run *sr = ud;
+    if (sr->broken) return;
+    struct zt_sealed_final f;
+    memset(&f, 0, sizeof f);
+    zt_strlcpy(f.finish_reason, ev->finish_reason ? ev->finish_reason : "stop", sizeof f.finish_reason);
+    f.prompt_tokens = ev->prompt_tokens;
+    f.completion_tokens = ev->completion_tokens;
+    struct zt_env_receipt r;
+    memset(&r, 0, sizeof r);
+    memcpy(r.input_hash, sr->input_hash, sizeof r.input_hash);
+    memcpy(r.seq_chain, ev->hash, sizeof r.seq_chain);
+    r.finished = (uint64_t)(zt_time_real_ms() / 1000);
+    r.build_id_len = (uint8_t)zt_strlcpy(r.build_id, zt_engine_build_id(), sizeof r.build_id);
+    if (r.build_id_len > ZT_ENV_BUILD_ID_MAX) r.build_id_len = ZT_ENV_BUILD_ID_MAX;
+    int rc = zt_sealed_writer_finish(sr->w, &f, &r, zt_identity_sign_sk(sr->id), &sr->out);
+    if (rc) {
+        zt_buf_reset(&sr->out);
+        cut(sr, a, "finish", rc);
+        return;
+    }
+    flush(sr, a);
+    if (sr->broken) return;
+    char jid[2 * ZT_ENV_JOB_ID_LEN + 1];
+    job_hex(jid, sr->job_id);
+    zt_log(ZT_LOG_DEBUG, "sealed_job_done", "job_id=%s model=%s prompt_tokens=%u completion_tokens=%u finish=%s", jid,
+           sr->model, (unsigned)ev->prompt_tokens, (unsigned)ev->completion_tokens, f.finish_reason);
+    zt_http_async_end(a);
+}
+
+static void sink_fail(void *ud, struct zt_http_async *a, int err)
+{
+    struct sealed_run *sr = ud;
+    if (sr->broken) return;
+    cut(sr, a, "inference", err);
+}
+
+static void sink_free(void *ud)
+{
+    struct sealed_run *sr = ud;
+    zt_sealed_writer_free(sr->w);
+    if (sr->out.data) sodium_memzero(sr->out.data, sr->out.cap);
+    zt_buf_deinit(&sr->out);
+    zt_free(sr);
+}
+
+static const struct zt__llm_sink SINK = {sink_text, sink_done, sink_fail, sink_free};
+
+static void refuse(struct zt_http_req *req, struct zt_http_resp *resp, int status, const char *code,
+                   const char *msg)
+{
+    zt_log_rl(ZT_LOG_DEBUG, 20, "sealed_job_refused", "status=%d code=%s request_id=%s", status, code,
+              zt_http_req_id(req));
+    zt_http_resp_error(resp, status, code, msg);
+}
+
+/* Map zt_env_open()'s error to the answer. */
+static void open_failed(struct zt_http_req *req, struct zt_http_resp *resp, int rc, const uint8_t *env, size_t len,
+                        uint64_t now)
+{
+    struct zt_env_header h;
+    size_t used;
+    switch (rc) {
+    case ZT_EPARSE:
+        refuse(req, resp, 400, "invalid_envelope", "the body is not a well-formed job envelope");
+        break;
+    case ZT_EUNSUPPORTED:
+        refuse(req, resp, 400, "unsupported_envelope",
+               "unsupported envelope version, flags or cipher suite (this node reads version 1, "
+               "X25519/HKDF-SHA256 with ChaCha20-Poly1305, or AES-256-GCM where the CPU has it)");
+        break;
+    case ZT_ENOTFOUND:
+        refuse(req, resp, 421, "wrong_recipient",
+               "the envelope is sealed to another key: fetch GET /v1/node/descriptor and seal to its kem_pk");
+        break;
+    case ZT_ETIMEDOUT:
+        if (zt_env_header_decode_prefix(env, len, &h, &used) == 0 && h.expires <= now)
+            refuse(req, resp, 410, "envelope_expired", "the envelope has expired; seal the job again");
+        else
+            refuse(req, resp, 400, "envelope_not_yet_valid",
+                   "the envelope was created in the future (beyond 300 s of clock skew): check the clock");
+        break;
+    case ZT_EEXIST:
+        refuse(req, resp, 409, "envelope_replayed", "this job id was already accepted: a job runs once");
+        break;
+    case ZT_EBUSY:
+        zt_ignore(zt_http_resp_header(resp, "Retry-After", "5"));
+        refuse(req, resp, 503, "replay_cache_full",
+               "the worker holds too many unexpired job ids to accept another; retry later or use shorter lifetimes");
+        break;
+    case ZT_ECRYPTO:
+        refuse(req, resp, 400, "envelope_rejected",
+               "the envelope does not authenticate (altered, truncated, or sealed to another key under this key id)");
+        break;
+    case ZT_ENOMEM:
+        refuse(req, resp, 503, "overloaded", "out of memory");
+        break;
+    default:
+        refuse(req, resp, 500, "internal", zt_strerror(rc));
+        break;
+    }
+}
+
+void zt__sealed_h_job(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
+{
+    (void)body; /* the envelope's bytes are read from the request */
+    struct zt__sealed *sj = ud;
+    struct zt_http_req *req = cx->req;
+    if (!sj) {
+        zt_http_resp_error(resp, 503, "unavailable", "this node has no identity key to open jobs with");
+        return;
+    }
+    if (!sj->replay) {
+        zt_http_resp_error(resp, 503, "not_a_worker", "this node does not run the worker role (node.roles)");
+        return;
+    }
+    size_t len;
+    const uint8_t *env = (const uint8_t *)zt_http_req_body(req, &len);
+    if (len == 0) {
+        refuse(req, resp, 400, "invalid_envelope", "the request body is empty; it must be a job envelope");
+        return;
+    }
+    uint64_t now = (uint64_t)(zt_time_real_ms() / 1000);
+
+    /* Lifetime bound before opening, so long-lived ids never fill the replay
+     * cache; only for envelopes that would pass the key id and time checks,
+     * so zt_env_open() gives the other answers in its documented order. */
+    struct zt_env_header h;
+    size_t used;
+    uint8_t kid[ZT_ENV_KID_LEN];
+    zt_env_key_id(zt_identity_kem_pk(sj->id), kid);
+    uint64_t ttl = (uint64_t)sj->cfg->encryption.job_ttl_s;
+    if (zt_env_header_decode_prefix(env, len, &h, &used) == 0 && memcmp(h.recipient_kid, kid, sizeof kid) == 0 &&
+        now < h.expires && h.created <= now + ZT_ENV_CLOCK_SKEW && h.expires - h.created > ttl) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "the envelope's lifetime (expires - created) is over this worker's %llu s "
+                 "(encryption.job_ttl_s)", (unsigned long long)ttl);
+        refuse(req, resp, 400, "envelope_lifetime_too_long", msg);
+        return;
+    }
+
+    struct zt_env_header hdr;
+    uint8_t *pt = NULL;
+    size_t pt_len = 0;
+    int rc = zt_env_open(zt_identity_kem_sk(sj->id), env, len, now, sj->replay, &hdr, &pt, &pt_len);
+    if (rc) {
+        open_failed(req, resp, rc, env, len, now);
+        return;
+    }
+    struct sealed_run *sr = NULL;
+    struct zt_job_request job = {0};
+    struct zt_infer_job *ij = NULL;
+    struct zt_infer_err ierr;
+    if (hdr.created < sj->start_s) {
+        /* the replay cache is in memory: it may have held this id before a restart */
+        refuse(req, resp, 409, "envelope_predates_restart",
+               "the envelope was created before this worker started, so it may be a replay; seal the job again");
+        goto out;
+    }
+    sr = zt_calloc(1, sizeof *sr);
+    if (!sr) {
+        refuse(req, resp, 503, "overloaded", "out of memory");
+        goto out;
+    }
+    sr->id = sj->id;
+    zt_buf_init(&sr->out, CHUNK_BUF_MAX);
+    memcpy(sr->job_id, hdr.job_id, sizeof sr->job_id);
+    zt_strlcpy(sr->model, hdr.model, sizeof sr->model);
+    zt_sha256(sr->input_hash, pt, pt_len);
+
+    const char *why = "the job body is invalid";
+    rc = zt_job_body_decode(pt, pt_len, hdr.model, hdr.max_tokens, &job, &why);
+    zt_env_body_free(pt, pt_len);
+    pt = NULL;
+    if (rc) {
+        if (rc == ZT_ENOMEM) refuse(req, resp, 503, "overloaded", why);
+        else refuse(req, resp, 400, rc == ZT_EUNSUPPORTED ? "unsupported_job" : "invalid_job", why);
+        goto out;
+    }
+    if (zt_infer_job_openai(sj->ms, job.request, job.kind == ZT_JOB_CHAT, &ij, &ierr) != 0) {
+        zt__openai_refuse(resp, &ierr);
+        goto out;
+    }
+    rc = zt_sealed_writer_new(&hdr, zt_identity_kem_sk(sj->id), (hdr.flags & ZT_ENV_FLAG_STREAM) != 0, &sr->out,
+                              &sr->w);
+    if (rc) {
+        refuse(req, resp, rc == ZT_ENOMEM ? 503 : 400, rc == ZT_ENOMEM ? "overloaded" : "envelope_rejected",
+               rc == ZT_ENOMEM ? "out of memory" : "the reply key is not a valid X25519 public key");
+        goto out;
+    }
+    /* the stream header is the first thing out; sr->out belongs to the
+     * runner thread once the job is queued */
+    uint8_t head[ZT_ENV_STREAM_HDR_LEN];
+    if (sr->out.len != sizeof head) {
+        refuse(req, resp, 500, "internal", "bad stream header");
+        goto out;
+    }
+    memcpy(head, sr->out.data, sizeof head);
+    zt_buf_reset(&sr->out);
+    char jid[2 * ZT_ENV_JOB_ID_LEN + 1];
+    job_hex(jid, hdr.job_id);
+    zt_log(ZT_LOG_DEBUG, "sealed_job_accepted", "job_id=%s model=%s prompt_tokens=%zu max_tokens=%u request_id=%s", jid,
+           hdr.model, zt_infer_job_prompt_tokens(ij), (unsigned)hdr.max_tokens, zt_http_req_id(req));
+    if (zt__llm_stream(ij, req, ZT_SEALED_MEDIA_RESULT, head, sizeof head, &SINK, sr, resp) != 0) goto out;
+    ij = NULL; /* started: the answer owns it and sr now */
+    sr = NULL;
+out:
+    if (pt) zt_env_body_free(pt, pt_len);
+    zt_infer_job_free(ij);
+    zt_job_request_deinit(&job);
+    if (sr) sink_free(sr);
+}

@@ -1,0 +1,44 @@
+/* sealed_api.h: the node's identity routes and sealed jobs (internal to
+ * src/server):
+ *   GET  /v1/node/descriptor  the signed node descriptor (zt_identity.h):
+ *                             id, keys, roles, models, endpoint, expiry
+ *   POST /v1/jobs/sealed      a worker runs a job sealed to its X25519 key
+ *                             and streams back the sealed result and a
+ *                             signed receipt (zt_sealed.h)
+ * Wire formats: docs/api.md and docs/architecture/SECURE_GPU_ENCRYPTION.md;
+ * threat model: docs/privacy/ENCRYPTION.md. Thread-safe. */
+#ifndef ZT_SERVER_SEALED_API_H
+#define ZT_SERVER_SEALED_API_H
+
+#include <stdint.h>
+
+#include "req.h"
+#include "zentalk/zt_config.h"
+#include "zentalk/zt_http.h"
+#include "zentalk/zt_identity.h"
+#include "zentalk/zt_infer.h"
+
+struct zt__sealed;
+
+/* id, ms and cfg must outlive the result. Allocates the replay cache
+ * (ZT__SEALED_REPLAY_IDS job ids) when cfg runs the worker role.
+ * ZT_ENOMEM. */
+#define ZT__SEALED_REPLAY_IDS ((size_t)65536)
+#define ZT__SEALED_DESCRIPTOR_TTL_S 3600
+ZT_NODISCARD int zt__sealed_new(const struct zt_identity *id, struct zt_infer *ms,
+                                const struct zt_config *cfg, struct zt__sealed **out);
+void zt__sealed_free(struct zt__sealed *sj);
+
+/* The URL the node serves, for the descriptor: a string that lives as
+ * long as sj and is filled before the first request (the server's,
+ * zt_server_endpoint()). */
+void zt__sealed_set_endpoint(struct zt__sealed *sj, const char *endpoint);
+
+/* GET /v1/node/descriptor (ud: sj, which may be NULL: 503). */
+void zt__sealed_h_descriptor(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
+
+/* POST /v1/jobs/sealed with the envelope as the body (dispatch checked
+ * the content type; ud: sj, which may be NULL: 503). */
+void zt__sealed_h_job(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
+
+#endif

@@ -1,0 +1,209 @@
+/* search_api.c: POST /v1/search/{index,query,delete} and
+ * POST /v1/features/categorize (search_api.h, docs/api.md). */
+#include <stdio.h>
+#include <string.h>
+
+#include "search_api.h"
+#include "zentalk/zt_alloc.h"
+#include "zentalk/zt_categorize.h"
+#include "zentalk/zt_log.h"
+#include "zentalk/zt_str.h"
+
+#define ASSET_MSG "the %s asset is not installed; run `make data`"
+
+/* ---- handlers ---------------------------------------------------------------- */
+
+static void store_error(struct zt_http_resp *resp, int rc)
+{
+    if (rc == ZT_ENOMEM)
+        zt_http_resp_error(resp, 500, "internal", "out of memory");
+    else if (rc == ZT_EBUSY)
+        zt_http_resp_error(resp, 503, "store_busy", "the search store is busy; retry");
+    else if (rc == ZT_ECRYPTO)
+        zt_http_resp_error(resp, 500, "store_corrupt", "a stored message failed authentication");
+    else if (rc == ZT_EPARSE)
+        zt_http_resp_error(resp, 400, "invalid_request", "text is not valid UTF-8");
+    else if (rc == ZT_EINVAL)
+        zt_http_resp_error(resp, 400, "invalid_request", "invalid argument");
+    else
+        zt_http_resp_error(resp, 500, "store_error", "the search store failed");
+}
+
+static void search_handle(struct zt_searchfeat *f, enum zt_search_op op, const struct zt_auth_principal *caller,
+                          json_t *body, struct zt_http_resp *resp)
+{
+    if (!zt_searchfeat_config(f)->search.enabled) {
+        zt_http_resp_error(resp, 403, "feature_disabled", "search is disabled (features.search.enabled)");
+        return;
+    }
+    char why[160];
+    struct zt_search_req r;
+    int rc = zt_search_req_parse(op, body, &r, why, sizeof why);
+    if (rc == ZT_ENOMEM) {
+        zt_http_resp_error(resp, 500, "internal", "out of memory");
+        return;
+    }
+    if (rc) {
+        zt_http_resp_error(resp, 400, "invalid_request", why);
+        return;
+    }
+    if (!zt_search_may_act(caller, r.user)) {
+        zt_http_resp_error(resp, 403, "forbidden",
+                           "\"user\" must be the caller's own identity unless the caller is admin");
+        goto out;
+    }
+    if (!zt_searchfeat_embed(f)) {
+        char m[128];
+        snprintf(m, sizeof m, ASSET_MSG, ZT_EMBED_ASSET);
+        zt_http_resp_error(resp, 503, "asset_missing", m);
+        goto out;
+    }
+    struct zt_search *se = zt_searchfeat_engine(f);
+    if (!se) {
+        zt_http_resp_error(resp, 503, "store_unavailable", "the search store could not be opened (see the node log)");
+        goto out;
+    }
+    if (op == ZT_SEARCH_OP_INDEX) {
+        rc = zt_search_index(se, r.user, r.msgs, r.n_msgs);
+        if (rc) {
+            store_error(resp, rc);
+            goto out;
+        }
+        zt_http_resp_json(resp, 200, json_pack("{s:{s:I}}", "result", "indexed", (json_int_t)r.n_msgs));
+    } else if (op == ZT_SEARCH_OP_QUERY) {
+        struct zt_search_hit *h = NULL;
+        size_t n = 0;
+        rc = zt_search_query(se, r.user, r.query, r.query_len, r.limit, &h, &n);
+        if (rc) {
+            store_error(resp, rc);
+            goto out;
+        }
+        json_t *arr = json_array();
+        for (size_t i = 0; arr && i < n; i++) {
+            json_t *o = json_pack("{s:s,s:s,s:f,s:f,s:f,s:I}", "id", h[i].id, "text", h[i].text, "score",
+                                  h[i].score, "bm25", h[i].bm25, "similarity", h[i].similarity,
+                                  "indexed_at_ms", (json_int_t)h[i].ts);
+            if (!o || json_array_append_new(arr, o)) {
+                json_decref(arr);
+                arr = NULL;
+            }
+        }
+        zt_search_hits_free(h, n);
+        if (!arr) {
+            zt_http_resp_error(resp, 500, "internal", "out of memory");
+            goto out;
+        }
+        zt_http_resp_json(resp, 200, json_pack("{s:o}", "results", arr));
+    } else {
+        size_t n = 0;
+        if (r.id) {
+            bool found = false;
+            rc = zt_search_delete(se, r.user, r.id, r.id_len, &found);
+            n = found;
+        } else {
+            rc = zt_search_delete_user(se, r.user, &n);
+        }
+        if (rc) {
+            store_error(resp, rc);
+            goto out;
+        }
+        zt_http_resp_json(resp, 200, json_pack("{s:{s:I,s:b}}", "result", "deleted", (json_int_t)n,
+                                               "user_key_destroyed", r.id == NULL));
+    }
+out:
+    zt_search_req_deinit(&r);
+}
+
+static json_t *cat_result(const struct zt_categorizer *c, const struct zt_cfg_categorize *cc,
+                          const char *const *texts, const size_t *lens, size_t n, int *err)
+{
+    struct zt_category_score sc[ZT_CATEGORIZE_MAX];
+    size_t found = 0;
+    *err = zt_categorize(c, texts, lens, n, sc, &found);
+    if (*err) return NULL;
+    size_t top = (size_t)cc->top < zt_categorizer_count(c) ? (size_t)cc->top : zt_categorizer_count(c);
+    json_t *arr = json_array();
+    for (size_t i = 0; arr && i < top; i++)
+        if (json_array_append_new(arr, json_pack("{s:s,s:f}", "name", sc[i].name, "score", sc[i].score))) {
+            json_decref(arr);
+            arr = NULL;
+        }
+    bool none = found == 0 || sc[0].score < cc->threshold;
+    json_t *o = arr ? json_pack("{s:s,s:f,s:o,s:I}", "category", none ? "uncategorised" : sc[0].name, "score",
+                                found ? sc[0].score : 0.0, "categories", arr, "words", (json_int_t)found)
+                    : NULL;
+    if (!o) *err = ZT_ENOMEM;
+    return o;
+}
+
+void zt__search_h_index(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
+{
+    search_handle(ud, ZT_SEARCH_OP_INDEX, &cx->principal, body, resp);
+}
+
+void zt__search_h_query(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
+{
+    search_handle(ud, ZT_SEARCH_OP_QUERY, &cx->principal, body, resp);
+}
+
+void zt__search_h_delete(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
+{
+    search_handle(ud, ZT_SEARCH_OP_DELETE, &cx->principal, body, resp);
+}
+
+void zt__categorize_h(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
+{
+    (void)cx;
+    struct zt_searchfeat *f = ud;
+    const struct zt_cfg_categorize *cc = &zt_searchfeat_config(f)->categorize;
+    if (!cc->enabled) {
+        zt_http_resp_error(resp, 403, "feature_disabled", "categorisation is disabled (features.categorize.enabled)");
+        return;
+    }
+    char why[160];
+    struct zt_categorize_req r;
+    int rc = zt_categorize_req_parse(body, &r, why, sizeof why);
+    if (rc == ZT_ENOMEM) {
+        zt_http_resp_error(resp, 500, "internal", "out of memory");
+        return;
+    }
+    if (rc) {
+        zt_http_resp_error(resp, 400, "invalid_request", why);
+        return;
+    }
+    if (!zt_searchfeat_embed(f)) {
+        char m[128];
+        snprintf(m, sizeof m, ASSET_MSG, ZT_EMBED_ASSET);
+        zt_http_resp_error(resp, 503, "asset_missing", m);
+        goto out;
+    }
+    const char *cat_why = NULL;
+    const struct zt_categorizer *cat = zt_searchfeat_categorizer(f, &cat_why);
+    if (!cat) {
+        zt_http_resp_error(resp, 503, "categories_invalid", cat_why);
+        goto out;
+    }
+    json_t *res = NULL;
+    if (r.batch) {
+        res = json_array();
+        for (size_t i = 0; res && i < r.n; i++) {
+            json_t *o = cat_result(cat, cc, &r.texts[i], &r.lens[i], 1, &rc);
+            if (!o || json_array_append_new(res, o)) {
+                json_decref(res);
+                res = NULL;
+            }
+        }
+    } else {
+        res = cat_result(cat, cc, r.texts, r.lens, r.n, &rc);
+    }
+    if (!res) {
+        if (rc == ZT_EPARSE)
+            zt_http_resp_error(resp, 400, "invalid_request", "text is not valid UTF-8");
+        else
+            zt_http_resp_error(resp, 500, "internal", "out of memory");
+        goto out;
+    }
+    zt_http_resp_json(resp, 200, json_pack("{s:o}", r.batch ? "results" : "result", res));
+out:
+    zt_categorize_req_deinit(&r);
+}

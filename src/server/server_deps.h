@@ -1,0 +1,59 @@
+/* server_deps.h: what the HTTP layer is handed (internal to src/server
+ * and its composition root, src/node/node.c; docs/internals/dispatch.md).
+ * The types are the subsystems' own; zt_server_new() (zt_server.h) copies
+ * the struct and builds its route table from it. */
+#ifndef ZT_SERVER_DEPS_H
+#define ZT_SERVER_DEPS_H
+
+#include "zentalk/zt_config.h"
+
+struct zt_identity;
+struct zt_metrics;
+struct zt_ratelimit;
+struct zt_auth_keys;
+struct zt_wallet;
+struct zt_peers;
+struct zt_nodeauth_verifier;
+struct zt_privacy_layer;
+struct zt_infer;
+struct zt__route;
+struct zt__relay;
+struct zt__sealed;
+struct zt__attest;
+struct zt_spamfeat;
+struct zt_searchfeat;
+struct zt__feat_conv;
+struct zt_lexfeat;
+struct zt__tr;
+struct zt__ws;
+struct zt__gdpr;
+
+/* What the routes serve, all borrowed: the node builds them before
+ * zt_server_new() and frees them after zt_server_free(). Every member is
+ * required except attest and sealed (NULL: their routes answer 503). */
+struct zt_server_deps {
+    const struct zt_config *cfg;
+    const char *node_id;
+    const struct zt_identity *identity; /* checks signed node requests */
+    struct zt_metrics *metrics;         /* GET /metrics renders it; the server registers its own families */
+    struct zt_ratelimit *limiter;       /* per-identity limits of token callers */
+    const struct zt_auth_keys *auth_keys;
+    struct zt_wallet *wallet;
+    struct zt_peers *peers;
+    struct zt_nodeauth_verifier *nodeauth;
+    struct zt_privacy_layer *privacy;        /* audit sink, /v1/privacy/pii */
+    struct zt_infer *models;
+    struct zt__route *route;
+    struct zt__relay *relay;
+    struct zt__sealed *sealed;
+    struct zt__attest *attest;
+    struct zt_spamfeat *feat_spam;
+    struct zt_searchfeat *search;
+    struct zt__feat_conv *conv;
+    struct zt_lexfeat *lexfeat;
+    struct zt__tr *translate;
+    struct zt__ws *ws;
+    struct zt__gdpr *gdpr;
+};
+
+#endif

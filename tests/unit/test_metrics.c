@@ -1,0 +1,167 @@
+/* test_metrics.c: the metrics registry (src/core/metrics.c): families
+ * rendered in registration order with HELP and TYPE, callbacks and atomic
+ * counters, labels and histogram suffixes, name checks, duplicates, the
+ * size limit, a full output buffer, allocation failure, no leaks. */
+#include "zt_test.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "zentalk/zt_alloc.h"
+#include "zentalk/zt_buf.h"
+#include "zentalk/zt_metrics.h"
+
+static int64_t live_at_start;
+
+static int setup(void **state)
+{
+    (void)state;
+    live_at_start = zt_alloc_live();
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    assert_int_equal(zt_alloc_live(), live_at_start);
+    return 0;
+}
+
+struct relay_like {
+    uint64_t ok, failed;
+};
+
+static int render_outcomes(void *ud, struct zt_metrics_out *o)
+{
+    const struct relay_like *r = ud;
+    int rc = zt_metrics_emit_u64(o, NULL, "outcome=\"ok\"", r->ok);
+    return rc ? rc : zt_metrics_emit_u64(o, NULL, "outcome=\"failed\"", r->failed);
+}
+
+static int render_hist(void *ud, struct zt_metrics_out *o)
+{
+    (void)ud;
+    int rc = zt_metrics_emit_u64(o, "_bucket", "le=\"0.5\"", 1);
+    if (!rc) rc = zt_metrics_emit_u64(o, "_bucket", "le=\"+Inf\"", 2);
+    if (!rc) rc = zt_metrics_emit(o, "_sum", NULL, 1.25);
+    if (!rc) rc = zt_metrics_emit_u64(o, "_count", NULL, 2);
+    return rc;
+}
+
+static int render_nothing(void *ud, struct zt_metrics_out *o)
+{
+    (void)ud, (void)o;
+    return 0;
+}
+
+static void test_render(void **state)
+{
+    (void)state;
+    struct zt_metrics *m = NULL;
+    assert_int_equal(zt_metrics_new(&m), 0);
+    atomic_uint_fast64_t served = 41;
+    struct relay_like r = {.ok = 7, .failed = 2};
+    assert_int_equal(zt_metrics_add_u64(m, "zt_served_total", "Requests served.", ZT_METRIC_COUNTER, &served), 0);
+    assert_int_equal(zt_metrics_add_fn(m, "zt_relay_total", "Relayed, by outcome.", ZT_METRIC_COUNTER,
+                                       render_outcomes, &r),
+                     0);
+    assert_int_equal(zt_metrics_add_fn(m, "zt_latency_seconds", "Latency.", ZT_METRIC_HISTOGRAM, render_hist, NULL),
+                     0);
+    assert_int_equal(zt_metrics_add_fn(m, "zt_empty", "Nothing yet.", ZT_METRIC_GAUGE, render_nothing, NULL), 0);
+    assert_int_equal(zt_metrics_count(m), 4);
+    atomic_fetch_add(&served, 1); /* read at render time, not at registration */
+    r.failed = 3;
+    struct zt_buf b;
+    zt_buf_init(&b, 1 << 16);
+    assert_int_equal(zt_metrics_render(m, &b), 0);
+    const char *want = "# HELP zt_served_total Requests served.\n"
+                       "# TYPE zt_served_total counter\n"
+                       "zt_served_total 42\n"
+                       "# HELP zt_relay_total Relayed, by outcome.\n"
+                       "# TYPE zt_relay_total counter\n"
+                       "zt_relay_total{outcome=\"ok\"} 7\n"
+                       "zt_relay_total{outcome=\"failed\"} 3\n"
+                       "# HELP zt_latency_seconds Latency.\n"
+                       "# TYPE zt_latency_seconds histogram\n"
+                       "zt_latency_seconds_bucket{le=\"0.5\"} 1\n"
+                       "zt_latency_seconds_bucket{le=\"+Inf\"} 2\n"
+                       "zt_latency_seconds_sum 1.250000000\n"
+                       "zt_latency_seconds_count 2\n"
+                       "# HELP zt_empty Nothing yet.\n"
+                       "# TYPE zt_empty gauge\n";
+    assert_string_equal(zt_buf_str(&b), want);
+    zt_buf_deinit(&b);
+    zt_metrics_free(m);
+}
+
+static void test_register_errors(void **state)
+{
+    (void)state;
+    struct zt_metrics *m = NULL;
+    assert_int_equal(zt_metrics_new(&m), 0);
+    atomic_uint_fast64_t v = 0;
+    /* names: [a-zA-Z_:][a-zA-Z0-9_:]* */
+    assert_int_equal(zt_metrics_add_u64(m, "", "h", ZT_METRIC_GAUGE, &v), ZT_EINVAL);
+    assert_int_equal(zt_metrics_add_u64(m, "9lives", "h", ZT_METRIC_GAUGE, &v), ZT_EINVAL);
+    assert_int_equal(zt_metrics_add_u64(m, "a-b", "h", ZT_METRIC_GAUGE, &v), ZT_EINVAL);
+    assert_int_equal(zt_metrics_add_u64(m, "a b", "h", ZT_METRIC_GAUGE, &v), ZT_EINVAL);
+    assert_int_equal(zt_metrics_add_u64(m, NULL, "h", ZT_METRIC_GAUGE, &v), ZT_EINVAL);
+    /* help on one line; a value source; an atomic is no histogram */
+    assert_int_equal(zt_metrics_add_u64(m, "ok", "two\nlines", ZT_METRIC_GAUGE, &v), ZT_EINVAL);
+    assert_int_equal(zt_metrics_add_u64(m, "ok", NULL, ZT_METRIC_GAUGE, &v), ZT_EINVAL);
+    assert_int_equal(zt_metrics_add_u64(m, "ok", "h", ZT_METRIC_GAUGE, NULL), ZT_EINVAL);
+    assert_int_equal(zt_metrics_add_fn(m, "ok", "h", ZT_METRIC_GAUGE, NULL, NULL), ZT_EINVAL);
+    assert_int_equal(zt_metrics_add_u64(m, "ok", "h", ZT_METRIC_HISTOGRAM, &v), ZT_EINVAL);
+    assert_int_equal(zt_metrics_add_u64(m, "ok", "h", (enum zt_metric_type)42, &v), ZT_EINVAL);
+    assert_int_equal(zt_metrics_count(m), 0);
+    /* one name once */
+    assert_int_equal(zt_metrics_add_u64(m, "ns:ok_1", "h", ZT_METRIC_GAUGE, &v), 0);
+    assert_int_equal(zt_metrics_add_fn(m, "ns:ok_1", "h", ZT_METRIC_GAUGE, render_nothing, NULL), ZT_EEXIST);
+    /* bounded */
+    static char names[ZT_METRICS_MAX][16];
+    for (int i = 1; i < ZT_METRICS_MAX; i++) {
+        snprintf(names[i], sizeof names[i], "m%d", i);
+        assert_int_equal(zt_metrics_add_u64(m, names[i], "h", ZT_METRIC_GAUGE, &v), 0);
+    }
+    assert_int_equal(zt_metrics_count(m), ZT_METRICS_MAX);
+    assert_int_equal(zt_metrics_add_u64(m, "one_more", "h", ZT_METRIC_GAUGE, &v), ZT_ETOOBIG);
+    zt_metrics_free(m);
+    zt_metrics_free(NULL);
+}
+
+static void test_full_output(void **state)
+{
+    (void)state;
+    struct zt_metrics *m = NULL;
+    assert_int_equal(zt_metrics_new(&m), 0);
+    struct relay_like r = {.ok = 1, .failed = 1};
+    assert_int_equal(zt_metrics_add_fn(m, "zt_relay_total", "Relayed.", ZT_METRIC_COUNTER, render_outcomes, &r), 0);
+    /* an output whose maximum is reached inside a callback: the error comes back */
+    struct zt_buf b;
+    zt_buf_init(&b, 80);
+    assert_int_equal(zt_metrics_render(m, &b), ZT_ETOOBIG);
+    zt_buf_deinit(&b);
+    zt_metrics_free(m);
+}
+
+static void test_alloc_failure(void **state)
+{
+    (void)state;
+    struct zt_metrics *m = (struct zt_metrics *)&m;
+    zt_alloc_fail_after(1);
+    assert_int_equal(zt_metrics_new(&m), ZT_ENOMEM);
+    zt_alloc_fail_after(0);
+    assert_ptr_equal(m, (struct zt_metrics *)&m); /* out-parameter untouched on failure */
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_render, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_register_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_full_output, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_alloc_failure, setup, teardown),
+    };
+    return zt_test_exit(cmocka_run_group_tests_name("metrics", tests, NULL, NULL));
+}
