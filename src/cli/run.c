@@ -20,6 +20,7 @@
 #include "zentalk/zt_config.h"
 #include "zentalk/zt_infer.h"
 #include "zentalk/zt_log.h"
+#include "zentalk/zt_model.h"
 #include "zentalk/zt_sampler.h"
 #include "zentalk/zt_str.h"
 #include "zentalk/zt_time.h"
@@ -100,10 +101,7 @@ static int open_model(const struct run_opts *o, struct model *md)
     last_pct = -1;
     bool tty = isatty(STDERR_FILENO);
     unsigned th = o->threads;
-    if (!th) {
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
-        th = n > 0 ? (unsigned)(n > 256 ? 256 : n) : 1u;
-    }
+    if (!th) th = zt_model_default_threads(); /* the CPUs in the affinity mask */
     struct zt_infer_opts io = {.n_threads = th, .n_slots = 1, .n_ctx = o->n_ctx ? o->n_ctx : 4096,
                                .progress = tty ? on_progress : no_progress, .progress_ud = &last_pct};
     char path[1024];
