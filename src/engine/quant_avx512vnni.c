@@ -1,0 +1,145 @@
+/* quant_avx512vnni.c: AVX512-VNNI (vpdpbusd) dot products for Q8_0 and Q4_0
+ * weights x Q8_0 activations, chosen at run time by quant.c; every other
+ * kernel of this path is the AVX-512 one (quant.c fills the table).
+ *
+ * Same contract as quant_avx512.c: bit-identical to the scalar reference's
+ * canonical order (docs/internals/quant.md). A block pair (b even, b+1)
+ * fills one zmm; vpdpbusd from a zero accumulator gives, in int32 lane j,
+ * the exact sum of the 4 byte products of elements 4j..4j+3 (the
+ * non-saturating form; at most 4 * 255 * 127 in magnitude), which is the
+ * canonical p_j; then acc = fma(d_b, (float)p_j, acc) in lane 8*(b%2)+j and
+ * the 16-lane fold, as the other paths.
+ *
+ * One weight row is multiplied with up to 4 activation rows at once, so a
+ * weight block is loaded and unpacked once for all of them (matmul_rows
+ * passes tiles of 4 activation rows). */
+#include <string.h>
+
+#include "zentalk/zt_quant.h"
+
+#ifdef __clang__
+#pragma STDC FP_CONTRACT OFF
+#endif
+
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__) &&              \
+    defined(__AVX512DQ__) && defined(__AVX512VNNI__) && defined(__FMA__) && defined(__F16C__)
+#include <immintrin.h>
+
+static inline float fold8(__m256 v)
+{
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+/* 16 lanes: l += l+8, then l += l+4, 2, 1 (the canonical fold). */
+static inline float fold16(__m512 v)
+{
+    return fold8(_mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1)));
+}
+
+static inline __m256i load256(const void *p)
+{
+    return _mm256_loadu_si256((const __m256i *)p);
+}
+
+static inline __m512i pair512(__m256i lo, __m256i hi)
+{
+    return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+}
+
+/* d0 in lanes 0-7, d1 in lanes 8-15. */
+static inline __m512 dpair(float d0, float d1)
+{
+    return _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_set1_ps(d0)), _mm256_set1_ps(d1), 1);
+}
+
+static inline float h2f(uint16_t h)
+{
+    return _cvtsh_ss(h);
+}
+
+static inline __m256i unpack_q4_0(const uint8_t *qs)
+{
+    __m128i b = _mm_loadu_si128((const __m128i *)(const void *)qs);
+    __m256i v = _mm256_inserti128_si256(_mm256_castsi128_si256(b), _mm_srli_epi16(b, 4), 1);
+    return _mm256_and_si256(v, _mm256_set1_epi8(15));
+}
+
+/* Activation block pair k of row x (b even; hi = 0 when b+1 == nb). */
+static inline __m512i xpair(const struct zt_block_q8_0 *x, size_t b, bool hi)
+{
+    return hi ? pair512(load256(x[b].qs), load256(x[b + 1].qs)) : _mm512_zextsi256_si512(load256(x[b].qs));
+}
+
+/* Q8_0: |w| (unsigned; |-128| = 128 fits) times x with w's sign moved onto
+ * x (x != -128 by construction of the activations, so -x fits). */
+static void dot_q8_0(size_t n, const void *wv, const void *xv, size_t xs, size_t nx, float *out)
+{
+    const struct zt_block_q8_0 *w = wv;
+    size_t nb = n / ZT_QK8_0;
+    const struct zt_block_q8_0 *x[4];
+    __m512 acc[4];
+    for (size_t k = 0; k < nx; k++) {
+        x[k] = (const struct zt_block_q8_0 *)(const void *)((const char *)xv + k * xs);
+        acc[k] = _mm512_setzero_ps();
+    }
+    for (size_t b = 0; b < nb; b += 2) {
+        bool hi = b + 1 < nb;
+        __m512i wq = hi ? pair512(load256(w[b].qs), load256(w[b + 1].qs)) : _mm512_zextsi256_si512(load256(w[b].qs));
+        __mmask64 neg = _mm512_movepi8_mask(wq);
+        __m512i wa = _mm512_abs_epi8(wq);
+        float wd0 = h2f(w[b].d), wd1 = hi ? h2f(w[b + 1].d) : 0.0f;
+        for (size_t k = 0; k < nx; k++) {
+            __m512i xq = xpair(x[k], b, hi);
+            __m512i sx = _mm512_mask_sub_epi8(xq, neg, _mm512_setzero_si512(), xq);
+            __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wa, sx);
+            /* odd tail: the high half has d = 0 and p = 0, fma(0, 0, acc) == acc */
+            __m512 d = dpair(wd0 * h2f(x[k][b].d), hi ? wd1 * h2f(x[k][b + 1].d) : 0.0f);
+            acc[k] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(p), acc[k]);
+        }
+    }
+    for (size_t k = 0; k < nx; k++) out[k] = fold16(acc[k]);
+}
+
+/* Q4_0: p_j = sum q*x - 8 * sum x over the 4 elements, both exact int32
+ * (q unsigned 0..15 is vpdpbusd's unsigned operand). */
+static void dot_q4_0(size_t n, const void *wv, const void *xv, size_t xs, size_t nx, float *out)
+{
+    const struct zt_block_q4_0 *w = wv;
+    size_t nb = n / ZT_QK4_0;
+    const struct zt_block_q8_0 *x[4];
+    __m512 acc[4];
+    const __m512i eight = _mm512_set1_epi8(8);
+    for (size_t k = 0; k < nx; k++) {
+        x[k] = (const struct zt_block_q8_0 *)(const void *)((const char *)xv + k * xs);
+        acc[k] = _mm512_setzero_ps();
+    }
+    for (size_t b = 0; b < nb; b += 2) {
+        bool hi = b + 1 < nb;
+        __m512i q = hi ? pair512(unpack_q4_0(w[b].qs), unpack_q4_0(w[b + 1].qs))
+                       : _mm512_zextsi256_si512(unpack_q4_0(w[b].qs));
+        float wd0 = h2f(w[b].d), wd1 = hi ? h2f(w[b + 1].d) : 0.0f;
+        for (size_t k = 0; k < nx; k++) {
+            __m512i xq = xpair(x[k], b, hi);
+            __m512i p = _mm512_sub_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), q, xq),
+                                         _mm512_dpbusd_epi32(_mm512_setzero_si512(), eight, xq));
+            __m512 d = dpair(wd0 * h2f(x[k][b].d), hi ? wd1 * h2f(x[k][b + 1].d) : 0.0f);
+            acc[k] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(p), acc[k]);
+        }
+    }
+    for (size_t k = 0; k < nx; k++) out[k] = fold16(acc[k]);
+}
+
+/* The other entries are quant.c's to fill from the AVX-512 table. */
+const struct zt__quant_kernels zt__quant_kernels_avx512vnni = {
+    .name = "avx512vnni",
+    .dots_tile = true,
+    .dot_q8_0 = dot_q8_0,
+    .dot_q4_0 = dot_q4_0,
+};
+
+#else
+const struct zt__quant_kernels zt__quant_kernels_avx512vnni = {.name = NULL};
+#endif
