@@ -152,7 +152,9 @@ int main(int argc, char **argv)
            hp->n_vocab, (double)zt_model_weight_bytes(m) / 1048576.0, t ? zt_ggml_type_name(t->type) : "?");
     printf("backend %s, kernels %s, threads %u", zt_model_backend(m), zt_quant_isa_name(), threads);
     if (busy) printf(", a busy process on CPU %u", busy_cpu);
-    printf("\n");
+    char paths[512];
+    zt_quant_paths(paths, sizeof paths);
+    printf("\npaths %s\n", paths);
     printf("prompt %4u tokens: %10.1f t/s best, %10.1f mean\n", np, best_pp, sum_pp / reps);
     printf("gen    %4u tokens: %10.1f t/s best, %10.1f mean\n", ng, best_tg, sum_tg / reps);
     printf("peak RSS %.1f MiB\n", (double)ru.ru_maxrss / 1024.0);

@@ -21,6 +21,7 @@
 #include "zentalk/zt_infer.h"
 #include "zentalk/zt_log.h"
 #include "zentalk/zt_model.h"
+#include "zentalk/zt_quant.h"
 #include "zentalk/zt_sampler.h"
 #include "zentalk/zt_str.h"
 #include "zentalk/zt_time.h"
@@ -155,8 +156,12 @@ static int open_model(const struct run_opts *o, struct model *md)
         fprintf(stderr, "zentalk: %s: %s\n", path, err.message[0] ? err.message : zt_strerror(rc));
         goto fail;
     }
-    if (o->stats)
-        fprintf(stderr, "loaded %s in %.1f ms (%u threads)\n", path, (double)(zt_time_mono_ns() - t0) / 1e6, th);
+    if (o->stats) {
+        char paths[512];
+        zt_quant_paths(paths, sizeof paths); /* which kernel path runs each weight type */
+        fprintf(stderr, "loaded %s in %.1f ms (%u threads; kernels %s)\n", path,
+                (double)(zt_time_mono_ns() - t0) / 1e6, th, paths);
+    }
     return 0;
 oom:
     fprintf(stderr, "zentalk: out of memory\n");
