@@ -794,15 +794,19 @@ static void build_tables(void)
         const struct zt__quant_kernels *lo = &g_tab[i - 1];
         if (lo->name == NULL)
             continue; /* a path below not built: keep what this one has (avx2 always is with avx512) */
+        const struct zt__quant_kernels *own = isa_table((enum zt_quant_isa)i);
 #define FILL(f)                                                                                    \
     if (t->f == NULL)                                                                              \
         t->f = lo->f;
+/* a blocked kernel is inherited unless this path's own dot tiles by itself */
+#define FILL_MM(f, d)                                                                              \
+    if (t->f == NULL && (own->d == NULL || !own->dots_tile))                                       \
+        t->f = lo->f;
         FILL(dot_f32) FILL(dot_f16) FILL(dot_bf16) FILL(dot_q8_0) FILL(dot_q4_0) FILL(dot_q4_k)
         FILL(dot_q6_k) FILL(fp16_to_fp32_row) FILL(fp32_to_fp16_row)
-        if (!t->dots_tile) {
-            FILL(mm_f32) FILL(mm_f16) FILL(mm_q8_0) FILL(mm_q4_0)
-        }
+        FILL_MM(mm_f32, dot_f32) FILL_MM(mm_f16, dot_f16) FILL_MM(mm_q8_0, dot_q8_0) FILL_MM(mm_q4_0, dot_q4_0)
 #undef FILL
+#undef FILL_MM
     }
 }
 
