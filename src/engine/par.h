@@ -4,7 +4,9 @@
  * zt__par_for(p, n, grain, fn, ctx) covers the items [0, n) with calls
  * fn(ctx, i0, i1, tid) on chunks of at most `grain` items that the threads
  * take from a shared counter (the caller is tid 0 and always works), and
- * returns when every item is done. A thread that loses its core (another
+ * returns when every item is done. When the caller works alone (a team of
+ * one, n <= grain, or the team's fallback below) it makes one call for
+ * [0, n). A thread that loses its core (another
  * process, more threads than cores) only delays the chunk it holds: the
  * others take the rest, and a worker that arrives after the last chunk was
  * taken does nothing, so two threads never wait for a descheduled third.
@@ -14,7 +16,10 @@
  *
  * Waiting: workers spin briefly on a new run, then sleep on a futex; the
  * caller spins briefly on the last chunks, then sleeps until the worker
- * holding them finishes. */
+ * holding them finishes. Every 16 team runs the caller compares their time
+ * with its own rate times n; when the team lost (a worker kept losing its
+ * core), the caller works alone for 64 runs (doubling while it keeps
+ * losing, up to 4096) before trying the team again. */
 #ifndef ZT_ENGINE_PAR_H
 #define ZT_ENGINE_PAR_H
 
