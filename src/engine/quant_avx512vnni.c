@@ -227,7 +227,7 @@ static ALWAYS_INLINE void mm2_q4_0(size_t nb, const struct zt_block_q4_0 *w0, co
         for (size_t k = 0; k < nx; k++)                                                            \
             x[k] = (const struct zt_block_q8_0 *)(const void *)((const char *)X + k * xs);         \
         size_t r = 0;                                                                              \
-        for (; r + 2 <= nrows; r += 2) {                                                           \
+        for (; nx > 1 && r + 2 <= nrows; r += 2) {                                                 \
             const wt *w0 = (const wt *)(const void *)((const char *)W + r * row_bytes);            \
             const wt *w1 = (const wt *)(const void *)((const char *)W + (r + 1) * row_bytes);      \
             float o0[4], o1[4];                                                                    \
@@ -242,7 +242,7 @@ static ALWAYS_INLINE void mm2_q4_0(size_t nb, const struct zt_block_q4_0 *w0, co
                 out[k * os + r + 1] = o1[k];                                                       \
             }                                                                                      \
         }                                                                                          \
-        if (r < nrows) {                                                                           \
+        for (; r < nrows; r++) {                                                                   \
             float o[4];                                                                            \
             dot1(n, (const char *)W + r * row_bytes, X, xs, nx, o);                                \
             for (size_t k = 0; k < nx; k++)                                                        \
