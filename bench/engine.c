@@ -1,15 +1,27 @@
 /* bench/engine.c: prompt-processing and generation speed of the CPU engine.
  *
  *   bench_engine MODEL.gguf [-t THREADS] [-p PROMPT_TOKENS] [-n GEN_TOKENS] [-r REPS] [-b BACKEND]
+ *                [--busy CPU]
  *
  * Like llama-bench -p/-n: prompt processing decodes P tokens in one batch,
  * generation decodes N tokens one at a time (greedy, logits every step).
  * Prints tokens/s (best and mean of REPS runs), the compute backend (-b,
- * default cpu) and kernel path, and peak RSS. */
+ * default cpu) and kernel path, and peak RSS. THREADS 0 is the engine's
+ * default (the CPUs in the affinity mask).
+ *
+ * --busy CPU: the contention case of issue 13: a child process spins on CPU
+ * (pinned there) for the whole measurement, as another tenant would; two
+ * threads must then still be at least as fast as one. */
+#define _GNU_SOURCE /* sched_setaffinity */
+#include <sched.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_gguf.h"
@@ -26,14 +38,43 @@ static int arg_u(const char *s, unsigned *out)
     return 0;
 }
 
+/* A child spinning on cpu until killed; its pid, or -1. */
+static pid_t start_busy(unsigned cpu)
+{
+    pid_t pid = fork();
+    if (pid != 0) return pid;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    if (sched_setaffinity(0, sizeof set, &set) != 0) _exit(1);
+    for (volatile unsigned long x = 0;; x++) {
+    }
+}
+
 int main(int argc, char **argv)
 {
-    unsigned threads = 1, np = 128, ng = 64, reps = 3;
+    unsigned threads = 1, np = 128, ng = 64, reps = 3, busy_cpu = 0;
+    bool busy = false;
     const char *path = NULL, *backend = NULL;
     for (int i = 1; i < argc; i++) {
         unsigned *dst = NULL;
         if (!strcmp(argv[i], "-b") && i + 1 < argc) {
             backend = argv[++i];
+            continue;
+        }
+        if (!strcmp(argv[i], "--busy") && i + 1 < argc) {
+            int64_t v;
+            if (zt_str_to_i64(argv[++i], &v) != 0 || v < 0 || v >= CPU_SETSIZE) {
+                fprintf(stderr, "bench_engine: bad value for --busy\n");
+                return 2;
+            }
+            busy_cpu = (unsigned)v;
+            busy = true;
+            continue;
+        }
+        if (!strcmp(argv[i], "-t") && i + 1 < argc && !strcmp(argv[i + 1], "0")) {
+            threads = zt_model_default_threads();
+            i++;
             continue;
         }
         if (!strcmp(argv[i], "-t")) dst = &threads;
@@ -47,7 +88,8 @@ int main(int argc, char **argv)
         }
     }
     if (!path) {
-        fprintf(stderr, "usage: bench_engine MODEL.gguf [-t THREADS] [-p PROMPT] [-n GEN] [-r REPS] [-b BACKEND]\n");
+        fprintf(stderr, "usage: bench_engine MODEL.gguf [-t THREADS] [-p PROMPT] [-n GEN] [-r REPS] [-b BACKEND] "
+                        "[--busy CPU]\n");
         return 2;
     }
     struct zt_buf err;
@@ -69,6 +111,11 @@ int main(int argc, char **argv)
     float *logits = zt_calloc(hp->n_vocab, sizeof(float));
     if (!items || !logits) return 1;
     double best_pp = 0, best_tg = 0, sum_pp = 0, sum_tg = 0;
+    pid_t busy_pid = busy ? start_busy(busy_cpu) : 0;
+    if (busy_pid < 0) {
+        fprintf(stderr, "bench_engine: fork failed\n");
+        return 1;
+    }
     for (unsigned r = 0; r < reps; r++) {
         struct zt_seq *s;
         if (zt_seq_new(m, n_ctx, &s) != 0) return 1;
@@ -94,12 +141,20 @@ int main(int argc, char **argv)
         sum_tg += tg;
         zt_seq_free(s);
     }
+    if (busy_pid > 0) {
+        kill(busy_pid, SIGKILL);
+        waitpid(busy_pid, NULL, 0);
+    }
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     const struct zt_gguf_tensor *t = zt_gguf_find_tensor(zt_model_gguf(m), "blk.0.ffn_up.weight");
     printf("model %s: %u layers, dim %u, vocab %u, weights %.1f MiB (%s)\n", path, hp->n_layer, hp->n_embd,
            hp->n_vocab, (double)zt_model_weight_bytes(m) / 1048576.0, t ? zt_ggml_type_name(t->type) : "?");
-    printf("backend %s, kernels %s, threads %u\n", zt_model_backend(m), zt_quant_isa_name(), threads);
+    printf("backend %s, kernels %s, threads %u", zt_model_backend(m), zt_quant_isa_name(), threads);
+    if (busy) printf(", a busy process on CPU %u", busy_cpu);
+    char paths[512];
+    zt_quant_paths(paths, sizeof paths);
+    printf("\npaths %s\n", paths);
     printf("prompt %4u tokens: %10.1f t/s best, %10.1f mean\n", np, best_pp, sum_pp / reps);
     printf("gen    %4u tokens: %10.1f t/s best, %10.1f mean\n", ng, best_tg, sum_tg / reps);
     printf("peak RSS %.1f MiB\n", (double)ru.ru_maxrss / 1024.0);

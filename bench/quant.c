@@ -38,7 +38,7 @@ static float rnd(void) /* roughly N(0, 1): sum of uniforms */
 static const enum zt_ggml_type types[] = {ZT_GGML_F32,  ZT_GGML_F16,  ZT_GGML_BF16, ZT_GGML_Q8_0,
                                           ZT_GGML_Q4_0, ZT_GGML_Q4_K, ZT_GGML_Q6_K};
 static const char *const type_names[] = {"F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_K", "Q6_K"};
-static const char *const isa_names[] = {"scalar", "avx2", "avx512"};
+static const char *const isa_names[ZT_QUANT_ISA_COUNT] = {"scalar", "avx2", "avx512", "avx512vnni"};
 
 int main(int argc, char **argv)
 {
@@ -48,7 +48,7 @@ int main(int argc, char **argv)
     static const size_t batches[] = {1, 16};
     if (zt_quant_init() != 0)
         fprintf(stderr, "zt_quant_init: ZT_CPU refused, using scalar\n");
-    printf("%-5s %-7s %11s %5s %10s %9s %10s\n", "type", "isa", "rows x n", "batch", "ms/call",
+    printf("%-5s %-10s %11s %5s %10s %9s %10s\n", "type", "isa", "rows x n", "batch", "ms/call",
            "W GB/s", "GFLOP/s");
     for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
         enum zt_ggml_type t = types[ti];
@@ -92,7 +92,7 @@ int main(int argc, char **argv)
                         t1 = now();
                     } while (t1 - t0 < secs);
                     double per = (t1 - t0) / (double)calls;
-                    printf("%-5s %-7s %5zux%-5zu %5zu %10.3f %9.2f %10.2f\n", type_names[ti],
+                    printf("%-5s %-10s %5zux%-5zu %5zu %10.3f %9.2f %10.2f\n", type_names[ti],
                            isa_names[isa], rows, n, batch, per * 1e3,
                            (double)(wb * rows) / per * 1e-9,
                            2.0 * (double)rows * (double)n * (double)batch / per * 1e-9);

@@ -75,6 +75,10 @@ const char *zt_model_backend(const struct zt_model *m);
 /* Threads used by zt_model_decode for this model (1..256). Changing it never
  * changes results. Default: 1. */
 ZT_NODISCARD int zt_model_set_threads(struct zt_model *m, unsigned n_threads);
+/* The thread count to use when none is configured: the CPUs in this
+ * process's affinity mask (sched_getaffinity; taskset and container CPU
+ * sets count, offline or excluded cores do not), 1..256. */
+unsigned zt_model_default_threads(void);
 
 /* A sequence with room for n_ctx tokens (0 = the model's training context).
  * Its KV cache lives in the model's compute backend: free every sequence

@@ -152,17 +152,28 @@ enum zt_quant_isa {
     ZT_QUANT_ISA_SCALAR = 0,
     ZT_QUANT_ISA_AVX2 = 1,   /* AVX2 + FMA + F16C */
     ZT_QUANT_ISA_AVX512 = 2, /* AVX-512 F/BW/VL/DQ + FMA + F16C */
-    ZT_QUANT_ISA_COUNT = 3
+    ZT_QUANT_ISA_AVX512VNNI = 3, /* AVX-512 + VNNI (vpdpbusd for Q8_0/Q4_0; the rest is avx512's) */
+    ZT_QUANT_ISA_COUNT = 4
 };
 
-/* Pick the kernel path: the best the CPU supports, or the one named by the
- * environment variable ZT_CPU=scalar|avx2|avx512. Idempotent and
- * thread-safe; the choice is made once. ZT_EUNSUPPORTED when ZT_CPU names a
- * path this CPU (or build) lacks, ZT_EINVAL for an unknown name; the scalar
- * path is used then (results are the same, only slower). */
+/* Pick the kernel paths: without ZT_CPU, a short calibration (a few ms)
+ * times every path the CPU supports on each weight type, for one
+ * activation row (generation) and for tiles of 4 (prompts), and keeps the
+ * fastest per (type, shape), so a newer ISA is used only where it wins;
+ * ZT_CPU=scalar|avx2|avx512|avx512vnni forces one path for everything.
+ * Every path gives the same bits, so the choice never changes results.
+ * Idempotent and thread-safe; the choice is made once. ZT_EUNSUPPORTED
+ * when ZT_CPU names a path this CPU (or build) lacks, ZT_EINVAL for an
+ * unknown name; the scalar path is used then (same results, slower). */
 ZT_NODISCARD int zt_quant_init(void);
-/* Name of the path in use: "scalar", "avx2" or "avx512". */
+/* Name of the newest path in use ("scalar", "avx2", "avx512", "avx512vnni"
+ * or, for a calibrated choice, the newest path any op uses). */
 const char *zt_quant_isa_name(void);
+/* Which path runs each op, for --stats and status pages: writes e.g.
+ * "F16 gen=avx2 pp=avx2, Q8_0 gen=avx512vnni pp=avx2, ..." (every weight
+ * type with a kernel) into buf (NUL-terminated, truncated to cap); returns
+ * the length it needed. */
+size_t zt_quant_paths(char *buf, size_t cap);
 enum zt_quant_isa zt_quant_isa_current(void);
 /* Whether this CPU and build can run isa. */
 bool zt_quant_isa_available(enum zt_quant_isa isa);
@@ -188,6 +199,9 @@ typedef void (*zt__quant_mm_fn)(size_t n, const void *W, size_t row_bytes, size_
 
 struct zt__quant_kernels {
     const char *name;
+    /* the dot kernels share weight loads over their nx activation rows (so
+     * quant.c does not give this path a lower path's mm_* kernels) */
+    bool dots_tile;
     zt__quant_dot_fn dot_f32, dot_f16, dot_bf16, dot_q8_0, dot_q4_0, dot_q4_k, dot_q6_k;
     zt__quant_mm_fn mm_f32, mm_f16, mm_q8_0, mm_q4_0;
     void (*fp16_to_fp32_row)(const uint16_t *src, float *dst, size_t n);
@@ -197,5 +211,7 @@ struct zt__quant_kernels {
 extern const struct zt__quant_kernels zt__quant_kernels_scalar;
 extern const struct zt__quant_kernels zt__quant_kernels_avx2;   /* name NULL if not built */
 extern const struct zt__quant_kernels zt__quant_kernels_avx512; /* name NULL if not built */
+/* Only dot_q8_0/dot_q4_0; quant.c fills the rest from the avx512 table. */
+extern const struct zt__quant_kernels zt__quant_kernels_avx512vnni; /* name NULL if not built */
 
 #endif

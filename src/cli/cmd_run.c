@@ -21,6 +21,8 @@
 #include "zentalk/zt_config.h"
 #include "zentalk/zt_infer.h"
 #include "zentalk/zt_log.h"
+#include "zentalk/zt_model.h"
+#include "zentalk/zt_quant.h"
 #include "zentalk/zt_sampler.h"
 #include "zentalk/zt_str.h"
 #include "zentalk/zt_time.h"
@@ -102,10 +104,7 @@ static int open_model(const struct run_opts *o, struct model *md)
     last_pct = -1;
     bool tty = isatty(STDERR_FILENO);
     unsigned th = o->threads;
-    if (!th) {
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
-        th = n > 0 ? (unsigned)(n > 256 ? 256 : n) : 1u;
-    }
+    if (!th) th = zt_model_default_threads(); /* the CPUs in the affinity mask */
     struct zt_infer_opts io = {.n_threads = th, .n_slots = 1, .n_ctx = o->n_ctx ? o->n_ctx : 4096,
                                .progress = tty ? on_progress : no_progress, .progress_ud = &last_pct,
                                .detail_in_errors = true};
@@ -167,8 +166,12 @@ static int open_model(const struct run_opts *o, struct model *md)
             fprintf(stderr, "zentalk: %s: %s\n", path, err.message[0] ? err.message : zt_strerror(rc));
         goto fail;
     }
-    if (o->stats)
-        fprintf(stderr, "loaded %s in %.1f ms (%u threads)\n", path, (double)(zt_time_mono_ns() - t0) / 1e6, th);
+    if (o->stats) {
+        char paths[512];
+        zt_quant_paths(paths, sizeof paths); /* which kernel path runs each weight type */
+        fprintf(stderr, "loaded %s in %.1f ms (%u threads; kernels %s)\n", path,
+                (double)(zt_time_mono_ns() - t0) / 1e6, th, paths);
+    }
     return 0;
 oom:
     fprintf(stderr, "zentalk: out of memory\n");

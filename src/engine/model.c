@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "backend.h"
+#include "par.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_gguf.h"
 #include "zentalk/zt_model.h"
@@ -420,6 +421,8 @@ struct zt_tokenizer *zt_model_tokenizer(const struct zt_model *m) { return m->to
 const struct zt_gguf *zt_model_gguf(const struct zt_model *m) { return m->gguf; }
 size_t zt_model_weight_bytes(const struct zt_model *m) { return m->weight_bytes; }
 const char *zt_model_backend(const struct zt_model *m) { return m->be->ops->name; }
+
+unsigned zt_model_default_threads(void) { return zt__par_default_threads(); }
 
 int zt_model_set_threads(struct zt_model *m, unsigned n_threads)
 {

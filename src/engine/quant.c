@@ -11,8 +11,10 @@
 #endif
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <math.h>
 
 #include "zentalk/zt_log.h"
@@ -708,8 +710,19 @@ const struct zt__quant_kernels zt__quant_kernels_scalar = {
 
 /* ---- dispatch ------------------------------------------------------------------------ */
 
-static _Atomic(const struct zt__quant_kernels *) g_kernels;
+/* g_tab[isa]: that path's kernels, the entries it lacks filled from the path
+ * below it (avx512vnni <- avx512 <- avx2 <- scalar), so every path has
+ * every kernel: avx512 uses avx2's blocked mm_* kernels (its dot kernels
+ * reload the weights for each activation row, which made it slower than
+ * avx2 on prompts), avx512vnni's dots tile by themselves. g_choice[t][s]:
+ * the path that runs weight type t for shape s (0: one activation row,
+ * 1: more), all the same path when forced. */
+enum { SHAPE_GEN = 0, SHAPE_PP = 1 };
+static struct zt__quant_kernels g_tab[ZT_QUANT_ISA_COUNT];
+static _Atomic(unsigned char) g_choice[ZT_GGML_TYPE_COUNT][2];
+static _Atomic(const struct zt__quant_kernels *) g_kernels; /* conversions, zt_quant_vec_dot */
 static _Atomic(int) g_isa = ZT_QUANT_ISA_SCALAR;
+static _Atomic(bool) g_forced;
 static int g_init_rc;
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 
@@ -719,11 +732,25 @@ static const struct zt__quant_kernels *isa_table(enum zt_quant_isa isa)
     case ZT_QUANT_ISA_SCALAR: return &zt__quant_kernels_scalar;
     case ZT_QUANT_ISA_AVX2: return &zt__quant_kernels_avx2;
     case ZT_QUANT_ISA_AVX512: return &zt__quant_kernels_avx512;
+    case ZT_QUANT_ISA_AVX512VNNI: return &zt__quant_kernels_avx512vnni;
     default: return NULL;
     }
 }
 
-static const char *const isa_names[ZT_QUANT_ISA_COUNT] = {"scalar", "avx2", "avx512"};
+static const char *const isa_names[ZT_QUANT_ISA_COUNT] = {"scalar", "avx2", "avx512", "avx512vnni"};
+
+#if defined(__x86_64__) || defined(__i386__)
+/* XCR0 via xgetbv, 0 when the OS has not enabled XSAVE (CPUID.1:ECX.OSXSAVE). */
+static uint64_t xcr0(void)
+{
+    unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+    if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx) || !(ecx & (1u << 27)))
+        return 0;
+    unsigned lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return ((uint64_t)hi << 32) | lo;
+}
+#endif
 
 bool zt_quant_isa_available(enum zt_quant_isa isa)
 {
@@ -737,12 +764,19 @@ bool zt_quant_isa_available(enum zt_quant_isa isa)
     unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
     bool f16c = __get_cpuid(1, &eax, &ebx, &ecx, &edx) && (ecx & (1u << 29)) != 0;
     bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && f16c;
+    /* the OS saves the opmask and all 512-bit registers: XCR0 bits 1, 2
+     * (SSE, AVX) and 5, 6, 7 (opmask, ZMM_Hi256, Hi16_ZMM) */
+    bool zmm_state = (xcr0() & 0xe6u) == 0xe6u;
+    bool avx512 = avx2 && zmm_state && __builtin_cpu_supports("avx512f") &&
+                  __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+                  __builtin_cpu_supports("avx512dq");
     switch (isa) {
     case ZT_QUANT_ISA_SCALAR: return true;
     case ZT_QUANT_ISA_AVX2: return avx2;
-    case ZT_QUANT_ISA_AVX512:
-        return avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-               __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+    case ZT_QUANT_ISA_AVX512: return avx512;
+    case ZT_QUANT_ISA_AVX512VNNI:
+        /* CPUID.(7,0):ECX bit 11 */
+        return avx512 && __get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) && (ecx & (1u << 11)) != 0;
     default: return false;
     }
 #else
@@ -750,14 +784,128 @@ bool zt_quant_isa_available(enum zt_quant_isa isa)
 #endif
 }
 
+static void build_tables(void)
+{
+    for (int i = 0; i < ZT_QUANT_ISA_COUNT; i++) {
+        struct zt__quant_kernels *t = &g_tab[i];
+        *t = *isa_table((enum zt_quant_isa)i);
+        if (t->name == NULL || i == 0)
+            continue;
+        const struct zt__quant_kernels *lo = &g_tab[i - 1];
+        if (lo->name == NULL)
+            continue; /* a path below not built: keep what this one has (avx2 always is with avx512) */
+        const struct zt__quant_kernels *own = isa_table((enum zt_quant_isa)i);
+#define FILL(f)                                                                                    \
+    if (t->f == NULL)                                                                              \
+        t->f = lo->f;
+/* a blocked kernel is inherited unless this path's own dot tiles by itself */
+#define FILL_MM(f, d)                                                                              \
+    if (t->f == NULL && (own->d == NULL || !own->dots_tile))                                       \
+        t->f = lo->f;
+        FILL(dot_f32) FILL(dot_f16) FILL(dot_bf16) FILL(dot_q8_0) FILL(dot_q4_0) FILL(dot_q4_k)
+        FILL(dot_q6_k) FILL(fp16_to_fp32_row) FILL(fp32_to_fp16_row)
+        FILL_MM(mm_f32, dot_f32) FILL_MM(mm_f16, dot_f16) FILL_MM(mm_q8_0, dot_q8_0) FILL_MM(mm_q4_0, dot_q4_0)
+#undef FILL
+#undef FILL_MM
+    }
+}
+
 static void set_isa(enum zt_quant_isa isa)
 {
-    atomic_store(&g_kernels, isa_table(isa));
+    for (int t = 0; t < ZT_GGML_TYPE_COUNT; t++)
+        for (int s = 0; s < 2; s++)
+            atomic_store(&g_choice[t][s], (unsigned char)isa);
+    atomic_store(&g_kernels, &g_tab[isa]);
     atomic_store(&g_isa, (int)isa);
+}
+
+static zt__quant_dot_fn dot_fn(const struct zt__quant_kernels *k, enum zt_ggml_type t);
+static zt__quant_mm_fn mm_fn(const struct zt__quant_kernels *k, enum zt_ggml_type t);
+static void matmul_with(const struct zt__quant_kernels *kt, enum zt_ggml_type type, const void *W,
+                        size_t row_bytes, size_t row_begin, size_t row_end, const void *X_q,
+                        size_t x_row_bytes, size_t batch, float *out, size_t out_stride, size_t n);
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Calibration: for each weight type, time every available path on the
+ * same product (CAL_ROWS rows of CAL_N, one activation row and a tile of
+ * 4), best of CAL_REPS, and keep the fastest. Data are quantised
+ * pseudo-random values (the speed of these kernels does not depend on
+ * them). The default for a type with no measurement is the newest path. */
+#define CAL_N 2048
+#define CAL_ROWS 24
+#define CAL_REPS 5
+static void calibrate(int best_isa)
+{
+    static const enum zt_ggml_type types[] = {ZT_GGML_F32,  ZT_GGML_F16,  ZT_GGML_BF16, ZT_GGML_Q8_0,
+                                              ZT_GGML_Q4_0, ZT_GGML_Q4_K, ZT_GGML_Q6_K};
+    set_isa((enum zt_quant_isa)best_isa);
+    float *f = malloc(sizeof(float) * CAL_N * CAL_ROWS);
+    uint8_t *w = malloc(CAL_N * 4 * CAL_ROWS), *x = malloc(CAL_N * 4 * 4 + 1024);
+    float out[4 * CAL_ROWS];
+    if (!f || !w || !x)
+        goto out;
+    uint32_t r = 0x9e3779b9u;
+    for (size_t i = 0; i < (size_t)CAL_N * CAL_ROWS; i++) {
+        r = r * 1664525u + 1013904223u;
+        f[i] = (float)(int32_t)r * (1.0f / 2147483648.0f);
+    }
+    for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
+        enum zt_ggml_type t = types[ti], at = zt_quant_vec_dot_type(t);
+        size_t wb = 0, xb = 0;
+        if (zt_quant_row_bytes(t, CAL_N, &wb) != 0 || zt_quant_row_bytes(at, CAL_N, &xb) != 0)
+            continue;
+        bool ok = true;
+        for (size_t i = 0; i < CAL_ROWS && ok; i++)
+            ok = zt_quant_row(t, f + i * CAL_N, w + i * wb, CAL_N) == 0;
+        for (size_t i = 0; i < 4 && ok; i++)
+            ok = zt_quant_row(at, f + i * CAL_N, x + i * xb, CAL_N) == 0;
+        if (!ok)
+            continue;
+        for (int s = 0; s < 2; s++) {
+            size_t batch = s == SHAPE_GEN ? 1 : 4;
+            uint64_t best = UINT64_MAX;
+            int pick = best_isa, prev = -1;
+            /* oldest first: a newer path must win by 3 % (timer noise); one
+             * whose kernels for t are the older path's is not measured */
+            for (int isa = ZT_QUANT_ISA_AVX2; isa <= best_isa; isa++) {
+                if (!zt_quant_isa_available((enum zt_quant_isa)isa))
+                    continue;
+                if (prev >= 0 && dot_fn(&g_tab[isa], t) == dot_fn(&g_tab[prev], t) &&
+                    mm_fn(&g_tab[isa], t) == mm_fn(&g_tab[prev], t))
+                    continue;
+                prev = isa;
+                uint64_t b = UINT64_MAX;
+                for (int rep = 0; rep < CAL_REPS; rep++) {
+                    uint64_t t0 = mono_ns();
+                    for (int k = 0; k < 4; k++)
+                        matmul_with(&g_tab[isa], t, w, wb, 0, CAL_ROWS, x, xb, batch, out, CAL_ROWS, CAL_N);
+                    uint64_t dt = mono_ns() - t0;
+                    if (dt < b)
+                        b = dt;
+                }
+                if (best == UINT64_MAX || b * 100 < best * 97) {
+                    best = b;
+                    pick = isa;
+                }
+            }
+            atomic_store(&g_choice[t][s], (unsigned char)pick);
+        }
+    }
+out:
+    free(f);
+    free(w);
+    free(x);
 }
 
 static void init_once(void)
 {
+    build_tables();
     const char *env = getenv("ZT_CPU");
     set_isa(ZT_QUANT_ISA_SCALAR);
     if (env != NULL && env[0] != '\0') {
@@ -765,6 +913,7 @@ static void init_once(void)
             if (strcmp(env, isa_names[i]) == 0) {
                 if (zt_quant_isa_available((enum zt_quant_isa)i)) {
                     set_isa((enum zt_quant_isa)i);
+                    atomic_store(&g_forced, true);
                     g_init_rc = 0;
                 } else {
                     zt_log(ZT_LOG_ERROR, "ZT_CPU path not supported by this CPU", "ZT_CPU=%s", env);
@@ -773,16 +922,16 @@ static void init_once(void)
                 return;
             }
         }
-        zt_log(ZT_LOG_ERROR, "unknown ZT_CPU value (scalar|avx2|avx512)", "ZT_CPU=%s", env);
+        zt_log(ZT_LOG_ERROR, "unknown ZT_CPU value (scalar|avx2|avx512|avx512vnni)", "ZT_CPU=%s", env);
         g_init_rc = ZT_EINVAL;
         return;
     }
-    for (int i = ZT_QUANT_ISA_COUNT - 1; i > 0; i--) {
-        if (zt_quant_isa_available((enum zt_quant_isa)i)) {
-            set_isa((enum zt_quant_isa)i);
-            break;
-        }
-    }
+    int best = 0;
+    for (int i = ZT_QUANT_ISA_COUNT - 1; i > 0 && best == 0; i--)
+        if (zt_quant_isa_available((enum zt_quant_isa)i))
+            best = i;
+    if (best >= ZT_QUANT_ISA_AVX2)
+        calibrate(best);
     g_init_rc = 0;
 }
 
@@ -820,6 +969,29 @@ int zt_quant_set_isa(enum zt_quant_isa isa)
         return ZT_EUNSUPPORTED;
     set_isa(isa);
     return 0;
+}
+
+size_t zt_quant_paths(char *buf, size_t cap)
+{
+    static const enum zt_ggml_type types[] = {ZT_GGML_F32,  ZT_GGML_F16,  ZT_GGML_BF16, ZT_GGML_Q8_0,
+                                              ZT_GGML_Q4_0, ZT_GGML_Q4_K, ZT_GGML_Q6_K};
+    (void)kernels();
+    size_t len = 0;
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+        enum zt_ggml_type t = types[i];
+        int g = atomic_load(&g_choice[t][SHAPE_GEN]), p = atomic_load(&g_choice[t][SHAPE_PP]);
+        char part[96];
+        int k = snprintf(part, sizeof part, "%s%s gen=%s pp=%s", i ? ", " : "", zt_ggml_type_name(t),
+                         isa_names[g], isa_names[p]);
+        if (k < 0)
+            break;
+        if (buf != NULL && len < cap)
+            snprintf(buf + len, cap - len, "%s", part);
+        len += (size_t)k;
+    }
+    if (buf != NULL && cap > 0 && len == 0)
+        buf[0] = '\0';
+    return len;
 }
 
 void zt_fp16_to_fp32_row(const uint16_t *src, float *dst, size_t n)
@@ -917,7 +1089,17 @@ int zt_quant_matmul_rows(enum zt_ggml_type type, const void *W, size_t row_bytes
     if (row_begin > row_end || (row_end > row_begin && row_bytes < wb) ||
         (batch > 1 && (x_row_bytes < xb || out_stride < row_end)))
         return ZT_EINVAL;
-    const struct zt__quant_kernels *kt = kernels();
+    (void)kernels();
+    int isa = atomic_load_explicit(&g_choice[type][batch > 1 ? SHAPE_PP : SHAPE_GEN], memory_order_relaxed);
+    matmul_with(&g_tab[isa], type, W, row_bytes, row_begin, row_end, X_q, x_row_bytes, batch, out,
+                out_stride, n);
+    return 0;
+}
+
+static void matmul_with(const struct zt__quant_kernels *kt, enum zt_ggml_type type, const void *W,
+                        size_t row_bytes, size_t row_begin, size_t row_end, const void *X_q,
+                        size_t x_row_bytes, size_t batch, float *out, size_t out_stride, size_t n)
+{
     zt__quant_dot_fn fn = dot_fn(kt, type);
     zt__quant_mm_fn mm = mm_fn(kt, type);
     /* Rows in chunks of about 64 KiB of weights (stay in L2) while every
@@ -946,5 +1128,4 @@ int zt_quant_matmul_rows(enum zt_ggml_type type, const void *W, size_t row_bytes
             }
         }
     }
-    return 0;
 }

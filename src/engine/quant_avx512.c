@@ -19,21 +19,9 @@
 #include <immintrin.h>
 #include <math.h>
 
+#include "quant_avx512.h"
+
 /* ---- reductions ---------------------------------------------------------- */
-
-static inline float fold8(__m256 v)
-{
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
-
-/* 16 lanes: l += l+8, then fold8. */
-static inline float fold16(__m512 v)
-{
-    return fold8(_mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1)));
-}
 
 /* 32 lanes in a0 (0-15) and a1 (16-31): l += l+16, then fold16. */
 static inline float fold32(__m512 a0, __m512 a1)
@@ -48,11 +36,6 @@ static inline int32_t hsum_i32(__m512i v)
     s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
     s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
     return _mm_cvtsi128_si32(s);
-}
-
-static inline float h2f(uint16_t h)
-{
-    return _cvtsh_ss(h);
 }
 
 /* ---- float dots: 32 lanes, element i in lane i % 32 ----------------------- */
@@ -120,22 +103,6 @@ FLOAT_DOT_NX(dot_bf16)
 
 /* ---- Q8_0 / Q4_0 x Q8_0: block pair (b even, b+1) in one zmm ---------------- */
 
-static inline __m256i load256(const void *p)
-{
-    return _mm256_loadu_si256((const __m256i *)p);
-}
-
-static inline __m512i pair512(__m256i lo, __m256i hi)
-{
-    return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
-}
-
-/* d0 in lanes 0-7, d1 in lanes 8-15. */
-static inline __m512 dpair(float d0, float d1)
-{
-    return _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_set1_ps(d0)), _mm256_set1_ps(d1), 1);
-}
-
 /* int32 lane j = sum over bytes 4j..4j+3 of w*x; exact when x != -128. */
 static inline __m512i sum4_i8(__m512i w, __m512i x)
 {
@@ -143,13 +110,6 @@ static inline __m512i sum4_i8(__m512i w, __m512i x)
     __m512i sx = _mm512_mask_sub_epi8(x, neg, _mm512_setzero_si512(), x);
     __m512i p = _mm512_maddubs_epi16(_mm512_abs_epi8(w), sx);
     return _mm512_madd_epi16(p, _mm512_set1_epi16(1));
-}
-
-static inline __m256i unpack_q4_0(const uint8_t *qs)
-{
-    __m128i b = _mm_loadu_si128((const __m128i *)(const void *)qs);
-    __m256i v = _mm256_inserti128_si256(_mm256_castsi128_si256(b), _mm_srli_epi16(b, 4), 1);
-    return _mm256_and_si256(v, _mm256_set1_epi8(15));
 }
 
 /* int32 lane j = sum over elements 4j..4j+3 of (q - 8) * x, q in 0..15. */

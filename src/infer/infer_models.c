@@ -58,10 +58,10 @@ int zt__infer_fail(struct zt_infer_err *err, int rc, const char *code, const cha
     return rc;
 }
 
+/* The CPUs this process may run on (its affinity mask), as the engine counts them. */
 static unsigned cpus_online(void)
 {
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n > 0 ? (unsigned)(n > 256 ? 256 : n) : 1u;
+    return zt_model_default_threads();
 }
 
 static int make(const struct zt_infer_opts *o, size_t n_models, struct zt_infer **out)

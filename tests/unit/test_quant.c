@@ -683,6 +683,36 @@ static void test_dispatch(void **state)
         printf("# avx512 path not tested: this CPU lacks AVX-512 F/BW/VL/DQ\n");
     if (!zt_quant_isa_available(ZT_QUANT_ISA_AVX2))
         printf("# avx2 path not tested: this CPU lacks AVX2/FMA/F16C\n");
+    if (!zt_quant_isa_available(ZT_QUANT_ISA_AVX512VNNI))
+        printf("# avx512vnni path not tested: this CPU (or build) lacks AVX512-VNNI\n");
+}
+
+/* zt_quant_paths names the path of every op; forcing a path shows it
+ * everywhere; a short buffer is truncated and terminated. */
+static void test_paths(void **state)
+{
+    (void)state;
+    enum zt_quant_isa orig = zt_quant_isa_current();
+    char buf[512], want[64], small[8];
+    size_t full = zt_quant_paths(buf, sizeof buf);
+    printf("# kernel paths: %s\n", buf);
+    assert_true(full > 0 && full < sizeof buf);
+    assert_int_equal(strlen(buf), full);
+    assert_int_equal(zt_quant_paths(NULL, 0), full);
+    assert_int_equal(zt_quant_paths(small, sizeof small), full);
+    assert_int_equal(strlen(small), sizeof small - 1);
+    for (int isa = 0; isa < ZT_QUANT_ISA_COUNT; isa++) {
+        if (zt_quant_set_isa((enum zt_quant_isa)isa) != 0)
+            continue;
+        zt_quant_paths(buf, sizeof buf);
+        static const char *const types[] = {"F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_K", "Q6_K"};
+        for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
+            snprintf(want, sizeof want, "%s gen=%s pp=%s", types[t], zt_quant_isa_name(), zt_quant_isa_name());
+            if (strstr(buf, want) == NULL)
+                fail_msg("paths \"%s\" lacks \"%s\"", buf, want);
+        }
+    }
+    assert_int_equal(zt_quant_set_isa(orig), 0);
 }
 
 int main(void)
@@ -700,6 +730,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_activation_formats, setup, teardown),
         cmocka_unit_test_setup_teardown(test_invalid, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dispatch, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_paths, setup, teardown),
     };
     return zt_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -201,39 +201,28 @@ struct mm {
     uint8_t *xq;
     size_t xq_row;          /* bytes of one quantised activation row */
     atomic_int failed;
-    atomic_size_t next_row; /* first weight row not yet taken */
 };
 
-static void par_quantize(void *ctx, unsigned ith, unsigned nth)
+static void par_quantize(void *ctx, size_t b0, size_t b1, unsigned tid)
 {
+    (void)tid;
     struct mm *f = ctx;
-    size_t b0, b1;
-    zt__par_range(f->x->ne1, ith, nth, &b0, &b1);
     for (size_t b = b0; b < b1; b++)
         if (zt_quant_activations(f->w->type, row(f->x, b), f->xq + b * f->xq_row, f->w->ne0))
             atomic_store(&f->failed, 1);
 }
 
-/* Threads take chunks of rows from a shared counter rather than fixed
- * shares, so a thread that loses its core for a while does not hold the
- * others up. Which thread computes a row never changes its value: every
- * element is the same kernel in the same order wherever its tile starts. */
-static void par_matmul(void *ctx, unsigned ith, unsigned nth)
+/* Threads take chunks of rows from the team's shared counter (par.h), so a
+ * thread that loses its core for a while does not hold the others up.
+ * Which thread computes a row never changes its value: every element is
+ * the same kernel in the same order wherever its tile starts. */
+static void par_matmul(void *ctx, size_t r0, size_t r1, unsigned tid)
 {
-    (void)ith;
+    (void)tid;
     struct mm *f = ctx;
-    size_t rows = f->w->ne1;
-    /* about 8 chunks per thread, a multiple of 12 rows (whole 2- and 3-row tiles) */
-    size_t chunk = nth == 1 ? rows : rows / ((size_t)nth * 8);
-    chunk = chunk < 12 ? 12 : chunk - chunk % 12;
-    for (;;) {
-        size_t r0 = atomic_fetch_add_explicit(&f->next_row, chunk, memory_order_relaxed);
-        if (r0 >= rows) break;
-        size_t r1 = r0 + chunk < rows ? r0 + chunk : rows;
-        if (zt_quant_matmul_rows(f->w->type, base(f->w), f->w->nb1, r0, r1, f->xq, f->xq_row, f->x->ne1,
-                                 row(f->dst, 0), f->dst->nb1 / sizeof(float), f->w->ne0))
-            atomic_store(&f->failed, 1);
-    }
+    if (zt_quant_matmul_rows(f->w->type, base(f->w), f->w->nb1, r0, r1, f->xq, f->xq_row, f->x->ne1,
+                             row(f->dst, 0), f->dst->nb1 / sizeof(float), f->w->ne0))
+        atomic_store(&f->failed, 1);
 }
 
 static int cpu_matmul(struct zt__backend *be, const struct zt__tensor *w, const struct zt__tensor *x,
@@ -251,9 +240,14 @@ static int cpu_matmul(struct zt__backend *be, const struct zt__tensor *w, const 
         c->xq_cap = need;
     }
     struct mm f = {.w = w, .x = x, .dst = dst, .xq = c->xq, .xq_row = rb};
-    zt__par_run(c->par, par_quantize, &f);
-    atomic_store_explicit(&f.next_row, 0, memory_order_relaxed); /* published by par_run's release */
-    zt__par_run(c->par, par_matmul, &f);
+    unsigned nth = zt__par_threads(c->par);
+    /* activation rows: ~4 chunks a thread; weight rows: ~8 chunks a thread,
+     * multiples of 12 rows (whole 2- and 3-row tiles) */
+    size_t qg = x->ne1 / ((size_t)nth * 4);
+    zt__par_for(c->par, x->ne1, qg ? qg : 1, par_quantize, &f);
+    size_t rows = w->ne1, chunk = nth == 1 ? rows : rows / ((size_t)nth * 8);
+    chunk = chunk < 12 ? 12 : chunk - chunk % 12;
+    zt__par_for(c->par, rows, chunk, par_matmul, &f);
     return atomic_load(&f.failed) ? ZT_EINVAL : 0;
 }
 
@@ -315,15 +309,14 @@ static void attend(const struct attn_ctx *a, size_t b, uint32_t h, float *scores
     }
 }
 
-static void par_attention(void *ctx, unsigned ith, unsigned nth)
+static void par_attention(void *ctx, size_t j0, size_t j1, unsigned tid)
 {
+    (void)tid;
     struct attn_ctx *a = ctx;
-    size_t n = a->q->ne1, n_head = a->p->n_head, j0, j1;
-    zt__par_range(n * n_head, ith, nth, &j0, &j1);
-    if (j0 == j1) return;
+    size_t n_head = a->p->n_head;
     uint32_t max_pos = 0;
-    for (size_t b = 0; b < n; b++)
-        if (a->kv[b].pos + 1 > max_pos) max_pos = a->kv[b].pos + 1;
+    for (size_t j = j0; j < j1; j++)
+        if (a->kv[j / n_head].pos + 1 > max_pos) max_pos = a->kv[j / n_head].pos + 1;
     float *scores = zt_malloc((size_t)max_pos * sizeof(float));
     if (!scores) {
         atomic_store(&a->failed, 1);
@@ -337,12 +330,15 @@ static int cpu_attention(struct zt__backend *be, const struct zt__tensor *q, con
                          const struct zt__attn *p, const struct zt__tensor *dst)
 {
     struct attn_ctx a = {.q = q, .dst = dst, .kv = kv, .p = p};
-    zt__par_run(cpu_of(be)->par, par_attention, &a);
+    struct zt__par *par = cpu_of(be)->par;
+    size_t items = q->ne1 * p->n_head, g = items / ((size_t)zt__par_threads(par) * 4);
+    zt__par_for(par, items, g ? g : 1, par_attention, &a);
     return atomic_load(&a.failed) ? ZT_ENOMEM : 0;
 }
 
 struct ew {
     const struct zt__tensor *g, *u, *dst;
+    bool flat;
 };
 
 static void swiglu_span(float *y, const float *g, const float *u, size_t n)
@@ -354,24 +350,25 @@ static void swiglu_span(float *y, const float *g, const float *u, size_t n)
 }
 
 /* Contiguous tensors are split by elements, others by rows. */
-static void par_swiglu(void *ctx, unsigned ith, unsigned nth)
+static void par_swiglu(void *ctx, size_t i0, size_t i1, unsigned tid)
 {
+    (void)tid;
     const struct ew *e = ctx;
-    size_t ne0 = e->g->ne0, rows = e->g->ne1, i0, i1;
-    if (contiguous(e->g) && contiguous(e->u) && contiguous(e->dst)) {
-        zt__par_range(rows * ne0, ith, nth, &i0, &i1);
+    if (e->flat) {
         swiglu_span(row(e->dst, 0) + i0, row(e->g, 0) + i0, row(e->u, 0) + i0, i1 - i0);
         return;
     }
-    zt__par_range(rows, ith, nth, &i0, &i1);
-    for (size_t r = i0; r < i1; r++) swiglu_span(row(e->dst, r), row(e->g, r), row(e->u, r), ne0);
+    for (size_t r = i0; r < i1; r++) swiglu_span(row(e->dst, r), row(e->g, r), row(e->u, r), e->g->ne0);
 }
 
 static int cpu_swiglu(struct zt__backend *be, const struct zt__tensor *g, const struct zt__tensor *u,
                       const struct zt__tensor *dst)
 {
-    struct ew e = {.g = g, .u = u, .dst = dst};
-    zt__par_run(cpu_of(be)->par, par_swiglu, &e);
+    struct ew e = {.g = g, .u = u, .dst = dst, .flat = contiguous(g) && contiguous(u) && contiguous(dst)};
+    struct zt__par *par = cpu_of(be)->par;
+    size_t n = e.flat ? g->ne0 * g->ne1 : g->ne1;
+    size_t per = n / ((size_t)zt__par_threads(par) * 4), min = e.flat ? 4096 : 1;
+    zt__par_for(par, n, per > min ? per : min, par_swiglu, &e);
     return 0;
 }
 

@@ -1,0 +1,228 @@
+/* quant_avx512vnni.c: AVX512-VNNI (vpdpbusd) dot products for Q8_0 and Q4_0
+ * weights x Q8_0 activations, chosen at run time by quant.c; every other
+ * kernel of this path is the AVX-512 one (quant.c fills the table).
+ *
+ * Same contract as quant_avx512.c: bit-identical to the scalar reference's
+ * canonical order (docs/internals/quant.md). A block pair (b even, b+1)
+ * fills one zmm; vpdpbusd from a zero accumulator gives, in int32 lane j,
+ * the exact sum of the 4 byte products of elements 4j..4j+3 (the
+ * non-saturating form; at most 4 * 255 * 127 in magnitude), which is the
+ * canonical p_j; then acc = fma(d_b, (float)p_j, acc) in lane 8*(b%2)+j and
+ * the 16-lane fold, as the other paths.
+ *
+ * The dot kernels multiply one weight row with up to 4 activation rows at
+ * once, so a weight block is loaded and unpacked once for all of them; the
+ * blocked kernels (mm_*) take 2 weight rows x up to 4 activation rows. */
+#include <string.h>
+
+#include "zentalk/zt_quant.h"
+
+#ifdef __clang__
+#pragma STDC FP_CONTRACT OFF
+#endif
+
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__) &&              \
+    defined(__AVX512DQ__) && defined(__AVX512VNNI__) && defined(__FMA__) && defined(__F16C__)
+#include <immintrin.h>
+
+#include "quant_avx512.h"
+
+/* Activation block pair k of row x (b even; hi = 0 when b+1 == nb). */
+static inline __m512i xpair(const struct zt_block_q8_0 *x, size_t b, bool hi)
+{
+    return hi ? pair512(load256(x[b].qs), load256(x[b + 1].qs)) : _mm512_zextsi256_si512(load256(x[b].qs));
+}
+
+/* Q8_0: |w| (unsigned; |-128| = 128 fits) times x with w's sign moved onto
+ * x (x != -128 by construction of the activations, so -x fits). */
+static void dot_q8_0(size_t n, const void *wv, const void *xv, size_t xs, size_t nx, float *out)
+{
+    const struct zt_block_q8_0 *w = wv;
+    size_t nb = n / ZT_QK8_0;
+    const struct zt_block_q8_0 *x[4];
+    __m512 acc[4];
+    for (size_t k = 0; k < nx; k++) {
+        x[k] = (const struct zt_block_q8_0 *)(const void *)((const char *)xv + k * xs);
+        acc[k] = _mm512_setzero_ps();
+    }
+    for (size_t b = 0; b < nb; b += 2) {
+        bool hi = b + 1 < nb;
+        __m512i wq = hi ? pair512(load256(w[b].qs), load256(w[b + 1].qs)) : _mm512_zextsi256_si512(load256(w[b].qs));
+        __mmask64 neg = _mm512_movepi8_mask(wq);
+        __m512i wa = _mm512_abs_epi8(wq);
+        float wd0 = h2f(w[b].d), wd1 = hi ? h2f(w[b + 1].d) : 0.0f;
+        for (size_t k = 0; k < nx; k++) {
+            __m512i xq = xpair(x[k], b, hi);
+            __m512i sx = _mm512_mask_sub_epi8(xq, neg, _mm512_setzero_si512(), xq);
+            __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wa, sx);
+            /* odd tail: the high half has d = 0 and p = 0, fma(0, 0, acc) == acc */
+            __m512 d = dpair(wd0 * h2f(x[k][b].d), hi ? wd1 * h2f(x[k][b + 1].d) : 0.0f);
+            acc[k] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(p), acc[k]);
+        }
+    }
+    for (size_t k = 0; k < nx; k++) out[k] = fold16(acc[k]);
+}
+
+/* Q4_0: p_j = sum q*x - 8 * sum x over the 4 elements, both exact int32
+ * (q unsigned 0..15 is vpdpbusd's unsigned operand). */
+static void dot_q4_0(size_t n, const void *wv, const void *xv, size_t xs, size_t nx, float *out)
+{
+    const struct zt_block_q4_0 *w = wv;
+    size_t nb = n / ZT_QK4_0;
+    const struct zt_block_q8_0 *x[4];
+    __m512 acc[4];
+    const __m512i eight = _mm512_set1_epi8(8);
+    for (size_t k = 0; k < nx; k++) {
+        x[k] = (const struct zt_block_q8_0 *)(const void *)((const char *)xv + k * xs);
+        acc[k] = _mm512_setzero_ps();
+    }
+    for (size_t b = 0; b < nb; b += 2) {
+        bool hi = b + 1 < nb;
+        __m512i q = hi ? pair512(unpack_q4_0(w[b].qs), unpack_q4_0(w[b + 1].qs))
+                       : _mm512_zextsi256_si512(unpack_q4_0(w[b].qs));
+        float wd0 = h2f(w[b].d), wd1 = hi ? h2f(w[b + 1].d) : 0.0f;
+        for (size_t k = 0; k < nx; k++) {
+            __m512i xq = xpair(x[k], b, hi);
+            __m512i p = _mm512_sub_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), q, xq),
+                                         _mm512_dpbusd_epi32(_mm512_setzero_si512(), eight, xq));
+            __m512 d = dpair(wd0 * h2f(x[k][b].d), hi ? wd1 * h2f(x[k][b + 1].d) : 0.0f);
+            acc[k] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(p), acc[k]);
+        }
+    }
+    for (size_t k = 0; k < nx; k++) out[k] = fold16(acc[k]);
+}
+
+/* ---- blocked: 2 weight rows x NX activation rows ------------------------------
+ *
+ * Each output element's float operations are the single dot's (same p_j,
+ * same d_b, same fma order over block pairs, same fold); only loads and
+ * the weight-only / activation-only integer terms are shared:
+ *  Q8_0: p_j = sum (x + 128) * w - 128 * sum w, as one vpdpbusd into an
+ *        accumulator preset to -128 * sum4(w) (x + 128 = x ^ 0x80 is the
+ *        unsigned operand, 1..255; w signed). Exact: |p| <= 4*255*128.
+ *  Q4_0: p_j = sum q * x - 8 * sum x, as one vpdpbusd into an accumulator
+ *        preset to -8 * sum4(x) (q unsigned 0..15, x signed).
+ * d_b = fp16(w.d) * fp16(x.d) is formed lane-wise with _mm512_mul_ps (the
+ * same single f32 product, exact). */
+
+static inline __m512 hpair(uint16_t a, uint16_t b)
+{
+    return _mm512_cvtph_ps(_mm256_inserti128_si256(_mm256_castsi128_si256(_mm_set1_epi16((short)a)),
+                                                   _mm_set1_epi16((short)b), 1));
+}
+
+static inline __m512i wpair_q8(const struct zt_block_q8_0 *w, size_t b, bool hi)
+{
+    return hi ? pair512(load256(w[b].qs), load256(w[b + 1].qs)) : _mm512_zextsi256_si512(load256(w[b].qs));
+}
+
+static inline __m512i wpair_q4(const struct zt_block_q4_0 *w, size_t b, bool hi)
+{
+    return hi ? pair512(unpack_q4_0(w[b].qs), unpack_q4_0(w[b + 1].qs)) : _mm512_zextsi256_si512(unpack_q4_0(w[b].qs));
+}
+
+#define ALWAYS_INLINE __attribute__((always_inline)) inline
+
+static ALWAYS_INLINE void mm2_q8_0(size_t nb, const struct zt_block_q8_0 *w0, const struct zt_block_q8_0 *w1,
+                                   const struct zt_block_q8_0 *const *x, size_t NX, float *o0, float *o1)
+{
+    __m512 a0[4], a1[4];
+    const __m512i bias = _mm512_set1_epi8((char)0x80), zero = _mm512_setzero_si512();
+    for (size_t k = 0; k < NX; k++)
+        a0[k] = a1[k] = _mm512_setzero_ps();
+    for (size_t b = 0; b < nb; b += 2) {
+        bool hi = b + 1 < nb;
+        __m512i q0 = wpair_q8(w0, b, hi), q1 = wpair_q8(w1, b, hi);
+        /* -128 * sum4(w): high half of an odd tail is 0 (w = 0 there) */
+        __m512i c0 = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, bias, q0));
+        __m512i c1 = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, bias, q1));
+        __m512 wd0 = hpair(w0[b].d, hi ? w0[b + 1].d : 0), wd1 = hpair(w1[b].d, hi ? w1[b + 1].d : 0);
+        for (size_t k = 0; k < NX; k++) {
+            /* x + 128 in the high half of an odd tail is 128, against w = 0 */
+            __m512i xu = _mm512_xor_si512(xpair(x[k], b, hi), bias);
+            __m512 xd = hpair(x[k][b].d, hi ? x[k][b + 1].d : 0);
+            __m512i p0 = _mm512_dpbusd_epi32(c0, xu, q0), p1 = _mm512_dpbusd_epi32(c1, xu, q1);
+            a0[k] = _mm512_fmadd_ps(_mm512_mul_ps(wd0, xd), _mm512_cvtepi32_ps(p0), a0[k]);
+            a1[k] = _mm512_fmadd_ps(_mm512_mul_ps(wd1, xd), _mm512_cvtepi32_ps(p1), a1[k]);
+        }
+    }
+    for (size_t k = 0; k < NX; k++) {
+        o0[k] = fold16(a0[k]);
+        o1[k] = fold16(a1[k]);
+    }
+}
+
+static ALWAYS_INLINE void mm2_q4_0(size_t nb, const struct zt_block_q4_0 *w0, const struct zt_block_q4_0 *w1,
+                                   const struct zt_block_q8_0 *const *x, size_t NX, float *o0, float *o1)
+{
+    __m512 a0[4], a1[4];
+    const __m512i eight = _mm512_set1_epi8(8), zero = _mm512_setzero_si512();
+    for (size_t k = 0; k < NX; k++)
+        a0[k] = a1[k] = _mm512_setzero_ps();
+    for (size_t b = 0; b < nb; b += 2) {
+        bool hi = b + 1 < nb;
+        __m512i q0 = wpair_q4(w0, b, hi), q1 = wpair_q4(w1, b, hi);
+        __m512 wd0 = hpair(w0[b].d, hi ? w0[b + 1].d : 0), wd1 = hpair(w1[b].d, hi ? w1[b + 1].d : 0);
+        for (size_t k = 0; k < NX; k++) {
+            __m512i xq = xpair(x[k], b, hi);
+            __m512i c = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, eight, xq));
+            __m512 xd = hpair(x[k][b].d, hi ? x[k][b + 1].d : 0);
+            __m512i p0 = _mm512_dpbusd_epi32(c, q0, xq), p1 = _mm512_dpbusd_epi32(c, q1, xq);
+            a0[k] = _mm512_fmadd_ps(_mm512_mul_ps(wd0, xd), _mm512_cvtepi32_ps(p0), a0[k]);
+            a1[k] = _mm512_fmadd_ps(_mm512_mul_ps(wd1, xd), _mm512_cvtepi32_ps(p1), a1[k]);
+        }
+    }
+    for (size_t k = 0; k < NX; k++) {
+        o0[k] = fold16(a0[k]);
+        o1[k] = fold16(a1[k]);
+    }
+}
+
+#define MM_VNNI(name, wt, mm2, dot1)                                                               \
+    static void name(size_t n, const void *W, size_t row_bytes, size_t nrows, const void *X,       \
+                     size_t xs, size_t nx, float *out, size_t os)                                  \
+    {                                                                                              \
+        size_t nb = n / 32;                                                                        \
+        const struct zt_block_q8_0 *x[4];                                                          \
+        for (size_t k = 0; k < nx; k++)                                                            \
+            x[k] = (const struct zt_block_q8_0 *)(const void *)((const char *)X + k * xs);         \
+        size_t r = 0;                                                                              \
+        for (; nx > 1 && r + 2 <= nrows; r += 2) {                                                 \
+            const wt *w0 = (const wt *)(const void *)((const char *)W + r * row_bytes);            \
+            const wt *w1 = (const wt *)(const void *)((const char *)W + (r + 1) * row_bytes);      \
+            float o0[4], o1[4];                                                                    \
+            switch (nx) {                                                                          \
+            case 1: mm2(nb, w0, w1, x, 1, o0, o1); break;                                          \
+            case 2: mm2(nb, w0, w1, x, 2, o0, o1); break;                                          \
+            case 3: mm2(nb, w0, w1, x, 3, o0, o1); break;                                          \
+            default: mm2(nb, w0, w1, x, 4, o0, o1); break;                                         \
+            }                                                                                      \
+            for (size_t k = 0; k < nx; k++) {                                                      \
+                out[k * os + r] = o0[k];                                                           \
+                out[k * os + r + 1] = o1[k];                                                       \
+            }                                                                                      \
+        }                                                                                          \
+        for (; r < nrows; r++) {                                                                   \
+            float o[4];                                                                            \
+            dot1(n, (const char *)W + r * row_bytes, X, xs, nx, o);                                \
+            for (size_t k = 0; k < nx; k++)                                                        \
+                out[k * os + r] = o[k];                                                            \
+        }                                                                                          \
+    }
+
+MM_VNNI(mm_q8_0, struct zt_block_q8_0, mm2_q8_0, dot_q8_0)
+MM_VNNI(mm_q4_0, struct zt_block_q4_0, mm2_q4_0, dot_q4_0)
+
+/* The other entries are quant.c's to fill from the AVX-512 table. */
+const struct zt__quant_kernels zt__quant_kernels_avx512vnni = {
+    .name = "avx512vnni",
+    .dots_tile = true,
+    .dot_q8_0 = dot_q8_0,
+    .dot_q4_0 = dot_q4_0,
+    .mm_q8_0 = mm_q8_0,
+    .mm_q4_0 = mm_q4_0,
+};
+
+#else
+const struct zt__quant_kernels zt__quant_kernels_avx512vnni = {.name = NULL};
+#endif
