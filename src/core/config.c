@@ -293,7 +293,7 @@ static const struct cfg_key gpu_pool_keys[] = {
     INT_KEYF(struct zt_cfg_gpu_pool, max_vram_mb, 0, 0, 16777216, KEY_RESERVED,
              "VRAM budget per device in MiB; 0 = no limit."),
     INT_KEY(struct zt_cfg_gpu_pool, cpu_threads, 0, 0, 1024,
-            "Threads for CPU inference; 0 = one per core."),
+            "Threads for CPU inference; 0 = one per CPU this process may run on (its affinity mask: `taskset`, container CPU sets)."),
     INT_KEY(struct zt_cfg_gpu_pool, max_batch, 8, 1, 1024, "Sequences decoded together."),
 };
 TABLE(gpu_pool_table, gpu_pool_keys, struct zt_cfg_gpu_pool, NULL);
