@@ -9,10 +9,20 @@
  * Nothing of the client's: no address, no Authorization, no User-Agent, no
  * proxy from the environment. Bodies are never logged. Backpressure: the
  * forward waits while more than ZT_RELAY_BUFFER_MAX bytes are queued for a
- * slow client. */
+ * slow client.
+ *
+ * What comes back: only a sealed result (ZT_SEALED_MEDIA_RESULT, streamed)
+ * or an error in our JSON shape ({"error":{"code":...,"message":...}},
+ * status 400..599, read whole, at most ZT__RELAY_ERROR_MAX bytes, rebuilt
+ * from its code, message and type strings only, then passed on). Anything else (an HTML page, another route's JSON, a
+ * redirect) is not passed on: the client gets 502 upstream_bad_answer, so a
+ * relay never hands a stranger what some other service answered (issue 17
+ * item 7). */
+#include <jansson.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "transfer.h"
 #include "zentalk/zt_alloc.h"
@@ -41,6 +51,9 @@ struct zt_relay_fwd {
     struct zt_relay_sink sink;
     /* the transfer (the thread's only) */
     bool streaming, gone;
+    bool bad;          /* the answer is neither a sealed result nor our JSON error */
+    long status;       /* the upstream's status */
+    struct zt_buf err; /* a JSON error answer, read whole before it is passed on */
     char ctype[128];
     uint64_t bytes;
 };
@@ -109,6 +122,7 @@ void zt_relay_fwd_free(struct zt_relay_fwd *f)
 {
     if (!f) return;
     zt_job_pool_unreserve(f->relay->pool);
+    zt_buf_deinit(&f->err);
     zt_free(f->body);
     zt_free(f);
 }
@@ -148,6 +162,7 @@ int zt_relay_accept(struct zt_relay *r, const char *target, const char *content_
         return refuse(r, why, 503, "overloaded", "the relay could not start the transfer");
     }
     f->relay = r;
+    zt_buf_init(&f->err, ZT__RELAY_ERROR_MAX);
     zt_strlcpy(f->target_id, peer.node_id, sizeof f->target_id);
     snprintf(f->url, sizeof f->url, "%s%s", peer.endpoint, ZT_JOB_PATH_SEALED);
     char signed_target[ZT_NODEAUTH_TARGET_MAX];
@@ -200,21 +215,39 @@ static void take_content_type(struct zt_relay_fwd *f, const char *v)
     f->ctype[n] = '\0';
 }
 
+/* Whether the media type of ct (before any ';') is exactly media. */
+static bool media_is(const char *ct, const char *media)
+{
+    size_t n = strlen(media);
+    return strncasecmp(ct, media, n) == 0 && (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
+}
+
 static int on_head(void *ud, long status, const char *content_type)
 {
     struct zt_relay_fwd *f = ud;
     take_content_type(f, content_type);
-    if (status < 200 || status > 999) status = 502;
-    if (f->sink.start(f->sink.ud, (int)status, f->ctype[0] ? f->ctype : "application/octet-stream") != 0)
-        return -1; /* client gone: abort */
-    f->streaming = true;
-    atomic_fetch_add(&f->relay->forwarded, 1);
-    return 0;
+    f->status = status;
+    if (status >= 200 && status <= 599 && media_is(f->ctype, ZT_SEALED_MEDIA_RESULT)) {
+        if (f->sink.start(f->sink.ud, (int)status, f->ctype) != 0) return -1; /* client gone: abort */
+        f->streaming = true;
+        atomic_fetch_add(&f->relay->forwarded, 1);
+        return 0;
+    }
+    if (status >= 400 && status <= 599 && media_is(f->ctype, "application/json")) return 0; /* read it whole */
+    f->bad = true;
+    return -1;
 }
 
 static int on_body(void *ud, const uint8_t *p, size_t n)
 {
     struct zt_relay_fwd *f = ud;
+    if (!f->streaming) { /* a JSON error */
+        if (zt_buf_append(&f->err, p, n) != 0) {
+            f->bad = true;
+            return -1;
+        }
+        return 0;
+    }
     while (f->sink.pending && f->sink.pending(f->sink.ud) > ZT_RELAY_BUFFER_MAX) { /* a slow client */
         if (aborted(f)) return -1;
         zt_time_sleep_ms(2);
@@ -222,6 +255,39 @@ static int on_body(void *ud, const uint8_t *p, size_t n)
     if (f->sink.write(f->sink.ud, p, n) != 0) return -1;
     f->bytes += n;
     return 0;
+}
+
+/* The buffered answer rebuilt as our error shape, {"error":{"code":...,
+ * "message":...[,"type":...]}} with string members only, or NULL when it
+ * is not one (nothing else the upstream sent is passed on). Free with
+ * zt_free() (jansson allocates through zt_malloc in the node). */
+static char *json_error_of(const struct zt_buf *b)
+{
+    if (!b->len) return NULL;
+    json_t *j = json_loadb((const char *)b->data, b->len, JSON_REJECT_DUPLICATES, NULL);
+    json_t *e = json_object_get(j, "error"), *type = json_object_get(e, "type");
+    json_t *code = json_object_get(e, "code"), *msg = json_object_get(e, "message");
+    char *out = NULL;
+    if (json_is_object(j) && json_is_string(code) && json_is_string(msg)) {
+        json_t *o = json_pack("{s:{s:O,s:O}}", "error", "code", code, "message", msg);
+        if (o && json_is_string(type)) json_object_set(json_object_get(o, "error"), "type", type);
+        out = o ? json_dumps(o, JSON_COMPACT) : NULL;
+        json_decref(o);
+    }
+    json_decref(j);
+    return out;
+}
+
+/* Pass the rebuilt JSON error on; false if the client is gone. */
+static bool pass_error(struct zt_relay_fwd *f, const char *text)
+{
+    if (f->sink.start(f->sink.ud, (int)f->status, "application/json") != 0) return false;
+    f->streaming = true;
+    atomic_fetch_add(&f->relay->forwarded, 1);
+    size_t n = strlen(text);
+    if (f->sink.write(f->sink.ud, (const uint8_t *)text, n) != 0) return false;
+    f->bytes += n;
+    return true;
 }
 
 static bool on_cancelled(void *ud)
@@ -251,6 +317,14 @@ static void run_forward(void *arg)
     for (size_t i = 0; i < 6; i++) p.headers[i] = f->lines[i];
     struct zt__jobs_post_result res;
     if (zt__jobs_post(&p, &res) != 0) res.ok = false;
+    /* a redirect is refused by the HTTP client before on_head: not passed on either */
+    if (!f->streaming && res.redirected) f->bad = true;
+    if (!f->streaming && !f->bad && res.ok) { /* a JSON error answer, read whole */
+        char *text = json_error_of(&f->err);
+        if (!text) f->bad = true;
+        else if (!pass_error(f, text)) res.ok = false;
+        zt_free(text);
+    }
     struct zt_relay_end e = {.started = f->streaming, .ok = f->streaming && res.ok};
     const char *outcome = "ok";
     bool client_gone = gone(f);
@@ -259,6 +333,11 @@ static void run_forward(void *arg)
             outcome = client_gone ? "client_gone" : "upstream_cut";
             if (!client_gone) atomic_fetch_add(&r->failed, 1);
         }
+    } else if (f->bad && !client_gone) {
+        atomic_fetch_add(&r->failed, 1);
+        outcome = "upstream_bad_answer";
+        e.status = 502, e.code = "upstream_bad_answer",
+        e.message = "the target node's answer was not a sealed result";
     } else if (client_gone) {
         /* the sink resumes the suspended connection so it is found closed
          * and freed (an answer nobody reads) */
@@ -282,6 +361,7 @@ static void run_forward(void *arg)
            f->target_id, outcome, res.status, (unsigned long long)f->bytes,
            (unsigned long long)(zt_time_mono_ms() - start), res.error[0] ? " detail=\"" : "", res.error,
            res.error[0] ? "\"" : "");
+    zt_buf_deinit(&f->err);
     zt_free(f->body);
     zt_free(f); /* the pool releases the slot */
 }
