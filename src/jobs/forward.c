@@ -18,7 +18,10 @@
  * redirect) is not passed on: the client gets 502 upstream_bad_answer, so a
  * relay never hands a stranger what some other service answered (issue 17
  * item 7). */
+#include <arpa/inet.h>
 #include <jansson.h>
+#include <netdb.h>
+#include <netinet/in.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -38,6 +41,7 @@ struct zt_relay {
     unsigned timeout_s;
     char *ca_file; /* NULL: the system CA store */
     struct zt_job_pool *pool;
+    atomic_bool allow_private; /* loopback, private, link-local targets */
     atomic_uint_fast64_t forwarded, failed, refused;
 };
 
@@ -70,6 +74,7 @@ int zt_relay_new(struct zt_peers *peers, unsigned timeout_s, unsigned max_inflig
     }
     r->peers = peers;
     r->timeout_s = timeout_s ? timeout_s : 1;
+    atomic_init(&r->allow_private, true);
     *out = r;
     return 0;
 }
@@ -86,6 +91,11 @@ int zt_relay_set_ca_file(struct zt_relay *r, const char *path)
 void zt_relay_set_identity(struct zt_relay *r, const struct zt_identity *id)
 {
     r->id = id;
+}
+
+void zt_relay_set_allow_private(struct zt_relay *r, bool allow)
+{
+    atomic_store(&r->allow_private, allow);
 }
 
 void zt_relay_shutdown(struct zt_relay *r, uint64_t wait_ms)
@@ -185,6 +195,73 @@ int zt_relay_accept(struct zt_relay *r, const char *target, const char *content_
 oom:
     zt_relay_fwd_free(f);
     return refuse(r, why, 503, "overloaded", "the relay could not start the transfer");
+}
+
+/* ---- private targets ------------------------------------------------------------ */
+
+/* Whether an IPv4 address (host order) is not on the public internet:
+ * this host, loopback, RFC 1918, CGNAT, link-local, benchmarking,
+ * IETF protocol assignments, multicast, reserved, broadcast. */
+static bool v4_private(uint32_t a)
+{
+    return (a >> 24) == 0 || (a >> 24) == 10 || (a >> 24) == 127 || (a & 0xFFC00000u) == 0x64400000u ||
+           (a & 0xFFFF0000u) == 0xA9FE0000u || (a & 0xFFF00000u) == 0xAC100000u ||
+           (a & 0xFFFF0000u) == 0xC0A80000u || (a & 0xFFFFFF00u) == 0xC0000000u ||
+           (a & 0xFFFE0000u) == 0xC6120000u || (a >> 28) >= 0xE;
+}
+
+static bool v6_private(const uint8_t *b)
+{
+    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF};
+    static const uint8_t nat64[12] = {0, 0x64, 0xFF, 0x9B};
+    static const uint8_t zero[16];
+    if (memcmp(b, mapped, 12) == 0 || memcmp(b, nat64, 12) == 0)
+        return v4_private((uint32_t)b[12] << 24 | (uint32_t)b[13] << 16 | (uint32_t)b[14] << 8 | b[15]);
+    if (memcmp(b, zero, 15) == 0) return true;          /* :: and ::1 */
+    return (b[0] & 0xFE) == 0xFC ||                     /* fc00::/7 unique local */
+           (b[0] == 0xFE && (b[1] & 0xC0) == 0x80) ||   /* fe80::/10 link-local */
+           (b[0] == 0xFE && (b[1] & 0xC0) == 0xC0) ||   /* fec0::/10 site-local */
+           b[0] == 0xFF;                                /* multicast */
+}
+
+/* 0: every address url's host resolves to is public; ZT_EPERM: one is
+ * not; ZT_ENOTFOUND: it does not resolve. Runs on the forward's thread
+ * (getaddrinfo blocks). libcurl resolves again when it connects, so a name
+ * whose answers change between the two lookups (DNS rebinding) is not
+ * caught here: docs/internals/relay.md. */
+static int target_public(const char *url)
+{
+    const char *h = strstr(url, "://");
+    h = h ? h + 3 : url;
+    char host[ZT_DESCRIPTOR_MAX_ENDPOINT + 1];
+    size_t n = 0;
+    if (*h == '[') {
+        const char *close = strchr(h, ']');
+        if (!close) return ZT_ENOTFOUND;
+        n = (size_t)(close - h - 1);
+        h++;
+    } else {
+        while (h[n] && h[n] != ':' && h[n] != '/') n++;
+    }
+    if (n == 0 || n >= sizeof host) return ZT_ENOTFOUND;
+    memcpy(host, h, n);
+    host[n] = '\0';
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res = NULL;
+    if (getaddrinfo(host, NULL, &hints, &res) != 0 || !res) return ZT_ENOTFOUND;
+    int rc = 0;
+    for (struct addrinfo *a = res; a && !rc; a = a->ai_next) {
+        if (a->ai_family == AF_INET) {
+            const struct sockaddr_in *in = (const struct sockaddr_in *)(const void *)a->ai_addr;
+            if (v4_private(ntohl(in->sin_addr.s_addr))) rc = ZT_EPERM;
+        } else if (a->ai_family == AF_INET6) {
+            const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)(const void *)a->ai_addr;
+            if (v6_private(in6->sin6_addr.s6_addr)) rc = ZT_EPERM;
+        } else {
+            rc = ZT_EPERM;
+        }
+    }
+    freeaddrinfo(res);
+    return rc;
 }
 
 /* ---- the forward ---------------------------------------------------------------- */
@@ -316,7 +393,9 @@ static void run_forward(void *arg)
     };
     for (size_t i = 0; i < 6; i++) p.headers[i] = f->lines[i];
     struct zt__jobs_post_result res;
-    if (zt__jobs_post(&p, &res) != 0) res.ok = false;
+    memset(&res, 0, sizeof res);
+    int prc = atomic_load(&r->allow_private) ? 0 : target_public(f->url);
+    if (prc == 0 && zt__jobs_post(&p, &res) != 0) res.ok = false;
     /* a redirect is refused by the HTTP client before on_head: not passed on either */
     if (!f->streaming && res.redirected) f->bad = true;
     if (!f->streaming && !f->bad && res.ok) { /* a JSON error answer, read whole */
@@ -332,6 +411,16 @@ static void run_forward(void *arg)
         if (!res.ok) {
             outcome = client_gone ? "client_gone" : "upstream_cut";
             if (!client_gone) atomic_fetch_add(&r->failed, 1);
+        }
+    } else if (prc != 0 && !client_gone) {
+        atomic_fetch_add(&r->failed, 1);
+        if (prc == ZT_EPERM) {
+            outcome = "private_target";
+            e.status = 403, e.code = "private_target",
+            e.message = "the target node's address is loopback or private; this relay does not forward there";
+        } else {
+            outcome = "upstream_unreachable";
+            e.status = 502, e.code = "upstream_unreachable", e.message = "the target node could not be reached";
         }
     } else if (f->bad && !client_gone) {
         atomic_fetch_add(&r->failed, 1);

@@ -16,6 +16,10 @@
  *     502 upstream_bad_answer; a JSON error is passed on rebuilt from its
  *     code, message and type (nothing else of it).
  *   - `zentalk peers add` refuses a descriptor with a path and says why.
+ *   - the relay core (in this process) with private targets refused: a
+ *     peer on loopback, RFC 1918, link-local (cloud metadata), [::1] or an
+ *     IPv4-mapped loopback ends 403 private_target and nothing reaches the
+ *     admin server; allowed, the same forward reaches it.
  * Usage: test_attack_relay_paths PATH/zentalk-node [PATH/zentalk] */
 #define _GNU_SOURCE
 #include <setjmp.h>
@@ -40,6 +44,8 @@
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_envelope.h"
 #include "zentalk/zt_identity.h"
+#include "zentalk/zt_jobs.h"
+#include "zentalk/zt_peers.h"
 #include "zentalk/zt_str.h"
 #include "zentalk/zt_time.h"
 
@@ -168,8 +174,8 @@ static int teardown(void **state)
     return 0;
 }
 
-/* An anonymous client relays a sealed envelope to target through R. */
-static void relay_to(const struct zt_identity *target, struct resp *r)
+/* A sealed envelope to target's kem_pk (*len bytes; zt_free it). */
+static uint8_t *envelope(const struct zt_identity *target, size_t *len)
 {
     struct zt_env_header h;
     memset(&h, 0, sizeof h);
@@ -184,9 +190,16 @@ static void relay_to(const struct zt_identity *target, struct resp *r)
     h.model_len = 4;
     memcpy(h.model, "tiny", 5);
     uint8_t *env = NULL;
-    size_t len = 0;
     static const uint8_t msg[] = "{\"prompt\":\"hi\"}";
-    assert_int_equal(zt_env_seal(&h, zt_identity_kem_pk(target), msg, sizeof msg - 1, NULL, &env, &len), 0);
+    assert_int_equal(zt_env_seal(&h, zt_identity_kem_pk(target), msg, sizeof msg - 1, NULL, &env, len), 0);
+    return env;
+}
+
+/* An anonymous client relays a sealed envelope to target through R. */
+static void relay_to(const struct zt_identity *target, struct resp *r)
+{
+    size_t len = 0;
+    uint8_t *env = envelope(target, &len);
     char th[128];
     snprintf(th, sizeof th, "Zentalk-Target-Node: %s", zt_identity_id(target));
     const char *const hdrs[] = {"Content-Type: " ENVELOPE_CT, th, "Expect:", NULL};
@@ -289,6 +302,115 @@ static void test_cli_peers_add_refuses_path(void **state)
     zt_buf_deinit(&out);
 }
 
+/* ---- the relay core with private targets refused ----------------------- */
+
+struct sink_state {
+    pthread_mutex_t mu;
+    bool ended;
+    int status;
+    char code[64];
+};
+
+static int sink_start(void *ud, int status, const char *ct)
+{
+    (void)ct;
+    struct sink_state *k = ud;
+    pthread_mutex_lock(&k->mu);
+    k->status = status;
+    pthread_mutex_unlock(&k->mu);
+    return 0;
+}
+
+static int sink_write(void *ud, const void *p, size_t n)
+{
+    (void)ud, (void)p, (void)n;
+    return 0;
+}
+
+static void sink_end(void *ud, const struct zt_relay_end *e)
+{
+    struct sink_state *k = ud;
+    pthread_mutex_lock(&k->mu);
+    if (!e->started) {
+        k->status = e->status;
+        zt_strlcpy(k->code, e->code ? e->code : "", sizeof k->code);
+    }
+    k->ended = true;
+    pthread_mutex_unlock(&k->mu);
+}
+
+/* Forward a sealed envelope to target (registered at endpoint) through a
+ * relay core; the status and code the client would get. */
+static int core_forward(const struct zt_identity *target, const char *endpoint, bool allow_private, char *code,
+                        size_t code_cap)
+{
+    char *d = descriptor(target, endpoint);
+    size_t dl = strlen(d);
+    char *arr = zt_malloc(dl + 3);
+    assert_non_null(arr);
+    snprintf(arr, dl + 3, "[%s]", d);
+    zt_free(d);
+    struct zt_peers *peers;
+    assert_int_equal(zt_peers_new(&peers), 0);
+    size_t kept = 0;
+    assert_int_equal(zt_peers_load_text(peers, arr, strlen(arr), zt_time_real_ms() / 1000, &kept, NULL, NULL), 0);
+    zt_free(arr);
+    assert_int_equal(kept, 1);
+    struct zt_relay *relay_core;
+    assert_int_equal(zt_relay_new(peers, 2, 4, &relay_core), 0);
+    zt_relay_set_identity(relay_core, R);
+    zt_relay_set_allow_private(relay_core, allow_private);
+    size_t len = 0;
+    uint8_t *env = envelope(target, &len);
+    struct zt_relay_fwd *f = NULL;
+    struct zt_relay_refusal why;
+    assert_int_equal(zt_relay_accept(relay_core, zt_identity_id(target), ENVELOPE_CT, env, len, &f, &why), 0);
+    zt_free(env);
+    struct sink_state k = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    struct zt_relay_sink sink = {.start = sink_start, .write = sink_write, .end = sink_end, .ud = &k};
+    assert_int_equal(zt_relay_start(f, &sink), 0);
+    bool ended = false;
+    for (int i = 0; i < 1000 && !ended; i++) {
+        zt_time_sleep_ms(10);
+        pthread_mutex_lock(&k.mu);
+        ended = k.ended;
+        pthread_mutex_unlock(&k.mu);
+    }
+    assert_true(ended);
+    zt_relay_free(relay_core);
+    zt_peers_free(peers);
+    zt_strlcpy(code, k.code, code_cap);
+    return k.status;
+}
+
+static void test_core_private_targets(void **state)
+{
+    (void)state;
+    char code[64], url[128];
+    static const char *const private_urls[] = {"http://10.1.2.3:9", "http://169.254.169.254", "http://[::1]:9",
+                                               "http://[::ffff:127.0.0.1]:9", "http://192.168.0.1:9",
+                                               "http://localhost:9"};
+    for (size_t i = 0; i < sizeof private_urls / sizeof *private_urls; i++) {
+        int st = core_forward(B, private_urls[i], false, code, sizeof code);
+        if (st != 403 || strcmp(code, "private_target") != 0) {
+            print_error("%s: %d %s\n", private_urls[i], st, code);
+            fail();
+        }
+    }
+    /* the admin server on 127.0.0.1: refused, and it sees nothing */
+    atomic_store(&admin_answer, "HTTP/1.1 200 OK\r\nContent-Type: application/vnd.zentalk.result\r\n"
+                                "Connection: close\r\n\r\ncore-allowed");
+    snprintf(url, sizeof url, "http://127.0.0.1:%u", admin_port);
+    pthread_mutex_lock(&admin_mu);
+    admin_paths[0] = '\0';
+    pthread_mutex_unlock(&admin_mu);
+    assert_int_equal(core_forward(B, url, false, code, sizeof code), 403);
+    assert_false(admin_saw("POST"));
+    /* allowed (the default): the same forward reaches it */
+    assert_int_equal(core_forward(B, url, true, code, sizeof code), 200);
+    assert_true(admin_saw("POST /v1/jobs/sealed "));
+}
+
 /* The operator learns why P was dropped. */
 static void test_log_says_why(void **state)
 {
@@ -322,6 +444,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_foreign_answers_are_502),
         cmocka_unit_test(test_json_error_rebuilt),
         cmocka_unit_test(test_cli_peers_add_refuses_path),
+        cmocka_unit_test(test_core_private_targets),
         cmocka_unit_test(test_log_says_why),
     };
     int rc = cmocka_run_group_tests(tests, setup, teardown);
