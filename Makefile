@@ -73,7 +73,7 @@ soak: build asan
 # machines). Reports: $(TSAN_BUILD)/tsan-reports/; suppressions (third-party
 # libraries only): tests/tsan.supp.
 TSAN_TESTS ?= test_runner test_infer test_llm_api test_ws test_ws_api test_relay_api test_attack_relay_paths \
-              test_jobs test_sealed_jobs test_http_client test_sched
+              test_jobs test_sealed_jobs test_http_client test_sched test_attack_http_alloc
 empty :=
 space := $(empty) $(empty)
 $(TSAN_BUILD)/CMakeCache.txt:
