@@ -302,6 +302,28 @@ static void test_cli_peers_add_refuses_path(void **state)
     zt_buf_deinit(&out);
 }
 
+/* Which endpoints a descriptor may carry. */
+static void test_endpoint_forms(void **state)
+{
+    (void)state;
+    static const char *const good[] = {"http://127.0.0.1:8080", "https://worker1.example:8443", "http://h",
+                                       "http://h/", "http://[::1]:9", "https://[2001:db8::1]", "http://h:65535"};
+    static const char *const bad[] = {"http://h/internal/admin", "http://h//", "http://h/?", "http://u@h",
+                                      "http://h?x", "http://h#f", "ftp://h", "http://", "http://:80",
+                                      "http://h:", "http://h:0", "http://h:65536", "http://h:80x", "http://[]:1",
+                                      "http://[::1", "http://h:80/v1", "http://h\\x", "http://h x"};
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
+        const char *why = zt_peers_endpoint_problem(good[i]);
+        if (why) print_error("%s refused: %s\n", good[i], why);
+        assert_null(why);
+    }
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        if (!zt_peers_endpoint_problem(bad[i])) print_error("%s accepted\n", bad[i]);
+        assert_non_null(zt_peers_endpoint_problem(bad[i]));
+    }
+    assert_non_null(strstr(zt_peers_endpoint_problem("http://h/internal/admin"), "path"));
+}
+
 /* ---- the relay core with private targets refused ----------------------- */
 
 struct sink_state {
@@ -444,6 +466,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_foreign_answers_are_502),
         cmocka_unit_test(test_json_error_rebuilt),
         cmocka_unit_test(test_cli_peers_add_refuses_path),
+        cmocka_unit_test(test_endpoint_forms),
         cmocka_unit_test(test_core_private_targets),
         cmocka_unit_test(test_log_says_why),
     };
