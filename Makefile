@@ -1,10 +1,11 @@
 # zentalk-ai: the two commands.
 #   make run    install what is missing, build (Release), start the node
 #   make test   install what is missing, build (normal + ASan/UBSan), run every test
-# Other targets: build, asan, data, soak, fuzz, bench, lint, clean. See README.md.
+# Other targets: build, asan, data, soak, tsan, fuzz, bench, lint, clean. See README.md.
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+TSAN_BUILD ?= build-tsan
 RUN_BUILD  ?= build-release
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 LISTEN     ?= 127.0.0.1:8080
@@ -14,7 +15,7 @@ CMAKE_FLAGS ?=
 WERROR     := ON
 HAVE_CLANG := $(shell command -v clang >/dev/null 2>&1 && echo yes)
 
-.PHONY: all setup build release asan data run test test-normal test-asan soak fuzz bench bench-features lint clean
+.PHONY: all setup build release asan tsan data run test test-normal test-asan soak fuzz bench bench-features lint clean
 
 all: build
 
@@ -66,6 +67,27 @@ test: test-normal test-asan
 soak: build asan
 	@bash scripts/soak.sh $(BUILD) $(ASAN_BUILD)
 
+# ThreadSanitizer (clang): the thread-heavy tests (runner, infer, HTTP
+# streaming, WebSocket, relay, the job pool, the outbound client, the
+# scheduler) with no report. Not part of make test (slow on small
+# machines). Reports: $(TSAN_BUILD)/tsan-reports/; suppressions (third-party
+# libraries only): tests/tsan.supp.
+TSAN_TESTS ?= test_runner test_infer test_llm_api test_ws test_ws_api test_relay_api test_attack_relay_paths \
+              test_jobs test_sealed_jobs test_http_client test_sched test_attack_http_alloc
+empty :=
+space := $(empty) $(empty)
+$(TSAN_BUILD)/CMakeCache.txt:
+	@test -n "$(HAVE_CLANG)" || { echo "make tsan needs clang (scripts/setup.sh installs it)"; exit 1; }
+	CC=clang cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DZT_TSAN=ON -DZT_WERROR=$(WERROR) $(CMAKE_FLAGS)
+
+tsan: setup $(TSAN_BUILD)/CMakeCache.txt
+	cmake --build $(TSAN_BUILD) -j $(JOBS) --target zentalk-node zentalk $(TSAN_TESTS)
+	rm -rf $(TSAN_BUILD)/tsan-reports && mkdir -p $(TSAN_BUILD)/tsan-reports
+	cd $(TSAN_BUILD) && ctest --output-on-failure -j $(JOBS) -R '^($(subst $(space),|,$(strip $(TSAN_TESTS))))$$'
+	@if ls $(TSAN_BUILD)/tsan-reports/* >/dev/null 2>&1; then \
+	  echo "ThreadSanitizer reports:"; head -60 $(TSAN_BUILD)/tsan-reports/*; exit 1; \
+	else echo "make tsan: no ThreadSanitizer report"; fi
+
 fuzz: asan
 	@test -n "$(HAVE_CLANG)" || { echo "make fuzz needs clang (scripts/setup.sh installs it)"; exit 1; }
 	@for f in $(ASAN_BUILD)/fuzz/fuzz_*; do \
@@ -87,4 +109,4 @@ lint:
 	@sh scripts/lint.sh
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(RUN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) $(RUN_BUILD)

@@ -16,6 +16,16 @@ if(ZT_SANITIZE)
   # libsodium/jansson are not instrumented; float-divide-by-zero is allowed in IEEE code.
 endif()
 
+# ThreadSanitizer (make tsan): data races and lock-order inversions in the
+# threaded code; not together with ZT_SANITIZE (ASan and TSan exclude each
+# other). tests/tsan.supp names the uninstrumented third-party libraries.
+if(ZT_TSAN)
+  if(ZT_SANITIZE)
+    message(FATAL_ERROR "ZT_TSAN and ZT_SANITIZE cannot be combined")
+  endif()
+  set(ZT_SAN_FLAGS -fsanitize=thread -fno-omit-frame-pointer)
+endif()
+
 # Coverage instrumentation for every library so libFuzzer sees the code it
 # fuzzes (the harnesses themselves add -fsanitize=fuzzer for the driver).
 if(ZT_FUZZ)

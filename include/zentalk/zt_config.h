@@ -78,6 +78,7 @@ struct zt_cfg_server {
     int64_t relay_timeout_s;     /* relay: wait for upstream headers / longest silence */
     int64_t relay_max_inflight;  /* relay: transfers at once */
     char *relay_ca_file;         /* relay: PEM CAs for https peers; "" = system store */
+    char *relay_private_targets; /* relay: auto|allow|refuse loopback/private targets */
     char *tls_cert_file;         /* PEM certificate chain; "" = plain HTTP */
     char *tls_key_file;          /* PEM private key of tls_cert_file */
     int64_t ws_max_connections;  /* WebSocket connections (/v1/ws) */

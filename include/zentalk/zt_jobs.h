@@ -234,6 +234,11 @@ ZT_NODISCARD int zt_relay_new(struct zt_peers *peers, unsigned timeout_s, unsign
 /* Check https peers against the PEM CAs in path (copied; NULL or "" = the
  * system store). ZT_ENOMEM. */
 ZT_NODISCARD int zt_relay_set_ca_file(struct zt_relay *r, const char *path);
+/* Whether targets whose address is loopback, private (RFC 1918, unique
+ * local), link-local, CGNAT, multicast or reserved may be forwarded to
+ * (default true; false: such a forward ends 403 private_target). The node
+ * sets it from server.relay_private_targets. */
+void zt_relay_set_allow_private(struct zt_relay *r, bool allow);
 /* The identity forwards are signed with (none: 503 unavailable). */
 void zt_relay_set_identity(struct zt_relay *r, const struct zt_identity *id);
 /* Abort the forwards in progress and wait up to wait_ms for them. */

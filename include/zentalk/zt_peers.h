@@ -9,7 +9,9 @@
  *
  * Each descriptor is verified when loaded (schema, node id derived from the
  * key, signature, expiry); a descriptor that fails, an endpoint that is not
- * http:// or https://, or a second descriptor for the same id is dropped
+ * http(s)://host[:port] (no path, userinfo, query or fragment: the relay
+ * appends the route itself, issue 17 item 7), or a second descriptor for
+ * the same id is dropped
  * with a warning in the log, the others are kept. Lookups by node id are
  * thread-safe and copy the peer out, so a reload (SIGHUP) never pulls a
  * peer from under a caller. See docs/internals/peers.md. */
@@ -31,11 +33,15 @@ struct zt_peer {
     char node_id[ZT_IDENTITY_ID_SIZE];
     uint8_t ed25519_pk[ZT_ED25519_PK_LEN];
     uint8_t kem_pk[ZT_X25519_LEN];
-    char endpoint[ZT_DESCRIPTOR_MAX_ENDPOINT + 1]; /* http(s)://host[:port][/base], no trailing '/' */
+    char endpoint[ZT_DESCRIPTOR_MAX_ENDPOINT + 1]; /* http(s)://host[:port], no trailing '/' */
     int64_t expires;                               /* unix seconds */
 };
 
 struct zt_peers;
+
+/* NULL when endpoint is http(s)://host[:port] with an optional trailing
+ * '/', else why not (a static sentence for logs and CLI errors). */
+const char *zt_peers_endpoint_problem(const char *endpoint);
 
 /* An empty registry. ZT_ENOMEM. Free with zt_peers_free (NULL: no-op). */
 ZT_NODISCARD int zt_peers_new(struct zt_peers **out);

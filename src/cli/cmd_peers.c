@@ -188,7 +188,9 @@ static int cmd_add(const char *source, const char *path)
         struct zt_peer p;
         const char *id = json_string_value(json_object_get(d, "node_id"));
         if (zt_peers_lookup(check, id, now, &p) != 0) {
-            fprintf(stderr, "zentalk: %s refused: its endpoint must be an http:// or https:// URL\n", id);
+            const char *why = zt_peers_endpoint_problem(json_string_value(json_object_get(d, "endpoint")));
+            fprintf(stderr, "zentalk: %s refused: %s\n", id,
+                    why ? why : "its endpoint must be http(s)://host[:port]");
             goto out;
         }
     }

@@ -163,6 +163,7 @@ static const struct cfg_key node_keys[] = {
 TABLE(node_table, node_keys, struct zt_cfg_node, NULL);
 
 /* config.yaml: server */
+static const char *const relay_private[] = {"auto", "allow", "refuse", NULL};
 static const struct cfg_key server_keys[] = {
     STR_KEY(struct zt_cfg_server, listen, "127.0.0.1:8080", 262, KF_HOSTPORT, KEY_NONEMPTY,
             "Address of the HTTP API, host:port or [v6]:port; port 0 picks a free port."),
@@ -201,6 +202,10 @@ static const struct cfg_key server_keys[] = {
             "and the longest silence while its response streams."),
     INT_KEY(struct zt_cfg_server, relay_max_inflight, 64, 1, 100000,
             "Oblivious relay: requests relayed at once; more are answered 503."),
+    ENUM_KEYF(struct zt_cfg_server, relay_private_targets, "auto", relay_private, KEY_RESERVED,
+              "Oblivious relay: forward to peers whose address is loopback, private, link-local or "
+              "reserved: allow, refuse (403 private_target), or auto (allow when server.listen is "
+              "loopback, refuse otherwise)."),
     STR_KEY(struct zt_cfg_server, relay_ca_file, "", ZT_CFG_MAX_STR, KF_ANY, 0,
             "Oblivious relay: PEM file of the CAs that https peers' certificates are checked "
             "against, relative to node.data_dir; empty = the system CA store."),

@@ -117,11 +117,14 @@ int zt_infer_start(struct zt_infer_job *job, const struct zt_infer_sink *sink, v
     if (!t) return zt__infer_fail(err, ZT_ENOMEM, "overloaded", "out of memory");
     t->sink = sink;
     t->ud = ud;
-    /* t->mu held across submit: an event may come before *out is set, and
-     * the owner may close the task only once submit returned */
-    pthread_mutex_lock(&t->mu);
+    /* Submitted without holding t->mu (as zt_infer_embed does): the
+     * runner calls on_event, which takes t->mu, with its own lock held, and
+     * submitting takes the runner's lock (a lock-order inversion that make
+     * tsan reports). Nothing needs t->mu here: the runner writes t->job_id
+     * under its lock before any event, events may come before *out is set
+     * (text events always could), and the owner closes the task only after
+     * this returns; refs (2) keep t alive until both sides are done. */
     int rc = zt_runner_submit(job->runner, job->toks, job->n_toks, &job->params, on_event, t, &t->job_id);
-    pthread_mutex_unlock(&t->mu);
     if (rc) {
         t->runner = NULL; /* stays the job's */
         t->sink = NULL;   /* ud stays the caller's */

@@ -9,10 +9,23 @@
  * Nothing of the client's: no address, no Authorization, no User-Agent, no
  * proxy from the environment. Bodies are never logged. Backpressure: the
  * forward waits while more than ZT_RELAY_BUFFER_MAX bytes are queued for a
- * slow client. */
+ * slow client.
+ *
+ * What comes back: only a sealed result (ZT_SEALED_MEDIA_RESULT, streamed)
+ * or an error in our JSON shape ({"error":{"code":...,"message":...}},
+ * status 400..599, read whole, at most ZT__RELAY_ERROR_MAX bytes, rebuilt
+ * from its code, message and type strings only, then passed on). Anything else (an HTML page, another route's JSON, a
+ * redirect) is not passed on: the client gets 502 upstream_bad_answer, so a
+ * relay never hands a stranger what some other service answered (issue 17
+ * item 7). */
+#include <arpa/inet.h>
+#include <jansson.h>
+#include <netdb.h>
+#include <netinet/in.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "transfer.h"
 #include "zentalk/zt_alloc.h"
@@ -28,6 +41,7 @@ struct zt_relay {
     unsigned timeout_s;
     char *ca_file; /* NULL: the system CA store */
     struct zt_job_pool *pool;
+    atomic_bool allow_private; /* loopback, private, link-local targets */
     atomic_uint_fast64_t forwarded, failed, refused;
 };
 
@@ -41,6 +55,9 @@ struct zt_relay_fwd {
     struct zt_relay_sink sink;
     /* the transfer (the thread's only) */
     bool streaming, gone;
+    bool bad;          /* the answer is neither a sealed result nor our JSON error */
+    long status;       /* the upstream's status */
+    struct zt_buf err; /* a JSON error answer, read whole before it is passed on */
     char ctype[128];
     uint64_t bytes;
 };
@@ -57,6 +74,7 @@ int zt_relay_new(struct zt_peers *peers, unsigned timeout_s, unsigned max_inflig
     }
     r->peers = peers;
     r->timeout_s = timeout_s ? timeout_s : 1;
+    atomic_init(&r->allow_private, true);
     *out = r;
     return 0;
 }
@@ -73,6 +91,11 @@ int zt_relay_set_ca_file(struct zt_relay *r, const char *path)
 void zt_relay_set_identity(struct zt_relay *r, const struct zt_identity *id)
 {
     r->id = id;
+}
+
+void zt_relay_set_allow_private(struct zt_relay *r, bool allow)
+{
+    atomic_store(&r->allow_private, allow);
 }
 
 void zt_relay_shutdown(struct zt_relay *r, uint64_t wait_ms)
@@ -109,6 +132,7 @@ void zt_relay_fwd_free(struct zt_relay_fwd *f)
 {
     if (!f) return;
     zt_job_pool_unreserve(f->relay->pool);
+    zt_buf_deinit(&f->err);
     zt_free(f->body);
     zt_free(f);
 }
@@ -148,6 +172,7 @@ int zt_relay_accept(struct zt_relay *r, const char *target, const char *content_
         return refuse(r, why, 503, "overloaded", "the relay could not start the transfer");
     }
     f->relay = r;
+    zt_buf_init(&f->err, ZT__RELAY_ERROR_MAX);
     zt_strlcpy(f->target_id, peer.node_id, sizeof f->target_id);
     snprintf(f->url, sizeof f->url, "%s%s", peer.endpoint, ZT_JOB_PATH_SEALED);
     char signed_target[ZT_NODEAUTH_TARGET_MAX];
@@ -170,6 +195,73 @@ int zt_relay_accept(struct zt_relay *r, const char *target, const char *content_
 oom:
     zt_relay_fwd_free(f);
     return refuse(r, why, 503, "overloaded", "the relay could not start the transfer");
+}
+
+/* ---- private targets ------------------------------------------------------------ */
+
+/* Whether an IPv4 address (host order) is not on the public internet:
+ * this host, loopback, RFC 1918, CGNAT, link-local, benchmarking,
+ * IETF protocol assignments, multicast, reserved, broadcast. */
+static bool v4_private(uint32_t a)
+{
+    return (a >> 24) == 0 || (a >> 24) == 10 || (a >> 24) == 127 || (a & 0xFFC00000u) == 0x64400000u ||
+           (a & 0xFFFF0000u) == 0xA9FE0000u || (a & 0xFFF00000u) == 0xAC100000u ||
+           (a & 0xFFFF0000u) == 0xC0A80000u || (a & 0xFFFFFF00u) == 0xC0000000u ||
+           (a & 0xFFFE0000u) == 0xC6120000u || (a >> 28) >= 0xE;
+}
+
+static bool v6_private(const uint8_t *b)
+{
+    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF};
+    static const uint8_t nat64[12] = {0, 0x64, 0xFF, 0x9B};
+    static const uint8_t zero[16];
+    if (memcmp(b, mapped, 12) == 0 || memcmp(b, nat64, 12) == 0)
+        return v4_private((uint32_t)b[12] << 24 | (uint32_t)b[13] << 16 | (uint32_t)b[14] << 8 | b[15]);
+    if (memcmp(b, zero, 15) == 0) return true;          /* :: and ::1 */
+    return (b[0] & 0xFE) == 0xFC ||                     /* fc00::/7 unique local */
+           (b[0] == 0xFE && (b[1] & 0xC0) == 0x80) ||   /* fe80::/10 link-local */
+           (b[0] == 0xFE && (b[1] & 0xC0) == 0xC0) ||   /* fec0::/10 site-local */
+           b[0] == 0xFF;                                /* multicast */
+}
+
+/* 0: every address url's host resolves to is public; ZT_EPERM: one is
+ * not; ZT_ENOTFOUND: it does not resolve. Runs on the forward's thread
+ * (getaddrinfo blocks). libcurl resolves again when it connects, so a name
+ * whose answers change between the two lookups (DNS rebinding) is not
+ * caught here: docs/internals/relay.md. */
+static int target_public(const char *url)
+{
+    const char *h = strstr(url, "://");
+    h = h ? h + 3 : url;
+    char host[ZT_DESCRIPTOR_MAX_ENDPOINT + 1];
+    size_t n = 0;
+    if (*h == '[') {
+        const char *close = strchr(h, ']');
+        if (!close) return ZT_ENOTFOUND;
+        n = (size_t)(close - h - 1);
+        h++;
+    } else {
+        while (h[n] && h[n] != ':' && h[n] != '/') n++;
+    }
+    if (n == 0 || n >= sizeof host) return ZT_ENOTFOUND;
+    memcpy(host, h, n);
+    host[n] = '\0';
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res = NULL;
+    if (getaddrinfo(host, NULL, &hints, &res) != 0 || !res) return ZT_ENOTFOUND;
+    int rc = 0;
+    for (struct addrinfo *a = res; a && !rc; a = a->ai_next) {
+        if (a->ai_family == AF_INET) {
+            const struct sockaddr_in *in = (const struct sockaddr_in *)(const void *)a->ai_addr;
+            if (v4_private(ntohl(in->sin_addr.s_addr))) rc = ZT_EPERM;
+        } else if (a->ai_family == AF_INET6) {
+            const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)(const void *)a->ai_addr;
+            if (v6_private(in6->sin6_addr.s6_addr)) rc = ZT_EPERM;
+        } else {
+            rc = ZT_EPERM;
+        }
+    }
+    freeaddrinfo(res);
+    return rc;
 }
 
 /* ---- the forward ---------------------------------------------------------------- */
@@ -200,21 +292,39 @@ static void take_content_type(struct zt_relay_fwd *f, const char *v)
     f->ctype[n] = '\0';
 }
 
+/* Whether the media type of ct (before any ';') is exactly media. */
+static bool media_is(const char *ct, const char *media)
+{
+    size_t n = strlen(media);
+    return strncasecmp(ct, media, n) == 0 && (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
+}
+
 static int on_head(void *ud, long status, const char *content_type)
 {
     struct zt_relay_fwd *f = ud;
     take_content_type(f, content_type);
-    if (status < 200 || status > 999) status = 502;
-    if (f->sink.start(f->sink.ud, (int)status, f->ctype[0] ? f->ctype : "application/octet-stream") != 0)
-        return -1; /* client gone: abort */
-    f->streaming = true;
-    atomic_fetch_add(&f->relay->forwarded, 1);
-    return 0;
+    f->status = status;
+    if (status >= 200 && status <= 599 && media_is(f->ctype, ZT_SEALED_MEDIA_RESULT)) {
+        if (f->sink.start(f->sink.ud, (int)status, f->ctype) != 0) return -1; /* client gone: abort */
+        f->streaming = true;
+        atomic_fetch_add(&f->relay->forwarded, 1);
+        return 0;
+    }
+    if (status >= 400 && status <= 599 && media_is(f->ctype, "application/json")) return 0; /* read it whole */
+    f->bad = true;
+    return -1;
 }
 
 static int on_body(void *ud, const uint8_t *p, size_t n)
 {
     struct zt_relay_fwd *f = ud;
+    if (!f->streaming) { /* a JSON error */
+        if (zt_buf_append(&f->err, p, n) != 0) {
+            f->bad = true;
+            return -1;
+        }
+        return 0;
+    }
     while (f->sink.pending && f->sink.pending(f->sink.ud) > ZT_RELAY_BUFFER_MAX) { /* a slow client */
         if (aborted(f)) return -1;
         zt_time_sleep_ms(2);
@@ -222,6 +332,39 @@ static int on_body(void *ud, const uint8_t *p, size_t n)
     if (f->sink.write(f->sink.ud, p, n) != 0) return -1;
     f->bytes += n;
     return 0;
+}
+
+/* The buffered answer rebuilt as our error shape, {"error":{"code":...,
+ * "message":...[,"type":...]}} with string members only, or NULL when it
+ * is not one (nothing else the upstream sent is passed on). Free with
+ * zt_free() (jansson allocates through zt_malloc in the node). */
+static char *json_error_of(const struct zt_buf *b)
+{
+    if (!b->len) return NULL;
+    json_t *j = json_loadb((const char *)b->data, b->len, JSON_REJECT_DUPLICATES, NULL);
+    json_t *e = json_object_get(j, "error"), *type = json_object_get(e, "type");
+    json_t *code = json_object_get(e, "code"), *msg = json_object_get(e, "message");
+    char *out = NULL;
+    if (json_is_object(j) && json_is_string(code) && json_is_string(msg)) {
+        json_t *o = json_pack("{s:{s:O,s:O}}", "error", "code", code, "message", msg);
+        if (o && json_is_string(type)) json_object_set(json_object_get(o, "error"), "type", type);
+        out = o ? json_dumps(o, JSON_COMPACT) : NULL;
+        json_decref(o);
+    }
+    json_decref(j);
+    return out;
+}
+
+/* Pass the rebuilt JSON error on; false if the client is gone. */
+static bool pass_error(struct zt_relay_fwd *f, const char *text)
+{
+    if (f->sink.start(f->sink.ud, (int)f->status, "application/json") != 0) return false;
+    f->streaming = true;
+    atomic_fetch_add(&f->relay->forwarded, 1);
+    size_t n = strlen(text);
+    if (f->sink.write(f->sink.ud, (const uint8_t *)text, n) != 0) return false;
+    f->bytes += n;
+    return true;
 }
 
 static bool on_cancelled(void *ud)
@@ -250,7 +393,17 @@ static void run_forward(void *arg)
     };
     for (size_t i = 0; i < 6; i++) p.headers[i] = f->lines[i];
     struct zt__jobs_post_result res;
-    if (zt__jobs_post(&p, &res) != 0) res.ok = false;
+    memset(&res, 0, sizeof res);
+    int prc = atomic_load(&r->allow_private) ? 0 : target_public(f->url);
+    if (prc == 0 && zt__jobs_post(&p, &res) != 0) res.ok = false;
+    /* a redirect is refused by the HTTP client before on_head: not passed on either */
+    if (!f->streaming && res.redirected) f->bad = true;
+    if (!f->streaming && !f->bad && res.ok) { /* a JSON error answer, read whole */
+        char *text = json_error_of(&f->err);
+        if (!text) f->bad = true;
+        else if (!pass_error(f, text)) res.ok = false;
+        zt_free(text);
+    }
     struct zt_relay_end e = {.started = f->streaming, .ok = f->streaming && res.ok};
     const char *outcome = "ok";
     bool client_gone = gone(f);
@@ -259,6 +412,21 @@ static void run_forward(void *arg)
             outcome = client_gone ? "client_gone" : "upstream_cut";
             if (!client_gone) atomic_fetch_add(&r->failed, 1);
         }
+    } else if (prc != 0 && !client_gone) {
+        atomic_fetch_add(&r->failed, 1);
+        if (prc == ZT_EPERM) {
+            outcome = "private_target";
+            e.status = 403, e.code = "private_target",
+            e.message = "the target node's address is loopback or private; this relay does not forward there";
+        } else {
+            outcome = "upstream_unreachable";
+            e.status = 502, e.code = "upstream_unreachable", e.message = "the target node could not be reached";
+        }
+    } else if (f->bad && !client_gone) {
+        atomic_fetch_add(&r->failed, 1);
+        outcome = "upstream_bad_answer";
+        e.status = 502, e.code = "upstream_bad_answer",
+        e.message = "the target node's answer was not a sealed result";
     } else if (client_gone) {
         /* the sink resumes the suspended connection so it is found closed
          * and freed (an answer nobody reads) */
@@ -282,6 +450,7 @@ static void run_forward(void *arg)
            f->target_id, outcome, res.status, (unsigned long long)f->bytes,
            (unsigned long long)(zt_time_mono_ms() - start), res.error[0] ? " detail=\"" : "", res.error,
            res.error[0] ? "\"" : "");
+    zt_buf_deinit(&f->err);
     zt_free(f->body);
     zt_free(f); /* the pool releases the slot */
 }

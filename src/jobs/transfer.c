@@ -157,6 +157,7 @@ int zt__jobs_post(const struct zt__jobs_post *p, struct zt__jobs_post_result *ou
     out->ok = rc == 0;
     out->aborted = k.aborted;
     out->timed_out = rc == ZT_ETIMEDOUT;
+    out->redirected = rc == ZT_EPERM || (resp.status >= 300 && resp.status <= 399);
     if (rc != 0) zt_strlcpy(out->error, resp.reason[0] ? resp.reason : zt_strerror(rc), sizeof out->error);
     zt_http_response_deinit(&resp);
     zt_http_client_free(own);

@@ -12,6 +12,7 @@
 
 #define ZT__JOBS_HEADERS_MAX 12
 #define ZT__JOBS_HEADER_LINE_MAX 160 /* one fixed header line (not a bearer token) */
+#define ZT__RELAY_ERROR_MAX ((size_t)16 << 10) /* bytes of a JSON error answer the relay passes on */
 
 struct zt__jobs_post {
     const char *url;               /* http:// or https:// only */
@@ -40,6 +41,7 @@ struct zt__jobs_post_result {
     bool ok;            /* the transfer completed */
     bool timed_out;     /* a timeout ended it */
     bool aborted;       /* a callback ended it */
+    bool redirected;    /* the answer was a redirect (never followed) */
     char error[256];    /* the transport's reason when !ok ("" otherwise) */
 };
 

@@ -64,18 +64,36 @@ void zt_peers_free(struct zt_peers *p)
     zt_free(p);
 }
 
-/* http:// or https://, a host, printable ASCII without spaces, no userinfo,
- * query or fragment (the relay appends a path to it). */
-static bool endpoint_ok(const char *e)
+const char *zt_peers_endpoint_problem(const char *e)
 {
     const char *rest;
+    if (!e) return "endpoint is missing";
     if (zt_str_starts_with(e, "http://")) rest = e + 7;
     else if (zt_str_starts_with(e, "https://")) rest = e + 8;
-    else return false;
-    if (!*rest || *rest == '/' || *rest == ':') return false;
+    else return "endpoint is not an http:// or https:// URL";
     for (const char *c = e; *c; c++)
-        if (*c <= 0x20 || *c >= 0x7F || *c == '@' || *c == '?' || *c == '#' || *c == '\\') return false;
-    return true;
+        if (*c <= 0x20 || *c >= 0x7F || *c == '@' || *c == '?' || *c == '#' || *c == '\\')
+            return "endpoint has spaces, userinfo, a query or a fragment (scheme://host[:port] only)";
+    /* the host: a name or IPv4 address, or [IPv6] */
+    const char *h = rest;
+    if (*h == '[') {
+        const char *close = strchr(h, ']');
+        if (!close || close == h + 1) return "endpoint has a malformed [IPv6] host";
+        h = close + 1;
+    } else {
+        while (*h && *h != ':' && *h != '/') h++;
+        if (h == rest) return "endpoint has no host";
+    }
+    if (*h == ':') { /* a port: 1..65535 */
+        unsigned long port = 0;
+        const char *d = ++h;
+        while (*h >= '0' && *h <= '9' && port <= 65535) port = port * 10 + (unsigned long)(*h++ - '0');
+        if (h == d || port == 0 || port > 65535 || (*h && *h != '/')) return "endpoint has an invalid port";
+    }
+    /* the relay and the job client append the route themselves: a path
+     * would let a descriptor aim them at any route of the host */
+    if (*h == '/' && h[1] != '\0') return "endpoint has a path (scheme://host[:port] only)";
+    return NULL;
 }
 
 static int peer_cmp(const void *a, const void *b)
@@ -173,7 +191,7 @@ int zt_peers_load_text(struct zt_peers *p, const char *text, size_t len, int64_t
             goto out;
         }
         const char *reason = vrc ? verify_reason(vrc) : NULL;
-        if (!reason && !endpoint_ok(nd_out.endpoint)) reason = "endpoint is not an http:// or https:// URL";
+        if (!reason) reason = zt_peers_endpoint_problem(nd_out.endpoint);
         if (reason) {
             json_t *idj = json_is_object(d) ? json_object_get(d, "node_id") : NULL;
             const char *ids = json_is_string(idj) && zt_identity_id_valid(json_string_value(idj))

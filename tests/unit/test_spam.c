@@ -476,13 +476,134 @@ static void test_issue16_rows(void **state)
     zt_spam_free(m);
 }
 
+/* ---- allocation failures (issue 17, make tsan bullet) --------------------- */
+
+/* One operation under test: returns 0 or a negative ZT_E*, frees what it made. */
+typedef int (*spam_op)(const struct zt_spam_model *m, void *out);
+
+static int op_parse(const struct zt_spam_model *m, void *out)
+{
+    (void)m;
+    size_t len;
+    uint8_t *p = payload(8, 0.25f, -1.0, &len); /* made before the injection point counts */
+    zt_alloc_fail_after(*(int64_t *)out);
+    struct zt_spam_model *mm = NULL;
+    int rc = zt_spam_model_parse(p, len, &mm);
+    zt_alloc_fail_after(0);
+    if (rc == 0) {
+        struct zt_spam_info info;
+        zt_spam_model_info(mm, &info);
+        if (info.buckets_log2 != 8) rc = ZT_EINVAL;
+    }
+    zt_spam_free(mm);
+    zt_free(p);
+    return rc;
+}
+
+static const char SWEEP_TEXT[] = "Hi mum, this is my new number! Claim your prize at http://bit.ly/xx or "
+                                 "http://192.0.2.1/login, send the seed phrase, pay the parcel fee.";
+
+static int op_classify(const struct zt_spam_model *m, void *out)
+{
+    struct zt_spam_result *r = out;
+    return zt_spam_classify(m, SWEEP_TEXT, sizeof SWEEP_TEXT - 1, 0.5, ZT_SPAM_TOP_MAX, r);
+}
+
+static int op_email(const struct zt_spam_model *m, void *out)
+{
+    (void)m;
+    static const char raw[] = "From: a@b.example\r\nSubject: =?UTF-8?B?SGVsbG8=?=\r\n"
+                              "Content-Type: text/html\r\n\r\n<p>Win &amp; claim <b>now</b></p>\r\n";
+    char **s = out;
+    size_t n = 0;
+    return zt_spam_email_text(raw, sizeof raw - 1, 4096, s, &n);
+}
+
+/* The Nth allocation fails, for every N until op succeeds: op returns
+ * ZT_ENOMEM or 0, never crashes or leaks, and its success matches same()
+ * against the answer made without failures. Returns the failure points. */
+static int sweep(spam_op op, const struct zt_spam_model *m, void *want, void *got, size_t got_size,
+                 bool (*same)(const void *want, const void *got), void (*drop)(void *got), bool injects_itself)
+{
+    int n;
+    bool ok = false;
+    for (n = 1; n < 100000 && !ok; n++) {
+        int64_t live = zt_alloc_live();
+        memset(got, 0, got_size);
+        int64_t at = n;
+        if (injects_itself) *(int64_t *)got = at;
+        else zt_alloc_fail_after(at);
+        int rc = op(m, got);
+        zt_alloc_fail_after(0);
+        if (rc != 0 && rc != ZT_ENOMEM) {
+            print_error("n=%d: rc=%d\n", n, rc);
+            fail();
+        }
+        ok = rc == 0;
+        if (ok && same) assert_true(same(want, got));
+        if (ok && drop) drop(got);
+        assert_int_equal(zt_alloc_live(), live);
+    }
+    assert_true(ok);
+    return n - 2;
+}
+
+static bool same_result(const void *a, const void *b)
+{
+    const struct zt_spam_result *x = a, *y = b;
+    if (x->probability != y->probability || x->spam != y->spam || x->n_top != y->n_top) return false;
+    for (size_t i = 0; i < x->n_top; i++)
+        if (strcmp(x->top[i].name, y->top[i].name) != 0 || x->top[i].weight != y->top[i].weight) return false;
+    return true;
+}
+
+static bool same_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b) == 0;
+}
+
+static void drop_str(void *p)
+{
+    zt_free(*(char **)p);
+}
+
+static void test_alloc_failures(void **state)
+{
+    (void)state;
+    int64_t live = zt_alloc_live();
+    size_t len;
+    uint8_t *p = payload(10, 0.125f, -2.0, &len);
+    struct zt_spam_model *m = NULL;
+    assert_int_equal(zt_spam_model_parse(p, len, &m), 0);
+    zt_free(p);
+
+    int64_t slot = 0;
+    print_message("spam parse: %d failure points, then success\n",
+                  sweep(op_parse, NULL, NULL, &slot, sizeof slot, NULL, NULL, true));
+
+    struct zt_spam_result want, got;
+    assert_int_equal(op_classify(m, &want), 0);
+    assert_true(want.n_top > 0);
+    print_message("spam classify: %d failure points, then success\n",
+                  sweep(op_classify, m, &want, &got, sizeof got, same_result, NULL, false));
+
+    char *ws = NULL, *gs = NULL;
+    assert_int_equal(op_email(NULL, &ws), 0);
+    int pts = sweep(op_email, NULL, &ws, &gs, sizeof gs, same_str, drop_str, false);
+    print_message("spam email text: %d failure points, then success\n", pts);
+    assert_true(pts > 0);
+    zt_free(ws);
+    zt_spam_free(m);
+    assert_int_equal(zt_alloc_live(), live);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_features),     cmocka_unit_test(test_email_text),
         cmocka_unit_test(test_model_parse),  cmocka_unit_test(test_train),
         cmocka_unit_test(test_shipped_model), cmocka_unit_test(test_chat_cues),
-        cmocka_unit_test(test_issue16_rows),
+        cmocka_unit_test(test_issue16_rows),   cmocka_unit_test(test_alloc_failures),
     };
     return zt_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }
