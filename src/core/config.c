@@ -202,7 +202,7 @@ static const struct cfg_key server_keys[] = {
             "and the longest silence while its response streams."),
     INT_KEY(struct zt_cfg_server, relay_max_inflight, 64, 1, 100000,
             "Oblivious relay: requests relayed at once; more are answered 503."),
-    ENUM_KEYF(struct zt_cfg_server, relay_private_targets, "auto", relay_private, KEY_RESERVED,
+    ENUM_KEY(struct zt_cfg_server, relay_private_targets, "auto", relay_private,
               "Oblivious relay: forward to peers whose address is loopback, private, link-local or "
               "reserved: allow, refuse (403 private_target), or auto (allow when server.listen is "
               "loopback, refuse otherwise)."),

@@ -180,6 +180,17 @@ static int build_network(struct zt_node *n, struct zt_buf *err)
     if (!rc) rc = zt__route_register_metrics(n->route, n->metrics);
     if (rc) return rc;
     zt__relay_set_identity(n->relay, n->id);
+    /* server.relay_private_targets: auto = allowed only when this node
+     * itself listens on loopback (a private test or single-machine network) */
+    const char *pt = cfg->server.relay_private_targets;
+    bool allow_private = zt_str_eq(pt, "allow");
+    if (zt_str_eq(pt, "auto")) {
+        char host[256];
+        uint16_t port;
+        allow_private = zt_str_split_hostport(cfg->server.listen, host, sizeof host, &port) == 0 &&
+                        (zt_str_eq(host, "localhost") || zt_str_eq(host, "::1") || zt_str_starts_with(host, "127."));
+    }
+    zt__relay_set_allow_private(n->relay, allow_private);
     zt__route_set_identity(n->route, n->id);
     if (cfg->server.relay_ca_file[0]) {
         char ca[4096];

@@ -41,6 +41,11 @@ int zt__relay_new(struct zt_peers *peers, unsigned timeout_s, unsigned max_infli
     return 0;
 }
 
+void zt__relay_set_allow_private(struct zt__relay *r, bool allow)
+{
+    zt_relay_set_allow_private(r->core, allow);
+}
+
 int zt__relay_set_ca_file(struct zt__relay *r, const char *path)
 {
     return zt_relay_set_ca_file(r->core, path);

@@ -39,6 +39,9 @@ struct zt__relay_stats {
 
 /* Check https peers against the PEM CAs in path (copied; NULL or "" =
  * the system store). Call before the first request. ZT_ENOMEM. */
+/* Whether the relay may forward to loopback and private addresses
+ * (server.relay_private_targets, resolved by the node). */
+void zt__relay_set_allow_private(struct zt__relay *r, bool allow);
 ZT_NODISCARD int zt__relay_set_ca_file(struct zt__relay *r, const char *path);
 
 /* peers must outlive the relay; id may be set later with

@@ -195,8 +195,9 @@ static uint8_t *envelope(const struct zt_identity *target, size_t *len)
     return env;
 }
 
-/* An anonymous client relays a sealed envelope to target through R. */
-static void relay_to(const struct zt_identity *target, struct resp *r)
+/* An anonymous client relays a sealed envelope to target through the node
+ * listening on port. */
+static void relay_via(uint16_t port, const struct zt_identity *target, struct resp *r)
 {
     size_t len = 0;
     uint8_t *env = envelope(target, &len);
@@ -204,8 +205,14 @@ static void relay_to(const struct zt_identity *target, struct resp *r)
     snprintf(th, sizeof th, "Zentalk-Target-Node: %s", zt_identity_id(target));
     const char *const hdrs[] = {"Content-Type: " ENVELOPE_CT, th, "Expect:", NULL};
     struct http_opts o = {.headers = hdrs, .body = env, .len = len, .sized = true};
-    assert_int_equal(http_req(relay.port, "POST", "/v1/relay/jobs", &o, r), 0);
+    assert_int_equal(http_req(port, "POST", "/v1/relay/jobs", &o, r), 0);
     zt_free(env);
+}
+
+/* ... through R. */
+static void relay_to(const struct zt_identity *target, struct resp *r)
+{
+    relay_via(relay.port, target, r);
 }
 
 static void assert_no_secret(struct resp *r)
@@ -433,6 +440,38 @@ static void test_core_private_targets(void **state)
     assert_true(admin_saw("POST /v1/jobs/sealed "));
 }
 
+/* The node honours server.relay_private_targets: a relay told to refuse
+ * private targets answers 403 private_target for B (on 127.0.0.1) and
+ * sends it nothing; R (auto, listening on loopback) reaches it. */
+static void test_node_refuses_private_targets(void **state)
+{
+    (void)state;
+    char dir[256], d[320], key[400], url[128];
+    tmp_dir(dir, sizeof dir, "relaypriv");
+    snprintf(d, sizeof d, "%s/data", dir);
+    assert_int_equal(mkdir(d, 0700), 0);
+    snprintf(key, sizeof key, "%s/node.key", d);
+    assert_int_equal(zt_identity_save(R, key, NULL, 0, NULL, 0, NULL), 0);
+    snprintf(url, sizeof url, "http://127.0.0.1:%u", admin_port);
+    char *ds[1] = {descriptor(B, url)};
+    put_json_array(d, "peers.json", ds, 1);
+    zt_free(ds[0]);
+    static const char *const env[] = {"ZENTALK_SERVER_RELAY_PRIVATE_TARGETS=refuse", "ZENTALK_SERVER_RELAY_TIMEOUT_S=5",
+                                      NULL};
+    struct node strict;
+    node_spawn(&strict, NULL, env, true, dir);
+    pthread_mutex_lock(&admin_mu);
+    admin_paths[0] = '\0';
+    pthread_mutex_unlock(&admin_mu);
+    struct resp r;
+    relay_via(strict.port, B, &r);
+    assert_error_json(&r, 403, "private_target");
+    resp_free(&r);
+    assert_false(admin_saw("POST"));
+    node_cleanup(&strict);
+    rm_rf(dir);
+}
+
 /* The operator learns why P was dropped. */
 static void test_log_says_why(void **state)
 {
@@ -468,6 +507,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_cli_peers_add_refuses_path),
         cmocka_unit_test(test_endpoint_forms),
         cmocka_unit_test(test_core_private_targets),
+        cmocka_unit_test(test_node_refuses_private_targets),
         cmocka_unit_test(test_log_says_why),
     };
     int rc = cmocka_run_group_tests(tests, setup, teardown);
