@@ -299,7 +299,6 @@ static int build_server(struct zt_node *n, struct zt_buf *err)
     };
     int rc = zt_server_new(&d, &n->server);
     if (rc) return rc;
-    zt__sealed_set_endpoint(n->sealed, zt_server_endpoint(n->server)); /* filled when it listens */
     const char *tc = cfg->server.tls_cert_file, *tk = cfg->server.tls_key_file;
     if (!tc[0] && !tk[0]) return 0;
     if (!tc[0] || !tk[0]) {
@@ -350,6 +349,9 @@ int zt_node_new(const struct zt_config *cfg, const char *node_id, const struct z
 int zt_node_start(struct zt_node *n)
 {
     int rc = zt_server_start(n->server);
+    /* the URL is known once listening (an ephemeral port); copied under the
+     * descriptor's lock, since requests are already being served */
+    if (!rc) zt__sealed_set_endpoint(n->sealed, zt_server_endpoint(n->server));
     if (!rc) rc = zt_gdpr_sweeper_start(n->sweeper); /* retention: identity and audit log are set by now */
     return rc;
 }

@@ -43,7 +43,7 @@ struct zt__sealed {
     const struct zt_identity *id;
     struct zt_infer *ms;
     const struct zt_config *cfg;
-    const char *endpoint;         /* the URL served (the server's buffer, set at start) */
+    char endpoint[300];           /* the URL served, copied once listening (under mu) */
     struct zt_env_replay *replay; /* NULL when not a worker */
     uint64_t start_s;             /* envelopes created before this may be replays */
     pthread_mutex_t mu;           /* guards the cached descriptor */
@@ -105,7 +105,12 @@ static int make_descriptor(struct zt__sealed *sj, const char *endpoint, int64_t 
 
 void zt__sealed_set_endpoint(struct zt__sealed *sj, const char *endpoint)
 {
-    if (sj) sj->endpoint = endpoint;
+    if (!sj) return;
+    pthread_mutex_lock(&sj->mu);
+    zt_strlcpy(sj->endpoint, endpoint ? endpoint : "", sizeof sj->endpoint);
+    zt_free(sj->desc); /* the next request signs one with the endpoint */
+    sj->desc = NULL;
+    pthread_mutex_unlock(&sj->mu);
 }
 
 void zt__sealed_h_descriptor(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
@@ -121,7 +126,7 @@ void zt__sealed_h_descriptor(void *ud, struct zt__req_ctx *cx, json_t *body, str
     pthread_mutex_lock(&sj->mu);
     if (!sj->desc || now - sj->desc_signed >= REFRESH_S || now < sj->desc_signed) {
         char *d = NULL;
-        rc = make_descriptor(sj, sj->endpoint ? sj->endpoint : "", now, &d);
+        rc = make_descriptor(sj, sj->endpoint, now, &d);
         if (!rc) {
             zt_free(sj->desc);
             sj->desc = d;

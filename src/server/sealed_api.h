@@ -29,9 +29,9 @@ ZT_NODISCARD int zt__sealed_new(const struct zt_identity *id, struct zt_infer *m
                                 const struct zt_config *cfg, struct zt__sealed **out);
 void zt__sealed_free(struct zt__sealed *sj);
 
-/* The URL the node serves, for the descriptor: a string that lives as
- * long as sj and is filled before the first request (the server's,
- * zt_server_endpoint()). */
+/* The URL the node serves, for the descriptor (copied; the cached
+ * descriptor is re-signed). Called once the server listens, while requests
+ * may already run: until then the descriptor names no endpoint. */
 void zt__sealed_set_endpoint(struct zt__sealed *sj, const char *endpoint);
 
 /* GET /v1/node/descriptor (ud: sj, which may be NULL: 503). */

@@ -116,7 +116,7 @@ _Static_assert(MAX_ROUTES + 1 <= ZT__METRICS_MAX_ROUTES, "raise ZT__METRICS_MAX_
 
 struct zt_server {
     struct zt_server_deps d;     /* the subsystems served (borrowed) */
-    struct zt_http_server *http;
+    _Atomic(struct zt_http_server *) http; /* set once listening; read by handlers meanwhile */
     uint64_t start_mono_ns;
     int64_t start_real_ms;
     atomic_bool draining;
@@ -250,7 +250,7 @@ static int m_start_time(void *ud, struct zt_metrics_out *o)
 static int m_inflight(void *ud, struct zt_metrics_out *o)
 {
     const struct zt_server *s = ud;
-    return zt_metrics_emit_u64(o, NULL, NULL, (uint64_t)(s->http ? zt_http_inflight(s->http) : 0));
+    return zt_metrics_emit_u64(o, NULL, NULL, (uint64_t)zt_server_inflight(s));
 }
 
 static int m_role_ready(void *ud, struct zt_metrics_out *o)
@@ -400,7 +400,7 @@ static void h_admin_status(void *ud, struct zt__req_ctx *cx, json_t *body, struc
         (json_int_t)s->d.cfg->server.rate_limit_rps, "rate_limit_burst",
         (json_int_t)s->d.cfg->server.rate_limit_burst, "rate_limit_identities",
         (json_int_t)zt_ratelimit_size(s->d.limiter), "requests_in_flight",
-        (json_int_t)(s->http ? zt_http_inflight(s->http) : 0));
+        (json_int_t)zt_server_inflight(s));
     zt_http_resp_json(resp, 200, j);
 }
 
@@ -802,13 +802,15 @@ int zt_server_start(struct zt_server *s)
         .tls_cert_pem = s->tls_cert,
         .tls_key_pem = s->tls_key,
     };
-    rc = zt_http_start(&o, &s->http);
+    struct zt_http_server *http = NULL;
+    rc = zt_http_start(&o, &http);
+    atomic_store(&s->http, http);
     if (rc == 0 && s->d.cfg->node.endpoint && s->d.cfg->node.endpoint[0]) {
         zt_strlcpy(s->endpoint, s->d.cfg->node.endpoint, sizeof s->endpoint);
     } else if (rc == 0) {
         bool any = zt_str_eq(host, "0.0.0.0") || zt_str_eq(host, "::") || !host[0];
         snprintf(s->endpoint, sizeof s->endpoint, "%s://%s%s%s:%u", s->tls_cert ? "https" : "http", v6 ? "[" : "",
-                 any ? "127.0.0.1" : host, v6 ? "]" : "", (unsigned)zt_http_port(s->http));
+                 any ? "127.0.0.1" : host, v6 ? "]" : "", (unsigned)zt_http_port(http));
         if (any)
             zt_log(ZT_LOG_WARN, "endpoint_guessed",
                    "endpoint=%s detail=\"listening on all addresses: set node.endpoint to the URL peers should use\"",
@@ -819,7 +821,8 @@ int zt_server_start(struct zt_server *s)
 
 uint16_t zt_server_port(const struct zt_server *s)
 {
-    return s->http ? zt_http_port(s->http) : 0;
+    struct zt_http_server *http = atomic_load(&s->http);
+    return http ? zt_http_port(http) : 0;
 }
 
 void zt_server_set_ready(struct zt_server *s, enum zt_role role, bool ready, const char *detail)
@@ -834,7 +837,8 @@ void zt_server_set_ready(struct zt_server *s, enum zt_role role, bool ready, con
 
 int64_t zt_server_inflight(const struct zt_server *s)
 {
-    return s->http ? zt_http_inflight(s->http) : 0;
+    struct zt_http_server *http = atomic_load(&s->http);
+    return http ? zt_http_inflight(http) : 0;
 }
 
 int zt_server_drain(struct zt_server *s, uint64_t timeout_ms)
