@@ -176,5 +176,5 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_start_alloc_failures),
         cmocka_unit_test(test_request_path_alloc_failures),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return zt_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

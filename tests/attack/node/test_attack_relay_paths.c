@@ -28,6 +28,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "zt_test.h"
+
 #include <curl/curl.h>
 #include <poll.h>
 #include <pthread.h>
@@ -510,7 +512,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_node_refuses_private_targets),
         cmocka_unit_test(test_log_says_why),
     };
-    int rc = cmocka_run_group_tests(tests, setup, teardown);
+    int rc = zt_test_exit(cmocka_run_group_tests(tests, setup, teardown));
     curl_global_cleanup();
     return rc;
 }
