@@ -24,28 +24,24 @@ struct zt_searchfeat {
     const char *cat_error; /* why categorisation is unavailable with the assets present */
 };
 
-static struct zt_embed *load_embed(const struct zt_config *cfg)
+/* Logs an asset that is in the data dir but does not load (rc, of its _load). */
+static void warn_unloaded(const char *asset, const char *path, int rc)
 {
-    char p[4096];
-    struct zt_embed *e = NULL;
-    if (zt_asset_path(cfg->node.data_dir, ZT_EMBED_ASSET, p, sizeof p) != 0) return NULL;
-    int rc = zt_embed_load(p, &e);
     if (rc)
-        zt_log(ZT_LOG_WARN, "asset_missing", "asset=%s path=\"%s\" error=\"%s\" hint=\"run make data\"",
-               ZT_EMBED_ASSET, p, zt_strerror(rc));
-    return rc ? NULL : e;
+        zt_log(ZT_LOG_WARN, "asset_missing", "asset=%s path=\"%s\" error=\"%s\" hint=\"run make data\"", asset,
+               path, zt_strerror(rc));
 }
 
-static struct zt_stopwords *load_stop(const struct zt_config *cfg)
+/* The GloVe and stopwords assets into f->embed and f->stop (each stays NULL
+ * where it is absent or does not load). */
+static void load_assets(struct zt_searchfeat *f)
 {
     char p[4096];
-    struct zt_stopwords *sw = NULL;
-    if (zt_asset_path(cfg->node.data_dir, ZT_STOPWORDS_ASSET, p, sizeof p) != 0) return NULL;
-    int rc = zt_stopwords_load(p, &sw);
-    if (rc)
-        zt_log(ZT_LOG_WARN, "asset_missing", "asset=%s path=\"%s\" error=\"%s\" hint=\"run make data\"",
-               ZT_STOPWORDS_ASSET, p, zt_strerror(rc));
-    return rc ? NULL : sw;
+    const char *dir = f->cfg->node.data_dir;
+    if (zt_asset_path(dir, ZT_EMBED_ASSET, p, sizeof p) == 0)
+        warn_unloaded(ZT_EMBED_ASSET, p, zt_embed_load(p, &f->embed));
+    if (zt_asset_path(dir, ZT_STOPWORDS_ASSET, p, sizeof p) == 0)
+        warn_unloaded(ZT_STOPWORDS_ASSET, p, zt_stopwords_load(p, &f->stop));
 }
 
 static int make_categorizer(struct zt_searchfeat *f)
@@ -73,8 +69,7 @@ int zt_searchfeat_new(const struct zt_config *cfg, struct zt_searchfeat **out)
     struct zt_searchfeat *f = zt_calloc(1, sizeof *f);
     if (!f) return ZT_ENOMEM;
     f->cfg = cfg;
-    f->embed = load_embed(cfg);
-    f->stop = load_stop(cfg);
+    load_assets(f);
     if (f->embed) {
         int rc = make_categorizer(f);
         if (rc == ZT_ENOMEM) {

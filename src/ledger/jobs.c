@@ -38,11 +38,8 @@ static int esc_get(struct zt_ledger *l, const char *job, int64_t *user, zt_u128 
 {
     struct zt_store_stmt *q = l->q_esc_get;
     int rc = zt_store_bind_text(q, 1, job, SIZE_MAX);
+    if (!rc) rc = zt__ledger_row(q);
     if (rc) goto out;
-    if ((rc = zt_store_step(q)) != ZT_STORE_ROW) {
-        rc = rc == ZT_STORE_DONE ? ZT_ENOTFOUND : rc;
-        goto out;
-    }
     int64_t st;
     const char *s;
     size_t n;

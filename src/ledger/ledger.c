@@ -224,6 +224,12 @@ int zt__ledger_run(struct zt_store_stmt *q)
     return rc;
 }
 
+int zt__ledger_row(struct zt_store_stmt *q)
+{
+    int rc = zt_store_step(q);
+    return rc == ZT_STORE_ROW ? 0 : rc == ZT_STORE_DONE ? ZT_ENOTFOUND : rc;
+}
+
 /* ---- accounts ---------------------------------------------------------------- */
 
 struct acct_args {
@@ -302,11 +308,8 @@ int zt__ledger_get_bal(struct zt_ledger *l, int64_t id, int *kind, struct zt_led
 {
     struct zt_store_stmt *q = l->q_bal_get;
     int rc = zt_store_bind_i64(q, 1, id);
+    if (!rc) rc = zt__ledger_row(q);
     if (rc) goto out;
-    if ((rc = zt_store_step(q)) != ZT_STORE_ROW) {
-        rc = rc == ZT_STORE_DONE ? ZT_ENOTFOUND : rc;
-        goto out;
-    }
     int64_t k;
     const char *s;
     size_t n;

@@ -21,6 +21,8 @@ int zt__ledger_bal_apply(struct zt_ledger_bal *b, zt_u128 v, bool credit);
 /* "0x" + 40 hex into its canonical lower-case text (ZT_EINVAL) */
 int zt__ledger_norm_address(const char *s, char out[static 43]);
 int zt__ledger_run(struct zt_store_stmt *q);
+/* step q for its one row: 0 (a row to read), ZT_ENOTFOUND (none) or the store's error */
+int zt__ledger_row(struct zt_store_stmt *q);
 int zt__ledger_get_bal(struct zt_ledger *l, int64_t id, int *kind, struct zt_ledger_bal *b);
 int zt__ledger_get_minted(struct zt_ledger *l, zt_u128 *out);
 int zt__ledger_check_body(const char *key, const char *memo, bool mint, const struct zt_ledger_entry *e, size_t n,

@@ -202,11 +202,7 @@ static int proof_body(struct zt_store *st, void *ud)
     struct zt_merkle *m = NULL;
     int rc = zt_store_prepare(st, "SELECT root, n_leaves FROM ledger_batches WHERE id = ?", &q);
     if (rc) goto out;
-    if ((rc = zt_store_bind_i64(q, 1, a->batch))) goto out;
-    if ((rc = zt_store_step(q)) != ZT_STORE_ROW) {
-        rc = rc == ZT_STORE_DONE ? ZT_ENOTFOUND : rc;
-        goto out;
-    }
+    if ((rc = zt_store_bind_i64(q, 1, a->batch)) || (rc = zt__ledger_row(q))) goto out;
     const void *r;
     size_t rn;
     int64_t nl;

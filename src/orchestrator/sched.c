@@ -881,22 +881,26 @@ static int finished_move(struct zt_sched *s, const char *job_id, enum zt_job_sta
     return rc;
 }
 
-int zt_sched_job_verified(struct zt_sched *s, const char *job_id, int64_t now_ms)
+/* The verdict on a finished job (one no longer in the live map): moves it
+ * to `to` and reports outcome o for its worker, under the registry lock. */
+static int finished_verdict(struct zt_sched *s, const char *job_id, enum zt_job_state to, enum zt_outcome o,
+                            int64_t now_ms)
 {
     if (!s || !job_id) return ZT_EINVAL;
     pthread_mutex_lock(&s->r->mu);
-    int rc = orch_map_get(&s->jobs, job_id) ? ZT_EINVAL : finished_move(s, job_id, ZT_JOB_VERIFIED, ZT_OUTCOME_VERIFIED, now_ms);
+    int rc = orch_map_get(&s->jobs, job_id) ? ZT_EINVAL : finished_move(s, job_id, to, o, now_ms);
     pthread_mutex_unlock(&s->r->mu);
     return rc;
 }
 
+int zt_sched_job_verified(struct zt_sched *s, const char *job_id, int64_t now_ms)
+{
+    return finished_verdict(s, job_id, ZT_JOB_VERIFIED, ZT_OUTCOME_VERIFIED, now_ms);
+}
+
 int zt_sched_job_rejected(struct zt_sched *s, const char *job_id, int64_t now_ms)
 {
-    if (!s || !job_id) return ZT_EINVAL;
-    pthread_mutex_lock(&s->r->mu);
-    int rc = orch_map_get(&s->jobs, job_id) ? ZT_EINVAL : finished_move(s, job_id, ZT_JOB_FAILED, ZT_OUTCOME_CHEAT, now_ms);
-    pthread_mutex_unlock(&s->r->mu);
-    return rc;
+    return finished_verdict(s, job_id, ZT_JOB_FAILED, ZT_OUTCOME_CHEAT, now_ms);
 }
 
 int zt_sched_job_cancel(struct zt_sched *s, const char *job_id, int64_t now_ms)

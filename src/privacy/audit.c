@@ -20,6 +20,7 @@
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_audit.h"
 #include "audit_int.h"
+#include "zentalk/zt_file.h"
 #include "zentalk/zt_hash.h"
 #include "zentalk/zt_hex.h"
 #include "zentalk/zt_str.h"
@@ -761,36 +762,12 @@ static void check_line(struct vstate *v, size_t fi, size_t ln, const char *line,
     v->have = true;
 }
 
+/* The whole audit file at path; a file that is not there is an I/O error
+ * like any other that stops it being read. */
 static int read_all(const char *path, char **out, size_t *n)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return ZT_EIO;
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
-        close(fd);
-        return ZT_EIO;
-    }
-    if ((uint64_t)st.st_size > ZT_AUDIT_FILE_MAX) {
-        close(fd);
-        return ZT_ETOOBIG;
-    }
-    size_t size = (size_t)st.st_size;
-    char *buf = zt_malloc(size + 1);
-    if (!buf) {
-        close(fd);
-        return ZT_ENOMEM;
-    }
-    size_t got = 0;
-    while (got < size) {
-        ssize_t r = read(fd, buf + got, size - got);
-        if (r <= 0) break;
-        got += (size_t)r;
-    }
-    close(fd);
-    buf[got] = '\0';
-    *out = buf;
-    *n = got;
-    return 0;
+    int rc = zt_file_read(path, ZT_AUDIT_FILE_MAX, out, n);
+    return rc == ZT_ENOTFOUND ? ZT_EIO : rc;
 }
 
 int zt_audit_verify(const char *const *files, size_t n, const uint8_t pk[static ZT_ED25519_PK_LEN],

@@ -86,6 +86,16 @@ static void bad_request(int rc, const char *err, struct zt_http_resp *resp)
     else zt_http_resp_error(resp, rc == ZT_ETOOBIG ? 413 : 400, rc == ZT_ETOOBIG ? "too_large" : "invalid_request", err);
 }
 
+/* The request's conversation into *cr (summarize: with its summary
+ * options); false, with the answer in resp, when it is not one. */
+static bool conv_parsed(json_t *body, bool summarize, struct zt_conv_req *cr, struct zt_http_resp *resp)
+{
+    char err[256];
+    int rc = zt_conv_req_parse(body, summarize, cr, err, sizeof err);
+    if (rc) bad_request(rc, err, resp);
+    return rc == 0;
+}
+
 /* ---- POST /v1/features/intents ----------------------------------------------- */
 
 void zt__feat_h_intents(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
@@ -350,14 +360,9 @@ void zt__feat_h_replies(void *ud, struct zt__req_ctx *cx, json_t *body, struct z
     const struct zt_cfg_feature *f = &fc->cfg->features.smart_replies;
     if (disabled(f, "smart_replies", resp)) return;
     struct zt_conv_req cr;
-    char err[256];
-    int rc = zt_conv_req_parse(body, false, &cr, err, sizeof err);
-    if (rc) {
-        bad_request(rc, err, resp);
-        return;
-    }
+    if (!conv_parsed(body, false, &cr, resp)) return;
     struct zt_replies_result r;
-    rc = zt_replies_suggest(zt_convfeat_bank(fc->f), zt_convfeat_intents(fc->f), zt_convfeat_hooks(fc->f), cr.msgs, cr.n, cr.me, cr.me_len, f->threshold, &r);
+    int rc = zt_replies_suggest(zt_convfeat_bank(fc->f), zt_convfeat_intents(fc->f), zt_convfeat_hooks(fc->f), cr.msgs, cr.n, cr.me, cr.me_len, f->threshold, &r);
     if (rc) {
         zt_conv_req_deinit(&cr);
         bad_request(rc, "a message is not valid UTF-8", resp);
@@ -418,19 +423,15 @@ void zt__feat_h_summarize(void *ud, struct zt__req_ctx *cx, json_t *body, struct
         return;
     }
     struct zt_conv_req cr;
-    char err[256];
-    int rc = zt_conv_req_parse(body, true, &cr, err, sizeof err);
-    if (rc) {
-        bad_request(rc, err, resp);
-        return;
-    }
+    if (!conv_parsed(body, true, &cr, resp)) return;
     struct zt_summary s;
     /* due dates resolve against the time of the request (UTC) */
     struct zt_entities_ref now = {.now = zt_time_real_ms() / 1000};
-    rc = zt_summarize_at(zt_convfeat_intents(fc->f), zt_convfeat_stopwords(fc->f), cr.msgs, cr.n,
+    int rc = zt_summarize_at(zt_convfeat_intents(fc->f), zt_convfeat_stopwords(fc->f), cr.msgs, cr.n,
                          (size_t)cr.max_sentences, f->threshold, &now, &s);
     if (rc) {
         zt_conv_req_deinit(&cr);
+        char err[256];
         snprintf(err, sizeof err, rc == ZT_ETOOBIG ? "the conversation has more than %d sentences"
                                                    : "a message is not valid UTF-8",
                  ZT_SUMMARY_MAX_SENTENCES);

@@ -29,6 +29,26 @@ static void store_error(struct zt_http_resp *resp, int rc)
         zt_http_resp_error(resp, 500, "store_error", "the search store failed");
 }
 
+/* Whether the request parsed (rc of its _parse); answers it when not. */
+static bool parsed(int rc, const char *why, struct zt_http_resp *resp)
+{
+    if (rc == ZT_ENOMEM)
+        zt_http_resp_error(resp, 500, "internal", "out of memory");
+    else if (rc)
+        zt_http_resp_error(resp, 400, "invalid_request", why);
+    return rc == 0;
+}
+
+/* Whether the GloVe asset is loaded; answers 503 when not. */
+static bool have_embed(struct zt_searchfeat *f, struct zt_http_resp *resp)
+{
+    if (zt_searchfeat_embed(f)) return true;
+    char m[128];
+    snprintf(m, sizeof m, ASSET_MSG, ZT_EMBED_ASSET);
+    zt_http_resp_error(resp, 503, "asset_missing", m);
+    return false;
+}
+
 static void search_handle(struct zt_searchfeat *f, enum zt_search_op op, const struct zt_auth_principal *caller,
                           json_t *body, struct zt_http_resp *resp)
 {
@@ -39,25 +59,13 @@ static void search_handle(struct zt_searchfeat *f, enum zt_search_op op, const s
     char why[160];
     struct zt_search_req r;
     int rc = zt_search_req_parse(op, body, &r, why, sizeof why);
-    if (rc == ZT_ENOMEM) {
-        zt_http_resp_error(resp, 500, "internal", "out of memory");
-        return;
-    }
-    if (rc) {
-        zt_http_resp_error(resp, 400, "invalid_request", why);
-        return;
-    }
+    if (!parsed(rc, why, resp)) return;
     if (!zt_search_may_act(caller, r.user)) {
         zt_http_resp_error(resp, 403, "forbidden",
                            "\"user\" must be the caller's own identity unless the caller is admin");
         goto out;
     }
-    if (!zt_searchfeat_embed(f)) {
-        char m[128];
-        snprintf(m, sizeof m, ASSET_MSG, ZT_EMBED_ASSET);
-        zt_http_resp_error(resp, 503, "asset_missing", m);
-        goto out;
-    }
+    if (!have_embed(f, resp)) goto out;
     struct zt_search *se = zt_searchfeat_engine(f);
     if (!se) {
         zt_http_resp_error(resp, 503, "store_unavailable", "the search store could not be opened (see the node log)");
@@ -163,20 +171,8 @@ void zt__categorize_h(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_
     char why[160];
     struct zt_categorize_req r;
     int rc = zt_categorize_req_parse(body, &r, why, sizeof why);
-    if (rc == ZT_ENOMEM) {
-        zt_http_resp_error(resp, 500, "internal", "out of memory");
-        return;
-    }
-    if (rc) {
-        zt_http_resp_error(resp, 400, "invalid_request", why);
-        return;
-    }
-    if (!zt_searchfeat_embed(f)) {
-        char m[128];
-        snprintf(m, sizeof m, ASSET_MSG, ZT_EMBED_ASSET);
-        zt_http_resp_error(resp, 503, "asset_missing", m);
-        goto out;
-    }
+    if (!parsed(rc, why, resp)) return;
+    if (!have_embed(f, resp)) goto out;
     const char *cat_why = NULL;
     const struct zt_categorizer *cat = zt_searchfeat_categorizer(f, &cat_why);
     if (!cat) {
