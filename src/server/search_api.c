@@ -4,12 +4,12 @@
 #include <string.h>
 
 #include "search_api.h"
+#include "zentalk/zt_asset.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_categorize.h"
 #include "zentalk/zt_log.h"
 #include "zentalk/zt_str.h"
 
-#define ASSET_MSG "the %s asset is not installed; run `make data`"
 
 /* ---- handlers ---------------------------------------------------------------- */
 
@@ -53,8 +53,8 @@ static void search_handle(struct zt_searchfeat *f, enum zt_search_op op, const s
         goto out;
     }
     if (!zt_searchfeat_embed(f)) {
-        char m[128];
-        snprintf(m, sizeof m, ASSET_MSG, ZT_EMBED_ASSET);
+        char m[ZT_ASSET_MISSING_MSG_MAX];
+        zt_asset_missing_message("the word vectors", ZT_EMBED_ASSET, m, sizeof m);
         zt_http_resp_error(resp, 503, "asset_missing", m);
         goto out;
     }
@@ -172,8 +172,8 @@ void zt__categorize_h(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_
         return;
     }
     if (!zt_searchfeat_embed(f)) {
-        char m[128];
-        snprintf(m, sizeof m, ASSET_MSG, ZT_EMBED_ASSET);
+        char m[ZT_ASSET_MISSING_MSG_MAX];
+        zt_asset_missing_message("the word vectors", ZT_EMBED_ASSET, m, sizeof m);
         zt_http_resp_error(resp, 503, "asset_missing", m);
         goto out;
     }
