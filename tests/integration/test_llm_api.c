@@ -5,6 +5,7 @@
  * Usage: test_llm_api PATH/zentalk-node PATH/zentalk */
 #define _GNU_SOURCE
 #include "harness.h"
+#include "zentalk/zt_json_num.h"
 
 #include <curl/curl.h>
 #include <math.h>
@@ -206,6 +207,16 @@ static void test_streaming(void **state)
         if (strcmp(ev + 6, "[DONE]") == 0) {
             done = true;
             continue;
+        }
+        /* numbers in their shortest round-trip form (no 0.80000000000000004) */
+        for (const char *d = strchr(ev, '.'); d; d = strchr(d + 1, '.')) {
+            const char *b = d;
+            while (b > ev && b[-1] >= '0' && b[-1] <= '9') b--;
+            if (b == d || !(d[1] >= '0' && d[1] <= '9')) continue; /* not a number */
+            char *end, shortest[32];
+            double v = strtod(b, &end);
+            zt_fmt_double(shortest, sizeof shortest, v);
+            assert_true((size_t)(end - b) <= strlen(shortest));
         }
         json_t *j = json_loads(ev + 6, 0, NULL);
         assert_non_null(j);

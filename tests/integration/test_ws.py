@@ -11,6 +11,7 @@ import asyncio
 import base64
 import json
 import os
+import re
 import signal
 import socket
 import struct
@@ -199,7 +200,12 @@ async def test_messages(port):
                                   "text": "Would you like to come to dinner with us on Friday?"}))
         w = {}
         for _ in range(3):
-            a = json.loads(await ws.recv())
+            raw = await ws.recv()
+            # numbers in their shortest round-trip form (0.8, not 0.80000000000000004)
+            long = [t for t in re.findall(r"(?<=[:,\[])-?[0-9]+\.[0-9]+(?:[eE][-+]?[0-9]+)?", raw)
+                    if len(t) > len(repr(float(t)))]
+            check(not long, "shortest JSON numbers: %s" % long)
+            a = json.loads(raw)
             w[a["id"]] = a["annotations"]
         if os.path.isdir("/usr/share/libexttextcat"):
             check(w["w2"].get("language", {}).get("code") == "en", "live language annotation")
