@@ -237,6 +237,12 @@ struct zt_cfg_moderation {
     double threshold;         /* least category score that counts as a match */
     struct zt_cfg_moderation_actions actions;
 };
+/* features.sentiment */
+struct zt_cfg_sentiment {
+    bool enabled;
+    double threshold;         /* least |compound| labelled positive or negative */
+    char *mode;               /* "chat" or "vader" (zt_sentiment_mode_parse()) */
+};
 struct zt_cfg_language {
     bool enabled;
     double threshold;         /* least confidence; below it the answer is "und" */
@@ -248,7 +254,7 @@ struct zt_cfg_features {
     struct zt_cfg_translate translate;
     struct zt_cfg_feature spam;
     struct zt_cfg_search search;
-    struct zt_cfg_feature sentiment;
+    struct zt_cfg_sentiment sentiment;
     struct zt_cfg_moderation moderation;
     struct zt_cfg_categorize categorize;
     struct zt_cfg_language language;

@@ -15,6 +15,7 @@
 
 #include "zt_config.h"
 #include "zt_error.h"
+#include "zt_sentiment.h"
 
 struct zt_sentiment;
 struct zt_moderation;
@@ -41,6 +42,8 @@ struct zt_langid *zt_lexfeat_langid(const struct zt_lexfeat *f, const char **why
 void zt_lexfeat_policy(const struct zt_lexfeat *f, struct zt_moderation_policy *p);
 /* The features section it was loaded from (thresholds). */
 const struct zt_cfg_features *zt_lexfeat_config(const struct zt_lexfeat *f);
+/* The scoring mode of features.sentiment.mode (chat unless it says vader). */
+enum zt_sentiment_mode zt_lexfeat_sentiment_mode(const struct zt_lexfeat *f);
 
 /* ---- spam detection ---- */
 

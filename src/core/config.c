@@ -519,8 +519,16 @@ static const struct cfg_key categorize_keys[] = {
             "not settable from the environment."},
 };
 TABLE(categorize_table, categorize_keys, struct zt_cfg_categorize, NULL);
-FEATURE_TABLE(sentiment, true, 0.05,
-              "Least |compound| VADER score labelled positive or negative (VADER's own cut is 0.05).");
+static const char *const sentiment_modes[] = {"chat", "vader", NULL};
+static const struct cfg_key sentiment_keys[] = {
+    BOOL_KEY(struct zt_cfg_sentiment, enabled, true, "Serve this feature."),
+    DBL_KEY(struct zt_cfg_sentiment, threshold, 0.05, 0.0, 1.0,
+            "Least |compound| score labelled positive or negative (VADER's own cut is 0.05)."),
+    ENUM_KEY(struct zt_cfg_sentiment, mode, "chat", sentiment_modes,
+             "Scoring: chat (negation and contrast across clauses, small talk neutral, emoji, "
+             "sarcasm) or vader (the VADER reference, for comparison)."),
+};
+TABLE(sentiment_table, sentiment_keys, struct zt_cfg_sentiment, NULL);
 
 /* features.moderation and features.language have keys of their own. */
 static const char *const moderation_action_names[] = {"allow", "flag", "block", NULL};

@@ -118,3 +118,11 @@ const struct zt_cfg_features *zt_lexfeat_config(const struct zt_lexfeat *f)
 {
     return &f->cfg->features;
 }
+
+enum zt_sentiment_mode zt_lexfeat_sentiment_mode(const struct zt_lexfeat *f)
+{
+    enum zt_sentiment_mode m = ZT_SENTIMENT_CHAT;
+    const char *name = f->cfg->features.sentiment.mode;
+    if (name && zt_sentiment_mode_parse(name, &m) != 0) m = ZT_SENTIMENT_CHAT;
+    return m;
+}

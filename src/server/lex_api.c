@@ -158,10 +158,12 @@ static bool lang_code_ok(const char *s)
 static int sentiment_one(struct zt_lexfeat *f, const char *text, size_t len, json_t **out)
 {
     struct zt_sentiment_result r;
-    int rc = zt_sentiment_score(zt_lexfeat_sentiment(f, NULL), text, len, &r);
+    enum zt_sentiment_mode mode = zt_lexfeat_sentiment_mode(f);
+    int rc = zt_sentiment_score_mode(zt_lexfeat_sentiment(f, NULL), mode, text, len, &r);
     if (rc) return rc;
-    *out = json_pack("{s:f,s:f,s:f,s:f,s:s}", "compound", r.compound, "pos", r.pos, "neu", r.neu, "neg", r.neg,
-                     "label", zt_sentiment_label(&r, zt_lexfeat_config(f)->sentiment.threshold));
+    *out = json_pack("{s:f,s:f,s:f,s:f,s:s,s:s}", "compound", r.compound, "pos", r.pos, "neu", r.neu, "neg", r.neg,
+                     "label", zt_sentiment_label(&r, zt_lexfeat_config(f)->sentiment.threshold), "mode",
+                     zt_sentiment_mode_name(mode));
     return *out ? 0 : ZT_ENOMEM;
 }
 
