@@ -236,6 +236,7 @@ struct zt_cfg_moderation {
     bool enabled;
     double threshold;         /* least category score that counts as a match */
     struct zt_cfg_moderation_actions actions;
+    struct zt_strlist default_languages; /* with "en": word lists that count when detection is unsure */
 };
 /* features.sentiment */
 struct zt_cfg_sentiment {

@@ -544,12 +544,17 @@ static const struct cfg_key moderation_actions_keys[] = {
     MOD_ACTION_KEY(spam_links, "flag", "spam or suspicious links"),
 };
 TABLE(moderation_actions_table, moderation_actions_keys, struct zt_cfg_moderation_actions, NULL);
+static const char *const moderation_default_langs[] = {"en", NULL};
 static const struct cfg_key moderation_keys[] = {
     BOOL_KEY(struct zt_cfg_moderation, enabled, true, "Serve this feature."),
     DBL_KEY(struct zt_cfg_moderation, threshold, 0.7, 0.0, 1.0,
             "Least category score (0..1) that counts as a match and triggers the category's action."),
     SECTION_KEY(struct zt_cfg_moderation, actions, &moderation_actions_table, NULL,
                 "Action per moderation category."),
+    STRLIST_KEY(struct zt_cfg_moderation, default_languages, moderation_default_langs, ZT_CFG_MAX_LIST, NULL,
+                KF_ID, KEY_UNIQUE,
+                "ISO 639-1 codes whose word lists count fully, with English, when language detection is "
+                "unsure (a short English message detected as another language)."),
 };
 TABLE(moderation_table, moderation_keys, struct zt_cfg_moderation, NULL);
 

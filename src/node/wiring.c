@@ -124,6 +124,9 @@ static int ann_moderation(void *ud, const struct zt_annot_msg *m, void **st, jso
     /* the language annotator ran first: its answer weighs other languages' word lists */
     const char *code = json_string_value(json_object_get(json_object_get(a, "language"), "code"));
     p.lang = code && strcmp(code, "und") != 0 ? code : (m->lang && strlen(m->lang) == 2 ? m->lang : NULL);
+    if (code && p.lang == code)
+        p.lang_unsure = json_number_value(json_object_get(json_object_get(a, "language"), "confidence")) <
+                        ZT_LEXFEAT_LANG_SURE;
     struct zt_moderation_result r;
     int rc = zt_moderation_check(w->mod, m->text, m->text_len, &p, &r);
     if (rc) return rc;

@@ -170,6 +170,20 @@ static void test_moderate(void **state)
     assert_string_equal(str(j, "action"), "flag");
     assert_string_equal(str(j, "language_source"), "request");
     json_decref(j);
+    /* issue 16: harassment, and a short English insult the detector may
+     * call Czech is judged with English and the default languages too */
+    j = post_ok(routes[1], "{\"text\": \"you're such an idiot, nobody wants you here\"}");
+    assert_true(json_is_true(json_object_get(json_object_get(json_object_get(j, "categories"), "harassment"), "matched")));
+    assert_true(json_is_true(json_object_get(j, "flagged")));
+    json_decref(j);
+    j = post_ok(routes[1], "{\"text\": \"you stupid jerk, shut up, nobody likes a snob like you, prat\"}");
+    assert_true(json_is_true(json_object_get(json_object_get(json_object_get(j, "categories"), "harassment"), "matched")));
+    assert_true(json_is_true(json_object_get(j, "flagged")));
+    json_t *lg = json_object_get(j, "language");
+    assert_true(json_is_boolean(json_object_get(j, "language_unsure")));
+    if (!json_is_string(lg) || strcmp(json_string_value(lg), "en") != 0)
+        assert_true(json_is_true(json_object_get(j, "language_unsure")));
+    json_decref(j);
     j = post_ok(routes[1], "{\"text\": \"win a prize at bit.ly/abc\"}");
     assert_true(json_is_true(json_object_get(json_object_get(json_object_get(j, "categories"), "spam_links"), "matched")));
     json_decref(j);
