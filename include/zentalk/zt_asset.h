@@ -44,6 +44,7 @@ ZT_NODISCARD int zt_asset_path(const char *data_dir, const char *name, char *out
 /* The 503 asset_missing message for asset name (what: "the spam model"):
  * names the directory resolved, every directory searched and the command
  * that fills it (`make data`). Truncated to out_size. */
+#define ZT_ASSET_MISSING_MSG_MAX 8192 /* room for zt_asset_missing_message() with long paths */
 void zt_asset_missing_message(const char *what, const char *name, char *out, size_t out_size);
 
 /* Read and check path: magic, kind (must equal kind), version (must equal

@@ -237,6 +237,13 @@ struct zt_cfg_moderation {
     bool enabled;
     double threshold;         /* least category score that counts as a match */
     struct zt_cfg_moderation_actions actions;
+    struct zt_strlist default_languages; /* with "en": word lists that count when detection is unsure */
+};
+/* features.sentiment */
+struct zt_cfg_sentiment {
+    bool enabled;
+    double threshold;         /* least |compound| labelled positive or negative */
+    char *mode;               /* "chat" or "vader" (zt_sentiment_mode_parse()) */
 };
 struct zt_cfg_language {
     bool enabled;
@@ -249,7 +256,7 @@ struct zt_cfg_features {
     struct zt_cfg_translate translate;
     struct zt_cfg_feature spam;
     struct zt_cfg_search search;
-    struct zt_cfg_feature sentiment;
+    struct zt_cfg_sentiment sentiment;
     struct zt_cfg_moderation moderation;
     struct zt_cfg_categorize categorize;
     struct zt_cfg_language language;

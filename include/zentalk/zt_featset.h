@@ -15,6 +15,7 @@
 
 #include "zt_config.h"
 #include "zt_error.h"
+#include "zt_sentiment.h"
 
 struct zt_sentiment;
 struct zt_moderation;
@@ -37,10 +38,16 @@ void zt_lexfeat_free(struct zt_lexfeat *f);
 const struct zt_sentiment *zt_lexfeat_sentiment(const struct zt_lexfeat *f, const char **why);
 const struct zt_moderation *zt_lexfeat_moderation(const struct zt_lexfeat *f, const char **why);
 struct zt_langid *zt_lexfeat_langid(const struct zt_lexfeat *f, const char **why);
-/* The moderation policy of features.moderation (lang NULL). */
+/* The moderation policy of features.moderation (lang NULL, also_langs
+ * English and features.moderation.default_languages; valid while f lives). */
+/* Least language-detection confidence at which moderation trusts the
+ * detected language alone; below it the caller sets policy.lang_unsure. */
+#define ZT_LEXFEAT_LANG_SURE 0.9
 void zt_lexfeat_policy(const struct zt_lexfeat *f, struct zt_moderation_policy *p);
 /* The features section it was loaded from (thresholds). */
 const struct zt_cfg_features *zt_lexfeat_config(const struct zt_lexfeat *f);
+/* The scoring mode of features.sentiment.mode (chat unless it says vader). */
+enum zt_sentiment_mode zt_lexfeat_sentiment_mode(const struct zt_lexfeat *f);
 
 /* ---- spam detection ---- */
 

@@ -91,6 +91,8 @@ struct zt_privacy_gate;
 ZT_NODISCARD int zt_privacy_gate_new(const struct zt_cfg_privacy *privacy, struct zt_privacy_gate **out,
                                      struct zt_buf *errs);
 void zt_privacy_gate_free(struct zt_privacy_gate *g);
+/* zt_pii_detector_set_names() on the gate's detector, before it is shared. */
+ZT_NODISCARD int zt_privacy_gate_set_names(struct zt_privacy_gate *g, const void *payload, size_t len);
 const struct zt_pii_detector *zt_privacy_gate_detector(const struct zt_privacy_gate *g);
 const struct zt_privacy_policy *zt_privacy_gate_policy(const struct zt_privacy_gate *g);
 
@@ -172,6 +174,11 @@ ZT_NODISCARD int zt_privacy_layer_open_audit(struct zt_privacy_layer *pv, const 
                                         struct zt_buf *errs);
 void zt_privacy_layer_free(struct zt_privacy_layer *pv);
 
+/* Hand the names asset's payload (ZT_PII_NAMES_ASSET, read by the node:
+ * assets are loaded above this library) to the detector, before pv is
+ * shared: PERSON_NAME is detected from then on, masked as privacy.policies
+ * says. Copied. ZT_EPARSE, ZT_ENOMEM. */
+ZT_NODISCARD int zt_privacy_layer_set_names(struct zt_privacy_layer *pv, const void *payload, size_t len);
 const struct zt_pii_detector *zt_privacy_layer_detector(const struct zt_privacy_layer *pv);
 const struct zt_privacy_policy *zt_privacy_layer_policy(const struct zt_privacy_layer *pv);
 /* The privacy gate every outbound job passes (zt_privacy_gate_check). */

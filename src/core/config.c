@@ -524,8 +524,16 @@ static const struct cfg_key categorize_keys[] = {
             "not settable from the environment."},
 };
 TABLE(categorize_table, categorize_keys, struct zt_cfg_categorize, NULL);
-FEATURE_TABLE(sentiment, true, 0.05,
-              "Least |compound| VADER score labelled positive or negative (VADER's own cut is 0.05).");
+static const char *const sentiment_modes[] = {"chat", "vader", NULL};
+static const struct cfg_key sentiment_keys[] = {
+    BOOL_KEY(struct zt_cfg_sentiment, enabled, true, "Serve this feature."),
+    DBL_KEY(struct zt_cfg_sentiment, threshold, 0.05, 0.0, 1.0,
+            "Least |compound| score labelled positive or negative (VADER's own cut is 0.05)."),
+    ENUM_KEY(struct zt_cfg_sentiment, mode, "chat", sentiment_modes,
+             "Scoring: chat (negation and contrast across clauses, small talk neutral, emoji, "
+             "sarcasm) or vader (the VADER reference, for comparison)."),
+};
+TABLE(sentiment_table, sentiment_keys, struct zt_cfg_sentiment, NULL);
 
 /* features.moderation and features.language have keys of their own. */
 static const char *const moderation_action_names[] = {"allow", "flag", "block", NULL};
@@ -541,12 +549,17 @@ static const struct cfg_key moderation_actions_keys[] = {
     MOD_ACTION_KEY(spam_links, "flag", "spam or suspicious links"),
 };
 TABLE(moderation_actions_table, moderation_actions_keys, struct zt_cfg_moderation_actions, NULL);
+static const char *const moderation_default_langs[] = {"en", NULL};
 static const struct cfg_key moderation_keys[] = {
     BOOL_KEY(struct zt_cfg_moderation, enabled, true, "Serve this feature."),
     DBL_KEY(struct zt_cfg_moderation, threshold, 0.7, 0.0, 1.0,
             "Least category score (0..1) that counts as a match and triggers the category's action."),
     SECTION_KEY(struct zt_cfg_moderation, actions, &moderation_actions_table, NULL,
                 "Action per moderation category."),
+    STRLIST_KEY(struct zt_cfg_moderation, default_languages, moderation_default_langs, ZT_CFG_MAX_LIST, NULL,
+                KF_ID, KEY_UNIQUE,
+                "ISO 639-1 codes whose word lists count fully, with English, when language detection is "
+                "unsure (a short English message detected as another language)."),
 };
 TABLE(moderation_table, moderation_keys, struct zt_cfg_moderation, NULL);
 

@@ -20,6 +20,7 @@ struct zt_lexfeat {
     struct zt_moderation *mod;
     struct zt_langid *lang;
     struct zt_moderation_policy policy;
+    const char *also_langs[ZT_CFG_MAX_LIST + 1]; /* "en" and features.moderation.default_languages */
     char sent_why[WHY_LEN], mod_why[WHY_LEN], lang_why[WHY_LEN];
 };
 
@@ -62,6 +63,14 @@ int zt_lexfeat_new(const struct zt_config *cfg, struct zt_lexfeat **out)
     acts[ZT_MOD_SPAM_LINKS] = a->spam_links;
     for (int c = 0; c < ZT_MOD_N_CATEGORIES; c++)
         if (zt_moderation_action_parse(acts[c], &f->policy.actions[c]) != 0) f->policy.actions[c] = ZT_MOD_FLAG;
+    /* when detection is unsure: English and the configured default languages */
+    size_t n_also = 0;
+    f->also_langs[n_also++] = "en";
+    for (size_t i = 0; i < fe->moderation.default_languages.count && n_also < ZT_CFG_MAX_LIST + 1; i++)
+        if (strcmp(fe->moderation.default_languages.items[i], "en") != 0)
+            f->also_langs[n_also++] = fe->moderation.default_languages.items[i];
+    f->policy.also_langs = f->also_langs;
+    f->policy.n_also_langs = n_also;
     if (!fe->language.enabled) {
         snprintf(f->lang_why, WHY_LEN, "features.language.enabled is false");
     } else {
@@ -112,9 +121,18 @@ void zt_lexfeat_policy(const struct zt_lexfeat *f, struct zt_moderation_policy *
 {
     *p = f->policy;
     p->lang = NULL;
+    p->lang_unsure = false;
 }
 
 const struct zt_cfg_features *zt_lexfeat_config(const struct zt_lexfeat *f)
 {
     return &f->cfg->features;
+}
+
+enum zt_sentiment_mode zt_lexfeat_sentiment_mode(const struct zt_lexfeat *f)
+{
+    enum zt_sentiment_mode m = ZT_SENTIMENT_CHAT;
+    const char *name = f->cfg->features.sentiment.mode;
+    if (name && zt_sentiment_mode_parse(name, &m) != 0) m = ZT_SENTIMENT_CHAT;
+    return m;
 }

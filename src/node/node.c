@@ -29,6 +29,7 @@
 #include "wiring.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_annotate.h"
+#include "zentalk/zt_asset.h"
 #include "zentalk/zt_auth.h"
 #include "zentalk/zt_featset.h"
 #include "zentalk/zt_gdpr.h"
@@ -37,6 +38,7 @@
 #include "zentalk/zt_metrics.h"
 #include "zentalk/zt_nodeauth.h"
 #include "zentalk/zt_peers.h"
+#include "zentalk/zt_pii.h"
 #include "zentalk/zt_ratelimit.h"
 #include "zentalk/zt_search.h"
 #include "zentalk/zt_server.h"
@@ -148,6 +150,30 @@ static int build_auth(struct zt_node *n, struct zt_buf *err)
     return rc;
 }
 
+/* PERSON_NAME: the names asset, when installed (`make data`), goes to the
+ * privacy gate's detector; without it names are not detected (a warning). */
+static int load_names(struct zt_privacy_layer *pv, const struct zt_config *cfg)
+{
+    char path[4096];
+    struct zt_asset a;
+    int rc = zt_asset_path(cfg->node.data_dir, ZT_PII_NAMES_ASSET, path, sizeof path);
+    if (!rc) rc = zt_asset_load(path, ZT_PII_NAMES_KIND, ZT_PII_NAMES_VERSION, &a);
+    if (rc) {
+        if (rc == ZT_ENOMEM) return rc;
+        zt_log(ZT_LOG_WARN, "asset_missing", "asset=%s path=\"%s\" reason=\"%s\" hint=\"run make data\" effect=\"PERSON_NAME not detected\"",
+               ZT_PII_NAMES_ASSET, path, zt_strerror(rc));
+        return 0;
+    }
+    rc = zt_privacy_layer_set_names(pv, a.data, a.len);
+    zt_asset_deinit(&a);
+    if (rc == ZT_EPARSE) {
+        zt_log(ZT_LOG_WARN, "asset_invalid", "asset=%s path=\"%s\" effect=\"PERSON_NAME not detected\"",
+               ZT_PII_NAMES_ASSET, path);
+        return 0;
+    }
+    return rc;
+}
+
 /* The privacy layer, and its audit log with the pseudonym salts in the
  * node store. */
 static int build_privacy(struct zt_node *n, struct zt_buf *err)
@@ -157,6 +183,8 @@ static int build_privacy(struct zt_node *n, struct zt_buf *err)
         zt_log(ZT_LOG_ERROR, "privacy_config_invalid", "reason=\"%s\"", zt_buf_str(err));
         return rc == ZT_ENOMEM ? rc : ZT_ECONFIG;
     }
+    rc = load_names(n->privacy, n->cfg);
+    if (rc) return rc;
     if (!n->cfg->privacy.audit_log) return 0;
     struct zt_store *st = NULL;
     rc = zt_store_open_config(n->cfg, NULL, &st, err); /* database.*: driver, path */

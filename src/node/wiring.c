@@ -22,6 +22,7 @@
 struct zt__wiring {
     const struct zt_config *cfg;
     const struct zt_sentiment *sent;   /* NULL: not wired */
+    enum zt_sentiment_mode sent_mode;  /* features.sentiment.mode */
     const struct zt_moderation *mod;
     struct zt_moderation_policy policy;
     struct zt_langid *lang;
@@ -56,7 +57,7 @@ static double reply_sentiment(const char *text, size_t len, void *ud)
 {
     struct zt__wiring *w = ud;
     struct zt_sentiment_result r;
-    return zt_sentiment_score(w->sent, text, len, &r) == 0 ? r.compound : 0.0;
+    return zt_sentiment_score_mode(w->sent, w->sent_mode, text, len, &r) == 0 ? r.compound : 0.0;
 }
 
 /* smart replies: would moderation flag (or block) the suggestion? A text
@@ -90,11 +91,12 @@ static int ann_sentiment(void *ud, const struct zt_annot_msg *m, void **st, json
     (void)st;
     struct zt__wiring *w = ud;
     struct zt_sentiment_result r;
-    int rc = zt_sentiment_score(w->sent, m->text, m->text_len, &r);
+    int rc = zt_sentiment_score_mode(w->sent, w->sent_mode, m->text, m->text_len, &r);
     if (rc) return rc;
     return json_object_set_new(a, "sentiment",
-                               json_pack("{s:f,s:s}", "compound", r.compound, "label",
-                                         zt_sentiment_label(&r, w->cfg->features.sentiment.threshold))) == 0
+                               json_pack("{s:f,s:s,s:s}", "compound", r.compound, "label",
+                                         zt_sentiment_label(&r, w->cfg->features.sentiment.threshold),
+                                         "mode", zt_sentiment_mode_name(w->sent_mode))) == 0
                ? 0
                : ZT_ENOMEM;
 }
@@ -122,6 +124,9 @@ static int ann_moderation(void *ud, const struct zt_annot_msg *m, void **st, jso
     /* the language annotator ran first: its answer weighs other languages' word lists */
     const char *code = json_string_value(json_object_get(json_object_get(a, "language"), "code"));
     p.lang = code && strcmp(code, "und") != 0 ? code : (m->lang && strlen(m->lang) == 2 ? m->lang : NULL);
+    if (code && p.lang == code)
+        p.lang_unsure = json_number_value(json_object_get(json_object_get(a, "language"), "confidence")) <
+                        ZT_LEXFEAT_LANG_SURE;
     struct zt_moderation_result r;
     int rc = zt_moderation_check(w->mod, m->text, m->text_len, &p, &r);
     if (rc) return rc;
@@ -207,7 +212,10 @@ int zt__wiring_new(const struct zt_config *cfg, struct zt_lexfeat *lex, struct z
     if (!w) return ZT_ENOMEM;
     w->cfg = cfg;
     w->conv = conv;
-    if (lex && fe->sentiment.enabled) w->sent = zt_lexfeat_sentiment(lex, NULL);
+    if (lex && fe->sentiment.enabled) {
+        w->sent = zt_lexfeat_sentiment(lex, NULL);
+        w->sent_mode = zt_lexfeat_sentiment_mode(lex);
+    }
     if (lex && fe->moderation.enabled) {
         w->mod = zt_lexfeat_moderation(lex, NULL);
         zt_lexfeat_policy(lex, &w->policy);

@@ -41,6 +41,11 @@ void zt_privacy_gate_free(struct zt_privacy_gate *g)
     zt_free(g);
 }
 
+int zt_privacy_gate_set_names(struct zt_privacy_gate *g, const void *payload, size_t len)
+{
+    return g ? zt_pii_detector_set_names(g->pii, payload, len) : ZT_EINVAL;
+}
+
 const struct zt_pii_detector *zt_privacy_gate_detector(const struct zt_privacy_gate *g)
 {
     return g ? g->pii : NULL;

@@ -88,6 +88,11 @@ void zt_privacy_layer_free(struct zt_privacy_layer *pv)
     zt_free(pv);
 }
 
+int zt_privacy_layer_set_names(struct zt_privacy_layer *pv, const void *payload, size_t len)
+{
+    return pv ? zt_privacy_gate_set_names(pv->gate, payload, len) : ZT_EINVAL;
+}
+
 const struct zt_pii_detector *zt_privacy_layer_detector(const struct zt_privacy_layer *pv)
 {
     return pv->pii;

@@ -15,6 +15,7 @@
 
 #include "conv_api.h"
 #include "llm_api.h"
+#include "zentalk/zt_asset.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_intent.h"
 #include "zentalk/zt_time.h"
@@ -418,8 +419,9 @@ void zt__feat_h_summarize(void *ud, struct zt__req_ctx *cx, json_t *body, struct
     const struct zt_cfg_feature *f = &fc->cfg->features.summarize;
     if (disabled(f, "summarize", resp)) return;
     if (!zt_convfeat_stopwords(fc->f)) {
-        zt_http_resp_error(resp, 503, "asset_missing",
-                           "the stopwords asset (stopwords.zta) is not installed: run `make data`");
+        char m[ZT_ASSET_MISSING_MSG_MAX];
+        zt_asset_missing_message("the stopwords list", "stopwords.zta", m, sizeof m);
+        zt_http_resp_error(resp, 503, "asset_missing", m);
         return;
     }
     struct zt_conv_req cr;

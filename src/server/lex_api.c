@@ -158,10 +158,12 @@ static bool lang_code_ok(const char *s)
 static int sentiment_one(struct zt_lexfeat *f, const char *text, size_t len, json_t **out)
 {
     struct zt_sentiment_result r;
-    int rc = zt_sentiment_score(zt_lexfeat_sentiment(f, NULL), text, len, &r);
+    enum zt_sentiment_mode mode = zt_lexfeat_sentiment_mode(f);
+    int rc = zt_sentiment_score_mode(zt_lexfeat_sentiment(f, NULL), mode, text, len, &r);
     if (rc) return rc;
-    *out = json_pack("{s:f,s:f,s:f,s:f,s:s}", "compound", r.compound, "pos", r.pos, "neu", r.neu, "neg", r.neg,
-                     "label", zt_sentiment_label(&r, zt_lexfeat_config(f)->sentiment.threshold));
+    *out = json_pack("{s:f,s:f,s:f,s:f,s:s,s:s}", "compound", r.compound, "pos", r.pos, "neu", r.neu, "neg", r.neg,
+                     "label", zt_sentiment_label(&r, zt_lexfeat_config(f)->sentiment.threshold), "mode",
+                     zt_sentiment_mode_name(mode));
     return *out ? 0 : ZT_ENOMEM;
 }
 
@@ -193,6 +195,9 @@ static int moderate_one(struct zt_lexfeat *f, const char *text, size_t len, cons
         strcmp(lr.code, "und") != 0) {
         p.lang = lr.code;
         lang_source = "detected";
+        /* a short English message may be detected as another language: below
+         * ZT_LEXFEAT_LANG_SURE the word lists of English and the default languages count too */
+        p.lang_unsure = lr.confidence < ZT_LEXFEAT_LANG_SURE;
     }
     struct zt_moderation_result r;
     int rc = zt_moderation_check(zt_lexfeat_moderation(f, NULL), text, len, &p, &r);
@@ -208,10 +213,10 @@ static int moderate_one(struct zt_lexfeat *f, const char *text, size_t len, cons
                                                  zt_moderation_category_name(r.matches[i].category), "term",
                                                  r.matches[i].term, "weight", round(r.matches[i].weight * 1e4) / 1e4,
                                                  "obfuscated", r.matches[i].obfuscated));
-    *out = json_pack("{s:s,s:b,s:o,s:o,s:b,s:s?,s:s}", "action", zt_moderation_action_name(r.action), "flagged",
+    *out = json_pack("{s:s,s:b,s:o,s:o,s:b,s:s?,s:s,s:b}", "action", zt_moderation_action_name(r.action), "flagged",
                      r.action != ZT_MOD_ALLOW, "categories", cats ? cats : json_object(), "matches",
                      matches ? matches : json_array(), "truncated", r.truncated, "language", p.lang,
-                     "language_source", lang_source);
+                     "language_source", lang_source, "language_unsure", p.lang_unsure || !p.lang);
     return *out ? 0 : ZT_ENOMEM;
 }
 

@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "openai.h"
+#include "zentalk/zt_json_num.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_str.h"
 
@@ -130,7 +131,10 @@ int zt__openai_sse(struct zt_http_async *a, json_t *j)
     if (!s) return ZT_ENOMEM;
     struct zt_buf b;
     zt_buf_init(&b, EVENT_MAX);
-    int rc = zt_buf_appendf(&b, "data: %s\n\n", s);
+    /* reals in their shortest round-trip form (0.8, not 0.80000000000000004) */
+    int rc = zt_buf_append_str(&b, "data: ");
+    if (!rc) rc = zt_json_shorten_reals(s, strlen(s), &b);
+    if (!rc) rc = zt_buf_append_str(&b, "\n\n");
     if (!rc) rc = zt_http_async_write(a, b.data, b.len);
     if (b.data) sodium_memzero(b.data, b.cap);
     zt_buf_deinit(&b);

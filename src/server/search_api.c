@@ -4,12 +4,12 @@
 #include <string.h>
 
 #include "search_api.h"
+#include "zentalk/zt_asset.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_categorize.h"
 #include "zentalk/zt_log.h"
 #include "zentalk/zt_str.h"
 
-#define ASSET_MSG "the %s asset is not installed; run `make data`"
 
 /* ---- handlers ---------------------------------------------------------------- */
 
@@ -43,8 +43,8 @@ static bool parsed(int rc, const char *why, struct zt_http_resp *resp)
 static bool have_embed(struct zt_searchfeat *f, struct zt_http_resp *resp)
 {
     if (zt_searchfeat_embed(f)) return true;
-    char m[128];
-    snprintf(m, sizeof m, ASSET_MSG, ZT_EMBED_ASSET);
+    char m[ZT_ASSET_MISSING_MSG_MAX];
+    zt_asset_missing_message("the word vectors", ZT_EMBED_ASSET, m, sizeof m);
     zt_http_resp_error(resp, 503, "asset_missing", m);
     return false;
 }

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "zentalk/zt_asset.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_entities.h"
 #include "zentalk/zt_log.h"
@@ -117,8 +118,9 @@ void zt__feat_spam_h(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_h
     }
     size_t top = tp ? (size_t)json_integer_value(tp) : 5;
     if (!zt_spamfeat_model(f)) {
-        zt_http_resp_error(resp, 503, "asset_missing",
-                           "the spam model (data/assets/spam.zta) is not installed: run `make data`");
+        char m[ZT_ASSET_MISSING_MSG_MAX];
+        zt_asset_missing_message("the spam model", "spam.zta", m, sizeof m);
+        zt_http_resp_error(resp, 503, "asset_missing", m);
         return;
     }
     json_t *results = json_array();

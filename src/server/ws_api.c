@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "zentalk/zt_buf.h"
+#include "zentalk/zt_json_num.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_log.h"
 #include "zentalk/zt_str.h"
@@ -25,7 +27,13 @@ static void send_json(struct zt_ws_conn *c, json_t *j)
     char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
     if (!s) return;
-    if (zt_ws_send_text(c, s, strlen(s)) == ZT_ETOOBIG) { /* over the connection's send budget */
+    /* reals in their shortest round-trip form (0.8, not 0.80000000000000004) */
+    struct zt_buf b;
+    zt_buf_init(&b, 2 * strlen(s) + 64); /* a shortened real is never much longer */
+    int rc = zt_json_shorten_reals(s, strlen(s), &b);
+    if (!rc) rc = zt_ws_send_text(c, b.data, b.len);
+    zt_buf_deinit(&b);
+    if (rc == ZT_ETOOBIG) { /* over the connection's send budget */
         static const char too_big[] = "{\"type\":\"error\",\"id\":null,\"error\":{\"code\":\"answer_too_large\","
                                       "\"message\":\"the answer is over this connection's send buffer\"}}";
         zt_ignore(zt_ws_send_text(c, too_big, sizeof too_big - 1));

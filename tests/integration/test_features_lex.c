@@ -39,7 +39,9 @@ static int group_setup(void **state)
     snprintf(b, sizeof b, "%s/moderation.zta", dir ? dir : "data/assets");
     have_assets = access(a, R_OK) == 0 && access(b, R_OK) == 0;
     if (!have_assets) zt_skip_part("the answers: %s or %s missing (run `make data`)", a, b);
-    node_spawn(&nd, NULL, NULL, true, NULL);
+    /* the VADER reference's answers below: this node scores in mode vader */
+    static const char *env[] = {"ZENTALK_FEATURES_SENTIMENT_MODE=vader", NULL};
+    node_spawn(&nd, NULL, env, true, NULL);
     return 0;
 }
 
@@ -96,6 +98,7 @@ static void test_sentiment(void **state)
     assert_true(fabs(num(j, "neu") - 0.248) < 1e-9);
     assert_true(num(j, "neg") == 0);
     assert_string_equal(str(j, "label"), "positive");
+    assert_string_equal(str(j, "mode"), "vader");
     json_decref(j);
     j = post_ok(routes[0], "{\"text\": \"Today SUX!\"}");
     assert_true(fabs(num(j, "compound") + 0.5461) < 1e-9);
@@ -110,6 +113,30 @@ static void test_sentiment(void **state)
     assert_true(fabs(num(json_array_get(j, 0), "compound") - 0.4404) < 1e-9);
     assert_true(fabs(num(json_array_get(j, 1), "compound") + 0.5423) < 1e-9);
     json_decref(j);
+}
+
+/* The default mode, chat (issue 16): negation and contrast across clauses,
+ * small talk neutral. */
+static void test_sentiment_chat(void **state)
+{
+    (void)state;
+    if (!have_assets) skip();
+    struct node c;
+    node_spawn(&c, NULL, NULL, true, NULL);
+    json_t *j = post_json(c.port, routes[0], NULL,
+                          "{\"texts\": [\"The package didn't arrive and support won't answer. Terrible.\", "
+                          "\"ok see you at 5\"]}",
+                          200);
+    json_t *res = json_object_get(j, "results");
+    assert_int_equal(json_array_size(res), 2);
+    assert_string_equal(str(json_array_get(res, 0), "mode"), "chat");
+    assert_string_equal(str(json_array_get(res, 0), "label"), "negative");
+    assert_string_equal(str(json_array_get(res, 1), "label"), "neutral");
+    json_decref(j);
+    kill(c.pid, SIGTERM);
+    assert_int_equal(node_wait(&c, 20000), 0);
+    node_cleanup(&c);
+    rm_rf(c.dir);
 }
 
 static void test_moderate(void **state)
@@ -142,6 +169,20 @@ static void test_moderate(void **state)
     j = post_ok(routes[1], "{\"text\": \"quelle bite\", \"language\": \"fr\"}");
     assert_string_equal(str(j, "action"), "flag");
     assert_string_equal(str(j, "language_source"), "request");
+    json_decref(j);
+    /* issue 16: harassment, and a short English insult the detector may
+     * call Czech is judged with English and the default languages too */
+    j = post_ok(routes[1], "{\"text\": \"you're such an idiot, nobody wants you here\"}");
+    assert_true(json_is_true(json_object_get(json_object_get(json_object_get(j, "categories"), "harassment"), "matched")));
+    assert_true(json_is_true(json_object_get(j, "flagged")));
+    json_decref(j);
+    j = post_ok(routes[1], "{\"text\": \"you stupid jerk, shut up, nobody likes a snob like you, prat\"}");
+    assert_true(json_is_true(json_object_get(json_object_get(json_object_get(j, "categories"), "harassment"), "matched")));
+    assert_true(json_is_true(json_object_get(j, "flagged")));
+    json_t *lg = json_object_get(j, "language");
+    assert_true(json_is_boolean(json_object_get(j, "language_unsure")));
+    if (!json_is_string(lg) || strcmp(json_string_value(lg), "en") != 0)
+        assert_true(json_is_true(json_object_get(j, "language_unsure")));
     json_decref(j);
     j = post_ok(routes[1], "{\"text\": \"win a prize at bit.ly/abc\"}");
     assert_true(json_is_true(json_object_get(json_object_get(json_object_get(j, "categories"), "spam_links"), "matched")));
@@ -294,6 +335,7 @@ int main(int argc, char **argv)
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sentiment),
+        cmocka_unit_test(test_sentiment_chat),
         cmocka_unit_test(test_moderate),
         cmocka_unit_test(test_language),
         cmocka_unit_test(test_client_errors),

@@ -139,6 +139,20 @@ static void test_missing_assets_named(void **state)
     assert_non_null(strstr(zt_buf_str(&r.body), "/nonexistent/zt-assets-first-run"));
     assert_non_null(strstr(zt_buf_str(&r.body), "make data"));
     resp_free(&r);
+    /* spam, summaries and search name it too (issue 15 item 3) */
+    static const char *const more[][2] = {
+        {"/v1/features/spam", "{\"text\":\"hello\"}"},
+        {"/v1/features/summarize", "{\"messages\":[{\"from\":\"a\",\"text\":\"hello there\"}]}"},
+        {"/v1/search/query", "{\"user\":\"a\",\"query\":\"hello\"}"},
+    };
+    for (size_t i = 0; i < sizeof more / sizeof more[0]; i++) {
+        http(n.port, "POST", more[i][0], "application/json", more[i][1], &r);
+        assert_error_json(&r, 503, "asset_missing");
+        assert_non_null(strstr(zt_buf_str(&r.body), "/nonexistent/zt-assets-first-run"));
+        assert_non_null(strstr(zt_buf_str(&r.body), "make data"));
+        assert_null(strstr(zt_buf_str(&r.body), "data/assets"));
+        resp_free(&r);
+    }
     stop(&n);
 }
 

@@ -5,6 +5,7 @@
  * Usage: test_llm_api PATH/zentalk-node PATH/zentalk */
 #define _GNU_SOURCE
 #include "harness.h"
+#include "zentalk/zt_json_num.h"
 
 #include <curl/curl.h>
 #include <math.h>
@@ -206,6 +207,27 @@ static void test_streaming(void **state)
         if (strcmp(ev + 6, "[DONE]") == 0) {
             done = true;
             continue;
+        }
+        /* numbers in their shortest round-trip form (no 0.80000000000000004) */
+        bool in_str = false;
+        for (const char *p = ev + 6; *p; p++) {
+            if (in_str) {
+                if (*p == '\\' && p[1]) p++;
+                else if (*p == '"') in_str = false;
+                continue;
+            }
+            if (*p == '"') {
+                in_str = true;
+            } else if (*p == '-' || (*p >= '0' && *p <= '9')) { /* a number token outside strings */
+                char *end, shortest[32];
+                double v = strtod(p, &end);
+                if (end == p) continue;
+                if (memchr(p, '.', (size_t)(end - p)) || memchr(p, 'e', (size_t)(end - p))) {
+                    zt_fmt_double(shortest, sizeof shortest, v);
+                    assert_true((size_t)(end - p) <= strlen(shortest));
+                }
+                p = end - 1;
+            }
         }
         json_t *j = json_loads(ev + 6, 0, NULL);
         assert_non_null(j);

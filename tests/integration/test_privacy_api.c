@@ -109,6 +109,37 @@ static void test_pii_ok(void **state)
     resp_free(&r);
 }
 
+/* PERSON_NAME (issue 16): the node loads names.zta from the assets
+ * directory into the privacy gate; a name with a cue is found and masked
+ * (default_policy pseudonymise), "Will you come?" is not a name. */
+static void test_pii_names(void **state)
+{
+    (void)state;
+    const char *dir = getenv("ZENTALK_ASSETS_DIR");
+    char a[4096];
+    snprintf(a, sizeof a, "%s/names.zta", dir ? dir : "data/assets");
+    if (access(a, R_OK) != 0) zt_skip("%s missing (run `make data`)", a);
+    struct resp r;
+    post_pii("{\"text\":\"Carol, can you send the deck?\"}", &r);
+    assert_int_equal(r.status, 200);
+    json_t *j = resp_json(&r);
+    json_t *h0 = json_array_get(json_object_get(j, "hits"), 0);
+    assert_non_null(h0);
+    assert_string_equal(json_string_value(json_object_get(h0, "type")), "PERSON_NAME");
+    assert_int_equal(json_integer_value(json_object_get(h0, "start")), 0);
+    assert_int_equal(json_integer_value(json_object_get(h0, "end")), 5);
+    assert_string_equal(json_string_value(json_object_get(j, "pseudonymised")),
+                        "<PERSON_NAME_1>, can you send the deck?");
+    json_decref(j);
+    resp_free(&r);
+    post_pii("{\"text\":\"Will you come?\"}", &r);
+    assert_int_equal(r.status, 200);
+    j = resp_json(&r);
+    assert_int_equal(json_array_size(json_object_get(j, "hits")), 0);
+    json_decref(j);
+    resp_free(&r);
+}
+
 static void test_pii_errors(void **state)
 {
     (void)state;
@@ -362,6 +393,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_cli_pii),
         cmocka_unit_test(test_canary),
         cmocka_unit_test(test_audit_entries_verify),
+        cmocka_unit_test(test_pii_names),
     };
     int rc = cmocka_run_group_tests(tests, group_setup, group_teardown);
     curl_global_cleanup();
