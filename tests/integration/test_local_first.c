@@ -395,9 +395,9 @@ static void test_pseudonymise_and_local_only(void **state)
     (void)state;
     need_model();
     /* completion: pseudonymised; W's answer to the placeholder prompt */
-    const char *masked = "{\"model\":\"stories\",\"prompt\":\"Lily wrote to <EMAIL_1> and\",\"seed\":11,"
+    const char *masked = "{\"model\":\"stories\",\"prompt\":\"The dog wrote to <EMAIL_1> and\",\"seed\":11,"
                          "\"temperature\":0.9,\"max_tokens\":32}";
-    const char *clear = "{\"model\":\"stories\",\"prompt\":\"Lily wrote to lily.doe@example.com and\",\"seed\":11,"
+    const char *clear = "{\"model\":\"stories\",\"prompt\":\"The dog wrote to lily.doe@example.com and\",\"seed\":11,"
                         "\"temperature\":0.9,\"max_tokens\":32}";
     json_t *direct = post_json(W.n.port, "/v1/completions", NULL, masked, 200);
     json_t *via = post_json(G.n.port, "/v1/completions", NULL, clear, 200);
