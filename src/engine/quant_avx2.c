@@ -620,19 +620,11 @@ static void fp32_to_fp16_row(const float *src, uint16_t *dst, size_t n)
 
 const struct zt__quant_kernels zt__quant_kernels_avx2 = {
     .name = "avx2",
-    .dot_f32 = dot_f32,
-    .dot_f16 = dot_f16,
-    .dot_bf16 = dot_bf16,
-    .dot_q8_0 = dot_q8_0,
-    .dot_q4_0 = dot_q4_0,
-    .dot_q4_k = dot_q4_k,
-    .dot_q6_k = dot_q6_k,
+    ZT__QUANT_DOTS(),
     .mm_f32 = mm_f32,
     .mm_f16 = mm_f16,
     .mm_q8_0 = mm_q8_0,
     .mm_q4_0 = mm_q4_0,
-    .fp16_to_fp32_row = fp16_to_fp32_row,
-    .fp32_to_fp16_row = fp32_to_fp16_row,
 };
 
 #else

@@ -308,15 +308,7 @@ static void fp32_to_fp16_row(const float *src, uint16_t *dst, size_t n)
 
 const struct zt__quant_kernels zt__quant_kernels_avx512 = {
     .name = "avx512",
-    .dot_f32 = dot_f32,
-    .dot_f16 = dot_f16,
-    .dot_bf16 = dot_bf16,
-    .dot_q8_0 = dot_q8_0,
-    .dot_q4_0 = dot_q4_0,
-    .dot_q4_k = dot_q4_k,
-    .dot_q6_k = dot_q6_k,
-    .fp16_to_fp32_row = fp16_to_fp32_row,
-    .fp32_to_fp16_row = fp32_to_fp16_row,
+    ZT__QUANT_DOTS(),
 };
 
 #else

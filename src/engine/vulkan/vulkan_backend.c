@@ -483,6 +483,12 @@ static void vk_buffer_free(struct zt__backend *be, struct zt__buffer *buf)
     pthread_mutex_unlock(&v->mu);
 }
 
+/* A mapped buffer is a device copy: unmapping it frees it. */
+static void vk_buffer_unmap(struct zt__backend *be, struct zt__buffer *buf)
+{
+    vk_buffer_free(be, buf);
+}
+
 static int vk_buffer_map(struct zt__backend *be, const void *host, size_t size, struct zt__buffer **out)
 {
     struct vk *v = vk_of(be);
@@ -1007,26 +1013,7 @@ out:
     return rc;
 }
 
-static const struct zt__backend_ops vk_ops = {
-    .name = "vulkan",
-    .free = vk_free,
-    .set_threads = vk_set_threads,
-    .supports = vk_supports,
-    .buffer_alloc = vk_buffer_alloc,
-    .buffer_free = vk_buffer_free,
-    .buffer_map = vk_buffer_map,
-    .buffer_unmap = vk_buffer_free,
-    .buffer_set = vk_buffer_set,
-    .buffer_get = vk_buffer_get,
-    .get_rows = vk_get_rows,
-    .rmsnorm = vk_rmsnorm,
-    .matmul = vk_matmul,
-    .add = vk_add,
-    .rope = vk_rope,
-    .kv_store = vk_kv_store,
-    .attention = vk_attention,
-    .swiglu = vk_swiglu,
-};
+static const struct zt__backend_ops vk_ops = ZT__BACKEND_OPS(vk, "vulkan");
 
 const struct zt__backend_reg zt__backend_vulkan_reg = {
     .name = "vulkan",
