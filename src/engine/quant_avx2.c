@@ -273,113 +273,70 @@ static inline float fold16(__m256 even, __m256 odd)
     return fold8(_mm256_add_ps(even, odd));
 }
 
-static void dot_q8_0(size_t n, const void *wv, const void *xv, size_t xs, size_t nx, float *out)
-{
-    const struct zt_block_q8_0 *w = wv;
-    size_t nb = n / ZT_QK8_0;
-    size_t k = 0;
-    for (; k + 2 <= nx; k += 2) {
-        /* 1 weight row x 2 activation rows: the weight block is loaded once */
-        const struct zt_block_q8_0 *x0 = (const void *)((const char *)xv + k * xs);
-        const struct zt_block_q8_0 *x1 = (const void *)((const char *)xv + (k + 1) * xs);
-        __m256 e0 = _mm256_setzero_ps(), o0 = e0, e1 = e0, o1 = e0;
-        for (size_t b = 0; b < nb; b++) {
-            __m256i q = load256(w[b].qs);
-            __m256i aw = _mm256_sign_epi8(q, q);
-            float dw = h2f(w[b].d);
-            __m256 d0 = _mm256_set1_ps(dw * h2f(x0[b].d));
-            __m256 d1 = _mm256_set1_ps(dw * h2f(x1[b].d));
-            __m256i p0 = _mm256_madd_epi16(
-                _mm256_maddubs_epi16(aw, _mm256_sign_epi8(load256(x0[b].qs), q)),
-                _mm256_set1_epi16(1));
-            __m256i p1 = _mm256_madd_epi16(
-                _mm256_maddubs_epi16(aw, _mm256_sign_epi8(load256(x1[b].qs), q)),
-                _mm256_set1_epi16(1));
-            if (b & 1) {
-                o0 = _mm256_fmadd_ps(d0, _mm256_cvtepi32_ps(p0), o0);
-                o1 = _mm256_fmadd_ps(d1, _mm256_cvtepi32_ps(p1), o1);
-            } else {
-                e0 = _mm256_fmadd_ps(d0, _mm256_cvtepi32_ps(p0), e0);
-                e1 = _mm256_fmadd_ps(d1, _mm256_cvtepi32_ps(p1), e1);
-            }
-        }
-        out[k] = fold16(e0, o0);
-        out[k + 1] = fold16(e1, o1);
+/* dot_q8_0 and dot_q4_0 differ only in how a weight block's bytes are read:
+ * WQ(qs) gives them signed (Q4_0: the nibble minus 8) for the 2-row trick,
+ * SUM4(qs, x) the per-lane sums of one block against activation bytes x. */
+#define Q8_0_SIGNED(qs) load256(qs)
+#define Q8_0_SUM4(qs, x) sum4_i8(load256(qs), x)
+#define Q4_0_SIGNED(qs) _mm256_sub_epi8(unpack_q4_0(qs), _mm256_set1_epi8(8))
+#define Q4_0_SUM4(qs, x) sum4_q4(unpack_q4_0(qs), x)
+#define DOT_Q_0(name, wblock, qk, WQ, SUM4)                                                        \
+    static void name(size_t n, const void *wv, const void *xv, size_t xs, size_t nx, float *out) \
+    {                                                                                              \
+        const wblock *w = wv;                                                                      \
+        size_t nb = n / (qk);                                                                      \
+        size_t k = 0;                                                                              \
+        for (; k + 2 <= nx; k += 2) {                                                              \
+            /* 1 weight row x 2 activation rows: the weight block is read once */                  \
+            const struct zt_block_q8_0 *x0 = (const void *)((const char *)xv + k * xs);           \
+            const struct zt_block_q8_0 *x1 = (const void *)((const char *)xv + (k + 1) * xs);     \
+            __m256 e0 = _mm256_setzero_ps(), o0 = e0, e1 = e0, o1 = e0;                            \
+            for (size_t b = 0; b < nb; b++) {                                                      \
+                __m256i q = WQ(w[b].qs);                                                           \
+                __m256i aw = _mm256_sign_epi8(q, q);                                               \
+                float dw = h2f(w[b].d);                                                            \
+                __m256 d0 = _mm256_set1_ps(dw * h2f(x0[b].d));                                     \
+                __m256 d1 = _mm256_set1_ps(dw * h2f(x1[b].d));                                     \
+                __m256i p0 = _mm256_madd_epi16(                                                    \
+                    _mm256_maddubs_epi16(aw, _mm256_sign_epi8(load256(x0[b].qs), q)),              \
+                    _mm256_set1_epi16(1));                                                         \
+                __m256i p1 = _mm256_madd_epi16(                                                    \
+                    _mm256_maddubs_epi16(aw, _mm256_sign_epi8(load256(x1[b].qs), q)),              \
+                    _mm256_set1_epi16(1));                                                         \
+                if (b & 1) {                                                                       \
+                    o0 = _mm256_fmadd_ps(d0, _mm256_cvtepi32_ps(p0), o0);                          \
+                    o1 = _mm256_fmadd_ps(d1, _mm256_cvtepi32_ps(p1), o1);                          \
+                } else {                                                                           \
+                    e0 = _mm256_fmadd_ps(d0, _mm256_cvtepi32_ps(p0), e0);                          \
+                    e1 = _mm256_fmadd_ps(d1, _mm256_cvtepi32_ps(p1), e1);                          \
+                }                                                                                  \
+            }                                                                                      \
+            out[k] = fold16(e0, o0);                                                               \
+            out[k + 1] = fold16(e1, o1);                                                           \
+        }                                                                                          \
+        for (; k < nx; k++) {                                                                      \
+            const struct zt_block_q8_0 *x = (const void *)((const char *)xv + k * xs);             \
+            __m256 ev = _mm256_setzero_ps(), od = ev;                                              \
+            size_t b = 0;                                                                          \
+            for (; b + 2 <= nb; b += 2) {                                                          \
+                __m256 d0 = _mm256_set1_ps(h2f(w[b].d) * h2f(x[b].d));                             \
+                __m256 d1 = _mm256_set1_ps(h2f(w[b + 1].d) * h2f(x[b + 1].d));                     \
+                __m256i p0 = SUM4(w[b].qs, load256(x[b].qs));                                      \
+                __m256i p1 = SUM4(w[b + 1].qs, load256(x[b + 1].qs));                              \
+                ev = _mm256_fmadd_ps(d0, _mm256_cvtepi32_ps(p0), ev);                              \
+                od = _mm256_fmadd_ps(d1, _mm256_cvtepi32_ps(p1), od);                              \
+            }                                                                                      \
+            if (b < nb) {                                                                          \
+                __m256 d0 = _mm256_set1_ps(h2f(w[b].d) * h2f(x[b].d));                             \
+                __m256i p0 = SUM4(w[b].qs, load256(x[b].qs));                                      \
+                ev = _mm256_fmadd_ps(d0, _mm256_cvtepi32_ps(p0), ev);                              \
+            }                                                                                      \
+            out[k] = fold16(ev, od);                                                               \
+        }                                                                                          \
     }
-    for (; k < nx; k++) {
-        const struct zt_block_q8_0 *x = (const void *)((const char *)xv + k * xs);
-        __m256 ev = _mm256_setzero_ps(), od = ev;
-        size_t b = 0;
-        for (; b + 2 <= nb; b += 2) {
-            __m256 d0 = _mm256_set1_ps(h2f(w[b].d) * h2f(x[b].d));
-            __m256 d1 = _mm256_set1_ps(h2f(w[b + 1].d) * h2f(x[b + 1].d));
-            __m256i p0 = sum4_i8(load256(w[b].qs), load256(x[b].qs));
-            __m256i p1 = sum4_i8(load256(w[b + 1].qs), load256(x[b + 1].qs));
-            ev = _mm256_fmadd_ps(d0, _mm256_cvtepi32_ps(p0), ev);
-            od = _mm256_fmadd_ps(d1, _mm256_cvtepi32_ps(p1), od);
-        }
-        if (b < nb) {
-            __m256 d0 = _mm256_set1_ps(h2f(w[b].d) * h2f(x[b].d));
-            __m256i p0 = sum4_i8(load256(w[b].qs), load256(x[b].qs));
-            ev = _mm256_fmadd_ps(d0, _mm256_cvtepi32_ps(p0), ev);
-        }
-        out[k] = fold16(ev, od);
-    }
-}
 
-static void dot_q4_0(size_t n, const void *wv, const void *xv, size_t xs, size_t nx, float *out)
-{
-    const struct zt_block_q4_0 *w = wv;
-    size_t nb = n / ZT_QK4_0;
-    size_t k = 0;
-    for (; k + 2 <= nx; k += 2) {
-        /* 1 weight row x 2 activation rows: unpack once, signed trick on q-8 */
-        const struct zt_block_q8_0 *x0 = (const void *)((const char *)xv + k * xs);
-        const struct zt_block_q8_0 *x1 = (const void *)((const char *)xv + (k + 1) * xs);
-        __m256 e0 = _mm256_setzero_ps(), o0 = e0, e1 = e0, o1 = e0;
-        for (size_t b = 0; b < nb; b++) {
-            __m256i q = _mm256_sub_epi8(unpack_q4_0(w[b].qs), _mm256_set1_epi8(8));
-            __m256i aw = _mm256_sign_epi8(q, q);
-            float dw = h2f(w[b].d);
-            __m256 d0 = _mm256_set1_ps(dw * h2f(x0[b].d));
-            __m256 d1 = _mm256_set1_ps(dw * h2f(x1[b].d));
-            __m256i p0 = _mm256_madd_epi16(
-                _mm256_maddubs_epi16(aw, _mm256_sign_epi8(load256(x0[b].qs), q)),
-                _mm256_set1_epi16(1));
-            __m256i p1 = _mm256_madd_epi16(
-                _mm256_maddubs_epi16(aw, _mm256_sign_epi8(load256(x1[b].qs), q)),
-                _mm256_set1_epi16(1));
-            if (b & 1) {
-                o0 = _mm256_fmadd_ps(d0, _mm256_cvtepi32_ps(p0), o0);
-                o1 = _mm256_fmadd_ps(d1, _mm256_cvtepi32_ps(p1), o1);
-            } else {
-                e0 = _mm256_fmadd_ps(d0, _mm256_cvtepi32_ps(p0), e0);
-                e1 = _mm256_fmadd_ps(d1, _mm256_cvtepi32_ps(p1), e1);
-            }
-        }
-        out[k] = fold16(e0, o0);
-        out[k + 1] = fold16(e1, o1);
-    }
-    for (; k < nx; k++) {
-        const struct zt_block_q8_0 *x = (const void *)((const char *)xv + k * xs);
-        __m256 ev = _mm256_setzero_ps(), od = ev;
-        size_t b = 0;
-        for (; b + 2 <= nb; b += 2) {
-            __m256 d0 = _mm256_set1_ps(h2f(w[b].d) * h2f(x[b].d));
-            __m256 d1 = _mm256_set1_ps(h2f(w[b + 1].d) * h2f(x[b + 1].d));
-            __m256i p0 = sum4_q4(unpack_q4_0(w[b].qs), load256(x[b].qs));
-            __m256i p1 = sum4_q4(unpack_q4_0(w[b + 1].qs), load256(x[b + 1].qs));
-            ev = _mm256_fmadd_ps(d0, _mm256_cvtepi32_ps(p0), ev);
-            od = _mm256_fmadd_ps(d1, _mm256_cvtepi32_ps(p1), od);
-        }
-        if (b < nb) {
-            __m256 d0 = _mm256_set1_ps(h2f(w[b].d) * h2f(x[b].d));
-            __m256i p0 = sum4_q4(unpack_q4_0(w[b].qs), load256(x[b].qs));
-            ev = _mm256_fmadd_ps(d0, _mm256_cvtepi32_ps(p0), ev);
-        }
-        out[k] = fold16(ev, od);
-    }
-}
+DOT_Q_0(dot_q8_0, struct zt_block_q8_0, ZT_QK8_0, Q8_0_SIGNED, Q8_0_SUM4)
+DOT_Q_0(dot_q4_0, struct zt_block_q4_0, ZT_QK4_0, Q4_0_SIGNED, Q4_0_SUM4)
 
 /* ---- blocked Q8_0 / Q4_0 products: 2 weight rows x 4 activation rows -------
  *
