@@ -18,16 +18,9 @@
 #include <immintrin.h>
 #include <math.h>
 
-/* ---- reductions ---------------------------------------------------------- */
+#include "quant_simd.h"
 
-/* 8 lanes folded as the reference does: l += l+4, l += l+2, l += l+1. */
-static inline float fold8(__m256 v)
-{
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
+/* ---- reductions ---------------------------------------------------------- */
 
 /* 32 lanes in a0..a3 (lanes 0-7, 8-15, 16-23, 24-31): h = 16, 8, then fold8. */
 static inline float fold32(__m256 a0, __m256 a1, __m256 a2, __m256 a3)
@@ -43,11 +36,6 @@ static inline int32_t hsum_i32(__m256i v)
     s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
     s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
     return _mm_cvtsi128_si32(s);
-}
-
-static inline float h2f(uint16_t h)
-{
-    return _cvtsh_ss(h);
 }
 
 /* ---- float dots: 32 lanes, element i in lane i % 32 ----------------------- */
@@ -239,25 +227,12 @@ FLOAT_MM(mm_f16, uint16_t, tile_f16, dot_f16)
 
 /* ---- Q8_0 / Q4_0 x Q8_0: 16 lanes, block b -> lanes 8*(b%2) + j ------------ */
 
-static inline __m256i load256(const void *p)
-{
-    return _mm256_loadu_si256((const __m256i *)p);
-}
-
 /* int32 lane j = sum over bytes 4j..4j+3 of w*x (signed); exact when
  * x != -128 (activations are clamped to +-127 by the quantiser). */
 static inline __m256i sum4_i8(__m256i w, __m256i x)
 {
     __m256i p = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w));
     return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
-}
-
-/* Q4_0 nibbles as 32 bytes in element order (low nibbles = elements 0-15). */
-static inline __m256i unpack_q4_0(const uint8_t *qs)
-{
-    __m128i b = _mm_loadu_si128((const __m128i *)(const void *)qs);
-    __m256i v = _mm256_inserti128_si256(_mm256_castsi128_si256(b), _mm_srli_epi16(b, 4), 1);
-    return _mm256_and_si256(v, _mm256_set1_epi8(15));
 }
 
 /* int32 lane j = sum over elements 4j..4j+3 of (q - 8) * x, q in 0..15. */
@@ -443,24 +418,6 @@ QUANT_MM(mm_q8_0, tile_q8_0, dot_q8_0)
 QUANT_MM(mm_q4_0, tile_q4_0, dot_q4_0)
 
 /* ---- k-quants x Q8_K: 8 lanes, super-block b -> lane b % 8 ------------------- */
-
-static inline void q4k_scales(const uint8_t *q, int32_t *sc, int32_t *m)
-{
-    for (int j = 0; j < 4; j++) {
-        sc[j] = q[j] & 63;
-        m[j] = q[j + 4] & 63;
-        sc[j + 4] = (q[j + 8] & 15) | ((q[j] >> 6) << 4);
-        m[j + 4] = (q[j + 8] >> 4) | ((q[j + 4] >> 6) << 4);
-    }
-}
-
-static inline float fold8_scalar(float *acc)
-{
-    for (int h = 4; h >= 1; h /= 2)
-        for (int l = 0; l < h; l++)
-            acc[l] = acc[l] + acc[l + h];
-    return acc[0];
-}
 
 static float dot_q4_k_1(size_t nb, const struct zt_block_q4_k *w, const struct zt_block_q8_k *x)
 {

@@ -160,24 +160,6 @@ static float dot_q4_0_1(size_t nb, const struct zt_block_q4_0 *w, const struct z
 
 /* ---- k-quants x Q8_K: 8 lanes, super-block b -> lane b % 8 ------------------- */
 
-static inline void q4k_scales(const uint8_t *q, int32_t *sc, int32_t *m)
-{
-    for (int j = 0; j < 4; j++) {
-        sc[j] = q[j] & 63;
-        m[j] = q[j + 4] & 63;
-        sc[j + 4] = (q[j + 8] & 15) | ((q[j] >> 6) << 4);
-        m[j + 4] = (q[j + 8] >> 4) | ((q[j + 4] >> 6) << 4);
-    }
-}
-
-static inline float fold8_scalar(float *acc)
-{
-    for (int h = 4; h >= 1; h /= 2)
-        for (int l = 0; l < h; l++)
-            acc[l] = acc[l] + acc[l + h];
-    return acc[0];
-}
-
 /* int16 lanes 0-15 (low 256 bits) = a, 16-31 = b. */
 static inline __m512i scales2(int a, int b)
 {
