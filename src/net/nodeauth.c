@@ -17,6 +17,7 @@
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_hash.h"
 #include "zentalk/zt_str.h"
+#include "zentalk/zt_sync.h"
 
 #define KEY_LEN 16
 #define NIL UINT32_MAX
@@ -273,10 +274,4 @@ out:
     return rc;
 }
 
-size_t zt_nodeauth_cache_size(struct zt_nodeauth_verifier *v)
-{
-    pthread_mutex_lock(&v->mu);
-    size_t n = v->used;
-    pthread_mutex_unlock(&v->mu);
-    return n;
-}
+size_t zt_nodeauth_cache_size(struct zt_nodeauth_verifier *v) { return zt_locked_size(&v->mu, &v->used); }
