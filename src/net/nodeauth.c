@@ -157,19 +157,17 @@ int zt_nodeauth_verifier_new(size_t cache_max, struct zt_nodeauth_verifier **out
     if (cache_max > CACHE_MAX) return ZT_EINVAL;
     struct zt_nodeauth_verifier *v = zt_calloc(1, sizeof *v);
     if (!v) return ZT_ENOMEM;
+    pthread_mutex_init(&v->mu, NULL); /* first: zt_nodeauth_verifier_free undoes any step below */
     v->max = cache_max;
     v->nbuckets = 1;
     while (v->nbuckets < cache_max) v->nbuckets <<= 1;
     v->buckets = zt_malloc(sizeof *v->buckets * v->nbuckets);
     v->e = zt_calloc(cache_max, sizeof *v->e);
     if (!v->buckets || !v->e) {
-        zt_free(v->buckets);
-        zt_free(v->e);
-        zt_free(v);
+        zt_nodeauth_verifier_free(v);
         return ZT_ENOMEM;
     }
     for (uint32_t i = 0; i < v->nbuckets; i++) v->buckets[i] = NIL;
-    pthread_mutex_init(&v->mu, NULL);
     *out = v;
     return 0;
 }

@@ -38,6 +38,7 @@ int zt_ratelimit_new(double rps, double burst, size_t max_keys, struct zt_rateli
     if (!(rps >= 0) || !(burst >= 1) || max_keys == 0 || max_keys > (1u << 24)) return ZT_EINVAL;
     struct zt_ratelimit *rl = zt_calloc(1, sizeof *rl);
     if (!rl) return ZT_ENOMEM;
+    pthread_mutex_init(&rl->mu, NULL); /* first: zt_ratelimit_free undoes any step below */
     rl->rps = rps;
     rl->burst = burst;
     rl->max = max_keys;
@@ -48,14 +49,11 @@ int zt_ratelimit_new(double rps, double burst, size_t max_keys, struct zt_rateli
         rl->buckets = zt_malloc(sizeof *rl->buckets * rl->nbuckets);
         rl->e = zt_calloc(max_keys, sizeof *rl->e);
         if (!rl->buckets || !rl->e) {
-            zt_free(rl->buckets);
-            zt_free(rl->e);
-            zt_free(rl);
+            zt_ratelimit_free(rl);
             return ZT_ENOMEM;
         }
         for (uint32_t i = 0; i < rl->nbuckets; i++) rl->buckets[i] = NIL;
     }
-    pthread_mutex_init(&rl->mu, NULL);
     *out = rl;
     return 0;
 }
