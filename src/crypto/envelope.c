@@ -16,6 +16,7 @@
 #include "zentalk/zt_envelope.h"
 #include "zentalk/zt_hash.h"
 #include "zentalk/zt_str.h"
+#include "zentalk/zt_sync.h"
 
 _Static_assert(ZT_ENV_ED25519_SK_LEN == crypto_sign_SECRETKEYBYTES, "Ed25519 sk length");
 _Static_assert(ZT_ENV_ED25519_PK_LEN == crypto_sign_PUBLICKEYBYTES, "Ed25519 pk length");
@@ -383,11 +384,7 @@ out:
 
 size_t zt_env_replay_count(struct zt_env_replay *rc)
 {
-    if (!rc) return 0;
-    pthread_mutex_lock(&rc->mu);
-    size_t n = rc->count;
-    pthread_mutex_unlock(&rc->mu);
-    return n;
+    return rc ? zt_locked_size(&rc->mu, &rc->count) : 0;
 }
 
 /* ---- envelope -------------------------------------------------------------- */

@@ -9,6 +9,7 @@
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_auth.h"
 #include "zentalk/zt_str.h"
+#include "zentalk/zt_sync.h"
 
 /* ---- rate limiter ------------------------------------------------------- */
 
@@ -145,9 +146,5 @@ bool zt_ratelimit_take(struct zt_ratelimit *rl, const char *key, uint64_t now_ns
 
 size_t zt_ratelimit_size(struct zt_ratelimit *rl)
 {
-    if (!rl) return 0;
-    pthread_mutex_lock(&rl->mu);
-    size_t n = rl->used;
-    pthread_mutex_unlock(&rl->mu);
-    return n;
+    return rl ? zt_locked_size(&rl->mu, &rl->used) : 0;
 }
