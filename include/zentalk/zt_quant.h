@@ -214,4 +214,12 @@ extern const struct zt__quant_kernels zt__quant_kernels_avx512; /* name NULL if 
 /* Only dot_q8_0/dot_q4_0; quant.c fills the rest from the avx512 table. */
 extern const struct zt__quant_kernels zt__quant_kernels_avx512vnni; /* name NULL if not built */
 
+/* The dot and row-conversion entries of a kernel table whose functions are
+ * named dot_f32<sfx> ... fp32_to_fp16_row<sfx> (sfx may be empty). */
+#define ZT__QUANT_DOTS(sfx)                                                                         \
+    .dot_f32 = dot_f32##sfx, .dot_f16 = dot_f16##sfx, .dot_bf16 = dot_bf16##sfx,                   \
+    .dot_q8_0 = dot_q8_0##sfx, .dot_q4_0 = dot_q4_0##sfx, .dot_q4_k = dot_q4_k##sfx,               \
+    .dot_q6_k = dot_q6_k##sfx, .fp16_to_fp32_row = fp16_to_fp32_row##sfx,                          \
+    .fp32_to_fp16_row = fp32_to_fp16_row##sfx
+
 #endif

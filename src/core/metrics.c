@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "zentalk/zt_alloc.h"
+#include "zentalk/zt_sync.h"
 
 struct family {
     const char *name, *help;
@@ -129,10 +130,4 @@ int zt_metrics_render(struct zt_metrics *m, struct zt_buf *out)
     return rc;
 }
 
-size_t zt_metrics_count(struct zt_metrics *m)
-{
-    pthread_mutex_lock(&m->mu);
-    size_t n = m->n;
-    pthread_mutex_unlock(&m->mu);
-    return n;
-}
+size_t zt_metrics_count(struct zt_metrics *m) { return zt_locked_size(&m->mu, &m->n); }

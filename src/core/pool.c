@@ -48,18 +48,17 @@ int zt_pool_new(size_t nthreads, size_t queue_max, struct zt_pool **out)
     if (nthreads < 1 || nthreads > 1024 || queue_max < 1) return ZT_EINVAL;
     struct zt_pool *p = zt_calloc(1, sizeof *p);
     if (!p) return ZT_ENOMEM;
-    p->ring = zt_calloc(queue_max, sizeof *p->ring);
-    p->threads = zt_calloc(nthreads, sizeof *p->threads);
-    if (!p->ring || !p->threads) {
-        zt_free(p->ring);
-        zt_free(p->threads);
-        zt_free(p);
-        return ZT_ENOMEM;
-    }
-    p->cap = queue_max;
+    /* first: zt_pool_free undoes any step below */
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->has_work, NULL);
     pthread_cond_init(&p->idle, NULL);
+    p->ring = zt_calloc(queue_max, sizeof *p->ring);
+    p->threads = zt_calloc(nthreads, sizeof *p->threads);
+    if (!p->ring || !p->threads) {
+        zt_pool_free(p);
+        return ZT_ENOMEM;
+    }
+    p->cap = queue_max;
     for (size_t i = 0; i < nthreads; i++) {
         if (pthread_create(&p->threads[i], NULL, worker_main, p) != 0) {
             p->nthreads = i;

@@ -16,6 +16,7 @@
 #include "zentalk/zt_envelope.h"
 #include "zentalk/zt_hash.h"
 #include "zentalk/zt_str.h"
+#include "zentalk/zt_sync.h"
 
 _Static_assert(ZT_ENV_ED25519_SK_LEN == crypto_sign_SECRETKEYBYTES, "Ed25519 sk length");
 _Static_assert(ZT_ENV_ED25519_PK_LEN == crypto_sign_PUBLICKEYBYTES, "Ed25519 pk length");
@@ -383,11 +384,7 @@ out:
 
 size_t zt_env_replay_count(struct zt_env_replay *rc)
 {
-    if (!rc) return 0;
-    pthread_mutex_lock(&rc->mu);
-    size_t n = rc->count;
-    pthread_mutex_unlock(&rc->mu);
-    return n;
+    return rc ? zt_locked_size(&rc->mu, &rc->count) : 0;
 }
 
 /* ---- envelope -------------------------------------------------------------- */
@@ -603,21 +600,32 @@ int zt_env_result_seal(struct zt_env_result_sealer *s, const uint8_t *pt, size_t
     return 0;
 }
 
-int zt_env_result_sealer_output_hash(const struct zt_env_result_sealer *s,
-                                     uint8_t out[static ZT_ENV_HASH_LEN])
+/* The output hash so far (a copy is finalised, so the stream's stays open). */
+static int output_hash(const struct zt_sha256_ctx *h, uint8_t out[static ZT_ENV_HASH_LEN])
 {
-    if (!s || !s->done) return ZT_EINVAL;
-    struct zt_sha256_ctx c = s->out_hash; /* finalise a copy */
+    struct zt_sha256_ctx c = *h;
     zt_sha256_final(&c, out);
     return 0;
 }
 
+/* Frees a sealer or opener (obj, size bytes) and its HPKE context, wiped. */
+static void result_free(struct zt_hpke_ctx *ctx, void *obj, size_t size)
+{
+    zt_hpke_ctx_free(ctx);
+    sodium_memzero(obj, size);
+    zt_free(obj);
+}
+
+int zt_env_result_sealer_output_hash(const struct zt_env_result_sealer *s,
+                                     uint8_t out[static ZT_ENV_HASH_LEN])
+{
+    if (!s || !s->done) return ZT_EINVAL;
+    return output_hash(&s->out_hash, out);
+}
+
 void zt_env_result_sealer_free(struct zt_env_result_sealer *s)
 {
-    if (!s) return;
-    zt_hpke_ctx_free(s->ctx);
-    sodium_memzero(s, sizeof *s);
-    zt_free(s);
+    if (s) result_free(s->ctx, s, sizeof *s);
 }
 
 int zt_env_result_opener_new(const struct zt_env_header *job,
@@ -714,17 +722,12 @@ int zt_env_result_opener_output_hash(const struct zt_env_result_opener *o,
                                      uint8_t out[static ZT_ENV_HASH_LEN])
 {
     if (!o || o->dead || !o->done) return ZT_EINVAL;
-    struct zt_sha256_ctx c = o->out_hash;
-    zt_sha256_final(&c, out);
-    return 0;
+    return output_hash(&o->out_hash, out);
 }
 
 void zt_env_result_opener_free(struct zt_env_result_opener *o)
 {
-    if (!o) return;
-    zt_hpke_ctx_free(o->ctx);
-    sodium_memzero(o, sizeof *o);
-    zt_free(o);
+    if (o) result_free(o->ctx, o, sizeof *o);
 }
 
 /* ---- receipt --------------------------------------------------------------- */

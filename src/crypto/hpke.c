@@ -530,24 +530,37 @@ static int check_crypt(const struct zt_hpke_ctx *ctx, enum role role, const uint
     return 0;
 }
 
+/* One AEAD operation at the context's sequence number (which then moves
+ * on): seal pt (pt_len) into ct, or open ct (ct_len) into pt. */
+static int aead_crypt(struct zt_hpke_ctx *ctx, bool seal, const uint8_t *aad, size_t aad_len, const uint8_t *pt,
+                      size_t pt_len, const uint8_t *ct, size_t ct_len, uint8_t *out)
+{
+    uint8_t nonce[ZT_HPKE_NONCE_LEN];
+    compute_nonce(ctx, nonce);
+    const uint8_t *a = aad_len ? aad : EMPTY;
+    bool gcm = ctx->aead->kind == AEAD_AESGCM;
+    int r;
+    if (seal)
+        r = gcm ? crypto_aead_aes256gcm_encrypt(out, NULL, pt, pt_len, a, aad_len, NULL, nonce, ctx->key)
+                : crypto_aead_chacha20poly1305_ietf_encrypt(out, NULL, pt, pt_len, a, aad_len, NULL, nonce,
+                                                            ctx->key);
+    else
+        r = gcm ? crypto_aead_aes256gcm_decrypt(out, NULL, NULL, ct, ct_len, a, aad_len, nonce, ctx->key)
+                : crypto_aead_chacha20poly1305_ietf_decrypt(out, NULL, NULL, ct, ct_len, a, aad_len, nonce,
+                                                            ctx->key);
+    sodium_memzero(nonce, sizeof nonce);
+    if (r != 0) return ZT_ECRYPTO;
+    ctx->seq++;
+    return 0;
+}
+
 int zt_hpke_ctx_seal(struct zt_hpke_ctx *ctx, const uint8_t *aad, size_t aad_len,
                      const uint8_t *pt, size_t pt_len, uint8_t *ct, size_t ct_size)
 {
     int rc = check_crypt(ctx, ROLE_SENDER, aad, aad_len, pt_len, ct_size);
     if (rc != 0) return rc;
     if ((pt_len && !pt) || !ct) return ZT_EINVAL;
-    uint8_t nonce[ZT_HPKE_NONCE_LEN];
-    compute_nonce(ctx, nonce);
-    const uint8_t *a = aad_len ? aad : EMPTY, *m = pt_len ? pt : EMPTY;
-    int r = ctx->aead->kind == AEAD_AESGCM
-                ? crypto_aead_aes256gcm_encrypt(ct, NULL, m, pt_len, a, aad_len, NULL, nonce,
-                                                ctx->key)
-                : crypto_aead_chacha20poly1305_ietf_encrypt(ct, NULL, m, pt_len, a, aad_len,
-                                                            NULL, nonce, ctx->key);
-    sodium_memzero(nonce, sizeof nonce);
-    if (r != 0) return ZT_ECRYPTO;
-    ctx->seq++;
-    return 0;
+    return aead_crypt(ctx, true, aad, aad_len, pt_len ? pt : EMPTY, pt_len, NULL, 0, ct);
 }
 
 int zt_hpke_ctx_open(struct zt_hpke_ctx *ctx, const uint8_t *aad, size_t aad_len,
@@ -558,21 +571,9 @@ int zt_hpke_ctx_open(struct zt_hpke_ctx *ctx, const uint8_t *aad, size_t aad_len
     int rc = check_crypt(ctx, ROLE_RECEIVER, aad, aad_len, pt_len, pt_size);
     if (rc != 0) return rc;
     if (!pt) return ZT_EINVAL;
-    uint8_t nonce[ZT_HPKE_NONCE_LEN];
-    compute_nonce(ctx, nonce);
-    const uint8_t *a = aad_len ? aad : EMPTY;
-    int r = ctx->aead->kind == AEAD_AESGCM
-                ? crypto_aead_aes256gcm_decrypt(pt, NULL, NULL, ct, ct_len, a, aad_len, nonce,
-                                                ctx->key)
-                : crypto_aead_chacha20poly1305_ietf_decrypt(pt, NULL, NULL, ct, ct_len, a,
-                                                            aad_len, nonce, ctx->key);
-    sodium_memzero(nonce, sizeof nonce);
-    if (r != 0) {
-        sodium_memzero(pt, pt_len);
-        return ZT_ECRYPTO;
-    }
-    ctx->seq++;
-    return 0;
+    rc = aead_crypt(ctx, false, aad, aad_len, NULL, 0, ct, ct_len, pt);
+    if (rc != 0) sodium_memzero(pt, pt_len);
+    return rc;
 }
 
 int zt_hpke_ctx_export(const struct zt_hpke_ctx *ctx, const uint8_t *exporter_context,

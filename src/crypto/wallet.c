@@ -164,19 +164,17 @@ int zt_wallet_new(int64_t session_ttl_s, struct zt_wallet **out)
     if (session_ttl_s < 1) return ZT_EINVAL;
     struct zt_wallet *w = zt_calloc(1, sizeof *w);
     if (!w) return ZT_ENOMEM;
+    pthread_mutex_init(&w->mu, NULL); /* first: zt_wallet_free undoes any step below */
     w->ttl_s = session_ttl_s;
     w->nbuckets = 2 * ZT_WALLET_SESSION_CAP;
     w->s = zt_calloc(ZT_WALLET_SESSION_CAP, sizeof *w->s);
     w->buckets = zt_malloc(sizeof *w->buckets * w->nbuckets);
     if (!w->s || !w->buckets) {
-        zt_free(w->s);
-        zt_free(w->buckets);
-        zt_free(w);
+        zt_wallet_free(w);
         return ZT_ENOMEM;
     }
     for (uint32_t i = 0; i < w->nbuckets; i++) w->buckets[i] = NIL;
     w->free_head = NIL;
-    pthread_mutex_init(&w->mu, NULL);
     *out = w;
     return 0;
 }

@@ -145,6 +145,18 @@ struct zt__backend_ops {
                                const struct zt__tensor *dst);
 };
 
+/* The ops table of a backend whose functions are named <p>_free ...
+ * <p>_swiglu, every entry set. */
+#define ZT__BACKEND_OPS(p, nm)                                                                      \
+    {                                                                                              \
+        .name = nm, .free = p##_free, .set_threads = p##_set_threads, .supports = p##_supports,    \
+        .buffer_alloc = p##_buffer_alloc, .buffer_free = p##_buffer_free,                          \
+        .buffer_map = p##_buffer_map, .buffer_unmap = p##_buffer_unmap,                            \
+        .buffer_set = p##_buffer_set, .buffer_get = p##_buffer_get, .get_rows = p##_get_rows,      \
+        .rmsnorm = p##_rmsnorm, .matmul = p##_matmul, .add = p##_add, .rope = p##_rope,            \
+        .kv_store = p##_kv_store, .attention = p##_attention, .swiglu = p##_swiglu,                \
+    }
+
 /* An instance: backends embed this as the first member of their state. */
 struct zt__backend {
     const struct zt__backend_ops *ops;

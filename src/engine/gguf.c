@@ -54,7 +54,7 @@ struct zt_gguf {
 
     struct kv *kv;
     uint64_t n_kv;
-    uint32_t *kv_hash; /* open addressing: index + 1, 0 = empty */
+    uint32_t *kv_hash; /* by key (ix_probe): index + 1, 0 = empty */
     size_t kv_hash_mask;
 
     /* Offsets of the length prefix of every element of every top-level string
@@ -64,7 +64,7 @@ struct zt_gguf {
 
     struct zt_gguf_tensor *tensors;
     uint64_t n_tensors;
-    uint32_t *t_hash;
+    uint32_t *t_hash; /* by name, as kv_hash */
     size_t t_hash_mask;
 };
 
@@ -432,6 +432,29 @@ static int rd_name(struct rd *r, const char *what, uint64_t i, const char *noun,
     return 0;
 }
 
+/* The name of kv i (a key) or of tensor i. */
+static struct zt_gguf_str entry_name(const struct zt_gguf *g, bool tensor, uint32_t i)
+{
+    if (tensor) return g->tensors[i].name;
+    return (struct zt_gguf_str){(const char *)(g->base + g->kv[i].key_off), g->kv[i].key_len};
+}
+
+/* Open addressing over the kv or tensor table (FNV-1a, linear probing):
+ * the slot that holds the entry named s (n bytes), or the empty slot where
+ * it would go. */
+static size_t ix_probe(const struct zt_gguf *g, bool tensor, const void *s, size_t n)
+{
+    const uint32_t *tab = tensor ? g->t_hash : g->kv_hash;
+    size_t mask = tensor ? g->t_hash_mask : g->kv_hash_mask;
+    size_t slot = (size_t)zt_fnv1a64(s, n) & mask;
+    while (tab[slot]) {
+        struct zt_gguf_str o = entry_name(g, tensor, tab[slot] - 1);
+        if (o.len == n && memcmp(o.ptr, s, n) == 0) break;
+        slot = (slot + 1) & mask;
+    }
+    return slot;
+}
+
 static int parse_kvs(struct rd *r, struct zt_gguf *g)
 {
     int rc = hash_alloc(g->n_kv, &g->kv_hash, &g->kv_hash_mask);
@@ -447,15 +470,10 @@ static int parse_kvs(struct rd *r, struct zt_gguf *g)
         kv->key_off = off;
         kv->key_len = (uint32_t)len;
 
-        uint64_t h = zt_fnv1a64(r->p + off, (size_t)len);
-        size_t slot = (size_t)h & g->kv_hash_mask;
-        while (g->kv_hash[slot]) {
-            const struct kv *o = &g->kv[g->kv_hash[slot] - 1];
-            if (o->key_len == len && memcmp(g->base + o->key_off, r->p + off, (size_t)len) == 0) {
-                errf(r, "duplicate key (first defined by kv %u)", g->kv_hash[slot] - 1);
-                return ZT_EEXIST;
-            }
-            slot = (slot + 1) & g->kv_hash_mask;
+        size_t slot = ix_probe(g, false, r->p + off, (size_t)len);
+        if (g->kv_hash[slot]) {
+            errf(r, "duplicate key (first defined by kv %u)", g->kv_hash[slot] - 1);
+            return ZT_EEXIST;
         }
         g->kv_hash[slot] = (uint32_t)i + 1;
 
@@ -499,15 +517,10 @@ static int parse_tensor_infos(struct rd *r, struct zt_gguf *g)
         t->name.ptr = (const char *)(r->p + off);
         t->name.len = len;
 
-        uint64_t h = zt_fnv1a64(r->p + off, (size_t)len);
-        size_t slot = (size_t)h & g->t_hash_mask;
-        while (g->t_hash[slot]) {
-            const struct zt_gguf_tensor *o = &g->tensors[g->t_hash[slot] - 1];
-            if (o->name.len == len && memcmp(o->name.ptr, t->name.ptr, (size_t)len) == 0) {
-                errf(r, "duplicate tensor name (first defined by tensor %u)", g->t_hash[slot] - 1);
-                return ZT_EEXIST;
-            }
-            slot = (slot + 1) & g->t_hash_mask;
+        size_t slot = ix_probe(g, true, r->p + off, (size_t)len);
+        if (g->t_hash[slot]) {
+            errf(r, "duplicate tensor name (first defined by tensor %u)", g->t_hash[slot] - 1);
+            return ZT_EEXIST;
         }
         g->t_hash[slot] = (uint32_t)i + 1;
 
@@ -800,14 +813,8 @@ int64_t zt_gguf_n_tensors(const struct zt_gguf *g) { return (int64_t)g->n_tensor
 int64_t zt_gguf_find_key(const struct zt_gguf *g, const char *key)
 {
     if (!g || !key) return -1;
-    size_t n = strlen(key);
-    size_t slot = (size_t)zt_fnv1a64((const uint8_t *)key, n) & g->kv_hash_mask;
-    while (g->kv_hash[slot]) {
-        uint32_t i = g->kv_hash[slot] - 1;
-        if (key_is(g, &g->kv[i], key, n)) return i;
-        slot = (slot + 1) & g->kv_hash_mask;
-    }
-    return -1;
+    uint32_t e = g->kv_hash[ix_probe(g, false, key, strlen(key))];
+    return e ? (int64_t)e - 1 : -1;
 }
 
 static const struct kv *kv_at(const struct zt_gguf *g, int64_t i)
@@ -1050,12 +1057,6 @@ const struct zt_gguf_tensor *zt_gguf_tensor(const struct zt_gguf *g, int64_t i)
 const struct zt_gguf_tensor *zt_gguf_find_tensor(const struct zt_gguf *g, const char *name)
 {
     if (!g || !name) return NULL;
-    size_t n = strlen(name);
-    size_t slot = (size_t)zt_fnv1a64((const uint8_t *)name, n) & g->t_hash_mask;
-    while (g->t_hash[slot]) {
-        const struct zt_gguf_tensor *t = &g->tensors[g->t_hash[slot] - 1];
-        if (t->name.len == n && memcmp(t->name.ptr, name, n) == 0) return t;
-        slot = (slot + 1) & g->t_hash_mask;
-    }
-    return NULL;
+    uint32_t e = g->t_hash[ix_probe(g, true, name, strlen(name))];
+    return e ? &g->tensors[e - 1] : NULL;
 }

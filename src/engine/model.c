@@ -445,12 +445,9 @@ int zt_seq_new(const struct zt_model *m, uint32_t n_ctx, struct zt_seq **out)
     s->n_ctx = n_ctx;
     int rc = m->be->ops->buffer_alloc(m->be, bytes, &s->k_cache);
     if (!rc) rc = m->be->ops->buffer_alloc(m->be, bytes, &s->v_cache);
-    if (rc) {
-        zt_seq_free(s);
-        return rc;
-    }
-    *out = s;
-    return 0;
+    if (!rc) *out = s;
+    else zt_seq_free(s);
+    return rc;
 }
 
 void zt_seq_free(struct zt_seq *s)

@@ -697,15 +697,7 @@ SCALAR_DOT(dot_q6_k_scalar, dot_q6_k_1(n / ZT_QK_K, w, xk))
 
 const struct zt__quant_kernels zt__quant_kernels_scalar = {
     .name = "scalar",
-    .dot_f32 = dot_f32_scalar,
-    .dot_f16 = dot_f16_scalar,
-    .dot_bf16 = dot_bf16_scalar,
-    .dot_q8_0 = dot_q8_0_scalar,
-    .dot_q4_0 = dot_q4_0_scalar,
-    .dot_q4_k = dot_q4_k_scalar,
-    .dot_q6_k = dot_q6_k_scalar,
-    .fp16_to_fp32_row = fp16_to_fp32_row_scalar,
-    .fp32_to_fp16_row = fp32_to_fp16_row_scalar,
+    ZT__QUANT_DOTS(_scalar),
 };
 
 /* ---- dispatch ------------------------------------------------------------------------ */

@@ -18,16 +18,9 @@
 #include <immintrin.h>
 #include <math.h>
 
-/* ---- reductions ---------------------------------------------------------- */
+#include "quant_simd.h"
 
-/* 8 lanes folded as the reference does: l += l+4, l += l+2, l += l+1. */
-static inline float fold8(__m256 v)
-{
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
+/* ---- reductions ---------------------------------------------------------- */
 
 /* 32 lanes in a0..a3 (lanes 0-7, 8-15, 16-23, 24-31): h = 16, 8, then fold8. */
 static inline float fold32(__m256 a0, __m256 a1, __m256 a2, __m256 a3)
@@ -43,11 +36,6 @@ static inline int32_t hsum_i32(__m256i v)
     s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
     s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
     return _mm_cvtsi128_si32(s);
-}
-
-static inline float h2f(uint16_t h)
-{
-    return _cvtsh_ss(h);
 }
 
 /* ---- float dots: 32 lanes, element i in lane i % 32 ----------------------- */
@@ -239,25 +227,12 @@ FLOAT_MM(mm_f16, uint16_t, tile_f16, dot_f16)
 
 /* ---- Q8_0 / Q4_0 x Q8_0: 16 lanes, block b -> lanes 8*(b%2) + j ------------ */
 
-static inline __m256i load256(const void *p)
-{
-    return _mm256_loadu_si256((const __m256i *)p);
-}
-
 /* int32 lane j = sum over bytes 4j..4j+3 of w*x (signed); exact when
  * x != -128 (activations are clamped to +-127 by the quantiser). */
 static inline __m256i sum4_i8(__m256i w, __m256i x)
 {
     __m256i p = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w));
     return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
-}
-
-/* Q4_0 nibbles as 32 bytes in element order (low nibbles = elements 0-15). */
-static inline __m256i unpack_q4_0(const uint8_t *qs)
-{
-    __m128i b = _mm_loadu_si128((const __m128i *)(const void *)qs);
-    __m256i v = _mm256_inserti128_si256(_mm256_castsi128_si256(b), _mm_srli_epi16(b, 4), 1);
-    return _mm256_and_si256(v, _mm256_set1_epi8(15));
 }
 
 /* int32 lane j = sum over elements 4j..4j+3 of (q - 8) * x, q in 0..15. */
@@ -273,113 +248,70 @@ static inline float fold16(__m256 even, __m256 odd)
     return fold8(_mm256_add_ps(even, odd));
 }
 
-static void dot_q8_0(size_t n, const void *wv, const void *xv, size_t xs, size_t nx, float *out)
-{
-    const struct zt_block_q8_0 *w = wv;
-    size_t nb = n / ZT_QK8_0;
-    size_t k = 0;
-    for (; k + 2 <= nx; k += 2) {
-        /* 1 weight row x 2 activation rows: the weight block is loaded once */
-        const struct zt_block_q8_0 *x0 = (const void *)((const char *)xv + k * xs);
-        const struct zt_block_q8_0 *x1 = (const void *)((const char *)xv + (k + 1) * xs);
-        __m256 e0 = _mm256_setzero_ps(), o0 = e0, e1 = e0, o1 = e0;
-        for (size_t b = 0; b < nb; b++) {
-            __m256i q = load256(w[b].qs);
-            __m256i aw = _mm256_sign_epi8(q, q);
-            float dw = h2f(w[b].d);
-            __m256 d0 = _mm256_set1_ps(dw * h2f(x0[b].d));
-            __m256 d1 = _mm256_set1_ps(dw * h2f(x1[b].d));
-            __m256i p0 = _mm256_madd_epi16(
-                _mm256_maddubs_epi16(aw, _mm256_sign_epi8(load256(x0[b].qs), q)),
-                _mm256_set1_epi16(1));
-            __m256i p1 = _mm256_madd_epi16(
-                _mm256_maddubs_epi16(aw, _mm256_sign_epi8(load256(x1[b].qs), q)),
-                _mm256_set1_epi16(1));
-            if (b & 1) {
-                o0 = _mm256_fmadd_ps(d0, _mm256_cvtepi32_ps(p0), o0);
-                o1 = _mm256_fmadd_ps(d1, _mm256_cvtepi32_ps(p1), o1);
-            } else {
-                e0 = _mm256_fmadd_ps(d0, _mm256_cvtepi32_ps(p0), e0);
-                e1 = _mm256_fmadd_ps(d1, _mm256_cvtepi32_ps(p1), e1);
-            }
-        }
-        out[k] = fold16(e0, o0);
-        out[k + 1] = fold16(e1, o1);
+/* dot_q8_0 and dot_q4_0 differ only in how a weight block's bytes are read:
+ * WQ(qs) gives them signed (Q4_0: the nibble minus 8) for the 2-row trick,
+ * SUM4(qs, x) the per-lane sums of one block against activation bytes x. */
+#define Q8_0_SIGNED(qs) load256(qs)
+#define Q8_0_SUM4(qs, x) sum4_i8(load256(qs), x)
+#define Q4_0_SIGNED(qs) _mm256_sub_epi8(unpack_q4_0(qs), _mm256_set1_epi8(8))
+#define Q4_0_SUM4(qs, x) sum4_q4(unpack_q4_0(qs), x)
+#define DOT_Q_0(name, wblock, qk, WQ, SUM4)                                                        \
+    static void name(size_t n, const void *wv, const void *xv, size_t xs, size_t nx, float *out) \
+    {                                                                                              \
+        const wblock *w = wv;                                                                      \
+        size_t nb = n / (qk);                                                                      \
+        size_t k = 0;                                                                              \
+        for (; k + 2 <= nx; k += 2) {                                                              \
+            /* 1 weight row x 2 activation rows: the weight block is read once */                  \
+            const struct zt_block_q8_0 *x0 = (const void *)((const char *)xv + k * xs);           \
+            const struct zt_block_q8_0 *x1 = (const void *)((const char *)xv + (k + 1) * xs);     \
+            __m256 e0 = _mm256_setzero_ps(), o0 = e0, e1 = e0, o1 = e0;                            \
+            for (size_t b = 0; b < nb; b++) {                                                      \
+                __m256i q = WQ(w[b].qs);                                                           \
+                __m256i aw = _mm256_sign_epi8(q, q);                                               \
+                float dw = h2f(w[b].d);                                                            \
+                __m256 d0 = _mm256_set1_ps(dw * h2f(x0[b].d));                                     \
+                __m256 d1 = _mm256_set1_ps(dw * h2f(x1[b].d));                                     \
+                __m256i p0 = _mm256_madd_epi16(                                                    \
+                    _mm256_maddubs_epi16(aw, _mm256_sign_epi8(load256(x0[b].qs), q)),              \
+                    _mm256_set1_epi16(1));                                                         \
+                __m256i p1 = _mm256_madd_epi16(                                                    \
+                    _mm256_maddubs_epi16(aw, _mm256_sign_epi8(load256(x1[b].qs), q)),              \
+                    _mm256_set1_epi16(1));                                                         \
+                if (b & 1) {                                                                       \
+                    o0 = _mm256_fmadd_ps(d0, _mm256_cvtepi32_ps(p0), o0);                          \
+                    o1 = _mm256_fmadd_ps(d1, _mm256_cvtepi32_ps(p1), o1);                          \
+                } else {                                                                           \
+                    e0 = _mm256_fmadd_ps(d0, _mm256_cvtepi32_ps(p0), e0);                          \
+                    e1 = _mm256_fmadd_ps(d1, _mm256_cvtepi32_ps(p1), e1);                          \
+                }                                                                                  \
+            }                                                                                      \
+            out[k] = fold16(e0, o0);                                                               \
+            out[k + 1] = fold16(e1, o1);                                                           \
+        }                                                                                          \
+        for (; k < nx; k++) {                                                                      \
+            const struct zt_block_q8_0 *x = (const void *)((const char *)xv + k * xs);             \
+            __m256 ev = _mm256_setzero_ps(), od = ev;                                              \
+            size_t b = 0;                                                                          \
+            for (; b + 2 <= nb; b += 2) {                                                          \
+                __m256 d0 = _mm256_set1_ps(h2f(w[b].d) * h2f(x[b].d));                             \
+                __m256 d1 = _mm256_set1_ps(h2f(w[b + 1].d) * h2f(x[b + 1].d));                     \
+                __m256i p0 = SUM4(w[b].qs, load256(x[b].qs));                                      \
+                __m256i p1 = SUM4(w[b + 1].qs, load256(x[b + 1].qs));                              \
+                ev = _mm256_fmadd_ps(d0, _mm256_cvtepi32_ps(p0), ev);                              \
+                od = _mm256_fmadd_ps(d1, _mm256_cvtepi32_ps(p1), od);                              \
+            }                                                                                      \
+            if (b < nb) {                                                                          \
+                __m256 d0 = _mm256_set1_ps(h2f(w[b].d) * h2f(x[b].d));                             \
+                __m256i p0 = SUM4(w[b].qs, load256(x[b].qs));                                      \
+                ev = _mm256_fmadd_ps(d0, _mm256_cvtepi32_ps(p0), ev);                              \
+            }                                                                                      \
+            out[k] = fold16(ev, od);                                                               \
+        }                                                                                          \
     }
-    for (; k < nx; k++) {
-        const struct zt_block_q8_0 *x = (const void *)((const char *)xv + k * xs);
-        __m256 ev = _mm256_setzero_ps(), od = ev;
-        size_t b = 0;
-        for (; b + 2 <= nb; b += 2) {
-            __m256 d0 = _mm256_set1_ps(h2f(w[b].d) * h2f(x[b].d));
-            __m256 d1 = _mm256_set1_ps(h2f(w[b + 1].d) * h2f(x[b + 1].d));
-            __m256i p0 = sum4_i8(load256(w[b].qs), load256(x[b].qs));
-            __m256i p1 = sum4_i8(load256(w[b + 1].qs), load256(x[b + 1].qs));
-            ev = _mm256_fmadd_ps(d0, _mm256_cvtepi32_ps(p0), ev);
-            od = _mm256_fmadd_ps(d1, _mm256_cvtepi32_ps(p1), od);
-        }
-        if (b < nb) {
-            __m256 d0 = _mm256_set1_ps(h2f(w[b].d) * h2f(x[b].d));
-            __m256i p0 = sum4_i8(load256(w[b].qs), load256(x[b].qs));
-            ev = _mm256_fmadd_ps(d0, _mm256_cvtepi32_ps(p0), ev);
-        }
-        out[k] = fold16(ev, od);
-    }
-}
 
-static void dot_q4_0(size_t n, const void *wv, const void *xv, size_t xs, size_t nx, float *out)
-{
-    const struct zt_block_q4_0 *w = wv;
-    size_t nb = n / ZT_QK4_0;
-    size_t k = 0;
-    for (; k + 2 <= nx; k += 2) {
-        /* 1 weight row x 2 activation rows: unpack once, signed trick on q-8 */
-        const struct zt_block_q8_0 *x0 = (const void *)((const char *)xv + k * xs);
-        const struct zt_block_q8_0 *x1 = (const void *)((const char *)xv + (k + 1) * xs);
-        __m256 e0 = _mm256_setzero_ps(), o0 = e0, e1 = e0, o1 = e0;
-        for (size_t b = 0; b < nb; b++) {
-            __m256i q = _mm256_sub_epi8(unpack_q4_0(w[b].qs), _mm256_set1_epi8(8));
-            __m256i aw = _mm256_sign_epi8(q, q);
-            float dw = h2f(w[b].d);
-            __m256 d0 = _mm256_set1_ps(dw * h2f(x0[b].d));
-            __m256 d1 = _mm256_set1_ps(dw * h2f(x1[b].d));
-            __m256i p0 = _mm256_madd_epi16(
-                _mm256_maddubs_epi16(aw, _mm256_sign_epi8(load256(x0[b].qs), q)),
-                _mm256_set1_epi16(1));
-            __m256i p1 = _mm256_madd_epi16(
-                _mm256_maddubs_epi16(aw, _mm256_sign_epi8(load256(x1[b].qs), q)),
-                _mm256_set1_epi16(1));
-            if (b & 1) {
-                o0 = _mm256_fmadd_ps(d0, _mm256_cvtepi32_ps(p0), o0);
-                o1 = _mm256_fmadd_ps(d1, _mm256_cvtepi32_ps(p1), o1);
-            } else {
-                e0 = _mm256_fmadd_ps(d0, _mm256_cvtepi32_ps(p0), e0);
-                e1 = _mm256_fmadd_ps(d1, _mm256_cvtepi32_ps(p1), e1);
-            }
-        }
-        out[k] = fold16(e0, o0);
-        out[k + 1] = fold16(e1, o1);
-    }
-    for (; k < nx; k++) {
-        const struct zt_block_q8_0 *x = (const void *)((const char *)xv + k * xs);
-        __m256 ev = _mm256_setzero_ps(), od = ev;
-        size_t b = 0;
-        for (; b + 2 <= nb; b += 2) {
-            __m256 d0 = _mm256_set1_ps(h2f(w[b].d) * h2f(x[b].d));
-            __m256 d1 = _mm256_set1_ps(h2f(w[b + 1].d) * h2f(x[b + 1].d));
-            __m256i p0 = sum4_q4(unpack_q4_0(w[b].qs), load256(x[b].qs));
-            __m256i p1 = sum4_q4(unpack_q4_0(w[b + 1].qs), load256(x[b + 1].qs));
-            ev = _mm256_fmadd_ps(d0, _mm256_cvtepi32_ps(p0), ev);
-            od = _mm256_fmadd_ps(d1, _mm256_cvtepi32_ps(p1), od);
-        }
-        if (b < nb) {
-            __m256 d0 = _mm256_set1_ps(h2f(w[b].d) * h2f(x[b].d));
-            __m256i p0 = sum4_q4(unpack_q4_0(w[b].qs), load256(x[b].qs));
-            ev = _mm256_fmadd_ps(d0, _mm256_cvtepi32_ps(p0), ev);
-        }
-        out[k] = fold16(ev, od);
-    }
-}
+DOT_Q_0(dot_q8_0, struct zt_block_q8_0, ZT_QK8_0, Q8_0_SIGNED, Q8_0_SUM4)
+DOT_Q_0(dot_q4_0, struct zt_block_q4_0, ZT_QK4_0, Q4_0_SIGNED, Q4_0_SUM4)
 
 /* ---- blocked Q8_0 / Q4_0 products: 2 weight rows x 4 activation rows -------
  *
@@ -486,24 +418,6 @@ QUANT_MM(mm_q8_0, tile_q8_0, dot_q8_0)
 QUANT_MM(mm_q4_0, tile_q4_0, dot_q4_0)
 
 /* ---- k-quants x Q8_K: 8 lanes, super-block b -> lane b % 8 ------------------- */
-
-static inline void q4k_scales(const uint8_t *q, int32_t *sc, int32_t *m)
-{
-    for (int j = 0; j < 4; j++) {
-        sc[j] = q[j] & 63;
-        m[j] = q[j + 4] & 63;
-        sc[j + 4] = (q[j + 8] & 15) | ((q[j] >> 6) << 4);
-        m[j + 4] = (q[j + 8] >> 4) | ((q[j + 4] >> 6) << 4);
-    }
-}
-
-static inline float fold8_scalar(float *acc)
-{
-    for (int h = 4; h >= 1; h /= 2)
-        for (int l = 0; l < h; l++)
-            acc[l] = acc[l] + acc[l + h];
-    return acc[0];
-}
 
 static float dot_q4_k_1(size_t nb, const struct zt_block_q4_k *w, const struct zt_block_q8_k *x)
 {
@@ -620,19 +534,11 @@ static void fp32_to_fp16_row(const float *src, uint16_t *dst, size_t n)
 
 const struct zt__quant_kernels zt__quant_kernels_avx2 = {
     .name = "avx2",
-    .dot_f32 = dot_f32,
-    .dot_f16 = dot_f16,
-    .dot_bf16 = dot_bf16,
-    .dot_q8_0 = dot_q8_0,
-    .dot_q4_0 = dot_q4_0,
-    .dot_q4_k = dot_q4_k,
-    .dot_q6_k = dot_q6_k,
+    ZT__QUANT_DOTS(),
     .mm_f32 = mm_f32,
     .mm_f16 = mm_f16,
     .mm_q8_0 = mm_q8_0,
     .mm_q4_0 = mm_q4_0,
-    .fp16_to_fp32_row = fp16_to_fp32_row,
-    .fp32_to_fp16_row = fp32_to_fp16_row,
 };
 
 #else

@@ -120,63 +120,32 @@ static inline __m512i sum4_q4(__m512i q, __m512i x)
     return _mm512_madd_epi16(p, _mm512_set1_epi16(1));
 }
 
-static float dot_q8_0_1(size_t nb, const struct zt_block_q8_0 *w, const struct zt_block_q8_0 *x)
-{
-    __m512 acc = _mm512_setzero_ps();
-    size_t b = 0;
-    for (; b + 2 <= nb; b += 2) {
-        __m512 d = dpair(h2f(w[b].d) * h2f(x[b].d), h2f(w[b + 1].d) * h2f(x[b + 1].d));
-        __m512i p = sum4_i8(pair512(load256(w[b].qs), load256(w[b + 1].qs)),
-                            pair512(load256(x[b].qs), load256(x[b + 1].qs)));
-        acc = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(p), acc);
+/* Q8_0 and Q4_0 differ only in how a weight block's 32 bytes are read
+ * (WLOAD: as they are, or the nibbles unpacked) and summed (SUM4). */
+#define DOT_Q_0_1(name, wblock, WLOAD, SUM4)                                                       \
+    static float name(size_t nb, const wblock *w, const struct zt_block_q8_0 *x)                   \
+    {                                                                                              \
+        __m512 acc = _mm512_setzero_ps();                                                          \
+        size_t b = 0;                                                                              \
+        for (; b + 2 <= nb; b += 2) {                                                              \
+            __m512 d = dpair(h2f(w[b].d) * h2f(x[b].d), h2f(w[b + 1].d) * h2f(x[b + 1].d));       \
+            __m512i p = SUM4(pair512(WLOAD(w[b].qs), WLOAD(w[b + 1].qs)),                          \
+                             pair512(load256(x[b].qs), load256(x[b + 1].qs)));                     \
+            acc = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(p), acc);                                  \
+        }                                                                                          \
+        if (b < nb) { /* odd block count: the high half gets d = 0, p = 0 */                       \
+            __m512 d = dpair(h2f(w[b].d) * h2f(x[b].d), 0.0f);                                     \
+            __m512i p = SUM4(_mm512_zextsi256_si512(WLOAD(w[b].qs)),                               \
+                             _mm512_zextsi256_si512(load256(x[b].qs)));                            \
+            acc = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(p), acc);                                  \
+        }                                                                                          \
+        return fold16(acc);                                                                        \
     }
-    if (b < nb) { /* odd block count: the high half gets d = 0, p = 0 */
-        __m512 d = dpair(h2f(w[b].d) * h2f(x[b].d), 0.0f);
-        __m512i p = sum4_i8(_mm512_zextsi256_si512(load256(w[b].qs)),
-                            _mm512_zextsi256_si512(load256(x[b].qs)));
-        acc = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(p), acc);
-    }
-    return fold16(acc);
-}
 
-static float dot_q4_0_1(size_t nb, const struct zt_block_q4_0 *w, const struct zt_block_q8_0 *x)
-{
-    __m512 acc = _mm512_setzero_ps();
-    size_t b = 0;
-    for (; b + 2 <= nb; b += 2) {
-        __m512 d = dpair(h2f(w[b].d) * h2f(x[b].d), h2f(w[b + 1].d) * h2f(x[b + 1].d));
-        __m512i p = sum4_q4(pair512(unpack_q4_0(w[b].qs), unpack_q4_0(w[b + 1].qs)),
-                            pair512(load256(x[b].qs), load256(x[b + 1].qs)));
-        acc = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(p), acc);
-    }
-    if (b < nb) {
-        __m512 d = dpair(h2f(w[b].d) * h2f(x[b].d), 0.0f);
-        __m512i p = sum4_q4(_mm512_zextsi256_si512(unpack_q4_0(w[b].qs)),
-                            _mm512_zextsi256_si512(load256(x[b].qs)));
-        acc = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(p), acc);
-    }
-    return fold16(acc);
-}
+DOT_Q_0_1(dot_q8_0_1, struct zt_block_q8_0, load256, sum4_i8)
+DOT_Q_0_1(dot_q4_0_1, struct zt_block_q4_0, unpack_q4_0, sum4_q4)
 
 /* ---- k-quants x Q8_K: 8 lanes, super-block b -> lane b % 8 ------------------- */
-
-static inline void q4k_scales(const uint8_t *q, int32_t *sc, int32_t *m)
-{
-    for (int j = 0; j < 4; j++) {
-        sc[j] = q[j] & 63;
-        m[j] = q[j + 4] & 63;
-        sc[j + 4] = (q[j + 8] & 15) | ((q[j] >> 6) << 4);
-        m[j + 4] = (q[j + 8] >> 4) | ((q[j + 4] >> 6) << 4);
-    }
-}
-
-static inline float fold8_scalar(float *acc)
-{
-    for (int h = 4; h >= 1; h /= 2)
-        for (int l = 0; l < h; l++)
-            acc[l] = acc[l] + acc[l + h];
-    return acc[0];
-}
 
 /* int16 lanes 0-15 (low 256 bits) = a, 16-31 = b. */
 static inline __m512i scales2(int a, int b)
@@ -308,15 +277,7 @@ static void fp32_to_fp16_row(const float *src, uint16_t *dst, size_t n)
 
 const struct zt__quant_kernels zt__quant_kernels_avx512 = {
     .name = "avx512",
-    .dot_f32 = dot_f32,
-    .dot_f16 = dot_f16,
-    .dot_bf16 = dot_bf16,
-    .dot_q8_0 = dot_q8_0,
-    .dot_q4_0 = dot_q4_0,
-    .dot_q4_k = dot_q4_k,
-    .dot_q6_k = dot_q6_k,
-    .fp16_to_fp32_row = fp16_to_fp32_row,
-    .fp32_to_fp16_row = fp32_to_fp16_row,
+    ZT__QUANT_DOTS(),
 };
 
 #else

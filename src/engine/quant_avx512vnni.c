@@ -217,10 +217,8 @@ MM_VNNI(mm_q4_0, struct zt_block_q4_0, mm2_q4_0, dot_q4_0)
 const struct zt__quant_kernels zt__quant_kernels_avx512vnni = {
     .name = "avx512vnni",
     .dots_tile = true,
-    .dot_q8_0 = dot_q8_0,
-    .dot_q4_0 = dot_q4_0,
-    .mm_q8_0 = mm_q8_0,
-    .mm_q4_0 = mm_q4_0,
+    .dot_q8_0 = dot_q8_0, .mm_q8_0 = mm_q8_0,
+    .dot_q4_0 = dot_q4_0, .mm_q4_0 = mm_q4_0,
 };
 
 #else

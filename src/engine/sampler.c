@@ -1,5 +1,6 @@
 /* sampler.c: deterministic sampling. See zt_sampler.h. */
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,7 +16,7 @@ struct cand {
 
 struct zt_sampler {
     struct zt_sampler_params p;
-    struct zt_logit_bias *bias;  /* owned copy */
+    struct zt_logit_bias *bias;  /* owned copy; the arrays live in the sampler's own block */
     uint32_t n_vocab;
     uint64_t rng[4];
     int32_t *history;            /* accepted tokens (ring of at most hist_cap) */
@@ -91,20 +92,29 @@ int zt_sampler_new(const struct zt_sampler_params *p, uint32_t n_vocab, struct z
         if (p->logit_bias[i].token < 0 || (uint32_t)p->logit_bias[i].token >= n_vocab ||
             isnan(p->logit_bias[i].bias) || p->logit_bias[i].bias == INFINITY)
             return ZT_EINVAL;
-    struct zt_sampler *s = zt_calloc(1, sizeof *s);
+    /* One block: the sampler, then its n_vocab scratch (cands, counts,
+     * stamp), the history ring and the owned logit-bias copy. The struct's
+     * size keeps malloc's alignment and every array holds 4-byte items. */
+    size_t hist_cap = p->repeat_last_n > 0 ? (size_t)p->repeat_last_n : 0;
+    size_t part[3], size = sizeof(struct zt_sampler);
+    if (zt_mul_size(n_vocab, sizeof(struct cand) + 2 * sizeof(uint32_t), &part[0]) ||
+        zt_mul_size(hist_cap, sizeof(int32_t), &part[1]) ||
+        zt_mul_size(p->n_logit_bias, sizeof(struct zt_logit_bias), &part[2]))
+        return ZT_ENOMEM;
+    for (size_t i = 0; i < 3; i++) {
+        if (part[i] > SIZE_MAX - size) return ZT_ENOMEM;
+        size += part[i];
+    }
+    struct zt_sampler *s = zt_calloc(1, size);
     if (!s) return ZT_ENOMEM;
     s->p = *p;
     s->n_vocab = n_vocab;
-    s->hist_cap = p->repeat_last_n > 0 ? (size_t)p->repeat_last_n : 0;
-    s->cands = zt_calloc(n_vocab, sizeof *s->cands);
-    s->counts = zt_calloc(n_vocab, sizeof *s->counts);
-    s->stamp = zt_calloc(n_vocab, sizeof *s->stamp);
-    s->history = s->hist_cap ? zt_calloc(s->hist_cap, sizeof *s->history) : NULL;
-    s->bias = p->n_logit_bias ? zt_calloc(p->n_logit_bias, sizeof *s->bias) : NULL;
-    if (!s->cands || !s->counts || !s->stamp || (s->hist_cap && !s->history) || (p->n_logit_bias && !s->bias)) {
-        zt_sampler_free(s);
-        return ZT_ENOMEM;
-    }
+    s->hist_cap = hist_cap;
+    s->cands = (struct cand *)(void *)(s + 1);
+    s->counts = (uint32_t *)(void *)(s->cands + n_vocab);
+    s->stamp = s->counts + n_vocab;
+    s->history = hist_cap ? (int32_t *)(void *)(s->stamp + n_vocab) : NULL;
+    s->bias = p->n_logit_bias ? (struct zt_logit_bias *)(void *)(s->stamp + n_vocab + hist_cap) : NULL;
     if (p->n_logit_bias) memcpy(s->bias, p->logit_bias, p->n_logit_bias * sizeof *s->bias);
     s->p.logit_bias = s->bias;
     uint64_t x = p->seed;
@@ -136,16 +146,8 @@ int zt_sampler_new(const struct zt_sampler_params *p, uint32_t n_vocab, struct z
     return 0;
 }
 
-void zt_sampler_free(struct zt_sampler *s)
-{
-    if (!s) return;
-    zt_free(s->cands);
-    zt_free(s->counts);
-    zt_free(s->stamp);
-    zt_free(s->history);
-    zt_free(s->bias);
-    zt_free(s);
-}
+/* One allocation (zt_sampler_new). */
+void zt_sampler_free(struct zt_sampler *s) { zt_free(s); }
 
 /* ---- sampling ----------------------------------------------------------- */
 

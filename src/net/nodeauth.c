@@ -17,6 +17,7 @@
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_hash.h"
 #include "zentalk/zt_str.h"
+#include "zentalk/zt_sync.h"
 
 #define KEY_LEN 16
 #define NIL UINT32_MAX
@@ -156,19 +157,17 @@ int zt_nodeauth_verifier_new(size_t cache_max, struct zt_nodeauth_verifier **out
     if (cache_max > CACHE_MAX) return ZT_EINVAL;
     struct zt_nodeauth_verifier *v = zt_calloc(1, sizeof *v);
     if (!v) return ZT_ENOMEM;
+    pthread_mutex_init(&v->mu, NULL); /* first: zt_nodeauth_verifier_free undoes any step below */
     v->max = cache_max;
     v->nbuckets = 1;
     while (v->nbuckets < cache_max) v->nbuckets <<= 1;
     v->buckets = zt_malloc(sizeof *v->buckets * v->nbuckets);
     v->e = zt_calloc(cache_max, sizeof *v->e);
     if (!v->buckets || !v->e) {
-        zt_free(v->buckets);
-        zt_free(v->e);
-        zt_free(v);
+        zt_nodeauth_verifier_free(v);
         return ZT_ENOMEM;
     }
     for (uint32_t i = 0; i < v->nbuckets; i++) v->buckets[i] = NIL;
-    pthread_mutex_init(&v->mu, NULL);
     *out = v;
     return 0;
 }
@@ -273,10 +272,4 @@ out:
     return rc;
 }
 
-size_t zt_nodeauth_cache_size(struct zt_nodeauth_verifier *v)
-{
-    pthread_mutex_lock(&v->mu);
-    size_t n = v->used;
-    pthread_mutex_unlock(&v->mu);
-    return n;
-}
+size_t zt_nodeauth_cache_size(struct zt_nodeauth_verifier *v) { return zt_locked_size(&v->mu, &v->used); }

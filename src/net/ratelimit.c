@@ -9,6 +9,7 @@
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_auth.h"
 #include "zentalk/zt_str.h"
+#include "zentalk/zt_sync.h"
 
 /* ---- rate limiter ------------------------------------------------------- */
 
@@ -38,6 +39,7 @@ int zt_ratelimit_new(double rps, double burst, size_t max_keys, struct zt_rateli
     if (!(rps >= 0) || !(burst >= 1) || max_keys == 0 || max_keys > (1u << 24)) return ZT_EINVAL;
     struct zt_ratelimit *rl = zt_calloc(1, sizeof *rl);
     if (!rl) return ZT_ENOMEM;
+    pthread_mutex_init(&rl->mu, NULL); /* first: zt_ratelimit_free undoes any step below */
     rl->rps = rps;
     rl->burst = burst;
     rl->max = max_keys;
@@ -48,14 +50,11 @@ int zt_ratelimit_new(double rps, double burst, size_t max_keys, struct zt_rateli
         rl->buckets = zt_malloc(sizeof *rl->buckets * rl->nbuckets);
         rl->e = zt_calloc(max_keys, sizeof *rl->e);
         if (!rl->buckets || !rl->e) {
-            zt_free(rl->buckets);
-            zt_free(rl->e);
-            zt_free(rl);
+            zt_ratelimit_free(rl);
             return ZT_ENOMEM;
         }
         for (uint32_t i = 0; i < rl->nbuckets; i++) rl->buckets[i] = NIL;
     }
-    pthread_mutex_init(&rl->mu, NULL);
     *out = rl;
     return 0;
 }
@@ -147,9 +146,5 @@ bool zt_ratelimit_take(struct zt_ratelimit *rl, const char *key, uint64_t now_ns
 
 size_t zt_ratelimit_size(struct zt_ratelimit *rl)
 {
-    if (!rl) return 0;
-    pthread_mutex_lock(&rl->mu);
-    size_t n = rl->used;
-    pthread_mutex_unlock(&rl->mu);
-    return n;
+    return rl ? zt_locked_size(&rl->mu, &rl->used) : 0;
 }

@@ -16,6 +16,7 @@
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_http.h"
 #include "zentalk/zt_log.h"
+#include "zentalk/zt_sync.h"
 #include "zentalk/zt_time.h"
 #include "zentalk/zt_ws.h"
 
@@ -65,13 +66,7 @@ bool zt_ws_hub_has_room(struct zt_ws_hub *h)
     return ok;
 }
 
-size_t zt_ws_hub_count(struct zt_ws_hub *h)
-{
-    pthread_mutex_lock(&h->mu);
-    size_t n = h->count;
-    pthread_mutex_unlock(&h->mu);
-    return n;
-}
+size_t zt_ws_hub_count(struct zt_ws_hub *h) { return zt_locked_size(&h->mu, &h->count); }
 
 /* ---- writing ------------------------------------------------------------ */
 

@@ -449,40 +449,49 @@ static int step_done(struct sqlite_store *s, sqlite3_stmt *q, const char *what)
     return db_err(s, what, rc);
 }
 
-static int sq_key_get(struct zt_store *st, const uint8_t *user_ref, uint8_t *out, size_t cap, size_t *len)
+/* The blob column of ref's row by statement which (S_KEY_GET, S_SALT_GET):
+ * ZT_ENOTFOUND without a row; longer than cap: ZT_ETOOBIG, or with exact
+ * any other length than cap: ZT_EIO (a row this code did not write). */
+static int get_ref_blob(struct sqlite_store *s, int which, const char *what, const uint8_t *ref, uint8_t *out,
+                        size_t cap, bool exact, size_t *len)
 {
-    struct sqlite_store *s = (struct sqlite_store *)st;
-    sqlite3_stmt *q = stmt(s, S_KEY_GET);
-    sqlite3_bind_blob(q, 1, user_ref, ZT_STORE_REF_LEN, SQLITE_STATIC);
-    int rc = sqlite3_step(q);
-    if (rc == SQLITE_DONE) {
-        sqlite3_reset(q);
-        return ZT_ENOTFOUND;
-    }
-    if (rc != SQLITE_ROW) {
-        sqlite3_reset(q);
-        return db_err(s, "key_get", rc);
-    }
-    size_t n = (size_t)sqlite3_column_bytes(q, 0);
-    const void *p = sqlite3_column_blob(q, 0);
-    rc = 0;
-    if (n > cap)
-        rc = ZT_ETOOBIG;
+    sqlite3_stmt *q = stmt(s, which);
+    sqlite3_bind_blob(q, 1, ref, ZT_STORE_REF_LEN, SQLITE_STATIC);
+    int r = sqlite3_step(q);
+    int rc = 0;
+    size_t n = 0;
+    if (r == SQLITE_DONE)
+        rc = ZT_ENOTFOUND;
+    else if (r != SQLITE_ROW)
+        rc = db_err(s, what, r);
     else {
-        if (n) memcpy(out, p, n);
-        *len = n;
+        n = (size_t)sqlite3_column_bytes(q, 0);
+        if (exact ? n != cap : n > cap) rc = exact ? ZT_EIO : ZT_ETOOBIG;
+        else if (n) memcpy(out, sqlite3_column_blob(q, 0), n);
     }
     sqlite3_reset(q);
+    if (!rc && len) *len = n;
     return rc;
+}
+
+/* Insert (ref, blob) by statement which (S_KEY_PUT, S_SALT_PUT). */
+static int put_ref_blob(struct sqlite_store *s, int which, const char *what, const uint8_t *ref,
+                        const uint8_t *blob, size_t len)
+{
+    sqlite3_stmt *q = stmt(s, which);
+    sqlite3_bind_blob(q, 1, ref, ZT_STORE_REF_LEN, SQLITE_STATIC);
+    sqlite3_bind_blob(q, 2, blob, (int)len, SQLITE_STATIC);
+    return step_done(s, q, what);
+}
+
+static int sq_key_get(struct zt_store *st, const uint8_t *user_ref, uint8_t *out, size_t cap, size_t *len)
+{
+    return get_ref_blob((struct sqlite_store *)st, S_KEY_GET, "key_get", user_ref, out, cap, false, len);
 }
 
 static int sq_key_put(struct zt_store *st, const uint8_t *user_ref, const uint8_t *wrapped, size_t len)
 {
-    struct sqlite_store *s = (struct sqlite_store *)st;
-    sqlite3_stmt *q = stmt(s, S_KEY_PUT);
-    sqlite3_bind_blob(q, 1, user_ref, ZT_STORE_REF_LEN, SQLITE_STATIC);
-    sqlite3_bind_blob(q, 2, wrapped, (int)len, SQLITE_STATIC);
-    return step_done(s, q, "key_put");
+    return put_ref_blob((struct sqlite_store *)st, S_KEY_PUT, "key_put", user_ref, wrapped, len);
 }
 
 /* Remove rowid from the FTS index (contentless: needs the indexed terms)
@@ -710,30 +719,12 @@ static int sq_count(struct zt_store *st, const uint8_t *user_ref, size_t *n)
 
 static int sq_salt_get(struct zt_store *st, const uint8_t *ref, uint8_t *out, size_t len)
 {
-    struct sqlite_store *s = (struct sqlite_store *)st;
-    sqlite3_stmt *q = stmt(s, S_SALT_GET);
-    sqlite3_bind_blob(q, 1, ref, ZT_STORE_REF_LEN, SQLITE_STATIC);
-    int r = sqlite3_step(q);
-    int rc = 0;
-    if (r == SQLITE_DONE)
-        rc = ZT_ENOTFOUND;
-    else if (r != SQLITE_ROW)
-        rc = db_err(s, "salt_get", r);
-    else if ((size_t)sqlite3_column_bytes(q, 0) != len)
-        rc = ZT_EIO; /* a row this code did not write */
-    else
-        memcpy(out, sqlite3_column_blob(q, 0), len);
-    sqlite3_reset(q);
-    return rc;
+    return get_ref_blob((struct sqlite_store *)st, S_SALT_GET, "salt_get", ref, out, len, true, NULL);
 }
 
 static int sq_salt_put(struct zt_store *st, const uint8_t *ref, const uint8_t *salt, size_t len)
 {
-    struct sqlite_store *s = (struct sqlite_store *)st;
-    sqlite3_stmt *q = stmt(s, S_SALT_PUT);
-    sqlite3_bind_blob(q, 1, ref, ZT_STORE_REF_LEN, SQLITE_STATIC);
-    sqlite3_bind_blob(q, 2, salt, (int)len, SQLITE_STATIC);
-    return step_done(s, q, "salt_put");
+    return put_ref_blob((struct sqlite_store *)st, S_SALT_PUT, "salt_put", ref, salt, len);
 }
 
 static int sq_salt_delete(struct zt_store *st, const uint8_t *ref, bool *found)

@@ -374,26 +374,7 @@ static int cpu_swiglu(struct zt__backend *be, const struct zt__tensor *g, const 
 
 /* ---- registration ----------------------------------------------------------- */
 
-static const struct zt__backend_ops cpu_ops = {
-    .name = "cpu",
-    .free = cpu_free,
-    .set_threads = cpu_set_threads,
-    .supports = cpu_supports,
-    .buffer_alloc = cpu_buffer_alloc,
-    .buffer_free = cpu_buffer_free,
-    .buffer_map = cpu_buffer_map,
-    .buffer_unmap = cpu_buffer_unmap,
-    .buffer_set = cpu_buffer_set,
-    .buffer_get = cpu_buffer_get,
-    .get_rows = cpu_get_rows,
-    .rmsnorm = cpu_rmsnorm,
-    .matmul = cpu_matmul,
-    .add = cpu_add,
-    .rope = cpu_rope,
-    .kv_store = cpu_kv_store,
-    .attention = cpu_attention,
-    .swiglu = cpu_swiglu,
-};
+static const struct zt__backend_ops cpu_ops = ZT__BACKEND_OPS(cpu, "cpu");
 
 static int cpu_create(const struct zt__backend_params *p, struct zt__backend **out)
 {

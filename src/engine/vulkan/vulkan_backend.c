@@ -55,25 +55,28 @@ SPV(matmul_k_emu)
 enum { P_MATMUL_F, P_QUANT_Q8, P_MATMUL_Q8, P_GET_ROWS, P_RMSNORM, P_BINARY, P_ROPE, P_ATTENTION,
        P_MATMUL_F_EMU, P_MATMUL_Q8_EMU, P_QUANT_Q8K, P_MATMUL_K, P_MATMUL_K_EMU, P_COUNT };
 
+/* [p] = the shader compiled from <name>.comp: its name and SPIR-V. */
+#define SHADER(p, name) [p] = {#name, zt__spv_##name, &zt__spv_##name##_size}
 static const struct {
     const char *name;
     const uint32_t *code;
     const size_t *size;
 } shaders[P_COUNT] = {
-    [P_MATMUL_F] = {"matmul_f", zt__spv_matmul_f, &zt__spv_matmul_f_size},
-    [P_QUANT_Q8] = {"quant_q8", zt__spv_quant_q8, &zt__spv_quant_q8_size},
-    [P_MATMUL_Q8] = {"matmul_q8", zt__spv_matmul_q8, &zt__spv_matmul_q8_size},
-    [P_GET_ROWS] = {"get_rows", zt__spv_get_rows, &zt__spv_get_rows_size},
-    [P_RMSNORM] = {"rmsnorm", zt__spv_rmsnorm, &zt__spv_rmsnorm_size},
-    [P_BINARY] = {"binary", zt__spv_binary, &zt__spv_binary_size},
-    [P_ROPE] = {"rope", zt__spv_rope, &zt__spv_rope_size},
-    [P_ATTENTION] = {"attention", zt__spv_attention, &zt__spv_attention_size},
-    [P_MATMUL_F_EMU] = {"matmul_f_emu", zt__spv_matmul_f_emu, &zt__spv_matmul_f_emu_size},
-    [P_MATMUL_Q8_EMU] = {"matmul_q8_emu", zt__spv_matmul_q8_emu, &zt__spv_matmul_q8_emu_size},
-    [P_QUANT_Q8K] = {"quant_q8k", zt__spv_quant_q8k, &zt__spv_quant_q8k_size},
-    [P_MATMUL_K] = {"matmul_k", zt__spv_matmul_k, &zt__spv_matmul_k_size},
-    [P_MATMUL_K_EMU] = {"matmul_k_emu", zt__spv_matmul_k_emu, &zt__spv_matmul_k_emu_size},
+    SHADER(P_MATMUL_F, matmul_f),
+    SHADER(P_QUANT_Q8, quant_q8),
+    SHADER(P_MATMUL_Q8, matmul_q8),
+    SHADER(P_GET_ROWS, get_rows),
+    SHADER(P_RMSNORM, rmsnorm),
+    SHADER(P_BINARY, binary),
+    SHADER(P_ROPE, rope),
+    SHADER(P_ATTENTION, attention),
+    SHADER(P_MATMUL_F_EMU, matmul_f_emu),
+    SHADER(P_MATMUL_Q8_EMU, matmul_q8_emu),
+    SHADER(P_QUANT_Q8K, quant_q8k),
+    SHADER(P_MATMUL_K, matmul_k),
+    SHADER(P_MATMUL_K_EMU, matmul_k_emu),
 };
+#undef SHADER
 
 #define N_BIND 6      /* storage-buffer bindings of every shader (common.glsl) */
 #define N_PC 32       /* uint32 push constants */
@@ -481,6 +484,12 @@ static void vk_buffer_free(struct zt__backend *be, struct zt__buffer *buf)
     if (v->rope_buf == buf) v->rope_buf = NULL;
     buf_destroy(v, buf);
     pthread_mutex_unlock(&v->mu);
+}
+
+/* A mapped buffer is a device copy: unmapping it frees it. */
+static void vk_buffer_unmap(struct zt__backend *be, struct zt__buffer *buf)
+{
+    vk_buffer_free(be, buf);
 }
 
 static int vk_buffer_map(struct zt__backend *be, const void *host, size_t size, struct zt__buffer **out)
@@ -1007,26 +1016,7 @@ out:
     return rc;
 }
 
-static const struct zt__backend_ops vk_ops = {
-    .name = "vulkan",
-    .free = vk_free,
-    .set_threads = vk_set_threads,
-    .supports = vk_supports,
-    .buffer_alloc = vk_buffer_alloc,
-    .buffer_free = vk_buffer_free,
-    .buffer_map = vk_buffer_map,
-    .buffer_unmap = vk_buffer_free,
-    .buffer_set = vk_buffer_set,
-    .buffer_get = vk_buffer_get,
-    .get_rows = vk_get_rows,
-    .rmsnorm = vk_rmsnorm,
-    .matmul = vk_matmul,
-    .add = vk_add,
-    .rope = vk_rope,
-    .kv_store = vk_kv_store,
-    .attention = vk_attention,
-    .swiglu = vk_swiglu,
-};
+static const struct zt__backend_ops vk_ops = ZT__BACKEND_OPS(vk, "vulkan");
 
 const struct zt__backend_reg zt__backend_vulkan_reg = {
     .name = "vulkan",

@@ -1,0 +1,58 @@
+/* quant_simd.h: inline helpers shared by the x86 kernel files
+ * (quant_avx2.c, and through quant_avx512.h quant_avx512.c and
+ * quant_avx512vnni.c); include only from files compiled with at least
+ * -mavx2 -mfma -mf16c, after <immintrin.h>. */
+#ifndef ZT_ENGINE_QUANT_SIMD_H
+#define ZT_ENGINE_QUANT_SIMD_H
+
+#include <stdint.h>
+#include <immintrin.h>
+
+/* 8 lanes folded as the reference does: l += l+4, l += l+2, l += l+1. */
+static inline float fold8(__m256 v)
+{
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+/* The same fold on 8 floats in memory (acc is overwritten). */
+static inline float fold8_scalar(float *acc)
+{
+    for (int h = 4; h >= 1; h /= 2)
+        for (int l = 0; l < h; l++)
+            acc[l] = acc[l] + acc[l + h];
+    return acc[0];
+}
+
+static inline float h2f(uint16_t h)
+{
+    return _cvtsh_ss(h);
+}
+
+static inline __m256i load256(const void *p)
+{
+    return _mm256_loadu_si256((const __m256i *)p);
+}
+
+/* Q4_0 nibbles as 32 bytes in element order (low nibbles = elements 0-15). */
+static inline __m256i unpack_q4_0(const uint8_t *qs)
+{
+    __m128i b = _mm_loadu_si128((const __m128i *)(const void *)qs);
+    __m256i v = _mm256_inserti128_si256(_mm256_castsi128_si256(b), _mm_srli_epi16(b, 4), 1);
+    return _mm256_and_si256(v, _mm256_set1_epi8(15));
+}
+
+/* Q4_K: the 6-bit scales and mins of the 8 sub-blocks. */
+static inline void q4k_scales(const uint8_t *q, int32_t *sc, int32_t *m)
+{
+    for (int j = 0; j < 4; j++) {
+        sc[j] = q[j] & 63;
+        m[j] = q[j + 4] & 63;
+        sc[j + 4] = (q[j + 8] & 15) | ((q[j] >> 6) << 4);
+        m[j + 4] = (q[j + 8] >> 4) | ((q[j + 4] >> 6) << 4);
+    }
+}
+
+#endif
