@@ -19,6 +19,7 @@
 #include "../server/conv_api.h"
 #include "../server/server_deps.h"
 #include "../server/gdpr_api.h"
+#include "zentalk/zt_file.h"
 #include "zentalk/zt_infer.h"
 #include "../server/privacy_api.h"
 #include "../server/relay_api.h"
@@ -92,25 +93,21 @@ static int data_path(const struct zt_config *cfg, const char *name, char *out, s
 
 static int load_jwt_key(struct zt_node *n, const char *path, struct zt_buf *err)
 {
-    char buf[ZT_AUTH_PEM_MAX + 1];
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        zt_ignore(zt_buf_appendf(err, "%s: %s", path, strerror(errno)));
-        return ZT_EIO;
-    }
-    size_t len = fread(buf, 1, sizeof buf, f);
-    bool bad = ferror(f) != 0;
-    fclose(f);
-    if (bad) {
-        zt_ignore(zt_buf_appendf(err, "%s: read error", path));
-        return ZT_EIO;
-    }
-    if (len > ZT_AUTH_PEM_MAX) {
+    char *buf = NULL;
+    size_t len = 0;
+    int rc = zt_file_read(path, ZT_AUTH_PEM_MAX, &buf, &len);
+    if (rc == ZT_ETOOBIG) {
         zt_ignore(zt_buf_appendf(err, "%s: larger than %d bytes", path, ZT_AUTH_PEM_MAX));
-        return ZT_ETOOBIG;
+        return rc;
+    }
+    if (rc == ZT_ENOMEM) return rc;
+    if (rc) {
+        zt_ignore(zt_buf_appendf(err, "%s: %s", path, rc == ZT_ENOTFOUND ? strerror(ENOENT) : strerror(errno)));
+        return ZT_EIO;
     }
     const char *why = "";
-    int rc = zt_auth_keys_set_pem(&n->auth_keys, buf, len, &why);
+    rc = zt_auth_keys_set_pem(&n->auth_keys, buf, len, &why);
+    zt_free(buf);
     if (rc) {
         zt_ignore(zt_buf_appendf(err, "%s: %s", path, why));
         return rc;

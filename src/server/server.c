@@ -25,6 +25,7 @@
  *    user otherwise. Routes of role "none" (probes, metrics, status) skip
  *    all of this. */
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <sodium.h>
@@ -52,6 +53,7 @@
 #include "wallet_api.h"
 #include "ws_api.h"
 #include "zentalk/zt_alloc.h"
+#include "zentalk/zt_file.h"
 #include "zentalk/zt_auth.h"
 #include "zentalk/zt_http.h"
 #include "zentalk/zt_identity.h"
@@ -872,22 +874,23 @@ void zt_server_wait_idle(struct zt_server *s, uint64_t wait_ms)
 
 #define TLS_FILE_MAX ((size_t)1 << 20)
 
-/* Read a whole PEM file into *out (sodium_malloc'd when secret). */
+/* Read a whole PEM file into *out (sodium_malloc'd when secret, so a key
+ * never passes through an ordinary heap buffer). */
 static int read_pem(const char *path, bool secret, char **out, size_t *size, struct zt_buf *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
         zt_ignore(zt_buf_appendf(err, "%s: %s", path, strerror(errno)));
         return ZT_EIO;
     }
     char *buf = secret ? sodium_malloc(TLS_FILE_MAX + 1) : zt_malloc(TLS_FILE_MAX + 1);
     if (!buf) {
-        fclose(f);
+        close(fd);
         return ZT_ENOMEM;
     }
-    size_t n = fread(buf, 1, TLS_FILE_MAX + 1, f);
-    bool bad = ferror(f) != 0;
-    fclose(f);
+    size_t n = 0;
+    bool bad = zt_fd_read_full(fd, buf, TLS_FILE_MAX + 1, &n) != 0;
+    close(fd);
     if (bad || n > TLS_FILE_MAX || n == 0) {
         zt_ignore(zt_buf_appendf(err, "%s: %s", path, bad ? "read error" : n ? "larger than 1 MiB" : "empty file"));
         if (secret) sodium_free(buf);
