@@ -409,6 +409,9 @@ static void test_trusted_proxy(void **state)
     assert_int_equal(get_from(n.port, "127.0.0.5", "/healthz", "Forwarded: for=203.0.113.9\r\n", 3000), 429);
     /* another peer's X-Forwarded-For is not believed: its own address counts */
     assert_int_equal(get_from(n.port, "127.0.0.6", "/healthz", "X-Forwarded-For: 203.0.113.9\r\n", 3000), 200);
+    /* let the server finish closing the request above (it still counts
+     * for 127.0.0.6 until its close is processed) */
+    zt_time_sleep_ms(300);
     int ufd[9];
     unsigned refused = 0;
     for (int i = 0; i < 9; i++) {
@@ -418,7 +421,13 @@ static void test_trusted_proxy(void **state)
     }
     for (int i = 0; i < 9; i++)
         if (ufd[i] >= 0 && closed_by_server(ufd[i], 200)) refused++;
-    assert_int_equal(refused, 1); /* the 9th: over 8 for 127.0.0.6 */
+    /* over 8 for 127.0.0.6 (the forwarded 10.9.9.9 is not believed: it
+     * would be a fresh address with none refused); a connection of the
+     * request above may still count on a loaded machine, hence "at least" */
+    if (refused < 1 || refused > 2) {
+        print_error("127.0.0.6 with X-Forwarded-For from an untrusted peer: %u of 9 refused (want 1)\n", refused);
+        fail();
+    }
     t.refused += refused;
     for (int i = 0; i < 9; i++)
         if (ufd[i] >= 0) close(ufd[i]);
