@@ -116,6 +116,39 @@ static uint16_t read_banner(struct node *n, bool must)
     return port;
 }
 
+/* Nodes still running when the test program exits (a failed assertion
+ * jumps past node_cleanup) are killed then, so a failing test leaves no
+ * node behind. Only our own unreaped children are touched. */
+#define LIVE_NODES_MAX 64
+static pid_t live_nodes[LIVE_NODES_MAX];
+
+static void kill_live_nodes(void)
+{
+    for (size_t i = 0; i < LIVE_NODES_MAX; i++) {
+        pid_t pid = live_nodes[i];
+        if (pid <= 0 || waitpid(pid, NULL, WNOHANG) != 0) continue; /* gone, reaped or not ours */
+        kill(pid, SIGKILL);
+        (void)waitpid(pid, NULL, 0);
+    }
+}
+
+static void live_node_add(pid_t pid)
+{
+    static bool registered;
+    if (!registered) registered = atexit(kill_live_nodes) == 0;
+    for (size_t i = 0; i < LIVE_NODES_MAX; i++)
+        if (live_nodes[i] <= 0) {
+            live_nodes[i] = pid;
+            return;
+        }
+}
+
+static void live_node_del(pid_t pid)
+{
+    for (size_t i = 0; i < LIVE_NODES_MAX; i++)
+        if (live_nodes[i] == pid) live_nodes[i] = 0;
+}
+
 /* Start a node with extra args/env; returns the child's pid and fills n.
  * wait_listen: block until it prints its URL (and parse the port). */
 void node_spawn(struct node *n, const char *const *extra, const char *const *env,
@@ -164,6 +197,7 @@ void node_spawn(struct node *n, const char *const *extra, const char *const *env
     close(out[1]);
     close(err[1]);
     n->pid = pid;
+    live_node_add(pid);
     n->out_fd = out[0];
     n->err_fd = err[0];
     if (!wait_listen) return;
@@ -190,6 +224,7 @@ int node_wait(struct node *n, int timeout_ms)
         int st;
         pid_t r = waitpid(n->pid, &st, WNOHANG);
         if (r == n->pid) {
+            live_node_del(n->pid);
             n->pid = 0;
             if (WIFEXITED(st)) return WEXITSTATUS(st);
             return 128 + WTERMSIG(st);
