@@ -214,8 +214,10 @@ static void test_one_address_defaults(void **state)
         }
         if (open_now > 64) zt_time_sleep_ms(50);
     } while (open_now > 64 && zt_time_mono_ms() < settle);
-    /* one address holds at most server.max_connections_per_address (64) */
-    if (open_now > 64) {
+    /* one address holds at most server.max_connections_per_address (64),
+     * plus what accepts racing on the server's 4 threads can let past
+     * before each is counted (up to 3; docs/internals/http.md) */
+    if (open_now > 64 + 3) {
         print_error("one address still holds %u connections\n", open_now);
         fail();
     }
@@ -412,24 +414,27 @@ static void test_trusted_proxy(void **state)
     /* let the server finish closing the request above (it still counts
      * for 127.0.0.6 until its close is processed) */
     zt_time_sleep_ms(300);
-    int ufd[9];
+    /* 12 connections from 127.0.0.6, whose X-Forwarded-For is not
+     * believed: its own limit (8) applies. Accepts racing on the server's
+     * 4 threads may pass the limit by up to 3 before each is counted
+     * (docs/internals/http.md), so at least one of 12 is refused. */
+    enum { UN = 12 };
+    int ufd[UN];
     unsigned refused = 0;
-    for (int i = 0; i < 9; i++) {
+    for (int i = 0; i < UN; i++) {
         ufd[i] = connect_from(n.port, "127.0.0.6");
         t.sent++;
         if (ufd[i] < 0 || !send_str(ufd[i], "GET /healthz HTTP/1.1\r\nX-Forwarded-For: 10.9.9.9\r\n")) refused++;
     }
-    for (int i = 0; i < 9; i++)
+    for (int i = 0; i < UN; i++)
         if (ufd[i] >= 0 && closed_by_server(ufd[i], 200)) refused++;
-    /* over 8 for 127.0.0.6 (the forwarded 10.9.9.9 is not believed: it
-     * would be a fresh address with none refused); a connection of the
-     * request above may still count on a loaded machine, hence "at least" */
-    if (refused < 1 || refused > 2) {
-        print_error("127.0.0.6 with X-Forwarded-For from an untrusted peer: %u of 9 refused (want 1)\n", refused);
+    if (refused < UN - 8 - 3) {
+        print_error("127.0.0.6 with X-Forwarded-For from an untrusted peer: %u of %d refused (want at least %d)\n",
+                    refused, UN, UN - 8 - 3);
         fail();
     }
     t.refused += refused;
-    for (int i = 0; i < 9; i++)
+    for (int i = 0; i < UN; i++)
         if (ufd[i] >= 0) close(ufd[i]);
     for (int i = 0; i < 12; i++) close(pfd[i]);
     for (int i = 0; i < 9; i++) close(ffd[i]);
