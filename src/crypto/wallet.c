@@ -17,30 +17,15 @@
 #include "zentalk/zt_keccak.h"
 #include "zentalk/zt_log.h"
 #include "zentalk/zt_str.h"
+#include "zentalk/zt_hex.h"
 #include "zentalk/zt_time.h"
 
 /* ---- parsing and formatting --------------------------------------------- */
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
 static int parse_0x(const char *s, uint8_t *out, size_t n)
 {
     if (!s || s[0] != '0' || (s[1] != 'x' && s[1] != 'X')) return ZT_EPARSE;
-    s += 2;
-    for (size_t i = 0; i < n; i++) {
-        int hi = hexval(s[2 * i]);
-        if (hi < 0) return ZT_EPARSE;
-        int lo = hexval(s[2 * i + 1]);
-        if (lo < 0) return ZT_EPARSE;
-        out[i] = (uint8_t)(hi << 4 | lo);
-    }
-    return s[2 * n] == '\0' ? 0 : ZT_EPARSE;
+    return zt_hex_decode_str(out, n, s + 2, ZT_HEX_ANY_CASE);
 }
 
 int zt_wallet_parse_address(const char *s, uint8_t out[ZT_WALLET_ADDR_LEN])

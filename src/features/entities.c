@@ -9,6 +9,7 @@
 
 #include "zentalk/zt_entities.h"
 #include "zentalk/zt_hash.h"
+#include "zentalk/zt_hex.h"
 #include "zentalk/zt_str.h"
 #include "zentalk/zt_text.h"
 
@@ -692,19 +693,12 @@ static size_t m_hashtag(const struct cx *c, size_t p, struct zt_entity *ent)
 
 /* ---- wallets ------------------------------------------------------------------ */
 
-static int hexv(char ch)
-{
-    if (ch >= '0' && ch <= '9') return ch - '0';
-    if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
-    return -1;
-}
 
 int zt_eth_checksum(const char *hex40, char out[static 43])
 {
     char lowhex[41];
     for (int i = 0; i < 40; i++) {
-        if (hexv(hex40[i]) < 0) return ZT_EPARSE;
+        if (zt_hex_digit(hex40[i]) < 0) return ZT_EPARSE;
         lowhex[i] = lower(hex40[i]);
     }
     lowhex[40] = '\0';
@@ -726,7 +720,7 @@ static size_t m_eth(const struct cx *c, size_t p, struct zt_entity *ent)
     if (p + 42 > c->len || c->t[p] != '0' || c->t[p + 1] != 'x') return 0;
     int up = 0, lo = 0;
     for (size_t i = p + 2; i < p + 42; i++) {
-        if (hexv(c->t[i]) < 0) return 0;
+        if (zt_hex_digit(c->t[i]) < 0) return 0;
         up |= c->t[i] >= 'A' && c->t[i] <= 'F';
         lo |= c->t[i] >= 'a' && c->t[i] <= 'f';
     }

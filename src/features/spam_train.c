@@ -13,6 +13,7 @@
 
 #include "spam_internal.h"
 #include "zentalk/zt_alloc.h"
+#include "zentalk/zt_hex.h"
 #include "zentalk/zt_asset.h"
 #include "zentalk/zt_buf.h"
 #include "zentalk/zt_file.h"
@@ -73,13 +74,6 @@ static int icontains(const char *s, size_t n, const char *needle)
     return 0;
 }
 
-static int hexv(char c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
 
 /* A line of at least 40 base64 characters and nothing else. */
 static int b64_line(const char *s, size_t n)
@@ -101,7 +95,7 @@ static void qp_line(struct sb *o, const char *s, size_t n)
     if (soft) n--;
     for (size_t i = 0; i < n; i++) {
         if (s[i] == '=' && i + 2 < n) {
-            int hi = hexv(s[i + 1]), lo = hexv(s[i + 2]);
+            int hi = zt_hex_digit(s[i + 1]), lo = zt_hex_digit(s[i + 2]);
             if (hi >= 0 && lo >= 0) {
                 sb_putc(o, (char)(hi << 4 | lo));
                 i += 2;
@@ -223,7 +217,7 @@ static void strip_html(struct sb *o, const char *s, size_t n)
                     int hex = nl > 1 && (nm[1] == 'x' || nm[1] == 'X');
                     ok = nl > (size_t)(hex ? 2 : 1);
                     for (size_t k = hex ? 2 : 1; k < nl && ok; k++) {
-                        int d = hex ? hexv(nm[k]) : (nm[k] >= '0' && nm[k] <= '9' ? nm[k] - '0' : -1);
+                        int d = hex ? zt_hex_digit(nm[k]) : (nm[k] >= '0' && nm[k] <= '9' ? nm[k] - '0' : -1);
                         if (d < 0 || cp > 0x10FFFF) ok = 0;
                         else cp = cp * (hex ? 16u : 10u) + (uint32_t)d;
                     }

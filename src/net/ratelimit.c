@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "zentalk/zt_alloc.h"
+#include "zentalk/zt_hash.h"
 #include "zentalk/zt_auth.h"
 #include "zentalk/zt_str.h"
 #include "zentalk/zt_sync.h"
@@ -70,9 +71,7 @@ void zt_ratelimit_free(struct zt_ratelimit *rl)
 
 static uint32_t key_hash(const char *k)
 {
-    uint32_t h = 2166136261u; /* FNV-1a */
-    for (; *k; k++) h = (h ^ (unsigned char)*k) * 16777619u;
-    return h;
+    return zt_fnv1a32_str(k);
 }
 
 static void lru_unlink(struct zt_ratelimit *rl, uint32_t i)
