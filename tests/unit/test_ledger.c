@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "zt_test.h"
+#include "zt_test_sqlite.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -765,37 +766,6 @@ static void test_batches(void **state)
 
 /* ---- allocation failures ---------------------------------------------------- */
 
-static int64_t sq_calls;
-static void *sq_malloc(int n)
-{
-    sq_calls++;
-    int64_t *p = zt_malloc((size_t)n + 16);
-    if (!p) return NULL;
-    p[0] = n;
-    return p + 2;
-}
-static void sq_free(void *p)
-{
-    if (p) zt_free((int64_t *)p - 2);
-}
-static void *sq_realloc(void *p, int n)
-{
-    sq_calls++;
-    int64_t *q = zt_realloc(p ? (int64_t *)p - 2 : NULL, (size_t)n + 16);
-    if (!q) return NULL;
-    q[0] = n;
-    return q + 2;
-}
-static int sq_size(void *p) { return p ? (int)((int64_t *)p)[-2] : 0; }
-static int sq_roundup(int n) { return (n + 7) & ~7; }
-static int sq_init(void *ud)
-{
-    (void)ud;
-    return SQLITE_OK;
-}
-static void sq_shutdown(void *ud) { (void)ud; }
-static const sqlite3_mem_methods MEM = {sq_malloc, sq_free, sq_realloc, sq_size, sq_roundup, sq_init, sq_shutdown, NULL};
-
 /* open + a reservation and its settlement with allocation fail_n failing */
 static int open_settle(int fail_n)
 {
@@ -817,9 +787,9 @@ static void test_alloc_failures(void **state)
 {
     (void)state;
     rm_files();
-    int64_t c0 = sq_calls;
+    int64_t c0 = zt_test_sqlite_calls();
     assert_int_equal(open_settle(0), 0);
-    int total = (int)(sq_calls - c0) + 200;
+    int total = (int)(zt_test_sqlite_calls() - c0) + 200;
     const char *full = getenv("ZT_TORTURE_FULL");
     int stride = full && full[0] == '1' ? 1 : 5;
     int failed = 0, tried = 0;
@@ -949,8 +919,7 @@ static void test_crash(void **state)
 
 int main(void)
 {
-    if (sqlite3_config(SQLITE_CONFIG_MALLOC, &MEM) != SQLITE_OK ||
-        sqlite3_config(SQLITE_CONFIG_LOOKASIDE, 0, 0) != SQLITE_OK || sqlite3_initialize() != SQLITE_OK) {
+    if (zt_test_sqlite_route_alloc() != 0) {
         printf("cannot route SQLite's allocator\n");
         return 1;
     }

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "zt_test.h"
+#include "zt_test_sqlite.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -542,33 +543,6 @@ static void test_join_flood(void **state)
 
 /* ---- allocation failures ------------------------------------------------------ */
 
-static void *sq_malloc(int n)
-{
-    int64_t *p = zt_malloc((size_t)n + 16);
-    if (!p) return NULL;
-    p[0] = n;
-    return p + 2;
-}
-static void sq_free(void *p)
-{
-    if (p) zt_free((int64_t *)p - 2);
-}
-static void *sq_realloc(void *p, int n)
-{
-    int64_t *b = zt_realloc(p ? (int64_t *)p - 2 : NULL, (size_t)n + 16);
-    if (!b) return NULL;
-    b[0] = n;
-    return b + 2;
-}
-static int sq_size(void *p) { return p ? (int)((int64_t *)p)[-2] : 0; }
-static int sq_roundup(int n) { return (n + 7) & ~7; }
-static int sq_init(void *ud)
-{
-    (void)ud;
-    return SQLITE_OK;
-}
-static void sq_shutdown(void *ud) { (void)ud; }
-static const sqlite3_mem_methods MEM = {sq_malloc, sq_free, sq_realloc, sq_size, sq_roundup, sq_init, sq_shutdown, NULL};
 
 /* Open the store and the registry and join w, with allocation fail_n
  * failing (0: none). */
@@ -630,8 +604,7 @@ static void test_alloc_failures(void **state)
 
 int main(void)
 {
-    if (sqlite3_config(SQLITE_CONFIG_MALLOC, &MEM) != SQLITE_OK ||
-        sqlite3_config(SQLITE_CONFIG_LOOKASIDE, 0, 0) != SQLITE_OK || sqlite3_initialize() != SQLITE_OK) {
+    if (zt_test_sqlite_route_alloc() != 0) {
         printf("cannot route SQLite's allocator\n");
         return 1;
     }

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "zt_test.h"
+#include "zt_test_sqlite.h"
 
 #include <pthread.h>
 #include <sqlite3.h>
@@ -733,40 +734,8 @@ static void test_open_config(void **state)
 
 /* ---- allocation failures ----------------------------------------------------- */
 
-/* SQLite's allocator through zt_malloc, so zt_alloc_fail_after reaches its
- * allocations too (a size header in front of every block). */
-static int64_t sq_calls; /* SQLite's allocations and reallocations */
-
-static void *sq_malloc(int n)
-{
-    sq_calls++;
-    int64_t *p = zt_malloc((size_t)n + 16);
-    if (!p) return NULL;
-    p[0] = n;
-    return p + 2;
-}
-static void sq_free(void *p)
-{
-    if (p) zt_free((int64_t *)p - 2);
-}
-static void *sq_realloc(void *p, int n)
-{
-    sq_calls++;
-    int64_t *b = zt_realloc(p ? (int64_t *)p - 2 : NULL, (size_t)n + 16);
-    if (!b) return NULL;
-    b[0] = n;
-    return b + 2;
-}
-static int sq_size(void *p) { return p ? (int)((int64_t *)p)[-2] : 0; }
-static int sq_roundup(int n) { return (n + 7) & ~7; }
-static int sq_init(void *ud)
-{
-    (void)ud;
-    return SQLITE_OK;
-}
-static void sq_shutdown(void *ud) { (void)ud; }
-
-static const sqlite3_mem_methods MEM = {sq_malloc, sq_free, sq_realloc, sq_size, sq_roundup, sq_init, sq_shutdown, NULL};
+/* SQLite allocates through zt_malloc (tests/common/zt_test_sqlite.h), so
+ * zt_alloc_fail_after reaches its allocations too. */
 
 static void fresh_file(bool legacy)
 {
@@ -801,9 +770,9 @@ static int open_migrate(int fail_n)
 static void sweep(bool legacy)
 {
     fresh_file(legacy);
-    int64_t c0 = sq_calls;
+    int64_t c0 = zt_test_sqlite_calls();
     assert_int_equal(open_migrate(0), 0);
-    int total = (int)(sq_calls - c0) + 100; /* + the store's own allocations, generously */
+    int total = (int)(zt_test_sqlite_calls() - c0) + 100; /* + the store's own allocations, generously */
     /* every point takes a while (tmpfs or not): every 4th by default, all
      * with ZT_TORTURE_FULL=1 */
     const char *full = getenv("ZT_TORTURE_FULL");
@@ -851,8 +820,7 @@ static void test_alloc_failures(void **state)
 int main(void)
 {
     /* before any other SQLite call */
-    if (sqlite3_config(SQLITE_CONFIG_MALLOC, &MEM) != SQLITE_OK ||
-        sqlite3_config(SQLITE_CONFIG_LOOKASIDE, 0, 0) != SQLITE_OK || sqlite3_initialize() != SQLITE_OK) {
+    if (zt_test_sqlite_route_alloc() != 0) {
         printf("cannot route SQLite's allocator\n");
         return 1;
     }
