@@ -195,13 +195,7 @@ int zt_infer_run(struct zt_infer_job *job, void (*text)(void *ud, const char *t,
     bool stopped = false;
     pthread_mutex_lock(&s.mu);
     while (!s.done && !stopped) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 20 * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        struct timespec ts = zt_time_after_ms(CLOCK_REALTIME, 20);
         pthread_cond_timedwait(&s.cv, &s.mu, &ts);
         if (!s.done && should_stop) {
             pthread_mutex_unlock(&s.mu);

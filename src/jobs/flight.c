@@ -10,6 +10,7 @@
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_jobs.h"
 #include "zentalk/zt_log.h"
+#include "zentalk/zt_time.h"
 
 struct zt_job_pool {
     pthread_mutex_t mu;
@@ -107,14 +108,7 @@ unsigned zt_job_pool_shutdown(struct zt_job_pool *p, uint64_t wait_ms)
 {
     if (!p) return 0;
     atomic_store(&p->stopping, true);
-    struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += (time_t)(wait_ms / 1000);
-    until.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    struct timespec until = zt_time_after_ms(CLOCK_MONOTONIC, wait_ms);
     pthread_mutex_lock(&p->mu);
     while (p->inflight > 0)
         if (pthread_cond_timedwait(&p->cv, &p->mu, &until) != 0) break;

@@ -333,14 +333,7 @@ static void *timer_main(void *arg)
         }
         int64_t wait_ms = a->seq > a->cp_seq ? due - now : (int64_t)a->cp_ms;
         if (wait_ms < 10) wait_ms = 10;
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_sec += (time_t)(wait_ms / 1000);
-        ts.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        struct timespec ts = zt_time_after_ms(CLOCK_MONOTONIC, (uint64_t)wait_ms);
         pthread_cond_timedwait(&a->cv, &a->mu, &ts);
     }
     pthread_mutex_unlock(&a->mu);
