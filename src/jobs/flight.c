@@ -10,6 +10,7 @@
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_jobs.h"
 #include "zentalk/zt_log.h"
+#include "zentalk/zt_sync.h"
 #include "zentalk/zt_time.h"
 
 struct zt_job_pool {
@@ -97,11 +98,7 @@ bool zt_job_pool_stopping(struct zt_job_pool *p)
 
 unsigned zt_job_pool_inflight(struct zt_job_pool *p)
 {
-    if (!p) return 0;
-    pthread_mutex_lock(&p->mu);
-    unsigned n = p->inflight;
-    pthread_mutex_unlock(&p->mu);
-    return n;
+    return p ? zt_locked_unsigned(&p->mu, &p->inflight) : 0;
 }
 
 unsigned zt_job_pool_shutdown(struct zt_job_pool *p, uint64_t wait_ms)

@@ -24,6 +24,7 @@
 #include "zentalk/zt_hash.h"
 #include "zentalk/zt_hex.h"
 #include "zentalk/zt_str.h"
+#include "zentalk/zt_sync.h"
 #include "zentalk/zt_time.h"
 
 #define CP_CONTEXT "zentalk-audit-checkpoint-v1\n"
@@ -549,10 +550,7 @@ int zt_audit_checkpoint(struct zt_audit *a)
 
 uint64_t zt_audit_seq(struct zt_audit *a)
 {
-    pthread_mutex_lock(&a->mu);
-    uint64_t s = a->seq;
-    pthread_mutex_unlock(&a->mu);
-    return s;
+    return zt_locked_u64(&a->mu, &a->seq);
 }
 
 void zt_audit_close(struct zt_audit *a)
