@@ -15,13 +15,26 @@
 
 /* ---- request shape --------------------------------------------------------- */
 
-/* The texts of {"text": S} or {"texts": [S...]}: *arr is the batch array
- * (NULL for one text), *single the lone text. Fills resp and returns -1 on
- * bad input. */
-static int get_texts(json_t *body, json_t **arr, json_t **single, size_t *n, struct zt_http_resp *resp)
+/* The texts of {"text": S} or {"texts": [S...]} with the route's options
+ * (NULL-terminated names; any other field is a 400, as docs/api.md says):
+ * *arr is the batch array (NULL for one text), *single the lone text. Fills
+ * resp and returns -1 on bad input. */
+static int get_texts(json_t *body, const char *const *options, json_t **arr, json_t **single, size_t *n,
+                     struct zt_http_resp *resp)
 {
     json_t *t = json_object_get(body, "text"), *ts = json_object_get(body, "texts");
     char msg[160];
+    const char *key;
+    json_t *v;
+    json_object_foreach(body, key, v) {
+        bool known = strcmp(key, "text") == 0 || strcmp(key, "texts") == 0;
+        for (size_t i = 0; options[i] && !known; i++) known = strcmp(key, options[i]) == 0;
+        if (!known) {
+            snprintf(msg, sizeof msg, "unknown field \"%.64s\"", key);
+            zt_http_resp_error(resp, 400, "invalid_request", msg);
+            return -1;
+        }
+    }
     if ((t != NULL) == (ts != NULL)) {
         zt_http_resp_error(resp, 400, "invalid_request", "give exactly one of \"text\" (a string) or \"texts\" (an array)");
         return -1;
@@ -103,7 +116,8 @@ void zt__feat_spam_h(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_h
     if (disabled(&zt_spamfeat_config(f)->spam, "spam", resp)) return;
     json_t *arr, *single;
     size_t n;
-    if (get_texts(body, &arr, &single, &n, resp)) return;
+    static const char *const options[] = {"threshold", "top", NULL};
+    if (get_texts(body, options, &arr, &single, &n, resp)) return;
     double threshold = zt_spamfeat_config(f)->spam.threshold;
     json_t *th = json_object_get(body, "threshold");
     if (th && (!json_is_number(th) || json_number_value(th) < 0 || json_number_value(th) > 1)) {
@@ -176,7 +190,8 @@ void zt__feat_entities_h(void *ud, struct zt__req_ctx *cx, json_t *body, struct 
     if (disabled(&zt_spamfeat_config(f)->entities, "entities", resp)) return;
     json_t *arr, *single;
     size_t n;
-    if (get_texts(body, &arr, &single, &n, resp)) return;
+    static const char *const options[] = {"now", "date_order", NULL};
+    if (get_texts(body, options, &arr, &single, &n, resp)) return;
     struct zt_entities_ref ref = {.now = zt_time_real_ms() / 1000, .utc_offset = 0};
     json_t *now = json_object_get(body, "now");
     if (now && (!json_is_string(now) || zt_entities_parse_time(json_string_value(now), &ref) != 0)) {
@@ -277,7 +292,8 @@ void zt__feat_preprocess_h(void *ud, struct zt__req_ctx *cx, json_t *body, struc
     (void)f, (void)req;
     json_t *arr, *single;
     size_t n;
-    if (get_texts(body, &arr, &single, &n, resp)) return;
+    static const char *const options[] = {NULL};
+    if (get_texts(body, options, &arr, &single, &n, resp)) return;
     json_t *results = json_array();
     for (size_t i = 0; i < n && results; i++) {
         json_t *s = arr ? json_array_get(arr, i) : single;
