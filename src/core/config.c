@@ -250,6 +250,10 @@ static const struct cfg_key encryption_keys[] = {
              "AEAD sealing jobs and results (HPKE)."),
     INT_KEY(struct zt_cfg_encryption, job_ttl_s, 300, 10, 86400,
             "Seconds a sealed job stays valid."),
+    INT_KEY(struct zt_cfg_encryption, replay_ids, 65536, 256, 1048576,
+            "Unexpired sealed job ids a worker remembers against replays; an anonymous client "
+            "address may hold 1/64 of them, all anonymous callers 1/2, a signed peer or "
+            "authenticated user 1/8."),
     BOOL_KEY(struct zt_cfg_encryption, require_auth, true,
              "Require a bearer token (JWT) on listeners that are not loopback; such a "
              "listener refuses to start without encryption.jwt_secret."),

@@ -31,6 +31,18 @@ bool zt__openai_options(json_t *body, struct zt__openai_opts *o, struct zt_http_
         zt_http_resp_error(resp, 400, "invalid_request", "echo is not supported");
         return false;
     }
+    /* refused rather than ignored: a client relying on them would get an
+     * answer that silently is not what it asked for */
+    json_t *suffix = json_object_get(body, "suffix");
+    if (suffix && !json_is_null(suffix) && !(json_is_string(suffix) && json_string_length(suffix) == 0)) {
+        zt_http_resp_error(resp, 400, "invalid_request", "suffix is not supported (insertion is not implemented)");
+        return false;
+    }
+    json_t *best_of = json_object_get(body, "best_of");
+    if (best_of && !json_is_null(best_of) && !(json_is_integer(best_of) && json_integer_value(best_of) == 1)) {
+        zt_http_resp_error(resp, 400, "invalid_request", "best_of is not supported: only 1 (one choice per request)");
+        return false;
+    }
     o->stream = json_is_true(jstream);
     o->include_usage = json_is_true(json_object_get(json_object_get(body, "stream_options"), "include_usage"));
     return true;
