@@ -9,6 +9,7 @@
 
 #include <curl/curl.h>
 #include <math.h>
+#include <sodium.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -319,6 +320,58 @@ static void test_embeddings(void **state)
     json_decref(j);
 }
 
+/* GET /v1/models/{id} (models.retrieve of the OpenAI clients). */
+static void test_model_retrieve(void **state)
+{
+    (void)state;
+    NEED_MODEL();
+    struct resp r;
+    http(nd.port, "GET", "/v1/models/stories", NULL, NULL, &r);
+    assert_int_equal(r.status, 200);
+    json_t *j = resp_json(&r);
+    assert_string_equal(json_string_value(json_object_get(j, "id")), "stories");
+    assert_string_equal(json_string_value(json_object_get(j, "object")), "model");
+    json_decref(j);
+    resp_free(&r);
+    http(nd.port, "GET", "/v1/models/st%6Fries", NULL, NULL, &r); /* percent-encoded */
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    http(nd.port, "GET", "/v1/models/nope", NULL, NULL, &r);
+    assert_error_json(&r, 404, "model_not_found");
+    resp_free(&r);
+    http(nd.port, "POST", "/v1/models/stories", "application/json", "{}", &r);
+    assert_int_equal(r.status, 405);
+    resp_free(&r);
+}
+
+/* encoding_format "base64" (the OpenAI clients' default): each vector is
+ * the base64 of its little-endian float32 bytes, the same vector as "float". */
+static void test_embeddings_base64(void **state)
+{
+    (void)state;
+    NEED_MODEL();
+    json_t *jf = post("/v1/embeddings", "{\"input\":\"a little girl\",\"encoding_format\":\"float\"}", 200);
+    json_t *jb = post("/v1/embeddings", "{\"input\":\"a little girl\",\"encoding_format\":\"base64\"}", 200);
+    json_t *vf = json_object_get(json_array_get(json_object_get(jf, "data"), 0), "embedding");
+    json_t *vb = json_object_get(json_array_get(json_object_get(jb, "data"), 0), "embedding");
+    assert_true(json_is_string(vb));
+    unsigned char bytes[64 * 4 + 8];
+    size_t n = 0;
+    assert_int_equal(sodium_base642bin(bytes, sizeof bytes, json_string_value(vb), json_string_length(vb), NULL, &n,
+                                       NULL, sodium_base64_VARIANT_ORIGINAL),
+                     0);
+    assert_int_equal(n, json_array_size(vf) * 4);
+    for (size_t i = 0; i < json_array_size(vf); i++) {
+        uint32_t u = (uint32_t)bytes[4 * i] | (uint32_t)bytes[4 * i + 1] << 8 | (uint32_t)bytes[4 * i + 2] << 16 |
+                     (uint32_t)bytes[4 * i + 3] << 24;
+        float x;
+        memcpy(&x, &u, sizeof x);
+        assert_true(fabs((double)x - json_number_value(json_array_get(vf, i))) < 1e-7);
+    }
+    json_decref(jf);
+    json_decref(jb);
+}
+
 static void test_bad_requests(void **state)
 {
     (void)state;
@@ -343,7 +396,13 @@ static void test_bad_requests(void **state)
         {"/v1/completions", "{\"prompt\":\"x\",\"stream\":\"yes\"}", 400, "invalid_request"},
         {"/v1/embeddings", "{\"input\":[]}", 400, "invalid_request"},
         {"/v1/embeddings", "{\"input\":[\"a\",2]}", 400, "invalid_request"},
-        {"/v1/embeddings", "{\"input\":\"a\",\"encoding_format\":\"base64\"}", 400, "invalid_request"},
+        {"/v1/embeddings", "{\"input\":\"a\",\"encoding_format\":\"int8\"}", 400, "invalid_request"},
+        /* what the engine cannot do is a 400 that says so (issue 15 item 2) */
+        {"/v1/chat/completions", "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"logprobs\":true}", 400, "invalid_request"},
+        {"/v1/chat/completions", "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"top_logprobs\":3}", 400, "invalid_request"},
+        {"/v1/completions", "{\"prompt\":\"x\",\"logprobs\":2}", 400, "invalid_request"},
+        {"/v1/chat/completions", "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"response_format\":{\"type\":\"json_object\"}}", 400, "invalid_request"},
+        {"/v1/chat/completions", "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"response_format\":\"json\"}", 400, "invalid_request"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct resp r;
@@ -410,6 +469,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_streaming),
         cmocka_unit_test(test_disconnect_mid_stream),
         cmocka_unit_test(test_embeddings),
+        cmocka_unit_test(test_model_retrieve),
+        cmocka_unit_test(test_embeddings_base64),
         cmocka_unit_test(test_bad_requests),
         cmocka_unit_test(test_no_model_503),
     };
