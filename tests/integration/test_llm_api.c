@@ -83,20 +83,27 @@ static json_t *post(const char *path, const char *body, long want_status)
     return post_json(nd.port, path, NULL, body, want_status);
 }
 
+/* GET path: 200 and its JSON answer. */
+static json_t *get_ok(const char *path)
+{
+    struct resp r;
+    http(nd.port, "GET", path, NULL, NULL, &r);
+    assert_int_equal(r.status, 200);
+    json_t *j = resp_json(&r);
+    resp_free(&r);
+    return j;
+}
+
 static void test_models_list(void **state)
 {
     (void)state;
     NEED_MODEL();
-    struct resp r;
-    http(nd.port, "GET", "/v1/models", NULL, NULL, &r);
-    assert_int_equal(r.status, 200);
-    json_t *j = resp_json(&r);
+    json_t *j = get_ok("/v1/models");
     assert_string_equal(json_string_value(json_object_get(j, "object")), "list");
     json_t *m = json_array_get(json_object_get(j, "data"), 0);
     assert_string_equal(json_string_value(json_object_get(m, "id")), "stories");
     assert_string_equal(json_string_value(json_object_get(m, "object")), "model");
     json_decref(j);
-    resp_free(&r);
 }
 
 static void test_completion(void **state)
@@ -328,17 +335,12 @@ static void test_model_retrieve(void **state)
 {
     (void)state;
     NEED_MODEL();
-    struct resp r;
-    http(nd.port, "GET", "/v1/models/stories", NULL, NULL, &r);
-    assert_int_equal(r.status, 200);
-    json_t *j = resp_json(&r);
+    json_t *j = get_ok("/v1/models/stories");
     assert_string_equal(json_string_value(json_object_get(j, "id")), "stories");
     assert_string_equal(json_string_value(json_object_get(j, "object")), "model");
     json_decref(j);
-    resp_free(&r);
-    http(nd.port, "GET", "/v1/models/st%6Fries", NULL, NULL, &r); /* percent-encoded */
-    assert_int_equal(r.status, 200);
-    resp_free(&r);
+    json_decref(get_ok("/v1/models/st%6Fries")); /* percent-encoded */
+    struct resp r;
     http(nd.port, "GET", "/v1/models/nope", NULL, NULL, &r);
     assert_error_json(&r, 404, "model_not_found");
     resp_free(&r);

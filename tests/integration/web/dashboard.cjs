@@ -11,13 +11,8 @@
 const fs = require("fs");
 const path = require("path");
 
-let chromium;
-try {
-  ({ chromium } = require("playwright-core"));
-} catch (e) {
-  console.log("SKIP: the playwright-core npm package is not installed (scripts/data.sh --node-modules): " + e.message);
-  process.exit(77);
-}
+const { need, check, run } = require("./common.cjs");
+const { chromium } = need("playwright-core");
 
 const [base, shots, exe0] = process.argv.slice(2);
 if (!base || !shots) {
@@ -25,19 +20,13 @@ if (!base || !shots) {
   process.exit(2);
 }
 // the binary itself: /usr/bin/chromium is a wrapper script that prints a
-// shell warning (docs: shared PLATFORM.md)
+// shell warning
 const exe = exe0 || ["/usr/lib/chromium/chromium", "/usr/bin/chromium"].find((p) => fs.existsSync(p));
 if (!exe) {
   console.log("SKIP: no Chromium (apt-get install chromium; scripts/setup.sh installs it)");
   process.exit(77);
 }
 fs.mkdirSync(shots, { recursive: true });
-
-let failures = 0;
-function check(cond, what, detail) {
-  console.log((cond ? "ok   " : "FAIL ") + what + (detail !== undefined ? ": " + detail : ""));
-  if (!cond) failures++;
-}
 
 async function shot(page, name) {
   const p = path.join(shots, name);
@@ -138,10 +127,4 @@ async function main() {
   check(errors.length === 0, "no console error, page error or failed request", errors.join(" | ") || "none");
 }
 
-main().then(() => {
-  console.log(failures ? failures + " check(s) failed" : "all checks passed");
-  process.exit(failures ? 1 : 0);
-}, (e) => {
-  console.log("FAIL unexpected error: " + (e && e.stack ? e.stack : e));
-  process.exit(1);
-});
+run(main);

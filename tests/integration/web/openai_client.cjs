@@ -6,13 +6,8 @@
 // the client package is not installed (a skip, tests/README.md).
 "use strict";
 
-let OpenAI;
-try {
-  ({ OpenAI } = require("openai"));
-} catch (e) {
-  console.log("SKIP: the openai npm package is not installed (scripts/data.sh --node-modules): " + e.message);
-  process.exit(77);
-}
+const { need, check, run } = require("./common.cjs");
+const { OpenAI } = need("openai");
 
 const [base, model] = process.argv.slice(2);
 if (!base || !model) {
@@ -20,12 +15,6 @@ if (!base || !model) {
   process.exit(2);
 }
 const client = new OpenAI({ baseURL: base + "/v1", apiKey: "unused-on-a-loopback-node", maxRetries: 0, timeout: 60000 });
-
-let failures = 0;
-function check(cond, what, detail) {
-  console.log((cond ? "ok   " : "FAIL ") + what + (detail !== undefined ? ": " + detail : ""));
-  if (!cond) failures++;
-}
 
 // A call the node must refuse with a 400 whose message says why.
 async function refused(what, fn, needle) {
@@ -121,10 +110,4 @@ async function main() {
     "no constrained decoding");
 }
 
-main().then(() => {
-  console.log(failures ? failures + " check(s) failed" : "all checks passed");
-  process.exit(failures ? 1 : 0);
-}, (e) => {
-  console.log("FAIL unexpected error: " + (e && e.stack ? e.stack : e));
-  process.exit(1);
-});
+run(main);
