@@ -555,6 +555,8 @@ async function start() {
   });
   $("token-clear").addEventListener("click", () => { localStorage.removeItem(TOKEN_KEY); tokenState(); });
   tokenState();
+  /* the sampling controls start open where there is room beside the chat */
+  $("play-sampling").open = window.matchMedia("(min-width: 900px)").matches;
   const tab = location.hash.slice(1);
   selectTab(document.querySelector(`#tabs button[data-tab="${tab}"]`) ? tab : "overview");
   await loadRoutes();
