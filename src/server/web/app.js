@@ -472,7 +472,53 @@ const FEATURES = [
       return api("/v1/search/query", { body: { user, query: q || "invoice", limit: 5 } });
     },
     summary: (j) => (j.results || []).map((r) => r.id + " (" + Number(r.score).toFixed(3) + ")").join(", ") || "no hit" },
+  { name: "live", path: "/v1/ws", title: "Live conversation (WebSocket)", example: "The house is big.",
+    run: (t) => wsSend(t), summary: (j) => {
+      const a = (j && j.annotations) || {};
+      return Object.keys(a).filter((k) => !/^received_at/.test(k)).join(", ") + (a.translation && a.translation.text ? " · " + a.translation.text : "");
+    } },
 ];
+
+/* The live annotations of GET /v1/ws: one connection, opened on first use
+ * (a browser cannot send an Authorization header on a WebSocket: this
+ * panel works where the API needs no token, e.g. on the node's machine). */
+const ws = { sock: null, ready: null, n: 0, waiting: new Map() };
+
+function wsOpen() {
+  if (ws.ready) return ws.ready;
+  ws.ready = new Promise((resolve) => {
+    const s = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/v1/ws");
+    ws.sock = s;
+    s.onmessage = (ev) => {
+      let m = null;
+      try { m = JSON.parse(ev.data); } catch (e) { return; }
+      if (m.type === "hello") resolve(true);
+      const w = m.id && ws.waiting.get(m.id);
+      if (w) { ws.waiting.delete(m.id); w(m); }
+    };
+    s.onclose = () => {
+      resolve(false);
+      ws.ready = null;
+      for (const w of ws.waiting.values()) w(null);
+      ws.waiting.clear();
+    };
+  });
+  return ws.ready;
+}
+
+async function wsSend(text) {
+  if (!(await wsOpen())) return { status: 0, json: null, text: "the WebSocket closed (does the node need a token?)" };
+  const id = "m" + ++ws.n;
+  const answer = new Promise((resolve) => {
+    ws.waiting.set(id, resolve);
+    setTimeout(() => { if (ws.waiting.delete(id)) resolve(null); }, 15000);
+  });
+  ws.sock.send(JSON.stringify({ type: "message", conversation: "dashboard", id, from: "me", text, lang: "en", translate_to: "es" }));
+  const m = await answer;
+  if (!m) return { status: 0, json: null, text: "no answer on the WebSocket" };
+  if (m.type === "error") return { status: 400, json: m, text: "" };
+  return { status: 200, json: m, text: "" };
+}
 
 function showResult(box, r, summary) {
   box.replaceChildren();

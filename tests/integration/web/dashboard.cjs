@@ -3,8 +3,8 @@
 // headless, --no-sandbox, with a fresh profile. Run by test_web_clients:
 //   NODE_PATH=data/node_modules node dashboard.cjs http://127.0.0.1:PORT SHOT_DIR [CHROMIUM]
 // Checks: the dashboard loads with no console error and shows the node; the
-// playground streams a reply from the demo model; a feature panel and the
-// privacy check answer; the layout fits a phone screen. Screenshots go to
+// playground streams a reply from the demo model; feature panels (one over
+// HTTP, the live one over the WebSocket) and the privacy check answer; the layout fits a phone screen. Screenshots go to
 // SHOT_DIR (the test's artefacts). Exit 0, 1 on a failure, 77 to skip.
 "use strict";
 
@@ -99,6 +99,11 @@ async function main() {
     const ent = await page.textContent("#feature-entities .out");
     check(/datetime|money|email/.test(ent) && !(await page.$("#feature-entities .out .error")), "the entities panel answers",
       ent.slice(0, 80));
+    // the live conversation panel: annotations over the WebSocket
+    await page.click("#feature-live button");
+    await page.waitForSelector("#feature-live .out .summary, #feature-live .out .error", { timeout: 20000 });
+    const live = await page.textContent("#feature-live .out");
+    check(/"annotations"/.test(live) && /bytes/.test(live), "the WebSocket panel gets annotations", live.slice(0, 80));
     await shot(page, "features.png");
 
     // the privacy view: the personal data check
