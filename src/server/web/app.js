@@ -287,18 +287,22 @@ async function refreshOverview() {
 }
 
 /* Panels for routes that other parts of the network add: shown only when
- * this node has the route (routes.json), so nothing is probed blindly. */
-const NODES_ROUTES = ["/v1/orchestrator/nodes", "/v1/nodes", "/v1/workers"];
+ * this node has such a route (routes.json), so nothing is probed blindly.
+ * The orchestrator's node list: a GET route ending in /nodes or /workers
+ * answering an array, or {nodes|workers|data: [...]}; earnings: a GET route
+ * under /v1/ledger (or naming earnings or payouts). */
+const getRoute = (re) => [...routes.values()].find((x) => x.methods.includes("GET") && !x.path.endsWith("/") && re.test(x.path));
 
 async function refreshNetwork() {
-  const nodesPath = NODES_ROUTES.find(hasRoute);
+  const nodesRoute = getRoute(/\/(nodes|workers)$/);
+  const nodesPath = nodesRoute && nodesRoute.path;
   if (nodesPath) {
     const r = await api(nodesPath);
     const list = r.json && (Array.isArray(r.json) ? r.json : r.json.nodes || r.json.workers || r.json.data);
     $("card-nodes").hidden = !(r.status === 200 && Array.isArray(list));
     if (Array.isArray(list)) fillTable($("nodes-table"), list);
   }
-  const ledger = [...routes.values()].find((x) => x.path.startsWith("/v1/ledger") && x.methods.includes("GET") && !x.path.endsWith("/"));
+  const ledger = getRoute(/^\/v1\/ledger|earnings|payouts/);
   if (ledger) {
     const r = await api(ledger.path);
     $("card-ledger").hidden = r.status !== 200;
