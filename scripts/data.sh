@@ -151,7 +151,8 @@ node_packages() {
     IFS='|' read -r name tgz <<<"$line"
     name="$(echo "$name" | xargs)"; tgz="$(echo "$tgz" | xargs)"
     dst="$NODE_MODULES/$name"
-    p="$(fetch "$tgz")" || return 1
+    # not downloadable: reported by fetch; the tests that need it skip
+    p="$(fetch "$tgz")" || continue
     if [ -f "$dst/.zt-tarball" ] && [ "$(cat "$dst/.zt-tarball")" = "$tgz" ]; then continue; fi
     echo "data: unpacking $tgz into $dst" >&2
     rm -rf "$dst.part" "$dst" && mkdir -p "$dst.part"
