@@ -190,7 +190,8 @@ static const struct cfg_key server_keys[] = {
                 "headers name the client; they are exempt from server.max_connections_per_address, the "
                 "forwarded address is limited instead. Empty = those headers are ignored."),
     INT_KEY(struct zt_cfg_server, shutdown_timeout_s, 10, 0, 600,
-            "Seconds SIGTERM waits for requests in flight."),
+            "Seconds a SIGTERM or SIGINT stop takes at most (at least 1): requests in flight drain until a "
+            "quarter of it (at most 2 s) is left for the teardown, then the node exits."),
     INT_KEY(struct zt_cfg_server, rate_limit_rps, 20, 0, 1000000,
             "API requests per second allowed per authenticated identity; 0 = no limit."),
     INT_KEY(struct zt_cfg_server, rate_limit_burst, 40, 1, 1000000,
