@@ -330,6 +330,9 @@ uint16_t zt_test_pg_port(void) { return pg.ok ? pg.port : 0; }
 bool zt_test_pg_new_db(char *out, size_t cap)
 {
     if (!zt_test_pg_start(out, cap)) return false;
+    /* a schema per call in one database "zt" (much cheaper than CREATE
+     * DATABASE): the conninfo sets search_path to it, so every table the
+     * store creates lands there */
     char ci[600], name[32], sql[80];
     pg_conninfo(ci, sizeof ci, "postgres");
     PGconn *c = PQconnectdb(ci);
@@ -338,18 +341,31 @@ bool zt_test_pg_new_db(char *out, size_t cap)
         PQfinish(c);
         return false;
     }
+    bool ok = true;
+    if (pg_dbs == 0) {
+        PGresult *r = PQexec(c, "CREATE DATABASE zt");
+        ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+        if (!ok) why_set(out, cap, "CREATE DATABASE: %s", PQerrorMessage(c));
+        PQclear(r);
+    }
+    PQfinish(c);
+    if (!ok) return false;
+    pg_conninfo(ci, sizeof ci, "zt");
+    c = PQconnectdb(ci);
     snprintf(name, sizeof name, "zt_%u", ++pg_dbs);
-    snprintf(sql, sizeof sql, "CREATE DATABASE %s", name);
+    snprintf(sql, sizeof sql, "CREATE SCHEMA %s", name);
     PGresult *r = PQexec(c, sql);
-    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-    if (!ok) why_set(out, cap, "CREATE DATABASE: %s", PQerrorMessage(c));
+    ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    if (!ok) why_set(out, cap, "CREATE SCHEMA: %s", PQerrorMessage(c));
     PQclear(r);
     PQfinish(c);
-    if (ok && !pg_conninfo(out, cap, name)) {
+    if (!ok) return false;
+    int n = snprintf(out, cap, "%s options='-c search_path=%s'", ci, name);
+    if (n < 0 || (size_t)n >= cap) {
         why_set(out, cap, "conninfo too long");
-        ok = false;
+        return false;
     }
-    return ok;
+    return true;
 }
 
 /* ---- Redis ------------------------------------------------------------------ */

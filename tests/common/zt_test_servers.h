@@ -27,8 +27,9 @@
 
 /* Start (once) this program's PostgreSQL. False with the reason in why. */
 bool zt_test_pg_start(char *why, size_t cap);
-/* A fresh, empty database on it (CREATE DATABASE zt_<n>): its libpq
- * conninfo ("host=<socket dir> port=<p> dbname=zt_<n> user=postgres")
+/* A fresh, empty database on it: a new schema zt_<n> in the database
+ * "zt", and a libpq conninfo whose search_path is that schema ("host=<socket
+ * dir> port=<p> dbname=zt user=postgres options='-c search_path=zt_<n>'")
  * in out. Starts the server when needed; false with the reason in out. */
 bool zt_test_pg_new_db(char *out, size_t cap);
 /* The loopback TCP port of the running server (0 when none). */

@@ -160,7 +160,7 @@ static bool has_table(const char *name)
     char sql[200];
     if (on_pg())
         snprintf(sql, sizeof sql,
-                 "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public' AND table_name = '%s'",
+                 "SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = '%s'",
                  name);
     else
         snprintf(sql, sizeof sql, "SELECT count(*) FROM sqlite_master WHERE name = '%s'", name);
@@ -383,6 +383,7 @@ static void test_owner_migrations(void **state)
     assert_int_equal(owner_version(st, "testowner"), 3);
     assert_int_equal(step_calls, 2);
     assert_int_equal(count_sql(on_pg() ? "SELECT count(*) FROM information_schema.columns WHERE table_name = 't_items'"
+                                         " AND table_schema = current_schema()"
                                          " AND column_name = 'note'"
                                        : "SELECT count(*) FROM pragma_table_info('t_items') WHERE name = 'note'"),
                      1);
