@@ -13,6 +13,7 @@ PACKAGES=(
   apertium-hbs-eng apertium-isl-eng apertium-mkd-eng
   curl ca-certificates openssl python3 python3-websockets
   python3-yaml shellcheck
+  postgresql libpq-dev redis-server libhiredis-dev
 )
 # clang + its runtime give the libFuzzer targets and the sanitizer build;
 # systemd gives systemd-analyze (test_systemd_unit skips without it).

@@ -314,7 +314,7 @@ static const struct cfg_key database_keys[] = {
     ENUM_KEY(struct zt_cfg_database, driver, "sqlite", drivers, "Store backend."),
     STR_KEY(struct zt_cfg_database, sqlite_path, "zentalk.db", ZT_CFG_MAX_STR, KF_ANY, KEY_NONEMPTY,
             "SQLite database file, relative to node.data_dir."),
-    STR_KEY(struct zt_cfg_database, postgres_url, "", ZT_CFG_MAX_STR, KF_ANY, KEY_SECRET | KEY_RESERVED,
+    STR_KEY(struct zt_cfg_database, postgres_url, "", ZT_CFG_MAX_STR, KF_ANY, KEY_SECRET,
             "PostgreSQL connection URI or conninfo; required when driver is postgres."),
     STR_KEY(struct zt_cfg_database, redis_url, "", ZT_CFG_MAX_STR, KF_ANY, KEY_SECRET | KEY_RESERVED,
             "Redis URL for the shared job queue and cache; empty = in-process queue."),
