@@ -338,8 +338,10 @@ int zt_infer_embed_openai(struct zt_infer *inf, json_t *body, const struct zt_in
     if (json_is_string(input) && json_string_length(input) == 0)
         return zt__infer_fail(err, ZT_EINVAL, "invalid_request", "input must not be empty");
     json_t *fmt = json_object_get(body, "encoding_format");
-    if (fmt && !(json_is_string(fmt) && strcmp(json_string_value(fmt), "float") == 0))
-        return zt__infer_fail(err, ZT_EINVAL, "invalid_request", "encoding_format must be \"float\"");
+    if (fmt && !json_is_null(fmt) &&
+        !(json_is_string(fmt) &&
+          (strcmp(json_string_value(fmt), "float") == 0 || strcmp(json_string_value(fmt), "base64") == 0)))
+        return zt__infer_fail(err, ZT_EINVAL, "invalid_request", "encoding_format must be \"float\" or \"base64\"");
     json_t *jm = json_object_get(body, "model");
     if (jm && !json_is_string(jm)) return zt__infer_fail(err, ZT_EINVAL, "invalid_request", "model must be a string");
     struct zt_runner *r = NULL;

@@ -37,14 +37,26 @@ static int disabled(const struct zt_cfg_feature *fc, const char *name, struct zt
 }
 
 /* The texts of a request to feature name (configured by fc; NULL: always
- * on). Fills resp (403 for a disabled feature, 400 for bad input) and
+ * on), with the route's options (NULL-terminated names; any other field is
+ * a 400, as docs/api.md says). Fills resp (403 for a disabled feature, 400 for bad input) and
  * returns -1 when there are none. */
-static int get_texts(json_t *body, const struct zt_cfg_feature *fc, const char *name, struct texts *out,
-                     struct zt_http_resp *resp)
+static int get_texts(json_t *body, const char *const *options, const struct zt_cfg_feature *fc, const char *name,
+                     struct texts *out, struct zt_http_resp *resp)
 {
     if (fc && disabled(fc, name, resp)) return -1;
     json_t *t = json_object_get(body, "text"), *ts = json_object_get(body, "texts");
     char msg[160];
+    const char *key;
+    json_t *v;
+    json_object_foreach(body, key, v) {
+        bool known = strcmp(key, "text") == 0 || strcmp(key, "texts") == 0;
+        for (size_t i = 0; options[i] && !known; i++) known = strcmp(key, options[i]) == 0;
+        if (!known) {
+            snprintf(msg, sizeof msg, "unknown field \"%.64s\"", key);
+            zt_http_resp_error(resp, 400, "invalid_request", msg);
+            return -1;
+        }
+    }
     if ((t != NULL) == (ts != NULL)) {
         zt_http_resp_error(resp, 400, "invalid_request", "give exactly one of \"text\" (a string) or \"texts\" (an array)");
         return -1;
@@ -115,8 +127,9 @@ void zt__feat_spam_h(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_h
 {
     struct zt_spamfeat *f = ud;
     (void)cx;
+    static const char *const options[] = {"threshold", "top", NULL};
     struct texts tx;
-    if (get_texts(body, &zt_spamfeat_config(f)->spam, "spam", &tx, resp)) return;
+    if (get_texts(body, options, &zt_spamfeat_config(f)->spam, "spam", &tx, resp)) return;
     double threshold = zt_spamfeat_config(f)->spam.threshold;
     json_t *th = json_object_get(body, "threshold");
     if (th && (!json_is_number(th) || json_number_value(th) < 0 || json_number_value(th) > 1)) {
@@ -186,8 +199,9 @@ void zt__feat_entities_h(void *ud, struct zt__req_ctx *cx, json_t *body, struct 
 {
     struct zt_spamfeat *f = ud;
     (void)cx;
+    static const char *const options[] = {"now", "date_order", NULL};
     struct texts tx;
-    if (get_texts(body, &zt_spamfeat_config(f)->entities, "entities", &tx, resp)) return;
+    if (get_texts(body, options, &zt_spamfeat_config(f)->entities, "entities", &tx, resp)) return;
     struct zt_entities_ref ref = {.now = zt_time_real_ms() / 1000, .utc_offset = 0};
     json_t *now = json_object_get(body, "now");
     if (now && (!json_is_string(now) || zt_entities_parse_time(json_string_value(now), &ref) != 0)) {
@@ -286,8 +300,9 @@ void zt__feat_preprocess_h(void *ud, struct zt__req_ctx *cx, json_t *body, struc
     struct zt_spamfeat *f = ud;
     struct zt_http_req *req = cx->req;
     (void)f, (void)req;
+    static const char *const options[] = {NULL};
     struct texts tx;
-    if (get_texts(body, NULL, "preprocess", &tx, resp)) return;
+    if (get_texts(body, options, NULL, "preprocess", &tx, resp)) return;
     json_t *results = json_array();
     for (size_t i = 0; i < tx.n && results; i++) {
         json_t *s = text_at(&tx, i);
