@@ -190,7 +190,8 @@ static const struct cfg_key server_keys[] = {
                 "headers name the client; they are exempt from server.max_connections_per_address, the "
                 "forwarded address is limited instead. Empty = those headers are ignored."),
     INT_KEY(struct zt_cfg_server, shutdown_timeout_s, 10, 0, 600,
-            "Seconds SIGTERM waits for requests in flight."),
+            "Seconds a SIGTERM or SIGINT stop takes at most (at least 1): requests in flight drain until a "
+            "quarter of it (at most 2 s) is left for the teardown, then the node exits."),
     INT_KEY(struct zt_cfg_server, rate_limit_rps, 20, 0, 1000000,
             "API requests per second allowed per authenticated identity; 0 = no limit."),
     INT_KEY(struct zt_cfg_server, rate_limit_burst, 40, 1, 1000000,
@@ -313,7 +314,7 @@ static const struct cfg_key database_keys[] = {
     ENUM_KEY(struct zt_cfg_database, driver, "sqlite", drivers, "Store backend."),
     STR_KEY(struct zt_cfg_database, sqlite_path, "zentalk.db", ZT_CFG_MAX_STR, KF_ANY, KEY_NONEMPTY,
             "SQLite database file, relative to node.data_dir."),
-    STR_KEY(struct zt_cfg_database, postgres_url, "", ZT_CFG_MAX_STR, KF_ANY, KEY_SECRET | KEY_RESERVED,
+    STR_KEY(struct zt_cfg_database, postgres_url, "", ZT_CFG_MAX_STR, KF_ANY, KEY_SECRET,
             "PostgreSQL connection URI or conninfo; required when driver is postgres."),
     STR_KEY(struct zt_cfg_database, redis_url, "", ZT_CFG_MAX_STR, KF_ANY, KEY_SECRET | KEY_RESERVED,
             "Redis URL for the shared job queue and cache; empty = in-process queue."),

@@ -261,51 +261,45 @@ static void refuse(struct zt_http_req *req, struct zt_http_resp *resp, int statu
     zt_http_resp_error(resp, status, code, msg);
 }
 
+/* The answers to zt_env_open()'s errors (ZT_ETIMEDOUT has two: expired,
+ * or created in the future). */
+static const struct {
+    int rc, status;
+    const char *code, *msg;
+} OPEN_ERRORS[] = {
+    {ZT_EPARSE, 400, "invalid_envelope", "the body is not a well-formed job envelope"},
+    {ZT_EUNSUPPORTED, 400, "unsupported_envelope",
+     "unsupported envelope version, flags or cipher suite (this node reads version 1, "
+     "X25519/HKDF-SHA256 with ChaCha20-Poly1305, or AES-256-GCM where the CPU has it)"},
+    {ZT_ENOTFOUND, 421, "wrong_recipient",
+     "the envelope is sealed to another key: fetch GET /v1/node/descriptor and seal to its kem_pk"},
+    {ZT_ETIMEDOUT, 410, "envelope_expired", "the envelope has expired; seal the job again"},
+    {ZT_ETIMEDOUT, 400, "envelope_not_yet_valid",
+     "the envelope was created in the future (beyond 300 s of clock skew): check the clock"},
+    {ZT_EEXIST, 409, "envelope_replayed", "this job id was already accepted: a job runs once"},
+    {ZT_EBUSY, 503, "replay_cache_full",
+     "the worker holds too many unexpired job ids to accept another; retry later or use shorter lifetimes"},
+    {ZT_ECRYPTO, 400, "envelope_rejected",
+     "the envelope does not authenticate (altered, truncated, or sealed to another key under this key id)"},
+    {ZT_ENOMEM, 503, "overloaded", "out of memory"},
+};
+
 /* Map zt_env_open()'s error to the answer. */
 static void open_failed(struct zt_http_req *req, struct zt_http_resp *resp, int rc, const uint8_t *env, size_t len,
                         uint64_t now)
 {
+    size_t i = 0;
+    while (i < sizeof OPEN_ERRORS / sizeof OPEN_ERRORS[0] && OPEN_ERRORS[i].rc != rc) i++;
+    if (i == sizeof OPEN_ERRORS / sizeof OPEN_ERRORS[0]) {
+        refuse(req, resp, 500, "internal", zt_strerror(rc));
+        return;
+    }
     struct zt_env_header h;
     size_t used;
-    switch (rc) {
-    case ZT_EPARSE:
-        refuse(req, resp, 400, "invalid_envelope", "the body is not a well-formed job envelope");
-        break;
-    case ZT_EUNSUPPORTED:
-        refuse(req, resp, 400, "unsupported_envelope",
-               "unsupported envelope version, flags or cipher suite (this node reads version 1, "
-               "X25519/HKDF-SHA256 with ChaCha20-Poly1305, or AES-256-GCM where the CPU has it)");
-        break;
-    case ZT_ENOTFOUND:
-        refuse(req, resp, 421, "wrong_recipient",
-               "the envelope is sealed to another key: fetch GET /v1/node/descriptor and seal to its kem_pk");
-        break;
-    case ZT_ETIMEDOUT:
-        if (zt_env_header_decode_prefix(env, len, &h, &used) == 0 && h.expires <= now)
-            refuse(req, resp, 410, "envelope_expired", "the envelope has expired; seal the job again");
-        else
-            refuse(req, resp, 400, "envelope_not_yet_valid",
-                   "the envelope was created in the future (beyond 300 s of clock skew): check the clock");
-        break;
-    case ZT_EEXIST:
-        refuse(req, resp, 409, "envelope_replayed", "this job id was already accepted: a job runs once");
-        break;
-    case ZT_EBUSY:
-        zt_ignore(zt_http_resp_header(resp, "Retry-After", "5"));
-        refuse(req, resp, 503, "replay_cache_full",
-               "the worker holds too many unexpired job ids to accept another; retry later or use shorter lifetimes");
-        break;
-    case ZT_ECRYPTO:
-        refuse(req, resp, 400, "envelope_rejected",
-               "the envelope does not authenticate (altered, truncated, or sealed to another key under this key id)");
-        break;
-    case ZT_ENOMEM:
-        refuse(req, resp, 503, "overloaded", "out of memory");
-        break;
-    default:
-        refuse(req, resp, 500, "internal", zt_strerror(rc));
-        break;
-    }
+    if (rc == ZT_ETIMEDOUT && !(zt_env_header_decode_prefix(env, len, &h, &used) == 0 && h.expires <= now))
+        i++; /* not expired: created in the future */
+    if (rc == ZT_EBUSY) zt_ignore(zt_http_resp_header(resp, "Retry-After", "5"));
+    refuse(req, resp, OPEN_ERRORS[i].status, OPEN_ERRORS[i].code, OPEN_ERRORS[i].msg);
 }
 
 /* Record the job id against replays, within the caller's share: an

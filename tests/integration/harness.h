@@ -18,6 +18,11 @@
 
 extern const char *node_bin; /* path of zentalk-node */
 
+/* The start of a black-box test's main(): node_bin = argv[1] (false, with
+ * the usage "TEST ZENTALK_NODE ZENTALK" printed, when argc < 3) and
+ * SIGPIPE ignored. */
+bool harness_start(int argc, char **argv, const char *test);
+
 struct node {
     pid_t pid;
     int out_fd;  /* child's stdout */
