@@ -215,6 +215,8 @@ struct zt_cfg_search {
     int64_t rrf_k;
     int64_t candidates;       /* hits taken from each list */
     int64_t scan_limit;       /* newest messages compared by embedding; 0 = all */
+    int64_t max_messages_per_user; /* search index quota; 0 = none */
+    int64_t max_bytes_per_user;    /* search index quota in bytes; 0 = none */
     char *db_path;            /* relative to data_dir */
 };
 /* features.categorize.categories[] */

@@ -506,6 +506,11 @@ static const struct cfg_key search_keys[] = {
     INT_KEY(struct zt_cfg_search, candidates, 100, 1, 10000, "Hits taken from each ranking."),
     INT_KEY(struct zt_cfg_search, scan_limit, 20000, 0, 100000000,
             "Newest messages of a user compared by embedding per query; 0 = all."),
+    INT_KEY(struct zt_cfg_search, max_messages_per_user, 100000, 0, 1000000000,
+            "Messages one user may keep in the search index (403 quota_exceeded past it); 0 = no limit."),
+    INT_KEY(struct zt_cfg_search, max_bytes_per_user, 268435456, 0, 1099511627776,
+            "Bytes one user's indexed messages may take (ciphertext, vectors, index terms; 403 "
+            "quota_exceeded past it); 0 = no limit."),
     STR_KEY(struct zt_cfg_search, db_path, "search.db", ZT_CFG_MAX_STR, KF_ANY, KEY_NONEMPTY,
             "SQLite file of the encrypted search index, relative to node.data_dir."),
 };
