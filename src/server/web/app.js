@@ -81,9 +81,12 @@ function fillList(ul, items, empty) {
   for (const it of items) ul.append(it instanceof Node ? it : el("li", { text: String(it) }));
 }
 
-function fillTable(table, rows) {
+function fillTable(table, rows, empty) {
   table.replaceChildren();
-  if (!rows.length) return;
+  if (!rows.length) {
+    if (empty) table.append(el("caption", { class: "hint", text: empty }));
+    return;
+  }
   const cols = [];
   for (const r of rows) for (const k of Object.keys(r)) if (!cols.includes(k)) cols.push(k);
   table.append(el("thead", {}, el("tr", {}, ...cols.map((c) => el("th", { text: c })))));
@@ -215,7 +218,7 @@ function renderStatus(s) {
   $("ident").textContent = s.node_id + " · v" + s.version;
   fillKv($("node-kv"), [
     ["node id", s.node_id], ["version", s.version + (s.commit ? " (" + s.commit + ")" : "")],
-    ["listening", s.listen], ["started", s.started_at], ["uptime", fmtDuration(s.uptime_seconds)],
+    ["listening", /:0$/.test(s.listen || "") ? location.host : s.listen], ["started", s.started_at], ["uptime", fmtDuration(s.uptime_seconds)],
     ["state", s.ready ? "ready" : "not ready"],
   ]);
   const roles = $("roles");
@@ -319,7 +322,7 @@ function jobRow(j, nowMs) {
     attempts: j.attempts, updated: ago(j.updated_ms || j.created_ms, nowMs), reason: j.reason };
 }
 
-async function listPanel(re, card, table, keys, row) {
+async function listPanel(re, card, table, keys, row, empty) {
   const rt = getRoute(re);
   if (!rt) return;
   const r = await api(rt.path);
@@ -328,14 +331,15 @@ async function listPanel(re, card, table, keys, row) {
   if (!Array.isArray(list)) return;
   const nowMs = r.json && r.json.now_ms;
   list = list.slice(0, 50).map((x) => row(x, nowMs));
-  fillTable($(table), list);
+  fillTable($(table), list, empty);
 }
 
 async function refreshNetwork() {
   /* the orchestrator's lists answer only where that role runs: no blind 404 */
   if (state.roles.includes("orchestrator")) {
-    await listPanel(/\/(nodes|workers)$/, "card-nodes", "nodes-table", ["nodes", "workers", "data"], nodeRow);
-    await listPanel(/^\/v1\/orchestrator\/jobs$/, "card-netjobs", "netjobs-table", ["jobs", "data"], jobRow);
+    await listPanel(/\/(nodes|workers)$/, "card-nodes", "nodes-table", ["nodes", "workers", "data"], nodeRow,
+      "no worker has joined this orchestrator (zentalk-node --join URL)");
+    await listPanel(/^\/v1\/orchestrator\/jobs$/, "card-netjobs", "netjobs-table", ["jobs", "data"], jobRow, "no job placed on a worker yet");
   }
   const ledger = getRoute(/^\/v1\/ledger|earnings|payouts/);
   if (ledger) {
