@@ -123,7 +123,9 @@ struct zt_cfg_database {
     char *driver;             /* sqlite|postgres */
     char *sqlite_path;        /* relative to data_dir */
     char *postgres_url;       /* secret */
-    char *redis_url;          /* secret; "" = in-process queue */
+    char *redis_url;          /* secret; required when queue is redis */
+    char *queue;              /* memory|redis */
+    int64_t queue_claim_ms;   /* redis queue: claim entries unacknowledged this long */
     int64_t pool_size;
     int64_t busy_timeout_ms;
 };

@@ -310,14 +310,19 @@ TABLE(gpu_pool_table, gpu_pool_keys, struct zt_cfg_gpu_pool, NULL);
 
 /* database.yaml */
 static const char *const drivers[] = {"sqlite", "postgres", NULL};
+static const char *const queues[] = {"memory", "redis", NULL};
 static const struct cfg_key database_keys[] = {
     ENUM_KEY(struct zt_cfg_database, driver, "sqlite", drivers, "Store backend."),
     STR_KEY(struct zt_cfg_database, sqlite_path, "zentalk.db", ZT_CFG_MAX_STR, KF_ANY, KEY_NONEMPTY,
             "SQLite database file, relative to node.data_dir."),
     STR_KEY(struct zt_cfg_database, postgres_url, "", ZT_CFG_MAX_STR, KF_ANY, KEY_SECRET,
             "PostgreSQL connection URI or conninfo; required when driver is postgres."),
-    STR_KEY(struct zt_cfg_database, redis_url, "", ZT_CFG_MAX_STR, KF_ANY, KEY_SECRET | KEY_RESERVED,
-            "Redis URL for the shared job queue and cache; empty = in-process queue."),
+    STR_KEY(struct zt_cfg_database, redis_url, "", ZT_CFG_MAX_STR, KF_ANY, KEY_SECRET,
+            "Redis URL (redis://[:password@]host[:port][/db]) of the shared job queue; required when queue is redis."),
+    ENUM_KEY(struct zt_cfg_database, queue, "memory", queues,
+             "Job queue: memory (in-process, one machine) or redis (a Redis Stream shared by several orchestrators)."),
+    INT_KEY(struct zt_cfg_database, queue_claim_ms, 30000, 100, 3600000,
+            "Milliseconds a queue entry may stay unacknowledged before another orchestrator claims it (redis queue)."),
     INT_KEYF(struct zt_cfg_database, pool_size, 4, 1, 256, KEY_RESERVED, "Database connections kept open."),
     INT_KEY(struct zt_cfg_database, busy_timeout_ms, 5000, 0, 600000,
             "Milliseconds to wait for a locked database."),
@@ -2698,6 +2703,8 @@ int zt_config_validate(struct zt_config *cfg, struct zt_buf *errs)
     if (zt_str_eq(cfg->database.driver, "postgres") && !sv(cfg->database.postgres_url)[0])
         report_add(&rep, false, VALIDATE_WHERE, "database.postgres_url",
                    "is required when database.driver is postgres");
+    if (zt_str_eq(cfg->database.queue, "redis") && !sv(cfg->database.redis_url)[0])
+        report_add(&rep, false, VALIDATE_WHERE, "database.redis_url", "is required when database.queue is redis");
     if (cfg->chain.enabled) {
         if (!sv(cfg->chain.rpc_url)[0])
             report_add(&rep, false, VALIDATE_WHERE, "chain.rpc_url",
