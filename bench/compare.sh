@@ -18,8 +18,12 @@
 # bench_engine run one after the other (interleaved, the same -p/-n/-r), and
 # the table gives prompt (pp) and generation (tg) tokens/s, best of the
 # repetitions for both (llama-bench's samples_ts, bench_engine's "best"),
-# and ours / theirs. The load average before each pair is printed beside
-# it: on a shared machine the figures are noisy, the ratios less so.
+# and ours / theirs. "bw share" is our generation's read rate (the bytes
+# one token reads, every weight but token_embd, times tokens/s) over the
+# streaming read bandwidth bench_bandwidth measures for a buffer of that
+# size at the same thread count (the generation ceiling). The load average
+# before each pair is printed beside it: on a shared machine the figures
+# are noisy, the ratios less so.
 # Env: TYPES ("F16 Q8_0 Q4_0 Q4_K"), THREADS ("1 2"), P (128), N (64), R (3).
 # Figures only: nothing is asserted.
 set -eu
@@ -42,6 +46,7 @@ for d in "$LLAMA_CPP_DIR/bin" "$LLAMA_CPP_DIR/build/bin" "$LLAMA_CPP_DIR"; do
 done
 [ -n "$bin" ] || { echo "compare.sh: no llama-bench under $LLAMA_CPP_DIR (bin/ or build/bin/)"; exit 1; }
 ours="$B/bench/bench_engine"
+bw="$B/bench/bench_bandwidth"
 gen="$B/tools/zt-gen-model"
 [ -x "$ours" ] || { echo "compare.sh: $ours not built (cmake --build $B --target bench_engine)"; exit 1; }
 
@@ -89,13 +94,15 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/zt-compare.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT INT TERM
-cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || echo unknown)
-echo "CPU: $cpu ($(nproc) CPUs online); llama.cpp: $bin; ours: $ours"
+cpu=$(awk -F': ' '/^model name/ { m = $2 } /^cpu family/ { f = $2 } /^model\t/ { n = $2 }
+  END { printf "%s, family %s model %s", m, f, n }' /proc/cpuinfo 2>/dev/null || echo unknown)
+isa=$(grep -o -w 'avx512f\|avx512_vnni\|avx_vnni\|amx_int8\|avx512_bf16' /proc/cpuinfo 2>/dev/null | sort -u | tr '\n' ' ')
+echo "CPU: $cpu ($(nproc) CPUs online; ${isa:-no AVX-512}); llama.cpp: $bin; ours: $ours"
 echo "pp = prompt $P tokens, tg = generation $N tokens, tokens/s best of $R; ratio = ours / llama.cpp"
 [ -n "${ZT_CPU:-}" ] && echo "ZT_CPU=$ZT_CPU"
 echo
-echo "| type | threads | llama.cpp pp / tg | ours pp / tg | ratio pp / tg | load before | our paths |"
-echo "| --- | --- | --- | --- | --- | --- | --- |"
+echo "| type | threads | llama.cpp pp / tg | ours pp / tg | ratio pp / tg | read GB/s: probe, ours (bw share) | load before | our paths |"
+echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
 for t in $TYPES; do
   f="$M/m-$(lower "$t").gguf"
   for th in $THREADS; do
@@ -104,11 +111,17 @@ for t in $TYPES; do
       { echo "compare.sh: llama-bench failed on $f:"; tail -5 "$tmp/le"; exit 1; }
     "$ours" "$f" -t "$th" -p "$P" -n "$N" -r "$R" >"$tmp/o" 2>"$tmp/oe" ||
       { echo "compare.sh: bench_engine failed on $f:"; tail -5 "$tmp/oe"; exit 1; }
+    probe=-
+    if [ -x "$bw" ]; then
+      probe=$("$bw" -m "$f" -t "$th" 2>/dev/null | sed -n 's/.*: \([0-9.]*\) GB\/s.*/\1/p')
+    fi
     lpp=$(llama_best "$tmp/l" pp)
     ltg=$(llama_best "$tmp/l" tg)
     opp=$(ours_best "$tmp/o" prompt)
     otg=$(ours_best "$tmp/o" gen)
-    paths=$(sed -n "s/^paths .*\($t gen=[a-z0-9]* pp=[a-z0-9]*\).*/\1/p" "$tmp/o")
-    echo "| $t | $th | $lpp / $ltg | $opp / $otg | $(ratio "$opp" "$lpp") / $(ratio "$otg" "$ltg") | $load | ${paths:-?} |"
+    ogbs=$(sed -n 's/^gen reads .*: \([0-9.]*\) GB\/s.*/\1/p' "$tmp/o")
+    share=$(awk -v a="$ogbs" -v b="$probe" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.0f%%", 100 * a / b; else printf "-" }')
+    paths=$(sed -n "s/^paths .*\($t gen=[a-z0-9]* pp=[a-z0-9]*\( packed\)*\).*/\1/p" "$tmp/o")
+    echo "| $t | $th | $lpp / $ltg | $opp / $otg | $(ratio "$opp" "$lpp") / $(ratio "$otg" "$ltg") | ${probe:--}, ${ogbs:--} ($share) | $load | ${paths:-?} |"
   done
 done

@@ -157,6 +157,13 @@ int main(int argc, char **argv)
     printf("\npaths %s\n", paths);
     printf("prompt %4u tokens: %10.1f t/s best, %10.1f mean\n", np, best_pp, sum_pp / reps);
     printf("gen    %4u tokens: %10.1f t/s best, %10.1f mean\n", ng, best_tg, sum_tg / reps);
+    /* what one generated token reads: every weight but token_embd (the
+     * bench_bandwidth -m figure; its GB/s over this is the share) */
+    uint64_t per_tok = zt_model_weight_bytes(m);
+    const struct zt_gguf_tensor *emb = zt_gguf_find_tensor(zt_model_gguf(m), "token_embd.weight");
+    if (emb && !hp->tied_output) per_tok -= emb->size;
+    printf("gen reads %.1f MiB/token: %.2f GB/s at the best rate\n", (double)per_tok / 1048576.0,
+           (double)per_tok * best_tg / 1e9);
     printf("peak RSS %.1f MiB\n", (double)ru.ru_maxrss / 1024.0);
     zt_free(items);
     zt_free(logits);

@@ -113,6 +113,13 @@ struct zt__backend_ops {
     ZT_NODISCARD int (*buffer_get)(struct zt__backend *be, const struct zt__buffer *buf, size_t offset,
                                    void *dst, size_t size);
 
+    /* Optional (NULL: nothing to do): w is a weight matmul will read for
+     * the rest of the instance's life (a matrix of the model); the backend
+     * may keep its own faster copy (the CPU packs Q8_0/Q4_0 rows into
+     * interleaved groups). Never changes results; an error leaves w usable
+     * as it is. */
+    ZT_NODISCARD int (*prepare_weight)(struct zt__backend *be, const struct zt__tensor *w);
+
     /* ---- ops: dst is F32, its rows never overlap a source unless said ---- */
     /* dst[b] = row ids[b] of src (any supported weight type, or F32),
      * decoded to F32; b < n = dst->ne1. */

@@ -295,6 +295,17 @@ static int load_weights(struct zt_model *m, struct zt_buf *err)
         L->has_bias = L->bq.buf != NULL;
     }
     if (rc) return rc;
+    /* matrices the backend may repack (CPU: interleaved groups for the
+     * packed kernels); a failure only leaves the plain rows in use */
+    if (m->be->ops->prepare_weight) {
+        zt_ignore(m->be->ops->prepare_weight(m->be, &m->output));
+        for (uint32_t l = 0; l < hp->n_layer; l++) {
+            const struct layer *L = &m->layers[l];
+            const struct zt__tensor *mats[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
+            for (size_t i = 0; i < sizeof mats / sizeof mats[0]; i++)
+                zt_ignore(m->be->ops->prepare_weight(m->be, mats[i]));
+        }
+    }
     for (int64_t i = 0; i < zt_gguf_n_tensors(m->gguf); i++) m->weight_bytes += zt_gguf_tensor(m->gguf, i)->size;
     return 0;
 }

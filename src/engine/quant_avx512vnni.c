@@ -213,12 +213,107 @@ static ALWAYS_INLINE void mm2_q4_0(size_t nb, const struct zt_block_q4_0 *w0, co
 MM_VNNI(mm_q8_0, struct zt_block_q8_0, mm2_q8_0, dot_q8_0)
 MM_VNNI(mm_q4_0, struct zt_block_q4_0, mm2_q4_0, dot_q4_0)
 
+/* ---- packed weights (quant_pack.c has the layout) --------------------------
+ *
+ * One group of 16 rows: acc_l (l = 0..15) holds canonical lane l of all 16
+ * rows. Block b: d = fp16(w.d) * fp16(x.d) for the 16 rows (one cvtph, one
+ * mul: the same single f32 product), and for each lane j one vpdpbusd of
+ * the rows' 4-byte groups against the activation's 4 bytes broadcast, from
+ * the prepared bias c_j, gives the exact p_j of 16 rows; then acc_{8(b%2)+j}
+ * = fma(d, p_j, acc). The fold is the canonical one, lane-wise for 16 rows.
+ * Batch rows run one after another over the group (it stays in L1/L2). */
+
+#define PK_PREFETCH 2048 /* bytes ahead in the weight stream (one activation row) */
+
+static inline __m512i bcast32(const int8_t *p)
+{
+    int32_t v;
+    memcpy(&v, p, sizeof v);
+    return _mm512_set1_epi32(v);
+}
+
+static ALWAYS_INLINE void pk_block(bool q4, __m512 *A, const uint8_t *qq, const __m256i *scb,
+                                   const struct zt_block_q8_0 *xb, const int32_t *a, bool pf)
+{
+    float dx;
+    memcpy(&dx, &a[8], sizeof dx);
+    __m512 d = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_load_si256(scb)), _mm512_set1_ps(dx));
+    if (!q4) {
+#pragma GCC unroll 8
+        for (int j = 0; j < 8; j++) {
+            if (pf) _mm_prefetch((const char *)qq + 64 * j + PK_PREFETCH, _MM_HINT_T0);
+            __m512i w = _mm512_load_si512((const void *)(qq + 64 * j));
+            __m512i p = _mm512_dpbusd_epi32(_mm512_set1_epi32(a[j]), w, bcast32(xb->qs + 4 * j));
+            A[j] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(p), A[j]);
+        }
+        return;
+    }
+    const __m512i m4 = _mm512_set1_epi8(15);
+#pragma GCC unroll 4
+    for (int c = 0; c < 4; c++) {
+        if (pf) _mm_prefetch((const char *)qq + 64 * c + PK_PREFETCH, _MM_HINT_T0);
+        __m512i v = _mm512_load_si512((const void *)(qq + 64 * c));
+        __m512i lo = _mm512_and_si512(v, m4), hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+        __m512i pl = _mm512_dpbusd_epi32(_mm512_set1_epi32(a[c]), lo, bcast32(xb->qs + 4 * c));
+        __m512i ph = _mm512_dpbusd_epi32(_mm512_set1_epi32(a[c + 4]), hi, bcast32(xb->qs + 16 + 4 * c));
+        A[c] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(pl), A[c]);
+        A[c + 4] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(ph), A[c + 4]);
+    }
+}
+
+static ALWAYS_INLINE void pk_vnni(bool q4, const uint8_t *grp, size_t nb, size_t nvalid, const void *X, size_t xs,
+                                  const int32_t *act, size_t nx, float *out, size_t os)
+{
+    size_t qb = q4 ? 256 : 512, pb = 64 + 2 * qb; /* a block pair: scales, block 2b, block 2b+1 */
+    __mmask16 mask = nvalid >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << nvalid) - 1u);
+    for (size_t k = 0; k < nx; k++) {
+        const struct zt_block_q8_0 *x = (const struct zt_block_q8_0 *)(const void *)((const char *)X + k * xs);
+        const int32_t *a = act + k * nb * 9;
+        __m512 ae[8], ao[8];
+#pragma GCC unroll 8
+        for (int l = 0; l < 8; l++) ae[l] = ao[l] = _mm512_setzero_ps();
+        size_t b = 0;
+        for (; b + 2 <= nb; b += 2) {
+            const uint8_t *pair = grp + (b / 2) * pb;
+            const __m256i *sc = (const __m256i *)(const void *)pair;
+            pk_block(q4, ae, pair + 64, sc, x + b, a + 9 * b, k == 0);
+            pk_block(q4, ao, pair + 64 + qb, sc + 1, x + b + 1, a + 9 * (b + 1), k == 0);
+        }
+        if (b < nb) {
+            const uint8_t *pair = grp + (b / 2) * pb;
+            pk_block(q4, ae, pair + 64, (const __m256i *)(const void *)pair, x + b, a + 9 * b, k == 0);
+        }
+#pragma GCC unroll 8
+        for (int l = 0; l < 8; l++) ae[l] = _mm512_add_ps(ae[l], ao[l]);
+        /* h = 4, 2, 1 */
+#pragma GCC unroll 4
+        for (int l = 0; l < 4; l++) ae[l] = _mm512_add_ps(ae[l], ae[l + 4]);
+        ae[0] = _mm512_add_ps(ae[0], ae[2]);
+        ae[1] = _mm512_add_ps(ae[1], ae[3]);
+        ae[0] = _mm512_add_ps(ae[0], ae[1]);
+        _mm512_mask_storeu_ps(out + k * os, mask, ae[0]);
+    }
+}
+
+static void pk_q8_0(const uint8_t *grp, size_t nb, size_t nvalid, const void *X, size_t xs, const int32_t *act,
+                    size_t nx, float *out, size_t os)
+{
+    pk_vnni(false, grp, nb, nvalid, X, xs, act, nx, out, os);
+}
+
+static void pk_q4_0(const uint8_t *grp, size_t nb, size_t nvalid, const void *X, size_t xs, const int32_t *act,
+                    size_t nx, float *out, size_t os)
+{
+    pk_vnni(true, grp, nb, nvalid, X, xs, act, nx, out, os);
+}
+
 /* The other entries are quant.c's to fill from the AVX-512 table. */
 const struct zt__quant_kernels zt__quant_kernels_avx512vnni = {
     .name = "avx512vnni",
     .dots_tile = true,
     .dot_q8_0 = dot_q8_0, .mm_q8_0 = mm_q8_0,
     .dot_q4_0 = dot_q4_0, .mm_q4_0 = mm_q4_0,
+    .pk_q8_0 = pk_q8_0, .pk_q4_0 = pk_q4_0,
 };
 
 #else

@@ -11,6 +11,7 @@
 #include <math.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "backend.h"
@@ -18,11 +19,22 @@
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_quant.h"
 
+/* A weight kept in the packed layout (zt_quant_pack), found by its address. */
+struct packed_w {
+    const void *w;
+    enum zt_ggml_type type;
+    size_t rows;
+    struct zt_quant_packed *p;
+};
+
 struct cpu {
     struct zt__backend base;
     struct zt__par *par;
     uint8_t *xq;   /* activations quantised for the current matmul */
     size_t xq_cap; /* bytes */
+    struct packed_w *packed;
+    size_t n_packed, packed_cap;
+    bool no_pack;  /* ZT_PACK=0: keep the plain rows (benchmarks) */
 };
 
 static struct cpu *cpu_of(struct zt__backend *be) { return (struct cpu *)be; }
@@ -39,6 +51,8 @@ static void cpu_free(struct zt__backend *be)
     struct cpu *c = cpu_of(be);
     zt__par_free(c->par);
     zt_free(c->xq);
+    for (size_t i = 0; i < c->n_packed; i++) zt_quant_packed_free(c->packed[i].p);
+    zt_free(c->packed);
     zt_free(c);
 }
 
@@ -106,6 +120,36 @@ static int cpu_buffer_get(struct zt__backend *be, const struct zt__buffer *buf, 
     (void)be;
     if (size) memcpy(dst, (const uint8_t *)buf + offset, size);
     return 0;
+}
+
+/* ---- packed weights ------------------------------------------------------ */
+
+/* Q8_0/Q4_0 matrices go to the packed layout when the kernel path in use
+ * has packed kernels (AVX512-VNNI): one vector load then feeds 16 rows. */
+static int cpu_prepare_weight(struct zt__backend *be, const struct zt__tensor *w)
+{
+    struct cpu *c = cpu_of(be);
+    if (c->no_pack || w->ne1 < ZT_QUANT_PACK_ROWS || !zt_quant_pack_useful(w->type)) return 0;
+    const void *host = (const uint8_t *)w->buf + w->offset;
+    for (size_t i = 0; i < c->n_packed; i++)
+        if (c->packed[i].w == host) return 0; /* tied output and embedding, prepared twice */
+    struct packed_w *v = zt_array_grow(c->packed, &c->packed_cap, c->n_packed + 1, sizeof *v, 16);
+    if (!v) return ZT_ENOMEM;
+    c->packed = v;
+    struct zt_quant_packed *p;
+    int rc = zt_quant_pack(w->type, host, w->nb1, w->ne1, w->ne0, &p);
+    if (rc) return rc;
+    c->packed[c->n_packed++] = (struct packed_w){.w = host, .type = w->type, .rows = w->ne1, .p = p};
+    return 0;
+}
+
+static const struct zt_quant_packed *packed_of(const struct cpu *c, const struct zt__tensor *w)
+{
+    const void *host = (const uint8_t *)w->buf + w->offset;
+    for (size_t i = 0; i < c->n_packed; i++)
+        if (c->packed[i].w == host && c->packed[i].type == w->type && c->packed[i].rows == w->ne1)
+            return c->packed[i].p;
+    return NULL;
 }
 
 /* ---- element-wise ops (serial: cheap next to the matrix products) -------- */
@@ -198,6 +242,7 @@ static int cpu_kv_store(struct zt__backend *be, const struct zt__tensor *k, cons
 
 struct mm {
     const struct zt__tensor *w, *x, *dst;
+    const struct zt_quant_packed *packed; /* or NULL: the plain rows */
     uint8_t *xq;
     size_t xq_row;          /* bytes of one quantised activation row */
     atomic_int failed;
@@ -220,6 +265,12 @@ static void par_matmul(void *ctx, size_t r0, size_t r1, unsigned tid)
 {
     (void)tid;
     struct mm *f = ctx;
+    if (f->packed) {
+        if (zt_quant_matmul_packed(f->packed, r0, r1, f->xq, f->xq_row, f->x->ne1, row(f->dst, 0),
+                                   f->dst->nb1 / sizeof(float)))
+            atomic_store(&f->failed, 1);
+        return;
+    }
     if (zt_quant_matmul_rows(f->w->type, base(f->w), f->w->nb1, r0, r1, f->xq, f->xq_row, f->x->ne1,
                              row(f->dst, 0), f->dst->nb1 / sizeof(float), f->w->ne0))
         atomic_store(&f->failed, 1);
@@ -239,14 +290,16 @@ static int cpu_matmul(struct zt__backend *be, const struct zt__tensor *w, const 
         c->xq = p;
         c->xq_cap = need;
     }
-    struct mm f = {.w = w, .x = x, .dst = dst, .xq = c->xq, .xq_row = rb};
+    struct mm f = {.w = w, .x = x, .dst = dst, .xq = c->xq, .xq_row = rb, .packed = packed_of(c, w)};
     unsigned nth = zt__par_threads(c->par);
     /* activation rows: ~4 chunks a thread; weight rows: ~8 chunks a thread,
      * multiples of 12 rows (whole 2- and 3-row tiles) */
     size_t qg = x->ne1 / ((size_t)nth * 4);
     zt__par_for(c->par, x->ne1, qg ? qg : 1, par_quantize, &f);
     size_t rows = w->ne1, chunk = nth == 1 ? rows : rows / ((size_t)nth * 8);
-    chunk = chunk < 12 ? 12 : chunk - chunk % 12;
+    /* packed: whole groups of 16 rows (48 = both) */
+    size_t unit = f.packed ? 48 : 12;
+    chunk = chunk < unit ? unit : chunk - chunk % unit;
     zt__par_for(c->par, rows, chunk, par_matmul, &f);
     return atomic_load(&f.failed) ? ZT_EINVAL : 0;
 }
@@ -374,7 +427,14 @@ static int cpu_swiglu(struct zt__backend *be, const struct zt__tensor *g, const 
 
 /* ---- registration ----------------------------------------------------------- */
 
-static const struct zt__backend_ops cpu_ops = ZT__BACKEND_OPS(cpu, "cpu");
+static const struct zt__backend_ops cpu_ops = {
+    .name = "cpu", .free = cpu_free, .set_threads = cpu_set_threads, .supports = cpu_supports,
+    .buffer_alloc = cpu_buffer_alloc, .buffer_free = cpu_buffer_free, .buffer_map = cpu_buffer_map,
+    .buffer_unmap = cpu_buffer_unmap, .buffer_set = cpu_buffer_set, .buffer_get = cpu_buffer_get,
+    .prepare_weight = cpu_prepare_weight, .get_rows = cpu_get_rows, .rmsnorm = cpu_rmsnorm,
+    .matmul = cpu_matmul, .add = cpu_add, .rope = cpu_rope, .kv_store = cpu_kv_store,
+    .attention = cpu_attention, .swiglu = cpu_swiglu,
+};
 
 static int cpu_create(const struct zt__backend_params *p, struct zt__backend **out)
 {
@@ -385,6 +445,8 @@ static int cpu_create(const struct zt__backend_params *p, struct zt__backend **o
     if (!c) return ZT_ENOMEM;
     c->base.ops = &cpu_ops;
     c->base.exact = true;
+    const char *pk = getenv("ZT_PACK");
+    c->no_pack = pk != NULL && strcmp(pk, "0") == 0;
     int rc = zt__par_new(p->n_threads ? p->n_threads : 1, &c->par);
     if (rc) {
         zt_free(c);
