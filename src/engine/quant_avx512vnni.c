@@ -266,6 +266,11 @@ static ALWAYS_INLINE void pk_vnni(bool q4, const uint8_t *grp, size_t nb, size_t
 {
     size_t qb = q4 ? 256 : 512, pb = 64 + 2 * qb; /* a block pair: scales, block 2b, block 2b+1 */
     __mmask16 mask = nvalid >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << nvalid) - 1u);
+    /* One activation row: prefetch PK_PREFETCH bytes ahead in the stream.
+     * Several: the passes after the first read the group from cache, so
+     * the next group is prefetched into L2 across all passes (pair bp in
+     * pass bp % nx), keeping memory busy while they compute. */
+    const uint8_t *next = grp + (nb + 1) / 2 * pb;
     for (size_t k = 0; k < nx; k++) {
         const struct zt_block_q8_0 *x = (const struct zt_block_q8_0 *)(const void *)((const char *)X + k * xs);
         const int32_t *a = act + k * nb * 9;
@@ -276,12 +281,14 @@ static ALWAYS_INLINE void pk_vnni(bool q4, const uint8_t *grp, size_t nb, size_t
         for (; b + 2 <= nb; b += 2) {
             const uint8_t *pair = grp + (b / 2) * pb;
             const __m256i *sc = (const __m256i *)(const void *)pair;
-            pk_block(q4, ae, pair + 64, sc, x + b, a + 9 * b, k == 0);
-            pk_block(q4, ao, pair + 64 + qb, sc + 1, x + b + 1, a + 9 * (b + 1), k == 0);
+            if (nx > 1 && (b / 2) % nx == k)
+                for (size_t o = 0; o < pb; o += 64) _mm_prefetch((const char *)next + (b / 2) * pb + o, _MM_HINT_T1);
+            pk_block(q4, ae, pair + 64, sc, x + b, a + 9 * b, nx == 1);
+            pk_block(q4, ao, pair + 64 + qb, sc + 1, x + b + 1, a + 9 * (b + 1), nx == 1);
         }
         if (b < nb) {
             const uint8_t *pair = grp + (b / 2) * pb;
-            pk_block(q4, ae, pair + 64, (const __m256i *)(const void *)pair, x + b, a + 9 * b, k == 0);
+            pk_block(q4, ae, pair + 64, (const __m256i *)(const void *)pair, x + b, a + 9 * b, nx == 1);
         }
 #pragma GCC unroll 8
         for (int l = 0; l < 8; l++) ae[l] = _mm512_add_ps(ae[l], ao[l]);
