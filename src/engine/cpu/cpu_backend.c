@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "attn_cpu.h"
 #include "backend.h"
 #include "par.h"
 #include "zentalk/zt_alloc.h"
@@ -227,13 +228,27 @@ static int cpu_rope(struct zt__backend *be, const struct zt__tensor *x, const ui
     return 0;
 }
 
+/* Caches of F32 (copies) or F16 (rounded to nearest even, zt_fp32_to_fp16_row). */
+static bool cpu_supports_kv(const struct zt__backend *be, enum zt_ggml_type type)
+{
+    (void)be;
+    return type == ZT_GGML_F32 || type == ZT_GGML_F16;
+}
+
+static void store_row(const struct zt__tensor *cache, uint32_t pos, const float *src, size_t n)
+{
+    uint8_t *dst = base(cache) + (size_t)pos * cache->nb1;
+    if (cache->type == ZT_GGML_F16) zt_fp32_to_fp16_row(src, (uint16_t *)(void *)dst, n);
+    else memcpy(dst, src, n * sizeof(float));
+}
+
 static int cpu_kv_store(struct zt__backend *be, const struct zt__tensor *k, const struct zt__tensor *v,
                         const struct zt__kv_view *kv)
 {
     (void)be;
     for (size_t b = 0; b < k->ne1; b++) {
-        memcpy(row(&kv[b].k, kv[b].pos), row(k, b), k->ne0 * sizeof(float));
-        memcpy(row(&kv[b].v, kv[b].pos), row(v, b), v->ne0 * sizeof(float));
+        store_row(&kv[b].k, kv[b].pos, row(k, b), k->ne0);
+        store_row(&kv[b].v, kv[b].pos, row(v, b), v->ne0);
     }
     return 0;
 }
@@ -308,32 +323,45 @@ struct attn_ctx {
     const struct zt__tensor *q, *dst;
     const struct zt__kv_view *kv;
     const struct zt__attn *p;
+    bool vec; /* the AVX-512 kernels (attn_avx512.c) */
     atomic_int failed; /* a worker could not allocate */
 };
 
-/* Attention of item b, head h over its cache rows [0, pos]. */
+/* Element i of cache row t (F32 or F16, exact). */
+static inline float kv_at(const void *c, bool f16, size_t idx)
+{
+    return f16 ? zt_fp16_to_fp32(((const uint16_t *)c)[idx]) : ((const float *)c)[idx];
+}
+
+/* Attention of item b, head h over its cache rows [0, pos]. The AVX-512
+ * kernels (attn_avx512.c, when the path in use has AVX-512 and head_dim %
+ * 16 == 0) compute the same chains 16 lanes at a time. */
 static void attend(const struct attn_ctx *a, size_t b, uint32_t h, float *scores)
 {
     const struct zt__attn *p = a->p;
     uint32_t hd = p->head_dim, kvh = h / (p->n_head / p->n_head_kv);
     const struct zt__kv_view *kv = &a->kv[b];
-    size_t ks = kv->k.nb1 / sizeof(float), vs = kv->v.nb1 / sizeof(float);
+    bool f16 = kv->k.type == ZT_GGML_F16;
+    size_t es = f16 ? 2 : 4;
+    size_t ks = kv->k.nb1 / es, vs = kv->v.nb1 / es;
     const float *q = row(a->q, b) + (size_t)h * hd;
-    const float *kc = row(&kv->k, 0) + (size_t)kvh * hd;
-    const float *vc = row(&kv->v, 0) + (size_t)kvh * hd;
+    const void *kc = base(&kv->k) + (size_t)kvh * hd * es;
+    const void *vc = base(&kv->v) + (size_t)kvh * hd * es;
     uint32_t n_pos = kv->pos + 1;
     float scale = 1.0f / sqrtf((float)hd);
     float mx = -INFINITY;
-    uint32_t t = 0;
+    bool vec = a->vec && hd % 16 == 0;
+    uint32_t t = vec ? zt__attn_scores_avx512(q, kc, f16, ks, hd, n_pos, scale, scores) : 0;
+    for (uint32_t u = 0; u < t; u++)
+        if (scores[u] > mx) mx = scores[u];
     /* 8 positions at a time: each score is still dot = 0, dot += q[i] * k[i]
      * in increasing i (the same bits), but 8 independent chains hide the
      * add latency that bounds the one-position loop. */
     for (; t + 8 <= n_pos; t += 8) {
-        const float *k = kc + (size_t)t * ks;
         float dot[8] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
         for (uint32_t i = 0; i < hd; i++) {
             float qi = q[i];
-            for (uint32_t u = 0; u < 8; u++) dot[u] += qi * k[(size_t)u * ks + i];
+            for (uint32_t u = 0; u < 8; u++) dot[u] += qi * kv_at(kc, f16, (size_t)(t + u) * ks + i);
         }
         for (uint32_t u = 0; u < 8; u++) {
             scores[t + u] = dot[u] * scale;
@@ -341,9 +369,8 @@ static void attend(const struct attn_ctx *a, size_t b, uint32_t h, float *scores
         }
     }
     for (; t < n_pos; t++) {
-        const float *k = kc + (size_t)t * ks;
         float dot = 0.0f;
-        for (uint32_t i = 0; i < hd; i++) dot += q[i] * k[i];
+        for (uint32_t i = 0; i < hd; i++) dot += q[i] * kv_at(kc, f16, (size_t)t * ks + i);
         scores[t] = dot * scale;
         if (scores[t] > mx) mx = scores[t];
     }
@@ -354,11 +381,14 @@ static void attend(const struct attn_ctx *a, size_t b, uint32_t h, float *scores
     }
     float inv = 1.0f / sum;
     float *o = row(a->dst, b) + (size_t)h * hd;
+    if (vec) {
+        zt__attn_wsum_avx512(scores, inv, vc, f16, vs, hd, n_pos, o);
+        return;
+    }
     for (uint32_t i = 0; i < hd; i++) o[i] = 0.0f;
     for (t = 0; t < n_pos; t++) {
-        const float *v = vc + (size_t)t * vs;
         float pr = scores[t] * inv;
-        for (uint32_t i = 0; i < hd; i++) o[i] += pr * v[i];
+        for (uint32_t i = 0; i < hd; i++) o[i] += pr * kv_at(vc, f16, (size_t)t * vs + i);
     }
 }
 
@@ -382,7 +412,8 @@ static void par_attention(void *ctx, size_t j0, size_t j1, unsigned tid)
 static int cpu_attention(struct zt__backend *be, const struct zt__tensor *q, const struct zt__kv_view *kv,
                          const struct zt__attn *p, const struct zt__tensor *dst)
 {
-    struct attn_ctx a = {.q = q, .dst = dst, .kv = kv, .p = p};
+    struct attn_ctx a = {.q = q, .dst = dst, .kv = kv, .p = p,
+                         .vec = zt__attn_avx512_built && zt_quant_isa_current() >= ZT_QUANT_ISA_AVX512};
     struct zt__par *par = cpu_of(be)->par;
     size_t items = q->ne1 * p->n_head, g = items / ((size_t)zt__par_threads(par) * 4);
     zt__par_for(par, items, g ? g : 1, par_attention, &a);
@@ -431,7 +462,7 @@ static const struct zt__backend_ops cpu_ops = {
     .name = "cpu", .free = cpu_free, .set_threads = cpu_set_threads, .supports = cpu_supports,
     .buffer_alloc = cpu_buffer_alloc, .buffer_free = cpu_buffer_free, .buffer_map = cpu_buffer_map,
     .buffer_unmap = cpu_buffer_unmap, .buffer_set = cpu_buffer_set, .buffer_get = cpu_buffer_get,
-    .prepare_weight = cpu_prepare_weight, .get_rows = cpu_get_rows, .rmsnorm = cpu_rmsnorm,
+    .prepare_weight = cpu_prepare_weight, .supports_kv = cpu_supports_kv, .get_rows = cpu_get_rows, .rmsnorm = cpu_rmsnorm,
     .matmul = cpu_matmul, .add = cpu_add, .rope = cpu_rope, .kv_store = cpu_kv_store,
     .attention = cpu_attention, .swiglu = cpu_swiglu,
 };
