@@ -302,7 +302,7 @@ static const struct cfg_key gpu_pool_keys[] = {
             "Threads for CPU inference; 0 = one per CPU this process may run on (its affinity mask: `taskset`, container CPU sets)."),
     INT_KEY(struct zt_cfg_gpu_pool, max_batch, 8, 1, 1024, "Sequences decoded together."),
     ENUM_KEY(struct zt_cfg_gpu_pool, kv_cache_type, "f32", kv_types,
-             "KV cache element type of CPU inference: f32 (exact) or f16 (half the memory, deterministic, other bits: receipts name it in the engine build id)."),
+             "KV cache element type of CPU inference: f32 (exact) or f16 (half the memory, deterministic, but not the bits of f32)."),
 };
 TABLE(gpu_pool_table, gpu_pool_keys, struct zt_cfg_gpu_pool, NULL);
 
