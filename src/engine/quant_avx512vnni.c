@@ -13,6 +13,7 @@
  * The dot kernels multiply one weight row with up to 4 activation rows at
  * once, so a weight block is loaded and unpacked once for all of them; the
  * blocked kernels (mm_*) take 2 weight rows x up to 4 activation rows. */
+#include <math.h>
 #include <string.h>
 
 #include "zentalk/zt_quant.h"
@@ -213,6 +214,113 @@ static ALWAYS_INLINE void mm2_q4_0(size_t nb, const struct zt_block_q4_0 *w0, co
 MM_VNNI(mm_q8_0, struct zt_block_q8_0, mm2_q8_0, dot_q8_0)
 MM_VNNI(mm_q4_0, struct zt_block_q4_0, mm2_q4_0, dot_q4_0)
 
+/* ---- Q4_K / Q6_K: one weight row x up to 4 activation rows ---------------------
+ *
+ * The weight super-block is unpacked once into 4 zmm of 64 unsigned codes in
+ * element order (shared by every activation row); per activation row one
+ * vpdpbusd per 64 elements gives exact 4-element sums, multiplied lane-wise
+ * by the sub-block (Q4_K: 32 elements) or group (Q6_K: 16) scale and summed
+ * in int32: the canonical isum (integer sums are exact in any grouping;
+ * Q4_K |isum| <= 8 * 63 * 32 * 15 * 127, Q6_K as the AVX2 path). The float
+ * part is the scalar reference's: the same products, fmaf into lane b % 8,
+ * the same fold. */
+
+static void dot_q4_k(size_t n, const void *wv, const void *xv, size_t xs, size_t nx, float *out)
+{
+    const struct zt_block_q4_k *w = wv;
+    size_t nb = n / ZT_QK_K;
+    const struct zt_block_q8_k *x[4];
+    float acc[4][8];
+    for (size_t k = 0; k < nx; k++) {
+        x[k] = (const struct zt_block_q8_k *)(const void *)((const char *)xv + k * xs);
+        for (int l = 0; l < 8; l++) acc[k][l] = 0.0f;
+    }
+    const __m256i m4 = _mm256_set1_epi8(15);
+    const __m512i zero = _mm512_setzero_si512();
+    for (size_t b = 0; b < nb; b++) {
+        int32_t sc[8], m[8];
+        q4k_scales(w[b].scales, sc, m);
+        __m512i q[4], s[4];
+        for (int c = 0; c < 4; c++) {
+            __m256i raw = load256(w[b].qs + 32 * c);
+            q[c] = pair512(_mm256_and_si256(raw, m4), _mm256_and_si256(_mm256_srli_epi16(raw, 4), m4));
+            s[c] = pair512(_mm256_set1_epi32(sc[2 * c]), _mm256_set1_epi32(sc[2 * c + 1]));
+        }
+        float wd = h2f(w[b].d), wdm = h2f(w[b].dmin);
+        for (size_t k = 0; k < nx; k++) {
+            const struct zt_block_q8_k *xb = &x[k][b];
+            __m512i iv = zero;
+            for (int c = 0; c < 4; c++) {
+                __m512i p = _mm512_dpbusd_epi32(zero, q[c], _mm512_loadu_si512((const void *)(xb->qs + 64 * c)));
+                iv = _mm512_add_epi32(iv, _mm512_mullo_epi32(p, s[c]));
+            }
+            int32_t isum = _mm512_reduce_add_epi32(iv), msum = 0;
+            for (int j = 0; j < 8; j++) msum += m[j] * (xb->bsums[2 * j] + xb->bsums[2 * j + 1]);
+            float d = wd * xb->d, dmin = wdm * xb->d;
+            float *a = &acc[k][b % 8];
+            *a = fmaf(d, (float)isum, *a);
+            *a = fmaf(-dmin, (float)msum, *a);
+        }
+    }
+    for (size_t k = 0; k < nx; k++) out[k] = fold8_scalar(acc[k]);
+}
+
+static void dot_q6_k(size_t n, const void *wv, const void *xv, size_t xs, size_t nx, float *out)
+{
+    const struct zt_block_q6_k *w = wv;
+    size_t nb = n / ZT_QK_K;
+    const struct zt_block_q8_k *x[4];
+    float acc[4][8];
+    for (size_t k = 0; k < nx; k++) {
+        x[k] = (const struct zt_block_q8_k *)(const void *)((const char *)xv + k * xs);
+        for (int l = 0; l < 8; l++) acc[k][l] = 0.0f;
+    }
+    const __m256i m4 = _mm256_set1_epi8(15), m2 = _mm256_set1_epi8(3);
+    const __m512i zero = _mm512_setzero_si512();
+    /* lane l of the scale vector of zmm t is group 4t + l / 4 */
+    __m512i gidx[4];
+    for (int t = 0; t < 4; t++)
+        gidx[t] = _mm512_setr_epi32(4 * t, 4 * t, 4 * t, 4 * t, 4 * t + 1, 4 * t + 1, 4 * t + 1, 4 * t + 1,
+                                    4 * t + 2, 4 * t + 2, 4 * t + 2, 4 * t + 2, 4 * t + 3, 4 * t + 3, 4 * t + 3,
+                                    4 * t + 3);
+    for (size_t b = 0; b < nb; b++) {
+        /* codes of elements 64t .. 64t + 63 in zmm t (element e = 128h + 32k + l) */
+        __m512i q[4], s[4];
+        for (int h = 0; h < 2; h++) {
+            __m256i qa = load256(w[b].ql + 64 * h), qb = load256(w[b].ql + 64 * h + 32);
+            __m256i qh = load256(w[b].qh + 32 * h);
+            __m256i k0 = _mm256_or_si256(_mm256_and_si256(qa, m4), _mm256_slli_epi16(_mm256_and_si256(qh, m2), 4));
+            __m256i k1 = _mm256_or_si256(_mm256_and_si256(qb, m4),
+                                         _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2), m2), 4));
+            __m256i k2 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(qa, 4), m4),
+                                         _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), m2), 4));
+            __m256i k3 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(qb, 4), m4),
+                                         _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), m2), 4));
+            q[2 * h] = pair512(k0, k1);
+            q[2 * h + 1] = pair512(k2, k3);
+        }
+        __m512i sc32 = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(const void *)w[b].scales));
+        __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)w[b].scales));
+        for (int t = 0; t < 4; t++) s[t] = _mm512_permutexvar_epi32(gidx[t], sc32);
+        float wd = h2f(w[b].d);
+        for (size_t k = 0; k < nx; k++) {
+            const struct zt_block_q8_k *xb = &x[k][b];
+            /* -32 * sum_g scales[g] * bsums[g], exact (|.| <= 2^27) */
+            __m256i bs = _mm256_madd_epi16(sc16, load256(xb->bsums));
+            __m512i iv = _mm512_sub_epi32(zero, _mm512_castsi256_si512(_mm256_slli_epi32(bs, 5)));
+            iv = _mm512_maskz_mov_epi32(0x00ff, iv);
+            for (int t = 0; t < 4; t++) {
+                __m512i p = _mm512_dpbusd_epi32(zero, q[t], _mm512_loadu_si512((const void *)(xb->qs + 64 * t)));
+                iv = _mm512_add_epi32(iv, _mm512_mullo_epi32(p, s[t]));
+            }
+            int32_t isum = _mm512_reduce_add_epi32(iv);
+            float d = wd * xb->d;
+            acc[k][b % 8] = fmaf(d, (float)isum, acc[k][b % 8]);
+        }
+    }
+    for (size_t k = 0; k < nx; k++) out[k] = fold8_scalar(acc[k]);
+}
+
 /* ---- packed weights (quant_pack.c has the layout) --------------------------
  *
  * One group of 16 rows: acc_l (l = 0..15) holds canonical lane l of all 16
@@ -320,6 +428,7 @@ const struct zt__quant_kernels zt__quant_kernels_avx512vnni = {
     .dots_tile = true,
     .dot_q8_0 = dot_q8_0, .mm_q8_0 = mm_q8_0,
     .dot_q4_0 = dot_q4_0, .mm_q4_0 = mm_q4_0,
+    .dot_q4_k = dot_q4_k, .dot_q6_k = dot_q6_k,
     .pk_q8_0 = pk_q8_0, .pk_q4_0 = pk_q4_0,
 };
 
