@@ -369,6 +369,60 @@ static ALWAYS_INLINE void pk_block(bool q4, __m512 *A, const uint8_t *qq, const 
     }
 }
 
+/* Two activation rows against one block of the group: the weights are
+ * loaded (and Q4_0's nibbles unpacked) once for both; each row's chains are
+ * its own. */
+static ALWAYS_INLINE void pk_block2(bool q4, __m512 *A0, __m512 *A1, const uint8_t *qq, const __m256i *scb,
+                                    const struct zt_block_q8_0 *x0, const struct zt_block_q8_0 *x1,
+                                    const int32_t *a0, const int32_t *a1)
+{
+    float dx0, dx1;
+    memcpy(&dx0, &a0[8], sizeof dx0);
+    memcpy(&dx1, &a1[8], sizeof dx1);
+    __m512 ws = _mm512_cvtph_ps(_mm256_load_si256(scb));
+    __m512 d0 = _mm512_mul_ps(ws, _mm512_set1_ps(dx0)), d1 = _mm512_mul_ps(ws, _mm512_set1_ps(dx1));
+    if (!q4) {
+#pragma GCC unroll 8
+        for (int j = 0; j < 8; j++) {
+            __m512i w = _mm512_load_si512((const void *)(qq + 64 * j));
+            __m512i p0 = _mm512_dpbusd_epi32(_mm512_set1_epi32(a0[j]), w, bcast32(x0->qs + 4 * j));
+            __m512i p1 = _mm512_dpbusd_epi32(_mm512_set1_epi32(a1[j]), w, bcast32(x1->qs + 4 * j));
+            A0[j] = _mm512_fmadd_ps(d0, _mm512_cvtepi32_ps(p0), A0[j]);
+            A1[j] = _mm512_fmadd_ps(d1, _mm512_cvtepi32_ps(p1), A1[j]);
+        }
+        return;
+    }
+    const __m512i m4 = _mm512_set1_epi8(15);
+#pragma GCC unroll 4
+    for (int c = 0; c < 4; c++) {
+        __m512i v = _mm512_load_si512((const void *)(qq + 64 * c));
+        __m512i lo = _mm512_and_si512(v, m4), hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+        __m512i pl0 = _mm512_dpbusd_epi32(_mm512_set1_epi32(a0[c]), lo, bcast32(x0->qs + 4 * c));
+        __m512i ph0 = _mm512_dpbusd_epi32(_mm512_set1_epi32(a0[c + 4]), hi, bcast32(x0->qs + 16 + 4 * c));
+        __m512i pl1 = _mm512_dpbusd_epi32(_mm512_set1_epi32(a1[c]), lo, bcast32(x1->qs + 4 * c));
+        __m512i ph1 = _mm512_dpbusd_epi32(_mm512_set1_epi32(a1[c + 4]), hi, bcast32(x1->qs + 16 + 4 * c));
+        A0[c] = _mm512_fmadd_ps(d0, _mm512_cvtepi32_ps(pl0), A0[c]);
+        A0[c + 4] = _mm512_fmadd_ps(d0, _mm512_cvtepi32_ps(ph0), A0[c + 4]);
+        A1[c] = _mm512_fmadd_ps(d1, _mm512_cvtepi32_ps(pl1), A1[c]);
+        A1[c + 4] = _mm512_fmadd_ps(d1, _mm512_cvtepi32_ps(ph1), A1[c + 4]);
+    }
+}
+
+/* The canonical fold of 16 lanes held as 8 + 8 registers (lane l in lo[l],
+ * lane l + 8 in hi[l]), lane-wise for the 16 rows; masked store. */
+static ALWAYS_INLINE void pk_fold_store(__m512 *lo, const __m512 *hi, float *out, __mmask16 mask)
+{
+#pragma GCC unroll 8
+    for (int l = 0; l < 8; l++) lo[l] = _mm512_add_ps(lo[l], hi[l]);
+    /* h = 4, 2, 1 */
+#pragma GCC unroll 4
+    for (int l = 0; l < 4; l++) lo[l] = _mm512_add_ps(lo[l], lo[l + 4]);
+    lo[0] = _mm512_add_ps(lo[0], lo[2]);
+    lo[1] = _mm512_add_ps(lo[1], lo[3]);
+    lo[0] = _mm512_add_ps(lo[0], lo[1]);
+    _mm512_mask_storeu_ps(out, mask, lo[0]);
+}
+
 static ALWAYS_INLINE void pk_vnni(bool q4, const uint8_t *grp, size_t nb, size_t nvalid, const void *X, size_t xs,
                                   const int32_t *act, size_t nx, float *out, size_t os)
 {
@@ -377,9 +431,36 @@ static ALWAYS_INLINE void pk_vnni(bool q4, const uint8_t *grp, size_t nb, size_t
     /* One activation row: prefetch PK_PREFETCH bytes ahead in the stream.
      * Several: the passes after the first read the group from cache, so
      * the next group is prefetched into L2 across all passes (pair bp in
-     * pass bp % nx), keeping memory busy while they compute. */
+     * pass bp % passes), keeping memory busy while they compute. Rows go
+     * two at a time (even blocks for both, then odd blocks: 16
+     * accumulators a pass), a last odd row alone. */
     const uint8_t *next = grp + (nb + 1) / 2 * pb;
-    for (size_t k = 0; k < nx; k++) {
+    size_t passes = nx / 2 + nx % 2, k = 0;
+    for (; k + 2 <= nx; k += 2) {
+        const struct zt_block_q8_0 *x0 = (const struct zt_block_q8_0 *)(const void *)((const char *)X + k * xs);
+        const struct zt_block_q8_0 *x1 = (const struct zt_block_q8_0 *)(const void *)((const char *)x0 + xs);
+        const int32_t *a0 = act + k * nb * 9, *a1 = a0 + nb * 9;
+        __m512 e0[8], e1[8], o0[8], o1[8];
+#pragma GCC unroll 8
+        for (int l = 0; l < 8; l++) e0[l] = e1[l] = _mm512_setzero_ps();
+        for (size_t b = 0; b < nb; b += 2) {
+            const uint8_t *pair = grp + (b / 2) * pb;
+            if ((b / 2) % passes == k / 2)
+                for (size_t o = 0; o < pb; o += 64) _mm_prefetch((const char *)next + (b / 2) * pb + o, _MM_HINT_T1);
+            pk_block2(q4, e0, e1, pair + 64, (const __m256i *)(const void *)pair, x0 + b, x1 + b, a0 + 9 * b,
+                      a1 + 9 * b);
+        }
+#pragma GCC unroll 8
+        for (int l = 0; l < 8; l++) o0[l] = o1[l] = _mm512_setzero_ps();
+        for (size_t b = 1; b < nb; b += 2) {
+            const uint8_t *pair = grp + (b / 2) * pb;
+            pk_block2(q4, o0, o1, pair + 64 + qb, (const __m256i *)(const void *)pair + 1, x0 + b, x1 + b,
+                      a0 + 9 * b, a1 + 9 * b);
+        }
+        pk_fold_store(e0, o0, out + k * os, mask);
+        pk_fold_store(e1, o1, out + (k + 1) * os, mask);
+    }
+    for (; k < nx; k++) {
         const struct zt_block_q8_0 *x = (const struct zt_block_q8_0 *)(const void *)((const char *)X + k * xs);
         const int32_t *a = act + k * nb * 9;
         __m512 ae[8], ao[8];
@@ -389,7 +470,7 @@ static ALWAYS_INLINE void pk_vnni(bool q4, const uint8_t *grp, size_t nb, size_t
         for (; b + 2 <= nb; b += 2) {
             const uint8_t *pair = grp + (b / 2) * pb;
             const __m256i *sc = (const __m256i *)(const void *)pair;
-            if (nx > 1 && (b / 2) % nx == k)
+            if (nx > 1 && (b / 2) % passes == k / 2)
                 for (size_t o = 0; o < pb; o += 64) _mm_prefetch((const char *)next + (b / 2) * pb + o, _MM_HINT_T1);
             pk_block(q4, ae, pair + 64, sc, x + b, a + 9 * b, nx == 1);
             pk_block(q4, ao, pair + 64 + qb, sc + 1, x + b + 1, a + 9 * (b + 1), nx == 1);
@@ -398,15 +479,7 @@ static ALWAYS_INLINE void pk_vnni(bool q4, const uint8_t *grp, size_t nb, size_t
             const uint8_t *pair = grp + (b / 2) * pb;
             pk_block(q4, ae, pair + 64, (const __m256i *)(const void *)pair, x + b, a + 9 * b, nx == 1);
         }
-#pragma GCC unroll 8
-        for (int l = 0; l < 8; l++) ae[l] = _mm512_add_ps(ae[l], ao[l]);
-        /* h = 4, 2, 1 */
-#pragma GCC unroll 4
-        for (int l = 0; l < 4; l++) ae[l] = _mm512_add_ps(ae[l], ae[l + 4]);
-        ae[0] = _mm512_add_ps(ae[0], ae[2]);
-        ae[1] = _mm512_add_ps(ae[1], ae[3]);
-        ae[0] = _mm512_add_ps(ae[0], ae[1]);
-        _mm512_mask_storeu_ps(out + k * os, mask, ae[0]);
+        pk_fold_store(ae, ao, out + k * os, mask);
     }
 }
 
