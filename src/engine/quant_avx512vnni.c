@@ -225,16 +225,22 @@ MM_VNNI(mm_q4_0, struct zt_block_q4_0, mm2_q4_0, dot_q4_0)
  * part is the scalar reference's: the same products, fmaf into lane b % 8,
  * the same fold. */
 
+/* The activation rows of a Q4_K/Q6_K dot and their 8-lane accumulators. */
+static inline void q8k_rows(const void *xv, size_t xs, size_t nx, const struct zt_block_q8_k **x, float (*acc)[8])
+{
+    for (size_t k = 0; k < nx; k++) {
+        x[k] = (const struct zt_block_q8_k *)(const void *)((const char *)xv + k * xs);
+        for (int l = 0; l < 8; l++) acc[k][l] = 0.0f;
+    }
+}
+
 static void dot_q4_k(size_t n, const void *wv, const void *xv, size_t xs, size_t nx, float *out)
 {
     const struct zt_block_q4_k *w = wv;
     size_t nb = n / ZT_QK_K;
     const struct zt_block_q8_k *x[4];
     float acc[4][8];
-    for (size_t k = 0; k < nx; k++) {
-        x[k] = (const struct zt_block_q8_k *)(const void *)((const char *)xv + k * xs);
-        for (int l = 0; l < 8; l++) acc[k][l] = 0.0f;
-    }
+    q8k_rows(xv, xs, nx, x, acc);
     const __m256i m4 = _mm256_set1_epi8(15);
     const __m512i zero = _mm512_setzero_si512();
     for (size_t b = 0; b < nb; b++) {
@@ -271,10 +277,7 @@ static void dot_q6_k(size_t n, const void *wv, const void *xv, size_t xs, size_t
     size_t nb = n / ZT_QK_K;
     const struct zt_block_q8_k *x[4];
     float acc[4][8];
-    for (size_t k = 0; k < nx; k++) {
-        x[k] = (const struct zt_block_q8_k *)(const void *)((const char *)xv + k * xs);
-        for (int l = 0; l < 8; l++) acc[k][l] = 0.0f;
-    }
+    q8k_rows(xv, xs, nx, x, acc);
     const __m256i m4 = _mm256_set1_epi8(15), m2 = _mm256_set1_epi8(3);
     const __m512i zero = _mm512_setzero_si512();
     /* lane l of the scale vector of zmm t is group 4t + l / 4 */

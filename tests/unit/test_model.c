@@ -397,6 +397,30 @@ static void test_batch_invariance(void **state)
     zt_model_free(m);
 }
 
+/* Writes a small generated model of arch (dim 256, 8 heads, 2 KV heads,
+ * FFN 512) of weight type t to dir/NAME.gguf; its path in path. */
+static void small_model(const char *dir, const char *name, const char *arch, enum zt_ggml_type t, uint32_t layers,
+                        uint64_t seed, char *path, size_t cap)
+{
+    struct zt_genmodel_opts o;
+    zt_genmodel_defaults(&o);
+    o.arch = arch;
+    o.type = t;
+    o.n_embd = 256;
+    o.n_head = 8;
+    o.n_head_kv = 2;
+    o.n_ff = 512;
+    o.n_layer = layers;
+    o.seed = seed;
+    snprintf(path, cap, "%s/%s.gguf", dir, name);
+    struct zt_buf err;
+    zt_buf_init(&err, 1024);
+    int rc = zt_genmodel_write(&o, path, &err);
+    if (rc) fprintf(stderr, "%s\n", zt_buf_str(&err));
+    assert_int_equal(rc, 0);
+    zt_buf_deinit(&err);
+}
+
 /* Generated models of every weight type and both architectures: close to
  * the float64 reference (quantised types also quantise activations to 8
  * bits, hence the looser bound), and bit-identical on every kernel path the
@@ -416,24 +440,9 @@ static void test_generated_types(void **state)
     char dir[] = "/tmp/zt-genmodel-XXXXXX";
     assert_non_null(mkdtemp(dir));
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
-        struct zt_genmodel_opts o;
-        zt_genmodel_defaults(&o);
-        o.arch = cases[c].arch;
-        o.type = cases[c].type;
-        o.n_embd = 256;
-        o.n_head = 8;
-        o.n_head_kv = 2;
-        o.n_ff = 512;
-        o.n_layer = 2;
-        o.seed = 42 + c;
-        char path[128];
-        snprintf(path, sizeof path, "%s/m%zu.gguf", dir, c);
-        struct zt_buf err;
-        zt_buf_init(&err, 1024);
-        int rc = zt_genmodel_write(&o, path, &err);
-        if (rc) fprintf(stderr, "%s\n", zt_buf_str(&err));
-        assert_int_equal(rc, 0);
-        zt_buf_deinit(&err);
+        char path[128], name[16];
+        snprintf(name, sizeof name, "m%zu", c);
+        small_model(dir, name, cases[c].arch, cases[c].type, 2, 42 + c, path, sizeof path);
         printf("%s %s: ", cases[c].arch, zt_ggml_type_name(cases[c].type));
         const int32_t prompt[] = {1, 290, 300, 301};
         check_against_reference(path, prompt, 4, 4, cases[c].tol, false);
@@ -489,22 +498,8 @@ static void test_batch_invariance_types(void **state)
     char dir[] = "/tmp/zt-binv-XXXXXX";
     assert_non_null(mkdtemp(dir));
     for (size_t c = 0; c < sizeof types / sizeof types[0]; c++) {
-        struct zt_genmodel_opts o;
-        zt_genmodel_defaults(&o);
-        o.arch = "llama";
-        o.type = types[c];
-        o.n_embd = 256;
-        o.n_head = 8;
-        o.n_head_kv = 2;
-        o.n_ff = 512;
-        o.n_layer = 1;
-        o.seed = 99 + c;
         char path[128];
-        snprintf(path, sizeof path, "%s/m%zu.gguf", dir, c);
-        struct zt_buf err;
-        zt_buf_init(&err, 1024);
-        assert_int_equal(zt_genmodel_write(&o, path, &err), 0);
-        zt_buf_deinit(&err);
+        small_model(dir, zt_ggml_type_name(types[c]), "llama", types[c], 1, 99 + c, path, sizeof path);
         struct zt_model *m = load(path);
         int32_t prompt[20];
         for (size_t i = 0; i < 20; i++) prompt[i] = (int32_t)(3 + i * 53 % 300);
@@ -531,22 +526,8 @@ static void test_kv_f16(void **state)
     (void)state;
     char dir[] = "/tmp/zt-kvf16-XXXXXX";
     assert_non_null(mkdtemp(dir));
-    struct zt_genmodel_opts o;
-    zt_genmodel_defaults(&o);
-    o.arch = "llama";
-    o.type = ZT_GGML_Q8_0;
-    o.n_embd = 256;
-    o.n_head = 8;
-    o.n_head_kv = 2;
-    o.n_ff = 512;
-    o.n_layer = 2;
-    o.seed = 7;
     char path[128];
-    snprintf(path, sizeof path, "%s/m.gguf", dir);
-    struct zt_buf err;
-    zt_buf_init(&err, 1024);
-    assert_int_equal(zt_genmodel_write(&o, path, &err), 0);
-    zt_buf_deinit(&err);
+    small_model(dir, "m", "llama", ZT_GGML_Q8_0, 2, 7, path, sizeof path);
     struct zt_model *m = load(path);
     int32_t prompt[20];
     for (size_t i = 0; i < 20; i++) prompt[i] = (int32_t)(1 + i * 37 % 300);
