@@ -784,6 +784,7 @@ static void build_tables(void)
         if (i == 0) {
             t->pk_q8_0 = zt__quant_pk_scalar[0];
             t->pk_q4_0 = zt__quant_pk_scalar[1];
+            t->pk_q6_k = zt__quant_pk_scalar[2];
         }
         if (t->name == NULL || i == 0)
             continue;
@@ -799,7 +800,7 @@ static void build_tables(void)
     if (t->f == NULL && (own->d == NULL || !own->dots_tile))                                       \
         t->f = lo->f;
         FILL(dot_f32) FILL(dot_f16) FILL(dot_bf16) FILL(dot_q8_0) FILL(dot_q4_0) FILL(dot_q4_k)
-        FILL(dot_q6_k) FILL(fp16_to_fp32_row) FILL(fp32_to_fp16_row) FILL(pk_q8_0) FILL(pk_q4_0)
+        FILL(dot_q6_k) FILL(fp16_to_fp32_row) FILL(fp32_to_fp16_row) FILL(pk_q8_0) FILL(pk_q4_0) FILL(pk_q6_k)
         FILL_MM(mm_f32, dot_f32) FILL_MM(mm_f16, dot_f16) FILL_MM(mm_q8_0, dot_q8_0) FILL_MM(mm_q4_0, dot_q4_0)
 #undef FILL
 #undef FILL_MM
@@ -950,7 +951,7 @@ static inline const struct zt__quant_kernels *kernels(void)
 zt__quant_pk_fn zt__quant_pk_current(enum zt_ggml_type t)
 {
     const struct zt__quant_kernels *k = kernels();
-    return t == ZT_GGML_Q8_0 ? k->pk_q8_0 : t == ZT_GGML_Q4_0 ? k->pk_q4_0 : NULL;
+    return t == ZT_GGML_Q8_0 ? k->pk_q8_0 : t == ZT_GGML_Q4_0 ? k->pk_q4_0 : t == ZT_GGML_Q6_K ? k->pk_q6_k : NULL;
 }
 
 const char *zt_quant_isa_name(void)
@@ -985,7 +986,7 @@ size_t zt_quant_paths(char *buf, size_t cap)
         char part[128];
         /* packed: the CPU backend repacks weights of t at load (quant_pack.c)
          * and both shapes run the packed kernel of the path in use */
-        bool pk = (t == ZT_GGML_Q8_0 || t == ZT_GGML_Q4_0) && zt_quant_pack_useful(t);
+        bool pk = (t == ZT_GGML_Q8_0 || t == ZT_GGML_Q4_0 || t == ZT_GGML_Q6_K) && zt_quant_pack_useful(t);
         if (pk)
             g = p = atomic_load(&g_isa);
         int k = snprintf(part, sizeof part, "%s%s gen=%s pp=%s%s", i ? ", " : "", zt_ggml_type_name(t),

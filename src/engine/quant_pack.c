@@ -22,6 +22,21 @@
  * accumulator of lane l of all 16 rows is one register, and the canonical
  * fold is 15 vector adds for the 16 rows.
  *
+ * Q6_K (the output projection of llama-quantize's Q4_0 files) packs per
+ * super-block s of 256 elements, as one stream, each part 64-byte aligned:
+ *   d:      the 16 rows' fp16 d (32 bytes, padded to 64);
+ *   scales: for each group g of 16 elements, the 16 rows' int8 scales[g]
+ *           (256 bytes);
+ *   codes:  for each group g, 3 chunks of 64 bytes in which bytes 4r..4r+3
+ *           belong to row r, element i of the 4-element parts 4g..4g+3
+ *           (part = 4 consecutive elements, canonical 16-element group g):
+ *           chunk 0 = low nibbles of part 4g | of part 4g+1 << 4, chunk 1 =
+ *           parts 4g+2 | 4g+3 << 4, chunk 2 = the 2 high bits of parts 4g,
+ *           4g+1, 4g+2, 4g+3 at bits 0, 2, 4, 6.
+ * (3392 bytes for 16 rows against 3360 in GGUF.) A vector then holds one
+ * 4-element part of 16 rows; with the accumulator preset to -32 * bsums[g],
+ * four vpdpbusd give sum_g(q * x) - 32 * bsums[g] for 16 rows, exact.
+ *
  * Prepared activation terms (per activation row, per block b, 9 int32):
  * c_j = -128 * sum4(x) (Q8_0: the unsigned weight's bias) or -8 * sum4(x)
  * (Q4_0: the nibble's bias) for j = 0..7, then fp16(x.d) as f32 bits. With
@@ -52,24 +67,61 @@ static size_t quant_block_bytes(enum zt_ggml_type t)
     return t == ZT_GGML_Q8_0 ? 8 * 64 : t == ZT_GGML_Q4_0 ? 4 * 64 : 0;
 }
 
+#define Q6P_SB_BYTES (64 + 256 + 16 * 192) /* one packed Q6_K super-block of 16 rows */
+
+/* Code (0..63) of element e of a Q6_K block (quant.md's layout). */
+static inline int q6k_code(const struct zt_block_q6_k *x, size_t e)
+{
+    size_t h = e / 128, k = (e % 128) / 32, l = e % 32;
+    int lo = x->ql[64 * h + l + 32 * (k & 1)];
+    lo = k < 2 ? (lo & 15) : (lo >> 4);
+    int hi = (x->qh[32 * h + l] >> (2 * k)) & 3;
+    return lo | (hi << 4);
+}
+
+/* Super-block sb of the 16 rows at src (row r at src + r * row_bytes, rows
+ * < nrows) into dst (Q6P_SB_BYTES, zeroed by the caller). */
+static void pack_q6_k_sb(const uint8_t *src, size_t row_bytes, size_t nrows, size_t sb, uint8_t *dst)
+{
+    uint16_t *d = (uint16_t *)(void *)dst;
+    int8_t *sc = (int8_t *)(dst + 64);
+    uint8_t *codes = dst + 64 + 256;
+    for (size_t r = 0; r < nrows; r++) {
+        struct zt_block_q6_k blk;
+        memcpy(&blk, src + r * row_bytes + sb * sizeof blk, sizeof blk);
+        d[r] = blk.d;
+        for (size_t g = 0; g < 16; g++) {
+            sc[16 * g + r] = blk.scales[g];
+            uint8_t *c = codes + 192 * g;
+            for (size_t part = 0; part < 4; part++)
+                for (size_t i = 0; i < 4; i++) {
+                    int q = q6k_code(&blk, 16 * g + 4 * part + i);
+                    c[(part / 2) * 64 + 4 * r + i] |= (uint8_t)((q & 15) << (4 * (part % 2)));
+                    c[128 + 4 * r + i] |= (uint8_t)((q >> 4) << (2 * part));
+                }
+        }
+    }
+}
+
 int zt_quant_pack(enum zt_ggml_type t, const void *W, size_t row_bytes, size_t rows, size_t n,
                   struct zt_quant_packed **out)
 {
-    size_t qb = quant_block_bytes(t);
-    if (qb == 0) return ZT_EUNSUPPORTED;
+    size_t qb = quant_block_bytes(t), bsz = t == ZT_GGML_Q6_K ? ZT_QK_K : 32;
+    if (qb == 0 && t != ZT_GGML_Q6_K) return ZT_EUNSUPPORTED;
     size_t wb;
-    if (n == 0 || n % 32 != 0 || zt_quant_row_bytes(t, n, &wb) != 0 || (rows > 0 && row_bytes < wb))
+    if (n == 0 || n % bsz != 0 || zt_quant_row_bytes(t, n, &wb) != 0 || (rows > 0 && row_bytes < wb))
         return ZT_EINVAL;
     struct zt_quant_packed *p = zt_calloc(1, sizeof *p);
     if (!p) return ZT_ENOMEM;
     p->type = t;
     p->n = n;
-    p->nb = n / 32;
+    p->nb = n / bsz;
     p->rows = rows;
     p->groups = (rows + G - 1) / G;
     p->qb = qb;
     size_t total;
-    if (zt_mul_size((p->nb + 1) / 2, 64 + 2 * qb, &p->group_bytes) != 0 ||
+    if (zt_mul_size(t == ZT_GGML_Q6_K ? p->nb : (p->nb + 1) / 2, t == ZT_GGML_Q6_K ? Q6P_SB_BYTES : 64 + 2 * qb,
+                    &p->group_bytes) != 0 ||
         zt_mul_size(p->group_bytes, p->groups ? p->groups : 1, &total) != 0 || total + 64 < total) {
         zt_free(p);
         return ZT_ERANGE;
@@ -80,6 +132,18 @@ int zt_quant_pack(enum zt_ggml_type t, const void *W, size_t row_bytes, size_t r
         return ZT_ENOMEM;
     }
     p->data = (uint8_t *)(((uintptr_t)p->mem + 63) & ~(uintptr_t)63);
+    if (t == ZT_GGML_Q6_K) {
+        /* padding rows: d = 0, scales 0, codes 0 */
+        memset(p->data, 0, p->group_bytes * p->groups);
+        for (size_t g = 0; g < p->groups; g++) {
+            size_t nr = rows - g * G < G ? rows - g * G : G;
+            for (size_t sb = 0; sb < p->nb; sb++)
+                pack_q6_k_sb((const uint8_t *)W + g * G * row_bytes, row_bytes, nr, sb,
+                             p->data + g * p->group_bytes + sb * Q6P_SB_BYTES);
+        }
+        *out = p;
+        return 0;
+    }
     const uint8_t pad = t == ZT_GGML_Q8_0 ? 0x80 : 0x88; /* weight 0 */
     for (size_t g = 0; g < p->groups; g++) {
         uint8_t *grp = p->data + g * p->group_bytes;
@@ -161,6 +225,43 @@ static void pk_scalar(enum zt_ggml_type t, const uint8_t *grp, size_t nb, size_t
     }
 }
 
+/* Q6_K: the scalar reference's canonical order on the codes read back. */
+static void pk_q6_k_scalar(const uint8_t *grp, size_t nsb, size_t nvalid, const void *X, size_t xs,
+                           const int32_t *act, size_t nx, float *out, size_t os)
+{
+    (void)act;
+    for (size_t k = 0; k < nx; k++) {
+        const struct zt_block_q8_k *x = (const struct zt_block_q8_k *)(const void *)((const char *)X + k * xs);
+        for (size_t r = 0; r < nvalid; r++) {
+            float acc[8] = {0};
+            for (size_t sb = 0; sb < nsb; sb++) {
+                const uint8_t *p = grp + sb * Q6P_SB_BYTES;
+                const int8_t *sc = (const int8_t *)(p + 64);
+                const uint8_t *codes = p + 64 + 256;
+                int32_t isum = 0;
+                for (size_t g = 0; g < 16; g++) {
+                    int32_t s = 0;
+                    for (size_t e = 16 * g; e < 16 * g + 16; e++) {
+                        size_t part = (e % 16) / 4, i = e % 4;
+                        const uint8_t *c = codes + 192 * g;
+                        int lo = (c[(part / 2) * 64 + 4 * r + i] >> (4 * (part % 2))) & 15;
+                        int hi = (c[128 + 4 * r + i] >> (2 * part)) & 3;
+                        s += (int32_t)(lo | (hi << 4)) * x[sb].qs[e];
+                    }
+                    isum += sc[16 * g + r] * (s - 32 * x[sb].bsums[g]);
+                }
+                uint16_t dh;
+                memcpy(&dh, p + 2 * r, sizeof dh);
+                float d = zt_fp16_to_fp32(dh) * x[sb].d;
+                acc[sb % 8] = fmaf(d, (float)isum, acc[sb % 8]);
+            }
+            for (int h = 4; h >= 1; h /= 2)
+                for (int l = 0; l < h; l++) acc[l] = acc[l] + acc[l + h];
+            out[k * os + r] = acc[0];
+        }
+    }
+}
+
 static void pk_q8_0_scalar(const uint8_t *grp, size_t nb, size_t nvalid, const void *X, size_t xs,
                            const int32_t *act, size_t nx, float *out, size_t os)
 {
@@ -175,12 +276,12 @@ static void pk_q4_0_scalar(const uint8_t *grp, size_t nb, size_t nvalid, const v
     pk_scalar(ZT_GGML_Q4_0, grp, nb, nvalid, X, xs, nx, out, os);
 }
 
-const zt__quant_pk_fn zt__quant_pk_scalar[2] = {pk_q8_0_scalar, pk_q4_0_scalar};
+const zt__quant_pk_fn zt__quant_pk_scalar[3] = {pk_q8_0_scalar, pk_q4_0_scalar, pk_q6_k_scalar};
 
 bool zt_quant_pack_useful(enum zt_ggml_type t)
 {
     zt__quant_pk_fn f = zt__quant_pk_current(t);
-    return f != NULL && f != zt__quant_pk_scalar[t == ZT_GGML_Q4_0];
+    return f != NULL && f != zt__quant_pk_scalar[t == ZT_GGML_Q4_0 ? 1 : t == ZT_GGML_Q6_K ? 2 : 0];
 }
 
 /* The prepared terms of one activation row (see the top of the file). */
@@ -199,11 +300,20 @@ int zt_quant_matmul_packed(const struct zt_quant_packed *p, size_t row_begin, si
                            size_t x_row_bytes, size_t batch, float *out, size_t out_stride)
 {
     size_t xb;
-    if (!p || zt_quant_row_bytes(ZT_GGML_Q8_0, p->n, &xb) != 0) return ZT_EINVAL;
+    if (!p || zt_quant_row_bytes(zt_quant_vec_dot_type(p->type), p->n, &xb) != 0) return ZT_EINVAL;
     if (row_begin > row_end || row_end > p->rows || row_begin % G != 0 ||
         (row_end % G != 0 && row_end != p->rows) || (batch > 1 && (x_row_bytes < xb || out_stride < row_end)))
         return ZT_EINVAL;
     if (row_begin == row_end || batch == 0) return 0;
+    zt__quant_pk_fn fn = zt__quant_pk_current(p->type);
+    if (p->type == ZT_GGML_Q6_K) { /* no prepared terms */
+        for (size_t r0 = row_begin; r0 < row_end; r0 += G) {
+            size_t nvalid = row_end - r0 < G ? row_end - r0 : G;
+            fn(p->data + (r0 / G) * p->group_bytes, p->nb, nvalid, X_q, x_row_bytes, NULL, batch, out + r0,
+               out_stride);
+        }
+        return 0;
+    }
     size_t per = p->nb * 9, need;
     if (zt_mul_size(per * sizeof(int32_t), batch, &need) != 0) return ZT_ERANGE;
     int32_t *act = zt_malloc(need);
@@ -211,7 +321,6 @@ int zt_quant_matmul_packed(const struct zt_quant_packed *p, size_t row_begin, si
     for (size_t k = 0; k < batch; k++)
         prepare(p->type, (const struct zt_block_q8_0 *)(const void *)((const char *)X_q + k * x_row_bytes), p->nb,
                 act + k * per);
-    zt__quant_pk_fn fn = zt__quant_pk_current(p->type);
     for (size_t r0 = row_begin; r0 < row_end; r0 += G) {
         size_t nvalid = row_end - r0 < G ? row_end - r0 : G;
         fn(p->data + (r0 / G) * p->group_bytes, p->nb, nvalid, X_q, x_row_bytes, act, batch, out + r0, out_stride);
