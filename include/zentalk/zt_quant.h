@@ -154,7 +154,7 @@ ZT_NODISCARD int zt_quant_matmul_rows(enum zt_ggml_type type, const void *W, siz
  * 16 rows and a row's block scale is one lane of a vector of 16: several
  * rows per activation load, fused dequantise-dot, streaming reads. The
  * results are the bits of zt_quant_matmul_rows on the original rows. Types:
- * Q8_0, Q4_0 and Q6_K (others: ZT_EUNSUPPORTED). */
+ * Q8_0, Q4_0, Q4_K and Q6_K (others: ZT_EUNSUPPORTED). */
 #define ZT_QUANT_PACK_ROWS 16
 
 struct zt_quant_packed;
@@ -232,7 +232,8 @@ typedef void (*zt__quant_mm_fn)(size_t n, const void *W, size_t row_bytes, size_
 
 /* Packed product (zt_quant_matmul_packed): one group of ZT_QUANT_PACK_ROWS
  * packed rows (nb blocks) times nx activation rows (row k at X + k * xs,
- * act + k * nb * 9 its prepared terms, see quant_pack.c; NULL for Q6_K),
+ * act + k * nb * 9 its prepared terms, see quant_pack.c; NULL for the
+ * k-quants),
  * out[k * os + r] for r < nvalid. */
 typedef void (*zt__quant_pk_fn)(const uint8_t *group, size_t nb, size_t nvalid, const void *X, size_t xs,
                                 const int32_t *act, size_t nx, float *out, size_t os);
@@ -244,7 +245,7 @@ struct zt__quant_kernels {
     bool dots_tile;
     zt__quant_dot_fn dot_f32, dot_f16, dot_bf16, dot_q8_0, dot_q4_0, dot_q4_k, dot_q6_k;
     zt__quant_mm_fn mm_f32, mm_f16, mm_q8_0, mm_q4_0;
-    zt__quant_pk_fn pk_q8_0, pk_q4_0, pk_q6_k; /* packed layout (NULL: the scalar one) */
+    zt__quant_pk_fn pk_q8_0, pk_q4_0, pk_q6_k, pk_q4_k; /* packed layout (NULL: the scalar one) */
     void (*fp16_to_fp32_row)(const uint16_t *src, float *dst, size_t n);
     void (*fp32_to_fp16_row)(const float *src, uint16_t *dst, size_t n);
 };
@@ -254,9 +255,9 @@ extern const struct zt__quant_kernels zt__quant_kernels_avx2;   /* name NULL if 
 extern const struct zt__quant_kernels zt__quant_kernels_avx512; /* name NULL if not built */
 /* Only dot_q8_0/dot_q4_0; quant.c fills the rest from the avx512 table. */
 extern const struct zt__quant_kernels zt__quant_kernels_avx512vnni; /* name NULL if not built */
-/* quant_pack.c: the portable packed kernels {Q8_0, Q4_0, Q6_K}, and the packed
+/* quant_pack.c: the portable packed kernels {Q8_0, Q4_0, Q6_K, Q4_K}, and the packed
  * kernel of the path in use for a type (quant.c). */
-extern const zt__quant_pk_fn zt__quant_pk_scalar[3];
+extern const zt__quant_pk_fn zt__quant_pk_scalar[4];
 zt__quant_pk_fn zt__quant_pk_current(enum zt_ggml_type t);
 
 /* The dot and row-conversion entries of a kernel table whose functions are

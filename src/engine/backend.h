@@ -119,8 +119,8 @@ struct zt__backend_ops {
     bool (*supports_kv)(const struct zt__backend *be, enum zt_ggml_type type);
     /* Optional (NULL: nothing to do): w is a weight matmul will read for
      * the rest of the instance's life (a matrix of the model); the backend
-     * may keep its own faster copy (the CPU packs Q8_0/Q4_0/Q6_K rows
-     * into interleaved groups). Never changes results; an error leaves w usable
+     * may keep its own faster copy (the CPU packs Q8_0/Q4_0/Q4_K/Q6_K
+     * rows into interleaved groups). Never changes results; an error leaves w usable
      * as it is. */
     ZT_NODISCARD int (*prepare_weight)(struct zt__backend *be, const struct zt__tensor *w);
 

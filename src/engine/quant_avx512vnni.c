@@ -554,6 +554,59 @@ static void pk_q6_k(const uint8_t *grp, size_t nsb, size_t nvalid, const void *X
     }
 }
 
+/* Packed Q4_K (quant_pack.c): per sub-block j, 4 chunks give the codes of
+ * its 8 parts of 16 rows; 8 vpdpbusd give the exact sub-block sums of 16
+ * rows, times their sc[j] into isum; msum = sum_j m[j] * (bsums[2j] +
+ * bsums[2j+1]) the same way; then the super-block's two fmas into lane
+ * sb % 8 (fnmadd: -(dmin * msum) + acc, the same single rounding as
+ * fma(-dmin, msum, acc)). */
+static void pk_q4_k(const uint8_t *grp, size_t nsb, size_t nvalid, const void *X, size_t xs, const int32_t *act,
+                    size_t nx, float *out, size_t os)
+{
+    (void)act;
+    enum { SB_BYTES = 64 + 256 + 32 * 64 };
+    __mmask16 mask = nvalid >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << nvalid) - 1u);
+    const __m512i m4 = _mm512_set1_epi8(15);
+    for (size_t k = 0; k < nx; k++) {
+        const struct zt_block_q8_k *x = (const struct zt_block_q8_k *)(const void *)((const char *)X + k * xs);
+        __m512 acc[8];
+#pragma GCC unroll 8
+        for (int l = 0; l < 8; l++) acc[l] = _mm512_setzero_ps();
+        for (size_t sb = 0; sb < nsb; sb++) {
+            const uint8_t *p = grp + sb * SB_BYTES, *codes = p + 64 + 256;
+            if (nx == 1)
+                for (size_t o = 0; o < SB_BYTES; o += 64) _mm_prefetch((const char *)p + SB_BYTES + o, _MM_HINT_T0);
+            __m512i iv = _mm512_setzero_si512(), mv = _mm512_setzero_si512();
+            for (int j = 0; j < 8; j++) {
+                const int8_t *xq = x[sb].qs + 32 * j;
+                __m512i sj = _mm512_setzero_si512();
+#pragma GCC unroll 4
+                for (int c = 0; c < 4; c++) {
+                    __m512i v = _mm512_load_si512((const void *)(codes + (4 * j + c) * 64));
+                    sj = _mm512_dpbusd_epi32(sj, _mm512_and_si512(v, m4), bcast32(xq + 8 * c));
+                    sj = _mm512_dpbusd_epi32(sj, _mm512_and_si512(_mm512_srli_epi16(v, 4), m4), bcast32(xq + 8 * c + 4));
+                }
+                __m512i sc = _mm512_cvtepu8_epi32(_mm_load_si128((const __m128i *)(const void *)(p + 64 + 16 * j)));
+                __m512i mn = _mm512_cvtepu8_epi32(_mm_load_si128((const __m128i *)(const void *)(p + 192 + 16 * j)));
+                iv = _mm512_add_epi32(iv, _mm512_mullo_epi32(sj, sc));
+                mv = _mm512_add_epi32(mv, _mm512_mullo_epi32(mn, _mm512_set1_epi32(x[sb].bsums[2 * j] + x[sb].bsums[2 * j + 1])));
+            }
+            __m512 xd = _mm512_set1_ps(x[sb].d);
+            __m512 d = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(const void *)p)), xd);
+            __m512 dm = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(const void *)(p + 32))), xd);
+            acc[sb % 8] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(iv), acc[sb % 8]);
+            acc[sb % 8] = _mm512_fnmadd_ps(dm, _mm512_cvtepi32_ps(mv), acc[sb % 8]);
+        }
+        /* h = 4, 2, 1 */
+#pragma GCC unroll 4
+        for (int l = 0; l < 4; l++) acc[l] = _mm512_add_ps(acc[l], acc[l + 4]);
+        acc[0] = _mm512_add_ps(acc[0], acc[2]);
+        acc[1] = _mm512_add_ps(acc[1], acc[3]);
+        acc[0] = _mm512_add_ps(acc[0], acc[1]);
+        _mm512_mask_storeu_ps(out + k * os, mask, acc[0]);
+    }
+}
+
 /* The other entries are quant.c's to fill from the AVX-512 table. */
 const struct zt__quant_kernels zt__quant_kernels_avx512vnni = {
     .name = "avx512vnni",
@@ -561,7 +614,7 @@ const struct zt__quant_kernels zt__quant_kernels_avx512vnni = {
     .dot_q8_0 = dot_q8_0, .mm_q8_0 = mm_q8_0,
     .dot_q4_0 = dot_q4_0, .mm_q4_0 = mm_q4_0,
     .dot_q4_k = dot_q4_k, .dot_q6_k = dot_q6_k,
-    .pk_q8_0 = pk_q8_0, .pk_q4_0 = pk_q4_0, .pk_q6_k = pk_q6_k,
+    .pk_q8_0 = pk_q8_0, .pk_q4_0 = pk_q4_0, .pk_q6_k = pk_q6_k, .pk_q4_k = pk_q4_k,
 };
 
 #else

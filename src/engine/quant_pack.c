@@ -37,6 +37,13 @@
  * 4-element part of 16 rows; with the accumulator preset to -32 * bsums[g],
  * four vpdpbusd give sum_g(q * x) - 32 * bsums[g] for 16 rows, exact.
  *
+ * Q4_K packs per super-block of 256 elements: the 16 rows' fp16 d then
+ * dmin (64 bytes), the decoded 6-bit scales sc[j] (8 x 16 bytes, row r's
+ * at 16j + r) and mins m[j] (the same), then per sub-block j of 32
+ * elements 4 chunks of 64 bytes: chunk c holds parts 2c and 2c+1 of the
+ * sub-block (4 elements each) as low and high nibbles, bytes 4r..4r+3 for
+ * row r (2368 bytes for 16 rows against 2304 in GGUF).
+ *
  * Prepared activation terms (per activation row, per block b, 9 int32):
  * c_j = -128 * sum4(x) (Q8_0: the unsigned weight's bias) or -8 * sum4(x)
  * (Q4_0: the nibble's bias) for j = 0..7, then fp16(x.d) as f32 bits. With
@@ -68,6 +75,42 @@ static size_t quant_block_bytes(enum zt_ggml_type t)
 }
 
 #define Q6P_SB_BYTES (64 + 256 + 16 * 192) /* one packed Q6_K super-block of 16 rows */
+
+#define Q4KP_SB_BYTES (64 + 256 + 32 * 64) /* one packed Q4_K super-block of 16 rows */
+
+/* Q4_K: the 6-bit scale and min of sub-block j (quant.md's packing). */
+static inline void q4k_sm(const uint8_t *q, size_t j, uint8_t *sc, uint8_t *m)
+{
+    if (j < 4) {
+        *sc = q[j] & 63;
+        *m = q[j + 4] & 63;
+    } else {
+        *sc = (uint8_t)((q[j + 4] & 15) | ((q[j - 4] >> 6) << 4));
+        *m = (uint8_t)((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
+    }
+}
+
+static void pack_q4_k_sb(const uint8_t *src, size_t row_bytes, size_t nrows, size_t sb, uint8_t *dst)
+{
+    uint16_t *d = (uint16_t *)(void *)dst;
+    uint8_t *scm = dst + 64, *codes = dst + 64 + 256;
+    for (size_t r = 0; r < nrows; r++) {
+        struct zt_block_q4_k blk;
+        memcpy(&blk, src + r * row_bytes + sb * sizeof blk, sizeof blk);
+        d[r] = blk.d;
+        d[16 + r] = blk.dmin;
+        for (size_t j = 0; j < 8; j++) {
+            q4k_sm(blk.scales, j, &scm[16 * j + r], &scm[128 + 16 * j + r]);
+            for (size_t e = 0; e < 32; e++) {
+                /* element 32j + e: nibble of qs[32 (j / 2) + e], low for even j */
+                uint8_t byte = blk.qs[32 * (j / 2) + e];
+                uint8_t q = (j % 2) ? (uint8_t)(byte >> 4) : (uint8_t)(byte & 15);
+                size_t part = e / 4, i = e % 4;
+                codes[(4 * j + part / 2) * 64 + 4 * r + i] |= (uint8_t)(q << (4 * (part % 2)));
+            }
+        }
+    }
+}
 
 /* Code (0..63) of element e of a Q6_K block (quant.md's layout). */
 static inline int q6k_code(const struct zt_block_q6_k *x, size_t e)
@@ -106,8 +149,9 @@ static void pack_q6_k_sb(const uint8_t *src, size_t row_bytes, size_t nrows, siz
 int zt_quant_pack(enum zt_ggml_type t, const void *W, size_t row_bytes, size_t rows, size_t n,
                   struct zt_quant_packed **out)
 {
-    size_t qb = quant_block_bytes(t), bsz = t == ZT_GGML_Q6_K ? ZT_QK_K : 32;
-    if (qb == 0 && t != ZT_GGML_Q6_K) return ZT_EUNSUPPORTED;
+    bool kq = t == ZT_GGML_Q6_K || t == ZT_GGML_Q4_K;
+    size_t qb = quant_block_bytes(t), bsz = kq ? ZT_QK_K : 32;
+    if (qb == 0 && !kq) return ZT_EUNSUPPORTED;
     size_t wb;
     if (n == 0 || n % bsz != 0 || zt_quant_row_bytes(t, n, &wb) != 0 || (rows > 0 && row_bytes < wb))
         return ZT_EINVAL;
@@ -120,8 +164,8 @@ int zt_quant_pack(enum zt_ggml_type t, const void *W, size_t row_bytes, size_t r
     p->groups = (rows + G - 1) / G;
     p->qb = qb;
     size_t total;
-    if (zt_mul_size(t == ZT_GGML_Q6_K ? p->nb : (p->nb + 1) / 2, t == ZT_GGML_Q6_K ? Q6P_SB_BYTES : 64 + 2 * qb,
-                    &p->group_bytes) != 0 ||
+    size_t unit = t == ZT_GGML_Q6_K ? Q6P_SB_BYTES : t == ZT_GGML_Q4_K ? Q4KP_SB_BYTES : 64 + 2 * qb;
+    if (zt_mul_size(kq ? p->nb : (p->nb + 1) / 2, unit, &p->group_bytes) != 0 ||
         zt_mul_size(p->group_bytes, p->groups ? p->groups : 1, &total) != 0 || total + 64 < total) {
         zt_free(p);
         return ZT_ERANGE;
@@ -132,14 +176,17 @@ int zt_quant_pack(enum zt_ggml_type t, const void *W, size_t row_bytes, size_t r
         return ZT_ENOMEM;
     }
     p->data = (uint8_t *)(((uintptr_t)p->mem + 63) & ~(uintptr_t)63);
-    if (t == ZT_GGML_Q6_K) {
-        /* padding rows: d = 0, scales 0, codes 0 */
+    if (kq) {
+        /* padding rows: d = dmin = 0, scales 0, codes 0 */
         memset(p->data, 0, p->group_bytes * p->groups);
         for (size_t g = 0; g < p->groups; g++) {
             size_t nr = rows - g * G < G ? rows - g * G : G;
-            for (size_t sb = 0; sb < p->nb; sb++)
-                pack_q6_k_sb((const uint8_t *)W + g * G * row_bytes, row_bytes, nr, sb,
-                             p->data + g * p->group_bytes + sb * Q6P_SB_BYTES);
+            for (size_t sb = 0; sb < p->nb; sb++) {
+                const uint8_t *src = (const uint8_t *)W + g * G * row_bytes;
+                uint8_t *dst = p->data + g * p->group_bytes + sb * unit;
+                if (t == ZT_GGML_Q6_K) pack_q6_k_sb(src, row_bytes, nr, sb, dst);
+                else pack_q4_k_sb(src, row_bytes, nr, sb, dst);
+            }
         }
         *out = p;
         return 0;
@@ -262,6 +309,42 @@ static void pk_q6_k_scalar(const uint8_t *grp, size_t nsb, size_t nvalid, const 
     }
 }
 
+/* Q4_K: the scalar reference's canonical order on the codes read back. */
+static void pk_q4_k_scalar(const uint8_t *grp, size_t nsb, size_t nvalid, const void *X, size_t xs,
+                           const int32_t *act, size_t nx, float *out, size_t os)
+{
+    (void)act;
+    for (size_t k = 0; k < nx; k++) {
+        const struct zt_block_q8_k *x = (const struct zt_block_q8_k *)(const void *)((const char *)X + k * xs);
+        for (size_t r = 0; r < nvalid; r++) {
+            float acc[8] = {0};
+            for (size_t sb = 0; sb < nsb; sb++) {
+                const uint8_t *p = grp + sb * Q4KP_SB_BYTES, *scm = p + 64, *codes = p + 64 + 256;
+                int32_t isum = 0, msum = 0;
+                for (size_t j = 0; j < 8; j++) {
+                    int32_t s = 0;
+                    for (size_t e = 0; e < 32; e++) {
+                        size_t part = e / 4, i = e % 4;
+                        int q = (codes[(4 * j + part / 2) * 64 + 4 * r + i] >> (4 * (part % 2))) & 15;
+                        s += (int32_t)q * x[sb].qs[32 * j + e];
+                    }
+                    isum += scm[16 * j + r] * s;
+                    msum += scm[128 + 16 * j + r] * (x[sb].bsums[2 * j] + x[sb].bsums[2 * j + 1]);
+                }
+                uint16_t dh, mh;
+                memcpy(&dh, p + 2 * r, sizeof dh);
+                memcpy(&mh, p + 32 + 2 * r, sizeof mh);
+                float d = zt_fp16_to_fp32(dh) * x[sb].d, dmin = zt_fp16_to_fp32(mh) * x[sb].d;
+                acc[sb % 8] = fmaf(d, (float)isum, acc[sb % 8]);
+                acc[sb % 8] = fmaf(-dmin, (float)msum, acc[sb % 8]);
+            }
+            for (int h = 4; h >= 1; h /= 2)
+                for (int l = 0; l < h; l++) acc[l] = acc[l] + acc[l + h];
+            out[k * os + r] = acc[0];
+        }
+    }
+}
+
 static void pk_q8_0_scalar(const uint8_t *grp, size_t nb, size_t nvalid, const void *X, size_t xs,
                            const int32_t *act, size_t nx, float *out, size_t os)
 {
@@ -276,12 +359,13 @@ static void pk_q4_0_scalar(const uint8_t *grp, size_t nb, size_t nvalid, const v
     pk_scalar(ZT_GGML_Q4_0, grp, nb, nvalid, X, xs, nx, out, os);
 }
 
-const zt__quant_pk_fn zt__quant_pk_scalar[3] = {pk_q8_0_scalar, pk_q4_0_scalar, pk_q6_k_scalar};
+const zt__quant_pk_fn zt__quant_pk_scalar[4] = {pk_q8_0_scalar, pk_q4_0_scalar, pk_q6_k_scalar, pk_q4_k_scalar};
 
 bool zt_quant_pack_useful(enum zt_ggml_type t)
 {
     zt__quant_pk_fn f = zt__quant_pk_current(t);
-    return f != NULL && f != zt__quant_pk_scalar[t == ZT_GGML_Q4_0 ? 1 : t == ZT_GGML_Q6_K ? 2 : 0];
+    return f != NULL &&
+           f != zt__quant_pk_scalar[t == ZT_GGML_Q4_0 ? 1 : t == ZT_GGML_Q6_K ? 2 : t == ZT_GGML_Q4_K ? 3 : 0];
 }
 
 /* The prepared terms of one activation row (see the top of the file). */
@@ -306,7 +390,7 @@ int zt_quant_matmul_packed(const struct zt_quant_packed *p, size_t row_begin, si
         return ZT_EINVAL;
     if (row_begin == row_end || batch == 0) return 0;
     zt__quant_pk_fn fn = zt__quant_pk_current(p->type);
-    if (p->type == ZT_GGML_Q6_K) { /* no prepared terms */
+    if (p->type == ZT_GGML_Q6_K || p->type == ZT_GGML_Q4_K) { /* no prepared terms */
         for (size_t r0 = row_begin; r0 < row_end; r0 += G) {
             size_t nvalid = row_end - r0 < G ? row_end - r0 : G;
             fn(p->data + (r0 / G) * p->group_bytes, p->nb, nvalid, X_q, x_row_bytes, NULL, batch, out + r0,

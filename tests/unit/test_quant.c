@@ -619,16 +619,16 @@ static void test_packed_identity(void **state)
 {
     (void)state;
     enum zt_quant_isa orig = zt_quant_isa_current();
-    static const enum zt_ggml_type types[] = {ZT_GGML_Q8_0, ZT_GGML_Q4_0, ZT_GGML_Q6_K};
+    static const enum zt_ggml_type types[] = {ZT_GGML_Q8_0, ZT_GGML_Q4_0, ZT_GGML_Q6_K, ZT_GGML_Q4_K};
     static const size_t rows_c[] = {1, 16, 37};
     static const size_t lens[] = {32, 64, 32 * 7, 32 * 8, 32 * 65};
     static const size_t lens_k[] = {256, 512, 256 * 3, 256 * 8, 256 * 9};
     enum { MAXB = 5 };
-    for (size_t ti = 0; ti < 3; ti++)
+    for (size_t ti = 0; ti < 4; ti++)
         for (size_t ri = 0; ri < 3; ri++)
             for (size_t li = 0; li < 5; li++) {
                 enum zt_ggml_type t = types[ti];
-                size_t rows = rows_c[ri], n = t == ZT_GGML_Q6_K ? lens_k[li] : lens[li];
+                size_t rows = rows_c[ri], n = zt_quant_blck_size(t) == ZT_QK_K ? lens_k[li] : lens[li];
                 size_t wb = row_bytes(t, n), xb = row_bytes(zt_quant_vec_dot_type(t), n);
                 uint8_t *W = xmalloc(wb * rows), *X = xmalloc(xb * MAXB);
                 float *xf = xmalloc(n * sizeof *xf);

@@ -125,7 +125,7 @@ static int cpu_buffer_get(struct zt__backend *be, const struct zt__buffer *buf, 
 
 /* ---- packed weights ------------------------------------------------------ */
 
-/* Q8_0/Q4_0/Q6_K matrices go to the packed layout when the kernel path in use
+/* Q8_0/Q4_0/Q4_K/Q6_K matrices go to the packed layout when the kernel path in use
  * has packed kernels (AVX512-VNNI): one vector load then feeds 16 rows. */
 static int cpu_prepare_weight(struct zt__backend *be, const struct zt__tensor *w)
 {
