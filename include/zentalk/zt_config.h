@@ -117,6 +117,7 @@ struct zt_cfg_gpu_pool {
     int64_t max_vram_mb;      /* 0 = no limit */
     int64_t cpu_threads;      /* 0 = number of cores */
     int64_t max_batch;        /* sequences decoded together */
+    char *kv_cache_type;      /* f32|f16 */
 };
 /* database.yaml */
 struct zt_cfg_database {

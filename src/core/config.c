@@ -295,6 +295,7 @@ TABLE(encryption_table, encryption_keys, struct zt_cfg_encryption, NULL);
 
 /* gpu-pool.yaml */
 static const char *const backends[] = {"auto", "cpu", "cuda", NULL};
+static const char *const kv_types[] = {"f32", "f16", NULL};
 static const struct cfg_key gpu_pool_keys[] = {
     ENUM_KEYF(struct zt_cfg_gpu_pool, backend, "auto", backends, KEY_RESERVED,
               "Compute backend; auto = CUDA when a device is found, else CPU."),
@@ -305,6 +306,8 @@ static const struct cfg_key gpu_pool_keys[] = {
     INT_KEY(struct zt_cfg_gpu_pool, cpu_threads, 0, 0, 1024,
             "Threads for CPU inference; 0 = one per CPU this process may run on (its affinity mask: `taskset`, container CPU sets)."),
     INT_KEY(struct zt_cfg_gpu_pool, max_batch, 8, 1, 1024, "Sequences decoded together."),
+    ENUM_KEY(struct zt_cfg_gpu_pool, kv_cache_type, "f32", kv_types,
+             "KV cache element type of CPU inference: f32 (exact) or f16 (half the memory, deterministic, but not the bits of f32)."),
 };
 TABLE(gpu_pool_table, gpu_pool_keys, struct zt_cfg_gpu_pool, NULL);
 

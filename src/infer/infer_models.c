@@ -44,6 +44,7 @@ struct zt_infer {
     const char *data_dir;
     size_t budget;                     /* bytes; 0 = no limit */
     unsigned n_threads, n_slots;
+    bool kv_f16; /* gpu_pool.kv_cache_type: f16 */
     uint32_t n_ctx;
     void (*progress)(void *ud, uint64_t done, uint64_t total);
     void *progress_ud;
@@ -112,6 +113,7 @@ int zt_infer_new(const struct zt_config *cfg, const struct zt_infer_opts *o, str
     inf->budget = cfg->model_cache.memory_budget_mb > 0 ? (size_t)cfg->model_cache.memory_budget_mb * 1024u * 1024u : 0;
     if (!inf->n_threads) inf->n_threads = cfg->gpu_pool.cpu_threads > 0 ? (unsigned)cfg->gpu_pool.cpu_threads : cpus_online();
     if (!inf->n_slots) inf->n_slots = (unsigned)(cfg->gpu_pool.max_batch < 64 ? cfg->gpu_pool.max_batch : 64);
+    inf->kv_f16 = cfg->gpu_pool.kv_cache_type && strcmp(cfg->gpu_pool.kv_cache_type, "f16") == 0;
     *out = inf;
     return 0;
 }
@@ -310,6 +312,7 @@ int zt__infer_acquire(struct zt_infer *inf, const char *id, struct zt_runner **o
     }
     uint64_t t0 = zt_time_mono_ns();
     if (!rc) rc = zt_model_load(path, &m, &why);
+    if (!rc && inf->kv_f16) rc = zt_model_set_kv_type(m, ZT_GGML_F16);
     if (!rc && inf->progress) prefault(inf, m);
     size_t bytes = m ? zt_model_weight_bytes(m) : 0;
     const char *code = "model_unavailable";
