@@ -296,6 +296,11 @@ int http_req(uint16_t port, const char *method, const char *path, const struct h
     curl_easy_setopt(c, CURLOPT_HEADERDATA, &r->headers);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, o->timeout_ms ? o->timeout_ms : 60000L);
     if (o->ca_file) curl_easy_setopt(c, CURLOPT_CAINFO, o->ca_file);
+    char iface[64];
+    if (o->from) {
+        snprintf(iface, sizeof iface, "host!%s", o->from);
+        curl_easy_setopt(c, CURLOPT_INTERFACE, iface);
+    }
     struct curl_slist *h = NULL;
     char line[160];
     if (o->ctype) {

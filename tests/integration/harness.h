@@ -46,6 +46,7 @@ struct http_opts {
     size_t len;
     bool sized;
     const char *ca_file;        /* https: the CA to trust */
+    const char *from;           /* the local address to connect from (a 127.x.y.z), or NULL */
     long timeout_ms;            /* 0: 60 s (sanitizer builds on a loaded 2-core machine) */
     size_t body_max;            /* 0: 16 MiB kept of the answer */
     /* Called after each piece of the answer's body arrives (r->body so far). */
