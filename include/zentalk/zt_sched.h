@@ -175,6 +175,12 @@ ZT_NODISCARD int zt_sched_job_get(struct zt_sched *s, const char *job_id, struct
 /* The most recent jobs (by submission, newest first), at most max, into
  * out; *n how many. Finished jobs come from the store. ZT_EINVAL, ZT_EIO. */
 ZT_NODISCARD int zt_sched_job_list(struct zt_sched *s, struct zt_job_info *out, size_t max, size_t *n);
+/* Whether the active job job_id can still be placed: assigned or running,
+ * or queued with at least one live eligible worker that serves its model
+ * within its context and price (slots aside). false for a finished or
+ * unknown job, and for a queued one whose workers all left, expired or
+ * fell under the reputation threshold (the caller may give up on it). */
+bool zt_sched_job_servable(struct zt_sched *s, const char *job_id, int64_t now_ms);
 /* Jobs waiting now (all clients). */
 size_t zt_sched_queued(struct zt_sched *s);
 

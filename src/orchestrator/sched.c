@@ -998,6 +998,16 @@ int zt_sched_job_list(struct zt_sched *s, struct zt_job_info *out, size_t max, s
     return rc;
 }
 
+bool zt_sched_job_servable(struct zt_sched *s, const char *job_id, int64_t now_ms)
+{
+    if (!s || !job_id) return false;
+    pthread_mutex_lock(&s->r->mu);
+    struct orch_job *j = orch_map_get(&s->jobs, job_id);
+    bool ok = j && (j->state != ZT_JOB_STATE_QUEUED || servable(s, j, now_ms));
+    pthread_mutex_unlock(&s->r->mu);
+    return ok;
+}
+
 size_t zt_sched_queued(struct zt_sched *s)
 {
     if (!s) return 0;

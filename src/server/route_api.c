@@ -577,8 +577,15 @@ static void run_sched(void *arg)
     char worker[ZT_IDENTITY_ID_SIZE];
     j->start_ms = zt_time_mono_ms();
     while (!outcome) {
-        if (!wait_assigned(j, until, worker)) {
-            bool failed = j->sched_failed;
+        bool got = false;
+        /* a second at a time: a job no worker can take any more (they
+         * failed it, left or expired) gives up instead of waiting */
+        while (!(got = wait_assigned(j, zt_time_mono_ms() + 1000 < until ? zt_time_mono_ms() + 1000 : until, worker)) &&
+               !j->sched_failed && !aborted(j) && !zt_http_async_client_gone(j->a) && zt_time_mono_ms() < until &&
+               zt_sched_job_servable(sc, j->sched_id, zt_time_real_ms()))
+            ;
+        if (!got) {
+            bool failed = j->sched_failed || !zt_sched_job_servable(sc, j->sched_id, zt_time_real_ms());
             zt_ignore(zt_sched_job_cancel(sc, j->sched_id, zt_time_real_ms()));
             if (aborted(j) || zt_http_async_client_gone(j->a)) {
                 atomic_store(&j->closed, !zt_job_pool_stopping(r->pool));
@@ -588,7 +595,8 @@ static void run_sched(void *arg)
                 break;
             }
             answer_error(j, 503, "no_worker",
-                         failed ? "no worker could complete the job (every attempt failed, or the worker was lost)"
+                         failed ? "no worker can complete the job: every attempt failed, or the workers serving "
+                                  "the model left or fell under the reputation threshold"
                                 : "no worker became free in time (encryption.remote_timeout_s); retry later");
             outcome = failed ? "failed" : "queue_timeout";
             break;
