@@ -421,6 +421,77 @@ static void test_requeue(void **state)
     close_two(&o, &a, &b);
 }
 
+/* The gateway's view: a worker dropped as unreachable (zt_registry_drop)
+ * loses its running job to the queue and is charged; the job is servable
+ * while another eligible worker serves the model and placed there; the
+ * recent-jobs list shows both jobs newest first; the node list holds the
+ * keys the gateway seals with and the models. */
+static void test_drop_list_servable(void **state)
+{
+    (void)state;
+    struct orch o;
+    orch_open(&o, &(struct zt_sched_opts){0}, T0);
+    struct worker a, b;
+    two_workers(&o, &a, &b, 1);
+    struct zt_sched_result res;
+    assert_int_equal(submit(&o, req("u", "tiny-chat", 10, 10), T0, &res), 0);
+    char j1[ZT_JOB_ID_SIZE];
+    zt_strlcpy(j1, res.job_id, sizeof j1);
+    const char *w1 = res.worker;
+    struct worker *first = zt_str_eq(w1, wid(&a)) ? &a : &b, *second = first == &a ? &b : &a;
+    assert_int_equal(zt_sched_job_started(o.s, j1, wid(first), T0 + 1), 0);
+    assert_true(zt_sched_job_servable(o.s, j1, T0 + 1)); /* running */
+    /* the other slot is taken too: a second job runs on the second worker */
+    assert_int_equal(submit(&o, req("u", "tiny-chat", 10, 10), T0 + 2, &res), 0);
+    char j2[ZT_JOB_ID_SIZE];
+    zt_strlcpy(j2, res.job_id, sizeof j2);
+    assert_string_equal(res.worker, wid(second));
+
+    assert_int_equal(zt_registry_drop(o.r, wid(first), T0 + 3), 0);
+    assert_int_equal(zt_registry_drop(o.r, wid(first), T0 + 3), ZT_EINVAL); /* no live session */
+    assert_int_equal(zt_registry_drop(o.r, "zt1aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", T0 + 3), ZT_ENOTFOUND);
+    struct zt_node_info ni = node_info(o.r, first, T0 + 3);
+    assert_int_equal(ni.state, ZT_NODE_EXPIRED);
+    assert_int_equal(ni.timed_out, 1);
+    struct zt_job_info ji;
+    assert_int_equal(zt_sched_job_get(o.s, j1, &ji), 0);
+    assert_int_equal(ji.state, ZT_JOB_STATE_QUEUED);
+    assert_true(zt_sched_job_servable(o.s, j1, T0 + 3)); /* the second worker serves the model */
+    /* the finished rows come from the store, the active ones from memory */
+    finish(&o, j2, wid(second), T0 + 4);
+    struct zt_sched_event ev[8];
+    size_t n;
+    assert_int_equal(zt_sched_pump(o.s, T0 + 5, ev, 8, &n), 0);
+    assert_int_equal(ev[n - 1].kind, ZT_SCHED_EV_ASSIGNED);
+    assert_string_equal(ev[n - 1].worker, wid(second));
+    struct zt_job_info list[4];
+    assert_int_equal(zt_sched_job_list(o.s, list, 4, &n), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(list[0].job_id, j2);
+    assert_int_equal(list[0].state, ZT_JOB_STATE_DONE);
+    assert_string_equal(list[1].job_id, j1);
+    assert_int_equal(list[1].state, ZT_JOB_STATE_ASSIGNED);
+    assert_int_equal(list[1].attempts, 2);
+    assert_int_equal(zt_sched_job_list(o.s, list, 1, &n), 0);
+    assert_int_equal(n, 1);
+
+    /* the node list: both, in join order, with keys and models */
+    struct zt_node_info nodes[4];
+    assert_int_equal(zt_registry_list(o.r, false, T0 + 6, nodes, 4), 2);
+    assert_int_equal(zt_registry_list(o.r, true, T0 + 6, nodes, 4), 1);
+    assert_string_equal(nodes[0].node_id, wid(second));
+    assert_string_equal(nodes[0].models, "tiny-chat");
+    assert_memory_equal(nodes[0].ed25519_pk, zt_identity_sign_pk(second->id), ZT_ED25519_PK_LEN);
+
+    /* the second worker leaves: the queued job can go nowhere */
+    assert_int_equal(zt_sched_job_started(o.s, j1, wid(second), T0 + 7), 0);
+    assert_int_equal(zt_sched_job_finished(o.s, j1, wid(second), ZT_SCHED_ERROR, 0, T0 + 8, NULL), 0);
+    assert_int_equal(do_leave(o.r, second, T0 + 9), 0);
+    assert_false(zt_sched_job_servable(o.s, j1, T0 + 9));
+    assert_false(zt_sched_job_servable(o.s, "nosuchjob", T0 + 9));
+    close_two(&o, &a, &b);
+}
+
 /* Close and reopen: queued jobs stay queued (in order); a running job
  * whose worker heartbeats within the window keeps it; an assigned job
  * whose worker does not come back is requeued. */
@@ -566,7 +637,7 @@ int main(void)
 #define T(f) cmocka_unit_test_setup_teardown(f, orch_setup, orch_teardown)
     const struct CMUnitTest tests[] = {
         T(test_transitions), T(test_placement), T(test_score),  T(test_fair_queueing),
-        T(test_bounded_queue), T(test_requeue), T(test_resume), T(test_threads),
+        T(test_bounded_queue), T(test_requeue), T(test_drop_list_servable), T(test_resume), T(test_threads),
     };
     return zt_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }
