@@ -665,6 +665,10 @@ static void run_sched(void *arg)
         zt_buf_init(&j->text, TEXT_MAX);
         zt__orch_kick(r->orch);
     }
+    /* whatever happened, the job is over here: one still active in the
+     * scheduler (requeued and reassigned while its first worker finished
+     * after all, or left for another reason) must not hold a slot */
+    zt_ignore(zt_sched_job_cancel(sc, j->sched_id, zt_time_real_ms()));
     zt__orch_kick(r->orch); /* a slot is free */
     unlink_waiting(r, j);
     log_done(j, &o, outcome);

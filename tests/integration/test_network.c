@@ -12,7 +12,11 @@
  *    before any text reached its client), the dead worker's session ends
  *    (dropped as unreachable, or expired: the test config's expiry is
  *    2 s), and the jobs after it run on the other two;
- *  - a worker that stops with SIGTERM leaves: its state is "left" at once.
+ *  - a worker that stops with SIGTERM leaves: its state is "left" at once;
+ *  - the orchestrator killed with SIGKILL and restarted on the same port
+ *    and data: the remaining worker is live again without a restart of its
+ *    own (its session restored from the store, or re-joined after a 404),
+ *    and chats run on it.
  * Usage: test_network PATH/zentalk-node PATH/zentalk */
 #define _GNU_SOURCE
 #include "harness.h"
@@ -298,6 +302,35 @@ static void test_worker_killed(void **state)
     for (int i = 0; i < 4; i++) assert_int_equal(worker_index(c[i].ran_on), 2);
 }
 
+static void test_orchestrator_restart(void **state)
+{
+    (void)state;
+    NEED_NET();
+    if (wk[2].pid <= 0) zt_skip("runs after test_worker_killed (worker 2 is the one left)");
+    assert_int_equal(kill(gw.pid, SIGKILL), 0);
+    char dir[256], listen[64];
+    zt_strlcpy(dir, gw.dir, sizeof dir);
+    snprintf(listen, sizeof listen, "127.0.0.1:%u", (unsigned)gw.port);
+    assert_int_equal(node_wait(&gw, 10000), 128 + SIGKILL);
+    const char *const gargs[] = {"--roles", "gateway,orchestrator", "--listen", listen, NULL};
+    node_spawn(&gw, gargs, gw_env, true, dir);
+    json_t *j = NULL;
+    const char *st = NULL;
+    for (int i = 0; i < 100; i++) {
+        json_decref(j);
+        j = nodes();
+        st = node_state(j, wk_id[2]);
+        if (st && zt_str_eq(st, "live")) break;
+        zt_time_sleep_ms(100);
+    }
+    assert_non_null(st);
+    assert_string_equal(st, "live");
+    json_decref(j);
+    static struct call c[4];
+    assert_int_equal(run_chats(c, 4, 8000), 4);
+    for (int i = 0; i < 4; i++) assert_int_equal(worker_index(c[i].ran_on), 2);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 3) {
@@ -310,6 +343,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_workers_join),
         cmocka_unit_test(test_fifty_concurrent_chats),
         cmocka_unit_test(test_worker_killed),
+        cmocka_unit_test(test_orchestrator_restart),
     };
     return zt_test_exit(cmocka_run_group_tests(tests, group_setup, group_teardown));
 }
