@@ -160,8 +160,9 @@ static const struct cfg_key node_keys[] = {
             "URL other nodes reach this one at (http:// or https://), advertised in its signed descriptor; "
             "empty = derived from server.listen (set it behind a proxy or on 0.0.0.0)."),
     STRLIST_KEY(struct zt_cfg_node, join, no_strings, 16, NULL, KF_URL, KEY_UNIQUE,
-                "Orchestrator URLs this worker joins (zentalk-node --join); it heartbeats to each and accepts "
-                "the sealed jobs of the gateway it joined. Empty = joins none."),
+                "Orchestrator URLs this worker joins (zentalk-node --join), http(s)://host[:port], optionally "
+                "#NODE_ID to pin the orchestrator's node id; it heartbeats to each and accepts the sealed jobs of "
+                "the gateway it joined. Empty = joins none."),
     INT_KEY(struct zt_cfg_node, heartbeat_interval_ms, 10000, 100, 600000,
             "Milliseconds between a joined worker's heartbeats (keep it well under the orchestrator's "
             "orchestrator.heartbeat_expiry_ms)."),

@@ -18,6 +18,7 @@
 #include "zentalk/zt_identity.h"
 #include "zentalk/zt_infer.h"
 #include "zentalk/zt_log.h"
+#include "zentalk/zt_peers.h"
 #include "zentalk/zt_registry.h"
 #include "zentalk/zt_str.h"
 #include "zentalk/zt_time.h"
@@ -30,6 +31,7 @@
 struct orch {
     char url[ZT_DESCRIPTOR_MAX_ENDPOINT + 1]; /* no trailing '/' */
     char aud[ZT_IDENTITY_ID_SIZE];            /* its node id, from its descriptor ("" = not fetched) */
+    char pin[ZT_IDENTITY_ID_SIZE];            /* URL#zt1...: the id it must have ("" = any) */
     int64_t desc_expires, desc_fetched;       /* unix s */
     uint64_t seq;
     bool joined;
@@ -54,8 +56,30 @@ struct zt__joiner {
     bool stop;
 };
 
+/* URL[#NODE_ID] into o; the URL must be http(s)://host[:port]. */
+static int parse_join_url(const char *text, struct orch *o, struct zt_buf *err)
+{
+    const char *hash = strchr(text, '#');
+    size_t ul = hash ? (size_t)(hash - text) : strlen(text);
+    if (ul >= sizeof o->url) {
+        zt_ignore(zt_buf_appendf(err, "node.join %s: URL too long", text));
+        return ZT_ECONFIG;
+    }
+    memcpy(o->url, text, ul);
+    o->url[ul] = '\0';
+    while (ul > 0 && o->url[ul - 1] == '/') o->url[--ul] = '\0';
+    const char *why = zt_peers_endpoint_problem(o->url);
+    if (!why && hash && !zt_identity_id_valid(hash + 1)) why = "the part after '#' is not a node id (zt1...)";
+    if (why) {
+        zt_ignore(zt_buf_appendf(err, "node.join %s: %s", text, why));
+        return ZT_ECONFIG;
+    }
+    if (hash) zt_strlcpy(o->pin, hash + 1, sizeof o->pin);
+    return 0;
+}
+
 int zt__joiner_new(const struct zt_config *cfg, const struct zt_identity *id, struct zt_infer *models,
-                   zt__joiner_trust_fn trust, void *trust_ud, struct zt__joiner **out)
+                   zt__joiner_trust_fn trust, void *trust_ud, struct zt__joiner **out, struct zt_buf *err)
 {
     struct zt__joiner *j = zt_calloc(1, sizeof *j);
     if (!j) return ZT_ENOMEM;
@@ -73,8 +97,12 @@ int zt__joiner_new(const struct zt_config *cfg, const struct zt_identity *id, st
         return ZT_ENOMEM;
     }
     for (size_t i = 0; i < j->n; i++) {
-        size_t l = zt_strlcpy(j->o[i].url, cfg->node.join.items[i], sizeof j->o[i].url);
-        while (l > 0 && j->o[i].url[l - 1] == '/') j->o[i].url[--l] = '\0';
+        if (parse_join_url(cfg->node.join.items[i], &j->o[i], err) != 0) {
+            zt_http_client_free(j->http);
+            zt_free(j->o);
+            zt_free(j);
+            return ZT_ECONFIG;
+        }
     }
     randombytes_buf(j->boot, sizeof j->boot);
     pthread_mutex_init(&j->mu, NULL);
@@ -117,6 +145,10 @@ static int fetch_descriptor(struct zt__joiner *j, size_t i, int64_t now_s)
     memset(&d, 0, sizeof d);
     if (!rc) rc = zt_identity_descriptor_verify(zt_buf_str(&resp.body), resp.body.len, now_s, &d);
     if (!rc && strcmp(d.node_id, zt_identity_id(j->id)) == 0) rc = ZT_EINVAL; /* joining itself */
+    if (!rc && o->pin[0] && strcmp(d.node_id, o->pin) != 0) {
+        zt_log_rl(ZT_LOG_ERROR, 30, "orchestrator_id_mismatch", "url=%s expected=%s got=%s", o->url, o->pin, d.node_id);
+        rc = ZT_EPERM; /* not the node the operator named: never trusted */
+    }
     if (!rc) rc = j->trust(j->trust_ud, i, zt_buf_str(&resp.body), resp.body.len);
     if (!rc) {
         if (o->aud[0] && strcmp(o->aud, d.node_id) != 0)

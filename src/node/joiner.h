@@ -15,13 +15,16 @@
  * it sends a signed leave record to each orchestrator it joined.
  *
  * Trust: the worker trusts the orchestrator at the URL its operator gave
- * (as it trusts its config); the descriptor is refetched when half of its
- * lifetime has passed, and at every re-join. */
+ * (as it trusts its config); URL#NODE_ID pins the node id the descriptor
+ * must have (over plain http, the only defence against a machine in the
+ * middle). The descriptor is refetched when half of its lifetime has
+ * passed, and at every re-join. */
 #ifndef ZT_NODE_JOINER_H
 #define ZT_NODE_JOINER_H
 
 #include <stddef.h>
 
+#include "zentalk/zt_buf.h"
 #include "zentalk/zt_config.h"
 #include "zentalk/zt_error.h"
 
@@ -33,9 +36,11 @@ struct zt__joiner;
  * len bytes): trust it. Called on the joiner's thread. */
 typedef int (*zt__joiner_trust_fn)(void *ud, size_t i, const char *descriptor, size_t len);
 
-/* cfg, id and models are borrowed. ZT_ENOMEM, ZT_EIO (HTTP client). */
+/* cfg, id and models are borrowed. ZT_ECONFIG (a node.join entry that is
+ * not http(s)://host[:port][#NODE_ID]; err says which), ZT_ENOMEM. */
 ZT_NODISCARD int zt__joiner_new(const struct zt_config *cfg, const struct zt_identity *id, struct zt_infer *models,
-                                zt__joiner_trust_fn trust, void *trust_ud, struct zt__joiner **out);
+                                zt__joiner_trust_fn trust, void *trust_ud, struct zt__joiner **out,
+                                struct zt_buf *err);
 /* Start joining; endpoint is the URL this worker is reached at (its
  * descriptor's). ZT_EIO. */
 ZT_NODISCARD int zt__joiner_start(struct zt__joiner *j, const char *endpoint);

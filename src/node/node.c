@@ -466,7 +466,7 @@ int zt_node_new(const struct zt_config *cfg, const char *node_id, const struct z
         rc = ZT_ECONFIG;
     }
     if (!rc && cfg->node.join.count &&
-        (rc = zt__joiner_new(cfg, id, n->models, trust_joined, n, &n->joiner)) != 0)
+        (rc = zt__joiner_new(cfg, id, n->models, trust_joined, n, &n->joiner, err)) != 0 && !err->len)
         zt_ignore(zt_buf_appendf(err, "node.join: %s", zt_strerror(rc)));
     if (!rc) rc = build_server(n, err);
     if (rc) {

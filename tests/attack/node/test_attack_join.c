@@ -13,7 +13,10 @@
  *  - a worker whose descriptor claims a model it does not have (models.yaml
  *    names a file that is not there): the job sent to it fails cleanly (an
  *    error answer, no hang), the failures are charged to its reputation,
- *    and once below the threshold it gets no more work (404).
+ *    and once below the threshold it gets no more work (404);
+ *  - a worker told to join URL#NODE_ID where another node answers at URL
+ *    (a machine in the middle) never joins nor trusts it; with the right
+ *    id it joins.
  * Usage: test_attack_join PATH/zentalk-node [PATH/zentalk] */
 #define _GNU_SOURCE
 #include "harness.h"
@@ -289,6 +292,45 @@ static void test_worker_claims_missing_model(void **state)
     rm_rf(cfg);
 }
 
+static void test_pinned_join(void **state)
+{
+    (void)state;
+    char cfg[256];
+    tmp_dir(cfg, sizeof cfg, "pincfg");
+    put_file(cfg, "models.yaml", "models:\n  - id: pinned\n    path: models/none.gguf\n");
+    struct fake other;
+    fake_new(&other, 9004);
+    char url[200];
+    snprintf(url, sizeof url, "%s#%s", gw.url, zt_identity_id(other.id));
+    const char *const env[] = {"ZENTALK_NODE_HEARTBEAT_INTERVAL_MS=200", NULL};
+    const char *const args[] = {"--config", cfg, "--roles", "worker", "--join", url, NULL};
+    struct node w;
+    node_spawn(&w, args, env, true, NULL);
+    struct zt_buf log;
+    zt_buf_init(&log, 1u << 20);
+    for (int i = 0; i < 50 && !strstr(zt_buf_str(&log), "orchestrator_id_mismatch"); i++) {
+        zt_time_sleep_ms(100);
+        node_collect_stderr(&w, &log);
+    }
+    assert_non_null(strstr(zt_buf_str(&log), "orchestrator_id_mismatch"));
+    assert_null(strstr(zt_buf_str(&log), "orchestrator_joined"));
+    node_cleanup(&w);
+    /* with the orchestrator's own id it joins */
+    snprintf(url, sizeof url, "%s#%s", gw.url, gw_id);
+    const char *const ok_args[] = {"--config", cfg, "--roles", "worker", "--join", url, NULL};
+    node_spawn(&w, ok_args, env, true, NULL);
+    zt_buf_reset(&log);
+    for (int i = 0; i < 50 && !strstr(zt_buf_str(&log), "orchestrator_joined"); i++) {
+        zt_time_sleep_ms(100);
+        node_collect_stderr(&w, &log);
+    }
+    assert_non_null(strstr(zt_buf_str(&log), "orchestrator_joined"));
+    node_cleanup(&w);
+    zt_buf_deinit(&log);
+    fake_free(&other);
+    rm_rf(cfg);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -300,6 +342,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_join_flood),
         cmocka_unit_test(test_forged_and_replayed),
         cmocka_unit_test(test_worker_claims_missing_model),
+        cmocka_unit_test(test_pinned_join),
     };
     return zt_test_exit(cmocka_run_group_tests(tests, group_setup, group_teardown));
 }
