@@ -78,6 +78,24 @@ static int parse_join_url(const char *text, struct orch *o, struct zt_buf *err)
     return 0;
 }
 
+int zt__joiner_check(const struct zt_config *cfg, struct zt_buf *err)
+{
+    if (cfg->node.join.count && !(cfg->node.role_mask & ZT_ROLE_WORKER)) {
+        zt_ignore(zt_buf_appendf(err, "node.join (--join) needs the worker role (node.roles, --roles)\n"));
+        return ZT_ECONFIG;
+    }
+    int rc = 0;
+    for (size_t i = 0; i < cfg->node.join.count; i++) {
+        struct orch o;
+        memset(&o, 0, sizeof o);
+        if (parse_join_url(cfg->node.join.items[i], &o, err) != 0) {
+            zt_ignore(zt_buf_appendf(err, "\n"));
+            rc = ZT_ECONFIG;
+        }
+    }
+    return rc;
+}
+
 int zt__joiner_new(const struct zt_config *cfg, const struct zt_identity *id, struct zt_infer *models,
                    zt__joiner_trust_fn trust, void *trust_ud, struct zt__joiner **out, struct zt_buf *err)
 {

@@ -36,6 +36,10 @@ struct zt__joiner;
  * len bytes): trust it. Called on the joiner's thread. */
 typedef int (*zt__joiner_trust_fn)(void *ud, size_t i, const char *descriptor, size_t len);
 
+/* Check node.join: every entry http(s)://host[:port][#NODE_ID], and the
+ * worker role set when there is any. ZT_ECONFIG with one line per problem
+ * in err. */
+ZT_NODISCARD int zt__joiner_check(const struct zt_config *cfg, struct zt_buf *err);
 /* cfg, id and models are borrowed. ZT_ECONFIG (a node.join entry that is
  * not http(s)://host[:port][#NODE_ID]; err says which), ZT_ENOMEM. */
 ZT_NODISCARD int zt__joiner_new(const struct zt_config *cfg, const struct zt_identity *id, struct zt_infer *models,

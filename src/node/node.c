@@ -461,10 +461,8 @@ int zt_node_new(const struct zt_config *cfg, const char *node_id, const struct z
     if (!rc && (rc = zt__attest_new(id, n->models, &n->attest)) != 0)
         zt_ignore(zt_buf_appendf(err, "cannot hash the running binary for attestation: %s", strerror(errno)));
     if (!rc) rc = build_orchestrator(n, err);
-    if (!rc && cfg->node.join.count && !(cfg->node.role_mask & ZT_ROLE_WORKER)) {
-        zt_ignore(zt_buf_appendf(err, "node.join (--join) needs the worker role (node.roles, --roles)"));
-        rc = ZT_ECONFIG;
-    }
+    if (!rc && (rc = zt__joiner_check(cfg, err)) != 0)
+        while (err->len && err->data[err->len - 1] == '\n') err->data[--err->len] = '\0';
     if (!rc && cfg->node.join.count &&
         (rc = zt__joiner_new(cfg, id, n->models, trust_joined, n, &n->joiner, err)) != 0 && !err->len)
         zt_ignore(zt_buf_appendf(err, "node.join: %s", zt_strerror(rc)));

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "datadir.h"
+#include "joiner.h"
 #include "node.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_config.h"
@@ -168,6 +169,7 @@ static int load_config(const struct opts *o, struct zt_config *cfg)
     if (!rc && o->join[0]) rc = zt_config_set(cfg, "node.join", o->join, "--join", &errs);
     if (!rc) rc = zt_config_validate(cfg, &errs);
     if (!rc) rc = check_auth_config(cfg);
+    if (!rc) rc = zt__joiner_check(cfg, &errs);
     if (errs.len) fputs(zt_buf_str(&errs), stderr);
     if (errs.len && errs.data[errs.len - 1] != '\n') fputc('\n', stderr);
     if (rc == ZT_ENOTFOUND && o->config_dir)

@@ -215,6 +215,11 @@ static void test_workers_join(void **state)
     assert_non_null(strstr(zt_buf_str(&out), "3 worker(s), 3 live"));
     zt_buf_deinit(&out);
     assert_int_equal(metric_value(gw.port, "zentalk_orchestrator_live_nodes"), N_WORKERS);
+    /* a worker runs no orchestrator */
+    struct resp r;
+    http(wk[0].port, "GET", "/v1/orchestrator/nodes", NULL, NULL, &r);
+    assert_error_json(&r, 404, "not_an_orchestrator");
+    resp_free(&r);
     /* the workers trust the orchestrator they joined: no peers file */
     char peers[400];
     snprintf(peers, sizeof peers, "%s/peers.json", wk[0].data_dir);
