@@ -1,6 +1,7 @@
 /* joiner.c: a worker joins its orchestrators (joiner.h). One thread serves
  * every URL of node.join in turn: few orchestrators, one small request
  * each per beat. */
+#define _GNU_SOURCE /* pthread_timedjoin_np */
 #include "joiner.h"
 
 #include <jansson.h>
@@ -54,6 +55,7 @@ struct zt__joiner {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     bool stop;
+    long leave_timeout_ms; /* set by zt__joiner_stop */
 };
 
 /* URL[#NODE_ID] into o; the URL must be http(s)://host[:port]. */
@@ -267,7 +269,7 @@ static void leave_all(struct zt__joiner *j)
         if (!o->joined) continue;
         char *rec = NULL;
         if (zt_registry_leave_record(j->id, o->aud, j->boot, ++o->seq, zt_time_real_ms(), &rec) != 0) continue;
-        long st = post_record(j, o, "leave", rec, LEAVE_TIMEOUT_MS);
+        long st = post_record(j, o, "leave", rec, j->leave_timeout_ms);
         zt_free(rec);
         zt_log(st == 200 ? ZT_LOG_INFO : ZT_LOG_WARN, "orchestrator_left", "url=%s orchestrator=%s status=%ld",
                o->url, o->aud, st);
@@ -324,21 +326,36 @@ int zt__joiner_start(struct zt__joiner *j, const char *endpoint)
     return 0;
 }
 
-void zt__joiner_stop(struct zt__joiner *j)
+void zt__joiner_stop(struct zt__joiner *j, uint64_t wait_ms)
 {
     if (!j || !j->running) return;
     pthread_mutex_lock(&j->mu);
     j->stop = true;
+    j->leave_timeout_ms = (long)(wait_ms < (uint64_t)LEAVE_TIMEOUT_MS ? wait_ms : (uint64_t)LEAVE_TIMEOUT_MS);
+    if (j->leave_timeout_ms < 1) j->leave_timeout_ms = 1;
     pthread_cond_signal(&j->cv);
     pthread_mutex_unlock(&j->mu);
-    pthread_join(j->thread, NULL);
+    /* past wait_ms, the call in progress (and the leaves) are cut: the
+     * orchestrators expire the sessions instead */
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += (time_t)(wait_ms / 1000);
+    ts.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    if (pthread_timedjoin_np(j->thread, NULL, &ts) != 0) {
+        zt_http_client_shutdown(j->http);
+        pthread_join(j->thread, NULL);
+    }
     j->running = false;
 }
 
 void zt__joiner_free(struct zt__joiner *j)
 {
     if (!j) return;
-    zt__joiner_stop(j);
+    zt__joiner_stop(j, 0);
     zt_http_client_free(j->http);
     pthread_cond_destroy(&j->cv);
     pthread_mutex_destroy(&j->mu);

@@ -23,6 +23,7 @@
 #define ZT_NODE_JOINER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "zentalk/zt_buf.h"
 #include "zentalk/zt_config.h"
@@ -48,9 +49,10 @@ ZT_NODISCARD int zt__joiner_new(const struct zt_config *cfg, const struct zt_ide
 /* Start joining; endpoint is the URL this worker is reached at (its
  * descriptor's). ZT_EIO. */
 ZT_NODISCARD int zt__joiner_start(struct zt__joiner *j, const char *endpoint);
-/* Leave every orchestrator joined (best effort, a few seconds at most) and
- * stop the thread. */
-void zt__joiner_stop(struct zt__joiner *j);
+/* Leave every orchestrator joined (best effort, each leave 2 s at most)
+ * and stop the thread, within wait_ms: past it the call in progress is cut
+ * and the orchestrators expire the sessions instead. */
+void zt__joiner_stop(struct zt__joiner *j, uint64_t wait_ms);
 void zt__joiner_free(struct zt__joiner *j);
 
 #endif

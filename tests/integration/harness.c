@@ -48,6 +48,17 @@ void tmp_dir(char *buf, size_t cap, const char *tag)
     assert_non_null(mkdtemp(buf));
 }
 
+bool harness_start(int argc, char **argv, const char *test)
+{
+    if (argc < 3) {
+        fprintf(stderr, "usage: %s ZENTALK_NODE ZENTALK\n", test);
+        return false;
+    }
+    node_bin = argv[1];
+    signal(SIGPIPE, SIG_IGN);
+    return true;
+}
+
 bool find_test_model(const char *name, char *buf, size_t cap)
 {
     if (!zt_test_model(name, buf, cap)) {
