@@ -299,14 +299,7 @@ static void *joiner_main(void *arg)
         if (j->stop) break;
         int64_t wait = next - (int64_t)zt_time_mono_ms();
         if (wait > 0) {
-            struct timespec ts;
-            clock_gettime(CLOCK_MONOTONIC, &ts);
-            ts.tv_sec += wait / 1000;
-            ts.tv_nsec += (long)(wait % 1000) * 1000000L;
-            if (ts.tv_nsec >= 1000000000L) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000L;
-            }
+            struct timespec ts = zt_time_after_ms(CLOCK_MONOTONIC, (uint64_t)wait);
             pthread_cond_timedwait(&j->cv, &j->mu, &ts);
         }
     }
@@ -337,14 +330,7 @@ void zt__joiner_stop(struct zt__joiner *j, uint64_t wait_ms)
     pthread_mutex_unlock(&j->mu);
     /* past wait_ms, the call in progress (and the leaves) are cut: the
      * orchestrators expire the sessions instead */
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += (time_t)(wait_ms / 1000);
-    ts.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
+    struct timespec ts = zt_time_after_ms(CLOCK_REALTIME, wait_ms);
     if (pthread_timedjoin_np(j->thread, NULL, &ts) != 0) {
         zt_http_client_shutdown(j->http);
         pthread_join(j->thread, NULL);

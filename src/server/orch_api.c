@@ -118,9 +118,7 @@ static void *pump_main(void *arg)
     pthread_mutex_lock(&o->mu);
     while (!o->stop) {
         if (!o->kicked) {
-            struct timespec ts;
-            clock_gettime(CLOCK_MONOTONIC, &ts);
-            ts.tv_sec += 1; /* once a second at least */
+            struct timespec ts = zt_time_after_ms(CLOCK_MONOTONIC, 1000); /* once a second at least */
             pthread_cond_timedwait(&o->cv, &o->mu, &ts);
             if (o->stop) break;
         }

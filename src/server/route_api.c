@@ -539,13 +539,7 @@ static bool wait_assigned(struct rjob *j, uint64_t until_mono, char worker[stati
     pthread_mutex_lock(&r->mu);
     while (!j->assigned[0] && !j->sched_failed && !aborted(j) && !zt_http_async_client_gone(j->a) &&
            zt_time_mono_ms() < until_mono) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_nsec += WAIT_TICK_MS * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        struct timespec ts = zt_time_after_ms(CLOCK_MONOTONIC, WAIT_TICK_MS);
         pthread_cond_timedwait(&r->cv, &r->mu, &ts);
     }
     bool got = j->assigned[0] != '\0';

@@ -338,11 +338,7 @@ static void test_orchestrator_restart(void **state)
 
 int main(int argc, char **argv)
 {
-    if (argc < 3) {
-        fprintf(stderr, "usage: %s PATH/zentalk-node PATH/zentalk\n", argv[0]);
-        return 2;
-    }
-    node_bin = argv[1];
+    if (!harness_start(argc, argv, "test_network")) return 2;
     cli_bin = argv[2];
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_workers_join),

@@ -17,7 +17,7 @@
  *  - a worker told to join URL#NODE_ID where another node answers at URL
  *    (a machine in the middle) never joins nor trusts it; with the right
  *    id it joins.
- * Usage: test_attack_join PATH/zentalk-node [PATH/zentalk] */
+ * Usage: test_attack_join PATH/zentalk-node PATH/zentalk */
 #define _GNU_SOURCE
 #include "harness.h"
 
@@ -333,11 +333,7 @@ static void test_pinned_join(void **state)
 
 int main(int argc, char **argv)
 {
-    if (argc < 2) {
-        fprintf(stderr, "usage: %s PATH/zentalk-node [PATH/zentalk]\n", argv[0]);
-        return 2;
-    }
-    node_bin = argv[1];
+    if (!harness_start(argc, argv, "test_attack_join")) return 2;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_join_flood),
         cmocka_unit_test(test_forged_and_replayed),
