@@ -224,6 +224,15 @@ static void test_workers_join(void **state)
     char peers[400];
     snprintf(peers, sizeof peers, "%s/peers.json", wk[0].data_dir);
     assert_int_not_equal(access(peers, F_OK), 0);
+    /* SIGHUP reloads the peers file: the orchestrator joined stays trusted */
+    struct zt_buf log;
+    zt_buf_init(&log, 1u << 20);
+    node_collect_stderr(&wk[0], &log);
+    zt_buf_reset(&log);
+    assert_int_equal(kill(wk[0].pid, SIGHUP), 0);
+    for (int i = 0; i < 50 && !strstr(zt_buf_str(&log), "peers_loaded"); i++) node_collect_stderr(&wk[0], &log);
+    assert_non_null(strstr(zt_buf_str(&log), "peers=1 dropped=0"));
+    zt_buf_deinit(&log);
 }
 
 static void test_fifty_concurrent_chats(void **state)
