@@ -32,6 +32,10 @@ static const char *const refusal_names[RF_N] = {"rate_limited", "forged_or_forbi
                                                 "registry_full", "unknown_session", "malformed", "queue_full",
                                                 "no_worker"};
 
+/* Why a job moved to another worker (zentalk_orchestrator_job_retries_total). */
+static const char *const retry_names[] = {"unreachable", "refused", "timeout", "unverified"};
+#define RETRY_N 4
+
 static const double lat_le[LAT_BUCKETS] = {0.0001, 0.0005, 0.001, 0.005, 0.025, 0.1}; /* seconds */
 
 struct zt__orch {
@@ -49,6 +53,8 @@ struct zt__orch {
     atomic_uint_fast64_t refused[RF_N];
     atomic_uint_fast64_t accepted[3]; /* join, heartbeat, leave */
     atomic_uint_fast64_t lat_count, lat_sum_ns, lat_bucket[LAT_BUCKETS];
+    atomic_uint_fast64_t retries[RETRY_N];
+    atomic_uint_fast64_t ended[2]; /* failed, done */
 };
 
 int zt__orch_new(const struct zt_config *cfg, struct zt_registry *reg, struct zt_sched *sched, struct zt__orch **out)
@@ -182,6 +188,18 @@ void zt__orch_note_submit(struct zt__orch *o, uint64_t elapsed_ns, int rc)
         if (s <= lat_le[i]) atomic_fetch_add(&o->lat_bucket[i], 1);
 }
 
+void zt__orch_note_retry(struct zt__orch *o, const char *why)
+{
+    if (!o) return;
+    for (int i = 0; i < RETRY_N; i++)
+        if (strcmp(why, retry_names[i]) == 0) atomic_fetch_add(&o->retries[i], 1);
+}
+
+void zt__orch_note_end(struct zt__orch *o, bool done)
+{
+    if (o) atomic_fetch_add(&o->ended[done], 1);
+}
+
 /* ---- metrics ------------------------------------------------------------------- */
 
 static int m_queued(void *ud, struct zt_metrics_out *out)
@@ -217,6 +235,25 @@ static int m_records(void *ud, struct zt_metrics_out *out)
     return rc;
 }
 
+static int m_retries(void *ud, struct zt_metrics_out *out)
+{
+    struct zt__orch *o = ud;
+    int rc = 0;
+    for (int i = 0; i < RETRY_N && !rc; i++) {
+        char l[48];
+        snprintf(l, sizeof l, "reason=\"%s\"", retry_names[i]);
+        rc = zt_metrics_emit_u64(out, NULL, l, atomic_load(&o->retries[i]));
+    }
+    return rc;
+}
+
+static int m_ended(void *ud, struct zt_metrics_out *out)
+{
+    struct zt__orch *o = ud;
+    int rc = zt_metrics_emit_u64(out, NULL, "outcome=\"done\"", atomic_load(&o->ended[1]));
+    return rc ? rc : zt_metrics_emit_u64(out, NULL, "outcome=\"failed\"", atomic_load(&o->ended[0]));
+}
+
 static int m_placement(void *ud, struct zt_metrics_out *out)
 {
     struct zt__orch *o = ud;
@@ -247,6 +284,13 @@ int zt__orch_register_metrics(struct zt__orch *o, struct zt_metrics *m)
     if (!rc)
         rc = zt_metrics_add_fn(m, "zentalk_orchestrator_records_total", "Worker records accepted, by kind.",
                                ZT_METRIC_COUNTER, m_records, o);
+    if (!rc)
+        rc = zt_metrics_add_fn(m, "zentalk_orchestrator_job_retries_total",
+                               "Placed jobs moved to another worker after theirs failed them, by why.",
+                               ZT_METRIC_COUNTER, m_retries, o);
+    if (!rc)
+        rc = zt_metrics_add_fn(m, "zentalk_orchestrator_jobs_total", "Placed jobs that ended, by outcome.",
+                               ZT_METRIC_COUNTER, m_ended, o);
     if (!rc)
         rc = zt_metrics_add_fn(m, "zentalk_orchestrator_placement_seconds",
                                "Time zt_sched_submit took for jobs it accepted (placed or queued).",

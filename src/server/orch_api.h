@@ -53,6 +53,13 @@ struct zt_sched *zt__orch_sched(struct zt__orch *o);
  * and its result (0, ZT_EBUSY, ZT_ENOTFOUND, ...). */
 void zt__orch_note_submit(struct zt__orch *o, uint64_t elapsed_ns, int rc);
 
+/* The gateway's placed jobs, for the metrics: one that moved to another
+ * worker after its worker failed it (why: "unreachable", "refused",
+ * "timeout", "unverified"), and how each ended (done: true when it
+ * answered a verified result). */
+void zt__orch_note_retry(struct zt__orch *o, const char *why);
+void zt__orch_note_end(struct zt__orch *o, bool done);
+
 /* Register zentalk_orchestrator_* (zt_metrics.h). */
 ZT_NODISCARD int zt__orch_register_metrics(struct zt__orch *o, struct zt_metrics *m);
 

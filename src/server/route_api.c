@@ -651,6 +651,10 @@ static void run_sched(void *arg)
         }
         log_done(j, &o, "retry");
         count_peer(r, worker, false);
+        zt__orch_note_retry(r->orch, o.status == ZT_JOB_UNREACHABLE   ? "unreachable"
+                                     : o.status == ZT_JOB_REFUSED   ? "refused"
+                                     : o.status == ZT_JOB_TIMEOUT   ? "timeout"
+                                                                    : "unverified");
         if (st != ZT_JOB_STATE_QUEUED && st != ZT_JOB_STATE_ASSIGNED) {
             outcome = answer_outcome(j, &o);
             break;
@@ -663,6 +667,7 @@ static void run_sched(void *arg)
      * scheduler (requeued and reassigned while its first worker finished
      * after all, or left for another reason) must not hold a slot */
     zt_ignore(zt_sched_job_cancel(sc, j->sched_id, zt_time_real_ms()));
+    zt__orch_note_end(r->orch, outcome && strcmp(outcome, "ok") == 0);
     zt__orch_kick(r->orch); /* a slot is free */
     unlink_waiting(r, j);
     log_done(j, &o, outcome);

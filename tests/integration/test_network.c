@@ -272,6 +272,8 @@ static void test_fifty_concurrent_chats(void **state)
     json_decref(j);
     zt_buf_deinit(&out);
     assert_int_equal(metric_value(gw.port, "zentalk_orchestrator_queue_depth"), 0);
+    assert_true(metric_value(gw.port, "zentalk_orchestrator_jobs_total{outcome=\"done\"}") >= 51);
+    assert_true(metric_value(gw.port, "zentalk_orchestrator_placement_seconds_count") >= 51);
 }
 
 static void test_worker_killed(void **state)

@@ -284,6 +284,8 @@ static void test_worker_claims_missing_model(void **state)
     assert_true(json_number_value(json_object_get(n, "reputation")) < 0.5);
     assert_false(json_is_true(json_object_get(n, "eligible")));
     json_decref(n);
+    assert_true(metric_value(gw.port, "zentalk_orchestrator_job_retries_total{reason=\"refused\"}") >= 1);
+    assert_true(metric_value(gw.port, "zentalk_orchestrator_jobs_total{outcome=\"failed\"}") >= 1);
     /* and gets no more work */
     http(gw.port, "POST", "/v1/chat/completions", "application/json", chat, &r);
     assert_error_json(&r, 404, "model_not_found");
