@@ -607,6 +607,17 @@ static void run_sched(void *arg)
             zt_job_call_free(j->job);
             j->job = NULL;
             rc = make_call(j, &j->worker, (uint64_t)(now_ms / 1000));
+            if (rc == ZT_EINVAL || rc == ZT_ENOMEM) { /* the request's fault, or ours: not the worker's */
+                zt_ignore(zt_sched_job_cancel(sc, j->sched_id, zt_time_real_ms()));
+                if (rc == ZT_EINVAL)
+                    answer_error(j, 400, "invalid_request",
+                                 j->chat ? "messages must be a non-empty array of {role, content} strings"
+                                         : "prompt must be a string (or an array holding one string)");
+                else
+                    answer_error(j, 503, "overloaded", "out of memory");
+                outcome = rc == ZT_EINVAL ? "invalid" : "oom";
+                break;
+            }
         }
         if (!rc) rc = zt_sched_job_started(sc, j->sched_id, worker, now_ms);
         if (rc) { /* the worker went meanwhile, or the body cannot be sealed to it */

@@ -251,6 +251,14 @@ static void test_fifty_concurrent_chats(void **state)
         per[w]++;
     }
     fprintf(stderr, "50 chats: %d / %d / %d per worker\n", per[0], per[1], per[2]);
+    /* a request the gateway cannot build a job body from is the client's
+     * fault (400), not a worker's */
+    struct resp br;
+    http(gw.port, "POST", "/v1/chat/completions", "application/json",
+         "{\"model\":\"stories\",\"messages\":[{\"role\":5,\"content\":\"x\"}]}", &br);
+    fprintf(stderr, "bad role: %ld %s\n", br.status, zt_buf_str(&br.body));
+    assert_int_equal(br.status, 400);
+    resp_free(&br);
     /* streamed through the network too */
     struct call s = {.seed = 7, .stream = true};
     chat_thread(&s);
