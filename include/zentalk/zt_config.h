@@ -59,6 +59,8 @@ struct zt_cfg_node {
     unsigned role_mask;       /* derived from roles (ZT_ROLE_*) */
     char *data_dir;           /* created 0700 on start */
     char *endpoint;           /* URL peers reach this node at; "" = derived from server.listen */
+    struct zt_strlist join;   /* orchestrator URLs a worker joins (--join) */
+    int64_t heartbeat_interval_ms; /* a joined worker's heartbeat period */
 };
 struct zt_cfg_server {
     char *listen;             /* host:port */
@@ -269,10 +271,36 @@ struct zt_cfg_features {
     struct zt_cfg_feature entities;
 };
 
+/* config.yaml: orchestrator (src/orchestrator; docs/internals/orchestrator.md) */
+struct zt_cfg_orch_reputation {
+    double threshold, prior_good, prior_bad;
+    int64_t half_life_hours;
+};
+struct zt_cfg_orch_queue {
+    int64_t max, max_per_client;
+};
+struct zt_cfg_orch_score {
+    double reputation, load, latency, price;
+};
+struct zt_cfg_orchestrator {
+    int64_t heartbeat_expiry_ms;
+    int64_t record_window_ms;
+    int64_t max_nodes;
+    int64_t duplicate_quarantine_s;
+    int64_t max_attempts;
+    int64_t fair_quantum_tokens;
+    int64_t scan_max;
+    int64_t join_rate_per_minute;   /* joins per minute per client address */
+    struct zt_cfg_orch_reputation reputation;
+    struct zt_cfg_orch_queue queue;
+    struct zt_cfg_orch_score score;
+};
+
 struct zt_config {
     struct zt_cfg_node node;
     struct zt_cfg_server server;
     struct zt_cfg_log log;
+    struct zt_cfg_orchestrator orchestrator;
     struct zt_cfg_encryption encryption;
     struct zt_cfg_gpu_pool gpu_pool;
     struct zt_cfg_database database;

@@ -159,8 +159,55 @@ static const struct cfg_key node_keys[] = {
     STR_KEY(struct zt_cfg_node, endpoint, "", 256, KF_URL, 0,
             "URL other nodes reach this one at (http:// or https://), advertised in its signed descriptor; "
             "empty = derived from server.listen (set it behind a proxy or on 0.0.0.0)."),
+    STRLIST_KEY(struct zt_cfg_node, join, no_strings, 16, NULL, KF_URL, KEY_UNIQUE,
+                "Orchestrator URLs this worker joins (zentalk-node --join), http(s)://host[:port], optionally "
+                "#NODE_ID to pin the orchestrator's node id; it heartbeats to each and accepts the sealed jobs of "
+                "the gateway it joined. Empty = joins none."),
+    INT_KEY(struct zt_cfg_node, heartbeat_interval_ms, 10000, 100, 600000,
+            "Milliseconds between a joined worker's heartbeats (keep it well under the orchestrator's "
+            "orchestrator.heartbeat_expiry_ms)."),
 };
 TABLE(node_table, node_keys, struct zt_cfg_node, NULL);
+
+/* config.yaml: orchestrator */
+static const struct cfg_key orch_rep_keys[] = {
+    DBL_KEY(struct zt_cfg_orch_reputation, threshold, 0.5, 0.0, 1.0, "A worker whose reputation is below gets no work."),
+    DBL_KEY(struct zt_cfg_orch_reputation, prior_good, 2.0, 0.0, 100.0, "Beta prior of good outcomes (alpha)."),
+    DBL_KEY(struct zt_cfg_orch_reputation, prior_bad, 1.0, 0.0, 100.0, "Beta prior of bad outcomes (beta)."),
+    INT_KEY(struct zt_cfg_orch_reputation, half_life_hours, 168, 1, 8760, "Half-life of the outcome counts, in hours."),
+};
+TABLE(orch_rep_table, orch_rep_keys, struct zt_cfg_orch_reputation, NULL);
+static const struct cfg_key orch_queue_keys[] = {
+    INT_KEY(struct zt_cfg_orch_queue, max, 10000, 1, 1000000, "Jobs waiting for a worker, all clients; past it: 503."),
+    INT_KEY(struct zt_cfg_orch_queue, max_per_client, 1000, 1, 1000000, "Jobs waiting per client (at most queue.max)."),
+};
+TABLE(orch_queue_table, orch_queue_keys, struct zt_cfg_orch_queue, NULL);
+static const struct cfg_key orch_score_keys[] = {
+    DBL_KEY(struct zt_cfg_orch_score, reputation, 0.40, 0.0, 1.0, "Placement score weight of reputation."),
+    DBL_KEY(struct zt_cfg_orch_score, load, 0.25, 0.0, 1.0, "... of free slots."),
+    DBL_KEY(struct zt_cfg_orch_score, latency, 0.20, 0.0, 1.0, "... of measured latency per token."),
+    DBL_KEY(struct zt_cfg_orch_score, price, 0.15, 0.0, 1.0, "... of price per 1k tokens."),
+};
+TABLE(orch_score_table, orch_score_keys, struct zt_cfg_orch_score, NULL);
+static const struct cfg_key orch_keys[] = {
+    INT_KEY(struct zt_cfg_orchestrator, heartbeat_expiry_ms, 30000, 1000, 600000,
+            "A worker session with no heartbeat for this long expires (its jobs are requeued)."),
+    INT_KEY(struct zt_cfg_orchestrator, record_window_ms, 60000, 1000, 600000,
+            "Clock skew allowed on join, heartbeat and leave records."),
+    INT_KEY(struct zt_cfg_orchestrator, max_nodes, 65536, 1, 1048576, "Worker nodes known, live or not."),
+    INT_KEY(struct zt_cfg_orchestrator, duplicate_quarantine_s, 600, 0, 86400,
+            "A node id proven to run on two machines gets no work this long."),
+    INT_KEY(struct zt_cfg_orchestrator, max_attempts, 3, 1, 10, "Assignments per job before it fails."),
+    INT_KEY(struct zt_cfg_orchestrator, fair_quantum_tokens, 4096, 1, 1048576,
+            "Deficit round robin quantum between clients, in tokens."),
+    INT_KEY(struct zt_cfg_orchestrator, scan_max, 256, 1, 65536, "Candidate workers scored per placement."),
+    INT_KEY(struct zt_cfg_orchestrator, join_rate_per_minute, 60, 1, 1000000,
+            "Join requests per minute per client address (POST /v1/orchestrator/join); past it: 429."),
+    SECTION_KEY(struct zt_cfg_orchestrator, reputation, &orch_rep_table, NULL, "Worker reputation."),
+    SECTION_KEY(struct zt_cfg_orchestrator, queue, &orch_queue_table, NULL, "The bounded job queue."),
+    SECTION_KEY(struct zt_cfg_orchestrator, score, &orch_score_table, NULL, "Placement score weights."),
+};
+TABLE(orch_table, orch_keys, struct zt_cfg_orchestrator, NULL);
 
 /* config.yaml: server */
 static const char *const relay_private[] = {"auto", "allow", "refuse", NULL};
@@ -623,6 +670,8 @@ static const struct cfg_key root_keys[] = {
     SECTION_KEY(struct zt_config, node, &node_table, "config.yaml", "This node."),
     SECTION_KEY(struct zt_config, server, &server_table, "config.yaml", "The HTTP API."),
     SECTION_KEY(struct zt_config, log, &log_table, "config.yaml", "Logging."),
+    SECTION_KEY(struct zt_config, orchestrator, &orch_table, "config.yaml",
+                "The orchestrator role: worker registry and scheduler."),
     SECTION_KEY(struct zt_config, encryption, &encryption_table, "encryption.yaml",
                 "Keys, sealing and API authentication."),
     SECTION_KEY(struct zt_config, gpu_pool, &gpu_pool_table, "gpu-pool.yaml",
