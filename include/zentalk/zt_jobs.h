@@ -30,7 +30,8 @@
 #include "zt_privacy.h"
 #include "zt_sealed.h"
 
-#define ZT_JOB_BODY_VERSION 1
+#define ZT_JOB_BODY_VERSION 2 /* what zt_job_build writes (docs/architecture/WIRE.md) */
+#define ZT_JOB_BODY_V1 1      /* still read: answered with a v1 result stream */
 #define ZT_JOB_MAX_MESSAGES 1024
 #define ZT_JOB_NONCE_MAX 256 /* bytes of the body's optional "nonce" */
 #define ZT_JOB_PATH_SEALED "/v1/jobs/sealed"
@@ -52,14 +53,33 @@ const char *zt_job_kind_feature(enum zt_job_kind k);
  * body's prompt or messages and sampling fields, ready for the worker's
  * completion/chat request builder (which checks the values' ranges). */
 struct json_t;
+
+/* What a v2 body asks besides generating (WIRE.md): continue a stream
+ * another worker started (the ids it streamed, its last checkpoint), or
+ * verify claimed ids teacher-forced. */
+enum zt_job_mode { ZT_JOB_GENERATE = 0, ZT_JOB_RESUME = 1, ZT_JOB_VERIFY = 2 };
+
 struct zt_job_request {
     enum zt_job_kind kind;
     struct json_t *request;
+    int version;                         /* 1 or 2: the result stream answers in kind */
+    enum zt_job_mode mode;
+    bool has_subject;                    /* "subject" given (required for RESUME/VERIFY) */
+    uint8_t subject[ZT_ENV_HASH_LEN];
+    int32_t *ids;                        /* RESUME/VERIFY: the ids (zt_malloc'd) */
+    size_t n_ids;
+    uint8_t prev[ZT_CKPT_MAX_LEN];       /* RESUME: the previous worker's last checkpoint (verified */
+    size_t prev_len;                     /* under its embedded key); 0: none */
 };
 
 /* Decode a sealed job body (len bytes, untrusted) for a header naming model
  * and max_tokens. Strict: a UTF-8 JSON object without duplicate keys;
- * "v" = 1 (other integers ZT_EUNSUPPORTED); "kind" "completion" or "chat"
+ * "v" = 1 or 2 (other integers ZT_EUNSUPPORTED); v2 also takes "subject"
+ * (64 hex digits), and "resume" {"ids": [...], "checkpoint": hex} or
+ * "verify" {"ids": [...]} (not both; both need "subject"; ids integers
+ * 0..2^31-1, fewer than max_tokens for resume, at most max_tokens for
+ * verify; the checkpoint must verify under its embedded key, name the
+ * subject and count no more than the ids); "kind" "completion" or "chat"
  * (another string, "embedding" included, ZT_EUNSUPPORTED); the fields of
  * that kind and nothing else, each of its type; "model" and "max_tokens",
  * when present, equal to the header's; "nonce" (1..256 bytes of client
@@ -93,6 +113,16 @@ void zt_job_texts(const struct json_t *req, enum zt_job_kind kind, struct zt_pri
 ZT_NODISCARD int zt_job_build(const struct json_t *req, enum zt_job_kind kind,
                               const struct zt_privacy_verdict *verdict, char **out, size_t *out_len);
 
+/* The body of a continuation of job body (one zt_job_build made, which
+ * passed the privacy gate then): the same fields, "subject", and a
+ * "resume" (ids streamed so far, prev: the previous worker's last
+ * checkpoint record, or NULL) or "verify" (the claimed ids) object, with a
+ * fresh nonce. *out as zt_job_build's. ZT_EINVAL (mode GENERATE, a body
+ * that is not a v2 job body), ZT_ENOMEM. */
+ZT_NODISCARD int zt_job_body_continue(const char *body, size_t len, enum zt_job_mode mode,
+                                      const uint8_t subject[static ZT_ENV_HASH_LEN], const int32_t *ids, size_t n_ids,
+                                      const uint8_t *prev, size_t prev_len, char **out, size_t *out_len);
+
 /* ---- Sealed-job client ------------------------------------------------------ */
 
 /* What is sealed, and to whom. */
@@ -118,6 +148,18 @@ struct zt_job_call;
 ZT_NODISCARD int zt_job_call_new(const struct json_t *req, enum zt_job_kind kind,
                             const struct zt_privacy_verdict *verdict, const struct zt_job_spec *spec,
                             struct zt_job_call **out);
+/* A continuation of prev (a call made by zt_job_call_new or this): the
+ * same body under the same verdict with "subject" (prev's subject) and
+ * "resume" (the ids streamed so far, the last checkpoint) or "verify"
+ * (the claimed ids), sealed to spec's worker (zt_job_body_continue). A
+ * resume takes over prev's pseudonym restoring state (text held back
+ * there comes out here), so prev must not be sent again. Errors as
+ * zt_job_call_new. */
+ZT_NODISCARD int zt_job_call_continue(struct zt_job_call *prev, enum zt_job_mode mode, const int32_t *ids,
+                                      size_t n_ids, const uint8_t *ckpt, size_t ckpt_len,
+                                      const struct zt_job_spec *spec, struct zt_job_call **out);
+/* The chain's subject: SHA-256 of the first body of the chain. */
+void zt_job_call_subject(const struct zt_job_call *j, uint8_t out[static ZT_ENV_HASH_LEN]);
 void zt_job_call_free(struct zt_job_call *j);
 /* The job id, 32 lower-case hex digits. */
 const char *zt_job_call_id(const struct zt_job_call *j);
@@ -153,6 +195,11 @@ struct zt_job_hooks {
     /* Polled while the transfer runs: true aborts it. May be NULL. */
     bool (*cancelled)(void *ud);
     void *ud;
+    /* Wire v2 (may be NULL): the ids of the text that follows, and each
+     * checkpoint (signature, job and count checked; the stream is verified
+     * only when the outcome is VERIFIED). */
+    void (*ids)(void *ud, const int32_t *ids, size_t n);
+    void (*checkpoint)(void *ud, const uint8_t *rec, size_t len, const struct zt_checkpoint *c);
 };
 
 enum zt_job_status {
