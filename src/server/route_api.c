@@ -70,6 +70,10 @@ struct rjob {
     char via[ZT_IDENTITY_ID_SIZE]; /* relay id, or "" */
     struct zt_privacy_verdict verdict; /* the gate's; the job borrows it */
     struct zt_job_call *job;
+    /* failover to the next static peer (zt_jobs.h); first is j->worker */
+    struct zt_route_picker rp;
+    struct zt_job_failover fo;
+    struct zt_job_worker first;
     /* answer state (the thread's only) */
     bool sse_started;
     int fail;               /* ZT_E* while answering */
@@ -366,11 +370,13 @@ static void run_job(void *arg)
     j->start_ms = zt_time_mono_ms();
     struct zt_job_hooks hooks = {.text = on_text, .cancelled = on_cancelled, .ud = j};
     struct zt_job_outcome o;
-    if (zt_job_call_send(j->job, &hooks, &o) != 0) {
+    struct zt_job_failover_stats fst = {0};
+    if (zt_job_call_send_failover(&j->job, &j->first, &j->fo, &hooks, &o, &fst) != 0) {
         memset(&o, 0, sizeof o);
         o.status = ZT_JOB_UNREACHABLE;
         zt_strlcpy(o.transport, "cannot set up the HTTP client", sizeof o.transport);
     }
+    if (fst.last_worker[0]) zt_strlcpy(j->worker.node_id, fst.last_worker, sizeof j->worker.node_id); /* failover */
     const char *outcome = "ok";
     char msg[512];
     if (atomic_load(&j->closed)) {
@@ -416,9 +422,9 @@ static void run_job(void *arg)
     bool ok = strcmp(outcome, "ok") == 0;
     if (strcmp(outcome, "client_gone") != 0) count_peer(r, j->worker.node_id, ok);
     zt_log(ok ? ZT_LOG_INFO : ZT_LOG_WARN, "remote_job_done",
-           "job_id=%s worker=%s via=%s model=%s outcome=%s worker_status=%ld prompt_tokens=%u completion_tokens=%u "
-           "duration_ms=%llu",
-           zt_job_call_id(j->job), j->worker.node_id, j->via[0] ? j->via : "-", j->model, outcome, o.http_status,
+           "job_id=%s worker=%s workers=%u via=%s model=%s outcome=%s worker_status=%ld prompt_tokens=%u "
+           "completion_tokens=%u duration_ms=%llu",
+           zt_job_call_id(j->job), j->worker.node_id, fst.workers, j->via[0] ? j->via : "-", j->model, outcome, o.http_status,
            (unsigned)o.result.final.prompt_tokens, (unsigned)o.result.final.completion_tokens,
            (unsigned long long)(zt_time_mono_ms() - j->start_ms));
     zt_http_async_release(j->a);
@@ -601,6 +607,14 @@ bool zt__route_generate(struct zt__route *r, struct zt__req_ctx *cx, json_t *bod
         .idle_timeout_ms = t_ms,
     };
     if (zt_job_call_target(j->job, &target) != 0) goto oom;
+    /* a worker that dies or stalls mid-stream: the next peer serving the
+     * model continues it (resumable streams, docs/internals/jobs.md) */
+    zt_route_picker_init(&j->rp, r->peers, j->model, pin, j->via[0] ? &to : NULL, now);
+    zt_route_worker(&w, j->via[0] ? &to : NULL, &j->first);
+    j->fo = (struct zt_job_failover){.picker = &j->rp.picker, .spec = spec, .target = target,
+                                     .stall_ms = (long)r->cfg->encryption.remote_stall_ms};
+    j->fo.spec.model = j->model;
+    j->fo.target.base_url = j->fo.target.recipient_id = NULL; /* per worker */
     j->a = zt_http_req_defer(req, on_client_close, j);
     if (!j->a) goto oom;
     atomic_fetch_add(&j->refs, 1); /* on_close's */

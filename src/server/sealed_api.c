@@ -161,20 +161,23 @@ struct sealed_run {
     struct zt_checkpoint ck; /* subject, model, prev, build id: the fields every checkpoint repeats */
     unsigned since;          /* ids since the last checkpoint */
     unsigned fault_every;    /* test only: alter every Nth id streamed (0: off) */
+    unsigned delay_ms;       /* test only: a pause per id streamed (0: off) */
     uint64_t n_streamed;
 };
 
-/* Test-only fault injection (docs/internals/sealed.md): with
- * ZT_TEST_MODE=1, ZT_TEST_FAULT_EVERY=N makes this worker alter every Nth
- * token id it streams, as a cheating worker would; verification must catch
- * it. Without ZT_TEST_MODE=1 the variable is refused (logged, ignored). */
-static unsigned test_fault_every(void)
+/* Test-only settings (docs/internals/sealed.md), honoured only with
+ * ZT_TEST_MODE=1 (otherwise refused: logged and ignored):
+ *   ZT_TEST_FAULT_EVERY=N  alter every Nth token id this worker streams, as
+ *                          a cheating worker would; verification catches it
+ *   ZT_TEST_DELAY_MS=N     pause N ms per token streamed, so a test can
+ *                          kill or stop a worker mid-stream */
+static unsigned test_setting(const char *name)
 {
-    const char *f = getenv("ZT_TEST_FAULT_EVERY");
+    const char *f = getenv(name);
     if (!f || !*f) return 0;
     const char *tm = getenv("ZT_TEST_MODE");
     if (!tm || strcmp(tm, "1") != 0) {
-        zt_log_rl(ZT_LOG_ERROR, 60, "test_fault_refused", "reason=\"ZT_TEST_FAULT_EVERY needs ZT_TEST_MODE=1\"");
+        zt_log_rl(ZT_LOG_ERROR, 60, "test_setting_refused", "name=%s reason=\"needs ZT_TEST_MODE=1\"", name);
         return 0;
     }
     long n = strtol(f, NULL, 10);
@@ -240,6 +243,7 @@ static void sink_text(void *ud, struct zt_http_async *a, const struct zt_job_eve
         return;
     }
     flush(sr, a);
+    if (sr->delay_ms && ev->token >= 0) zt_time_sleep_ms(sr->delay_ms); /* test only */
 }
 
 static void sink_done(void *ud, struct zt_http_async *a, const struct zt_job_event *ev)
@@ -300,7 +304,8 @@ static int start_v2(struct sealed_run *sr, const struct zt_job_request *job, str
     memcpy(sr->ck.subject, job->has_subject ? job->subject : sr->input_hash, sizeof sr->ck.subject);
     if (job->prev_len) zt_checkpoint_id(job->prev, job->prev_len, sr->ck.prev);
     sr->ck.build_id_len = (uint8_t)zt_strlcpy(sr->ck.build_id, zt_engine_build_id(), sizeof sr->ck.build_id);
-    sr->fault_every = test_fault_every();
+    sr->fault_every = test_setting("ZT_TEST_FAULT_EVERY");
+    sr->delay_ms = test_setting("ZT_TEST_DELAY_MS");
     int rc = zt_infer_job_model_sha256(ij, sr->ck.model_sha256);
     if (!rc && job->mode != ZT_JOB_GENERATE)
         rc = zt_infer_job_give(ij, job->mode == ZT_JOB_RESUME ? ZT_JOB_FORCE_RESUME : ZT_JOB_FORCE_VERIFY, job->ids,
