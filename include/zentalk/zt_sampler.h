@@ -75,5 +75,8 @@ size_t zt_sampler_n_accepted(const struct zt_sampler *s);
 /* Tokens accepted with logits (generated, sampled or given): the position
  * of the next draw. */
 uint64_t zt_sampler_n_generated(const struct zt_sampler *s);
+/* The uniform draw in [0, 1) the sampler uses for generated position pos
+ * under seed (a multiple of 2^-53; WIRE.md defines it; test vectors). */
+double zt_sampler_draw(uint64_t seed, uint64_t pos);
 
 #endif

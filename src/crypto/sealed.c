@@ -170,11 +170,13 @@ static bool build_id_ok(const char *b, size_t n)
     return true;
 }
 
-static void ckpt_sig_msg(crypto_sign_state *st, const uint8_t *body, size_t n)
+/* The signed message: the context string, then the record's bytes (plain
+ * Ed25519 over the whole message, not the prehashed multi-part API). */
+static size_t ckpt_sig_msg(uint8_t *msg, const uint8_t *body, size_t n)
 {
-    crypto_sign_init(st);
-    crypto_sign_update(st, (const uint8_t *)CKPT_CTX, sizeof CKPT_CTX - 1);
-    crypto_sign_update(st, body, n);
+    memcpy(msg, CKPT_CTX, sizeof CKPT_CTX - 1);
+    memcpy(msg + sizeof CKPT_CTX - 1, body, n);
+    return sizeof CKPT_CTX - 1 + n;
 }
 
 int zt_checkpoint_sign(const struct zt_checkpoint *c, const uint8_t sk[static ZT_ENV_ED25519_SK_LEN], uint8_t *out,
@@ -197,9 +199,9 @@ int zt_checkpoint_sign(const struct zt_checkpoint *c, const uint8_t sk[static ZT
     memcpy(out + 153, sk + 32, 32); /* libsodium's secret key ends with the public key */
     out[185] = (uint8_t)bl;
     memcpy(out + 186, c->build_id, bl);
-    crypto_sign_state st;
-    ckpt_sig_msg(&st, out, n);
-    if (crypto_sign_final_create(&st, out + n, NULL, sk) != 0) return ZT_ECRYPTO;
+    uint8_t msg[sizeof CKPT_CTX + ZT_CKPT_MAX_LEN];
+    size_t ml = ckpt_sig_msg(msg, out, n);
+    if (crypto_sign_detached(out + n, NULL, msg, ml, sk) != 0) return ZT_ECRYPTO;
     *out_len = n + ZT_ENV_SIG_LEN;
     return 0;
 }
@@ -214,9 +216,9 @@ int zt_checkpoint_verify(const uint8_t *b, size_t len, const uint8_t *pk, struct
         return ZT_EPARSE;
     if (zt_crypto_init() != 0) return ZT_ECRYPTO;
     if (pk && sodium_memcmp(pk, b + 153, 32) != 0) return ZT_ECRYPTO;
-    crypto_sign_state st;
-    ckpt_sig_msg(&st, b, len - ZT_ENV_SIG_LEN);
-    if (crypto_sign_final_verify(&st, b + len - ZT_ENV_SIG_LEN, b + 153) != 0) return ZT_ECRYPTO;
+    uint8_t msg[sizeof CKPT_CTX + ZT_CKPT_MAX_LEN];
+    size_t ml = ckpt_sig_msg(msg, b, len - ZT_ENV_SIG_LEN);
+    if (crypto_sign_verify_detached(b + len - ZT_ENV_SIG_LEN, msg, ml, b + 153) != 0) return ZT_ECRYPTO;
     struct zt_checkpoint c;
     memset(&c, 0, sizeof c);
     c.flags = b[4];

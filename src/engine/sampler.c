@@ -303,3 +303,8 @@ uint64_t zt_sampler_n_generated(const struct zt_sampler *s)
 {
     return s->n_generated;
 }
+
+double zt_sampler_draw(uint64_t seed, uint64_t pos)
+{
+    return draw_at(seed, pos);
+}
