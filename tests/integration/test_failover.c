@@ -14,7 +14,13 @@
  *   SIGSTOP of the worker serving the next stream: the same after the
  *   stall deadline.
  * The time from the signal to the next text is printed (bench_failover
- * measures it over more runs). */
+ * measures it over more runs).
+ * Verification over the wire (this process signs as G): a job generated
+ * on one worker and verified teacher-forced on another (a "verify" body:
+ * the prompt and the claimed ids) gives equal signed chains; a worker
+ * started with the test-only fault flag (ZT_TEST_FAULT_EVERY, which alters
+ * a token now and then), and one whose "stories" is another model file,
+ * are caught (zt_job_chain_compare: MISMATCH). */
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -26,6 +32,8 @@
 #include "harness.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_identity.h"
+#include "zentalk/zt_jobs.h"
+#include "zentalk/zt_privacy.h"
 #include "zentalk/zt_str.h"
 #include "zentalk/zt_time.h"
 
@@ -39,7 +47,7 @@ struct keyed {
     bool stopped;
 };
 
-static struct keyed W[N_W], G;
+static struct keyed W[N_W], G, F, S; /* F: alters tokens (test fault flag); S: another model as "stories" */
 static bool have_model;
 static char model_path[1024];
 
@@ -90,6 +98,25 @@ static int setup(void **state)
         gp[i] = zt_strdup(zt_buf_str(&d.body));
         resp_free(&d);
     }
+    /* F and S: workers that verification must catch */
+    char other_path[1024];
+    (void)find_test_model("llama-2-tiny-random.gguf", other_path, sizeof other_path);
+    struct keyed *bad[2] = {&F, &S};
+    for (int i = 0; i < 2; i++) {
+        make_keyed(bad[i]);
+        put_json_array(bad[i]->data, "peers.json", &dg, 1);
+        char y[1600];
+        snprintf(y, sizeof y,
+                 "model_cache:\n  memory_budget_mb: 0\n  default_model: stories\n"
+                 "models:\n  - id: stories\n    path: %s\n    context_size: 256\n    max_tokens: 120\n",
+                 i == 0 || !other_path[0] ? model_path : other_path);
+        put_file(bad[i]->dir, "models.yaml", y);
+        const char *const args[] = {"--config", bad[i]->dir, NULL};
+        static const char *const fenv[] = {"ZENTALK_ENCRYPTION_SEALED_JOBS_CALLERS=peer", "ZT_TEST_MODE=1",
+                                           "ZT_TEST_FAULT_EVERY=5", NULL};
+        static const char *const senv[] = {"ZENTALK_ENCRYPTION_SEALED_JOBS_CALLERS=peer", NULL};
+        node_spawn(&bad[i]->n, args, i == 0 ? fenv : senv, true, bad[i]->dir);
+    }
     zt_free(dg);
     put_json_array(G.data, "peers.json", gp, N_W);
     for (int i = 0; i < N_W; i++) zt_free(gp[i]);
@@ -102,8 +129,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    struct keyed *all[N_W + 1] = {&W[0], &W[1], &W[2], &G};
-    for (size_t i = 0; i < N_W + 1; i++) {
+    struct keyed *all[N_W + 3] = {&W[0], &W[1], &W[2], &G, &F, &S};
+    for (size_t i = 0; i < N_W + 3; i++) {
         if (all[i]->stopped && all[i]->n.pid) kill(all[i]->n.pid, SIGCONT);
         if (all[i]->n.pid) node_cleanup(&all[i]->n);
         zt_identity_free(all[i]->id);
@@ -259,10 +286,103 @@ static void test_failover(void **state)
     zt_buf_deinit(&ref);
 }
 
+/* ---- verification over the wire --------------------------------------------- */
+
+struct got {
+    int32_t ids[256];
+    size_t n;
+};
+
+static void got_ids(void *ud, const int32_t *ids, size_t n)
+{
+    struct got *g = ud;
+    for (size_t i = 0; i < n && g->n < 256; i++) g->ids[g->n++] = ids[i];
+}
+
+static void spec_for(const struct keyed *w, struct zt_job_spec *spec)
+{
+    *spec = (struct zt_job_spec){.model = "stories", .max_tokens = 40, .stream = true, .ttl_s = 300,
+                                 .now = (uint64_t)(zt_time_real_ms() / 1000), .suite = ZT_HPKE_SUITE_CHACHA,
+                                 .worker_id = zt_identity_id(w->id), .worker_kem_pk = zt_identity_kem_pk(w->id),
+                                 .worker_sign_pk = zt_identity_sign_pk(w->id)};
+}
+
+/* Send j to w as G; the outcome must verify (or, with may_refuse, be
+ * refused as an invalid request). Returns whether it verified. */
+static bool send_to(struct zt_job_call *j, const struct keyed *w, struct got *g, struct zt_job_outcome *o,
+                    bool may_refuse)
+{
+    struct zt_job_target t = {.base_url = w->n.url, .sign_as = G.id, .recipient_id = zt_identity_id(w->id),
+                              .now = zt_time_real_ms() / 1000, .total_timeout_ms = 60000};
+    assert_int_equal(zt_job_call_target(j, &t), 0);
+    struct zt_job_hooks h = {.ids = got_ids, .ud = g};
+    assert_int_equal(zt_job_call_send(j, &h, o), 0);
+    if (may_refuse && o->status == ZT_JOB_REFUSED && o->http_status == 400) return false;
+    if (o->status != ZT_JOB_VERIFIED)
+        fprintf(stderr, "worker %s: status %d, %s; %s\n", zt_identity_id(w->id), o->status, o->why, o->transport);
+    assert_int_equal(o->status, ZT_JOB_VERIFIED);
+    assert_true(o->result.checkpoint_len > 0);
+    return true;
+}
+
+/* Generate on gen, verify on ver; the verdict of the two chains. A
+ * verifier that refuses the claimed ids outright (ids its model does not
+ * have: another model's) has caught them too: MISMATCH. */
+static enum zt_chain_verdict generate_and_verify(const struct keyed *gen, const struct keyed *ver, const char *why_want)
+{
+    json_t *req = json_pack("{s:s,s:s,s:i,s:f}", "model", "stories", "prompt", "Once upon a time", "seed", 5,
+                            "temperature", 0.8);
+    struct zt_privacy_verdict own;
+    zt_privacy_verdict_own_data(&own);
+    struct zt_job_spec spec;
+    spec_for(gen, &spec);
+    struct zt_job_call *j = NULL, *v = NULL;
+    assert_int_equal(zt_job_call_new(req, ZT_JOB_COMPLETION, &own, &spec, &j), 0);
+    struct got g = {0}, none = {0};
+    static struct zt_job_outcome a, b;
+    assert_true(send_to(j, gen, &g, &a, false));
+    assert_true(g.n > 0);
+    spec_for(ver, &spec);
+    assert_int_equal(zt_job_call_continue(j, ZT_JOB_VERIFY, g.ids, g.n, NULL, 0, &spec, &v), 0);
+    enum zt_chain_verdict verdict = ZT_CHAIN_MISMATCH;
+    const char *why = "the verifier refused the claimed ids";
+    if (!send_to(v, ver, &none, &b, true)) goto out;
+    assert_int_equal(none.n, 0); /* a verifier streams no ids, only its chain */
+    assert_string_equal(b.result.final.finish_reason, "verified");
+    assert_int_equal(zt_job_chain_compare(a.result.checkpoint, a.result.checkpoint_len, zt_identity_sign_pk(gen->id),
+                                          b.result.checkpoint, b.result.checkpoint_len, zt_identity_sign_pk(ver->id),
+                                          &verdict, &why),
+                     0);
+out:
+    if (why_want) assert_string_equal(why, why_want);
+    zt_job_call_free(j);
+    zt_job_call_free(v);
+    zt_privacy_verdict_deinit(&own);
+    json_decref(req);
+    return verdict;
+}
+
+static void test_verify_over_wire(void **state)
+{
+    (void)state;
+    need_model();
+    for (int i = 0; i < N_W; i++)
+        assert_int_equal(generate_and_verify(&W[i], &W[(i + 1) % N_W], NULL), ZT_CHAIN_MATCH);
+    /* a worker that alters a token now and then */
+    assert_int_equal(generate_and_verify(&F, &W[0], "the hash chains differ"), ZT_CHAIN_MISMATCH);
+    /* a worker whose model is another file */
+    char other[1024];
+    if (find_test_model("llama-2-tiny-random.gguf", other, sizeof other))
+        assert_int_equal(generate_and_verify(&S, &W[1], NULL), ZT_CHAIN_MISMATCH);
+    else
+        zt_skip_part("llama-2-tiny-random.gguf not found: the swapped-model case did not run");
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1) node_bin = argv[1];
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_verify_over_wire),
         cmocka_unit_test(test_failover),
     };
     return zt_test_exit(cmocka_run_group_tests(tests, setup, teardown));
