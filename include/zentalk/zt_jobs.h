@@ -200,6 +200,8 @@ struct zt_job_hooks {
      * only when the outcome is VERIFIED). */
     void (*ids)(void *ud, const int32_t *ids, size_t n);
     void (*checkpoint)(void *ud, const uint8_t *rec, size_t len, const struct zt_checkpoint *c);
+    /* Bytes of a sealed result arrived (before they are opened). May be NULL. */
+    void (*progress)(void *ud);
 };
 
 enum zt_job_status {

@@ -308,6 +308,7 @@ static int on_body(void *ud, const uint8_t *p, size_t n)
         zt_ignore(zt_buf_append(&j->answer, p, n < room ? n : room));
         return 0;
     }
+    if (j->hooks && j->hooks->progress) j->hooks->progress(j->hooks->ud);
     int rc = zt_sealed_reader_feed(j->call.reader, p, n, on_text, j);
     if (rc && !j->fail) j->fail = rc;
     return j->fail ? -1 : 0; /* nothing after a bad chunk can be trusted: abort */

@@ -12,7 +12,10 @@
  *   tokens of each attempt once (their sum is the answer's completion
  *   tokens);
  *   SIGSTOP of the worker serving the next stream: the same after the
- *   stall deadline.
+ *   stall deadline;
+ *   one more stream: G's first choice is dead (connection refused), its
+ *   second stopped (no answer within the stall deadline), the third
+ *   serves it: the same text.
  * The time from the signal to the next text is printed (bench_failover
  * measures it over more runs).
  * Verification over the wire (this process signs as G): a job generated
@@ -283,6 +286,18 @@ static void test_failover(void **state)
         zt_buf_deinit(&text);
         victim = ran; /* the next stream starts on the worker that finished this one */
     }
+    /* the dead one and the stopped one are passed over */
+    struct zt_buf text;
+    zt_buf_init(&text, 1 << 20);
+    uint32_t ct3 = 0;
+    uint64_t t0 = zt_time_mono_ms();
+    stream(&none, &text, &zt, &ct3);
+    assert_int_equal(text.len, ref.len);
+    assert_memory_equal(text.data, ref.data, ref.len);
+    assert_int_equal(worker_of(json_string_value(json_object_get(zt, "ran_on"))), victim);
+    json_decref(zt);
+    printf("past a dead and a stopped worker: whole answer in %llu ms\n", (unsigned long long)(zt_time_mono_ms() - t0));
+    zt_buf_deinit(&text);
     zt_buf_deinit(&ref);
 }
 
