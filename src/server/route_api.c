@@ -612,7 +612,8 @@ bool zt__route_generate(struct zt__route *r, struct zt__req_ctx *cx, json_t *bod
     zt_route_picker_init(&j->rp, r->peers, j->model, pin, j->via[0] ? &to : NULL, now);
     zt_route_worker(&w, j->via[0] ? &to : NULL, &j->first);
     j->fo = (struct zt_job_failover){.picker = &j->rp.picker, .spec = spec, .target = target,
-                                     .stall_ms = (long)r->cfg->encryption.remote_stall_ms};
+                                     .stall_ms = (long)r->cfg->encryption.remote_stall_ms,
+                                     .max_workers = 16}; /* static peers: dead ones are tried too */
     j->fo.spec.model = j->model;
     j->fo.target.base_url = j->fo.target.recipient_id = NULL; /* per worker */
     j->a = zt_http_req_defer(req, on_client_close, j);
