@@ -109,6 +109,7 @@ struct zt_cfg_encryption {
     char *remote_worker;      /* node id pinned for remote LLM jobs; "" = first peer serving the model */
     char *relay;              /* node id of the relay remote jobs go through; "" = direct */
     int64_t remote_timeout_s; /* wait for a remote answer to start / longest silence */
+    int64_t remote_stall_ms;  /* silence after which a streaming job moves to another worker (0: off) */
     int64_t remote_max_tokens;/* max_tokens of a remote job whose request names none */
     int64_t remote_max_inflight; /* remote jobs at once */
 };

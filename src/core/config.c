@@ -333,6 +333,10 @@ static const struct cfg_key encryption_keys[] = {
     INT_KEY(struct zt_cfg_encryption, remote_timeout_s, 120, 1, 3600,
             "Seconds to wait for a remote worker's answer to start, and the longest silence while it "
             "streams; a job that goes past it fails (504 before any text)."),
+    INT_KEY(struct zt_cfg_encryption, remote_stall_ms, 10000, 0, 3600000,
+            "Milliseconds without a token from a remote worker that has started streaming after which the "
+            "job moves to the next registered worker serving the model, with the tokens so far (resumable "
+            "streams; a worker whose connection drops moves at once); 0 = no stall deadline."),
     INT_KEY(struct zt_cfg_encryption, remote_max_tokens, 512, 1, 1048576,
             "max_tokens of a remote job whose request names none (the sealed header needs a bound)."),
     INT_KEY(struct zt_cfg_encryption, remote_max_inflight, 64, 1, 4096,

@@ -14,6 +14,7 @@
 #include "infer_int.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_gguf.h"
+#include "zentalk/zt_hash.h"
 #include "zentalk/zt_log.h"
 #include "zentalk/zt_model.h"
 #include "zentalk/zt_str.h"
@@ -21,6 +22,8 @@
 
 struct loaded {
     struct zt_runner *runner;   /* NULL: not loaded */
+    const struct zt_runner *sha_of; /* sha holds the file's SHA-256 while runner == sha_of */
+    uint8_t sha[32];
     size_t bytes;
     unsigned users;
     uint64_t last_used;
@@ -256,6 +259,48 @@ static void prefault(const struct zt_infer *inf, const struct zt_model *m)
         inf->progress(inf->progress_ud, done, total);
     }
     (void)sink;
+}
+
+int zt__infer_model_sha256(struct zt_infer *inf, const struct zt_cfg_model *e, const struct zt_runner *r,
+                           uint8_t out[static 32])
+{
+    size_t i = (size_t)(e - inf->models);
+    if (i >= inf->n_models || !r) return ZT_EINVAL;
+    struct loaded *l = &inf->l[i];
+    pthread_mutex_lock(&inf->mu);
+    bool have = l->sha_of == r;
+    if (have) memcpy(out, l->sha, 32);
+    pthread_mutex_unlock(&inf->mu);
+    if (have) return 0;
+    /* read the file once per load (the runner is in use: it stays) */
+    char path[1024], alt[1024];
+    int rc = model_file(inf, e, path, sizeof path, alt, sizeof alt);
+    if (rc) return rc;
+    FILE *f = fopen(path, "rb");
+    if (!f) return ZT_EIO;
+    struct zt_sha256_ctx c;
+    zt_sha256_init(&c);
+    uint8_t *buf = zt_malloc((size_t)1 << 20);
+    if (!buf) {
+        fclose(f);
+        return ZT_ENOMEM;
+    }
+    size_t n;
+    while ((n = fread(buf, 1, (size_t)1 << 20, f)) > 0) zt_sha256_update(&c, buf, n);
+    rc = ferror(f) ? ZT_EIO : 0;
+    fclose(f);
+    zt_free(buf);
+    if (rc) return rc;
+    uint8_t h[32];
+    zt_sha256_final(&c, h);
+    pthread_mutex_lock(&inf->mu);
+    if (l->runner == r) {
+        l->sha_of = r;
+        memcpy(l->sha, h, 32);
+    }
+    pthread_mutex_unlock(&inf->mu);
+    memcpy(out, h, 32);
+    return 0;
 }
 
 int zt__infer_acquire(struct zt_infer *inf, const char *id, struct zt_runner **out, const struct zt_cfg_model **entry,
