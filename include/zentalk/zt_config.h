@@ -59,6 +59,9 @@ struct zt_cfg_node {
     unsigned role_mask;       /* derived from roles (ZT_ROLE_*) */
     char *data_dir;           /* created 0700 on start */
     char *endpoint;           /* URL peers reach this node at; "" = derived from server.listen */
+    int64_t dht_port;         /* UDP port of the discovery DHT; 0 = off */
+    struct zt_strlist bootstrap; /* DHT bootstrap nodes, host:port */
+    bool dht_multicast;       /* OpenDHT's LAN peer discovery */
 };
 struct zt_cfg_server {
     char *listen;             /* host:port */

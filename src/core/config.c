@@ -159,6 +159,13 @@ static const struct cfg_key node_keys[] = {
     STR_KEY(struct zt_cfg_node, endpoint, "", 256, KF_URL, 0,
             "URL other nodes reach this one at (http:// or https://), advertised in its signed descriptor; "
             "empty = derived from server.listen (set it behind a proxy or on 0.0.0.0)."),
+    INT_KEY(struct zt_cfg_node, dht_port, 0, 0, 65535,
+            "UDP port of the discovery DHT (OpenDHT; it binds every address): the node publishes its signed "
+            "descriptor and finds workers there; 0 = no DHT (the default)."),
+    STRLIST_KEY(struct zt_cfg_node, bootstrap, no_strings, 64, NULL, KF_HOSTPORT, KEY_UNIQUE,
+                "DHT nodes (host:port) to join the discovery DHT through; used when node.dht_port is set."),
+    BOOL_KEY(struct zt_cfg_node, dht_multicast, false,
+             "Let the DHT find and announce peers by multicast on the local network."),
 };
 TABLE(node_table, node_keys, struct zt_cfg_node, NULL);
 

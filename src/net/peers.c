@@ -1,4 +1,5 @@
-/* peers.c: the static peer registry. See zt_peers.h and docs/internals/peers.md.
+/* peers.c: the static peer registry, and the workers the discovery DHT
+ * found (zt_dht.h). See zt_peers.h and docs/internals/peers.md.
  *
  * The peers are a sorted array (by node id) behind a read-write lock; a
  * load builds a new array aside and swaps it in, so readers never wait for
@@ -28,6 +29,11 @@ struct zt_peers {
     /* per peer (same index as v): whether it runs the worker role and the
      * models its descriptor lists, each followed by '\0' (models_len bytes) */
     struct peer_models *m;
+    /* nodes found in the discovery DHT (zt_peers_set_discovered): the same
+     * shape, sorted by node id, consulted after the static peers */
+    struct zt_peer *dv;
+    struct peer_models *dm;
+    size_t dn;
 };
 
 struct peer_models {
@@ -61,6 +67,8 @@ void zt_peers_free(struct zt_peers *p)
     pthread_rwlock_destroy(&p->lock);
     models_free(p->m, p->n);
     zt_free(p->v);
+    models_free(p->dm, p->dn);
+    zt_free(p->dv);
     zt_free(p);
 }
 
@@ -343,6 +351,7 @@ int zt_peers_lookup(struct zt_peers *p, const char *node_id, int64_t now, struct
     int rc = ZT_ENOTFOUND;
     pthread_rwlock_rdlock(&p->lock);
     const struct zt_peer *e = p->n ? bsearch(&key, p->v, p->n, sizeof *p->v, peer_cmp) : NULL;
+    if (!e && p->dn) e = bsearch(&key, p->dv, p->dn, sizeof *p->dv, peer_cmp);
     if (e) {
         rc = now >= e->expires ? ZT_ETIMEDOUT : 0;
         if (!rc) *out = *e;
@@ -375,7 +384,7 @@ size_t zt_peers_count(struct zt_peers *p)
 {
     if (!p) return 0;
     pthread_rwlock_rdlock(&p->lock);
-    size_t n = p->n;
+    size_t n = p->n + p->dn;
     pthread_rwlock_unlock(&p->lock);
     return n;
 }
@@ -387,18 +396,84 @@ static bool lists_model(const struct peer_models *m, const char *model)
     return false;
 }
 
+static bool pick_in(const struct zt_peer *v, const struct peer_models *m, size_t n, const char *model,
+                    const char *pin, int64_t now, struct zt_peer *out)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (pin && pin[0] && strcmp(pin, v[i].node_id) != 0) continue;
+        if (now >= v[i].expires || !m[i].worker || !lists_model(&m[i], model)) continue;
+        *out = v[i];
+        return true;
+    }
+    return false;
+}
+
 int zt_peers_pick(struct zt_peers *p, const char *model, const char *pin, int64_t now, struct zt_peer *out)
 {
     if (!p || !model || !model[0]) return ZT_ENOTFOUND;
-    int rc = ZT_ENOTFOUND;
     pthread_rwlock_rdlock(&p->lock);
-    for (size_t i = 0; i < p->n; i++) {
-        if (pin && pin[0] && strcmp(pin, p->v[i].node_id) != 0) continue;
-        if (now >= p->v[i].expires || !p->m[i].worker || !lists_model(&p->m[i], model)) continue;
-        *out = p->v[i];
-        rc = 0;
-        break;
-    }
+    bool found = pick_in(p->v, p->m, p->n, model, pin, now, out) || pick_in(p->dv, p->dm, p->dn, model, pin, now, out);
     pthread_rwlock_unlock(&p->lock);
-    return rc;
+    return found ? 0 : ZT_ENOTFOUND;
+}
+
+int zt_peers_set_discovered(struct zt_peers *p, const struct zt_node_descriptor *d, size_t n, int64_t now,
+                            size_t *kept)
+{
+    if (!p || (n && !d)) return ZT_EINVAL;
+    struct zt_peer *pv = n ? zt_calloc(n, sizeof *pv) : NULL;
+    struct peer_models *pm = n ? zt_calloc(n, sizeof *pm) : NULL;
+    if (n && (!pv || !pm)) {
+        zt_free(pv);
+        zt_free(pm);
+        return ZT_ENOMEM;
+    }
+    size_t k = 0;
+    int rc = 0;
+    for (size_t i = 0; i < n && !rc; i++) {
+        const struct zt_node_descriptor *x = &d[i];
+        bool dup = false;
+        for (size_t j = 0; j < k && !dup; j++) dup = strcmp(pv[j].node_id, x->node_id) == 0;
+        pthread_rwlock_rdlock(&p->lock); /* a static peer is known already */
+        struct zt_peer key;
+        memcpy(key.node_id, x->node_id, sizeof key.node_id);
+        dup = dup || (p->n && bsearch(&key, p->v, p->n, sizeof *p->v, peer_cmp));
+        pthread_rwlock_unlock(&p->lock);
+        if (dup || now >= x->expires || !x->endpoint || zt_peers_endpoint_problem(x->endpoint)) continue;
+        struct zt_peer *e = &pv[k];
+        memcpy(e->node_id, x->node_id, sizeof e->node_id);
+        memcpy(e->ed25519_pk, x->ed25519_pk, sizeof e->ed25519_pk);
+        memcpy(e->kem_pk, x->kem_pk, sizeof e->kem_pk);
+        size_t el = zt_strlcpy(e->endpoint, x->endpoint, sizeof e->endpoint);
+        while (el > 0 && e->endpoint[el - 1] == '/') e->endpoint[--el] = '\0';
+        e->expires = x->expires;
+        rc = take_models(x, &pm[k]);
+        k++;
+    }
+    if (rc) {
+        models_free(pm, k);
+        zt_free(pv);
+        return rc;
+    }
+    for (size_t i = 1; i < k; i++) /* insertion sort by id, models alongside (k is small) */
+        for (size_t j = i; j > 0 && strcmp(pv[j - 1].node_id, pv[j].node_id) > 0; j--) {
+            struct zt_peer t = pv[j];
+            pv[j] = pv[j - 1];
+            pv[j - 1] = t;
+            struct peer_models tm = pm[j];
+            pm[j] = pm[j - 1];
+            pm[j - 1] = tm;
+        }
+    pthread_rwlock_wrlock(&p->lock);
+    struct zt_peer *old = p->dv;
+    struct peer_models *old_m = p->dm;
+    size_t old_n = p->dn;
+    p->dv = pv;
+    p->dm = pm;
+    p->dn = k;
+    pthread_rwlock_unlock(&p->lock);
+    models_free(old_m, old_n);
+    zt_free(old);
+    if (kept) *kept = k;
+    return 0;
 }

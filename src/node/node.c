@@ -32,6 +32,7 @@
 #include "zentalk/zt_annotate.h"
 #include "zentalk/zt_asset.h"
 #include "zentalk/zt_auth.h"
+#include "zentalk/zt_dht.h"
 #include "zentalk/zt_featset.h"
 #include "zentalk/zt_gdpr.h"
 #include "zentalk/zt_identity.h"
@@ -82,6 +83,7 @@ struct zt_node {
     struct zt__sealed *sealed;
     struct zt__attest *attest;
     struct zt_server *server;
+    struct zt_dht *dht; /* node.dht_port: discovery */
 };
 
 /* path under data_dir unless absolute. */
@@ -381,6 +383,16 @@ int zt_node_start(struct zt_node *n)
     return rc;
 }
 
+static int dht_sign(void *ud, char **json)
+{
+    return zt__sealed_descriptor(ud, json);
+}
+
+int zt_node_start_dht(struct zt_node *n, struct zt_buf *err)
+{
+    return zt_dht_node_start(n->cfg, dht_sign, n->sealed, n->peers, zt_identity_id(n->id), &n->dht, err);
+}
+
 int zt_node_reload_peers(struct zt_node *n, struct zt_buf *err)
 {
     size_t kept = 0, dropped = 0;
@@ -403,6 +415,7 @@ struct zt_server *zt_node_server(struct zt_node *n)
 void zt_node_free(struct zt_node *n)
 {
     if (!n) return;
+    zt_dht_free(n->dht); /* stops publishing and discovery first */
     zt_gdpr_sweeper_free(n->sweeper); /* stops the sweeper before what it sweeps goes */
     /* End inference first: every job answers (an error for those cut
      * short), the connections it resumes get a moment to flush, and only
