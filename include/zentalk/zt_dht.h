@@ -86,10 +86,12 @@ typedef int (*zt_dht_sign_fn)(void *ud, char **json);
 ZT_NODISCARD int zt_dht_publish_from(struct zt_dht *d, zt_dht_sign_fn sign, void *ud);
 
 /* Look up the nodes with role (and model, when not NULL) for at most
- * timeout_ms: up to max (<= ZT_DHT_MAX_RESULTS) verified, unrevoked
- * descriptors, one per node, into out[0..*n) (each released with
- * zt_node_descriptor_deinit). A lookup that times out returns what it
- * found so far. ZT_EINVAL: bad arguments; ZT_ENOMEM. */
+ * timeout_ms (then up to 2 s more while each node found is asked, under
+ * its own key, for revocations and a newer descriptor): up to max
+ * (<= ZT_DHT_MAX_RESULTS) verified, unrevoked descriptors, one per node,
+ * into out[0..*n) (each released with zt_node_descriptor_deinit). A lookup
+ * that times out returns what it found so far. ZT_EINVAL: bad arguments;
+ * ZT_ENOMEM. */
 ZT_NODISCARD int zt_dht_lookup(struct zt_dht *d, const char *role, const char *model, int64_t now,
                                unsigned timeout_ms, struct zt_node_descriptor *out, size_t max, size_t *n);
 

@@ -158,7 +158,8 @@ int zt_dht_node_start(const struct zt_config *cfg, zt_dht_sign_fn sign, void *si
 #define KEY_PREFIX "zentalk-dht-v1/"
 #define OWN_REVOCATIONS 16
 #define LOOKUP_MAX_INTERVAL_MS 30000u
-#define LOOKUP_TIMEOUT_MS 5000u
+#define LOOKUP_TIMEOUT_MS 15000u /* a flooded key takes seconds (docs/internals/dht.md) */
+#define NODE_KEYS_MIN_MS 2000u   /* what the nodes' own keys get even after a slow first get */
 
 bool zt_dht_available(void)
 {
@@ -513,6 +514,10 @@ int zt_dht_lookup(struct zt_dht *d, const char *role, const char *model, int64_t
         key_of(&hk, "node", cand[i].node_id, NULL);
         if (!(ops[i] = get_start(d, &hk, role, model, cand[i].node_id, 1))) rc = ZT_ENOMEM;
     }
+    struct timespec floor_ts;
+    deadline_of(NODE_KEYS_MIN_MS, &floor_ts);
+    if (floor_ts.tv_sec > until.tv_sec || (floor_ts.tv_sec == until.tv_sec && floor_ts.tv_nsec > until.tv_nsec))
+        until = floor_ts;
     pthread_mutex_lock(&d->mu);
     if (!rc) wait_ops(d, ops, m, &until);
     size_t k = 0;

@@ -131,6 +131,17 @@ static int loaded_cmp(const void *a, const void *b)
     return strcmp(((const struct loaded *)a)->peer.node_id, ((const struct loaded *)b)->peer.node_id);
 }
 
+/* The peer of a verified descriptor (its endpoint without trailing '/'). */
+static void peer_of(const struct zt_node_descriptor *d, struct zt_peer *e)
+{
+    memcpy(e->node_id, d->node_id, sizeof e->node_id);
+    memcpy(e->ed25519_pk, d->ed25519_pk, sizeof e->ed25519_pk);
+    memcpy(e->kem_pk, d->kem_pk, sizeof e->kem_pk);
+    size_t el = zt_strlcpy(e->endpoint, d->endpoint, sizeof e->endpoint);
+    while (el > 0 && e->endpoint[el - 1] == '/') e->endpoint[--el] = '\0';
+    e->expires = d->expires;
+}
+
 /* The worker role and the models of a verified descriptor. */
 static int take_models(const struct zt_node_descriptor *d, struct peer_models *m)
 {
@@ -146,6 +157,25 @@ static int take_models(const struct zt_node_descriptor *d, struct peer_models *m
         m->len += l;
     }
     return 0;
+}
+
+/* Put a new set of peers in place (the file's, or the discovered ones)
+ * under the write lock and free the one it replaces. */
+static void swap_in(struct zt_peers *p, bool discovered, struct zt_peer *pv, struct peer_models *pm, size_t n)
+{
+    struct zt_peer **v = discovered ? &p->dv : &p->v;
+    struct peer_models **m = discovered ? &p->dm : &p->m;
+    size_t *cnt = discovered ? &p->dn : &p->n;
+    pthread_rwlock_wrlock(&p->lock);
+    struct zt_peer *old = *v;
+    struct peer_models *old_m = *m;
+    size_t old_n = *cnt;
+    *v = pv;
+    *m = pm;
+    *cnt = n;
+    pthread_rwlock_unlock(&p->lock);
+    models_free(old_m, old_n);
+    zt_free(old);
 }
 
 int zt_peers_load_text(struct zt_peers *p, const char *text, size_t len, int64_t now, size_t *kept,
@@ -210,13 +240,7 @@ int zt_peers_load_text(struct zt_peers *p, const char *text, size_t len, int64_t
             nd++;
             continue;
         }
-        struct zt_peer *e = &v[n].peer;
-        memcpy(e->node_id, nd_out.node_id, sizeof e->node_id);
-        memcpy(e->ed25519_pk, nd_out.ed25519_pk, sizeof e->ed25519_pk);
-        memcpy(e->kem_pk, nd_out.kem_pk, sizeof e->kem_pk);
-        size_t el = zt_strlcpy(e->endpoint, nd_out.endpoint, sizeof e->endpoint);
-        while (el > 0 && e->endpoint[el - 1] == '/') e->endpoint[--el] = '\0';
-        e->expires = nd_out.expires;
+        peer_of(&nd_out, &v[n].peer);
         rc = take_models(&nd_out, &v[n].m);
         zt_node_descriptor_deinit(&nd_out);
         n++;
@@ -259,17 +283,8 @@ int zt_peers_load_text(struct zt_peers *p, const char *text, size_t len, int64_t
             v[i].m.names = NULL;
         }
     }
-    pthread_rwlock_wrlock(&p->lock);
-    struct zt_peer *old = p->v;
-    struct peer_models *old_m = p->m;
-    size_t old_n = p->n;
-    p->v = pv;
-    p->m = pm;
-    p->n = n;
-    pthread_rwlock_unlock(&p->lock);
-    pv = old;
-    pm = old_m;
-    models_free(pm, old_n);
+    swap_in(p, false, pv, pm, n);
+    pv = NULL;
     pm = NULL;
     if (kept) *kept = n;
     if (dropped) *dropped = nd;
@@ -291,13 +306,7 @@ int zt_peers_load_file(struct zt_peers *p, const char *path, int64_t now, size_t
     fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         if (errno == ENOENT) {
-            pthread_rwlock_wrlock(&p->lock);
-            models_free(p->m, p->n);
-            p->m = NULL;
-            zt_free(p->v);
-            p->v = NULL;
-            p->n = 0;
-            pthread_rwlock_unlock(&p->lock);
+            swap_in(p, false, NULL, NULL, 0);
             if (kept) *kept = 0;
             if (dropped) *dropped = 0;
             return ZT_ENOTFOUND;
@@ -440,13 +449,7 @@ int zt_peers_set_discovered(struct zt_peers *p, const struct zt_node_descriptor 
         dup = dup || (p->n && bsearch(&key, p->v, p->n, sizeof *p->v, peer_cmp));
         pthread_rwlock_unlock(&p->lock);
         if (dup || now >= x->expires || !x->endpoint || zt_peers_endpoint_problem(x->endpoint)) continue;
-        struct zt_peer *e = &pv[k];
-        memcpy(e->node_id, x->node_id, sizeof e->node_id);
-        memcpy(e->ed25519_pk, x->ed25519_pk, sizeof e->ed25519_pk);
-        memcpy(e->kem_pk, x->kem_pk, sizeof e->kem_pk);
-        size_t el = zt_strlcpy(e->endpoint, x->endpoint, sizeof e->endpoint);
-        while (el > 0 && e->endpoint[el - 1] == '/') e->endpoint[--el] = '\0';
-        e->expires = x->expires;
+        peer_of(x, &pv[k]);
         rc = take_models(x, &pm[k]);
         k++;
     }
@@ -464,16 +467,7 @@ int zt_peers_set_discovered(struct zt_peers *p, const struct zt_node_descriptor 
             pm[j] = pm[j - 1];
             pm[j - 1] = tm;
         }
-    pthread_rwlock_wrlock(&p->lock);
-    struct zt_peer *old = p->dv;
-    struct peer_models *old_m = p->dm;
-    size_t old_n = p->dn;
-    p->dv = pv;
-    p->dm = pm;
-    p->dn = k;
-    pthread_rwlock_unlock(&p->lock);
-    models_free(old_m, old_n);
-    zt_free(old);
+    swap_in(p, true, pv, pm, k);
     if (kept) *kept = k;
     return 0;
 }
