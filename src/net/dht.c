@@ -159,6 +159,8 @@ int zt_dht_node_start(const struct zt_config *cfg, zt_dht_sign_fn sign, void *si
 #define OWN_REVOCATIONS 16
 #define LOOKUP_MAX_INTERVAL_MS 30000u
 #define LOOKUP_TIMEOUT_MS 15000u /* a flooded key takes seconds (docs/internals/dht.md) */
+#define SEEN_MAX (2 * ZT_DHT_MAX_RESULTS) /* nodes the node's discovery remembers */
+#define FORGET_MS (600u * 1000u)          /* a node no lookup returned for this long goes */
 #define NODE_KEYS_MIN_MS 2000u   /* what the nodes' own keys get even after a slow first get */
 
 bool zt_dht_available(void)
@@ -185,6 +187,11 @@ struct op {
     bool gone;     /* the caller stopped waiting: no more values wanted */
 };
 
+struct seen {
+    struct zt_node_descriptor d;
+    uint64_t last_ms; /* when a lookup last returned it (monotonic) */
+};
+
 struct zt_dht {
     dht_runner *r;
     uint16_t port;
@@ -209,6 +216,8 @@ struct zt_dht {
     struct zt_peers *peers; /* when the node's discovery runs */
     char self_id[ZT_IDENTITY_ID_SIZE];
     bool gateways; /* a worker also admits the gateways found */
+    struct seen *seen; /* what the node's lookups found (SEEN_MAX; the discovery thread's) */
+    size_t n_seen;
     const struct zt_strlist *bootstrap; /* the node's config (outlives d) */
     size_t last_found;
 };
@@ -292,6 +301,8 @@ void zt_dht_free(struct zt_dht *d)
         op_free(op);
     }
     unref_published(d);
+    for (size_t i = 0; i < d->n_seen; i++) zt_node_descriptor_deinit(&d->seen[i].d);
+    zt_free(d->seen);
     zt_free(d->desc);
     zt_free(d->revoked);
     pthread_cond_destroy(&d->cv);
@@ -644,6 +655,48 @@ int zt__dht_put_raw(struct zt_dht *d, const char *role, const char *model, const
 
 /* ---- The publisher and discovery thread ------------------------------------------- */
 
+/* Fold one lookup's results (taken) into what the node has seen: the later
+ * expiry per node, seen now; a node no lookup has returned for FORGET_MS
+ * (a lookup can miss one: a flooded key, a lost UDP answer), an expired
+ * descriptor and a revoked key go. Only the discovery thread calls it. */
+static void fold_seen(struct zt_dht *d, struct zt_node_descriptor *v, size_t n)
+{
+    uint64_t t = zt_time_mono_ms();
+    int64_t now = zt_time_real_ms() / 1000;
+    for (size_t i = 0; i < n; i++) {
+        size_t j = 0;
+        while (j < d->n_seen && strcmp(d->seen[j].d.node_id, v[i].node_id) != 0) j++;
+        if (j == d->n_seen) { /* a new node */
+            if (j == SEEN_MAX) {
+                zt_node_descriptor_deinit(&v[i]);
+                continue;
+            }
+            memset(&d->seen[j], 0, sizeof d->seen[j]); /* may hold a moved entry's copy */
+            d->n_seen++;
+        } else if (v[i].expires < d->seen[j].d.expires) { /* an older descriptor: still there */
+            d->seen[j].last_ms = t;
+            zt_node_descriptor_deinit(&v[i]);
+            continue;
+        }
+        zt_node_descriptor_deinit(&d->seen[j].d);
+        d->seen[j].d = v[i];
+        d->seen[j].last_ms = t;
+        memset(&v[i], 0, sizeof v[i]);
+    }
+    size_t w = 0;
+    pthread_mutex_lock(&d->mu);
+    for (size_t j = 0; j < d->n_seen; j++) {
+        struct seen *e = &d->seen[j];
+        if (now >= e->d.expires || t - e->last_ms > FORGET_MS || is_revoked(d, &e->d)) {
+            zt_node_descriptor_deinit(&e->d);
+            continue;
+        }
+        d->seen[w++] = *e;
+    }
+    d->n_seen = w;
+    pthread_mutex_unlock(&d->mu);
+}
+
 /* The node's discovery: workers (to seal jobs to) and, for a worker, the
  * gateways (whose signed requests it then admits) become peers. */
 static void discover(struct zt_dht *d)
@@ -662,15 +715,19 @@ static void discover(struct zt_dht *d)
         if (strcmp(v[i].node_id, d->self_id) == 0) zt_node_descriptor_deinit(&v[i]);
         else v[w++] = v[i];
     }
+    fold_seen(d, v, w);
+    zt_free(v);
+    struct zt_node_descriptor *all = d->n_seen ? zt_calloc(d->n_seen, sizeof *all) : NULL;
+    for (size_t i = 0; all && i < d->n_seen; i++) all[i] = d->seen[i].d; /* shallow: set_discovered copies */
     size_t kept = 0;
-    if (zt_peers_set_discovered(d->peers, v, w, zt_time_real_ms() / 1000, &kept) == 0 && kept != d->last_found) {
+    if ((all || !d->n_seen) && zt_peers_set_discovered(d->peers, all, all ? d->n_seen : 0, zt_time_real_ms() / 1000, &kept) == 0 &&
+        kept != d->last_found) {
         zt_log(ZT_LOG_INFO, "dht_peers", "found=%zu", kept);
         d->last_found = kept;
     }
+    zt_free(all);
     if (!kept && d->bootstrap) /* alone so far: knock again (a bootstrap node may have come up since) */
         for (size_t i = 0; i < d->bootstrap->count; i++) zt_ignore(zt_dht_bootstrap(d, d->bootstrap->items[i]));
-    for (size_t i = 0; i < w; i++) zt_node_descriptor_deinit(&v[i]);
-    zt_free(v);
 }
 
 static void *thread_main(void *arg)
@@ -737,6 +794,10 @@ int zt_dht_node_start(const struct zt_config *cfg, zt_dht_sign_fn sign, void *si
         if (zt_dht_bootstrap(d, cfg->node.bootstrap.items[i]) != 0)
             zt_log(ZT_LOG_WARN, "dht_bootstrap_invalid", "node=\"%s\"", cfg->node.bootstrap.items[i]);
     d->peers = peers;
+    if (!(d->seen = zt_calloc(SEEN_MAX, sizeof *d->seen))) {
+        zt_dht_free(d);
+        return ZT_ENOMEM;
+    }
     d->gateways = (cfg->node.role_mask & ZT_ROLE_WORKER) != 0;
     zt_strlcpy(d->self_id, self_id ? self_id : "", sizeof d->self_id);
     rc = zt_dht_publish_from(d, sign, sign_ud);

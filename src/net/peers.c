@@ -386,7 +386,7 @@ static int peers_metric(void *ud, struct zt_metrics_out *o)
 
 int zt_peers_register_metrics(struct zt_peers *p, struct zt_metrics *m)
 {
-    return zt_metrics_add_fn(m, "zentalk_peers", "Trusted peers in the registry.", ZT_METRIC_GAUGE, peers_metric, p);
+    return zt_metrics_add_fn(m, "zentalk_peers", "Peers in the registry: the peers file's and those the DHT found.", ZT_METRIC_GAUGE, peers_metric, p);
 }
 
 size_t zt_peers_count(struct zt_peers *p)
