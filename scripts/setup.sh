@@ -14,6 +14,7 @@ PACKAGES=(
   apertium-hbs-eng apertium-isl-eng apertium-mkd-eng
   curl ca-certificates openssl python3 python3-websockets
   python3-yaml shellcheck
+  postgresql libpq-dev redis-server libhiredis-dev
 )
 # libopendht-c-dev: the discovery DHT (src/net/dht.c; without it the node
 # says "DHT not built" when node.dht_port is set, and test_dht skips);
@@ -22,7 +23,10 @@ PACKAGES=(
 # systemd gives systemd-analyze (test_systemd_unit skips without it).
 # The Vulkan loader, glslc and Mesa's lavapipe (a CPU Vulkan device) build
 # and test the Vulkan compute backend (src/engine/vulkan; off without them).
-OPTIONAL=(clang libclang-rt-14-dev wrk systemd libvulkan-dev glslc mesa-vulkan-drivers)
+# Node.js and Chromium run the OpenAI client and dashboard browser tests
+# (test_web_clients skips without them; the npm packages they use are
+# pinned tarballs that scripts/data.sh fetches, no npm install).
+OPTIONAL=(clang libclang-rt-14-dev wrk systemd libvulkan-dev glslc mesa-vulkan-drivers nodejs chromium)
 
 missing=()
 check() {

@@ -99,6 +99,7 @@ struct zt_cfg_encryption {
     char *passphrase_env;     /* name of the env var holding the key passphrase */
     char *aead;               /* chacha20poly1305|aes256gcm */
     int64_t job_ttl_s;        /* validity window of a sealed job */
+    int64_t replay_ids;       /* sealed job ids the worker's replay cache holds */
     bool require_auth;        /* API authentication on non-loopback listeners */
     char *jwt_secret;         /* secret; HS256 key of API tokens */
     char *peers_file;         /* trusted peer descriptors, relative to data_dir */

@@ -3,7 +3,7 @@
  *
  * A backend is a struct of function pointers (struct zt_store_ops); the
  * default is SQLite (zt_store_sqlite: WAL, busy timeout, prepared
- * statements, secure_delete), PostgreSQL implements the same struct later.
+ * statements, secure_delete), PostgreSQL (zt_store_postgres, libpq) implements the same struct.
  * A store handle starts with `struct zt_store` (ops and bookkeeping); call
  * through the zt_store_*() wrappers below.
  *
@@ -111,6 +111,11 @@ struct zt_store_ops {
     int (*begin)(struct zt_store *st);
     int (*commit)(struct zt_store *st);
     int (*rollback)(struct zt_store *st);
+    /* optional: serialise migrations between processes (PostgreSQL: a
+     * session advisory lock, taken outside any transaction so that each
+     * step's snapshot sees the steps another process committed); NULL
+     * where begin already serialises writers (SQLite's BEGIN IMMEDIATE) */
+    int (*migrate_lock)(struct zt_store *st, bool lock);
     /* generic statements (the zt_store_prepare family checks arguments and
      * types before calling these) */
     int (*exec)(struct zt_store *st, const char *script);
@@ -172,10 +177,12 @@ struct zt_store_stmt {
 };
 
 extern const struct zt_store_ops zt_store_sqlite;
+extern const struct zt_store_ops zt_store_postgres;
 
-/* Open with the backend named by driver ("sqlite"; "postgres" answers
- * ZT_EUNSUPPORTED, logged with the reason, until it exists; another name
- * ZT_EINVAL) and migrate the store's own owners ("search", "pseudonyms").
+/* Open with the backend named by driver ("sqlite", or "postgres" with
+ * o->path a libpq conninfo or URI; another name ZT_EINVAL) and migrate
+ * the store's own owners (SQLite: "search", "pseudonyms"; PostgreSQL:
+ * "pseudonyms", its search operations answer ZT_EUNSUPPORTED).
  * A database written before per-owner versions (schema_version 1 or 2) is
  * upgraded in place. ZT_EUNSUPPORTED also for a database newer than this
  * binary (the log says which owner and which versions). */
@@ -184,11 +191,11 @@ ZT_NODISCARD int zt_store_open(const char *driver, const struct zt_store_opts *o
 /* Open the store that database.* in cfg describes: database.driver,
  * database.busy_timeout_ms and, for SQLite, sqlite_path (NULL =
  * database.sqlite_path; the search store passes features.search.db_path)
- * resolved against node.data_dir when relative. For PostgreSQL every owner
- * shares the one database of database.postgres_url and sqlite_path is
- * ignored. On failure a line saying why is appended to errs (may be NULL):
- * driver "postgres" answers ZT_EUNSUPPORTED (the backend comes with the
- * network issue). */
+ * resolved against node.data_dir when relative. With driver postgres the
+ * node store (sqlite_path NULL) is the database of database.postgres_url,
+ * shared by every owner; a store asked for by its own file (sqlite_path
+ * set: the private-search index, which needs FTS5) stays SQLite. On
+ * failure a line saying why is appended to errs (may be NULL). */
 ZT_NODISCARD int zt_store_open_config(const struct zt_config *cfg, const char *sqlite_path,
                                       struct zt_store **out, struct zt_buf *errs);
 /* NULL is a no-op. Statements of zt_store_prepare must be freed first. */

@@ -5,12 +5,40 @@
 #include <pthread.h>
 #include <stddef.h>
 
-/* *v read under mu: a count its owner changes while holding mu. */
+#include <stdint.h>
+
+/* *v read under mu: a count its owner changes while holding mu. One per
+ * type the counts have. */
 static inline size_t zt_locked_size(pthread_mutex_t *mu, const size_t *v)
 {
     pthread_mutex_lock(mu);
     size_t n = *v;
     pthread_mutex_unlock(mu);
+    return n;
+}
+
+static inline unsigned zt_locked_unsigned(pthread_mutex_t *mu, const unsigned *v)
+{
+    pthread_mutex_lock(mu);
+    unsigned n = *v;
+    pthread_mutex_unlock(mu);
+    return n;
+}
+
+static inline uint64_t zt_locked_u64(pthread_mutex_t *mu, const uint64_t *v)
+{
+    pthread_mutex_lock(mu);
+    uint64_t n = *v;
+    pthread_mutex_unlock(mu);
+    return n;
+}
+
+/* The same under a read-write lock's read side. */
+static inline size_t zt_rdlocked_size(pthread_rwlock_t *lock, const size_t *v)
+{
+    pthread_rwlock_rdlock(lock);
+    size_t n = *v;
+    pthread_rwlock_unlock(lock);
     return n;
 }
 

@@ -183,6 +183,25 @@ static void print_duration(double secs)
     printf("%02lld:%02lld:%02lld\n", (s % 86400) / 3600, (s % 3600) / 60, s % 60);
 }
 
+static void status_usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: zentalk status [--url URL] [--json]\n"
+            "\n"
+            "Show a node's id, version, roles and their readiness, uptime, the models it\n"
+            "serves (loaded or configured) and its peers; --json gives the whole answer\n"
+            "of GET /v1/status, with the jobs it ran (no token needed). The same is on\n"
+            "the node's dashboard at URL/.\n"
+            "\n"
+            "Options:\n"
+            "  -u, --url URL   node address (default $ZENTALK_URL or " DEFAULT_URL ")\n"
+            "      --json      print the node's answer as JSON, for scripts\n"
+            "  -h, --help      show this help and exit\n"
+            "\n"
+            "Exit status: 0 the node answered, 1 it answered an error or could not be\n"
+            "reached, 2 usage error.\n");
+}
+
 static int cmd_status(const char *url, bool as_json)
 {
     struct zt_buf body;
@@ -372,6 +391,7 @@ static int dispatch(int argc, char **argv)
     const char *url = getenv("ZENTALK_URL");
     if (!url || !*url) url = DEFAULT_URL;
     bool as_json = false;
+    bool status_cmd = ci > 0 && strcmp(argv[ci], "status") == 0; /* before getopt permutes argv */
     int c;
     opterr = 0;
     /* options may come before or after the command (GNU permutation) */
@@ -379,7 +399,10 @@ static int dispatch(int argc, char **argv)
         switch (c) {
         case 'u': url = optarg; break;
         case 'j': as_json = true; break;
-        case 'h': usage(stdout); return 0;
+        case 'h':
+            if (status_cmd) status_usage(stdout);
+            else usage(stdout);
+            return 0;
         case 'V': printf("zentalk %s (commit %s)\n", ZT_VERSION, ZT_GIT_COMMIT); return 0;
         case ':': fprintf(stderr, "zentalk: option %s needs a value\n", argv[optind - 1]); return 2;
         default: fprintf(stderr, "zentalk: unknown option %s (see --help)\n", argv[optind - 1]); return 2;

@@ -197,7 +197,8 @@ static const struct cfg_key server_keys[] = {
                 "headers name the client; they are exempt from server.max_connections_per_address, the "
                 "forwarded address is limited instead. Empty = those headers are ignored."),
     INT_KEY(struct zt_cfg_server, shutdown_timeout_s, 10, 0, 600,
-            "Seconds SIGTERM waits for requests in flight."),
+            "Seconds a SIGTERM or SIGINT stop takes at most (at least 1): requests in flight drain until a "
+            "quarter of it (at most 2 s) is left for the teardown, then the node exits."),
     INT_KEY(struct zt_cfg_server, rate_limit_rps, 20, 0, 1000000,
             "API requests per second allowed per authenticated identity; 0 = no limit."),
     INT_KEY(struct zt_cfg_server, rate_limit_burst, 40, 1, 1000000,
@@ -257,6 +258,10 @@ static const struct cfg_key encryption_keys[] = {
              "AEAD sealing jobs and results (HPKE)."),
     INT_KEY(struct zt_cfg_encryption, job_ttl_s, 300, 10, 86400,
             "Seconds a sealed job stays valid."),
+    INT_KEY(struct zt_cfg_encryption, replay_ids, 65536, 256, 1048576,
+            "Unexpired sealed job ids a worker remembers against replays; an anonymous client "
+            "address may hold 1/64 of them, all anonymous callers 1/2, a signed peer or "
+            "authenticated user 1/8."),
     BOOL_KEY(struct zt_cfg_encryption, require_auth, true,
              "Require a bearer token (JWT) on listeners that are not loopback; such a "
              "listener refuses to start without encryption.jwt_secret."),
@@ -316,7 +321,7 @@ static const struct cfg_key database_keys[] = {
     ENUM_KEY(struct zt_cfg_database, driver, "sqlite", drivers, "Store backend."),
     STR_KEY(struct zt_cfg_database, sqlite_path, "zentalk.db", ZT_CFG_MAX_STR, KF_ANY, KEY_NONEMPTY,
             "SQLite database file, relative to node.data_dir."),
-    STR_KEY(struct zt_cfg_database, postgres_url, "", ZT_CFG_MAX_STR, KF_ANY, KEY_SECRET | KEY_RESERVED,
+    STR_KEY(struct zt_cfg_database, postgres_url, "", ZT_CFG_MAX_STR, KF_ANY, KEY_SECRET,
             "PostgreSQL connection URI or conninfo; required when driver is postgres."),
     STR_KEY(struct zt_cfg_database, redis_url, "", ZT_CFG_MAX_STR, KF_ANY, KEY_SECRET | KEY_RESERVED,
             "Redis URL for the shared job queue and cache; empty = in-process queue."),

@@ -115,6 +115,17 @@ static void user_ref(const struct zt_search *s, const char *user, uint8_t ref[ZT
                        KEY_LEN);
 }
 
+/* check_user, then take s->mu and compute user's ref: on 0 the caller
+ * holds the lock. */
+static int lock_user(struct zt_search *s, const char *user, uint8_t ref[ZT_STORE_REF_LEN])
+{
+    int rc = check_user(user);
+    if (rc) return rc;
+    pthread_mutex_lock(&s->mu);
+    user_ref(s, user, ref);
+    return 0;
+}
+
 static void wrap_ad(const uint8_t ref[ZT_STORE_REF_LEN], uint8_t ad[16 + ZT_STORE_REF_LEN])
 {
     memcpy(ad, "zt-search-key-v1", 16);
@@ -293,11 +304,9 @@ static char *join_terms(const char *terms, size_t n, const char *sep, bool uniqu
 
 int zt_search_terms(struct zt_search *s, const char *user, const char *text, size_t len, char **out)
 {
-    int rc = check_user(user);
-    if (rc) return rc;
     uint8_t ref[ZT_STORE_REF_LEN];
-    pthread_mutex_lock(&s->mu);
-    user_ref(s, user, ref);
+    int rc = lock_user(s, user, ref);
+    if (rc) return rc;
     rc = load_user_key(s, ref, false);
     char *terms = NULL;
     size_t n = 0;
@@ -685,12 +694,10 @@ int zt_search_delete(struct zt_search *s, const char *user, const char *id, size
 
 int zt_search_delete_user(struct zt_search *s, const char *user, size_t *n_docs)
 {
-    int rc = check_user(user);
-    if (rc) return rc;
     uint8_t uref[ZT_STORE_REF_LEN];
     size_t n = 0;
-    pthread_mutex_lock(&s->mu);
-    user_ref(s, user, uref);
+    int rc = lock_user(s, user, uref);
+    if (rc) return rc;
     rc = zt_store_user_delete(s->store, uref, &n);
     pthread_mutex_unlock(&s->mu);
     if (!rc && n_docs) *n_docs = n;
@@ -726,13 +733,11 @@ static int on_list(void *ud, const struct zt_store_doc *d)
 int zt_search_list(struct zt_search *s, const char *user, size_t limit, struct zt_search_hit **hits,
                    size_t *n_out)
 {
-    int rc = check_user(user);
-    if (rc) return rc;
     uint8_t uref[ZT_STORE_REF_LEN];
     struct qctx q = {.s = s, .uref = uref};
     struct list_ctx l = {.q = &q};
-    pthread_mutex_lock(&s->mu);
-    user_ref(s, user, uref);
+    int rc = lock_user(s, user, uref);
+    if (rc) return rc;
     rc = load_user_key(s, uref, false);
     if (rc == ZT_ENOTFOUND) {
         rc = 0;
@@ -762,11 +767,9 @@ int zt_search_expire(struct zt_search *s, int64_t before_ms, size_t *n_docs)
 
 int zt_search_count(struct zt_search *s, const char *user, size_t *n)
 {
-    int rc = check_user(user);
-    if (rc) return rc;
     uint8_t uref[ZT_STORE_REF_LEN];
-    pthread_mutex_lock(&s->mu);
-    user_ref(s, user, uref);
+    int rc = lock_user(s, user, uref);
+    if (rc) return rc;
     rc = zt_store_count(s->store, uref, n);
     pthread_mutex_unlock(&s->mu);
     return rc;

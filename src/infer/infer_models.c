@@ -269,8 +269,10 @@ int zt__infer_acquire(struct zt_infer *inf, const char *id, struct zt_runner **o
     const char *code = "model_unavailable";
     pthread_mutex_lock(&inf->mu);
     if (!rc && !make_room(inf, bytes)) {
-        zt_ignore(zt_buf_appendf(&why, "model '%s' (%zu MiB) does not fit model_cache.memory_budget_mb beside the models in use",
-                                 e->id, bytes >> 20));
+        zt_ignore(zt_buf_appendf(&why,
+                                 "model '%s' (%.1f MiB) does not fit model_cache.memory_budget_mb (%zu MiB)%s", e->id,
+                                 (double)bytes / (1024.0 * 1024.0), inf->budget >> 20,
+                                 bytes > inf->budget ? "" : " beside the models in use"));
         rc = ZT_EBUSY;
         code = "model_cache_full";
     }

@@ -195,13 +195,7 @@ int zt_infer_run(struct zt_infer_job *job, void (*text)(void *ud, const char *t,
     bool stopped = false;
     pthread_mutex_lock(&s.mu);
     while (!s.done && !stopped) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 20 * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        struct timespec ts = zt_time_after_ms(CLOCK_REALTIME, 20);
         pthread_cond_timedwait(&s.cv, &s.mu, &ts);
         if (!s.done && should_stop) {
             pthread_mutex_unlock(&s.mu);
@@ -346,8 +340,10 @@ int zt_infer_embed_openai(struct zt_infer *inf, json_t *body, const struct zt_in
     if (json_is_string(input) && json_string_length(input) == 0)
         return zt__infer_fail(err, ZT_EINVAL, "invalid_request", "input must not be empty");
     json_t *fmt = json_object_get(body, "encoding_format");
-    if (fmt && !(json_is_string(fmt) && strcmp(json_string_value(fmt), "float") == 0))
-        return zt__infer_fail(err, ZT_EINVAL, "invalid_request", "encoding_format must be \"float\"");
+    if (fmt && !json_is_null(fmt) &&
+        !(json_is_string(fmt) &&
+          (strcmp(json_string_value(fmt), "float") == 0 || strcmp(json_string_value(fmt), "base64") == 0)))
+        return zt__infer_fail(err, ZT_EINVAL, "invalid_request", "encoding_format must be \"float\" or \"base64\"");
     json_t *jm = json_object_get(body, "model");
     if (jm && !json_is_string(jm)) return zt__infer_fail(err, ZT_EINVAL, "invalid_request", "model must be a string");
     struct zt_runner *r = NULL;

@@ -11,12 +11,7 @@ enum { ESC_RESERVED = 1, ESC_SETTLED = 2, ESC_REFUNDED = 3 };
 
 static bool job_ok(const char *job)
 {
-    if (!job) return false;
-    size_t n = strlen(job);
-    if (n == 0 || n > ZT_LEDGER_JOB_MAX) return false;
-    for (size_t i = 0; i < n; i++)
-        if (job[i] < 0x21 || job[i] > 0x7e) return false;
-    return true;
+    return zt__ledger_printable_id(job, ZT_LEDGER_JOB_MAX);
 }
 
 struct job_args {

@@ -28,6 +28,7 @@
 
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_str.h"
+#include "zentalk/zt_sync.h"
 #include "zentalk/zt_time.h"
 #include "zentalk/zt_version.h"
 
@@ -140,10 +141,7 @@ int zt_http_client_new(const struct zt_http_client_opts *opts, struct zt_http_cl
 
 unsigned zt_http_client_inflight(struct zt_http_client *c)
 {
-    pthread_mutex_lock(&c->mu);
-    unsigned n = c->inflight;
-    pthread_mutex_unlock(&c->mu);
-    return n;
+    return zt_locked_unsigned(&c->mu, &c->inflight);
 }
 
 void zt_http_client_shutdown(struct zt_http_client *c)

@@ -448,13 +448,7 @@ static void *reaper_main(void *arg)
             zt_log_rl(ZT_LOG_WARN, 1, "request_head_timeout", "closed=%u detail=\"request head not complete within "
                       "server.header_timeout_s\"", cut);
         }
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_nsec += 250L * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        struct timespec ts = zt_time_after_ms(CLOCK_MONOTONIC, 250);
         pthread_cond_timedwait(&s->reaper_cv, &s->gmu, &ts);
     }
     pthread_mutex_unlock(&s->gmu);

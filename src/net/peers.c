@@ -21,6 +21,7 @@
 #include "zentalk/zt_log.h"
 #include "zentalk/zt_metrics.h"
 #include "zentalk/zt_str.h"
+#include "zentalk/zt_sync.h"
 
 struct zt_peers {
     pthread_rwlock_t lock;

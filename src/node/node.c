@@ -84,6 +84,7 @@ struct zt_node {
     struct zt__attest *attest;
     struct zt_server *server;
     struct zt_dht *dht; /* node.dht_port: discovery */
+    uint64_t stop_deadline_ms; /* zt_time_mono_ms() by which zt_node_free() returns; 0: none */
 };
 
 /* path under data_dir unless absolute. */
@@ -412,6 +413,21 @@ struct zt_server *zt_node_server(struct zt_node *n)
     return n->server;
 }
 
+void zt_node_set_stop_deadline(struct zt_node *n, uint64_t deadline_ms)
+{
+    n->stop_deadline_ms = deadline_ms;
+}
+
+/* How long one step of the shutdown may wait: want, or what is left
+ * before the stop deadline. */
+static uint64_t stop_wait_ms(const struct zt_node *n, uint64_t want)
+{
+    if (!n->stop_deadline_ms) return want;
+    uint64_t now = zt_time_mono_ms();
+    uint64_t left = n->stop_deadline_ms > now ? n->stop_deadline_ms - now : 0;
+    return left < want ? left : want;
+}
+
 void zt_node_free(struct zt_node *n)
 {
     if (!n) return;
@@ -421,9 +437,9 @@ void zt_node_free(struct zt_node *n)
      * short), the connections it resumes get a moment to flush, and only
      * then does the HTTP server close what is left. */
     zt_infer_shutdown(n->models);
-    zt__relay_shutdown(n->relay, 5000);
-    zt__route_shutdown(n->route, 5000);
-    if (n->server) zt_server_wait_idle(n->server, 2000);
+    zt__relay_shutdown(n->relay, stop_wait_ms(n, 5000));
+    zt__route_shutdown(n->route, stop_wait_ms(n, 5000));
+    if (n->server) zt_server_wait_idle(n->server, stop_wait_ms(n, 2000));
     zt__ws_free(n->ws); /* closes (1001) and ends upgraded connections before the daemon stops */
     zt_server_free(n->server); /* the listener stops: no handler runs after this */
     zt__relay_free(n->relay);

@@ -1,7 +1,8 @@
 /* zentalk-node: the daemon. Reads the configuration, prepares the data
  * directory, starts the enabled roles and the HTTP API, and waits for
- * signals: SIGTERM/SIGINT drain and exit 0, SIGHUP reopens the log file
- * and reloads the peers file.
+ * signals: SIGTERM/SIGINT drain and exit 0 within server.shutdown_timeout_s
+ * (a watchdog thread ends the process at that deadline if the teardown
+ * overruns), SIGHUP reopens the log file and reloads the peers file.
  *
  * Signals are blocked in every thread (the HTTP threads inherit the mask)
  * and taken synchronously here with sigtimedwait(), so no work happens in a
@@ -9,7 +10,9 @@
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +28,7 @@
 #include "zentalk/zt_log.h"
 #include "zentalk/zt_server.h"
 #include "zentalk/zt_str.h"
+#include "zentalk/zt_time.h"
 #include "zentalk/zt_version.h"
 
 extern char **environ;
@@ -52,9 +56,9 @@ static void usage(FILE *out)
             "Precedence: defaults < files in --config DIR < ZENTALK_<SECTION>_<KEY>\n"
             "environment variables < command-line flags. See docs/configuration.md.\n"
             "\n"
-            "Signals: SIGTERM/SIGINT finish requests in flight (server.shutdown_timeout_s)\n"
-            "and exit 0; a second one stops at once. SIGHUP reopens the log file\n"
-            "and reloads encryption.peers_file.\n"
+            "Signals: SIGTERM/SIGINT finish requests in flight and exit 0, within\n"
+            "server.shutdown_timeout_s in all; a second one stops draining at once.\n"
+            "SIGHUP reopens the log file and reloads encryption.peers_file.\n"
             "\n"
             "Exit status: 0 clean stop, 1 runtime or configuration error, 2 usage error.\n");
 }
@@ -196,6 +200,34 @@ static void mark_roles_ready(struct zt_server *srv, const struct zt_config *cfg)
     }
 }
 
+/* The stop's time bound (server.shutdown_timeout_s): at least this long,
+ * and at most this long of it kept for the teardown after draining. */
+#define STOP_MIN_MS 1000u
+#define STOP_RESERVE_MS 2000u
+
+/* Ends the process at deadline_ms unless done is set first: the last
+ * resort when the ordered teardown overruns server.shutdown_timeout_s (a
+ * model still loading, a job that cannot be cut mid-step). */
+struct stop_watchdog {
+    pthread_t thread;
+    uint64_t deadline_ms;
+    atomic_bool done;
+};
+
+static void *stop_watchdog_run(void *arg)
+{
+    struct stop_watchdog *w = arg;
+    while (!atomic_load(&w->done)) {
+        if (zt_time_mono_ms() >= w->deadline_ms) {
+            zt_log(ZT_LOG_WARN, "shutdown_deadline",
+                   "detail=\"server.shutdown_timeout_s passed during the teardown: exiting now\"");
+            _exit(0); /* log lines are single write(2)s: nothing buffered is lost */
+        }
+        zt_time_sleep_ms(10);
+    }
+    return NULL;
+}
+
 static int run(struct zt_config *cfg)
 {
     int rc = 1, lock_fd = -1;
@@ -322,28 +354,43 @@ static int run(struct zt_config *cfg)
         break;
     }
 
-    /* Drain, watching for a second signal that asks to stop at once. */
-    uint64_t timeout_ms = (uint64_t)cfg->server.shutdown_timeout_s * 1000u;
+    /* The whole stop fits in server.shutdown_timeout_s (at least
+     * STOP_MIN_MS): requests in flight drain until the last quarter of it
+     * (at most STOP_RESERVE_MS before the end), which is left to the
+     * ordered teardown, whose own waits end at the deadline; a watchdog
+     * ends the process at the deadline if the teardown still runs. A
+     * second signal stops draining at once. */
+    uint64_t t0 = zt_time_mono_ms(), timeout_ms = (uint64_t)cfg->server.shutdown_timeout_s * 1000u;
+    if (timeout_ms < STOP_MIN_MS) timeout_ms = STOP_MIN_MS;
+    uint64_t deadline = t0 + timeout_ms;
+    uint64_t reserve = timeout_ms / 4 < STOP_RESERVE_MS ? timeout_ms / 4 : STOP_RESERVE_MS;
+    struct stop_watchdog dog = {.deadline_ms = deadline};
+    bool dog_started = pthread_create(&dog.thread, NULL, stop_watchdog_run, &dog) == 0;
     int drc = ZT_ETIMEDOUT;
-    struct timespec tick = {0, 0};
+    struct timespec tick = {0, 20 * 1000000L};
     zt_ignore(zt_server_drain(srv, 0)); /* stop accepting now */
-    for (uint64_t waited = 0; waited <= timeout_ms; waited += 20) {
+    while (zt_time_mono_ms() + reserve < deadline) {
         if (zt_server_inflight(srv) == 0) {
             drc = 0;
             break;
         }
-        tick.tv_nsec = 20 * 1000000L;
         int sig = sigtimedwait(&set, NULL, &tick);
         if (sig == SIGTERM || sig == SIGINT) {
             zt_log(ZT_LOG_WARN, "shutdown_forced", "inflight=%lld", (long long)zt_server_inflight(srv));
             break;
         }
     }
+    if (drc != 0 && zt_server_inflight(srv) == 0) drc = 0;
     if (drc != 0)
         zt_log(ZT_LOG_WARN, "shutdown_incomplete", "inflight=%lld detail=\"closing remaining connections\"",
                (long long)zt_server_inflight(srv));
+    zt_node_set_stop_deadline(node, deadline - reserve / 4); /* a little room for what follows the waits */
     zt_node_free(node);
     node = NULL;
+    if (dog_started) {
+        atomic_store(&dog.done, true);
+        pthread_join(dog.thread, NULL);
+    }
     zt_log(ZT_LOG_INFO, "node_stopped", "node_id=%s", node_id);
     rc = 0;
 out:

@@ -103,16 +103,27 @@ void zt__feat_h_intents(void *ud, struct zt__req_ctx *cx, json_t *body, struct z
 {
     struct zt__feat_conv *fc = ud;
     (void)cx;
+    const char *key;
+    json_t *v;
+    json_object_foreach(body, key, v) {
+        if (strcmp(key, "text") != 0 && strcmp(key, "texts") != 0) {
+            char msg[128];
+            snprintf(msg, sizeof msg, "unknown field \"%.64s\"; the body is {\"text\"} or {\"texts\"}", key);
+            zt_http_resp_error(resp, 400, "invalid_request", msg);
+            return;
+        }
+    }
     json_t *text = json_object_get(body, "text"), *texts = json_object_get(body, "texts");
     if ((text != NULL) == (texts != NULL)) {
         zt_http_resp_error(resp, 400, "invalid_request", "give either \"text\": string or \"texts\": [string, ...]");
         return;
     }
+    /* 400 for a batch or a text over its bound, as every text feature answers (docs/api.md) */
     size_t n = text ? 1 : json_is_array(texts) ? json_array_size(texts) : 0;
     if (texts && (!json_is_array(texts) || n == 0 || n > ZT_INTENT_MAX_TEXTS)) {
         char msg[128];
         snprintf(msg, sizeof msg, "texts must be an array of 1 to %d strings", ZT_INTENT_MAX_TEXTS);
-        zt_http_resp_error(resp, n > ZT_INTENT_MAX_TEXTS ? 413 : 400, n > ZT_INTENT_MAX_TEXTS ? "too_large" : "invalid_request", msg);
+        zt_http_resp_error(resp, 400, "invalid_request", msg);
         return;
     }
     json_t *results = json_array();
@@ -123,8 +134,7 @@ void zt__feat_h_intents(void *ud, struct zt__req_ctx *cx, json_t *body, struct z
             if (text) snprintf(msg, sizeof msg, "text must be a non-empty string of at most %u bytes", ZT_CONV_MAX_TEXT);
             else snprintf(msg, sizeof msg, "texts[%zu] must be a non-empty string of at most %u bytes", i, ZT_CONV_MAX_TEXT);
             json_decref(results);
-            zt_http_resp_error(resp, json_is_string(t) && json_string_length(t) > ZT_CONV_MAX_TEXT ? 413 : 400,
-                               json_is_string(t) && json_string_length(t) > ZT_CONV_MAX_TEXT ? "too_large" : "invalid_request", msg);
+            zt_http_resp_error(resp, 400, "invalid_request", msg);
             return;
         }
         struct zt_intent_result r;

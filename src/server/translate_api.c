@@ -12,6 +12,7 @@
 #include "zentalk/zt_log.h"
 #include "zentalk/zt_pool.h"
 #include "zentalk/zt_str.h"
+#include "zentalk/zt_time.h"
 #include "zentalk/zt_translate.h"
 
 #define POOL_THREADS 4
@@ -170,14 +171,7 @@ static int llm_translate(struct zt__tr *tr, const char *src3, const char *dst3, 
                       zt_buf_str(&err));
         goto out;
     }
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += (time_t)(tr->timeout_ms / 1000);
-    ts.tv_nsec += (long)(tr->timeout_ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
+    struct timespec ts = zt_time_after_ms(CLOCK_REALTIME, (uint64_t)tr->timeout_ms);
     pthread_mutex_lock(&w->mu);
     int wr = 0;
     while (!w->done && wr != ETIMEDOUT) wr = pthread_cond_timedwait(&w->cv, &w->mu, &ts);

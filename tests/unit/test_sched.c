@@ -568,5 +568,17 @@ int main(void)
         T(test_transitions), T(test_placement), T(test_score),  T(test_fair_queueing),
         T(test_bounded_queue), T(test_requeue), T(test_resume), T(test_threads),
     };
-    return zt_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
+    int failures = cmocka_run_group_tests_name("sched_sqlite", tests, NULL, NULL);
+    /* the same on a real PostgreSQL */
+#define P(f) cmocka_unit_test_setup_teardown(f, orch_setup_pg, orch_teardown)
+    const struct CMUnitTest pg_tests[] = {
+        P(test_transitions),   P(test_placement), P(test_score),  P(test_fair_queueing),
+        P(test_bounded_queue), P(test_requeue),   P(test_resume), P(test_threads),
+    };
+    char why[1024];
+    if (zt_test_pg_start(why, sizeof why))
+        failures += cmocka_run_group_tests_name("sched_postgres", pg_tests, NULL, NULL);
+    else
+        zt_skip_part("the PostgreSQL group of test_sched: %s", why);
+    return zt_test_exit(failures);
 }
