@@ -90,6 +90,35 @@ out:
     return rc;
 }
 
+/* ---- One value from the DHT, checked (no DHT needed) ---------------------------- */
+
+static bool lists(char *const *v, size_t n, const char *s)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(v[i], s) == 0) return true;
+    return false;
+}
+
+int zt__dht_check_value(const void *data, size_t len, int64_t now, const char *role, const char *model,
+                        const char *want_id, struct zt_node_descriptor *desc, struct zt_dht_revocation *rev)
+{
+    const char *s = data;
+    if (!s || len < 2 || len > ZT_DESCRIPTOR_MAX || s[0] != '{') return ZT__DHT_JUNK;
+    struct zt_node_descriptor x;
+    memset(&x, 0, sizeof x);
+    if (zt_identity_descriptor_verify(s, len, now, &x) == 0) {
+        if (lists(x.roles, x.n_roles, role) && (!model || lists(x.models, x.n_models, model)) &&
+            (!want_id || strcmp(want_id, x.node_id) == 0)) {
+            *desc = x;
+            return ZT__DHT_DESCRIPTOR;
+        }
+        zt_node_descriptor_deinit(&x); /* valid, but not for this key: junk here */
+        return ZT__DHT_JUNK;
+    }
+    if (len <= ZT_DHT_REVOCATION_MAX && zt_dht_revocation_verify(s, len, rev) == 0) return ZT__DHT_REVOCATION;
+    return ZT__DHT_JUNK;
+}
+
 #ifndef ZT_HAVE_OPENDHT
 
 bool zt_dht_available(void)
@@ -355,13 +384,6 @@ static void revoked_of(const struct zt_dht_revocation *v, struct revoked *r)
 
 /* ---- Gets ------------------------------------------------------------------------ */
 
-static bool lists(char *const *v, size_t n, const char *s)
-{
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(v[i], s) == 0) return true;
-    return false;
-}
-
 /* Keep a verified descriptor: one per node, the later expiry (a rotation);
  * a new node beyond max_res is dropped. Under d->mu. Takes x. */
 static void keep(struct op *op, struct zt_node_descriptor *x)
@@ -392,27 +414,24 @@ static bool on_value(const dht_value *v, void *ud)
     pthread_mutex_unlock(&d->mu);
     if (!more) return false;
     dht_data_view dv = dht_value_get_data(v);
-    if (!dv.data || dv.size < 2 || dv.size > ZT_DESCRIPTOR_MAX || dv.data[0] != '{') return true;
-    const char *s = (const char *)dv.data;
     struct zt_node_descriptor x;
-    memset(&x, 0, sizeof x);
-    int rc = zt_identity_descriptor_verify(s, dv.size, zt_time_real_ms() / 1000, &x);
-    if (rc == 0) {
-        bool fits = lists(x.roles, x.n_roles, op->role) && (!op->model || lists(x.models, x.n_models, op->model)) &&
-                    (!op->want_id || strcmp(op->want_id, x.node_id) == 0);
+    struct zt_dht_revocation r;
+    switch (zt__dht_check_value(dv.data, dv.size, zt_time_real_ms() / 1000, op->role, op->model, op->want_id, &x, &r)) {
+    case ZT__DHT_DESCRIPTOR:
         pthread_mutex_lock(&d->mu);
-        if (fits && !op->gone) keep(op, &x);
+        if (!op->gone) keep(op, &x);
         pthread_mutex_unlock(&d->mu);
         zt_node_descriptor_deinit(&x);
-        return true;
-    }
-    struct zt_dht_revocation r;
-    if (dv.size <= ZT_DHT_REVOCATION_MAX && zt_dht_revocation_verify(s, dv.size, &r) == 0) {
+        break;
+    case ZT__DHT_REVOCATION: {
         struct revoked e;
         revoked_of(&r, &e);
         pthread_mutex_lock(&d->mu);
         remember(d, &e);
         pthread_mutex_unlock(&d->mu);
+        break;
+    }
+    default: break; /* junk: dropped, nothing kept */
     }
     return true;
 }
