@@ -149,6 +149,22 @@ int zt_dht_publish(struct zt_dht *d, const char *json, size_t len, int64_t now)
     (void)d, (void)json, (void)len, (void)now;
     return ZT_EUNSUPPORTED;
 }
+/* The peer registry's hook: a lookup of a node it does not know (a signed
+ * request from a gateway this worker has not found yet). Runs discovery
+ * now, at most every NUDGE_MS; never waits for it. */
+static void nudge(void *ud)
+{
+    struct zt_dht *d = ud;
+    uint64_t t = zt_time_mono_ms();
+    pthread_mutex_lock(&d->mu);
+    if (t - d->last_nudge_ms >= NUDGE_MS || !d->last_nudge_ms) {
+        d->last_nudge_ms = t;
+        d->nudged = true;
+        pthread_cond_broadcast(&d->cv);
+    }
+    pthread_mutex_unlock(&d->mu);
+}
+
 int zt_dht_publish_from(struct zt_dht *d, zt_dht_sign_fn sign, void *ud)
 {
     (void)d, (void)sign, (void)ud;
@@ -190,6 +206,7 @@ int zt_dht_node_start(const struct zt_config *cfg, zt_dht_sign_fn sign, void *si
 #define LOOKUP_TIMEOUT_MS 15000u /* a flooded key takes seconds (docs/internals/dht.md) */
 #define SEEN_MAX (2 * ZT_DHT_MAX_RESULTS) /* nodes the node's discovery remembers */
 #define FORGET_MS (600u * 1000u)          /* a node no lookup returned for this long goes */
+#define NUDGE_MS 2000u           /* discovery run early at most this often */
 #define NODE_KEYS_MIN_MS 2000u   /* what the nodes' own keys get even after a slow first get */
 
 bool zt_dht_available(void)
@@ -248,6 +265,8 @@ struct zt_dht {
     struct seen *seen; /* what the node's lookups found (SEEN_MAX; the discovery thread's) */
     size_t n_seen;
     const struct zt_strlist *bootstrap; /* the node's config (outlives d) */
+    bool nudged;           /* a signed request came from a node we do not know: look now */
+    uint64_t last_nudge_ms;
     size_t last_found;
 };
 
@@ -317,6 +336,7 @@ static void op_free(struct op *op)
 void zt_dht_free(struct zt_dht *d)
 {
     if (!d) return;
+    if (d->peers) zt_peers_set_unknown_hook(d->peers, NULL, NULL); /* waits for a hook call in progress */
     if (d->th_started) {
         pthread_mutex_lock(&d->mu);
         d->stop = true;
@@ -755,6 +775,8 @@ static void *thread_main(void *arg)
     uint64_t next_pub = 0, next_look = 0, pub_every = 1000, look_every = 1000;
     pthread_mutex_lock(&d->mu);
     while (!d->stop) {
+        bool nudged = d->nudged;
+        d->nudged = false;
         pthread_mutex_unlock(&d->mu);
         uint64_t t = zt_time_mono_ms();
         if (d->sign && t >= next_pub) {
@@ -766,7 +788,7 @@ static void *thread_main(void *arg)
             next_pub = t + pub_every;
             pub_every = pub_every * 2 < (uint64_t)d->refresh_s * 1000 ? pub_every * 2 : (uint64_t)d->refresh_s * 1000;
         }
-        if (d->peers && t >= next_look) {
+        if (d->peers && (t >= next_look || nudged)) {
             discover(d);
             next_look = zt_time_mono_ms() + look_every;
             look_every = look_every * 2 < LOOKUP_MAX_INTERVAL_MS ? look_every * 2 : LOOKUP_MAX_INTERVAL_MS;
@@ -777,10 +799,26 @@ static void *thread_main(void *arg)
         struct timespec until;
         deadline_of(wake > t ? (wake - t < 60000 ? wake - t : 60000) : 0, &until);
         pthread_mutex_lock(&d->mu);
-        if (!d->stop) zt_ignore(pthread_cond_timedwait(&d->cv, &d->mu, &until));
+        if (!d->stop && !d->nudged) zt_ignore(pthread_cond_timedwait(&d->cv, &d->mu, &until));
     }
     pthread_mutex_unlock(&d->mu);
     return NULL;
+}
+
+/* The peer registry's hook: a lookup of a node it does not know (a signed
+ * request from a gateway this worker has not found yet). Runs discovery
+ * now, at most every NUDGE_MS; never waits for it. */
+static void nudge(void *ud)
+{
+    struct zt_dht *d = ud;
+    uint64_t t = zt_time_mono_ms();
+    pthread_mutex_lock(&d->mu);
+    if (t - d->last_nudge_ms >= NUDGE_MS || !d->last_nudge_ms) {
+        d->last_nudge_ms = t;
+        d->nudged = true;
+        pthread_cond_broadcast(&d->cv);
+    }
+    pthread_mutex_unlock(&d->mu);
 }
 
 int zt_dht_publish_from(struct zt_dht *d, zt_dht_sign_fn sign, void *ud)
@@ -824,6 +862,7 @@ int zt_dht_node_start(const struct zt_config *cfg, zt_dht_sign_fn sign, void *si
         zt_dht_free(d);
         return rc;
     }
+    zt_peers_set_unknown_hook(peers, nudge, d);
     zt_log(ZT_LOG_INFO, "dht_started", "port=%u bootstrap=%zu multicast=%s", (unsigned)d->port,
            cfg->node.bootstrap.count, cfg->node.dht_multicast ? "on" : "off");
     *out = d;

@@ -35,6 +35,8 @@ struct zt_peers {
     struct zt_peer *dv;
     struct peer_models *dm;
     size_t dn;
+    void (*unknown)(void *); /* zt_peers_set_unknown_hook */
+    void *unknown_ud;
 };
 
 struct peer_models {
@@ -365,6 +367,8 @@ int zt_peers_lookup(struct zt_peers *p, const char *node_id, int64_t now, struct
     if (e) {
         rc = now >= e->expires ? ZT_ETIMEDOUT : 0;
         if (!rc) *out = *e;
+    } else if (p->unknown) {
+        p->unknown(p->unknown_ud); /* under the read lock: unsetting the hook waits for it */
     }
     pthread_rwlock_unlock(&p->lock);
     return rc;
@@ -425,6 +429,15 @@ int zt_peers_pick(struct zt_peers *p, const char *model, const char *pin, int64_
     bool found = pick_in(p->v, p->m, p->n, model, pin, now, out) || pick_in(p->dv, p->dm, p->dn, model, pin, now, out);
     pthread_rwlock_unlock(&p->lock);
     return found ? 0 : ZT_ENOTFOUND;
+}
+
+void zt_peers_set_unknown_hook(struct zt_peers *p, void (*fn)(void *ud), void *ud)
+{
+    if (!p) return;
+    pthread_rwlock_wrlock(&p->lock);
+    p->unknown = fn;
+    p->unknown_ud = ud;
+    pthread_rwlock_unlock(&p->lock);
 }
 
 int zt_peers_set_discovered(struct zt_peers *p, const struct zt_node_descriptor *d, size_t n, int64_t now,

@@ -15,7 +15,10 @@
  *   Two zentalk-node processes, a worker W (the tiny model) and a gateway
  *   G with no model, no peers file and no --join, both with node.dht_port
  *   and G bootstrapping from W: G finds W in the DHT and a chat to G runs
- *   on W (ran_on = W's id, with a receipt). */
+ *   on W (ran_on = W's id, with a receipt); both stop cleanly. A third
+ *   node on W's DHT port refuses to start and says why.
+ *   Built without OpenDHT: a node with node.dht_port refuses to start
+ *   ("the DHT is not built"), and the rest is a SKIP. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -262,6 +265,19 @@ static void test_two_nodes_find_each_other(void **state)
     put_file(G.dir, "config.yaml", "node:\n  roles: [gateway]\n  dht_port: 4712\n  bootstrap: [\"127.0.0.1:4711\"]\n");
     const char *const gargs[] = {"--config", G.dir, NULL};
     node_spawn(&G.n, gargs, NULL, true, G.dir);
+    /* a third node on W's DHT port refuses to start, saying why */
+    struct dnode X;
+    memset(&X, 0, sizeof X);
+    tmp_dir(X.dir, sizeof X.dir, "dht");
+    put_file(X.dir, "config.yaml", "node:\n  roles: [gateway]\n  dht_port: 4711\n");
+    const char *const xargs[] = {"--config", X.dir, NULL};
+    struct zt_buf xerr;
+    zt_buf_init(&xerr, 1 << 16);
+    assert_int_equal(node_start(&X.n, xargs, NULL, X.dir, &xerr), 0);
+    assert_non_null(strstr(zt_buf_str(&xerr), "node.dht_port 4711: cannot bind the UDP port"));
+    zt_buf_deinit(&xerr);
+    node_cleanup(&X.n);
+    rm_rf(X.dir);
     struct resp st;
     http(W.n.port, "GET", "/v1/status", NULL, NULL, &st);
     json_t *sj = resp_json(&st);
