@@ -289,8 +289,9 @@ static void test_two_nodes_find_each_other(void **state)
 
     static const char chat[] = "{\"model\":\"stories\",\"messages\":[{\"role\":\"user\",\"content\":\"Tell me a story\"}],"
                                "\"seed\":3,\"temperature\":0.7,\"max_tokens\":16}";
-    uint64_t until = zt_time_mono_ms() + WAIT_MS;
+    uint64_t until = zt_time_mono_ms() + WAIT_MS, t0 = zt_time_mono_ms();
     long status = 0;
+    unsigned no_peer = 0, refused = 0;
     for (;;) {
         struct resp r;
         http(G.n.port, "POST", "/v1/chat/completions", "application/json", chat, &r);
@@ -311,12 +312,16 @@ static void test_two_nodes_find_each_other(void **state)
             bool waiting = status == 503 || (status == 502 && strstr(zt_buf_str(&r.body), "invalid_node_signature"));
             if (!waiting) printf("# G answered %ld: %s\n", status, zt_buf_str(&r.body));
             assert_true(waiting);
+            no_peer += status == 503;
+            refused += status == 502;
         }
         resp_free(&r);
         if (status == 200 || zt_time_mono_ms() >= until) break;
         zt_time_sleep_ms(200);
     }
     assert_int_equal(status, 200);
+    printf("# G ran a chat on W %llu ms after both started (before: %u no peer, %u refused by W)\n",
+           (unsigned long long)(zt_time_mono_ms() - t0), no_peer, refused);
     /* both stop cleanly with their DHT running (sanitizer builds: no leak) */
     assert_int_equal(kill(G.n.pid, SIGTERM), 0);
     assert_int_equal(kill(W.n.pid, SIGTERM), 0);
