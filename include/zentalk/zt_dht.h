@@ -85,8 +85,8 @@ typedef int (*zt_dht_sign_fn)(void *ud, char **json);
  * d. ZT_EEXIST: already started; ZT_ENOMEM. */
 ZT_NODISCARD int zt_dht_publish_from(struct zt_dht *d, zt_dht_sign_fn sign, void *ud);
 
-/* Look up the nodes with role (and model, when not NULL) for at most
- * timeout_ms (then up to 2 s more while each node found is asked, under
+/* Look up the nodes with role (and model, when not NULL), descriptors
+ * checked for expiry at now, for at most timeout_ms (then up to 2 s more while each node found is asked, under
  * its own key, for revocations and a newer descriptor): up to max
  * (<= ZT_DHT_MAX_RESULTS) verified, unrevoked descriptors, one per node,
  * into out[0..*n) (each released with zt_node_descriptor_deinit). A lookup

@@ -224,8 +224,11 @@ struct revoked {
 struct op {
     struct zt_dht *d;
     struct op *next;
-    const char *role, *model; /* what a descriptor must list (the caller's strings) */
-    const char *want_id;      /* a node's own key: only its descriptors (NULL: any) */
+    /* what a descriptor must list, copied: a late callback outlives the caller */
+    char role[ZT_DESCRIPTOR_MAX_STR + 1], model[ZT_DESCRIPTOR_MAX_STR + 1];
+    bool any_model;
+    char want_id[ZT_IDENTITY_ID_SIZE]; /* a node's own key: only its descriptors ("": any) */
+    int64_t now;                       /* the lookup's clock for expiry */
     struct zt_node_descriptor *res; /* verified, one per node; ZT_DHT_MAX_RESULTS at most */
     size_t n_res, max_res;
     size_t seen;   /* values inspected */
@@ -436,7 +439,8 @@ static bool on_value(const dht_value *v, void *ud)
     dht_data_view dv = dht_value_get_data(v);
     struct zt_node_descriptor x;
     struct zt_dht_revocation r;
-    switch (zt__dht_check_value(dv.data, dv.size, zt_time_real_ms() / 1000, op->role, op->model, op->want_id, &x, &r)) {
+    switch (zt__dht_check_value(dv.data, dv.size, op->now, op->role, op->any_model ? NULL : op->model,
+                                op->want_id[0] ? op->want_id : NULL, &x, &r)) {
     case ZT__DHT_DESCRIPTOR:
         pthread_mutex_lock(&d->mu);
         if (!op->gone) keep(op, &x);
@@ -477,7 +481,7 @@ static void on_done(bool ok, void *ud)
 }
 
 static struct op *get_start(struct zt_dht *d, const dht_infohash *h, const char *role, const char *model,
-                            const char *want_id, size_t max_res)
+                            const char *want_id, int64_t now, size_t max_res)
 {
     struct op *op = zt_calloc(1, sizeof *op);
     if (!op) return NULL;
@@ -487,9 +491,11 @@ static struct op *get_start(struct zt_dht *d, const dht_infohash *h, const char 
         return NULL;
     }
     op->d = d;
-    op->role = role;
-    op->model = model;
-    op->want_id = want_id;
+    zt_strlcpy(op->role, role, sizeof op->role);
+    op->any_model = !model;
+    zt_strlcpy(op->model, model ? model : "", sizeof op->model);
+    zt_strlcpy(op->want_id, want_id ? want_id : "", sizeof op->want_id);
+    op->now = now;
     op->max_res = max_res;
     pthread_mutex_lock(&d->mu);
     op->next = d->ops;
@@ -536,7 +542,6 @@ static void get_release(struct zt_dht *d, struct op *op)
 int zt_dht_lookup(struct zt_dht *d, const char *role, const char *model, int64_t now, unsigned timeout_ms,
                   struct zt_node_descriptor *out, size_t max, size_t *n)
 {
-    (void)now; /* descriptors are checked against the clock as they arrive */
     if (!d || !role || !role[0] || !out || !n || !max || max > ZT_DHT_MAX_RESULTS ||
         strlen(role) > ZT_DESCRIPTOR_MAX_STR || (model && strlen(model) > ZT_DESCRIPTOR_MAX_STR))
         return ZT_EINVAL;
@@ -544,7 +549,7 @@ int zt_dht_lookup(struct zt_dht *d, const char *role, const char *model, int64_t
     deadline_of(timeout_ms, &until);
     dht_infohash h;
     key_of(&h, model ? "model" : "role", role, model);
-    struct op *first = get_start(d, &h, role, model, NULL, max);
+    struct op *first = get_start(d, &h, role, model, NULL, now, max);
     if (!first) return ZT_ENOMEM;
     pthread_mutex_lock(&d->mu);
     wait_ops(d, &first, 1, &until);
@@ -562,7 +567,7 @@ int zt_dht_lookup(struct zt_dht *d, const char *role, const char *model, int64_t
     for (size_t i = 0; i < m && !rc; i++) {
         dht_infohash hk;
         key_of(&hk, "node", cand[i].node_id, NULL);
-        if (!(ops[i] = get_start(d, &hk, role, model, cand[i].node_id, 1))) rc = ZT_ENOMEM;
+        if (!(ops[i] = get_start(d, &hk, role, model, cand[i].node_id, now, 1))) rc = ZT_ENOMEM;
     }
     struct timespec floor_ts;
     deadline_of(NODE_KEYS_MIN_MS, &floor_ts);
