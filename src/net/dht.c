@@ -647,6 +647,9 @@ int zt_dht_publish(struct zt_dht *d, const char *json, size_t len, int64_t now)
             }
         }
         d->n_keys = k;
+        if (strstr(x.endpoint, "://0.0.0.0") || strstr(x.endpoint, "://[::]"))
+            zt_log(ZT_LOG_WARN, "dht_endpoint_unroutable",
+                   "endpoint=%s detail=\"other nodes cannot reach this address: set node.endpoint\"", x.endpoint);
         if (dropped)
             zt_log(ZT_LOG_WARN, "dht_keys_dropped", "keys=%zu dropped=%zu detail=\"a descriptor is published under at most %d keys\"",
                    k, dropped, ZT_DHT_MAX_KEYS);
