@@ -443,7 +443,7 @@ static bool on_value(const dht_value *v, void *ud)
                                 op->want_id[0] ? op->want_id : NULL, &x, &r)) {
     case ZT__DHT_DESCRIPTOR:
         pthread_mutex_lock(&d->mu);
-        if (!op->gone) keep(op, &x);
+        if (!op->gone && !is_revoked(d, &x)) keep(op, &x); /* a revoked KEM key does not shadow the next one */
         pthread_mutex_unlock(&d->mu);
         zt_node_descriptor_deinit(&x);
         break;

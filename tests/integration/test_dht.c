@@ -215,6 +215,13 @@ static void test_rotation_and_revocation(void **state)
     assert_int_equal(zt_dht_revoke(A, rk, strlen(rk)), 0);
     assert_true(find(B, "worker", "rot", nid, got, WAIT_MS));
     assert_memory_equal(got, zt_identity_kem_pk(new_key), 32);
+    /* a descriptor with the revoked KEM key signed later still loses to the new key */
+    char *d3 = descriptor(old_key, "worker", "rot", now + 7200);
+    assert_int_equal(zt__dht_put_raw(A, "worker", "rot", NULL, d3, strlen(d3)), 0);
+    zt_time_sleep_ms(300);
+    assert_true(find(B, "worker", "rot", nid, got, WAIT_MS));
+    assert_memory_equal(got, zt_identity_kem_pk(new_key), 32);
+    zt_free(d3);
     /* the whole key revoked (B learns it from the DHT, not from its own call) */
     assert_int_equal(zt_dht_revocation(new_key, NULL, now, &rn), 0);
     assert_int_equal(zt_dht_revoke(A, rn, strlen(rn)), 0);
