@@ -240,6 +240,51 @@ static void test_rotation_and_revocation(void **state)
     zt_identity_free(new_key);
 }
 
+/* Every allocation of a lookup and a publish failing in turn (other
+ * threads' allocations may be the ones that fail: a value whose check runs
+ * out of memory is dropped): each call gives 0 or ZT_ENOMEM and, once the
+ * gets still in flight are done, every allocation is given back. */
+static void test_allocation_failures(void **state)
+{
+    (void)state;
+    need_dht();
+    struct zt_identity *w = NULL;
+    assert_int_equal(zt_identity_generate(&w), 0);
+    int64_t now = zt_time_real_ms() / 1000;
+    char *d = descriptor(w, "worker", "sweep", now + 3600);
+    assert_int_equal(zt_dht_publish(A, d, strlen(d), now), 0);
+    assert_true(find(B, "worker", "sweep", zt_identity_id(w), NULL, WAIT_MS));
+    zt_time_sleep_ms(500); /* the gets of find() are done */
+    int64_t live = zt_alloc_live();
+    unsigned ok = 0, nomem = 0;
+    for (int64_t k = 1; k <= 40; k++) {
+        struct zt_node_descriptor v[4];
+        size_t n = 0;
+        zt_alloc_fail_after(k);
+        int rc = zt_dht_lookup(B, "worker", "sweep", now, 2000, v, 4, &n);
+        zt_alloc_fail_after(0);
+        assert_true(rc == 0 || rc == ZT_ENOMEM);
+        if (rc == 0) {
+            ok++;
+            free_all(v, n);
+        } else {
+            nomem++;
+        }
+        zt_alloc_fail_after(k);
+        rc = zt_dht_publish(A, d, strlen(d), now);
+        zt_alloc_fail_after(0);
+        assert_true(rc == 0 || rc == ZT_ENOMEM);
+    }
+    printf("# allocation sweep: %u lookups answered, %u out of memory\n", ok, nomem);
+    assert_true(nomem > 0 && ok > 0);
+    uint64_t until = zt_time_mono_ms() + WAIT_MS;
+    while (zt_alloc_live() != live && zt_time_mono_ms() < until) zt_time_sleep_ms(50);
+    assert_int_equal(zt_alloc_live(), live);
+    assert_true(find(B, "worker", "sweep", zt_identity_id(w), NULL, WAIT_MS)); /* still works */
+    zt_free(d);
+    zt_identity_free(w);
+}
+
 /* ---- two nodes ------------------------------------------------------------------ */
 
 struct dnode {
@@ -379,6 +424,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_publish_and_find),
         cmocka_unit_test(test_forged_values_ignored),
         cmocka_unit_test(test_rotation_and_revocation),
+        cmocka_unit_test(test_allocation_failures),
         cmocka_unit_test(test_two_nodes_find_each_other),
     };
     return zt_test_exit(cmocka_run_group_tests_name("dht", tests, setup, teardown));
