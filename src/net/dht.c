@@ -149,22 +149,6 @@ int zt_dht_publish(struct zt_dht *d, const char *json, size_t len, int64_t now)
     (void)d, (void)json, (void)len, (void)now;
     return ZT_EUNSUPPORTED;
 }
-/* The peer registry's hook: a lookup of a node it does not know (a signed
- * request from a gateway this worker has not found yet). Runs discovery
- * now, at most every NUDGE_MS; never waits for it. */
-static void nudge(void *ud)
-{
-    struct zt_dht *d = ud;
-    uint64_t t = zt_time_mono_ms();
-    pthread_mutex_lock(&d->mu);
-    if (t - d->last_nudge_ms >= NUDGE_MS || !d->last_nudge_ms) {
-        d->last_nudge_ms = t;
-        d->nudged = true;
-        pthread_cond_broadcast(&d->cv);
-    }
-    pthread_mutex_unlock(&d->mu);
-}
-
 int zt_dht_publish_from(struct zt_dht *d, zt_dht_sign_fn sign, void *ud)
 {
     (void)d, (void)sign, (void)ud;
