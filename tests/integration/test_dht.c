@@ -10,8 +10,10 @@
  *   (garbage, a bad signature, an id not derived from the key, an expired
  *   descriptor, a valid one that does not list the model) are ignored;
  *   a rotated KEM key wins over the old descriptor; a revoked node key and
- *   a revoked KEM key are honoured, also by a node that never saw the
- *   revocation before the lookup.
+ *   a revoked KEM key are honoured (a descriptor with the revoked KEM key
+ *   signed later does not shadow the new one), also by a node that never
+ *   saw the revocation before the lookup; every allocation of a lookup or
+ *   a publish failing in turn gives 0 or ZT_ENOMEM and leaks nothing.
  *   Two zentalk-node processes, a worker W (the tiny model) and a gateway
  *   G with no model, no peers file and no --join, both with node.dht_port
  *   and G bootstrapping from W: G finds W in the DHT and a chat to G runs
