@@ -2,15 +2,16 @@
 #include "zentalk/zt_engine.h"
 #include "zentalk/zt_gguf.h"
 #include "zentalk/zt_version.h"
+#include "zt_math.h"
 
 const char *zt_engine_build_id(void)
 {
     /* Receipts name the engine build: outputs are only comparable between
-     * workers running the same kernels. */
-    return "zentalk-engine/" ZT_VERSION "+" ZT_GIT_COMMIT;
+     * workers running the same kernels and the same math (zt_math.h). */
+    return "zentalk-engine/" ZT_VERSION "+" ZT_GIT_COMMIT "+" ZT_MATH_VERSION;
 }
 
 const char *zt_engine_build_id_kv(int kv)
 {
-    return kv == ZT_GGML_F16 ? "zentalk-engine/" ZT_VERSION "+" ZT_GIT_COMMIT "+kv-f16" : zt_engine_build_id();
+    return kv == ZT_GGML_F16 ? "zentalk-engine/" ZT_VERSION "+" ZT_GIT_COMMIT "+" ZT_MATH_VERSION "+kv-f16" : zt_engine_build_id();
 }

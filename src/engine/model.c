@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "backend.h"
+#include "zt_math.h"
 #include "par.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_gguf.h"
@@ -367,7 +368,7 @@ static int load_rope_table(struct zt_model *m)
     float *inv_freq = zt_calloc(half + 1, sizeof(float));
     if (!inv_freq) return ZT_ENOMEM;
     for (uint32_t i = 0; i < half; i++)
-        inv_freq[i] = (float)pow((double)m->hp.rope_freq_base, -2.0 * i / (double)m->hp.n_rot);
+        inv_freq[i] = (float)zt__pow((double)m->hp.rope_freq_base, -2.0 * i / (double)m->hp.n_rot);
     int rc = m->be->ops->buffer_alloc(m->be, (half + 1) * sizeof(float), &m->rope_inv_freq);
     if (!rc) rc = m->be->ops->buffer_set(m->be, m->rope_inv_freq, 0, inv_freq, half * sizeof(float));
     zt_free(inv_freq);

@@ -8,6 +8,7 @@
 #include "zentalk/zt_endian.h"
 #include "zentalk/zt_hash.h"
 #include "zentalk/zt_sampler.h"
+#include "zt_math.h"
 
 struct cand {
     int32_t id;
@@ -216,12 +217,12 @@ int32_t zt_sampler_sample(struct zt_sampler *s, float *logits)
 
     /* probabilities at temperature 1 for top-p / min-p (llama.cpp order) */
     double mx = s->cands[0].logit, sum = 0.0;
-    for (size_t i = 0; i < n; i++) sum += exp((double)s->cands[i].logit - mx);
+    for (size_t i = 0; i < n; i++) sum += zt__exp((double)s->cands[i].logit - mx);
     if (p->top_p < 1.0f) {
         double cum = 0.0;
         size_t keep = n;
         for (size_t i = 0; i < n; i++) {
-            cum += exp((double)s->cands[i].logit - mx) / sum;
+            cum += zt__exp((double)s->cands[i].logit - mx) / sum;
             if (cum >= p->top_p) {
                 keep = i + 1;
                 break;
@@ -231,16 +232,16 @@ int32_t zt_sampler_sample(struct zt_sampler *s, float *logits)
     }
     if (p->min_p > 0.0f) {
         /* keep tokens with p >= min_p * p_max, i.e. logit >= max + ln(min_p) */
-        double floor_logit = mx + log((double)p->min_p);
+        double floor_logit = mx + zt__log((double)p->min_p);
         size_t keep = 1;
         while (keep < n && (double)s->cands[keep].logit >= floor_logit) keep++;
         n = keep;
     }
     double inv_t = 1.0 / (double)p->temperature, total = 0.0;
-    for (size_t i = 0; i < n; i++) total += exp(((double)s->cands[i].logit - mx) * inv_t);
+    for (size_t i = 0; i < n; i++) total += zt__exp(((double)s->cands[i].logit - mx) * inv_t);
     double r = draw_at(p->seed, s->n_generated) * total, acc = 0.0;
     for (size_t i = 0; i < n; i++) {
-        acc += exp(((double)s->cands[i].logit - mx) * inv_t);
+        acc += zt__exp(((double)s->cands[i].logit - mx) * inv_t);
         if (r < acc) return s->cands[i].id;
     }
     return s->cands[n - 1].id;

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "../../src/engine/backend.h"
+#include "../../src/engine/zt_math.h"
 #include "genmodel.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_model.h"
@@ -264,7 +265,8 @@ static void spec_rope(float *x, uint32_t pos, const struct zt__rope *p, const fl
     for (uint32_t h = 0; h < p->n_heads; h++)
         for (uint32_t i = 0; i < half; i++) {
             float theta = ps * inv_freq[i];
-            float c = cosf(theta), s = sinf(theta);
+            float c, s;
+            zt__sincosf(theta, &s, &c);
             float *v = x + (size_t)h * p->head_dim;
             uint32_t a = p->neox ? i : 2 * i, b = p->neox ? i + half : 2 * i + 1;
             float x0 = v[a], x1 = v[b];
@@ -287,7 +289,7 @@ static void spec_attend(const float *q, const float *kc, const float *vc, size_t
         if (sc[t] > mx) mx = sc[t];
     }
     for (uint32_t t = 0; t < n_pos; t++) {
-        sc[t] = expf(sc[t] - mx);
+        sc[t] = zt__expf(sc[t] - mx);
         sum += sc[t];
     }
     float inv = 1.0f / sum;
@@ -483,10 +485,10 @@ static void case_elementwise(struct side *t, struct side *r, bool exact, const c
         same_bits("add", want, res[1][1], n * rows);
         for (size_t i = 0; i < n * rows; i++) want[i] = a[i] + g[i % n];
         same_bits("add broadcast", want, res[1][2], n * rows);
-        for (size_t i = 0; i < n * rows; i++) want[i] = (a[i] / (1.0f + expf(-a[i]))) * b[i];
+        for (size_t i = 0; i < n * rows; i++) want[i] = (a[i] / (1.0f + zt__expf(-a[i]))) * b[i];
         same_bits("swiglu", want, res[1][3], n * rows);
         for (size_t rr = 0; rr < rows; rr++) spec_rmsnorm(b + rr * n, g, 1e-6f, tmp + rr * n, n);
-        for (size_t i = 0; i < n * rows; i++) want[i] = ((tmp[i] / (1.0f + expf(-tmp[i]))) * a[i]) + a[i];
+        for (size_t i = 0; i < n * rows; i++) want[i] = ((tmp[i] / (1.0f + zt__expf(-tmp[i]))) * a[i]) + a[i];
         same_bits("in place chain", want, res[1][4], n * rows);
         free(want);
         free(tmp);

@@ -16,6 +16,7 @@
 
 #include "attn_cpu.h"
 #include "backend.h"
+#include "zt_math.h"
 #include "par.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_quant.h"
@@ -214,7 +215,8 @@ static int cpu_rope(struct zt__backend *be, const struct zt__tensor *x, const ui
         float ps = (float)pos[b] * p->freq_scale;
         for (uint32_t i = 0; i < half; i++) {
             float theta = ps * inv_freq[i];
-            float c = cosf(theta), s = sinf(theta);
+            float c, s;
+            zt__sincosf(theta, &s, &c);
             for (uint32_t h = 0; h < p->n_heads; h++) {
                 float *v = xv + (size_t)h * hd;
                 uint32_t ia = p->neox ? i : 2 * i;
@@ -376,7 +378,7 @@ static void attend(const struct attn_ctx *a, size_t b, uint32_t h, float *scores
     }
     float sum = 0.0f;
     for (t = 0; t < n_pos; t++) {
-        scores[t] = expf(scores[t] - mx);
+        scores[t] = zt__expf(scores[t] - mx);
         sum += scores[t];
     }
     float inv = 1.0f / sum;
@@ -429,7 +431,7 @@ static void swiglu_span(float *y, const float *g, const float *u, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         float gi = g[i];
-        y[i] = (gi / (1.0f + expf(-gi))) * u[i];
+        y[i] = (gi / (1.0f + zt__expf(-gi))) * u[i];
     }
 }
 

@@ -29,6 +29,7 @@
 #include <vulkan/vulkan.h>
 
 #include "backend.h"
+#include "zt_math.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_log.h"
 
@@ -706,8 +707,7 @@ static int rope_locked(struct vk *v, const struct zt__tensor *x, const uint32_t 
         float ps = (float)pos[b] * p->freq_scale;
         for (uint32_t i = 0; i < half; i++) {
             float theta = ps * v->rope_inv[i];
-            tab[(b * half + i) * 2] = cosf(theta);
-            tab[(b * half + i) * 2 + 1] = sinf(theta);
+            zt__sincosf(theta, &tab[(b * half + i) * 2 + 1], &tab[(b * half + i) * 2]);
         }
     }
     rc = reserve(v, 1);
