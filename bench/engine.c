@@ -1,12 +1,13 @@
 /* bench/engine.c: prompt-processing and generation speed of the CPU engine.
  *
- *   bench_engine MODEL.gguf [-t THREADS] [-p PROMPT_TOKENS] [-n GEN_TOKENS] [-r REPS] [-b BACKEND]
- *                [--busy CPU]
+ *   bench_engine MODEL.gguf [-t THREADS] [-p PROMPT_TOKENS] [-n GEN_TOKENS] [-r REPS]
+ *                [-b|--backend BACKEND] [--deterministic] [--busy CPU]
  *
  * Like llama-bench -p/-n: prompt processing decodes P tokens in one batch,
  * generation decodes N tokens one at a time (greedy, logits every step).
  * Prints tokens/s (best and mean of REPS runs), the compute backend (-b,
- * default cpu) and kernel path, and peak RSS. THREADS 0 is the engine's
+ * default cpu; --deterministic asks a device backend for its deterministic
+ * mode, the CPU's bits) and kernel path, and peak RSS. THREADS 0 is the engine's
  * default (the CPUs in the affinity mask).
  *
  * --busy CPU: the contention case of issue 13: a child process spins on CPU
@@ -122,11 +123,15 @@ static int bench_streams(struct zt_model *m, unsigned threads, unsigned ng, unsi
 int main(int argc, char **argv)
 {
     unsigned threads = 1, np = 128, ng = 64, reps = 3, busy_cpu = 0;
-    bool busy = false, streams = false;
+    bool busy = false, streams = false, det = false;
     const char *path = NULL, *backend = NULL;
     for (int i = 1; i < argc; i++) {
         unsigned *dst = NULL;
-        if (!strcmp(argv[i], "-b") && i + 1 < argc) {
+        if (!strcmp(argv[i], "--deterministic")) {
+            det = true;
+            continue;
+        }
+        if ((!strcmp(argv[i], "-b") || !strcmp(argv[i], "--backend")) && i + 1 < argc) {
             backend = argv[++i];
             continue;
         }
@@ -160,14 +165,15 @@ int main(int argc, char **argv)
         }
     }
     if (!path) {
-        fprintf(stderr, "usage: bench_engine MODEL.gguf [-t THREADS] [-p PROMPT] [-n GEN] [-r REPS] [-b BACKEND] "
-                        "[--busy CPU] [--streams]\n");
+        fprintf(stderr, "usage: bench_engine MODEL.gguf [-t THREADS] [-p PROMPT] [-n GEN] [-r REPS] [-b|--backend BACKEND] "
+                        "[--deterministic] [--busy CPU] [--streams]\n");
         return 2;
     }
     struct zt_buf err;
     zt_buf_init(&err, 4096);
     struct zt_model *m = NULL;
-    if (zt_model_load_on(path, backend, &m, &err) != 0) {
+    struct zt_model_run_opts ro = {.backend = backend, .deterministic = det};
+    if (zt_model_load_opts(path, &ro, &m, &err) != 0) {
         fprintf(stderr, "bench_engine: %s\n", zt_buf_str(&err));
         return 1;
     }
@@ -227,7 +233,8 @@ int main(int argc, char **argv)
     const struct zt_gguf_tensor *t = zt_gguf_find_tensor(zt_model_gguf(m), "blk.0.ffn_up.weight");
     printf("model %s: %u layers, dim %u, vocab %u, weights %.1f MiB (%s)\n", path, hp->n_layer, hp->n_embd,
            hp->n_vocab, (double)zt_model_weight_bytes(m) / 1048576.0, t ? zt_ggml_type_name(t->type) : "?");
-    printf("backend %s, kernels %s, threads %u", zt_model_backend(m), zt_quant_isa_name(), threads);
+    printf("backend %s%s, kernels %s, threads %u", zt_model_backend(m), zt_model_exact(m) ? "" : " (fast mode)",
+           zt_quant_isa_name(), threads);
     if (busy) printf(", a busy process on CPU %u", busy_cpu);
     char paths[512];
     zt_quant_paths(paths, sizeof paths);

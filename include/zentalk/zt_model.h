@@ -63,6 +63,21 @@ ZT_NODISCARD int zt_model_load(const char *path, struct zt_model **out, struct z
  * ZT_EUNSUPPORTED when the backend lacks a tensor type the model uses. */
 ZT_NODISCARD int zt_model_load_on(const char *path, const char *backend, struct zt_model **out,
                                   struct zt_buf *err);
+/* Where and how a model runs: backend name (NULL = "cpu"), device index (for
+ * backends with several), and the deterministic mode: logits bit-identical
+ * to the CPU's (a device backend's exact mode; docs/internals/vulkan.md).
+ * A backend that cannot honour it loads in its fast mode;
+ * zt_model_exact() says which. */
+struct zt_model_run_opts {
+    const char *backend;
+    unsigned device;
+    bool deterministic;
+};
+ZT_NODISCARD int zt_model_load_opts(const char *path, const struct zt_model_run_opts *o, struct zt_model **out,
+                                    struct zt_buf *err);
+/* true when the model's results are the CPU engine's bits (always on the
+ * CPU; on a device backend in its deterministic mode). */
+bool zt_model_exact(const struct zt_model *m);
 void zt_model_free(struct zt_model *m);
 
 const struct zt_hparams *zt_model_hparams(const struct zt_model *m);

@@ -375,12 +375,14 @@ static int load_rope_table(struct zt_model *m)
     return rc;
 }
 
-int zt_model_load_on(const char *path, const char *backend, struct zt_model **out, struct zt_buf *err)
+int zt_model_load_opts(const char *path, const struct zt_model_run_opts *o, struct zt_model **out,
+                       struct zt_buf *err)
 {
     int rc = 0;
+    const char *backend = o ? o->backend : NULL;
     struct zt_model *m = zt_calloc(1, sizeof *m);
     if (!m) return ZT_ENOMEM;
-    struct zt__backend_params bp = {.n_threads = 1};
+    struct zt__backend_params bp = {.n_threads = 1, .device = o ? o->device : 0, .exact = o && o->deterministic};
     rc = zt__backend_new(backend, &bp, &m->be);
     if (rc == ZT_ENOTFOUND) {
         zt_ignore(zt_buf_appendf(err, "model: compute backend '%s' is not in this build (available:",
@@ -408,6 +410,17 @@ int zt_model_load_on(const char *path, const char *backend, struct zt_model **ou
     }
     *out = m;
     return 0;
+}
+
+int zt_model_load_on(const char *path, const char *backend, struct zt_model **out, struct zt_buf *err)
+{
+    struct zt_model_run_opts o = {.backend = backend};
+    return zt_model_load_opts(path, &o, out, err);
+}
+
+bool zt_model_exact(const struct zt_model *m)
+{
+    return m->be->exact;
 }
 
 int zt_model_load(const char *path, struct zt_model **out, struct zt_buf *err)

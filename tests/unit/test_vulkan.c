@@ -69,12 +69,13 @@ enum { N_PROMPT = 9, N_GEN = 40 };
 
 /* Prompt in one batch, then greedy steps one token at a time; tokens[] gets
  * the N_GEN generated tokens, last[] the logits of the final step. */
-static void greedy(const char *path, const char *backend, int32_t *tokens, float *last)
+static void greedy_mode(const char *path, const char *backend, bool det, int32_t *tokens, float *last)
 {
     struct zt_buf err;
     zt_buf_init(&err, 1024);
     struct zt_model *m = NULL;
-    int rc = zt_model_load_on(path, backend, &m, &err);
+    struct zt_model_run_opts ro = {.backend = backend, .deterministic = det};
+    int rc = zt_model_load_opts(path, &ro, &m, &err);
     if (rc) fprintf(stderr, "%s on %s: %s\n", path, backend, zt_buf_str(&err));
     assert_int_equal(rc, 0);
     zt_buf_deinit(&err);
@@ -101,7 +102,48 @@ static void greedy(const char *path, const char *backend, int32_t *tokens, float
     memcpy(last, logits, nv * sizeof(float));
     free(logits);
     zt_seq_free(s);
+    if (det) assert_true(zt_model_exact(m));
     zt_model_free(m);
+}
+
+static void greedy(const char *path, const char *backend, int32_t *tokens, float *last)
+{
+    greedy_mode(path, backend, false, tokens, last);
+}
+
+/* The deterministic mode (issue 14 item 3): the 40 tokens and every logit of
+ * the last step bit for bit the CPU's (lavapipe has shaderFloat64; a device
+ * without it loads in the fast mode, which is a skip here). */
+static void test_deterministic_stories(void **state)
+{
+    (void)state;
+    need_vulkan();
+    char path[1024];
+    zt_need_model("stories260K.gguf", path, sizeof path);
+    struct zt__backend *be;
+    struct zt__backend_params bp = {.exact = true};
+    assert_int_equal(zt__backend_new("vulkan", &bp, &be), 0);
+    bool det = be->exact;
+    zt__backend_free(be);
+    if (!det) zt_skip("this Vulkan device has no shaderFloat64: no deterministic mode");
+    size_t nv = 512;
+    int32_t want[N_GEN], got[N_GEN];
+    float *lw = malloc(4096 * sizeof(float)), *lg = malloc(4096 * sizeof(float));
+    assert_true(lw && lg);
+    greedy(path, "cpu", want, lw);
+    greedy_mode(path, "vulkan", true, got, lg);
+    assert_memory_equal(got, want, sizeof want);
+    assert_memory_equal(lg, lw, nv * sizeof(float));
+    /* and through the staging path */
+    setenv("ZT_VULKAN_STAGING", "1", 1);
+    greedy_mode(path, "vulkan", true, got, lg);
+    unsetenv("ZT_VULKAN_STAGING");
+    assert_memory_equal(got, want, sizeof want);
+    assert_memory_equal(lg, lw, nv * sizeof(float));
+    printf("stories260K, deterministic mode: %d greedy tokens and the last %zu logits bit-identical to the CPU\n",
+           N_GEN, nv);
+    free(lw);
+    free(lg);
 }
 
 static void test_greedy_stories(void **state)
@@ -233,6 +275,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_greedy_stories, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_deterministic_stories, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unsupported_type, setup, teardown),
         cmocka_unit_test_setup_teardown(test_staging, setup, teardown),
         cmocka_unit_test_setup_teardown(test_device_index, setup, teardown),

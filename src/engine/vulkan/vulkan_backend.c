@@ -17,9 +17,10 @@
  * Weight types: F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K, every type the CPU
  * has kernels for (supports() says no to any other: the model then refuses
  * to load naming the tensor and type). Exactness per op
- * is in docs/internals/vulkan.md: matmul, get_rows, rmsnorm, add, rope and
- * kv_store are written in the CPU's order; swiglu and attention use the
- * device's exp, so the instance is not `exact`. */
+ * is in docs/internals/vulkan.md: every op is written in the CPU's order;
+ * in the deterministic mode (zt__backend_params.exact, on a device with
+ * shaderFloat64) fma, division, sqrt and exp are the CPU's too and the
+ * instance is `exact`; the fast mode uses the device's own. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,47 +38,56 @@
 
 #define SPV(name) extern const uint32_t zt__spv_##name[]; extern const size_t zt__spv_##name##_size;
 SPV(matmul_f)
+SPV(matmul_f_emu)
 SPV(quant_q8)
+SPV(quant_q8_emu)
 SPV(matmul_q8)
+SPV(matmul_q8_emu)
 SPV(get_rows)
 SPV(rmsnorm)
+SPV(rmsnorm_emu)
 SPV(binary)
+SPV(binary_emu)
 SPV(rope)
 SPV(attention)
-SPV(matmul_f_emu)
-SPV(matmul_q8_emu)
+SPV(attention_emu)
 SPV(quant_q8k)
+SPV(quant_q8k_emu)
 SPV(matmul_k)
 SPV(matmul_k_emu)
 #undef SPV
 
-/* The _EMU pipelines are the matrix products with an exact fma (common.glsl,
- * zt_fma): made only when the device has shaderFloat64, and then used. */
 enum { P_MATMUL_F, P_QUANT_Q8, P_MATMUL_Q8, P_GET_ROWS, P_RMSNORM, P_BINARY, P_ROPE, P_ATTENTION,
-       P_MATMUL_F_EMU, P_MATMUL_Q8_EMU, P_QUANT_Q8K, P_MATMUL_K, P_MATMUL_K_EMU, P_COUNT };
+       P_QUANT_Q8K, P_MATMUL_K, P_COUNT };
 
-/* [p] = the shader compiled from <name>.comp: its name and SPIR-V. */
-#define SHADER(p, name) [p] = {#name, zt__spv_##name, &zt__spv_##name##_size}
+/* [p] = the shader compiled from <name>.comp: its name and SPIR-V, and for
+ * the shaders with an fma, a division, a square root or an exp, the module
+ * built with ZT_EXACT (<name>_emu: exact fma, division and sqrt emulated in
+ * double, the engine's exp; common.glsl) that the deterministic mode uses
+ * (it needs shaderFloat64). */
+#define SHADER(p, name) [p] = {#name, zt__spv_##name, &zt__spv_##name##_size, NULL, NULL}
+#define SHADER2(p, name)                                                                          \
+    [p] = {#name, zt__spv_##name, &zt__spv_##name##_size, zt__spv_##name##_emu, &zt__spv_##name##_emu_size}
 static const struct {
     const char *name;
     const uint32_t *code;
     const size_t *size;
+    const uint32_t *code_exact;
+    const size_t *size_exact;
 } shaders[P_COUNT] = {
-    SHADER(P_MATMUL_F, matmul_f),
-    SHADER(P_QUANT_Q8, quant_q8),
-    SHADER(P_MATMUL_Q8, matmul_q8),
+    SHADER2(P_MATMUL_F, matmul_f),
+    SHADER2(P_QUANT_Q8, quant_q8),
+    SHADER2(P_MATMUL_Q8, matmul_q8),
     SHADER(P_GET_ROWS, get_rows),
-    SHADER(P_RMSNORM, rmsnorm),
-    SHADER(P_BINARY, binary),
+    SHADER2(P_RMSNORM, rmsnorm),
+    SHADER2(P_BINARY, binary),
     SHADER(P_ROPE, rope),
-    SHADER(P_ATTENTION, attention),
-    SHADER(P_MATMUL_F_EMU, matmul_f_emu),
-    SHADER(P_MATMUL_Q8_EMU, matmul_q8_emu),
-    SHADER(P_QUANT_Q8K, quant_q8k),
-    SHADER(P_MATMUL_K, matmul_k),
-    SHADER(P_MATMUL_K_EMU, matmul_k_emu),
+    SHADER2(P_ATTENTION, attention),
+    SHADER2(P_QUANT_Q8K, quant_q8k),
+    SHADER2(P_MATMUL_K, matmul_k),
 };
 #undef SHADER
+#undef SHADER2
 
 #define N_BIND 6      /* storage-buffer bindings of every shader (common.glsl) */
 #define N_PC 32       /* uint32 push constants */
@@ -111,7 +121,7 @@ struct vk {
     VkFence fence;
     bool recording; /* cb has commands not yet submitted */
     bool any_cmd;   /* a command was recorded since begin (barrier before the next) */
-    bool fma_emu;   /* matrix products through the exact-FMA pipelines */
+    bool det;       /* the deterministic mode: the ZT_EXACT pipelines (exact = true) */
     bool staging;   /* engine buffers in device-only memory, copied through `stage` */
     struct zt__buffer *stage; /* host-visible bounce buffer (staging mode) */
     struct zt__buffer *arena; /* per-submission host arrays */
@@ -646,11 +656,11 @@ static int matmul_locked(struct vk *v, const struct zt__tensor *w, const struct 
         rc = dispatch(v, P_QUANT_Q8K, qb, qpc, groups(nbk), (uint32_t)x->ne1);
         if (rc) return rc;
         struct zt__buffer *kb[N_BIND] = {w->buf, v->scratch[0], dst->buf};
-        return dispatch(v, v->fma_emu ? P_MATMUL_K_EMU : P_MATMUL_K, kb, pc, groups(w->ne1), (uint32_t)x->ne1);
+        return dispatch(v, P_MATMUL_K, kb, pc, groups(w->ne1), (uint32_t)x->ne1);
     }
     if (w->type != ZT_GGML_Q8_0 && w->type != ZT_GGML_Q4_0) {
         struct zt__buffer *b[N_BIND] = {w->buf, x->buf, dst->buf};
-        return dispatch(v, v->fma_emu ? P_MATMUL_F_EMU : P_MATMUL_F, b, pc, groups(w->ne1), (uint32_t)x->ne1);
+        return dispatch(v, P_MATMUL_F, b, pc, groups(w->ne1), (uint32_t)x->ne1);
     }
     size_t nb = w->ne0 / 32;
     rc = reserve(v, 2);
@@ -662,7 +672,7 @@ static int matmul_locked(struct vk *v, const struct zt__tensor *w, const struct 
     rc = dispatch(v, P_QUANT_Q8, qb, qpc, groups(nb), (uint32_t)x->ne1);
     if (rc) return rc;
     struct zt__buffer *b[N_BIND] = {w->buf, v->scratch[0], dst->buf};
-    return dispatch(v, v->fma_emu ? P_MATMUL_Q8_EMU : P_MATMUL_Q8, b, pc, groups(w->ne1), (uint32_t)x->ne1);
+    return dispatch(v, P_MATMUL_Q8, b, pc, groups(w->ne1), (uint32_t)x->ne1);
 }
 
 static int vk_matmul(struct zt__backend *be, const struct zt__tensor *w, const struct zt__tensor *x,
@@ -929,9 +939,10 @@ static int make_pipelines(struct vk *v)
     r = vkCreatePipelineLayout(v->dev, &pli, NULL, &v->pl);
     if (r != VK_SUCCESS) return vkfail("vkCreatePipelineLayout", r);
     for (int i = 0; i < P_COUNT; i++) {
-        if ((i == P_MATMUL_F_EMU || i == P_MATMUL_Q8_EMU || i == P_MATMUL_K_EMU) && !v->fma_emu) continue;
+        bool ex = v->det && shaders[i].code_exact;
         VkShaderModuleCreateInfo smi = {.sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO,
-                                        .codeSize = *shaders[i].size, .pCode = shaders[i].code};
+                                        .codeSize = ex ? *shaders[i].size_exact : *shaders[i].size,
+                                        .pCode = ex ? shaders[i].code_exact : shaders[i].code};
         VkShaderModule sm;
         r = vkCreateShaderModule(v->dev, &smi, NULL, &sm);
         if (r != VK_SUCCESS) return vkfail(shaders[i].name, r);
@@ -953,16 +964,21 @@ static int vk_create(const struct zt__backend_params *p, struct zt__backend **ou
     if (!v) return ZT_ENOMEM;
     pthread_mutex_init(&v->mu, NULL);
     v->base.ops = &vk_ops;
-    v->base.exact = false; /* swiglu and attention use the device's exp (docs/internals/vulkan.md) */
+    v->base.exact = false;
     int rc = pick_device(v, p->device);
     if (rc) goto out;
-    /* the exact fma needs doubles; ZT_VULKAN_FMA=native uses the device's
-     * fma() (fused or not: Vulkan leaves it open) */
+    /* The deterministic mode (p->exact: the CPU's bits on every op) emulates
+     * fma, division and sqrt exactly in double, so it needs shaderFloat64;
+     * without it the instance runs in the fast mode and says so (exact =
+     * false). The fast mode uses the device's fma, division, sqrt and exp. */
     VkPhysicalDeviceFeatures have;
     vkGetPhysicalDeviceFeatures(v->pd, &have);
-    const char *fenv = getenv("ZT_VULKAN_FMA");
-    v->fma_emu = have.shaderFloat64 && !(fenv && !strcmp(fenv, "native"));
-    VkPhysicalDeviceFeatures feat = {.shaderFloat64 = v->fma_emu ? VK_TRUE : VK_FALSE};
+    v->det = p->exact && have.shaderFloat64;
+    if (p->exact && !have.shaderFloat64)
+        zt_log(ZT_LOG_WARN, "vulkan", "device %s has no shaderFloat64: no deterministic mode, results within tolerance",
+               v->name);
+    v->base.exact = v->det;
+    VkPhysicalDeviceFeatures feat = {.shaderFloat64 = v->det ? VK_TRUE : VK_FALSE};
     /* staging: when device-local memory is never host-visible (a discrete
      * GPU without resizable BAR), or forced with ZT_VULKAN_STAGING=1 */
     bool dl = false, dl_hv = false;
@@ -1007,7 +1023,7 @@ static int vk_create(const struct zt__backend_params *p, struct zt__backend **ou
     if (!rc) rc = buf_create(v, 16, false, &v->dummy);
     if (!rc) rc = buf_create(v, 1 << 16, false, &v->arena);
     if (rc) goto out;
-    zt_log(ZT_LOG_DEBUG, "vulkan", "device=\"%s\" fma=%s memory=%s", v->name, v->fma_emu ? "exact" : "native",
+    zt_log(ZT_LOG_DEBUG, "vulkan", "device=\"%s\" mode=%s memory=%s", v->name, v->det ? "deterministic" : "fast",
            v->staging ? "device+staging" : "host-visible");
     *out = &v->base;
     return 0;

@@ -4,7 +4,7 @@
 // index order, no FMA) go to a scratch row; one invocation takes the max and
 // the sum of exp(score - max) in position order; then every invocation owns
 // output dims and sums (score * inv) * v_t in position order, as the CPU.
-// Only exp differs from the CPU's expf.
+// exp and / are the CPU's in the deterministic mode (common.glsl, ZT_EXACT).
 // Bindings: 0 q, 1 k, 2 v, 3 dst, 4 pos (uints), 5 scores.
 // u0 q offset (floats, item 0 of the run), u1 q stride, u2 k offset, u3 k
 // stride, u4 v offset, u5 v stride, u6 dst offset, u7 dst stride, u8 pos
@@ -41,11 +41,11 @@ void main()
         }
         precise float sum = 0.0;
         for (uint t = 0u; t < n_pos; t++) {
-            precise float e = exp(F(b5, so + t) - mx);
+            precise float e = ZT_EXP(F(b5, so + t) - mx);
             b5.d[so + t] = floatBitsToUint(e);
             sum = sum + e;
         }
-        precise float inv = 1.0 / sum;
+        precise float inv = zt_div(1.0, sum);
         s_inv = inv;
     }
     memoryBarrierBuffer();

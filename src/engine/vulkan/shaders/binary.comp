@@ -1,5 +1,6 @@
 #version 450
-// Element-wise a (op) b: u7 = 0 add, 1 swiglu (a / (1 + exp(-a))) * b.
+// Element-wise a (op) b: u7 = 0 add, 1 swiglu (a / (1 + exp(-a))) * b; exp, / as the CPU's
+// in the deterministic mode (common.glsl).
 // b has a's rows or one row (stride 0). dst may be a.
 // Bindings: 0 a, 1 b, 2 dst. u0 a offset (floats), u1 a stride, u2 b offset,
 // u3 b stride, u4 dst offset, u5 dst stride, u6 n.
@@ -15,8 +16,8 @@ void main()
     if (pc.u[7] == 0u) {
         y = a + bv;
     } else {
-        precise float den = 1.0 + exp(-a);
-        precise float s = a / den;
+        precise float den = 1.0 + ZT_EXP(-a);
+        precise float s = zt_div(a, den);
         y = s * bv;
     }
     b2.d[pc.u[4] + r * pc.u[5] + i] = floatBitsToUint(y);

@@ -47,15 +47,20 @@ uint float_to_half(float f)
     return sign | (x >> 13);
 }
 
+// The deterministic mode: every shader with an fma, a division, a square
+// root or an exp is also built with ZT_EXACT (the *_emu modules, for
+// devices with shaderFloat64), where those are computed to the CPU's bits;
+// the fast mode (the plain modules) uses the device's own.
+//
 // fma(a, b, c) with one rounding. Vulkan lets a device compute fma() as a
 // multiply and an add (lavapipe does), so the matrix shaders use zt_fma:
-// the real fma() normally, or, built with ZT_FMA_EMU (the *_emu modules,
-// for devices with shaderFloat64), an exact emulation: the product is exact
+// the real fma() in the fast mode, or, built with ZT_EXACT, an exact
+// emulation: the product is exact
 // in double; the sum is rounded to odd (TwoSum gives its error; an inexact
 // sum with an even last bit moves one ulp towards the exact value), and
 // rounding that to float is then the correctly rounded a * b + c (Boldo and
 // Melquiond, "Emulation of FMA and correctly rounded sums", 2008).
-#ifdef ZT_FMA_EMU
+#ifdef ZT_EXACT
 float zt_fma(float a, float b, float c)
 {
     precise double p = double(a) * double(b);
@@ -77,8 +82,52 @@ float zt_fma(float a, float b, float c)
     }
     return float(s);
 }
+
+// a / b correctly rounded (Vulkan allows 2.5 ulp for a float division):
+// the quotient in double (far below a float ulp off), rounded to float, then
+// moved to the neighbour on the right side of the midpoints, which are
+// checked exactly in double (a midpoint has 25 bits, b 24: the product is
+// exact). A quotient of floats is never a midpoint, so there are no ties.
+// b is finite and non-zero, or +-inf (a finite: +-0).
+float zt_div(float a, float b)
+{
+    if (isinf(b)) return uintBitsToFloat((floatBitsToUint(a) ^ floatBitsToUint(b)) & 0x80000000u);
+    precise double q = double(a) / double(b);
+    float f = float(q);
+    if (f == 0.0 || isinf(f) || isnan(f)) return f;
+    uint sgn = floatBitsToUint(f) & 0x80000000u, u = floatBitsToUint(f) & 0x7fffffffu;
+    precise double ad = abs(double(a)), bd = abs(double(b)), fd = double(uintBitsToFloat(u));
+    precise double lo = (fd + double(uintBitsToFloat(u - 1u))) * 0.5;
+    precise double hi = (fd + double(uintBitsToFloat(u + 1u))) * 0.5;
+    precise double lob = lo * bd, hib = hi * bd;
+    if (ad < lob) u = u - 1u;
+    else if (ad > hib) u = u + 1u;
+    return uintBitsToFloat(sgn | u);
+}
+
+// sqrt(m) correctly rounded (Vulkan's sqrt is an approximation), for m > 0
+// finite: the same neighbour check against the squared midpoints (50 bits,
+// exact in double).
+float zt_sqrt(float m)
+{
+    precise double s = sqrt(double(m));
+    float f = float(s);
+    if (!(f > 0.0) || isinf(f)) return f;
+    uint u = floatBitsToUint(f);
+    precise double md = double(m), fd = double(f);
+    precise double lo = (fd + double(uintBitsToFloat(u - 1u))) * 0.5;
+    precise double hi = (fd + double(uintBitsToFloat(u + 1u))) * 0.5;
+    precise double lo2 = lo * lo, hi2 = hi * hi;
+    if (md < lo2) u = u - 1u;
+    else if (md > hi2) u = u + 1u;
+    return uintBitsToFloat(u);
+}
+#define ZT_EXP(x) zt_expf(x)
 #else
 float zt_fma(float a, float b, float c) { return fma(a, b, c); }
+#define zt_div(a, b) ((a) / (b))
+#define zt_sqrt(m) sqrt(m)
+#define ZT_EXP(x) exp(x)
 #endif
 
 // ---- activation quantisers (quant_q8.comp, quant_q8k.comp) ----
@@ -141,3 +190,35 @@ uint q6k_code(uint wb, uint e)
 }
 
 int q6k_scale(uint wb, uint g) { return int(byte0(wb + 192u + g) << 24) >> 24; }
+
+// e^x exactly as the engine's zt__expf (src/engine/zt_math.h): the same
+// constants (as bit patterns, so no decimal parsing can move them), the
+// same operations in the same order, every one `precise`, and the same
+// flush of results below the smallest normal to +0 (so a device that
+// flushes subnormals itself still agrees). Add and multiply are correctly
+// rounded in Vulkan, so the result is the CPU's bit for bit.
+float zt_expf(float x)
+{
+    if (isnan(x)) return x;
+    if (x > uintBitsToFloat(0x42b17218u)) return uintBitsToFloat(0x7f800000u);
+    if (x < uintBitsToFloat(0xc2af0000u)) return 0.0;
+    const float magic = uintBitsToFloat(0x4b400000u); // 1.5 * 2^23
+    precise float t = x * uintBitsToFloat(0x3fb8aa3bu);
+    precise float t2 = t + magic;
+    precise float kn = t2 - magic;
+    int n = int(kn);
+    precise float h = kn * uintBitsToFloat(0x3f317200u);
+    precise float l = kn * uintBitsToFloat(0x35bfbe8eu);
+    precise float r = (x - h) - l;
+    precise float p = uintBitsToFloat(0x39506967u);
+    p = p * r + uintBitsToFloat(0x3ab743ceu);
+    p = p * r + uintBitsToFloat(0x3c088908u);
+    p = p * r + uintBitsToFloat(0x3d2aa9c1u);
+    p = p * r + uintBitsToFloat(0x3e2aaaaau);
+    p = p * r + 0.5;
+    precise float rr = r * r;
+    p = (p * rr + r) + 1.0;
+    int n1 = n / 2, n2 = n - n1;
+    precise float y = (p * uintBitsToFloat(uint(n1 + 127) << 23)) * uintBitsToFloat(uint(n2 + 127) << 23);
+    return y < uintBitsToFloat(0x00800000u) ? 0.0 : y;
+}

@@ -12,8 +12,8 @@ void main()
     uint blk = gl_GlobalInvocationID.x, row = gl_GlobalInvocationID.y, nb = pc.u[2] / 32u;
     if (blk >= nb) return;
     uint xo = pc.u[0] + row * pc.u[1] + blk * 32u;
-    precise float d = absmax0(xo, 32u) / 127.0;
-    precise float id = d != 0.0 ? 1.0 / d : 0.0;
+    precise float d = zt_div(absmax0(xo, 32u), 127.0);
+    precise float id = d != 0.0 ? zt_div(1.0, d) : 0.0;
     uint o = (row * nb + blk) * 9u;
     b1.d[o] = floatBitsToUint(half_to_float(float_to_half(d)));
     for (uint j = 0u; j < 8u; j++) b1.d[o + 1u + j] = q8_word(xo + 4u * j, id);

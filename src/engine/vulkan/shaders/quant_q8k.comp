@@ -12,8 +12,8 @@ void main()
     uint blk = gl_GlobalInvocationID.x, row = gl_GlobalInvocationID.y, nb = pc.u[2] / 256u;
     if (blk >= nb) return;
     uint xo = pc.u[0] + row * pc.u[1] + blk * 256u;
-    precise float d = absmax0(xo, 256u) / 127.0;
-    precise float id = d != 0.0 ? 1.0 / d : 0.0;
+    precise float d = zt_div(absmax0(xo, 256u), 127.0);
+    precise float id = d != 0.0 ? zt_div(1.0, d) : 0.0;
     uint o = (row * nb + blk) * 65u;
     b1.d[o] = floatBitsToUint(d);
     for (uint j = 0u; j < 64u; j++) b1.d[o + 1u + j] = q8_word(xo + 4u * j, id);

@@ -19,8 +19,8 @@ void main()
             precise float sq = v * v;
             ss = ss + sq;
         }
-        precise float m = ss / float(n) + uintBitsToFloat(pc.u[6]);
-        precise float sc = 1.0 / sqrt(m);
+        precise float m = zt_div(ss, float(n)) + uintBitsToFloat(pc.u[6]);
+        precise float sc = zt_div(1.0, zt_sqrt(m));
         s_scale = sc;
     }
     barrier();
