@@ -119,7 +119,8 @@ struct zt_cfg_encryption {
 };
 /* gpu-pool.yaml */
 struct zt_cfg_gpu_pool {
-    char *backend;            /* auto|cpu|cuda */
+    char *backend;            /* auto|cpu|vulkan|cuda */
+    bool deterministic;       /* GPU backends: the CPU's bits */
     struct zt_strlist devices;/* CUDA device ids; empty = all */
     int64_t max_vram_mb;      /* 0 = no limit */
     int64_t cpu_threads;      /* 0 = number of cores */

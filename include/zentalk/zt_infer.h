@@ -75,11 +75,18 @@ struct zt_infer_opts {
      * CLI). A node leaves it false: its clients get "model unavailable" and
      * the detail goes to the log only (issue 17 item 10). */
     bool detail_in_errors;
+    /* Compute backend of the models (cpu, vulkan); NULL: gpu_pool.backend
+     * (cpu for zt_infer_new_file). fast: a GPU backend's fast mode instead
+     * of gpu_pool.deterministic / the deterministic default. */
+    const char *backend;
+    bool fast;
 };
 
 /* The models of cfg (cfg->models, model_cache, node.data_dir, gpu_pool);
  * cfg must outlive the result. o may be NULL (all defaults). Nothing is
- * loaded yet. ZT_ENOMEM. */
+ * loaded yet. ZT_ENOMEM; ZT_EUNSUPPORTED when the compute backend asked for
+ * is not built into this binary (logged with the reason; zt_infer_new_file
+ * the same). */
 ZT_NODISCARD int zt_infer_new(const struct zt_config *cfg, const struct zt_infer_opts *o, struct zt_infer **out);
 /* One model, the GGUF file at path (copied), whose id is path itself and
  * which is the default. ZT_ENOMEM. */

@@ -19,6 +19,7 @@
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_chat.h"
 #include "zentalk/zt_config.h"
+#include "zentalk/zt_engine.h"
 #include "zentalk/zt_infer.h"
 #include "zentalk/zt_log.h"
 #include "zentalk/zt_model.h"
@@ -46,6 +47,8 @@ struct run_opts {
     long n_predict;
     unsigned threads;
     uint32_t n_ctx;
+    const char *backend; /* --backend: cpu, vulkan (NULL: gpu_pool.backend / cpu) */
+    bool fast;           /* --fast: a GPU backend's fast mode */
     bool stats;
     bool json; /* run: one JSON object at the end instead of the stream */
     bool temp_set, seed_set;
@@ -107,7 +110,12 @@ static int open_model(const struct run_opts *o, struct model *md)
     if (!th) th = zt_model_default_threads(); /* the CPUs in the affinity mask */
     struct zt_infer_opts io = {.n_threads = th, .n_slots = 1, .n_ctx = o->n_ctx ? o->n_ctx : 4096,
                                .progress = tty ? on_progress : no_progress, .progress_ud = &last_pct,
-                               .detail_in_errors = true};
+                               .detail_in_errors = true, .backend = o->backend, .fast = o->fast};
+    char why[256];
+    if (o->backend && zt_engine_backend_built(o->backend, why, sizeof why) != 0) {
+        fprintf(stderr, "zentalk: --backend %s: %s\n", o->backend, why);
+        return 1;
+    }
     char path[1024];
     struct stat st;
     int rc;
@@ -137,7 +145,13 @@ static int open_model(const struct run_opts *o, struct model *md)
             goto fail;
         }
         zt_buf_deinit(&errs);
-        if (zt_infer_new(&md->cfg, &io, &md->inf) != 0) goto oom;
+        rc = zt_infer_new(&md->cfg, &io, &md->inf);
+        if (rc == ZT_EUNSUPPORTED) {
+            zt_ignore(zt_engine_backend_built(md->cfg.gpu_pool.backend, why, sizeof why));
+            fprintf(stderr, "zentalk: gpu_pool.backend %s: %s\n", md->cfg.gpu_pool.backend, why);
+            goto fail;
+        }
+        if (rc) goto oom;
         int i = zt_infer_serves(md->inf, o->model) ? zt_infer_model_find(md->inf, o->model) : -1;
         if (i < 0) {
             fprintf(stderr, "zentalk: '%s' is neither a GGUF file nor a model id in %s/models.yaml\n", o->model,
@@ -212,6 +226,7 @@ static int parse(int argc, char **argv, struct run_opts *o, const char **pos, in
         {"ctx", required_argument, NULL, 'C'},    {"system", required_argument, NULL, 'y'},
         {"top-k", required_argument, NULL, 'k'},  {"top-p", required_argument, NULL, 'p'},
         {"json", no_argument, NULL, 'J'},         {"help", no_argument, NULL, 'h'},
+        {"backend", required_argument, NULL, 'B'}, {"fast", no_argument, NULL, 'F'},
         {NULL, 0, NULL, 0},
     };
     memset(o, 0, sizeof *o);
@@ -232,6 +247,8 @@ static int parse(int argc, char **argv, struct run_opts *o, const char **pos, in
         case 'k': if (num("--top-k", optarg, 0, 1e6, &v)) return 2; o->sp.top_k = (int32_t)v; break;
         case 'p': if (num("--top-p", optarg, 0.0001, 1, &v)) return 2; o->sp.top_p = (float)v; break;
         case 'S': o->stats = true; break;
+        case 'B': o->backend = optarg; break;
+        case 'F': o->fast = true; break;
         case 'J': o->json = true; break;
         case 'c': o->config_dir = optarg; break;
         case 'd': o->data_dir = optarg; break;
@@ -255,10 +272,13 @@ static void usage_run(FILE *f)
 {
     fprintf(f, "Usage: zentalk run MODEL PROMPT [-n N] [--temp T] [--seed S] [--top-k K] [--top-p P]\n"
                "                   [--threads N] [--ctx N] [--stats] [--json] [--config DIR] [--data-dir DIR]\n"
+               "                   [--backend cpu|vulkan] [--fast]\n"
                "MODEL is a GGUF file or a model id from models.yaml (--config DIR, else $ZENTALK_CONFIG,\n"
                "else ./config). Streams the continuation of PROMPT to stdout; --stats prints prompt and\n"
                "generation speed to stderr; --json prints one object at the end instead (model, text,\n"
-               "finish_reason, prompt_tokens, completion_tokens, interrupted).\n");
+               "finish_reason, prompt_tokens, completion_tokens, interrupted).\n"
+               "--backend runs the model on a compute backend (default: gpu_pool.backend, else cpu);\n"
+               "a GPU backend computes the CPU's bits unless --fast (its own faster math).\n");
 }
 
 int zt__cli_run(int argc, char **argv)
@@ -332,6 +352,7 @@ int zt__cli_chat(int argc, char **argv)
     if (prc < 0 || np != 1) {
         fprintf(prc < 0 ? stdout : stderr,
                 "Usage: zentalk chat MODEL [--system TEXT] [-n N] [--temp T] [--seed S] [--threads N] [--ctx N]\n"
+                "                    [--backend cpu|vulkan] [--fast]\n"
                 "Interactive chat on stdin/stdout; /reset starts over, /exit or end of input quits.\n"
                 "Ctrl-C stops the answer being written; at the prompt it quits.\n");
         return prc < 0 ? 0 : 2;

@@ -107,7 +107,7 @@ static void usage(FILE *out)
             "                                show the models in DIR/models/\n"
             "  models rm NAME [--data-dir DIR]\n"
             "                                delete a model (see zentalk models --help)\n"
-            "  run MODEL PROMPT [-n N] [--temp T] [--seed S] [--threads N] [--stats]\n"
+            "  run MODEL PROMPT [-n N] [--temp T] [--seed S] [--threads N] [--backend B] [--stats]\n"
             "                                generate locally (MODEL: a GGUF file or a models.yaml id)\n"
             "  chat MODEL [--system TEXT] [--temp T] [--seed S] [--threads N]\n"
             "                                interactive local chat\n"

@@ -353,11 +353,17 @@ static const struct cfg_key encryption_keys[] = {
 TABLE(encryption_table, encryption_keys, struct zt_cfg_encryption, NULL);
 
 /* gpu-pool.yaml */
-static const char *const backends[] = {"auto", "cpu", "cuda", NULL};
+static const char *const backends[] = {"auto", "cpu", "vulkan", "cuda", NULL};
 static const char *const kv_types[] = {"f32", "f16", NULL};
 static const struct cfg_key gpu_pool_keys[] = {
-    ENUM_KEYF(struct zt_cfg_gpu_pool, backend, "auto", backends, KEY_RESERVED,
-              "Compute backend; auto = CUDA when a device is found, else CPU."),
+    ENUM_KEY(struct zt_cfg_gpu_pool, backend, "auto", backends,
+             "Compute backend of the worker's models: cpu, vulkan (any Vulkan 1.1 device: NVIDIA, AMD, Intel, "
+             "Mesa's lavapipe) or cuda (refused at start: this build has no CUDA backend yet); auto = cpu until the "
+             "GPU pool places models itself."),
+    BOOL_KEY(struct zt_cfg_gpu_pool, deterministic, true,
+             "On a GPU backend, compute the CPU engine's bits (exact fma, division, sqrt and exp, emulated in "
+             "double: slower on GPUs with slow fp64) so that receipts verify against CPU workers; false = the "
+             "device's fast math, and the engine build id ends in +fast."),
     STRLIST_KEY(struct zt_cfg_gpu_pool, devices, no_strings, 16, NULL, KF_DIGITS, KEY_UNIQUE | KEY_RESERVED,
                 "CUDA device ordinals to use, e.g. [\"0\", \"1\"]; empty = all."),
     INT_KEYF(struct zt_cfg_gpu_pool, max_vram_mb, 0, 0, 16777216, KEY_RESERVED,

@@ -1,17 +1,53 @@
 /* engine.c: engine-wide identity. */
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "backend.h"
 #include "zentalk/zt_engine.h"
 #include "zentalk/zt_gguf.h"
 #include "zentalk/zt_version.h"
 #include "zt_math.h"
 
+#define ZT_ENGINE_ID "zentalk-engine/" ZT_VERSION "+" ZT_GIT_COMMIT "+" ZT_MATH_VERSION
+
+static atomic_bool g_inexact;
+
 const char *zt_engine_build_id(void)
 {
     /* Receipts name the engine build: outputs are only comparable between
      * workers running the same kernels and the same math (zt_math.h). */
-    return "zentalk-engine/" ZT_VERSION "+" ZT_GIT_COMMIT "+" ZT_MATH_VERSION;
+    return atomic_load(&g_inexact) ? ZT_ENGINE_ID "+fast" : ZT_ENGINE_ID;
 }
 
 const char *zt_engine_build_id_kv(int kv)
 {
-    return kv == ZT_GGML_F16 ? "zentalk-engine/" ZT_VERSION "+" ZT_GIT_COMMIT "+" ZT_MATH_VERSION "+kv-f16" : zt_engine_build_id();
+    if (kv != ZT_GGML_F16) return zt_engine_build_id();
+    return atomic_load(&g_inexact) ? ZT_ENGINE_ID "+kv-f16+fast" : ZT_ENGINE_ID "+kv-f16";
+}
+
+void zt_engine_mark_inexact(void)
+{
+    atomic_store(&g_inexact, true);
+}
+
+int zt_engine_backend_built(const char *name, char *why, size_t why_size)
+{
+    for (size_t i = 0; i < zt__backend_count(); i++)
+        if (!strcmp(zt__backend_at(i)->name, name)) return 0;
+    char have[128] = "";
+    size_t n = 0;
+    for (size_t i = 0; i < zt__backend_count() && n < sizeof have; i++) {
+        int w = snprintf(have + n, sizeof have - n, "%s%s", i ? " " : "", zt__backend_at(i)->name);
+        if (w < 0) break;
+        n += (size_t)w;
+    }
+    if (why && why_size) {
+        if (!strcmp(name, "cuda"))
+            snprintf(why, why_size, "compute backend 'cuda' is not built into this binary (no CUDA backend in this "
+                                    "source tree yet; built here: %s)", have);
+        else
+            snprintf(why, why_size, "compute backend '%s' is not built into this binary (built here: %s)", name, have);
+    }
+    return ZT_ENOTFOUND;
 }

@@ -13,6 +13,7 @@
 
 #include "infer_int.h"
 #include "zentalk/zt_alloc.h"
+#include "zentalk/zt_engine.h"
 #include "zentalk/zt_gguf.h"
 #include "zentalk/zt_hash.h"
 #include "zentalk/zt_log.h"
@@ -48,6 +49,8 @@ struct zt_infer {
     size_t budget;                     /* bytes; 0 = no limit */
     unsigned n_threads, n_slots;
     bool kv_f16; /* gpu_pool.kv_cache_type: f16 */
+    const char *backend; /* compute backend: NULL = cpu (gpu_pool.backend, zt_infer_opts.backend) */
+    bool deterministic;  /* a GPU backend's deterministic mode (gpu_pool.deterministic) */
     uint32_t n_ctx;
     void (*progress)(void *ud, uint64_t done, uint64_t total);
     void *progress_ud;
@@ -98,11 +101,28 @@ static int make(const struct zt_infer_opts *o, size_t n_models, struct zt_infer 
         inf->progress = o->progress;
         inf->progress_ud = o->progress_ud;
         inf->detail_in_errors = o->detail_in_errors;
+        inf->backend = o->backend;
     }
+    inf->deterministic = !(o && o->fast);
     pthread_mutex_init(&inf->mu, NULL);
     pthread_cond_init(&inf->cv, NULL);
     *out = inf;
     return 0;
+}
+
+/* The compute backend asked for is in this binary (checked at start, so a
+ * node configured for cuda fails there, not at its first job). */
+static int check_backend(const struct zt_infer *inf)
+{
+    char why[256];
+    if (!inf->backend) return 0;
+    if (zt_engine_backend_built(inf->backend, why, sizeof why) == 0) {
+        /* a GPU in its fast mode: receipts say so from the start (+fast) */
+        if (strcmp(inf->backend, "cpu") != 0 && !inf->deterministic) zt_engine_mark_inexact();
+        return 0;
+    }
+    zt_log(ZT_LOG_ERROR, "gpu_pool.backend: not built", "%s", why);
+    return ZT_EUNSUPPORTED;
 }
 
 int zt_infer_new(const struct zt_config *cfg, const struct zt_infer_opts *o, struct zt_infer **out)
@@ -117,6 +137,14 @@ int zt_infer_new(const struct zt_config *cfg, const struct zt_infer_opts *o, str
     if (!inf->n_threads) inf->n_threads = cfg->gpu_pool.cpu_threads > 0 ? (unsigned)cfg->gpu_pool.cpu_threads : cpus_online();
     if (!inf->n_slots) inf->n_slots = (unsigned)(cfg->gpu_pool.max_batch < 64 ? cfg->gpu_pool.max_batch : 64);
     inf->kv_f16 = cfg->gpu_pool.kv_cache_type && strcmp(cfg->gpu_pool.kv_cache_type, "f16") == 0;
+    if (!inf->backend && cfg->gpu_pool.backend && strcmp(cfg->gpu_pool.backend, "auto") != 0)
+        inf->backend = cfg->gpu_pool.backend;
+    if (!(o && o->fast)) inf->deterministic = cfg->gpu_pool.deterministic;
+    rc = check_backend(inf);
+    if (rc) {
+        zt_infer_free(inf);
+        return rc;
+    }
     *out = inf;
     return 0;
 }
@@ -138,6 +166,11 @@ int zt_infer_new_file(const char *path, const struct zt_infer_opts *o, struct zt
     inf->data_dir = ".";
     if (!inf->n_threads) inf->n_threads = cpus_online();
     if (!inf->n_slots) inf->n_slots = 1;
+    rc = check_backend(inf);
+    if (rc) {
+        zt_infer_free(inf);
+        return rc;
+    }
     *out = inf;
     return 0;
 }
@@ -356,7 +389,9 @@ int zt__infer_acquire(struct zt_infer *inf, const char *id, struct zt_runner **o
         rc = ZT_ENOTFOUND;
     }
     uint64_t t0 = zt_time_mono_ns();
-    if (!rc) rc = zt_model_load(path, &m, &why);
+    struct zt_model_run_opts ro = {.backend = inf->backend, .deterministic = inf->deterministic};
+    if (!rc) rc = zt_model_load_opts(path, &ro, &m, &why);
+    if (!rc && !zt_model_exact(m)) zt_engine_mark_inexact(); /* receipts say +fast */
     if (!rc && inf->kv_f16) rc = zt_model_set_kv_type(m, ZT_GGML_F16);
     if (!rc && inf->progress) prefault(inf, m);
     size_t bytes = m ? zt_model_weight_bytes(m) : 0;

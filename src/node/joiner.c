@@ -210,7 +210,12 @@ static void caps_of(const struct zt__joiner *j, struct zt_worker_caps *c)
     zt_strlcpy(c->engine, zt_engine_build_id(), sizeof c->engine);
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     snprintf(c->cpu, sizeof c->cpu, "%ld cpus", cpus > 0 ? cpus : 1);
-    zt_strlcpy(c->gpu, "none", sizeof c->gpu);
+    /* a GPU backend (gpu_pool.backend), deterministic unless "(fast)" */
+    const char *be = j->cfg->gpu_pool.backend;
+    if (be && (!strcmp(be, "vulkan") || !strcmp(be, "cuda")))
+        snprintf(c->gpu, sizeof c->gpu, "%s%s", be, j->cfg->gpu_pool.deterministic ? "" : " (fast)");
+    else
+        zt_strlcpy(c->gpu, "none", sizeof c->gpu);
     long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
     c->mem_mb = pages > 0 && psz > 0 ? (uint64_t)pages / (1u << 20) * (uint64_t)psz : 0;
     int64_t slots = j->cfg->gpu_pool.max_batch;
