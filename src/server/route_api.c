@@ -75,6 +75,11 @@ struct rjob {
     char via[ZT_IDENTITY_ID_SIZE]; /* relay id, or "" */
     struct zt_privacy_verdict verdict; /* the gate's; the job borrows it */
     struct zt_job_call *job;
+    /* failover to the next static peer (zt_jobs.h); first is j->worker */
+    struct zt_route_picker rp;
+    struct zt_job_failover fo;
+    struct zt_job_worker first;
+    struct zt_job_failover_stats fst; /* how many workers it took */
     /* answer state (the thread's only) */
     bool sse_started;
     int fail;               /* ZT_E* while answering */
@@ -396,11 +401,18 @@ static void send_job(struct rjob *j, struct zt_job_outcome *o)
 {
     j->start_ms = zt_time_mono_ms();
     struct zt_job_hooks hooks = {.text = on_text, .cancelled = on_cancelled, .ud = j};
-    if (zt_job_call_send(j->job, &hooks, o) != 0) {
+    int rc;
+    j->fst = (struct zt_job_failover_stats){0};
+    if (j->fo.picker) /* static peers: the next one continues a stream its worker dropped */
+        rc = zt_job_call_send_failover(&j->job, &j->first, &j->fo, &hooks, o, &j->fst);
+    else
+        rc = zt_job_call_send(j->job, &hooks, o);
+    if (rc != 0) {
         memset(o, 0, sizeof *o);
         o->status = ZT_JOB_UNREACHABLE;
         zt_strlcpy(o->transport, "cannot set up the HTTP client", sizeof o->transport);
     }
+    if (j->fst.last_worker[0]) zt_strlcpy(j->worker.node_id, j->fst.last_worker, sizeof j->worker.node_id);
 }
 
 /* Answer the client after the job's outcome; returns the outcome's name
@@ -454,11 +466,12 @@ static void log_done(struct rjob *j, const struct zt_job_outcome *o, const char 
     bool ok = strcmp(outcome, "ok") == 0;
     if (strcmp(outcome, "client_gone") != 0) count_peer(j->r, j->worker.node_id, ok);
     zt_log(ok ? ZT_LOG_INFO : ZT_LOG_WARN, "remote_job_done",
-           "job_id=%s sched_job=%s worker=%s via=%s model=%s outcome=%s worker_status=%ld prompt_tokens=%u "
+           "job_id=%s sched_job=%s worker=%s workers=%u via=%s model=%s outcome=%s worker_status=%ld prompt_tokens=%u "
            "completion_tokens=%u duration_ms=%llu",
            j->job ? zt_job_call_id(j->job) : "-", j->sched_id[0] ? j->sched_id : "-", j->worker.node_id,
-           j->via[0] ? j->via : "-", j->model, outcome, o->http_status, (unsigned)o->result.final.prompt_tokens,
-           (unsigned)o->result.final.completion_tokens, (unsigned long long)(zt_time_mono_ms() - j->start_ms));
+           j->fst.workers, j->via[0] ? j->via : "-", j->model, outcome, o->http_status,
+           (unsigned)o->result.final.prompt_tokens, (unsigned)o->result.final.completion_tokens,
+           (unsigned long long)(zt_time_mono_ms() - j->start_ms));
 }
 
 static void run_job(void *arg)
@@ -972,6 +985,15 @@ bool zt__route_generate(struct zt__route *r, struct zt__req_ctx *cx, json_t *bod
         .idle_timeout_ms = t_ms,
     };
     if (zt_job_call_target(j->job, &target) != 0) goto oom;
+    /* a worker that dies or stalls mid-stream: the next peer serving the
+     * model continues it (resumable streams, docs/internals/jobs.md) */
+    zt_route_picker_init(&j->rp, r->peers, j->model, pin, j->via[0] ? &to : NULL, now);
+    zt_route_worker(&w, j->via[0] ? &to : NULL, &j->first);
+    j->fo = (struct zt_job_failover){.picker = &j->rp.picker, .spec = spec, .target = target,
+                                     .stall_ms = (long)r->cfg->encryption.remote_stall_ms,
+                                     .max_workers = 16}; /* static peers: dead ones are tried too */
+    j->fo.spec.model = j->model;
+    j->fo.target.base_url = j->fo.target.recipient_id = NULL; /* per worker */
     j->a = zt_http_req_defer(req, on_client_close, j);
     if (!j->a) goto oom;
     atomic_fetch_add(&j->refs, 1); /* on_close's */
