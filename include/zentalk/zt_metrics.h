@@ -44,6 +44,12 @@ ZT_NODISCARD int zt_metrics_emit(struct zt_metrics_out *o, const char *suffix, c
 ZT_NODISCARD int zt_metrics_emit_u64(struct zt_metrics_out *o, const char *suffix, const char *labels,
                                      uint64_t value);
 
+/* One sample per i < n: labelled label="names[i]" (names: plain label
+ * values, not escaped), the value of v[i]. ZT_ETOOBIG for a label over
+ * 127 bytes. */
+ZT_NODISCARD int zt_metrics_emit_each(struct zt_metrics_out *o, const char *label, const char *const *names,
+                                      const atomic_uint_fast64_t *v, size_t n);
+
 /* A family's samples, written with zt_metrics_emit*(); return 0, or the
  * first error of an emit. A family that emits nothing is still listed
  * (HELP and TYPE). */

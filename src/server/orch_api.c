@@ -217,34 +217,20 @@ static int m_live(void *ud, struct zt_metrics_out *out)
 static int m_refused(void *ud, struct zt_metrics_out *out)
 {
     struct zt__orch *o = ud;
-    int rc = 0;
-    for (int i = 0; i < RF_N && !rc; i++) {
-        char l[64];
-        snprintf(l, sizeof l, "reason=\"%s\"", refusal_names[i]);
-        rc = zt_metrics_emit_u64(out, NULL, l, atomic_load(&o->refused[i]));
-    }
-    return rc;
+    return zt_metrics_emit_each(out, "reason", refusal_names, o->refused, RF_N);
 }
 
 static int m_records(void *ud, struct zt_metrics_out *out)
 {
     struct zt__orch *o = ud;
-    static const char *const kinds[3] = {"kind=\"join\"", "kind=\"heartbeat\"", "kind=\"leave\""};
-    int rc = 0;
-    for (int i = 0; i < 3 && !rc; i++) rc = zt_metrics_emit_u64(out, NULL, kinds[i], atomic_load(&o->accepted[i]));
-    return rc;
+    static const char *const kinds[3] = {"join", "heartbeat", "leave"};
+    return zt_metrics_emit_each(out, "kind", kinds, o->accepted, 3);
 }
 
 static int m_retries(void *ud, struct zt_metrics_out *out)
 {
     struct zt__orch *o = ud;
-    int rc = 0;
-    for (int i = 0; i < RETRY_N && !rc; i++) {
-        char l[48];
-        snprintf(l, sizeof l, "reason=\"%s\"", retry_names[i]);
-        rc = zt_metrics_emit_u64(out, NULL, l, atomic_load(&o->retries[i]));
-    }
-    return rc;
+    return zt_metrics_emit_each(out, "reason", retry_names, o->retries, RETRY_N);
 }
 
 static int m_ended(void *ud, struct zt_metrics_out *out)

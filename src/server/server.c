@@ -283,13 +283,7 @@ static int m_rss(void *ud, struct zt_metrics_out *o)
 static int m_node_auth(void *ud, struct zt_metrics_out *o)
 {
     struct zt_server *s = ud;
-    int rc = 0;
-    char labels[64];
-    for (int i = 0; i < 6 && !rc; i++) {
-        snprintf(labels, sizeof labels, "result=\"%s\"", node_auth_names[i]);
-        rc = zt_metrics_emit_u64(o, NULL, labels, atomic_load(&s->node_auth[i]));
-    }
-    return rc;
+    return zt_metrics_emit_each(o, "result", node_auth_names, s->node_auth, 6);
 }
 
 static int register_metrics(struct zt_server *s)
