@@ -63,6 +63,14 @@ void zt_metrics_free(struct zt_metrics *m);
  * name and help are borrowed (string literals, as a rule). */
 ZT_NODISCARD int zt_metrics_add_fn(struct zt_metrics *m, const char *name, const char *help,
                                    enum zt_metric_type type, zt_metrics_fn fn, void *ud);
+/* A family rendered by a callback, for registering several from a table. */
+struct zt_metrics_fam {
+    const char *name, *help;
+    enum zt_metric_type type;
+    zt_metrics_fn fn;
+};
+/* zt_metrics_add_fn for each of fams[0..n), all with ud; the first error. */
+ZT_NODISCARD int zt_metrics_add_fns(struct zt_metrics *m, const struct zt_metrics_fam *fams, size_t n, void *ud);
 /* Register a family of one unlabelled sample read from *v (relaxed). */
 ZT_NODISCARD int zt_metrics_add_u64(struct zt_metrics *m, const char *name, const char *help,
                                     enum zt_metric_type type, const atomic_uint_fast64_t *v);

@@ -116,6 +116,14 @@ int zt_metrics_emit_u64(struct zt_metrics_out *o, const char *suffix, const char
     return rc ? rc : zt_buf_appendf(o->b, " %llu\n", (unsigned long long)value);
 }
 
+int zt_metrics_add_fns(struct zt_metrics *m, const struct zt_metrics_fam *fams, size_t n, void *ud)
+{
+    int rc = 0;
+    for (size_t i = 0; i < n && !rc; i++)
+        rc = zt_metrics_add_fn(m, fams[i].name, fams[i].help, fams[i].type, fams[i].fn, ud);
+    return rc;
+}
+
 int zt_metrics_emit_each(struct zt_metrics_out *o, const char *label, const char *const *names,
                          const atomic_uint_fast64_t *v, size_t n)
 {

@@ -258,30 +258,19 @@ static int m_placement(void *ud, struct zt_metrics_out *out)
 
 int zt__orch_register_metrics(struct zt__orch *o, struct zt_metrics *m)
 {
-    int rc = zt_metrics_add_fn(m, "zentalk_orchestrator_queue_depth", "Jobs waiting for a worker.", ZT_METRIC_GAUGE,
-                               m_queued, o);
-    if (!rc)
-        rc = zt_metrics_add_fn(m, "zentalk_orchestrator_live_nodes", "Workers with a live session.", ZT_METRIC_GAUGE,
-                               m_live, o);
-    if (!rc)
-        rc = zt_metrics_add_fn(m, "zentalk_orchestrator_refusals_total",
-                               "Worker records and job submissions refused, by reason.", ZT_METRIC_COUNTER, m_refused,
-                               o);
-    if (!rc)
-        rc = zt_metrics_add_fn(m, "zentalk_orchestrator_records_total", "Worker records accepted, by kind.",
-                               ZT_METRIC_COUNTER, m_records, o);
-    if (!rc)
-        rc = zt_metrics_add_fn(m, "zentalk_orchestrator_job_retries_total",
-                               "Placed jobs moved to another worker after theirs failed them, by why.",
-                               ZT_METRIC_COUNTER, m_retries, o);
-    if (!rc)
-        rc = zt_metrics_add_fn(m, "zentalk_orchestrator_jobs_total", "Placed jobs that ended, by outcome.",
-                               ZT_METRIC_COUNTER, m_ended, o);
-    if (!rc)
-        rc = zt_metrics_add_fn(m, "zentalk_orchestrator_placement_seconds",
-                               "Time zt_sched_submit took for jobs it accepted (placed or queued).",
-                               ZT_METRIC_HISTOGRAM, m_placement, o);
-    return rc;
+    static const struct zt_metrics_fam fams[] = {
+        {"zentalk_orchestrator_queue_depth", "Jobs waiting for a worker.", ZT_METRIC_GAUGE, m_queued},
+        {"zentalk_orchestrator_live_nodes", "Workers with a live session.", ZT_METRIC_GAUGE, m_live},
+        {"zentalk_orchestrator_refusals_total", "Worker records and job submissions refused, by reason.",
+         ZT_METRIC_COUNTER, m_refused},
+        {"zentalk_orchestrator_records_total", "Worker records accepted, by kind.", ZT_METRIC_COUNTER, m_records},
+        {"zentalk_orchestrator_job_retries_total",
+         "Placed jobs moved to another worker after theirs failed them, by why.", ZT_METRIC_COUNTER, m_retries},
+        {"zentalk_orchestrator_jobs_total", "Placed jobs that ended, by outcome.", ZT_METRIC_COUNTER, m_ended},
+        {"zentalk_orchestrator_placement_seconds", "Time zt_sched_submit took for jobs it accepted (placed or queued).",
+         ZT_METRIC_HISTOGRAM, m_placement},
+    };
+    return zt_metrics_add_fns(m, fams, sizeof fams / sizeof fams[0], o);
 }
 
 /* ---- records ------------------------------------------------------------------- */

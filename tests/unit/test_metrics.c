@@ -1,8 +1,9 @@
 /* test_metrics.c: the metrics registry (src/core/metrics.c): families
  * rendered in registration order with HELP and TYPE, callbacks and atomic
- * counters, labels and histogram suffixes, one sample per name
- * (zt_metrics_emit_each), name checks, duplicates, the size limit, a full
- * output buffer, allocation failure, no leaks. */
+ * counters, labels and histogram suffixes, registering from a table
+ * (zt_metrics_add_fns), one sample per name (zt_metrics_emit_each), name
+ * checks, duplicates, the size limit, a full output buffer, allocation
+ * failure, no leaks. */
 #include "zt_test.h"
 
 #include <stdatomic.h>
@@ -115,8 +116,13 @@ static void test_emit_each(void **state)
     struct zt_metrics *m = NULL;
     assert_int_equal(zt_metrics_new(&m), 0);
     struct by_reason b = {.n = {4, 0, 9}};
-    assert_int_equal(zt_metrics_add_fn(m, "zt_jobs_total", "Jobs, by reason.", ZT_METRIC_COUNTER, render_each, &b),
-                     0);
+    static const struct zt_metrics_fam fams[] = {
+        {"zt_jobs_total", "Jobs, by reason.", ZT_METRIC_COUNTER, render_each},
+        {"zt_jobs_total", "Again: a duplicate.", ZT_METRIC_COUNTER, render_each},
+    };
+    assert_int_equal(zt_metrics_add_fns(m, fams, 1, &b), 0);
+    assert_int_equal(zt_metrics_add_fns(m, fams + 1, 1, &b), ZT_EEXIST); /* the first error */
+    assert_int_equal(zt_metrics_count(m), 1);
     struct zt_buf out;
     zt_buf_init(&out, 1 << 16);
     assert_int_equal(zt_metrics_render(m, &out), 0);
