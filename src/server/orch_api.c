@@ -18,6 +18,7 @@
 #include "zentalk/zt_metrics.h"
 #include "zentalk/zt_ratelimit.h"
 #include "zentalk/zt_str.h"
+#include "zentalk/zt_sync.h"
 #include "zentalk/zt_time.h"
 
 #define JOIN_LIMIT_KEYS 4096 /* client addresses tracked by the join limiter */
@@ -71,11 +72,7 @@ int zt__orch_new(const struct zt_config *cfg, struct zt_registry *reg, struct zt
         return ZT_ENOMEM;
     }
     pthread_mutex_init(&o->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&o->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    zt_cond_init_mono(&o->cv);
     *out = o;
     return 0;
 }

@@ -36,6 +36,7 @@
 #include "zentalk/zt_privacy.h"
 #include "zentalk/zt_sealed.h"
 #include "zentalk/zt_str.h"
+#include "zentalk/zt_sync.h"
 #include "zentalk/zt_time.h"
 
 #define TEXT_MAX ((size_t)16 << 20)
@@ -125,11 +126,7 @@ int zt__route_new(const struct zt_config *cfg, struct zt_infer *ms, struct zt_pe
     r->peers = peers;
     r->pv = pv;
     pthread_mutex_init(&r->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&r->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    zt_cond_init_mono(&r->cv);
     *out = r;
     return 0;
 }
