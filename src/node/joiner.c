@@ -22,6 +22,7 @@
 #include "zentalk/zt_peers.h"
 #include "zentalk/zt_registry.h"
 #include "zentalk/zt_str.h"
+#include "zentalk/zt_sync.h"
 #include "zentalk/zt_time.h"
 
 #define DESC_TTL_S 3600          /* the worker's own descriptor in a join record */
@@ -128,11 +129,7 @@ int zt__joiner_new(const struct zt_config *cfg, const struct zt_identity *id, st
     }
     randombytes_buf(j->boot, sizeof j->boot);
     pthread_mutex_init(&j->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&j->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    zt_cond_init_mono(&j->cv);
     *out = j;
     return 0;
 }

@@ -122,15 +122,7 @@ static int mem_take(struct zt_queue *q, int64_t block_ms, struct zt_queue_msg *m
         uint64_t now = zt_time_mono_ms();
         e = mem_next(q, now);
         if (e || now >= deadline) break;
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        uint64_t wait = deadline - now;
-        ts.tv_sec += (time_t)(wait / 1000);
-        ts.tv_nsec += (long)(wait % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        struct timespec ts = zt_time_after_ms(CLOCK_REALTIME, deadline - now);
         pthread_cond_timedwait(&q->cv, &q->mu, &ts);
     }
     if (!e) return ZT_ENOTFOUND;

@@ -36,6 +36,7 @@
 #include "zentalk/zt_privacy.h"
 #include "zentalk/zt_sealed.h"
 #include "zentalk/zt_str.h"
+#include "zentalk/zt_sync.h"
 #include "zentalk/zt_time.h"
 
 #define TEXT_MAX ((size_t)16 << 20)
@@ -134,11 +135,7 @@ int zt__route_new(const struct zt_config *cfg, struct zt_infer *ms, struct zt_pe
     r->peers = peers;
     r->pv = pv;
     pthread_mutex_init(&r->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&r->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    zt_cond_init_mono(&r->cv);
     *out = r;
     return 0;
 }
@@ -215,20 +212,16 @@ static int m_inflight(void *ud, struct zt_metrics_out *o)
 
 int zt__route_register_metrics(struct zt__route *r, struct zt_metrics *m)
 {
-    int rc = zt_metrics_add_fn(m, "zentalk_jobs_total", "Completion and chat requests, by where they ran.",
-                               ZT_METRIC_COUNTER, m_jobs, r);
-    if (!rc)
-        rc = zt_metrics_add_fn(m, "zentalk_remote_jobs_failed_total",
-                               "Remote jobs that failed (unreachable, refused, unverified).", ZT_METRIC_COUNTER,
-                               m_remote_failed, r);
-    if (!rc)
-        rc = zt_metrics_add_fn(m, "zentalk_jobs_refused_total",
-                               "Requests kept on this node by the privacy policy (local_only) with no local model.",
-                               ZT_METRIC_COUNTER, m_refused, r);
-    if (!rc)
-        rc = zt_metrics_add_fn(m, "zentalk_remote_jobs_in_flight", "Remote jobs in progress.", ZT_METRIC_GAUGE,
-                               m_inflight, r);
-    return rc;
+    static const struct zt_metrics_fam fams[] = {
+        {"zentalk_jobs_total", "Completion and chat requests, by where they ran.", ZT_METRIC_COUNTER, m_jobs},
+        {"zentalk_remote_jobs_failed_total", "Remote jobs that failed (unreachable, refused, unverified).",
+         ZT_METRIC_COUNTER, m_remote_failed},
+        {"zentalk_jobs_refused_total",
+         "Requests kept on this node by the privacy policy (local_only) with no local model.", ZT_METRIC_COUNTER,
+         m_refused},
+        {"zentalk_remote_jobs_in_flight", "Remote jobs in progress.", ZT_METRIC_GAUGE, m_inflight},
+    };
+    return zt_metrics_add_fns(m, fams, sizeof fams / sizeof fams[0], r);
 }
 
 json_t *zt__route_peer_counts(struct zt__route *r)
