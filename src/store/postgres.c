@@ -118,7 +118,7 @@ static int pg_err(struct pg_store *s, const char *what, const PGresult *r)
         rc = ZT_EINVAL;
     else if (sqlstate_is(state, "53200"))
         rc = ZT_ENOMEM;
-    int level = rc == ZT_EEXIST || rc == ZT_EBUSY ? ZT_LOG_DEBUG : ZT_LOG_WARN;
+    enum zt_log_level level = rc == ZT_EEXIST || rc == ZT_EBUSY ? ZT_LOG_DEBUG : ZT_LOG_WARN;
     char m[256];
     size_t n = 0;
     for (const char *p = values ? "(not shown: may quote a value)" : msg; p && *p && n + 1 < sizeof m; p++)
