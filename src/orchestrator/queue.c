@@ -218,7 +218,7 @@ static int rerr(struct zt_queue *q, const char *what, const redisReply *r)
     const char *msg = r && r->type == REDIS_REPLY_ERROR ? r->str : q->c && q->c->err ? q->c->errstr : "no reply";
     char m[200];
     size_t n = 0;
-    for (const char *p = msg; *p && n + 1 < sizeof m; p++) m[n++] = *p == '"' || *p == '\n' ? '\'' : *p;
+    for (const char *p = msg; *p && n + 1 < sizeof m; p++) m[n++] = (char)(*p == '"' ? '\'' : (unsigned char)*p < 0x20 ? ' ' : *p);
     m[n] = '\0';
     zt_log(ZT_LOG_WARN, "queue_error", "backend=redis op=%s host=%s port=%d error=\"%s\"", what, q->host, q->port, m);
     return ZT_EIO;

@@ -95,6 +95,21 @@ static void no_notice(void *arg, const char *msg)
     (void)msg;
 }
 
+/* A server or libpq message fit for a log value: quotes become ', line
+ * breaks and tabs spaces (libpq ends lines with \n\t), trailing space
+ * dropped, cut to the buffer. */
+static void msg_clean(char *out, size_t cap, const char *in)
+{
+    size_t n = 0;
+    for (const char *p = in ? in : ""; *p && n + 1 < cap; p++) {
+        char c = (char)(*p == '"' ? '\'' : (unsigned char)*p < 0x20 ? ' ' : *p);
+        if (c == ' ' && (n == 0 || out[n - 1] == ' ')) continue;
+        out[n++] = c;
+    }
+    while (n > 0 && out[n - 1] == ' ') n--;
+    out[n] = '\0';
+}
+
 static bool sqlstate_is(const char *st, const char *want) { return st && strcmp(st, want) == 0; }
 
 /* Map a failed result (or a NULL one: the connection) to an error code,
@@ -120,10 +135,7 @@ static int pg_err(struct pg_store *s, const char *what, const PGresult *r)
         rc = ZT_ENOMEM;
     enum zt_log_level level = rc == ZT_EEXIST || rc == ZT_EBUSY ? ZT_LOG_DEBUG : ZT_LOG_WARN;
     char m[256];
-    size_t n = 0;
-    for (const char *p = values ? "(not shown: may quote a value)" : msg; p && *p && n + 1 < sizeof m; p++)
-        m[n++] = *p == '"' || *p == '\n' ? '\'' : *p;
-    m[n] = '\0';
+    msg_clean(m, sizeof m, values ? "(not shown: may quote a value)" : msg);
     zt_log(level, "store_error", "backend=postgres op=%s sqlstate=%s error=\"%s\"", what, state ? state : "none", m);
     return rc;
 }
@@ -418,10 +430,7 @@ static int pg_open(const struct zt_store_opts *o, struct zt_store **out)
     if (!s->c || PQstatus(s->c) != CONNECTION_OK) {
         /* libpq's message names the host and the reason, never the password */
         char m[256];
-        size_t n = 0;
-        for (const char *p = s->c ? PQerrorMessage(s->c) : "out of memory"; *p && n + 1 < sizeof m; p++)
-            m[n++] = *p == '"' || *p == '\n' ? '\'' : *p;
-        m[n] = '\0';
+        msg_clean(m, sizeof m, s->c ? PQerrorMessage(s->c) : "out of memory");
         zt_log(ZT_LOG_ERROR, "store_connect_failed", "backend=postgres error=\"%s\"", m);
         rc = s->c ? ZT_EIO : ZT_ENOMEM;
         goto out;
