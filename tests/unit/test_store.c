@@ -795,6 +795,38 @@ static void test_statements(void **state)
     zt_store_close(st);
 }
 
+/* PostgreSQL: the server drops the connection (a restart, a failover):
+ * the statement that meets it fails (ZT_EIO: a write is never replayed
+ * blindly), the next call reconnects and prepares its statement again. */
+static void test_pg_reconnect(void **state)
+{
+    (void)state;
+    char ci[800];
+    snprintf(ci, sizeof ci, "%s application_name=zt_reconnect", pg_db);
+    struct zt_store *st = open_store_at(ci, 1000, 0);
+    struct zt_store_stmt *q = NULL;
+    assert_int_equal(zt_store_prepare(st, "SELECT CAST(? AS BIGINT) + 1", &q), 0);
+    int64_t v = 0;
+    assert_int_equal(zt_store_bind_i64(q, 1, 41), 0);
+    assert_int_equal(zt_store_step(q), ZT_STORE_ROW);
+    assert_int_equal(zt_store_column_i64(q, 0, &v), 0);
+    assert_int_equal(v, 42);
+    zt_store_reset(q);
+    assert_int_equal(count_sql("SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                               " WHERE application_name = 'zt_reconnect') t"),
+                     1);
+    assert_int_equal(zt_store_bind_i64(q, 1, 1), 0);
+    assert_int_equal(zt_store_step(q), ZT_EIO);
+    assert_int_equal(zt_store_step(q), ZT_STORE_ROW);
+    assert_int_equal(zt_store_column_i64(q, 0, &v), 0);
+    assert_int_equal(v, 2);
+    zt_store_stmt_free(q);
+    int ver = 0;
+    assert_int_equal(zt_store_owner_version(st, "pseudonyms", &ver), 0);
+    assert_int_equal(ver, 1);
+    zt_store_close(st);
+}
+
 /* ---- PostgreSQL parameters --------------------------------------------------- */
 
 static void pg_ok(const char *in, const char *want, int want_n)
@@ -983,7 +1015,7 @@ int main(void)
     const struct CMUnitTest pg_tests[] = {
         P(test_fresh),     P(test_owner_migrations), P(test_failing_step), P(test_newer_refused),
         P(test_tx),        P(test_tx_busy),          P(test_statements),   P(test_open_config),
-        P(test_concurrent_migrations),
+        P(test_concurrent_migrations), P(test_pg_reconnect),
     };
     failures += zt_test_pg_run("store_postgres", pg_tests);
     return zt_test_exit(failures);
