@@ -57,6 +57,7 @@ struct pg_store {
     PGconn *c;
     char *conninfo;
     uint64_t gen;       /* connection generation: statements prepared on an older one are prepared again */
+    int64_t lock_timeout_ms;
     uint64_t next_name; /* statement names zt<n> */
     struct pg_stmt *salt_get, *salt_put, *salt_del;
     bool warned_search;
@@ -140,6 +141,23 @@ static int pg_err(struct pg_store *s, const char *what, const PGresult *r)
     return rc;
 }
 
+/* The session's settings, on every (re)connection: a statement that
+ * waits on a lock longer than the busy timeout fails (55P03, a conflict
+ * zt_store_tx retries); text is UTF-8; bytea comes back as hex (what
+ * column_blob decodes); no NOTICEs. */
+static int session_setup(struct pg_store *s)
+{
+    char sql[200];
+    snprintf(sql, sizeof sql,
+             "SET lock_timeout = %lld; SET client_encoding = 'UTF8'; SET bytea_output = 'hex';"
+             " SET client_min_messages = warning",
+             (long long)s->lock_timeout_ms);
+    PGresult *r = PQexec(s->c, sql);
+    int rc = PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : pg_err(s, "session", r);
+    PQclear(r);
+    return rc;
+}
+
 /* Re-establish a lost connection (only outside a transaction: a broken
  * transaction is the caller's error to see). */
 static void pg_check_conn(struct pg_store *s)
@@ -147,7 +165,8 @@ static void pg_check_conn(struct pg_store *s)
     if (PQstatus(s->c) != CONNECTION_BAD || s->base.tx_depth) return;
     PQreset(s->c);
     if (PQstatus(s->c) == CONNECTION_OK) {
-        s->gen++;
+        s->gen++; /* a new session: its statements are prepared again */
+        zt_ignore(session_setup(s));
         zt_log(ZT_LOG_WARN, "store_reconnected", "backend=postgres");
     }
 }
@@ -436,12 +455,8 @@ static int pg_open(const struct zt_store_opts *o, struct zt_store **out)
         goto out;
     }
     PQsetNoticeProcessor(s->c, no_notice, NULL);
-    /* a statement that waits on a lock longer than the busy timeout fails
-     * (55P03 with lock_timeout: a conflict, retried by zt_store_tx) */
-    char sql[96];
-    int64_t lt = o->busy_timeout_ms > 0 && o->busy_timeout_ms < 600000 ? o->busy_timeout_ms : 5000;
-    snprintf(sql, sizeof sql, "SET lock_timeout = %lld; SET client_min_messages = warning", (long long)lt);
-    rc = pg_cmd(s, sql, "open");
+    s->lock_timeout_ms = o->busy_timeout_ms > 0 && o->busy_timeout_ms < 600000 ? o->busy_timeout_ms : 5000;
+    rc = session_setup(s);
     if (!rc) rc = bootstrap(s);
     for (size_t i = 0; !rc && i < sizeof BUILTIN_PG / sizeof BUILTIN_PG[0]; i++)
         rc = zt_store_migrate(&s->base, &BUILTIN_PG[i]);

@@ -821,6 +821,13 @@ static void test_pg_reconnect(void **state)
     assert_int_equal(zt_store_column_i64(q, 0, &v), 0);
     assert_int_equal(v, 2);
     zt_store_stmt_free(q);
+    /* the new session has the store's settings (lock_timeout = busy timeout) */
+    assert_int_equal(zt_store_prepare(st, "SELECT current_setting('lock_timeout')", &q), 0);
+    assert_int_equal(zt_store_step(q), ZT_STORE_ROW);
+    const char *lt = NULL;
+    assert_int_equal(zt_store_column_text(q, 0, &lt, NULL), 0);
+    assert_string_equal(lt, "1s");
+    zt_store_stmt_free(q);
     int ver = 0;
     assert_int_equal(zt_store_owner_version(st, "pseudonyms", &ver), 0);
     assert_int_equal(ver, 1);
