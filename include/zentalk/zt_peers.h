@@ -74,11 +74,14 @@ ZT_NODISCARD int zt_peers_lookup(struct zt_peers *p, const char *node_id, int64_
 ZT_NODISCARD int zt_peers_pick(struct zt_peers *p, const char *model, const char *pin, int64_t now,
                                struct zt_peer *out);
 
-/* Called (with ud) by zt_peers_lookup() for a node id it does not hold
- * (the node's DHT: look for it now); NULL removes it. fn runs under the
- * registry's read lock, so it must be quick and must not call back into p;
- * replacing or removing the hook waits for a call in progress. */
-void zt_peers_set_unknown_hook(struct zt_peers *p, void (*fn)(void *ud), void *ud);
+/* Called by zt_peers_lookup() for a node id it does not hold (fn(ud,
+ * node_id, NULL)) and by zt_peers_pick() when no peer serves a model
+ * (fn(ud, NULL, model)): the node's DHT looks for them now. NULL removes
+ * it. fn runs under the registry's read lock, so it must be quick and must
+ * not call back into p; replacing or removing the hook waits for a call in
+ * progress. */
+void zt_peers_set_unknown_hook(struct zt_peers *p, void (*fn)(void *ud, const char *node_id, const char *model),
+                               void *ud);
 
 /* Peers held now: the static ones and the discovered workers. */
 size_t zt_peers_count(struct zt_peers *p);
