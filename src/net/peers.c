@@ -380,8 +380,10 @@ size_t zt_peers_list(struct zt_peers *p, struct zt_peer *out, size_t max)
     pthread_rwlock_rdlock(&p->lock);
     size_t n = p->n < max ? p->n : max;
     if (n) memcpy(out, p->v, n * sizeof *out);
+    size_t nd = p->dn < max - n ? p->dn : max - n; /* then the discovered ones */
+    if (nd) memcpy(out + n, p->dv, nd * sizeof *out);
     pthread_rwlock_unlock(&p->lock);
-    return n;
+    return n + nd;
 }
 
 static int peers_metric(void *ud, struct zt_metrics_out *o)
@@ -427,7 +429,7 @@ int zt_peers_pick(struct zt_peers *p, const char *model, const char *pin, int64_
     if (!p || !model || !model[0]) return ZT_ENOTFOUND;
     pthread_rwlock_rdlock(&p->lock);
     bool found = pick_in(p->v, p->m, p->n, model, pin, now, out) || pick_in(p->dv, p->dm, p->dn, model, pin, now, out);
-    if (!found && p->unknown) p->unknown(p->unknown_ud, NULL, model);
+    if (!found && !(pin && pin[0]) && p->unknown) p->unknown(p->unknown_ud, NULL, model); /* nobody serves it */
     pthread_rwlock_unlock(&p->lock);
     return found ? 0 : ZT_ENOTFOUND;
 }

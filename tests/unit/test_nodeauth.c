@@ -372,7 +372,10 @@ static void test_peers_discovered(void **state)
     assert_int_equal(zt_peers_lookup(p, zt_identity_id(B), NOW, &peer), 0);
     assert_int_equal(zt_peers_lookup(p, zt_identity_id(A), NOW, &peer), 0);
     assert_string_equal(peer.endpoint, "http://10.0.0.1:8080"); /* the static one */
-    assert_int_equal(zt_peers_list(p, listed, 4), 1);               /* static peers only */
+    assert_int_equal(zt_peers_list(p, listed, 4), 2); /* the static peer, then the discovered one */
+    assert_string_equal(listed[0].node_id, zt_identity_id(A));
+    assert_string_equal(listed[1].node_id, zt_identity_id(B));
+    assert_int_equal(zt_peers_list(p, listed, 1), 1);
     assert_int_equal(zt_peers_load_file(p, "/nonexistent/peers.json", NOW, NULL, NULL, NULL), ZT_ENOTFOUND);
     assert_int_equal(zt_peers_pick(p, "m", NULL, NOW, &peer), 0);
     assert_int_equal(zt_peers_set_discovered(p, NULL, 0, NOW, &kept), 0);
@@ -387,6 +390,8 @@ static void test_peers_discovered(void **state)
     assert_int_equal(calls.nodes, 1);
     assert_string_equal(calls.last, zt_identity_id(C));
     assert_int_equal(zt_peers_pick(p, "wanted-model", NULL, NOW, &peer), ZT_ENOTFOUND);
+    assert_int_equal(calls.models, 1);
+    assert_int_equal(zt_peers_pick(p, "m", zt_identity_id(C), NOW, &peer), ZT_ENOTFOUND); /* pinned: not a model miss */
     assert_int_equal(calls.models, 1);
     assert_string_equal(calls.last, "wanted-model");
     assert_int_equal(zt_peers_set_discovered(p, d, 1, NOW, NULL), 0);
