@@ -4,6 +4,10 @@
 #ifndef ZT_ENGINE_H
 #define ZT_ENGINE_H
 
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
 #include "zt_error.h"
 
 /* "zentalk-engine/VERSION+COMMIT+MATH": names the kernels and the math
@@ -24,5 +28,19 @@ void zt_engine_mark_inexact(void);
  * binary; else ZT_ENOTFOUND with the reason and the backends it has in why
  * (a NUL-terminated message, at most why_size bytes). */
 int zt_engine_backend_built(const char *name, char *why, size_t why_size);
+
+/* A compute device a GPU backend sees (`zentalk gpus`). */
+struct zt_gpu_info {
+    char backend[16];    /* "vulkan" */
+    unsigned index;      /* the backend's device index (ZT_VULKAN_DEVICE) */
+    char name[256];      /* the driver's device name */
+    char type[16];       /* discrete, integrated, virtual, cpu, other */
+    uint64_t memory_mb;  /* the largest device-local memory heap, MiB */
+    bool deterministic;  /* the deterministic mode is possible (shaderFloat64) */
+    char api[16];        /* the device's API version, "1.3.255" */
+};
+/* Every device of every GPU backend built in: up to cap in out, the count
+ * found in *n (0 when none, or no driver). 0 or ZT_ENOMEM. */
+int zt_engine_gpus(struct zt_gpu_info *out, size_t cap, size_t *n);
 
 #endif

@@ -72,6 +72,10 @@ struct zt_model_run_opts {
     const char *backend;
     unsigned device;
     bool deterministic;
+    /* a device backend's memory budget in MiB (gpu_pool.max_vram_mb; 0 =
+     * none): a model whose weights need more is refused (ZT_ETOOBIG, the
+     * sizes in err) before anything is uploaded. Ignored on the CPU. */
+    uint64_t max_device_mb;
 };
 ZT_NODISCARD int zt_model_load_opts(const char *path, const struct zt_model_run_opts *o, struct zt_model **out,
                                     struct zt_buf *err);

@@ -21,6 +21,7 @@
 #include "cmd_models.h"
 #include "cmd_privacy.h"
 #include "cmd_gdpr.h"
+#include "cmd_gpus.h"
 #include "cmd_run.h"
 #include "cmd_translate.h"
 #include "cmd_search.h"
@@ -39,7 +40,7 @@
 /* Every command word, in the order of --help: the unknown-command message
  * and the bash completion (`zentalk completion bash`) come from it. */
 static const char *const commands[] = {
-    "status",  "models",   "run",   "chat",      "keygen",    "id",        "attest",   "spam",    "entities",
+    "status",  "models",   "run",   "chat",      "gpus",      "keygen",    "id",        "attest",   "spam",    "entities",
     "train",   "peers",    "translate", "pii",   "privacy",   "audit",     "job",      "search",  "categorize",
     "replies", "summarize", "sentiment", "moderate", "language", "intents", "nodes",   "jobs", "completion", NULL,
 };
@@ -111,6 +112,7 @@ static void usage(FILE *out)
             "                                generate locally (MODEL: a GGUF file or a models.yaml id)\n"
             "  chat MODEL [--system TEXT] [--temp T] [--seed S] [--threads N]\n"
             "                                interactive local chat\n"
+            "  gpus [--json]                 list this machine's GPU devices (Vulkan)\n"
             "  keygen --out FILE [--passphrase-env VAR] [--force]\n"
             "                                generate a node identity key file (mode 0600)\n"
             "  id [--key FILE | --data-dir DIR] [--passphrase-env VAR] [--json]\n"
@@ -385,6 +387,9 @@ static int dispatch(int argc, char **argv)
         json_set_alloc_funcs(zt_malloc, zt_free);
         return zt__cli_audit(argc - ci, argv + ci);
     }
+
+    /* `gpus` asks this machine's GPU backends, no node */
+    if (ci > 0 && strcmp(argv[ci], "gpus") == 0) return zt__cli_gpus(argc - ci, argv + ci);
 
     /* `run` and `chat` run a model in this process, with their own options */
     if (ci > 0 && (strcmp(argv[ci], "run") == 0 || strcmp(argv[ci], "chat") == 0)) {

@@ -366,8 +366,9 @@ static const struct cfg_key gpu_pool_keys[] = {
              "device's fast math, and the engine build id ends in +fast."),
     STRLIST_KEY(struct zt_cfg_gpu_pool, devices, no_strings, 16, NULL, KF_DIGITS, KEY_UNIQUE | KEY_RESERVED,
                 "CUDA device ordinals to use, e.g. [\"0\", \"1\"]; empty = all."),
-    INT_KEYF(struct zt_cfg_gpu_pool, max_vram_mb, 0, 0, 16777216, KEY_RESERVED,
-             "VRAM budget per device in MiB; 0 = no limit."),
+    INT_KEY(struct zt_cfg_gpu_pool, max_vram_mb, 0, 0, 16777216,
+            "Device memory budget in MiB of a GPU backend: a model whose weights need more is refused "
+            "(model_unavailable, the sizes in the log) before anything is uploaded; 0 = no limit."),
     INT_KEY(struct zt_cfg_gpu_pool, cpu_threads, 0, 0, 1024,
             "Threads for CPU inference; 0 = one per CPU this process may run on (its affinity mask: `taskset`, container CPU sets)."),
     INT_KEY(struct zt_cfg_gpu_pool, max_batch, 8, 1, 1024, "Sequences decoded together."),

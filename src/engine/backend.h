@@ -39,6 +39,8 @@
 #ifndef ZT_ENGINE_BACKEND_H
 #define ZT_ENGINE_BACKEND_H
 
+#include "zentalk/zt_engine.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -192,6 +194,8 @@ struct zt__backend_params {
 struct zt__backend_reg {
     const char *name;
     ZT_NODISCARD int (*create)(const struct zt__backend_params *p, struct zt__backend **out);
+    /* optional: the devices this backend sees (zt_engine_gpus) */
+    int (*list)(struct zt_gpu_info *out, size_t cap, size_t *n);
 };
 
 extern const struct zt__backend_reg zt__backend_cpu_reg;

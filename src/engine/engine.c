@@ -51,3 +51,18 @@ int zt_engine_backend_built(const char *name, char *why, size_t why_size)
     }
     return ZT_ENOTFOUND;
 }
+
+int zt_engine_gpus(struct zt_gpu_info *out, size_t cap, size_t *n)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < zt__backend_count(); i++) {
+        const struct zt__backend_reg *r = zt__backend_at(i);
+        if (!r->list) continue;
+        size_t got = 0;
+        int rc = r->list(total < cap ? out + total : NULL, total < cap ? cap - total : 0, &got);
+        if (rc) return rc;
+        total += got;
+    }
+    *n = total;
+    return 0;
+}

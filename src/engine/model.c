@@ -395,6 +395,15 @@ int zt_model_load_opts(const char *path, const struct zt_model_run_opts *o, stru
                                  zt_strerror(rc)));
     }
     if (!rc) rc = zt_gguf_open(path, &m->gguf, err);
+    if (!rc && o && o->max_device_mb && backend && strcmp(backend, "cpu") != 0) {
+        size_t need = zt_gguf_file_size(m->gguf) - zt_gguf_data_offset(m->gguf);
+        if ((uint64_t)need > o->max_device_mb * 1024u * 1024u) {
+            zt_ignore(zt_buf_appendf(err, "model: its weights need %.1f MiB of %s device memory, above the budget "
+                                          "of %llu MiB (gpu_pool.max_vram_mb)",
+                                     (double)need / (1024.0 * 1024.0), backend, (unsigned long long)o->max_device_mb));
+            rc = ZT_ETOOBIG;
+        }
+    }
     if (!rc) rc = load_hparams(m, err);
     if (!rc) rc = load_weights(m, err);
     if (!rc) rc = zt_tok_from_gguf(m->gguf, &m->tok, err);

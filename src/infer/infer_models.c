@@ -51,6 +51,7 @@ struct zt_infer {
     bool kv_f16; /* gpu_pool.kv_cache_type: f16 */
     const char *backend; /* compute backend: NULL = cpu (gpu_pool.backend, zt_infer_opts.backend) */
     bool deterministic;  /* a GPU backend's deterministic mode (gpu_pool.deterministic) */
+    uint64_t max_vram_mb; /* gpu_pool.max_vram_mb: 0 = no limit */
     uint32_t n_ctx;
     void (*progress)(void *ud, uint64_t done, uint64_t total);
     void *progress_ud;
@@ -140,6 +141,7 @@ int zt_infer_new(const struct zt_config *cfg, const struct zt_infer_opts *o, str
     if (!inf->backend && cfg->gpu_pool.backend && strcmp(cfg->gpu_pool.backend, "auto") != 0)
         inf->backend = cfg->gpu_pool.backend;
     if (!(o && o->fast)) inf->deterministic = cfg->gpu_pool.deterministic;
+    inf->max_vram_mb = cfg->gpu_pool.max_vram_mb > 0 ? (uint64_t)cfg->gpu_pool.max_vram_mb : 0;
     rc = check_backend(inf);
     if (rc) {
         zt_infer_free(inf);
@@ -389,7 +391,8 @@ int zt__infer_acquire(struct zt_infer *inf, const char *id, struct zt_runner **o
         rc = ZT_ENOTFOUND;
     }
     uint64_t t0 = zt_time_mono_ns();
-    struct zt_model_run_opts ro = {.backend = inf->backend, .deterministic = inf->deterministic};
+    struct zt_model_run_opts ro = {.backend = inf->backend, .deterministic = inf->deterministic,
+                                   .max_device_mb = inf->max_vram_mb};
     if (!rc) rc = zt_model_load_opts(path, &ro, &m, &why);
     if (!rc && !zt_model_exact(m)) zt_engine_mark_inexact(); /* receipts say +fast */
     if (!rc && inf->kv_f16) rc = zt_model_set_kv_type(m, ZT_GGML_F16);

@@ -2,8 +2,8 @@
  * wiring): `zentalk run --backend vulkan` writes the same greedy tokens as
  * the CPU on the test model (in the deterministic default and with
  * --fast), `--backend cuda` is refused with a clear "not built" message,
- * and a node configured with gpu_pool.backend: cuda refuses to start,
- * saying why. The Vulkan parts are skipped (with the reason) when the
+ * a node configured with gpu_pool.backend: cuda refuses to start,
+ * saying why, and `zentalk gpus` lists the Vulkan devices. The Vulkan parts are skipped (with the reason) when the
  * build has no Vulkan backend, the machine no Vulkan device, or under
  * AddressSanitizer (Mesa's allocations upset LeakSanitizer, as in
  * test_vulkan).
@@ -126,6 +126,37 @@ static void test_node_cuda_refused(void **state)
     zt_buf_deinit(&err);
 }
 
+/* zentalk gpus lists the Vulkan devices (lavapipe here), --json too */
+static void test_gpus_command(void **state)
+{
+    (void)state;
+#ifdef ZT_ASAN
+    zt_skip("Vulkan devices not enumerated under AddressSanitizer (Mesa's allocations upset LeakSanitizer)");
+#endif
+    struct zt_buf out;
+    zt_buf_init(&out, 1u << 16);
+    const char *const args[] = {"gpus", "--json", NULL};
+    assert_int_equal(run_prog(cli, args, NULL, NULL, &out, 0), 0);
+    json_t *j = json_loads(zt_buf_str(&out), 0, NULL);
+    assert_non_null(j);
+    json_t *g = json_object_get(j, "gpus");
+    assert_true(json_is_array(g));
+    if (!json_is_true(json_object_get(j, "vulkan_built")) || json_array_size(g) == 0) {
+        json_decref(j);
+        zt_buf_deinit(&out);
+        zt_skip("no Vulkan backend or device here: the list is empty");
+    }
+    json_t *d = json_array_get(g, 0);
+    assert_string_equal(json_string_value(json_object_get(d, "backend")), "vulkan");
+    assert_true(json_integer_value(json_object_get(d, "memory_mb")) > 0);
+    printf("zentalk gpus: %s\n", json_string_value(json_object_get(d, "name")));
+    json_decref(j);
+    const char *const targs[] = {"gpus", NULL};
+    assert_int_equal(run_prog(cli, targs, NULL, NULL, &out, 0), 0);
+    assert_non_null(strstr(zt_buf_str(&out), "DETERMINISTIC"));
+    zt_buf_deinit(&out);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 3) {
@@ -141,6 +172,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_run_vulkan_same_tokens),
         cmocka_unit_test(test_run_cuda_not_built),
         cmocka_unit_test(test_node_cuda_refused),
+        cmocka_unit_test(test_gpus_command),
     };
     return zt_test_exit(cmocka_run_group_tests_name("gpu_backend", tests, NULL, NULL));
 }

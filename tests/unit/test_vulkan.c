@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "../../src/engine/backend.h"
+#include "zentalk/zt_engine.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_model.h"
 
@@ -179,6 +180,49 @@ static void test_greedy_stories(void **state)
     free(lg);
 }
 
+/* gpu_pool.max_vram_mb below the model: refused at load with the sizes,
+ * nothing uploaded, no crash; the CPU ignores the budget. */
+static void test_vram_budget(void **state)
+{
+    (void)state;
+    need_vulkan();
+    char path[1024];
+    zt_need_model("stories260K.gguf", path, sizeof path);
+    struct zt_buf err;
+    zt_buf_init(&err, 1024);
+    struct zt_model *m = NULL;
+    struct zt_model_run_opts ro = {.backend = "vulkan", .deterministic = true, .max_device_mb = 1};
+    assert_int_equal(zt_model_load_opts(path, &ro, &m, &err), ZT_ETOOBIG);
+    assert_null(m);
+    assert_non_null(strstr(zt_buf_str(&err), "gpu_pool.max_vram_mb"));
+    printf("max_vram_mb 1: %s\n", zt_buf_str(&err));
+    zt_buf_reset(&err);
+    ro.max_device_mb = 2;
+    assert_int_equal(zt_model_load_opts(path, &ro, &m, &err), 0);
+    zt_model_free(m);
+    ro.backend = "cpu";
+    ro.max_device_mb = 1;
+    assert_int_equal(zt_model_load_opts(path, &ro, &m, &err), 0);
+    zt_model_free(m);
+    zt_buf_deinit(&err);
+}
+
+/* zt_engine_gpus (zentalk gpus) lists the device the backend runs on. */
+static void test_list_devices(void **state)
+{
+    (void)state;
+    need_vulkan();
+    struct zt_gpu_info g[16];
+    size_t n = 0;
+    assert_int_equal(zt_engine_gpus(g, 16, &n), 0);
+    assert_true(n >= 1);
+    printf("device 0: %s (%s), %llu MiB, api %s, deterministic %s\n", g[0].name, g[0].type,
+           (unsigned long long)g[0].memory_mb, g[0].api, g[0].deterministic ? "yes" : "no");
+    assert_string_equal(g[0].backend, "vulkan");
+    assert_true(g[0].name[0] != '\0');
+    assert_true(g[0].memory_mb > 0);
+}
+
 /* A weight type the backend has no kernels for (Q8_K: activations only):
  * supports() says no (so a model with it is refused at load, naming backend,
  * type and tensor, as for every backend) and an op called with it anyway
@@ -276,6 +320,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_greedy_stories, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deterministic_stories, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_vram_budget, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_list_devices, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unsupported_type, setup, teardown),
         cmocka_unit_test_setup_teardown(test_staging, setup, teardown),
         cmocka_unit_test_setup_teardown(test_device_index, setup, teardown),

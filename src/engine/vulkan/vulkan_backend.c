@@ -1034,7 +1034,51 @@ out:
 
 static const struct zt__backend_ops vk_ops = ZT__BACKEND_OPS(vk, "vulkan");
 
+/* The physical devices the loader lists, for `zentalk gpus`. */
+static int vk_list(struct zt_gpu_info *out, size_t cap, size_t *n)
+{
+    *n = 0;
+    VkApplicationInfo app = {.sType = VK_STRUCTURE_TYPE_APPLICATION_INFO, .pApplicationName = "zentalk",
+                             .pEngineName = "zentalk", .apiVersion = VK_API_VERSION_1_1};
+    VkInstanceCreateInfo ici = {.sType = VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO, .pApplicationInfo = &app};
+    VkInstance inst;
+    if (vkCreateInstance(&ici, NULL, &inst) != VK_SUCCESS) return 0; /* no driver: no devices */
+    uint32_t count = 0;
+    VkPhysicalDevice pds[16];
+    if (vkEnumeratePhysicalDevices(inst, &count, NULL) == VK_SUCCESS && count) {
+        if (count > 16) count = 16;
+        VkResult r = vkEnumeratePhysicalDevices(inst, &count, pds);
+        if (r != VK_SUCCESS && r != VK_INCOMPLETE) count = 0;
+    }
+    static const char *const types[] = {"other", "integrated", "discrete", "virtual", "cpu"};
+    for (uint32_t i = 0; i < count && i < cap; i++) {
+        VkPhysicalDeviceProperties props;
+        VkPhysicalDeviceFeatures feat;
+        VkPhysicalDeviceMemoryProperties mem;
+        vkGetPhysicalDeviceProperties(pds[i], &props);
+        vkGetPhysicalDeviceFeatures(pds[i], &feat);
+        vkGetPhysicalDeviceMemoryProperties(pds[i], &mem);
+        struct zt_gpu_info *g = &out[i];
+        memset(g, 0, sizeof *g);
+        snprintf(g->backend, sizeof g->backend, "vulkan");
+        g->index = i;
+        snprintf(g->name, sizeof g->name, "%s", props.deviceName);
+        snprintf(g->type, sizeof g->type, "%s", props.deviceType <= 4 ? types[props.deviceType] : "other");
+        for (uint32_t h = 0; h < mem.memoryHeapCount; h++)
+            if ((mem.memoryHeaps[h].flags & VK_MEMORY_HEAP_DEVICE_LOCAL_BIT) &&
+                mem.memoryHeaps[h].size / (1024 * 1024) > g->memory_mb)
+                g->memory_mb = mem.memoryHeaps[h].size / (1024 * 1024);
+        g->deterministic = feat.shaderFloat64;
+        snprintf(g->api, sizeof g->api, "%u.%u.%u", VK_API_VERSION_MAJOR(props.apiVersion),
+                 VK_API_VERSION_MINOR(props.apiVersion), VK_API_VERSION_PATCH(props.apiVersion));
+    }
+    *n = count;
+    vkDestroyInstance(inst, NULL);
+    return 0;
+}
+
 const struct zt__backend_reg zt__backend_vulkan_reg = {
     .name = "vulkan",
     .create = vk_create,
+    .list = vk_list,
 };
