@@ -23,6 +23,8 @@ const char *zt_engine_build_id(void);
 const char *zt_engine_build_id_kv(int kv);
 /* Called once a model runs somewhere not exact (zt_model_exact() false). */
 void zt_engine_mark_inexact(void);
+/* true after zt_engine_mark_inexact() */
+bool zt_engine_is_inexact(void);
 
 /* 0 when the compute backend `name` (cpu, vulkan, cuda) is built into this
  * binary; else ZT_ENOTFOUND with the reason and the backends it has in why

@@ -31,6 +31,11 @@ void zt_engine_mark_inexact(void)
     atomic_store(&g_inexact, true);
 }
 
+bool zt_engine_is_inexact(void)
+{
+    return atomic_load(&g_inexact);
+}
+
 int zt_engine_backend_built(const char *name, char *why, size_t why_size)
 {
     for (size_t i = 0; i < zt__backend_count(); i++)

@@ -15,6 +15,8 @@
 ZT_NODISCARD int zt__infer_acquire(struct zt_infer *inf, const char *id, struct zt_runner **out,
                                    const struct zt_cfg_model **entry, struct zt_infer_err *err);
 void zt__infer_release(struct zt_infer *inf, struct zt_runner *r);
+/* Devices of the GPU backend the models run on, counted at start (0 on the CPU). */
+unsigned zt__infer_gpu_devices(const struct zt_infer *inf);
 /* SHA-256 of entry e's file, loaded as runner r (acquired): read once per
  * load and kept. ZT_EIO, ZT_ENOMEM. */
 ZT_NODISCARD int zt__infer_model_sha256(struct zt_infer *inf, const struct zt_cfg_model *e, const struct zt_runner *r,

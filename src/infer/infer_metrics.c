@@ -1,18 +1,20 @@
 /* infer_metrics.c: the inference service's metric families, registered
  * with the node's registry (zt_metrics.h). See zt_infer.h. */
+#include "infer_int.h"
+#include "zentalk/zt_engine.h"
 #include "zentalk/zt_infer.h"
 #include "zentalk/zt_metrics.h"
 #include "zentalk/zt_runner.h"
 
-enum stat { S_LOADED, S_PROMPT, S_GENERATED, S_JOBS, S_SLOTS, S_QUEUE, S_N };
+enum stat { S_LOADED, S_PROMPT, S_GENERATED, S_JOBS, S_SLOTS, S_QUEUE, S_GPUS, S_EXACT, S_N };
 
 static int emit(struct zt_infer *inf, struct zt_metrics_out *o, enum stat which)
 {
     struct zt_runner_stats st;
     size_t n_loaded;
     zt_infer_stats(inf, &st, &n_loaded);
-    const uint64_t v[S_N] = {n_loaded, st.prompt_tokens, st.generated_tokens, st.jobs_done, st.active_slots,
-                             st.queued};
+    const uint64_t v[S_N] = {n_loaded,     st.prompt_tokens, st.generated_tokens,        st.jobs_done,
+                             st.active_slots, st.queued,     zt__infer_gpu_devices(inf), !zt_engine_is_inexact()};
     return zt_metrics_emit_u64(o, NULL, NULL, v[which]);
 }
 
@@ -40,6 +42,14 @@ static int m_queue(void *ud, struct zt_metrics_out *o)
 {
     return emit(ud, o, S_QUEUE);
 }
+static int m_gpus(void *ud, struct zt_metrics_out *o)
+{
+    return emit(ud, o, S_GPUS);
+}
+static int m_exact(void *ud, struct zt_metrics_out *o)
+{
+    return emit(ud, o, S_EXACT);
+}
 
 int zt_infer_register_metrics(struct zt_infer *inf, struct zt_metrics *m)
 {
@@ -50,6 +60,10 @@ int zt_infer_register_metrics(struct zt_infer *inf, struct zt_metrics *m)
         [S_JOBS] = {"zentalk_inference_jobs_total", "Generation jobs finished.", ZT_METRIC_COUNTER, m_jobs},
         [S_SLOTS] = {"zentalk_inference_slots_active", "Sequences being decoded now.", ZT_METRIC_GAUGE, m_slots},
         [S_QUEUE] = {"zentalk_inference_queue", "Jobs waiting for a slot.", ZT_METRIC_GAUGE, m_queue},
+        [S_GPUS] = {"zentalk_gpu_devices", "Devices of the GPU backend (gpu_pool.backend) seen at start; 0 on the CPU.",
+                    ZT_METRIC_GAUGE, m_gpus},
+        [S_EXACT] = {"zentalk_compute_exact", "1 when the models compute the CPU engine's bits (0: a GPU's fast mode, "
+                     "build id +fast).", ZT_METRIC_GAUGE, m_exact},
     };
     return zt_metrics_add_fns(m, fams, S_N, inf);
 }

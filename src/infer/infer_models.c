@@ -52,6 +52,7 @@ struct zt_infer {
     const char *backend; /* compute backend: NULL = cpu (gpu_pool.backend, zt_infer_opts.backend) */
     bool deterministic;  /* a GPU backend's deterministic mode (gpu_pool.deterministic) */
     uint64_t max_vram_mb; /* gpu_pool.max_vram_mb: 0 = no limit */
+    unsigned n_gpus;      /* devices of a GPU backend, counted at start */
     uint32_t n_ctx;
     void (*progress)(void *ud, uint64_t done, uint64_t total);
     void *progress_ud;
@@ -113,17 +114,24 @@ static int make(const struct zt_infer_opts *o, size_t n_models, struct zt_infer 
 
 /* The compute backend asked for is in this binary (checked at start, so a
  * node configured for cuda fails there, not at its first job). */
-static int check_backend(const struct zt_infer *inf)
+static int check_backend(struct zt_infer *inf)
 {
     char why[256];
     if (!inf->backend) return 0;
     if (zt_engine_backend_built(inf->backend, why, sizeof why) == 0) {
         /* a GPU in its fast mode: receipts say so from the start (+fast) */
         if (strcmp(inf->backend, "cpu") != 0 && !inf->deterministic) zt_engine_mark_inexact();
+        size_t n = 0;
+        if (strcmp(inf->backend, "cpu") != 0 && zt_engine_gpus(NULL, 0, &n) == 0) inf->n_gpus = (unsigned)n;
         return 0;
     }
     zt_log(ZT_LOG_ERROR, "gpu_pool.backend: not built", "%s", why);
     return ZT_EUNSUPPORTED;
+}
+
+unsigned zt__infer_gpu_devices(const struct zt_infer *inf)
+{
+    return inf->n_gpus;
 }
 
 int zt_infer_new(const struct zt_config *cfg, const struct zt_infer_opts *o, struct zt_infer **out)
