@@ -64,4 +64,15 @@ int zt_test_exit(int failures);
 /* True if NAME is an executable file in $PATH (or a path to one). */
 bool zt_test_have_program(const char *name);
 
+/* ZT_TEST_ASAN: this test is built with AddressSanitizer (gcc or clang);
+ * the Vulkan tests pass over the device there (Mesa's own allocations
+ * upset LeakSanitizer). */
+#if defined(__SANITIZE_ADDRESS__)
+#define ZT_TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ZT_TEST_ASAN 1
+#endif
+#endif
+
 #endif

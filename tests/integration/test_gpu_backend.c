@@ -19,13 +19,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#if defined(__SANITIZE_ADDRESS__)
-#define ZT_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define ZT_ASAN 1
-#endif
-#endif
 
 static const char *cli;
 static char model_path[1024];
@@ -58,7 +51,7 @@ static void test_run_vulkan_same_tokens(void **state)
 {
     (void)state;
     if (!model_path[0]) zt_skip("tests/models/stories260K.gguf missing");
-#ifdef ZT_ASAN
+#ifdef ZT_TEST_ASAN
     zt_skip("Vulkan backend not tested under AddressSanitizer (Mesa's allocations upset LeakSanitizer)");
 #endif
     struct zt_buf cpu, vk;
@@ -132,7 +125,7 @@ static void test_node_cuda_refused(void **state)
 static void test_gpus_command(void **state)
 {
     (void)state;
-#ifdef ZT_ASAN
+#ifdef ZT_TEST_ASAN
     zt_skip("Vulkan devices not enumerated under AddressSanitizer (Mesa's allocations upset LeakSanitizer)");
 #endif
     struct zt_buf out;
@@ -215,7 +208,7 @@ static void test_node_vulkan(void **state)
 {
     (void)state;
     if (!model_path[0]) zt_skip("tests/models/stories260K.gguf missing");
-#ifdef ZT_ASAN
+#ifdef ZT_TEST_ASAN
     zt_skip("Vulkan backend not tested under AddressSanitizer (Mesa's allocations upset LeakSanitizer)");
 #endif
     struct zt_buf probe;

@@ -205,18 +205,10 @@ static void run_case(struct zt__backend *be, const char *name, case_fn body)
 
 /* Device backends run in the normal build only: Mesa's own allocations
  * (lavapipe) upset LeakSanitizer, so the sanitizer build passes them over
- * with a printed reason. */
-#if defined(__SANITIZE_ADDRESS__)
-#define ZT_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define ZT_ASAN 1
-#endif
-#endif
-
+ * with a printed reason (ZT_TEST_ASAN, zt_test.h). */
 static bool passed_over(const struct zt__backend_reg *reg)
 {
-#ifdef ZT_ASAN
+#ifdef ZT_TEST_ASAN
     if (strcmp(reg->name, "cpu") != 0) {
         printf("backend %s: not tested under AddressSanitizer (the driver's allocations upset LeakSanitizer)\n",
                reg->name);

@@ -25,18 +25,11 @@
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_model.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define ZT_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define ZT_ASAN 1
-#endif
-#endif
 
 /* Skips the current test unless a Vulkan device is usable here. */
 static void need_vulkan(void)
 {
-#ifdef ZT_ASAN
+#ifdef ZT_TEST_ASAN
     zt_skip("Vulkan backend not tested under AddressSanitizer (Mesa's allocations upset LeakSanitizer)");
 #endif
     bool built = false;
