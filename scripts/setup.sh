@@ -13,12 +13,16 @@ PACKAGES=(
   apertium-hbs-eng apertium-isl-eng apertium-mkd-eng
   curl ca-certificates openssl python3 python3-websockets
   python3-yaml shellcheck
+  postgresql libpq-dev redis-server libhiredis-dev
 )
 # clang + its runtime give the libFuzzer targets and the sanitizer build;
 # systemd gives systemd-analyze (test_systemd_unit skips without it).
 # The Vulkan loader, glslc and Mesa's lavapipe (a CPU Vulkan device) build
 # and test the Vulkan compute backend (src/engine/vulkan; off without them).
-OPTIONAL=(clang libclang-rt-14-dev wrk systemd libvulkan-dev glslc mesa-vulkan-drivers)
+# Node.js and Chromium run the OpenAI client and dashboard browser tests
+# (test_web_clients skips without them; the npm packages they use are
+# pinned tarballs that scripts/data.sh fetches, no npm install).
+OPTIONAL=(clang libclang-rt-14-dev wrk systemd libvulkan-dev glslc mesa-vulkan-drivers nodejs chromium)
 
 missing=()
 check() {

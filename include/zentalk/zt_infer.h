@@ -237,7 +237,7 @@ struct zt_infer_embed_sink {
 
 /* Embed body's "input" (a string or 1..64 non-empty strings) with its
  * "model" (an OpenAI embeddings request; "encoding_format" must be "float"
- * when present). On success the inputs are queued and *out is the task,
+ * or "base64" when present: the caller renders it). On success the inputs are queued and *out is the task,
  * to close exactly once with zt_infer_task_close(); sink->done is called
  * once, later, on the runner thread, with every vector or an error, unless
  * the task was closed before; sink->free as for zt_infer_start(). On

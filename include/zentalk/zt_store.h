@@ -3,7 +3,7 @@
  *
  * A backend is a struct of function pointers (struct zt_store_ops); the
  * default is SQLite (zt_store_sqlite: WAL, busy timeout, prepared
- * statements, secure_delete), PostgreSQL implements the same struct later.
+ * statements, secure_delete), PostgreSQL (zt_store_postgres, libpq) implements the same struct.
  * A store handle starts with `struct zt_store` (ops and bookkeeping); call
  * through the zt_store_*() wrappers below.
  *
@@ -111,6 +111,11 @@ struct zt_store_ops {
     int (*begin)(struct zt_store *st);
     int (*commit)(struct zt_store *st);
     int (*rollback)(struct zt_store *st);
+    /* optional: serialise migrations between processes (PostgreSQL: a
+     * session advisory lock, taken outside any transaction so that each
+     * step's snapshot sees the steps another process committed); NULL
+     * where begin already serialises writers (SQLite's BEGIN IMMEDIATE) */
+    int (*migrate_lock)(struct zt_store *st, bool lock);
     /* generic statements (the zt_store_prepare family checks arguments and
      * types before calling these) */
     int (*exec)(struct zt_store *st, const char *script);
@@ -153,6 +158,12 @@ struct zt_store_ops {
     int (*salt_delete)(struct zt_store *st, const uint8_t *ref, bool *found);
     /* retention: every user's messages indexed before before_ts */
     int (*docs_expire)(struct zt_store *st, int64_t before_ts, size_t *n_docs);
+    /* Optional (NULL: not offered; issue 17 item 9): a user's messages and
+     * their stored bytes; give freed space back to the file system; the
+     * bytes the store takes on disk (thread-safe, without the connection). */
+    int (*usage)(struct zt_store *st, const uint8_t *user_ref, size_t *n_docs, uint64_t *bytes);
+    int (*compact)(struct zt_store *st);
+    int (*disk_bytes)(struct zt_store *st, uint64_t *bytes);
 };
 
 /* Backends embed this struct first; the fields after ops belong to the
@@ -172,10 +183,12 @@ struct zt_store_stmt {
 };
 
 extern const struct zt_store_ops zt_store_sqlite;
+extern const struct zt_store_ops zt_store_postgres;
 
-/* Open with the backend named by driver ("sqlite"; "postgres" answers
- * ZT_EUNSUPPORTED, logged with the reason, until it exists; another name
- * ZT_EINVAL) and migrate the store's own owners ("search", "pseudonyms").
+/* Open with the backend named by driver ("sqlite", or "postgres" with
+ * o->path a libpq conninfo or URI; another name ZT_EINVAL) and migrate
+ * the store's own owners (SQLite: "search", "pseudonyms"; PostgreSQL:
+ * "pseudonyms", its search operations answer ZT_EUNSUPPORTED).
  * A database written before per-owner versions (schema_version 1 or 2) is
  * upgraded in place. ZT_EUNSUPPORTED also for a database newer than this
  * binary (the log says which owner and which versions). */
@@ -184,11 +197,11 @@ ZT_NODISCARD int zt_store_open(const char *driver, const struct zt_store_opts *o
 /* Open the store that database.* in cfg describes: database.driver,
  * database.busy_timeout_ms and, for SQLite, sqlite_path (NULL =
  * database.sqlite_path; the search store passes features.search.db_path)
- * resolved against node.data_dir when relative. For PostgreSQL every owner
- * shares the one database of database.postgres_url and sqlite_path is
- * ignored. On failure a line saying why is appended to errs (may be NULL):
- * driver "postgres" answers ZT_EUNSUPPORTED (the backend comes with the
- * network issue). */
+ * resolved against node.data_dir when relative. With driver postgres the
+ * node store (sqlite_path NULL) is the database of database.postgres_url,
+ * shared by every owner; a store asked for by its own file (sqlite_path
+ * set: the private-search index, which needs FTS5) stays SQLite. On
+ * failure a line saying why is appended to errs (may be NULL). */
 ZT_NODISCARD int zt_store_open_config(const struct zt_config *cfg, const char *sqlite_path,
                                       struct zt_store **out, struct zt_buf *errs);
 /* NULL is a no-op. Statements of zt_store_prepare must be freed first. */
@@ -344,5 +357,18 @@ ZT_NODISCARD int zt_store_salt_delete(struct zt_store *st, const uint8_t ref[sta
  * (unix ms) with its full-text terms; *n_docs = how many went. Users'
  * keys stay. */
 ZT_NODISCARD int zt_store_docs_expire(struct zt_store *st, int64_t before_ts, size_t *n_docs);
+
+/* Quotas and disk space (issue 17 item 9); a backend may not offer them.
+ * usage: user_ref's messages and the bytes they take (payload, vector and
+ * terms), ZT_EUNSUPPORTED when the backend cannot say. compact: give the
+ * space freed by deletes back to the file system (SQLite: incremental
+ * vacuum and a WAL checkpoint that truncates it); 0 when the backend has
+ * nothing to do. disk_bytes: the store's size on disk (SQLite: the file
+ * and its WAL), safe to call from any thread while the store is in use;
+ * ZT_EUNSUPPORTED when not known. */
+ZT_NODISCARD int zt_store_usage(struct zt_store *st, const uint8_t user_ref[static ZT_STORE_REF_LEN],
+                                size_t *n_docs, uint64_t *bytes);
+ZT_NODISCARD int zt_store_compact(struct zt_store *st);
+ZT_NODISCARD int zt_store_disk_bytes(struct zt_store *st, uint64_t *bytes);
 
 #endif

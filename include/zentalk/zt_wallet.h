@@ -26,7 +26,10 @@
 #define ZT_WALLET_ADDR_STR 43         /* "0x" + 40 hex + NUL */
 #define ZT_WALLET_TOKEN_LEN 43        /* base64url of 32 bytes, no padding */
 #define ZT_WALLET_NONCE_TTL_S 300     /* a nonce is good for 5 minutes */
-#define ZT_WALLET_MAX_NONCES 4096     /* oldest evicted when full */
+#define ZT_WALLET_MAX_NONCES 4096     /* live nonces are never evicted for others' */
+#define ZT_WALLET_NONCES_PER_PAIR 4   /* per (address, source): a 5th replaces the pair's oldest */
+#define ZT_WALLET_NONCES_PER_SOURCE 64 /* live nonces one client address may hold */
+#define ZT_WALLET_NONCES_PER_ADDRESS 32 /* live nonces for one wallet address, all sources */
 #define ZT_WALLET_MAX_SESSIONS 65536  /* soonest-expiring evicted when full */
 #define ZT_WALLET_MSG_MAX 512         /* longest message the server issues */
 
@@ -63,12 +66,18 @@ struct zt_wallet;
 ZT_NODISCARD int zt_wallet_new(int64_t session_ttl_s, struct zt_wallet **out);
 void zt_wallet_free(struct zt_wallet *w);
 
-/* Issue a nonce for addr at now_s: the message to sign (NUL-terminated, at
- * most ZT_WALLET_MSG_MAX bytes with the NUL) and its expiry. ZT_ECRYPTO
- * when no randomness. */
+/* Issue a nonce for addr at now_s, asked by source (the client's address
+ * as text; NULL or "" = one shared source): the message to sign
+ * (NUL-terminated, at most ZT_WALLET_MSG_MAX bytes with the NUL) and its
+ * expiry. A live nonce is never evicted for another client: a source asking
+ * again for the same address replaces its own oldest beyond
+ * ZT_WALLET_NONCES_PER_PAIR; else ZT_EPERM when source already holds
+ * ZT_WALLET_NONCES_PER_SOURCE live nonces or addr holds
+ * ZT_WALLET_NONCES_PER_ADDRESS (retry after a nonce expires or is used),
+ * ZT_EBUSY when the table holds ZT_WALLET_MAX_NONCES live ones. */
 ZT_NODISCARD int zt_wallet_nonce(struct zt_wallet *w, const uint8_t addr[ZT_WALLET_ADDR_LEN],
-                                  int64_t now_s, char *msg, size_t msg_size, char nonce[33],
-                                  int64_t *expires_at);
+                                  const char *source, int64_t now_s, char *msg, size_t msg_size,
+                                  char nonce[33], int64_t *expires_at);
 /* Check a login: msg must be a message issued for addr, unused and not
  * expired (it is used up by this call whatever the outcome), and sig its
  * personal_sign signature by addr. On success writes a new session token

@@ -12,6 +12,8 @@
 #include "cmd_attest.h"
 #include "cmd_features.h"
 #include "cmd_peers.h"
+#include "cmd_nodes.h"
+#include "cmd_jobs.h"
 #include "cmd_job.h"
 #include "cmd_conv.h"
 #include "lex.h"
@@ -39,7 +41,7 @@
 static const char *const commands[] = {
     "status",  "models",   "run",   "chat",      "keygen",    "id",        "attest",   "spam",    "entities",
     "train",   "peers",    "translate", "pii",   "privacy",   "audit",     "job",      "search",  "categorize",
-    "replies", "summarize", "sentiment", "moderate", "language", "intents", "completion", NULL,
+    "replies", "summarize", "sentiment", "moderate", "language", "intents", "nodes",   "jobs", "completion", NULL,
 };
 
 static bool is_command(const char *w)
@@ -129,6 +131,9 @@ static void usage(FILE *out)
             "                                show the trusted peers and whether each is valid\n"
             "  peers self --endpoint URL [--data-dir DIR | --key FILE] [--role R]... [--days N]\n"
             "                                print this node's signed descriptor (for peers add)\n"
+            "  nodes [--url URL] [--json]    an orchestrator's workers: state, models, reputation,\n"
+            "                                load, last heartbeat (role admin)\n"
+            "  jobs [--url URL] [--json]     an orchestrator's recent jobs and their states (role admin)\n"
             "  translate [--from LANG] --to LANG [--keep-marks] [--json] [TEXT...]\n"
             "                                translate TEXT (or stdin) with the node's Apertium pairs\n"
             "  pii [--feature NAME] [--json] [TEXT]\n"
@@ -181,6 +186,25 @@ static void print_duration(double secs)
     long long s = (long long)secs;
     if (s >= 86400) printf("%lldd ", s / 86400);
     printf("%02lld:%02lld:%02lld\n", (s % 86400) / 3600, (s % 3600) / 60, s % 60);
+}
+
+static void status_usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: zentalk status [--url URL] [--json]\n"
+            "\n"
+            "Show a node's id, version, roles and their readiness, uptime, the models it\n"
+            "serves (loaded or configured) and its peers; --json gives the whole answer\n"
+            "of GET /v1/status, with the jobs it ran (no token needed). The same is on\n"
+            "the node's dashboard at URL/.\n"
+            "\n"
+            "Options:\n"
+            "  -u, --url URL   node address (default $ZENTALK_URL or " DEFAULT_URL ")\n"
+            "      --json      print the node's answer as JSON, for scripts\n"
+            "  -h, --help      show this help and exit\n"
+            "\n"
+            "Exit status: 0 the node answered, 1 it answered an error or could not be\n"
+            "reached, 2 usage error.\n");
 }
 
 static int cmd_status(const char *url, bool as_json)
@@ -372,6 +396,7 @@ static int dispatch(int argc, char **argv)
     const char *url = getenv("ZENTALK_URL");
     if (!url || !*url) url = DEFAULT_URL;
     bool as_json = false;
+    bool status_cmd = ci > 0 && strcmp(argv[ci], "status") == 0; /* before getopt permutes argv */
     int c;
     opterr = 0;
     /* options may come before or after the command (GNU permutation) */
@@ -379,7 +404,10 @@ static int dispatch(int argc, char **argv)
         switch (c) {
         case 'u': url = optarg; break;
         case 'j': as_json = true; break;
-        case 'h': usage(stdout); return 0;
+        case 'h':
+            if (status_cmd) status_usage(stdout);
+            else usage(stdout);
+            return 0;
         case 'V': printf("zentalk %s (commit %s)\n", ZT_VERSION, ZT_GIT_COMMIT); return 0;
         case ':': fprintf(stderr, "zentalk: option %s needs a value\n", argv[optind - 1]); return 2;
         default: fprintf(stderr, "zentalk: unknown option %s (see --help)\n", argv[optind - 1]); return 2;
@@ -402,6 +430,10 @@ static int dispatch(int argc, char **argv)
     int rc;
     if (strcmp(cmd, "status") == 0) {
         rc = cmd_status(url, as_json);
+    } else if (strcmp(cmd, "nodes") == 0) {
+        rc = zt__cli_nodes(url, as_json);
+    } else if (strcmp(cmd, "jobs") == 0) {
+        rc = zt__cli_jobs(url, as_json);
     } else {
         fprintf(stderr, "zentalk: unknown command '%s' (see --help)\n", cmd);
         rc = 2;

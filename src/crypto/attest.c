@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "json_doc.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_attest.h"
 #include "zentalk/zt_crypto.h"
@@ -122,32 +123,6 @@ void zt_attest_report_deinit(struct zt_attest_report *r)
     memset(r, 0, sizeof *r);
 }
 
-/* json_loadb, with allocation failures told apart from bad input: jansson
- * 2.14 reports some failed allocations as syntax errors (see identity.c), so
- * two parses that disagree mean ZT_ENOMEM. */
-static int load_json(const char *text, size_t len, json_t **out)
-{
-    json_error_t e1, e2;
-    json_t *a = json_loadb(text, len, JSON_REJECT_DUPLICATES, &e1);
-    json_t *b = json_loadb(text, len, JSON_REJECT_DUPLICATES, &e2);
-    int rc = ZT_ENOMEM;
-    if (a && b) {
-        if (json_equal(a, b)) rc = 0;
-    } else if (!a && !b) {
-        rc = json_error_code(&e1) == json_error_out_of_memory ||
-                     json_error_code(&e2) == json_error_out_of_memory
-                 ? ZT_ENOMEM
-                 : ZT_EPARSE;
-    }
-    json_decref(b);
-    if (rc == 0) {
-        *out = a;
-        return 0;
-    }
-    json_decref(a);
-    return rc;
-}
-
 /* models: [{"id":str,"sha256":hex}...] with exactly those keys. */
 static int check_models(json_t *a)
 {
@@ -217,23 +192,12 @@ int zt_attest_verify(const char *json, size_t len, const char *expected_nonce_he
     if (zt_crypto_init() != 0) return ZT_ECRYPTO;
     int rc;
     json_t *j = NULL;
-    char *body = NULL;
     uint8_t sig[ZT_ED25519_SIG_LEN];
     struct zt_attest_report r;
     memset(&r, 0, sizeof r);
-    if ((rc = load_json(json, len, &j)) != 0) goto out;
+    if ((rc = zt__json_doc_load(json, len, &j, NULL)) != 0) goto out;
+    if ((rc = zt__json_doc_shape(j, report_keys, ZT_ATTEST_VERSION)) != 0) goto out;
     rc = ZT_EPARSE;
-    if (!json_is_object(j)) goto out;
-    size_t nkeys = 0;
-    for (; report_keys[nkeys]; nkeys++)
-        if (!json_object_get(j, report_keys[nkeys])) goto out;
-    if (json_object_size(j) != nkeys) goto out;
-    json_t *v = json_object_get(j, "v");
-    if (!json_is_integer(v)) goto out;
-    if (json_integer_value(v) != ZT_ATTEST_VERSION) {
-        rc = ZT_EUNSUPPORTED;
-        goto out;
-    }
     const char *type = json_string_value(json_object_get(j, "type"));
     const char *node_id = json_string_value(json_object_get(j, "node_id"));
     const char *nonce = json_string_value(json_object_get(j, "nonce"));
@@ -254,13 +218,7 @@ int zt_attest_verify(const char *json, size_t len, const char *expected_nonce_he
         goto out;
     }
     if (json_array_size(jev) != 0) goto out; /* a software report carries no evidence */
-    zt_identity_node_id(r.ed25519_pk, r.node_id);
-    rc = ZT_ECRYPTO;
-    if (strcmp(r.node_id, node_id) != 0) goto out;
-    if ((rc = zt_identity_verify_json(r.ed25519_pk, j, ZT_ATTEST_MAX)) != 0) {
-        if (rc == ZT_EPARSE) rc = ZT_ECRYPTO;
-        goto out;
-    }
+    if ((rc = zt__json_doc_signed_by(j, r.ed25519_pk, node_id, r.node_id, ZT_ATTEST_MAX)) != 0) goto out;
     if (expected_nonce_hex && !hex_eq_nocase(nonce, expected_nonce_hex)) {
         rc = ZT_ETIMEDOUT;
         goto out;
@@ -279,7 +237,6 @@ int zt_attest_verify(const char *json, size_t len, const char *expected_nonce_he
     rc = 0;
 out:
     zt_attest_report_deinit(&r);
-    zt_free(body);
     json_decref(j);
     return rc;
 }

@@ -19,6 +19,7 @@
 #include "zentalk/zt_hpke.h"
 #include "zentalk/zt_identity.h"
 #include "identity_int.h"
+#include "json_doc.h"
 #include "zentalk/zt_hex.h"
 #include "zentalk/zt_str.h"
 
@@ -164,45 +165,6 @@ int zt_identity_verify(const uint8_t pk[static ZT_ED25519_PK_LEN], const uint8_t
 
 /* ---- Hex ------------------------------------------------------------------ */
 
-static void wipe_json_string(json_t *v)
-{
-    const char *str = json_string_value(v);
-    if (str) sodium_memzero((char *)(uintptr_t)str, strlen(str));
-}
-
-/* json_loadb with duplicate keys rejected, and allocation failures told
- * apart from bad input. jansson 2.14 reports some failed allocations as a
- * syntax error or not at all, and when its lexer cannot grow its token
- * buffer it silently drops characters from a string. So the text is parsed
- * twice: two different outcomes mean an allocation failed (ZT_ENOMEM); the
- * same failure twice is bad input (ZT_EPARSE, jerr set). Documents here are
- * at most 64 KiB, so the second parse is cheap. Each tree's "secret" is
- * wiped before it is freed (key files). */
-static int load_json(const char *text, size_t len, json_t **out, json_error_t *jerr)
-{
-    json_error_t jerr2;
-    json_t *a = json_loadb(text, len, JSON_REJECT_DUPLICATES, jerr);
-    json_t *b = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr2);
-    int rc = ZT_ENOMEM;
-    if (a && b) {
-        if (json_equal(a, b)) rc = 0;
-    } else if (!a && !b) {
-        rc = json_error_code(jerr) == json_error_out_of_memory ||
-                     json_error_code(&jerr2) == json_error_out_of_memory
-                 ? ZT_ENOMEM
-                 : ZT_EPARSE;
-    }
-    if (json_is_object(b)) wipe_json_string(json_object_get(b, "secret"));
-    json_decref(b);
-    if (rc == 0) {
-        *out = a;
-        return 0;
-    }
-    if (json_is_object(a)) wipe_json_string(json_object_get(a, "secret"));
-    json_decref(a);
-    return rc;
-}
-
 /* ---- Key file: parse --------------------------------------------------------- */
 
 static const char *const keys_plain[] = {"version", "kind", "node_id", "ed25519_pk",
@@ -266,7 +228,7 @@ int zt_identity_parse(const char *text, size_t len, const char *pass, size_t pas
         return ZT_ETOOBIG;
     }
     json_error_t jerr;
-    if ((rc = load_json(text, len, &root, &jerr)) != 0) {
+    if ((rc = zt__json_doc_load(text, len, &root, &jerr)) != 0) {
         if (rc == ZT_EPARSE && err) {
             zt_ignore(zt_buf_appendf(err, "key file is not valid JSON: line %d column %d: %.80s",
                                      jerr.line, jerr.column, jerr.text));
@@ -392,7 +354,7 @@ int zt_identity_parse(const char *text, size_t len, const char *pass, size_t pas
 out:
     if (root) {
         /* jansson's copy of the secret's hex: wipe before it goes back to the heap */
-        if (json_is_object(root)) wipe_json_string(json_object_get(root, "secret"));
+        if (json_is_object(root)) zt__json_wipe_string(json_object_get(root, "secret"));
         json_decref(root);
     }
     sodium_free(secret);
@@ -834,27 +796,15 @@ int zt_identity_descriptor_verify(const char *json, size_t len, int64_t now,
 {
     int rc = ZT_EPARSE;
     json_t *j = NULL;
-    char *body = NULL;
     struct zt_node_descriptor d;
     memset(&d, 0, sizeof d);
     uint8_t sig[ZT_ED25519_SIG_LEN];
     if (!json) return ZT_EINVAL;
     if (len > ZT_DESCRIPTOR_MAX) return ZT_ETOOBIG;
     if (zt_crypto_init() != 0) return ZT_ECRYPTO;
-    json_error_t jerr;
-    if ((rc = load_json(json, len, &j, &jerr)) != 0) goto out;
+    if ((rc = zt__json_doc_load(json, len, &j, NULL)) != 0) goto out;
+    if ((rc = zt__json_doc_shape(j, desc_keys, 1)) != 0) goto out;
     rc = ZT_EPARSE;
-    if (!json_is_object(j)) goto out;
-    size_t nkeys = 0;
-    for (; desc_keys[nkeys]; nkeys++)
-        if (!json_object_get(j, desc_keys[nkeys])) goto out;
-    if (json_object_size(j) != nkeys) goto out;
-    json_t *v = json_object_get(j, "v");
-    if (!json_is_integer(v)) goto out;
-    if (json_integer_value(v) != 1) {
-        rc = ZT_EUNSUPPORTED;
-        goto out;
-    }
     const char *node_id = json_string_value(json_object_get(j, "node_id"));
     const char *endpoint = json_string_value(json_object_get(j, "endpoint"));
     json_t *jexp = json_object_get(j, "expires");
@@ -867,13 +817,7 @@ int zt_identity_descriptor_verify(const char *json, size_t len, int64_t now,
         zt_hex_decode_str(d.kem_pk, sizeof d.kem_pk, json_string_value(json_object_get(j, "kem_pk")), ZT_HEX_LOWER) != 0 ||
         zt_hex_decode_str(sig, sizeof sig, json_string_value(json_object_get(j, "sig")), ZT_HEX_LOWER) != 0)
         goto out;
-    zt_identity_node_id(d.ed25519_pk, d.node_id);
-    rc = ZT_ECRYPTO;
-    if (strcmp(d.node_id, node_id) != 0) goto out;
-    if ((rc = zt_identity_verify_json(d.ed25519_pk, j, ZT_DESCRIPTOR_MAX)) != 0) {
-        if (rc == ZT_EPARSE) rc = ZT_ECRYPTO;
-        goto out;
-    }
+    if ((rc = zt__json_doc_signed_by(j, d.ed25519_pk, node_id, d.node_id, ZT_DESCRIPTOR_MAX)) != 0) goto out;
     d.expires = (int64_t)json_integer_value(jexp);
     if (d.expires <= now) {
         rc = ZT_ETIMEDOUT;
@@ -891,7 +835,6 @@ int zt_identity_descriptor_verify(const char *json, size_t len, int64_t now,
     rc = 0;
 out:
     zt_node_descriptor_deinit(&d);
-    zt_free(body);
     json_decref(j);
     return rc;
 }

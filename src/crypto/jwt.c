@@ -314,14 +314,12 @@ int zt_auth_verify_keys(const struct zt_auth_keys *keys, const char *issuer, con
             goto out;
         }
     } else {
-        copy = zt_malloc(len + 1);
+        copy = zt_strndup(token, len); /* libjwt reads a C string */
         if (!copy) {
             rc = ZT_ENOMEM;
             reason = "out of memory";
             goto out;
         }
-        memcpy(copy, token, len);
-        copy[len] = '\0';
         /* each algorithm gets only its own key: an RSA public key never
          * reaches libjwt as an HMAC secret (alg confusion) */
         const char *key = bit == ZT_AUTH_ALG_HS256 ? keys->hs_secret : keys->rsa_pem;

@@ -123,6 +123,7 @@ int zt_wallet_parse_bearer(const char *value, const char **tok, size_t *len)
 struct nonce_entry {
     bool live;
     uint8_t addr[ZT_WALLET_ADDR_LEN];
+    uint64_t src; /* keyed hash of the client address that asked (0: none given) */
     char nonce[33];
     int64_t issued_s, expires_s;
 };
@@ -139,6 +140,7 @@ struct zt_wallet {
     pthread_mutex_t mu;
     int64_t ttl_s;
     struct nonce_entry nonces[ZT_WALLET_MAX_NONCES];
+    uint8_t src_key[crypto_shorthash_KEYBYTES]; /* a client cannot aim at another's source hash */
     struct session_entry *s;
     uint32_t *buckets, nbuckets;
     uint32_t used, free_head, live;
@@ -151,6 +153,7 @@ int zt_wallet_new(int64_t session_ttl_s, struct zt_wallet **out)
     if (!w) return ZT_ENOMEM;
     pthread_mutex_init(&w->mu, NULL); /* first: zt_wallet_free undoes any step below */
     w->ttl_s = session_ttl_s;
+    crypto_shorthash_keygen(w->src_key);
     w->nbuckets = 2 * ZT_WALLET_SESSION_CAP;
     w->s = zt_calloc(ZT_WALLET_SESSION_CAP, sizeof *w->s);
     w->buckets = zt_malloc(sizeof *w->buckets * w->nbuckets);
@@ -188,7 +191,47 @@ static int build_message(const struct nonce_entry *e, char *out, size_t size)
     return (n < 0 || (size_t)n >= size) ? ZT_ETOOBIG : n;
 }
 
-int zt_wallet_nonce(struct zt_wallet *w, const uint8_t addr[ZT_WALLET_ADDR_LEN], int64_t now_s,
+static uint64_t source_hash(const struct zt_wallet *w, const char *source)
+{
+    if (!source || !source[0]) return 0;
+    uint8_t h[crypto_shorthash_BYTES];
+    crypto_shorthash(h, (const unsigned char *)source, strnlen(source, 256), w->src_key);
+    uint64_t v = 0;
+    for (size_t i = 0; i < sizeof h; i++) v = v << 8 | h[i];
+    return v ? v : 1;
+}
+
+/* The slot for a new nonce of (addr, src) under w->mu, or a negative error
+ * (zt_wallet_nonce's). Expired and used slots are free; a live nonce is
+ * replaced only by its own pair's newer one. */
+static int nonce_slot(const struct zt_wallet *w, const uint8_t *addr, uint64_t src, int64_t now_s, size_t *slot)
+{
+    size_t free_slot = SIZE_MAX, oldest_pair = SIZE_MAX, n_pair = 0, n_src = 0, n_addr = 0;
+    for (size_t i = 0; i < ZT_WALLET_MAX_NONCES; i++) {
+        const struct nonce_entry *x = &w->nonces[i];
+        if (!x->live || x->expires_s < now_s) {
+            if (free_slot == SIZE_MAX) free_slot = i;
+            continue;
+        }
+        bool same_addr = memcmp(x->addr, addr, ZT_WALLET_ADDR_LEN) == 0;
+        n_src += x->src == src;
+        n_addr += same_addr;
+        if (same_addr && x->src == src) {
+            n_pair++;
+            if (oldest_pair == SIZE_MAX || x->issued_s < w->nonces[oldest_pair].issued_s) oldest_pair = i;
+        }
+    }
+    if (n_pair >= ZT_WALLET_NONCES_PER_PAIR) { /* the same client asking again: its own oldest goes */
+        *slot = oldest_pair;
+        return 0;
+    }
+    if (n_src >= ZT_WALLET_NONCES_PER_SOURCE || n_addr >= ZT_WALLET_NONCES_PER_ADDRESS) return ZT_EPERM;
+    if (free_slot == SIZE_MAX) return ZT_EBUSY;
+    *slot = free_slot;
+    return 0;
+}
+
+int zt_wallet_nonce(struct zt_wallet *w, const uint8_t addr[ZT_WALLET_ADDR_LEN], const char *source, int64_t now_s,
                      char *msg, size_t msg_size, char nonce[33], int64_t *expires_at)
 {
     struct nonce_entry e;
@@ -197,24 +240,18 @@ int zt_wallet_nonce(struct zt_wallet *w, const uint8_t addr[ZT_WALLET_ADDR_LEN],
     randombytes_buf(rnd, sizeof rnd);
     zt_hex_encode(e.nonce, rnd, sizeof rnd);
     memcpy(e.addr, addr, ZT_WALLET_ADDR_LEN);
+    e.src = source_hash(w, source);
     e.issued_s = now_s;
     e.expires_s = now_s + ZT_WALLET_NONCE_TTL_S;
     e.live = true;
     int n = build_message(&e, msg, msg_size);
     if (n < 0) return n;
-    pthread_mutex_lock(&w->mu);
-    /* a free or expired slot, else the oldest */
     size_t pick = 0;
-    for (size_t i = 0; i < ZT_WALLET_MAX_NONCES; i++) {
-        const struct nonce_entry *x = &w->nonces[i];
-        if (!x->live || x->expires_s < now_s) {
-            pick = i;
-            break;
-        }
-        if (x->issued_s < w->nonces[pick].issued_s) pick = i;
-    }
-    w->nonces[pick] = e;
+    pthread_mutex_lock(&w->mu);
+    int rc = nonce_slot(w, addr, e.src, now_s, &pick);
+    if (!rc) w->nonces[pick] = e;
     pthread_mutex_unlock(&w->mu);
+    if (rc) return rc;
     memcpy(nonce, e.nonce, 33);
     *expires_at = e.expires_s;
     return 0;

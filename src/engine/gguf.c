@@ -44,6 +44,13 @@ struct kv {
     uint8_t elem_type;
 };
 
+/* The name index of the kv or the tensor table: open addressing (FNV-1a,
+ * linear probing; ix_probe), slot = entry index + 1, 0 = empty. */
+struct name_ix {
+    uint32_t *slot;
+    size_t mask;
+};
+
 struct zt_gguf {
     const uint8_t *base;
     size_t size;
@@ -54,8 +61,7 @@ struct zt_gguf {
 
     struct kv *kv;
     uint64_t n_kv;
-    uint32_t *kv_hash; /* by key (ix_probe): index + 1, 0 = empty */
-    size_t kv_hash_mask;
+    struct name_ix kv_ix; /* by key */
 
     /* Offsets of the length prefix of every element of every top-level string
      * array, so zt_gguf_arr_str() is O(1) (a tokenizer reads 32000+ of them). */
@@ -64,8 +70,7 @@ struct zt_gguf {
 
     struct zt_gguf_tensor *tensors;
     uint64_t n_tensors;
-    uint32_t *t_hash; /* by name, as kv_hash */
-    size_t t_hash_mask;
+    struct name_ix t_ix; /* by name */
 };
 
 /* ---- type traits -------------------------------------------------------- */
@@ -283,15 +288,18 @@ static int rd_str(struct rd *r, uint64_t max, uint64_t *off, uint64_t *len, cons
     return 0;
 }
 
-/* A power-of-two table with at least twice n slots (load <= 1/2). n is at
- * most 1e6, so this is at most 2^21 uint32_t. */
-static int hash_alloc(uint64_t n, uint32_t **tab, size_t *mask)
+/* A table of n entries of elem bytes (*arr; NULL when n is 0) and its name
+ * index: a power of two with at least twice n slots (load <= 1/2). n is at
+ * most 1e6, so the index is at most 2^21 uint32_t. */
+static int table_alloc(struct name_ix *ix, uint64_t n, size_t elem, void **arr)
 {
     size_t cap = 16;
     while (cap < 2 * n) cap *= 2;
-    *tab = zt_calloc(cap, sizeof **tab);
-    if (!*tab) return ZT_ENOMEM;
-    *mask = cap - 1;
+    *arr = NULL;
+    ix->slot = zt_calloc(cap, sizeof *ix->slot);
+    if (!ix->slot) return ZT_ENOMEM;
+    ix->mask = cap - 1;
+    if (n && !(*arr = zt_calloc((size_t)n, elem))) return ZT_ENOMEM;
     return 0;
 }
 
@@ -444,8 +452,9 @@ static struct zt_gguf_str entry_name(const struct zt_gguf *g, bool tensor, uint3
  * it would go. */
 static size_t ix_probe(const struct zt_gguf *g, bool tensor, const void *s, size_t n)
 {
-    const uint32_t *tab = tensor ? g->t_hash : g->kv_hash;
-    size_t mask = tensor ? g->t_hash_mask : g->kv_hash_mask;
+    const struct name_ix *ix = tensor ? &g->t_ix : &g->kv_ix;
+    const uint32_t *tab = ix->slot;
+    size_t mask = ix->mask;
     size_t slot = (size_t)zt_fnv1a64(s, n) & mask;
     while (tab[slot]) {
         struct zt_gguf_str o = entry_name(g, tensor, tab[slot] - 1);
@@ -455,27 +464,34 @@ static size_t ix_probe(const struct zt_gguf *g, bool tensor, const void *s, size
     return slot;
 }
 
+/* Index entry i, named by the len bytes at off: ZT_EEXIST (and the error)
+ * when the name is taken. */
+static int ix_add(struct rd *r, struct zt_gguf *g, bool tensor, uint64_t off, uint64_t len, uint64_t i)
+{
+    struct name_ix *ix = tensor ? &g->t_ix : &g->kv_ix;
+    size_t slot = ix_probe(g, tensor, r->p + off, (size_t)len);
+    if (ix->slot[slot]) {
+        errf(r, "duplicate %s (first defined by %s %u)", tensor ? "tensor name" : "key", tensor ? "tensor" : "kv",
+             ix->slot[slot] - 1);
+        return ZT_EEXIST;
+    }
+    ix->slot[slot] = (uint32_t)i + 1;
+    return 0;
+}
+
 static int parse_kvs(struct rd *r, struct zt_gguf *g)
 {
-    int rc = hash_alloc(g->n_kv, &g->kv_hash, &g->kv_hash_mask);
+    void *arr;
+    int rc = table_alloc(&g->kv_ix, g->n_kv, sizeof *g->kv, &arr);
+    g->kv = arr;
     if (rc) return rc;
-    if (g->n_kv) {
-        g->kv = zt_calloc((size_t)g->n_kv, sizeof *g->kv);
-        if (!g->kv) return ZT_ENOMEM;
-    }
     for (uint64_t i = 0; i < g->n_kv; i++) {
         struct kv *kv = &g->kv[i];
         uint64_t off, len;
         if ((rc = rd_name(r, "kv", i, "key", &off, &len)) != 0) return rc;
         kv->key_off = off;
         kv->key_len = (uint32_t)len;
-
-        size_t slot = ix_probe(g, false, r->p + off, (size_t)len);
-        if (g->kv_hash[slot]) {
-            errf(r, "duplicate key (first defined by kv %u)", g->kv_hash[slot] - 1);
-            return ZT_EEXIST;
-        }
-        g->kv_hash[slot] = (uint32_t)i + 1;
+        if ((rc = ix_add(r, g, false, off, len, i)) != 0) return rc;
 
         uint32_t t;
         rc = rd_u32(r, &t, "value type");
@@ -504,25 +520,17 @@ static int parse_kvs(struct rd *r, struct zt_gguf *g)
 
 static int parse_tensor_infos(struct rd *r, struct zt_gguf *g)
 {
-    int rc = hash_alloc(g->n_tensors, &g->t_hash, &g->t_hash_mask);
+    void *arr;
+    int rc = table_alloc(&g->t_ix, g->n_tensors, sizeof *g->tensors, &arr);
+    g->tensors = arr;
     if (rc) return rc;
-    if (g->n_tensors) {
-        g->tensors = zt_calloc((size_t)g->n_tensors, sizeof *g->tensors);
-        if (!g->tensors) return ZT_ENOMEM;
-    }
     for (uint64_t i = 0; i < g->n_tensors; i++) {
         struct zt_gguf_tensor *t = &g->tensors[i];
         uint64_t off, len;
         if ((rc = rd_name(r, "tensor", i, "tensor name", &off, &len)) != 0) return rc;
         t->name.ptr = (const char *)(r->p + off);
         t->name.len = len;
-
-        size_t slot = ix_probe(g, true, r->p + off, (size_t)len);
-        if (g->t_hash[slot]) {
-            errf(r, "duplicate tensor name (first defined by tensor %u)", g->t_hash[slot] - 1);
-            return ZT_EEXIST;
-        }
-        g->t_hash[slot] = (uint32_t)i + 1;
+        if ((rc = ix_add(r, g, true, off, len, i)) != 0) return rc;
 
         rc = rd_u32(r, &t->n_dims, "n_dims");
         if (rc) return rc;
@@ -651,10 +659,10 @@ void zt_gguf_close(struct zt_gguf *g)
 {
     if (!g) return;
     zt_free(g->kv);
-    zt_free(g->kv_hash);
+    zt_free(g->kv_ix.slot);
     zt_free(g->str_off);
     zt_free(g->tensors);
-    zt_free(g->t_hash);
+    zt_free(g->t_ix.slot);
     if (g->map) munmap(g->map, g->size);
     zt_free(g);
 }
@@ -813,7 +821,7 @@ int64_t zt_gguf_n_tensors(const struct zt_gguf *g) { return (int64_t)g->n_tensor
 int64_t zt_gguf_find_key(const struct zt_gguf *g, const char *key)
 {
     if (!g || !key) return -1;
-    uint32_t e = g->kv_hash[ix_probe(g, false, key, strlen(key))];
+    uint32_t e = g->kv_ix.slot[ix_probe(g, false, key, strlen(key))];
     return e ? (int64_t)e - 1 : -1;
 }
 
@@ -1057,6 +1065,6 @@ const struct zt_gguf_tensor *zt_gguf_tensor(const struct zt_gguf *g, int64_t i)
 const struct zt_gguf_tensor *zt_gguf_find_tensor(const struct zt_gguf *g, const char *name)
 {
     if (!g || !name) return NULL;
-    uint32_t e = g->t_hash[ix_probe(g, true, name, strlen(name))];
+    uint32_t e = g->t_ix.slot[ix_probe(g, true, name, strlen(name))];
     return e ? &g->tensors[e - 1] : NULL;
 }

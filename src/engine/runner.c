@@ -14,6 +14,7 @@
 #include "zentalk/zt_buf.h"
 #include "zentalk/zt_model.h"
 #include "zentalk/zt_runner.h"
+#include "zentalk/zt_sync.h"
 #include "zentalk/zt_tokenizer.h"
 #include "stopscan.h"
 
@@ -436,10 +437,7 @@ int zt_runner_new(struct zt_model *m, const struct zt_runner_opts *o, struct zt_
 void zt_runner_shutdown(struct zt_runner *r)
 {
     if (!r || !r->thread_started) return;
-    pthread_mutex_lock(&r->mu);
-    r->stopping = true;
-    pthread_cond_broadcast(&r->cv);
-    pthread_mutex_unlock(&r->mu);
+    zt_set_and_wake(&r->mu, &r->cv, &r->stopping);
     pthread_join(r->thread, NULL);
     r->thread_started = false;
 }

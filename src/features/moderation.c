@@ -286,18 +286,23 @@ struct ckey { /* collapsed key of a one-word term */
     uint32_t off, len, term;
 };
 
+/* A table of byte-string keys: their bytes (pool) and an open-addressing
+ * index over them (FNV-1a, linear probing; probe()): slot = entry index
+ * + 1, 0 = empty; at least twice as many slots as entries. */
+struct keytab {
+    char *pool;
+    uint32_t *slots;
+    size_t mask;
+};
+
 struct zt_moderation {
     struct term *t;
     size_t n;
-    char *pool;
+    struct keytab terms; /* the terms' keys: entry i is t[i] */
     size_t pool_len;
-    uint32_t *slots; /* term index + 1, 0 = empty */
-    size_t mask;
-    char *cpool;
+    struct keytab coll; /* collapsed keys of one-word terms: entry i is ck[i] */
     struct ckey *ck;
     size_t nck;
-    uint32_t *cslots;
-    size_t cmask;
     uint32_t *substr;
     size_t n_substr;
     bool has_prefix;
@@ -309,25 +314,30 @@ static bool keyeq(const char *a, size_t al, const char *b, size_t bl)
     return al == bl && memcmp(a, b, al) == 0;
 }
 
+/* The slot of the entry keyed k (n bytes) in the term table or, collapsed,
+ * the collapsed-key table; or the empty slot where it would go. */
+static size_t probe(const struct zt_moderation *m, bool collapsed, const char *k, size_t n)
+{
+    const struct keytab *kt = collapsed ? &m->coll : &m->terms;
+    size_t i = (size_t)zt_fnv1a64(k, n) & kt->mask;
+    for (uint32_t s; (s = kt->slots[i]) != 0; i = (i + 1) & kt->mask) {
+        size_t off = collapsed ? m->ck[s - 1].off : m->t[s - 1].off;
+        size_t len = collapsed ? m->ck[s - 1].len : m->t[s - 1].len;
+        if (keyeq(kt->pool + off, len, k, n)) break;
+    }
+    return i;
+}
+
 static const struct term *lookup(const struct zt_moderation *m, const char *k, size_t n)
 {
-    for (size_t i = (size_t)zt_fnv1a64(k, n) & m->mask;; i = (i + 1) & m->mask) {
-        uint32_t s = m->slots[i];
-        if (!s) return NULL;
-        const struct term *t = &m->t[s - 1];
-        if (keyeq(m->pool + t->off, t->len, k, n)) return t;
-    }
+    uint32_t s = m->terms.slots[probe(m, false, k, n)];
+    return s ? &m->t[s - 1] : NULL;
 }
 
 static const struct term *lookup_collapsed(const struct zt_moderation *m, const char *k, size_t n)
 {
-    if (!m->nck) return NULL;
-    for (size_t i = (size_t)zt_fnv1a64(k, n) & m->cmask;; i = (i + 1) & m->cmask) {
-        uint32_t s = m->cslots[i];
-        if (!s) return NULL;
-        const struct ckey *c = &m->ck[s - 1];
-        if (keyeq(m->cpool + c->off, c->len, k, n)) return &m->t[c->term];
-    }
+    uint32_t s = m->coll.slots[probe(m, true, k, n)];
+    return s ? &m->t[m->ck[s - 1].term] : NULL;
 }
 
 /* runs of equal bytes collapsed to one ("fuuuck" -> "fuck"); returns the
@@ -354,15 +364,28 @@ static size_t pow2_at_least(size_t n)
     return p;
 }
 
+/* Room for pool_size key bytes and an index for n keys. */
+static int keytab_init(struct keytab *kt, size_t pool_size, size_t n)
+{
+    kt->pool = zt_malloc(pool_size);
+    kt->mask = pow2_at_least(n * 2) - 1;
+    kt->slots = zt_calloc(kt->mask + 1, sizeof *kt->slots);
+    return kt->pool && kt->slots ? 0 : ZT_ENOMEM;
+}
+
+static void keytab_deinit(struct keytab *kt)
+{
+    zt_free(kt->pool);
+    zt_free(kt->slots);
+}
+
 void zt_moderation_free(struct zt_moderation *m)
 {
     if (!m) return;
+    keytab_deinit(&m->terms);
+    keytab_deinit(&m->coll);
     zt_free(m->t);
-    zt_free(m->pool);
-    zt_free(m->slots);
-    zt_free(m->cpool);
     zt_free(m->ck);
-    zt_free(m->cslots);
     zt_free(m->substr);
     zt_free(m);
 }
@@ -403,15 +426,10 @@ int zt_moderation_from_payload(const void *payload, size_t len, struct zt_modera
     m = zt_calloc(1, sizeof *m);
     if (!m) goto out;
     m->t = zt_calloc(n, sizeof *m->t);
-    m->pool = zt_malloc(len);
-    m->cpool = zt_malloc(len);
     m->ck = zt_calloc(n, sizeof *m->ck);
     m->substr = zt_calloc(n, sizeof *m->substr);
-    m->mask = pow2_at_least(n * 2) - 1;
-    m->slots = zt_calloc(m->mask + 1, sizeof *m->slots);
-    m->cmask = m->mask;
-    m->cslots = zt_calloc(m->cmask + 1, sizeof *m->cslots);
-    if (!m->t || !m->pool || !m->cpool || !m->ck || !m->substr || !m->slots || !m->cslots) goto out;
+    if (!m->t || !m->ck || !m->substr || keytab_init(&m->terms, len, n) != 0 || keytab_init(&m->coll, len, n) != 0)
+        goto out;
     size_t at = 4, cused = 0;
     rc = ZT_EPARSE;
     for (size_t i = 0; i < n; i++) {
@@ -432,32 +450,29 @@ int zt_moderation_from_payload(const void *payload, size_t len, struct zt_modera
             goto out;
         t->w = wm / 1000.0;
         t->off = (uint32_t)m->pool_len;
-        memcpy(m->pool + m->pool_len, p + at, t->len);
+        memcpy(m->terms.pool + m->pool_len, p + at, t->len);
         m->pool_len += t->len;
         at += t->len;
-        const char *k = m->pool + t->off;
+        const char *k = m->terms.pool + t->off;
         if (!valid_utf8(k, t->len)) goto out;
         t->nwords = 1;
         for (size_t j = 0; j < t->len; j++) t->nwords = (uint8_t)(t->nwords + (k[j] == ' '));
         if (t->nwords > ZT_MODERATION_MAX_WORDS || k[0] == ' ' || k[t->len - 1] == ' ') goto out;
         if (t->nwords > m->max_words) m->max_words = t->nwords;
-        if (lookup(m, k, t->len)) goto out; /* duplicate key */
-        size_t s = (size_t)zt_fnv1a64(k, t->len) & m->mask;
-        while (m->slots[s]) s = (s + 1) & m->mask;
-        m->slots[s] = (uint32_t)i + 1;
+        size_t s = probe(m, false, k, t->len);
+        if (m->terms.slots[s]) goto out; /* duplicate key */
+        m->terms.slots[s] = (uint32_t)i + 1;
         if (t->flags & F_PREFIX) m->has_prefix = true;
         if (t->flags & F_SUBSTR) m->substr[m->n_substr++] = (uint32_t)i;
         if (t->nwords == 1 && !(t->flags & (F_HOST | F_TLD | F_SUBSTR))) {
             struct ckey *c = &m->ck[m->nck];
             c->off = (uint32_t)cused;
-            c->len = (uint32_t)collapse(k, t->len, m->cpool + cused, NULL);
+            c->len = (uint32_t)collapse(k, t->len, m->coll.pool + cused, NULL);
             c->term = (uint32_t)i;
-            if (!lookup_collapsed(m, m->cpool + cused, c->len)) {
+            size_t cs = probe(m, true, m->coll.pool + cused, c->len);
+            if (!m->coll.slots[cs]) {
                 cused += c->len;
-                m->nck++;
-                size_t cs = (size_t)zt_fnv1a64(m->cpool + c->off, c->len) & m->cmask;
-                while (m->cslots[cs]) cs = (cs + 1) & m->cmask;
-                m->cslots[cs] = (uint32_t)m->nck;
+                m->coll.slots[cs] = (uint32_t)++m->nck;
             }
         }
         m->n++;
@@ -564,7 +579,7 @@ static void add_term(struct acc *a, const struct term *t, bool obfuscated)
     if (t->lang[0] && strcmp(t->lang, "en") != 0 && !(a->lang && strcmp(a->lang, t->lang) == 0) &&
         !also_lang(a, t->lang))
         w *= FOREIGN;
-    add_match(a, t, (enum zt_mod_category)t->cat, w, a->m->pool + t->off, t->len, true, obfuscated);
+    add_match(a, t, (enum zt_mod_category)t->cat, w, a->m->terms.pool + t->off, t->len, true, obfuscated);
 }
 
 /* The shape rules of moderation_harass.c (insults, exclusion, incitement,
@@ -607,7 +622,7 @@ static const struct term *mask_match(const struct zt_moderation *m, const char *
     for (size_t i = 0; i < m->n; i++) {
         const struct term *t = &m->t[i];
         if (t->len != n || t->nwords != 1 || !word_term(t) || (t->flags & F_PREFIX)) continue;
-        const char *k = m->pool + t->off;
+        const char *k = m->terms.pool + t->off;
         bool ok = true;
         for (size_t j = 0; j < n && ok; j++) ok = w[j] == '*' || w[j] == k[j];
         if (ok) return t;
@@ -840,7 +855,7 @@ int zt_moderation_check(const struct zt_moderation *m, const char *text, size_t 
     for (size_t i = 0; i < flen && !wide; i++) wide = (unsigned char)f[i] >= 0xE0;
     for (size_t s = 0; wide && s < m->n_substr; s++) {
         const struct term *t = &m->t[m->substr[s]];
-        const char *k = m->pool + t->off;
+        const char *k = m->terms.pool + t->off;
         for (size_t i = 0; i + t->len <= flen; i++)
             if (f[i] == k[0] && memcmp(f + i, k, t->len) == 0) {
                 add_term(a, t, false);

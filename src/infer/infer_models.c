@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "infer_int.h"
@@ -27,7 +28,17 @@ struct loaded {
     unsigned users;
     uint64_t last_used;
     bool loading;
+    bool draining; /* a load waits for room: new users wait too (bounded), so it gets its turn */
 };
+
+/* Two models in a cache that holds one (issue 17 item 11): a load that
+ * does not fit beside the models in use waits up to ROOM_WAIT_S for them to
+ * be released instead of answering model_cache_full at once. The wait
+ * holds the caller's thread (an HTTP thread), so at most BLOCKED_MAX
+ * threads wait at a time; past that the old answers stand (refuse the load,
+ * or use the loaded model). */
+#define ROOM_WAIT_S 30
+#define BLOCKED_MAX 2
 
 struct zt_infer {
     const struct zt_cfg_model *models; /* cfg->models, or &file_entry */
@@ -36,6 +47,7 @@ struct zt_infer {
     const char *data_dir;
     size_t budget;                     /* bytes; 0 = no limit */
     unsigned n_threads, n_slots;
+    bool kv_f16; /* gpu_pool.kv_cache_type: f16 */
     uint32_t n_ctx;
     void (*progress)(void *ud, uint64_t done, uint64_t total);
     void *progress_ud;
@@ -45,6 +57,8 @@ struct zt_infer {
     pthread_mutex_t mu;
     pthread_cond_t cv;                 /* a load finished */
     struct loaded *l;                  /* one per entry */
+    unsigned room_waiters;             /* loads waiting in wait_for_room */
+    unsigned blocked;                  /* threads waiting for room or for a draining model */
     bool stopping;
 };
 
@@ -102,6 +116,7 @@ int zt_infer_new(const struct zt_config *cfg, const struct zt_infer_opts *o, str
     inf->budget = cfg->model_cache.memory_budget_mb > 0 ? (size_t)cfg->model_cache.memory_budget_mb * 1024u * 1024u : 0;
     if (!inf->n_threads) inf->n_threads = cfg->gpu_pool.cpu_threads > 0 ? (unsigned)cfg->gpu_pool.cpu_threads : cpus_online();
     if (!inf->n_slots) inf->n_slots = (unsigned)(cfg->gpu_pool.max_batch < 64 ? cfg->gpu_pool.max_batch : 64);
+    inf->kv_f16 = cfg->gpu_pool.kv_cache_type && strcmp(cfg->gpu_pool.kv_cache_type, "f16") == 0;
     *out = inf;
     return 0;
 }
@@ -135,6 +150,7 @@ void zt_infer_shutdown(struct zt_infer *inf)
     size_t n = inf->n_models;
     pthread_mutex_lock(&inf->mu);
     inf->stopping = true;
+    pthread_cond_broadcast(&inf->cv); /* loads waiting for room give up */
     struct zt_runner **rs = zt_calloc(n ? n : 1, sizeof *rs);
     for (size_t i = 0; rs && i < n; i++) rs[i] = inf->l[i].runner;
     pthread_mutex_unlock(&inf->mu);
@@ -198,6 +214,33 @@ static bool make_room(struct zt_infer *inf, size_t need)
         inf->l[victim].runner = NULL;
         inf->l[victim].bytes = 0;
     }
+}
+
+/* make_room, waiting (bounded) for models in use to be released (inf->mu
+ * held). While a load waits, the models in use take no new users, so a
+ * busy model cannot starve the other: they alternate. */
+static bool wait_for_room(struct zt_infer *inf, size_t need)
+{
+    if (make_room(inf, need)) return true;
+    if (need > inf->budget || inf->blocked >= BLOCKED_MAX || inf->stopping) return false;
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += ROOM_WAIT_S;
+    inf->room_waiters++;
+    inf->blocked++;
+    bool ok = false;
+    while (!ok && !inf->stopping) {
+        for (size_t i = 0; i < inf->n_models; i++)
+            if (inf->l[i].runner && inf->l[i].users) inf->l[i].draining = true;
+        int w = pthread_cond_timedwait(&inf->cv, &inf->mu, &until);
+        ok = make_room(inf, need);
+        if (w != 0) break; /* timed out */
+    }
+    inf->blocked--;
+    if (--inf->room_waiters == 0)
+        for (size_t i = 0; i < inf->n_models; i++) inf->l[i].draining = false;
+    pthread_cond_broadcast(&inf->cv);
+    return ok;
 }
 
 /* Read every weight byte once (the model is mapped: this is where the
@@ -275,6 +318,11 @@ int zt__infer_acquire(struct zt_infer *inf, const char *id, struct zt_runner **o
     struct loaded *l = &inf->l[i];
     pthread_mutex_lock(&inf->mu);
     while (l->loading) pthread_cond_wait(&inf->cv, &inf->mu);
+    if (l->runner && l->draining && inf->blocked < BLOCKED_MAX) { /* a load waits for this model's room */
+        inf->blocked++;
+        while ((l->loading || (l->runner && l->draining)) && !inf->stopping) pthread_cond_wait(&inf->cv, &inf->mu);
+        inf->blocked--;
+    }
     if (inf->stopping) {
         pthread_mutex_unlock(&inf->mu);
         return zt__infer_fail(err, ZT_ECLOSED, "model_unavailable", "the node is shutting down");
@@ -309,13 +357,16 @@ int zt__infer_acquire(struct zt_infer *inf, const char *id, struct zt_runner **o
     }
     uint64_t t0 = zt_time_mono_ns();
     if (!rc) rc = zt_model_load(path, &m, &why);
+    if (!rc && inf->kv_f16) rc = zt_model_set_kv_type(m, ZT_GGML_F16);
     if (!rc && inf->progress) prefault(inf, m);
     size_t bytes = m ? zt_model_weight_bytes(m) : 0;
     const char *code = "model_unavailable";
     pthread_mutex_lock(&inf->mu);
-    if (!rc && !make_room(inf, bytes)) {
-        zt_ignore(zt_buf_appendf(&why, "model '%s' (%zu MiB) does not fit model_cache.memory_budget_mb beside the models in use",
-                                 e->id, bytes >> 20));
+    if (!rc && !wait_for_room(inf, bytes)) {
+        zt_ignore(zt_buf_appendf(&why,
+                                 "model '%s' (%.1f MiB) does not fit model_cache.memory_budget_mb (%zu MiB)%s", e->id,
+                                 (double)bytes / (1024.0 * 1024.0), inf->budget >> 20,
+                                 bytes > inf->budget ? "" : " beside the models in use"));
         rc = ZT_EBUSY;
         code = "model_cache_full";
     }
@@ -372,6 +423,7 @@ void zt__infer_release(struct zt_infer *inf, struct zt_runner *r)
         if (inf->l[i].runner == r && inf->l[i].users) {
             inf->l[i].users--;
             inf->l[i].last_used = zt_time_mono_ns();
+            if (inf->l[i].users == 0 && inf->room_waiters) pthread_cond_broadcast(&inf->cv); /* room for a load */
         }
     pthread_mutex_unlock(&inf->mu);
 }

@@ -10,6 +10,8 @@
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_jobs.h"
 #include "zentalk/zt_log.h"
+#include "zentalk/zt_sync.h"
+#include "zentalk/zt_time.h"
 
 struct zt_job_pool {
     pthread_mutex_t mu;
@@ -33,11 +35,7 @@ int zt_job_pool_new(unsigned max_inflight, struct zt_job_pool **out)
         zt__jobs_http_cleanup();
         return ZT_ENOMEM;
     }
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&p->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    zt_cond_init_mono(&p->cv);
     pthread_mutex_init(&p->mu, NULL);
     p->max = max_inflight ? max_inflight : 1;
     *out = p;
@@ -96,25 +94,14 @@ bool zt_job_pool_stopping(struct zt_job_pool *p)
 
 unsigned zt_job_pool_inflight(struct zt_job_pool *p)
 {
-    if (!p) return 0;
-    pthread_mutex_lock(&p->mu);
-    unsigned n = p->inflight;
-    pthread_mutex_unlock(&p->mu);
-    return n;
+    return p ? zt_locked_unsigned(&p->mu, &p->inflight) : 0;
 }
 
 unsigned zt_job_pool_shutdown(struct zt_job_pool *p, uint64_t wait_ms)
 {
     if (!p) return 0;
     atomic_store(&p->stopping, true);
-    struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += (time_t)(wait_ms / 1000);
-    until.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    struct timespec until = zt_time_after_ms(CLOCK_MONOTONIC, wait_ms);
     pthread_mutex_lock(&p->mu);
     while (p->inflight > 0)
         if (pthread_cond_timedwait(&p->cv, &p->mu, &until) != 0) break;

@@ -120,7 +120,7 @@ int zt__ledger_norm_address(const char *s, char out[static 43])
     return 0;
 }
 
-static bool printable_id(const char *s, size_t max)
+bool zt__ledger_printable_id(const char *s, size_t max)
 {
     if (!s) return false;
     size_t n = strlen(s);
@@ -279,7 +279,7 @@ int zt_ledger_account(struct zt_ledger *l, enum zt_ledger_kind kind, const char 
     if (kind == ZT_LEDGER_USER) {
         if (zt__ledger_norm_address(owner, own)) return ZT_EINVAL;
         owner = own;
-    } else if (!printable_id(owner, ZT_LEDGER_KEY_MAX)) {
+    } else if (!zt__ledger_printable_id(owner, ZT_LEDGER_KEY_MAX)) {
         return ZT_EINVAL;
     }
     if (payout) {
@@ -484,7 +484,7 @@ out_q:
 int zt__ledger_check_body(const char *key, const char *memo, bool mint, const struct zt_ledger_entry *e, size_t n,
                           size_t max)
 {
-    if (!printable_id(key, ZT_LEDGER_KEY_MAX) || !memo || strlen(memo) > 256 || !e || n == 0 || n > max)
+    if (!zt__ledger_printable_id(key, ZT_LEDGER_KEY_MAX) || !memo || strlen(memo) > 256 || !e || n == 0 || n > max)
         return ZT_EINVAL;
     zt_u128 cr = 0, db = 0;
     for (size_t i = 0; i < n; i++) {

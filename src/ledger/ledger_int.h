@@ -15,6 +15,9 @@ struct zt_ledger {
         *q_ent_ins, *q_tot_get, *q_tot_set, *q_esc_get, *q_esc_ins, *q_esc_set, *q_earn_ins;
 };
 
+/* s is 1..max printable ASCII bytes, no space (account owners, transaction
+ * keys, job ids) */
+bool zt__ledger_printable_id(const char *s, size_t max);
 int zt__ledger_bal_parse(const char *s, size_t n, struct zt_ledger_bal *out);
 void zt__ledger_bal_format(const struct zt_ledger_bal *b, char out[static ZT_U128_STR_LEN]);
 int zt__ledger_bal_apply(struct zt_ledger_bal *b, zt_u128 v, bool credit);

@@ -20,6 +20,7 @@
 #include "zentalk/zt_log.h"
 #include "zentalk/zt_metrics.h"
 #include "zentalk/zt_str.h"
+#include "zentalk/zt_sync.h"
 
 struct zt_peers {
     pthread_rwlock_t lock;
@@ -373,11 +374,7 @@ int zt_peers_register_metrics(struct zt_peers *p, struct zt_metrics *m)
 
 size_t zt_peers_count(struct zt_peers *p)
 {
-    if (!p) return 0;
-    pthread_rwlock_rdlock(&p->lock);
-    size_t n = p->n;
-    pthread_rwlock_unlock(&p->lock);
-    return n;
+    return p ? zt_rdlocked_size(&p->lock, &p->n) : 0;
 }
 
 static bool lists_model(const struct peer_models *m, const char *model)

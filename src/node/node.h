@@ -35,6 +35,10 @@ ZT_NODISCARD int zt_node_start(struct zt_node *n);
  * and err says why. */
 ZT_NODISCARD int zt_node_reload_peers(struct zt_node *n, struct zt_buf *err);
 struct zt_server *zt_node_server(struct zt_node *n);
+/* Bound the waits of zt_node_free() (relayed and remote jobs finishing,
+ * answers flushing) so that it is done by deadline_ms (zt_time_mono_ms());
+ * 0: the default waits (up to 12 s). */
+void zt_node_set_stop_deadline(struct zt_node *n, uint64_t deadline_ms);
 /* Ordered shutdown and free. NULL is a no-op. */
 void zt_node_free(struct zt_node *n);
 

@@ -1,7 +1,8 @@
 /* zentalk-node: the daemon. Reads the configuration, prepares the data
  * directory, starts the enabled roles and the HTTP API, and waits for
- * signals: SIGTERM/SIGINT drain and exit 0, SIGHUP reopens the log file
- * and reloads the peers file.
+ * signals: SIGTERM/SIGINT drain and exit 0 within server.shutdown_timeout_s
+ * (a watchdog thread ends the process at that deadline if the teardown
+ * overruns), SIGHUP reopens the log file and reloads the peers file.
  *
  * Signals are blocked in every thread (the HTTP threads inherit the mask)
  * and taken synchronously here with sigtimedwait(), so no work happens in a
@@ -9,13 +10,16 @@
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "datadir.h"
+#include "joiner.h"
 #include "node.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_config.h"
@@ -25,6 +29,7 @@
 #include "zentalk/zt_log.h"
 #include "zentalk/zt_server.h"
 #include "zentalk/zt_str.h"
+#include "zentalk/zt_time.h"
 #include "zentalk/zt_version.h"
 
 extern char **environ;
@@ -35,7 +40,7 @@ static void usage(FILE *out)
             "Usage: zentalk-node [OPTIONS]\n"
             "\n"
             "Run a zentalk-ai node: the gateway, orchestrator and worker roles\n"
-            "chosen in config.yaml (all three by default), serving the HTTP API.\n"
+            "chosen in config.yaml or --roles (all three by default), serving the HTTP API.\n"
             "\n"
             "Options:\n"
             "  -c, --config DIR      read the YAML files of DIR (config.yaml, models.yaml, ...);\n"
@@ -43,6 +48,12 @@ static void usage(FILE *out)
             "                        embedded defaults\n"
             "  -l, --listen HOST:PORT  listen address (overrides server.listen; port 0 = any)\n"
             "  -d, --data-dir DIR    data directory (overrides node.data_dir)\n"
+            "  -r, --roles LIST      comma-separated roles: gateway, orchestrator, worker\n"
+            "                        (overrides node.roles; default all three)\n"
+            "  -j, --join URL        join the orchestrator at URL as a worker (repeatable;\n"
+            "                        overrides node.join): heartbeat to it and accept the\n"
+            "                        sealed jobs of its gateway, no peers file needed;\n"
+            "                        URL#NODE_ID pins the orchestrator's node id\n"
             "      --check-config    validate the configuration and the model files, print\n"
             "                        problems, exit 0/1\n"
             "      --dump-config     print the effective configuration as YAML and exit\n"
@@ -52,9 +63,9 @@ static void usage(FILE *out)
             "Precedence: defaults < files in --config DIR < ZENTALK_<SECTION>_<KEY>\n"
             "environment variables < command-line flags. See docs/configuration.md.\n"
             "\n"
-            "Signals: SIGTERM/SIGINT finish requests in flight (server.shutdown_timeout_s)\n"
-            "and exit 0; a second one stops at once. SIGHUP reopens the log file\n"
-            "and reloads encryption.peers_file.\n"
+            "Signals: SIGTERM/SIGINT finish requests in flight and exit 0, within\n"
+            "server.shutdown_timeout_s in all; a second one stops draining at once.\n"
+            "SIGHUP reopens the log file and reloads encryption.peers_file.\n"
             "\n"
             "Exit status: 0 clean stop, 1 runtime or configuration error, 2 usage error.\n");
 }
@@ -63,6 +74,8 @@ struct opts {
     const char *config_dir;
     const char *listen;
     const char *data_dir;
+    const char *roles;
+    char join[4096]; /* --join URLs, comma-separated */
     bool check_config;
     bool dump_config;
 };
@@ -74,6 +87,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
         {"config", required_argument, NULL, 'c'},
         {"listen", required_argument, NULL, 'l'},
         {"data-dir", required_argument, NULL, 'd'},
+        {"roles", required_argument, NULL, 'r'},
+        {"join", required_argument, NULL, 'j'},
         {"check-config", no_argument, NULL, OPT_CHECK},
         {"dump-config", no_argument, NULL, OPT_DUMP},
         {"help", no_argument, NULL, 'h'},
@@ -82,11 +97,21 @@ static int parse_args(int argc, char **argv, struct opts *o)
     };
     int c;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":c:l:d:hV", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":c:l:d:r:j:hV", longopts, NULL)) != -1) {
         switch (c) {
         case 'c': o->config_dir = optarg; break;
         case 'l': o->listen = optarg; break;
         case 'd': o->data_dir = optarg; break;
+        case 'r': o->roles = optarg; break;
+        case 'j': {
+            size_t have = strlen(o->join);
+            if (strchr(optarg, ',') || have + strlen(optarg) + 2 > sizeof o->join) {
+                fprintf(stderr, "zentalk-node: --join takes one URL (repeat the option for more)\n");
+                return 2;
+            }
+            snprintf(o->join + have, sizeof o->join - have, "%s%s", have ? "," : "", optarg);
+            break;
+        }
         case OPT_CHECK: o->check_config = true; break;
         case OPT_DUMP: o->dump_config = true; break;
         case 'h': usage(stdout); exit(0);
@@ -144,8 +169,11 @@ static int load_config(const struct opts *o, struct zt_config *cfg)
     if (!rc) rc = zt_config_apply_env(cfg, environ, &errs);
     if (!rc && o->listen) rc = zt_config_set(cfg, "server.listen", o->listen, "--listen", &errs);
     if (!rc && o->data_dir) rc = zt_config_set(cfg, "node.data_dir", o->data_dir, "--data-dir", &errs);
+    if (!rc && o->roles) rc = zt_config_set(cfg, "node.roles", o->roles, "--roles", &errs);
+    if (!rc && o->join[0]) rc = zt_config_set(cfg, "node.join", o->join, "--join", &errs);
     if (!rc) rc = zt_config_validate(cfg, &errs);
     if (!rc) rc = check_auth_config(cfg);
+    if (!rc) rc = zt__joiner_check(cfg, &errs);
     if (errs.len) fputs(zt_buf_str(&errs), stderr);
     if (errs.len && errs.data[errs.len - 1] != '\n') fputc('\n', stderr);
     if (rc == ZT_ENOTFOUND && o->config_dir)
@@ -194,6 +222,34 @@ static void mark_roles_ready(struct zt_server *srv, const struct zt_config *cfg)
         snprintf(detail, sizeof detail, "%zu model(s) configured, loaded on first use", cfg->n_models);
         zt_server_set_ready(srv, ZT_ROLE_WORKER, true, detail);
     }
+}
+
+/* The stop's time bound (server.shutdown_timeout_s): at least this long,
+ * and at most this long of it kept for the teardown after draining. */
+#define STOP_MIN_MS 1000u
+#define STOP_RESERVE_MS 2000u
+
+/* Ends the process at deadline_ms unless done is set first: the last
+ * resort when the ordered teardown overruns server.shutdown_timeout_s (a
+ * model still loading, a job that cannot be cut mid-step). */
+struct stop_watchdog {
+    pthread_t thread;
+    uint64_t deadline_ms;
+    atomic_bool done;
+};
+
+static void *stop_watchdog_run(void *arg)
+{
+    struct stop_watchdog *w = arg;
+    while (!atomic_load(&w->done)) {
+        if (zt_time_mono_ms() >= w->deadline_ms) {
+            zt_log(ZT_LOG_WARN, "shutdown_deadline",
+                   "detail=\"server.shutdown_timeout_s passed during the teardown: exiting now\"");
+            _exit(0); /* log lines are single write(2)s: nothing buffered is lost */
+        }
+        zt_time_sleep_ms(10);
+    }
+    return NULL;
 }
 
 static int run(struct zt_config *cfg)
@@ -318,28 +374,43 @@ static int run(struct zt_config *cfg)
         break;
     }
 
-    /* Drain, watching for a second signal that asks to stop at once. */
-    uint64_t timeout_ms = (uint64_t)cfg->server.shutdown_timeout_s * 1000u;
+    /* The whole stop fits in server.shutdown_timeout_s (at least
+     * STOP_MIN_MS): requests in flight drain until the last quarter of it
+     * (at most STOP_RESERVE_MS before the end), which is left to the
+     * ordered teardown, whose own waits end at the deadline; a watchdog
+     * ends the process at the deadline if the teardown still runs. A
+     * second signal stops draining at once. */
+    uint64_t t0 = zt_time_mono_ms(), timeout_ms = (uint64_t)cfg->server.shutdown_timeout_s * 1000u;
+    if (timeout_ms < STOP_MIN_MS) timeout_ms = STOP_MIN_MS;
+    uint64_t deadline = t0 + timeout_ms;
+    uint64_t reserve = timeout_ms / 4 < STOP_RESERVE_MS ? timeout_ms / 4 : STOP_RESERVE_MS;
+    struct stop_watchdog dog = {.deadline_ms = deadline};
+    bool dog_started = pthread_create(&dog.thread, NULL, stop_watchdog_run, &dog) == 0;
     int drc = ZT_ETIMEDOUT;
-    struct timespec tick = {0, 0};
+    struct timespec tick = {0, 20 * 1000000L};
     zt_ignore(zt_server_drain(srv, 0)); /* stop accepting now */
-    for (uint64_t waited = 0; waited <= timeout_ms; waited += 20) {
+    while (zt_time_mono_ms() + reserve < deadline) {
         if (zt_server_inflight(srv) == 0) {
             drc = 0;
             break;
         }
-        tick.tv_nsec = 20 * 1000000L;
         int sig = sigtimedwait(&set, NULL, &tick);
         if (sig == SIGTERM || sig == SIGINT) {
             zt_log(ZT_LOG_WARN, "shutdown_forced", "inflight=%lld", (long long)zt_server_inflight(srv));
             break;
         }
     }
+    if (drc != 0 && zt_server_inflight(srv) == 0) drc = 0;
     if (drc != 0)
         zt_log(ZT_LOG_WARN, "shutdown_incomplete", "inflight=%lld detail=\"closing remaining connections\"",
                (long long)zt_server_inflight(srv));
+    zt_node_set_stop_deadline(node, deadline - reserve / 4); /* a little room for what follows the waits */
     zt_node_free(node);
     node = NULL;
+    if (dog_started) {
+        atomic_store(&dog.done, true);
+        pthread_join(dog.thread, NULL);
+    }
     zt_log(ZT_LOG_INFO, "node_stopped", "node_id=%s", node_id);
     rc = 0;
 out:

@@ -24,6 +24,7 @@
 #include "zentalk/zt_hash.h"
 #include "zentalk/zt_hex.h"
 #include "zentalk/zt_str.h"
+#include "zentalk/zt_sync.h"
 #include "zentalk/zt_time.h"
 
 #define CP_CONTEXT "zentalk-audit-checkpoint-v1\n"
@@ -333,14 +334,7 @@ static void *timer_main(void *arg)
         }
         int64_t wait_ms = a->seq > a->cp_seq ? due - now : (int64_t)a->cp_ms;
         if (wait_ms < 10) wait_ms = 10;
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_sec += (time_t)(wait_ms / 1000);
-        ts.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        struct timespec ts = zt_time_after_ms(CLOCK_MONOTONIC, (uint64_t)wait_ms);
         pthread_cond_timedwait(&a->cv, &a->mu, &ts);
     }
     pthread_mutex_unlock(&a->mu);
@@ -482,11 +476,7 @@ int zt_audit_open(const struct zt_audit_opts *o, struct zt_audit **out, struct z
         if (!rc) a->since_cp = 1; /* the start entry is signed by the next checkpoint, as any other */
     }
     if (!rc) {
-        pthread_condattr_t ca;
-        pthread_condattr_init(&ca);
-        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-        pthread_cond_init(&a->cv, &ca);
-        pthread_condattr_destroy(&ca);
+        zt_cond_init_mono(&a->cv);
         if (pthread_create(&a->timer, NULL, timer_main, a) != 0) {
             pthread_cond_destroy(&a->cv);
             rc = ZT_ENOMEM;
@@ -556,19 +546,13 @@ int zt_audit_checkpoint(struct zt_audit *a)
 
 uint64_t zt_audit_seq(struct zt_audit *a)
 {
-    pthread_mutex_lock(&a->mu);
-    uint64_t s = a->seq;
-    pthread_mutex_unlock(&a->mu);
-    return s;
+    return zt_locked_u64(&a->mu, &a->seq);
 }
 
 void zt_audit_close(struct zt_audit *a)
 {
     if (!a) return;
-    pthread_mutex_lock(&a->mu);
-    a->stopping = true;
-    pthread_cond_signal(&a->cv);
-    pthread_mutex_unlock(&a->mu);
+    zt_set_and_wake(&a->mu, &a->cv, &a->stopping);
     if (a->timer_running) {
         pthread_join(a->timer, NULL);
         pthread_cond_destroy(&a->cv);

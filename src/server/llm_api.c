@@ -16,6 +16,7 @@
 #include "openai.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_engine.h"
+#include "zentalk/zt_hex.h"
 #include "zentalk/zt_str.h"
 
 #define TEXT_MAX ((size_t)16 << 20)
@@ -28,6 +29,37 @@ void zt__llm_h_models(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_
     zt_http_resp_json(resp, 200, zt__openai_models(ud));
 }
 
+/* GET /v1/models/{id}: the id is the rest of the path, percent-decoded. */
+void zt__llm_h_model(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
+{
+    (void)body;
+    static const char prefix[] = "/v1/models/";
+    const char *raw = zt_http_req_path(cx->req) + sizeof prefix - 1;
+    char id[160];
+    size_t n = 0;
+    for (const char *p = raw; *p; p++) {
+        int hi, lo;
+        char c = *p;
+        if (c == '%' && (hi = zt_hex_digit(p[1])) >= 0 && (lo = zt_hex_digit(p[2])) >= 0) {
+            c = (char)(hi * 16 + lo);
+            p += 2;
+        }
+        if (n + 1 >= sizeof id || c == '\0') {
+            zt_http_resp_error(resp, 404, "model_not_found", "no model with that id is configured on this node");
+            return;
+        }
+        id[n++] = c;
+    }
+    id[n] = '\0';
+    bool found;
+    json_t *m = zt__openai_model(ud, id, &found);
+    if (!found) {
+        zt_http_resp_error(resp, 404, "model_not_found", "no model with that id is configured on this node");
+        return;
+    }
+    zt_http_resp_json(resp, 200, m);
+}
+
 /* ---- one answer ------------------------------------------------------------ */
 
 struct answer {
@@ -36,6 +68,7 @@ struct answer {
     atomic_bool closed;       /* the connection ended */
     struct zt_http_async *async;
     bool stream, include_usage;
+    bool base64;              /* embeddings: encoding_format "base64" */
     char id[48];
     char model[160];
     struct zt__openai_answer oa;
@@ -194,7 +227,7 @@ static void on_embedded(void *ud, int err, const struct zt_infer_embeddings *e)
     struct answer *c = ud;
     if (atomic_load(&c->closed)) return;
     if (err) zt__openai_fail_job(c->async, false, err);
-    else zt__openai_respond(c->async, zt__openai_embeddings(c->model, e));
+    else zt__openai_respond(c->async, zt__openai_embeddings(c->model, e, c->base64));
 }
 
 static const struct zt_infer_embed_sink EMBED_SINK = {on_embedded, answer_free};
@@ -208,7 +241,11 @@ void zt__llm_h_embeddings(void *ud, struct zt__req_ctx *cx, json_t *body, struct
     struct answer *c = answer_new(false, i >= 0 ? zt_infer_model(inf, (size_t)i, &(bool){false})->id : "",
                                   zt_http_req_id(req));
     struct zt_infer_err err = {.rc = ZT_ENOMEM, .code = "overloaded", .message = "out of memory"};
-    if (c) c->async = zt_http_req_defer(req, on_close, c);
+    if (c) {
+        json_t *fmt = json_object_get(body, "encoding_format");
+        c->base64 = json_is_string(fmt) && strcmp(json_string_value(fmt), "base64") == 0;
+        c->async = zt_http_req_defer(req, on_close, c);
+    }
     struct zt_infer_task *t = NULL;
     if (!c || !c->async || zt_infer_embed_openai(inf, body, &EMBED_SINK, c, &t, &err) != 0) {
         if (c) {

@@ -16,6 +16,9 @@
 
 /* GET /v1/models (ud: the node's struct zt_infer). */
 void zt__llm_h_models(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
+/* GET /v1/models/{id} (a prefix route; ud as above): one model, or 404
+ * model_not_found. */
+void zt__llm_h_model(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
 /* A completion (chat false) or chat request run on this node; called by the
  * local-first router's handlers (route_api.h) when the model is served here. */
 void zt__llm_generate(struct zt_infer *inf, struct zt__req_ctx *cx, json_t *body, bool chat,

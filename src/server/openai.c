@@ -24,12 +24,51 @@ bool zt__openai_options(json_t *body, struct zt__openai_opts *o, struct zt_http_
         return false;
     }
     if (jn && !json_is_null(jn) && json_integer_value(jn) != 1) {
-        zt_http_resp_error(resp, 400, "invalid_request", "n must be a number between 1 and 1");
+        zt_http_resp_error(resp, 400, "invalid_request", "n must be 1: this node returns one choice per request");
         return false;
     }
     if (json_is_true(json_object_get(body, "echo"))) {
         zt_http_resp_error(resp, 400, "invalid_request", "echo is not supported");
         return false;
+    }
+    /* refused rather than ignored: a client relying on them would get an
+     * answer that silently is not what it asked for */
+    json_t *suffix = json_object_get(body, "suffix");
+    if (suffix && !json_is_null(suffix) && !(json_is_string(suffix) && json_string_length(suffix) == 0)) {
+        zt_http_resp_error(resp, 400, "invalid_request", "suffix is not supported (insertion is not implemented)");
+        return false;
+    }
+    json_t *best_of = json_object_get(body, "best_of");
+    if (best_of && !json_is_null(best_of) && !(json_is_integer(best_of) && json_integer_value(best_of) == 1)) {
+        zt_http_resp_error(resp, 400, "invalid_request", "best_of is not supported: only 1 (one choice per request)");
+        return false;
+    }
+    /* the engine reports no token probabilities and has no constrained
+     * decoding: say so rather than answer without them */
+    json_t *jlp = json_object_get(body, "logprobs"), *jtop = json_object_get(body, "top_logprobs");
+    if ((jlp && !json_is_null(jlp) && !json_is_false(jlp) && !(json_is_integer(jlp) && json_integer_value(jlp) == 0)) ||
+        (jtop && !json_is_null(jtop) && !(json_is_integer(jtop) && json_integer_value(jtop) == 0))) {
+        zt_http_resp_error(resp, 400, "invalid_request",
+                           "logprobs and top_logprobs are not supported: this node's engine does not report token "
+                           "probabilities");
+        return false;
+    }
+    json_t *jrf = json_object_get(body, "response_format");
+    if (jrf && !json_is_null(jrf)) {
+        json_t *jt = json_object_get(jrf, "type");
+        if (!json_is_object(jrf) || !json_is_string(jt)) {
+            zt_http_resp_error(resp, 400, "invalid_request", "response_format must be an object with a string \"type\"");
+            return false;
+        }
+        if (strcmp(json_string_value(jt), "text") != 0) {
+            char msg[200];
+            snprintf(msg, sizeof msg,
+                     "response_format type \"%.40s\" is not supported: this node has no constrained decoding; only "
+                     "\"text\" is accepted",
+                     json_string_value(jt));
+            zt_http_resp_error(resp, 400, "invalid_request", msg);
+            return false;
+        }
     }
     o->stream = json_is_true(jstream);
     o->include_usage = json_is_true(json_object_get(json_object_get(body, "stream_options"), "include_usage"));
@@ -62,8 +101,8 @@ json_t *zt__openai_zentalk(const struct zt__openai_ran *r)
 {
     char h[2 * ZT_SAMPLER_HASH_LEN + 1];
     zt_hex_encode(h, r->seq_hash, ZT_SAMPLER_HASH_LEN);
-    return json_pack("{s:s,s:s,s:s,s:s?,s:s?,s:s?}", "seq_hash", h, "engine", r->engine, "ran_on", r->ran_on, "job_id",
-                     r->job_id, "receipt", r->receipt_hex, "via", r->via);
+    return json_pack("{s:s,s:s,s:s,s:s?,s:s?,s:s?,s:s?}", "seq_hash", h, "engine", r->engine, "ran_on", r->ran_on,
+                     "job_id", r->job_id, "receipt", r->receipt_hex, "via", r->via, "verification", r->verification);
 }
 
 json_t *zt__openai_chunk(const struct zt__openai_answer *a, const char *text, size_t len, const char *finish)
@@ -204,24 +243,69 @@ void zt__openai_refuse(struct zt_http_resp *resp, const struct zt_infer_err *err
                        err->message[0] ? err->message : zt_strerror(err->rc));
 }
 
+static json_t *model_object(const struct zt_cfg_model *e, bool loaded)
+{
+    return json_pack("{s:s,s:s,s:i,s:s,s:b}", "id", e->id, "object", "model", "created", 0, "owned_by", "zentalk",
+                     "loaded", loaded);
+}
+
 json_t *zt__openai_models(const struct zt_infer *inf)
 {
     json_t *data = json_array();
     for (size_t i = 0; i < zt_infer_model_count(inf) && data; i++) {
         bool loaded;
         const struct zt_cfg_model *e = zt_infer_model(inf, i, &loaded);
-        json_array_append_new(data, json_pack("{s:s,s:s,s:i,s:s,s:b}", "id", e->id, "object", "model", "created", 0,
-                                              "owned_by", "zentalk", "loaded", loaded));
+        json_array_append_new(data, model_object(e, loaded));
     }
     return json_pack("{s:s,s:o*}", "object", "list", "data", data);
 }
 
-json_t *zt__openai_embeddings(const char *model, const struct zt_infer_embeddings *e)
+json_t *zt__openai_model(const struct zt_infer *inf, const char *id, bool *found)
+{
+    *found = false;
+    for (size_t i = 0; i < zt_infer_model_count(inf); i++) {
+        bool loaded;
+        const struct zt_cfg_model *e = zt_infer_model(inf, i, &loaded);
+        if (strcmp(e->id, id) != 0) continue;
+        *found = true;
+        return model_object(e, loaded);
+    }
+    return NULL;
+}
+
+/* n floats as the base64 of their little-endian IEEE-754 bytes. */
+static json_t *floats_base64(const float *v, uint32_t n)
+{
+    size_t nb = (size_t)n * 4, cap = sodium_base64_ENCODED_LEN(nb, sodium_base64_VARIANT_ORIGINAL);
+    unsigned char *bytes = zt_malloc(nb ? nb : 1);
+    char *b64 = zt_malloc(cap);
+    json_t *j = NULL;
+    if (bytes && b64) {
+        for (uint32_t k = 0; k < n; k++) {
+            uint32_t u;
+            memcpy(&u, &v[k], sizeof u);
+            for (int b = 0; b < 4; b++) bytes[(size_t)k * 4 + (size_t)b] = (unsigned char)(u >> (8 * b));
+        }
+        sodium_bin2base64(b64, cap, bytes, nb, sodium_base64_VARIANT_ORIGINAL);
+        j = json_string(b64);
+    }
+    zt_free(bytes);
+    zt_free(b64);
+    return j;
+}
+
+json_t *zt__openai_embeddings(const char *model, const struct zt_infer_embeddings *e, bool base64)
 {
     json_t *data = json_array();
     for (size_t i = 0; i < e->n && data; i++) {
-        json_t *vec = json_array();
-        for (uint32_t k = 0; k < e->n_embd && vec; k++) json_array_append_new(vec, json_real(e->v[i * e->n_embd + k]));
+        const float *v = e->v + i * e->n_embd;
+        json_t *vec = NULL;
+        if (base64) {
+            vec = floats_base64(v, e->n_embd);
+        } else {
+            vec = json_array();
+            for (uint32_t k = 0; k < e->n_embd && vec; k++) json_array_append_new(vec, json_real(v[k]));
+        }
         json_array_append_new(data, json_pack("{s:s,s:i,s:o*}", "object", "embedding", "index", (int)i, "embedding", vec));
     }
     return json_pack("{s:s,s:o*,s:s,s:{s:i,s:i}}", "object", "list", "data", data, "model", model, "usage",

@@ -29,8 +29,9 @@ struct zt__openai_answer {
 
 /* The answer options of a completion or chat request: "stream" (a
  * boolean or null), "stream_options.include_usage", and the fields this
- * node refuses ("n" other than 1, "echo": true). false with resp holding
- * the 400 when one is wrong. */
+ * node refuses with a 400 that says why ("n" other than 1, "echo": true,
+ * "logprobs" / "top_logprobs" asked for, "response_format" other than
+ * {"type":"text"}). false with resp holding the 400 when one is wrong. */
 struct zt__openai_opts {
     bool stream, include_usage;
 };
@@ -55,6 +56,7 @@ struct zt__openai_ran {
     const char *job_id;
     const char *receipt_hex;
     const char *via;
+    const char *verification; /* "receipt" (the worker's signed receipt checked), or NULL: left out */
 };
 
 json_t *zt__openai_usage(const struct zt__openai_usage *u);
@@ -97,7 +99,12 @@ void zt__openai_refuse(struct zt_http_resp *resp, const struct zt_infer_err *err
 
 /* GET /v1/models: {"object":"list","data":[{id, object, created, owned_by, loaded}]} */
 json_t *zt__openai_models(const struct zt_infer *inf);
-/* The embeddings answer. */
-json_t *zt__openai_embeddings(const char *model, const struct zt_infer_embeddings *e);
+/* GET /v1/models/{id}: the one model object of the list, or NULL (none
+ * configured with that id, or out of memory: *found tells). */
+json_t *zt__openai_model(const struct zt_infer *inf, const char *id, bool *found);
+/* The embeddings answer; base64: each vector as the base64 of its
+ * little-endian float32 bytes (encoding_format "base64", the official
+ * clients' default), else an array of numbers. */
+json_t *zt__openai_embeddings(const char *model, const struct zt_infer_embeddings *e, bool base64);
 
 #endif

@@ -1,12 +1,15 @@
 /* sealed_api.c: GET /v1/node/descriptor and POST /v1/jobs/sealed. See sealed_api.h.
  *
- * A sealed job, in order: the envelope is opened with the node's X25519 key
- * and the replay cache (zt_env_open), the body decoded (zt_job_body_decode)
- * into an OpenAI-shaped request, which the inference service's request
- * builder (zt_infer_job_openai) checks and tokenizes exactly as for
- * /v1/completions and /v1/chat/completions (same
- * defaults, same ranges, so the same seed gives the same text on both
- * routes). Then the stream header goes out and the job runs; its events are
+ * A sealed job, in order: a known job id is refused (409), the envelope is
+ * opened with the node's X25519 key (zt_env_open, without the replay
+ * cache), the body decoded (zt_job_body_decode) into an OpenAI-shaped
+ * request, which the inference service's request builder
+ * (zt_infer_job_openai) checks and tokenizes exactly as for
+ * /v1/completions and /v1/chat/completions (same defaults, same ranges, so
+ * the same seed gives the same text on both routes). Only then is the job id
+ * recorded in the replay cache, within the caller's share (replay_share.h):
+ * a body that is refused burns no id. Then the stream header goes out and
+ * the job runs; its events are
  * sealed as they come (sink below): a chunk per text event, the final chunk
  * with finish reason and usage, the signed receipt.
  *
@@ -24,6 +27,7 @@
 
 #include "llm_api.h"
 #include "openai.h"
+#include "replay_share.h"
 #include "sealed_api.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_engine.h"
@@ -46,6 +50,7 @@ struct zt__sealed {
     const struct zt_config *cfg;
     char endpoint[300];           /* the URL served, copied once listening (under mu) */
     struct zt_env_replay *replay; /* NULL when not a worker */
+    struct zt__replay_share *shares; /* each caller's share of replay */
     uint64_t start_s;             /* envelopes created before this may be replays */
     pthread_mutex_t mu;           /* guards the cached descriptor */
     char *desc;
@@ -61,8 +66,11 @@ int zt__sealed_new(const struct zt_identity *id, struct zt_infer *ms, const stru
     sj->ms = ms;
     sj->cfg = cfg;
     sj->start_s = (uint64_t)(zt_time_real_ms() / 1000);
+    size_t ids = cfg->encryption.replay_ids > 0 ? (size_t)cfg->encryption.replay_ids : ZT__SEALED_REPLAY_IDS;
     if ((cfg->node.role_mask & ZT_ROLE_WORKER) &&
-        zt_env_replay_new(ZT__SEALED_REPLAY_IDS, &sj->replay) != 0) {
+        (zt_env_replay_new(ids, &sj->replay) != 0 ||
+         zt__replay_share_new(ids, (uint64_t)cfg->encryption.job_ttl_s, &sj->shares) != 0)) {
+        zt_env_replay_free(sj->replay);
         zt_free(sj);
         return ZT_ENOMEM;
     }
@@ -75,6 +83,7 @@ void zt__sealed_free(struct zt__sealed *sj)
 {
     if (!sj) return;
     zt_env_replay_free(sj->replay);
+    zt__replay_share_free(sj->shares);
     zt_free(sj->desc);
     pthread_mutex_destroy(&sj->mu);
     zt_free(sj);
@@ -322,51 +331,75 @@ static void refuse(struct zt_http_req *req, struct zt_http_resp *resp, int statu
     zt_http_resp_error(resp, status, code, msg);
 }
 
+/* The answers to zt_env_open()'s errors (ZT_ETIMEDOUT has two: expired,
+ * or created in the future). */
+static const struct {
+    int rc, status;
+    const char *code, *msg;
+} OPEN_ERRORS[] = {
+    {ZT_EPARSE, 400, "invalid_envelope", "the body is not a well-formed job envelope"},
+    {ZT_EUNSUPPORTED, 400, "unsupported_envelope",
+     "unsupported envelope version, flags or cipher suite (this node reads version 1, "
+     "X25519/HKDF-SHA256 with ChaCha20-Poly1305, or AES-256-GCM where the CPU has it)"},
+    {ZT_ENOTFOUND, 421, "wrong_recipient",
+     "the envelope is sealed to another key: fetch GET /v1/node/descriptor and seal to its kem_pk"},
+    {ZT_ETIMEDOUT, 410, "envelope_expired", "the envelope has expired; seal the job again"},
+    {ZT_ETIMEDOUT, 400, "envelope_not_yet_valid",
+     "the envelope was created in the future (beyond 300 s of clock skew): check the clock"},
+    {ZT_EEXIST, 409, "envelope_replayed", "this job id was already accepted: a job runs once"},
+    {ZT_EBUSY, 503, "replay_cache_full",
+     "the worker holds too many unexpired job ids to accept another; retry later or use shorter lifetimes"},
+    {ZT_ECRYPTO, 400, "envelope_rejected",
+     "the envelope does not authenticate (altered, truncated, or sealed to another key under this key id)"},
+    {ZT_ENOMEM, 503, "overloaded", "out of memory"},
+};
+
 /* Map zt_env_open()'s error to the answer. */
 static void open_failed(struct zt_http_req *req, struct zt_http_resp *resp, int rc, const uint8_t *env, size_t len,
                         uint64_t now)
 {
+    size_t i = 0;
+    while (i < sizeof OPEN_ERRORS / sizeof OPEN_ERRORS[0] && OPEN_ERRORS[i].rc != rc) i++;
+    if (i == sizeof OPEN_ERRORS / sizeof OPEN_ERRORS[0]) {
+        refuse(req, resp, 500, "internal", zt_strerror(rc));
+        return;
+    }
     struct zt_env_header h;
     size_t used;
-    switch (rc) {
-    case ZT_EPARSE:
-        refuse(req, resp, 400, "invalid_envelope", "the body is not a well-formed job envelope");
-        break;
-    case ZT_EUNSUPPORTED:
-        refuse(req, resp, 400, "unsupported_envelope",
-               "unsupported envelope version, flags or cipher suite (this node reads version 1, "
-               "X25519/HKDF-SHA256 with ChaCha20-Poly1305, or AES-256-GCM where the CPU has it)");
-        break;
-    case ZT_ENOTFOUND:
-        refuse(req, resp, 421, "wrong_recipient",
-               "the envelope is sealed to another key: fetch GET /v1/node/descriptor and seal to its kem_pk");
-        break;
-    case ZT_ETIMEDOUT:
-        if (zt_env_header_decode_prefix(env, len, &h, &used) == 0 && h.expires <= now)
-            refuse(req, resp, 410, "envelope_expired", "the envelope has expired; seal the job again");
-        else
-            refuse(req, resp, 400, "envelope_not_yet_valid",
-                   "the envelope was created in the future (beyond 300 s of clock skew): check the clock");
-        break;
-    case ZT_EEXIST:
-        refuse(req, resp, 409, "envelope_replayed", "this job id was already accepted: a job runs once");
-        break;
-    case ZT_EBUSY:
-        zt_ignore(zt_http_resp_header(resp, "Retry-After", "5"));
-        refuse(req, resp, 503, "replay_cache_full",
-               "the worker holds too many unexpired job ids to accept another; retry later or use shorter lifetimes");
-        break;
-    case ZT_ECRYPTO:
-        refuse(req, resp, 400, "envelope_rejected",
-               "the envelope does not authenticate (altered, truncated, or sealed to another key under this key id)");
-        break;
-    case ZT_ENOMEM:
-        refuse(req, resp, 503, "overloaded", "out of memory");
-        break;
-    default:
-        refuse(req, resp, 500, "internal", zt_strerror(rc));
-        break;
+    if (rc == ZT_ETIMEDOUT && !(zt_env_header_decode_prefix(env, len, &h, &used) == 0 && h.expires <= now))
+        i++; /* not expired: created in the future */
+    if (rc == ZT_EBUSY) zt_ignore(zt_http_resp_header(resp, "Retry-After", "5"));
+    refuse(req, resp, OPEN_ERRORS[i].status, OPEN_ERRORS[i].code, OPEN_ERRORS[i].msg);
+}
+
+/* Record the job id against replays, within the caller's share: an
+ * authenticated or signed caller by its identity, anyone else by its
+ * address (replay_share.h). false with resp filled: 429 over the share,
+ * 409 a replay, 503 the cache full. */
+static bool record_id(struct zt__sealed *sj, struct zt__req_ctx *cx, const struct zt_env_header *hdr, uint64_t now,
+                      struct zt_http_resp *resp)
+{
+    bool admitted = cx->principal.identity[0] != '\0';
+    const char *caller = admitted ? cx->principal.identity : zt_http_req_client_addr(cx->req);
+    unsigned retry = 1;
+    if (zt__replay_share_take(sj->shares, caller, admitted, now, hdr->expires, &retry) != 0) {
+        char v[16];
+        snprintf(v, sizeof v, "%u", retry);
+        zt_ignore(zt_http_resp_header(resp, "Retry-After", v));
+        refuse(cx->req, resp, 429, "replay_share_exhausted",
+               admitted ? "this identity holds its share of the worker's unexpired job ids; retry after Retry-After "
+                          "seconds or use shorter envelope lifetimes"
+                        : "this address (or anonymous callers together) holds its share of the worker's unexpired "
+                          "job ids; retry after Retry-After seconds, or authenticate");
+        return false;
     }
+    int rc = zt_env_replay_insert(sj->replay, hdr->job_id, hdr->expires, now);
+    if (rc) {
+        zt__replay_share_undo(sj->shares, caller, admitted, hdr->expires);
+        open_failed(cx->req, resp, rc == ZT_EEXIST || rc == ZT_EBUSY ? rc : ZT_ENOMEM, NULL, 0, now);
+        return false;
+    }
+    return true;
 }
 
 void zt__sealed_h_job(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
@@ -398,19 +431,30 @@ void zt__sealed_h_job(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_
     uint8_t kid[ZT_ENV_KID_LEN];
     zt_env_key_id(zt_identity_kem_pk(sj->id), kid);
     uint64_t ttl = (uint64_t)sj->cfg->encryption.job_ttl_s;
-    if (zt_env_header_decode_prefix(env, len, &h, &used) == 0 && memcmp(h.recipient_kid, kid, sizeof kid) == 0 &&
-        now < h.expires && h.created <= now + ZT_ENV_CLOCK_SKEW && h.expires - h.created > ttl) {
+    bool in_window = zt_env_header_decode_prefix(env, len, &h, &used) == 0 &&
+                     memcmp(h.recipient_kid, kid, sizeof kid) == 0 && now < h.expires &&
+                     h.created <= now + ZT_ENV_CLOCK_SKEW;
+    if (in_window && h.expires - h.created > ttl) {
         char msg[160];
         snprintf(msg, sizeof msg, "the envelope's lifetime (expires - created) is over this worker's %llu s "
                  "(encryption.job_ttl_s)", (unsigned long long)ttl);
         refuse(req, resp, 400, "envelope_lifetime_too_long", msg);
         return;
     }
+    /* a known id is refused before decrypting, as zt_env_open() would */
+    if (in_window && zt_env_replay_check(sj->replay, h.job_id, now) == ZT_EEXIST) {
+        open_failed(req, resp, ZT_EEXIST, env, len, now);
+        return;
+    }
 
+    /* Opened without the cache: the id is recorded below, only once the
+     * body is valid and the caller is within its share (issue 17 item 1:
+     * validly sealed empty bodies filled the cache and starved every real
+     * job). */
     struct zt_env_header hdr;
     uint8_t *pt = NULL;
     size_t pt_len = 0;
-    int rc = zt_env_open(zt_identity_kem_sk(sj->id), env, len, now, sj->replay, &hdr, &pt, &pt_len);
+    int rc = zt_env_open(zt_identity_kem_sk(sj->id), env, len, now, NULL, &hdr, &pt, &pt_len);
     if (rc) {
         open_failed(req, resp, rc, env, len, now);
         return;
@@ -471,6 +515,7 @@ void zt__sealed_h_job(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_
     }
     memcpy(head, sr->out.data, sizeof head);
     zt_buf_reset(&sr->out);
+    if (!record_id(sj, cx, &hdr, now, resp)) goto out;
     char jid[2 * ZT_ENV_JOB_ID_LEN + 1];
     job_hex(jid, hdr.job_id);
     zt_log(ZT_LOG_DEBUG, "sealed_job_accepted", "job_id=%s model=%s prompt_tokens=%zu max_tokens=%u request_id=%s", jid,

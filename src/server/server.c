@@ -1,6 +1,7 @@
 /* server.c: routes of the node's HTTP API. See zt_server.h.
  *
- * Routing is an exact match on the path over a small static table; each
+ * Routing is an exact match on the path over a small static table (a
+ * path ending in '/' also serves every longer path under it); each
  * route lists its methods (HEAD is served wherever GET is) and whether it
  * takes a body: a JSON object (checked here once: content type, UTF-8, JSON
  * syntax with line:column, so handlers only see valid JSON objects), or raw
@@ -41,6 +42,7 @@
 #include "server_deps.h"
 #include "spam_api.h"
 #include "gdpr_api.h"
+#include "orch_api.h"
 #include "http_metrics.h"
 #include "llm_api.h"
 #include "zentalk/zt_infer.h"
@@ -51,6 +53,7 @@
 #include "sealed_api.h"
 #include "translate_api.h"
 #include "wallet_api.h"
+#include "web_api.h"
 #include "ws_api.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_file.h"
@@ -134,6 +137,8 @@ struct zt_server {
     char *tls_key;               /* PEM, sodium_malloc'd */
     size_t tls_key_size;
 };
+
+static void allow_header(const struct route *r, char *out, size_t n);
 
 enum node_auth_result { NA_OK, NA_UNKNOWN, NA_BAD_SIG, NA_STALE, NA_REPLAY, NA_MALFORMED };
 static const char *const node_auth_names[6] = {"ok", "unknown_node", "bad_signature", "stale_date", "replay", "malformed"};
@@ -406,6 +411,24 @@ static void h_admin_status(void *ud, struct zt__req_ctx *cx, json_t *body, struc
     zt_http_resp_json(resp, 200, j);
 }
 
+/* GET /ui/routes.json: the route table (paths, methods, least role), so
+ * that the dashboard shows a panel only for routes this node has (a probe
+ * of a missing route would be a 404 in the browser's console). Public, as
+ * docs/api.md is. */
+static void h_ui_routes(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
+{
+    struct zt_server *s = ud;
+    (void)cx, (void)body;
+    json_t *a = json_array();
+    for (size_t i = 0; i < s->n_routes && a; i++) {
+        char allow[96];
+        allow_header(&s->routes[i], allow, sizeof allow);
+        json_array_append_new(a, json_pack("{s:s,s:s,s:s}", "path", s->routes[i].path, "methods", allow, "role",
+                                           zt_auth_role_name(s->routes[i].min_role)));
+    }
+    zt_http_resp_json(resp, 200, json_pack("{s:o*}", "routes", a));
+}
+
 /* ---- the route table ----------------------------------------------------- */
 
 /* {methods, path, minimum role, body kind, handler, user data}: the
@@ -421,6 +444,10 @@ static int build_routes(struct zt_server *s)
         {M_GET | M_PUT, "/v1/admin/log-level", ZT_AUTH_ADMIN, B_JSON, h_log_level, s, M_PUT, 0},
         {M_GET, "/v1/admin/status", ZT_AUTH_ADMIN, B_NONE, h_admin_status, s, 0, 0},
         {M_GET, "/v1/models", ZT_AUTH_USER, B_NONE, zt__llm_h_models, d->models, 0, 0},
+        {M_GET, "/v1/models/", ZT_AUTH_USER, B_NONE, zt__llm_h_model, d->models, 0, 0},
+        {M_GET, "/", ZT_AUTH_NONE, B_NONE, zt__web_h, NULL, 0, 0},
+        {M_GET, "/ui/routes.json", ZT_AUTH_NONE, B_NONE, h_ui_routes, s, 0, 0},
+        {M_GET, "/ui/", ZT_AUTH_NONE, B_NONE, zt__web_h, NULL, 0, 0},
         {M_POST, "/v1/completions", ZT_AUTH_USER, B_JSON, zt__route_h_completions, d->route, M_POST, 0},
         {M_POST, "/v1/chat/completions", ZT_AUTH_USER, B_JSON, zt__route_h_chat, d->route, M_POST, 0},
         {M_POST, "/v1/embeddings", ZT_AUTH_USER, B_JSON, zt__llm_h_embeddings, d->models, M_POST, 0},
@@ -450,6 +477,11 @@ static int build_routes(struct zt_server *s)
         {M_POST, "/v1/features/language", ZT_AUTH_USER, B_JSON, zt__lexfeat_h_language, d->lexfeat, M_POST, 0},
         {M_POST, "/v1/privacy/export", ZT_AUTH_USER, B_JSON, zt__gdpr_h_export, d->gdpr, M_POST, 0},
         {M_POST, "/v1/privacy/erase", ZT_AUTH_USER, B_JSON, zt__gdpr_h_erase, d->gdpr, M_POST, 0},
+        {M_POST, "/v1/orchestrator/join", ZT_AUTH_NONE, B_NONE, zt__orch_h_join, d->orch, 0, 0},
+        {M_POST, "/v1/orchestrator/heartbeat", ZT_AUTH_NONE, B_NONE, zt__orch_h_heartbeat, d->orch, 0, 0},
+        {M_POST, "/v1/orchestrator/leave", ZT_AUTH_NONE, B_NONE, zt__orch_h_leave, d->orch, 0, 0},
+        {M_GET, "/v1/orchestrator/nodes", ZT_AUTH_ADMIN, B_NONE, zt__orch_h_nodes, d->orch, 0, 0},
+        {M_GET, "/v1/orchestrator/jobs", ZT_AUTH_ADMIN, B_NONE, zt__orch_h_jobs, d->orch, 0, 0},
     };
     _Static_assert(sizeof table / sizeof table[0] <= MAX_ROUTES, "raise MAX_ROUTES");
     s->n_routes = sizeof table / sizeof table[0];
@@ -687,6 +719,13 @@ static void dispatch(void *ud, struct zt_http_req *req, struct zt_http_resp *res
             r = &s->routes[i];
             break;
         }
+    }
+    /* a path ending in '/' (other than "/") is a prefix route: it serves
+     * every longer path under it (/v1/models/{id}, /ui/{file}) */
+    for (size_t i = 0; i < s->n_routes && !r; i++) {
+        size_t n = strlen(s->routes[i].path);
+        if (n > 1 && s->routes[i].path[n - 1] == '/' && strncmp(s->routes[i].path, path, n) == 0 && path[n])
+            r = &s->routes[i];
     }
     zt_http_req_set_route(req, r ? r->path : UNMATCHED);
     struct zt_auth_principal node_p;

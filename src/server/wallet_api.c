@@ -26,7 +26,6 @@ static void wallet_unauthorized(struct zt_http_resp *resp, const char *message)
 
 void zt__wallet_h_nonce(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
 {
-    (void)cx;
     struct zt_wallet *w = ud;
     uint8_t addr[ZT_WALLET_ADDR_LEN];
     if (json_object_size(body) != 1 || zt_wallet_parse_address(str_field(body, "address"), addr) != 0) {
@@ -36,7 +35,20 @@ void zt__wallet_h_nonce(void *ud, struct zt__req_ctx *cx, json_t *body, struct z
     }
     char msg[ZT_WALLET_MSG_MAX], nonce[33];
     int64_t exp;
-    if (zt_wallet_nonce(w, addr, zt_time_real_ms() / 1000, msg, sizeof msg, nonce, &exp) != 0) {
+    int rc = zt_wallet_nonce(w, addr, zt_http_req_client_addr(cx->req), zt_time_real_ms() / 1000, msg, sizeof msg,
+                             nonce, &exp);
+    if (rc == ZT_EPERM) { /* this client, or this wallet address, holds its share of pending nonces */
+        zt_ignore(zt_http_resp_header(resp, "Retry-After", "60"));
+        zt_http_resp_error(resp, 429, "rate_limited",
+                           "too many pending nonces for this client or address; use one or retry later");
+        return;
+    }
+    if (rc == ZT_EBUSY) { /* live nonces are never evicted for a newcomer */
+        zt_ignore(zt_http_resp_header(resp, "Retry-After", "60"));
+        zt_http_resp_error(resp, 503, "overloaded", "too many pending wallet logins; retry later");
+        return;
+    }
+    if (rc) {
         zt_http_resp_error(resp, 500, "internal", "could not issue a nonce");
         return;
     }

@@ -20,11 +20,7 @@ int zt_store_open(const char *driver, const struct zt_store_opts *o, struct zt_s
 {
     if (!out) return ZT_EINVAL;
     if (!driver || strcmp(driver, "sqlite") == 0) return zt_store_sqlite.open(o, out);
-    if (strcmp(driver, "postgres") == 0) {
-        zt_log(ZT_LOG_ERROR, "store_unsupported",
-               "driver=postgres reason=\"the PostgreSQL backend comes with the network issue; use database.driver: sqlite\"");
-        return ZT_EUNSUPPORTED;
-    }
+    if (strcmp(driver, "postgres") == 0) return zt_store_postgres.open(o, out);
     return ZT_EINVAL;
 }
 
@@ -34,13 +30,20 @@ int zt_store_open_config(const struct zt_config *cfg, const char *sqlite_path, s
     if (!cfg || !out) return ZT_EINVAL;
     const struct zt_cfg_database *db = &cfg->database;
     const char *driver = db->driver && db->driver[0] ? db->driver : "sqlite";
-    if (strcmp(driver, "postgres") == 0) {
-        if (errs)
-            zt_ignore(zt_buf_append_str(errs, "database.driver: postgres is not supported yet (the PostgreSQL "
-                                              "backend comes with the network issue); use sqlite\n"));
-        return zt_store_open(driver, &(struct zt_store_opts){.path = db->postgres_url}, out);
+    if (strcmp(driver, "postgres") == 0 && !sqlite_path) {
+        if (!db->postgres_url || !db->postgres_url[0]) {
+            if (errs) zt_ignore(zt_buf_append_str(errs, "database.postgres_url is required when database.driver is postgres\n"));
+            return ZT_EINVAL;
+        }
+        struct zt_store_opts o = {.path = db->postgres_url, .busy_timeout_ms = db->busy_timeout_ms};
+        int rc = zt_store_open("postgres", &o, out);
+        /* the URL may hold a password: never printed */
+        if (rc && errs)
+            zt_ignore(zt_buf_appendf(errs, "database: cannot open the PostgreSQL store of database.postgres_url: %s "
+                                           "(the log says why)\n", zt_strerror(rc)));
+        return rc;
     }
-    if (strcmp(driver, "sqlite") != 0) {
+    if (strcmp(driver, "sqlite") != 0 && strcmp(driver, "postgres") != 0) {
         if (errs) zt_ignore(zt_buf_appendf(errs, "database.driver: unknown store backend \"%s\"\n", driver));
         return ZT_EINVAL;
     }
@@ -355,17 +358,22 @@ int zt_store_migrate(struct zt_store *st, const struct zt_store_schema *sc)
         sc->n_steps > INT32_MAX)
         return ZT_EINVAL;
     struct mig m = {.sc = sc};
+    bool locked = st->ops->migrate_lock && !st->tx_depth;
+    int rc = locked ? st->ops->migrate_lock(st, true) : 0;
+    if (rc) return rc;
     for (;;) {
-        int rc = zt_store_tx(st, mig_step, &m);
+        rc = zt_store_tx(st, mig_step, &m);
         if (rc) {
             if (rc != ZT_EUNSUPPORTED)
                 zt_log(ZT_LOG_ERROR, "store_migrate_failed", "backend=%s owner=%s from_version=%d error=\"%s\"",
                        st->ops->name, sc->owner, m.to, zt_strerror(rc));
-            return rc;
+            break;
         }
-        if (m.done) return 0;
+        if (m.done) break;
         zt_log(ZT_LOG_INFO, "store_migrated", "backend=%s owner=%s to_version=%d", st->ops->name, sc->owner, m.to);
     }
+    if (locked) zt_ignore(st->ops->migrate_lock(st, false));
+    return rc;
 }
 
 /* ---- PostgreSQL parameter style -------------------------------------------- */
@@ -513,6 +521,22 @@ int zt_store_scan(struct zt_store *st, const uint8_t user_ref[static ZT_STORE_RE
 int zt_store_count(struct zt_store *st, const uint8_t user_ref[static ZT_STORE_REF_LEN], size_t *n)
 {
     return st->ops->count(st, user_ref, n);
+}
+
+int zt_store_usage(struct zt_store *st, const uint8_t user_ref[static ZT_STORE_REF_LEN], size_t *n_docs,
+                   uint64_t *bytes)
+{
+    return st->ops->usage ? st->ops->usage(st, user_ref, n_docs, bytes) : ZT_EUNSUPPORTED;
+}
+
+int zt_store_compact(struct zt_store *st)
+{
+    return st->ops->compact ? st->ops->compact(st) : 0;
+}
+
+int zt_store_disk_bytes(struct zt_store *st, uint64_t *bytes)
+{
+    return st && st->ops->disk_bytes ? st->ops->disk_bytes(st, bytes) : ZT_EUNSUPPORTED;
 }
 
 int zt_store_salt_get(struct zt_store *st, const uint8_t ref[static ZT_STORE_REF_LEN], uint8_t *out, size_t len)

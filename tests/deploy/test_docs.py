@@ -4,7 +4,8 @@
 Usage: test_docs.py SOURCE_DIR ZENTALK_NODE
 
 - Routes: every route of the node (string literals "/v1/...", "/healthz",
-  "/readyz", "/metrics" in src/server/*.c; the methods and minimum role from
+  "/readyz", "/metrics" in src/server/*.c, and "/" and "/ui/..." on
+  route-table lines; the methods and minimum role from
   the route-table line that holds the literal, in either of the table's
   layouts) has a "### `METHOD /path`" heading in docs/api.md and exactly one
   row of its role table, with the role of the code; every route docs/api.md
@@ -44,6 +45,8 @@ def read(rel):
 
 # ---- routes -----------------------------------------------------------------
 ROUTE_LIT = re.compile(r'"(/(?:v1/[A-Za-z0-9_./{}:-]*|healthz|readyz|metrics))"')
+# the dashboard's routes ("/", "/ui/..."): counted only on route-table lines
+WEB_LIT = re.compile(r'"(/(?:ui/[A-Za-z0-9_./-]*)?)"')
 METHODS = re.compile(r"\bM_(GET|POST|PUT|DELETE|PATCH)\b(?:\s*\|\s*M_(GET|POST|PUT|DELETE|PATCH)\b)*")
 ROLE = re.compile(r"AUTH_(NONE|USER|PROVIDER|ADMIN)\b")
 
@@ -56,7 +59,10 @@ def source_routes():
         with open(f, encoding="utf-8") as fh:
             for line in fh:
                 code = line.split("//", 1)[0]
-                for m in ROUTE_LIT.finditer(code):
+                lits = list(ROUTE_LIT.finditer(code))
+                if METHODS.search(code) and ROLE.search(code):
+                    lits += list(WEB_LIT.finditer(code))
+                for m in lits:
                     path = m.group(1)
                     if path in ("/v1/", "/v1"):
                         continue  # a prefix test, not a route
@@ -108,7 +114,7 @@ def check_routes():
                 fail("route %s %s has no '### `%s %s`' heading in docs/api.md" % (meth or "?", path, meth or "METHOD", path))
 
     # every backticked METHOD /path or /v1/... in api.md exists
-    documented = set(re.findall(r"`(?:(?:GET|POST|PUT|DELETE|PATCH|HEAD|OPTIONS) )?(/(?:v1/[^`\s]*|healthz|readyz|metrics))`", api))
+    documented = set(re.findall(r"`(?:(?:GET|POST|PUT|DELETE|PATCH|HEAD|OPTIONS) )?(/(?:v1/[^`\s]*|healthz|readyz|metrics|ui/[^`\s]*))`", api))
     documented |= {p for _, p in headings}
     for dp in sorted(documented):
         if not any(doc_path_matches(dp, sp) for sp in routes):
@@ -199,14 +205,12 @@ ENV_NOT_KEYS = {
     "ZENTALK_NODE_BIN": "scripts: the node binary",
     "ZENTALK_CLI_BIN": "scripts: the CLI binary",
     "ZENTALK_JWT_SECRET": "docker-compose.yml: the value of ZENTALK_ENCRYPTION_JWT_SECRET",
-    "ZENTALK_NODE_JOIN": "node.join: not yet honoured, comes with the network issue (issue 11)",
 }
 
 
 # Keys the docs name ahead of the code, each marked "not honoured yet" where
 # it appears; when the key lands, this test fails until the entry goes.
 KEYS_NOT_YET = {
-    "node.join": "the orchestrators a worker joins: the network issue (issue 11)",
 }
 
 

@@ -48,6 +48,17 @@ void tmp_dir(char *buf, size_t cap, const char *tag)
     assert_non_null(mkdtemp(buf));
 }
 
+bool harness_start(int argc, char **argv, const char *test)
+{
+    if (argc < 3) {
+        fprintf(stderr, "usage: %s ZENTALK_NODE ZENTALK\n", test);
+        return false;
+    }
+    node_bin = argv[1];
+    signal(SIGPIPE, SIG_IGN);
+    return true;
+}
+
 bool find_test_model(const char *name, char *buf, size_t cap)
 {
     if (!zt_test_model(name, buf, cap)) {
@@ -296,6 +307,11 @@ int http_req(uint16_t port, const char *method, const char *path, const struct h
     curl_easy_setopt(c, CURLOPT_HEADERDATA, &r->headers);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, o->timeout_ms ? o->timeout_ms : 60000L);
     if (o->ca_file) curl_easy_setopt(c, CURLOPT_CAINFO, o->ca_file);
+    char iface[64];
+    if (o->from) {
+        snprintf(iface, sizeof iface, "host!%s", o->from);
+        curl_easy_setopt(c, CURLOPT_INTERFACE, iface);
+    }
     struct curl_slist *h = NULL;
     char line[160];
     if (o->ctype) {

@@ -18,6 +18,11 @@
 
 extern const char *node_bin; /* path of zentalk-node */
 
+/* The start of a black-box test's main(): node_bin = argv[1] (false, with
+ * the usage "TEST ZENTALK_NODE ZENTALK" printed, when argc < 3) and
+ * SIGPIPE ignored. */
+bool harness_start(int argc, char **argv, const char *test);
+
 struct node {
     pid_t pid;
     int out_fd;  /* child's stdout */
@@ -47,6 +52,7 @@ struct http_opts {
     bool sized;
     const char *ca_file;        /* https: the CA to trust */
     long timeout_ms;            /* 0: 60 s (sanitizer builds on a loaded 2-core machine) */
+    const char *from;           /* source address to bind ("127.0.0.2": another client address); NULL: any */
     size_t body_max;            /* 0: 16 MiB kept of the answer */
     /* Called after each piece of the answer's body arrives (r->body so far). */
     void (*on_body)(struct resp *r, void *ud);

@@ -32,6 +32,20 @@ static void test_unknown_command(void **state)
     zt_buf_deinit(&out);
 }
 
+/* `zentalk status --help` is the command's own help, not the list. */
+static void test_status_help(void **state)
+{
+    (void)state;
+    struct zt_buf out;
+    zt_buf_init(&out, 1u << 16);
+    const char *const args[] = {"status", "--help", NULL};
+    assert_int_equal(run_prog(cli, args, NULL, NULL, &out, RUN_MERGE_STDERR), 0);
+    assert_non_null(strstr(zt_buf_str(&out), "Usage: zentalk status"));
+    assert_non_null(strstr(zt_buf_str(&out), "--json"));
+    assert_null(strstr(zt_buf_str(&out), "Commands:"));
+    zt_buf_deinit(&out);
+}
+
 static void test_intents_command(void **state)
 {
     (void)state;
@@ -281,6 +295,7 @@ int main(int argc, char **argv)
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_unknown_command),
+        cmocka_unit_test(test_status_help),
         cmocka_unit_test(test_intents_command),
         cmocka_unit_test(test_run_finds_node_config),
         cmocka_unit_test(test_error_names_path_once),

@@ -220,12 +220,7 @@ static void test_json_reals_shortest(void **state)
 
 int main(int argc, char **argv)
 {
-    if (argc < 3) {
-        fprintf(stderr, "usage: test_first_run ZENTALK_NODE ZENTALK\n");
-        return 2;
-    }
-    node_bin = argv[1];
-    signal(SIGPIPE, SIG_IGN);
+    if (!harness_start(argc, argv, "test_first_run")) return 2;
     if (!find_test_model("stories260K.gguf", model_path, sizeof model_path) || access(model_path, R_OK) != 0)
         model_path[0] = '\0';
     const char *src = getenv("ZT_SOURCE_DIR"); /* set by ctest */

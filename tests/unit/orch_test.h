@@ -1,6 +1,8 @@
 /* orch_test.h: what test_registry.c and test_sched.c share: a temp store,
  * an orchestrator id, and workers that build signed join, heartbeat and
- * leave records (zt_registry.h). Included by one test file each. */
+ * leave records (zt_registry.h). Included by one test file each.
+ * The store is a SQLite file, or with orch_setup_pg a fresh database on
+ * the test program's PostgreSQL (tests/common/zt_test_servers.h). */
 #ifndef ZT_ORCH_TEST_H
 #define ZT_ORCH_TEST_H
 
@@ -16,12 +18,14 @@
 #include "zentalk/zt_registry.h"
 #include "zentalk/zt_store.h"
 #include "zentalk/zt_str.h"
+#include "zt_test_servers.h"
 
 #define T0 ((int64_t)1800000000000) /* the tests' clock, unix ms */
 
 static char dir[256], dbpath[300];
 static int64_t live_at_start;
 static struct zt_identity *orch_id; /* this orchestrator */
+static char pg_db[600];             /* the PostgreSQL group's database; "" = SQLite */
 
 struct worker {
     struct zt_identity *id;
@@ -53,6 +57,16 @@ ZT_UNUSED static int orch_setup(void **state)
     return zt_identity_generate(&orch_id) == 0 ? 0 : -1;
 }
 
+/* The same on a fresh PostgreSQL database (the server is started by main). */
+ZT_UNUSED static int orch_setup_pg(void **state)
+{
+    if (!zt_test_pg_new_db(pg_db, sizeof pg_db)) {
+        printf("cannot make a PostgreSQL database: %s\n", pg_db);
+        return -1;
+    }
+    return orch_setup(state);
+}
+
 ZT_UNUSED static int orch_teardown(void **state)
 {
     (void)state;
@@ -72,8 +86,8 @@ ZT_UNUSED static int orch_teardown(void **state)
 static struct zt_store *store_open(void)
 {
     struct zt_store *st = NULL;
-    struct zt_store_opts o = {.path = dbpath, .busy_timeout_ms = 1000};
-    assert_int_equal(zt_store_open("sqlite", &o, &st), 0);
+    struct zt_store_opts o = {.path = pg_db[0] ? pg_db : dbpath, .busy_timeout_ms = 1000};
+    assert_int_equal(zt_store_open(pg_db[0] ? "postgres" : "sqlite", &o, &st), 0);
     return st;
 }
 

@@ -348,8 +348,9 @@ static void test_embed_and_chat_run(void **state)
     assert_int_equal(zt_infer_embed_openai(inf, body, &EMBED_SINK, &w, &t, &err), ZT_EINVAL);
     assert_string_equal(err.message, "input must be a string or an array of 1 to 64 strings");
     json_decref(body);
-    body = json_pack("{s:s,s:s}", "input", "x", "encoding_format", "base64");
+    body = json_pack("{s:s,s:s}", "input", "x", "encoding_format", "int8");
     assert_int_equal(zt_infer_embed_openai(inf, body, &EMBED_SINK, &w, &t, &err), ZT_EINVAL);
+    assert_string_equal(err.message, "encoding_format must be \"float\" or \"base64\"");
     json_decref(body);
 
     json_t *msgs = json_pack("[{s:s,s:s}]", "role", "user", "content", "Hello");

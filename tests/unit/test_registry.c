@@ -616,5 +616,18 @@ int main(void)
         T(test_duplicate_id),         T(test_reputation),  T(test_cheat),      T(test_persistence),
         T(test_join_flood),           T(test_alloc_failures),
     };
-    return zt_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
+    int failures = cmocka_run_group_tests_name("registry_sqlite", tests, NULL, NULL);
+    /* the same on a real PostgreSQL (the sweep is over SQLite's allocator) */
+#define P(f) cmocka_unit_test_setup_teardown(f, orch_setup_pg, orch_teardown)
+    const struct CMUnitTest pg_tests[] = {
+        P(test_join_heartbeat_leave), P(test_expiry),     P(test_forged), P(test_replay),
+        P(test_duplicate_id),         P(test_reputation), P(test_cheat),  P(test_persistence),
+        P(test_join_flood),
+    };
+    char why[1024];
+    if (zt_test_pg_start(why, sizeof why))
+        failures += cmocka_run_group_tests_name("registry_postgres", pg_tests, NULL, NULL);
+    else
+        zt_skip_part("the PostgreSQL group of test_registry: %s", why);
+    return zt_test_exit(failures);
 }

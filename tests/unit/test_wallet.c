@@ -264,7 +264,7 @@ static void test_nonce_login_session_logout(void **state)
     my_address(addr);
     char msg[ZT_WALLET_MSG_MAX], nonce[33], tok[ZT_WALLET_TOKEN_LEN + 1];
     int64_t exp = 0, sexp = 0;
-    assert_int_equal(zt_wallet_nonce(w, addr, NOW, msg, sizeof msg, nonce, &exp), 0);
+    assert_int_equal(zt_wallet_nonce(w, addr, NULL, NOW, msg, sizeof msg, nonce, &exp), 0);
     assert_int_equal(exp, NOW + ZT_WALLET_NONCE_TTL_S);
     assert_int_equal(strlen(nonce), 32);
     assert_non_null(strstr(msg, nonce));
@@ -282,7 +282,7 @@ static void test_nonce_login_session_logout(void **state)
                      ZT_ENOTFOUND);
 
     /* the good path */
-    assert_int_equal(zt_wallet_nonce(w, addr, NOW, msg, sizeof msg, nonce, &exp), 0);
+    assert_int_equal(zt_wallet_nonce(w, addr, NULL, NOW, msg, sizeof msg, nonce, &exp), 0);
     sign_msg(msg, sig);
     assert_int_equal(zt_wallet_login(w, addr, msg, strlen(msg), sig, NOW + 10, tok, &sexp, &why), 0);
     assert_int_equal(strlen(tok), ZT_WALLET_TOKEN_LEN);
@@ -306,7 +306,7 @@ static void test_nonce_login_session_logout(void **state)
     assert_int_equal(zt_wallet_sessions(w, NOW), 0);
 
     /* logout revokes */
-    assert_int_equal(zt_wallet_nonce(w, addr, NOW, msg, sizeof msg, nonce, &exp), 0);
+    assert_int_equal(zt_wallet_nonce(w, addr, NULL, NOW, msg, sizeof msg, nonce, &exp), 0);
     sign_msg(msg, sig);
     assert_int_equal(zt_wallet_login(w, addr, msg, strlen(msg), sig, NOW, tok, &sexp, &why), 0);
     assert_int_equal(zt_wallet_session(w, tok, strlen(tok), NOW + 1, &p), 0);
@@ -315,13 +315,13 @@ static void test_nonce_login_session_logout(void **state)
     assert_int_equal(zt_wallet_logout(w, tok, strlen(tok), NOW + 1), ZT_ENOTFOUND);
 
     /* expired nonce */
-    assert_int_equal(zt_wallet_nonce(w, addr, NOW, msg, sizeof msg, nonce, &exp), 0);
+    assert_int_equal(zt_wallet_nonce(w, addr, NULL, NOW, msg, sizeof msg, nonce, &exp), 0);
     sign_msg(msg, sig);
     assert_int_equal(zt_wallet_login(w, addr, msg, strlen(msg), sig, exp + 1, tok, &sexp, &why),
                      ZT_ENOTFOUND);
 
     /* wrong signature: refused with ECRYPTO, nonce used up */
-    assert_int_equal(zt_wallet_nonce(w, addr, NOW, msg, sizeof msg, nonce, &exp), 0);
+    assert_int_equal(zt_wallet_nonce(w, addr, NULL, NOW, msg, sizeof msg, nonce, &exp), 0);
     sign_msg("something else", sig);
     why = NULL;
     assert_int_equal(zt_wallet_login(w, addr, msg, strlen(msg), sig, NOW, tok, &sexp, &why), ZT_ECRYPTO);
@@ -331,7 +331,7 @@ static void test_nonce_login_session_logout(void **state)
                      ZT_ENOTFOUND);
 
     /* a tampered message (same nonce line) is not the one issued */
-    assert_int_equal(zt_wallet_nonce(w, addr, NOW, msg, sizeof msg, nonce, &exp), 0);
+    assert_int_equal(zt_wallet_nonce(w, addr, NULL, NOW, msg, sizeof msg, nonce, &exp), 0);
     char t[ZT_WALLET_MSG_MAX + 8];
     snprintf(t, sizeof t, "X%s", msg);
     sign_msg(t, sig);
@@ -340,7 +340,8 @@ static void test_nonce_login_session_logout(void **state)
     zt_wallet_free(w);
 }
 
-/* The nonce table is bounded: the oldest nonce goes first. */
+/* The nonce table is bounded: a client asking again for the same address
+ * replaces its own oldest nonce. */
 static void test_nonce_table_bounded(void **state)
 {
     (void)state;
@@ -351,14 +352,64 @@ static void test_nonce_table_bounded(void **state)
     char first[ZT_WALLET_MSG_MAX], msg[ZT_WALLET_MSG_MAX], nonce[33], tok[ZT_WALLET_TOKEN_LEN + 1];
     int64_t exp, sexp;
     const char *why;
-    assert_int_equal(zt_wallet_nonce(w, addr, NOW, first, sizeof first, nonce, &exp), 0);
+    assert_int_equal(zt_wallet_nonce(w, addr, NULL, NOW, first, sizeof first, nonce, &exp), 0);
     for (int i = 1; i <= ZT_WALLET_MAX_NONCES; i++)
-        assert_int_equal(zt_wallet_nonce(w, addr, NOW + i / 100 + 1, msg, sizeof msg, nonce, &exp), 0);
+        assert_int_equal(zt_wallet_nonce(w, addr, NULL, NOW + i / 100 + 1, msg, sizeof msg, nonce, &exp), 0);
     sign_msg(first, sig);
     assert_int_equal(zt_wallet_login(w, addr, first, strlen(first), sig, NOW + 60, tok, &sexp, &why),
                      ZT_ENOTFOUND);
     sign_msg(msg, sig);
     assert_int_equal(zt_wallet_login(w, addr, msg, strlen(msg), sig, NOW + 60, tok, &sexp, &why), 0);
+    zt_wallet_free(w);
+}
+
+/* Shares (issue 17 item 3): per source, per address, and a full table
+ * refuses newcomers instead of evicting a live nonce. */
+static void test_nonce_shares(void **state)
+{
+    (void)state;
+    struct zt_wallet *w;
+    assert_int_equal(zt_wallet_new(60, &w), 0);
+    uint8_t addr[20], a[20], sig[65];
+    my_address(addr);
+    char pending[ZT_WALLET_MSG_MAX], msg[ZT_WALLET_MSG_MAX], nonce[33], tok[ZT_WALLET_TOKEN_LEN + 1];
+    int64_t exp, sexp;
+    const char *why;
+    assert_int_equal(zt_wallet_nonce(w, addr, "192.0.2.1", NOW, pending, sizeof pending, nonce, &exp), 0);
+    /* one source, many addresses: its share, then ZT_EPERM */
+    memset(a, 0, sizeof a);
+    for (int i = 0; i < ZT_WALLET_NONCES_PER_SOURCE; i++) {
+        a[0] = (uint8_t)i, a[1] = 1;
+        assert_int_equal(zt_wallet_nonce(w, a, "192.0.2.66", NOW, msg, sizeof msg, nonce, &exp), 0);
+    }
+    a[0] = 0xff;
+    assert_int_equal(zt_wallet_nonce(w, a, "192.0.2.66", NOW, msg, sizeof msg, nonce, &exp), ZT_EPERM);
+    /* one address, many sources: its share, then ZT_EPERM */
+    memset(a, 7, sizeof a);
+    char src[32];
+    for (int i = 0; i < ZT_WALLET_NONCES_PER_ADDRESS; i++) {
+        snprintf(src, sizeof src, "198.51.100.%d", i);
+        assert_int_equal(zt_wallet_nonce(w, a, src, NOW, msg, sizeof msg, nonce, &exp), 0);
+    }
+    assert_int_equal(zt_wallet_nonce(w, a, "198.51.100.200", NOW, msg, sizeof msg, nonce, &exp), ZT_EPERM);
+    /* many sources fill the table: newcomers get ZT_EBUSY, nothing live is evicted */
+    int issued = 0, busy = 0;
+    for (int i = 0; i < 2 * ZT_WALLET_MAX_NONCES; i++) {
+        snprintf(src, sizeof src, "10.%d.%d.1", i / 256, i % 256);
+        memset(a, 0, sizeof a);
+        a[2] = (uint8_t)i, a[3] = (uint8_t)(i >> 8), a[4] = 9;
+        int rc = zt_wallet_nonce(w, a, src, NOW + 1, msg, sizeof msg, nonce, &exp);
+        if (rc == 0) issued++;
+        else if (rc == ZT_EBUSY) busy++;
+        else fail_msg("nonce %d: %d", i, rc);
+    }
+    assert_int_equal(busy, ZT_WALLET_MAX_NONCES + 1 + ZT_WALLET_NONCES_PER_SOURCE + ZT_WALLET_NONCES_PER_ADDRESS);
+    assert_true(issued > 0);
+    sign_msg(pending, sig);
+    assert_int_equal(zt_wallet_login(w, addr, pending, strlen(pending), sig, NOW + 2, tok, &sexp, &why), 0);
+    /* once nonces expire the table takes new ones again */
+    assert_int_equal(zt_wallet_nonce(w, addr, "192.0.2.1", NOW + 2 + ZT_WALLET_NONCE_TTL_S, msg, sizeof msg, nonce,
+                                     &exp), 0);
     zt_wallet_free(w);
 }
 
@@ -375,7 +426,7 @@ static void test_list_revoke_sweep(void **state)
     int64_t exp = 0, sexp = 0;
     const char *why = NULL;
     for (int i = 0; i < 2; i++) { /* two sessions, made at NOW and NOW + 50 */
-        assert_int_equal(zt_wallet_nonce(w, addr, NOW + 50 * i, msg, sizeof msg, nonce, &exp), 0);
+        assert_int_equal(zt_wallet_nonce(w, addr, NULL, NOW + 50 * i, msg, sizeof msg, nonce, &exp), 0);
         sign_msg(msg, sig);
         assert_int_equal(zt_wallet_login(w, addr, msg, strlen(msg), sig, NOW + 50 * i, tok, &sexp, &why), 0);
     }
@@ -386,7 +437,7 @@ static void test_list_revoke_sweep(void **state)
     assert_int_equal(v[0].expires_s - v[0].created_s, 100);
     assert_int_equal(zt_wallet_list(w, other, NOW + 60, v, 4), 0);
     /* a pending nonce of another address survives a sweep before its expiry */
-    assert_int_equal(zt_wallet_nonce(w, other, NOW + 60, msg, sizeof msg, nonce, &exp), 0);
+    assert_int_equal(zt_wallet_nonce(w, other, NULL, NOW + 60, msg, sizeof msg, nonce, &exp), 0);
     size_t nn = 9, ns = 9;
     zt_wallet_sweep(w, NOW + 120, &nn, &ns); /* the first session expired at NOW + 100 */
     assert_int_equal(ns, 1);
@@ -403,7 +454,7 @@ static void test_list_revoke_sweep(void **state)
     assert_int_equal(zt_wallet_list(w, addr, NOW + 120, v, 4), 0);
     zt_wallet_sweep(w, NOW + 60 + ZT_WALLET_NONCE_TTL_S + 1, &nn, &ns);
     assert_int_equal(nn, 0); /* other's nonce went with revoke_address(other) */
-    assert_int_equal(zt_wallet_nonce(w, other, NOW + 400, msg, sizeof msg, nonce, &exp), 0);
+    assert_int_equal(zt_wallet_nonce(w, other, NULL, NOW + 400, msg, sizeof msg, nonce, &exp), 0);
     zt_wallet_sweep(w, NOW + 399 + ZT_WALLET_NONCE_TTL_S, &nn, &ns);
     assert_int_equal(nn, 0); /* not yet expired */
     zt_wallet_sweep(w, NOW + 401 + ZT_WALLET_NONCE_TTL_S, &nn, &ns);
@@ -425,6 +476,7 @@ int main(void)
         cmocka_unit_test(test_parsers),
         cmocka_unit_test(test_nonce_login_session_logout),
         cmocka_unit_test(test_nonce_table_bounded),
+        cmocka_unit_test(test_nonce_shares),
         cmocka_unit_test(test_list_revoke_sweep),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
