@@ -202,7 +202,6 @@ int zt_job_call_send_failover(struct zt_job_call **job, const struct zt_job_work
         spec.worker_id = next.node_id;
         spec.worker_kem_pk = next.kem_pk;
         spec.worker_sign_pk = next.sign_pk;
-        if (spec.max_tokens && r.n_ids >= spec.max_tokens) break; /* nothing left to make: cannot be */
         struct zt_job_call *c = NULL;
         rc = zt_job_call_continue(*job, ZT_JOB_RESUME, r.ids, r.n_ids, r.ckpt_len ? r.ckpt : NULL, r.ckpt_len,
                                   &spec, &c);
