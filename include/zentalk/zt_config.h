@@ -61,6 +61,10 @@ struct zt_cfg_node {
     char *endpoint;           /* URL peers reach this node at; "" = derived from server.listen */
     struct zt_strlist join;   /* orchestrator URLs a worker joins (--join) */
     int64_t heartbeat_interval_ms; /* a joined worker's heartbeat period */
+
+    int64_t dht_port;         /* UDP port of the discovery DHT; 0 = off */
+    struct zt_strlist bootstrap; /* DHT bootstrap nodes, host:port */
+    bool dht_multicast;       /* OpenDHT's LAN peer discovery */
 };
 struct zt_cfg_server {
     char *listen;             /* host:port */

@@ -166,6 +166,14 @@ static const struct cfg_key node_keys[] = {
     INT_KEY(struct zt_cfg_node, heartbeat_interval_ms, 10000, 100, 600000,
             "Milliseconds between a joined worker's heartbeats (keep it well under the orchestrator's "
             "orchestrator.heartbeat_expiry_ms)."),
+
+    INT_KEY(struct zt_cfg_node, dht_port, 0, 0, 65535,
+            "UDP port of the discovery DHT (OpenDHT; it binds every address): the node publishes its signed "
+            "descriptor and finds workers there; 0 = no DHT (the default)."),
+    STRLIST_KEY(struct zt_cfg_node, bootstrap, no_strings, 64, NULL, KF_HOSTPORT, KEY_UNIQUE,
+                "DHT nodes (host:port) to join the discovery DHT through; used when node.dht_port is set."),
+    BOOL_KEY(struct zt_cfg_node, dht_multicast, false,
+             "Let the DHT find and announce peers by multicast on the local network."),
 };
 TABLE(node_table, node_keys, struct zt_cfg_node, NULL);
 

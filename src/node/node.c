@@ -36,6 +36,7 @@
 #include "zentalk/zt_annotate.h"
 #include "zentalk/zt_asset.h"
 #include "zentalk/zt_auth.h"
+#include "zentalk/zt_dht.h"
 #include "zentalk/zt_featset.h"
 #include "zentalk/zt_gdpr.h"
 #include "zentalk/zt_identity.h"
@@ -89,6 +90,7 @@ struct zt_node {
     struct zt__sealed *sealed;
     struct zt__attest *attest;
     struct zt_server *server;
+    struct zt_dht *dht; /* node.dht_port: discovery */
     uint64_t stop_deadline_ms; /* zt_time_mono_ms() by which zt_node_free() returns; 0: none */
     /* the orchestrator role: its own store handle, the registry, the
      * scheduler and their HTTP side (routes, pump) */
@@ -537,6 +539,16 @@ static int peers_text(struct zt_node *n, char **out, size_t *len, struct zt_buf 
     return 0;
 }
 
+static int dht_sign(void *ud, char **json)
+{
+    return zt__sealed_descriptor(ud, json);
+}
+
+int zt_node_start_dht(struct zt_node *n, struct zt_buf *err)
+{
+    return zt_dht_node_start(n->cfg, dht_sign, n->sealed, n->peers, zt_identity_id(n->id), &n->dht, err);
+}
+
 int zt_node_reload_peers(struct zt_node *n, struct zt_buf *err)
 {
     size_t kept = 0, dropped = 0;
@@ -586,6 +598,7 @@ void zt_node_free(struct zt_node *n)
     if (!n) return;
     zt__joiner_stop(n->joiner, stop_wait_ms(n, 5000)); /* leaves the orchestrators joined (still serving) */
     zt__joiner_free(n->joiner);
+    zt_dht_free(n->dht); /* stops publishing and discovery first */
     zt_gdpr_sweeper_free(n->sweeper); /* stops the sweeper before what it sweeps goes */
     /* End inference first: every job answers (an error for those cut
      * short), the connections it resumes get a moment to flush, and only

@@ -324,6 +324,10 @@ static int run(struct zt_config *cfg)
                 src == ZT_EINVAL ? "" : strerror(e));
         goto out;
     }
+    if (zt_node_start_dht(node, &err) != 0) { /* node.dht_port: discovery (zt_dht.h) */
+        fprintf(stderr, "zentalk-node: %s\n", zt_buf_str(&err));
+        goto out;
+    }
     char host[256];
     uint16_t port;
     zt_ignore(zt_str_split_hostport(cfg->server.listen, host, sizeof host, &port));

@@ -123,14 +123,10 @@ void zt__sealed_set_endpoint(struct zt__sealed *sj, const char *endpoint)
     pthread_mutex_unlock(&sj->mu);
 }
 
-void zt__sealed_h_descriptor(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
+/* The cached descriptor, re-signed when REFRESH_S old; appended to b or
+ * copied to *copy. */
+static int cached_descriptor(struct zt__sealed *sj, struct zt_buf *b, char **copy)
 {
-    (void)cx, (void)body;
-    struct zt__sealed *sj = ud;
-    if (!sj) {
-        zt_http_resp_error(resp, 503, "unavailable", "this node has no identity key to sign with");
-        return;
-    }
     int64_t now = zt_time_real_ms() / 1000;
     int rc = 0;
     pthread_mutex_lock(&sj->mu);
@@ -143,8 +139,26 @@ void zt__sealed_h_descriptor(void *ud, struct zt__req_ctx *cx, json_t *body, str
             sj->desc_signed = now;
         }
     }
-    if (!rc && zt_buf_append_str(&resp->body, sj->desc) != 0) rc = ZT_ENOMEM;
+    if (!rc && b && zt_buf_append_str(b, sj->desc) != 0) rc = ZT_ENOMEM;
+    if (!rc && copy && !(*copy = zt_strdup(sj->desc))) rc = ZT_ENOMEM;
     pthread_mutex_unlock(&sj->mu);
+    return rc;
+}
+
+int zt__sealed_descriptor(struct zt__sealed *sj, char **out)
+{
+    return sj ? cached_descriptor(sj, NULL, out) : ZT_EINVAL;
+}
+
+void zt__sealed_h_descriptor(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
+{
+    (void)cx, (void)body;
+    struct zt__sealed *sj = ud;
+    if (!sj) {
+        zt_http_resp_error(resp, 503, "unavailable", "this node has no identity key to sign with");
+        return;
+    }
+    int rc = cached_descriptor(sj, &resp->body, NULL);
     if (rc) {
         zt_buf_reset(&resp->body);
         zt_http_resp_error(resp, 500, "internal", "cannot sign the node descriptor");
