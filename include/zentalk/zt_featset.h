@@ -85,6 +85,10 @@ bool zt_searchfeat_wants_store(const struct zt_searchfeat *f);
  * warning and search stays unavailable; 0 then too. ZT_ENOMEM. */
 ZT_NODISCARD int zt_searchfeat_open(struct zt_searchfeat *f, const struct zt_identity *id, struct zt_store *st);
 void zt_searchfeat_free(struct zt_searchfeat *f);
+/* /metrics: zentalk_store_bytes{store="search"}, the search store's size on
+ * disk (no sample while no store is open). ZT_EINVAL, ZT_ETOOBIG. */
+struct zt_metrics;
+ZT_NODISCARD int zt_searchfeat_register_metrics(struct zt_searchfeat *f, struct zt_metrics *m);
 /* The word vectors (NULL: glove asset missing), the categorizer (NULL:
  * *why says why) and the search engine (NULL when the store is not open:
  * asset missing, store error). */

@@ -138,6 +138,11 @@ struct zt_http_request {
     const char *ca_file;         /* PEM CA bundle for this request; NULL = the client's */
     bool env_proxy;              /* honour http_proxy/https_proxy/no_proxy (a user's
                                     CLI does); false = never a proxy (nodes) */
+    const char *resolve;         /* "HOST:PORT:ADDRESS" (libcurl's CURLOPT_RESOLVE): new
+                                    connections to HOST:PORT go to ADDRESS without
+                                    resolving HOST again, so an address the caller
+                                    checked is the one used (DNS rebinding); TLS still
+                                    verifies HOST. NULL: resolve normally */
     zt_http_head_fn on_head;     /* may be NULL */
     zt_http_body_fn on_body;     /* NULL: the body is collected in resp->body */
     zt_http_stop_fn should_stop; /* may be NULL */

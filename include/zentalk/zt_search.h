@@ -61,6 +61,8 @@ struct zt_search_opts {
     int64_t candidates;               /* features.search.candidates: per list */
     int64_t scan_limit;               /* features.search.scan_limit: newest messages compared */
     double min_similarity;            /* features.search.threshold */
+    int64_t max_messages_per_user;    /* features.search.max_messages_per_user; 0 = no limit */
+    int64_t max_bytes_per_user;       /* features.search.max_bytes_per_user; 0 = no limit */
 };
 
 struct zt_search;
@@ -79,7 +81,9 @@ struct zt_search_msg {
 
 /* Index n (1..ZT_SEARCH_BATCH_MAX) messages of user in one transaction (all
  * or none); a message whose id is already indexed is replaced. Creates the
- * user's key on first use. */
+ * user's key on first use. ZT_EPERM when the batch would take the user
+ * over max_messages_per_user or max_bytes_per_user (counted as stored:
+ * ciphertext, vector and index terms; a replaced message counts as new). */
 ZT_NODISCARD int zt_search_index(struct zt_search *s, const char *user,
                                  const struct zt_search_msg *msgs, size_t n);
 
@@ -100,7 +104,9 @@ ZT_NODISCARD int zt_search_query(struct zt_search *s, const char *user, const ch
                                  size_t *n);
 void zt_search_hits_free(struct zt_search_hit *hits, size_t n);
 
-/* Remove one message; *found (may be NULL) says whether it existed. */
+/* Remove one message; *found (may be NULL) says whether it existed.
+ * Deleting gives the freed space back to the file system
+ * (zt_store_compact) for this and the two calls below. */
 ZT_NODISCARD int zt_search_delete(struct zt_search *s, const char *user, const char *id,
                                   size_t id_len, bool *found);
 /* Remove every message of user and destroy the user's key; *n_docs (may be

@@ -158,6 +158,12 @@ struct zt_store_ops {
     int (*salt_delete)(struct zt_store *st, const uint8_t *ref, bool *found);
     /* retention: every user's messages indexed before before_ts */
     int (*docs_expire)(struct zt_store *st, int64_t before_ts, size_t *n_docs);
+    /* Optional (NULL: not offered; issue 17 item 9): a user's messages and
+     * their stored bytes; give freed space back to the file system; the
+     * bytes the store takes on disk (thread-safe, without the connection). */
+    int (*usage)(struct zt_store *st, const uint8_t *user_ref, size_t *n_docs, uint64_t *bytes);
+    int (*compact)(struct zt_store *st);
+    int (*disk_bytes)(struct zt_store *st, uint64_t *bytes);
 };
 
 /* Backends embed this struct first; the fields after ops belong to the
@@ -351,5 +357,18 @@ ZT_NODISCARD int zt_store_salt_delete(struct zt_store *st, const uint8_t ref[sta
  * (unix ms) with its full-text terms; *n_docs = how many went. Users'
  * keys stay. */
 ZT_NODISCARD int zt_store_docs_expire(struct zt_store *st, int64_t before_ts, size_t *n_docs);
+
+/* Quotas and disk space (issue 17 item 9); a backend may not offer them.
+ * usage: user_ref's messages and the bytes they take (payload, vector and
+ * terms), ZT_EUNSUPPORTED when the backend cannot say. compact: give the
+ * space freed by deletes back to the file system (SQLite: incremental
+ * vacuum and a WAL checkpoint that truncates it); 0 when the backend has
+ * nothing to do. disk_bytes: the store's size on disk (SQLite: the file
+ * and its WAL), safe to call from any thread while the store is in use;
+ * ZT_EUNSUPPORTED when not known. */
+ZT_NODISCARD int zt_store_usage(struct zt_store *st, const uint8_t user_ref[static ZT_STORE_REF_LEN],
+                                size_t *n_docs, uint64_t *bytes);
+ZT_NODISCARD int zt_store_compact(struct zt_store *st);
+ZT_NODISCARD int zt_store_disk_bytes(struct zt_store *st, uint64_t *bytes);
 
 #endif

@@ -8,6 +8,7 @@
 
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_buf.h"
+#include "zentalk/zt_log.h"
 #include "zentalk/zt_search.h"
 #include "zentalk/zt_str.h"
 #include "zentalk/zt_text.h"
@@ -47,6 +48,7 @@ struct zt_search {
     size_t dim;
     double w_bm25, w_vec, min_sim;
     size_t rrf_k, candidates, scan_limit;
+    uint64_t max_msgs, max_bytes; /* per user; 0 = no limit */
 };
 
 int zt_search_new(const struct zt_search_opts *o, struct zt_search **out)
@@ -80,6 +82,8 @@ int zt_search_new(const struct zt_search_opts *o, struct zt_search **out)
     s->candidates = o->candidates > 0 ? (size_t)o->candidates : 100;
     s->scan_limit = o->scan_limit > 0 ? (size_t)o->scan_limit : 0;
     s->min_sim = o->min_similarity;
+    s->max_msgs = o->max_messages_per_user > 0 ? (uint64_t)o->max_messages_per_user : 0;
+    s->max_bytes = o->max_bytes_per_user > 0 ? (uint64_t)o->max_bytes_per_user : 0;
     *out = s;
     return 0;
 out:
@@ -394,6 +398,34 @@ out:
     return rc;
 }
 
+/* Whether user_ref may store n more messages of about add bytes (s->mu
+ * held, in the index transaction): 0, ZT_EPERM over a quota, or the
+ * store's error. A backend that cannot report bytes is held to the message
+ * count only. */
+static int check_quota(struct zt_search *s, const uint8_t *uref, size_t n, uint64_t add)
+{
+    if (!s->max_msgs && !s->max_bytes) return 0;
+    size_t docs = 0;
+    uint64_t bytes = 0;
+    int rc = zt_store_usage(s->store, uref, &docs, &bytes);
+    if (rc == ZT_EUNSUPPORTED) {
+        rc = zt_store_count(s->store, uref, &docs);
+        bytes = 0;
+    }
+    if (rc) return rc;
+    if (s->max_msgs && (uint64_t)docs + n > s->max_msgs) return ZT_EPERM;
+    if (s->max_bytes && bytes + add > s->max_bytes) return ZT_EPERM;
+    return 0;
+}
+
+/* After deletes: space back to the file system; a failure is logged only
+ * (the delete itself stands). */
+static void compact(struct zt_search *s)
+{
+    int rc = zt_store_compact(s->store);
+    if (rc) zt_log_rl(ZT_LOG_WARN, 60, "search_compact_failed", "error=\"%s\"", zt_strerror(rc));
+}
+
 int zt_search_index(struct zt_search *s, const char *user, const struct zt_search_msg *msgs, size_t n)
 {
     int rc = check_user(user);
@@ -407,7 +439,10 @@ int zt_search_index(struct zt_search *s, const char *user, const struct zt_searc
     user_ref(s, user, uref);
     rc = zt_store_begin(s->store);
     if (rc) goto unlock;
-    rc = load_user_key(s, uref, true);
+    uint64_t add = 0; /* what the batch will store, about: ciphertext + vector + terms */
+    for (size_t i = 0; i < n; i++) add += 2 + msgs[i].id_len + msgs[i].text_len + 2 * (NONCE_LEN + TAG_LEN) + s->dim;
+    rc = check_quota(s, uref, n, add);
+    if (!rc) rc = load_user_key(s, uref, true);
     for (size_t i = 0; !rc && i < n; i++) rc = index_one(s, uref, &msgs[i], ts);
     if (!rc)
         rc = zt_store_commit(s->store);
@@ -683,6 +718,7 @@ int zt_search_delete(struct zt_search *s, const char *user, const char *id, size
     if (rc == 0) {
         id_ref(s, id, id_len, iref);
         rc = zt_store_doc_delete(s->store, uref, iref, &f);
+        if (!rc && f) compact(s);
     } else if (rc == ZT_ENOTFOUND) {
         rc = 0;
     }
@@ -699,6 +735,7 @@ int zt_search_delete_user(struct zt_search *s, const char *user, size_t *n_docs)
     int rc = lock_user(s, user, uref);
     if (rc) return rc;
     rc = zt_store_user_delete(s->store, uref, &n);
+    if (!rc && n) compact(s);
     pthread_mutex_unlock(&s->mu);
     if (!rc && n_docs) *n_docs = n;
     return rc;
@@ -760,6 +797,7 @@ int zt_search_expire(struct zt_search *s, int64_t before_ms, size_t *n_docs)
     size_t n = 0;
     pthread_mutex_lock(&s->mu);
     int rc = zt_store_docs_expire(s->store, before_ms, &n);
+    if (!rc && n) compact(s);
     pthread_mutex_unlock(&s->mu);
     if (!rc && n_docs) *n_docs = n;
     return rc;

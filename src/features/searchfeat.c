@@ -11,6 +11,7 @@
 #include "zentalk/zt_featset.h"
 #include "zentalk/zt_identity.h"
 #include "zentalk/zt_log.h"
+#include "zentalk/zt_metrics.h"
 #include "zentalk/zt_search.h"
 #include "zentalk/zt_stopwords.h"
 
@@ -106,6 +107,8 @@ int zt_searchfeat_open(struct zt_searchfeat *f, const struct zt_identity *id, st
         .candidates = sc->candidates,
         .scan_limit = sc->scan_limit,
         .min_similarity = sc->threshold,
+        .max_messages_per_user = sc->max_messages_per_user,
+        .max_bytes_per_user = sc->max_bytes_per_user,
     };
     int rc = zt_search_new(&o, &f->search);
     if (rc) {
@@ -114,6 +117,20 @@ int zt_searchfeat_open(struct zt_searchfeat *f, const struct zt_identity *id, st
         return rc == ZT_ENOMEM ? rc : 0;
     }
     return 0;
+}
+
+static int store_bytes_metric(void *ud, struct zt_metrics_out *o)
+{
+    const struct zt_searchfeat *f = ud;
+    uint64_t n = 0;
+    if (!f->store || zt_store_disk_bytes(f->store, &n) != 0) return 0; /* no sample without a store */
+    return zt_metrics_emit_u64(o, NULL, "store=\"search\"", n);
+}
+
+int zt_searchfeat_register_metrics(struct zt_searchfeat *f, struct zt_metrics *m)
+{
+    return zt_metrics_add_fn(m, "zentalk_store_bytes", "Bytes the store takes on disk (SQLite: file and WAL).",
+                             ZT_METRIC_GAUGE, store_bytes_metric, f);
 }
 
 struct zt_search *zt_searchfeat_engine(struct zt_searchfeat *f)

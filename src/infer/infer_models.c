@@ -8,11 +8,13 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "infer_int.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_gguf.h"
+#include "zentalk/zt_hash.h"
 #include "zentalk/zt_log.h"
 #include "zentalk/zt_model.h"
 #include "zentalk/zt_str.h"
@@ -20,11 +22,23 @@
 
 struct loaded {
     struct zt_runner *runner;   /* NULL: not loaded */
+    const struct zt_runner *sha_of; /* sha holds the file's SHA-256 while runner == sha_of */
+    uint8_t sha[32];
     size_t bytes;
     unsigned users;
     uint64_t last_used;
     bool loading;
+    bool draining; /* a load waits for room: new users wait too (bounded), so it gets its turn */
 };
+
+/* Two models in a cache that holds one (issue 17 item 11): a load that
+ * does not fit beside the models in use waits up to ROOM_WAIT_S for them to
+ * be released instead of answering model_cache_full at once. The wait
+ * holds the caller's thread (an HTTP thread), so at most BLOCKED_MAX
+ * threads wait at a time; past that the old answers stand (refuse the load,
+ * or use the loaded model). */
+#define ROOM_WAIT_S 30
+#define BLOCKED_MAX 2
 
 struct zt_infer {
     const struct zt_cfg_model *models; /* cfg->models, or &file_entry */
@@ -43,6 +57,8 @@ struct zt_infer {
     pthread_mutex_t mu;
     pthread_cond_t cv;                 /* a load finished */
     struct loaded *l;                  /* one per entry */
+    unsigned room_waiters;             /* loads waiting in wait_for_room */
+    unsigned blocked;                  /* threads waiting for room or for a draining model */
     bool stopping;
 };
 
@@ -134,6 +150,7 @@ void zt_infer_shutdown(struct zt_infer *inf)
     size_t n = inf->n_models;
     pthread_mutex_lock(&inf->mu);
     inf->stopping = true;
+    pthread_cond_broadcast(&inf->cv); /* loads waiting for room give up */
     struct zt_runner **rs = zt_calloc(n ? n : 1, sizeof *rs);
     for (size_t i = 0; rs && i < n; i++) rs[i] = inf->l[i].runner;
     pthread_mutex_unlock(&inf->mu);
@@ -199,6 +216,33 @@ static bool make_room(struct zt_infer *inf, size_t need)
     }
 }
 
+/* make_room, waiting (bounded) for models in use to be released (inf->mu
+ * held). While a load waits, the models in use take no new users, so a
+ * busy model cannot starve the other: they alternate. */
+static bool wait_for_room(struct zt_infer *inf, size_t need)
+{
+    if (make_room(inf, need)) return true;
+    if (need > inf->budget || inf->blocked >= BLOCKED_MAX || inf->stopping) return false;
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += ROOM_WAIT_S;
+    inf->room_waiters++;
+    inf->blocked++;
+    bool ok = false;
+    while (!ok && !inf->stopping) {
+        for (size_t i = 0; i < inf->n_models; i++)
+            if (inf->l[i].runner && inf->l[i].users) inf->l[i].draining = true;
+        int w = pthread_cond_timedwait(&inf->cv, &inf->mu, &until);
+        ok = make_room(inf, need);
+        if (w != 0) break; /* timed out */
+    }
+    inf->blocked--;
+    if (--inf->room_waiters == 0)
+        for (size_t i = 0; i < inf->n_models; i++) inf->l[i].draining = false;
+    pthread_cond_broadcast(&inf->cv);
+    return ok;
+}
+
 /* Read every weight byte once (the model is mapped: this is where the
  * bytes come off the disk), reporting progress. */
 static void prefault(const struct zt_infer *inf, const struct zt_model *m)
@@ -217,6 +261,48 @@ static void prefault(const struct zt_infer *inf, const struct zt_model *m)
     (void)sink;
 }
 
+int zt__infer_model_sha256(struct zt_infer *inf, const struct zt_cfg_model *e, const struct zt_runner *r,
+                           uint8_t out[static 32])
+{
+    size_t i = (size_t)(e - inf->models);
+    if (i >= inf->n_models || !r) return ZT_EINVAL;
+    struct loaded *l = &inf->l[i];
+    pthread_mutex_lock(&inf->mu);
+    bool have = l->sha_of == r;
+    if (have) memcpy(out, l->sha, 32);
+    pthread_mutex_unlock(&inf->mu);
+    if (have) return 0;
+    /* read the file once per load (the runner is in use: it stays) */
+    char path[1024], alt[1024];
+    int rc = model_file(inf, e, path, sizeof path, alt, sizeof alt);
+    if (rc) return rc;
+    FILE *f = fopen(path, "rb");
+    if (!f) return ZT_EIO;
+    struct zt_sha256_ctx c;
+    zt_sha256_init(&c);
+    uint8_t *buf = zt_malloc((size_t)1 << 20);
+    if (!buf) {
+        fclose(f);
+        return ZT_ENOMEM;
+    }
+    size_t n;
+    while ((n = fread(buf, 1, (size_t)1 << 20, f)) > 0) zt_sha256_update(&c, buf, n);
+    rc = ferror(f) ? ZT_EIO : 0;
+    fclose(f);
+    zt_free(buf);
+    if (rc) return rc;
+    uint8_t h[32];
+    zt_sha256_final(&c, h);
+    pthread_mutex_lock(&inf->mu);
+    if (l->runner == r) {
+        l->sha_of = r;
+        memcpy(l->sha, h, 32);
+    }
+    pthread_mutex_unlock(&inf->mu);
+    memcpy(out, h, 32);
+    return 0;
+}
+
 int zt__infer_acquire(struct zt_infer *inf, const char *id, struct zt_runner **out, const struct zt_cfg_model **entry,
                       struct zt_infer_err *err)
 {
@@ -232,6 +318,11 @@ int zt__infer_acquire(struct zt_infer *inf, const char *id, struct zt_runner **o
     struct loaded *l = &inf->l[i];
     pthread_mutex_lock(&inf->mu);
     while (l->loading) pthread_cond_wait(&inf->cv, &inf->mu);
+    if (l->runner && l->draining && inf->blocked < BLOCKED_MAX) { /* a load waits for this model's room */
+        inf->blocked++;
+        while ((l->loading || (l->runner && l->draining)) && !inf->stopping) pthread_cond_wait(&inf->cv, &inf->mu);
+        inf->blocked--;
+    }
     if (inf->stopping) {
         pthread_mutex_unlock(&inf->mu);
         return zt__infer_fail(err, ZT_ECLOSED, "model_unavailable", "the node is shutting down");
@@ -271,7 +362,7 @@ int zt__infer_acquire(struct zt_infer *inf, const char *id, struct zt_runner **o
     size_t bytes = m ? zt_model_weight_bytes(m) : 0;
     const char *code = "model_unavailable";
     pthread_mutex_lock(&inf->mu);
-    if (!rc && !make_room(inf, bytes)) {
+    if (!rc && !wait_for_room(inf, bytes)) {
         zt_ignore(zt_buf_appendf(&why,
                                  "model '%s' (%.1f MiB) does not fit model_cache.memory_budget_mb (%zu MiB)%s", e->id,
                                  (double)bytes / (1024.0 * 1024.0), inf->budget >> 20,
@@ -332,6 +423,7 @@ void zt__infer_release(struct zt_infer *inf, struct zt_runner *r)
         if (inf->l[i].runner == r && inf->l[i].users) {
             inf->l[i].users--;
             inf->l[i].last_used = zt_time_mono_ns();
+            if (inf->l[i].users == 0 && inf->room_waiters) pthread_cond_broadcast(&inf->cv); /* room for a load */
         }
     pthread_mutex_unlock(&inf->mu);
 }

@@ -19,6 +19,7 @@
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_model.h"
 #include "zentalk/zt_str.h"
+#include "zentalk/zt_sync.h"
 #include "zentalk/zt_time.h"
 #include "zentalk/zt_tokenizer.h"
 
@@ -26,6 +27,8 @@ struct zt_infer_task {
     pthread_mutex_t mu;
     int refs;                /* the runner side + the owner */
     bool finished;           /* the last event came (or the job was cancelled) */
+    bool cancelling;         /* zt_infer_task_close is cancelling: it uses runner */
+    bool released;           /* the model's use was given back (zt__infer_release) */
     struct zt_infer *inf;
     struct zt_runner *runner; /* held until the task is freed */
     uint64_t job_id;
@@ -51,7 +54,7 @@ static void task_unref(struct zt_infer_task *t)
     if (left) return;
     if (t->sink && t->sink->free) t->sink->free(t->ud);
     if (t->esink && t->esink->free) t->esink->free(t->ud);
-    zt__infer_release(t->inf, t->runner);
+    if (!t->released) zt__infer_release(t->inf, t->runner);
     zt_free(t->job_ids);
     zt_free(t->vecs);
     pthread_mutex_destroy(&t->mu);
@@ -74,6 +77,7 @@ void zt_infer_task_close(struct zt_infer_task *t)
     if (!t) return;
     pthread_mutex_lock(&t->mu);
     bool fin = t->finished;
+    if (!fin) t->cancelling = true; /* on_event keeps the model in use meanwhile */
     pthread_mutex_unlock(&t->mu);
     if (!fin) {
         if (t->job_ids)
@@ -83,6 +87,7 @@ void zt_infer_task_close(struct zt_infer_task *t)
         pthread_mutex_lock(&t->mu);
         bool drop = !t->finished;
         t->finished = true;
+        t->cancelling = false;
         pthread_mutex_unlock(&t->mu);
         if (drop) task_unref(t); /* the runner will not call back any more */
     }
@@ -92,13 +97,20 @@ void zt_infer_task_close(struct zt_infer_task *t)
 static void on_event(void *ud, const struct zt_job_event *ev)
 {
     struct zt_infer_task *t = ud;
-    bool last = ev->kind != ZT_JOB_TEXT;
+    bool last = ev->kind != ZT_JOB_TEXT, rel = false;
     if (last) {
         pthread_mutex_lock(&t->mu);
         t->finished = true;
+        /* the job is over: give the model back now rather than when the
+         * connection closes (an HTTP thread), so a load waiting for room
+         * (zt__infer_acquire) is not held up by it. Not while a close is
+         * cancelling: it still uses the runner. */
+        rel = !t->cancelling && !t->released;
+        t->released = t->released || rel;
         pthread_mutex_unlock(&t->mu);
     }
     t->sink->event(t->ud, ev);
+    if (rel) zt__infer_release(t->inf, t->runner); /* t->runner is not used after this */
     if (last) task_unref(t); /* the runner's reference */
 }
 
@@ -169,10 +181,7 @@ static void on_sync_event(void *ud, const struct zt_job_event *ev)
         res->err = ev->err ? ev->err : ZT_EINVAL;
     }
     res->total_ns = zt_time_mono_ns() - s->t0;
-    pthread_mutex_lock(&s->mu);
-    s->done = true;
-    pthread_cond_signal(&s->cv);
-    pthread_mutex_unlock(&s->mu);
+    zt_set_and_wake(&s->mu, &s->cv, &s->done);
 }
 
 static const struct zt_infer_sink SYNC_SINK = {on_sync_event, NULL};

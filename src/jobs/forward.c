@@ -24,6 +24,7 @@
 #include <netinet/in.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -226,16 +227,21 @@ static bool v6_private(const uint8_t *b)
 
 /* 0: every address url's host resolves to is public; ZT_EPERM: one is
  * not; ZT_ENOTFOUND: it does not resolve. Runs on the forward's thread
- * (getaddrinfo blocks). libcurl resolves again when it connects, so a name
- * whose answers change between the two lookups (DNS rebinding) is not
- * caught here: docs/internals/relay.md. */
-static int target_public(const char *url)
+ * (getaddrinfo blocks). On 0, pin is "HOST:PORT:ADDRESS" with the first
+ * checked address (or "" for a numeric host): the transfer connects there
+ * instead of resolving the name again, so a name whose answers change
+ * between the check and the connect (DNS rebinding) cannot reach a private
+ * address. */
+static int target_public(const char *url, char *pin, size_t pin_cap)
 {
+    pin[0] = '\0';
     const char *h = strstr(url, "://");
+    bool tls = strncmp(url, "https://", 8) == 0;
     h = h ? h + 3 : url;
     char host[ZT_DESCRIPTOR_MAX_ENDPOINT + 1];
     size_t n = 0;
-    if (*h == '[') {
+    bool bracket = *h == '[';
+    if (bracket) {
         const char *close = strchr(h, ']');
         if (!close) return ZT_ENOTFOUND;
         n = (size_t)(close - h - 1);
@@ -246,6 +252,12 @@ static int target_public(const char *url)
     if (n == 0 || n >= sizeof host) return ZT_ENOTFOUND;
     memcpy(host, h, n);
     host[n] = '\0';
+    const char *after = h + n + (bracket ? 1 : 0);
+    unsigned long port = tls ? 443 : 80;
+    if (*after == ':') port = strtoul(after + 1, NULL, 10);
+    if (port == 0 || port > 65535) return ZT_ENOTFOUND;
+    uint8_t lit[16];
+    bool numeric = inet_pton(AF_INET, host, lit) == 1 || inet_pton(AF_INET6, host, lit) == 1;
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res = NULL;
     if (getaddrinfo(host, NULL, &hints, &res) != 0 || !res) return ZT_ENOTFOUND;
     int rc = 0;
@@ -259,6 +271,17 @@ static int target_public(const char *url)
         } else {
             rc = ZT_EPERM;
         }
+    }
+    if (!rc && !numeric) {
+        char addr[INET6_ADDRSTRLEN];
+        const void *src = res->ai_family == AF_INET
+                              ? (const void *)&((const struct sockaddr_in *)(const void *)res->ai_addr)->sin_addr
+                              : (const void *)&((const struct sockaddr_in6 *)(const void *)res->ai_addr)->sin6_addr;
+        int w = inet_ntop(res->ai_family, src, addr, sizeof addr)
+                    ? snprintf(pin, pin_cap, res->ai_family == AF_INET6 ? "%s:%lu:[%s]" : "%s:%lu:%s", host, port,
+                               addr)
+                    : -1;
+        if (w < 0 || (size_t)w >= pin_cap) rc = ZT_ENOTFOUND;
     }
     freeaddrinfo(res);
     return rc;
@@ -394,7 +417,10 @@ static void run_forward(void *arg)
     for (size_t i = 0; i < 6; i++) p.headers[i] = f->lines[i];
     struct zt__jobs_post_result res;
     memset(&res, 0, sizeof res);
-    int prc = atomic_load(&r->allow_private) ? 0 : target_public(f->url);
+    char pin[ZT_DESCRIPTOR_MAX_ENDPOINT + INET6_ADDRSTRLEN + 16];
+    pin[0] = '\0';
+    int prc = atomic_load(&r->allow_private) ? 0 : target_public(f->url, pin, sizeof pin);
+    if (pin[0]) p.resolve = pin; /* the checked address, not a second lookup */
     if (prc == 0 && zt__jobs_post(&p, &res) != 0) res.ok = false;
     /* a redirect is refused by the HTTP client before on_head: not passed on either */
     if (!f->streaming && res.redirected) f->bad = true;

@@ -144,6 +144,7 @@ int zt__jobs_post(const struct zt__jobs_post *p, struct zt__jobs_post_result *ou
         .max_body_bytes = BODY_MAX,
         .ca_file = p->ca_file,
         .env_proxy = p->env_proxy,
+        .resolve = p->resolve,
         .on_head = on_head,
         .on_body = on_body,
         .should_stop = should_stop,

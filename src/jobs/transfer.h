@@ -27,6 +27,7 @@ struct zt__jobs_post {
     bool env_proxy;                /* honour http(s)_proxy; otherwise never a proxy */
     const char *ca_file;           /* PEM CAs for https, NULL: the system store */
     const char *user_agent;        /* NULL: none (the relay sends nothing about anyone) */
+    const char *resolve;           /* "HOST:PORT:ADDRESS": connect there (zt_http_request.resolve) */
     /* The final answer's headers are in (status >= 200): 0, or abort. */
     int (*on_head)(void *ud, long status, const char *content_type);
     /* Answer bytes as they arrive: 0, or abort. */

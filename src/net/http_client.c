@@ -533,11 +533,12 @@ static int run_request(struct zt_http_client *c, struct slot *s, const struct zt
                        struct zt_http_response *resp)
 {
     int rc = 0;
-    struct curl_slist *hdrs = NULL;
+    struct curl_slist *hdrs = NULL, *pin = NULL;
     char errbuf[CURL_ERROR_SIZE];
     char *url = zt_malloc(URL_MAX);
     struct xfer *x = zt_calloc(1, sizeof *x);
-    if (!url || !x) {
+    if (req->resolve && !(pin = curl_slist_append(NULL, req->resolve))) rc = ZT_ENOMEM;
+    if (!url || !x || rc) {
         rc = ZT_ENOMEM;
         zt_strlcpy(resp->reason, "out of memory", sizeof resp->reason);
         goto out;
@@ -568,6 +569,7 @@ static int run_request(struct zt_http_client *c, struct slot *s, const struct zt
         curl_easy_reset(e); /* keeps the connections; clears every option */
         harden(e, c, req, errbuf);
         curl_easy_setopt(e, CURLOPT_URL, url);
+        if (pin) curl_easy_setopt(e, CURLOPT_RESOLVE, pin);
         long ct = req->connect_timeout_ms ? req->connect_timeout_ms : ZT_HTTP_CLIENT_CONNECT_TIMEOUT_MS;
         if (deadline) {
             uint64_t now = zt_time_mono_ns();
@@ -662,6 +664,7 @@ static int run_request(struct zt_http_client *c, struct slot *s, const struct zt
     }
 out:
     curl_slist_free_all(hdrs);
+    curl_slist_free_all(pin);
     zt_free(url);
     zt_free(x);
     return rc;

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "conv_api.h"
+#include "fair.h"
 #include "llm_api.h"
 #include "zentalk/zt_asset.h"
 #include "zentalk/zt_alloc.h"
@@ -31,7 +32,14 @@ struct zt__feat_conv {
     const struct zt_config *cfg;
     struct zt_convfeat *f; /* the loaded data (zt_featset.h), borrowed */
     struct zt_infer *ms;   /* the generative paths' chat model, borrowed */
+    struct zt__fair *pool; /* intents, off the HTTP threads, fair per caller (fair.h) */
 };
+
+#define INTENT_THREADS 2
+#define INTENT_QUEUE 64       /* requests queued or running */
+#define INTENT_PER_CALLER 8   /* of them, one caller's */
+#define INTENT_STEP 16        /* texts per step */
+#define INTENT_BUDGET ((size_t)512 << 10) /* bytes of text in one request */
 
 int zt__feat_conv_new(const struct zt_config *cfg, struct zt_convfeat *f, struct zt_infer *ms,
                       struct zt__feat_conv **out)
@@ -41,12 +49,19 @@ int zt__feat_conv_new(const struct zt_config *cfg, struct zt_convfeat *f, struct
     fc->cfg = cfg;
     fc->f = f;
     fc->ms = ms;
+    int rc = zt__fair_new(INTENT_THREADS, INTENT_QUEUE, INTENT_PER_CALLER, &fc->pool);
+    if (rc) {
+        zt_free(fc);
+        return rc;
+    }
     *out = fc;
     return 0;
 }
 
 void zt__feat_conv_free(struct zt__feat_conv *fc)
 {
+    if (!fc) return;
+    zt__fair_free(fc->pool);
     zt_free(fc);
 }
 
@@ -99,10 +114,61 @@ static bool conv_parsed(json_t *body, bool summarize, struct zt_conv_req *cr, st
 
 /* ---- POST /v1/features/intents ----------------------------------------------- */
 
+/* A deferred intents request: INTENT_STEP texts per step on the pool. */
+struct intents_job {
+    struct zt__feat_conv *fc;
+    struct zt_http_async *a;
+    json_t *body; /* our reference: text / texts live in it */
+    json_t *text, *texts;
+    size_t n, i;
+    json_t *results;
+    int rc; /* zt_intent_detect's failure */
+};
+
+static bool intents_step(void *arg)
+{
+    struct intents_job *j = arg;
+    for (size_t k = 0; k < INTENT_STEP && j->i < j->n && j->results && !j->rc; k++, j->i++) {
+        json_t *t = j->text ? j->text : json_array_get(j->texts, j->i);
+        struct zt_intent_result r;
+        j->rc = zt_intent_detect(zt_convfeat_intents(j->fc->f), json_string_value(t), json_string_length(t), &r);
+        if (!j->rc) json_array_append_new(j->results, intent_json(&r));
+    }
+    return j->i < j->n && j->results && !j->rc;
+}
+
+static void intents_done(void *arg, bool stopped)
+{
+    struct intents_job *j = arg;
+    struct zt_http_resp resp;
+    zt_http_resp_init(&resp);
+    if (stopped) {
+        zt_http_resp_error(&resp, 503, "shutting_down", "the node is shutting down");
+    } else if (j->rc) {
+        bad_request(j->rc, "text is not valid UTF-8", &resp);
+    } else if (!j->results) {
+        zt_http_resp_error(&resp, 503, "overloaded", "out of memory");
+    } else if (j->text) {
+        zt_http_resp_json(&resp, 200, json_pack("{s:O}", "result", json_array_get(j->results, 0)));
+    } else {
+        zt_http_resp_json(&resp, 200, json_pack("{s:O}", "results", j->results));
+    }
+    zt_ignore(zt_http_async_respond(j->a, &resp)); /* ZT_ECLOSED: the client left */
+    zt_http_resp_deinit(&resp);
+    zt_http_async_release(j->a);
+    json_decref(j->results);
+    json_decref(j->body);
+    zt_free(j);
+}
+
+static void intents_gone(void *ud)
+{
+    (void)ud; /* the job ends on its own (bounded by the budget); its answer is dropped */
+}
+
 void zt__feat_h_intents(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
 {
     struct zt__feat_conv *fc = ud;
-    (void)cx;
     const char *key;
     json_t *v;
     json_object_foreach(body, key, v) {
@@ -126,36 +192,45 @@ void zt__feat_h_intents(void *ud, struct zt__req_ctx *cx, json_t *body, struct z
         zt_http_resp_error(resp, 400, "invalid_request", msg);
         return;
     }
-    json_t *results = json_array();
-    for (size_t i = 0; i < n && results; i++) {
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++) {
         json_t *t = text ? text : json_array_get(texts, i);
         char msg[128];
         if (!json_is_string(t) || json_string_length(t) == 0 || json_string_length(t) > ZT_CONV_MAX_TEXT) {
             if (text) snprintf(msg, sizeof msg, "text must be a non-empty string of at most %u bytes", ZT_CONV_MAX_TEXT);
             else snprintf(msg, sizeof msg, "texts[%zu] must be a non-empty string of at most %u bytes", i, ZT_CONV_MAX_TEXT);
-            json_decref(results);
             zt_http_resp_error(resp, 400, "invalid_request", msg);
             return;
         }
-        struct zt_intent_result r;
-        int rc = zt_intent_detect(zt_convfeat_intents(fc->f), json_string_value(t), json_string_length(t), &r);
-        if (rc) {
-            json_decref(results);
-            bad_request(rc, "text is not valid UTF-8", resp);
-            return;
-        }
-        json_array_append_new(results, intent_json(&r));
+        total += json_string_length(t);
     }
-    if (!results) {
+    if (total > INTENT_BUDGET) { /* the request's work budget */
+        char msg[128];
+        snprintf(msg, sizeof msg, "the batch holds %zu bytes of text; at most %zu", total, INTENT_BUDGET);
+        zt_http_resp_error(resp, 413, "batch_too_large", msg);
+        return;
+    }
+    struct intents_job *j = zt_calloc(1, sizeof *j);
+    if (!j) {
         zt_http_resp_error(resp, 503, "overloaded", "out of memory");
         return;
     }
-    if (text) {
-        json_t *one = json_incref(json_array_get(results, 0));
-        json_decref(results);
-        zt_http_resp_json(resp, 200, json_pack("{s:o}", "result", one));
-    } else {
-        zt_http_resp_json(resp, 200, json_pack("{s:o}", "results", results));
+    j->fc = fc;
+    j->body = json_incref(body);
+    j->texts = texts;
+    j->text = text;
+    j->n = n;
+    j->results = json_array();
+    char caller[160];
+    zt__fair_caller(cx, caller, sizeof caller);
+    j->a = zt_http_req_defer(cx->req, intents_gone, NULL);
+    int rc = j->a ? zt__fair_submit(fc->pool, caller, j, intents_step, intents_done) : ZT_ENOMEM;
+    if (rc) {
+        if (j->a) zt_http_async_abandon(j->a);
+        json_decref(j->results);
+        json_decref(j->body);
+        zt_free(j);
+        zt__fair_refuse(resp, rc, "intent batches");
     }
 }
 

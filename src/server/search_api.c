@@ -25,6 +25,10 @@ static void store_error(struct zt_http_resp *resp, int rc)
         zt_http_resp_error(resp, 400, "invalid_request", "text is not valid UTF-8");
     else if (rc == ZT_EINVAL)
         zt_http_resp_error(resp, 400, "invalid_request", "invalid argument");
+    else if (rc == ZT_EPERM)
+        zt_http_resp_error(resp, 403, "quota_exceeded",
+                           "the user's search index is at its quota (features.search.max_messages_per_user, "
+                           "max_bytes_per_user); delete messages to make room");
     else
         zt_http_resp_error(resp, 500, "store_error", "the search store failed");
 }

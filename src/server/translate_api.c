@@ -6,22 +6,24 @@
 #include <string.h>
 #include <time.h>
 
+#include "fair.h"
 #include "translate_api.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_infer.h"
 #include "zentalk/zt_log.h"
-#include "zentalk/zt_pool.h"
 #include "zentalk/zt_str.h"
 #include "zentalk/zt_time.h"
 #include "zentalk/zt_translate.h"
 
 #define POOL_THREADS 4
-#define POOL_QUEUE 256
+#define POOL_QUEUE 256      /* requests queued or running */
+#define POOL_PER_CALLER 16  /* of them, one caller's */
+#define BATCH_BUDGET 4      /* a batch holds at most this many times max_bytes in total */
 #define LLM_MAX_TOKENS 256 /* tokens of one translation by the model */
 
 struct zt__tr {
     struct zt_translate *t;
-    struct zt_pool *pool;
+    struct zt__fair *pool; /* fair per caller, one text per step (fair.h) */
     size_t max_bytes;
     double threshold;
     bool enabled;
@@ -46,7 +48,7 @@ int zt__tr_new(const struct zt_config *cfg, struct zt_translate *engine, struct 
     tr->enabled = c->enabled;
     tr->timeout_ms = (unsigned)c->timeout_ms;
     if (c->model) zt_strlcpy(tr->model, c->model, sizeof tr->model);
-    int rc = zt_pool_new(POOL_THREADS, POOL_QUEUE, &tr->pool);
+    int rc = zt__fair_new(POOL_THREADS, POOL_QUEUE, POOL_PER_CALLER, &tr->pool);
     if (rc) {
         zt_free(tr);
         return rc;
@@ -58,7 +60,7 @@ int zt__tr_new(const struct zt_config *cfg, struct zt_translate *engine, struct 
 void zt__tr_free(struct zt__tr *tr)
 {
     if (!tr) return;
-    zt_pool_free(tr->pool); /* runs what is queued */
+    zt__fair_free(tr->pool); /* what is queued is answered 503 */
     zt_free(tr);
 }
 
@@ -270,39 +272,51 @@ struct job {
     struct zt_http_async *a;
     json_t *body;             /* our reference: the request's strings live in it */
     struct zt_translate_req r;
+    /* progress, one text per step */
+    size_t i;
+    int st;
+    const char *code;
+    char msg[768];
+    json_t *translations, *sources;
+    const char *src_all, *fallback;
+    bool used_llm;
+    struct zt_buf out;
 };
 
-static void run_job(void *arg)
+/* Translate the next text; true while texts remain and all went well. */
+static bool job_step(void *arg)
 {
     struct job *j = arg;
-    struct zt__tr *tr = j->tr;
+    if (j->st || j->i >= j->r.n) return false;
+    if (!j->translations || !j->sources) {
+        j->st = bad(&j->code, "internal", j->msg, sizeof j->msg, "out of memory", 500);
+        return false;
+    }
+    const char *used = NULL, *fb = NULL;
+    bool llm = false;
+    zt_buf_reset(&j->out);
+    size_t i = j->i++;
+    j->st = translate_one(j->tr, j->r.source3, j->r.target3, j->r.texts[i], j->r.lens[i], j->r.keep_marks, &used,
+                          &j->out, &j->code, j->msg, sizeof j->msg, &fb, &llm);
+    if (j->st) return false;
+    if (fb && !j->fallback) j->fallback = fb;
+    j->used_llm = j->used_llm && llm;
+    if (!j->src_all) j->src_all = used;
+    json_array_append_new(j->translations, json_stringn(zt_buf_str(&j->out), j->out.len));
+    json_array_append_new(j->sources, lang_json(used));
+    return j->i < j->r.n;
+}
+
+/* Answer and free the job. */
+static void job_done(void *arg, bool stopped)
+{
+    struct job *j = arg;
     struct zt_http_resp resp;
     zt_http_resp_init(&resp);
-    const char *code = NULL;
-    char msg[768];
-    int st = 0;
-    json_t *translations = json_array(), *sources = json_array();
-    const char *src_all = j->r.source3;
-    const char *fallback = NULL;
-    bool used_llm = true;
-    struct zt_buf out;
-    zt_buf_init(&out, 8 * tr->max_bytes + 4096);
-    for (size_t i = 0; i < j->r.n && !st && translations && sources; i++) {
-        const char *used = NULL, *fb = NULL;
-        bool llm = false;
-        zt_buf_reset(&out);
-        st = translate_one(tr, j->r.source3, j->r.target3, j->r.texts[i], j->r.lens[i], j->r.keep_marks, &used,
-                           &out, &code, msg, sizeof msg, &fb, &llm);
-        if (st) break;
-        if (fb && !fallback) fallback = fb;
-        used_llm = used_llm && llm;
-        if (!src_all) src_all = used;
-        json_array_append_new(translations, json_stringn(zt_buf_str(&out), out.len));
-        json_array_append_new(sources, lang_json(used));
-    }
-    zt_buf_deinit(&out);
-    if (st) {
-        zt_http_resp_error(&resp, st, code, msg);
+    json_t *translations = j->translations, *sources = j->sources;
+    if (stopped && !j->st) j->st = bad(&j->code, "shutting_down", j->msg, sizeof j->msg, "the node is shutting down", 503);
+    if (j->st) {
+        zt_http_resp_error(&resp, j->st, j->code, j->msg);
         json_decref(translations);
         json_decref(sources);
     } else if (!translations || !sources) {
@@ -311,8 +325,8 @@ static void run_job(void *arg)
         json_decref(sources);
     } else {
         json_t *o = json_pack("{s:o,s:b,s:s}", "target", lang_json(j->r.target3), "detected", j->r.source3 == NULL,
-                              "method", used_llm ? "llm" : "apertium");
-        if (o && fallback) json_object_set_new(o, "fallback", json_string(fallback));
+                              "method", j->used_llm ? "llm" : "apertium");
+        if (o && j->fallback) json_object_set_new(o, "fallback", json_string(j->fallback));
         if (o) {
             if (j->r.batch) {
                 json_object_set_new(o, "translations", translations);
@@ -322,7 +336,7 @@ static void run_job(void *arg)
                 json_decref(translations);
                 json_decref(sources);
             }
-            json_object_set_new(o, "source", lang_json(src_all));
+            json_object_set_new(o, "source", lang_json(j->src_all));
         } else {
             json_decref(translations);
             json_decref(sources);
@@ -332,6 +346,7 @@ static void run_job(void *arg)
     zt_ignore(zt_http_async_respond(j->a, &resp)); /* ZT_ECLOSED: the client left */
     zt_http_resp_deinit(&resp);
     zt_http_async_release(j->a);
+    zt_buf_deinit(&j->out);
     json_decref(j->body);
     zt_free(j);
 }
@@ -362,14 +377,33 @@ void zt__tr_h_translate(void *ud, struct zt__req_ctx *cx, json_t *body, struct z
         zt_http_resp_error(resp, st, code, msg);
         return;
     }
+    size_t total = 0; /* the request's work budget */
+    for (size_t i = 0; i < j->r.n; i++) total += j->r.lens[i];
+    if (total > BATCH_BUDGET * tr->max_bytes) {
+        snprintf(msg, sizeof msg, "the batch holds %zu bytes of text; at most %zu (4 x features.translate.max_bytes)",
+                 total, BATCH_BUDGET * tr->max_bytes);
+        zt_free(j);
+        zt_http_resp_error(resp, 413, "batch_too_large", msg);
+        return;
+    }
     j->tr = tr;
     j->body = json_incref(body);
+    j->translations = json_array();
+    j->sources = json_array();
+    j->used_llm = true;
+    zt_buf_init(&j->out, 8 * tr->max_bytes + 4096);
+    char caller[160];
+    zt__fair_caller(cx, caller, sizeof caller);
     j->a = zt_http_req_defer(req, on_client_gone, NULL);
-    if (!j->a || zt_pool_submit(tr->pool, run_job, j) != 0) {
+    int rc = j->a ? zt__fair_submit(tr->pool, caller, j, job_step, job_done) : ZT_ENOMEM;
+    if (rc) {
         if (j->a) zt_http_async_abandon(j->a);
         json_decref(j->body);
+        json_decref(j->translations);
+        json_decref(j->sources);
+        zt_buf_deinit(&j->out);
         zt_free(j);
-        zt_http_resp_error(resp, 503, "overloaded", "too many translations queued; retry shortly");
+        zt__fair_refuse(resp, rc, "translations");
     }
 }
 

@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <sqlite3.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "store_internal.h"
@@ -42,6 +43,7 @@ enum {
     S_SALT_PUT,
     S_SALT_DEL,
     S_OLD_DOCS,
+    S_USAGE,
     N_STMT
 };
 
@@ -65,6 +67,8 @@ static const char *const sql_text[N_STMT] = {
     [S_SCAN] = "SELECT rowid, payload, vec, ts, id_ref FROM search_docs WHERE user_ref = ?1 "
                "ORDER BY rowid DESC LIMIT ?2",
     [S_COUNT] = "SELECT count(*) FROM search_docs WHERE user_ref = ?1",
+    [S_USAGE] = "SELECT count(*), coalesce(sum(length(payload) + length(vec) + length(terms)), 0) "
+                "FROM search_docs WHERE user_ref = ?1",
     [S_SALT_GET] = "SELECT salt FROM identity_salts WHERE ref = ?1",
     [S_SALT_PUT] = "INSERT INTO identity_salts(ref, salt, created) VALUES(?1, ?2, "
                    "CAST(strftime('%s','now') AS INTEGER))",
@@ -101,6 +105,7 @@ struct sqlite_store {
     struct zt_store base;
     sqlite3 *db;
     sqlite3_stmt *st[N_STMT];
+    char *path; /* the file, for disk_bytes (stat, no connection) */
 };
 
 /* A statement of the generic API (zt_store_prepare). */
@@ -245,7 +250,34 @@ static void sq_close(struct zt_store *st)
     if (!s) return;
     for (int i = 0; i < N_STMT; i++) sqlite3_finalize(s->st[i]);
     if (s->db) sqlite3_close(s->db);
+    zt_free(s->path);
     zt_free(s);
+}
+
+/* An integer PRAGMA's value (name: "auto_vacuum"), or -1. */
+static int64_t pragma_int(struct sqlite_store *s, const char *name)
+{
+    char sql[64];
+    snprintf(sql, sizeof sql, "PRAGMA %s", name);
+    sqlite3_stmt *q = NULL;
+    int64_t v = -1;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &q, NULL) == SQLITE_OK && sqlite3_step(q) == SQLITE_ROW)
+        v = sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+    return v;
+}
+
+/* Space freed by deletes goes back to the file system (issue 17 item 9:
+ * deleting a user left 570 MB and a 304 MB WAL): a new file is created
+ * with incremental auto-vacuum (set before its first table); a file made
+ * without it is converted once, by a VACUUM. */
+static int vacuum_mode(struct sqlite_store *s)
+{
+    if (pragma_int(s, "auto_vacuum") == 2) return 0; /* INCREMENTAL */
+    int rc = exec(s, "PRAGMA auto_vacuum=INCREMENTAL");
+    if (rc || pragma_int(s, "auto_vacuum") == 2) return rc; /* an empty file takes it at once */
+    zt_log(ZT_LOG_INFO, "store_vacuum", "backend=sqlite reason=\"converting to incremental auto-vacuum (once)\"");
+    return exec(s, "VACUUM");
 }
 
 static int sq_open(const struct zt_store_opts *o, struct zt_store **out)
@@ -272,11 +304,20 @@ static int sq_open(const struct zt_store_opts *o, struct zt_store **out)
     sqlite3_busy_timeout(s->db, o->busy_timeout_ms > 0 && o->busy_timeout_ms < 600000
                                     ? (int)o->busy_timeout_ms
                                     : 5000);
-    rc = exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA secure_delete=ON;"
-                 "PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;");
+    s->path = zt_strdup(o->path);
+    if (!s->path) {
+        rc = ZT_ENOMEM;
+        goto out;
+    }
+    /* auto_vacuum first: it must be set before the file's first table;
+     * journal_size_limit truncates the WAL after checkpoints */
+    rc = exec(s, "PRAGMA auto_vacuum=INCREMENTAL; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+                 "PRAGMA secure_delete=ON; PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;"
+                 "PRAGMA journal_size_limit=67108864;");
     if (rc) goto out;
     s->base.tx_attempts = o->tx_attempts;
     rc = bootstrap(s);
+    if (!rc) rc = vacuum_mode(s);
     for (size_t i = 0; !rc && i < sizeof BUILTIN / sizeof BUILTIN[0]; i++) rc = zt_store_migrate(&s->base, &BUILTIN[i]);
     if (rc) goto out;
     for (int i = 0; i < N_STMT; i++) {
@@ -717,6 +758,46 @@ static int sq_count(struct zt_store *st, const uint8_t *user_ref, size_t *n)
     return rc;
 }
 
+static int sq_usage(struct zt_store *st, const uint8_t *user_ref, size_t *n_docs, uint64_t *bytes)
+{
+    struct sqlite_store *s = (struct sqlite_store *)st;
+    sqlite3_stmt *q = stmt(s, S_USAGE);
+    sqlite3_bind_blob(q, 1, user_ref, ZT_STORE_REF_LEN, SQLITE_STATIC);
+    int r = sqlite3_step(q);
+    int rc = 0;
+    if (r == SQLITE_ROW) {
+        *n_docs = (size_t)sqlite3_column_int64(q, 0);
+        *bytes = (uint64_t)sqlite3_column_int64(q, 1);
+    } else {
+        rc = db_err(s, "usage", r);
+    }
+    sqlite3_reset(q);
+    return rc;
+}
+
+static int sq_compact(struct zt_store *st)
+{
+    struct sqlite_store *s = (struct sqlite_store *)st;
+    if (!sqlite3_get_autocommit(s->db)) return 0; /* inside a transaction: at its end */
+    /* free pages back to the OS, then fold the WAL into the file and
+     * truncate it (the vacuum's pages are in the WAL until then) */
+    int rc = exec(s, "PRAGMA incremental_vacuum;");
+    if (!rc) rc = exec(s, "PRAGMA wal_checkpoint(TRUNCATE);");
+    return rc;
+}
+
+static int sq_disk_bytes(struct zt_store *st, uint64_t *bytes)
+{
+    struct sqlite_store *s = (struct sqlite_store *)st;
+    struct stat a;
+    if (stat(s->path, &a) != 0) return ZT_EIO;
+    uint64_t n = (uint64_t)a.st_size;
+    char wal[4096];
+    if (snprintf(wal, sizeof wal, "%s-wal", s->path) < (int)sizeof wal && stat(wal, &a) == 0) n += (uint64_t)a.st_size;
+    *bytes = n;
+    return 0;
+}
+
 static int sq_salt_get(struct zt_store *st, const uint8_t *ref, uint8_t *out, size_t len)
 {
     return get_ref_blob((struct sqlite_store *)st, S_SALT_GET, "salt_get", ref, out, len, true, NULL);
@@ -818,4 +899,7 @@ const struct zt_store_ops zt_store_sqlite = {
     .salt_put = sq_salt_put,
     .salt_delete = sq_salt_delete,
     .docs_expire = sq_docs_expire,
+    .usage = sq_usage,
+    .compact = sq_compact,
+    .disk_bytes = sq_disk_bytes,
 };

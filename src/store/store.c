@@ -523,6 +523,22 @@ int zt_store_count(struct zt_store *st, const uint8_t user_ref[static ZT_STORE_R
     return st->ops->count(st, user_ref, n);
 }
 
+int zt_store_usage(struct zt_store *st, const uint8_t user_ref[static ZT_STORE_REF_LEN], size_t *n_docs,
+                   uint64_t *bytes)
+{
+    return st->ops->usage ? st->ops->usage(st, user_ref, n_docs, bytes) : ZT_EUNSUPPORTED;
+}
+
+int zt_store_compact(struct zt_store *st)
+{
+    return st->ops->compact ? st->ops->compact(st) : 0;
+}
+
+int zt_store_disk_bytes(struct zt_store *st, uint64_t *bytes)
+{
+    return st && st->ops->disk_bytes ? st->ops->disk_bytes(st, bytes) : ZT_EUNSUPPORTED;
+}
+
 int zt_store_salt_get(struct zt_store *st, const uint8_t ref[static ZT_STORE_REF_LEN], uint8_t *out, size_t len)
 {
     return st->ops->salt_get(st, ref, out, len);

@@ -794,6 +794,31 @@ static void test_env_proxy_only_when_asked(void **state)
     zt_http_client_free(c);
 }
 
+/* DNS rebinding (issue 17 item 7): a caller that checked a name's address
+ * pins it (resolve), and the connection goes there without a second
+ * lookup: here a name that does not resolve at all reaches the pinned
+ * address, and without the pin the same URL fails. */
+static void test_resolve_pins_the_address(void **state)
+{
+    (void)state;
+    struct zt_http_client *c = client(2);
+    struct zt_http_response r;
+    zt_http_response_init(&r);
+    char url[128], pin[128];
+    snprintf(url, sizeof url, "http://rebind.invalid:%u/ok", (unsigned)port);
+    snprintf(pin, sizeof pin, "rebind.invalid:%u:127.0.0.1", (unsigned)port);
+    struct zt_http_request q = {.url = url, .timeout_ms = 3000, .resolve = pin};
+    assert_int_equal(zt_http_client_do(c, &q, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(zt_buf_str(&r.body), "{\"ok\":true}");
+    zt_http_client_free(c); /* a fresh client: no DNS cache entry left from the pin */
+    c = client(2);
+    q.resolve = NULL;
+    assert_int_not_equal(zt_http_client_do(c, &q, &r), 0);
+    zt_http_response_deinit(&r);
+    zt_http_client_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -810,6 +835,7 @@ int main(void)
         cmocka_unit_test(test_shutdown_cancels_inflight),
         cmocka_unit_test(test_mute_peer_first_byte_timeout),
         cmocka_unit_test(test_env_proxy_only_when_asked),
+        cmocka_unit_test(test_resolve_pins_the_address),
         cmocka_unit_test(test_https_verification),
         cmocka_unit_test(test_allocation_failures),
     };

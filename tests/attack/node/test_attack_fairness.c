@@ -1,0 +1,184 @@
+/* test_attack_fairness.c: one feature must not starve the others, nor one
+ * caller the others (issue 17 item 8), against a real zentalk-node.
+ * Before: four concurrent large translation batches made a one-sentence
+ * translation from someone else wait 30.6 s (6 ms idle): the translation
+ * threads took requests first come, first served, each a whole batch. On
+ * the sanitizer build, eight large intent batches made /healthz time out:
+ * intents ran on the HTTP threads.
+ * Checked, by order of completion rather than by timing:
+ *  - while eight large batches from 127.0.0.2 run, a one-sentence
+ *    translation from 127.0.0.3 answers before any of them completes
+ *    (the translation queue is fair per caller, one text per step);
+ *  - with one HTTP thread (server.threads: 1), /healthz answers while
+ *    large intent batches are still running (they run on their own pool);
+ *  - a batch over its work budget is refused (413 batch_too_large).
+ * Usage: test_attack_fairness PATH/zentalk-node [PATH/zentalk] */
+#define _GNU_SOURCE
+#include "harness.h"
+
+#include <curl/curl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static atomic_int order; /* completion counter */
+
+struct call {
+    uint16_t port;
+    const char *from, *path, *method;
+    char *body;
+    long status;
+    int done_at; /* value of order when it completed */
+};
+
+static void *run_call(void *arg)
+{
+    struct call *c = arg;
+    struct http_opts o = {.ctype = c->body ? "application/json" : NULL, .body = c->body, .from = c->from,
+                          .timeout_ms = 240000};
+    struct resp r;
+    if (http_req(c->port, c->method, c->path, &o, &r) == 0) c->status = r.status;
+    c->done_at = atomic_fetch_add(&order, 1);
+    if (c->status != 200) fprintf(stderr, "%s %s: %ld %.300s\n", c->method, c->path, c->status, zt_buf_str(&r.body));
+    resp_free(&r);
+    return NULL;
+}
+
+static void stop(struct node *n)
+{
+    kill(n->pid, SIGTERM);
+    assert_int_equal(node_wait(n, 60000), 0);
+    node_cleanup(n);
+    rm_rf(n->dir);
+}
+
+/* {"texts":[n texts of about size bytes of English], ...extra} */
+static char *batch(int n, size_t size, const char *extra)
+{
+    static const char *const s[] = {"The weather is nice today and we are going to the park. ",
+                                    "My brother bought a new car last week and he likes it. ",
+                                    "Please send me the report before the meeting tomorrow. ",
+                                    "The children are playing in the garden with the dog. "};
+    struct zt_buf b;
+    zt_buf_init(&b, 16u << 20);
+    assert_int_equal(zt_buf_append_str(&b, "{\"texts\":["), 0);
+    for (int i = 0; i < n; i++) {
+        assert_int_equal(zt_buf_append_str(&b, i ? ",\"" : "\""), 0);
+        for (size_t len = 0, k = (size_t)i; len < size; k++) {
+            assert_int_equal(zt_buf_append_str(&b, s[k % 4]), 0);
+            len += strlen(s[k % 4]);
+        }
+        assert_int_equal(zt_buf_append_str(&b, "\""), 0);
+    }
+    assert_int_equal(zt_buf_appendf(&b, "]%s}", extra), 0);
+    char *out = strdup(zt_buf_str(&b));
+    zt_buf_deinit(&b);
+    assert_non_null(out);
+    return out;
+}
+
+static void test_small_translation_not_starved(void **state)
+{
+    (void)state;
+    if (access("/usr/share/apertium/modes/eng-spa.mode", R_OK) != 0)
+        zt_skip("Apertium's eng-spa pair is not installed (scripts/setup.sh)");
+    struct node n;
+    node_spawn(&n, NULL, NULL, true, NULL);
+    atomic_store(&order, 0);
+    enum { BIG = 8 }; /* more than the translation threads: some wait */
+    struct call big[BIG];
+    pthread_t t[BIG + 1];
+    for (int i = 0; i < BIG; i++) {
+        /* 8 texts of 2 KB: the budget allows 4 x 16 KiB per batch */
+        big[i] = (struct call){.port = n.port, .from = "127.0.0.2", .path = "/v1/features/translate",
+                               .method = "POST", .body = batch(8, 2000, ",\"source\":\"en\",\"target\":\"es\"")};
+        assert_int_equal(pthread_create(&t[i], NULL, run_call, &big[i]), 0);
+    }
+    usleep(300 * 1000); /* let the batches start */
+    struct call small = {.port = n.port, .from = "127.0.0.3", .path = "/v1/features/translate", .method = "POST",
+                         .body = strdup("{\"text\":\"Good morning, how are you?\",\"source\":\"en\",\"target\":\"es\"}")};
+    assert_int_equal(pthread_create(&t[BIG], NULL, run_call, &small), 0);
+    for (int i = 0; i <= BIG; i++) pthread_join(t[i], NULL);
+    printf("completion order: small %d, large", small.done_at);
+    for (int i = 0; i < BIG; i++) printf(" %d", big[i].done_at);
+    printf("\n");
+    assert_int_equal(small.status, 200);
+    for (int i = 0; i < BIG; i++) {
+        assert_int_equal(big[i].status, 200);
+        free(big[i].body);
+    }
+    free(small.body);
+    assert_int_equal(small.done_at, 0); /* before every large batch */
+    /* the work budget: 5 x 16 KiB is over 4 x features.translate.max_bytes */
+    char *over = batch(5, 16000, ",\"source\":\"en\",\"target\":\"es\"");
+    struct resp r;
+    http(n.port, "POST", "/v1/features/translate", "application/json", over, &r);
+    assert_error_json(&r, 413, "batch_too_large");
+    resp_free(&r);
+    free(over);
+    stop(&n);
+}
+
+static void test_healthz_while_intents_run(void **state)
+{
+    (void)state;
+    char cfg[256];
+    tmp_dir(cfg, sizeof cfg, "faircfg");
+    put_file(cfg, "config.yaml", "server:\n  threads: 1\n");
+    const char *const args[] = {"--config", cfg, NULL};
+    struct node n;
+    node_spawn(&n, args, NULL, true, NULL);
+    atomic_store(&order, 0);
+    enum { BIG = 4 };
+    struct call big[BIG];
+    pthread_t t[BIG + 1];
+    for (int i = 0; i < BIG; i++) {
+        big[i] = (struct call){.port = n.port, .from = "127.0.0.2", .path = "/v1/features/intents", .method = "POST",
+                               .body = batch(128, 4000, "")}; /* 512,000 bytes: within the budget */
+        assert_int_equal(pthread_create(&t[i], NULL, run_call, &big[i]), 0);
+    }
+    usleep(200 * 1000);
+    struct call health = {.port = n.port, .from = "127.0.0.3", .path = "/healthz", .method = "GET"};
+    assert_int_equal(pthread_create(&t[BIG], NULL, run_call, &health), 0);
+    for (int i = 0; i <= BIG; i++) pthread_join(t[i], NULL);
+    printf("completion order: healthz %d, intent batches", health.done_at);
+    for (int i = 0; i < BIG; i++) printf(" %d", big[i].done_at);
+    printf("\n");
+    assert_int_equal(health.status, 200);
+    for (int i = 0; i < BIG; i++) {
+        assert_int_equal(big[i].status, 200);
+        free(big[i].body);
+    }
+    assert_int_equal(health.done_at, 0); /* before every intent batch */
+    /* the work budget: 256 texts of 2.5 KB are over 512 KiB */
+    char *over = batch(256, 2500, "");
+    struct resp r;
+    http(n.port, "POST", "/v1/features/intents", "application/json", over, &r);
+    assert_error_json(&r, 413, "batch_too_large");
+    resp_free(&r);
+    free(over);
+    stop(&n);
+    rm_rf(cfg);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: %s PATH/zentalk-node [PATH/zentalk]\n", argv[0]);
+        return 2;
+    }
+    node_bin = argv[1];
+    signal(SIGPIPE, SIG_IGN);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_small_translation_not_starved),
+        cmocka_unit_test(test_healthz_while_intents_run),
+    };
+    int f = cmocka_run_group_tests(tests, NULL, NULL);
+    curl_global_cleanup();
+    return zt_test_exit(f);
+}
