@@ -272,7 +272,10 @@ static const char *const VIOLENT[] = {"kill",  "murder", "hurt",     "beat",   "
                                       "break", "burn",   "end",      "strangle", "choke", "slap", "bash",  "rape",
                                       "cut",   "gut",    "wreck",    "torture", "drown", "hunt",  "find",  "get",
                                       "batter", "kick",  "bury",     "destroy", "fight", "jump",  "attack", "ruin",
-                                      "slash", "poison", "hang", "skin", NULL};
+                                      "slash", "poison", "hang", "skin", "slit", "knock", NULL};
+/* verbs that are seldom hyperbole: a threat against a third person counts in full */
+static const char *const GRAVE[] = {"stab", "shoot", "murder", "strangle", "rape", "torture", "poison", "slit",
+                                    "slash", "choke", "drown", "bury", NULL};
 static const char *const FIRST[] = {"i", "ill", "im", "imma", "ima", "we", "gonna", "gunna", "finna", NULL};
 static const char *const TARGET3[] = {"him", "her", "them", "his", "their", NULL};
 static const char *const GAME[] = {"game", "chess", "fifa", "round", "match", "cards", "poker", "tennis", "golf",
@@ -284,7 +287,7 @@ static void threats(const struct zt__mod_word *w, size_t n, struct zt__mod_hits 
         if (!in(&w[j], VIOLENT)) continue;
         /* a first-person subject (or "gonna") within five words before, no negation between */
         bool subj = false, neg = false;
-        for (size_t k = j > 5 ? j - 5 : 0; k < j; k++) {
+        for (size_t k = j > 6 ? j - 6 : 0; k < j; k++) {
             if (in(&w[k], FIRST)) subj = true, neg = false;
             else if (subj && (in(&w[k], NEG) || eqw(&w[k], "wouldn") || eqw(&w[k], "if"))) neg = true;
         }
@@ -310,7 +313,13 @@ static void threats(const struct zt__mod_word *w, size_t n, struct zt__mod_hits 
         bool game = t + 1 < n && eqw(&w[t + 1], "at") && you && !eqw(&w[t], "your");
         for (size_t k = t + 1; k < n; k++) game |= in(&w[k], GAME);
         if (game) continue;
-        double wt = you ? (weak ? 0.55 : W_THREAT) : W_THREAT3;
+        /* "beat you up", and a bare "i'll get you" / "we will find you" ending the message */
+        if (weak && you && t + 1 < n && eqw(&w[t + 1], "up")) weak = false;
+        if (weak && you && t + 1 == n && !eqw(&w[j], "beat")) {
+            put(h, "threat_end", 0.75);
+            continue;
+        }
+        double wt = you ? (weak ? 0.55 : W_THREAT) : (in(&w[j], GRAVE) ? W_THREAT : W_THREAT3);
         put(h, weak ? "threat_weak" : "threat", wt);
     }
     static const char *const phrases[] = {
@@ -360,10 +369,42 @@ static void threats(const struct zt__mod_word *w, size_t n, struct zt__mod_hits 
         "make sure @you never",
         "never walk again",
         "if @you keep talking",
+        /* round 2 (issue 16): tuned on tests/data/tune/round2 */
+        "what s coming to @you",
+        "put @you in the hospital",
+        "put @you in hospital",
+        "sleep with your door",
+        "know where @you work",
+        "won t see tomorrow",
+        "wish @you were never born",
+        "find out where @you live",
+        "@you re a dead man",
+        "dead man walking",
+        "again and see what happens",
+        "family isn t safe",
+        "won t be safe",
+        "end your life",
+        "knock your teeth",
+        "rip your head off",
+        "meet me outside and",
+        "bullet in @you",
+        "put a bullet",
+        "make your life hell",
+        "make your life a living hell",
+        "@you re gonna get hurt",
+        "gonna get hurt",
+        "count your days",
+        "days are numbered",
+        "waiting for @you after school",
+        "kick your head in",
+        "smash your face",
     };
     static const double pw[] = {0.8, 0.9, 0.7, 0.8, 0.8, 0.8, 0.75, 0.8, 0.6, 0.6, 0.6, 0.5, 0.5, 0.5, 0.3, 0.3,
                                 0.8, 0.7, 0.75, 0.75, 0.9, 0.8, 0.8, 0.6, 0.85, 0.9, 0.85, 0.85, 0.9, 0.85, 0.85,
-                                0.8, 0.85, 0.85, 0.6, 0.6, 0.75, 0.4, 0.8, 0.55, 0.35, 0.85, 0.6, 0.8, 0.8, 0.4};
+                                0.8, 0.85, 0.85, 0.6, 0.6, 0.75, 0.4, 0.8, 0.55, 0.35, 0.85, 0.6, 0.8, 0.8, 0.4,
+                                /* round 2 */
+                                0.8, 0.85, 0.85, 0.75, 0.75, 0.85, 0.8, 0.85, 0.85, 0.8, 0.8, 0.8, 0.75, 0.9,
+                                0.85, 0.9, 0.75, 0.9, 0.9, 0.8, 0.85, 0.85, 0.6, 0.85, 0.85, 0.8, 0.85, 0.85};
     for (size_t p = 0; p < sizeof phrases / sizeof phrases[0]; p++)
         for (size_t i = 0; i < n; i++) {
             if (phrase_at(w, n, i, phrases[p])) {
@@ -435,7 +476,7 @@ static int contact_data(const char *s, size_t n)
             }
             i = j > i ? j - 1 : i;
         }
-        if (s[i] == '@' && i > 0 && alpha(s[i - 1])) {
+        if (s[i] == '@' && i > 0 && (alpha(s[i - 1]) || dig(s[i - 1]) || s[i - 1] == '_' || s[i - 1] == '.')) {
             size_t j = i + 1;
             while (j < n && (alpha(s[j]) || dig(s[j]) || s[j] == '-' || s[j] == '.')) j++;
             if (j > i + 3 && memchr(s + i, '.', j - i)) return 1;
@@ -459,7 +500,8 @@ static int contact_data(const char *s, size_t n)
 }
 
 static const char *const STRONG[] = {"spam", "flood", "leak", "leaked", "expose", "harass", "blast", "dox", "doxx", "raid",
-                                     "swat", NULL};
+                                     "swat", "prank", "regret", "revenge", "punish", "scammer", "creep", "pervert",
+                                     "snitch", NULL};
 static const char *const POINT[] = {"his", "her", "their", "him", "them", "he", "she", "lives", "live", "living", "address",
                                     "number", "phone", "email", "ssn", "home", "here", "found", NULL};
 static const char *const HOSTILE[] = {"everyone", "visit", "show", "hell", "fun", "post", "teach", "lesson", "call",
@@ -479,6 +521,12 @@ static void doxxing(const struct zt__mod_word *w, size_t n, const char *raw, siz
     }
     /* someone else's data in a hostile message: an insult, another rule, a
      * call to harass, or an SSN (never shared about someone kindly) */
+    /* "found where she lives", "let him have it" */
+    for (size_t i = 0; i + 1 < n; i++) {
+        if (eqw(&w[i], "found") && eqw(&w[i + 1], "where")) strong = true;
+        if (eqw(&w[i], "let") && i + 3 < n && in(&w[i + 1], TARGET3) && eqw(&w[i + 2], "have") && eqw(&w[i + 3], "it"))
+            strong = true;
+    }
     if (point && (insult || h->n > 0 || strong || weak >= 2 || kind == 2)) put(h, "doxxing", W_DOXX);
 }
 

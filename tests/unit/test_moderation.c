@@ -253,6 +253,16 @@ static void test_harassment_rules(void **state)
     expect("i know where u live", ZT_MOD_HARASSMENT, NULL);
     expect("everyone spam this idiot, his number is 555-213-4478", ZT_MOD_HARASSMENT, "doxxing");
     expect("found his address, 18 Elm Road, Leeds LS6 2AB, let's show up", ZT_MOD_HARASSMENT, "doxxing");
+    /* round 2 (issue 16): grave verbs at a third person, a bare threat at the end, fixed shapes */
+    expect("I'm gonna stab him", ZT_MOD_HARASSMENT, "threat");
+    expect("I will get you fired and then I'll get you", ZT_MOD_HARASSMENT, "threat_end");
+    expect("I'm coming over there to beat you up", ZT_MOD_HARASSMENT, "threat");
+    expect("your days are numbered", ZT_MOD_HARASSMENT, "threat_phrase");
+    expect("the creep's email is jdoe88@gmail.com, spam him", ZT_MOD_HARASSMENT, "doxxing");
+    expect("his mum's number is 555 876 1234 lets prank call her all night", ZT_MOD_HARASSMENT, "doxxing");
+    expect_allow("I'll get you the report by noon");
+    expect_allow("let's try it and see what happens");
+    expect_allow("email me at jdoe88@gmail.com");
     /* not insults, not threats, not doxxing */
     expect_clean("let's kill this presentation tomorrow");
     expect_clean("we're driving through Scunthorpe and Penistone");
