@@ -276,10 +276,17 @@ static const char *const VIOLENT[] = {"kill",  "murder", "hurt",     "beat",   "
 /* verbs that are seldom hyperbole: a threat against a third person counts in full */
 static const char *const GRAVE[] = {"stab", "shoot", "murder", "strangle", "rape", "torture", "poison", "slit",
                                     "slash", "choke", "drown", "bury", NULL};
-static const char *const FIRST[] = {"i", "ill", "im", "imma", "ima", "we", "gonna", "gunna", "finna", NULL};
+static const char *const FIRST[] = {"i",    "ill",      "im",       "imma", "ima", "we", "gonna", "gunna",
+                                    "finna", "someone", "somebody", "they", "me",  NULL};
+/* "your ..." that stands for the reader: kin, body, home */
+static const char *const YOURS[] = {"family", "kids", "children", "child", "wife", "husband", "mom", "mum", "mother",
+                                    "dad", "father", "brother", "sister", "son", "daughter", "dog", "cat", "face",
+                                    "head", "legs", "arms", "neck", "body", "house", "car", "girlfriend", "boyfriend",
+                                    "baby", "teeth", "skull", NULL};
 static const char *const TARGET3[] = {"him", "her", "them", "his", "their", NULL};
-static const char *const GAME[] = {"game", "chess", "fifa", "round", "match", "cards", "poker", "tennis", "golf",
-                                   "pool", "darts", "mario", "scrabble", "monopoly", "haha", "lol", "lmao", NULL};
+static const char *const GAME[] = {"game",  "chess", "fifa",  "round", "match",    "cards", "poker", "tennis",
+                                   "golf",  "pool",  "darts", "mario", "scrabble", "monopoly", "haha", "lol",
+                                   "lmao",  "slack", "deal",  "discount", "slice", "piece", "seat", "lift", NULL};
 
 static void threats(const struct zt__mod_word *w, size_t n, struct zt__mod_hits *h)
 {
@@ -297,14 +304,18 @@ static void threats(const struct zt__mod_word *w, size_t n, struct zt__mod_hits 
         bool through = false;
         while (t < n && t <= j + 4 &&
                (eqw(&w[t], "the") || eqw(&w[t], "crap") || eqw(&w[t], "shit") || eqw(&w[t], "hell") ||
-                eqw(&w[t], "out") || eqw(&w[t], "of") || eqw(&w[t], "up") || eqw(&w[t], "down"))) {
+                eqw(&w[t], "out") || eqw(&w[t], "of") || eqw(&w[t], "up") || eqw(&w[t], "down") ||
+                eqw(&w[t], "every") || eqw(&w[t], "bone") || eqw(&w[t], "in") || eqw(&w[t], "all"))) {
             through |= eqw(&w[t], "crap") || eqw(&w[t], "shit") || eqw(&w[t], "hell");
             t++;
         }
         if (t >= n) continue;
         bool you = in(&w[t], YOU) || eqw(&w[t], "your") || eqw(&w[t], "yourself") || eqw(&w[t], "ur");
+        /* "beat your brother up", "burn your house": the reader's kin and home count as the reader */
+        bool yours = (eqw(&w[t], "your") || eqw(&w[t], "ur")) && t + 1 < n && in(&w[t + 1], YOURS);
         bool third = in(&w[t], TARGET3);
         if (!you && !third) continue;
+        if (yours) third = false;
         /* "find you" and "get you" are threats only with more ("i will find you and hurt you") */
         bool weak = eqw(&w[j], "find") || eqw(&w[j], "get") || eqw(&w[j], "fight") || eqw(&w[j], "jump") ||
                     eqw(&w[j], "destroy") || eqw(&w[j], "ruin") || eqw(&w[j], "beat") || eqw(&w[j], "end");
@@ -315,6 +326,7 @@ static void threats(const struct zt__mod_word *w, size_t n, struct zt__mod_hits 
         if (game) continue;
         /* "beat you up", and a bare "i'll get you" / "we will find you" ending the message */
         if (weak && you && t + 1 < n && eqw(&w[t + 1], "up")) weak = false;
+        if (weak && yours && t + 2 < n && eqw(&w[t + 2], "up")) weak = false;
         if (weak && you && t + 1 == n && !eqw(&w[j], "beat")) {
             put(h, "threat_end", 0.75);
             continue;
@@ -398,13 +410,38 @@ static void threats(const struct zt__mod_word *w, size_t n, struct zt__mod_hits 
         "waiting for @you after school",
         "kick your head in",
         "smash your face",
+        "@you re going to regret",
+        "@you re gonna regret",
+        "@you will be sorry",
+        "never see your",
+        "@you ll all pay",
+        "six feet under",
+        "@you in a ditch",
+        "bringing a gun",
+        "shoot up",
+        "teach @you a lesson",
+        "@you r dead",
+        "ruin your life",
+        "destroy your life",
+        "outside your house",
+        "come after @you",
+        "set your house on fire",
+        "burn down your",
+        "hope someone kills @you",
+        "hope someone stabs @you",
+        "hope someone hurts @you",
+        "hope someone shoots @you",
+        "hope somebody kills @you",
+        "hope somebody hurts @you",
     };
     static const double pw[] = {0.8, 0.9, 0.7, 0.8, 0.8, 0.8, 0.75, 0.8, 0.6, 0.6, 0.6, 0.5, 0.5, 0.5, 0.3, 0.3,
                                 0.8, 0.7, 0.75, 0.75, 0.9, 0.8, 0.8, 0.6, 0.85, 0.9, 0.85, 0.85, 0.9, 0.85, 0.85,
                                 0.8, 0.85, 0.85, 0.6, 0.6, 0.75, 0.4, 0.8, 0.55, 0.35, 0.85, 0.6, 0.8, 0.8, 0.4,
                                 /* round 2 */
                                 0.8, 0.85, 0.85, 0.75, 0.75, 0.85, 0.8, 0.85, 0.85, 0.8, 0.8, 0.8, 0.75, 0.9,
-                                0.85, 0.9, 0.75, 0.9, 0.9, 0.8, 0.85, 0.85, 0.6, 0.85, 0.85, 0.8, 0.85, 0.85};
+                                0.85, 0.9, 0.75, 0.9, 0.9, 0.8, 0.85, 0.85, 0.6, 0.85, 0.85, 0.8, 0.85, 0.85,
+                                0.8, 0.8, 0.75, 0.8, 0.85, 0.85, 0.85, 0.85, 0.85, 0.8, 0.8, 0.8, 0.8, 0.75,
+                                0.8, 0.9, 0.85, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9};
     for (size_t p = 0; p < sizeof phrases / sizeof phrases[0]; p++)
         for (size_t i = 0; i < n; i++) {
             if (phrase_at(w, n, i, phrases[p])) {
