@@ -75,7 +75,7 @@ static const char *const G_PARCEL_FEE[] = {"could not be delivered", "incomplete
                                            "actualice su dirección", "versandkosten", "frais", "en attente", "giacenza",
                                            "riconsegna", "wartet auf zustellung", "taxa", "pague", "tasas", "retido", "retenido", "customs fee", "reschedule your delivery", "we missed you", "missed you today", "cannot be delivered", "is waiting", "redelivery fee", "small payment", "payment of", "to release it", "release your", "pay a fee", "shipping fee", "pay only shipping", NULL};
 static const char *const G_FAMILY[] = {"mum", "mom", "dad", "mama", "mamá", "mãe", "mae", "papa", "papá", "mamma",
-                                       "maman", "mammy", "mummy", "mommy", "daddy", NULL};
+                                       "maman", "mammy", "mummy", "mommy", "daddy", "your daughter", "your son", NULL};
 static const char *const G_FAMILY_HI[] = {"hi mum", "hi mom", "hey mum", "hey mom", "hi dad", "hey dad", "mum it's me",
                                           "mom it's me", "dad it's me", "mum its me", "mom its me", "hola mamá", "hola mama",
                                           "hallo mama", "olá mãe", "ola mae", "ciao mamma", "salut maman", NULL};
@@ -83,29 +83,31 @@ static const char *const G_NEWNUMBER[] = {"new number", "phone broke", "lost my 
                                           "temporary number", "friend's phone", "from a friend's", "borrowed phone",
                                           "my old phone", "phone is broken", "broke my phone", "this is my number now",
                                           "número nuevo", "numero nuevo", "neue nummer", "número novo", "perdi o telemóvel",
-                                          "handy ist kaputt", "se me rompió", "nuovo numero", "nouveau numéro", "phone died", "using my friend", "my friends phone", "my friend's phone", "my phone is dead", NULL};
+                                          "handy ist kaputt", "se me rompió", "nuovo numero", "nouveau numéro", "using my friend", "my friends phone", "my friend's phone", "nieuwe nummer", "mijn nieuwe", "nieuw nummer", "using a friend's", NULL};
+/* a dead phone is no new number: only with a request for money ("hi mum, phone died, charging it at Tom's" is ham) */
+static const char *const G_PHONEDEAD[] = {"phone died", "my phone is dead", "phone is dead", NULL};
 static const char *const G_MONEYASK[] = {"send £", "send $", "send me £", "send me $", "send me €", "transfer", "pay a bill",
                                          "pay this bill", "bill for me", "bill to pay", "rent", "favour", "favor", "urgent",
                                          "urgently", "i'll explain", "pay you back", "friend's account", "überweisen", "transferencia",
-                                         "transferência", "geld", "dinero", "dinheiro", "soldi", "pay u back", "will pay u", "send me 1*", "send me 2*", "send me 3*", "send me 5*", NULL};
+                                         "transferência", "geld", "dinero", "dinheiro", "soldi", "betaling", "betalen", "some money", "pay u back", "will pay u", "send me 1*", "send me 2*", "send me 3*", "send me 5*", NULL};
 static const char *const G_GIVEAWAY[] = {"giveaway", "give away", "giving away", "for free", "free crypto", NULL};
 static const char *const G_COINS[] = {"eth", "btc", "usdt", "bitcoin", "wallet address", "crypto", "token", "tokens", "sol", NULL};
 static const char *const G_ROMANCE[] = {"saw your profile", "army doctor", "on mission", "on a mission", "lonely tonight",
                                         "private page", "western union", "flight ticket so i can", "you seem so kind",
                                         "looking for my friend", "where are you from", "hi handsome", "hello dear",
-                                        "hi dear", "wrong number?", "you seem nice", "sugar daddy", "sugar mommy", "my private photos", "lonely", "want to be my friend", "new in town", "looking for a friend", "chat with me", "i'm lonely", "widow", "r u single", "are you single", "saw u on", "saw you on facebook", "saw you on instagram", "sweetie", "u look nice", "you look nice", "you look beautiful", "u r beautiful", NULL};
+                                        "hi dear", "wrong number?", "you seem nice", "sugar daddy", "sugar mommy", "my private photos", "lonely", "want to be my friend", "new in town", "looking for a friend", "chat with me", "i'm lonely", "widow", "r u single", "are you single", "saw u on", "saw you on facebook", "saw you on instagram", "sweetie", "u look nice", "you look nice", "you look beautiful", "u r beautiful", "so i can come to you", "release my gold", "my love, i need", "i need money for my flight", "peacekeeping", NULL};
 static const char *const G_JOB[] = {"part-time", "part time", "work from home", "no experience", "earn $", "earn £", "earn €",
                                     "earn up to", "/day", "daily", "per week", "commission", "liking youtube", "rate products",
                                     "premium tasks", "simple online tasks", "online tasks", "resume was recommended",
-                                    "add me on telegram", "on telegram", "message hr", "reply 1", "we are hiring", "trabajo desde casa", "desde casa", "von zuhause", "nebenjob", "travail à domicile", "lavoro da casa", "trabalho em casa", "passive income", "extra income", "pay you $", "weekly pay", "working from home", "make $", "make £", "get paid to", "earn cash", "a week working", "be your own boss", "lavoro online", "guadagni", "al giorno", "gana", "al día", "pro tag", "par jour", "por dia", "scrivimi", "escríbeme", "daily salary", "minutes a day", "hours a day", "product testing", "paid product", "online assistant*", "/hour", "per hour", "hr department", "/hr", "remote assistant*", NULL};
+                                    "add me on telegram", "on telegram", "message hr", "reply 1", "we are hiring", "trabajo desde casa", "desde casa", "von zuhause", "nebenjob", "travail à domicile", "lavoro da casa", "trabalho em casa", "passive income", "extra income", "pay you $", "weekly pay", "working from home", "make $", "make £", "get paid to", "earn cash", "a week working", "be your own boss", "lavoro online", "guadagni", "al giorno", "gana", "al día", "pro tag", "par jour", "por dia", "scrivimi", "escríbeme", "daily salary", "minutes a day", "hours a day", "product testing", "paid product", "online assistant*", "/hour", "per hour", "hr department", "/hr", "remote assistant*", "job opportunity", "we pay $", "we pay £", "per day", "flexible hours", NULL};
 static const char *const G_JOB2[] = {"$", "£", "€", "earn", "salary", "commission", "income", "paid", "cash", "usd",
                                      "eur", "gbp", "deposit", "telegram", "whatsapp", "recruiter", "hr", "dm me",
                                      "guadagni", "gana", "verdienen", "gagnez", NULL};
 static const char *const G_ACCOUNT[] = {"account", "apple id", "password", "payment", "billing", "paypal", "your card",
-                                        "banking", "your device", "microsoft 365", "toll", "tax", "su cuenta", "ihr konto", "votre compte", "sua conta", "il tuo conto", "il tuo account", "uw rekening", "card ending", "icloud", "storage", "membership", "subscription", "vehicle tax", "licence", "license", "bill payment", "apple pay", "google pay", "your funds", "your access", "access", "your bank", "online banking", "your profile", NULL};
+                                        "banking", "your device", "microsoft 365", "toll", "tax", "su cuenta", "ihr konto", "votre compte", "sua conta", "il tuo conto", "il tuo account", "uw rekening", "card ending", "icloud", "storage", "membership", "subscription", "vehicle tax", "licence", "license", "bill payment", "apple pay", "google pay", "your funds", "your access", "access", "your bank", "online banking", "your profile", "social security", "your page", "facebook page", "instagram account", NULL};
 static const char *const G_LOCKED[] = {"locked", "suspended", "limited", "expires today", "expire", "failed", "unusual",
                                        "compromised", "deactivated", "frozen", "suspicious activity", "new device",
-                                       "unpaid", "on hold", "sign-in", "bloqueada", "suspendida", "gesperrt", "eingeschränkt", "suspendu", "bloqué", "bloccato", "sospeso", "geblokkeerd", "fraud alert", "did you attempt", "overdue", "avoid a fine", "penalty", "disconnection", "will be deleted", "will be closed", "will be banned", "placed on hold", "renews today", "unsuccessful", "is full", "retido", "retenido", "retenu", "bloccata", NULL};
+                                       "unpaid", "on hold", "sign-in", "bloqueada", "suspendida", "gesperrt", "eingeschränkt", "suspendu", "bloqué", "bloccato", "sospeso", "geblokkeerd", "fraud alert", "did you attempt", "overdue", "avoid a fine", "penalty", "disconnection", "will be deleted", "will be closed", "will be banned", "placed on hold", "renews today", "unsuccessful", "is full", "retido", "retenido", "retenu", "bloccata", "copyright violation", "community standards", "violat*", NULL};
 static const char *const G_LOCK_ACTION[] = {"verify", "confirm", "update", "restore", "unlock", "secure", "validate",
                                             "reactivate", "log in", "login", "sign in", NULL};
 /* a message speaking as a company: "Amazon here:", "USPS:", "Binance support" */
@@ -118,11 +120,11 @@ static const char *const G_BRAND_VOICE[] = {"amazon here", "apple here", "paypal
                                             "whatsapp support", "customer support team", NULL};
 static const char *const G_ADVANCE[] = {"business proposal", "lucrative", "next of kin", "beneficiary", "inheritance",
                                         "kindly", "dear friend", "hello friend", "transfer the funds", "confidential deal",
-                                        "unclaimed funds", NULL};
+                                        "unclaimed funds", "late client", "your surname", "same surname", "deceased client", "left behind $", NULL};
 static const char *const G_ADVANCE2[] = {"million", "$", "£", "€", "deal", "funds", "whatsapp", "reply", "details", "usd",
                                          "percent", "%", NULL};
 static const char *const G_INVEST[] = {"guaranteed", "100x", "trading bot", "signal group", "pre-sale", "presale",
-                                       "% profit", "returns", "before listing", "double your", "passive income", "forex", "mining pool", "investment platform", "investment opportunity", "turned $", "turned £", "arbitrage", "financial advisor", "win rate", "signals channel", "vip signals", "% daily", "daily returns", "show you how", "get rich", "crypto bot", "% returns", "% weekly", "weekly profit", "guaranteed profit", NULL};
+                                       "% profit", "returns", "before listing", "double your", "passive income", "forex", "mining pool", "investment platform", "investment opportunity", "turned $", "turned £", "arbitrage", "financial advisor", "win rate", "signals channel", "vip signals", "% daily", "daily returns", "show you how", "get rich", "crypto bot", "% returns", "% weekly", "weekly profit", "guaranteed profit", "want me to show you", "great money with crypto", "making money with crypto", "making great money", NULL};
 static const char *const G_INVEST2[] = {"invest", "crypto", "profit", "returns", "buy", "earn", "token", "usdt", "btc", "bitcoin", "eth", "$", "£", "deposit", "withdraw", "signals", "telegram", "%", NULL};
 static const char *const G_REFUND[] = {"tax refund", "you are due", "due a refund", "refund of", NULL};
 static const char *const G_URGENT[] = {"urgent", "urgently", "within 24h", "within 24 hours", "within 12 hours",
@@ -143,7 +145,13 @@ static const char *const G_SMS[] = {"t&cs apply", "t&c apply", "18+ only", "unsu
 static const char *const G_GOODS[] = {"viagra", "cialis", "no prescription", "replica*", "rolex", "weird trick", "doctors hate",
                                       "diet pills", "weight loss", "lose weight", "lose 20 pounds", "cheap meds", "enlargement",
                                       "buy followers", "instagram followers", "followers and likes", "casino bonus",
-                                      "free spins", "hot singles", "singles in your area", "diploma", "degree in", "no exams", "fake id", "doctors are shocked", "shocked by this", "this trick", "lose 10kg", "robux", "v-bucks", "vbucks", "generator", "no survey", "hot local", "local girls", "want to meet you tonight", NULL};
+                                      "free spins", "hot singles", "singles in your area", "diploma", "degree in", "no exams", "fake id", "doctors are shocked", "shocked by this", "this trick", "lose 10kg", "robux", "v-bucks", "vbucks", "generator", "no survey", "hot local", "local girls", "want to meet you tonight", "followers for $", "followers for £", "000 followers", "k followers", "followers on instagram", NULL};
+/* fake renewals and scareware: "your Norton subscription renewed for $399, call to cancel" */
+static const char *const G_TECH[] = {"norton", "mcafee", "geek squad", "antivirus", "detected a virus", "virus on your",
+                                     "your phone is infected", "your device is infected", "install the cleaner",
+                                     "cleaner app", "call to cancel", "to cancel call", "has been renewed", NULL};
+static const char *const G_TECH2[] = {"$", "£", "€", "call", "install", "renewed", "cancel", "protect", "virus",
+                                      "infected", NULL};
 static const char *const G_PROMO[] = {"% off", "limited time offer", "special promotion", "special offers", "buy now", "order now",
                                       "exclusive offer", "lowest rates", "best price", "sign up today", "sign up free",
                                       "apply online", "free consultation", "credit score", "refinance", "mortgage rates",
@@ -177,6 +185,8 @@ static const struct rule rules[] = {
     {"family_money", 1.8, G_FAMILY, G_MONEYASK, 0, 0},
     {"family_greeting", 0.8, G_FAMILY_HI, NULL, 0, 0},
     {"lost_phone_money", 2.4, G_NEWNUMBER, G_MONEYASK, 0, 0},
+    {"dead_phone_money", 2.4, G_PHONEDEAD, G_MONEYASK, 0, 0},
+    {"tech_support", 2.6, G_TECH, G_TECH2, 0.8, 0},
     {"lock_action", 1.0, G_LOCKED, G_LOCK_ACTION, 0, 0},
     {"brand_voice", 0.9, G_BRAND_VOICE, NULL, 0, 0},
     {"advance_fee", 2.6, G_ADVANCE, G_ADVANCE2, 0.8, 0},
