@@ -49,7 +49,7 @@ static const char *const L_HOST_WORDS[] = {"verify", "secure", "login", "signin"
 static const char *const G_CRYPTO[] = {"airdrop*", "connect your wallet", "connect wallet", "sync your wallet",
                                        "validate your wallet", "verify wallet", "verify your wallet", "wallet validation",
                                        "token distribution", "free nft", "nft mint", "claim your free", "giving back to the community",
-                                       "send 0.", "receive 0.", "receive your allocation", "claim * tokens", "crypto recovery", "recover your lost", "nft drop", "mint yours", "mint free", "free mint", "safe wallet", "funds are at risk", "move your funds", "move them to", "secure wallet", NULL};
+                                       "send 0.", "receive 0.", "receive your allocation", "claim * tokens", "crypto recovery", "recover your lost", "nft drop", "mint yours", "mint free", "free mint", "safe wallet", "funds are at risk", "move your funds", "move them to", "secure wallet", "send any amount", "receive double", "double back", "2x back", NULL};
 static const char *const G_SEED[] = {"seed phrase", "recovery phrase", "secret phrase", "12-word", "12 word", "24 words",
                                      "24-word", "private key", "secret recovery", NULL};
 static const char *const G_HANDOVER[] = {"reply with", "enter", "entering", "send", "verify", "validate", "provide",
@@ -60,11 +60,11 @@ static const char *const G_PRIZE[] = {"you won", "you've won", "you have won", "
                                       "eligible for", "has ganado", "ha ganado", "reclama tu premio", "gewonnen", "haben einen",
                                       "vous avez gagné", "avez gagné", "você ganhou", "ganhou", "hai vinto", "u heeft",
                                       "congratulations!", "congrats!", "congratulations you", "félicitations", "felicidades",
-                                      "parabéns", "complimenti", "gefeliciteerd", "herzlichen glückwunsch", "pre-approved", "loan approved", "you qualify", "extended warranty", "has won", "number has won", "free entry", "win a holiday", "chance to win", "lucky visitor", "spin the wheel", "spin to win", "can be forgiven", "loan forgiveness", "dear winner", "email won", "national lottery", "number won", "have won", "has been awarded", "been awarded", NULL};
+                                      "parabéns", "complimenti", "gefeliciteerd", "herzlichen glückwunsch", "pre-approved", "loan approved", "you qualify", "extended warranty", "has won", "number has won", "free entry", "win a holiday", "chance to win", "lucky visitor", "spin the wheel", "spin to win", "can be forgiven", "loan forgiveness", "dear winner", "email won", "national lottery", "number won", "have won", "has been awarded", "been awarded", "randomly selected", "selected to receive", "annual draw", "prize draw", "our draw", NULL};
 static const char *const G_PRIZE_THING[] = {"gift card", "giftcard", "voucher", "prize", "reward", "iphone", "airdrop",
                                             "usdt", "points", "lottery", "giveaway", "gutschein", "carte cadeau",
                                             "cadeaukaart", "premio", "buono", "sorteio", "samsung", "ps5", "macbook", "£", "$",
-                                            "€", "loan", "warranty", "cash", "gbp", "usd", "eur", "loan", "lottery", "jackpot", NULL};
+                                            "€", "loan", "warranty", "cash", "gbp", "usd", "eur", "lottery", "jackpot", "draw", NULL};
 static const char *const G_GIFTCARD_ASK[] = {"gift cards", "giftcards", NULL};
 static const char *const G_CODES[] = {"the codes", "send the code", "send me the code", "scratch", "pay you back", NULL};
 static const char *const G_PARCEL[] = {"parcel", "package", "shipment", "delivery", "deliver", "order #", "paquete", "paket",
@@ -89,13 +89,13 @@ static const char *const G_PHONEDEAD[] = {"phone died", "my phone is dead", "pho
 static const char *const G_MONEYASK[] = {"send £", "send $", "send me £", "send me $", "send me €", "transfer", "pay a bill",
                                          "pay this bill", "bill for me", "bill to pay", "rent", "favour", "favor", "urgent",
                                          "urgently", "i'll explain", "pay you back", "friend's account", "überweisen", "transferencia",
-                                         "transferência", "geld", "dinero", "dinheiro", "soldi", "betaling", "betalen", "some money", "pay u back", "will pay u", "send me 1*", "send me 2*", "send me 3*", "send me 5*", NULL};
+                                         "transferência", "geld", "dinero", "dinheiro", "soldi", "betaling", "betalen", "some money", "pay u back", "will pay u", "help me with $", "help me with £", "help me with €", "pay the fee", "paying a fee", "send me 1*", "send me 2*", "send me 3*", "send me 5*", NULL};
 static const char *const G_GIVEAWAY[] = {"giveaway", "give away", "giving away", "for free", "free crypto", NULL};
 static const char *const G_COINS[] = {"eth", "btc", "usdt", "bitcoin", "wallet address", "crypto", "token", "tokens", "sol", NULL};
 static const char *const G_ROMANCE[] = {"saw your profile", "army doctor", "on mission", "on a mission", "lonely tonight",
                                         "private page", "western union", "flight ticket so i can", "you seem so kind",
                                         "looking for my friend", "where are you from", "hi handsome", "hello dear",
-                                        "hi dear", "wrong number?", "you seem nice", "sugar daddy", "sugar mommy", "my private photos", "lonely", "want to be my friend", "new in town", "looking for a friend", "chat with me", "i'm lonely", "widow", "r u single", "are you single", "saw u on", "saw you on facebook", "saw you on instagram", "sweetie", "u look nice", "you look nice", "you look beautiful", "u r beautiful", "so i can come to you", "release my gold", "my love, i need", "i need money for my flight", "peacekeeping", NULL};
+                                        "hi dear", "wrong number?", "you seem nice", "sugar daddy", "sugar mommy", "my private photos", "lonely", "want to be my friend", "new in town", "looking for a friend", "chat with me", "i'm lonely", "widow", "r u single", "are you single", "saw u on", "saw you on facebook", "saw you on instagram", "sweetie", "u look nice", "you look nice", "you look beautiful", "u r beautiful", "so i can come to you", "release my gold", "my love, i need", "i need money for my flight", "peacekeeping", "got your number from", "like to be friends", "be friends if", NULL};
 static const char *const G_JOB[] = {"part-time", "part time", "work from home", "no experience", "earn $", "earn £", "earn €",
                                     "earn up to", "/day", "daily", "per week", "commission", "liking youtube", "rate products",
                                     "premium tasks", "simple online tasks", "online tasks", "resume was recommended",
@@ -104,12 +104,12 @@ static const char *const G_JOB2[] = {"$", "£", "€", "earn", "salary", "commis
                                      "eur", "gbp", "deposit", "telegram", "whatsapp", "recruiter", "hr", "dm me",
                                      "guadagni", "gana", "verdienen", "gagnez", NULL};
 static const char *const G_ACCOUNT[] = {"account", "apple id", "password", "payment", "billing", "paypal", "your card",
-                                        "banking", "your device", "microsoft 365", "toll", "tax", "su cuenta", "ihr konto", "votre compte", "sua conta", "il tuo conto", "il tuo account", "uw rekening", "card ending", "icloud", "storage", "membership", "subscription", "vehicle tax", "licence", "license", "bill payment", "apple pay", "google pay", "your funds", "your access", "access", "your bank", "online banking", "your profile", "social security", "your page", "facebook page", "instagram account", NULL};
+                                        "banking", "your device", "microsoft 365", "toll", "tax", "su cuenta", "ihr konto", "votre compte", "sua conta", "il tuo conto", "il tuo account", "uw rekening", "card ending", "icloud", "storage", "membership", "subscription", "vehicle tax", "licence", "license", "bill payment", "apple pay", "google pay", "your funds", "your access", "access", "your bank", "online banking", "your profile", "social security", "your page", "facebook page", "instagram account", "insurance", "your policy", NULL};
 static const char *const G_LOCKED[] = {"locked", "suspended", "limited", "expires today", "expire", "failed", "unusual",
                                        "compromised", "deactivated", "frozen", "suspicious activity", "new device",
-                                       "unpaid", "on hold", "sign-in", "bloqueada", "suspendida", "gesperrt", "eingeschränkt", "suspendu", "bloqué", "bloccato", "sospeso", "geblokkeerd", "fraud alert", "did you attempt", "overdue", "avoid a fine", "penalty", "disconnection", "will be deleted", "will be closed", "will be banned", "placed on hold", "renews today", "unsuccessful", "is full", "retido", "retenido", "retenu", "bloccata", "copyright violation", "community standards", "violat*", NULL};
+                                       "unpaid", "on hold", "sign-in", "bloqueada", "suspendida", "gesperrt", "eingeschränkt", "suspendu", "bloqué", "bloccato", "sospeso", "geblokkeerd", "fraud alert", "did you attempt", "overdue", "avoid a fine", "penalty", "disconnection", "will be deleted", "will be closed", "will be banned", "placed on hold", "renews today", "unsuccessful", "is full", "retido", "retenido", "retenu", "bloccata", "copyright violation", "community standards", "violat*", "expired", "has expired", "declined", NULL};
 static const char *const G_LOCK_ACTION[] = {"verify", "confirm", "update", "restore", "unlock", "secure", "validate",
-                                            "reactivate", "log in", "login", "sign in", NULL};
+                                            "reactivate", "log in", "login", "sign in", "renew", "activate", NULL};
 /* a message speaking as a company: "Amazon here:", "USPS:", "Binance support" */
 static const char *const G_BRAND_VOICE[] = {"amazon here", "apple here", "paypal here", "this is amazon", "this is apple",
                                             "amazon:", "apple:", "paypal:", "netflix:", "usps:", "royal mail:", "dhl:",
@@ -120,24 +120,26 @@ static const char *const G_BRAND_VOICE[] = {"amazon here", "apple here", "paypal
                                             "whatsapp support", "customer support team", NULL};
 static const char *const G_ADVANCE[] = {"business proposal", "lucrative", "next of kin", "beneficiary", "inheritance",
                                         "kindly", "dear friend", "hello friend", "transfer the funds", "confidential deal",
-                                        "unclaimed funds", "late client", "your surname", "same surname", "deceased client", "left behind $", NULL};
+                                        "unclaimed funds", "business offer", "banker in", "late client", "your surname", "same surname", "deceased client", "left behind $", NULL};
 static const char *const G_ADVANCE2[] = {"million", "$", "£", "€", "deal", "funds", "whatsapp", "reply", "details", "usd",
                                          "percent", "%", NULL};
 static const char *const G_INVEST[] = {"guaranteed", "100x", "trading bot", "signal group", "pre-sale", "presale",
                                        "% profit", "returns", "before listing", "double your", "passive income", "forex", "mining pool", "investment platform", "investment opportunity", "turned $", "turned £", "arbitrage", "financial advisor", "win rate", "signals channel", "vip signals", "% daily", "daily returns", "show you how", "get rich", "crypto bot", "% returns", "% weekly", "weekly profit", "guaranteed profit", "want me to show you", "great money with crypto", "making money with crypto", "making great money", NULL};
 static const char *const G_INVEST2[] = {"invest", "crypto", "profit", "returns", "buy", "earn", "token", "usdt", "btc", "bitcoin", "eth", "$", "£", "deposit", "withdraw", "signals", "telegram", "%", NULL};
-static const char *const G_REFUND[] = {"tax refund", "you are due", "due a refund", "refund of", NULL};
+static const char *const G_REFUND[] = {"tax refund", "you are due", "due a refund", "refund of", "government grant",
+                                       "free grant", "grant of $", "don't have to pay it back", "overcharged",
+                                       "refund department", "help you get it back", NULL};
 static const char *const G_URGENT[] = {"urgent", "urgently", "within 24h", "within 24 hours", "within 12 hours",
                                        "final notice", "immediately", "limited slots", "expire today", "expires today",
                                        "before it ends", "only 100 left", "act now", "last chance", "today only",
-                                       "avoid suspension", "avoid a penalty", "avoid losing", NULL};
+                                       "avoid suspension", "avoid a penalty", "avoid losing", "last reminder", "final reminder", "avoid a $", "avoid a £", "avoid late fees", "before the deadline", NULL};
 static const char *const G_REPLY[] = {"reply yes", "reply y", "reply 1", "text yes", "reply stop", "reply now",
                                       "responde sí", "antworten sie mit ja", "press 1", "text win", "txt win", "reply win", "if not reply", "reply no", "reply 'no'", NULL};
 static const char *const G_CODE[] = {"send me the code", "the code you received", "code you just received", "6-digit code",
                                      "6 digit code", "verification code", "code we sent", "whatsapp code", NULL};
 static const char *const G_CODE2[] = {"send", "share", "forward", "tell me", "read me", "give me", "by mistake", NULL};
 static const char *const G_CALLBACK[] = {"if this wasn't you", "if this was not you", "if you did not make", "if you didn't make",
-                                         "if you did not authori*", "if you didn't authori*", "call us immediately", "call this number", "if you did not *", "if you didn't *", "not you?", NULL};
+                                         "if you did not authori*", "if you didn't authori*", "call us immediately", "call this number", "if you did not *", "if you didn't *", "not you?", "didn't order this", "did not order this", NULL};
 static const char *const G_CALLBACK2[] = {"call", "ring", "dial", "reply", "1-800", "0800", NULL};
 static const char *const G_SMS[] = {"t&cs apply", "t&c apply", "18+ only", "unsubscribe stop", "free msg", "text stop",
                                     "txt stop", "std rates", "per msg", "call 090*", "call 0871*", "text * to 8*", "text * to 6*",
@@ -146,12 +148,20 @@ static const char *const G_GOODS[] = {"viagra", "cialis", "no prescription", "re
                                       "diet pills", "weight loss", "lose weight", "lose 20 pounds", "cheap meds", "enlargement",
                                       "buy followers", "instagram followers", "followers and likes", "casino bonus",
                                       "free spins", "hot singles", "singles in your area", "diploma", "degree in", "no exams", "fake id", "doctors are shocked", "shocked by this", "this trick", "lose 10kg", "robux", "v-bucks", "vbucks", "generator", "no survey", "hot local", "local girls", "want to meet you tonight", "followers for $", "followers for £", "000 followers", "k followers", "followers on instagram", NULL};
+/* lures and sextortion: "is this you in this video?", "I recorded you through your webcam" */
+static const char *const G_LURE[] = {"is this you in", "is this you?", "are you in this video", "this video of you",
+                                     "photos have been leaked", "photos were leaked", "recorded you", "your webcam",
+                                     "video to your contacts", "send the video", NULL};
+/* the stranded traveller: only with money */
+static const char *const G_STRANDED[] = {"stuck at the airport", "stranded", "won't let me board", "let me board",
+                                         "stuck abroad", "lost my wallet and", NULL};
 /* fake renewals and scareware: "your Norton subscription renewed for $399, call to cancel" */
 static const char *const G_TECH[] = {"norton", "mcafee", "geek squad", "antivirus", "detected a virus", "virus on your",
                                      "your phone is infected", "your device is infected", "install the cleaner",
-                                     "cleaner app", "call to cancel", "to cancel call", "has been renewed", NULL};
+                                     "cleaner app", "call to cancel", "to cancel call", "has been renewed", "viruses detected", "virus detected",
+                                     "clean now", "viruses", NULL};
 static const char *const G_TECH2[] = {"$", "£", "€", "call", "install", "renewed", "cancel", "protect", "virus",
-                                      "infected", NULL};
+                                      "infected", "clean", "detected", NULL};
 static const char *const G_PROMO[] = {"% off", "limited time offer", "special promotion", "special offers", "buy now", "order now",
                                       "exclusive offer", "lowest rates", "best price", "sign up today", "sign up free",
                                       "apply online", "free consultation", "credit score", "refinance", "mortgage rates",
@@ -159,7 +169,7 @@ static const char *const G_PROMO[] = {"% off", "limited time offer", "special pr
                                       "offer ends", "act now", "don't miss out", "click here", "free ringtones", "cheap!",
                                       "instant delivery", "discreet shipping", "online surveys", "for your opinion", NULL};
 static const char *const G_CTA[] = {"claim", "verify", "click", "redeem", "update", "confirm", "pay", "unlock", "restore",
-                                    "secure it", "validate", "collect", "resgate", "reclama", "einlösen", "réclamez",
+                                    "secure it", "validate", "collect", "tap the link", "tap to accept", "resgate", "reclama", "einlösen", "réclamez",
                                     "riscattalo", "klik", "actualice", "bestätigen", "réglez", "paga", "join", "visit",
                                     "reply yes", "keep your current password", NULL};
 
@@ -187,6 +197,8 @@ static const struct rule rules[] = {
     {"lost_phone_money", 2.4, G_NEWNUMBER, G_MONEYASK, 0, 0},
     {"dead_phone_money", 2.4, G_PHONEDEAD, G_MONEYASK, 0, 0},
     {"tech_support", 2.6, G_TECH, G_TECH2, 0.8, 0},
+    {"lure", 2.6, G_LURE, NULL, 0, 0},
+    {"stranded", 2.4, G_STRANDED, G_MONEYASK, 0, 0},
     {"lock_action", 1.0, G_LOCKED, G_LOCK_ACTION, 0, 0},
     {"brand_voice", 0.9, G_BRAND_VOICE, NULL, 0, 0},
     {"advance_fee", 2.6, G_ADVANCE, G_ADVANCE2, 0.8, 0},
@@ -202,7 +214,7 @@ static const struct rule rules[] = {
     {"shady_goods", 3.0, G_GOODS, NULL, 0, 0},
     {"promotion", 1.4, G_PROMO, NULL, 0, 0},
     {"code_request", 3.2, G_CODE, G_CODE2, 0, 0},
-    {"callback", 1.6, G_CALLBACK, G_CALLBACK2, 0, 0},
+    {"callback", 2.0, G_CALLBACK, G_CALLBACK2, 0, 0},
     {"link_action", 1.2, G_CTA, NULL, 0, REQ_URL},
 };
 
