@@ -1288,6 +1288,8 @@ static bool person_context(const struct names *nm, const char *t, size_t len, si
     if (i > 0 && t[i - 1] == ',') {
         size_t n = word_at_end(t, i - 1, w, sizeof w, &ws);
         if (n && word_in(w, n, signoff)) return true;
+        int f = name_find(nm, t + s, e - s);
+        if (at_message_end(t, len, e) && (f == 0 || f == 1)) return true; /* "Welcome to the team, Oscar!" */
         if (n >= 2 && is_upper((unsigned char)t[ws]) && name_find(nm, t + ws, n) == 0) return true;
         return false;
     }
@@ -1317,6 +1319,39 @@ static bool person_context(const struct names *nm, const char *t, size_t len, si
         }
     }
     return false;
+}
+
+/* A title before position s: "Mr ", "Ms ", "Dr. ", "Prof ". */
+static bool after_title(const char *t, size_t s)
+{
+    size_t i = s;
+    while (i > 0 && t[i - 1] == ' ') i--;
+    if (i > 0 && t[i - 1] == '.') i--;
+    if (i == s) return false;
+    size_t e = i;
+    while (i > 0 && zt_ascii_alpha((unsigned char)t[i - 1])) i--;
+    if (i > 0 && zt_ascii_alpha((unsigned char)t[i - 1])) return false;
+    static const char *const titles[] = {"mr", "mrs", "ms", "dr", "prof", "mx", NULL};
+    return e > i && is_upper((unsigned char)t[i]) && word_in(t + i, e - i, titles);
+}
+
+/* "@here", "@channel": a group, not a person */
+static bool handle_group(const char *w, size_t n)
+{
+    static const char *const groups[] = {"here", "channel", "everyone", "all", "team", "room", NULL};
+    return word_in(w, n, groups);
+}
+
+/* The next word is a verb in the past ("fixed") or a negated modal ("can't", "won't"). */
+static bool next_is_verb(const char *t, size_t len, size_t e, size_t nl)
+{
+    size_t i = e;
+    while (i < len && t[i] == ' ') i++;
+    size_t s = i;
+    i += nl;
+    if (i + 1 < len && (t[i] == '\'' || t[i] == '\xE2') && (t[i + 1] == 't' || (i + 3 < len && t[i + 3] == 't')))
+        return true;
+    return nl >= 4 && (t[i - 2] | 0x20) == 'e' && (t[i - 1] | 0x20) == 'd' && (t[s] | 0x20) != 'n' && i - s != 4;
 }
 
 /* "<name> is coming": the word after the next one ends in "ing". */
@@ -1378,6 +1413,8 @@ static void scan_names(const struct names *nm, const char *t, size_t len, struct
             continue;
         }
         int f = name_find(nm, t + s, n);
+        bool titled = after_title(t, s);
+        if (f == 2 && (titled || (at && !handle_group(t + s, n)))) f = -1; /* "Ms Khan", "@raj" */
         if (f == 2) {
             s = e;
             continue;
@@ -1406,12 +1443,14 @@ static void scan_names(const struct names *nm, const char *t, size_t len, struct
                                                 "shoutout", "congrats", "welcome", "goodbye", "bye", "wishes", NULL};
             if (pl2 && word_in(pw2, pl2, greet)) addressed = true;
         }
-        if (!addressed && person_context(nm, t, len, s, e)) addressed = true;
+        if (!addressed && (titled || person_context(nm, t, len, s, e))) addressed = true;
+        if (at && handle_group(t + s, n)) conf = 0;
         bool vocative = e < len && t[e] == ',' && (start || addressed);
         bool possessive = e + 1 < len && t[e] == '\'' && (t[e + 1] == 's' || t[e + 1] == 'S');
         bool subject = nl && word_in(nw, nl, name_after);
         bool subject_weak = nl && word_in(nw, nl, name_after_weak);
         if (subject_weak && (eq_lit(nw, "is") || eq_lit(nw, "was")) && followed_by_ing(t, len, e)) subject = true;
+        if (nl && next_is_verb(t, len, e, nl)) subject = true; /* "Ray fixed", "Penny can't" */
         /* "Kevin and I", "Will and May": a name beside "and" and another name or "I" */
         if (nl == 3 && eq_lit(nw, "and") && and_person(nm, t, len, e)) addressed = true;
         bool end_thanks = (e >= len || t[e] == '!' || t[e] == '.' || t[e] == '?') && addressed;
