@@ -63,7 +63,8 @@ static const char *const INSULT_N[] = {
     "garbage", "trash",    "rat",      "pig",     "cretin",  "dimwit",  "halfwit", "nobody",   "nothing",
     "waste",   "disgrace", "parasite", "pos",     "dork",    "weirdo",  "coward",  "fool",     "muppet",
     "donkey",  "nitwit",   "numpty",   "bellend", "tosser",  "prick",   "wanker",  "cunt",     "bitch",
-    "asshole", "arsehole", "retard",   "degenerate", "lowlife", "simp",  NULL};
+    "asshole", "arsehole", "retard",   "degenerate", "lowlife", "simp",  "cow",     "slut",     "whore",
+    "bastard", "dickhead", "twat",     "scumbag", "psycho",  NULL};
 static const char *const INSULT_A[] = {
     "stupid", "dumb", "pathetic", "worthless", "useless", "disgusting", "ugly", "brainless", "clueless",
     "incompetent", "annoying", "fat", "hopeless", "retarded", "gross", "repulsive", "dense", "thick",
@@ -191,12 +192,24 @@ static void insults(const struct zt__mod_word *w, size_t n, bool friendly, struc
         if (eqw(&w[i], "shut") && i + 1 < n && eqw(&w[i + 1], "up")) put(h, "shut_up", 0.5);
     }
     if (count >= 2) put(h, "insults", 0.6);
+    /* a dismissal with an insult noun: "get lost, freak", "shut up idiot" */
+    bool dismiss = false;
+    for (size_t i = 0; i + 1 < n; i++)
+        dismiss |= (eqw(&w[i], "shut") && eqw(&w[i + 1], "up")) || (eqw(&w[i], "get") && eqw(&w[i + 1], "lost")) ||
+                   (eqw(&w[i], "go") && eqw(&w[i + 1], "away"));
+    if (dismiss)
+        for (size_t i = 0; i < n; i++)
+            if (in(&w[i], INSULT_N) && !eqw(&w[i], "nothing") && !eqw(&w[i], "nobody") && !eqw(&w[i], "joke")) {
+                put(h, "insult", w_insult);
+                break;
+            }
 }
 
 static const char *const EXCL_SUBJ[] = {"nobody", "noone", "everyone", "everybody", "we", "no", "people", NULL};
 static const char *const EXCL_VERB[] = {"wants", "likes", "cares", "hates", "invited", "asked", "needs", "loves",
                                         "care", "want", "like", "hate", "one", "misses", "would", "stand", "trusts",
-                                        "respects", "love", "talks", "talk", "texts", "invites", "listens", NULL};
+                                        "respects", "love", "talks", "talk", "texts", "invites", "listens", "laughs",
+                                        "laugh", "laughing", "laughed", NULL};
 
 static void exclusion(const struct zt__mod_word *w, size_t n, struct zt__mod_hits *h)
 {
@@ -212,7 +225,7 @@ static void exclusion(const struct zt__mod_word *w, size_t n, struct zt__mod_hit
         /* "nobody wants you", "nobody cares about your opinion", "we all hate you" */
         size_t k = j + 1;
         if (k < n && (eqw(&w[k], "about") || eqw(&w[k], "for") || eqw(&w[k], "what") || eqw(&w[k], "to") ||
-                      eqw(&w[k], "with")))
+                      eqw(&w[k], "with") || eqw(&w[k], "at")))
             k++;
         if (k < n && (in(&w[k], YOU) || eqw(&w[k], "your"))) {
             if (eqw(&w[i], "we") && !(eqw(&w[j], "hate") || eqw(&w[j], "want"))) continue;
@@ -237,13 +250,21 @@ static void exclusion(const struct zt__mod_word *w, size_t n, struct zt__mod_hit
         "@you should disappear",
         "do us all a favour",
         "do us all a favor",
+        /* round 2 (issue 16) */
+        "and disappear",
+        "better without @you",
+        "better off without @you",
+        "@you disgust me",
+        "@you make me sick",
+        "excuse for a human",
     };
-    static const double pw[] = {0.7, 0.7, 0.7, 0.5, 0.6, 0.6, 0.6, 0.6, 0.6, 0.6, 0.5, 0.4, 0.6, 0.75, 0.75, 0.5, 0.5};
+    static const double pw[] = {0.7, 0.7, 0.7, 0.5, 0.6, 0.6, 0.6, 0.6, 0.6, 0.6, 0.5,
+                                0.4, 0.6, 0.75, 0.75, 0.5, 0.5, 0.75, 0.8, 0.8, 0.8, 0.8, 0.8};
     _Static_assert(sizeof pw / sizeof pw[0] == sizeof phrases / sizeof phrases[0], "one weight a phrase");
     for (size_t p = 0; p < sizeof phrases / sizeof phrases[0]; p++)
         for (size_t i = 0; i < n; i++) {
             if (phrase_at(w, n, i, phrases[p])) {
-                put(h, p <= 6 || p == 13 || p == 14 ? "exclusion" : "dismissal", pw[p]);
+                put(h, p <= 6 || p == 13 || p == 14 || p >= 17 ? "exclusion" : "dismissal", pw[p]);
                 break;
             }
         }
@@ -326,7 +347,8 @@ static void threats(const struct zt__mod_word *w, size_t n, struct zt__mod_hits 
         if (game) continue;
         /* "beat you up", and a bare "i'll get you" / "we will find you" ending the message */
         if (weak && you && t + 1 < n && eqw(&w[t + 1], "up")) weak = false;
-        if (weak && yours && t + 2 < n && eqw(&w[t + 2], "up")) weak = false;
+        if (weak && yours && ((t + 2 < n && eqw(&w[t + 2], "up")) || !(eqw(&w[j], "get") || eqw(&w[j], "find"))))
+            weak = false; /* "destroy your car", not "get your mum a present" */
         if (weak && you && t + 1 == n && !eqw(&w[j], "beat")) {
             put(h, "threat_end", 0.75);
             continue;
@@ -433,6 +455,14 @@ static void threats(const struct zt__mod_word *w, size_t n, struct zt__mod_hits 
         "hope someone shoots @you",
         "hope somebody kills @you",
         "hope somebody hurts @you",
+        "make @you disappear",
+        "@you better watch out",
+        "better watch out",
+        "catch @you alone",
+        "and burn it down",
+        "get a bullet",
+        "end up in hospital",
+        "end up in the hospital",
     };
     static const double pw[] = {0.8, 0.9, 0.7, 0.8, 0.8, 0.8, 0.75, 0.8, 0.6, 0.6, 0.6, 0.5, 0.5, 0.5, 0.3, 0.3,
                                 0.8, 0.7, 0.75, 0.75, 0.9, 0.8, 0.8, 0.6, 0.85, 0.9, 0.85, 0.85, 0.9, 0.85, 0.85,
@@ -441,7 +471,8 @@ static void threats(const struct zt__mod_word *w, size_t n, struct zt__mod_hits 
                                 0.8, 0.85, 0.85, 0.75, 0.75, 0.85, 0.8, 0.85, 0.85, 0.8, 0.8, 0.8, 0.75, 0.9,
                                 0.85, 0.9, 0.75, 0.9, 0.9, 0.8, 0.85, 0.85, 0.6, 0.85, 0.85, 0.8, 0.85, 0.85,
                                 0.8, 0.8, 0.75, 0.8, 0.85, 0.85, 0.85, 0.85, 0.85, 0.8, 0.8, 0.8, 0.8, 0.75,
-                                0.8, 0.9, 0.85, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9};
+                                0.8, 0.9, 0.85, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9,
+                                0.85, 0.8, 0.7, 0.8, 0.8, 0.85, 0.7, 0.7};
     for (size_t p = 0; p < sizeof phrases / sizeof phrases[0]; p++)
         for (size_t i = 0; i < n; i++) {
             if (phrase_at(w, n, i, phrases[p])) {
@@ -450,6 +481,23 @@ static void threats(const struct zt__mod_word *w, size_t n, struct zt__mod_hits 
                 break;
             }
         }
+}
+
+/* A condition ("if I see you again", "mess with me again") and an outcome
+ * ("you're finished", "you'll end up in hospital"): each weak, together a threat. */
+static void threat_pairs(const struct zt__mod_word *w, size_t n, struct zt__mod_hits *h)
+{
+    static const char *const lead[] = {"if i see @you again", "mess with me again", "next time i see @you",
+                                       "one day i ll", "if @you ever", "try me", "keep it up and", NULL};
+    static const char *const outcome[] = {"@you re finished", "@you ll end up",
+                                          "@you won t", "@you ll regret", NULL};
+    bool l = false, o = false;
+    for (size_t i = 0; i < n; i++) {
+        for (size_t p = 0; lead[p] && !l; p++) l = phrase_at(w, n, i, lead[p]);
+        for (size_t p = 0; outcome[p] && !o; p++) o = phrase_at(w, n, i, outcome[p]);
+    }
+    if (l) put(h, "threat_condition", 0.5);
+    if (o) put(h, "threat_outcome", 0.5);
 }
 
 /* ---- doxxing ------------------------------------------------------------------------ */
@@ -594,5 +642,6 @@ void zt__mod_harass(const struct zt__mod_word *w, size_t n, const char *raw, siz
     exclusion(w, n, h);
     incitement(w, n, h);
     threats(w, n, h);
+    threat_pairs(w, n, h);
     doxxing(w, n, raw, rawlen, h);
 }

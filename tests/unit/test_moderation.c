@@ -261,6 +261,13 @@ static void test_harassment_rules(void **state)
     expect("the creep's email is jdoe88@gmail.com, spam him", ZT_MOD_HARASSMENT, "doxxing");
     expect("his mum's number is 555 876 1234 lets prank call her all night", ZT_MOD_HARASSMENT, "doxxing");
     expect_allow("I'll get you the report by noon");
+    expect("get lost, freak", ZT_MOD_HARASSMENT, "insult");
+    expect("the world would be better without you", ZT_MOD_HARASSMENT, "exclusion");
+    expect("if I see you again you're finished", ZT_MOD_HARASSMENT, "threat_condition");
+    expect("I will destroy your car", ZT_MOD_HARASSMENT, "threat");
+    expect_allow("ping Sarah when you're done");
+    expect_allow("I'll get your mum a present");
+    expect_allow("shut up, that's amazing!");
     expect_allow("let's try it and see what happens");
     expect_allow("email me at jdoe88@gmail.com");
     /* not insults, not threats, not doxxing */
