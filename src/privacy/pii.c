@@ -1454,6 +1454,14 @@ static void scan_names(const struct names *nm, const char *t, size_t len, struct
         /* "Kevin and I", "Will and May": a name beside "and" and another name or "I" */
         if (nl == 3 && eq_lit(nw, "and") && and_person(nm, t, len, e)) addressed = true;
         bool end_thanks = (e >= len || t[e] == '!' || t[e] == '.' || t[e] == '?') && addressed;
+        /* a word in neither list ("Anjali") with a verb of speech or wanting after, or "did X reply?" */
+        static const char *const speech[] = {"said", "asked", "told", "thinks", "wants", "texted", "emailed",
+                                             "replied", "messaged", "agreed", "reckons", "promised", "wrote", NULL};
+        static const char *const did_verb[] = {"reply", "say", "call", "come", "text", "answer", "send", "get",
+                                               "ring", "email", "message", NULL};
+        if (unknown && n >= 3 && nl &&
+            (word_in(nw, nl, speech) || (pl && eq_lit(pw, "did") && word_in(nw, nl, did_verb))))
+            conf += 0.25;
         if (at || addressed || vocative || (possessive && !unknown) || end_thanks) conf += 0.45;
         else if (subject && !unknown) conf += 0.3;
         else if (subject_weak && !unknown) conf += ambiguous ? 0.1 : 0.2;
