@@ -100,6 +100,10 @@ static size_t skip_fill(const struct zt__mod_word *w, size_t n, size_t i, size_t
  * is any second-person word: you, u, ya, ur)? */
 static bool phrase_at(const struct zt__mod_word *w, size_t n, size_t i, const char *phrase)
 {
+    /* quick reject on the first byte: every second-person word starts with 'y' or 'u' */
+    if (i >= n || !w[i].len) return false;
+    char c0 = w[i].p[0];
+    if (phrase[0] == '@' ? c0 != 'y' && c0 != 'u' : c0 != phrase[0]) return false;
     const char *p = phrase;
     for (size_t k = i;; k++) {
         if (k >= n) return false;
@@ -115,6 +119,28 @@ static bool phrase_at(const struct zt__mod_word *w, size_t n, size_t i, const ch
         if (*p == 0) return true;
         p++; /* the space */
     }
+}
+
+/* The first bytes of a message's words, to skip phrases that cannot start anywhere. */
+struct firsts {
+    unsigned char b[32];
+};
+
+static void firsts_of(const struct zt__mod_word *w, size_t n, struct firsts *f)
+{
+    memset(f, 0, sizeof *f);
+    for (size_t i = 0; i < n; i++)
+        if (w[i].len) {
+            unsigned char c = (unsigned char)w[i].p[0];
+            f->b[c >> 3] |= (unsigned char)(1u << (c & 7));
+        }
+}
+
+static bool may_start(const struct firsts *f, const char *phrase)
+{
+    unsigned char c = (unsigned char)phrase[0];
+    if (c == '@') return (f->b['y' >> 3] & (1u << ('y' & 7))) || (f->b['u' >> 3] & (1u << ('u' & 7)));
+    return f->b[c >> 3] & (1u << (c & 7));
 }
 
 static bool is_insult(const struct zt__mod_word *w)
@@ -261,8 +287,10 @@ static void exclusion(const struct zt__mod_word *w, size_t n, struct zt__mod_hit
     static const double pw[] = {0.7, 0.7, 0.7, 0.5, 0.6, 0.6, 0.6, 0.6, 0.6, 0.6, 0.5,
                                 0.4, 0.6, 0.75, 0.75, 0.5, 0.5, 0.75, 0.8, 0.8, 0.8, 0.8, 0.8};
     _Static_assert(sizeof pw / sizeof pw[0] == sizeof phrases / sizeof phrases[0], "one weight a phrase");
+    struct firsts f;
+    firsts_of(w, n, &f);
     for (size_t p = 0; p < sizeof phrases / sizeof phrases[0]; p++)
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = 0; i < n && may_start(&f, phrases[p]); i++) {
             if (phrase_at(w, n, i, phrases[p])) {
                 put(h, p <= 6 || p == 13 || p == 14 || p >= 17 ? "exclusion" : "dismissal", pw[p]);
                 break;
@@ -473,8 +501,10 @@ static void threats(const struct zt__mod_word *w, size_t n, struct zt__mod_hits 
                                 0.8, 0.8, 0.75, 0.8, 0.85, 0.85, 0.85, 0.85, 0.85, 0.8, 0.8, 0.8, 0.8, 0.75,
                                 0.8, 0.9, 0.85, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9,
                                 0.85, 0.8, 0.7, 0.8, 0.8, 0.85, 0.7, 0.7};
+    struct firsts f;
+    firsts_of(w, n, &f);
     for (size_t p = 0; p < sizeof phrases / sizeof phrases[0]; p++)
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = 0; i < n && may_start(&f, phrases[p]); i++) {
             if (phrase_at(w, n, i, phrases[p])) {
                 put(h, p <= 10 || p >= 16 ? "threat_phrase" : "threat_lead", pw[p]);
                 _Static_assert(sizeof pw / sizeof pw[0] == sizeof phrases / sizeof phrases[0], "one weight a phrase");
