@@ -1206,6 +1206,19 @@ static int name_find(const struct names *nm, const char *w, size_t n)
     return -1;
 }
 
+/* The lower-cased word ending right before position i (spaces skipped), or 0. */
+static size_t word_at_end(const char *t, size_t i, char *out, size_t cap, size_t *start)
+{
+    while (i > 0 && t[i - 1] == ' ') i--;
+    size_t e = i;
+    while (i > 0 && zt_ascii_alpha((unsigned char)t[i - 1])) i--;
+    size_t n = e - i < cap - 1 ? e - i : cap - 1;
+    for (size_t k = 0; k < n; k++) out[k] = (char)(t[i + k] | 0x20);
+    out[n] = 0;
+    *start = i;
+    return n;
+}
+
 /* The word before position s (letters only), lower-cased into out. */
 static size_t prev_word(const char *t, size_t s, char *out, size_t cap, bool *sentence_start, bool *comma)
 {
@@ -1220,13 +1233,8 @@ static size_t prev_word(const char *t, size_t s, char *out, size_t cap, bool *se
     *sentence_start = p == '.' || p == '!' || p == '?' || p == '\n' || p == ':' || p == '"' || p == '(';
     *comma = p == ',';
     if (!zt_ascii_alpha((unsigned char)p)) return 0;
-    size_t e = i;
-    while (i > 0 && zt_ascii_alpha((unsigned char)t[i - 1])) i--;
-    size_t n = e - i < cap - 1 ? e - i : cap - 1;
-    for (size_t k = 0; k < n; k++) out[k] = (char)(t[i + k] | 0x20);
-    out[n] = 0;
-    /* a word at the very start after a greeting ("Hi Jess") is not itself the start */
-    return n;
+    size_t st;
+    return word_at_end(t, i, out, cap, &st);
 }
 
 static size_t next_word(const char *t, size_t len, size_t e, char *out, size_t cap, bool *cap_next)
@@ -1247,19 +1255,6 @@ static const char *const signoff[] = {"thanks", "thank", "thx", "ty", "cheers", 
                                       "yours", "wishes", "ok", "okay", "yes", "yeah", "yep", "sure", "no", "hi", "hey",
                                       "hello", "morning", "bye", "sorry", "congrats", "welcome", "xx", "xxx", "x",
                                       "ta", "later", "night", NULL};
-
-/* The lower-cased word ending right before position i (spaces skipped), or 0. */
-static size_t word_at_end(const char *t, size_t i, char *out, size_t cap, size_t *start)
-{
-    while (i > 0 && t[i - 1] == ' ') i--;
-    size_t e = i;
-    while (i > 0 && zt_ascii_alpha((unsigned char)t[i - 1])) i--;
-    size_t n = e - i < cap - 1 ? e - i : cap - 1;
-    for (size_t k = 0; k < n; k++) out[k] = (char)(t[i + k] | 0x20);
-    out[n] = 0;
-    *start = i;
-    return n;
-}
 
 /* Only spaces, closing punctuation, "x"s and emoji up to the end: the name ends the message. */
 static bool at_message_end(const char *t, size_t len, size_t e)
