@@ -222,7 +222,7 @@ static void insults(const struct zt__mod_word *w, size_t n, bool friendly, struc
     bool dismiss = false;
     for (size_t i = 0; i + 1 < n; i++)
         dismiss |= (eqw(&w[i], "shut") && eqw(&w[i + 1], "up")) || (eqw(&w[i], "get") && eqw(&w[i + 1], "lost")) ||
-                   (eqw(&w[i], "go") && eqw(&w[i + 1], "away"));
+                   (eqw(&w[i], "go") && (eqw(&w[i + 1], "away") || eqw(&w[i + 1], "cry")));
     if (dismiss)
         for (size_t i = 0; i < n; i++)
             if (in(&w[i], INSULT_N) && !eqw(&w[i], "nothing") && !eqw(&w[i], "nobody") && !eqw(&w[i], "joke")) {
@@ -371,7 +371,9 @@ static void threats(const struct zt__mod_word *w, size_t n, struct zt__mod_hits 
         if (through) weak = false;
         /* a game or a joke: "i'll destroy you at chess", "beat you in fifa" */
         bool game = t + 1 < n && eqw(&w[t + 1], "at") && you && !eqw(&w[t], "your");
-        for (size_t k = t + 1; k < n; k++) game |= in(&w[k], GAME);
+        for (size_t k = t + 1; k < n; k++)
+            game |= in(&w[k], GAME) && !(k > 1 && (eqw(&w[k - 2], "after") || eqw(&w[k - 2], "before"))) &&
+                    !(k > 0 && (eqw(&w[k - 1], "after") || eqw(&w[k - 1], "before"))); /* "jump you after the game" */
         if (game) continue;
         /* "beat you up", and a bare "i'll get you" / "we will find you" ending the message */
         if (weak && you && t + 1 < n && eqw(&w[t + 1], "up")) weak = false;
@@ -491,6 +493,12 @@ static void threats(const struct zt__mod_word *w, size_t n, struct zt__mod_hits 
         "get a bullet",
         "end up in hospital",
         "end up in the hospital",
+        "pay for what @you did",
+        "see how brave @you are",
+        "to deal with @you",
+        "jump @you after",
+        "watch my back if",
+        "and sort @you out",
     };
     static const double pw[] = {0.8, 0.9, 0.7, 0.8, 0.8, 0.8, 0.75, 0.8, 0.6, 0.6, 0.6, 0.5, 0.5, 0.5, 0.3, 0.3,
                                 0.8, 0.7, 0.75, 0.75, 0.9, 0.8, 0.8, 0.6, 0.85, 0.9, 0.85, 0.85, 0.9, 0.85, 0.85,
@@ -500,7 +508,8 @@ static void threats(const struct zt__mod_word *w, size_t n, struct zt__mod_hits 
                                 0.85, 0.9, 0.75, 0.9, 0.9, 0.8, 0.85, 0.85, 0.6, 0.85, 0.85, 0.8, 0.85, 0.85,
                                 0.8, 0.8, 0.75, 0.8, 0.85, 0.85, 0.85, 0.85, 0.85, 0.8, 0.8, 0.8, 0.8, 0.75,
                                 0.8, 0.9, 0.85, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9,
-                                0.85, 0.8, 0.7, 0.8, 0.8, 0.85, 0.7, 0.7};
+                                0.85, 0.8, 0.7, 0.8, 0.8, 0.85, 0.7, 0.7,
+                                0.8, 0.75, 0.75, 0.8, 0.8, 0.75};
     struct firsts f;
     firsts_of(w, n, &f);
     for (size_t p = 0; p < sizeof phrases / sizeof phrases[0]; p++)
@@ -518,9 +527,10 @@ static void threats(const struct zt__mod_word *w, size_t n, struct zt__mod_hits 
 static void threat_pairs(const struct zt__mod_word *w, size_t n, struct zt__mod_hits *h)
 {
     static const char *const lead[] = {"if i see @you again", "mess with me again", "next time i see @you",
-                                       "one day i ll", "if @you ever", "try me", "keep it up and", NULL};
+                                       "one day i ll", "if @you ever", "try me", "keep it up and", "keep posting and",
+                                       "keep talking and", NULL};
     static const char *const outcome[] = {"@you re finished", "@you ll end up",
-                                          "@you won t", "@you ll regret", NULL};
+                                          "@you won t", "@you ll regret", "see what happens", NULL};
     bool l = false, o = false;
     for (size_t i = 0; i < n; i++) {
         for (size_t p = 0; lead[p] && !l; p++) l = phrase_at(w, n, i, lead[p]);
@@ -639,6 +649,7 @@ static void doxxing(const struct zt__mod_word *w, size_t n, const char *raw, siz
     /* "found where she lives", "let him have it" */
     for (size_t i = 0; i + 1 < n; i++) {
         if (eqw(&w[i], "found") && eqw(&w[i + 1], "where")) strong = true;
+        if (eqw(&w[i], "who") && eqw(&w[i + 1], "wants")) strong = true; /* "her address ..., who wants it?" */
         if (eqw(&w[i], "let") && i + 3 < n && in(&w[i + 1], TARGET3) && eqw(&w[i + 2], "have") && eqw(&w[i + 3], "it"))
             strong = true;
     }

@@ -266,6 +266,11 @@ static void test_harassment_rules(void **state)
     expect("if I see you again you're finished", ZT_MOD_HARASSMENT, "threat_condition");
     expect("I will destroy your car", ZT_MOD_HARASSMENT, "threat");
     expect_allow("ping Sarah when you're done");
+    expect("we're going to jump you after the game", ZT_MOD_HARASSMENT, NULL);
+    expect("keep posting and see what happens", ZT_MOD_HARASSMENT, "threat_outcome");
+    expect_allow("let's try it and see what happens");
+    expect_allow("I'll get my brothers to help you move");
+    expect_allow("we'll sort you out with a ticket");
     expect_allow("I'll get your mum a present");
     expect_allow("shut up, that's amazing!");
     expect_allow("let's try it and see what happens");
