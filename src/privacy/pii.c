@@ -1173,7 +1173,8 @@ static const char *const not_names[] = {"hola", "merci", "obrigado", "obrigada",
                                         "vale", "bitte", "oui", "non", "bien", "tschuss", "adios", "hej", "tak",
                                         "mama", "papa", "mum", "mom", "dad", "nana", "baba", "bro", "sis", "hi",
                                         "hey", "hello", "hiya", "felicidades", "monday", "tuesday", "wednesday",
-                                        "thursday", "friday", "saturday", "sunday", NULL};
+                                        "thursday", "friday", "saturday", "sunday", "mr", "mrs", "ms", "dr", "mx", "prof",
+                                        "sir", "madam", NULL};
 static const char *const place_before[] = {"to", "in", "from", "at", "visit", "visiting", "via", "near", NULL};
 
 static int name_cmp(const char *a, size_t an, const char *b)
@@ -1288,6 +1289,10 @@ static bool person_context(const struct names *nm, const char *t, size_t len, si
         if (n >= 2 && is_upper((unsigned char)t[ws]) && name_find(nm, t + ws, n) == 0) return true;
         return false;
     }
+    if (i > 0 && t[i - 1] == '&') { /* "Alice & Bob" */
+        size_t n = word_at_end(t, i - 1, w, sizeof w, &ws);
+        return n >= 2 && is_upper((unsigned char)t[ws]) && name_find(nm, t + ws, n) >= 0 && name_find(nm, t + ws, n) < 2;
+    }
     if (i > 0 && (t[i - 1] == '-' || t[i - 1] == '~')) {
         size_t k = i - 1;
         while (k > 0 && (t[k - 1] == '-' || t[k - 1] == ' ')) k--;
@@ -1396,7 +1401,9 @@ static void scan_names(const struct names *nm, const char *t, size_t len, struct
         while (e < len && zt_ascii_alpha((unsigned char)t[e])) e++;
         size_t n = e - s;
         bool at = s > 0 && t[s - 1] == '@';
-        if (n < 2 || n > 20 || (e < len && is_word((unsigned char)t[e])) || (!at && !is_upper((unsigned char)t[s]))) {
+        /* lower case ("thanks michael") only for a listed name that is no word, with a strong cue (below) */
+        bool lower = !at && !is_upper((unsigned char)t[s]);
+        if (n < 2 || n > 20 || (e < len && is_word((unsigned char)t[e])) || (lower && n < 3)) {
             s = e;
             continue;
         }
@@ -1408,6 +1415,10 @@ static void scan_names(const struct names *nm, const char *t, size_t len, struct
             continue;
         }
         int f = name_find(nm, t + s, n);
+        if (lower && f != 0) {
+            s = e;
+            continue;
+        }
         bool titled = after_title(t, s);
         if (f == 2 && (titled || (at && !handle_group(t + s, n)))) f = -1; /* "Ms Khan", "@raj" */
         if (f == 2) {
@@ -1473,6 +1484,7 @@ static void scan_names(const struct names *nm, const char *t, size_t len, struct
         if (word_in(self, strlen(self), not_names)) conf = 0;
         if (word_in(self, strlen(self), places) && !(addressed && !word_in(pw, pl, place_before)) && !vocative) conf = 0;
         if (conf > 0.99) conf = 0.99;
+        if (lower) conf = addressed || vocative || (subject && start) ? (addressed || vocative ? 0.7 : 0.55) : 0;
         if (conf >= 0.5) add(c, ZT_PII_PERSON_NAME, s, e, conf);
         s = e;
     }
