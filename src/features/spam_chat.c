@@ -49,7 +49,7 @@ static const char *const L_HOST_WORDS[] = {"verify", "secure", "login", "signin"
 static const char *const G_CRYPTO[] = {"airdrop*", "connect your wallet", "connect wallet", "sync your wallet",
                                        "validate your wallet", "verify wallet", "verify your wallet", "wallet validation",
                                        "token distribution", "free nft", "nft mint", "claim your free", "giving back to the community",
-                                       "send 0.", "receive 0.", "receive your allocation", "claim * tokens", "crypto recovery", "recover your lost", "nft drop", "mint yours", "mint free", "free mint", "safe wallet", "funds are at risk", "move your funds", "move them to", "secure wallet", "send any amount", "receive double", "double back", "2x back", NULL};
+                                       "send 0.", "receive 0.", "receive your allocation", "claim * tokens", "crypto recovery", "recover your lost", "nft drop", "mint yours", "mint free", "free mint", "safe wallet", "funds are at risk", "move your funds", "move them to", "secure wallet", "send any amount", "receive double", "pending transfer", "confirm receipt", "with your wallet", "double back", "2x back", NULL};
 static const char *const G_SEED[] = {"seed phrase", "recovery phrase", "secret phrase", "12-word", "12 word", "24 words",
                                      "24-word", "private key", "secret recovery", NULL};
 static const char *const G_HANDOVER[] = {"reply with", "enter", "entering", "send", "verify", "validate", "provide",
@@ -60,11 +60,11 @@ static const char *const G_PRIZE[] = {"you won", "you've won", "you have won", "
                                       "eligible for", "has ganado", "ha ganado", "reclama tu premio", "gewonnen", "haben einen",
                                       "vous avez gagné", "avez gagné", "você ganhou", "ganhou", "hai vinto", "u heeft",
                                       "congratulations!", "congrats!", "congratulations you", "félicitations", "felicidades",
-                                      "parabéns", "complimenti", "gefeliciteerd", "herzlichen glückwunsch", "pre-approved", "pre-qualified", "prequalified", "loan approved", "you qualify", "extended warranty", "has won", "number has won", "free entry", "win a holiday", "chance to win", "lucky visitor", "spin the wheel", "spin to win", "can be forgiven", "loan forgiveness", "dear winner", "email won", "national lottery", "number won", "have won", "has been awarded", "been awarded", "randomly selected", "selected to receive", "annual draw", "prize draw", "our draw", NULL};
+                                      "parabéns", "complimenti", "gefeliciteerd", "herzlichen glückwunsch", "pre-approved", "pre-qualified", "prequalified", "loan approved", "you qualify", "extended warranty", "has won", "number has won", "free entry", "win a holiday", "chance to win", "lucky visitor", "spin the wheel", "spin to win", "can be forgiven", "loan forgiveness", "dear winner", "email won", "national lottery", "number won", "have won", "has been awarded", "been awarded", "randomly selected", "selected to receive", "unclaimed points", "rewards team", "points worth", "approved for a free", "free government", "annual draw", "prize draw", "our draw", NULL};
 static const char *const G_PRIZE_THING[] = {"gift card", "giftcard", "voucher", "prize", "reward", "iphone", "airdrop",
                                             "usdt", "points", "lottery", "giveaway", "gutschein", "carte cadeau",
                                             "cadeaukaart", "premio", "buono", "sorteio", "samsung", "ps5", "macbook", "£", "$",
-                                            "€", "loan", "warranty", "cash", "gbp", "usd", "eur", "lottery", "jackpot", "draw", NULL};
+                                            "€", "loan", "warranty", "cash", "gbp", "usd", "eur", "lottery", "jackpot", "draw", "phone", NULL};
 static const char *const G_GIFTCARD_ASK[] = {"gift cards", "giftcards", NULL};
 static const char *const G_CODES[] = {"the codes", "send the code", "send me the code", "scratch", "pay you back", NULL};
 static const char *const G_PARCEL[] = {"parcel", "package", "shipment", "delivery", "deliver", "order #", "paquete", "paket",
@@ -73,7 +73,7 @@ static const char *const G_PARCEL_FEE[] = {"could not be delivered", "incomplete
                                            "on hold", "fee", "update your address", "update it here", "confirm your details",
                                            "has been suspended", "confirm payment", "no pudo ser entregado",
                                            "actualice su dirección", "versandkosten", "frais", "en attente", "giacenza",
-                                           "riconsegna", "wartet auf zustellung", "taxa", "pague", "tasas", "retido", "retenido", "customs fee", "reschedule your delivery", "we missed you", "missed you today", "cannot be delivered", "is waiting", "redelivery fee", "small payment", "payment of", "to release it", "release your", "pay a fee", "shipping fee", "pay only shipping", "nicht zugestellt", "zollgebühr", "pas pu être livré", "reprogrammation", "payez", NULL};
+                                           "riconsegna", "wartet auf zustellung", "taxa", "pague", "tasas", "retido", "retenido", "customs fee", "reschedule your delivery", "we missed you", "missed you today", "cannot be delivered", "is waiting", "redelivery fee", "small payment", "payment of", "to release it", "release your", "pay a fee", "shipping fee", "pay only shipping", "nicht zugestellt", "zollgebühr", "is delayed", "choose a new time", "new delivery time", "returned to our warehouse", "to resend", "confirm your address", "pas pu être livré", "reprogrammation", "payez", NULL};
 static const char *const G_FAMILY[] = {"mum", "mom", "dad", "mama", "mamá", "mãe", "mae", "papa", "papá", "mamma",
                                        "maman", "mammy", "mummy", "mommy", "daddy", "your daughter", "your son", NULL};
 static const char *const G_FAMILY_HI[] = {"hi mum", "hi mom", "hey mum", "hey mom", "hi dad", "hey dad", "mum it's me",
@@ -95,7 +95,7 @@ static const char *const G_COINS[] = {"eth", "btc", "usdt", "bitcoin", "wallet a
 static const char *const G_ROMANCE[] = {"saw your profile", "army doctor", "on mission", "on a mission", "lonely tonight",
                                         "private page", "western union", "flight ticket so i can", "you seem so kind",
                                         "looking for my friend", "where are you from", "hi handsome", "hello dear",
-                                        "hi dear", "wrong number?", "you seem nice", "sugar daddy", "sugar mommy", "my private photos", "lonely", "want to be my friend", "new in town", "looking for a friend", "chat with me", "i'm lonely", "widow", "r u single", "are you single", "saw u on", "saw you on facebook", "saw you on instagram", "sweetie", "u look nice", "you look nice", "you look beautiful", "u r beautiful", "so i can come to you", "release my gold", "my love, i need", "i need money for my flight", "peacekeeping", "got your number from", "like to be friends", "be friends if", NULL};
+                                        "hi dear", "wrong number?", "you seem nice", "sugar daddy", "sugar mommy", "my private photos", "lonely", "want to be my friend", "new in town", "looking for a friend", "chat with me", "i'm lonely", "widow", "r u single", "are you single", "saw u on", "saw you on facebook", "saw you on instagram", "sweetie", "u look nice", "you look nice", "you look beautiful", "u r beautiful", "so i can come to you", "release my gold", "my love, i need", "i need money for my flight", "peacekeeping", "got your number from", "like to be friends", "be friends if", "looking for love", "beautiful women", "russian women", "single women", NULL};
 static const char *const G_JOB[] = {"part-time", "part time", "work from home", "no experience", "earn $", "earn £", "earn €",
                                     "earn up to", "/day", "daily", "per week", "commission", "liking youtube", "rate products",
                                     "premium tasks", "simple online tasks", "online tasks", "resume was recommended",
@@ -151,7 +151,10 @@ static const char *const G_GOODS[] = {"viagra", "cialis", "no prescription", "re
 /* lures and sextortion: "is this you in this video?", "I recorded you through your webcam" */
 static const char *const G_LURE[] = {"is this you in", "is this you?", "are you in this video", "this video of you",
                                      "photos have been leaked", "photos were leaked", "recorded you", "your webcam",
-                                     "video to your contacts", "send the video", NULL};
+                                     "video to your contacts", "send the video", "secret admirer", "see who it is", NULL};
+/* "I sent you $50 by mistake, can you send it back?" */
+static const char *const G_MISTAKE[] = {"by mistake", "by accident", "accidentally sent", "sent it to the wrong", NULL};
+static const char *const G_MISTAKE2[] = {"send it back", "return it", "send back", "refund me", "give it back", NULL};
 /* the stranded traveller: only with money */
 static const char *const G_STRANDED[] = {"stuck at the airport", "stranded", "won't let me board", "let me board",
                                          "stuck abroad", "lost my wallet and", NULL};
@@ -159,14 +162,14 @@ static const char *const G_STRANDED[] = {"stuck at the airport", "stranded", "wo
 static const char *const G_TECH[] = {"norton", "mcafee", "geek squad", "antivirus", "detected a virus", "virus on your",
                                      "your phone is infected", "your device is infected", "install the cleaner",
                                      "cleaner app", "call to cancel", "to cancel call", "has been renewed", "viruses detected", "virus detected",
-                                     "clean now", "viruses", NULL};
+                                     "clean now", "viruses", "tech support", "error reports", "your computer is", NULL};
 static const char *const G_TECH2[] = {"$", "£", "€", "call", "install", "renewed", "cancel", "protect", "virus",
                                       "infected", "clean", "detected", NULL};
 static const char *const G_PROMO[] = {"% off", "limited time offer", "special promotion", "special offers", "buy now", "order now",
                                       "exclusive offer", "lowest rates", "best price", "sign up today", "sign up free",
                                       "apply online", "free consultation", "credit score", "refinance", "mortgage rates",
                                       "unsubscribe", "mailing list", "free trial", "no credit check", "risk free", "risk-free",
-                                      "offer ends", "act now", "don't miss out", "click here", "free ringtones", "cheap!",
+                                      "offer ends", "act now", "don't miss out", "click here", "shop now", "weekend only", "free ringtones", "cheap!",
                                       "instant delivery", "discreet shipping", "online surveys", "for your opinion", NULL};
 static const char *const G_CTA[] = {"claim", "verify", "click", "redeem", "update", "confirm", "pay", "unlock", "restore",
                                     "secure it", "validate", "collect", "tap the link", "tap to accept", "resgate", "reclama", "einlösen", "réclamez",
@@ -198,6 +201,7 @@ static const struct rule rules[] = {
     {"dead_phone_money", 2.4, G_PHONEDEAD, G_MONEYASK, 0, 0},
     {"tech_support", 2.6, G_TECH, G_TECH2, 0.8, 0},
     {"lure", 2.6, G_LURE, NULL, 0, 0},
+    {"mistaken_payment", 2.8, G_MISTAKE, G_MISTAKE2, 0, 0},
     {"stranded", 2.4, G_STRANDED, G_MONEYASK, 0, 0},
     {"lock_action", 1.0, G_LOCKED, G_LOCK_ACTION, 0, 0},
     {"brand_voice", 0.9, G_BRAND_VOICE, NULL, 0, 0},

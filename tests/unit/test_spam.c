@@ -451,6 +451,8 @@ static void test_chat_cues(void **state)
     assert_true(cue("Mum my phone died, can you transfer some money? I'll explain", "dead_phone_money"));
     assert_false(cue("hi mum, phone died, charging it at Tom's, back home by 10", "new_number"));
     assert_false(cue("hi mum, phone died, charging it at Tom's, back home by 10", "dead_phone_money"));
+    assert_true(cue("I sent you $50 on Cash App by mistake, can you send it back please?", "mistaken_payment"));
+    assert_false(cue("sent you $50 for the tickets, check your Cash App", "mistaken_payment"));
     /* nothing in everyday chat */
     struct zt__spam_cue v[4];
     size_t n = 9;
