@@ -63,7 +63,8 @@ static const char *const INSULT_N[] = {
     "garbage", "trash",    "rat",      "pig",     "cretin",  "dimwit",  "halfwit", "nobody",   "nothing",
     "waste",   "disgrace", "parasite", "pos",     "dork",    "weirdo",  "coward",  "fool",     "muppet",
     "donkey",  "nitwit",   "numpty",   "bellend", "tosser",  "prick",   "wanker",  "cunt",     "bitch",
-    "asshole", "arsehole", "retard",   "degenerate", "lowlife", "simp",  NULL};
+    "asshole", "arsehole", "retard",   "degenerate", "lowlife", "simp",  "cow",     "slut",     "whore",
+    "bastard", "dickhead", "twat",     "scumbag", "psycho",  NULL};
 static const char *const INSULT_A[] = {
     "stupid", "dumb", "pathetic", "worthless", "useless", "disgusting", "ugly", "brainless", "clueless",
     "incompetent", "annoying", "fat", "hopeless", "retarded", "gross", "repulsive", "dense", "thick",
@@ -99,6 +100,10 @@ static size_t skip_fill(const struct zt__mod_word *w, size_t n, size_t i, size_t
  * is any second-person word: you, u, ya, ur)? */
 static bool phrase_at(const struct zt__mod_word *w, size_t n, size_t i, const char *phrase)
 {
+    /* quick reject on the first byte: every second-person word starts with 'y' or 'u' */
+    if (i >= n || !w[i].len) return false;
+    char c0 = w[i].p[0];
+    if (phrase[0] == '@' ? c0 != 'y' && c0 != 'u' : c0 != phrase[0]) return false;
     const char *p = phrase;
     for (size_t k = i;; k++) {
         if (k >= n) return false;
@@ -114,6 +119,28 @@ static bool phrase_at(const struct zt__mod_word *w, size_t n, size_t i, const ch
         if (*p == 0) return true;
         p++; /* the space */
     }
+}
+
+/* The first bytes of a message's words, to skip phrases that cannot start anywhere. */
+struct firsts {
+    unsigned char b[32];
+};
+
+static void firsts_of(const struct zt__mod_word *w, size_t n, struct firsts *f)
+{
+    memset(f, 0, sizeof *f);
+    for (size_t i = 0; i < n; i++)
+        if (w[i].len) {
+            unsigned char c = (unsigned char)w[i].p[0];
+            f->b[c >> 3] |= (unsigned char)(1u << (c & 7));
+        }
+}
+
+static bool may_start(const struct firsts *f, const char *phrase)
+{
+    unsigned char c = (unsigned char)phrase[0];
+    if (c == '@') return (f->b['y' >> 3] & (1u << ('y' & 7))) || (f->b['u' >> 3] & (1u << ('u' & 7)));
+    return f->b[c >> 3] & (1u << (c & 7));
 }
 
 static bool is_insult(const struct zt__mod_word *w)
@@ -191,12 +218,24 @@ static void insults(const struct zt__mod_word *w, size_t n, bool friendly, struc
         if (eqw(&w[i], "shut") && i + 1 < n && eqw(&w[i + 1], "up")) put(h, "shut_up", 0.5);
     }
     if (count >= 2) put(h, "insults", 0.6);
+    /* a dismissal with an insult noun: "get lost, freak", "shut up idiot" */
+    bool dismiss = false;
+    for (size_t i = 0; i + 1 < n; i++)
+        dismiss |= (eqw(&w[i], "shut") && eqw(&w[i + 1], "up")) || (eqw(&w[i], "get") && eqw(&w[i + 1], "lost")) ||
+                   (eqw(&w[i], "go") && (eqw(&w[i + 1], "away") || eqw(&w[i + 1], "cry")));
+    if (dismiss)
+        for (size_t i = 0; i < n; i++)
+            if (in(&w[i], INSULT_N) && !eqw(&w[i], "nothing") && !eqw(&w[i], "nobody") && !eqw(&w[i], "joke")) {
+                put(h, "insult", w_insult);
+                break;
+            }
 }
 
 static const char *const EXCL_SUBJ[] = {"nobody", "noone", "everyone", "everybody", "we", "no", "people", NULL};
 static const char *const EXCL_VERB[] = {"wants", "likes", "cares", "hates", "invited", "asked", "needs", "loves",
                                         "care", "want", "like", "hate", "one", "misses", "would", "stand", "trusts",
-                                        "respects", "love", "talks", "talk", "texts", "invites", "listens", NULL};
+                                        "respects", "love", "talks", "talk", "texts", "invites", "listens", "laughs",
+                                        "laugh", "laughing", "laughed", NULL};
 
 static void exclusion(const struct zt__mod_word *w, size_t n, struct zt__mod_hits *h)
 {
@@ -212,7 +251,7 @@ static void exclusion(const struct zt__mod_word *w, size_t n, struct zt__mod_hit
         /* "nobody wants you", "nobody cares about your opinion", "we all hate you" */
         size_t k = j + 1;
         if (k < n && (eqw(&w[k], "about") || eqw(&w[k], "for") || eqw(&w[k], "what") || eqw(&w[k], "to") ||
-                      eqw(&w[k], "with")))
+                      eqw(&w[k], "with") || eqw(&w[k], "at")))
             k++;
         if (k < n && (in(&w[k], YOU) || eqw(&w[k], "your"))) {
             if (eqw(&w[i], "we") && !(eqw(&w[j], "hate") || eqw(&w[j], "want"))) continue;
@@ -237,13 +276,23 @@ static void exclusion(const struct zt__mod_word *w, size_t n, struct zt__mod_hit
         "@you should disappear",
         "do us all a favour",
         "do us all a favor",
+        /* round 2 (issue 16) */
+        "and disappear",
+        "better without @you",
+        "better off without @you",
+        "@you disgust me",
+        "@you make me sick",
+        "excuse for a human",
     };
-    static const double pw[] = {0.7, 0.7, 0.7, 0.5, 0.6, 0.6, 0.6, 0.6, 0.6, 0.6, 0.5, 0.4, 0.6, 0.75, 0.75, 0.5, 0.5};
+    static const double pw[] = {0.7, 0.7, 0.7, 0.5, 0.6, 0.6, 0.6, 0.6, 0.6, 0.6, 0.5,
+                                0.4, 0.6, 0.75, 0.75, 0.5, 0.5, 0.75, 0.8, 0.8, 0.8, 0.8, 0.8};
     _Static_assert(sizeof pw / sizeof pw[0] == sizeof phrases / sizeof phrases[0], "one weight a phrase");
+    struct firsts f;
+    firsts_of(w, n, &f);
     for (size_t p = 0; p < sizeof phrases / sizeof phrases[0]; p++)
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = 0; i < n && may_start(&f, phrases[p]); i++) {
             if (phrase_at(w, n, i, phrases[p])) {
-                put(h, p <= 6 || p == 13 || p == 14 ? "exclusion" : "dismissal", pw[p]);
+                put(h, p <= 6 || p == 13 || p == 14 || p >= 17 ? "exclusion" : "dismissal", pw[p]);
                 break;
             }
         }
@@ -272,11 +321,21 @@ static const char *const VIOLENT[] = {"kill",  "murder", "hurt",     "beat",   "
                                       "break", "burn",   "end",      "strangle", "choke", "slap", "bash",  "rape",
                                       "cut",   "gut",    "wreck",    "torture", "drown", "hunt",  "find",  "get",
                                       "batter", "kick",  "bury",     "destroy", "fight", "jump",  "attack", "ruin",
-                                      "slash", "poison", "hang", "skin", NULL};
-static const char *const FIRST[] = {"i", "ill", "im", "imma", "ima", "we", "gonna", "gunna", "finna", NULL};
+                                      "slash", "poison", "hang", "skin", "slit", "knock", NULL};
+/* verbs that are seldom hyperbole: a threat against a third person counts in full */
+static const char *const GRAVE[] = {"stab", "shoot", "murder", "strangle", "rape", "torture", "poison", "slit",
+                                    "slash", "choke", "drown", "bury", NULL};
+static const char *const FIRST[] = {"i",    "ill",      "im",       "imma", "ima", "we", "gonna", "gunna",
+                                    "finna", "someone", "somebody", "they", "me",  NULL};
+/* "your ..." that stands for the reader: kin, body, home */
+static const char *const YOURS[] = {"family", "kids", "children", "child", "wife", "husband", "mom", "mum", "mother",
+                                    "dad", "father", "brother", "sister", "son", "daughter", "dog", "cat", "face",
+                                    "head", "legs", "arms", "neck", "body", "house", "car", "girlfriend", "boyfriend",
+                                    "baby", "teeth", "skull", NULL};
 static const char *const TARGET3[] = {"him", "her", "them", "his", "their", NULL};
-static const char *const GAME[] = {"game", "chess", "fifa", "round", "match", "cards", "poker", "tennis", "golf",
-                                   "pool", "darts", "mario", "scrabble", "monopoly", "haha", "lol", "lmao", NULL};
+static const char *const GAME[] = {"game",  "chess", "fifa",  "round", "match",    "cards", "poker", "tennis",
+                                   "golf",  "pool",  "darts", "mario", "scrabble", "monopoly", "haha", "lol",
+                                   "lmao",  "slack", "deal",  "discount", "slice", "piece", "seat", "lift", NULL};
 
 static void threats(const struct zt__mod_word *w, size_t n, struct zt__mod_hits *h)
 {
@@ -284,7 +343,7 @@ static void threats(const struct zt__mod_word *w, size_t n, struct zt__mod_hits 
         if (!in(&w[j], VIOLENT)) continue;
         /* a first-person subject (or "gonna") within five words before, no negation between */
         bool subj = false, neg = false;
-        for (size_t k = j > 5 ? j - 5 : 0; k < j; k++) {
+        for (size_t k = j > 6 ? j - 6 : 0; k < j; k++) {
             if (in(&w[k], FIRST)) subj = true, neg = false;
             else if (subj && (in(&w[k], NEG) || eqw(&w[k], "wouldn") || eqw(&w[k], "if"))) neg = true;
         }
@@ -294,23 +353,37 @@ static void threats(const struct zt__mod_word *w, size_t n, struct zt__mod_hits 
         bool through = false;
         while (t < n && t <= j + 4 &&
                (eqw(&w[t], "the") || eqw(&w[t], "crap") || eqw(&w[t], "shit") || eqw(&w[t], "hell") ||
-                eqw(&w[t], "out") || eqw(&w[t], "of") || eqw(&w[t], "up") || eqw(&w[t], "down"))) {
+                eqw(&w[t], "out") || eqw(&w[t], "of") || eqw(&w[t], "up") || eqw(&w[t], "down") ||
+                eqw(&w[t], "every") || eqw(&w[t], "bone") || eqw(&w[t], "in") || eqw(&w[t], "all"))) {
             through |= eqw(&w[t], "crap") || eqw(&w[t], "shit") || eqw(&w[t], "hell");
             t++;
         }
         if (t >= n) continue;
         bool you = in(&w[t], YOU) || eqw(&w[t], "your") || eqw(&w[t], "yourself") || eqw(&w[t], "ur");
+        /* "beat your brother up", "burn your house": the reader's kin and home count as the reader */
+        bool yours = (eqw(&w[t], "your") || eqw(&w[t], "ur")) && t + 1 < n && in(&w[t + 1], YOURS);
         bool third = in(&w[t], TARGET3);
         if (!you && !third) continue;
+        if (yours) third = false;
         /* "find you" and "get you" are threats only with more ("i will find you and hurt you") */
         bool weak = eqw(&w[j], "find") || eqw(&w[j], "get") || eqw(&w[j], "fight") || eqw(&w[j], "jump") ||
                     eqw(&w[j], "destroy") || eqw(&w[j], "ruin") || eqw(&w[j], "beat") || eqw(&w[j], "end");
         if (through) weak = false;
         /* a game or a joke: "i'll destroy you at chess", "beat you in fifa" */
         bool game = t + 1 < n && eqw(&w[t + 1], "at") && you && !eqw(&w[t], "your");
-        for (size_t k = t + 1; k < n; k++) game |= in(&w[k], GAME);
+        for (size_t k = t + 1; k < n; k++)
+            game |= in(&w[k], GAME) && !(k > 1 && (eqw(&w[k - 2], "after") || eqw(&w[k - 2], "before"))) &&
+                    !(k > 0 && (eqw(&w[k - 1], "after") || eqw(&w[k - 1], "before"))); /* "jump you after the game" */
         if (game) continue;
-        double wt = you ? (weak ? 0.55 : W_THREAT) : W_THREAT3;
+        /* "beat you up", and a bare "i'll get you" / "we will find you" ending the message */
+        if (weak && you && t + 1 < n && eqw(&w[t + 1], "up")) weak = false;
+        if (weak && yours && ((t + 2 < n && eqw(&w[t + 2], "up")) || !(eqw(&w[j], "get") || eqw(&w[j], "find"))))
+            weak = false; /* "destroy your car", not "get your mum a present" */
+        if (weak && you && t + 1 == n && !eqw(&w[j], "beat")) {
+            put(h, "threat_end", 0.75);
+            continue;
+        }
+        double wt = you ? (weak ? 0.55 : W_THREAT) : (in(&w[j], GRAVE) ? W_THREAT : W_THREAT3);
         put(h, weak ? "threat_weak" : "threat", wt);
     }
     static const char *const phrases[] = {
@@ -360,18 +433,111 @@ static void threats(const struct zt__mod_word *w, size_t n, struct zt__mod_hits 
         "make sure @you never",
         "never walk again",
         "if @you keep talking",
+        /* round 2 (issue 16): tuned on tests/data/tune/round2 */
+        "what s coming to @you",
+        "put @you in the hospital",
+        "put @you in hospital",
+        "sleep with your door",
+        "know where @you work",
+        "won t see tomorrow",
+        "wish @you were never born",
+        "find out where @you live",
+        "@you re a dead man",
+        "dead man walking",
+        "again and see what happens",
+        "family isn t safe",
+        "won t be safe",
+        "end your life",
+        "knock your teeth",
+        "rip your head off",
+        "meet me outside and",
+        "bullet in @you",
+        "put a bullet",
+        "make your life hell",
+        "make your life a living hell",
+        "@you re gonna get hurt",
+        "gonna get hurt",
+        "count your days",
+        "days are numbered",
+        "waiting for @you after school",
+        "kick your head in",
+        "smash your face",
+        "@you re going to regret",
+        "@you re gonna regret",
+        "@you will be sorry",
+        "never see your",
+        "@you ll all pay",
+        "six feet under",
+        "@you in a ditch",
+        "bringing a gun",
+        "shoot up",
+        "teach @you a lesson",
+        "@you r dead",
+        "ruin your life",
+        "destroy your life",
+        "outside your house",
+        "come after @you",
+        "set your house on fire",
+        "burn down your",
+        "hope someone kills @you",
+        "hope someone stabs @you",
+        "hope someone hurts @you",
+        "hope someone shoots @you",
+        "hope somebody kills @you",
+        "hope somebody hurts @you",
+        "make @you disappear",
+        "@you better watch out",
+        "better watch out",
+        "catch @you alone",
+        "and burn it down",
+        "get a bullet",
+        "end up in hospital",
+        "end up in the hospital",
+        "pay for what @you did",
+        "see how brave @you are",
+        "to deal with @you",
+        "jump @you after",
+        "watch my back if",
+        "and sort @you out",
     };
     static const double pw[] = {0.8, 0.9, 0.7, 0.8, 0.8, 0.8, 0.75, 0.8, 0.6, 0.6, 0.6, 0.5, 0.5, 0.5, 0.3, 0.3,
                                 0.8, 0.7, 0.75, 0.75, 0.9, 0.8, 0.8, 0.6, 0.85, 0.9, 0.85, 0.85, 0.9, 0.85, 0.85,
-                                0.8, 0.85, 0.85, 0.6, 0.6, 0.75, 0.4, 0.8, 0.55, 0.35, 0.85, 0.6, 0.8, 0.8, 0.4};
+                                0.8, 0.85, 0.85, 0.6, 0.6, 0.75, 0.4, 0.8, 0.55, 0.35, 0.85, 0.6, 0.8, 0.8, 0.4,
+                                /* round 2 */
+                                0.8, 0.85, 0.85, 0.75, 0.75, 0.85, 0.8, 0.85, 0.85, 0.8, 0.8, 0.8, 0.75, 0.9,
+                                0.85, 0.9, 0.75, 0.9, 0.9, 0.8, 0.85, 0.85, 0.6, 0.85, 0.85, 0.8, 0.85, 0.85,
+                                0.8, 0.8, 0.75, 0.8, 0.85, 0.85, 0.85, 0.85, 0.85, 0.8, 0.8, 0.8, 0.8, 0.75,
+                                0.8, 0.9, 0.85, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9,
+                                0.85, 0.8, 0.7, 0.8, 0.8, 0.85, 0.7, 0.7,
+                                0.8, 0.75, 0.75, 0.8, 0.8, 0.75};
+    struct firsts f;
+    firsts_of(w, n, &f);
     for (size_t p = 0; p < sizeof phrases / sizeof phrases[0]; p++)
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = 0; i < n && may_start(&f, phrases[p]); i++) {
             if (phrase_at(w, n, i, phrases[p])) {
                 put(h, p <= 10 || p >= 16 ? "threat_phrase" : "threat_lead", pw[p]);
                 _Static_assert(sizeof pw / sizeof pw[0] == sizeof phrases / sizeof phrases[0], "one weight a phrase");
                 break;
             }
         }
+}
+
+/* A condition ("if I see you again", "mess with me again") and an outcome
+ * ("you're finished", "you'll end up in hospital"): each weak, together a threat. */
+static void threat_pairs(const struct zt__mod_word *w, size_t n, struct zt__mod_hits *h)
+{
+    static const char *const lead[] = {"if i see @you again", "mess with me again", "next time i see @you",
+                                       "one day i ll", "if @you ever", "try me", "keep it up and", "keep posting and",
+                                       "keep talking and", NULL};
+    static const char *const outcome[] = {"@you re finished", "@you ll end up",
+                                          "@you won t", "@you ll regret", "see what happens", NULL};
+    bool l = false, o = false;
+    for (size_t i = 0; i < n; i++) {
+        for (size_t p = 0; lead[p] && !l; p++) l = phrase_at(w, n, i, lead[p]);
+        for (size_t p = 0; outcome[p] && !o; p++) o = phrase_at(w, n, i, outcome[p]);
+    }
+    if (l) put(h, "threat_condition", 0.5);
+    if (o) put(h, "threat_outcome", 0.5);
 }
 
 /* ---- doxxing ------------------------------------------------------------------------ */
@@ -435,7 +601,7 @@ static int contact_data(const char *s, size_t n)
             }
             i = j > i ? j - 1 : i;
         }
-        if (s[i] == '@' && i > 0 && alpha(s[i - 1])) {
+        if (s[i] == '@' && i > 0 && (alpha(s[i - 1]) || dig(s[i - 1]) || s[i - 1] == '_' || s[i - 1] == '.')) {
             size_t j = i + 1;
             while (j < n && (alpha(s[j]) || dig(s[j]) || s[j] == '-' || s[j] == '.')) j++;
             if (j > i + 3 && memchr(s + i, '.', j - i)) return 1;
@@ -459,7 +625,8 @@ static int contact_data(const char *s, size_t n)
 }
 
 static const char *const STRONG[] = {"spam", "flood", "leak", "leaked", "expose", "harass", "blast", "dox", "doxx", "raid",
-                                     "swat", NULL};
+                                     "swat", "prank", "regret", "revenge", "punish", "scammer", "creep", "pervert",
+                                     "snitch", NULL};
 static const char *const POINT[] = {"his", "her", "their", "him", "them", "he", "she", "lives", "live", "living", "address",
                                     "number", "phone", "email", "ssn", "home", "here", "found", NULL};
 static const char *const HOSTILE[] = {"everyone", "visit", "show", "hell", "fun", "post", "teach", "lesson", "call",
@@ -479,6 +646,13 @@ static void doxxing(const struct zt__mod_word *w, size_t n, const char *raw, siz
     }
     /* someone else's data in a hostile message: an insult, another rule, a
      * call to harass, or an SSN (never shared about someone kindly) */
+    /* "found where she lives", "let him have it" */
+    for (size_t i = 0; i + 1 < n; i++) {
+        if (eqw(&w[i], "found") && eqw(&w[i + 1], "where")) strong = true;
+        if (eqw(&w[i], "who") && eqw(&w[i + 1], "wants")) strong = true; /* "her address ..., who wants it?" */
+        if (eqw(&w[i], "let") && i + 3 < n && in(&w[i + 1], TARGET3) && eqw(&w[i + 2], "have") && eqw(&w[i + 3], "it"))
+            strong = true;
+    }
     if (point && (insult || h->n > 0 || strong || weak >= 2 || kind == 2)) put(h, "doxxing", W_DOXX);
 }
 
@@ -509,5 +683,6 @@ void zt__mod_harass(const struct zt__mod_word *w, size_t n, const char *raw, siz
     exclusion(w, n, h);
     incitement(w, n, h);
     threats(w, n, h);
+    threat_pairs(w, n, h);
     doxxing(w, n, raw, rawlen, h);
 }

@@ -49,7 +49,7 @@ static const char *const L_HOST_WORDS[] = {"verify", "secure", "login", "signin"
 static const char *const G_CRYPTO[] = {"airdrop*", "connect your wallet", "connect wallet", "sync your wallet",
                                        "validate your wallet", "verify wallet", "verify your wallet", "wallet validation",
                                        "token distribution", "free nft", "nft mint", "claim your free", "giving back to the community",
-                                       "send 0.", "receive 0.", "receive your allocation", "claim * tokens", "crypto recovery", "recover your lost", "nft drop", "mint yours", "mint free", "free mint", "safe wallet", "funds are at risk", "move your funds", "move them to", "secure wallet", NULL};
+                                       "send 0.", "receive 0.", "receive your allocation", "claim * tokens", "crypto recovery", "recover your lost", "nft drop", "mint yours", "mint free", "free mint", "safe wallet", "funds are at risk", "move your funds", "move them to", "secure wallet", "send any amount", "receive double", "pending transfer", "confirm receipt", "with your wallet", "double back", "2x back", NULL};
 static const char *const G_SEED[] = {"seed phrase", "recovery phrase", "secret phrase", "12-word", "12 word", "24 words",
                                      "24-word", "private key", "secret recovery", NULL};
 static const char *const G_HANDOVER[] = {"reply with", "enter", "entering", "send", "verify", "validate", "provide",
@@ -60,11 +60,11 @@ static const char *const G_PRIZE[] = {"you won", "you've won", "you have won", "
                                       "eligible for", "has ganado", "ha ganado", "reclama tu premio", "gewonnen", "haben einen",
                                       "vous avez gagné", "avez gagné", "você ganhou", "ganhou", "hai vinto", "u heeft",
                                       "congratulations!", "congrats!", "congratulations you", "félicitations", "felicidades",
-                                      "parabéns", "complimenti", "gefeliciteerd", "herzlichen glückwunsch", "pre-approved", "loan approved", "you qualify", "extended warranty", "has won", "number has won", "free entry", "win a holiday", "chance to win", "lucky visitor", "spin the wheel", "spin to win", "can be forgiven", "loan forgiveness", "dear winner", "email won", "national lottery", "number won", "have won", "has been awarded", "been awarded", NULL};
+                                      "parabéns", "complimenti", "gefeliciteerd", "herzlichen glückwunsch", "pre-approved", "pre-qualified", "prequalified", "loan approved", "you qualify", "extended warranty", "has won", "number has won", "free entry", "win a holiday", "chance to win", "lucky visitor", "spin the wheel", "spin to win", "can be forgiven", "loan forgiveness", "dear winner", "email won", "national lottery", "number won", "have won", "has been awarded", "been awarded", "randomly selected", "selected to receive", "unclaimed points", "rewards team", "points worth", "approved for a free", "free government", "annual draw", "prize draw", "our draw", NULL};
 static const char *const G_PRIZE_THING[] = {"gift card", "giftcard", "voucher", "prize", "reward", "iphone", "airdrop",
                                             "usdt", "points", "lottery", "giveaway", "gutschein", "carte cadeau",
                                             "cadeaukaart", "premio", "buono", "sorteio", "samsung", "ps5", "macbook", "£", "$",
-                                            "€", "loan", "warranty", "cash", "gbp", "usd", "eur", "loan", "lottery", "jackpot", NULL};
+                                            "€", "loan", "warranty", "cash", "gbp", "usd", "eur", "lottery", "jackpot", "draw", "phone", NULL};
 static const char *const G_GIFTCARD_ASK[] = {"gift cards", "giftcards", NULL};
 static const char *const G_CODES[] = {"the codes", "send the code", "send me the code", "scratch", "pay you back", NULL};
 static const char *const G_PARCEL[] = {"parcel", "package", "shipment", "delivery", "deliver", "order #", "paquete", "paket",
@@ -73,41 +73,43 @@ static const char *const G_PARCEL_FEE[] = {"could not be delivered", "incomplete
                                            "on hold", "fee", "update your address", "update it here", "confirm your details",
                                            "has been suspended", "confirm payment", "no pudo ser entregado",
                                            "actualice su dirección", "versandkosten", "frais", "en attente", "giacenza",
-                                           "riconsegna", "wartet auf zustellung", "taxa", "pague", "tasas", "retido", "retenido", "customs fee", "reschedule your delivery", "we missed you", "missed you today", "cannot be delivered", "is waiting", "redelivery fee", "small payment", "payment of", "to release it", "release your", "pay a fee", "shipping fee", "pay only shipping", NULL};
+                                           "riconsegna", "wartet auf zustellung", "taxa", "pague", "tasas", "retido", "retenido", "customs fee", "reschedule your delivery", "we missed you", "missed you today", "cannot be delivered", "is waiting", "redelivery fee", "small payment", "payment of", "to release it", "release your", "pay a fee", "shipping fee", "pay only shipping", "nicht zugestellt", "zollgebühr", "is delayed", "choose a new time", "new delivery time", "returned to our warehouse", "to resend", "confirm your address", "pas pu être livré", "reprogrammation", "payez", NULL};
 static const char *const G_FAMILY[] = {"mum", "mom", "dad", "mama", "mamá", "mãe", "mae", "papa", "papá", "mamma",
-                                       "maman", "mammy", "mummy", "mommy", "daddy", NULL};
+                                       "maman", "mammy", "mummy", "mommy", "daddy", "your daughter", "your son", NULL};
 static const char *const G_FAMILY_HI[] = {"hi mum", "hi mom", "hey mum", "hey mom", "hi dad", "hey dad", "mum it's me",
                                           "mom it's me", "dad it's me", "mum its me", "mom its me", "hola mamá", "hola mama",
-                                          "hallo mama", "olá mãe", "ola mae", "ciao mamma", "salut maman", NULL};
+                                          "hallo mama", "olá mãe", "ola mae", "oi mãe", "oi mae", "ciao mamma", "salut maman", NULL};
 static const char *const G_NEWNUMBER[] = {"new number", "phone broke", "lost my phone", "lost my old phone", "dropped my phone",
                                           "temporary number", "friend's phone", "from a friend's", "borrowed phone",
                                           "my old phone", "phone is broken", "broke my phone", "this is my number now",
                                           "número nuevo", "numero nuevo", "neue nummer", "número novo", "perdi o telemóvel",
-                                          "handy ist kaputt", "se me rompió", "nuovo numero", "nouveau numéro", "phone died", "using my friend", "my friends phone", "my friend's phone", "my phone is dead", NULL};
+                                          "handy ist kaputt", "se me rompió", "nuovo numero", "nouveau numéro", "using my friend", "my friends phone", "my friend's phone", "nieuwe nummer", "mijn nieuwe", "troquei de número", "troquei de numero", "mudei de número", "nieuw nummer", "using a friend's", NULL};
+/* a dead phone is no new number: only with a request for money ("hi mum, phone died, charging it at Tom's" is ham) */
+static const char *const G_PHONEDEAD[] = {"phone died", "my phone is dead", "phone is dead", NULL};
 static const char *const G_MONEYASK[] = {"send £", "send $", "send me £", "send me $", "send me €", "transfer", "pay a bill",
                                          "pay this bill", "bill for me", "bill to pay", "rent", "favour", "favor", "urgent",
                                          "urgently", "i'll explain", "pay you back", "friend's account", "überweisen", "transferencia",
-                                         "transferência", "geld", "dinero", "dinheiro", "soldi", "pay u back", "will pay u", "send me 1*", "send me 2*", "send me 3*", "send me 5*", NULL};
+                                         "transferência", "geld", "dinero", "dinheiro", "soldi", "betaling", "betalen", "some money", "pay u back", "will pay u", "help me with $", "help me with £", "pix", "help me with €", "pay the fee", "paying a fee", "send me 1*", "send me 2*", "send me 3*", "send me 5*", NULL};
 static const char *const G_GIVEAWAY[] = {"giveaway", "give away", "giving away", "for free", "free crypto", NULL};
 static const char *const G_COINS[] = {"eth", "btc", "usdt", "bitcoin", "wallet address", "crypto", "token", "tokens", "sol", NULL};
 static const char *const G_ROMANCE[] = {"saw your profile", "army doctor", "on mission", "on a mission", "lonely tonight",
                                         "private page", "western union", "flight ticket so i can", "you seem so kind",
                                         "looking for my friend", "where are you from", "hi handsome", "hello dear",
-                                        "hi dear", "wrong number?", "you seem nice", "sugar daddy", "sugar mommy", "my private photos", "lonely", "want to be my friend", "new in town", "looking for a friend", "chat with me", "i'm lonely", "widow", "r u single", "are you single", "saw u on", "saw you on facebook", "saw you on instagram", "sweetie", "u look nice", "you look nice", "you look beautiful", "u r beautiful", NULL};
+                                        "hi dear", "wrong number?", "you seem nice", "sugar daddy", "sugar mommy", "my private photos", "lonely", "want to be my friend", "new in town", "looking for a friend", "chat with me", "i'm lonely", "widow", "r u single", "are you single", "saw u on", "saw you on facebook", "saw you on instagram", "sweetie", "u look nice", "you look nice", "you look beautiful", "u r beautiful", "so i can come to you", "release my gold", "my love, i need", "i need money for my flight", "peacekeeping", "got your number from", "like to be friends", "be friends if", "looking for love", "beautiful women", "russian women", "single women", NULL};
 static const char *const G_JOB[] = {"part-time", "part time", "work from home", "no experience", "earn $", "earn £", "earn €",
                                     "earn up to", "/day", "daily", "per week", "commission", "liking youtube", "rate products",
                                     "premium tasks", "simple online tasks", "online tasks", "resume was recommended",
-                                    "add me on telegram", "on telegram", "message hr", "reply 1", "we are hiring", "trabajo desde casa", "desde casa", "von zuhause", "nebenjob", "travail à domicile", "lavoro da casa", "trabalho em casa", "passive income", "extra income", "pay you $", "weekly pay", "working from home", "make $", "make £", "get paid to", "earn cash", "a week working", "be your own boss", "lavoro online", "guadagni", "al giorno", "gana", "al día", "pro tag", "par jour", "por dia", "scrivimi", "escríbeme", "daily salary", "minutes a day", "hours a day", "product testing", "paid product", "online assistant*", "/hour", "per hour", "hr department", "/hr", "remote assistant*", NULL};
+                                    "add me on telegram", "on telegram", "message hr", "reply 1", "we are hiring", "trabajo desde casa", "desde casa", "von zuhause", "nebenjob", "travail à domicile", "lavoro da casa", "trabalho em casa", "passive income", "extra income", "pay you $", "weekly pay", "working from home", "make $", "make £", "get paid to", "earn cash", "a week working", "be your own boss", "lavoro online", "guadagni", "al giorno", "gana", "al día", "pro tag", "par jour", "por dia", "scrivimi", "escríbeme", "daily salary", "minutes a day", "hours a day", "product testing", "paid product", "online assistant*", "/hour", "per hour", "hr department", "/hr", "remote assistant*", "job opportunity", "we pay $", "we pay £", "per day", "flexible hours", "tiempo parcial", "ganancias", "reclutador*", NULL};
 static const char *const G_JOB2[] = {"$", "£", "€", "earn", "salary", "commission", "income", "paid", "cash", "usd",
                                      "eur", "gbp", "deposit", "telegram", "whatsapp", "recruiter", "hr", "dm me",
-                                     "guadagni", "gana", "verdienen", "gagnez", NULL};
+                                     "guadagni", "gana", "verdienen", "gagnez", "ganancias", NULL};
 static const char *const G_ACCOUNT[] = {"account", "apple id", "password", "payment", "billing", "paypal", "your card",
-                                        "banking", "your device", "microsoft 365", "toll", "tax", "su cuenta", "ihr konto", "votre compte", "sua conta", "il tuo conto", "il tuo account", "uw rekening", "card ending", "icloud", "storage", "membership", "subscription", "vehicle tax", "licence", "license", "bill payment", "apple pay", "google pay", "your funds", "your access", "access", "your bank", "online banking", "your profile", NULL};
+                                        "banking", "your device", "microsoft 365", "toll", "tax", "su cuenta", "ihr konto", "votre compte", "sua conta", "il tuo conto", "il tuo account", "uw rekening", "card ending", "icloud", "storage", "membership", "subscription", "vehicle tax", "licence", "license", "bill payment", "apple pay", "google pay", "your funds", "your access", "access", "your bank", "online banking", "your profile", "social security", "your page", "facebook page", "instagram account", "insurance", "your policy", "seu cpf", "cpf", NULL};
 static const char *const G_LOCKED[] = {"locked", "suspended", "limited", "expires today", "expire", "failed", "unusual",
                                        "compromised", "deactivated", "frozen", "suspicious activity", "new device",
-                                       "unpaid", "on hold", "sign-in", "bloqueada", "suspendida", "gesperrt", "eingeschränkt", "suspendu", "bloqué", "bloccato", "sospeso", "geblokkeerd", "fraud alert", "did you attempt", "overdue", "avoid a fine", "penalty", "disconnection", "will be deleted", "will be closed", "will be banned", "placed on hold", "renews today", "unsuccessful", "is full", "retido", "retenido", "retenu", "bloccata", NULL};
+                                       "unpaid", "on hold", "sign-in", "bloqueada", "suspendida", "gesperrt", "eingeschränkt", "suspendu", "bloqué", "bloccato", "sospeso", "geblokkeerd", "fraud alert", "did you attempt", "overdue", "avoid a fine", "penalty", "disconnection", "will be deleted", "will be closed", "will be banned", "placed on hold", "renews today", "unsuccessful", "is full", "retido", "retenido", "retenu", "bloccata", "copyright violation", "community standards", "violat*", "expired", "has expired", "declined", "bloqueado", "disabled", NULL};
 static const char *const G_LOCK_ACTION[] = {"verify", "confirm", "update", "restore", "unlock", "secure", "validate",
-                                            "reactivate", "log in", "login", "sign in", NULL};
+                                            "reactivate", "log in", "login", "sign in", "renew", "activate", "regularize", "regularizar", NULL};
 /* a message speaking as a company: "Amazon here:", "USPS:", "Binance support" */
 static const char *const G_BRAND_VOICE[] = {"amazon here", "apple here", "paypal here", "this is amazon", "this is apple",
                                             "amazon:", "apple:", "paypal:", "netflix:", "usps:", "royal mail:", "dhl:",
@@ -115,27 +117,29 @@ static const char *const G_BRAND_VOICE[] = {"amazon here", "apple here", "paypal
                                             "dvla:", "chase:", "hsbc:", "barclays:", "santander:", "bank of america:",
                                             "wells fargo:", "amazon prime:", "apple id:", "binance support", "binance security",
                                             "microsoft support", "apple support", "metamask support", "coinbase support",
-                                            "whatsapp support", "customer support team", NULL};
+                                            "whatsapp support", "customer support team", "facebook admin", "meta admin", NULL};
 static const char *const G_ADVANCE[] = {"business proposal", "lucrative", "next of kin", "beneficiary", "inheritance",
                                         "kindly", "dear friend", "hello friend", "transfer the funds", "confidential deal",
-                                        "unclaimed funds", NULL};
+                                        "unclaimed funds", "business offer", "banker in", "late client", "your surname", "same surname", "deceased client", "left behind $", NULL};
 static const char *const G_ADVANCE2[] = {"million", "$", "£", "€", "deal", "funds", "whatsapp", "reply", "details", "usd",
                                          "percent", "%", NULL};
 static const char *const G_INVEST[] = {"guaranteed", "100x", "trading bot", "signal group", "pre-sale", "presale",
-                                       "% profit", "returns", "before listing", "double your", "passive income", "forex", "mining pool", "investment platform", "investment opportunity", "turned $", "turned £", "arbitrage", "financial advisor", "win rate", "signals channel", "vip signals", "% daily", "daily returns", "show you how", "get rich", "crypto bot", "% returns", "% weekly", "weekly profit", "guaranteed profit", NULL};
+                                       "% profit", "returns", "before listing", "double your", "passive income", "forex", "mining pool", "investment platform", "investment opportunity", "turned $", "turned £", "arbitrage", "financial advisor", "win rate", "signals channel", "vip signals", "% daily", "daily returns", "show you how", "get rich", "crypto bot", "% returns", "% weekly", "weekly profit", "guaranteed profit", "want me to show you", "great money with crypto", "making money with crypto", "making great money", NULL};
 static const char *const G_INVEST2[] = {"invest", "crypto", "profit", "returns", "buy", "earn", "token", "usdt", "btc", "bitcoin", "eth", "$", "£", "deposit", "withdraw", "signals", "telegram", "%", NULL};
-static const char *const G_REFUND[] = {"tax refund", "you are due", "due a refund", "refund of", NULL};
+static const char *const G_REFUND[] = {"tax refund", "you are due", "due a refund", "refund of", "government grant",
+                                       "free grant", "grant of $", "don't have to pay it back", "overcharged",
+                                       "refund department", "help you get it back", NULL};
 static const char *const G_URGENT[] = {"urgent", "urgently", "within 24h", "within 24 hours", "within 12 hours",
                                        "final notice", "immediately", "limited slots", "expire today", "expires today",
                                        "before it ends", "only 100 left", "act now", "last chance", "today only",
-                                       "avoid suspension", "avoid a penalty", "avoid losing", NULL};
+                                       "avoid suspension", "avoid a penalty", "avoid losing", "last reminder", "final reminder", "avoid a $", "avoid a £", "avoid late fees", "before the deadline", NULL};
 static const char *const G_REPLY[] = {"reply yes", "reply y", "reply 1", "text yes", "reply stop", "reply now",
                                       "responde sí", "antworten sie mit ja", "press 1", "text win", "txt win", "reply win", "if not reply", "reply no", "reply 'no'", NULL};
 static const char *const G_CODE[] = {"send me the code", "the code you received", "code you just received", "6-digit code",
                                      "6 digit code", "verification code", "code we sent", "whatsapp code", NULL};
 static const char *const G_CODE2[] = {"send", "share", "forward", "tell me", "read me", "give me", "by mistake", NULL};
 static const char *const G_CALLBACK[] = {"if this wasn't you", "if this was not you", "if you did not make", "if you didn't make",
-                                         "if you did not authori*", "if you didn't authori*", "call us immediately", "call this number", "if you did not *", "if you didn't *", "not you?", NULL};
+                                         "if you did not authori*", "if you didn't authori*", "call us immediately", "call this number", "if you did not *", "if you didn't *", "not you?", "didn't order this", "did not order this", NULL};
 static const char *const G_CALLBACK2[] = {"call", "ring", "dial", "reply", "1-800", "0800", NULL};
 static const char *const G_SMS[] = {"t&cs apply", "t&c apply", "18+ only", "unsubscribe stop", "free msg", "text stop",
                                     "txt stop", "std rates", "per msg", "call 090*", "call 0871*", "text * to 8*", "text * to 6*",
@@ -143,15 +147,32 @@ static const char *const G_SMS[] = {"t&cs apply", "t&c apply", "18+ only", "unsu
 static const char *const G_GOODS[] = {"viagra", "cialis", "no prescription", "replica*", "rolex", "weird trick", "doctors hate",
                                       "diet pills", "weight loss", "lose weight", "lose 20 pounds", "cheap meds", "enlargement",
                                       "buy followers", "instagram followers", "followers and likes", "casino bonus",
-                                      "free spins", "hot singles", "singles in your area", "diploma", "degree in", "no exams", "fake id", "doctors are shocked", "shocked by this", "this trick", "lose 10kg", "robux", "v-bucks", "vbucks", "generator", "no survey", "hot local", "local girls", "want to meet you tonight", NULL};
+                                      "free spins", "hot singles", "singles in your area", "diploma", "degree in", "no exams", "fake id", "doctors are shocked", "shocked by this", "this trick", "lose 10kg", "robux", "v-bucks", "vbucks", "generator", "no survey", "hot local", "local girls", "want to meet you tonight", "followers for $", "followers for £", "000 followers", "k followers", "followers on instagram", "tried to reach you about", "courtesy call", NULL};
+/* lures and sextortion: "is this you in this video?", "I recorded you through your webcam" */
+static const char *const G_LURE[] = {"is this you in", "is this you?", "are you in this video", "this video of you",
+                                     "photos have been leaked", "photos were leaked", "recorded you", "your webcam",
+                                     "video to your contacts", "send the video", "secret admirer", "see who it is", NULL};
+/* "I sent you $50 by mistake, can you send it back?" */
+static const char *const G_MISTAKE[] = {"by mistake", "by accident", "accidentally sent", "sent it to the wrong", NULL};
+static const char *const G_MISTAKE2[] = {"send it back", "return it", "send back", "refund me", "give it back", NULL};
+/* the stranded traveller: only with money */
+static const char *const G_STRANDED[] = {"stuck at the airport", "stranded", "won't let me board", "let me board",
+                                         "stuck abroad", "lost my wallet and", NULL};
+/* fake renewals and scareware: "your Norton subscription renewed for $399, call to cancel" */
+static const char *const G_TECH[] = {"norton", "mcafee", "geek squad", "antivirus", "detected a virus", "virus on your",
+                                     "your phone is infected", "your device is infected", "install the cleaner",
+                                     "cleaner app", "call to cancel", "to cancel call", "has been renewed", "viruses detected", "virus detected",
+                                     "clean now", "viruses", "tech support", "error reports", "your computer is", NULL};
+static const char *const G_TECH2[] = {"$", "£", "€", "call", "install", "renewed", "cancel", "protect", "virus",
+                                      "infected", "clean", "detected", NULL};
 static const char *const G_PROMO[] = {"% off", "limited time offer", "special promotion", "special offers", "buy now", "order now",
                                       "exclusive offer", "lowest rates", "best price", "sign up today", "sign up free",
                                       "apply online", "free consultation", "credit score", "refinance", "mortgage rates",
                                       "unsubscribe", "mailing list", "free trial", "no credit check", "risk free", "risk-free",
-                                      "offer ends", "act now", "don't miss out", "click here", "free ringtones", "cheap!",
+                                      "offer ends", "act now", "don't miss out", "click here", "shop now", "weekend only", "free ringtones", "cheap!",
                                       "instant delivery", "discreet shipping", "online surveys", "for your opinion", NULL};
 static const char *const G_CTA[] = {"claim", "verify", "click", "redeem", "update", "confirm", "pay", "unlock", "restore",
-                                    "secure it", "validate", "collect", "resgate", "reclama", "einlösen", "réclamez",
+                                    "secure it", "validate", "collect", "tap the link", "tap to accept", "resgate", "reclama", "einlösen", "réclamez",
                                     "riscattalo", "klik", "actualice", "bestätigen", "réglez", "paga", "join", "visit",
                                     "reply yes", "keep your current password", NULL};
 
@@ -177,6 +198,11 @@ static const struct rule rules[] = {
     {"family_money", 1.8, G_FAMILY, G_MONEYASK, 0, 0},
     {"family_greeting", 0.8, G_FAMILY_HI, NULL, 0, 0},
     {"lost_phone_money", 2.4, G_NEWNUMBER, G_MONEYASK, 0, 0},
+    {"dead_phone_money", 2.4, G_PHONEDEAD, G_MONEYASK, 0, 0},
+    {"tech_support", 2.6, G_TECH, G_TECH2, 0.8, 0},
+    {"lure", 2.6, G_LURE, NULL, 0, 0},
+    {"mistaken_payment", 2.8, G_MISTAKE, G_MISTAKE2, 0, 0},
+    {"stranded", 2.4, G_STRANDED, G_MONEYASK, 0, 0},
     {"lock_action", 1.0, G_LOCKED, G_LOCK_ACTION, 0, 0},
     {"brand_voice", 0.9, G_BRAND_VOICE, NULL, 0, 0},
     {"advance_fee", 2.6, G_ADVANCE, G_ADVANCE2, 0.8, 0},
@@ -192,7 +218,7 @@ static const struct rule rules[] = {
     {"shady_goods", 3.0, G_GOODS, NULL, 0, 0},
     {"promotion", 1.4, G_PROMO, NULL, 0, 0},
     {"code_request", 3.2, G_CODE, G_CODE2, 0, 0},
-    {"callback", 1.6, G_CALLBACK, G_CALLBACK2, 0, 0},
+    {"callback", 2.0, G_CALLBACK, G_CALLBACK2, 0, 0},
     {"link_action", 1.2, G_CTA, NULL, 0, REQ_URL},
 };
 

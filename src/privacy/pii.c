@@ -1140,11 +1140,16 @@ static const char *const name_before[] = {
 static const char *const name_before_weak[] = {"with", "or", "from", "to", "for", "by", "see", "saw", "call", "called",
                                                "email", "text", "message", "invite", "invited", "love", "like",
                                                "visit", "visiting", "via", "per", "unlike", "ask", "did", "does",
-                                               "has", NULL};
+                                               "has", "much", "again", "soon", "birthday", "anniversary", "luck",
+                                               "ok", "okay", "yes", "yeah", "yep", "sure", "nope", "thing", "night",
+                                               "evening", "afternoon", NULL};
 /* verbs of a person after a name ("Sofia said"); copulas and modals count less */
 static const char *const name_after[] = {"said", "says", "asked", "told", "thinks", "wants", "sent", "called", "texted",
                                          "emailed", "mentioned", "knows", "likes", "loves", "replied", "agreed", "left",
-                                         "joined", "messaged", "promised", "reckons", "thought", "wrote", NULL};
+                                         "joined", "messaged", "promised", "reckons", "thought", "wrote", "needs",
+                                         "already", "just", "also", "never", "always", "still", "booked", "bought",
+                                         "brought", "came", "went", "arrived", "lands", "landed", "forgot", "isn",
+                                         "wasn", "doesn", "didn", "hasn", "texts", "asks", "tells", "says", NULL};
 static const char *const name_after_weak[] = {"is", "was", "has", "had", "will", "can", "could", "would", "should",
                                               "got", "did", NULL};
 static const char *const modal_after[] = {"you", "i", "we", "they", "he", "she", "it", "be", "this", "that", "there",
@@ -1166,7 +1171,10 @@ static const char *const places[] = {"paris", "london", "sydney", "florence", "v
 static const char *const not_names[] = {"hola", "merci", "obrigado", "obrigada", "gracias", "danke", "ciao", "bonjour",
                                         "salut", "hallo", "grazie", "prego", "amigo", "amiga", "bueno", "buenas",
                                         "vale", "bitte", "oui", "non", "bien", "tschuss", "adios", "hej", "tak",
-                                        "mama", "papa", "mum", "mom", "dad", "nana", "baba", "bro", "sis", NULL};
+                                        "mama", "papa", "mum", "mom", "dad", "nana", "baba", "bro", "sis", "hi",
+                                        "hey", "hello", "hiya", "felicidades", "monday", "tuesday", "wednesday",
+                                        "thursday", "friday", "saturday", "sunday", "mr", "mrs", "ms", "dr", "mx", "prof",
+                                        "sir", "madam", NULL};
 static const char *const place_before[] = {"to", "in", "from", "at", "visit", "visiting", "via", "near", NULL};
 
 static int name_cmp(const char *a, size_t an, const char *b)
@@ -1199,6 +1207,19 @@ static int name_find(const struct names *nm, const char *w, size_t n)
     return -1;
 }
 
+/* The lower-cased word ending right before position i (spaces skipped), or 0. */
+static size_t word_at_end(const char *t, size_t i, char *out, size_t cap, size_t *start)
+{
+    while (i > 0 && t[i - 1] == ' ') i--;
+    size_t e = i;
+    while (i > 0 && zt_ascii_alpha((unsigned char)t[i - 1])) i--;
+    size_t n = e - i < cap - 1 ? e - i : cap - 1;
+    for (size_t k = 0; k < n; k++) out[k] = (char)(t[i + k] | 0x20);
+    out[n] = 0;
+    *start = i;
+    return n;
+}
+
 /* The word before position s (letters only), lower-cased into out. */
 static size_t prev_word(const char *t, size_t s, char *out, size_t cap, bool *sentence_start, bool *comma)
 {
@@ -1213,13 +1234,8 @@ static size_t prev_word(const char *t, size_t s, char *out, size_t cap, bool *se
     *sentence_start = p == '.' || p == '!' || p == '?' || p == '\n' || p == ':' || p == '"' || p == '(';
     *comma = p == ',';
     if (!zt_ascii_alpha((unsigned char)p)) return 0;
-    size_t e = i;
-    while (i > 0 && zt_ascii_alpha((unsigned char)t[i - 1])) i--;
-    size_t n = e - i < cap - 1 ? e - i : cap - 1;
-    for (size_t k = 0; k < n; k++) out[k] = (char)(t[i + k] | 0x20);
-    out[n] = 0;
-    /* a word at the very start after a greeting ("Hi Jess") is not itself the start */
-    return n;
+    size_t st;
+    return word_at_end(t, i, out, cap, &st);
 }
 
 static size_t next_word(const char *t, size_t len, size_t e, char *out, size_t cap, bool *cap_next)
@@ -1233,6 +1249,136 @@ static size_t next_word(const char *t, size_t len, size_t e, char *out, size_t c
     out[n] = 0;
     *cap_next = n > 0 && is_upper((unsigned char)t[s]);
     return n;
+}
+
+/* sign-offs and acknowledgements before "<word>, Name" ("Cheers, Rob", "ok, Carl") */
+static const char *const signoff[] = {"thanks", "thank", "thx", "ty", "cheers", "best", "regards", "love", "sincerely",
+                                      "yours", "wishes", "ok", "okay", "yes", "yeah", "yep", "sure", "no", "hi", "hey",
+                                      "hello", "morning", "bye", "sorry", "congrats", "welcome", "xx", "xxx", "x",
+                                      "ta", "later", "night", NULL};
+
+/* Only spaces, closing punctuation, "x"s and emoji up to the end: the name ends the message. */
+static bool at_message_end(const char *t, size_t len, size_t e)
+{
+    for (size_t i = e; i < len; i++) {
+        unsigned char c = (unsigned char)t[i];
+        if (c >= 0x80 || c == ' ' || c == '!' || c == '.' || c == '?' || c == ')' || c == '\n') continue;
+        if ((c == 'x' || c == 'X') && (i == e || t[i - 1] == ' ' || t[i - 1] == 'x' || t[i - 1] == 'X')) continue;
+        return false;
+    }
+    return true;
+}
+
+/* Context that says the word at [s, e) is a person whatever the word is:
+ * a sign-off or an acknowledgement and a comma before ("Cheers, Rob",
+ * "ok Carl," is handled by the weak list), a name and a comma before
+ * ("Sophie, Jack"), a dash signing off ("- Peter"), an introduction
+ * ("this is Ruth", "I'm Priya,", "my name is Daniel"), a greeting a few
+ * words back when the name ends the message ("thanks so much Will"). */
+static bool person_context(const struct names *nm, const char *t, size_t len, size_t s, size_t e)
+{
+    char w[24];
+    size_t ws;
+    size_t i = s;
+    while (i > 0 && t[i - 1] == ' ') i--;
+    if (i > 0 && t[i - 1] == ',') {
+        size_t n = word_at_end(t, i - 1, w, sizeof w, &ws);
+        if (n && word_in(w, n, signoff)) return true;
+        int f = name_find(nm, t + s, e - s);
+        if (at_message_end(t, len, e) && (f == 0 || f == 1)) return true; /* "Welcome to the team, Oscar!" */
+        if (n >= 2 && is_upper((unsigned char)t[ws]) && name_find(nm, t + ws, n) == 0) return true;
+        return false;
+    }
+    if (i > 0 && t[i - 1] == '&') { /* "Alice & Bob" */
+        size_t n = word_at_end(t, i - 1, w, sizeof w, &ws);
+        return n >= 2 && is_upper((unsigned char)t[ws]) && name_find(nm, t + ws, n) >= 0 && name_find(nm, t + ws, n) < 2;
+    }
+    if (i > 0 && (t[i - 1] == '-' || t[i - 1] == '~')) {
+        size_t k = i - 1;
+        while (k > 0 && (t[k - 1] == '-' || t[k - 1] == ' ')) k--;
+        return (k == 0 || t[k - 1] == '\n') && at_message_end(t, len, e);
+    }
+    size_t n = word_at_end(t, i, w, sizeof w, &ws);
+    if (!n) return false;
+    char w2[24];
+    size_t ws2;
+    size_t n2 = ws > 0 ? word_at_end(t, ws > 0 && t[ws - 1] == '\'' ? ws - 1 : ws, w2, sizeof w2, &ws2) : 0;
+    bool intro_end = e >= len || t[e] == ',' || t[e] == '.' || t[e] == '!' || at_message_end(t, len, e);
+    if (eq_lit(w, "is") && n2 && (eq_lit(w2, "this") || eq_lit(w2, "name") || eq_lit(w2, "it")) && intro_end)
+        return true;
+    if (eq_lit(w, "m") && ws > 0 && t[ws - 1] == '\'' && n2 == 1 && eq_lit(w2, "i") && intro_end) return true;
+    if (eq_lit(w, "am") && n2 == 1 && eq_lit(w2, "i") && intro_end) return true;
+    if (at_message_end(t, len, e)) {
+        static const char *const greet3[] = {"thanks", "thank", "thx", "love", "congrats", "congratulations",
+                                             "birthday", "anniversary", "soon", "luck", "done", "miss", "night",
+                                             "morning", "welcome", NULL};
+        size_t p = ws;
+        for (int back = 0; back < 3 && n; back++) {
+            if (word_in(w, n, greet3)) return true;
+            n = word_at_end(t, p, w, sizeof w, &p);
+        }
+    }
+    return false;
+}
+
+/* A title before position s: "Mr ", "Ms ", "Dr. ", "Prof ". */
+static bool after_title(const char *t, size_t s)
+{
+    size_t i = s;
+    while (i > 0 && t[i - 1] == ' ') i--;
+    if (i > 0 && t[i - 1] == '.') i--;
+    if (i == s) return false;
+    size_t e = i;
+    while (i > 0 && zt_ascii_alpha((unsigned char)t[i - 1])) i--;
+    if (i > 0 && zt_ascii_alpha((unsigned char)t[i - 1])) return false;
+    static const char *const titles[] = {"mr", "mrs", "ms", "dr", "prof", "mx", NULL};
+    return e > i && is_upper((unsigned char)t[i]) && word_in(t + i, e - i, titles);
+}
+
+/* "@here", "@channel": a group, not a person */
+static bool handle_group(const char *w, size_t n)
+{
+    static const char *const groups[] = {"here", "channel", "everyone", "all", "team", "room", NULL};
+    return word_in(w, n, groups);
+}
+
+/* The next word is a verb in the past ("fixed") or a negated modal ("can't", "won't"). */
+static bool next_is_verb(const char *t, size_t len, size_t e, size_t nl)
+{
+    size_t i = e;
+    while (i < len && t[i] == ' ') i++;
+    size_t s = i;
+    i += nl;
+    if (i + 1 < len && (t[i] == '\'' || t[i] == '\xE2') && (t[i + 1] == 't' || (i + 3 < len && t[i + 3] == 't')))
+        return true;
+    return nl >= 4 && (t[i - 2] | 0x20) == 'e' && (t[i - 1] | 0x20) == 'd' && (t[s] | 0x20) != 'n' && i - s != 4;
+}
+
+/* "<name> is coming": the word after the next one ends in "ing". */
+static bool followed_by_ing(const char *t, size_t len, size_t e)
+{
+    size_t i = e;
+    while (i < len && t[i] == ' ') i++;
+    while (i < len && zt_ascii_alpha((unsigned char)t[i])) i++;
+    while (i < len && t[i] == ' ') i++;
+    size_t s = i;
+    while (i < len && zt_ascii_alpha((unsigned char)t[i])) i++;
+    return i - s >= 5 && (t[i - 3] | 0x20) == 'i' && (t[i - 2] | 0x20) == 'n' && (t[i - 1] | 0x20) == 'g';
+}
+
+/* After "<name> and": "I", "me" or a capitalised listed name. */
+static bool and_person(const struct names *nm, const char *t, size_t len, size_t e)
+{
+    size_t i = e;
+    while (i < len && t[i] == ' ') i++;
+    i += 3; /* "and" */
+    while (i < len && t[i] == ' ') i++;
+    size_t s = i;
+    while (i < len && zt_ascii_alpha((unsigned char)t[i])) i++;
+    size_t n = i - s;
+    if (n == 1 && t[s] == 'I') return true;
+    if (n == 2 && (t[s] | 0x20) == 'm' && (t[s + 1] | 0x20) == 'e') return true;
+    return n >= 2 && is_upper((unsigned char)t[s]) && name_find(nm, t + s, n) >= 0 && name_find(nm, t + s, n) < 2;
 }
 
 /* Names of the first-name list as written in chat: a capitalised word (or
@@ -1255,7 +1401,9 @@ static void scan_names(const struct names *nm, const char *t, size_t len, struct
         while (e < len && zt_ascii_alpha((unsigned char)t[e])) e++;
         size_t n = e - s;
         bool at = s > 0 && t[s - 1] == '@';
-        if (n < 2 || n > 20 || (e < len && is_word((unsigned char)t[e])) || (!at && !is_upper((unsigned char)t[s]))) {
+        /* lower case ("thanks michael") only for a listed name that is no word, with a strong cue (below) */
+        bool lower = !at && !is_upper((unsigned char)t[s]);
+        if (n < 2 || n > 20 || (e < len && is_word((unsigned char)t[e])) || (lower && n < 3)) {
             s = e;
             continue;
         }
@@ -1267,6 +1415,12 @@ static void scan_names(const struct names *nm, const char *t, size_t len, struct
             continue;
         }
         int f = name_find(nm, t + s, n);
+        if (lower && f != 0) {
+            s = e;
+            continue;
+        }
+        bool titled = after_title(t, s);
+        if (f == 2 && (titled || (at && !handle_group(t + s, n)))) f = -1; /* "Ms Khan", "@raj" */
         if (f == 2) {
             s = e;
             continue;
@@ -1295,11 +1449,25 @@ static void scan_names(const struct names *nm, const char *t, size_t len, struct
                                                 "shoutout", "congrats", "welcome", "goodbye", "bye", "wishes", NULL};
             if (pl2 && word_in(pw2, pl2, greet)) addressed = true;
         }
+        if (!addressed && (titled || person_context(nm, t, len, s, e))) addressed = true;
+        if (at && handle_group(t + s, n)) conf = 0;
         bool vocative = e < len && t[e] == ',' && (start || addressed);
         bool possessive = e + 1 < len && t[e] == '\'' && (t[e + 1] == 's' || t[e + 1] == 'S');
         bool subject = nl && word_in(nw, nl, name_after);
         bool subject_weak = nl && word_in(nw, nl, name_after_weak);
+        if (subject_weak && (eq_lit(nw, "is") || eq_lit(nw, "was")) && followed_by_ing(t, len, e)) subject = true;
+        if (nl && next_is_verb(t, len, e, nl)) subject = true; /* "Ray fixed", "Penny can't" */
+        /* "Kevin and I", "Will and May": a name beside "and" and another name or "I" */
+        if (nl == 3 && eq_lit(nw, "and") && and_person(nm, t, len, e)) addressed = true;
         bool end_thanks = (e >= len || t[e] == '!' || t[e] == '.' || t[e] == '?') && addressed;
+        /* a word in neither list ("Anjali") with a verb of speech or wanting after, or "did X reply?" */
+        static const char *const speech[] = {"said", "asked", "told", "thinks", "wants", "texted", "emailed",
+                                             "replied", "messaged", "agreed", "reckons", "promised", "wrote", NULL};
+        static const char *const did_verb[] = {"reply", "say", "call", "come", "text", "answer", "send", "get",
+                                               "ring", "email", "message", NULL};
+        if (unknown && n >= 3 && nl &&
+            (word_in(nw, nl, speech) || (pl && eq_lit(pw, "did") && word_in(nw, nl, did_verb))))
+            conf += 0.25;
         if (at || addressed || vocative || (possessive && !unknown) || end_thanks) conf += 0.45;
         else if (subject && !unknown) conf += 0.3;
         else if (subject_weak && !unknown) conf += ambiguous ? 0.1 : 0.2;
@@ -1316,6 +1484,7 @@ static void scan_names(const struct names *nm, const char *t, size_t len, struct
         if (word_in(self, strlen(self), not_names)) conf = 0;
         if (word_in(self, strlen(self), places) && !(addressed && !word_in(pw, pl, place_before)) && !vocative) conf = 0;
         if (conf > 0.99) conf = 0.99;
+        if (lower) conf = addressed || vocative || (subject && start) ? (addressed || vocative ? 0.7 : 0.55) : 0;
         if (conf >= 0.5) add(c, ZT_PII_PERSON_NAME, s, e, conf);
         s = e;
     }

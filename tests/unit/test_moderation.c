@@ -253,6 +253,28 @@ static void test_harassment_rules(void **state)
     expect("i know where u live", ZT_MOD_HARASSMENT, NULL);
     expect("everyone spam this idiot, his number is 555-213-4478", ZT_MOD_HARASSMENT, "doxxing");
     expect("found his address, 18 Elm Road, Leeds LS6 2AB, let's show up", ZT_MOD_HARASSMENT, "doxxing");
+    /* round 2 (issue 16): grave verbs at a third person, a bare threat at the end, fixed shapes */
+    expect("I'm gonna stab him", ZT_MOD_HARASSMENT, "threat");
+    expect("I will get you fired and then I'll get you", ZT_MOD_HARASSMENT, "threat_end");
+    expect("I'm coming over there to beat you up", ZT_MOD_HARASSMENT, "threat");
+    expect("your days are numbered", ZT_MOD_HARASSMENT, "threat_phrase");
+    expect("the creep's email is jdoe88@gmail.com, spam him", ZT_MOD_HARASSMENT, "doxxing");
+    expect("his mum's number is 555 876 1234 lets prank call her all night", ZT_MOD_HARASSMENT, "doxxing");
+    expect_allow("I'll get you the report by noon");
+    expect("get lost, freak", ZT_MOD_HARASSMENT, "insult");
+    expect("the world would be better without you", ZT_MOD_HARASSMENT, "exclusion");
+    expect("if I see you again you're finished", ZT_MOD_HARASSMENT, "threat_condition");
+    expect("I will destroy your car", ZT_MOD_HARASSMENT, "threat");
+    expect_allow("ping Sarah when you're done");
+    expect("we're going to jump you after the game", ZT_MOD_HARASSMENT, NULL);
+    expect("keep posting and see what happens", ZT_MOD_HARASSMENT, "threat_outcome");
+    expect_allow("let's try it and see what happens");
+    expect_allow("I'll get my brothers to help you move");
+    expect_allow("we'll sort you out with a ticket");
+    expect_allow("I'll get your mum a present");
+    expect_allow("shut up, that's amazing!");
+    expect_allow("let's try it and see what happens");
+    expect_allow("email me at jdoe88@gmail.com");
     /* not insults, not threats, not doxxing */
     expect_clean("let's kill this presentation tomorrow");
     expect_clean("we're driving through Scunthorpe and Penistone");

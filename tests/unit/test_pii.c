@@ -326,13 +326,29 @@ static void test_person_names(void **state)
         {"Thanks Robert", "Robert"},                {"@Daniel are you in?", "Daniel"},
         {"Grace, will you come?", "Grace"},         {"tell Will I said hi", "Will"},
         {"thanks May!", "May"},
+        /* round 2 (issue 16): sign-offs, introductions, subjects, lists */
+        {"Cheers, Rob", "Rob"},                     {"Kind regards, Steven", "Steven"},
+        {"- Peter", "Peter"},                       {"thanks so much Will", "Will"},
+        {"Jenny is coming with us", "Jenny"},       {"I think Paul already booked it", "Paul"},
+        {"this is Ruth, Tom's sister", "Ruth"},     {"I'm Priya, the new designer", "Priya"},
+        {"Will and May are coming too", "Will"},    {"Sophie, Jack: standup in 5", "Jack"},
+        {"ok Carl, thanks", "Carl"},                {"happy anniversary Frank and Joy!", "Frank"},
+        {"Ray fixed the boiler", "Ray"},            {"Penny can't come", "Penny"},
+        {"cc @raj", "raj"},                         {"Ms Khan will see you now", "Khan"},
+        {"Thank you Dr. Singh", "Singh"},           {"Anjali wants pizza", "Anjali"},
+        {"did Keanu reply?", "Keanu"},              {"ask sarah about it", "sarah"},
+        {"Alice & Bob are here", "Bob"},           {"Welcome to the team, Amelia!", "Amelia"},
     };
     for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++)
         if (!found(d, yes[i].text, ZT_PII_PERSON_NAME, yes[i].name)) fail_msg("no name in \"%s\"", yes[i].text);
     static const char *const no[] = {"Will you be there?", "I will call later", "May I ask a question?",
                                      "we go in May",       "say grace before dinner", "Grace under pressure is rare",
                                      "Mark the date",      "Bill me later",           "Hope you're well",
-                                     "we're flying to Paris", "I got a refund from Tesco", "Hola, ¿quedamos?"};
+                                     "we're flying to Paris", "I got a refund from Tesco", "Hola, ¿quedamos?",
+                                     "Will do!", "Hi, how are you?", "I think it's Tuesday",
+                                     "she has such grace on stage", "Best wishes", "by the grace of god we made it",
+                                     "ping @here when it's merged", "Summer is my favourite season", "I'll bill you later",
+                                     "Evri says the parcel is out for delivery", "hi there", "ask around"};
     for (size_t i = 0; i < sizeof no / sizeof no[0]; i++)
         if (found(d, no[i], ZT_PII_PERSON_NAME, NULL)) fail_msg("a name in \"%s\"", no[i]);
     /* a bad payload is refused and the list kept */

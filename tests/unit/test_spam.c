@@ -446,6 +446,13 @@ static void test_chat_cues(void **state)
     const char *wfh = "I'm working from home today";
     assert_true(zt__spam_chat_cues(wfh, strlen(wfh), NULL, 0, NULL) < 1.0); /* a weak cue at most */
     assert_true(cue("Ihr Paket wartet auf Zustellung", "parcel_fee"));
+    /* round 2 (issue 16): scareware renewals, dead phones only with a money request */
+    assert_true(cue("Your Norton subscription has been renewed for $399. Call to cancel", "tech_support"));
+    assert_true(cue("Mum my phone died, can you transfer some money? I'll explain", "dead_phone_money"));
+    assert_false(cue("hi mum, phone died, charging it at Tom's, back home by 10", "new_number"));
+    assert_false(cue("hi mum, phone died, charging it at Tom's, back home by 10", "dead_phone_money"));
+    assert_true(cue("I sent you $50 on Cash App by mistake, can you send it back please?", "mistaken_payment"));
+    assert_false(cue("sent you $50 for the tickets, check your Cash App", "mistaken_payment"));
     /* nothing in everyday chat */
     struct zt__spam_cue v[4];
     size_t n = 9;
