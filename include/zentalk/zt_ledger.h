@@ -203,4 +203,111 @@ ZT_NODISCARD int zt_ledger_batch_proof(struct zt_ledger *l, int64_t batch_id, co
 /* "0x" + 40 hex digits into 20 bytes (ZT_EINVAL otherwise). */
 ZT_NODISCARD int zt_ledger_parse_address(const char *s, uint8_t out[static 20]);
 
+/* ---- EIP-712 signatures of payout batches ------------------------------- */
+
+/* The typed-data domain, EIP712Domain(string name,string version,uint256
+ * chainId,address verifyingContract): the payout contract's. */
+struct zt_eip712_domain {
+    const char *name;    /* "Zentalk Payouts" by default (chain.yaml) */
+    const char *version; /* "1" */
+    uint64_t chain_id;
+    uint8_t contract[20]; /* verifyingContract */
+};
+#define ZT_PAYOUT_DOMAIN_NAME "Zentalk Payouts"
+#define ZT_PAYOUT_DOMAIN_VERSION "1"
+/* The signed struct: its type string (EIP-712's encodeType). */
+#define ZT_PAYOUT_BATCH_TYPE "PayoutBatch(uint256 batchId,bytes32 root,uint256 total,uint256 leaves)"
+#define ZT_EIP712_SIG_LEN 65 /* r || s || v, v = 27 or 28 (as eth_signTypedData) */
+
+/* hashStruct(domain) (the domain separator). */
+void zt_eip712_domain_separator(const struct zt_eip712_domain *d, uint8_t out[static 32]);
+/* keccak256(0x19 0x01 || domain separator || struct hash). */
+void zt_eip712_digest(const uint8_t domain_sep[static 32], const uint8_t struct_hash[static 32],
+                      uint8_t out[static 32]);
+/* hashStruct(PayoutBatch{batchId, root, total, leaves}). */
+void zt_payout_batch_hash(uint64_t batch_id, const uint8_t root[static ZT_MERKLE_HASH], zt_u128 total,
+                          uint64_t n_leaves, uint8_t out[static 32]);
+
+/* The payout key: a secp256k1 secret kept in locked memory (libsodium's
+ * sodium_malloc), in its own passphrase-protected file (Argon2id +
+ * XSalsa20-Poly1305, crypto_pwhash + crypto_secretbox). */
+struct zt_payout_key;
+ZT_NODISCARD int zt_payout_key_generate(struct zt_payout_key **out);
+/* From a 32-byte secret (ZT_EINVAL when it is not a valid secp256k1 key). */
+ZT_NODISCARD int zt_payout_key_from_secret(const uint8_t sk[static 32], struct zt_payout_key **out);
+void zt_payout_key_free(struct zt_payout_key *k); /* NULL is a no-op; wipes the secret */
+/* The key's Ethereum address (keccak256 of the public key, last 20 bytes). */
+void zt_payout_key_address(const struct zt_payout_key *k, uint8_t out[static 20]);
+/* A recoverable ECDSA signature of digest (RFC 6979 nonce, low s): r || s || v. */
+ZT_NODISCARD int zt_payout_key_sign(const struct zt_payout_key *k, const uint8_t digest[static 32],
+                                    uint8_t sig[static ZT_EIP712_SIG_LEN]);
+/* Argon2id cost of a key file; 0/0 takes libsodium's MODERATE (tests pass
+ * the minimum). Bounded on load as identity key files are. */
+struct zt_payout_kdf {
+    uint64_t opslimit;
+    size_t memlimit;
+};
+/* Write the key to path: a new 0600 file (ZT_EEXIST when path exists),
+ * written to a temporary file, fsynced and renamed. pass_len >= 1. */
+ZT_NODISCARD int zt_payout_key_save(const struct zt_payout_key *k, const char *path, const char *pass,
+                                    size_t pass_len, const struct zt_payout_kdf *kdf);
+/* Read a key file: ZT_ENOTFOUND no file, ZT_EPERM group/other-readable,
+ * ZT_ECRYPTO wrong passphrase or altered file, ZT_EPARSE malformed,
+ * ZT_ERANGE a cost out of bounds. */
+ZT_NODISCARD int zt_payout_key_load(const char *path, const char *pass, size_t pass_len,
+                                    struct zt_payout_key **out);
+
+/* ---- batch states: pending -> signed -> submitted -> confirmed ------------- */
+
+enum zt_ledger_batch_state {
+    ZT_BATCH_PENDING = 0,
+    ZT_BATCH_SIGNED = 1,
+    ZT_BATCH_SUBMITTED = 2,
+    ZT_BATCH_CONFIRMED = 3,
+};
+const char *zt_ledger_batch_state_name(int state);
+
+struct zt_ledger_batch_info {
+    int64_t id;
+    int state;
+    uint8_t root[ZT_MERKLE_HASH];
+    zt_u128 total;
+    uint64_t n_leaves;
+    int64_t created_ms;
+    bool has_sig;
+    uint8_t sig[ZT_EIP712_SIG_LEN];
+    char tx_ref[256]; /* "" until submitted */
+};
+ZT_NODISCARD int zt_ledger_batch_info(struct zt_ledger *l, int64_t batch_id, struct zt_ledger_batch_info *out);
+
+/* pending -> signed: the EIP-712 signature of the batch (domain d) with
+ * key, stored with it. Idempotent: a batch already signed returns its
+ * stored signature (never signs twice; ECDSA with RFC 6979 is
+ * deterministic anyway). sig may be NULL. */
+ZT_NODISCARD int zt_ledger_batch_sign(struct zt_ledger *l, int64_t batch_id, const struct zt_eip712_domain *d,
+                                      const struct zt_payout_key *key, uint8_t *sig);
+/* signed -> submitted through a file: write the batch (domain, root,
+ * signature, leaves with their proofs) as JSON to path (temporary file,
+ * fsync, rename: the bytes are the same each time), then record
+ * "file:<path>" as its submission. Again on a submitted or confirmed
+ * batch: the file is rewritten, the state stays. ZT_EPERM on a pending
+ * batch (sign it first). */
+ZT_NODISCARD int zt_ledger_batch_export(struct zt_ledger *l, int64_t batch_id, const struct zt_eip712_domain *d,
+                                        const char *path);
+/* signed -> submitted through a hook: hook(batch json, ud, ref, cap) hands
+ * the batch to the chain and writes its reference (a transaction hash)
+ * into ref; 0 on success. A batch already submitted is not handed again
+ * (0, nothing called): a crash after the hook and before the record hands
+ * it again, so the contract must refuse a batch id twice (it does: the
+ * claimed bitmap and batch id are its). */
+typedef int (*zt_ledger_submit_fn)(const char *json, size_t len, void *ud, char *ref, size_t cap);
+ZT_NODISCARD int zt_ledger_batch_submit(struct zt_ledger *l, int64_t batch_id, const struct zt_eip712_domain *d,
+                                        zt_ledger_submit_fn hook, void *ud);
+/* submitted -> confirmed (the chain included it). Again with the same
+ * batch: no-op. ZT_EPERM before it was submitted. */
+ZT_NODISCARD int zt_ledger_batch_confirm(struct zt_ledger *l, int64_t batch_id);
+/* The batch as the export file holds it (JSON, zt_malloc'd, *len bytes). */
+ZT_NODISCARD int zt_ledger_batch_json(struct zt_ledger *l, int64_t batch_id, const struct zt_eip712_domain *d,
+                                      char **out, size_t *len);
+
 #endif
