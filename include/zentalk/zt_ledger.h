@@ -310,4 +310,51 @@ ZT_NODISCARD int zt_ledger_batch_confirm(struct zt_ledger *l, int64_t batch_id);
 ZT_NODISCARD int zt_ledger_batch_json(struct zt_ledger *l, int64_t batch_id, const struct zt_eip712_domain *d,
                                       char **out, size_t *len);
 
+/* ---- pricing and the job path (chain.yaml; issue 12 item 2) ------------- */
+
+/* chain.yaml's amounts, parsed exactly (base units). */
+struct zt_ledger_prices {
+    zt_u128 prompt_per_1k, completion_per_1k; /* default prices per 1000 tokens */
+    zt_u128 min_payout, verification_bonus, slash_amount, min_stake;
+    uint32_t fee_bps; /* the orchestrator's fee, basis points of the cost */
+    int64_t dispute_window_ms;
+};
+struct zt_cfg_chain;
+/* ZT_ECONFIG (with the key in why) for an amount that does not parse or
+ * overflows. */
+ZT_NODISCARD int zt_ledger_prices_from_config(const struct zt_cfg_chain *c, struct zt_ledger_prices *out,
+                                              char *why, size_t cap);
+/* cost of a job: ceil((prompt x prompt price + completion x completion
+ * price) / 1000); its fee: floor(cost x fee_bps / 10000). */
+ZT_NODISCARD int zt_ledger_job_cost(const struct zt_ledger_prices *p, uint64_t prompt_tokens,
+                                    uint64_t completion_tokens, zt_u128 *cost, zt_u128 *fee);
+/* What a job reserves at submission: the cost and fee of ctx prompt and
+ * max_tokens completion tokens. */
+ZT_NODISCARD int zt_ledger_job_estimate(const struct zt_ledger_prices *p, uint64_t ctx_tokens, uint64_t max_tokens,
+                                        zt_u128 *out);
+/* Submission: reserve the estimate from the USER account of wallet address
+ * user_addr (created if new). ZT_ERANGE when its balance does not cover
+ * it (the gateway answers 402), ZT_EINVAL for a bad address. *reserved
+ * (may be NULL): the amount. Idempotent by job id. */
+ZT_NODISCARD int zt_ledger_job_open(struct zt_ledger *l, const struct zt_ledger_prices *p, const char *job_id,
+                                    const char *user_addr, uint64_t ctx_tokens, uint64_t max_tokens,
+                                    zt_u128 *reserved);
+/* Completion: the actual cost to node_id's PROVIDER account (created if
+ * new), the fee to the fee account, the rest back to the user; a cost and
+ * fee over the reservation are cut to it (the user never pays more than
+ * was reserved). Idempotent by job id. */
+ZT_NODISCARD int zt_ledger_job_close(struct zt_ledger *l, const struct zt_ledger_prices *p, const char *job_id,
+                                     const char *node_id, uint64_t prompt_tokens, uint64_t completion_tokens,
+                                     int64_t now_ms);
+/* Failure: the whole reservation back (zt_ledger_refund). */
+ZT_NODISCARD int zt_ledger_job_fail(struct zt_ledger *l, const char *job_id);
+/* The stake gate: *ok when node_id's STAKE balance is at least
+ * min_stake (always with min_stake 0). */
+ZT_NODISCARD int zt_ledger_stake_ok(struct zt_ledger *l, const struct zt_ledger_prices *p, const char *node_id,
+                                    bool *ok);
+/* The escrow row of a job: its user account, amount and state (1
+ * reserved, 2 settled, 3 refunded); ZT_ENOTFOUND. */
+ZT_NODISCARD int zt_ledger_escrow(struct zt_ledger *l, const char *job_id, int64_t *user, zt_u128 *amount,
+                                  int *state);
+
 #endif

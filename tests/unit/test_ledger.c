@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "zentalk/zt_alloc.h"
+#include "zentalk/zt_config.h"
 #include "zentalk/zt_file.h"
 #include "zentalk/zt_hash.h"
 #include "zentalk/zt_keccak.h"
@@ -1095,6 +1096,98 @@ static void test_batch_states(void **state)
     books_close(&b);
 }
 
+/* ---- pricing and the job path ------------------------------------------------------ */
+
+static void test_job_path(void **state)
+{
+    (void)state;
+    struct zt_cfg_chain c = {.min_payout = "10", .orchestrator_fee_bps = 500, .verification_bonus = "0.001",
+                             .slash_amount = "10", .min_stake = "100", .price_prompt_per_1k = "0.001",
+                             .price_completion_per_1k = "0.002", .dispute_window_s = 60};
+    struct zt_ledger_prices p;
+    char why[128];
+    assert_int_equal(zt_ledger_prices_from_config(&c, &p, why, sizeof why), 0);
+    assert_true(p.prompt_per_1k == U("1000000000000000"));
+    assert_true(p.min_stake == U("100000000000000000000"));
+    assert_int_equal(p.fee_bps, 500);
+    assert_int_equal(p.dispute_window_ms, 60000);
+    /* 1500 prompt + 500 completion: 1.5e15 + 1e15 = 2.5e15; fee 5% */
+    zt_u128 cost, fee, est;
+    assert_int_equal(zt_ledger_job_cost(&p, 1500, 500, &cost, &fee), 0);
+    assert_true(cost == U("2500000000000000") && fee == U("125000000000000"));
+    /* rounding: a price of 1 base unit per 1k, 1 token costs 1 (ceil); fee floor */
+    struct zt_ledger_prices tiny = {.prompt_per_1k = 1, .completion_per_1k = 1, .fee_bps = 9999};
+    assert_int_equal(zt_ledger_job_cost(&tiny, 1, 0, &cost, &fee), 0);
+    assert_true(cost == 1 && fee == 0);
+    assert_int_equal(zt_ledger_job_cost(&tiny, 20000, 0, &cost, &fee), 0);
+    assert_true(cost == 20 && fee == 19);
+    struct zt_ledger_prices huge = {.prompt_per_1k = ZT_U128_MAX};
+    assert_int_equal(zt_ledger_job_cost(&huge, 2, 0, &cost, &fee), ZT_ERANGE);
+    assert_int_equal(zt_ledger_job_estimate(&p, 1000, 1000, &est), 0);
+    assert_true(est == U("3150000000000000")); /* 3e15 + 5% */
+    c.slash_amount = "1e3";
+    assert_int_equal(zt_ledger_prices_from_config(&c, &p, why, sizeof why), ZT_ECONFIG);
+    assert_string_equal(why, "chain.slash_amount: not an exact token amount");
+    c.slash_amount = "10";
+    assert_int_equal(zt_ledger_prices_from_config(&c, &p, why, sizeof why), 0);
+
+    struct books b;
+    assert_int_equal(books_open(&b), 0);
+    const char *ua = "0x00000000000000000000000000000000000000Aa";
+    int64_t user, prov, fee_acct;
+    assert_int_equal(zt_ledger_account(b.l, ZT_LEDGER_USER, ua, NULL, &user), 0);
+    assert_int_equal(zt_ledger_system_account(b.l, ZT_LEDGER_FEE, &fee_acct), 0);
+    /* no balance: refused (the gateway's 402), nothing reserved */
+    zt_u128 r;
+    assert_int_equal(zt_ledger_job_open(b.l, &p, "j1", ua, 1000, 1000, &r), ZT_ERANGE);
+    int64_t eu;
+    zt_u128 ea;
+    int es;
+    assert_int_equal(zt_ledger_escrow(b.l, "j1", &eu, &ea, &es), ZT_ENOTFOUND);
+    assert_int_equal(zt_ledger_mint(b.l, "dep", user, U("1000000000000000000"), NULL, NULL), 0);
+    assert_int_equal(zt_ledger_job_open(b.l, &p, "j1", ua, 1000, 1000, &r), 0);
+    assert_true(r == est);
+    assert_int_equal(zt_ledger_job_open(b.l, &p, "j1", ua, 1000, 1000, NULL), 0); /* replay */
+    assert_int_equal(zt_ledger_escrow(b.l, "j1", &eu, &ea, &es), 0);
+    assert_true(eu == user && ea == est && es == 1);
+    /* used 200 prompt + 300 completion: 0.2e15 + 0.6e15 = 8e14, fee 4e13 */
+    assert_int_equal(zt_ledger_job_close(b.l, &p, "j1", "zt1worker", 200, 300, 5), 0);
+    assert_int_equal(zt_ledger_job_close(b.l, &p, "j1", "zt1worker", 200, 300, 5), 0); /* replay */
+    assert_int_equal(zt_ledger_account(b.l, ZT_LEDGER_PROVIDER, "zt1worker", NULL, &prov), 0);
+    assert_true(bal(&b, prov) == U("800000000000000"));
+    assert_true(bal(&b, fee_acct) == U("40000000000000"));
+    assert_true(bal(&b, user) == U("1000000000000000000") - U("840000000000000"));
+    /* over the reservation: cut to it */
+    assert_int_equal(zt_ledger_job_open(b.l, &p, "j2", ua, 10, 10, &r), 0);
+    assert_int_equal(zt_ledger_job_close(b.l, &p, "j2", "zt1worker", 100000, 100000, 6), 0);
+    assert_true(bal(&b, prov) == U("800000000000000") + r);
+    /* failure: all back */
+    zt_u128 before = bal(&b, user);
+    assert_int_equal(zt_ledger_job_open(b.l, &p, "j3", ua, 1000, 1000, NULL), 0);
+    assert_int_equal(zt_ledger_job_fail(b.l, "j3"), 0);
+    assert_int_equal(zt_ledger_job_fail(b.l, "j3"), 0);
+    assert_true(bal(&b, user) == before);
+    assert_int_equal(zt_ledger_job_close(b.l, &p, "j3", "zt1worker", 1, 1, 7), ZT_EPERM);
+    assert_int_equal(zt_ledger_job_close(b.l, &p, "nope", "zt1worker", 1, 1, 7), ZT_ENOTFOUND);
+    /* the stake gate */
+    bool ok = true;
+    assert_int_equal(zt_ledger_stake_ok(b.l, &p, "zt1worker", &ok), 0);
+    assert_false(ok);
+    assert_int_equal(zt_ledger_mint(b.l, "dep-w", prov, U("100000000000000000000"), NULL, NULL), 0);
+    assert_int_equal(zt_ledger_stake(b.l, "stake-1", "zt1worker", U("99999999999999999999")), 0);
+    assert_int_equal(zt_ledger_stake_ok(b.l, &p, "zt1worker", &ok), 0);
+    assert_false(ok);
+    assert_int_equal(zt_ledger_stake(b.l, "stake-2", "zt1worker", 1), 0);
+    assert_int_equal(zt_ledger_stake_ok(b.l, &p, "zt1worker", &ok), 0);
+    assert_true(ok);
+    struct zt_ledger_prices nostake = p;
+    nostake.min_stake = 0;
+    assert_int_equal(zt_ledger_stake_ok(b.l, &nostake, "zt1other", &ok), 0);
+    assert_true(ok);
+    audit_ok(&b);
+    books_close(&b);
+}
+
 /* ---- allocation failures ---------------------------------------------------- */
 
 /* open + a reservation and its settlement with allocation fail_n failing */
@@ -1259,13 +1352,14 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(test_u128),    T(test_post),    T(test_jobs),           T(test_property), T(test_threads),
         T(test_merkle),  T(test_batches), T(test_alloc_failures), T(test_crash),
-        T(test_eip712),  T(test_payout_key), T(test_batch_states),
+        T(test_eip712),  T(test_payout_key), T(test_batch_states), T(test_job_path),
     };
     int failures = cmocka_run_group_tests_name("ledger_sqlite", tests, NULL, NULL);
     /* the same books on a real PostgreSQL (issue 12 item 7) */
 #define P(f) cmocka_unit_test_setup_teardown(f, setup_pg, teardown)
     const struct CMUnitTest pg_tests[] = {
         P(test_post), P(test_jobs), P(test_property), P(test_threads), P(test_batches), P(test_batch_states),
+        P(test_job_path),
     };
     char why[1024];
     if (zt_test_pg_start(why, sizeof why))
