@@ -357,4 +357,34 @@ ZT_NODISCARD int zt_ledger_stake_ok(struct zt_ledger *l, const struct zt_ledger_
 ZT_NODISCARD int zt_ledger_escrow(struct zt_ledger *l, const char *job_id, int64_t *user, zt_u128 *amount,
                                   int *state);
 
+/* ---- the node's books (the gateway's job path) ------------------------------ */
+
+/* A struct zt_ledger on the node's database (database.yaml) behind a
+ * mutex, with chain.yaml's prices: safe from any thread. */
+struct zt_chain;
+struct zt_config;
+struct zt_buf;
+ZT_NODISCARD int zt_chain_open(const struct zt_config *cfg, struct zt_chain **out, struct zt_buf *err);
+void zt_chain_free(struct zt_chain *c); /* NULL is a no-op */
+const struct zt_ledger_prices *zt_chain_prices(const struct zt_chain *c);
+/* The wallet address that pays for a caller: its identity
+ * "wallet:0x<40 hex>" (a wallet session); ZT_EPERM for any other. */
+ZT_NODISCARD int zt_chain_payer(const char *identity, char out[static 43]);
+/* The prompt tokens a gateway reserves for (it does not tokenize): one
+ * per byte of the texts at most (byte-level tokenizers), plus the chat
+ * template's allowance per text and once more. */
+#define ZT_CHAIN_TEMPLATE_ALLOWANCE 64u
+uint64_t zt_chain_prompt_bound(uint64_t prompt_bytes, uint64_t n_texts);
+/* At submission: reserve job_id's estimate (zt_chain_prompt_bound prompt
+ * tokens, max_tokens completion tokens) from the caller's wallet account.
+ * ZT_EPERM: not a wallet caller; ZT_ERANGE: the balance does not cover it
+ * (both: the gateway's 402, with msg). */
+ZT_NODISCARD int zt_chain_job_open(struct zt_chain *c, const char *identity, const char *job_id,
+                                   uint64_t prompt_bytes, uint64_t n_texts, uint64_t max_tokens, char *msg,
+                                   size_t cap);
+/* At the end: settle (ok: the worker's earning, the fee, the rest back)
+ * or refund. A job never reserved is left alone; errors are logged. */
+void zt_chain_job_end(struct zt_chain *c, const char *job_id, bool ok, const char *worker, uint64_t prompt_tokens,
+                      uint64_t completion_tokens);
+
 #endif

@@ -394,8 +394,9 @@ TABLE(database_table, database_keys, struct zt_cfg_database, NULL);
 
 /* chain.yaml */
 static const struct cfg_key chain_keys[] = {
-    BOOL_KEYF(struct zt_cfg_chain, enabled, false, KEY_RESERVED,
-             "Settle rewards on chain; false = credits stay in the local ledger."),
+    BOOL_KEYF(struct zt_cfg_chain, enabled, false, 0,
+             "Charge jobs placed by this node's orchestrator to the caller's wallet in the ledger (escrow at "
+             "submission, the worker paid on completion); false = chat is free, no deposits."),
     STR_KEY(struct zt_cfg_chain, network, "testnet", 64, KF_ID, KEY_NONEMPTY | KEY_RESERVED,
             "Chain network name."),
     STR_KEY(struct zt_cfg_chain, rpc_url, "", 2048, KF_URL, KEY_RESERVED,
@@ -409,7 +410,7 @@ static const struct cfg_key chain_keys[] = {
     STR_KEY(struct zt_cfg_chain, min_payout, "10", 40, KF_TOKENS, KEY_NONEMPTY | KEY_RESERVED,
             "Smallest provider balance, in tokens (exact decimal text, up to 18 decimals), that is paid out."),
     /* pricing and settlement (issue 12; amounts in tokens, exact decimal text) */
-    INT_KEYF(struct zt_cfg_chain, orchestrator_fee_bps, 500, 0, 10000, KEY_RESERVED,
+    INT_KEYF(struct zt_cfg_chain, orchestrator_fee_bps, 500, 0, 10000, 0,
              "The orchestrator's fee, in basis points (1/10000) of a job's cost."),
     STR_KEY(struct zt_cfg_chain, verification_bonus, "0.001", 40, KF_TOKENS, KEY_NONEMPTY | KEY_RESERVED,
             "Tokens paid from the fee account to each verifier of a job."),
@@ -417,9 +418,9 @@ static const struct cfg_key chain_keys[] = {
             "Tokens taken from a provider's stake on a verification mismatch."),
     STR_KEY(struct zt_cfg_chain, min_stake, "100", 40, KF_TOKENS, KEY_NONEMPTY | KEY_RESERVED,
             "Tokens a provider must have staked to be given work."),
-    STR_KEY(struct zt_cfg_chain, price_prompt_per_1k, "0.001", 40, KF_TOKENS, KEY_NONEMPTY | KEY_RESERVED,
+    STR_KEY(struct zt_cfg_chain, price_prompt_per_1k, "0.001", 40, KF_TOKENS, KEY_NONEMPTY,
             "Default price, in tokens, of 1000 prompt tokens (a worker's descriptor may advertise its own)."),
-    STR_KEY(struct zt_cfg_chain, price_completion_per_1k, "0.002", 40, KF_TOKENS, KEY_NONEMPTY | KEY_RESERVED,
+    STR_KEY(struct zt_cfg_chain, price_completion_per_1k, "0.002", 40, KF_TOKENS, KEY_NONEMPTY,
             "Default price, in tokens, of 1000 completion tokens."),
     INT_KEYF(struct zt_cfg_chain, dispute_window_s, 86400, 0, 2592000, KEY_RESERVED,
              "Seconds an earning waits before it may be paid out (a mismatch found meanwhile can still slash it)."),

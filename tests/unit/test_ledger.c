@@ -1180,6 +1180,16 @@ static void test_job_path(void **state)
     assert_int_equal(zt_ledger_stake(b.l, "stake-2", "zt1worker", 1), 0);
     assert_int_equal(zt_ledger_stake_ok(b.l, &p, "zt1worker", &ok), 0);
     assert_true(ok);
+    /* who pays: a wallet session's identity, nothing else */
+    char payer[43];
+    assert_int_equal(zt_chain_payer("wallet:0x00000000000000000000000000000000000000AA", payer), 0);
+    assert_string_equal(payer, "0x00000000000000000000000000000000000000aa");
+    assert_int_equal(zt_chain_payer("alice", payer), ZT_EPERM);
+    assert_int_equal(zt_chain_payer("", payer), ZT_EPERM);
+    assert_int_equal(zt_chain_payer(NULL, payer), ZT_EPERM);
+    assert_int_equal(zt_chain_payer("wallet:0x1234", payer), ZT_EPERM);
+    assert_int_equal(zt_chain_payer("node:zt1abc", payer), ZT_EPERM);
+    assert_int_equal(zt_chain_prompt_bound(16, 1), 16 + 2 * ZT_CHAIN_TEMPLATE_ALLOWANCE);
     struct zt_ledger_prices nostake = p;
     nostake.min_stake = 0;
     assert_int_equal(zt_ledger_stake_ok(b.l, &nostake, "zt1other", &ok), 0);
