@@ -387,4 +387,12 @@ ZT_NODISCARD int zt_chain_job_open(struct zt_chain *c, const char *identity, con
 void zt_chain_job_end(struct zt_chain *c, const char *job_id, bool ok, const char *worker, uint64_t prompt_tokens,
                       uint64_t completion_tokens);
 
+/* The balance of (kind, owner) (a new account reads 0). */
+ZT_NODISCARD int zt_chain_balance(struct zt_chain *c, enum zt_ledger_kind kind, const char *owner, zt_u128 *out);
+/* An admin's deposit: mint amount into address's USER account under the
+ * idempotency key "deposit:<key>" (the same key and body again: a replay,
+ * *replayed; another body: ZT_EEXIST). */
+ZT_NODISCARD int zt_chain_deposit(struct zt_chain *c, const char *key, const char *address, zt_u128 amount,
+                                  bool *replayed);
+
 #endif

@@ -114,3 +114,30 @@ void zt_chain_job_end(struct zt_chain *c, const char *job_id, bool ok, const cha
         zt_log(ZT_LOG_ERROR, "ledger_settle_failed", "job=%s outcome=%s error=%s", job_id, ok ? "ok" : "failed",
                zt_strerror(rc));
 }
+
+int zt_chain_balance(struct zt_chain *c, enum zt_ledger_kind kind, const char *owner, zt_u128 *out)
+{
+    if (!c || !owner || !out) return ZT_EINVAL;
+    int64_t id;
+    struct zt_ledger_bal b;
+    pthread_mutex_lock(&c->mu);
+    int rc = zt_ledger_account(c->l, kind, owner, NULL, &id);
+    if (!rc) rc = zt_ledger_balance(c->l, id, &b);
+    pthread_mutex_unlock(&c->mu);
+    if (!rc) *out = b.neg ? 0 : b.mag;
+    return rc;
+}
+
+int zt_chain_deposit(struct zt_chain *c, const char *key, const char *address, zt_u128 amount, bool *replayed)
+{
+    if (!c || !key || !address || amount == 0) return ZT_EINVAL;
+    char k[ZT_LEDGER_KEY_MAX + 1];
+    int n = snprintf(k, sizeof k, "deposit:%s", key);
+    if (n < 0 || (size_t)n >= sizeof k) return ZT_EINVAL;
+    int64_t id;
+    pthread_mutex_lock(&c->mu);
+    int rc = zt_ledger_account(c->l, ZT_LEDGER_USER, address, NULL, &id);
+    if (!rc) rc = zt_ledger_mint(c->l, k, id, amount, NULL, replayed);
+    pthread_mutex_unlock(&c->mu);
+    return rc;
+}

@@ -430,6 +430,7 @@ static int build_server(struct zt_node *n, struct zt_buf *err)
         .ws = n->ws,
         .gdpr = n->gdpr,
         .orch = n->orch,
+        .chain = n->chain,
     };
     int rc = zt_server_new(&d, &n->server);
     if (rc) return rc;

@@ -9,7 +9,11 @@
  *    runs on the worker, and the books move exactly: the worker's provider
  *    account gets the cost of the tokens the answer reports, the fee
  *    account chain.orchestrator_fee_bps of it, the user the rest of the
- *    reservation back, escrow ends at zero, and the audit holds.
+ *    reservation back, escrow ends at zero, and the audit holds;
+ *  - GET /v1/balance and GET /v1/rewards read the same books (403 for a
+ *    balance without a wallet, 400 without a node), and POST
+ *    /v1/admin/ledger/deposit mints once per key (admin only; a replay
+ *    mints nothing, another body under the key is 409).
  * Usage: test_ledger_network PATH/zentalk-node PATH/zentalk */
 #define _GNU_SOURCE
 #include "harness.h"
@@ -262,6 +266,53 @@ static void test_paid_chat(void **state)
     assert_true(balance(&b, ZT_LEDGER_FEE, NULL) == fee);
     assert_true(balance(&b, ZT_LEDGER_USER, ADDRESS) == deposit - cost - fee);
     assert_true(balance(&b, ZT_LEDGER_ESCROW, NULL) == 0);
+    /* the routes see the same books */
+    char auth[300], admin[1024];
+    snprintf(auth, sizeof auth, "Bearer %s", token);
+    http_auth(gw.port, "GET", "/v1/balance", auth, NULL, NULL, &r);
+    assert_int_equal(r.status, 200);
+    j = resp_json(&r);
+    char want[ZT_U128_STR_LEN];
+    zt_u128_format(deposit - cost - fee, want);
+    assert_string_equal(json_string_value(json_object_get(j, "balance")), want);
+    assert_string_equal(json_string_value(json_object_get(j, "address")), ADDRESS);
+    json_decref(j);
+    resp_free(&r);
+    jwt_bearer("ops", "admin", admin, sizeof admin);
+    char path[200];
+    snprintf(path, sizeof path, "/v1/rewards?node=%s", wk_id);
+    http_auth(gw.port, "GET", path, admin, NULL, NULL, &r);
+    assert_int_equal(r.status, 200);
+    j = resp_json(&r);
+    zt_u128_format(cost, want);
+    assert_string_equal(json_string_value(json_object_get(j, "unpaid")), want);
+    json_decref(j);
+    resp_free(&r);
+    http_auth(gw.port, "GET", "/v1/rewards", admin, NULL, NULL, &r);
+    assert_error_json(&r, 400, "invalid_request");
+    resp_free(&r);
+    http_auth(gw.port, "GET", "/v1/balance", alice, NULL, NULL, &r);
+    assert_error_json(&r, 403, "not_a_wallet");
+    resp_free(&r);
+    /* an admin deposit, once per key */
+    static const char dep[] = "{\"address\":\"" ADDRESS "\",\"amount\":\"5\",\"key\":\"d-1\"}";
+    http_auth(gw.port, "POST", "/v1/admin/ledger/deposit", alice, "application/json", dep, &r);
+    assert_int_equal(r.status, 403);
+    resp_free(&r);
+    for (int k = 0; k < 2; k++) {
+        http_auth(gw.port, "POST", "/v1/admin/ledger/deposit", admin, "application/json", dep, &r);
+        assert_int_equal(r.status, 200);
+        j = resp_json(&r);
+        assert_true(json_is_true(json_object_get(j, "replayed")) == (k == 1));
+        zt_u128_format(deposit - cost - fee + 5, want);
+        assert_string_equal(json_string_value(json_object_get(j, "balance")), want);
+        json_decref(j);
+        resp_free(&r);
+    }
+    http_auth(gw.port, "POST", "/v1/admin/ledger/deposit", admin, "application/json",
+              "{\"address\":\"" ADDRESS "\",\"amount\":\"6\",\"key\":\"d-1\"}", &r);
+    assert_error_json(&r, 409, "key_reused");
+    resp_free(&r);
     char why[256];
     int rc = zt_ledger_audit(b.l, why, sizeof why);
     if (rc) fail_msg("audit: %s", why);
