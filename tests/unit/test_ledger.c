@@ -1259,6 +1259,82 @@ static void test_alloc_failures(void **state)
 /* ---- crash test ------------------------------------------------------------------ */
 
 /* the child: settlements and batches in a loop until killed */
+static const struct zt_eip712_domain CRASH_DOMAIN = {.name = ZT_PAYOUT_DOMAIN_NAME,
+                                                     .version = ZT_PAYOUT_DOMAIN_VERSION, .chain_id = 5};
+
+static struct zt_payout_key *crash_key(void)
+{
+    uint8_t sk[32];
+    memset(sk, 0x33, sizeof sk);
+    struct zt_payout_key *k = NULL;
+    return zt_payout_key_from_secret(sk, &k) ? NULL : k;
+}
+
+static void crash_batch_path(int64_t id, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/batch-%lld.json", dir, (long long)id);
+}
+
+/* every batch not yet confirmed: signed, exported, confirmed */
+static int crash_batches_forward(struct books *b)
+{
+    struct zt_payout_key *k = crash_key();
+    if (!k) return ZT_ECRYPTO;
+    int rc = 0;
+    for (int64_t id = 1; !rc; id++) {
+        struct zt_ledger_batch_info bi;
+        if ((rc = zt_ledger_batch_info(b->l, id, &bi))) break;
+        if (bi.state == ZT_BATCH_CONFIRMED) continue;
+        char path[400];
+        crash_batch_path(id, path, sizeof path);
+        if (!(rc = zt_ledger_batch_sign(b->l, id, &CRASH_DOMAIN, k, NULL)) &&
+            !(rc = zt_ledger_batch_export(b->l, id, &CRASH_DOMAIN, path)))
+            rc = zt_ledger_batch_confirm(b->l, id);
+    }
+    zt_payout_key_free(k);
+    return rc == ZT_ENOTFOUND ? 0 : rc;
+}
+
+/* After a kill: each batch's state agrees with what it holds: a signature
+ * (recovering to the payout key over the batch's digest) from signed on,
+ * the export file with that signature from submitted on. Returns how many
+ * are confirmed. */
+static int crash_check_batches(struct books *b)
+{
+    struct zt_payout_key *k = crash_key();
+    assert_non_null(k);
+    uint8_t kaddr[20], dom[32];
+    zt_payout_key_address(k, kaddr);
+    zt_payout_key_free(k);
+    zt_eip712_domain_separator(&CRASH_DOMAIN, dom);
+    int confirmed = 0;
+    for (int64_t id = 1;; id++) {
+        struct zt_ledger_batch_info bi;
+        int rc = zt_ledger_batch_info(b->l, id, &bi);
+        if (rc == ZT_ENOTFOUND) break;
+        assert_int_equal(rc, 0);
+        assert_true(bi.has_sig == (bi.state >= ZT_BATCH_SIGNED));
+        if (bi.has_sig) {
+            uint8_t sh[32], dg[32], rec[20];
+            zt_payout_batch_hash((uint64_t)id, bi.root, bi.total, bi.n_leaves, sh);
+            zt_eip712_digest(dom, sh, dg);
+            assert_int_equal(zt_wallet_recover(dg, bi.sig, rec), 0);
+            assert_memory_equal(rec, kaddr, 20);
+        }
+        if (bi.state >= ZT_BATCH_SUBMITTED) {
+            char path[400], sigh[2 * ZT_EIP712_SIG_LEN + 3] = "0x", *text;
+            size_t len;
+            crash_batch_path(id, path, sizeof path);
+            assert_int_equal(zt_file_read(path, 1 << 24, &text, &len), 0);
+            zt_hex_encode(sigh + 2, bi.sig, ZT_EIP712_SIG_LEN);
+            assert_non_null(strstr(text, sigh));
+            zt_free(text);
+        }
+        confirmed += bi.state == ZT_BATCH_CONFIRMED;
+    }
+    return confirmed;
+}
+
 static void crash_child(unsigned seed)
 {
     struct books b;
@@ -1287,6 +1363,7 @@ static void crash_child(unsigned seed)
             size_t nl;
             int rc = zt_ledger_batch(b.l, (int64_t)k, 0, (int64_t)k, &bid, &nl);
             if (rc && rc != ZT_ENOTFOUND) _exit(10);
+            if (crash_batches_forward(&b)) _exit(11);
         }
     }
 }
@@ -1315,6 +1392,7 @@ static void test_crash(void **state)
 {
     (void)state;
     zt_u128 last_earned = 0, last_batched = 0;
+    int last_confirmed = 0;
     rm_files();
     const char *soak = getenv("ZT_SOAK");
     int kills = soak && soak[0] == '1' ? 100 : 10;
@@ -1344,11 +1422,22 @@ static void test_crash(void **state)
         assert_true(held + batched == earned);
         last_earned = earned;
         last_batched = batched;
+        last_confirmed = crash_check_batches(&b);
         books_close(&b);
     }
-    print_message("crash: %d kills, audit clean after each restart; earned %llu, batched %llu base units\n", kills,
-                  (unsigned long long)last_earned, (unsigned long long)last_batched);
+    print_message("crash: %d kills, audit clean after each restart; earned %llu, batched %llu base units; "
+                  "%d batches signed, exported and confirmed\n",
+                  kills, (unsigned long long)last_earned, (unsigned long long)last_batched, last_confirmed);
     assert_true(last_batched > 0); /* the children got as far as batching */
+    assert_true(last_confirmed > 0);
+    char path[400];
+    for (int64_t id = 1; id < 100000; id++) {
+        crash_batch_path(id, path, sizeof path);
+        bool gone = unlink(path) == 0;
+        strncat(path, ".tmp", sizeof path - strlen(path) - 1);
+        gone = unlink(path) == 0 || gone;
+        if (!gone) break;
+    }
 }
 
 int main(void)
