@@ -158,7 +158,7 @@ int main(int argc, char **argv)
     char stall_env[64];
     snprintf(stall_env, sizeof stall_env, "ZENTALK_ENCRYPTION_REMOTE_STALL_MS=%d", stall);
     const char *const gargs[] = {"--config", G.dir, NULL};
-    const char *const genv[] = {stall_env, NULL};
+    const char *const genv[] = {stall_env, "ZENTALK_ENCRYPTION_REMOTE_TIMEOUT_S=3", NULL};
     node_spawn(&G.n, gargs, genv, true, G.dir);
 
     struct zt_buf ref;

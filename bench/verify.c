@@ -112,7 +112,8 @@ int main(int argc, char **argv)
     r.ids = zt_calloc(ng, sizeof *r.ids);
     pthread_mutex_init(&r.mu, NULL);
     pthread_cond_init(&r.cv, NULL);
-    uint64_t tg[64], tv[64], tr[64];
+    uint64_t tg[64], tv[64], tr[64], tp[64];
+    int32_t *all = zt_calloc(np + ng, sizeof *all);
     for (unsigned k = 0; k < runs; k++) {
         for (size_t i = 0; i < np; i++) prompt[i] = (int32_t)(1 + (i * 7919 + k * 131) % (nv - 1));
         struct zt_job_params p;
@@ -142,6 +143,14 @@ int main(int argc, char **argv)
             fprintf(stderr, "the verifier's chain differs from the generation's\n");
             return 1;
         }
+        /* the same tokens as a plain prompt (logits of the last only):
+         * what verification costs beyond reading them */
+        memcpy(all, prompt, np * sizeof *all);
+        memcpy(all + np, gen, n * sizeof *all);
+        all[0] = first == 1 ? 2 : 1;
+        (void)run(rn, all, 1, &(struct zt_job_params){.sampler = p.sampler, .max_tokens = 1}, &r);
+        all[0] = first;
+        tp[k] = run(rn, all, np + n - 1, &(struct zt_job_params){.sampler = p.sampler, .max_tokens = 1}, &r);
         struct zt_job_params pr = p;
         pr.force = ZT_JOB_FORCE_RESUME;
         pr.forced = gen;
@@ -157,13 +166,15 @@ int main(int argc, char **argv)
             return 1;
         }
     }
-    double g = median_ms(tg, runs), v = median_ms(tv, runs), rs = median_ms(tr, runs);
+    double g = median_ms(tg, runs), v = median_ms(tv, runs), rs = median_ms(tr, runs), pf = median_ms(tp, runs);
     printf("model %s, %u thread(s), prompt %zu + %zu generated tokens, median of %u\n", argv[1], threads, np, ng,
            runs);
     printf("  generation                 %9.1f ms\n", g);
     printf("  teacher-forced verification %8.1f ms  = %.3f of the generation (1/%.1f)\n", v, v / g, g / v);
+    printf("  the same tokens as a prompt %8.1f ms  (verification / plain prompt = %.2f)\n", pf, v / pf);
     printf("  resume at %zu: first token   %8.1f ms (prompt + %zu ids replayed in batched passes)\n", ng / 2, rs,
            ng / 2);
+    zt_free(all);
     zt_free(prompt);
     zt_free(gen);
     zt_free(r.ids);

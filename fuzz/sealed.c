@@ -1,7 +1,7 @@
 /* fuzz/sealed.c: libFuzzer harness for what the sealed-job route parses
  * (include/zentalk/zt_jobs.h, zt_sealed.h).
  *
- * The first byte picks the target (byte % 3), the rest is the payload:
+ * The first byte picks the target (byte % 4), the rest is the payload:
  *   0  job body: zt_job_body_decode() for a header naming model "tiny" and
  *      max_tokens 64; a body that decodes must give a request object whose
  *      model and max_tokens are the header's and which holds its prompt or
@@ -11,6 +11,8 @@
  *   2  response: a worker's response to a fixed job, fed to the client's
  *      reader all at once and, separately, in 7-byte pieces; both readers
  *      must agree on success, on the text delivered and on the receipt.
+ *   3  the same read as wire v2 (docs/architecture/WIRE.md: token and
+ *      checkpoint records), 3 ids given.
  * Every run checks that no allocation leaked. A violated property aborts.
  *
  * The seeds in fuzz/corpus/sealed/ are valid objects under the fixed keys
@@ -127,7 +129,7 @@ static void on_text(void *ud, const char *t, size_t n)
 }
 
 /* Feed p in pieces of step (0: at once); 0 or the error. */
-static int read_resp(const struct keys *k, const uint8_t *p, size_t n, size_t step, struct sink *s,
+static int read_resp(const struct keys *k, const uint8_t *p, size_t n, size_t step, bool v2, struct sink *s,
                      struct zt_sealed_result *res)
 {
     struct zt_sealed_reader *r = NULL;
@@ -135,6 +137,7 @@ static int read_resp(const struct keys *k, const uint8_t *p, size_t n, size_t st
     s->bytes = 0;
     if (zt_sealed_reader_new(&k->job, k->reply_sk, k->worker_pk, k->sign_pk, k->input_hash, &r) != 0)
         fail("reader");
+    if (v2) zt_sealed_reader_v2(r, 3, NULL, NULL); /* wire v2 records, 3 ids given */
     int rc = 0;
     for (size_t off = 0; off < n && !rc;) {
         size_t take = step && n - off > step ? step : n - off;
@@ -148,12 +151,12 @@ static int read_resp(const struct keys *k, const uint8_t *p, size_t n, size_t st
     return rc;
 }
 
-static void fuzz_response(const struct keys *k, const uint8_t *p, size_t n)
+static void fuzz_response(const struct keys *k, const uint8_t *p, size_t n, bool v2)
 {
     struct sink a, b;
     struct zt_sealed_result ra, rb;
-    int rca = read_resp(k, p, n, 0, &a, &ra);
-    int rcb = read_resp(k, p, n, 7, &b, &rb);
+    int rca = read_resp(k, p, n, 0, v2, &a, &ra);
+    int rcb = read_resp(k, p, n, 7, v2, &b, &rb);
     if ((rca == 0) != (rcb == 0)) fail("pieces change the outcome");
     if (rca) return;
     if (a.bytes != b.bytes || memcmp(a.h, b.h, 32) != 0) fail("pieces change the text");
@@ -167,10 +170,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size == 0) return 0;
     const struct keys *k = keys();
     int64_t live = zt_alloc_live();
-    switch (data[0] % 3) {
+    switch (data[0] % 4) {
     case 0: fuzz_job(data + 1, size - 1); break;
     case 1: fuzz_final(data + 1, size - 1); break;
-    default: fuzz_response(k, data + 1, size - 1); break;
+    case 2: fuzz_response(k, data + 1, size - 1, false); break;
+    default: fuzz_response(k, data + 1, size - 1, true); break; /* wire v2 */
     }
     if (zt_alloc_live() != live) fail("leak");
     return 0;
@@ -187,13 +191,29 @@ static void put(const char *dir, const char *name, uint8_t sel, const void *p, s
     fclose(f);
 }
 
-static void response(const struct keys *k, bool stream, struct zt_buf *out)
+static void response(const struct keys *k, bool stream, bool v2, struct zt_buf *out)
 {
     struct zt_sealed_writer *w = NULL;
     if (zt_sealed_writer_new(&k->job, k->worker_sk, stream, out, &w) != 0) fail("writer");
     const char *parts[] = {"Once", " upon", " a time"};
-    for (int i = 0; i < 3; i++)
-        if (zt_sealed_writer_text(w, parts[i], strlen(parts[i]), out) != 0) fail("text");
+    if (v2) zt_sealed_writer_v2(w);
+    for (int i = 0; i < 3; i++) {
+        int32_t id = 100 + i;
+        if ((v2 ? zt_sealed_writer_tokens(w, &id, 1, parts[i], strlen(parts[i]), out)
+                : zt_sealed_writer_text(w, parts[i], strlen(parts[i]), out)) != 0)
+            fail("text");
+    }
+    if (v2) { /* the final checkpoint: 3 ids given + 3 streamed */
+        struct zt_checkpoint c = {.flags = ZT_CKPT_FLAG_FINAL, .n_tokens = 6, .build_id_len = 19};
+        memcpy(c.job_id, k->job.job_id, 16);
+        memset(c.chain, 0x55, 32);
+        memcpy(c.build_id, "zentalk-engine/fuzz", 19);
+        uint8_t rec[ZT_CKPT_MAX_LEN];
+        size_t rl = 0;
+        if (zt_checkpoint_sign(&c, k->sign_sk, rec, sizeof rec, &rl) != 0 ||
+            zt_sealed_writer_checkpoint(w, rec, rl, out) != 0)
+            fail("checkpoint");
+    }
     struct zt_sealed_final f = {.prompt_tokens = 2, .completion_tokens = 3};
     memcpy(f.finish_reason, "length", 7);
     struct zt_env_receipt r;
@@ -219,18 +239,28 @@ int main(int argc, char **argv)
                      "\"Tell a story.\"},{\"role\":\"user\",\"content\":\"Lily\"}],\"logit_bias\":{\"2\":-100}}"},
         {"job-bad-kind", "{\"v\":1,\"kind\":\"embedding\",\"input\":\"x\"}"},
         {"job-contradicts", "{\"v\":1,\"kind\":\"completion\",\"prompt\":\"x\",\"model\":\"other\"}"},
+        {"job-v2-verify", "{\"v\":2,\"kind\":\"completion\",\"prompt\":\"x\",\"subject\":\"0000000000000000000000000000000000000000000000000000000000000000\","
+                          "\"verify\":{\"ids\":[1,2,3]}}"},
+        {"job-v2-resume", "{\"v\":2,\"kind\":\"chat\",\"messages\":[{\"role\":\"user\",\"content\":\"Lily\"}],"
+                          "\"subject\":\"0000000000000000000000000000000000000000000000000000000000000000\",\"resume\":{\"ids\":[7,8]}}"},
     };
     for (size_t i = 0; i < sizeof jobs / sizeof jobs[0]; i++) put(dir, jobs[i][0], 0, jobs[i][1], strlen(jobs[i][1]));
     const char *fin = "{\"finish_reason\":\"stop\",\"usage\":{\"completion_tokens\":3,\"prompt_tokens\":2,\"total_tokens\":5}}";
     put(dir, "final-valid", 1, fin, strlen(fin));
     struct zt_buf b;
     zt_buf_init(&b, 1 << 20);
-    response(k, true, &b);
+    response(k, true, false, &b);
     put(dir, "response-stream", 2, b.data, b.len);
     put(dir, "response-truncated", 2, b.data, b.len - 70);
     zt_buf_reset(&b);
-    response(k, false, &b);
+    response(k, false, false, &b);
     put(dir, "response-whole", 2, b.data, b.len);
+    zt_buf_reset(&b);
+    response(k, true, true, &b);
+    put(dir, "response-v2-stream", 3, b.data, b.len);
+    zt_buf_reset(&b);
+    response(k, false, true, &b);
+    put(dir, "response-v2-whole", 3, b.data, b.len);
     zt_buf_deinit(&b);
     return 0;
 }

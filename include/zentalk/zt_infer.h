@@ -149,7 +149,7 @@ uint32_t zt_infer_job_n_ctx(const struct zt_infer_job *j);
  * used instead (chat jobs only). */
 bool zt_infer_job_template_fell_back(const struct zt_infer_job *j);
 /* Wire v2 (docs/architecture/WIRE.md). Ids given with the job (copied):
- * RESUME, the ids another worker streamed (fewer than max_tokens): they
+ * RESUME, the ids another worker streamed (at most max_tokens): they
  * are decoded with the prompt in batched passes and generation continues
  * after them, as if uninterrupted; VERIFY, claimed ids (at most
  * max_tokens), teacher-forced: the job ends "verified" with the chain it

@@ -77,8 +77,7 @@ struct zt_job_request {
  * "v" = 1 or 2 (other integers ZT_EUNSUPPORTED); v2 also takes "subject"
  * (64 hex digits), and "resume" {"ids": [...], "checkpoint": hex} or
  * "verify" {"ids": [...]} (not both; both need "subject"; ids integers
- * 0..2^31-1, fewer than max_tokens for resume, at most max_tokens for
- * verify; the checkpoint must verify under its embedded key, name the
+ * 0..2^31-1, at most max_tokens; the checkpoint must verify under its embedded key, name the
  * subject and count no more than the ids); "kind" "completion" or "chat"
  * (another string, "embedding" included, ZT_EUNSUPPORTED); the fields of
  * that kind and nothing else, each of its type; "model" and "max_tokens",

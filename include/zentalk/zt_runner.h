@@ -50,7 +50,9 @@ struct zt_job_params {
     const char *stop[ZT_RUNNER_MAX_STOP]; /* stop strings (copied at submit) */
     size_t n_stop;
     bool ignore_eos;
-    /* ids given (copied at submit; RESUME: fewer than max_tokens) */
+    /* ids given (copied at submit; at most max_tokens). A RESUME whose ids
+     * end the job (an EOS id, or max_tokens of them: the worker died before
+     * its final chunk) finishes right after them, the held-back text out */
     enum zt_job_force force;
     const int32_t *forced;
     size_t n_forced;

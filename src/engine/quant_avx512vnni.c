@@ -334,8 +334,6 @@ static void dot_q6_k(size_t n, const void *wv, const void *xv, size_t xs, size_t
  * = fma(d, p_j, acc). The fold is the canonical one, lane-wise for 16 rows.
  * Batch rows run one after another over the group (it stays in L1/L2). */
 
-#define PK_PREFETCH 2048 /* bytes ahead in the weight stream (one activation row) */
-
 static inline __m512i bcast32(const int8_t *p)
 {
     int32_t v;
@@ -344,7 +342,7 @@ static inline __m512i bcast32(const int8_t *p)
 }
 
 static ALWAYS_INLINE void pk_block(bool q4, __m512 *A, const uint8_t *qq, const __m256i *scb,
-                                   const struct zt_block_q8_0 *xb, const int32_t *a, bool pf)
+                                   const struct zt_block_q8_0 *xb, const int32_t *a)
 {
     float dx;
     memcpy(&dx, &a[8], sizeof dx);
@@ -352,7 +350,6 @@ static ALWAYS_INLINE void pk_block(bool q4, __m512 *A, const uint8_t *qq, const 
     if (!q4) {
 #pragma GCC unroll 8
         for (int j = 0; j < 8; j++) {
-            if (pf) _mm_prefetch((const char *)qq + 64 * j + PK_PREFETCH, _MM_HINT_T0);
             __m512i w = _mm512_load_si512((const void *)(qq + 64 * j));
             __m512i p = _mm512_dpbusd_epi32(_mm512_set1_epi32(a[j]), w, bcast32(xb->qs + 4 * j));
             A[j] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(p), A[j]);
@@ -362,7 +359,6 @@ static ALWAYS_INLINE void pk_block(bool q4, __m512 *A, const uint8_t *qq, const 
     const __m512i m4 = _mm512_set1_epi8(15);
 #pragma GCC unroll 4
     for (int c = 0; c < 4; c++) {
-        if (pf) _mm_prefetch((const char *)qq + 64 * c + PK_PREFETCH, _MM_HINT_T0);
         __m512i v = _mm512_load_si512((const void *)(qq + 64 * c));
         __m512i lo = _mm512_and_si512(v, m4), hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
         __m512i pl = _mm512_dpbusd_epi32(_mm512_set1_epi32(a[c]), lo, bcast32(xb->qs + 4 * c));
@@ -431,11 +427,12 @@ static ALWAYS_INLINE void pk_vnni(bool q4, const uint8_t *grp, size_t nb, size_t
 {
     size_t qb = q4 ? 256 : 512, pb = 64 + 2 * qb; /* a block pair: scales, block 2b, block 2b+1 */
     __mmask16 mask = nvalid >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << nvalid) - 1u);
-    /* One activation row: prefetch PK_PREFETCH bytes ahead in the stream.
-     * Several: the passes after the first read the group from cache, so
-     * the next group is prefetched into L2 across all passes (pair bp in
-     * pass bp % passes), keeping memory busy while they compute. Rows go
-     * two at a time (even blocks for both, then odd blocks: 16
+    /* One activation row: one sequential stream, left to the hardware
+     * prefetchers (a software prefetch 2 KiB ahead was slower on the Zen
+     * 4). Several: the passes after the first read the group from cache,
+     * so the next group is prefetched into L2 across all passes (pair bp
+     * in pass bp % passes), keeping memory busy while they compute. Rows
+     * go two at a time (even blocks for both, then odd blocks: 16
      * accumulators a pass), a last odd row alone. */
     const uint8_t *next = grp + (nb + 1) / 2 * pb;
     size_t passes = nx / 2 + nx % 2, k = 0;
@@ -475,12 +472,12 @@ static ALWAYS_INLINE void pk_vnni(bool q4, const uint8_t *grp, size_t nb, size_t
             const __m256i *sc = (const __m256i *)(const void *)pair;
             if (nx > 1 && (b / 2) % passes == k / 2)
                 for (size_t o = 0; o < pb; o += 64) _mm_prefetch((const char *)next + (b / 2) * pb + o, _MM_HINT_T1);
-            pk_block(q4, ae, pair + 64, sc, x + b, a + 9 * b, nx == 1);
-            pk_block(q4, ao, pair + 64 + qb, sc + 1, x + b + 1, a + 9 * (b + 1), nx == 1);
+            pk_block(q4, ae, pair + 64, sc, x + b, a + 9 * b);
+            pk_block(q4, ao, pair + 64 + qb, sc + 1, x + b + 1, a + 9 * (b + 1));
         }
         if (b < nb) {
             const uint8_t *pair = grp + (b / 2) * pb;
-            pk_block(q4, ae, pair + 64, (const __m256i *)(const void *)pair, x + b, a + 9 * b, nx == 1);
+            pk_block(q4, ae, pair + 64, (const __m256i *)(const void *)pair, x + b, a + 9 * b);
         }
         pk_fold_store(ae, ao, out + k * os, mask);
     }
@@ -517,8 +514,6 @@ static void pk_q6_k(const uint8_t *grp, size_t nsb, size_t nvalid, const void *X
         for (size_t sb = 0; sb < nsb; sb++) {
             const uint8_t *p = grp + sb * SB_BYTES;
             const uint8_t *codes = p + 64 + 256;
-            if (nx == 1)
-                for (size_t o = 0; o < SB_BYTES; o += 64) _mm_prefetch((const char *)p + SB_BYTES + o, _MM_HINT_T0);
             __m512i iv = _mm512_setzero_si512();
             for (int g = 0; g < 16; g++) {
                 const uint8_t *c = codes + 192 * g;
@@ -574,8 +569,6 @@ static void pk_q4_k(const uint8_t *grp, size_t nsb, size_t nvalid, const void *X
         for (int l = 0; l < 8; l++) acc[l] = _mm512_setzero_ps();
         for (size_t sb = 0; sb < nsb; sb++) {
             const uint8_t *p = grp + sb * SB_BYTES, *codes = p + 64 + 256;
-            if (nx == 1)
-                for (size_t o = 0; o < SB_BYTES; o += 64) _mm_prefetch((const char *)p + SB_BYTES + o, _MM_HINT_T0);
             __m512i iv = _mm512_setzero_si512(), mv = _mm512_setzero_si512();
             for (int j = 0; j < 8; j++) {
                 const int8_t *xq = x[sb].qs + 32 * j;

@@ -275,7 +275,13 @@ static bool replay_given(struct zt_runner *r, struct slot *s, struct job *j)
             if (pick >= 0) tok = pick;
         }
         zt_ignore(zt_sampler_accept(j->sampler, tok, row));
-        if (!j->p.ignore_eos && zt_tok_is_eog(r->tok, given)) continue;
+        if (!j->p.ignore_eos && zt_tok_is_eog(r->tok, given)) {
+            if (j->p.force != ZT_JOB_FORCE_RESUME) continue;
+            /* the stream had ended: the worker died before its final
+             * chunk; end it here (the held-back text comes out) */
+            finish(r, s, "stop");
+            return true;
+        }
         j->n_gen++;
         if (j->p.force != ZT_JOB_FORCE_RESUME) continue;
         j->quiet = true;
@@ -302,6 +308,10 @@ static void after_step(struct zt_runner *r)
         if (!s->want) continue;
         if (j->p.force == ZT_JOB_FORCE_VERIFY) {
             finish(r, s, "verified");
+            continue;
+        }
+        if (j->p.force == ZT_JOB_FORCE_RESUME && j->p.max_tokens && j->n_gen >= j->p.max_tokens) {
+            finish(r, s, "length"); /* all the ids had been made: only the end was lost */
             continue;
         }
         memcpy(s->work, s->raw, r->n_vocab * sizeof(float));
@@ -509,7 +519,7 @@ int zt_runner_submit(struct zt_runner *r, const int32_t *prompt, size_t n, const
         if (!p->stop[i] || !p->stop[i][0] || strlen(p->stop[i]) > ZT_RUNNER_MAX_STOP_LEN) return ZT_EINVAL;
     size_t n_given = p->force != ZT_JOB_FORCE_NONE ? p->n_forced : 0;
     if (p->force > ZT_JOB_FORCE_VERIFY || (n_given && !p->forced) ||
-        (p->force == ZT_JOB_FORCE_RESUME && p->max_tokens && n_given >= p->max_tokens))
+        (p->max_tokens && n_given > p->max_tokens))
         return ZT_EINVAL;
     struct job *j;
     int rc = job_new(r, JOB_GEN, prompt, n, p->forced, n_given, cb, ud, &j);

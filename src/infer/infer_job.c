@@ -314,7 +314,7 @@ int zt_infer_job_give(struct zt_infer_job *j, enum zt_job_force f, const int32_t
 {
     if (!j || (!ids && n) || f == ZT_JOB_FORCE_NONE || f > ZT_JOB_FORCE_VERIFY) return ZT_EINVAL;
     uint32_t max = j->params.max_tokens;
-    if (max && (f == ZT_JOB_FORCE_RESUME ? n >= max : n > max)) return ZT_EINVAL;
+    if (max && n > max) return ZT_EINVAL;
     int32_t *c = zt_malloc((n ? n : 1) * sizeof *c);
     if (!c) return ZT_ENOMEM;
     if (n) memcpy(c, ids, n * sizeof *c);

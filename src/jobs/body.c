@@ -143,9 +143,7 @@ static int decode_v2(json_t *j, uint32_t max_tokens, struct zt_job_request *out,
         return ZT_EPARSE;
     }
     out->mode = res ? ZT_JOB_RESUME : ZT_JOB_VERIFY;
-    /* a resumed job has at least one token left to make */
-    size_t max = res ? (max_tokens ? (size_t)max_tokens - 1 : 0) : (size_t)max_tokens;
-    int rc = decode_ids(json_object_get(m, "ids"), max, out, why);
+    int rc = decode_ids(json_object_get(m, "ids"), max_tokens, out, why);
     if (rc) return rc;
     json_t *ck = res ? json_object_get(res, "checkpoint") : NULL;
     if (ck && !json_is_null(ck)) {

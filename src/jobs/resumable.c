@@ -33,8 +33,6 @@ struct run {
     size_t ckpt_len;
     uint32_t attempt_ids;            /* ids of the attempt in progress */
     uint64_t last_ms;                /* the last record of this attempt (0: none yet) */
-    uint64_t start_ms;               /* this attempt was sent */
-    bool answered;                   /* this attempt's worker has sent result bytes */
     uint64_t failed_ms;              /* when the last failure was seen (0: none) */
     uint64_t resume_ms;
     bool stalled;                    /* this attempt hit the stall deadline */
@@ -85,24 +83,19 @@ static void h_ckpt(void *ud, const uint8_t *rec, size_t len, const struct zt_che
     if (r->user && r->user->checkpoint) r->user->checkpoint(r->user->ud, rec, len, c);
 }
 
-static void h_progress(void *ud)
-{
-    struct run *r = ud;
-    r->answered = true;
-}
-
 /* Polled about every 100 ms while a transfer runs: the caller's cancel,
- * and the stall deadline: no result bytes at all (a worker answers with
- * its stream header at once; one that is stopped never does), or no
- * record since the last one. Between the stream header and the first
- * record (the prompt being read) the transfer's own first-byte and idle
- * timeouts apply. */
+ * and the stall deadline: no record for stall_ms once the worker has
+ * streamed one. Before that, the transfer's own timeouts apply: a worker
+ * that never answers (stopped: the kernel still accepts the connection)
+ * is the first-byte timeout's (encryption.remote_timeout_s), since a
+ * worker may take long before its first byte (loading the model on first
+ * use) and before its first record (reading a long prompt). */
 static bool h_cancelled(void *ud)
 {
     struct run *r = ud;
     if (r->user && r->user->cancelled && r->user->cancelled(r->user->ud)) return true;
     uint64_t now = zt_time_mono_ms(), stall = r->f->stall_ms > 0 ? (uint64_t)r->f->stall_ms : 0;
-    if (stall && ((!r->answered && now - r->start_ms > stall) || (r->last_ms && now - r->last_ms > stall))) {
+    if (stall && r->last_ms && now - r->last_ms > stall) {
         r->stalled = true;
         return true;
     }
@@ -167,7 +160,7 @@ int zt_job_call_send_failover(struct zt_job_call **job, const struct zt_job_work
     if (!job || !*job || !first || !f || !out) return ZT_EINVAL;
     struct run r = {.user = hooks, .f = f};
     const struct zt_job_hooks h = {.text = h_text, .cancelled = h_cancelled, .ud = &r, .ids = h_ids,
-                                   .checkpoint = h_ckpt, .progress = h_progress};
+                                   .checkpoint = h_ckpt};
     unsigned max = f->max_workers ? f->max_workers : MAX_WORKERS_DEFAULT;
     if (max > MAX_WORKERS_CAP) max = MAX_WORKERS_CAP;
     char tried[MAX_WORKERS_CAP][ZT_IDENTITY_ID_SIZE];
@@ -184,8 +177,6 @@ int zt_job_call_send_failover(struct zt_job_call **job, const struct zt_job_work
         r.attempt_ids = 0;
         r.last_ms = 0;
         r.stalled = false;
-        r.answered = false;
-        r.start_ms = zt_time_mono_ms();
         rc = zt_job_call_send(*job, &h, out);
         if (rc) break;
         if (!rc && r.oom) {
@@ -211,7 +202,6 @@ int zt_job_call_send_failover(struct zt_job_call **job, const struct zt_job_work
         spec.worker_id = next.node_id;
         spec.worker_kem_pk = next.kem_pk;
         spec.worker_sign_pk = next.sign_pk;
-        if (spec.max_tokens && r.n_ids >= spec.max_tokens) break; /* nothing left to make: cannot be */
         struct zt_job_call *c = NULL;
         rc = zt_job_call_continue(*job, ZT_JOB_RESUME, r.ids, r.n_ids, r.ckpt_len ? r.ckpt : NULL, r.ckpt_len,
                                   &spec, &c);

@@ -4,7 +4,8 @@
  * skipped with the reason when absent), admitting only G's signed jobs,
  * each pausing 25 ms per token (ZT_TEST_DELAY_MS, a test-only setting) so
  * a test can act mid-stream. G: a gateway with no model, the three in its
- * peers file, a stall deadline of 1 s (encryption.remote_stall_ms).
+ * peers file, a stall deadline of 1 s (encryption.remote_stall_ms) and 3 s
+ * for a worker's answer to start (encryption.remote_timeout_s).
  *   reference: an SSE completion through G, uninterrupted;
  *   SIGKILL of the worker serving a stream after some text: the client's
  *   stream completes ([DONE], no error) and its text equals the reference
@@ -14,8 +15,8 @@
  *   SIGSTOP of the worker serving the next stream: the same after the
  *   stall deadline;
  *   one more stream: G's first choice is dead (connection refused), its
- *   second stopped (no answer within the stall deadline), the third
- *   serves it: the same text.
+ *   second stopped (no answer within remote_timeout_s), the third serves
+ *   it: the same text.
  * The time from the signal to the next text is printed (bench_failover
  * measures it over more runs).
  * Verification over the wire (this process signs as G): a job generated
@@ -124,7 +125,8 @@ static int setup(void **state)
     put_json_array(G.data, "peers.json", gp, N_W);
     for (int i = 0; i < N_W; i++) zt_free(gp[i]);
     const char *const gargs[] = {"--config", G.dir, NULL};
-    static const char *const genv[] = {"ZENTALK_ENCRYPTION_REMOTE_STALL_MS=1000", NULL};
+    static const char *const genv[] = {"ZENTALK_ENCRYPTION_REMOTE_STALL_MS=1000", "ZENTALK_ENCRYPTION_REMOTE_TIMEOUT_S=3",
+                                       NULL};
     node_spawn(&G.n, gargs, genv, true, G.dir);
     return 0;
 }

@@ -45,6 +45,7 @@ struct result {
     int32_t ids[MAX_IDS];
     size_t n_ids;
     uint8_t chain[MAX_IDS][32]; /* after each id */
+    size_t text_at[MAX_IDS];    /* text bytes emitted up to and with each id's event */
     char reason[16];
     uint32_t completion_tokens, n_tokens;
     uint32_t base; /* ids given before the first id seen (RESUME) */
@@ -64,6 +65,7 @@ static void on_event(void *ud, const struct zt_job_event *ev)
         if (ev->token >= 0 && r->n_ids < MAX_IDS) {
             assert_int_equal(ev->n_tokens, r->base + r->n_ids + 1);
             memcpy(r->chain[r->n_ids], ev->hash, 32);
+            r->text_at[r->n_ids] = r->len;
             r->ids[r->n_ids++] = ev->token;
         }
     } else if (ev->kind == ZT_JOB_DONE) {
@@ -214,6 +216,65 @@ static void test_resume_identical(void **state)
                 assert_memory_equal(full.text, head.text, full.len - tail.len);
             }
         }
+    }
+}
+
+static int32_t eos_id(const char *path)
+{
+    struct zt_buf err;
+    zt_buf_init(&err, 1024);
+    struct zt_model *m = NULL;
+    assert_int_equal(zt_model_load(path, &m, &err), 0);
+    zt_buf_deinit(&err);
+    int32_t id = zt_tok_eos(zt_model_tokenizer(m));
+    zt_model_free(m);
+    return id;
+}
+
+/* The worker died after its last id but before its final chunk: a resume
+ * with every id ends at once (max_tokens reached, or the EOS id), with
+ * the text the first worker still held back, the same chain and counts. */
+static void test_resume_at_end(void **state)
+{
+    (void)state;
+    char path[1024];
+    zt_need_model(MODELS[0], path, sizeof path);
+    int32_t prompt[64];
+    size_t np = encode(path, "Once upon a time", prompt, 64);
+    for (int eos = 0; eos < 2; eos++) {
+        struct zt_job_params p;
+        params(&p, true, eos ? 240 : 40);
+        p.ignore_eos = !eos;
+        static struct result full, tail;
+        run(path, 1, prompt, np, &p, &full);
+        /* the tiny model (trained to separate stories with BOS) hardly
+         * ever samples EOS: bias it up, and find a seed where it comes
+         * after some text */
+        struct zt_logit_bias bias = {eos_id(path), 20.0f};
+        if (eos) {
+            p.sampler.logit_bias = &bias;
+            p.sampler.n_logit_bias = 1;
+        }
+        for (uint64_t seed = 1; eos && (strcmp(full.reason, "stop") != 0 || full.n_ids < 8) && seed <= 60; seed++) {
+            p.sampler.seed = seed;
+            run(path, 1, prompt, np, &p, &full);
+        }
+        if (eos && strcmp(full.reason, "stop") != 0) {
+            zt_skip_part("no seed made the model end with EOS: the EOS case did not run");
+            continue;
+        }
+        struct zt_job_params pr = p;
+        pr.force = ZT_JOB_FORCE_RESUME;
+        pr.forced = full.ids;
+        pr.n_forced = full.n_ids;
+        run(path, 2, prompt, np, &pr, &tail);
+        assert_int_equal(tail.n_ids, 0);
+        assert_string_equal(tail.reason, full.reason);
+        assert_memory_equal(tail.hash, full.hash, 32);
+        assert_int_equal(tail.completion_tokens, full.completion_tokens);
+        size_t d = full.text_at[full.n_ids - 1]; /* what the first worker had emitted */
+        assert_int_equal(tail.len, full.len - d);
+        assert_memory_equal(tail.text, full.text + d, tail.len);
     }
 }
 
@@ -427,6 +488,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_prefill_equals_decode, setup, teardown),
         cmocka_unit_test_setup_teardown(test_resume_identical, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_resume_at_end, setup, teardown),
         cmocka_unit_test_setup_teardown(test_verify, setup, teardown),
         cmocka_unit_test_setup_teardown(test_verify_other_model, setup, teardown),
         cmocka_unit_test_setup_teardown(test_honest_jobs, setup, teardown),

@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "attn_cpu.h"
 #include "backend.h"
@@ -141,6 +142,13 @@ static int cpu_prepare_weight(struct zt__backend *be, const struct zt__tensor *w
     int rc = zt_quant_pack(w->type, host, w->nb1, w->ne1, w->ne0, &p);
     if (rc) return rc;
     c->packed[c->n_packed++] = (struct packed_w){.w = host, .type = w->type, .rows = w->ne1, .p = p};
+#ifdef MADV_COLD
+    /* the original rows are no longer read (unless the tensor is also the
+     * token embedding): let the kernel reclaim those pages of the mapping
+     * first; the data stays valid (MADV_COLD only ages the pages) */
+    uintptr_t a = ((uintptr_t)host + 4095u) & ~(uintptr_t)4095u, e = ((uintptr_t)host + w->nb1 * w->ne1) & ~(uintptr_t)4095u;
+    if (e > a) zt_ignore(madvise((void *)a, e - a, MADV_COLD));
+#endif
     return 0;
 }
 
