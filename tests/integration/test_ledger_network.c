@@ -13,7 +13,9 @@
  *  - GET /v1/balance and GET /v1/rewards read the same books (403 for a
  *    balance without a wallet, 400 without a node), and POST
  *    /v1/admin/ledger/deposit mints once per key (admin only; a replay
- *    mints nothing, another body under the key is 409).
+ *    mints nothing, another body under the key is 409);
+ *  - `zentalk ledger balance|deposit|audit` on the gateway's database
+ *    agree (a deposit once per key, the audit clean).
  * Usage: test_ledger_network PATH/zentalk-node PATH/zentalk */
 #define _GNU_SOURCE
 #include "harness.h"
@@ -39,6 +41,7 @@
 #define ADDRESS "0x2c7536e3605d9c16a7a3d7b1898e529396a65c23"
 #define SKHEX "4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318"
 
+static const char *cli_bin;
 static char model_path[1024];
 static char cfg_dir[256];
 static struct node gw, wk;
@@ -313,6 +316,25 @@ static void test_paid_chat(void **state)
               "{\"address\":\"" ADDRESS "\",\"amount\":\"6\",\"key\":\"d-1\"}", &r);
     assert_error_json(&r, 409, "key_reused");
     resp_free(&r);
+    /* the CLI on the gateway's database */
+    struct zt_buf out;
+    zt_buf_init(&out, 1 << 16);
+    const char *const bal_args[] = {"ledger", "balance", ADDRESS, "--data-dir", gw.data_dir, NULL};
+    assert_int_equal(run_prog(cli_bin, bal_args, NULL, NULL, &out, 0), 0);
+    zt_u128_format(deposit - cost - fee + 5, want);
+    assert_non_null(strstr(zt_buf_str(&out), want));
+    const char *const dep_args[] = {"ledger", "deposit", ADDRESS, "0.5", "--key", "cli-1", "--data-dir", gw.data_dir, NULL};
+    assert_int_equal(run_prog(cli_bin, dep_args, NULL, NULL, &out, 0), 0);
+    assert_int_equal(run_prog(cli_bin, dep_args, NULL, NULL, &out, 0), 0);
+    assert_non_null(strstr(zt_buf_str(&out), "already made"));
+    zt_u128_format(deposit - cost - fee + 5 + (zt_u128)500000000000000000u, want);
+    assert_non_null(strstr(zt_buf_str(&out), want));
+    const char *const aud_args[] = {"ledger", "audit", "--data-dir", gw.data_dir, NULL};
+    assert_int_equal(run_prog(cli_bin, aud_args, NULL, NULL, &out, 0), 0);
+    assert_non_null(strstr(zt_buf_str(&out), "ledger audit: ok"));
+    const char *const bad_args[] = {"ledger", "deposit", ADDRESS, "1e3", "--key", "x", NULL};
+    assert_int_equal(run_prog(cli_bin, bad_args, NULL, NULL, &out, 0), 2);
+    zt_buf_deinit(&out);
     char why[256];
     int rc = zt_ledger_audit(b.l, why, sizeof why);
     if (rc) fail_msg("audit: %s", why);
@@ -322,6 +344,7 @@ static void test_paid_chat(void **state)
 int main(int argc, char **argv)
 {
     if (!harness_start(argc, argv, "test_ledger_network")) return 2;
+    cli_bin = argv[2];
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_paid_chat),
     };
