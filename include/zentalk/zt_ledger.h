@@ -395,4 +395,10 @@ ZT_NODISCARD int zt_chain_balance(struct zt_chain *c, enum zt_ledger_kind kind, 
 ZT_NODISCARD int zt_chain_deposit(struct zt_chain *c, const char *key, const char *address, zt_u128 amount,
                                   bool *replayed);
 
+/* /metrics: zentalk_ledger_jobs_{reserved,settled,refunded}_total,
+ * zentalk_ledger_payments_refused_total, zentalk_ledger_deposits_total
+ * (c NULL, chain.enabled false: the same families, always 0). */
+struct zt_metrics;
+ZT_NODISCARD int zt_chain_register_metrics(struct zt_chain *c, struct zt_metrics *m);
+
 #endif

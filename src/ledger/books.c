@@ -4,6 +4,7 @@
  * threads), chain.yaml's prices, and the mapping of a caller to the
  * account that pays: a wallet session's "wallet:0x..." identity. */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -12,9 +13,11 @@
 #include "zentalk/zt_buf.h"
 #include "zentalk/zt_config.h"
 #include "zentalk/zt_log.h"
+#include "zentalk/zt_metrics.h"
 #include "zentalk/zt_time.h"
 
 struct zt_chain {
+    atomic_uint_fast64_t reserved, settled, refunded, refused, deposits; /* /metrics */
     pthread_mutex_t mu;
     struct zt_store *st;
     struct zt_ledger *l;
@@ -82,12 +85,14 @@ int zt_chain_job_open(struct zt_chain *c, const char *identity, const char *job_
     char addr[43];
     if (zt_chain_payer(identity, addr)) {
         if (msg && cap) snprintf(msg, cap, "chain.enabled: jobs are paid from a wallet; sign in with POST /v1/auth/wallet");
+        atomic_fetch_add_explicit(&c->refused, 1, memory_order_relaxed);
         return ZT_EPERM;
     }
     zt_u128 reserved = 0;
     pthread_mutex_lock(&c->mu);
     int rc = zt_ledger_job_open(c->l, &c->prices, job_id, addr, ctx_tokens, max_tokens, &reserved);
     pthread_mutex_unlock(&c->mu);
+    atomic_fetch_add_explicit(rc ? &c->refused : &c->reserved, 1, memory_order_relaxed);
     if (rc == ZT_ERANGE && msg && cap) {
         zt_u128 need;
         char ns[ZT_U128_STR_LEN];
@@ -110,6 +115,7 @@ void zt_chain_job_end(struct zt_chain *c, const char *job_id, bool ok, const cha
                                        zt_time_real_ms())
                  : zt_ledger_job_fail(c->l, job_id);
     pthread_mutex_unlock(&c->mu);
+    if (!rc) atomic_fetch_add_explicit(ok && worker && worker[0] ? &c->settled : &c->refunded, 1, memory_order_relaxed);
     if (rc && rc != ZT_ENOTFOUND) /* ENOTFOUND: never reserved (chain off when it was submitted) */
         zt_log(ZT_LOG_ERROR, "ledger_settle_failed", "job=%s outcome=%s error=%s", job_id, ok ? "ok" : "failed",
                zt_strerror(rc));
@@ -139,5 +145,29 @@ int zt_chain_deposit(struct zt_chain *c, const char *key, const char *address, z
     int rc = zt_ledger_account(c->l, ZT_LEDGER_USER, address, NULL, &id);
     if (!rc) rc = zt_ledger_mint(c->l, k, id, amount, NULL, replayed);
     pthread_mutex_unlock(&c->mu);
+    if (!rc && !(replayed && *replayed)) atomic_fetch_add_explicit(&c->deposits, 1, memory_order_relaxed);
     return rc;
+}
+
+int zt_chain_register_metrics(struct zt_chain *c, struct zt_metrics *m)
+{
+    static struct zt_chain off; /* chain.enabled false: the families read 0 */
+    if (!m) return ZT_EINVAL;
+    if (!c) c = &off;
+    int rc;
+    if ((rc = zt_metrics_add_u64(m, "zentalk_ledger_jobs_reserved_total",
+                                 "Jobs whose escrow was reserved from the caller's wallet.", ZT_METRIC_COUNTER,
+                                 &c->reserved)) ||
+        (rc = zt_metrics_add_u64(m, "zentalk_ledger_jobs_settled_total",
+                                 "Jobs settled: the worker's reward, the fee, the rest refunded.", ZT_METRIC_COUNTER,
+                                 &c->settled)) ||
+        (rc = zt_metrics_add_u64(m, "zentalk_ledger_jobs_refunded_total", "Jobs whose escrow went back whole.",
+                                 ZT_METRIC_COUNTER, &c->refunded)) ||
+        (rc = zt_metrics_add_u64(m, "zentalk_ledger_payments_refused_total",
+                                 "Jobs refused with 402: no wallet caller, or a balance short of the estimate.",
+                                 ZT_METRIC_COUNTER, &c->refused)) ||
+        (rc = zt_metrics_add_u64(m, "zentalk_ledger_deposits_total", "Admin deposits minted (replays not counted).",
+                                 ZT_METRIC_COUNTER, &c->deposits)))
+        return rc;
+    return 0;
 }

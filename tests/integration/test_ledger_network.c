@@ -335,6 +335,11 @@ static void test_paid_chat(void **state)
     const char *const bad_args[] = {"ledger", "deposit", ADDRESS, "1e3", "--key", "x", NULL};
     assert_int_equal(run_prog(cli_bin, bad_args, NULL, NULL, &out, 0), 2);
     zt_buf_deinit(&out);
+    /* /metrics counts them: one paid job, three 402s, one deposit */
+    assert_int_equal(metric_value(gw.port, "zentalk_ledger_jobs_settled_total"), 1);
+    assert_int_equal(metric_value(gw.port, "zentalk_ledger_jobs_reserved_total"), 1);
+    assert_int_equal(metric_value(gw.port, "zentalk_ledger_payments_refused_total"), 3);
+    assert_int_equal(metric_value(gw.port, "zentalk_ledger_deposits_total"), 1);
     char why[256];
     int rc = zt_ledger_audit(b.l, why, sizeof why);
     if (rc) fail_msg("audit: %s", why);
