@@ -146,7 +146,18 @@ struct zt_cfg_chain {
     char *token_symbol;
     char *wallet_address;
     int64_t payout_interval_s;
-    double min_payout;
+    char *min_payout; /* tokens, exact decimal text (zt_u128_parse_tokens) */
+    int64_t orchestrator_fee_bps;
+    char *verification_bonus;
+    char *slash_amount;
+    char *min_stake;
+    char *price_prompt_per_1k;
+    char *price_completion_per_1k;
+    int64_t dispute_window_s;
+    int64_t payout_chain_id;
+    char *payout_contract;
+    char *payout_key_file;
+    char *payout_passphrase_env;
 };
 /* integration.yaml */
 struct zt_cfg_integration {

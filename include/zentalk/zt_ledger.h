@@ -203,4 +203,202 @@ ZT_NODISCARD int zt_ledger_batch_proof(struct zt_ledger *l, int64_t batch_id, co
 /* "0x" + 40 hex digits into 20 bytes (ZT_EINVAL otherwise). */
 ZT_NODISCARD int zt_ledger_parse_address(const char *s, uint8_t out[static 20]);
 
+/* ---- EIP-712 signatures of payout batches ------------------------------- */
+
+/* The typed-data domain, EIP712Domain(string name,string version,uint256
+ * chainId,address verifyingContract): the payout contract's. */
+struct zt_eip712_domain {
+    const char *name;    /* "Zentalk Payouts" by default (chain.yaml) */
+    const char *version; /* "1" */
+    uint64_t chain_id;
+    uint8_t contract[20]; /* verifyingContract */
+};
+#define ZT_PAYOUT_DOMAIN_NAME "Zentalk Payouts"
+#define ZT_PAYOUT_DOMAIN_VERSION "1"
+/* The signed struct: its type string (EIP-712's encodeType). */
+#define ZT_PAYOUT_BATCH_TYPE "PayoutBatch(uint256 batchId,bytes32 root,uint256 total,uint256 leaves)"
+#define ZT_EIP712_SIG_LEN 65 /* r || s || v, v = 27 or 28 (as eth_signTypedData) */
+
+/* hashStruct(domain) (the domain separator). */
+void zt_eip712_domain_separator(const struct zt_eip712_domain *d, uint8_t out[static 32]);
+/* keccak256(0x19 0x01 || domain separator || struct hash). */
+void zt_eip712_digest(const uint8_t domain_sep[static 32], const uint8_t struct_hash[static 32],
+                      uint8_t out[static 32]);
+/* hashStruct(PayoutBatch{batchId, root, total, leaves}). */
+void zt_payout_batch_hash(uint64_t batch_id, const uint8_t root[static ZT_MERKLE_HASH], zt_u128 total,
+                          uint64_t n_leaves, uint8_t out[static 32]);
+
+/* The payout key: a secp256k1 secret kept in locked memory (libsodium's
+ * sodium_malloc), in its own passphrase-protected file (Argon2id +
+ * XSalsa20-Poly1305, crypto_pwhash + crypto_secretbox). */
+struct zt_payout_key;
+ZT_NODISCARD int zt_payout_key_generate(struct zt_payout_key **out);
+/* From a 32-byte secret (ZT_EINVAL when it is not a valid secp256k1 key). */
+ZT_NODISCARD int zt_payout_key_from_secret(const uint8_t sk[static 32], struct zt_payout_key **out);
+void zt_payout_key_free(struct zt_payout_key *k); /* NULL is a no-op; wipes the secret */
+/* The key's Ethereum address (keccak256 of the public key, last 20 bytes). */
+void zt_payout_key_address(const struct zt_payout_key *k, uint8_t out[static 20]);
+/* A recoverable ECDSA signature of digest (RFC 6979 nonce, low s): r || s || v. */
+ZT_NODISCARD int zt_payout_key_sign(const struct zt_payout_key *k, const uint8_t digest[static 32],
+                                    uint8_t sig[static ZT_EIP712_SIG_LEN]);
+/* Argon2id cost of a key file; 0/0 takes libsodium's MODERATE (tests pass
+ * the minimum). Bounded on load as identity key files are. */
+struct zt_payout_kdf {
+    uint64_t opslimit;
+    size_t memlimit;
+};
+/* Write the key to path: a new 0600 file (ZT_EEXIST when path exists),
+ * written to a temporary file, fsynced and renamed. pass_len >= 1. */
+ZT_NODISCARD int zt_payout_key_save(const struct zt_payout_key *k, const char *path, const char *pass,
+                                    size_t pass_len, const struct zt_payout_kdf *kdf);
+/* Read a key file: ZT_ENOTFOUND no file, ZT_EPERM group/other-readable,
+ * ZT_ECRYPTO wrong passphrase or altered file, ZT_EPARSE malformed,
+ * ZT_ERANGE a cost out of bounds. */
+ZT_NODISCARD int zt_payout_key_load(const char *path, const char *pass, size_t pass_len,
+                                    struct zt_payout_key **out);
+
+/* ---- batch states: pending -> signed -> submitted -> confirmed ------------- */
+
+enum zt_ledger_batch_state {
+    ZT_BATCH_PENDING = 0,
+    ZT_BATCH_SIGNED = 1,
+    ZT_BATCH_SUBMITTED = 2,
+    ZT_BATCH_CONFIRMED = 3,
+};
+const char *zt_ledger_batch_state_name(int state);
+
+struct zt_ledger_batch_info {
+    int64_t id;
+    int state;
+    uint8_t root[ZT_MERKLE_HASH];
+    zt_u128 total;
+    uint64_t n_leaves;
+    int64_t created_ms;
+    bool has_sig;
+    uint8_t sig[ZT_EIP712_SIG_LEN];
+    char tx_ref[256]; /* "" until submitted */
+};
+ZT_NODISCARD int zt_ledger_batch_info(struct zt_ledger *l, int64_t batch_id, struct zt_ledger_batch_info *out);
+
+/* pending -> signed: the EIP-712 signature of the batch (domain d) with
+ * key, stored with it. Idempotent: a batch already signed returns its
+ * stored signature (never signs twice; ECDSA with RFC 6979 is
+ * deterministic anyway). sig may be NULL. */
+ZT_NODISCARD int zt_ledger_batch_sign(struct zt_ledger *l, int64_t batch_id, const struct zt_eip712_domain *d,
+                                      const struct zt_payout_key *key, uint8_t *sig);
+/* signed -> submitted through a file: write the batch (domain, root,
+ * signature, leaves with their proofs) as JSON to path (temporary file,
+ * fsync, rename: the bytes are the same each time), then record
+ * "file:<path>" as its submission. Again on a submitted or confirmed
+ * batch: the file is rewritten, the state stays. ZT_EPERM on a pending
+ * batch (sign it first). */
+ZT_NODISCARD int zt_ledger_batch_export(struct zt_ledger *l, int64_t batch_id, const struct zt_eip712_domain *d,
+                                        const char *path);
+/* signed -> submitted through a hook: hook(batch json, ud, ref, cap) hands
+ * the batch to the chain and writes its reference (a transaction hash)
+ * into ref; 0 on success. A batch already submitted is not handed again
+ * (0, nothing called): a crash after the hook and before the record hands
+ * it again, so the contract must refuse a batch id twice (it does: the
+ * claimed bitmap and batch id are its). */
+typedef int (*zt_ledger_submit_fn)(const char *json, size_t len, void *ud, char *ref, size_t cap);
+ZT_NODISCARD int zt_ledger_batch_submit(struct zt_ledger *l, int64_t batch_id, const struct zt_eip712_domain *d,
+                                        zt_ledger_submit_fn hook, void *ud);
+/* submitted -> confirmed (the chain included it). Again with the same
+ * batch: no-op. ZT_EPERM before it was submitted. */
+ZT_NODISCARD int zt_ledger_batch_confirm(struct zt_ledger *l, int64_t batch_id);
+/* The batch as the export file holds it (JSON, zt_malloc'd, *len bytes). */
+ZT_NODISCARD int zt_ledger_batch_json(struct zt_ledger *l, int64_t batch_id, const struct zt_eip712_domain *d,
+                                      char **out, size_t *len);
+
+/* ---- pricing and the job path (chain.yaml; issue 12 item 2) ------------- */
+
+/* chain.yaml's amounts, parsed exactly (base units). */
+struct zt_ledger_prices {
+    zt_u128 prompt_per_1k, completion_per_1k; /* default prices per 1000 tokens */
+    zt_u128 min_payout, verification_bonus, slash_amount, min_stake;
+    uint32_t fee_bps; /* the orchestrator's fee, basis points of the cost */
+    int64_t dispute_window_ms;
+};
+struct zt_cfg_chain;
+/* ZT_ECONFIG (with the key in why) for an amount that does not parse or
+ * overflows. */
+ZT_NODISCARD int zt_ledger_prices_from_config(const struct zt_cfg_chain *c, struct zt_ledger_prices *out,
+                                              char *why, size_t cap);
+/* cost of a job: ceil((prompt x prompt price + completion x completion
+ * price) / 1000); its fee: floor(cost x fee_bps / 10000). */
+ZT_NODISCARD int zt_ledger_job_cost(const struct zt_ledger_prices *p, uint64_t prompt_tokens,
+                                    uint64_t completion_tokens, zt_u128 *cost, zt_u128 *fee);
+/* What a job reserves at submission: the cost and fee of ctx prompt and
+ * max_tokens completion tokens. */
+ZT_NODISCARD int zt_ledger_job_estimate(const struct zt_ledger_prices *p, uint64_t ctx_tokens, uint64_t max_tokens,
+                                        zt_u128 *out);
+/* Submission: reserve the estimate from the USER account of wallet address
+ * user_addr (created if new). ZT_ERANGE when its balance does not cover
+ * it (the gateway answers 402), ZT_EINVAL for a bad address. *reserved
+ * (may be NULL): the amount. Idempotent by job id. */
+ZT_NODISCARD int zt_ledger_job_open(struct zt_ledger *l, const struct zt_ledger_prices *p, const char *job_id,
+                                    const char *user_addr, uint64_t ctx_tokens, uint64_t max_tokens,
+                                    zt_u128 *reserved);
+/* Completion: the actual cost to node_id's PROVIDER account (created if
+ * new), the fee to the fee account, the rest back to the user; a cost and
+ * fee over the reservation are cut to it (the user never pays more than
+ * was reserved). Idempotent by job id. */
+ZT_NODISCARD int zt_ledger_job_close(struct zt_ledger *l, const struct zt_ledger_prices *p, const char *job_id,
+                                     const char *node_id, uint64_t prompt_tokens, uint64_t completion_tokens,
+                                     int64_t now_ms);
+/* Failure: the whole reservation back (zt_ledger_refund). */
+ZT_NODISCARD int zt_ledger_job_fail(struct zt_ledger *l, const char *job_id);
+/* The stake gate: *ok when node_id's STAKE balance is at least
+ * min_stake (always with min_stake 0). */
+ZT_NODISCARD int zt_ledger_stake_ok(struct zt_ledger *l, const struct zt_ledger_prices *p, const char *node_id,
+                                    bool *ok);
+/* The escrow row of a job: its user account, amount and state (1
+ * reserved, 2 settled, 3 refunded); ZT_ENOTFOUND. */
+ZT_NODISCARD int zt_ledger_escrow(struct zt_ledger *l, const char *job_id, int64_t *user, zt_u128 *amount,
+                                  int *state);
+
+/* ---- the node's books (the gateway's job path) ------------------------------ */
+
+/* A struct zt_ledger on the node's database (database.yaml) behind a
+ * mutex, with chain.yaml's prices: safe from any thread. */
+struct zt_chain;
+struct zt_config;
+struct zt_buf;
+ZT_NODISCARD int zt_chain_open(const struct zt_config *cfg, struct zt_chain **out, struct zt_buf *err);
+void zt_chain_free(struct zt_chain *c); /* NULL is a no-op */
+const struct zt_ledger_prices *zt_chain_prices(const struct zt_chain *c);
+/* The wallet address that pays for a caller: its identity
+ * "wallet:0x<40 hex>" (a wallet session); ZT_EPERM for any other. */
+ZT_NODISCARD int zt_chain_payer(const char *identity, char out[static 43]);
+/* The prompt tokens a gateway reserves for (it does not tokenize): one
+ * per byte of the texts at most (byte-level tokenizers), plus the chat
+ * template's allowance per text and once more. */
+#define ZT_CHAIN_TEMPLATE_ALLOWANCE 64u
+uint64_t zt_chain_prompt_bound(uint64_t prompt_bytes, uint64_t n_texts);
+/* At submission: reserve job_id's estimate (zt_chain_prompt_bound prompt
+ * tokens, max_tokens completion tokens) from the caller's wallet account.
+ * ZT_EPERM: not a wallet caller; ZT_ERANGE: the balance does not cover it
+ * (both: the gateway's 402, with msg). */
+ZT_NODISCARD int zt_chain_job_open(struct zt_chain *c, const char *identity, const char *job_id,
+                                   uint64_t prompt_bytes, uint64_t n_texts, uint64_t max_tokens, char *msg,
+                                   size_t cap);
+/* At the end: settle (ok: the worker's earning, the fee, the rest back)
+ * or refund. A job never reserved is left alone; errors are logged. */
+void zt_chain_job_end(struct zt_chain *c, const char *job_id, bool ok, const char *worker, uint64_t prompt_tokens,
+                      uint64_t completion_tokens);
+
+/* The balance of (kind, owner) (a new account reads 0). */
+ZT_NODISCARD int zt_chain_balance(struct zt_chain *c, enum zt_ledger_kind kind, const char *owner, zt_u128 *out);
+/* An admin's deposit: mint amount into address's USER account under the
+ * idempotency key "deposit:<key>" (the same key and body again: a replay,
+ * *replayed; another body: ZT_EEXIST). */
+ZT_NODISCARD int zt_chain_deposit(struct zt_chain *c, const char *key, const char *address, zt_u128 amount,
+                                  bool *replayed);
+
+/* /metrics: zentalk_ledger_jobs_{reserved,settled,refunded}_total,
+ * zentalk_ledger_payments_refused_total, zentalk_ledger_deposits_total
+ * (c NULL, chain.enabled false: the same families, always 0). */
+struct zt_metrics;
+ZT_NODISCARD int zt_chain_register_metrics(struct zt_chain *c, struct zt_metrics *m);
+
 #endif

@@ -18,6 +18,7 @@
 #include "cmd_conv.h"
 #include "lex.h"
 #include "cmd_keys.h"
+#include "cmd_ledger.h"
 #include "cmd_models.h"
 #include "cmd_privacy.h"
 #include "cmd_gdpr.h"
@@ -42,7 +43,7 @@
 static const char *const commands[] = {
     "status",  "models",   "run",   "chat",      "gpus",      "keygen",    "id",        "attest",   "spam",    "entities",
     "train",   "peers",    "translate", "pii",   "privacy",   "audit",     "job",      "search",  "categorize",
-    "replies", "summarize", "sentiment", "moderate", "language", "intents", "nodes",   "jobs", "completion", NULL,
+    "replies", "summarize", "sentiment", "moderate", "language", "intents", "nodes",   "jobs", "ledger", "completion", NULL,
 };
 
 static bool is_command(const char *w)
@@ -136,6 +137,8 @@ static void usage(FILE *out)
             "  nodes [--url URL] [--json]    an orchestrator's workers: state, models, reputation,\n"
             "                                load, last heartbeat (role admin)\n"
             "  jobs [--url URL] [--json]     an orchestrator's recent jobs and their states (role admin)\n"
+            "  ledger audit|balance ADDRESS|deposit ADDRESS TOKENS --key KEY [--config DIR] [--data-dir DIR]\n"
+            "                                the node's CHAIN ledger, in its database (see zentalk ledger --help)\n"
             "  translate [--from LANG] --to LANG [--keep-marks] [--json] [TEXT...]\n"
             "                                translate TEXT (or stdin) with the node's Apertium pairs\n"
             "  pii [--feature NAME] [--json] [TEXT]\n"
@@ -381,6 +384,11 @@ static int dispatch(int argc, char **argv)
         int prc = strcmp(argv[ci], "pii") == 0 ? zt__cli_pii(argc - ci, argv + ci, base)
                                                : zt__cli_privacy(argc - ci, argv + ci, base);
         return prc;
+    }
+    if (ci > 0 && strcmp(argv[ci], "ledger") == 0) {
+        if (zt_hash_init() != 0) return 1;
+        json_set_alloc_funcs(zt_malloc, zt_free);
+        return zt__cli_ledger(argc - ci, argv + ci);
     }
     if (ci > 0 && strcmp(argv[ci], "audit") == 0) {
         if (zt_hash_init() != 0) return 1;

@@ -72,6 +72,7 @@ enum key_fmt {
     KF_URL,      /* scheme://rest */
     KF_ENV_NAME, /* an environment variable name */
     KF_ETH_ADDR, /* 0x and 40 hex digits */
+    KF_TOKENS,   /* a token amount: I or I.F, no leading zero, 1..18 decimals */
 };
 
 #define KEY_SECRET (1u << 0)   /* dump shows <redacted>; messages never echo the value */
@@ -400,8 +401,9 @@ TABLE(database_table, database_keys, struct zt_cfg_database, NULL);
 
 /* chain.yaml */
 static const struct cfg_key chain_keys[] = {
-    BOOL_KEYF(struct zt_cfg_chain, enabled, false, KEY_RESERVED,
-             "Settle rewards on chain; false = credits stay in the local ledger."),
+    BOOL_KEYF(struct zt_cfg_chain, enabled, false, 0,
+             "Charge jobs placed by this node's orchestrator to the caller's wallet in the ledger (escrow at "
+             "submission, the worker paid on completion); false = chat is free, no deposits."),
     STR_KEY(struct zt_cfg_chain, network, "testnet", 64, KF_ID, KEY_NONEMPTY | KEY_RESERVED,
             "Chain network name."),
     STR_KEY(struct zt_cfg_chain, rpc_url, "", 2048, KF_URL, KEY_RESERVED,
@@ -412,8 +414,31 @@ static const struct cfg_key chain_keys[] = {
             "Address receiving this node's payouts; required when enabled."),
     INT_KEYF(struct zt_cfg_chain, payout_interval_s, 86400, 60, 2592000, KEY_RESERVED,
             "Seconds between payout batches."),
-    DBL_KEYF(struct zt_cfg_chain, min_payout, 10.0, 0.0, 1e12, KEY_RESERVED,
-            "Smallest balance, in tokens, that is paid out."),
+    STR_KEY(struct zt_cfg_chain, min_payout, "10", 40, KF_TOKENS, KEY_NONEMPTY | KEY_RESERVED,
+            "Smallest provider balance, in tokens (exact decimal text, up to 18 decimals), that is paid out."),
+    /* pricing and settlement (issue 12; amounts in tokens, exact decimal text) */
+    INT_KEYF(struct zt_cfg_chain, orchestrator_fee_bps, 500, 0, 10000, 0,
+             "The orchestrator's fee, in basis points (1/10000) of a job's cost."),
+    STR_KEY(struct zt_cfg_chain, verification_bonus, "0.001", 40, KF_TOKENS, KEY_NONEMPTY | KEY_RESERVED,
+            "Tokens paid from the fee account to each verifier of a job."),
+    STR_KEY(struct zt_cfg_chain, slash_amount, "10", 40, KF_TOKENS, KEY_NONEMPTY | KEY_RESERVED,
+            "Tokens taken from a provider's stake on a verification mismatch."),
+    STR_KEY(struct zt_cfg_chain, min_stake, "100", 40, KF_TOKENS, KEY_NONEMPTY | KEY_RESERVED,
+            "Tokens a provider must have staked to be given work."),
+    STR_KEY(struct zt_cfg_chain, price_prompt_per_1k, "0.001", 40, KF_TOKENS, KEY_NONEMPTY,
+            "Default price, in tokens, of 1000 prompt tokens (a worker's descriptor may advertise its own)."),
+    STR_KEY(struct zt_cfg_chain, price_completion_per_1k, "0.002", 40, KF_TOKENS, KEY_NONEMPTY,
+            "Default price, in tokens, of 1000 completion tokens."),
+    INT_KEYF(struct zt_cfg_chain, dispute_window_s, 86400, 0, 2592000, KEY_RESERVED,
+             "Seconds an earning waits before it may be paid out (a mismatch found meanwhile can still slash it)."),
+    INT_KEYF(struct zt_cfg_chain, payout_chain_id, 1, 1, INT64_MAX, KEY_RESERVED,
+             "Chain id in the EIP-712 domain of payout batch signatures."),
+    STR_KEY(struct zt_cfg_chain, payout_contract, "", 42, KF_ETH_ADDR, KEY_RESERVED,
+            "Payout contract (the EIP-712 verifyingContract of batch signatures)."),
+    STR_KEY(struct zt_cfg_chain, payout_key_file, "payout.key", ZT_CFG_MAX_STR, KF_ANY, KEY_NONEMPTY | KEY_RESERVED,
+            "Passphrase-protected secp256k1 key that signs payout batches, relative to node.data_dir."),
+    STR_KEY(struct zt_cfg_chain, payout_passphrase_env, "", 128, KF_ENV_NAME, KEY_RESERVED,
+            "Environment variable holding the payout key's passphrase."),
 };
 TABLE(chain_table, chain_keys, struct zt_cfg_chain, NULL);
 
@@ -960,6 +985,7 @@ static const char *fmt_desc(enum key_fmt f)
     case KF_URL: return "a URL (scheme://...)";
     case KF_ENV_NAME: return "an environment variable name (letters, digits and '_')";
     case KF_ETH_ADDR: return "0x and 40 hexadecimal digits";
+    case KF_TOKENS: return "a decimal amount of tokens (digits, optionally '.' and 1 to 18 decimals; quote it in YAML)";
     }
     return "text";
 }
@@ -1004,6 +1030,18 @@ static bool fmt_ok(enum key_fmt f, const char *s, size_t len)
         for (size_t i = 2; i < len; i++)
             if (zt_hex_digit(s[i]) < 0) return false;
         return true;
+    case KF_TOKENS: {
+        /* the ledger's zt_u128_parse_tokens spelling (exact base units, no
+         * float): at most 20 integer digits keeps 10^18 x the value in u128 */
+        size_t i = 0;
+        while (i < len && zt_ascii_digit(s[i])) i++;
+        if (i == 0 || i > 20 || (i > 1 && s[0] == '0')) return false;
+        if (i == len) return true;
+        if (s[i] != '.' || len - i - 1 < 1 || len - i - 1 > 18) return false;
+        for (size_t j = i + 1; j < len; j++)
+            if (!zt_ascii_digit(s[j])) return false;
+        return true;
+    }
     }
     return false;
 }

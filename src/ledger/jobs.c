@@ -206,3 +206,17 @@ int zt_ledger_slash(struct zt_ledger *l, const char *job_id, const char *node_id
     job_key(key, sizeof key, "slash", job_id);
     return zt_ledger_post(l, key, "slash", e, n, NULL, NULL);
 }
+
+int zt_ledger_escrow(struct zt_ledger *l, const char *job_id, int64_t *user, zt_u128 *amount, int *state)
+{
+    if (!l || !job_ok(job_id) || !user || !amount || !state) return ZT_EINVAL;
+    int64_t u;
+    zt_u128 a;
+    int s;
+    int rc = esc_get(l, job_id, &u, &a, &s);
+    if (rc) return rc;
+    *user = u;
+    *amount = a;
+    *state = s;
+    return 0;
+}

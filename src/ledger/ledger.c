@@ -61,6 +61,12 @@ static const struct zt_store_step LEDGER_STEPS[] = {
                "CREATE TABLE ledger_batch_leaves(batch_id BIGINT NOT NULL REFERENCES ledger_batches(id),"
                " idx BIGINT NOT NULL, address TEXT NOT NULL, amount NUMERIC(39,0) NOT NULL,"
                " PRIMARY KEY(batch_id, idx));"},
+    /* 2: batch states past pending: the EIP-712 signature of the root and
+     * the reference of its submission (the export file, a hook's answer) */
+    {.sql = "ALTER TABLE ledger_batches ADD COLUMN sig BLOB;"
+            "ALTER TABLE ledger_batches ADD COLUMN tx_ref TEXT;",
+     .sql_pg = "ALTER TABLE ledger_batches ADD COLUMN sig BYTEA;"
+               "ALTER TABLE ledger_batches ADD COLUMN tx_ref TEXT;"},
 };
 static const struct zt_store_schema LEDGER_SCHEMA = {
     .owner = "ledger", .steps = LEDGER_STEPS, .n_steps = sizeof LEDGER_STEPS / sizeof LEDGER_STEPS[0]};

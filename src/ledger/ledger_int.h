@@ -33,5 +33,8 @@ int zt__ledger_check_body(const char *key, const char *memo, bool mint, const st
 /* inside a transaction: post (or find the replay of) one transaction */
 int zt__ledger_post_tx(struct zt_ledger *l, const char *key, const char *memo, bool mint,
                        const struct zt_ledger_entry *e, size_t n, int64_t *tx_id, bool *replayed);
+/* write n bytes to path atomically: a temporary file beside it (mode),
+ * fsync, rename, fsync of the directory */
+int zt__ledger_write_file(const char *path, const void *p, size_t n, unsigned mode);
 
 #endif

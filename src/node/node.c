@@ -40,6 +40,7 @@
 #include "zentalk/zt_featset.h"
 #include "zentalk/zt_gdpr.h"
 #include "zentalk/zt_identity.h"
+#include "zentalk/zt_ledger.h"
 #include "zentalk/zt_log.h"
 #include "zentalk/zt_metrics.h"
 #include "zentalk/zt_nodeauth.h"
@@ -98,6 +99,7 @@ struct zt_node {
     struct zt_registry *registry;
     struct zt_sched *sched;
     struct zt__orch *orch;
+    struct zt_chain *chain; /* chain.enabled: the books the gateway's jobs are paid from */
     /* the worker's joins (node.join) and the descriptors of the
      * orchestrators it joined, trusted like peers-file entries */
     struct zt__joiner *joiner;
@@ -360,6 +362,12 @@ static int build_orchestrator(struct zt_node *n, struct zt_buf *err)
         zt_ignore(zt_buf_appendf(err, " (orchestrator role)"));
         return rc;
     }
+    if ((cfg->chain.enabled && (rc = zt_chain_open(cfg, &n->chain, err)) != 0) ||
+        (rc = zt_chain_register_metrics(n->chain, n->metrics)) != 0) {
+        zt_ignore(zt_buf_appendf(err, " (chain.enabled: the ledger)"));
+        return rc;
+    }
+    zt__route_set_chain(n->route, n->chain);
     zt__route_set_orch(n->route, n->orch);
     zt__orch_set_sink(n->orch, zt__route_sched_event, n->route);
     zt_log(ZT_LOG_INFO, "orchestrator_ready", "workers_known=%zu live=%zu queued=%zu",
@@ -423,6 +431,7 @@ static int build_server(struct zt_node *n, struct zt_buf *err)
         .ws = n->ws,
         .gdpr = n->gdpr,
         .orch = n->orch,
+        .chain = n->chain,
     };
     int rc = zt_server_new(&d, &n->server);
     if (rc) return rc;
@@ -621,6 +630,7 @@ void zt_node_free(struct zt_node *n)
     zt_sched_free(n->sched);
     zt_registry_free(n->registry);
     zt_store_close(n->orch_store); /* after the registry and scheduler that used it */
+    zt_chain_free(n->chain);       /* after the routes that settle through it */
     for (size_t i = 0; i < JOINED_MAX; i++) zt_free(n->joined[i]);
     pthread_mutex_destroy(&n->joined_mu);
     zt_nodeauth_verifier_free(n->nodeauth);

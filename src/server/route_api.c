@@ -30,6 +30,7 @@
 #include "orch_api.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_jobs.h"
+#include "zentalk/zt_ledger.h"
 #include "zentalk/zt_log.h"
 #include "zentalk/zt_metrics.h"
 #include "zentalk/zt_pii.h"
@@ -55,6 +56,7 @@ struct zt__route {
     const struct zt_identity *id;
     struct zt_job_pool *pool; /* remote jobs in flight */
     struct zt__orch *orch;    /* this node's orchestrator, or NULL */
+    struct zt_chain *chain;   /* chain.enabled: the books jobs are paid from (zt_ledger.h), or NULL */
     pthread_mutex_t mu;       /* per, waiting */
     pthread_cond_t cv;        /* a scheduler event arrived */
     struct rjob *waiting;     /* jobs placed through the scheduler (sched_next) */
@@ -148,6 +150,11 @@ void zt__route_set_identity(struct zt__route *r, const struct zt_identity *id)
 void zt__route_set_orch(struct zt__route *r, struct zt__orch *o)
 {
     if (r) r->orch = o;
+}
+
+void zt__route_set_chain(struct zt__route *r, struct zt_chain *c)
+{
+    if (r) r->chain = c;
 }
 
 void zt__route_shutdown(struct zt__route *r, uint64_t wait_ms)
@@ -790,6 +797,9 @@ static void run_sched(void *arg)
         wipe_buf(&j->text); /* a non-streamed answer starts again */
         zt_buf_init(&j->text, TEXT_MAX);
     }
+    bool paid = o.status == ZT_JOB_VERIFIED && outcome && strcmp(outcome, "ok") == 0;
+    zt_chain_job_end(r->chain, j->sched_id, paid, paid ? worker : NULL, o.result.final.prompt_tokens,
+                     o.result.final.completion_tokens); /* settle or refund (chain.enabled) */
     /* whatever happened, the job is over here: one still active in the
      * scheduler (requeued and reassigned while its first worker finished
      * after all, or left for another reason) must not hold a slot */
@@ -841,6 +851,17 @@ static enum sched_start route_scheduled(struct zt__route *r, struct zt__req_ctx 
         r->waiting = j;
     }
     pthread_mutex_unlock(&r->mu);
+    char why[200] = "the ledger could not reserve the job";
+    int lrc = !rc && r->chain ? zt_chain_job_open(r->chain, cx->principal.identity, j->sched_id, bytes, n_texts,
+                                                  jr.max_tokens, why, sizeof why)
+                              : 0;
+    if (lrc) { /* chain.enabled and the caller cannot pay (docs/internals/ledger.md) */
+        unlink_waiting(r, j);
+        zt_ignore(zt_sched_job_cancel(zt__orch_sched(r->orch), j->sched_id, zt_time_real_ms()));
+        bool pay = lrc == ZT_EPERM || lrc == ZT_ERANGE;
+        zt_http_resp_error(resp, pay ? 402 : 503, pay ? "payment_required" : "unavailable", why);
+        return SCHED_ANSWERED;
+    }
     if (rc == ZT_ENOTFOUND) return SCHED_NONE;
     if (rc == ZT_EBUSY) {
         char v[16];

@@ -51,6 +51,12 @@ void zt__route_set_identity(struct zt__route *r, const struct zt_identity *id);
  * charged and the job goes to the next worker the scheduler picks). */
 struct zt__orch;
 void zt__route_set_orch(struct zt__route *r, struct zt__orch *o);
+/* chain.enabled: the books the scheduled jobs are paid from (NULL: free).
+ * A job reserves its estimate from the caller's wallet at submission
+ * (402 when it cannot), settles to its worker when verified, else is
+ * refunded (zt_chain_job_open/_end). */
+struct zt_chain;
+void zt__route_set_chain(struct zt__route *r, struct zt_chain *c);
 /* The orchestrator's event sink (zt__orch_set_sink): assignments and
  * failures of the jobs waiting here. */
 struct zt_sched_event;

@@ -42,6 +42,7 @@
 #include "server_deps.h"
 #include "spam_api.h"
 #include "gdpr_api.h"
+#include "ledger_api.h"
 #include "orch_api.h"
 #include "http_metrics.h"
 #include "llm_api.h"
@@ -116,7 +117,7 @@ struct role_state {
     char detail[128];
 };
 
-#define MAX_ROUTES 48
+#define MAX_ROUTES 56
 _Static_assert(MAX_ROUTES + 1 <= ZT__METRICS_MAX_ROUTES, "raise ZT__METRICS_MAX_ROUTES (http_metrics.h)");
 
 struct zt_server {
@@ -470,6 +471,9 @@ static int build_routes(struct zt_server *s)
         {M_POST, "/v1/orchestrator/leave", ZT_AUTH_NONE, B_NONE, zt__orch_h_leave, d->orch, 0, 0},
         {M_GET, "/v1/orchestrator/nodes", ZT_AUTH_ADMIN, B_NONE, zt__orch_h_nodes, d->orch, 0, 0},
         {M_GET, "/v1/orchestrator/jobs", ZT_AUTH_ADMIN, B_NONE, zt__orch_h_jobs, d->orch, 0, 0},
+        {M_GET, "/v1/balance", ZT_AUTH_USER, B_NONE, zt__ledger_h_balance, d->chain, 0, 0},
+        {M_GET, "/v1/rewards", ZT_AUTH_PROVIDER, B_NONE, zt__ledger_h_rewards, d->chain, 0, 0},
+        {M_POST, "/v1/admin/ledger/deposit", ZT_AUTH_ADMIN, B_JSON, zt__ledger_h_deposit, d->chain, M_POST, 0},
     };
     _Static_assert(sizeof table / sizeof table[0] <= MAX_ROUTES, "raise MAX_ROUTES");
     s->n_routes = sizeof table / sizeof table[0];

@@ -28,6 +28,7 @@ struct zt__tr;
 struct zt__ws;
 struct zt__gdpr;
 struct zt__orch;
+struct zt_chain;
 
 /* What the routes serve, all borrowed: the node builds them before
  * zt_server_new() and frees them after zt_server_free(). Every member is
@@ -57,6 +58,7 @@ struct zt_server_deps {
     struct zt__ws *ws;
     struct zt__gdpr *gdpr;
     struct zt__orch *orch;
+    struct zt_chain *chain; /* chain.enabled: the node's books (zt_ledger.h); NULL: the ledger routes answer 404 */
 };
 
 #endif

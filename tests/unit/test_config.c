@@ -1287,7 +1287,7 @@ static void test_dump_redacts_and_round_trips(void **state)
     assert_dump_equals(&again, d1);
     assert_string_equal(again.log.file, cfg.log.file);
     assert_true(again.features.spam.threshold == cfg.features.spam.threshold);
-    assert_true(again.chain.min_payout == 0.1);
+    assert_string_equal(again.chain.min_payout, "0.1");
     assert_string_equal(again.database.postgres_url, "<redacted>");
     assert_int_equal(again.n_models, 2);
     assert_string_equal(again.models[1].sha256, DIGEST);

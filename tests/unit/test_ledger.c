@@ -19,21 +19,27 @@
 #include "zt_test_servers.h"
 #include "zt_test_sqlite.h"
 
+#include <jansson.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "zentalk/zt_alloc.h"
+#include "zentalk/zt_config.h"
+#include "zentalk/zt_file.h"
 #include "zentalk/zt_hash.h"
+#include "zentalk/zt_keccak.h"
 #include "zentalk/zt_hex.h"
 #include "zentalk/zt_ledger.h"
 #include "zentalk/zt_log.h"
 #include "zentalk/zt_store.h"
+#include "zentalk/zt_wallet.h"
 
 static char dir[256], dbpath[300];
 static int64_t live_at_start;
@@ -781,6 +787,417 @@ static void test_batches(void **state)
     books_close(&b);
 }
 
+/* ---- EIP-712 signatures, the payout key, batch states --------------------------- */
+
+static void hexin(uint8_t *out, size_t n, const char *s)
+{
+    assert_int_equal(zt_hex_decode_str(out, n, s, ZT_HEX_ANY_CASE), 0);
+}
+
+static void word_text(uint8_t w[32], const char *s)
+{
+    zt_keccak256(w, s, strlen(s));
+}
+
+static void word_addr(uint8_t w[32], const char *hex40)
+{
+    memset(w, 0, 32);
+    hexin(w + 12, 20, hex40);
+}
+
+/* The example of the EIP-712 spec (Ether Mail, signed by keccak256("cow")):
+ * its published domain separator, Mail hash, digest and signature, the
+ * Mail hash assembled here by hand from the spec's encodeData; then our
+ * PayoutBatch hash assembled by hand the same way. */
+static void test_eip712(void **state)
+{
+    (void)state;
+    struct zt_eip712_domain d = {.name = "Ether Mail", .version = "1", .chain_id = 1};
+    hexin(d.contract, 20, "CcCCccccCCCCcCCCCCCcCcCccCcCCCcCcccccccC");
+    uint8_t sep[32], want[32];
+    zt_eip712_domain_separator(&d, sep);
+    hexin(want, 32, "f2cee375fa42b42143804025fc449deafd50cc031ca257e0b194a650a912090f");
+    assert_memory_equal(sep, want, 32);
+    /* hashStruct(Person) = keccak(typeHash || keccak(name) || wallet) */
+    uint8_t p[3][32], from[32], to[32], mail[4][32], mh[32];
+    word_text(p[0], "Person(string name,address wallet)");
+    word_text(p[1], "Cow");
+    word_addr(p[2], "CD2a3d9F938E13CD947Ec05AbC7FE734Df8DD826");
+    zt_keccak256(from, p, sizeof p);
+    word_text(p[1], "Bob");
+    word_addr(p[2], "bBbBBBBbbBBBbbbBbbBbbbbBBbBbbbbBbBbbBBbB");
+    zt_keccak256(to, p, sizeof p);
+    word_text(mail[0], "Mail(Person from,Person to,string contents)Person(string name,address wallet)");
+    memcpy(mail[1], from, 32);
+    memcpy(mail[2], to, 32);
+    word_text(mail[3], "Hello, Bob!");
+    zt_keccak256(mh, mail, sizeof mail);
+    hexin(want, 32, "c52c0ee5d84264471806290a3f2c4cecfc5490626bf912d01f240d7a274b371e");
+    assert_memory_equal(mh, want, 32);
+    uint8_t dg[32];
+    zt_eip712_digest(sep, mh, dg);
+    hexin(want, 32, "be609aee343fb3c4b28e1df9e632fca64fcfaede20f02e86244efddf30957bd2");
+    assert_memory_equal(dg, want, 32);
+    /* the cow key signs it to the published signature */
+    uint8_t sk[32], addr[20], sig[65], wsig[65];
+    word_text(sk, "cow");
+    struct zt_payout_key *k;
+    assert_int_equal(zt_payout_key_from_secret(sk, &k), 0);
+    zt_payout_key_address(k, addr);
+    hexin(want, 20, "CD2a3d9F938E13CD947Ec05AbC7FE734Df8DD826");
+    assert_memory_equal(addr, want, 20);
+    assert_int_equal(zt_payout_key_sign(k, dg, sig), 0);
+    hexin(wsig, 65,
+          "4355c47d63924e8a72e509b65029052eb6c299d53a04e167c5775fd466751c9d"
+          "07299936d304c153f6443dfa05f40ff007d72911b6f72307f996231605b915621c");
+    assert_memory_equal(sig, wsig, 65);
+    zt_payout_key_free(k);
+    /* PayoutBatch{batchId 7, root, total 10^18 + 5, leaves 3} by hand */
+    uint8_t w[5][32], root[32], sh[32];
+    memset(root, 0xab, 32);
+    word_text(w[0], "PayoutBatch(uint256 batchId,bytes32 root,uint256 total,uint256 leaves)");
+    memset(w[1], 0, 32);
+    w[1][31] = 7;
+    memcpy(w[2], root, 32);
+    hexin(w[3], 32, "0000000000000000000000000000000000000000000000000de0b6b3a7640005");
+    memset(w[4], 0, 32);
+    w[4][31] = 3;
+    zt_keccak256(want, w, sizeof w);
+    zt_payout_batch_hash(7, root, U("1000000000000000005"), 3, sh);
+    assert_memory_equal(sh, want, 32);
+    /* a bad secret */
+    memset(sk, 0, 32);
+    assert_int_equal(zt_payout_key_from_secret(sk, &k), ZT_EINVAL);
+}
+
+static const struct zt_payout_kdf FAST_KDF = {.opslimit = 1, .memlimit = 8192};
+
+/* The key file and the documented backup/restore procedure
+ * (docs/internals/ledger.md "Backup and restore"): copy the key file,
+ * lose the original, restore the copy, same address and signatures. */
+static void test_payout_key(void **state)
+{
+    (void)state;
+    char path[400], copy[400];
+    snprintf(path, sizeof path, "%s/payout.key", dir);
+    snprintf(copy, sizeof copy, "%s/payout.key.backup", dir);
+    struct zt_payout_key *k, *k2;
+    assert_int_equal(zt_payout_key_generate(&k), 0);
+    assert_int_equal(zt_payout_key_save(k, path, "", 0, &FAST_KDF), ZT_EINVAL); /* a passphrase is required */
+    assert_int_equal(zt_payout_key_save(k, path, "hunter22", 8, &FAST_KDF), 0);
+    assert_int_equal(zt_payout_key_save(k, path, "hunter22", 8, &FAST_KDF), ZT_EEXIST);
+    struct stat sb;
+    assert_int_equal(stat(path, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0600);
+    /* the secret is not in the file */
+    char *text;
+    size_t len;
+    assert_int_equal(zt_file_read(path, 4096, &text, &len), 0);
+    assert_non_null(strstr(text, "zentalk-payout-key"));
+    zt_free(text);
+    assert_int_equal(zt_payout_key_load(path, "wrong", 5, &k2), ZT_ECRYPTO);
+    /* backup: a byte copy of the file, 0600 */
+    char *bytes;
+    assert_int_equal(zt_file_read(path, 4096, &bytes, &len), 0);
+    FILE *f = fopen(copy, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(bytes, 1, len, f), len);
+    fclose(f);
+    zt_free(bytes);
+    assert_int_equal(zt_payout_key_load(copy, "hunter22", 8, &k2), ZT_EPERM); /* group/other-readable */
+    assert_int_equal(chmod(copy, 0600), 0);
+    /* the original is lost; restore the copy in its place */
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(zt_payout_key_load(path, "hunter22", 8, &k2), ZT_ENOTFOUND);
+    assert_int_equal(rename(copy, path), 0);
+    assert_int_equal(zt_payout_key_load(path, "hunter22", 8, &k2), 0);
+    uint8_t a1[20], a2[20], dg[32], s1[65], s2[65];
+    zt_payout_key_address(k, a1);
+    zt_payout_key_address(k2, a2);
+    assert_memory_equal(a1, a2, 20);
+    memset(dg, 0x42, 32);
+    assert_int_equal(zt_payout_key_sign(k, dg, s1), 0);
+    assert_int_equal(zt_payout_key_sign(k2, dg, s2), 0);
+    assert_memory_equal(s1, s2, 65);
+    zt_payout_key_free(k2);
+    /* an altered address is refused */
+    assert_int_equal(zt_file_read(path, 4096, &text, &len), 0);
+    char *at = strstr(text, "\"address\": \"0x");
+    assert_non_null(at);
+    at[14] = at[14] == '0' ? '1' : '0';
+    unlink(path);
+    f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(text, 1, len, f), len);
+    fclose(f);
+    zt_free(text);
+    assert_int_equal(chmod(path, 0600), 0);
+    assert_int_equal(zt_payout_key_load(path, "hunter22", 8, &k2), ZT_ECRYPTO);
+    unlink(path);
+    zt_payout_key_free(k);
+}
+
+struct hook_state {
+    int calls;
+    char json[1 << 16];
+};
+
+static int submit_hook(const char *json, size_t len, void *ud, char *ref, size_t cap)
+{
+    struct hook_state *h = ud;
+    h->calls++;
+    snprintf(h->json, sizeof h->json, "%.*s", (int)len, json);
+    snprintf(ref, cap, "0x%064d", h->calls);
+    return 0;
+}
+
+/* pending -> signed -> submitted -> confirmed, each step once; the export
+ * file's signature recovers to the payout key's address over the digest
+ * rebuilt from the batch, and every proof in it verifies. Then the
+ * ledger's backup (VACUUM INTO on SQLite) restores to the same books. */
+static void test_batch_states(void **state)
+{
+    (void)state;
+    struct books b;
+    assert_int_equal(books_open(&b), 0);
+    char ua[43];
+    addr_of(0x700, ua);
+    int64_t user, prov[3];
+    assert_int_equal(zt_ledger_account(b.l, ZT_LEDGER_USER, ua, NULL, &user), 0);
+    assert_int_equal(zt_ledger_mint(b.l, "dep", user, U("5000000000000000000"), NULL, NULL), 0);
+    for (int i = 0; i < 3; i++) {
+        char a[43], node[16], job[16];
+        addr_of(0x800u + (unsigned)i, a);
+        snprintf(node, sizeof node, "node-%d", i);
+        snprintf(job, sizeof job, "job-%d", i);
+        assert_int_equal(zt_ledger_account(b.l, ZT_LEDGER_PROVIDER, node, a, &prov[i]), 0);
+        assert_int_equal(zt_ledger_reserve(b.l, job, user, U("1000000000000000000")), 0);
+        assert_int_equal(zt_ledger_settle(b.l, job, prov[i], U("300000000000000000") * (zt_u128)(unsigned)(i + 1), 1000, 10), 0);
+    }
+    int64_t bid, bid2;
+    size_t nl;
+    assert_int_equal(zt_ledger_batch(b.l, 100, 0, 200, &bid, &nl), 0);
+    assert_int_equal(nl, 3);
+    struct zt_ledger_batch_info bi;
+    assert_int_equal(zt_ledger_batch_info(b.l, bid, &bi), 0);
+    assert_int_equal(bi.state, ZT_BATCH_PENDING);
+    assert_false(bi.has_sig);
+    assert_string_equal(zt_ledger_batch_state_name(bi.state), "pending");
+    struct zt_eip712_domain d = {.name = ZT_PAYOUT_DOMAIN_NAME, .version = ZT_PAYOUT_DOMAIN_VERSION, .chain_id = 31337};
+    memset(d.contract, 0x5a, 20);
+    char path[400];
+    snprintf(path, sizeof path, "%s/batch.json", dir);
+    /* not before it is signed */
+    assert_int_equal(zt_ledger_batch_export(b.l, bid, &d, path), ZT_EPERM);
+    assert_int_equal(zt_ledger_batch_confirm(b.l, bid), ZT_EPERM);
+    uint8_t sk[32], sig[65], sig2[65];
+    memset(sk, 0x11, 32);
+    struct zt_payout_key *k, *k2;
+    assert_int_equal(zt_payout_key_from_secret(sk, &k), 0);
+    assert_int_equal(zt_ledger_batch_sign(b.l, bid, &d, k, sig), 0);
+    /* signed once: another key later gets the stored signature back */
+    memset(sk, 0x22, 32);
+    assert_int_equal(zt_payout_key_from_secret(sk, &k2), 0);
+    assert_int_equal(zt_ledger_batch_sign(b.l, bid, &d, k2, sig2), 0);
+    assert_memory_equal(sig, sig2, 65);
+    zt_payout_key_free(k2);
+    assert_int_equal(zt_ledger_batch_info(b.l, bid, &bi), 0);
+    assert_int_equal(bi.state, ZT_BATCH_SIGNED);
+    /* the signature recovers to the key's address over the digest */
+    uint8_t dom[32], sh[32], dg[32], rec[20], kaddr[20];
+    zt_eip712_domain_separator(&d, dom);
+    zt_payout_batch_hash((uint64_t)bid, bi.root, bi.total, bi.n_leaves, sh);
+    zt_eip712_digest(dom, sh, dg);
+    assert_int_equal(zt_wallet_recover(dg, sig, rec), 0);
+    zt_payout_key_address(k, kaddr);
+    assert_memory_equal(rec, kaddr, 20);
+    assert_true(bi.total == U("1800000000000000000"));
+    /* export: the file, then submitted; again: the same bytes, same state */
+    assert_int_equal(zt_ledger_batch_export(b.l, bid, &d, path), 0);
+    char *t1, *t2;
+    size_t n1, n2;
+    assert_int_equal(zt_file_read(path, 1 << 20, &t1, &n1), 0);
+    assert_int_equal(zt_ledger_batch_export(b.l, bid, &d, path), 0);
+    assert_int_equal(zt_file_read(path, 1 << 20, &t2, &n2), 0);
+    assert_int_equal(n1, n2);
+    assert_memory_equal(t1, t2, n1);
+    assert_int_equal(zt_ledger_batch_info(b.l, bid, &bi), 0);
+    assert_int_equal(bi.state, ZT_BATCH_SUBMITTED);
+    assert_int_equal(strncmp(bi.tx_ref, "file:", 5), 0);
+    /* the file: signature, root, every leaf's proof */
+    json_error_t je;
+    json_t *doc = json_loadb(t1, n1, 0, &je);
+    assert_non_null(doc);
+    char sigh[133];
+    sigh[0] = '0';
+    sigh[1] = 'x';
+    zt_hex_encode(sigh + 2, sig, 65);
+    assert_string_equal(json_string_value(json_object_get(doc, "signature")), sigh);
+    assert_string_equal(json_string_value(json_object_get(doc, "total")), "1800000000000000000");
+    json_t *lv = json_object_get(doc, "leaves");
+    assert_int_equal(json_array_size(lv), 3);
+    for (size_t i = 0; i < 3; i++) {
+        json_t *e = json_array_get(lv, i), *pj = json_object_get(e, "proof");
+        uint8_t a[20], leaf[32], proof[ZT_MERKLE_MAX_DEPTH][32];
+        zt_u128 amt;
+        const char *am = json_string_value(json_object_get(e, "amount"));
+        assert_int_equal(zt_ledger_parse_address(json_string_value(json_object_get(e, "address")), a), 0);
+        assert_int_equal(zt_u128_parse(am, strlen(am), &amt), 0);
+        zt_merkle_leaf((uint64_t)json_integer_value(json_object_get(e, "index")), a, amt, leaf);
+        for (size_t j = 0; j < json_array_size(pj); j++) hexin(proof[j], 32, json_string_value(json_array_get(pj, j)) + 2);
+        assert_true(zt_merkle_verify(bi.root, leaf, (const uint8_t(*)[32])proof, json_array_size(pj)));
+    }
+    json_decref(doc);
+    zt_free(t1);
+    zt_free(t2);
+    /* confirmed, once */
+    assert_int_equal(zt_ledger_batch_confirm(b.l, bid), 0);
+    assert_int_equal(zt_ledger_batch_confirm(b.l, bid), 0);
+    assert_int_equal(zt_ledger_batch_info(b.l, bid, &bi), 0);
+    assert_int_equal(bi.state, ZT_BATCH_CONFIRMED);
+    /* the hook: handed exactly once */
+    assert_int_equal(zt_ledger_reserve(b.l, "job-x", user, 100), 0);
+    assert_int_equal(zt_ledger_settle(b.l, "job-x", prov[0], 50, 0, 20), 0);
+    assert_int_equal(zt_ledger_batch(b.l, 100, 0, 300, &bid2, &nl), 0);
+    struct hook_state *h = calloc(1, sizeof *h);
+    assert_non_null(h);
+    assert_int_equal(zt_ledger_batch_submit(b.l, bid2, &d, submit_hook, h), ZT_EPERM);
+    assert_int_equal(zt_ledger_batch_sign(b.l, bid2, &d, k, NULL), 0);
+    assert_int_equal(zt_ledger_batch_submit(b.l, bid2, &d, submit_hook, h), 0);
+    assert_int_equal(zt_ledger_batch_submit(b.l, bid2, &d, submit_hook, h), 0);
+    assert_int_equal(h->calls, 1);
+    assert_non_null(strstr(h->json, "\"leafCount\": 1"));
+    assert_int_equal(zt_ledger_batch_info(b.l, bid2, &bi), 0);
+    assert_int_equal(bi.state, ZT_BATCH_SUBMITTED);
+    assert_int_equal(strlen(bi.tx_ref), 66);
+    free(h);
+    zt_payout_key_free(k);
+    audit_ok(&b);
+    if (!pg_db[0]) {
+        /* backup (docs: sqlite3 ledger.db "VACUUM INTO 'backup.db'") and restore */
+        char bk[400], sql[600];
+        snprintf(bk, sizeof bk, "%s/backup.db", dir);
+        snprintf(sql, sizeof sql, "VACUUM INTO '%s'", bk);
+        sqlite3 *db;
+        assert_int_equal(sqlite3_open(dbpath, &db), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+        sqlite3_close(db);
+        zt_u128 ub = bal(&b, user);
+        books_close(&b);
+        rm_files();
+        assert_int_equal(rename(bk, dbpath), 0);
+        assert_int_equal(books_open(&b), 0);
+        audit_ok(&b);
+        assert_true(bal(&b, user) == ub);
+        assert_int_equal(zt_ledger_batch_info(b.l, bid, &bi), 0);
+        assert_int_equal(bi.state, ZT_BATCH_CONFIRMED);
+    }
+    unlink(path);
+    books_close(&b);
+}
+
+/* ---- pricing and the job path ------------------------------------------------------ */
+
+static void test_job_path(void **state)
+{
+    (void)state;
+    struct zt_cfg_chain c = {.min_payout = "10", .orchestrator_fee_bps = 500, .verification_bonus = "0.001",
+                             .slash_amount = "10", .min_stake = "100", .price_prompt_per_1k = "0.001",
+                             .price_completion_per_1k = "0.002", .dispute_window_s = 60};
+    struct zt_ledger_prices p;
+    char why[128];
+    assert_int_equal(zt_ledger_prices_from_config(&c, &p, why, sizeof why), 0);
+    assert_true(p.prompt_per_1k == U("1000000000000000"));
+    assert_true(p.min_stake == U("100000000000000000000"));
+    assert_int_equal(p.fee_bps, 500);
+    assert_int_equal(p.dispute_window_ms, 60000);
+    /* 1500 prompt + 500 completion: 1.5e15 + 1e15 = 2.5e15; fee 5% */
+    zt_u128 cost, fee, est;
+    assert_int_equal(zt_ledger_job_cost(&p, 1500, 500, &cost, &fee), 0);
+    assert_true(cost == U("2500000000000000") && fee == U("125000000000000"));
+    /* rounding: a price of 1 base unit per 1k, 1 token costs 1 (ceil); fee floor */
+    struct zt_ledger_prices tiny = {.prompt_per_1k = 1, .completion_per_1k = 1, .fee_bps = 9999};
+    assert_int_equal(zt_ledger_job_cost(&tiny, 1, 0, &cost, &fee), 0);
+    assert_true(cost == 1 && fee == 0);
+    assert_int_equal(zt_ledger_job_cost(&tiny, 20000, 0, &cost, &fee), 0);
+    assert_true(cost == 20 && fee == 19);
+    struct zt_ledger_prices huge = {.prompt_per_1k = ZT_U128_MAX};
+    assert_int_equal(zt_ledger_job_cost(&huge, 2, 0, &cost, &fee), ZT_ERANGE);
+    assert_int_equal(zt_ledger_job_estimate(&p, 1000, 1000, &est), 0);
+    assert_true(est == U("3150000000000000")); /* 3e15 + 5% */
+    c.slash_amount = "1e3";
+    assert_int_equal(zt_ledger_prices_from_config(&c, &p, why, sizeof why), ZT_ECONFIG);
+    assert_string_equal(why, "chain.slash_amount: not an exact token amount");
+    c.slash_amount = "10";
+    assert_int_equal(zt_ledger_prices_from_config(&c, &p, why, sizeof why), 0);
+
+    struct books b;
+    assert_int_equal(books_open(&b), 0);
+    const char *ua = "0x00000000000000000000000000000000000000Aa";
+    int64_t user, prov, fee_acct;
+    assert_int_equal(zt_ledger_account(b.l, ZT_LEDGER_USER, ua, NULL, &user), 0);
+    assert_int_equal(zt_ledger_system_account(b.l, ZT_LEDGER_FEE, &fee_acct), 0);
+    /* no balance: refused (the gateway's 402), nothing reserved */
+    zt_u128 r;
+    assert_int_equal(zt_ledger_job_open(b.l, &p, "j1", ua, 1000, 1000, &r), ZT_ERANGE);
+    int64_t eu;
+    zt_u128 ea;
+    int es;
+    assert_int_equal(zt_ledger_escrow(b.l, "j1", &eu, &ea, &es), ZT_ENOTFOUND);
+    assert_int_equal(zt_ledger_mint(b.l, "dep", user, U("1000000000000000000"), NULL, NULL), 0);
+    assert_int_equal(zt_ledger_job_open(b.l, &p, "j1", ua, 1000, 1000, &r), 0);
+    assert_true(r == est);
+    assert_int_equal(zt_ledger_job_open(b.l, &p, "j1", ua, 1000, 1000, NULL), 0); /* replay */
+    assert_int_equal(zt_ledger_escrow(b.l, "j1", &eu, &ea, &es), 0);
+    assert_true(eu == user && ea == est && es == 1);
+    /* used 200 prompt + 300 completion: 0.2e15 + 0.6e15 = 8e14, fee 4e13 */
+    assert_int_equal(zt_ledger_job_close(b.l, &p, "j1", "zt1worker", 200, 300, 5), 0);
+    assert_int_equal(zt_ledger_job_close(b.l, &p, "j1", "zt1worker", 200, 300, 5), 0); /* replay */
+    assert_int_equal(zt_ledger_account(b.l, ZT_LEDGER_PROVIDER, "zt1worker", NULL, &prov), 0);
+    assert_true(bal(&b, prov) == U("800000000000000"));
+    assert_true(bal(&b, fee_acct) == U("40000000000000"));
+    assert_true(bal(&b, user) == U("1000000000000000000") - U("840000000000000"));
+    /* over the reservation: cut to it */
+    assert_int_equal(zt_ledger_job_open(b.l, &p, "j2", ua, 10, 10, &r), 0);
+    assert_int_equal(zt_ledger_job_close(b.l, &p, "j2", "zt1worker", 100000, 100000, 6), 0);
+    assert_true(bal(&b, prov) == U("800000000000000") + r);
+    /* failure: all back */
+    zt_u128 before = bal(&b, user);
+    assert_int_equal(zt_ledger_job_open(b.l, &p, "j3", ua, 1000, 1000, NULL), 0);
+    assert_int_equal(zt_ledger_job_fail(b.l, "j3"), 0);
+    assert_int_equal(zt_ledger_job_fail(b.l, "j3"), 0);
+    assert_true(bal(&b, user) == before);
+    assert_int_equal(zt_ledger_job_close(b.l, &p, "j3", "zt1worker", 1, 1, 7), ZT_EPERM);
+    assert_int_equal(zt_ledger_job_close(b.l, &p, "nope", "zt1worker", 1, 1, 7), ZT_ENOTFOUND);
+    /* the stake gate */
+    bool ok = true;
+    assert_int_equal(zt_ledger_stake_ok(b.l, &p, "zt1worker", &ok), 0);
+    assert_false(ok);
+    assert_int_equal(zt_ledger_mint(b.l, "dep-w", prov, U("100000000000000000000"), NULL, NULL), 0);
+    assert_int_equal(zt_ledger_stake(b.l, "stake-1", "zt1worker", U("99999999999999999999")), 0);
+    assert_int_equal(zt_ledger_stake_ok(b.l, &p, "zt1worker", &ok), 0);
+    assert_false(ok);
+    assert_int_equal(zt_ledger_stake(b.l, "stake-2", "zt1worker", 1), 0);
+    assert_int_equal(zt_ledger_stake_ok(b.l, &p, "zt1worker", &ok), 0);
+    assert_true(ok);
+    /* who pays: a wallet session's identity, nothing else */
+    char payer[43];
+    assert_int_equal(zt_chain_payer("wallet:0x00000000000000000000000000000000000000AA", payer), 0);
+    assert_string_equal(payer, "0x00000000000000000000000000000000000000aa");
+    assert_int_equal(zt_chain_payer("alice", payer), ZT_EPERM);
+    assert_int_equal(zt_chain_payer("", payer), ZT_EPERM);
+    assert_int_equal(zt_chain_payer(NULL, payer), ZT_EPERM);
+    assert_int_equal(zt_chain_payer("wallet:0x1234", payer), ZT_EPERM);
+    assert_int_equal(zt_chain_payer("node:zt1abc", payer), ZT_EPERM);
+    assert_int_equal(zt_chain_prompt_bound(16, 1), 16 + 2 * ZT_CHAIN_TEMPLATE_ALLOWANCE);
+    struct zt_ledger_prices nostake = p;
+    nostake.min_stake = 0;
+    assert_int_equal(zt_ledger_stake_ok(b.l, &nostake, "zt1other", &ok), 0);
+    assert_true(ok);
+    audit_ok(&b);
+    books_close(&b);
+}
+
 /* ---- allocation failures ---------------------------------------------------- */
 
 /* open + a reservation and its settlement with allocation fail_n failing */
@@ -842,6 +1259,82 @@ static void test_alloc_failures(void **state)
 /* ---- crash test ------------------------------------------------------------------ */
 
 /* the child: settlements and batches in a loop until killed */
+static const struct zt_eip712_domain CRASH_DOMAIN = {.name = ZT_PAYOUT_DOMAIN_NAME,
+                                                     .version = ZT_PAYOUT_DOMAIN_VERSION, .chain_id = 5};
+
+static struct zt_payout_key *crash_key(void)
+{
+    uint8_t sk[32];
+    memset(sk, 0x33, sizeof sk);
+    struct zt_payout_key *k = NULL;
+    return zt_payout_key_from_secret(sk, &k) ? NULL : k;
+}
+
+static void crash_batch_path(int64_t id, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/batch-%lld.json", dir, (long long)id);
+}
+
+/* every batch not yet confirmed: signed, exported, confirmed */
+static int crash_batches_forward(struct books *b)
+{
+    struct zt_payout_key *k = crash_key();
+    if (!k) return ZT_ECRYPTO;
+    int rc = 0;
+    for (int64_t id = 1; !rc; id++) {
+        struct zt_ledger_batch_info bi;
+        if ((rc = zt_ledger_batch_info(b->l, id, &bi))) break;
+        if (bi.state == ZT_BATCH_CONFIRMED) continue;
+        char path[400];
+        crash_batch_path(id, path, sizeof path);
+        if (!(rc = zt_ledger_batch_sign(b->l, id, &CRASH_DOMAIN, k, NULL)) &&
+            !(rc = zt_ledger_batch_export(b->l, id, &CRASH_DOMAIN, path)))
+            rc = zt_ledger_batch_confirm(b->l, id);
+    }
+    zt_payout_key_free(k);
+    return rc == ZT_ENOTFOUND ? 0 : rc;
+}
+
+/* After a kill: each batch's state agrees with what it holds: a signature
+ * (recovering to the payout key over the batch's digest) from signed on,
+ * the export file with that signature from submitted on. Returns how many
+ * are confirmed. */
+static int crash_check_batches(struct books *b)
+{
+    struct zt_payout_key *k = crash_key();
+    assert_non_null(k);
+    uint8_t kaddr[20], dom[32];
+    zt_payout_key_address(k, kaddr);
+    zt_payout_key_free(k);
+    zt_eip712_domain_separator(&CRASH_DOMAIN, dom);
+    int confirmed = 0;
+    for (int64_t id = 1;; id++) {
+        struct zt_ledger_batch_info bi;
+        int rc = zt_ledger_batch_info(b->l, id, &bi);
+        if (rc == ZT_ENOTFOUND) break;
+        assert_int_equal(rc, 0);
+        assert_true(bi.has_sig == (bi.state >= ZT_BATCH_SIGNED));
+        if (bi.has_sig) {
+            uint8_t sh[32], dg[32], rec[20];
+            zt_payout_batch_hash((uint64_t)id, bi.root, bi.total, bi.n_leaves, sh);
+            zt_eip712_digest(dom, sh, dg);
+            assert_int_equal(zt_wallet_recover(dg, bi.sig, rec), 0);
+            assert_memory_equal(rec, kaddr, 20);
+        }
+        if (bi.state >= ZT_BATCH_SUBMITTED) {
+            char path[400], sigh[2 * ZT_EIP712_SIG_LEN + 3] = "0x", *text;
+            size_t len;
+            crash_batch_path(id, path, sizeof path);
+            assert_int_equal(zt_file_read(path, 1 << 24, &text, &len), 0);
+            zt_hex_encode(sigh + 2, bi.sig, ZT_EIP712_SIG_LEN);
+            assert_non_null(strstr(text, sigh));
+            zt_free(text);
+        }
+        confirmed += bi.state == ZT_BATCH_CONFIRMED;
+    }
+    return confirmed;
+}
+
 static void crash_child(unsigned seed)
 {
     struct books b;
@@ -870,6 +1363,7 @@ static void crash_child(unsigned seed)
             size_t nl;
             int rc = zt_ledger_batch(b.l, (int64_t)k, 0, (int64_t)k, &bid, &nl);
             if (rc && rc != ZT_ENOTFOUND) _exit(10);
+            if (crash_batches_forward(&b)) _exit(11);
         }
     }
 }
@@ -898,6 +1392,7 @@ static void test_crash(void **state)
 {
     (void)state;
     zt_u128 last_earned = 0, last_batched = 0;
+    int last_confirmed = 0;
     rm_files();
     const char *soak = getenv("ZT_SOAK");
     int kills = soak && soak[0] == '1' ? 100 : 10;
@@ -927,11 +1422,22 @@ static void test_crash(void **state)
         assert_true(held + batched == earned);
         last_earned = earned;
         last_batched = batched;
+        last_confirmed = crash_check_batches(&b);
         books_close(&b);
     }
-    print_message("crash: %d kills, audit clean after each restart; earned %llu, batched %llu base units\n", kills,
-                  (unsigned long long)last_earned, (unsigned long long)last_batched);
+    print_message("crash: %d kills, audit clean after each restart; earned %llu, batched %llu base units; "
+                  "%d batches signed, exported and confirmed\n",
+                  kills, (unsigned long long)last_earned, (unsigned long long)last_batched, last_confirmed);
     assert_true(last_batched > 0); /* the children got as far as batching */
+    assert_true(last_confirmed > 0);
+    char path[400];
+    for (int64_t id = 1; id < 100000; id++) {
+        crash_batch_path(id, path, sizeof path);
+        bool gone = unlink(path) == 0;
+        strncat(path, ".tmp", sizeof path - strlen(path) - 1);
+        gone = unlink(path) == 0 || gone;
+        if (!gone) break;
+    }
 }
 
 int main(void)
@@ -945,12 +1451,14 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(test_u128),    T(test_post),    T(test_jobs),           T(test_property), T(test_threads),
         T(test_merkle),  T(test_batches), T(test_alloc_failures), T(test_crash),
+        T(test_eip712),  T(test_payout_key), T(test_batch_states), T(test_job_path),
     };
     int failures = cmocka_run_group_tests_name("ledger_sqlite", tests, NULL, NULL);
     /* the same books on a real PostgreSQL (issue 12 item 7) */
 #define P(f) cmocka_unit_test_setup_teardown(f, setup_pg, teardown)
     const struct CMUnitTest pg_tests[] = {
-        P(test_post), P(test_jobs), P(test_property), P(test_threads), P(test_batches),
+        P(test_post), P(test_jobs), P(test_property), P(test_threads), P(test_batches), P(test_batch_states),
+        P(test_job_path),
     };
     failures += zt_test_pg_run("ledger_postgres", pg_tests);
     return zt_test_exit(failures);
