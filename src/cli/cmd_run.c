@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cmd_run.h"
+#include "progress.h"
 #include "cmd.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_chat.h"
@@ -84,12 +85,7 @@ static void close_model(struct model *md)
 /* A bar for the weights being read in, on a terminal. */
 static void on_progress(void *ud, uint64_t done, uint64_t total)
 {
-    int *last_pct = ud;
-    int pct = total ? (int)(done * 100 / total) : 100;
-    if (pct == *last_pct) return;
-    int bar = pct * 30 / 100;
-    fprintf(stderr, "\rloading [%.*s%*s] %3d%%", bar, "==============================", 30 - bar, "", pct);
-    *last_pct = pct;
+    zt__cli_bar_update(ud, done, total);
 }
 
 static void no_progress(void *ud, uint64_t done, uint64_t total)
@@ -103,13 +99,13 @@ static int open_model(const struct run_opts *o, struct model *md)
 {
     memset(md, 0, sizeof *md);
     zt_log_set_level(ZT_LOG_OFF); /* the CLI reports for itself */
-    static int last_pct;
-    last_pct = -1;
-    bool tty = isatty(STDERR_FILENO);
+    static struct zt__cli_bar bar; /* the loader's callback outlives no call of this function */
+    zt__cli_bar_init(&bar, "loading", NULL);
+    bool tty = bar.tty;
     unsigned th = o->threads;
     if (!th) th = zt_model_default_threads(); /* the CPUs in the affinity mask */
     struct zt_infer_opts io = {.n_threads = th, .n_slots = 1, .n_ctx = o->n_ctx ? o->n_ctx : 4096,
-                               .progress = tty ? on_progress : no_progress, .progress_ud = &last_pct,
+                               .progress = tty ? on_progress : no_progress, .progress_ud = &bar,
                                .detail_in_errors = true, .backend = o->backend, .fast = o->fast};
     char why[256];
     if (o->backend && zt_engine_backend_built(o->backend, why, sizeof why) != 0) {
@@ -171,7 +167,7 @@ static int open_model(const struct run_opts *o, struct model *md)
     uint64_t t0 = zt_time_mono_ns();
     struct zt_infer_err err;
     rc = zt_infer_load(md->inf, md->id, &err);
-    if (tty && last_pct >= 0) fprintf(stderr, "\r%60s\r", "");
+    if (bar.drawn) fprintf(stderr, "\r%60s\r", ""); /* the bar goes: the answer follows on a clean line */
     if (rc) {
         /* the loader's message names the file already: say it once */
         if (err.message[0] && strstr(err.message, path))

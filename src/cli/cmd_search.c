@@ -17,6 +17,7 @@
 #include "http.h"
 #include "input.h"
 #include "cmd_search.h"
+#include "progress.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_buf.h"
 #include "zentalk/zt_str.h"
@@ -146,6 +147,12 @@ static int do_index(const struct opts *o, int argc, char **argv)
         }
         text = read_stdin();
         if (!text) goto out;
+        /* a bar over the lines on a terminal: a large export takes a while */
+        uint64_t lines_total = 0;
+        for (const char *c = text; *c; c++) lines_total += *c == '\n';
+        if (text[0] && text[strlen(text) - 1] != '\n') lines_total++;
+        struct zt__cli_bar bar;
+        zt__cli_bar_init(&bar, "indexing", "lines");
         char *line = text;
         size_t lineno = 0;
         while (line && *line) {
@@ -174,8 +181,10 @@ static int do_index(const struct opts *o, int argc, char **argv)
                 json_decref(req);
                 json_decref(resp);
                 req = resp = NULL;
+                zt__cli_bar_update(&bar, lineno, lines_total);
             }
         }
+        zt__cli_bar_end(&bar);
     }
     if (o->json)
         printf("{\"indexed\":%ld}\n", total);
