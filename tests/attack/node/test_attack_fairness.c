@@ -48,14 +48,6 @@ static void *run_call(void *arg)
     return NULL;
 }
 
-static void stop(struct node *n)
-{
-    kill(n->pid, SIGTERM);
-    assert_int_equal(node_wait(n, 60000), 0);
-    node_cleanup(n);
-    rm_rf(n->dir);
-}
-
 /* {"texts":[n texts of about size bytes of English], ...extra} */
 static char *batch(int n, size_t size, const char *extra)
 {
@@ -120,7 +112,7 @@ static void test_small_translation_not_starved(void **state)
     assert_error_json(&r, 413, "batch_too_large");
     resp_free(&r);
     free(over);
-    stop(&n);
+    node_stop(&n, 60000);
 }
 
 static void test_healthz_while_intents_run(void **state)
@@ -161,18 +153,13 @@ static void test_healthz_while_intents_run(void **state)
     assert_error_json(&r, 413, "batch_too_large");
     resp_free(&r);
     free(over);
-    stop(&n);
+    node_stop(&n, 60000);
     rm_rf(cfg);
 }
 
 int main(int argc, char **argv)
 {
-    if (argc < 2) {
-        fprintf(stderr, "usage: %s PATH/zentalk-node [PATH/zentalk]\n", argv[0]);
-        return 2;
-    }
-    node_bin = argv[1];
-    signal(SIGPIPE, SIG_IGN);
+    if (!harness_start(argc, argv, "test_attack_fairness")) return 2;
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_small_translation_not_starved),
