@@ -37,7 +37,8 @@ ENV DEBIAN_FRONTEND=noninteractive
 RUN apt-get update -qq \
  && apt-get install -y -qq --no-install-recommends \
       libcurl4 libexttextcat-2.0-0 libexttextcat-data libgnutls30 libjansson4 libjwt0 libmicrohttpd12 \
-      libnettle8 libpcre2-8-0 libsecp256k1-1 libsodium23 libsqlite3-0 libstemmer0d libutf8proc2 libyaml-0-2 \
+      libnettle8 libopendht-c2 libpcre2-8-0 libsecp256k1-1 libsodium23 libsqlite3-0 libstemmer0d libutf8proc2 libyaml-0-2 \
+      libpq5 libhiredis0.14 \
       apertium apertium-eng-spa apertium-eng-cat ca-certificates curl \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 zentalk \

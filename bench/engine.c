@@ -11,7 +11,13 @@
  *
  * --busy CPU: the contention case of issue 13: a child process spins on CPU
  * (pinned there) for the whole measurement, as another tenant would; two
- * threads must then still be at least as fast as one. */
+ * threads must then still be at least as fast as one.
+ *
+ * --streams: continuous batching instead (issue 13 item 7): for S = 1, 2,
+ * 4, 8, 16 sequences, each reads a 16-token prompt, then GEN_TOKENS steps
+ * decode one token of every sequence in one zt_model_decode call (one
+ * batched matrix pass per step, logits for all, greedy); prints the total
+ * tokens/s (best of REPS) and its ratio to one stream. */
 #define _GNU_SOURCE /* sched_setaffinity */
 #include <sched.h>
 #include <signal.h>
@@ -51,15 +57,81 @@ static pid_t start_busy(unsigned cpu)
     }
 }
 
+static size_t argmax(const float *v, size_t n)
+{
+    size_t b = 0;
+    for (size_t i = 1; i < n; i++)
+        if (v[i] > v[b]) b = i;
+    return b;
+}
+
+/* --streams: S sequences decoded together, one token each per step. */
+static int bench_streams(struct zt_model *m, unsigned threads, unsigned ng, unsigned reps)
+{
+    enum { MAXS = 16, PROMPT = 16 };
+    static const unsigned counts[] = {1, 2, 4, 8, 16};
+    const struct zt_hparams *hp = zt_model_hparams(m);
+    if (PROMPT + ng + 1 > hp->n_ctx_train) {
+        fprintf(stderr, "bench_engine: 16 + -n exceeds the context (%u)\n", hp->n_ctx_train);
+        return 1;
+    }
+    float *logits = zt_calloc((size_t)MAXS * hp->n_vocab, sizeof(float));
+    struct zt_batch_item *items = zt_calloc((size_t)MAXS * PROMPT, sizeof *items);
+    if (!logits || !items) return 1;
+    char paths[512];
+    zt_quant_paths(paths, sizeof paths);
+    printf("continuous batching, %u threads, %u steps after a %d-token prompt per stream, best of %u\npaths %s\n",
+           threads, ng, PROMPT, reps, paths);
+    double one = 0;
+    for (size_t c = 0; c < sizeof counts / sizeof counts[0]; c++) {
+        unsigned S = counts[c];
+        double best = 0;
+        for (unsigned r = 0; r < reps; r++) {
+            struct zt_seq *seq[MAXS];
+            int32_t tok[MAXS];
+            size_t n = 0;
+            for (unsigned k = 0; k < S; k++) {
+                if (zt_seq_new(m, PROMPT + ng + 1, &seq[k]) != 0) return 1;
+                for (unsigned i = 0; i < PROMPT; i++)
+                    items[n++] = (struct zt_batch_item){seq[k], (int32_t)((i * 7919u + k * 104729u + 1u) % hp->n_vocab),
+                                                        i + 1 == PROMPT ? logits + (size_t)k * hp->n_vocab : NULL};
+            }
+            if (zt_model_decode(m, items, n) != 0) return 1;
+            for (unsigned k = 0; k < S; k++) tok[k] = (int32_t)argmax(logits + (size_t)k * hp->n_vocab, hp->n_vocab);
+            uint64_t t0 = zt_time_mono_ns();
+            for (unsigned i = 0; i < ng; i++) {
+                for (unsigned k = 0; k < S; k++)
+                    items[k] = (struct zt_batch_item){seq[k], tok[k], logits + (size_t)k * hp->n_vocab};
+                if (zt_model_decode(m, items, S) != 0) return 1;
+                for (unsigned k = 0; k < S; k++)
+                    tok[k] = (int32_t)argmax(logits + (size_t)k * hp->n_vocab, hp->n_vocab);
+            }
+            double tps = (double)S * ng / ((double)(zt_time_mono_ns() - t0) / 1e9);
+            if (tps > best) best = tps;
+            for (unsigned k = 0; k < S; k++) zt_seq_free(seq[k]);
+        }
+        if (S == 1) one = best;
+        printf("streams %2u: %8.1f tokens/s total, %6.1f per stream, %5.2fx one stream\n", S, best, best / S,
+               one > 0 ? best / one : 0.0);
+    }
+    zt_free(logits);
+    zt_free(items);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     unsigned threads = 1, np = 128, ng = 64, reps = 3, busy_cpu = 0;
-    bool busy = false;
+    bool busy = false, streams = false;
     const char *path = NULL, *backend = NULL;
     for (int i = 1; i < argc; i++) {
         unsigned *dst = NULL;
         if (!strcmp(argv[i], "-b") && i + 1 < argc) {
             backend = argv[++i];
+            continue;
+        }
+        if (!strcmp(argv[i], "--streams")) {
+            streams = true;
             continue;
         }
         if (!strcmp(argv[i], "--busy") && i + 1 < argc) {
@@ -89,7 +161,7 @@ int main(int argc, char **argv)
     }
     if (!path) {
         fprintf(stderr, "usage: bench_engine MODEL.gguf [-t THREADS] [-p PROMPT] [-n GEN] [-r REPS] [-b BACKEND] "
-                        "[--busy CPU]\n");
+                        "[--busy CPU] [--streams]\n");
         return 2;
     }
     struct zt_buf err;
@@ -106,6 +178,11 @@ int main(int argc, char **argv)
     if (n_ctx > hp->n_ctx_train) {
         fprintf(stderr, "bench_engine: -p + -n exceeds the context (%u)\n", hp->n_ctx_train);
         return 1;
+    }
+    if (streams) {
+        int rc = bench_streams(m, threads, ng, reps);
+        zt_model_free(m);
+        return rc;
     }
     struct zt_batch_item *items = zt_calloc(np, sizeof *items);
     float *logits = zt_calloc(hp->n_vocab, sizeof(float));
@@ -157,6 +234,13 @@ int main(int argc, char **argv)
     printf("\npaths %s\n", paths);
     printf("prompt %4u tokens: %10.1f t/s best, %10.1f mean\n", np, best_pp, sum_pp / reps);
     printf("gen    %4u tokens: %10.1f t/s best, %10.1f mean\n", ng, best_tg, sum_tg / reps);
+    /* what one generated token reads: every weight but token_embd (the
+     * bench_bandwidth -m figure; its GB/s over this is the share) */
+    uint64_t per_tok = zt_model_weight_bytes(m);
+    const struct zt_gguf_tensor *emb = zt_gguf_find_tensor(zt_model_gguf(m), "token_embd.weight");
+    if (emb && !hp->tied_output) per_tok -= emb->size;
+    printf("gen reads %.1f MiB/token: %.2f GB/s at the best rate\n", (double)per_tok / 1048576.0,
+           (double)per_tok * best_tg / 1e9);
     printf("peak RSS %.1f MiB\n", (double)ru.ru_maxrss / 1024.0);
     zt_free(items);
     zt_free(logits);

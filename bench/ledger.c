@@ -1,13 +1,18 @@
 /* bench/ledger.c: the CHAIN ledger's figures (zt_ledger.h;
  * docs/internals/ledger.md).
  *
- *   bench_ledger [SETTLEMENTS [LEAVES [THREADS]]]
+ *   bench_ledger [--pg CONNINFO] [SETTLEMENTS [LEAVES [THREADS]]]
+ *       --pg         PostgreSQL (a libpq conninfo or URI of an empty
+ *                    database; the ledger creates its tables there and
+ *                    leaves them) instead of SQLite
  *       SETTLEMENTS  reserve + settle pairs (default 2000)
  *       LEAVES       payout leaves in one batch (default 10000)
  *       THREADS      threads settling at once on one file (default 8)
  *
  * SQLite on tmpfs where there is one (WAL, synchronous=NORMAL, one
- * BEGIN IMMEDIATE transaction per call, as in production). Printed:
+ * BEGIN IMMEDIATE transaction per call, as in production); or PostgreSQL
+ * (one serialisable transaction per call, retried on conflicts).
+ * Printed:
  * settlements/s by one thread and by THREADS threads (one store handle
  * each), the time to build a payout batch of LEAVES providers from the
  * store (select, Merkle tree, leaves, earning rows, the transfer) and to
@@ -27,6 +32,8 @@
 #include "zentalk/zt_time.h"
 
 static char dbpath[300];
+static const char *pg_url; /* --pg */
+static char run_id[24];    /* job id prefix: unique per run */
 
 struct books {
     struct zt_store *st;
@@ -35,8 +42,8 @@ struct books {
 
 static int books_open(struct books *b)
 {
-    struct zt_store_opts o = {.path = dbpath, .busy_timeout_ms = 10000, .tx_attempts = 100};
-    int rc = zt_store_open("sqlite", &o, &b->st);
+    struct zt_store_opts o = {.path = pg_url ? pg_url : dbpath, .busy_timeout_ms = 10000, .tx_attempts = 100};
+    int rc = zt_store_open(pg_url ? "postgres" : "sqlite", &o, &b->st);
     if (rc) return rc;
     rc = zt_ledger_new(b->st, &b->l);
     if (rc) zt_store_close(b->st);
@@ -68,7 +75,7 @@ static void *settle_loop(void *arg)
     if ((w->rc = books_open(&b))) return NULL;
     for (int i = 0; i < w->n && !w->rc; i++) {
         char job[48];
-        snprintf(job, sizeof job, "w%d-%d", w->id, i);
+        snprintf(job, sizeof job, "%sw%d-%d", run_id, w->id, i);
         if ((w->rc = zt_ledger_reserve(b.l, job, w->user, 1000)) == 0)
             w->rc = zt_ledger_settle(b.l, job, w->prov, 700, 30, i);
     }
@@ -80,21 +87,28 @@ int main(int argc, char **argv)
 {
     int64_t arg[3] = {2000, 10000, 8};
     bool bad = false;
-    for (int i = 1; i < argc && i <= 3; i++) bad |= zt_str_to_i64(argv[i], &arg[i - 1]) != 0;
+    int a0 = 1;
+    if (argc > 2 && strcmp(argv[1], "--pg") == 0) {
+        pg_url = argv[2];
+        a0 = 3;
+    }
+    for (int i = a0; i < argc && i - a0 < 3; i++) bad |= zt_str_to_i64(argv[i], &arg[i - a0]) != 0;
     if (bad || arg[0] < 1 || arg[0] > 10000000 || arg[1] < 1 || arg[1] > 10000000 || arg[2] < 1 || arg[2] > 64) {
-        fprintf(stderr, "usage: bench_ledger [SETTLEMENTS [LEAVES [THREADS]]]\n");
+        fprintf(stderr, "usage: bench_ledger [--pg CONNINFO] [SETTLEMENTS [LEAVES [THREADS]]]\n");
         return 2;
     }
+    snprintf(run_id, sizeof run_id, "r%llx-", (unsigned long long)zt_time_real_ms());
     int n_settle = (int)arg[0], n_leaves = (int)arg[1], n_threads = (int)arg[2];
     zt_log_set_level(ZT_LOG_OFF);
     char dir[256];
     snprintf(dir, sizeof dir, "%s/zt-bench-ledger-XXXXXX", access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
-    if (!mkdtemp(dir)) return 1;
+    if (!pg_url && !mkdtemp(dir)) return 1;
     snprintf(dbpath, sizeof dbpath, "%s/ledger.db", dir);
+    printf("store: %s\n", pg_url ? "postgres (serialisable transactions)" : "sqlite (WAL, synchronous=NORMAL)");
 
     struct books b;
     int rc;
-    if ((rc = books_open(&b))) die("open", rc);
+    if ((rc = books_open(&b))) die(pg_url ? "open (the PostgreSQL database of --pg)" : "open", rc);
     int64_t user = 0, prov = 0;
     if ((rc = zt_ledger_account(b.l, ZT_LEDGER_USER, "0x00000000000000000000000000000000000000aa", NULL, &user)) ||
         (rc = zt_ledger_account(b.l, ZT_LEDGER_PROVIDER, "node-bench", "0x00000000000000000000000000000000000000bb",
@@ -124,7 +138,7 @@ int main(int argc, char **argv)
     double sn = (double)(zt_time_mono_ns() - t0) / 1e9;
     for (int i = 0; i < n_threads; i++)
         if (ws[i].rc) die("settle (threads)", ws[i].rc);
-    printf("settlements (%d threads, one file): %d in %.2f s = %.0f/s\n", n_threads, per * n_threads, sn,
+    printf("settlements (%d threads, one database): %d in %.2f s = %.0f/s\n", n_threads, per * n_threads, sn,
            per * n_threads / sn);
     free(ws);
     free(th);
@@ -135,7 +149,7 @@ int main(int argc, char **argv)
         char node[32], addr[43], job[48];
         snprintf(node, sizeof node, "node-%d", i);
         snprintf(addr, sizeof addr, "0x%040x", 0x1000 + i);
-        snprintf(job, sizeof job, "b-%d", i);
+        snprintf(job, sizeof job, "%sb-%d", run_id, i);
         if ((rc = zt_ledger_account(b.l, ZT_LEDGER_PROVIDER, node, addr, &prov)) ||
             (rc = zt_ledger_reserve(b.l, job, user, 1000)) || (rc = zt_ledger_settle(b.l, job, prov, 500, 0, 1)))
             die("batch setup", rc);
@@ -191,11 +205,11 @@ int main(int argc, char **argv)
     free(lv);
     books_close(&b);
     static const char *const suffix[] = {"", "-wal", "-shm"};
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; !pg_url && i < 3; i++) {
         char p[600];
         snprintf(p, sizeof p, "%s%s", dbpath, suffix[i]);
         unlink(p);
     }
-    rmdir(dir);
+    if (!pg_url) rmdir(dir);
     return rc ? 1 : 0;
 }

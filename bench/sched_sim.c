@@ -312,7 +312,7 @@ int main(int argc, char **argv)
             int rc = zt_sched_submit(S, &q, now, &res);
             uint64_t dt = zt_time_mono_ns() - t0, dc = cpu_ns() - c0;
             submitted++;
-            if (rc == 0 && res.state == ZT_JOB_ASSIGNED) {
+            if (rc == 0 && res.state == ZT_JOB_STATE_ASSIGNED) {
                 place_ns += (double)dt;
                 place_cpu_ns += (double)dc;
                 decisions++;
@@ -335,9 +335,9 @@ int main(int argc, char **argv)
             struct done d = heap_pop();
             now = d.t;
             enum zt_job_state js;
-            if (zt_sched_job_finished(S, d.job, d.worker, d.fail ? ZT_JOB_ERROR : ZT_JOB_OK, d.tokens, now, &js) != 0)
+            if (zt_sched_job_finished(S, d.job, d.worker, d.fail ? ZT_SCHED_ERROR : ZT_SCHED_OK, d.tokens, now, &js) != 0)
                 return 1;
-            if (js == ZT_JOB_QUEUED) tok_put(d.job, d.tokens);
+            if (js == ZT_JOB_STATE_QUEUED) tok_put(d.job, d.tokens);
             failures += d.fail ? 1 : 0;
             pump(now);
         }

@@ -20,9 +20,9 @@ Options:
   -d, --data-dir DIR   data directory (node.data_dir)
   -l, --listen H:P     listen address (server.listen)
       --roles LIST     roles instead of "worker" (comma-separated)
-      --join URL       orchestrator to join (repeatable). NOT YET HONOURED:
-                       node.join comes with the network issue; today a
-                       gateway finds a worker through its peers file
+      --join URL       orchestrator to join (repeatable; node.join): the
+                       worker heartbeats to it and runs the jobs its gateway
+                       seals, with no peers file
       --dry-run        check the configuration, print the command, do not start
   -h, --help           show this help and exit
 

@@ -59,6 +59,12 @@ struct zt_cfg_node {
     unsigned role_mask;       /* derived from roles (ZT_ROLE_*) */
     char *data_dir;           /* created 0700 on start */
     char *endpoint;           /* URL peers reach this node at; "" = derived from server.listen */
+    struct zt_strlist join;   /* orchestrator URLs a worker joins (--join) */
+    int64_t heartbeat_interval_ms; /* a joined worker's heartbeat period */
+
+    int64_t dht_port;         /* UDP port of the discovery DHT; 0 = off */
+    struct zt_strlist bootstrap; /* DHT bootstrap nodes, host:port */
+    bool dht_multicast;       /* OpenDHT's LAN peer discovery */
 };
 struct zt_cfg_server {
     char *listen;             /* host:port */
@@ -107,6 +113,7 @@ struct zt_cfg_encryption {
     char *remote_worker;      /* node id pinned for remote LLM jobs; "" = first peer serving the model */
     char *relay;              /* node id of the relay remote jobs go through; "" = direct */
     int64_t remote_timeout_s; /* wait for a remote answer to start / longest silence */
+    int64_t remote_stall_ms;  /* silence after which a streaming job moves to another worker (0: off) */
     int64_t remote_max_tokens;/* max_tokens of a remote job whose request names none */
     int64_t remote_max_inflight; /* remote jobs at once */
 };
@@ -117,13 +124,16 @@ struct zt_cfg_gpu_pool {
     int64_t max_vram_mb;      /* 0 = no limit */
     int64_t cpu_threads;      /* 0 = number of cores */
     int64_t max_batch;        /* sequences decoded together */
+    char *kv_cache_type;      /* f32|f16 */
 };
 /* database.yaml */
 struct zt_cfg_database {
     char *driver;             /* sqlite|postgres */
     char *sqlite_path;        /* relative to data_dir */
     char *postgres_url;       /* secret */
-    char *redis_url;          /* secret; "" = in-process queue */
+    char *redis_url;          /* secret; required when queue is redis */
+    char *queue;              /* memory|redis */
+    int64_t queue_claim_ms;   /* redis queue: claim entries unacknowledged this long */
     int64_t pool_size;
     int64_t busy_timeout_ms;
 };
@@ -266,10 +276,36 @@ struct zt_cfg_features {
     struct zt_cfg_feature entities;
 };
 
+/* config.yaml: orchestrator (src/orchestrator; docs/internals/orchestrator.md) */
+struct zt_cfg_orch_reputation {
+    double threshold, prior_good, prior_bad;
+    int64_t half_life_hours;
+};
+struct zt_cfg_orch_queue {
+    int64_t max, max_per_client;
+};
+struct zt_cfg_orch_score {
+    double reputation, load, latency, price;
+};
+struct zt_cfg_orchestrator {
+    int64_t heartbeat_expiry_ms;
+    int64_t record_window_ms;
+    int64_t max_nodes;
+    int64_t duplicate_quarantine_s;
+    int64_t max_attempts;
+    int64_t fair_quantum_tokens;
+    int64_t scan_max;
+    int64_t join_rate_per_minute;   /* joins per minute per client address */
+    struct zt_cfg_orch_reputation reputation;
+    struct zt_cfg_orch_queue queue;
+    struct zt_cfg_orch_score score;
+};
+
 struct zt_config {
     struct zt_cfg_node node;
     struct zt_cfg_server server;
     struct zt_cfg_log log;
+    struct zt_cfg_orchestrator orchestrator;
     struct zt_cfg_encryption encryption;
     struct zt_cfg_gpu_pool gpu_pool;
     struct zt_cfg_database database;

@@ -66,4 +66,26 @@ static inline uint32_t zt_fnv1a32_str(const char *s)
     return h;
 }
 
+/* A chained hash index over a table of at most n entries that its owner
+ * keeps (and hashes) itself, entry i found by its hash h: chains linked
+ * through next[], one per bucket (a power of two, at least min_buckets);
+ * ZT_CHAIN_NIL ends a chain. The rate limiter's keys and the node
+ * signature replay cache use it. Not thread-safe: the owner locks. */
+#define ZT_CHAIN_NIL UINT32_MAX
+struct zt_chain {
+    uint32_t *bucket, *next;
+    uint32_t mask;
+};
+/* n and min_buckets at most 2^30. 0, ZT_EINVAL or ZT_ENOMEM. */
+ZT_NODISCARD int zt_chain_init(struct zt_chain *c, size_t n, size_t min_buckets);
+/* Frees what init allocated; a zeroed zt_chain is a no-op. */
+void zt_chain_deinit(struct zt_chain *c);
+/* The first entry of h's chain (then zt_chain_next), or ZT_CHAIN_NIL. */
+static inline uint32_t zt_chain_first(const struct zt_chain *c, uint32_t h) { return c->bucket[h & c->mask]; }
+static inline uint32_t zt_chain_next(const struct zt_chain *c, uint32_t i) { return c->next[i]; }
+/* Put entry i (not indexed now) at the head of h's chain. */
+void zt_chain_insert(struct zt_chain *c, uint32_t h, uint32_t i);
+/* Take entry i out of h's chain (no-op when it is not in it). */
+void zt_chain_remove(struct zt_chain *c, uint32_t h, uint32_t i);
+
 #endif

@@ -148,6 +148,18 @@ uint32_t zt_infer_job_n_ctx(const struct zt_infer_job *j);
 /* True when the model's chat template was not recognised and ChatML was
  * used instead (chat jobs only). */
 bool zt_infer_job_template_fell_back(const struct zt_infer_job *j);
+/* Wire v2 (docs/architecture/WIRE.md). Ids given with the job (copied):
+ * RESUME, the ids another worker streamed (fewer than max_tokens): they
+ * are decoded with the prompt in batched passes and generation continues
+ * after them, as if uninterrupted; VERIFY, claimed ids (at most
+ * max_tokens), teacher-forced: the job ends "verified" with the chain it
+ * recomputed (zt_runner.h). ZT_EINVAL, ZT_ENOMEM. */
+ZT_NODISCARD int zt_infer_job_give(struct zt_infer_job *j, enum zt_job_force f, const int32_t *ids, size_t n);
+/* A ZT_JOB_TEXT event per token (zt_job_params.want_ids). */
+void zt_infer_job_want_ids(struct zt_infer_job *j);
+/* SHA-256 of the file of the job's model, read once per load and kept
+ * (the first call for a model reads the whole file). ZT_EIO, ZT_ENOMEM. */
+ZT_NODISCARD int zt_infer_job_model_sha256(struct zt_infer_job *j, uint8_t out[static 32]);
 /* Free a job that was not started (releases its model; the prompt tokens
  * are wiped). NULL is a no-op. */
 void zt_infer_job_free(struct zt_infer_job *j);

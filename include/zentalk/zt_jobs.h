@@ -30,7 +30,8 @@
 #include "zt_privacy.h"
 #include "zt_sealed.h"
 
-#define ZT_JOB_BODY_VERSION 1
+#define ZT_JOB_BODY_VERSION 2 /* what zt_job_build writes (docs/architecture/WIRE.md) */
+#define ZT_JOB_BODY_V1 1      /* still read: answered with a v1 result stream */
 #define ZT_JOB_MAX_MESSAGES 1024
 #define ZT_JOB_NONCE_MAX 256 /* bytes of the body's optional "nonce" */
 #define ZT_JOB_PATH_SEALED "/v1/jobs/sealed"
@@ -52,14 +53,33 @@ const char *zt_job_kind_feature(enum zt_job_kind k);
  * body's prompt or messages and sampling fields, ready for the worker's
  * completion/chat request builder (which checks the values' ranges). */
 struct json_t;
+
+/* What a v2 body asks besides generating (WIRE.md): continue a stream
+ * another worker started (the ids it streamed, its last checkpoint), or
+ * verify claimed ids teacher-forced. */
+enum zt_job_mode { ZT_JOB_GENERATE = 0, ZT_JOB_RESUME = 1, ZT_JOB_VERIFY = 2 };
+
 struct zt_job_request {
     enum zt_job_kind kind;
     struct json_t *request;
+    int version;                         /* 1 or 2: the result stream answers in kind */
+    enum zt_job_mode mode;
+    bool has_subject;                    /* "subject" given (required for RESUME/VERIFY) */
+    uint8_t subject[ZT_ENV_HASH_LEN];
+    int32_t *ids;                        /* RESUME/VERIFY: the ids (zt_malloc'd) */
+    size_t n_ids;
+    uint8_t prev[ZT_CKPT_MAX_LEN];       /* RESUME: the previous worker's last checkpoint (verified */
+    size_t prev_len;                     /* under its embedded key); 0: none */
 };
 
 /* Decode a sealed job body (len bytes, untrusted) for a header naming model
  * and max_tokens. Strict: a UTF-8 JSON object without duplicate keys;
- * "v" = 1 (other integers ZT_EUNSUPPORTED); "kind" "completion" or "chat"
+ * "v" = 1 or 2 (other integers ZT_EUNSUPPORTED); v2 also takes "subject"
+ * (64 hex digits), and "resume" {"ids": [...], "checkpoint": hex} or
+ * "verify" {"ids": [...]} (not both; both need "subject"; ids integers
+ * 0..2^31-1, fewer than max_tokens for resume, at most max_tokens for
+ * verify; the checkpoint must verify under its embedded key, name the
+ * subject and count no more than the ids); "kind" "completion" or "chat"
  * (another string, "embedding" included, ZT_EUNSUPPORTED); the fields of
  * that kind and nothing else, each of its type; "model" and "max_tokens",
  * when present, equal to the header's; "nonce" (1..256 bytes of client
@@ -93,6 +113,16 @@ void zt_job_texts(const struct json_t *req, enum zt_job_kind kind, struct zt_pri
 ZT_NODISCARD int zt_job_build(const struct json_t *req, enum zt_job_kind kind,
                               const struct zt_privacy_verdict *verdict, char **out, size_t *out_len);
 
+/* The body of a continuation of job body (one zt_job_build made, which
+ * passed the privacy gate then): the same fields, "subject", and a
+ * "resume" (ids streamed so far, prev: the previous worker's last
+ * checkpoint record, or NULL) or "verify" (the claimed ids) object, with a
+ * fresh nonce. *out as zt_job_build's. ZT_EINVAL (mode GENERATE, a body
+ * that is not a v2 job body), ZT_ENOMEM. */
+ZT_NODISCARD int zt_job_body_continue(const char *body, size_t len, enum zt_job_mode mode,
+                                      const uint8_t subject[static ZT_ENV_HASH_LEN], const int32_t *ids, size_t n_ids,
+                                      const uint8_t *prev, size_t prev_len, char **out, size_t *out_len);
+
 /* ---- Sealed-job client ------------------------------------------------------ */
 
 /* What is sealed, and to whom. */
@@ -118,6 +148,18 @@ struct zt_job_call;
 ZT_NODISCARD int zt_job_call_new(const struct json_t *req, enum zt_job_kind kind,
                             const struct zt_privacy_verdict *verdict, const struct zt_job_spec *spec,
                             struct zt_job_call **out);
+/* A continuation of prev (a call made by zt_job_call_new or this): the
+ * same body under the same verdict with "subject" (prev's subject) and
+ * "resume" (the ids streamed so far, the last checkpoint) or "verify"
+ * (the claimed ids), sealed to spec's worker (zt_job_body_continue). A
+ * resume takes over prev's pseudonym restoring state (text held back
+ * there comes out here), so prev must not be sent again. Errors as
+ * zt_job_call_new. */
+ZT_NODISCARD int zt_job_call_continue(struct zt_job_call *prev, enum zt_job_mode mode, const int32_t *ids,
+                                      size_t n_ids, const uint8_t *ckpt, size_t ckpt_len,
+                                      const struct zt_job_spec *spec, struct zt_job_call **out);
+/* The chain's subject: SHA-256 of the first body of the chain. */
+void zt_job_call_subject(const struct zt_job_call *j, uint8_t out[static ZT_ENV_HASH_LEN]);
 void zt_job_call_free(struct zt_job_call *j);
 /* The job id, 32 lower-case hex digits. */
 const char *zt_job_call_id(const struct zt_job_call *j);
@@ -153,6 +195,13 @@ struct zt_job_hooks {
     /* Polled while the transfer runs: true aborts it. May be NULL. */
     bool (*cancelled)(void *ud);
     void *ud;
+    /* Wire v2 (may be NULL): the ids of the text that follows, and each
+     * checkpoint (signature, job and count checked; the stream is verified
+     * only when the outcome is VERIFIED). */
+    void (*ids)(void *ud, const int32_t *ids, size_t n);
+    void (*checkpoint)(void *ud, const uint8_t *rec, size_t len, const struct zt_checkpoint *c);
+    /* Bytes of a sealed result arrived (before they are opened). May be NULL. */
+    void (*progress)(void *ud);
 };
 
 enum zt_job_status {
@@ -305,5 +354,106 @@ enum zt_route_where {
  * written for ZT_ROUTE_REMOTE. */
 enum zt_route_where zt_route_decide(struct zt_peers *peers, const char *model, bool serves_locally, const char *pin,
                                     int64_t now, struct zt_peer *worker);
+
+/* ---- Failover: one job across workers (resumable.c) ---------------------------
+ *
+ * A job whose worker dies (the connection drops) or stalls (nothing for the
+ * stall deadline) moves to the next worker with the prompt, the ids already
+ * streamed and the last checkpoint (wire v2, docs/architecture/WIRE.md); the
+ * text hook sees one continuous text, byte-identical to an uninterrupted
+ * run. Who is next is the picker's business: the static peers today
+ * (zt_route_picker), the scheduler tomorrow. See docs/internals/jobs.md. */
+
+struct zt_job_worker {
+    char node_id[ZT_IDENTITY_ID_SIZE];           /* the worker the job is sealed to */
+    uint8_t kem_pk[ZT_HPKE_PK_LEN];
+    uint8_t sign_pk[ZT_ENV_ED25519_PK_LEN];
+    char base_url[ZT_DESCRIPTOR_MAX_ENDPOINT + 1]; /* where to POST: the worker, or a relay */
+    bool via_relay;                              /* base_url is a relay's (Zentalk-Target-Node) */
+    char recipient_id[ZT_IDENTITY_ID_SIZE];      /* the node behind base_url (signature audience) */
+};
+
+/* How one worker's attempt ended (what the picker is told). */
+enum zt_job_attempt {
+    ZT_JOB_ATTEMPT_OK = 0,      /* verified result */
+    ZT_JOB_ATTEMPT_DIED = 1,    /* unreachable, or the stream was cut: connection dropped */
+    ZT_JOB_ATTEMPT_STALLED = 2, /* nothing for the stall deadline (or no answer in time) */
+    ZT_JOB_ATTEMPT_REFUSED = 3, /* answered with an error (busy, wrong recipient, ...) */
+    ZT_JOB_ATTEMPT_BAD = 4,     /* a result that does not verify: not resumed from */
+};
+
+struct zt_job_picker {
+    /* The next worker, none of the n node ids in exclude (those that had
+     * the job). 0, ZT_ENOTFOUND (no other worker), or an error. */
+    int (*pick)(void *ud, const char *const *exclude, size_t n, struct zt_job_worker *out);
+    /* How w's attempt ended; tokens: the ids it streamed for this job (what
+     * it did, and may be paid for: each id is counted for one worker). May
+     * be NULL. */
+    void (*report)(void *ud, const struct zt_job_worker *w, enum zt_job_attempt outcome, uint32_t tokens);
+    void *ud;
+};
+
+struct zt_job_failover {
+    const struct zt_job_picker *picker; /* NULL: no failover (report is not called either) */
+    struct zt_job_spec spec;            /* as for the first call; the worker fields are set per pick */
+    struct zt_job_target target;        /* template: timeouts, sign_as, now, bearer (URL per pick) */
+    long stall_ms;                      /* silence between records that counts as a stall (0: none) */
+    unsigned max_workers;               /* workers tried at most, the first included (0: 4) */
+};
+
+struct zt_job_failover_stats {
+    unsigned workers;                   /* workers that had the job */
+    char last_worker[ZT_IDENTITY_ID_SIZE];
+    uint32_t n_ids;                     /* ids streamed in all */
+    uint64_t resume_ms;                 /* the last failover: failure seen -> next worker's first record */
+};
+
+/* Send *job (made by zt_job_call_new and targeted at first) and, when its
+ * worker dies or stalls, continue it on the workers f->picker gives
+ * (zt_job_call_continue with RESUME), until one returns a verified result,
+ * the hook or the caller stops it, the picker has none left, or
+ * f->max_workers had it. *job is replaced by the call that ran last (free
+ * that one). The outcome is the last call's; a VERIFIED one whose final
+ * checkpoint does not name the job's subject or chain to the checkpoint
+ * the job was resumed from is UNVERIFIED. st may be NULL. Errors as
+ * zt_job_call_send. */
+ZT_NODISCARD int zt_job_call_send_failover(struct zt_job_call **job, const struct zt_job_worker *first,
+                                           const struct zt_job_failover *f, const struct zt_job_hooks *hooks,
+                                           struct zt_job_outcome *out, struct zt_job_failover_stats *st);
+
+/* A picker over the static peers (what zt_route_decide chooses from):
+ * registered workers listing model, not expired, in node-id order; pin
+ * (non-empty) allows that one only; relay (a registered peer, or NULL)
+ * carries every job. The struct is the picker's state: keep it alive. */
+struct zt_route_picker {
+    struct zt_job_picker picker;
+    struct zt_peers *peers;
+    char model[ZT_ENV_MODEL_MAX + 1];
+    char pin[ZT_IDENTITY_ID_SIZE];
+    struct zt_peer relay;
+    bool has_relay;
+    int64_t now;
+};
+void zt_route_picker_init(struct zt_route_picker *rp, struct zt_peers *peers, const char *model, const char *pin,
+                          const struct zt_peer *relay, int64_t now);
+/* The job worker for peer w (through relay, or NULL). */
+void zt_route_worker(const struct zt_peer *w, const struct zt_peer *relay, struct zt_job_worker *out);
+
+/* ---- Verification: comparing two signed chains (verify.c) ------------------- */
+
+enum zt_chain_verdict {
+    ZT_CHAIN_MATCH = 0,        /* same subject, model file, build, count and chain */
+    ZT_CHAIN_MISMATCH = 1,     /* same subject, anything else differs: one of them is wrong */
+    ZT_CHAIN_INCOMPARABLE = 2, /* not final checkpoints of the same subject */
+};
+
+/* Compare a worker's final checkpoint a with a verifier's b (records as
+ * they came in the streams; each verified under its key, pk_a / pk_b, or
+ * the embedded one when NULL). *why: a static reason. Never reads
+ * plaintext: what the orchestrator can do with what the gateway hands it.
+ * ZT_EPARSE / ZT_ECRYPTO: a record that does not verify. */
+ZT_NODISCARD int zt_job_chain_compare(const uint8_t *a, size_t a_len, const uint8_t *pk_a, const uint8_t *b,
+                                      size_t b_len, const uint8_t *pk_b, enum zt_chain_verdict *verdict,
+                                      const char **why);
 
 #endif

@@ -60,16 +60,18 @@ struct zt_log_rl {
     unsigned count;
     unsigned suppressed;
 };
-bool zt_log__rl_pass(struct zt_log_rl *rl, unsigned per_sec, unsigned *suppressed_out);
+/* Whether a line may pass rl (the call site's state) now; *suppressed_out:
+ * how many were held back since the last that passed. zt_log_rl's step. */
+bool zt_log_rl_pass(struct zt_log_rl *rl, unsigned per_sec, unsigned *suppressed_out);
 
-#define zt_log_rl(level, per_sec, event, ...)                                        \
-    do {                                                                             \
-        static struct zt_log_rl zt__rl_;                                             \
-        unsigned zt__sup_ = 0;                                                       \
-        if (zt_log_enabled(level) && zt_log__rl_pass(&zt__rl_, (per_sec), &zt__sup_)) { \
-            if (zt__sup_) zt_log_write((level), "log_suppressed", "count=%u", zt__sup_); \
-            zt_log_write((level), (event), __VA_ARGS__);                             \
-        }                                                                            \
+#define zt_log_rl(level, per_sec, event, ...)                                                      \
+    do {                                                                                           \
+        static struct zt_log_rl zt_log_rl_site_;                                                   \
+        unsigned zt_log_rl_sup_ = 0;                                                               \
+        if (zt_log_enabled(level) && zt_log_rl_pass(&zt_log_rl_site_, (per_sec), &zt_log_rl_sup_)) { \
+            if (zt_log_rl_sup_) zt_log_write((level), "log_suppressed", "count=%u", zt_log_rl_sup_); \
+            zt_log_write((level), (event), __VA_ARGS__);                                           \
+        }                                                                                          \
     } while (0)
 
 #endif

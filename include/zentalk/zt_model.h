@@ -24,6 +24,7 @@
 
 #include "zt_buf.h"
 #include "zt_error.h"
+#include "zt_gguf.h"
 
 struct zt_model;
 struct zt_seq;
@@ -83,6 +84,15 @@ unsigned zt_model_default_threads(void);
 /* A sequence with room for n_ctx tokens (0 = the model's training context).
  * Its KV cache lives in the model's compute backend: free every sequence
  * before its model. */
+/* KV cache element type of the sequences made from now on: ZT_GGML_F32
+ * (the default) or ZT_GGML_F16 (half the memory; keys and values rounded
+ * to fp16 on store and widened exactly on read, so results are as
+ * deterministic as with F32 but not the same bits: the KV type is part of
+ * what a verifier must match, see zt_engine_build_id_kv). ZT_EINVAL for
+ * another type, ZT_EUNSUPPORTED when the model's backend lacks it.
+ * Sequences made earlier keep their type. */
+ZT_NODISCARD int zt_model_set_kv_type(struct zt_model *m, enum zt_ggml_type t);
+enum zt_ggml_type zt_model_kv_type(const struct zt_model *m);
 ZT_NODISCARD int zt_seq_new(const struct zt_model *m, uint32_t n_ctx, struct zt_seq **out);
 void zt_seq_free(struct zt_seq *s);
 uint32_t zt_seq_pos(const struct zt_seq *s);     /* tokens in the cache */

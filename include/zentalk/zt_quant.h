@@ -146,6 +146,39 @@ ZT_NODISCARD int zt_quant_matmul_rows(enum zt_ggml_type type, const void *W, siz
                                       size_t x_row_bytes, size_t batch, float *out,
                                       size_t out_stride, size_t n);
 
+/* ---- packed weights (generation near the memory bandwidth) ------------- *
+ *
+ * A weight matrix repacked once at load into groups of ZT_QUANT_PACK_ROWS
+ * rows whose blocks are interleaved 4 bytes at a time (quant.md, "Packed
+ * weights"), so one 64-byte vector load feeds the same canonical lane of
+ * 16 rows and a row's block scale is one lane of a vector of 16: several
+ * rows per activation load, fused dequantise-dot, streaming reads. The
+ * results are the bits of zt_quant_matmul_rows on the original rows. Types:
+ * Q8_0, Q4_0, Q4_K and Q6_K (others: ZT_EUNSUPPORTED). */
+#define ZT_QUANT_PACK_ROWS 16
+
+struct zt_quant_packed;
+
+/* Whether packing type t pays on the path in use (a packed kernel of its
+ * own; otherwise the packed layout runs a portable kernel that unpacks,
+ * correct but slower than the plain rows). */
+bool zt_quant_pack_useful(enum zt_ggml_type t);
+/* Packs rows [0, rows) of W (row r at W + r * row_bytes, n elements).
+ * ZT_EUNSUPPORTED for a type without a packed layout, ZT_EINVAL for a bad
+ * n or stride, ZT_ENOMEM. */
+ZT_NODISCARD int zt_quant_pack(enum zt_ggml_type t, const void *W, size_t row_bytes, size_t rows, size_t n,
+                               struct zt_quant_packed **out);
+void zt_quant_packed_free(struct zt_quant_packed *p); /* NULL: no-op */
+size_t zt_quant_packed_bytes(const struct zt_quant_packed *p);
+/* As zt_quant_matmul_rows over the packed rows; row_begin must be a
+ * multiple of ZT_QUANT_PACK_ROWS (row_end: one too, or the row count).
+ * Batch rows are computed one after another against each group of rows
+ * (the group stays in cache), so a row's result never depends on the
+ * batch. ZT_EINVAL for a bad range or stride, ZT_ENOMEM. */
+ZT_NODISCARD int zt_quant_matmul_packed(const struct zt_quant_packed *p, size_t row_begin, size_t row_end,
+                                        const void *X_q, size_t x_row_bytes, size_t batch, float *out,
+                                        size_t out_stride);
+
 /* ---- dispatch ------------------------------------------------------------ */
 
 enum zt_quant_isa {
@@ -197,6 +230,14 @@ typedef void (*zt__quant_mm_fn)(size_t n, const void *W, size_t row_bytes, size_
                                 const void *X, size_t x_stride, size_t nx, float *out,
                                 size_t out_stride);
 
+/* Packed product (zt_quant_matmul_packed): one group of ZT_QUANT_PACK_ROWS
+ * packed rows (nb blocks) times nx activation rows (row k at X + k * xs,
+ * act + k * nb * 9 its prepared terms, see quant_pack.c; NULL for the
+ * k-quants),
+ * out[k * os + r] for r < nvalid. */
+typedef void (*zt__quant_pk_fn)(const uint8_t *group, size_t nb, size_t nvalid, const void *X, size_t xs,
+                                const int32_t *act, size_t nx, float *out, size_t os);
+
 struct zt__quant_kernels {
     const char *name;
     /* the dot kernels share weight loads over their nx activation rows (so
@@ -204,6 +245,7 @@ struct zt__quant_kernels {
     bool dots_tile;
     zt__quant_dot_fn dot_f32, dot_f16, dot_bf16, dot_q8_0, dot_q4_0, dot_q4_k, dot_q6_k;
     zt__quant_mm_fn mm_f32, mm_f16, mm_q8_0, mm_q4_0;
+    zt__quant_pk_fn pk_q8_0, pk_q4_0, pk_q6_k, pk_q4_k; /* packed layout (NULL: the scalar one) */
     void (*fp16_to_fp32_row)(const uint16_t *src, float *dst, size_t n);
     void (*fp32_to_fp16_row)(const float *src, uint16_t *dst, size_t n);
 };
@@ -213,6 +255,10 @@ extern const struct zt__quant_kernels zt__quant_kernels_avx2;   /* name NULL if 
 extern const struct zt__quant_kernels zt__quant_kernels_avx512; /* name NULL if not built */
 /* Only dot_q8_0/dot_q4_0; quant.c fills the rest from the avx512 table. */
 extern const struct zt__quant_kernels zt__quant_kernels_avx512vnni; /* name NULL if not built */
+/* quant_pack.c: the portable packed kernels {Q8_0, Q4_0, Q6_K, Q4_K}, and the packed
+ * kernel of the path in use for a type (quant.c). */
+extern const zt__quant_pk_fn zt__quant_pk_scalar[4];
+zt__quant_pk_fn zt__quant_pk_current(enum zt_ggml_type t);
 
 /* The dot and row-conversion entries of a kernel table whose functions are
  * named dot_f32<sfx> ... fp32_to_fp16_row<sfx> (sfx may be empty). */

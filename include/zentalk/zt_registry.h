@@ -130,6 +130,13 @@ ZT_NODISCARD int zt_registry_leave(struct zt_registry *r, const char *rec, size_
  * jobs; call it directly only without a scheduler.) */
 size_t zt_registry_expire(struct zt_registry *r, int64_t now_ms);
 
+/* End a live session at once, as an expiry would (its jobs are requeued or
+ * failed by the scheduler, the node charged TIMED_OUT for each): the
+ * gateway could not connect to the worker. A worker that is alive gets 404
+ * at its next heartbeat and joins again. ZT_ENOTFOUND, ZT_EINVAL (no live
+ * session). */
+ZT_NODISCARD int zt_registry_drop(struct zt_registry *r, const char *node_id, int64_t now_ms);
+
 /* What happened to a job on a node, for its reputation. */
 enum zt_outcome {
     ZT_OUTCOME_COMPLETED = 0, /* good +1 */
@@ -163,6 +170,8 @@ struct zt_node_info {
     char node_id[ZT_IDENTITY_ID_SIZE];
     char endpoint[ZT_DESCRIPTOR_MAX_ENDPOINT + 1];
     uint8_t kem_pk[ZT_X25519_LEN];
+    uint8_t ed25519_pk[ZT_ED25519_PK_LEN]; /* the node's signing key (checks its receipts) */
+    char models[256];          /* the models it serves, comma-separated (cut at a whole name) */
     enum zt_node_state state;
     struct zt_worker_caps caps;
     struct zt_worker_load load;
@@ -179,6 +188,10 @@ struct zt_node_info {
 /* ZT_ENOTFOUND when the node was never seen. */
 ZT_NODISCARD int zt_registry_get(struct zt_registry *r, const char *node_id, int64_t now_ms,
                                  struct zt_node_info *out);
+/* Up to max nodes known (live_only: live sessions only), in join order,
+ * into out; returns how many were written. */
+size_t zt_registry_list(struct zt_registry *r, bool live_only, int64_t now_ms, struct zt_node_info *out,
+                        size_t max);
 /* Nodes known (live_only: live sessions only). */
 size_t zt_registry_count(struct zt_registry *r, bool live_only);
 

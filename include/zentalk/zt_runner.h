@@ -30,12 +30,34 @@ struct zt_runner;
 #define ZT_RUNNER_MAX_STOP 8
 #define ZT_RUNNER_MAX_STOP_LEN 256
 
+/* Output token ids given with a job (docs/architecture/WIRE.md):
+ *   RESUME: the ids another worker already streamed. They are decoded with
+ *     the prompt in batched passes, enter the hash chain with their logits
+ *     (as if this runner had sampled them), their text is not emitted
+ *     again, and generation continues at token n_forced: the same text and
+ *     hash chain as one uninterrupted run (the sampler's draw depends only
+ *     on (seed, position), zt_sampler.h).
+ *   VERIFY: the ids a worker claims it generated, teacher-forced in batched
+ *     passes; at each position the sampler picks its own token from the
+ *     logits and that token enters the chain (so a changed token changes
+ *     the chain), then the job ends with finish_reason "verified" and the
+ *     chain; no text. */
+enum zt_job_force { ZT_JOB_FORCE_NONE = 0, ZT_JOB_FORCE_RESUME = 1, ZT_JOB_FORCE_VERIFY = 2 };
+
 struct zt_job_params {
     struct zt_sampler_params sampler;
     uint32_t max_tokens;      /* 0 = until the context is full */
     const char *stop[ZT_RUNNER_MAX_STOP]; /* stop strings (copied at submit) */
     size_t n_stop;
     bool ignore_eos;
+    /* ids given (copied at submit; RESUME: fewer than max_tokens) */
+    enum zt_job_force force;
+    const int32_t *forced;
+    size_t n_forced;
+    /* one ZT_JOB_TEXT event per token accepted (text may be empty), with
+     * token, n_tokens and hash set: what a sealed stream needs to carry ids
+     * and checkpoints (off: text events only when there is text) */
+    bool want_ids;
 };
 
 enum zt_job_event_kind {
@@ -53,7 +75,11 @@ struct zt_job_event {
     uint32_t prompt_tokens;
     uint32_t completion_tokens;
     uint32_t cached_tokens;      /* prompt tokens served from the slot's KV cache */
-    uint8_t hash[ZT_SAMPLER_HASH_LEN];
+    uint8_t hash[ZT_SAMPLER_HASH_LEN]; /* DONE; TEXT with want_ids: the chain so far */
+    int32_t token;               /* TEXT with want_ids: the id accepted (-1: text flushed at the end) */
+    uint32_t n_tokens;           /* TEXT with want_ids, DONE: generated ids in the chain (EOS included) */
+    int32_t first_mismatch;      /* DONE of a VERIFY job: first position whose claimed id differs from
+                                  * this runner's pick (-1: none) */
     const float *embedding;
     uint32_t n_embd;
     int err;

@@ -2,8 +2,11 @@
  *
  * Given the same logits, parameters and seed, the sampler picks the same
  * token on every machine: the random generator is our own (xoshiro256**
- * seeded with splitmix64), ties are broken by token id, and probabilities
- * are accumulated in a fixed order in double precision.
+ * seeded with splitmix64 from (seed, position): the draw for generated
+ * token N depends on nothing else, so a worker that resumes a stream or
+ * verifies one reconstructs the state at N from the N ids), ties are broken
+ * by token id, and probabilities are accumulated in a fixed order in double
+ * precision. Exact definition: docs/architecture/WIRE.md.
  *
  * Order of transformations (as llama.cpp's default chain): logit_bias ->
  * repetition / frequency / presence penalties -> (temperature 0: argmax) ->
@@ -69,5 +72,11 @@ ZT_NODISCARD int zt_sampler_accept(struct zt_sampler *s, int32_t token, const fl
 
 void zt_sampler_hash(const struct zt_sampler *s, uint8_t out[static ZT_SAMPLER_HASH_LEN]);
 size_t zt_sampler_n_accepted(const struct zt_sampler *s);
+/* Tokens accepted with logits (generated, sampled or given): the position
+ * of the next draw. */
+uint64_t zt_sampler_n_generated(const struct zt_sampler *s);
+/* The uniform draw in [0, 1) the sampler uses for generated position pos
+ * under seed (a multiple of 2^-53; WIRE.md defines it; test vectors). */
+double zt_sampler_draw(uint64_t seed, uint64_t pos);
 
 #endif

@@ -52,12 +52,12 @@ struct zt_sched;
 #define ZT_SCHED_REASON_SIZE 32
 
 enum zt_job_state {
-    ZT_JOB_QUEUED = 0,
-    ZT_JOB_ASSIGNED,
-    ZT_JOB_RUNNING,
-    ZT_JOB_DONE,
-    ZT_JOB_FAILED,
-    ZT_JOB_VERIFIED,
+    ZT_JOB_STATE_QUEUED = 0,
+    ZT_JOB_STATE_ASSIGNED,
+    ZT_JOB_STATE_RUNNING,
+    ZT_JOB_STATE_DONE,
+    ZT_JOB_STATE_FAILED,
+    ZT_JOB_STATE_VERIFIED,
 };
 #define ZT_JOB_STATE_COUNT 6
 
@@ -90,7 +90,7 @@ struct zt_job_req {
 };
 
 struct zt_sched_result {
-    enum zt_job_state state;           /* ZT_JOB_ASSIGNED or ZT_JOB_QUEUED */
+    enum zt_job_state state;           /* ZT_JOB_STATE_ASSIGNED or ZT_JOB_STATE_QUEUED */
     char job_id[ZT_JOB_ID_SIZE];
     char worker[ZT_IDENTITY_ID_SIZE];  /* when assigned */
     uint32_t retry_after_s;            /* with ZT_EBUSY */
@@ -150,17 +150,17 @@ ZT_NODISCARD int zt_sched_pump(struct zt_sched *s, int64_t now_ms, struct zt_sch
 ZT_NODISCARD int zt_sched_job_started(struct zt_sched *s, const char *job_id, const char *worker,
                                       int64_t now_ms);
 
-enum zt_job_outcome {
-    ZT_JOB_OK = 0,       /* done; tokens produced feed the latency EWMA */
-    ZT_JOB_ERROR,        /* the worker failed it */
-    ZT_JOB_STALLED,      /* the worker missed its stall deadline */
+enum zt_sched_outcome {
+    ZT_SCHED_OK = 0,       /* done; tokens produced feed the latency EWMA */
+    ZT_SCHED_ERROR,        /* the worker failed it */
+    ZT_SCHED_STALLED,      /* the worker missed its stall deadline */
 };
 /* The worker finished (running -> done), or failed/stalled: the job goes
  * back to the queue (running -> queued) while attempts < max_attempts and
  * the deadline allows, else -> failed. The worker's reputation and latency
  * are updated. *state (may be NULL) gets the job's new state. */
 ZT_NODISCARD int zt_sched_job_finished(struct zt_sched *s, const char *job_id, const char *worker,
-                                       enum zt_job_outcome o, uint32_t tokens, int64_t now_ms,
+                                       enum zt_sched_outcome o, uint32_t tokens, int64_t now_ms,
                                        enum zt_job_state *state);
 /* Verification agreed: done -> verified (the worker earns ZT_OUTCOME_VERIFIED). */
 ZT_NODISCARD int zt_sched_job_verified(struct zt_sched *s, const char *job_id, int64_t now_ms);
@@ -172,6 +172,15 @@ ZT_NODISCARD int zt_sched_job_cancel(struct zt_sched *s, const char *job_id, int
 
 /* A job's row (active or finished). ZT_ENOTFOUND. */
 ZT_NODISCARD int zt_sched_job_get(struct zt_sched *s, const char *job_id, struct zt_job_info *out);
+/* The most recent jobs (by submission, newest first), at most max, into
+ * out; *n how many. Finished jobs come from the store. ZT_EINVAL, ZT_EIO. */
+ZT_NODISCARD int zt_sched_job_list(struct zt_sched *s, struct zt_job_info *out, size_t max, size_t *n);
+/* Whether the active job job_id can still be placed: assigned or running,
+ * or queued with at least one live eligible worker that serves its model
+ * within its context and price (slots aside). false for a finished or
+ * unknown job, and for a queued one whose workers all left, expired or
+ * fell under the reputation threshold (the caller may give up on it). */
+bool zt_sched_job_servable(struct zt_sched *s, const char *job_id, int64_t now_ms);
 /* Jobs waiting now (all clients). */
 size_t zt_sched_queued(struct zt_sched *s);
 

@@ -87,6 +87,65 @@ ZT_NODISCARD int zt_sealed_final_encode(const struct zt_sealed_final *f, char *o
  * ZT_EPARSE otherwise. */
 ZT_NODISCARD int zt_sealed_final_decode(const uint8_t *p, size_t len, struct zt_sealed_final *out);
 
+/* ---- Wire v2: checkpoints ------------------------------------------------------
+ *
+ * docs/architecture/WIRE.md. A checkpoint is a worker's signed statement of
+ * the hash chain after n generated tokens of a job:
+ *
+ *   0    4  magic "ZTK1"
+ *   4    1  flags: bit 0 FINAL (the job's last; other bits ZT_EPARSE)
+ *   5   16  job_id of the envelope this worker ran
+ *   21  32  subject: the chain's subject (SHA-256 of the first job body of
+ *           the chain; the same across resumes and for its verifiers)
+ *   53  32  model_sha256: SHA-256 of the model file
+ *   85  32  prev: SHA-256 of the previous worker's last checkpoint record
+ *           this one continues (zero: none)
+ *   117  4  n_tokens (u32 LE): generated tokens in the chain, from the start
+ *           of the job (a resumed worker counts the ids it was given)
+ *   121 32  chain: the sampler's hash chain after those tokens
+ *   153 32  worker Ed25519 public key
+ *   185  1  build_id_len 1..64, then the engine build id (printable ASCII)
+ *   186+n 64 Ed25519 signature over "zentalk-checkpoint-v1" || bytes[0, 186+n) */
+#define ZT_CKPT_FIXED_LEN 186
+#define ZT_CKPT_MAX_LEN (ZT_CKPT_FIXED_LEN + ZT_ENV_BUILD_ID_MAX + ZT_ENV_SIG_LEN)
+#define ZT_CKPT_MIN_LEN (ZT_CKPT_FIXED_LEN + 1 + ZT_ENV_SIG_LEN)
+#define ZT_CKPT_FLAG_FINAL 0x01u
+
+struct zt_checkpoint {
+    uint8_t flags;
+    uint8_t job_id[ZT_ENV_JOB_ID_LEN];
+    uint8_t subject[ZT_ENV_HASH_LEN];
+    uint8_t model_sha256[ZT_ENV_HASH_LEN];
+    uint8_t prev[ZT_ENV_HASH_LEN];
+    uint32_t n_tokens;
+    uint8_t chain[ZT_ENV_HASH_LEN];
+    uint8_t worker_pk[ZT_ENV_ED25519_PK_LEN]; /* set by zt_checkpoint_sign() */
+    uint8_t build_id_len;
+    char build_id[ZT_ENV_BUILD_ID_MAX + 1];
+};
+
+/* Sign c (worker_pk taken from sk) into out (out_size >= ZT_CKPT_MAX_LEN is
+ * always enough). ZT_EPARSE: build id empty, too long or not printable, or
+ * unknown flags; ZT_EINVAL: out too small. */
+ZT_NODISCARD int zt_checkpoint_sign(const struct zt_checkpoint *c, const uint8_t sk[static ZT_ENV_ED25519_SK_LEN],
+                                    uint8_t *out, size_t out_size, size_t *out_len);
+/* Parse and verify a checkpoint record. pk: the key expected (another
+ * embedded key is ZT_ECRYPTO), or NULL to trust the embedded one. ZT_EPARSE:
+ * malformed (length exact); ZT_ECRYPTO: any signed byte changed. */
+ZT_NODISCARD int zt_checkpoint_verify(const uint8_t *buf, size_t len, const uint8_t *pk, struct zt_checkpoint *out);
+/* SHA-256 of a record's bytes: what the next worker's prev holds. */
+void zt_checkpoint_id(const uint8_t *buf, size_t len, uint8_t out[static ZT_ENV_HASH_LEN]);
+
+/* Wire v2 result records (inside the chunk plaintexts; a record may span
+ * chunks): type (1) || length (u32 LE) || payload.
+ *   'T' tokens: n_ids (u16 LE) || ids (u32 LE each, < 2^31) || UTF-8 text
+ *   'K' checkpoint: a record as above, signed by the worker */
+#define ZT_SEALED_REC_TOKENS 0x54u
+#define ZT_SEALED_REC_CHECKPOINT 0x4Bu
+#define ZT_SEALED_REC_HDR 5
+#define ZT_SEALED_REC_MAX ((size_t)ZT_ENV_CHUNK_MAX) /* header + payload */
+#define ZT_SEALED_CHECKPOINT_EVERY 16                /* tokens between checkpoints */
+
 /* ---- Worker side: response writer ------------------------------------------ */
 
 struct zt_sealed_writer;
@@ -114,6 +173,18 @@ ZT_NODISCARD int zt_sealed_writer_finish(struct zt_sealed_writer *w, const struc
                                          const uint8_t sign_sk[static ZT_ENV_ED25519_SK_LEN],
                                          struct zt_buf *out);
 void zt_sealed_writer_free(struct zt_sealed_writer *w);
+
+/* Wire v2: from now on the output is records (call before any text; the
+ * text functions above then refuse with ZT_EINVAL). */
+void zt_sealed_writer_v2(struct zt_sealed_writer *w);
+/* A 'T' record: the ids accepted since the last one and the text emitted
+ * with them (text over one record is split, later parts without ids).
+ * ZT_EINVAL (not v2, over 65535 ids, a negative id), as _text. */
+ZT_NODISCARD int zt_sealed_writer_tokens(struct zt_sealed_writer *w, const int32_t *ids, size_t n_ids,
+                                         const char *text, size_t len, struct zt_buf *out);
+/* A 'K' record holding a signed checkpoint (len bytes). */
+ZT_NODISCARD int zt_sealed_writer_checkpoint(struct zt_sealed_writer *w, const uint8_t *rec, size_t len,
+                                             struct zt_buf *out);
 
 /* ---- Client side: response reader ------------------------------------------ */
 
@@ -144,6 +215,21 @@ ZT_NODISCARD int zt_sealed_reader_new(const struct zt_env_header *job,
 ZT_NODISCARD int zt_sealed_reader_feed(struct zt_sealed_reader *r, const uint8_t *p, size_t n,
                                        zt_sealed_text_fn cb, void *ud);
 
+/* Wire v2 reading: what the records hold, as they are opened (not verified
+ * until zt_sealed_reader_finish; a checkpoint's signature and numbering
+ * are checked before it is delivered). */
+struct zt_sealed_v2_hooks {
+    void (*tokens)(void *ud, const int32_t *ids, size_t n); /* before the record's text */
+    void (*checkpoint)(void *ud, const uint8_t *rec, size_t len, const struct zt_checkpoint *c);
+};
+/* Read the stream as wire v2 (the body sent was v2): records instead of
+ * raw text; text goes to the feed's callback, ids and checkpoints to h
+ * (may be NULL). base: the ids the worker was given (a resume), from which
+ * it counts. Every checkpoint must verify under the worker's key, name this
+ * job, count base + the ids delivered before it, and the last record must
+ * be a FINAL checkpoint whose chain the receipt's seq_chain equals. */
+void zt_sealed_reader_v2(struct zt_sealed_reader *r, uint32_t base, const struct zt_sealed_v2_hooks *h, void *ud);
+
 /* What a verified response said. */
 struct zt_sealed_result {
     struct zt_sealed_final final;
@@ -151,6 +237,11 @@ struct zt_sealed_result {
     uint8_t receipt_bytes[ZT_ENV_RECEIPT_MAX_LEN];
     size_t receipt_len;
     uint64_t text_bytes; /* text delivered through the callback */
+    /* wire v2: the FINAL checkpoint (checkpoint_len 0 for v1) and the ids */
+    uint8_t checkpoint[ZT_CKPT_MAX_LEN];
+    size_t checkpoint_len;
+    struct zt_checkpoint ckpt;
+    uint32_t n_ids; /* ids delivered (after base) */
 };
 
 /* End of the transport: check that the stream was complete (final chunk,

@@ -45,7 +45,7 @@ size_t zt_stopwords_count(const struct zt_stopwords *sw);
 bool zt_stopwords_has(const struct zt_stopwords *sw, const char *word, size_t len);
 /* ... a stop word of language li (zt_stopwords_lang_index)? */
 bool zt_stopwords_has_lang(const struct zt_stopwords *sw, size_t li, const char *word, size_t len);
-/* ... by FNV-1a hash (conv_util.h's zt__fnv1a), for callers that hash once. */
+/* ... by zt_fnv1a64 hash of the word (zt_hash.h), for callers that hash once. */
 bool zt_stopwords_has_hash(const struct zt_stopwords *sw, size_t li, uint64_t h);
 
 #endif

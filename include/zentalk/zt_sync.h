@@ -3,7 +3,9 @@
 #define ZT_SYNC_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <time.h>
 
 #include <stdint.h>
 
@@ -40,6 +42,28 @@ static inline size_t zt_rdlocked_size(pthread_rwlock_t *lock, const size_t *v)
     size_t n = *v;
     pthread_rwlock_unlock(lock);
     return n;
+}
+
+/* A condition variable whose timed waits run on CLOCK_MONOTONIC (their
+ * deadlines: zt_time_after_ms(CLOCK_MONOTONIC, ms)), so a wall-clock step
+ * neither cuts a wait short nor stretches it. */
+static inline void zt_cond_init_mono(pthread_cond_t *cv)
+{
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(cv, &ca);
+    pthread_condattr_destroy(&ca);
+}
+
+/* Set *flag under mu and wake every thread waiting on cv for it: stop a
+ * worker (then join it), tell a waiter its result is in. */
+static inline void zt_set_and_wake(pthread_mutex_t *mu, pthread_cond_t *cv, bool *flag)
+{
+    pthread_mutex_lock(mu);
+    *flag = true;
+    pthread_cond_broadcast(cv);
+    pthread_mutex_unlock(mu);
 }
 
 #endif

@@ -88,12 +88,8 @@ zt_start_node() {
   [ -z "$listen" ] || cmd+=(--listen "$listen")
   cmd+=("${extra[@]+"${extra[@]}"}")
   export ZENTALK_NODE_ROLES="$roles"
-  if [ -n "$join" ]; then
-    # node.join arrives with the network issue (issue 11); until then the
-    # node warns "unknown variable" and ignores it.
-    echo "$ZT_SCRIPT_NAME: note: --join is not honoured by this node yet (node.join comes with the network issue); use a peers file (docs/getting-started.md)" >&2
-    export ZENTALK_NODE_JOIN="$join"
-  fi
+  # node.join: the orchestrators a worker joins (no peers file needed)
+  [ -z "$join" ] || export ZENTALK_NODE_JOIN="$join"
   # validate first: a bad configuration fails here with every problem listed
   "${cmd[@]}" --check-config >&2 || zt_die "the configuration does not pass --check-config"
   if [ "$dry_run" = 1 ]; then

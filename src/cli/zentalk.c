@@ -12,6 +12,8 @@
 #include "cmd_attest.h"
 #include "cmd_features.h"
 #include "cmd_peers.h"
+#include "cmd_nodes.h"
+#include "cmd_jobs.h"
 #include "cmd_job.h"
 #include "cmd_conv.h"
 #include "lex.h"
@@ -39,7 +41,7 @@
 static const char *const commands[] = {
     "status",  "models",   "run",   "chat",      "keygen",    "id",        "attest",   "spam",    "entities",
     "train",   "peers",    "translate", "pii",   "privacy",   "audit",     "job",      "search",  "categorize",
-    "replies", "summarize", "sentiment", "moderate", "language", "intents", "completion", NULL,
+    "replies", "summarize", "sentiment", "moderate", "language", "intents", "nodes",   "jobs", "completion", NULL,
 };
 
 static bool is_command(const char *w)
@@ -129,6 +131,9 @@ static void usage(FILE *out)
             "                                show the trusted peers and whether each is valid\n"
             "  peers self --endpoint URL [--data-dir DIR | --key FILE] [--role R]... [--days N]\n"
             "                                print this node's signed descriptor (for peers add)\n"
+            "  nodes [--url URL] [--json]    an orchestrator's workers: state, models, reputation,\n"
+            "                                load, last heartbeat (role admin)\n"
+            "  jobs [--url URL] [--json]     an orchestrator's recent jobs and their states (role admin)\n"
             "  translate [--from LANG] --to LANG [--keep-marks] [--json] [TEXT...]\n"
             "                                translate TEXT (or stdin) with the node's Apertium pairs\n"
             "  pii [--feature NAME] [--json] [TEXT]\n"
@@ -425,6 +430,10 @@ static int dispatch(int argc, char **argv)
     int rc;
     if (strcmp(cmd, "status") == 0) {
         rc = cmd_status(url, as_json);
+    } else if (strcmp(cmd, "nodes") == 0) {
+        rc = zt__cli_nodes(url, as_json);
+    } else if (strcmp(cmd, "jobs") == 0) {
+        rc = zt__cli_jobs(url, as_json);
     } else {
         fprintf(stderr, "zentalk: unknown command '%s' (see --help)\n", cmd);
         rc = 2;

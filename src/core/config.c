@@ -159,8 +159,63 @@ static const struct cfg_key node_keys[] = {
     STR_KEY(struct zt_cfg_node, endpoint, "", 256, KF_URL, 0,
             "URL other nodes reach this one at (http:// or https://), advertised in its signed descriptor; "
             "empty = derived from server.listen (set it behind a proxy or on 0.0.0.0)."),
+    STRLIST_KEY(struct zt_cfg_node, join, no_strings, 16, NULL, KF_URL, KEY_UNIQUE,
+                "Orchestrator URLs this worker joins (zentalk-node --join), http(s)://host[:port], optionally "
+                "#NODE_ID to pin the orchestrator's node id; it heartbeats to each and accepts the sealed jobs of "
+                "the gateway it joined. Empty = joins none."),
+    INT_KEY(struct zt_cfg_node, heartbeat_interval_ms, 10000, 100, 600000,
+            "Milliseconds between a joined worker's heartbeats (keep it well under the orchestrator's "
+            "orchestrator.heartbeat_expiry_ms)."),
+
+    INT_KEY(struct zt_cfg_node, dht_port, 0, 0, 65535,
+            "UDP port of the discovery DHT (OpenDHT; it binds every address): the node publishes its signed "
+            "descriptor and finds workers there; 0 = no DHT (the default)."),
+    STRLIST_KEY(struct zt_cfg_node, bootstrap, no_strings, 64, NULL, KF_HOSTPORT, KEY_UNIQUE,
+                "DHT nodes (host:port) to join the discovery DHT through; used when node.dht_port is set."),
+    BOOL_KEY(struct zt_cfg_node, dht_multicast, false,
+             "Let the DHT find and announce peers by multicast on the local network."),
 };
 TABLE(node_table, node_keys, struct zt_cfg_node, NULL);
+
+/* config.yaml: orchestrator */
+static const struct cfg_key orch_rep_keys[] = {
+    DBL_KEY(struct zt_cfg_orch_reputation, threshold, 0.5, 0.0, 1.0, "A worker whose reputation is below gets no work."),
+    DBL_KEY(struct zt_cfg_orch_reputation, prior_good, 2.0, 0.0, 100.0, "Beta prior of good outcomes (alpha)."),
+    DBL_KEY(struct zt_cfg_orch_reputation, prior_bad, 1.0, 0.0, 100.0, "Beta prior of bad outcomes (beta)."),
+    INT_KEY(struct zt_cfg_orch_reputation, half_life_hours, 168, 1, 8760, "Half-life of the outcome counts, in hours."),
+};
+TABLE(orch_rep_table, orch_rep_keys, struct zt_cfg_orch_reputation, NULL);
+static const struct cfg_key orch_queue_keys[] = {
+    INT_KEY(struct zt_cfg_orch_queue, max, 10000, 1, 1000000, "Jobs waiting for a worker, all clients; past it: 503."),
+    INT_KEY(struct zt_cfg_orch_queue, max_per_client, 1000, 1, 1000000, "Jobs waiting per client (at most queue.max)."),
+};
+TABLE(orch_queue_table, orch_queue_keys, struct zt_cfg_orch_queue, NULL);
+static const struct cfg_key orch_score_keys[] = {
+    DBL_KEY(struct zt_cfg_orch_score, reputation, 0.40, 0.0, 1.0, "Placement score weight of reputation."),
+    DBL_KEY(struct zt_cfg_orch_score, load, 0.25, 0.0, 1.0, "... of free slots."),
+    DBL_KEY(struct zt_cfg_orch_score, latency, 0.20, 0.0, 1.0, "... of measured latency per token."),
+    DBL_KEY(struct zt_cfg_orch_score, price, 0.15, 0.0, 1.0, "... of price per 1k tokens."),
+};
+TABLE(orch_score_table, orch_score_keys, struct zt_cfg_orch_score, NULL);
+static const struct cfg_key orch_keys[] = {
+    INT_KEY(struct zt_cfg_orchestrator, heartbeat_expiry_ms, 30000, 1000, 600000,
+            "A worker session with no heartbeat for this long expires (its jobs are requeued)."),
+    INT_KEY(struct zt_cfg_orchestrator, record_window_ms, 60000, 1000, 600000,
+            "Clock skew allowed on join, heartbeat and leave records."),
+    INT_KEY(struct zt_cfg_orchestrator, max_nodes, 65536, 1, 1048576, "Worker nodes known, live or not."),
+    INT_KEY(struct zt_cfg_orchestrator, duplicate_quarantine_s, 600, 0, 86400,
+            "A node id proven to run on two machines gets no work this long."),
+    INT_KEY(struct zt_cfg_orchestrator, max_attempts, 3, 1, 10, "Assignments per job before it fails."),
+    INT_KEY(struct zt_cfg_orchestrator, fair_quantum_tokens, 4096, 1, 1048576,
+            "Deficit round robin quantum between clients, in tokens."),
+    INT_KEY(struct zt_cfg_orchestrator, scan_max, 256, 1, 65536, "Candidate workers scored per placement."),
+    INT_KEY(struct zt_cfg_orchestrator, join_rate_per_minute, 60, 1, 1000000,
+            "Join requests per minute per client address (POST /v1/orchestrator/join); past it: 429."),
+    SECTION_KEY(struct zt_cfg_orchestrator, reputation, &orch_rep_table, NULL, "Worker reputation."),
+    SECTION_KEY(struct zt_cfg_orchestrator, queue, &orch_queue_table, NULL, "The bounded job queue."),
+    SECTION_KEY(struct zt_cfg_orchestrator, score, &orch_score_table, NULL, "Placement score weights."),
+};
+TABLE(orch_table, orch_keys, struct zt_cfg_orchestrator, NULL);
 
 /* config.yaml: server */
 static const char *const relay_private[] = {"auto", "allow", "refuse", NULL};
@@ -286,6 +341,10 @@ static const struct cfg_key encryption_keys[] = {
     INT_KEY(struct zt_cfg_encryption, remote_timeout_s, 120, 1, 3600,
             "Seconds to wait for a remote worker's answer to start, and the longest silence while it "
             "streams; a job that goes past it fails (504 before any text)."),
+    INT_KEY(struct zt_cfg_encryption, remote_stall_ms, 10000, 0, 3600000,
+            "Milliseconds without a token from a remote worker that has started streaming after which the "
+            "job moves to the next registered worker serving the model, with the tokens so far (resumable "
+            "streams; a worker whose connection drops moves at once); 0 = no stall deadline."),
     INT_KEY(struct zt_cfg_encryption, remote_max_tokens, 512, 1, 1048576,
             "max_tokens of a remote job whose request names none (the sealed header needs a bound)."),
     INT_KEY(struct zt_cfg_encryption, remote_max_inflight, 64, 1, 4096,
@@ -295,6 +354,7 @@ TABLE(encryption_table, encryption_keys, struct zt_cfg_encryption, NULL);
 
 /* gpu-pool.yaml */
 static const char *const backends[] = {"auto", "cpu", "cuda", NULL};
+static const char *const kv_types[] = {"f32", "f16", NULL};
 static const struct cfg_key gpu_pool_keys[] = {
     ENUM_KEYF(struct zt_cfg_gpu_pool, backend, "auto", backends, KEY_RESERVED,
               "Compute backend; auto = CUDA when a device is found, else CPU."),
@@ -305,19 +365,26 @@ static const struct cfg_key gpu_pool_keys[] = {
     INT_KEY(struct zt_cfg_gpu_pool, cpu_threads, 0, 0, 1024,
             "Threads for CPU inference; 0 = one per CPU this process may run on (its affinity mask: `taskset`, container CPU sets)."),
     INT_KEY(struct zt_cfg_gpu_pool, max_batch, 8, 1, 1024, "Sequences decoded together."),
+    ENUM_KEY(struct zt_cfg_gpu_pool, kv_cache_type, "f32", kv_types,
+             "KV cache element type of CPU inference: f32 (exact) or f16 (half the memory, deterministic, but not the bits of f32)."),
 };
 TABLE(gpu_pool_table, gpu_pool_keys, struct zt_cfg_gpu_pool, NULL);
 
 /* database.yaml */
 static const char *const drivers[] = {"sqlite", "postgres", NULL};
+static const char *const queues[] = {"memory", "redis", NULL};
 static const struct cfg_key database_keys[] = {
     ENUM_KEY(struct zt_cfg_database, driver, "sqlite", drivers, "Store backend."),
     STR_KEY(struct zt_cfg_database, sqlite_path, "zentalk.db", ZT_CFG_MAX_STR, KF_ANY, KEY_NONEMPTY,
             "SQLite database file, relative to node.data_dir."),
     STR_KEY(struct zt_cfg_database, postgres_url, "", ZT_CFG_MAX_STR, KF_ANY, KEY_SECRET,
             "PostgreSQL connection URI or conninfo; required when driver is postgres."),
-    STR_KEY(struct zt_cfg_database, redis_url, "", ZT_CFG_MAX_STR, KF_ANY, KEY_SECRET | KEY_RESERVED,
-            "Redis URL for the shared job queue and cache; empty = in-process queue."),
+    STR_KEY(struct zt_cfg_database, redis_url, "", ZT_CFG_MAX_STR, KF_ANY, KEY_SECRET,
+            "Redis URL (redis://[:password@]host[:port][/db]) of the shared job queue; required when queue is redis."),
+    ENUM_KEY(struct zt_cfg_database, queue, "memory", queues,
+             "Job queue: memory (in-process, one machine) or redis (a Redis Stream shared by several orchestrators)."),
+    INT_KEY(struct zt_cfg_database, queue_claim_ms, 30000, 100, 3600000,
+            "Milliseconds a queue entry may stay unacknowledged before another orchestrator claims it (redis queue)."),
     INT_KEYF(struct zt_cfg_database, pool_size, 4, 1, 256, KEY_RESERVED, "Database connections kept open."),
     INT_KEY(struct zt_cfg_database, busy_timeout_ms, 5000, 0, 600000,
             "Milliseconds to wait for a locked database."),
@@ -615,6 +682,8 @@ static const struct cfg_key root_keys[] = {
     SECTION_KEY(struct zt_config, node, &node_table, "config.yaml", "This node."),
     SECTION_KEY(struct zt_config, server, &server_table, "config.yaml", "The HTTP API."),
     SECTION_KEY(struct zt_config, log, &log_table, "config.yaml", "Logging."),
+    SECTION_KEY(struct zt_config, orchestrator, &orch_table, "config.yaml",
+                "The orchestrator role: worker registry and scheduler."),
     SECTION_KEY(struct zt_config, encryption, &encryption_table, "encryption.yaml",
                 "Keys, sealing and API authentication."),
     SECTION_KEY(struct zt_config, gpu_pool, &gpu_pool_table, "gpu-pool.yaml",
@@ -2698,6 +2767,8 @@ int zt_config_validate(struct zt_config *cfg, struct zt_buf *errs)
     if (zt_str_eq(cfg->database.driver, "postgres") && !sv(cfg->database.postgres_url)[0])
         report_add(&rep, false, VALIDATE_WHERE, "database.postgres_url",
                    "is required when database.driver is postgres");
+    if (zt_str_eq(cfg->database.queue, "redis") && !sv(cfg->database.redis_url)[0])
+        report_add(&rep, false, VALIDATE_WHERE, "database.redis_url", "is required when database.queue is redis");
     if (cfg->chain.enabled) {
         if (!sv(cfg->chain.rpc_url)[0])
             report_add(&rep, false, VALIDATE_WHERE, "chain.rpc_url",

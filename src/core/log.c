@@ -263,7 +263,7 @@ void zt_log_write(enum zt_log_level level, const char *event, const char *fmt, .
     pthread_mutex_unlock(&lock);
 }
 
-bool zt_log__rl_pass(struct zt_log_rl *rl, unsigned per_sec, unsigned *suppressed_out)
+bool zt_log_rl_pass(struct zt_log_rl *rl, unsigned per_sec, unsigned *suppressed_out)
 {
     static pthread_mutex_t rl_lock = PTHREAD_MUTEX_INITIALIZER;
     long long now = (long long)(zt_time_mono_ms() / 1000);

@@ -4,6 +4,7 @@
 
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_pool.h"
+#include "zentalk/zt_sync.h"
 
 struct task {
     zt_pool_fn fn;
@@ -103,10 +104,7 @@ size_t zt_pool_threads(const struct zt_pool *p)
 void zt_pool_free(struct zt_pool *p)
 {
     if (!p) return;
-    pthread_mutex_lock(&p->mu);
-    p->stopping = true;
-    pthread_cond_broadcast(&p->has_work);
-    pthread_mutex_unlock(&p->mu);
+    zt_set_and_wake(&p->mu, &p->has_work, &p->stopping);
     for (size_t i = 0; i < p->nthreads; i++) pthread_join(p->threads[i], NULL);
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->has_work);

@@ -148,12 +148,104 @@ int zt_sealed_final_decode(const uint8_t *buf, size_t len, struct zt_sealed_fina
     return 0;
 }
 
+/* ---- checkpoints (wire v2) ----------------------------------------------------- */
+
+static const char CKPT_CTX[] = "zentalk-checkpoint-v1";
+
+static void le32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint32_t rle32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static bool build_id_ok(const char *b, size_t n)
+{
+    if (n == 0 || n > ZT_ENV_BUILD_ID_MAX) return false;
+    for (size_t i = 0; i < n; i++)
+        if (b[i] < 0x20 || b[i] > 0x7e) return false;
+    return true;
+}
+
+/* The signed message: the context string, then the record's bytes (plain
+ * Ed25519 over the whole message, not the prehashed multi-part API). */
+static size_t ckpt_sig_msg(uint8_t *msg, const uint8_t *body, size_t n)
+{
+    memcpy(msg, CKPT_CTX, sizeof CKPT_CTX - 1);
+    memcpy(msg + sizeof CKPT_CTX - 1, body, n);
+    return sizeof CKPT_CTX - 1 + n;
+}
+
+int zt_checkpoint_sign(const struct zt_checkpoint *c, const uint8_t sk[static ZT_ENV_ED25519_SK_LEN], uint8_t *out,
+                       size_t out_size, size_t *out_len)
+{
+    if (!c || !out || !out_len) return ZT_EINVAL;
+    size_t bl = strnlen(c->build_id, sizeof c->build_id);
+    if ((c->flags & ~ZT_CKPT_FLAG_FINAL) || !build_id_ok(c->build_id, bl)) return ZT_EPARSE;
+    size_t n = ZT_CKPT_FIXED_LEN + bl;
+    if (out_size < n + ZT_ENV_SIG_LEN) return ZT_EINVAL;
+    if (zt_crypto_init() != 0) return ZT_ECRYPTO;
+    memcpy(out, "ZTK1", 4);
+    out[4] = c->flags;
+    memcpy(out + 5, c->job_id, 16);
+    memcpy(out + 21, c->subject, 32);
+    memcpy(out + 53, c->model_sha256, 32);
+    memcpy(out + 85, c->prev, 32);
+    le32(out + 117, c->n_tokens);
+    memcpy(out + 121, c->chain, 32);
+    memcpy(out + 153, sk + 32, 32); /* libsodium's secret key ends with the public key */
+    out[185] = (uint8_t)bl;
+    memcpy(out + 186, c->build_id, bl);
+    uint8_t msg[sizeof CKPT_CTX + ZT_CKPT_MAX_LEN];
+    size_t ml = ckpt_sig_msg(msg, out, n);
+    if (crypto_sign_detached(out + n, NULL, msg, ml, sk) != 0) return ZT_ECRYPTO;
+    *out_len = n + ZT_ENV_SIG_LEN;
+    return 0;
+}
+
+int zt_checkpoint_verify(const uint8_t *b, size_t len, const uint8_t *pk, struct zt_checkpoint *out)
+{
+    if ((!b && len) || !out) return ZT_EINVAL;
+    if (len < ZT_CKPT_MIN_LEN || len > ZT_CKPT_MAX_LEN || memcmp(b, "ZTK1", 4) != 0) return ZT_EPARSE;
+    size_t bl = b[185];
+    if (len != ZT_CKPT_FIXED_LEN + bl + ZT_ENV_SIG_LEN || (b[4] & ~ZT_CKPT_FLAG_FINAL) ||
+        !build_id_ok((const char *)b + 186, bl))
+        return ZT_EPARSE;
+    if (zt_crypto_init() != 0) return ZT_ECRYPTO;
+    if (pk && sodium_memcmp(pk, b + 153, 32) != 0) return ZT_ECRYPTO;
+    uint8_t msg[sizeof CKPT_CTX + ZT_CKPT_MAX_LEN];
+    size_t ml = ckpt_sig_msg(msg, b, len - ZT_ENV_SIG_LEN);
+    if (crypto_sign_verify_detached(b + len - ZT_ENV_SIG_LEN, msg, ml, b + 153) != 0) return ZT_ECRYPTO;
+    struct zt_checkpoint c;
+    memset(&c, 0, sizeof c);
+    c.flags = b[4];
+    memcpy(c.job_id, b + 5, 16);
+    memcpy(c.subject, b + 21, 32);
+    memcpy(c.model_sha256, b + 53, 32);
+    memcpy(c.prev, b + 85, 32);
+    c.n_tokens = rle32(b + 117);
+    memcpy(c.chain, b + 121, 32);
+    memcpy(c.worker_pk, b + 153, 32);
+    c.build_id_len = (uint8_t)bl;
+    memcpy(c.build_id, b + 186, bl);
+    *out = c;
+    return 0;
+}
+
+void zt_checkpoint_id(const uint8_t *buf, size_t len, uint8_t out[static ZT_ENV_HASH_LEN])
+{
+    zt_sha256(out, buf, len);
+}
+
 /* ---- writer ------------------------------------------------------------------ */
 
 struct zt_sealed_writer {
     struct zt_env_result_sealer *s;
     struct zt_env_header hdr;
-    bool stream, done;
+    bool stream, done, v2;
     struct zt_buf kept; /* !stream: the text until the end */
     uint8_t *chunk;     /* FRAME_MAX scratch */
 };
@@ -193,12 +285,78 @@ static int seal_pieces(struct zt_sealed_writer *w, const char *text, size_t len,
     return 0;
 }
 
+/* Output bytes: sealed now (stream) or kept until the end. */
+static int put_out(struct zt_sealed_writer *w, const void *p, size_t len, struct zt_buf *out)
+{
+    if (!w->stream) return zt_buf_append(&w->kept, p, len);
+    return seal_pieces(w, p, len, out);
+}
+
 int zt_sealed_writer_text(struct zt_sealed_writer *w, const char *text, size_t len, struct zt_buf *out)
 {
-    if (!w || !out || (!text && len)) return ZT_EINVAL;
+    if (!w || !out || (!text && len) || w->v2) return ZT_EINVAL;
     if (w->done) return ZT_ECLOSED;
-    if (!w->stream) return zt_buf_append(&w->kept, text, len);
-    return seal_pieces(w, text, len, out);
+    return put_out(w, text, len, out);
+}
+
+void zt_sealed_writer_v2(struct zt_sealed_writer *w)
+{
+    if (w) w->v2 = true;
+}
+
+/* One record: header and payload pieces, sealed as one chunk when streaming. */
+static int put_record(struct zt_sealed_writer *w, uint8_t type, const uint8_t *a, size_t alen, const void *b,
+                      size_t blen, struct zt_buf *out)
+{
+    size_t n = ZT_SEALED_REC_HDR + alen + blen;
+    uint8_t *rec = zt_malloc(n);
+    if (!rec) return ZT_ENOMEM;
+    rec[0] = type;
+    le32(rec + 1, (uint32_t)(alen + blen));
+    if (alen) memcpy(rec + ZT_SEALED_REC_HDR, a, alen);
+    if (blen) memcpy(rec + ZT_SEALED_REC_HDR + alen, b, blen);
+    int rc = put_out(w, rec, n, out);
+    sodium_memzero(rec, n);
+    zt_free(rec);
+    return rc;
+}
+
+int zt_sealed_writer_tokens(struct zt_sealed_writer *w, const int32_t *ids, size_t n_ids, const char *text,
+                            size_t len, struct zt_buf *out)
+{
+    if (!w || !out || (!text && len) || (!ids && n_ids) || !w->v2 || n_ids > 65535) return ZT_EINVAL;
+    if (w->done) return ZT_ECLOSED;
+    size_t il = 2 + 4 * n_ids;
+    if (il + ZT_SEALED_REC_HDR >= ZT_SEALED_REC_MAX) return ZT_EINVAL;
+    uint8_t *idb = zt_malloc(il);
+    if (!idb) return ZT_ENOMEM;
+    idb[0] = (uint8_t)n_ids;
+    idb[1] = (uint8_t)(n_ids >> 8);
+    int rc = 0;
+    for (size_t i = 0; i < n_ids && !rc; i++) {
+        if (ids[i] < 0) rc = ZT_EINVAL;
+        le32(idb + 2 + 4 * i, (uint32_t)ids[i]);
+    }
+    /* text beyond one record goes on in records without ids */
+    const uint8_t *a = idb;
+    size_t alen = il;
+    do {
+        size_t room = ZT_SEALED_REC_MAX - ZT_SEALED_REC_HDR - alen, take = len < room ? len : room;
+        if (!rc) rc = put_record(w, ZT_SEALED_REC_TOKENS, a, alen, text, take, out);
+        text += take;
+        len -= take;
+        a = (const uint8_t *)"\0\0";
+        alen = 2;
+    } while (!rc && len);
+    zt_free(idb);
+    return rc;
+}
+
+int zt_sealed_writer_checkpoint(struct zt_sealed_writer *w, const uint8_t *rec, size_t len, struct zt_buf *out)
+{
+    if (!w || !out || !rec || !w->v2 || len < ZT_CKPT_MIN_LEN || len > ZT_CKPT_MAX_LEN) return ZT_EINVAL;
+    if (w->done) return ZT_ECLOSED;
+    return put_record(w, ZT_SEALED_REC_CHECKPOINT, rec, len, NULL, 0, out);
 }
 
 int zt_sealed_writer_finish(struct zt_sealed_writer *w, const struct zt_sealed_final *f,
@@ -265,7 +423,27 @@ struct zt_sealed_reader {
     uint8_t receipt[ZT_ENV_RECEIPT_MAX_LEN];
     size_t receipt_len;
     uint64_t text_bytes;
+    /* wire v2 */
+    bool v2;
+    uint32_t base, n_ids;
+    struct zt_sealed_v2_hooks hooks;
+    void *hooks_ud;
+    struct zt_buf rec;          /* a record being collected across chunks */
+    int32_t *ids;               /* scratch for a record's ids */
+    uint8_t last_ckpt[ZT_CKPT_MAX_LEN];
+    size_t last_ckpt_len;
+    struct zt_checkpoint ckpt;
+    bool final_ckpt;
 };
+
+void zt_sealed_reader_v2(struct zt_sealed_reader *r, uint32_t base, const struct zt_sealed_v2_hooks *h, void *ud)
+{
+    if (!r) return;
+    r->v2 = true;
+    r->base = base;
+    if (h) r->hooks = *h;
+    r->hooks_ud = ud;
+}
 
 int zt_sealed_reader_new(const struct zt_env_header *job, const uint8_t reply_sk[static ZT_HPKE_SK_LEN],
                          const uint8_t worker_kem_pk[static ZT_HPKE_PK_LEN],
@@ -290,6 +468,7 @@ int zt_sealed_reader_new(const struct zt_env_header *job, const uint8_t reply_sk
     memcpy(r->input_hash, input_hash, sizeof r->input_hash);
     r->state = RS_STREAM_HDR;
     r->need = ZT_ENV_STREAM_HDR_LEN;
+    zt_buf_init(&r->rec, ZT_SEALED_REC_MAX);
     *out = r;
     return 0;
 }
@@ -308,6 +487,71 @@ static int grow(struct zt_sealed_reader *r, size_t need)
     if (!b) return ZT_ENOMEM;
     r->buf = b;
     r->cap = need;
+    return 0;
+}
+
+/* One complete v2 record. */
+static int record(struct zt_sealed_reader *r, uint8_t type, const uint8_t *p, size_t n, zt_sealed_text_fn cb,
+                  void *ud)
+{
+    if (r->final_ckpt) return die(r, ZT_EPARSE, "a record follows the final checkpoint");
+    if (type == ZT_SEALED_REC_TOKENS) {
+        if (n < 2) return die(r, ZT_EPARSE, "a token record is too short");
+        size_t k = (size_t)p[0] | (size_t)p[1] << 8;
+        if (n < 2 + 4 * k) return die(r, ZT_EPARSE, "a token record is too short for its ids");
+        if (k && !r->ids && !(r->ids = zt_malloc(65535 * sizeof *r->ids))) return die(r, ZT_ENOMEM, "out of memory");
+        for (size_t i = 0; i < k; i++) {
+            uint32_t v = rle32(p + 2 + 4 * i);
+            if (v > INT32_MAX) return die(r, ZT_EPARSE, "a token id is out of range");
+            r->ids[i] = (int32_t)v;
+        }
+        if ((uint64_t)r->n_ids + k + r->base > UINT32_MAX) return die(r, ZT_EPARSE, "too many token ids");
+        r->n_ids += (uint32_t)k;
+        if (k && r->hooks.tokens) r->hooks.tokens(r->hooks_ud, r->ids, k);
+        size_t tl = n - 2 - 4 * k;
+        r->text_bytes += tl;
+        if (cb && tl) cb(ud, (const char *)p + 2 + 4 * k, tl);
+        return 0;
+    }
+    if (type != ZT_SEALED_REC_CHECKPOINT) return die(r, ZT_EPARSE, "a result record of unknown type");
+    struct zt_checkpoint c;
+    int rc = zt_checkpoint_verify(p, n, r->sign_pk, &c);
+    if (rc == ZT_ECRYPTO) return die(r, rc, "a checkpoint is not signed by this worker's key");
+    if (rc) return die(r, rc, "a checkpoint is malformed");
+    if (memcmp(c.job_id, r->job.job_id, ZT_ENV_JOB_ID_LEN) != 0)
+        return die(r, ZT_ECRYPTO, "a checkpoint names another job");
+    if (c.n_tokens != r->base + r->n_ids) return die(r, ZT_ECRYPTO, "a checkpoint counts other tokens than the stream");
+    memcpy(r->last_ckpt, p, n);
+    r->last_ckpt_len = n;
+    r->ckpt = c;
+    r->final_ckpt = (c.flags & ZT_CKPT_FLAG_FINAL) != 0;
+    if (r->hooks.checkpoint) r->hooks.checkpoint(r->hooks_ud, p, n, &c);
+    return 0;
+}
+
+/* Plaintext of a non-final chunk in v2: records, possibly across chunks. */
+static int v2_feed(struct zt_sealed_reader *r, const uint8_t *p, size_t n, zt_sealed_text_fn cb, void *ud)
+{
+    while (n) {
+        size_t need = ZT_SEALED_REC_HDR;
+        if (r->rec.len >= ZT_SEALED_REC_HDR) need += rle32((const uint8_t *)r->rec.data + 1);
+        size_t take = need - r->rec.len;
+        if (take > n) take = n;
+        if (take && zt_buf_append(&r->rec, p, take) != 0) return die(r, ZT_ENOMEM, "out of memory");
+        p += take;
+        n -= take;
+        if (r->rec.len < need) continue;
+        const uint8_t *rd = (const uint8_t *)r->rec.data;
+        if (need == ZT_SEALED_REC_HDR) { /* the header: now the payload's length is known */
+            uint32_t pl = rle32(rd + 1);
+            if (pl > ZT_SEALED_REC_MAX - ZT_SEALED_REC_HDR) return die(r, ZT_EPARSE, "a result record is too long");
+            if (pl) continue;
+        }
+        int rc = record(r, rd[0], rd + ZT_SEALED_REC_HDR, need - ZT_SEALED_REC_HDR, cb, ud);
+        sodium_memzero(r->rec.data, r->rec.len);
+        zt_buf_reset(&r->rec);
+        if (rc) return rc;
+    }
     return 0;
 }
 
@@ -352,11 +596,14 @@ static int unit_done(struct zt_sealed_reader *r, zt_sealed_text_fn cb, void *ud)
             return die(r, rc, "a result chunk does not authenticate (altered, reordered, dropped, or not from this worker)");
         if (rc) return die(r, rc, "a result chunk is malformed");
         if (!final) {
+            r->need = ZT_ENV_CHUNK_PREFIX_LEN;
+            if (r->v2) return v2_feed(r, r->pt, ptl, cb, ud);
             r->text_bytes += ptl;
             if (cb && ptl) cb(ud, (const char *)r->pt, ptl);
-            r->need = ZT_ENV_CHUNK_PREFIX_LEN;
             return 0;
         }
+        if (r->v2 && (r->rec.len || !r->final_ckpt))
+            return die(r, ZT_EPARSE, "the stream ends without its final checkpoint");
         if ((rc = zt_sealed_final_decode(r->pt, ptl, &r->final)) != 0)
             return die(r, rc, "the final chunk is not a valid finish record");
         r->state = RS_RECEIPT_LEN;
@@ -430,7 +677,15 @@ int zt_sealed_reader_finish(struct zt_sealed_reader *r, struct zt_sealed_result 
         return die(r, ZT_ECRYPTO, "the receipt's output hash is not the output received");
     if (rec.prompt_tokens != r->final.prompt_tokens || rec.completion_tokens != r->final.completion_tokens)
         return die(r, ZT_ECRYPTO, "the receipt's token counts differ from the final chunk's");
+    if (r->v2 && sodium_memcmp(rec.seq_chain, r->ckpt.chain, sizeof h) != 0)
+        return die(r, ZT_ECRYPTO, "the receipt's chain differs from the final checkpoint's");
     memset(out, 0, sizeof *out);
+    if (r->v2) {
+        memcpy(out->checkpoint, r->last_ckpt, r->last_ckpt_len);
+        out->checkpoint_len = r->last_ckpt_len;
+        out->ckpt = r->ckpt;
+        out->n_ids = r->n_ids;
+    }
     out->final = r->final;
     out->receipt = rec;
     memcpy(out->receipt_bytes, r->receipt, r->receipt_len);
@@ -453,5 +708,8 @@ void zt_sealed_reader_free(struct zt_sealed_reader *r)
     if (r->buf) sodium_memzero(r->buf, r->cap);
     zt_free(r->pt);
     zt_free(r->buf);
+    if (r->rec.data) sodium_memzero(r->rec.data, r->rec.cap);
+    zt_buf_deinit(&r->rec);
+    zt_free(r->ids);
     zt_free(r);
 }

@@ -62,8 +62,9 @@ struct zt__tensor {
 };
 
 /* One batch item's view of its sequence's KV cache for the current layer:
- * k and v are (n_ctx, n_head_kv * head_dim) F32. The item's own key and
- * value go to row `pos`; its attention reads rows [0, pos]. */
+ * k and v are (n_ctx, n_head_kv * head_dim), F32 or (where supports_kv
+ * says so) F16. The item's own key and value go to row `pos`; its
+ * attention reads rows [0, pos]. */
 struct zt__kv_view {
     struct zt__tensor k, v;
     uint32_t pos;
@@ -112,6 +113,16 @@ struct zt__backend_ops {
     /* Waits for every op issued before it. */
     ZT_NODISCARD int (*buffer_get)(struct zt__backend *be, const struct zt__buffer *buf, size_t offset,
                                    void *dst, size_t size);
+
+    /* Optional (NULL: F32 only): whether KV caches of this type work
+     * (kv_store rounds into it, attention widens it exactly). */
+    bool (*supports_kv)(const struct zt__backend *be, enum zt_ggml_type type);
+    /* Optional (NULL: nothing to do): w is a weight matmul will read for
+     * the rest of the instance's life (a matrix of the model); the backend
+     * may keep its own faster copy (the CPU packs Q8_0/Q4_0/Q4_K/Q6_K
+     * rows into interleaved groups). Never changes results; an error leaves w usable
+     * as it is. */
+    ZT_NODISCARD int (*prepare_weight)(struct zt__backend *be, const struct zt__tensor *w);
 
     /* ---- ops: dst is F32, its rows never overlap a source unless said ---- */
     /* dst[b] = row ids[b] of src (any supported weight type, or F32),

@@ -14,6 +14,7 @@
  * only names them and orders the ops. The CPU backend is the default.
  */
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -45,6 +46,7 @@ struct zt_model {
     size_t n_mapped;
     size_t weight_bytes;
     struct zt__buffer *rope_inv_freq; /* (n_rot/2) F32 */
+    _Atomic int kv_type;              /* enum zt_ggml_type of new sequences' caches: F32 (0) or F16 */
 
     /* Activations for one chunk of up to MAX_BATCH tokens, in the backend's
      * memory, grown on demand (rows of the widths below). */
@@ -66,8 +68,9 @@ struct zt_seq {
     uint32_t n_ctx;
     uint32_t pos;
     uint32_t pending;       /* tokens of this sequence in the batch being decoded */
-    struct zt__buffer *k_cache; /* (n_layer, n_ctx, n_head_kv * hd) F32, backend memory */
-    struct zt__buffer *v_cache; /* (n_layer, n_ctx, n_head_kv * hd) F32 */
+    enum zt_ggml_type kv_type;  /* F32 or F16: the model's when the sequence was made */
+    struct zt__buffer *k_cache; /* (n_layer, n_ctx, n_head_kv * hd) kv_type, backend memory */
+    struct zt__buffer *v_cache; /* (n_layer, n_ctx, n_head_kv * hd) kv_type */
 };
 
 /* ---- loading ------------------------------------------------------------ */
@@ -295,6 +298,17 @@ static int load_weights(struct zt_model *m, struct zt_buf *err)
         L->has_bias = L->bq.buf != NULL;
     }
     if (rc) return rc;
+    /* matrices the backend may repack (CPU: interleaved groups for the
+     * packed kernels); a failure only leaves the plain rows in use */
+    if (m->be->ops->prepare_weight) {
+        zt_ignore(m->be->ops->prepare_weight(m->be, &m->output));
+        for (uint32_t l = 0; l < hp->n_layer; l++) {
+            const struct layer *L = &m->layers[l];
+            const struct zt__tensor *mats[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
+            for (size_t i = 0; i < sizeof mats / sizeof mats[0]; i++)
+                zt_ignore(m->be->ops->prepare_weight(m->be, mats[i]));
+        }
+    }
     for (int64_t i = 0; i < zt_gguf_n_tensors(m->gguf); i++) m->weight_bytes += zt_gguf_tensor(m->gguf, i)->size;
     return 0;
 }
@@ -430,19 +444,36 @@ int zt_model_set_threads(struct zt_model *m, unsigned n_threads)
     return m->be->ops->set_threads(m->be, n_threads);
 }
 
+int zt_model_set_kv_type(struct zt_model *m, enum zt_ggml_type t)
+{
+    if (t != ZT_GGML_F32 && t != ZT_GGML_F16) return ZT_EINVAL;
+    if (t != ZT_GGML_F32 && (!m->be->ops->supports_kv || !m->be->ops->supports_kv(m->be, t)))
+        return ZT_EUNSUPPORTED;
+    atomic_store(&m->kv_type, (int)t);
+    return 0;
+}
+
+enum zt_ggml_type zt_model_kv_type(const struct zt_model *m)
+{
+    return (enum zt_ggml_type)atomic_load(&m->kv_type);
+}
+
 /* ---- sequences ---------------------------------------------------------- */
 
 int zt_seq_new(const struct zt_model *m, uint32_t n_ctx, struct zt_seq **out)
 {
     if (n_ctx == 0) n_ctx = m->hp.n_ctx_train;
     if (n_ctx > m->hp.n_ctx_train || n_ctx > (1u << 20)) return ZT_ERANGE;
+    enum zt_ggml_type kt = (enum zt_ggml_type)atomic_load(&m->kv_type);
     size_t kvd = (size_t)m->hp.n_head_kv * m->hp.head_dim, per, bytes;
-    if (zt_mul_size((size_t)m->hp.n_layer * n_ctx, kvd, &per) || zt_mul_size(per, sizeof(float), &bytes))
+    if (zt_mul_size((size_t)m->hp.n_layer * n_ctx, kvd, &per) ||
+        zt_mul_size(per, kt == ZT_GGML_F16 ? 2 : sizeof(float), &bytes))
         return ZT_ERANGE;
     struct zt_seq *s = zt_calloc(1, sizeof *s);
     if (!s) return ZT_ENOMEM;
     s->m = m;
     s->n_ctx = n_ctx;
+    s->kv_type = kt;
     int rc = m->be->ops->buffer_alloc(m->be, bytes, &s->k_cache);
     if (!rc) rc = m->be->ops->buffer_alloc(m->be, bytes, &s->v_cache);
     if (!rc) *out = s;
@@ -491,9 +522,11 @@ static int decode_chunk(struct zt_model *m, const struct zt_batch_item *items, s
         struct zt_seq *s = items[b].seq;
         m->pos[b] = s->pos + s->pending++;
         m->tokens[b] = items[b].token;
-        m->kv[b] = (struct zt__kv_view){.k = zt__tensor_f32(s->k_cache, 0, kvd, s->n_ctx),
-                                        .v = zt__tensor_f32(s->v_cache, 0, kvd, s->n_ctx),
-                                        .pos = m->pos[b]};
+        size_t es = s->kv_type == ZT_GGML_F16 ? 2 : sizeof(float);
+        m->kv[b] = (struct zt__kv_view){
+            .k = {.buf = s->k_cache, .type = s->kv_type, .ne0 = kvd, .ne1 = s->n_ctx, .nb1 = kvd * es},
+            .v = {.buf = s->v_cache, .type = s->kv_type, .ne0 = kvd, .ne1 = s->n_ctx, .nb1 = kvd * es},
+            .pos = m->pos[b]};
     }
     struct zt__tensor x = zt__tensor_f32(m->x, 0, d, n);             /* (n, n_embd) residual */
     struct zt__tensor xn = zt__tensor_f32(m->xn, 0, d, n);           /* (n, n_embd) normed */

@@ -781,6 +781,12 @@ static void build_tables(void)
     for (int i = 0; i < ZT_QUANT_ISA_COUNT; i++) {
         struct zt__quant_kernels *t = &g_tab[i];
         *t = *isa_table((enum zt_quant_isa)i);
+        if (i == 0) {
+            t->pk_q8_0 = zt__quant_pk_scalar[0];
+            t->pk_q4_0 = zt__quant_pk_scalar[1];
+            t->pk_q6_k = zt__quant_pk_scalar[2];
+            t->pk_q4_k = zt__quant_pk_scalar[3];
+        }
         if (t->name == NULL || i == 0)
             continue;
         const struct zt__quant_kernels *lo = &g_tab[i - 1];
@@ -795,7 +801,7 @@ static void build_tables(void)
     if (t->f == NULL && (own->d == NULL || !own->dots_tile))                                       \
         t->f = lo->f;
         FILL(dot_f32) FILL(dot_f16) FILL(dot_bf16) FILL(dot_q8_0) FILL(dot_q4_0) FILL(dot_q4_k)
-        FILL(dot_q6_k) FILL(fp16_to_fp32_row) FILL(fp32_to_fp16_row)
+        FILL(dot_q6_k) FILL(fp16_to_fp32_row) FILL(fp32_to_fp16_row) FILL(pk_q8_0) FILL(pk_q4_0) FILL(pk_q6_k) FILL(pk_q4_k)
         FILL_MM(mm_f32, dot_f32) FILL_MM(mm_f16, dot_f16) FILL_MM(mm_q8_0, dot_q8_0) FILL_MM(mm_q4_0, dot_q4_0)
 #undef FILL
 #undef FILL_MM
@@ -943,6 +949,14 @@ static inline const struct zt__quant_kernels *kernels(void)
     return k;
 }
 
+zt__quant_pk_fn zt__quant_pk_current(enum zt_ggml_type t)
+{
+    const struct zt__quant_kernels *k = kernels();
+    return t == ZT_GGML_Q8_0 ? k->pk_q8_0 : t == ZT_GGML_Q4_0 ? k->pk_q4_0 : t == ZT_GGML_Q6_K ? k->pk_q6_k
+           : t == ZT_GGML_Q4_K ? k->pk_q4_k
+                               : NULL;
+}
+
 const char *zt_quant_isa_name(void)
 {
     return kernels()->name;
@@ -972,9 +986,14 @@ size_t zt_quant_paths(char *buf, size_t cap)
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
         enum zt_ggml_type t = types[i];
         int g = atomic_load(&g_choice[t][SHAPE_GEN]), p = atomic_load(&g_choice[t][SHAPE_PP]);
-        char part[96];
-        int k = snprintf(part, sizeof part, "%s%s gen=%s pp=%s", i ? ", " : "", zt_ggml_type_name(t),
-                         isa_names[g], isa_names[p]);
+        char part[128];
+        /* packed: the CPU backend repacks weights of t at load (quant_pack.c)
+         * and both shapes run the packed kernel of the path in use */
+        bool pk = zt_quant_pack_useful(t);
+        if (pk)
+            g = p = atomic_load(&g_isa);
+        int k = snprintf(part, sizeof part, "%s%s gen=%s pp=%s%s", i ? ", " : "", zt_ggml_type_name(t),
+                         isa_names[g], isa_names[p], pk ? " packed" : "");
         if (k < 0)
             break;
         if (buf != NULL && len < cap)

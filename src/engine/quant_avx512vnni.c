@@ -13,6 +13,7 @@
  * The dot kernels multiply one weight row with up to 4 activation rows at
  * once, so a weight block is loaded and unpacked once for all of them; the
  * blocked kernels (mm_*) take 2 weight rows x up to 4 activation rows. */
+#include <math.h>
 #include <string.h>
 
 #include "zentalk/zt_quant.h"
@@ -213,12 +214,407 @@ static ALWAYS_INLINE void mm2_q4_0(size_t nb, const struct zt_block_q4_0 *w0, co
 MM_VNNI(mm_q8_0, struct zt_block_q8_0, mm2_q8_0, dot_q8_0)
 MM_VNNI(mm_q4_0, struct zt_block_q4_0, mm2_q4_0, dot_q4_0)
 
+/* ---- Q4_K / Q6_K: one weight row x up to 4 activation rows ---------------------
+ *
+ * The weight super-block is unpacked once into 4 zmm of 64 unsigned codes in
+ * element order (shared by every activation row); per activation row one
+ * vpdpbusd per 64 elements gives exact 4-element sums, multiplied lane-wise
+ * by the sub-block (Q4_K: 32 elements) or group (Q6_K: 16) scale and summed
+ * in int32: the canonical isum (integer sums are exact in any grouping;
+ * Q4_K |isum| <= 8 * 63 * 32 * 15 * 127, Q6_K as the AVX2 path). The float
+ * part is the scalar reference's: the same products, fmaf into lane b % 8,
+ * the same fold. */
+
+/* The activation rows of a Q4_K/Q6_K dot and their 8-lane accumulators. */
+static inline void q8k_rows(const void *xv, size_t xs, size_t nx, const struct zt_block_q8_k **x, float (*acc)[8])
+{
+    for (size_t k = 0; k < nx; k++) {
+        x[k] = (const struct zt_block_q8_k *)(const void *)((const char *)xv + k * xs);
+        for (int l = 0; l < 8; l++) acc[k][l] = 0.0f;
+    }
+}
+
+static void dot_q4_k(size_t n, const void *wv, const void *xv, size_t xs, size_t nx, float *out)
+{
+    const struct zt_block_q4_k *w = wv;
+    size_t nb = n / ZT_QK_K;
+    const struct zt_block_q8_k *x[4];
+    float acc[4][8];
+    q8k_rows(xv, xs, nx, x, acc);
+    const __m256i m4 = _mm256_set1_epi8(15);
+    const __m512i zero = _mm512_setzero_si512();
+    for (size_t b = 0; b < nb; b++) {
+        int32_t sc[8], m[8];
+        q4k_scales(w[b].scales, sc, m);
+        __m512i q[4], s[4];
+        for (int c = 0; c < 4; c++) {
+            __m256i raw = load256(w[b].qs + 32 * c);
+            q[c] = pair512(_mm256_and_si256(raw, m4), _mm256_and_si256(_mm256_srli_epi16(raw, 4), m4));
+            s[c] = pair512(_mm256_set1_epi32(sc[2 * c]), _mm256_set1_epi32(sc[2 * c + 1]));
+        }
+        float wd = h2f(w[b].d), wdm = h2f(w[b].dmin);
+        for (size_t k = 0; k < nx; k++) {
+            const struct zt_block_q8_k *xb = &x[k][b];
+            __m512i iv = zero;
+            for (int c = 0; c < 4; c++) {
+                __m512i p = _mm512_dpbusd_epi32(zero, q[c], _mm512_loadu_si512((const void *)(xb->qs + 64 * c)));
+                iv = _mm512_add_epi32(iv, _mm512_mullo_epi32(p, s[c]));
+            }
+            int32_t isum = _mm512_reduce_add_epi32(iv), msum = 0;
+            for (int j = 0; j < 8; j++) msum += m[j] * (xb->bsums[2 * j] + xb->bsums[2 * j + 1]);
+            float d = wd * xb->d, dmin = wdm * xb->d;
+            float *a = &acc[k][b % 8];
+            *a = fmaf(d, (float)isum, *a);
+            *a = fmaf(-dmin, (float)msum, *a);
+        }
+    }
+    for (size_t k = 0; k < nx; k++) out[k] = fold8_scalar(acc[k]);
+}
+
+static void dot_q6_k(size_t n, const void *wv, const void *xv, size_t xs, size_t nx, float *out)
+{
+    const struct zt_block_q6_k *w = wv;
+    size_t nb = n / ZT_QK_K;
+    const struct zt_block_q8_k *x[4];
+    float acc[4][8];
+    q8k_rows(xv, xs, nx, x, acc);
+    const __m256i m4 = _mm256_set1_epi8(15), m2 = _mm256_set1_epi8(3);
+    const __m512i zero = _mm512_setzero_si512();
+    /* lane l of the scale vector of zmm t is group 4t + l / 4 */
+    __m512i gidx[4];
+    for (int t = 0; t < 4; t++)
+        gidx[t] = _mm512_setr_epi32(4 * t, 4 * t, 4 * t, 4 * t, 4 * t + 1, 4 * t + 1, 4 * t + 1, 4 * t + 1,
+                                    4 * t + 2, 4 * t + 2, 4 * t + 2, 4 * t + 2, 4 * t + 3, 4 * t + 3, 4 * t + 3,
+                                    4 * t + 3);
+    for (size_t b = 0; b < nb; b++) {
+        /* codes of elements 64t .. 64t + 63 in zmm t (element e = 128h + 32k + l) */
+        __m512i q[4], s[4];
+        for (int h = 0; h < 2; h++) {
+            __m256i qa = load256(w[b].ql + 64 * h), qb = load256(w[b].ql + 64 * h + 32);
+            __m256i qh = load256(w[b].qh + 32 * h);
+            __m256i k0 = _mm256_or_si256(_mm256_and_si256(qa, m4), _mm256_slli_epi16(_mm256_and_si256(qh, m2), 4));
+            __m256i k1 = _mm256_or_si256(_mm256_and_si256(qb, m4),
+                                         _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2), m2), 4));
+            __m256i k2 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(qa, 4), m4),
+                                         _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), m2), 4));
+            __m256i k3 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(qb, 4), m4),
+                                         _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), m2), 4));
+            q[2 * h] = pair512(k0, k1);
+            q[2 * h + 1] = pair512(k2, k3);
+        }
+        __m512i sc32 = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(const void *)w[b].scales));
+        __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)w[b].scales));
+        for (int t = 0; t < 4; t++) s[t] = _mm512_permutexvar_epi32(gidx[t], sc32);
+        float wd = h2f(w[b].d);
+        for (size_t k = 0; k < nx; k++) {
+            const struct zt_block_q8_k *xb = &x[k][b];
+            /* -32 * sum_g scales[g] * bsums[g], exact (|.| <= 2^27) */
+            __m256i bs = _mm256_madd_epi16(sc16, load256(xb->bsums));
+            __m512i iv = _mm512_sub_epi32(zero, _mm512_castsi256_si512(_mm256_slli_epi32(bs, 5)));
+            iv = _mm512_maskz_mov_epi32(0x00ff, iv);
+            for (int t = 0; t < 4; t++) {
+                __m512i p = _mm512_dpbusd_epi32(zero, q[t], _mm512_loadu_si512((const void *)(xb->qs + 64 * t)));
+                iv = _mm512_add_epi32(iv, _mm512_mullo_epi32(p, s[t]));
+            }
+            int32_t isum = _mm512_reduce_add_epi32(iv);
+            float d = wd * xb->d;
+            acc[k][b % 8] = fmaf(d, (float)isum, acc[k][b % 8]);
+        }
+    }
+    for (size_t k = 0; k < nx; k++) out[k] = fold8_scalar(acc[k]);
+}
+
+/* ---- packed weights (quant_pack.c has the layout) --------------------------
+ *
+ * One group of 16 rows: acc_l (l = 0..15) holds canonical lane l of all 16
+ * rows. Block b: d = fp16(w.d) * fp16(x.d) for the 16 rows (one cvtph, one
+ * mul: the same single f32 product), and for each lane j one vpdpbusd of
+ * the rows' 4-byte groups against the activation's 4 bytes broadcast, from
+ * the prepared bias c_j, gives the exact p_j of 16 rows; then acc_{8(b%2)+j}
+ * = fma(d, p_j, acc). The fold is the canonical one, lane-wise for 16 rows.
+ * Batch rows run one after another over the group (it stays in L1/L2). */
+
+#define PK_PREFETCH 2048 /* bytes ahead in the weight stream (one activation row) */
+
+static inline __m512i bcast32(const int8_t *p)
+{
+    int32_t v;
+    memcpy(&v, p, sizeof v);
+    return _mm512_set1_epi32(v);
+}
+
+static ALWAYS_INLINE void pk_block(bool q4, __m512 *A, const uint8_t *qq, const __m256i *scb,
+                                   const struct zt_block_q8_0 *xb, const int32_t *a, bool pf)
+{
+    float dx;
+    memcpy(&dx, &a[8], sizeof dx);
+    __m512 d = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_load_si256(scb)), _mm512_set1_ps(dx));
+    if (!q4) {
+#pragma GCC unroll 8
+        for (int j = 0; j < 8; j++) {
+            if (pf) _mm_prefetch((const char *)qq + 64 * j + PK_PREFETCH, _MM_HINT_T0);
+            __m512i w = _mm512_load_si512((const void *)(qq + 64 * j));
+            __m512i p = _mm512_dpbusd_epi32(_mm512_set1_epi32(a[j]), w, bcast32(xb->qs + 4 * j));
+            A[j] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(p), A[j]);
+        }
+        return;
+    }
+    const __m512i m4 = _mm512_set1_epi8(15);
+#pragma GCC unroll 4
+    for (int c = 0; c < 4; c++) {
+        if (pf) _mm_prefetch((const char *)qq + 64 * c + PK_PREFETCH, _MM_HINT_T0);
+        __m512i v = _mm512_load_si512((const void *)(qq + 64 * c));
+        __m512i lo = _mm512_and_si512(v, m4), hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+        __m512i pl = _mm512_dpbusd_epi32(_mm512_set1_epi32(a[c]), lo, bcast32(xb->qs + 4 * c));
+        __m512i ph = _mm512_dpbusd_epi32(_mm512_set1_epi32(a[c + 4]), hi, bcast32(xb->qs + 16 + 4 * c));
+        A[c] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(pl), A[c]);
+        A[c + 4] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(ph), A[c + 4]);
+    }
+}
+
+/* Two activation rows against one block of the group: the weights are
+ * loaded (and Q4_0's nibbles unpacked) once for both; each row's chains are
+ * its own. */
+static ALWAYS_INLINE void pk_block2(bool q4, __m512 *A0, __m512 *A1, const uint8_t *qq, const __m256i *scb,
+                                    const struct zt_block_q8_0 *x0, const struct zt_block_q8_0 *x1,
+                                    const int32_t *a0, const int32_t *a1)
+{
+    float dx0, dx1;
+    memcpy(&dx0, &a0[8], sizeof dx0);
+    memcpy(&dx1, &a1[8], sizeof dx1);
+    __m512 ws = _mm512_cvtph_ps(_mm256_load_si256(scb));
+    __m512 d0 = _mm512_mul_ps(ws, _mm512_set1_ps(dx0)), d1 = _mm512_mul_ps(ws, _mm512_set1_ps(dx1));
+    if (!q4) {
+#pragma GCC unroll 8
+        for (int j = 0; j < 8; j++) {
+            __m512i w = _mm512_load_si512((const void *)(qq + 64 * j));
+            __m512i p0 = _mm512_dpbusd_epi32(_mm512_set1_epi32(a0[j]), w, bcast32(x0->qs + 4 * j));
+            __m512i p1 = _mm512_dpbusd_epi32(_mm512_set1_epi32(a1[j]), w, bcast32(x1->qs + 4 * j));
+            A0[j] = _mm512_fmadd_ps(d0, _mm512_cvtepi32_ps(p0), A0[j]);
+            A1[j] = _mm512_fmadd_ps(d1, _mm512_cvtepi32_ps(p1), A1[j]);
+        }
+        return;
+    }
+    const __m512i m4 = _mm512_set1_epi8(15);
+#pragma GCC unroll 4
+    for (int c = 0; c < 4; c++) {
+        __m512i v = _mm512_load_si512((const void *)(qq + 64 * c));
+        __m512i lo = _mm512_and_si512(v, m4), hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+        __m512i pl0 = _mm512_dpbusd_epi32(_mm512_set1_epi32(a0[c]), lo, bcast32(x0->qs + 4 * c));
+        __m512i ph0 = _mm512_dpbusd_epi32(_mm512_set1_epi32(a0[c + 4]), hi, bcast32(x0->qs + 16 + 4 * c));
+        __m512i pl1 = _mm512_dpbusd_epi32(_mm512_set1_epi32(a1[c]), lo, bcast32(x1->qs + 4 * c));
+        __m512i ph1 = _mm512_dpbusd_epi32(_mm512_set1_epi32(a1[c + 4]), hi, bcast32(x1->qs + 16 + 4 * c));
+        A0[c] = _mm512_fmadd_ps(d0, _mm512_cvtepi32_ps(pl0), A0[c]);
+        A0[c + 4] = _mm512_fmadd_ps(d0, _mm512_cvtepi32_ps(ph0), A0[c + 4]);
+        A1[c] = _mm512_fmadd_ps(d1, _mm512_cvtepi32_ps(pl1), A1[c]);
+        A1[c + 4] = _mm512_fmadd_ps(d1, _mm512_cvtepi32_ps(ph1), A1[c + 4]);
+    }
+}
+
+/* The canonical fold of 16 lanes held as 8 + 8 registers (lane l in lo[l],
+ * lane l + 8 in hi[l]), lane-wise for the 16 rows; masked store. */
+static ALWAYS_INLINE void pk_fold_store(__m512 *lo, const __m512 *hi, float *out, __mmask16 mask)
+{
+#pragma GCC unroll 8
+    for (int l = 0; l < 8; l++) lo[l] = _mm512_add_ps(lo[l], hi[l]);
+    /* h = 4, 2, 1 */
+#pragma GCC unroll 4
+    for (int l = 0; l < 4; l++) lo[l] = _mm512_add_ps(lo[l], lo[l + 4]);
+    lo[0] = _mm512_add_ps(lo[0], lo[2]);
+    lo[1] = _mm512_add_ps(lo[1], lo[3]);
+    lo[0] = _mm512_add_ps(lo[0], lo[1]);
+    _mm512_mask_storeu_ps(out, mask, lo[0]);
+}
+
+static ALWAYS_INLINE void pk_vnni(bool q4, const uint8_t *grp, size_t nb, size_t nvalid, const void *X, size_t xs,
+                                  const int32_t *act, size_t nx, float *out, size_t os)
+{
+    size_t qb = q4 ? 256 : 512, pb = 64 + 2 * qb; /* a block pair: scales, block 2b, block 2b+1 */
+    __mmask16 mask = nvalid >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << nvalid) - 1u);
+    /* One activation row: prefetch PK_PREFETCH bytes ahead in the stream.
+     * Several: the passes after the first read the group from cache, so
+     * the next group is prefetched into L2 across all passes (pair bp in
+     * pass bp % passes), keeping memory busy while they compute. Rows go
+     * two at a time (even blocks for both, then odd blocks: 16
+     * accumulators a pass), a last odd row alone. */
+    const uint8_t *next = grp + (nb + 1) / 2 * pb;
+    size_t passes = nx / 2 + nx % 2, k = 0;
+    for (; k + 2 <= nx; k += 2) {
+        const struct zt_block_q8_0 *x0 = (const struct zt_block_q8_0 *)(const void *)((const char *)X + k * xs);
+        const struct zt_block_q8_0 *x1 = (const struct zt_block_q8_0 *)(const void *)((const char *)x0 + xs);
+        const int32_t *a0 = act + k * nb * 9, *a1 = a0 + nb * 9;
+        __m512 e0[8], e1[8], o0[8], o1[8];
+#pragma GCC unroll 8
+        for (int l = 0; l < 8; l++) e0[l] = e1[l] = _mm512_setzero_ps();
+        for (size_t b = 0; b < nb; b += 2) {
+            const uint8_t *pair = grp + (b / 2) * pb;
+            if ((b / 2) % passes == k / 2)
+                for (size_t o = 0; o < pb; o += 64) _mm_prefetch((const char *)next + (b / 2) * pb + o, _MM_HINT_T1);
+            pk_block2(q4, e0, e1, pair + 64, (const __m256i *)(const void *)pair, x0 + b, x1 + b, a0 + 9 * b,
+                      a1 + 9 * b);
+        }
+#pragma GCC unroll 8
+        for (int l = 0; l < 8; l++) o0[l] = o1[l] = _mm512_setzero_ps();
+        for (size_t b = 1; b < nb; b += 2) {
+            const uint8_t *pair = grp + (b / 2) * pb;
+            pk_block2(q4, o0, o1, pair + 64 + qb, (const __m256i *)(const void *)pair + 1, x0 + b, x1 + b,
+                      a0 + 9 * b, a1 + 9 * b);
+        }
+        pk_fold_store(e0, o0, out + k * os, mask);
+        pk_fold_store(e1, o1, out + (k + 1) * os, mask);
+    }
+    for (; k < nx; k++) {
+        const struct zt_block_q8_0 *x = (const struct zt_block_q8_0 *)(const void *)((const char *)X + k * xs);
+        const int32_t *a = act + k * nb * 9;
+        __m512 ae[8], ao[8];
+#pragma GCC unroll 8
+        for (int l = 0; l < 8; l++) ae[l] = ao[l] = _mm512_setzero_ps();
+        size_t b = 0;
+        for (; b + 2 <= nb; b += 2) {
+            const uint8_t *pair = grp + (b / 2) * pb;
+            const __m256i *sc = (const __m256i *)(const void *)pair;
+            if (nx > 1 && (b / 2) % passes == k / 2)
+                for (size_t o = 0; o < pb; o += 64) _mm_prefetch((const char *)next + (b / 2) * pb + o, _MM_HINT_T1);
+            pk_block(q4, ae, pair + 64, sc, x + b, a + 9 * b, nx == 1);
+            pk_block(q4, ao, pair + 64 + qb, sc + 1, x + b + 1, a + 9 * (b + 1), nx == 1);
+        }
+        if (b < nb) {
+            const uint8_t *pair = grp + (b / 2) * pb;
+            pk_block(q4, ae, pair + 64, (const __m256i *)(const void *)pair, x + b, a + 9 * b, nx == 1);
+        }
+        pk_fold_store(ae, ao, out + k * os, mask);
+    }
+}
+
+static void pk_q8_0(const uint8_t *grp, size_t nb, size_t nvalid, const void *X, size_t xs, const int32_t *act,
+                    size_t nx, float *out, size_t os)
+{
+    pk_vnni(false, grp, nb, nvalid, X, xs, act, nx, out, os);
+}
+
+static void pk_q4_0(const uint8_t *grp, size_t nb, size_t nvalid, const void *X, size_t xs, const int32_t *act,
+                    size_t nx, float *out, size_t os)
+{
+    pk_vnni(true, grp, nb, nvalid, X, xs, act, nx, out, os);
+}
+
+/* Packed Q6_K (quant_pack.c): per group g of 16 elements, 3 chunks give the
+ * codes of 4 parts of 16 rows; 4 vpdpbusd from -32 * bsums[g] give
+ * sum(q * x) - 32 * bsums[g] for the 16 rows, times their scales[g] into
+ * the int32 isum; then the super-block's fma into lane sb % 8. */
+static void pk_q6_k(const uint8_t *grp, size_t nsb, size_t nvalid, const void *X, size_t xs, const int32_t *act,
+                    size_t nx, float *out, size_t os)
+{
+    (void)act;
+    enum { SB_BYTES = 64 + 256 + 16 * 192 };
+    __mmask16 mask = nvalid >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << nvalid) - 1u);
+    const __m512i m4 = _mm512_set1_epi8(15), m2 = _mm512_set1_epi8(3);
+    for (size_t k = 0; k < nx; k++) {
+        const struct zt_block_q8_k *x = (const struct zt_block_q8_k *)(const void *)((const char *)X + k * xs);
+        __m512 acc[8];
+#pragma GCC unroll 8
+        for (int l = 0; l < 8; l++) acc[l] = _mm512_setzero_ps();
+        for (size_t sb = 0; sb < nsb; sb++) {
+            const uint8_t *p = grp + sb * SB_BYTES;
+            const uint8_t *codes = p + 64 + 256;
+            if (nx == 1)
+                for (size_t o = 0; o < SB_BYTES; o += 64) _mm_prefetch((const char *)p + SB_BYTES + o, _MM_HINT_T0);
+            __m512i iv = _mm512_setzero_si512();
+            for (int g = 0; g < 16; g++) {
+                const uint8_t *c = codes + 192 * g;
+                __m512i n0 = _mm512_load_si512((const void *)c), n1 = _mm512_load_si512((const void *)(c + 64));
+                __m512i hb = _mm512_load_si512((const void *)(c + 128));
+                __m512i q0 = _mm512_or_si512(_mm512_and_si512(n0, m4), _mm512_slli_epi16(_mm512_and_si512(hb, m2), 4));
+                __m512i q1 = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(n0, 4), m4),
+                                             _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(hb, 2), m2), 4));
+                __m512i q2 = _mm512_or_si512(_mm512_and_si512(n1, m4),
+                                             _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(hb, 4), m2), 4));
+                __m512i q3 = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(n1, 4), m4),
+                                             _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(hb, 6), m2), 4));
+                const int8_t *xq = x[sb].qs + 16 * g;
+                __m512i sg = _mm512_set1_epi32(-32 * (int32_t)x[sb].bsums[g]);
+                sg = _mm512_dpbusd_epi32(sg, q0, bcast32(xq));
+                sg = _mm512_dpbusd_epi32(sg, q1, bcast32(xq + 4));
+                sg = _mm512_dpbusd_epi32(sg, q2, bcast32(xq + 8));
+                sg = _mm512_dpbusd_epi32(sg, q3, bcast32(xq + 12));
+                __m512i sc = _mm512_cvtepi8_epi32(_mm_load_si128((const __m128i *)(const void *)(p + 64 + 16 * g)));
+                iv = _mm512_add_epi32(iv, _mm512_mullo_epi32(sg, sc));
+            }
+            __m512 d = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(const void *)p)),
+                                     _mm512_set1_ps(x[sb].d));
+            acc[sb % 8] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(iv), acc[sb % 8]);
+        }
+        /* h = 4, 2, 1 */
+#pragma GCC unroll 4
+        for (int l = 0; l < 4; l++) acc[l] = _mm512_add_ps(acc[l], acc[l + 4]);
+        acc[0] = _mm512_add_ps(acc[0], acc[2]);
+        acc[1] = _mm512_add_ps(acc[1], acc[3]);
+        acc[0] = _mm512_add_ps(acc[0], acc[1]);
+        _mm512_mask_storeu_ps(out + k * os, mask, acc[0]);
+    }
+}
+
+/* Packed Q4_K (quant_pack.c): per sub-block j, 4 chunks give the codes of
+ * its 8 parts of 16 rows; 8 vpdpbusd give the exact sub-block sums of 16
+ * rows, times their sc[j] into isum; msum = sum_j m[j] * (bsums[2j] +
+ * bsums[2j+1]) the same way; then the super-block's two fmas into lane
+ * sb % 8 (fnmadd: -(dmin * msum) + acc, the same single rounding as
+ * fma(-dmin, msum, acc)). */
+static void pk_q4_k(const uint8_t *grp, size_t nsb, size_t nvalid, const void *X, size_t xs, const int32_t *act,
+                    size_t nx, float *out, size_t os)
+{
+    (void)act;
+    enum { SB_BYTES = 64 + 256 + 32 * 64 };
+    __mmask16 mask = nvalid >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << nvalid) - 1u);
+    const __m512i m4 = _mm512_set1_epi8(15);
+    for (size_t k = 0; k < nx; k++) {
+        const struct zt_block_q8_k *x = (const struct zt_block_q8_k *)(const void *)((const char *)X + k * xs);
+        __m512 acc[8];
+#pragma GCC unroll 8
+        for (int l = 0; l < 8; l++) acc[l] = _mm512_setzero_ps();
+        for (size_t sb = 0; sb < nsb; sb++) {
+            const uint8_t *p = grp + sb * SB_BYTES, *codes = p + 64 + 256;
+            if (nx == 1)
+                for (size_t o = 0; o < SB_BYTES; o += 64) _mm_prefetch((const char *)p + SB_BYTES + o, _MM_HINT_T0);
+            __m512i iv = _mm512_setzero_si512(), mv = _mm512_setzero_si512();
+            for (int j = 0; j < 8; j++) {
+                const int8_t *xq = x[sb].qs + 32 * j;
+                __m512i sj = _mm512_setzero_si512();
+#pragma GCC unroll 4
+                for (int c = 0; c < 4; c++) {
+                    __m512i v = _mm512_load_si512((const void *)(codes + (4 * j + c) * 64));
+                    sj = _mm512_dpbusd_epi32(sj, _mm512_and_si512(v, m4), bcast32(xq + 8 * c));
+                    sj = _mm512_dpbusd_epi32(sj, _mm512_and_si512(_mm512_srli_epi16(v, 4), m4), bcast32(xq + 8 * c + 4));
+                }
+                __m512i sc = _mm512_cvtepu8_epi32(_mm_load_si128((const __m128i *)(const void *)(p + 64 + 16 * j)));
+                __m512i mn = _mm512_cvtepu8_epi32(_mm_load_si128((const __m128i *)(const void *)(p + 192 + 16 * j)));
+                iv = _mm512_add_epi32(iv, _mm512_mullo_epi32(sj, sc));
+                mv = _mm512_add_epi32(mv, _mm512_mullo_epi32(mn, _mm512_set1_epi32(x[sb].bsums[2 * j] + x[sb].bsums[2 * j + 1])));
+            }
+            __m512 xd = _mm512_set1_ps(x[sb].d);
+            __m512 d = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(const void *)p)), xd);
+            __m512 dm = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(const void *)(p + 32))), xd);
+            acc[sb % 8] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(iv), acc[sb % 8]);
+            acc[sb % 8] = _mm512_fnmadd_ps(dm, _mm512_cvtepi32_ps(mv), acc[sb % 8]);
+        }
+        /* h = 4, 2, 1 */
+#pragma GCC unroll 4
+        for (int l = 0; l < 4; l++) acc[l] = _mm512_add_ps(acc[l], acc[l + 4]);
+        acc[0] = _mm512_add_ps(acc[0], acc[2]);
+        acc[1] = _mm512_add_ps(acc[1], acc[3]);
+        acc[0] = _mm512_add_ps(acc[0], acc[1]);
+        _mm512_mask_storeu_ps(out + k * os, mask, acc[0]);
+    }
+}
+
 /* The other entries are quant.c's to fill from the AVX-512 table. */
 const struct zt__quant_kernels zt__quant_kernels_avx512vnni = {
     .name = "avx512vnni",
     .dots_tile = true,
     .dot_q8_0 = dot_q8_0, .mm_q8_0 = mm_q8_0,
     .dot_q4_0 = dot_q4_0, .mm_q4_0 = mm_q4_0,
+    .dot_q4_k = dot_q4_k, .dot_q6_k = dot_q6_k,
+    .pk_q8_0 = pk_q8_0, .pk_q4_0 = pk_q4_0, .pk_q6_k = pk_q6_k, .pk_q4_k = pk_q4_k,
 };
 
 #else

@@ -14,6 +14,7 @@
 #include "zentalk/zt_buf.h"
 #include "zentalk/zt_model.h"
 #include "zentalk/zt_runner.h"
+#include "zentalk/zt_sync.h"
 #include "zentalk/zt_tokenizer.h"
 #include "stopscan.h"
 
@@ -25,9 +26,14 @@ enum job_kind { JOB_GEN, JOB_EMBED };
 struct job {
     uint64_t id;
     enum job_kind kind;
-    int32_t *prompt;
-    size_t n_prompt;
-    size_t n_fed;            /* prompt tokens in the KV cache */
+    int32_t *prompt;         /* the prompt, then the ids given (RESUME/VERIFY) */
+    size_t n_prompt;         /* of which prompt */
+    size_t n_in;             /* n_prompt + the ids given */
+    size_t n_fed;            /* input tokens in the KV cache */
+    float *flog;             /* PROMPT_CHUNK rows of logits for the positions of ids given */
+    size_t flog_first, flog_n; /* input index of this step's first such row, rows */
+    bool quiet;              /* replaying ids given (RESUME): their text was streamed already */
+    int32_t first_mismatch;  /* VERIFY */
     uint32_t cached;         /* of which reused from the slot's previous job */
     struct zt_job_params p;
     char *stop[ZT_RUNNER_MAX_STOP];
@@ -76,6 +82,7 @@ static void job_free(struct job *j)
 {
     if (!j) return;
     zt_free(j->prompt);
+    zt_free(j->flog);
     for (size_t i = 0; i < ZT_RUNNER_MAX_STOP; i++) zt_free(j->stop[i]);
     zt_sampler_free(j->sampler);
     zt_buf_deinit(&j->text);
@@ -90,18 +97,30 @@ static void emit_error(struct job *j, int err)
 
 /* ---- output text: stop strings ------------------------------------------ */
 
+/* A TEXT event: text, and with want_ids the token just accepted (or -1)
+ * with the chain so far. */
+static void emit_event(struct job *j, const char *t, size_t len, int32_t token)
+{
+    struct zt_job_event ev = {.kind = ZT_JOB_TEXT, .text = t, .len = len, .token = -1};
+    if (j->p.want_ids) {
+        ev.token = token;
+        ev.n_tokens = (uint32_t)zt_sampler_n_generated(j->sampler);
+        zt_sampler_hash(j->sampler, ev.hash);
+    }
+    j->cb(j->ud, &ev);
+}
+
 /* Emit what is certainly output: everything except a tail that might still
  * grow into a stop string. Returns true when a stop string matched (the text
- * before it is emitted, the rest dropped). */
-static bool emit_text(struct job *j, bool final)
+ * before it is emitted, the rest dropped). token: the id just accepted (-1:
+ * none), which a want_ids job gets an event for even with no text. While
+ * replaying ids given (quiet) nothing is emitted: the state moves the same. */
+static bool emit_text(struct job *j, bool final, int32_t token)
 {
     const char *t = zt_buf_str(&j->text);
     size_t len = j->text.len, keep_from = len;
     bool stopped = zt__stop_scan(t, len, (const char *const *)j->stop, j->p.n_stop, final, &keep_from);
-    if (keep_from > 0) {
-        struct zt_job_event ev = {.kind = ZT_JOB_TEXT, .text = t, .len = keep_from};
-        j->cb(j->ud, &ev);
-    }
+    if (!j->quiet && (keep_from > 0 || (j->p.want_ids && token >= 0))) emit_event(j, t, keep_from, token);
     if (stopped) {
         zt_buf_reset(&j->text);
     } else if (keep_from > 0) {
@@ -121,10 +140,13 @@ static void finish(struct zt_runner *r, struct slot *s, const char *reason)
     struct job *j = s->job;
     /* after a stop string nothing more is output; otherwise flush what the
      * UTF-8 decoder and the stop-string matcher still hold */
-    if (!j->stopped && zt_tok_stream_flush(&j->ts, &j->text) == 0) (void)emit_text(j, true);
+    if (!j->stopped && j->p.force != ZT_JOB_FORCE_VERIFY && zt_tok_stream_flush(&j->ts, &j->text) == 0)
+        (void)emit_text(j, true, -1);
     struct zt_job_event ev = {.kind = ZT_JOB_DONE, .finish_reason = reason,
                               .prompt_tokens = (uint32_t)j->n_prompt, .completion_tokens = j->n_gen,
-                              .cached_tokens = j->cached};
+                              .cached_tokens = j->cached, .token = -1,
+                              .n_tokens = (uint32_t)zt_sampler_n_generated(j->sampler),
+                              .first_mismatch = j->first_mismatch};
     zt_sampler_hash(j->sampler, ev.hash);
     j->cb(j->ud, &ev);
     r->stats.jobs_done++;
@@ -151,7 +173,7 @@ static void admit(struct zt_runner *r)
         for (unsigned i = 0; i < r->o.n_slots; i++) {
             struct slot *s = &r->slots[i];
             if (s->job) continue;
-            uint32_t c = common_prefix(s->tokens, s->n_tokens, r->queue->prompt, r->queue->n_prompt);
+            uint32_t c = common_prefix(s->tokens, s->n_tokens, r->queue->prompt, r->queue->n_in);
             if (!best || c > best_len) {
                 best = s;
                 best_len = c;
@@ -162,7 +184,8 @@ static void admit(struct zt_runner *r)
         r->queue = j->next;
         if (!r->queue) r->queue_tail = NULL;
         r->n_queued--;
-        /* at least the last prompt token is computed again: its logits start generation */
+        /* at least the last prompt token is computed again: its logits start
+         * generation (or score the first id given) */
         uint32_t keep = best_len < j->n_prompt ? best_len : (uint32_t)j->n_prompt - 1;
         zt_ignore(zt_seq_truncate(best->seq, keep));
         best->n_tokens = keep;
@@ -204,17 +227,28 @@ static size_t build_batch(struct zt_runner *r)
         s->want = false;
         struct job *j = s->job;
         if (!j) continue;
-        if (j->n_fed < j->n_prompt) {
-            size_t take = j->n_prompt - j->n_fed;
+        j->flog_n = 0;
+        if (j->n_fed < j->n_in) {
+            size_t take = j->n_in - j->n_fed;
             if (take > PROMPT_CHUNK) take = PROMPT_CHUNK;
             for (size_t k = 0; k < take; k++) {
-                bool last = j->n_fed + k + 1 == j->n_prompt;
-                r->items[n++] = (struct zt_batch_item){s->seq, j->prompt[j->n_fed + k], last ? s->raw : NULL};
-                s->tokens[s->n_tokens++] = j->prompt[j->n_fed + k];
+                size_t idx = j->n_fed + k;
+                float *lg = NULL;
+                if (idx + 1 == j->n_in) {
+                    /* the last input's logits start generation (a VERIFY job
+                     * has nothing left to score) */
+                    if (j->p.force != ZT_JOB_FORCE_VERIFY) lg = s->raw;
+                } else if (idx + 1 >= j->n_prompt) {
+                    /* scores the id given at idx + 1 */
+                    if (!j->flog_n) j->flog_first = idx;
+                    lg = j->flog + j->flog_n++ * r->n_vocab;
+                }
+                r->items[n++] = (struct zt_batch_item){s->seq, j->prompt[idx], lg};
+                s->tokens[s->n_tokens++] = j->prompt[idx];
             }
             j->n_fed += take;
             r->stats.prompt_tokens += take;
-            s->want = j->n_fed == j->n_prompt;
+            s->want = j->n_fed == j->n_in;
         } else if (j->next_token >= 0) {
             r->items[n++] = (struct zt_batch_item){s->seq, j->next_token, s->raw};
             s->tokens[s->n_tokens++] = j->next_token;
@@ -225,6 +259,37 @@ static size_t build_batch(struct zt_runner *r)
     return n;
 }
 
+/* The ids given whose logits this step computed, in order: each enters the
+ * chain with its logits (VERIFY: the token this sampler picks there).
+ * Returns true when the job ended (a stop string in ids given). */
+static bool replay_given(struct zt_runner *r, struct slot *s, struct job *j)
+{
+    for (size_t q = 0; q < j->flog_n; q++) {
+        size_t idx = j->flog_first + q;
+        int32_t given = j->prompt[idx + 1], tok = given;
+        const float *row = j->flog + q * r->n_vocab;
+        if (j->p.force == ZT_JOB_FORCE_VERIFY) {
+            memcpy(s->work, row, r->n_vocab * sizeof(float));
+            int32_t pick = zt_sampler_sample(j->sampler, s->work);
+            if (pick != given && j->first_mismatch < 0) j->first_mismatch = (int32_t)(idx + 1 - j->n_prompt);
+            if (pick >= 0) tok = pick;
+        }
+        zt_ignore(zt_sampler_accept(j->sampler, tok, row));
+        if (!j->p.ignore_eos && zt_tok_is_eog(r->tok, given)) continue;
+        j->n_gen++;
+        if (j->p.force != ZT_JOB_FORCE_RESUME) continue;
+        j->quiet = true;
+        if (zt_tok_stream_push(&j->ts, given, &j->text) != 0 || (j->stopped = emit_text(j, false, given))) {
+            j->quiet = false;
+            finish(r, s, "stop");
+            return true;
+        }
+        j->quiet = false;
+    }
+    j->flog_n = 0;
+    return false;
+}
+
 /* After the forward pass: sample and stream for every slot that got logits
  * (r->mu held). */
 static void after_step(struct zt_runner *r)
@@ -232,7 +297,13 @@ static void after_step(struct zt_runner *r)
     for (unsigned i = 0; i < r->o.n_slots; i++) {
         struct slot *s = &r->slots[i];
         struct job *j = s->job;
-        if (!j || !s->want) continue;
+        if (!j) continue;
+        if (j->flog_n && replay_given(r, s, j)) continue;
+        if (!s->want) continue;
+        if (j->p.force == ZT_JOB_FORCE_VERIFY) {
+            finish(r, s, "verified");
+            continue;
+        }
         memcpy(s->work, s->raw, r->n_vocab * sizeof(float));
         int32_t tok = zt_sampler_sample(j->sampler, s->work);
         if (tok < 0) {
@@ -243,12 +314,13 @@ static void after_step(struct zt_runner *r)
         }
         zt_ignore(zt_sampler_accept(j->sampler, tok, s->raw));
         if (!j->p.ignore_eos && zt_tok_is_eog(r->tok, tok)) {
+            if (j->p.want_ids) emit_event(j, "", 0, tok);
             finish(r, s, "stop");
             continue;
         }
         j->n_gen++;
         r->stats.generated_tokens++;
-        if (zt_tok_stream_push(&j->ts, tok, &j->text) != 0 || (j->stopped = emit_text(j, false))) {
+        if (zt_tok_stream_push(&j->ts, tok, &j->text) != 0 || (j->stopped = emit_text(j, false, tok))) {
             finish(r, s, "stop");
             continue;
         }
@@ -365,10 +437,7 @@ int zt_runner_new(struct zt_model *m, const struct zt_runner_opts *o, struct zt_
 void zt_runner_shutdown(struct zt_runner *r)
 {
     if (!r || !r->thread_started) return;
-    pthread_mutex_lock(&r->mu);
-    r->stopping = true;
-    pthread_cond_broadcast(&r->cv);
-    pthread_mutex_unlock(&r->mu);
+    zt_set_and_wake(&r->mu, &r->cv, &r->stopping);
     pthread_join(r->thread, NULL);
     r->thread_started = false;
 }
@@ -396,27 +465,38 @@ void zt_runner_free(struct zt_runner *r)
 struct zt_model *zt_runner_model(const struct zt_runner *r) { return r->m; }
 uint32_t zt_runner_n_ctx(const struct zt_runner *r) { return r->n_ctx; }
 
-static int job_new(struct zt_runner *r, enum job_kind kind, const int32_t *toks, size_t n, zt_job_cb cb,
-                   void *ud, struct job **out)
+static bool ids_valid(const struct zt_runner *r, const int32_t *toks, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (toks[i] < 0 || (uint32_t)toks[i] >= r->n_vocab) return false;
+    return true;
+}
+
+/* A job over toks (n) followed by the ids given (extra, n_extra). */
+static int job_new(struct zt_runner *r, enum job_kind kind, const int32_t *toks, size_t n, const int32_t *extra,
+                   size_t n_extra, zt_job_cb cb, void *ud, struct job **out)
 {
     if (n == 0 || !cb) return ZT_EINVAL;
-    if (n > r->n_ctx) return ZT_ERANGE;
-    for (size_t i = 0; i < n; i++)
-        if (toks[i] < 0 || (uint32_t)toks[i] >= r->n_vocab) return ZT_EINVAL;
+    if (n > r->n_ctx || n_extra > r->n_ctx - n) return ZT_ERANGE;
+    if (!ids_valid(r, toks, n) || !ids_valid(r, extra, n_extra)) return ZT_EINVAL;
     struct job *j = zt_calloc(1, sizeof *j);
     if (!j) return ZT_ENOMEM;
     j->kind = kind;
     j->cb = cb;
     j->ud = ud;
     j->next_token = -1;
+    j->first_mismatch = -1;
     zt_buf_init(&j->text, TEXT_MAX);
-    j->prompt = zt_calloc(n, sizeof *j->prompt);
-    if (!j->prompt) {
+    j->prompt = zt_calloc(n + n_extra, sizeof *j->prompt);
+    if (n_extra) j->flog = zt_calloc((size_t)PROMPT_CHUNK * r->n_vocab, sizeof(float));
+    if (!j->prompt || (n_extra && !j->flog)) {
         job_free(j);
         return ZT_ENOMEM;
     }
     memcpy(j->prompt, toks, n * sizeof *toks);
+    if (n_extra) memcpy(j->prompt + n, extra, n_extra * sizeof *extra);
     j->n_prompt = n;
+    j->n_in = n + n_extra;
     *out = j;
     return 0;
 }
@@ -427,10 +507,15 @@ int zt_runner_submit(struct zt_runner *r, const int32_t *prompt, size_t n, const
     if (p->n_stop > ZT_RUNNER_MAX_STOP) return ZT_EINVAL;
     for (size_t i = 0; i < p->n_stop; i++)
         if (!p->stop[i] || !p->stop[i][0] || strlen(p->stop[i]) > ZT_RUNNER_MAX_STOP_LEN) return ZT_EINVAL;
+    size_t n_given = p->force != ZT_JOB_FORCE_NONE ? p->n_forced : 0;
+    if (p->force > ZT_JOB_FORCE_VERIFY || (n_given && !p->forced) ||
+        (p->force == ZT_JOB_FORCE_RESUME && p->max_tokens && n_given >= p->max_tokens))
+        return ZT_EINVAL;
     struct job *j;
-    int rc = job_new(r, JOB_GEN, prompt, n, cb, ud, &j);
+    int rc = job_new(r, JOB_GEN, prompt, n, p->forced, n_given, cb, ud, &j);
     if (rc) return rc;
     j->p = *p;
+    j->p.forced = NULL; /* the copy is in j->prompt */
     for (size_t i = 0; i < p->n_stop; i++) {
         j->stop[i] = zt_strdup(p->stop[i]);
         if (!j->stop[i]) rc = ZT_ENOMEM;
@@ -463,7 +548,7 @@ int zt_runner_embed(struct zt_runner *r, const int32_t *tokens, size_t n, zt_job
                     uint64_t *job_id)
 {
     struct job *j;
-    int rc = job_new(r, JOB_EMBED, tokens, n, cb, ud, &j);
+    int rc = job_new(r, JOB_EMBED, tokens, n, NULL, 0, cb, ud, &j);
     if (rc) return rc;
     pthread_mutex_lock(&r->mu);
     if (r->stopping) {

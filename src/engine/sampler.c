@@ -18,9 +18,9 @@ struct zt_sampler {
     struct zt_sampler_params p;
     struct zt_logit_bias *bias;  /* owned copy; the arrays live in the sampler's own block */
     uint32_t n_vocab;
-    uint64_t rng[4];
     int32_t *history;            /* accepted tokens (ring of at most hist_cap) */
     size_t hist_len, hist_cap, n_accepted;
+    uint64_t n_generated;        /* tokens accepted with logits: the draw position */
     uint32_t *counts;            /* occurrences of each token in the whole history */
     uint32_t *stamp;             /* de-duplicates the repetition window */
     uint32_t stamp_gen;
@@ -66,9 +66,15 @@ static uint64_t next_u64(uint64_t s[4])
     return r;
 }
 
-/* uniform double in [0, 1) from the top 53 bits */
-static double next_unit(uint64_t s[4])
+/* The draw for generated position pos (0-based: the number of tokens
+ * accepted with logits before it): a generator seeded from (seed, pos)
+ * alone, so the sampler's state at token N is reconstructible from the
+ * N tokens (a resumed or verifying worker replays them; WIRE.md). Uniform
+ * double in [0, 1) from the top 53 bits of its first output. */
+static double draw_at(uint64_t seed, uint64_t pos)
 {
+    uint64_t s[4], x = seed ^ (pos * 0xD6E8FEB86659FD93ull);
+    for (int i = 0; i < 4; i++) s[i] = splitmix64(&x);
     return (double)(next_u64(s) >> 11) * 0x1.0p-53;
 }
 
@@ -117,8 +123,6 @@ int zt_sampler_new(const struct zt_sampler_params *p, uint32_t n_vocab, struct z
     s->bias = p->n_logit_bias ? (struct zt_logit_bias *)(void *)(s->stamp + n_vocab + hist_cap) : NULL;
     if (p->n_logit_bias) memcpy(s->bias, p->logit_bias, p->n_logit_bias * sizeof *s->bias);
     s->p.logit_bias = s->bias;
-    uint64_t x = p->seed;
-    for (int i = 0; i < 4; i++) s->rng[i] = splitmix64(&x);
 
     /* h0 binds every parameter that changes the output */
     uint8_t init[14 + 4 * 10 + 8];
@@ -234,7 +238,7 @@ int32_t zt_sampler_sample(struct zt_sampler *s, float *logits)
     }
     double inv_t = 1.0 / (double)p->temperature, total = 0.0;
     for (size_t i = 0; i < n; i++) total += exp(((double)s->cands[i].logit - mx) * inv_t);
-    double r = next_unit(s->rng) * total, acc = 0.0;
+    double r = draw_at(p->seed, s->n_generated) * total, acc = 0.0;
     for (size_t i = 0; i < n; i++) {
         acc += exp(((double)s->cands[i].logit - mx) * inv_t);
         if (r < acc) return s->cands[i].id;
@@ -262,6 +266,7 @@ int zt_sampler_accept(struct zt_sampler *s, int32_t token, const float *raw_logi
     n = ZT_SAMPLER_HASH_LEN;
     zt_put_le32(link + n, (uint32_t)token), n += 4;
     if (raw_logits) {
+        s->n_generated++;
         /* top-k by (value desc, id asc) with a small insertion list */
         struct cand top[ZT_SAMPLER_HASH_TOPK];
         size_t k = 0;
@@ -292,4 +297,14 @@ void zt_sampler_hash(const struct zt_sampler *s, uint8_t out[static ZT_SAMPLER_H
 size_t zt_sampler_n_accepted(const struct zt_sampler *s)
 {
     return s->n_accepted;
+}
+
+uint64_t zt_sampler_n_generated(const struct zt_sampler *s)
+{
+    return s->n_generated;
+}
+
+double zt_sampler_draw(uint64_t seed, uint64_t pos)
+{
+    return draw_at(seed, pos);
 }

@@ -722,6 +722,26 @@ static int gguf_bool(const struct zt_gguf *g, const char *key, bool dflt, bool *
     return rc;
 }
 
+/* The optional per-token array key of g (*ki, its element type *et):
+ * ZT_ENOTFOUND when g has none; ZT_EPARSE (err says why) unless it holds
+ * n elements of a float type (floats) or an integer type (!floats). */
+static int token_array(const struct zt_gguf *g, const char *key, size_t n, bool floats, int64_t *ki,
+                       enum zt_gguf_vtype *et, struct zt_buf *err)
+{
+    uint64_t cnt;
+    *ki = zt_gguf_find_key(g, key);
+    int rc = zt_gguf_kv_arr(g, *ki, et, &cnt);
+    if (rc) return rc;
+    bool is_float = *et == ZT_GGUF_F32 || *et == ZT_GGUF_F64;
+    bool is_int = !is_float && *et != ZT_GGUF_STRING && *et != ZT_GGUF_ARRAY && *et != ZT_GGUF_BOOL;
+    if (cnt != n || !(floats ? is_float : is_int)) {
+        zt_buf_sayf(err, "tokenizer: %s has %llu entries of type %d for %zu tokens", key, (unsigned long long)cnt,
+                    (int)*et, n);
+        return ZT_EPARSE;
+    }
+    return 0;
+}
+
 /* A string array as zt_tok_text[] (pointing into the mapping). */
 static int gguf_texts(const struct zt_gguf *g, const char *key, size_t max, struct zt_tok_text **out,
                       size_t *n_out, struct zt_buf *err)
@@ -792,16 +812,9 @@ int zt_tok_from_gguf(const struct zt_gguf *g, struct zt_tokenizer **out, struct 
     d.tokens = tokens;
 
     enum zt_gguf_vtype et;
-    uint64_t cnt;
-    int64_t ki = zt_gguf_find_key(g, "tokenizer.ggml.scores");
-    rc = zt_gguf_kv_arr(g, ki, &et, &cnt);
+    int64_t ki;
+    rc = token_array(g, "tokenizer.ggml.scores", d.n_tokens, true, &ki, &et, err);
     if (rc == 0) {
-        if (cnt != d.n_tokens || (et != ZT_GGUF_F32 && et != ZT_GGUF_F64)) {
-            rc = ZT_EPARSE;
-            zt_buf_sayf(err, "tokenizer: tokenizer.ggml.scores has %llu entries of type %d for %zu tokens",
-                 (unsigned long long)cnt, (int)et, d.n_tokens);
-            goto out;
-        }
         scores = zt_calloc(d.n_tokens, sizeof *scores);
         if (!scores) goto nomem;
         const uint8_t *raw = zt_gguf_kv_arr_data(g, ki);
@@ -819,16 +832,8 @@ int zt_tok_from_gguf(const struct zt_gguf *g, struct zt_tokenizer **out, struct 
         goto out;
     }
 
-    ki = zt_gguf_find_key(g, "tokenizer.ggml.token_type");
-    rc = zt_gguf_kv_arr(g, ki, &et, &cnt);
+    rc = token_array(g, "tokenizer.ggml.token_type", d.n_tokens, false, &ki, &et, err);
     if (rc == 0) {
-        if (cnt != d.n_tokens || et == ZT_GGUF_STRING || et == ZT_GGUF_ARRAY || et == ZT_GGUF_F32 ||
-            et == ZT_GGUF_F64 || et == ZT_GGUF_BOOL) {
-            rc = ZT_EPARSE;
-            zt_buf_sayf(err, "tokenizer: tokenizer.ggml.token_type has %llu entries of type %d for %zu tokens",
-                 (unsigned long long)cnt, (int)et, d.n_tokens);
-            goto out;
-        }
         types = zt_calloc(d.n_tokens, sizeof *types);
         if (!types) goto nomem;
         const uint8_t *raw = zt_gguf_kv_arr_data(g, ki);

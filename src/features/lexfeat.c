@@ -12,7 +12,8 @@
 #include "zentalk/zt_moderation.h"
 #include "zentalk/zt_sentiment.h"
 
-#define WHY_LEN 4400 /* a path (4096) and a reason */
+#define PATH_LEN 4096
+#define WHY_LEN 4400 /* a path and a reason */
 
 struct zt_lexfeat {
     const struct zt_config *cfg;
@@ -24,10 +25,32 @@ struct zt_lexfeat {
     char sent_why[WHY_LEN], mod_why[WHY_LEN], lang_why[WHY_LEN];
 };
 
-static void load_asset_why(char *why, const char *path, int rc)
+static void unavailable(const char *feature, const char *why)
 {
+    zt_log(ZT_LOG_WARN, "feature_unavailable", "feature=%s reason=\"%s\"", feature, why);
+}
+
+/* rc of loading path for feature: why (and the log) when it failed. */
+static void loaded(const char *feature, const char *path, int rc, char *why)
+{
+    if (!rc) return;
     snprintf(why, WHY_LEN, "cannot load %s: %s%s", path, zt_strerror(rc),
              rc == ZT_ENOTFOUND || rc == ZT_EUNSUPPORTED ? " (run `make data`)" : "");
+    unavailable(feature, why);
+}
+
+/* Whether features.<feature> is on and its asset has a path (into path,
+ * PATH_LEN bytes) to load; if not, why says so (and the log). */
+static bool asset_wanted(const struct zt_config *cfg, bool enabled, const char *feature, const char *asset,
+                         char *path, char *why)
+{
+    if (!enabled) {
+        snprintf(why, WHY_LEN, "features.%s.enabled is false", feature);
+        return false;
+    }
+    int rc = zt_asset_path(cfg->node.data_dir, asset, path, PATH_LEN);
+    loaded(feature, path, rc, why);
+    return rc == 0;
 }
 
 int zt_lexfeat_new(const struct zt_config *cfg, struct zt_lexfeat **out)
@@ -36,22 +59,12 @@ int zt_lexfeat_new(const struct zt_config *cfg, struct zt_lexfeat **out)
     if (!f) return ZT_ENOMEM;
     f->cfg = cfg;
     const struct zt_cfg_features *fe = &cfg->features;
-    char path[4096];
+    char path[PATH_LEN];
     int rc;
-    if (!fe->sentiment.enabled) {
-        snprintf(f->sent_why, WHY_LEN, "features.sentiment.enabled is false");
-    } else if ((rc = zt_asset_path(cfg->node.data_dir, ZT_SENTIMENT_ASSET, path, sizeof path)) != 0 ||
-               (rc = zt_sentiment_load(path, &f->sent)) != 0) {
-        load_asset_why(f->sent_why, path, rc);
-        zt_log(ZT_LOG_WARN, "feature_unavailable", "feature=sentiment reason=\"%s\"", f->sent_why);
-    }
-    if (!fe->moderation.enabled) {
-        snprintf(f->mod_why, WHY_LEN, "features.moderation.enabled is false");
-    } else if ((rc = zt_asset_path(cfg->node.data_dir, ZT_MODERATION_ASSET, path, sizeof path)) != 0 ||
-               (rc = zt_moderation_load(path, &f->mod)) != 0) {
-        load_asset_why(f->mod_why, path, rc);
-        zt_log(ZT_LOG_WARN, "feature_unavailable", "feature=moderation reason=\"%s\"", f->mod_why);
-    }
+    if (asset_wanted(cfg, fe->sentiment.enabled, "sentiment", ZT_SENTIMENT_ASSET, path, f->sent_why))
+        loaded("sentiment", path, zt_sentiment_load(path, &f->sent), f->sent_why);
+    if (asset_wanted(cfg, fe->moderation.enabled, "moderation", ZT_MODERATION_ASSET, path, f->mod_why))
+        loaded("moderation", path, zt_moderation_load(path, &f->mod), f->mod_why);
     f->policy.threshold = fe->moderation.threshold;
     const struct zt_cfg_moderation_actions *a = &fe->moderation.actions;
     const char *acts[ZT_MOD_N_CATEGORIES];
@@ -83,7 +96,7 @@ int zt_lexfeat_new(const struct zt_config *cfg, struct zt_lexfeat **out)
             else
                 snprintf(f->lang_why, WHY_LEN, "cannot load the libexttextcat fingerprints of %s from %s: %s",
                          bad ? bad : "the languages", fe->language.fingerprints_dir, zt_strerror(rc));
-            zt_log(ZT_LOG_WARN, "feature_unavailable", "feature=language reason=\"%s\"", f->lang_why);
+            unavailable("language", f->lang_why);
         }
     }
     *out = f;

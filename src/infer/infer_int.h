@@ -15,6 +15,10 @@
 ZT_NODISCARD int zt__infer_acquire(struct zt_infer *inf, const char *id, struct zt_runner **out,
                                    const struct zt_cfg_model **entry, struct zt_infer_err *err);
 void zt__infer_release(struct zt_infer *inf, struct zt_runner *r);
+/* SHA-256 of entry e's file, loaded as runner r (acquired): read once per
+ * load and kept. ZT_EIO, ZT_ENOMEM. */
+ZT_NODISCARD int zt__infer_model_sha256(struct zt_infer *inf, const struct zt_cfg_model *e, const struct zt_runner *r,
+                                        uint8_t out[static 32]);
 
 /* Fill err (message formatted); returns rc. */
 int zt__infer_fail(struct zt_infer_err *err, int rc, const char *code, const char *fmt, ...)
@@ -31,6 +35,7 @@ struct zt_infer_job {
     char stop_buf[ZT_RUNNER_MAX_STOP][ZT_RUNNER_MAX_STOP_LEN + 1];
     int32_t *toks;
     size_t n_toks;
+    int32_t *given;           /* params.forced: ids given (zt_infer_job_give) */
     bool fell_back;
 };
 

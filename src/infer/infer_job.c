@@ -306,5 +306,33 @@ void zt_infer_job_free(struct zt_infer_job *j)
     if (j->runner) zt__infer_release(j->inf, j->runner);
     if (j->toks) sodium_memzero(j->toks, j->n_toks * sizeof *j->toks); /* the prompt, as tokens */
     zt_free(j->toks);
+    zt_free(j->given);
     zt_free(j);
+}
+
+int zt_infer_job_give(struct zt_infer_job *j, enum zt_job_force f, const int32_t *ids, size_t n)
+{
+    if (!j || (!ids && n) || f == ZT_JOB_FORCE_NONE || f > ZT_JOB_FORCE_VERIFY) return ZT_EINVAL;
+    uint32_t max = j->params.max_tokens;
+    if (max && (f == ZT_JOB_FORCE_RESUME ? n >= max : n > max)) return ZT_EINVAL;
+    int32_t *c = zt_malloc((n ? n : 1) * sizeof *c);
+    if (!c) return ZT_ENOMEM;
+    if (n) memcpy(c, ids, n * sizeof *c);
+    zt_free(j->given);
+    j->given = c;
+    j->params.force = f;
+    j->params.forced = c;
+    j->params.n_forced = n;
+    return 0;
+}
+
+void zt_infer_job_want_ids(struct zt_infer_job *j)
+{
+    if (j) j->params.want_ids = true;
+}
+
+int zt_infer_job_model_sha256(struct zt_infer_job *j, uint8_t out[static 32])
+{
+    if (!j || !j->runner) return ZT_EINVAL;
+    return zt__infer_model_sha256(j->inf, j->entry, j->runner, out);
 }

@@ -14,6 +14,7 @@
 #include "infer_int.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_gguf.h"
+#include "zentalk/zt_hash.h"
 #include "zentalk/zt_log.h"
 #include "zentalk/zt_model.h"
 #include "zentalk/zt_str.h"
@@ -21,6 +22,8 @@
 
 struct loaded {
     struct zt_runner *runner;   /* NULL: not loaded */
+    const struct zt_runner *sha_of; /* sha holds the file's SHA-256 while runner == sha_of */
+    uint8_t sha[32];
     size_t bytes;
     unsigned users;
     uint64_t last_used;
@@ -44,6 +47,7 @@ struct zt_infer {
     const char *data_dir;
     size_t budget;                     /* bytes; 0 = no limit */
     unsigned n_threads, n_slots;
+    bool kv_f16; /* gpu_pool.kv_cache_type: f16 */
     uint32_t n_ctx;
     void (*progress)(void *ud, uint64_t done, uint64_t total);
     void *progress_ud;
@@ -112,6 +116,7 @@ int zt_infer_new(const struct zt_config *cfg, const struct zt_infer_opts *o, str
     inf->budget = cfg->model_cache.memory_budget_mb > 0 ? (size_t)cfg->model_cache.memory_budget_mb * 1024u * 1024u : 0;
     if (!inf->n_threads) inf->n_threads = cfg->gpu_pool.cpu_threads > 0 ? (unsigned)cfg->gpu_pool.cpu_threads : cpus_online();
     if (!inf->n_slots) inf->n_slots = (unsigned)(cfg->gpu_pool.max_batch < 64 ? cfg->gpu_pool.max_batch : 64);
+    inf->kv_f16 = cfg->gpu_pool.kv_cache_type && strcmp(cfg->gpu_pool.kv_cache_type, "f16") == 0;
     *out = inf;
     return 0;
 }
@@ -256,6 +261,48 @@ static void prefault(const struct zt_infer *inf, const struct zt_model *m)
     (void)sink;
 }
 
+int zt__infer_model_sha256(struct zt_infer *inf, const struct zt_cfg_model *e, const struct zt_runner *r,
+                           uint8_t out[static 32])
+{
+    size_t i = (size_t)(e - inf->models);
+    if (i >= inf->n_models || !r) return ZT_EINVAL;
+    struct loaded *l = &inf->l[i];
+    pthread_mutex_lock(&inf->mu);
+    bool have = l->sha_of == r;
+    if (have) memcpy(out, l->sha, 32);
+    pthread_mutex_unlock(&inf->mu);
+    if (have) return 0;
+    /* read the file once per load (the runner is in use: it stays) */
+    char path[1024], alt[1024];
+    int rc = model_file(inf, e, path, sizeof path, alt, sizeof alt);
+    if (rc) return rc;
+    FILE *f = fopen(path, "rb");
+    if (!f) return ZT_EIO;
+    struct zt_sha256_ctx c;
+    zt_sha256_init(&c);
+    uint8_t *buf = zt_malloc((size_t)1 << 20);
+    if (!buf) {
+        fclose(f);
+        return ZT_ENOMEM;
+    }
+    size_t n;
+    while ((n = fread(buf, 1, (size_t)1 << 20, f)) > 0) zt_sha256_update(&c, buf, n);
+    rc = ferror(f) ? ZT_EIO : 0;
+    fclose(f);
+    zt_free(buf);
+    if (rc) return rc;
+    uint8_t h[32];
+    zt_sha256_final(&c, h);
+    pthread_mutex_lock(&inf->mu);
+    if (l->runner == r) {
+        l->sha_of = r;
+        memcpy(l->sha, h, 32);
+    }
+    pthread_mutex_unlock(&inf->mu);
+    memcpy(out, h, 32);
+    return 0;
+}
+
 int zt__infer_acquire(struct zt_infer *inf, const char *id, struct zt_runner **out, const struct zt_cfg_model **entry,
                       struct zt_infer_err *err)
 {
@@ -310,6 +357,7 @@ int zt__infer_acquire(struct zt_infer *inf, const char *id, struct zt_runner **o
     }
     uint64_t t0 = zt_time_mono_ns();
     if (!rc) rc = zt_model_load(path, &m, &why);
+    if (!rc && inf->kv_f16) rc = zt_model_set_kv_type(m, ZT_GGML_F16);
     if (!rc && inf->progress) prefault(inf, m);
     size_t bytes = m ? zt_model_weight_bytes(m) : 0;
     const char *code = "model_unavailable";

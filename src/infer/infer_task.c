@@ -19,6 +19,7 @@
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_model.h"
 #include "zentalk/zt_str.h"
+#include "zentalk/zt_sync.h"
 #include "zentalk/zt_time.h"
 #include "zentalk/zt_tokenizer.h"
 
@@ -180,10 +181,7 @@ static void on_sync_event(void *ud, const struct zt_job_event *ev)
         res->err = ev->err ? ev->err : ZT_EINVAL;
     }
     res->total_ns = zt_time_mono_ns() - s->t0;
-    pthread_mutex_lock(&s->mu);
-    s->done = true;
-    pthread_cond_signal(&s->cv);
-    pthread_mutex_unlock(&s->mu);
+    zt_set_and_wake(&s->mu, &s->cv, &s->done);
 }
 
 static const struct zt_infer_sink SYNC_SINK = {on_sync_event, NULL};

@@ -84,11 +84,95 @@ static bool messages_ok(json_t *m, const char **why)
     return true;
 }
 
+/* "ids": an array of at most max integers 0..INT32_MAX. */
+static int decode_ids(json_t *a, size_t max, struct zt_job_request *out, const char **why)
+{
+    if (!json_is_array(a) || json_array_size(a) > max) {
+        say(why, "ids must be an array of token ids, within max_tokens");
+        return ZT_EPARSE;
+    }
+    size_t n = json_array_size(a);
+    out->ids = zt_malloc((n ? n : 1) * sizeof *out->ids);
+    if (!out->ids) {
+        say(why, "out of memory");
+        return ZT_ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        json_t *e = json_array_get(a, i);
+        if (!json_is_integer(e) || json_integer_value(e) < 0 || json_integer_value(e) > INT32_MAX) {
+            say(why, "a token id is not an integer from 0 to 2^31-1");
+            return ZT_EPARSE;
+        }
+        out->ids[i] = (int32_t)json_integer_value(e);
+    }
+    out->n_ids = n;
+    return 0;
+}
+
+/* The v2 fields: "subject", "resume", "verify". */
+static int decode_v2(json_t *j, uint32_t max_tokens, struct zt_job_request *out, const char **why)
+{
+    json_t *sub = json_object_get(j, "subject"), *res = json_object_get(j, "resume"),
+           *ver = json_object_get(j, "verify");
+    if (sub) {
+        if (!json_is_string(sub) || json_string_length(sub) != 2 * ZT_ENV_HASH_LEN ||
+            zt_hex_decode_str(out->subject, sizeof out->subject, json_string_value(sub), ZT_HEX_LOWER) != 0) {
+            say(why, "subject must be 64 hex digits");
+            return ZT_EPARSE;
+        }
+        out->has_subject = true;
+    }
+    if (res && ver) {
+        say(why, "a job body holds \"resume\" or \"verify\", not both");
+        return ZT_EPARSE;
+    }
+    json_t *m = res ? res : ver;
+    if (!m) return 0;
+    if (!out->has_subject) {
+        say(why, "a resume or verify job needs \"subject\"");
+        return ZT_EPARSE;
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach(m, k, v) if (strcmp(k, "ids") != 0 && (ver || strcmp(k, "checkpoint") != 0)) {
+        say(why, "unknown field in resume or verify");
+        return ZT_EPARSE;
+    }
+    if (!json_is_object(m)) {
+        say(why, "resume and verify must be objects");
+        return ZT_EPARSE;
+    }
+    out->mode = res ? ZT_JOB_RESUME : ZT_JOB_VERIFY;
+    /* a resumed job has at least one token left to make */
+    size_t max = res ? (max_tokens ? (size_t)max_tokens - 1 : 0) : (size_t)max_tokens;
+    int rc = decode_ids(json_object_get(m, "ids"), max, out, why);
+    if (rc) return rc;
+    json_t *ck = res ? json_object_get(res, "checkpoint") : NULL;
+    if (ck && !json_is_null(ck)) {
+        struct zt_checkpoint c;
+        size_t hl = json_is_string(ck) ? json_string_length(ck) : 0;
+        if (hl == 0 || hl % 2 || hl / 2 > sizeof out->prev ||
+            zt_hex_decode_str(out->prev, hl / 2, json_string_value(ck), ZT_HEX_LOWER) != 0 ||
+            zt_checkpoint_verify(out->prev, hl / 2, NULL, &c) != 0) {
+            say(why, "resume.checkpoint must be a signed checkpoint record in hex");
+            return ZT_EPARSE;
+        }
+        if (memcmp(c.subject, out->subject, sizeof c.subject) != 0 || c.n_tokens > out->n_ids) {
+            say(why, "resume.checkpoint is for another subject or more ids than given");
+            return ZT_EPARSE;
+        }
+        out->prev_len = hl / 2;
+    }
+    return 0;
+}
+
 int zt_job_body_decode(const uint8_t *body, size_t len, const char *model, uint32_t max_tokens,
                        struct zt_job_request *out, const char **why)
 {
     int rc = ZT_EPARSE;
     json_t *j = NULL, *req = NULL;
+    struct zt_job_request res;
+    memset(&res, 0, sizeof res);
     if (!out || !model || (!body && len)) return ZT_EINVAL;
     if (len > ZT_ENV_MAX_BODY) {
         say(why, "the job body is larger than 16 MiB");
@@ -120,11 +204,13 @@ int zt_job_body_decode(const uint8_t *body, size_t len, const char *model, uint3
         say(why, "the job body needs \"v\": 1");
         goto out;
     }
-    if (json_integer_value(v) != ZT_JOB_BODY_VERSION) {
-        say(why, "unsupported job body version (this node reads \"v\": 1)");
+    json_int_t version = json_integer_value(v);
+    if (version != ZT_JOB_BODY_V1 && version != ZT_JOB_BODY_VERSION) {
+        say(why, "unsupported job body version (this node reads \"v\": 1 and 2)");
         rc = ZT_EUNSUPPORTED;
         goto out;
     }
+    res.version = (int)version;
     const char *kind = json_string_value(json_object_get(j, "kind"));
     enum zt_job_kind k;
     if (!kind) {
@@ -151,6 +237,8 @@ int zt_job_body_decode(const uint8_t *body, size_t len, const char *model, uint3
     json_t *val;
     json_object_foreach(j, key, val) {
         if (strcmp(key, "v") == 0 || strcmp(key, "kind") == 0) continue;
+        if (version >= 2 && (strcmp(key, "subject") == 0 || strcmp(key, "resume") == 0 || strcmp(key, "verify") == 0))
+            continue; /* decode_v2 */
         if (strcmp(key, "model") == 0) {
             if (!json_is_string(val) || strcmp(json_string_value(val), model) != 0) {
                 say(why, "the body's model contradicts the envelope header's");
@@ -217,11 +305,15 @@ int zt_job_body_decode(const uint8_t *body, size_t len, const char *model, uint3
         say(why, k == ZT_JOB_CHAT ? "a chat job needs \"messages\"" : "a completion job needs \"prompt\"");
         goto out;
     }
-    out->kind = k;
-    out->request = req;
+    if (version >= 2 && (rc = decode_v2(j, max_tokens, &res, why)) != 0) goto out;
+    res.kind = k;
+    res.request = req;
     req = NULL;
+    *out = res;
+    memset(&res, 0, sizeof res);
     rc = 0;
 out:
+    zt_job_request_deinit(&res);
     json_decref(req);
     json_decref(j);
     return rc;
@@ -232,9 +324,27 @@ void zt_job_request_deinit(struct zt_job_request *j)
     if (!j) return;
     json_decref(j->request);
     j->request = NULL;
+    zt_free(j->ids);
+    j->ids = NULL;
+    j->n_ids = 0;
 }
 
 /* ---- client side: the body of a request ------------------------------------ */
+
+/* Add a fresh "nonce" to j and serialise it. Randomness under the
+ * receipt's input hash: a receipt alone cannot confirm a guessed prompt. */
+static int dump_with_nonce(json_t *j, char **out, size_t *out_len)
+{
+    uint8_t rnd[16];
+    char nonce[2 * sizeof rnd + 1], *s;
+    randombytes_buf(rnd, sizeof rnd);
+    zt_hex_encode(nonce, rnd, sizeof rnd);
+    if (json_object_set_new(j, "nonce", json_string(nonce)) != 0 || !(s = json_dumps(j, JSON_COMPACT)))
+        return ZT_ENOMEM;
+    *out = s;
+    *out_len = strlen(s);
+    return 0;
+}
 
 /* The body of req as it is (the verdict checked by zt_job_build). */
 static int encode(const json_t *req, enum zt_job_kind kind, char **out, size_t *out_len)
@@ -242,7 +352,6 @@ static int encode(const json_t *req, enum zt_job_kind kind, char **out, size_t *
     int rc = ZT_EINVAL;
     json_t *src = (json_t *)(uintptr_t)req; /* jansson's getters take non-const */
     json_t *j = json_pack("{s:i,s:s}", "v", ZT_JOB_BODY_VERSION, "kind", kind == ZT_JOB_CHAT ? "chat" : "completion");
-    char *s = NULL;
     if (!j) return ZT_ENOMEM;
     if (kind == ZT_JOB_CHAT) {
         json_t *m = json_object_get(src, "messages"), *msgs = json_array();
@@ -278,20 +387,48 @@ static int encode(const json_t *req, enum zt_job_kind kind, char **out, size_t *
             goto out;
         }
     }
-    /* randomness under the receipt's input hash: a receipt alone cannot
-     * confirm a guessed prompt */
-    uint8_t rnd[16];
-    char nonce[2 * sizeof rnd + 1];
-    randombytes_buf(rnd, sizeof rnd);
-    zt_hex_encode(nonce, rnd, sizeof rnd);
-    if (json_object_set_new(j, "nonce", json_string(nonce)) != 0 || !(s = json_dumps(j, JSON_COMPACT))) {
-        rc = ZT_ENOMEM;
+    rc = dump_with_nonce(j, out, out_len);
+out:
+    json_decref(j);
+    return rc;
+}
+
+int zt_job_body_continue(const char *body, size_t len, enum zt_job_mode mode,
+                         const uint8_t subject[static ZT_ENV_HASH_LEN], const int32_t *ids, size_t n_ids,
+                         const uint8_t *prev, size_t prev_len, char **out, size_t *out_len)
+{
+    if (!body || !out || !out_len || (!ids && n_ids) || (mode != ZT_JOB_RESUME && mode != ZT_JOB_VERIFY) ||
+        prev_len > ZT_CKPT_MAX_LEN)
+        return ZT_EINVAL;
+    json_t *j = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
+    if (!j) return ZT_EINVAL;
+    int rc = ZT_EINVAL;
+    json_t *ida = NULL, *m = NULL;
+    if (!json_is_object(j) || json_integer_value(json_object_get(j, "v")) != ZT_JOB_BODY_VERSION) goto out;
+    rc = ZT_ENOMEM;
+    char sub[2 * ZT_ENV_HASH_LEN + 1], ck[2 * ZT_CKPT_MAX_LEN + 1];
+    zt_hex_encode(sub, subject, ZT_ENV_HASH_LEN);
+    if (!(ida = json_array()) || !(m = json_object())) goto out;
+    for (size_t i = 0; i < n_ids; i++)
+        if (json_array_append_new(ida, json_integer(ids[i])) != 0) goto out;
+    if (json_object_set_new(m, "ids", ida) != 0) goto out;
+    ida = NULL;
+    if (prev && prev_len) {
+        zt_hex_encode(ck, prev, prev_len);
+        if (json_object_set_new(m, "checkpoint", json_string(ck)) != 0) goto out;
+    }
+    zt_ignore(json_object_del(j, "resume"));
+    zt_ignore(json_object_del(j, "verify"));
+    if (json_object_set_new(j, "subject", json_string(sub)) != 0 ||
+        json_object_set_new(j, mode == ZT_JOB_RESUME ? "resume" : "verify", m) != 0) {
+        m = NULL;
         goto out;
     }
-    *out = s;
-    *out_len = strlen(s);
-    rc = 0;
+    m = NULL;
+    rc = dump_with_nonce(j, out, out_len);
 out:
+    json_decref(ida);
+    json_decref(m);
     json_decref(j);
     return rc;
 }

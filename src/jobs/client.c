@@ -21,6 +21,7 @@
 
 #include "transfer.h"
 #include "zentalk/zt_alloc.h"
+#include "zentalk/zt_hash.h"
 #include "zentalk/zt_jobs.h"
 #include "zentalk/zt_nodeauth.h"
 #include "zentalk/zt_pseudo.h"
@@ -33,6 +34,9 @@
 struct zt_job_call {
     const struct zt_privacy_verdict *verdict;
     struct zt_sealed_call call;
+    char *body;           /* the body sealed (wiped): a continuation copies it */
+    size_t body_len;
+    uint8_t subject[ZT_ENV_HASH_LEN];
     char id[2 * ZT_ENV_JOB_ID_LEN + 1];
     char worker_id[ZT_IDENTITY_ID_SIZE];
     uint8_t worker_sign_pk[ZT_ENV_ED25519_PK_LEN];
@@ -62,21 +66,97 @@ static bool restoring(const struct zt_job_call *j)
     return j->verdict->kind == ZT_PRIVACY_VERDICT_MASKED && j->verdict->restore;
 }
 
+/* Wire v2 records, passed to the hooks of the send in progress. */
+static void on_ids(void *ud, const int32_t *ids, size_t n)
+{
+    struct zt_job_call *j = ud;
+    if (!j->fail && j->hooks && j->hooks->ids) j->hooks->ids(j->hooks->ud, ids, n);
+}
+
+static void on_ckpt(void *ud, const uint8_t *rec, size_t len, const struct zt_checkpoint *c)
+{
+    struct zt_job_call *j = ud;
+    if (!j->fail && j->hooks && j->hooks->checkpoint) j->hooks->checkpoint(j->hooks->ud, rec, len, c);
+}
+
+static const struct zt_sealed_v2_hooks V2_HOOKS = {on_ids, on_ckpt};
+
+static bool spec_ok(const struct zt_job_spec *spec)
+{
+    return spec && spec->worker_kem_pk && spec->worker_sign_pk && spec->worker_id &&
+           strlen(spec->worker_id) < ZT_IDENTITY_ID_SIZE;
+}
+
+/* A call for body (taken: the call owns and wipes it), v2 stream of base ids. */
+static int call_make(char *body, size_t body_len, const uint8_t *subject, uint32_t base,
+                     const struct zt_privacy_verdict *verdict, const struct zt_job_spec *spec,
+                     struct zt_job_call **out);
+
 int zt_job_call_new(const json_t *req, enum zt_job_kind kind, const struct zt_privacy_verdict *verdict,
                const struct zt_job_spec *spec, struct zt_job_call **out)
 {
-    if (!req || !spec || !out || !spec->worker_kem_pk || !spec->worker_sign_pk || !spec->worker_id ||
-        strlen(spec->worker_id) >= ZT_IDENTITY_ID_SIZE)
-        return ZT_EINVAL;
+    if (!req || !spec_ok(spec) || !out) return ZT_EINVAL;
     char *body = NULL;
     size_t body_len = 0;
     int rc = zt_job_build(req, kind, verdict, &body, &body_len);
     if (rc) return rc;
+    return call_make(body, body_len, NULL, 0, verdict, spec, out);
+}
+
+int zt_job_call_continue(struct zt_job_call *prev, enum zt_job_mode mode, const int32_t *ids, size_t n_ids,
+                         const uint8_t *ckpt, size_t ckpt_len, const struct zt_job_spec *spec,
+                         struct zt_job_call **out)
+{
+    if (!prev || !spec_ok(spec) || !out || n_ids > UINT32_MAX) return ZT_EINVAL;
+    char *body = NULL;
+    size_t body_len = 0;
+    int rc = zt_job_body_continue(prev->body, prev->body_len, mode, prev->subject, ids, n_ids, ckpt, ckpt_len, &body,
+                                  &body_len);
+    if (rc) return rc;
+    struct zt_job_call *j = NULL;
+    rc = call_make(body, body_len, prev->subject, (uint32_t)n_ids, prev->verdict, spec, &j);
+    if (rc) return rc;
+    /* the continuation's body is the original's plus the continuation:
+     * a later one continues from the original again */
+    char *orig = zt_malloc(prev->body_len + 1);
+    if (!orig) {
+        zt_job_call_free(j);
+        return ZT_ENOMEM;
+    }
+    memcpy(orig, prev->body, prev->body_len + 1);
+    sodium_memzero(j->body, j->body_len);
+    zt_free(j->body);
+    j->body = orig;
+    j->body_len = prev->body_len;
+    if (mode == ZT_JOB_RESUME) { /* text held back for a pseudonym comes out here */
+        struct zt_pseudo_stream t = j->ps;
+        j->ps = prev->ps;
+        prev->ps = t;
+    }
+    *out = j;
+    return 0;
+}
+
+void zt_job_call_subject(const struct zt_job_call *j, uint8_t out[static ZT_ENV_HASH_LEN])
+{
+    memcpy(out, j->subject, ZT_ENV_HASH_LEN);
+}
+
+static int call_make(char *body, size_t body_len, const uint8_t *subject, uint32_t base,
+                     const struct zt_privacy_verdict *verdict, const struct zt_job_spec *spec,
+                     struct zt_job_call **out)
+{
+    int rc;
     struct zt_job_call *j = zt_calloc(1, sizeof *j);
     if (!j) {
         rc = ZT_ENOMEM;
         goto out;
     }
+    j->body = body;
+    j->body_len = body_len;
+    body = NULL;
+    if (subject) memcpy(j->subject, subject, ZT_ENV_HASH_LEN);
+    else zt_sha256(j->subject, j->body, j->body_len);
     j->verdict = verdict;
     zt_strlcpy(j->worker_id, spec->worker_id, sizeof j->worker_id);
     memcpy(j->worker_sign_pk, spec->worker_sign_pk, sizeof j->worker_sign_pk);
@@ -84,15 +164,19 @@ int zt_job_call_new(const json_t *req, enum zt_job_kind kind, const struct zt_pr
     zt_buf_init(&j->scratch, SCRATCH_MAX);
     zt_pseudo_stream_init(&j->ps, restoring(j) ? verdict->restore : NULL);
     rc = zt_sealed_call_seal(spec->model, spec->max_tokens, spec->stream, spec->ttl_s, spec->now, spec->suite,
-                             spec->worker_kem_pk, spec->worker_sign_pk, (const uint8_t *)body, body_len, &j->call);
+                             spec->worker_kem_pk, spec->worker_sign_pk, (const uint8_t *)j->body, j->body_len,
+                             &j->call);
     if (rc) goto out;
+    zt_sealed_reader_v2(j->call.reader, base, &V2_HOOKS, j);
     zt_hex_encode(j->id, j->call.sent.job_id, ZT_ENV_JOB_ID_LEN);
     *out = j;
     j = NULL;
 out:
     zt_job_call_free(j);
-    sodium_memzero(body, body_len);
-    zt_free(body);
+    if (body) {
+        sodium_memzero(body, body_len);
+        zt_free(body);
+    }
     return rc;
 }
 
@@ -100,6 +184,10 @@ void zt_job_call_free(struct zt_job_call *j)
 {
     if (!j) return;
     zt_sealed_call_deinit(&j->call); /* frees the reader */
+    if (j->body) {
+        sodium_memzero(j->body, j->body_len);
+        zt_free(j->body);
+    }
     zt_pseudo_stream_deinit(&j->ps);
     wipe_buf(&j->scratch);
     zt_buf_deinit(&j->answer);
@@ -220,6 +308,7 @@ static int on_body(void *ud, const uint8_t *p, size_t n)
         zt_ignore(zt_buf_append(&j->answer, p, n < room ? n : room));
         return 0;
     }
+    if (j->hooks && j->hooks->progress) j->hooks->progress(j->hooks->ud);
     int rc = zt_sealed_reader_feed(j->call.reader, p, n, on_text, j);
     if (rc && !j->fail) j->fail = rc;
     return j->fail ? -1 : 0; /* nothing after a bad chunk can be trusted: abort */

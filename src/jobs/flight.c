@@ -35,11 +35,7 @@ int zt_job_pool_new(unsigned max_inflight, struct zt_job_pool **out)
         zt__jobs_http_cleanup();
         return ZT_ENOMEM;
     }
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&p->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    zt_cond_init_mono(&p->cv);
     pthread_mutex_init(&p->mu, NULL);
     p->max = max_inflight ? max_inflight : 1;
     *out = p;

@@ -26,6 +26,8 @@ struct job_args {
     int64_t esc_user;
     zt_u128 esc_amount;
     int esc_state;
+    /* job_tx: what runs in the transaction, with the rc of esc_load */
+    int (*body)(struct job_args *a, int esc_rc);
 };
 
 /* the escrow row of job: ZT_ENOTFOUND */
@@ -67,39 +69,56 @@ static void job_key(char *key, size_t cap, const char *op, const char *job)
     snprintf(key, cap, "%s:%s", op, job);
 }
 
-static int reserve_body(struct zt_store *st, void *ud)
+static int job_tx_run(struct zt_store *st, void *ud)
 {
     (void)st;
     struct job_args *a = ud;
+    return a->body(a, esc_load(a));
+}
+
+/* One zt_store_tx for an operation on a->job: body, after loading the
+ * job's escrow row (its rc: 0 or ZT_ENOTFOUND, or an error). */
+static int job_tx(struct job_args *a, int (*body)(struct job_args *a, int esc_rc))
+{
+    a->body = body;
+    return zt_store_tx(a->l->st, job_tx_run, a);
+}
+
+/* Post op's ledger transaction for a->job, keyed "<op>:<job>" so that a
+ * repeat is a replay (*replayed). */
+static int post_job_tx(struct job_args *a, const char *op, const struct zt_ledger_entry *e, size_t n, bool *replayed)
+{
+    char key[ZT_LEDGER_KEY_MAX + 1];
+    job_key(key, sizeof key, op, a->job);
+    int64_t tx;
+    return zt__ledger_post_tx(a->l, key, op, false, e, n, &tx, replayed);
+}
+
+static int reserve_body(struct job_args *a, int rc)
+{
     struct zt_ledger *l = a->l;
-    int rc = esc_load(a);
     if (rc == 0) return a->esc_user == a->user && a->esc_amount == a->amount ? 0 : ZT_EEXIST;
     if (rc != ZT_ENOTFOUND) return rc;
-    char as[ZT_U128_STR_LEN], key[ZT_LEDGER_KEY_MAX + 1];
+    char as[ZT_U128_STR_LEN];
     zt_u128_format(a->amount, as);
     if ((rc = zt_store_bind_text(l->q_esc_ins, 1, a->job, SIZE_MAX)) || (rc = zt_store_bind_i64(l->q_esc_ins, 2, a->user)) ||
         (rc = zt_store_bind_text(l->q_esc_ins, 3, as, SIZE_MAX)) || (rc = zt__ledger_run(l->q_esc_ins)))
         return rc;
     struct zt_ledger_entry e[2] = {{a->user, a->amount, false}, {l->escrow_id, a->amount, true}};
-    job_key(key, sizeof key, "reserve", a->job);
-    int64_t tx;
     bool rep;
-    return zt__ledger_post_tx(l, key, "reserve", false, e, 2, &tx, &rep);
+    return post_job_tx(a, "reserve", e, 2, &rep);
 }
 
 int zt_ledger_reserve(struct zt_ledger *l, const char *job_id, int64_t user, zt_u128 amount)
 {
     if (!l || !job_ok(job_id) || amount == 0) return ZT_EINVAL;
     struct job_args a = {.l = l, .job = job_id, .user = user, .amount = amount};
-    return zt_store_tx(l->st, reserve_body, &a);
+    return job_tx(&a, reserve_body);
 }
 
-static int settle_body(struct zt_store *st, void *ud)
+static int settle_body(struct job_args *a, int rc)
 {
-    (void)st;
-    struct job_args *a = ud;
     struct zt_ledger *l = a->l;
-    int rc = esc_load(a);
     zt_u128 used, rest;
     if (rc) return rc;
     if (a->esc_state == ESC_REFUNDED) return ZT_EPERM;
@@ -110,11 +129,8 @@ static int settle_body(struct zt_store *st, void *ud)
     if (a->cost) e[n++] = (struct zt_ledger_entry){a->provider, a->cost, true};
     if (a->fee) e[n++] = (struct zt_ledger_entry){l->fee_id, a->fee, true};
     if (rest) e[n++] = (struct zt_ledger_entry){a->esc_user, rest, true};
-    char key[ZT_LEDGER_KEY_MAX + 1];
-    job_key(key, sizeof key, "settle", a->job);
-    int64_t tx;
     bool rep;
-    if ((rc = zt__ledger_post_tx(l, key, "settle", false, e, n, &tx, &rep))) return rc;
+    if ((rc = post_job_tx(a, "settle", e, n, &rep))) return rc;
     if (rep) return 0;
     if (a->esc_state != ESC_RESERVED) return ZT_EIO;
     if ((rc = esc_set(l, a->job, ESC_SETTLED))) return rc;
@@ -138,23 +154,17 @@ int zt_ledger_settle(struct zt_ledger *l, const char *job_id, int64_t provider, 
     if (rc) return rc == ZT_ENOTFOUND ? ZT_EINVAL : rc;
     if (kind != ZT_LEDGER_PROVIDER) return ZT_EINVAL;
     struct job_args a = {.l = l, .job = job_id, .provider = provider, .cost = cost, .fee = fee, .now_ms = now_ms};
-    return zt_store_tx(l->st, settle_body, &a);
+    return job_tx(&a, settle_body);
 }
 
-static int refund_body(struct zt_store *st, void *ud)
+static int refund_body(struct job_args *a, int rc)
 {
-    (void)st;
-    struct job_args *a = ud;
     struct zt_ledger *l = a->l;
-    int rc = esc_load(a);
     if (rc) return rc;
     if (a->esc_state == ESC_SETTLED) return ZT_EPERM;
     struct zt_ledger_entry e[2] = {{l->escrow_id, a->esc_amount, false}, {a->esc_user, a->esc_amount, true}};
-    char key[ZT_LEDGER_KEY_MAX + 1];
-    job_key(key, sizeof key, "refund", a->job);
-    int64_t tx;
     bool rep;
-    if ((rc = zt__ledger_post_tx(l, key, "refund", false, e, 2, &tx, &rep))) return rc;
+    if ((rc = post_job_tx(a, "refund", e, 2, &rep))) return rc;
     if (rep) return 0;
     return esc_set(l, a->job, ESC_REFUNDED);
 }
@@ -163,7 +173,7 @@ int zt_ledger_refund(struct zt_ledger *l, const char *job_id)
 {
     if (!l || !job_ok(job_id)) return ZT_EINVAL;
     struct job_args a = {.l = l, .job = job_id};
-    return zt_store_tx(l->st, refund_body, &a);
+    return job_tx(&a, refund_body);
 }
 
 int zt_ledger_stake(struct zt_ledger *l, const char *key, const char *node_id, zt_u128 amount)

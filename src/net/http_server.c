@@ -34,6 +34,7 @@
 #include "zentalk/zt_http.h"
 #include "zentalk/zt_log.h"
 #include "zentalk/zt_str.h"
+#include "zentalk/zt_sync.h"
 #include "zentalk/zt_time.h"
 
 #ifndef POLLRDHUP
@@ -1425,10 +1426,7 @@ int zt_http_tls_check(const char *cert_pem, const char *key_pem, char *why, size
 static void guard_free(struct zt_http_server *s)
 {
     if (s->reaper_running) {
-        pthread_mutex_lock(&s->gmu);
-        s->reaper_stop = true;
-        pthread_cond_signal(&s->reaper_cv);
-        pthread_mutex_unlock(&s->gmu);
+        zt_set_and_wake(&s->gmu, &s->reaper_cv, &s->reaper_stop);
         pthread_join(s->reaper, NULL);
     }
     for (size_t b = 0; b < ADDR_BUCKETS; b++) {
@@ -1478,11 +1476,7 @@ int zt_http_start(const struct zt_http_opts *opts, struct zt_http_server **out)
     s->cap_existing = opts->max_connections - (unsigned)((uint64_t)opts->max_connections * pct / 100u);
     if (s->cap_existing < 1) s->cap_existing = 1;
     pthread_mutex_init(&s->gmu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&s->reaper_cv, &ca);
-    pthread_condattr_destroy(&ca);
+    zt_cond_init_mono(&s->reaper_cv);
     int rc = open_listener(opts->host, opts->port, &s->listen_fd, &s->port);
     if (rc) {
         guard_free(s);

@@ -20,7 +20,6 @@
 #include "zentalk/zt_sync.h"
 
 #define KEY_LEN 16
-#define NIL UINT32_MAX
 #define CACHE_MAX ((size_t)1 << 24)
 
 static const char PREFIX[] = "zentalk-node-request-v1";
@@ -140,14 +139,12 @@ int zt_nodeauth_parse(const char *node, const char *date, const char *nonce, con
 struct cache_entry {
     uint8_t key[KEY_LEN];
     int64_t expires;
-    uint32_t hnext;
 };
 
 struct zt_nodeauth_verifier {
     pthread_mutex_t mu;
     size_t max, used, head; /* ring: entries [head, head+used) mod max, oldest first */
-    uint32_t nbuckets;       /* a power of two */
-    uint32_t *buckets;
+    struct zt_chain ix;      /* e by key_hash() */
     struct cache_entry *e;
 };
 
@@ -159,15 +156,11 @@ int zt_nodeauth_verifier_new(size_t cache_max, struct zt_nodeauth_verifier **out
     if (!v) return ZT_ENOMEM;
     pthread_mutex_init(&v->mu, NULL); /* first: zt_nodeauth_verifier_free undoes any step below */
     v->max = cache_max;
-    v->nbuckets = 1;
-    while (v->nbuckets < cache_max) v->nbuckets <<= 1;
-    v->buckets = zt_malloc(sizeof *v->buckets * v->nbuckets);
     v->e = zt_calloc(cache_max, sizeof *v->e);
-    if (!v->buckets || !v->e) {
+    if (!v->e || zt_chain_init(&v->ix, cache_max, cache_max) != 0) {
         zt_nodeauth_verifier_free(v);
         return ZT_ENOMEM;
     }
-    for (uint32_t i = 0; i < v->nbuckets; i++) v->buckets[i] = NIL;
     *out = v;
     return 0;
 }
@@ -176,24 +169,22 @@ void zt_nodeauth_verifier_free(struct zt_nodeauth_verifier *v)
 {
     if (!v) return;
     pthread_mutex_destroy(&v->mu);
-    zt_free(v->buckets);
+    zt_chain_deinit(&v->ix);
     zt_free(v->e);
     zt_free(v);
 }
 
-static uint32_t bucket_of(const struct zt_nodeauth_verifier *v, const uint8_t key[KEY_LEN])
+static uint32_t key_hash(const uint8_t key[KEY_LEN])
 {
     uint32_t h;
     memcpy(&h, key, sizeof h); /* the key is a hash already */
-    return h & (v->nbuckets - 1);
+    return h;
 }
 
 static void drop_oldest(struct zt_nodeauth_verifier *v)
 {
     uint32_t i = (uint32_t)v->head;
-    uint32_t *pp = &v->buckets[bucket_of(v, v->e[i].key)];
-    while (*pp != NIL && *pp != i) pp = &v->e[*pp].hnext;
-    if (*pp == i) *pp = v->e[i].hnext;
+    zt_chain_remove(&v->ix, key_hash(v->e[i].key), i);
     v->head = (v->head + 1) % v->max;
     v->used--;
 }
@@ -204,8 +195,8 @@ static int cache_insert(struct zt_nodeauth_verifier *v, const uint8_t key[KEY_LE
     int rc = 0;
     pthread_mutex_lock(&v->mu);
     while (v->used && v->e[v->head].expires <= now) drop_oldest(v);
-    uint32_t b = bucket_of(v, key);
-    for (uint32_t i = v->buckets[b]; i != NIL; i = v->e[i].hnext) {
+    uint32_t h = key_hash(key);
+    for (uint32_t i = zt_chain_first(&v->ix, h); i != ZT_CHAIN_NIL; i = zt_chain_next(&v->ix, i)) {
         if (sodium_memcmp(v->e[i].key, key, KEY_LEN) == 0) {
             rc = ZT_EEXIST;
             goto out;
@@ -218,8 +209,7 @@ static int cache_insert(struct zt_nodeauth_verifier *v, const uint8_t key[KEY_LE
     uint32_t i = (uint32_t)((v->head + v->used) % v->max);
     memcpy(v->e[i].key, key, KEY_LEN);
     v->e[i].expires = now + 2 * ZT_NODEAUTH_WINDOW_S;
-    v->e[i].hnext = v->buckets[b];
-    v->buckets[b] = i;
+    zt_chain_insert(&v->ix, h, i);
     v->used++;
 out:
     pthread_mutex_unlock(&v->mu);

@@ -1,4 +1,5 @@
-/* peers.c: the static peer registry. See zt_peers.h and docs/internals/peers.md.
+/* peers.c: the static peer registry, and the workers the discovery DHT
+ * found (zt_dht.h). See zt_peers.h and docs/internals/peers.md.
  *
  * The peers are a sorted array (by node id) behind a read-write lock; a
  * load builds a new array aside and swaps it in, so readers never wait for
@@ -29,6 +30,13 @@ struct zt_peers {
     /* per peer (same index as v): whether it runs the worker role and the
      * models its descriptor lists, each followed by '\0' (models_len bytes) */
     struct peer_models *m;
+    /* nodes found in the discovery DHT (zt_peers_set_discovered): the same
+     * shape, sorted by node id, consulted after the static peers */
+    struct zt_peer *dv;
+    struct peer_models *dm;
+    size_t dn;
+    void (*unknown)(void *); /* zt_peers_set_unknown_hook */
+    void *unknown_ud;
 };
 
 struct peer_models {
@@ -62,6 +70,8 @@ void zt_peers_free(struct zt_peers *p)
     pthread_rwlock_destroy(&p->lock);
     models_free(p->m, p->n);
     zt_free(p->v);
+    models_free(p->dm, p->dn);
+    zt_free(p->dv);
     zt_free(p);
 }
 
@@ -124,6 +134,17 @@ static int loaded_cmp(const void *a, const void *b)
     return strcmp(((const struct loaded *)a)->peer.node_id, ((const struct loaded *)b)->peer.node_id);
 }
 
+/* The peer of a verified descriptor (its endpoint without trailing '/'). */
+static void peer_of(const struct zt_node_descriptor *d, struct zt_peer *e)
+{
+    memcpy(e->node_id, d->node_id, sizeof e->node_id);
+    memcpy(e->ed25519_pk, d->ed25519_pk, sizeof e->ed25519_pk);
+    memcpy(e->kem_pk, d->kem_pk, sizeof e->kem_pk);
+    size_t el = zt_strlcpy(e->endpoint, d->endpoint, sizeof e->endpoint);
+    while (el > 0 && e->endpoint[el - 1] == '/') e->endpoint[--el] = '\0';
+    e->expires = d->expires;
+}
+
 /* The worker role and the models of a verified descriptor. */
 static int take_models(const struct zt_node_descriptor *d, struct peer_models *m)
 {
@@ -139,6 +160,25 @@ static int take_models(const struct zt_node_descriptor *d, struct peer_models *m
         m->len += l;
     }
     return 0;
+}
+
+/* Put a new set of peers in place (the file's, or the discovered ones)
+ * under the write lock and free the one it replaces. */
+static void swap_in(struct zt_peers *p, bool discovered, struct zt_peer *pv, struct peer_models *pm, size_t n)
+{
+    struct zt_peer **v = discovered ? &p->dv : &p->v;
+    struct peer_models **m = discovered ? &p->dm : &p->m;
+    size_t *cnt = discovered ? &p->dn : &p->n;
+    pthread_rwlock_wrlock(&p->lock);
+    struct zt_peer *old = *v;
+    struct peer_models *old_m = *m;
+    size_t old_n = *cnt;
+    *v = pv;
+    *m = pm;
+    *cnt = n;
+    pthread_rwlock_unlock(&p->lock);
+    models_free(old_m, old_n);
+    zt_free(old);
 }
 
 int zt_peers_load_text(struct zt_peers *p, const char *text, size_t len, int64_t now, size_t *kept,
@@ -203,13 +243,7 @@ int zt_peers_load_text(struct zt_peers *p, const char *text, size_t len, int64_t
             nd++;
             continue;
         }
-        struct zt_peer *e = &v[n].peer;
-        memcpy(e->node_id, nd_out.node_id, sizeof e->node_id);
-        memcpy(e->ed25519_pk, nd_out.ed25519_pk, sizeof e->ed25519_pk);
-        memcpy(e->kem_pk, nd_out.kem_pk, sizeof e->kem_pk);
-        size_t el = zt_strlcpy(e->endpoint, nd_out.endpoint, sizeof e->endpoint);
-        while (el > 0 && e->endpoint[el - 1] == '/') e->endpoint[--el] = '\0';
-        e->expires = nd_out.expires;
+        peer_of(&nd_out, &v[n].peer);
         rc = take_models(&nd_out, &v[n].m);
         zt_node_descriptor_deinit(&nd_out);
         n++;
@@ -252,17 +286,8 @@ int zt_peers_load_text(struct zt_peers *p, const char *text, size_t len, int64_t
             v[i].m.names = NULL;
         }
     }
-    pthread_rwlock_wrlock(&p->lock);
-    struct zt_peer *old = p->v;
-    struct peer_models *old_m = p->m;
-    size_t old_n = p->n;
-    p->v = pv;
-    p->m = pm;
-    p->n = n;
-    pthread_rwlock_unlock(&p->lock);
-    pv = old;
-    pm = old_m;
-    models_free(pm, old_n);
+    swap_in(p, false, pv, pm, n);
+    pv = NULL;
     pm = NULL;
     if (kept) *kept = n;
     if (dropped) *dropped = nd;
@@ -284,13 +309,7 @@ int zt_peers_load_file(struct zt_peers *p, const char *path, int64_t now, size_t
     fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         if (errno == ENOENT) {
-            pthread_rwlock_wrlock(&p->lock);
-            models_free(p->m, p->n);
-            p->m = NULL;
-            zt_free(p->v);
-            p->v = NULL;
-            p->n = 0;
-            pthread_rwlock_unlock(&p->lock);
+            swap_in(p, false, NULL, NULL, 0);
             if (kept) *kept = 0;
             if (dropped) *dropped = 0;
             return ZT_ENOTFOUND;
@@ -344,9 +363,12 @@ int zt_peers_lookup(struct zt_peers *p, const char *node_id, int64_t now, struct
     int rc = ZT_ENOTFOUND;
     pthread_rwlock_rdlock(&p->lock);
     const struct zt_peer *e = p->n ? bsearch(&key, p->v, p->n, sizeof *p->v, peer_cmp) : NULL;
+    if (!e && p->dn) e = bsearch(&key, p->dv, p->dn, sizeof *p->dv, peer_cmp);
     if (e) {
         rc = now >= e->expires ? ZT_ETIMEDOUT : 0;
         if (!rc) *out = *e;
+    } else if (p->unknown) {
+        p->unknown(p->unknown_ud); /* under the read lock: unsetting the hook waits for it */
     }
     pthread_rwlock_unlock(&p->lock);
     return rc;
@@ -369,12 +391,16 @@ static int peers_metric(void *ud, struct zt_metrics_out *o)
 
 int zt_peers_register_metrics(struct zt_peers *p, struct zt_metrics *m)
 {
-    return zt_metrics_add_fn(m, "zentalk_peers", "Trusted peers in the registry.", ZT_METRIC_GAUGE, peers_metric, p);
+    return zt_metrics_add_fn(m, "zentalk_peers", "Peers in the registry: the peers file's and those the DHT found.", ZT_METRIC_GAUGE, peers_metric, p);
 }
 
 size_t zt_peers_count(struct zt_peers *p)
 {
-    return p ? zt_rdlocked_size(&p->lock, &p->n) : 0;
+    if (!p) return 0;
+    pthread_rwlock_rdlock(&p->lock);
+    size_t n = p->n + p->dn;
+    pthread_rwlock_unlock(&p->lock);
+    return n;
 }
 
 static bool lists_model(const struct peer_models *m, const char *model)
@@ -384,18 +410,78 @@ static bool lists_model(const struct peer_models *m, const char *model)
     return false;
 }
 
+static bool pick_in(const struct zt_peer *v, const struct peer_models *m, size_t n, const char *model,
+                    const char *pin, int64_t now, struct zt_peer *out)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (pin && pin[0] && strcmp(pin, v[i].node_id) != 0) continue;
+        if (now >= v[i].expires || !m[i].worker || !lists_model(&m[i], model)) continue;
+        *out = v[i];
+        return true;
+    }
+    return false;
+}
+
 int zt_peers_pick(struct zt_peers *p, const char *model, const char *pin, int64_t now, struct zt_peer *out)
 {
     if (!p || !model || !model[0]) return ZT_ENOTFOUND;
-    int rc = ZT_ENOTFOUND;
     pthread_rwlock_rdlock(&p->lock);
-    for (size_t i = 0; i < p->n; i++) {
-        if (pin && pin[0] && strcmp(pin, p->v[i].node_id) != 0) continue;
-        if (now >= p->v[i].expires || !p->m[i].worker || !lists_model(&p->m[i], model)) continue;
-        *out = p->v[i];
-        rc = 0;
-        break;
-    }
+    bool found = pick_in(p->v, p->m, p->n, model, pin, now, out) || pick_in(p->dv, p->dm, p->dn, model, pin, now, out);
     pthread_rwlock_unlock(&p->lock);
-    return rc;
+    return found ? 0 : ZT_ENOTFOUND;
+}
+
+void zt_peers_set_unknown_hook(struct zt_peers *p, void (*fn)(void *ud), void *ud)
+{
+    if (!p) return;
+    pthread_rwlock_wrlock(&p->lock);
+    p->unknown = fn;
+    p->unknown_ud = ud;
+    pthread_rwlock_unlock(&p->lock);
+}
+
+int zt_peers_set_discovered(struct zt_peers *p, const struct zt_node_descriptor *d, size_t n, int64_t now,
+                            size_t *kept)
+{
+    if (!p || (n && !d)) return ZT_EINVAL;
+    struct zt_peer *pv = n ? zt_calloc(n, sizeof *pv) : NULL;
+    struct peer_models *pm = n ? zt_calloc(n, sizeof *pm) : NULL;
+    if (n && (!pv || !pm)) {
+        zt_free(pv);
+        zt_free(pm);
+        return ZT_ENOMEM;
+    }
+    size_t k = 0;
+    int rc = 0;
+    for (size_t i = 0; i < n && !rc; i++) {
+        const struct zt_node_descriptor *x = &d[i];
+        bool dup = false;
+        for (size_t j = 0; j < k && !dup; j++) dup = strcmp(pv[j].node_id, x->node_id) == 0;
+        pthread_rwlock_rdlock(&p->lock); /* a static peer is known already */
+        struct zt_peer key;
+        memcpy(key.node_id, x->node_id, sizeof key.node_id);
+        dup = dup || (p->n && bsearch(&key, p->v, p->n, sizeof *p->v, peer_cmp));
+        pthread_rwlock_unlock(&p->lock);
+        if (dup || now >= x->expires || !x->endpoint || zt_peers_endpoint_problem(x->endpoint)) continue;
+        peer_of(x, &pv[k]);
+        rc = take_models(x, &pm[k]);
+        k++;
+    }
+    if (rc) {
+        models_free(pm, k);
+        zt_free(pv);
+        return rc;
+    }
+    for (size_t i = 1; i < k; i++) /* insertion sort by id, models alongside (k is small) */
+        for (size_t j = i; j > 0 && strcmp(pv[j - 1].node_id, pv[j].node_id) > 0; j--) {
+            struct zt_peer t = pv[j];
+            pv[j] = pv[j - 1];
+            pv[j - 1] = t;
+            struct peer_models tm = pm[j];
+            pm[j] = pm[j - 1];
+            pm[j - 1] = tm;
+        }
+    swap_in(p, true, pv, pm, k);
+    if (kept) *kept = k;
+    return 0;
 }

@@ -15,13 +15,12 @@
 /* ---- rate limiter ------------------------------------------------------- */
 
 #define RL_KEY_MAX ZT_AUTH_ID_MAX
-#define NIL UINT32_MAX
+#define NIL UINT32_MAX /* ends the LRU list */
 
 struct rl_entry {
     char key[RL_KEY_MAX];
     double tokens;
     uint64_t last_ns;
-    uint32_t hnext;      /* next in the hash chain */
     uint32_t prev, next; /* LRU list: head = most recent */
 };
 
@@ -29,8 +28,7 @@ struct zt_ratelimit {
     pthread_mutex_t mu;
     double rps, burst;
     size_t max, used;
-    uint32_t nbuckets; /* a power of two */
-    uint32_t *buckets;
+    struct zt_chain ix; /* e by key_hash() */
     struct rl_entry *e;
     uint32_t head, tail;
 };
@@ -44,17 +42,13 @@ int zt_ratelimit_new(double rps, double burst, size_t max_keys, struct zt_rateli
     rl->rps = rps;
     rl->burst = burst;
     rl->max = max_keys;
-    rl->nbuckets = 1;
-    while (rl->nbuckets < max_keys * 2) rl->nbuckets <<= 1;
     rl->head = rl->tail = NIL;
     if (rps > 0) {
-        rl->buckets = zt_malloc(sizeof *rl->buckets * rl->nbuckets);
         rl->e = zt_calloc(max_keys, sizeof *rl->e);
-        if (!rl->buckets || !rl->e) {
+        if (!rl->e || zt_chain_init(&rl->ix, max_keys, max_keys * 2) != 0) {
             zt_ratelimit_free(rl);
             return ZT_ENOMEM;
         }
-        for (uint32_t i = 0; i < rl->nbuckets; i++) rl->buckets[i] = NIL;
     }
     *out = rl;
     return 0;
@@ -64,7 +58,7 @@ void zt_ratelimit_free(struct zt_ratelimit *rl)
 {
     if (!rl) return;
     pthread_mutex_destroy(&rl->mu);
-    zt_free(rl->buckets);
+    zt_chain_deinit(&rl->ix);
     zt_free(rl->e);
     zt_free(rl);
 }
@@ -91,13 +85,6 @@ static void lru_push_front(struct zt_ratelimit *rl, uint32_t i)
     if (rl->tail == NIL) rl->tail = i;
 }
 
-static void hash_remove(struct zt_ratelimit *rl, uint32_t i)
-{
-    uint32_t *pp = &rl->buckets[key_hash(rl->e[i].key) & (rl->nbuckets - 1)];
-    while (*pp != NIL && *pp != i) pp = &rl->e[*pp].hnext;
-    if (*pp == i) *pp = rl->e[i].hnext;
-}
-
 bool zt_ratelimit_take(struct zt_ratelimit *rl, const char *key, uint64_t now_ns,
                         unsigned *retry_after_s)
 {
@@ -105,23 +92,22 @@ bool zt_ratelimit_take(struct zt_ratelimit *rl, const char *key, uint64_t now_ns
     char k[RL_KEY_MAX];
     zt_strlcpy(k, key, sizeof k);
     pthread_mutex_lock(&rl->mu);
-    uint32_t b = key_hash(k) & (rl->nbuckets - 1);
-    uint32_t i = rl->buckets[b];
-    while (i != NIL && strcmp(rl->e[i].key, k) != 0) i = rl->e[i].hnext;
-    if (i == NIL) {
+    uint32_t h = key_hash(k);
+    uint32_t i = zt_chain_first(&rl->ix, h);
+    while (i != ZT_CHAIN_NIL && strcmp(rl->e[i].key, k) != 0) i = zt_chain_next(&rl->ix, i);
+    if (i == ZT_CHAIN_NIL) {
         if (rl->used < rl->max) {
             i = (uint32_t)rl->used++;
         } else { /* evict the least recently used key */
             i = rl->tail;
             lru_unlink(rl, i);
-            hash_remove(rl, i);
+            zt_chain_remove(&rl->ix, key_hash(rl->e[i].key), i);
         }
         struct rl_entry *x = &rl->e[i];
         memcpy(x->key, k, sizeof x->key);
         x->tokens = rl->burst;
         x->last_ns = now_ns;
-        x->hnext = rl->buckets[b];
-        rl->buckets[b] = i;
+        zt_chain_insert(&rl->ix, h, i);
     } else {
         lru_unlink(rl, i);
     }

@@ -11,6 +11,8 @@
 #include "node.h"
 
 #include <errno.h>
+#include <jansson.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -19,6 +21,7 @@
 #include "../server/conv_api.h"
 #include "../server/server_deps.h"
 #include "../server/gdpr_api.h"
+#include "../server/orch_api.h"
 #include "zentalk/zt_file.h"
 #include "zentalk/zt_infer.h"
 #include "../server/privacy_api.h"
@@ -27,11 +30,13 @@
 #include "../server/sealed_api.h"
 #include "../server/translate_api.h"
 #include "../server/ws_api.h"
+#include "joiner.h"
 #include "wiring.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_annotate.h"
 #include "zentalk/zt_asset.h"
 #include "zentalk/zt_auth.h"
+#include "zentalk/zt_dht.h"
 #include "zentalk/zt_featset.h"
 #include "zentalk/zt_gdpr.h"
 #include "zentalk/zt_identity.h"
@@ -40,6 +45,8 @@
 #include "zentalk/zt_nodeauth.h"
 #include "zentalk/zt_peers.h"
 #include "zentalk/zt_pii.h"
+#include "zentalk/zt_registry.h"
+#include "zentalk/zt_sched.h"
 #include "zentalk/zt_ratelimit.h"
 #include "zentalk/zt_search.h"
 #include "zentalk/zt_server.h"
@@ -50,6 +57,7 @@
 #include "zentalk/zt_wallet.h"
 
 #define RATE_LIMIT_KEYS 10000 /* identities tracked; least recently seen evicted */
+#define JOINED_MAX 16         /* node.join entries (config.c's bound) */
 
 struct zt_node {
     const struct zt_config *cfg;
@@ -82,7 +90,20 @@ struct zt_node {
     struct zt__sealed *sealed;
     struct zt__attest *attest;
     struct zt_server *server;
+    struct zt_dht *dht; /* node.dht_port: discovery */
     uint64_t stop_deadline_ms; /* zt_time_mono_ms() by which zt_node_free() returns; 0: none */
+    /* the orchestrator role: its own store handle, the registry, the
+     * scheduler and their HTTP side (routes, pump) */
+    struct zt_store *orch_store;
+    struct zt_registry *registry;
+    struct zt_sched *sched;
+    struct zt__orch *orch;
+    /* the worker's joins (node.join) and the descriptors of the
+     * orchestrators it joined, trusted like peers-file entries */
+    struct zt__joiner *joiner;
+    pthread_mutex_t joined_mu;
+    char *joined[JOINED_MAX];
+    size_t joined_len[JOINED_MAX];
 };
 
 /* path under data_dir unless absolute. */
@@ -297,6 +318,84 @@ static int build_sweeper(struct zt_node *n)
     return zt_gdpr_sweeper_new(n->cfg, &h, &n->sweeper);
 }
 
+/* The orchestrator role: a store handle of its own (one SQLite connection
+ * on the node store), the registry, the scheduler, their HTTP side. */
+static int build_orchestrator(struct zt_node *n, struct zt_buf *err)
+{
+    const struct zt_config *cfg = n->cfg;
+    if (!(cfg->node.role_mask & ZT_ROLE_ORCHESTRATOR)) return 0;
+    const struct zt_cfg_orchestrator *oc = &cfg->orchestrator;
+    int64_t now = zt_time_real_ms();
+    struct zt_registry_opts ro = {
+        .self_id = zt_identity_id(n->id),
+        .heartbeat_expiry_ms = oc->heartbeat_expiry_ms,
+        .record_window_ms = oc->record_window_ms,
+        .max_nodes = (size_t)oc->max_nodes,
+        .rep_threshold = oc->reputation.threshold,
+        .rep_prior_good = oc->reputation.prior_good,
+        .rep_prior_bad = oc->reputation.prior_bad,
+        .rep_half_life_ms = oc->reputation.half_life_hours * 3600000,
+        .dup_quarantine_ms = oc->duplicate_quarantine_s * 1000,
+    };
+    struct zt_sched_opts so = {
+        .max_queued = (size_t)oc->queue.max,
+        .max_queued_per_client = (size_t)(oc->queue.max_per_client < oc->queue.max ? oc->queue.max_per_client
+                                                                                     : oc->queue.max),
+        .max_attempts = (uint32_t)oc->max_attempts,
+        .quantum = (uint32_t)oc->fair_quantum_tokens,
+        .w_rep = oc->score.reputation,
+        .w_load = oc->score.load,
+        .w_lat = oc->score.latency,
+        .w_price = oc->score.price,
+        .scan_max = (size_t)oc->scan_max,
+    };
+    int rc = zt_store_open_config(cfg, NULL, &n->orch_store, err);
+    if (!rc && (rc = zt_registry_open(n->orch_store, &ro, now, &n->registry)) != 0)
+        zt_ignore(zt_buf_appendf(err, "the worker registry: %s", zt_strerror(rc)));
+    if (!rc && (rc = zt_sched_open(n->registry, &so, now, &n->sched)) != 0)
+        zt_ignore(zt_buf_appendf(err, "the scheduler: %s", zt_strerror(rc)));
+    if (!rc) rc = zt__orch_new(cfg, n->registry, n->sched, &n->orch);
+    if (!rc) rc = zt__orch_register_metrics(n->orch, n->metrics);
+    if (rc) {
+        zt_ignore(zt_buf_appendf(err, " (orchestrator role)"));
+        return rc;
+    }
+    zt__route_set_orch(n->route, n->orch);
+    zt__orch_set_sink(n->orch, zt__route_sched_event, n->route);
+    zt_log(ZT_LOG_INFO, "orchestrator_ready", "workers_known=%zu live=%zu queued=%zu",
+           zt_registry_count(n->registry, false), zt_registry_count(n->registry, true), zt_sched_queued(n->sched));
+    return 0;
+}
+
+/* The joiner hands over an orchestrator's verified descriptor: it joins
+ * the trusted peers (its gateway may send this worker sealed jobs). */
+static int trust_joined(void *ud, size_t i, const char *desc, size_t len)
+{
+    struct zt_node *n = ud;
+    if (i >= JOINED_MAX) return ZT_EINVAL;
+    char *copy = zt_malloc(len + 1);
+    if (!copy) return ZT_ENOMEM;
+    memcpy(copy, desc, len);
+    copy[len] = '\0';
+    pthread_mutex_lock(&n->joined_mu);
+    bool same = n->joined[i] && n->joined_len[i] == len && memcmp(n->joined[i], desc, len) == 0;
+    if (!same) {
+        zt_free(n->joined[i]);
+        n->joined[i] = copy;
+        n->joined_len[i] = len;
+        copy = NULL;
+    }
+    pthread_mutex_unlock(&n->joined_mu);
+    zt_free(copy);
+    if (same) return 0;
+    struct zt_buf err;
+    zt_buf_init(&err, 1024);
+    int rc = zt_node_reload_peers(n, &err);
+    if (rc) zt_log(ZT_LOG_ERROR, "peers_reload_failed", "detail=\"%s\"", zt_buf_str(&err));
+    zt_buf_deinit(&err);
+    return rc;
+}
+
 static int build_server(struct zt_node *n, struct zt_buf *err)
 {
     const struct zt_config *cfg = n->cfg;
@@ -323,6 +422,7 @@ static int build_server(struct zt_node *n, struct zt_buf *err)
         .translate = n->translate,
         .ws = n->ws,
         .gdpr = n->gdpr,
+        .orch = n->orch,
     };
     int rc = zt_server_new(&d, &n->server);
     if (rc) return rc;
@@ -348,6 +448,7 @@ int zt_node_new(const struct zt_config *cfg, const char *node_id, const struct z
     n->cfg = cfg;
     n->node_id = node_id;
     n->id = id;
+    pthread_mutex_init(&n->joined_mu, NULL);
     int rc = zt_metrics_new(&n->metrics);
     if (!rc) rc = build_auth(n, err);
     if (!rc) rc = build_privacy(n, err);
@@ -363,6 +464,12 @@ int zt_node_new(const struct zt_config *cfg, const char *node_id, const struct z
     if (!rc && (rc = zt__sealed_new(id, n->models, cfg, &n->sealed)) != 0) zt_ignore(zt_buf_appendf(err, "sealed jobs"));
     if (!rc && (rc = zt__attest_new(id, n->models, &n->attest)) != 0)
         zt_ignore(zt_buf_appendf(err, "cannot hash the running binary for attestation: %s", strerror(errno)));
+    if (!rc) rc = build_orchestrator(n, err);
+    if (!rc && (rc = zt__joiner_check(cfg, err)) != 0)
+        while (err->len && err->data[err->len - 1] == '\n') err->data[--err->len] = '\0';
+    if (!rc && cfg->node.join.count &&
+        (rc = zt__joiner_new(cfg, id, n->models, trust_joined, n, &n->joiner, err)) != 0 && !err->len)
+        zt_ignore(zt_buf_appendf(err, "node.join: %s", zt_strerror(rc)));
     if (!rc) rc = build_server(n, err);
     if (rc) {
         if (!err->len) zt_ignore(zt_buf_appendf(err, "%s", zt_strerror(rc)));
@@ -380,18 +487,87 @@ int zt_node_start(struct zt_node *n)
      * descriptor's lock, since requests are already being served */
     if (!rc) zt__sealed_set_endpoint(n->sealed, zt_server_endpoint(n->server));
     if (!rc) rc = zt_gdpr_sweeper_start(n->sweeper); /* retention: identity and audit log are set by now */
+    if (!rc) rc = zt__orch_start(n->orch);
+    if (!rc && n->joiner) {
+        const char *ep = n->cfg->node.endpoint[0] ? n->cfg->node.endpoint : zt_server_endpoint(n->server);
+        rc = zt__joiner_start(n->joiner, ep);
+    }
     return rc;
+}
+
+/* The peers file's descriptors plus those of the orchestrators joined, as
+ * one JSON array (*out, zt_free); ZT_ENOTFOUND when there is neither. */
+static int peers_text(struct zt_node *n, char **out, size_t *len, struct zt_buf *err)
+{
+    char *file = NULL;
+    size_t flen = 0;
+    int rc = zt_file_read(n->peers_path, ZT_PEERS_FILE_MAX, &file, &flen);
+    if (rc && rc != ZT_ENOTFOUND) {
+        zt_ignore(zt_buf_appendf(err, "%s: %s", n->peers_path, rc == ZT_ETOOBIG ? "too large" : strerror(errno)));
+        return rc == ZT_ENOMEM || rc == ZT_ETOOBIG ? rc : ZT_EIO;
+    }
+    json_t *arr = NULL;
+    if (!rc) {
+        json_error_t je;
+        arr = json_loadb(file, flen, JSON_REJECT_DUPLICATES, &je);
+        zt_free(file);
+        if (!json_is_array(arr)) {
+            json_decref(arr);
+            zt_ignore(zt_buf_appendf(err, "%s: not a JSON array of node descriptors", n->peers_path));
+            return ZT_EPARSE;
+        }
+    } else {
+        arr = json_array();
+    }
+    size_t joined = 0;
+    pthread_mutex_lock(&n->joined_mu);
+    for (size_t i = 0; i < JOINED_MAX && arr; i++) {
+        if (!n->joined[i]) continue;
+        json_t *d = json_loadb(n->joined[i], n->joined_len[i], 0, NULL);
+        if (d && json_array_append_new(arr, d) == 0) joined++;
+    }
+    pthread_mutex_unlock(&n->joined_mu);
+    if (!arr) return ZT_ENOMEM;
+    if (rc == ZT_ENOTFOUND && !joined) {
+        json_decref(arr);
+        return ZT_ENOTFOUND;
+    }
+    *out = json_dumps(arr, JSON_COMPACT);
+    json_decref(arr);
+    if (!*out) return ZT_ENOMEM;
+    *len = strlen(*out);
+    return 0;
+}
+
+static int dht_sign(void *ud, char **json)
+{
+    return zt__sealed_descriptor(ud, json);
+}
+
+int zt_node_start_dht(struct zt_node *n, struct zt_buf *err)
+{
+    return zt_dht_node_start(n->cfg, dht_sign, n->sealed, n->peers, zt_identity_id(n->id), &n->dht, err);
 }
 
 int zt_node_reload_peers(struct zt_node *n, struct zt_buf *err)
 {
     size_t kept = 0, dropped = 0;
     const char *path = n->peers_path;
-    int rc = zt_peers_load_file(n->peers, path, zt_time_real_ms() / 1000, &kept, &dropped, err);
+    char *text = NULL;
+    size_t len = 0;
+    int rc = peers_text(n, &text, &len, err);
     if (rc == ZT_ENOTFOUND) {
-        zt_log(ZT_LOG_INFO, "peers_loaded", "file=%s peers=0 detail=\"no peers file: no trusted peers\"", path);
-        return 0;
+        rc = zt_peers_load_text(n->peers, "[]", 2, zt_time_real_ms() / 1000, &kept, &dropped, err);
+        if (!rc) zt_log(ZT_LOG_INFO, "peers_loaded", "file=%s peers=0 detail=\"no peers file: no trusted peers\"", path);
+        return rc;
     }
+    if (rc) return rc;
+    struct zt_buf why;
+    zt_buf_init(&why, 512);
+    rc = zt_peers_load_text(n->peers, text, len, zt_time_real_ms() / 1000, &kept, &dropped, &why);
+    zt_free(text);
+    if (rc) zt_ignore(zt_buf_appendf(err, "%s: %s", path, why.len ? zt_buf_str(&why) : zt_strerror(rc)));
+    zt_buf_deinit(&why);
     if (rc) return rc;
     zt_log(dropped ? ZT_LOG_WARN : ZT_LOG_INFO, "peers_loaded", "file=%s peers=%zu dropped=%zu", path, kept, dropped);
     return 0;
@@ -420,18 +596,28 @@ static uint64_t stop_wait_ms(const struct zt_node *n, uint64_t want)
 void zt_node_free(struct zt_node *n)
 {
     if (!n) return;
+    zt__joiner_stop(n->joiner, stop_wait_ms(n, 5000)); /* leaves the orchestrators joined (still serving) */
+    zt__joiner_free(n->joiner);
+    zt_dht_free(n->dht); /* stops publishing and discovery first */
     zt_gdpr_sweeper_free(n->sweeper); /* stops the sweeper before what it sweeps goes */
     /* End inference first: every job answers (an error for those cut
      * short), the connections it resumes get a moment to flush, and only
      * then does the HTTP server close what is left. */
     zt_infer_shutdown(n->models);
     zt__relay_shutdown(n->relay, stop_wait_ms(n, 5000));
-    zt__route_shutdown(n->route, stop_wait_ms(n, 5000));
+    zt__route_shutdown(n->route, stop_wait_ms(n, 5000)); /* jobs waiting for a worker answer 503 */
+    zt__orch_stop(n->orch);                              /* no scheduler event reaches the router after this */
     if (n->server) zt_server_wait_idle(n->server, stop_wait_ms(n, 2000));
     zt__ws_free(n->ws); /* closes (1001) and ends upgraded connections before the daemon stops */
     zt_server_free(n->server); /* the listener stops: no handler runs after this */
     zt__relay_free(n->relay);
     zt__route_free(n->route);
+    zt__orch_free(n->orch);
+    zt_sched_free(n->sched);
+    zt_registry_free(n->registry);
+    zt_store_close(n->orch_store); /* after the registry and scheduler that used it */
+    for (size_t i = 0; i < JOINED_MAX; i++) zt_free(n->joined[i]);
+    pthread_mutex_destroy(&n->joined_mu);
     zt_nodeauth_verifier_free(n->nodeauth);
     zt_peers_free(n->peers);
     zt_auth_keys_deinit(&n->auth_keys);

@@ -31,6 +31,11 @@ ZT_NODISCARD int zt_node_new(const struct zt_config *cfg, const char *node_id, c
 /* Serve: the HTTP listener, then the background work (retention
  * sweeper). Errors of zt_server_start(). */
 ZT_NODISCARD int zt_node_start(struct zt_node *n);
+/* With node.dht_port set, join the discovery DHT once listening: publish
+ * this node's descriptor and make the workers found there peers the
+ * gateway seals to (zt_dht_node_start, docs/internals/dht.md). Nothing with
+ * port 0. On error err says why ("DHT not built" without OpenDHT). */
+ZT_NODISCARD int zt_node_start_dht(struct zt_node *n, struct zt_buf *err);
 /* Reload encryption.peers_file (SIGHUP); on error the previous peers stay
  * and err says why. */
 ZT_NODISCARD int zt_node_reload_peers(struct zt_node *n, struct zt_buf *err);

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "datadir.h"
+#include "joiner.h"
 #include "node.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_config.h"
@@ -39,7 +40,7 @@ static void usage(FILE *out)
             "Usage: zentalk-node [OPTIONS]\n"
             "\n"
             "Run a zentalk-ai node: the gateway, orchestrator and worker roles\n"
-            "chosen in config.yaml (all three by default), serving the HTTP API.\n"
+            "chosen in config.yaml or --roles (all three by default), serving the HTTP API.\n"
             "\n"
             "Options:\n"
             "  -c, --config DIR      read the YAML files of DIR (config.yaml, models.yaml, ...);\n"
@@ -47,6 +48,12 @@ static void usage(FILE *out)
             "                        embedded defaults\n"
             "  -l, --listen HOST:PORT  listen address (overrides server.listen; port 0 = any)\n"
             "  -d, --data-dir DIR    data directory (overrides node.data_dir)\n"
+            "  -r, --roles LIST      comma-separated roles: gateway, orchestrator, worker\n"
+            "                        (overrides node.roles; default all three)\n"
+            "  -j, --join URL        join the orchestrator at URL as a worker (repeatable;\n"
+            "                        overrides node.join): heartbeat to it and accept the\n"
+            "                        sealed jobs of its gateway, no peers file needed;\n"
+            "                        URL#NODE_ID pins the orchestrator's node id\n"
             "      --check-config    validate the configuration and the model files, print\n"
             "                        problems, exit 0/1\n"
             "      --dump-config     print the effective configuration as YAML and exit\n"
@@ -67,6 +74,8 @@ struct opts {
     const char *config_dir;
     const char *listen;
     const char *data_dir;
+    const char *roles;
+    char join[4096]; /* --join URLs, comma-separated */
     bool check_config;
     bool dump_config;
 };
@@ -78,6 +87,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
         {"config", required_argument, NULL, 'c'},
         {"listen", required_argument, NULL, 'l'},
         {"data-dir", required_argument, NULL, 'd'},
+        {"roles", required_argument, NULL, 'r'},
+        {"join", required_argument, NULL, 'j'},
         {"check-config", no_argument, NULL, OPT_CHECK},
         {"dump-config", no_argument, NULL, OPT_DUMP},
         {"help", no_argument, NULL, 'h'},
@@ -86,11 +97,21 @@ static int parse_args(int argc, char **argv, struct opts *o)
     };
     int c;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":c:l:d:hV", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":c:l:d:r:j:hV", longopts, NULL)) != -1) {
         switch (c) {
         case 'c': o->config_dir = optarg; break;
         case 'l': o->listen = optarg; break;
         case 'd': o->data_dir = optarg; break;
+        case 'r': o->roles = optarg; break;
+        case 'j': {
+            size_t have = strlen(o->join);
+            if (strchr(optarg, ',') || have + strlen(optarg) + 2 > sizeof o->join) {
+                fprintf(stderr, "zentalk-node: --join takes one URL (repeat the option for more)\n");
+                return 2;
+            }
+            snprintf(o->join + have, sizeof o->join - have, "%s%s", have ? "," : "", optarg);
+            break;
+        }
         case OPT_CHECK: o->check_config = true; break;
         case OPT_DUMP: o->dump_config = true; break;
         case 'h': usage(stdout); exit(0);
@@ -148,8 +169,11 @@ static int load_config(const struct opts *o, struct zt_config *cfg)
     if (!rc) rc = zt_config_apply_env(cfg, environ, &errs);
     if (!rc && o->listen) rc = zt_config_set(cfg, "server.listen", o->listen, "--listen", &errs);
     if (!rc && o->data_dir) rc = zt_config_set(cfg, "node.data_dir", o->data_dir, "--data-dir", &errs);
+    if (!rc && o->roles) rc = zt_config_set(cfg, "node.roles", o->roles, "--roles", &errs);
+    if (!rc && o->join[0]) rc = zt_config_set(cfg, "node.join", o->join, "--join", &errs);
     if (!rc) rc = zt_config_validate(cfg, &errs);
     if (!rc) rc = check_auth_config(cfg);
+    if (!rc) rc = zt__joiner_check(cfg, &errs);
     if (errs.len) fputs(zt_buf_str(&errs), stderr);
     if (errs.len && errs.data[errs.len - 1] != '\n') fputc('\n', stderr);
     if (rc == ZT_ENOTFOUND && o->config_dir)
@@ -298,6 +322,10 @@ static int run(struct zt_config *cfg)
                 zt_strerror(src),
                 src == ZT_EINVAL ? " (host must be a numeric IP address or localhost)" : ": ",
                 src == ZT_EINVAL ? "" : strerror(e));
+        goto out;
+    }
+    if (zt_node_start_dht(node, &err) != 0) { /* node.dht_port: discovery (zt_dht.h) */
+        fprintf(stderr, "zentalk-node: %s\n", zt_buf_str(&err));
         goto out;
     }
     char host[256];

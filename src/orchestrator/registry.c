@@ -841,6 +841,22 @@ size_t zt_registry_expire(struct zt_registry *r, int64_t now_ms)
     return n;
 }
 
+int zt_registry_drop(struct zt_registry *r, const char *node_id, int64_t now_ms)
+{
+    if (!r || !node_id) return ZT_EINVAL;
+    pthread_mutex_lock(&r->mu);
+    struct orch_node *n = orch_node_find(r, node_id);
+    int rc = !n ? ZT_ENOTFOUND : n->state != ZT_NODE_LIVE ? ZT_EINVAL : 0;
+    if (!rc) {
+        end_session(r, n, ZT_NODE_EXPIRED, now_ms);
+        rc = orch_node_save(r, n);
+        if (rc) zt_log(ZT_LOG_WARN, "registry_save_failed", "node=%s error=%s", n->id, zt_strerror(rc));
+        zt_log(ZT_LOG_INFO, "registry_dropped", "node=%s reason=unreachable", n->id);
+    }
+    pthread_mutex_unlock(&r->mu);
+    return rc;
+}
+
 int zt_registry_report(struct zt_registry *r, const char *node_id, enum zt_outcome o, int64_t now_ms)
 {
     if (!r || !node_id) return ZT_EINVAL;
@@ -866,37 +882,65 @@ int zt_registry_unban(struct zt_registry *r, const char *node_id)
     return rc;
 }
 
+/* With r->mu held. */
+static void node_info(struct zt_registry *r, struct orch_node *n, int64_t now_ms, struct zt_node_info *out)
+{
+    memset(out, 0, sizeof *out);
+    zt_strlcpy(out->node_id, n->id, sizeof out->node_id);
+    if (n->endpoint) zt_strlcpy(out->endpoint, n->endpoint, sizeof out->endpoint);
+    memcpy(out->kem_pk, n->kem_pk, sizeof out->kem_pk);
+    memcpy(out->ed25519_pk, n->pk, sizeof out->ed25519_pk);
+    size_t w = 0;
+    for (size_t i = 0; i < n->n_models; i++) {
+        size_t l = strlen(n->models[i]->name);
+        if (w + l + (w ? 1 : 0) >= sizeof out->models) break;
+        if (w) out->models[w++] = ',';
+        memcpy(out->models + w, n->models[i]->name, l + 1);
+        w += l;
+    }
+    out->state = n->state;
+    out->caps = n->caps;
+    out->load = n->load;
+    out->n_models = n->n_models;
+    out->inflight = n->inflight;
+    out->joined_ms = n->joined;
+    out->last_seen_ms = n->last_seen;
+    out->reputation = orch_node_rep(r, n, now_ms);
+    out->eligible = orch_node_eligible(r, n, now_ms);
+    out->banned = n->banned;
+    out->quarantine_until_ms = n->quarantine_until;
+    out->completed = n->completed;
+    out->failed = n->failed;
+    out->timed_out = n->timed_out;
+    out->mismatches = n->mismatches;
+    out->verified = n->verified;
+    out->dup_refused = n->dup_refused;
+    out->latency_ms_per_tok = n->lat;
+}
+
 int zt_registry_get(struct zt_registry *r, const char *node_id, int64_t now_ms, struct zt_node_info *out)
 {
     if (!r || !node_id || !out) return ZT_EINVAL;
     pthread_mutex_lock(&r->mu);
     struct orch_node *n = orch_node_find(r, node_id);
-    if (n) {
-        memset(out, 0, sizeof *out);
-        zt_strlcpy(out->node_id, n->id, sizeof out->node_id);
-        if (n->endpoint) zt_strlcpy(out->endpoint, n->endpoint, sizeof out->endpoint);
-        memcpy(out->kem_pk, n->kem_pk, sizeof out->kem_pk);
-        out->state = n->state;
-        out->caps = n->caps;
-        out->load = n->load;
-        out->n_models = n->n_models;
-        out->inflight = n->inflight;
-        out->joined_ms = n->joined;
-        out->last_seen_ms = n->last_seen;
-        out->reputation = orch_node_rep(r, n, now_ms);
-        out->eligible = orch_node_eligible(r, n, now_ms);
-        out->banned = n->banned;
-        out->quarantine_until_ms = n->quarantine_until;
-        out->completed = n->completed;
-        out->failed = n->failed;
-        out->timed_out = n->timed_out;
-        out->mismatches = n->mismatches;
-        out->verified = n->verified;
-        out->dup_refused = n->dup_refused;
-        out->latency_ms_per_tok = n->lat;
-    }
+    if (n) node_info(r, n, now_ms, out);
     pthread_mutex_unlock(&r->mu);
     return n ? 0 : ZT_ENOTFOUND;
+}
+
+size_t zt_registry_list(struct zt_registry *r, bool live_only, int64_t now_ms, struct zt_node_info *out,
+                        size_t max)
+{
+    if (!r || !out) return 0;
+    size_t w = 0;
+    pthread_mutex_lock(&r->mu);
+    for (size_t i = 0; i < r->n_all && w < max; i++) {
+        if (live_only && r->all[i]->state != ZT_NODE_LIVE) continue;
+        if (!r->all[i]->has_session) continue;
+        node_info(r, r->all[i], now_ms, &out[w++]);
+    }
+    pthread_mutex_unlock(&r->mu);
+    return w;
 }
 
 size_t zt_registry_count(struct zt_registry *r, bool live_only)

@@ -43,6 +43,7 @@ static const char SQL_MOVE[] = "UPDATE sched_jobs SET state=?, worker=?, attempt
 static const char SQL_GET[] = "SELECT " JOB_COLS " FROM sched_jobs WHERE job_id=?";
 static const char SQL_ACTIVE[] = "SELECT " JOB_COLS " FROM sched_jobs WHERE state IN (0, 1, 2) ORDER BY seq";
 static const char SQL_MAXSEQ[] = "SELECT COALESCE(MAX(seq), 0) FROM sched_jobs";
+static const char SQL_RECENT[] = "SELECT " JOB_COLS " FROM sched_jobs ORDER BY seq DESC LIMIT ?";
 
 struct zt_sched {
     struct zt_registry *r;
@@ -71,10 +72,10 @@ const char *zt_job_state_name(enum zt_job_state s)
 bool zt_job_transition_legal(enum zt_job_state from, enum zt_job_state to)
 {
     switch (from) {
-    case ZT_JOB_QUEUED: return to == ZT_JOB_ASSIGNED || to == ZT_JOB_FAILED;
-    case ZT_JOB_ASSIGNED: return to == ZT_JOB_RUNNING || to == ZT_JOB_QUEUED || to == ZT_JOB_FAILED;
-    case ZT_JOB_RUNNING: return to == ZT_JOB_DONE || to == ZT_JOB_QUEUED || to == ZT_JOB_FAILED;
-    case ZT_JOB_DONE: return to == ZT_JOB_VERIFIED || to == ZT_JOB_FAILED;
+    case ZT_JOB_STATE_QUEUED: return to == ZT_JOB_STATE_ASSIGNED || to == ZT_JOB_STATE_FAILED;
+    case ZT_JOB_STATE_ASSIGNED: return to == ZT_JOB_STATE_RUNNING || to == ZT_JOB_STATE_QUEUED || to == ZT_JOB_STATE_FAILED;
+    case ZT_JOB_STATE_RUNNING: return to == ZT_JOB_STATE_DONE || to == ZT_JOB_STATE_QUEUED || to == ZT_JOB_STATE_FAILED;
+    case ZT_JOB_STATE_DONE: return to == ZT_JOB_STATE_VERIFIED || to == ZT_JOB_STATE_FAILED;
     default: return false; /* failed and verified are final */
     }
 }
@@ -149,14 +150,14 @@ static int job_move(struct zt_sched *s, struct orch_job *j, enum zt_job_state to
     struct orch_job t = *j;
     t.state = to;
     t.updated = now;
-    if (to == ZT_JOB_ASSIGNED) {
+    if (to == ZT_JOB_STATE_ASSIGNED) {
         t.attempts++;
         t.assigned = now;
         t.started = 0;
-    } else if (to == ZT_JOB_RUNNING) {
+    } else if (to == ZT_JOB_STATE_RUNNING) {
         t.started = now;
-    } else if (to == ZT_JOB_DONE || to == ZT_JOB_FAILED || to == ZT_JOB_VERIFIED) {
-        if (!t.finished || to == ZT_JOB_FAILED) t.finished = now;
+    } else if (to == ZT_JOB_STATE_DONE || to == ZT_JOB_STATE_FAILED || to == ZT_JOB_STATE_VERIFIED) {
+        if (!t.finished || to == ZT_JOB_STATE_FAILED) t.finished = now;
     }
     if (reason) zt_strlcpy(t.reason, reason, sizeof t.reason);
     const char *wid = worker ? worker->id : worker_of(j);
@@ -310,12 +311,12 @@ static void requeue_or_fail(struct zt_sched *s, struct orch_job *j, int64_t now,
 {
     struct orch_node *n = j->node;
     bool again = j->attempts < s->o.max_attempts && (!j->deadline || j->deadline > now);
-    int rc = job_move(s, j, again ? ZT_JOB_QUEUED : ZT_JOB_FAILED, n, now, again ? reason : "attempts_exhausted");
+    int rc = job_move(s, j, again ? ZT_JOB_STATE_QUEUED : ZT_JOB_STATE_FAILED, n, now, again ? reason : "attempts_exhausted");
     if (rc) {
         /* the store refused; memory follows anyway (the row is repaired by
          * the resume rule at the next open) */
         zt_log(ZT_LOG_WARN, "sched_store_failed", "job=%s error=%s", j->id, zt_strerror(rc));
-        j->state = again ? ZT_JOB_QUEUED : ZT_JOB_FAILED;
+        j->state = again ? ZT_JOB_STATE_QUEUED : ZT_JOB_STATE_FAILED;
     }
     event(s, again ? ZT_SCHED_EV_REQUEUED : ZT_SCHED_EV_FAILED, j, n);
     if (again) {
@@ -332,7 +333,7 @@ static void on_lost(void *ud, struct orch_node *n, bool expired, int64_t now)
     struct zt_sched *s = ud;
     while (n->jobs) {
         struct orch_job *j = n->jobs;
-        bool running = j->state == ZT_JOB_RUNNING;
+        bool running = j->state == ZT_JOB_STATE_RUNNING;
         if (expired || running) zt_ignore(orch_node_report(s->r, n, expired ? ZT_OUTCOME_TIMED_OUT : ZT_OUTCOME_FAILED, now));
         requeue_or_fail(s, j, now, expired ? "worker_lost" : "worker_left");
     }
@@ -402,7 +403,7 @@ static bool servable(const struct zt_sched *s, const struct orch_job *j, int64_t
 
 static int assign(struct zt_sched *s, struct orch_job *j, struct orch_node *n, int64_t now)
 {
-    int rc = job_move(s, j, ZT_JOB_ASSIGNED, n, now, "");
+    int rc = job_move(s, j, ZT_JOB_STATE_ASSIGNED, n, now, "");
     if (rc) return rc;
     node_link(j, n);
     return 0;
@@ -534,7 +535,7 @@ static int resume(struct zt_sched *s, int64_t now)
         *j = t;
         j->client = c;
         j->model = m;
-        if (j->state == ZT_JOB_QUEUED) {
+        if (j->state == ZT_JOB_STATE_QUEUED) {
             enqueue(s, j, false);
             continue;
         }
@@ -554,7 +555,7 @@ static int resume(struct zt_sched *s, int64_t now)
         struct orch_map_slot *sl = &s->jobs.slots[i];
         if (!sl->key || sl->key == orch_map_tomb) continue;
         struct orch_job *j = sl->val;
-        if ((j->state == ZT_JOB_ASSIGNED || j->state == ZT_JOB_RUNNING) && !j->linked)
+        if ((j->state == ZT_JOB_STATE_ASSIGNED || j->state == ZT_JOB_STATE_RUNNING) && !j->linked)
             requeue_or_fail(s, j, now, "worker_lost");
     }
     return 0;
@@ -599,7 +600,7 @@ void zt_sched_free(struct zt_sched *s)
         if (!sl->key || sl->key == orch_map_tomb) continue;
         struct orch_job *j = sl->val;
         node_unlink(j);
-        if (j->state == ZT_JOB_QUEUED) j->model->queued--;
+        if (j->state == ZT_JOB_STATE_QUEUED) j->model->queued--;
         zt_free(j);
     }
     for (size_t i = 0; i < s->clients.cap; i++) {
@@ -655,7 +656,7 @@ static int submit_locked(struct zt_sched *s, const struct zt_job_req *req, int64
     j->deadline = req->deadline_ms;
     j->created = j->updated = now;
     j->seq = s->next_seq;
-    j->state = ZT_JOB_QUEUED;
+    j->state = ZT_JOB_STATE_QUEUED;
     /* the insert and the assignment commit together */
     if ((rc = zt_store_begin(s->st)) != 0) goto fail;
     rc = job_insert(s, j);
@@ -715,7 +716,7 @@ static void deadlines(struct zt_sched *s, int64_t now)
     } while (it != c);
     for (size_t i = 0; i < k; i++) {
         struct orch_job *j = late[i];
-        if (job_move(s, j, ZT_JOB_FAILED, NULL, now, "deadline") != 0) continue;
+        if (job_move(s, j, ZT_JOB_STATE_FAILED, NULL, now, "deadline") != 0) continue;
         event(s, ZT_SCHED_EV_FAILED, j, NULL);
         dequeue(s, j);
         job_drop(s, j);
@@ -805,8 +806,8 @@ static int find_active(struct zt_sched *s, const char *job_id, const char *worke
     struct orch_job *j = orch_map_get(&s->jobs, job_id);
     if (!j) return ZT_ENOTFOUND;
     if (worker && (!j->node || strcmp(j->node->id, worker) != 0 ||
-                   (j->state != ZT_JOB_ASSIGNED && j->state != ZT_JOB_RUNNING)))
-        return j->state == ZT_JOB_QUEUED ? ZT_EINVAL : ZT_EPERM;
+                   (j->state != ZT_JOB_STATE_ASSIGNED && j->state != ZT_JOB_STATE_RUNNING)))
+        return j->state == ZT_JOB_STATE_QUEUED ? ZT_EINVAL : ZT_EPERM;
     *out = j;
     return 0;
 }
@@ -817,24 +818,24 @@ int zt_sched_job_started(struct zt_sched *s, const char *job_id, const char *wor
     pthread_mutex_lock(&s->r->mu);
     struct orch_job *j;
     int rc = find_active(s, job_id, worker, &j);
-    if (!rc) rc = job_move(s, j, ZT_JOB_RUNNING, NULL, now_ms, NULL);
+    if (!rc) rc = job_move(s, j, ZT_JOB_STATE_RUNNING, NULL, now_ms, NULL);
     pthread_mutex_unlock(&s->r->mu);
     return rc;
 }
 
-int zt_sched_job_finished(struct zt_sched *s, const char *job_id, const char *worker, enum zt_job_outcome o,
+int zt_sched_job_finished(struct zt_sched *s, const char *job_id, const char *worker, enum zt_sched_outcome o,
                           uint32_t tokens, int64_t now_ms, enum zt_job_state *state)
 {
-    if (!s || !job_id || !worker || (unsigned)o > ZT_JOB_STALLED) return ZT_EINVAL;
+    if (!s || !job_id || !worker || (unsigned)o > ZT_SCHED_STALLED) return ZT_EINVAL;
     pthread_mutex_lock(&s->r->mu);
     struct orch_job *j;
     int rc = find_active(s, job_id, worker, &j);
-    if (!rc && j->state != ZT_JOB_RUNNING) rc = ZT_EINVAL;
+    if (!rc && j->state != ZT_JOB_STATE_RUNNING) rc = ZT_EINVAL;
     if (rc) goto out;
     struct orch_node *n = j->node;
-    if (o == ZT_JOB_OK) {
+    if (o == ZT_SCHED_OK) {
         j->tokens = tokens;
-        if ((rc = job_move(s, j, ZT_JOB_DONE, NULL, now_ms, "")) != 0) {
+        if ((rc = job_move(s, j, ZT_JOB_STATE_DONE, NULL, now_ms, "")) != 0) {
             j->tokens = 0;
             goto out;
         }
@@ -843,14 +844,14 @@ int zt_sched_job_finished(struct zt_sched *s, const char *job_id, const char *wo
         orch_node_latency(n, ms / (tokens ? tokens : 1), s->o.ewma_alpha);
         s->job_ms = s->job_ms > 0 ? 0.9 * s->job_ms + 0.1 * ms : ms;
         zt_ignore(orch_node_report(s->r, n, ZT_OUTCOME_COMPLETED, now_ms));
-        if (state) *state = ZT_JOB_DONE;
+        if (state) *state = ZT_JOB_STATE_DONE;
         job_drop(s, j);
     } else {
-        zt_ignore(orch_node_report(s->r, n, o == ZT_JOB_STALLED ? ZT_OUTCOME_TIMED_OUT : ZT_OUTCOME_FAILED, now_ms));
-        requeue_or_fail(s, j, now_ms, o == ZT_JOB_STALLED ? "stalled" : "worker_failed");
+        zt_ignore(orch_node_report(s->r, n, o == ZT_SCHED_STALLED ? ZT_OUTCOME_TIMED_OUT : ZT_OUTCOME_FAILED, now_ms));
+        requeue_or_fail(s, j, now_ms, o == ZT_SCHED_STALLED ? "stalled" : "worker_failed");
         /* requeue_or_fail may have dropped j */
         struct orch_job *still = orch_map_get(&s->jobs, job_id);
-        if (state) *state = still ? still->state : ZT_JOB_FAILED;
+        if (state) *state = still ? still->state : ZT_JOB_STATE_FAILED;
     }
 out:
     pthread_mutex_unlock(&s->r->mu);
@@ -874,7 +875,7 @@ static int finished_move(struct zt_sched *s, const char *job_id, enum zt_job_sta
     enum zt_job_state from = t.state;
     t.state = to;
     t.updated = now;
-    if (to == ZT_JOB_FAILED) zt_strlcpy(t.reason, "verification_mismatch", sizeof t.reason);
+    if (to == ZT_JOB_STATE_FAILED) zt_strlcpy(t.reason, "verification_mismatch", sizeof t.reason);
     if ((rc = job_write(s, &t, w.worker[0] ? w.worker : NULL, from)) != 0) return rc;
     struct orch_node *n = w.worker[0] ? orch_node_find(s->r, w.worker) : NULL;
     if (n) rc = orch_node_report(s->r, n, o, now);
@@ -895,12 +896,12 @@ static int finished_verdict(struct zt_sched *s, const char *job_id, enum zt_job_
 
 int zt_sched_job_verified(struct zt_sched *s, const char *job_id, int64_t now_ms)
 {
-    return finished_verdict(s, job_id, ZT_JOB_VERIFIED, ZT_OUTCOME_VERIFIED, now_ms);
+    return finished_verdict(s, job_id, ZT_JOB_STATE_VERIFIED, ZT_OUTCOME_VERIFIED, now_ms);
 }
 
 int zt_sched_job_rejected(struct zt_sched *s, const char *job_id, int64_t now_ms)
 {
-    return finished_verdict(s, job_id, ZT_JOB_FAILED, ZT_OUTCOME_CHEAT, now_ms);
+    return finished_verdict(s, job_id, ZT_JOB_STATE_FAILED, ZT_OUTCOME_CHEAT, now_ms);
 }
 
 int zt_sched_job_cancel(struct zt_sched *s, const char *job_id, int64_t now_ms)
@@ -908,8 +909,8 @@ int zt_sched_job_cancel(struct zt_sched *s, const char *job_id, int64_t now_ms)
     if (!s || !job_id) return ZT_EINVAL;
     pthread_mutex_lock(&s->r->mu);
     struct orch_job *j = orch_map_get(&s->jobs, job_id);
-    bool queued = j && j->state == ZT_JOB_QUEUED;
-    int rc = j ? job_move(s, j, ZT_JOB_FAILED, NULL, now_ms, "cancelled") : ZT_ENOTFOUND;
+    bool queued = j && j->state == ZT_JOB_STATE_QUEUED;
+    int rc = j ? job_move(s, j, ZT_JOB_STATE_FAILED, NULL, now_ms, "cancelled") : ZT_ENOTFOUND;
     if (!rc) {
         if (queued) dequeue(s, j);
         job_drop(s, j);
@@ -962,6 +963,49 @@ int zt_sched_job_get(struct zt_sched *s, const char *job_id, struct zt_job_info 
     }
     pthread_mutex_unlock(&s->r->mu);
     return rc;
+}
+
+int zt_sched_job_list(struct zt_sched *s, struct zt_job_info *out, size_t max, size_t *n)
+{
+    if (!s || (!out && max) || !n) return ZT_EINVAL;
+    *n = 0;
+    if (!max) return 0;
+    size_t got = 0;
+    pthread_mutex_lock(&s->r->mu);
+    struct zt_store_stmt *q = NULL;
+    int rc = zt_store_prepare(s->st, SQL_RECENT, &q);
+    if (!rc) rc = zt_store_bind_i64(q, 1, (int64_t)(max > INT64_MAX ? INT64_MAX : max));
+    while (!rc && got < max) {
+        rc = zt_store_step(q);
+        if (rc == ZT_STORE_DONE) {
+            rc = 0;
+            break;
+        }
+        if (rc != ZT_STORE_ROW) break;
+        struct orch_job t;
+        struct row w;
+        rc = read_row(q, &t, &w);
+        if (rc) break;
+        /* an active job's row may lag its memory (the worker, the state) */
+        struct orch_job *j = orch_map_get(&s->jobs, t.id);
+        if (j) info_of(j, j->client->name, j->model->name, worker_of(j), &out[got]);
+        else info_of(&t, w.client, w.model, w.worker, &out[got]);
+        got++;
+    }
+    zt_store_stmt_free(q);
+    pthread_mutex_unlock(&s->r->mu);
+    if (!rc) *n = got;
+    return rc;
+}
+
+bool zt_sched_job_servable(struct zt_sched *s, const char *job_id, int64_t now_ms)
+{
+    if (!s || !job_id) return false;
+    pthread_mutex_lock(&s->r->mu);
+    struct orch_job *j = orch_map_get(&s->jobs, job_id);
+    bool ok = j && (j->state != ZT_JOB_STATE_QUEUED || servable(s, j, now_ms));
+    pthread_mutex_unlock(&s->r->mu);
+    return ok;
 }
 
 size_t zt_sched_queued(struct zt_sched *s)

@@ -476,11 +476,7 @@ int zt_audit_open(const struct zt_audit_opts *o, struct zt_audit **out, struct z
         if (!rc) a->since_cp = 1; /* the start entry is signed by the next checkpoint, as any other */
     }
     if (!rc) {
-        pthread_condattr_t ca;
-        pthread_condattr_init(&ca);
-        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-        pthread_cond_init(&a->cv, &ca);
-        pthread_condattr_destroy(&ca);
+        zt_cond_init_mono(&a->cv);
         if (pthread_create(&a->timer, NULL, timer_main, a) != 0) {
             pthread_cond_destroy(&a->cv);
             rc = ZT_ENOMEM;
@@ -556,10 +552,7 @@ uint64_t zt_audit_seq(struct zt_audit *a)
 void zt_audit_close(struct zt_audit *a)
 {
     if (!a) return;
-    pthread_mutex_lock(&a->mu);
-    a->stopping = true;
-    pthread_cond_signal(&a->cv);
-    pthread_mutex_unlock(&a->mu);
+    zt_set_and_wake(&a->mu, &a->cv, &a->stopping);
     if (a->timer_running) {
         pthread_join(a->timer, NULL);
         pthread_cond_destroy(&a->cv);

@@ -20,6 +20,7 @@
 #include "zentalk/zt_auth.h"
 #include "zentalk/zt_log.h"
 #include "zentalk/zt_str.h"
+#include "zentalk/zt_sync.h"
 #include "zentalk/zt_time.h"
 #include "zentalk/zt_wallet.h"
 
@@ -41,11 +42,7 @@ int zt_gdpr_sweeper_new(const struct zt_config *cfg, const struct zt_gdpr_holder
     g->cfg = cfg;
     if (h) g->h = *h;
     pthread_mutex_init(&g->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&g->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    zt_cond_init_mono(&g->cv);
     *out = g;
     return 0;
 }
@@ -297,10 +294,7 @@ void zt_gdpr_sweeper_free(struct zt_gdpr_sweeper *g)
 {
     if (!g) return;
     if (g->started) {
-        pthread_mutex_lock(&g->mu);
-        g->stop = true;
-        pthread_cond_broadcast(&g->cv);
-        pthread_mutex_unlock(&g->mu);
+        zt_set_and_wake(&g->mu, &g->cv, &g->stop);
         pthread_join(g->th, NULL);
     }
     pthread_cond_destroy(&g->cv);

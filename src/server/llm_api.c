@@ -128,7 +128,7 @@ static void on_event(void *ud, const struct zt_job_event *ev)
     struct answer *c = ud;
     if (atomic_load(&c->closed)) return;
     if (c->sink) {
-        if (ev->kind == ZT_JOB_TEXT) c->sink->text(c->sink_ud, c->async, ev->text, ev->len);
+        if (ev->kind == ZT_JOB_TEXT) c->sink->text(c->sink_ud, c->async, ev);
         else if (ev->kind == ZT_JOB_DONE) c->sink->done(c->sink_ud, c->async, ev);
         else c->sink->fail(c->sink_ud, c->async, ev->err);
         return;

@@ -32,7 +32,7 @@ void zt__llm_h_embeddings(void *ud, struct zt__req_ctx *cx, json_t *body, struct
  * (zt_http_async_end). free(ud) runs once when the job and the connection
  * are both over. */
 struct zt__llm_sink {
-    void (*text)(void *ud, struct zt_http_async *a, const char *text, size_t len);
+    void (*text)(void *ud, struct zt_http_async *a, const struct zt_job_event *ev); /* ZT_JOB_TEXT */
     void (*done)(void *ud, struct zt_http_async *a, const struct zt_job_event *ev);
     void (*fail)(void *ud, struct zt_http_async *a, int err);
     void (*free)(void *ud);

@@ -56,6 +56,7 @@ struct zt__openai_ran {
     const char *job_id;
     const char *receipt_hex;
     const char *via;
+    const char *verification; /* "receipt" (the worker's signed receipt checked), or NULL: left out */
 };
 
 json_t *zt__openai_usage(const struct zt__openai_usage *u);

@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "openai.h"
+#include "orch_api.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_jobs.h"
 #include "zentalk/zt_log.h"
@@ -38,6 +39,7 @@
 #include "zentalk/zt_time.h"
 
 #define TEXT_MAX ((size_t)16 << 20)
+#define WAIT_TICK_MS 100 /* a job waiting for a worker looks at its client this often */
 
 struct peer_count {
     char id[ZT_IDENTITY_ID_SIZE];
@@ -51,7 +53,10 @@ struct zt__route {
     struct zt_privacy_layer *pv;
     const struct zt_identity *id;
     struct zt_job_pool *pool; /* remote jobs in flight */
-    pthread_mutex_t mu;       /* per */
+    struct zt__orch *orch;    /* this node's orchestrator, or NULL */
+    pthread_mutex_t mu;       /* per, waiting */
+    pthread_cond_t cv;        /* a scheduler event arrived */
+    struct rjob *waiting;     /* jobs placed through the scheduler (sched_next) */
     struct peer_count per[ZT__ROUTE_PEERS_MAX];
     size_t n_per;
     atomic_uint_fast64_t local, remote, failed, refused;
@@ -70,11 +75,26 @@ struct rjob {
     char via[ZT_IDENTITY_ID_SIZE]; /* relay id, or "" */
     struct zt_privacy_verdict verdict; /* the gate's; the job borrows it */
     struct zt_job_call *job;
+    /* failover to the next static peer (zt_jobs.h); first is j->worker */
+    struct zt_route_picker rp;
+    struct zt_job_failover fo;
+    struct zt_job_worker first;
+    struct zt_job_failover_stats fst; /* how many workers it took */
     /* answer state (the thread's only) */
     bool sse_started;
     int fail;               /* ZT_E* while answering */
     struct zt_buf text;     /* non-streamed answer (restored: wiped) */
     uint64_t start_ms;
+    /* placed through the scheduler (r->orch): the job's id there, the body
+     * kept to seal it again to another worker, and what the pump said
+     * (under r->mu) */
+    char sched_id[ZT_JOB_ID_SIZE];
+    json_t *body;
+    enum zt_job_kind kind;
+    uint32_t max_tokens;
+    char assigned[ZT_IDENTITY_ID_SIZE]; /* a worker to run it on now, or "" */
+    bool sched_failed;
+    struct rjob *sched_next;
 };
 
 /* ---- lifecycle ------------------------------------------------------------ */
@@ -105,6 +125,11 @@ int zt__route_new(const struct zt_config *cfg, struct zt_infer *ms, struct zt_pe
     r->peers = peers;
     r->pv = pv;
     pthread_mutex_init(&r->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&r->cv, &ca);
+    pthread_condattr_destroy(&ca);
     *out = r;
     return 0;
 }
@@ -114,15 +139,25 @@ void zt__route_set_identity(struct zt__route *r, const struct zt_identity *id)
     if (r) r->id = id;
 }
 
+void zt__route_set_orch(struct zt__route *r, struct zt__orch *o)
+{
+    if (r) r->orch = o;
+}
+
 void zt__route_shutdown(struct zt__route *r, uint64_t wait_ms)
 {
-    if (r) zt_ignore(zt_job_pool_shutdown(r->pool, wait_ms));
+    if (!r) return;
+    pthread_mutex_lock(&r->mu); /* jobs waiting for a worker see the pool stopping */
+    pthread_cond_broadcast(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+    zt_ignore(zt_job_pool_shutdown(r->pool, wait_ms));
 }
 
 void zt__route_free(struct zt__route *r)
 {
     if (!r) return;
     if (zt_job_pool_close(r->pool, 10000, "route") != 0) return; /* its threads hold r: leak r too */
+    pthread_cond_destroy(&r->cv);
     pthread_mutex_destroy(&r->mu);
     zt_free(r);
 }
@@ -223,6 +258,7 @@ static void job_unref(struct rjob *j)
 {
     if (atomic_fetch_sub(&j->refs, 1) != 1) return;
     zt_job_call_free(j->job);
+    json_decref(j->body);
     zt_privacy_verdict_deinit(&j->verdict);
     wipe_buf(&j->text);
     zt_free(j);
@@ -259,7 +295,8 @@ static struct zt__openai_ran ran_on(const struct rjob *j, const struct zt_sealed
                                    .ran_on = j->worker.node_id,
                                    .job_id = zt_job_call_id(j->job),
                                    .receipt_hex = rec,
-                                   .via = j->via[0] ? j->via : NULL};
+                                   .via = j->via[0] ? j->via : NULL,
+                                   .verification = "receipt"};
 }
 
 static bool sse_start(struct rjob *j)
@@ -359,70 +396,377 @@ static void worker_refused(struct rjob *j, long st, char *msg, size_t msg_size)
     json_decref(e);
 }
 
-static void run_job(void *arg)
+/* Send the job to its worker; *o is always written. */
+static void send_job(struct rjob *j, struct zt_job_outcome *o)
 {
-    struct rjob *j = arg;
-    struct zt__route *r = j->r;
     j->start_ms = zt_time_mono_ms();
     struct zt_job_hooks hooks = {.text = on_text, .cancelled = on_cancelled, .ud = j};
-    struct zt_job_outcome o;
-    if (zt_job_call_send(j->job, &hooks, &o) != 0) {
-        memset(&o, 0, sizeof o);
-        o.status = ZT_JOB_UNREACHABLE;
-        zt_strlcpy(o.transport, "cannot set up the HTTP client", sizeof o.transport);
+    int rc;
+    j->fst = (struct zt_job_failover_stats){0};
+    if (j->fo.picker) /* static peers: the next one continues a stream its worker dropped */
+        rc = zt_job_call_send_failover(&j->job, &j->first, &j->fo, &hooks, o, &j->fst);
+    else
+        rc = zt_job_call_send(j->job, &hooks, o);
+    if (rc != 0) {
+        memset(o, 0, sizeof *o);
+        o->status = ZT_JOB_UNREACHABLE;
+        zt_strlcpy(o->transport, "cannot set up the HTTP client", sizeof o->transport);
     }
+    if (j->fst.last_worker[0]) zt_strlcpy(j->worker.node_id, j->fst.last_worker, sizeof j->worker.node_id);
+}
+
+/* Answer the client after the job's outcome; returns the outcome's name
+ * for the log ("ok", "client_gone", "refused", ...). */
+static const char *answer_outcome(struct rjob *j, const struct zt_job_outcome *o)
+{
     const char *outcome = "ok";
     char msg[512];
     if (atomic_load(&j->closed)) {
-        outcome = "client_gone";
         /* resume a suspended connection so it is freed (nobody reads it) */
         if (!j->sse_started) answer_error(j, 502, "client_gone", "the client went away");
         else zt_http_async_fail(j->a);
-    } else {
-        switch (o.status) {
-        case ZT_JOB_VERIFIED: answer_ok(j, &o.result); break;
-        case ZT_JOB_UNVERIFIED: {
-            outcome = "unverified";
-            const char *why = o.rc == ZT_ETOOBIG ? "the answer is too large" : o.why[0] ? o.why : zt_strerror(o.rc);
-            snprintf(msg, sizeof msg, "the result from worker %s did not verify (%s%s%s); it is not passed on as good",
-                     j->worker.node_id, why, o.transport[0] ? "; transport: " : "", o.transport);
-            answer_error(j, 502, "unverified_result", msg);
-            break;
-        }
-        case ZT_JOB_REFUSED:
-            outcome = "refused";
-            worker_refused(j, o.http_status, msg, sizeof msg);
-            break;
-        case ZT_JOB_TIMEOUT:
-            outcome = "timeout";
-            snprintf(msg, sizeof msg, "worker %s did not answer in time (encryption.remote_timeout_s)",
-                     j->worker.node_id);
-            answer_error(j, 504, "worker_timeout", msg);
-            break;
-        case ZT_JOB_CANCELLED:
-        case ZT_JOB_UNREACHABLE:
-            if (zt_job_pool_stopping(r->pool)) {
-                outcome = "shutdown";
-                answer_error(j, 503, "shutting_down", "the node is shutting down");
-                break;
-            }
-            outcome = "unreachable";
-            snprintf(msg, sizeof msg, "worker %s%s%s could not be reached", j->worker.node_id,
-                     j->via[0] ? " via relay " : "", j->via);
-            answer_error(j, 502, "worker_unreachable", msg);
-            break;
-        }
+        return "client_gone";
     }
+    switch (o->status) {
+    case ZT_JOB_VERIFIED: answer_ok(j, &o->result); break;
+    case ZT_JOB_UNVERIFIED: {
+        outcome = "unverified";
+        const char *why = o->rc == ZT_ETOOBIG ? "the answer is too large" : o->why[0] ? o->why : zt_strerror(o->rc);
+        snprintf(msg, sizeof msg, "the result from worker %s did not verify (%s%s%s); it is not passed on as good",
+                 j->worker.node_id, why, o->transport[0] ? "; transport: " : "", o->transport);
+        answer_error(j, 502, "unverified_result", msg);
+        break;
+    }
+    case ZT_JOB_REFUSED:
+        outcome = "refused";
+        worker_refused(j, o->http_status, msg, sizeof msg);
+        break;
+    case ZT_JOB_TIMEOUT:
+        outcome = "timeout";
+        snprintf(msg, sizeof msg, "worker %s did not answer in time (encryption.remote_timeout_s)", j->worker.node_id);
+        answer_error(j, 504, "worker_timeout", msg);
+        break;
+    case ZT_JOB_CANCELLED:
+    case ZT_JOB_UNREACHABLE:
+        if (zt_job_pool_stopping(j->r->pool)) {
+            answer_error(j, 503, "shutting_down", "the node is shutting down");
+            return "shutdown";
+        }
+        outcome = "unreachable";
+        snprintf(msg, sizeof msg, "worker %s%s%s could not be reached", j->worker.node_id,
+                 j->via[0] ? " via relay " : "", j->via);
+        answer_error(j, 502, "worker_unreachable", msg);
+        break;
+    }
+    return outcome;
+}
+
+static void log_done(struct rjob *j, const struct zt_job_outcome *o, const char *outcome)
+{
     bool ok = strcmp(outcome, "ok") == 0;
-    if (strcmp(outcome, "client_gone") != 0) count_peer(r, j->worker.node_id, ok);
+    if (strcmp(outcome, "client_gone") != 0) count_peer(j->r, j->worker.node_id, ok);
     zt_log(ok ? ZT_LOG_INFO : ZT_LOG_WARN, "remote_job_done",
-           "job_id=%s worker=%s via=%s model=%s outcome=%s worker_status=%ld prompt_tokens=%u completion_tokens=%u "
-           "duration_ms=%llu",
-           zt_job_call_id(j->job), j->worker.node_id, j->via[0] ? j->via : "-", j->model, outcome, o.http_status,
-           (unsigned)o.result.final.prompt_tokens, (unsigned)o.result.final.completion_tokens,
+           "job_id=%s sched_job=%s worker=%s workers=%u via=%s model=%s outcome=%s worker_status=%ld prompt_tokens=%u "
+           "completion_tokens=%u duration_ms=%llu",
+           j->job ? zt_job_call_id(j->job) : "-", j->sched_id[0] ? j->sched_id : "-", j->worker.node_id,
+           j->fst.workers, j->via[0] ? j->via : "-", j->model, outcome, o->http_status,
+           (unsigned)o->result.final.prompt_tokens, (unsigned)o->result.final.completion_tokens,
            (unsigned long long)(zt_time_mono_ms() - j->start_ms));
+}
+
+static void run_job(void *arg)
+{
+    struct rjob *j = arg;
+    struct zt_job_outcome o;
+    send_job(j, &o);
+    log_done(j, &o, answer_outcome(j, &o));
     zt_http_async_release(j->a);
     job_unref(j);
+}
+
+/* ---- jobs placed by the scheduler (this node's orchestrator) ------------ */
+
+/* The body under the verdict, sealed to worker w, posted straight to it. */
+static int make_call(struct rjob *j, const struct zt_peer *w, uint64_t now)
+{
+    const struct zt_config *cfg = j->r->cfg;
+    struct zt_job_spec spec = {
+        .model = j->model,
+        .max_tokens = j->max_tokens,
+        .stream = true,
+        .ttl_s = (uint64_t)cfg->encryption.job_ttl_s,
+        .now = now,
+        .suite = zt_str_eq(cfg->encryption.aead, "aes256gcm") ? ZT_HPKE_SUITE_AES256GCM : ZT_HPKE_SUITE_CHACHA,
+        .worker_id = w->node_id,
+        .worker_kem_pk = w->kem_pk,
+        .worker_sign_pk = w->ed25519_pk,
+    };
+    int rc = zt_job_call_new(j->body, j->kind, &j->verdict, &spec, &j->job);
+    if (rc) return rc;
+    long t_ms = (long)cfg->encryption.remote_timeout_s * 1000L;
+    struct zt_job_target target = {
+        .base_url = w->endpoint,
+        .sign_as = j->r->id,
+        .recipient_id = w->node_id,
+        .now = (int64_t)now,
+        .connect_timeout_ms = t_ms < 10000L ? t_ms : 10000L,
+        .first_byte_timeout_ms = t_ms,
+        .idle_timeout_ms = t_ms,
+    };
+    return zt_job_call_target(j->job, &target);
+}
+
+static void unlink_waiting(struct zt__route *r, struct rjob *j)
+{
+    pthread_mutex_lock(&r->mu);
+    for (struct rjob **pp = &r->waiting; *pp; pp = &(*pp)->sched_next)
+        if (*pp == j) {
+            *pp = j->sched_next;
+            break;
+        }
+    pthread_mutex_unlock(&r->mu);
+}
+
+void zt__route_sched_event(void *ud, const struct zt_sched_event *ev)
+{
+    struct zt__route *r = ud;
+    if (ev->kind == ZT_SCHED_EV_REQUEUED) return; /* its thread learns it when the call fails */
+    pthread_mutex_lock(&r->mu);
+    struct rjob *j = r->waiting;
+    while (j && strcmp(j->sched_id, ev->job_id) != 0) j = j->sched_next;
+    if (j && ev->kind == ZT_SCHED_EV_ASSIGNED) zt_strlcpy(j->assigned, ev->worker, sizeof j->assigned);
+    if (j && ev->kind == ZT_SCHED_EV_FAILED) j->sched_failed = true;
+    pthread_cond_broadcast(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+    /* a job nobody waits for (its client went, or it outlived a restart of
+     * this node): free the worker's slot */
+    if (!j && ev->kind == ZT_SCHED_EV_ASSIGNED) zt_ignore(zt_sched_job_cancel(zt__orch_sched(r->orch), ev->job_id,
+                                                                             zt_time_real_ms()));
+}
+
+/* Wait until the pump assigns the job (or fails it, or the client goes);
+ * true with worker set when assigned. */
+static bool wait_assigned(struct rjob *j, uint64_t until_mono, char worker[static ZT_IDENTITY_ID_SIZE])
+{
+    struct zt__route *r = j->r;
+    pthread_mutex_lock(&r->mu);
+    while (!j->assigned[0] && !j->sched_failed && !aborted(j) && !zt_http_async_client_gone(j->a) &&
+           zt_time_mono_ms() < until_mono) {
+        struct timespec ts = zt_time_after_ms(CLOCK_MONOTONIC, WAIT_TICK_MS);
+        pthread_cond_timedwait(&r->cv, &r->mu, &ts);
+    }
+    bool got = j->assigned[0] != '\0';
+    zt_strlcpy(worker, j->assigned, ZT_IDENTITY_ID_SIZE);
+    j->assigned[0] = '\0';
+    pthread_mutex_unlock(&r->mu);
+    return got;
+}
+
+/* Whether a failed attempt may go to another worker: nothing reached the
+ * client yet and the worker, not the request, is at fault. */
+static bool worker_fault(const struct rjob *j, const struct zt_job_outcome *o)
+{
+    if (j->sse_started || atomic_load(&j->closed) || zt_job_pool_stopping(j->r->pool)) return false;
+    if (o->status == ZT_JOB_REFUSED) return o->http_status != 400 && o->http_status != 413;
+    return o->status != ZT_JOB_VERIFIED && o->status != ZT_JOB_CANCELLED;
+}
+
+static void run_sched(void *arg)
+{
+    struct rjob *j = arg;
+    struct zt__route *r = j->r;
+    struct zt_sched *sc = zt__orch_sched(r->orch);
+    struct zt_registry *reg = zt__orch_registry(r->orch);
+    uint64_t until = zt_time_mono_ms() + (uint64_t)r->cfg->encryption.remote_timeout_s * 1000u;
+    struct zt_job_outcome o;
+    memset(&o, 0, sizeof o);
+    const char *outcome = NULL;
+    char worker[ZT_IDENTITY_ID_SIZE];
+    j->start_ms = zt_time_mono_ms();
+    while (!outcome) {
+        bool got = false;
+        /* a second at a time: a job no worker can take any more (they
+         * failed it, left or expired) gives up instead of waiting */
+        while (!(got = wait_assigned(j, zt_time_mono_ms() + 1000 < until ? zt_time_mono_ms() + 1000 : until, worker)) &&
+               !j->sched_failed && !aborted(j) && !zt_http_async_client_gone(j->a) && zt_time_mono_ms() < until &&
+               zt_sched_job_servable(sc, j->sched_id, zt_time_real_ms()))
+            ;
+        if (!got) {
+            bool failed = j->sched_failed || !zt_sched_job_servable(sc, j->sched_id, zt_time_real_ms());
+            zt_ignore(zt_sched_job_cancel(sc, j->sched_id, zt_time_real_ms()));
+            if (aborted(j) || zt_http_async_client_gone(j->a)) {
+                atomic_store(&j->closed, !zt_job_pool_stopping(r->pool));
+                if (zt_job_pool_stopping(r->pool)) answer_error(j, 503, "shutting_down", "the node is shutting down");
+                else answer_error(j, 502, "client_gone", "the client went away");
+                outcome = "client_gone";
+                break;
+            }
+            answer_error(j, 503, "no_worker",
+                         failed ? "no worker can complete the job: every attempt failed, or the workers serving "
+                                  "the model left or fell under the reputation threshold"
+                                : "no worker became free in time (encryption.remote_timeout_s); retry later");
+            outcome = failed ? "failed" : "queue_timeout";
+            break;
+        }
+        struct zt_node_info ni;
+        int64_t now_ms = zt_time_real_ms();
+        int rc = zt_registry_get(reg, worker, now_ms, &ni);
+        memset(&j->worker, 0, sizeof j->worker);
+        zt_strlcpy(j->worker.node_id, worker, sizeof j->worker.node_id);
+        if (!rc) {
+            memcpy(j->worker.ed25519_pk, ni.ed25519_pk, sizeof j->worker.ed25519_pk);
+            memcpy(j->worker.kem_pk, ni.kem_pk, sizeof j->worker.kem_pk);
+            zt_strlcpy(j->worker.endpoint, ni.endpoint, sizeof j->worker.endpoint);
+            zt_job_call_free(j->job);
+            j->job = NULL;
+            rc = make_call(j, &j->worker, (uint64_t)(now_ms / 1000));
+            if (rc == ZT_EINVAL || rc == ZT_ENOMEM) { /* the request's fault, or ours: not the worker's */
+                zt_ignore(zt_sched_job_cancel(sc, j->sched_id, zt_time_real_ms()));
+                if (rc == ZT_EINVAL)
+                    answer_error(j, 400, "invalid_request",
+                                 j->chat ? "messages must be a non-empty array of {role, content} strings"
+                                         : "prompt must be a string (or an array holding one string)");
+                else
+                    answer_error(j, 503, "overloaded", "out of memory");
+                outcome = rc == ZT_EINVAL ? "invalid" : "oom";
+                break;
+            }
+        }
+        if (!rc) rc = zt_sched_job_started(sc, j->sched_id, worker, now_ms);
+        if (rc) { /* the worker went meanwhile, or the body cannot be sealed to it */
+            memset(&o, 0, sizeof o);
+            o.status = ZT_JOB_UNREACHABLE;
+            zt_strlcpy(o.transport, zt_strerror(rc), sizeof o.transport);
+        } else {
+            send_job(j, &o);
+        }
+        if (o.status == ZT_JOB_VERIFIED && !atomic_load(&j->closed)) {
+            zt_ignore(zt_sched_job_finished(sc, j->sched_id, worker, ZT_SCHED_OK,
+                                            o.result.final.completion_tokens, zt_time_real_ms(), NULL));
+            outcome = answer_outcome(j, &o);
+            break;
+        }
+        if (!worker_fault(j, &o)) {
+            /* the request's own fault, the client gone, a shutdown, or a
+             * stream already under way (resuming it is the failover's
+             * work): the job ends here */
+            bool blame = !atomic_load(&j->closed) && !zt_job_pool_stopping(r->pool) && o.status != ZT_JOB_REFUSED;
+            if (blame)
+                zt_ignore(zt_sched_job_finished(sc, j->sched_id, worker, ZT_SCHED_ERROR, 0, zt_time_real_ms(), NULL));
+            zt_ignore(zt_sched_job_cancel(sc, j->sched_id, zt_time_real_ms()));
+            outcome = answer_outcome(j, &o);
+            break;
+        }
+        /* the worker failed it before anything reached the client: the
+         * scheduler charges it and requeues the job (or fails it); one that
+         * cannot be reached at all is taken out of the registry until it
+         * joins again (else it would win the next placements too) */
+        if (o.status == ZT_JOB_UNREACHABLE && o.http_status == 0 &&
+            zt_registry_drop(reg, worker, zt_time_real_ms()) == 0)
+            zt_log(ZT_LOG_WARN, "worker_unreachable", "worker=%s detail=\"%s\" action=dropped_until_rejoin", worker,
+                   o.transport);
+        enum zt_job_state st = ZT_JOB_STATE_FAILED;
+        int frc = zt_sched_job_finished(sc, j->sched_id, worker,
+                                        o.status == ZT_JOB_TIMEOUT ? ZT_SCHED_STALLED : ZT_SCHED_ERROR, 0,
+                                        zt_time_real_ms(), &st);
+        if (frc) { /* already moved (the worker's session expired meanwhile) */
+            struct zt_job_info ji;
+            st = zt_sched_job_get(sc, j->sched_id, &ji) == 0 ? ji.state : ZT_JOB_STATE_FAILED;
+        }
+        log_done(j, &o, "retry");
+        count_peer(r, worker, false);
+        zt__orch_note_retry(r->orch, o.status == ZT_JOB_UNREACHABLE   ? "unreachable"
+                                     : o.status == ZT_JOB_REFUSED   ? "refused"
+                                     : o.status == ZT_JOB_TIMEOUT   ? "timeout"
+                                                                    : "unverified");
+        if (st != ZT_JOB_STATE_QUEUED && st != ZT_JOB_STATE_ASSIGNED) {
+            outcome = answer_outcome(j, &o);
+            break;
+        }
+        wipe_buf(&j->text); /* a non-streamed answer starts again */
+        zt_buf_init(&j->text, TEXT_MAX);
+        zt__orch_kick(r->orch);
+    }
+    /* whatever happened, the job is over here: one still active in the
+     * scheduler (requeued and reassigned while its first worker finished
+     * after all, or left for another reason) must not hold a slot */
+    zt_ignore(zt_sched_job_cancel(sc, j->sched_id, zt_time_real_ms()));
+    zt__orch_note_end(r->orch, outcome && strcmp(outcome, "ok") == 0);
+    zt__orch_kick(r->orch); /* a slot is free */
+    unlink_waiting(r, j);
+    log_done(j, &o, outcome);
+    zt_http_async_release(j->a);
+    job_unref(j);
+}
+
+/* Client key for fair queueing: the caller's identity, else its address. */
+static void client_key(struct zt__req_ctx *cx, char *out, size_t n)
+{
+    if (cx->principal.identity[0]) zt_strlcpy(out, cx->principal.identity, n);
+    else snprintf(out, n, "addr:%s", zt_http_req_client_addr(cx->req));
+}
+
+enum sched_start { SCHED_STARTED, SCHED_ANSWERED, SCHED_NONE };
+
+/* Submit the job to the scheduler and hand it to a pool thread (its slot
+ * reserved by the caller) that waits for its worker. STARTED: the thread
+ * owns j and the slot; ANSWERED: an error is in resp; NONE: the scheduler
+ * has no worker for the model (the static peers may have one). */
+static enum sched_start route_scheduled(struct zt__route *r, struct zt__req_ctx *cx, struct rjob *j,
+                            const struct zt_privacy_text *texts, size_t n_texts, struct zt_http_resp *resp)
+{
+    size_t bytes = 0;
+    for (size_t i = 0; i < n_texts; i++) bytes += texts[i].len;
+    char client[ZT_SCHED_CLIENT_MAX + 1];
+    client_key(cx, client, sizeof client);
+    struct zt_job_req jr = {
+        .client = client,
+        .model = j->model,
+        .ctx_tokens = (uint32_t)(bytes / 4 + 1), /* an estimate: the gateway does not tokenize */
+        .max_tokens = j->max_tokens,
+    };
+    struct zt_sched_result sr;
+    memset(&sr, 0, sizeof sr);
+    pthread_mutex_lock(&r->mu); /* an assignment of the pump finds the job listed */
+    uint64_t t0 = zt_time_mono_ns();
+    int rc = zt_sched_submit(zt__orch_sched(r->orch), &jr, zt_time_real_ms(), &sr);
+    zt__orch_note_submit(r->orch, zt_time_mono_ns() - t0, rc);
+    if (!rc) {
+        zt_strlcpy(j->sched_id, sr.job_id, sizeof j->sched_id);
+        if (sr.state == ZT_JOB_STATE_ASSIGNED) zt_strlcpy(j->assigned, sr.worker, sizeof j->assigned);
+        j->sched_next = r->waiting;
+        r->waiting = j;
+    }
+    pthread_mutex_unlock(&r->mu);
+    if (rc == ZT_ENOTFOUND) return SCHED_NONE;
+    if (rc == ZT_EBUSY) {
+        char v[16];
+        snprintf(v, sizeof v, "%u", sr.retry_after_s ? sr.retry_after_s : 1);
+        zt_ignore(zt_http_resp_header(resp, "Retry-After", v));
+        zt_http_resp_error(resp, 503, "overloaded", "every worker of this model is busy and the queue is full; retry after Retry-After");
+        return SCHED_ANSWERED;
+    }
+    if (rc) {
+        zt_http_resp_error(resp, 503, "unavailable", "the scheduler could not take the job");
+        return SCHED_ANSWERED;
+    }
+    j->a = zt_http_req_defer(cx->req, on_client_close, j);
+    if (j->a) atomic_fetch_add(&j->refs, 1); /* on_close's */
+    if (!j->a || zt_job_pool_spawn(r->pool, run_sched, j) != 0) {
+        if (j->a) {
+            zt_http_async_abandon(j->a); /* on_close will not run */
+            j->a = NULL;
+            atomic_fetch_sub(&j->refs, 1);
+        }
+        unlink_waiting(r, j);
+        zt_ignore(zt_sched_job_cancel(zt__orch_sched(r->orch), j->sched_id, zt_time_real_ms()));
+        zt_http_resp_error(resp, 503, "overloaded", "the remote job could not be started");
+        return SCHED_ANSWERED;
+    }
+    zt__req_note_job(cx, j->sched_id);
+    zt_log(ZT_LOG_DEBUG, "sched_job_submitted", "sched_job=%s state=%s worker=%s model=%s request_id=%s", sr.job_id,
+           zt_job_state_name(sr.state), sr.worker[0] ? sr.worker : "-", j->model, zt_http_req_id(cx->req));
+    return SCHED_STARTED; /* the thread owns j and the pool slot */
 }
 
 /* ---- the request ---------------------------------------------------------- */
@@ -478,7 +822,13 @@ bool zt__route_generate(struct zt__route *r, struct zt__req_ctx *cx, json_t *bod
     int64_t now = zt_time_real_ms() / 1000;
     const char *pin = r->cfg->encryption.remote_worker;
     char msg[640];
-    switch (zt_route_decide(r->peers, model, model && serves_locally(r, model), pin, now, &w)) {
+    bool local = model && serves_locally(r, model);
+    enum zt_route_where where = zt_route_decide(r->peers, model, local, pin, now, &w);
+    /* with an orchestrator here and workers joined, the scheduler places
+     * the job; the static peers stay for models no joined worker serves */
+    bool sched = r->orch && model && !local && (!pin || !pin[0]) &&
+                 zt_registry_count(zt__orch_registry(r->orch), true) > 0;
+    if (!sched) switch (where) {
     case ZT_ROUTE_LOCAL:
         /* a model of this node, the default model, or no peers to ask:
          * here, as before */
@@ -544,6 +894,40 @@ bool zt__route_generate(struct zt__route *r, struct zt__req_ctx *cx, json_t *bod
     zt__openai_answer_init(&j->oa, chat, j->model, zt_http_req_id(req), j->id, sizeof j->id);
     j->worker = w;
     zt_buf_init(&j->text, TEXT_MAX);
+    if (sched) {
+        if (!n_texts) {
+            zt_http_resp_error(resp, 400, "invalid_request",
+                               chat ? "messages must be a non-empty array of {role, content} strings"
+                                    : "prompt must be a string (or an array holding one string)");
+            goto out;
+        }
+        if (zt_job_pool_reserve(r->pool) != 0) {
+            zt_ignore(zt_http_resp_header(resp, "Retry-After", "1"));
+            zt_http_resp_error(resp, 503, "overloaded", "too many remote jobs in progress; retry shortly");
+            goto out;
+        }
+        reserved = true;
+        j->body = json_incref(body);
+        j->kind = kind;
+        j->max_tokens = max_tokens;
+        uint64_t types = j->verdict.types;
+        bool masked = j->verdict.kind == ZT_PRIVACY_VERDICT_MASKED;
+        switch (route_scheduled(r, cx, j, texts, n_texts, resp)) {
+        case SCHED_STARTED:
+            zt__req_note_privacy(cx, types, masked ? "pseudonymised" : "remote");
+            return true;
+        case SCHED_ANSWERED: goto out;
+        case SCHED_NONE: break;
+        }
+        zt_job_pool_unreserve(r->pool);
+        reserved = false;
+        if (where != ZT_ROUTE_REMOTE) {
+            snprintf(msg, sizeof msg, "model '%.128s' is not served here, by any joined worker with a free "
+                     "reputation and context, or by a registered peer", model);
+            zt_http_resp_error(resp, 404, "model_not_found", msg);
+            goto out;
+        }
+    }
 
     /* the body under the verdict, sealed to the worker */
     struct zt_job_spec spec = {
@@ -601,6 +985,15 @@ bool zt__route_generate(struct zt__route *r, struct zt__req_ctx *cx, json_t *bod
         .idle_timeout_ms = t_ms,
     };
     if (zt_job_call_target(j->job, &target) != 0) goto oom;
+    /* a worker that dies or stalls mid-stream: the next peer serving the
+     * model continues it (resumable streams, docs/internals/jobs.md) */
+    zt_route_picker_init(&j->rp, r->peers, j->model, pin, j->via[0] ? &to : NULL, now);
+    zt_route_worker(&w, j->via[0] ? &to : NULL, &j->first);
+    j->fo = (struct zt_job_failover){.picker = &j->rp.picker, .spec = spec, .target = target,
+                                     .stall_ms = (long)r->cfg->encryption.remote_stall_ms,
+                                     .max_workers = 16}; /* static peers: dead ones are tried too */
+    j->fo.spec.model = j->model;
+    j->fo.target.base_url = j->fo.target.recipient_id = NULL; /* per worker */
     j->a = zt_http_req_defer(req, on_client_close, j);
     if (!j->a) goto oom;
     atomic_fetch_add(&j->refs, 1); /* on_close's */

@@ -44,6 +44,17 @@ ZT_NODISCARD int zt__route_new(const struct zt_config *cfg, struct zt_infer *ms,
 /* The identity remote jobs are signed with (before the first request;
  * without one remote jobs answer 503). */
 void zt__route_set_identity(struct zt__route *r, const struct zt_identity *id);
+/* The orchestrator of this node (NULL: none): with workers joined, each
+ * remote job is submitted to its scheduler, waits for a worker, is sealed
+ * to the worker assigned and reported to the scheduler (started, finished
+ * or failed; a worker that fails before anything reached the client is
+ * charged and the job goes to the next worker the scheduler picks). */
+struct zt__orch;
+void zt__route_set_orch(struct zt__route *r, struct zt__orch *o);
+/* The orchestrator's event sink (zt__orch_set_sink): assignments and
+ * failures of the jobs waiting here. */
+struct zt_sched_event;
+void zt__route_sched_event(void *ud, const struct zt_sched_event *ev);
 /* Abort remote jobs in progress and wait up to wait_ms for their threads. */
 void zt__route_shutdown(struct zt__route *r, uint64_t wait_ms);
 void zt__route_free(struct zt__route *r);

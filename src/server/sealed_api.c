@@ -21,6 +21,7 @@
 #include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -122,14 +123,10 @@ void zt__sealed_set_endpoint(struct zt__sealed *sj, const char *endpoint)
     pthread_mutex_unlock(&sj->mu);
 }
 
-void zt__sealed_h_descriptor(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
+/* The cached descriptor, re-signed when REFRESH_S old; appended to b or
+ * copied to *copy. */
+static int cached_descriptor(struct zt__sealed *sj, struct zt_buf *b, char **copy)
 {
-    (void)cx, (void)body;
-    struct zt__sealed *sj = ud;
-    if (!sj) {
-        zt_http_resp_error(resp, 503, "unavailable", "this node has no identity key to sign with");
-        return;
-    }
     int64_t now = zt_time_real_ms() / 1000;
     int rc = 0;
     pthread_mutex_lock(&sj->mu);
@@ -142,8 +139,26 @@ void zt__sealed_h_descriptor(void *ud, struct zt__req_ctx *cx, json_t *body, str
             sj->desc_signed = now;
         }
     }
-    if (!rc && zt_buf_append_str(&resp->body, sj->desc) != 0) rc = ZT_ENOMEM;
+    if (!rc && b && zt_buf_append_str(b, sj->desc) != 0) rc = ZT_ENOMEM;
+    if (!rc && copy && !(*copy = zt_strdup(sj->desc))) rc = ZT_ENOMEM;
     pthread_mutex_unlock(&sj->mu);
+    return rc;
+}
+
+int zt__sealed_descriptor(struct zt__sealed *sj, char **out)
+{
+    return sj ? cached_descriptor(sj, NULL, out) : ZT_EINVAL;
+}
+
+void zt__sealed_h_descriptor(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
+{
+    (void)cx, (void)body;
+    struct zt__sealed *sj = ud;
+    if (!sj) {
+        zt_http_resp_error(resp, 503, "unavailable", "this node has no identity key to sign with");
+        return;
+    }
+    int rc = cached_descriptor(sj, &resp->body, NULL);
     if (rc) {
         zt_buf_reset(&resp->body);
         zt_http_resp_error(resp, 500, "internal", "cannot sign the node descriptor");
@@ -164,7 +179,33 @@ struct sealed_run {
     uint8_t input_hash[ZT_ENV_HASH_LEN];
     char model[ZT_ENV_MODEL_MAX + 1];
     bool broken; /* a write failed: the stream was ended short */
+    /* wire v2 (docs/architecture/WIRE.md) */
+    bool v2;
+    struct zt_checkpoint ck; /* subject, model, prev, build id: the fields every checkpoint repeats */
+    unsigned since;          /* ids since the last checkpoint */
+    unsigned fault_every;    /* test only: alter every Nth id streamed (0: off) */
+    unsigned delay_ms;       /* test only: a pause per id streamed (0: off) */
+    uint64_t n_streamed;
 };
+
+/* Test-only settings (docs/internals/sealed.md), honoured only with
+ * ZT_TEST_MODE=1 (otherwise refused: logged and ignored):
+ *   ZT_TEST_FAULT_EVERY=N  alter every Nth token id this worker streams, as
+ *                          a cheating worker would; verification catches it
+ *   ZT_TEST_DELAY_MS=N     pause N ms per token streamed, so a test can
+ *                          kill or stop a worker mid-stream */
+static unsigned test_setting(const char *name)
+{
+    const char *f = getenv(name);
+    if (!f || !*f) return 0;
+    const char *tm = getenv("ZT_TEST_MODE");
+    if (!tm || strcmp(tm, "1") != 0) {
+        zt_log_rl(ZT_LOG_ERROR, 60, "test_setting_refused", "name=%s reason=\"needs ZT_TEST_MODE=1\"", name);
+        return 0;
+    }
+    long n = strtol(f, NULL, 10);
+    return n > 0 && n < 1000000 ? (unsigned)n : 0;
+}
 
 static void job_hex(char out[2 * ZT_ENV_JOB_ID_LEN + 1], const uint8_t *id)
 {
@@ -191,17 +232,41 @@ static void flush(struct sealed_run *sr, struct zt_http_async *a)
     zt_buf_reset(&sr->out);
 }
 
-static void sink_text(void *ud, struct zt_http_async *a, const char *text, size_t len)
+/* A signed checkpoint of the chain after n ids into the stream. */
+static int put_checkpoint(struct sealed_run *sr, uint32_t n, const uint8_t *chain, bool final)
+{
+    uint8_t rec[ZT_CKPT_MAX_LEN];
+    size_t len;
+    sr->ck.flags = final ? ZT_CKPT_FLAG_FINAL : 0;
+    sr->ck.n_tokens = n;
+    memcpy(sr->ck.chain, chain, ZT_ENV_HASH_LEN);
+    int rc = zt_checkpoint_sign(&sr->ck, zt_identity_sign_sk(sr->id), rec, sizeof rec, &len);
+    return rc ? rc : zt_sealed_writer_checkpoint(sr->w, rec, len, &sr->out);
+}
+
+static void sink_text(void *ud, struct zt_http_async *a, const struct zt_job_event *ev)
 {
     struct sealed_run *sr = ud;
     if (sr->broken) return;
-    int rc = zt_sealed_writer_text(sr->w, text, len, &sr->out);
+    int rc;
+    if (!sr->v2) {
+        rc = zt_sealed_writer_text(sr->w, ev->text, ev->len, &sr->out);
+    } else {
+        int32_t id = ev->token;
+        if (id >= 0 && sr->fault_every && ++sr->n_streamed % sr->fault_every == 0) id = id > 3 ? id - 1 : id + 1;
+        rc = zt_sealed_writer_tokens(sr->w, &id, id >= 0 ? 1 : 0, ev->text, ev->len, &sr->out);
+        if (!rc && ev->token >= 0 && ++sr->since >= ZT_SEALED_CHECKPOINT_EVERY) {
+            sr->since = 0;
+            rc = put_checkpoint(sr, ev->n_tokens, ev->hash, false);
+        }
+    }
     if (rc) {
         zt_buf_reset(&sr->out);
         cut(sr, a, "seal", rc);
         return;
     }
     flush(sr, a);
+    if (sr->delay_ms && ev->token >= 0) zt_time_sleep_ms(sr->delay_ms); /* test only */
 }
 
 static void sink_done(void *ud, struct zt_http_async *a, const struct zt_job_event *ev)
@@ -220,7 +285,8 @@ static void sink_done(void *ud, struct zt_http_async *a, const struct zt_job_eve
     r.finished = (uint64_t)(zt_time_real_ms() / 1000);
     r.build_id_len = (uint8_t)zt_strlcpy(r.build_id, zt_engine_build_id(), sizeof r.build_id);
     if (r.build_id_len > ZT_ENV_BUILD_ID_MAX) r.build_id_len = ZT_ENV_BUILD_ID_MAX;
-    int rc = zt_sealed_writer_finish(sr->w, &f, &r, zt_identity_sign_sk(sr->id), &sr->out);
+    int rc = sr->v2 ? put_checkpoint(sr, ev->n_tokens, ev->hash, true) : 0;
+    if (!rc) rc = zt_sealed_writer_finish(sr->w, &f, &r, zt_identity_sign_sk(sr->id), &sr->out);
     if (rc) {
         zt_buf_reset(&sr->out);
         cut(sr, a, "finish", rc);
@@ -252,6 +318,24 @@ static void sink_free(void *ud)
 }
 
 static const struct zt__llm_sink SINK = {sink_text, sink_done, sink_fail, sink_free};
+
+/* Wire v2: the checkpoint fields, the ids given, ids in the stream. */
+static int start_v2(struct sealed_run *sr, const struct zt_job_request *job, struct zt_infer_job *ij)
+{
+    sr->v2 = true;
+    memcpy(sr->ck.job_id, sr->job_id, sizeof sr->ck.job_id);
+    memcpy(sr->ck.subject, job->has_subject ? job->subject : sr->input_hash, sizeof sr->ck.subject);
+    if (job->prev_len) zt_checkpoint_id(job->prev, job->prev_len, sr->ck.prev);
+    sr->ck.build_id_len = (uint8_t)zt_strlcpy(sr->ck.build_id, zt_engine_build_id(), sizeof sr->ck.build_id);
+    sr->fault_every = test_setting("ZT_TEST_FAULT_EVERY");
+    sr->delay_ms = test_setting("ZT_TEST_DELAY_MS");
+    int rc = zt_infer_job_model_sha256(ij, sr->ck.model_sha256);
+    if (!rc && job->mode != ZT_JOB_GENERATE)
+        rc = zt_infer_job_give(ij, job->mode == ZT_JOB_RESUME ? ZT_JOB_FORCE_RESUME : ZT_JOB_FORCE_VERIFY, job->ids,
+                               job->n_ids);
+    zt_infer_job_want_ids(ij);
+    return rc;
+}
 
 static void refuse(struct zt_http_req *req, struct zt_http_resp *resp, int status, const char *code,
                    const char *msg)
@@ -423,6 +507,12 @@ void zt__sealed_h_job(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_
         zt__openai_refuse(resp, &ierr);
         goto out;
     }
+    if (job.version >= 2 && (rc = start_v2(sr, &job, ij)) != 0) {
+        if (rc == ZT_ENOMEM) refuse(req, resp, 503, "overloaded", "out of memory");
+        else if (rc == ZT_EINVAL) refuse(req, resp, 400, "invalid_job", "the ids given do not fit the job's max_tokens");
+        else refuse(req, resp, 503, "model_unavailable", "the model file cannot be read to hash it");
+        goto out;
+    }
     rc = zt_sealed_writer_new(&hdr, zt_identity_kem_sk(sj->id), (hdr.flags & ZT_ENV_FLAG_STREAM) != 0, &sr->out,
                               &sr->w);
     if (rc) {
@@ -444,6 +534,7 @@ void zt__sealed_h_job(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_
     job_hex(jid, hdr.job_id);
     zt_log(ZT_LOG_DEBUG, "sealed_job_accepted", "job_id=%s model=%s prompt_tokens=%zu max_tokens=%u request_id=%s", jid,
            hdr.model, zt_infer_job_prompt_tokens(ij), (unsigned)hdr.max_tokens, zt_http_req_id(req));
+    if (sr->v2) zt_sealed_writer_v2(sr->w);
     if (zt__llm_stream(ij, req, ZT_SEALED_MEDIA_RESULT, head, sizeof head, &SINK, sr, resp) != 0) goto out;
     ij = NULL; /* started: the answer owns it and sr now */
     sr = NULL;

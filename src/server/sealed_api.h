@@ -34,6 +34,10 @@ void zt__sealed_free(struct zt__sealed *sj);
  * may already run: until then the descriptor names no endpoint. */
 void zt__sealed_set_endpoint(struct zt__sealed *sj, const char *endpoint);
 
+/* The node's signed descriptor, as GET /v1/node/descriptor serves it, in
+ * *out (zt_free) for the discovery DHT. ZT_EINVAL (sj NULL), ZT_ENOMEM. */
+ZT_NODISCARD int zt__sealed_descriptor(struct zt__sealed *sj, char **out);
+
 /* GET /v1/node/descriptor (ud: sj, which may be NULL: 503). */
 void zt__sealed_h_descriptor(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
 

@@ -42,6 +42,7 @@
 #include "server_deps.h"
 #include "spam_api.h"
 #include "gdpr_api.h"
+#include "orch_api.h"
 #include "http_metrics.h"
 #include "llm_api.h"
 #include "zentalk/zt_infer.h"
@@ -476,6 +477,11 @@ static int build_routes(struct zt_server *s)
         {M_POST, "/v1/features/language", ZT_AUTH_USER, B_JSON, zt__lexfeat_h_language, d->lexfeat, M_POST, 0},
         {M_POST, "/v1/privacy/export", ZT_AUTH_USER, B_JSON, zt__gdpr_h_export, d->gdpr, M_POST, 0},
         {M_POST, "/v1/privacy/erase", ZT_AUTH_USER, B_JSON, zt__gdpr_h_erase, d->gdpr, M_POST, 0},
+        {M_POST, "/v1/orchestrator/join", ZT_AUTH_NONE, B_NONE, zt__orch_h_join, d->orch, 0, 0},
+        {M_POST, "/v1/orchestrator/heartbeat", ZT_AUTH_NONE, B_NONE, zt__orch_h_heartbeat, d->orch, 0, 0},
+        {M_POST, "/v1/orchestrator/leave", ZT_AUTH_NONE, B_NONE, zt__orch_h_leave, d->orch, 0, 0},
+        {M_GET, "/v1/orchestrator/nodes", ZT_AUTH_ADMIN, B_NONE, zt__orch_h_nodes, d->orch, 0, 0},
+        {M_GET, "/v1/orchestrator/jobs", ZT_AUTH_ADMIN, B_NONE, zt__orch_h_jobs, d->orch, 0, 0},
     };
     _Static_assert(sizeof table / sizeof table[0] <= MAX_ROUTES, "raise MAX_ROUTES");
     s->n_routes = sizeof table / sizeof table[0];

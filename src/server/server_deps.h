@@ -27,10 +27,12 @@ struct zt_lexfeat;
 struct zt__tr;
 struct zt__ws;
 struct zt__gdpr;
+struct zt__orch;
 
 /* What the routes serve, all borrowed: the node builds them before
  * zt_server_new() and frees them after zt_server_free(). Every member is
- * required except attest and sealed (NULL: their routes answer 503). */
+ * required except attest and sealed (NULL: their routes answer 503) and
+ * orch (NULL: not an orchestrator; its routes answer 404). */
 struct zt_server_deps {
     const struct zt_config *cfg;
     const char *node_id;
@@ -54,6 +56,7 @@ struct zt_server_deps {
     struct zt__tr *translate;
     struct zt__ws *ws;
     struct zt__gdpr *gdpr;
+    struct zt__orch *orch;
 };
 
 #endif

@@ -205,14 +205,12 @@ ENV_NOT_KEYS = {
     "ZENTALK_NODE_BIN": "scripts: the node binary",
     "ZENTALK_CLI_BIN": "scripts: the CLI binary",
     "ZENTALK_JWT_SECRET": "docker-compose.yml: the value of ZENTALK_ENCRYPTION_JWT_SECRET",
-    "ZENTALK_NODE_JOIN": "node.join: not yet honoured, comes with the network issue (issue 11)",
 }
 
 
 # Keys the docs name ahead of the code, each marked "not honoured yet" where
 # it appears; when the key lands, this test fails until the entry goes.
 KEYS_NOT_YET = {
-    "node.join": "the orchestrators a worker joins: the network issue (issue 11)",
 }
 
 

@@ -471,6 +471,29 @@ int run_prog(const char *prog, const char *const *args, const char *const *env, 
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
 }
 
+int netns_rerun(int argc, char **argv)
+{
+    if (getenv("ZT_TEST_NETNS")) return -1;
+    static const char *const probe[] = {"-n", "sh", "-c", "command -v ip >/dev/null && ip link set lo up", NULL};
+    if (run_prog("unshare", probe, NULL, NULL, NULL, RUN_QUIET) != 0) {
+        printf("SKIP: cannot make a private network namespace with loopback up (unshare -n needs root or user "
+               "namespaces; ip is iproute2)\n");
+        return 77;
+    }
+    const char *args[64] = {"-n", "sh", "-c", "ip link set lo up && exec \"$0\" \"$@\""};
+    size_t a = 4;
+    for (int i = 0; i < argc && a < 63; i++) args[a++] = argv[i];
+    args[a] = NULL;
+    static const char *const env[] = {"ZT_TEST_NETNS=1", NULL};
+    struct zt_buf out;
+    zt_buf_init(&out, (size_t)64 << 20);
+    int rc = run_prog("unshare", args, env, NULL, &out, RUN_MERGE_STDERR);
+    fwrite(out.data, 1, out.len, stdout);
+    fflush(stdout);
+    zt_buf_deinit(&out);
+    return rc;
+}
+
 int run_shell(const char *cmd, char *out, size_t cap)
 {
     FILE *p = popen(cmd, "r");

@@ -128,6 +128,14 @@ int run_prog(const char *prog, const char *const *args, const char *const *env, 
 int run_shell(const char *cmd, char *out, size_t cap);
 int run_shell_buf(const char *cmd, struct zt_buf *b);
 
+/* Run this test program again (argv, through run_prog) inside a private
+ * network namespace, `unshare -n` with lo up, for tests of what binds
+ * every address (the OpenDHT C API). Returns -1 when already inside (the
+ * caller goes on with its tests), else the inner run's exit status after
+ * printing its output; 77 with "SKIP: why" when no namespace can be made
+ * (unshare needs root or user namespaces; ip needs iproute2). */
+int netns_rerun(int argc, char **argv);
+
 /* A listening TCP socket on 127.0.0.1, port 0 (its port in *port): for the
  * fake peers a test plays itself. */
 int listen_any(uint16_t *port);

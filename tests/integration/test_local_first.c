@@ -104,8 +104,17 @@ static void fake_serve(int c, struct zt_env_replay *replay)
         zt_env_open(zt_identity_kem_sk(F.id), (const uint8_t *)req.data + head_len, need - head_len, now, replay, &hdr,
                     &pt, &pt_len) == 0 &&
         zt_sealed_writer_new(&hdr, zt_identity_kem_sk(F.id), true, &out, &w) == 0 &&
-        zt_sealed_writer_text(w, "Once upon a fake", 16, &out) == 0) {
+        (zt_sealed_writer_v2(w), zt_sealed_writer_tokens(w, (const int32_t[]){5, 6, 7, 8}, 4, "Once upon a fake", 16,
+                                                         &out) == 0)) {
         if (atomic_load(&F.mode) == FAKE_FORGED) {
+            /* a well-formed wire v2 stream (final checkpoint by the real key): only the receipt is forged */
+            struct zt_checkpoint ck = {.flags = ZT_CKPT_FLAG_FINAL, .n_tokens = 4, .build_id_len = 4};
+            memcpy(ck.job_id, hdr.job_id, sizeof ck.job_id);
+            zt_strlcpy(ck.build_id, "fake", sizeof ck.build_id);
+            uint8_t rec[ZT_CKPT_MAX_LEN];
+            size_t rl = 0;
+            if (zt_checkpoint_sign(&ck, zt_identity_sign_sk(F.id), rec, sizeof rec, &rl) == 0)
+                zt_ignore(zt_sealed_writer_checkpoint(w, rec, rl, &out));
             struct zt_sealed_final f = {.finish_reason = "stop", .prompt_tokens = 3, .completion_tokens = 4};
             struct zt_env_receipt rc;
             memset(&rc, 0, sizeof rc);

@@ -278,10 +278,14 @@ static void test_cli_matches_api(void **state)
     a = cli_json("stories 'Once upon a time' --seed 7 --temp 0.8 -n 20 --no-stream");
     b = cli_json("stories 'Once upon a time' --seed 7 --temp 0.8 -n 20");
     assert_string_equal(json_string_value(json_object_get(a, "text")), json_string_value(json_object_get(b, "text")));
-    /* same body and output, different job: same output hash, other header hash */
+    /* same request and output, different job: the same chain, another header
+     * hash; wire v2's output holds checkpoints signed for each job, so the
+     * output hashes differ (replicas compare chains: docs/architecture/WIRE.md) */
     json_t *ra = json_object_get(a, "receipt"), *rb = json_object_get(b, "receipt");
-    assert_string_equal(json_string_value(json_object_get(ra, "output_hash")),
-                        json_string_value(json_object_get(rb, "output_hash")));
+    assert_string_equal(json_string_value(json_object_get(ra, "seq_chain")),
+                        json_string_value(json_object_get(rb, "seq_chain")));
+    assert_string_not_equal(json_string_value(json_object_get(ra, "output_hash")),
+                            json_string_value(json_object_get(rb, "output_hash")));
     assert_string_not_equal(json_string_value(json_object_get(ra, "header_hash")),
                             json_string_value(json_object_get(rb, "header_hash")));
     json_decref(a);
@@ -543,7 +547,7 @@ static void test_bad_jobs(void **state)
     } cases[] = {
         {"not json", "stories", 400, "invalid_job"},
         {"{\"v\":1,\"kind\":\"embedding\",\"input\":\"x\"}", "stories", 400, "unsupported_job"},
-        {"{\"v\":2,\"kind\":\"completion\",\"prompt\":\"x\"}", "stories", 400, "unsupported_job"},
+        {"{\"v\":3,\"kind\":\"completion\",\"prompt\":\"x\"}", "stories", 400, "unsupported_job"},
         {"{\"v\":1,\"kind\":\"completion\",\"prompt\":\"x\",\"model\":\"other\"}", "stories", 400, "invalid_job"},
         {"{\"v\":1,\"kind\":\"completion\",\"prompt\":\"x\",\"max_tokens\":99}", "stories", 400, "invalid_job"},
         {"{\"v\":1,\"kind\":\"completion\",\"prompt\":\"x\",\"stream\":true}", "stories", 400, "invalid_job"},

@@ -622,7 +622,7 @@ static const struct bad_case bad_cases[] = {
     {"config.yaml", "---\nserver: {}\n...\n---\n", 0, {"only one YAML document"}, NULL},
     /* unknown section, unknown key, key in the wrong file */
     {"config.yaml", "servr:\n  threads: 2\n", 0,
-     {"config.yaml:1:1: servr: unknown section (config.yaml holds node, server, log)"}, NULL},
+     {"config.yaml:1:1: servr: unknown section (config.yaml holds node, server, log, orchestrator)"}, NULL},
     {"config.yaml", "server:\n  thread: 2\n", 0,
      {"config.yaml:2:3: server.thread: unknown key (known: listen, threads,"}, NULL},
     {"features.yaml", "features:\n  spam:\n    treshold: 0.5\n", 0,
@@ -1144,14 +1144,16 @@ static void test_reserved_keys(void **state)
     zt_buf_init(&errs, ERRS_MAX);
     assert_int_equal(zt_config_set(&cfg, "chain.network", "mainnet", "test", &errs), 0);
     assert_int_equal(zt_config_set(&cfg, "gpu_pool.devices", "0,1", "test", &errs), 0);
-    assert_int_equal(zt_config_set(&cfg, "database.redis_url", "redis://x", "test", &errs), 0);
+    assert_int_equal(zt_config_set(&cfg, "integration.webhook_secret", "hook-s3cret", "test", &errs), 0);
+    assert_int_equal(zt_config_set(&cfg, "database.redis_url", "redis://x", "test", &errs), 0); /* read now */
     assert_int_equal(zt_config_set(&cfg, "gpu_pool.max_batch", "4", "test", &errs), 0); /* read: no note */
     assert_int_equal(zt_config_validate(&cfg, &errs), 0);
     const char *e = zt_buf_str(&errs);
     assert_contains(e, "warning: config: chain.network: reserved, not used yet");
     assert_contains(e, "warning: config: gpu_pool.devices: reserved, not used yet");
-    assert_contains(e, "warning: config: database.redis_url: reserved, not used yet");
-    assert_null(strstr(e, "redis://x")); /* a secret's value is never echoed */
+    assert_contains(e, "warning: config: integration.webhook_secret: reserved, not used yet");
+    assert_null(strstr(e, "hook-s3cret")); /* a secret's value is never echoed */
+    assert_null(strstr(e, "redis_url"));
     assert_null(strstr(e, "max_batch"));
     zt_config_deinit(&cfg);
     zt_buf_deinit(&errs);

@@ -300,7 +300,7 @@ static void test_log_text_and_json(void **state)
     /* the rate limiter lets 3 through in a second and counts the rest */
     struct zt_log_rl rl = {0};
     unsigned sup = 0, passed = 0;
-    for (int i = 0; i < 10; i++) passed += zt_log__rl_pass(&rl, 3, &sup) ? 1u : 0u;
+    for (int i = 0; i < 10; i++) passed += zt_log_rl_pass(&rl, 3, &sup) ? 1u : 0u;
     assert_true(passed >= 3 && passed <= 6); /* a second boundary may open a new window */
 
     zt_log_close();

@@ -1,6 +1,6 @@
 /* test_core_codec.c: known-answer tests for the core helpers written once
  * for the whole tree: hex (zt_hex.h), byte order (zt_endian.h), bounded
- * whole-file reads (zt_file.h), FNV-1a (zt_hash.h) and array growth
+ * whole-file reads (zt_file.h), FNV-1a and the chained index (zt_hash.h) and array growth
  * (zt_array_grow in zt_alloc.h). */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -272,6 +272,49 @@ static void test_fnv1a(void **state)
     assert_true(zt_fnv1a64("\xff", 1) == ((0xcbf29ce484222325ull ^ 0xffu) * 0x100000001b3ull));
 }
 
+/* ---- chained hash index ------------------------------------------------------ */
+
+static size_t chain_len(const struct zt_chain *c, uint32_t h, uint32_t want, bool *found)
+{
+    size_t n = 0;
+    *found = false;
+    for (uint32_t i = zt_chain_first(c, h); i != ZT_CHAIN_NIL; i = zt_chain_next(c, i), n++)
+        if (i == want) *found = true;
+    return n;
+}
+
+static void test_chain(void **state)
+{
+    (void)state;
+    struct zt_chain c = {0};
+    zt_chain_deinit(&c); /* zeroed: no-op */
+    assert_int_equal(zt_chain_init(&c, 8, (size_t)1 << 31), ZT_EINVAL);
+    assert_int_equal(zt_chain_init(&c, 8, 3), 0);
+    assert_int_equal(c.mask, 3); /* 4 buckets */
+    bool found;
+    assert_int_equal(chain_len(&c, 1, 0, &found), 0);
+    /* hashes 1, 5 and 9 share bucket 1; 2 does not */
+    zt_chain_insert(&c, 1, 0);
+    zt_chain_insert(&c, 5, 1);
+    zt_chain_insert(&c, 9, 2);
+    zt_chain_insert(&c, 2, 3);
+    assert_int_equal(zt_chain_first(&c, 1), 2); /* newest first */
+    assert_int_equal(chain_len(&c, 1, 1, &found), 3);
+    assert_true(found);
+    zt_chain_remove(&c, 5, 1); /* the middle of the chain */
+    assert_int_equal(chain_len(&c, 1, 1, &found), 2);
+    assert_false(found);
+    zt_chain_remove(&c, 5, 1); /* not in it: no-op */
+    zt_chain_remove(&c, 9, 2); /* the head */
+    assert_int_equal(zt_chain_first(&c, 1), 0);
+    zt_chain_remove(&c, 1, 0);
+    assert_int_equal(zt_chain_first(&c, 1), ZT_CHAIN_NIL);
+    assert_int_equal(chain_len(&c, 2, 3, &found), 1);
+    assert_true(found);
+    zt_chain_deinit(&c);
+    assert_null(c.bucket);
+}
+
 /* ---- array growth ---------------------------------------------------------- */
 
 static void test_array_grow(void **state)
@@ -321,6 +364,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_endian, setup, teardown),
         cmocka_unit_test_setup_teardown(test_file_read, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fnv1a, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_chain, setup, teardown),
         cmocka_unit_test_setup_teardown(test_array_grow, setup, teardown),
     };
     return zt_test_exit(cmocka_run_group_tests(tests, NULL, NULL));

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "zentalk/zt_alloc.h"
+#include "zentalk/zt_engine.h"
 #include "zentalk/zt_gguf.h"
 #include "zentalk/zt_model.h"
 #include "zentalk/zt_quant.h"
@@ -396,6 +397,30 @@ static void test_batch_invariance(void **state)
     zt_model_free(m);
 }
 
+/* Writes a small generated model of arch (dim 256, 8 heads, 2 KV heads,
+ * FFN 512) of weight type t to dir/NAME.gguf; its path in path. */
+static void small_model(const char *dir, const char *name, const char *arch, enum zt_ggml_type t, uint32_t layers,
+                        uint64_t seed, char *path, size_t cap)
+{
+    struct zt_genmodel_opts o;
+    zt_genmodel_defaults(&o);
+    o.arch = arch;
+    o.type = t;
+    o.n_embd = 256;
+    o.n_head = 8;
+    o.n_head_kv = 2;
+    o.n_ff = 512;
+    o.n_layer = layers;
+    o.seed = seed;
+    snprintf(path, cap, "%s/%s.gguf", dir, name);
+    struct zt_buf err;
+    zt_buf_init(&err, 1024);
+    int rc = zt_genmodel_write(&o, path, &err);
+    if (rc) fprintf(stderr, "%s\n", zt_buf_str(&err));
+    assert_int_equal(rc, 0);
+    zt_buf_deinit(&err);
+}
+
 /* Generated models of every weight type and both architectures: close to
  * the float64 reference (quantised types also quantise activations to 8
  * bits, hence the looser bound), and bit-identical on every kernel path the
@@ -415,24 +440,9 @@ static void test_generated_types(void **state)
     char dir[] = "/tmp/zt-genmodel-XXXXXX";
     assert_non_null(mkdtemp(dir));
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
-        struct zt_genmodel_opts o;
-        zt_genmodel_defaults(&o);
-        o.arch = cases[c].arch;
-        o.type = cases[c].type;
-        o.n_embd = 256;
-        o.n_head = 8;
-        o.n_head_kv = 2;
-        o.n_ff = 512;
-        o.n_layer = 2;
-        o.seed = 42 + c;
-        char path[128];
-        snprintf(path, sizeof path, "%s/m%zu.gguf", dir, c);
-        struct zt_buf err;
-        zt_buf_init(&err, 1024);
-        int rc = zt_genmodel_write(&o, path, &err);
-        if (rc) fprintf(stderr, "%s\n", zt_buf_str(&err));
-        assert_int_equal(rc, 0);
-        zt_buf_deinit(&err);
+        char path[128], name[16];
+        snprintf(name, sizeof name, "m%zu", c);
+        small_model(dir, name, cases[c].arch, cases[c].type, 2, 42 + c, path, sizeof path);
         printf("%s %s: ", cases[c].arch, zt_ggml_type_name(cases[c].type));
         const int32_t prompt[] = {1, 290, 300, 301};
         check_against_reference(path, prompt, 4, 4, cases[c].tol, false);
@@ -458,6 +468,105 @@ static void test_generated_types(void **state)
         zt_model_free(m);
         unlink(path);
     }
+    rmdir(dir);
+}
+
+/* Logits of the last of n prompt tokens decoded in one batch (tok_by_tok:
+ * one call per token) on a fresh sequence. */
+static void last_logits(struct zt_model *m, const int32_t *prompt, size_t n, bool tok_by_tok, float *out)
+{
+    struct zt_seq *s;
+    assert_int_equal(zt_seq_new(m, 64, &s), 0);
+    struct zt_batch_item items[24];
+    assert_true(n <= 24);
+    for (size_t i = 0; i < n; i++) items[i] = (struct zt_batch_item){s, prompt[i], i + 1 == n ? out : NULL};
+    if (tok_by_tok)
+        for (size_t i = 0; i < n; i++) assert_int_equal(zt_model_decode(m, &items[i], 1), 0);
+    else
+        assert_int_equal(zt_model_decode(m, items, n), 0);
+    zt_seq_free(s);
+}
+
+/* Batch invariance on the fast paths (issue 13 item 4): for generated
+ * models of the quantised types (Q8_0/Q4_0 packed at load, Q4_K/Q6_K on
+ * the calibrated dot kernels), a prompt decoded as one batch of 20 gives
+ * the bits of the same prompt decoded token by token, at 1 and 2 threads. */
+static void test_batch_invariance_types(void **state)
+{
+    (void)state;
+    static const enum zt_ggml_type types[] = {ZT_GGML_Q8_0, ZT_GGML_Q4_0, ZT_GGML_Q4_K, ZT_GGML_Q6_K, ZT_GGML_F16};
+    char dir[] = "/tmp/zt-binv-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    for (size_t c = 0; c < sizeof types / sizeof types[0]; c++) {
+        char path[128];
+        small_model(dir, zt_ggml_type_name(types[c]), "llama", types[c], 1, 99 + c, path, sizeof path);
+        struct zt_model *m = load(path);
+        int32_t prompt[20];
+        for (size_t i = 0; i < 20; i++) prompt[i] = (int32_t)(3 + i * 53 % 300);
+        float one[320], all[320];
+        for (unsigned th = 1; th <= 2; th++) {
+            assert_int_equal(zt_model_set_threads(m, th), 0);
+            last_logits(m, prompt, 20, false, all);
+            last_logits(m, prompt, 20, true, one);
+            if (memcmp(one, all, sizeof one) != 0)
+                fail_msg("%s, %u thread(s): batch of 20 differs from token by token", zt_ggml_type_name(types[c]), th);
+        }
+        zt_model_free(m);
+        unlink(path);
+    }
+    rmdir(dir);
+}
+
+/* F16 KV caches (issue 13 item 6): deterministic (same bits batched or
+ * token by token, at 1 and 3 threads, on every kernel path: the AVX-512
+ * attention against the scalar one), close to the F32 cache, and named in
+ * the build id. 20 positions reach the 16-wide attention kernel. */
+static void test_kv_f16(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/zt-kvf16-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[128];
+    small_model(dir, "m", "llama", ZT_GGML_Q8_0, 2, 7, path, sizeof path);
+    struct zt_model *m = load(path);
+    int32_t prompt[20];
+    for (size_t i = 0; i < 20; i++) prompt[i] = (int32_t)(1 + i * 37 % 300);
+    float f32[320], ref[320], got[320];
+    assert_int_equal(zt_model_kv_type(m), ZT_GGML_F32);
+    last_logits(m, prompt, 20, false, f32);
+    assert_int_equal(zt_model_set_kv_type(m, ZT_GGML_Q8_0), ZT_EINVAL);
+    assert_int_equal(zt_model_set_kv_type(m, ZT_GGML_F16), 0);
+    assert_int_equal(zt_model_kv_type(m), ZT_GGML_F16);
+    last_logits(m, prompt, 20, false, ref);
+    double worst = 0, scale = 0;
+    for (size_t i = 0; i < 320; i++) {
+        double d = fabs((double)ref[i] - f32[i]);
+        if (d > worst) worst = d;
+        if (fabs(f32[i]) > scale) scale = fabs(f32[i]);
+    }
+    printf("F16 KV: max |logit difference| to F32 KV %.3g (largest logit %.3g)\n", worst, scale);
+    assert_true(worst <= 5e-2 * scale); /* Q8_0 activations amplify a rounding, as in test_generated_types */
+    assert_true(memcmp(ref, f32, sizeof ref) != 0); /* the cache really is F16 */
+    last_logits(m, prompt, 20, true, got);
+    assert_memory_equal(ref, got, sizeof ref);
+    assert_int_equal(zt_model_set_threads(m, 3), 0);
+    last_logits(m, prompt, 20, false, got);
+    assert_memory_equal(ref, got, sizeof ref);
+    assert_int_equal(zt_model_set_threads(m, 1), 0);
+    enum zt_quant_isa orig = zt_quant_isa_current();
+    for (int isa = 0; isa < ZT_QUANT_ISA_COUNT; isa++) {
+        if (zt_quant_set_isa((enum zt_quant_isa)isa) != 0) {
+            printf("skip: kernel path %d is not on this CPU\n", isa);
+            continue;
+        }
+        last_logits(m, prompt, 20, false, got);
+        assert_memory_equal(ref, got, sizeof ref);
+    }
+    assert_int_equal(zt_quant_set_isa(orig), 0);
+    assert_string_not_equal(zt_engine_build_id_kv(ZT_GGML_F16), zt_engine_build_id());
+    assert_string_equal(zt_engine_build_id_kv(ZT_GGML_F32), zt_engine_build_id());
+    zt_model_free(m);
+    unlink(path);
     rmdir(dir);
 }
 
@@ -503,6 +612,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_determinism_threads_and_kv, setup, teardown),
         cmocka_unit_test_setup_teardown(test_batch_invariance, setup, teardown),
         cmocka_unit_test_setup_teardown(test_generated_types, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_batch_invariance_types, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kv_f16, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
     };
     return zt_test_exit(cmocka_run_group_tests_name("model", tests, NULL, NULL));

@@ -330,6 +330,49 @@ static void test_peers_file(void **state)
     zt_free(forged);
 }
 
+/* Workers found in the discovery DHT (zt_peers_set_discovered): picked after
+ * the static peers, their signatures verify, a file reload keeps them. */
+static void test_peers_discovered(void **state)
+{
+    (void)state;
+    struct zt_peers *p = registry_of(A); /* static: A, a worker listing no model */
+    const char *roles[] = {"worker"}, *models[] = {"m"};
+    char *bd = NULL, *cd = NULL;
+    assert_int_equal(zt_identity_descriptor(B, roles, 1, models, 1, "http://10.0.0.2:8080/", NOW + 60, &bd), 0);
+    assert_int_equal(zt_identity_descriptor(C, roles, 1, models, 1, "http://10.0.0.3:8080/path", NOW + 60, &cd), 0);
+    struct zt_node_descriptor d[4];
+    memset(d, 0, sizeof d);
+    assert_int_equal(zt_identity_descriptor_verify(bd, strlen(bd), NOW, &d[0]), 0);
+    assert_int_equal(zt_identity_descriptor_verify(bd, strlen(bd), NOW, &d[1]), 0); /* twice */
+    assert_int_equal(zt_identity_descriptor_verify(cd, strlen(cd), NOW, &d[2]), 0); /* a path: dropped */
+    char *ad = desc(A, "http://10.0.0.9:1", NOW + 60);
+    assert_int_equal(zt_identity_descriptor_verify(ad, strlen(ad), NOW, &d[3]), 0); /* static already */
+    size_t kept = 9;
+    assert_int_equal(zt_peers_set_discovered(p, d, 4, NOW, &kept), 0);
+    assert_int_equal(kept, 1);
+    assert_int_equal(zt_peers_count(p), 2);
+    struct zt_peer peer, listed[4];
+    assert_int_equal(zt_peers_pick(p, "m", NULL, NOW, &peer), 0);
+    assert_string_equal(peer.node_id, zt_identity_id(B));
+    assert_string_equal(peer.endpoint, "http://10.0.0.2:8080");
+    assert_int_equal(zt_peers_pick(p, "m", NULL, NOW + 60, &peer), ZT_ENOTFOUND); /* expired */
+    assert_int_equal(zt_peers_lookup(p, zt_identity_id(B), NOW, &peer), 0);
+    assert_int_equal(zt_peers_lookup(p, zt_identity_id(A), NOW, &peer), 0);
+    assert_string_equal(peer.endpoint, "http://10.0.0.1:8080"); /* the static one */
+    assert_int_equal(zt_peers_list(p, listed, 4), 1);               /* static peers only */
+    assert_int_equal(zt_peers_load_file(p, "/nonexistent/peers.json", NOW, NULL, NULL, NULL), ZT_ENOTFOUND);
+    assert_int_equal(zt_peers_pick(p, "m", NULL, NOW, &peer), 0);
+    assert_int_equal(zt_peers_set_discovered(p, NULL, 0, NOW, &kept), 0);
+    assert_int_equal(kept, 0);
+    assert_int_equal(zt_peers_pick(p, "m", NULL, NOW, &peer), ZT_ENOTFOUND);
+    assert_int_equal(zt_peers_set_discovered(p, NULL, 1, NOW, NULL), ZT_EINVAL);
+    for (size_t i = 0; i < 4; i++) zt_node_descriptor_deinit(&d[i]);
+    zt_free(ad);
+    zt_free(bd);
+    zt_free(cd);
+    zt_peers_free(p);
+}
+
 static void test_no_leaks(void **state)
 {
     (void)state;
@@ -346,6 +389,7 @@ int main(void)
         cmocka_unit_test(test_replay_cache_bounds),
         cmocka_unit_test(test_parse_malformed),
         cmocka_unit_test(test_peers_file),
+        cmocka_unit_test(test_peers_discovered),
         cmocka_unit_test(test_no_leaks),
     };
     return zt_test_exit(cmocka_run_group_tests(tests, setup, teardown));

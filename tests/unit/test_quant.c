@@ -611,6 +611,77 @@ static void test_matmul_rows_identity(void **state)
 }
 
 /* Activation quantisation is scalar on every path; check the obvious too. */
+/* Packed weights (quant_pack.c): every path's packed kernel gives the bits
+ * of the scalar dot on the original rows, for row counts that leave a
+ * partial group, odd and even block counts, batches 1..5 and row ranges
+ * that start at a later group. */
+static void test_packed_identity(void **state)
+{
+    (void)state;
+    enum zt_quant_isa orig = zt_quant_isa_current();
+    static const enum zt_ggml_type types[] = {ZT_GGML_Q8_0, ZT_GGML_Q4_0, ZT_GGML_Q6_K, ZT_GGML_Q4_K};
+    static const size_t rows_c[] = {1, 16, 37};
+    static const size_t lens[] = {32, 64, 32 * 7, 32 * 8, 32 * 65};
+    static const size_t lens_k[] = {256, 512, 256 * 3, 256 * 8, 256 * 9};
+    enum { MAXB = 5 };
+    for (size_t ti = 0; ti < 4; ti++)
+        for (size_t ri = 0; ri < 3; ri++)
+            for (size_t li = 0; li < 5; li++) {
+                enum zt_ggml_type t = types[ti];
+                size_t rows = rows_c[ri], n = zt_quant_blck_size(t) == ZT_QK_K ? lens_k[li] : lens[li];
+                size_t wb = row_bytes(t, n), xb = row_bytes(zt_quant_vec_dot_type(t), n);
+                uint8_t *W = xmalloc(wb * rows), *X = xmalloc(xb * MAXB);
+                float *xf = xmalloc(n * sizeof *xf);
+                float *out = xmalloc(MAXB * rows * sizeof *out), *ref = xmalloc(MAXB * rows * sizeof *ref);
+                for (size_t r = 0; r < rows; r++)
+                    make_weights(t, W + r * wb, n, 0.05f);
+                for (size_t b = 0; b < MAXB; b++)
+                    make_acts(t, X + b * xb, xf, n);
+                assert_int_equal(zt_quant_set_isa(ZT_QUANT_ISA_SCALAR), 0);
+                for (size_t b = 0; b < MAXB; b++)
+                    for (size_t r = 0; r < rows; r++)
+                        assert_int_equal(zt_quant_vec_dot(t, n, W + r * wb, X + b * xb, &ref[b * rows + r]), 0);
+                struct zt_quant_packed *p = NULL;
+                assert_int_equal(zt_quant_pack(t, W, wb, rows, n, &p), 0);
+                assert_true(zt_quant_packed_bytes(p) >= wb * rows);
+                for (int isa = 0; isa < ZT_QUANT_ISA_COUNT; isa++) {
+                    if (zt_quant_set_isa((enum zt_quant_isa)isa) != 0) {
+                        if (ti == 0 && ri == 0 && li == 0)
+                            printf("skip: path %d (packed kernels) is not on this CPU\n", isa);
+                        continue;
+                    }
+                    for (size_t batch = 1; batch <= MAXB; batch++)
+                        for (size_t r0 = 0; r0 < rows; r0 += ZT_QUANT_PACK_ROWS) {
+                            for (size_t i = 0; i < MAXB * rows; i++)
+                                out[i] = -1.0f;
+                            assert_int_equal(zt_quant_matmul_packed(p, r0, rows, X, xb, batch, out, rows), 0);
+                            for (size_t b = 0; b < batch; b++)
+                                for (size_t r = r0; r < rows; r++)
+                                    if (f2u(out[b * rows + r]) != f2u(ref[b * rows + r])) {
+                                        printf("packed %s isa=%d rows=%zu n=%zu batch=%zu b=%zu r=%zu: %a != %a\n",
+                                               tname(t), isa, rows, n, batch, b, r, (double)out[b * rows + r],
+                                               (double)ref[b * rows + r]);
+                                        fail();
+                                    }
+                        }
+                }
+                /* a range must start on a group; other types have no packed layout */
+                if (rows > ZT_QUANT_PACK_ROWS)
+                    assert_int_equal(zt_quant_matmul_packed(p, 1, rows, X, xb, 1, out, rows), ZT_EINVAL);
+                zt_quant_packed_free(p);
+                zt_free(W);
+                zt_free(X);
+                zt_free(xf);
+                zt_free(out);
+                zt_free(ref);
+            }
+    struct zt_quant_packed *p = NULL;
+    float w[32] = {0};
+    assert_int_equal(zt_quant_pack(ZT_GGML_F32, w, sizeof w, 1, 32, &p), ZT_EUNSUPPORTED);
+    zt_quant_packed_free(NULL);
+    assert_int_equal(zt_quant_set_isa(orig), 0);
+}
+
 static void test_activation_formats(void **state)
 {
     (void)state;
@@ -727,6 +798,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_vec_dot_accuracy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_isa_bit_identity, setup, teardown),
         cmocka_unit_test_setup_teardown(test_matmul_rows_identity, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_packed_identity, setup, teardown),
         cmocka_unit_test_setup_teardown(test_activation_formats, setup, teardown),
         cmocka_unit_test_setup_teardown(test_invalid, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dispatch, setup, teardown),

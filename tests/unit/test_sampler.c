@@ -84,6 +84,7 @@ static void test_distribution_matches_softmax(void **state)
         int32_t t = zt_sampler_sample(s, l);
         assert_true(t >= 0 && t < V);
         counts[t]++;
+        assert_int_equal(zt_sampler_accept(s, t, l), 0); /* the next draw is the next position's */
     }
     fill(l);
     double z = 0, pr[V];
@@ -110,14 +111,60 @@ static void test_seed_reproducible(void **state)
     for (int i = 0; i < 50; i++) {
         fill(l);
         a[i] = zt_sampler_sample(s1, l);
+        assert_int_equal(zt_sampler_accept(s1, a[i], l), 0);
         fill(l);
         b[i] = zt_sampler_sample(s2, l);
+        assert_int_equal(zt_sampler_accept(s2, b[i], l), 0);
         fill(l);
         c[i] = zt_sampler_sample(s3, l);
+        assert_int_equal(zt_sampler_accept(s3, c[i], l), 0);
     }
     assert_memory_equal(a, b, sizeof a);
     assert_true(memcmp(a, c, sizeof a) != 0);
     zt_sampler_free(s1), zt_sampler_free(s2), zt_sampler_free(s3);
+}
+
+/* The draw at generated position N depends only on (seed, N): a sampler
+ * that was given the first N tokens (a resumed or verifying worker, which
+ * never sampled them) draws token N as the one that sampled all of them. */
+static void test_state_reconstructible(void **state)
+{
+    (void)state;
+    struct zt_sampler_params p;
+    zt_sampler_params_default(&p);
+    p.seed = 1234;
+    p.repeat_penalty = 1.1f;
+    p.frequency_penalty = 0.2f;
+    float l[V];
+    for (int n = 0; n < 40; n += 7) {
+        struct zt_sampler *full = mk(&p), *resumed = mk(&p);
+        int32_t ids[48];
+        for (int i = 0; i < n; i++) {
+            fill(l);
+            ids[i] = zt_sampler_sample(full, l);
+            fill(l);
+            assert_int_equal(zt_sampler_accept(full, ids[i], l), 0);
+        }
+        for (int i = 0; i < n; i++) {
+            fill(l);
+            assert_int_equal(zt_sampler_accept(resumed, ids[i], l), 0);
+        }
+        for (int i = 0; i < 8; i++) {
+            float l2[V];
+            fill(l);
+            fill(l2);
+            int32_t a = zt_sampler_sample(full, l), b = zt_sampler_sample(resumed, l2);
+            assert_int_equal(a, b);
+            fill(l);
+            assert_int_equal(zt_sampler_accept(full, a, l), 0);
+            assert_int_equal(zt_sampler_accept(resumed, b, l), 0);
+        }
+        uint8_t h1[32], h2[32];
+        zt_sampler_hash(full, h1);
+        zt_sampler_hash(resumed, h2);
+        assert_memory_equal(h1, h2, 32);
+        zt_sampler_free(full), zt_sampler_free(resumed);
+    }
 }
 
 static void test_filters(void **state)
@@ -294,6 +341,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_greedy_and_ties, setup, teardown),
         cmocka_unit_test_setup_teardown(test_distribution_matches_softmax, setup, teardown),
         cmocka_unit_test_setup_teardown(test_seed_reproducible, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_state_reconstructible, setup, teardown),
         cmocka_unit_test_setup_teardown(test_filters, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bias_and_penalties, setup, teardown),
         cmocka_unit_test_setup_teardown(test_invalid_params, setup, teardown),

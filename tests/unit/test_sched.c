@@ -90,7 +90,7 @@ static void test_transitions(void **state)
     for (int a = 0; a < ZT_JOB_STATE_COUNT; a++)
         for (int b = 0; b < ZT_JOB_STATE_COUNT; b++)
             assert_int_equal(zt_job_transition_legal((enum zt_job_state)a, (enum zt_job_state)b), legal[a][b]);
-    assert_string_equal(zt_job_state_name(ZT_JOB_VERIFIED), "verified");
+    assert_string_equal(zt_job_state_name(ZT_JOB_STATE_VERIFIED), "verified");
     assert_string_equal(zt_job_state_name((enum zt_job_state)42), "?");
 
     /* through the API */
@@ -101,13 +101,13 @@ static void test_transitions(void **state)
     assert_int_equal(do_join(o.r, &a, T0), 0);
     struct zt_sched_result res;
     assert_int_equal(submit(&o, req("alice", "tiny-chat", 10, 100), T0, &res), 0);
-    assert_int_equal(res.state, ZT_JOB_ASSIGNED);
+    assert_int_equal(res.state, ZT_JOB_STATE_ASSIGNED);
     assert_string_equal(res.worker, wid(&a));
     char job[ZT_JOB_ID_SIZE];
     zt_strlcpy(job, res.job_id, sizeof job);
     enum zt_job_state js;
     /* finished before started; verified while active */
-    assert_int_equal(zt_sched_job_finished(o.s, job, wid(&a), ZT_JOB_OK, 5, T0 + 1, &js), ZT_EINVAL);
+    assert_int_equal(zt_sched_job_finished(o.s, job, wid(&a), ZT_SCHED_OK, 5, T0 + 1, &js), ZT_EINVAL);
     assert_int_equal(zt_sched_job_verified(o.s, job, T0 + 1), ZT_EINVAL);
     /* another worker cannot speak for it */
     struct worker b;
@@ -115,11 +115,11 @@ static void test_transitions(void **state)
     assert_int_equal(zt_sched_job_started(o.s, job, wid(&b), T0 + 1), ZT_EPERM);
     assert_int_equal(zt_sched_job_started(o.s, job, wid(&a), T0 + 10), 0);
     assert_int_equal(zt_sched_job_started(o.s, job, wid(&a), T0 + 11), ZT_EINVAL); /* running -> running */
-    assert_int_equal(zt_sched_job_finished(o.s, job, wid(&a), ZT_JOB_OK, 50, T0 + 1010, &js), 0);
-    assert_int_equal(js, ZT_JOB_DONE);
+    assert_int_equal(zt_sched_job_finished(o.s, job, wid(&a), ZT_SCHED_OK, 50, T0 + 1010, &js), 0);
+    assert_int_equal(js, ZT_JOB_STATE_DONE);
     struct zt_job_info ji;
     assert_int_equal(zt_sched_job_get(o.s, job, &ji), 0);
-    assert_int_equal(ji.state, ZT_JOB_DONE);
+    assert_int_equal(ji.state, ZT_JOB_STATE_DONE);
     assert_string_equal(ji.worker, wid(&a));
     assert_string_equal(ji.client, "alice");
     assert_int_equal(ji.attempts, 1);
@@ -136,14 +136,14 @@ static void test_transitions(void **state)
     assert_int_equal(zt_sched_job_verified(o.s, job, T0 + 1021), ZT_EINVAL); /* verified is final */
     assert_int_equal(zt_sched_job_rejected(o.s, job, T0 + 1022), ZT_EINVAL);
     assert_int_equal(zt_sched_job_get(o.s, job, &ji), 0);
-    assert_int_equal(ji.state, ZT_JOB_VERIFIED);
+    assert_int_equal(ji.state, ZT_JOB_STATE_VERIFIED);
     assert_int_equal(node_info(o.r, &a, T0 + 1022).verified, 1);
 
     /* a cancelled job is failed and final */
     assert_int_equal(submit(&o, req("alice", "tiny-chat", 10, 100), T0 + 2000, &res), 0);
     assert_int_equal(zt_sched_job_cancel(o.s, res.job_id, T0 + 2001), 0);
     assert_int_equal(zt_sched_job_get(o.s, res.job_id, &ji), 0);
-    assert_int_equal(ji.state, ZT_JOB_FAILED);
+    assert_int_equal(ji.state, ZT_JOB_STATE_FAILED);
     assert_string_equal(ji.reason, "cancelled");
     assert_int_equal(node_info(o.r, &a, T0 + 2001).inflight, 0);
     close_two(&o, &a, &b);
@@ -225,7 +225,7 @@ static void test_score(void **state)
         assert_string_equal(res.worker, wid(w));
         assert_int_equal(zt_sched_job_started(o.s, res.job_id, wid(w), t), 0);
         /* a: 100 ms/token; b: 5 ms/token */
-        assert_int_equal(zt_sched_job_finished(o.s, res.job_id, wid(w), ZT_JOB_OK, 100, t + (i ? 500 : 10000), NULL), 0);
+        assert_int_equal(zt_sched_job_finished(o.s, res.job_id, wid(w), ZT_SCHED_OK, 100, t + (i ? 500 : 10000), NULL), 0);
         assert_int_equal(do_hb(o.r, other, t + 1, 0), 0);
         t += 20000;
     }
@@ -239,7 +239,7 @@ static void test_score(void **state)
     q.deadline_ms = t + 5000;
     assert_int_equal(do_hb(o.r, &b, t + 1, 4), 0);
     assert_int_equal(submit(&o, q, t + 1, &res), 0);
-    assert_int_equal(res.state, ZT_JOB_QUEUED); /* a is free but too slow */
+    assert_int_equal(res.state, ZT_JOB_STATE_QUEUED); /* a is free but too slow */
     assert_int_equal(zt_sched_job_cancel(o.s, res.job_id, t + 1), 0);
     assert_int_equal(do_hb(o.r, &b, t + 2, 0), 0);
     /* below the threshold: no work */
@@ -259,7 +259,7 @@ static void test_score(void **state)
 static void finish(struct orch *o, const char *job, const char *worker, int64_t t)
 {
     assert_int_equal(zt_sched_job_started(o->s, job, worker, t), 0);
-    assert_int_equal(zt_sched_job_finished(o->s, job, worker, ZT_JOB_OK, 10, t + 1, NULL), 0);
+    assert_int_equal(zt_sched_job_finished(o->s, job, worker, ZT_SCHED_OK, 10, t + 1, NULL), 0);
 }
 
 /* Two clients, one slot: alice queues 8 jobs, then bob 3; as the slot
@@ -276,17 +276,17 @@ static void test_fair_queueing(void **state)
     struct zt_sched_result res;
     char running[ZT_JOB_ID_SIZE];
     assert_int_equal(submit(&o, req("alice", "tiny-chat", 10, 100), T0, &res), 0);
-    assert_int_equal(res.state, ZT_JOB_ASSIGNED);
+    assert_int_equal(res.state, ZT_JOB_STATE_ASSIGNED);
     zt_strlcpy(running, res.job_id, sizeof running);
     char alice[8][ZT_JOB_ID_SIZE], bob[3][ZT_JOB_ID_SIZE];
     for (int i = 0; i < 8; i++) {
         assert_int_equal(submit(&o, req("alice", "tiny-chat", 10, 100), T0 + 1, &res), 0);
-        assert_int_equal(res.state, ZT_JOB_QUEUED);
+        assert_int_equal(res.state, ZT_JOB_STATE_QUEUED);
         zt_strlcpy(alice[i], res.job_id, sizeof alice[i]);
     }
     for (int i = 0; i < 3; i++) {
         assert_int_equal(submit(&o, req("bob", "tiny-chat", 10, 100), T0 + 2, &res), 0);
-        assert_int_equal(res.state, ZT_JOB_QUEUED);
+        assert_int_equal(res.state, ZT_JOB_STATE_QUEUED);
         zt_strlcpy(bob[i], res.job_id, sizeof bob[i]);
     }
     assert_int_equal(zt_sched_queued(o.s), 11);
@@ -326,10 +326,10 @@ static void test_bounded_queue(void **state)
     assert_int_equal(do_join(o.r, &a, T0), 0);
     struct zt_sched_result res;
     assert_int_equal(submit(&o, req("x", "tiny-chat", 10, 10), T0, &res), 0);
-    assert_int_equal(res.state, ZT_JOB_ASSIGNED);
+    assert_int_equal(res.state, ZT_JOB_STATE_ASSIGNED);
     for (int i = 0; i < 3; i++) {
         assert_int_equal(submit(&o, req("x", "tiny-chat", 10, 10), T0, &res), 0);
-        assert_int_equal(res.state, ZT_JOB_QUEUED);
+        assert_int_equal(res.state, ZT_JOB_STATE_QUEUED);
     }
     /* x's share is full; y still gets in */
     assert_int_equal(submit(&o, req("x", "tiny-chat", 10, 10), T0, &res), ZT_EBUSY);
@@ -363,8 +363,8 @@ static void test_requeue(void **state)
     zt_strlcpy(job, res.job_id, sizeof job);
     assert_int_equal(zt_sched_job_started(o.s, job, wid(&a), T0 + 1), 0);
     enum zt_job_state js;
-    assert_int_equal(zt_sched_job_finished(o.s, job, wid(&a), ZT_JOB_ERROR, 0, T0 + 2, &js), 0);
-    assert_int_equal(js, ZT_JOB_QUEUED);
+    assert_int_equal(zt_sched_job_finished(o.s, job, wid(&a), ZT_SCHED_ERROR, 0, T0 + 2, &js), 0);
+    assert_int_equal(js, ZT_JOB_STATE_QUEUED);
     assert_int_equal(node_info(o.r, &a, T0 + 2).failed, 1);
     struct zt_sched_event ev[8];
     size_t n;
@@ -374,8 +374,8 @@ static void test_requeue(void **state)
     assert_int_equal(ev[1].kind, ZT_SCHED_EV_ASSIGNED);
     assert_string_equal(ev[1].job_id, job);
     assert_int_equal(zt_sched_job_started(o.s, job, wid(&a), T0 + 4), 0);
-    assert_int_equal(zt_sched_job_finished(o.s, job, wid(&a), ZT_JOB_STALLED, 0, T0 + 5, &js), 0);
-    assert_int_equal(js, ZT_JOB_FAILED); /* two attempts */
+    assert_int_equal(zt_sched_job_finished(o.s, job, wid(&a), ZT_SCHED_STALLED, 0, T0 + 5, &js), 0);
+    assert_int_equal(js, ZT_JOB_STATE_FAILED); /* two attempts */
     struct zt_job_info ji;
     assert_int_equal(zt_sched_job_get(o.s, job, &ji), 0);
     assert_int_equal(ji.attempts, 2);
@@ -410,7 +410,7 @@ static void test_requeue(void **state)
     assert_int_equal(submit(&o, q, t + 31000, &res), 0); /* b busy? no: b is free again */
     q.deadline_ms = t + 32000;
     assert_int_equal(submit(&o, q, t + 31000, &res), 0);
-    assert_int_equal(res.state, ZT_JOB_QUEUED);
+    assert_int_equal(res.state, ZT_JOB_STATE_QUEUED);
     zt_strlcpy(job, res.job_id, sizeof job);
     assert_int_equal(zt_sched_pump(o.s, t + 33000, ev, 8, &n), 0);
     assert_int_equal(n, 1);
@@ -418,6 +418,77 @@ static void test_requeue(void **state)
     assert_string_equal(ev[0].job_id, job);
     assert_int_equal(zt_sched_job_get(o.s, job, &ji), 0);
     assert_string_equal(ji.reason, "deadline");
+    close_two(&o, &a, &b);
+}
+
+/* The gateway's view: a worker dropped as unreachable (zt_registry_drop)
+ * loses its running job to the queue and is charged; the job is servable
+ * while another eligible worker serves the model and placed there; the
+ * recent-jobs list shows both jobs newest first; the node list holds the
+ * keys the gateway seals with and the models. */
+static void test_drop_list_servable(void **state)
+{
+    (void)state;
+    struct orch o;
+    orch_open(&o, &(struct zt_sched_opts){0}, T0);
+    struct worker a, b;
+    two_workers(&o, &a, &b, 1);
+    struct zt_sched_result res;
+    assert_int_equal(submit(&o, req("u", "tiny-chat", 10, 10), T0, &res), 0);
+    char j1[ZT_JOB_ID_SIZE];
+    zt_strlcpy(j1, res.job_id, sizeof j1);
+    const char *w1 = res.worker;
+    struct worker *first = zt_str_eq(w1, wid(&a)) ? &a : &b, *second = first == &a ? &b : &a;
+    assert_int_equal(zt_sched_job_started(o.s, j1, wid(first), T0 + 1), 0);
+    assert_true(zt_sched_job_servable(o.s, j1, T0 + 1)); /* running */
+    /* the other slot is taken too: a second job runs on the second worker */
+    assert_int_equal(submit(&o, req("u", "tiny-chat", 10, 10), T0 + 2, &res), 0);
+    char j2[ZT_JOB_ID_SIZE];
+    zt_strlcpy(j2, res.job_id, sizeof j2);
+    assert_string_equal(res.worker, wid(second));
+
+    assert_int_equal(zt_registry_drop(o.r, wid(first), T0 + 3), 0);
+    assert_int_equal(zt_registry_drop(o.r, wid(first), T0 + 3), ZT_EINVAL); /* no live session */
+    assert_int_equal(zt_registry_drop(o.r, "zt1aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", T0 + 3), ZT_ENOTFOUND);
+    struct zt_node_info ni = node_info(o.r, first, T0 + 3);
+    assert_int_equal(ni.state, ZT_NODE_EXPIRED);
+    assert_int_equal(ni.timed_out, 1);
+    struct zt_job_info ji;
+    assert_int_equal(zt_sched_job_get(o.s, j1, &ji), 0);
+    assert_int_equal(ji.state, ZT_JOB_STATE_QUEUED);
+    assert_true(zt_sched_job_servable(o.s, j1, T0 + 3)); /* the second worker serves the model */
+    /* the finished rows come from the store, the active ones from memory */
+    finish(&o, j2, wid(second), T0 + 4);
+    struct zt_sched_event ev[8];
+    size_t n;
+    assert_int_equal(zt_sched_pump(o.s, T0 + 5, ev, 8, &n), 0);
+    assert_int_equal(ev[n - 1].kind, ZT_SCHED_EV_ASSIGNED);
+    assert_string_equal(ev[n - 1].worker, wid(second));
+    struct zt_job_info list[4];
+    assert_int_equal(zt_sched_job_list(o.s, list, 4, &n), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(list[0].job_id, j2);
+    assert_int_equal(list[0].state, ZT_JOB_STATE_DONE);
+    assert_string_equal(list[1].job_id, j1);
+    assert_int_equal(list[1].state, ZT_JOB_STATE_ASSIGNED);
+    assert_int_equal(list[1].attempts, 2);
+    assert_int_equal(zt_sched_job_list(o.s, list, 1, &n), 0);
+    assert_int_equal(n, 1);
+
+    /* the node list: both, in join order, with keys and models */
+    struct zt_node_info nodes[4];
+    assert_int_equal(zt_registry_list(o.r, false, T0 + 6, nodes, 4), 2);
+    assert_int_equal(zt_registry_list(o.r, true, T0 + 6, nodes, 4), 1);
+    assert_string_equal(nodes[0].node_id, wid(second));
+    assert_string_equal(nodes[0].models, "tiny-chat");
+    assert_memory_equal(nodes[0].ed25519_pk, zt_identity_sign_pk(second->id), ZT_ED25519_PK_LEN);
+
+    /* the second worker leaves: the queued job can go nowhere */
+    assert_int_equal(zt_sched_job_started(o.s, j1, wid(second), T0 + 7), 0);
+    assert_int_equal(zt_sched_job_finished(o.s, j1, wid(second), ZT_SCHED_ERROR, 0, T0 + 8, NULL), 0);
+    assert_int_equal(do_leave(o.r, second, T0 + 9), 0);
+    assert_false(zt_sched_job_servable(o.s, j1, T0 + 9));
+    assert_false(zt_sched_job_servable(o.s, "nosuchjob", T0 + 9));
     close_two(&o, &a, &b);
 }
 
@@ -439,7 +510,7 @@ static void test_resume(void **state)
     zt_strlcpy(strcmp(res.worker, wid(&a)) == 0 ? ja : jb, res.job_id, ZT_JOB_ID_SIZE);
     assert_int_equal(zt_sched_job_started(o.s, ja, wid(&a), T0 + 1), 0);
     assert_int_equal(submit(&o, req("v", "tiny-chat", 10, 10), T0 + 2, &res), 0);
-    assert_int_equal(res.state, ZT_JOB_QUEUED);
+    assert_int_equal(res.state, ZT_JOB_STATE_QUEUED);
     zt_strlcpy(q1, res.job_id, sizeof q1);
     assert_int_equal(submit(&o, req("v", "tiny-chat", 10, 10), T0 + 3, &res), 0);
     zt_strlcpy(q2, res.job_id, sizeof q2);
@@ -450,9 +521,9 @@ static void test_resume(void **state)
     assert_int_equal(zt_sched_queued(o.s), 2);
     struct zt_job_info ji;
     assert_int_equal(zt_sched_job_get(o.s, ja, &ji), 0);
-    assert_int_equal(ji.state, ZT_JOB_RUNNING);
+    assert_int_equal(ji.state, ZT_JOB_STATE_RUNNING);
     assert_int_equal(zt_sched_job_get(o.s, jb, &ji), 0);
-    assert_int_equal(ji.state, ZT_JOB_ASSIGNED);
+    assert_int_equal(ji.state, ZT_JOB_STATE_ASSIGNED);
     assert_int_equal(node_info(o.r, &a, t).inflight, 1);
     /* a comes back, b does not */
     assert_int_equal(do_hb(o.r, &a, t + 20000, 1), 0);
@@ -463,11 +534,11 @@ static void test_resume(void **state)
     assert_int_equal(ev[0].kind, ZT_SCHED_EV_REQUEUED);
     assert_string_equal(ev[0].job_id, jb);
     assert_int_equal(zt_sched_job_get(o.s, jb, &ji), 0);
-    assert_int_equal(ji.state, ZT_JOB_QUEUED);
+    assert_int_equal(ji.state, ZT_JOB_STATE_QUEUED);
     assert_string_equal(ji.reason, "worker_lost");
     /* a finishes its job; v's and u's queues take turns (DRR; v was
      * resumed first): q1, then the requeued jb, then q2 */
-    assert_int_equal(zt_sched_job_finished(o.s, ja, wid(&a), ZT_JOB_OK, 10, t + 30001, NULL), 0); /* already running */
+    assert_int_equal(zt_sched_job_finished(o.s, ja, wid(&a), ZT_SCHED_OK, 10, t + 30001, NULL), 0); /* already running */
     assert_int_equal(do_hb(o.r, &a, t + 30002, 0), 0);
     const char *expect[] = {q1, jb, q2};
     for (int i = 0; i < 3; i++) {
@@ -500,11 +571,11 @@ static void *client_thread(void *arg)
         int64_t now = atomic_fetch_add(&clock_ms, 1);
         struct zt_job_req q = req(client, "tiny-chat", 10, 10);
         struct zt_sched_result res;
-        if (zt_sched_submit(t->o->s, &q, now, &res) != 0 || res.state != ZT_JOB_ASSIGNED) continue;
+        if (zt_sched_submit(t->o->s, &q, now, &res) != 0 || res.state != ZT_JOB_STATE_ASSIGNED) continue;
         if (zt_sched_job_started(t->o->s, res.job_id, res.worker, now) != 0) continue;
         enum zt_job_state js;
-        if (zt_sched_job_finished(t->o->s, res.job_id, res.worker, ZT_JOB_OK, 10, now + 1, &js) == 0 &&
-            js == ZT_JOB_DONE)
+        if (zt_sched_job_finished(t->o->s, res.job_id, res.worker, ZT_SCHED_OK, 10, now + 1, &js) == 0 &&
+            js == ZT_JOB_STATE_DONE)
             t->done++;
     }
     return NULL;
@@ -566,7 +637,7 @@ int main(void)
 #define T(f) cmocka_unit_test_setup_teardown(f, orch_setup, orch_teardown)
     const struct CMUnitTest tests[] = {
         T(test_transitions), T(test_placement), T(test_score),  T(test_fair_queueing),
-        T(test_bounded_queue), T(test_requeue), T(test_resume), T(test_threads),
+        T(test_bounded_queue), T(test_requeue), T(test_drop_list_servable), T(test_resume), T(test_threads),
     };
     int failures = cmocka_run_group_tests_name("sched_sqlite", tests, NULL, NULL);
     /* the same on a real PostgreSQL */

@@ -102,7 +102,15 @@ static void test_job_decode_invalid(void **state)
         {"{\"v\":1,\"kind\":\"completion\",\"prompt\":\"a\"} trailing", ZT_EPARSE},
         {"{\"kind\":\"completion\",\"prompt\":\"a\"}", ZT_EPARSE},                      /* no v */
         {"{\"v\":\"1\",\"kind\":\"completion\",\"prompt\":\"a\"}", ZT_EPARSE},
-        {"{\"v\":2,\"kind\":\"completion\",\"prompt\":\"a\"}", ZT_EUNSUPPORTED},
+        {"{\"v\":3,\"kind\":\"completion\",\"prompt\":\"a\"}", ZT_EUNSUPPORTED}, /* v1 and v2 are read */
+        /* wire v2's fields: only in v2, subject required, resume xor verify, ids in range */
+        {"{\"v\":1,\"kind\":\"completion\",\"prompt\":\"a\",\"subject\":\"0000000000000000000000000000000000000000000000000000000000000000\"}", ZT_EPARSE},
+        {"{\"v\":2,\"kind\":\"completion\",\"prompt\":\"a\",\"resume\":{\"ids\":[1]}}", ZT_EPARSE},
+        {"{\"v\":2,\"kind\":\"completion\",\"prompt\":\"a\",\"subject\":\"00\"}", ZT_EPARSE},
+        {"{\"v\":2,\"kind\":\"completion\",\"prompt\":\"a\",\"subject\":\"0000000000000000000000000000000000000000000000000000000000000000\",\"resume\":{\"ids\":[1]},\"verify\":{\"ids\":[1]}}", ZT_EPARSE},
+        {"{\"v\":2,\"kind\":\"completion\",\"prompt\":\"a\",\"subject\":\"0000000000000000000000000000000000000000000000000000000000000000\",\"verify\":{\"ids\":[-1]}}", ZT_EPARSE},
+        {"{\"v\":2,\"kind\":\"completion\",\"prompt\":\"a\",\"subject\":\"0000000000000000000000000000000000000000000000000000000000000000\",\"verify\":{\"ids\":[1],\"x\":1}}", ZT_EPARSE},
+        {"{\"v\":2,\"kind\":\"completion\",\"prompt\":\"a\",\"subject\":\"0000000000000000000000000000000000000000000000000000000000000000\",\"resume\":{\"ids\":[1],\"checkpoint\":\"00\"}}", ZT_EPARSE},
         {"{\"v\":1,\"prompt\":\"a\"}", ZT_EPARSE},                                      /* no kind */
         {"{\"v\":1,\"kind\":\"embedding\",\"input\":\"a\"}", ZT_EUNSUPPORTED},
         {"{\"v\":1,\"kind\":7,\"prompt\":\"a\"}", ZT_EPARSE},

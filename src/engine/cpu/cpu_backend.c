@@ -11,18 +11,31 @@
 #include <math.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "attn_cpu.h"
 #include "backend.h"
 #include "par.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_quant.h"
+
+/* A weight kept in the packed layout (zt_quant_pack), found by its address. */
+struct packed_w {
+    const void *w;
+    enum zt_ggml_type type;
+    size_t rows;
+    struct zt_quant_packed *p;
+};
 
 struct cpu {
     struct zt__backend base;
     struct zt__par *par;
     uint8_t *xq;   /* activations quantised for the current matmul */
     size_t xq_cap; /* bytes */
+    struct packed_w *packed;
+    size_t n_packed, packed_cap;
+    bool no_pack;  /* ZT_PACK=0: keep the plain rows (benchmarks) */
 };
 
 static struct cpu *cpu_of(struct zt__backend *be) { return (struct cpu *)be; }
@@ -39,6 +52,8 @@ static void cpu_free(struct zt__backend *be)
     struct cpu *c = cpu_of(be);
     zt__par_free(c->par);
     zt_free(c->xq);
+    for (size_t i = 0; i < c->n_packed; i++) zt_quant_packed_free(c->packed[i].p);
+    zt_free(c->packed);
     zt_free(c);
 }
 
@@ -106,6 +121,36 @@ static int cpu_buffer_get(struct zt__backend *be, const struct zt__buffer *buf, 
     (void)be;
     if (size) memcpy(dst, (const uint8_t *)buf + offset, size);
     return 0;
+}
+
+/* ---- packed weights ------------------------------------------------------ */
+
+/* Q8_0/Q4_0/Q4_K/Q6_K matrices go to the packed layout when the kernel path in use
+ * has packed kernels (AVX512-VNNI): one vector load then feeds 16 rows. */
+static int cpu_prepare_weight(struct zt__backend *be, const struct zt__tensor *w)
+{
+    struct cpu *c = cpu_of(be);
+    if (c->no_pack || w->ne1 < ZT_QUANT_PACK_ROWS || !zt_quant_pack_useful(w->type)) return 0;
+    const void *host = (const uint8_t *)w->buf + w->offset;
+    for (size_t i = 0; i < c->n_packed; i++)
+        if (c->packed[i].w == host) return 0; /* tied output and embedding, prepared twice */
+    struct packed_w *v = zt_array_grow(c->packed, &c->packed_cap, c->n_packed + 1, sizeof *v, 16);
+    if (!v) return ZT_ENOMEM;
+    c->packed = v;
+    struct zt_quant_packed *p;
+    int rc = zt_quant_pack(w->type, host, w->nb1, w->ne1, w->ne0, &p);
+    if (rc) return rc;
+    c->packed[c->n_packed++] = (struct packed_w){.w = host, .type = w->type, .rows = w->ne1, .p = p};
+    return 0;
+}
+
+static const struct zt_quant_packed *packed_of(const struct cpu *c, const struct zt__tensor *w)
+{
+    const void *host = (const uint8_t *)w->buf + w->offset;
+    for (size_t i = 0; i < c->n_packed; i++)
+        if (c->packed[i].w == host && c->packed[i].type == w->type && c->packed[i].rows == w->ne1)
+            return c->packed[i].p;
+    return NULL;
 }
 
 /* ---- element-wise ops (serial: cheap next to the matrix products) -------- */
@@ -183,13 +228,27 @@ static int cpu_rope(struct zt__backend *be, const struct zt__tensor *x, const ui
     return 0;
 }
 
+/* Caches of F32 (copies) or F16 (rounded to nearest even, zt_fp32_to_fp16_row). */
+static bool cpu_supports_kv(const struct zt__backend *be, enum zt_ggml_type type)
+{
+    (void)be;
+    return type == ZT_GGML_F32 || type == ZT_GGML_F16;
+}
+
+static void store_row(const struct zt__tensor *cache, uint32_t pos, const float *src, size_t n)
+{
+    uint8_t *dst = base(cache) + (size_t)pos * cache->nb1;
+    if (cache->type == ZT_GGML_F16) zt_fp32_to_fp16_row(src, (uint16_t *)(void *)dst, n);
+    else memcpy(dst, src, n * sizeof(float));
+}
+
 static int cpu_kv_store(struct zt__backend *be, const struct zt__tensor *k, const struct zt__tensor *v,
                         const struct zt__kv_view *kv)
 {
     (void)be;
     for (size_t b = 0; b < k->ne1; b++) {
-        memcpy(row(&kv[b].k, kv[b].pos), row(k, b), k->ne0 * sizeof(float));
-        memcpy(row(&kv[b].v, kv[b].pos), row(v, b), v->ne0 * sizeof(float));
+        store_row(&kv[b].k, kv[b].pos, row(k, b), k->ne0);
+        store_row(&kv[b].v, kv[b].pos, row(v, b), v->ne0);
     }
     return 0;
 }
@@ -198,6 +257,7 @@ static int cpu_kv_store(struct zt__backend *be, const struct zt__tensor *k, cons
 
 struct mm {
     const struct zt__tensor *w, *x, *dst;
+    const struct zt_quant_packed *packed; /* or NULL: the plain rows */
     uint8_t *xq;
     size_t xq_row;          /* bytes of one quantised activation row */
     atomic_int failed;
@@ -220,6 +280,12 @@ static void par_matmul(void *ctx, size_t r0, size_t r1, unsigned tid)
 {
     (void)tid;
     struct mm *f = ctx;
+    if (f->packed) {
+        if (zt_quant_matmul_packed(f->packed, r0, r1, f->xq, f->xq_row, f->x->ne1, row(f->dst, 0),
+                                   f->dst->nb1 / sizeof(float)))
+            atomic_store(&f->failed, 1);
+        return;
+    }
     if (zt_quant_matmul_rows(f->w->type, base(f->w), f->w->nb1, r0, r1, f->xq, f->xq_row, f->x->ne1,
                              row(f->dst, 0), f->dst->nb1 / sizeof(float), f->w->ne0))
         atomic_store(&f->failed, 1);
@@ -239,14 +305,16 @@ static int cpu_matmul(struct zt__backend *be, const struct zt__tensor *w, const 
         c->xq = p;
         c->xq_cap = need;
     }
-    struct mm f = {.w = w, .x = x, .dst = dst, .xq = c->xq, .xq_row = rb};
+    struct mm f = {.w = w, .x = x, .dst = dst, .xq = c->xq, .xq_row = rb, .packed = packed_of(c, w)};
     unsigned nth = zt__par_threads(c->par);
     /* activation rows: ~4 chunks a thread; weight rows: ~8 chunks a thread,
      * multiples of 12 rows (whole 2- and 3-row tiles) */
     size_t qg = x->ne1 / ((size_t)nth * 4);
     zt__par_for(c->par, x->ne1, qg ? qg : 1, par_quantize, &f);
     size_t rows = w->ne1, chunk = nth == 1 ? rows : rows / ((size_t)nth * 8);
-    chunk = chunk < 12 ? 12 : chunk - chunk % 12;
+    /* packed: whole groups of 16 rows (48 = both) */
+    size_t unit = f.packed ? 48 : 12;
+    chunk = chunk < unit ? unit : chunk - chunk % unit;
     zt__par_for(c->par, rows, chunk, par_matmul, &f);
     return atomic_load(&f.failed) ? ZT_EINVAL : 0;
 }
@@ -255,32 +323,45 @@ struct attn_ctx {
     const struct zt__tensor *q, *dst;
     const struct zt__kv_view *kv;
     const struct zt__attn *p;
+    bool vec; /* the AVX-512 kernels (attn_avx512.c) */
     atomic_int failed; /* a worker could not allocate */
 };
 
-/* Attention of item b, head h over its cache rows [0, pos]. */
+/* Element i of cache row t (F32 or F16, exact). */
+static inline float kv_at(const void *c, bool f16, size_t idx)
+{
+    return f16 ? zt_fp16_to_fp32(((const uint16_t *)c)[idx]) : ((const float *)c)[idx];
+}
+
+/* Attention of item b, head h over its cache rows [0, pos]. The AVX-512
+ * kernels (attn_avx512.c, when the path in use has AVX-512 and head_dim %
+ * 16 == 0) compute the same chains 16 lanes at a time. */
 static void attend(const struct attn_ctx *a, size_t b, uint32_t h, float *scores)
 {
     const struct zt__attn *p = a->p;
     uint32_t hd = p->head_dim, kvh = h / (p->n_head / p->n_head_kv);
     const struct zt__kv_view *kv = &a->kv[b];
-    size_t ks = kv->k.nb1 / sizeof(float), vs = kv->v.nb1 / sizeof(float);
+    bool f16 = kv->k.type == ZT_GGML_F16;
+    size_t es = f16 ? 2 : 4;
+    size_t ks = kv->k.nb1 / es, vs = kv->v.nb1 / es;
     const float *q = row(a->q, b) + (size_t)h * hd;
-    const float *kc = row(&kv->k, 0) + (size_t)kvh * hd;
-    const float *vc = row(&kv->v, 0) + (size_t)kvh * hd;
+    const void *kc = base(&kv->k) + (size_t)kvh * hd * es;
+    const void *vc = base(&kv->v) + (size_t)kvh * hd * es;
     uint32_t n_pos = kv->pos + 1;
     float scale = 1.0f / sqrtf((float)hd);
     float mx = -INFINITY;
-    uint32_t t = 0;
+    bool vec = a->vec && hd % 16 == 0;
+    uint32_t t = vec ? zt__attn_scores_avx512(q, kc, f16, ks, hd, n_pos, scale, scores) : 0;
+    for (uint32_t u = 0; u < t; u++)
+        if (scores[u] > mx) mx = scores[u];
     /* 8 positions at a time: each score is still dot = 0, dot += q[i] * k[i]
      * in increasing i (the same bits), but 8 independent chains hide the
      * add latency that bounds the one-position loop. */
     for (; t + 8 <= n_pos; t += 8) {
-        const float *k = kc + (size_t)t * ks;
         float dot[8] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
         for (uint32_t i = 0; i < hd; i++) {
             float qi = q[i];
-            for (uint32_t u = 0; u < 8; u++) dot[u] += qi * k[(size_t)u * ks + i];
+            for (uint32_t u = 0; u < 8; u++) dot[u] += qi * kv_at(kc, f16, (size_t)(t + u) * ks + i);
         }
         for (uint32_t u = 0; u < 8; u++) {
             scores[t + u] = dot[u] * scale;
@@ -288,9 +369,8 @@ static void attend(const struct attn_ctx *a, size_t b, uint32_t h, float *scores
         }
     }
     for (; t < n_pos; t++) {
-        const float *k = kc + (size_t)t * ks;
         float dot = 0.0f;
-        for (uint32_t i = 0; i < hd; i++) dot += q[i] * k[i];
+        for (uint32_t i = 0; i < hd; i++) dot += q[i] * kv_at(kc, f16, (size_t)t * ks + i);
         scores[t] = dot * scale;
         if (scores[t] > mx) mx = scores[t];
     }
@@ -301,11 +381,14 @@ static void attend(const struct attn_ctx *a, size_t b, uint32_t h, float *scores
     }
     float inv = 1.0f / sum;
     float *o = row(a->dst, b) + (size_t)h * hd;
+    if (vec) {
+        zt__attn_wsum_avx512(scores, inv, vc, f16, vs, hd, n_pos, o);
+        return;
+    }
     for (uint32_t i = 0; i < hd; i++) o[i] = 0.0f;
     for (t = 0; t < n_pos; t++) {
-        const float *v = vc + (size_t)t * vs;
         float pr = scores[t] * inv;
-        for (uint32_t i = 0; i < hd; i++) o[i] += pr * v[i];
+        for (uint32_t i = 0; i < hd; i++) o[i] += pr * kv_at(vc, f16, (size_t)t * vs + i);
     }
 }
 
@@ -329,7 +412,8 @@ static void par_attention(void *ctx, size_t j0, size_t j1, unsigned tid)
 static int cpu_attention(struct zt__backend *be, const struct zt__tensor *q, const struct zt__kv_view *kv,
                          const struct zt__attn *p, const struct zt__tensor *dst)
 {
-    struct attn_ctx a = {.q = q, .dst = dst, .kv = kv, .p = p};
+    struct attn_ctx a = {.q = q, .dst = dst, .kv = kv, .p = p,
+                         .vec = zt__attn_avx512_built && zt_quant_isa_current() >= ZT_QUANT_ISA_AVX512};
     struct zt__par *par = cpu_of(be)->par;
     size_t items = q->ne1 * p->n_head, g = items / ((size_t)zt__par_threads(par) * 4);
     zt__par_for(par, items, g ? g : 1, par_attention, &a);
@@ -374,7 +458,14 @@ static int cpu_swiglu(struct zt__backend *be, const struct zt__tensor *g, const 
 
 /* ---- registration ----------------------------------------------------------- */
 
-static const struct zt__backend_ops cpu_ops = ZT__BACKEND_OPS(cpu, "cpu");
+static const struct zt__backend_ops cpu_ops = {
+    .name = "cpu", .free = cpu_free, .set_threads = cpu_set_threads, .supports = cpu_supports,
+    .buffer_alloc = cpu_buffer_alloc, .buffer_free = cpu_buffer_free, .buffer_map = cpu_buffer_map,
+    .buffer_unmap = cpu_buffer_unmap, .buffer_set = cpu_buffer_set, .buffer_get = cpu_buffer_get,
+    .prepare_weight = cpu_prepare_weight, .supports_kv = cpu_supports_kv, .get_rows = cpu_get_rows, .rmsnorm = cpu_rmsnorm,
+    .matmul = cpu_matmul, .add = cpu_add, .rope = cpu_rope, .kv_store = cpu_kv_store,
+    .attention = cpu_attention, .swiglu = cpu_swiglu,
+};
 
 static int cpu_create(const struct zt__backend_params *p, struct zt__backend **out)
 {
@@ -385,6 +476,8 @@ static int cpu_create(const struct zt__backend_params *p, struct zt__backend **o
     if (!c) return ZT_ENOMEM;
     c->base.ops = &cpu_ops;
     c->base.exact = true;
+    const char *pk = getenv("ZT_PACK");
+    c->no_pack = pk != NULL && strcmp(pk, "0") == 0;
     int rc = zt__par_new(p->n_threads ? p->n_threads : 1, &c->par);
     if (rc) {
         zt_free(c);

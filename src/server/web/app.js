@@ -81,9 +81,12 @@ function fillList(ul, items, empty) {
   for (const it of items) ul.append(it instanceof Node ? it : el("li", { text: String(it) }));
 }
 
-function fillTable(table, rows) {
+function fillTable(table, rows, empty) {
   table.replaceChildren();
-  if (!rows.length) return;
+  if (!rows.length) {
+    if (empty) table.append(el("caption", { class: "hint", text: empty }));
+    return;
+  }
   const cols = [];
   for (const r of rows) for (const k of Object.keys(r)) if (!cols.includes(k)) cols.push(k);
   table.append(el("thead", {}, el("tr", {}, ...cols.map((c) => el("th", { text: c })))));
@@ -201,7 +204,7 @@ class Chart {
 const charts = {};
 function redrawCharts() { for (const c of Object.values(charts)) c.draw(); }
 
-const state = { prev: null, prevAt: 0, nodeId: null, jobs: [] };
+const state = { prev: null, prevAt: 0, nodeId: null, jobs: [], roles: [] };
 
 function feed(html) {
   const ol = $("job-feed");
@@ -211,10 +214,11 @@ function feed(html) {
 
 function renderStatus(s) {
   state.nodeId = s.node_id;
+  state.roles = s.roles || [];
   $("ident").textContent = s.node_id + " · v" + s.version;
   fillKv($("node-kv"), [
     ["node id", s.node_id], ["version", s.version + (s.commit ? " (" + s.commit + ")" : "")],
-    ["listening", s.listen], ["started", s.started_at], ["uptime", fmtDuration(s.uptime_seconds)],
+    ["listening", /:0$/.test(s.listen || "") ? location.host : s.listen], ["started", s.started_at], ["uptime", fmtDuration(s.uptime_seconds)],
     ["state", s.ready ? "ready" : "not ready"],
   ]);
   const roles = $("roles");
@@ -293,14 +297,49 @@ async function refreshOverview() {
  * under /v1/ledger (or naming earnings or payouts). */
 const getRoute = (re) => [...routes.values()].find((x) => x.methods.includes("GET") && !x.path.endsWith("/") && re.test(x.path));
 
+const short = (id) => (typeof id === "string" && id.length > 14 ? id.slice(0, 10) + "…" : id);
+function ago(ms, nowMs) {
+  if (!ms) return "";
+  const s = Math.max(0, Math.round(((nowMs || Date.now()) - ms) / 1000));
+  return s < 120 ? s + " s ago" : Math.round(s / 60) + " min ago";
+}
+
+/* The orchestrator's workers (GET /v1/orchestrator/nodes): a compact row
+ * per worker when the answer has the known fields, else every field. */
+function nodeRow(n, nowMs) {
+  if (!n || typeof n !== "object" || !("node_id" in n)) return n;
+  const load = n.load || {};
+  return { node: short(n.node_id), state: n.state, models: (n.models || []).join(", "),
+    reputation: typeof n.reputation === "number" ? n.reputation.toFixed(2) : n.reputation,
+    load: load.busy !== undefined ? load.busy + "/" + (n.slots !== undefined ? n.slots : "?") + (load.queue ? " +" + load.queue + " queued" : "") : "",
+    done: n.completed, failed: n.failed, "ms/token": n.latency_ms_per_token, heartbeat: ago(n.last_heartbeat_ms, nowMs) };
+}
+
+/* The scheduler's recent jobs (GET /v1/orchestrator/jobs): metadata only. */
+function jobRow(j, nowMs) {
+  if (!j || typeof j !== "object" || !("job_id" in j)) return j;
+  return { job: short(j.job_id), model: j.model, state: j.state, worker: short(j.worker), tokens: j.tokens,
+    attempts: j.attempts, updated: ago(j.updated_ms || j.created_ms, nowMs), reason: j.reason };
+}
+
+async function listPanel(re, card, table, keys, row, empty) {
+  const rt = getRoute(re);
+  if (!rt) return;
+  const r = await api(rt.path);
+  let list = r.json && (Array.isArray(r.json) ? r.json : keys.map((k) => r.json[k]).find(Array.isArray));
+  $(card).hidden = !(r.status === 200 && Array.isArray(list));
+  if (!Array.isArray(list)) return;
+  const nowMs = r.json && r.json.now_ms;
+  list = list.slice(0, 50).map((x) => row(x, nowMs));
+  fillTable($(table), list, empty);
+}
+
 async function refreshNetwork() {
-  const nodesRoute = getRoute(/\/(nodes|workers)$/);
-  const nodesPath = nodesRoute && nodesRoute.path;
-  if (nodesPath) {
-    const r = await api(nodesPath);
-    const list = r.json && (Array.isArray(r.json) ? r.json : r.json.nodes || r.json.workers || r.json.data);
-    $("card-nodes").hidden = !(r.status === 200 && Array.isArray(list));
-    if (Array.isArray(list)) fillTable($("nodes-table"), list);
+  /* the orchestrator's lists answer only where that role runs: no blind 404 */
+  if (state.roles.includes("orchestrator")) {
+    await listPanel(/\/(nodes|workers)$/, "card-nodes", "nodes-table", ["nodes", "workers", "data"], nodeRow,
+      "no worker has joined this orchestrator (zentalk-node --join URL)");
+    await listPanel(/^\/v1\/orchestrator\/jobs$/, "card-netjobs", "netjobs-table", ["jobs", "data"], jobRow, "no job placed on a worker yet");
   }
   const ledger = getRoute(/^\/v1\/ledger|earnings|payouts/);
   if (ledger) {
@@ -613,10 +652,11 @@ async function start() {
   $("card-pii").hidden = !hasRoute("/v1/privacy/pii");
   $("card-audit").hidden = !hasRoute("/v1/privacy/export");
   buildFeatures();
-  await Promise.all([refreshOverview(), loadModels(), refreshNetwork()]);
+  await refreshOverview(); /* the roles first: which network panels can answer */
+  await Promise.all([loadModels(), refreshNetwork()]);
   document.body.dataset.ready = "1";
   setInterval(refreshOverview, POLL_MS);
-  setInterval(refreshNetwork, POLL_MS * 5);
+  setInterval(refreshNetwork, POLL_MS * 2);
 }
 
 document.addEventListener("DOMContentLoaded", start);

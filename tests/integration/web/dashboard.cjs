@@ -64,6 +64,13 @@ async function main() {
     const csp = resp.headers()["content-security-policy"] || "";
     check(csp.includes("default-src 'self'"), "the page is served with a same-origin CSP", csp);
     await page.waitForTimeout(2500); // one poll more: the charts get a point
+    // the orchestrator's workers and jobs, where the node has those routes
+    const routes = (await (await page.request.get(base + "/ui/routes.json")).json()).routes.map((r) => r.path);
+    for (const [route, card] of [["/v1/orchestrator/nodes", "#card-nodes"], ["/v1/orchestrator/jobs", "#card-netjobs"]]) {
+      if (!routes.includes(route)) continue;
+      const shown = await page.$eval(card, (e) => !e.hidden);
+      check(shown, "the " + card.slice(6) + " panel shows " + route);
+    }
     await shot(page, "overview.png");
 
     // the playground streams a reply from the demo model

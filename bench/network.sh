@@ -1,0 +1,84 @@
+#!/bin/sh
+# bench/network.sh BUILD_DIR [N] [CONCURRENCY]: what the network adds to a
+# chat (issue 11). Starts, on loopback, a gateway+orchestrator and one
+# worker that joins it with --join (tests/models/stories260K.gguf, 8 output
+# tokens, greedy), then sends N chats (default 200) one at a time straight
+# to the worker (the local path: the engine behind the HTTP API) and the
+# same N through the gateway (scheduler placement, privacy gate, HPKE
+# sealing, the signed request, the sealed stream opened and its receipt
+# verified), and prints p50/p99 of each and their difference; then N chats
+# CONCURRENCY at a time (default 8) both ways for throughput.
+# Figures only: nothing is asserted. Run from the source tree.
+set -e
+B="${1:?usage: bench/network.sh BUILD_DIR [N] [CONCURRENCY]}"
+N="${2:-200}"
+C="${3:-8}"
+NODE="$B/src/node/zentalk-node"
+MODEL="$PWD/tests/models/stories260K.gguf"
+[ -x "$NODE" ] || { echo "no $NODE: build first" >&2; exit 1; }
+[ -f "$MODEL" ] || { echo "no $MODEL" >&2; exit 1; }
+command -v curl >/dev/null || { echo "curl is needed" >&2; exit 1; }
+tmp=$(mktemp -d)
+gw_pid=""
+wk_pid=""
+cleanup() {
+  [ -z "$wk_pid" ] || kill "$wk_pid" 2>/dev/null || true
+  [ -z "$gw_pid" ] || kill "$gw_pid" 2>/dev/null || true
+  wait 2>/dev/null || true
+  rm -rf "$tmp"
+}
+trap cleanup EXIT INT TERM
+mkdir -p "$tmp/cfg"
+printf 'model_cache:\n  default_model: stories\nmodels:\n  - id: stories\n    path: %s\n    context_size: 256\n' \
+  "$MODEL" >"$tmp/cfg/models.yaml"
+printf 'gpu_pool:\n  cpu_threads: 1\n  max_batch: 8\n' >"$tmp/cfg/gpu-pool.yaml"
+
+# the banner "zentalk-node listening on URL" of a node's stdout file
+url_of() {
+  i=0
+  while [ $i -lt 100 ]; do
+    u=$(sed -n 's/^zentalk-node listening on //p' "$1")
+    [ -n "$u" ] && { echo "$u"; return 0; }
+    sleep 0.1
+    i=$((i + 1))
+  done
+  echo "no banner in $1" >&2
+  return 1
+}
+"$NODE" --roles gateway,orchestrator --listen 127.0.0.1:0 --data-dir "$tmp/gw" >"$tmp/gw.out" 2>"$tmp/gw.err" &
+gw_pid=$!
+GW=$(url_of "$tmp/gw.out")
+"$NODE" --config "$tmp/cfg" --roles worker --join "$GW" --listen 127.0.0.1:0 --data-dir "$tmp/wk" \
+  >"$tmp/wk.out" 2>"$tmp/wk.err" &
+wk_pid=$!
+WK=$(url_of "$tmp/wk.out")
+i=0
+until grep -q orchestrator_joined "$tmp/wk.err"; do
+  i=$((i + 1))
+  [ $i -lt 100 ] || { echo "the worker did not join" >&2; exit 1; }
+  sleep 0.1
+done
+BODY='{"model":"stories","messages":[{"role":"user","content":"Once upon a time"}],"max_tokens":8,"temperature":0}'
+chat() { curl -s -o /dev/null -w '%{time_total}\n' -H 'Content-Type: application/json' -d "$BODY" "$1/v1/chat/completions"; }
+# p50, p99 (ms) of the times (s) on stdin
+pct() { sort -n | awk '{a[NR]=$1} END {printf "%.2f %.2f", a[int((NR+1)*0.5)]*1000, a[int((NR-1)*0.99)+1]*1000}'; }
+chat "$WK" >/dev/null # loads the model
+chat "$GW" >/dev/null
+local_t=$(i=0; while [ $i -lt "$N" ]; do chat "$WK"; i=$((i + 1)); done | pct)
+net_t=$(i=0; while [ $i -lt "$N" ]; do chat "$GW"; i=$((i + 1)); done | pct)
+echo "$local_t $net_t" | awk -v n="$N" '{printf "%d chats one at a time, ms: local p50 %.2f p99 %.2f | through the network p50 %.2f p99 %.2f | added p50 %.2f p99 %.2f\n", n, $1, $2, $3, $4, $3 - $1, $4 - $2}'
+# N chats, C at a time, to URL $1; prints chats/s
+burst() {
+  start=$(date +%s.%N)
+  pids=""
+  i=0
+  while [ $i -lt "$C" ]; do
+    (j=0; while [ $j -lt $((N / C)) ]; do chat "$1" >/dev/null; j=$((j + 1)); done) &
+    pids="$pids $!"
+    i=$((i + 1))
+  done
+  for p in $pids; do wait "$p"; done
+  end=$(date +%s.%N)
+  echo "$start $end" | awk -v n=$((N / C * C)) '{printf "%.1f", n / ($2 - $1)}'
+}
+echo "$((N / C * C)) chats $C at a time, chats/s: local $(burst "$WK") | through the network $(burst "$GW")"

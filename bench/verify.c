@@ -1,0 +1,172 @@
+/* bench/verify.c: what teacher-forced verification costs next to the
+ * generation it checks (issue 11 item 5; docs/architecture/WIRE.md).
+ *
+ *   bench_verify MODEL.gguf [prompt_tokens] [gen_tokens] [threads] [runs]
+ *                                      (default 128, 512, 1, 3)
+ *
+ * On one runner: a job of prompt_tokens (ids spread over the vocabulary)
+ * generating gen_tokens (greedy, EOS ignored); then a VERIFY job of the same
+ * prompt and the ids generated, which the runner scores in batched passes
+ * of 64 and whose chain must equal the generation's. Also a RESUME at half
+ * way (what a failover costs the new worker). Median wall times and the
+ * ratios; nothing asserted but the chains. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "zentalk/zt_alloc.h"
+#include "zentalk/zt_model.h"
+#include "zentalk/zt_runner.h"
+#include "zentalk/zt_time.h"
+
+struct res {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool done;
+    int err;
+    int32_t *ids;
+    size_t n, cap;
+    uint8_t hash[32];
+    uint64_t first_ns, end_ns;
+};
+
+static void on_event(void *ud, const struct zt_job_event *ev)
+{
+    struct res *r = ud;
+    pthread_mutex_lock(&r->mu);
+    if (!r->first_ns) r->first_ns = zt_time_mono_ns();
+    if (ev->kind == ZT_JOB_TEXT && ev->token >= 0 && r->n < r->cap) r->ids[r->n++] = ev->token;
+    if (ev->kind == ZT_JOB_DONE || ev->kind == ZT_JOB_ERROR) {
+        r->err = ev->kind == ZT_JOB_ERROR ? ev->err : 0;
+        memcpy(r->hash, ev->hash, 32);
+        r->end_ns = zt_time_mono_ns();
+        r->done = true;
+        pthread_cond_broadcast(&r->cv);
+    }
+    pthread_mutex_unlock(&r->mu);
+}
+
+/* Run one job; wall ns from submit to the last event. */
+static uint64_t run(struct zt_runner *rn, const int32_t *prompt, size_t np, const struct zt_job_params *p,
+                    struct res *r)
+{
+    r->n = 0;
+    r->done = false;
+    r->first_ns = 0;
+    uint64_t t0 = zt_time_mono_ns(), id;
+    if (zt_runner_submit(rn, prompt, np, p, on_event, r, &id) != 0) {
+        fprintf(stderr, "submit failed\n");
+        exit(1);
+    }
+    pthread_mutex_lock(&r->mu);
+    while (!r->done) pthread_cond_wait(&r->cv, &r->mu);
+    pthread_mutex_unlock(&r->mu);
+    if (r->err) {
+        fprintf(stderr, "job failed: %d\n", r->err);
+        exit(1);
+    }
+    return r->end_ns - t0;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median_ms(uint64_t *v, size_t n)
+{
+    qsort(v, n, sizeof *v, cmp_u64);
+    return (double)v[n / 2] / 1e6;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: bench_verify MODEL.gguf [prompt_tokens] [gen_tokens] [threads] [runs]\n");
+        return 2;
+    }
+    size_t np = argc > 2 ? strtoul(argv[2], NULL, 10) : 128;
+    size_t ng = argc > 3 ? strtoul(argv[3], NULL, 10) : 512;
+    unsigned threads = argc > 4 ? (unsigned)strtoul(argv[4], NULL, 10) : 1;
+    unsigned runs = argc > 5 ? (unsigned)strtoul(argv[5], NULL, 10) : 3;
+    if (runs < 1 || runs > 64 || np < 1 || ng < 2) return 2;
+    struct zt_buf err;
+    zt_buf_init(&err, 1024);
+    struct zt_model *m = NULL;
+    if (zt_model_load(argv[1], &m, &err) != 0) {
+        fprintf(stderr, "%s\n", zt_buf_str(&err));
+        return 1;
+    }
+    zt_buf_deinit(&err);
+    uint32_t nv = zt_model_hparams(m)->n_vocab;
+    struct zt_runner_opts o = {.n_slots = 1, .n_ctx = (uint32_t)(np + ng + 8), .n_threads = threads, .max_queue = 4};
+    struct zt_runner *rn = NULL;
+    if (zt_runner_new(m, &o, &rn) != 0) {
+        fprintf(stderr, "cannot start a runner (context %zu)\n", np + ng + 8);
+        return 1;
+    }
+    int32_t *prompt = zt_calloc(np, sizeof *prompt), *gen = zt_calloc(ng, sizeof *gen);
+    struct res r = {.cap = ng};
+    r.ids = zt_calloc(ng, sizeof *r.ids);
+    pthread_mutex_init(&r.mu, NULL);
+    pthread_cond_init(&r.cv, NULL);
+    uint64_t tg[64], tv[64], tr[64];
+    for (unsigned k = 0; k < runs; k++) {
+        for (size_t i = 0; i < np; i++) prompt[i] = (int32_t)(1 + (i * 7919 + k * 131) % (nv - 1));
+        struct zt_job_params p;
+        memset(&p, 0, sizeof p);
+        zt_sampler_params_default(&p.sampler);
+        p.sampler.temperature = 0.0f;
+        p.max_tokens = (uint32_t)ng;
+        p.ignore_eos = true;
+        p.want_ids = true;
+        tg[k] = run(rn, prompt, np, &p, &r);
+        uint8_t h[32];
+        memcpy(h, r.hash, 32);
+        memcpy(gen, r.ids, r.n * sizeof *gen);
+        size_t n = r.n;
+        /* the slot keeps its KV cache: change the first prompt token so
+         * the checks recompute everything, as another worker would */
+        struct zt_job_params pv = p;
+        pv.force = ZT_JOB_FORCE_VERIFY;
+        pv.forced = gen;
+        pv.n_forced = n;
+        int32_t first = prompt[0];
+        prompt[0] = first == 1 ? 2 : 1;
+        (void)run(rn, prompt, 1, &(struct zt_job_params){.sampler = p.sampler, .max_tokens = 1}, &r);
+        prompt[0] = first;
+        tv[k] = run(rn, prompt, np, &pv, &r);
+        if (memcmp(r.hash, h, 32) != 0) {
+            fprintf(stderr, "the verifier's chain differs from the generation's\n");
+            return 1;
+        }
+        struct zt_job_params pr = p;
+        pr.force = ZT_JOB_FORCE_RESUME;
+        pr.forced = gen;
+        pr.n_forced = n / 2;
+        prompt[0] = first == 1 ? 2 : 1;
+        (void)run(rn, prompt, 1, &(struct zt_job_params){.sampler = p.sampler, .max_tokens = 1}, &r);
+        prompt[0] = first;
+        uint64_t t0 = zt_time_mono_ns();
+        (void)run(rn, prompt, np, &pr, &r);
+        tr[k] = r.first_ns - t0; /* to the first new token: the replay of prompt + n/2 ids */
+        if (memcmp(r.hash, h, 32) != 0) {
+            fprintf(stderr, "the resumed chain differs from the generation's\n");
+            return 1;
+        }
+    }
+    double g = median_ms(tg, runs), v = median_ms(tv, runs), rs = median_ms(tr, runs);
+    printf("model %s, %u thread(s), prompt %zu + %zu generated tokens, median of %u\n", argv[1], threads, np, ng,
+           runs);
+    printf("  generation                 %9.1f ms\n", g);
+    printf("  teacher-forced verification %8.1f ms  = %.3f of the generation (1/%.1f)\n", v, v / g, g / v);
+    printf("  resume at %zu: first token   %8.1f ms (prompt + %zu ids replayed in batched passes)\n", ng / 2, rs,
+           ng / 2);
+    zt_free(prompt);
+    zt_free(gen);
+    zt_free(r.ids);
+    zt_runner_free(rn);
+    return 0;
+}

@@ -1,0 +1,24 @@
+/* attn_cpu.h: the CPU backend's vector attention kernels (attn_avx512.c),
+ * internal to src/engine/cpu. cpu_backend.c uses them when the kernel path
+ * in use is AVX-512 or newer (zt_quant_isa_current) and the head size is a
+ * multiple of 16; they give the scalar loops' bits. */
+#ifndef ZT_ENGINE_ATTN_CPU_H
+#define ZT_ENGINE_ATTN_CPU_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+extern const bool zt__attn_avx512_built;
+
+/* scores[t] = (sum in order of q[i] * k[t][i]) * scale for t < the returned
+ * count (n_pos rounded down to 16); k row t at element t * ks (F32, or F16
+ * when f16). The caller does the rest. */
+uint32_t zt__attn_scores_avx512(const float *q, const void *k, bool f16, size_t ks, uint32_t hd, uint32_t n_pos,
+                                float scale, float *scores);
+/* o[i] = sum over t < n_pos in order of (scores[t] * inv) * v[t][i]; hd a
+ * multiple of 16. */
+void zt__attn_wsum_avx512(const float *scores, float inv, const void *v, bool f16, size_t vs, uint32_t hd,
+                          uint32_t n_pos, float *o);
+
+#endif

@@ -1,0 +1,414 @@
+/* quant_pack.c: packed (interleaved) weight layouts for generation near the
+ * memory bandwidth (zt_quant.h "packed weights", docs/internals/quant.md
+ * "Packed weights"), the portable kernel that defines their arithmetic, and
+ * the dispatch of zt_quant_matmul_packed.
+ *
+ * A group holds ZT_QUANT_PACK_ROWS (16) rows of nb blocks of 32, as one
+ * stream of block pairs (2b, 2b+1), each 64-byte aligned:
+ *   scales: the 16 rows' fp16 d of block 2b, then of block 2b+1 (64 bytes);
+ *   quants: block 2b then block 2b+1, each in 64-byte chunks in which bytes
+ *           4r..4r+3 belong to row r:
+ *     Q8_0: 8 chunks, chunk j = elements 4j..4j+3 of each row, stored
+ *           unsigned as w + 128 (w ^ 0x80);
+ *     Q4_0: 4 chunks, chunk c = the GGUF bytes qs[4c..4c+3] of each row: low
+ *           nibbles are elements 4c..4c+3 (canonical lane j = c), high
+ *           nibbles elements 16+4c.. (lane j = c + 4).
+ * Rows past the matrix's end, and the second block of the last pair when nb
+ * is odd, are padding: d = 0 and weights 0 (the kernels skip such a block).
+ *
+ * So one vector of 16 int32 holds the 4-byte groups of 16 rows for one
+ * canonical lane j, and vpdpbusd against the activation's 4 bytes
+ * broadcast gives the exact p_j of 16 rows at once; the canonical
+ * accumulator of lane l of all 16 rows is one register, and the canonical
+ * fold is 15 vector adds for the 16 rows.
+ *
+ * Q6_K (the output projection of llama-quantize's Q4_0 files) packs per
+ * super-block s of 256 elements, as one stream, each part 64-byte aligned:
+ *   d:      the 16 rows' fp16 d (32 bytes, padded to 64);
+ *   scales: for each group g of 16 elements, the 16 rows' int8 scales[g]
+ *           (256 bytes);
+ *   codes:  for each group g, 3 chunks of 64 bytes in which bytes 4r..4r+3
+ *           belong to row r, element i of the 4-element parts 4g..4g+3
+ *           (part = 4 consecutive elements, canonical 16-element group g):
+ *           chunk 0 = low nibbles of part 4g | of part 4g+1 << 4, chunk 1 =
+ *           parts 4g+2 | 4g+3 << 4, chunk 2 = the 2 high bits of parts 4g,
+ *           4g+1, 4g+2, 4g+3 at bits 0, 2, 4, 6.
+ * (3392 bytes for 16 rows against 3360 in GGUF.) A vector then holds one
+ * 4-element part of 16 rows; with the accumulator preset to -32 * bsums[g],
+ * four vpdpbusd give sum_g(q * x) - 32 * bsums[g] for 16 rows, exact.
+ *
+ * Q4_K packs per super-block of 256 elements: the 16 rows' fp16 d then
+ * dmin (64 bytes), the decoded 6-bit scales sc[j] (8 x 16 bytes, row r's
+ * at 16j + r) and mins m[j] (the same), then per sub-block j of 32
+ * elements 4 chunks of 64 bytes: chunk c holds parts 2c and 2c+1 of the
+ * sub-block (4 elements each) as low and high nibbles, bytes 4r..4r+3 for
+ * row r (2368 bytes for 16 rows against 2304 in GGUF).
+ *
+ * Prepared activation terms (per activation row, per block b, 9 int32):
+ * c_j = -128 * sum4(x) (Q8_0: the unsigned weight's bias) or -8 * sum4(x)
+ * (Q4_0: the nibble's bias) for j = 0..7, then fp16(x.d) as f32 bits. With
+ * them, p_j = c_j + sum (stored weight byte) * x, exact in int32. */
+#include <math.h>
+#include <string.h>
+
+#include "zentalk/zt_alloc.h"
+#include "zentalk/zt_quant.h"
+
+#ifdef __clang__
+#pragma STDC FP_CONTRACT OFF
+#endif
+
+#define G ZT_QUANT_PACK_ROWS
+
+struct zt_quant_packed {
+    enum zt_ggml_type type;
+    size_t n, nb, rows, groups;
+    size_t qb;            /* quant bytes of one block of a group */
+    size_t group_bytes;
+    void *mem;            /* allocation; data is its first 64-byte boundary */
+    uint8_t *data;
+};
+
+static size_t quant_block_bytes(enum zt_ggml_type t)
+{
+    return t == ZT_GGML_Q8_0 ? 8 * 64 : t == ZT_GGML_Q4_0 ? 4 * 64 : 0;
+}
+
+#define Q6P_SB_BYTES (64 + 256 + 16 * 192) /* one packed Q6_K super-block of 16 rows */
+
+#define Q4KP_SB_BYTES (64 + 256 + 32 * 64) /* one packed Q4_K super-block of 16 rows */
+
+/* Q4_K: the 6-bit scale and min of sub-block j (quant.md's packing). */
+static inline void q4k_sm(const uint8_t *q, size_t j, uint8_t *sc, uint8_t *m)
+{
+    if (j < 4) {
+        *sc = q[j] & 63;
+        *m = q[j + 4] & 63;
+    } else {
+        *sc = (uint8_t)((q[j + 4] & 15) | ((q[j - 4] >> 6) << 4));
+        *m = (uint8_t)((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
+    }
+}
+
+static void pack_q4_k_sb(const uint8_t *src, size_t row_bytes, size_t nrows, size_t sb, uint8_t *dst)
+{
+    uint16_t *d = (uint16_t *)(void *)dst;
+    uint8_t *scm = dst + 64, *codes = dst + 64 + 256;
+    for (size_t r = 0; r < nrows; r++) {
+        struct zt_block_q4_k blk;
+        memcpy(&blk, src + r * row_bytes + sb * sizeof blk, sizeof blk);
+        d[r] = blk.d;
+        d[16 + r] = blk.dmin;
+        for (size_t j = 0; j < 8; j++) {
+            q4k_sm(blk.scales, j, &scm[16 * j + r], &scm[128 + 16 * j + r]);
+            for (size_t e = 0; e < 32; e++) {
+                /* element 32j + e: nibble of qs[32 (j / 2) + e], low for even j */
+                uint8_t byte = blk.qs[32 * (j / 2) + e];
+                uint8_t q = (j % 2) ? (uint8_t)(byte >> 4) : (uint8_t)(byte & 15);
+                size_t part = e / 4, i = e % 4;
+                codes[(4 * j + part / 2) * 64 + 4 * r + i] |= (uint8_t)(q << (4 * (part % 2)));
+            }
+        }
+    }
+}
+
+/* Code (0..63) of element e of a Q6_K block (quant.md's layout). */
+static inline int q6k_code(const struct zt_block_q6_k *x, size_t e)
+{
+    size_t h = e / 128, k = (e % 128) / 32, l = e % 32;
+    int lo = x->ql[64 * h + l + 32 * (k & 1)];
+    lo = k < 2 ? (lo & 15) : (lo >> 4);
+    int hi = (x->qh[32 * h + l] >> (2 * k)) & 3;
+    return lo | (hi << 4);
+}
+
+/* Super-block sb of the 16 rows at src (row r at src + r * row_bytes, rows
+ * < nrows) into dst (Q6P_SB_BYTES, zeroed by the caller). */
+static void pack_q6_k_sb(const uint8_t *src, size_t row_bytes, size_t nrows, size_t sb, uint8_t *dst)
+{
+    uint16_t *d = (uint16_t *)(void *)dst;
+    int8_t *sc = (int8_t *)(dst + 64);
+    uint8_t *codes = dst + 64 + 256;
+    for (size_t r = 0; r < nrows; r++) {
+        struct zt_block_q6_k blk;
+        memcpy(&blk, src + r * row_bytes + sb * sizeof blk, sizeof blk);
+        d[r] = blk.d;
+        for (size_t g = 0; g < 16; g++) {
+            sc[16 * g + r] = blk.scales[g];
+            uint8_t *c = codes + 192 * g;
+            for (size_t part = 0; part < 4; part++)
+                for (size_t i = 0; i < 4; i++) {
+                    int q = q6k_code(&blk, 16 * g + 4 * part + i);
+                    c[(part / 2) * 64 + 4 * r + i] |= (uint8_t)((q & 15) << (4 * (part % 2)));
+                    c[128 + 4 * r + i] |= (uint8_t)((q >> 4) << (2 * part));
+                }
+        }
+    }
+}
+
+int zt_quant_pack(enum zt_ggml_type t, const void *W, size_t row_bytes, size_t rows, size_t n,
+                  struct zt_quant_packed **out)
+{
+    bool kq = t == ZT_GGML_Q6_K || t == ZT_GGML_Q4_K;
+    size_t qb = quant_block_bytes(t), bsz = kq ? ZT_QK_K : 32;
+    if (qb == 0 && !kq) return ZT_EUNSUPPORTED;
+    size_t wb;
+    if (n == 0 || n % bsz != 0 || zt_quant_row_bytes(t, n, &wb) != 0 || (rows > 0 && row_bytes < wb))
+        return ZT_EINVAL;
+    struct zt_quant_packed *p = zt_calloc(1, sizeof *p);
+    if (!p) return ZT_ENOMEM;
+    p->type = t;
+    p->n = n;
+    p->nb = n / bsz;
+    p->rows = rows;
+    p->groups = (rows + G - 1) / G;
+    p->qb = qb;
+    size_t total;
+    size_t unit = t == ZT_GGML_Q6_K ? Q6P_SB_BYTES : t == ZT_GGML_Q4_K ? Q4KP_SB_BYTES : 64 + 2 * qb;
+    if (zt_mul_size(kq ? p->nb : (p->nb + 1) / 2, unit, &p->group_bytes) != 0 ||
+        zt_mul_size(p->group_bytes, p->groups ? p->groups : 1, &total) != 0 || total + 64 < total) {
+        zt_free(p);
+        return ZT_ERANGE;
+    }
+    p->mem = zt_malloc(total + 64);
+    if (!p->mem) {
+        zt_free(p);
+        return ZT_ENOMEM;
+    }
+    p->data = (uint8_t *)(((uintptr_t)p->mem + 63) & ~(uintptr_t)63);
+    if (kq) {
+        /* padding rows: d = dmin = 0, scales 0, codes 0 */
+        memset(p->data, 0, p->group_bytes * p->groups);
+        for (size_t g = 0; g < p->groups; g++) {
+            size_t nr = rows - g * G < G ? rows - g * G : G;
+            for (size_t sb = 0; sb < p->nb; sb++) {
+                const uint8_t *src = (const uint8_t *)W + g * G * row_bytes;
+                uint8_t *dst = p->data + g * p->group_bytes + sb * unit;
+                if (t == ZT_GGML_Q6_K) pack_q6_k_sb(src, row_bytes, nr, sb, dst);
+                else pack_q4_k_sb(src, row_bytes, nr, sb, dst);
+            }
+        }
+        *out = p;
+        return 0;
+    }
+    const uint8_t pad = t == ZT_GGML_Q8_0 ? 0x80 : 0x88; /* weight 0 */
+    for (size_t g = 0; g < p->groups; g++) {
+        uint8_t *grp = p->data + g * p->group_bytes;
+        for (size_t bp = 0; bp < (p->nb + 1) / 2; bp++) {
+            uint8_t *pair = grp + bp * (64 + 2 * qb);
+            memset(pair, 0, 64);
+            memset(pair + 64, pad, 2 * qb);
+        }
+        for (size_t r = 0; r < G && g * G + r < rows; r++) {
+            const uint8_t *src = (const uint8_t *)W + (g * G + r) * row_bytes;
+            for (size_t b = 0; b < p->nb; b++) {
+                uint8_t *pair = grp + (b / 2) * (64 + 2 * qb);
+                uint16_t *sc = (uint16_t *)(void *)pair + (b % 2) * G;
+                uint8_t *qbk = pair + 64 + (b % 2) * qb;
+                if (t == ZT_GGML_Q8_0) {
+                    struct zt_block_q8_0 blk;
+                    memcpy(&blk, src + b * sizeof blk, sizeof blk);
+                    sc[r] = blk.d;
+                    for (size_t e = 0; e < 32; e++)
+                        qbk[(e / 4) * 64 + 4 * r + e % 4] = (uint8_t)blk.qs[e] ^ 0x80u;
+                } else {
+                    struct zt_block_q4_0 blk;
+                    memcpy(&blk, src + b * sizeof blk, sizeof blk);
+                    sc[r] = blk.d;
+                    for (size_t e = 0; e < 16; e++) qbk[(e / 4) * 64 + 4 * r + e % 4] = blk.qs[e];
+                }
+            }
+        }
+    }
+    *out = p;
+    return 0;
+}
+
+void zt_quant_packed_free(struct zt_quant_packed *p)
+{
+    if (!p) return;
+    zt_free(p->mem);
+    zt_free(p);
+}
+
+size_t zt_quant_packed_bytes(const struct zt_quant_packed *p) { return p ? p->group_bytes * p->groups : 0; }
+
+/* The portable kernel, the packed layout's definition: for each row, the
+ * scalar reference of quant.c (canonical order) on the bytes read back. */
+static void pk_scalar(enum zt_ggml_type t, const uint8_t *grp, size_t nb, size_t nvalid, const void *X, size_t xs,
+                      size_t nx, float *out, size_t os)
+{
+    size_t qb = quant_block_bytes(t);
+    for (size_t k = 0; k < nx; k++) {
+        const struct zt_block_q8_0 *x = (const struct zt_block_q8_0 *)(const void *)((const char *)X + k * xs);
+        for (size_t r = 0; r < nvalid; r++) {
+            float acc[16] = {0};
+            for (size_t b = 0; b < nb; b++) {
+                const uint8_t *pair = grp + (b / 2) * (64 + 2 * qb);
+                const uint16_t *sc = (const uint16_t *)(const void *)pair + (b % 2) * G;
+                const uint8_t *qbk = pair + 64 + (b % 2) * qb;
+                float d = zt_fp16_to_fp32(sc[r]) * zt_fp16_to_fp32(x[b].d);
+                float *a = acc + 8 * (b % 2);
+                for (int j = 0; j < 8; j++) {
+                    int32_t s = 0;
+                    for (size_t e = 4 * (size_t)j; e < 4 * (size_t)j + 4; e++) {
+                        int w;
+                        if (t == ZT_GGML_Q8_0) {
+                            w = (int)qbk[(e / 4) * 64 + 4 * r + e % 4] - 128;
+                        } else {
+                            size_t c = (e % 16) / 4;
+                            uint8_t byte = qbk[c * 64 + 4 * r + e % 4];
+                            w = (e < 16 ? (byte & 15) : (byte >> 4)) - 8;
+                        }
+                        s += (int32_t)w * x[b].qs[e];
+                    }
+                    a[j] = fmaf(d, (float)s, a[j]);
+                }
+            }
+            for (int h = 8; h >= 1; h /= 2)
+                for (int l = 0; l < h; l++) acc[l] = acc[l] + acc[l + h];
+            out[k * os + r] = acc[0];
+        }
+    }
+}
+
+/* Q6_K: the scalar reference's canonical order on the codes read back. */
+static void pk_q6_k_scalar(const uint8_t *grp, size_t nsb, size_t nvalid, const void *X, size_t xs,
+                           const int32_t *act, size_t nx, float *out, size_t os)
+{
+    (void)act;
+    for (size_t k = 0; k < nx; k++) {
+        const struct zt_block_q8_k *x = (const struct zt_block_q8_k *)(const void *)((const char *)X + k * xs);
+        for (size_t r = 0; r < nvalid; r++) {
+            float acc[8] = {0};
+            for (size_t sb = 0; sb < nsb; sb++) {
+                const uint8_t *p = grp + sb * Q6P_SB_BYTES;
+                const int8_t *sc = (const int8_t *)(p + 64);
+                const uint8_t *codes = p + 64 + 256;
+                int32_t isum = 0;
+                for (size_t g = 0; g < 16; g++) {
+                    int32_t s = 0;
+                    for (size_t e = 16 * g; e < 16 * g + 16; e++) {
+                        size_t part = (e % 16) / 4, i = e % 4;
+                        const uint8_t *c = codes + 192 * g;
+                        int lo = (c[(part / 2) * 64 + 4 * r + i] >> (4 * (part % 2))) & 15;
+                        int hi = (c[128 + 4 * r + i] >> (2 * part)) & 3;
+                        s += (int32_t)(lo | (hi << 4)) * x[sb].qs[e];
+                    }
+                    isum += sc[16 * g + r] * (s - 32 * x[sb].bsums[g]);
+                }
+                uint16_t dh;
+                memcpy(&dh, p + 2 * r, sizeof dh);
+                float d = zt_fp16_to_fp32(dh) * x[sb].d;
+                acc[sb % 8] = fmaf(d, (float)isum, acc[sb % 8]);
+            }
+            for (int h = 4; h >= 1; h /= 2)
+                for (int l = 0; l < h; l++) acc[l] = acc[l] + acc[l + h];
+            out[k * os + r] = acc[0];
+        }
+    }
+}
+
+/* Q4_K: the scalar reference's canonical order on the codes read back. */
+static void pk_q4_k_scalar(const uint8_t *grp, size_t nsb, size_t nvalid, const void *X, size_t xs,
+                           const int32_t *act, size_t nx, float *out, size_t os)
+{
+    (void)act;
+    for (size_t k = 0; k < nx; k++) {
+        const struct zt_block_q8_k *x = (const struct zt_block_q8_k *)(const void *)((const char *)X + k * xs);
+        for (size_t r = 0; r < nvalid; r++) {
+            float acc[8] = {0};
+            for (size_t sb = 0; sb < nsb; sb++) {
+                const uint8_t *p = grp + sb * Q4KP_SB_BYTES, *scm = p + 64, *codes = p + 64 + 256;
+                int32_t isum = 0, msum = 0;
+                for (size_t j = 0; j < 8; j++) {
+                    int32_t s = 0;
+                    for (size_t e = 0; e < 32; e++) {
+                        size_t part = e / 4, i = e % 4;
+                        int q = (codes[(4 * j + part / 2) * 64 + 4 * r + i] >> (4 * (part % 2))) & 15;
+                        s += (int32_t)q * x[sb].qs[32 * j + e];
+                    }
+                    isum += scm[16 * j + r] * s;
+                    msum += scm[128 + 16 * j + r] * (x[sb].bsums[2 * j] + x[sb].bsums[2 * j + 1]);
+                }
+                uint16_t dh, mh;
+                memcpy(&dh, p + 2 * r, sizeof dh);
+                memcpy(&mh, p + 32 + 2 * r, sizeof mh);
+                float d = zt_fp16_to_fp32(dh) * x[sb].d, dmin = zt_fp16_to_fp32(mh) * x[sb].d;
+                acc[sb % 8] = fmaf(d, (float)isum, acc[sb % 8]);
+                acc[sb % 8] = fmaf(-dmin, (float)msum, acc[sb % 8]);
+            }
+            for (int h = 4; h >= 1; h /= 2)
+                for (int l = 0; l < h; l++) acc[l] = acc[l] + acc[l + h];
+            out[k * os + r] = acc[0];
+        }
+    }
+}
+
+static void pk_q8_0_scalar(const uint8_t *grp, size_t nb, size_t nvalid, const void *X, size_t xs,
+                           const int32_t *act, size_t nx, float *out, size_t os)
+{
+    (void)act;
+    pk_scalar(ZT_GGML_Q8_0, grp, nb, nvalid, X, xs, nx, out, os);
+}
+
+static void pk_q4_0_scalar(const uint8_t *grp, size_t nb, size_t nvalid, const void *X, size_t xs,
+                           const int32_t *act, size_t nx, float *out, size_t os)
+{
+    (void)act;
+    pk_scalar(ZT_GGML_Q4_0, grp, nb, nvalid, X, xs, nx, out, os);
+}
+
+const zt__quant_pk_fn zt__quant_pk_scalar[4] = {pk_q8_0_scalar, pk_q4_0_scalar, pk_q6_k_scalar, pk_q4_k_scalar};
+
+bool zt_quant_pack_useful(enum zt_ggml_type t)
+{
+    zt__quant_pk_fn f = zt__quant_pk_current(t);
+    return f != NULL &&
+           f != zt__quant_pk_scalar[t == ZT_GGML_Q4_0 ? 1 : t == ZT_GGML_Q6_K ? 2 : t == ZT_GGML_Q4_K ? 3 : 0];
+}
+
+/* The prepared terms of one activation row (see the top of the file). */
+static void prepare(enum zt_ggml_type t, const struct zt_block_q8_0 *x, size_t nb, int32_t *act)
+{
+    int32_t bias = t == ZT_GGML_Q8_0 ? -128 : -8;
+    for (size_t b = 0; b < nb; b++, act += 9) {
+        for (int j = 0; j < 8; j++)
+            act[j] = bias * (x[b].qs[4 * j] + x[b].qs[4 * j + 1] + x[b].qs[4 * j + 2] + x[b].qs[4 * j + 3]);
+        float d = zt_fp16_to_fp32(x[b].d);
+        memcpy(&act[8], &d, sizeof d);
+    }
+}
+
+int zt_quant_matmul_packed(const struct zt_quant_packed *p, size_t row_begin, size_t row_end, const void *X_q,
+                           size_t x_row_bytes, size_t batch, float *out, size_t out_stride)
+{
+    size_t xb;
+    if (!p || zt_quant_row_bytes(zt_quant_vec_dot_type(p->type), p->n, &xb) != 0) return ZT_EINVAL;
+    if (row_begin > row_end || row_end > p->rows || row_begin % G != 0 ||
+        (row_end % G != 0 && row_end != p->rows) || (batch > 1 && (x_row_bytes < xb || out_stride < row_end)))
+        return ZT_EINVAL;
+    if (row_begin == row_end || batch == 0) return 0;
+    zt__quant_pk_fn fn = zt__quant_pk_current(p->type);
+    if (p->type == ZT_GGML_Q6_K || p->type == ZT_GGML_Q4_K) { /* no prepared terms */
+        for (size_t r0 = row_begin; r0 < row_end; r0 += G) {
+            size_t nvalid = row_end - r0 < G ? row_end - r0 : G;
+            fn(p->data + (r0 / G) * p->group_bytes, p->nb, nvalid, X_q, x_row_bytes, NULL, batch, out + r0,
+               out_stride);
+        }
+        return 0;
+    }
+    size_t per = p->nb * 9, need;
+    if (zt_mul_size(per * sizeof(int32_t), batch, &need) != 0) return ZT_ERANGE;
+    int32_t *act = zt_malloc(need);
+    if (!act) return ZT_ENOMEM;
+    for (size_t k = 0; k < batch; k++)
+        prepare(p->type, (const struct zt_block_q8_0 *)(const void *)((const char *)X_q + k * x_row_bytes), p->nb,
+                act + k * per);
+    for (size_t r0 = row_begin; r0 < row_end; r0 += G) {
+        size_t nvalid = row_end - r0 < G ? row_end - r0 : G;
+        fn(p->data + (r0 / G) * p->group_bytes, p->nb, nvalid, X_q, x_row_bytes, act, batch, out + r0, out_stride);
+    }
+    zt_free(act);
+    return 0;
+}

@@ -1,0 +1,495 @@
+/* orch_api.c: the orchestrator role over HTTP. See orch_api.h.
+ *
+ * Handlers only translate: the record goes to the registry as received
+ * (its bytes are what the worker signed), the registry's answer becomes a
+ * status. Nothing here keeps state of its own beyond counters, the join
+ * rate limiter and the pump thread. */
+#include "orch_api.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "zentalk/zt_alloc.h"
+#include "zentalk/zt_http.h"
+#include "zentalk/zt_log.h"
+#include "zentalk/zt_metrics.h"
+#include "zentalk/zt_ratelimit.h"
+#include "zentalk/zt_str.h"
+#include "zentalk/zt_time.h"
+
+#define JOIN_LIMIT_KEYS 4096 /* client addresses tracked by the join limiter */
+#define PUMP_EVENTS 64
+#define LIST_MAX 1000        /* nodes or jobs in one answer */
+#define LAT_BUCKETS 6
+
+/* Why a record or a submission was refused (zentalk_orchestrator_refusals_total). */
+enum refusal { RF_RATE, RF_FORGED, RF_DUPLICATE, RF_STALE, RF_FULL, RF_UNKNOWN, RF_MALFORMED, RF_QUEUE_FULL,
+               RF_NO_WORKER, RF_N };
+static const char *const refusal_names[RF_N] = {"rate_limited", "forged_or_forbidden", "duplicate_id", "stale",
+                                                "registry_full", "unknown_session", "malformed", "queue_full",
+                                                "no_worker"};
+
+/* Why a job moved to another worker (zentalk_orchestrator_job_retries_total). */
+static const char *const retry_names[] = {"unreachable", "refused", "timeout", "unverified"};
+#define RETRY_N 4
+
+static const double lat_le[LAT_BUCKETS] = {0.0001, 0.0005, 0.001, 0.005, 0.025, 0.1}; /* seconds */
+
+struct zt__orch {
+    const struct zt_config *cfg;
+    struct zt_registry *reg;
+    struct zt_sched *sched;
+    struct zt_ratelimit *join_limit;
+    zt__orch_event_fn sink;
+    void *sink_ud;
+    pthread_t thread;
+    bool running;
+    pthread_mutex_t mu; /* kick, stop */
+    pthread_cond_t cv;
+    bool kicked, stop;
+    atomic_uint_fast64_t refused[RF_N];
+    atomic_uint_fast64_t accepted[3]; /* join, heartbeat, leave */
+    atomic_uint_fast64_t lat_count, lat_sum_ns, lat_bucket[LAT_BUCKETS];
+    atomic_uint_fast64_t retries[RETRY_N];
+    atomic_uint_fast64_t ended[2]; /* failed, done */
+};
+
+int zt__orch_new(const struct zt_config *cfg, struct zt_registry *reg, struct zt_sched *sched, struct zt__orch **out)
+{
+    struct zt__orch *o = zt_calloc(1, sizeof *o);
+    if (!o) return ZT_ENOMEM;
+    o->cfg = cfg;
+    o->reg = reg;
+    o->sched = sched;
+    double per_min = (double)cfg->orchestrator.join_rate_per_minute;
+    double burst = per_min / 4.0 < 1.0 ? 1.0 : per_min / 4.0;
+    if (zt_ratelimit_new(per_min / 60.0, burst, JOIN_LIMIT_KEYS, &o->join_limit) != 0) {
+        zt_free(o);
+        return ZT_ENOMEM;
+    }
+    pthread_mutex_init(&o->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&o->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    *out = o;
+    return 0;
+}
+
+void zt__orch_set_sink(struct zt__orch *o, zt__orch_event_fn fn, void *ud)
+{
+    if (!o) return;
+    o->sink = fn;
+    o->sink_ud = ud;
+}
+
+struct zt_registry *zt__orch_registry(struct zt__orch *o)
+{
+    return o ? o->reg : NULL;
+}
+
+struct zt_sched *zt__orch_sched(struct zt__orch *o)
+{
+    return o ? o->sched : NULL;
+}
+
+/* ---- the pump ------------------------------------------------------------------ */
+
+static void pump_once(struct zt__orch *o)
+{
+    struct zt_sched_event ev[PUMP_EVENTS];
+    size_t n;
+    do {
+        n = 0;
+        int rc = zt_sched_pump(o->sched, zt_time_real_ms(), ev, PUMP_EVENTS, &n);
+        if (rc) {
+            zt_log_rl(ZT_LOG_WARN, 10, "sched_pump_failed", "error=%s", zt_strerror(rc));
+            return;
+        }
+        for (size_t i = 0; i < n; i++) {
+            zt_log(ZT_LOG_DEBUG, "sched_event", "kind=%d job_id=%s worker=%s", (int)ev[i].kind, ev[i].job_id,
+                   ev[i].worker[0] ? ev[i].worker : "-");
+            if (o->sink) o->sink(o->sink_ud, &ev[i]);
+        }
+    } while (n == PUMP_EVENTS);
+}
+
+static void *pump_main(void *arg)
+{
+    struct zt__orch *o = arg;
+    pthread_mutex_lock(&o->mu);
+    while (!o->stop) {
+        if (!o->kicked) {
+            struct timespec ts = zt_time_after_ms(CLOCK_MONOTONIC, 1000); /* once a second at least */
+            pthread_cond_timedwait(&o->cv, &o->mu, &ts);
+            if (o->stop) break;
+        }
+        o->kicked = false;
+        pthread_mutex_unlock(&o->mu);
+        pump_once(o);
+        pthread_mutex_lock(&o->mu);
+    }
+    pthread_mutex_unlock(&o->mu);
+    return NULL;
+}
+
+int zt__orch_start(struct zt__orch *o)
+{
+    if (!o || o->running) return 0;
+    if (pthread_create(&o->thread, NULL, pump_main, o) != 0) return ZT_EIO;
+    o->running = true;
+    return 0;
+}
+
+void zt__orch_kick(struct zt__orch *o)
+{
+    if (!o) return;
+    pthread_mutex_lock(&o->mu);
+    o->kicked = true;
+    pthread_cond_signal(&o->cv);
+    pthread_mutex_unlock(&o->mu);
+}
+
+void zt__orch_stop(struct zt__orch *o)
+{
+    if (!o || !o->running) return;
+    pthread_mutex_lock(&o->mu);
+    o->stop = true;
+    pthread_cond_signal(&o->cv);
+    pthread_mutex_unlock(&o->mu);
+    pthread_join(o->thread, NULL);
+    o->running = false;
+}
+
+void zt__orch_free(struct zt__orch *o)
+{
+    if (!o) return;
+    zt__orch_stop(o);
+    zt_ratelimit_free(o->join_limit);
+    pthread_cond_destroy(&o->cv);
+    pthread_mutex_destroy(&o->mu);
+    zt_free(o);
+}
+
+void zt__orch_note_submit(struct zt__orch *o, uint64_t elapsed_ns, int rc)
+{
+    if (!o) return;
+    if (rc == ZT_EBUSY) atomic_fetch_add(&o->refused[RF_QUEUE_FULL], 1);
+    else if (rc == ZT_ENOTFOUND) atomic_fetch_add(&o->refused[RF_NO_WORKER], 1);
+    if (rc) return;
+    atomic_fetch_add(&o->lat_count, 1);
+    atomic_fetch_add(&o->lat_sum_ns, elapsed_ns);
+    double s = (double)elapsed_ns / 1e9;
+    for (int i = 0; i < LAT_BUCKETS; i++)
+        if (s <= lat_le[i]) atomic_fetch_add(&o->lat_bucket[i], 1);
+}
+
+void zt__orch_note_retry(struct zt__orch *o, const char *why)
+{
+    if (!o) return;
+    for (int i = 0; i < RETRY_N; i++)
+        if (strcmp(why, retry_names[i]) == 0) atomic_fetch_add(&o->retries[i], 1);
+}
+
+void zt__orch_note_end(struct zt__orch *o, bool done)
+{
+    if (o) atomic_fetch_add(&o->ended[done], 1);
+}
+
+/* ---- metrics ------------------------------------------------------------------- */
+
+static int m_queued(void *ud, struct zt_metrics_out *out)
+{
+    struct zt__orch *o = ud;
+    return zt_metrics_emit_u64(out, NULL, NULL, zt_sched_queued(o->sched));
+}
+
+static int m_live(void *ud, struct zt_metrics_out *out)
+{
+    struct zt__orch *o = ud;
+    return zt_metrics_emit_u64(out, NULL, NULL, zt_registry_count(o->reg, true));
+}
+
+static int m_refused(void *ud, struct zt_metrics_out *out)
+{
+    struct zt__orch *o = ud;
+    int rc = 0;
+    for (int i = 0; i < RF_N && !rc; i++) {
+        char l[64];
+        snprintf(l, sizeof l, "reason=\"%s\"", refusal_names[i]);
+        rc = zt_metrics_emit_u64(out, NULL, l, atomic_load(&o->refused[i]));
+    }
+    return rc;
+}
+
+static int m_records(void *ud, struct zt_metrics_out *out)
+{
+    struct zt__orch *o = ud;
+    static const char *const kinds[3] = {"kind=\"join\"", "kind=\"heartbeat\"", "kind=\"leave\""};
+    int rc = 0;
+    for (int i = 0; i < 3 && !rc; i++) rc = zt_metrics_emit_u64(out, NULL, kinds[i], atomic_load(&o->accepted[i]));
+    return rc;
+}
+
+static int m_retries(void *ud, struct zt_metrics_out *out)
+{
+    struct zt__orch *o = ud;
+    int rc = 0;
+    for (int i = 0; i < RETRY_N && !rc; i++) {
+        char l[48];
+        snprintf(l, sizeof l, "reason=\"%s\"", retry_names[i]);
+        rc = zt_metrics_emit_u64(out, NULL, l, atomic_load(&o->retries[i]));
+    }
+    return rc;
+}
+
+static int m_ended(void *ud, struct zt_metrics_out *out)
+{
+    struct zt__orch *o = ud;
+    int rc = zt_metrics_emit_u64(out, NULL, "outcome=\"done\"", atomic_load(&o->ended[1]));
+    return rc ? rc : zt_metrics_emit_u64(out, NULL, "outcome=\"failed\"", atomic_load(&o->ended[0]));
+}
+
+static int m_placement(void *ud, struct zt_metrics_out *out)
+{
+    struct zt__orch *o = ud;
+    int rc = 0;
+    for (int i = 0; i < LAT_BUCKETS && !rc; i++) {
+        char l[32];
+        snprintf(l, sizeof l, "le=\"%g\"", lat_le[i]);
+        rc = zt_metrics_emit_u64(out, "_bucket", l, atomic_load(&o->lat_bucket[i]));
+    }
+    uint64_t n = atomic_load(&o->lat_count);
+    if (!rc) rc = zt_metrics_emit_u64(out, "_bucket", "le=\"+Inf\"", n);
+    if (!rc) rc = zt_metrics_emit(out, "_sum", NULL, (double)atomic_load(&o->lat_sum_ns) / 1e9);
+    if (!rc) rc = zt_metrics_emit_u64(out, "_count", NULL, n);
+    return rc;
+}
+
+int zt__orch_register_metrics(struct zt__orch *o, struct zt_metrics *m)
+{
+    int rc = zt_metrics_add_fn(m, "zentalk_orchestrator_queue_depth", "Jobs waiting for a worker.", ZT_METRIC_GAUGE,
+                               m_queued, o);
+    if (!rc)
+        rc = zt_metrics_add_fn(m, "zentalk_orchestrator_live_nodes", "Workers with a live session.", ZT_METRIC_GAUGE,
+                               m_live, o);
+    if (!rc)
+        rc = zt_metrics_add_fn(m, "zentalk_orchestrator_refusals_total",
+                               "Worker records and job submissions refused, by reason.", ZT_METRIC_COUNTER, m_refused,
+                               o);
+    if (!rc)
+        rc = zt_metrics_add_fn(m, "zentalk_orchestrator_records_total", "Worker records accepted, by kind.",
+                               ZT_METRIC_COUNTER, m_records, o);
+    if (!rc)
+        rc = zt_metrics_add_fn(m, "zentalk_orchestrator_job_retries_total",
+                               "Placed jobs moved to another worker after theirs failed them, by why.",
+                               ZT_METRIC_COUNTER, m_retries, o);
+    if (!rc)
+        rc = zt_metrics_add_fn(m, "zentalk_orchestrator_jobs_total", "Placed jobs that ended, by outcome.",
+                               ZT_METRIC_COUNTER, m_ended, o);
+    if (!rc)
+        rc = zt_metrics_add_fn(m, "zentalk_orchestrator_placement_seconds",
+                               "Time zt_sched_submit took for jobs it accepted (placed or queued).",
+                               ZT_METRIC_HISTOGRAM, m_placement, o);
+    return rc;
+}
+
+/* ---- records ------------------------------------------------------------------- */
+
+static bool no_orchestrator(struct zt__orch *o, struct zt_http_resp *resp)
+{
+    if (o) return false;
+    zt_http_resp_error(resp, 404, "not_an_orchestrator", "this node does not run the orchestrator role (node.roles)");
+    return true;
+}
+
+/* A registry error to an HTTP answer. */
+static void refuse(struct zt__orch *o, int rc, const char *kind, struct zt_http_req *req, struct zt_http_resp *resp)
+{
+    int status;
+    const char *code, *msg;
+    enum refusal why;
+    switch (rc) {
+    case ZT_EPERM:
+    case ZT_ECRYPTO:
+        status = 403, code = "record_refused", why = RF_FORGED;
+        msg = "the record is forged, replayed, for another orchestrator, or the node is banned or quarantined";
+        break;
+    case ZT_EEXIST:
+        status = 409, code = "duplicate_node_id", why = RF_DUPLICATE;
+        msg = "this node id has a live session from another endpoint (the same key on two machines?)";
+        break;
+    case ZT_ETIMEDOUT:
+        status = 400, code = "stale_record", why = RF_STALE;
+        msg = "the record's timestamp is outside the orchestrator's window, or the descriptor expired";
+        break;
+    case ZT_EBUSY:
+        status = 503, code = "registry_full", why = RF_FULL;
+        msg = "the registry is full (orchestrator.max_nodes)";
+        break;
+    case ZT_ENOTFOUND:
+        status = 404, code = "join_again", why = RF_UNKNOWN;
+        msg = "no live session for this node: join again";
+        break;
+    case ZT_ENOMEM:
+    case ZT_EIO:
+        zt_ignore(zt_http_resp_header(resp, "Retry-After", "5"));
+        zt_http_resp_error(resp, 503, "unavailable", "the orchestrator could not record it; retry");
+        return;
+    default:
+        status = 400, code = "malformed_record", why = RF_MALFORMED;
+        msg = "the record is not a well-formed signed zentalk record of this kind";
+        break;
+    }
+    atomic_fetch_add(&o->refused[why], 1);
+    if (status == 503) zt_ignore(zt_http_resp_header(resp, "Retry-After", "30"));
+    zt_log_rl(ZT_LOG_WARN, 10, "orchestrator_record_refused", "kind=%s reason=%s client=%s request_id=%s", kind,
+              refusal_names[why], zt_http_req_client_addr(req), zt_http_req_id(req));
+    zt_http_resp_error(resp, status, code, msg);
+}
+
+static void h_record(struct zt__orch *o, struct zt__req_ctx *cx, int kind, struct zt_http_resp *resp)
+{
+    static const char *const names[3] = {"join", "heartbeat", "leave"};
+    if (no_orchestrator(o, resp)) return;
+    struct zt_http_req *req = cx->req;
+    if (kind == 0) {
+        unsigned retry = 1;
+        if (!zt_ratelimit_take(o->join_limit, zt_http_req_client_addr(req), zt_time_mono_ns(), &retry)) {
+            char v[16];
+            snprintf(v, sizeof v, "%u", retry);
+            zt_ignore(zt_http_resp_header(resp, "Retry-After", v));
+            atomic_fetch_add(&o->refused[RF_RATE], 1);
+            zt_http_resp_error(resp, 429, "rate_limited", "too many joins from this address; retry after Retry-After");
+            return;
+        }
+    }
+    size_t len;
+    const char *rec = zt_http_req_body(req, &len);
+    int64_t now = zt_time_real_ms();
+    char node[ZT_IDENTITY_ID_SIZE] = "";
+    int rc = kind == 0   ? zt_registry_join(o->reg, rec, len, now, node)
+             : kind == 1 ? zt_registry_heartbeat(o->reg, rec, len, now)
+                         : zt_registry_leave(o->reg, rec, len, now);
+    if (rc) {
+        refuse(o, rc, names[kind], req, resp);
+        return;
+    }
+    atomic_fetch_add(&o->accepted[kind], 1);
+    if (kind == 0) {
+        zt_log(ZT_LOG_INFO, "worker_joined", "node_id=%s client=%s", node, zt_http_req_client_addr(req));
+        zt_http_resp_json(resp, 200,
+                          json_pack("{s:s,s:s,s:I}", "status", "joined", "node_id", node, "heartbeat_expiry_ms",
+                                    (json_int_t)o->cfg->orchestrator.heartbeat_expiry_ms));
+    } else {
+        if (kind == 2) zt_log(ZT_LOG_INFO, "worker_left", "client=%s", zt_http_req_client_addr(req));
+        zt_http_resp_json(resp, 200, json_pack("{s:s}", "status", kind == 1 ? "ok" : "left"));
+    }
+    zt__orch_kick(o); /* new capacity (or lost): place what waits */
+}
+
+void zt__orch_h_join(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
+{
+    (void)body;
+    h_record(ud, cx, 0, resp);
+}
+
+void zt__orch_h_heartbeat(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
+{
+    (void)body;
+    h_record(ud, cx, 1, resp);
+}
+
+void zt__orch_h_leave(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
+{
+    (void)body;
+    h_record(ud, cx, 2, resp);
+}
+
+/* ---- lists ----------------------------------------------------------------------- */
+
+static const char *node_state_name(enum zt_node_state s)
+{
+    return s == ZT_NODE_LIVE ? "live" : s == ZT_NODE_EXPIRED ? "expired" : "left";
+}
+
+void zt__orch_h_nodes(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
+{
+    (void)cx, (void)body;
+    struct zt__orch *o = ud;
+    if (no_orchestrator(o, resp)) return;
+    struct zt_node_info *v = zt_calloc(LIST_MAX, sizeof *v);
+    if (!v) {
+        zt_http_resp_error(resp, 503, "overloaded", "out of memory");
+        return;
+    }
+    int64_t now = zt_time_real_ms();
+    size_t n = zt_registry_list(o->reg, false, now, v, LIST_MAX);
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n && arr; i++) {
+        const struct zt_node_info *x = &v[i];
+        json_t *models = json_array();
+        char tmp[sizeof x->models];
+        zt_strlcpy(tmp, x->models, sizeof tmp);
+        for (char *save = NULL, *t = strtok_r(tmp, ",", &save); t && models; t = strtok_r(NULL, ",", &save))
+            json_array_append_new(models, json_string(t));
+        json_array_append_new(
+            arr, json_pack("{s:s,s:s,s:s,s:o*,s:f,s:b,s:b,s:{s:i,s:i},s:i,s:i,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:f,s:s}",
+                           "node_id", x->node_id, "endpoint", x->endpoint, "state", node_state_name(x->state),
+                           "models", models, "reputation", x->reputation, "eligible", x->eligible, "banned",
+                           x->banned, "load", "busy", (int)x->load.busy, "queue", (int)x->load.queue, "slots",
+                           (int)x->caps.slots, "inflight", (int)x->inflight, "last_heartbeat_ms",
+                           (json_int_t)x->last_seen_ms, "joined_ms", (json_int_t)x->joined_ms, "completed",
+                           (json_int_t)x->completed, "failed", (json_int_t)x->failed, "timed_out",
+                           (json_int_t)x->timed_out, "mismatches", (json_int_t)x->mismatches, "verified",
+                           (json_int_t)x->verified, "latency_ms_per_token", x->latency_ms_per_tok, "engine",
+                           x->caps.engine));
+    }
+    zt_free(v);
+    zt_http_resp_json(resp, 200,
+                      json_pack("{s:o*,s:I,s:I,s:I}", "nodes", arr, "live", (json_int_t)zt_registry_count(o->reg, true),
+                                "queued", (json_int_t)zt_sched_queued(o->sched), "now_ms", (json_int_t)now));
+}
+
+void zt__orch_h_jobs(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
+{
+    (void)cx, (void)body;
+    struct zt__orch *o = ud;
+    if (no_orchestrator(o, resp)) return;
+    size_t max = 100;
+    const char *q = zt_http_req_query(cx->req, "limit");
+    if (q) {
+        long l = strtol(q, NULL, 10);
+        if (l < 1 || l > LIST_MAX) {
+            zt_http_resp_error(resp, 400, "invalid_request", "limit must be between 1 and 1000");
+            return;
+        }
+        max = (size_t)l;
+    }
+    struct zt_job_info *v = zt_calloc(max, sizeof *v);
+    size_t n = 0;
+    if (!v || zt_sched_job_list(o->sched, v, max, &n) != 0) {
+        zt_free(v);
+        zt_http_resp_error(resp, 503, "unavailable", "the job table could not be read");
+        return;
+    }
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n && arr; i++) {
+        const struct zt_job_info *x = &v[i];
+        /* the client key is a fairness key (an identity): not shown */
+        json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:s,s:i,s:i,s:i,s:I,s:I,s:I,s:I}", "job_id", x->job_id,
+                                             "model", x->model, "state", zt_job_state_name(x->state), "worker",
+                                             x->worker, "attempts", (int)x->attempts, "max_tokens",
+                                             (int)x->max_tokens, "tokens", (int)x->tokens, "created_ms",
+                                             (json_int_t)x->created_ms, "started_ms", (json_int_t)x->started_ms,
+                                             "finished_ms", (json_int_t)x->finished_ms, "updated_ms",
+                                             (json_int_t)x->updated_ms));
+        if (x->reason[0]) json_object_set_new(json_array_get(arr, i), "reason", json_string(x->reason));
+    }
+    zt_free(v);
+    zt_http_resp_json(resp, 200, json_pack("{s:o*,s:I}", "jobs", arr, "queued", (json_int_t)zt_sched_queued(o->sched)));
+}
