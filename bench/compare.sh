@@ -50,7 +50,7 @@ bw="$B/bench/bench_bandwidth"
 gen="$B/tools/zt-gen-model"
 [ -x "$ours" ] || { echo "compare.sh: $ours not built (cmake --build $B --target bench_engine)"; exit 1; }
 
-lower() { echo "$1" | tr 'A-Z' 'a-z'; }
+lower() { echo "$1" | tr '[:upper:]' '[:lower:]'; }
 mkdir -p "$M"
 f16="$M/m-f16.gguf"
 if [ ! -f "$f16" ]; then

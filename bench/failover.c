@@ -125,8 +125,8 @@ int main(int argc, char **argv)
         return 2;
     }
     node_bin = argv[1];
-    int runs = argc > 3 ? atoi(argv[3]) : 5;
-    int stall = argc > 4 ? atoi(argv[4]) : 1000;
+    int runs = argc > 3 ? (int)strtol(argv[3], NULL, 10) : 5;
+    int stall = argc > 4 ? (int)strtol(argv[4], NULL, 10) : 1000;
     if (runs < 1 || 2 * runs + 1 > MAX_W) return 2;
     n_w = 2 * runs + 1;
     make_keyed(&G);

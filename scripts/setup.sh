@@ -14,7 +14,7 @@ PACKAGES=(
   apertium-hbs-eng apertium-isl-eng apertium-mkd-eng
   curl ca-certificates openssl python3 python3-websockets
   python3-yaml shellcheck
-  postgresql libpq-dev redis-server libhiredis-dev
+  libpq-dev libhiredis-dev
 )
 # libopendht-c-dev: the discovery DHT (src/net/dht.c; without it the node
 # says "DHT not built" when node.dht_port is set, and test_dht skips);
@@ -26,7 +26,11 @@ PACKAGES=(
 # Node.js and Chromium run the OpenAI client and dashboard browser tests
 # (test_web_clients skips without them; the npm packages they use are
 # pinned tarballs that scripts/data.sh fetches, no npm install).
-OPTIONAL=(clang libclang-rt-14-dev wrk systemd libvulkan-dev glslc mesa-vulkan-drivers nodejs chromium)
+# postgresql and redis-server: the real servers the tests of the shared
+# store and queue start on loopback ports (tests/common/zt_test_servers.h;
+# without them those tests skip, saying why).
+OPTIONAL=(clang libclang-rt-14-dev wrk systemd libvulkan-dev glslc mesa-vulkan-drivers nodejs chromium
+  postgresql redis-server)
 
 missing=()
 check() {

@@ -125,10 +125,11 @@ struct zt_peers;
  * (*out NULL, 0). Otherwise start the DHT on that port (multicast per
  * node.dht_multicast), bootstrap from node.bootstrap, publish what sign
  * gives, and look up workers, and for a worker node gateways too (1, 2,
- * 4 ... up to 30 s apart), whose verified descriptors, other than
- * self_id's, become peers' discovered nodes (zt_peers_set_discovered): the
- * gateway seals jobs to the workers, the workers admit the gateways'
- * signed requests.
+ * 4 ... up to 30 s apart, and at once when peers' unknown hook reports a
+ * node or a model it does not hold; such models' own keys are read too),
+ * whose verified descriptors, other than self_id's, become peers'
+ * discovered nodes (zt_peers_set_discovered): the gateway seals jobs to
+ * the workers, the workers admit the gateways' signed requests.
  * ZT_EUNSUPPORTED with "DHT not built" in err when this build has no
  * OpenDHT; ZT_EIO (the port); ZT_ENOMEM. cfg and peers must outlive *out. */
 ZT_NODISCARD int zt_dht_node_start(const struct zt_config *cfg, zt_dht_sign_fn sign, void *sign_ud,

@@ -44,6 +44,12 @@ ZT_NODISCARD int zt_metrics_emit(struct zt_metrics_out *o, const char *suffix, c
 ZT_NODISCARD int zt_metrics_emit_u64(struct zt_metrics_out *o, const char *suffix, const char *labels,
                                      uint64_t value);
 
+/* One sample per i < n: labelled label="names[i]" (names: plain label
+ * values, not escaped), the value of v[i]. ZT_ETOOBIG for a label over
+ * 127 bytes. */
+ZT_NODISCARD int zt_metrics_emit_each(struct zt_metrics_out *o, const char *label, const char *const *names,
+                                      const atomic_uint_fast64_t *v, size_t n);
+
 /* A family's samples, written with zt_metrics_emit*(); return 0, or the
  * first error of an emit. A family that emits nothing is still listed
  * (HELP and TYPE). */
@@ -57,6 +63,14 @@ void zt_metrics_free(struct zt_metrics *m);
  * name and help are borrowed (string literals, as a rule). */
 ZT_NODISCARD int zt_metrics_add_fn(struct zt_metrics *m, const char *name, const char *help,
                                    enum zt_metric_type type, zt_metrics_fn fn, void *ud);
+/* A family rendered by a callback, for registering several from a table. */
+struct zt_metrics_fam {
+    const char *name, *help;
+    enum zt_metric_type type;
+    zt_metrics_fn fn;
+};
+/* zt_metrics_add_fn for each of fams[0..n), all with ud; the first error. */
+ZT_NODISCARD int zt_metrics_add_fns(struct zt_metrics *m, const struct zt_metrics_fam *fams, size_t n, void *ud);
 /* Register a family of one unlabelled sample read from *v (relaxed). */
 ZT_NODISCARD int zt_metrics_add_u64(struct zt_metrics *m, const char *name, const char *help,
                                     enum zt_metric_type type, const atomic_uint_fast64_t *v);

@@ -74,11 +74,14 @@ ZT_NODISCARD int zt_peers_lookup(struct zt_peers *p, const char *node_id, int64_
 ZT_NODISCARD int zt_peers_pick(struct zt_peers *p, const char *model, const char *pin, int64_t now,
                                struct zt_peer *out);
 
-/* Called (with ud) by zt_peers_lookup() for a node id it does not hold
- * (the node's DHT: look for it now); NULL removes it. fn runs under the
- * registry's read lock, so it must be quick and must not call back into p;
- * replacing or removing the hook waits for a call in progress. */
-void zt_peers_set_unknown_hook(struct zt_peers *p, void (*fn)(void *ud), void *ud);
+/* Called by zt_peers_lookup() for a node id it does not hold (fn(ud,
+ * node_id, NULL)) and by zt_peers_pick() when no peer serves a model
+ * unpinned (fn(ud, NULL, model)): the node's DHT looks for them now. NULL removes
+ * it. fn runs under the registry's read lock, so it must be quick and must
+ * not call back into p; replacing or removing the hook waits for a call in
+ * progress. */
+void zt_peers_set_unknown_hook(struct zt_peers *p, void (*fn)(void *ud, const char *node_id, const char *model),
+                               void *ud);
 
 /* Peers held now: the static ones and the discovered workers. */
 size_t zt_peers_count(struct zt_peers *p);
@@ -86,9 +89,9 @@ size_t zt_peers_count(struct zt_peers *p);
 /* Replace the discovered nodes (the node's DHT lookups, zt_dht.h) with the
  * verified descriptors d[0..n): those with an http(s)://host[:port]
  * endpoint that have not expired and are not static peers, one per id.
- * zt_peers_pick() and zt_peers_lookup() try them after the static peers
- * (so a discovered worker is sent jobs and a discovered node's signed
- * requests verify); zt_peers_list() lists the static ones only. A reload
+ * zt_peers_pick(), zt_peers_lookup() and zt_peers_list() take them after
+ * the static peers (so a discovered worker is sent jobs, also as the next
+ * worker of a failover, and a discovered node's signed requests verify). A reload
  * of the file keeps them. *kept (may be NULL): how many. ZT_EINVAL,
  * ZT_ENOMEM (nothing changed). */
 ZT_NODISCARD int zt_peers_set_discovered(struct zt_peers *p, const struct zt_node_descriptor *d, size_t n,
@@ -100,7 +103,8 @@ ZT_NODISCARD int zt_peers_set_discovered(struct zt_peers *p, const struct zt_nod
 struct zt_metrics;
 ZT_NODISCARD int zt_peers_register_metrics(struct zt_peers *p, struct zt_metrics *m);
 
-/* Copy up to max peers (sorted by node id) into out; returns how many. */
+/* Copy up to max peers into out: the static ones, then the discovered ones
+ * (each sorted by node id); returns how many. */
 size_t zt_peers_list(struct zt_peers *p, struct zt_peer *out, size_t max);
 
 #endif

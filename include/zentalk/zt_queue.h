@@ -22,6 +22,11 @@
  * orchestrator can win; zt_sched's persisted job states): a consumer that
  * loses the transition acknowledges and drops the entry.
  *
+ * A dropped connection fails the call that meets it (ZT_EIO); the next
+ * call reconnects (AUTH, SELECT and the group again), and a group that
+ * vanished (a Redis restarted without persistence) is made again. The
+ * process should ignore SIGPIPE (the node does).
+ *
  * Threads: a handle serialises its calls with a mutex; several handles
  * (one per orchestrator process, or per thread) share one Redis stream.
  * Errors: ZT_EINVAL, ZT_ENOMEM, ZT_EIO (Redis unreachable or an error

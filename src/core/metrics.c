@@ -8,6 +8,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "zentalk/zt_alloc.h"
@@ -113,6 +114,27 @@ int zt_metrics_emit_u64(struct zt_metrics_out *o, const char *suffix, const char
 {
     int rc = emit_head(o, suffix, labels);
     return rc ? rc : zt_buf_appendf(o->b, " %llu\n", (unsigned long long)value);
+}
+
+int zt_metrics_add_fns(struct zt_metrics *m, const struct zt_metrics_fam *fams, size_t n, void *ud)
+{
+    int rc = 0;
+    for (size_t i = 0; i < n && !rc; i++)
+        rc = zt_metrics_add_fn(m, fams[i].name, fams[i].help, fams[i].type, fams[i].fn, ud);
+    return rc;
+}
+
+int zt_metrics_emit_each(struct zt_metrics_out *o, const char *label, const char *const *names,
+                         const atomic_uint_fast64_t *v, size_t n)
+{
+    int rc = 0;
+    char l[128];
+    for (size_t i = 0; i < n && !rc; i++) {
+        int k = snprintf(l, sizeof l, "%s=\"%s\"", label, names[i]);
+        if (k < 0 || (size_t)k >= sizeof l) return ZT_ETOOBIG;
+        rc = zt_metrics_emit_u64(o, NULL, l, atomic_load_explicit(&v[i], memory_order_relaxed));
+    }
+    return rc;
 }
 
 int zt_metrics_render(struct zt_metrics *m, struct zt_buf *out)

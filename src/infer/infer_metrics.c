@@ -6,18 +6,6 @@
 
 enum stat { S_LOADED, S_PROMPT, S_GENERATED, S_JOBS, S_SLOTS, S_QUEUE, S_N };
 
-static const struct {
-    const char *name, *help;
-    enum zt_metric_type type;
-} fams[S_N] = {
-    [S_LOADED] = {"zentalk_models_loaded", "Models loaded in memory.", ZT_METRIC_GAUGE},
-    [S_PROMPT] = {"zentalk_prompt_tokens_total", "Prompt tokens processed.", ZT_METRIC_COUNTER},
-    [S_GENERATED] = {"zentalk_generated_tokens_total", "Tokens generated.", ZT_METRIC_COUNTER},
-    [S_JOBS] = {"zentalk_inference_jobs_total", "Generation jobs finished.", ZT_METRIC_COUNTER},
-    [S_SLOTS] = {"zentalk_inference_slots_active", "Sequences being decoded now.", ZT_METRIC_GAUGE},
-    [S_QUEUE] = {"zentalk_inference_queue", "Jobs waiting for a slot.", ZT_METRIC_GAUGE},
-};
-
 static int emit(struct zt_infer *inf, struct zt_metrics_out *o, enum stat which)
 {
     struct zt_runner_stats st;
@@ -55,8 +43,13 @@ static int m_queue(void *ud, struct zt_metrics_out *o)
 
 int zt_infer_register_metrics(struct zt_infer *inf, struct zt_metrics *m)
 {
-    static const zt_metrics_fn fns[S_N] = {m_loaded, m_prompt, m_generated, m_jobs, m_slots, m_queue};
-    int rc = 0;
-    for (int i = 0; i < S_N && !rc; i++) rc = zt_metrics_add_fn(m, fams[i].name, fams[i].help, fams[i].type, fns[i], inf);
-    return rc;
+    static const struct zt_metrics_fam fams[S_N] = {
+        [S_LOADED] = {"zentalk_models_loaded", "Models loaded in memory.", ZT_METRIC_GAUGE, m_loaded},
+        [S_PROMPT] = {"zentalk_prompt_tokens_total", "Prompt tokens processed.", ZT_METRIC_COUNTER, m_prompt},
+        [S_GENERATED] = {"zentalk_generated_tokens_total", "Tokens generated.", ZT_METRIC_COUNTER, m_generated},
+        [S_JOBS] = {"zentalk_inference_jobs_total", "Generation jobs finished.", ZT_METRIC_COUNTER, m_jobs},
+        [S_SLOTS] = {"zentalk_inference_slots_active", "Sequences being decoded now.", ZT_METRIC_GAUGE, m_slots},
+        [S_QUEUE] = {"zentalk_inference_queue", "Jobs waiting for a slot.", ZT_METRIC_GAUGE, m_queue},
+    };
+    return zt_metrics_add_fns(m, fams, S_N, inf);
 }

@@ -190,6 +190,8 @@ int zt_dht_node_start(const struct zt_config *cfg, zt_dht_sign_fn sign, void *si
 #define LOOKUP_TIMEOUT_MS 15000u /* a flooded key takes seconds (docs/internals/dht.md) */
 #define SEEN_MAX (2 * ZT_DHT_MAX_RESULTS) /* nodes the node's discovery remembers */
 #define FORGET_MS (600u * 1000u)          /* a node no lookup returned for this long goes */
+#define WANTED_MAX 8              /* models the node's discovery also looks up by name */
+#define WANTED_RESULTS 64         /* workers kept per such model */
 #define NUDGE_MS 2000u           /* discovery run early at most this often */
 #define NODE_KEYS_MIN_MS 2000u   /* what the nodes' own keys get even after a slow first get */
 
@@ -252,7 +254,9 @@ struct zt_dht {
     struct seen *seen; /* what the node's lookups found (SEEN_MAX; the discovery thread's) */
     size_t n_seen;
     const struct zt_strlist *bootstrap; /* the node's config (outlives d) */
-    bool nudged;           /* a signed request came from a node we do not know: look now */
+    bool nudged;           /* a node or a model we do not know was asked for: look now */
+    char wanted[WANTED_MAX][ZT_DESCRIPTOR_MAX_STR + 1]; /* models asked for that no peer served */
+    size_t n_wanted, wanted_next;
     uint64_t last_nudge_ms;
     size_t last_found;
 };
@@ -732,7 +736,7 @@ static void fold_seen(struct zt_dht *d, struct zt_node_descriptor *v, size_t n)
  * gateways (whose signed requests it then admits) become peers. */
 static void discover(struct zt_dht *d)
 {
-    struct zt_node_descriptor *v = zt_calloc(2 * ZT_DHT_MAX_RESULTS, sizeof *v);
+    struct zt_node_descriptor *v = zt_calloc(2 * ZT_DHT_MAX_RESULTS + WANTED_MAX * WANTED_RESULTS, sizeof *v);
     size_t n = 0, ng = 0;
     if (!v || zt_dht_lookup(d, "worker", NULL, zt_time_real_ms() / 1000, LOOKUP_TIMEOUT_MS, v, ZT_DHT_MAX_RESULTS, &n) != 0) {
         zt_free(v);
@@ -741,6 +745,23 @@ static void discover(struct zt_dht *d)
     if (d->gateways &&
         zt_dht_lookup(d, "gateway", NULL, zt_time_real_ms() / 1000, LOOKUP_TIMEOUT_MS, v + n, ZT_DHT_MAX_RESULTS, &ng) == 0)
         n += ng;
+    /* the models asked for that no peer served: their own keys, for when
+     * the role's key holds more workers than one lookup keeps */
+    char (*wanted)[ZT_DESCRIPTOR_MAX_STR + 1] = zt_malloc(sizeof d->wanted);
+    size_t nw = 0;
+    if (wanted) {
+        pthread_mutex_lock(&d->mu);
+        nw = d->n_wanted;
+        memcpy(wanted, d->wanted, sizeof d->wanted);
+        pthread_mutex_unlock(&d->mu);
+    }
+    for (size_t i = 0; i < nw; i++) {
+        size_t nm = 0;
+        if (zt_dht_lookup(d, "worker", wanted[i], zt_time_real_ms() / 1000, LOOKUP_TIMEOUT_MS, v + n, WANTED_RESULTS,
+                          &nm) == 0)
+            n += nm;
+    }
+    zt_free(wanted);
     size_t w = 0;
     for (size_t i = 0; i < n; i++) { /* never ourselves */
         if (strcmp(v[i].node_id, d->self_id) == 0) zt_node_descriptor_deinit(&v[i]);
@@ -797,14 +818,25 @@ static void *thread_main(void *arg)
     return NULL;
 }
 
-/* The peer registry's hook: a lookup of a node it does not know (a signed
- * request from a gateway this worker has not found yet). Runs discovery
+/* The peer registry's hook: a node it does not know (a signed request
+ * from a gateway this worker has not found yet) or a model no peer serves
+ * (remembered: discovery then also reads that model's key). Runs discovery
  * now, at most every NUDGE_MS; never waits for it. */
-static void nudge(void *ud)
+static void nudge(void *ud, const char *node_id, const char *model)
 {
+    (void)node_id;
     struct zt_dht *d = ud;
     uint64_t t = zt_time_mono_ms();
     pthread_mutex_lock(&d->mu);
+    if (model && model[0] && strlen(model) <= ZT_DESCRIPTOR_MAX_STR) {
+        bool known = false;
+        for (size_t i = 0; i < d->n_wanted && !known; i++) known = strcmp(d->wanted[i], model) == 0;
+        if (!known) { /* the last WANTED_MAX models asked for */
+            zt_strlcpy(d->wanted[d->wanted_next], model, sizeof d->wanted[0]);
+            d->wanted_next = (d->wanted_next + 1) % WANTED_MAX;
+            if (d->n_wanted < WANTED_MAX) d->n_wanted++;
+        }
+    }
     if (t - d->last_nudge_ms >= NUDGE_MS || !d->last_nudge_ms) {
         d->last_nudge_ms = t;
         d->nudged = true;

@@ -35,7 +35,7 @@ struct zt_peers {
     struct zt_peer *dv;
     struct peer_models *dm;
     size_t dn;
-    void (*unknown)(void *); /* zt_peers_set_unknown_hook */
+    void (*unknown)(void *, const char *, const char *); /* zt_peers_set_unknown_hook */
     void *unknown_ud;
 };
 
@@ -368,7 +368,7 @@ int zt_peers_lookup(struct zt_peers *p, const char *node_id, int64_t now, struct
         rc = now >= e->expires ? ZT_ETIMEDOUT : 0;
         if (!rc) *out = *e;
     } else if (p->unknown) {
-        p->unknown(p->unknown_ud); /* under the read lock: unsetting the hook waits for it */
+        p->unknown(p->unknown_ud, node_id, NULL); /* under the read lock: unsetting the hook waits for it */
     }
     pthread_rwlock_unlock(&p->lock);
     return rc;
@@ -380,8 +380,10 @@ size_t zt_peers_list(struct zt_peers *p, struct zt_peer *out, size_t max)
     pthread_rwlock_rdlock(&p->lock);
     size_t n = p->n < max ? p->n : max;
     if (n) memcpy(out, p->v, n * sizeof *out);
+    size_t nd = p->dn < max - n ? p->dn : max - n; /* then the discovered ones */
+    if (nd) memcpy(out + n, p->dv, nd * sizeof *out);
     pthread_rwlock_unlock(&p->lock);
-    return n;
+    return n + nd;
 }
 
 static int peers_metric(void *ud, struct zt_metrics_out *o)
@@ -427,11 +429,13 @@ int zt_peers_pick(struct zt_peers *p, const char *model, const char *pin, int64_
     if (!p || !model || !model[0]) return ZT_ENOTFOUND;
     pthread_rwlock_rdlock(&p->lock);
     bool found = pick_in(p->v, p->m, p->n, model, pin, now, out) || pick_in(p->dv, p->dm, p->dn, model, pin, now, out);
+    if (!found && !(pin && pin[0]) && p->unknown) p->unknown(p->unknown_ud, NULL, model); /* nobody serves it */
     pthread_rwlock_unlock(&p->lock);
     return found ? 0 : ZT_ENOTFOUND;
 }
 
-void zt_peers_set_unknown_hook(struct zt_peers *p, void (*fn)(void *ud), void *ud)
+void zt_peers_set_unknown_hook(struct zt_peers *p, void (*fn)(void *ud, const char *node_id, const char *model),
+                               void *ud)
 {
     if (!p) return;
     pthread_rwlock_wrlock(&p->lock);

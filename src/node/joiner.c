@@ -22,6 +22,7 @@
 #include "zentalk/zt_peers.h"
 #include "zentalk/zt_registry.h"
 #include "zentalk/zt_str.h"
+#include "zentalk/zt_sync.h"
 #include "zentalk/zt_time.h"
 
 #define DESC_TTL_S 3600          /* the worker's own descriptor in a join record */
@@ -55,6 +56,8 @@ struct zt__joiner {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     bool stop;
+    bool draining, beat_now;  /* zt__joiner_drain: report every slot busy, at once */
+    bool drain_sent;          /* that heartbeat went out */
     long leave_timeout_ms; /* set by zt__joiner_stop */
 };
 
@@ -126,11 +129,7 @@ int zt__joiner_new(const struct zt_config *cfg, const struct zt_identity *id, st
     }
     randombytes_buf(j->boot, sizeof j->boot);
     pthread_mutex_init(&j->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&j->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    zt_cond_init_mono(&j->cv);
     *out = j;
     return 0;
 }
@@ -251,6 +250,13 @@ static void heartbeat(struct zt__joiner *j, size_t i)
     size_t n_loaded;
     zt_infer_stats(j->models, &st, &n_loaded);
     struct zt_worker_load load = {.busy = st.active_slots, .queue = st.queued};
+    pthread_mutex_lock(&j->mu);
+    if (j->draining) { /* stopping: no new work, what runs finishes before the leave */
+        struct zt_worker_caps caps;
+        caps_of(j, &caps);
+        load.busy = caps.slots;
+    }
+    pthread_mutex_unlock(&j->mu);
     char *rec = NULL;
     if (zt_registry_heartbeat_record(j->id, o->aud, j->boot, ++o->seq, now_ms, &load, &rec) != 0) return;
     long code = post_record(j, o, "heartbeat", rec, CALL_TIMEOUT_MS);
@@ -284,11 +290,13 @@ static void *joiner_main(void *arg)
     int64_t retry = beat < RETRY_MS ? beat : RETRY_MS;
     pthread_mutex_lock(&j->mu);
     while (!j->stop) {
+        bool now = j->beat_now;
+        j->beat_now = false;
         pthread_mutex_unlock(&j->mu);
         int64_t next = INT64_MAX;
         for (size_t i = 0; i < j->n; i++) {
             struct orch *o = &j->o[i];
-            if ((int64_t)zt_time_mono_ms() >= o->next_ms) {
+            if ((int64_t)zt_time_mono_ms() >= o->next_ms || (now && o->joined)) {
                 if (o->joined) heartbeat(j, i);
                 else join(j, i);
                 o->next_ms = (int64_t)zt_time_mono_ms() + (o->joined ? beat : retry);
@@ -296,9 +304,13 @@ static void *joiner_main(void *arg)
             if (o->next_ms < next) next = o->next_ms;
         }
         pthread_mutex_lock(&j->mu);
+        if (now) {
+            j->drain_sent = true;
+            pthread_cond_broadcast(&j->cv);
+        }
         if (j->stop) break;
         int64_t wait = next - (int64_t)zt_time_mono_ms();
-        if (wait > 0) {
+        if (wait > 0 && !j->beat_now) {
             struct timespec ts = zt_time_after_ms(CLOCK_MONOTONIC, (uint64_t)wait);
             pthread_cond_timedwait(&j->cv, &j->mu, &ts);
         }
@@ -319,11 +331,25 @@ int zt__joiner_start(struct zt__joiner *j, const char *endpoint)
     return 0;
 }
 
+void zt__joiner_drain(struct zt__joiner *j)
+{
+    if (!j || !j->running) return;
+    pthread_mutex_lock(&j->mu);
+    j->draining = true;
+    j->beat_now = true;
+    pthread_cond_broadcast(&j->cv);
+    /* wait (a little) for it to go out: the listener stops accepting next */
+    struct timespec ts = zt_time_after_ms(CLOCK_MONOTONIC, 1000);
+    while (!j->drain_sent && pthread_cond_timedwait(&j->cv, &j->mu, &ts) == 0) {}
+    pthread_mutex_unlock(&j->mu);
+}
+
 void zt__joiner_stop(struct zt__joiner *j, uint64_t wait_ms)
 {
     if (!j || !j->running) return;
     pthread_mutex_lock(&j->mu);
     j->stop = true;
+    pthread_cond_broadcast(&j->cv);
     j->leave_timeout_ms = (long)(wait_ms < (uint64_t)LEAVE_TIMEOUT_MS ? wait_ms : (uint64_t)LEAVE_TIMEOUT_MS);
     if (j->leave_timeout_ms < 1) j->leave_timeout_ms = 1;
     pthread_cond_signal(&j->cv);

@@ -49,6 +49,10 @@ ZT_NODISCARD int zt__joiner_new(const struct zt_config *cfg, const struct zt_ide
 /* Start joining; endpoint is the URL this worker is reached at (its
  * descriptor's). ZT_EIO. */
 ZT_NODISCARD int zt__joiner_start(struct zt__joiner *j, const char *endpoint);
+/* The node is stopping: heartbeat at once, and from now on, with every
+ * slot busy, so the orchestrators place nothing new here while the jobs
+ * in flight finish (the leave comes with zt__joiner_stop). */
+void zt__joiner_drain(struct zt__joiner *j);
 /* Leave every orchestrator joined (best effort, each leave 2 s at most)
  * and stop the thread, within wait_ms: past it the call in progress is cut
  * and the orchestrators expire the sessions instead. */

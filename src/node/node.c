@@ -573,6 +573,11 @@ int zt_node_reload_peers(struct zt_node *n, struct zt_buf *err)
     return 0;
 }
 
+void zt_node_begin_stop(struct zt_node *n)
+{
+    if (n) zt__joiner_drain(n->joiner);
+}
+
 struct zt_server *zt_node_server(struct zt_node *n)
 {
     return n->server;

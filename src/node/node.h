@@ -40,6 +40,9 @@ ZT_NODISCARD int zt_node_start_dht(struct zt_node *n, struct zt_buf *err);
  * and err says why. */
 ZT_NODISCARD int zt_node_reload_peers(struct zt_node *n, struct zt_buf *err);
 struct zt_server *zt_node_server(struct zt_node *n);
+/* A stop begins (SIGTERM): a joined worker reports itself full to its
+ * orchestrators so no new job comes while the ones in flight drain. */
+void zt_node_begin_stop(struct zt_node *n);
 /* Bound the waits of zt_node_free() (relayed and remote jobs finishing,
  * answers flushing) so that it is done by deadline_ms (zt_time_mono_ms());
  * 0: the default waits (up to 12 s). */

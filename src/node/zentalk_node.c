@@ -375,6 +375,7 @@ static int run(struct zt_config *cfg)
         zt_log(ZT_LOG_INFO, "shutdown_started", "signal=%s inflight=%lld timeout_s=%lld",
                sig == SIGTERM ? "SIGTERM" : "SIGINT", (long long)zt_server_inflight(srv),
                (long long)cfg->server.shutdown_timeout_s);
+        zt_node_begin_stop(node); /* a joined worker takes no new job from here */
         break;
     }
 

@@ -122,15 +122,7 @@ static int mem_take(struct zt_queue *q, int64_t block_ms, struct zt_queue_msg *m
         uint64_t now = zt_time_mono_ms();
         e = mem_next(q, now);
         if (e || now >= deadline) break;
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        uint64_t wait = deadline - now;
-        ts.tv_sec += (time_t)(wait / 1000);
-        ts.tv_nsec += (long)(wait % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        struct timespec ts = zt_time_after_ms(CLOCK_REALTIME, deadline - now);
         pthread_cond_timedwait(&q->cv, &q->mu, &ts);
     }
     if (!e) return ZT_ENOTFOUND;
@@ -218,67 +210,89 @@ static int rerr(struct zt_queue *q, const char *what, const redisReply *r)
     const char *msg = r && r->type == REDIS_REPLY_ERROR ? r->str : q->c && q->c->err ? q->c->errstr : "no reply";
     char m[200];
     size_t n = 0;
-    for (const char *p = msg; *p && n + 1 < sizeof m; p++) m[n++] = *p == '"' || *p == '\n' ? '\'' : *p;
+    for (const char *p = msg; *p && n + 1 < sizeof m; p++) m[n++] = (char)(*p == '"' ? '\'' : (unsigned char)*p < 0x20 ? ' ' : *p);
     m[n] = '\0';
     zt_log(ZT_LOG_WARN, "queue_error", "backend=redis op=%s host=%s port=%d error=\"%s\"", what, q->host, q->port, m);
     return ZT_EIO;
 }
 
-/* a command by argv; the reply, or NULL (the error logged) */
+#define ARGC(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+/* One command on the raw connection: 0, or ZT_EIO (logged). ok_prefix: an
+ * error reply starting with it counts as success (BUSYGROUP). */
+static int raw(struct zt_queue *q, const char *what, int argc, const char **argv, const char *ok_prefix)
+{
+    redisReply *r = redisCommandArgv(q->c, argc, argv, NULL);
+    if (!r) return rerr(q, what, NULL);
+    int rc = 0;
+    if (r->type == REDIS_REPLY_ERROR && !(ok_prefix && strncmp(r->str, ok_prefix, strlen(ok_prefix)) == 0))
+        rc = rerr(q, what, r);
+    freeReplyObject(r);
+    return rc;
+}
+
+/* The group, from the stream's start (entries added before any
+ * orchestrator came up are delivered too); BUSYGROUP = it exists. */
+static int ensure_group(struct zt_queue *q)
+{
+    const char *a[] = {"XGROUP", "CREATE", q->stream, q->group, "0", "MKSTREAM"};
+    return raw(q, "xgroup", ARGC(a), a, "BUSYGROUP");
+}
+
+/* What every connection needs: AUTH, SELECT, the group. */
+static int session(struct zt_queue *q)
+{
+    redisSetTimeout(q->c, q->tv);
+    int rc = 0;
+    if (q->password) {
+        const char *a[] = {"AUTH", q->password};
+        rc = raw(q, "auth", 2, a, NULL);
+    }
+    if (!rc && q->db) {
+        char db[16];
+        snprintf(db, sizeof db, "%d", q->db);
+        const char *a[] = {"SELECT", db};
+        rc = raw(q, "select", 2, a, NULL);
+    }
+    return rc ? rc : ensure_group(q);
+}
+
+/* A command by argv; the reply, or NULL (the error logged). A broken
+ * connection is re-established first (a restarted Redis, a dropped
+ * connection: AUTH, SELECT and the group again); a group that vanished
+ * (a Redis restarted without persistence, the key deleted) is created
+ * again and the command retried once. */
 static redisReply *cmd(struct zt_queue *q, const char *what, int argc, const char **argv, const size_t *lens)
 {
     if (q->c && q->c->err) {
-        /* one reconnect: a restarted Redis, a dropped connection */
-        if (redisReconnect(q->c) != REDIS_OK) {
+        if (redisReconnect(q->c) != REDIS_OK || q->c->err) {
             rerr(q, what, NULL);
             return NULL;
         }
-        redisSetTimeout(q->c, q->tv);
+        if (session(q)) return NULL;
         zt_log(ZT_LOG_WARN, "queue_reconnected", "backend=redis host=%s port=%d", q->host, q->port);
     }
-    redisReply *r = redisCommandArgv(q->c, argc, argv, lens);
-    if (!r) {
-        rerr(q, what, NULL);
-        return NULL;
-    }
-    if (r->type == REDIS_REPLY_ERROR) {
+    for (int attempt = 0;; attempt++) {
+        redisReply *r = redisCommandArgv(q->c, argc, argv, lens);
+        if (!r) {
+            rerr(q, what, NULL);
+            return NULL;
+        }
+        if (r->type != REDIS_REPLY_ERROR) return r;
+        bool nogroup = strncmp(r->str, "NOGROUP", 7) == 0;
         rerr(q, what, r);
         freeReplyObject(r);
-        return NULL;
+        if (!nogroup || attempt > 0 || ensure_group(q)) return NULL;
+        zt_log(ZT_LOG_WARN, "queue_group_recreated", "backend=redis stream=%s group=%s", q->stream, q->group);
     }
-    return r;
 }
-
-#define ARGC(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
 static int redis_connect(struct zt_queue *q)
 {
     q->c = redisConnectWithTimeout(q->host, q->port, q->tv);
     if (!q->c) return ZT_ENOMEM;
     if (q->c->err) return rerr(q, "connect", NULL);
-    redisSetTimeout(q->c, q->tv);
-    redisReply *r;
-    if (q->password) {
-        const char *a[] = {"AUTH", q->password};
-        if (!(r = cmd(q, "auth", 2, a, NULL))) return ZT_EIO;
-        freeReplyObject(r);
-    }
-    if (q->db) {
-        char db[16];
-        snprintf(db, sizeof db, "%d", q->db);
-        const char *a[] = {"SELECT", db};
-        if (!(r = cmd(q, "select", 2, a, NULL))) return ZT_EIO;
-        freeReplyObject(r);
-    }
-    /* the group, from the stream's start (entries added before any
-     * orchestrator came up are delivered too); BUSYGROUP = exists */
-    const char *a[] = {"XGROUP", "CREATE", q->stream, q->group, "0", "MKSTREAM"};
-    r = redisCommandArgv(q->c, ARGC(a), a, NULL);
-    if (!r) return rerr(q, "xgroup", NULL);
-    int rc = 0;
-    if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "BUSYGROUP", 9) != 0) rc = rerr(q, "xgroup", r);
-    freeReplyObject(r);
-    return rc;
+    return session(q);
 }
 
 static int redis_push(struct zt_queue *q, const char *job_id, const void *body, size_t len, char *id_out)

@@ -106,15 +106,13 @@ static int render_duration(void *ud, struct zt_metrics_out *o)
 
 int zt__metrics_register_http(struct zt__metrics *m, struct zt_metrics *reg)
 {
-    int rc = zt_metrics_add_fn(reg, "zentalk_http_requests_total", "HTTP requests answered, by route and status.",
-                               ZT_METRIC_COUNTER, render_requests, m);
-    if (!rc)
-        rc = zt_metrics_add_fn(reg, "zentalk_http_requests_aborted_total",
-                               "Requests whose client left before the response.", ZT_METRIC_COUNTER, render_aborted,
-                               m);
-    if (!rc)
-        rc = zt_metrics_add_fn(reg, "zentalk_http_request_duration_seconds",
-                               "Time from request headers to response completion.", ZT_METRIC_HISTOGRAM,
-                               render_duration, m);
-    return rc;
+    static const struct zt_metrics_fam fams[] = {
+        {"zentalk_http_requests_total", "HTTP requests answered, by route and status.", ZT_METRIC_COUNTER,
+         render_requests},
+        {"zentalk_http_requests_aborted_total", "Requests whose client left before the response.", ZT_METRIC_COUNTER,
+         render_aborted},
+        {"zentalk_http_request_duration_seconds", "Time from request headers to response completion.",
+         ZT_METRIC_HISTOGRAM, render_duration},
+    };
+    return zt_metrics_add_fns(reg, fams, sizeof fams / sizeof fams[0], m);
 }

@@ -18,6 +18,7 @@
 #include "zentalk/zt_metrics.h"
 #include "zentalk/zt_ratelimit.h"
 #include "zentalk/zt_str.h"
+#include "zentalk/zt_sync.h"
 #include "zentalk/zt_time.h"
 
 #define JOIN_LIMIT_KEYS 4096 /* client addresses tracked by the join limiter */
@@ -71,11 +72,7 @@ int zt__orch_new(const struct zt_config *cfg, struct zt_registry *reg, struct zt
         return ZT_ENOMEM;
     }
     pthread_mutex_init(&o->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&o->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    zt_cond_init_mono(&o->cv);
     *out = o;
     return 0;
 }
@@ -217,34 +214,20 @@ static int m_live(void *ud, struct zt_metrics_out *out)
 static int m_refused(void *ud, struct zt_metrics_out *out)
 {
     struct zt__orch *o = ud;
-    int rc = 0;
-    for (int i = 0; i < RF_N && !rc; i++) {
-        char l[64];
-        snprintf(l, sizeof l, "reason=\"%s\"", refusal_names[i]);
-        rc = zt_metrics_emit_u64(out, NULL, l, atomic_load(&o->refused[i]));
-    }
-    return rc;
+    return zt_metrics_emit_each(out, "reason", refusal_names, o->refused, RF_N);
 }
 
 static int m_records(void *ud, struct zt_metrics_out *out)
 {
     struct zt__orch *o = ud;
-    static const char *const kinds[3] = {"kind=\"join\"", "kind=\"heartbeat\"", "kind=\"leave\""};
-    int rc = 0;
-    for (int i = 0; i < 3 && !rc; i++) rc = zt_metrics_emit_u64(out, NULL, kinds[i], atomic_load(&o->accepted[i]));
-    return rc;
+    static const char *const kinds[3] = {"join", "heartbeat", "leave"};
+    return zt_metrics_emit_each(out, "kind", kinds, o->accepted, 3);
 }
 
 static int m_retries(void *ud, struct zt_metrics_out *out)
 {
     struct zt__orch *o = ud;
-    int rc = 0;
-    for (int i = 0; i < RETRY_N && !rc; i++) {
-        char l[48];
-        snprintf(l, sizeof l, "reason=\"%s\"", retry_names[i]);
-        rc = zt_metrics_emit_u64(out, NULL, l, atomic_load(&o->retries[i]));
-    }
-    return rc;
+    return zt_metrics_emit_each(out, "reason", retry_names, o->retries, RETRY_N);
 }
 
 static int m_ended(void *ud, struct zt_metrics_out *out)
@@ -272,30 +255,19 @@ static int m_placement(void *ud, struct zt_metrics_out *out)
 
 int zt__orch_register_metrics(struct zt__orch *o, struct zt_metrics *m)
 {
-    int rc = zt_metrics_add_fn(m, "zentalk_orchestrator_queue_depth", "Jobs waiting for a worker.", ZT_METRIC_GAUGE,
-                               m_queued, o);
-    if (!rc)
-        rc = zt_metrics_add_fn(m, "zentalk_orchestrator_live_nodes", "Workers with a live session.", ZT_METRIC_GAUGE,
-                               m_live, o);
-    if (!rc)
-        rc = zt_metrics_add_fn(m, "zentalk_orchestrator_refusals_total",
-                               "Worker records and job submissions refused, by reason.", ZT_METRIC_COUNTER, m_refused,
-                               o);
-    if (!rc)
-        rc = zt_metrics_add_fn(m, "zentalk_orchestrator_records_total", "Worker records accepted, by kind.",
-                               ZT_METRIC_COUNTER, m_records, o);
-    if (!rc)
-        rc = zt_metrics_add_fn(m, "zentalk_orchestrator_job_retries_total",
-                               "Placed jobs moved to another worker after theirs failed them, by why.",
-                               ZT_METRIC_COUNTER, m_retries, o);
-    if (!rc)
-        rc = zt_metrics_add_fn(m, "zentalk_orchestrator_jobs_total", "Placed jobs that ended, by outcome.",
-                               ZT_METRIC_COUNTER, m_ended, o);
-    if (!rc)
-        rc = zt_metrics_add_fn(m, "zentalk_orchestrator_placement_seconds",
-                               "Time zt_sched_submit took for jobs it accepted (placed or queued).",
-                               ZT_METRIC_HISTOGRAM, m_placement, o);
-    return rc;
+    static const struct zt_metrics_fam fams[] = {
+        {"zentalk_orchestrator_queue_depth", "Jobs waiting for a worker.", ZT_METRIC_GAUGE, m_queued},
+        {"zentalk_orchestrator_live_nodes", "Workers with a live session.", ZT_METRIC_GAUGE, m_live},
+        {"zentalk_orchestrator_refusals_total", "Worker records and job submissions refused, by reason.",
+         ZT_METRIC_COUNTER, m_refused},
+        {"zentalk_orchestrator_records_total", "Worker records accepted, by kind.", ZT_METRIC_COUNTER, m_records},
+        {"zentalk_orchestrator_job_retries_total",
+         "Placed jobs moved to another worker after theirs failed them, by why.", ZT_METRIC_COUNTER, m_retries},
+        {"zentalk_orchestrator_jobs_total", "Placed jobs that ended, by outcome.", ZT_METRIC_COUNTER, m_ended},
+        {"zentalk_orchestrator_placement_seconds", "Time zt_sched_submit took for jobs it accepted (placed or queued).",
+         ZT_METRIC_HISTOGRAM, m_placement},
+    };
+    return zt_metrics_add_fns(m, fams, sizeof fams / sizeof fams[0], o);
 }
 
 /* ---- records ------------------------------------------------------------------- */

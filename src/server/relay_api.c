@@ -87,12 +87,11 @@ static int m_inflight(void *ud, struct zt_metrics_out *o)
 
 int zt__relay_register_metrics(struct zt__relay *r, struct zt_metrics *m)
 {
-    int rc = zt_metrics_add_fn(m, "zentalk_relay_requests_total", "Relayed requests, by outcome.", ZT_METRIC_COUNTER,
-                               m_requests, r);
-    if (!rc)
-        rc = zt_metrics_add_fn(m, "zentalk_relay_in_flight", "Relayed requests in progress.", ZT_METRIC_GAUGE,
-                               m_inflight, r);
-    return rc;
+    static const struct zt_metrics_fam fams[] = {
+        {"zentalk_relay_requests_total", "Relayed requests, by outcome.", ZT_METRIC_COUNTER, m_requests},
+        {"zentalk_relay_in_flight", "Relayed requests in progress.", ZT_METRIC_GAUGE, m_inflight},
+    };
+    return zt_metrics_add_fns(m, fams, sizeof fams / sizeof fams[0], r);
 }
 
 void zt__relay_stats(struct zt__relay *r, struct zt__relay_stats *out)

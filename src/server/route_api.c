@@ -36,6 +36,7 @@
 #include "zentalk/zt_privacy.h"
 #include "zentalk/zt_sealed.h"
 #include "zentalk/zt_str.h"
+#include "zentalk/zt_sync.h"
 #include "zentalk/zt_time.h"
 
 #define TEXT_MAX ((size_t)16 << 20)
@@ -95,6 +96,15 @@ struct rjob {
     char assigned[ZT_IDENTITY_ID_SIZE]; /* a worker to run it on now, or "" */
     bool sched_failed;
     struct rjob *sched_next;
+    /* the scheduler as the failover's picker (the job thread's only): the
+     * last attempt the failover loop reported, not yet told to the
+     * scheduler (the next pick tells it, or the thread once the loop ends) */
+    struct zt_job_picker sp;
+    uint64_t until;                     /* mono ms: the longest wait for a worker */
+    bool pending;
+    bool told;                          /* a pick told the last failure, and no attempt began since */
+    char pend_worker[ZT_IDENTITY_ID_SIZE];
+    enum zt_job_attempt pend_a;
 };
 
 /* ---- lifecycle ------------------------------------------------------------ */
@@ -125,11 +135,7 @@ int zt__route_new(const struct zt_config *cfg, struct zt_infer *ms, struct zt_pe
     r->peers = peers;
     r->pv = pv;
     pthread_mutex_init(&r->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&r->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    zt_cond_init_mono(&r->cv);
     *out = r;
     return 0;
 }
@@ -206,20 +212,16 @@ static int m_inflight(void *ud, struct zt_metrics_out *o)
 
 int zt__route_register_metrics(struct zt__route *r, struct zt_metrics *m)
 {
-    int rc = zt_metrics_add_fn(m, "zentalk_jobs_total", "Completion and chat requests, by where they ran.",
-                               ZT_METRIC_COUNTER, m_jobs, r);
-    if (!rc)
-        rc = zt_metrics_add_fn(m, "zentalk_remote_jobs_failed_total",
-                               "Remote jobs that failed (unreachable, refused, unverified).", ZT_METRIC_COUNTER,
-                               m_remote_failed, r);
-    if (!rc)
-        rc = zt_metrics_add_fn(m, "zentalk_jobs_refused_total",
-                               "Requests kept on this node by the privacy policy (local_only) with no local model.",
-                               ZT_METRIC_COUNTER, m_refused, r);
-    if (!rc)
-        rc = zt_metrics_add_fn(m, "zentalk_remote_jobs_in_flight", "Remote jobs in progress.", ZT_METRIC_GAUGE,
-                               m_inflight, r);
-    return rc;
+    static const struct zt_metrics_fam fams[] = {
+        {"zentalk_jobs_total", "Completion and chat requests, by where they ran.", ZT_METRIC_COUNTER, m_jobs},
+        {"zentalk_remote_jobs_failed_total", "Remote jobs that failed (unreachable, refused, unverified).",
+         ZT_METRIC_COUNTER, m_remote_failed},
+        {"zentalk_jobs_refused_total",
+         "Requests kept on this node by the privacy policy (local_only) with no local model.", ZT_METRIC_COUNTER,
+         m_refused},
+        {"zentalk_remote_jobs_in_flight", "Remote jobs in progress.", ZT_METRIC_GAUGE, m_inflight},
+    };
+    return zt_metrics_add_fns(m, fams, sizeof fams / sizeof fams[0], r);
 }
 
 json_t *zt__route_peer_counts(struct zt__route *r)
@@ -513,7 +515,22 @@ static int make_call(struct rjob *j, const struct zt_peer *w, uint64_t now)
         .first_byte_timeout_ms = t_ms,
         .idle_timeout_ms = t_ms,
     };
-    return zt_job_call_target(j->job, &target);
+    rc = zt_job_call_target(j->job, &target);
+    if (rc) return rc;
+    /* a worker that dies or stalls mid-stream: the scheduler gives the
+     * next one, which continues the stream (resumable streams) */
+    memset(&j->first, 0, sizeof j->first);
+    zt_strlcpy(j->first.node_id, w->node_id, sizeof j->first.node_id);
+    memcpy(j->first.kem_pk, w->kem_pk, sizeof j->first.kem_pk);
+    memcpy(j->first.sign_pk, w->ed25519_pk, sizeof j->first.sign_pk);
+    zt_strlcpy(j->first.base_url, w->endpoint, sizeof j->first.base_url);
+    zt_strlcpy(j->first.recipient_id, w->node_id, sizeof j->first.recipient_id);
+    j->fo = (struct zt_job_failover){.picker = &j->sp, .spec = spec, .target = target,
+                                     .stall_ms = (long)cfg->encryption.remote_stall_ms,
+                                     .max_workers = (unsigned)cfg->orchestrator.max_attempts};
+    j->fo.spec.model = j->model;
+    j->fo.target.base_url = j->fo.target.recipient_id = NULL; /* per worker */
+    return 0;
 }
 
 static void unlink_waiting(struct zt__route *r, struct rjob *j)
@@ -562,6 +579,119 @@ static bool wait_assigned(struct rjob *j, uint64_t until_mono, char worker[stati
     return got;
 }
 
+/* Wait for the job's next worker: true with worker set; false when the
+ * job failed, nobody can take it any more, the client went or the node
+ * stops, or j->until passed. */
+static bool await_worker(struct rjob *j, char worker[static ZT_IDENTITY_ID_SIZE])
+{
+    struct zt_sched *sc = zt__orch_sched(j->r->orch);
+    bool got;
+    /* a second at a time: a job no worker can take any more (they failed
+     * it, left or expired) gives up instead of waiting */
+    while (!(got = wait_assigned(j, zt_time_mono_ms() + 1000 < j->until ? zt_time_mono_ms() + 1000 : j->until,
+                                 worker)) &&
+           !j->sched_failed && !aborted(j) && !zt_http_async_client_gone(j->a) && zt_time_mono_ms() < j->until &&
+           zt_sched_job_servable(sc, j->sched_id, zt_time_real_ms()))
+        ;
+    return got;
+}
+
+/* Tell the scheduler how the last attempt went (charge: the worker's
+ * fault); returns the job's state after it. */
+static enum zt_job_state tell_sched(struct rjob *j, const char *worker, enum zt_job_attempt a, bool charge,
+                                    bool unreachable)
+{
+    struct zt__route *r = j->r;
+    struct zt_sched *sc = zt__orch_sched(r->orch);
+    int64_t now = zt_time_real_ms();
+    /* one that cannot be reached at all is taken out of the registry until
+     * it joins again (else it would win the next placements too) */
+    if (unreachable && zt_registry_drop(zt__orch_registry(r->orch), worker, now) == 0)
+        zt_log(ZT_LOG_WARN, "worker_unreachable", "worker=%s action=dropped_until_rejoin", worker);
+    enum zt_job_state st = ZT_JOB_STATE_FAILED;
+    int rc = charge ? zt_sched_job_finished(sc, j->sched_id, worker,
+                                            a == ZT_JOB_ATTEMPT_STALLED ? ZT_SCHED_STALLED : ZT_SCHED_ERROR, 0, now,
+                                            &st)
+                    : ZT_EINVAL;
+    if (rc) { /* not charged, or already moved (the worker's session expired meanwhile) */
+        struct zt_job_info ji;
+        st = zt_sched_job_get(sc, j->sched_id, &ji) == 0 ? ji.state : ZT_JOB_STATE_FAILED;
+    }
+    if (charge) {
+        count_peer(r, worker, false);
+        zt__orch_note_retry(r->orch, a == ZT_JOB_ATTEMPT_DIED      ? "unreachable"
+                                     : a == ZT_JOB_ATTEMPT_REFUSED ? "refused"
+                                     : a == ZT_JOB_ATTEMPT_STALLED ? "timeout"
+                                                                   : "unverified");
+    }
+    zt__orch_kick(r->orch);
+    return st;
+}
+
+/* The failover loop's report: a good one goes to the scheduler now, a
+ * failure waits for the next pick (or for the thread, which knows the
+ * whole outcome). */
+static void sched_report(void *ud, const struct zt_job_worker *w, enum zt_job_attempt a, uint32_t tokens)
+{
+    struct rjob *j = ud;
+    if (a == ZT_JOB_ATTEMPT_OK) {
+        zt_ignore(zt_sched_job_finished(zt__orch_sched(j->r->orch), j->sched_id, w->node_id, ZT_SCHED_OK, tokens,
+                                        zt_time_real_ms(), NULL));
+        return;
+    }
+    j->pending = true;
+    zt_strlcpy(j->pend_worker, w->node_id, sizeof j->pend_worker);
+    j->pend_a = a;
+}
+
+/* The worker at node_id from the registry, started on the job. */
+static int sched_start(struct rjob *j, const char *worker)
+{
+    struct zt_node_info ni;
+    int64_t now = zt_time_real_ms();
+    int rc = zt_registry_get(zt__orch_registry(j->r->orch), worker, now, &ni);
+    if (rc) return rc;
+    memset(&j->worker, 0, sizeof j->worker);
+    zt_strlcpy(j->worker.node_id, worker, sizeof j->worker.node_id);
+    memcpy(j->worker.ed25519_pk, ni.ed25519_pk, sizeof j->worker.ed25519_pk);
+    memcpy(j->worker.kem_pk, ni.kem_pk, sizeof j->worker.kem_pk);
+    zt_strlcpy(j->worker.endpoint, ni.endpoint, sizeof j->worker.endpoint);
+    return zt_sched_job_started(zt__orch_sched(j->r->orch), j->sched_id, worker, now);
+}
+
+/* The failover loop's pick: the failed attempt is the worker's fault (the
+ * loop fails over only then), the scheduler requeues the job, and the
+ * next worker it assigns continues it. */
+static int sched_pick(void *ud, const char *const *exclude, size_t n, struct zt_job_worker *out)
+{
+    (void)exclude, (void)n; /* the scheduler's business: the failed worker was charged */
+    struct rjob *j = ud;
+    if (j->pending) {
+        j->pending = false;
+        j->told = true;
+        enum zt_job_state st = tell_sched(j, j->pend_worker, j->pend_a, true, j->pend_a == ZT_JOB_ATTEMPT_DIED);
+        if (st != ZT_JOB_STATE_QUEUED && st != ZT_JOB_STATE_ASSIGNED) return ZT_ENOTFOUND;
+    }
+    char worker[ZT_IDENTITY_ID_SIZE];
+    for (int tries = 0; tries < 3; tries++) {
+        if (!await_worker(j, worker)) return ZT_ENOTFOUND;
+        if (sched_start(j, worker) == 0) break;
+        if (tries == 2) return ZT_ENOTFOUND;
+        /* gone meanwhile: back to the queue */
+        zt_ignore(zt_sched_job_finished(zt__orch_sched(j->r->orch), j->sched_id, worker, ZT_SCHED_ERROR, 0,
+                                        zt_time_real_ms(), NULL));
+    }
+    memset(out, 0, sizeof *out);
+    zt_strlcpy(out->node_id, worker, sizeof out->node_id);
+    memcpy(out->kem_pk, j->worker.kem_pk, sizeof out->kem_pk);
+    memcpy(out->sign_pk, j->worker.ed25519_pk, sizeof out->sign_pk);
+    zt_strlcpy(out->base_url, j->worker.endpoint, sizeof out->base_url);
+    zt_strlcpy(out->recipient_id, worker, sizeof out->recipient_id);
+    j->told = false; /* a new attempt */
+    zt_log(ZT_LOG_INFO, "sched_failover", "sched_job=%s worker=%s", j->sched_id, worker);
+    return 0;
+}
+
 /* Whether a failed attempt may go to another worker: nothing reached the
  * client yet and the worker, not the request, is at fault. */
 static bool worker_fault(const struct rjob *j, const struct zt_job_outcome *o)
@@ -576,22 +706,15 @@ static void run_sched(void *arg)
     struct rjob *j = arg;
     struct zt__route *r = j->r;
     struct zt_sched *sc = zt__orch_sched(r->orch);
-    struct zt_registry *reg = zt__orch_registry(r->orch);
-    uint64_t until = zt_time_mono_ms() + (uint64_t)r->cfg->encryption.remote_timeout_s * 1000u;
+    j->until = zt_time_mono_ms() + (uint64_t)r->cfg->encryption.remote_timeout_s * 1000u;
+    j->sp = (struct zt_job_picker){.pick = sched_pick, .report = sched_report, .ud = j};
     struct zt_job_outcome o;
     memset(&o, 0, sizeof o);
     const char *outcome = NULL;
     char worker[ZT_IDENTITY_ID_SIZE];
     j->start_ms = zt_time_mono_ms();
     while (!outcome) {
-        bool got = false;
-        /* a second at a time: a job no worker can take any more (they
-         * failed it, left or expired) gives up instead of waiting */
-        while (!(got = wait_assigned(j, zt_time_mono_ms() + 1000 < until ? zt_time_mono_ms() + 1000 : until, worker)) &&
-               !j->sched_failed && !aborted(j) && !zt_http_async_client_gone(j->a) && zt_time_mono_ms() < until &&
-               zt_sched_job_servable(sc, j->sched_id, zt_time_real_ms()))
-            ;
-        if (!got) {
+        if (!await_worker(j, worker)) {
             bool failed = j->sched_failed || !zt_sched_job_servable(sc, j->sched_id, zt_time_real_ms());
             zt_ignore(zt_sched_job_cancel(sc, j->sched_id, zt_time_real_ms()));
             if (aborted(j) || zt_http_async_client_gone(j->a)) {
@@ -608,18 +731,11 @@ static void run_sched(void *arg)
             outcome = failed ? "failed" : "queue_timeout";
             break;
         }
-        struct zt_node_info ni;
-        int64_t now_ms = zt_time_real_ms();
-        int rc = zt_registry_get(reg, worker, now_ms, &ni);
-        memset(&j->worker, 0, sizeof j->worker);
-        zt_strlcpy(j->worker.node_id, worker, sizeof j->worker.node_id);
+        int rc = sched_start(j, worker);
         if (!rc) {
-            memcpy(j->worker.ed25519_pk, ni.ed25519_pk, sizeof j->worker.ed25519_pk);
-            memcpy(j->worker.kem_pk, ni.kem_pk, sizeof j->worker.kem_pk);
-            zt_strlcpy(j->worker.endpoint, ni.endpoint, sizeof j->worker.endpoint);
             zt_job_call_free(j->job);
             j->job = NULL;
-            rc = make_call(j, &j->worker, (uint64_t)(now_ms / 1000));
+            rc = make_call(j, &j->worker, (uint64_t)(zt_time_real_ms() / 1000));
             if (rc == ZT_EINVAL || rc == ZT_ENOMEM) { /* the request's fault, or ours: not the worker's */
                 zt_ignore(zt_sched_job_cancel(sc, j->sched_id, zt_time_real_ms()));
                 if (rc == ZT_EINVAL)
@@ -632,60 +748,47 @@ static void run_sched(void *arg)
                 break;
             }
         }
-        if (!rc) rc = zt_sched_job_started(sc, j->sched_id, worker, now_ms);
+        j->pending = false;
+        j->told = false;
         if (rc) { /* the worker went meanwhile, or the body cannot be sealed to it */
             memset(&o, 0, sizeof o);
             o.status = ZT_JOB_UNREACHABLE;
             zt_strlcpy(o.transport, zt_strerror(rc), sizeof o.transport);
+            j->pending = true;
+            zt_strlcpy(j->pend_worker, worker, sizeof j->pend_worker);
+            j->pend_a = ZT_JOB_ATTEMPT_DIED;
         } else {
-            send_job(j, &o);
+            send_job(j, &o); /* the failover loop: reports each attempt, picks through the scheduler */
         }
         if (o.status == ZT_JOB_VERIFIED && !atomic_load(&j->closed)) {
-            zt_ignore(zt_sched_job_finished(sc, j->sched_id, worker, ZT_SCHED_OK,
-                                            o.result.final.completion_tokens, zt_time_real_ms(), NULL));
-            outcome = answer_outcome(j, &o);
+            outcome = answer_outcome(j, &o); /* the scheduler was told (sched_report) */
             break;
         }
+        /* the loop ended on a failure: its last attempt is pending here */
+        const char *last = j->pending ? j->pend_worker : j->worker.node_id;
+        enum zt_job_attempt a = j->pending ? j->pend_a : ZT_JOB_ATTEMPT_BAD;
+        bool told = !j->pending && j->told; /* a pick told it already (and found no next worker) */
+        j->pending = false;
         if (!worker_fault(j, &o)) {
             /* the request's own fault, the client gone, a shutdown, or a
-             * stream already under way (resuming it is the failover's
-             * work): the job ends here */
+             * stream cut that no other worker could continue: the job ends
+             * here */
             bool blame = !atomic_load(&j->closed) && !zt_job_pool_stopping(r->pool) && o.status != ZT_JOB_REFUSED;
-            if (blame)
-                zt_ignore(zt_sched_job_finished(sc, j->sched_id, worker, ZT_SCHED_ERROR, 0, zt_time_real_ms(), NULL));
+            if (blame && !told) zt_ignore(tell_sched(j, last, a, true, false));
             zt_ignore(zt_sched_job_cancel(sc, j->sched_id, zt_time_real_ms()));
             outcome = answer_outcome(j, &o);
             break;
         }
         /* the worker failed it before anything reached the client: the
-         * scheduler charges it and requeues the job (or fails it); one that
-         * cannot be reached at all is taken out of the registry until it
-         * joins again (else it would win the next placements too) */
-        if (o.status == ZT_JOB_UNREACHABLE && o.http_status == 0 &&
-            zt_registry_drop(reg, worker, zt_time_real_ms()) == 0)
-            zt_log(ZT_LOG_WARN, "worker_unreachable", "worker=%s detail=\"%s\" action=dropped_until_rejoin", worker,
-                   o.transport);
-        enum zt_job_state st = ZT_JOB_STATE_FAILED;
-        int frc = zt_sched_job_finished(sc, j->sched_id, worker,
-                                        o.status == ZT_JOB_TIMEOUT ? ZT_SCHED_STALLED : ZT_SCHED_ERROR, 0,
-                                        zt_time_real_ms(), &st);
-        if (frc) { /* already moved (the worker's session expired meanwhile) */
-            struct zt_job_info ji;
-            st = zt_sched_job_get(sc, j->sched_id, &ji) == 0 ? ji.state : ZT_JOB_STATE_FAILED;
-        }
+         * scheduler charges it and requeues the job (or fails it) */
         log_done(j, &o, "retry");
-        count_peer(r, worker, false);
-        zt__orch_note_retry(r->orch, o.status == ZT_JOB_UNREACHABLE   ? "unreachable"
-                                     : o.status == ZT_JOB_REFUSED   ? "refused"
-                                     : o.status == ZT_JOB_TIMEOUT   ? "timeout"
-                                                                    : "unverified");
+        enum zt_job_state st = tell_sched(j, last, a, !told, !told && o.status == ZT_JOB_UNREACHABLE && o.http_status == 0);
         if (st != ZT_JOB_STATE_QUEUED && st != ZT_JOB_STATE_ASSIGNED) {
             outcome = answer_outcome(j, &o);
             break;
         }
         wipe_buf(&j->text); /* a non-streamed answer starts again */
         zt_buf_init(&j->text, TEXT_MAX);
-        zt__orch_kick(r->orch);
     }
     /* whatever happened, the job is over here: one still active in the
      * scheduler (requeued and reassigned while its first worker finished

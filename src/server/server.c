@@ -283,22 +283,12 @@ static int m_rss(void *ud, struct zt_metrics_out *o)
 static int m_node_auth(void *ud, struct zt_metrics_out *o)
 {
     struct zt_server *s = ud;
-    int rc = 0;
-    char labels[64];
-    for (int i = 0; i < 6 && !rc; i++) {
-        snprintf(labels, sizeof labels, "result=\"%s\"", node_auth_names[i]);
-        rc = zt_metrics_emit_u64(o, NULL, labels, atomic_load(&s->node_auth[i]));
-    }
-    return rc;
+    return zt_metrics_emit_each(o, "result", node_auth_names, s->node_auth, 6);
 }
 
 static int register_metrics(struct zt_server *s)
 {
-    static const struct {
-        const char *name, *help;
-        enum zt_metric_type type;
-        zt_metrics_fn fn;
-    } fams[] = {
+    static const struct zt_metrics_fam fams[] = {
         {"zentalk_build_info", "Build of this node (always 1).", ZT_METRIC_GAUGE, m_build_info},
         {"zentalk_uptime_seconds", "Seconds since the node started.", ZT_METRIC_GAUGE, m_uptime},
         {"zentalk_start_time_seconds", "Start time of the node since the Unix epoch.", ZT_METRIC_GAUGE, m_start_time},
@@ -307,9 +297,7 @@ static int register_metrics(struct zt_server *s)
         {"process_resident_memory_bytes", "Resident memory size in bytes.", ZT_METRIC_GAUGE, m_rss},
         {"zentalk_node_auth_total", "Signed node requests checked, by result.", ZT_METRIC_COUNTER, m_node_auth},
     };
-    int rc = 0;
-    for (size_t i = 0; i < sizeof fams / sizeof fams[0] && !rc; i++)
-        rc = zt_metrics_add_fn(s->d.metrics, fams[i].name, fams[i].help, fams[i].type, fams[i].fn, s);
+    int rc = zt_metrics_add_fns(s->d.metrics, fams, sizeof fams / sizeof fams[0], s);
     if (!rc) rc = zt__metrics_register_http(&s->metrics, s->d.metrics);
     return rc;
 }

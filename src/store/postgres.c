@@ -57,6 +57,7 @@ struct pg_store {
     PGconn *c;
     char *conninfo;
     uint64_t gen;       /* connection generation: statements prepared on an older one are prepared again */
+    int64_t lock_timeout_ms;
     uint64_t next_name; /* statement names zt<n> */
     struct pg_stmt *salt_get, *salt_put, *salt_del;
     bool warned_search;
@@ -95,6 +96,21 @@ static void no_notice(void *arg, const char *msg)
     (void)msg;
 }
 
+/* A server or libpq message fit for a log value: quotes become ', line
+ * breaks and tabs spaces (libpq ends lines with \n\t), trailing space
+ * dropped, cut to the buffer. */
+static void msg_clean(char *out, size_t cap, const char *in)
+{
+    size_t n = 0;
+    for (const char *p = in ? in : ""; *p && n + 1 < cap; p++) {
+        char c = (char)(*p == '"' ? '\'' : (unsigned char)*p < 0x20 ? ' ' : *p);
+        if (c == ' ' && (n == 0 || out[n - 1] == ' ')) continue;
+        out[n++] = c;
+    }
+    while (n > 0 && out[n - 1] == ' ') n--;
+    out[n] = '\0';
+}
+
 static bool sqlstate_is(const char *st, const char *want) { return st && strcmp(st, want) == 0; }
 
 /* Map a failed result (or a NULL one: the connection) to an error code,
@@ -120,11 +136,25 @@ static int pg_err(struct pg_store *s, const char *what, const PGresult *r)
         rc = ZT_ENOMEM;
     enum zt_log_level level = rc == ZT_EEXIST || rc == ZT_EBUSY ? ZT_LOG_DEBUG : ZT_LOG_WARN;
     char m[256];
-    size_t n = 0;
-    for (const char *p = values ? "(not shown: may quote a value)" : msg; p && *p && n + 1 < sizeof m; p++)
-        m[n++] = *p == '"' || *p == '\n' ? '\'' : *p;
-    m[n] = '\0';
+    msg_clean(m, sizeof m, values ? "(not shown: may quote a value)" : msg);
     zt_log(level, "store_error", "backend=postgres op=%s sqlstate=%s error=\"%s\"", what, state ? state : "none", m);
+    return rc;
+}
+
+/* The session's settings, on every (re)connection: a statement that
+ * waits on a lock longer than the busy timeout fails (55P03, a conflict
+ * zt_store_tx retries); text is UTF-8; bytea comes back as hex (what
+ * column_blob decodes); no NOTICEs. */
+static int session_setup(struct pg_store *s)
+{
+    char sql[200];
+    snprintf(sql, sizeof sql,
+             "SET lock_timeout = %lld; SET client_encoding = 'UTF8'; SET bytea_output = 'hex';"
+             " SET client_min_messages = warning",
+             (long long)s->lock_timeout_ms);
+    PGresult *r = PQexec(s->c, sql);
+    int rc = PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : pg_err(s, "session", r);
+    PQclear(r);
     return rc;
 }
 
@@ -135,7 +165,8 @@ static void pg_check_conn(struct pg_store *s)
     if (PQstatus(s->c) != CONNECTION_BAD || s->base.tx_depth) return;
     PQreset(s->c);
     if (PQstatus(s->c) == CONNECTION_OK) {
-        s->gen++;
+        s->gen++; /* a new session: its statements are prepared again */
+        zt_ignore(session_setup(s));
         zt_log(ZT_LOG_WARN, "store_reconnected", "backend=postgres");
     }
 }
@@ -418,21 +449,14 @@ static int pg_open(const struct zt_store_opts *o, struct zt_store **out)
     if (!s->c || PQstatus(s->c) != CONNECTION_OK) {
         /* libpq's message names the host and the reason, never the password */
         char m[256];
-        size_t n = 0;
-        for (const char *p = s->c ? PQerrorMessage(s->c) : "out of memory"; *p && n + 1 < sizeof m; p++)
-            m[n++] = *p == '"' || *p == '\n' ? '\'' : *p;
-        m[n] = '\0';
+        msg_clean(m, sizeof m, s->c ? PQerrorMessage(s->c) : "out of memory");
         zt_log(ZT_LOG_ERROR, "store_connect_failed", "backend=postgres error=\"%s\"", m);
         rc = s->c ? ZT_EIO : ZT_ENOMEM;
         goto out;
     }
     PQsetNoticeProcessor(s->c, no_notice, NULL);
-    /* a statement that waits on a lock longer than the busy timeout fails
-     * (55P03 with lock_timeout: a conflict, retried by zt_store_tx) */
-    char sql[96];
-    int64_t lt = o->busy_timeout_ms > 0 && o->busy_timeout_ms < 600000 ? o->busy_timeout_ms : 5000;
-    snprintf(sql, sizeof sql, "SET lock_timeout = %lld; SET client_min_messages = warning", (long long)lt);
-    rc = pg_cmd(s, sql, "open");
+    s->lock_timeout_ms = o->busy_timeout_ms > 0 && o->busy_timeout_ms < 600000 ? o->busy_timeout_ms : 5000;
+    rc = session_setup(s);
     if (!rc) rc = bootstrap(s);
     for (size_t i = 0; !rc && i < sizeof BUILTIN_PG / sizeof BUILTIN_PG[0]; i++)
         rc = zt_store_migrate(&s->base, &BUILTIN_PG[i]);

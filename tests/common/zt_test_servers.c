@@ -33,6 +33,7 @@ struct server {
 static struct server pg, rd;
 static unsigned pg_dbs;
 static bool at_exit_set;
+static pid_t owner; /* the process that started them: a forked child never stops them */
 
 static void why_set(char *why, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void why_set(char *why, size_t cap, const char *fmt, ...)
@@ -132,6 +133,7 @@ static void stop_child(struct server *s, int sig)
 
 void zt_test_servers_stop(void)
 {
+    if (getpid() != owner) return;
     stop_child(&pg, SIGINT); /* PostgreSQL's fast shutdown */
     stop_child(&rd, SIGTERM);
     rm_tree(pg.dir);
@@ -142,6 +144,7 @@ void zt_test_servers_stop(void)
 
 static void ensure_atexit(void)
 {
+    owner = getpid();
     if (!at_exit_set) atexit(zt_test_servers_stop);
     at_exit_set = true;
 }
@@ -235,6 +238,42 @@ static bool pg_conninfo(char *out, size_t cap, const char *db)
     return n > 0 && (size_t)n < cap;
 }
 
+static bool pg_ready(void)
+{
+    char ci[600];
+    pg_conninfo(ci, sizeof ci, "postgres");
+    return PQping(ci) == PQPING_OK;
+}
+
+/* Start s's server (argv) as a child and poll ready() every 10 ms, up to
+ * ms: false with the reason (and the log's tail) in s->why when it exits
+ * or does not answer. */
+static bool start_wait(struct server *s, char *const argv[], const char *log, uid_t uid, gid_t gid,
+                       bool (*ready)(void), int ms)
+{
+    s->pid = spawn(argv, log, uid, gid, true);
+    if (s->pid < 0) {
+        s->pid = 0;
+        why_set(s->why, sizeof s->why, "fork: %s", strerror(errno));
+        return false;
+    }
+    for (int i = 0; i < ms / 10; i++) {
+        if (ready()) return true;
+        int st;
+        if (waitpid(s->pid, &st, WNOHANG) == s->pid) {
+            s->pid = 0;
+            why_set(s->why, sizeof s->why, "%s exited at start", argv[0]);
+            log_tail(log, s->why, sizeof s->why);
+            return false;
+        }
+        sleep_ms(10);
+    }
+    why_set(s->why, sizeof s->why, "%s did not answer within %d ms", argv[0], ms);
+    log_tail(log, s->why, sizeof s->why);
+    stop_child(s, SIGKILL);
+    return false;
+}
+
 static bool pg_try(const char *bindir, uid_t uid, gid_t gid)
 {
     char data[320], log[320], initdb[512], postgres[512], port[16];
@@ -259,29 +298,7 @@ static bool pg_try(const char *bindir, uid_t uid, gid_t gid)
     char *pargv[] = {postgres, "-D", data, "-p", port, "-k", pg.dir, "-c", "listen_addresses=127.0.0.1",
                      "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
                      "-c", "max_connections=60", "-c", "shared_buffers=16MB", NULL};
-    pg.pid = spawn(pargv, log, uid, gid, true);
-    if (pg.pid < 0) {
-        pg.pid = 0;
-        why_set(pg.why, sizeof pg.why, "fork: %s", strerror(errno));
-        return false;
-    }
-    char ci[600];
-    pg_conninfo(ci, sizeof ci, "postgres");
-    for (int i = 0; i < 1500; i++) { /* 15 s */
-        if (PQping(ci) == PQPING_OK) return true;
-        int st;
-        if (waitpid(pg.pid, &st, WNOHANG) == pg.pid) {
-            pg.pid = 0;
-            why_set(pg.why, sizeof pg.why, "postgres exited at start");
-            log_tail(log, pg.why, sizeof pg.why);
-            return false;
-        }
-        sleep_ms(10);
-    }
-    why_set(pg.why, sizeof pg.why, "postgres did not answer within 15 s");
-    log_tail(log, pg.why, sizeof pg.why);
-    stop_child(&pg, SIGKILL);
-    return false;
+    return start_wait(&pg, pargv, log, uid, gid, pg_ready, 15000);
 }
 
 bool zt_test_pg_start(char *why, size_t cap)
@@ -368,6 +385,16 @@ bool zt_test_pg_new_db(char *out, size_t cap)
     return true;
 }
 
+int zt_test_pg_group(const char *name, const struct CMUnitTest *tests, size_t n)
+{
+    char why[1024];
+    if (!zt_test_pg_start(why, sizeof why)) {
+        zt_skip_part("the PostgreSQL group %s: %s", name, why);
+        return 0;
+    }
+    return _cmocka_run_group_tests(name, tests, n, NULL, NULL);
+}
+
 /* ---- Redis ------------------------------------------------------------------ */
 
 static bool find_in_path(const char *name, char *out, size_t cap)
@@ -399,6 +426,8 @@ static bool redis_ping(uint16_t port)
     return ok;
 }
 
+static bool redis_ready(void) { return redis_ping(rd.port); }
+
 static bool redis_try(const char *bin, uid_t uid, gid_t gid)
 {
     char log[320], port[16];
@@ -409,26 +438,7 @@ static bool redis_try(const char *bin, uid_t uid, gid_t gid)
     snprintf(binc, sizeof binc, "%s", bin);
     char *argv[] = {binc, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
                     "--daemonize", "no", "--dir", rd.dir, "--logfile", "", NULL};
-    rd.pid = spawn(argv, log, uid, gid, true);
-    if (rd.pid < 0) {
-        rd.pid = 0;
-        why_set(rd.why, sizeof rd.why, "fork: %s", strerror(errno));
-        return false;
-    }
-    for (int i = 0; i < 1000; i++) { /* 10 s */
-        if (redis_ping(rd.port)) return true;
-        int st;
-        if (waitpid(rd.pid, &st, WNOHANG) == rd.pid) {
-            rd.pid = 0;
-            why_set(rd.why, sizeof rd.why, "redis-server exited at start");
-            log_tail(log, rd.why, sizeof rd.why);
-            return false;
-        }
-        sleep_ms(10);
-    }
-    why_set(rd.why, sizeof rd.why, "redis-server did not answer PING within 10 s");
-    stop_child(&rd, SIGKILL);
-    return false;
+    return start_wait(&rd, argv, log, uid, gid, redis_ready, 10000);
 }
 
 bool zt_test_redis_start(char *url, size_t cap)

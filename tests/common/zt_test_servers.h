@@ -25,6 +25,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "zt_test.h"
+
 /* Start (once) this program's PostgreSQL. False with the reason in why. */
 bool zt_test_pg_start(char *why, size_t cap);
 /* A fresh, empty database on it: a new schema zt_<n> in the database
@@ -34,6 +36,12 @@ bool zt_test_pg_start(char *why, size_t cap);
 bool zt_test_pg_new_db(char *out, size_t cap);
 /* The loopback TCP port of the running server (0 when none). */
 uint16_t zt_test_pg_port(void);
+
+/* Run a cmocka group on this program's PostgreSQL (its setup makes each
+ * test's database with zt_test_pg_new_db): its failure count, or 0 and a
+ * counted skip with the reason when no server can be started. */
+int zt_test_pg_group(const char *name, const struct CMUnitTest *tests, size_t n);
+#define zt_test_pg_run(name, tests) zt_test_pg_group((name), (tests), sizeof(tests) / sizeof((tests)[0]))
 
 /* Start (once) this program's redis-server: its URL
  * ("redis://127.0.0.1:<port>") in url, or false with the reason in url. */

@@ -376,6 +376,16 @@ static void test_two_nodes_find_each_other(void **state)
     assert_int_equal(status, 200);
     printf("# G ran a chat on W %llu ms after both started (before: %u no peer, %u refused by W)\n",
            (unsigned long long)(zt_time_mono_ms() - t0), no_peer, refused);
+    /* a model nobody serves: 404, and G's discovery then reads that model's
+     * key too (nothing there); W still answers */
+    static const char nobody[] = "{\"model\":\"nobody-serves-this\",\"messages\":[{\"role\":\"user\","
+                                 "\"content\":\"hi\"}],\"max_tokens\":4}";
+    struct resp r404;
+    http(G.n.port, "POST", "/v1/chat/completions", "application/json", nobody, &r404);
+    assert_int_equal(r404.status, 404);
+    resp_free(&r404);
+    zt_time_sleep_ms(300);
+    json_decref(post_json(G.n.port, "/v1/chat/completions", NULL, chat, 200));
     /* both stop cleanly with their DHT running (sanitizer builds: no leak) */
     assert_int_equal(kill(G.n.pid, SIGTERM), 0);
     assert_int_equal(kill(W.n.pid, SIGTERM), 0);

@@ -16,7 +16,11 @@
  *  - the orchestrator killed with SIGKILL and restarted on the same port
  *    and data: the remaining worker is live again without a restart of its
  *    own (its session restored from the store, or re-joined after a 404),
- *    and chats run on it.
+ *    and chats run on it;
+ *  - a stream whose worker is killed with SIGKILL mid-stream (two workers
+ *    slowed by the test-only ZT_TEST_DELAY_MS) is continued by the other
+ *    worker the scheduler picks: the client's stream completes and its text
+ *    equals an uninterrupted run byte for byte.
  * Usage: test_network PATH/zentalk-node PATH/zentalk */
 #define _GNU_SOURCE
 #include "harness.h"
@@ -36,8 +40,8 @@
 static const char *cli_bin;
 static char model_path[1024];
 static char cfg_dir[256];
-static struct node gw, wk[N_WORKERS];
-static char wk_id[N_WORKERS][64];
+static struct node gw, wk[N_WORKERS + 2]; /* the last two: slowed, for the stream test */
+static char wk_id[N_WORKERS + 2][64];
 
 static const char *const gw_env[] = {"ZENTALK_ORCHESTRATOR_HEARTBEAT_EXPIRY_MS=2000", NULL};
 static const char *const wk_env[] = {"ZENTALK_NODE_HEARTBEAT_INTERVAL_MS=300", NULL};
@@ -78,10 +82,10 @@ static long wait_live(long want, int timeout_ms)
     }
 }
 
-static void spawn_worker(int i)
+static void spawn_worker_env(int i, const char *const *env)
 {
     const char *const args[] = {"--config", cfg_dir, "--roles", "worker", "--join", gw.url, NULL};
-    node_spawn(&wk[i], args, wk_env, true, NULL);
+    node_spawn(&wk[i], args, env, true, NULL);
     struct resp r;
     http(wk[i].port, "GET", "/v1/node/descriptor", NULL, NULL, &r);
     assert_int_equal(r.status, 200);
@@ -89,6 +93,11 @@ static void spawn_worker(int i)
     zt_strlcpy(wk_id[i], json_string_value(json_object_get(d, "node_id")), sizeof wk_id[i]);
     json_decref(d);
     resp_free(&r);
+}
+
+static void spawn_worker(int i)
+{
+    spawn_worker_env(i, wk_env);
 }
 
 static int group_setup(void **state)
@@ -112,7 +121,7 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
     (void)state;
-    for (int i = 0; i < N_WORKERS; i++)
+    for (int i = 0; i < N_WORKERS + 2; i++)
         if (wk[i].pid > 0) node_cleanup(&wk[i]);
     if (gw.pid > 0) node_cleanup(&gw);
     if (cfg_dir[0]) rm_rf(cfg_dir);
@@ -179,7 +188,7 @@ static int run_chats(struct call *c, int n, int seed0)
 
 static int worker_index(const char *id)
 {
-    for (int i = 0; i < N_WORKERS; i++)
+    for (int i = 0; i < N_WORKERS + 2; i++)
         if (zt_str_eq(wk_id[i], id)) return i;
     return -1;
 }
@@ -355,6 +364,120 @@ static void test_orchestrator_restart(void **state)
     for (int i = 0; i < 4; i++) assert_int_equal(worker_index(c[i].ran_on), 2);
 }
 
+/* The text of an SSE answer (the content deltas, in order) and the last
+ * chunk's zentalk.ran_on; false without [DONE] or with an error event. */
+static bool sse_text(const char *body, struct zt_buf *text, char *ran_on, size_t n)
+{
+    bool done = false;
+    for (const char *p = body; p && *p;) {
+        const char *e = strchr(p, '\n');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        if (len > 6 && strncmp(p, "data: ", 6) == 0) {
+            if (len == 12 && strncmp(p + 6, "[DONE]", 6) == 0) done = true;
+            json_t *j = json_loadb(p + 6, len - 6, 0, NULL);
+            if (json_object_get(j, "error")) {
+                json_decref(j);
+                return false;
+            }
+            const char *c = json_string_value(
+                json_object_get(json_object_get(json_array_get(json_object_get(j, "choices"), 0), "delta"), "content"));
+            if (c) assert_int_equal(zt_buf_append_str(text, c), 0);
+            const char *ro = json_string_value(json_object_get(json_object_get(j, "zentalk"), "ran_on"));
+            if (ro) zt_strlcpy(ran_on, ro, n);
+            json_decref(j);
+        }
+        p = e ? e + 1 : NULL;
+    }
+    return done;
+}
+
+struct stream_call {
+    struct resp r;
+    int rc;
+};
+
+static void *stream_thread(void *arg)
+{
+    struct stream_call *sc = arg;
+    const char *body = "{\"model\":\"stories\",\"messages\":[{\"role\":\"user\",\"content\":\"Once upon a time\"}],"
+                       "\"max_tokens\":40,\"temperature\":0,\"stream\":true}";
+    struct http_opts o = {.ctype = "application/json", .body = body, .timeout_ms = 120000};
+    memset(&sc->r, 0, sizeof sc->r);
+    sc->rc = http_req(gw.port, "POST", "/v1/chat/completions", &o, &sc->r);
+    return NULL;
+}
+
+/* The worker of the running job, or "" (GET /v1/orchestrator/jobs). */
+static void running_worker(char *out, size_t n)
+{
+    out[0] = '\0';
+    struct resp r;
+    http(gw.port, "GET", "/v1/orchestrator/jobs?limit=5", NULL, NULL, &r);
+    json_t *j = resp_json(&r);
+    size_t i;
+    json_t *x;
+    json_array_foreach(json_object_get(j, "jobs"), i, x) {
+        if (zt_str_eq(json_string_value(json_object_get(x, "state")), "running"))
+            zt_strlcpy(out, json_string_value(json_object_get(x, "worker")), n);
+    }
+    json_decref(j);
+    resp_free(&r);
+}
+
+static void test_stream_resumes_on_kill(void **state)
+{
+    (void)state;
+    NEED_NET();
+    if (wk[2].pid <= 0) zt_skip("runs after test_orchestrator_restart (worker 2 is the one left)");
+    /* two slowed workers, and the fast one leaves */
+    static const char *const slow_env[] = {"ZENTALK_NODE_HEARTBEAT_INTERVAL_MS=300", "ZT_TEST_MODE=1",
+                                           "ZT_TEST_DELAY_MS=25", NULL};
+    spawn_worker_env(3, slow_env);
+    spawn_worker_env(4, slow_env);
+    assert_int_equal(kill(wk[2].pid, SIGTERM), 0);
+    assert_int_equal(node_wait(&wk[2], 20000), 0);
+    node_cleanup(&wk[2]);
+    assert_int_equal(wait_live(2, 20000), 2);
+    /* the reference: uninterrupted */
+    struct stream_call ref;
+    stream_thread(&ref);
+    assert_int_equal(ref.r.status, 200);
+    struct zt_buf want, got;
+    zt_buf_init(&want, 1u << 20);
+    zt_buf_init(&got, 1u << 20);
+    char ran_ref[64] = "", ran[64] = "";
+    assert_true(sse_text(zt_buf_str(&ref.r.body), &want, ran_ref, sizeof ran_ref));
+    resp_free(&ref.r);
+    assert_true(want.len > 0);
+    /* the same stream, its worker killed once it runs */
+    struct stream_call sc;
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, stream_thread, &sc), 0);
+    char victim[64] = "";
+    for (int i = 0; i < 200 && !victim[0]; i++) {
+        running_worker(victim, sizeof victim);
+        if (!victim[0]) zt_time_sleep_ms(10);
+    }
+    assert_true(victim[0] != '\0');
+    zt_time_sleep_ms(200); /* some text first (25 ms a token) */
+    int vi = worker_index(victim);
+    assert_true(vi == 3 || vi == 4);
+    assert_int_equal(kill(wk[vi].pid, SIGKILL), 0);
+    pthread_join(t, NULL);
+    assert_int_equal(sc.rc, 0);
+    assert_int_equal(sc.r.status, 200);
+    bool done = sse_text(zt_buf_str(&sc.r.body), &got, ran, sizeof ran);
+    if (!done || !zt_str_eq(zt_buf_str(&got), zt_buf_str(&want)))
+        fprintf(stderr, "want: %s\ngot:  %s\nbody: %.400s\n", zt_buf_str(&want), zt_buf_str(&got), zt_buf_str(&sc.r.body));
+    assert_true(done);
+    assert_string_equal(zt_buf_str(&got), zt_buf_str(&want));
+    assert_int_equal(worker_index(ran), vi == 3 ? 4 : 3);
+    resp_free(&sc.r);
+    zt_buf_deinit(&want);
+    zt_buf_deinit(&got);
+    node_cleanup(&wk[vi]);
+}
+
 int main(int argc, char **argv)
 {
     if (!harness_start(argc, argv, "test_network")) return 2;
@@ -364,6 +487,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_fifty_concurrent_chats),
         cmocka_unit_test(test_worker_killed),
         cmocka_unit_test(test_orchestrator_restart),
+        cmocka_unit_test(test_stream_resumes_on_kill),
     };
     return zt_test_exit(cmocka_run_group_tests(tests, group_setup, group_teardown));
 }

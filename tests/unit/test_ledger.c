@@ -952,10 +952,6 @@ int main(void)
     const struct CMUnitTest pg_tests[] = {
         P(test_post), P(test_jobs), P(test_property), P(test_threads), P(test_batches),
     };
-    char why[1024];
-    if (zt_test_pg_start(why, sizeof why))
-        failures += cmocka_run_group_tests_name("ledger_postgres", pg_tests, NULL, NULL);
-    else
-        zt_skip_part("the PostgreSQL group of test_ledger: %s", why);
+    failures += zt_test_pg_run("ledger_postgres", pg_tests);
     return zt_test_exit(failures);
 }

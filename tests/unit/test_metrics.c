@@ -1,7 +1,9 @@
 /* test_metrics.c: the metrics registry (src/core/metrics.c): families
  * rendered in registration order with HELP and TYPE, callbacks and atomic
- * counters, labels and histogram suffixes, name checks, duplicates, the
- * size limit, a full output buffer, allocation failure, no leaks. */
+ * counters, labels and histogram suffixes, registering from a table
+ * (zt_metrics_add_fns), one sample per name (zt_metrics_emit_each), name
+ * checks, duplicates, the size limit, a full output buffer, allocation
+ * failure, no leaks. */
 #include "zt_test.h"
 
 #include <stdatomic.h>
@@ -95,6 +97,51 @@ static void test_render(void **state)
     zt_metrics_free(m);
 }
 
+struct by_reason {
+    atomic_uint_fast64_t n[3];
+    const char *long_name;
+};
+
+static int render_each(void *ud, struct zt_metrics_out *o)
+{
+    struct by_reason *b = ud;
+    static const char *const names[3] = {"timeout", "refused", "ok"};
+    if (b->long_name) return zt_metrics_emit_each(o, "reason", &b->long_name, b->n, 1);
+    return zt_metrics_emit_each(o, "reason", names, b->n, 3);
+}
+
+static void test_emit_each(void **state)
+{
+    (void)state;
+    struct zt_metrics *m = NULL;
+    assert_int_equal(zt_metrics_new(&m), 0);
+    struct by_reason b = {.n = {4, 0, 9}};
+    static const struct zt_metrics_fam fams[] = {
+        {"zt_jobs_total", "Jobs, by reason.", ZT_METRIC_COUNTER, render_each},
+        {"zt_jobs_total", "Again: a duplicate.", ZT_METRIC_COUNTER, render_each},
+    };
+    assert_int_equal(zt_metrics_add_fns(m, fams, 1, &b), 0);
+    assert_int_equal(zt_metrics_add_fns(m, fams + 1, 1, &b), ZT_EEXIST); /* the first error */
+    assert_int_equal(zt_metrics_count(m), 1);
+    struct zt_buf out;
+    zt_buf_init(&out, 1 << 16);
+    assert_int_equal(zt_metrics_render(m, &out), 0);
+    assert_string_equal(zt_buf_str(&out), "# HELP zt_jobs_total Jobs, by reason.\n"
+                                          "# TYPE zt_jobs_total counter\n"
+                                          "zt_jobs_total{reason=\"timeout\"} 4\n"
+                                          "zt_jobs_total{reason=\"refused\"} 0\n"
+                                          "zt_jobs_total{reason=\"ok\"} 9\n");
+    /* a label that does not fit is an error, not a truncated sample */
+    char name[160];
+    memset(name, 'x', sizeof name - 1);
+    name[sizeof name - 1] = '\0';
+    b.long_name = name;
+    zt_buf_reset(&out);
+    assert_int_equal(zt_metrics_render(m, &out), ZT_ETOOBIG);
+    zt_buf_deinit(&out);
+    zt_metrics_free(m);
+}
+
 static void test_register_errors(void **state)
 {
     (void)state;
@@ -159,6 +206,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_render, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_emit_each, setup, teardown),
         cmocka_unit_test_setup_teardown(test_register_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_full_output, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alloc_failure, setup, teardown),

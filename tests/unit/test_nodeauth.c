@@ -330,6 +330,19 @@ static void test_peers_file(void **state)
     zt_free(forged);
 }
 
+struct unknown_calls {
+    unsigned nodes, models;
+    char last[128];
+};
+
+static void on_unknown(void *ud, const char *node_id, const char *model)
+{
+    struct unknown_calls *c = ud;
+    if (node_id) c->nodes++;
+    if (model) c->models++;
+    snprintf(c->last, sizeof c->last, "%s", node_id ? node_id : model);
+}
+
 /* Workers found in the discovery DHT (zt_peers_set_discovered): picked after
  * the static peers, their signatures verify, a file reload keeps them. */
 static void test_peers_discovered(void **state)
@@ -359,13 +372,35 @@ static void test_peers_discovered(void **state)
     assert_int_equal(zt_peers_lookup(p, zt_identity_id(B), NOW, &peer), 0);
     assert_int_equal(zt_peers_lookup(p, zt_identity_id(A), NOW, &peer), 0);
     assert_string_equal(peer.endpoint, "http://10.0.0.1:8080"); /* the static one */
-    assert_int_equal(zt_peers_list(p, listed, 4), 1);               /* static peers only */
+    assert_int_equal(zt_peers_list(p, listed, 4), 2); /* the static peer, then the discovered one */
+    assert_string_equal(listed[0].node_id, zt_identity_id(A));
+    assert_string_equal(listed[1].node_id, zt_identity_id(B));
+    assert_int_equal(zt_peers_list(p, listed, 1), 1);
     assert_int_equal(zt_peers_load_file(p, "/nonexistent/peers.json", NOW, NULL, NULL, NULL), ZT_ENOTFOUND);
     assert_int_equal(zt_peers_pick(p, "m", NULL, NOW, &peer), 0);
     assert_int_equal(zt_peers_set_discovered(p, NULL, 0, NOW, &kept), 0);
     assert_int_equal(kept, 0);
     assert_int_equal(zt_peers_pick(p, "m", NULL, NOW, &peer), ZT_ENOTFOUND);
     assert_int_equal(zt_peers_set_discovered(p, NULL, 1, NOW, NULL), ZT_EINVAL);
+    /* the hook hears of what the registry does not hold, and only that */
+    struct unknown_calls calls;
+    memset(&calls, 0, sizeof calls);
+    zt_peers_set_unknown_hook(p, on_unknown, &calls);
+    assert_int_equal(zt_peers_lookup(p, zt_identity_id(C), NOW, &peer), ZT_ENOTFOUND);
+    assert_int_equal(calls.nodes, 1);
+    assert_string_equal(calls.last, zt_identity_id(C));
+    assert_int_equal(zt_peers_pick(p, "wanted-model", NULL, NOW, &peer), ZT_ENOTFOUND);
+    assert_int_equal(calls.models, 1);
+    assert_int_equal(zt_peers_pick(p, "m", zt_identity_id(C), NOW, &peer), ZT_ENOTFOUND); /* pinned: not a model miss */
+    assert_int_equal(calls.models, 1);
+    assert_string_equal(calls.last, "wanted-model");
+    assert_int_equal(zt_peers_set_discovered(p, d, 1, NOW, NULL), 0);
+    assert_int_equal(zt_peers_lookup(p, zt_identity_id(B), NOW, &peer), 0);
+    assert_int_equal(zt_peers_pick(p, "m", NULL, NOW, &peer), 0);
+    assert_int_equal(calls.nodes + calls.models, 2); /* hits call nothing */
+    zt_peers_set_unknown_hook(p, NULL, NULL);
+    assert_int_equal(zt_peers_lookup(p, zt_identity_id(C), NOW, &peer), ZT_ENOTFOUND);
+    assert_int_equal(calls.nodes, 1);
     for (size_t i = 0; i < 4; i++) zt_node_descriptor_deinit(&d[i]);
     zt_free(ad);
     zt_free(bd);

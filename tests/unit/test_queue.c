@@ -26,6 +26,7 @@
 #include "zt_test.h"
 #include "zt_test_servers.h"
 
+#include <hiredis/hiredis.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -236,6 +237,54 @@ static void test_redis(void **state)
     assert_int_equal(zt_queue_take(a, 100, &m), ZT_ENOTFOUND);
     zt_queue_free(a);
     zt_queue_free(b);
+}
+
+/* Redis drops the connections (a restart, a failover) and loses the group
+ * (no persistence): the call that meets the dead connection fails, the
+ * next reconnects; the group is made again when a command finds it gone. */
+static void test_redis_recovery(void **state)
+{
+    (void)state;
+    char url[256], stream[32];
+    if (!zt_test_redis_start(url, sizeof url)) zt_skip("%s", url);
+    snprintf(stream, sizeof stream, "zt:test:%u", ++stream_no);
+    struct zt_queue *a = open_q("redis", url, stream, "orch-a", 300);
+    struct zt_queue_msg m;
+    assert_int_equal(zt_queue_push(a, "job-1", NULL, 0, NULL), 0);
+    /* the test's own connection: kill every other client, delete the stream */
+    const char *port = strrchr(url, ':') + 1;
+    redisContext *c = redisConnect("127.0.0.1", (int)strtol(port, NULL, 10));
+    assert_true(c && !c->err);
+    redisReply *r = redisCommand(c, "CLIENT KILL TYPE normal SKIPME yes");
+    assert_non_null(r);
+    assert_int_equal(r->type, REDIS_REPLY_INTEGER);
+    assert_true(r->integer >= 1);
+    freeReplyObject(r);
+    r = redisCommand(c, "DEL %s", stream);
+    assert_non_null(r);
+    freeReplyObject(r);
+    redisFree(c);
+    assert_int_equal(zt_queue_push(a, "job-2", NULL, 0, NULL), ZT_EIO); /* met the dead connection */
+    assert_int_equal(zt_queue_push(a, "job-2", NULL, 0, NULL), 0);      /* reconnected (the group made again) */
+    assert_int_equal(zt_queue_take(a, 0, &m), 0);
+    assert_string_equal(m.job_id, "job-2"); /* job-1 went with the deleted stream */
+    assert_int_equal(zt_queue_ack(a, m.id), 0);
+    zt_queue_msg_clear(&m);
+    /* the group alone deleted: the next command makes it again */
+    c = redisConnect("127.0.0.1", (int)strtol(port, NULL, 10));
+    assert_true(c && !c->err);
+    r = redisCommand(c, "XGROUP DESTROY %s orchestrators", stream);
+    assert_non_null(r);
+    assert_int_equal(r->type, REDIS_REPLY_INTEGER);
+    freeReplyObject(r);
+    redisFree(c);
+    assert_int_equal(zt_queue_push(a, "job-3", NULL, 0, NULL), 0);
+    assert_int_equal(zt_queue_take(a, 0, &m), 0);
+    assert_string_equal(m.job_id, "job-3");
+    assert_int_equal(zt_queue_ack(a, m.id), 0);
+    zt_queue_msg_clear(&m);
+    depth_is(a, 0, 0);
+    zt_queue_free(a);
 }
 
 /* ---- takeover: two orchestrators on one Redis + PostgreSQL ----------------------- */
@@ -472,12 +521,14 @@ static void test_takeover(void **state)
 
 int main(void)
 {
+    signal(SIGPIPE, SIG_IGN); /* as the node: a write to a dropped connection is an error, not a signal */
     zt_log_set_level(ZT_LOG_OFF);
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
     const struct CMUnitTest tests[] = {
         T(test_memory),
         T(test_config),
         T(test_redis),
+        T(test_redis_recovery),
         T(test_takeover),
     };
     return zt_test_exit(cmocka_run_group_tests(tests, NULL, NULL));

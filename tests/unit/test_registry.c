@@ -624,10 +624,6 @@ int main(void)
         P(test_duplicate_id),         P(test_reputation), P(test_cheat),  P(test_persistence),
         P(test_join_flood),
     };
-    char why[1024];
-    if (zt_test_pg_start(why, sizeof why))
-        failures += cmocka_run_group_tests_name("registry_postgres", pg_tests, NULL, NULL);
-    else
-        zt_skip_part("the PostgreSQL group of test_registry: %s", why);
+    failures += zt_test_pg_run("registry_postgres", pg_tests);
     return zt_test_exit(failures);
 }

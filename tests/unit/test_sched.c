@@ -646,10 +646,6 @@ int main(void)
         P(test_transitions),   P(test_placement), P(test_score),  P(test_fair_queueing),
         P(test_bounded_queue), P(test_requeue),   P(test_resume), P(test_threads),
     };
-    char why[1024];
-    if (zt_test_pg_start(why, sizeof why))
-        failures += cmocka_run_group_tests_name("sched_postgres", pg_tests, NULL, NULL);
-    else
-        zt_skip_part("the PostgreSQL group of test_sched: %s", why);
+    failures += zt_test_pg_run("sched_postgres", pg_tests);
     return zt_test_exit(failures);
 }
