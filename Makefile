@@ -75,7 +75,8 @@ soak: build asan
 # test_ws_api is a Python script (tests/integration/test_ws.py): nothing to build
 TSAN_SCRIPT_TESTS := test_ws_api
 TSAN_TESTS ?= test_runner test_infer test_llm_api test_ws test_ws_api test_relay_api test_attack_relay_paths \
-              test_jobs test_sealed_jobs test_http_client test_sched test_attack_http_alloc test_dht
+              test_jobs test_sealed_jobs test_http_client test_sched test_attack_http_alloc test_dht \
+              test_fair test_attack_fairness test_attack_consistency
 empty :=
 space := $(empty) $(empty)
 $(TSAN_BUILD)/CMakeCache.txt:

@@ -63,6 +63,8 @@ struct zt_infer {
     pthread_cond_t cv;                 /* a load finished */
     struct loaded *l;                  /* one per entry */
     unsigned room_waiters;             /* loads waiting in wait_for_room */
+    struct zt_runner **dead;           /* evicted, freed outside mu (free_dead) */
+    size_t n_dead, dead_cap;
     unsigned blocked;                  /* threads waiting for room or for a draining model */
     bool stopping;
 };
@@ -91,7 +93,11 @@ static int make(const struct zt_infer_opts *o, size_t n_models, struct zt_infer 
     struct zt_infer *inf = zt_calloc(1, sizeof *inf);
     if (!inf) return ZT_ENOMEM;
     inf->l = zt_calloc(n_models ? n_models : 1, sizeof *inf->l);
-    if (!inf->l) {
+    inf->dead_cap = 2 * n_models + 4; /* evictions between two free_dead() of concurrent loads */
+    inf->dead = zt_calloc(inf->dead_cap, sizeof *inf->dead);
+    if (!inf->l || !inf->dead) {
+        zt_free(inf->l);
+        zt_free(inf->dead);
         zt_free(inf);
         return ZT_ENOMEM;
     }
@@ -207,6 +213,8 @@ void zt_infer_free(struct zt_infer *inf)
 {
     if (!inf) return;
     for (size_t i = 0; i < inf->n_models; i++) zt_runner_free(inf->l[i].runner);
+    for (size_t i = 0; i < inf->n_dead; i++) zt_runner_free(inf->dead[i]);
+    zt_free(inf->dead);
     pthread_mutex_destroy(&inf->mu);
     pthread_cond_destroy(&inf->cv);
     zt_free(inf->l);
@@ -237,7 +245,11 @@ static int model_file(const struct zt_infer *inf, const struct zt_cfg_model *e, 
 }
 
 /* Evict idle models, least recently used first, until `need` more bytes fit
- * (inf->mu held). True when they fit. */
+ * (inf->mu held). True when they fit. An evicted runner is only set aside:
+ * it is freed by free_dead() once inf->mu is released, because a runner's
+ * thread holds its own lock while its callbacks take inf->mu
+ * (zt__infer_release), so freeing one (which takes that lock) under inf->mu
+ * inverts the order (ThreadSanitizer saw it). */
 static bool make_room(struct zt_infer *inf, size_t need)
 {
     if (inf->budget == 0) return true;
@@ -251,11 +263,25 @@ static bool make_room(struct zt_infer *inf, size_t need)
             if (l->users == 0 && (victim < 0 || l->last_used < inf->l[victim].last_used)) victim = (int)i;
         }
         if (used + need <= inf->budget) return true;
-        if (victim < 0) return false;
+        if (victim < 0 || inf->n_dead >= inf->dead_cap) return false;
         zt_log(ZT_LOG_INFO, "model_evicted", "model=%s bytes=%zu", inf->models[victim].id, inf->l[victim].bytes);
-        zt_runner_free(inf->l[victim].runner);
+        inf->dead[inf->n_dead++] = inf->l[victim].runner;
         inf->l[victim].runner = NULL;
         inf->l[victim].bytes = 0;
+    }
+}
+
+/* Free the runners make_room set aside (inf->mu not held). */
+static void free_dead(struct zt_infer *inf)
+{
+    struct zt_runner *d[8];
+    for (;;) {
+        size_t n = 0;
+        pthread_mutex_lock(&inf->mu);
+        while (n < sizeof d / sizeof d[0] && inf->n_dead) d[n++] = inf->dead[--inf->n_dead];
+        pthread_mutex_unlock(&inf->mu);
+        if (!n) return;
+        for (size_t i = 0; i < n; i++) zt_runner_free(d[i]);
     }
 }
 
@@ -417,6 +443,7 @@ int zt__infer_acquire(struct zt_infer *inf, const char *id, struct zt_runner **o
         code = "model_cache_full";
     }
     pthread_mutex_unlock(&inf->mu);
+    free_dead(inf);
     if (!rc) {
         struct zt_runner_opts o = {
             .n_slots = inf->n_slots ? inf->n_slots : 1,

@@ -123,11 +123,16 @@ struct intents_job {
     size_t n, i;
     json_t *results;
     int rc; /* zt_intent_detect's failure */
+    bool gone; /* the client left: the rest was not worked */
 };
 
 static bool intents_step(void *arg)
 {
     struct intents_job *j = arg;
+    if (zt_http_async_client_gone(j->a)) { /* nobody reads the rest (the answer is dropped) */
+        j->gone = true;
+        return false;
+    }
     for (size_t k = 0; k < INTENT_STEP && j->i < j->n && j->results && !j->rc; k++, j->i++) {
         json_t *t = j->text ? j->text : json_array_get(j->texts, j->i);
         struct zt_intent_result r;
@@ -144,6 +149,8 @@ static void intents_done(void *arg, bool stopped)
     zt_http_resp_init(&resp);
     if (stopped) {
         zt_http_resp_error(&resp, 503, "shutting_down", "the node is shutting down");
+    } else if (j->gone) {
+        zt_http_resp_error(&resp, 503, "client_gone", "the client went away");
     } else if (j->rc) {
         bad_request(j->rc, "text is not valid UTF-8", &resp);
     } else if (!j->results) {

@@ -288,6 +288,10 @@ static bool job_step(void *arg)
 {
     struct job *j = arg;
     if (j->st || j->i >= j->r.n) return false;
+    if (zt_http_async_client_gone(j->a)) { /* nobody reads the rest: stop (the answer is dropped) */
+        j->st = bad(&j->code, "client_gone", j->msg, sizeof j->msg, "the client went away", 503);
+        return false;
+    }
     if (!j->translations || !j->sources) {
         j->st = bad(&j->code, "internal", j->msg, sizeof j->msg, "out of memory", 500);
         return false;

@@ -59,6 +59,14 @@ bool harness_start(int argc, char **argv, const char *test)
     return true;
 }
 
+void node_stop(struct node *n, int timeout_ms)
+{
+    kill(n->pid, SIGTERM);
+    assert_int_equal(node_wait(n, timeout_ms), 0);
+    node_cleanup(n);
+    rm_rf(n->dir);
+}
+
 bool find_test_model(const char *name, char *buf, size_t cap)
 {
     if (!zt_test_model(name, buf, cap)) {

@@ -90,6 +90,9 @@ uint16_t node_start(struct node *n, const char *const *extra, const char *const 
 int node_wait(struct node *n, int timeout_ms);
 void node_collect_stderr(struct node *n, struct zt_buf *b);
 void node_cleanup(struct node *n);
+/* SIGTERM, the node must exit 0 within timeout_ms, then node_cleanup and
+ * its temp dir removed. */
+void node_stop(struct node *n, int timeout_ms);
 size_t on_body(char *p, size_t s, size_t n, void *ud);
 void http(uint16_t port, const char *method, const char *path, const char *ctype,
           const char *body, struct resp *r);

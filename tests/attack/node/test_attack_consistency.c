@@ -21,14 +21,6 @@
 
 static char model_path[1024];
 
-static void stop(struct node *n)
-{
-    kill(n->pid, SIGTERM);
-    assert_int_equal(node_wait(n, 30000), 0);
-    node_cleanup(n);
-    rm_rf(n->dir);
-}
-
 static void expect(uint16_t port, const char *path, const char *body, long status, const char *code)
 {
     struct resp r;
@@ -63,7 +55,7 @@ static void test_unknown_fields(void **state)
          &r);
     assert_true(r.status == 200 || r.status == 503); /* 503 asset_missing without make data */
     resp_free(&r);
-    stop(&n);
+    node_stop(&n, 60000);
 }
 
 /* intents: too many texts, or a text too long, is 400 like the others. */
@@ -85,7 +77,7 @@ static void test_intents_too_many(void **state)
     assert_int_equal(zt_buf_append_str(&b, "\"}"), 0);
     expect(n.port, "/v1/features/intents", zt_buf_str(&b), 400, "invalid_request");
     zt_buf_deinit(&b);
-    stop(&n);
+    node_stop(&n, 60000);
 }
 
 /* A config dir whose models.yaml serves the test model as ids a and b. */
@@ -123,7 +115,7 @@ static void test_suffix_best_of(void **state)
     json_t *j = post_json(n.port, "/v1/completions", NULL,
                           "{\"model\":\"a\",\"prompt\":\"Once\",\"max_tokens\":2,\"best_of\":1,\"suffix\":null}", 200);
     json_decref(j);
-    stop(&n);
+    node_stop(&n, 60000);
     rm_rf(cfg);
 }
 
@@ -150,7 +142,7 @@ static void test_cache_full_message(void **state)
     if (!(mib > 1.0 && mib < 2.0)) fail_msg("model size in the message is not the real one: %s", msg);
     json_decref(j);
     resp_free(&r);
-    stop(&n);
+    node_stop(&n, 60000);
     rm_rf(cfg);
 }
 
@@ -209,18 +201,13 @@ static void test_two_models_small_cache(void **state)
     http(n.port, "GET", "/healthz", NULL, NULL, &r);
     assert_int_equal(r.status, 200);
     resp_free(&r);
-    stop(&n);
+    node_stop(&n, 60000);
     rm_rf(cfg);
 }
 
 int main(int argc, char **argv)
 {
-    if (argc < 2) {
-        fprintf(stderr, "usage: %s PATH/zentalk-node [PATH/zentalk]\n", argv[0]);
-        return 2;
-    }
-    node_bin = argv[1];
-    signal(SIGPIPE, SIG_IGN);
+    if (!harness_start(argc, argv, "test_attack_consistency")) return 2;
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_unknown_fields),     cmocka_unit_test(test_intents_too_many),

@@ -71,10 +71,7 @@ static void worker_start(struct worker *w, const char *encryption)
 static void worker_stop(struct worker *w)
 {
     zt_node_descriptor_deinit(&w->desc);
-    kill(w->n.pid, SIGTERM);
-    assert_int_equal(node_wait(&w->n, 30000), 0);
-    node_cleanup(&w->n);
-    rm_rf(w->n.dir);
+    node_stop(&w->n, 60000);
     rm_rf(w->cfg);
 }
 
@@ -244,14 +241,9 @@ static void test_admitted_preferred(void **state)
 
 int main(int argc, char **argv)
 {
-    if (argc < 2) {
-        fprintf(stderr, "usage: %s PATH/zentalk-node [PATH/zentalk]\n", argv[0]);
-        return 2;
-    }
-    node_bin = argv[1];
+    if (!harness_start(argc, argv, "test_attack_replay_cache")) return 2;
     soak = getenv("ZT_SOAK") && strcmp(getenv("ZT_SOAK"), "1") == 0;
     find_test_model("stories260K.gguf", model_path, sizeof model_path);
-    signal(SIGPIPE, SIG_IGN);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_empty_bodies_not_recorded),

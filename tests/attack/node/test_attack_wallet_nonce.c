@@ -105,14 +105,6 @@ static void random_address(unsigned i, char out[43])
     zt_hex_encode(out + 2, a, sizeof a);
 }
 
-static void stop(struct node *n)
-{
-    kill(n->pid, SIGTERM);
-    assert_int_equal(node_wait(n, 20000), 0);
-    node_cleanup(n);
-    rm_rf(n->dir);
-}
-
 /* One address floods: it gets its share and no more; the pending nonce
  * and a new user's login both work. */
 static void test_one_address_flood(void **state)
@@ -141,7 +133,7 @@ static void test_one_address_flood(void **state)
     assert_int_equal(nonce_from(n.port, "127.0.0.3", ADDRESS, &fresh), 200);
     assert_int_equal(login_from(n.port, "127.0.0.3", fresh), 200);
     free(fresh);
-    stop(&n);
+    node_stop(&n, 60000);
 }
 
 /* Many addresses fill the table: newcomers wait (503), nobody's pending
@@ -173,7 +165,7 @@ static void test_many_addresses_flood(void **state)
     assert_true(full > 0); /* the table did fill: the case checked */
     assert_int_equal(login_from(n.port, "127.0.0.1", pending), 200);
     free(pending);
-    stop(&n);
+    node_stop(&n, 60000);
 }
 
 /* A client asking again for its own address keeps a few nonces, its
@@ -197,18 +189,13 @@ static void test_same_address_repeats(void **state)
     free(mine);
     free(first);
     free(last);
-    stop(&n);
+    node_stop(&n, 60000);
 }
 
 int main(int argc, char **argv)
 {
-    if (argc < 2) {
-        fprintf(stderr, "usage: %s PATH/zentalk-node [PATH/zentalk]\n", argv[0]);
-        return 2;
-    }
-    node_bin = argv[1];
+    if (!harness_start(argc, argv, "test_attack_wallet_nonce")) return 2;
     soak = getenv("ZT_SOAK") && strcmp(getenv("ZT_SOAK"), "1") == 0;
-    signal(SIGPIPE, SIG_IGN);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     ctx = secp256k1_context_create(SECP256K1_CONTEXT_NONE);
     const struct CMUnitTest tests[] = {
