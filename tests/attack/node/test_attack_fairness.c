@@ -149,7 +149,11 @@ static void test_healthz_while_intents_run(void **state)
         assert_int_equal(big[i].status, 200);
         free(big[i].body);
     }
-    assert_int_equal(health.done_at, 0); /* before every intent batch */
+    /* On HTTP threads (before), /healthz waited behind every batch (it ended
+     * last, 4). Off them it is answered at once; batches that happened to
+     * end within the 200 ms head start may precede it (a quiet machine ran
+     * two), so it must end before half of them, not before all. */
+    if (health.done_at > BIG / 2) fail_msg("/healthz ended after %d of %d intent batches", health.done_at, BIG);
     /* the work budget: 256 texts of 2.5 KB are over 512 KiB */
     char *over = batch(256, 2500, "");
     struct resp r;
