@@ -220,3 +220,23 @@ int zt_ledger_escrow(struct zt_ledger *l, const char *job_id, int64_t *user, zt_
     *state = s;
     return 0;
 }
+
+int zt_ledger_stake_deposit(struct zt_ledger *l, const char *key, const char *node_id, zt_u128 amount,
+                            bool *replayed)
+{
+    if (!l || !key || amount == 0) return ZT_EINVAL;
+    char k[ZT_LEDGER_KEY_MAX + 1];
+    int n = snprintf(k, sizeof k, "stake:%s", key);
+    if (n < 0 || (size_t)n >= sizeof k) return ZT_EINVAL;
+    int64_t stake;
+    int rc = zt_ledger_account(l, ZT_LEDGER_STAKE, node_id, NULL, &stake);
+    if (rc) return rc;
+    return zt_ledger_mint(l, k, stake, amount, NULL, replayed);
+}
+
+int zt_ledger_set_wallet(struct zt_ledger *l, const char *node_id, const char *address)
+{
+    int64_t id;
+    if (!address) return ZT_EINVAL;
+    return zt_ledger_account(l, ZT_LEDGER_PROVIDER, node_id, address, &id);
+}

@@ -363,7 +363,8 @@ static int build_orchestrator(struct zt_node *n, struct zt_buf *err)
         return rc;
     }
     if ((cfg->chain.enabled && (rc = zt_chain_open(cfg, &n->chain, err)) != 0) ||
-        (rc = zt_chain_register_metrics(n->chain, n->metrics)) != 0) {
+        (rc = zt_chain_register_metrics(n->chain, n->metrics)) != 0 ||
+        (n->chain && (rc = zt_chain_payouts_start(n->chain, err)) != 0)) {
         zt_ignore(zt_buf_appendf(err, " (chain.enabled: the ledger)"));
         return rc;
     }
