@@ -39,6 +39,7 @@
 #include "zentalk/zt_ledger.h"
 #include "zentalk/zt_log.h"
 #include "zentalk/zt_store.h"
+#include "zentalk/zt_time.h"
 #include "zentalk/zt_wallet.h"
 
 static char dir[256], dbpath[300];
@@ -1299,14 +1300,14 @@ static int crash_batches_forward(struct books *b)
  * (recovering to the payout key over the batch's digest) from signed on,
  * the export file with that signature from submitted on. Returns how many
  * are confirmed. */
-static int crash_check_batches(struct books *b)
+static int crash_check_batches_in(struct books *b, const struct zt_eip712_domain *d, const char *files)
 {
     struct zt_payout_key *k = crash_key();
     assert_non_null(k);
     uint8_t kaddr[20], dom[32];
     zt_payout_key_address(k, kaddr);
     zt_payout_key_free(k);
-    zt_eip712_domain_separator(&CRASH_DOMAIN, dom);
+    zt_eip712_domain_separator(d, dom);
     int confirmed = 0;
     for (int64_t id = 1;; id++) {
         struct zt_ledger_batch_info bi;
@@ -1324,7 +1325,7 @@ static int crash_check_batches(struct books *b)
         if (bi.state >= ZT_BATCH_SUBMITTED) {
             char path[400], sigh[2 * ZT_EIP712_SIG_LEN + 3] = "0x", *text;
             size_t len;
-            crash_batch_path(id, path, sizeof path);
+            snprintf(path, sizeof path, "%s/batch-%lld.json", files, (long long)id);
             assert_int_equal(zt_file_read(path, 1 << 24, &text, &len), 0);
             zt_hex_encode(sigh + 2, bi.sig, ZT_EIP712_SIG_LEN);
             assert_non_null(strstr(text, sigh));
@@ -1333,6 +1334,11 @@ static int crash_check_batches(struct books *b)
         confirmed += bi.state == ZT_BATCH_CONFIRMED;
     }
     return confirmed;
+}
+
+static int crash_check_batches(struct books *b)
+{
+    return crash_check_batches_in(b, &CRASH_DOMAIN, dir);
 }
 
 static void crash_child(unsigned seed)
@@ -1388,6 +1394,24 @@ static zt_u128 sum_text(struct zt_store *st, const char *sql)
     return t;
 }
 
+/* After a kill: the audit holds, and no earning is lost or paid twice:
+ * every earning is either still on its provider's account or in exactly
+ * one batch, moved to payouts. */
+static void crash_check_books(struct books *b, zt_u128 *earned_out, zt_u128 *batched_out)
+{
+    audit_ok(b);
+    zt_u128 earned = sum_text(b->st, "SELECT amount FROM ledger_earnings");
+    zt_u128 batched = sum_text(b->st, "SELECT e.amount FROM ledger_earnings e JOIN ledger_batch_items i"
+                                      " ON i.earning_id = e.id");
+    zt_u128 held = sum_text(b->st, "SELECT balance FROM ledger_accounts WHERE kind = 2");
+    int64_t pay;
+    assert_int_equal(zt_ledger_system_account(b->l, ZT_LEDGER_PAYOUT, &pay), 0);
+    assert_true(bal(b, pay) == batched);
+    assert_true(held + batched == earned);
+    *earned_out = earned;
+    *batched_out = batched;
+}
+
 static void test_crash(void **state)
 {
     (void)state;
@@ -1409,19 +1433,7 @@ static void test_crash(void **state)
         assert_true(WIFSIGNALED(status));
         struct books b;
         assert_int_equal(books_open(&b), 0);
-        audit_ok(&b);
-        /* no earning lost or paid twice: every earning is either still on
-         * its provider's account or in exactly one batch, moved to payouts */
-        zt_u128 earned = sum_text(b.st, "SELECT amount FROM ledger_earnings");
-        zt_u128 batched = sum_text(b.st, "SELECT e.amount FROM ledger_earnings e JOIN ledger_batch_items i"
-                                         " ON i.earning_id = e.id");
-        zt_u128 held = sum_text(b.st, "SELECT balance FROM ledger_accounts WHERE kind = 2");
-        int64_t pay;
-        assert_int_equal(zt_ledger_system_account(b.l, ZT_LEDGER_PAYOUT, &pay), 0);
-        assert_true(bal(&b, pay) == batched);
-        assert_true(held + batched == earned);
-        last_earned = earned;
-        last_batched = batched;
+        crash_check_books(&b, &last_earned, &last_batched);
         last_confirmed = crash_check_batches(&b);
         books_close(&b);
     }
@@ -1440,6 +1452,127 @@ static void test_crash(void **state)
     }
 }
 
+/* ---- the node's payout loop, killed (zt_chain_payout_round) -------------------- */
+
+#define LOOP_PASS_VAR "ZT_TEST_LEDGER_LOOP_PASS"
+#define LOOP_USER "0x00000000000000000000000000000000000000cc"
+
+/* the node's books on the test's database, as chain.yaml would set them */
+static int loop_chain_open(struct zt_chain **c)
+{
+    static const char *const kv[][2] = {
+        {"database.sqlite_path", "ledger.db"},   {"chain.enabled", "true"},
+        {"chain.dispute_window_s", "0"},         {"chain.min_payout", "0.000000000000000001"},
+        {"chain.payout_chain_id", "5"},          {"chain.payout_passphrase_env", LOOP_PASS_VAR},
+        {"chain.price_prompt_per_1k", "0.000000000000001"}, {"chain.price_completion_per_1k", "0.000000000000002"},
+        {"chain.orchestrator_fee_bps", "1000"},
+    };
+    struct zt_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    int rc = zt_config_init_defaults(&cfg);
+    if (!rc) rc = zt_config_set(&cfg, "node.data_dir", dir, "test", NULL);
+    for (size_t i = 0; !rc && i < sizeof kv / sizeof kv[0]; i++) rc = zt_config_set(&cfg, kv[i][0], kv[i][1], "test", NULL);
+    if (!rc) rc = zt_chain_open(&cfg, c, NULL);
+    zt_config_deinit(&cfg);
+    return rc;
+}
+
+/* the child: the gateway's job path and payout rounds (the loop's thread
+ * running too), until killed */
+static void loop_child(unsigned seed)
+{
+    struct zt_chain *c = NULL;
+    if (setenv(LOOP_PASS_VAR, "pw", 1) || loop_chain_open(&c) || zt_chain_payouts_start(c, NULL)) _exit(3);
+    struct zt_ledger *l = zt_chain_lock(c);
+    for (int i = 0; i < 3; i++) {
+        char node[16], a[43];
+        snprintf(node, sizeof node, "node-%d", i);
+        addr_of(0x700u + (unsigned)i, a);
+        if (zt_ledger_set_wallet(l, node, a)) _exit(4);
+    }
+    zt_chain_unlock(c);
+    for (unsigned k = 0;; k++) {
+        char key[48], job[48], node[16];
+        snprintf(key, sizeof key, "dep-%u-%u", seed, k);
+        snprintf(job, sizeof job, "job-%u-%u", seed, k);
+        snprintf(node, sizeof node, "node-%u", k % 3);
+        if (zt_chain_deposit(c, key, LOOP_USER, 1000000, NULL)) _exit(5);
+        if (zt_chain_job_open(c, "wallet:" LOOP_USER, job, 10, 1, 16, NULL, 0)) _exit(6);
+        zt_chain_job_end(c, job, k % 5 != 4, node, 100 + k % 50, 10);
+        struct zt_chain_round r;
+        if (k % 7 == 6 && zt_chain_payout_round(c, zt_time_real_ms(), &r)) _exit(7);
+    }
+}
+
+static void test_crash_loop(void **state)
+{
+    (void)state;
+    if (pg_db[0]) return;
+    char key_path[400], files[400];
+    snprintf(key_path, sizeof key_path, "%s/payout.key", dir);
+    snprintf(files, sizeof files, "%s/payouts", dir);
+    struct zt_payout_key *k = crash_key();
+    assert_non_null(k);
+    assert_int_equal(zt_payout_key_save(k, key_path, "pw", 2, &FAST_KDF), 0);
+    zt_payout_key_free(k);
+    const char *soak = getenv("ZT_SOAK");
+    int kills = soak && soak[0] == '1' ? 50 : 6;
+    const struct zt_eip712_domain d = {.name = ZT_PAYOUT_DOMAIN_NAME, .version = ZT_PAYOUT_DOMAIN_VERSION,
+                                       .chain_id = 5};
+    zt_u128 earned = 0, batched = 0;
+    int submitted = 0;
+    rng_state = 777;
+    for (int i = 0; i < kills; i++) {
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) loop_child((unsigned)i);
+        usleep((useconds_t)(60000 + rnd() % 200000));
+        kill(pid, SIGKILL);
+        int status;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        if (!WIFSIGNALED(status)) print_error("child exited %d before the kill\n", WEXITSTATUS(status));
+        assert_true(WIFSIGNALED(status));
+        struct books b;
+        assert_int_equal(books_open(&b), 0);
+        crash_check_books(&b, &earned, &batched);
+        crash_check_batches_in(&b, &d, files);
+        books_close(&b);
+    }
+    /* a restarted node finishes what the killed one began: after one round
+     * every batch is submitted, each once, with its file */
+    struct zt_chain *c = NULL;
+    assert_int_equal(setenv(LOOP_PASS_VAR, "pw", 1), 0);
+    assert_int_equal(loop_chain_open(&c), 0);
+    assert_int_equal(zt_chain_payouts_start(c, NULL), 0);
+    struct zt_chain_round r;
+    assert_int_equal(zt_chain_payout_round(c, INT64_MAX / 2, &r), 0);
+    zt_chain_free(c);
+    struct books b;
+    assert_int_equal(books_open(&b), 0);
+    crash_check_books(&b, &earned, &batched);
+    crash_check_batches_in(&b, &d, files);
+    for (int64_t id = 1;; id++) {
+        struct zt_ledger_batch_info bi;
+        int rc = zt_ledger_batch_info(b.l, id, &bi);
+        if (rc == ZT_ENOTFOUND) break;
+        assert_int_equal(rc, 0);
+        assert_int_equal(bi.state, ZT_BATCH_SUBMITTED);
+        submitted++;
+        char path[500];
+        snprintf(path, sizeof path, "%s/batch-%lld.json", files, (long long)id);
+        unlink(path);
+        strncat(path, ".tmp", sizeof path - strlen(path) - 1);
+        unlink(path);
+    }
+    books_close(&b);
+    print_message("payout loop crash: %d kills; %d batches, each built, signed and exported once; earned %llu, "
+                  "batched %llu base units\n",
+                  kills, submitted, (unsigned long long)earned, (unsigned long long)batched);
+    assert_true(submitted > 0 && batched > 0);
+    unlink(key_path);
+    rmdir(files);
+}
+
 int main(void)
 {
     if (zt_test_sqlite_route_alloc() != 0) {
@@ -1451,7 +1584,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(test_u128),    T(test_post),    T(test_jobs),           T(test_property), T(test_threads),
         T(test_merkle),  T(test_batches), T(test_alloc_failures), T(test_crash),
-        T(test_eip712),  T(test_payout_key), T(test_batch_states), T(test_job_path),
+        T(test_eip712),  T(test_payout_key), T(test_batch_states), T(test_job_path), T(test_crash_loop),
     };
     int failures = cmocka_run_group_tests_name("ledger_sqlite", tests, NULL, NULL);
     /* the same books on a real PostgreSQL (issue 12 item 7) */
