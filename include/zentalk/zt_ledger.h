@@ -446,6 +446,12 @@ ZT_NODISCARD int zt_ledger_stake_deposit(struct zt_ledger *l, const char *key, c
 /* Set node_id's payout wallet (its PROVIDER account, created if new). */
 ZT_NODISCARD int zt_ledger_set_wallet(struct zt_ledger *l, const char *node_id, const char *address);
 
+/* The stake gate for placement (zt_sched_set_admit, wired by the node):
+ * true when node_id's stake is at least chain.min_stake (always with
+ * min_stake 0); false, logged, when the ledger cannot answer. ud is the
+ * struct zt_chain. */
+bool zt_chain_stake_admit(void *ud, const char *node_id);
+
 /* ---- the payout loop (chain.payout_interval_s) ----------------------------------- */
 
 /* What one payout round did. */

@@ -412,3 +412,16 @@ int zt_chain_payouts_start(struct zt_chain *c, struct zt_buf *err)
     c->running = true;
     return 0;
 }
+
+bool zt_chain_stake_admit(void *ud, const char *node_id)
+{
+    struct zt_chain *c = ud;
+    if (!c || !node_id) return false;
+    if (c->prices.min_stake == 0) return true;
+    bool ok = false;
+    pthread_mutex_lock(&c->mu);
+    int rc = zt_ledger_stake_ok(c->l, &c->prices, node_id, &ok);
+    pthread_mutex_unlock(&c->mu);
+    if (rc) zt_log(ZT_LOG_WARN, "ledger_stake_unknown", "node=%s error=%s", node_id, zt_strerror(rc));
+    return !rc && ok;
+}

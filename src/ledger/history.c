@@ -229,3 +229,34 @@ int zt_ledger_batch_unfinished(struct zt_ledger *l, int64_t *ids, size_t max, si
     if (!rc) *n = a.n;
     return rc;
 }
+
+struct find_args {
+    struct zt_ledger *l;
+    enum zt_ledger_kind kind;
+    const char *owner;
+    int64_t id;
+    struct zt_ledger_bal b;
+};
+
+static int find_body(struct zt_store *st, void *ud)
+{
+    (void)st;
+    struct find_args *a = ud;
+    struct zt_store_stmt *q = a->l->q_acct_get;
+    int rc = zt_store_bind_i64(q, 1, a->kind);
+    if (!rc) rc = zt_store_bind_text(q, 2, a->owner, SIZE_MAX);
+    if (!rc) rc = zt__ledger_row(q);
+    if (!rc) rc = zt_store_column_i64(q, 0, &a->id);
+    zt_store_reset(q);
+    if (!rc) rc = zt__ledger_get_bal(a->l, a->id, NULL, &a->b);
+    return rc;
+}
+
+int zt__ledger_find_balance(struct zt_ledger *l, enum zt_ledger_kind kind, const char *owner,
+                            struct zt_ledger_bal *out)
+{
+    struct find_args a = {.l = l, .kind = kind, .owner = owner};
+    int rc = zt_store_tx(l->st, find_body, &a);
+    if (!rc) *out = a.b;
+    return rc;
+}

@@ -60,6 +60,8 @@ struct zt_sched {
     struct zt_sched_event *pend; /* events waiting for the next pump */
     size_t n_pend, cap_pend;
     struct zt_store_stmt *q_ins, *q_move, *q_get;
+    zt_sched_admit_fn admit; /* the node's extra gate (the ledger's stake), or NULL */
+    void *admit_ud;
 };
 
 static const char *const STATE_NAME[] = {"queued", "assigned", "running", "done", "failed", "verified"};
@@ -348,6 +350,21 @@ static bool fits(const struct orch_node *n, const struct orch_job *j)
     return true;
 }
 
+/* The node's extra gate (zt_sched_set_admit): the ledger's stake. */
+static bool admitted(const struct zt_sched *s, const struct orch_node *n)
+{
+    return !s->admit || s->admit(s->admit_ud, n->id);
+}
+
+void zt_sched_set_admit(struct zt_sched *s, zt_sched_admit_fn fn, void *ud)
+{
+    if (!s) return;
+    pthread_mutex_lock(&s->r->mu);
+    s->admit = fn;
+    s->admit_ud = ud;
+    pthread_mutex_unlock(&s->r->mu);
+}
+
 /* The score of docs/internals/orchestrator.md ("Placement"). */
 static double score(const struct zt_sched *s, const struct orch_node *n, const struct orch_job *j, double rep,
                     uint32_t free)
@@ -376,7 +393,9 @@ static struct orch_node *pick(struct zt_sched *s, const struct orch_job *j, int6
     for (k = 0; k < m->n; k++, i = i + 1 == m->n ? 0 : i + 1) {
         struct orch_node *n = m->nodes[i];
         uint32_t free = orch_node_free_slots(n);
-        if (!free || !fits(n, j) || n->state != ZT_NODE_LIVE || n->banned || n->quarantine_until > now) continue;
+        if (!free || !fits(n, j) || n->state != ZT_NODE_LIVE || n->banned || n->quarantine_until > now ||
+            !admitted(s, n))
+            continue;
         double rep = orch_node_rep_cached(r, n, now);
         if (rep < r->o.rep_threshold) continue;
         /* a measured worker that cannot finish before the deadline */
@@ -397,7 +416,7 @@ static bool servable(const struct zt_sched *s, const struct orch_job *j, int64_t
 {
     const struct orch_model *m = j->model;
     for (size_t i = 0; i < m->n; i++)
-        if (orch_node_eligible(s->r, m->nodes[i], now) && fits(m->nodes[i], j)) return true;
+        if (orch_node_eligible(s->r, m->nodes[i], now) && fits(m->nodes[i], j) && admitted(s, m->nodes[i])) return true;
     return false;
 }
 

@@ -390,8 +390,27 @@ static void test_paid_chat(void **state)
     if (!model_path[0]) zt_skip("stories260K.gguf not found (tests/models)");
     for (int i = 0; i < 200 && live_workers() != 1; i++) zt_time_sleep_ms(100);
     assert_int_equal(live_workers(), 1);
-    /* an anonymous caller: nothing to pay from, 402 */
+    /* the stake gate: a worker with less than chain.min_stake (100 tokens)
+     * staked is given no job; an admin's stake deposit lets it work */
+    char admin0[1024];
+    jwt_bearer("ops", "admin", admin0, sizeof admin0);
     struct resp r;
+    chat(NULL, &r);
+    if (r.status == 200 || r.status == 402) fail_msg("an unstaked worker was given the job: %ld %s", r.status, zt_buf_str(&r.body));
+    resp_free(&r);
+    char stake_body[300];
+    snprintf(stake_body, sizeof stake_body, "{\"node\":\"%s\",\"amount\":\"99999999999999999999\",\"key\":\"s-1\"}", wk_id);
+    json_t *sj = post_json(gw.port, "/v1/admin/ledger/deposit", admin0, stake_body, 200);
+    assert_string_equal(json_string_value(json_object_get(sj, "staked")), "99999999999999999999");
+    json_decref(sj);
+    chat(NULL, &r); /* 1 base unit short */
+    if (r.status == 200 || r.status == 402) fail_msg("a worker short of its stake was given the job: %ld", r.status);
+    resp_free(&r);
+    snprintf(stake_body, sizeof stake_body, "{\"node\":\"%s\",\"amount\":\"1\",\"key\":\"s-2\"}", wk_id);
+    sj = post_json(gw.port, "/v1/admin/ledger/deposit", admin0, stake_body, 200);
+    assert_string_equal(json_string_value(json_object_get(sj, "staked")), "100000000000000000000");
+    json_decref(sj);
+    /* an anonymous caller: nothing to pay from, 402 */
     chat(NULL, &r);
     assert_error_json(&r, 402, "payment_required");
     resp_free(&r);
@@ -463,6 +482,7 @@ static void test_paid_chat(void **state)
     j = resp_json(&r);
     zt_u128_format(cost, want);
     assert_string_equal(json_string_value(json_object_get(j, "unpaid")), want);
+    assert_string_equal(json_string_value(json_object_get(j, "staked")), "100000000000000000000");
     json_decref(j);
     resp_free(&r);
     http_auth(gw.port, "GET", "/v1/rewards", admin, NULL, NULL, &r);
