@@ -141,10 +141,26 @@ ZT_NODISCARD int zt_ledger_refund(struct zt_ledger *l, const char *job_id);
 ZT_NODISCARD int zt_ledger_stake(struct zt_ledger *l, const char *key, const char *node_id, zt_u128 amount);
 /* A verification mismatch on job_id: take amount from node_id's
  * stake (ZT_ERANGE when the stake is short), split it evenly among the
- * n_verifiers (1..16) honest verifiers' accounts, the remainder of the
- * division to the treasury. Idempotent by job id. */
+ * n_verifiers (0..16) honest verifiers' accounts, the remainder of the
+ * division (all of it without verifiers) to the treasury. Idempotent by
+ * job id. */
 ZT_NODISCARD int zt_ledger_slash(struct zt_ledger *l, const char *job_id, const char *node_id, zt_u128 amount,
                                  const int64_t *verifiers, size_t n_verifiers);
+/* What zt_ledger_penalize did. */
+struct zt_ledger_slash_result {
+    zt_u128 slashed;     /* taken from the stake */
+    zt_u128 clawed_back; /* the job's earning returned to its payer */
+    bool replayed;       /* done before: nothing moved now */
+};
+/* A confirmed mismatch on job_id by node_id, in one transaction: slash
+ * min(amount, its stake) as zt_ledger_slash does ("slash:<job>"), and,
+ * when the job's earning is in no payout batch yet (the dispute window),
+ * move it back from the provider to the job's payer ("clawback:<job>")
+ * and drop it from the payout queue. Idempotent by job id: again, nothing
+ * moves (out->replayed). */
+ZT_NODISCARD int zt_ledger_penalize(struct zt_ledger *l, const char *job_id, const char *node_id, zt_u128 amount,
+                                    const int64_t *verifiers, size_t n_verifiers,
+                                    struct zt_ledger_slash_result *out);
 
 /* ---- Merkle trees (OpenZeppelin StandardMerkleTree) --------------------- */
 
@@ -451,6 +467,12 @@ ZT_NODISCARD int zt_ledger_set_wallet(struct zt_ledger *l, const char *node_id, 
  * min_stake 0); false, logged, when the ledger cannot answer. ud is the
  * struct zt_chain. */
 bool zt_chain_stake_admit(void *ud, const char *node_id);
+
+/* The verdict hook for a confirmed mismatch (zt_sched_set_on_rejected,
+ * wired by the node): zt_ledger_penalize(job, worker, chain.slash_amount)
+ * with no verifier named (the slash goes to the treasury); logged, and
+ * counted in /metrics. ud is the struct zt_chain. */
+void zt_chain_slash_job(void *ud, const char *job_id, const char *worker);
 
 /* ---- the payout loop (chain.payout_interval_s) ----------------------------------- */
 

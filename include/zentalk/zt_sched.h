@@ -137,6 +137,13 @@ void zt_sched_free(struct zt_sched *s);
 typedef bool (*zt_sched_admit_fn)(void *ud, const char *node_id);
 void zt_sched_set_admit(struct zt_sched *s, zt_sched_admit_fn fn, void *ud);
 
+/* A hook on a confirmed mismatch, wired by the node (the ledger's slash:
+ * zt_chain_slash_job): after zt_sched_job_rejected moved job_id to failed,
+ * fn(ud, job_id, worker) is called once, outside the registry's lock.
+ * NULL: none. */
+typedef void (*zt_sched_verdict_fn)(void *ud, const char *job_id, const char *worker);
+void zt_sched_set_on_rejected(struct zt_sched *s, zt_sched_verdict_fn fn, void *ud);
+
 /* Persist a new job and place it, or queue it. 0: out->state says which.
  * ZT_EBUSY: the queue (or the client's share) is full; out->retry_after_s
  * says when to try again. ZT_ENOTFOUND: no live worker could ever take it

@@ -421,8 +421,9 @@ static const struct cfg_key chain_keys[] = {
              "The orchestrator's fee, in basis points (1/10000) of a job's cost."),
     STR_KEY(struct zt_cfg_chain, verification_bonus, "0.001", 40, KF_TOKENS, KEY_NONEMPTY | KEY_RESERVED,
             "Tokens paid from the fee account to each verifier of a job."),
-    STR_KEY(struct zt_cfg_chain, slash_amount, "10", 40, KF_TOKENS, KEY_NONEMPTY | KEY_RESERVED,
-            "Tokens taken from a provider's stake on a verification mismatch."),
+    STR_KEY(struct zt_cfg_chain, slash_amount, "10", 40, KF_TOKENS, KEY_NONEMPTY,
+            "Tokens taken from a provider's stake (at most what it holds) on a confirmed verification mismatch; "
+            "the job's earning not yet paid out also goes back to the payer."),
     STR_KEY(struct zt_cfg_chain, min_stake, "100", 40, KF_TOKENS, KEY_NONEMPTY,
             "Tokens a provider must have staked to be given work (with chain.enabled; 0 = no stake gate)."),
     STR_KEY(struct zt_cfg_chain, price_prompt_per_1k, "0.001", 40, KF_TOKENS, KEY_NONEMPTY,

@@ -22,13 +22,13 @@
 
 struct zt_chain {
     atomic_uint_fast64_t reserved, settled, refunded, refused, deposits; /* /metrics */
-    atomic_uint_fast64_t batches, batches_signed, batches_exported, rounds_failed;
+    atomic_uint_fast64_t batches, batches_signed, batches_exported, rounds_failed, slashes;
     pthread_mutex_t mu;
     struct zt_store *st;
     struct zt_ledger *l;
     struct zt_ledger_prices prices;
     /* under mu: amounts for /metrics (base units) */
-    zt_u128 rewarded, fees, batched;
+    zt_u128 rewarded, fees, batched, slashed;
     /* the payout loop */
     struct zt_eip712_domain dom;
     struct zt_payout_key *key;     /* NULL: batches wait in pending */
@@ -255,7 +255,15 @@ static int m_batched(void *ud, struct zt_metrics_out *o)
     return emit_tokens(c, o, &c->batched);
 }
 
+static int m_slashed(void *ud, struct zt_metrics_out *o)
+{
+    struct zt_chain *c = ud;
+    return emit_tokens(c, o, &c->slashed);
+}
+
 static const struct zt_metrics_fam AMOUNT_FAMS[] = {
+    {"zentalk_ledger_slashed_tokens_total", "Tokens slashed from stakes on confirmed mismatches (since start).",
+     ZT_METRIC_COUNTER, m_slashed},
     {"zentalk_ledger_rewards_tokens_total", "Tokens earned by workers in settled jobs (since start).",
      ZT_METRIC_COUNTER, m_rewarded},
     {"zentalk_ledger_fees_tokens_total", "Tokens of orchestrator fees in settled jobs (since start).",
@@ -294,6 +302,9 @@ int zt_chain_register_metrics(struct zt_chain *c, struct zt_metrics *m)
         (rc = zt_metrics_add_u64(m, "zentalk_ledger_payout_rounds_failed_total",
                                  "Payout rounds that stopped on an error (logged).", ZT_METRIC_COUNTER,
                                  &c->rounds_failed)) ||
+        (rc = zt_metrics_add_u64(m, "zentalk_ledger_slashes_total",
+                                 "Confirmed verification mismatches slashed (stake taken, unpaid earning clawed back).",
+                                 ZT_METRIC_COUNTER, &c->slashes)) ||
         (rc = zt_metrics_add_fns(m, AMOUNT_FAMS, sizeof AMOUNT_FAMS / sizeof AMOUNT_FAMS[0], c)))
         return rc;
     return 0;
@@ -424,4 +435,25 @@ bool zt_chain_stake_admit(void *ud, const char *node_id)
     pthread_mutex_unlock(&c->mu);
     if (rc) zt_log(ZT_LOG_WARN, "ledger_stake_unknown", "node=%s error=%s", node_id, zt_strerror(rc));
     return !rc && ok;
+}
+
+void zt_chain_slash_job(void *ud, const char *job_id, const char *worker)
+{
+    struct zt_chain *c = ud;
+    if (!c || !job_id || !worker) return;
+    struct zt_ledger_slash_result r;
+    pthread_mutex_lock(&c->mu);
+    int rc = zt_ledger_penalize(c->l, job_id, worker, c->prices.slash_amount, NULL, 0, &r);
+    if (!rc && !r.replayed && zt_u128_add(c->slashed, r.slashed, &c->slashed)) c->slashed = ZT_U128_MAX;
+    pthread_mutex_unlock(&c->mu);
+    if (rc) {
+        zt_log(ZT_LOG_ERROR, "ledger_slash_failed", "job=%s node=%s error=%s", job_id, worker, zt_strerror(rc));
+        return;
+    }
+    if (r.replayed) return;
+    atomic_fetch_add_explicit(&c->slashes, 1, memory_order_relaxed);
+    char ss[ZT_U128_STR_LEN], cs[ZT_U128_STR_LEN];
+    zt_u128_format(r.slashed, ss);
+    zt_u128_format(r.clawed_back, cs);
+    zt_log(ZT_LOG_WARN, "ledger_slashed", "job=%s node=%s slashed=%s clawed_back=%s", job_id, worker, ss, cs);
 }

@@ -368,7 +368,10 @@ static int build_orchestrator(struct zt_node *n, struct zt_buf *err)
         zt_ignore(zt_buf_appendf(err, " (chain.enabled: the ledger)"));
         return rc;
     }
-    if (n->chain) zt_sched_set_admit(n->sched, zt_chain_stake_admit, n->chain); /* the stake gate */
+    if (n->chain) { /* the stake gate, and the slash of a confirmed mismatch */
+        zt_sched_set_admit(n->sched, zt_chain_stake_admit, n->chain);
+        zt_sched_set_on_rejected(n->sched, zt_chain_slash_job, n->chain);
+    }
     zt__route_set_chain(n->route, n->chain);
     zt__route_set_orch(n->route, n->orch);
     zt__orch_set_sink(n->orch, zt__route_sched_event, n->route);

@@ -62,6 +62,8 @@ struct zt_sched {
     struct zt_store_stmt *q_ins, *q_move, *q_get;
     zt_sched_admit_fn admit; /* the node's extra gate (the ledger's stake), or NULL */
     void *admit_ud;
+    zt_sched_verdict_fn on_rejected; /* the node's hook on a confirmed mismatch (the ledger's slash), or NULL */
+    void *on_rejected_ud;
 };
 
 static const char *const STATE_NAME[] = {"queued", "assigned", "running", "done", "failed", "verified"};
@@ -362,6 +364,15 @@ void zt_sched_set_admit(struct zt_sched *s, zt_sched_admit_fn fn, void *ud)
     pthread_mutex_lock(&s->r->mu);
     s->admit = fn;
     s->admit_ud = ud;
+    pthread_mutex_unlock(&s->r->mu);
+}
+
+void zt_sched_set_on_rejected(struct zt_sched *s, zt_sched_verdict_fn fn, void *ud)
+{
+    if (!s) return;
+    pthread_mutex_lock(&s->r->mu);
+    s->on_rejected = fn;
+    s->on_rejected_ud = ud;
     pthread_mutex_unlock(&s->r->mu);
 }
 
@@ -879,7 +890,7 @@ out:
 
 /* A finished job (done) from the store, moved to `to`. */
 static int finished_move(struct zt_sched *s, const char *job_id, enum zt_job_state to, enum zt_outcome o,
-                         int64_t now)
+                         int64_t now, char worker[static ZT_IDENTITY_ID_SIZE])
 {
     struct orch_job t;
     struct row w;
@@ -896,6 +907,7 @@ static int finished_move(struct zt_sched *s, const char *job_id, enum zt_job_sta
     t.updated = now;
     if (to == ZT_JOB_STATE_FAILED) zt_strlcpy(t.reason, "verification_mismatch", sizeof t.reason);
     if ((rc = job_write(s, &t, w.worker[0] ? w.worker : NULL, from)) != 0) return rc;
+    zt_strlcpy(worker, w.worker, ZT_IDENTITY_ID_SIZE);
     struct orch_node *n = w.worker[0] ? orch_node_find(s->r, w.worker) : NULL;
     if (n) rc = orch_node_report(s->r, n, o, now);
     return rc;
@@ -907,9 +919,14 @@ static int finished_verdict(struct zt_sched *s, const char *job_id, enum zt_job_
                             int64_t now_ms)
 {
     if (!s || !job_id) return ZT_EINVAL;
+    char worker[ZT_IDENTITY_ID_SIZE] = "";
     pthread_mutex_lock(&s->r->mu);
-    int rc = orch_map_get(&s->jobs, job_id) ? ZT_EINVAL : finished_move(s, job_id, to, o, now_ms);
+    int rc = orch_map_get(&s->jobs, job_id) ? ZT_EINVAL : finished_move(s, job_id, to, o, now_ms, worker);
+    zt_sched_verdict_fn hook = s->on_rejected;
+    void *hook_ud = s->on_rejected_ud;
     pthread_mutex_unlock(&s->r->mu);
+    /* a confirmed mismatch: the node's hook (the ledger's slash), outside the lock */
+    if (!rc && to == ZT_JOB_STATE_FAILED && hook && worker[0]) hook(hook_ud, job_id, worker);
     return rc;
 }
 
