@@ -1452,6 +1452,112 @@ static void test_crash(void **state)
     }
 }
 
+/* ---- reading the books: history, batch lists, wallets, penalties (both stores) ---- */
+
+static void test_reading(void **state)
+{
+    (void)state;
+    struct books b;
+    assert_int_equal(books_open(&b), 0);
+    char ua[43], pa[43];
+    addr_of(0x800, ua);
+    addr_of(0x801, pa);
+    int64_t user, prov, stake;
+    char got[43];
+    assert_int_equal(zt_ledger_account(b.l, ZT_LEDGER_USER, ua, NULL, &user), 0);
+    assert_int_equal(zt_ledger_account(b.l, ZT_LEDGER_PROVIDER, "p-1", NULL, &prov), 0);
+    assert_int_equal(zt_ledger_payout_address(b.l, "p-1", got), 0);
+    assert_string_equal(got, "");
+    assert_int_equal(zt_ledger_payout_address(b.l, "nobody", got), ZT_ENOTFOUND);
+    assert_int_equal(zt_ledger_set_wallet(b.l, "p-1", pa), 0);
+    assert_int_equal(zt_ledger_payout_address(b.l, "p-1", got), 0);
+    assert_string_equal(got, pa);
+    assert_int_equal(zt_ledger_mint(b.l, "m-1", user, 10000, NULL, NULL), 0);
+    for (int i = 0; i < 3; i++) {
+        char job[16];
+        snprintf(job, sizeof job, "r-%d", i);
+        assert_int_equal(zt_ledger_reserve(b.l, job, user, 1000), 0);
+        assert_int_equal(zt_ledger_settle(b.l, job, prov, 100 + (zt_u128)i, 10, 5), 0);
+    }
+    /* the user's history, newest first, two at a time */
+    struct zt_ledger_hist h[8];
+    size_t n;
+    assert_int_equal(zt_ledger_history(b.l, user, 0, h, 2, &n), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(h[0].key, "settle:r-2");
+    assert_true(h[0].credit && h[0].amount == 1000 - 102 - 10);
+    assert_string_equal(h[1].key, "reserve:r-2");
+    assert_true(!h[1].credit && h[1].amount == 1000);
+    assert_true(h[0].entry_id > h[1].entry_id);
+    assert_int_equal(zt_ledger_history(b.l, user, h[1].entry_id, h, 8, &n), 0);
+    assert_int_equal(n, 5); /* settle, reserve x2 and the mint */
+    assert_string_equal(h[4].key, "m-1");
+    assert_string_equal(h[4].memo, "mint");
+    assert_true(h[4].balance_after.mag == 10000);
+    json_t *j = zt_ledger_history_to_json(h, n);
+    assert_int_equal(json_array_size(j), 5);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(j, 4), "amount")), "10000");
+    json_decref(j);
+    assert_int_equal(zt_ledger_history(b.l, user, 0, h, 0, &n), ZT_EINVAL);
+    /* batches: none, then one; listed all and by the wallet, with its leaf */
+    struct zt_ledger_batch_info bi[4];
+    struct zt_ledger_leaf lv[4];
+    int64_t ids[4];
+    assert_int_equal(zt_ledger_batch_list(b.l, NULL, 0, bi, NULL, 4, &n), 0);
+    assert_int_equal(n, 0);
+    int64_t bid;
+    size_t nl;
+    assert_int_equal(zt_ledger_batch(b.l, 5, 1, 6, &bid, &nl), 0);
+    assert_int_equal(zt_ledger_batch_list(b.l, NULL, 0, bi, NULL, 4, &n), 0);
+    assert_int_equal(n, 1);
+    assert_true(bi[0].id == bid && bi[0].total == 303 && bi[0].state == ZT_BATCH_PENDING);
+    assert_int_equal(zt_ledger_batch_list(b.l, pa, 0, bi, lv, 4, &n), 0);
+    assert_int_equal(n, 1);
+    assert_true(lv[0].amount == 303 && lv[0].index == 0);
+    assert_int_equal(zt_ledger_batch_list(b.l, ua, 0, bi, lv, 4, &n), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(zt_ledger_batch_list(b.l, NULL, bid, bi, NULL, 4, &n), 0);
+    assert_int_equal(n, 0);
+    j = zt_ledger_batch_to_json(&bi[0], NULL);
+    json_decref(j);
+    /* unfinished until submitted */
+    assert_int_equal(zt_ledger_batch_unfinished(b.l, ids, 4, &n), 0);
+    assert_int_equal(n, 1);
+    assert_true(ids[0] == bid);
+    struct zt_payout_key *k = crash_key();
+    assert_non_null(k);
+    char path[400];
+    snprintf(path, sizeof path, "%s/reading-batch.json", dir);
+    assert_int_equal(zt_ledger_batch_sign(b.l, bid, &CRASH_DOMAIN, k, NULL), 0);
+    assert_int_equal(zt_ledger_batch_unfinished(b.l, ids, 4, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(zt_ledger_batch_export(b.l, bid, &CRASH_DOMAIN, path), 0);
+    assert_int_equal(zt_ledger_batch_unfinished(b.l, ids, 4, &n), 0);
+    assert_int_equal(n, 0);
+    zt_payout_key_free(k);
+    unlink(path);
+    /* a stake deposit once per key; a penalty: the stake slashed, the unpaid earning back */
+    bool rep = false;
+    assert_int_equal(zt_ledger_stake_deposit(b.l, "sk", "p-1", 50, &rep), 0);
+    assert_false(rep);
+    assert_int_equal(zt_ledger_stake_deposit(b.l, "sk", "p-1", 50, &rep), 0);
+    assert_true(rep);
+    assert_int_equal(zt_ledger_stake_deposit(b.l, "sk", "p-1", 51, &rep), ZT_EEXIST);
+    assert_int_equal(zt_ledger_account(b.l, ZT_LEDGER_STAKE, "p-1", NULL, &stake), 0);
+    assert_int_equal(zt_ledger_reserve(b.l, "r-9", user, 1000), 0);
+    assert_int_equal(zt_ledger_settle(b.l, "r-9", prov, 400, 10, 9), 0);
+    zt_u128 ub = bal(&b, user);
+    struct zt_ledger_slash_result r;
+    assert_int_equal(zt_ledger_penalize(b.l, "r-9", "p-1", 30, NULL, 0, &r), 0);
+    assert_true(r.slashed == 30 && r.clawed_back == 400 && !r.replayed);
+    assert_true(bal(&b, stake) == 20 && bal(&b, user) == ub + 400 && bal(&b, prov) == 0);
+    assert_int_equal(zt_ledger_penalize(b.l, "r-9", "p-1", 30, NULL, 0, &r), 0);
+    assert_true(r.replayed);
+    assert_int_equal(zt_ledger_batch(b.l, 100, 1, 101, &bid, &nl), ZT_ENOTFOUND); /* nothing left to pay */
+    audit_ok(&b);
+    books_close(&b);
+}
+
 /* ---- the node's payout loop, killed (zt_chain_payout_round) -------------------- */
 
 #define LOOP_PASS_VAR "ZT_TEST_LEDGER_LOOP_PASS"
@@ -1585,13 +1691,14 @@ int main(void)
         T(test_u128),    T(test_post),    T(test_jobs),           T(test_property), T(test_threads),
         T(test_merkle),  T(test_batches), T(test_alloc_failures), T(test_crash),
         T(test_eip712),  T(test_payout_key), T(test_batch_states), T(test_job_path), T(test_crash_loop),
+        T(test_reading),
     };
     int failures = cmocka_run_group_tests_name("ledger_sqlite", tests, NULL, NULL);
     /* the same books on a real PostgreSQL (issue 12 item 7) */
 #define P(f) cmocka_unit_test_setup_teardown(f, setup_pg, teardown)
     const struct CMUnitTest pg_tests[] = {
         P(test_post), P(test_jobs), P(test_property), P(test_threads), P(test_batches), P(test_batch_states),
-        P(test_job_path),
+        P(test_job_path), P(test_reading),
     };
     failures += zt_test_pg_run("ledger_postgres", pg_tests);
     return zt_test_exit(failures);
