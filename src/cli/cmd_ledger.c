@@ -90,7 +90,17 @@ static int parse_account(const char *a, enum zt_ledger_kind *kind, const char **
     return zt_identity_id_valid(*owner) ? 0 : ZT_EINVAL;
 }
 
-static int parse_count(const char *s, uint64_t max, uint64_t *out)
+int zt__cli_ledger_print_page(json_t *j, int64_t next_before)
+{
+    if (j && next_before) json_object_set_new(j, "next_before", json_integer((json_int_t)next_before));
+    char *t = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+    if (t) puts(t);
+    free(t);
+    json_decref(j);
+    return t ? 0 : ZT_ENOMEM;
+}
+
+int zt__cli_ledger_count(const char *s, uint64_t max, uint64_t *out)
 {
     uint64_t v = 0;
     if (!s || !*s) return ZT_EINVAL;
@@ -115,14 +125,7 @@ static int history(struct zt_ledger *l, enum zt_ledger_kind kind, const char *ow
         json_t *a = zt_ledger_history_to_json(h, n);
         json_t *j = a ? json_pack("{s:s,s:s,s:o}", "kind", zt_ledger_kind_name(kind), "owner", owner, "entries", a)
                       : NULL;
-        if (j && n == limit) json_object_set_new(j, "next_before", json_integer((json_int_t)h[n - 1].entry_id));
-        char *t = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
-        if (t)
-            puts(t);
-        else
-            rc = ZT_ENOMEM;
-        free(t);
-        json_decref(j);
+        rc = zt__cli_ledger_print_page(j, n == limit ? h[n - 1].entry_id : 0);
     } else if (!rc) {
         for (size_t i = 0; i < n; i++) {
             char amt[ZT_U128_STR_LEN], bal[ZT_U128_STR_LEN + 1];
@@ -188,8 +191,8 @@ int zt__cli_ledger(int argc, char **argv)
         fprintf(stderr, "zentalk: ACCOUNT is 0x + 40 hex, a node id, stake:NODE, fee, treasury, escrow or payouts\n");
         return 2;
     }
-    if ((limit_s && (parse_count(limit_s, 1000, &limit) || limit == 0)) ||
-        (before_s && parse_count(before_s, INT64_MAX, &before))) {
+    if ((limit_s && (zt__cli_ledger_count(limit_s, 1000, &limit) || limit == 0)) ||
+        (before_s && zt__cli_ledger_count(before_s, INT64_MAX, &before))) {
         fprintf(stderr, "zentalk: --limit is 1..1000, --before an entry number\n");
         return 2;
     }

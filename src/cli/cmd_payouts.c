@@ -28,18 +28,6 @@ static const char USAGE[] =
     "0600, encrypted with the passphrase held in the variable VAR) to FILE, default\n"
     "chain.payout_key_file under node.data_dir, and prints its address.\n";
 
-static int parse_id(const char *s, uint64_t max, uint64_t *out)
-{
-    uint64_t v = 0;
-    if (!s || !*s) return ZT_EINVAL;
-    for (; *s; s++) {
-        if (*s < '0' || *s > '9' || v > (max - (uint64_t)(*s - '0')) / 10) return ZT_EINVAL;
-        v = v * 10 + (uint64_t)(*s - '0');
-    }
-    *out = v;
-    return 0;
-}
-
 static int list(struct zt_ledger *l, const char *address, uint64_t before, uint64_t limit, bool json)
 {
     struct zt_ledger_batch_info *b = zt_calloc((size_t)limit, sizeof *b);
@@ -54,14 +42,7 @@ static int list(struct zt_ledger *l, const char *address, uint64_t before, uint6
                 a = NULL;
             }
         json_t *j = a ? json_pack("{s:o}", "payouts", a) : NULL;
-        if (j && n == limit) json_object_set_new(j, "next_before", json_integer((json_int_t)b[n - 1].id));
-        char *t = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
-        if (t)
-            puts(t);
-        else
-            rc = ZT_ENOMEM;
-        free(t);
-        json_decref(j);
+        rc = zt__cli_ledger_print_page(j, n == limit ? b[n - 1].id : 0);
     } else if (!rc) {
         for (size_t i = 0; i < n; i++) {
             char tot[ZT_U128_STR_LEN], amt[ZT_U128_STR_LEN];
@@ -133,8 +114,8 @@ int zt__cli_payouts(int argc, char **argv)
     }
     uint64_t limit = 20, before = 0, batch = 0;
     uint8_t a20[20];
-    if ((limit_s && (parse_id(limit_s, 1000, &limit) || limit == 0)) || (before_s && parse_id(before_s, INT64_MAX, &before)) ||
-        ((exp || conf) && (parse_id(op[1], INT64_MAX, &batch) || batch == 0)) ||
+    if ((limit_s && (zt__cli_ledger_count(limit_s, 1000, &limit) || limit == 0)) || (before_s && zt__cli_ledger_count(before_s, INT64_MAX, &before)) ||
+        ((exp || conf) && (zt__cli_ledger_count(op[1], INT64_MAX, &batch) || batch == 0)) ||
         (address && zt_ledger_parse_address(address, a20))) {
         fputs("zentalk: --limit is 1..1000, --before and BATCH batch ids, --address 0x + 40 hex\n", stderr);
         return 2;

@@ -244,6 +244,14 @@ static json_t *get_json(const char *path, const char *auth, long want)
     return j;
 }
 
+static void get_error(const char *path, const char *auth, long status, const char *code)
+{
+    struct resp r;
+    http_auth(gw.port, "GET", path, auth, NULL, NULL, &r);
+    assert_error_json(&r, status, code);
+    resp_free(&r);
+}
+
 static void hex_bytes(const char *s, uint8_t *out, size_t n)
 {
     assert_non_null(s);
@@ -321,12 +329,8 @@ static void check_payouts(struct books *b, zt_u128 cost, const char *admin, cons
     hex_bytes(key_addr, want_who, 20);
     assert_memory_equal(who, want_who, 20);
     json_decref(j);
-    http_auth(gw.port, "GET", "/v1/rewards/proofs/1/0x0000000000000000000000000000000000000001", alice, NULL, NULL, &r);
-    assert_error_json(&r, 404, "not_found");
-    resp_free(&r);
-    http_auth(gw.port, "GET", "/v1/rewards/proofs/x/y", alice, NULL, NULL, &r);
-    assert_error_json(&r, 400, "invalid_request");
-    resp_free(&r);
+    get_error("/v1/rewards/proofs/1/0x0000000000000000000000000000000000000001", alice, 404, "not_found");
+    get_error("/v1/rewards/proofs/x/y", alice, 400, "invalid_request");
     /* /v1/rewards: nothing unpaid now, the wallet, the history (payout, settle) */
     snprintf(path, sizeof path, "/v1/rewards?node=%s", wk_id);
     j = get_json(path, admin, 200);

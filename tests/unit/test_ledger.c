@@ -1394,6 +1394,21 @@ static zt_u128 sum_text(struct zt_store *st, const char *sql)
     return t;
 }
 
+/* Run child(seed) in a process and SIGKILL it after us microseconds (it
+ * never exits on its own). */
+static void kill_child(void (*child)(unsigned), unsigned seed, unsigned us)
+{
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) child(seed);
+    usleep((useconds_t)us);
+    kill(pid, SIGKILL);
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    if (!WIFSIGNALED(status)) print_error("child exited %d before the kill\n", WEXITSTATUS(status));
+    assert_true(WIFSIGNALED(status));
+}
+
 /* After a kill: the audit holds, and no earning is lost or paid twice:
  * every earning is either still on its provider's account or in exactly
  * one batch, moved to payouts. */
@@ -1422,15 +1437,7 @@ static void test_crash(void **state)
     int kills = soak && soak[0] == '1' ? 100 : 10;
     rng_state = 12345;
     for (int i = 0; i < kills; i++) {
-        pid_t pid = fork();
-        assert_true(pid >= 0);
-        if (pid == 0) crash_child((unsigned)i);
-        usleep((useconds_t)(20000 + rnd() % 150000));
-        kill(pid, SIGKILL);
-        int status;
-        assert_int_equal(waitpid(pid, &status, 0), pid);
-        if (!WIFSIGNALED(status)) print_error("child exited %d before the kill\n", WEXITSTATUS(status));
-        assert_true(WIFSIGNALED(status));
+        kill_child(crash_child, (unsigned)i, 20000 + (unsigned)(rnd() % 150000));
         struct books b;
         assert_int_equal(books_open(&b), 0);
         crash_check_books(&b, &last_earned, &last_batched);
@@ -1629,15 +1636,7 @@ static void test_crash_loop(void **state)
     int submitted = 0;
     rng_state = 777;
     for (int i = 0; i < kills; i++) {
-        pid_t pid = fork();
-        assert_true(pid >= 0);
-        if (pid == 0) loop_child((unsigned)i);
-        usleep((useconds_t)(60000 + rnd() % 200000));
-        kill(pid, SIGKILL);
-        int status;
-        assert_int_equal(waitpid(pid, &status, 0), pid);
-        if (!WIFSIGNALED(status)) print_error("child exited %d before the kill\n", WEXITSTATUS(status));
-        assert_true(WIFSIGNALED(status));
+        kill_child(loop_child, (unsigned)i, 60000 + (unsigned)(rnd() % 200000));
         struct books b;
         assert_int_equal(books_open(&b), 0);
         crash_check_books(&b, &earned, &batched);
