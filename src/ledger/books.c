@@ -20,6 +20,9 @@
 #include "zentalk/zt_metrics.h"
 #include "zentalk/zt_time.h"
 
+#define STAKE_MEMO 256      /* stake gate answers kept (direct-mapped by node id) */
+#define STAKE_TTL_MS 2000    /* how long one is trusted (a deposit elsewhere shows within it) */
+
 struct zt_chain {
     atomic_uint_fast64_t reserved, settled, refunded, refused, deposits; /* /metrics */
     atomic_uint_fast64_t batches, batches_signed, batches_exported, rounds_failed, slashes;
@@ -27,6 +30,17 @@ struct zt_chain {
     struct zt_store *st;
     struct zt_ledger *l;
     struct zt_ledger_prices prices;
+    /* under mu: the stake gate's answers, for placement (which asks for
+     * every candidate under the registry's lock): good for STAKE_TTL_MS or
+     * until gen moves (zt_chain_unlock, a slash: anything that may have
+     * changed a stake) */
+    struct stake_memo {
+        char node[96];
+        bool ok;
+        uint64_t gen;
+        int64_t until_ms;
+    } memo[STAKE_MEMO];
+    uint64_t gen;
     /* under mu: amounts for /metrics (base units) */
     zt_u128 rewarded, fees, batched, slashed;
     /* the payout loop */
@@ -119,7 +133,11 @@ struct zt_ledger *zt_chain_lock(struct zt_chain *c)
     return c->l;
 }
 
-void zt_chain_unlock(struct zt_chain *c) { pthread_mutex_unlock(&c->mu); }
+void zt_chain_unlock(struct zt_chain *c)
+{
+    c->gen++; /* the borrower may have moved a stake */
+    pthread_mutex_unlock(&c->mu);
+}
 
 const struct zt_eip712_domain *zt_chain_domain(const struct zt_chain *c) { return c ? &c->dom : NULL; }
 
@@ -430,8 +448,24 @@ bool zt_chain_stake_admit(void *ud, const char *node_id)
     if (!c || !node_id) return false;
     if (c->prices.min_stake == 0) return true;
     bool ok = false;
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (const char *p = node_id; *p; p++) h = (h ^ (uint8_t)*p) * 16777619u;
+    struct stake_memo *m = &c->memo[h % STAKE_MEMO];
+    size_t len = strlen(node_id);
+    int64_t now = (int64_t)(zt_time_mono_ns() / 1000000);
     pthread_mutex_lock(&c->mu);
+    if (m->gen == c->gen && m->until_ms > now && strcmp(m->node, node_id) == 0) {
+        ok = m->ok;
+        pthread_mutex_unlock(&c->mu);
+        return ok;
+    }
     int rc = zt_ledger_stake_ok(c->l, &c->prices, node_id, &ok);
+    if (!rc && len < sizeof m->node) {
+        memcpy(m->node, node_id, len + 1);
+        m->ok = ok;
+        m->gen = c->gen;
+        m->until_ms = now + STAKE_TTL_MS;
+    }
     pthread_mutex_unlock(&c->mu);
     if (rc) zt_log(ZT_LOG_WARN, "ledger_stake_unknown", "node=%s error=%s", node_id, zt_strerror(rc));
     return !rc && ok;
@@ -444,6 +478,7 @@ void zt_chain_slash_job(void *ud, const char *job_id, const char *worker)
     struct zt_ledger_slash_result r;
     pthread_mutex_lock(&c->mu);
     int rc = zt_ledger_penalize(c->l, job_id, worker, c->prices.slash_amount, NULL, 0, &r);
+    c->gen++; /* the stake moved */
     if (!rc && !r.replayed && zt_u128_add(c->slashed, r.slashed, &c->slashed)) c->slashed = ZT_U128_MAX;
     pthread_mutex_unlock(&c->mu);
     if (rc) {
