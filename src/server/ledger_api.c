@@ -76,8 +76,11 @@ void zt__ledger_h_rewards(void *ud, struct zt__req_ctx *cx, json_t *body, struct
         !ledger_ok(zt_chain_balance(c, ZT_LEDGER_STAKE, node, &staked), resp))
         return;
     uint64_t before, limit;
-    if (!query_u64(cx, "before", 0, INT64_MAX, &before) || !query_u64(cx, "limit", 20, 500, &limit) || limit == 0) {
-        zt_http_resp_error(resp, 400, "invalid_request", "before is an entry id, limit 1..500");
+    const char *which = zt_http_req_query(cx->req, "account");
+    bool of_stake = which && strcmp(which, "stake") == 0;
+    if (!query_u64(cx, "before", 0, INT64_MAX, &before) || !query_u64(cx, "limit", 20, 500, &limit) || limit == 0 ||
+        (which && !of_stake && strcmp(which, "earnings") != 0)) {
+        zt_http_resp_error(resp, 400, "invalid_request", "before is an entry id, limit 1..500, account earnings|stake");
         return;
     }
     struct zt_ledger_hist *h = zt_calloc((size_t)limit, sizeof *h);
@@ -87,7 +90,7 @@ void zt__ledger_h_rewards(void *ud, struct zt__req_ctx *cx, json_t *body, struct
     int rc = h ? 0 : ZT_ENOMEM;
     if (!rc) {
         struct zt_ledger *l = zt_chain_lock(c);
-        rc = zt_ledger_account(l, ZT_LEDGER_PROVIDER, node, NULL, &acct);
+        rc = zt_ledger_account(l, of_stake ? ZT_LEDGER_STAKE : ZT_LEDGER_PROVIDER, node, NULL, &acct);
         if (!rc) rc = zt_ledger_payout_address(l, node, wallet);
         if (!rc) rc = zt_ledger_history(l, acct, (int64_t)before, h, (size_t)limit, &n);
         zt_chain_unlock(c);

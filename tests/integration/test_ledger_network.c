@@ -343,6 +343,15 @@ static void check_payouts(struct books *b, zt_u128 cost, const char *admin, cons
     assert_string_equal(json_string_value(json_object_get(json_array_get(h, 1), "memo")), "settle");
     assert_string_equal(json_string_value(json_object_get(json_array_get(h, 1), "amount")), want);
     json_decref(j);
+    snprintf(path, sizeof path, "/v1/rewards?node=%s&account=stake&limit=1", wk_id);
+    j = get_json(path, admin, 200);
+    h = json_object_get(j, "history");
+    assert_int_equal(json_array_size(h), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(h, 0), "key")), "stake:s-2");
+    assert_true(json_integer_value(json_object_get(j, "next_before")) > 0);
+    json_decref(j);
+    snprintf(path, sizeof path, "/v1/rewards?node=%s&account=fees", wk_id);
+    get_error(path, admin, 400, "invalid_request");
     /* the CLI: history, list, export (the node's bytes), confirm */
     struct zt_buf out;
     zt_buf_init(&out, 1 << 16);
