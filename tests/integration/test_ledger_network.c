@@ -15,7 +15,18 @@
  *    /v1/admin/ledger/deposit mints once per key (admin only; a replay
  *    mints nothing, another body under the key is 409);
  *  - `zentalk ledger balance|deposit|audit` on the gateway's database
- *    agree (a deposit once per key, the audit clean).
+ *    agree (a deposit once per key, the audit clean);
+ *  - the stake gate: an unstaked worker, then one a base unit short of
+ *    chain.min_stake, is given no job; a stake deposit lets it work;
+ *  - payouts: the worker's wallet (admin only), a payout round (batch 1
+ *    built, signed with the key `zentalk payouts keygen` made, exported,
+ *    once), GET /v1/payouts, the proof of /v1/rewards/proofs/1/WALLET
+ *    verifying against the root whose EIP-712 signature recovers to the
+ *    key, /v1/rewards' history (settle, payout; the stake's), `zentalk
+ *    ledger history`, `zentalk payouts list|export|confirm` (the export
+ *    the same bytes as the node's file), the payout metrics;
+ *  - a slash of the stake on the paid job, seen in /v1/rewards and
+ *    `zentalk ledger history stake:NODE`.
  * Usage: test_ledger_network PATH/zentalk-node PATH/zentalk */
 #define _GNU_SOURCE
 #include "harness.h"
@@ -360,8 +371,10 @@ static void check_payouts(struct books *b, zt_u128 cost, const char *admin, cons
     j = json_loads(zt_buf_str(&out), 0, NULL);
     assert_non_null(j);
     assert_int_equal(json_array_size(json_object_get(j, "entries")), 2);
-    assert_true(strncmp(json_string_value(json_object_get(json_array_get(json_object_get(j, "entries"), 1), "key")),
-                        "settle:", 7) == 0);
+    const char *settle_key = json_string_value(json_object_get(json_array_get(json_object_get(j, "entries"), 1), "key"));
+    assert_true(strncmp(settle_key, "settle:", 7) == 0);
+    char job[ZT_LEDGER_JOB_MAX + 1];
+    zt_strlcpy(job, settle_key + 7, sizeof job);
     json_decref(j);
     zt_buf_reset(&out);
     const char *const hist1_args[] = {"ledger", "history", wk_id, "--limit", "1", "--data-dir", gw.data_dir, NULL};
@@ -390,8 +403,28 @@ static void check_payouts(struct books *b, zt_u128 cost, const char *admin, cons
     zt_buf_reset(&out);
     assert_int_equal(run_prog(cli_bin, list_args, NULL, NULL, &out, 0), 0);
     assert_non_null(strstr(zt_buf_str(&out), "confirmed"));
+    /* a cheater caught on this job after its earning was paid out: the
+     * stake is slashed (the penalty the scheduler's verdict applies), seen
+     * in /v1/rewards and `zentalk ledger history stake:NODE` */
+    struct zt_ledger_slash_result sr;
+    assert_int_equal(zt_ledger_penalize(b->l, job, wk_id, (zt_u128)1000000000000000000u * 10u, NULL, 0, &sr), 0);
+    assert_true(sr.slashed == (zt_u128)1000000000000000000u * 10u && sr.clawed_back == 0);
+    snprintf(path, sizeof path, "/v1/rewards?node=%s&account=stake", wk_id);
+    j = get_json(path, admin, 200);
+    assert_string_equal(json_string_value(json_object_get(j, "staked")), "90000000000000000000");
+    h = json_object_get(j, "history");
+    char slash_key[ZT_LEDGER_KEY_MAX + 1];
+    snprintf(slash_key, sizeof slash_key, "slash:%s", job);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(h, 0), "key")), slash_key);
+    json_decref(j);
+    char stake_acct[96];
+    snprintf(stake_acct, sizeof stake_acct, "stake:%s", wk_id);
+    zt_buf_reset(&out);
+    const char *const sh_args[] = {"ledger", "history", stake_acct, "--data-dir", gw.data_dir, NULL};
+    assert_int_equal(run_prog(cli_bin, sh_args, NULL, NULL, &out, 0), 0);
+    assert_non_null(strstr(zt_buf_str(&out), slash_key));
+    assert_non_null(strstr(zt_buf_str(&out), "-10000000000000000000 "));
     zt_buf_deinit(&out);
-    (void)b;
     assert_int_equal(metric_value(gw.port, "zentalk_ledger_payout_batches_total"), 1);
     assert_int_equal(metric_value(gw.port, "zentalk_ledger_payout_batches_signed_total"), 1);
     assert_int_equal(metric_value(gw.port, "zentalk_ledger_payout_batches_exported_total"), 1);
