@@ -20,6 +20,7 @@
 #include "zentalk/zt_str.h"
 #include "zentalk/zt_sync.h"
 #include "zentalk/zt_time.h"
+#include "zentalk/zt_verifier.h"
 
 #define JOIN_LIMIT_KEYS 4096 /* client addresses tracked by the join limiter */
 #define PUMP_EVENTS 64
@@ -43,6 +44,7 @@ struct zt__orch {
     const struct zt_config *cfg;
     struct zt_registry *reg;
     struct zt_sched *sched;
+    struct zt_verifier *verifier; /* which jobs are verified and by whom (zt_verifier.h) */
     struct zt_ratelimit *join_limit;
     zt__orch_event_fn sink;
     void *sink_ud;
@@ -67,7 +69,12 @@ int zt__orch_new(const struct zt_config *cfg, struct zt_registry *reg, struct zt
     o->sched = sched;
     double per_min = (double)cfg->orchestrator.join_rate_per_minute;
     double burst = per_min / 4.0 < 1.0 ? 1.0 : per_min / 4.0;
-    if (zt_ratelimit_new(per_min / 60.0, burst, JOIN_LIMIT_KEYS, &o->join_limit) != 0) {
+    const struct zt_cfg_orch_verification *cv = &cfg->orchestrator.verification;
+    struct zt_verifier_opts vo = {.rate = cv->rate, .new_worker_jobs = (uint64_t)cv->new_worker_jobs,
+                                  .low_reputation = cv->low_reputation, .off = !cv->enabled};
+    if (zt_verifier_new(reg, &vo, NULL, &o->verifier) != 0 ||
+        zt_ratelimit_new(per_min / 60.0, burst, JOIN_LIMIT_KEYS, &o->join_limit) != 0) {
+        zt_verifier_free(o->verifier);
         zt_free(o);
         return ZT_ENOMEM;
     }
@@ -92,6 +99,11 @@ struct zt_registry *zt__orch_registry(struct zt__orch *o)
 struct zt_sched *zt__orch_sched(struct zt__orch *o)
 {
     return o ? o->sched : NULL;
+}
+
+struct zt_verifier *zt__orch_verifier(struct zt__orch *o)
+{
+    return o ? o->verifier : NULL;
 }
 
 /* ---- the pump ------------------------------------------------------------------ */
@@ -167,6 +179,7 @@ void zt__orch_free(struct zt__orch *o)
     if (!o) return;
     zt__orch_stop(o);
     zt_ratelimit_free(o->join_limit);
+    zt_verifier_free(o->verifier);
     pthread_cond_destroy(&o->cv);
     pthread_mutex_destroy(&o->mu);
     zt_free(o);
@@ -237,6 +250,20 @@ static int m_ended(void *ud, struct zt_metrics_out *out)
     return rc ? rc : zt_metrics_emit_u64(out, NULL, "outcome=\"failed\"", atomic_load(&o->ended[0]));
 }
 
+static int m_verifications(void *ud, struct zt_metrics_out *out)
+{
+    struct zt__orch *o = ud;
+    struct zt_verifier_stats st;
+    zt_verifier_stats(o->verifier, &st);
+    const uint64_t v[] = {st.agreed, st.worker_wrong, st.checker_wrong, st.undecided, st.unavailable};
+    static const char *const names[] = {"outcome=\"agreed\"", "outcome=\"worker_wrong\"",
+                                        "outcome=\"checker_wrong\"", "outcome=\"undecided\"",
+                                        "outcome=\"no_verifier\""};
+    int rc = 0;
+    for (size_t i = 0; i < 5 && !rc; i++) rc = zt_metrics_emit_u64(out, NULL, names[i], v[i]);
+    return rc;
+}
+
 static int m_placement(void *ud, struct zt_metrics_out *out)
 {
     struct zt__orch *o = ud;
@@ -264,6 +291,8 @@ int zt__orch_register_metrics(struct zt__orch *o, struct zt_metrics *m)
         {"zentalk_orchestrator_job_retries_total",
          "Placed jobs moved to another worker after theirs failed them, by why.", ZT_METRIC_COUNTER, m_retries},
         {"zentalk_orchestrator_jobs_total", "Placed jobs that ended, by outcome.", ZT_METRIC_COUNTER, m_ended},
+        {"zentalk_orchestrator_verifications_total",
+         "Jobs checked on other workers, by outcome (who was in the minority).", ZT_METRIC_COUNTER, m_verifications},
         {"zentalk_orchestrator_placement_seconds", "Time zt_sched_submit took for jobs it accepted (placed or queued).",
          ZT_METRIC_HISTOGRAM, m_placement},
     };

@@ -48,6 +48,9 @@ void zt__orch_free(struct zt__orch *o);
 
 struct zt_registry *zt__orch_registry(struct zt__orch *o);
 struct zt_sched *zt__orch_sched(struct zt__orch *o);
+/* The verifier choice (zt_verifier.h), made by zt__orch_new from
+ * orchestrator.verification. */
+struct zt_verifier *zt__orch_verifier(struct zt__orch *o);
 
 /* The gateway's submissions, for the metrics: how long zt_sched_submit took
  * and its result (0, ZT_EBUSY, ZT_ENOTFOUND, ...). */
