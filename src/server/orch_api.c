@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "zentalk/zt_alloc.h"
+#include "zentalk/zt_dht.h"
 #include "zentalk/zt_http.h"
 #include "zentalk/zt_log.h"
 #include "zentalk/zt_metrics.h"
@@ -45,6 +46,7 @@ struct zt__orch {
     struct zt_registry *reg;
     struct zt_sched *sched;
     struct zt_verifier *verifier; /* which jobs are verified and by whom (zt_verifier.h) */
+    struct zt_dht *dht;           /* publishes revocations posted here, or NULL */
     struct zt_ratelimit *join_limit;
     zt__orch_event_fn sink;
     void *sink_ud;
@@ -409,6 +411,50 @@ void zt__orch_h_leave(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_
 {
     (void)body;
     h_record(ud, cx, 2, resp);
+}
+
+/* A signed revocation (zt_dht.h's record, signed by the key it revokes):
+ * the registry honours it (and the DHT, when this node runs one, publishes
+ * it). Role none: the record is its own credential; joins' rate limit. */
+void zt__orch_h_revoke(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
+{
+    (void)body;
+    struct zt__orch *o = ud;
+    if (no_orchestrator(o, resp)) return;
+    struct zt_http_req *req = cx->req;
+    unsigned retry = 1;
+    if (!zt_ratelimit_take(o->join_limit, zt_http_req_client_addr(req), zt_time_mono_ns(), &retry)) {
+        char v[16];
+        snprintf(v, sizeof v, "%u", retry);
+        zt_ignore(zt_http_resp_header(resp, "Retry-After", v));
+        atomic_fetch_add(&o->refused[RF_RATE], 1);
+        zt_http_resp_error(resp, 429, "rate_limited", "too many records from this address; retry after Retry-After");
+        return;
+    }
+    size_t len;
+    const char *rec = zt_http_req_body(req, &len);
+    struct zt_dht_revocation v;
+    int rc = zt_dht_revocation_verify(rec, len, &v);
+    if (!rc) rc = zt_registry_revoke_key(o->reg, v.node_id, v.has_kem ? v.kem_pk : NULL, v.at, zt_time_real_ms());
+    if (rc == ZT_EBUSY) {
+        zt_http_resp_error(resp, 503, "registry_full", "too many revocations are remembered");
+        return;
+    }
+    if (rc) {
+        atomic_fetch_add(&o->refused[RF_FORGED], 1);
+        zt_http_resp_error(resp, rc == ZT_ECRYPTO ? 403 : 400, rc == ZT_ECRYPTO ? "record_refused" : "malformed_record",
+                           "not a revocation signed by the key it revokes (zentalk node revoke)");
+        return;
+    }
+    bool published = o->dht && zt_dht_revoke(o->dht, rec, len) == 0;
+    zt_http_resp_json(resp, 200, json_pack("{s:s,s:s,s:s,s:b}", "status", "revoked", "node_id", v.node_id, "what",
+                                           v.has_kem ? "kem_key" : "node_key", "published", published));
+    zt__orch_kick(o);
+}
+
+void zt__orch_set_dht(struct zt__orch *o, struct zt_dht *dht)
+{
+    if (o) o->dht = dht;
 }
 
 /* ---- lists ----------------------------------------------------------------------- */
