@@ -355,22 +355,25 @@ static void refuse(struct zt__orch *o, int rc, const char *kind, struct zt_http_
     zt_http_resp_error(resp, status, code, msg);
 }
 
+/* The per-address bucket in front of joins and revocations: false with 429 answered. */
+static bool rate_ok(struct zt__orch *o, struct zt_http_req *req, struct zt_http_resp *resp)
+{
+    unsigned retry = 1;
+    if (zt_ratelimit_take(o->join_limit, zt_http_req_client_addr(req), zt_time_mono_ns(), &retry)) return true;
+    char v[16];
+    snprintf(v, sizeof v, "%u", retry);
+    zt_ignore(zt_http_resp_header(resp, "Retry-After", v));
+    atomic_fetch_add(&o->refused[RF_RATE], 1);
+    zt_http_resp_error(resp, 429, "rate_limited", "too many joins from this address; retry after Retry-After");
+    return false;
+}
+
 static void h_record(struct zt__orch *o, struct zt__req_ctx *cx, int kind, struct zt_http_resp *resp)
 {
     static const char *const names[3] = {"join", "heartbeat", "leave"};
     if (no_orchestrator(o, resp)) return;
     struct zt_http_req *req = cx->req;
-    if (kind == 0) {
-        unsigned retry = 1;
-        if (!zt_ratelimit_take(o->join_limit, zt_http_req_client_addr(req), zt_time_mono_ns(), &retry)) {
-            char v[16];
-            snprintf(v, sizeof v, "%u", retry);
-            zt_ignore(zt_http_resp_header(resp, "Retry-After", v));
-            atomic_fetch_add(&o->refused[RF_RATE], 1);
-            zt_http_resp_error(resp, 429, "rate_limited", "too many joins from this address; retry after Retry-After");
-            return;
-        }
-    }
+    if (kind == 0 && !rate_ok(o, req, resp)) return;
     size_t len;
     const char *rec = zt_http_req_body(req, &len);
     int64_t now = zt_time_real_ms();
@@ -422,15 +425,7 @@ void zt__orch_h_revoke(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt
     struct zt__orch *o = ud;
     if (no_orchestrator(o, resp)) return;
     struct zt_http_req *req = cx->req;
-    unsigned retry = 1;
-    if (!zt_ratelimit_take(o->join_limit, zt_http_req_client_addr(req), zt_time_mono_ns(), &retry)) {
-        char v[16];
-        snprintf(v, sizeof v, "%u", retry);
-        zt_ignore(zt_http_resp_header(resp, "Retry-After", v));
-        atomic_fetch_add(&o->refused[RF_RATE], 1);
-        zt_http_resp_error(resp, 429, "rate_limited", "too many records from this address; retry after Retry-After");
-        return;
-    }
+    if (!rate_ok(o, req, resp)) return;
     size_t len;
     const char *rec = zt_http_req_body(req, &len);
     struct zt_dht_revocation v;

@@ -11,6 +11,7 @@
  *    verifier's chain differs, a third worker arbitrates, the answer is
  *    502 verification_failed, the cheater is banned in the registry at once
  *    (CHEAT) and gets no more work (its later chats all run elsewhere);
+ *  - a streamed chat's last chunk waits for the check and says "verified";
  *  - the metrics count the outcomes (zentalk_orchestrator_verifications_total);
  *  - the audit log names every extra worker that saw a user's text: one
  *    "disclosure" entry per checked job (job, nodes, reason), never text;
@@ -295,6 +296,16 @@ static void test_cheater_caught(void **state)
         assert_string_equal(c[i].verification, "verified");
         for (size_t k = 0; k < c[i].n_checks && k < 4; k++) assert_string_not_equal(c[i].checker[k], cheat_id);
     }
+    /* streamed: the last chunk waits for the check and says so */
+    struct resp sr;
+    http(gw.port, "POST", "/v1/chat/completions", "application/json",
+         "{\"model\":\"stories\",\"messages\":[{\"role\":\"user\",\"content\":\"Once upon a time\"}],"
+         "\"max_tokens\":8,\"seed\":3,\"temperature\":0.8,\"stream\":true}",
+         &sr);
+    assert_int_equal(sr.status, 200);
+    assert_non_null(strstr(zt_buf_str(&sr.body), "\"verification\":\"verified\""));
+    assert_non_null(strstr(zt_buf_str(&sr.body), "data: [DONE]"));
+    resp_free(&sr);
     long long lost = metric_value(gw.port, "zentalk_orchestrator_verifications_total{outcome=\"worker_wrong\"}") +
                      metric_value(gw.port, "zentalk_orchestrator_verifications_total{outcome=\"checker_wrong\"}");
     assert_true(lost >= 1);
