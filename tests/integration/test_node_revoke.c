@@ -25,7 +25,8 @@
 #include "zentalk/zt_time.h"
 
 static const char *cli_bin;
-static char model_path[1024], cfg_dir[256];
+static bool have_model;
+static char cfg_dir[256];
 static struct node gw, wa, wb;
 static char id_a[64], id_b[64];
 
@@ -35,16 +36,7 @@ static const char *const wk_env[] = {"ZENTALK_NODE_HEARTBEAT_INTERVAL_MS=300", N
 
 static void spawn_worker(struct node *n, char id[64], const char *listen, const char *dir)
 {
-    const char *const a1[] = {"--config", cfg_dir, "--roles", "worker", "--join", gw.url, NULL};
-    const char *const a2[] = {"--config", cfg_dir, "--roles", "worker", "--join", gw.url, "--listen", listen, NULL};
-    node_spawn(n, listen ? a2 : a1, wk_env, true, dir);
-    struct resp r;
-    http(n->port, "GET", "/v1/node/descriptor", NULL, NULL, &r);
-    assert_int_equal(r.status, 200);
-    json_t *d = resp_json(&r);
-    zt_strlcpy(id, json_string_value(json_object_get(d, "node_id")), 64);
-    json_decref(d);
-    resp_free(&r);
+    net_worker(n, cfg_dir, gw.url, wk_env, listen, dir, id);
 }
 
 static const char *state_of(const char *id)
@@ -100,15 +92,8 @@ static int cli(const char *const *args, struct zt_buf *out)
 static int group_setup(void **state)
 {
     (void)state;
-    if (!find_test_model("stories260K.gguf", model_path, sizeof model_path)) return 0;
-    tmp_dir(cfg_dir, sizeof cfg_dir, "revcfg");
-    char yaml[1200];
-    snprintf(yaml, sizeof yaml,
-             "model_cache:\n  default_model: stories\n"
-             "models:\n  - id: stories\n    path: %s\n    context_size: 256\n    max_tokens: 16\n",
-             model_path);
-    put_file(cfg_dir, "models.yaml", yaml);
-    put_file(cfg_dir, "gpu-pool.yaml", "gpu_pool:\n  cpu_threads: 1\n  max_batch: 2\n");
+    if (!net_config(cfg_dir, sizeof cfg_dir, "revcfg", 2)) return 0;
+    have_model = true;
     const char *const gargs[] = {"--roles", "gateway,orchestrator", NULL};
     node_spawn(&gw, gargs, gw_env, true, NULL);
     spawn_worker(&wa, id_a, NULL, NULL);
@@ -129,7 +114,7 @@ static int group_teardown(void **state)
 static void test_rotate_and_revoke(void **state)
 {
     (void)state;
-    if (!model_path[0]) zt_skip("stories260K.gguf not found (tests/models)");
+    if (!have_model) zt_skip("stories260K.gguf not found (tests/models)");
     assert_true(wait_state(id_a, "live", 20000));
     assert_true(wait_state(id_b, "live", 20000));
     struct zt_buf out;

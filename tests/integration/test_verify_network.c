@@ -37,7 +37,7 @@
 #define N_HONEST 3
 #define N_CALLS 8
 
-static char model_path[1024];
+static bool have_model;
 static char cfg_dir[256];
 static struct node gw, cheat, wk[N_HONEST];
 static char cheat_id[64], wk_id[N_HONEST][64];
@@ -48,19 +48,6 @@ static const char *const gw_env[] = {"ZENTALK_ORCHESTRATOR_HEARTBEAT_EXPIRY_MS=5
 static const char *const wk_env[] = {"ZENTALK_NODE_HEARTBEAT_INTERVAL_MS=300", NULL};
 static const char *const cheat_env[] = {"ZENTALK_NODE_HEARTBEAT_INTERVAL_MS=300", "ZT_TEST_MODE=1",
                                         "ZT_TEST_FAULT_EVERY=2", NULL};
-
-static void spawn_worker(struct node *n, char id[64], const char *const *env)
-{
-    const char *const args[] = {"--config", cfg_dir, "--roles", "worker", "--join", gw.url, NULL};
-    node_spawn(n, args, env, true, NULL);
-    struct resp r;
-    http(n->port, "GET", "/v1/node/descriptor", NULL, NULL, &r);
-    assert_int_equal(r.status, 200);
-    json_t *d = resp_json(&r);
-    zt_strlcpy(id, json_string_value(json_object_get(d, "node_id")), 64);
-    json_decref(d);
-    resp_free(&r);
-}
 
 static json_t *nodes(void)
 {
@@ -97,20 +84,13 @@ static long wait_live(long want, int timeout_ms)
 static int group_setup(void **state)
 {
     (void)state;
-    if (!find_test_model("stories260K.gguf", model_path, sizeof model_path)) return 0;
-    tmp_dir(cfg_dir, sizeof cfg_dir, "vercfg");
-    char yaml[1200];
-    snprintf(yaml, sizeof yaml,
-             "model_cache:\n  default_model: stories\n"
-             "models:\n  - id: stories\n    path: %s\n    context_size: 256\n    max_tokens: 16\n",
-             model_path);
-    put_file(cfg_dir, "models.yaml", yaml);
-    put_file(cfg_dir, "gpu-pool.yaml", "gpu_pool:\n  cpu_threads: 1\n  max_batch: 2\n");
+    if (!net_config(cfg_dir, sizeof cfg_dir, "vercfg", 2)) return 0;
+    have_model = true;
     const char *const gargs[] = {"--roles", "gateway,orchestrator", NULL};
     node_spawn(&gw, gargs, gw_env, true, NULL);
     /* the cheater joins first: with equal scores it wins the first placements */
-    spawn_worker(&cheat, cheat_id, cheat_env);
-    for (int i = 0; i < N_HONEST; i++) spawn_worker(&wk[i], wk_id[i], wk_env);
+    net_worker(&cheat, cfg_dir, gw.url, cheat_env, NULL, NULL, cheat_id);
+    for (int i = 0; i < N_HONEST; i++) net_worker(&wk[i], cfg_dir, gw.url, wk_env, NULL, NULL, wk_id[i]);
     return 0;
 }
 
@@ -127,7 +107,7 @@ static int group_teardown(void **state)
 
 #define NEED_NET()                                                                \
     do {                                                                          \
-        if (!model_path[0]) zt_skip("stories260K.gguf not found (tests/models)"); \
+        if (!have_model) zt_skip("stories260K.gguf not found (tests/models)");    \
     } while (0)
 
 /* ---- calls ---------------------------------------------------------------------- */

@@ -44,6 +44,18 @@ static void rotate(struct worker *w)
     w->seq = 0;
 }
 
+/* A store, a registry on it and two workers of M1 joined at T0. */
+static void open_two(struct zt_store **st, struct zt_registry **r, struct worker *a, struct worker *b)
+{
+    *st = store_open();
+    struct zt_registry_opts ro = reg_opts();
+    assert_int_equal(zt_registry_open(*st, &ro, T0, r), 0);
+    worker_init(a, M1, 1, 2, 100);
+    worker_init(b, M1, 2, 2, 100);
+    assert_int_equal(do_join(*r, a, T0), 0);
+    assert_int_equal(do_join(*r, b, T0), 0);
+}
+
 static enum zt_node_state state_of(struct zt_registry *r, struct worker *w, int64_t now)
 {
     return node_info(r, w, now).state;
@@ -52,15 +64,11 @@ static enum zt_node_state state_of(struct zt_registry *r, struct worker *w, int6
 static void test_kem_and_node_key(void **state)
 {
     (void)state;
-    struct zt_store *st = store_open();
-    struct zt_registry_opts ro = reg_opts();
+    struct zt_store *st = NULL;
     struct zt_registry *r = NULL;
-    assert_int_equal(zt_registry_open(st, &ro, T0, &r), 0);
     struct worker a, b;
-    worker_init(&a, M1, 1, 2, 100);
-    worker_init(&b, M1, 2, 2, 100);
-    assert_int_equal(do_join(r, &a, T0), 0);
-    assert_int_equal(do_join(r, &b, T0), 0);
+    open_two(&st, &r, &a, &b);
+    struct zt_registry_opts ro = reg_opts();
     uint8_t old_kem[32];
     memcpy(old_kem, zt_identity_kem_pk(a.id), 32);
 
@@ -157,15 +165,10 @@ static void test_dht_hook(void **state)
     struct zt_dht_opts o = {.port = 0};
     struct zt_dht *d = NULL;
     if (zt_dht_new(&o, &d) != 0) zt_skip("cannot start a DHT node here (UDP bind)");
-    struct zt_store *st = store_open();
-    struct zt_registry_opts ro = reg_opts();
+    struct zt_store *st = NULL;
     struct zt_registry *r = NULL;
-    assert_int_equal(zt_registry_open(st, &ro, T0, &r), 0);
     struct worker a, b;
-    worker_init(&a, M1, 1, 2, 100);
-    worker_init(&b, M1, 2, 2, 100);
-    assert_int_equal(do_join(r, &a, T0), 0);
-    assert_int_equal(do_join(r, &b, T0), 0);
+    open_two(&st, &r, &a, &b);
     /* learnt before the hook: replayed when it is set */
     char *rec = NULL;
     assert_int_equal(zt_dht_revocation(a.id, NULL, T0 / 1000, &rec), 0);
