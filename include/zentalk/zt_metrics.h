@@ -71,6 +71,10 @@ struct zt_metrics_fam {
 };
 /* zt_metrics_add_fn for each of fams[0..n), all with ud; the first error. */
 ZT_NODISCARD int zt_metrics_add_fns(struct zt_metrics *m, const struct zt_metrics_fam *fams, size_t n, void *ud);
+/* The index in its zt_metrics_add_fns() table of the family being rendered
+ * (0 for one added by zt_metrics_add_fn): one callback can serve several
+ * families of a table. */
+size_t zt_metrics_out_index(const struct zt_metrics_out *o);
 /* Register a family of one unlabelled sample read from *v (relaxed). */
 ZT_NODISCARD int zt_metrics_add_u64(struct zt_metrics *m, const char *name, const char *help,
                                     enum zt_metric_type type, const atomic_uint_fast64_t *v);
