@@ -17,24 +17,27 @@ struct zt_privacy_policy {
     size_t n_rules;
 };
 
+/* The actions' names (config and API), indexed by enum zt_privacy_action. */
+static const char *const ACTION_NAMES[] = {
+    [ZT_PRIVACY_ALLOW] = "allow",
+    [ZT_PRIVACY_PSEUDONYMISE] = "pseudonymise",
+    [ZT_PRIVACY_LOCAL_ONLY] = "local_only",
+};
+#define N_ACTIONS (sizeof ACTION_NAMES / sizeof ACTION_NAMES[0])
+
 static int parse_action(const char *s, enum zt_privacy_action *out)
 {
-    if (!s) return ZT_EINVAL;
-    if (strcmp(s, "allow") == 0) *out = ZT_PRIVACY_ALLOW;
-    else if (strcmp(s, "pseudonymise") == 0) *out = ZT_PRIVACY_PSEUDONYMISE;
-    else if (strcmp(s, "local_only") == 0) *out = ZT_PRIVACY_LOCAL_ONLY;
-    else return ZT_EINVAL;
-    return 0;
+    for (size_t i = 0; s && i < N_ACTIONS; i++)
+        if (strcmp(s, ACTION_NAMES[i]) == 0) {
+            *out = (enum zt_privacy_action)i;
+            return 0;
+        }
+    return ZT_EINVAL;
 }
 
 const char *zt_privacy_action_name(enum zt_privacy_action a)
 {
-    switch (a) {
-    case ZT_PRIVACY_ALLOW: return "allow";
-    case ZT_PRIVACY_PSEUDONYMISE: return "pseudonymise";
-    case ZT_PRIVACY_LOCAL_ONLY: return "local_only";
-    }
-    return "unknown";
+    return (size_t)a < N_ACTIONS ? ACTION_NAMES[a] : "unknown";
 }
 
 int zt_privacy_policy_new(const struct zt_cfg_privacy *privacy, const struct zt_pii_detector *d,
