@@ -62,6 +62,7 @@ int zt__sealed_new(const struct zt_identity *id, struct zt_infer *ms, const stru
 {
     struct zt__sealed *sj = zt_calloc(1, sizeof *sj);
     if (!sj) return ZT_ENOMEM;
+    pthread_mutex_init(&sj->mu, NULL);
     sj->id = id;
     sj->ms = ms;
     sj->cfg = cfg;
@@ -70,11 +71,9 @@ int zt__sealed_new(const struct zt_identity *id, struct zt_infer *ms, const stru
     if ((cfg->node.role_mask & ZT_ROLE_WORKER) &&
         (zt_env_replay_new(ids, &sj->replay) != 0 ||
          zt__replay_share_new(ids, (uint64_t)cfg->encryption.job_ttl_s, &sj->shares) != 0)) {
-        zt_env_replay_free(sj->replay);
-        zt_free(sj);
+        zt__sealed_free(sj);
         return ZT_ENOMEM;
     }
-    pthread_mutex_init(&sj->mu, NULL);
     *out = sj;
     return 0;
 }
