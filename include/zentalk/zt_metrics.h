@@ -44,6 +44,12 @@ ZT_NODISCARD int zt_metrics_emit(struct zt_metrics_out *o, const char *suffix, c
 ZT_NODISCARD int zt_metrics_emit_u64(struct zt_metrics_out *o, const char *suffix, const char *labels,
                                      uint64_t value);
 
+/* zt_metrics_emit_u64 with the labels formatted from fmt (printf; the
+ * caller escapes what it formats in). ZT_ETOOBIG for labels over 255
+ * bytes. */
+ZT_NODISCARD int zt_metrics_emitf_u64(struct zt_metrics_out *o, const char *suffix, uint64_t value, const char *fmt,
+                                      ...) ZT_PRINTF(4, 5);
+
 /* One sample per i < n: labelled label="names[i]" (names: plain label
  * values, not escaped), the value of v[i]. ZT_ETOOBIG for a label over
  * 127 bytes. */

@@ -7,6 +7,7 @@
 #include "zentalk/zt_metrics.h"
 
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -129,6 +130,17 @@ int zt_metrics_add_fns(struct zt_metrics *m, const struct zt_metrics_fam *fams, 
 }
 
 size_t zt_metrics_out_index(const struct zt_metrics_out *o) { return o->index; }
+
+int zt_metrics_emitf_u64(struct zt_metrics_out *o, const char *suffix, uint64_t value, const char *fmt, ...)
+{
+    char l[256];
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(l, sizeof l, fmt, ap);
+    va_end(ap);
+    if (k < 0 || (size_t)k >= sizeof l) return ZT_ETOOBIG;
+    return zt_metrics_emit_u64(o, suffix, l, value);
+}
 
 int zt_metrics_emit_each(struct zt_metrics_out *o, const char *label, const char *const *names,
                          const atomic_uint_fast64_t *v, size_t n)

@@ -232,11 +232,8 @@ static int m_placement(void *ud, struct zt_metrics_out *out)
 {
     struct zt__orch *o = ud;
     int rc = 0;
-    for (int i = 0; i < LAT_BUCKETS && !rc; i++) {
-        char l[32];
-        snprintf(l, sizeof l, "le=\"%g\"", lat_le[i]);
-        rc = zt_metrics_emit_u64(out, "_bucket", l, atomic_load(&o->lat_bucket[i]));
-    }
+    for (int i = 0; i < LAT_BUCKETS && !rc; i++)
+        rc = zt_metrics_emitf_u64(out, "_bucket", atomic_load(&o->lat_bucket[i]), "le=\"%g\"", lat_le[i]);
     uint64_t n = atomic_load(&o->lat_count);
     if (!rc) rc = zt_metrics_emit_u64(out, "_bucket", "le=\"+Inf\"", n);
     if (!rc) rc = zt_metrics_emit(out, "_sum", NULL, (double)atomic_load(&o->lat_sum_ns) / 1e9);

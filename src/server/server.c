@@ -264,12 +264,10 @@ static int m_role_ready(void *ud, struct zt_metrics_out *o)
 {
     struct zt_server *s = ud;
     int rc = 0;
-    char labels[64];
-    for (int i = 0; i < N_ROLES && !rc; i++) {
-        if (!(s->d.cfg->node.role_mask & (1u << i))) continue;
-        snprintf(labels, sizeof labels, "role=\"%s\"", zt_role_names[i]);
-        rc = zt_metrics_emit_u64(o, NULL, labels, atomic_load(&s->roles[i].ready) ? 1 : 0);
-    }
+    for (int i = 0; i < N_ROLES && !rc; i++)
+        if (s->d.cfg->node.role_mask & (1u << i))
+            rc = zt_metrics_emitf_u64(o, NULL, atomic_load(&s->roles[i].ready) ? 1 : 0, "role=\"%s\"",
+                                      zt_role_names[i]);
     return rc;
 }
 

@@ -2,7 +2,8 @@
  * rendered in registration order with HELP and TYPE, callbacks and atomic
  * counters, labels and histogram suffixes, registering from a table
  * (zt_metrics_add_fns) with one callback told which entry it renders
- * (zt_metrics_out_index), one sample per name (zt_metrics_emit_each), name
+ * (zt_metrics_out_index), labels formatted (zt_metrics_emitf_u64), one
+ * sample per name (zt_metrics_emit_each), name
  * checks, duplicates, the size limit, a full output buffer, allocation
  * failure, no leaks. */
 #include "zt_test.h"
@@ -146,7 +147,9 @@ static void test_emit_each(void **state)
 static int render_indexed(void *ud, struct zt_metrics_out *o)
 {
     const uint64_t *v = ud;
-    return zt_metrics_emit_u64(o, NULL, NULL, v[zt_metrics_out_index(o)]);
+    size_t i = zt_metrics_out_index(o);
+    if (i == 1) return zt_metrics_emitf_u64(o, NULL, v[i], "at=\"%zu\",name=\"%s\"", i, "c");
+    return zt_metrics_emit_u64(o, NULL, NULL, v[i]);
 }
 
 static void test_table_index(void **state)
@@ -166,8 +169,29 @@ static void test_table_index(void **state)
     zt_buf_init(&out, 1 << 16);
     assert_int_equal(zt_metrics_render(m, &out), 0);
     assert_string_equal(zt_buf_str(&out), "# HELP zt_b B.\n# TYPE zt_b gauge\nzt_b 8\n"
-                                          "# HELP zt_c C.\n# TYPE zt_c counter\nzt_c 9\n"
+                                          "# HELP zt_c C.\n# TYPE zt_c counter\nzt_c{at=\"1\",name=\"c\"} 9\n"
                                           "# HELP zt_d D.\n# TYPE zt_d gauge\nzt_d 7\n");
+    zt_buf_deinit(&out);
+    zt_metrics_free(m);
+}
+
+static int render_long_label(void *ud, struct zt_metrics_out *o)
+{
+    return zt_metrics_emitf_u64(o, NULL, 1, "name=\"%s\"", (const char *)ud);
+}
+
+static void test_emitf_too_long(void **state)
+{
+    (void)state;
+    struct zt_metrics *m = NULL;
+    assert_int_equal(zt_metrics_new(&m), 0);
+    char name[300];
+    memset(name, 'x', sizeof name - 1);
+    name[sizeof name - 1] = '\0';
+    assert_int_equal(zt_metrics_add_fn(m, "zt_long", "Long.", ZT_METRIC_GAUGE, render_long_label, name), 0);
+    struct zt_buf out;
+    zt_buf_init(&out, 1 << 16);
+    assert_int_equal(zt_metrics_render(m, &out), ZT_ETOOBIG); /* an error, not a truncated label */
     zt_buf_deinit(&out);
     zt_metrics_free(m);
 }
@@ -238,6 +262,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_render, setup, teardown),
         cmocka_unit_test_setup_teardown(test_emit_each, setup, teardown),
         cmocka_unit_test_setup_teardown(test_table_index, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_emitf_too_long, setup, teardown),
         cmocka_unit_test_setup_teardown(test_register_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_full_output, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alloc_failure, setup, teardown),
