@@ -289,17 +289,20 @@ static int rd_str(struct rd *r, uint64_t max, uint64_t *off, uint64_t *len, cons
 }
 
 /* A table of n entries of elem bytes (*arr; NULL when n is 0) and its name
- * index: a power of two with at least twice n slots (load <= 1/2). n is at
- * most 1e6, so the index is at most 2^21 uint32_t. */
+ * index (a power of two with at least twice n slots: load <= 1/2), in one
+ * allocation that ix->slot owns: the slots, then the entries (cap * 4 is a
+ * multiple of 64, so they are aligned). n is at most 1e6, so the index is
+ * at most 2^21 uint32_t. */
 static int table_alloc(struct name_ix *ix, uint64_t n, size_t elem, void **arr)
 {
     size_t cap = 16;
     while (cap < 2 * n) cap *= 2;
     *arr = NULL;
-    ix->slot = zt_calloc(cap, sizeof *ix->slot);
+    if (n > (SIZE_MAX - cap * sizeof *ix->slot) / elem) return ZT_ENOMEM;
+    ix->slot = zt_calloc(1, cap * sizeof *ix->slot + (size_t)n * elem);
     if (!ix->slot) return ZT_ENOMEM;
     ix->mask = cap - 1;
-    if (n && !(*arr = zt_calloc((size_t)n, elem))) return ZT_ENOMEM;
+    if (n) *arr = ix->slot + cap;
     return 0;
 }
 
@@ -658,11 +661,9 @@ out:
 void zt_gguf_close(struct zt_gguf *g)
 {
     if (!g) return;
-    zt_free(g->kv);
-    zt_free(g->kv_ix.slot);
+    zt_free(g->kv_ix.slot); /* with g->kv */
+    zt_free(g->t_ix.slot);  /* with g->tensors */
     zt_free(g->str_off);
-    zt_free(g->tensors);
-    zt_free(g->t_ix.slot);
     if (g->map) munmap(g->map, g->size);
     zt_free(g);
 }

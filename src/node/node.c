@@ -40,6 +40,7 @@
 #include "zentalk/zt_featset.h"
 #include "zentalk/zt_gdpr.h"
 #include "zentalk/zt_identity.h"
+#include "zentalk/zt_jobs.h" /* the relay the node builds (zt_relay) */
 #include "zentalk/zt_ledger.h"
 #include "zentalk/zt_log.h"
 #include "zentalk/zt_metrics.h"

@@ -1,4 +1,5 @@
 /* policy.c: privacy decisions per feature and PII type. See zt_privacy.h. */
+#include <stdint.h>
 #include <string.h>
 
 #include "zentalk/zt_alloc.h"
@@ -13,8 +14,8 @@ struct rule {
 struct zt_privacy_policy {
     bool enabled; /* privacy.pii_filter */
     enum zt_privacy_action fallback;
-    struct rule *rules;
     size_t n_rules;
+    struct rule rules[]; /* privacy.policies, in the same allocation */
 };
 
 /* The actions' names (config and API), indexed by enum zt_privacy_action. */
@@ -43,7 +44,8 @@ const char *zt_privacy_action_name(enum zt_privacy_action a)
 int zt_privacy_policy_new(const struct zt_cfg_privacy *privacy, const struct zt_pii_detector *d,
                           struct zt_privacy_policy **out, struct zt_buf *errs)
 {
-    struct zt_privacy_policy *p = zt_calloc(1, sizeof *p);
+    if (privacy->n_policies > (SIZE_MAX - sizeof(struct zt_privacy_policy)) / sizeof(struct rule)) return ZT_ENOMEM;
+    struct zt_privacy_policy *p = zt_calloc(1, sizeof *p + privacy->n_policies * sizeof p->rules[0]);
     if (!p) return ZT_ENOMEM;
     int rc = 0;
     p->enabled = privacy->pii_filter;
@@ -51,13 +53,6 @@ int zt_privacy_policy_new(const struct zt_cfg_privacy *privacy, const struct zt_
         if (errs) zt_ignore(zt_buf_append_str(errs, "privacy.default_policy: unknown action\n"));
         rc = ZT_ECONFIG;
         goto out;
-    }
-    if (privacy->n_policies) {
-        p->rules = zt_calloc(privacy->n_policies, sizeof *p->rules);
-        if (!p->rules) {
-            rc = ZT_ENOMEM;
-            goto out;
-        }
     }
     for (size_t i = 0; i < privacy->n_policies; i++) {
         const struct zt_cfg_privacy_rule *r = &privacy->policies[i];
@@ -92,9 +87,7 @@ out:
 
 void zt_privacy_policy_free(struct zt_privacy_policy *p)
 {
-    if (!p) return;
-    zt_free(p->rules);
-    zt_free(p);
+    zt_free(p); /* with its rules */
 }
 
 enum zt_privacy_action zt_privacy_action_for(const struct zt_privacy_policy *p, const char *feature,
