@@ -55,6 +55,10 @@ void zt_asset_missing_message(const char *what, const char *name, char *out, siz
 ZT_NODISCARD int zt_asset_load(const char *path, const char *kind, uint32_t version,
                                struct zt_asset *a);
 void zt_asset_deinit(struct zt_asset *a);
+/* zt_asset_load, then parse(payload, length, out) (what it returns), then
+ * the asset released: a loader of a feature's asset in one call. */
+ZT_NODISCARD int zt_asset_load_with(const char *path, const char *kind, uint32_t version,
+                                    int (*parse)(const void *data, size_t len, void *out), void *out);
 
 /* Write an asset file atomically (temporary file, fsync, rename) with mode
  * 0644. kind: 1..16 printable ASCII characters. ZT_EINVAL, ZT_ETOOBIG, ZT_EIO. */

@@ -51,6 +51,12 @@ enum zt_role {
     ZT_ROLE_ORCHESTRATOR = 1u << 1,
     ZT_ROLE_WORKER = 1u << 2,
 };
+#define ZT_ROLE_COUNT 3
+/* The name of role bit i (i < ZT_ROLE_COUNT): "gateway", "orchestrator",
+ * "worker"; NULL after the last. */
+extern const char *const zt_role_names[ZT_ROLE_COUNT + 1];
+/* The names of the roles in mask, in bit order, into out; their count. */
+size_t zt_role_list(unsigned mask, const char *out[static ZT_ROLE_COUNT]);
 
 /* config.yaml */
 struct zt_cfg_node {

@@ -102,6 +102,9 @@ void zt_infer_free(struct zt_infer *inf);
 size_t zt_infer_model_count(const struct zt_infer *inf);
 /* Entry i (i < count) and whether it is loaded now. */
 const struct zt_cfg_model *zt_infer_model(const struct zt_infer *inf, size_t i, bool *loaded);
+/* The ids of the first max entries (borrowed: they live as long as inf)
+ * into ids; their count. */
+size_t zt_infer_model_ids(const struct zt_infer *inf, const char **ids, size_t max);
 /* Index of the entry named id ("" or NULL: the default model), or -1. */
 int zt_infer_model_find(const struct zt_infer *inf, const char *id);
 /* True when id (not the default: a name) is one of the entries. */

@@ -44,6 +44,12 @@ ZT_NODISCARD int zt_metrics_emit(struct zt_metrics_out *o, const char *suffix, c
 ZT_NODISCARD int zt_metrics_emit_u64(struct zt_metrics_out *o, const char *suffix, const char *labels,
                                      uint64_t value);
 
+/* zt_metrics_emit_u64 with the labels formatted from fmt (printf; the
+ * caller escapes what it formats in). ZT_ETOOBIG for labels over 255
+ * bytes. */
+ZT_NODISCARD int zt_metrics_emitf_u64(struct zt_metrics_out *o, const char *suffix, uint64_t value, const char *fmt,
+                                      ...) ZT_PRINTF(4, 5);
+
 /* One sample per i < n: labelled label="names[i]" (names: plain label
  * values, not escaped), the value of v[i]. ZT_ETOOBIG for a label over
  * 127 bytes. */
@@ -71,6 +77,10 @@ struct zt_metrics_fam {
 };
 /* zt_metrics_add_fn for each of fams[0..n), all with ud; the first error. */
 ZT_NODISCARD int zt_metrics_add_fns(struct zt_metrics *m, const struct zt_metrics_fam *fams, size_t n, void *ud);
+/* The index in its zt_metrics_add_fns() table of the family being rendered
+ * (0 for one added by zt_metrics_add_fn): one callback can serve several
+ * families of a table. */
+size_t zt_metrics_out_index(const struct zt_metrics_out *o);
 /* Register a family of one unlabelled sample read from *v (relaxed). */
 ZT_NODISCARD int zt_metrics_add_u64(struct zt_metrics *m, const char *name, const char *help,
                                     enum zt_metric_type type, const atomic_uint_fast64_t *v);

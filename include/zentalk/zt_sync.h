@@ -66,4 +66,20 @@ static inline void zt_set_and_wake(pthread_mutex_t *mu, pthread_cond_t *cv, bool
     pthread_mutex_unlock(mu);
 }
 
+/* Stop the n threads th[] that wait on cv until *flag: set it, wake them,
+ * join them. */
+static inline void zt_threads_stop(pthread_mutex_t *mu, pthread_cond_t *cv, bool *flag, pthread_t *th, size_t n)
+{
+    zt_set_and_wake(mu, cv, flag);
+    for (size_t i = 0; i < n; i++) pthread_join(th[i], NULL);
+}
+
+/* The same for one thread *th, when *started; *started is false after. */
+static inline void zt_thread_stop(pthread_mutex_t *mu, pthread_cond_t *cv, bool *flag, pthread_t *th, bool *started)
+{
+    if (!*started) return;
+    zt_threads_stop(mu, cv, flag, th, 1);
+    *started = false;
+}
+
 #endif

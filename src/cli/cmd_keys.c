@@ -81,6 +81,39 @@ int zt__cli_key_load(const char *path, const char *pass_env, struct zt_identity 
     return lrc ? 1 : 0;
 }
 
+/* What keygen needs: the passphrase, the identity, the error text
+ * of the key file functions. */
+struct key_job {
+    const char *pass; /* NULL: none */
+    size_t pass_len;
+    struct zt_identity *id;
+    struct zt_buf err;
+};
+
+/* The passphrase (pass_env) and k ready; 0, or 1 (said why). */
+static int key_job_begin(const char *pass_env, struct key_job *k)
+{
+    memset(k, 0, sizeof *k);
+    if (passphrase_from_env(pass_env, &k->pass) != 0) return 1;
+    k->pass_len = k->pass ? strlen(k->pass) : 0;
+    zt_buf_init(&k->err, 4096);
+    return 0;
+}
+
+/* Say why a key file function failed with rc. */
+static void key_job_say(const struct key_job *k, int rc)
+{
+    zt__cli_say("%s", k->err.len ? zt_buf_str(&k->err) : zt_strerror(rc));
+}
+
+/* Free what k holds; returns rc. */
+static int key_job_end(struct key_job *k, int rc)
+{
+    zt_identity_free(k->id);
+    zt_buf_deinit(&k->err);
+    return rc;
+}
+
 static void print_identity(const struct zt_identity *id, const char *path, bool encrypted, bool as_json)
 {
     char ed[2 * ZT_ED25519_PK_LEN + 1], kem[2 * ZT_X25519_LEN + 1];
@@ -136,32 +169,17 @@ int zt__cli_keygen(int argc, char **argv)
         zt__cli_say("keygen needs --out FILE");
         return 2;
     }
-    const char *pass = NULL;
-    if (passphrase_from_env(pass_env, &pass) != 0) return 1;
-
-    int rc = 1;
-    struct zt_identity *id = NULL;
-    struct zt_buf err;
-    zt_buf_init(&err, 4096);
-    if (zt_identity_generate(&id) != 0) {
+    struct key_job k;
+    if (key_job_begin(pass_env, &k) != 0) return 1;
+    if (zt_identity_generate(&k.id) != 0) {
         zt__cli_say("cannot generate keys");
-        goto out;
+        return key_job_end(&k, 1);
     }
-    int src = zt_identity_save(id, out, pass, pass ? strlen(pass) : 0, NULL,
-                               force ? ZT_IDENTITY_OVERWRITE : 0, &err);
-    if (src == ZT_EEXIST) {
-        zt__cli_say("%s already exists; use --force to replace it (the old identity is lost)", out);
-        goto out;
-    } else if (src) {
-        zt__cli_say("%s", err.len ? zt_buf_str(&err) : zt_strerror(src));
-        goto out;
-    }
-    print_identity(id, out, pass != NULL, as_json);
-    rc = 0;
-out:
-    zt_identity_free(id);
-    zt_buf_deinit(&err);
-    return rc;
+    int src = zt_identity_save(k.id, out, k.pass, k.pass_len, NULL, force ? ZT_IDENTITY_OVERWRITE : 0, &k.err);
+    if (src == ZT_EEXIST) zt__cli_say("%s already exists; use --force to replace it (the old identity is lost)", out);
+    else if (src) key_job_say(&k, src);
+    else print_identity(k.id, out, k.pass != NULL, as_json);
+    return key_job_end(&k, src ? 1 : 0);
 }
 
 static void id_usage(FILE *out)

@@ -149,11 +149,20 @@ struct cfg_table {
 static const char *const no_strings[] = {NULL};
 
 /* config.yaml: node */
-static const char *const role_names[] = {"gateway", "orchestrator", "worker", NULL};
+const char *const zt_role_names[ZT_ROLE_COUNT + 1] = {"gateway", "orchestrator", "worker", NULL};
+
+size_t zt_role_list(unsigned mask, const char *out[static ZT_ROLE_COUNT])
+{
+    size_t n = 0;
+    for (unsigned i = 0; i < ZT_ROLE_COUNT; i++)
+        if (mask & (1u << i)) out[n++] = zt_role_names[i];
+    return n;
+}
+
 static const struct cfg_key node_keys[] = {
     STR_KEY(struct zt_cfg_node, id, "", 64, KF_ID, 0,
             "Name of this node shown to peers; empty = the id derived from the node key (encryption.key_file)."),
-    STRLIST_KEY(struct zt_cfg_node, roles, role_names, ZT_CFG_MAX_LIST, role_names, KF_ANY,
+    STRLIST_KEY(struct zt_cfg_node, roles, zt_role_names, ZT_CFG_MAX_LIST, zt_role_names, KF_ANY,
                 KEY_NONEMPTY | KEY_UNIQUE, "Roles this process runs."),
     STR_KEY(struct zt_cfg_node, data_dir, "data", ZT_CFG_MAX_STR, KF_ANY, KEY_NONEMPTY,
             "Directory for keys, databases and models; created with mode 0700."),
@@ -1363,8 +1372,8 @@ static void derive_roles(struct zt_config *cfg)
 {
     unsigned mask = 0;
     for (size_t i = 0; i < cfg->node.roles.count; i++)
-        for (unsigned r = 0; role_names[r]; r++)
-            if (zt_str_eq(cfg->node.roles.items[i], role_names[r])) mask |= 1u << r;
+        for (unsigned r = 0; zt_role_names[r]; r++)
+            if (zt_str_eq(cfg->node.roles.items[i], zt_role_names[r])) mask |= 1u << r;
     cfg->node.role_mask = mask;
 }
 

@@ -7,6 +7,7 @@
 #include "zentalk/zt_metrics.h"
 
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -19,6 +20,7 @@ struct family {
     enum zt_metric_type type;
     zt_metrics_fn fn;
     void *ud;
+    size_t index; /* zt_metrics_out_index() */
     const atomic_uint_fast64_t *u64;
 };
 
@@ -31,6 +33,7 @@ struct zt_metrics {
 struct zt_metrics_out {
     struct zt_buf *b;
     const char *name;
+    size_t index;
 };
 
 static const char *type_name(enum zt_metric_type t)
@@ -120,8 +123,23 @@ int zt_metrics_add_fns(struct zt_metrics *m, const struct zt_metrics_fam *fams, 
 {
     int rc = 0;
     for (size_t i = 0; i < n && !rc; i++)
-        rc = zt_metrics_add_fn(m, fams[i].name, fams[i].help, fams[i].type, fams[i].fn, ud);
+        rc = fams[i].fn ? add(m, &(struct family){.name = fams[i].name, .help = fams[i].help, .type = fams[i].type,
+                                                  .fn = fams[i].fn, .ud = ud, .index = i})
+                        : ZT_EINVAL;
     return rc;
+}
+
+size_t zt_metrics_out_index(const struct zt_metrics_out *o) { return o->index; }
+
+int zt_metrics_emitf_u64(struct zt_metrics_out *o, const char *suffix, uint64_t value, const char *fmt, ...)
+{
+    char l[256];
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(l, sizeof l, fmt, ap);
+    va_end(ap);
+    if (k < 0 || (size_t)k >= sizeof l) return ZT_ETOOBIG;
+    return zt_metrics_emit_u64(o, suffix, l, value);
 }
 
 int zt_metrics_emit_each(struct zt_metrics_out *o, const char *label, const char *const *names,
@@ -144,7 +162,7 @@ int zt_metrics_render(struct zt_metrics *m, struct zt_buf *out)
     for (size_t i = 0; i < m->n && !rc; i++) {
         const struct family *f = &m->fam[i];
         rc = zt_buf_appendf(out, "# HELP %s %s\n# TYPE %s %s\n", f->name, f->help, f->name, type_name(f->type));
-        struct zt_metrics_out o = {.b = out, .name = f->name};
+        struct zt_metrics_out o = {.b = out, .name = f->name, .index = f->index};
         if (!rc && f->fn) rc = f->fn(f->ud, &o);
         else if (!rc) rc = zt_metrics_emit_u64(&o, NULL, NULL, atomic_load_explicit(f->u64, memory_order_relaxed));
     }

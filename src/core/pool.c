@@ -104,8 +104,7 @@ size_t zt_pool_threads(const struct zt_pool *p)
 void zt_pool_free(struct zt_pool *p)
 {
     if (!p) return;
-    zt_set_and_wake(&p->mu, &p->has_work, &p->stopping);
-    for (size_t i = 0; i < p->nthreads; i++) pthread_join(p->threads[i], NULL);
+    zt_threads_stop(&p->mu, &p->has_work, &p->stopping, p->threads, p->nthreads);
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->has_work);
     pthread_cond_destroy(&p->idle);

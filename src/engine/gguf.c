@@ -289,17 +289,20 @@ static int rd_str(struct rd *r, uint64_t max, uint64_t *off, uint64_t *len, cons
 }
 
 /* A table of n entries of elem bytes (*arr; NULL when n is 0) and its name
- * index: a power of two with at least twice n slots (load <= 1/2). n is at
- * most 1e6, so the index is at most 2^21 uint32_t. */
+ * index (a power of two with at least twice n slots: load <= 1/2), in one
+ * allocation that ix->slot owns: the slots, then the entries (cap * 4 is a
+ * multiple of 64, so they are aligned). n is at most 1e6, so the index is
+ * at most 2^21 uint32_t. */
 static int table_alloc(struct name_ix *ix, uint64_t n, size_t elem, void **arr)
 {
     size_t cap = 16;
     while (cap < 2 * n) cap *= 2;
     *arr = NULL;
-    ix->slot = zt_calloc(cap, sizeof *ix->slot);
+    if (n > (SIZE_MAX - cap * sizeof *ix->slot) / elem) return ZT_ENOMEM;
+    ix->slot = zt_calloc(1, cap * sizeof *ix->slot + (size_t)n * elem);
     if (!ix->slot) return ZT_ENOMEM;
     ix->mask = cap - 1;
-    if (n && !(*arr = zt_calloc((size_t)n, elem))) return ZT_ENOMEM;
+    if (n) *arr = ix->slot + cap;
     return 0;
 }
 
@@ -479,111 +482,111 @@ static int ix_add(struct rd *r, struct zt_gguf *g, bool tensor, uint64_t off, ui
     return 0;
 }
 
-static int parse_kvs(struct rd *r, struct zt_gguf *g)
+/* kv i, its key (len bytes at off) read: its value. */
+static int parse_kv(struct rd *r, struct zt_gguf *g, uint64_t i, uint64_t off, uint64_t len)
 {
-    void *arr;
-    int rc = table_alloc(&g->kv_ix, g->n_kv, sizeof *g->kv, &arr);
-    g->kv = arr;
+    struct kv *kv = &g->kv[i];
+    kv->key_off = off;
+    kv->key_len = (uint32_t)len;
+    uint32_t t;
+    int rc = rd_u32(r, &t, "value type");
     if (rc) return rc;
-    for (uint64_t i = 0; i < g->n_kv; i++) {
-        struct kv *kv = &g->kv[i];
-        uint64_t off, len;
-        if ((rc = rd_name(r, "kv", i, "key", &off, &len)) != 0) return rc;
-        kv->key_off = off;
-        kv->key_len = (uint32_t)len;
-        if ((rc = ix_add(r, g, false, off, len, i)) != 0) return rc;
+    rc = parse_value(r, g, t, 0, kv);
+    if (rc) return rc;
+    kv->type = (uint8_t)t;
 
-        uint32_t t;
-        rc = rd_u32(r, &t, "value type");
-        if (rc) return rc;
-        rc = parse_value(r, g, t, 0, kv);
-        if (rc) return rc;
-        kv->type = (uint8_t)t;
-
-        if (key_is(g, kv, "general.alignment", 17)) {
-            uint32_t a;
-            if (t != ZT_GGUF_U32) {
-                errf(r, "general.alignment has type %s, must be u32", vtype_names[t]);
-                return ZT_EPARSE;
-            }
-            memcpy(&a, g->base + kv->val_off, 4);
-            if (a == 0 || (a & (a - 1)) != 0) {
-                errf(r, "general.alignment %" PRIu32 " is not a power of two", a);
-                return ZT_EPARSE;
-            }
-            g->alignment = a;
+    if (key_is(g, kv, "general.alignment", 17)) {
+        uint32_t a;
+        if (t != ZT_GGUF_U32) {
+            errf(r, "general.alignment has type %s, must be u32", vtype_names[t]);
+            return ZT_EPARSE;
         }
+        memcpy(&a, g->base + kv->val_off, 4);
+        if (a == 0 || (a & (a - 1)) != 0) {
+            errf(r, "general.alignment %" PRIu32 " is not a power of two", a);
+            return ZT_EPARSE;
+        }
+        g->alignment = a;
     }
-    r->ctx[0] = '\0';
     return 0;
 }
 
-static int parse_tensor_infos(struct rd *r, struct zt_gguf *g)
+/* tensor i, its name (len bytes at off) read: its shape, type and offset. */
+static int parse_tensor_info(struct rd *r, struct zt_gguf *g, uint64_t i, uint64_t off, uint64_t len)
 {
-    void *arr;
-    int rc = table_alloc(&g->t_ix, g->n_tensors, sizeof *g->tensors, &arr);
-    g->tensors = arr;
+    struct zt_gguf_tensor *t = &g->tensors[i];
+    t->name.ptr = (const char *)(r->p + off);
+    t->name.len = len;
+    int rc = rd_u32(r, &t->n_dims, "n_dims");
     if (rc) return rc;
-    for (uint64_t i = 0; i < g->n_tensors; i++) {
-        struct zt_gguf_tensor *t = &g->tensors[i];
-        uint64_t off, len;
-        if ((rc = rd_name(r, "tensor", i, "tensor name", &off, &len)) != 0) return rc;
-        t->name.ptr = (const char *)(r->p + off);
-        t->name.len = len;
-        if ((rc = ix_add(r, g, true, off, len, i)) != 0) return rc;
-
-        rc = rd_u32(r, &t->n_dims, "n_dims");
+    if (t->n_dims < 1 || t->n_dims > ZT_GGUF_MAX_DIMS) {
+        errf(r, "n_dims %" PRIu32 " at offset %zu is not in 1..%d", t->n_dims, r->pos - 4,
+             ZT_GGUF_MAX_DIMS);
+        return ZT_EPARSE;
+    }
+    uint64_t nel = 1;
+    for (uint32_t d = 0; d < ZT_GGUF_MAX_DIMS; d++) t->ne[d] = 1;
+    for (uint32_t d = 0; d < t->n_dims; d++) {
+        rc = rd_u64(r, &t->ne[d], "ne");
         if (rc) return rc;
-        if (t->n_dims < 1 || t->n_dims > ZT_GGUF_MAX_DIMS) {
-            errf(r, "n_dims %" PRIu32 " at offset %zu is not in 1..%d", t->n_dims, r->pos - 4,
-                 ZT_GGUF_MAX_DIMS);
+        if (t->ne[d] == 0) {
+            errf(r, "ne[%" PRIu32 "] is 0", d);
             return ZT_EPARSE;
         }
-        uint64_t nel = 1;
-        for (uint32_t d = 0; d < ZT_GGUF_MAX_DIMS; d++) t->ne[d] = 1;
-        for (uint32_t d = 0; d < t->n_dims; d++) {
-            rc = rd_u64(r, &t->ne[d], "ne");
-            if (rc) return rc;
-            if (t->ne[d] == 0) {
-                errf(r, "ne[%" PRIu32 "] is 0", d);
-                return ZT_EPARSE;
-            }
-            /* ggml indexes with int64_t: the element count must fit one. */
-            if (__builtin_mul_overflow(nel, t->ne[d], &nel) || nel > (uint64_t)INT64_MAX) {
-                errf(r, "element count overflows at ne[%" PRIu32 "] = %" PRIu64, d, t->ne[d]);
-                return ZT_ERANGE;
-            }
-        }
-        t->n_elements = nel;
-        uint32_t type;
-        rc = rd_u32(r, &type, "tensor type");
-        if (rc) return rc;
-        t->type = (enum zt_ggml_type)type;
-        const struct type_traits *tt = traits(t->type);
-        if (!tt) {
-            errf(r, "unknown ggml tensor type %" PRIu32, type);
-            return ZT_EUNSUPPORTED;
-        }
-        if (t->ne[0] % tt->blck != 0) {
-            errf(r, "ne[0] = %" PRIu64 " is not a multiple of the %s block size %" PRIu32, t->ne[0],
-                 tt->name, tt->blck);
-            return ZT_EPARSE;
-        }
-        rc = zt_ggml_nbytes(t->type, t->n_dims, t->ne, &t->size);
-        if (rc) {
-            errf(r, "%s data size overflows", tt->name);
+        /* ggml indexes with int64_t: the element count must fit one. */
+        if (__builtin_mul_overflow(nel, t->ne[d], &nel) || nel > (uint64_t)INT64_MAX) {
+            errf(r, "element count overflows at ne[%" PRIu32 "] = %" PRIu64, d, t->ne[d]);
             return ZT_ERANGE;
         }
-        rc = rd_u64(r, &t->offset, "tensor offset");
-        if (rc) return rc;
-        if (t->offset % g->alignment != 0) {
-            errf(r, "offset %" PRIu64 " is not a multiple of the alignment %" PRIu64, t->offset,
-                 g->alignment);
-            return ZT_EPARSE;
-        }
     }
-    r->ctx[0] = '\0';
+    t->n_elements = nel;
+    uint32_t type;
+    rc = rd_u32(r, &type, "tensor type");
+    if (rc) return rc;
+    t->type = (enum zt_ggml_type)type;
+    const struct type_traits *tt = traits(t->type);
+    if (!tt) {
+        errf(r, "unknown ggml tensor type %" PRIu32, type);
+        return ZT_EUNSUPPORTED;
+    }
+    if (t->ne[0] % tt->blck != 0) {
+        errf(r, "ne[0] = %" PRIu64 " is not a multiple of the %s block size %" PRIu32, t->ne[0],
+             tt->name, tt->blck);
+        return ZT_EPARSE;
+    }
+    rc = zt_ggml_nbytes(t->type, t->n_dims, t->ne, &t->size);
+    if (rc) {
+        errf(r, "%s data size overflows", tt->name);
+        return ZT_ERANGE;
+    }
+    rc = rd_u64(r, &t->offset, "tensor offset");
+    if (rc) return rc;
+    if (t->offset % g->alignment != 0) {
+        errf(r, "offset %" PRIu64 " is not a multiple of the alignment %" PRIu64, t->offset,
+             g->alignment);
+        return ZT_EPARSE;
+    }
     return 0;
+}
+
+/* The kv table (tensor false) or the tensor table: each entry's name,
+ * indexed (names are unique), then the rest of it by entry(). */
+static int parse_table(struct rd *r, struct zt_gguf *g, bool tensor,
+                       int (*entry)(struct rd *r, struct zt_gguf *g, uint64_t i, uint64_t off, uint64_t len))
+{
+    uint64_t n = tensor ? g->n_tensors : g->n_kv;
+    void *arr;
+    int rc = table_alloc(tensor ? &g->t_ix : &g->kv_ix, n, tensor ? sizeof *g->tensors : sizeof *g->kv, &arr);
+    if (tensor) g->tensors = arr;
+    else g->kv = arr;
+    for (uint64_t i = 0; i < n && !rc; i++) {
+        uint64_t off, len;
+        rc = rd_name(r, tensor ? "tensor" : "kv", i, tensor ? "tensor name" : "key", &off, &len);
+        if (!rc) rc = ix_add(r, g, tensor, off, len, i); /* probes only the entries before i */
+        if (!rc) rc = entry(r, g, i, off, len);
+    }
+    if (!rc) r->ctx[0] = '\0';
+    return rc;
 }
 
 struct span {
@@ -658,11 +661,9 @@ out:
 void zt_gguf_close(struct zt_gguf *g)
 {
     if (!g) return;
-    zt_free(g->kv);
-    zt_free(g->kv_ix.slot);
+    zt_free(g->kv_ix.slot); /* with g->kv */
+    zt_free(g->t_ix.slot);  /* with g->tensors */
     zt_free(g->str_off);
-    zt_free(g->tensors);
-    zt_free(g->t_ix.slot);
     if (g->map) munmap(g->map, g->size);
     zt_free(g);
 }
@@ -731,9 +732,9 @@ static int parse(const uint8_t *p, size_t size, const char *path, struct zt_buf 
         rc = ZT_EPARSE;
         goto out;
     }
-    rc = parse_kvs(&r, g);
+    rc = parse_table(&r, g, false, parse_kv);
     if (rc) goto nomem_check;
-    rc = parse_tensor_infos(&r, g);
+    rc = parse_table(&r, g, true, parse_tensor_info);
     if (rc) goto nomem_check;
     rc = place_tensors(&r, g);
 nomem_check:

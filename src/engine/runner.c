@@ -446,10 +446,7 @@ int zt_runner_new(struct zt_model *m, const struct zt_runner_opts *o, struct zt_
 
 void zt_runner_shutdown(struct zt_runner *r)
 {
-    if (!r || !r->thread_started) return;
-    zt_set_and_wake(&r->mu, &r->cv, &r->stopping);
-    pthread_join(r->thread, NULL);
-    r->thread_started = false;
+    if (r) zt_thread_stop(&r->mu, &r->cv, &r->stopping, &r->thread, &r->thread_started);
 }
 
 void zt_runner_free(struct zt_runner *r)

@@ -742,6 +742,46 @@ static int token_array(const struct zt_gguf *g, const char *key, size_t n, bool 
     return 0;
 }
 
+/* key's array of n numbers (ZT_ENOTFOUND: there is none) as n floats
+ * (floats) or n token types (-1: out of range), zt_calloc'd in *out. */
+static int token_numbers(const struct zt_gguf *g, const char *key, size_t n, bool floats, void **out,
+                         struct zt_buf *err)
+{
+    enum zt_gguf_vtype et;
+    int64_t ki;
+    int rc = token_array(g, key, n, floats, &ki, &et, err);
+    if (rc) return rc;
+    uint8_t *v = zt_calloc(n ? n : 1, 4);
+    if (!v) {
+        zt_buf_sayf(err, "tokenizer: out of memory");
+        return ZT_ENOMEM;
+    }
+    const uint8_t *raw = zt_gguf_kv_arr_data(g, ki);
+    if (raw && et == (floats ? ZT_GGUF_F32 : ZT_GGUF_I32)) {
+        memcpy(v, raw, 4 * n); /* packed little-endian, maybe unaligned */
+    } else {
+        for (size_t i = 0; i < n && !rc; i++) {
+            if (floats) {
+                double f;
+                float x = (rc = zt_gguf_kv_arr_f64(g, ki, i, &f)) == 0 ? (float)f : 0;
+                memcpy(v + 4 * i, &x, 4);
+            } else {
+                int64_t t;
+                int32_t y = (rc = zt_gguf_kv_arr_i64(g, ki, i, &t)) != 0 || t < 0 || t > ZT_TOK_TYPE_BYTE
+                                ? -1 /* refused */
+                                : (int32_t)t;
+                memcpy(v + 4 * i, &y, 4);
+            }
+        }
+    }
+    if (rc) {
+        zt_free(v);
+        return rc;
+    }
+    *out = v;
+    return 0;
+}
+
 /* A string array as zt_tok_text[] (pointing into the mapping). */
 static int gguf_texts(const struct zt_gguf *g, const char *key, size_t max, struct zt_tok_text **out,
                       size_t *n_out, struct zt_buf *err)
@@ -811,45 +851,13 @@ int zt_tok_from_gguf(const struct zt_gguf *g, struct zt_tokenizer **out, struct 
     }
     d.tokens = tokens;
 
-    enum zt_gguf_vtype et;
-    int64_t ki;
-    rc = token_array(g, "tokenizer.ggml.scores", d.n_tokens, true, &ki, &et, err);
-    if (rc == 0) {
-        scores = zt_calloc(d.n_tokens, sizeof *scores);
-        if (!scores) goto nomem;
-        const uint8_t *raw = zt_gguf_kv_arr_data(g, ki);
-        for (size_t i = 0; i < d.n_tokens; i++) {
-            if (raw && et == ZT_GGUF_F32) {
-                memcpy(&scores[i], raw + 4 * i, 4); /* packed little-endian, maybe unaligned */
-            } else {
-                double v;
-                if ((rc = zt_gguf_kv_arr_f64(g, ki, i, &v)) != 0) goto out;
-                scores[i] = (float)v;
-            }
-        }
-        d.scores = scores;
-    } else if (rc != ZT_ENOTFOUND) {
-        goto out;
-    }
-
-    rc = token_array(g, "tokenizer.ggml.token_type", d.n_tokens, false, &ki, &et, err);
-    if (rc == 0) {
-        types = zt_calloc(d.n_tokens, sizeof *types);
-        if (!types) goto nomem;
-        const uint8_t *raw = zt_gguf_kv_arr_data(g, ki);
-        for (size_t i = 0; i < d.n_tokens; i++) {
-            if (raw && et == ZT_GGUF_I32) {
-                memcpy(&types[i], raw + 4 * i, 4);
-            } else {
-                int64_t v;
-                if ((rc = zt_gguf_kv_arr_i64(g, ki, i, &v)) != 0) goto out;
-                types[i] = (v < 0 || v > ZT_TOK_TYPE_BYTE) ? -1 : (int32_t)v; /* -1: refused */
-            }
-        }
-        d.types = types;
-    } else if (rc != ZT_ENOTFOUND) {
-        goto out;
-    }
+    void *arr;
+    rc = token_numbers(g, "tokenizer.ggml.scores", d.n_tokens, true, &arr, err);
+    if (rc == 0) d.scores = scores = arr;
+    else if (rc != ZT_ENOTFOUND) goto out;
+    rc = token_numbers(g, "tokenizer.ggml.token_type", d.n_tokens, false, &arr, err);
+    if (rc == 0) d.types = types = arr;
+    else if (rc != ZT_ENOTFOUND) goto out;
 
     if (d.kind == ZT_TOK_BPE) {
         rc = gguf_texts(g, "tokenizer.ggml.merges", ZT_TOK_MAX_MERGES, &merges, &d.n_merges, err);
@@ -899,10 +907,6 @@ int zt_tok_from_gguf(const struct zt_gguf *g, struct zt_tokenizer **out, struct 
         goto out;
     }
     rc = zt_tok_new(&d, out, err);
-    goto out;
-nomem:
-    rc = ZT_ENOMEM;
-    zt_buf_sayf(err, "tokenizer: out of memory");
 out:
     zt_free(tokens);
     zt_free(merges);

@@ -111,6 +111,17 @@ out:
     return rc;
 }
 
+int zt_asset_load_with(const char *path, const char *kind, uint32_t version,
+                       int (*parse)(const void *data, size_t len, void *out), void *out)
+{
+    struct zt_asset a;
+    int rc = zt_asset_load(path, kind, version, &a);
+    if (rc) return rc;
+    rc = parse(a.data, a.len, out);
+    zt_asset_deinit(&a);
+    return rc;
+}
+
 void zt_asset_deinit(struct zt_asset *a)
 {
     if (!a) return;

@@ -51,9 +51,15 @@ bool zt__next_field(const char **s, const char *e, const char **f, size_t *fl);
 
 /* A message tokenised once for several intent / lexicon queries
  * (intent.c); the summariser asks six questions of every sentence. */
-struct zt__ptext;
-ZT_NODISCARD int zt__ptext_new(const char *text, size_t len, struct zt__ptext **out);
-void zt__ptext_free(struct zt__ptext *p);
+struct zt__ptext {
+    struct ptok *t; /* words (intent.c) */
+    size_t n;
+    struct psent *s; /* sentences (intent.c) */
+    size_t n_s;
+};
+/* Tokenises text into *p (all zero on failure); zt__ptext_deinit frees. */
+ZT_NODISCARD int zt__ptext_init(const char *text, size_t len, struct zt__ptext *p);
+void zt__ptext_deinit(struct zt__ptext *p);
 ZT_NODISCARD int zt__intent_detect_p(const struct zt_intent_model *m, const struct zt__ptext *p,
                                      struct zt_intent_result *out);
 bool zt__intent_lexicon_p(const struct zt_intent_model *m, const char *name, const struct zt__ptext *p,

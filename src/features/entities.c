@@ -1109,18 +1109,12 @@ int zt_entities_extract(const char *text, size_t len, const struct zt_entities_r
 
 const char *zt_entity_type_name(enum zt_entity_type t)
 {
-    switch (t) {
-    case ZT_ENT_URL: return "url";
-    case ZT_ENT_EMAIL: return "email";
-    case ZT_ENT_MENTION: return "mention";
-    case ZT_ENT_HASHTAG: return "hashtag";
-    case ZT_ENT_WALLET: return "wallet";
-    case ZT_ENT_DATE: return "date";
-    case ZT_ENT_DATETIME: return "datetime";
-    case ZT_ENT_MONEY: return "money";
-    case ZT_ENT_PHONE: return "phone";
-    }
-    return "unknown";
+    static const char *const names[] = {
+        [ZT_ENT_URL] = "url",         [ZT_ENT_EMAIL] = "email", [ZT_ENT_MENTION] = "mention",
+        [ZT_ENT_HASHTAG] = "hashtag", [ZT_ENT_WALLET] = "wallet", [ZT_ENT_DATE] = "date",
+        [ZT_ENT_DATETIME] = "datetime", [ZT_ENT_MONEY] = "money", [ZT_ENT_PHONE] = "phone",
+    };
+    return (size_t)t < sizeof names / sizeof names[0] && names[t] ? names[t] : "unknown";
 }
 
 int zt_entities_parse_time(const char *s, struct zt_entities_ref *ref)

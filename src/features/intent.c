@@ -101,14 +101,7 @@ struct psent {
     bool excl;       /* ends with '!' */
 };
 
-struct zt__ptext {
-    struct ptok *t;
-    size_t n;
-    struct psent *s;
-    size_t n_s;
-};
-
-static void ptext_free(struct zt__ptext *p)
+void zt__ptext_deinit(struct zt__ptext *p)
 {
     zt_free(p->t);
     zt_free(p->s);
@@ -166,7 +159,7 @@ static bool is_am_pm(const char *text, const struct zt_token *t)
 }
 
 /* Split text into sentences and words (WORD, NUMBER, EMOJI tokens). */
-static int prepare(const char *text, size_t len, struct zt__ptext *p)
+int zt__ptext_init(const char *text, size_t len, struct zt__ptext *p)
 {
     memset(p, 0, sizeof *p);
     struct zt_token *t = NULL;
@@ -227,7 +220,7 @@ static int prepare(const char *text, size_t len, struct zt__ptext *p)
 out:
     zt_free(t);
     zt_free(sp);
-    if (rc) ptext_free(p);
+    if (rc) zt__ptext_deinit(p);
     return rc;
 }
 
@@ -487,32 +480,12 @@ static void question_rules(const struct zt_intent_model *m, const struct zt__pte
 
 int zt_intent_detect(const struct zt_intent_model *m, const char *text, size_t len, struct zt_intent_result *out)
 {
-    struct zt__ptext *p;
-    int rc = zt__ptext_new(text, len, &p);
+    struct zt__ptext p;
+    int rc = zt__ptext_init(text, len, &p);
     if (rc) return rc;
-    rc = zt__intent_detect_p(m, p, out);
-    zt__ptext_free(p);
+    rc = zt__intent_detect_p(m, &p, out);
+    zt__ptext_deinit(&p);
     return rc;
-}
-
-int zt__ptext_new(const char *text, size_t len, struct zt__ptext **out)
-{
-    struct zt__ptext *p = zt_calloc(1, sizeof *p);
-    if (!p) return ZT_ENOMEM;
-    int rc = prepare(text, len, p);
-    if (rc) {
-        zt_free(p);
-        return rc;
-    }
-    *out = p;
-    return 0;
-}
-
-void zt__ptext_free(struct zt__ptext *p)
-{
-    if (!p) return;
-    ptext_free(p);
-    zt_free(p);
 }
 
 int zt__intent_detect_p(const struct zt_intent_model *m, const struct zt__ptext *pp, struct zt_intent_result *out)
@@ -617,10 +590,10 @@ int zt_intent_lexicon(const struct zt_intent_model *m, const char *name, const c
         return 0;
     }
     struct zt__ptext p;
-    int rc = prepare(text, len, &p);
+    int rc = zt__ptext_init(text, len, &p);
     if (rc) return rc;
     *hit = lex_any(m, lx, &p, where);
-    ptext_free(&p);
+    zt__ptext_deinit(&p);
     return 0;
 }
 

@@ -486,14 +486,14 @@ out:
     return rc;
 }
 
+static int parse_asset(const void *data, size_t len, void *out)
+{
+    return zt_moderation_from_payload(data, len, out);
+}
+
 int zt_moderation_load(const char *path, struct zt_moderation **out)
 {
-    struct zt_asset a;
-    int rc = zt_asset_load(path, ZT_MODERATION_KIND, ZT_MODERATION_VERSION, &a);
-    if (rc) return rc;
-    rc = zt_moderation_from_payload(a.data, a.len, out);
-    zt_asset_deinit(&a);
-    return rc;
+    return zt_asset_load_with(path, ZT_MODERATION_KIND, ZT_MODERATION_VERSION, parse_asset, out);
 }
 
 /* ---- checking ------------------------------------------------------------------- */

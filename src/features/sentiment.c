@@ -113,14 +113,14 @@ out:
     return rc;
 }
 
+static int parse_asset(const void *data, size_t len, void *out)
+{
+    return zt_sentiment_from_payload(data, len, out);
+}
+
 int zt_sentiment_load(const char *path, struct zt_sentiment **out)
 {
-    struct zt_asset a;
-    int rc = zt_asset_load(path, ZT_SENTIMENT_KIND, ZT_SENTIMENT_VERSION, &a);
-    if (rc) return rc;
-    rc = zt_sentiment_from_payload(a.data, a.len, out);
-    zt_asset_deinit(&a);
-    return rc;
+    return zt_asset_load_with(path, ZT_SENTIMENT_KIND, ZT_SENTIMENT_VERSION, parse_asset, out);
 }
 
 void zt_sentiment_free(struct zt_sentiment *s)

@@ -72,14 +72,14 @@ out:
     return 0;
 }
 
+static int parse_asset(const void *data, size_t len, void *out)
+{
+    return zt_stopwords_parse(data, len, out);
+}
+
 int zt_stopwords_load(const char *path, struct zt_stopwords **out)
 {
-    struct zt_asset a;
-    int rc = zt_asset_load(path, ZT_STOPWORDS_KIND, ZT_STOPWORDS_VERSION, &a);
-    if (rc) return rc;
-    rc = zt_stopwords_parse((const char *)a.data, a.len, out);
-    zt_asset_deinit(&a);
-    return rc;
+    return zt_asset_load_with(path, ZT_STOPWORDS_KIND, ZT_STOPWORDS_VERSION, parse_asset, out);
 }
 
 void zt_stopwords_free(struct zt_stopwords *sw)

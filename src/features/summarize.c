@@ -476,21 +476,21 @@ int zt_summarize_at(const struct zt_intent_model *model, const struct zt_stopwor
         const struct sent *s = &k.s[i];
         const struct zt_conv_msg *m = &msgs[s->msg];
         const char *t = m->text + s->off;
-        struct zt__ptext *pt;
-        if ((rc = zt__ptext_new(t, s->len, &pt))) break;
+        struct zt__ptext pt;
+        if ((rc = zt__ptext_init(t, s->len, &pt))) break;
         struct zt_summary_item it = {s->msg, s->off, s->len, 1.0, NULL, SIZE_MAX, 0, 0, 0, 0, ""};
 
         /* decisions: "let's go with", "we agreed"; "Let's ..." that is not a
          * question or an invitation; "Agreed." makes what it answers one */
         enum zt_intent lead = mi[s->msg].labels[0].intent;
-        bool decided = zt__intent_lexicon_p(model, "decision", pt, ZT_LEX_ANY) ||
+        bool decided = zt__intent_lexicon_p(model, "decision", &pt, ZT_LEX_ANY) ||
                        (!s->q && lead != ZT_INTENT_INVITATION &&
-                        zt__intent_lexicon_p(model, "decision_start", pt, ZT_LEX_START));
+                        zt__intent_lexicon_p(model, "decision_start", &pt, ZT_LEX_START));
         if (decided && !has_item(&dec, s->msg, s->off) && (rc = push_item(&dec, it))) {
-            zt__ptext_free(pt);
+            zt__ptext_deinit(&pt);
             break;
         }
-        if (!decided && s->len <= 24 && zt__intent_lexicon_p(model, "decision_agree", pt, ZT_LEX_START)) {
+        if (!decided && s->len <= 24 && zt__intent_lexicon_p(model, "decision_agree", &pt, ZT_LEX_START)) {
             size_t prev = SIZE_MAX;
             for (size_t q = i; q > 0 && prev == SIZE_MAX; q--)
                 if (k.s[q - 1].msg < s->msg && !same_from(&msgs[k.s[q - 1].msg], m)) prev = q - 1;
@@ -498,21 +498,21 @@ int zt_summarize_at(const struct zt_intent_model *model, const struct zt_stopwor
                 const struct sent *ps = &k.s[prev];
                 struct zt_summary_item d = {ps->msg, ps->off, ps->len, 1.0, NULL, SIZE_MAX, 0, 0, 0, 0, ""};
                 if ((rc = push_item(&dec, d))) {
-                    zt__ptext_free(pt);
+                    zt__ptext_deinit(&pt);
                     break;
                 }
             }
         }
 
         /* action items */
-        bool todo = zt__intent_lexicon_p(model, "todo", pt, ZT_LEX_ANY);
-        bool commit = zt__intent_lexicon_p(model, "commitment", pt, ZT_LEX_START);
-        bool imper = zt__intent_lexicon_p(model, "imperative", pt, ZT_LEX_ANY);
-        bool timed = zt__intent_lexicon_p(model, "time", pt, ZT_LEX_ANY);
-        bool imper_start = imper && zt__intent_lexicon_p(model, "imperative", pt, ZT_LEX_START);
+        bool todo = zt__intent_lexicon_p(model, "todo", &pt, ZT_LEX_ANY);
+        bool commit = zt__intent_lexicon_p(model, "commitment", &pt, ZT_LEX_START);
+        bool imper = zt__intent_lexicon_p(model, "imperative", &pt, ZT_LEX_ANY);
+        bool timed = zt__intent_lexicon_p(model, "time", &pt, ZT_LEX_ANY);
+        bool imper_start = imper && zt__intent_lexicon_p(model, "imperative", &pt, ZT_LEX_START);
         struct zt_intent_result si;
-        rc = zt__intent_detect_p(model, pt, &si);
-        zt__ptext_free(pt);
+        rc = zt__intent_detect_p(model, &pt, &si);
+        zt__ptext_deinit(&pt);
         if (rc) break;
         bool request = zt_intent_score(&si, ZT_INTENT_REQUEST) >= ZT_INTENT_MIN;
         /* the next message of another speaker: who a request goes to */

@@ -624,31 +624,34 @@ out:
     return rc;
 }
 
+/* Stop a pair's pipelines (a busy one belongs to a request still running:
+ * wait for it a while) and free what the pair holds. */
+static void pair_deinit(struct pair *p)
+{
+    pthread_mutex_lock(&p->mu);
+    pthread_cond_broadcast(&p->cv);
+    for (int spin = 0; spin < 2000; spin++) {
+        bool busy = false;
+        for (unsigned k = 0; k < MAX_PIPELINES; k++) busy |= p->p[k].busy;
+        if (!busy) break;
+        pthread_mutex_unlock(&p->mu);
+        zt_time_sleep_ms(5);
+        pthread_mutex_lock(&p->mu);
+    }
+    for (unsigned k = 0; k < MAX_PIPELINES; k++)
+        if (!p->p[k].busy) pipe_stop(&p->p[k], true);
+    pthread_mutex_unlock(&p->mu);
+    pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->cv);
+    zt_free(p->mode_path);
+    zt_free(p->script);
+}
+
 void zt_translate_free(struct zt_translate *t)
 {
     if (!t) return;
     atomic_store(&t->closed, true);
-    for (size_t i = 0; i < t->n_pairs; i++) {
-        struct pair *p = &t->pairs[i];
-        pthread_mutex_lock(&p->mu);
-        pthread_cond_broadcast(&p->cv);
-        /* a busy pipeline belongs to a request still running: wait for it */
-        for (int spin = 0; spin < 2000; spin++) {
-            bool busy = false;
-            for (unsigned k = 0; k < MAX_PIPELINES; k++) busy |= p->p[k].busy;
-            if (!busy) break;
-            pthread_mutex_unlock(&p->mu);
-            zt_time_sleep_ms(5);
-            pthread_mutex_lock(&p->mu);
-        }
-        for (unsigned k = 0; k < MAX_PIPELINES; k++)
-            if (!p->p[k].busy) pipe_stop(&p->p[k], true);
-        pthread_mutex_unlock(&p->mu);
-        pthread_mutex_destroy(&p->mu);
-        pthread_cond_destroy(&p->cv);
-        zt_free(p->mode_path);
-        zt_free(p->script);
-    }
+    for (size_t i = 0; i < t->n_pairs; i++) pair_deinit(&t->pairs[i]);
     zt_free(t->pairs);
     zt_translate_rules_free(t->rules);
     zt_free(t);

@@ -135,6 +135,16 @@ static int check_backend(struct zt_infer *inf)
     return ZT_EUNSUPPORTED;
 }
 
+/* The constructors' common ending: check the backend, then hand inf out or
+ * free it. */
+static int check_and_hand_out(struct zt_infer *inf, struct zt_infer **out)
+{
+    int rc = check_backend(inf);
+    if (rc) zt_infer_free(inf);
+    else *out = inf;
+    return rc;
+}
+
 unsigned zt__infer_gpu_devices(const struct zt_infer *inf)
 {
     return inf->n_gpus;
@@ -156,13 +166,7 @@ int zt_infer_new(const struct zt_config *cfg, const struct zt_infer_opts *o, str
         inf->backend = cfg->gpu_pool.backend;
     if (!(o && o->fast)) inf->deterministic = cfg->gpu_pool.deterministic;
     inf->max_vram_mb = cfg->gpu_pool.max_vram_mb > 0 ? (uint64_t)cfg->gpu_pool.max_vram_mb : 0;
-    rc = check_backend(inf);
-    if (rc) {
-        zt_infer_free(inf);
-        return rc;
-    }
-    *out = inf;
-    return 0;
+    return check_and_hand_out(inf, out);
 }
 
 int zt_infer_new_file(const char *path, const struct zt_infer_opts *o, struct zt_infer **out)
@@ -182,13 +186,7 @@ int zt_infer_new_file(const char *path, const struct zt_infer_opts *o, struct zt
     inf->data_dir = ".";
     if (!inf->n_threads) inf->n_threads = cpus_online();
     if (!inf->n_slots) inf->n_slots = 1;
-    rc = check_backend(inf);
-    if (rc) {
-        zt_infer_free(inf);
-        return rc;
-    }
-    *out = inf;
-    return 0;
+    return check_and_hand_out(inf, out);
 }
 
 void zt_infer_shutdown(struct zt_infer *inf)
@@ -513,6 +511,13 @@ int zt_infer_load(struct zt_infer *inf, const char *id, struct zt_infer_err *err
 size_t zt_infer_model_count(const struct zt_infer *inf)
 {
     return inf->n_models;
+}
+
+size_t zt_infer_model_ids(const struct zt_infer *inf, const char **ids, size_t max)
+{
+    size_t n = inf->n_models < max ? inf->n_models : max;
+    for (size_t i = 0; i < n; i++) ids[i] = inf->models[i].id;
+    return n;
 }
 
 const struct zt_cfg_model *zt_infer_model(const struct zt_infer *inf, size_t i, bool *loaded)

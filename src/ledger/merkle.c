@@ -12,8 +12,8 @@
 
 struct zt_merkle {
     size_t n_leaves, n_nodes;
-    uint8_t (*tree)[ZT_MERKLE_HASH];
-    size_t *pos; /* input leaf i -> its tree index */
+    uint8_t (*tree)[ZT_MERKLE_HASH]; /* in the same allocation as the header */
+    size_t *pos;                     /* input leaf i -> its tree index (ditto) */
 };
 
 void zt_merkle_leaf_words(const uint8_t (*words)[32], size_t n, uint8_t out[static ZT_MERKLE_HASH])
@@ -69,16 +69,19 @@ static int cmp_sorted(const void *x, const void *y)
 int zt_merkle_build(const uint8_t (*leaves)[ZT_MERKLE_HASH], size_t n, struct zt_merkle **out)
 {
     if (!leaves || !out || n == 0 || n > SIZE_MAX / 4 / ZT_MERKLE_HASH) return ZT_EINVAL;
-    int rc = ZT_ENOMEM;
-    struct sorted *s = NULL;
-    struct zt_merkle *m = zt_calloc(1, sizeof *m);
-    if (!m) goto out;
+    /* one allocation: the header, pos[n], then the 2n - 1 nodes */
+    size_t n_nodes = 2 * n - 1;
+    struct zt_merkle *m = zt_calloc(1, sizeof *m + n * sizeof(size_t) + n_nodes * ZT_MERKLE_HASH);
+    struct sorted *s = zt_calloc(n, sizeof *s);
+    if (!m || !s) {
+        zt_free(m);
+        zt_free(s);
+        return ZT_ENOMEM;
+    }
     m->n_leaves = n;
-    m->n_nodes = 2 * n - 1;
-    m->tree = zt_calloc(m->n_nodes, ZT_MERKLE_HASH);
-    m->pos = zt_calloc(n, sizeof *m->pos);
-    s = zt_calloc(n, sizeof *s);
-    if (!m->tree || !m->pos || !s) goto out;
+    m->n_nodes = n_nodes;
+    m->pos = (size_t *)(void *)(m + 1);
+    m->tree = (uint8_t(*)[ZT_MERKLE_HASH])(void *)(m->pos + n);
     for (size_t i = 0; i < n; i++) s[i] = (struct sorted){leaves[i], i};
     qsort(s, n, sizeof *s, cmp_sorted);
     for (size_t k = 0; k < n; k++) {
@@ -87,21 +90,14 @@ int zt_merkle_build(const uint8_t (*leaves)[ZT_MERKLE_HASH], size_t n, struct zt
         m->pos[s[k].i] = t;
     }
     for (size_t i = m->n_nodes - n; i-- > 0;) zt_merkle_pair(m->tree[2 * i + 1], m->tree[2 * i + 2], m->tree[i]);
-    *out = m;
-    m = NULL;
-    rc = 0;
-out:
     zt_free(s);
-    zt_merkle_free(m);
-    return rc;
+    *out = m;
+    return 0;
 }
 
 void zt_merkle_free(struct zt_merkle *m)
 {
-    if (!m) return;
-    zt_free(m->tree);
-    zt_free(m->pos);
-    zt_free(m);
+    zt_free(m); /* one allocation (zt_merkle_build) */
 }
 
 void zt_merkle_root(const struct zt_merkle *m, uint8_t out[static ZT_MERKLE_HASH])

@@ -23,6 +23,7 @@
 #include "zentalk/zt_log.h"
 #include "zentalk/zt_peers.h"
 #include "zentalk/zt_str.h"
+#include "zentalk/zt_sync.h"
 #include "zentalk/zt_time.h"
 
 #ifdef ZT_HAVE_OPENDHT
@@ -336,13 +337,7 @@ void zt_dht_free(struct zt_dht *d)
 {
     if (!d) return;
     if (d->peers) zt_peers_set_unknown_hook(d->peers, NULL, NULL); /* waits for a hook call in progress */
-    if (d->th_started) {
-        pthread_mutex_lock(&d->mu);
-        d->stop = true;
-        pthread_cond_broadcast(&d->cv);
-        pthread_mutex_unlock(&d->mu);
-        pthread_join(d->th, NULL);
-    }
+    zt_thread_stop(&d->mu, &d->cv, &d->stop, &d->th, &d->th_started);
     dht_runner_delete(d->r); /* joins OpenDHT's threads: no callback runs after this */
     for (struct op *op = d->ops, *next; op; op = next) {
         next = op->next;

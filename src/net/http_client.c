@@ -45,8 +45,8 @@ struct slot {
 struct zt_http_client {
     pthread_mutex_t mu;
     pthread_cond_t cv;        /* a slot became free, or the last request ended */
-    struct slot *slots;       /* max_inflight of them */
-    unsigned *idle;           /* stack of idle slot indices (LIFO: warm first) */
+    struct slot *slots;       /* max_inflight of them, after this header (one allocation) */
+    unsigned *idle;           /* stack of idle slot indices (LIFO: warm first), after slots */
     unsigned n_idle;
     unsigned max_inflight;
     unsigned inflight;
@@ -98,8 +98,6 @@ void zt_http_client_free(struct zt_http_client *c)
     }
     pthread_cond_destroy(&c->cv);
     pthread_mutex_destroy(&c->mu);
-    zt_free(c->slots);
-    zt_free(c->idle);
     zt_free(c->ca_file);
     zt_free(c->user_agent);
     zt_free(c);
@@ -110,7 +108,8 @@ int zt_http_client_new(const struct zt_http_client_opts *opts, struct zt_http_cl
     struct zt_http_client_opts o = opts ? *opts : (struct zt_http_client_opts){0};
     if (o.max_inflight == 0) o.max_inflight = ZT_HTTP_CLIENT_MAX_INFLIGHT;
     if (o.max_inflight > MAX_INFLIGHT_LIMIT) return ZT_EINVAL;
-    struct zt_http_client *c = zt_calloc(1, sizeof *c);
+    /* the header, slots[max_inflight], idle[max_inflight] */
+    struct zt_http_client *c = zt_calloc(1, sizeof *c + o.max_inflight * (sizeof(struct slot) + sizeof(unsigned)));
     if (!c) return ZT_ENOMEM;
     if (pthread_mutex_init(&c->mu, NULL) != 0) {
         zt_free(c);
@@ -124,11 +123,11 @@ int zt_http_client_new(const struct zt_http_client_opts *opts, struct zt_http_cl
     atomic_init(&c->closing, false);
     c->max_inflight = o.max_inflight;
     c->max_header_bytes = o.max_header_bytes ? o.max_header_bytes : ZT_HTTP_CLIENT_MAX_HEADERS;
-    c->slots = zt_calloc(o.max_inflight, sizeof *c->slots);
-    c->idle = zt_calloc(o.max_inflight, sizeof *c->idle);
+    c->slots = (struct slot *)(void *)(c + 1);
+    c->idle = (unsigned *)(void *)(c->slots + o.max_inflight);
     c->user_agent = zt_strdup(o.user_agent ? o.user_agent : "zentalk/" ZT_VERSION);
     if (o.ca_file) c->ca_file = zt_strdup(o.ca_file);
-    if (!c->slots || !c->idle || !c->user_agent || (o.ca_file && !c->ca_file)) {
+    if (!c->user_agent || (o.ca_file && !c->ca_file)) {
         zt_http_client_free(c);
         return ZT_ENOMEM;
     }

@@ -1425,10 +1425,7 @@ int zt_http_tls_check(const char *cert_pem, const char *key_pem, char *why, size
  * stopped: every connection was closed and uncounted). */
 static void guard_free(struct zt_http_server *s)
 {
-    if (s->reaper_running) {
-        zt_set_and_wake(&s->gmu, &s->reaper_cv, &s->reaper_stop);
-        pthread_join(s->reaper, NULL);
-    }
+    zt_thread_stop(&s->gmu, &s->reaper_cv, &s->reaper_stop, &s->reaper, &s->reaper_running);
     for (size_t b = 0; b < ADDR_BUCKETS; b++) {
         while (s->buckets[b]) {
             struct addr_ent *e = s->buckets[b];

@@ -184,22 +184,12 @@ static int fetch_descriptor(struct zt__joiner *j, size_t i, int64_t now_s)
     return rc;
 }
 
-static const char *const role_names[] = {"gateway", "orchestrator", "worker"};
-
 /* This worker's signed descriptor and capabilities. */
 static int own_descriptor(struct zt__joiner *j, int64_t now_s, char **out)
 {
-    const char *roles[3];
-    size_t nr = 0;
-    for (unsigned b = 0; b < 3; b++)
-        if (j->cfg->node.role_mask & (1u << b)) roles[nr++] = role_names[b];
-    size_t nm = zt_infer_model_count(j->models);
-    if (nm > ZT_DESCRIPTOR_MAX_MODELS) nm = ZT_DESCRIPTOR_MAX_MODELS;
-    const char *names[ZT_DESCRIPTOR_MAX_MODELS];
-    for (size_t i = 0; i < nm; i++) {
-        bool loaded;
-        names[i] = zt_infer_model(j->models, i, &loaded)->id;
-    }
+    const char *roles[ZT_ROLE_COUNT], *names[ZT_DESCRIPTOR_MAX_MODELS];
+    size_t nr = zt_role_list(j->cfg->node.role_mask, roles);
+    size_t nm = zt_infer_model_ids(j->models, names, ZT_DESCRIPTOR_MAX_MODELS);
     return zt_identity_descriptor(j->id, roles, nr, names, nm, j->endpoint, now_s + DESC_TTL_S, out);
 }
 

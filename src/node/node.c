@@ -40,6 +40,7 @@
 #include "zentalk/zt_featset.h"
 #include "zentalk/zt_gdpr.h"
 #include "zentalk/zt_identity.h"
+#include "zentalk/zt_jobs.h" /* the relay the node builds (zt_relay) */
 #include "zentalk/zt_ledger.h"
 #include "zentalk/zt_log.h"
 #include "zentalk/zt_metrics.h"
@@ -76,7 +77,7 @@ struct zt_node {
     struct zt_lexfeat *lexfeat;
     struct zt_infer *models;
     struct zt_spamfeat *feat_spam;
-    struct zt__relay *relay;
+    struct zt_relay *relay;
     struct zt__route *route;
     struct zt_translate *translator; /* the Apertium pipelines (features.translate) */
     struct zt__tr *translate;
@@ -222,13 +223,13 @@ static int build_network(struct zt_node *n, struct zt_buf *err)
     if (!rc) rc = zt_peers_register_metrics(n->peers, n->metrics);
     if (!rc) rc = zt_nodeauth_verifier_new(0, &n->nodeauth);
     if (!rc)
-        rc = zt__relay_new(n->peers, (unsigned)cfg->server.relay_timeout_s, (unsigned)cfg->server.relay_max_inflight,
-                           &n->relay);
+        rc = zt_relay_new(n->peers, (unsigned)cfg->server.relay_timeout_s, (unsigned)cfg->server.relay_max_inflight,
+                          &n->relay);
     if (!rc) rc = zt__route_new(cfg, n->models, n->peers, n->privacy, &n->route);
     if (!rc) rc = zt__relay_register_metrics(n->relay, n->metrics);
     if (!rc) rc = zt__route_register_metrics(n->route, n->metrics);
     if (rc) return rc;
-    zt__relay_set_identity(n->relay, n->id);
+    zt_relay_set_identity(n->relay, n->id);
     /* server.relay_private_targets: auto = allowed only when this node
      * itself listens on loopback (a private test or single-machine network) */
     const char *pt = cfg->server.relay_private_targets;
@@ -239,7 +240,7 @@ static int build_network(struct zt_node *n, struct zt_buf *err)
         allow_private = zt_str_split_hostport(cfg->server.listen, host, sizeof host, &port) == 0 &&
                         (zt_str_eq(host, "localhost") || zt_str_eq(host, "::1") || zt_str_starts_with(host, "127."));
     }
-    zt__relay_set_allow_private(n->relay, allow_private);
+    zt_relay_set_allow_private(n->relay, allow_private);
     zt__route_set_identity(n->route, n->id);
     if (cfg->server.relay_ca_file[0]) {
         char ca[4096];
@@ -248,7 +249,7 @@ static int build_network(struct zt_node *n, struct zt_buf *err)
             zt_ignore(zt_buf_appendf(err, "server.relay_ca_file %s: %s", ca, strerror(errno)));
             return ZT_EIO;
         }
-        if (!rc) rc = zt__relay_set_ca_file(n->relay, ca);
+        if (!rc) rc = zt_relay_set_ca_file(n->relay, ca);
         if (rc) return rc;
     }
     rc = data_path(cfg, cfg->encryption.peers_file, n->peers_path, sizeof n->peers_path);
@@ -634,13 +635,13 @@ void zt_node_free(struct zt_node *n)
      * short), the connections it resumes get a moment to flush, and only
      * then does the HTTP server close what is left. */
     zt_infer_shutdown(n->models);
-    zt__relay_shutdown(n->relay, stop_wait_ms(n, 5000));
+    zt_relay_shutdown(n->relay, stop_wait_ms(n, 5000));
     zt__route_shutdown(n->route, stop_wait_ms(n, 5000)); /* jobs waiting for a worker answer 503 */
     zt__orch_stop(n->orch);                              /* no scheduler event reaches the router after this */
     if (n->server) zt_server_wait_idle(n->server, stop_wait_ms(n, 2000));
     zt__ws_free(n->ws); /* closes (1001) and ends upgraded connections before the daemon stops */
     zt_server_free(n->server); /* the listener stops: no handler runs after this */
-    zt__relay_free(n->relay);
+    zt_relay_free(n->relay);
     zt__route_free(n->route);
     zt__orch_free(n->orch);
     zt_sched_free(n->sched);

@@ -73,6 +73,12 @@ static bool reply_flagged(const char *text, size_t len, void *ud)
 
 /* ---- live annotators (/v1/ws) ---------------------------------------------- */
 
+/* Set a's member key to v (NULL: out of memory). */
+static int put(json_t *a, const char *key, json_t *v)
+{
+    return json_object_set_new(a, key, v) == 0 ? 0 : ZT_ENOMEM;
+}
+
 static int ann_language(void *ud, const struct zt_annot_msg *m, void **st, json_t *a)
 {
     (void)st;
@@ -80,10 +86,8 @@ static int ann_language(void *ud, const struct zt_annot_msg *m, void **st, json_
     struct zt_langid_result r;
     int rc = zt_langid_detect(w->lang, m->text, m->text_len, w->cfg->features.language.threshold, &r);
     if (rc) return rc;
-    return json_object_set_new(a, "language", json_pack("{s:s,s:s,s:f}", "code", r.code, "code3", r.code3,
-                                                        "confidence", r.confidence)) == 0
-               ? 0
-               : ZT_ENOMEM;
+    return put(a, "language",
+               json_pack("{s:s,s:s,s:f}", "code", r.code, "code3", r.code3, "confidence", r.confidence));
 }
 
 static int ann_sentiment(void *ud, const struct zt_annot_msg *m, void **st, json_t *a)
@@ -93,12 +97,10 @@ static int ann_sentiment(void *ud, const struct zt_annot_msg *m, void **st, json
     struct zt_sentiment_result r;
     int rc = zt_sentiment_score_mode(w->sent, w->sent_mode, m->text, m->text_len, &r);
     if (rc) return rc;
-    return json_object_set_new(a, "sentiment",
-                               json_pack("{s:f,s:s,s:s}", "compound", r.compound, "label",
-                                         zt_sentiment_label(&r, w->cfg->features.sentiment.threshold),
-                                         "mode", zt_sentiment_mode_name(w->sent_mode))) == 0
-               ? 0
-               : ZT_ENOMEM;
+    return put(a, "sentiment",
+               json_pack("{s:f,s:s,s:s}", "compound", r.compound, "label",
+                         zt_sentiment_label(&r, w->cfg->features.sentiment.threshold), "mode",
+                         zt_sentiment_mode_name(w->sent_mode)));
 }
 
 static int ann_spam(void *ud, const struct zt_annot_msg *m, void **st, json_t *a)
@@ -110,10 +112,8 @@ static int ann_spam(void *ud, const struct zt_annot_msg *m, void **st, json_t *a
     if (rc) return rc;
     json_t *top = json_array();
     for (size_t i = 0; top && i < r.n_top; i++) json_array_append_new(top, json_string(r.top[i].name));
-    return json_object_set_new(a, "spam", json_pack("{s:f,s:b,s:o}", "probability", r.probability, "spam", r.spam,
-                                                    "top", top ? top : json_array())) == 0
-               ? 0
-               : ZT_ENOMEM;
+    return put(a, "spam", json_pack("{s:f,s:b,s:o}", "probability", r.probability, "spam", r.spam, "top",
+                                    top ? top : json_array()));
 }
 
 static int ann_moderation(void *ud, const struct zt_annot_msg *m, void **st, json_t *a)
@@ -133,11 +133,8 @@ static int ann_moderation(void *ud, const struct zt_annot_msg *m, void **st, jso
     json_t *cats = json_array();
     for (int c = 0; cats && c < ZT_MOD_N_CATEGORIES; c++)
         if (r.matched[c]) json_array_append_new(cats, json_string(zt_moderation_category_name((enum zt_mod_category)c)));
-    return json_object_set_new(a, "moderation",
-                               json_pack("{s:s,s:o}", "action", zt_moderation_action_name(r.action), "categories",
-                                         cats ? cats : json_array())) == 0
-               ? 0
-               : ZT_ENOMEM;
+    return put(a, "moderation", json_pack("{s:s,s:o}", "action", zt_moderation_action_name(r.action), "categories",
+                                          cats ? cats : json_array()));
 }
 
 /* The last LIVE_MSGS messages of one conversation, oldest first. */
@@ -188,12 +185,9 @@ static int ann_replies(void *ud, const struct zt_annot_msg *m, void **st, json_t
     if (rc) return rc;
     json_t *list = json_array();
     for (size_t i = 0; list && i < r.n; i++) json_array_append_new(list, json_string(r.replies[i].text));
-    return json_object_set_new(a, "smart_replies",
-                               json_pack("{s:o,s:s,s:s}", "replies", list ? list : json_array(), "intent",
-                                         zt_intent_name(r.used), "moderation",
-                                         r.moderated ? "checked" : "unavailable")) == 0
-               ? 0
-               : ZT_ENOMEM;
+    return put(a, "smart_replies",
+               json_pack("{s:o,s:s,s:s}", "replies", list ? list : json_array(), "intent", zt_intent_name(r.used),
+                         "moderation", r.moderated ? "checked" : "unavailable"));
 }
 
 static void live_conv_free(void *ud, void *st)

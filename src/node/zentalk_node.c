@@ -196,15 +196,14 @@ static int check_model_files(const struct zt_config *cfg)
     return rc;
 }
 
-static const char *const role_names[] = {"gateway", "orchestrator", "worker"};
-
 static void roles_string(unsigned mask, char *out, size_t n)
 {
+    const char *names[ZT_ROLE_COUNT];
+    size_t k = zt_role_list(mask, names);
     out[0] = '\0';
-    for (unsigned i = 0; i < 3; i++) {
-        if (!(mask & (1u << i))) continue;
-        if (out[0]) strncat(out, ",", n - strlen(out) - 1);
-        strncat(out, role_names[i], n - strlen(out) - 1);
+    for (size_t i = 0; i < k; i++) {
+        if (i) strncat(out, ",", n - strlen(out) - 1);
+        strncat(out, names[i], n - strlen(out) - 1);
     }
 }
 

@@ -764,12 +764,7 @@ int zt_audit_verify(const char *const *files, size_t n, const uint8_t pk[static 
                     struct zt_audit_report *rep, struct zt_buf *out)
 {
     memset(rep, 0, sizeof *rep);
-    struct vstate *v = zt_calloc(1, sizeof *v);
-    if (!v) return ZT_ENOMEM;
-    v->files = files;
-    v->pk = pk;
-    v->rep = rep;
-    v->out = out;
+    struct vstate v = {.files = files, .pk = pk, .rep = rep, .out = out};
     int rc = 0;
     for (size_t fi = 0; fi < n && !rc; fi++) {
         char *buf = NULL;
@@ -786,16 +781,15 @@ int zt_audit_verify(const char *const *files, size_t n, const uint8_t pk[static 
             const char *nl = memchr(p, '\n', (size_t)(end - p));
             if (!nl) {
                 rep->truncated_tail = true;
-                problem(v, fi, ln, 0, "truncated tail: %zu bytes without a newline (a write cut short by a crash)",
+                problem(&v, fi, ln, 0, "truncated tail: %zu bytes without a newline (a write cut short by a crash)",
                         (size_t)(end - p));
                 break;
             }
-            check_line(v, fi, ln, p, (size_t)(nl - p), nl + 1 < end ? nl + 1 : NULL, end);
+            check_line(&v, fi, ln, p, (size_t)(nl - p), nl + 1 < end ? nl + 1 : NULL, end);
             p = nl + 1;
         }
         zt_free(buf);
     }
-    zt_free(v);
     if (rc) return rc;
     return rep->problems ? ZT_ECRYPTO : 0;
 }

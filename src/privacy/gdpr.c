@@ -293,10 +293,7 @@ int zt_gdpr_sweeper_start(struct zt_gdpr_sweeper *g)
 void zt_gdpr_sweeper_free(struct zt_gdpr_sweeper *g)
 {
     if (!g) return;
-    if (g->started) {
-        zt_set_and_wake(&g->mu, &g->cv, &g->stop);
-        pthread_join(g->th, NULL);
-    }
+    zt_thread_stop(&g->mu, &g->cv, &g->stop, &g->th, &g->started);
     pthread_cond_destroy(&g->cv);
     pthread_mutex_destroy(&g->mu);
     zt_free(g);

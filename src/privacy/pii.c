@@ -1124,6 +1124,7 @@ static void scan_address(const char *t, size_t len, struct cands *c)
 
 /* ---- PERSON_NAME ------------------------------------------------------------ */
 
+/* One allocation: this header, then name[], kind[] and buf. */
 struct names {
     char *buf;     /* the payload, lines "name<TAB>u|a\n" sorted by name */
     const char **name;
@@ -1544,30 +1545,19 @@ out:
     return 0;
 }
 
-static void names_free(struct names *nm)
-{
-    if (!nm) return;
-    zt_free(nm->buf);
-    zt_free(nm->name);
-    zt_free(nm->kind);
-    zt_free(nm);
-}
-
 int zt_pii_detector_set_names(struct zt_pii_detector *d, const void *payload, size_t len)
 {
-    struct names *nm = zt_calloc(1, sizeof *nm);
+    size_t lines = 0;
+    for (size_t i = 0; i < len; i++) lines += ((const char *)payload)[i] == '\n';
+    if (len > SIZE_MAX / 16) return ZT_ENOMEM; /* the size below cannot overflow */
+    struct names *nm = zt_calloc(1, sizeof *nm + (lines + 1) * (sizeof *nm->name + 1) + len + 1);
     if (!nm) return ZT_ENOMEM;
-    int rc = ZT_ENOMEM;
-    nm->buf = zt_malloc(len + 1);
-    if (!nm->buf) goto out;
+    nm->name = (const char **)(void *)(nm + 1);
+    nm->kind = (char *)(nm->name + lines + 1);
+    nm->buf = nm->kind + lines + 1;
     memcpy(nm->buf, payload, len);
     nm->buf[len] = 0;
-    size_t lines = 0;
-    for (size_t i = 0; i < len; i++) lines += nm->buf[i] == '\n';
-    nm->name = zt_calloc(lines + 1, sizeof *nm->name);
-    nm->kind = zt_calloc(lines + 1, sizeof *nm->kind);
-    if (!nm->name || !nm->kind) goto out;
-    rc = ZT_EPARSE;
+    int rc = ZT_EPARSE;
     for (size_t i = 0; i < len;) {
         char *l = nm->buf + i;
         char *nl = memchr(l, '\n', len - i);
@@ -1585,18 +1575,18 @@ int zt_pii_detector_set_names(struct zt_pii_detector *d, const void *payload, si
         i = (size_t)(nl - nm->buf) + 1;
     }
     if (!nm->n) goto out;
-    names_free(d->names);
+    zt_free(d->names);
     d->names = nm;
     return 0;
 out:
-    names_free(nm);
+    zt_free(nm);
     return rc;
 }
 
 void zt_pii_detector_free(struct zt_pii_detector *d)
 {
     if (!d) return;
-    names_free(d->names);
+    zt_free(d->names);
     for (size_t i = 0; i < d->n_custom; i++) pcre2_code_free(d->custom[i].re);
     pcre2_match_context_free(d->mctx);
     zt_free(d);

@@ -1,4 +1,5 @@
 /* policy.c: privacy decisions per feature and PII type. See zt_privacy.h. */
+#include <stdint.h>
 #include <string.h>
 
 #include "zentalk/zt_alloc.h"
@@ -13,34 +14,38 @@ struct rule {
 struct zt_privacy_policy {
     bool enabled; /* privacy.pii_filter */
     enum zt_privacy_action fallback;
-    struct rule *rules;
     size_t n_rules;
+    struct rule rules[]; /* privacy.policies, in the same allocation */
 };
+
+/* The actions' names (config and API), indexed by enum zt_privacy_action. */
+static const char *const ACTION_NAMES[] = {
+    [ZT_PRIVACY_ALLOW] = "allow",
+    [ZT_PRIVACY_PSEUDONYMISE] = "pseudonymise",
+    [ZT_PRIVACY_LOCAL_ONLY] = "local_only",
+};
+#define N_ACTIONS (sizeof ACTION_NAMES / sizeof ACTION_NAMES[0])
 
 static int parse_action(const char *s, enum zt_privacy_action *out)
 {
-    if (!s) return ZT_EINVAL;
-    if (strcmp(s, "allow") == 0) *out = ZT_PRIVACY_ALLOW;
-    else if (strcmp(s, "pseudonymise") == 0) *out = ZT_PRIVACY_PSEUDONYMISE;
-    else if (strcmp(s, "local_only") == 0) *out = ZT_PRIVACY_LOCAL_ONLY;
-    else return ZT_EINVAL;
-    return 0;
+    for (size_t i = 0; s && i < N_ACTIONS; i++)
+        if (strcmp(s, ACTION_NAMES[i]) == 0) {
+            *out = (enum zt_privacy_action)i;
+            return 0;
+        }
+    return ZT_EINVAL;
 }
 
 const char *zt_privacy_action_name(enum zt_privacy_action a)
 {
-    switch (a) {
-    case ZT_PRIVACY_ALLOW: return "allow";
-    case ZT_PRIVACY_PSEUDONYMISE: return "pseudonymise";
-    case ZT_PRIVACY_LOCAL_ONLY: return "local_only";
-    }
-    return "unknown";
+    return (size_t)a < N_ACTIONS ? ACTION_NAMES[a] : "unknown";
 }
 
 int zt_privacy_policy_new(const struct zt_cfg_privacy *privacy, const struct zt_pii_detector *d,
                           struct zt_privacy_policy **out, struct zt_buf *errs)
 {
-    struct zt_privacy_policy *p = zt_calloc(1, sizeof *p);
+    if (privacy->n_policies > (SIZE_MAX - sizeof(struct zt_privacy_policy)) / sizeof(struct rule)) return ZT_ENOMEM;
+    struct zt_privacy_policy *p = zt_calloc(1, sizeof *p + privacy->n_policies * sizeof p->rules[0]);
     if (!p) return ZT_ENOMEM;
     int rc = 0;
     p->enabled = privacy->pii_filter;
@@ -48,13 +53,6 @@ int zt_privacy_policy_new(const struct zt_cfg_privacy *privacy, const struct zt_
         if (errs) zt_ignore(zt_buf_append_str(errs, "privacy.default_policy: unknown action\n"));
         rc = ZT_ECONFIG;
         goto out;
-    }
-    if (privacy->n_policies) {
-        p->rules = zt_calloc(privacy->n_policies, sizeof *p->rules);
-        if (!p->rules) {
-            rc = ZT_ENOMEM;
-            goto out;
-        }
     }
     for (size_t i = 0; i < privacy->n_policies; i++) {
         const struct zt_cfg_privacy_rule *r = &privacy->policies[i];
@@ -89,9 +87,7 @@ out:
 
 void zt_privacy_policy_free(struct zt_privacy_policy *p)
 {
-    if (!p) return;
-    zt_free(p->rules);
-    zt_free(p);
+    zt_free(p); /* with its rules */
 }
 
 enum zt_privacy_action zt_privacy_action_for(const struct zt_privacy_policy *p, const char *feature,

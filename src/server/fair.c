@@ -7,6 +7,7 @@
 
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_str.h"
+#include "zentalk/zt_sync.h"
 
 #define CALLER_MAX 160
 
@@ -132,11 +133,7 @@ int zt__fair_new(unsigned threads, size_t max_tasks, size_t max_per_caller, stru
 void zt__fair_free(struct zt__fair *f)
 {
     if (!f) return;
-    pthread_mutex_lock(&f->mu);
-    f->stopping = true;
-    pthread_cond_broadcast(&f->cv);
-    pthread_mutex_unlock(&f->mu);
-    for (unsigned i = 0; i < f->n_threads; i++) pthread_join(f->threads[i], NULL);
+    zt_threads_stop(&f->mu, &f->cv, &f->stopping, f->threads, f->n_threads);
     /* the workers drained the queue (done with stopped set) before leaving */
     pthread_cond_destroy(&f->cv);
     pthread_mutex_destroy(&f->mu);

@@ -50,14 +50,11 @@ static int render_requests(void *ud, struct zt_metrics_out *o)
 {
     const struct zt__metrics *m = ud;
     int rc = 0;
-    char labels[160];
     for (size_t i = 0; i < m->n_routes && !rc; i++) {
         const struct zt__route_metrics *r = &m->routes[i];
         for (int s = 0; s < 500 && !rc; s++) {
             uint64_t v = atomic_load_explicit(&r->by_status[s], memory_order_relaxed);
-            if (!v) continue;
-            snprintf(labels, sizeof labels, "route=\"%s\",status=\"%d\"", r->label, s + 100);
-            rc = zt_metrics_emit_u64(o, NULL, labels, v);
+            if (v) rc = zt_metrics_emitf_u64(o, NULL, v, "route=\"%s\",status=\"%d\"", r->label, s + 100);
         }
     }
     return rc;
@@ -67,12 +64,9 @@ static int render_aborted(void *ud, struct zt_metrics_out *o)
 {
     const struct zt__metrics *m = ud;
     int rc = 0;
-    char labels[160];
     for (size_t i = 0; i < m->n_routes && !rc; i++) {
         uint64_t v = atomic_load_explicit(&m->routes[i].aborted, memory_order_relaxed);
-        if (!v) continue;
-        snprintf(labels, sizeof labels, "route=\"%s\"", m->routes[i].label);
-        rc = zt_metrics_emit_u64(o, NULL, labels, v);
+        if (v) rc = zt_metrics_emitf_u64(o, NULL, v, "route=\"%s\"", m->routes[i].label);
     }
     return rc;
 }
@@ -89,11 +83,9 @@ static int render_duration(void *ud, struct zt_metrics_out *o)
         uint64_t cum = 0;
         for (size_t b = 0; b <= ZT__METRICS_BUCKETS && !rc; b++) {
             cum += atomic_load_explicit(&r->buckets[b], memory_order_relaxed);
-            if (b < ZT__METRICS_BUCKETS)
-                snprintf(labels, sizeof labels, "route=\"%s\",le=\"%g\"", r->label, bucket_bounds[b]);
-            else
-                snprintf(labels, sizeof labels, "route=\"%s\",le=\"+Inf\"", r->label);
-            rc = zt_metrics_emit_u64(o, "_bucket", labels, cum);
+            rc = b < ZT__METRICS_BUCKETS
+                     ? zt_metrics_emitf_u64(o, "_bucket", cum, "route=\"%s\",le=\"%g\"", r->label, bucket_bounds[b])
+                     : zt_metrics_emitf_u64(o, "_bucket", cum, "route=\"%s\",le=\"+Inf\"", r->label);
         }
         snprintf(labels, sizeof labels, "route=\"%s\"", r->label);
         double sum = (double)atomic_load_explicit(&r->sum_ns, memory_order_relaxed) / 1e9;

@@ -159,21 +159,12 @@ int zt__orch_start(struct zt__orch *o)
 void zt__orch_kick(struct zt__orch *o)
 {
     if (!o) return;
-    pthread_mutex_lock(&o->mu);
-    o->kicked = true;
-    pthread_cond_signal(&o->cv);
-    pthread_mutex_unlock(&o->mu);
+    zt_set_and_wake(&o->mu, &o->cv, &o->kicked);
 }
 
 void zt__orch_stop(struct zt__orch *o)
 {
-    if (!o || !o->running) return;
-    pthread_mutex_lock(&o->mu);
-    o->stop = true;
-    pthread_cond_signal(&o->cv);
-    pthread_mutex_unlock(&o->mu);
-    pthread_join(o->thread, NULL);
-    o->running = false;
+    if (o) zt_thread_stop(&o->mu, &o->cv, &o->stop, &o->thread, &o->running);
 }
 
 void zt__orch_free(struct zt__orch *o)
@@ -270,11 +261,8 @@ static int m_placement(void *ud, struct zt_metrics_out *out)
 {
     struct zt__orch *o = ud;
     int rc = 0;
-    for (int i = 0; i < LAT_BUCKETS && !rc; i++) {
-        char l[32];
-        snprintf(l, sizeof l, "le=\"%g\"", lat_le[i]);
-        rc = zt_metrics_emit_u64(out, "_bucket", l, atomic_load(&o->lat_bucket[i]));
-    }
+    for (int i = 0; i < LAT_BUCKETS && !rc; i++)
+        rc = zt_metrics_emitf_u64(out, "_bucket", atomic_load(&o->lat_bucket[i]), "le=\"%g\"", lat_le[i]);
     uint64_t n = atomic_load(&o->lat_count);
     if (!rc) rc = zt_metrics_emit_u64(out, "_bucket", "le=\"+Inf\"", n);
     if (!rc) rc = zt_metrics_emit(out, "_sum", NULL, (double)atomic_load(&o->lat_sum_ns) / 1e9);
@@ -310,49 +298,43 @@ static bool no_orchestrator(struct zt__orch *o, struct zt_http_resp *resp)
     return true;
 }
 
+/* The answers to the registry's refusals; the last one answers any other
+ * error. */
+static const char FORGED_MSG[] =
+    "the record is forged, replayed, for another orchestrator, or the node is banned or quarantined";
+static const struct {
+    int rc, status;
+    enum refusal why;
+    const char *code, *msg;
+} RECORD_ERRORS[] = {
+    {ZT_EPERM, 403, RF_FORGED, "record_refused", FORGED_MSG},
+    {ZT_ECRYPTO, 403, RF_FORGED, "record_refused", FORGED_MSG},
+    {ZT_EEXIST, 409, RF_DUPLICATE, "duplicate_node_id",
+     "this node id has a live session from another endpoint (the same key on two machines?)"},
+    {ZT_ETIMEDOUT, 400, RF_STALE, "stale_record",
+     "the record's timestamp is outside the orchestrator's window, or the descriptor expired"},
+    {ZT_EBUSY, 503, RF_FULL, "registry_full", "the registry is full (orchestrator.max_nodes)"},
+    {ZT_ENOTFOUND, 404, RF_UNKNOWN, "join_again", "no live session for this node: join again"},
+    {0, 400, RF_MALFORMED, "malformed_record", "the record is not a well-formed signed zentalk record of this kind"},
+};
+
 /* A registry error to an HTTP answer. */
 static void refuse(struct zt__orch *o, int rc, const char *kind, struct zt_http_req *req, struct zt_http_resp *resp)
 {
-    int status;
-    const char *code, *msg;
-    enum refusal why;
-    switch (rc) {
-    case ZT_EPERM:
-    case ZT_ECRYPTO:
-        status = 403, code = "record_refused", why = RF_FORGED;
-        msg = "the record is forged, replayed, for another orchestrator, or the node is banned or quarantined";
-        break;
-    case ZT_EEXIST:
-        status = 409, code = "duplicate_node_id", why = RF_DUPLICATE;
-        msg = "this node id has a live session from another endpoint (the same key on two machines?)";
-        break;
-    case ZT_ETIMEDOUT:
-        status = 400, code = "stale_record", why = RF_STALE;
-        msg = "the record's timestamp is outside the orchestrator's window, or the descriptor expired";
-        break;
-    case ZT_EBUSY:
-        status = 503, code = "registry_full", why = RF_FULL;
-        msg = "the registry is full (orchestrator.max_nodes)";
-        break;
-    case ZT_ENOTFOUND:
-        status = 404, code = "join_again", why = RF_UNKNOWN;
-        msg = "no live session for this node: join again";
-        break;
-    case ZT_ENOMEM:
-    case ZT_EIO:
+    if (rc == ZT_ENOMEM || rc == ZT_EIO) {
         zt_ignore(zt_http_resp_header(resp, "Retry-After", "5"));
         zt_http_resp_error(resp, 503, "unavailable", "the orchestrator could not record it; retry");
         return;
-    default:
-        status = 400, code = "malformed_record", why = RF_MALFORMED;
-        msg = "the record is not a well-formed signed zentalk record of this kind";
-        break;
     }
+    size_t i = 0, last = sizeof RECORD_ERRORS / sizeof RECORD_ERRORS[0] - 1;
+    while (i < last && RECORD_ERRORS[i].rc != rc) i++;
+    int status = RECORD_ERRORS[i].status;
+    enum refusal why = RECORD_ERRORS[i].why;
     atomic_fetch_add(&o->refused[why], 1);
     if (status == 503) zt_ignore(zt_http_resp_header(resp, "Retry-After", "30"));
     zt_log_rl(ZT_LOG_WARN, 10, "orchestrator_record_refused", "kind=%s reason=%s client=%s request_id=%s", kind,
               refusal_names[why], zt_http_req_client_addr(req), zt_http_req_id(req));
-    zt_http_resp_error(resp, status, code, msg);
+    zt_http_resp_error(resp, status, RECORD_ERRORS[i].code, RECORD_ERRORS[i].msg);
 }
 
 /* The per-address bucket in front of joins and revocations: false with 429 answered. */

@@ -16,10 +16,6 @@
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_jobs.h"
 
-struct zt__relay {
-    struct zt_relay *core;
-};
-
 /* One relayed request's connection: held by the forward's thread and by
  * the connection's close callback, freed by the last of the two. */
 struct conn {
@@ -28,50 +24,10 @@ struct conn {
     atomic_bool closed; /* the client is gone */
 };
 
-int zt__relay_new(struct zt_peers *peers, unsigned timeout_s, unsigned max_inflight, struct zt__relay **out)
-{
-    struct zt__relay *r = zt_calloc(1, sizeof *r);
-    if (!r) return ZT_ENOMEM;
-    int rc = zt_relay_new(peers, timeout_s, max_inflight, &r->core);
-    if (rc) {
-        zt_free(r);
-        return rc;
-    }
-    *out = r;
-    return 0;
-}
-
-void zt__relay_set_allow_private(struct zt__relay *r, bool allow)
-{
-    zt_relay_set_allow_private(r->core, allow);
-}
-
-int zt__relay_set_ca_file(struct zt__relay *r, const char *path)
-{
-    return zt_relay_set_ca_file(r->core, path);
-}
-
-void zt__relay_set_identity(struct zt__relay *r, const struct zt_identity *id)
-{
-    zt_relay_set_identity(r->core, id);
-}
-
-void zt__relay_shutdown(struct zt__relay *r, uint64_t wait_ms)
-{
-    if (r) zt_relay_shutdown(r->core, wait_ms);
-}
-
-void zt__relay_free(struct zt__relay *r)
-{
-    if (!r) return;
-    zt_relay_free(r->core);
-    zt_free(r);
-}
-
 static int m_requests(void *ud, struct zt_metrics_out *o)
 {
-    struct zt__relay_stats rs;
-    zt__relay_stats(ud, &rs);
+    struct zt_relay_stats rs;
+    zt_relay_stats(ud, &rs);
     int rc = zt_metrics_emit_u64(o, NULL, "outcome=\"forwarded\"", rs.forwarded);
     if (!rc) rc = zt_metrics_emit_u64(o, NULL, "outcome=\"failed\"", rs.failed);
     if (!rc) rc = zt_metrics_emit_u64(o, NULL, "outcome=\"refused\"", rs.refused);
@@ -80,26 +36,18 @@ static int m_requests(void *ud, struct zt_metrics_out *o)
 
 static int m_inflight(void *ud, struct zt_metrics_out *o)
 {
-    struct zt__relay_stats rs;
-    zt__relay_stats(ud, &rs);
+    struct zt_relay_stats rs;
+    zt_relay_stats(ud, &rs);
     return zt_metrics_emit_u64(o, NULL, NULL, rs.inflight);
 }
 
-int zt__relay_register_metrics(struct zt__relay *r, struct zt_metrics *m)
+int zt__relay_register_metrics(struct zt_relay *r, struct zt_metrics *m)
 {
     static const struct zt_metrics_fam fams[] = {
         {"zentalk_relay_requests_total", "Relayed requests, by outcome.", ZT_METRIC_COUNTER, m_requests},
         {"zentalk_relay_in_flight", "Relayed requests in progress.", ZT_METRIC_GAUGE, m_inflight},
     };
     return zt_metrics_add_fns(m, fams, sizeof fams / sizeof fams[0], r);
-}
-
-void zt__relay_stats(struct zt__relay *r, struct zt__relay_stats *out)
-{
-    struct zt_relay_stats s;
-    zt_relay_stats(r ? r->core : NULL, &s);
-    *out = (struct zt__relay_stats){.forwarded = s.forwarded, .failed = s.failed, .refused = s.refused,
-                                    .inflight = s.inflight};
 }
 
 static void conn_unref(struct conn *c)
@@ -167,14 +115,14 @@ static void sink_end(void *ud, const struct zt_relay_end *e)
 void zt__relay_h(void *ud, struct zt__req_ctx *cx, json_t *body_json, struct zt_http_resp *resp)
 {
     (void)body_json; /* the body is the envelope's bytes, read below */
-    struct zt__relay *r = ud;
+    struct zt_relay *r = ud;
     struct zt_http_req *req = cx->req;
     size_t len;
     const char *body = zt_http_req_body(req, &len);
     struct zt_relay_fwd *f = NULL;
     struct zt_relay_refusal why;
-    if (zt_relay_accept(r->core, zt_http_req_header(req, ZT__RELAY_TARGET_HEADER),
-                        zt_http_req_header(req, "Content-Type"), (const uint8_t *)body, len, &f, &why) != 0) {
+    if (zt_relay_accept(r, zt_http_req_header(req, ZT__RELAY_TARGET_HEADER), zt_http_req_header(req, "Content-Type"),
+                        (const uint8_t *)body, len, &f, &why) != 0) {
         if (why.retry_after) zt_ignore(zt_http_resp_header(resp, "Retry-After", "1"));
         zt_http_resp_error(resp, why.status, why.code, why.message);
         return;

@@ -26,27 +26,23 @@ struct zt__replay_share {
     uint64_t width;
     uint32_t addr_max, anon_max, admitted_max;
     struct entry anon; /* every anonymous caller together */
-    struct entry *t, *spare;
+    struct entry *t, *spare; /* the table and its rebuild space: the two halves of mem */
     size_t mask, used, keys_max;
     uint8_t hkey[crypto_shorthash_KEYBYTES];
+    struct entry mem[];
 };
 
 int zt__replay_share_new(size_t cap, uint64_t ttl_s, struct zt__replay_share **out)
 {
     if (cap < 64 || ttl_s == 0) return ZT_EINVAL;
-    struct zt__replay_share *s = zt_calloc(1, sizeof *s);
-    if (!s) return ZT_ENOMEM;
-    s->keys_max = cap / 16 < 64 ? 64 : cap / 16 > KEYS_MAX ? KEYS_MAX : cap / 16;
+    size_t keys_max = cap / 16 < 64 ? 64 : cap / 16 > KEYS_MAX ? KEYS_MAX : cap / 16;
     size_t n = 2;
-    while (n < 2 * s->keys_max) n <<= 1;
-    s->t = zt_calloc(n, sizeof *s->t);
-    s->spare = zt_calloc(n, sizeof *s->spare);
-    if (!s->t || !s->spare) {
-        zt_free(s->t);
-        zt_free(s->spare);
-        zt_free(s);
-        return ZT_ENOMEM;
-    }
+    while (n < 2 * keys_max) n <<= 1;
+    struct zt__replay_share *s = zt_calloc(1, sizeof *s + 2 * n * sizeof s->mem[0]);
+    if (!s) return ZT_ENOMEM;
+    s->keys_max = keys_max;
+    s->t = s->mem;
+    s->spare = s->mem + n;
     pthread_mutex_init(&s->mu, NULL);
     s->mask = n - 1;
     s->width = ttl_s / WIDTHS ? ttl_s / WIDTHS : 1;
@@ -62,9 +58,7 @@ void zt__replay_share_free(struct zt__replay_share *s)
 {
     if (!s) return;
     pthread_mutex_destroy(&s->mu);
-    zt_free(s->t);
-    zt_free(s->spare);
-    zt_free(s);
+    zt_free(s); /* with both tables */
 }
 
 static uint64_t key_of(const struct zt__replay_share *s, const char *caller, bool admitted)

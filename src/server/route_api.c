@@ -211,27 +211,13 @@ static int m_jobs(void *ud, struct zt_metrics_out *o)
     return rc ? rc : zt_metrics_emit_u64(o, NULL, "where=\"remote\"", st.remote);
 }
 
-static int m_one(void *ud, struct zt_metrics_out *o, int which)
+/* fams[1..3]: one unlabelled sample each. */
+static int m_one(void *ud, struct zt_metrics_out *o)
 {
     struct zt__route_stats st;
     zt__route_stats(ud, &st);
-    uint64_t v = which == 0 ? st.remote_failed : which == 1 ? st.refused : st.inflight;
-    return zt_metrics_emit_u64(o, NULL, NULL, v);
-}
-
-static int m_remote_failed(void *ud, struct zt_metrics_out *o)
-{
-    return m_one(ud, o, 0);
-}
-
-static int m_refused(void *ud, struct zt_metrics_out *o)
-{
-    return m_one(ud, o, 1);
-}
-
-static int m_inflight(void *ud, struct zt_metrics_out *o)
-{
-    return m_one(ud, o, 2);
+    const uint64_t v[] = {0, st.remote_failed, st.refused, st.inflight};
+    return zt_metrics_emit_u64(o, NULL, NULL, v[zt_metrics_out_index(o)]);
 }
 
 int zt__route_register_metrics(struct zt__route *r, struct zt_metrics *m)
@@ -239,11 +225,11 @@ int zt__route_register_metrics(struct zt__route *r, struct zt_metrics *m)
     static const struct zt_metrics_fam fams[] = {
         {"zentalk_jobs_total", "Completion and chat requests, by where they ran.", ZT_METRIC_COUNTER, m_jobs},
         {"zentalk_remote_jobs_failed_total", "Remote jobs that failed (unreachable, refused, unverified).",
-         ZT_METRIC_COUNTER, m_remote_failed},
+         ZT_METRIC_COUNTER, m_one},
         {"zentalk_jobs_refused_total",
          "Requests kept on this node by the privacy policy (local_only) with no local model.", ZT_METRIC_COUNTER,
-         m_refused},
-        {"zentalk_remote_jobs_in_flight", "Remote jobs in progress.", ZT_METRIC_GAUGE, m_inflight},
+         m_one},
+        {"zentalk_remote_jobs_in_flight", "Remote jobs in progress.", ZT_METRIC_GAUGE, m_one},
     };
     return zt_metrics_add_fns(m, fams, sizeof fams / sizeof fams[0], r);
 }

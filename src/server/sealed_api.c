@@ -62,6 +62,7 @@ int zt__sealed_new(const struct zt_identity *id, struct zt_infer *ms, const stru
 {
     struct zt__sealed *sj = zt_calloc(1, sizeof *sj);
     if (!sj) return ZT_ENOMEM;
+    pthread_mutex_init(&sj->mu, NULL);
     sj->id = id;
     sj->ms = ms;
     sj->cfg = cfg;
@@ -70,11 +71,9 @@ int zt__sealed_new(const struct zt_identity *id, struct zt_infer *ms, const stru
     if ((cfg->node.role_mask & ZT_ROLE_WORKER) &&
         (zt_env_replay_new(ids, &sj->replay) != 0 ||
          zt__replay_share_new(ids, (uint64_t)cfg->encryption.job_ttl_s, &sj->shares) != 0)) {
-        zt_env_replay_free(sj->replay);
-        zt_free(sj);
+        zt__sealed_free(sj);
         return ZT_ENOMEM;
     }
-    pthread_mutex_init(&sj->mu, NULL);
     *out = sj;
     return 0;
 }
@@ -91,26 +90,13 @@ void zt__sealed_free(struct zt__sealed *sj)
 
 /* ---- GET /v1/node/descriptor ---------------------------------------------- */
 
-static const char *const ROLE_NAMES[] = {"gateway", "orchestrator", "worker"};
-
 static int make_descriptor(struct zt__sealed *sj, const char *endpoint, int64_t now, char **out)
 {
-    const char *roles[3];
-    size_t n_roles = 0;
-    for (unsigned i = 0; i < 3; i++)
-        if (sj->cfg->node.role_mask & (1u << i)) roles[n_roles++] = ROLE_NAMES[i];
-    size_t n_models = zt_infer_model_count(sj->ms);
-    if (n_models > ZT_DESCRIPTOR_MAX_MODELS) n_models = ZT_DESCRIPTOR_MAX_MODELS;
-    const char **models = n_models ? zt_calloc(n_models, sizeof *models) : NULL;
-    if (n_models && !models) return ZT_ENOMEM;
-    for (size_t i = 0; i < n_models; i++) {
-        bool loaded;
-        models[i] = zt_infer_model(sj->ms, i, &loaded)->id;
-    }
-    int rc = zt_identity_descriptor(sj->id, roles, n_roles, models, n_models, endpoint,
-                                    now + ZT__SEALED_DESCRIPTOR_TTL_S, out);
-    zt_free(models);
-    return rc;
+    const char *roles[ZT_ROLE_COUNT], *models[ZT_DESCRIPTOR_MAX_MODELS];
+    size_t n_roles = zt_role_list(sj->cfg->node.role_mask, roles);
+    size_t n_models = zt_infer_model_ids(sj->ms, models, ZT_DESCRIPTOR_MAX_MODELS);
+    return zt_identity_descriptor(sj->id, roles, n_roles, models, n_models, endpoint,
+                                  now + ZT__SEALED_DESCRIPTOR_TTL_S, out);
 }
 
 void zt__sealed_set_endpoint(struct zt__sealed *sj, const char *endpoint)

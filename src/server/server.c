@@ -108,8 +108,7 @@ struct route {
     enum node_gate gate;
 };
 
-#define N_ROLES 3
-static const char *const role_names[N_ROLES] = {"gateway", "orchestrator", "worker"};
+#define N_ROLES ZT_ROLE_COUNT
 
 struct role_state {
     atomic_bool ready;
@@ -187,7 +186,7 @@ static json_t *roles_json(struct zt_server *s, bool *all_ready)
         memcpy(detail, rs->detail, sizeof detail);
         pthread_mutex_unlock(&rs->mu);
         if (!ready) *all_ready = false;
-        json_object_set_new(o, role_names[i], json_pack("{s:b,s:s}", "ready", ready, "detail", detail));
+        json_object_set_new(o, zt_role_names[i], json_pack("{s:b,s:s}", "ready", ready, "detail", detail));
     }
     return o;
 }
@@ -265,12 +264,10 @@ static int m_role_ready(void *ud, struct zt_metrics_out *o)
 {
     struct zt_server *s = ud;
     int rc = 0;
-    char labels[64];
-    for (int i = 0; i < N_ROLES && !rc; i++) {
-        if (!(s->d.cfg->node.role_mask & (1u << i))) continue;
-        snprintf(labels, sizeof labels, "role=\"%s\"", role_names[i]);
-        rc = zt_metrics_emit_u64(o, NULL, labels, atomic_load(&s->roles[i].ready) ? 1 : 0);
-    }
+    for (int i = 0; i < N_ROLES && !rc; i++)
+        if (s->d.cfg->node.role_mask & (1u << i))
+            rc = zt_metrics_emitf_u64(o, NULL, atomic_load(&s->roles[i].ready) ? 1 : 0, "role=\"%s\"",
+                                      zt_role_names[i]);
     return rc;
 }
 
@@ -309,7 +306,7 @@ static void h_status(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_h
     (void)cx, (void)body;
     json_t *roles = json_array();
     for (int i = 0; i < N_ROLES && roles; i++)
-        if (s->d.cfg->node.role_mask & (1u << i)) json_array_append_new(roles, json_string(role_names[i]));
+        if (s->d.cfg->node.role_mask & (1u << i)) json_array_append_new(roles, json_string(zt_role_names[i]));
     char started[ZT_TIME_ISO_LEN];
     zt_time_iso8601(started, sizeof started, s->start_real_ms);
     bool all_ready;

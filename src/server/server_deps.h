@@ -17,7 +17,7 @@ struct zt_nodeauth_verifier;
 struct zt_privacy_layer;
 struct zt_infer;
 struct zt__route;
-struct zt__relay;
+struct zt_relay;
 struct zt__sealed;
 struct zt__attest;
 struct zt_spamfeat;
@@ -47,7 +47,7 @@ struct zt_server_deps {
     struct zt_privacy_layer *privacy;        /* audit sink, /v1/privacy/pii */
     struct zt_infer *models;
     struct zt__route *route;
-    struct zt__relay *relay;
+    struct zt_relay *relay;
     struct zt__sealed *sealed;
     struct zt__attest *attest;
     struct zt_spamfeat *feat_spam;

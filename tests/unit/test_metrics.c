@@ -1,7 +1,9 @@
 /* test_metrics.c: the metrics registry (src/core/metrics.c): families
  * rendered in registration order with HELP and TYPE, callbacks and atomic
  * counters, labels and histogram suffixes, registering from a table
- * (zt_metrics_add_fns), one sample per name (zt_metrics_emit_each), name
+ * (zt_metrics_add_fns) with one callback told which entry it renders
+ * (zt_metrics_out_index), labels formatted (zt_metrics_emitf_u64), one
+ * sample per name (zt_metrics_emit_each), name
  * checks, duplicates, the size limit, a full output buffer, allocation
  * failure, no leaks. */
 #include "zt_test.h"
@@ -142,6 +144,58 @@ static void test_emit_each(void **state)
     zt_metrics_free(m);
 }
 
+static int render_indexed(void *ud, struct zt_metrics_out *o)
+{
+    const uint64_t *v = ud;
+    size_t i = zt_metrics_out_index(o);
+    if (i == 1) return zt_metrics_emitf_u64(o, NULL, v[i], "at=\"%zu\",name=\"%s\"", i, "c");
+    return zt_metrics_emit_u64(o, NULL, NULL, v[i]);
+}
+
+static void test_table_index(void **state)
+{
+    (void)state;
+    struct zt_metrics *m = NULL;
+    assert_int_equal(zt_metrics_new(&m), 0);
+    uint64_t v[3] = {7, 8, 9};
+    static const struct zt_metrics_fam fams[] = {
+        {"zt_a", "A.", ZT_METRIC_GAUGE, render_indexed},
+        {"zt_b", "B.", ZT_METRIC_GAUGE, render_indexed},
+        {"zt_c", "C.", ZT_METRIC_COUNTER, render_indexed},
+    };
+    assert_int_equal(zt_metrics_add_fns(m, fams + 1, 2, v + 1), 0); /* indices count from the table passed */
+    assert_int_equal(zt_metrics_add_fn(m, "zt_d", "D.", ZT_METRIC_GAUGE, render_indexed, v), 0);
+    struct zt_buf out;
+    zt_buf_init(&out, 1 << 16);
+    assert_int_equal(zt_metrics_render(m, &out), 0);
+    assert_string_equal(zt_buf_str(&out), "# HELP zt_b B.\n# TYPE zt_b gauge\nzt_b 8\n"
+                                          "# HELP zt_c C.\n# TYPE zt_c counter\nzt_c{at=\"1\",name=\"c\"} 9\n"
+                                          "# HELP zt_d D.\n# TYPE zt_d gauge\nzt_d 7\n");
+    zt_buf_deinit(&out);
+    zt_metrics_free(m);
+}
+
+static int render_long_label(void *ud, struct zt_metrics_out *o)
+{
+    return zt_metrics_emitf_u64(o, NULL, 1, "name=\"%s\"", (const char *)ud);
+}
+
+static void test_emitf_too_long(void **state)
+{
+    (void)state;
+    struct zt_metrics *m = NULL;
+    assert_int_equal(zt_metrics_new(&m), 0);
+    char name[300];
+    memset(name, 'x', sizeof name - 1);
+    name[sizeof name - 1] = '\0';
+    assert_int_equal(zt_metrics_add_fn(m, "zt_long", "Long.", ZT_METRIC_GAUGE, render_long_label, name), 0);
+    struct zt_buf out;
+    zt_buf_init(&out, 1 << 16);
+    assert_int_equal(zt_metrics_render(m, &out), ZT_ETOOBIG); /* an error, not a truncated label */
+    zt_buf_deinit(&out);
+    zt_metrics_free(m);
+}
+
 static void test_register_errors(void **state)
 {
     (void)state;
@@ -207,6 +261,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_render, setup, teardown),
         cmocka_unit_test_setup_teardown(test_emit_each, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_table_index, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_emitf_too_long, setup, teardown),
         cmocka_unit_test_setup_teardown(test_register_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_full_output, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alloc_failure, setup, teardown),
