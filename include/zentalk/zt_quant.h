@@ -248,6 +248,10 @@ struct zt__quant_kernels {
     zt__quant_pk_fn pk_q8_0, pk_q4_0, pk_q6_k, pk_q4_k; /* packed layout (NULL: the scalar one) */
     void (*fp16_to_fp32_row)(const uint16_t *src, float *dst, size_t n);
     void (*fp32_to_fp16_row)(const float *src, uint16_t *dst, size_t n);
+    /* activation quantisers (nb blocks; NULL: the scalar reference), the
+     * reference's float operations lane-wise, so the same bytes */
+    void (*quant_q8_0_row)(const float *src, void *dst, size_t nb);
+    void (*quant_q8_k_row)(const float *src, void *dst, size_t nb);
 };
 
 extern const struct zt__quant_kernels zt__quant_kernels_scalar;

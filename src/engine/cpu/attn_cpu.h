@@ -21,4 +21,10 @@ uint32_t zt__attn_scores_avx512(const float *q, const void *k, bool f16, size_t 
 void zt__attn_wsum_avx512(const float *scores, float inv, const void *v, bool f16, size_t vs, uint32_t hd,
                           uint32_t n_pos, float *o);
 
+/* ew_avx512.c (same condition: built with AVX-512 and the path in use
+ * is AVX-512 or newer): y[i] = (g[i] / (1 + zt__expf(-g[i]))) * u[i], and
+ * s[i] = zt__expf(s[i] - mx), lane by lane with zt__expf's bits. */
+void zt__swiglu_avx512(float *y, const float *g, const float *u, size_t n);
+void zt__exp_sub_avx512(float *s, size_t n, float mx);
+
 #endif

@@ -385,9 +385,14 @@ static void attend(const struct attn_ctx *a, size_t b, uint32_t h, float *scores
         if (scores[t] > mx) mx = scores[t];
     }
     float sum = 0.0f;
-    for (t = 0; t < n_pos; t++) {
-        scores[t] = zt__expf(scores[t] - mx);
-        sum += scores[t];
+    if (a->vec) { /* the exponentials 16 at a time (same bits), the sum in order */
+        zt__exp_sub_avx512(scores, n_pos, mx);
+        for (t = 0; t < n_pos; t++) sum += scores[t];
+    } else {
+        for (t = 0; t < n_pos; t++) {
+            scores[t] = zt__expf(scores[t] - mx);
+            sum += scores[t];
+        }
     }
     float inv = 1.0f / sum;
     float *o = row(a->dst, b) + (size_t)h * hd;
@@ -433,10 +438,15 @@ static int cpu_attention(struct zt__backend *be, const struct zt__tensor *q, con
 struct ew {
     const struct zt__tensor *g, *u, *dst;
     bool flat;
+    bool vec; /* ew_avx512.c's kernel (the same bits) */
 };
 
-static void swiglu_span(float *y, const float *g, const float *u, size_t n)
+static void swiglu_span(bool vec, float *y, const float *g, const float *u, size_t n)
 {
+    if (vec) {
+        zt__swiglu_avx512(y, g, u, n);
+        return;
+    }
     for (size_t i = 0; i < n; i++) {
         float gi = g[i];
         y[i] = (gi / (1.0f + zt__expf(-gi))) * u[i];
@@ -449,16 +459,17 @@ static void par_swiglu(void *ctx, size_t i0, size_t i1, unsigned tid)
     (void)tid;
     const struct ew *e = ctx;
     if (e->flat) {
-        swiglu_span(row(e->dst, 0) + i0, row(e->g, 0) + i0, row(e->u, 0) + i0, i1 - i0);
+        swiglu_span(e->vec, row(e->dst, 0) + i0, row(e->g, 0) + i0, row(e->u, 0) + i0, i1 - i0);
         return;
     }
-    for (size_t r = i0; r < i1; r++) swiglu_span(row(e->dst, r), row(e->g, r), row(e->u, r), e->g->ne0);
+    for (size_t r = i0; r < i1; r++) swiglu_span(e->vec, row(e->dst, r), row(e->g, r), row(e->u, r), e->g->ne0);
 }
 
 static int cpu_swiglu(struct zt__backend *be, const struct zt__tensor *g, const struct zt__tensor *u,
                       const struct zt__tensor *dst)
 {
-    struct ew e = {.g = g, .u = u, .dst = dst, .flat = contiguous(g) && contiguous(u) && contiguous(dst)};
+    struct ew e = {.g = g, .u = u, .dst = dst, .flat = contiguous(g) && contiguous(u) && contiguous(dst),
+                   .vec = zt__attn_avx512_built && zt_quant_isa_current() >= ZT_QUANT_ISA_AVX512};
     struct zt__par *par = cpu_of(be)->par;
     size_t n = e.flat ? g->ne0 * g->ne1 : g->ne1;
     size_t per = n / ((size_t)zt__par_threads(par) * 4), min = e.flat ? 4096 : 1;
