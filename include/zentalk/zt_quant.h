@@ -178,6 +178,20 @@ size_t zt_quant_packed_bytes(const struct zt_quant_packed *p);
 ZT_NODISCARD int zt_quant_matmul_packed(const struct zt_quant_packed *p, size_t row_begin, size_t row_end,
                                         const void *X_q, size_t x_row_bytes, size_t batch, float *out,
                                         size_t out_stride);
+/* The activation terms the packed Q8_0/Q4_0 kernels use (quant_pack.c),
+ * prepared once per batch instead of once per call (a multi-threaded
+ * product calls zt_quant_matmul_packed once per chunk of rows):
+ * zt_quant_packed_prep_bytes(p) bytes per activation row (0: the type has
+ * none, pass NULL), zt_quant_packed_prepare writes `batch` rows of them
+ * (row k at prep + k * that), and zt_quant_matmul_packed_prep is
+ * zt_quant_matmul_packed with them (prep NULL: prepared inside). The same
+ * bits either way. */
+size_t zt_quant_packed_prep_bytes(const struct zt_quant_packed *p);
+ZT_NODISCARD int zt_quant_packed_prepare(const struct zt_quant_packed *p, const void *X_q, size_t x_row_bytes,
+                                         size_t batch, int32_t *prep);
+ZT_NODISCARD int zt_quant_matmul_packed_prep(const struct zt_quant_packed *p, size_t row_begin, size_t row_end,
+                                             const void *X_q, size_t x_row_bytes, size_t batch,
+                                             const int32_t *prep, float *out, size_t out_stride);
 
 /* ---- dispatch ------------------------------------------------------------ */
 

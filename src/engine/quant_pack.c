@@ -380,8 +380,33 @@ static void prepare(enum zt_ggml_type t, const struct zt_block_q8_0 *x, size_t n
     }
 }
 
+size_t zt_quant_packed_prep_bytes(const struct zt_quant_packed *p)
+{
+    return p && (p->type == ZT_GGML_Q8_0 || p->type == ZT_GGML_Q4_0) ? p->nb * 9 * sizeof(int32_t) : 0;
+}
+
+int zt_quant_packed_prepare(const struct zt_quant_packed *p, const void *X_q, size_t x_row_bytes, size_t batch,
+                            int32_t *prep)
+{
+    size_t xb;
+    if (!p || zt_quant_packed_prep_bytes(p) == 0 || zt_quant_row_bytes(ZT_GGML_Q8_0, p->n, &xb) != 0 ||
+        (batch > 1 && x_row_bytes < xb))
+        return ZT_EINVAL;
+    for (size_t k = 0; k < batch; k++)
+        prepare(p->type, (const struct zt_block_q8_0 *)(const void *)((const char *)X_q + k * x_row_bytes), p->nb,
+                prep + k * p->nb * 9);
+    return 0;
+}
+
 int zt_quant_matmul_packed(const struct zt_quant_packed *p, size_t row_begin, size_t row_end, const void *X_q,
                            size_t x_row_bytes, size_t batch, float *out, size_t out_stride)
+{
+    return zt_quant_matmul_packed_prep(p, row_begin, row_end, X_q, x_row_bytes, batch, NULL, out, out_stride);
+}
+
+int zt_quant_matmul_packed_prep(const struct zt_quant_packed *p, size_t row_begin, size_t row_end, const void *X_q,
+                                size_t x_row_bytes, size_t batch, const int32_t *prep, float *out,
+                                size_t out_stride)
 {
     size_t xb;
     if (!p || zt_quant_row_bytes(zt_quant_vec_dot_type(p->type), p->n, &xb) != 0) return ZT_EINVAL;
@@ -398,17 +423,23 @@ int zt_quant_matmul_packed(const struct zt_quant_packed *p, size_t row_begin, si
         }
         return 0;
     }
-    size_t per = p->nb * 9, need;
-    if (zt_mul_size(per * sizeof(int32_t), batch, &need) != 0) return ZT_ERANGE;
-    int32_t *act = zt_malloc(need);
-    if (!act) return ZT_ENOMEM;
-    for (size_t k = 0; k < batch; k++)
-        prepare(p->type, (const struct zt_block_q8_0 *)(const void *)((const char *)X_q + k * x_row_bytes), p->nb,
-                act + k * per);
+    int32_t *own = NULL;
+    if (!prep) {
+        size_t need;
+        if (zt_mul_size(zt_quant_packed_prep_bytes(p), batch, &need) != 0) return ZT_ERANGE;
+        own = zt_malloc(need);
+        if (!own) return ZT_ENOMEM;
+        int rc = zt_quant_packed_prepare(p, X_q, x_row_bytes, batch, own);
+        if (rc != 0) {
+            zt_free(own);
+            return rc;
+        }
+        prep = own;
+    }
     for (size_t r0 = row_begin; r0 < row_end; r0 += G) {
         size_t nvalid = row_end - r0 < G ? row_end - r0 : G;
-        fn(p->data + (r0 / G) * p->group_bytes, p->nb, nvalid, X_q, x_row_bytes, act, batch, out + r0, out_stride);
+        fn(p->data + (r0 / G) * p->group_bytes, p->nb, nvalid, X_q, x_row_bytes, prep, batch, out + r0, out_stride);
     }
-    zt_free(act);
+    zt_free(own);
     return 0;
 }

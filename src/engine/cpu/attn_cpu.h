@@ -12,8 +12,8 @@
 extern const bool zt__attn_avx512_built;
 
 /* scores[t] = (sum in order of q[i] * k[t][i]) * scale for t < the returned
- * count (n_pos rounded down to 16); k row t at element t * ks (F32, or F16
- * when f16). The caller does the rest. */
+ * count (all n_pos); k row t at element t * ks (F32, or F16 when f16); hd a
+ * multiple of 16. The caller does the rest. */
 uint32_t zt__attn_scores_avx512(const float *q, const void *k, bool f16, size_t ks, uint32_t hd, uint32_t n_pos,
                                 float scale, float *scores);
 /* o[i] = sum over t < n_pos in order of (scores[t] * inv) * v[t][i]; hd a

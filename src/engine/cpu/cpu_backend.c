@@ -35,6 +35,8 @@ struct cpu {
     struct zt__par *par;
     uint8_t *xq;   /* activations quantised for the current matmul */
     size_t xq_cap; /* bytes */
+    int32_t *prep; /* their packed-kernel terms (zt_quant_packed_prepare) */
+    size_t prep_cap; /* bytes */
     struct packed_w *packed;
     size_t n_packed, packed_cap;
     bool no_pack;  /* ZT_PACK=0: keep the plain rows (benchmarks) */
@@ -54,6 +56,7 @@ static void cpu_free(struct zt__backend *be)
     struct cpu *c = cpu_of(be);
     zt__par_free(c->par);
     zt_free(c->xq);
+    zt_free(c->prep);
     for (size_t i = 0; i < c->n_packed; i++) zt_quant_packed_free(c->packed[i].p);
     zt_free(c->packed);
     zt_free(c);
@@ -270,9 +273,13 @@ struct mm {
     const struct zt_quant_packed *packed; /* or NULL: the plain rows */
     uint8_t *xq;
     size_t xq_row;          /* bytes of one quantised activation row */
+    int32_t *prep;          /* packed-kernel terms of the rows, or NULL */
+    size_t prep_row;        /* int32 per row */
     atomic_int failed;
 };
 
+/* Quantises activation rows [b0, b1) and, for a packed matrix, prepares
+ * their terms: once per product, not once per chunk of weight rows. */
 static void par_quantize(void *ctx, size_t b0, size_t b1, unsigned tid)
 {
     (void)tid;
@@ -280,6 +287,9 @@ static void par_quantize(void *ctx, size_t b0, size_t b1, unsigned tid)
     for (size_t b = b0; b < b1; b++)
         if (zt_quant_activations(f->w->type, row(f->x, b), f->xq + b * f->xq_row, f->w->ne0))
             atomic_store(&f->failed, 1);
+    if (f->prep && zt_quant_packed_prepare(f->packed, f->xq + b0 * f->xq_row, f->xq_row, b1 - b0,
+                                           f->prep + b0 * f->prep_row))
+        atomic_store(&f->failed, 1);
 }
 
 /* Threads take chunks of rows from the team's shared counter (par.h), so a
@@ -291,8 +301,8 @@ static void par_matmul(void *ctx, size_t r0, size_t r1, unsigned tid)
     (void)tid;
     struct mm *f = ctx;
     if (f->packed) {
-        if (zt_quant_matmul_packed(f->packed, r0, r1, f->xq, f->xq_row, f->x->ne1, row(f->dst, 0),
-                                   f->dst->nb1 / sizeof(float)))
+        if (zt_quant_matmul_packed_prep(f->packed, r0, r1, f->xq, f->xq_row, f->x->ne1, f->prep, row(f->dst, 0),
+                                        f->dst->nb1 / sizeof(float)))
             atomic_store(&f->failed, 1);
         return;
     }
@@ -316,6 +326,19 @@ static int cpu_matmul(struct zt__backend *be, const struct zt__tensor *w, const 
         c->xq_cap = need;
     }
     struct mm f = {.w = w, .x = x, .dst = dst, .xq = c->xq, .xq_row = rb, .packed = packed_of(c, w)};
+    size_t pb = zt_quant_packed_prep_bytes(f.packed);
+    if (pb > 0) {
+        if (zt_mul_size(pb, x->ne1, &need)) return ZT_ERANGE;
+        if (need > c->prep_cap) {
+            int32_t *p = zt_malloc(need);
+            if (!p) return ZT_ENOMEM;
+            zt_free(c->prep);
+            c->prep = p;
+            c->prep_cap = need;
+        }
+        f.prep = c->prep;
+        f.prep_row = pb / sizeof(int32_t);
+    }
     unsigned nth = zt__par_threads(c->par);
     /* activation rows: ~4 chunks a thread; weight rows: ~8 chunks a thread,
      * multiples of 12 rows (whole 2- and 3-row tiles) */
