@@ -193,6 +193,13 @@ ZT_NODISCARD int zt_quant_matmul_packed_prep(const struct zt_quant_packed *p, si
                                              const void *X_q, size_t x_row_bytes, size_t batch,
                                              const int32_t *prep, float *out, size_t out_stride);
 
+/* Internal (the CPU backend): memory for a copy of weights on transparent
+ * huge pages, carved from the chunks packed matrices use (quant_pack.c);
+ * NULL when out of memory. Freed with the chunk handle. */
+struct zt__quant_chunk;
+void *zt__quant_weights_alloc(size_t bytes, struct zt__quant_chunk **chunk);
+void zt__quant_weights_free(struct zt__quant_chunk *chunk);
+
 /* ---- dispatch ------------------------------------------------------------ */
 
 enum zt_quant_isa {

@@ -27,7 +27,9 @@ struct packed_w {
     const void *w;
     enum zt_ggml_type type;
     size_t rows;
-    struct zt_quant_packed *p;
+    struct zt_quant_packed *p;    /* the packed layout, or NULL and: */
+    const void *copy;             /* the same rows on huge pages (F32/F16/BF16) */
+    struct zt__quant_chunk *chunk;
 };
 
 struct cpu {
@@ -57,7 +59,10 @@ static void cpu_free(struct zt__backend *be)
     zt__par_free(c->par);
     zt_free(c->xq);
     zt_free(c->prep);
-    for (size_t i = 0; i < c->n_packed; i++) zt_quant_packed_free(c->packed[i].p);
+    for (size_t i = 0; i < c->n_packed; i++) {
+        zt_quant_packed_free(c->packed[i].p);
+        zt__quant_weights_free(c->packed[i].chunk);
+    }
     zt_free(c->packed);
     zt_free(c);
 }
@@ -135,17 +140,32 @@ static int cpu_buffer_get(struct zt__backend *be, const struct zt__buffer *buf, 
 static int cpu_prepare_weight(struct zt__backend *be, const struct zt__tensor *w)
 {
     struct cpu *c = cpu_of(be);
-    if (c->no_pack || w->ne1 < ZT_QUANT_PACK_ROWS || !zt_quant_pack_useful(w->type)) return 0;
+    /* float matrices are copied as they are onto transparent huge pages
+     * (quant_pack.c's chunks): the mapping's 4 KiB pages cost a TLB miss
+     * each 4 KiB of the stream (ZT_PACK_HUGE=0 or ZT_PACK=0: read in place) */
+    const char *hp = getenv("ZT_PACK_HUGE");
+    bool plain = (w->type == ZT_GGML_F32 || w->type == ZT_GGML_F16 || w->type == ZT_GGML_BF16) &&
+                 !(hp && !strcmp(hp, "0"));
+    if (c->no_pack || w->ne1 < ZT_QUANT_PACK_ROWS || (!plain && !zt_quant_pack_useful(w->type))) return 0;
     const void *host = (const uint8_t *)w->buf + w->offset;
     for (size_t i = 0; i < c->n_packed; i++)
         if (c->packed[i].w == host) return 0; /* tied output and embedding, prepared twice */
     struct packed_w *v = zt_array_grow(c->packed, &c->packed_cap, c->n_packed + 1, sizeof *v, 16);
     if (!v) return ZT_ENOMEM;
     c->packed = v;
-    struct zt_quant_packed *p;
-    int rc = zt_quant_pack(w->type, host, w->nb1, w->ne1, w->ne0, &p);
-    if (rc) return rc;
-    c->packed[c->n_packed++] = (struct packed_w){.w = host, .type = w->type, .rows = w->ne1, .p = p};
+    struct packed_w pw = {.w = host, .type = w->type, .rows = w->ne1};
+    if (plain) {
+        size_t bytes;
+        if (zt_mul_size(w->nb1, w->ne1, &bytes)) return ZT_ERANGE;
+        void *copy = zt__quant_weights_alloc(bytes, &pw.chunk);
+        if (!copy) return ZT_ENOMEM;
+        memcpy(copy, host, bytes);
+        pw.copy = copy;
+    } else {
+        int rc = zt_quant_pack(w->type, host, w->nb1, w->ne1, w->ne0, &pw.p);
+        if (rc) return rc;
+    }
+    c->packed[c->n_packed++] = pw;
 #ifdef MADV_COLD
     /* the original rows are no longer read (unless the tensor is also the
      * token embedding): let the kernel reclaim those pages of the mapping
@@ -156,12 +176,12 @@ static int cpu_prepare_weight(struct zt__backend *be, const struct zt__tensor *w
     return 0;
 }
 
-static const struct zt_quant_packed *packed_of(const struct cpu *c, const struct zt__tensor *w)
+static const struct packed_w *prepared_of(const struct cpu *c, const struct zt__tensor *w)
 {
     const void *host = (const uint8_t *)w->buf + w->offset;
     for (size_t i = 0; i < c->n_packed; i++)
         if (c->packed[i].w == host && c->packed[i].type == w->type && c->packed[i].rows == w->ne1)
-            return c->packed[i].p;
+            return &c->packed[i];
     return NULL;
 }
 
@@ -271,6 +291,7 @@ static int cpu_kv_store(struct zt__backend *be, const struct zt__tensor *k, cons
 struct mm {
     const struct zt__tensor *w, *x, *dst;
     const struct zt_quant_packed *packed; /* or NULL: the plain rows */
+    const void *copy;                     /* the plain rows' huge-page copy, or NULL */
     uint8_t *xq;
     size_t xq_row;          /* bytes of one quantised activation row */
     int32_t *prep;          /* packed-kernel terms of the rows, or NULL */
@@ -306,7 +327,7 @@ static void par_matmul(void *ctx, size_t r0, size_t r1, unsigned tid)
             atomic_store(&f->failed, 1);
         return;
     }
-    if (zt_quant_matmul_rows(f->w->type, base(f->w), f->w->nb1, r0, r1, f->xq, f->xq_row, f->x->ne1,
+    if (zt_quant_matmul_rows(f->w->type, f->copy ? f->copy : base(f->w), f->w->nb1, r0, r1, f->xq, f->xq_row, f->x->ne1,
                              row(f->dst, 0), f->dst->nb1 / sizeof(float), f->w->ne0))
         atomic_store(&f->failed, 1);
 }
@@ -325,7 +346,9 @@ static int cpu_matmul(struct zt__backend *be, const struct zt__tensor *w, const 
         c->xq = p;
         c->xq_cap = need;
     }
-    struct mm f = {.w = w, .x = x, .dst = dst, .xq = c->xq, .xq_row = rb, .packed = packed_of(c, w)};
+    const struct packed_w *pw = prepared_of(c, w);
+    struct mm f = {.w = w, .x = x, .dst = dst, .xq = c->xq, .xq_row = rb, .packed = pw ? pw->p : NULL,
+                   .copy = pw ? pw->copy : NULL};
     size_t pb = zt_quant_packed_prep_bytes(f.packed);
     if (pb > 0) {
         if (zt_mul_size(pb, x->ne1, &need)) return ZT_ERANGE;
