@@ -77,18 +77,38 @@ uint32_t zt__attn_scores_avx512(const float *q, const void *k, bool f16, size_t 
     return n_pos;
 }
 
+static inline __m512 v_row(const void *v, bool f16, size_t off)
+{
+    return f16 ? _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)((const uint16_t *)v + off)))
+               : _mm512_loadu_ps((const float *)v + off);
+}
+
 void zt__attn_wsum_avx512(const float *scores, float inv, const void *v, bool f16, size_t vs, uint32_t hd,
                           uint32_t n_pos, float *o)
 {
-    for (uint32_t i0 = 0; i0 < hd; i0 += 16) {
-        __m512 acc = _mm512_setzero_ps();
+    /* up to 4 blocks of 16 dims per pass over the positions: 4 independent
+     * chains (each lane still adds its products in increasing t), so the
+     * add latency is not paid once per position per block */
+    uint32_t i0 = 0;
+    for (; i0 + 64 <= hd; i0 += 64) {
+        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
         for (uint32_t t = 0; t < n_pos; t++) {
             __m512 pr = _mm512_set1_ps(scores[t] * inv);
-            __m512 vv = f16 ? _mm512_cvtph_ps(_mm256_loadu_si256(
-                                  (const __m256i *)(const void *)((const uint16_t *)v + (size_t)t * vs + i0)))
-                            : _mm512_loadu_ps((const float *)v + (size_t)t * vs + i0);
-            acc = _mm512_add_ps(acc, _mm512_mul_ps(pr, vv));
+            size_t off = (size_t)t * vs + i0;
+            a0 = _mm512_add_ps(a0, _mm512_mul_ps(pr, v_row(v, f16, off)));
+            a1 = _mm512_add_ps(a1, _mm512_mul_ps(pr, v_row(v, f16, off + 16)));
+            a2 = _mm512_add_ps(a2, _mm512_mul_ps(pr, v_row(v, f16, off + 32)));
+            a3 = _mm512_add_ps(a3, _mm512_mul_ps(pr, v_row(v, f16, off + 48)));
         }
+        _mm512_storeu_ps(o + i0, a0);
+        _mm512_storeu_ps(o + i0 + 16, a1);
+        _mm512_storeu_ps(o + i0 + 32, a2);
+        _mm512_storeu_ps(o + i0 + 48, a3);
+    }
+    for (; i0 < hd; i0 += 16) {
+        __m512 acc = _mm512_setzero_ps();
+        for (uint32_t t = 0; t < n_pos; t++)
+            acc = _mm512_add_ps(acc, _mm512_mul_ps(_mm512_set1_ps(scores[t] * inv), v_row(v, f16, (size_t)t * vs + i0)));
         _mm512_storeu_ps(o + i0, acc);
     }
 }

@@ -140,12 +140,12 @@ static int cpu_buffer_get(struct zt__backend *be, const struct zt__buffer *buf, 
 static int cpu_prepare_weight(struct zt__backend *be, const struct zt__tensor *w)
 {
     struct cpu *c = cpu_of(be);
-    /* float matrices are copied as they are onto transparent huge pages
+    /* matrices without a packed kernel on the path in use (floats; every
+     * type on AVX2) are copied as they are onto transparent huge pages
      * (quant_pack.c's chunks): the mapping's 4 KiB pages cost a TLB miss
      * each 4 KiB of the stream (ZT_PACK_HUGE=0 or ZT_PACK=0: read in place) */
     const char *hp = getenv("ZT_PACK_HUGE");
-    bool plain = (w->type == ZT_GGML_F32 || w->type == ZT_GGML_F16 || w->type == ZT_GGML_BF16) &&
-                 !(hp && !strcmp(hp, "0"));
+    bool plain = !zt_quant_pack_useful(w->type) && !(hp && !strcmp(hp, "0"));
     if (c->no_pack || w->ne1 < ZT_QUANT_PACK_ROWS || (!plain && !zt_quant_pack_useful(w->type))) return 0;
     const void *host = (const uint8_t *)w->buf + w->offset;
     for (size_t i = 0; i < c->n_packed; i++)
