@@ -195,7 +195,7 @@ static void admit(struct zt_runner *r)
         j->cached = keep;
         /* the prompt enters the hash chain and the penalty history */
         for (size_t i = 0; i < j->n_prompt; i++) zt_ignore(zt_sampler_accept(j->sampler, j->prompt[i], NULL));
-        j->engine = zt_engine_build_id_kv(zt_seq_kv_type(best->seq));
+        j->engine = zt_engine_build_id_kv((int)zt_seq_kv_type(best->seq));
         best->job = j;
     }
 }
