@@ -332,34 +332,45 @@ static void par_matmul(void *ctx, size_t r0, size_t r1, unsigned tid)
         atomic_store(&f->failed, 1);
 }
 
+/* old when it holds per * n bytes, else a new buffer (old freed); NULL
+ * with *rc set when that fails (old kept). */
+static void *scratch(void *old, size_t *cap, size_t per, size_t n, int *rc)
+{
+    size_t need;
+    if (zt_mul_size(per, n, &need)) {
+        *rc = ZT_ERANGE;
+        return NULL;
+    }
+    if (old && need <= *cap) return old;
+    void *p = zt_malloc(need ? need : 1);
+    if (!p) {
+        *rc = ZT_ENOMEM;
+        return NULL;
+    }
+    zt_free(old);
+    *cap = need;
+    return p;
+}
+
 static int cpu_matmul(struct zt__backend *be, const struct zt__tensor *w, const struct zt__tensor *x,
                       const struct zt__tensor *dst)
 {
     struct cpu *c = cpu_of(be);
-    size_t rb, need;
+    size_t rb;
     if (zt_quant_row_bytes(zt_quant_vec_dot_type(w->type), w->ne0, &rb)) return ZT_EINVAL;
-    if (zt_mul_size(rb, x->ne1, &need)) return ZT_ERANGE;
-    if (need > c->xq_cap) {
-        uint8_t *p = zt_malloc(need);
-        if (!p) return ZT_ENOMEM;
-        zt_free(c->xq);
-        c->xq = p;
-        c->xq_cap = need;
-    }
+    int rc = 0;
+    uint8_t *xq = scratch(c->xq, &c->xq_cap, rb, x->ne1, &rc);
+    if (!xq) return rc;
+    c->xq = xq;
     const struct packed_w *pw = prepared_of(c, w);
     struct mm f = {.w = w, .x = x, .dst = dst, .xq = c->xq, .xq_row = rb, .packed = pw ? pw->p : NULL,
                    .copy = pw ? pw->copy : NULL};
     size_t pb = zt_quant_packed_prep_bytes(f.packed);
     if (pb > 0) {
-        if (zt_mul_size(pb, x->ne1, &need)) return ZT_ERANGE;
-        if (need > c->prep_cap) {
-            int32_t *p = zt_malloc(need);
-            if (!p) return ZT_ENOMEM;
-            zt_free(c->prep);
-            c->prep = p;
-            c->prep_cap = need;
-        }
-        f.prep = c->prep;
+        int32_t *prep = scratch(c->prep, &c->prep_cap, pb, x->ne1, &rc);
+        if (!prep) return rc;
+        c->prep = prep;
+        f.prep = prep;
         f.prep_row = pb / sizeof(int32_t);
     }
     unsigned nth = zt__par_threads(c->par);
