@@ -114,6 +114,7 @@ ZT_NODISCARD int zt_model_set_kv_type(struct zt_model *m, enum zt_ggml_type t);
 enum zt_ggml_type zt_model_kv_type(const struct zt_model *m);
 ZT_NODISCARD int zt_seq_new(const struct zt_model *m, uint32_t n_ctx, struct zt_seq **out);
 void zt_seq_free(struct zt_seq *s);
+enum zt_ggml_type zt_seq_kv_type(const struct zt_seq *s); /* its cache's: F32 or F16 */
 uint32_t zt_seq_pos(const struct zt_seq *s);     /* tokens in the cache */
 uint32_t zt_seq_n_ctx(const struct zt_seq *s);
 /* Forget every token from pos on (pos <= current position): reuse a cached

@@ -476,6 +476,11 @@ int zt_model_set_kv_type(struct zt_model *m, enum zt_ggml_type t)
     return 0;
 }
 
+enum zt_ggml_type zt_seq_kv_type(const struct zt_seq *s)
+{
+    return s->kv_type;
+}
+
 enum zt_ggml_type zt_model_kv_type(const struct zt_model *m)
 {
     return (enum zt_ggml_type)atomic_load(&m->kv_type);

@@ -766,6 +766,58 @@ static void test_registry(void **state)
     zt_buf_deinit(&err);
 }
 
+/* The CPU backend's SwiGLU on every kernel path (the AVX-512 one runs
+ * ew_avx512.c's zt__expf lane by lane) against the scalar formula over the
+ * float range: every 4093rd bit pattern, so NaNs, +-Inf, subnormals and
+ * both sides of the exponential's cut-offs (x < -87.5, x > 88.72..., the
+ * flush of results below the smallest normal) come in; u is 1 or random.
+ * NaN results only need to be NaN (payloads are not part of the contract). */
+static void test_cpu_swiglu_range(void **state)
+{
+    (void)state;
+    enum { STEP = 4093 };
+    size_t n = (size_t)(UINT32_MAX / STEP) + 1, bytes = n * sizeof(float);
+    float *g = malloc(bytes), *u = rand_f32(n, 4.0f), *want = malloc(bytes);
+    assert_true(g && u && want);
+    for (size_t i = 0; i < n; i++) {
+        uint32_t bits = (uint32_t)(i * STEP);
+        memcpy(&g[i], &bits, sizeof bits);
+        if (i % 2) u[i] = 1.0f;
+        want[i] = (g[i] / (1.0f + zt__expf(-g[i]))) * u[i];
+    }
+    enum zt_quant_isa orig = zt_quant_isa_current();
+    for (int isa = 0; isa < ZT_QUANT_ISA_COUNT; isa++) {
+        if (zt_quant_set_isa((enum zt_quant_isa)isa) != 0) continue;
+        struct zt__backend *be;
+        assert_int_equal(zt__backend_new("cpu", NULL, &be), 0);
+        struct side sd = {.be = be};
+        /* one row of n (split by elements) and rows of 1000 (by rows) */
+        for (int shape = 0; shape < 2; shape++) {
+            size_t ne0 = shape == 0 ? n : 1000, ne1 = shape == 0 ? 1 : n / 1000, nb = ne0 * ne1 * sizeof(float);
+            struct zt__tensor gt = zt__tensor_f32(side_put(&sd, g, nb, false), 0, ne0, ne1);
+            struct zt__tensor ut = zt__tensor_f32(side_put(&sd, u, nb, false), 0, ne0, ne1);
+            struct zt__tensor y = zt__tensor_f32(side_put(&sd, NULL, nb, false), 0, ne0, ne1);
+            assert_int_equal(be->ops->swiglu(be, &gt, &ut, &y), 0);
+            float *got = side_get(&sd, y.buf, nb);
+            for (size_t i = 0; i < ne0 * ne1; i++) {
+                if (isnan(want[i]) && isnan(got[i])) continue;
+                if (memcmp(&want[i], &got[i], sizeof(float)) != 0) {
+                    fprintf(stderr, "swiglu isa %s: g=%a u=%a gives %a, scalar %a\n", zt_quant_isa_name(),
+                            (double)g[i], (double)u[i], (double)got[i], (double)want[i]);
+                    fail();
+                }
+            }
+            free(got);
+            side_reset(&sd);
+        }
+        zt__backend_free(be);
+    }
+    assert_int_equal(zt_quant_set_isa(orig), 0);
+    free(g);
+    free(u);
+    free(want);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -777,6 +829,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rope, setup, teardown),
         cmocka_unit_test_setup_teardown(test_attention, setup, teardown),
         cmocka_unit_test_setup_teardown(test_models, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cpu_swiglu_range, setup, teardown),
     };
     return zt_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }
