@@ -103,6 +103,8 @@ struct zt_registry_opts {
     double rep_prior_bad;         /* Beta prior beta (1.0) */
     int64_t rep_half_life_ms;     /* decay of the counts (7 days) */
     int64_t dup_quarantine_ms;    /* a node id proven on two machines gets nothing this long (600000) */
+    int64_t sync_ms;              /* several orchestrators share the store: read the rows the others
+                                   * wrote at most this stale (0 = the store is this registry's alone) */
 };
 /* Zero fields of opts take the defaults above. */
 
@@ -194,5 +196,12 @@ size_t zt_registry_list(struct zt_registry *r, bool live_only, int64_t now_ms, s
                         size_t max);
 /* Nodes known (live_only: live sessions only). */
 size_t zt_registry_count(struct zt_registry *r, bool live_only);
+
+/* Several orchestrators on one store (PostgreSQL; docs/internals/
+ * orchestrator.md "Several orchestrators"): read now the rows the others
+ * changed since the last read (joins, heartbeats, leaves, expiries,
+ * reputation), as zt_sched_pump does every sync_ms. Returns how many rows
+ * changed this registry's view. 0 when sync_ms is 0. */
+size_t zt_registry_sync(struct zt_registry *r, int64_t now_ms);
 
 #endif

@@ -782,6 +782,7 @@ int zt_sched_pump(struct zt_sched *s, int64_t now_ms, struct zt_sched_event *ev,
     if (!s || !n || (max && !ev)) return ZT_EINVAL;
     *n = 0;
     pthread_mutex_lock(&s->r->mu);
+    orch_sync_locked(s->r, now_ms, false);
     if (now_ms >= s->r->next_expire) orch_expire_locked(s->r, now_ms);
     if (now_ms >= s->next_deadline_scan) {
         deadlines(s, now_ms);
