@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "zentalk/zt_identity.h"
+#include "zentalk/zt_queue.h"
 #include "zentalk/zt_registry.h"
 #include "zentalk/zt_sched.h"
 
@@ -164,6 +165,7 @@ struct orch_job {
     int64_t deadline, created, updated, assigned, started, finished;
     int64_t seq;                 /* submission order */
     char reason[ZT_SCHED_REASON_SIZE];
+    char qid[ZT_QUEUE_ID_MAX];   /* its entry in the shared queue, pending here ("" = none) */
     struct orch_node *node;      /* the last worker (assigned, running, or lost) */
     bool linked;                 /* on node->jobs (assigned or running) */
     struct orch_job *node_next, *node_prev;
