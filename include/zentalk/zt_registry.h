@@ -54,6 +54,7 @@ struct zt_registry;
 #define ZT_REG_RECORD_MAX (ZT_DESCRIPTOR_MAX + 8192)    /* bytes of one record */
 #define ZT_REG_STR_MAX 128                              /* engine, cpu, gpu strings */
 #define ZT_REG_SLOTS_MAX 4096u
+#define ZT_REG_SYNC_MS_DEFAULT 1000                     /* a shared store's staleness (the node on PostgreSQL) */
 
 /* What a worker offers, carried in its signed join record. */
 struct zt_worker_caps {

@@ -46,6 +46,7 @@
 #include "zentalk/zt_nodeauth.h"
 #include "zentalk/zt_peers.h"
 #include "zentalk/zt_pii.h"
+#include "zentalk/zt_queue.h"
 #include "zentalk/zt_registry.h"
 #include "zentalk/zt_sched.h"
 #include "zentalk/zt_ratelimit.h"
@@ -98,6 +99,7 @@ struct zt_node {
     struct zt_store *orch_store;
     struct zt_registry *registry;
     struct zt_sched *sched;
+    struct zt_queue *queue; /* database.queue: redis: the queue shared with other orchestrators */
     struct zt__orch *orch;
     struct zt_chain *chain; /* chain.enabled: the books the gateway's jobs are paid from */
     /* the worker's joins (node.join) and the descriptors of the
@@ -338,6 +340,8 @@ static int build_orchestrator(struct zt_node *n, struct zt_buf *err)
         .rep_prior_bad = oc->reputation.prior_bad,
         .rep_half_life_ms = oc->reputation.half_life_hours * 3600000,
         .dup_quarantine_ms = oc->duplicate_quarantine_s * 1000,
+        /* a store other orchestrators may share: read their changes back */
+        .sync_ms = zt_str_eq(cfg->database.driver, "postgres") ? ZT_REG_SYNC_MS_DEFAULT : 0,
     };
     struct zt_sched_opts so = {
         .max_queued = (size_t)oc->queue.max,
@@ -356,6 +360,9 @@ static int build_orchestrator(struct zt_node *n, struct zt_buf *err)
         zt_ignore(zt_buf_appendf(err, "the worker registry: %s", zt_strerror(rc)));
     if (!rc && (rc = zt_sched_open(n->registry, &so, now, &n->sched)) != 0)
         zt_ignore(zt_buf_appendf(err, "the scheduler: %s", zt_strerror(rc)));
+    if (!rc && zt_str_eq(cfg->database.queue, "redis") &&
+        (rc = zt_queue_open_config(cfg, zt_identity_id(n->id), &n->queue, err)) == 0)
+        zt_sched_set_queue(n->sched, n->queue);
     if (!rc) rc = zt__orch_new(cfg, n->registry, n->sched, &n->orch);
     if (!rc) rc = zt__orch_register_metrics(n->orch, n->metrics);
     if (rc) {
@@ -628,6 +635,7 @@ void zt_node_free(struct zt_node *n)
     zt__route_free(n->route);
     zt__orch_free(n->orch);
     zt_sched_free(n->sched);
+    zt_queue_free(n->queue); /* after the scheduler: its entries stay pending for the others to claim */
     zt_registry_free(n->registry);
     zt_store_close(n->orch_store); /* after the registry and scheduler that used it */
     zt_chain_free(n->chain);       /* after the routes that settle through it */

@@ -237,6 +237,12 @@ static int m_ended(void *ud, struct zt_metrics_out *out)
     return rc ? rc : zt_metrics_emit_u64(out, NULL, "outcome=\"failed\"", atomic_load(&o->ended[0]));
 }
 
+static int m_adopted(void *ud, struct zt_metrics_out *out)
+{
+    struct zt__orch *o = ud;
+    return zt_metrics_emit_u64(out, NULL, NULL, zt_sched_adopted(o->sched));
+}
+
 static int m_placement(void *ud, struct zt_metrics_out *out)
 {
     struct zt__orch *o = ud;
@@ -264,6 +270,9 @@ int zt__orch_register_metrics(struct zt__orch *o, struct zt_metrics *m)
         {"zentalk_orchestrator_job_retries_total",
          "Placed jobs moved to another worker after theirs failed them, by why.", ZT_METRIC_COUNTER, m_retries},
         {"zentalk_orchestrator_jobs_total", "Placed jobs that ended, by outcome.", ZT_METRIC_COUNTER, m_ended},
+        {"zentalk_orchestrator_jobs_adopted_total",
+         "Jobs of a dead orchestrator (its shared-queue entries claimed) that this one ended.", ZT_METRIC_COUNTER,
+         m_adopted},
         {"zentalk_orchestrator_placement_seconds", "Time zt_sched_submit took for jobs it accepted (placed or queued).",
          ZT_METRIC_HISTOGRAM, m_placement},
     };
