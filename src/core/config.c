@@ -167,6 +167,10 @@ static const struct cfg_key node_keys[] = {
     INT_KEY(struct zt_cfg_node, heartbeat_interval_ms, 10000, 100, 600000,
             "Milliseconds between a joined worker's heartbeats (keep it well under the orchestrator's "
             "orchestrator.heartbeat_expiry_ms)."),
+    BOOL_KEY(struct zt_cfg_node, outbound, false,
+             "A worker no one can connect to (behind NAT): it keeps an outbound long-poll to the first node.join "
+             "orchestrator, which pushes sealed jobs over it and streams the results back; its descriptor's "
+             "endpoint is that orchestrator's relay (zentalk-node --outbound)."),
 
     INT_KEY(struct zt_cfg_node, dht_port, 0, 0, 65535,
             "UDP port of the discovery DHT (OpenDHT; it binds every address): the node publishes its signed "

@@ -505,7 +505,9 @@ int zt_node_start(struct zt_node *n)
     if (!rc) rc = zt_gdpr_sweeper_start(n->sweeper); /* retention: identity and audit log are set by now */
     if (!rc) rc = zt__orch_start(n->orch);
     if (!rc && n->joiner) {
-        const char *ep = n->cfg->node.endpoint[0] ? n->cfg->node.endpoint : zt_server_endpoint(n->server);
+        /* node.outbound: the listener is where relayed requests run (the descriptor names the relay) */
+        const char *ep = n->cfg->node.endpoint[0] && !n->cfg->node.outbound ? n->cfg->node.endpoint
+                                                                            : zt_server_endpoint(n->server);
         rc = zt__joiner_start(n->joiner, ep);
     }
     return rc;

@@ -44,6 +44,7 @@ struct zt__orch {
     struct zt_registry *reg;
     struct zt_sched *sched;
     struct zt_ratelimit *join_limit;
+    struct zt__orch_relay *relay; /* workers behind NAT (orch_relay.c) */
     zt__orch_event_fn sink;
     void *sink_ud;
     pthread_t thread;
@@ -52,7 +53,7 @@ struct zt__orch {
     pthread_cond_t cv;
     bool kicked, stop;
     atomic_uint_fast64_t refused[RF_N];
-    atomic_uint_fast64_t accepted[3]; /* join, heartbeat, leave */
+    atomic_uint_fast64_t accepted[4]; /* join, heartbeat, leave, poll */
     atomic_uint_fast64_t lat_count, lat_sum_ns, lat_bucket[LAT_BUCKETS];
     atomic_uint_fast64_t retries[RETRY_N];
     atomic_uint_fast64_t ended[2]; /* failed, done */
@@ -68,6 +69,11 @@ int zt__orch_new(const struct zt_config *cfg, struct zt_registry *reg, struct zt
     double per_min = (double)cfg->orchestrator.join_rate_per_minute;
     double burst = per_min / 4.0 < 1.0 ? 1.0 : per_min / 4.0;
     if (zt_ratelimit_new(per_min / 60.0, burst, JOIN_LIMIT_KEYS, &o->join_limit) != 0) {
+        zt_free(o);
+        return ZT_ENOMEM;
+    }
+    if (zt__orch_relay_new(cfg->orchestrator.heartbeat_expiry_ms, reg, &o->relay) != 0) {
+        zt_ratelimit_free(o->join_limit);
         zt_free(o);
         return ZT_ENOMEM;
     }
@@ -128,6 +134,7 @@ static void *pump_main(void *arg)
         o->kicked = false;
         pthread_mutex_unlock(&o->mu);
         pump_once(o);
+        zt__orch_relay_sweep(o->relay, false);
         pthread_mutex_lock(&o->mu);
     }
     pthread_mutex_unlock(&o->mu);
@@ -160,12 +167,14 @@ void zt__orch_stop(struct zt__orch *o)
     pthread_mutex_unlock(&o->mu);
     pthread_join(o->thread, NULL);
     o->running = false;
+    zt__orch_relay_sweep(o->relay, true); /* parked polls and relays answer before the server stops */
 }
 
 void zt__orch_free(struct zt__orch *o)
 {
     if (!o) return;
     zt__orch_stop(o);
+    zt__orch_relay_free(o->relay);
     zt_ratelimit_free(o->join_limit);
     pthread_cond_destroy(&o->cv);
     pthread_mutex_destroy(&o->mu);
@@ -220,8 +229,8 @@ static int m_refused(void *ud, struct zt_metrics_out *out)
 static int m_records(void *ud, struct zt_metrics_out *out)
 {
     struct zt__orch *o = ud;
-    static const char *const kinds[3] = {"join", "heartbeat", "leave"};
-    return zt_metrics_emit_each(out, "kind", kinds, o->accepted, 3);
+    static const char *const kinds[4] = {"join", "heartbeat", "leave", "poll"};
+    return zt_metrics_emit_each(out, "kind", kinds, o->accepted, 4);
 }
 
 static int m_retries(void *ud, struct zt_metrics_out *out)
@@ -235,6 +244,13 @@ static int m_ended(void *ud, struct zt_metrics_out *out)
     struct zt__orch *o = ud;
     int rc = zt_metrics_emit_u64(out, NULL, "outcome=\"done\"", atomic_load(&o->ended[1]));
     return rc ? rc : zt_metrics_emit_u64(out, NULL, "outcome=\"failed\"", atomic_load(&o->ended[0]));
+}
+
+static int m_relayed(void *ud, struct zt_metrics_out *out)
+{
+    struct zt__orch *o = ud;
+    int rc = zt_metrics_emit_u64(out, NULL, "result=\"relayed\"", zt__orch_relay_count(o->relay, false));
+    return rc ? rc : zt_metrics_emit_u64(out, NULL, "result=\"refused\"", zt__orch_relay_count(o->relay, true));
 }
 
 static int m_adopted(void *ud, struct zt_metrics_out *out)
@@ -270,6 +286,9 @@ int zt__orch_register_metrics(struct zt__orch *o, struct zt_metrics *m)
         {"zentalk_orchestrator_job_retries_total",
          "Placed jobs moved to another worker after theirs failed them, by why.", ZT_METRIC_COUNTER, m_retries},
         {"zentalk_orchestrator_jobs_total", "Placed jobs that ended, by outcome.", ZT_METRIC_COUNTER, m_ended},
+        {"zentalk_orchestrator_relay_requests_total",
+         "Requests for workers behind NAT relayed over their outbound long-poll, or refused.", ZT_METRIC_COUNTER,
+         m_relayed},
         {"zentalk_orchestrator_jobs_adopted_total",
          "Jobs of a dead orchestrator (its shared-queue entries claimed) that this one ended.", ZT_METRIC_COUNTER,
          m_adopted},
@@ -335,7 +354,7 @@ static void refuse(struct zt__orch *o, int rc, const char *kind, struct zt_http_
 
 static void h_record(struct zt__orch *o, struct zt__req_ctx *cx, int kind, struct zt_http_resp *resp)
 {
-    static const char *const names[3] = {"join", "heartbeat", "leave"};
+    static const char *const names[4] = {"join", "heartbeat", "leave", "poll"};
     if (no_orchestrator(o, resp)) return;
     struct zt_http_req *req = cx->req;
     if (kind == 0) {
@@ -353,14 +372,26 @@ static void h_record(struct zt__orch *o, struct zt__req_ctx *cx, int kind, struc
     const char *rec = zt_http_req_body(req, &len);
     int64_t now = zt_time_real_ms();
     char node[ZT_IDENTITY_ID_SIZE] = "";
-    int rc = kind == 0   ? zt_registry_join(o->reg, rec, len, now, node)
-             : kind == 1 ? zt_registry_heartbeat(o->reg, rec, len, now)
-                         : zt_registry_leave(o->reg, rec, len, now);
+    int rc = kind == 0                 ? zt_registry_join(o->reg, rec, len, now, node)
+             : kind == 1 || kind == 3 ? zt_registry_heartbeat(o->reg, rec, len, now)
+                                      : zt_registry_leave(o->reg, rec, len, now);
     if (rc) {
         refuse(o, rc, names[kind], req, resp);
         return;
     }
     atomic_fetch_add(&o->accepted[kind], 1);
+    if (kind == 3) {
+        /* a verified heartbeat: its node id is the worker's; the poll waits for its requests */
+        json_t *j = json_loadb(rec, len, 0, NULL);
+        const char *id = json_string_value(json_object_get(j, "node_id"));
+        const char *hq = zt_http_req_query(req, "hold_ms");
+        long hold = hq ? strtol(hq, NULL, 10) : 0;
+        if (id) zt__orch_relay_poll(o->relay, req, resp, id, hold);
+        else zt_http_resp_error(resp, 400, "malformed_record", "no node_id");
+        json_decref(j);
+        zt__orch_kick(o);
+        return;
+    }
     if (kind == 0) {
         zt_log(ZT_LOG_INFO, "worker_joined", "node_id=%s client=%s", node, zt_http_req_client_addr(req));
         zt_http_resp_json(resp, 200,
@@ -389,6 +420,33 @@ void zt__orch_h_leave(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_
 {
     (void)body;
     h_record(ud, cx, 2, resp);
+}
+
+void zt__orch_h_poll(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
+{
+    (void)body;
+    h_record(ud, cx, 3, resp);
+}
+
+void zt__orch_h_relay(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
+{
+    (void)body;
+    struct zt__orch *o = ud;
+    if (no_orchestrator(o, resp)) return;
+    zt__orch_relay_h(o->relay, o->reg, cx->req, resp);
+}
+
+void zt__orch_h_relay_result(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
+{
+    (void)body;
+    struct zt__orch *o = ud;
+    if (no_orchestrator(o, resp)) return;
+    zt__orch_relay_result_h(o->relay, cx->req, resp);
+}
+
+const char *zt__orch_relay_route(const char *path, const char *self_id, bool *self)
+{
+    return zt__orch_relay_split(path, self_id, self);
 }
 
 /* ---- lists ----------------------------------------------------------------------- */
@@ -429,6 +487,8 @@ void zt__orch_h_nodes(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_
                            (json_int_t)x->timed_out, "mismatches", (json_int_t)x->mismatches, "verified",
                            (json_int_t)x->verified, "latency_ms_per_token", x->latency_ms_per_tok, "engine",
                            x->caps.engine));
+        json_object_set_new(json_array_get(arr, json_array_size(arr) - 1), "reachable",
+                            json_string(zt__orch_relay_outbound(o->relay, x->node_id) ? "outbound" : "direct"));
     }
     zt_free(v);
     zt_http_resp_json(resp, 200,

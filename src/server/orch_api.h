@@ -64,6 +64,40 @@ void zt__orch_note_end(struct zt__orch *o, bool done);
 ZT_NODISCARD int zt__orch_register_metrics(struct zt__orch *o, struct zt_metrics *m);
 
 void zt__orch_h_join(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
+/* Workers behind NAT (orch_relay.c): POST /v1/orchestrator/poll (a signed
+ * heartbeat record; ?hold_ms=N: held until a request for the worker comes
+ * or N ms pass, at most 25 s), POST /v1/orchestrator/relay/<node id>/...
+ * (a gateway's request for that worker, handed to its poll; the answer is
+ * streamed back as the worker sends it), POST
+ * /v1/orchestrator/relay-result/<relay id> (a piece of the answer, in
+ * order: Zentalk-Relay-Seq, -Status and -Type on the first, -End: 1 on the
+ * last). */
+void zt__orch_h_poll(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
+void zt__orch_h_relay(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
+void zt__orch_h_relay_result(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
+/* For the dispatcher: a path /v1/orchestrator/relay/<node id>/<route>
+ * gives "/<route>", *self = (node id is self_id: a request relayed to this
+ * worker, to serve as <route> with its signature over the whole path);
+ * NULL for any other path. */
+const char *zt__orch_relay_route(const char *path, const char *self_id, bool *self);
+
+/* ---- orch_relay.c (internal to the orchestrator's HTTP side) ---- */
+struct zt__orch_relay;
+struct zt_http_req;
+ZT_NODISCARD int zt__orch_relay_new(int64_t seen_ms, struct zt_registry *reg, struct zt__orch_relay **out);
+void zt__orch_relay_free(struct zt__orch_relay *r);
+/* Answer polls past their hold, cut relays nobody took or whose gateway
+ * went; all: everything now (stopping). */
+void zt__orch_relay_sweep(struct zt__orch_relay *r, bool all);
+void zt__orch_relay_poll(struct zt__orch_relay *r, struct zt_http_req *req, struct zt_http_resp *resp,
+                         const char *node_id, int64_t hold_ms);
+void zt__orch_relay_h(struct zt__orch_relay *r, struct zt_registry *reg, struct zt_http_req *req,
+                      struct zt_http_resp *resp);
+void zt__orch_relay_result_h(struct zt__orch_relay *r, struct zt_http_req *req, struct zt_http_resp *resp);
+const char *zt__orch_relay_split(const char *path, const char *self_id, bool *self);
+/* node_id polled within the heartbeat expiry (its view says reachable: outbound). */
+bool zt__orch_relay_outbound(struct zt__orch_relay *r, const char *node_id);
+uint64_t zt__orch_relay_count(struct zt__orch_relay *r, bool refused);
 void zt__orch_h_heartbeat(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
 void zt__orch_h_leave(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
 void zt__orch_h_nodes(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
