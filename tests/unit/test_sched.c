@@ -633,9 +633,10 @@ static void test_threads(void **state)
 
 /* Two orchestrators on one PostgreSQL and one Redis stream: each job A
  * accepts is pending at A from its first moment; while A renews, B claims
- * none; once A is gone (no more renewals), B claims A's four jobs past the
- * claim window and ends each exactly once (failed, orchestrator_lost),
- * leaves its own job alone, and a restarted A resumes none of them. */
+ * none; once A stops renewing (dead or stalled), B claims A's four jobs
+ * past the claim window and ends each exactly once (failed,
+ * orchestrator_lost), leaves its own job alone; the stalled A that wakes
+ * up cannot move those rows any more, and a restarted A resumes none. */
 static void test_shared_queue(void **state)
 {
     (void)state;
@@ -689,14 +690,18 @@ static void test_shared_queue(void **state)
     }
     assert_int_equal(zt_sched_adopted(b.s), 0);
 
-    /* A dies (no more renewals, nothing acknowledged) */
+    /* A stalls (no more renewals, nothing acknowledged) */
+    usleep(450 * 1000);
+    assert_int_equal(zt_sched_pump(b.s, T0 + 10000, ev, 16, &n), 0);
+    assert_int_equal(zt_sched_adopted(b.s), 4);
+    /* A wakes up and reports its running job done: the row is B's now,
+     * the move is refused and the row stays as B ended it */
+    assert_int_equal(zt_sched_job_finished(a.s, res[0].job_id, wid(&w), ZT_SCHED_OK, 5, T0 + 10001, NULL),
+                     ZT_EINVAL);
     zt_sched_free(a.s);
     zt_registry_free(a.r);
     zt_store_close(a.st);
     zt_queue_free(qa);
-    usleep(450 * 1000);
-    assert_int_equal(zt_sched_pump(b.s, T0 + 10000, ev, 16, &n), 0);
-    assert_int_equal(zt_sched_adopted(b.s), 4);
     for (int i = 0; i < 4; i++) {
         struct zt_job_info ji;
         assert_int_equal(zt_sched_job_get(b.s, res[i].job_id, &ji), 0);
