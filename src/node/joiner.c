@@ -526,7 +526,9 @@ static void *joiner_main(void *arg)
                 } else {
                     join(j, i);
                 }
-                o->next_ms = (int64_t)zt_time_mono_ms() + (polled ? 0 : o->joined ? beat : retry);
+                /* an outbound worker polls again at once (and first right after its join) */
+                bool poll_now = polled || (o->joined && i == 0 && j->outbound);
+                o->next_ms = (int64_t)zt_time_mono_ms() + (poll_now ? 0 : o->joined ? beat : retry);
             }
             if (o->next_ms < next) next = o->next_ms;
         }

@@ -46,6 +46,7 @@
 #define PICKUP_MS 10000
 #define IDLE_MS 120000
 #define POLL_BATCH 8
+#define FRESH_MS 2000 /* a worker joined this recently gets requests before its first poll */
 #define RELAY_PREFIX "/v1/orchestrator/relay/"
 #define RESULT_PREFIX "/v1/orchestrator/relay-result/"
 #define RELAY_ID_HEX 33
@@ -284,9 +285,19 @@ void zt__orch_relay_h(struct zt__orch_relay *r, struct zt_registry *reg, struct 
     const char *body = zt_http_req_body(req, &len);
     pthread_mutex_lock(&r->mu);
     struct outnode *n = node_find(r, node);
+    /* a worker that joined a moment ago may not have polled yet: its
+     * requests wait for its first poll (PICKUP_MS at most) */
+    bool fresh = live && zt_time_real_ms() - ni.joined_ms < FRESH_MS;
+    if (!n && fresh && r->n_nodes < NODES_MAX && (n = zt_calloc(1, sizeof *n)) != NULL) {
+        zt_strlcpy(n->id, node, sizeof n->id);
+        n->last_poll = now;
+        n->next = r->nodes;
+        r->nodes = n;
+        r->n_nodes++;
+    }
     const char *why = NULL;
     int status = 502;
-    if (!live || !n || (!n->poll && now - n->last_poll >= r->seen_ms)) {
+    if (!live || !n || (!n->poll && now - n->last_poll >= r->seen_ms && !fresh)) {
         why = "worker_unreachable";
     } else if (r->n_relays >= RELAY_MAX || n->n_relays >= RELAY_PER_NODE) {
         why = "overloaded";
