@@ -25,6 +25,7 @@
 #include "zentalk/zt_str.h"
 #include "zentalk/zt_time.h"
 
+static const char *cli_bin;
 static struct node gw, wk[2];
 static char wk_id[2][64];
 static char cfg[256];
@@ -158,6 +159,13 @@ static void test_outbound_worker(void **state)
     snprintf(relay, sizeof relay, "%s/v1/orchestrator/relay/%s", gw.url, wk_id[0]);
     assert_string_equal(json_string_value(json_object_get(n, "endpoint")), relay);
     json_decref(n);
+    /* `zentalk nodes` says so too */
+    const char *const cargs[] = {"nodes", "--url", gw.url, NULL};
+    struct zt_buf out;
+    zt_buf_init(&out, 1 << 20);
+    assert_int_equal(run_prog(cli_bin, cargs, NULL, NULL, &out, 0), 0);
+    assert_non_null(strstr(zt_buf_str(&out), "reached through its outbound connection"));
+    zt_buf_deinit(&out);
 
     /* chats through the relay */
     long long before = metric_value(gw.port, "zentalk_orchestrator_relay_requests_total{result=\"relayed\"}");
@@ -209,6 +217,7 @@ static void test_outbound_worker(void **state)
 int main(int argc, char **argv)
 {
     if (!harness_start(argc, argv, "test_outbound")) return 2;
+    cli_bin = argv[2];
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_outbound_worker),
     };
