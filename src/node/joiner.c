@@ -33,6 +33,9 @@
 #define RELAY_HEADERS_MAX 10
 #define RELAY_TIMEOUT_MS 600000L /* one relayed request, whole */
 #define RESULT_TIMEOUT_MS 10000L /* one piece of its answer */
+/* a long-poll is held at most this long (and a beat): the drain heartbeat
+ * of a stopping worker waits for the poll in progress at most this long */
+#define POLL_HOLD_MS 2000
 
 struct orch {
     char url[ZT_DESCRIPTOR_MAX_ENDPOINT + 1]; /* no trailing '/' */
@@ -67,6 +70,7 @@ struct zt__joiner {
     bool outbound;
     char local[ZT_DESCRIPTOR_MAX_ENDPOINT + 1]; /* this node's own listener, where relayed requests run */
     struct zt_http_client *relay_http, *result_http;
+    struct zt_http_client *poll_http; /* the long-poll alone */
     size_t relay_active; /* relay threads running (under mu) */
 };
 
@@ -130,9 +134,11 @@ int zt__joiner_new(const struct zt_config *cfg, const struct zt_identity *id, st
     j->outbound = cfg->node.outbound && j->n > 0;
     if ((j->n && !j->o) || zt_http_client_new(&ho, &j->http) != 0 ||
         (j->outbound && (zt_http_client_new(&rho, &j->relay_http) != 0 ||
-                         zt_http_client_new(&rho, &j->result_http) != 0))) {
+                         zt_http_client_new(&rho, &j->result_http) != 0 ||
+                         zt_http_client_new(&ho, &j->poll_http) != 0))) {
         zt_http_client_free(j->http);
         zt_http_client_free(j->relay_http);
+        zt_http_client_free(j->result_http);
         zt_free(j->o);
         zt_free(j);
         return ZT_ENOMEM;
@@ -142,6 +148,7 @@ int zt__joiner_new(const struct zt_config *cfg, const struct zt_identity *id, st
             zt_http_client_free(j->http);
             zt_http_client_free(j->relay_http);
             zt_http_client_free(j->result_http);
+            zt_http_client_free(j->poll_http);
             zt_free(j->o);
             zt_free(j);
             return ZT_ECONFIG;
@@ -302,7 +309,10 @@ static void heartbeat(struct zt__joiner *j, size_t i)
     if (!rec) return;
     long code = post_record(j, &j->o[i], "heartbeat", rec, CALL_TIMEOUT_MS);
     zt_free(rec);
-    if (code == 404) rejoin(j, i); /* the session is gone: join again now */
+    pthread_mutex_lock(&j->mu);
+    bool draining = j->draining;
+    pthread_mutex_unlock(&j->mu);
+    if (code == 404 && !draining) rejoin(j, i); /* the session is gone: join again now (not when leaving) */
 }
 
 /* ---- node.outbound: requests relayed over the long-poll ---------------------------- */
@@ -468,7 +478,7 @@ static bool poll_once(struct zt__joiner *j, size_t i, int64_t hold)
     snprintf(url, sizeof url, "%s/v1/orchestrator/poll?hold_ms=%lld", o->url, (long long)hold);
     struct zt_http_response resp;
     zt_http_response_init(&resp);
-    int rc = zt_http_client_json(j->http, url, NULL, rec, (long)hold + CALL_TIMEOUT_MS, &resp);
+    int rc = zt_http_client_json(j->poll_http, url, NULL, rec, (long)hold + CALL_TIMEOUT_MS, &resp);
     zt_free(rec);
     long st = rc ? 0 : resp.status;
     if (st == 200) {
@@ -515,12 +525,13 @@ static void *joiner_main(void *arg)
             struct orch *o = &j->o[i];
             if ((int64_t)zt_time_mono_ms() >= o->next_ms || (now && o->joined)) {
                 bool polled = false;
-                if (o->joined && i == 0 && j->outbound) {
-                    /* the heartbeat is the long-poll: held up to a beat, then at once again */
-                    pthread_mutex_lock(&j->mu);
-                    bool hold = !j->draining && !j->stop;
-                    pthread_mutex_unlock(&j->mu);
-                    polled = poll_once(j, i, hold ? beat : 0);
+                pthread_mutex_lock(&j->mu);
+                bool draining = j->draining || j->stop;
+                pthread_mutex_unlock(&j->mu);
+                if (o->joined && i == 0 && j->outbound && !draining) {
+                    /* the heartbeat is the long-poll: held up to a beat, then at once again
+                     * (stopping: plain heartbeats, the poll was cut) */
+                    polled = poll_once(j, i, beat < POLL_HOLD_MS ? beat : POLL_HOLD_MS);
                 } else if (o->joined) {
                     heartbeat(j, i);
                 } else {
@@ -596,6 +607,7 @@ void zt__joiner_stop(struct zt__joiner *j, uint64_t wait_ms)
     struct timespec ts = zt_time_after_ms(CLOCK_REALTIME, wait_ms);
     if (pthread_timedjoin_np(j->thread, NULL, &ts) != 0) {
         zt_http_client_shutdown(j->http);
+        if (j->poll_http) zt_http_client_shutdown(j->poll_http);
         pthread_join(j->thread, NULL);
     }
     j->running = false;
@@ -621,6 +633,7 @@ void zt__joiner_free(struct zt__joiner *j)
     zt_http_client_free(j->http);
     zt_http_client_free(j->relay_http);
     zt_http_client_free(j->result_http);
+    zt_http_client_free(j->poll_http);
     pthread_cond_destroy(&j->cv);
     pthread_mutex_destroy(&j->mu);
     zt_free(j->o);
