@@ -45,6 +45,7 @@ struct zt__orch {
     struct zt_sched *sched;
     struct zt_ratelimit *join_limit;
     struct zt__orch_relay *relay; /* workers behind NAT (orch_relay.c) */
+    struct zt__orch_lease *lease; /* placement for gateways in other processes (orch_lease.c) */
     zt__orch_event_fn sink;
     void *sink_ud;
     pthread_t thread;
@@ -72,7 +73,9 @@ int zt__orch_new(const struct zt_config *cfg, struct zt_registry *reg, struct zt
         zt_free(o);
         return ZT_ENOMEM;
     }
-    if (zt__orch_relay_new(cfg->orchestrator.heartbeat_expiry_ms, reg, &o->relay) != 0) {
+    if (zt__orch_relay_new(cfg->orchestrator.heartbeat_expiry_ms, reg, &o->relay) != 0 ||
+        zt__orch_lease_new(reg, sched, &o->lease) != 0) {
+        zt__orch_relay_free(o->relay);
         zt_ratelimit_free(o->join_limit);
         zt_free(o);
         return ZT_ENOMEM;
@@ -116,6 +119,7 @@ static void pump_once(struct zt__orch *o)
         for (size_t i = 0; i < n; i++) {
             zt_log(ZT_LOG_DEBUG, "sched_event", "kind=%d job_id=%s worker=%s", (int)ev[i].kind, ev[i].job_id,
                    ev[i].worker[0] ? ev[i].worker : "-");
+            if (zt__orch_lease_event(o->lease, &ev[i])) continue; /* a leased job: its gateway is elsewhere */
             if (o->sink) o->sink(o->sink_ud, &ev[i]);
         }
     } while (n == PUMP_EVENTS);
@@ -135,6 +139,7 @@ static void *pump_main(void *arg)
         pthread_mutex_unlock(&o->mu);
         pump_once(o);
         zt__orch_relay_sweep(o->relay, false);
+        zt__orch_lease_sweep(o->lease, false);
         pthread_mutex_lock(&o->mu);
     }
     pthread_mutex_unlock(&o->mu);
@@ -168,6 +173,7 @@ void zt__orch_stop(struct zt__orch *o)
     pthread_join(o->thread, NULL);
     o->running = false;
     zt__orch_relay_sweep(o->relay, true); /* parked polls and relays answer before the server stops */
+    zt__orch_lease_sweep(o->lease, true); /* so do lease calls waiting */
 }
 
 void zt__orch_free(struct zt__orch *o)
@@ -175,6 +181,7 @@ void zt__orch_free(struct zt__orch *o)
     if (!o) return;
     zt__orch_stop(o);
     zt__orch_relay_free(o->relay);
+    zt__orch_lease_free(o->lease);
     zt_ratelimit_free(o->join_limit);
     pthread_cond_destroy(&o->cv);
     pthread_mutex_destroy(&o->mu);
@@ -442,6 +449,22 @@ void zt__orch_h_relay_result(void *ud, struct zt__req_ctx *cx, json_t *body, str
     struct zt__orch *o = ud;
     if (no_orchestrator(o, resp)) return;
     zt__orch_relay_result_h(o->relay, cx->req, resp);
+}
+
+void zt__orch_h_lease(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
+{
+    struct zt__orch *o = ud;
+    if (no_orchestrator(o, resp)) return;
+    zt__orch_lease_h(o->lease, cx->req, body, o->cfg->encryption.remote_timeout_s * 1000, resp);
+}
+
+void zt__orch_h_report(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
+{
+    (void)cx;
+    struct zt__orch *o = ud;
+    if (no_orchestrator(o, resp)) return;
+    zt__orch_lease_report_h(o->lease, body, resp);
+    zt__orch_kick(o); /* a slot may be free */
 }
 
 const char *zt__orch_relay_route(const char *path, const char *self_id, bool *self)

@@ -81,6 +81,28 @@ void zt__orch_h_relay_result(void *ud, struct zt__req_ctx *cx, json_t *body, str
  * NULL for any other path. */
 const char *zt__orch_relay_route(const char *path, const char *self_id, bool *self);
 
+/* Placement for a gateway in another process (orch_lease.c; role admin):
+ * POST /v1/orchestrator/lease {"model","max_tokens",["client","ctx_tokens",
+ * "price_ceiling","deadline_ms","wait_ms"]} places a job and answers 200
+ * {"job_id","state":"assigned","worker":{"node_id","endpoint","kem_pk",
+ * "ed25519_pk"}} (waiting up to wait_ms for a slot, else 202 queued: ask
+ * again with "job_id"); {"job_id"} waits for the job's next assignment.
+ * POST /v1/orchestrator/report {"job_id","worker","event":"started|ok|
+ * error|stalled|unreachable|cancel","tokens"}. */
+void zt__orch_h_lease(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
+void zt__orch_h_report(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
+
+/* ---- orch_lease.c (internal) ---- */
+struct zt__orch_lease;
+ZT_NODISCARD int zt__orch_lease_new(struct zt_registry *reg, struct zt_sched *sched, struct zt__orch_lease **out);
+void zt__orch_lease_free(struct zt__orch_lease *l);
+/* A scheduler event of a leased job: taken (true), else the router's. */
+bool zt__orch_lease_event(struct zt__orch_lease *l, const struct zt_sched_event *ev);
+void zt__orch_lease_sweep(struct zt__orch_lease *l, bool all);
+void zt__orch_lease_h(struct zt__orch_lease *l, struct zt_http_req *req, json_t *body, int64_t max_wait_ms,
+                      struct zt_http_resp *resp);
+void zt__orch_lease_report_h(struct zt__orch_lease *l, json_t *body, struct zt_http_resp *resp);
+
 /* ---- orch_relay.c (internal to the orchestrator's HTTP side) ---- */
 struct zt__orch_relay;
 struct zt_http_req;
