@@ -327,7 +327,13 @@ static int build_sweeper(struct zt_node *n)
 static int build_orchestrator(struct zt_node *n, struct zt_buf *err)
 {
     const struct zt_config *cfg = n->cfg;
-    if (!(cfg->node.role_mask & ZT_ROLE_ORCHESTRATOR)) return 0;
+    if (!(cfg->node.role_mask & ZT_ROLE_ORCHESTRATOR)) {
+        /* a gateway whose orchestrator runs in another process (node.orchestrator) */
+        if (!(cfg->node.role_mask & ZT_ROLE_GATEWAY) || !cfg->node.orchestrator[0]) return 0;
+        int rc = zt__orch_new_remote(cfg, &n->orch, err);
+        if (!rc) zt__route_set_orch(n->route, n->orch);
+        return rc;
+    }
     const struct zt_cfg_orchestrator *oc = &cfg->orchestrator;
     int64_t now = zt_time_real_ms();
     struct zt_registry_opts ro = {

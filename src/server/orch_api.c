@@ -46,6 +46,7 @@ struct zt__orch {
     struct zt_ratelimit *join_limit;
     struct zt__orch_relay *relay; /* workers behind NAT (orch_relay.c) */
     struct zt__orch_lease *lease; /* placement for gateways in other processes (orch_lease.c) */
+    struct zt__orch_remote *remote; /* this gateway's orchestrator in another process (orch_remote.c), or NULL */
     zt__orch_event_fn sink;
     void *sink_ud;
     pthread_t thread;
@@ -103,6 +104,102 @@ struct zt_sched *zt__orch_sched(struct zt__orch *o)
     return o ? o->sched : NULL;
 }
 
+/* ---- the gateway's side of placement: here, or through a remote orchestrator ---- */
+
+int zt__orch_new_remote(const struct zt_config *cfg, struct zt__orch **out, struct zt_buf *err)
+{
+    struct zt__orch *o = zt_calloc(1, sizeof *o);
+    if (!o) return ZT_ENOMEM;
+    o->cfg = cfg;
+    int rc = zt__orch_remote_new(cfg, &o->remote, err);
+    if (rc) {
+        zt_free(o);
+        return rc;
+    }
+    pthread_mutex_init(&o->mu, NULL);
+    zt_cond_init_mono(&o->cv);
+    *out = o;
+    return 0;
+}
+
+bool zt__orch_is_remote(const struct zt__orch *o) { return o && o->remote; }
+
+int zt__orch_submit(struct zt__orch *o, const struct zt_job_req *jr, struct zt_sched_result *sr)
+{
+    if (o->remote) return zt__orch_remote_lease(o->remote, jr, NULL, 0, sr);
+    return zt_sched_submit(o->sched, jr, zt_time_real_ms(), sr);
+}
+
+bool zt__orch_has_workers(struct zt__orch *o)
+{
+    return o->remote ? true : zt_registry_count(o->reg, true) > 0; /* remote: the orchestrator says */
+}
+
+void zt__orch_job_cancel(struct zt__orch *o, const char *job_id)
+{
+    if (o->remote) zt_ignore(zt__orch_remote_report(o->remote, job_id, NULL, "cancel", 0, NULL));
+    else zt_ignore(zt_sched_job_cancel(o->sched, job_id, zt_time_real_ms()));
+}
+
+bool zt__orch_job_servable(struct zt__orch *o, const char *job_id)
+{
+    return o->remote ? true : zt_sched_job_servable(o->sched, job_id, zt_time_real_ms());
+}
+
+int zt__orch_wait_remote(struct zt__orch *o, const char *job_id, long wait_ms, char worker[static ZT_IDENTITY_ID_SIZE])
+{
+    struct zt_sched_result sr;
+    int rc = zt__orch_remote_lease(o->remote, NULL, job_id, wait_ms, &sr);
+    if (rc == ZT_EIO) return 0; /* the orchestrator unreachable for now: the caller's deadline decides */
+    if (rc || sr.state == ZT_JOB_STATE_FAILED) return -1;
+    if (sr.state != ZT_JOB_STATE_ASSIGNED) return 0;
+    zt_strlcpy(worker, sr.worker, ZT_IDENTITY_ID_SIZE);
+    return 1;
+}
+
+int zt__orch_job_start(struct zt__orch *o, const char *job_id, const char *worker, struct zt_node_info *ni)
+{
+    if (o->remote) {
+        int rc = zt__orch_remote_worker(o->remote, worker, ni);
+        return rc ? rc : zt__orch_remote_report(o->remote, job_id, worker, "started", 0, NULL);
+    }
+    int64_t now = zt_time_real_ms();
+    int rc = zt_registry_get(o->reg, worker, now, ni);
+    return rc ? rc : zt_sched_job_started(o->sched, job_id, worker, now);
+}
+
+void zt__orch_job_ok(struct zt__orch *o, const char *job_id, const char *worker, uint32_t tokens)
+{
+    if (o->remote) zt_ignore(zt__orch_remote_report(o->remote, job_id, worker, "ok", tokens, NULL));
+    else zt_ignore(zt_sched_job_finished(o->sched, job_id, worker, ZT_SCHED_OK, tokens, zt_time_real_ms(), NULL));
+}
+
+enum zt_job_state zt__orch_job_failed(struct zt__orch *o, const char *job_id, const char *worker, bool stalled,
+                                      bool charge, bool unreachable)
+{
+    enum zt_job_state st = ZT_JOB_STATE_FAILED;
+    if (o->remote) {
+        if (!charge || zt__orch_remote_report(o->remote, job_id, worker,
+                                              unreachable ? "unreachable" : stalled ? "stalled" : "error", 0,
+                                              &st) != 0)
+            st = ZT_JOB_STATE_FAILED;
+        return st;
+    }
+    int64_t now = zt_time_real_ms();
+    /* one that cannot be reached at all is taken out of the registry until
+     * it joins again (else it would win the next placements too) */
+    if (unreachable && zt_registry_drop(o->reg, worker, now) == 0)
+        zt_log(ZT_LOG_WARN, "worker_unreachable", "worker=%s action=dropped_until_rejoin", worker);
+    int rc = charge ? zt_sched_job_finished(o->sched, job_id, worker, stalled ? ZT_SCHED_STALLED : ZT_SCHED_ERROR, 0,
+                                            now, &st)
+                    : ZT_EINVAL;
+    if (rc) { /* not charged, or already moved (the worker's session expired meanwhile) */
+        struct zt_job_info ji;
+        st = zt_sched_job_get(o->sched, job_id, &ji) == 0 ? ji.state : ZT_JOB_STATE_FAILED;
+    }
+    return st;
+}
+
 /* ---- the pump ------------------------------------------------------------------ */
 
 static void pump_once(struct zt__orch *o)
@@ -148,7 +245,7 @@ static void *pump_main(void *arg)
 
 int zt__orch_start(struct zt__orch *o)
 {
-    if (!o || o->running) return 0;
+    if (!o || o->running || o->remote) return 0; /* a remote one has no pump here */
     if (pthread_create(&o->thread, NULL, pump_main, o) != 0) return ZT_EIO;
     o->running = true;
     return 0;
@@ -182,6 +279,7 @@ void zt__orch_free(struct zt__orch *o)
     zt__orch_stop(o);
     zt__orch_relay_free(o->relay);
     zt__orch_lease_free(o->lease);
+    zt__orch_remote_free(o->remote);
     zt_ratelimit_free(o->join_limit);
     pthread_cond_destroy(&o->cv);
     pthread_mutex_destroy(&o->mu);

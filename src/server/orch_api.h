@@ -92,6 +92,39 @@ const char *zt__orch_relay_route(const char *path, const char *self_id, bool *se
 void zt__orch_h_lease(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
 void zt__orch_h_report(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
 
+/* ---- the gateway's side of placement (orch_api.c) ----
+ * The router places a job through these: the local scheduler and registry
+ * (a node with the orchestrator role), or, made by zt__orch_new_remote (a
+ * gateway without it and with node.orchestrator), that orchestrator's
+ * lease routes (orch_remote.c). */
+ZT_NODISCARD int zt__orch_new_remote(const struct zt_config *cfg, struct zt__orch **out, struct zt_buf *err);
+bool zt__orch_is_remote(const struct zt__orch *o);
+ZT_NODISCARD int zt__orch_submit(struct zt__orch *o, const struct zt_job_req *jr, struct zt_sched_result *sr);
+bool zt__orch_has_workers(struct zt__orch *o);
+void zt__orch_job_cancel(struct zt__orch *o, const char *job_id);
+bool zt__orch_job_servable(struct zt__orch *o, const char *job_id);
+/* Remote only: wait up to wait_ms for the job's next assignment: 1 (worker
+ * set), 0 (not yet), -1 (it failed, or the orchestrator lost it). */
+int zt__orch_wait_remote(struct zt__orch *o, const char *job_id, long wait_ms, char worker[static ZT_IDENTITY_ID_SIZE]);
+/* The worker's keys and endpoint, and the job started on it. */
+ZT_NODISCARD int zt__orch_job_start(struct zt__orch *o, const char *job_id, const char *worker, struct zt_node_info *ni);
+void zt__orch_job_ok(struct zt__orch *o, const char *job_id, const char *worker, uint32_t tokens);
+/* The attempt failed (charge: the worker's fault; unreachable: it could not
+ * be connected to); the job's state after it. */
+enum zt_job_state zt__orch_job_failed(struct zt__orch *o, const char *job_id, const char *worker, bool stalled,
+                                      bool charge, bool unreachable);
+
+/* ---- orch_remote.c (internal) ---- */
+struct zt__orch_remote;
+struct zt_buf;
+ZT_NODISCARD int zt__orch_remote_new(const struct zt_config *cfg, struct zt__orch_remote **out, struct zt_buf *err);
+void zt__orch_remote_free(struct zt__orch_remote *r);
+int zt__orch_remote_lease(struct zt__orch_remote *r, const struct zt_job_req *jr, const char *job_id, long wait_ms,
+                          struct zt_sched_result *out);
+int zt__orch_remote_report(struct zt__orch_remote *r, const char *job_id, const char *worker, const char *event,
+                           uint32_t tokens, enum zt_job_state *state);
+int zt__orch_remote_worker(struct zt__orch_remote *r, const char *node_id, struct zt_node_info *out);
+
 /* ---- orch_lease.c (internal) ---- */
 struct zt__orch_lease;
 ZT_NODISCARD int zt__orch_lease_new(struct zt_registry *reg, struct zt_sched *sched, struct zt__orch_lease **out);
