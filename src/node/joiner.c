@@ -45,6 +45,9 @@ struct orch {
     uint64_t seq;
     bool joined;
     int64_t next_ms;                          /* mono: next join attempt or heartbeat */
+    char *desc;                               /* its verified descriptor (zt_malloc'd) */
+    char *gw_answer;                          /* the "gateways" it vouched for last, as sent */
+    json_t *gws;                              /* those that verified (descriptor texts) */
 };
 
 struct zt__joiner {
@@ -162,19 +165,78 @@ int zt__joiner_new(const struct zt_config *cfg, const struct zt_identity *id, st
 }
 
 /* POST rec to URL/v1/orchestrator/<what>; the HTTP status, or 0 when none. */
-static long post_record(struct zt__joiner *j, const struct orch *o, const char *what, const char *rec, long timeout)
+static long post_record(struct zt__joiner *j, const struct orch *o, const char *what, const char *rec, long timeout,
+                        json_t **answer)
 {
+    if (answer) *answer = NULL;
     char url[sizeof o->url + 40];
     snprintf(url, sizeof url, "%s/v1/orchestrator/%s", o->url, what);
     struct zt_http_response resp;
     zt_http_response_init(&resp);
     int rc = zt_http_client_json(j->http, url, NULL, rec, timeout, &resp);
     long st = rc ? 0 : resp.status;
+    if (st == 200 && answer) *answer = json_loadb(resp.body.data ? resp.body.data : "", resp.body.len, 0, NULL);
     if (st != 200 && st != 404)
         zt_log_rl(ZT_LOG_WARN, 30, "orchestrator_call_failed", "url=%s record=%s status=%ld detail=\"%.200s\"", url,
                   what, st, rc ? resp.reason : zt_buf_str(&resp.body));
     zt_http_response_deinit(&resp);
     return st;
+}
+
+/* Trust orchestrator i and the gateways it vouches for: one JSON array. */
+static int trust_all(struct zt__joiner *j, size_t i)
+{
+    struct orch *o = &j->o[i];
+    json_t *arr = json_array();
+    json_t *d = o->desc ? json_loads(o->desc, 0, NULL) : NULL;
+    if (!arr || !d || json_array_append_new(arr, d) != 0) {
+        json_decref(arr);
+        return ZT_ENOMEM;
+    }
+    size_t k;
+    json_t *g;
+    json_array_foreach(o->gws, k, g) json_array_append_new(arr, json_loads(json_string_value(g), 0, NULL));
+    char *text = json_dumps(arr, JSON_COMPACT);
+    json_decref(arr);
+    if (!text) return ZT_ENOMEM;
+    int rc = j->trust(j->trust_ud, i, text, strlen(text));
+    zt_free(text); /* jansson allocates with zt_malloc (json_set_alloc_funcs) */
+    return rc;
+}
+
+/* An answer's "gateways": the gateways (in other processes) orchestrator i
+ * places jobs for; those whose descriptor verifies (role gateway, not
+ * expired, not this node) are admitted as its own gateway is. */
+static void vouch(struct zt__joiner *j, size_t i, json_t *answer)
+{
+    struct orch *o = &j->o[i];
+    json_t *list = json_object_get(answer, "gateways");
+    if (!json_is_array(list)) return;
+    char *text = json_dumps(list, JSON_COMPACT);
+    if (!text || (o->gw_answer && strcmp(text, o->gw_answer) == 0)) {
+        zt_free(text);
+        return; /* the same as last time */
+    }
+    json_t *ok = json_array();
+    size_t k;
+    json_t *g;
+    json_array_foreach(list, k, g) {
+        const char *t = json_string_value(g);
+        struct zt_node_descriptor d;
+        memset(&d, 0, sizeof d);
+        if (!t || zt_identity_descriptor_verify(t, strlen(t), zt_time_real_ms() / 1000, &d) != 0) continue;
+        bool gw = false;
+        for (size_t r = 0; r < d.n_roles; r++) gw = gw || strcmp(d.roles[r], "gateway") == 0;
+        if (gw && strcmp(d.node_id, zt_identity_id(j->id)) != 0 && ok) json_array_append_new(ok, json_string(t));
+        zt_node_descriptor_deinit(&d);
+    }
+    zt_free(o->gw_answer);
+    o->gw_answer = zt_strdup(text);
+    zt_free(text);
+    json_decref(o->gws);
+    o->gws = ok;
+    if (trust_all(j, i) == 0 && json_array_size(ok))
+        zt_log(ZT_LOG_INFO, "orchestrator_gateways", "url=%s gateways=%zu", o->url, json_array_size(ok));
 }
 
 /* GET the orchestrator's descriptor, verify it, trust it. */
@@ -195,7 +257,15 @@ static int fetch_descriptor(struct zt__joiner *j, size_t i, int64_t now_s)
         zt_log_rl(ZT_LOG_ERROR, 30, "orchestrator_id_mismatch", "url=%s expected=%s got=%s", o->url, o->pin, d.node_id);
         rc = ZT_EPERM; /* not the node the operator named: never trusted */
     }
-    if (!rc) rc = j->trust(j->trust_ud, i, zt_buf_str(&resp.body), resp.body.len);
+    if (!rc) {
+        char *copy = zt_strndup(zt_buf_str(&resp.body), resp.body.len);
+        if (!copy) rc = ZT_ENOMEM;
+        else {
+            zt_free(o->desc);
+            o->desc = copy;
+            rc = trust_all(j, i);
+        }
+    }
     if (!rc) {
         if (o->aud[0] && strcmp(o->aud, d.node_id) != 0)
             zt_log(ZT_LOG_WARN, "orchestrator_changed", "url=%s was=%s now=%s", o->url, o->aud, d.node_id);
@@ -261,8 +331,11 @@ static void join(struct zt__joiner *j, size_t i)
     if (rc) {
         zt_log_rl(ZT_LOG_ERROR, 30, "join_record_failed", "url=%s error=%s", o->url, zt_strerror(rc));
     } else {
-        long st = post_record(j, o, "join", rec, CALL_TIMEOUT_MS);
+        json_t *answer = NULL;
+        long st = post_record(j, o, "join", rec, CALL_TIMEOUT_MS, &answer);
         o->joined = st == 200;
+        if (o->joined) vouch(j, i, answer);
+        json_decref(answer);
         if (o->joined)
             zt_log(ZT_LOG_INFO, "orchestrator_joined", "url=%s orchestrator=%s slots=%u", o->url, o->aud,
                    (unsigned)caps.slots);
@@ -307,8 +380,11 @@ static void heartbeat(struct zt__joiner *j, size_t i)
 {
     char *rec = beat_record(j, i);
     if (!rec) return;
-    long code = post_record(j, &j->o[i], "heartbeat", rec, CALL_TIMEOUT_MS);
+    json_t *answer = NULL;
+    long code = post_record(j, &j->o[i], "heartbeat", rec, CALL_TIMEOUT_MS, &answer);
     zt_free(rec);
+    if (code == 200) vouch(j, i, answer);
+    json_decref(answer);
     pthread_mutex_lock(&j->mu);
     bool draining = j->draining;
     pthread_mutex_unlock(&j->mu);
@@ -502,7 +578,7 @@ static void leave_all(struct zt__joiner *j)
         if (!o->joined) continue;
         char *rec = NULL;
         if (zt_registry_leave_record(j->id, o->aud, j->boot, ++o->seq, zt_time_real_ms(), &rec) != 0) continue;
-        long st = post_record(j, o, "leave", rec, j->leave_timeout_ms);
+        long st = post_record(j, o, "leave", rec, j->leave_timeout_ms, NULL);
         zt_free(rec);
         zt_log(st == 200 ? ZT_LOG_INFO : ZT_LOG_WARN, "orchestrator_left", "url=%s orchestrator=%s status=%ld",
                o->url, o->aud, st);
@@ -634,6 +710,11 @@ void zt__joiner_free(struct zt__joiner *j)
     zt_http_client_free(j->relay_http);
     zt_http_client_free(j->result_http);
     zt_http_client_free(j->poll_http);
+    for (size_t i = 0; i < j->n; i++) {
+        zt_free(j->o[i].desc);
+        zt_free(j->o[i].gw_answer);
+        json_decref(j->o[i].gws);
+    }
     pthread_cond_destroy(&j->cv);
     pthread_mutex_destroy(&j->mu);
     zt_free(j->o);

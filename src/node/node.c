@@ -322,6 +322,12 @@ static int build_sweeper(struct zt_node *n)
     return zt_gdpr_sweeper_new(n->cfg, &h, &n->sweeper);
 }
 
+/* This gateway's signed descriptor, for its remote orchestrator. */
+static int gateway_desc(void *ud, char **out)
+{
+    return zt__sealed_descriptor(ud, out);
+}
+
 /* The orchestrator role: a store handle of its own (one SQLite connection
  * on the node store), the registry, the scheduler, their HTTP side. */
 static int build_orchestrator(struct zt_node *n, struct zt_buf *err)
@@ -330,7 +336,7 @@ static int build_orchestrator(struct zt_node *n, struct zt_buf *err)
     if (!(cfg->node.role_mask & ZT_ROLE_ORCHESTRATOR)) {
         /* a gateway whose orchestrator runs in another process (node.orchestrator) */
         if (!(cfg->node.role_mask & ZT_ROLE_GATEWAY) || !cfg->node.orchestrator[0]) return 0;
-        int rc = zt__orch_new_remote(cfg, &n->orch, err);
+        int rc = zt__orch_new_remote(cfg, gateway_desc, n->sealed, &n->orch, err);
         if (!rc) zt__route_set_orch(n->route, n->orch);
         return rc;
     }
@@ -548,7 +554,10 @@ static int peers_text(struct zt_node *n, char **out, size_t *len, struct zt_buf 
     for (size_t i = 0; i < JOINED_MAX && arr; i++) {
         if (!n->joined[i]) continue;
         json_t *d = json_loadb(n->joined[i], n->joined_len[i], 0, NULL);
-        if (d && json_array_append_new(arr, d) == 0) joined++;
+        /* an array: the orchestrator and the gateways it vouches for */
+        if (json_is_array(d) && json_array_extend(arr, d) == 0) joined += json_array_size(d);
+        else if (d && !json_is_array(d) && json_array_append_new(arr, d) == 0) joined++, d = NULL;
+        if (json_is_array(d)) json_decref(d);
     }
     pthread_mutex_unlock(&n->joined_mu);
     if (!arr) return ZT_ENOMEM;

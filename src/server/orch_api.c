@@ -106,12 +106,13 @@ struct zt_sched *zt__orch_sched(struct zt__orch *o)
 
 /* ---- the gateway's side of placement: here, or through a remote orchestrator ---- */
 
-int zt__orch_new_remote(const struct zt_config *cfg, struct zt__orch **out, struct zt_buf *err)
+int zt__orch_new_remote(const struct zt_config *cfg, zt__orch_desc_fn own_desc, void *ud, struct zt__orch **out,
+                        struct zt_buf *err)
 {
     struct zt__orch *o = zt_calloc(1, sizeof *o);
     if (!o) return ZT_ENOMEM;
     o->cfg = cfg;
-    int rc = zt__orch_remote_new(cfg, &o->remote, err);
+    int rc = zt__orch_remote_new(cfg, own_desc, ud, &o->remote, err);
     if (rc) {
         zt_free(o);
         return rc;
@@ -245,7 +246,11 @@ static void *pump_main(void *arg)
 
 int zt__orch_start(struct zt__orch *o)
 {
-    if (!o || o->running || o->remote) return 0; /* a remote one has no pump here */
+    if (o && o->remote) { /* a remote one has no pump here; it learns of this gateway now */
+        zt__orch_remote_register(o->remote);
+        return 0;
+    }
+    if (!o || o->running) return 0;
     if (pthread_create(&o->thread, NULL, pump_main, o) != 0) return ZT_EIO;
     o->running = true;
     return 0;
@@ -499,12 +504,17 @@ static void h_record(struct zt__orch *o, struct zt__req_ctx *cx, int kind, struc
     }
     if (kind == 0) {
         zt_log(ZT_LOG_INFO, "worker_joined", "node_id=%s client=%s", node, zt_http_req_client_addr(req));
+        /* the gateways that place through this orchestrator from other
+         * processes: the worker admits their sealed jobs as this one's */
         zt_http_resp_json(resp, 200,
-                          json_pack("{s:s,s:s,s:I}", "status", "joined", "node_id", node, "heartbeat_expiry_ms",
-                                    (json_int_t)o->cfg->orchestrator.heartbeat_expiry_ms));
+                          json_pack("{s:s,s:s,s:I,s:o}", "status", "joined", "node_id", node, "heartbeat_expiry_ms",
+                                    (json_int_t)o->cfg->orchestrator.heartbeat_expiry_ms, "gateways",
+                                    zt__orch_lease_gateways(o->lease)));
     } else {
         if (kind == 2) zt_log(ZT_LOG_INFO, "worker_left", "client=%s", zt_http_req_client_addr(req));
-        zt_http_resp_json(resp, 200, json_pack("{s:s}", "status", kind == 1 ? "ok" : "left"));
+        zt_http_resp_json(resp, 200,
+                          kind == 1 ? json_pack("{s:s,s:o}", "status", "ok", "gateways", zt__orch_lease_gateways(o->lease))
+                                    : json_pack("{s:s}", "status", "left"));
     }
     zt__orch_kick(o); /* new capacity (or lost): place what waits */
 }

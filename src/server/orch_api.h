@@ -97,7 +97,11 @@ void zt__orch_h_report(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt
  * (a node with the orchestrator role), or, made by zt__orch_new_remote (a
  * gateway without it and with node.orchestrator), that orchestrator's
  * lease routes (orch_remote.c). */
-ZT_NODISCARD int zt__orch_new_remote(const struct zt_config *cfg, struct zt__orch **out, struct zt_buf *err);
+/* own_desc(ud, &json): this gateway's signed descriptor (zt_malloc'd), sent
+ * with its leases so the orchestrator can vouch for it to its workers. */
+typedef int (*zt__orch_desc_fn)(void *ud, char **out);
+ZT_NODISCARD int zt__orch_new_remote(const struct zt_config *cfg, zt__orch_desc_fn own_desc, void *ud,
+                                     struct zt__orch **out, struct zt_buf *err);
 bool zt__orch_is_remote(const struct zt__orch *o);
 ZT_NODISCARD int zt__orch_submit(struct zt__orch *o, const struct zt_job_req *jr, struct zt_sched_result *sr);
 bool zt__orch_has_workers(struct zt__orch *o);
@@ -117,13 +121,17 @@ enum zt_job_state zt__orch_job_failed(struct zt__orch *o, const char *job_id, co
 /* ---- orch_remote.c (internal) ---- */
 struct zt__orch_remote;
 struct zt_buf;
-ZT_NODISCARD int zt__orch_remote_new(const struct zt_config *cfg, struct zt__orch_remote **out, struct zt_buf *err);
+ZT_NODISCARD int zt__orch_remote_new(const struct zt_config *cfg, zt__orch_desc_fn own_desc, void *ud,
+                                     struct zt__orch_remote **out, struct zt_buf *err);
 void zt__orch_remote_free(struct zt__orch_remote *r);
 int zt__orch_remote_lease(struct zt__orch_remote *r, const struct zt_job_req *jr, const char *job_id, long wait_ms,
                           struct zt_sched_result *out);
 int zt__orch_remote_report(struct zt__orch_remote *r, const char *job_id, const char *worker, const char *event,
                            uint32_t tokens, enum zt_job_state *state);
 int zt__orch_remote_worker(struct zt__orch_remote *r, const char *node_id, struct zt_node_info *out);
+/* Send this gateway's descriptor now (best effort, 2 s at most): the
+ * orchestrator vouches for it to the workers that join or heartbeat. */
+void zt__orch_remote_register(struct zt__orch_remote *r);
 
 /* ---- orch_lease.c (internal) ---- */
 struct zt__orch_lease;
@@ -135,6 +143,9 @@ void zt__orch_lease_sweep(struct zt__orch_lease *l, bool all);
 void zt__orch_lease_h(struct zt__orch_lease *l, struct zt_http_req *req, json_t *body, int64_t max_wait_ms,
                       struct zt_http_resp *resp);
 void zt__orch_lease_report_h(struct zt__orch_lease *l, json_t *body, struct zt_http_resp *resp);
+/* The signed descriptors of the gateways that lease here (unexpired), for
+ * the workers' join and heartbeat answers: a new reference. */
+json_t *zt__orch_lease_gateways(struct zt__orch_lease *l);
 
 /* ---- orch_relay.c (internal to the orchestrator's HTTP side) ---- */
 struct zt__orch_relay;

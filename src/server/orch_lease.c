@@ -26,6 +26,7 @@
 #include "orch_api.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_http.h"
+#include "zentalk/zt_identity.h"
 #include "zentalk/zt_log.h"
 #include "zentalk/zt_str.h"
 #include "zentalk/zt_time.h"
@@ -34,6 +35,7 @@
 #define LEASE_IDLE_MS 120000
 #define WAIT_DEFAULT_MS 10000
 #define WAIT_MAX_MS 60000
+#define GATEWAYS_MAX 16 /* gateways vouched for to the workers */
 
 struct lease {
     struct lease *next;
@@ -44,8 +46,15 @@ struct lease {
     uint64_t wait_until, touched;       /* mono ms */
 };
 
+struct gateway {
+    char id[ZT_IDENTITY_ID_SIZE];
+    char *desc;      /* its signed descriptor, as it sent it */
+    int64_t expires; /* unix s */
+};
+
 struct zt__orch_lease {
     pthread_mutex_t mu;
+    struct gateway gws[GATEWAYS_MAX];
     struct zt_registry *reg;
     struct zt_sched *sched;
     struct lease *all;
@@ -61,6 +70,47 @@ int zt__orch_lease_new(struct zt_registry *reg, struct zt_sched *sched, struct z
     l->sched = sched;
     *out = l;
     return 0;
+}
+
+/* A lease call's "gateway": the caller's signed descriptor (role gateway),
+ * kept so that the workers joining here admit its sealed jobs. */
+static void note_gateway(struct zt__orch_lease *l, const char *desc)
+{
+    struct zt_node_descriptor d;
+    memset(&d, 0, sizeof d);
+    if (zt_identity_descriptor_verify(desc, strlen(desc), zt_time_real_ms() / 1000, &d) != 0) return;
+    bool gw = false;
+    for (size_t i = 0; i < d.n_roles; i++) gw = gw || strcmp(d.roles[i], "gateway") == 0;
+    char *copy = gw ? zt_strdup(desc) : NULL;
+    if (copy) {
+        pthread_mutex_lock(&l->mu);
+        size_t slot = 0;
+        for (size_t i = 0; i < GATEWAYS_MAX; i++) {
+            if (strcmp(l->gws[i].id, d.node_id) == 0) {
+                slot = i;
+                break;
+            }
+            if (l->gws[i].expires < l->gws[slot].expires) slot = i; /* else the oldest (or a free one) */
+        }
+        zt_free(l->gws[slot].desc);
+        zt_strlcpy(l->gws[slot].id, d.node_id, sizeof l->gws[slot].id);
+        l->gws[slot].desc = copy;
+        l->gws[slot].expires = d.expires;
+        pthread_mutex_unlock(&l->mu);
+    }
+    zt_node_descriptor_deinit(&d);
+}
+
+json_t *zt__orch_lease_gateways(struct zt__orch_lease *l)
+{
+    json_t *arr = json_array();
+    if (!l || !arr) return arr;
+    int64_t now = zt_time_real_ms() / 1000;
+    pthread_mutex_lock(&l->mu);
+    for (size_t i = 0; i < GATEWAYS_MAX; i++)
+        if (l->gws[i].desc && l->gws[i].expires > now) json_array_append_new(arr, json_string(l->gws[i].desc));
+    pthread_mutex_unlock(&l->mu);
+    return arr;
 }
 
 static struct lease **find(struct zt__orch_lease *l, const char *job_id)
@@ -143,6 +193,12 @@ void zt__orch_lease_h(struct zt__orch_lease *l, struct zt_http_req *req, json_t 
                       struct zt_http_resp *resp)
 {
     const char *job_id = json_string_value(json_object_get(body, "job_id"));
+    const char *gw_desc = json_string_value(json_object_get(body, "gateway"));
+    if (gw_desc) note_gateway(l, gw_desc);
+    if (gw_desc && !job_id && !json_object_get(body, "model")) { /* a gateway saying it is there, nothing more */
+        zt_http_resp_json(resp, 200, json_pack("{s:b}", "registered", 1));
+        return;
+    }
     int64_t wait = int_of(body, "wait_ms", WAIT_DEFAULT_MS);
     if (wait < 0) wait = 0;
     if (wait > max_wait_ms) wait = max_wait_ms;
@@ -351,6 +407,7 @@ void zt__orch_lease_free(struct zt__orch_lease *l)
 {
     if (!l) return;
     zt__orch_lease_sweep(l, true);
+    for (size_t i = 0; i < GATEWAYS_MAX; i++) zt_free(l->gws[i].desc);
     pthread_mutex_destroy(&l->mu);
     zt_free(l);
 }

@@ -34,11 +34,17 @@ struct zt__orch_remote {
     char *auth; /* "Authorization: Bearer ..." or NULL */
     pthread_mutex_t mu;
     bool verified;
+    zt__orch_desc_fn own_desc;
+    void *desc_ud;
+    uint64_t desc_sent; /* mono ms: our descriptor went with a lease (0: never) */
     struct zt_node_info workers[WORKERS_KEPT]; /* the last workers leased, by node id */
     size_t next;
 };
 
-int zt__orch_remote_new(const struct zt_config *cfg, struct zt__orch_remote **out, struct zt_buf *err)
+#define DESC_RESEND_MS 300000 /* our descriptor goes with a lease this often (it expires in an hour) */
+
+int zt__orch_remote_new(const struct zt_config *cfg, zt__orch_desc_fn own_desc, void *ud,
+                        struct zt__orch_remote **out, struct zt_buf *err)
 {
     const char *text = cfg->node.orchestrator;
     const char *hash = strchr(text, '#');
@@ -70,6 +76,8 @@ int zt__orch_remote_new(const struct zt_config *cfg, struct zt__orch_remote **ou
         zt_free(r);
         return ZT_ENOMEM;
     }
+    r->own_desc = own_desc;
+    r->desc_ud = ud;
     pthread_mutex_init(&r->mu, NULL);
     *out = r;
     return 0;
@@ -131,7 +139,7 @@ static long call(struct zt__orch_remote *r, const char *path, json_t *body, long
     struct zt_http_response resp;
     zt_http_response_init(&resp);
     int rc = zt_http_client_json(r->http, url, r->auth ? h : NULL, text, timeout_ms, &resp);
-    free(text); /* jansson's allocator */
+    zt_free(text); /* jansson allocates with zt_malloc (json_set_alloc_funcs) */
     long st = rc ? 0 : resp.status;
     if (st) *out = json_loadb(resp.body.data ? resp.body.data : "", resp.body.len, 0, NULL);
     if (!st || st >= 500)
@@ -190,6 +198,17 @@ int zt__orch_remote_lease(struct zt__orch_remote *r, const struct zt_job_req *jr
                                   "price_ceiling", (json_int_t)jr->price_ceiling, "deadline_ms",
                                   (json_int_t)jr->deadline_ms, "wait_ms", (json_int_t)wait_ms)
                       : json_pack("{s:s,s:I}", "job_id", job_id, "wait_ms", (json_int_t)wait_ms);
+    /* our signed descriptor now and then: the orchestrator vouches for us to its workers */
+    uint64_t now = zt_time_mono_ms();
+    pthread_mutex_lock(&r->mu);
+    bool send = r->own_desc && (!r->desc_sent || now - r->desc_sent >= DESC_RESEND_MS);
+    if (send) r->desc_sent = now;
+    pthread_mutex_unlock(&r->mu);
+    char *desc = NULL;
+    if (send && body && r->own_desc(r->desc_ud, &desc) == 0 && desc) {
+        json_object_set_new(body, "gateway", json_string(desc));
+        zt_free(desc);
+    }
     json_t *a = NULL;
     long st = call(r, "/v1/orchestrator/lease", body, wait_ms + CALL_TIMEOUT_MS, &a);
     int rc = 0;
@@ -233,4 +252,20 @@ int zt__orch_remote_report(struct zt__orch_remote *r, const char *job_id, const 
     }
     json_decref(a);
     return st == 200 ? 0 : st == 404 ? ZT_ENOTFOUND : st ? ZT_EINVAL : ZT_EIO;
+}
+
+void zt__orch_remote_register(struct zt__orch_remote *r)
+{
+    char *desc = NULL;
+    if (!r->own_desc || r->own_desc(r->desc_ud, &desc) != 0 || !desc) return;
+    json_t *a = NULL;
+    long st = call(r, "/v1/orchestrator/lease", json_pack("{s:s}", "gateway", desc), 2000, &a);
+    zt_free(desc);
+    json_decref(a);
+    if (st == 200) {
+        pthread_mutex_lock(&r->mu);
+        r->desc_sent = zt_time_mono_ms();
+        pthread_mutex_unlock(&r->mu);
+        zt_log(ZT_LOG_INFO, "gateway_registered", "orchestrator=%s", r->url);
+    }
 }

@@ -3,8 +3,8 @@
  * --orchestrator URL#NODE_ID; docs/internals/orchestrator.md "Leases").
  * An orchestrator-only node, a gateway-only node that places through it,
  * and two workers joined to the orchestrator (slowed by the test-only
- * ZT_TEST_DELAY_MS; they admit the gateway through their peers file: the
- * orchestrator does not vouch for gateways yet):
+ * ZT_TEST_DELAY_MS; no peers file anywhere: the gateway's descriptor goes
+ * to the orchestrator, which hands it to the workers that join it):
  * - chats sent to the gateway run on the workers, with receipts, and their
  *   job rows are done at the orchestrator (leased, reported);
  * - a streamed chat whose worker is killed with SIGKILL mid-stream is
@@ -149,14 +149,11 @@ static void test_remote_gateway(void **state)
     const char *const genv[] = {"ZENTALK_ENCRYPTION_REMOTE_STALL_MS=1500", "ZENTALK_ENCRYPTION_REMOTE_TIMEOUT_S=20",
                                 NULL};
     node_spawn(&gw, gargs, genv, true, NULL);
-    char gw_id[64], *gw_desc = NULL;
-    node_id(gw.port, gw_id, sizeof gw_id, &gw_desc);
-    put_json_array(cfg, "peers.json", &gw_desc, 1);
-    zt_free(gw_desc);
-    char peers_env[400];
-    snprintf(peers_env, sizeof peers_env, "ZENTALK_ENCRYPTION_PEERS_FILE=%s/peers.json", cfg);
+    char gw_id[64];
+    node_id(gw.port, gw_id, sizeof gw_id, NULL);
+    /* no peers file: the orchestrator vouches for the gateway that leases there */
     const char *const wenv[] = {"ZENTALK_NODE_HEARTBEAT_INTERVAL_MS=300", "ZT_TEST_MODE=1", "ZT_TEST_DELAY_MS=40",
-                                peers_env, NULL};
+                                NULL};
     for (int i = 0; i < 2; i++) {
         const char *const wargs[] = {"--config", cfg, "--roles", "worker", "--join", orch.url, NULL};
         node_spawn(&wk[i], wargs, wenv, true, NULL);
