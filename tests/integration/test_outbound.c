@@ -30,17 +30,6 @@ static struct node gw, wk[2];
 static char wk_id[2][64];
 static char cfg[256];
 
-static void node_id(uint16_t port, char *out, size_t cap)
-{
-    struct resp r;
-    http(port, "GET", "/v1/node/descriptor", NULL, NULL, &r);
-    assert_int_equal(r.status, 200);
-    json_t *d = resp_json(&r);
-    zt_strlcpy(out, json_string_value(json_object_get(d, "node_id")), cap);
-    json_decref(d);
-    resp_free(&r);
-}
-
 /* The node's entry in the orchestrator's view (a new reference), or NULL. */
 static json_t *view(const char *id)
 {
@@ -79,37 +68,7 @@ static long chat(bool stream, struct zt_buf *text, char *ran_on, size_t cap)
 {
     char body[300];
     snprintf(body, sizeof body, CHAT, stream ? "\"stream\":true," : "");
-    struct http_opts o = {.ctype = "application/json", .body = body, .timeout_ms = 60000};
-    struct resp r;
-    memset(&r, 0, sizeof r);
-    long st = http_req(gw.port, "POST", "/v1/chat/completions", &o, &r) == 0 ? r.status : 0;
-    ran_on[0] = '\0';
-    if (st != 200) fprintf(stderr, "chat: %ld %.300s\n", st, r.body.data ? zt_buf_str(&r.body) : "");
-    if (st == 200 && !stream) {
-        json_t *j = resp_json(&r);
-        json_t *z = json_object_get(j, "zentalk");
-        const char *ro = json_string_value(json_object_get(z, "ran_on"));
-        zt_strlcpy(ran_on, ro ? ro : "", cap);
-        assert_non_null(json_object_get(z, "receipt"));
-        const char *c = json_string_value(
-            json_object_get(json_object_get(json_array_get(json_object_get(j, "choices"), 0), "message"), "content"));
-        assert_int_equal(zt_buf_append_str(text, c ? c : ""), 0);
-        json_decref(j);
-    } else if (st == 200) {
-        /* data: {...,"choices":[{"delta":{"content":"..."}}]...} lines */
-        const char *s = zt_buf_str(&r.body);
-        for (const char *p = strstr(s, "data: "); p; p = strstr(p + 1, "data: ")) {
-            json_t *j = json_loads(p + 6, JSON_DISABLE_EOF_CHECK, NULL);
-            const char *c = json_string_value(json_object_get(
-                json_object_get(json_array_get(json_object_get(j, "choices"), 0), "delta"), "content"));
-            if (c) assert_int_equal(zt_buf_append_str(text, c), 0);
-            const char *ran = json_string_value(json_object_get(json_object_get(j, "zentalk"), "ran_on"));
-            if (ran) zt_strlcpy(ran_on, ran, cap);
-            json_decref(j);
-        }
-    }
-    resp_free(&r);
-    return st;
+    return chat_text(gw.port, body, stream, text, ran_on, cap);
 }
 
 struct call {
@@ -133,7 +92,7 @@ static void spawn_worker(int i, bool outbound)
     const char *const dir_args[] = {"--config", cfg, "--roles", "worker", "--join", gw.url, NULL};
     const char *const env[] = {"ZENTALK_NODE_HEARTBEAT_INTERVAL_MS=1000", NULL};
     node_spawn(&wk[i], outbound ? out_args : dir_args, env, true, NULL);
-    node_id(wk[i].port, wk_id[i], sizeof wk_id[i]);
+    node_id_of(wk[i].port, wk_id[i], sizeof wk_id[i], NULL);
 }
 
 static void test_outbound_worker(void **state)

@@ -29,18 +29,6 @@
 static struct node orch, gw, wk[2];
 static char orch_id[64], wk_id[2][64];
 
-static void node_id(uint16_t port, char *out, size_t cap, char **desc)
-{
-    struct resp r;
-    http(port, "GET", "/v1/node/descriptor", NULL, NULL, &r);
-    assert_int_equal(r.status, 200);
-    json_t *d = resp_json(&r);
-    zt_strlcpy(out, json_string_value(json_object_get(d, "node_id")), cap);
-    json_decref(d);
-    if (desc) *desc = zt_strdup(zt_buf_str(&r.body));
-    resp_free(&r);
-}
-
 static const char BODY[] = "{\"model\":\"stories\",\"messages\":[{\"role\":\"user\",\"content\":\"Once upon a time\"}],"
                            "\"max_tokens\":40,\"temperature\":0%s}";
 
@@ -49,37 +37,7 @@ static long chat(bool stream, struct zt_buf *text, char *ran_on, size_t cap)
 {
     char body[300];
     snprintf(body, sizeof body, BODY, stream ? ",\"stream\":true" : "");
-    struct http_opts o = {.ctype = "application/json", .body = body, .timeout_ms = 120000};
-    struct resp r;
-    memset(&r, 0, sizeof r);
-    long st = http_req(gw.port, "POST", "/v1/chat/completions", &o, &r) == 0 ? r.status : 0;
-    if (st != 200) fprintf(stderr, "chat: %ld %.300s\n", st, r.body.data ? zt_buf_str(&r.body) : "");
-    ran_on[0] = '\0';
-    const char *s = zt_buf_str(&r.body);
-    if (st == 200 && !stream) {
-        json_t *j = resp_json(&r);
-        json_t *z = json_object_get(j, "zentalk");
-        const char *ro = json_string_value(json_object_get(z, "ran_on"));
-        zt_strlcpy(ran_on, ro ? ro : "", cap);
-        assert_non_null(json_object_get(z, "receipt"));
-        const char *c = json_string_value(
-            json_object_get(json_object_get(json_array_get(json_object_get(j, "choices"), 0), "message"), "content"));
-        assert_int_equal(zt_buf_append_str(text, c ? c : ""), 0);
-        json_decref(j);
-    } else if (st == 200) {
-        for (const char *p = strstr(s, "data: "); p; p = strstr(p + 1, "data: ")) {
-            json_t *j = json_loads(p + 6, JSON_DISABLE_EOF_CHECK, NULL);
-            if (json_object_get(j, "error")) st = 502;
-            const char *c = json_string_value(json_object_get(
-                json_object_get(json_array_get(json_object_get(j, "choices"), 0), "delta"), "content"));
-            if (c) assert_int_equal(zt_buf_append_str(text, c), 0);
-            const char *ro = json_string_value(json_object_get(json_object_get(j, "zentalk"), "ran_on"));
-            if (ro) zt_strlcpy(ran_on, ro, cap);
-            json_decref(j);
-        }
-    }
-    resp_free(&r);
-    return st;
+    return chat_text(gw.port, body, stream, text, ran_on, cap);
 }
 
 struct stream_call {
@@ -141,7 +99,7 @@ static void test_remote_gateway(void **state)
     const char *const oargs[] = {"--roles", "orchestrator", NULL};
     const char *const oenv[] = {"ZENTALK_ORCHESTRATOR_HEARTBEAT_EXPIRY_MS=3000", NULL};
     node_spawn(&orch, oargs, oenv, true, NULL);
-    node_id(orch.port, orch_id, sizeof orch_id, NULL);
+    node_id_of(orch.port, orch_id, sizeof orch_id, NULL);
 
     char pinned[300];
     snprintf(pinned, sizeof pinned, "%s#%s", orch.url, orch_id);
@@ -150,14 +108,14 @@ static void test_remote_gateway(void **state)
                                 NULL};
     node_spawn(&gw, gargs, genv, true, NULL);
     char gw_id[64];
-    node_id(gw.port, gw_id, sizeof gw_id, NULL);
+    node_id_of(gw.port, gw_id, sizeof gw_id, NULL);
     /* no peers file: the orchestrator vouches for the gateway that leases there */
     const char *const wenv[] = {"ZENTALK_NODE_HEARTBEAT_INTERVAL_MS=300", "ZT_TEST_MODE=1", "ZT_TEST_DELAY_MS=40",
                                 NULL};
     for (int i = 0; i < 2; i++) {
         const char *const wargs[] = {"--config", cfg, "--roles", "worker", "--join", orch.url, NULL};
         node_spawn(&wk[i], wargs, wenv, true, NULL);
-        node_id(wk[i].port, wk_id[i], sizeof wk_id[i], NULL);
+        node_id_of(wk[i].port, wk_id[i], sizeof wk_id[i], NULL);
     }
     uint64_t until = zt_time_mono_ms() + 20000;
     for (;;) {

@@ -60,17 +60,6 @@ static long pg_count(const char *orch, const char *cond)
     return pg_long(sql);
 }
 
-static void node_id(uint16_t port, char *out, size_t cap)
-{
-    struct resp r;
-    http(port, "GET", "/v1/node/descriptor", NULL, NULL, &r);
-    assert_int_equal(r.status, 200);
-    json_t *d = resp_json(&r);
-    zt_strlcpy(out, json_string_value(json_object_get(d, "node_id")), cap);
-    json_decref(d);
-    resp_free(&r);
-}
-
 /* The state of node id in port's /v1/orchestrator/nodes ("" when absent). */
 static void state_at(uint16_t port, const char *id, char *out, size_t cap)
 {
@@ -148,15 +137,15 @@ static void test_takeover(void **state)
     node_spawn(&a, oargs, oenv, true, NULL);
     node_spawn(&b, oargs, oenv, true, NULL);
     char a_id[64], b_id[64], w_id[3][64];
-    node_id(a.port, a_id, sizeof a_id);
-    node_id(b.port, b_id, sizeof b_id);
+    node_id_of(a.port, a_id, sizeof a_id, NULL);
+    node_id_of(b.port, b_id, sizeof b_id, NULL);
     const char *const wenv[] = {"ZENTALK_NODE_HEARTBEAT_INTERVAL_MS=300", "ZT_TEST_MODE=1", "ZT_TEST_DELAY_MS=60",
                                 NULL};
     for (int i = 0; i < 3; i++) {
         const char *const both[] = {"--config", cfg, "--roles", "worker", "--join", a.url, "--join", b.url, NULL};
         const char *const only_a[] = {"--config", cfg, "--roles", "worker", "--join", a.url, NULL};
         node_spawn(&wk[i], i < 2 ? both : only_a, wenv, true, NULL);
-        node_id(wk[i].port, w_id[i], sizeof w_id[i]);
+        node_id_of(wk[i].port, w_id[i], sizeof w_id[i], NULL);
     }
     for (int i = 0; i < 3; i++) assert_true(wait_state(a.port, w_id[i], "live", 20000));
     /* B never heard from the third worker: it knows it from the shared registry */
