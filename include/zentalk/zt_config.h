@@ -67,6 +67,9 @@ struct zt_cfg_node {
     char *endpoint;           /* URL peers reach this node at; "" = derived from server.listen */
     struct zt_strlist join;   /* orchestrator URLs a worker joins (--join) */
     int64_t heartbeat_interval_ms; /* a joined worker's heartbeat period */
+    bool outbound;            /* reached only through its long-poll to the first node.join orchestrator */
+    char *orchestrator;       /* a gateway in another process: the orchestrator's URL[#NODE_ID] ("" = none) */
+    char *orchestrator_token; /* bearer for its lease routes ("" = none) */
 
     int64_t dht_port;         /* UDP port of the discovery DHT; 0 = off */
     struct zt_strlist bootstrap; /* DHT bootstrap nodes, host:port */

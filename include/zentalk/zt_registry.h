@@ -54,6 +54,7 @@ struct zt_registry;
 #define ZT_REG_RECORD_MAX (ZT_DESCRIPTOR_MAX + 8192)    /* bytes of one record */
 #define ZT_REG_STR_MAX 128                              /* engine, cpu, gpu strings */
 #define ZT_REG_SLOTS_MAX 4096u
+#define ZT_REG_SYNC_MS_DEFAULT 1000                     /* a shared store's staleness (the node on PostgreSQL) */
 
 /* What a worker offers, carried in its signed join record. */
 struct zt_worker_caps {
@@ -103,6 +104,8 @@ struct zt_registry_opts {
     double rep_prior_bad;         /* Beta prior beta (1.0) */
     int64_t rep_half_life_ms;     /* decay of the counts (7 days) */
     int64_t dup_quarantine_ms;    /* a node id proven on two machines gets nothing this long (600000) */
+    int64_t sync_ms;              /* several orchestrators share the store: read the rows the others
+                                   * wrote at most this stale (0 = the store is this registry's alone) */
 };
 /* Zero fields of opts take the defaults above. */
 
@@ -214,5 +217,12 @@ size_t zt_registry_list(struct zt_registry *r, bool live_only, int64_t now_ms, s
                         size_t max);
 /* Nodes known (live_only: live sessions only). */
 size_t zt_registry_count(struct zt_registry *r, bool live_only);
+
+/* Several orchestrators on one store (PostgreSQL; docs/internals/
+ * orchestrator.md "Several orchestrators"): read now the rows the others
+ * changed since the last read (joins, heartbeats, leaves, expiries,
+ * reputation), as zt_sched_pump does every sync_ms. Returns how many rows
+ * changed this registry's view. 0 when sync_ms is 0. */
+size_t zt_registry_sync(struct zt_registry *r, int64_t now_ms);
 
 #endif

@@ -176,6 +176,18 @@ static const struct cfg_key node_keys[] = {
     INT_KEY(struct zt_cfg_node, heartbeat_interval_ms, 10000, 100, 600000,
             "Milliseconds between a joined worker's heartbeats (keep it well under the orchestrator's "
             "orchestrator.heartbeat_expiry_ms)."),
+    STR_KEY(struct zt_cfg_node, orchestrator, "", 600, KF_ANY, 0,
+            "A gateway without the orchestrator role places its jobs through the orchestrator at this URL "
+            "(http(s)://host[:port], optionally #NODE_ID to pin its node id; zentalk-node --orchestrator): it leases "
+            "a worker for each job over HTTP and reports how the attempt went. Empty = its own orchestrator, or "
+            "static peers."),
+    STR_KEY(struct zt_cfg_node, orchestrator_token, "", 4096, KF_ANY, KEY_SECRET,
+            "Bearer token (role admin on that orchestrator) sent with node.orchestrator's lease calls; empty = none "
+            "(the orchestrator on loopback)."),
+    BOOL_KEY(struct zt_cfg_node, outbound, false,
+             "A worker no one can connect to (behind NAT): it keeps an outbound long-poll to the first node.join "
+             "orchestrator, which pushes sealed jobs over it and streams the results back; its descriptor's "
+             "endpoint is that orchestrator's relay (zentalk-node --outbound)."),
 
     INT_KEY(struct zt_cfg_node, dht_port, 0, 0, 65535,
             "UDP port of the discovery DHT (OpenDHT; it binds every address): the node publishes its signed "

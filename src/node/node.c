@@ -47,6 +47,7 @@
 #include "zentalk/zt_nodeauth.h"
 #include "zentalk/zt_peers.h"
 #include "zentalk/zt_pii.h"
+#include "zentalk/zt_queue.h"
 #include "zentalk/zt_registry.h"
 #include "zentalk/zt_sched.h"
 #include "zentalk/zt_ratelimit.h"
@@ -99,6 +100,7 @@ struct zt_node {
     struct zt_store *orch_store;
     struct zt_registry *registry;
     struct zt_sched *sched;
+    struct zt_queue *queue; /* database.queue: redis: the queue shared with other orchestrators */
     struct zt__orch *orch;
     struct zt_chain *chain; /* chain.enabled: the books the gateway's jobs are paid from */
     /* the worker's joins (node.join) and the descriptors of the
@@ -321,12 +323,24 @@ static int build_sweeper(struct zt_node *n)
     return zt_gdpr_sweeper_new(n->cfg, &h, &n->sweeper);
 }
 
+/* This gateway's signed descriptor, for its remote orchestrator. */
+static int gateway_desc(void *ud, char **out)
+{
+    return zt__sealed_descriptor(ud, out);
+}
+
 /* The orchestrator role: a store handle of its own (one SQLite connection
  * on the node store), the registry, the scheduler, their HTTP side. */
 static int build_orchestrator(struct zt_node *n, struct zt_buf *err)
 {
     const struct zt_config *cfg = n->cfg;
-    if (!(cfg->node.role_mask & ZT_ROLE_ORCHESTRATOR)) return 0;
+    if (!(cfg->node.role_mask & ZT_ROLE_ORCHESTRATOR)) {
+        /* a gateway whose orchestrator runs in another process (node.orchestrator) */
+        if (!(cfg->node.role_mask & ZT_ROLE_GATEWAY) || !cfg->node.orchestrator[0]) return 0;
+        int rc = zt__orch_new_remote(cfg, gateway_desc, n->sealed, &n->orch, err);
+        if (!rc) zt__route_set_orch(n->route, n->orch);
+        return rc;
+    }
     const struct zt_cfg_orchestrator *oc = &cfg->orchestrator;
     int64_t now = zt_time_real_ms();
     struct zt_registry_opts ro = {
@@ -339,6 +353,8 @@ static int build_orchestrator(struct zt_node *n, struct zt_buf *err)
         .rep_prior_bad = oc->reputation.prior_bad,
         .rep_half_life_ms = oc->reputation.half_life_hours * 3600000,
         .dup_quarantine_ms = oc->duplicate_quarantine_s * 1000,
+        /* a store other orchestrators may share: read their changes back */
+        .sync_ms = zt_str_eq(cfg->database.driver, "postgres") ? ZT_REG_SYNC_MS_DEFAULT : 0,
     };
     struct zt_sched_opts so = {
         .max_queued = (size_t)oc->queue.max,
@@ -357,6 +373,9 @@ static int build_orchestrator(struct zt_node *n, struct zt_buf *err)
         zt_ignore(zt_buf_appendf(err, "the worker registry: %s", zt_strerror(rc)));
     if (!rc && (rc = zt_sched_open(n->registry, &so, now, &n->sched)) != 0)
         zt_ignore(zt_buf_appendf(err, "the scheduler: %s", zt_strerror(rc)));
+    if (!rc && zt_str_eq(cfg->database.queue, "redis") &&
+        (rc = zt_queue_open_config(cfg, zt_identity_id(n->id), &n->queue, err)) == 0)
+        zt_sched_set_queue(n->sched, n->queue);
     if (!rc) rc = zt__orch_new(cfg, n->registry, n->sched, &n->orch);
     if (!rc) rc = zt__orch_register_metrics(n->orch, n->metrics);
     if (rc) {
@@ -504,7 +523,9 @@ int zt_node_start(struct zt_node *n)
     if (!rc) rc = zt_gdpr_sweeper_start(n->sweeper); /* retention: identity and audit log are set by now */
     if (!rc) rc = zt__orch_start(n->orch);
     if (!rc && n->joiner) {
-        const char *ep = n->cfg->node.endpoint[0] ? n->cfg->node.endpoint : zt_server_endpoint(n->server);
+        /* node.outbound: the listener is where relayed requests run (the descriptor names the relay) */
+        const char *ep = n->cfg->node.endpoint[0] && !n->cfg->node.outbound ? n->cfg->node.endpoint
+                                                                            : zt_server_endpoint(n->server);
         rc = zt__joiner_start(n->joiner, ep);
     }
     return rc;
@@ -539,7 +560,10 @@ static int peers_text(struct zt_node *n, char **out, size_t *len, struct zt_buf 
     for (size_t i = 0; i < JOINED_MAX && arr; i++) {
         if (!n->joined[i]) continue;
         json_t *d = json_loadb(n->joined[i], n->joined_len[i], 0, NULL);
-        if (d && json_array_append_new(arr, d) == 0) joined++;
+        /* an array: the orchestrator and the gateways it vouches for */
+        if (json_is_array(d) && json_array_extend(arr, d) == 0) joined += json_array_size(d);
+        else if (d && !json_is_array(d) && json_array_append_new(arr, d) == 0) joined++, d = NULL;
+        if (json_is_array(d)) json_decref(d);
     }
     pthread_mutex_unlock(&n->joined_mu);
     if (!arr) return ZT_ENOMEM;
@@ -645,6 +669,7 @@ void zt_node_free(struct zt_node *n)
     zt__route_free(n->route);
     zt__orch_free(n->orch);
     zt_sched_free(n->sched);
+    zt_queue_free(n->queue); /* after the scheduler: its entries stay pending for the others to claim */
     zt_registry_free(n->registry);
     zt_store_close(n->orch_store); /* after the registry and scheduler that used it */
     zt_chain_free(n->chain);       /* after the routes that settle through it */

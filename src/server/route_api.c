@@ -618,14 +618,23 @@ static bool wait_assigned(struct rjob *j, uint64_t until_mono, char worker[stati
  * stops, or j->until passed. */
 static bool await_worker(struct rjob *j, char worker[static ZT_IDENTITY_ID_SIZE])
 {
-    struct zt_sched *sc = zt__orch_sched(j->r->orch);
+    if (zt__orch_is_remote(j->r->orch)) { /* the orchestrator in another process: its lease answers */
+        if (wait_assigned(j, zt_time_mono_ms(), worker)) return true; /* the submission's own */
+        while (!j->sched_failed && !aborted(j) && !zt_http_async_client_gone(j->a) && zt_time_mono_ms() < j->until) {
+            uint64_t left = j->until - zt_time_mono_ms();
+            int got = zt__orch_wait_remote(j->r->orch, j->sched_id, left < 1000 ? (long)left : 1000L, worker);
+            if (got > 0) return true;
+            if (got < 0) j->sched_failed = true;
+        }
+        return false;
+    }
     bool got;
     /* a second at a time: a job no worker can take any more (they failed
      * it, left or expired) gives up instead of waiting */
     while (!(got = wait_assigned(j, zt_time_mono_ms() + 1000 < j->until ? zt_time_mono_ms() + 1000 : j->until,
                                  worker)) &&
            !j->sched_failed && !aborted(j) && !zt_http_async_client_gone(j->a) && zt_time_mono_ms() < j->until &&
-           zt_sched_job_servable(sc, j->sched_id, zt_time_real_ms()))
+           zt__orch_job_servable(j->r->orch, j->sched_id))
         ;
     return got;
 }
@@ -636,21 +645,10 @@ static enum zt_job_state tell_sched(struct rjob *j, const char *worker, enum zt_
                                     bool unreachable)
 {
     struct zt__route *r = j->r;
-    struct zt_sched *sc = zt__orch_sched(r->orch);
-    int64_t now = zt_time_real_ms();
-    /* one that cannot be reached at all is taken out of the registry until
-     * it joins again (else it would win the next placements too) */
-    if (unreachable && zt_registry_drop(zt__orch_registry(r->orch), worker, now) == 0)
-        zt_log(ZT_LOG_WARN, "worker_unreachable", "worker=%s action=dropped_until_rejoin", worker);
-    enum zt_job_state st = ZT_JOB_STATE_FAILED;
-    int rc = charge ? zt_sched_job_finished(sc, j->sched_id, worker,
-                                            a == ZT_JOB_ATTEMPT_STALLED ? ZT_SCHED_STALLED : ZT_SCHED_ERROR, 0, now,
-                                            &st)
-                    : ZT_EINVAL;
-    if (rc) { /* not charged, or already moved (the worker's session expired meanwhile) */
-        struct zt_job_info ji;
-        st = zt_sched_job_get(sc, j->sched_id, &ji) == 0 ? ji.state : ZT_JOB_STATE_FAILED;
-    }
+    /* charged, requeued or failed by the scheduler's rules; one that cannot
+     * be reached at all is dropped until it joins again (zt__orch_job_failed) */
+    enum zt_job_state st =
+        zt__orch_job_failed(r->orch, j->sched_id, worker, a == ZT_JOB_ATTEMPT_STALLED, charge, unreachable);
     if (charge) {
         count_peer(r, worker, false);
         zt__orch_note_retry(r->orch, a == ZT_JOB_ATTEMPT_DIED      ? "unreachable"
@@ -669,8 +667,7 @@ static void sched_report(void *ud, const struct zt_job_worker *w, enum zt_job_at
 {
     struct rjob *j = ud;
     if (a == ZT_JOB_ATTEMPT_OK) {
-        zt_ignore(zt_sched_job_finished(zt__orch_sched(j->r->orch), j->sched_id, w->node_id, ZT_SCHED_OK, tokens,
-                                        zt_time_real_ms(), NULL));
+        zt__orch_job_ok(j->r->orch, j->sched_id, w->node_id, tokens);
         return;
     }
     j->pending = true;
@@ -682,8 +679,7 @@ static void sched_report(void *ud, const struct zt_job_worker *w, enum zt_job_at
 static int sched_start(struct rjob *j, const char *worker)
 {
     struct zt_node_info ni;
-    int64_t now = zt_time_real_ms();
-    int rc = zt_registry_get(zt__orch_registry(j->r->orch), worker, now, &ni);
+    int rc = zt__orch_job_start(j->r->orch, j->sched_id, worker, &ni);
     if (rc) return rc;
     memset(&j->worker, 0, sizeof j->worker);
     zt_strlcpy(j->worker.node_id, worker, sizeof j->worker.node_id);
@@ -693,7 +689,7 @@ static int sched_start(struct rjob *j, const char *worker)
     bool seen = false;
     for (size_t i = 0; i < j->n_ran; i++) seen |= strcmp(j->ran[i], worker) == 0;
     if (!seen && j->n_ran < RAN_MAX) zt_strlcpy(j->ran[j->n_ran++], worker, sizeof j->ran[0]);
-    return zt_sched_job_started(zt__orch_sched(j->r->orch), j->sched_id, worker, now);
+    return 0;
 }
 
 /* The failover loop's pick: the failed attempt is the worker's fault (the
@@ -715,8 +711,7 @@ static int sched_pick(void *ud, const char *const *exclude, size_t n, struct zt_
         if (sched_start(j, worker) == 0) break;
         if (tries == 2) return ZT_ENOTFOUND;
         /* gone meanwhile: back to the queue */
-        zt_ignore(zt_sched_job_finished(zt__orch_sched(j->r->orch), j->sched_id, worker, ZT_SCHED_ERROR, 0,
-                                        zt_time_real_ms(), NULL));
+        zt_ignore(zt__orch_job_failed(j->r->orch, j->sched_id, worker, false, true, false));
     }
     memset(out, 0, sizeof *out);
     zt_strlcpy(out->node_id, worker, sizeof out->node_id);
@@ -924,7 +919,6 @@ static void run_sched(void *arg)
 {
     struct rjob *j = arg;
     struct zt__route *r = j->r;
-    struct zt_sched *sc = zt__orch_sched(r->orch);
     j->until = zt_time_mono_ms() + (uint64_t)r->cfg->encryption.remote_timeout_s * 1000u;
     j->sp = (struct zt_job_picker){.pick = sched_pick, .report = sched_report, .ud = j};
     struct zt_job_outcome o;
@@ -934,8 +928,8 @@ static void run_sched(void *arg)
     j->start_ms = zt_time_mono_ms();
     while (!outcome) {
         if (!await_worker(j, worker)) {
-            bool failed = j->sched_failed || !zt_sched_job_servable(sc, j->sched_id, zt_time_real_ms());
-            zt_ignore(zt_sched_job_cancel(sc, j->sched_id, zt_time_real_ms()));
+            bool failed = j->sched_failed || !zt__orch_job_servable(r->orch, j->sched_id);
+            zt__orch_job_cancel(r->orch, j->sched_id);
             if (aborted(j) || zt_http_async_client_gone(j->a)) {
                 atomic_store(&j->closed, !zt_job_pool_stopping(r->pool));
                 if (zt_job_pool_stopping(r->pool)) answer_error(j, 503, "shutting_down", "the node is shutting down");
@@ -956,7 +950,7 @@ static void run_sched(void *arg)
             j->job = NULL;
             rc = make_call(j, &j->worker, (uint64_t)(zt_time_real_ms() / 1000));
             if (rc == ZT_EINVAL || rc == ZT_ENOMEM) { /* the request's fault, or ours: not the worker's */
-                zt_ignore(zt_sched_job_cancel(sc, j->sched_id, zt_time_real_ms()));
+                zt__orch_job_cancel(r->orch, j->sched_id);
                 if (rc == ZT_EINVAL)
                     answer_error(j, 400, "invalid_request",
                                  j->chat ? "messages must be a non-empty array of {role, content} strings"
@@ -1002,7 +996,7 @@ static void run_sched(void *arg)
              * here */
             bool blame = !atomic_load(&j->closed) && !zt_job_pool_stopping(r->pool) && o.status != ZT_JOB_REFUSED;
             if (blame && !told) zt_ignore(tell_sched(j, last, a, true, false));
-            zt_ignore(zt_sched_job_cancel(sc, j->sched_id, zt_time_real_ms()));
+            zt__orch_job_cancel(r->orch, j->sched_id);
             outcome = answer_outcome(j, &o);
             break;
         }
@@ -1023,7 +1017,8 @@ static void run_sched(void *arg)
     /* whatever happened, the job is over here: one still active in the
      * scheduler (requeued and reassigned while its first worker finished
      * after all, or left for another reason) must not hold a slot */
-    zt_ignore(zt_sched_job_cancel(sc, j->sched_id, zt_time_real_ms()));
+    if (!(paid && zt__orch_is_remote(r->orch))) /* remote: its ok report ended the lease */
+        zt__orch_job_cancel(r->orch, j->sched_id);
     zt__orch_note_end(r->orch, outcome && strcmp(outcome, "ok") == 0);
     zt__orch_kick(r->orch); /* a slot is free */
     unlink_waiting(r, j);
@@ -1060,9 +1055,11 @@ static enum sched_start route_scheduled(struct zt__route *r, struct zt__req_ctx 
     };
     struct zt_sched_result sr;
     memset(&sr, 0, sizeof sr);
-    pthread_mutex_lock(&r->mu); /* an assignment of the pump finds the job listed */
+    /* a remote orchestrator's answer comes over HTTP, not under the lock */
     uint64_t t0 = zt_time_mono_ns();
-    int rc = zt_sched_submit(zt__orch_sched(r->orch), &jr, zt_time_real_ms(), &sr);
+    int rc = zt__orch_is_remote(r->orch) ? zt__orch_submit(r->orch, &jr, &sr) : 0;
+    pthread_mutex_lock(&r->mu); /* an assignment of the pump finds the job listed */
+    if (!zt__orch_is_remote(r->orch)) rc = zt__orch_submit(r->orch, &jr, &sr);
     zt__orch_note_submit(r->orch, zt_time_mono_ns() - t0, rc);
     if (!rc) {
         zt_strlcpy(j->sched_id, sr.job_id, sizeof j->sched_id);
@@ -1077,7 +1074,7 @@ static enum sched_start route_scheduled(struct zt__route *r, struct zt__req_ctx 
                               : 0;
     if (lrc) { /* chain.enabled and the caller cannot pay (docs/internals/ledger.md) */
         unlink_waiting(r, j);
-        zt_ignore(zt_sched_job_cancel(zt__orch_sched(r->orch), j->sched_id, zt_time_real_ms()));
+        zt__orch_job_cancel(r->orch, j->sched_id);
         bool pay = lrc == ZT_EPERM || lrc == ZT_ERANGE;
         zt_http_resp_error(resp, pay ? 402 : 503, pay ? "payment_required" : "unavailable", why);
         return SCHED_ANSWERED;
@@ -1103,7 +1100,7 @@ static enum sched_start route_scheduled(struct zt__route *r, struct zt__req_ctx 
             atomic_fetch_sub(&j->refs, 1);
         }
         unlink_waiting(r, j);
-        zt_ignore(zt_sched_job_cancel(zt__orch_sched(r->orch), j->sched_id, zt_time_real_ms()));
+        zt__orch_job_cancel(r->orch, j->sched_id);
         zt_http_resp_error(resp, 503, "overloaded", "the remote job could not be started");
         return SCHED_ANSWERED;
     }
@@ -1189,8 +1186,7 @@ bool zt__route_generate(struct zt__route *r, struct zt__req_ctx *cx, json_t *bod
     enum zt_route_where where = zt_route_decide(r->peers, model, local, pin, now, &w);
     /* with an orchestrator here and workers joined, the scheduler places
      * the job; the static peers stay for models no joined worker serves */
-    bool sched = r->orch && model && !local && (!pin || !pin[0]) &&
-                 zt_registry_count(zt__orch_registry(r->orch), true) > 0;
+    bool sched = r->orch && model && !local && (!pin || !pin[0]) && zt__orch_has_workers(r->orch);
     if (!sched) switch (where) {
     case ZT_ROUTE_LOCAL:
         /* a model of this node, the default model, or no peers to ask:

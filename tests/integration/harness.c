@@ -20,6 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "zentalk/zt_alloc.h"
 #include "zentalk/zt_str.h"
 #include "zentalk/zt_time.h"
 
@@ -691,4 +692,50 @@ int listen_any(uint16_t *port)
     assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &l), 0);
     *port = ntohs(a.sin_port);
     return fd;
+}
+
+void node_id_of(uint16_t port, char *out, size_t cap, char **desc)
+{
+    struct resp r;
+    http(port, "GET", "/v1/node/descriptor", NULL, NULL, &r);
+    assert_int_equal(r.status, 200);
+    json_t *d = resp_json(&r);
+    zt_strlcpy(out, json_string_value(json_object_get(d, "node_id")), cap);
+    json_decref(d);
+    if (desc) *desc = zt_strdup(zt_buf_str(&r.body));
+    resp_free(&r);
+}
+
+long chat_text(uint16_t port, const char *body, bool stream, struct zt_buf *text, char *ran_on, size_t cap)
+{
+    struct http_opts o = {.ctype = "application/json", .body = body, .timeout_ms = 120000};
+    struct resp r;
+    memset(&r, 0, sizeof r);
+    long st = http_req(port, "POST", "/v1/chat/completions", &o, &r) == 0 ? r.status : 0;
+    if (st != 200) fprintf(stderr, "chat: %ld %.300s\n", st, r.body.data ? zt_buf_str(&r.body) : "");
+    ran_on[0] = '\0';
+    if (st == 200 && !stream) {
+        json_t *j = resp_json(&r);
+        json_t *z = json_object_get(j, "zentalk");
+        const char *ro = json_string_value(json_object_get(z, "ran_on"));
+        zt_strlcpy(ran_on, ro ? ro : "", cap);
+        assert_non_null(json_object_get(z, "receipt"));
+        const char *c = json_string_value(
+            json_object_get(json_object_get(json_array_get(json_object_get(j, "choices"), 0), "message"), "content"));
+        assert_int_equal(zt_buf_append_str(text, c ? c : ""), 0);
+        json_decref(j);
+    } else if (st == 200) {
+        for (const char *p = strstr(zt_buf_str(&r.body), "data: "); p; p = strstr(p + 1, "data: ")) {
+            json_t *j = json_loads(p + 6, JSON_DISABLE_EOF_CHECK, NULL);
+            if (json_object_get(j, "error")) st = 502;
+            const char *c = json_string_value(json_object_get(
+                json_object_get(json_array_get(json_object_get(j, "choices"), 0), "delta"), "content"));
+            if (c) assert_int_equal(zt_buf_append_str(text, c), 0);
+            const char *ro = json_string_value(json_object_get(json_object_get(j, "zentalk"), "ran_on"));
+            if (ro) zt_strlcpy(ran_on, ro, cap);
+            json_decref(j);
+        }
+    }
+    resp_free(&r);
+    return st;
 }
