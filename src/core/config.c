@@ -359,12 +359,13 @@ static const char *const kv_types[] = {"f32", "f16", NULL};
 static const struct cfg_key gpu_pool_keys[] = {
     ENUM_KEY(struct zt_cfg_gpu_pool, backend, "auto", backends,
              "Compute backend of the worker's models: cpu, vulkan (any Vulkan 1.1 device: NVIDIA, AMD, Intel, "
-             "Mesa's lavapipe) or cuda (refused at start: this build has no CUDA backend yet); auto = cpu until the "
-             "GPU pool places models itself."),
+             "Mesa's lavapipe) or cuda (NVIDIA GPUs; built when nvcc was found at build time); a GPU backend "
+             "without a device refuses to start; auto = cpu until the GPU pool places models itself."),
     BOOL_KEY(struct zt_cfg_gpu_pool, deterministic, true,
-             "On a GPU backend, compute the CPU engine's bits (exact fma, division, sqrt and exp, emulated in "
-             "double: slower on GPUs with slow fp64) so that receipts verify against CPU workers; false = the "
-             "device's fast math, and the engine build id ends in +fast."),
+             "On a GPU backend, compute the CPU engine's bits (Vulkan: exact fma, division, sqrt and exp emulated "
+             "in double, slower on GPUs with slow fp64; CUDA: the device's IEEE fma, division and sqrt, no "
+             "contraction) so that receipts verify against CPU workers; false = the device's fast math, and the "
+             "engine build id ends in +fast."),
     STRLIST_KEY(struct zt_cfg_gpu_pool, devices, no_strings, 16, NULL, KF_DIGITS, KEY_UNIQUE | KEY_RESERVED,
                 "CUDA device ordinals to use, e.g. [\"0\", \"1\"]; empty = all."),
     INT_KEY(struct zt_cfg_gpu_pool, max_vram_mb, 0, 0, 16777216,

@@ -8,11 +8,17 @@
 #ifdef ZT_HAVE_VULKAN
 extern const struct zt__backend_reg zt__backend_vulkan_reg;
 #endif
+#ifdef ZT_HAVE_CUDA
+extern const struct zt__backend_reg zt__backend_cuda_reg;
+#endif
 
 static const struct zt__backend_reg *const registry[] = {
     &zt__backend_cpu_reg,
 #ifdef ZT_HAVE_VULKAN
     &zt__backend_vulkan_reg, /* src/engine/vulkan, when built (ZT_VULKAN) */
+#endif
+#ifdef ZT_HAVE_CUDA
+    &zt__backend_cuda_reg, /* src/engine/cuda, when built (ZT_CUDA: nvcc found) */
 #endif
 };
 

@@ -49,8 +49,8 @@ int zt_engine_backend_built(const char *name, char *why, size_t why_size)
     }
     if (why && why_size) {
         if (!strcmp(name, "cuda"))
-            snprintf(why, why_size, "compute backend 'cuda' is not built into this binary (no CUDA backend in this "
-                                    "source tree yet; built here: %s)", have);
+            snprintf(why, why_size, "compute backend 'cuda' is not built into this binary (nvcc was not found when "
+                                    "it was built; built here: %s)", have);
         else
             snprintf(why, why_size, "compute backend '%s' is not built into this binary (built here: %s)", name, have);
     }

@@ -127,8 +127,19 @@ static int check_backend(struct zt_infer *inf)
     if (zt_engine_backend_built(inf->backend, why, sizeof why) == 0) {
         /* a GPU in its fast mode: receipts say so from the start (+fast) */
         if (strcmp(inf->backend, "cpu") != 0 && !inf->deterministic) zt_engine_mark_inexact();
+        if (strcmp(inf->backend, "cpu") == 0) return 0;
+        /* the devices of this backend (zentalk gpus lists every backend's) */
+        struct zt_gpu_info g[16];
         size_t n = 0;
-        if (strcmp(inf->backend, "cpu") != 0 && zt_engine_gpus(NULL, 0, &n) == 0) inf->n_gpus = (unsigned)n;
+        unsigned mine = 0;
+        if (zt_engine_gpus(g, 16, &n) == 0)
+            for (size_t i = 0; i < n && i < 16; i++) mine += strcmp(g[i].backend, inf->backend) == 0;
+        inf->n_gpus = mine;
+        if (mine == 0) {
+            zt_log(ZT_LOG_ERROR, "gpu_pool.backend: no device", "no %s device on this machine (zentalk gpus lists "
+                   "what the drivers see)", inf->backend);
+            return ZT_ENOTFOUND;
+        }
         return 0;
     }
     zt_log(ZT_LOG_ERROR, "gpu_pool.backend: not built", "%s", why);

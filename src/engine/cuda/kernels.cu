@@ -1,0 +1,516 @@
+// kernels.cu: the kernels of the CUDA backend (cuda_backend.c,
+// docs/internals/cuda.md), in the order of the CPU engine's operations.
+//
+// Built twice by nvcc into fatbins embedded in the binary:
+//  - the deterministic mode (cuda_exact): --fmad=false (no a*b+c contracted
+//    into an FMA the CPU does not have), denormals kept, and explicit
+//    __fmaf_rn where the CPU calls fmaf, __fdiv_rn and __fsqrt_rn (correctly
+//    rounded, as IEEE division and sqrtf on the CPU), the engine's own exp
+//    (zt_expf below, zt_math.h's zt__expf operation for operation) and
+//    sin/cos (zt_sincosf, zt_math.c's zt__sincosf in double): every op gives
+//    the CPU backend's bits;
+//  - the fast mode (ZT_FAST, cuda_fast): --use_fast_math, the device's own
+//    division, square root and exp (results within the tolerances of
+//    test_backend_ops; the engine's build id then ends in +fast).
+// Every kernel takes one argument block of cuda_args.h by value.
+#include <stdint.h>
+
+#include "cuda_args.h"
+
+#ifdef ZT_FAST
+#define ZT_DIV(a, b) __fdividef((a), (b))
+#define ZT_RSQRT_DIV(m) rsqrtf(m)
+#define ZT_EXP(x) __expf(x)
+#else
+#define ZT_DIV(a, b) __fdiv_rn((a), (b))
+#define ZT_RSQRT_DIV(m) __fdiv_rn(1.0f, __fsqrt_rn(m))
+#define ZT_EXP(x) zt_expf(x)
+#endif
+
+#define FULL 0xffffffffu
+
+static __device__ __forceinline__ float u2f(uint32_t u) { return __uint_as_float(u); }
+
+// ---- exact conversions (zt_fp16_to_fp32 / zt_fp32_to_fp16) ----
+
+static __device__ float half_to_float(uint32_t h)
+{
+    uint32_t sign = (h & 0x8000u) << 16, e = (h >> 10) & 0x1fu, mant = h & 0x3ffu;
+    if (e == 0u) {
+        float f = __fmul_rn((float)mant, u2f(0x33800000u)); // 2^-24, exact
+        return __uint_as_float(__float_as_uint(f) | sign);
+    }
+    if (e == 31u) return u2f(sign | 0x7f800000u | (mant << 13) | (mant != 0u ? 0x00400000u : 0u));
+    return u2f(sign | ((e + 112u) << 23) | (mant << 13));
+}
+
+static __device__ uint32_t float_to_half(float f)
+{
+    uint32_t x = __float_as_uint(f), sign = (x >> 16) & 0x8000u;
+    x &= 0x7fffffffu;
+    if (x > 0x7f800000u) return sign | 0x7e00u | ((x >> 13) & 0x3ffu);
+    if (x >= 0x477ff000u) return sign | 0x7c00u;
+    if (x < 0x38800000u) {
+        float t = __fadd_rn(__fmul_rn(u2f(x), 16777216.0f), 8388608.0f);
+        return sign | (__float_as_uint(t) - 0x4b000000u);
+    }
+    x = x - 0x38000000u + 0xfffu + ((x >> 13) & 1u);
+    return sign | (x >> 13);
+}
+
+static __device__ __forceinline__ uint32_t ld16(const uint8_t *p) { return (uint32_t)p[0] | ((uint32_t)p[1] << 8); }
+
+// ---- the engine's exp and sin/cos (zt_math.h, zt_math.c) ----
+
+#ifndef ZT_FAST
+// zt__expf: the same constants, the same operations in the same order
+// (every one an explicit round-to-nearest intrinsic, so no build flag can
+// fuse them), the same flush of subnormal results to +0.
+static __device__ float zt_expf(float x)
+{
+    if (x != x) return x + x;
+    if (x > 88.72283935546875f) return u2f(0x7f800000u);
+    if (x < -87.5f) return 0.0f;
+    const float magic = 12582912.0f;
+    float kn = __fsub_rn(__fadd_rn(__fmul_rn(x, 1.44269502162933349609375f), magic), magic);
+    int n = (int)kn;
+    float r = __fsub_rn(__fsub_rn(x, __fmul_rn(kn, 0.693145751953125f)), __fmul_rn(kn, 1.428606765330187045e-06f));
+    float p = 1.9875691500e-4f;
+    p = __fadd_rn(__fmul_rn(p, r), 1.3981999507e-3f);
+    p = __fadd_rn(__fmul_rn(p, r), 8.3334519073e-3f);
+    p = __fadd_rn(__fmul_rn(p, r), 4.1665795894e-2f);
+    p = __fadd_rn(__fmul_rn(p, r), 1.6666665459e-1f);
+    p = __fadd_rn(__fmul_rn(p, r), 5.0000001201e-1f);
+    p = __fadd_rn(__fadd_rn(__fmul_rn(p, __fmul_rn(r, r)), r), 1.0f);
+    int n1 = n / 2, n2 = n - n1;
+    float y = __fmul_rn(__fmul_rn(p, u2f((uint32_t)(n1 + 127) << 23)), u2f((uint32_t)(n2 + 127) << 23));
+    return y < 1.17549435082228750797e-38f ? 0.0f : y;
+}
+#endif
+
+static __device__ double ksin(double r)
+{
+    double z = __dmul_rn(r, r);
+    double p = 1.58969099521155010221e-10;
+    p = __dadd_rn(__dmul_rn(p, z), -2.50507602534068634195e-08);
+    p = __dadd_rn(__dmul_rn(p, z), 2.75573137070700676789e-06);
+    p = __dadd_rn(__dmul_rn(p, z), -1.98412698298579493134e-04);
+    p = __dadd_rn(__dmul_rn(p, z), 8.33333333332248946124e-03);
+    p = __dadd_rn(__dmul_rn(p, z), -1.66666666666666324348e-01);
+    return __dadd_rn(r, __dmul_rn(__dmul_rn(r, z), p));
+}
+
+static __device__ double kcos(double r)
+{
+    double z = __dmul_rn(r, r);
+    double p = -1.13596475577881948265e-11;
+    p = __dadd_rn(__dmul_rn(p, z), 2.08757232129817482790e-09);
+    p = __dadd_rn(__dmul_rn(p, z), -2.75573143513906633035e-07);
+    p = __dadd_rn(__dmul_rn(p, z), 2.48015872894767294178e-05);
+    p = __dadd_rn(__dmul_rn(p, z), -1.38888888888741095749e-03);
+    p = __dadd_rn(__dmul_rn(p, z), 4.16666666666666019037e-02);
+    return __dadd_rn(__dsub_rn(1.0, __dmul_rn(0.5, z)), __dmul_rn(__dmul_rn(z, z), p));
+}
+
+// zt__sincosf, used by RoPE in both modes (the device's fast sinf loses
+// accuracy for the large angles of late positions)
+static __device__ void zt_sincosf(float x, float *s, float *c)
+{
+    if (x != x || x - x != 0.0f) {
+        *s = *c = x - x;
+        return;
+    }
+    double xd = (double)x;
+    const double magic = 6755399441055744.0;
+    double fn = __dsub_rn(__dadd_rn(__dmul_rn(xd, 6.36619772367581382433e-01), magic), magic);
+    double r = __dsub_rn(__dsub_rn(__dsub_rn(xd, __dmul_rn(fn, 1.57079632673412561417e+00)),
+                                   __dmul_rn(fn, 6.07710050630396597660e-11)),
+                         __dmul_rn(fn, 2.02226624879595063154e-21));
+    double sr = ksin(r), cr = kcos(r);
+    long long n = (long long)fn;
+    switch ((int)(n & 3)) {
+    case 0: *s = __double2float_rn(sr); *c = __double2float_rn(cr); break;
+    case 1: *s = __double2float_rn(cr); *c = __double2float_rn(-sr); break;
+    case 2: *s = __double2float_rn(-sr); *c = __double2float_rn(-cr); break;
+    default: *s = __double2float_rn(-cr); *c = __double2float_rn(sr); break;
+    }
+}
+
+// ---- weight decoding (docs/internals/quant.md) ----
+
+static __device__ __forceinline__ void q4k_scale_min(const uint8_t *wb, uint32_t j, int *sc, int *m)
+{
+    const uint8_t *s = wb + 4;
+    if (j < 4u) {
+        *sc = s[j] & 63;
+        *m = s[j + 4] & 63;
+    } else {
+        *sc = (s[j + 4] & 15) | ((s[j - 4] >> 6) << 4);
+        *m = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
+    }
+}
+
+static __device__ __forceinline__ uint32_t q4k_code(const uint8_t *wb, uint32_t e)
+{
+    uint32_t j = e / 32u, q = wb[16u + 32u * (j / 2u) + e % 32u];
+    return (j & 1u) ? q >> 4 : q & 15u;
+}
+
+static __device__ __forceinline__ uint32_t q6k_code(const uint8_t *wb, uint32_t e)
+{
+    uint32_t h = e / 128u, k = (e / 32u) % 4u, l = e % 32u;
+    uint32_t lo = wb[64u * h + l + 32u * (k & 1u)];
+    lo = k < 2u ? lo & 15u : lo >> 4;
+    uint32_t hi = (wb[128u + 32u * h + l] >> (2u * k)) & 3u;
+    return lo | (hi << 4);
+}
+
+static __device__ __forceinline__ int q6k_scale(const uint8_t *wb, uint32_t g) { return (int)(int8_t)wb[192u + g]; }
+
+// element i of a row at ro, as zt_dequant_row
+static __device__ float decode(const uint8_t *ro, uint32_t type, uint32_t i)
+{
+    switch (type) {
+    case ZT_CU_F32: return ((const float *)ro)[i];
+    case ZT_CU_F16: return half_to_float(ld16(ro + 2u * i));
+    case ZT_CU_BF16: return u2f(ld16(ro + 2u * i) << 16);
+    case ZT_CU_Q8_0: {
+        const uint8_t *bo = ro + (i / 32u) * 34u;
+        return __fmul_rn((float)(int8_t)bo[2u + i % 32u], half_to_float(ld16(bo)));
+    }
+    case ZT_CU_Q4_0: {
+        const uint8_t *bo = ro + (i / 32u) * 18u;
+        uint32_t e = i % 32u, q = bo[2u + (e & 15u)];
+        return __fmul_rn((float)((int)(e < 16u ? q & 15u : q >> 4) - 8), half_to_float(ld16(bo)));
+    }
+    case ZT_CU_Q4_K: {
+        const uint8_t *wb = ro + (i / 256u) * 144u;
+        uint32_t e = i % 256u;
+        int sc, m;
+        q4k_scale_min(wb, e / 32u, &sc, &m);
+        float d0 = __fmul_rn(half_to_float(ld16(wb)), (float)sc);
+        float dm = __fmul_rn(half_to_float(ld16(wb + 2)), (float)m);
+        return __fsub_rn(__fmul_rn(d0, (float)q4k_code(wb, e)), dm);
+    }
+    default: { // Q6_K
+        const uint8_t *wb = ro + (i / 256u) * 210u;
+        uint32_t e = i % 256u;
+        float ds = __fmul_rn(half_to_float(ld16(wb + 208)), (float)q6k_scale(wb, e / 16u));
+        return __fmul_rn(ds, (float)((int)q6k_code(wb, e) - 32));
+    }
+    }
+}
+
+// ---- get_rows, rmsnorm, add / swiglu, rope, row copies ----
+
+extern "C" __global__ void zt_get_rows(const struct zt_cu_get_rows a)
+{
+    uint32_t i = blockIdx.x * blockDim.x + threadIdx.x, b = blockIdx.y;
+    if (i >= a.n) return;
+    const uint8_t *ro = (const uint8_t *)a.src + (uint64_t)a.ids[b] * a.nb1;
+    ((float *)a.dst)[(uint64_t)b * a.dst_stride + i] = decode(ro, a.type, i);
+}
+
+// one block per row; the squares summed in index order by one thread (the
+// CPU's order), then every thread scales its elements
+extern "C" __global__ void zt_rmsnorm(const struct zt_cu_rmsnorm a)
+{
+    __shared__ float s_scale;
+    const float *x = (const float *)a.x + (uint64_t)blockIdx.x * a.x_stride;
+    float *y = (float *)a.dst + (uint64_t)blockIdx.x * a.dst_stride;
+    const float *g = (const float *)a.g;
+    if (threadIdx.x == 0) {
+        float ss = 0.0f;
+        for (uint32_t i = 0; i < a.n; i++) ss = __fadd_rn(ss, __fmul_rn(x[i], x[i]));
+        float m = __fadd_rn(ZT_DIV(ss, (float)a.n), a.eps);
+        s_scale = ZT_RSQRT_DIV(m);
+    }
+    __syncthreads();
+    float sc = s_scale;
+    for (uint32_t i = threadIdx.x; i < a.n; i += blockDim.x) y[i] = __fmul_rn(__fmul_rn(x[i], sc), g[i]);
+}
+
+extern "C" __global__ void zt_binary(const struct zt_cu_binary a)
+{
+    uint32_t i = blockIdx.x * blockDim.x + threadIdx.x, r = blockIdx.y;
+    if (i >= a.n) return;
+    float av = ((const float *)a.a)[(uint64_t)r * a.a_stride + i];
+    float bv = ((const float *)a.b)[(uint64_t)r * a.b_stride + i];
+    float y;
+    if (a.op == 0u) {
+        y = __fadd_rn(av, bv);
+    } else {
+        float den = __fadd_rn(1.0f, ZT_EXP(-av));
+        y = __fmul_rn(ZT_DIV(av, den), bv);
+    }
+    ((float *)a.dst)[(uint64_t)r * a.dst_stride + i] = y;
+}
+
+// theta = (pos * freq_scale) * inv_freq[i] in float, sin/cos by the
+// engine's own function: the CPU's bits in both modes
+extern "C" __global__ void zt_rope(const struct zt_cu_rope a)
+{
+    uint32_t gi = blockIdx.x * blockDim.x + threadIdx.x, b = blockIdx.y;
+    if (gi >= a.half * a.n_heads) return;
+    uint32_t i = gi % a.half, h = gi / a.half;
+    float ps = __fmul_rn((float)a.pos[b], a.freq_scale);
+    float theta = __fmul_rn(ps, ((const float *)a.inv_freq)[i]);
+    float s, c;
+    zt_sincosf(theta, &s, &c);
+    float *v = (float *)a.x + (uint64_t)b * a.x_stride + (uint64_t)h * a.head_dim;
+    uint32_t ia = a.neox ? i : 2u * i, ib = a.neox ? i + a.half : 2u * i + 1u;
+    float x0 = v[ia], x1 = v[ib];
+    v[ia] = __fsub_rn(__fmul_rn(x0, c), __fmul_rn(x1, s));
+    v[ib] = __fadd_rn(__fmul_rn(x0, s), __fmul_rn(x1, c));
+}
+
+extern "C" __global__ void zt_copy_rows(const struct zt_cu_copy_rows a)
+{
+    uint32_t i = blockIdx.x * blockDim.x + threadIdx.x, b = blockIdx.y;
+    if (i >= a.n) return;
+    ((float *)a.dst[b])[i] = ((const float *)a.src)[(uint64_t)b * a.src_stride + i];
+}
+
+// ---- attention ----
+
+// One block per (head, item). Scores q . k_t (dot in index order, no FMA)
+// times the scale go to the item's scratch row, one position per thread;
+// thread 0 takes the max and the sum of exp(score - max) in position order;
+// then each thread owns output dims and sums (score * inv) * v_t in
+// position order: the CPU's operations, in its order.
+extern "C" __global__ void zt_attention(const struct zt_cu_attention a)
+{
+    __shared__ float s_inv;
+    uint32_t h = blockIdx.x, j = blockIdx.y, hd = a.head_dim, kvh = h / a.group;
+    const struct zt_cu_attn_item *it = &a.it[j];
+    uint32_t n_pos = it->pos + 1u;
+    const float *q = (const float *)a.q + (uint64_t)j * a.q_stride + (uint64_t)h * hd;
+    const float *kc = (const float *)it->k + (uint64_t)kvh * hd;
+    const float *vc = (const float *)it->v + (uint64_t)kvh * hd;
+    float *sc = (float *)a.scores + ((uint64_t)j * a.n_head + h) * a.max_pos;
+    for (uint32_t t = threadIdx.x; t < n_pos; t += blockDim.x) {
+        const float *kr = kc + (uint64_t)t * it->k_stride;
+        float dot = 0.0f;
+        for (uint32_t i = 0; i < hd; i++) dot = __fadd_rn(dot, __fmul_rn(q[i], kr[i]));
+        sc[t] = __fmul_rn(dot, a.scale);
+    }
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        float mx = u2f(0xff800000u);
+        for (uint32_t t = 0; t < n_pos; t++)
+            if (sc[t] > mx) mx = sc[t];
+        float sum = 0.0f;
+        for (uint32_t t = 0; t < n_pos; t++) {
+            float e = ZT_EXP(__fsub_rn(sc[t], mx));
+            sc[t] = e;
+            sum = __fadd_rn(sum, e);
+        }
+        s_inv = ZT_DIV(1.0f, sum);
+    }
+    __syncthreads();
+    float inv = s_inv;
+    float *o = (float *)a.dst + (uint64_t)j * a.dst_stride + (uint64_t)h * hd;
+    for (uint32_t i = threadIdx.x; i < hd; i += blockDim.x) {
+        float acc = 0.0f;
+        for (uint32_t t = 0; t < n_pos; t++)
+            acc = __fadd_rn(acc, __fmul_rn(__fmul_rn(sc[t], inv), vc[(uint64_t)t * it->v_stride + i]));
+        o[i] = acc;
+    }
+}
+
+// ---- activation quantisers (zt_quant_activations) ----
+
+// round-half-even(v) of v clamped to +-127 (NaN to -127), as rne_clamp
+static __device__ __forceinline__ int rne_clamp(float v)
+{
+    v = v > -127.0f ? v : -127.0f;
+    v = v < 127.0f ? v : 127.0f;
+    return (int)__fsub_rn(__fadd_rn(v, 12582912.0f), 12582912.0f);
+}
+
+static __device__ float absmax(const float *x, uint32_t n)
+{
+    float m = 0.0f;
+    for (uint32_t i = 0; i < n; i++) {
+        float v = fabsf(x[i]);
+        m = v > m ? v : m;
+    }
+    return m;
+}
+
+// 4 codes, packed low byte first
+static __device__ uint32_t q8_word(const float *x, float id)
+{
+    uint32_t w = 0;
+    for (uint32_t k = 0; k < 4u; k++) w |= ((uint32_t)rne_clamp(__fmul_rn(x[k], id)) & 0xffu) << (8u * k);
+    return w;
+}
+
+// Q8_0: per block of 32, 9 words: the fp16-rounded d as a float, 8 words of codes
+extern "C" __global__ void zt_quant_q8(const struct zt_cu_quant a)
+{
+    uint32_t blk = blockIdx.x * blockDim.x + threadIdx.x, row = blockIdx.y, nb = a.n / 32u;
+    if (blk >= nb) return;
+    const float *x = (const float *)a.x + (uint64_t)row * a.x_stride + blk * 32u;
+    float d = __fdiv_rn(absmax(x, 32u), 127.0f);
+    float id = d != 0.0f ? __fdiv_rn(1.0f, d) : 0.0f;
+    uint32_t *o = (uint32_t *)a.xq + ((uint64_t)row * nb + blk) * 9u;
+    o[0] = __float_as_uint(half_to_float(float_to_half(d)));
+    for (uint32_t j = 0; j < 8u; j++) o[1 + j] = q8_word(x + 4u * j, id);
+}
+
+// Q8_K: per super-block of 256, 65 words: d (a float), 64 words of codes
+extern "C" __global__ void zt_quant_q8k(const struct zt_cu_quant a)
+{
+    uint32_t blk = blockIdx.x * blockDim.x + threadIdx.x, row = blockIdx.y, nb = a.n / 256u;
+    if (blk >= nb) return;
+    const float *x = (const float *)a.x + (uint64_t)row * a.x_stride + blk * 256u;
+    float d = __fdiv_rn(absmax(x, 256u), 127.0f);
+    float id = d != 0.0f ? __fdiv_rn(1.0f, d) : 0.0f;
+    uint32_t *o = (uint32_t *)a.xq + ((uint64_t)row * nb + blk) * 65u;
+    o[0] = __float_as_uint(d);
+    for (uint32_t j = 0; j < 64u; j++) o[1 + j] = q8_word(x + 4u * j, id);
+}
+
+// ---- matrix products, in the canonical order of docs/internals/quant.md ----
+//
+// A tile is one weight row against up to 4 activation rows (the weights are
+// read once for the 4); each output element is its own chain, so the tile
+// never changes a result. The canonical lanes are threads: the fold
+// lane[l] += lane[l + h] is a shuffle down by h.
+
+#define BT 4u
+
+// F32 / F16 / BF16: a warp per tile; lane l takes elements l, l + 32, ...
+// as acc = fma(w_i, x_i, acc); fold 16, 8, 4, 2, 1. Block: 4 warps (rows).
+extern "C" __global__ void zt_matmul_f(const struct zt_cu_matmul a)
+{
+    uint32_t lane = threadIdx.x & 31u, r = blockIdx.x * 4u + threadIdx.x / 32u, b0 = blockIdx.y * BT;
+    bool ok = r < a.rows;
+    const uint8_t *w = (const uint8_t *)a.w + (uint64_t)(ok ? r : 0u) * a.w_nb1;
+    const float *x = (const float *)a.x;
+    float acc[BT] = {0.0f, 0.0f, 0.0f, 0.0f};
+    uint32_t nbt = a.batch - b0 < BT ? a.batch - b0 : BT;
+    for (uint32_t i = lane; i < a.n; i += 32u) {
+        float wi = decode(w, a.type, i);
+#pragma unroll
+        for (uint32_t c = 0; c < BT; c++)
+            if (c < nbt) acc[c] = __fmaf_rn(wi, x[(uint64_t)(b0 + c) * a.x_stride + i], acc[c]);
+    }
+#pragma unroll
+    for (uint32_t c = 0; c < BT; c++)
+        for (uint32_t h = 16u; h > 0u; h >>= 1) acc[c] = __fadd_rn(acc[c], __shfl_down_sync(FULL, acc[c], h));
+    if (ok && lane == 0u)
+        for (uint32_t c = 0; c < nbt; c++) ((float *)a.dst)[(uint64_t)(b0 + c) * a.dst_stride + r] = acc[c];
+}
+
+// Q8_0 / Q4_0 against Q8_0 activations: 16 canonical lanes, a half-warp
+// per tile. Lane l = 8 (k % 2) + j takes the blocks k of its parity in
+// order: p_j = exact int32 sum over elements 4j..4j+3, acc = fma(d_w * d_x,
+// p_j, acc); fold 8, 4, 2, 1. Block: 8 half-warps (rows).
+extern "C" __global__ void zt_matmul_q8(const struct zt_cu_matmul a)
+{
+    uint32_t l = threadIdx.x & 15u, r = blockIdx.x * 8u + threadIdx.x / 16u, b0 = blockIdx.y * BT;
+    bool ok = r < a.rows;
+    uint32_t nb = a.n / 32u, bb = a.type == ZT_CU_Q8_0 ? 34u : 18u, j = l & 7u;
+    const uint8_t *w = (const uint8_t *)a.w + (uint64_t)(ok ? r : 0u) * a.w_nb1;
+    const uint32_t *xq = (const uint32_t *)a.x;
+    float acc[BT] = {0.0f, 0.0f, 0.0f, 0.0f};
+    uint32_t nbt = a.batch - b0 < BT ? a.batch - b0 : BT;
+    for (uint32_t k = l >> 3; k < nb; k += 2u) {
+        const uint8_t *wb = w + (uint64_t)k * bb;
+        float wd = half_to_float(ld16(wb));
+        int wc[4];
+#pragma unroll
+        for (uint32_t e = 0; e < 4u; e++) {
+            uint32_t el = 4u * j + e;
+            if (a.type == ZT_CU_Q8_0) {
+                wc[e] = (int8_t)wb[2u + el];
+            } else {
+                uint32_t q = wb[2u + (el & 15u)];
+                wc[e] = (int)(el < 16u ? q & 15u : q >> 4) - 8;
+            }
+        }
+#pragma unroll
+        for (uint32_t c = 0; c < BT; c++) {
+            if (c >= nbt) continue;
+            const uint32_t *xb = xq + ((uint64_t)(b0 + c) * nb + k) * 9u;
+            float db = __fmul_rn(wd, u2f(xb[0]));
+            uint32_t xw = xb[1u + j];
+            int p = 0;
+#pragma unroll
+            for (uint32_t e = 0; e < 4u; e++) p += wc[e] * (int)(int8_t)(xw >> (8u * e));
+            acc[c] = __fmaf_rn(db, (float)p, acc[c]);
+        }
+    }
+#pragma unroll
+    for (uint32_t c = 0; c < BT; c++)
+        for (uint32_t h = 8u; h > 0u; h >>= 1) acc[c] = __fadd_rn(acc[c], __shfl_down_sync(FULL, acc[c], h, 16));
+    if (ok && l == 0u)
+        for (uint32_t c = 0; c < nbt; c++) ((float *)a.dst)[(uint64_t)(b0 + c) * a.dst_stride + r] = acc[c];
+}
+
+static __device__ __forceinline__ int warp_sum(int v)
+{
+    for (uint32_t h = 16u; h > 0u; h >>= 1) v += __shfl_xor_sync(FULL, v, h);
+    return v;
+}
+
+// Q4_K / Q6_K against Q8_K activations: a warp per tile, super-blocks in
+// order; the warp computes a super-block's exact int32 sums together
+// (thread t: elements 8t..8t+7; integer sums in any order are the same),
+// then canonical lane k % 8 does Q4_K: acc = fma(d, isum, acc); acc =
+// fma(-dmin, msum, acc) or Q6_K: acc = fma(d, isum, acc); fold 4, 2, 1.
+extern "C" __global__ void zt_matmul_k(const struct zt_cu_matmul a)
+{
+    uint32_t lane = threadIdx.x & 31u, r = blockIdx.x * 4u + threadIdx.x / 32u, b0 = blockIdx.y * BT;
+    bool ok = r < a.rows;
+    uint32_t nbk = a.n / 256u, e0 = 8u * lane;
+    const uint8_t *w = (const uint8_t *)a.w + (uint64_t)(ok ? r : 0u) * a.w_nb1;
+    const uint32_t *xq = (const uint32_t *)a.x;
+    float acc[BT] = {0.0f, 0.0f, 0.0f, 0.0f};
+    uint32_t nbt = a.batch - b0 < BT ? a.batch - b0 : BT;
+    bool q6 = a.type == ZT_CU_Q6_K;
+    for (uint32_t k = 0; k < nbk; k++) {
+        const uint8_t *wb = w + (uint64_t)k * (q6 ? 210u : 144u);
+        int wc[8], sc, m = 0;
+        if (q6) {
+            sc = q6k_scale(wb, e0 / 16u);
+            for (uint32_t e = 0; e < 8u; e++) wc[e] = (int)q6k_code(wb, e0 + e);
+        } else {
+            q4k_scale_min(wb, e0 / 32u, &sc, &m);
+            for (uint32_t e = 0; e < 8u; e++) wc[e] = (int)q4k_code(wb, e0 + e);
+        }
+        float wd = half_to_float(ld16(q6 ? wb + 208 : wb)), wdmin = q6 ? 0.0f : half_to_float(ld16(wb + 2));
+#pragma unroll
+        for (uint32_t c = 0; c < BT; c++) {
+            if (c >= nbt) continue; // uniform across the warp
+            const uint32_t *xb = xq + ((uint64_t)(b0 + c) * nbk + k) * 65u;
+            uint32_t x0 = xb[1u + e0 / 4u], x1 = xb[2u + e0 / 4u];
+            int s = 0, bs = 0;
+#pragma unroll
+            for (uint32_t e = 0; e < 8u; e++) {
+                int xv = (int)(int8_t)((e < 4u ? x0 : x1) >> (8u * (e & 3u)));
+                s += wc[e] * xv;
+                bs += xv;
+            }
+            int isum, msum = 0;
+            if (q6) {
+                isum = warp_sum(sc * (s - 32 * bs));
+            } else {
+                isum = warp_sum(sc * s);
+                msum = warp_sum(m * bs);
+            }
+            if (lane == (k & 7u)) {
+                float xd = u2f(xb[0]);
+                acc[c] = __fmaf_rn(__fmul_rn(wd, xd), (float)isum, acc[c]);
+                if (!q6) acc[c] = __fmaf_rn(-__fmul_rn(wdmin, xd), (float)msum, acc[c]);
+            }
+        }
+    }
+#pragma unroll
+    for (uint32_t c = 0; c < BT; c++)
+        for (uint32_t h = 4u; h > 0u; h >>= 1) acc[c] = __fadd_rn(acc[c], __shfl_down_sync(FULL, acc[c], h, 8));
+    if (ok && lane == 0u)
+        for (uint32_t c = 0; c < nbt; c++) ((float *)a.dst)[(uint64_t)(b0 + c) * a.dst_stride + r] = acc[c];
+}
