@@ -22,7 +22,6 @@
 
 #include "zt_test.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +30,7 @@
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_engine.h"
 #include "zentalk/zt_model.h"
-#include "zt_test_greedy.h"
+#include "zt_test_gpu.h"
 
 static bool cuda_built(void)
 {
@@ -108,26 +107,7 @@ static void test_greedy_stories(void **state)
     need_cuda();
     char path[1024];
     zt_need_model("stories260K.gguf", path, sizeof path);
-    int32_t want[ZT_GREEDY_GEN], got[ZT_GREEDY_GEN];
-    float *lw = malloc(4096 * sizeof(float)), *lg = malloc(4096 * sizeof(float));
-    assert_true(lw && lg);
-    zt_test_greedy(path, "cpu", false, want, lw);
-    zt_test_greedy(path, "cuda", false, got, lg);
-    for (int g = 0; g < ZT_GREEDY_GEN; g++) {
-        if (want[g] != got[g]) fprintf(stderr, "step %d: cuda %d, cpu %d\n", g, got[g], want[g]);
-        assert_int_equal(got[g], want[g]);
-    }
-    double max_abs = 0, max_ref = 0;
-    for (size_t v = 0; v < 512; v++) {
-        double d = fabs((double)lw[v] - (double)lg[v]);
-        if (d > max_abs) max_abs = d;
-        if (fabs((double)lw[v]) > max_ref) max_ref = fabs((double)lw[v]);
-    }
-    printf("stories260K on cuda (fast): %d greedy tokens equal; last logits max abs %.3g (rel %.3g)\n",
-           ZT_GREEDY_GEN, max_abs, max_abs / max_ref);
-    assert_true(max_abs / max_ref < 1e-3);
-    free(lw);
-    free(lg);
+    zt_test_gpu_same_tokens(path, "cuda");
 }
 
 /* The deterministic mode: the tokens and every logit of the last step bit
@@ -138,17 +118,7 @@ static void test_deterministic_stories(void **state)
     need_cuda();
     char path[1024];
     zt_need_model("stories260K.gguf", path, sizeof path);
-    int32_t want[ZT_GREEDY_GEN], got[ZT_GREEDY_GEN];
-    float *lw = malloc(4096 * sizeof(float)), *lg = malloc(4096 * sizeof(float));
-    assert_true(lw && lg);
-    zt_test_greedy(path, "cpu", false, want, lw);
-    zt_test_greedy(path, "cuda", true, got, lg);
-    assert_memory_equal(got, want, sizeof want);
-    assert_memory_equal(lg, lw, 512 * sizeof(float));
-    printf("stories260K on cuda, deterministic mode: %d greedy tokens and the last 512 logits bit-identical to "
-           "the CPU\n", ZT_GREEDY_GEN);
-    free(lw);
-    free(lg);
+    zt_test_gpu_same_bits(path, "cuda");
 }
 
 /* gpu_pool.max_vram_mb below the model: refused at load, nothing uploaded. */
@@ -158,14 +128,7 @@ static void test_vram_budget(void **state)
     need_cuda();
     char path[1024];
     zt_need_model("stories260K.gguf", path, sizeof path);
-    struct zt_buf err;
-    zt_buf_init(&err, 1024);
-    struct zt_model *m = NULL;
-    struct zt_model_run_opts ro = {.backend = "cuda", .deterministic = true, .max_device_mb = 1};
-    assert_int_equal(zt_model_load_opts(path, &ro, &m, &err), ZT_ETOOBIG);
-    assert_null(m);
-    assert_non_null(strstr(zt_buf_str(&err), "gpu_pool.max_vram_mb"));
-    zt_buf_deinit(&err);
+    zt_test_gpu_vram_budget(path, "cuda");
 }
 
 /* zt_engine_gpus (zentalk gpus) lists the CUDA devices. */
@@ -188,30 +151,11 @@ static void test_list_devices(void **state)
     assert_true(found);
 }
 
-/* A weight type without kernels is refused by supports() and by the ops;
- * a row id past the table is refused, not read. */
 static void test_unsupported_type(void **state)
 {
     (void)state;
     need_cuda();
-    struct zt__backend *be;
-    assert_int_equal(zt__backend_new("cuda", NULL, &be), 0);
-    const struct zt__backend_ops *op = be->ops;
-    assert_false(op->supports(be, ZT_GGML_Q8_K));
-    struct zt__buffer *wb, *xb, *yb;
-    assert_int_equal(op->buffer_alloc(be, 292 * 2, &wb), 0);
-    assert_int_equal(op->buffer_alloc(be, 256 * 4, &xb), 0);
-    assert_int_equal(op->buffer_alloc(be, 2 * 4, &yb), 0);
-    struct zt__tensor w = {.buf = wb, .type = ZT_GGML_Q8_K, .ne0 = 256, .ne1 = 2, .nb1 = 292};
-    struct zt__tensor x = zt__tensor_f32(xb, 0, 256, 1), y = zt__tensor_f32(yb, 0, 2, 1);
-    assert_int_equal(op->matmul(be, &w, &x, &y), ZT_EUNSUPPORTED);
-    int32_t ids[1] = {2};
-    struct zt__tensor t2 = zt__tensor_f32(xb, 0, 2, 2), one = zt__tensor_f32(yb, 0, 2, 1);
-    assert_int_equal(op->get_rows(be, &t2, ids, &one), ZT_ERANGE);
-    op->buffer_free(be, wb);
-    op->buffer_free(be, xb);
-    op->buffer_free(be, yb);
-    zt__backend_free(be);
+    zt_test_gpu_unsupported_type("cuda");
 }
 
 /* ZT_CUDA_FAIL_AFTER=1: the first op works, the second fails with ZT_EIO,

@@ -341,16 +341,7 @@ static int f32_view(const struct zt__tensor *t, CUdeviceptr *addr, uint32_t *str
 static bool cuda_supports(const struct zt__backend *be, enum zt_ggml_type type)
 {
     (void)be;
-    switch (type) {
-    case ZT_GGML_F32:
-    case ZT_GGML_F16:
-    case ZT_GGML_BF16:
-    case ZT_GGML_Q8_0:
-    case ZT_GGML_Q4_0:
-    case ZT_GGML_Q4_K:
-    case ZT_GGML_Q6_K: return true;
-    default: return false;
-    }
+    return zt__backend_weight_type(type);
 }
 
 static uint32_t cu_type(enum zt_ggml_type t)
@@ -368,16 +359,7 @@ static uint32_t cu_type(enum zt_ggml_type t)
 
 static int weight_view(const struct zt__tensor *t)
 {
-    if (!cuda_supports(NULL, t->type)) {
-        zt_log(ZT_LOG_ERROR, "cuda", "no kernel for %s weights", zt_ggml_type_name(t->type));
-        return ZT_EUNSUPPORTED;
-    }
-    if ((t->type == ZT_GGML_F32 && (t->offset % 4 || t->nb1 % 4)) || t->offset % 2 || t->nb1 % 2) return ZT_EINVAL;
-    if ((t->type == ZT_GGML_Q8_0 || t->type == ZT_GGML_Q4_0) && t->ne0 % 32) return ZT_EINVAL;
-    if ((t->type == ZT_GGML_Q4_K || t->type == ZT_GGML_Q6_K) && t->ne0 % 256) return ZT_EINVAL;
-    if (t->ne0 > UINT32_MAX || t->ne1 > UINT32_MAX) return ZT_ERANGE;
-    if (t->ne1 && t->offset + t->ne1 * t->nb1 > t->buf->size) return ZT_ERANGE;
-    return 0;
+    return zt__backend_check_weight(t, t->buf->size, "cuda");
 }
 
 /* ---- ops -------------------------------------------------------------------------------------- */
