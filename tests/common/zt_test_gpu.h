@@ -17,19 +17,20 @@
 enum { ZT_GREEDY_PROMPT = 9, ZT_GREEDY_GEN = 40 };
 
 /* A 9-token prompt in one batch, then 40 greedy steps one token at a time
- * on `backend` (det: its deterministic mode); tokens[] gets the generated
- * tokens, last[] (n_vocab floats) the logits of the final step. */
-static inline void zt_test_greedy(const char *path, const char *backend, bool det, int32_t *tokens, float *last)
+ * on the backend of `ro`; tokens[] gets the generated tokens, last[]
+ * (n_vocab floats) the logits of the final step. */
+static inline void zt_test_greedy_opts(const char *path, const struct zt_model_run_opts *ro, int32_t *tokens,
+                                       float *last)
 {
     struct zt_buf err;
     zt_buf_init(&err, 1024);
     struct zt_model *m = NULL;
-    struct zt_model_run_opts ro = {.backend = backend, .deterministic = det};
-    int rc = zt_model_load_opts(path, &ro, &m, &err);
-    if (rc) fprintf(stderr, "%s on %s: %s\n", path, backend, zt_buf_str(&err));
+    int rc = zt_model_load_opts(path, ro, &m, &err);
+    if (rc) fprintf(stderr, "%s on %s: %s\n", path, ro->backend, zt_buf_str(&err));
     assert_int_equal(rc, 0);
     zt_buf_deinit(&err);
-    assert_string_equal(zt_model_backend(m), backend);
+    assert_string_equal(zt_model_backend(m), ro->split_bytes ? "split" : ro->backend);
+    bool det = ro->deterministic;
     size_t nv = zt_model_hparams(m)->n_vocab;
     struct zt_seq *s;
     assert_int_equal(zt_seq_new(m, 128, &s), 0);
@@ -54,6 +55,13 @@ static inline void zt_test_greedy(const char *path, const char *backend, bool de
     zt_seq_free(s);
     if (det) assert_true(zt_model_exact(m));
     zt_model_free(m);
+}
+
+/* The same on `backend` (det: its deterministic mode). */
+static inline void zt_test_greedy(const char *path, const char *backend, bool det, int32_t *tokens, float *last)
+{
+    struct zt_model_run_opts ro = {.backend = backend, .deterministic = det};
+    zt_test_greedy_opts(path, &ro, tokens, last);
 }
 
 /* The fast mode: the CPU's greedy tokens, last logits within 1e-3 relative. */
