@@ -133,6 +133,8 @@ struct vk {
     size_t rope_off, rope_n;
     float *rope_inv;
     char name[VK_MAX_PHYSICAL_DEVICE_NAME_SIZE];
+    int fail_after; /* test hook (ZT_VULKAN_FAIL_AFTER): dispatches left before the device "fails"; -1 never */
+    bool failed;    /* after the hook fired: every dispatch answers ZT_EIO */
 };
 
 static struct vk *vk_of(struct zt__backend *be) { return (struct vk *)be; }
@@ -389,6 +391,13 @@ static int dispatch(struct vk *v, int p, struct zt__buffer *const b[N_BIND], con
 {
     if (gx == 0 || gy == 0) return 0;
     if (gy > 65535 || gx > 65535) return ZT_ERANGE;
+    if (v->failed) return ZT_EIO;
+    if (v->fail_after >= 0 && v->fail_after-- == 0) {
+        zt_log(ZT_LOG_ERROR, "vulkan", "%s failed (ZT_VULKAN_FAIL_AFTER test hook): the device answers errors from now on",
+               shaders[p].name);
+        v->failed = true;
+        return ZT_EIO;
+    }
     int rc = reserve(v, 1);
     if (!rc) rc = begin(v);
     if (rc) return rc;
@@ -947,6 +956,13 @@ static int vk_create(const struct zt__backend_params *p, struct zt__backend **ou
     pthread_mutex_init(&v->mu, NULL);
     v->base.ops = &vk_ops;
     v->base.exact = false;
+    v->fail_after = -1;
+    const char *fa = getenv("ZT_VULKAN_FAIL_AFTER");
+    if (fa && *fa) {
+        char *end;
+        long x = strtol(fa, &end, 10);
+        if (!*end && x >= 0 && x < 100000000) v->fail_after = (int)x;
+    }
     int rc = pick_device(v, p->device);
     if (rc) goto out;
     /* The deterministic mode (p->exact: the CPU's bits on every op) emulates
