@@ -280,7 +280,7 @@ static void usage_run(FILE *f)
 {
     fprintf(f, "Usage: zentalk run MODEL PROMPT [-n N] [--temp T] [--seed S] [--top-k K] [--top-p P]\n"
                "                   [--threads N] [--ctx N] [--stats] [--json] [--config DIR] [--data-dir DIR]\n"
-               "                   [--backend cpu|vulkan] [--fast]\n"
+               "                   [--backend cpu|vulkan|cuda] [--fast]\n"
                "MODEL is a GGUF file or a model id from models.yaml (--config DIR, else $ZENTALK_CONFIG,\n"
                "else ./config). Streams the continuation of PROMPT to stdout; --stats prints prompt and\n"
                "generation speed to stderr; --json prints one object at the end instead (model, text,\n"
@@ -360,7 +360,7 @@ int zt__cli_chat(int argc, char **argv)
     if (prc < 0 || np != 1) {
         fprintf(prc < 0 ? stdout : stderr,
                 "Usage: zentalk chat MODEL [--system TEXT] [-n N] [--temp T] [--seed S] [--threads N] [--ctx N]\n"
-                "                    [--backend cpu|vulkan] [--fast]\n"
+                "                    [--backend cpu|vulkan|cuda] [--fast]\n"
                 "Interactive chat on stdin/stdout; /reset starts over, /exit or end of input quits.\n"
                 "Ctrl-C stops the answer being written; at the prompt it quits.\n");
         return prc < 0 ? 0 : 2;
