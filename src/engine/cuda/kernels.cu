@@ -6,7 +6,7 @@
 //    into an FMA the CPU does not have), denormals kept, and explicit
 //    __fmaf_rn where the CPU calls fmaf, __fdiv_rn and __fsqrt_rn (correctly
 //    rounded, as IEEE division and sqrtf on the CPU), the engine's own exp
-//    (zt_expf below, zt_math.h's zt__expf operation for operation) and
+//    (zt_expf in kernels_math.h, zt_math.h's zt__expf operation for operation) and
 //    sin/cos (zt_sincosf, zt_math.c's zt__sincosf in double): every op gives
 //    the CPU backend's bits;
 //  - the fast mode (ZT_FAST, cuda_fast): --use_fast_math, the device's own
@@ -29,177 +29,7 @@
 
 #define FULL 0xffffffffu
 
-static __device__ __forceinline__ float u2f(uint32_t u) { return __uint_as_float(u); }
-
-// ---- exact conversions (zt_fp16_to_fp32 / zt_fp32_to_fp16) ----
-
-static __device__ float half_to_float(uint32_t h)
-{
-    uint32_t sign = (h & 0x8000u) << 16, e = (h >> 10) & 0x1fu, mant = h & 0x3ffu;
-    if (e == 0u) {
-        float f = __fmul_rn((float)mant, u2f(0x33800000u)); // 2^-24, exact
-        return __uint_as_float(__float_as_uint(f) | sign);
-    }
-    if (e == 31u) return u2f(sign | 0x7f800000u | (mant << 13) | (mant != 0u ? 0x00400000u : 0u));
-    return u2f(sign | ((e + 112u) << 23) | (mant << 13));
-}
-
-static __device__ uint32_t float_to_half(float f)
-{
-    uint32_t x = __float_as_uint(f), sign = (x >> 16) & 0x8000u;
-    x &= 0x7fffffffu;
-    if (x > 0x7f800000u) return sign | 0x7e00u | ((x >> 13) & 0x3ffu);
-    if (x >= 0x477ff000u) return sign | 0x7c00u;
-    if (x < 0x38800000u) {
-        float t = __fadd_rn(__fmul_rn(u2f(x), 16777216.0f), 8388608.0f);
-        return sign | (__float_as_uint(t) - 0x4b000000u);
-    }
-    x = x - 0x38000000u + 0xfffu + ((x >> 13) & 1u);
-    return sign | (x >> 13);
-}
-
-static __device__ __forceinline__ uint32_t ld16(const uint8_t *p) { return (uint32_t)p[0] | ((uint32_t)p[1] << 8); }
-
-// ---- the engine's exp and sin/cos (zt_math.h, zt_math.c) ----
-
-#ifndef ZT_FAST
-// zt__expf: the same constants, the same operations in the same order
-// (every one an explicit round-to-nearest intrinsic, so no build flag can
-// fuse them), the same flush of subnormal results to +0.
-static __device__ float zt_expf(float x)
-{
-    if (x != x) return x + x;
-    if (x > 88.72283935546875f) return u2f(0x7f800000u);
-    if (x < -87.5f) return 0.0f;
-    const float magic = 12582912.0f;
-    float kn = __fsub_rn(__fadd_rn(__fmul_rn(x, 1.44269502162933349609375f), magic), magic);
-    int n = (int)kn;
-    float r = __fsub_rn(__fsub_rn(x, __fmul_rn(kn, 0.693145751953125f)), __fmul_rn(kn, 1.428606765330187045e-06f));
-    float p = 1.9875691500e-4f;
-    p = __fadd_rn(__fmul_rn(p, r), 1.3981999507e-3f);
-    p = __fadd_rn(__fmul_rn(p, r), 8.3334519073e-3f);
-    p = __fadd_rn(__fmul_rn(p, r), 4.1665795894e-2f);
-    p = __fadd_rn(__fmul_rn(p, r), 1.6666665459e-1f);
-    p = __fadd_rn(__fmul_rn(p, r), 5.0000001201e-1f);
-    p = __fadd_rn(__fadd_rn(__fmul_rn(p, __fmul_rn(r, r)), r), 1.0f);
-    int n1 = n / 2, n2 = n - n1;
-    float y = __fmul_rn(__fmul_rn(p, u2f((uint32_t)(n1 + 127) << 23)), u2f((uint32_t)(n2 + 127) << 23));
-    return y < 1.17549435082228750797e-38f ? 0.0f : y;
-}
-#endif
-
-static __device__ double ksin(double r)
-{
-    double z = __dmul_rn(r, r);
-    double p = 1.58969099521155010221e-10;
-    p = __dadd_rn(__dmul_rn(p, z), -2.50507602534068634195e-08);
-    p = __dadd_rn(__dmul_rn(p, z), 2.75573137070700676789e-06);
-    p = __dadd_rn(__dmul_rn(p, z), -1.98412698298579493134e-04);
-    p = __dadd_rn(__dmul_rn(p, z), 8.33333333332248946124e-03);
-    p = __dadd_rn(__dmul_rn(p, z), -1.66666666666666324348e-01);
-    return __dadd_rn(r, __dmul_rn(__dmul_rn(r, z), p));
-}
-
-static __device__ double kcos(double r)
-{
-    double z = __dmul_rn(r, r);
-    double p = -1.13596475577881948265e-11;
-    p = __dadd_rn(__dmul_rn(p, z), 2.08757232129817482790e-09);
-    p = __dadd_rn(__dmul_rn(p, z), -2.75573143513906633035e-07);
-    p = __dadd_rn(__dmul_rn(p, z), 2.48015872894767294178e-05);
-    p = __dadd_rn(__dmul_rn(p, z), -1.38888888888741095749e-03);
-    p = __dadd_rn(__dmul_rn(p, z), 4.16666666666666019037e-02);
-    return __dadd_rn(__dsub_rn(1.0, __dmul_rn(0.5, z)), __dmul_rn(__dmul_rn(z, z), p));
-}
-
-// zt__sincosf, used by RoPE in both modes (the device's fast sinf loses
-// accuracy for the large angles of late positions)
-static __device__ void zt_sincosf(float x, float *s, float *c)
-{
-    if (x != x || x - x != 0.0f) {
-        *s = *c = x - x;
-        return;
-    }
-    double xd = (double)x;
-    const double magic = 6755399441055744.0;
-    double fn = __dsub_rn(__dadd_rn(__dmul_rn(xd, 6.36619772367581382433e-01), magic), magic);
-    double r = __dsub_rn(__dsub_rn(__dsub_rn(xd, __dmul_rn(fn, 1.57079632673412561417e+00)),
-                                   __dmul_rn(fn, 6.07710050630396597660e-11)),
-                         __dmul_rn(fn, 2.02226624879595063154e-21));
-    double sr = ksin(r), cr = kcos(r);
-    long long n = (long long)fn;
-    switch ((int)(n & 3)) {
-    case 0: *s = __double2float_rn(sr); *c = __double2float_rn(cr); break;
-    case 1: *s = __double2float_rn(cr); *c = __double2float_rn(-sr); break;
-    case 2: *s = __double2float_rn(-sr); *c = __double2float_rn(-cr); break;
-    default: *s = __double2float_rn(-cr); *c = __double2float_rn(sr); break;
-    }
-}
-
-// ---- weight decoding (docs/internals/quant.md) ----
-
-static __device__ __forceinline__ void q4k_scale_min(const uint8_t *wb, uint32_t j, int *sc, int *m)
-{
-    const uint8_t *s = wb + 4;
-    if (j < 4u) {
-        *sc = s[j] & 63;
-        *m = s[j + 4] & 63;
-    } else {
-        *sc = (s[j + 4] & 15) | ((s[j - 4] >> 6) << 4);
-        *m = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
-    }
-}
-
-static __device__ __forceinline__ uint32_t q4k_code(const uint8_t *wb, uint32_t e)
-{
-    uint32_t j = e / 32u, q = wb[16u + 32u * (j / 2u) + e % 32u];
-    return (j & 1u) ? q >> 4 : q & 15u;
-}
-
-static __device__ __forceinline__ uint32_t q6k_code(const uint8_t *wb, uint32_t e)
-{
-    uint32_t h = e / 128u, k = (e / 32u) % 4u, l = e % 32u;
-    uint32_t lo = wb[64u * h + l + 32u * (k & 1u)];
-    lo = k < 2u ? lo & 15u : lo >> 4;
-    uint32_t hi = (wb[128u + 32u * h + l] >> (2u * k)) & 3u;
-    return lo | (hi << 4);
-}
-
-static __device__ __forceinline__ int q6k_scale(const uint8_t *wb, uint32_t g) { return (int)(int8_t)wb[192u + g]; }
-
-// element i of a row at ro, as zt_dequant_row
-static __device__ float decode(const uint8_t *ro, uint32_t type, uint32_t i)
-{
-    switch (type) {
-    case ZT_CU_F32: return ((const float *)ro)[i];
-    case ZT_CU_F16: return half_to_float(ld16(ro + 2u * i));
-    case ZT_CU_BF16: return u2f(ld16(ro + 2u * i) << 16);
-    case ZT_CU_Q8_0: {
-        const uint8_t *bo = ro + (i / 32u) * 34u;
-        return __fmul_rn((float)(int8_t)bo[2u + i % 32u], half_to_float(ld16(bo)));
-    }
-    case ZT_CU_Q4_0: {
-        const uint8_t *bo = ro + (i / 32u) * 18u;
-        uint32_t e = i % 32u, q = bo[2u + (e & 15u)];
-        return __fmul_rn((float)((int)(e < 16u ? q & 15u : q >> 4) - 8), half_to_float(ld16(bo)));
-    }
-    case ZT_CU_Q4_K: {
-        const uint8_t *wb = ro + (i / 256u) * 144u;
-        uint32_t e = i % 256u;
-        int sc, m;
-        q4k_scale_min(wb, e / 32u, &sc, &m);
-        float d0 = __fmul_rn(half_to_float(ld16(wb)), (float)sc);
-        float dm = __fmul_rn(half_to_float(ld16(wb + 2)), (float)m);
-        return __fsub_rn(__fmul_rn(d0, (float)q4k_code(wb, e)), dm);
-    }
-    default: { // Q6_K
-        const uint8_t *wb = ro + (i / 256u) * 210u;
-        uint32_t e = i % 256u;
-        float ds = __fmul_rn(half_to_float(ld16(wb + 208)), (float)q6k_scale(wb, e / 16u));
-        return __fmul_rn(ds, (float)((int)q6k_code(wb, e) - 32));
-    }
-    }
-}
+#include "kernels_math.h"
 
 // ---- get_rows, rmsnorm, add / swiglu, rope, row copies ----
 
@@ -318,33 +148,7 @@ extern "C" __global__ void zt_attention(const struct zt_cu_attention a)
     }
 }
 
-// ---- activation quantisers (zt_quant_activations) ----
-
-// round-half-even(v) of v clamped to +-127 (NaN to -127), as rne_clamp
-static __device__ __forceinline__ int rne_clamp(float v)
-{
-    v = v > -127.0f ? v : -127.0f;
-    v = v < 127.0f ? v : 127.0f;
-    return (int)__fsub_rn(__fadd_rn(v, 12582912.0f), 12582912.0f);
-}
-
-static __device__ float absmax(const float *x, uint32_t n)
-{
-    float m = 0.0f;
-    for (uint32_t i = 0; i < n; i++) {
-        float v = fabsf(x[i]);
-        m = v > m ? v : m;
-    }
-    return m;
-}
-
-// 4 codes, packed low byte first
-static __device__ uint32_t q8_word(const float *x, float id)
-{
-    uint32_t w = 0;
-    for (uint32_t k = 0; k < 4u; k++) w |= ((uint32_t)rne_clamp(__fmul_rn(x[k], id)) & 0xffu) << (8u * k);
-    return w;
-}
+// ---- activation quantisers (zt_quant_activations; quant_block) ----
 
 // Q8_0: per block of 32, 9 words: the fp16-rounded d as a float, 8 words of codes
 extern "C" __global__ void zt_quant_q8(const struct zt_cu_quant a)
@@ -352,11 +156,7 @@ extern "C" __global__ void zt_quant_q8(const struct zt_cu_quant a)
     uint32_t blk = blockIdx.x * blockDim.x + threadIdx.x, row = blockIdx.y, nb = a.n / 32u;
     if (blk >= nb) return;
     const float *x = (const float *)a.x + (uint64_t)row * a.x_stride + blk * 32u;
-    float d = __fdiv_rn(absmax(x, 32u), 127.0f);
-    float id = d != 0.0f ? __fdiv_rn(1.0f, d) : 0.0f;
-    uint32_t *o = (uint32_t *)a.xq + ((uint64_t)row * nb + blk) * 9u;
-    o[0] = __float_as_uint(half_to_float(float_to_half(d)));
-    for (uint32_t j = 0; j < 8u; j++) o[1 + j] = q8_word(x + 4u * j, id);
+    quant_block(x, 32u, 1, (uint32_t *)a.xq + ((uint64_t)row * nb + blk) * 9u);
 }
 
 // Q8_K: per super-block of 256, 65 words: d (a float), 64 words of codes
@@ -365,11 +165,7 @@ extern "C" __global__ void zt_quant_q8k(const struct zt_cu_quant a)
     uint32_t blk = blockIdx.x * blockDim.x + threadIdx.x, row = blockIdx.y, nb = a.n / 256u;
     if (blk >= nb) return;
     const float *x = (const float *)a.x + (uint64_t)row * a.x_stride + blk * 256u;
-    float d = __fdiv_rn(absmax(x, 256u), 127.0f);
-    float id = d != 0.0f ? __fdiv_rn(1.0f, d) : 0.0f;
-    uint32_t *o = (uint32_t *)a.xq + ((uint64_t)row * nb + blk) * 65u;
-    o[0] = __float_as_uint(d);
-    for (uint32_t j = 0; j < 64u; j++) o[1 + j] = q8_word(x + 4u * j, id);
+    quant_block(x, 256u, 0, (uint32_t *)a.xq + ((uint64_t)row * nb + blk) * 65u);
 }
 
 // ---- matrix products, in the canonical order of docs/internals/quant.md ----

@@ -1,0 +1,139 @@
+/* test_cuda_math.c: the element-level arithmetic of the CUDA kernels
+ * (src/engine/cuda/kernels_math.h) compiled for the host, bit for bit
+ * against the CPU engine, so that a machine without a GPU checks what the
+ * CUDA backend's deterministic mode rests on: the fp16 conversions (every
+ * half, a sweep of floats), the engine's exp and sin/cos (sweeps), weight
+ * decoding of every type (random rows against zt_dequant_row) and the
+ * activation quantiser (random rows against zt_quant_activations). On the
+ * device the same functions use round-to-nearest intrinsics, operation for
+ * operation (kernels_math.h); what this cannot check is the device's own
+ * arithmetic and the kernels' thread layout: scripts/cuda_check.sh does, on
+ * a GPU. Runs in every build (it needs no CUDA toolkit). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "zt_test.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../src/engine/cuda/kernels_math.h"
+#include "../../src/engine/zt_math.h"
+#include "zentalk/zt_quant.h"
+
+#ifdef __clang__
+#pragma STDC FP_CONTRACT OFF
+#endif
+
+static uint32_t bits(float f) { return zt_cu_f2u(f); }
+
+static void test_half(void **state)
+{
+    (void)state;
+    for (uint32_t h = 0; h < 65536; h++) {
+        float want = zt_fp16_to_fp32((uint16_t)h), got = half_to_float(h);
+        if (bits(want) != bits(got)) fail_msg("half %04x: %08x, CPU %08x", h, bits(got), bits(want));
+    }
+    for (uint64_t u = 0; u < 0x100000000ull; u += 4099) {
+        float f = zt_cu_u2f((uint32_t)u);
+        uint32_t want = zt_fp32_to_fp16(f), got = float_to_half(f);
+        if (want != got) fail_msg("float %08x: half %04x, CPU %04x", (uint32_t)u, got, want);
+    }
+}
+
+static void test_exp_sincos(void **state)
+{
+    (void)state;
+    size_t n = 0;
+    for (uint64_t u = 0; u < 0x100000000ull; u += 1021) {
+        float x = zt_cu_u2f((uint32_t)u);
+        float want = zt__expf(x), got = zt_expf(x);
+        if (bits(want) != bits(got) && !(want != want && got != got))
+            fail_msg("exp(%a): %08x, CPU %08x", (double)x, bits(got), bits(want));
+        n++;
+    }
+    for (uint64_t u = 0; u < 0x100000000ull; u += 211) {
+        float x = zt_cu_u2f((uint32_t)u);
+        if (!(x > -1.6e6f && x < 1.6e6f)) continue;
+        float s0, c0, s1, c1;
+        zt__sincosf(x, &s0, &c0);
+        zt_sincosf(x, &s1, &c1);
+        if (bits(s0) != bits(s1) || bits(c0) != bits(c1)) fail_msg("sincos(%a) differs", (double)x);
+    }
+    printf("exp on %zu floats, sin/cos on every 211th float below 1.6e6: the CPU's bits\n", n);
+}
+
+static uint64_t rng = 0x1234567887654321ull;
+static float rnd(void)
+{
+    rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+    return (float)(rng >> 40) / 16777216.0f * 4.0f - 2.0f;
+}
+
+static void test_decode(void **state)
+{
+    (void)state;
+    static const struct {
+        enum zt_ggml_type t;
+        uint32_t cu;
+    } types[] = {{ZT_GGML_F32, ZT_CU_F32},   {ZT_GGML_F16, ZT_CU_F16},   {ZT_GGML_BF16, ZT_CU_BF16},
+                 {ZT_GGML_Q8_0, ZT_CU_Q8_0}, {ZT_GGML_Q4_0, ZT_CU_Q4_0}, {ZT_GGML_Q4_K, ZT_CU_Q4_K},
+                 {ZT_GGML_Q6_K, ZT_CU_Q6_K}};
+    enum { N = 1024 };
+    float x[N], want[N];
+    uint8_t row[N * 4];
+    for (size_t k = 0; k < sizeof types / sizeof types[0]; k++)
+        for (int rep = 0; rep < 20; rep++) {
+            for (size_t i = 0; i < N; i++) x[i] = rnd() * (rep % 3 ? 1.0f : 1e-3f);
+            assert_int_equal(zt_quant_row(types[k].t, x, row, N), 0);
+            assert_int_equal(zt_dequant_row(types[k].t, row, want, N), 0);
+            for (uint32_t i = 0; i < N; i++) {
+                float got = decode(row, types[k].cu, i);
+                if (bits(got) != bits(want[i]))
+                    fail_msg("%s element %u: %a, CPU %a", zt_ggml_type_name(types[k].t), i, (double)got,
+                             (double)want[i]);
+            }
+        }
+}
+
+static void test_quant(void **state)
+{
+    (void)state;
+    enum { N = 512 };
+    float x[N];
+    struct zt_block_q8_0 q0[N / 32];
+    struct zt_block_q8_k qk[N / 256];
+    uint32_t o[65];
+    for (int rep = 0; rep < 50; rep++) {
+        for (size_t i = 0; i < N; i++) x[i] = rnd() * (rep % 5 ? 1.0f : 1e-30f);
+        if (rep == 7) x[3] = 0.0f / 0.0f; /* NaN: code -127, as the CPU */
+        if (rep == 8) memset(x, 0, sizeof x);
+        assert_int_equal(zt_quant_activations(ZT_GGML_Q8_0, x, q0, N), 0);
+        for (uint32_t b = 0; b < N / 32; b++) {
+            quant_block(x + 32 * b, 32, 1, o);
+            assert_int_equal(o[0], bits(zt_fp16_to_fp32(q0[b].d)));
+            assert_memory_equal(&o[1], q0[b].qs, 32);
+        }
+        assert_int_equal(zt_quant_activations(ZT_GGML_Q4_K, x, qk, N), 0);
+        for (uint32_t b = 0; b < N / 256; b++) {
+            quant_block(x + 256 * b, 256, 0, o);
+            assert_int_equal(o[0], bits(qk[b].d));
+            assert_memory_equal(&o[1], qk[b].qs, 256);
+        }
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_half),
+        cmocka_unit_test(test_exp_sincos),
+        cmocka_unit_test(test_decode),
+        cmocka_unit_test(test_quant),
+    };
+    return zt_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
+}
