@@ -4,7 +4,9 @@
  * CUDA backend's deterministic mode rests on: the fp16 conversions (every
  * half, a sweep of floats), the engine's exp and sin/cos (sweeps), weight
  * decoding of every type (random rows against zt_dequant_row) and the
- * activation quantiser (random rows against zt_quant_activations). On the
+ * activation quantiser (random rows against zt_quant_activations), and the
+ * matrix products' canonical lanes folded as the kernels fold them
+ * (against zt_quant_vec_dot, every type). On the
  * device the same functions use round-to-nearest intrinsics, operation for
  * operation (kernels_math.h); what this cannot check is the device's own
  * arithmetic and the kernels' thread layout: scripts/cuda_check.sh does, on
@@ -127,6 +129,77 @@ static void test_quant(void **state)
     }
 }
 
+/* The matrix-product lanes of the kernels (mm_f_lane, mm_q8_lane,
+ * mm_k_part + mm_k_step) folded as the kernels' shuffles fold them (lane
+ * l += lane l + h, h halving): the CPU's zt_quant_vec_dot bits, for every
+ * weight type, 1 to 4 activation rows per tile, lengths with partial lane
+ * rounds and odd block counts. */
+static void test_matmul_lanes(void **state)
+{
+    (void)state;
+    static const enum zt_ggml_type types[] = {ZT_GGML_F32,  ZT_GGML_F16,  ZT_GGML_BF16, ZT_GGML_Q8_0,
+                                              ZT_GGML_Q4_0, ZT_GGML_Q4_K, ZT_GGML_Q6_K};
+    static const uint32_t cu[] = {ZT_CU_F32, ZT_CU_F16, ZT_CU_BF16, ZT_CU_Q8_0, ZT_CU_Q4_0, ZT_CU_Q4_K, ZT_CU_Q6_K};
+    enum { NMAX = 1280 };
+    static float x[4 * NMAX], lanes[32][4];
+    static uint8_t w[NMAX * 4], xcpu[NMAX * 4];
+    static uint32_t xq[4 * (NMAX / 32) * 65];
+    for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
+        enum zt_ggml_type t = types[ti];
+        bool kq = t == ZT_GGML_Q4_K || t == ZT_GGML_Q6_K, q8 = t == ZT_GGML_Q8_0 || t == ZT_GGML_Q4_0;
+        static const uint32_t lens_f[] = {7, 32, 96, 1000}, lens_q8[] = {32, 96, 160, 1280}, lens_k[] = {256, 512, 768, 1280};
+        const uint32_t *lens = kq ? lens_k : q8 ? lens_q8 : lens_f;
+        for (int li = 0; li < 4; li++)
+            for (uint32_t nbt = 1; nbt <= 4; nbt++) {
+                uint32_t n = lens[li];
+                for (uint32_t i = 0; i < NMAX; i++) x[i] = rnd();
+                assert_int_equal(zt_quant_row(t, x, w, n), 0);
+                for (uint32_t i = 0; i < 4 * n; i++) x[i] = rnd() * 2.0f;
+                uint32_t blk = kq ? 256u : 32u, words = kq ? 65u : 9u, nb = n / blk;
+                if (kq || q8)
+                    for (uint32_t c = 0; c < nbt; c++)
+                        for (uint32_t b = 0; b < nb; b++)
+                            quant_block(x + c * n + b * blk, blk, !kq, xq + ((size_t)c * nb + b) * words);
+                memset(lanes, 0, sizeof lanes);
+                uint32_t nl = kq ? 8 : q8 ? 16 : 32;
+                if (kq) {
+                    for (uint32_t k = 0; k < nb; k++) {
+                        int is[4] = {0, 0, 0, 0}, ms[4] = {0, 0, 0, 0};
+                        float wd = 0, wdmin = 0;
+                        for (uint32_t th = 0; th < 32; th++) {
+                            int pi[4], pm[4];
+                            mm_k_part(w + (size_t)k * (t == ZT_GGML_Q6_K ? 210 : 144), t == ZT_GGML_Q6_K, xq, nb, k,
+                                      nbt, th, pi, pm, &wd, &wdmin);
+                            for (int c = 0; c < 4; c++) {
+                                is[c] += pi[c];
+                                ms[c] += pm[c];
+                            }
+                        }
+                        for (uint32_t c = 0; c < nbt; c++)
+                            lanes[k % 8][c] = mm_k_step(lanes[k % 8][c], wd, wdmin, zt_cu_u2f(xq[((size_t)c * nb + k) * 65]),
+                                                        t == ZT_GGML_Q6_K, is[c], ms[c]);
+                    }
+                } else {
+                    for (uint32_t l = 0; l < nl; l++) {
+                        if (q8) mm_q8_lane(w, cu[ti], xq, nb, nbt, l, lanes[l]);
+                        else mm_f_lane(w, cu[ti], x, n, nbt, n, l, lanes[l]);
+                    }
+                }
+                for (uint32_t h = nl / 2; h > 0; h >>= 1)
+                    for (uint32_t l = 0; l < h; l++)
+                        for (int c = 0; c < 4; c++) lanes[l][c] = lanes[l][c] + lanes[l + h][c];
+                for (uint32_t c = 0; c < nbt; c++) {
+                    float want;
+                    assert_int_equal(zt_quant_activations(t, x + c * n, xcpu, n), 0);
+                    assert_int_equal(zt_quant_vec_dot(t, n, w, xcpu, &want), 0);
+                    if (bits(want) != bits(lanes[0][c]))
+                        fail_msg("%s n %u row %u of %u: %a, CPU %a", zt_ggml_type_name(t), n, c, nbt,
+                                 (double)lanes[0][c], (double)want);
+                }
+            }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -134,6 +207,7 @@ int main(void)
         cmocka_unit_test(test_exp_sincos),
         cmocka_unit_test(test_decode),
         cmocka_unit_test(test_quant),
+        cmocka_unit_test(test_matmul_lanes),
     };
     return zt_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -175,24 +175,18 @@ extern "C" __global__ void zt_quant_q8k(const struct zt_cu_quant a)
 // never changes a result. The canonical lanes are threads: the fold
 // lane[l] += lane[l + h] is a shuffle down by h.
 
-#define BT 4u
+#define BT ZT_CU_BT
 
-// F32 / F16 / BF16: a warp per tile; lane l takes elements l, l + 32, ...
-// as acc = fma(w_i, x_i, acc); fold 16, 8, 4, 2, 1. Block: 4 warps (rows).
+// F32 / F16 / BF16: a warp per tile, lane l = canonical lane l (mm_f_lane);
+// fold 16, 8, 4, 2, 1. Block: 4 warps (rows).
 extern "C" __global__ void zt_matmul_f(const struct zt_cu_matmul a)
 {
     uint32_t lane = threadIdx.x & 31u, r = blockIdx.x * 4u + threadIdx.x / 32u, b0 = blockIdx.y * BT;
     bool ok = r < a.rows;
     const uint8_t *w = (const uint8_t *)a.w + (uint64_t)(ok ? r : 0u) * a.w_nb1;
-    const float *x = (const float *)a.x;
-    float acc[BT] = {0.0f, 0.0f, 0.0f, 0.0f};
     uint32_t nbt = a.batch - b0 < BT ? a.batch - b0 : BT;
-    for (uint32_t i = lane; i < a.n; i += 32u) {
-        float wi = decode(w, a.type, i);
-#pragma unroll
-        for (uint32_t c = 0; c < BT; c++)
-            if (c < nbt) acc[c] = __fmaf_rn(wi, x[(uint64_t)(b0 + c) * a.x_stride + i], acc[c]);
-    }
+    float acc[BT];
+    mm_f_lane(w, a.type, (const float *)a.x + (uint64_t)b0 * a.x_stride, a.x_stride, nbt, a.n, lane, acc);
 #pragma unroll
     for (uint32_t c = 0; c < BT; c++)
         for (uint32_t h = 16u; h > 0u; h >>= 1) acc[c] = __fadd_rn(acc[c], __shfl_down_sync(FULL, acc[c], h));
@@ -200,45 +194,18 @@ extern "C" __global__ void zt_matmul_f(const struct zt_cu_matmul a)
         for (uint32_t c = 0; c < nbt; c++) ((float *)a.dst)[(uint64_t)(b0 + c) * a.dst_stride + r] = acc[c];
 }
 
-// Q8_0 / Q4_0 against Q8_0 activations: 16 canonical lanes, a half-warp
-// per tile. Lane l = 8 (k % 2) + j takes the blocks k of its parity in
-// order: p_j = exact int32 sum over elements 4j..4j+3, acc = fma(d_w * d_x,
-// p_j, acc); fold 8, 4, 2, 1. Block: 8 half-warps (rows).
+// Q8_0 / Q4_0 against Q8_0 activations: a half-warp per tile, thread l =
+// canonical lane l of 16 (mm_q8_lane); fold 8, 4, 2, 1. Block: 8
+// half-warps (rows).
 extern "C" __global__ void zt_matmul_q8(const struct zt_cu_matmul a)
 {
     uint32_t l = threadIdx.x & 15u, r = blockIdx.x * 8u + threadIdx.x / 16u, b0 = blockIdx.y * BT;
     bool ok = r < a.rows;
-    uint32_t nb = a.n / 32u, bb = a.type == ZT_CU_Q8_0 ? 34u : 18u, j = l & 7u;
+    uint32_t nb = a.n / 32u;
     const uint8_t *w = (const uint8_t *)a.w + (uint64_t)(ok ? r : 0u) * a.w_nb1;
-    const uint32_t *xq = (const uint32_t *)a.x;
-    float acc[BT] = {0.0f, 0.0f, 0.0f, 0.0f};
     uint32_t nbt = a.batch - b0 < BT ? a.batch - b0 : BT;
-    for (uint32_t k = l >> 3; k < nb; k += 2u) {
-        const uint8_t *wb = w + (uint64_t)k * bb;
-        float wd = half_to_float(ld16(wb));
-        int wc[4];
-#pragma unroll
-        for (uint32_t e = 0; e < 4u; e++) {
-            uint32_t el = 4u * j + e;
-            if (a.type == ZT_CU_Q8_0) {
-                wc[e] = (int8_t)wb[2u + el];
-            } else {
-                uint32_t q = wb[2u + (el & 15u)];
-                wc[e] = (int)(el < 16u ? q & 15u : q >> 4) - 8;
-            }
-        }
-#pragma unroll
-        for (uint32_t c = 0; c < BT; c++) {
-            if (c >= nbt) continue;
-            const uint32_t *xb = xq + ((uint64_t)(b0 + c) * nb + k) * 9u;
-            float db = __fmul_rn(wd, u2f(xb[0]));
-            uint32_t xw = xb[1u + j];
-            int p = 0;
-#pragma unroll
-            for (uint32_t e = 0; e < 4u; e++) p += wc[e] * (int)(int8_t)(xw >> (8u * e));
-            acc[c] = __fmaf_rn(db, (float)p, acc[c]);
-        }
-    }
+    float acc[BT];
+    mm_q8_lane(w, a.type, (const uint32_t *)a.x + (uint64_t)b0 * nb * 9u, nb, nbt, l, acc);
 #pragma unroll
     for (uint32_t c = 0; c < BT; c++)
         for (uint32_t h = 8u; h > 0u; h >>= 1) acc[c] = __fadd_rn(acc[c], __shfl_down_sync(FULL, acc[c], h, 16));
@@ -253,55 +220,27 @@ static __device__ __forceinline__ int warp_sum(int v)
 }
 
 // Q4_K / Q6_K against Q8_K activations: a warp per tile, super-blocks in
-// order; the warp computes a super-block's exact int32 sums together
-// (thread t: elements 8t..8t+7; integer sums in any order are the same),
-// then canonical lane k % 8 does Q4_K: acc = fma(d, isum, acc); acc =
-// fma(-dmin, msum, acc) or Q6_K: acc = fma(d, isum, acc); fold 4, 2, 1.
+// order; the warp sums a super-block's exact int32 parts (mm_k_part), then
+// canonical lane k % 8 takes the float step (mm_k_step); fold 4, 2, 1.
 extern "C" __global__ void zt_matmul_k(const struct zt_cu_matmul a)
 {
     uint32_t lane = threadIdx.x & 31u, r = blockIdx.x * 4u + threadIdx.x / 32u, b0 = blockIdx.y * BT;
     bool ok = r < a.rows;
-    uint32_t nbk = a.n / 256u, e0 = 8u * lane;
+    uint32_t nbk = a.n / 256u;
+    int q6 = a.type == ZT_CU_Q6_K;
     const uint8_t *w = (const uint8_t *)a.w + (uint64_t)(ok ? r : 0u) * a.w_nb1;
-    const uint32_t *xq = (const uint32_t *)a.x;
+    const uint32_t *xq = (const uint32_t *)a.x + (uint64_t)b0 * nbk * 65u;
     float acc[BT] = {0.0f, 0.0f, 0.0f, 0.0f};
     uint32_t nbt = a.batch - b0 < BT ? a.batch - b0 : BT;
-    bool q6 = a.type == ZT_CU_Q6_K;
     for (uint32_t k = 0; k < nbk; k++) {
-        const uint8_t *wb = w + (uint64_t)k * (q6 ? 210u : 144u);
-        int wc[8], sc, m = 0;
-        if (q6) {
-            sc = q6k_scale(wb, e0 / 16u);
-            for (uint32_t e = 0; e < 8u; e++) wc[e] = (int)q6k_code(wb, e0 + e);
-        } else {
-            q4k_scale_min(wb, e0 / 32u, &sc, &m);
-            for (uint32_t e = 0; e < 8u; e++) wc[e] = (int)q4k_code(wb, e0 + e);
-        }
-        float wd = half_to_float(ld16(q6 ? wb + 208 : wb)), wdmin = q6 ? 0.0f : half_to_float(ld16(wb + 2));
+        int isum[BT], msum[BT];
+        float wd, wdmin;
+        mm_k_part(w + (uint64_t)k * (q6 ? 210u : 144u), q6, xq, nbk, k, nbt, lane, isum, msum, &wd, &wdmin);
 #pragma unroll
         for (uint32_t c = 0; c < BT; c++) {
             if (c >= nbt) continue; // uniform across the warp
-            const uint32_t *xb = xq + ((uint64_t)(b0 + c) * nbk + k) * 65u;
-            uint32_t x0 = xb[1u + e0 / 4u], x1 = xb[2u + e0 / 4u];
-            int s = 0, bs = 0;
-#pragma unroll
-            for (uint32_t e = 0; e < 8u; e++) {
-                int xv = (int)(int8_t)((e < 4u ? x0 : x1) >> (8u * (e & 3u)));
-                s += wc[e] * xv;
-                bs += xv;
-            }
-            int isum, msum = 0;
-            if (q6) {
-                isum = warp_sum(sc * (s - 32 * bs));
-            } else {
-                isum = warp_sum(sc * s);
-                msum = warp_sum(m * bs);
-            }
-            if (lane == (k & 7u)) {
-                float xd = u2f(xb[0]);
-                acc[c] = __fmaf_rn(__fmul_rn(wd, xd), (float)isum, acc[c]);
-                if (!q6) acc[c] = __fmaf_rn(-__fmul_rn(wdmin, xd), (float)msum, acc[c]);
-            }
+            int is = warp_sum(isum[c]), ms = q6 ? 0 : warp_sum(msum[c]);
+            if (lane == (k & 7u)) acc[c] = mm_k_step(acc[c], wd, wdmin, __uint_as_float(xq[((uint64_t)c * nbk + k) * 65u]), q6, is, ms);
         }
     }
 #pragma unroll

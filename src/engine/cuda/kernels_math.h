@@ -25,6 +25,7 @@
 #define ZT_U2F(u) __uint_as_float(u)
 #define ZT_F2U(f) __float_as_uint(f)
 #define ZT_FDIV(a, b) __fdiv_rn((a), (b))
+#define ZT_FMA(a, b, c) __fmaf_rn((a), (b), (c))
 #else
 #include <math.h>
 #include <string.h>
@@ -54,6 +55,7 @@ static inline uint32_t zt_cu_f2u(float f)
 #define ZT_U2F(u) zt_cu_u2f(u)
 #define ZT_F2U(f) zt_cu_f2u(f)
 #define ZT_FDIV(a, b) ((float)(a) / (float)(b))
+#define ZT_FMA(a, b, c) fmaf((a), (b), (c))
 #endif
 
 ZT_CU_FN float u2f(uint32_t u) { return ZT_U2F(u); }
@@ -267,5 +269,108 @@ ZT_CU_FN void quant_block(const float *x, uint32_t n, int fp16_d, uint32_t *o)
     o[0] = fp16_d ? ZT_F2U(half_to_float(float_to_half(d))) : ZT_F2U(d);
     for (uint32_t j = 0; j < n / 4u; j++) o[1 + j] = q8_word(x + 4u * j, id);
 }
+
+
+// ---- one canonical lane of a matrix product (docs/internals/quant.md) ----
+// A tile is one weight row w against nbt <= 4 activation rows (the weights
+// decoded once for all of them); acc[c] is row c's chain. The kernels add
+// the lanes with the canonical fold as shuffles; test_cuda_math folds them
+// in C.
+
+#define ZT_CU_BT 4u
+
+// F32 / F16 / BF16, 32 lanes: lane l takes elements l, l + 32, ... as
+// acc = fma(w_i, x_i, acc). x: F32 rows of stride xs.
+ZT_CU_FN void mm_f_lane(const uint8_t *w, uint32_t type, const float *x, uint64_t xs, uint32_t nbt, uint32_t n,
+                        uint32_t lane, float acc[ZT_CU_BT])
+{
+    for (uint32_t c = 0; c < ZT_CU_BT; c++) acc[c] = 0.0f;
+    for (uint32_t i = lane; i < n; i += 32u) {
+        float wi = decode(w, type, i);
+        for (uint32_t c = 0; c < ZT_CU_BT; c++)
+            if (c < nbt) acc[c] = ZT_FMA(wi, x[(uint64_t)c * xs + i], acc[c]);
+    }
+}
+
+// Q8_0 / Q4_0 against Q8_0 activation blocks (9 words each, quant_block;
+// xq: nb blocks per row, rows in order), 16 lanes: lane l = 8 (k % 2) + j
+// takes the blocks k of its parity in order, p_j the exact int32 sum over
+// elements 4j..4j+3, acc = fma(d_w * d_x, p_j, acc).
+ZT_CU_FN void mm_q8_lane(const uint8_t *w, uint32_t type, const uint32_t *xq, uint32_t nb, uint32_t nbt, uint32_t l,
+                         float acc[ZT_CU_BT])
+{
+    uint32_t bb = type == ZT_CU_Q8_0 ? 34u : 18u, j = l & 7u;
+    for (uint32_t c = 0; c < ZT_CU_BT; c++) acc[c] = 0.0f;
+    for (uint32_t k = l >> 3; k < nb; k += 2u) {
+        const uint8_t *wb = w + (uint64_t)k * bb;
+        float wd = half_to_float(ld16(wb));
+        int wc[4];
+        for (uint32_t e = 0; e < 4u; e++) {
+            uint32_t el = 4u * j + e;
+            if (type == ZT_CU_Q8_0) {
+                wc[e] = (int8_t)wb[2u + el];
+            } else {
+                uint32_t q = wb[2u + (el & 15u)];
+                wc[e] = (int)(el < 16u ? q & 15u : q >> 4) - 8;
+            }
+        }
+        for (uint32_t c = 0; c < ZT_CU_BT; c++) {
+            if (c >= nbt) continue;
+            const uint32_t *xb = xq + ((uint64_t)c * nb + k) * 9u;
+            float db = ZT_FMUL(wd, ZT_U2F(xb[0]));
+            uint32_t xw = xb[1u + j];
+            int p = 0;
+            for (uint32_t e = 0; e < 4u; e++) p += wc[e] * (int)(int8_t)(xw >> (8u * e));
+            acc[c] = ZT_FMA(db, (float)p, acc[c]);
+        }
+    }
+}
+
+// Q4_K / Q6_K super-block k against Q8_K activation blocks (65 words each):
+// thread t's part (elements 8t..8t+7) of the exact int32 isum and msum of
+// each activation row (their sums over the 32 threads are the canonical
+// sums, in any order); wd, wdmin the block's fp16 scales.
+ZT_CU_FN void mm_k_part(const uint8_t *wb, int q6, const uint32_t *xq, uint32_t nbk, uint32_t k, uint32_t nbt,
+                        uint32_t t, int isum[ZT_CU_BT], int msum[ZT_CU_BT], float *wd, float *wdmin)
+{
+    uint32_t e0 = 8u * t;
+    int wc[8], sc, m = 0;
+    if (q6) {
+        sc = q6k_scale(wb, e0 / 16u);
+        for (uint32_t e = 0; e < 8u; e++) wc[e] = (int)q6k_code(wb, e0 + e);
+    } else {
+        q4k_scale_min(wb, e0 / 32u, &sc, &m);
+        for (uint32_t e = 0; e < 8u; e++) wc[e] = (int)q4k_code(wb, e0 + e);
+    }
+    *wd = half_to_float(ld16(q6 ? wb + 208 : wb));
+    *wdmin = q6 ? 0.0f : half_to_float(ld16(wb + 2));
+    for (uint32_t c = 0; c < ZT_CU_BT; c++) {
+        isum[c] = msum[c] = 0;
+        if (c >= nbt) continue;
+        const uint32_t *xb = xq + ((uint64_t)c * nbk + k) * 65u;
+        uint32_t x0 = xb[1u + e0 / 4u], x1 = xb[2u + e0 / 4u];
+        int s = 0, bs = 0;
+        for (uint32_t e = 0; e < 8u; e++) {
+            int xv = (int)(int8_t)((e < 4u ? x0 : x1) >> (8u * (e & 3u)));
+            s += wc[e] * xv;
+            bs += xv;
+        }
+        if (q6) {
+            isum[c] = sc * (s - 32 * bs);
+        } else {
+            isum[c] = sc * s;
+            msum[c] = m * bs;
+        }
+    }
+}
+
+// the super-block's float step on its canonical lane (k % 8), row c
+ZT_CU_FN float mm_k_step(float acc, float wd, float wdmin, float xd, int q6, int isum, int msum)
+{
+    acc = ZT_FMA(ZT_FMUL(wd, xd), (float)isum, acc);
+    if (!q6) acc = ZT_FMA(-ZT_FMUL(wdmin, xd), (float)msum, acc);
+    return acc;
+}
+
 
 #endif
