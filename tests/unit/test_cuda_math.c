@@ -6,7 +6,8 @@
  * decoding of every type (random rows against zt_dequant_row) and the
  * activation quantiser (random rows against zt_quant_activations), and the
  * matrix products' canonical lanes folded as the kernels fold them
- * (against zt_quant_vec_dot, every type). On the
+ * (against zt_quant_vec_dot, every type), and rmsnorm, swiglu, rope and
+ * attention per thread against the CPU backend's ops. On the
  * device the same functions use round-to-nearest intrinsics, operation for
  * operation (kernels_math.h); what this cannot check is the device's own
  * arithmetic and the kernels' thread layout: scripts/cuda_check.sh does, on
@@ -23,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../src/engine/backend.h"
 #include "../../src/engine/cuda/kernels_math.h"
 #include "../../src/engine/zt_math.h"
 #include "zentalk/zt_quant.h"
@@ -200,6 +202,75 @@ static void test_matmul_lanes(void **state)
     }
 }
 
+/* rmsnorm, swiglu, rope and attention as the kernels compute them per
+ * thread (rms_scale/rms_apply, swiglu1, rope_pair, attn_score/
+ * attn_softmax/attn_out) against the CPU backend's ops: the same bits. */
+static void test_ops(void **state)
+{
+    (void)state;
+    struct zt__backend *cpu;
+    assert_int_equal(zt__backend_new("cpu", NULL, &cpu), 0);
+    const struct zt__backend_ops *op = cpu->ops;
+    enum { N = 300, R = 3, HD = 32, NH = 4, NKV = 2, CTX = 40 };
+    static float a[R * N], b[R * N], g[N], y[R * N], k[CTX * NKV * HD], v[CTX * NKV * HD], q[NH * HD], o[NH * HD];
+    for (int i = 0; i < R * N; i++) {
+        a[i] = rnd() * 3.0f;
+        b[i] = rnd();
+    }
+    for (int i = 0; i < N; i++) g[i] = rnd();
+    struct zt__tensor ta = zt__tensor_f32((struct zt__buffer *)(void *)a, 0, N, R);
+    struct zt__tensor tb = zt__tensor_f32((struct zt__buffer *)(void *)b, 0, N, R);
+    struct zt__tensor tg = zt__tensor_f32((struct zt__buffer *)(void *)g, 0, N, 1);
+    struct zt__tensor ty = zt__tensor_f32((struct zt__buffer *)(void *)y, 0, N, R);
+    /* the CPU backend's buffers are host addresses (backend.md) */
+    assert_int_equal(op->rmsnorm(cpu, &ta, &tg, 1e-5f, &ty), 0);
+    for (int r = 0; r < R; r++) {
+        float sc = rms_scale(a + r * N, N, 1e-5f);
+        for (int i = 0; i < N; i++)
+            if (bits(rms_apply(a[r * N + i], sc, g[i])) != bits(y[r * N + i])) fail_msg("rmsnorm %d,%d", r, i);
+    }
+    assert_int_equal(op->swiglu(cpu, &ta, &tb, &ty), 0);
+    for (int i = 0; i < R * N; i++)
+        if (bits(swiglu1(a[i], b[i])) != bits(y[i])) fail_msg("swiglu %d", i);
+    /* rope: both layouts, partial rotation, scaling, late positions */
+    for (int neox = 0; neox < 2; neox++) {
+        float inv[8], x[NH * HD], want[NH * HD];
+        uint32_t pos[1] = {neox ? 4095u : 17u};
+        for (int i = 0; i < 8; i++) inv[i] = 1.0f / (float)(1 << i);
+        for (int i = 0; i < NH * HD; i++) x[i] = want[i] = rnd();
+        struct zt__rope rp = {.n_heads = NH, .head_dim = HD, .n_rot = 16, .neox = neox, .freq_scale = 0.5f,
+                              .inv_freq = zt__tensor_f32((struct zt__buffer *)(void *)inv, 0, 8, 1)};
+        struct zt__tensor tx = zt__tensor_f32((struct zt__buffer *)(void *)want, 0, NH * HD, 1);
+        assert_int_equal(op->rope(cpu, &tx, pos, &rp), 0);
+        for (uint32_t h = 0; h < NH; h++)
+            for (uint32_t i = 0; i < 8; i++) rope_pair(x + h * HD, i, 8, neox, pos[0], 0.5f, inv[i]);
+        for (int i = 0; i < NH * HD; i++)
+            if (bits(x[i]) != bits(want[i])) fail_msg("rope neox %d element %d", neox, i);
+    }
+    /* attention: one item at position 37 over a GQA cache */
+    for (int i = 0; i < CTX * NKV * HD; i++) {
+        k[i] = rnd();
+        v[i] = rnd();
+    }
+    for (int i = 0; i < NH * HD; i++) q[i] = rnd() * 2.0f;
+    struct zt__kv_view kv = {.k = zt__tensor_f32((struct zt__buffer *)(void *)k, 0, NKV * HD, CTX),
+                             .v = zt__tensor_f32((struct zt__buffer *)(void *)v, 0, NKV * HD, CTX), .pos = 37};
+    struct zt__attn at = {.n_head = NH, .n_head_kv = NKV, .head_dim = HD};
+    struct zt__tensor tq = zt__tensor_f32((struct zt__buffer *)(void *)q, 0, NH * HD, 1);
+    struct zt__tensor to = zt__tensor_f32((struct zt__buffer *)(void *)o, 0, NH * HD, 1);
+    assert_int_equal(op->attention(cpu, &tq, &kv, &at, &to), 0);
+    float scale = 1.0f / sqrtf((float)HD), sc[CTX];
+    for (uint32_t h = 0; h < NH; h++) {
+        uint32_t kvh = h / (NH / NKV);
+        for (uint32_t t = 0; t <= 37; t++) sc[t] = attn_score(q + h * HD, k + t * NKV * HD + kvh * HD, HD, scale);
+        float inv = attn_softmax(sc, 38);
+        for (uint32_t i = 0; i < HD; i++)
+            if (bits(attn_out(sc, inv, v + kvh * HD, NKV * HD, 38, i)) != bits(o[h * HD + i]))
+                fail_msg("attention head %u dim %u", h, i);
+    }
+    zt__backend_free(cpu);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -208,6 +279,7 @@ int main(void)
         cmocka_unit_test(test_decode),
         cmocka_unit_test(test_quant),
         cmocka_unit_test(test_matmul_lanes),
+        cmocka_unit_test(test_ops),
     };
     return zt_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -49,15 +49,10 @@ extern "C" __global__ void zt_rmsnorm(const struct zt_cu_rmsnorm a)
     const float *x = (const float *)a.x + (uint64_t)blockIdx.x * a.x_stride;
     float *y = (float *)a.dst + (uint64_t)blockIdx.x * a.dst_stride;
     const float *g = (const float *)a.g;
-    if (threadIdx.x == 0) {
-        float ss = 0.0f;
-        for (uint32_t i = 0; i < a.n; i++) ss = __fadd_rn(ss, __fmul_rn(x[i], x[i]));
-        float m = __fadd_rn(ZT_DIV(ss, (float)a.n), a.eps);
-        s_scale = ZT_RSQRT_DIV(m);
-    }
+    if (threadIdx.x == 0) s_scale = rms_scale(x, a.n, a.eps);
     __syncthreads();
     float sc = s_scale;
-    for (uint32_t i = threadIdx.x; i < a.n; i += blockDim.x) y[i] = __fmul_rn(__fmul_rn(x[i], sc), g[i]);
+    for (uint32_t i = threadIdx.x; i < a.n; i += blockDim.x) y[i] = rms_apply(x[i], sc, g[i]);
 }
 
 extern "C" __global__ void zt_binary(const struct zt_cu_binary a)
@@ -66,14 +61,7 @@ extern "C" __global__ void zt_binary(const struct zt_cu_binary a)
     if (i >= a.n) return;
     float av = ((const float *)a.a)[(uint64_t)r * a.a_stride + i];
     float bv = ((const float *)a.b)[(uint64_t)r * a.b_stride + i];
-    float y;
-    if (a.op == 0u) {
-        y = __fadd_rn(av, bv);
-    } else {
-        float den = __fadd_rn(1.0f, ZT_EXP(-av));
-        y = __fmul_rn(ZT_DIV(av, den), bv);
-    }
-    ((float *)a.dst)[(uint64_t)r * a.dst_stride + i] = y;
+    ((float *)a.dst)[(uint64_t)r * a.dst_stride + i] = a.op == 0u ? __fadd_rn(av, bv) : swiglu1(av, bv);
 }
 
 // theta = (pos * freq_scale) * inv_freq[i] in float, sin/cos by the
@@ -83,15 +71,8 @@ extern "C" __global__ void zt_rope(const struct zt_cu_rope a)
     uint32_t gi = blockIdx.x * blockDim.x + threadIdx.x, b = blockIdx.y;
     if (gi >= a.half * a.n_heads) return;
     uint32_t i = gi % a.half, h = gi / a.half;
-    float ps = __fmul_rn((float)a.pos[b], a.freq_scale);
-    float theta = __fmul_rn(ps, ((const float *)a.inv_freq)[i]);
-    float s, c;
-    zt_sincosf(theta, &s, &c);
     float *v = (float *)a.x + (uint64_t)b * a.x_stride + (uint64_t)h * a.head_dim;
-    uint32_t ia = a.neox ? i : 2u * i, ib = a.neox ? i + a.half : 2u * i + 1u;
-    float x0 = v[ia], x1 = v[ib];
-    v[ia] = __fsub_rn(__fmul_rn(x0, c), __fmul_rn(x1, s));
-    v[ib] = __fadd_rn(__fmul_rn(x0, s), __fmul_rn(x1, c));
+    rope_pair(v, i, a.half, (int)a.neox, a.pos[b], a.freq_scale, ((const float *)a.inv_freq)[i]);
 }
 
 extern "C" __global__ void zt_copy_rows(const struct zt_cu_copy_rows a)
@@ -118,34 +99,14 @@ extern "C" __global__ void zt_attention(const struct zt_cu_attention a)
     const float *kc = (const float *)it->k + (uint64_t)kvh * hd;
     const float *vc = (const float *)it->v + (uint64_t)kvh * hd;
     float *sc = (float *)a.scores + ((uint64_t)j * a.n_head + h) * a.max_pos;
-    for (uint32_t t = threadIdx.x; t < n_pos; t += blockDim.x) {
-        const float *kr = kc + (uint64_t)t * it->k_stride;
-        float dot = 0.0f;
-        for (uint32_t i = 0; i < hd; i++) dot = __fadd_rn(dot, __fmul_rn(q[i], kr[i]));
-        sc[t] = __fmul_rn(dot, a.scale);
-    }
+    for (uint32_t t = threadIdx.x; t < n_pos; t += blockDim.x)
+        sc[t] = attn_score(q, kc + (uint64_t)t * it->k_stride, hd, a.scale);
     __syncthreads();
-    if (threadIdx.x == 0) {
-        float mx = u2f(0xff800000u);
-        for (uint32_t t = 0; t < n_pos; t++)
-            if (sc[t] > mx) mx = sc[t];
-        float sum = 0.0f;
-        for (uint32_t t = 0; t < n_pos; t++) {
-            float e = ZT_EXP(__fsub_rn(sc[t], mx));
-            sc[t] = e;
-            sum = __fadd_rn(sum, e);
-        }
-        s_inv = ZT_DIV(1.0f, sum);
-    }
+    if (threadIdx.x == 0) s_inv = attn_softmax(sc, n_pos);
     __syncthreads();
     float inv = s_inv;
     float *o = (float *)a.dst + (uint64_t)j * a.dst_stride + (uint64_t)h * hd;
-    for (uint32_t i = threadIdx.x; i < hd; i += blockDim.x) {
-        float acc = 0.0f;
-        for (uint32_t t = 0; t < n_pos; t++)
-            acc = __fadd_rn(acc, __fmul_rn(__fmul_rn(sc[t], inv), vc[(uint64_t)t * it->v_stride + i]));
-        o[i] = acc;
-    }
+    for (uint32_t i = threadIdx.x; i < hd; i += blockDim.x) o[i] = attn_out(sc, inv, vc, it->v_stride, n_pos, i);
 }
 
 // ---- activation quantisers (zt_quant_activations; quant_block) ----

@@ -56,6 +56,11 @@ static inline uint32_t zt_cu_f2u(float f)
 #define ZT_F2U(f) zt_cu_f2u(f)
 #define ZT_FDIV(a, b) ((float)(a) / (float)(b))
 #define ZT_FMA(a, b, c) fmaf((a), (b), (c))
+/* the deterministic mode's division, reciprocal square root and exp
+ * (kernels.cu defines the device's, fast or exact) */
+#define ZT_DIV(a, b) ZT_FDIV((a), (b))
+#define ZT_RSQRT_DIV(m) ZT_FDIV(1.0f, sqrtf(m))
+#define ZT_EXP(x) zt_expf(x)
 #endif
 
 ZT_CU_FN float u2f(uint32_t u) { return ZT_U2F(u); }
@@ -372,5 +377,65 @@ ZT_CU_FN float mm_k_step(float acc, float wd, float wdmin, float xd, int q6, int
     return acc;
 }
 
+
+
+// ---- the element-wise ops, attention (kernels.cu calls these per thread) ----
+
+// rmsnorm: the row's scale 1 / sqrt(sum of squares in index order / n + eps)
+ZT_CU_FN float rms_scale(const float *x, uint32_t n, float eps)
+{
+    float ss = 0.0f;
+    for (uint32_t i = 0; i < n; i++) ss = ZT_FADD(ss, ZT_FMUL(x[i], x[i]));
+    return ZT_RSQRT_DIV(ZT_FADD(ZT_DIV(ss, (float)n), eps));
+}
+
+ZT_CU_FN float rms_apply(float x, float sc, float g) { return ZT_FMUL(ZT_FMUL(x, sc), g); }
+
+// (g / (1 + exp(-g))) * u
+ZT_CU_FN float swiglu1(float g, float u) { return ZT_FMUL(ZT_DIV(g, ZT_FADD(1.0f, ZT_EXP(-g))), u); }
+
+// RoPE pair i of one head v at position pos
+ZT_CU_FN void rope_pair(float *v, uint32_t i, uint32_t half, int neox, uint32_t pos, float freq_scale, float inv_freq)
+{
+    float ps = ZT_FMUL((float)pos, freq_scale);
+    float theta = ZT_FMUL(ps, inv_freq);
+    float s, c;
+    zt_sincosf(theta, &s, &c);
+    uint32_t ia = neox ? i : 2u * i, ib = neox ? i + half : 2u * i + 1u;
+    float x0 = v[ia], x1 = v[ib];
+    v[ia] = ZT_FSUB(ZT_FMUL(x0, c), ZT_FMUL(x1, s));
+    v[ib] = ZT_FADD(ZT_FMUL(x0, s), ZT_FMUL(x1, c));
+}
+
+// attention: a position's score (dot in index order, no FMA, times scale)
+ZT_CU_FN float attn_score(const float *q, const float *kr, uint32_t hd, float scale)
+{
+    float dot = 0.0f;
+    for (uint32_t i = 0; i < hd; i++) dot = ZT_FADD(dot, ZT_FMUL(q[i], kr[i]));
+    return ZT_FMUL(dot, scale);
+}
+
+// the scores to exp(score - max) in place, in position order; returns 1 / sum
+ZT_CU_FN float attn_softmax(float *sc, uint32_t n_pos)
+{
+    float mx = ZT_U2F(0xff800000u);
+    for (uint32_t t = 0; t < n_pos; t++)
+        if (sc[t] > mx) mx = sc[t];
+    float sum = 0.0f;
+    for (uint32_t t = 0; t < n_pos; t++) {
+        float e = ZT_EXP(ZT_FSUB(sc[t], mx));
+        sc[t] = e;
+        sum = ZT_FADD(sum, e);
+    }
+    return ZT_DIV(1.0f, sum);
+}
+
+// output dim i: (p_t * inv) * v_t summed in position order
+ZT_CU_FN float attn_out(const float *p, float inv, const float *vc, uint64_t vs, uint32_t n_pos, uint32_t i)
+{
+    float acc = 0.0f;
+    for (uint32_t t = 0; t < n_pos; t++) acc = ZT_FADD(acc, ZT_FMUL(ZT_FMUL(p[t], inv), vc[(uint64_t)t * vs + i]));
+    return acc;
+}
 
 #endif
