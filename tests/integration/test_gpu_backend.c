@@ -260,16 +260,28 @@ static char *node_greedy(const char *gpu, long want, long long *devs, long long 
     return text;
 }
 
-/* A node with gpu_pool.backend: vulkan answers the CPU node's greedy text
- * (deterministic mode), reports the device and exactness in /metrics, and
- * a gpu_pool.max_vram_mb below the model is refused (503), not crashed on. */
-static void test_node_vulkan(void **state)
+/* Skips the current test unless the model, a Vulkan backend and a device
+ * are here (and not under AddressSanitizer). */
+#define need_vulkan_node()                                                                                 \
+    do {                                                                                                   \
+        if (!model_path[0]) zt_skip("tests/models/stories260K.gguf missing");                             \
+        if (asan_build()) zt_skip("Vulkan backend not tested under AddressSanitizer (Mesa's allocations " \
+                                  "upset LeakSanitizer)");                                                 \
+        if (!have_vulkan()) zt_skip("no Vulkan backend or device here");                                   \
+    } while (0)
+
+static bool asan_build(void)
 {
-    (void)state;
-    if (!model_path[0]) zt_skip("tests/models/stories260K.gguf missing");
 #ifdef ZT_TEST_ASAN
-    zt_skip("Vulkan backend not tested under AddressSanitizer (Mesa's allocations upset LeakSanitizer)");
+    return true;
+#else
+    return false;
 #endif
+}
+
+/* zentalk gpus --json lists a Vulkan device */
+static bool have_vulkan(void)
+{
     struct zt_buf probe;
     zt_buf_init(&probe, 1u << 16);
     const char *const gargs[] = {"gpus", "--json", NULL};
@@ -277,7 +289,16 @@ static void test_node_vulkan(void **state)
     bool have = st == 0 && strstr(zt_buf_str(&probe), "\"vulkan_built\":true") &&
                 !strstr(zt_buf_str(&probe), "\"gpus\":[]");
     zt_buf_deinit(&probe);
-    if (!have) zt_skip("no Vulkan backend or device here");
+    return have;
+}
+
+/* A node with gpu_pool.backend: vulkan answers the CPU node's greedy text
+ * (deterministic mode), reports the device and exactness in /metrics, and
+ * a gpu_pool.max_vram_mb below the model is refused (503), not crashed on. */
+static void test_node_vulkan(void **state)
+{
+    (void)state;
+    need_vulkan_node();
     long long devs, exact;
     char *cpu = node_greedy("", 200, &devs, &exact);
     assert_int_equal(devs, 0);
@@ -306,18 +327,7 @@ static void test_node_vulkan(void **state)
 static void test_node_pool(void **state)
 {
     (void)state;
-    if (!model_path[0]) zt_skip("tests/models/stories260K.gguf missing");
-#ifdef ZT_TEST_ASAN
-    zt_skip("Vulkan backend not tested under AddressSanitizer (Mesa's allocations upset LeakSanitizer)");
-#endif
-    struct zt_buf probe;
-    zt_buf_init(&probe, 1u << 16);
-    const char *const gargs[] = {"gpus", "--json", NULL};
-    int st = run_prog(cli, gargs, NULL, NULL, &probe, 0);
-    bool have = st == 0 && strstr(zt_buf_str(&probe), "\"vulkan_built\":true") &&
-                !strstr(zt_buf_str(&probe), "\"gpus\":[]");
-    zt_buf_deinit(&probe);
-    if (!have) zt_skip("no Vulkan backend or device here");
+    need_vulkan_node();
     long long devs, exact;
     char *cpu = node_greedy("", 200, &devs, &exact);
     struct probe pr[6] = {{"zentalk_gpu_pool_weight_bytes{device=\"0\",gpu=\"0\"}", 0},
