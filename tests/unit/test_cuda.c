@@ -95,10 +95,15 @@ static void test_no_device(void **state)
     assert_non_null(strstr(zt_buf_str(&err), "cuda"));
     printf("no device: %s\n", zt_buf_str(&err));
     zt_buf_deinit(&err);
+#ifdef ZT_TEST_ASAN
+    /* the list enumerates the Vulkan devices too: Mesa's allocations upset LeakSanitizer */
+    zt_skip_part("zentalk gpus' list not checked under AddressSanitizer (Mesa's allocations upset LeakSanitizer)");
+#else
     struct zt_gpu_info g[16];
     size_t n = 0;
     assert_int_equal(zt_engine_gpus(g, 16, &n), 0);
     for (size_t i = 0; i < n && i < 16; i++) assert_string_not_equal(g[i].backend, "cuda");
+#endif
 }
 
 static void test_greedy_stories(void **state)
