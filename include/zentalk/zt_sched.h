@@ -43,6 +43,7 @@
 
 #include "zt_error.h"
 #include "zt_identity.h"
+#include "zt_registry.h"
 
 struct zt_registry;
 struct zt_sched;
@@ -129,6 +130,21 @@ ZT_NODISCARD int zt_sched_open(struct zt_registry *reg, const struct zt_sched_op
 /* NULL is a no-op. Unfinished jobs stay in the store for the next open. */
 void zt_sched_free(struct zt_sched *s);
 
+/* An extra gate on placement, wired by the node (the ledger's stake gate:
+ * zt_chain_stake_admit): a worker for which admit(ud, node_id) is false is
+ * never picked, and does not make a job servable. Called under the
+ * registry's lock: it must not call the registry or the scheduler. NULL:
+ * every worker passes. */
+typedef bool (*zt_sched_admit_fn)(void *ud, const char *node_id);
+void zt_sched_set_admit(struct zt_sched *s, zt_sched_admit_fn fn, void *ud);
+
+/* A hook on a confirmed mismatch, wired by the node (the ledger's slash:
+ * zt_chain_slash_job): after zt_sched_job_rejected moved job_id to failed,
+ * fn(ud, job_id, worker) is called once, outside the registry's lock.
+ * NULL: none. */
+typedef void (*zt_sched_verdict_fn)(void *ud, const char *job_id, const char *worker);
+void zt_sched_set_on_rejected(struct zt_sched *s, zt_sched_verdict_fn fn, void *ud);
+
 /* Persist a new job and place it, or queue it. 0: out->state says which.
  * ZT_EBUSY: the queue (or the client's share) is full; out->retry_after_s
  * says when to try again. ZT_ENOTFOUND: no live worker could ever take it
@@ -167,6 +183,9 @@ ZT_NODISCARD int zt_sched_job_verified(struct zt_sched *s, const char *job_id, i
 /* Verification confirmed a mismatch: done -> failed, and the worker is
  * banned (ZT_OUTCOME_CHEAT). */
 ZT_NODISCARD int zt_sched_job_rejected(struct zt_sched *s, const char *job_id, int64_t now_ms);
+/* The same with the worker charged o (ZT_OUTCOME_MISMATCH for a job several
+ * workers ran: which one changed it is not known; zt_verifier_settle). */
+ZT_NODISCARD int zt_sched_job_rejected_as(struct zt_sched *s, const char *job_id, enum zt_outcome o, int64_t now_ms);
 /* The client gave up: queued/assigned/running -> failed ("cancelled"). */
 ZT_NODISCARD int zt_sched_job_cancel(struct zt_sched *s, const char *job_id, int64_t now_ms);
 

@@ -198,6 +198,19 @@ static const struct cfg_key orch_score_keys[] = {
     DBL_KEY(struct zt_cfg_orch_score, price, 0.15, 0.0, 1.0, "... of price per 1k tokens."),
 };
 TABLE(orch_score_table, orch_score_keys, struct zt_cfg_orch_score, NULL);
+static const struct cfg_key orch_verif_keys[] = {
+    BOOL_KEY(struct zt_cfg_orch_verification, enabled, true,
+             "Check jobs on a second worker (teacher-forced); false: every answer carries its receipt only."),
+    DBL_KEY(struct zt_cfg_orch_verification, rate, 0.05, 0.0, 1.0,
+            "Share of jobs verified, drawn with a key only the orchestrator holds."),
+    INT_KEY(struct zt_cfg_orch_verification, new_worker_jobs, 10, 0, 1000000,
+            "A worker with fewer verified jobs than this has every job verified (0: off)."),
+    DBL_KEY(struct zt_cfg_orch_verification, low_reputation, 0.8, 0.0, 1.0,
+            "A worker whose reputation is below this has every job verified (0: off)."),
+    INT_KEY(struct zt_cfg_orch_verification, max_replicas, 3, 1, 6,
+            "Most workers a job asking for replicated execution (zentalk.replicas) runs on besides the first."),
+};
+TABLE(orch_verif_table, orch_verif_keys, struct zt_cfg_orch_verification, NULL);
 static const struct cfg_key orch_keys[] = {
     INT_KEY(struct zt_cfg_orchestrator, heartbeat_expiry_ms, 30000, 1000, 600000,
             "A worker session with no heartbeat for this long expires (its jobs are requeued)."),
@@ -215,6 +228,8 @@ static const struct cfg_key orch_keys[] = {
     SECTION_KEY(struct zt_cfg_orchestrator, reputation, &orch_rep_table, NULL, "Worker reputation."),
     SECTION_KEY(struct zt_cfg_orchestrator, queue, &orch_queue_table, NULL, "The bounded job queue."),
     SECTION_KEY(struct zt_cfg_orchestrator, score, &orch_score_table, NULL, "Placement score weights."),
+    SECTION_KEY(struct zt_cfg_orchestrator, verification, &orch_verif_table, NULL,
+                "Verification of results by other workers (docs/internals/orchestrator.md)."),
 };
 TABLE(orch_table, orch_keys, struct zt_cfg_orchestrator, NULL);
 
@@ -418,33 +433,34 @@ static const struct cfg_key chain_keys[] = {
             "Symbol of the reward token."),
     STR_KEY(struct zt_cfg_chain, wallet_address, "", 42, KF_ETH_ADDR, KEY_RESERVED,
             "Address receiving this node's payouts; required when enabled."),
-    INT_KEYF(struct zt_cfg_chain, payout_interval_s, 86400, 60, 2592000, KEY_RESERVED,
-            "Seconds between payout batches."),
-    STR_KEY(struct zt_cfg_chain, min_payout, "10", 40, KF_TOKENS, KEY_NONEMPTY | KEY_RESERVED,
+    INT_KEYF(struct zt_cfg_chain, payout_interval_s, 86400, 60, 2592000, 0,
+            "Seconds between payout rounds (batch the due earnings, sign, export)."),
+    STR_KEY(struct zt_cfg_chain, min_payout, "10", 40, KF_TOKENS, KEY_NONEMPTY,
             "Smallest provider balance, in tokens (exact decimal text, up to 18 decimals), that is paid out."),
     /* pricing and settlement (issue 12; amounts in tokens, exact decimal text) */
     INT_KEYF(struct zt_cfg_chain, orchestrator_fee_bps, 500, 0, 10000, 0,
              "The orchestrator's fee, in basis points (1/10000) of a job's cost."),
     STR_KEY(struct zt_cfg_chain, verification_bonus, "0.001", 40, KF_TOKENS, KEY_NONEMPTY | KEY_RESERVED,
             "Tokens paid from the fee account to each verifier of a job."),
-    STR_KEY(struct zt_cfg_chain, slash_amount, "10", 40, KF_TOKENS, KEY_NONEMPTY | KEY_RESERVED,
-            "Tokens taken from a provider's stake on a verification mismatch."),
-    STR_KEY(struct zt_cfg_chain, min_stake, "100", 40, KF_TOKENS, KEY_NONEMPTY | KEY_RESERVED,
-            "Tokens a provider must have staked to be given work."),
+    STR_KEY(struct zt_cfg_chain, slash_amount, "10", 40, KF_TOKENS, KEY_NONEMPTY,
+            "Tokens taken from a provider's stake (at most what it holds) on a confirmed verification mismatch; "
+            "the job's earning not yet paid out also goes back to the payer."),
+    STR_KEY(struct zt_cfg_chain, min_stake, "100", 40, KF_TOKENS, KEY_NONEMPTY,
+            "Tokens a provider must have staked to be given work (with chain.enabled; 0 = no stake gate)."),
     STR_KEY(struct zt_cfg_chain, price_prompt_per_1k, "0.001", 40, KF_TOKENS, KEY_NONEMPTY,
             "Default price, in tokens, of 1000 prompt tokens (a worker's descriptor may advertise its own)."),
     STR_KEY(struct zt_cfg_chain, price_completion_per_1k, "0.002", 40, KF_TOKENS, KEY_NONEMPTY,
             "Default price, in tokens, of 1000 completion tokens."),
-    INT_KEYF(struct zt_cfg_chain, dispute_window_s, 86400, 0, 2592000, KEY_RESERVED,
+    INT_KEYF(struct zt_cfg_chain, dispute_window_s, 86400, 0, 2592000, 0,
              "Seconds an earning waits before it may be paid out (a mismatch found meanwhile can still slash it)."),
-    INT_KEYF(struct zt_cfg_chain, payout_chain_id, 1, 1, INT64_MAX, KEY_RESERVED,
+    INT_KEYF(struct zt_cfg_chain, payout_chain_id, 1, 1, INT64_MAX, 0,
              "Chain id in the EIP-712 domain of payout batch signatures."),
-    STR_KEY(struct zt_cfg_chain, payout_contract, "", 42, KF_ETH_ADDR, KEY_RESERVED,
+    STR_KEY(struct zt_cfg_chain, payout_contract, "", 42, KF_ETH_ADDR, 0,
             "Payout contract (the EIP-712 verifyingContract of batch signatures)."),
-    STR_KEY(struct zt_cfg_chain, payout_key_file, "payout.key", ZT_CFG_MAX_STR, KF_ANY, KEY_NONEMPTY | KEY_RESERVED,
+    STR_KEY(struct zt_cfg_chain, payout_key_file, "payout.key", ZT_CFG_MAX_STR, KF_ANY, KEY_NONEMPTY,
             "Passphrase-protected secp256k1 key that signs payout batches, relative to node.data_dir."),
-    STR_KEY(struct zt_cfg_chain, payout_passphrase_env, "", 128, KF_ENV_NAME, KEY_RESERVED,
-            "Environment variable holding the payout key's passphrase."),
+    STR_KEY(struct zt_cfg_chain, payout_passphrase_env, "", 128, KF_ENV_NAME, 0,
+            "Environment variable holding the payout key's passphrase; empty or unset = batches stay pending (unsigned)."),
 };
 TABLE(chain_table, chain_keys, struct zt_cfg_chain, NULL);
 
@@ -527,6 +543,11 @@ static const struct cfg_key privacy_keys[] = {
     ENUM_KEY(struct zt_cfg_privacy, audit_fsync, "checkpoint", audit_fsync_modes,
              "When audit entries reach the disk: always = fsync after every entry, checkpoint = at "
              "checkpoints and rotation, never = left to the kernel."),
+    STRLIST_KEY(struct zt_cfg_privacy, verification_exempt_features, no_strings, 64, NULL, KF_ID, KEY_UNIQUE,
+                "Features whose jobs are never sent to a second worker for verification or replication (\"chat\", "
+                "\"completion\"); their answers say \"verification\":\"exempt\"."),
+    STRLIST_KEY(struct zt_cfg_privacy, verification_exempt_users, no_strings, 1024, NULL, KF_ANY, KEY_UNIQUE,
+                "Caller identities (user ids, wallet addresses) whose jobs are never sent to a second worker."),
 };
 TABLE(privacy_table, privacy_keys, struct zt_cfg_privacy, NULL);
 
