@@ -387,6 +387,15 @@ ZT_NODISCARD int zt_chain_job_open(struct zt_chain *c, const char *identity, con
 void zt_chain_job_end(struct zt_chain *c, const char *job_id, bool ok, const char *worker, uint64_t prompt_tokens,
                       uint64_t completion_tokens);
 
+/* An answer from the gateway's result cache (zt_rcache.h): charge price
+ * (base units, chain.price_cache_hit) from the caller's wallet to
+ * provider's PROVIDER account under job_id, through the job hooks (escrow,
+ * then settle at once; no fee). price 0: nothing is written. ZT_EPERM: not
+ * a wallet caller; ZT_ERANGE: the balance does not cover it (both the
+ * gateway's 402, with msg). Idempotent by job id. */
+ZT_NODISCARD int zt_chain_cache_hit(struct zt_chain *c, const char *identity, const char *job_id,
+                                    const char *provider, zt_u128 price, char *msg, size_t cap);
+
 /* The balance of (kind, owner) (a new account reads 0). */
 ZT_NODISCARD int zt_chain_balance(struct zt_chain *c, enum zt_ledger_kind kind, const char *owner, zt_u128 *out);
 /* An admin's deposit: mint amount into address's USER account under the

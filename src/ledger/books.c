@@ -121,6 +121,38 @@ void zt_chain_job_end(struct zt_chain *c, const char *job_id, bool ok, const cha
                zt_strerror(rc));
 }
 
+int zt_chain_cache_hit(struct zt_chain *c, const char *identity, const char *job_id, const char *provider,
+                       zt_u128 price, char *msg, size_t cap)
+{
+    if (!c || !job_id || !provider) return ZT_EINVAL;
+    if (price == 0) return 0;
+    char addr[43];
+    if (zt_chain_payer(identity, addr)) {
+        if (msg && cap) snprintf(msg, cap, "chain.enabled: answers are paid from a wallet; sign in with POST /v1/auth/wallet");
+        atomic_fetch_add_explicit(&c->refused, 1, memory_order_relaxed);
+        return ZT_EPERM;
+    }
+    /* one "completion token" at price x 1000 per 1000: the cost is price */
+    struct zt_ledger_prices p = c->prices;
+    p.prompt_per_1k = 0;
+    p.completion_per_1k = price * 1000u;
+    p.fee_bps = 0;
+    if (p.completion_per_1k / 1000u != price) return ZT_ERANGE;
+    pthread_mutex_lock(&c->mu);
+    int rc = zt_ledger_job_open(c->l, &p, job_id, addr, 0, 1, NULL);
+    if (!rc && (rc = zt_ledger_job_close(c->l, &p, job_id, provider, 0, 1, zt_time_real_ms())) != 0)
+        zt_ignore(zt_ledger_job_fail(c->l, job_id)); /* the reservation back */
+    pthread_mutex_unlock(&c->mu);
+    atomic_fetch_add_explicit(rc ? &c->refused : &c->settled, 1, memory_order_relaxed);
+    if (rc == ZT_ERANGE && msg && cap) {
+        char ns[ZT_U128_STR_LEN];
+        zt_u128_format(price, ns);
+        snprintf(msg, cap, "the balance of %s does not cover the cached answer's price of %s base units", addr, ns);
+    }
+    if (rc && rc != ZT_ERANGE) zt_log(ZT_LOG_WARN, "ledger_cache_hit_failed", "job=%s error=%s", job_id, zt_strerror(rc));
+    return rc;
+}
+
 int zt_chain_balance(struct zt_chain *c, enum zt_ledger_kind kind, const char *owner, zt_u128 *out)
 {
     if (!c || !owner || !out) return ZT_EINVAL;
