@@ -137,6 +137,10 @@ struct zt_cfg_database {
     int64_t queue_claim_ms;   /* redis queue: claim entries unacknowledged this long */
     int64_t pool_size;
     int64_t busy_timeout_ms;
+    char *result_cache;       /* memory|redis */
+    int64_t result_cache_max_mb;
+    char *result_cache_secret; /* secret; "" = derived from the node key */
+    int64_t result_cache_verify_permille;
 };
 /* chain.yaml */
 struct zt_cfg_chain {
@@ -153,6 +157,7 @@ struct zt_cfg_chain {
     char *min_stake;
     char *price_prompt_per_1k;
     char *price_completion_per_1k;
+    char *price_cache_hit;    /* tokens per answer from the result cache */
     int64_t dispute_window_s;
     int64_t payout_chain_id;
     char *payout_contract;
@@ -182,6 +187,7 @@ struct zt_cfg_privacy {
     char *default_policy;     /* local_only|pseudonymise|allow */
     bool audit_log;
     int64_t retention_cache_days;
+    char *result_cache;       /* user|tenant|off */
     int64_t retention_jobs_days;
     int64_t retention_audit_days;
     int64_t retention_search_days; /* 0 = keep */

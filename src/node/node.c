@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <pthread.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -39,6 +40,7 @@
 #include "zentalk/zt_dht.h"
 #include "zentalk/zt_featset.h"
 #include "zentalk/zt_gdpr.h"
+#include "zentalk/zt_hash.h"
 #include "zentalk/zt_identity.h"
 #include "zentalk/zt_ledger.h"
 #include "zentalk/zt_log.h"
@@ -49,6 +51,7 @@
 #include "zentalk/zt_registry.h"
 #include "zentalk/zt_sched.h"
 #include "zentalk/zt_ratelimit.h"
+#include "zentalk/zt_rcache.h"
 #include "zentalk/zt_search.h"
 #include "zentalk/zt_server.h"
 #include "zentalk/zt_store.h"
@@ -78,6 +81,7 @@ struct zt_node {
     struct zt_spamfeat *feat_spam;
     struct zt__relay *relay;
     struct zt__route *route;
+    struct zt_rcache *rcache; /* the gateway's result cache (NULL: off) */
     struct zt_translate *translator; /* the Apertium pipelines (features.translate) */
     struct zt__tr *translate;
     struct zt_annot_engine *annot; /* live annotations (/v1/ws) */
@@ -212,6 +216,41 @@ static int build_privacy(struct zt_node *n, struct zt_buf *err)
     if (!rc) rc = zt_privacy_layer_open_audit(n->privacy, n->id, st, err); /* st is the privacy layer's now */
     if (rc) zt_ignore(zt_buf_appendf(err, " (the audit log)"));
     return rc;
+}
+
+/* The gateway's result cache (zt_rcache.h), unless the privacy policy
+ * keeps nothing (privacy.result_cache off, retention_cache_days 0). Its
+ * secret: database.result_cache_secret, else derived from the node key. */
+static int build_rcache(struct zt_node *n, struct zt_buf *err)
+{
+    const struct zt_config *cfg = n->cfg;
+    if (zt_str_eq(cfg->privacy.result_cache, "off") || cfg->privacy.retention_cache_days <= 0 || !n->id) return 0;
+    uint8_t secret[ZT_RCACHE_SECRET_LEN];
+    const char *s = cfg->database.result_cache_secret;
+    if (s && s[0]) {
+        zt_sha256(secret, s, strlen(s));
+    } else {
+        static const char ctx[] = "zentalk-result-cache-secret-v1";
+        crypto_auth_hmacsha256(secret, (const uint8_t *)ctx, sizeof ctx - 1, zt_identity_sign_sk(n->id));
+    }
+    struct zt_rcache_opts o = {
+        .backend = cfg->database.result_cache,
+        .redis_url = cfg->database.redis_url,
+        .max_bytes = (size_t)cfg->database.result_cache_max_mb << 20,
+        .ttl_s = cfg->privacy.retention_cache_days * 86400,
+        .verify_permille = (uint32_t)cfg->database.result_cache_verify_permille,
+        .secret = secret,
+    };
+    int rc = zt_rcache_new(&o, &n->rcache);
+    sodium_memzero(secret, sizeof secret);
+    if (!rc) rc = zt_rcache_register_metrics(n->rcache, n->metrics);
+    if (rc) {
+        zt_ignore(zt_buf_appendf(err, "the result cache (database.result_cache %s): %s", cfg->database.result_cache,
+                                 zt_strerror(rc)));
+        return rc;
+    }
+    zt__route_set_cache(n->route, n->rcache);
+    return 0;
 }
 
 /* Peers, node signatures, and the relay and router of a gateway. */
@@ -464,6 +503,7 @@ int zt_node_new(const struct zt_config *cfg, const char *node_id, const struct z
     if (!rc && (rc = zt_infer_new(cfg, NULL, &n->models)) != 0) zt_ignore(zt_buf_appendf(err, "model registry"));
     if (!rc) rc = zt_infer_register_metrics(n->models, n->metrics);
     if (!rc) rc = build_network(n, err);
+    if (!rc) rc = build_rcache(n, err);
     if (!rc) rc = build_features(n, err);
     if (!rc) zt__tr_set_infer(n->translate, n->models); /* features.translate.model */
     if (!rc && (rc = zt__gdpr_new(cfg, node_id, n->privacy, n->search, n->wallet, &n->gdpr)) != 0)
@@ -626,6 +666,7 @@ void zt_node_free(struct zt_node *n)
     zt_server_free(n->server); /* the listener stops: no handler runs after this */
     zt__relay_free(n->relay);
     zt__route_free(n->route);
+    zt_rcache_free(n->rcache); /* after the routes that use it */
     zt__orch_free(n->orch);
     zt_sched_free(n->sched);
     zt_registry_free(n->registry);
