@@ -11,7 +11,6 @@
  * client's: request sent to the whole answer read, over HTTP on loopback,
  * one connection per request (curl). Prints p50 / p95 of hits (JSON and
  * SSE) and of misses. Built with the test harness (tests/integration). */
-#include <jwt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +18,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "keyed.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_identity.h"
 #include "zentalk/zt_str.h"
@@ -26,42 +26,9 @@
 
 #define ROUNDS 5
 
-struct keyed {
-    struct zt_identity *id;
-    char dir[256], data[320];
-    struct node n;
-};
-
-static struct keyed W, G;
+static struct keyed_node W, G;
 static char auth[1024];
 #define SECRET "bench-rcache-secret-0123456789abcdef"
-
-/* An API token for user "bench" (HS256 under G's encryption.jwt_secret):
- * the cache keeps entries per identity. */
-static int mint(void)
-{
-    jwt_t *j = NULL;
-    if (jwt_new(&j) != 0) return 1;
-    int rc = jwt_add_grant(j, "sub", "bench") || jwt_add_grant(j, "role", "user") ||
-             jwt_add_grant(j, "iss", "zentalk-api") || jwt_add_grant(j, "aud", "zentalk-ai") ||
-             jwt_add_grant_int(j, "exp", (long)(zt_time_real_ms() / 1000) + 36000) ||
-             jwt_set_alg(j, JWT_ALG_HS256, (const unsigned char *)SECRET, (int)strlen(SECRET));
-    char *t = rc ? NULL : jwt_encode_str(j);
-    if (t) snprintf(auth, sizeof auth, "Bearer %s", t);
-    free(t);
-    jwt_free(j);
-    return t ? 0 : 1;
-}
-
-static void make_keyed(struct keyed *k)
-{
-    tmp_dir(k->dir, sizeof k->dir, "bench-rcache");
-    snprintf(k->data, sizeof k->data, "%s/data", k->dir);
-    if (mkdir(k->data, 0700) != 0 || zt_identity_generate(&k->id) != 0) exit(1);
-    char key[400];
-    snprintf(key, sizeof key, "%s/node.key", k->data);
-    if (zt_identity_save(k->id, key, NULL, 0, NULL, 0, NULL) != 0) exit(1);
-}
 
 static int cmp_u64(const void *a, const void *b)
 {
@@ -100,28 +67,10 @@ int main(int argc, char **argv)
     long hits = argc > 3 ? strtol(argv[3], NULL, 10) : 200;
     const char *backend = argc > 4 ? argv[4] : "memory";
     if (hits < 1 || hits > 100000) return 2;
-    make_keyed(&W);
-    make_keyed(&G);
-    int64_t exp = zt_time_real_ms() / 1000 + 3600;
-    const char *roles[] = {"gateway"};
-    char *dg = NULL;
-    if (zt_identity_descriptor(G.id, roles, 1, NULL, 0, "http://127.0.0.1:1", exp, &dg) != 0) return 1;
-    put_json_array(W.data, "peers.json", &dg, 1);
-    zt_free(dg);
-    char yaml[1600];
-    snprintf(yaml, sizeof yaml,
-             "model_cache:\n  memory_budget_mb: 0\n  default_model: m\n"
-             "models:\n  - id: m\n    path: %s\n    context_size: 512\n    max_tokens: 64\n",
-             argv[2]);
-    put_file(W.dir, "models.yaml", yaml);
-    put_file(W.dir, "gpu-pool.yaml", "gpu_pool:\n  cpu_threads: 1\n  max_batch: 2\n");
-    const char *const wargs[] = {"--config", W.dir, NULL};
-    static const char *const wenv[] = {"ZENTALK_ENCRYPTION_SEALED_JOBS_CALLERS=peer", NULL};
-    node_spawn(&W.n, wargs, wenv, true, W.dir);
-    struct resp d;
-    http(W.n.port, "GET", "/v1/node/descriptor", NULL, NULL, &d);
-    char *dw = zt_strdup(zt_buf_str(&d.body));
-    resp_free(&d);
+    keyed_make(&W, "bench-rcache");
+    keyed_make(&G, "bench-rcache");
+    struct keyed_node *gs[] = {&G};
+    char *dw = keyed_tiny_worker(&W, argv[2], "m", gs, 1, 64);
     put_json_array(G.data, "peers.json", &dw, 1);
     zt_free(dw);
     char be[64], url[300];
@@ -132,7 +81,7 @@ int main(int argc, char **argv)
     put_file(G.dir, "encryption.yaml", "encryption:\n  jwt_secret: \"" SECRET "\"\n");
     const char *const gargs[] = {"--config", G.dir, NULL};
     node_spawn(&G.n, gargs, genv, true, G.dir);
-    if (mint() != 0) return 1;
+    keyed_bearer(SECRET, "bench", auth, sizeof auth);
 
     uint64_t *hit_json = zt_calloc((size_t)hits * ROUNDS, sizeof *hit_json);
     uint64_t *hit_sse = zt_calloc((size_t)hits * ROUNDS, sizeof *hit_sse);
@@ -166,11 +115,7 @@ int main(int argc, char **argv)
            metric_value(G.n.port, "zentalk_result_cache_total{result=\"hit\"}"));
     zt_free(hit_json);
     zt_free(hit_sse);
-    node_cleanup(&G.n);
-    node_cleanup(&W.n);
-    rm_rf(G.dir);
-    rm_rf(W.dir);
-    zt_identity_free(G.id);
-    zt_identity_free(W.id);
+    keyed_free(&G);
+    keyed_free(&W);
     return rc;
 }

@@ -171,6 +171,9 @@ struct zt_cfg_integration {
     char *jwt_audience;
     char *webhook_secret;     /* secret */
     int64_t timeout_ms;
+    char *webhook_path;       /* appended to api_url */
+    int64_t webhook_retry_base_ms;
+    int64_t webhook_max_attempts;
 };
 /* privacy.yaml */
 struct zt_cfg_pii_pattern {   /* privacy.extra_patterns[] */

@@ -10,7 +10,6 @@
 #include "zentalk/zt_ledger.h"
 #include "zentalk/zt_store.h"
 
-extern char **environ;
 
 static const char USAGE[] =
     "Usage: zentalk ledger audit [--config DIR] [--data-dir DIR]\n"
@@ -25,24 +24,11 @@ static const char USAGE[] =
 
 static int open_books(const char *config_dir, const char *data_dir, struct zt_store **st, struct zt_ledger **l)
 {
-    struct zt_config cfg;
-    struct zt_buf errs;
-    memset(&cfg, 0, sizeof cfg);
-    zt_buf_init(&errs, 1 << 16);
-    int rc = zt_config_init_defaults(&cfg);
-    const char *dir = config_dir ? config_dir : zt_config_default_dir();
-    if (!dir && access("config", R_OK) == 0) dir = "config";
-    if (!rc && dir) rc = zt_config_load_dir(&cfg, dir, &errs);
-    if (!rc) rc = zt_config_apply_env(&cfg, environ, &errs);
-    if (!rc && data_dir) rc = zt_config_set(&cfg, "node.data_dir", data_dir, "--data-dir", &errs);
-    if (!rc) rc = zt_store_open_config(&cfg, NULL, st, &errs);
+    int rc = zt__cli_open_store(config_dir, data_dir, st);
     if (!rc && (rc = zt_ledger_new(*st, l)) != 0) {
         zt_store_close(*st);
-        zt_buf_sayf(&errs, "the ledger: %s", zt_strerror(rc));
+        fprintf(stderr, "zentalk: the ledger: %s\n", zt_strerror(rc));
     }
-    if (rc) fprintf(stderr, "zentalk: %s\n", errs.len ? zt_buf_str(&errs) : zt_strerror(rc));
-    zt_buf_deinit(&errs);
-    zt_config_deinit(&cfg);
     return rc;
 }
 

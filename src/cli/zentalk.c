@@ -19,6 +19,7 @@
 #include "lex.h"
 #include "cmd_keys.h"
 #include "cmd_ledger.h"
+#include "cmd_webhooks.h"
 #include "cmd_models.h"
 #include "cmd_privacy.h"
 #include "cmd_gdpr.h"
@@ -43,7 +44,7 @@
 static const char *const commands[] = {
     "status",  "models",   "run",   "chat",      "gpus",      "keygen",    "id",        "attest",   "spam",    "entities",
     "train",   "peers",    "translate", "pii",   "privacy",   "audit",     "job",      "search",  "categorize",
-    "replies", "summarize", "sentiment", "moderate", "language", "intents", "nodes",   "jobs", "ledger", "completion", NULL,
+    "replies", "summarize", "sentiment", "moderate", "language", "intents", "nodes",   "jobs", "ledger", "webhooks", "completion", NULL,
 };
 
 static bool is_command(const char *w)
@@ -139,6 +140,8 @@ static void usage(FILE *out)
             "  jobs [--url URL] [--json]     an orchestrator's recent jobs and their states (role admin)\n"
             "  ledger audit|balance ADDRESS|deposit ADDRESS TOKENS --key KEY [--config DIR] [--data-dir DIR]\n"
             "                                the node's CHAIN ledger, in its database (see zentalk ledger --help)\n"
+            "  webhooks list [--all] [--json] [--config DIR] [--data-dir DIR]\n"
+            "                                webhooks to the API server pending or failed, from the node's database\n"
             "  translate [--from LANG] --to LANG [--keep-marks] [--json] [TEXT...]\n"
             "                                translate TEXT (or stdin) with the node's Apertium pairs\n"
             "  pii [--feature NAME] [--json] [TEXT]\n"
@@ -389,6 +392,10 @@ static int dispatch(int argc, char **argv)
         if (zt_hash_init() != 0) return 1;
         json_set_alloc_funcs(zt_malloc, zt_free);
         return zt__cli_ledger(argc - ci, argv + ci);
+    }
+    if (ci > 0 && strcmp(argv[ci], "webhooks") == 0) {
+        json_set_alloc_funcs(zt_malloc, zt_free);
+        return zt__cli_webhooks(argc - ci, argv + ci);
     }
     if (ci > 0 && strcmp(argv[ci], "audit") == 0) {
         if (zt_hash_init() != 0) return 1;

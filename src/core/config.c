@@ -458,16 +458,22 @@ TABLE(chain_table, chain_keys, struct zt_cfg_chain, NULL);
 
 /* integration.yaml */
 static const struct cfg_key integration_keys[] = {
-    STR_KEY(struct zt_cfg_integration, api_url, "", 2048, KF_URL, KEY_RESERVED,
-            "zentalk-api base URL; empty = standalone node."),
+    STR_KEY(struct zt_cfg_integration, api_url, "", 2048, KF_URL, 0,
+            "zentalk-api base URL, where webhooks go (with webhook_path); empty = standalone node, no webhooks."),
     STR_KEY(struct zt_cfg_integration, jwt_issuer, "zentalk-api", 256, KF_ANY, 0,
             "Expected iss claim of JWTs."),
     STR_KEY(struct zt_cfg_integration, jwt_audience, "zentalk-ai", 256, KF_ANY, 0,
             "Expected aud claim of JWTs."),
-    STR_KEY(struct zt_cfg_integration, webhook_secret, "", ZT_CFG_MAX_STR, KF_ANY, KEY_SECRET | KEY_RESERVED,
-            "HMAC secret signing webhooks to zentalk-api; empty = webhooks off."),
-    INT_KEYF(struct zt_cfg_integration, timeout_ms, 10000, 100, 600000, KEY_RESERVED,
-            "Milliseconds per call to zentalk-api."),
+    STR_KEY(struct zt_cfg_integration, webhook_secret, "", ZT_CFG_MAX_STR, KF_ANY, KEY_SECRET,
+            "HMAC-SHA256 secret signing webhooks to zentalk-api (job completions, payouts); empty = webhooks off."),
+    INT_KEY(struct zt_cfg_integration, timeout_ms, 10000, 100, 600000,
+            "Milliseconds per call to zentalk-api (a webhook attempt that takes longer is retried)."),
+    STR_KEY(struct zt_cfg_integration, webhook_path, "/v1/webhooks/zentalk-ai", 256, KF_ANY, KEY_NONEMPTY,
+            "Path under api_url that webhooks are posted to."),
+    INT_KEY(struct zt_cfg_integration, webhook_retry_base_ms, 1000, 10, 3600000,
+            "Milliseconds before a failed webhook is sent again; doubled after each attempt (at most an hour)."),
+    INT_KEY(struct zt_cfg_integration, webhook_max_attempts, 12, 1, 100,
+            "Attempts after which a webhook is marked failed (zentalk webhooks list shows it)."),
 };
 TABLE(integration_table, integration_keys, struct zt_cfg_integration, NULL);
 

@@ -37,6 +37,7 @@
 #include "zentalk/zt_annotate.h"
 #include "zentalk/zt_asset.h"
 #include "zentalk/zt_auth.h"
+#include "zentalk/zt_bridge.h"
 #include "zentalk/zt_dht.h"
 #include "zentalk/zt_featset.h"
 #include "zentalk/zt_gdpr.h"
@@ -82,6 +83,7 @@ struct zt_node {
     struct zt__relay *relay;
     struct zt__route *route;
     struct zt_rcache *rcache; /* the gateway's result cache (NULL: off) */
+    struct zt_bridge *bridge; /* webhooks to integration.api_url (NULL: off) */
     struct zt_translate *translator; /* the Apertium pipelines (features.translate) */
     struct zt__tr *translate;
     struct zt_annot_engine *annot; /* live annotations (/v1/ws) */
@@ -504,6 +506,8 @@ int zt_node_new(const struct zt_config *cfg, const char *node_id, const struct z
     if (!rc) rc = zt_infer_register_metrics(n->models, n->metrics);
     if (!rc) rc = build_network(n, err);
     if (!rc) rc = build_rcache(n, err);
+    if (!rc && (rc = zt_bridge_new(cfg, &n->bridge, err)) == 0 && (rc = zt_bridge_register_metrics(n->bridge, n->metrics)) == 0)
+        zt__route_set_bridge(n->route, n->bridge); /* integration.api_url + webhook_secret */
     if (!rc) rc = build_features(n, err);
     if (!rc) zt__tr_set_infer(n->translate, n->models); /* features.translate.model */
     if (!rc && (rc = zt__gdpr_new(cfg, node_id, n->privacy, n->search, n->wallet, &n->gdpr)) != 0)
@@ -667,6 +671,7 @@ void zt_node_free(struct zt_node *n)
     zt__relay_free(n->relay);
     zt__route_free(n->route);
     zt_rcache_free(n->rcache); /* after the routes that use it */
+    zt_bridge_free(n->bridge); /* undelivered webhooks stay in the outbox */
     zt__orch_free(n->orch);
     zt_sched_free(n->sched);
     zt_registry_free(n->registry);

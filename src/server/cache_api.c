@@ -17,6 +17,7 @@
 
 #include "openai.h"
 #include "zentalk/zt_alloc.h"
+#include "zentalk/zt_bridge.h"
 #include "zentalk/zt_hash.h"
 #include "zentalk/zt_hex.h"
 #include "zentalk/zt_json_num.h"
@@ -174,6 +175,8 @@ bool zt__cache_lookup(const struct zt__cache_env *env, struct zt__req_ctx *cx, j
         zt__req_note_job(cx, job_hex);
         zt_log(ZT_LOG_DEBUG, "result_cache_hit", "job_id=%s model=%s request_id=%s", job_hex, model,
                zt_http_req_id(cx->req));
+        zt__cache_job_webhook(env->bridge, job_hex, cx->principal.identity, model, e.worker, "cache",
+                              e.prompt_tokens, e.completion_tokens, 0);
     }
     zt_rcache_entry_deinit(&e);
     zt__cache_req_deinit(q);
@@ -230,4 +233,38 @@ void zt__cache_req_deinit(struct zt__cache_req *q)
     if (q->text.data) sodium_memzero(q->text.data, q->text.cap);
     zt_buf_deinit(&q->text);
     q->on = q->verify = false;
+}
+
+void zt__cache_job_webhook(struct zt_bridge *b, const char *job_id, const char *user, const char *model,
+                           const char *worker, const char *outcome, uint32_t prompt_tokens,
+                           uint32_t completion_tokens, uint64_t duration_ms)
+{
+    if (!b || !job_id || !job_id[0]) return;
+    char key[ZT_BRIDGE_KEY_MAX + 1];
+    snprintf(key, sizeof key, "job.completed:%s", job_id);
+    json_t *d = json_pack("{s:s,s:s?,s:s,s:s,s:s,s:b,s:I,s:I,s:I}", "job_id", job_id, "user", user && user[0] ? user : NULL,
+                          "model", model, "worker", worker, "outcome", outcome, "ok",
+                          zt_str_eq(outcome, "ok") || zt_str_eq(outcome, "cache"), "prompt_tokens",
+                          (json_int_t)prompt_tokens, "completion_tokens", (json_int_t)completion_tokens, "duration_ms",
+                          (json_int_t)duration_ms);
+    if (d) zt_ignore(zt_bridge_emit(b, "job.completed", key, d));
+    json_decref(d);
+}
+
+void zt__cache_payout_webhook(struct zt_bridge *b, const struct zt_ledger_prices *p, const char *job_id,
+                              const char *user, const char *worker, uint32_t prompt_tokens,
+                              uint32_t completion_tokens)
+{
+    zt_u128 cost, fee;
+    if (!b || !p || !job_id || !job_id[0] || zt_ledger_job_cost(p, prompt_tokens, completion_tokens, &cost, &fee))
+        return;
+    char key[ZT_BRIDGE_KEY_MAX + 1], cs[ZT_U128_STR_LEN], fs[ZT_U128_STR_LEN];
+    snprintf(key, sizeof key, "payout.settled:%s", job_id);
+    zt_u128_format(cost, cs);
+    zt_u128_format(fee, fs);
+    json_t *d = json_pack("{s:s,s:s?,s:s,s:s,s:s,s:I,s:I}", "job_id", job_id, "user", user && user[0] ? user : NULL,
+                          "worker", worker, "amount", cs, "fee", fs, "prompt_tokens", (json_int_t)prompt_tokens,
+                          "completion_tokens", (json_int_t)completion_tokens);
+    if (d) zt_ignore(zt_bridge_emit(b, "payout.settled", key, d));
+    json_decref(d);
 }

@@ -38,6 +38,7 @@ struct zt__cache_env {
     const struct zt_config *cfg;
     const struct zt_identity *id;    /* signs cache receipts */
     struct zt_chain *chain;          /* bills hits (NULL: free) */
+    struct zt_bridge *bridge;        /* job.completed webhooks (NULL: none) */
 };
 
 /* Before a remote job starts (after the privacy verdict v): true when the
@@ -56,5 +57,19 @@ void zt__cache_done(const struct zt__cache_env *env, struct zt__cache_req *q, co
 /* The job starts again on another worker: forget the text so far. */
 void zt__cache_restart(struct zt__cache_req *q);
 void zt__cache_req_deinit(struct zt__cache_req *q);
+
+/* The webhooks of the gateway's job path (zt_bridge.h; b NULL: no-op):
+ * job.completed (key "job.completed:<job id>": no text, the counts and
+ * where it ran; outcome "ok", "cache", or why it failed) and
+ * payout.settled (key "payout.settled:<job id>": what the worker earned at
+ * prices p, in base units). */
+struct zt_bridge;
+struct zt_ledger_prices;
+void zt__cache_job_webhook(struct zt_bridge *b, const char *job_id, const char *user, const char *model,
+                           const char *worker, const char *outcome, uint32_t prompt_tokens,
+                           uint32_t completion_tokens, uint64_t duration_ms);
+void zt__cache_payout_webhook(struct zt_bridge *b, const struct zt_ledger_prices *p, const char *job_id,
+                              const char *user, const char *worker, uint32_t prompt_tokens,
+                              uint32_t completion_tokens);
 
 #endif

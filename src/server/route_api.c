@@ -31,6 +31,7 @@
 #include "openai.h"
 #include "orch_api.h"
 #include "zentalk/zt_alloc.h"
+#include "zentalk/zt_bridge.h"
 #include "zentalk/zt_jobs.h"
 #include "zentalk/zt_ledger.h"
 #include "zentalk/zt_log.h"
@@ -60,6 +61,7 @@ struct zt__route {
     struct zt__orch *orch;    /* this node's orchestrator, or NULL */
     struct zt_chain *chain;   /* chain.enabled: the books jobs are paid from (zt_ledger.h), or NULL */
     struct zt_rcache *cache;  /* the result cache (cache_api.h), or NULL */
+    struct zt_bridge *bridge; /* webhooks to the API server (zt_bridge.h), or NULL */
     pthread_mutex_t mu;       /* per, waiting */
     pthread_cond_t cv;        /* a scheduler event arrived */
     struct rjob *waiting;     /* jobs placed through the scheduler (sched_next) */
@@ -91,6 +93,7 @@ struct rjob {
     int fail;               /* ZT_E* while answering */
     struct zt_buf text;     /* non-streamed answer (restored: wiped) */
     struct zt__cache_req cache; /* the result cache: the key to store the answer under */
+    char user[ZT_AUTH_ID_MAX];  /* the caller's identity, for the completion webhook */
     uint64_t start_ms;
     /* placed through the scheduler (r->orch): the job's id there, the body
      * kept to seal it again to another worker, and what the pump said
@@ -166,9 +169,14 @@ void zt__route_set_cache(struct zt__route *r, struct zt_rcache *c)
     if (r) r->cache = c;
 }
 
+void zt__route_set_bridge(struct zt__route *r, struct zt_bridge *b)
+{
+    if (r) r->bridge = b;
+}
+
 static struct zt__cache_env cache_env(const struct zt__route *r)
 {
-    return (struct zt__cache_env){.cache = r->cache, .cfg = r->cfg, .id = r->id, .chain = r->chain};
+    return (struct zt__cache_env){.cache = r->cache, .cfg = r->cfg, .id = r->id, .chain = r->chain, .bridge = r->bridge};
 }
 
 void zt__route_shutdown(struct zt__route *r, uint64_t wait_ms)
@@ -493,6 +501,10 @@ static const char *answer_outcome(struct rjob *j, const struct zt_job_outcome *o
 static void log_done(struct rjob *j, const struct zt_job_outcome *o, const char *outcome)
 {
     bool ok = strcmp(outcome, "ok") == 0;
+    if (strcmp(outcome, "retry") != 0)
+        zt__cache_job_webhook(j->r->bridge, j->sched_id[0] ? j->sched_id : j->job ? zt_job_call_id(j->job) : NULL,
+                              j->user, j->model, j->worker.node_id, outcome, o->result.final.prompt_tokens,
+                              o->result.final.completion_tokens, zt_time_mono_ms() - j->start_ms);
     if (strcmp(outcome, "client_gone") != 0) count_peer(j->r, j->worker.node_id, ok);
     zt_log(ok ? ZT_LOG_INFO : ZT_LOG_WARN, "remote_job_done",
            "job_id=%s sched_job=%s worker=%s workers=%u via=%s model=%s outcome=%s worker_status=%ld prompt_tokens=%u "
@@ -821,6 +833,9 @@ static void run_sched(void *arg)
     bool paid = o.status == ZT_JOB_VERIFIED && outcome && strcmp(outcome, "ok") == 0;
     zt_chain_job_end(r->chain, j->sched_id, paid, paid ? worker : NULL, o.result.final.prompt_tokens,
                      o.result.final.completion_tokens); /* settle or refund (chain.enabled) */
+    if (paid && r->chain)
+        zt__cache_payout_webhook(r->bridge, zt_chain_prices(r->chain), j->sched_id, j->user, worker,
+                                 o.result.final.prompt_tokens, o.result.final.completion_tokens);
     /* whatever happened, the job is over here: one still active in the
      * scheduler (requeued and reassigned while its first worker finished
      * after all, or left for another reason) must not hold a slot */
@@ -1038,6 +1053,7 @@ bool zt__route_generate(struct zt__route *r, struct zt__req_ctx *cx, json_t *bod
     zt_strlcpy(j->model, model, sizeof j->model);
     zt__openai_answer_init(&j->oa, chat, j->model, zt_http_req_id(req), j->id, sizeof j->id);
     j->worker = w;
+    zt_strlcpy(j->user, cx->principal.identity, sizeof j->user);
     zt_buf_init(&j->text, TEXT_MAX);
     struct zt__cache_env env = cache_env(r);
     if (zt__cache_lookup(&env, cx, body, chat, j->model, max_tokens, &j->verdict, opts.stream, opts.include_usage,

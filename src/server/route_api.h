@@ -62,6 +62,11 @@ void zt__route_set_chain(struct zt__route *r, struct zt_chain *c);
  * the same scope is answered from it (cache_api.h). */
 struct zt_rcache;
 void zt__route_set_cache(struct zt__route *r, struct zt_rcache *c);
+/* The API bridge (zt_bridge.h; NULL: none): a job.completed webhook for
+ * every remote job and cache answer, a payout.settled one for every job
+ * settled to its worker. */
+struct zt_bridge;
+void zt__route_set_bridge(struct zt__route *r, struct zt_bridge *b);
 /* The orchestrator's event sink (zt__orch_set_sink): assignments and
  * failures of the jobs waiting here. */
 struct zt_sched_event;

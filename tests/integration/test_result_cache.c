@@ -20,7 +20,6 @@
  * G_R (database.result_cache: redis on the program's redis-server): a hit
  *   from Redis; Redis holds no plaintext (skipped with the reason when no
  *   redis-server can start). */
-#include <jwt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +28,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "keyed.h"
 #include "zt_test_servers.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_envelope.h"
@@ -40,48 +40,13 @@
 
 #define SECRET "result-cache-test-secret-0123456789"
 
-struct keyed {
-    struct zt_identity *id;
-    char dir[256];
-    char data[320];
-    struct node n;
-};
-
-static struct keyed W, G, G_OFF, G_V, G_R;
+static struct keyed_node W, G, G_OFF, G_V, G_R;
 static bool have_model, have_redis;
 static char model_path[1024], redis_url[128], alice[1024], bob[1024];
 
 #define Q1 "{\"model\":\"stories\",\"messages\":[{\"role\":\"user\",\"content\":\"Once upon a time\"}],\"max_tokens\":12,\"seed\":7%s}"
 
-static void make_keyed(struct keyed *k)
-{
-    tmp_dir(k->dir, sizeof k->dir, "rcache");
-    snprintf(k->data, sizeof k->data, "%s/data", k->dir);
-    assert_int_equal(mkdir(k->data, 0700), 0);
-    assert_int_equal(zt_identity_generate(&k->id), 0);
-    char key[400];
-    snprintf(key, sizeof key, "%s/node.key", k->data);
-    assert_int_equal(zt_identity_save(k->id, key, NULL, 0, NULL, 0, NULL), 0);
-}
-
-static void mint(const char *sub, char *out, size_t cap)
-{
-    jwt_t *j = NULL;
-    assert_int_equal(jwt_new(&j), 0);
-    assert_int_equal(jwt_add_grant(j, "sub", sub), 0);
-    assert_int_equal(jwt_add_grant(j, "role", "user"), 0);
-    assert_int_equal(jwt_add_grant(j, "iss", "zentalk-api"), 0);
-    assert_int_equal(jwt_add_grant(j, "aud", "zentalk-ai"), 0);
-    assert_int_equal(jwt_add_grant_int(j, "exp", (long)time(NULL) + 3600), 0);
-    assert_int_equal(jwt_set_alg(j, JWT_ALG_HS256, (const unsigned char *)SECRET, (int)strlen(SECRET)), 0);
-    char *t = jwt_encode_str(j);
-    assert_non_null(t);
-    snprintf(out, cap, "Bearer %s", t);
-    free(t);
-    jwt_free(j);
-}
-
-static void start_gateway(struct keyed *g, char *dw, const char *const *env)
+static void start_gateway(struct keyed_node *g, char *dw, const char *const *env)
 {
     char *gp[1] = {dw};
     put_file(g->dir, "encryption.yaml", "encryption:\n  jwt_secret: \"" SECRET "\"\n");
@@ -96,31 +61,10 @@ static int setup(void **state)
     (void)find_test_model("stories260K.gguf", model_path, sizeof model_path);
     have_model = access(model_path, R_OK) == 0;
     if (!have_model) return 0;
-    struct keyed *gs[] = {&G, &G_OFF, &G_V, &G_R};
-    make_keyed(&W);
-    for (size_t i = 0; i < 4; i++) make_keyed(gs[i]);
-    int64_t exp = zt_time_real_ms() / 1000 + 3600;
-    const char *roles[] = {"gateway"};
-    char *dg[4];
-    for (size_t i = 0; i < 4; i++)
-        assert_int_equal(zt_identity_descriptor(gs[i]->id, roles, 1, NULL, 0, "http://127.0.0.1:1", exp, &dg[i]), 0);
-    put_json_array(W.data, "peers.json", dg, 4);
-    for (size_t i = 0; i < 4; i++) zt_free(dg[i]);
-    char yaml[1600];
-    snprintf(yaml, sizeof yaml,
-             "model_cache:\n  memory_budget_mb: 0\n  default_model: stories\n"
-             "models:\n  - id: stories\n    path: %s\n    context_size: 256\n    max_tokens: 32\n",
-             model_path);
-    put_file(W.dir, "models.yaml", yaml);
-    put_file(W.dir, "gpu-pool.yaml", "gpu_pool:\n  cpu_threads: 1\n  max_batch: 2\n");
-    const char *const wargs[] = {"--config", W.dir, NULL};
-    static const char *const wenv[] = {"ZENTALK_ENCRYPTION_SEALED_JOBS_CALLERS=peer", NULL};
-    node_spawn(&W.n, wargs, wenv, true, W.dir);
-    struct resp d;
-    http(W.n.port, "GET", "/v1/node/descriptor", NULL, NULL, &d);
-    assert_int_equal(d.status, 200);
-    char *dw = zt_strdup(zt_buf_str(&d.body));
-    resp_free(&d);
+    struct keyed_node *gs[] = {&G, &G_OFF, &G_V, &G_R};
+    keyed_make(&W, "rcache");
+    for (size_t i = 0; i < 4; i++) keyed_make(gs[i], "rcache");
+    char *dw = keyed_tiny_worker(&W, model_path, "stories", gs, 4, 32);
 
     static const char *const genv[] = {"ZENTALK_DATABASE_RESULT_CACHE_VERIFY_PERMILLE=0", NULL};
     start_gateway(&G, dw, genv);
@@ -137,20 +81,16 @@ static int setup(void **state)
         start_gateway(&G_R, dw, renv);
     }
     zt_free(dw);
-    mint("alice", alice, sizeof alice);
-    mint("bob", bob, sizeof bob);
+    keyed_bearer(SECRET, "alice", alice, sizeof alice);
+    keyed_bearer(SECRET, "bob", bob, sizeof bob);
     return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    struct keyed *all[] = {&W, &G, &G_OFF, &G_V, &G_R};
-    for (size_t i = 0; i < 5; i++) {
-        if (all[i]->n.pid) node_cleanup(&all[i]->n);
-        zt_identity_free(all[i]->id);
-        if (all[i]->dir[0]) rm_rf(all[i]->dir);
-    }
+    struct keyed_node *all[] = {&W, &G, &G_OFF, &G_V, &G_R};
+    for (size_t i = 0; i < 5; i++) keyed_free(all[i]);
     return 0;
 }
 
