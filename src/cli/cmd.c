@@ -5,11 +5,8 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "http.h"
-#include "zentalk/zt_config.h"
-#include "zentalk/zt_store.h"
 #include "zentalk/zt_json_num.h"
 #include "zentalk/zt_str.h"
 
@@ -125,25 +122,4 @@ bool zt__cli_url_ok(const char *url)
     if (zt_str_starts_with(url, "http://") || zt_str_starts_with(url, "https://")) return true;
     zt__cli_say("--url must start with http:// or https:// (got '%s')", url);
     return false;
-}
-
-extern char **environ;
-
-int zt__cli_open_store(const char *config_dir, const char *data_dir, struct zt_store **st)
-{
-    struct zt_config cfg;
-    struct zt_buf errs;
-    memset(&cfg, 0, sizeof cfg);
-    zt_buf_init(&errs, 1 << 16);
-    int rc = zt_config_init_defaults(&cfg);
-    const char *dir = config_dir ? config_dir : zt_config_default_dir();
-    if (!dir && access("config", R_OK) == 0) dir = "config";
-    if (!rc && dir) rc = zt_config_load_dir(&cfg, dir, &errs);
-    if (!rc) rc = zt_config_apply_env(&cfg, environ, &errs);
-    if (!rc && data_dir) rc = zt_config_set(&cfg, "node.data_dir", data_dir, "--data-dir", &errs);
-    if (!rc) rc = zt_store_open_config(&cfg, NULL, st, &errs);
-    if (rc) fprintf(stderr, "zentalk: %s\n", errs.len ? zt_buf_str(&errs) : zt_strerror(rc));
-    zt_buf_deinit(&errs);
-    zt_config_deinit(&cfg);
-    return rc;
 }

@@ -85,14 +85,4 @@ int zt__cli_check_answer(int rc, long status, const struct zt_buf *body);
 /* The JSON of j, indented, and a newline on stdout. */
 void zt__cli_print_json(const json_t *j);
 
-/* ---- the node's database, for commands run on its machine ----------------- */
-
-/* Open the node's store as the node would: the configuration of
- * config_dir (NULL: the default directory, else ./config if present, else
- * the defaults), the environment, node.data_dir = data_dir when given.
- * On failure the reason is printed ("zentalk: ...") and the error
- * returned. */
-struct zt_store;
-int zt__cli_open_store(const char *config_dir, const char *data_dir, struct zt_store **st);
-
 #endif

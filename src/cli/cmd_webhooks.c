@@ -6,9 +6,11 @@
 #include <time.h>
 
 #include "cmd.h"
+#include "cmd_ledger.h"
 #include "cmd_webhooks.h"
 #include "zentalk/zt_bridge.h"
 #include "zentalk/zt_buf.h"
+#include "zentalk/zt_config.h"
 #include "zentalk/zt_store.h"
 #include "zentalk/zt_str.h"
 
@@ -22,11 +24,19 @@ static const char USAGE[] =
 
 static int open_outbox(const char *config_dir, const char *data_dir, struct zt_store **st)
 {
-    int rc = zt__cli_open_store(config_dir, data_dir, st);
+    struct zt_config cfg; /* the node's configuration, as `zentalk ledger` reads it */
+    int rc = zt__cli_ledger_open(config_dir, data_dir, &cfg, NULL, NULL);
+    if (rc) return rc;
+    struct zt_buf errs;
+    zt_buf_init(&errs, 1 << 16);
+    rc = zt_store_open_config(&cfg, NULL, st, &errs);
     if (!rc && (rc = zt_bridge_migrate(*st)) != 0) {
         zt_store_close(*st);
-        fprintf(stderr, "zentalk: the webhook outbox: %s\n", zt_strerror(rc));
+        zt_buf_sayf(&errs, "the webhook outbox: %s", zt_strerror(rc));
     }
+    if (rc) fprintf(stderr, "zentalk: %s\n", errs.len ? zt_buf_str(&errs) : zt_strerror(rc));
+    zt_buf_deinit(&errs);
+    zt_config_deinit(&cfg);
     return rc;
 }
 
