@@ -507,6 +507,11 @@ ZT_NODISCARD int zt_chain_payout_round(struct zt_chain *c, int64_t now_ms, struc
  * ZT_ECRYPTO/ZT_EPERM/ZT_EPARSE (err says why) when a key is named and
  * does not load. zt_chain_free stops the thread. */
 ZT_NODISCARD int zt_chain_payouts_start(struct zt_chain *c, struct zt_buf *err);
+/* fn(ud, batch) after each batch a payout round builds (state pending)
+ * and each it exports (state submitted), outside the books' lock, on the
+ * round's thread (the node's API bridge sends payout webhooks from it).
+ * Set before zt_chain_payouts_start; NULL: none. */
+void zt_chain_set_on_batch(struct zt_chain *c, void (*fn)(void *ud, const struct zt_ledger_batch_info *bi), void *ud);
 /* The EIP-712 domain of this node's batch signatures (chain.yaml). */
 const struct zt_eip712_domain *zt_chain_domain(const struct zt_chain *c);
 

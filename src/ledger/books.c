@@ -54,7 +54,17 @@ struct zt_chain {
     pthread_cond_t cond;
     pthread_t thread;
     bool running, stop;
+    /* told of each batch built and exported (zt_chain_set_on_batch) */
+    void (*on_batch)(void *ud, const struct zt_ledger_batch_info *bi);
+    void *on_batch_ud;
 };
+
+void zt_chain_set_on_batch(struct zt_chain *c, void (*fn)(void *ud, const struct zt_ledger_batch_info *bi), void *ud)
+{
+    if (!c) return;
+    c->on_batch = fn;
+    c->on_batch_ud = ud;
+}
 
 int zt_chain_open(const struct zt_config *cfg, struct zt_chain **out, struct zt_buf *err)
 {
@@ -374,9 +384,11 @@ int zt_chain_payout_round(struct zt_chain *c, int64_t now_ms, struct zt_chain_ro
     pthread_mutex_lock(&c->mu);
     rc = zt_ledger_batch(c->l, now_ms - c->prices.dispute_window_ms, c->prices.min_payout, now_ms, &r.batch_id,
                          &r.n_leaves);
+    struct zt_ledger_batch_info built = {0};
     if (!rc) {
         struct zt_ledger_batch_info bi;
-        if (!zt_ledger_batch_info(c->l, r.batch_id, &bi) && zt_u128_add(c->batched, bi.total, &c->batched))
+        if (!zt_ledger_batch_info(c->l, r.batch_id, &bi)) built = bi;
+        if (built.id && zt_u128_add(c->batched, bi.total, &c->batched))
             c->batched = ZT_U128_MAX;
         atomic_fetch_add_explicit(&c->batches, 1, memory_order_relaxed);
         zt_log(ZT_LOG_INFO, "ledger_batch_built", "batch=%lld leaves=%zu", (long long)r.batch_id, r.n_leaves);
@@ -386,6 +398,7 @@ int zt_chain_payout_round(struct zt_chain *c, int64_t now_ms, struct zt_chain_ro
     }
     if (!rc) rc = zt_ledger_batch_unfinished(c->l, ids, ROUND_MAX_BATCHES, &n);
     pthread_mutex_unlock(&c->mu);
+    if (built.id && c->on_batch) c->on_batch(c->on_batch_ud, &built);
     if (rc) goto out;
     if (n && mkdir(c->export_dir, 0700) != 0 && errno != EEXIST) {
         rc = ZT_EIO;
@@ -409,8 +422,10 @@ int zt_chain_payout_round(struct zt_chain *c, int64_t now_ms, struct zt_chain_ro
             r.n_exported++;
             atomic_fetch_add_explicit(&c->batches_exported, 1, memory_order_relaxed);
             zt_log(ZT_LOG_INFO, "ledger_batch_exported", "batch=%lld file=%s", (long long)ids[i], path);
+            bi.state = ZT_BATCH_SUBMITTED;
         }
         pthread_mutex_unlock(&c->mu);
+        if (!rc && bi.state == ZT_BATCH_SUBMITTED && c->on_batch) c->on_batch(c->on_batch_ud, &bi);
     }
     if (r.n_waiting)
         zt_log(ZT_LOG_WARN, "ledger_batches_unsigned",
