@@ -363,6 +363,20 @@ static int build_sweeper(struct zt_node *n)
 
 /* The orchestrator role: a store handle of its own (one SQLite connection
  * on the node store), the registry, the scheduler, their HTTP side. */
+/* A payout batch built (pending) or exported (submitted): a webhook to the
+ * API server (zt_bridge.h), keyed by batch and state. */
+static void batch_webhook(void *ud, const struct zt_ledger_batch_info *bi)
+{
+    char key[96], total[ZT_U128_STR_LEN];
+    const char *state = zt_ledger_batch_state_name(bi->state);
+    snprintf(key, sizeof key, "payout.batch:%lld:%s", (long long)bi->id, state);
+    zt_u128_format(bi->total, total);
+    json_t *d = json_pack("{s:I,s:s,s:s,s:I}", "batch_id", (json_int_t)bi->id, "state", state, "total", total,
+                          "leaves", (json_int_t)bi->n_leaves);
+    if (d) zt_ignore(zt_bridge_emit(ud, bi->state == ZT_BATCH_PENDING ? "payout.batched" : "payout.submitted", key, d));
+    json_decref(d);
+}
+
 static int build_orchestrator(struct zt_node *n, struct zt_buf *err)
 {
     const struct zt_config *cfg = n->cfg;
@@ -403,8 +417,9 @@ static int build_orchestrator(struct zt_node *n, struct zt_buf *err)
         zt_ignore(zt_buf_appendf(err, " (orchestrator role)"));
         return rc;
     }
-    if ((cfg->chain.enabled && (rc = zt_chain_open(cfg, &n->chain, err)) != 0) ||
-        (rc = zt_chain_register_metrics(n->chain, n->metrics)) != 0 ||
+    if (cfg->chain.enabled && (rc = zt_chain_open(cfg, &n->chain, err)) == 0 && n->bridge)
+        zt_chain_set_on_batch(n->chain, batch_webhook, n->bridge); /* payout webhooks (integration.api_url) */
+    if (rc || (rc = zt_chain_register_metrics(n->chain, n->metrics)) != 0 ||
         (n->chain && (rc = zt_chain_payouts_start(n->chain, err)) != 0)) {
         zt_ignore(zt_buf_appendf(err, " (chain.enabled: the ledger)"));
         return rc;
@@ -676,12 +691,12 @@ void zt_node_free(struct zt_node *n)
     zt__relay_free(n->relay);
     zt__route_free(n->route);
     zt_rcache_free(n->rcache); /* after the routes that use it */
-    zt_bridge_free(n->bridge); /* undelivered webhooks stay in the outbox */
     zt__orch_free(n->orch);
     zt_sched_free(n->sched);
     zt_registry_free(n->registry);
     zt_store_close(n->orch_store); /* after the registry and scheduler that used it */
     zt_chain_free(n->chain);       /* after the routes that settle through it */
+    zt_bridge_free(n->bridge);     /* after the routes and the payout loop that emit; undelivered webhooks stay */
     for (size_t i = 0; i < JOINED_MAX; i++) zt_free(n->joined[i]);
     pthread_mutex_destroy(&n->joined_mu);
     zt_nodeauth_verifier_free(n->nodeauth);
