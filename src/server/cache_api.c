@@ -6,8 +6,9 @@
  * with an identity (a token's subject, a wallet session, a signed peer;
  * anonymous callers and the tokenless loopback operator have none to
  * scope by and are never cached), while privacy.result_cache is not off and
- * privacy.retention_cache_days is not 0. The scope is the caller (user) or
- * every caller of this gateway (tenant). A hit is answered at once, on the
+ * privacy.retention_cache_days is not 0. The scope is the caller (user:
+ * its audit pseudonym, which a GDPR erase shreds) or every caller of this
+ * gateway (tenant). A hit is answered at once, on the
  * HTTP thread: no worker, no pool slot. */
 #include "cache_api.h"
 
@@ -28,13 +29,24 @@
 
 #define SSE_MAX ((size_t)16 << 20)
 
-static bool scope_of(const struct zt_config *cfg, const struct zt__req_ctx *cx, char *out, size_t n)
+/* The scope of an entry: "tenant", or "user:" + the caller's audit
+ * pseudonym (zt_pseudoid.h), so that a GDPR erase, which destroys the
+ * pseudonym's salt, makes the caller's entries unreachable (their names
+ * and value keys derive from it); without pseudonyms (audit log off) the
+ * identity itself, and only retention removes them. */
+static bool scope_of(const struct zt__cache_env *env, const struct zt__req_ctx *cx, char *out, size_t n)
 {
     const char *who = cx->principal.identity;
     if (!who[0]) return false; /* anonymous, or the tokenless local operator: no identity to scope by */
-    if (zt_str_eq(cfg->privacy.result_cache, "tenant")) zt_strlcpy(out, "tenant", n);
-    else snprintf(out, n, "user:%s", who);
-    return true;
+    if (zt_str_eq(env->cfg->privacy.result_cache, "tenant")) {
+        zt_strlcpy(out, "tenant", n);
+        return true;
+    }
+    char p[ZT_PSEUDOID_STR];
+    int rc = env->pv ? zt_privacy_layer_pseudonym(env->pv, who, true, p) : ZT_ENOTFOUND;
+    if (rc == 0) snprintf(out, n, "user:%s", p);
+    else if (rc == ZT_ENOTFOUND) snprintf(out, n, "user-id:%s", who);
+    return rc == 0 || rc == ZT_ENOTFOUND;
 }
 
 /* One "data: <json>\n\n" event appended to b (j taken). */
@@ -140,7 +152,7 @@ bool zt__cache_lookup(const struct zt__cache_env *env, struct zt__req_ctx *cx, j
     char scope[ZT_AUTH_ID_MAX + 8];
     if (!env->cache || !env->id || zt_str_eq(cfg->privacy.result_cache, "off") ||
         cfg->privacy.retention_cache_days <= 0 || v->kind != ZT_PRIVACY_VERDICT_ALLOW || v->types != 0 ||
-        !scope_of(cfg, cx, scope, sizeof scope))
+        !scope_of(env, cx, scope, sizeof scope))
         return false;
     if (zt_rcache_key(env->cache, scope, chat ? "chat" : "completion", model, max_tokens, body, q->key) != 0)
         return false;

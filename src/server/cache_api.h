@@ -39,6 +39,7 @@ struct zt__cache_env {
     const struct zt_identity *id;    /* signs cache receipts */
     struct zt_chain *chain;          /* bills hits (NULL: free) */
     struct zt_bridge *bridge;        /* job.completed webhooks (NULL: none) */
+    struct zt_privacy_layer *pv;     /* callers' pseudonyms: the user scope (GDPR erase shreds it) */
 };
 
 /* Before a remote job starts (after the privacy verdict v): true when the

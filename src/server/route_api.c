@@ -176,7 +176,8 @@ void zt__route_set_bridge(struct zt__route *r, struct zt_bridge *b)
 
 static struct zt__cache_env cache_env(const struct zt__route *r)
 {
-    return (struct zt__cache_env){.cache = r->cache, .cfg = r->cfg, .id = r->id, .chain = r->chain, .bridge = r->bridge};
+    return (struct zt__cache_env){.cache = r->cache, .cfg = r->cfg, .id = r->id, .chain = r->chain, .bridge = r->bridge,
+                                  .pv = r->pv};
 }
 
 void zt__route_shutdown(struct zt__route *r, uint64_t wait_ms)

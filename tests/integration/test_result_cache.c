@@ -13,7 +13,7 @@
  *   worker ran once; a streamed request for the same job is a hit too.
  *   bob asks the same question: a miss by G's own counters, run by W.
  *   A request holding personal data (pseudonymised by the policy) is never
- *   cached.
+ *   cached. After alice's GDPR erase her entries cannot be reached.
  * G_OFF (privacy.result_cache: off): nothing cached, every request runs.
  * G_V (result_cache_verify_permille 1000): the repeated request is re-run
  *   by W and compared: counted as verified.
@@ -214,6 +214,25 @@ static void test_users_share_nothing(void **state)
     assert_int_equal(counter(G.n.port, "hit"), hit);
 }
 
+/* A GDPR erase destroys alice's pseudonym salt: her entries can no longer
+ * be named (crypto-shredding); her next request is a miss. */
+static void test_erase_shreds(void **state)
+{
+    (void)state;
+    if (!have_model) zt_skip("tests/models/stories260K.gguf is absent");
+    json_decref(ask(G.n.port, alice, ",\"temperature\":0.7"));
+    json_t *b = ask(G.n.port, alice, ",\"temperature\":0.7");
+    assert_string_equal(zfield(b, "verification"), "cache");
+    json_decref(b);
+    json_t *e = post_json(G.n.port, "/v1/privacy/erase", alice, "{}", 200);
+    json_decref(e);
+    long long miss = counter(G.n.port, "miss");
+    b = ask(G.n.port, alice, ",\"temperature\":0.7");
+    assert_string_equal(zfield(b, "verification"), "receipt");
+    assert_int_equal(counter(G.n.port, "miss"), miss + 1);
+    json_decref(b);
+}
+
 /* privacy.result_cache: off: nothing is kept. */
 static void test_policy_off(void **state)
 {
@@ -283,6 +302,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hit_same_answer_and_receipt),
         cmocka_unit_test(test_users_share_nothing),
+        cmocka_unit_test(test_erase_shreds),
         cmocka_unit_test(test_policy_off),
         cmocka_unit_test(test_reverify),
         cmocka_unit_test(test_redis),
