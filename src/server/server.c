@@ -402,14 +402,17 @@ static void h_admin_status(void *ud, struct zt__req_ctx *cx, json_t *body, struc
 
 /* GET /ui/routes.json: the route table (paths, methods, least role), so
  * that the dashboard shows a panel only for routes this node has (a probe
- * of a missing route would be a 404 in the browser's console). Public, as
- * docs/api.md is. */
+ * of a missing route would be a 404 in the browser's console). A route
+ * whose subsystem this node does not run (its user data is NULL, e.g. the
+ * ledger's without chain.enabled: they answer 404 chain_disabled) is left
+ * out. Public, as docs/api.md is. */
 static void h_ui_routes(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
 {
     struct zt_server *s = ud;
     (void)cx, (void)body;
     json_t *a = json_array();
     for (size_t i = 0; i < s->n_routes && a; i++) {
+        if (!s->routes[i].ud) continue;
         char allow[96];
         allow_header(&s->routes[i], allow, sizeof allow);
         json_array_append_new(a, json_pack("{s:s,s:s,s:s}", "path", s->routes[i].path, "methods", allow, "role",
@@ -434,9 +437,9 @@ static int build_routes(struct zt_server *s)
         {M_GET, "/v1/admin/status", ZT_AUTH_ADMIN, B_NONE, h_admin_status, s, 0, 0},
         {M_GET, "/v1/models", ZT_AUTH_USER, B_NONE, zt__llm_h_models, d->models, 0, 0},
         {M_GET, "/v1/models/", ZT_AUTH_USER, B_NONE, zt__llm_h_model, d->models, 0, 0},
-        {M_GET, "/", ZT_AUTH_NONE, B_NONE, zt__web_h, NULL, 0, 0},
+        {M_GET, "/", ZT_AUTH_NONE, B_NONE, zt__web_h, s, 0, 0},
         {M_GET, "/ui/routes.json", ZT_AUTH_NONE, B_NONE, h_ui_routes, s, 0, 0},
-        {M_GET, "/ui/", ZT_AUTH_NONE, B_NONE, zt__web_h, NULL, 0, 0},
+        {M_GET, "/ui/", ZT_AUTH_NONE, B_NONE, zt__web_h, s, 0, 0},
         {M_POST, "/v1/completions", ZT_AUTH_USER, B_JSON, zt__route_h_completions, d->route, M_POST, 0},
         {M_POST, "/v1/chat/completions", ZT_AUTH_USER, B_JSON, zt__route_h_chat, d->route, M_POST, 0},
         {M_POST, "/v1/embeddings", ZT_AUTH_USER, B_JSON, zt__llm_h_embeddings, d->models, M_POST, 0},
