@@ -17,6 +17,7 @@
 #include "zentalk/zt_hex.h"
 #include "zentalk/zt_log.h"
 #include "zentalk/zt_str.h"
+#include "zentalk/zt_time.h"
 
 struct rds {
     pthread_mutex_t mu;
@@ -26,7 +27,10 @@ struct rds {
     char *password; /* sodium_malloc'd, or NULL */
     struct timeval tv;
     int64_t ttl_ms; /* the entries' lifetime (PX) */
+    uint64_t down_until_ms; /* mono ms: after a failed connect, no new attempt before this */
 };
+
+#define RETRY_CONNECT_MS 1000 /* a Redis that is away costs one connect timeout a second, not one per request */
 
 /* redis://[:password@]host[:port][/db] */
 static int parse(struct rds *r, const char *url)
@@ -76,6 +80,8 @@ static bool ok_reply(redisReply *rep)
 static int connect_now(struct rds *r)
 {
     if (r->c) redisFree(r->c);
+    r->c = NULL;
+    if (zt_time_mono_ms() < r->down_until_ms) return ZT_EIO;
     r->c = redisConnectWithTimeout(r->host, r->port, r->tv);
     if (!r->c || r->c->err) goto fail;
     redisSetTimeout(r->c, r->tv);
@@ -87,6 +93,7 @@ fail:
            r->c && r->c->errstr[0] ? r->c->errstr : "refused");
     if (r->c) redisFree(r->c);
     r->c = NULL;
+    r->down_until_ms = zt_time_mono_ms() + RETRY_CONNECT_MS;
     return ZT_EIO;
 }
 

@@ -204,12 +204,32 @@ static void test_sampling(void **state)
     zt_rcache_free(all);
 }
 
+/* Redis that is not there at start, or a URL that is not Redis's: refused
+ * (the node does not start); the live backend is test_result_cache's. */
+static void test_redis_refused(void **state)
+{
+    (void)state;
+    int64_t live = zt_alloc_live();
+    struct zt_rcache *c = NULL;
+    struct zt_rcache_opts o = {.backend = "redis", .redis_url = "redis://:pw@127.0.0.1:1/2", .ttl_s = 60,
+                               .secret = secret_a, .timeout_ms = 500};
+    assert_int_equal(zt_rcache_new(&o, &c), ZT_EIO);
+    o.redis_url = "http://127.0.0.1:6379";
+    assert_int_equal(zt_rcache_new(&o, &c), ZT_EINVAL);
+    o.redis_url = "redis://127.0.0.1:1/x";
+    assert_int_equal(zt_rcache_new(&o, &c), ZT_EINVAL);
+    o.backend = "memcached";
+    assert_int_equal(zt_rcache_new(&o, &c), ZT_EINVAL);
+    assert_null(c);
+    assert_int_equal(zt_alloc_live(), live);
+}
+
 int main(void)
 {
     if (sodium_init() < 0) return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_names),         cmocka_unit_test(test_put_get_seal), cmocka_unit_test(test_lru_bound),
-        cmocka_unit_test(test_receipt),       cmocka_unit_test(test_sampling),
+        cmocka_unit_test(test_receipt),       cmocka_unit_test(test_sampling),     cmocka_unit_test(test_redis_refused),
     };
     return zt_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }
