@@ -205,6 +205,8 @@ struct zt_cfg_privacy {
     int64_t audit_checkpoint_entries; /* signed checkpoint every N entries */
     int64_t audit_checkpoint_seconds; /* ... or every T seconds */
     char *audit_fsync;                /* always|checkpoint|never */
+    struct zt_strlist verification_exempt_features; /* never sent to a verifier */
+    struct zt_strlist verification_exempt_users;    /* caller identities never sent to a verifier */
 };
 /* models.yaml */
 struct zt_cfg_model {
@@ -308,6 +310,13 @@ struct zt_cfg_orch_queue {
 struct zt_cfg_orch_score {
     double reputation, load, latency, price;
 };
+struct zt_cfg_orch_verification {
+    bool enabled;
+    double rate;             /* share of jobs verified */
+    int64_t new_worker_jobs; /* always verified below this many verified jobs */
+    double low_reputation;   /* always verified below this score */
+    int64_t max_replicas;    /* replicated execution: most extra workers */
+};
 struct zt_cfg_orchestrator {
     int64_t heartbeat_expiry_ms;
     int64_t record_window_ms;
@@ -320,6 +329,7 @@ struct zt_cfg_orchestrator {
     struct zt_cfg_orch_reputation reputation;
     struct zt_cfg_orch_queue queue;
     struct zt_cfg_orch_score score;
+    struct zt_cfg_orch_verification verification;
 };
 
 struct zt_config {

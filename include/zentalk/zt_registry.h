@@ -151,6 +151,26 @@ ZT_NODISCARD int zt_registry_report(struct zt_registry *r, const char *node_id, 
 /* Lift a ban (an operator's decision). ZT_ENOTFOUND. */
 ZT_NODISCARD int zt_registry_unban(struct zt_registry *r, const char *node_id);
 
+/* ---- revocations (revoked.c) ---------------------------------------------- */
+
+#define ZT_REG_REVOKED_MAX 65536u /* revocations remembered; past it ZT_EBUSY */
+
+/* Honour a signed revocation record (zt_dht.h's format, signed by the key
+ * it revokes: the whole node key, or one of its KEM keys after a
+ * rotation): persisted; a revoked node key is refused at every join
+ * (ZT_EPERM), a revoked KEM key in any join's descriptor; a live session
+ * using what is revoked ends at once (as zt_registry_drop: its jobs are
+ * requeued). Errors of zt_dht_revocation_verify (ZT_EPARSE, ZT_ECRYPTO,
+ * ZT_EUNSUPPORTED, ZT_ETOOBIG), ZT_EBUSY (ZT_REG_REVOKED_MAX), ZT_EIO. */
+ZT_NODISCARD int zt_registry_revoke(struct zt_registry *r, const char *rec, size_t len, int64_t now_ms);
+/* The same for a revocation already verified (the DHT's, zt_dht_on_revocation):
+ * node_id's whole key (kem_pk NULL) or that KEM key, signed at `at`. */
+ZT_NODISCARD int zt_registry_revoke_key(struct zt_registry *r, const char *node_id, const uint8_t *kem_pk, int64_t at,
+                                        int64_t now_ms);
+/* Whether node_id's key (or kem_pk for it, when not NULL) is revoked. */
+bool zt_registry_revoked(struct zt_registry *r, const char *node_id, const uint8_t *kem_pk);
+size_t zt_registry_revoked_count(struct zt_registry *r);
+
 /* The reputation formula (docs/internals/orchestrator.md): the Beta
  * posterior mean (prior_good + good) / (prior_good + prior_bad + good + bad)
  * of the decayed counts. */

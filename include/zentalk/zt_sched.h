@@ -43,6 +43,7 @@
 
 #include "zt_error.h"
 #include "zt_identity.h"
+#include "zt_registry.h"
 
 struct zt_registry;
 struct zt_sched;
@@ -182,6 +183,9 @@ ZT_NODISCARD int zt_sched_job_verified(struct zt_sched *s, const char *job_id, i
 /* Verification confirmed a mismatch: done -> failed, and the worker is
  * banned (ZT_OUTCOME_CHEAT). */
 ZT_NODISCARD int zt_sched_job_rejected(struct zt_sched *s, const char *job_id, int64_t now_ms);
+/* The same with the worker charged o (ZT_OUTCOME_MISMATCH for a job several
+ * workers ran: which one changed it is not known; zt_verifier_settle). */
+ZT_NODISCARD int zt_sched_job_rejected_as(struct zt_sched *s, const char *job_id, enum zt_outcome o, int64_t now_ms);
 /* The client gave up: queued/assigned/running -> failed ("cancelled"). */
 ZT_NODISCARD int zt_sched_job_cancel(struct zt_sched *s, const char *job_id, int64_t now_ms);
 

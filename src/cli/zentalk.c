@@ -12,6 +12,7 @@
 #include "cmd_attest.h"
 #include "cmd_features.h"
 #include "cmd_peers.h"
+#include "cmd_node.h"
 #include "cmd_nodes.h"
 #include "cmd_jobs.h"
 #include "cmd_job.h"
@@ -45,7 +46,8 @@
 static const char *const commands[] = {
     "status",  "models",   "run",   "chat",      "gpus",      "keygen",    "id",        "attest",   "spam",    "entities",
     "train",   "peers",    "translate", "pii",   "privacy",   "audit",     "job",      "search",  "categorize",
-    "replies", "summarize", "sentiment", "moderate", "language", "intents", "nodes",   "jobs", "ledger", "payouts", "webhooks", "completion", NULL,
+    "replies", "summarize", "sentiment", "moderate", "language", "intents", "nodes",   "jobs", "ledger", "payouts", "webhooks", "node",
+    "completion", NULL,
 };
 
 static bool is_command(const char *w)
@@ -139,6 +141,10 @@ static void usage(FILE *out)
             "  nodes [--url URL] [--json]    an orchestrator's workers: state, models, reputation,\n"
             "                                load, last heartbeat (role admin)\n"
             "  jobs [--url URL] [--json]     an orchestrator's recent jobs and their states (role admin)\n"
+            "  node rotate-key [--key FILE | --data-dir DIR] [--revocation FILE]\n"
+            "                                give the node key a new KEM key (same node id)\n"
+            "  node revoke (--kem HEX | --node-key --yes | --record FILE) [--url URL]...\n"
+            "                                revoke a KEM key or the node key at orchestrators\n"
             "  ledger audit|balance ADDRESS|deposit ADDRESS TOKENS --key KEY|history ACCOUNT [--json]\n"
             "         |stake NODE TOKENS --key KEY|wallet NODE ADDRESS [--config DIR] [--data-dir DIR]\n"
             "                                the node's CHAIN ledger, in its database (see zentalk ledger --help)\n"
@@ -393,6 +399,10 @@ static int dispatch(int argc, char **argv)
         int prc = strcmp(argv[ci], "pii") == 0 ? zt__cli_pii(argc - ci, argv + ci, base)
                                                : zt__cli_privacy(argc - ci, argv + ci, base);
         return prc;
+    }
+    if (ci > 0 && strcmp(argv[ci], "node") == 0) {
+        json_set_alloc_funcs(zt_malloc, zt_free);
+        return zt__cli_node(argc - ci, argv + ci);
     }
     if (ci > 0 && strcmp(argv[ci], "ledger") == 0) {
         if (zt_hash_init() != 0) return 1;

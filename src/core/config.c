@@ -198,6 +198,19 @@ static const struct cfg_key orch_score_keys[] = {
     DBL_KEY(struct zt_cfg_orch_score, price, 0.15, 0.0, 1.0, "... of price per 1k tokens."),
 };
 TABLE(orch_score_table, orch_score_keys, struct zt_cfg_orch_score, NULL);
+static const struct cfg_key orch_verif_keys[] = {
+    BOOL_KEY(struct zt_cfg_orch_verification, enabled, true,
+             "Check jobs on a second worker (teacher-forced); false: every answer carries its receipt only."),
+    DBL_KEY(struct zt_cfg_orch_verification, rate, 0.05, 0.0, 1.0,
+            "Share of jobs verified, drawn with a key only the orchestrator holds."),
+    INT_KEY(struct zt_cfg_orch_verification, new_worker_jobs, 10, 0, 1000000,
+            "A worker with fewer verified jobs than this has every job verified (0: off)."),
+    DBL_KEY(struct zt_cfg_orch_verification, low_reputation, 0.8, 0.0, 1.0,
+            "A worker whose reputation is below this has every job verified (0: off)."),
+    INT_KEY(struct zt_cfg_orch_verification, max_replicas, 3, 1, 6,
+            "Most workers a job asking for replicated execution (zentalk.replicas) runs on besides the first."),
+};
+TABLE(orch_verif_table, orch_verif_keys, struct zt_cfg_orch_verification, NULL);
 static const struct cfg_key orch_keys[] = {
     INT_KEY(struct zt_cfg_orchestrator, heartbeat_expiry_ms, 30000, 1000, 600000,
             "A worker session with no heartbeat for this long expires (its jobs are requeued)."),
@@ -215,6 +228,8 @@ static const struct cfg_key orch_keys[] = {
     SECTION_KEY(struct zt_cfg_orchestrator, reputation, &orch_rep_table, NULL, "Worker reputation."),
     SECTION_KEY(struct zt_cfg_orchestrator, queue, &orch_queue_table, NULL, "The bounded job queue."),
     SECTION_KEY(struct zt_cfg_orchestrator, score, &orch_score_table, NULL, "Placement score weights."),
+    SECTION_KEY(struct zt_cfg_orchestrator, verification, &orch_verif_table, NULL,
+                "Verification of results by other workers (docs/internals/orchestrator.md)."),
 };
 TABLE(orch_table, orch_keys, struct zt_cfg_orchestrator, NULL);
 
@@ -547,6 +562,11 @@ static const struct cfg_key privacy_keys[] = {
     ENUM_KEY(struct zt_cfg_privacy, audit_fsync, "checkpoint", audit_fsync_modes,
              "When audit entries reach the disk: always = fsync after every entry, checkpoint = at "
              "checkpoints and rotation, never = left to the kernel."),
+    STRLIST_KEY(struct zt_cfg_privacy, verification_exempt_features, no_strings, 64, NULL, KF_ID, KEY_UNIQUE,
+                "Features whose jobs are never sent to a second worker for verification or replication (\"chat\", "
+                "\"completion\"); their answers say \"verification\":\"exempt\"."),
+    STRLIST_KEY(struct zt_cfg_privacy, verification_exempt_users, no_strings, 1024, NULL, KF_ANY, KEY_UNIQUE,
+                "Caller identities (user ids, wallet addresses) whose jobs are never sent to a second worker."),
 };
 TABLE(privacy_table, privacy_keys, struct zt_cfg_privacy, NULL);
 

@@ -617,9 +617,20 @@ static int dht_sign(void *ud, char **json)
     return zt__sealed_descriptor(ud, json);
 }
 
+/* A revocation the DHT learnt: the registry honours it (orchestrator role). */
+static void dht_revoked(void *ud, const char *node_id, const uint8_t *kem_pk, int64_t at)
+{
+    zt_ignore(zt_registry_revoke_key(ud, node_id, kem_pk, at, zt_time_real_ms()));
+}
+
 int zt_node_start_dht(struct zt_node *n, struct zt_buf *err)
 {
-    return zt_dht_node_start(n->cfg, dht_sign, n->sealed, n->peers, zt_identity_id(n->id), &n->dht, err);
+    int rc = zt_dht_node_start(n->cfg, dht_sign, n->sealed, n->peers, zt_identity_id(n->id), &n->dht, err);
+    if (!rc && n->dht && n->registry) {
+        zt__orch_set_dht(n->orch, n->dht);
+        zt_dht_on_revocation(n->dht, dht_revoked, n->registry);
+    }
+    return rc;
 }
 
 int zt_node_reload_peers(struct zt_node *n, struct zt_buf *err)

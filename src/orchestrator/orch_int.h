@@ -63,6 +63,7 @@ void orch_rec_deinit(struct orch_rec *rec);
 /* ---- registry ----------------------------------------------------------- */
 
 struct orch_job;
+struct orch_revoked;
 
 struct orch_model {
     char *name;
@@ -121,6 +122,7 @@ struct zt_registry {
      * jobs on it; called under mu */
     void (*lost_fn)(void *ud, struct orch_node *n, bool expired, int64_t now);
     void *lost_ud;
+    struct orch_revoked *revoked; /* revoked.c: revoked node and KEM keys */
 };
 
 /* With r->mu held. */
@@ -139,6 +141,13 @@ struct orch_node *orch_node_find(struct zt_registry *r, const char *id);
 /* The model entry for name, created if absent (NULL: out of memory). */
 struct orch_model *orch_model_get(struct zt_registry *r, const char *name, bool create);
 size_t orch_expire_locked(struct zt_registry *r, int64_t now);
+
+/* revoked.c. Migrate and load the revocations, end the restored sessions
+ * they cover (r is not shared yet). */
+ZT_NODISCARD int orch_revoked_open(struct zt_registry *r, int64_t now_ms);
+void orch_revoked_free(struct zt_registry *r);
+/* Under r->mu: node_id's key, or kem_pk (may be NULL) for it, is revoked. */
+bool orch_revoked_refuses(const struct zt_registry *r, const char *node_id, const uint8_t *kem_pk);
 
 /* ---- scheduler ---------------------------------------------------------- */
 

@@ -543,7 +543,7 @@ int zt_registry_open(struct zt_store *st, const struct zt_registry_opts *o, int6
         if ((rc = load_row(r, q, now_ms)) != 0) break;
     zt_store_stmt_free(q);
     q = NULL;
-    if (rc) goto fail;
+    if (rc || (rc = orch_revoked_open(r, now_ms)) != 0) goto fail; /* revoked.c */
     *out = r;
     return 0;
 fail:
@@ -555,6 +555,7 @@ fail:
 void zt_registry_free(struct zt_registry *r)
 {
     if (!r) return;
+    orch_revoked_free(r);
     for (size_t i = 0; i < r->n_all; i++) node_free(r->all[i]);
     zt_free(r->all);
     for (size_t i = 0; i < r->models.cap; i++) {
@@ -639,6 +640,7 @@ static int join_locked(struct zt_registry *r, struct orch_rec *rec, struct zt_no
 {
     struct orch_node *n = orch_node_find(r, rec->node_id);
     bool created = false, takeover = false;
+    if (orch_revoked_refuses(r, rec->node_id, d->kem_pk)) return ZT_EPERM; /* revoked.c */
     if (n) {
         if (n->banned) return ZT_EPERM;
         if (n->quarantine_until > now) return ZT_EPERM;

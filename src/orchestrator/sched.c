@@ -940,6 +940,11 @@ int zt_sched_job_rejected(struct zt_sched *s, const char *job_id, int64_t now_ms
     return finished_verdict(s, job_id, ZT_JOB_STATE_FAILED, ZT_OUTCOME_CHEAT, now_ms);
 }
 
+int zt_sched_job_rejected_as(struct zt_sched *s, const char *job_id, enum zt_outcome o, int64_t now_ms)
+{
+    return finished_verdict(s, job_id, ZT_JOB_STATE_FAILED, o, now_ms);
+}
+
 int zt_sched_job_cancel(struct zt_sched *s, const char *job_id, int64_t now_ms)
 {
     if (!s || !job_id) return ZT_EINVAL;

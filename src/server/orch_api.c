@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "zentalk/zt_alloc.h"
+#include "zentalk/zt_dht.h"
 #include "zentalk/zt_http.h"
 #include "zentalk/zt_log.h"
 #include "zentalk/zt_metrics.h"
@@ -20,6 +21,7 @@
 #include "zentalk/zt_str.h"
 #include "zentalk/zt_sync.h"
 #include "zentalk/zt_time.h"
+#include "zentalk/zt_verifier.h"
 
 #define JOIN_LIMIT_KEYS 4096 /* client addresses tracked by the join limiter */
 #define PUMP_EVENTS 64
@@ -43,6 +45,8 @@ struct zt__orch {
     const struct zt_config *cfg;
     struct zt_registry *reg;
     struct zt_sched *sched;
+    struct zt_verifier *verifier; /* which jobs are verified and by whom (zt_verifier.h) */
+    struct zt_dht *dht;           /* publishes revocations posted here, or NULL */
     struct zt_ratelimit *join_limit;
     zt__orch_event_fn sink;
     void *sink_ud;
@@ -67,7 +71,12 @@ int zt__orch_new(const struct zt_config *cfg, struct zt_registry *reg, struct zt
     o->sched = sched;
     double per_min = (double)cfg->orchestrator.join_rate_per_minute;
     double burst = per_min / 4.0 < 1.0 ? 1.0 : per_min / 4.0;
-    if (zt_ratelimit_new(per_min / 60.0, burst, JOIN_LIMIT_KEYS, &o->join_limit) != 0) {
+    const struct zt_cfg_orch_verification *cv = &cfg->orchestrator.verification;
+    struct zt_verifier_opts vo = {.rate = cv->rate, .new_worker_jobs = (uint64_t)cv->new_worker_jobs,
+                                  .low_reputation = cv->low_reputation, .off = !cv->enabled};
+    if (zt_verifier_new(reg, &vo, NULL, &o->verifier) != 0 ||
+        zt_ratelimit_new(per_min / 60.0, burst, JOIN_LIMIT_KEYS, &o->join_limit) != 0) {
+        zt_verifier_free(o->verifier);
         zt_free(o);
         return ZT_ENOMEM;
     }
@@ -92,6 +101,11 @@ struct zt_registry *zt__orch_registry(struct zt__orch *o)
 struct zt_sched *zt__orch_sched(struct zt__orch *o)
 {
     return o ? o->sched : NULL;
+}
+
+struct zt_verifier *zt__orch_verifier(struct zt__orch *o)
+{
+    return o ? o->verifier : NULL;
 }
 
 /* ---- the pump ------------------------------------------------------------------ */
@@ -167,6 +181,7 @@ void zt__orch_free(struct zt__orch *o)
     if (!o) return;
     zt__orch_stop(o);
     zt_ratelimit_free(o->join_limit);
+    zt_verifier_free(o->verifier);
     pthread_cond_destroy(&o->cv);
     pthread_mutex_destroy(&o->mu);
     zt_free(o);
@@ -237,6 +252,20 @@ static int m_ended(void *ud, struct zt_metrics_out *out)
     return rc ? rc : zt_metrics_emit_u64(out, NULL, "outcome=\"failed\"", atomic_load(&o->ended[0]));
 }
 
+static int m_verifications(void *ud, struct zt_metrics_out *out)
+{
+    struct zt__orch *o = ud;
+    struct zt_verifier_stats st;
+    zt_verifier_stats(o->verifier, &st);
+    const uint64_t v[] = {st.agreed, st.worker_wrong, st.checker_wrong, st.undecided, st.unavailable};
+    static const char *const names[] = {"outcome=\"agreed\"", "outcome=\"worker_wrong\"",
+                                        "outcome=\"checker_wrong\"", "outcome=\"undecided\"",
+                                        "outcome=\"no_verifier\""};
+    int rc = 0;
+    for (size_t i = 0; i < 5 && !rc; i++) rc = zt_metrics_emit_u64(out, NULL, names[i], v[i]);
+    return rc;
+}
+
 static int m_placement(void *ud, struct zt_metrics_out *out)
 {
     struct zt__orch *o = ud;
@@ -264,6 +293,8 @@ int zt__orch_register_metrics(struct zt__orch *o, struct zt_metrics *m)
         {"zentalk_orchestrator_job_retries_total",
          "Placed jobs moved to another worker after theirs failed them, by why.", ZT_METRIC_COUNTER, m_retries},
         {"zentalk_orchestrator_jobs_total", "Placed jobs that ended, by outcome.", ZT_METRIC_COUNTER, m_ended},
+        {"zentalk_orchestrator_verifications_total",
+         "Jobs checked on other workers, by outcome (who was in the minority).", ZT_METRIC_COUNTER, m_verifications},
         {"zentalk_orchestrator_placement_seconds", "Time zt_sched_submit took for jobs it accepted (placed or queued).",
          ZT_METRIC_HISTOGRAM, m_placement},
     };
@@ -324,22 +355,25 @@ static void refuse(struct zt__orch *o, int rc, const char *kind, struct zt_http_
     zt_http_resp_error(resp, status, code, msg);
 }
 
+/* The per-address bucket in front of joins and revocations: false with 429 answered. */
+static bool rate_ok(struct zt__orch *o, struct zt_http_req *req, struct zt_http_resp *resp)
+{
+    unsigned retry = 1;
+    if (zt_ratelimit_take(o->join_limit, zt_http_req_client_addr(req), zt_time_mono_ns(), &retry)) return true;
+    char v[16];
+    snprintf(v, sizeof v, "%u", retry);
+    zt_ignore(zt_http_resp_header(resp, "Retry-After", v));
+    atomic_fetch_add(&o->refused[RF_RATE], 1);
+    zt_http_resp_error(resp, 429, "rate_limited", "too many joins from this address; retry after Retry-After");
+    return false;
+}
+
 static void h_record(struct zt__orch *o, struct zt__req_ctx *cx, int kind, struct zt_http_resp *resp)
 {
     static const char *const names[3] = {"join", "heartbeat", "leave"};
     if (no_orchestrator(o, resp)) return;
     struct zt_http_req *req = cx->req;
-    if (kind == 0) {
-        unsigned retry = 1;
-        if (!zt_ratelimit_take(o->join_limit, zt_http_req_client_addr(req), zt_time_mono_ns(), &retry)) {
-            char v[16];
-            snprintf(v, sizeof v, "%u", retry);
-            zt_ignore(zt_http_resp_header(resp, "Retry-After", v));
-            atomic_fetch_add(&o->refused[RF_RATE], 1);
-            zt_http_resp_error(resp, 429, "rate_limited", "too many joins from this address; retry after Retry-After");
-            return;
-        }
-    }
+    if (kind == 0 && !rate_ok(o, req, resp)) return;
     size_t len;
     const char *rec = zt_http_req_body(req, &len);
     int64_t now = zt_time_real_ms();
@@ -380,6 +414,42 @@ void zt__orch_h_leave(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_
 {
     (void)body;
     h_record(ud, cx, 2, resp);
+}
+
+/* A signed revocation (zt_dht.h's record, signed by the key it revokes):
+ * the registry honours it (and the DHT, when this node runs one, publishes
+ * it). Role none: the record is its own credential; joins' rate limit. */
+void zt__orch_h_revoke(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
+{
+    (void)body;
+    struct zt__orch *o = ud;
+    if (no_orchestrator(o, resp)) return;
+    struct zt_http_req *req = cx->req;
+    if (!rate_ok(o, req, resp)) return;
+    size_t len;
+    const char *rec = zt_http_req_body(req, &len);
+    struct zt_dht_revocation v;
+    int rc = zt_dht_revocation_verify(rec, len, &v);
+    if (!rc) rc = zt_registry_revoke_key(o->reg, v.node_id, v.has_kem ? v.kem_pk : NULL, v.at, zt_time_real_ms());
+    if (rc == ZT_EBUSY) {
+        zt_http_resp_error(resp, 503, "registry_full", "too many revocations are remembered");
+        return;
+    }
+    if (rc) {
+        atomic_fetch_add(&o->refused[RF_FORGED], 1);
+        zt_http_resp_error(resp, rc == ZT_ECRYPTO ? 403 : 400, rc == ZT_ECRYPTO ? "record_refused" : "malformed_record",
+                           "not a revocation signed by the key it revokes (zentalk node revoke)");
+        return;
+    }
+    bool published = o->dht && zt_dht_revoke(o->dht, rec, len) == 0;
+    zt_http_resp_json(resp, 200, json_pack("{s:s,s:s,s:s,s:b}", "status", "revoked", "node_id", v.node_id, "what",
+                                           v.has_kem ? "kem_key" : "node_key", "published", published));
+    zt__orch_kick(o);
+}
+
+void zt__orch_set_dht(struct zt__orch *o, struct zt_dht *dht)
+{
+    if (o) o->dht = dht;
 }
 
 /* ---- lists ----------------------------------------------------------------------- */

@@ -48,6 +48,9 @@ void zt__orch_free(struct zt__orch *o);
 
 struct zt_registry *zt__orch_registry(struct zt__orch *o);
 struct zt_sched *zt__orch_sched(struct zt__orch *o);
+/* The verifier choice (zt_verifier.h), made by zt__orch_new from
+ * orchestrator.verification. */
+struct zt_verifier *zt__orch_verifier(struct zt__orch *o);
 
 /* The gateway's submissions, for the metrics: how long zt_sched_submit took
  * and its result (0, ZT_EBUSY, ZT_ENOTFOUND, ...). */
@@ -66,6 +69,11 @@ ZT_NODISCARD int zt__orch_register_metrics(struct zt__orch *o, struct zt_metrics
 void zt__orch_h_join(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
 void zt__orch_h_heartbeat(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
 void zt__orch_h_leave(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
+/* POST /v1/orchestrator/revoke: a signed revocation (zt_registry_revoke). */
+void zt__orch_h_revoke(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
+struct zt_dht;
+/* The node's DHT (borrowed), which publishes the revocations posted here. */
+void zt__orch_set_dht(struct zt__orch *o, struct zt_dht *dht);
 void zt__orch_h_nodes(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
 void zt__orch_h_jobs(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
 

@@ -31,6 +31,7 @@
 #include "openai.h"
 #include "orch_api.h"
 #include "zentalk/zt_alloc.h"
+#include "zentalk/zt_audit.h"
 #include "zentalk/zt_bridge.h"
 #include "zentalk/zt_jobs.h"
 #include "zentalk/zt_ledger.h"
@@ -42,9 +43,11 @@
 #include "zentalk/zt_str.h"
 #include "zentalk/zt_sync.h"
 #include "zentalk/zt_time.h"
+#include "zentalk/zt_verifier.h"
 
 #define TEXT_MAX ((size_t)16 << 20)
 #define WAIT_TICK_MS 100 /* a job waiting for a worker looks at its client this often */
+#define RAN_MAX 16       /* workers one placed job is sent to (orchestrator.max_attempts <= 10) */
 
 struct peer_count {
     char id[ZT_IDENTITY_ID_SIZE];
@@ -114,6 +117,20 @@ struct rjob {
     bool told;                          /* a pick told the last failure, and no attempt began since */
     char pend_worker[ZT_IDENTITY_ID_SIZE];
     enum zt_job_attempt pend_a;
+    /* verification (docs/internals/orchestrator.md "Verification"): the
+     * ids streamed, the workers that had the job, who asked, what the
+     * answer says */
+    int32_t *ids;
+    size_t n_ids, cap_ids;
+    bool ids_oom;
+    char ran[RAN_MAX][ZT_IDENTITY_ID_SIZE];
+    size_t n_ran;
+    char caller[ZT_AUTH_ID_MAX];        /* the caller's identity ("" anonymous), for the exemptions */
+    char audit_who[ZT_PSEUDOID_STR + 8]; /* the same as the audit log names it */
+    char request_id[64];
+    unsigned replicas;                  /* replicated execution asked (zentalk.replicas); 0: none */
+    const char *verification;           /* what the answer says; NULL: "receipt" */
+    json_t *checks;                     /* the workers that checked it, for the answer */
 };
 
 /* ---- lifecycle ------------------------------------------------------------ */
@@ -291,6 +308,8 @@ static void job_unref(struct rjob *j)
     if (atomic_fetch_sub(&j->refs, 1) != 1) return;
     zt_job_call_free(j->job);
     json_decref(j->body);
+    json_decref(j->checks);
+    zt_free(j->ids);
     zt_privacy_verdict_deinit(&j->verdict);
     wipe_buf(&j->text);
     zt__cache_req_deinit(&j->cache);
@@ -329,7 +348,8 @@ static struct zt__openai_ran ran_on(const struct rjob *j, const struct zt_sealed
                                    .job_id = zt_job_call_id(j->job),
                                    .receipt_hex = rec,
                                    .via = j->via[0] ? j->via : NULL,
-                                   .verification = "receipt"};
+                                   .verification = j->verification ? j->verification : "receipt",
+                                   .checks = j->checks};
 }
 
 static bool sse_start(struct rjob *j)
@@ -434,11 +454,32 @@ static void worker_refused(struct rjob *j, long st, char *msg, size_t msg_size)
     json_decref(e);
 }
 
+/* The ids the workers stream (what a verifier is given). */
+static void on_ids(void *ud, const int32_t *ids, size_t n)
+{
+    struct rjob *j = ud;
+    if (j->ids_oom) return;
+    if (j->n_ids + n > j->cap_ids) {
+        size_t cap = j->cap_ids ? j->cap_ids : 256;
+        while (cap < j->n_ids + n) cap *= 2;
+        int32_t *v = zt_realloc(j->ids, cap * sizeof *v);
+        if (!v) {
+            j->ids_oom = true; /* the job goes on; it cannot be verified */
+            return;
+        }
+        j->ids = v;
+        j->cap_ids = cap;
+    }
+    memcpy(j->ids + j->n_ids, ids, n * sizeof *ids);
+    j->n_ids += n;
+}
+
 /* Send the job to its worker; *o is always written. */
 static void send_job(struct rjob *j, struct zt_job_outcome *o)
 {
     j->start_ms = zt_time_mono_ms();
-    struct zt_job_hooks hooks = {.text = on_text, .cancelled = on_cancelled, .ud = j};
+    j->n_ids = 0;
+    struct zt_job_hooks hooks = {.text = on_text, .cancelled = on_cancelled, .ud = j, .ids = on_ids};
     int rc;
     j->fst = (struct zt_job_failover_stats){0};
     if (j->fo.picker) /* static peers: the next one continues a stream its worker dropped */
@@ -696,6 +737,9 @@ static int sched_start(struct rjob *j, const char *worker)
     memcpy(j->worker.ed25519_pk, ni.ed25519_pk, sizeof j->worker.ed25519_pk);
     memcpy(j->worker.kem_pk, ni.kem_pk, sizeof j->worker.kem_pk);
     zt_strlcpy(j->worker.endpoint, ni.endpoint, sizeof j->worker.endpoint);
+    bool seen = false;
+    for (size_t i = 0; i < j->n_ran; i++) seen |= strcmp(j->ran[i], worker) == 0;
+    if (!seen && j->n_ran < RAN_MAX) zt_strlcpy(j->ran[j->n_ran++], worker, sizeof j->ran[0]);
     return zt_sched_job_started(zt__orch_sched(j->r->orch), j->sched_id, worker, now);
 }
 
@@ -730,6 +774,188 @@ static int sched_pick(void *ud, const char *const *exclude, size_t n, struct zt_
     j->told = false; /* a new attempt */
     zt_log(ZT_LOG_INFO, "sched_failover", "sched_job=%s worker=%s", j->sched_id, worker);
     return 0;
+}
+
+/* ---- verification: other workers check the answer ------------------------- */
+
+/* The checker of a round: the orchestrator's keyed choice (zt_verifier.h),
+ * a live worker of the model on the worker's engine build, none that had
+ * the job. */
+static int check_pick(void *ud, unsigned round, const char *const *exclude, size_t n, struct zt_job_worker *out)
+{
+    struct rjob *j = ud;
+    struct zt_node_info w, ni;
+    int64_t now = zt_time_real_ms();
+    const char *engine = zt_registry_get(zt__orch_registry(j->r->orch), j->worker.node_id, now, &w) == 0
+                             ? w.caps.engine
+                             : NULL;
+    int rc = zt_verifier_pick(zt__orch_verifier(j->r->orch), j->sched_id, round, j->model, engine, exclude, n, now,
+                              &ni);
+    if (rc) return rc;
+    memset(out, 0, sizeof *out);
+    zt_strlcpy(out->node_id, ni.node_id, sizeof out->node_id);
+    memcpy(out->kem_pk, ni.kem_pk, sizeof out->kem_pk);
+    memcpy(out->sign_pk, ni.ed25519_pk, sizeof out->sign_pk);
+    zt_strlcpy(out->base_url, ni.endpoint, sizeof out->base_url);
+    zt_strlcpy(out->recipient_id, ni.node_id, sizeof out->recipient_id);
+    return 0;
+}
+
+/* A checker that failed its check: charged as a failed job. */
+static void check_failed(void *ud, const struct zt_job_worker *w, enum zt_job_attempt a)
+{
+    struct rjob *j = ud;
+    zt_ignore(zt_registry_report(zt__orch_registry(j->r->orch), w->node_id,
+                                 a == ZT_JOB_ATTEMPT_STALLED ? ZT_OUTCOME_TIMED_OUT : ZT_OUTCOME_FAILED,
+                                 zt_time_real_ms()));
+}
+
+/* The audit log: every extra worker the user's text was sealed to (which
+ * job, which nodes, why). Never content. */
+static void audit_disclosure(struct rjob *j, const struct zt_job_check_result *res, bool replica)
+{
+    struct zt_audit *a = zt_privacy_layer_audit_log(j->r->pv);
+    if (!a || !res->n) return;
+    const char *nodes[ZT_JOB_CHECKERS_MAX];
+    for (const char *const *reason = (const char *const[]){replica ? "replica" : "verification", "arbitration", NULL};
+         *reason; reason++) {
+        size_t n = 0;
+        bool arb = strcmp(*reason, "arbitration") == 0;
+        for (size_t i = 0; i < res->n; i++)
+            if ((strcmp(res->c[i].role, "arbiter") == 0) == arb) nodes[n++] = res->c[i].node_id;
+        if (!n) continue;
+        struct zt_audit_event ev = {
+            .kind = "disclosure",
+            .identity = j->audit_who,
+            .feature = zt_job_kind_feature(j->kind),
+            .job_id = j->sched_id,
+            .request_id = j->request_id[0] ? j->request_id : NULL,
+            .decision = "remote",
+            .outcome = "sent",
+            .nodes = nodes,
+            .n_nodes = n,
+            .reason = *reason,
+        };
+        int rc = zt_audit_record(a, &ev);
+        if (rc)
+            zt_log_rl(ZT_LOG_ERROR, 1, "audit_write_failed", "error=\"%s\" sched_job=%s", zt_strerror(rc), j->sched_id);
+    }
+}
+
+/* Charge what the checks decided: the one place a verification costs a
+ * worker anything. zt_verifier_settle moves the job (verified, or failed
+ * with verification_mismatch) and reports the outcomes to the registry
+ * (the loser: ZT_OUTCOME_CHEAT, banned at once). The ledger's slashing
+ * (chain.slash_amount) hangs here: the losers are res's wrong checkers
+ * and, for WORKER_WRONG, j->ran. */
+static void settle_verification(struct rjob *j, enum zt_verify_verdict verdict, const struct zt_job_check_result *res)
+{
+    const char *workers[RAN_MAX + 1], *checkers[ZT_JOB_CHECKERS_MAX];
+    bool wrong[ZT_JOB_CHECKERS_MAX];
+    size_t nw = 0, nc = 0;
+    workers[nw++] = j->worker.node_id; /* the last worker first */
+    for (size_t i = 0; i < j->n_ran; i++)
+        if (strcmp(j->ran[i], j->worker.node_id) != 0) workers[nw++] = j->ran[i];
+    for (size_t i = 0; i < res->n; i++)
+        if (res->c[i].answered) {
+            checkers[nc] = res->c[i].node_id;
+            wrong[nc++] = res->c[i].wrong;
+        }
+    int rc = zt_verifier_settle(zt__orch_verifier(j->r->orch), zt__orch_sched(j->r->orch), j->sched_id, verdict,
+                                workers, nw, checkers, wrong, nc, zt_time_real_ms());
+    if (rc) zt_log(ZT_LOG_WARN, "verification_settle_failed", "sched_job=%s error=%s", j->sched_id, zt_strerror(rc));
+}
+
+/* The answer's "checks": who checked, in which role, whether it agreed,
+ * and its signed receipt. */
+static json_t *checks_json(const struct zt_job_check_result *res)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < res->n; i++) {
+        const struct zt_job_check_one *c = &res->c[i];
+        char rec[2 * ZT_ENV_RECEIPT_MAX_LEN + 1];
+        zt_hex_encode(rec, c->receipt, c->receipt_len);
+        json_array_append_new(a, json_pack("{s:s,s:s,s:b,s:b,s:s?}", "node", c->node_id, "role", c->role, "answered",
+                                           c->answered, "agrees", c->agrees, "receipt",
+                                           c->receipt_len ? rec : NULL));
+    }
+    return a;
+}
+
+/* Verify a job that returned a verified result, when the orchestrator's
+ * draw (or the worker's newness or reputation, or the request's replicas)
+ * says so and privacy.yaml does not exempt it. False: the worker's
+ * answer lost (the caller answers an error). */
+static bool check_job(struct rjob *j, const struct zt_job_outcome *o)
+{
+    struct zt__route *r = j->r;
+    struct zt_verifier *vf = zt__orch_verifier(r->orch);
+    int64_t now = zt_time_real_ms();
+    enum zt_verify_reason why = j->replicas ? ZT_VERIFY_NONE : zt_verifier_sample(vf, j->sched_id, j->worker.node_id, now);
+    if (!j->replicas && why == ZT_VERIFY_NONE) return true; /* "receipt" */
+    const char *exempt = zt_privacy_verification_exempt(&r->cfg->privacy, zt_job_kind_feature(j->kind), j->caller);
+    if (exempt) {
+        j->verification = "exempt";
+        zt_log(ZT_LOG_INFO, "job_check_exempt", "sched_job=%s by=%s", j->sched_id, exempt);
+        return true;
+    }
+    if (!o->result.checkpoint_len || j->ids_oom) return true; /* nothing to compare: the receipt */
+    const char *ran[RAN_MAX];
+    for (size_t i = 0; i < j->n_ran; i++) ran[i] = j->ran[i];
+    const struct zt_config *cfg = r->cfg;
+    long t_ms = (long)cfg->encryption.remote_timeout_s * 1000L;
+    struct zt_job_hooks h = {.cancelled = on_cancelled, .ud = j};
+    struct zt_job_check_req req = {
+        .job = j->job,
+        .ckpt = o->result.checkpoint,
+        .ckpt_len = o->result.checkpoint_len,
+        .worker_pk = j->worker.ed25519_pk,
+        .ids = j->ids,
+        .n_ids = j->n_ids,
+        .ran = ran,
+        .n_ran = j->n_ran,
+        .mode = j->replicas ? ZT_JOB_CHECK_REPLICA : ZT_JOB_CHECK_TEACHER_FORCED,
+        .replicas = j->replicas,
+        .spec = j->fo.spec,
+        .target = j->fo.target,
+        .hooks = &h,
+    };
+    req.spec.now = (uint64_t)(now / 1000);
+    req.target.now = now / 1000;
+    req.target.first_byte_timeout_ms = req.target.idle_timeout_ms = t_ms;
+    struct zt_job_checker ck = {.pick = check_pick, .failed = check_failed, .ud = j};
+    struct zt_job_check_result *res = zt_calloc(1, sizeof *res);
+    if (!res || zt_job_check_run(&req, &ck, res) != 0) {
+        zt_free(res);
+        return true; /* out of memory: the receipt */
+    }
+    audit_disclosure(j, res, j->replicas > 0);
+    bool keep = true;
+    switch (res->verdict) {
+    case ZT_CHECK_AGREED: j->verification = "verified"; settle_verification(j, ZT_VERDICT_AGREED, res); break;
+    case ZT_CHECK_CHECKER_WRONG:
+        j->verification = "verified"; /* by the majority: the dissenting checker lost */
+        settle_verification(j, ZT_VERDICT_CHECKER_WRONG, res);
+        break;
+    case ZT_CHECK_WORKER_WRONG:
+        j->verification = "mismatch";
+        settle_verification(j, ZT_VERDICT_WORKER_WRONG, res);
+        keep = false;
+        break;
+    case ZT_CHECK_UNDECIDED: j->verification = "undecided"; settle_verification(j, ZT_VERDICT_UNDECIDED, res); break;
+    case ZT_CHECK_UNAVAILABLE:
+        /* one worker alone (the embedded default), or none free: said so */
+        j->verification = "skipped";
+        zt_verifier_note_unavailable(vf);
+        break;
+    }
+    if (res->n) j->checks = checks_json(res);
+    zt_log(keep ? ZT_LOG_INFO : ZT_LOG_WARN, "job_checked",
+           "sched_job=%s worker=%s why=%s mode=%s verdict=%s checkers=%zu ms=%llu", j->sched_id, j->worker.node_id,
+           j->replicas ? "replicas" : zt_verify_reason_name(why), j->replicas ? "replica" : "teacher_forced",
+           zt_job_check_verdict_name(res->verdict), res->n, (unsigned long long)res->ms);
+    zt_free(res);
+    return keep;
 }
 
 /* Whether a failed attempt may go to another worker: nothing reached the
@@ -801,7 +1027,15 @@ static void run_sched(void *arg)
             send_job(j, &o); /* the failover loop: reports each attempt, picks through the scheduler */
         }
         if (o.status == ZT_JOB_VERIFIED && !atomic_load(&j->closed)) {
-            outcome = answer_outcome(j, &o); /* the scheduler was told (sched_report) */
+            /* the scheduler was told (sched_report); other workers check it */
+            if (check_job(j, &o)) {
+                outcome = answer_outcome(j, &o);
+            } else {
+                outcome = "mismatch";
+                answer_error(j, 502, "verification_failed",
+                             "another worker checked the answer and it did not match (the worker that produced it "
+                             "was penalised); retry the request");
+            }
             break;
         }
         /* the loop ended on a failure: its last attempt is pending here */
@@ -972,6 +1206,25 @@ static bool get_max_tokens(struct zt__route *r, json_t *body, uint32_t *out, str
     return true;
 }
 
+/* "zentalk": {"replicas": N}: replicated execution on N more workers
+ * (1..orchestrator.verification.max_replicas); absent: none. */
+static bool get_replicas(struct zt__route *r, json_t *body, unsigned *out, struct zt_http_resp *resp)
+{
+    json_t *z = json_object_get(body, "zentalk"), *n = json_object_get(z, "replicas");
+    *out = 0;
+    if (!z || json_is_null(z) || !n || json_is_null(n)) return true;
+    int64_t max = r->cfg->orchestrator.verification.max_replicas;
+    if (!json_is_integer(n) || json_integer_value(n) < 0 || json_integer_value(n) > max) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "zentalk.replicas must be an integer from 0 to %lld (orchestrator.verification."
+                 "max_replicas)", (long long)max);
+        zt_http_resp_error(resp, 400, "invalid_request", msg);
+        return false;
+    }
+    *out = (unsigned)json_integer_value(n);
+    return true;
+}
+
 bool zt__route_generate(struct zt__route *r, struct zt__req_ctx *cx, json_t *body, bool chat,
                         struct zt_http_resp *resp)
 {
@@ -1067,6 +1320,7 @@ bool zt__route_generate(struct zt__route *r, struct zt__req_ctx *cx, json_t *bod
                                     : "prompt must be a string (or an array holding one string)");
             goto out;
         }
+        if (!get_replicas(r, body, &j->replicas, resp)) goto out;
         if (zt_job_pool_reserve(r->pool) != 0) {
             zt_ignore(zt_http_resp_header(resp, "Retry-After", "1"));
             zt_http_resp_error(resp, 503, "overloaded", "too many remote jobs in progress; retry shortly");
@@ -1076,6 +1330,9 @@ bool zt__route_generate(struct zt__route *r, struct zt__req_ctx *cx, json_t *bod
         j->body = json_incref(body);
         j->kind = kind;
         j->max_tokens = max_tokens;
+        zt_strlcpy(j->caller, cx->principal.identity, sizeof j->caller);
+        zt_privacy_layer_audit_name(r->pv, cx->principal.identity, j->audit_who);
+        zt_strlcpy(j->request_id, zt_http_req_id(req) ? zt_http_req_id(req) : "", sizeof j->request_id);
         uint64_t types = j->verdict.types;
         bool masked = j->verdict.kind == ZT_PRIVACY_VERDICT_MASKED;
         switch (route_scheduled(r, cx, j, texts, n_texts, resp)) {

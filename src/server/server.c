@@ -472,6 +472,7 @@ static int build_routes(struct zt_server *s)
         {M_POST, "/v1/orchestrator/join", ZT_AUTH_NONE, B_NONE, zt__orch_h_join, d->orch, 0, 0},
         {M_POST, "/v1/orchestrator/heartbeat", ZT_AUTH_NONE, B_NONE, zt__orch_h_heartbeat, d->orch, 0, 0},
         {M_POST, "/v1/orchestrator/leave", ZT_AUTH_NONE, B_NONE, zt__orch_h_leave, d->orch, 0, 0},
+        {M_POST, "/v1/orchestrator/revoke", ZT_AUTH_NONE, B_NONE, zt__orch_h_revoke, d->orch, 0, 0},
         {M_GET, "/v1/orchestrator/nodes", ZT_AUTH_ADMIN, B_NONE, zt__orch_h_nodes, d->orch, 0, 0},
         {M_GET, "/v1/orchestrator/jobs", ZT_AUTH_ADMIN, B_NONE, zt__orch_h_jobs, d->orch, 0, 0},
         {M_GET, "/v1/balance", ZT_AUTH_USER, B_NONE, zt__ledger_h_balance, d->chain, 0, 0},

@@ -392,6 +392,36 @@ void put_file(const char *dir, const char *name, const char *text)
     fclose(f);
 }
 
+bool net_config(char *cfg_dir, size_t cap, const char *tag, unsigned max_batch)
+{
+    char model[1024], yaml[1400], pool[128];
+    if (!find_test_model("stories260K.gguf", model, sizeof model)) return false;
+    tmp_dir(cfg_dir, cap, tag);
+    snprintf(yaml, sizeof yaml,
+             "model_cache:\n  default_model: stories\n"
+             "models:\n  - id: stories\n    path: %s\n    context_size: 256\n    max_tokens: 16\n",
+             model);
+    put_file(cfg_dir, "models.yaml", yaml);
+    snprintf(pool, sizeof pool, "gpu_pool:\n  cpu_threads: 1\n  max_batch: %u\n", max_batch);
+    put_file(cfg_dir, "gpu-pool.yaml", pool);
+    return true;
+}
+
+void net_worker(struct node *n, const char *cfg_dir, const char *gw_url, const char *const *env, const char *listen,
+                const char *reuse_dir, char *id)
+{
+    const char *const args[] = {"--config", cfg_dir, "--roles", "worker", "--join", gw_url,
+                                listen ? "--listen" : NULL, listen, NULL};
+    node_spawn(n, args, env, true, reuse_dir);
+    struct resp r;
+    http(n->port, "GET", "/v1/node/descriptor", NULL, NULL, &r);
+    assert_int_equal(r.status, 200);
+    json_t *d = resp_json(&r);
+    snprintf(id, 64, "%s", json_string_value(json_object_get(d, "node_id")));
+    json_decref(d);
+    resp_free(&r);
+}
+
 /* Start a node listening on 0.0.0.0 (not loopback) with config dir; the
  * banner then names 0.0.0.0, so the port is read here. */
 void node_spawn_public(struct node *n, const char *cfg_dir)

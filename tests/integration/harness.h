@@ -150,4 +150,16 @@ void send_all(int fd, const void *p, size_t n);
 size_t response_complete(const char *s, size_t len);
 int raw_request(uint16_t port, const void *req, size_t len, struct zt_buf *out);
 
+/* ---- a loopback network (issue 11) ---------------------------------------- */
+/* A fresh config dir (tmp_dir with tag) whose models.yaml serves
+ * tests/models/stories260K.gguf as "stories" (context 256, at most 16
+ * tokens) on one thread, max_batch jobs at once. False (nothing made)
+ * when the model is missing. */
+bool net_config(char *cfg_dir, size_t cap, const char *tag, unsigned max_batch);
+/* Spawn a worker on cfg_dir that joins gw_url (--roles worker --join;
+ * --listen listen when not NULL; reuse_dir as node_spawn) and read its
+ * node id into id (64 bytes). */
+void net_worker(struct node *n, const char *cfg_dir, const char *gw_url, const char *const *env, const char *listen,
+                const char *reuse_dir, char *id);
+
 #endif
