@@ -63,7 +63,7 @@ run_test test_cuda "$B/tests/test_cuda"
 bench() { # model, label, extra args...
   m=$1; label=$2; shift 2
   for be in "cpu -t $(nproc)" "cuda" "cuda --deterministic"; do
-    line=$("$B/bench/bench_engine" "$m" -b $be "$@" 2>&1 | tee -a "$OUT/bench.txt" | grep -iE "tokens/s|t/s" | tr '\n' ' ')
+    line=$("$B/bench/bench_engine" "$m" -b "$be" "$@" 2>&1 | tee -a "$OUT/bench.txt" | grep -iE "tokens/s|t/s" | tr '\n' ' ')
     log "bench $label [$be]: $line"
   done
 }
