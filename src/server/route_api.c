@@ -1027,11 +1027,27 @@ static void run_sched(void *arg)
     job_unref(j);
 }
 
-/* Client key for fair queueing: the caller's identity, else its address. */
+/* The key of client_key's pseudonyms: random per process (fair queueing
+ * needs a key stable only while jobs wait). */
+static uint8_t client_salt[crypto_generichash_KEYBYTES];
+static pthread_once_t client_salt_once = PTHREAD_ONCE_INIT;
+static void client_salt_init(void) { randombytes_buf(client_salt, sizeof client_salt); }
+
+/* Client key for fair queueing: a pseudonym of the caller's identity, else
+ * of its address ("c:" + keyed BLAKE2b-128 in hex). The key is stored in
+ * the job table (PostgreSQL when shared) and sent to a remote orchestrator:
+ * neither may learn who the user is (test_canary). */
 static void client_key(struct zt__req_ctx *cx, char *out, size_t n)
 {
-    if (cx->principal.identity[0]) zt_strlcpy(out, cx->principal.identity, n);
-    else snprintf(out, n, "addr:%s", zt_http_req_client_addr(cx->req));
+    char who[ZT_SCHED_CLIENT_MAX + 64];
+    if (cx->principal.identity[0]) snprintf(who, sizeof who, "id:%s", cx->principal.identity);
+    else snprintf(who, sizeof who, "addr:%s", zt_http_req_client_addr(cx->req));
+    pthread_once(&client_salt_once, client_salt_init);
+    uint8_t h[16];
+    crypto_generichash(h, sizeof h, (const uint8_t *)who, strlen(who), client_salt, sizeof client_salt);
+    char hx[2 * sizeof h + 1];
+    sodium_bin2hex(hx, sizeof hx, h, sizeof h);
+    snprintf(out, n, "c:%s", hx);
 }
 
 enum sched_start { SCHED_STARTED, SCHED_ANSWERED, SCHED_NONE };
