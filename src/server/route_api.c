@@ -837,6 +837,11 @@ static json_t *checks_json(const struct zt_job_check_result *res)
 static bool check_job(struct rjob *j, const struct zt_job_outcome *o)
 {
     struct zt__route *r = j->r;
+    /* a remote orchestrator (node.orchestrator): its verifier is in its
+     * process and the lease protocol carries no check yet, so the answer
+     * says "receipt" (the worker's signed receipt, checked here) and never
+     * "verified" (docs/internals/orchestrator.md "Leases") */
+    if (zt__orch_is_remote(r->orch)) return true;
     struct zt_verifier *vf = zt__orch_verifier(r->orch);
     int64_t now = zt_time_real_ms();
     enum zt_verify_reason why = j->replicas ? ZT_VERIFY_NONE : zt_verifier_sample(vf, j->sched_id, j->worker.node_id, now);
@@ -1181,6 +1186,14 @@ static bool get_replicas(struct zt__route *r, json_t *body, unsigned *out, struc
         snprintf(msg, sizeof msg, "zentalk.replicas must be an integer from 0 to %lld (orchestrator.verification."
                  "max_replicas)", (long long)max);
         zt_http_resp_error(resp, 400, "invalid_request", msg);
+        return false;
+    }
+    if (json_integer_value(n) > 0 && zt__orch_is_remote(r->orch)) {
+        /* the checkers are the orchestrator's keyed choice, and that
+         * orchestrator is in another process: not built over leases yet */
+        zt_http_resp_error(resp, 501, "not_supported",
+                           "zentalk.replicas needs the orchestrator in this node's process; a gateway placing "
+                           "through node.orchestrator checks receipts only");
         return false;
     }
     *out = (unsigned)json_integer_value(n);

@@ -6,7 +6,9 @@
  * ZT_TEST_DELAY_MS; no peers file anywhere: the gateway's descriptor goes
  * to the orchestrator, which hands it to the workers that join it):
  * - chats sent to the gateway run on the workers, with receipts, and their
- *   job rows are done at the orchestrator (leased, reported);
+ *   job rows are done at the orchestrator (leased, reported); their
+ *   answers say "verification":"receipt" (no check over leases yet) and a
+ *   request for replicated execution is refused with 501;
  * - a streamed chat whose worker is killed with SIGKILL mid-stream is
  *   continued by the other worker (the gateway's failover loop reports the
  *   failure and leases the job's next worker) and its text equals the
@@ -140,6 +142,28 @@ static void test_remote_gateway(void **state)
     until = zt_time_mono_ms() + 5000;
     while (jobs_in_state("done") < 1 && zt_time_mono_ms() < until) zt_time_sleep_ms(50);
     assert_int_equal(jobs_in_state("done"), 1);
+    /* what the answer says of its checking: the receipt only (the
+     * orchestrator's verifier is in its own process; not over leases yet),
+     * and replicated execution is refused, not silently skipped */
+    char body[400];
+    snprintf(body, sizeof body, BODY, "");
+    struct resp vr;
+    http(gw.port, "POST", "/v1/chat/completions", "application/json", body, &vr);
+    assert_int_equal(vr.status, 200);
+    json_t *vj = resp_json(&vr);
+    resp_free(&vr);
+    json_t *z = json_object_get(vj, "zentalk");
+    assert_string_equal(json_string_value(json_object_get(z, "verification")), "receipt");
+    assert_non_null(json_object_get(z, "receipt"));
+    json_decref(vj);
+    snprintf(body, sizeof body, BODY, ",\"zentalk\":{\"replicas\":1}");
+    http(gw.port, "POST", "/v1/chat/completions", "application/json", body, &vr);
+    assert_int_equal(vr.status, 501);
+    assert_non_null(strstr(zt_buf_str(&vr.body), "not_supported"));
+    resp_free(&vr);
+    until = zt_time_mono_ms() + 5000;
+    while (jobs_in_state("done") < 2 && zt_time_mono_ms() < until) zt_time_sleep_ms(50);
+    assert_int_equal(jobs_in_state("done"), 2);
 
     /* a stream whose worker dies mid-way continues on the other */
     struct stream_call sc;
@@ -168,8 +192,8 @@ static void test_remote_gateway(void **state)
     zt_buf_deinit(&ref);
     assert_int_equal(node_wait(&wk[vi], 10000), 128 + SIGKILL);
     until = zt_time_mono_ms() + 5000;
-    while (jobs_in_state("done") < 2 && zt_time_mono_ms() < until) zt_time_sleep_ms(50);
-    assert_int_equal(jobs_in_state("done"), 2);
+    while (jobs_in_state("done") < 3 && zt_time_mono_ms() < until) zt_time_sleep_ms(50);
+    assert_int_equal(jobs_in_state("done"), 3);
 
     node_stop(&wk[1 - vi], 20000);
     node_cleanup(&wk[vi]);
@@ -186,7 +210,7 @@ static void test_remote_gateway(void **state)
     zt_buf_init(&x, 1 << 16);
     assert_true(chat(false, &x, ran, sizeof ran) != 200);
     zt_buf_deinit(&x);
-    assert_int_equal(jobs_in_state("done") + jobs_in_state("queued") + jobs_in_state("failed"), 2);
+    assert_int_equal(jobs_in_state("done") + jobs_in_state("queued") + jobs_in_state("failed"), 3);
     node_stop(&gw, 20000);
     node_stop(&orch, 20000);
     rm_rf(cfg);
