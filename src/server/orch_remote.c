@@ -269,3 +269,46 @@ void zt__orch_remote_register(struct zt__orch_remote *r)
         zt_log(ZT_LOG_INFO, "gateway_registered", "orchestrator=%s", r->url);
     }
 }
+
+/* ---- checks of leased jobs (the orchestrator's verifier, this gateway's work) ---- */
+
+int zt__orch_remote_ok(struct zt__orch_remote *r, const char *job_id, const char *worker, uint32_t tokens,
+                       char *verify, size_t cap)
+{
+    json_t *body = json_pack("{s:s,s:s,s:s,s:I}", "job_id", job_id, "worker", worker, "event", "ok", "tokens",
+                             (json_int_t)tokens);
+    json_t *a = NULL;
+    long st = call(r, "/v1/orchestrator/report", body, CALL_TIMEOUT_MS, &a);
+    const char *v = json_string_value(json_object_get(a, "verify"));
+    verify[0] = '\0';
+    if (st == 200 && v) zt_strlcpy(verify, v, cap);
+    json_decref(a);
+    return st == 200 ? 0 : st == 404 ? ZT_ENOTFOUND : st ? ZT_EINVAL : ZT_EIO;
+}
+
+int zt__orch_remote_check_pick(struct zt__orch_remote *r, const char *job_id, const char *worker, unsigned round,
+                               const char *const *exclude, size_t n, struct zt_node_info *out)
+{
+    json_t *ex = json_array();
+    for (size_t i = 0; ex && i < n; i++) json_array_append_new(ex, json_string(exclude[i]));
+    json_t *body = json_pack("{s:s,s:s,s:s,s:I,s:o}", "job_id", job_id, "worker", worker, "event", "check", "round",
+                             (json_int_t)round, "exclude", ex);
+    json_t *a = NULL;
+    long st = call(r, "/v1/orchestrator/report", body, CALL_TIMEOUT_MS, &a);
+    int rc = st == 404 ? ZT_ENOTFOUND : ZT_EIO;
+    json_t *w = json_object_get(a, "worker");
+    const char *id = json_string_value(json_object_get(w, "node_id"));
+    if (st == 200 && id) {
+        keep_worker(r, w);
+        rc = zt__orch_remote_worker(r, id, out);
+    }
+    json_decref(a);
+    return rc;
+}
+
+void zt__orch_remote_event(struct zt__orch_remote *r, json_t *body)
+{
+    json_t *a = NULL;
+    (void)call(r, "/v1/orchestrator/report", body, CALL_TIMEOUT_MS, &a);
+    json_decref(a);
+}

@@ -6,9 +6,13 @@
  * ZT_TEST_DELAY_MS; no peers file anywhere: the gateway's descriptor goes
  * to the orchestrator, which hands it to the workers that join it):
  * - chats sent to the gateway run on the workers, with receipts, and their
- *   job rows are done at the orchestrator (leased, reported); their
- *   answers say "verification":"receipt" (no check over leases yet) and a
- *   request for replicated execution is refused with 501;
+ *   job rows are done at the orchestrator (leased, reported);
+ * - verification through the lease: the orchestrator draws the job (new
+ *   workers always), chooses the checker (the other worker, never the one
+ *   that ran it), the gateway runs the teacher-forced check and reports
+ *   the verdict, which the orchestrator charges (the rows are verified);
+ *   the answer says "verified" with the check; a request for replicated
+ *   execution (not built over leases) is refused with 501;
  * - a streamed chat whose worker is killed with SIGKILL mid-stream is
  *   continued by the other worker (the gateway's failover loop reports the
  *   failure and leases the job's next worker) and its text equals the
@@ -86,6 +90,9 @@ static long jobs_in_state(const char *state)
     return n;
 }
 
+/* Jobs that ended well: done, or done and verified. */
+static long ended(void) { return jobs_in_state("done") + jobs_in_state("verified"); }
+
 static void test_remote_gateway(void **state)
 {
     (void)state;
@@ -140,11 +147,13 @@ static void test_remote_gateway(void **state)
     assert_true(zt_str_eq(ran, wk_id[0]) || zt_str_eq(ran, wk_id[1]));
     assert_true(ref.len > 0);
     until = zt_time_mono_ms() + 5000;
-    while (jobs_in_state("done") < 1 && zt_time_mono_ms() < until) zt_time_sleep_ms(50);
-    assert_int_equal(jobs_in_state("done"), 1);
-    /* what the answer says of its checking: the receipt only (the
-     * orchestrator's verifier is in its own process; not over leases yet),
-     * and replicated execution is refused, not silently skipped */
+    while (ended() < 1 && zt_time_mono_ms() < until) zt_time_sleep_ms(50);
+    assert_int_equal(ended(), 1);
+    /* verified through the lease: new workers are always checked
+     * (orchestrator.verification.new_worker_jobs); the orchestrator drew
+     * the job and chose the checker (the other worker), the gateway ran the
+     * teacher-forced check and reported the verdict, which the orchestrator
+     * charged: the job row is verified there */
     char body[400];
     snprintf(body, sizeof body, BODY, "");
     struct resp vr;
@@ -153,17 +162,27 @@ static void test_remote_gateway(void **state)
     json_t *vj = resp_json(&vr);
     resp_free(&vr);
     json_t *z = json_object_get(vj, "zentalk");
-    assert_string_equal(json_string_value(json_object_get(z, "verification")), "receipt");
+    const char *ran_on = json_string_value(json_object_get(z, "ran_on"));
+    assert_non_null(ran_on);
+    assert_string_equal(json_string_value(json_object_get(z, "verification")), "verified");
     assert_non_null(json_object_get(z, "receipt"));
+    json_t *ck = json_array_get(json_object_get(z, "checks"), 0);
+    assert_non_null(ck);
+    const char *checker = json_string_value(json_object_get(ck, "node"));
+    assert_non_null(checker);
+    assert_false(zt_str_eq(checker, ran_on)); /* never the verified worker */
+    assert_true(zt_str_eq(checker, wk_id[0]) || zt_str_eq(checker, wk_id[1]));
+    assert_true(json_is_true(json_object_get(ck, "agrees")));
     json_decref(vj);
+    until = zt_time_mono_ms() + 5000;
+    while (jobs_in_state("verified") < 2 && zt_time_mono_ms() < until) zt_time_sleep_ms(50);
+    assert_int_equal(jobs_in_state("verified"), 2);
+    /* replicated execution over leases is not built: refused, not run unchecked */
     snprintf(body, sizeof body, BODY, ",\"zentalk\":{\"replicas\":1}");
     http(gw.port, "POST", "/v1/chat/completions", "application/json", body, &vr);
     assert_int_equal(vr.status, 501);
     assert_non_null(strstr(zt_buf_str(&vr.body), "not_supported"));
     resp_free(&vr);
-    until = zt_time_mono_ms() + 5000;
-    while (jobs_in_state("done") < 2 && zt_time_mono_ms() < until) zt_time_sleep_ms(50);
-    assert_int_equal(jobs_in_state("done"), 2);
 
     /* a stream whose worker dies mid-way continues on the other */
     struct stream_call sc;
@@ -192,8 +211,8 @@ static void test_remote_gateway(void **state)
     zt_buf_deinit(&ref);
     assert_int_equal(node_wait(&wk[vi], 10000), 128 + SIGKILL);
     until = zt_time_mono_ms() + 5000;
-    while (jobs_in_state("done") < 3 && zt_time_mono_ms() < until) zt_time_sleep_ms(50);
-    assert_int_equal(jobs_in_state("done"), 3);
+    while (ended() < 3 && zt_time_mono_ms() < until) zt_time_sleep_ms(50);
+    assert_int_equal(ended(), 3);
 
     node_stop(&wk[1 - vi], 20000);
     node_cleanup(&wk[vi]);
@@ -210,7 +229,7 @@ static void test_remote_gateway(void **state)
     zt_buf_init(&x, 1 << 16);
     assert_true(chat(false, &x, ran, sizeof ran) != 200);
     zt_buf_deinit(&x);
-    assert_int_equal(jobs_in_state("done") + jobs_in_state("queued") + jobs_in_state("failed"), 3);
+    assert_int_equal(ended() + jobs_in_state("queued") + jobs_in_state("failed"), 3);
     node_stop(&gw, 20000);
     node_stop(&orch, 20000);
     rm_rf(cfg);
