@@ -17,7 +17,10 @@
  *   continued by the other worker (the gateway's failover loop reports the
  *   failure and leases the job's next worker) and its text equals the
  *   uninterrupted run byte for byte;
- * - a wrong #NODE_ID pin: the gateway never places through that node.
+ * - a wrong #NODE_ID pin: the gateway never places through that node;
+ * - node.orchestrator with two orchestrators (the workers joined both):
+ *   after the first is killed with SIGKILL, chats through the gateway are
+ *   placed by the second.
  * Usage: test_remote_gateway PATH/zentalk-node PATH/zentalk */
 #define _GNU_SOURCE
 #include "harness.h"
@@ -235,11 +238,87 @@ static void test_remote_gateway(void **state)
     rm_rf(cfg);
 }
 
+/* node.orchestrator with two orchestrators: the gateway places through
+ * the first; once it is killed, through the second (the workers joined
+ * both and admit the gateway, which registered with both at its start). */
+static void test_orchestrator_failover(void **state)
+{
+    (void)state;
+    char model[1024], cfg[256], yaml[1400];
+    if (!find_test_model("stories260K.gguf", model, sizeof model)) zt_skip("stories260K.gguf not found (tests/models)");
+    tmp_dir(cfg, sizeof cfg, "remotegw2");
+    snprintf(yaml, sizeof yaml,
+             "model_cache:\n  default_model: stories\n"
+             "models:\n  - id: stories\n    path: %s\n    context_size: 256\n    max_tokens: 64\n",
+             model);
+    put_file(cfg, "models.yaml", yaml);
+    put_file(cfg, "gpu-pool.yaml", "gpu_pool:\n  cpu_threads: 1\n  max_batch: 2\n");
+    const char *const oargs[] = {"--roles", "orchestrator", NULL};
+    const char *const oenv[] = {"ZENTALK_ORCHESTRATOR_HEARTBEAT_EXPIRY_MS=3000", NULL};
+    struct node ob;
+    char ob_id[64];
+    node_spawn(&orch, oargs, oenv, true, NULL);
+    node_spawn(&ob, oargs, oenv, true, NULL);
+    node_id_of(orch.port, orch_id, sizeof orch_id, NULL);
+    node_id_of(ob.port, ob_id, sizeof ob_id, NULL);
+    char list[700];
+    snprintf(list, sizeof list, "%s#%s, %s#%s", orch.url, orch_id, ob.url, ob_id);
+    const char *const gargs[] = {"--roles", "gateway", "--orchestrator", list, NULL};
+    const char *const genv[] = {"ZENTALK_ENCRYPTION_REMOTE_TIMEOUT_S=20", NULL};
+    node_spawn(&gw, gargs, genv, true, NULL); /* it registers with both: their workers admit it */
+    const char *const wenv[] = {"ZENTALK_NODE_HEARTBEAT_INTERVAL_MS=300", NULL};
+    for (int i = 0; i < 2; i++) {
+        const char *const wargs[] = {"--config", cfg, "--roles", "worker", "--join", orch.url, "--join", ob.url, NULL};
+        node_spawn(&wk[i], wargs, wenv, true, NULL);
+        node_id_of(wk[i].port, wk_id[i], sizeof wk_id[i], NULL);
+    }
+    struct node *os[2] = {&orch, &ob};
+    uint64_t until = zt_time_mono_ms() + 20000;
+    for (int k = 0; k < 2; k++) {
+        for (;;) {
+            struct resp r;
+            http(os[k]->port, "GET", "/v1/orchestrator/nodes", NULL, NULL, &r);
+            json_t *j = resp_json(&r);
+            resp_free(&r);
+            long live = (long)json_integer_value(json_object_get(j, "live"));
+            json_decref(j);
+            if (live == 2) break;
+            assert_true(zt_time_mono_ms() < until);
+            zt_time_sleep_ms(100);
+        }
+    }
+    struct zt_buf text;
+    zt_buf_init(&text, 1 << 16);
+    char ran[64];
+    assert_int_equal(chat(false, &text, ran, sizeof ran), 200);
+    assert_true(ended() >= 1); /* placed through the first */
+    kill(orch.pid, SIGKILL);
+    assert_int_equal(node_wait(&orch, 10000), 128 + SIGKILL);
+    node_cleanup(&orch);
+    /* the next chats go through the second */
+    zt_buf_reset(&text);
+    long st = chat(false, &text, ran, sizeof ran);
+    printf("after the first orchestrator's SIGKILL: chat through the gateway %ld on %s\n", st, ran);
+    assert_int_equal(st, 200);
+    assert_true(zt_str_eq(ran, wk_id[0]) || zt_str_eq(ran, wk_id[1]));
+    orch = ob; /* jobs_in_state asks orch */
+    until = zt_time_mono_ms() + 5000;
+    while (ended() < 1 && zt_time_mono_ms() < until) zt_time_sleep_ms(50);
+    assert_int_equal(ended(), 1);
+    zt_buf_deinit(&text);
+    node_stop(&gw, 20000);
+    for (int i = 0; i < 2; i++) node_stop(&wk[i], 20000);
+    node_stop(&orch, 20000);
+    memset(&orch, 0, sizeof orch);
+    rm_rf(cfg);
+}
+
 int main(int argc, char **argv)
 {
     if (!harness_start(argc, argv, "test_remote_gateway")) return 2;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_remote_gateway),
+        cmocka_unit_test(test_orchestrator_failover),
     };
     return zt_test_exit(cmocka_run_group_tests_name("remote_gateway", tests, NULL, NULL));
 }
