@@ -395,20 +395,26 @@ static const char *const kv_types[] = {"f32", "f16", NULL};
 static const struct cfg_key gpu_pool_keys[] = {
     ENUM_KEY(struct zt_cfg_gpu_pool, backend, "auto", backends,
              "Compute backend of the worker's models: cpu, vulkan (any Vulkan 1.1 device: NVIDIA, AMD, Intel, "
-             "Mesa's lavapipe) or cuda (refused at start: this build has no CUDA backend yet); auto = cpu until the "
-             "GPU pool places models itself."),
+             "Mesa's lavapipe) or cuda (NVIDIA GPUs; built when nvcc was found at build time); a GPU backend "
+             "without a device refuses to start; auto = cpu until the GPU pool places models itself."),
     BOOL_KEY(struct zt_cfg_gpu_pool, deterministic, true,
-             "On a GPU backend, compute the CPU engine's bits (exact fma, division, sqrt and exp, emulated in "
-             "double: slower on GPUs with slow fp64) so that receipts verify against CPU workers; false = the "
-             "device's fast math, and the engine build id ends in +fast."),
-    STRLIST_KEY(struct zt_cfg_gpu_pool, devices, no_strings, 16, NULL, KF_DIGITS, KEY_UNIQUE | KEY_RESERVED,
-                "CUDA device ordinals to use, e.g. [\"0\", \"1\"]; empty = all."),
+             "On a GPU backend, compute the CPU engine's bits (Vulkan: exact fma, division, sqrt and exp emulated "
+             "in double, slower on GPUs with slow fp64; CUDA: the device's IEEE fma, division and sqrt, no "
+             "contraction) so that receipts verify against CPU workers; false = the device's fast math, and the "
+             "engine build id ends in +fast."),
+    STRLIST_KEY(struct zt_cfg_gpu_pool, devices, no_strings, 16, NULL, KF_DIGITS, 0,
+                "Devices of the GPU pool, as indices into `zentalk gpus`' list for gpu_pool.backend, e.g. "
+                "[\"0\", \"1\"]; an index listed twice is two logical devices sharing one GPU (each with its own "
+                "budget and slots); empty = every device of the backend."),
     INT_KEY(struct zt_cfg_gpu_pool, max_vram_mb, 0, 0, 16777216,
-            "Device memory budget in MiB of a GPU backend: a model whose weights need more is refused "
-            "(model_unavailable, the sizes in the log) before anything is uploaded; 0 = no limit."),
+            "Weight memory in MiB per device of the GPU pool (below the device's memory): a model goes to the "
+            "device with the most room, split over two when none holds it, and is refused (model_unavailable, "
+            "the sizes in the log) before anything is uploaded when no two do; 0 = the device's memory."),
     INT_KEY(struct zt_cfg_gpu_pool, cpu_threads, 0, 0, 1024,
             "Threads for CPU inference; 0 = one per CPU this process may run on (its affinity mask: `taskset`, container CPU sets)."),
-    INT_KEY(struct zt_cfg_gpu_pool, max_batch, 8, 1, 1024, "Sequences decoded together."),
+    INT_KEY(struct zt_cfg_gpu_pool, max_batch, 8, 1, 1024,
+            "Sequences decoded together; on a GPU backend also the slots of each device of the pool, shared by "
+            "the models placed on it."),
     ENUM_KEY(struct zt_cfg_gpu_pool, kv_cache_type, "f32", kv_types,
              "KV cache element type of CPU inference: f32 (exact) or f16 (half the memory, deterministic, but not the bits of f32)."),
 };
