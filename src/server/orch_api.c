@@ -183,11 +183,11 @@ int zt__orch_job_start(struct zt__orch *o, const char *job_id, const char *worke
     return rc ? rc : zt_sched_job_started(o->sched, job_id, worker, now);
 }
 
-void zt__orch_job_ok(struct zt__orch *o, const char *job_id, const char *worker, uint32_t tokens, char *verify,
-                     size_t cap)
+void zt__orch_job_ok(struct zt__orch *o, const char *job_id, const char *worker, uint32_t tokens, bool replicas,
+                     char *verify, size_t cap)
 {
     verify[0] = '\0';
-    if (o->remote) zt_ignore(zt__orch_remote_ok(o->remote, job_id, worker, tokens, verify, cap));
+    if (o->remote) zt_ignore(zt__orch_remote_ok(o->remote, job_id, worker, tokens, replicas, verify, cap));
     else zt_ignore(zt_sched_job_finished(o->sched, job_id, worker, ZT_SCHED_OK, tokens, zt_time_real_ms(), NULL));
 }
 

@@ -117,9 +117,10 @@ int zt__orch_wait_remote(struct zt__orch *o, const char *job_id, long wait_ms, c
 ZT_NODISCARD int zt__orch_job_start(struct zt__orch *o, const char *job_id, const char *worker, struct zt_node_info *ni);
 /* The attempt went well. Remote: the orchestrator's draw for a check of
  * it (zt_verify_reason_name, "" for none) in verify (the in-process
- * gateway draws in check_job itself: always ""). */
-void zt__orch_job_ok(struct zt__orch *o, const char *job_id, const char *worker, uint32_t tokens, char *verify,
-                     size_t cap);
+ * gateway draws in check_job itself: always ""); replicas: the request
+ * asked for replicated execution (the lease stays open for its checks). */
+void zt__orch_job_ok(struct zt__orch *o, const char *job_id, const char *worker, uint32_t tokens, bool replicas,
+                     char *verify, size_t cap);
 /* The checks of a job (route_api.c check_job), here or at the remote
  * orchestrator: the checker of round `round` (zt_verifier_pick; worker is
  * the one checked, for its engine build), a checker that failed, the
@@ -142,7 +143,7 @@ ZT_NODISCARD int zt__orch_remote_new(const struct zt_config *cfg, zt__orch_desc_
                                      struct zt__orch_remote **out, struct zt_buf *err);
 void zt__orch_remote_free(struct zt__orch_remote *r);
 int zt__orch_remote_ok(struct zt__orch_remote *r, const char *job_id, const char *worker, uint32_t tokens,
-                       char *verify, size_t cap);
+                       bool replicas, char *verify, size_t cap);
 int zt__orch_remote_check_pick(struct zt__orch_remote *r, const char *job_id, const char *worker, unsigned round,
                                const char *const *exclude, size_t n, struct zt_node_info *out);
 /* POST body (taken) to the orchestrator's report route; the answer dropped. */

@@ -432,6 +432,12 @@ void zt__orch_lease_report_h(struct zt__orch_lease *l, json_t *body, struct zt_h
             verify = zt_verify_reason_name(why);
             ends = false;
         }
+        /* the request asked for replicated execution: the gateway runs it on
+         * the replicas this orchestrator picks ("check", rounds 2...) */
+        if (rc == 0 && json_is_true(json_object_get(body, "replicas"))) {
+            verify = "replicas";
+            ends = false;
+        }
     } else if (strcmp(ev, "error") == 0 || strcmp(ev, "stalled") == 0 || strcmp(ev, "unreachable") == 0) {
         /* one that cannot be reached at all is dropped until it joins again */
         if (worker && ev[0] == 'u' && zt_registry_drop(l->reg, worker, now) == 0)

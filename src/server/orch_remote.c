@@ -339,10 +339,10 @@ void zt__orch_remote_register(struct zt__orch_remote *r)
 /* ---- checks of leased jobs (the orchestrator's verifier, this gateway's work) ---- */
 
 int zt__orch_remote_ok(struct zt__orch_remote *r, const char *job_id, const char *worker, uint32_t tokens,
-                       char *verify, size_t cap)
+                       bool replicas, char *verify, size_t cap)
 {
-    json_t *body = json_pack("{s:s,s:s,s:s,s:I}", "job_id", job_id, "worker", worker, "event", "ok", "tokens",
-                             (json_int_t)tokens);
+    json_t *body = json_pack("{s:s,s:s,s:s,s:I,s:b}", "job_id", job_id, "worker", worker, "event", "ok", "tokens",
+                             (json_int_t)tokens, "replicas", replicas);
     json_t *a = NULL;
     long st = call(r, "/v1/orchestrator/report", body, CALL_TIMEOUT_MS, &a);
     const char *v = json_string_value(json_object_get(a, "verify"));

@@ -668,7 +668,8 @@ static void sched_report(void *ud, const struct zt_job_worker *w, enum zt_job_at
 {
     struct rjob *j = ud;
     if (a == ZT_JOB_ATTEMPT_OK) {
-        zt__orch_job_ok(j->r->orch, j->sched_id, w->node_id, tokens, j->remote_verify, sizeof j->remote_verify);
+        zt__orch_job_ok(j->r->orch, j->sched_id, w->node_id, tokens, j->replicas > 0, j->remote_verify,
+                        sizeof j->remote_verify);
         return;
     }
     j->pending = true;
@@ -1186,14 +1187,6 @@ static bool get_replicas(struct zt__route *r, json_t *body, unsigned *out, struc
         snprintf(msg, sizeof msg, "zentalk.replicas must be an integer from 0 to %lld (orchestrator.verification."
                  "max_replicas)", (long long)max);
         zt_http_resp_error(resp, 400, "invalid_request", msg);
-        return false;
-    }
-    if (json_integer_value(n) > 0 && zt__orch_is_remote(r->orch)) {
-        /* the checkers are the orchestrator's keyed choice, and that
-         * orchestrator is in another process: not built over leases yet */
-        zt_http_resp_error(resp, 501, "not_supported",
-                           "zentalk.replicas needs the orchestrator in this node's process; a gateway placing "
-                           "through node.orchestrator checks receipts only");
         return false;
     }
     *out = (unsigned)json_integer_value(n);

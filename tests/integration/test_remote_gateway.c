@@ -11,8 +11,8 @@
  *   workers always), chooses the checker (the other worker, never the one
  *   that ran it), the gateway runs the teacher-forced check and reports
  *   the verdict, which the orchestrator charges (the rows are verified);
- *   the answer says "verified" with the check; a request for replicated
- *   execution (not built over leases) is refused with 501;
+ *   the answer says "verified" with the check; replicated execution
+ *   ("zentalk":{"replicas":1}) runs on the replica the orchestrator picks;
  * - a streamed chat whose worker is killed with SIGKILL mid-stream is
  *   continued by the other worker (the gateway's failover loop reports the
  *   failure and leases the job's next worker) and its text equals the
@@ -180,12 +180,24 @@ static void test_remote_gateway(void **state)
     until = zt_time_mono_ms() + 5000;
     while (jobs_in_state("verified") < 2 && zt_time_mono_ms() < until) zt_time_sleep_ms(50);
     assert_int_equal(jobs_in_state("verified"), 2);
-    /* replicated execution over leases is not built: refused, not run unchecked */
+    /* replicated execution over leases: the replica is the orchestrator's
+     * choice too, and agrees */
     snprintf(body, sizeof body, BODY, ",\"zentalk\":{\"replicas\":1}");
     http(gw.port, "POST", "/v1/chat/completions", "application/json", body, &vr);
-    assert_int_equal(vr.status, 501);
-    assert_non_null(strstr(zt_buf_str(&vr.body), "not_supported"));
+    assert_int_equal(vr.status, 200);
+    vj = resp_json(&vr);
     resp_free(&vr);
+    z = json_object_get(vj, "zentalk");
+    assert_string_equal(json_string_value(json_object_get(z, "verification")), "verified");
+    ck = json_array_get(json_object_get(z, "checks"), 0);
+    assert_string_equal(json_string_value(json_object_get(ck, "role")), "replica");
+    assert_false(zt_str_eq(json_string_value(json_object_get(ck, "node")),
+                           json_string_value(json_object_get(z, "ran_on"))));
+    assert_true(json_is_true(json_object_get(ck, "agrees")));
+    json_decref(vj);
+    until = zt_time_mono_ms() + 5000;
+    while (jobs_in_state("verified") < 3 && zt_time_mono_ms() < until) zt_time_sleep_ms(50);
+    assert_int_equal(jobs_in_state("verified"), 3);
 
     /* a stream whose worker dies mid-way continues on the other */
     struct stream_call sc;
@@ -214,8 +226,8 @@ static void test_remote_gateway(void **state)
     zt_buf_deinit(&ref);
     assert_int_equal(node_wait(&wk[vi], 10000), 128 + SIGKILL);
     until = zt_time_mono_ms() + 5000;
-    while (ended() < 3 && zt_time_mono_ms() < until) zt_time_sleep_ms(50);
-    assert_int_equal(ended(), 3);
+    while (ended() < 4 && zt_time_mono_ms() < until) zt_time_sleep_ms(50);
+    assert_int_equal(ended(), 4);
 
     node_stop(&wk[1 - vi], 20000);
     node_cleanup(&wk[vi]);
@@ -232,7 +244,7 @@ static void test_remote_gateway(void **state)
     zt_buf_init(&x, 1 << 16);
     assert_true(chat(false, &x, ran, sizeof ran) != 200);
     zt_buf_deinit(&x);
-    assert_int_equal(ended() + jobs_in_state("queued") + jobs_in_state("failed"), 3);
+    assert_int_equal(ended() + jobs_in_state("queued") + jobs_in_state("failed"), 4);
     node_stop(&gw, 20000);
     node_stop(&orch, 20000);
     rm_rf(cfg);
