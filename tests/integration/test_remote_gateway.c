@@ -93,21 +93,45 @@ static long jobs_in_state(const char *state)
     return n;
 }
 
-/* Jobs that ended well: done, or done and verified. */
-static long ended(void) { return jobs_in_state("done") + jobs_in_state("verified"); }
-
-static void test_remote_gateway(void **state)
+/* A config directory for the workers (stories260K) in cfg; skips without
+ * the model. */
+static void worker_config(char *cfg, size_t cap, const char *tag)
 {
-    (void)state;
-    char model[1024], cfg[256], yaml[1400];
+    char model[1024], yaml[1400];
     if (!find_test_model("stories260K.gguf", model, sizeof model)) zt_skip("stories260K.gguf not found (tests/models)");
-    tmp_dir(cfg, sizeof cfg, "remotegw");
+    tmp_dir(cfg, cap, tag);
     snprintf(yaml, sizeof yaml,
              "model_cache:\n  default_model: stories\n"
              "models:\n  - id: stories\n    path: %s\n    context_size: 256\n    max_tokens: 64\n",
              model);
     put_file(cfg, "models.yaml", yaml);
     put_file(cfg, "gpu-pool.yaml", "gpu_pool:\n  cpu_threads: 1\n  max_batch: 2\n");
+}
+
+/* Until the orchestrator at port lists both workers live (fails past until). */
+static void wait_live(uint16_t port, uint64_t until)
+{
+    for (;;) {
+        struct resp r;
+        http(port, "GET", "/v1/orchestrator/nodes", NULL, NULL, &r);
+        json_t *j = resp_json(&r);
+        resp_free(&r);
+        long live = (long)json_integer_value(json_object_get(j, "live"));
+        json_decref(j);
+        if (live == 2) break;
+        assert_true(zt_time_mono_ms() < until);
+        zt_time_sleep_ms(100);
+    }
+}
+
+/* Jobs that ended well: done, or done and verified. */
+static long ended(void) { return jobs_in_state("done") + jobs_in_state("verified"); }
+
+static void test_remote_gateway(void **state)
+{
+    (void)state;
+    char cfg[256];
+    worker_config(cfg, sizeof cfg, "remotegw");
     const char *const oargs[] = {"--roles", "orchestrator", NULL};
     const char *const oenv[] = {"ZENTALK_ORCHESTRATOR_HEARTBEAT_EXPIRY_MS=3000", NULL};
     node_spawn(&orch, oargs, oenv, true, NULL);
@@ -130,17 +154,7 @@ static void test_remote_gateway(void **state)
         node_id_of(wk[i].port, wk_id[i], sizeof wk_id[i], NULL);
     }
     uint64_t until = zt_time_mono_ms() + 20000;
-    for (;;) {
-        struct resp r;
-        http(orch.port, "GET", "/v1/orchestrator/nodes", NULL, NULL, &r);
-        json_t *j = resp_json(&r);
-        resp_free(&r);
-        long live = (long)json_integer_value(json_object_get(j, "live"));
-        json_decref(j);
-        if (live == 2) break;
-        assert_true(zt_time_mono_ms() < until);
-        zt_time_sleep_ms(100);
-    }
+    wait_live(orch.port, until);
 
     /* chats through the gateway in its own process */
     struct zt_buf ref;
@@ -256,15 +270,8 @@ static void test_remote_gateway(void **state)
 static void test_orchestrator_failover(void **state)
 {
     (void)state;
-    char model[1024], cfg[256], yaml[1400];
-    if (!find_test_model("stories260K.gguf", model, sizeof model)) zt_skip("stories260K.gguf not found (tests/models)");
-    tmp_dir(cfg, sizeof cfg, "remotegw2");
-    snprintf(yaml, sizeof yaml,
-             "model_cache:\n  default_model: stories\n"
-             "models:\n  - id: stories\n    path: %s\n    context_size: 256\n    max_tokens: 64\n",
-             model);
-    put_file(cfg, "models.yaml", yaml);
-    put_file(cfg, "gpu-pool.yaml", "gpu_pool:\n  cpu_threads: 1\n  max_batch: 2\n");
+    char cfg[256];
+    worker_config(cfg, sizeof cfg, "remotegw2");
     const char *const oargs[] = {"--roles", "orchestrator", NULL};
     const char *const oenv[] = {"ZENTALK_ORCHESTRATOR_HEARTBEAT_EXPIRY_MS=3000", NULL};
     struct node ob;
@@ -286,19 +293,7 @@ static void test_orchestrator_failover(void **state)
     }
     struct node *os[2] = {&orch, &ob};
     uint64_t until = zt_time_mono_ms() + 20000;
-    for (int k = 0; k < 2; k++) {
-        for (;;) {
-            struct resp r;
-            http(os[k]->port, "GET", "/v1/orchestrator/nodes", NULL, NULL, &r);
-            json_t *j = resp_json(&r);
-            resp_free(&r);
-            long live = (long)json_integer_value(json_object_get(j, "live"));
-            json_decref(j);
-            if (live == 2) break;
-            assert_true(zt_time_mono_ms() < until);
-            zt_time_sleep_ms(100);
-        }
-    }
+    for (int k = 0; k < 2; k++) wait_live(os[k]->port, until);
     struct zt_buf text;
     zt_buf_init(&text, 1 << 16);
     char ran[64];
