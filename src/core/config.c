@@ -179,8 +179,8 @@ static const struct cfg_key node_keys[] = {
     STR_KEY(struct zt_cfg_node, orchestrator, "", 600, KF_ANY, 0,
             "A gateway without the orchestrator role places its jobs through the orchestrator at this URL "
             "(http(s)://host[:port], optionally #NODE_ID to pin its node id; zentalk-node --orchestrator): it leases "
-            "a worker for each job over HTTP and reports how the attempt went. Empty = its own orchestrator, or "
-            "static peers."),
+            "a worker for each job over HTTP and reports how the attempt went. A comma-separated list (up to 4): "
+            "the first is used, the next when it does not answer. Empty = its own orchestrator, or static peers."),
     STR_KEY(struct zt_cfg_node, orchestrator_token, "", 4096, KF_ANY, KEY_SECRET,
             "Bearer token (role admin on that orchestrator) sent with node.orchestrator's lease calls; empty = none "
             "(the orchestrator on loopback)."),

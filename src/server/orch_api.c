@@ -84,7 +84,7 @@ int zt__orch_new(const struct zt_config *cfg, struct zt_registry *reg, struct zt
         return ZT_ENOMEM;
     }
     if (zt__orch_relay_new(cfg->orchestrator.heartbeat_expiry_ms, reg, &o->relay) != 0 ||
-        zt__orch_lease_new(reg, sched, &o->lease) != 0) {
+        zt__orch_lease_new(reg, sched, o->verifier, &o->lease) != 0) {
         zt__orch_relay_free(o->relay);
         zt_ratelimit_free(o->join_limit);
         zt_free(o);
@@ -183,10 +183,56 @@ int zt__orch_job_start(struct zt__orch *o, const char *job_id, const char *worke
     return rc ? rc : zt_sched_job_started(o->sched, job_id, worker, now);
 }
 
-void zt__orch_job_ok(struct zt__orch *o, const char *job_id, const char *worker, uint32_t tokens)
+void zt__orch_job_ok(struct zt__orch *o, const char *job_id, const char *worker, uint32_t tokens, bool replicas,
+                     char *verify, size_t cap)
 {
-    if (o->remote) zt_ignore(zt__orch_remote_report(o->remote, job_id, worker, "ok", tokens, NULL));
+    verify[0] = '\0';
+    if (o->remote) zt_ignore(zt__orch_remote_ok(o->remote, job_id, worker, tokens, replicas, verify, cap));
     else zt_ignore(zt_sched_job_finished(o->sched, job_id, worker, ZT_SCHED_OK, tokens, zt_time_real_ms(), NULL));
+}
+
+int zt__orch_check_pick(struct zt__orch *o, const char *job_id, const char *model, const char *worker, unsigned round,
+                        const char *const *exclude, size_t n, struct zt_node_info *out)
+{
+    if (o->remote) return zt__orch_remote_check_pick(o->remote, job_id, worker, round, exclude, n, out);
+    struct zt_node_info w;
+    int64_t now = zt_time_real_ms();
+    const char *engine = zt_registry_get(o->reg, worker, now, &w) == 0 ? w.caps.engine : NULL;
+    return zt_verifier_pick(o->verifier, job_id, round, model, engine, exclude, n, now, out);
+}
+
+void zt__orch_check_failed(struct zt__orch *o, const char *job_id, const char *checker, bool stalled)
+{
+    if (o->remote) {
+        zt__orch_remote_event(o->remote, json_pack("{s:s,s:s,s:s,s:b}", "job_id", job_id, "worker", checker, "event",
+                                                   "check_failed", "stalled", stalled));
+        return;
+    }
+    zt_ignore(zt_registry_report(o->reg, checker, stalled ? ZT_OUTCOME_TIMED_OUT : ZT_OUTCOME_FAILED,
+                                 zt_time_real_ms()));
+}
+
+void zt__orch_check_settle(struct zt__orch *o, const char *job_id, const char *verdict, const char *const *workers,
+                           size_t n_workers, const char *const *checkers, const bool *wrong, size_t n_checkers)
+{
+    static const char *const names[] = {"agreed", "worker_wrong", "checker_wrong", "undecided"};
+    if (o->remote) {
+        json_t *w = json_array(), *c = json_array();
+        for (size_t i = 0; w && i < n_workers; i++) json_array_append_new(w, json_string(workers[i]));
+        for (size_t i = 0; c && i < n_checkers; i++)
+            json_array_append_new(c, json_pack("{s:s,s:b}", "node_id", checkers[i], "wrong", wrong[i]));
+        zt__orch_remote_event(o->remote, json_pack("{s:s,s:s,s:s,s:o,s:o}", "job_id", job_id, "event", "verdict",
+                                                   "verdict", verdict, "workers", w, "checkers", c));
+        return;
+    }
+    if (strcmp(verdict, "unavailable") == 0) zt_verifier_note_unavailable(o->verifier);
+    for (int i = 0; i < 4; i++)
+        if (strcmp(verdict, names[i]) == 0) {
+            int rc = zt_verifier_settle(o->verifier, o->sched, job_id, (enum zt_verify_verdict)i, workers, n_workers,
+                                        checkers, wrong, n_checkers, zt_time_real_ms());
+            if (rc)
+                zt_log(ZT_LOG_WARN, "verification_settle_failed", "sched_job=%s error=%s", job_id, zt_strerror(rc));
+        }
 }
 
 enum zt_job_state zt__orch_job_failed(struct zt__orch *o, const char *job_id, const char *worker, bool stalled,

@@ -115,7 +115,22 @@ bool zt__orch_job_servable(struct zt__orch *o, const char *job_id);
 int zt__orch_wait_remote(struct zt__orch *o, const char *job_id, long wait_ms, char worker[static ZT_IDENTITY_ID_SIZE]);
 /* The worker's keys and endpoint, and the job started on it. */
 ZT_NODISCARD int zt__orch_job_start(struct zt__orch *o, const char *job_id, const char *worker, struct zt_node_info *ni);
-void zt__orch_job_ok(struct zt__orch *o, const char *job_id, const char *worker, uint32_t tokens);
+/* The attempt went well. Remote: the orchestrator's draw for a check of
+ * it (zt_verify_reason_name, "" for none) in verify (the in-process
+ * gateway draws in check_job itself: always ""); replicas: the request
+ * asked for replicated execution (the lease stays open for its checks). */
+void zt__orch_job_ok(struct zt__orch *o, const char *job_id, const char *worker, uint32_t tokens, bool replicas,
+                     char *verify, size_t cap);
+/* The checks of a job (route_api.c check_job), here or at the remote
+ * orchestrator: the checker of round `round` (zt_verifier_pick; worker is
+ * the one checked, for its engine build), a checker that failed, the
+ * verdict charged (zt_verifier_settle; verdict "unavailable": no checker
+ * found, "none": nothing checked after all). */
+ZT_NODISCARD int zt__orch_check_pick(struct zt__orch *o, const char *job_id, const char *model, const char *worker,
+                                     unsigned round, const char *const *exclude, size_t n, struct zt_node_info *out);
+void zt__orch_check_failed(struct zt__orch *o, const char *job_id, const char *checker, bool stalled);
+void zt__orch_check_settle(struct zt__orch *o, const char *job_id, const char *verdict, const char *const *workers,
+                           size_t n_workers, const char *const *checkers, const bool *wrong, size_t n_checkers);
 /* The attempt failed (charge: the worker's fault; unreachable: it could not
  * be connected to); the job's state after it. */
 enum zt_job_state zt__orch_job_failed(struct zt__orch *o, const char *job_id, const char *worker, bool stalled,
@@ -127,6 +142,12 @@ struct zt_buf;
 ZT_NODISCARD int zt__orch_remote_new(const struct zt_config *cfg, zt__orch_desc_fn own_desc, void *ud,
                                      struct zt__orch_remote **out, struct zt_buf *err);
 void zt__orch_remote_free(struct zt__orch_remote *r);
+int zt__orch_remote_ok(struct zt__orch_remote *r, const char *job_id, const char *worker, uint32_t tokens,
+                       bool replicas, char *verify, size_t cap);
+int zt__orch_remote_check_pick(struct zt__orch_remote *r, const char *job_id, const char *worker, unsigned round,
+                               const char *const *exclude, size_t n, struct zt_node_info *out);
+/* POST body (taken) to the orchestrator's report route; the answer dropped. */
+void zt__orch_remote_event(struct zt__orch_remote *r, json_t *body);
 int zt__orch_remote_lease(struct zt__orch_remote *r, const struct zt_job_req *jr, const char *job_id, long wait_ms,
                           struct zt_sched_result *out);
 int zt__orch_remote_report(struct zt__orch_remote *r, const char *job_id, const char *worker, const char *event,
@@ -138,7 +159,9 @@ void zt__orch_remote_register(struct zt__orch_remote *r);
 
 /* ---- orch_lease.c (internal) ---- */
 struct zt__orch_lease;
-ZT_NODISCARD int zt__orch_lease_new(struct zt_registry *reg, struct zt_sched *sched, struct zt__orch_lease **out);
+struct zt_verifier;
+ZT_NODISCARD int zt__orch_lease_new(struct zt_registry *reg, struct zt_sched *sched, struct zt_verifier *vf,
+                                    struct zt__orch_lease **out);
 void zt__orch_lease_free(struct zt__orch_lease *l);
 /* A scheduler event of a leased job: taken (true), else the router's. */
 bool zt__orch_lease_event(struct zt__orch_lease *l, const struct zt_sched_event *ev);

@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "orch_api.h"
+#include "zentalk/zt_verifier.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_http.h"
 #include "zentalk/zt_identity.h"
@@ -35,6 +36,7 @@
 #define LEASE_IDLE_MS 120000
 #define WAIT_DEFAULT_MS 10000
 #define WAIT_MAX_MS 60000
+#define EVENTS "started, ok, error, stalled, unreachable, cancel, check, check_failed, verdict"
 #define GATEWAYS_MAX 16 /* gateways vouched for to the workers */
 
 struct lease {
@@ -57,17 +59,20 @@ struct zt__orch_lease {
     struct gateway gws[GATEWAYS_MAX];
     struct zt_registry *reg;
     struct zt_sched *sched;
+    struct zt_verifier *vf; /* this orchestrator's: the checks of leased jobs */
     struct lease *all;
     size_t n;
 };
 
-int zt__orch_lease_new(struct zt_registry *reg, struct zt_sched *sched, struct zt__orch_lease **out)
+int zt__orch_lease_new(struct zt_registry *reg, struct zt_sched *sched, struct zt_verifier *vf,
+                       struct zt__orch_lease **out)
 {
     struct zt__orch_lease *l = zt_calloc(1, sizeof *l);
     if (!l) return ZT_ENOMEM;
     pthread_mutex_init(&l->mu, NULL);
     l->reg = reg;
     l->sched = sched;
+    l->vf = vf;
     *out = l;
     return 0;
 }
@@ -120,6 +125,16 @@ static struct lease **find(struct zt__orch_lease *l, const char *job_id)
     return NULL;
 }
 
+/* A worker as the gateway seals to it and checks its receipts. */
+static json_t *worker_json(const struct zt_node_info *ni)
+{
+    char kem[2 * ZT_X25519_LEN + 1], sig[2 * ZT_ED25519_PK_LEN + 1];
+    sodium_bin2hex(kem, sizeof kem, ni->kem_pk, sizeof ni->kem_pk);
+    sodium_bin2hex(sig, sizeof sig, ni->ed25519_pk, sizeof ni->ed25519_pk);
+    return json_pack("{s:s,s:s,s:s,s:s}", "node_id", ni->node_id, "endpoint", ni->endpoint, "kem_pk", kem,
+                     "ed25519_pk", sig);
+}
+
 /* The answer for job_id assigned to worker (or queued / failed), as JSON. */
 static int answer(struct zt__orch_lease *l, const char *job_id, const char *worker, bool failed, json_t **out)
 {
@@ -136,11 +151,7 @@ static int answer(struct zt__orch_lease *l, const char *job_id, const char *work
         *out = json_pack("{s:s,s:s}", "job_id", job_id, "state", "queued");
         return 202;
     }
-    char kem[2 * ZT_X25519_LEN + 1], sig[2 * ZT_ED25519_PK_LEN + 1];
-    sodium_bin2hex(kem, sizeof kem, ni.kem_pk, sizeof ni.kem_pk);
-    sodium_bin2hex(sig, sizeof sig, ni.ed25519_pk, sizeof ni.ed25519_pk);
-    *out = json_pack("{s:s,s:s,s:{s:s,s:s,s:s,s:s}}", "job_id", job_id, "state", "assigned", "worker", "node_id",
-                     ni.node_id, "endpoint", ni.endpoint, "kem_pk", kem, "ed25519_pk", sig);
+    *out = json_pack("{s:s,s:s,s:o}", "job_id", job_id, "state", "assigned", "worker", worker_json(&ni));
     return 200;
 }
 
@@ -304,6 +315,75 @@ void zt__orch_lease_h(struct zt__orch_lease *l, struct zt_http_req *req, json_t 
     zt_http_resp_json(resp, st, j);
 }
 
+#define CHECK_EXCLUDE_MAX 16 /* the workers that ran a job and the earlier rounds' checkers */
+
+/* "check": the checker of round `round` for a leased job the gateway was
+ * told to verify (the keyed choice, zt_verifier_pick: never the gateway's);
+ * worker is the one whose chain is checked (its engine build). */
+static void check_pick_h(struct zt__orch_lease *l, const char *job_id, const char *worker, json_t *body,
+                         struct zt_http_resp *resp)
+{
+    const char *ex[CHECK_EXCLUDE_MAX];
+    size_t n = 0, i;
+    json_t *v;
+    json_array_foreach(json_object_get(body, "exclude"), i, v) {
+        if (n == CHECK_EXCLUDE_MAX || !json_is_string(v)) {
+            zt_http_resp_error(resp, 400, "invalid_request", "exclude: up to 16 node ids");
+            return;
+        }
+        ex[n++] = json_string_value(v);
+    }
+    int64_t round = int_of(body, "round", -1), now = zt_time_real_ms();
+    struct zt_job_info ji;
+    struct zt_node_info w, ni;
+    if (round < 0 || round > 64 || !worker || zt_sched_job_get(l->sched, job_id, &ji) != 0) {
+        zt_http_resp_error(resp, 400, "invalid_request", "a check needs round (0..64), worker and a known job");
+        return;
+    }
+    const char *engine = zt_registry_get(l->reg, worker, now, &w) == 0 ? w.caps.engine : NULL;
+    if (zt_verifier_pick(l->vf, job_id, (unsigned)round, ji.model, engine, ex, n, now, &ni) != 0) {
+        zt_http_resp_error(resp, 404, "no_checker", "no other live worker of the model is free to check");
+        return;
+    }
+    zt_http_resp_json(resp, 200, json_pack("{s:s,s:s,s:o}", "job_id", job_id, "state", "check", "worker",
+                                           worker_json(&ni)));
+}
+
+/* "verdict": what the gateway's checks decided (zt_job_check_run), charged
+ * here by zt_verifier_settle as the in-process gateway does; "unavailable":
+ * no checker was found. Ends the lease. */
+static int verdict_h(struct zt__orch_lease *l, const char *job_id, json_t *body, enum zt_job_state *st)
+{
+    const char *v = json_string_value(json_object_get(body, "verdict"));
+    if (!v) return ZT_EINVAL;
+    if (strcmp(v, "unavailable") == 0) zt_verifier_note_unavailable(l->vf);
+    if (strcmp(v, "unavailable") == 0 || strcmp(v, "none") == 0) return 0; /* nothing charged */
+    static const char *const names[] = {"agreed", "worker_wrong", "checker_wrong", "undecided"};
+    int verdict = -1;
+    for (int i = 0; i < 4; i++)
+        if (strcmp(v, names[i]) == 0) verdict = i;
+    const char *workers[CHECK_EXCLUDE_MAX], *checkers[CHECK_EXCLUDE_MAX];
+    bool wrong[CHECK_EXCLUDE_MAX];
+    size_t nw = 0, nc = 0, i;
+    json_t *x;
+    json_array_foreach(json_object_get(body, "workers"), i, x) {
+        if (nw == CHECK_EXCLUDE_MAX || !json_is_string(x)) return ZT_EINVAL;
+        workers[nw++] = json_string_value(x);
+    }
+    json_array_foreach(json_object_get(body, "checkers"), i, x) {
+        const char *id = json_string_value(json_object_get(x, "node_id"));
+        if (nc == CHECK_EXCLUDE_MAX || !id) return ZT_EINVAL;
+        checkers[nc] = id;
+        wrong[nc++] = json_is_true(json_object_get(x, "wrong"));
+    }
+    if (verdict < 0 || !nw) return ZT_EINVAL;
+    int rc = zt_verifier_settle(l->vf, l->sched, job_id, (enum zt_verify_verdict)verdict, workers, nw, checkers,
+                                wrong, nc, zt_time_real_ms());
+    struct zt_job_info ji;
+    if (rc == 0 && zt_sched_job_get(l->sched, job_id, &ji) == 0) *st = ji.state;
+    return rc;
+}
+
 void zt__orch_lease_report_h(struct zt__orch_lease *l, json_t *body, struct zt_http_resp *resp)
 {
     const char *job_id = json_string_value(json_object_get(body, "job_id"));
@@ -315,21 +395,49 @@ void zt__orch_lease_report_h(struct zt__orch_lease *l, json_t *body, struct zt_h
     pthread_mutex_unlock(&l->mu);
     if (!known || !ev || tokens < 0 || tokens > UINT32_MAX) {
         zt_http_resp_error(resp, known ? 400 : 404, known ? "invalid_request" : "unknown_job",
-                           known ? "event is one of started, ok, error, stalled, unreachable, cancel"
-                                 : "no leased job by that id");
+                           known ? "event is one of " EVENTS : "no leased job by that id");
         return;
     }
     int64_t now = zt_time_real_ms();
     int rc;
     enum zt_job_state st = ZT_JOB_STATE_FAILED;
     bool ends = false;
-    if (strcmp(ev, "started") == 0) {
+    const char *verify = NULL;
+    if (strcmp(ev, "check") == 0) {
+        check_pick_h(l, job_id, worker, body, resp);
+        return;
+    } else if (strcmp(ev, "check_failed") == 0) { /* a checker that failed its check: charged as a failed job */
+        rc = worker ? zt_registry_report(l->reg, worker,
+                                         json_is_true(json_object_get(body, "stalled")) ? ZT_OUTCOME_TIMED_OUT
+                                                                                         : ZT_OUTCOME_FAILED,
+                                         now)
+                    : ZT_EINVAL;
+        if (rc == 0) st = ZT_JOB_STATE_DONE;
+    } else if (strcmp(ev, "verdict") == 0) {
+        st = ZT_JOB_STATE_DONE;
+        rc = verdict_h(l, job_id, body, &st);
+        ends = true;
+    } else if (strcmp(ev, "started") == 0) {
         rc = worker ? zt_sched_job_started(l->sched, job_id, worker, now) : ZT_EINVAL;
         st = ZT_JOB_STATE_RUNNING;
     } else if (strcmp(ev, "ok") == 0) {
         rc = worker ? zt_sched_job_finished(l->sched, job_id, worker, ZT_SCHED_OK, (uint32_t)tokens, now, &st)
                     : ZT_EINVAL;
         ends = rc == 0;
+        /* the orchestrator's draw (zt_verifier_sample): the gateway checks
+         * the answer on the checkers this orchestrator picks ("check") and
+         * reports the verdict; the lease stays open until then */
+        enum zt_verify_reason why = rc == 0 ? zt_verifier_sample(l->vf, job_id, worker, now) : ZT_VERIFY_NONE;
+        if (why != ZT_VERIFY_NONE) {
+            verify = zt_verify_reason_name(why);
+            ends = false;
+        }
+        /* the request asked for replicated execution: the gateway runs it on
+         * the replicas this orchestrator picks ("check", rounds 2...) */
+        if (rc == 0 && json_is_true(json_object_get(body, "replicas"))) {
+            verify = "replicas";
+            ends = false;
+        }
     } else if (strcmp(ev, "error") == 0 || strcmp(ev, "stalled") == 0 || strcmp(ev, "unreachable") == 0) {
         /* one that cannot be reached at all is dropped until it joins again */
         if (worker && ev[0] == 'u' && zt_registry_drop(l->reg, worker, now) == 0)
@@ -346,7 +454,7 @@ void zt__orch_lease_report_h(struct zt__orch_lease *l, json_t *body, struct zt_h
         rc = zt_sched_job_cancel(l->sched, job_id, now);
         ends = true;
     } else {
-        zt_http_resp_error(resp, 400, "invalid_request", "event is one of started, ok, error, stalled, unreachable, cancel");
+        zt_http_resp_error(resp, 400, "invalid_request", "event is one of " EVENTS);
         return;
     }
     if (ends) {
@@ -369,7 +477,8 @@ void zt__orch_lease_report_h(struct zt__orch_lease *l, json_t *body, struct zt_h
                            "the job is not in a state this event applies to");
         return;
     }
-    zt_http_resp_json(resp, 200, json_pack("{s:s,s:s}", "job_id", job_id, "state", zt_job_state_name(st)));
+    zt_http_resp_json(resp, 200, json_pack("{s:s,s:s,s:s?}", "job_id", job_id, "state", zt_job_state_name(st),
+                                           "verify", verify));
 }
 
 void zt__orch_lease_sweep(struct zt__orch_lease *l, bool all)

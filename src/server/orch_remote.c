@@ -27,13 +27,20 @@
 #define CALL_TIMEOUT_MS 10000L
 #define WORKERS_KEPT 256
 
-struct zt__orch_remote {
-    struct zt_http_client *http;
+#define ORCHS_MAX 4 /* node.orchestrator: a comma-separated list, the first preferred */
+
+struct orch_ep {
     char url[ZT_DESCRIPTOR_MAX_ENDPOINT + 1];
     char pin[ZT_IDENTITY_ID_SIZE];
+    bool verified;
+};
+
+struct zt__orch_remote {
+    struct zt_http_client *http;
+    struct orch_ep eps[ORCHS_MAX];
+    size_t n_eps, cur; /* cur: the one calls go to (under mu); the next when it does not answer */
     char *auth; /* "Authorization: Bearer ..." or NULL */
     pthread_mutex_t mu;
-    bool verified;
     zt__orch_desc_fn own_desc;
     void *desc_ud;
     uint64_t desc_sent; /* mono ms: our descriptor went with a lease (0: never) */
@@ -43,28 +50,50 @@ struct zt__orch_remote {
 
 #define DESC_RESEND_MS 300000 /* our descriptor goes with a lease this often (it expires in an hour) */
 
+/* One "URL[#NODE_ID]" of node.orchestrator into ep; NULL or the problem. */
+static const char *parse_ep(const char *text, size_t len, struct orch_ep *ep)
+{
+    while (len && (*text == ' ' || *text == '\t')) text++, len--;
+    while (len && (text[len - 1] == ' ' || text[len - 1] == '\t')) len--;
+    const char *hash = memchr(text, '#', len);
+    size_t ul = hash ? (size_t)(hash - text) : len;
+    if (ul >= sizeof ep->url) return "URL too long";
+    memcpy(ep->url, text, ul);
+    ep->url[ul] = '\0';
+    while (ul > 0 && ep->url[ul - 1] == '/') ep->url[--ul] = '\0';
+    const char *why = zt_peers_endpoint_problem(ep->url);
+    if (why) return why;
+    if (hash) {
+        size_t pl = len - ul - 1;
+        if (pl >= sizeof ep->pin) return "the part after '#' is not a node id (zt1...)";
+        memcpy(ep->pin, hash + 1, pl);
+        ep->pin[pl] = '\0';
+        if (!zt_identity_id_valid(ep->pin)) return "the part after '#' is not a node id (zt1...)";
+    }
+    ep->verified = !ep->pin[0];
+    return NULL;
+}
+
 int zt__orch_remote_new(const struct zt_config *cfg, zt__orch_desc_fn own_desc, void *ud,
                         struct zt__orch_remote **out, struct zt_buf *err)
 {
     const char *text = cfg->node.orchestrator;
-    const char *hash = strchr(text, '#');
-    size_t ul = hash ? (size_t)(hash - text) : strlen(text);
     struct zt__orch_remote *r = zt_calloc(1, sizeof *r);
     if (!r) return ZT_ENOMEM;
-    const char *why = ul >= sizeof r->url ? "URL too long" : NULL;
-    if (!why) {
-        memcpy(r->url, text, ul);
-        while (ul > 0 && r->url[ul - 1] == '/') r->url[--ul] = '\0';
-        why = zt_peers_endpoint_problem(r->url);
+    const char *why = NULL;
+    for (const char *p = text; !why;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        why = r->n_eps == ORCHS_MAX ? "more than 4 orchestrators" : parse_ep(p, len, &r->eps[r->n_eps]);
+        if (!why) r->n_eps++;
+        if (!comma) break;
+        p = comma + 1;
     }
-    if (!why && hash && !zt_identity_id_valid(hash + 1)) why = "the part after '#' is not a node id (zt1...)";
     if (why) {
         zt_ignore(zt_buf_appendf(err, "node.orchestrator %s: %s\n", text, why));
         zt_free(r);
         return ZT_ECONFIG;
     }
-    if (hash) zt_strlcpy(r->pin, hash + 1, sizeof r->pin);
-    r->verified = !r->pin[0];
     const char *tok = cfg->node.orchestrator_token;
     if (tok && tok[0]) {
         size_t n = strlen("Authorization: Bearer ") + strlen(tok) + 1;
@@ -93,14 +122,14 @@ void zt__orch_remote_free(struct zt__orch_remote *r)
 }
 
 /* The pinned orchestrator's descriptor, verified once. */
-static int verify_pin(struct zt__orch_remote *r)
+static int verify_pin(struct zt__orch_remote *r, struct orch_ep *ep)
 {
     pthread_mutex_lock(&r->mu);
-    bool done = r->verified;
+    bool done = ep->verified;
     pthread_mutex_unlock(&r->mu);
     if (done) return 0;
-    char url[sizeof r->url + 32];
-    snprintf(url, sizeof url, "%s/v1/node/descriptor", r->url);
+    char url[sizeof ep->url + 32];
+    snprintf(url, sizeof url, "%s/v1/node/descriptor", ep->url);
     struct zt_http_response resp;
     zt_http_response_init(&resp);
     int rc = zt_http_client_json(r->http, url, NULL, NULL, CALL_TIMEOUT_MS, &resp);
@@ -108,44 +137,73 @@ static int verify_pin(struct zt__orch_remote *r)
     struct zt_node_descriptor d;
     memset(&d, 0, sizeof d);
     if (!rc) rc = zt_identity_descriptor_verify(zt_buf_str(&resp.body), resp.body.len, zt_time_real_ms() / 1000, &d);
-    if (!rc && strcmp(d.node_id, r->pin) != 0) rc = ZT_EPERM;
+    if (!rc && strcmp(d.node_id, ep->pin) != 0) rc = ZT_EPERM;
     if (rc == ZT_EPERM)
-        zt_log_rl(ZT_LOG_ERROR, 30, "orchestrator_id_mismatch", "url=%s expected=%s got=%s", r->url, r->pin, d.node_id);
+        zt_log_rl(ZT_LOG_ERROR, 30, "orchestrator_id_mismatch", "url=%s expected=%s got=%s", ep->url, ep->pin,
+                  d.node_id);
     zt_node_descriptor_deinit(&d);
     zt_http_response_deinit(&resp);
     if (!rc) {
         pthread_mutex_lock(&r->mu);
-        r->verified = true;
+        ep->verified = true;
         pthread_mutex_unlock(&r->mu);
     }
     return rc;
 }
 
-/* POST body to the orchestrator's path; the status (0: no answer) and the
- * parsed answer in *out (may be NULL). */
-static long call(struct zt__orch_remote *r, const char *path, json_t *body, long timeout_ms, json_t **out)
+/* POST text to path at ep: the status (0: no answer) and the parsed
+ * answer in *out (may be NULL). */
+static long call_ep(struct zt__orch_remote *r, struct orch_ep *ep, const char *path, const char *text,
+                    long timeout_ms, json_t **out)
 {
     *out = NULL;
-    if (verify_pin(r) != 0) {
-        json_decref(body);
-        return 0;
-    }
-    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-    json_decref(body);
-    if (!text) return 0;
-    char url[sizeof r->url + 64];
-    snprintf(url, sizeof url, "%s%s", r->url, path);
+    if (verify_pin(r, ep) != 0) return 0;
+    char url[sizeof ep->url + 64];
+    snprintf(url, sizeof url, "%s%s", ep->url, path);
     const char *h[] = {r->auth, NULL};
     struct zt_http_response resp;
     zt_http_response_init(&resp);
     int rc = zt_http_client_json(r->http, url, r->auth ? h : NULL, text, timeout_ms, &resp);
-    zt_free(text); /* jansson allocates with zt_malloc (json_set_alloc_funcs) */
     long st = rc ? 0 : resp.status;
     if (st) *out = json_loadb(resp.body.data ? resp.body.data : "", resp.body.len, 0, NULL);
     if (!st || st >= 500)
         zt_log_rl(ZT_LOG_WARN, 10, "orchestrator_call_failed", "url=%s status=%ld detail=\"%.200s\"", url, st,
                   rc ? resp.reason : zt_buf_str(&resp.body));
     zt_http_response_deinit(&resp);
+    return st;
+}
+
+/* POST body (taken) to the orchestrator's path: the current one, and when
+ * it does not answer at all (down, unreachable, not the pinned node), the
+ * next of node.orchestrator's list, which becomes the current one (its
+ * workers learn of this gateway through the descriptor sent with the next
+ * lease). The status (0: none answered) and the answer in *out. Jobs leased
+ * at the one that went down are not known at the next (its lease table is
+ * its own): their reports fail and they end there. */
+static long call(struct zt__orch_remote *r, const char *path, json_t *body, long timeout_ms, json_t **out)
+{
+    *out = NULL;
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    if (!text) return 0;
+    pthread_mutex_lock(&r->mu);
+    size_t first = r->cur;
+    pthread_mutex_unlock(&r->mu);
+    long st = 0;
+    for (size_t k = 0; k < r->n_eps && !st; k++) {
+        size_t i = (first + k) % r->n_eps;
+        st = call_ep(r, &r->eps[i], path, text, timeout_ms, out);
+        if (st && i != first) {
+            pthread_mutex_lock(&r->mu);
+            bool moved = r->cur != i;
+            r->cur = i;
+            r->desc_sent = 0; /* tell the new one of us with the next lease */
+            pthread_mutex_unlock(&r->mu);
+            if (moved)
+                zt_log(ZT_LOG_WARN, "orchestrator_failover", "from=%s to=%s", r->eps[first].url, r->eps[i].url);
+        }
+    }
+    zt_free(text); /* jansson allocates with zt_malloc (json_set_alloc_funcs) */
     return st;
 }
 
@@ -258,14 +316,65 @@ void zt__orch_remote_register(struct zt__orch_remote *r)
 {
     char *desc = NULL;
     if (!r->own_desc || r->own_desc(r->desc_ud, &desc) != 0 || !desc) return;
-    json_t *a = NULL;
-    long st = call(r, "/v1/orchestrator/lease", json_pack("{s:s}", "gateway", desc), 2000, &a);
+    /* with every orchestrator of the list: their workers admit our jobs
+     * before a failover needs them */
+    json_t *body = json_pack("{s:s}", "gateway", desc);
     zt_free(desc);
-    json_decref(a);
-    if (st == 200) {
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    if (!text) return;
+    for (size_t i = 0; i < r->n_eps; i++) {
+        json_t *a = NULL;
+        long st = call_ep(r, &r->eps[i], "/v1/orchestrator/lease", text, 2000, &a);
+        json_decref(a);
+        if (st != 200) continue;
         pthread_mutex_lock(&r->mu);
-        r->desc_sent = zt_time_mono_ms();
+        if (i == r->cur) r->desc_sent = zt_time_mono_ms();
         pthread_mutex_unlock(&r->mu);
-        zt_log(ZT_LOG_INFO, "gateway_registered", "orchestrator=%s", r->url);
+        zt_log(ZT_LOG_INFO, "gateway_registered", "orchestrator=%s", r->eps[i].url);
     }
+    zt_free(text);
+}
+
+/* ---- checks of leased jobs (the orchestrator's verifier, this gateway's work) ---- */
+
+int zt__orch_remote_ok(struct zt__orch_remote *r, const char *job_id, const char *worker, uint32_t tokens,
+                       bool replicas, char *verify, size_t cap)
+{
+    json_t *body = json_pack("{s:s,s:s,s:s,s:I,s:b}", "job_id", job_id, "worker", worker, "event", "ok", "tokens",
+                             (json_int_t)tokens, "replicas", replicas);
+    json_t *a = NULL;
+    long st = call(r, "/v1/orchestrator/report", body, CALL_TIMEOUT_MS, &a);
+    const char *v = json_string_value(json_object_get(a, "verify"));
+    verify[0] = '\0';
+    if (st == 200 && v) zt_strlcpy(verify, v, cap);
+    json_decref(a);
+    return st == 200 ? 0 : st == 404 ? ZT_ENOTFOUND : st ? ZT_EINVAL : ZT_EIO;
+}
+
+int zt__orch_remote_check_pick(struct zt__orch_remote *r, const char *job_id, const char *worker, unsigned round,
+                               const char *const *exclude, size_t n, struct zt_node_info *out)
+{
+    json_t *ex = json_array();
+    for (size_t i = 0; ex && i < n; i++) json_array_append_new(ex, json_string(exclude[i]));
+    json_t *body = json_pack("{s:s,s:s,s:s,s:I,s:o}", "job_id", job_id, "worker", worker, "event", "check", "round",
+                             (json_int_t)round, "exclude", ex);
+    json_t *a = NULL;
+    long st = call(r, "/v1/orchestrator/report", body, CALL_TIMEOUT_MS, &a);
+    int rc = st == 404 ? ZT_ENOTFOUND : ZT_EIO;
+    json_t *w = json_object_get(a, "worker");
+    const char *id = json_string_value(json_object_get(w, "node_id"));
+    if (st == 200 && id) {
+        keep_worker(r, w);
+        rc = zt__orch_remote_worker(r, id, out);
+    }
+    json_decref(a);
+    return rc;
+}
+
+void zt__orch_remote_event(struct zt__orch_remote *r, json_t *body)
+{
+    json_t *a = NULL;
+    (void)call(r, "/v1/orchestrator/report", body, CALL_TIMEOUT_MS, &a);
+    json_decref(a);
 }

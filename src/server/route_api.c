@@ -130,6 +130,7 @@ struct rjob {
     char request_id[64];
     unsigned replicas;                  /* replicated execution asked (zentalk.replicas); 0: none */
     const char *verification;           /* what the answer says; NULL: "receipt" */
+    char remote_verify[32];             /* a remote orchestrator's draw for a check ("": none) */
     json_t *checks;                     /* the workers that checked it, for the answer */
 };
 
@@ -700,7 +701,8 @@ static void sched_report(void *ud, const struct zt_job_worker *w, enum zt_job_at
 {
     struct rjob *j = ud;
     if (a == ZT_JOB_ATTEMPT_OK) {
-        zt__orch_job_ok(j->r->orch, j->sched_id, w->node_id, tokens);
+        zt__orch_job_ok(j->r->orch, j->sched_id, w->node_id, tokens, j->replicas > 0, j->remote_verify,
+                        sizeof j->remote_verify);
         return;
     }
     j->pending = true;
@@ -765,13 +767,8 @@ static int sched_pick(void *ud, const char *const *exclude, size_t n, struct zt_
 static int check_pick(void *ud, unsigned round, const char *const *exclude, size_t n, struct zt_job_worker *out)
 {
     struct rjob *j = ud;
-    struct zt_node_info w, ni;
-    int64_t now = zt_time_real_ms();
-    const char *engine = zt_registry_get(zt__orch_registry(j->r->orch), j->worker.node_id, now, &w) == 0
-                             ? w.caps.engine
-                             : NULL;
-    int rc = zt_verifier_pick(zt__orch_verifier(j->r->orch), j->sched_id, round, j->model, engine, exclude, n, now,
-                              &ni);
+    struct zt_node_info ni;
+    int rc = zt__orch_check_pick(j->r->orch, j->sched_id, j->model, j->worker.node_id, round, exclude, n, &ni);
     if (rc) return rc;
     memset(out, 0, sizeof *out);
     zt_strlcpy(out->node_id, ni.node_id, sizeof out->node_id);
@@ -786,9 +783,7 @@ static int check_pick(void *ud, unsigned round, const char *const *exclude, size
 static void check_failed(void *ud, const struct zt_job_worker *w, enum zt_job_attempt a)
 {
     struct rjob *j = ud;
-    zt_ignore(zt_registry_report(zt__orch_registry(j->r->orch), w->node_id,
-                                 a == ZT_JOB_ATTEMPT_STALLED ? ZT_OUTCOME_TIMED_OUT : ZT_OUTCOME_FAILED,
-                                 zt_time_real_ms()));
+    zt__orch_check_failed(j->r->orch, j->sched_id, w->node_id, a == ZT_JOB_ATTEMPT_STALLED);
 }
 
 /* The audit log: every extra worker the user's text was sealed to (which
@@ -829,7 +824,7 @@ static void audit_disclosure(struct rjob *j, const struct zt_job_check_result *r
  * (the loser: ZT_OUTCOME_CHEAT, banned at once). The ledger's slashing
  * (chain.slash_amount) hangs here: the losers are res's wrong checkers
  * and, for WORKER_WRONG, j->ran. */
-static void settle_verification(struct rjob *j, enum zt_verify_verdict verdict, const struct zt_job_check_result *res)
+static void settle_verification(struct rjob *j, const char *verdict, const struct zt_job_check_result *res)
 {
     const char *workers[RAN_MAX + 1], *checkers[ZT_JOB_CHECKERS_MAX];
     bool wrong[ZT_JOB_CHECKERS_MAX];
@@ -842,9 +837,7 @@ static void settle_verification(struct rjob *j, enum zt_verify_verdict verdict, 
             checkers[nc] = res->c[i].node_id;
             wrong[nc++] = res->c[i].wrong;
         }
-    int rc = zt_verifier_settle(zt__orch_verifier(j->r->orch), zt__orch_sched(j->r->orch), j->sched_id, verdict,
-                                workers, nw, checkers, wrong, nc, zt_time_real_ms());
-    if (rc) zt_log(ZT_LOG_WARN, "verification_settle_failed", "sched_job=%s error=%s", j->sched_id, zt_strerror(rc));
+    zt__orch_check_settle(j->r->orch, j->sched_id, verdict, workers, nw, checkers, wrong, nc);
 }
 
 /* The answer's "checks": who checked, in which role, whether it agreed,
@@ -870,17 +863,29 @@ static json_t *checks_json(const struct zt_job_check_result *res)
 static bool check_job(struct rjob *j, const struct zt_job_outcome *o)
 {
     struct zt__route *r = j->r;
-    struct zt_verifier *vf = zt__orch_verifier(r->orch);
+    /* the draw: this node's verifier, or a remote orchestrator's (its
+     * answer to the ok report; docs/internals/orchestrator.md "Leases") */
+    bool remote = zt__orch_is_remote(r->orch);
     int64_t now = zt_time_real_ms();
-    enum zt_verify_reason why = j->replicas ? ZT_VERIFY_NONE : zt_verifier_sample(vf, j->sched_id, j->worker.node_id, now);
-    if (!j->replicas && why == ZT_VERIFY_NONE) return true; /* "receipt" */
+    const char *why;
+    if (j->replicas) why = "replicas";
+    else if (remote) why = j->remote_verify[0] ? j->remote_verify : NULL;
+    else {
+        enum zt_verify_reason vr = zt_verifier_sample(zt__orch_verifier(r->orch), j->sched_id, j->worker.node_id, now);
+        why = vr == ZT_VERIFY_NONE ? NULL : zt_verify_reason_name(vr);
+    }
+    if (!why) return true; /* "receipt" */
     const char *exempt = zt_privacy_verification_exempt(&r->cfg->privacy, zt_job_kind_feature(j->kind), j->caller);
     if (exempt) {
         j->verification = "exempt";
         zt_log(ZT_LOG_INFO, "job_check_exempt", "sched_job=%s by=%s", j->sched_id, exempt);
+        if (remote) zt__orch_check_settle(r->orch, j->sched_id, "none", NULL, 0, NULL, NULL, 0);
         return true;
     }
-    if (!o->result.checkpoint_len || j->ids_oom) return true; /* nothing to compare: the receipt */
+    if (!o->result.checkpoint_len || j->ids_oom) { /* nothing to compare: the receipt */
+        if (remote) zt__orch_check_settle(r->orch, j->sched_id, "none", NULL, 0, NULL, NULL, 0);
+        return true;
+    }
     const char *ran[RAN_MAX];
     for (size_t i = 0; i < j->n_ran; i++) ran[i] = j->ran[i];
     const struct zt_config *cfg = r->cfg;
@@ -908,32 +913,33 @@ static bool check_job(struct rjob *j, const struct zt_job_outcome *o)
     struct zt_job_check_result *res = zt_calloc(1, sizeof *res);
     if (!res || zt_job_check_run(&req, &ck, res) != 0) {
         zt_free(res);
+        if (remote) zt__orch_check_settle(r->orch, j->sched_id, "none", NULL, 0, NULL, NULL, 0);
         return true; /* out of memory: the receipt */
     }
     audit_disclosure(j, res, j->replicas > 0);
     bool keep = true;
     switch (res->verdict) {
-    case ZT_CHECK_AGREED: j->verification = "verified"; settle_verification(j, ZT_VERDICT_AGREED, res); break;
+    case ZT_CHECK_AGREED: j->verification = "verified"; settle_verification(j, "agreed", res); break;
     case ZT_CHECK_CHECKER_WRONG:
         j->verification = "verified"; /* by the majority: the dissenting checker lost */
-        settle_verification(j, ZT_VERDICT_CHECKER_WRONG, res);
+        settle_verification(j, "checker_wrong", res);
         break;
     case ZT_CHECK_WORKER_WRONG:
         j->verification = "mismatch";
-        settle_verification(j, ZT_VERDICT_WORKER_WRONG, res);
+        settle_verification(j, "worker_wrong", res);
         keep = false;
         break;
-    case ZT_CHECK_UNDECIDED: j->verification = "undecided"; settle_verification(j, ZT_VERDICT_UNDECIDED, res); break;
+    case ZT_CHECK_UNDECIDED: j->verification = "undecided"; settle_verification(j, "undecided", res); break;
     case ZT_CHECK_UNAVAILABLE:
         /* one worker alone (the embedded default), or none free: said so */
         j->verification = "skipped";
-        zt_verifier_note_unavailable(vf);
+        zt__orch_check_settle(r->orch, j->sched_id, "unavailable", NULL, 0, NULL, NULL, 0);
         break;
     }
     if (res->n) j->checks = checks_json(res);
     zt_log(keep ? ZT_LOG_INFO : ZT_LOG_WARN, "job_checked",
            "sched_job=%s worker=%s why=%s mode=%s verdict=%s checkers=%zu ms=%llu", j->sched_id, j->worker.node_id,
-           j->replicas ? "replicas" : zt_verify_reason_name(why), j->replicas ? "replica" : "teacher_forced",
+           why, j->replicas ? "replica" : "teacher_forced",
            zt_job_check_verdict_name(res->verdict), res->n, (unsigned long long)res->ms);
     zt_free(res);
     return keep;
@@ -1064,11 +1070,27 @@ static void run_sched(void *arg)
     job_unref(j);
 }
 
-/* Client key for fair queueing: the caller's identity, else its address. */
+/* The key of client_key's pseudonyms: random per process (fair queueing
+ * needs a key stable only while jobs wait). */
+static uint8_t client_salt[crypto_generichash_KEYBYTES];
+static pthread_once_t client_salt_once = PTHREAD_ONCE_INIT;
+static void client_salt_init(void) { randombytes_buf(client_salt, sizeof client_salt); }
+
+/* Client key for fair queueing: a pseudonym of the caller's identity, else
+ * of its address ("c:" + keyed BLAKE2b-128 in hex). The key is stored in
+ * the job table (PostgreSQL when shared) and sent to a remote orchestrator:
+ * neither may learn who the user is (test_canary). */
 static void client_key(struct zt__req_ctx *cx, char *out, size_t n)
 {
-    if (cx->principal.identity[0]) zt_strlcpy(out, cx->principal.identity, n);
-    else snprintf(out, n, "addr:%s", zt_http_req_client_addr(cx->req));
+    char who[ZT_SCHED_CLIENT_MAX + 64];
+    if (cx->principal.identity[0]) snprintf(who, sizeof who, "id:%s", cx->principal.identity);
+    else snprintf(who, sizeof who, "addr:%s", zt_http_req_client_addr(cx->req));
+    pthread_once(&client_salt_once, client_salt_init);
+    uint8_t h[16];
+    crypto_generichash(h, sizeof h, (const uint8_t *)who, strlen(who), client_salt, sizeof client_salt);
+    char hx[2 * sizeof h + 1];
+    sodium_bin2hex(hx, sizeof hx, h, sizeof h);
+    snprintf(out, n, "c:%s", hx);
 }
 
 enum sched_start { SCHED_STARTED, SCHED_ANSWERED, SCHED_NONE };

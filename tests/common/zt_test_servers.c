@@ -385,6 +385,45 @@ bool zt_test_pg_new_db(char *out, size_t cap)
     return true;
 }
 
+static bool find_in_path(const char *name, char *out, size_t cap);
+
+const char *zt_test_pg_data_dir(void)
+{
+    static char data[320];
+    if (!pg.ok) return NULL;
+    snprintf(data, sizeof data, "%s/data", pg.dir);
+    return data;
+}
+
+bool zt_test_pg_dump(const char *file, char *why, size_t cap)
+{
+    char bindir[256], dump[512], port[16];
+    if (!pg.ok) {
+        why_set(why, cap, "no PostgreSQL running");
+        return false;
+    }
+    if (!pg_bindir(bindir, sizeof bindir)) {
+        why_set(why, cap, "PostgreSQL's bin directory not found");
+        return false;
+    }
+    snprintf(dump, sizeof dump, "%s/pg_dump", bindir);
+    if (!is_exec(dump) && !find_in_path("pg_dump", dump, sizeof dump)) {
+        why_set(why, cap, "pg_dump not installed");
+        return false;
+    }
+    char out[512];
+    snprintf(port, sizeof port, "%u", (unsigned)pg.port);
+    snprintf(out, sizeof out, "%s", file);
+    char *argv[] = {dump, "-h", pg.dir, "-p", port, "-U", "postgres", "-d", "zt", "-f", out, NULL};
+    pid_t pid = spawn(argv, NULL, (uid_t)-1, (gid_t)-1, true);
+    int st = pid > 0 ? wait_exit(pid) : -1;
+    if (st != 0) {
+        why_set(why, cap, "pg_dump failed (exit %d)", st);
+        return false;
+    }
+    return true;
+}
+
 int zt_test_pg_group(const char *name, const struct CMUnitTest *tests, size_t n)
 {
     char why[1024];

@@ -37,6 +37,13 @@ bool zt_test_pg_new_db(char *out, size_t cap);
 /* The loopback TCP port of the running server (0 when none). */
 uint16_t zt_test_pg_port(void);
 
+/* The running server's data directory (NULL when none): the canary test
+ * scans its files. */
+const char *zt_test_pg_data_dir(void);
+/* pg_dump of the whole test database "zt" (every schema) into file, as
+ * this process's user. False with the reason in why. */
+bool zt_test_pg_dump(const char *file, char *why, size_t cap);
+
 /* Run a cmocka group on this program's PostgreSQL (its setup makes each
  * test's database with zt_test_pg_new_db): its failure count, or 0 and a
  * counted skip with the reason when no server can be started. */

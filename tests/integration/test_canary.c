@@ -22,7 +22,17 @@
  * and URL-safe, all three byte alignments) and in hex (lower and upper
  * case): nothing may be found. The user's JWT sub must not appear in clear
  * in the audit log either (it carries pseudonyms).
- * Redis/PostgreSQL: the node uses neither yet (printed as skipped).
+ * The network stores (test_canary_network_stores): a gateway+orchestrator
+ * O whose registry and job tables are on a real PostgreSQL and whose job
+ * queue is a real Redis stream (database.driver: postgres, database.queue:
+ * redis), and a worker joined to it with --join. Chats and completions
+ * carrying the canary go through O while every Redis key and value (each
+ * key's whole contents by type: strings, lists, hashes, sets, sorted sets,
+ * stream entries) is read again and again, so the queue entries are seen
+ * while the jobs are in it; then a pg_dump of the database and every file
+ * of PostgreSQL's data directory (tables, WAL, after a CHECKPOINT) are
+ * scanned: neither the canary in any form nor the user's JWT sub is there
+ * (jobs carry metadata only; the fair-queueing client key is a pseudonym).
  * Then G restarts on the same data: export for the user finds its search
  * messages (the canary in them); erase; export again finds nothing of the
  * user; the scan runs again.
@@ -47,6 +57,11 @@
 #include "zentalk/zt_identity.h"
 #include "zentalk/zt_str.h"
 #include "zentalk/zt_time.h"
+#include "zt_test_servers.h"
+
+#include <hiredis/hiredis.h>
+#include <libpq-fe.h>
+#include <pthread.h>
 
 #define SECRET "canary-integration-secret-0123456789abcdefghijklmnop"
 
@@ -262,14 +277,20 @@ static int found_in(const char *data, size_t len)
 
 struct scan_stats {
     size_t files, bytes;
+    /* a live PostgreSQL data directory: files come and go while it runs (a
+     * vanished one is passed over), too many to list, and the user's JWT
+     * sub must not be there either */
+    bool pg;
 };
 
 static void scan_tree(const char *path, struct scan_stats *st)
 {
     struct stat sb;
+    if (st->pg && lstat(path, &sb) != 0) return;
     assert_int_equal(lstat(path, &sb), 0);
     if (S_ISDIR(sb.st_mode)) {
         DIR *d = opendir(path);
+        if (st->pg && !d) return;
         assert_non_null(d);
         struct dirent *e;
         while ((e = readdir(d)) != NULL) {
@@ -283,6 +304,7 @@ static void scan_tree(const char *path, struct scan_stats *st)
     }
     if (!S_ISREG(sb.st_mode)) return;
     FILE *f = fopen(path, "rb");
+    if (st->pg && !f) return;
     assert_non_null(f);
     size_t cap = (size_t)sb.st_size + 1, n = 0;
     char *buf = zt_malloc(cap);
@@ -290,9 +312,11 @@ static void scan_tree(const char *path, struct scan_stats *st)
     n = fread(buf, 1, cap, f);
     fclose(f);
     int hit = found_in(buf, n);
+    bool has_sub = st->pg && memmem(buf, n, sub, strlen(sub)) != NULL;
     zt_free(buf);
-    printf("  scanned %s (%zu bytes)\n", path, n);
+    if (!st->pg) printf("  scanned %s (%zu bytes)\n", path, n);
     if (hit >= 0) fail_msg("canary form %d (%s) found in %s", hit, forms[hit], path);
+    if (has_sub) fail_msg("the user's JWT sub is in clear in %s", path);
     st->files++;
     st->bytes += n;
 }
@@ -302,7 +326,7 @@ static void scan_tree(const char *path, struct scan_stats *st)
 static void scan_running(void)
 {
     printf("canary scan (nodes running): %s\n", canary);
-    struct scan_stats st = {0, 0};
+    struct scan_stats st = {0, 0, false};
     scan_tree(G.dir, &st);
     scan_tree(W.dir, &st);
     printf("canary scan (nodes running): %zu files, %zu bytes: not found\n", st.files, st.bytes);
@@ -311,7 +335,7 @@ static void scan_running(void)
 static void scan_all(const char *when)
 {
     printf("canary scan (%s): %s\n", when, canary);
-    struct scan_stats st = {0, 0};
+    struct scan_stats st = {0, 0, false};
     scan_tree(G.dir, &st);
     scan_tree(W.dir, &st);
     struct peer_node *ps[2] = {&G, &W};
@@ -329,7 +353,7 @@ static void scan_all(const char *when)
         st.files++;
         st.bytes += blobs[i].len;
     }
-    printf("  skipped: the node uses no Redis/PostgreSQL yet (no pg_dump, no Redis DUMP to scan)\n");
+    printf("  (Redis and PostgreSQL: test_canary_network_stores)\n");
     printf("canary scan (%s): %zu locations, %zu bytes, canary in clear, base64 (3 alignments, 2 alphabets) "
            "and hex (lower, upper): not found\n",
            when, st.files, st.bytes);
@@ -497,12 +521,20 @@ static size_t export_docs(json_t *j, bool *has_canary)
     return json_array_size(d);
 }
 
-static void test_canary_everywhere(void **state)
+/* A stopped node's process, output, directory and key, released. */
+static void release(struct peer_node *p)
 {
-    (void)state;
-    if (!model_path[0] || !cli_bin) {
-        zt_skip("needs the zentalk CLI and stories260K.gguf (tests/models)");
-    }
+    node_cleanup(&p->n);
+    zt_buf_deinit(&p->out);
+    rm_rf(p->dir);
+    p->dir[0] = '\0';
+    zt_identity_free(p->id);
+    p->id = NULL;
+}
+
+/* A fresh canary, its encoded forms and a fresh JWT sub for the user. */
+static void new_canary(void)
+{
     uint8_t rnd[12];
     randombytes_buf(rnd, sizeof rnd);
     char hex[25];
@@ -512,6 +544,15 @@ static void test_canary_everywhere(void **state)
     sodium_bin2hex(hex, sizeof hex, rnd, 6);
     snprintf(sub, sizeof sub, "canary-user-%s", hex);
     make_forms();
+}
+
+static void test_canary_everywhere(void **state)
+{
+    (void)state;
+    if (!model_path[0] || !cli_bin) {
+        zt_skip("needs the zentalk CLI and stories260K.gguf (tests/models)");
+    }
+    new_canary();
     check_scanner();
     tok_user = mint(sub, "user");
     tok_admin = mint("canary-admin", "admin");
@@ -685,23 +726,240 @@ static void test_canary_everywhere(void **state)
     free_blobs();
     free(tok_user);
     free(tok_admin);
-    node_cleanup(&G.n);
-    node_cleanup(&W.n);
-    zt_buf_deinit(&G.out);
-    zt_buf_deinit(&W.out);
-    rm_rf(G.dir);
-    rm_rf(W.dir);
-    G.dir[0] = W.dir[0] = '\0';
-    zt_identity_free(G.id);
-    zt_identity_free(W.id);
+    release(&G);
+    release(&W);
+}
+
+/* ---- the network stores: PostgreSQL and Redis ---------------------------- */
+
+static struct peer_node O, N;
+
+/* A reply's strings, recursively, into b. */
+static void reply_text(const redisReply *r, struct zt_buf *b)
+{
+    if (!r) return;
+    if (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS || r->type == REDIS_REPLY_ERROR) {
+        assert_int_equal(zt_buf_append(b, r->str, r->len), 0);
+        assert_int_equal(zt_buf_append(b, "\n", 1), 0);
+    }
+    if (r->type == REDIS_REPLY_ARRAY)
+        for (size_t i = 0; i < r->elements; i++) reply_text(r->element[i], b);
+}
+
+/* Every key of the Redis server and its whole value, as text, into b;
+ * the number of stream entries seen. */
+static size_t redis_snapshot(redisContext *rc, struct zt_buf *b)
+{
+    size_t entries = 0;
+    char cursor[32] = "0";
+    do {
+        redisReply *sc = redisCommand(rc, "SCAN %s COUNT 1000", cursor);
+        assert_non_null(sc);
+        assert_int_equal(sc->type, REDIS_REPLY_ARRAY);
+        zt_strlcpy(cursor, sc->element[0]->str, sizeof cursor);
+        const redisReply *keys = sc->element[1];
+        for (size_t i = 0; i < keys->elements; i++) {
+            const char *k = keys->element[i]->str;
+            size_t kl = keys->element[i]->len;
+            assert_int_equal(zt_buf_append(b, k, kl), 0);
+            assert_int_equal(zt_buf_append(b, "\n", 1), 0);
+            redisReply *t = redisCommand(rc, "TYPE %b", k, kl);
+            assert_non_null(t);
+            redisReply *v = NULL;
+            if (zt_str_eq(t->str, "string")) v = redisCommand(rc, "GET %b", k, kl);
+            else if (zt_str_eq(t->str, "list")) v = redisCommand(rc, "LRANGE %b 0 -1", k, kl);
+            else if (zt_str_eq(t->str, "hash")) v = redisCommand(rc, "HGETALL %b", k, kl);
+            else if (zt_str_eq(t->str, "set")) v = redisCommand(rc, "SMEMBERS %b", k, kl);
+            else if (zt_str_eq(t->str, "zset")) v = redisCommand(rc, "ZRANGE %b 0 -1 WITHSCORES", k, kl);
+            else if (zt_str_eq(t->str, "stream")) {
+                v = redisCommand(rc, "XRANGE %b - +", k, kl);
+                if (v && v->type == REDIS_REPLY_ARRAY) entries += v->elements;
+                redisReply *g = redisCommand(rc, "XINFO GROUPS %b", k, kl);
+                reply_text(g, b);
+                freeReplyObject(g);
+            }
+            reply_text(v, b);
+            freeReplyObject(v);
+            freeReplyObject(t);
+        }
+        freeReplyObject(sc);
+    } while (strcmp(cursor, "0") != 0);
+    return entries;
+}
+
+struct chat_call {
+    uint16_t port;
+    const char *path;
+    const char *body;
+    long status;
+};
+
+static void *chat_thread(void *arg)
+{
+    struct chat_call *c = arg;
+    char auth[2048];
+    snprintf(auth, sizeof auth, "Bearer %s", tok_user);
+    struct http_opts o = {.ctype = "application/json", .body = c->body, .auth = auth, .timeout_ms = 60000};
+    struct resp r;
+    memset(&r, 0, sizeof r);
+    c->status = http_req(c->port, "POST", c->path, &o, &r) == 0 ? r.status : 0;
+    resp_free(&r);
+    return NULL;
+}
+
+static void scan_blob(const char *what, const char *data, size_t len, bool quiet)
+{
+    int hit = found_in(data, len);
+    if (hit >= 0) fail_msg("canary form %d (%s) found in %s", hit, forms[hit], what);
+    if (memmem(data, len, sub, strlen(sub))) fail_msg("the user's JWT sub is in clear in %s", what);
+    if (!quiet) printf("  scanned %s (%zu bytes)\n", what, len);
+}
+
+static void test_canary_network_stores(void **state)
+{
+    (void)state;
+    if (!model_path[0]) zt_skip("needs stories260K.gguf (tests/models)");
+    char db[700], redis_url[256];
+    if (!zt_test_pg_new_db(db, sizeof db)) zt_skip("%s", db);
+    if (!zt_test_redis_start(redis_url, sizeof redis_url)) zt_skip("%s", redis_url);
+    new_canary();
+    tok_user = mint(sub, "user");
+
+    /* O: gateway + orchestrator on PostgreSQL and Redis; N joins it */
+    make_node(&O, "o");
+    make_node(&N, "n");
+    char env_db[800], env_redis[300];
+    snprintf(env_db, sizeof env_db, "ZENTALK_DATABASE_POSTGRES_URL=%s", db);
+    snprintf(env_redis, sizeof env_redis, "ZENTALK_DATABASE_REDIS_URL=%s", redis_url);
+    const char *const oenv[] = {"ZENTALK_ENCRYPTION_JWT_SECRET=" SECRET, "ZENTALK_DATABASE_DRIVER=postgres", env_db,
+                                "ZENTALK_DATABASE_QUEUE=redis", env_redis, NULL};
+    const char *const oargs[] = {"--config", O.dir, "--roles", "gateway,orchestrator", NULL};
+    node_spawn(&O.n, oargs, oenv, true, O.dir);
+    char ourl[64];
+    snprintf(ourl, sizeof ourl, "http://127.0.0.1:%u", O.n.port);
+    char yaml[1600];
+    snprintf(yaml, sizeof yaml,
+             "model_cache:\n  memory_budget_mb: 0\n  default_model: stories\n"
+             "models:\n  - id: stories\n    path: %s\n    context_size: 512\n    max_tokens: 24\n",
+             model_path);
+    put_file(N.dir, "models.yaml", yaml);
+    put_file(N.dir, "gpu-pool.yaml", "gpu_pool:\n  cpu_threads: 1\n  max_batch: 2\n");
+    /* slowed, so that the jobs stay in the queue a while */
+    const char *const nenv[] = {"ZENTALK_NODE_HEARTBEAT_INTERVAL_MS=300", "ZT_TEST_MODE=1", "ZT_TEST_DELAY_MS=40",
+                                NULL};
+    const char *const nargs[] = {"--config", N.dir, "--roles", "worker", "--join", ourl, NULL};
+    node_spawn(&N.n, nargs, nenv, true, N.dir);
+
+    const char *C = canary;
+    char s1[256], s2[256], body[2048], body2[2048], body3[2048];
+    snprintf(s1, sizeof s1, "Hi Bob, the code for the door is %s, see you at the station tomorrow at 9.", C);
+    snprintf(s2, sizeof s2, "Thanks! Can you send the %s report to me before Friday?", C);
+    snprintf(body, sizeof body,
+             "{\"model\":\"stories\",\"messages\":[{\"role\":\"user\",\"content\":\"%s\"},"
+             "{\"role\":\"assistant\",\"content\":\"%s\"}],\"max_tokens\":16}",
+             s1, s2);
+    snprintf(body2, sizeof body2,
+             "{\"model\":\"stories\",\"messages\":[{\"role\":\"user\",\"content\":\"%s\"}],\"max_tokens\":16,"
+             "\"stream\":true}",
+             s2);
+    snprintf(body3, sizeof body3, "{\"model\":\"stories\",\"prompt\":\"%s\",\"max_tokens\":16}", s1);
+    /* until the worker has joined: no worker is 404/503 */
+    uint64_t until = zt_time_mono_ms() + 30000;
+    struct chat_call first = {.port = O.n.port, .path = "/v1/chat/completions", .body = body};
+    do {
+        chat_thread(&first);
+        if (first.status != 200) zt_time_sleep_ms(200);
+    } while (first.status != 200 && zt_time_mono_ms() < until);
+    assert_int_equal(first.status, 200);
+
+    redisContext *rc = redisConnect("127.0.0.1", atoi(strrchr(redis_url, ':') + 1));
+    assert_non_null(rc);
+    assert_int_equal(rc->err, 0);
+    struct zt_buf rb;
+    zt_buf_init(&rb, 1 << 24);
+    size_t entries_seen = 0, snapshots = 0;
+    for (int round = 0; round < 2; round++) {
+        struct chat_call c[3] = {{.port = O.n.port, .path = "/v1/chat/completions", .body = body},
+                                 {.port = O.n.port, .path = "/v1/chat/completions", .body = body2},
+                                 {.port = O.n.port, .path = "/v1/completions", .body = body3}};
+        pthread_t t[3];
+        for (int i = 0; i < 3; i++) assert_int_equal(pthread_create(&t[i], NULL, chat_thread, &c[i]), 0);
+        /* read the whole of Redis while they run */
+        for (int k = 0; k < 40; k++) {
+            zt_buf_reset(&rb);
+            entries_seen += redis_snapshot(rc, &rb);
+            snapshots++;
+            scan_blob("Redis (every key and value)", rb.data ? rb.data : "", rb.len, true);
+            zt_time_sleep_ms(15);
+        }
+        for (int i = 0; i < 3; i++) {
+            pthread_join(t[i], NULL);
+            assert_int_equal(c[i].status, 200);
+        }
+    }
+    zt_buf_reset(&rb);
+    redis_snapshot(rc, &rb);
+    scan_blob("Redis (every key and value, at the end)", rb.data ? rb.data : "", rb.len, false);
+    printf("Redis: %zu snapshots, %zu stream entries seen in them\n", snapshots, entries_seen);
+    assert_true(entries_seen > 0); /* the queue was read while jobs were in it */
+    zt_buf_deinit(&rb);
+    redisFree(rc);
+
+    /* the jobs are in PostgreSQL (metadata), then the database is dumped */
+    PGconn *pc = PQconnectdb(db);
+    assert_int_equal(PQstatus(pc), CONNECTION_OK);
+    PGresult *pr = PQexec(pc, "SELECT count(*) FROM sched_jobs WHERE state = 3");
+    assert_int_equal(PQresultStatus(pr), PGRES_TUPLES_OK);
+    long done = strtol(PQgetvalue(pr, 0, 0), NULL, 10);
+    PQclear(pr);
+    printf("PostgreSQL: %ld jobs done in sched_jobs\n", done);
+    assert_true(done >= 7);
+    stop(&N);
+    stop(&O);
+    scan_blob("worker stdout+stderr", N.out.data ? N.out.data : "", N.out.len, false);
+    scan_blob("gateway+orchestrator stdout+stderr", O.out.data ? O.out.data : "", O.out.len, false);
+    pr = PQexec(pc, "CHECKPOINT");
+    assert_int_equal(PQresultStatus(pr), PGRES_COMMAND_OK);
+    PQclear(pr);
+    PQfinish(pc);
+    char dump[400], why[600];
+    snprintf(dump, sizeof dump, "%s/pg_dump.sql", O.dir);
+    if (zt_test_pg_dump(dump, why, sizeof why)) {
+        FILE *f = fopen(dump, "rb");
+        assert_non_null(f);
+        static char dbuf[1 << 23];
+        size_t n = fread(dbuf, 1, sizeof dbuf, f);
+        fclose(f);
+        assert_non_null(memmem(dbuf, n, "sched_jobs", 10));
+        assert_non_null(memmem(dbuf, n, "registry_nodes", 14));
+        scan_blob("pg_dump of the database", dbuf, n, false);
+    } else {
+        zt_skip_part("pg_dump: %s (the data files are scanned)", why);
+    }
+    struct scan_stats st = {0, 0, true};
+    const char *pgdata = zt_test_pg_data_dir();
+    assert_non_null(pgdata);
+    scan_tree(pgdata, &st);
+    printf("  scanned PostgreSQL's data directory: %zu files, %zu bytes\n", st.files, st.bytes);
+    assert_true(st.files > 100);
+    /* the node directories too */
+    struct scan_stats st2 = {0, 0, false};
+    scan_tree(O.dir, &st2);
+    scan_tree(N.dir, &st2);
+    printf("canary scan (PostgreSQL + Redis network): canary and JWT sub: not found\n");
+
+    free(tok_user);
+    tok_user = NULL;
+    release(&O);
+    release(&N);
 }
 
 /* After a failure: stop whatever still runs, remove the directories. */
 static int teardown(void **state)
 {
     (void)state;
-    struct peer_node *ps[2] = {&G, &W};
-    for (int i = 0; i < 2; i++) {
+    struct peer_node *ps[4] = {&G, &W, &O, &N};
+    for (int i = 0; i < 4; i++) {
         if (ps[i]->n.pid > 0) node_cleanup(&ps[i]->n);
         if (ps[i]->dir[0]) rm_rf(ps[i]->dir);
         ps[i]->dir[0] = '\0';
@@ -722,6 +980,7 @@ int main(int argc, char **argv)
     if (access(model_path, R_OK) != 0) model_path[0] = '\0';
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_canary_everywhere, teardown),
+        cmocka_unit_test_teardown(test_canary_network_stores, teardown),
     };
     return zt_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }
