@@ -832,7 +832,9 @@ static void test_canary_network_stores(void **state)
     snprintf(env_db, sizeof env_db, "ZENTALK_DATABASE_POSTGRES_URL=%s", db);
     snprintf(env_redis, sizeof env_redis, "ZENTALK_DATABASE_REDIS_URL=%s", redis_url);
     const char *const oenv[] = {"ZENTALK_ENCRYPTION_JWT_SECRET=" SECRET, "ZENTALK_DATABASE_DRIVER=postgres", env_db,
-                                "ZENTALK_DATABASE_QUEUE=redis", env_redis, NULL};
+                                "ZENTALK_DATABASE_QUEUE=redis", env_redis,
+                                /* the result cache in Redis too, so that its entries are scanned */
+                                "ZENTALK_DATABASE_RESULT_CACHE=redis", NULL};
     const char *const oargs[] = {"--config", O.dir, "--roles", "gateway,orchestrator", NULL};
     node_spawn(&O.n, oargs, oenv, true, O.dir);
     char ourl[64];
@@ -908,12 +910,14 @@ static void test_canary_network_stores(void **state)
     /* the jobs are in PostgreSQL (metadata), then the database is dumped */
     PGconn *pc = PQconnectdb(db);
     assert_int_equal(PQstatus(pc), CONNECTION_OK);
-    PGresult *pr = PQexec(pc, "SELECT count(*) FROM sched_jobs WHERE state = 3");
+    PGresult *pr = PQexec(pc, "SELECT count(*) FROM sched_jobs WHERE state IN (3, 5)"); /* done, verified */
     assert_int_equal(PQresultStatus(pr), PGRES_TUPLES_OK);
     long done = strtol(PQgetvalue(pr, 0, 0), NULL, 10);
     PQclear(pr);
     printf("PostgreSQL: %ld jobs done in sched_jobs\n", done);
-    assert_true(done >= 7);
+    /* the first chat and the first round ran on the worker; the second
+     * round's identical requests may be answered from the result cache */
+    assert_true(done >= 4);
     stop(&N);
     stop(&O);
     scan_blob("worker stdout+stderr", N.out.data ? N.out.data : "", N.out.len, false);
