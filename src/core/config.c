@@ -455,8 +455,9 @@ static const struct cfg_key chain_keys[] = {
     /* pricing and settlement (issue 12; amounts in tokens, exact decimal text) */
     INT_KEYF(struct zt_cfg_chain, orchestrator_fee_bps, 500, 0, 10000, 0,
              "The orchestrator's fee, in basis points (1/10000) of a job's cost."),
-    STR_KEY(struct zt_cfg_chain, verification_bonus, "0.001", 40, KF_TOKENS, KEY_NONEMPTY | KEY_RESERVED,
-            "Tokens paid from the fee account to each verifier of a job."),
+    STR_KEY(struct zt_cfg_chain, verification_bonus, "0.001", 40, KF_TOKENS, KEY_NONEMPTY,
+            "Tokens paid from the fee account to each honest verifier of a checked job (at most an equal share "
+            "of what the fee account holds)."),
     STR_KEY(struct zt_cfg_chain, slash_amount, "10", 40, KF_TOKENS, KEY_NONEMPTY,
             "Tokens taken from a provider's stake (at most what it holds) on a confirmed verification mismatch; "
             "the job's earning not yet paid out also goes back to the payer."),
