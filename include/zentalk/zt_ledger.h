@@ -449,6 +449,12 @@ ZT_NODISCARD int zt_chain_job_open(struct zt_chain *c, const char *identity, con
 void zt_chain_job_end(struct zt_chain *c, const char *job_id, bool ok, const char *worker, uint64_t prompt_tokens,
                       uint64_t completion_tokens);
 
+/* The payout wallet a worker announced in its signed join record (caps
+ * "wallet", accepted by the registry): node_id's PROVIDER account pays
+ * there from now on (written only when it differs). NULL or "" : no-op.
+ * Errors are logged. */
+void zt_chain_provider_wallet(struct zt_chain *c, const char *node_id, const char *wallet);
+
 /* The balance of (kind, owner) (a new account reads 0). */
 ZT_NODISCARD int zt_chain_balance(struct zt_chain *c, enum zt_ledger_kind kind, const char *owner, zt_u128 *out);
 /* An admin's deposit: mint amount into address's USER account under the

@@ -446,8 +446,9 @@ static const struct cfg_key chain_keys[] = {
             "JSON-RPC endpoint; required when enabled."),
     STR_KEY(struct zt_cfg_chain, token_symbol, "CHAIN", 16, KF_ID, KEY_NONEMPTY | KEY_RESERVED,
             "Symbol of the reward token."),
-    STR_KEY(struct zt_cfg_chain, wallet_address, "", 42, KF_ETH_ADDR, KEY_RESERVED,
-            "Address receiving this node's payouts; required when enabled."),
+    STR_KEY(struct zt_cfg_chain, wallet_address, "", 42, KF_ETH_ADDR, 0,
+            "Address receiving this node's payouts: a worker announces it in its signed join record and the "
+            "orchestrator's ledger pays its earnings there; empty = none (an admin sets it)."),
     INT_KEYF(struct zt_cfg_chain, payout_interval_s, 86400, 60, 2592000, 0,
             "Seconds between payout rounds (batch the due earnings, sign, export)."),
     STR_KEY(struct zt_cfg_chain, min_payout, "10", 40, KF_TOKENS, KEY_NONEMPTY,

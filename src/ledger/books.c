@@ -16,6 +16,7 @@
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_buf.h"
 #include "zentalk/zt_config.h"
+#include "zentalk/zt_hex.h"
 #include "zentalk/zt_log.h"
 #include "zentalk/zt_metrics.h"
 #include "zentalk/zt_time.h"
@@ -211,6 +212,23 @@ void zt_chain_job_end(struct zt_chain *c, const char *job_id, bool ok, const cha
     if (rc && rc != ZT_ENOTFOUND) /* ENOTFOUND: never reserved (chain off when it was submitted) */
         zt_log(ZT_LOG_ERROR, "ledger_settle_failed", "job=%s outcome=%s error=%s", job_id, ok ? "ok" : "failed",
                zt_strerror(rc));
+}
+
+void zt_chain_provider_wallet(struct zt_chain *c, const char *node_id, const char *wallet)
+{
+    if (!c || !node_id || !wallet || !wallet[0]) return;
+    uint8_t a20[20];
+    if (zt_ledger_parse_address(wallet, a20) != 0) return;
+    char cur[43] = "", norm[43] = "0x";
+    zt_hex_encode(norm + 2, a20, sizeof a20); /* lower-case, as the ledger stores it */
+    pthread_mutex_lock(&c->mu);
+    int rc = zt_ledger_payout_address(c->l, node_id, cur);
+    bool same = !rc && strcmp(cur, norm) == 0;
+    if (!same) rc = zt_ledger_set_wallet(c->l, node_id, norm);
+    else rc = 0;
+    pthread_mutex_unlock(&c->mu);
+    if (rc) zt_log(ZT_LOG_ERROR, "ledger_wallet_failed", "node=%s error=%s", node_id, zt_strerror(rc));
+    else if (!same) zt_log(ZT_LOG_INFO, "ledger_wallet_set", "node=%s by=join_record", node_id);
 }
 
 int zt_chain_balance(struct zt_chain *c, enum zt_ledger_kind kind, const char *owner, zt_u128 *out)

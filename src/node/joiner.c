@@ -310,6 +310,9 @@ static void caps_of(const struct zt__joiner *j, struct zt_worker_caps *c)
     c->mem_mb = pages > 0 && psz > 0 ? (uint64_t)pages / (1u << 20) * (uint64_t)psz : 0;
     int64_t slots = j->cfg->gpu_pool.max_batch;
     c->slots = (uint32_t)(slots < 1 ? 1 : slots > 64 ? 64 : slots); /* the runner's slots (zt_runner.h) */
+    /* the payout wallet the orchestrator's ledger pays (checked by the config layer) */
+    const char *w = j->cfg->chain.wallet_address;
+    if (w && strlen(w) == 42) zt_strlcpy(c->wallet, w, sizeof c->wallet);
 }
 
 static void join(struct zt__joiner *j, size_t i)

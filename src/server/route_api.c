@@ -1012,6 +1012,10 @@ static void run_sched(void *arg)
         zt_buf_init(&j->text, TEXT_MAX);
     }
     bool paid = o.status == ZT_JOB_VERIFIED && outcome && strcmp(outcome, "ok") == 0;
+    struct zt_registry *reg = r->chain && paid ? zt__orch_registry(r->orch) : NULL;
+    struct zt_node_info wi;
+    if (reg && zt_registry_get(reg, worker, zt_time_real_ms(), &wi) == 0) /* its signed join record's wallet */
+        zt_chain_provider_wallet(r->chain, worker, wi.caps.wallet);
     zt_chain_job_end(r->chain, j->sched_id, paid, paid ? worker : NULL, o.result.final.prompt_tokens,
                      o.result.final.completion_tokens); /* settle or refund (chain.enabled) */
     /* whatever happened, the job is over here: one still active in the

@@ -18,6 +18,8 @@
  *    agree (a deposit once per key, the audit clean);
  *  - the stake gate: an unstaked worker, then one a base unit short of
  *    chain.min_stake, is given no job; a stake deposit lets it work;
+ *  - the worker's payout wallet from its signed join record
+ *    (chain.wallet_address) once its job is paid;
  *  - payouts: the worker's wallet (admin only), a payout round (batch 1
  *    built, signed with the key `zentalk payouts keygen` made, exported,
  *    once), GET /v1/payouts, the proof of /v1/rewards/proofs/1/WALLET
@@ -77,7 +79,9 @@ static const char *const gw_env[] = {"ZENTALK_CHAIN_ENABLED=true",
                                      PASS_VAR "=correct horse battery staple",
                                      key_env,
                                      NULL};
-static const char *const wk_env[] = {"ZENTALK_NODE_HEARTBEAT_INTERVAL_MS=300", NULL};
+/* the worker announces its payout wallet in its signed join record */
+static const char *const wk_env[] = {"ZENTALK_NODE_HEARTBEAT_INTERVAL_MS=300", "ZENTALK_CHAIN_WALLET_ADDRESS=" WK_WALLET,
+                                     NULL};
 
 static int group_setup(void **state)
 {
@@ -529,6 +533,8 @@ static void test_paid_chat(void **state)
     zt_u128_format(cost, want);
     assert_string_equal(json_string_value(json_object_get(j, "unpaid")), want);
     assert_string_equal(json_string_value(json_object_get(j, "staked")), "100000000000000000000");
+    /* the wallet of its join record (chain.wallet_address), set by its paid job: no admin did */
+    assert_string_equal(json_string_value(json_object_get(j, "wallet")), WK_WALLET);
     json_decref(j);
     resp_free(&r);
     http_auth(gw.port, "GET", "/v1/rewards", admin, NULL, NULL, &r);
