@@ -465,7 +465,8 @@ static const struct cfg_key chain_keys[] = {
     STR_KEY(struct zt_cfg_chain, min_stake, "100", 40, KF_TOKENS, KEY_NONEMPTY,
             "Tokens a provider must have staked to be given work (with chain.enabled; 0 = no stake gate)."),
     STR_KEY(struct zt_cfg_chain, price_prompt_per_1k, "0.001", 40, KF_TOKENS, KEY_NONEMPTY,
-            "Default price, in tokens, of 1000 prompt tokens (a worker's descriptor may advertise its own)."),
+            "Default price, in tokens, of 1000 prompt tokens (a worker advertises the higher of its two prices in its "
+            "join record; settlement uses the orchestrator's)."),
     STR_KEY(struct zt_cfg_chain, price_completion_per_1k, "0.002", 40, KF_TOKENS, KEY_NONEMPTY,
             "Default price, in tokens, of 1000 completion tokens."),
     INT_KEYF(struct zt_cfg_chain, dispute_window_s, 86400, 0, 2592000, 0,

@@ -18,6 +18,9 @@
  *    agree (a deposit once per key, the audit clean);
  *  - the stake gate: an unstaked worker, then one a base unit short of
  *    chain.min_stake, is given no job; a stake deposit lets it work;
+ *  - a client's price ceiling (zentalk.max_price_per_1k) under the
+ *    worker's advertised price places nothing (503 no_worker, nothing
+ *    reserved);
  *  - the worker's payout wallet from its signed join record
  *    (chain.wallet_address) once its job is paid;
  *  - payouts: the worker's wallet (admin only), a payout round (batch 1
@@ -213,6 +216,17 @@ static void chat(const char *token, struct resp *r)
     char auth[300] = "";
     if (token) snprintf(auth, sizeof auth, "Bearer %s", token);
     http_auth(gw.port, "POST", "/v1/chat/completions", token ? auth : NULL, "application/json", body, r);
+}
+
+/* a chat with the client's price ceiling (zentalk.max_price_per_1k) */
+static void chat_ceiling(const char *token, const char *ceiling, struct resp *r)
+{
+    char body[300], auth[300];
+    snprintf(body, sizeof body,
+             "{\"model\":\"stories\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}],\"max_tokens\":8,"
+             "\"zentalk\":{\"max_price_per_1k\":%s}}", ceiling);
+    snprintf(auth, sizeof auth, "Bearer %s", token);
+    http_auth(gw.port, "POST", "/v1/chat/completions", auth, "application/json", body, r);
 }
 
 struct books {
@@ -484,6 +498,16 @@ static void test_paid_chat(void **state)
     const zt_u128 deposit = (zt_u128)1000000000000000000u * 1000u;
     assert_int_equal(zt_ledger_account(b.l, ZT_LEDGER_USER, ADDRESS, NULL, &user), 0);
     assert_int_equal(zt_ledger_mint(b.l, "deposit-test", user, deposit, NULL, NULL), 0);
+    assert_true(balance(&b, ZT_LEDGER_ESCROW, NULL) == 0);
+    /* the worker advertises 0.002 tokens per 1k (the higher of its chain.yaml prices, in its join
+     * record): a ceiling one base unit under it places nothing and reserves nothing; a bad one is 400 */
+    chat_ceiling(token, "1999999999999999", &r);
+    assert_error_json(&r, 503, "no_worker");
+    resp_free(&r);
+    chat_ceiling(token, "\"cheap\"", &r);
+    assert_error_json(&r, 400, "invalid_request");
+    resp_free(&r);
+    assert_true(balance(&b, ZT_LEDGER_USER, ADDRESS) == deposit);
     assert_true(balance(&b, ZT_LEDGER_ESCROW, NULL) == 0);
     chat(token, &r);
     if (r.status != 200) fail_msg("chat: %ld %s", r.status, zt_buf_str(&r.body));
