@@ -146,6 +146,10 @@ struct zt_cfg_database {
     int64_t queue_claim_ms;   /* redis queue: claim entries unacknowledged this long */
     int64_t pool_size;
     int64_t busy_timeout_ms;
+    char *result_cache;       /* memory|redis */
+    int64_t result_cache_max_mb;
+    char *result_cache_secret; /* secret; "" = derived from the node key */
+    int64_t result_cache_verify_permille;
 };
 /* chain.yaml */
 struct zt_cfg_chain {
@@ -162,6 +166,7 @@ struct zt_cfg_chain {
     char *min_stake;
     char *price_prompt_per_1k;
     char *price_completion_per_1k;
+    char *price_cache_hit;    /* tokens per answer from the result cache */
     int64_t dispute_window_s;
     int64_t payout_chain_id;
     char *payout_contract;
@@ -175,6 +180,9 @@ struct zt_cfg_integration {
     char *jwt_audience;
     char *webhook_secret;     /* secret */
     int64_t timeout_ms;
+    char *webhook_path;       /* appended to api_url */
+    int64_t webhook_retry_base_ms;
+    int64_t webhook_max_attempts;
 };
 /* privacy.yaml */
 struct zt_cfg_pii_pattern {   /* privacy.extra_patterns[] */
@@ -191,6 +199,7 @@ struct zt_cfg_privacy {
     char *default_policy;     /* local_only|pseudonymise|allow */
     bool audit_log;
     int64_t retention_cache_days;
+    char *result_cache;       /* user|tenant|off */
     int64_t retention_jobs_days;
     int64_t retention_audit_days;
     int64_t retention_search_days; /* 0 = keep */

@@ -76,6 +76,12 @@ struct zt_model_run_opts {
      * none): a model whose weights need more is refused (ZT_ETOOBIG, the
      * sizes in err) before anything is uploaded. Ignored on the CPU. */
     uint64_t max_device_mb;
+    /* Layers split across two devices of the backend (the GPU pool, when
+     * no device has room for the whole model): when split_bytes > 0 the
+     * first split_bytes of weights (the first layers) go on `device`, the
+     * rest on `device2`; zt_model_backend() then says "split". */
+    unsigned device2;
+    uint64_t split_bytes;
 };
 ZT_NODISCARD int zt_model_load_opts(const char *path, const struct zt_model_run_opts *o, struct zt_model **out,
                                     struct zt_buf *err);

@@ -144,5 +144,8 @@ struct zt_runner_stats {
     unsigned active_slots, queued;
 };
 void zt_runner_stats(struct zt_runner *r, struct zt_runner_stats *out);
+/* true once a decode failed with ZT_EIO (its device failed: the jobs then
+ * in it ended with that error); the GPU pool takes such a device out. */
+bool zt_runner_device_failed(struct zt_runner *r);
 
 #endif

@@ -21,6 +21,7 @@
 #include "cmd_keys.h"
 #include "cmd_ledger.h"
 #include "cmd_payouts.h"
+#include "cmd_webhooks.h"
 #include "cmd_models.h"
 #include "cmd_privacy.h"
 #include "cmd_gdpr.h"
@@ -45,7 +46,7 @@
 static const char *const commands[] = {
     "status",  "models",   "run",   "chat",      "gpus",      "keygen",    "id",        "attest",   "spam",    "entities",
     "train",   "peers",    "translate", "pii",   "privacy",   "audit",     "job",      "search",  "categorize",
-    "replies", "summarize", "sentiment", "moderate", "language", "intents", "nodes",   "jobs", "ledger", "payouts", "node",
+    "replies", "summarize", "sentiment", "moderate", "language", "intents", "nodes",   "jobs", "ledger", "payouts", "webhooks", "node",
     "completion", NULL,
 };
 
@@ -149,7 +150,9 @@ static void usage(FILE *out)
             "                                the node's CHAIN ledger, in its database (see zentalk ledger --help)\n"
             "  payouts list [--address ADDRESS] [--json]|export BATCH --out FILE|confirm BATCH\n"
             "         |keygen --passphrase-env VAR [--config DIR] [--data-dir DIR]\n"
-            "                                the node's payout batches (see zentalk payouts --help)\n",
+            "                                the node's payout batches (see zentalk payouts --help)\n"
+            "  webhooks list [--all] [--json] [--config DIR] [--data-dir DIR]\n"
+            "                                webhooks to the API server pending or failed, from the node's database\n",
           out);
     fputs("  translate [--from LANG] --to LANG [--keep-marks] [--json] [TEXT...]\n"
             "                                translate TEXT (or stdin) with the node's Apertium pairs\n"
@@ -410,6 +413,10 @@ static int dispatch(int argc, char **argv)
         if (zt_hash_init() != 0) return 1;
         json_set_alloc_funcs(zt_malloc, zt_free);
         return zt__cli_payouts(argc - ci, argv + ci);
+    }
+    if (ci > 0 && strcmp(argv[ci], "webhooks") == 0) {
+        json_set_alloc_funcs(zt_malloc, zt_free);
+        return zt__cli_webhooks(argc - ci, argv + ci);
     }
     if (ci > 0 && strcmp(argv[ci], "audit") == 0) {
         if (zt_hash_init() != 0) return 1;

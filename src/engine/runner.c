@@ -7,6 +7,7 @@
  * and logits, and a job cancelled meanwhile is detected when the lock is
  * taken again. */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <string.h>
 
@@ -67,6 +68,7 @@ struct zt_runner {
     struct slot *slots;
     pthread_t thread;
     bool thread_started;
+    atomic_bool device_failed; /* a decode answered ZT_EIO (zt_runner_device_failed; read without mu) */
     pthread_mutex_t mu;
     pthread_cond_t cv;
     bool stopping;
@@ -368,6 +370,7 @@ static void *loop_main(void *arg)
         pthread_mutex_unlock(&r->mu);
         int rc = zt_model_decode(r->m, r->items, n);
         pthread_mutex_lock(&r->mu);
+        if (rc == ZT_EIO) atomic_store(&r->device_failed, true); /* the GPU pool takes the device out */
         if (rc) {
             for (unsigned i = 0; i < r->o.n_slots; i++) {
                 struct slot *s = &r->slots[i];
@@ -610,6 +613,11 @@ void zt_runner_cancel(struct zt_runner *r, uint64_t id)
     }
 out:
     pthread_mutex_unlock(&r->mu);
+}
+
+bool zt_runner_device_failed(struct zt_runner *r)
+{
+    return atomic_load(&r->device_failed);
 }
 
 void zt_runner_stats(struct zt_runner *r, struct zt_runner_stats *out)

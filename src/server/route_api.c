@@ -20,6 +20,8 @@
 
 #include "llm_api.h"
 
+#include "cache_api.h"
+
 #include <pthread.h>
 #include <sodium.h>
 #include <stdatomic.h>
@@ -30,6 +32,7 @@
 #include "orch_api.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_audit.h"
+#include "zentalk/zt_bridge.h"
 #include "zentalk/zt_jobs.h"
 #include "zentalk/zt_ledger.h"
 #include "zentalk/zt_log.h"
@@ -60,6 +63,8 @@ struct zt__route {
     struct zt_job_pool *pool; /* remote jobs in flight */
     struct zt__orch *orch;    /* this node's orchestrator, or NULL */
     struct zt_chain *chain;   /* chain.enabled: the books jobs are paid from (zt_ledger.h), or NULL */
+    struct zt_rcache *cache;  /* the result cache (cache_api.h), or NULL */
+    struct zt_bridge *bridge; /* webhooks to the API server (zt_bridge.h), or NULL */
     pthread_mutex_t mu;       /* per, waiting */
     pthread_cond_t cv;        /* a scheduler event arrived */
     struct rjob *waiting;     /* jobs placed through the scheduler (sched_next) */
@@ -90,6 +95,8 @@ struct rjob {
     bool sse_started;
     int fail;               /* ZT_E* while answering */
     struct zt_buf text;     /* non-streamed answer (restored: wiped) */
+    struct zt__cache_req cache; /* the result cache: the key to store the answer under */
+    char user[ZT_AUTH_ID_MAX];  /* the caller's identity, for the completion webhook */
     uint64_t start_ms;
     /* placed through the scheduler (r->orch): the job's id there, the body
      * kept to seal it again to another worker, and what the pump said
@@ -173,6 +180,22 @@ void zt__route_set_orch(struct zt__route *r, struct zt__orch *o)
 void zt__route_set_chain(struct zt__route *r, struct zt_chain *c)
 {
     if (r) r->chain = c;
+}
+
+void zt__route_set_cache(struct zt__route *r, struct zt_rcache *c)
+{
+    if (r) r->cache = c;
+}
+
+void zt__route_set_bridge(struct zt__route *r, struct zt_bridge *b)
+{
+    if (r) r->bridge = b;
+}
+
+static struct zt__cache_env cache_env(const struct zt__route *r)
+{
+    return (struct zt__cache_env){.cache = r->cache, .cfg = r->cfg, .id = r->id, .chain = r->chain, .bridge = r->bridge,
+                                  .pv = r->pv};
 }
 
 void zt__route_shutdown(struct zt__route *r, uint64_t wait_ms)
@@ -276,6 +299,7 @@ static void job_unref(struct rjob *j)
     zt_free(j->ids);
     zt_privacy_verdict_deinit(&j->verdict);
     wipe_buf(&j->text);
+    zt__cache_req_deinit(&j->cache);
     zt_free(j);
 }
 
@@ -327,6 +351,7 @@ static bool sse_start(struct rjob *j)
 static void emit(struct rjob *j, const char *text, size_t len)
 {
     if (!len || j->fail) return;
+    zt__cache_text(&j->cache, text, len);
     if (!j->stream) {
         if (zt_buf_append(&j->text, text, len) != 0) j->fail = ZT_ETOOBIG;
         return;
@@ -364,6 +389,10 @@ static void answer_ok(struct rjob *j, const struct zt_sealed_result *res)
                            zt__openai_completion(&j->oa, zt_buf_str(&j->text), j->text.len, finish, &u, &ran));
     }
     zt_free(rec);
+    if (!j->fail) {
+        struct zt__cache_env env = cache_env(j->r);
+        zt__cache_done(&env, &j->cache, res, j->worker.node_id);
+    }
 }
 
 /* An opened (authenticated, not yet verified) text chunk, pseudonyms
@@ -501,6 +530,10 @@ static const char *answer_outcome(struct rjob *j, const struct zt_job_outcome *o
 static void log_done(struct rjob *j, const struct zt_job_outcome *o, const char *outcome)
 {
     bool ok = strcmp(outcome, "ok") == 0;
+    if (strcmp(outcome, "retry") != 0)
+        zt__cache_job_webhook(j->r->bridge, j->sched_id[0] ? j->sched_id : j->job ? zt_job_call_id(j->job) : NULL,
+                              j->user, j->model, j->worker.node_id, outcome, o->result.final.prompt_tokens,
+                              o->result.final.completion_tokens, zt_time_mono_ms() - j->start_ms);
     if (strcmp(outcome, "client_gone") != 0) count_peer(j->r, j->worker.node_id, ok);
     zt_log(ok ? ZT_LOG_INFO : ZT_LOG_WARN, "remote_job_done",
            "job_id=%s sched_job=%s worker=%s workers=%u via=%s model=%s outcome=%s worker_status=%ld prompt_tokens=%u "
@@ -1011,6 +1044,7 @@ static void run_sched(void *arg)
         }
         wipe_buf(&j->text); /* a non-streamed answer starts again */
         zt_buf_init(&j->text, TEXT_MAX);
+        zt__cache_restart(&j->cache);
     }
     bool paid = o.status == ZT_JOB_VERIFIED && outcome && strcmp(outcome, "ok") == 0;
     struct zt_registry *reg = r->chain && paid ? zt__orch_registry(r->orch) : NULL;
@@ -1019,6 +1053,9 @@ static void run_sched(void *arg)
         zt_chain_provider_wallet(r->chain, worker, wi.caps.wallet);
     zt_chain_job_end(r->chain, j->sched_id, paid, paid ? worker : NULL, o.result.final.prompt_tokens,
                      o.result.final.completion_tokens); /* settle or refund (chain.enabled) */
+    if (paid && r->chain)
+        zt__cache_payout_webhook(r->bridge, zt_chain_prices(r->chain), j->sched_id, j->user, worker,
+                                 o.result.final.prompt_tokens, o.result.final.completion_tokens);
     /* whatever happened, the job is over here: one still active in the
      * scheduler (requeued and reassigned while its first worker finished
      * after all, or left for another reason) must not hold a slot */
@@ -1279,7 +1316,12 @@ bool zt__route_generate(struct zt__route *r, struct zt__req_ctx *cx, json_t *bod
     zt_strlcpy(j->model, model, sizeof j->model);
     zt__openai_answer_init(&j->oa, chat, j->model, zt_http_req_id(req), j->id, sizeof j->id);
     j->worker = w;
+    zt_strlcpy(j->user, cx->principal.identity, sizeof j->user);
     zt_buf_init(&j->text, TEXT_MAX);
+    struct zt__cache_env env = cache_env(r);
+    if (zt__cache_lookup(&env, cx, body, chat, j->model, max_tokens, &j->verdict, opts.stream, opts.include_usage,
+                         &j->cache, resp))
+        goto out; /* answered from the result cache */
     if (sched) {
         if (!n_texts) {
             zt_http_resp_error(resp, 400, "invalid_request",

@@ -12,7 +12,9 @@
  * error bound per op and type, and the table of errors is printed (the GPU
  * issue's op-by-op error table). A backend whose device is missing on this
  * machine is reported and passed over. The last test runs generated models
- * end to end on every backend. */
+ * end to end on every backend. With ZT_OPS_BACKEND=NAME (ctest's
+ * test_cuda_ops) only that backend runs, and a build or machine without it
+ * skips every test with the reason instead of passing. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -220,11 +222,43 @@ static bool passed_over(const struct zt__backend_reg *reg)
     return false;
 }
 
+/* ZT_OPS_BACKEND=NAME (ctest's test_cuda_ops): only that backend, and a
+ * build or machine without it is a skip (with the reason), not a pass. */
+static const char *only_backend(void)
+{
+    const char *only = getenv("ZT_OPS_BACKEND");
+    return only && *only ? only : NULL;
+}
+
+/* Skips the current test when ZT_OPS_BACKEND names a backend that this
+ * build lacks or that has no device here. */
+static void need_only_backend(void)
+{
+    const char *only = only_backend();
+    if (!only) return;
+    const struct zt__backend_reg *reg = NULL;
+    for (size_t i = 0; i < zt__backend_count(); i++)
+        if (!strcmp(zt__backend_at(i)->name, only)) reg = zt__backend_at(i);
+    if (!reg) zt_skip("this build has no %s backend (ZT_OPS_BACKEND=%s)", only, only);
+    struct zt__backend_params p = {.n_threads = 1};
+    struct zt__backend *be;
+    int rc = reg->create(&p, &be);
+    if (rc == ZT_ENOTFOUND) zt_skip("no %s device on this machine: the %s ops were not run", only, only);
+    assert_int_equal(rc, 0);
+    zt__backend_free(be);
+}
+
+static bool not_selected(const struct zt__backend_reg *reg)
+{
+    return only_backend() && strcmp(only_backend(), reg->name) != 0;
+}
+
 static void each_backend(case_fn body)
 {
+    need_only_backend();
     for (size_t i = 0; i < zt__backend_count(); i++) {
         const struct zt__backend_reg *reg = zt__backend_at(i);
-        if (passed_over(reg)) continue;
+        if (passed_over(reg) || not_selected(reg)) continue;
         /* the fast mode, then the exact mode if it is another one */
         bool fast_was_exact = false;
         for (int mode = 0; mode < 2; mode++) {
@@ -668,6 +702,7 @@ static void run_model(const char *path, const char *backend, bool det, float *lo
 static void test_models(void **state)
 {
     (void)state;
+    need_only_backend();
     char dir[] = "/tmp/zt-backend-ops-XXXXXX";
     assert_non_null(mkdtemp(dir));
     static const struct {
@@ -697,7 +732,7 @@ static void test_models(void **state)
         run_model(path, "cpu", false, ref, per);
         for (size_t i = 0; i < zt__backend_count(); i++) {
             const struct zt__backend_reg *reg = zt__backend_at(i);
-            if (passed_over(reg)) continue;
+            if (passed_over(reg) || not_selected(reg)) continue;
             struct zt__backend *probe;
             struct zt__backend_params p = {.n_threads = 1};
             int rc = reg->create(&p, &probe);
@@ -733,6 +768,7 @@ static void test_models(void **state)
 static void test_registry(void **state)
 {
     (void)state;
+    need_only_backend();
     assert_true(zt__backend_count() >= 1);
     assert_string_equal(zt__backend_at(0)->name, "cpu");
     assert_null(zt__backend_at(zt__backend_count()));
