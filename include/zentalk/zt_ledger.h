@@ -161,6 +161,14 @@ struct zt_ledger_slash_result {
 ZT_NODISCARD int zt_ledger_penalize(struct zt_ledger *l, const char *job_id, const char *node_id, zt_u128 amount,
                                     const int64_t *verifiers, size_t n_verifiers,
                                     struct zt_ledger_slash_result *out);
+/* The verification bonus of job_id (chain.verification_bonus), in one
+ * transaction under "vbonus:<job>": the fee account pays each of the
+ * n_verifiers (1..16) accounts min(bonus, fee balance / n) (nothing when
+ * that is 0: *paid_each = 0). Idempotent by job id: again, nothing moves
+ * (*replayed). bonus 0: nothing, no key. paid_each, replayed may be NULL. */
+ZT_NODISCARD int zt_ledger_verification_bonus(struct zt_ledger *l, const char *job_id, zt_u128 bonus,
+                                              const int64_t *verifiers, size_t n_verifiers, zt_u128 *paid_each,
+                                              bool *replayed);
 
 /* ---- Merkle trees (OpenZeppelin StandardMerkleTree) --------------------- */
 
@@ -441,6 +449,12 @@ ZT_NODISCARD int zt_chain_job_open(struct zt_chain *c, const char *identity, con
 void zt_chain_job_end(struct zt_chain *c, const char *job_id, bool ok, const char *worker, uint64_t prompt_tokens,
                       uint64_t completion_tokens);
 
+/* The payout wallet a worker announced in its signed join record (caps
+ * "wallet", accepted by the registry): node_id's PROVIDER account pays
+ * there from now on (written only when it differs). NULL or "" : no-op.
+ * Errors are logged. */
+void zt_chain_provider_wallet(struct zt_chain *c, const char *node_id, const char *wallet);
+
 /* An answer from the gateway's result cache (zt_rcache.h): charge price
  * (base units, chain.price_cache_hit) from the caller's wallet to
  * provider's PROVIDER account under job_id, through the job hooks (escrow,
@@ -477,10 +491,20 @@ ZT_NODISCARD int zt_ledger_set_wallet(struct zt_ledger *l, const char *node_id, 
  * struct zt_chain. */
 bool zt_chain_stake_admit(void *ud, const char *node_id);
 
-/* The verdict hook for a confirmed mismatch (zt_sched_set_on_rejected,
- * wired by the node): zt_ledger_penalize(job, worker, chain.slash_amount)
- * with no verifier named (the slash goes to the treasury); logged, and
- * counted in /metrics. ud is the struct zt_chain. */
+/* A decided verification of job_id (the node wires it to the verifier's
+ * settled hook, zt_verifier_set_on_settled): honest are the node ids of
+ * the checkers in the majority (at most 16 are used). worker_wrong (the
+ * worker outvoted): zt_ledger_penalize(job, worker, chain.slash_amount)
+ * with the honest checkers' PROVIDER accounts sharing the slash (the
+ * treasury takes the remainder, all of it when none). Then, any verdict,
+ * each honest checker gets chain.verification_bonus from the fee account
+ * (zt_ledger_verification_bonus: at most an equal share of what the fee
+ * account holds). Each idempotent by job id; logged, counted in /metrics. */
+void zt_chain_verified(struct zt_chain *c, const char *job_id, const char *worker, bool worker_wrong,
+                       const char *const *honest, size_t n_honest);
+/* The verdict hook for a confirmed mismatch with no checker known
+ * (zt_sched_set_on_rejected): zt_chain_verified(ud, job, worker, true,
+ * NULL, 0), the slash to the treasury. ud is the struct zt_chain. */
 void zt_chain_slash_job(void *ud, const char *job_id, const char *worker);
 
 /* ---- the payout loop (chain.payout_interval_s) ----------------------------------- */

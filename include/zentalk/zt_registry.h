@@ -65,6 +65,8 @@ struct zt_worker_caps {
     uint32_t slots;                  /* concurrent jobs, 1..ZT_REG_SLOTS_MAX */
     uint32_t ctx_max;                /* context tokens per job (prompt + output); 0 = not stated */
     uint64_t price_per_1k;           /* per 1000 tokens, in the ledger's smallest unit */
+    char wallet[43];                 /* its payout wallet, "0x" + 40 hex (chain.wallet_address); "" = none
+                                      * (the record's caps then have no "wallet" member) */
 };
 
 /* The load a heartbeat reports. */

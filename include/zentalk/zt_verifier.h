@@ -31,6 +31,7 @@ struct zt_sched;
 struct zt_verifier;
 
 #define ZT_VERIFIER_SECRET_LEN 32
+#define ZT_VERIFIER_HONEST_MAX 16 /* checkers passed to the settled hook, at most */
 
 struct zt_verifier_opts {
     double rate;               /* share of jobs verified, 0..1 (0.05) */
@@ -98,6 +99,19 @@ ZT_NODISCARD int zt_verifier_settle(struct zt_verifier *v, struct zt_sched *s, c
                                     enum zt_verify_verdict verdict, const char *const *workers, size_t n_workers,
                                     const char *const *checkers, const bool *wrong, size_t n_checkers,
                                     int64_t now_ms);
+
+/* A hook on a decided verification, wired by the node (the ledger's
+ * bonus and slash: zt_chain_verification): after zt_verifier_settle moved
+ * job_id (AGREED or CHECKER_WRONG: done -> verified; WORKER_WRONG: done ->
+ * failed), fn(ud, job_id, verdict, worker, honest, n_honest) is called
+ * once, outside the registry's lock, with the job's (last) worker and the
+ * checkers in the majority (those not wrong). Not called when undecided,
+ * or when the job could not be moved (unknown, or moved before: a repeat).
+ * The orchestrator does not depend on the ledger: this is its only
+ * window. NULL: none. */
+typedef void (*zt_verifier_verdict_fn)(void *ud, const char *job_id, enum zt_verify_verdict verdict,
+                                       const char *worker, const char *const *honest, size_t n_honest);
+void zt_verifier_set_on_settled(struct zt_verifier *v, zt_verifier_verdict_fn fn, void *ud);
 
 /* Counters since zt_verifier_new: jobs sampled, verified (agreed),
  * mismatches by who lost (worker_wrong, checker_wrong), undecided, no verifier available. */

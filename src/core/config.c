@@ -464,8 +464,9 @@ static const struct cfg_key chain_keys[] = {
             "JSON-RPC endpoint; required when enabled."),
     STR_KEY(struct zt_cfg_chain, token_symbol, "CHAIN", 16, KF_ID, KEY_NONEMPTY | KEY_RESERVED,
             "Symbol of the reward token."),
-    STR_KEY(struct zt_cfg_chain, wallet_address, "", 42, KF_ETH_ADDR, KEY_RESERVED,
-            "Address receiving this node's payouts; required when enabled."),
+    STR_KEY(struct zt_cfg_chain, wallet_address, "", 42, KF_ETH_ADDR, 0,
+            "Address receiving this node's payouts: a worker announces it in its signed join record and the "
+            "orchestrator's ledger pays its earnings there; empty = none (an admin sets it)."),
     INT_KEYF(struct zt_cfg_chain, payout_interval_s, 86400, 60, 2592000, 0,
             "Seconds between payout rounds (batch the due earnings, sign, export)."),
     STR_KEY(struct zt_cfg_chain, min_payout, "10", 40, KF_TOKENS, KEY_NONEMPTY,
@@ -473,15 +474,17 @@ static const struct cfg_key chain_keys[] = {
     /* pricing and settlement (issue 12; amounts in tokens, exact decimal text) */
     INT_KEYF(struct zt_cfg_chain, orchestrator_fee_bps, 500, 0, 10000, 0,
              "The orchestrator's fee, in basis points (1/10000) of a job's cost."),
-    STR_KEY(struct zt_cfg_chain, verification_bonus, "0.001", 40, KF_TOKENS, KEY_NONEMPTY | KEY_RESERVED,
-            "Tokens paid from the fee account to each verifier of a job."),
+    STR_KEY(struct zt_cfg_chain, verification_bonus, "0.001", 40, KF_TOKENS, KEY_NONEMPTY,
+            "Tokens paid from the fee account to each honest verifier of a checked job (at most an equal share "
+            "of what the fee account holds)."),
     STR_KEY(struct zt_cfg_chain, slash_amount, "10", 40, KF_TOKENS, KEY_NONEMPTY,
             "Tokens taken from a provider's stake (at most what it holds) on a confirmed verification mismatch; "
             "the job's earning not yet paid out also goes back to the payer."),
     STR_KEY(struct zt_cfg_chain, min_stake, "100", 40, KF_TOKENS, KEY_NONEMPTY,
             "Tokens a provider must have staked to be given work (with chain.enabled; 0 = no stake gate)."),
     STR_KEY(struct zt_cfg_chain, price_prompt_per_1k, "0.001", 40, KF_TOKENS, KEY_NONEMPTY,
-            "Default price, in tokens, of 1000 prompt tokens (a worker's descriptor may advertise its own)."),
+            "Default price, in tokens, of 1000 prompt tokens (a worker advertises the higher of its two prices in its "
+            "join record; settlement uses the orchestrator's)."),
     STR_KEY(struct zt_cfg_chain, price_completion_per_1k, "0.002", 40, KF_TOKENS, KEY_NONEMPTY,
             "Default price, in tokens, of 1000 completion tokens."),
     STR_KEY(struct zt_cfg_chain, price_cache_hit, "0", 40, KF_TOKENS, KEY_NONEMPTY,

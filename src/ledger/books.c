@@ -16,6 +16,7 @@
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_buf.h"
 #include "zentalk/zt_config.h"
+#include "zentalk/zt_hex.h"
 #include "zentalk/zt_log.h"
 #include "zentalk/zt_metrics.h"
 #include "zentalk/zt_time.h"
@@ -42,7 +43,7 @@ struct zt_chain {
     } memo[STAKE_MEMO];
     uint64_t gen;
     /* under mu: amounts for /metrics (base units) */
-    zt_u128 rewarded, fees, batched, slashed;
+    zt_u128 rewarded, fees, batched, slashed, bonused;
     /* the payout loop */
     struct zt_eip712_domain dom;
     struct zt_payout_key *key;     /* NULL: batches wait in pending */
@@ -223,6 +224,23 @@ void zt_chain_job_end(struct zt_chain *c, const char *job_id, bool ok, const cha
                zt_strerror(rc));
 }
 
+void zt_chain_provider_wallet(struct zt_chain *c, const char *node_id, const char *wallet)
+{
+    if (!c || !node_id || !wallet || !wallet[0]) return;
+    uint8_t a20[20];
+    if (zt_ledger_parse_address(wallet, a20) != 0) return;
+    char cur[43] = "", norm[43] = "0x";
+    zt_hex_encode(norm + 2, a20, sizeof a20); /* lower-case, as the ledger stores it */
+    pthread_mutex_lock(&c->mu);
+    int rc = zt_ledger_payout_address(c->l, node_id, cur);
+    bool same = !rc && strcmp(cur, norm) == 0;
+    if (!same) rc = zt_ledger_set_wallet(c->l, node_id, norm);
+    else rc = 0;
+    pthread_mutex_unlock(&c->mu);
+    if (rc) zt_log(ZT_LOG_ERROR, "ledger_wallet_failed", "node=%s error=%s", node_id, zt_strerror(rc));
+    else if (!same) zt_log(ZT_LOG_INFO, "ledger_wallet_set", "node=%s by=join_record", node_id);
+}
+
 int zt_chain_cache_hit(struct zt_chain *c, const char *identity, const char *job_id, const char *provider,
                        zt_u128 price, char *msg, size_t cap)
 {
@@ -321,6 +339,12 @@ static int m_slashed(void *ud, struct zt_metrics_out *o)
     return emit_tokens(c, o, &c->slashed);
 }
 
+static int m_bonused(void *ud, struct zt_metrics_out *o)
+{
+    struct zt_chain *c = ud;
+    return emit_tokens(c, o, &c->bonused);
+}
+
 static const struct zt_metrics_fam AMOUNT_FAMS[] = {
     {"zentalk_ledger_slashed_tokens_total", "Tokens slashed from stakes on confirmed mismatches (since start).",
      ZT_METRIC_COUNTER, m_slashed},
@@ -330,6 +354,8 @@ static const struct zt_metrics_fam AMOUNT_FAMS[] = {
      ZT_METRIC_COUNTER, m_fees},
     {"zentalk_ledger_payout_tokens_total", "Tokens put into payout batches (since start).", ZT_METRIC_COUNTER,
      m_batched},
+    {"zentalk_ledger_verification_bonus_tokens_total",
+     "Tokens paid from the fee account to honest verifiers (since start).", ZT_METRIC_COUNTER, m_bonused},
 };
 
 int zt_chain_register_metrics(struct zt_chain *c, struct zt_metrics *m)
@@ -518,24 +544,65 @@ bool zt_chain_stake_admit(void *ud, const char *node_id)
     return !rc && ok;
 }
 
-void zt_chain_slash_job(void *ud, const char *job_id, const char *worker)
+/* The honest checkers' PROVIDER accounts (created if new), under c->mu. */
+static int checker_accounts(struct zt_chain *c, const char *const *honest, size_t n, int64_t *ids)
 {
-    struct zt_chain *c = ud;
-    if (!c || !job_id || !worker) return;
-    struct zt_ledger_slash_result r;
+    for (size_t i = 0; i < n; i++) {
+        int rc = zt_ledger_account(c->l, ZT_LEDGER_PROVIDER, honest[i], NULL, &ids[i]);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+void zt_chain_verified(struct zt_chain *c, const char *job_id, const char *worker, bool worker_wrong,
+                       const char *const *honest, size_t n_honest)
+{
+    if (!c || !job_id || !worker || (n_honest && !honest)) return;
+    if (n_honest > 16) n_honest = 16;
+    int64_t ids[16];
+    struct zt_ledger_slash_result r = {0};
+    zt_u128 each = 0;
+    bool bonus_rep = false;
+    const char *step = "accounts";
     pthread_mutex_lock(&c->mu);
-    int rc = zt_ledger_penalize(c->l, job_id, worker, c->prices.slash_amount, NULL, 0, &r);
-    c->gen++; /* the stake moved */
-    if (!rc && !r.replayed && zt_u128_add(c->slashed, r.slashed, &c->slashed)) c->slashed = ZT_U128_MAX;
+    int rc = checker_accounts(c, honest, n_honest, ids);
+    if (!rc && worker_wrong) {
+        step = "slash";
+        rc = zt_ledger_penalize(c->l, job_id, worker, c->prices.slash_amount, ids, n_honest, &r);
+        c->gen++; /* the stake moved */
+        if (!rc && !r.replayed && zt_u128_add(c->slashed, r.slashed, &c->slashed)) c->slashed = ZT_U128_MAX;
+    }
+    if (!rc && n_honest) {
+        step = "bonus";
+        rc = zt_ledger_verification_bonus(c->l, job_id, c->prices.verification_bonus, ids, n_honest, &each,
+                                          &bonus_rep);
+        zt_u128 all;
+        if (!rc && !bonus_rep && each &&
+            (zt_u128_mul(each, n_honest, &all) || zt_u128_add(c->bonused, all, &c->bonused)))
+            c->bonused = ZT_U128_MAX;
+    }
     pthread_mutex_unlock(&c->mu);
     if (rc) {
-        zt_log(ZT_LOG_ERROR, "ledger_slash_failed", "job=%s node=%s error=%s", job_id, worker, zt_strerror(rc));
+        zt_log(ZT_LOG_ERROR, "ledger_verification_failed", "job=%s node=%s step=%s error=%s", job_id, worker, step,
+               zt_strerror(rc));
         return;
     }
-    if (r.replayed) return;
-    atomic_fetch_add_explicit(&c->slashes, 1, memory_order_relaxed);
-    char ss[ZT_U128_STR_LEN], cs[ZT_U128_STR_LEN];
-    zt_u128_format(r.slashed, ss);
-    zt_u128_format(r.clawed_back, cs);
-    zt_log(ZT_LOG_WARN, "ledger_slashed", "job=%s node=%s slashed=%s clawed_back=%s", job_id, worker, ss, cs);
+    char ss[ZT_U128_STR_LEN], cs[ZT_U128_STR_LEN], bs[ZT_U128_STR_LEN];
+    if (worker_wrong && !r.replayed) {
+        atomic_fetch_add_explicit(&c->slashes, 1, memory_order_relaxed);
+        zt_u128_format(r.slashed, ss);
+        zt_u128_format(r.clawed_back, cs);
+        zt_log(ZT_LOG_WARN, "ledger_slashed", "job=%s node=%s slashed=%s clawed_back=%s verifiers=%zu", job_id,
+               worker, ss, cs, n_honest);
+    }
+    if (n_honest && !bonus_rep) {
+        zt_u128_format(each, bs);
+        zt_log(each ? ZT_LOG_INFO : ZT_LOG_WARN, "ledger_verification_bonus", "job=%s verifiers=%zu each=%s%s",
+               job_id, n_honest, bs, each ? "" : " (the fee account is empty)");
+    }
+}
+
+void zt_chain_slash_job(void *ud, const char *job_id, const char *worker)
+{
+    zt_chain_verified(ud, job_id, worker, true, NULL, 0);
 }

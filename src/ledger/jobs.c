@@ -352,3 +352,64 @@ int zt_ledger_penalize(struct zt_ledger *l, const char *job_id, const char *node
     if (!rc && out) *out = a.r;
     return rc;
 }
+
+/* ---- the verification bonus: the fee account pays the checkers --------------------- */
+
+struct bonus_args {
+    struct zt_ledger *l;
+    const char *job;
+    zt_u128 bonus;
+    const int64_t *verifiers;
+    size_t n;
+    zt_u128 paid; /* to each */
+    bool replayed;
+};
+
+static int bonus_body(struct zt_store *st, void *ud)
+{
+    (void)st;
+    struct bonus_args *a = ud;
+    struct zt_ledger *l = a->l;
+    char key[ZT_LEDGER_KEY_MAX + 1];
+    job_key(key, sizeof key, "vbonus", a->job);
+    a->paid = 0;
+    a->replayed = false;
+    struct zt_store_stmt *q = l->q_tx_get;
+    int rc = zt_store_bind_text(q, 1, key, SIZE_MAX);
+    if (!rc) rc = zt__ledger_row(q);
+    zt_store_reset(q);
+    if (!rc) {
+        a->replayed = true;
+        return 0;
+    }
+    if (rc != ZT_ENOTFOUND) return rc;
+    /* each checker at most its share of what the fee account holds */
+    struct zt_ledger_bal fb;
+    if ((rc = zt__ledger_get_bal(l, l->fee_id, NULL, &fb))) return rc;
+    zt_u128 each = fb.neg ? 0 : fb.mag / a->n;
+    if (each > a->bonus) each = a->bonus;
+    if (!each) return 0; /* an empty fee account pays nothing (logged by the caller) */
+    struct zt_ledger_entry e[17];
+    size_t n = 0;
+    e[n++] = (struct zt_ledger_entry){l->fee_id, each * a->n, false};
+    for (size_t i = 0; i < a->n; i++) e[n++] = (struct zt_ledger_entry){a->verifiers[i], each, true};
+    int64_t tx;
+    bool rep;
+    if ((rc = zt__ledger_check_body(key, "verification_bonus", false, e, n, n)) ||
+        (rc = zt__ledger_post_tx(l, key, "verification_bonus", false, e, n, &tx, &rep)))
+        return rc;
+    a->paid = each;
+    return 0;
+}
+
+int zt_ledger_verification_bonus(struct zt_ledger *l, const char *job_id, zt_u128 bonus, const int64_t *verifiers,
+                                 size_t n_verifiers, zt_u128 *paid_each, bool *replayed)
+{
+    if (!l || !job_ok(job_id) || !verifiers || n_verifiers == 0 || n_verifiers > 16) return ZT_EINVAL;
+    struct bonus_args a = {.l = l, .job = job_id, .bonus = bonus, .verifiers = verifiers, .n = n_verifiers};
+    int rc = bonus ? zt_store_tx(l->st, bonus_body, &a) : 0;
+    if (rc) return rc;
+    if (paid_each) *paid_each = a.paid;
+    if (replayed) *replayed = a.replayed;
+    return 0;
+}

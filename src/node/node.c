@@ -53,6 +53,7 @@
 #include "zentalk/zt_queue.h"
 #include "zentalk/zt_registry.h"
 #include "zentalk/zt_sched.h"
+#include "zentalk/zt_verifier.h"
 #include "zentalk/zt_ratelimit.h"
 #include "zentalk/zt_rcache.h"
 #include "zentalk/zt_search.h"
@@ -370,6 +371,15 @@ static int gateway_desc(void *ud, char **out)
     return zt__sealed_descriptor(ud, out);
 }
 
+/* The verifier's settled hook to the ledger (the orchestrator does not
+ * depend on the ledger): the honest checkers share a slash and get the
+ * verification bonus. */
+static void chain_verified(void *ud, const char *job_id, enum zt_verify_verdict verdict, const char *worker,
+                           const char *const *honest, size_t n_honest)
+{
+    zt_chain_verified(ud, job_id, worker, verdict == ZT_VERDICT_WORKER_WRONG, honest, n_honest);
+}
+
 /* The orchestrator role: a store handle of its own (one SQLite connection
  * on the node store), the registry, the scheduler, their HTTP side. */
 /* A payout batch built (pending) or exported (submitted): a webhook to the
@@ -444,9 +454,9 @@ static int build_orchestrator(struct zt_node *n, struct zt_buf *err)
         zt_ignore(zt_buf_appendf(err, " (chain.enabled: the ledger)"));
         return rc;
     }
-    if (n->chain) { /* the stake gate, and the slash of a confirmed mismatch */
+    if (n->chain) { /* the stake gate; a decided verification: the bonus, and the slash of a mismatch */
         zt_sched_set_admit(n->sched, zt_chain_stake_admit, n->chain);
-        zt_sched_set_on_rejected(n->sched, zt_chain_slash_job, n->chain);
+        zt_verifier_set_on_settled(zt__orch_verifier(n->orch), chain_verified, n->chain);
     }
     zt__route_set_chain(n->route, n->chain);
     zt__route_set_orch(n->route, n->orch);

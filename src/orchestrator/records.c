@@ -7,7 +7,7 @@
  *   join:      aud boot caps descriptor kind node_id seq sig ts v
  *   heartbeat: aud boot busy kind node_id queue seq sig ts v
  *   leave:     aud boot kind node_id seq sig ts v
- *   caps:      cpu ctx_max engine gpu mem_mb price_per_1k slots
+ *   caps:      cpu ctx_max engine gpu mem_mb price_per_1k slots [wallet]
  * The join record carries the worker's signed descriptor as a string and
  * what the descriptor does not (caps), so the descriptor format of
  * crypto/ stays as it is. */
@@ -27,13 +27,29 @@ static const char *const HB_KEYS[] = {"aud", "boot", "busy", "kind", "node_id", 
 static const char *const LEAVE_KEYS[] = {"aud", "boot", "kind", "node_id", "seq", "sig", "ts", "v", NULL};
 static const char *const CAPS_KEYS[] = {"cpu", "ctx_max", "engine", "gpu", "mem_mb", "price_per_1k", "slots", NULL};
 
-static bool exact_keys(json_t *o, const char *const *keys)
+/* "0x" + 40 hex digits */
+static bool wallet_ok(const char *w)
+{
+    if (strlen(w) != 42 || w[0] != '0' || (w[1] != 'x' && w[1] != 'X')) return false;
+    for (size_t i = 2; i < 42; i++)
+        if (!((w[i] >= '0' && w[i] <= '9') || (w[i] >= 'a' && w[i] <= 'f') || (w[i] >= 'A' && w[i] <= 'F')))
+            return false;
+    return true;
+}
+
+/* keys exactly, and `extra` more members (checked by the caller) */
+static bool exact_keys_plus(json_t *o, const char *const *keys, size_t extra)
 {
     if (!json_is_object(o)) return false;
     size_t n = 0;
     for (; keys[n]; n++)
         if (!json_object_get(o, keys[n])) return false;
-    return json_object_size(o) == n;
+    return json_object_size(o) == n + extra;
+}
+
+static bool exact_keys(json_t *o, const char *const *keys)
+{
+    return exact_keys_plus(o, keys, 0);
 }
 
 /* A non-negative integer member up to max. */
@@ -120,7 +136,12 @@ int orch_rec_parse(const char *text, size_t len, enum orch_rec_kind kind, struct
         json_t *d = json_object_get(j, "descriptor");
         struct zt_worker_caps *cp = &out->caps;
         uint64_t slots, ctx;
-        if (!exact_keys(c, CAPS_KEYS) || !json_is_string(d) || json_string_length(d) == 0 ||
+        /* the caps' keys, and an optional payout "wallet" (a worker of an
+         * older build, or one with no chain.wallet_address, sends none) */
+        bool has_w = json_object_get(c, "wallet") != NULL;
+        if (has_w && (!get_str(c, "wallet", 42, 42, cp->wallet, sizeof cp->wallet) || !wallet_ok(cp->wallet)))
+            return ZT_EPARSE;
+        if (!exact_keys_plus(c, CAPS_KEYS, has_w) || !json_is_string(d) || json_string_length(d) == 0 ||
             json_string_length(d) > ZT_DESCRIPTOR_MAX ||
             !get_str(c, "engine", 1, ZT_REG_STR_MAX, cp->engine, sizeof cp->engine) ||
             !get_str(c, "cpu", 0, ZT_REG_STR_MAX, cp->cpu, sizeof cp->cpu) ||
@@ -157,7 +178,8 @@ static bool good_caps(const struct zt_worker_caps *c)
            ng = strnlen(c->gpu, sizeof c->gpu);
     return ne > 0 && ne <= ZT_REG_STR_MAX && nc <= ZT_REG_STR_MAX && ng <= ZT_REG_STR_MAX &&
            zt_utf8_valid(c->engine, ne) && zt_utf8_valid(c->cpu, nc) && zt_utf8_valid(c->gpu, ng) &&
-           c->slots >= 1 && c->slots <= ZT_REG_SLOTS_MAX && c->mem_mb <= INT64_MAX && c->price_per_1k <= INT64_MAX;
+           c->slots >= 1 && c->slots <= ZT_REG_SLOTS_MAX && c->mem_mb <= INT64_MAX && c->price_per_1k <= INT64_MAX &&
+           (!c->wallet[0] || (strnlen(c->wallet, sizeof c->wallet) < sizeof c->wallet && wallet_ok(c->wallet)));
 }
 
 static int build(const struct zt_identity *id, enum orch_rec_kind kind, const char *aud,
@@ -200,6 +222,7 @@ int zt_registry_join_record(const struct zt_identity *id, const char *descriptor
         json_object_set_new(c, "slots", json_integer((json_int_t)caps->slots)) != 0 ||
         json_object_set_new(c, "ctx_max", json_integer((json_int_t)caps->ctx_max)) != 0 ||
         json_object_set_new(c, "price_per_1k", json_integer((json_int_t)caps->price_per_1k)) != 0 ||
+        (caps->wallet[0] && json_object_set_new(c, "wallet", json_string(caps->wallet)) != 0) ||
         json_object_set_new(j, "descriptor", json_string(descriptor)) != 0) {
         json_decref(j);
         json_decref(c);

@@ -17,6 +17,8 @@ struct zt_verifier {
     struct zt_verifier_opts o;
     uint8_t *secret; /* ZT_VERIFIER_SECRET_LEN, sodium_malloc */
     struct zt_verifier_stats st; /* under reg->mu */
+    zt_verifier_verdict_fn on_settled; /* under reg->mu: the node's hook (the ledger), or NULL */
+    void *on_settled_ud;
 };
 
 #define DEF_RATE 0.05
@@ -153,18 +155,21 @@ int zt_verifier_settle(struct zt_verifier *v, struct zt_sched *s, const char *jo
         verdict > ZT_VERDICT_UNDECIDED)
         return ZT_EINVAL;
     int rc = 0, e;
+    bool moved = false; /* the job moved now: the hook's cue (once per job) */
     switch (verdict) {
     case ZT_VERDICT_AGREED:
     case ZT_VERDICT_CHECKER_WRONG:
         /* done -> verified: the job's (last) worker earns VERIFIED; a job
          * the store does not know (or that moved) charges the nodes only */
         e = zt_sched_job_verified(s, job_id, now_ms);
+        moved = !e;
         if (e == ZT_ENOTFOUND || e == ZT_EINVAL) charge(v, n_workers ? workers[0] : NULL, ZT_OUTCOME_VERIFIED, now_ms, &rc);
         else if (e) rc = e;
         break;
     case ZT_VERDICT_WORKER_WRONG: {
         enum zt_outcome o = n_workers <= 1 ? ZT_OUTCOME_CHEAT : ZT_OUTCOME_MISMATCH;
         e = zt_sched_job_rejected_as(s, job_id, o, now_ms);
+        moved = !e;
         if (e == ZT_ENOTFOUND || e == ZT_EINVAL) charge(v, n_workers ? workers[0] : NULL, o, now_ms, &rc);
         else if (e) rc = e;
         zt_log(ZT_LOG_WARN, "verification_charged", "node=%s outcome=%s job=%s", n_workers ? workers[0] : "-",
@@ -187,8 +192,26 @@ int zt_verifier_settle(struct zt_verifier *v, struct zt_sched *s, const char *jo
     else if (verdict == ZT_VERDICT_WORKER_WRONG) v->st.worker_wrong++;
     else if (verdict == ZT_VERDICT_CHECKER_WRONG) v->st.checker_wrong++;
     else v->st.undecided++;
+    zt_verifier_verdict_fn hook = v->on_settled;
+    void *hook_ud = v->on_settled_ud;
     pthread_mutex_unlock(&v->reg->mu);
+    if (hook && moved && n_workers) {
+        const char *honest[ZT_VERIFIER_HONEST_MAX];
+        size_t nh = 0;
+        for (size_t i = 0; i < n_checkers && nh < ZT_VERIFIER_HONEST_MAX; i++)
+            if (!wrong[i]) honest[nh++] = checkers[i];
+        hook(hook_ud, job_id, verdict, workers[0], honest, nh);
+    }
     return rc;
+}
+
+void zt_verifier_set_on_settled(struct zt_verifier *v, zt_verifier_verdict_fn fn, void *ud)
+{
+    if (!v) return;
+    pthread_mutex_lock(&v->reg->mu);
+    v->on_settled = fn;
+    v->on_settled_ud = ud;
+    pthread_mutex_unlock(&v->reg->mu);
 }
 
 void zt_verifier_stats(struct zt_verifier *v, struct zt_verifier_stats *out)

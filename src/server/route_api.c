@@ -129,6 +129,7 @@ struct rjob {
     char audit_who[ZT_PSEUDOID_STR + 8]; /* the same as the audit log names it */
     char request_id[64];
     unsigned replicas;                  /* replicated execution asked (zentalk.replicas); 0: none */
+    uint64_t price_ceiling;             /* zentalk.max_price_per_1k (base units); 0: none */
     const char *verification;           /* what the answer says; NULL: "receipt" */
     char remote_verify[32];             /* a remote orchestrator's draw for a check ("": none) */
     json_t *checks;                     /* the workers that checked it, for the answer */
@@ -1052,6 +1053,10 @@ static void run_sched(void *arg)
         zt__cache_restart(&j->cache);
     }
     bool paid = o.status == ZT_JOB_VERIFIED && outcome && strcmp(outcome, "ok") == 0;
+    struct zt_registry *reg = r->chain && paid ? zt__orch_registry(r->orch) : NULL;
+    struct zt_node_info wi;
+    if (reg && zt_registry_get(reg, worker, zt_time_real_ms(), &wi) == 0) /* its signed join record's wallet */
+        zt_chain_provider_wallet(r->chain, worker, wi.caps.wallet);
     zt_chain_job_end(r->chain, j->sched_id, paid, paid ? worker : NULL, o.result.final.prompt_tokens,
                      o.result.final.completion_tokens); /* settle or refund (chain.enabled) */
     if (paid && r->chain)
@@ -1111,6 +1116,7 @@ static enum sched_start route_scheduled(struct zt__route *r, struct zt__req_ctx 
         .model = j->model,
         .ctx_tokens = (uint32_t)(bytes / 4 + 1), /* an estimate: the gateway does not tokenize */
         .max_tokens = j->max_tokens,
+        .price_ceiling = j->price_ceiling,
     };
     struct zt_sched_result sr;
     memset(&sr, 0, sizeof sr);
@@ -1136,6 +1142,10 @@ static enum sched_start route_scheduled(struct zt__route *r, struct zt__req_ctx 
         zt__orch_job_cancel(r->orch, j->sched_id);
         bool pay = lrc == ZT_EPERM || lrc == ZT_ERANGE;
         zt_http_resp_error(resp, pay ? 402 : 503, pay ? "payment_required" : "unavailable", why);
+        return SCHED_ANSWERED;
+    }
+    if (rc == ZT_ENOTFOUND && j->price_ceiling) { /* never another route: it would not keep the ceiling */
+        zt_http_resp_error(resp, 503, "no_worker", "no worker of this model within zentalk.max_price_per_1k");
         return SCHED_ANSWERED;
     }
     if (rc == ZT_ENOTFOUND) return SCHED_NONE;
@@ -1227,6 +1237,23 @@ static bool get_replicas(struct zt__route *r, json_t *body, unsigned *out, struc
         return false;
     }
     *out = (unsigned)json_integer_value(n);
+    return true;
+}
+
+/* "zentalk": {"max_price_per_1k": N}: the client's price ceiling, in the
+ * ledger's base units per 1000 tokens (a worker's advertised price_per_1k
+ * above it is never placed); absent or 0: none. */
+static bool get_price_ceiling(json_t *body, uint64_t *out, struct zt_http_resp *resp)
+{
+    json_t *n = json_object_get(json_object_get(body, "zentalk"), "max_price_per_1k");
+    *out = 0;
+    if (!n || json_is_null(n)) return true;
+    if (!json_is_integer(n) || json_integer_value(n) < 0) {
+        zt_http_resp_error(resp, 400, "invalid_request",
+                           "zentalk.max_price_per_1k must be a non-negative integer (base units per 1000 tokens)");
+        return false;
+    }
+    *out = (uint64_t)json_integer_value(n);
     return true;
 }
 
@@ -1324,7 +1351,7 @@ bool zt__route_generate(struct zt__route *r, struct zt__req_ctx *cx, json_t *bod
                                     : "prompt must be a string (or an array holding one string)");
             goto out;
         }
-        if (!get_replicas(r, body, &j->replicas, resp)) goto out;
+        if (!get_replicas(r, body, &j->replicas, resp) || !get_price_ceiling(body, &j->price_ceiling, resp)) goto out;
         if (zt_job_pool_reserve(r->pool) != 0) {
             zt_ignore(zt_http_resp_header(resp, "Retry-After", "1"));
             zt_http_resp_error(resp, 503, "overloaded", "too many remote jobs in progress; retry shortly");

@@ -18,6 +18,11 @@
  *    agree (a deposit once per key, the audit clean);
  *  - the stake gate: an unstaked worker, then one a base unit short of
  *    chain.min_stake, is given no job; a stake deposit lets it work;
+ *  - a client's price ceiling (zentalk.max_price_per_1k) under the
+ *    worker's advertised price places nothing (503 no_worker, nothing
+ *    reserved);
+ *  - the worker's payout wallet from its signed join record
+ *    (chain.wallet_address) once its job is paid;
  *  - payouts: the worker's wallet (admin only), a payout round (batch 1
  *    built, signed with the key `zentalk payouts keygen` made, exported,
  *    once), GET /v1/payouts, the proof of /v1/rewards/proofs/1/WALLET
@@ -77,7 +82,9 @@ static const char *const gw_env[] = {"ZENTALK_CHAIN_ENABLED=true",
                                      PASS_VAR "=correct horse battery staple",
                                      key_env,
                                      NULL};
-static const char *const wk_env[] = {"ZENTALK_NODE_HEARTBEAT_INTERVAL_MS=300", NULL};
+/* the worker announces its payout wallet in its signed join record */
+static const char *const wk_env[] = {"ZENTALK_NODE_HEARTBEAT_INTERVAL_MS=300", "ZENTALK_CHAIN_WALLET_ADDRESS=" WK_WALLET,
+                                     NULL};
 
 static int group_setup(void **state)
 {
@@ -209,6 +216,17 @@ static void chat(const char *token, struct resp *r)
     char auth[300] = "";
     if (token) snprintf(auth, sizeof auth, "Bearer %s", token);
     http_auth(gw.port, "POST", "/v1/chat/completions", token ? auth : NULL, "application/json", body, r);
+}
+
+/* a chat with the client's price ceiling (zentalk.max_price_per_1k) */
+static void chat_ceiling(const char *token, const char *ceiling, struct resp *r)
+{
+    char body[300], auth[300];
+    snprintf(body, sizeof body,
+             "{\"model\":\"stories\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}],\"max_tokens\":8,"
+             "\"zentalk\":{\"max_price_per_1k\":%s}}", ceiling);
+    snprintf(auth, sizeof auth, "Bearer %s", token);
+    http_auth(gw.port, "POST", "/v1/chat/completions", auth, "application/json", body, r);
 }
 
 struct books {
@@ -481,6 +499,16 @@ static void test_paid_chat(void **state)
     assert_int_equal(zt_ledger_account(b.l, ZT_LEDGER_USER, ADDRESS, NULL, &user), 0);
     assert_int_equal(zt_ledger_mint(b.l, "deposit-test", user, deposit, NULL, NULL), 0);
     assert_true(balance(&b, ZT_LEDGER_ESCROW, NULL) == 0);
+    /* the worker advertises 0.002 tokens per 1k (the higher of its chain.yaml prices, in its join
+     * record): a ceiling one base unit under it places nothing and reserves nothing; a bad one is 400 */
+    chat_ceiling(token, "1999999999999999", &r);
+    assert_error_json(&r, 503, "no_worker");
+    resp_free(&r);
+    chat_ceiling(token, "\"cheap\"", &r);
+    assert_error_json(&r, 400, "invalid_request");
+    resp_free(&r);
+    assert_true(balance(&b, ZT_LEDGER_USER, ADDRESS) == deposit);
+    assert_true(balance(&b, ZT_LEDGER_ESCROW, NULL) == 0);
     chat(token, &r);
     if (r.status != 200) fail_msg("chat: %ld %s", r.status, zt_buf_str(&r.body));
     json_t *j = resp_json(&r);
@@ -529,6 +557,8 @@ static void test_paid_chat(void **state)
     zt_u128_format(cost, want);
     assert_string_equal(json_string_value(json_object_get(j, "unpaid")), want);
     assert_string_equal(json_string_value(json_object_get(j, "staked")), "100000000000000000000");
+    /* the wallet of its join record (chain.wallet_address), set by its paid job: no admin did */
+    assert_string_equal(json_string_value(json_object_get(j, "wallet")), WK_WALLET);
     json_decref(j);
     resp_free(&r);
     http_auth(gw.port, "GET", "/v1/rewards", admin, NULL, NULL, &r);

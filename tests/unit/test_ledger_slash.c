@@ -14,7 +14,14 @@
  *  - the hook again (and the verdict again) moves nothing;
  *  - a stake short of slash_amount is slashed to zero, no further;
  *  - zt_ledger_penalize on an earning already batched slashes the stake
- *    only. */
+ *    only;
+ *  - through the verifier's settled hook (zt_verifier_settle ->
+ *    zt_verifier_set_on_settled -> zt_chain_verified, as node.c wires it):
+ *    an agreed verification pays chain.verification_bonus from the fee
+ *    account to the honest checker, once; a worker outvoted is slashed
+ *    with the slash shared by the honest checkers (the outvoted checker
+ *    gets nothing), and they get the bonus too; an empty fee account pays
+ *    no bonus. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -29,6 +36,7 @@
 #include "zentalk/zt_log.h"
 #include "zentalk/zt_sched.h"
 #include "zentalk/zt_time.h"
+#include "zentalk/zt_verifier.h"
 
 #define USER "0x00000000000000000000000000000000000000cc"
 #define TOKEN ((zt_u128)1000000000000000000u)
@@ -67,6 +75,7 @@ static struct zt_chain *chain_open(const char *min_stake, const char *slash)
         {"chain.price_prompt_per_1k", "0.000000000000001"},
         {"chain.price_completion_per_1k", "0.000000000000002"},
         {"chain.orchestrator_fee_bps", "1000"},
+        {"chain.verification_bonus", "0.000000000000000005"}, /* 5 base units */
     };
     struct zt_config cfg;
     memset(&cfg, 0, sizeof cfg);
@@ -283,12 +292,111 @@ static void test_penalize(void **state)
     zt_chain_free(c);
 }
 
+/* node.c's adapter: the verifier's hook to the ledger */
+static void chain_verified(void *ud, const char *job_id, enum zt_verify_verdict verdict, const char *worker,
+                           const char *const *honest, size_t n_honest)
+{
+    zt_chain_verified(ud, job_id, worker, verdict == ZT_VERDICT_WORKER_WRONG, honest, n_honest);
+}
+
+static void test_verifier_hook(void **state)
+{
+    (void)state;
+    struct wired w;
+    wire(&w, "100", "10");
+    zt_sched_set_on_rejected(w.s, NULL, NULL); /* as node.c: the verifier's hook alone */
+    struct zt_verifier *v = NULL;
+    assert_int_equal(zt_verifier_new(w.r, NULL, NULL, &v), 0);
+    zt_verifier_set_on_settled(v, chain_verified, w.c);
+    struct worker a, b, c;
+    worker_init(&a, M1, 1, 4, 100);
+    worker_init(&b, M1, 2, 4, 100);
+    worker_init(&c, M1, 3, 4, 100);
+    const char *ida = zt_identity_id(a.id), *idb = zt_identity_id(b.id), *idc = zt_identity_id(c.id);
+    assert_int_equal(do_join(w.r, &a, T0), 0);
+    assert_int_equal(do_join(w.r, &b, T0), 0);
+    assert_int_equal(do_join(w.r, &c, T0), 0);
+    stake(w.c, "a-1", ida, 150 * TOKEN); /* only a is staked: it runs every job */
+
+    /* the fee account is empty: an agreed check pays no bonus (and the job still verifies) */
+    char j0[ZT_JOB_ID_SIZE], j1[ZT_JOB_ID_SIZE], j2[ZT_JOB_ID_SIZE];
+    struct zt_job_req q = {.client = "alice", .model = "tiny-chat", .ctx_tokens = 10, .max_tokens = 16};
+    struct zt_sched_result res;
+    enum zt_job_state js;
+    assert_int_equal(zt_sched_submit(w.s, &q, T0, &res), 0);
+    zt_strlcpy(j0, res.job_id, sizeof j0);
+    assert_int_equal(zt_sched_job_started(w.s, j0, ida, T0 + 1), 0);
+    assert_int_equal(zt_sched_job_finished(w.s, j0, ida, ZT_SCHED_OK, 10, T0 + 2, &js), 0);
+    const char *wk[] = {ida}, *ck1[] = {idb}, *ck2[] = {idb, idc};
+    const bool ok1[] = {false}, ok2[] = {false, true};
+    assert_int_equal(zt_verifier_settle(v, w.s, j0, ZT_VERDICT_AGREED, wk, 1, ck1, ok1, 1, T0 + 3), 0);
+    assert_true(balance(w.c, ZT_LEDGER_PROVIDER, idb) == 0);
+
+    /* a paid job (fee 12 base units), agreed by b: b gets the bonus, 5, from the fee account */
+    paid_job(&w, ida, 1, j1);
+    zt_u128 fee0 = balance(w.c, ZT_LEDGER_FEE, NULL);
+    assert_true(fee0 == 12);
+    assert_int_equal(zt_verifier_settle(v, w.s, j1, ZT_VERDICT_AGREED, wk, 1, ck1, ok1, 1, T0 + 5000), 0);
+    assert_true(balance(w.c, ZT_LEDGER_PROVIDER, idb) == 5);
+    assert_true(balance(w.c, ZT_LEDGER_FEE, NULL) == fee0 - 5);
+    /* again: the job is verified already, the hook is not called; the ledger's call replays */
+    assert_int_equal(zt_verifier_settle(v, w.s, j1, ZT_VERDICT_AGREED, wk, 1, ck1, ok1, 1, T0 + 5001), 0);
+    zt_chain_verified(w.c, j1, ida, false, ck1, 1);
+    assert_true(balance(w.c, ZT_LEDGER_PROVIDER, idb) == 5);
+    assert_true(balance(w.c, ZT_LEDGER_FEE, NULL) == fee0 - 5);
+    audit_ok(w.c);
+
+    /* a outvoted by b (c sided with a and is outvoted too): a's slash, 10 tokens, goes to b alone,
+     * not to the treasury or c; b gets the bonus as well */
+    paid_job(&w, ida, 2, j2);
+    zt_u128 treasury = balance(w.c, ZT_LEDGER_TREASURY, NULL), fee1 = balance(w.c, ZT_LEDGER_FEE, NULL);
+    assert_int_equal(zt_verifier_settle(v, w.s, j2, ZT_VERDICT_WORKER_WRONG, wk, 1, ck2, ok2, 2, T0 + 6000), 0);
+    assert_true(balance(w.c, ZT_LEDGER_STAKE, ida) == 140 * TOKEN);
+    assert_true(balance(w.c, ZT_LEDGER_PROVIDER, idb) == 10 * TOKEN + 5 + 5);
+    assert_true(balance(w.c, ZT_LEDGER_PROVIDER, idc) == 0);
+    assert_true(balance(w.c, ZT_LEDGER_TREASURY, NULL) == treasury);
+    assert_true(balance(w.c, ZT_LEDGER_FEE, NULL) == fee1 - 5);
+    struct zt_node_info ni;
+    assert_int_equal(zt_registry_get(w.r, ida, T0 + 6000, &ni), 0);
+    assert_true(ni.banned);
+    /* the history of b's account names both */
+    struct zt_ledger *l = zt_chain_lock(w.c);
+    int64_t pb;
+    struct zt_ledger_hist h[4];
+    size_t n;
+    assert_int_equal(zt_ledger_account(l, ZT_LEDGER_PROVIDER, idb, NULL, &pb), 0);
+    assert_int_equal(zt_ledger_history(l, pb, 0, h, 4, &n), 0);
+    assert_int_equal(n, 3);
+    char want[ZT_LEDGER_KEY_MAX + 1];
+    snprintf(want, sizeof want, "vbonus:%s", j2);
+    assert_string_equal(h[0].key, want);
+    snprintf(want, sizeof want, "slash:%s", j2);
+    assert_string_equal(h[1].key, want);
+    assert_true(h[1].credit && h[1].amount == 10 * TOKEN);
+    /* bad arguments */
+    int64_t ids[1] = {pb};
+    assert_int_equal(zt_ledger_verification_bonus(l, j2, 5, NULL, 0, NULL, NULL), ZT_EINVAL);
+    bool rep = false;
+    zt_u128 each = 1;
+    assert_int_equal(zt_ledger_verification_bonus(l, j2, 5, ids, 1, &each, &rep), 0);
+    assert_true(rep && each == 0);
+    zt_chain_unlock(w.c);
+    audit_ok(w.c);
+
+    zt_verifier_free(v);
+    worker_deinit(&a);
+    worker_deinit(&b);
+    worker_deinit(&c);
+    unwire(&w);
+}
+
 int main(void)
 {
     zt_log_set_level(ZT_LOG_OFF);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_gate_and_slash, orch_setup, teardown),
         cmocka_unit_test_setup_teardown(test_penalize, orch_setup, teardown),
+        cmocka_unit_test_setup_teardown(test_verifier_hook, orch_setup, teardown),
     };
     return zt_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

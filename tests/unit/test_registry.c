@@ -100,6 +100,19 @@ static void test_join_heartbeat_leave(void **state)
     assert_int_equal(do_join(r, &w, T0 + 11000), 0);
     assert_int_equal(node_info(r, &w, T0 + 11000).caps.slots, 8);
     assert_int_equal(zt_registry_count(r, false), 1);
+    assert_string_equal(node_info(r, &w, T0 + 11000).caps.wallet, ""); /* none announced */
+    /* the payout wallet (chain.wallet_address): signed in the caps, kept as sent */
+    zt_strlcpy(w.caps.wallet, "0x00000000000000000000000000000000000000Aa", sizeof w.caps.wallet);
+    assert_int_equal(do_join(r, &w, T0 + 11100), 0);
+    assert_string_equal(node_info(r, &w, T0 + 11100).caps.wallet, "0x00000000000000000000000000000000000000Aa");
+    char *wrec = NULL;
+    zt_strlcpy(w.caps.wallet, "0x00000000000000000000000000000000000000zz", sizeof w.caps.wallet);
+    assert_int_equal(zt_registry_join_record(w.id, w.desc, zt_identity_id(orch_id), w.boot, 500, T0, &w.caps, &wrec),
+                     ZT_EINVAL);
+    zt_strlcpy(w.caps.wallet, "0x00", sizeof w.caps.wallet);
+    assert_int_equal(zt_registry_join_record(w.id, w.desc, zt_identity_id(orch_id), w.boot, 500, T0, &w.caps, &wrec),
+                     ZT_EINVAL);
+    w.caps.wallet[0] = 0;
 
     assert_int_equal(do_leave(r, &w, T0 + 12000), 0);
     ni = node_info(r, &w, T0 + 12000);
@@ -155,6 +168,19 @@ static void test_forged(void **state)
     bad = tamper(rec, "caps", c);
     assert_int_equal(join_text(r, bad, T0), ZT_ECRYPTO);
     zt_free(bad);
+    /* a payout wallet added after signing (the signature fails); a malformed one (the schema) */
+    static const struct {
+        const char *wallet;
+        int want;
+    } wallets[] = {{"0x00000000000000000000000000000000000000aa", ZT_ECRYPTO}, {"0x00aa", ZT_EPARSE}};
+    for (size_t i = 0; i < sizeof wallets / sizeof wallets[0]; i++) {
+        c = json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:s}", "engine", "zt-test-engine-1", "cpu", "x86_64 test", "gpu",
+                      "none", "mem_mb", (json_int_t)4096, "slots", (json_int_t)2, "ctx_max", (json_int_t)4096,
+                      "price_per_1k", (json_int_t)100, "wallet", wallets[i].wallet);
+        bad = tamper(rec, "caps", c);
+        assert_int_equal(join_text(r, bad, T0), wallets[i].want);
+        zt_free(bad);
+    }
     /* a signature of another key */
     bad = tamper(rec, "sig", json_string("00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
                                           "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"));
