@@ -13,6 +13,7 @@
 #include "cmd_features.h"
 #include "cmd_peers.h"
 #include "cmd_nodes.h"
+#include "cmd_mesh.h"
 #include "cmd_jobs.h"
 #include "cmd_job.h"
 #include "cmd_conv.h"
@@ -43,7 +44,7 @@
 static const char *const commands[] = {
     "status",  "models",   "run",   "chat",      "gpus",      "keygen",    "id",        "attest",   "spam",    "entities",
     "train",   "peers",    "translate", "pii",   "privacy",   "audit",     "job",      "search",  "categorize",
-    "replies", "summarize", "sentiment", "moderate", "language", "intents", "nodes",   "jobs", "ledger", "completion", NULL,
+    "replies", "summarize", "sentiment", "moderate", "language", "intents", "nodes",   "jobs", "ledger", "mesh", "completion", NULL,
 };
 
 static bool is_command(const char *w)
@@ -137,6 +138,8 @@ static void usage(FILE *out)
             "  nodes [--url URL] [--json]    an orchestrator's workers: state, models, reputation,\n"
             "                                load, last heartbeat (role admin)\n"
             "  jobs [--url URL] [--json]     an orchestrator's recent jobs and their states (role admin)\n"
+            "  mesh status|ls|add FILE|pull|pin|unpin sha256:HEX [--url URL] [--json]\n"
+            "                                blobs (models) shared with peers (see zentalk mesh --help)\n"
             "  ledger audit|balance ADDRESS|deposit ADDRESS TOKENS --key KEY [--config DIR] [--data-dir DIR]\n"
             "                                the node's CHAIN ledger, in its database (see zentalk ledger --help)\n"
             "  translate [--from LANG] --to LANG [--keep-marks] [--json] [TEXT...]\n"
@@ -389,6 +392,13 @@ static int dispatch(int argc, char **argv)
         if (zt_hash_init() != 0) return 1;
         json_set_alloc_funcs(zt_malloc, zt_free);
         return zt__cli_ledger(argc - ci, argv + ci);
+    }
+    if (ci > 0 && strcmp(argv[ci], "mesh") == 0) { /* a --url before the command counts */
+        for (int i = 1; i < ci; i++)
+            if ((strcmp(argv[i], "-u") == 0 || strcmp(argv[i], "--url") == 0) && i + 1 < ci) setenv("ZENTALK_URL", argv[i + 1], 1);
+            else if (zt_str_starts_with(argv[i], "--url=")) setenv("ZENTALK_URL", argv[i] + 6, 1);
+        json_set_alloc_funcs(zt_malloc, zt_free);
+        return zt__cli_mesh(argc - ci, argv + ci);
     }
     if (ci > 0 && strcmp(argv[ci], "audit") == 0) {
         if (zt_hash_init() != 0) return 1;
