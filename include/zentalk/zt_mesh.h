@@ -166,6 +166,11 @@ ZT_NODISCARD int zt_mesh_pull(struct zt_mesh *m, const char *sha, const char *na
  * (every holder served bad data), ZT_ENET, ZT_EIO. why says more. */
 ZT_NODISCARD int zt_mesh_pull_wait(struct zt_mesh *m, const char *sha, const char *name, bool install,
                                    unsigned timeout_ms, char *why, size_t why_len);
+/* Keep sha (64 hex) wanted: pulled and installed into models_dir now and,
+ * until it is held, again at every repair check (a worker told by its
+ * orchestrator to serve a model, before the DHT has found any holder).
+ * At most 64 wanted. ZT_EINVAL, ZT_ETOOBIG. */
+ZT_NODISCARD int zt_mesh_want(struct zt_mesh *m, const char *sha);
 /* A holder asks us to replicate sha (rf: its factor): a background pull
  * unless accept_replicas is off (ZT_EPERM) or the store is over its budget
  * (ZT_ETOOBIG); 0 also when held already. */

@@ -550,6 +550,45 @@ out:
     return rc;
 }
 
+int zt_mesh_want(struct zt_mesh *m, const char *sha)
+{
+    uint8_t h[32];
+    if (!m || !sha || zt_hex_decode_str(h, 32, sha, ZT_HEX_LOWER) != 0) return ZT_EINVAL;
+    pthread_mutex_lock(&m->mu);
+    int rc = 0;
+    bool have = false;
+    for (size_t i = 0; i < m->n_wanted && !have; i++) have = strcmp(m->wanted[i], sha) == 0;
+    if (!have && m->n_wanted == sizeof m->wanted / sizeof m->wanted[0]) rc = ZT_ETOOBIG;
+    else if (!have) zt_strlcpy(m->wanted[m->n_wanted++], sha, sizeof m->wanted[0]);
+    pthread_mutex_unlock(&m->mu);
+    if (!rc) zt_ignore(zt_mesh_pull(m, sha, NULL, true, 0)); /* the thread retries */
+    return rc;
+}
+
+/* Pull what is wanted and not held (nor being pulled); forget what is held. Under mu. */
+static void retry_wanted(struct zt_mesh *m)
+{
+    for (size_t i = 0; i < m->n_wanted;) {
+        uint8_t h[32];
+        zt_ignore(zt_hex_decode_str(h, 32, m->wanted[i], ZT_HEX_LOWER));
+        if (zt__mesh_find(m, h)) {
+            memcpy(m->wanted[i], m->wanted[--m->n_wanted], sizeof m->wanted[0]);
+            continue;
+        }
+        bool running = false;
+        for (size_t k = 0; k < m->n_pulls && !running; k++)
+            running = strcmp(m->pulls[k]->sha_hex, m->wanted[i]) == 0 && m->pulls[k]->state == ZT__PULL_RUNNING;
+        if (!running) {
+            char sha[65];
+            memcpy(sha, m->wanted[i], sizeof sha);
+            pthread_mutex_unlock(&m->mu);
+            zt_ignore(zt_mesh_pull(m, sha, NULL, true, 0));
+            pthread_mutex_lock(&m->mu);
+        }
+        i++;
+    }
+}
+
 int zt_mesh_offer(struct zt_mesh *m, const char *sha, unsigned rf)
 {
     uint8_t h[32];
@@ -697,6 +736,7 @@ static void *mesh_main(void *arg)
         }
         if (now >= next_repair && m->dht) {
             next_repair = now + m->o.repair_interval_s;
+            retry_wanted(m);
             for (size_t i = 0; i < m->n_blobs && !m->stop; i++) {
                 /* a snapshot of what repair needs (the manifest's chunks are not) */
                 *snap = *m->blobs[i];

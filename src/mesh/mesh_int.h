@@ -97,6 +97,8 @@ struct zt_mesh {
     size_t n_blobs;
     struct zt__pull *pulls[ZT__MESH_MAX_PULLS];
     size_t n_pulls;
+    char wanted[64][65]; /* zt_mesh_want: pulled (and installed) until held */
+    size_t n_wanted;
     struct zt__score scores[ZT__MESH_MAX_SCORES];
     size_t n_scores;
     struct zt_dht *dht;

@@ -414,6 +414,16 @@ static void mesh_report(void *ud, const char *node_id, const char *reason)
     if (n->registry) zt_ignore(zt_registry_report(n->registry, node_id, ZT_OUTCOME_MISMATCH, zt_time_real_ms()));
 }
 
+/* The orchestrator joined names a model to serve: fetch it from the mesh
+ * into models/ (a pull already running or done is joined). */
+static void mesh_want(void *ud, const char *sha_hex)
+{
+    struct zt_node *n = ud;
+    int rc = n->mesh ? zt_mesh_want(n->mesh, sha_hex) : ZT_EUNSUPPORTED;
+    zt_log(rc ? ZT_LOG_WARN : ZT_LOG_INFO, "mesh_model_wanted", "sha256=%s result=%s", sha_hex,
+           rc ? zt_strerror(rc) : "pulling");
+}
+
 static int build_mesh(struct zt_node *n, struct zt_buf *err)
 {
     const struct zt_cfg_mesh *c = &n->cfg->mesh;
@@ -510,6 +520,7 @@ int zt_node_new(const struct zt_config *cfg, const char *node_id, const struct z
     if (!rc && cfg->node.join.count &&
         (rc = zt__joiner_new(cfg, id, n->models, trust_joined, n, &n->joiner, err)) != 0 && !err->len)
         zt_ignore(zt_buf_appendf(err, "node.join: %s", zt_strerror(rc)));
+    if (!rc && n->joiner) zt__joiner_set_models_hook(n->joiner, mesh_want, n);
     if (!rc) rc = build_mesh(n, err);
     if (!rc) rc = build_server(n, err);
     if (rc) {

@@ -14,7 +14,10 @@
  *  4. a blob added with replication factor 3 is replicated to two more
  *     nodes by the repair; one of them leaves for good (SIGTERM) and,
  *     once its holder record has expired (6 s here), the repair brings the
- *     count back to 3 on the nodes left. */
+ *     count back to 3 on the nodes left;
+ *  5. node 0 is also an orchestrator whose mesh.serve_models names the
+ *     first file: a worker that joins it (--join) is told so in the join
+ *     answer and fetches the model from the mesh into its models. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,7 +36,7 @@
 #include "zentalk/zt_time.h"
 
 #define WAIT_MS 60000 /* the longest any poll waits (a loaded 2-core sanitizer run) */
-#define N_NODES 5
+#define N_NODES 6 /* five, and the worker that joins in part 5 */
 #define DHT_PORT0 4801
 #define FAKE_DHT_PORT 4809
 #define OBSERVER_DHT_PORT 4810
@@ -49,15 +52,20 @@ static char files_dir[256];
 
 /* ---- helpers ------------------------------------------------------------------- */
 
-static void start_node(int i)
+static char sha1[65], sha2[65], sha3[65], sha4[65], f1_path[512];
+
+static void start_node(int i, const char *join)
 {
     struct mnode *x = &nodes[i];
     tmp_dir(x->dir, sizeof x->dir, "mesh");
-    char yaml[1024];
+    char yaml[1400];
     snprintf(yaml, sizeof yaml,
-             "node:\n  roles: [worker]\n  dht_port: %d\n  bootstrap: [\"127.0.0.1:%d\"]\n"
-             "mesh:\n  record_ttl_s: 6\n  repair_interval_s: 1\n  serve_rate_rps: 6\n  serve_burst: 2\n",
-             DHT_PORT0 + i, DHT_PORT0);
+             "node:\n  roles: [%s]\n  dht_port: %d\n  bootstrap: [\"127.0.0.1:%d\"]\n%s%s%s"
+             "mesh:\n  record_ttl_s: 6\n  repair_interval_s: 1\n  serve_rate_rps: 6\n  serve_burst: 2\n"
+             "%s%s%s",
+             i == 0 ? "orchestrator, worker" : "worker", DHT_PORT0 + i, DHT_PORT0, join ? "  join: [\"" : "",
+             join ? join : "", join ? "\"]\n" : "", i == 0 ? "  serve_models: [\"sha256:" : "", i == 0 ? sha1 : "",
+             i == 0 ? "\"]\n" : "");
     put_file(x->dir, "config.yaml", yaml);
     const char *const args[] = {"--config", x->dir, NULL};
     node_spawn(&x->n, args, NULL, true, x->dir);
@@ -185,20 +193,17 @@ static json_int_t status_num(int i, const char *key)
 
 /* ---- 1: spread ------------------------------------------------------------------- */
 
-static char sha1[65], sha2[65], sha3[65], sha4[65];
-
 static void test_spread(void **state)
 {
     (void)state;
-    char path[512];
-    make_file("f1.gguf", (6u << 20) + 12345, 1, path, sizeof path, sha1);
+    const char *path = f1_path;
     add(0, path, "f1.gguf", 1, sha1);
     uint64_t t0 = zt_time_mono_ms();
-    for (int i = 1; i < N_NODES; i++) pull_start(i, sha1, i == 1);
-    for (int i = 1; i < N_NODES; i++) pull_done(i, sha1, i == 1);
+    for (int i = 1; i < 5; i++) pull_start(i, sha1, i == 1);
+    for (int i = 1; i < 5; i++) pull_done(i, sha1, i == 1);
     printf("# four nodes pulled a 6 MiB blob from peers in %llu ms (DHT lookups included)\n",
            (unsigned long long)(zt_time_mono_ms() - t0));
-    for (int i = 1; i < N_NODES; i++) {
+    for (int i = 1; i < 5; i++) {
         assert_true(holds(i, sha1));
         assert_true(status_num(i, "chunks_fetched") > 0);
         assert_int_equal(status_num(i, "bad_chunks"), 0);
@@ -209,7 +214,7 @@ static void test_spread(void **state)
     file_sha(inst, got);
     assert_string_equal(got, sha1);
     json_int_t served = 0;
-    for (int i = 0; i < N_NODES; i++) served += status_num(i, "chunks_served");
+    for (int i = 0; i < 5; i++) served += status_num(i, "chunks_served");
     assert_true(served >= 4 * 7); /* every chunk of every pull came from a peer */
     /* the metrics say the same */
     struct resp r;
@@ -431,11 +436,34 @@ static void test_repair(void **state)
     printf("# replication factor restored: 3 live holders again\n");
 }
 
+/* ---- 5: a joining worker told which model to serve ------------------------------ */
+
+static void test_join_fetches_models(void **state)
+{
+    (void)state;
+    char join[200];
+    snprintf(join, sizeof join, "%s", nodes[0].n.url);
+    start_node(5, join);
+    char inst[600];
+    snprintf(inst, sizeof inst, "%s/models/f1.gguf", nodes[5].n.data_dir);
+    uint64_t until = zt_time_mono_ms() + WAIT_MS;
+    while (access(inst, R_OK) != 0) {
+        assert_true(zt_time_mono_ms() < until);
+        zt_time_sleep_ms(200);
+    }
+    char got[65];
+    file_sha(inst, got);
+    assert_string_equal(got, sha1);
+    assert_true(holds(5, sha1));
+    assert_true(status_num(5, "chunks_fetched") > 0);
+}
+
 static int setup(void **state)
 {
     (void)state;
     tmp_dir(files_dir, sizeof files_dir, "meshf");
-    for (int i = 0; i < N_NODES; i++) start_node(i);
+    make_file("f1.gguf", (6u << 20) + 12345, 1, f1_path, sizeof f1_path, sha1);
+    for (int i = 0; i < 5; i++) start_node(i, NULL);
     return 0;
 }
 
@@ -443,6 +471,7 @@ static int teardown(void **state)
 {
     (void)state;
     for (int i = 0; i < N_NODES; i++) {
+        if (!nodes[i].dir[0]) continue;
         if (nodes[i].up) node_stop(&nodes[i].n, 30000);
         else node_cleanup(&nodes[i].n);
         rm_rf(nodes[i].dir);
@@ -467,6 +496,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_holder_killed),
         cmocka_unit_test(test_bad_chunk_caught),
         cmocka_unit_test(test_repair),
+        cmocka_unit_test(test_join_fetches_models),
     };
     return zt_test_exit(cmocka_run_group_tests_name("mesh", tests, setup, teardown));
 }
