@@ -375,8 +375,8 @@ static int get_manifest(struct job *j)
         struct src *x = &j->srcs[i];
         if (x->dropped) continue;
         long st = zt__mesh_get(m, &x->h, path, ZT_MESH_MANIFEST_MAX, &b);
-        if (st != 200) continue;
-        int d = zt_mesh_manifest_decode(b.data, b.len, r, &j->man);
+        if (st != 200 && st != ZT_ETOOBIG) continue; /* down or busy: the next holder */
+        int d = st == ZT_ETOOBIG ? ZT_ETOOBIG : zt_mesh_manifest_decode(b.data, b.len, r, &j->man);
         if (!d && (memcmp(j->man.file_sha256, x->h.sha256, 32) != 0 || j->man.file_size != x->h.size)) {
             zt_mesh_manifest_deinit(&j->man);
             d = ZT_ECRYPTO;
