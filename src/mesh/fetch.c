@@ -386,7 +386,7 @@ static int get_manifest(struct job *j)
             zt__mesh_score(m, x->h.node_id, BAD_SCORE, "served a manifest that does not match its record");
             continue;
         }
-        rc = zt__mstore_write(&m->st, "manifests", hex, NULL, 0, b.data, b.len);
+        rc = zt__mstore_write(&m->st, "manifests", hex, NULL, 0, b.data, b.len, true);
     }
     zt_buf_deinit(&b);
     return rc;

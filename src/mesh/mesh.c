@@ -69,7 +69,7 @@ static int save_blob(struct zt_mesh *m, const struct zt__blob *b)
     char *s = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     json_decref(o);
     if (!s) return ZT_ENOMEM;
-    int rc = zt__mstore_write(&m->st, "blobs", b->sha_hex, NULL, 0, s, strlen(s));
+    int rc = zt__mstore_write(&m->st, "blobs", b->sha_hex, NULL, 0, s, strlen(s), true);
     free(s); /* jansson's allocator */
     return rc;
 }
@@ -89,7 +89,7 @@ int zt__mesh_hold(struct zt_mesh *m, struct zt_mesh_manifest *man, const char *n
     char root[65];
     zt_hex_encode(root, man->root, 32);
     int rc = zt_mesh_manifest_encode(man, &enc, &len);
-    if (!rc) rc = zt__mstore_write(&m->st, "manifests", root, NULL, 0, enc, len);
+    if (!rc) rc = zt__mstore_write(&m->st, "manifests", root, NULL, 0, enc, len, true);
     zt_free(enc);
     if (rc) {
         zt_free(b);

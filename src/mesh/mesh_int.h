@@ -21,9 +21,12 @@ struct zt__mstore {
 /* Create the directories (0700). ZT_EIO, ZT_ETOOBIG (path). */
 ZT_NODISCARD int zt__mstore_init(struct zt__mstore *s, const char *dir);
 /* Write len bytes of data (or hdr then data) to DIR/sub/name atomically:
- * a temporary file in DIR/tmp, fsync, rename. ZT_EIO, ZT_ETOOBIG. */
+ * a temporary file in DIR/tmp, fsync when durable, rename. Chunks are not
+ * synced: a chunk lost or torn by a crash fails its check on read and is
+ * fetched again, and a sync per 1 MiB chunk was most of a pull's time.
+ * ZT_EIO, ZT_ETOOBIG. */
 ZT_NODISCARD int zt__mstore_write(const struct zt__mstore *s, const char *sub, const char *name, const void *hdr,
-                                  size_t hdr_len, const void *data, size_t len);
+                                  size_t hdr_len, const void *data, size_t len, bool durable);
 /* Read DIR/sub/name (at most max bytes) into out (reset first).
  * ZT_ENOTFOUND, ZT_ETOOBIG, ZT_EIO, ZT_ENOMEM. */
 ZT_NODISCARD int zt__mstore_read(const struct zt__mstore *s, const char *sub, const char *name, size_t max,

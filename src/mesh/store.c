@@ -1,7 +1,7 @@
 /* store.c: the mesh's chunk store on disk (mesh_int.h). Every file is
  * written whole to DIR/tmp and renamed into place, so a reader (or a node
  * killed mid-write) never sees half a chunk; chunks are verified on every
- * read. */
+ * read (chunk files are not fsync'ed: see mesh_int.h). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -43,7 +43,7 @@ int zt__mstore_init(struct zt__mstore *s, const char *dir)
 }
 
 int zt__mstore_write(const struct zt__mstore *s, const char *sub, const char *name, const void *hdr, size_t hdr_len,
-                     const void *data, size_t len)
+                     const void *data, size_t len, bool durable)
 {
     char tmp[ZT__MSTORE_PATH], dst[ZT__MSTORE_PATH], rnd[17];
     uint8_t r[8];
@@ -56,7 +56,7 @@ int zt__mstore_write(const struct zt__mstore *s, const char *sub, const char *na
     if (fd < 0) return ZT_EIO;
     rc = hdr_len ? zt_fd_write_full(fd, hdr, hdr_len) : 0;
     if (!rc && len) rc = zt_fd_write_full(fd, data, len);
-    if (!rc && fsync(fd) != 0) rc = ZT_EIO;
+    if (!rc && durable && fsync(fd) != 0) rc = ZT_EIO;
     if (close(fd) != 0 && !rc) rc = ZT_EIO;
     if (!rc && rename(tmp, dst) != 0) rc = ZT_EIO;
     if (rc) (void)unlink(tmp);
@@ -111,7 +111,7 @@ int zt__mstore_put_chunk(const struct zt__mstore *s, const uint8_t sha[static 32
     if (rc) return rc;
     uint8_t h[ZT_MESH_FRAME_HEADER];
     zt_mesh_frame_header(h, sha, (uint32_t)len);
-    return zt__mstore_write(s, sub, name, h, sizeof h, data, len);
+    return zt__mstore_write(s, sub, name, h, sizeof h, data, len, false);
 }
 
 int zt__mstore_get_chunk(const struct zt__mstore *s, const uint8_t sha[static 32], struct zt_buf *out)
