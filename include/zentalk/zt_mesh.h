@@ -93,7 +93,7 @@ ZT_NODISCARD int zt_mesh_frame_check(const void *frame, size_t len, const uint8_
 /* ---- Holder records -------------------------------------------------------------
  * {"ed25519_pk":hex,"endpoint":url,"exp":N,"kind":"zentalk-mesh-holder",
  *  "name":s,"node_id":"zt1...","rf":N,"root":hex,"sha256":hex,"sig":hex,
- *  "size":N,"v":1}, signed like a descriptor (zt_identity_sign_json). Put
+ *  "size":N,"v":1[,"partial":true]}, signed like a descriptor (zt_identity_sign_json). Put
  * in the DHT under "zentalk-dht-v1/mesh/<sha256 hex>". */
 struct zt_mesh_holder {
     char node_id[ZT_IDENTITY_ID_SIZE];
@@ -105,6 +105,7 @@ struct zt_mesh_holder {
     int64_t exp;      /* unix seconds */
     unsigned rf;      /* replication factor asked for, 1..ZT_MESH_RF_MAX */
     char name[ZT_MESH_NAME_MAX + 1]; /* advisory file name; "" = none */
+    bool partial;     /* still pulling: serves the chunks it has ("partial":true) */
 };
 /* Sign h (its node_id and key are id's) into *out (NUL-terminated, zt_free).
  * ZT_EINVAL, ZT_ENOMEM. */

@@ -13,7 +13,12 @@
  * request at a time until it has served one good chunk, so a liar costs
  * one chunk's transfer. A holder that does not
  * answer is skipped for a while and dropped after three failures in a
- * row; one that answers 429 is skipped for 200 ms. Chunks already in the
+ * row; one that answers 429 is skipped for 200 ms; one that answers 404
+ * (a partial holder: a node pulling the same blob, advertised as such) is
+ * not asked for that chunk again until every holder has lacked it. Chunks
+ * are fetched in a random order, and a pull advertises its node as a
+ * partial holder once it has the manifest, so that peers pulling at once
+ * serve each other. Chunks already in the
  * store are not fetched again, so a pull that was interrupted (or a node
  * killed) resumes where it stopped. At the end the whole file's SHA-256 is
  * checked over the stored chunks (and, to install, the file is written to
@@ -24,6 +29,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sodium.h>
 #include <unistd.h>
 
 #include "mesh_int.h"
@@ -46,6 +52,7 @@
 #define MAX_REFUSALS 30u    /* 401s (not a peer of it yet) before it is dropped */
 #define BAD_SCORE (-100.0)  /* a bad chunk or manifest */
 #define ERROR_ROOM 4096u    /* bytes of an answer that is not a chunk */
+#define MAX_CLEARS 600u     /* times a chunk every holder lacked is tried again (50 ms apart) */
 
 /* ---- Scores ------------------------------------------------------------------ */
 
@@ -114,12 +121,15 @@ static bool on_record(void *ud, const void *data, size_t len)
 
 size_t zt__mesh_holders(struct zt_mesh *m, const uint8_t sha[static 32], struct zt_mesh_holder *out, size_t max)
 {
-    if (!m->dht) return 0;
+    pthread_mutex_lock(&m->mu);
+    struct zt_dht *dht = m->dht;
+    pthread_mutex_unlock(&m->mu);
+    if (!dht) return 0;
     char hex[65];
     zt_hex_encode(hex, sha, 32);
     struct holders_ctx c = {.m = m, .sha = sha, .now = zt_time_real_ms() / 1000, .self = zt_identity_id(m->o.id),
                             .out = out, .max = max};
-    if (zt_dht_get_values(m->dht, "mesh", hex, HOLDERS_TIMEOUT_MS, on_record, &c) != 0) return 0;
+    if (zt_dht_get_values(dht, "mesh", hex, HOLDERS_TIMEOUT_MS, on_record, &c) != 0) return 0;
     return c.n;
 }
 
@@ -208,6 +218,8 @@ struct job {
     size_t n_srcs;
     uint32_t *queue; /* chunk indices still to fetch */
     size_t n_queue;
+    uint64_t *lacks;  /* per chunk: bit s set when holder s answered 404 (a partial holder) */
+    uint16_t *clears; /* per chunk: how often every holder lacked it */
     unsigned inflight;
     bool failed;
     pthread_mutex_t mu;
@@ -236,7 +248,7 @@ static int pick(struct job *j, uint32_t i, bool *wait)
     for (size_t k = 0; k < j->n_srcs; k++) {
         size_t s = (i + k) % j->n_srcs;
         struct src *x = &j->srcs[s];
-        if (x->dropped) continue;
+        if (x->dropped || (s < 64 && (j->lacks[i] >> s & 1))) continue;
         if (x->skip_until_ms > now || (!x->good && x->inflight)) { /* unproven: one chunk at a time */
             *wait = true;
             continue;
@@ -261,7 +273,14 @@ static void *worker(void *arg)
             continue;
         }
         bool wait = false;
-        int s = pick(j, j->queue[j->n_queue - 1], &wait);
+        uint32_t next = j->queue[j->n_queue - 1];
+        int s = pick(j, next, &wait);
+        if (s < 0 && !wait && j->lacks[next] && j->clears[next] < MAX_CLEARS) {
+            /* every holder left lacked it: partial holders may have it by now */
+            j->lacks[next] = 0;
+            j->clears[next]++;
+            wait = true;
+        }
         if (s < 0) {
             if (!wait && !j->inflight) {
                 j->failed = true;
@@ -284,7 +303,7 @@ static void *worker(void *arg)
         size_t want = zt_mesh_chunk_len(&j->man, i);
         /* room for an error's JSON too (a 429 on a 7-byte last chunk) */
         long st = zt__mesh_get(m, &h, path, want < ERROR_ROOM ? ERROR_ROOM : want, &body);
-        int verdict = 0; /* 0 ok, 1 down, 2 busy, 3 bad, 4 not admitted (yet) */
+        int verdict = 0; /* 0 ok, 1 down, 2 busy, 3 bad, 4 not admitted (yet), 5 lacks it */
         if (st == 200) {
             uint8_t got[32];
             zt_sha256(got, body.data ? body.data : "", body.len);
@@ -293,7 +312,7 @@ static void *worker(void *arg)
         } else if (st == ZT_ETOOBIG) {
             verdict = 3; /* more bytes than the chunk has */
         } else {
-            verdict = st == 429 || st == 503 ? 2 : st == 401 || st == 403 ? 4 : 1;
+            verdict = st == 429 || st == 503 ? 2 : st == 401 || st == 403 ? 4 : st == 404 ? 5 : 1;
         }
         if (verdict == 0) {
             atomic_fetch_add(&m->chunks_fetched, 1);
@@ -321,6 +340,8 @@ static void *worker(void *arg)
                 pthread_mutex_unlock(&m->mu);
             } else if (verdict == 2) {
                 x->skip_until_ms = zt_time_mono_ms() + BUSY_MS;
+            } else if (verdict == 5) { /* a partial holder without it (yet): another holder */
+                if (s < 64) j->lacks[i] |= (uint64_t)1 << s;
             } else if (verdict == 4) { /* it has not found us in the DHT yet: it will */
                 x->skip_until_ms = zt_time_mono_ms() + DOWN_MS;
                 if (++x->refusals >= MAX_REFUSALS) x->dropped = true;
@@ -534,12 +555,24 @@ void *zt__mesh_pull_main(void *arg)
     unsigned rf = p->rf;
     for (size_t i = 0; i < j.n_srcs && !rf; i++) rf = j.srcs[i].h.rf; /* the adder's promise travels */
     j.queue = zt_malloc((size_t)j.man.n_chunks * sizeof *j.queue);
-    if (!j.queue) {
+    j.lacks = zt_calloc(j.man.n_chunks, sizeof *j.lacks);
+    j.clears = zt_calloc(j.man.n_chunks, sizeof *j.clears);
+    if (!j.queue || !j.lacks || !j.clears) {
         rc = ZT_ENOMEM;
         goto out;
     }
-    for (uint32_t i = j.man.n_chunks; i-- > 0;) /* popped from the end: chunk 0 first */
+    for (uint32_t i = j.man.n_chunks; i-- > 0;)
         if (!zt__mstore_has_chunk(&m->st, j.man.chunks[i])) j.queue[j.n_queue++] = i;
+    /* a random order: peers pulling the same blob at once fetch different
+     * chunks first and so can serve each other (they advertise themselves
+     * as partial holders now) */
+    for (size_t i = j.n_queue; i > 1; i--) {
+        size_t k = randombytes_uniform((uint32_t)i);
+        uint32_t t = j.queue[i - 1];
+        j.queue[i - 1] = j.queue[k];
+        j.queue[k] = t;
+    }
+    zt__mesh_publish(m, &j.man, p->name, rf, true, zt_time_real_ms() / 1000);
     pthread_mutex_lock(&m->mu);
     p->total = j.man.n_chunks;
     p->have = j.man.n_chunks - (uint32_t)j.n_queue;
@@ -576,6 +609,8 @@ out:
         zt_log(ZT_LOG_WARN, "mesh_pull_failed", "sha256=%s error=%s detail=\"%s\"", p->sha_hex, zt_strerror(rc), why);
     zt_mesh_manifest_deinit(&j.man);
     zt_free(j.queue);
+    zt_free(j.lacks);
+    zt_free(j.clears);
     zt_free(j.srcs);
     zt_free(hs);
     pthread_cond_destroy(&j.cv);

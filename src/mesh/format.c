@@ -271,7 +271,8 @@ int zt_mesh_record_sign(const struct zt_identity *id, const struct zt_mesh_holde
         json_object_set_new(o, "rf", json_integer(h->rf)) || json_object_set_new(o, "root", hexj(h->root, 32)) ||
         json_object_set_new(o, "sha256", hexj(h->sha256, 32)) ||
         json_object_set_new(o, "size", json_integer((json_int_t)h->size)) ||
-        json_object_set_new(o, "v", json_integer(1)))
+        json_object_set_new(o, "v", json_integer(1)) ||
+        (h->partial && json_object_set_new(o, "partial", json_true())))
         goto out;
     rc = zt_identity_sign_json(id, o, ZT_MESH_RECORD_MAX, out);
 out:
@@ -296,7 +297,9 @@ int zt_mesh_record_verify(const char *json, size_t len, int64_t now, struct zt_m
     struct zt_mesh_holder h;
     memset(&h, 0, sizeof h);
     int rc = ZT_EPARSE;
-    if (!json_is_object(o) || json_object_size(o) != 12) goto out;
+    json_t *partial = json_object_get(o, "partial");
+    if (!json_is_object(o) || json_object_size(o) != (partial ? 13u : 12u) || (partial && !json_is_true(partial)))
+        goto out;
     json_t *exp = json_object_get(o, "exp"), *v = json_object_get(o, "v"), *rf = json_object_get(o, "rf"),
            *size = json_object_get(o, "size");
     const char *kind = json_string_value(json_object_get(o, "kind"));
@@ -325,6 +328,7 @@ int zt_mesh_record_verify(const char *json, size_t len, int64_t now, struct zt_m
     rc = 0;
     h.rf = (unsigned)json_integer_value(rf);
     h.size = (uint64_t)json_integer_value(size);
+    h.partial = partial != NULL;
     zt_strlcpy(h.endpoint, ep, sizeof h.endpoint);
     zt_strlcpy(h.name, name, sizeof h.name);
     if (out) *out = h;

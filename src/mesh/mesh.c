@@ -376,11 +376,7 @@ int zt_mesh_serve_manifest(struct zt_mesh *m, const char *root_hex, struct zt_bu
 {
     uint8_t r[32];
     if (!m || !root_hex || zt_hex_decode_str(r, 32, root_hex, ZT_HEX_LOWER) != 0) return ZT_EINVAL;
-    pthread_mutex_lock(&m->mu);
-    bool held = false;
-    for (size_t i = 0; i < m->n_blobs && !held; i++) held = memcmp(m->blobs[i]->man.root, r, 32) == 0;
-    pthread_mutex_unlock(&m->mu);
-    if (!held) return ZT_ENOTFOUND; /* a pull's manifest is served once the blob is whole */
+    /* only verified manifests are stored: a blob held, or one being pulled */
     int rc = zt__mstore_read(&m->st, "manifests", root_hex, ZT_MESH_MANIFEST_MAX, out);
     if (!rc) atomic_fetch_add(&m->manifests_served, 1);
     return rc;
@@ -635,22 +631,29 @@ int zt_mesh_pull_wait(struct zt_mesh *m, const char *sha, const char *name, bool
 
 /* ---- Records and repair --------------------------------------------------------- */
 
-static void publish(struct zt_mesh *m, struct zt__blob *b, int64_t now)
+void zt__mesh_publish(struct zt_mesh *m, const struct zt_mesh_manifest *man, const char *name, unsigned rf,
+                      bool partial, int64_t now)
 {
     struct zt_mesh_holder h;
     memset(&h, 0, sizeof h);
+    pthread_mutex_lock(&m->mu);
+    struct zt_dht *dht = m->dht;
     zt_strlcpy(h.endpoint, m->endpoint, sizeof h.endpoint);
-    memcpy(h.root, b->man.root, 32);
-    memcpy(h.sha256, b->sha, 32);
-    h.size = b->man.file_size;
+    pthread_mutex_unlock(&m->mu);
+    if (!dht || !h.endpoint[0]) return;
+    memcpy(h.root, man->root, 32);
+    memcpy(h.sha256, man->file_sha256, 32);
+    h.size = man->file_size;
     h.exp = now + m->o.record_ttl_s;
-    h.rf = b->rf;
-    zt_strlcpy(h.name, b->name, sizeof h.name);
-    char *rec = NULL;
+    h.rf = clamp_rf(m, rf);
+    h.partial = partial;
+    zt_strlcpy(h.name, name && zt_mesh_name_ok(name) ? name : "", sizeof h.name);
+    char *rec = NULL, hex[65];
+    zt_hex_encode(hex, man->file_sha256, 32);
     int rc = zt_mesh_record_sign(m->o.id, &h, &rec);
-    if (!rc) rc = zt_dht_put_value(m->dht, "mesh", b->sha_hex, rec, strlen(rec));
+    if (!rc) rc = zt_dht_put_value(dht, "mesh", hex, rec, strlen(rec));
     zt_free(rec);
-    if (rc) zt_log_rl(ZT_LOG_WARN, 1, "mesh_publish_failed", "sha256=%s error=%s", b->sha_hex, zt_strerror(rc));
+    if (rc) zt_log_rl(ZT_LOG_WARN, 1, "mesh_publish_failed", "sha256=%s error=%s", hex, zt_strerror(rc));
 }
 
 /* Peers ordered for a blob: by SHA-256(root || node id), so that every
@@ -676,7 +679,7 @@ static void repair_one(struct zt_mesh *m, struct zt__blob *snap, int64_t now)
     size_t live = 1; /* us */
     bool lowest = true;
     for (size_t i = 0; i < n; i++) {
-        if (memcmp(hs[i].root, snap->man.root, 32) != 0) continue;
+        if (memcmp(hs[i].root, snap->man.root, 32) != 0 || hs[i].partial) continue;
         live++;
         if (strcmp(hs[i].node_id, self) < 0) lowest = false;
     }
@@ -687,7 +690,7 @@ static void repair_one(struct zt_mesh *m, struct zt__blob *snap, int64_t now)
     if (live >= snap->rf || !lowest || !m->o.peers) goto out;
     size_t np = zt_peers_list(m->o.peers, ps, 256), nc = 0;
     for (size_t i = 0; i < np; i++) {
-        bool holds = strcmp(ps[i].node_id, self) == 0;
+        bool holds = strcmp(ps[i].node_id, self) == 0; /* a partial holder is pulling it already */
         for (size_t j = 0; j < n && !holds; j++) holds = strcmp(hs[j].node_id, ps[i].node_id) == 0;
         if (holds || ps[i].expires <= now || zt_mesh_peer_score(m, ps[i].node_id) < 0) continue;
         uint8_t buf[32 + ZT_IDENTITY_ID_SIZE];
@@ -730,7 +733,7 @@ static void *mesh_main(void *arg)
             due->next_publish = now + (m->o.record_ttl_s / 3 ? m->o.record_ttl_s / 3 : 1);
             struct zt__blob copy = *due;
             pthread_mutex_unlock(&m->mu);
-            publish(m, &copy, now);
+            zt__mesh_publish(m, &copy.man, copy.name, copy.rf, false, now);
             pthread_mutex_lock(&m->mu);
             continue;
         }

@@ -133,5 +133,8 @@ void zt__mesh_score(struct zt_mesh *m, const char *node_id, double delta, const 
 ZT_NODISCARD int zt__mesh_hold(struct zt_mesh *m, struct zt_mesh_manifest *man, const char *name, unsigned rf,
                                bool pinned);
 struct zt__blob *zt__mesh_find(struct zt_mesh *m, const uint8_t sha[static 32]); /* under mu */
+/* Sign and put our holder record of man (partial: a pull in progress). */
+void zt__mesh_publish(struct zt_mesh *m, const struct zt_mesh_manifest *man, const char *name, unsigned rf,
+                      bool partial, int64_t now);
 
 #endif

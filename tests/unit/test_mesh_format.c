@@ -199,7 +199,22 @@ static void test_records(void **state)
     assert_string_equal(v.node_id, zt_identity_id(id));
     assert_int_equal(v.rf, 3);
     assert_memory_equal(v.root, h.root, 32);
+    assert_false(v.partial);
     assert_int_equal(zt_mesh_record_verify(rec, strlen(rec), now + 61, &v), ZT_ETIMEDOUT);
+    /* a partial holder says so, signed */
+    h.partial = true;
+    char *rp = NULL;
+    assert_int_equal(zt_mesh_record_sign(id, &h, &rp), 0);
+    assert_int_equal(zt_mesh_record_verify(rp, strlen(rp), now, &v), 0);
+    assert_true(v.partial);
+    char *rq = strdup(rp);
+    char *pt = strstr(rq, "\"partial\":true");
+    assert_non_null(pt);
+    memcpy(pt + 10, "1   ", 4); /* "partial":1 and blanks: not a boolean */
+    assert_int_not_equal(zt_mesh_record_verify(rq, strlen(rq), now, &v), 0);
+    free(rq);
+    zt_free(rp);
+    h.partial = false;
     /* tampered: the endpoint moved to an attacker's host */
     char *t = strdup(rec);
     char *p = strstr(t, "127.0.0.1");
