@@ -378,8 +378,9 @@ static void test_bad_chunk_caught(void **state)
     long have4;
     json_t *pj;
     pull_state(4, sha3, &have4, &pj);
-    printf("# the fake holder was asked for %d chunk(s); node 4's pull: %s\n", asked,
-           json_dumps(pj, JSON_COMPACT));
+    char *pjs = json_dumps(pj, JSON_COMPACT);
+    printf("# the fake holder was asked for %d chunk(s); node 4's pull: %s\n", asked, pjs ? pjs : "?");
+    zt_free(pjs);
     json_decref(pj);
     assert_int_equal(asked, 1); /* caught at its first chunk, never asked again */
     assert_true(status_num(4, "bad_chunks") >= 1);
