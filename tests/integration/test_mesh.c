@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "mesh_util.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_dht.h"
 #include "zentalk/zt_hash.h"
@@ -48,6 +49,7 @@ struct mnode {
 };
 
 static struct mnode nodes[N_NODES];
+static const char *cli_bin; /* zentalk */
 static char files_dir[256];
 
 /* ---- helpers ------------------------------------------------------------------- */
@@ -70,42 +72,6 @@ static void start_node(int i, const char *join)
     const char *const args[] = {"--config", x->dir, NULL};
     node_spawn(&x->n, args, NULL, true, x->dir);
     x->up = true;
-}
-
-/* A file of size bytes from a seeded generator (xorshift64*), its SHA-256 hex in sha. */
-static void make_file(const char *name, size_t size, uint64_t seed, char *path, size_t cap, char sha[65])
-{
-    snprintf(path, cap, "%s/%s", files_dir, name);
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    uint8_t *buf = malloc(size);
-    assert_non_null(buf);
-    uint64_t x = seed | 1;
-    for (size_t i = 0; i < size; i++) {
-        x ^= x >> 12, x ^= x << 25, x ^= x >> 27;
-        buf[i] = (uint8_t)((x * 2685821657736338717ull) >> 56);
-    }
-    assert_int_equal(fwrite(buf, 1, size, f), size);
-    assert_int_equal(fclose(f), 0);
-    uint8_t d[32];
-    zt_sha256(d, buf, size);
-    zt_hex_encode(sha, d, 32);
-    free(buf);
-}
-
-static void file_sha(const char *path, char sha[65])
-{
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    struct zt_sha256_ctx c;
-    zt_sha256_init(&c);
-    static uint8_t buf[1 << 16];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, f)) > 0) zt_sha256_update(&c, buf, n);
-    fclose(f);
-    uint8_t d[32];
-    zt_sha256_final(&c, d);
-    zt_hex_encode(sha, d, 32);
 }
 
 static json_t *get_json(int i, const char *path)
@@ -146,30 +112,12 @@ static const char *pull_state(int i, const char *sha, long *have, json_t **keep)
     return json_string_value(json_object_get(j, "state"));
 }
 
-/* Pull sha on node i until done; a pull that found no holder yet (the
- * records are still spreading in the DHT) is started again. */
+/* Pull sha on node i until done (mesh_util.h). */
 static void pull_done(int i, const char *sha, bool install)
 {
-    uint64_t until = zt_time_mono_ms() + WAIT_MS;
-    pull_start(i, sha, install);
-    for (;;) {
-        long have;
-        json_t *j;
-        const char *st = pull_state(i, sha, &have, &j);
-        if (zt_str_eq(st, "done")) {
-            json_decref(j);
-            return;
-        }
-        if (zt_str_eq(st, "failed")) {
-            printf("# node %d: pull failed: %s (retrying)\n", i, json_string_value(json_object_get(j, "error")));
-            assert_true(zt_time_mono_ms() < until);
-            zt_time_sleep_ms(500);
-            pull_start(i, sha, install);
-        }
-        json_decref(j);
-        assert_true(zt_time_mono_ms() < until);
-        zt_time_sleep_ms(50);
-    }
+    char body[200];
+    snprintf(body, sizeof body, "{\"sha256\":\"sha256:%s\",\"install\":%s}", sha, install ? "true" : "false");
+    mesh_pull_until_done(nodes[i].n.port, sha, body, zt_time_mono_ms() + WAIT_MS);
 }
 
 static bool holds(int i, const char *sha)
@@ -211,11 +159,36 @@ static void test_spread(void **state)
     /* installed on node 1 as a model file, with the bytes of the original */
     char inst[600], got[65];
     snprintf(inst, sizeof inst, "%s/models/f1.gguf", nodes[1].n.data_dir);
-    file_sha(inst, got);
+    mesh_file_sha(inst, got);
     assert_string_equal(got, sha1);
     json_int_t served = 0;
     for (int i = 0; i < 5; i++) served += status_num(i, "chunks_served");
     assert_true(served >= 4 * 7); /* every chunk of every pull came from a peer */
+    /* the CLI: `models pull sha256:` through node 2 (it holds the blob: only
+     * the install), and `mesh ls` lists it */
+    char env_url[200];
+    snprintf(env_url, sizeof env_url, "ZENTALK_URL=%s", nodes[2].n.url);
+    const char *const env[] = {env_url, NULL};
+    char shaarg[80];
+    snprintf(shaarg, sizeof shaarg, "sha256:%s", sha1);
+    const char *const pull_args[] = {"models", "pull", shaarg, "--name", "cli.gguf", NULL};
+    struct zt_buf out;
+    zt_buf_init(&out, 1 << 16);
+    assert_int_equal(run_prog(cli_bin, pull_args, env, NULL, &out, RUN_MERGE_STDERR), 0);
+    assert_non_null(strstr(zt_buf_str(&out), "from peers"));
+    snprintf(inst, sizeof inst, "%s/models/cli.gguf", nodes[2].n.data_dir);
+    mesh_file_sha(inst, got);
+    assert_string_equal(got, sha1);
+    zt_buf_reset(&out);
+    const char *const ls_args[] = {"mesh", "ls", NULL};
+    assert_int_equal(run_prog(cli_bin, ls_args, env, NULL, &out, RUN_MERGE_STDERR), 0);
+    assert_non_null(strstr(zt_buf_str(&out), sha1));
+    zt_buf_reset(&out);
+    /* a hash nobody holds: the CLI says so and fails */
+    const char *const none_args[] = {"models", "pull", "sha256:00000000000000000000000000000000000000000000000000000000000000ff", NULL};
+    assert_int_equal(run_prog(cli_bin, none_args, env, NULL, &out, RUN_MERGE_STDERR), 1);
+    assert_non_null(strstr(zt_buf_str(&out), "no peer holds it"));
+    zt_buf_deinit(&out);
     /* the metrics say the same */
     struct resp r;
     http(nodes[1].n.port, "GET", "/metrics", NULL, NULL, &r);
@@ -229,7 +202,7 @@ static void test_holder_killed(void **state)
 {
     (void)state;
     char path[512];
-    make_file("f2.gguf", (24u << 20) + 7, 2, path, sizeof path, sha2);
+    mesh_make_file(files_dir, "f2.gguf", (24u << 20) + 7, 2, path, sizeof path, sha2);
     add(0, path, "f2.gguf", 1, sha2);
     pull_done(1, sha2, false);
     pull_done(2, sha2, false);
@@ -324,7 +297,7 @@ static void test_bad_chunk_caught(void **state)
     (void)state;
     struct fake f;
     memset(&f, 0, sizeof f);
-    make_file("f3.gguf", (5u << 20) + 99, 3, f.file, sizeof f.file, sha3);
+    mesh_make_file(files_dir, "f3.gguf", (5u << 20) + 99, 3, f.file, sizeof f.file, sha3);
     add(0, f.file, "f3.gguf", 1, sha3);
     assert_int_equal(zt_mesh_manifest_of_file(f.file, &f.man), 0);
     uint8_t *enc = NULL;
@@ -414,7 +387,7 @@ static void test_repair(void **state)
 {
     (void)state;
     char path[512];
-    make_file("f4.gguf", (2u << 20) + 1, 4, path, sizeof path, sha4);
+    mesh_make_file(files_dir, "f4.gguf", (2u << 20) + 1, 4, path, sizeof path, sha4);
     add(0, path, "f4.gguf", 3, sha4);
     int w[N_NODES], n = 0;
     uint64_t until = zt_time_mono_ms() + WAIT_MS;
@@ -453,7 +426,7 @@ static void test_join_fetches_models(void **state)
         zt_time_sleep_ms(200);
     }
     char got[65];
-    file_sha(inst, got);
+    mesh_file_sha(inst, got);
     assert_string_equal(got, sha1);
     assert_true(holds(5, sha1));
     assert_true(status_num(5, "chunks_fetched") > 0);
@@ -463,7 +436,7 @@ static int setup(void **state)
 {
     (void)state;
     tmp_dir(files_dir, sizeof files_dir, "meshf");
-    make_file("f1.gguf", (6u << 20) + 12345, 1, f1_path, sizeof f1_path, sha1);
+    mesh_make_file(files_dir, "f1.gguf", (6u << 20) + 12345, 1, f1_path, sizeof f1_path, sha1);
     for (int i = 0; i < 5; i++) start_node(i, NULL);
     return 0;
 }
@@ -484,6 +457,7 @@ static int teardown(void **state)
 int main(int argc, char **argv)
 {
     if (!harness_start(argc, argv, "test_mesh")) return 2;
+    cli_bin = argv[2];
     json_set_alloc_funcs(zt_malloc, zt_free);
     if (!zt_dht_available()) {
         printf("SKIP: the DHT is not built (no OpenDHT C API): the mesh finds holders there\n");

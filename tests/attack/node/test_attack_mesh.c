@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "mesh_util.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_dht.h"
 #include "zentalk/zt_endian.h"
@@ -36,26 +37,6 @@
 #define WAIT_MS 60000
 
 static char files_dir[256];
-
-static void make_file(const char *name, size_t size, uint64_t seed, char *path, size_t cap, char sha[65])
-{
-    snprintf(path, cap, "%s/%s", files_dir, name);
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    uint8_t *buf = malloc(size);
-    assert_non_null(buf);
-    uint64_t x = seed | 1;
-    for (size_t i = 0; i < size; i++) {
-        x ^= x >> 12, x ^= x << 25, x ^= x >> 27;
-        buf[i] = (uint8_t)((x * 2685821657736338717ull) >> 56);
-    }
-    assert_int_equal(fwrite(buf, 1, size, f), size);
-    assert_int_equal(fclose(f), 0);
-    uint8_t d[32];
-    zt_sha256(d, buf, size);
-    zt_hex_encode(sha, d, 32);
-    free(buf);
-}
 
 static void add(uint16_t port, const char *path, const char *want_sha)
 {
@@ -78,7 +59,7 @@ static void test_chunk_flood(void **state)
     const char *const args[] = {"--config", dir, NULL};
     node_spawn(&n, args, NULL, true, dir);
     char path[512], sha[65];
-    make_file("flood.bin", 1u << 20, 9, path, sizeof path, sha);
+    mesh_make_file(files_dir, "flood.bin", 1u << 20, 9, path, sizeof path, sha);
     add(n.port, path, sha);
     /* the one chunk's hash is the file's (a file of exactly one chunk) */
     char target[128];
@@ -220,8 +201,8 @@ static void test_forged_records_and_bombs(void **state)
     node_spawn(&H, ha, NULL, true, hdir);
     node_spawn(&P, pa, NULL, true, pdir);
     char path[512], sha_hex[65], opath[512], osha[65];
-    make_file("real.bin", (3u << 20) + 3, 21, path, sizeof path, sha_hex);
-    make_file("other.bin", (3u << 20) + 3, 22, opath, sizeof opath, osha);
+    mesh_make_file(files_dir, "real.bin", (3u << 20) + 3, 21, path, sizeof path, sha_hex);
+    mesh_make_file(files_dir, "other.bin", (3u << 20) + 3, 22, opath, sizeof opath, osha);
     add(H.port, path, sha_hex);
     struct zt_mesh_manifest man, oman;
     assert_int_equal(zt_mesh_manifest_of_file(path, &man), 0);
@@ -282,36 +263,12 @@ static void test_forged_records_and_bombs(void **state)
     /* the pull: retried while the puller's DHT view fills in */
     char body[200];
     snprintf(body, sizeof body, "{\"sha256\":\"%s\",\"install\":true,\"name\":\"real.gguf\"}", sha_hex);
-    char ppath[128];
-    snprintf(ppath, sizeof ppath, "/v1/mesh/pull/%s", sha_hex);
-    json_decref(post_json(P.port, "/v1/mesh/pull", NULL, body, 202));
-    for (;;) {
-        struct resp pr;
-        http(P.port, "GET", ppath, NULL, NULL, &pr);
-        json_t *j = resp_json(&pr);
-        resp_free(&pr);
-        const char *st = json_string_value(json_object_get(j, "state"));
-        bool done = zt_str_eq(st, "done"), failed = zt_str_eq(st, "failed");
-        if (failed) printf("# pull: %s (again)\n", json_string_value(json_object_get(j, "error")));
-        json_decref(j);
-        if (done) break;
-        assert_true(zt_time_mono_ms() < until);
-        if (failed) json_decref(post_json(P.port, "/v1/mesh/pull", NULL, body, 202));
-        zt_time_sleep_ms(200);
-    }
+    mesh_pull_until_done(P.port, sha_hex, body, until);
     char inst[600];
     snprintf(inst, sizeof inst, "%s/models/real.gguf", P.data_dir);
-    FILE *f = fopen(inst, "rb");
-    assert_non_null(f);
-    struct zt_sha256_ctx c;
-    zt_sha256_init(&c);
-    static uint8_t buf[1 << 16];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, f)) > 0) zt_sha256_update(&c, buf, n);
-    fclose(f);
-    uint8_t dg[32];
-    zt_sha256_final(&c, dg);
-    assert_memory_equal(dg, man.file_sha256, 32);
+    char got[65];
+    mesh_file_sha(inst, got);
+    assert_string_equal(got, sha_hex);
     printf("# forged endpoint asked %d times; bomb %d, garbage %d, other file %d\n", forged.requests, bomb.requests,
            garbage.requests, other.requests);
     assert_int_equal(forged.requests, 0); /* no forged, expired or misplaced record was used */
@@ -329,18 +286,7 @@ static void test_forged_records_and_bombs(void **state)
     assert_int_equal(ur.status, 200);
     resp_free(&ur);
     snprintf(body, sizeof body, "{\"sha256\":\"%s\"}", sha_hex);
-    json_decref(post_json(P.port, "/v1/mesh/pull", NULL, body, 202));
-    for (;;) {
-        struct resp pr;
-        http(P.port, "GET", ppath, NULL, NULL, &pr);
-        json_t *j = resp_json(&pr);
-        resp_free(&pr);
-        bool done = zt_str_eq(json_string_value(json_object_get(j, "state")), "done");
-        json_decref(j);
-        if (done) break;
-        assert_true(zt_time_mono_ms() < until);
-        zt_time_sleep_ms(200);
-    }
+    mesh_pull_until_done(P.port, sha_hex, body, until);
     int after = bomb.requests + garbage.requests + other.requests;
     int caught = (bomb.requests > 0) + (garbage.requests > 0) + (other.requests > 0);
     assert_true(after - before <= 3 - caught); /* only the sybils not yet caught */
