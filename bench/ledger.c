@@ -197,6 +197,19 @@ int main(int argc, char **argv)
         die("batch proof", rc);
     printf("proof from the store (reads the batch, rebuilds the tree): %.2f ms, %zu hashes\n",
            (double)(zt_time_mono_ns() - t0) / 1e6, np);
+    /* the stake gate placement calls per candidate worker (a read of the
+     * STAKE balance, no account created): staked and never-staked nodes */
+    struct zt_ledger_prices gate = {.min_stake = 100};
+    if ((rc = zt_ledger_stake_deposit(b.l, run_id, "node-bench", 100, NULL))) die("stake", rc);
+    int n_gate = 2000, admitted = 0;
+    t0 = zt_time_mono_ns();
+    for (int i = 0; i < n_gate; i++) {
+        bool in = false;
+        if ((rc = zt_ledger_stake_ok(b.l, &gate, i % 2 ? "node-bench" : "node-unstaked", &in))) die("stake gate", rc);
+        admitted += in;
+    }
+    double sg = (double)(zt_time_mono_ns() - t0) / 1e9;
+    printf("stake gate: %.1f us a check (%d of %d admitted)\n", sg / n_gate * 1e6, admitted, n_gate);
     char why[200];
     t0 = zt_time_mono_ns();
     rc = zt_ledger_audit(b.l, why, sizeof why);

@@ -141,10 +141,26 @@ ZT_NODISCARD int zt_ledger_refund(struct zt_ledger *l, const char *job_id);
 ZT_NODISCARD int zt_ledger_stake(struct zt_ledger *l, const char *key, const char *node_id, zt_u128 amount);
 /* A verification mismatch on job_id: take amount from node_id's
  * stake (ZT_ERANGE when the stake is short), split it evenly among the
- * n_verifiers (1..16) honest verifiers' accounts, the remainder of the
- * division to the treasury. Idempotent by job id. */
+ * n_verifiers (0..16) honest verifiers' accounts, the remainder of the
+ * division (all of it without verifiers) to the treasury. Idempotent by
+ * job id. */
 ZT_NODISCARD int zt_ledger_slash(struct zt_ledger *l, const char *job_id, const char *node_id, zt_u128 amount,
                                  const int64_t *verifiers, size_t n_verifiers);
+/* What zt_ledger_penalize did. */
+struct zt_ledger_slash_result {
+    zt_u128 slashed;     /* taken from the stake */
+    zt_u128 clawed_back; /* the job's earning returned to its payer */
+    bool replayed;       /* done before: nothing moved now */
+};
+/* A confirmed mismatch on job_id by node_id, in one transaction: slash
+ * min(amount, its stake) as zt_ledger_slash does ("slash:<job>"), and,
+ * when the job's earning is in no payout batch yet (the dispute window),
+ * move it back from the provider to the job's payer ("clawback:<job>")
+ * and drop it from the payout queue. Idempotent by job id: again, nothing
+ * moves (out->replayed). */
+ZT_NODISCARD int zt_ledger_penalize(struct zt_ledger *l, const char *job_id, const char *node_id, zt_u128 amount,
+                                    const int64_t *verifiers, size_t n_verifiers,
+                                    struct zt_ledger_slash_result *out);
 
 /* ---- Merkle trees (OpenZeppelin StandardMerkleTree) --------------------- */
 
@@ -310,6 +326,44 @@ ZT_NODISCARD int zt_ledger_batch_confirm(struct zt_ledger *l, int64_t batch_id);
 ZT_NODISCARD int zt_ledger_batch_json(struct zt_ledger *l, int64_t batch_id, const struct zt_eip712_domain *d,
                                       char **out, size_t *len);
 
+/* ---- reading the books: an account's history, the batches ------------------ */
+
+/* One entry of an account's history (newest first). */
+struct zt_ledger_hist {
+    int64_t entry_id, tx_id;
+    char key[ZT_LEDGER_KEY_MAX + 1]; /* the transaction's idempotency key ("settle:<job>") */
+    char memo[64];                   /* its memo ("settle", "mint", "payout", ...), cut to fit */
+    bool credit;
+    zt_u128 amount;
+    struct zt_ledger_bal balance_after;
+};
+/* Up to max entries of account, newest first, with entry ids below
+ * before_id (0: from the newest), into out; *n how many. A page ends
+ * where the next begins: pass the last entry_id as before_id. */
+ZT_NODISCARD int zt_ledger_history(struct zt_ledger *l, int64_t account, int64_t before_id,
+                                   struct zt_ledger_hist *out, size_t max, size_t *n);
+/* Up to max batches, newest first, with ids below before_id (0: from the
+ * newest), into out; *n how many. address (0x + 40 hex, may be NULL):
+ * only the batches with a leaf paying it, whose leaf goes to leaves[i]
+ * (leaves may be NULL). */
+ZT_NODISCARD int zt_ledger_batch_list(struct zt_ledger *l, const char *address, int64_t before_id,
+                                      struct zt_ledger_batch_info *out, struct zt_ledger_leaf *leaves, size_t max,
+                                      size_t *n);
+/* A provider's payout wallet ("" when none is set); ZT_ENOTFOUND when the
+ * node has no provider account. */
+ZT_NODISCARD int zt_ledger_payout_address(struct zt_ledger *l, const char *node_id, char out[static 43]);
+/* The batches not yet submitted (pending or signed), oldest first: what a
+ * payout round must still finish after a crash. */
+ZT_NODISCARD int zt_ledger_batch_unfinished(struct zt_ledger *l, int64_t *ids, size_t max, size_t *n);
+
+/* As JSON (jansson; NULL on ENOMEM): an array of entries {entry, tx, key,
+ * memo, direction, amount, balance_after}; a batch {batch, state, root,
+ * total, leaves, created_ms, signature?, submission?, leaf?{index,
+ * address, amount}}. Amounts are decimal strings of base units. */
+struct json_t;
+struct json_t *zt_ledger_history_to_json(const struct zt_ledger_hist *h, size_t n);
+struct json_t *zt_ledger_batch_to_json(const struct zt_ledger_batch_info *b, const struct zt_ledger_leaf *leaf);
+
 /* ---- pricing and the job path (chain.yaml; issue 12 item 2) ------------- */
 
 /* chain.yaml's amounts, parsed exactly (base units). */
@@ -394,6 +448,58 @@ ZT_NODISCARD int zt_chain_balance(struct zt_chain *c, enum zt_ledger_kind kind, 
  * *replayed; another body: ZT_EEXIST). */
 ZT_NODISCARD int zt_chain_deposit(struct zt_chain *c, const char *key, const char *address, zt_u128 amount,
                                   bool *replayed);
+
+/* The books for a reader (routes, the CLI): the ledger, borrowed under
+ * the chain's mutex until zt_chain_unlock. Call zt_ledger_* on it, nothing
+ * that locks c again. */
+struct zt_ledger *zt_chain_lock(struct zt_chain *c);
+void zt_chain_unlock(struct zt_chain *c);
+
+/* A stake deposit (an admin, or the bridge): mint amount into node_id's
+ * STAKE account under the key "stake:<key>" (a replay: *replayed). */
+ZT_NODISCARD int zt_ledger_stake_deposit(struct zt_ledger *l, const char *key, const char *node_id, zt_u128 amount,
+                                         bool *replayed);
+/* Set node_id's payout wallet (its PROVIDER account, created if new). */
+ZT_NODISCARD int zt_ledger_set_wallet(struct zt_ledger *l, const char *node_id, const char *address);
+
+/* The stake gate for placement (zt_sched_set_admit, wired by the node):
+ * true when node_id's stake is at least chain.min_stake (always with
+ * min_stake 0); false, logged, when the ledger cannot answer. ud is the
+ * struct zt_chain. */
+bool zt_chain_stake_admit(void *ud, const char *node_id);
+
+/* The verdict hook for a confirmed mismatch (zt_sched_set_on_rejected,
+ * wired by the node): zt_ledger_penalize(job, worker, chain.slash_amount)
+ * with no verifier named (the slash goes to the treasury); logged, and
+ * counted in /metrics. ud is the struct zt_chain. */
+void zt_chain_slash_job(void *ud, const char *job_id, const char *worker);
+
+/* ---- the payout loop (chain.payout_interval_s) ----------------------------------- */
+
+/* What one payout round did. */
+struct zt_chain_round {
+    int64_t batch_id;  /* the batch built now (0: nothing was due) */
+    size_t n_leaves;   /* its leaves */
+    size_t n_signed;   /* batches signed now (this one, or left pending by a crash) */
+    size_t n_exported; /* batches exported now (signed -> submitted) */
+    size_t n_waiting;  /* batches left pending: no payout key */
+};
+/* One round at now_ms: build the batch of the earnings past the dispute
+ * window (providers at or above min_payout), then take every batch not
+ * yet submitted, oldest first, through sign (with the payout key, if one
+ * is loaded) and export to <data_dir>/payouts/batch-<id>.json. Each step
+ * is the ledger's compare-and-set, so a round after a crash finishes what
+ * the crashed one began and nothing is batched, signed or submitted twice. */
+ZT_NODISCARD int zt_chain_payout_round(struct zt_chain *c, int64_t now_ms, struct zt_chain_round *out);
+/* Load the payout key (chain.payout_key_file under node.data_dir, its
+ * passphrase in the variable chain.payout_passphrase_env; no variable
+ * named or set: no key, batches wait in pending with a warning) and start
+ * the loop thread: a round now, then every chain.payout_interval_s.
+ * ZT_ECRYPTO/ZT_EPERM/ZT_EPARSE (err says why) when a key is named and
+ * does not load. zt_chain_free stops the thread. */
+ZT_NODISCARD int zt_chain_payouts_start(struct zt_chain *c, struct zt_buf *err);
+/* The EIP-712 domain of this node's batch signatures (chain.yaml). */
+const struct zt_eip712_domain *zt_chain_domain(const struct zt_chain *c);
 
 /* /metrics: zentalk_ledger_jobs_{reserved,settled,refunded}_total,
  * zentalk_ledger_payments_refused_total, zentalk_ledger_deposits_total

@@ -129,6 +129,21 @@ ZT_NODISCARD int zt_sched_open(struct zt_registry *reg, const struct zt_sched_op
 /* NULL is a no-op. Unfinished jobs stay in the store for the next open. */
 void zt_sched_free(struct zt_sched *s);
 
+/* An extra gate on placement, wired by the node (the ledger's stake gate:
+ * zt_chain_stake_admit): a worker for which admit(ud, node_id) is false is
+ * never picked, and does not make a job servable. Called under the
+ * registry's lock: it must not call the registry or the scheduler. NULL:
+ * every worker passes. */
+typedef bool (*zt_sched_admit_fn)(void *ud, const char *node_id);
+void zt_sched_set_admit(struct zt_sched *s, zt_sched_admit_fn fn, void *ud);
+
+/* A hook on a confirmed mismatch, wired by the node (the ledger's slash:
+ * zt_chain_slash_job): after zt_sched_job_rejected moved job_id to failed,
+ * fn(ud, job_id, worker) is called once, outside the registry's lock.
+ * NULL: none. */
+typedef void (*zt_sched_verdict_fn)(void *ud, const char *job_id, const char *worker);
+void zt_sched_set_on_rejected(struct zt_sched *s, zt_sched_verdict_fn fn, void *ud);
+
 /* Persist a new job and place it, or queue it. 0: out->state says which.
  * ZT_EBUSY: the queue (or the client's share) is full; out->retry_after_s
  * says when to try again. ZT_ENOTFOUND: no live worker could ever take it

@@ -20,6 +20,7 @@
 #include "lex.h"
 #include "cmd_keys.h"
 #include "cmd_ledger.h"
+#include "cmd_payouts.h"
 #include "cmd_models.h"
 #include "cmd_privacy.h"
 #include "cmd_gdpr.h"
@@ -44,7 +45,7 @@
 static const char *const commands[] = {
     "status",  "models",   "run",   "chat",      "gpus",      "keygen",    "id",        "attest",   "spam",    "entities",
     "train",   "peers",    "translate", "pii",   "privacy",   "audit",     "job",      "search",  "categorize",
-    "replies", "summarize", "sentiment", "moderate", "language", "intents", "nodes",   "jobs", "ledger", "mesh", "completion", NULL,
+    "replies", "summarize", "sentiment", "moderate", "language", "intents", "nodes",   "jobs", "ledger", "payouts", "mesh", "completion", NULL,
 };
 
 static bool is_command(const char *w)
@@ -138,10 +139,15 @@ static void usage(FILE *out)
             "  nodes [--url URL] [--json]    an orchestrator's workers: state, models, reputation,\n"
             "                                load, last heartbeat (role admin)\n"
             "  jobs [--url URL] [--json]     an orchestrator's recent jobs and their states (role admin)\n"
-            "  mesh status|ls|add FILE|pull|pin|unpin sha256:HEX [--url URL] [--json]\n"
-            "                                blobs (models) shared with peers (see zentalk mesh --help)\n"
-            "  ledger audit|balance ADDRESS|deposit ADDRESS TOKENS --key KEY [--config DIR] [--data-dir DIR]\n"
+            "  ledger audit|balance ADDRESS|deposit ADDRESS TOKENS --key KEY|history ACCOUNT [--json]\n"
+            "         |stake NODE TOKENS --key KEY|wallet NODE ADDRESS [--config DIR] [--data-dir DIR]\n"
             "                                the node's CHAIN ledger, in its database (see zentalk ledger --help)\n"
+            "  payouts list [--address ADDRESS] [--json]|export BATCH --out FILE|confirm BATCH\n"
+            "         |keygen --passphrase-env VAR [--config DIR] [--data-dir DIR]\n"
+            "                                the node's payout batches (see zentalk payouts --help)\n",
+          out);
+    fputs("  mesh status|ls|add FILE|pull|pin|unpin sha256:HEX [--url URL] [--json]\n"
+            "                                blobs (models) shared with peers (see zentalk mesh --help)\n"
             "  translate [--from LANG] --to LANG [--keep-marks] [--json] [TEXT...]\n"
             "                                translate TEXT (or stdin) with the node's Apertium pairs\n"
             "  pii [--feature NAME] [--json] [TEXT]\n"
@@ -399,6 +405,11 @@ static int dispatch(int argc, char **argv)
             else if (zt_str_starts_with(argv[i], "--url=")) setenv("ZENTALK_URL", argv[i] + 6, 1);
         json_set_alloc_funcs(zt_malloc, zt_free);
         return zt__cli_mesh(argc - ci, argv + ci);
+    }
+    if (ci > 0 && strcmp(argv[ci], "payouts") == 0) {
+        if (zt_hash_init() != 0) return 1;
+        json_set_alloc_funcs(zt_malloc, zt_free);
+        return zt__cli_payouts(argc - ci, argv + ci);
     }
     if (ci > 0 && strcmp(argv[ci], "audit") == 0) {
         if (zt_hash_init() != 0) return 1;

@@ -3,10 +3,14 @@
  * mutex (a ledger is not thread-safe; the gateway settles from its pool
  * threads), chain.yaml's prices, and the mapping of a caller to the
  * account that pays: a wallet session's "wallet:0x..." identity. */
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 
 #include "ledger_int.h"
 #include "zentalk/zt_alloc.h"
@@ -16,12 +20,40 @@
 #include "zentalk/zt_metrics.h"
 #include "zentalk/zt_time.h"
 
+#define STAKE_MEMO 256      /* stake gate answers kept (direct-mapped by node id) */
+#define STAKE_TTL_MS 2000    /* how long one is trusted (a deposit elsewhere shows within it) */
+
 struct zt_chain {
     atomic_uint_fast64_t reserved, settled, refunded, refused, deposits; /* /metrics */
+    atomic_uint_fast64_t batches, batches_signed, batches_exported, rounds_failed, slashes;
     pthread_mutex_t mu;
     struct zt_store *st;
     struct zt_ledger *l;
     struct zt_ledger_prices prices;
+    /* under mu: the stake gate's answers, for placement (which asks for
+     * every candidate under the registry's lock): good for STAKE_TTL_MS or
+     * until gen moves (zt_chain_unlock, a slash: anything that may have
+     * changed a stake) */
+    struct stake_memo {
+        char node[96];
+        bool ok;
+        uint64_t gen;
+        int64_t until_ms;
+    } memo[STAKE_MEMO];
+    uint64_t gen;
+    /* under mu: amounts for /metrics (base units) */
+    zt_u128 rewarded, fees, batched, slashed;
+    /* the payout loop */
+    struct zt_eip712_domain dom;
+    struct zt_payout_key *key;     /* NULL: batches wait in pending */
+    char export_dir[4096];         /* <data_dir>/payouts */
+    char key_path[4096];
+    char pass_env[129];
+    int64_t interval_ms;
+    pthread_mutex_t loop_mu;       /* stop, cond */
+    pthread_cond_t cond;
+    pthread_t thread;
+    bool running, stop;
 };
 
 int zt_chain_open(const struct zt_config *cfg, struct zt_chain **out, struct zt_buf *err)
@@ -47,6 +79,31 @@ int zt_chain_open(const struct zt_config *cfg, struct zt_chain **out, struct zt_
         return rc;
     }
     pthread_mutex_init(&c->mu, NULL);
+    pthread_mutex_init(&c->loop_mu, NULL);
+    pthread_cond_init(&c->cond, NULL);
+    c->dom = (struct zt_eip712_domain){.name = ZT_PAYOUT_DOMAIN_NAME,
+                                       .version = ZT_PAYOUT_DOMAIN_VERSION,
+                                       .chain_id = (uint64_t)cfg->chain.payout_chain_id};
+    const char *contract = cfg->chain.payout_contract ? cfg->chain.payout_contract : "";
+    if (contract[0] && zt_ledger_parse_address(contract, c->dom.contract)) {
+        zt_buf_sayf(err, "chain.payout_contract: not an address");
+        zt_chain_free(c);
+        return ZT_ECONFIG;
+    }
+    const char *dir = cfg->node.data_dir && cfg->node.data_dir[0] ? cfg->node.data_dir : ".";
+    const char *kf = cfg->chain.payout_key_file ? cfg->chain.payout_key_file : "payout.key";
+    int n1 = snprintf(c->export_dir, sizeof c->export_dir, "%s/payouts", dir);
+    int n2 = kf[0] == '/' ? snprintf(c->key_path, sizeof c->key_path, "%s", kf)
+                          : snprintf(c->key_path, sizeof c->key_path, "%s/%s", dir, kf);
+    int n3 = snprintf(c->pass_env, sizeof c->pass_env, "%s",
+                      cfg->chain.payout_passphrase_env ? cfg->chain.payout_passphrase_env : "");
+    if (n1 < 0 || (size_t)n1 >= sizeof c->export_dir || n2 < 0 || (size_t)n2 >= sizeof c->key_path || n3 < 0 ||
+        (size_t)n3 >= sizeof c->pass_env) {
+        zt_buf_sayf(err, "chain: the payout paths are too long");
+        zt_chain_free(c);
+        return ZT_ETOOBIG;
+    }
+    c->interval_ms = cfg->chain.payout_interval_s * 1000;
     *out = c;
     return 0;
 }
@@ -54,11 +111,35 @@ int zt_chain_open(const struct zt_config *cfg, struct zt_chain **out, struct zt_
 void zt_chain_free(struct zt_chain *c)
 {
     if (!c) return;
+    if (c->running) {
+        pthread_mutex_lock(&c->loop_mu);
+        c->stop = true;
+        pthread_cond_signal(&c->cond);
+        pthread_mutex_unlock(&c->loop_mu);
+        pthread_join(c->thread, NULL);
+    }
+    zt_payout_key_free(c->key);
     zt_ledger_free(c->l);
     zt_store_close(c->st);
+    pthread_cond_destroy(&c->cond);
+    pthread_mutex_destroy(&c->loop_mu);
     pthread_mutex_destroy(&c->mu);
     zt_free(c);
 }
+
+struct zt_ledger *zt_chain_lock(struct zt_chain *c)
+{
+    pthread_mutex_lock(&c->mu);
+    return c->l;
+}
+
+void zt_chain_unlock(struct zt_chain *c)
+{
+    c->gen++; /* the borrower may have moved a stake */
+    pthread_mutex_unlock(&c->mu);
+}
+
+const struct zt_eip712_domain *zt_chain_domain(const struct zt_chain *c) { return c ? &c->dom : NULL; }
 
 const struct zt_ledger_prices *zt_chain_prices(const struct zt_chain *c)
 {
@@ -110,10 +191,21 @@ void zt_chain_job_end(struct zt_chain *c, const char *job_id, bool ok, const cha
 {
     if (!c || !job_id) return;
     pthread_mutex_lock(&c->mu);
-    int rc = ok && worker && worker[0]
-                 ? zt_ledger_job_close(c->l, &c->prices, job_id, worker, prompt_tokens, completion_tokens,
-                                       zt_time_real_ms())
-                 : zt_ledger_job_fail(c->l, job_id);
+    int64_t user;
+    zt_u128 reserved = 0, cost = 0, fee = 0;
+    int state = 0;
+    bool settle = ok && worker && worker[0];
+    /* the amounts for /metrics, cut to the reservation as job_close cuts them */
+    if (settle && !zt_ledger_escrow(c->l, job_id, &user, &reserved, &state) &&
+        !zt_ledger_job_cost(&c->prices, prompt_tokens, completion_tokens, &cost, &fee)) {
+        if (cost > reserved) cost = reserved;
+        if (fee > reserved - cost) fee = reserved - cost;
+    }
+    int rc = settle ? zt_ledger_job_close(c->l, &c->prices, job_id, worker, prompt_tokens, completion_tokens,
+                                          zt_time_real_ms())
+                    : zt_ledger_job_fail(c->l, job_id);
+    if (!rc && settle && state == 1 && (zt_u128_add(c->rewarded, cost, &c->rewarded) || zt_u128_add(c->fees, fee, &c->fees)))
+        c->rewarded = c->fees = ZT_U128_MAX;
     pthread_mutex_unlock(&c->mu);
     if (!rc) atomic_fetch_add_explicit(ok && worker && worker[0] ? &c->settled : &c->refunded, 1, memory_order_relaxed);
     if (rc && rc != ZT_ENOTFOUND) /* ENOTFOUND: never reserved (chain off when it was submitted) */
@@ -149,6 +241,55 @@ int zt_chain_deposit(struct zt_chain *c, const char *key, const char *address, z
     return rc;
 }
 
+/* amounts as tokens (base units / 10^18): exact only to a double's 53 bits,
+ * which is what a Prometheus sample holds; the books themselves are exact */
+static int emit_tokens(struct zt_chain *c, struct zt_metrics_out *o, const zt_u128 *v)
+{
+    zt_u128 x = 0;
+    if (c->l) {
+        pthread_mutex_lock(&c->mu);
+        x = *v;
+        pthread_mutex_unlock(&c->mu);
+    }
+    const zt_u128 unit = (zt_u128)1000000000000000000u;
+    return zt_metrics_emit(o, NULL, NULL, (double)(x / unit) + (double)(x % unit) / 1e18);
+}
+
+static int m_rewarded(void *ud, struct zt_metrics_out *o)
+{
+    struct zt_chain *c = ud;
+    return emit_tokens(c, o, &c->rewarded);
+}
+
+static int m_fees(void *ud, struct zt_metrics_out *o)
+{
+    struct zt_chain *c = ud;
+    return emit_tokens(c, o, &c->fees);
+}
+
+static int m_batched(void *ud, struct zt_metrics_out *o)
+{
+    struct zt_chain *c = ud;
+    return emit_tokens(c, o, &c->batched);
+}
+
+static int m_slashed(void *ud, struct zt_metrics_out *o)
+{
+    struct zt_chain *c = ud;
+    return emit_tokens(c, o, &c->slashed);
+}
+
+static const struct zt_metrics_fam AMOUNT_FAMS[] = {
+    {"zentalk_ledger_slashed_tokens_total", "Tokens slashed from stakes on confirmed mismatches (since start).",
+     ZT_METRIC_COUNTER, m_slashed},
+    {"zentalk_ledger_rewards_tokens_total", "Tokens earned by workers in settled jobs (since start).",
+     ZT_METRIC_COUNTER, m_rewarded},
+    {"zentalk_ledger_fees_tokens_total", "Tokens of orchestrator fees in settled jobs (since start).",
+     ZT_METRIC_COUNTER, m_fees},
+    {"zentalk_ledger_payout_tokens_total", "Tokens put into payout batches (since start).", ZT_METRIC_COUNTER,
+     m_batched},
+};
+
 int zt_chain_register_metrics(struct zt_chain *c, struct zt_metrics *m)
 {
     static struct zt_chain off; /* chain.enabled false: the families read 0 */
@@ -167,7 +308,187 @@ int zt_chain_register_metrics(struct zt_chain *c, struct zt_metrics *m)
                                  "Jobs refused with 402: no wallet caller, or a balance short of the estimate.",
                                  ZT_METRIC_COUNTER, &c->refused)) ||
         (rc = zt_metrics_add_u64(m, "zentalk_ledger_deposits_total", "Admin deposits minted (replays not counted).",
-                                 ZT_METRIC_COUNTER, &c->deposits)))
+                                 ZT_METRIC_COUNTER, &c->deposits)) ||
+        (rc = zt_metrics_add_u64(m, "zentalk_ledger_payout_batches_total", "Payout batches built.", ZT_METRIC_COUNTER,
+                                 &c->batches)) ||
+        (rc = zt_metrics_add_u64(m, "zentalk_ledger_payout_batches_signed_total",
+                                 "Payout batches signed with the payout key (EIP-712).", ZT_METRIC_COUNTER,
+                                 &c->batches_signed)) ||
+        (rc = zt_metrics_add_u64(m, "zentalk_ledger_payout_batches_exported_total",
+                                 "Payout batches exported (signed -> submitted).", ZT_METRIC_COUNTER,
+                                 &c->batches_exported)) ||
+        (rc = zt_metrics_add_u64(m, "zentalk_ledger_payout_rounds_failed_total",
+                                 "Payout rounds that stopped on an error (logged).", ZT_METRIC_COUNTER,
+                                 &c->rounds_failed)) ||
+        (rc = zt_metrics_add_u64(m, "zentalk_ledger_slashes_total",
+                                 "Confirmed verification mismatches slashed (stake taken, unpaid earning clawed back).",
+                                 ZT_METRIC_COUNTER, &c->slashes)) ||
+        (rc = zt_metrics_add_fns(m, AMOUNT_FAMS, sizeof AMOUNT_FAMS / sizeof AMOUNT_FAMS[0], c)))
         return rc;
     return 0;
+}
+
+/* ---- the payout loop ---------------------------------------------------------------- */
+
+#define ROUND_MAX_BATCHES 64 /* unfinished batches finished per round */
+
+int zt_chain_payout_round(struct zt_chain *c, int64_t now_ms, struct zt_chain_round *out)
+{
+    if (!c || !out) return ZT_EINVAL;
+    struct zt_chain_round r = {0};
+    int64_t ids[ROUND_MAX_BATCHES];
+    size_t n = 0;
+    int rc;
+    pthread_mutex_lock(&c->mu);
+    rc = zt_ledger_batch(c->l, now_ms - c->prices.dispute_window_ms, c->prices.min_payout, now_ms, &r.batch_id,
+                         &r.n_leaves);
+    if (!rc) {
+        struct zt_ledger_batch_info bi;
+        if (!zt_ledger_batch_info(c->l, r.batch_id, &bi) && zt_u128_add(c->batched, bi.total, &c->batched))
+            c->batched = ZT_U128_MAX;
+        atomic_fetch_add_explicit(&c->batches, 1, memory_order_relaxed);
+        zt_log(ZT_LOG_INFO, "ledger_batch_built", "batch=%lld leaves=%zu", (long long)r.batch_id, r.n_leaves);
+    } else if (rc == ZT_ENOTFOUND) {
+        r.batch_id = 0;
+        rc = 0;
+    }
+    if (!rc) rc = zt_ledger_batch_unfinished(c->l, ids, ROUND_MAX_BATCHES, &n);
+    pthread_mutex_unlock(&c->mu);
+    if (rc) goto out;
+    if (n && mkdir(c->export_dir, 0700) != 0 && errno != EEXIST) {
+        rc = ZT_EIO;
+        goto out;
+    }
+    for (size_t i = 0; i < n && !rc; i++) {
+        if (!c->key) {
+            r.n_waiting++;
+            continue;
+        }
+        char path[4200];
+        snprintf(path, sizeof path, "%s/batch-%lld.json", c->export_dir, (long long)ids[i]);
+        struct zt_ledger_batch_info bi;
+        pthread_mutex_lock(&c->mu);
+        rc = zt_ledger_batch_info(c->l, ids[i], &bi);
+        if (!rc && bi.state == ZT_BATCH_PENDING && !(rc = zt_ledger_batch_sign(c->l, ids[i], &c->dom, c->key, NULL))) {
+            r.n_signed++;
+            atomic_fetch_add_explicit(&c->batches_signed, 1, memory_order_relaxed);
+        }
+        if (!rc && !(rc = zt_ledger_batch_export(c->l, ids[i], &c->dom, path))) {
+            r.n_exported++;
+            atomic_fetch_add_explicit(&c->batches_exported, 1, memory_order_relaxed);
+            zt_log(ZT_LOG_INFO, "ledger_batch_exported", "batch=%lld file=%s", (long long)ids[i], path);
+        }
+        pthread_mutex_unlock(&c->mu);
+    }
+    if (r.n_waiting)
+        zt_log(ZT_LOG_WARN, "ledger_batches_unsigned",
+               "batches=%zu reason=no payout key (chain.payout_passphrase_env names no set variable)", r.n_waiting);
+out:
+    if (rc) {
+        atomic_fetch_add_explicit(&c->rounds_failed, 1, memory_order_relaxed);
+        zt_log(ZT_LOG_ERROR, "ledger_payout_round_failed", "error=%s", zt_strerror(rc));
+        return rc;
+    }
+    *out = r;
+    return 0;
+}
+
+static void *payout_loop(void *ud)
+{
+    struct zt_chain *c = ud;
+    pthread_mutex_lock(&c->loop_mu);
+    while (!c->stop) {
+        pthread_mutex_unlock(&c->loop_mu);
+        struct zt_chain_round r;
+        zt_ignore(zt_chain_payout_round(c, zt_time_real_ms(), &r)); /* logged */
+        pthread_mutex_lock(&c->loop_mu);
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        int64_t ns = (int64_t)ts.tv_nsec + (c->interval_ms % 1000) * 1000000;
+        ts.tv_sec += (time_t)(c->interval_ms / 1000 + ns / 1000000000);
+        ts.tv_nsec = (long)(ns % 1000000000);
+        while (!c->stop && pthread_cond_timedwait(&c->cond, &c->loop_mu, &ts) != ETIMEDOUT) {
+        }
+    }
+    pthread_mutex_unlock(&c->loop_mu);
+    return NULL;
+}
+
+int zt_chain_payouts_start(struct zt_chain *c, struct zt_buf *err)
+{
+    if (!c || c->running) return ZT_EINVAL;
+    const char *pass = c->pass_env[0] ? getenv(c->pass_env) : NULL;
+    if (pass && pass[0]) {
+        int rc = zt_payout_key_load(c->key_path, pass, strlen(pass), &c->key);
+        if (rc) {
+            zt_buf_sayf(err, "chain.payout_key_file %s: %s", c->key_path,
+                        rc == ZT_ECRYPTO ? "wrong passphrase or altered file"
+                        : rc == ZT_EPERM ? "readable by others (chmod 600)"
+                                         : zt_strerror(rc));
+            return rc;
+        }
+    } else {
+        zt_log(ZT_LOG_WARN, "ledger_no_payout_key",
+               "payout batches are built but not signed: set chain.payout_passphrase_env to a variable holding "
+               "the passphrase of chain.payout_key_file");
+    }
+    c->stop = false;
+    if (pthread_create(&c->thread, NULL, payout_loop, c) != 0) {
+        zt_payout_key_free(c->key);
+        c->key = NULL;
+        return ZT_ENOMEM;
+    }
+    c->running = true;
+    return 0;
+}
+
+bool zt_chain_stake_admit(void *ud, const char *node_id)
+{
+    struct zt_chain *c = ud;
+    if (!c || !node_id) return false;
+    if (c->prices.min_stake == 0) return true;
+    bool ok = false;
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (const char *p = node_id; *p; p++) h = (h ^ (uint8_t)*p) * 16777619u;
+    struct stake_memo *m = &c->memo[h % STAKE_MEMO];
+    size_t len = strlen(node_id);
+    int64_t now = (int64_t)(zt_time_mono_ns() / 1000000);
+    pthread_mutex_lock(&c->mu);
+    if (m->gen == c->gen && m->until_ms > now && strcmp(m->node, node_id) == 0) {
+        ok = m->ok;
+        pthread_mutex_unlock(&c->mu);
+        return ok;
+    }
+    int rc = zt_ledger_stake_ok(c->l, &c->prices, node_id, &ok);
+    if (!rc && len < sizeof m->node) {
+        memcpy(m->node, node_id, len + 1);
+        m->ok = ok;
+        m->gen = c->gen;
+        m->until_ms = now + STAKE_TTL_MS;
+    }
+    pthread_mutex_unlock(&c->mu);
+    if (rc) zt_log(ZT_LOG_WARN, "ledger_stake_unknown", "node=%s error=%s", node_id, zt_strerror(rc));
+    return !rc && ok;
+}
+
+void zt_chain_slash_job(void *ud, const char *job_id, const char *worker)
+{
+    struct zt_chain *c = ud;
+    if (!c || !job_id || !worker) return;
+    struct zt_ledger_slash_result r;
+    pthread_mutex_lock(&c->mu);
+    int rc = zt_ledger_penalize(c->l, job_id, worker, c->prices.slash_amount, NULL, 0, &r);
+    c->gen++; /* the stake moved */
+    if (!rc && !r.replayed && zt_u128_add(c->slashed, r.slashed, &c->slashed)) c->slashed = ZT_U128_MAX;
+    pthread_mutex_unlock(&c->mu);
+    if (rc) {
+        zt_log(ZT_LOG_ERROR, "ledger_slash_failed", "job=%s node=%s error=%s", job_id, worker, zt_strerror(rc));
+        return;
+    }
+    if (r.replayed) return;
+    atomic_fetch_add_explicit(&c->slashes, 1, memory_order_relaxed);
+    char ss[ZT_U128_STR_LEN], cs[ZT_U128_STR_LEN];
+    zt_u128_format(r.slashed, ss);
+    zt_u128_format(r.clawed_back, cs);
+    zt_log(ZT_LOG_WARN, "ledger_slashed", "job=%s node=%s slashed=%s clawed_back=%s", job_id, worker, ss, cs);
 }

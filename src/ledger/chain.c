@@ -106,10 +106,13 @@ int zt_ledger_stake_ok(struct zt_ledger *l, const struct zt_ledger_prices *p, co
         *ok = true;
         return 0;
     }
-    int64_t id;
-    struct zt_ledger_bal b;
-    int rc = zt_ledger_account(l, ZT_LEDGER_STAKE, node_id, NULL, &id);
-    if (!rc) rc = zt_ledger_balance(l, id, &b);
+    if (!zt__ledger_printable_id(node_id, ZT_LEDGER_KEY_MAX)) return ZT_EINVAL;
+    struct zt_ledger_bal b = {0};
+    int rc = zt__ledger_find_balance(l, ZT_LEDGER_STAKE, node_id, &b); /* read-only: placement calls it */
+    if (rc == ZT_ENOTFOUND) { /* never staked */
+        rc = 0;
+        b.mag = 0;
+    }
     if (rc) return rc;
     *ok = !b.neg && b.mag >= p->min_stake;
     return 0;

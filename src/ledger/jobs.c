@@ -191,13 +191,13 @@ int zt_ledger_stake(struct zt_ledger *l, const char *key, const char *node_id, z
 int zt_ledger_slash(struct zt_ledger *l, const char *job_id, const char *node_id, zt_u128 amount,
                     const int64_t *verifiers, size_t n_verifiers)
 {
-    if (!l || !job_ok(job_id) || !verifiers || n_verifiers == 0 || n_verifiers > 16) return ZT_EINVAL;
+    if (!l || !job_ok(job_id) || (n_verifiers && !verifiers) || n_verifiers > 16) return ZT_EINVAL;
     int64_t stake;
     int rc = zt_ledger_account(l, ZT_LEDGER_STAKE, node_id, NULL, &stake);
     if (rc) return rc;
     struct zt_ledger_entry e[18];
     size_t n = 0;
-    zt_u128 share = amount / n_verifiers, rem = amount % n_verifiers;
+    zt_u128 share = n_verifiers ? amount / n_verifiers : 0, rem = n_verifiers ? amount % n_verifiers : amount;
     e[n++] = (struct zt_ledger_entry){stake, amount, false};
     if (share)
         for (size_t i = 0; i < n_verifiers; i++) e[n++] = (struct zt_ledger_entry){verifiers[i], share, true};
@@ -219,4 +219,136 @@ int zt_ledger_escrow(struct zt_ledger *l, const char *job_id, int64_t *user, zt_
     *amount = a;
     *state = s;
     return 0;
+}
+
+int zt_ledger_stake_deposit(struct zt_ledger *l, const char *key, const char *node_id, zt_u128 amount,
+                            bool *replayed)
+{
+    if (!l || !key || amount == 0) return ZT_EINVAL;
+    char k[ZT_LEDGER_KEY_MAX + 1];
+    int n = snprintf(k, sizeof k, "stake:%s", key);
+    if (n < 0 || (size_t)n >= sizeof k) return ZT_EINVAL;
+    int64_t stake;
+    int rc = zt_ledger_account(l, ZT_LEDGER_STAKE, node_id, NULL, &stake);
+    if (rc) return rc;
+    return zt_ledger_mint(l, k, stake, amount, NULL, replayed);
+}
+
+int zt_ledger_set_wallet(struct zt_ledger *l, const char *node_id, const char *address)
+{
+    int64_t id;
+    if (!address) return ZT_EINVAL;
+    return zt_ledger_account(l, ZT_LEDGER_PROVIDER, node_id, address, &id);
+}
+
+/* ---- a confirmed mismatch: slash the stake, claw back the unpaid earning --------- */
+
+struct penalize_args {
+    struct zt_ledger *l;
+    const char *job, *node;
+    zt_u128 amount;
+    const int64_t *verifiers;
+    size_t n_verifiers;
+    struct zt_ledger_slash_result r;
+};
+
+/* the job's earning when no batch holds it yet: ZT_ENOTFOUND otherwise */
+static int unpaid_earning(struct zt_store *st, const char *job, int64_t *id, int64_t *provider, zt_u128 *amount)
+{
+    struct zt_store_stmt *q = NULL;
+    int rc = zt_store_prepare(st,
+                              "SELECT e.id, e.provider_id, e.amount FROM ledger_earnings e WHERE e.job_id = ? AND"
+                              " NOT EXISTS (SELECT 1 FROM ledger_batch_items b WHERE b.earning_id = e.id)",
+                              &q);
+    if (rc) return rc;
+    const char *s;
+    size_t n;
+    if (!(rc = zt_store_bind_text(q, 1, job, SIZE_MAX)) && !(rc = zt__ledger_row(q)) &&
+        !(rc = zt_store_column_i64(q, 0, id)) && !(rc = zt_store_column_i64(q, 1, provider)) &&
+        !(rc = zt_store_column_text(q, 2, &s, &n)) && zt_u128_parse(s, n, amount))
+        rc = ZT_EIO;
+    zt_store_stmt_free(q);
+    return rc;
+}
+
+static int penalize_body(struct zt_store *st, void *ud)
+{
+    struct penalize_args *a = ud;
+    struct zt_ledger *l = a->l;
+    char key[ZT_LEDGER_KEY_MAX + 1];
+    job_key(key, sizeof key, "slash", a->job);
+    a->r = (struct zt_ledger_slash_result){0};
+    /* done before (the slash's key, or the clawback's alone when the stake was empty) */
+    struct zt_store_stmt *q = l->q_tx_get;
+    char ckey[ZT_LEDGER_KEY_MAX + 1];
+    job_key(ckey, sizeof ckey, "clawback", a->job);
+    for (int i = 0; i < 2; i++) {
+        int rc = zt_store_bind_text(q, 1, i ? ckey : key, SIZE_MAX);
+        if (!rc) rc = zt__ledger_row(q);
+        zt_store_reset(q);
+        if (!rc) {
+            a->r.replayed = true;
+            return 0;
+        }
+        if (rc != ZT_ENOTFOUND) return rc;
+    }
+    /* the stake: at most what it holds */
+    int64_t stake;
+    struct zt_ledger_bal sb;
+    int rc = zt_ledger_account(l, ZT_LEDGER_STAKE, a->node, NULL, &stake);
+    if (!rc) rc = zt__ledger_get_bal(l, stake, NULL, &sb);
+    if (rc) return rc;
+    zt_u128 take = sb.neg ? 0 : sb.mag < a->amount ? sb.mag : a->amount;
+    if (take) {
+        struct zt_ledger_entry e[18];
+        size_t n = 0;
+        zt_u128 share = a->n_verifiers ? take / a->n_verifiers : 0;
+        zt_u128 rem = a->n_verifiers ? take % a->n_verifiers : take;
+        e[n++] = (struct zt_ledger_entry){stake, take, false};
+        if (share)
+            for (size_t i = 0; i < a->n_verifiers; i++) e[n++] = (struct zt_ledger_entry){a->verifiers[i], share, true};
+        if (rem) e[n++] = (struct zt_ledger_entry){l->treasury_id, rem, true};
+        int64_t tx;
+        bool rep;
+        if ((rc = zt__ledger_check_body(key, "slash", false, e, n, n)) ||
+            (rc = zt__ledger_post_tx(l, key, "slash", false, e, n, &tx, &rep)))
+            return rc;
+        a->r.slashed = take;
+    }
+    /* the earning not yet paid out goes back to the job's payer */
+    int64_t eid, prov, user;
+    zt_u128 earned, reserved;
+    int state;
+    rc = unpaid_earning(st, a->job, &eid, &prov, &earned);
+    if (rc == ZT_ENOTFOUND) return 0;
+    if (rc) return rc;
+    if ((rc = esc_get(l, a->job, &user, &reserved, &state))) return rc == ZT_ENOTFOUND ? ZT_EIO : rc;
+    struct zt_ledger_bal pb;
+    if ((rc = zt__ledger_get_bal(l, prov, NULL, &pb))) return rc;
+    if (pb.neg || pb.mag < earned) return 0; /* spent (staked) meanwhile: the stake's slash stands alone */
+    struct zt_ledger_entry c[2] = {{prov, earned, false}, {user, earned, true}};
+    int64_t tx;
+    bool rep;
+    if ((rc = zt__ledger_check_body(ckey, "clawback", false, c, 2, 2)) ||
+        (rc = zt__ledger_post_tx(l, ckey, "clawback", false, c, 2, &tx, &rep)))
+        return rc;
+    struct zt_store_stmt *d = NULL;
+    if ((rc = zt_store_prepare(st, "DELETE FROM ledger_earnings WHERE id = ?", &d))) return rc;
+    if (!(rc = zt_store_bind_i64(d, 1, eid))) rc = zt__ledger_run(d);
+    zt_store_stmt_free(d);
+    if (!rc) a->r.clawed_back = earned;
+    return rc;
+}
+
+int zt_ledger_penalize(struct zt_ledger *l, const char *job_id, const char *node_id, zt_u128 amount,
+                       const int64_t *verifiers, size_t n_verifiers, struct zt_ledger_slash_result *out)
+{
+    if (!l || !job_ok(job_id) || !zt__ledger_printable_id(node_id, ZT_LEDGER_KEY_MAX) ||
+        (n_verifiers && !verifiers) || n_verifiers > 16)
+        return ZT_EINVAL;
+    struct penalize_args a = {.l = l, .job = job_id, .node = node_id, .amount = amount, .verifiers = verifiers,
+                              .n_verifiers = n_verifiers};
+    int rc = zt_store_tx(l->st, penalize_body, &a);
+    if (!rc && out) *out = a.r;
+    return rc;
 }

@@ -35,6 +35,12 @@ int zt__ledger_post_tx(struct zt_ledger *l, const char *key, const char *memo, b
                        const struct zt_ledger_entry *e, size_t n, int64_t *tx_id, bool *replayed);
 /* write n bytes to path atomically: a temporary file beside it (mode),
  * fsync, rename, fsync of the directory */
+/* the balance of (kind, owner) without creating the account (read-only;
+ * ZT_ENOTFOUND when it has none); owner already canonical */
+int zt__ledger_find_balance(struct zt_ledger *l, enum zt_ledger_kind kind, const char *owner,
+                            struct zt_ledger_bal *out);
+/* inside a transaction: batch id's row (ZT_ENOTFOUND) */
+int zt__ledger_batch_read(struct zt_store *st, int64_t id, struct zt_ledger_batch_info *o);
 int zt__ledger_write_file(const char *path, const void *p, size_t n, unsigned mode);
 
 #endif

@@ -58,7 +58,7 @@ int zt__ledger_write_file(const char *path, const void *p, size_t n, unsigned mo
 
 /* ---- reading a batch ---------------------------------------------------------------- */
 
-static int read_info(struct zt_store *st, int64_t id, struct zt_ledger_batch_info *o)
+int zt__ledger_batch_read(struct zt_store *st, int64_t id, struct zt_ledger_batch_info *o)
 {
     struct zt_store_stmt *q = NULL;
     int rc = zt_store_prepare(st, "SELECT root, n_leaves, total, state, created, sig, tx_ref FROM ledger_batches"
@@ -111,7 +111,7 @@ struct info_args {
 static int info_body(struct zt_store *st, void *ud)
 {
     struct info_args *a = ud;
-    return read_info(st, a->id, a->o);
+    return zt__ledger_batch_read(st, a->id, a->o);
 }
 
 int zt_ledger_batch_info(struct zt_ledger *l, int64_t batch_id, struct zt_ledger_batch_info *out)
@@ -137,7 +137,7 @@ static int sign_body(struct zt_store *st, void *ud)
 {
     struct sign_args *a = ud;
     struct zt_ledger_batch_info o;
-    int rc = read_info(st, a->id, &o);
+    int rc = zt__ledger_batch_read(st, a->id, &o);
     if (rc) return rc;
     if (o.state != ZT_BATCH_PENDING) {
         if (!o.has_sig) return ZT_EIO;
@@ -262,7 +262,7 @@ static int json_body(struct zt_store *st, void *ud)
 {
     struct json_args *a = ud;
     struct zt_ledger_batch_info o;
-    int rc = read_info(st, a->id, &o);
+    int rc = zt__ledger_batch_read(st, a->id, &o);
     if (rc) return rc;
     if (!o.has_sig) return ZT_EPERM; /* pending: sign it first */
     char root[67], sig[2 * ZT_EIP712_SIG_LEN + 3], contract[43], total[ZT_U128_STR_LEN], sep[67], sh[67], dg[67];
@@ -334,7 +334,7 @@ static int move_body(struct zt_store *st, void *ud)
 {
     struct move_args *a = ud;
     struct zt_ledger_batch_info o;
-    int rc = read_info(st, a->id, &o);
+    int rc = zt__ledger_batch_read(st, a->id, &o);
     if (rc) return rc;
     if (o.state >= a->to) return 0;
     if (o.state != a->from) return ZT_EPERM;

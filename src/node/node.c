@@ -365,9 +365,14 @@ static int build_orchestrator(struct zt_node *n, struct zt_buf *err)
         return rc;
     }
     if ((cfg->chain.enabled && (rc = zt_chain_open(cfg, &n->chain, err)) != 0) ||
-        (rc = zt_chain_register_metrics(n->chain, n->metrics)) != 0) {
+        (rc = zt_chain_register_metrics(n->chain, n->metrics)) != 0 ||
+        (n->chain && (rc = zt_chain_payouts_start(n->chain, err)) != 0)) {
         zt_ignore(zt_buf_appendf(err, " (chain.enabled: the ledger)"));
         return rc;
+    }
+    if (n->chain) { /* the stake gate, and the slash of a confirmed mismatch */
+        zt_sched_set_admit(n->sched, zt_chain_stake_admit, n->chain);
+        zt_sched_set_on_rejected(n->sched, zt_chain_slash_job, n->chain);
     }
     zt__route_set_chain(n->route, n->chain);
     zt__route_set_orch(n->route, n->orch);

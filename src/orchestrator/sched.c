@@ -60,6 +60,10 @@ struct zt_sched {
     struct zt_sched_event *pend; /* events waiting for the next pump */
     size_t n_pend, cap_pend;
     struct zt_store_stmt *q_ins, *q_move, *q_get;
+    zt_sched_admit_fn admit; /* the node's extra gate (the ledger's stake), or NULL */
+    void *admit_ud;
+    zt_sched_verdict_fn on_rejected; /* the node's hook on a confirmed mismatch (the ledger's slash), or NULL */
+    void *on_rejected_ud;
 };
 
 static const char *const STATE_NAME[] = {"queued", "assigned", "running", "done", "failed", "verified"};
@@ -348,6 +352,30 @@ static bool fits(const struct orch_node *n, const struct orch_job *j)
     return true;
 }
 
+/* The node's extra gate (zt_sched_set_admit): the ledger's stake. */
+static bool admitted(const struct zt_sched *s, const struct orch_node *n)
+{
+    return !s->admit || s->admit(s->admit_ud, n->id);
+}
+
+void zt_sched_set_admit(struct zt_sched *s, zt_sched_admit_fn fn, void *ud)
+{
+    if (!s) return;
+    pthread_mutex_lock(&s->r->mu);
+    s->admit = fn;
+    s->admit_ud = ud;
+    pthread_mutex_unlock(&s->r->mu);
+}
+
+void zt_sched_set_on_rejected(struct zt_sched *s, zt_sched_verdict_fn fn, void *ud)
+{
+    if (!s) return;
+    pthread_mutex_lock(&s->r->mu);
+    s->on_rejected = fn;
+    s->on_rejected_ud = ud;
+    pthread_mutex_unlock(&s->r->mu);
+}
+
 /* The score of docs/internals/orchestrator.md ("Placement"). */
 static double score(const struct zt_sched *s, const struct orch_node *n, const struct orch_job *j, double rep,
                     uint32_t free)
@@ -376,7 +404,9 @@ static struct orch_node *pick(struct zt_sched *s, const struct orch_job *j, int6
     for (k = 0; k < m->n; k++, i = i + 1 == m->n ? 0 : i + 1) {
         struct orch_node *n = m->nodes[i];
         uint32_t free = orch_node_free_slots(n);
-        if (!free || !fits(n, j) || n->state != ZT_NODE_LIVE || n->banned || n->quarantine_until > now) continue;
+        if (!free || !fits(n, j) || n->state != ZT_NODE_LIVE || n->banned || n->quarantine_until > now ||
+            !admitted(s, n))
+            continue;
         double rep = orch_node_rep_cached(r, n, now);
         if (rep < r->o.rep_threshold) continue;
         /* a measured worker that cannot finish before the deadline */
@@ -397,7 +427,7 @@ static bool servable(const struct zt_sched *s, const struct orch_job *j, int64_t
 {
     const struct orch_model *m = j->model;
     for (size_t i = 0; i < m->n; i++)
-        if (orch_node_eligible(s->r, m->nodes[i], now) && fits(m->nodes[i], j)) return true;
+        if (orch_node_eligible(s->r, m->nodes[i], now) && fits(m->nodes[i], j) && admitted(s, m->nodes[i])) return true;
     return false;
 }
 
@@ -860,7 +890,7 @@ out:
 
 /* A finished job (done) from the store, moved to `to`. */
 static int finished_move(struct zt_sched *s, const char *job_id, enum zt_job_state to, enum zt_outcome o,
-                         int64_t now)
+                         int64_t now, char worker[static ZT_IDENTITY_ID_SIZE])
 {
     struct orch_job t;
     struct row w;
@@ -877,6 +907,7 @@ static int finished_move(struct zt_sched *s, const char *job_id, enum zt_job_sta
     t.updated = now;
     if (to == ZT_JOB_STATE_FAILED) zt_strlcpy(t.reason, "verification_mismatch", sizeof t.reason);
     if ((rc = job_write(s, &t, w.worker[0] ? w.worker : NULL, from)) != 0) return rc;
+    zt_strlcpy(worker, w.worker, ZT_IDENTITY_ID_SIZE);
     struct orch_node *n = w.worker[0] ? orch_node_find(s->r, w.worker) : NULL;
     if (n) rc = orch_node_report(s->r, n, o, now);
     return rc;
@@ -888,9 +919,14 @@ static int finished_verdict(struct zt_sched *s, const char *job_id, enum zt_job_
                             int64_t now_ms)
 {
     if (!s || !job_id) return ZT_EINVAL;
+    char worker[ZT_IDENTITY_ID_SIZE] = "";
     pthread_mutex_lock(&s->r->mu);
-    int rc = orch_map_get(&s->jobs, job_id) ? ZT_EINVAL : finished_move(s, job_id, to, o, now_ms);
+    int rc = orch_map_get(&s->jobs, job_id) ? ZT_EINVAL : finished_move(s, job_id, to, o, now_ms, worker);
+    zt_sched_verdict_fn hook = s->on_rejected;
+    void *hook_ud = s->on_rejected_ud;
     pthread_mutex_unlock(&s->r->mu);
+    /* a confirmed mismatch: the node's hook (the ledger's slash), outside the lock */
+    if (!rc && to == ZT_JOB_STATE_FAILED && hook && worker[0]) hook(hook_ud, job_id, worker);
     return rc;
 }
 

@@ -86,8 +86,9 @@ def doc_path_matches(doc_path, src_path):
     if re.search(r"/[A-Z][A-Z_]*(/|$)", doc_path):  # /v1/features/NAME: a placeholder segment
         pat = re.sub(r"[A-Z][A-Z_]*", "[a-z0-9_-]+", re.escape(doc_path).replace("\\/", "/"))
         return re.fullmatch(pat, src_path) is not None
-    if "{" in doc_path and src_path.endswith("/"):
-        return doc_path.startswith(src_path) and "/" not in doc_path[len(src_path):].strip("/")
+    if "{" in doc_path and src_path.endswith("/"):  # one {param} segment or more (/v1/rewards/proofs/{batch}/{address})
+        rest = doc_path[len(src_path):] if doc_path.startswith(src_path) else ""
+        return bool(rest) and all(re.fullmatch(r"\{[a-z_]+\}", seg) for seg in rest.split("/"))
     return False
 
 

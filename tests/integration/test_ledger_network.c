@@ -15,7 +15,18 @@
  *    /v1/admin/ledger/deposit mints once per key (admin only; a replay
  *    mints nothing, another body under the key is 409);
  *  - `zentalk ledger balance|deposit|audit` on the gateway's database
- *    agree (a deposit once per key, the audit clean).
+ *    agree (a deposit once per key, the audit clean);
+ *  - the stake gate: an unstaked worker, then one a base unit short of
+ *    chain.min_stake, is given no job; a stake deposit lets it work;
+ *  - payouts: the worker's wallet (admin only), a payout round (batch 1
+ *    built, signed with the key `zentalk payouts keygen` made, exported,
+ *    once), GET /v1/payouts, the proof of /v1/rewards/proofs/1/WALLET
+ *    verifying against the root whose EIP-712 signature recovers to the
+ *    key, /v1/rewards' history (settle, payout; the stake's), `zentalk
+ *    ledger history`, `zentalk payouts list|export|confirm` (the export
+ *    the same bytes as the node's file), the payout metrics;
+ *  - a slash of the stake on the paid job, seen in /v1/rewards and
+ *    `zentalk ledger history stake:NODE`.
  * Usage: test_ledger_network PATH/zentalk-node PATH/zentalk */
 #define _GNU_SOURCE
 #include "harness.h"
@@ -29,12 +40,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "zentalk/zt_file.h"
 #include "zentalk/zt_hex.h"
 #include "zentalk/zt_keccak.h"
 #include "zentalk/zt_ledger.h"
 #include "zentalk/zt_store.h"
 #include "zentalk/zt_str.h"
 #include "zentalk/zt_time.h"
+#include "zentalk/zt_wallet.h"
 
 #define SECRET "ledger-network-secret-abcdefghijklmnopqrstuvwxyz"
 /* the web3.js docs' example key (as test_wallet_api) and its address */
@@ -47,13 +60,22 @@ static char cfg_dir[256];
 static struct node gw, wk;
 static char wk_id[64];
 
+#define WK_WALLET "0x00000000000000000000000000000000000000aa"
+#define PASS_VAR "ZT_TEST_PAYOUT_PASS"
+static char key_env[400], key_addr[43];
 static const char *const gw_env[] = {"ZENTALK_CHAIN_ENABLED=true",
-                                                                          "ZENTALK_ENCRYPTION_JWT_SECRET=" SECRET,
+                                     "ZENTALK_ENCRYPTION_JWT_SECRET=" SECRET,
                                      "ZENTALK_CHAIN_RPC_URL=http://127.0.0.1:9",
                                      "ZENTALK_CHAIN_WALLET_ADDRESS=0x0000000000000000000000000000000000000001",
                                      "ZENTALK_CHAIN_PRICE_PROMPT_PER_1K=1",
                                      "ZENTALK_CHAIN_PRICE_COMPLETION_PER_1K=2",
                                      "ZENTALK_CHAIN_ORCHESTRATOR_FEE_BPS=1000",
+                                     /* payouts: due at once, any amount, signed with the key of group_setup */
+                                     "ZENTALK_CHAIN_DISPUTE_WINDOW_S=0",
+                                     "ZENTALK_CHAIN_MIN_PAYOUT=0.000000000000000001",
+                                     "ZENTALK_CHAIN_PAYOUT_PASSPHRASE_ENV=" PASS_VAR,
+                                     PASS_VAR "=correct horse battery staple",
+                                     key_env,
                                      NULL};
 static const char *const wk_env[] = {"ZENTALK_NODE_HEARTBEAT_INTERVAL_MS=300", NULL};
 
@@ -69,6 +91,18 @@ static int group_setup(void **state)
              model_path);
     put_file(cfg_dir, "models.yaml", yaml);
     put_file(cfg_dir, "gpu-pool.yaml", "gpu_pool:\n  cpu_threads: 1\n  max_batch: 4\n");
+    /* the payout key, made as an operator makes it */
+    char key_path[300];
+    snprintf(key_path, sizeof key_path, "%s/payout.key", cfg_dir);
+    snprintf(key_env, sizeof key_env, "ZENTALK_CHAIN_PAYOUT_KEY_FILE=%s", key_path);
+    struct zt_buf out;
+    zt_buf_init(&out, 1 << 14);
+    const char *const kg_args[] = {"payouts", "keygen", "--passphrase-env", PASS_VAR, "--out", key_path, NULL};
+    const char *const kg_env[] = {PASS_VAR "=correct horse battery staple", NULL};
+    assert_int_equal(run_prog(cli_bin, kg_args, kg_env, NULL, &out, 0), 0);
+    assert_true(out.len > 42 && strncmp(zt_buf_str(&out), "0x", 2) == 0);
+    memcpy(key_addr, zt_buf_str(&out), 42);
+    zt_buf_deinit(&out);
     const char *const gargs[] = {"--roles", "gateway,orchestrator", NULL};
     node_spawn(&gw, gargs, gw_env, true, NULL);
     const char *const wargs[] = {"--config", cfg_dir, "--roles", "worker", "--join", gw.url, NULL};
@@ -210,14 +244,219 @@ static zt_u128 balance(struct books *b, enum zt_ledger_kind kind, const char *ow
     return x.mag;
 }
 
+
+static json_t *get_json(const char *path, const char *auth, long want)
+{
+    struct resp r;
+    http_auth(gw.port, "GET", path, auth, NULL, NULL, &r);
+    if (r.status != want) fail_msg("GET %s: %ld %s", path, r.status, zt_buf_str(&r.body));
+    json_t *j = resp_json(&r);
+    resp_free(&r);
+    return j;
+}
+
+static void get_error(const char *path, const char *auth, long status, const char *code)
+{
+    struct resp r;
+    http_auth(gw.port, "GET", path, auth, NULL, NULL, &r);
+    assert_error_json(&r, status, code);
+    resp_free(&r);
+}
+
+static void hex_bytes(const char *s, uint8_t *out, size_t n)
+{
+    assert_non_null(s);
+    assert_true(strncmp(s, "0x", 2) == 0 && strlen(s) == 2 + 2 * n);
+    assert_int_equal(zt_hex_decode_str(out, n, s + 2, ZT_HEX_LOWER), 0);
+}
+
+/* the worker's earning through the payout path: its wallet, a payout round
+ * (batch built, signed, exported once), the batch over the routes, a proof
+ * that verifies against the signed root, the CLI's views and export, the
+ * metrics */
+static void check_payouts(struct books *b, zt_u128 cost, const char *admin, const char *alice)
+{
+    struct resp r;
+    char body[200], want[ZT_U128_STR_LEN], path[200];
+    zt_u128_format(cost, want);
+    /* the worker's payout wallet: an admin sets it, a user may not */
+    snprintf(body, sizeof body, "{\"node\":\"%s\",\"address\":\"%s\"}", wk_id, WK_WALLET);
+    http_auth(gw.port, "PUT", "/v1/rewards/wallet", alice, "application/json", body, &r);
+    assert_int_equal(r.status, 403);
+    resp_free(&r);
+    http_auth(gw.port, "PUT", "/v1/rewards/wallet", admin, "application/json", body, &r);
+    if (r.status != 200) fail_msg("wallet: %ld %s", r.status, zt_buf_str(&r.body));
+    resp_free(&r);
+    /* one round: the batch of the one earning, signed and exported; a second round has nothing to do */
+    json_t *j = post_json(gw.port, "/v1/admin/payouts/run", admin, NULL, 200);
+    assert_int_equal(json_integer_value(json_object_get(j, "batch")), 1);
+    assert_int_equal(json_integer_value(json_object_get(j, "leaves")), 1);
+    assert_int_equal(json_integer_value(json_object_get(j, "signed")), 1);
+    assert_int_equal(json_integer_value(json_object_get(j, "exported")), 1);
+    json_decref(j);
+    j = post_json(gw.port, "/v1/admin/payouts/run", admin, NULL, 200);
+    assert_true(json_is_null(json_object_get(j, "batch")));
+    assert_int_equal(json_integer_value(json_object_get(j, "signed")), 0);
+    assert_int_equal(json_integer_value(json_object_get(j, "exported")), 0);
+    json_decref(j);
+    /* GET /v1/payouts: an admin sees the batch; a user may not list */
+    j = get_json("/v1/payouts", admin, 200);
+    json_t *p0 = json_array_get(json_object_get(j, "payouts"), 0);
+    assert_int_equal(json_array_size(json_object_get(j, "payouts")), 1);
+    assert_string_equal(json_string_value(json_object_get(p0, "state")), "submitted");
+    assert_string_equal(json_string_value(json_object_get(p0, "total")), want);
+    assert_non_null(strstr(json_string_value(json_object_get(p0, "submission")), "batch-1.json"));
+    json_decref(j);
+    j = get_json("/v1/payouts?address=" WK_WALLET, admin, 200);
+    p0 = json_array_get(json_object_get(j, "payouts"), 0);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(p0, "leaf"), "amount")), want);
+    json_decref(j);
+    http_auth(gw.port, "GET", "/v1/payouts", alice, NULL, NULL, &r);
+    assert_int_equal(r.status, 403);
+    resp_free(&r);
+    /* the proof a claimant submits: its leaf hashes to leaf_hash, folds to the
+     * root, and the root's EIP-712 signature recovers to the payout key */
+    j = get_json("/v1/rewards/proofs/1/" WK_WALLET, alice, 200);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(j, "leaf"), "amount")), want);
+    uint8_t root[32], lh[32], mine[32], sig[65], proof[ZT_MERKLE_MAX_DEPTH][32], a20[20];
+    hex_bytes(json_string_value(json_object_get(j, "root")), root, 32);
+    hex_bytes(json_string_value(json_object_get(j, "leaf_hash")), lh, 32);
+    hex_bytes(json_string_value(json_object_get(j, "signature")), sig, 65);
+    hex_bytes(WK_WALLET, a20, 20);
+    zt_merkle_leaf((uint64_t)json_integer_value(json_object_get(json_object_get(j, "leaf"), "index")), a20, cost, mine);
+    assert_memory_equal(mine, lh, 32);
+    json_t *pa = json_object_get(j, "proof");
+    size_t pn = json_array_size(pa);
+    for (size_t i = 0; i < pn; i++) hex_bytes(json_string_value(json_array_get(pa, i)), proof[i], 32);
+    assert_true(zt_merkle_verify(root, lh, (const uint8_t(*)[32])proof, pn));
+    lh[0] ^= 1;
+    assert_false(zt_merkle_verify(root, lh, (const uint8_t(*)[32])proof, pn));
+    struct zt_eip712_domain d = {.name = ZT_PAYOUT_DOMAIN_NAME, .version = ZT_PAYOUT_DOMAIN_VERSION, .chain_id = 1};
+    uint8_t dom[32], sh[32], dg[32], who[20], want_who[20];
+    zt_eip712_domain_separator(&d, dom);
+    zt_payout_batch_hash(1, root, cost, 1, sh);
+    zt_eip712_digest(dom, sh, dg);
+    assert_int_equal(zt_wallet_recover(dg, sig, who), 0);
+    hex_bytes(key_addr, want_who, 20);
+    assert_memory_equal(who, want_who, 20);
+    json_decref(j);
+    get_error("/v1/rewards/proofs/1/0x0000000000000000000000000000000000000001", alice, 404, "not_found");
+    get_error("/v1/rewards/proofs/x/y", alice, 400, "invalid_request");
+    /* /v1/rewards: nothing unpaid now, the wallet, the history (payout, settle) */
+    snprintf(path, sizeof path, "/v1/rewards?node=%s", wk_id);
+    j = get_json(path, admin, 200);
+    assert_string_equal(json_string_value(json_object_get(j, "unpaid")), "0");
+    assert_string_equal(json_string_value(json_object_get(j, "wallet")), WK_WALLET);
+    json_t *h = json_object_get(j, "history");
+    assert_int_equal(json_array_size(h), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(h, 0), "memo")), "payout");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(h, 0), "direction")), "debit");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(h, 1), "memo")), "settle");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(h, 1), "amount")), want);
+    json_decref(j);
+    snprintf(path, sizeof path, "/v1/rewards?node=%s&account=stake&limit=1", wk_id);
+    j = get_json(path, admin, 200);
+    h = json_object_get(j, "history");
+    assert_int_equal(json_array_size(h), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(h, 0), "key")), "stake:s-2");
+    assert_true(json_integer_value(json_object_get(j, "next_before")) > 0);
+    json_decref(j);
+    snprintf(path, sizeof path, "/v1/rewards?node=%s&account=fees", wk_id);
+    get_error(path, admin, 400, "invalid_request");
+    /* the CLI: history, list, export (the node's bytes), confirm */
+    struct zt_buf out;
+    zt_buf_init(&out, 1 << 16);
+    const char *const hist_args[] = {"ledger", "history", wk_id, "--json", "--data-dir", gw.data_dir, NULL};
+    assert_int_equal(run_prog(cli_bin, hist_args, NULL, NULL, &out, 0), 0);
+    j = json_loads(zt_buf_str(&out), 0, NULL);
+    assert_non_null(j);
+    assert_int_equal(json_array_size(json_object_get(j, "entries")), 2);
+    const char *settle_key = json_string_value(json_object_get(json_array_get(json_object_get(j, "entries"), 1), "key"));
+    assert_true(strncmp(settle_key, "settle:", 7) == 0);
+    char job[ZT_LEDGER_JOB_MAX + 1];
+    zt_strlcpy(job, settle_key + 7, sizeof job);
+    json_decref(j);
+    zt_buf_reset(&out);
+    const char *const hist1_args[] = {"ledger", "history", wk_id, "--limit", "1", "--data-dir", gw.data_dir, NULL};
+    assert_int_equal(run_prog(cli_bin, hist1_args, NULL, NULL, &out, 0), 0);
+    assert_non_null(strstr(zt_buf_str(&out), "payout:1"));
+    assert_non_null(strstr(zt_buf_str(&out), "(more: --before"));
+    zt_buf_reset(&out);
+    const char *const list_args[] = {"payouts", "list", "--data-dir", gw.data_dir, NULL};
+    assert_int_equal(run_prog(cli_bin, list_args, NULL, NULL, &out, 0), 0);
+    assert_non_null(strstr(zt_buf_str(&out), "submitted"));
+    char exp_path[600], node_path[600];
+    snprintf(exp_path, sizeof exp_path, "%s/batch-copy.json", cfg_dir);
+    snprintf(node_path, sizeof node_path, "%s/payouts/batch-1.json", gw.data_dir);
+    const char *const exp_args[] = {"payouts", "export", "1", "--out", exp_path, "--data-dir", gw.data_dir, NULL};
+    assert_int_equal(run_prog(cli_bin, exp_args, NULL, NULL, &out, 0), 0);
+    struct zt_buf f1, f2;
+    zt_buf_init(&f1, 1 << 20);
+    zt_buf_init(&f2, 1 << 20);
+    assert_int_equal(zt_file_read_buf(exp_path, &f1), 0);
+    assert_int_equal(zt_file_read_buf(node_path, &f2), 0);
+    assert_true(f1.len > 0 && f1.len == f2.len && memcmp(f1.data, f2.data, f1.len) == 0);
+    zt_buf_deinit(&f1);
+    zt_buf_deinit(&f2);
+    const char *const conf_args[] = {"payouts", "confirm", "1", "--data-dir", gw.data_dir, NULL};
+    assert_int_equal(run_prog(cli_bin, conf_args, NULL, NULL, &out, 0), 0);
+    zt_buf_reset(&out);
+    assert_int_equal(run_prog(cli_bin, list_args, NULL, NULL, &out, 0), 0);
+    assert_non_null(strstr(zt_buf_str(&out), "confirmed"));
+    /* a cheater caught on this job after its earning was paid out: the
+     * stake is slashed (the penalty the scheduler's verdict applies), seen
+     * in /v1/rewards and `zentalk ledger history stake:NODE` */
+    struct zt_ledger_slash_result sr;
+    assert_int_equal(zt_ledger_penalize(b->l, job, wk_id, (zt_u128)1000000000000000000u * 10u, NULL, 0, &sr), 0);
+    assert_true(sr.slashed == (zt_u128)1000000000000000000u * 10u && sr.clawed_back == 0);
+    snprintf(path, sizeof path, "/v1/rewards?node=%s&account=stake", wk_id);
+    j = get_json(path, admin, 200);
+    assert_string_equal(json_string_value(json_object_get(j, "staked")), "90000000000000000000");
+    h = json_object_get(j, "history");
+    char slash_key[ZT_LEDGER_KEY_MAX + 1];
+    snprintf(slash_key, sizeof slash_key, "slash:%s", job);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(h, 0), "key")), slash_key);
+    json_decref(j);
+    char stake_acct[96];
+    snprintf(stake_acct, sizeof stake_acct, "stake:%s", wk_id);
+    zt_buf_reset(&out);
+    const char *const sh_args[] = {"ledger", "history", stake_acct, "--data-dir", gw.data_dir, NULL};
+    assert_int_equal(run_prog(cli_bin, sh_args, NULL, NULL, &out, 0), 0);
+    assert_non_null(strstr(zt_buf_str(&out), slash_key));
+    assert_non_null(strstr(zt_buf_str(&out), "-10000000000000000000 "));
+    zt_buf_deinit(&out);
+    assert_int_equal(metric_value(gw.port, "zentalk_ledger_payout_batches_total"), 1);
+    assert_int_equal(metric_value(gw.port, "zentalk_ledger_payout_batches_signed_total"), 1);
+    assert_int_equal(metric_value(gw.port, "zentalk_ledger_payout_batches_exported_total"), 1);
+}
+
 static void test_paid_chat(void **state)
 {
     (void)state;
     if (!model_path[0]) zt_skip("stories260K.gguf not found (tests/models)");
     for (int i = 0; i < 200 && live_workers() != 1; i++) zt_time_sleep_ms(100);
     assert_int_equal(live_workers(), 1);
-    /* an anonymous caller: nothing to pay from, 402 */
+    /* the stake gate: a worker with less than chain.min_stake (100 tokens)
+     * staked is given no job; an admin's stake deposit lets it work */
+    char admin0[1024];
+    jwt_bearer("ops", "admin", admin0, sizeof admin0);
     struct resp r;
+    chat(NULL, &r);
+    if (r.status == 200 || r.status == 402) fail_msg("an unstaked worker was given the job: %ld %s", r.status, zt_buf_str(&r.body));
+    resp_free(&r);
+    char stake_body[300];
+    snprintf(stake_body, sizeof stake_body, "{\"node\":\"%s\",\"amount\":\"99999999999999999999\",\"key\":\"s-1\"}", wk_id);
+    json_t *sj = post_json(gw.port, "/v1/admin/ledger/deposit", admin0, stake_body, 200);
+    assert_string_equal(json_string_value(json_object_get(sj, "staked")), "99999999999999999999");
+    json_decref(sj);
+    chat(NULL, &r); /* 1 base unit short */
+    if (r.status == 200 || r.status == 402) fail_msg("a worker short of its stake was given the job: %ld", r.status);
+    resp_free(&r);
+    snprintf(stake_body, sizeof stake_body, "{\"node\":\"%s\",\"amount\":\"1\",\"key\":\"s-2\"}", wk_id);
+    sj = post_json(gw.port, "/v1/admin/ledger/deposit", admin0, stake_body, 200);
+    assert_string_equal(json_string_value(json_object_get(sj, "staked")), "100000000000000000000");
+    json_decref(sj);
+    /* an anonymous caller: nothing to pay from, 402 */
     chat(NULL, &r);
     assert_error_json(&r, 402, "payment_required");
     resp_free(&r);
@@ -289,6 +528,7 @@ static void test_paid_chat(void **state)
     j = resp_json(&r);
     zt_u128_format(cost, want);
     assert_string_equal(json_string_value(json_object_get(j, "unpaid")), want);
+    assert_string_equal(json_string_value(json_object_get(j, "staked")), "100000000000000000000");
     json_decref(j);
     resp_free(&r);
     http_auth(gw.port, "GET", "/v1/rewards", admin, NULL, NULL, &r);
@@ -340,6 +580,7 @@ static void test_paid_chat(void **state)
     assert_int_equal(metric_value(gw.port, "zentalk_ledger_jobs_reserved_total"), 1);
     assert_int_equal(metric_value(gw.port, "zentalk_ledger_payments_refused_total"), 3);
     assert_int_equal(metric_value(gw.port, "zentalk_ledger_deposits_total"), 1);
+    check_payouts(&b, cost, admin, alice);
     char why[256];
     int rc = zt_ledger_audit(b.l, why, sizeof why);
     if (rc) fail_msg("audit: %s", why);

@@ -39,6 +39,7 @@
 #include "zentalk/zt_ledger.h"
 #include "zentalk/zt_log.h"
 #include "zentalk/zt_store.h"
+#include "zentalk/zt_time.h"
 #include "zentalk/zt_wallet.h"
 
 static char dir[256], dbpath[300];
@@ -1299,14 +1300,14 @@ static int crash_batches_forward(struct books *b)
  * (recovering to the payout key over the batch's digest) from signed on,
  * the export file with that signature from submitted on. Returns how many
  * are confirmed. */
-static int crash_check_batches(struct books *b)
+static int crash_check_batches_in(struct books *b, const struct zt_eip712_domain *d, const char *files)
 {
     struct zt_payout_key *k = crash_key();
     assert_non_null(k);
     uint8_t kaddr[20], dom[32];
     zt_payout_key_address(k, kaddr);
     zt_payout_key_free(k);
-    zt_eip712_domain_separator(&CRASH_DOMAIN, dom);
+    zt_eip712_domain_separator(d, dom);
     int confirmed = 0;
     for (int64_t id = 1;; id++) {
         struct zt_ledger_batch_info bi;
@@ -1324,7 +1325,7 @@ static int crash_check_batches(struct books *b)
         if (bi.state >= ZT_BATCH_SUBMITTED) {
             char path[400], sigh[2 * ZT_EIP712_SIG_LEN + 3] = "0x", *text;
             size_t len;
-            crash_batch_path(id, path, sizeof path);
+            snprintf(path, sizeof path, "%s/batch-%lld.json", files, (long long)id);
             assert_int_equal(zt_file_read(path, 1 << 24, &text, &len), 0);
             zt_hex_encode(sigh + 2, bi.sig, ZT_EIP712_SIG_LEN);
             assert_non_null(strstr(text, sigh));
@@ -1333,6 +1334,11 @@ static int crash_check_batches(struct books *b)
         confirmed += bi.state == ZT_BATCH_CONFIRMED;
     }
     return confirmed;
+}
+
+static int crash_check_batches(struct books *b)
+{
+    return crash_check_batches_in(b, &CRASH_DOMAIN, dir);
 }
 
 static void crash_child(unsigned seed)
@@ -1388,6 +1394,39 @@ static zt_u128 sum_text(struct zt_store *st, const char *sql)
     return t;
 }
 
+/* Run child(seed) in a process and SIGKILL it after us microseconds (it
+ * never exits on its own). */
+static void kill_child(void (*child)(unsigned), unsigned seed, unsigned us)
+{
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) child(seed);
+    usleep((useconds_t)us);
+    kill(pid, SIGKILL);
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    if (!WIFSIGNALED(status)) print_error("child exited %d before the kill\n", WEXITSTATUS(status));
+    assert_true(WIFSIGNALED(status));
+}
+
+/* After a kill: the audit holds, and no earning is lost or paid twice:
+ * every earning is either still on its provider's account or in exactly
+ * one batch, moved to payouts. */
+static void crash_check_books(struct books *b, zt_u128 *earned_out, zt_u128 *batched_out)
+{
+    audit_ok(b);
+    zt_u128 earned = sum_text(b->st, "SELECT amount FROM ledger_earnings");
+    zt_u128 batched = sum_text(b->st, "SELECT e.amount FROM ledger_earnings e JOIN ledger_batch_items i"
+                                      " ON i.earning_id = e.id");
+    zt_u128 held = sum_text(b->st, "SELECT balance FROM ledger_accounts WHERE kind = 2");
+    int64_t pay;
+    assert_int_equal(zt_ledger_system_account(b->l, ZT_LEDGER_PAYOUT, &pay), 0);
+    assert_true(bal(b, pay) == batched);
+    assert_true(held + batched == earned);
+    *earned_out = earned;
+    *batched_out = batched;
+}
+
 static void test_crash(void **state)
 {
     (void)state;
@@ -1398,30 +1437,10 @@ static void test_crash(void **state)
     int kills = soak && soak[0] == '1' ? 100 : 10;
     rng_state = 12345;
     for (int i = 0; i < kills; i++) {
-        pid_t pid = fork();
-        assert_true(pid >= 0);
-        if (pid == 0) crash_child((unsigned)i);
-        usleep((useconds_t)(20000 + rnd() % 150000));
-        kill(pid, SIGKILL);
-        int status;
-        assert_int_equal(waitpid(pid, &status, 0), pid);
-        if (!WIFSIGNALED(status)) print_error("child exited %d before the kill\n", WEXITSTATUS(status));
-        assert_true(WIFSIGNALED(status));
+        kill_child(crash_child, (unsigned)i, 20000 + (unsigned)(rnd() % 150000));
         struct books b;
         assert_int_equal(books_open(&b), 0);
-        audit_ok(&b);
-        /* no earning lost or paid twice: every earning is either still on
-         * its provider's account or in exactly one batch, moved to payouts */
-        zt_u128 earned = sum_text(b.st, "SELECT amount FROM ledger_earnings");
-        zt_u128 batched = sum_text(b.st, "SELECT e.amount FROM ledger_earnings e JOIN ledger_batch_items i"
-                                         " ON i.earning_id = e.id");
-        zt_u128 held = sum_text(b.st, "SELECT balance FROM ledger_accounts WHERE kind = 2");
-        int64_t pay;
-        assert_int_equal(zt_ledger_system_account(b.l, ZT_LEDGER_PAYOUT, &pay), 0);
-        assert_true(bal(&b, pay) == batched);
-        assert_true(held + batched == earned);
-        last_earned = earned;
-        last_batched = batched;
+        crash_check_books(&b, &last_earned, &last_batched);
         last_confirmed = crash_check_batches(&b);
         books_close(&b);
     }
@@ -1440,6 +1459,225 @@ static void test_crash(void **state)
     }
 }
 
+/* ---- reading the books: history, batch lists, wallets, penalties (both stores) ---- */
+
+static void test_reading(void **state)
+{
+    (void)state;
+    struct books b;
+    assert_int_equal(books_open(&b), 0);
+    char ua[43], pa[43];
+    addr_of(0x800, ua);
+    addr_of(0x801, pa);
+    int64_t user, prov, stake;
+    char got[43];
+    assert_int_equal(zt_ledger_account(b.l, ZT_LEDGER_USER, ua, NULL, &user), 0);
+    assert_int_equal(zt_ledger_account(b.l, ZT_LEDGER_PROVIDER, "p-1", NULL, &prov), 0);
+    assert_int_equal(zt_ledger_payout_address(b.l, "p-1", got), 0);
+    assert_string_equal(got, "");
+    assert_int_equal(zt_ledger_payout_address(b.l, "nobody", got), ZT_ENOTFOUND);
+    assert_int_equal(zt_ledger_set_wallet(b.l, "p-1", pa), 0);
+    assert_int_equal(zt_ledger_payout_address(b.l, "p-1", got), 0);
+    assert_string_equal(got, pa);
+    assert_int_equal(zt_ledger_mint(b.l, "m-1", user, 10000, NULL, NULL), 0);
+    for (int i = 0; i < 3; i++) {
+        char job[16];
+        snprintf(job, sizeof job, "r-%d", i);
+        assert_int_equal(zt_ledger_reserve(b.l, job, user, 1000), 0);
+        assert_int_equal(zt_ledger_settle(b.l, job, prov, 100 + (zt_u128)i, 10, 5), 0);
+    }
+    /* the user's history, newest first, two at a time */
+    struct zt_ledger_hist h[8];
+    size_t n;
+    assert_int_equal(zt_ledger_history(b.l, user, 0, h, 2, &n), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(h[0].key, "settle:r-2");
+    assert_true(h[0].credit && h[0].amount == 1000 - 102 - 10);
+    assert_string_equal(h[1].key, "reserve:r-2");
+    assert_true(!h[1].credit && h[1].amount == 1000);
+    assert_true(h[0].entry_id > h[1].entry_id);
+    assert_int_equal(zt_ledger_history(b.l, user, h[1].entry_id, h, 8, &n), 0);
+    assert_int_equal(n, 5); /* settle, reserve x2 and the mint */
+    assert_string_equal(h[4].key, "m-1");
+    assert_string_equal(h[4].memo, "mint");
+    assert_true(h[4].balance_after.mag == 10000);
+    json_t *j = zt_ledger_history_to_json(h, n);
+    assert_int_equal(json_array_size(j), 5);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(j, 4), "amount")), "10000");
+    json_decref(j);
+    assert_int_equal(zt_ledger_history(b.l, user, 0, h, 0, &n), ZT_EINVAL);
+    /* batches: none, then one; listed all and by the wallet, with its leaf */
+    struct zt_ledger_batch_info bi[4];
+    struct zt_ledger_leaf lv[4];
+    int64_t ids[4];
+    assert_int_equal(zt_ledger_batch_list(b.l, NULL, 0, bi, NULL, 4, &n), 0);
+    assert_int_equal(n, 0);
+    int64_t bid;
+    size_t nl;
+    assert_int_equal(zt_ledger_batch(b.l, 5, 1, 6, &bid, &nl), 0);
+    assert_int_equal(zt_ledger_batch_list(b.l, NULL, 0, bi, NULL, 4, &n), 0);
+    assert_int_equal(n, 1);
+    assert_true(bi[0].id == bid && bi[0].total == 303 && bi[0].state == ZT_BATCH_PENDING);
+    assert_int_equal(zt_ledger_batch_list(b.l, pa, 0, bi, lv, 4, &n), 0);
+    assert_int_equal(n, 1);
+    assert_true(lv[0].amount == 303 && lv[0].index == 0);
+    assert_int_equal(zt_ledger_batch_list(b.l, ua, 0, bi, lv, 4, &n), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(zt_ledger_batch_list(b.l, NULL, bid, bi, NULL, 4, &n), 0);
+    assert_int_equal(n, 0);
+    j = zt_ledger_batch_to_json(&bi[0], NULL);
+    json_decref(j);
+    /* unfinished until submitted */
+    assert_int_equal(zt_ledger_batch_unfinished(b.l, ids, 4, &n), 0);
+    assert_int_equal(n, 1);
+    assert_true(ids[0] == bid);
+    struct zt_payout_key *k = crash_key();
+    assert_non_null(k);
+    char path[400];
+    snprintf(path, sizeof path, "%s/reading-batch.json", dir);
+    assert_int_equal(zt_ledger_batch_sign(b.l, bid, &CRASH_DOMAIN, k, NULL), 0);
+    assert_int_equal(zt_ledger_batch_unfinished(b.l, ids, 4, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(zt_ledger_batch_export(b.l, bid, &CRASH_DOMAIN, path), 0);
+    assert_int_equal(zt_ledger_batch_unfinished(b.l, ids, 4, &n), 0);
+    assert_int_equal(n, 0);
+    zt_payout_key_free(k);
+    unlink(path);
+    /* a stake deposit once per key; a penalty: the stake slashed, the unpaid earning back */
+    bool rep = false;
+    assert_int_equal(zt_ledger_stake_deposit(b.l, "sk", "p-1", 50, &rep), 0);
+    assert_false(rep);
+    assert_int_equal(zt_ledger_stake_deposit(b.l, "sk", "p-1", 50, &rep), 0);
+    assert_true(rep);
+    assert_int_equal(zt_ledger_stake_deposit(b.l, "sk", "p-1", 51, &rep), ZT_EEXIST);
+    assert_int_equal(zt_ledger_account(b.l, ZT_LEDGER_STAKE, "p-1", NULL, &stake), 0);
+    assert_int_equal(zt_ledger_reserve(b.l, "r-9", user, 1000), 0);
+    assert_int_equal(zt_ledger_settle(b.l, "r-9", prov, 400, 10, 9), 0);
+    zt_u128 ub = bal(&b, user);
+    struct zt_ledger_slash_result r;
+    assert_int_equal(zt_ledger_penalize(b.l, "r-9", "p-1", 30, NULL, 0, &r), 0);
+    assert_true(r.slashed == 30 && r.clawed_back == 400 && !r.replayed);
+    assert_true(bal(&b, stake) == 20 && bal(&b, user) == ub + 400 && bal(&b, prov) == 0);
+    assert_int_equal(zt_ledger_penalize(b.l, "r-9", "p-1", 30, NULL, 0, &r), 0);
+    assert_true(r.replayed);
+    assert_int_equal(zt_ledger_batch(b.l, 100, 1, 101, &bid, &nl), ZT_ENOTFOUND); /* nothing left to pay */
+    audit_ok(&b);
+    books_close(&b);
+}
+
+/* ---- the node's payout loop, killed (zt_chain_payout_round) -------------------- */
+
+#define LOOP_PASS_VAR "ZT_TEST_LEDGER_LOOP_PASS"
+#define LOOP_USER "0x00000000000000000000000000000000000000cc"
+
+/* the node's books on the test's database, as chain.yaml would set them */
+static int loop_chain_open(struct zt_chain **c)
+{
+    static const char *const kv[][2] = {
+        {"database.sqlite_path", "ledger.db"},   {"chain.enabled", "true"},
+        {"chain.dispute_window_s", "0"},         {"chain.min_payout", "0.000000000000000001"},
+        {"chain.payout_chain_id", "5"},          {"chain.payout_passphrase_env", LOOP_PASS_VAR},
+        {"chain.price_prompt_per_1k", "0.000000000000001"}, {"chain.price_completion_per_1k", "0.000000000000002"},
+        {"chain.orchestrator_fee_bps", "1000"},
+    };
+    struct zt_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    int rc = zt_config_init_defaults(&cfg);
+    if (!rc) rc = zt_config_set(&cfg, "node.data_dir", dir, "test", NULL);
+    for (size_t i = 0; !rc && i < sizeof kv / sizeof kv[0]; i++) rc = zt_config_set(&cfg, kv[i][0], kv[i][1], "test", NULL);
+    if (!rc) rc = zt_chain_open(&cfg, c, NULL);
+    zt_config_deinit(&cfg);
+    return rc;
+}
+
+/* the child: the gateway's job path and payout rounds (the loop's thread
+ * running too), until killed */
+static void loop_child(unsigned seed)
+{
+    struct zt_chain *c = NULL;
+    if (setenv(LOOP_PASS_VAR, "pw", 1) || loop_chain_open(&c) || zt_chain_payouts_start(c, NULL)) _exit(3);
+    struct zt_ledger *l = zt_chain_lock(c);
+    for (int i = 0; i < 3; i++) {
+        char node[16], a[43];
+        snprintf(node, sizeof node, "node-%d", i);
+        addr_of(0x700u + (unsigned)i, a);
+        if (zt_ledger_set_wallet(l, node, a)) _exit(4);
+    }
+    zt_chain_unlock(c);
+    for (unsigned k = 0;; k++) {
+        char key[48], job[48], node[16];
+        snprintf(key, sizeof key, "dep-%u-%u", seed, k);
+        snprintf(job, sizeof job, "job-%u-%u", seed, k);
+        snprintf(node, sizeof node, "node-%u", k % 3);
+        if (zt_chain_deposit(c, key, LOOP_USER, 1000000, NULL)) _exit(5);
+        if (zt_chain_job_open(c, "wallet:" LOOP_USER, job, 10, 1, 16, NULL, 0)) _exit(6);
+        zt_chain_job_end(c, job, k % 5 != 4, node, 100 + k % 50, 10);
+        struct zt_chain_round r;
+        if (k % 7 == 6 && zt_chain_payout_round(c, zt_time_real_ms(), &r)) _exit(7);
+    }
+}
+
+static void test_crash_loop(void **state)
+{
+    (void)state;
+    if (pg_db[0]) return;
+    char key_path[400], files[400];
+    snprintf(key_path, sizeof key_path, "%s/payout.key", dir);
+    snprintf(files, sizeof files, "%s/payouts", dir);
+    struct zt_payout_key *k = crash_key();
+    assert_non_null(k);
+    assert_int_equal(zt_payout_key_save(k, key_path, "pw", 2, &FAST_KDF), 0);
+    zt_payout_key_free(k);
+    const char *soak = getenv("ZT_SOAK");
+    int kills = soak && soak[0] == '1' ? 50 : 6;
+    const struct zt_eip712_domain d = {.name = ZT_PAYOUT_DOMAIN_NAME, .version = ZT_PAYOUT_DOMAIN_VERSION,
+                                       .chain_id = 5};
+    zt_u128 earned = 0, batched = 0;
+    int submitted = 0;
+    rng_state = 777;
+    for (int i = 0; i < kills; i++) {
+        kill_child(loop_child, (unsigned)i, 60000 + (unsigned)(rnd() % 200000));
+        struct books b;
+        assert_int_equal(books_open(&b), 0);
+        crash_check_books(&b, &earned, &batched);
+        crash_check_batches_in(&b, &d, files);
+        books_close(&b);
+    }
+    /* a restarted node finishes what the killed one began: after one round
+     * every batch is submitted, each once, with its file */
+    struct zt_chain *c = NULL;
+    assert_int_equal(setenv(LOOP_PASS_VAR, "pw", 1), 0);
+    assert_int_equal(loop_chain_open(&c), 0);
+    assert_int_equal(zt_chain_payouts_start(c, NULL), 0);
+    struct zt_chain_round r;
+    assert_int_equal(zt_chain_payout_round(c, INT64_MAX / 2, &r), 0);
+    zt_chain_free(c);
+    struct books b;
+    assert_int_equal(books_open(&b), 0);
+    crash_check_books(&b, &earned, &batched);
+    crash_check_batches_in(&b, &d, files);
+    for (int64_t id = 1;; id++) {
+        struct zt_ledger_batch_info bi;
+        int rc = zt_ledger_batch_info(b.l, id, &bi);
+        if (rc == ZT_ENOTFOUND) break;
+        assert_int_equal(rc, 0);
+        assert_int_equal(bi.state, ZT_BATCH_SUBMITTED);
+        submitted++;
+        char path[500];
+        snprintf(path, sizeof path, "%s/batch-%lld.json", files, (long long)id);
+        unlink(path);
+        strncat(path, ".tmp", sizeof path - strlen(path) - 1);
+        unlink(path);
+    }
+    books_close(&b);
+    print_message("payout loop crash: %d kills; %d batches, each built, signed and exported once; earned %llu, "
+                  "batched %llu base units\n",
+                  kills, submitted, (unsigned long long)earned, (unsigned long long)batched);
+    assert_true(submitted > 0 && batched > 0);
+    unlink(key_path);
+    rmdir(files);
+}
+
 int main(void)
 {
     if (zt_test_sqlite_route_alloc() != 0) {
@@ -1451,14 +1689,15 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(test_u128),    T(test_post),    T(test_jobs),           T(test_property), T(test_threads),
         T(test_merkle),  T(test_batches), T(test_alloc_failures), T(test_crash),
-        T(test_eip712),  T(test_payout_key), T(test_batch_states), T(test_job_path),
+        T(test_eip712),  T(test_payout_key), T(test_batch_states), T(test_job_path), T(test_crash_loop),
+        T(test_reading),
     };
     int failures = cmocka_run_group_tests_name("ledger_sqlite", tests, NULL, NULL);
     /* the same books on a real PostgreSQL (issue 12 item 7) */
 #define P(f) cmocka_unit_test_setup_teardown(f, setup_pg, teardown)
     const struct CMUnitTest pg_tests[] = {
         P(test_post), P(test_jobs), P(test_property), P(test_threads), P(test_batches), P(test_batch_states),
-        P(test_job_path),
+        P(test_job_path), P(test_reading),
     };
     failures += zt_test_pg_run("ledger_postgres", pg_tests);
     return zt_test_exit(failures);

@@ -1,0 +1,60 @@
+/* json.c: the books as JSON for the routes and the CLI (zt_ledger.h):
+ * amounts are decimal strings of base units, hashes and signatures 0x hex. */
+#include <jansson.h>
+#include <string.h>
+
+#include "ledger_int.h"
+
+static void hex0x(char *out, const uint8_t *p, size_t n)
+{
+    out[0] = '0';
+    out[1] = 'x';
+    zt_hex_encode(out + 2, p, n);
+}
+
+static json_t *amount_json(zt_u128 v)
+{
+    char s[ZT_U128_STR_LEN];
+    zt_u128_format(v, s);
+    return json_string(s);
+}
+
+struct json_t *zt_ledger_history_to_json(const struct zt_ledger_hist *h, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < n; i++) {
+        char bal[ZT_U128_STR_LEN];
+        zt__ledger_bal_format(&h[i].balance_after, bal);
+        json_t *e = json_pack("{s:I,s:I,s:s,s:s,s:s,s:o,s:s}", "entry", (json_int_t)h[i].entry_id, "tx",
+                              (json_int_t)h[i].tx_id, "key", h[i].key, "memo", h[i].memo, "direction",
+                              h[i].credit ? "credit" : "debit", "amount", amount_json(h[i].amount),
+                              "balance_after", bal);
+        if (!e || json_array_append_new(a, e)) {
+            json_decref(a);
+            return NULL;
+        }
+    }
+    return a;
+}
+
+struct json_t *zt_ledger_batch_to_json(const struct zt_ledger_batch_info *b, const struct zt_ledger_leaf *leaf)
+{
+    char root[67], sig[2 * ZT_EIP712_SIG_LEN + 3] = "";
+    hex0x(root, b->root, 32);
+    if (b->has_sig) hex0x(sig, b->sig, ZT_EIP712_SIG_LEN);
+    json_t *j = json_pack("{s:I,s:s,s:s,s:o,s:I,s:I,s:s*,s:s*}", "batch", (json_int_t)b->id, "state",
+                          zt_ledger_batch_state_name(b->state), "root", root, "total", amount_json(b->total),
+                          "leaves", (json_int_t)b->n_leaves, "created_ms", (json_int_t)b->created_ms, "signature",
+                          b->has_sig ? sig : NULL, "submission", b->tx_ref[0] ? b->tx_ref : NULL);
+    if (j && leaf) {
+        char addr[43];
+        hex0x(addr, leaf->address, 20);
+        json_t *lj = json_pack("{s:I,s:s,s:o}", "index", (json_int_t)leaf->index, "address", addr, "amount",
+                               amount_json(leaf->amount));
+        if (!lj || json_object_set_new(j, "leaf", lj)) {
+            json_decref(j);
+            return NULL;
+        }
+    }
+    return j;
+}
