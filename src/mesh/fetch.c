@@ -238,7 +238,8 @@ static void pull_set(struct zt__pull *p, int state, int rc, const char *why)
     pthread_mutex_unlock(&m->mu);
 }
 
-/* The usable holder for chunk i with the fewest requests in flight, or -1
+/* The usable holder for chunk i with the fewest requests in flight (then
+ * the fewest good chunks), or -1
  * (*wait: one may be usable later). Under j->mu. */
 static int pick(struct job *j, uint32_t i, bool *wait)
 {
@@ -253,7 +254,10 @@ static int pick(struct job *j, uint32_t i, bool *wait)
             *wait = true;
             continue;
         }
-        if (best < 0 || x->inflight < j->srcs[best].inflight) best = (int)s;
+        /* the fewest requests in flight; on a tie the one that has served the
+         * fewest chunks, so that every holder is tried (and a liar caught) early */
+        const struct src *b = best < 0 ? NULL : &j->srcs[best];
+        if (!b || x->inflight < b->inflight || (x->inflight == b->inflight && x->good < b->good)) best = (int)s;
     }
     return best;
 }

@@ -7,6 +7,8 @@
  *  2. a holder is killed (SIGKILL) in the middle of a pull and the pull
  *     completes from the other holders (holders serve at most 6 chunks a
  *     second per caller here, so the pull lasts long enough to be cut);
+ *     Then a puller is killed (SIGKILL) in the middle of a pull and
+ *     started again: the pull fetches only the chunks it did not have;
  *  3. a fake holder (in this process: its own DHT node and HTTP server, a
  *     valid signed holder record) serves altered chunks: the puller takes
  *     one bad chunk from it, never asks it again, lowers its score and
@@ -236,6 +238,38 @@ static void test_holder_killed(void **state)
     json_decref(j);
 }
 
+/* ---- 2b: a puller killed mid-pull resumes where it stopped -------------------------- */
+
+static void test_puller_killed_resumes(void **state)
+{
+    (void)state;
+    pull_start(4, sha2, false);
+    uint64_t until = zt_time_mono_ms() + WAIT_MS;
+    long have = 0;
+    for (;;) {
+        json_t *j;
+        const char *st = pull_state(4, sha2, &have, &j);
+        bool running = zt_str_eq(st, "running"), failed = zt_str_eq(st, "failed");
+        json_decref(j);
+        if (failed) pull_start(4, sha2, false);
+        if (running && have >= 3) break;
+        assert_false(zt_str_eq(st, "done")); /* rate-limited holders: cut long before the end */
+        assert_true(zt_time_mono_ms() < until);
+        zt_time_sleep_ms(20);
+    }
+    assert_int_equal(kill(nodes[4].n.pid, SIGKILL), 0);
+    node_wait(&nodes[4].n, 10000);
+    node_cleanup(&nodes[4].n);
+    printf("# killed the puller (node 4) with %ld of 25 chunks; restarting it\n", have);
+    const char *const args[] = {"--config", nodes[4].dir, NULL};
+    node_spawn(&nodes[4].n, args, NULL, true, nodes[4].dir);
+    pull_done(4, sha2, false);
+    json_int_t fetched = status_num(4, "chunks_fetched");
+    printf("# after the restart it fetched %lld chunks\n", (long long)fetched);
+    assert_true(holds(4, sha2));
+    assert_true(fetched <= 25 - have); /* only what it did not have */
+}
+
 /* ---- 3: a holder serving altered chunks --------------------------------------------- */
 
 struct fake {
@@ -355,6 +389,13 @@ static void test_bad_chunk_caught(void **state)
     printf("# the fake holder was asked for %d chunk(s); node 4's pull: %s\n", asked, pjs ? pjs : "?");
     zt_free(pjs);
     json_decref(pj);
+    if (asked != 1) { /* say what node 4 saw */
+        json_t *st4 = get_json(4, "/v1/mesh/status");
+        char *t = json_dumps(st4, JSON_COMPACT);
+        printf("# node 4: %s\n# fake: %s\n", t ? t : "?", zt_identity_id(id));
+        zt_free(t);
+        json_decref(st4);
+    }
     assert_int_equal(asked, 1); /* caught at its first chunk, never asked again */
     assert_true(status_num(4, "bad_chunks") >= 1);
     json_t *st = get_json(4, "/v1/mesh/status");
@@ -469,6 +510,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_spread),
         cmocka_unit_test(test_holder_killed),
+        cmocka_unit_test(test_puller_killed_resumes),
         cmocka_unit_test(test_bad_chunk_caught),
         cmocka_unit_test(test_repair),
         cmocka_unit_test(test_join_fetches_models),
