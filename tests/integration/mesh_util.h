@@ -24,7 +24,7 @@ static void mesh_make_file(const char *dir, const char *name, size_t size, uint6
     assert_non_null(f);
     uint8_t *buf = malloc(size);
     assert_non_null(buf);
-    uint64_t x = seed | 1;
+    uint64_t x = (seed + 1) * 0x9E3779B97F4A7C15ull | 1; /* distinct seeds, distinct files (2 and 3 must not share chunks) */
     for (size_t i = 0; i < size; i++) {
         x ^= x >> 12, x ^= x << 25, x ^= x >> 27;
         buf[i] = (uint8_t)((x * 2685821657736338717ull) >> 56);
