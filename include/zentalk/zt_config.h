@@ -105,6 +105,20 @@ struct zt_cfg_log {
     char *format;             /* text|json */
     char *file;               /* "" = stderr */
 };
+/* config.yaml: mesh (src/mesh, zt_mesh.h) */
+struct zt_cfg_mesh {
+    bool enabled;             /* hold, serve and pull blobs */
+    char *dir;                /* the chunk store, relative to data_dir */
+    int64_t replication_model; /* holders a model blob should have */
+    int64_t record_ttl_s;     /* holder records' lifetime in the DHT */
+    int64_t repair_interval_s;
+    int64_t parallel;         /* chunk requests in flight per pull */
+    double serve_rate_rps;    /* chunk and manifest requests per caller */
+    double serve_burst;
+    int64_t max_store_mb;     /* replicas refused past it; 0 = no limit */
+    bool accept_replicas;
+    struct zt_strlist serve_models; /* orchestrator: sha256:<hex> told to joining workers */
+};
 /* encryption.yaml */
 struct zt_cfg_encryption {
     char *key_file;           /* node identity key file, relative to data_dir */
@@ -346,6 +360,7 @@ struct zt_config {
     struct zt_cfg_server server;
     struct zt_cfg_log log;
     struct zt_cfg_orchestrator orchestrator;
+    struct zt_cfg_mesh mesh;
     struct zt_cfg_encryption encryption;
     struct zt_cfg_gpu_pool gpu_pool;
     struct zt_cfg_database database;

@@ -127,6 +127,23 @@ ZT_NODISCARD int zt_dht_revoke(struct zt_dht *d, const char *json, size_t len);
 typedef void (*zt_dht_revocation_fn)(void *ud, const char *node_id, const uint8_t *kem_pk, int64_t at);
 void zt_dht_on_revocation(struct zt_dht *d, zt_dht_revocation_fn fn, void *ud);
 
+/* ---- Other records under a named key (the mesh's holder records) -------------
+ * Keys "zentalk-dht-v1/<ns>/<name>"; ns is a lower-case word other than
+ * role, model and node (those are the descriptors'). Values are opaque
+ * here: whoever reads them checks them (anyone can put anything).
+ * put: at most ZT_DHT_VALUE_MAX bytes, stored for ten minutes unless put
+ * again. ZT_EINVAL, ZT_ENOMEM, ZT_EUNSUPPORTED (not built). */
+#define ZT_DHT_VALUE_MAX 65536
+ZT_NODISCARD int zt_dht_put_value(struct zt_dht *d, const char *ns, const char *name, const void *data, size_t len);
+/* Called for each value found (under the DHT's lock: keep it short and do
+ * not call back into d); return false to stop reading. */
+typedef bool (*zt_dht_value_fn)(void *ud, const void *data, size_t len);
+/* Read the values under (ns, name) for at most timeout_ms (at most
+ * ZT_DHT_MAX_VALUES), calling fn for each; fn is never called after this
+ * returns. ZT_EINVAL, ZT_ENOMEM, ZT_EUNSUPPORTED. */
+ZT_NODISCARD int zt_dht_get_values(struct zt_dht *d, const char *ns, const char *name, unsigned timeout_ms,
+                                   zt_dht_value_fn fn, void *ud);
+
 /* ---- The node's use ------------------------------------------------------- */
 struct zt_config;
 struct zt_peers;

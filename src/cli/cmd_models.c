@@ -30,6 +30,7 @@
 #include "cmd.h"
 #include "http.h"
 #include "cmd_models.h"
+#include "cmd_mesh.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_buf.h"
 #include "zentalk/zt_gguf.h"
@@ -62,6 +63,7 @@ static void models_usage(FILE *out)
 {
     fprintf(out,
             "Usage: zentalk models pull URL [--sha256 HEX] [--name FILE] [--force] [--data-dir DIR]\n"
+            "       zentalk models pull sha256:HEX [--from URL] [--name FILE]\n"
             "       zentalk models list [--json] [--data-dir DIR]\n"
             "       zentalk models rm NAME [--data-dir DIR]\n"
             "\n"
@@ -70,7 +72,10 @@ static void models_usage(FILE *out)
             "\n"
             "  pull URL      download a GGUF model (http://, https:// or file://); an\n"
             "                interrupted pull resumes where it stopped when run again\n"
-            "    --sha256 HEX  expected SHA-256; on mismatch nothing is kept\n"
+            "    --sha256 HEX  expected SHA-256; on mismatch nothing is kept; the node's mesh\n"
+            "                  (its peers, verified chunk by chunk) is tried first\n"
+            "  pull sha256:HEX  fetch from the peers of the node at $ZENTALK_URL into its\n"
+            "                models directory; --from URL: the download used when no peer has it\n"
             "    --name FILE   file name to save as (default: the URL's last segment;\n"
             "                  letters, digits, '.', '_', '-', ending in .gguf)\n"
             "    --force       replace an existing model of that name\n"
@@ -1102,6 +1107,7 @@ int zt__cli_models(int argc, char **argv)
         {"sha256", required_argument, NULL, 's'},
         {"name", required_argument, NULL, 'n'},
         {"force", no_argument, NULL, 'f'},
+        {"from", required_argument, NULL, 'F'},
         {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -1124,6 +1130,7 @@ int zt__cli_models(int argc, char **argv)
     }
 
     struct pull_opts po = {.data_dir = default_data_dir()};
+    const char *from = NULL;
     bool as_json = false;
     /* the subcommand is argv[0] of this pass; 0 makes glibc re-initialise */
     int sargc = argc - 1;
@@ -1131,13 +1138,14 @@ int zt__cli_models(int argc, char **argv)
     optind = 0;
     opterr = 0;
     int c;
-    while ((c = getopt_long(sargc, sargv, ":d:s:n:fjh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(sargc, sargv, ":d:s:n:fF:jh", longopts, NULL)) != -1) {
         const char *bad = NULL;
         switch (c) {
         case 'd': po.data_dir = optarg; break;
         case 's': po.sha256 = optarg; bad = sub == SUB_PULL ? NULL : "--sha256"; break;
         case 'n': po.name = optarg; bad = sub == SUB_PULL ? NULL : "--name"; break;
         case 'f': po.force = true; bad = sub == SUB_PULL ? NULL : "--force"; break;
+        case 'F': from = optarg; bad = sub == SUB_PULL ? NULL : "--from"; break;
         case 'j': as_json = true; bad = sub == SUB_LIST ? NULL : "--json"; break;
         case 'h': models_usage(stdout); return 0;
         case ':': say_error("option %s needs a value", sargv[optind - 1]); return 2;
@@ -1161,6 +1169,30 @@ int zt__cli_models(int argc, char **argv)
             return 2;
         }
         po.url = pos[0];
+        /* sha256:HEX, or URL --sha256 HEX: the node's peers first (zt_mesh.h), then the URL */
+        char msha[HEX_LEN + 1];
+        bool by_hash = zt_str_starts_with(po.url, "sha256:");
+        if (by_hash && !parse_hex_sha256(po.url + 7, msha)) {
+            say_error("sha256: must be followed by 64 hexadecimal digits");
+            return 2;
+        }
+        if (by_hash || (po.sha256 && parse_hex_sha256(po.sha256, msha))) {
+            char why[256];
+            int mrc = zt__cli_mesh_pull(zt__cli_mesh_node_url(), msha, po.name, true, why, sizeof why);
+            if (mrc == 0) return 0;
+            if (mrc != 3 || (by_hash && !from)) {
+                say_error("mesh pull of sha256:%s failed: %s", msha, why);
+                return 1;
+            }
+            fprintf(stderr, "zentalk: not from peers (%s); downloading from the URL\n", why);
+            if (by_hash) {
+                po.url = from;
+                po.sha256 = msha;
+            }
+        } else if (from) {
+            say_error("--from goes with sha256:HEX");
+            return 2;
+        }
         if (strlen(po.url) > URL_MAX_LEN) {
             say_error("URL too long");
             return 2;

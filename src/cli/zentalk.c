@@ -14,6 +14,7 @@
 #include "cmd_peers.h"
 #include "cmd_node.h"
 #include "cmd_nodes.h"
+#include "cmd_mesh.h"
 #include "cmd_jobs.h"
 #include "cmd_job.h"
 #include "cmd_conv.h"
@@ -47,7 +48,7 @@ static const char *const commands[] = {
     "status",  "models",   "run",   "chat",      "gpus",      "keygen",    "id",        "attest",   "spam",    "entities",
     "train",   "peers",    "translate", "pii",   "privacy",   "audit",     "job",      "search",  "categorize",
     "replies", "summarize", "sentiment", "moderate", "language", "intents", "nodes",   "jobs", "ledger", "payouts", "webhooks", "node",
-    "completion", NULL,
+    "mesh", "completion", NULL,
 };
 
 static bool is_command(const char *w)
@@ -154,7 +155,9 @@ static void usage(FILE *out)
             "  webhooks list [--all] [--json] [--config DIR] [--data-dir DIR]\n"
             "                                webhooks to the API server pending or failed, from the node's database\n",
           out);
-    fputs("  translate [--from LANG] --to LANG [--keep-marks] [--json] [TEXT...]\n"
+    fputs("  mesh status|ls|add FILE|pull|pin|unpin sha256:HEX [--url URL] [--json]\n"
+            "                                blobs (models) shared with peers (see zentalk mesh --help)\n"
+            "  translate [--from LANG] --to LANG [--keep-marks] [--json] [TEXT...]\n"
             "                                translate TEXT (or stdin) with the node's Apertium pairs\n"
             "  pii [--feature NAME] [--json] [TEXT]\n"
             "                                find personal data in TEXT (or stdin) and pseudonymise it\n"
@@ -408,6 +411,13 @@ static int dispatch(int argc, char **argv)
         if (zt_hash_init() != 0) return 1;
         json_set_alloc_funcs(zt_malloc, zt_free);
         return zt__cli_ledger(argc - ci, argv + ci);
+    }
+    if (ci > 0 && strcmp(argv[ci], "mesh") == 0) { /* a --url before the command counts */
+        for (int i = 1; i < ci; i++)
+            if ((strcmp(argv[i], "-u") == 0 || strcmp(argv[i], "--url") == 0) && i + 1 < ci) setenv("ZENTALK_URL", argv[i + 1], 1);
+            else if (zt_str_starts_with(argv[i], "--url=")) setenv("ZENTALK_URL", argv[i] + 6, 1);
+        json_set_alloc_funcs(zt_malloc, zt_free);
+        return zt__cli_mesh(argc - ci, argv + ci);
     }
     if (ci > 0 && strcmp(argv[ci], "payouts") == 0) {
         if (zt_hash_init() != 0) return 1;

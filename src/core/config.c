@@ -199,6 +199,31 @@ static const struct cfg_key node_keys[] = {
 };
 TABLE(node_table, node_keys, struct zt_cfg_node, NULL);
 
+/* config.yaml: mesh */
+static const struct cfg_key mesh_keys[] = {
+    BOOL_KEY(struct zt_cfg_mesh, enabled, true,
+             "Hold, serve and pull content-addressed blobs (models) with other nodes; holder records go to the "
+             "DHT when node.dht_port is set."),
+    STR_KEY(struct zt_cfg_mesh, dir, "mesh", ZT_CFG_MAX_STR, KF_ANY, KEY_NONEMPTY,
+            "The chunk store (chunks, manifests, blobs held), relative to node.data_dir unless absolute."),
+    INT_KEY(struct zt_cfg_mesh, replication_model, 3, 1, 16,
+            "Holders a model blob added here should have; when fewer are live, a holder asks peers to replicate it."),
+    INT_KEY(struct zt_cfg_mesh, record_ttl_s, 600, 3, 86400,
+            "Lifetime of this node's holder records in the DHT (republished every third of it); a holder that "
+            "left is noticed after it."),
+    INT_KEY(struct zt_cfg_mesh, repair_interval_s, 60, 1, 86400, "Seconds between replication checks."),
+    INT_KEY(struct zt_cfg_mesh, parallel, 8, 1, 32, "Chunk requests in flight per pull (spread over the holders)."),
+    DBL_KEY(struct zt_cfg_mesh, serve_rate_rps, 200.0, 0.0, 100000.0,
+            "Chunk and manifest requests per second one caller may make (429 past it); 0 = no limit."),
+    DBL_KEY(struct zt_cfg_mesh, serve_burst, 400.0, 1.0, 100000.0, "Burst of those requests."),
+    INT_KEY(struct zt_cfg_mesh, max_store_mb, 0, 0, 100000000,
+            "Replicas other holders ask for are refused once the store holds this much; 0 = no limit."),
+    BOOL_KEY(struct zt_cfg_mesh, accept_replicas, true, "Take blobs that other holders ask this node to replicate."),
+    STRLIST_KEY(struct zt_cfg_mesh, serve_models, no_strings, 64, NULL, KF_ANY, KEY_UNIQUE,
+                "Orchestrator: models (sha256:<hex>) a joining worker is told to fetch from the mesh and serve."),
+};
+TABLE(mesh_table, mesh_keys, struct zt_cfg_mesh, NULL);
+
 /* config.yaml: orchestrator */
 static const struct cfg_key orch_rep_keys[] = {
     DBL_KEY(struct zt_cfg_orch_reputation, threshold, 0.5, 0.0, 1.0, "A worker whose reputation is below gets no work."),
@@ -792,6 +817,7 @@ static const struct cfg_key root_keys[] = {
     SECTION_KEY(struct zt_config, log, &log_table, "config.yaml", "Logging."),
     SECTION_KEY(struct zt_config, orchestrator, &orch_table, "config.yaml",
                 "The orchestrator role: worker registry and scheduler."),
+    SECTION_KEY(struct zt_config, mesh, &mesh_table, "config.yaml", "Blobs (models) shared between nodes."),
     SECTION_KEY(struct zt_config, encryption, &encryption_table, "encryption.yaml",
                 "Keys, sealing and API authentication."),
     SECTION_KEY(struct zt_config, gpu_pool, &gpu_pool_table, "gpu-pool.yaml",

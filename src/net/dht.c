@@ -176,6 +176,17 @@ int zt__dht_put_raw(struct zt_dht *d, const char *role, const char *model, const
     (void)d, (void)role, (void)model, (void)node_id, (void)data, (void)len;
     return ZT_EUNSUPPORTED;
 }
+int zt_dht_put_value(struct zt_dht *d, const char *ns, const char *name, const void *data, size_t len)
+{
+    (void)d, (void)ns, (void)name, (void)data, (void)len;
+    return ZT_EUNSUPPORTED;
+}
+int zt_dht_get_values(struct zt_dht *d, const char *ns, const char *name, unsigned timeout_ms, zt_dht_value_fn fn,
+                      void *ud)
+{
+    (void)d, (void)ns, (void)name, (void)timeout_ms, (void)fn, (void)ud;
+    return ZT_EUNSUPPORTED;
+}
 int zt_dht_node_start(const struct zt_config *cfg, zt_dht_sign_fn sign, void *sign_ud, struct zt_peers *peers,
                       const char *self_id, struct zt_dht **out, struct zt_buf *err)
 {
@@ -227,6 +238,8 @@ struct op {
     size_t seen;   /* values inspected */
     bool done;     /* the done callback ran: OpenDHT is finished with it */
     bool gone;     /* the caller stopped waiting: no more values wanted */
+    zt_dht_value_fn raw; /* zt_dht_get_values: every value goes to raw(raw_ud), under d->mu */
+    void *raw_ud;
 };
 
 struct seen {
@@ -455,6 +468,12 @@ static bool on_value(const dht_value *v, void *ud)
     pthread_mutex_unlock(&d->mu);
     if (!more) return false;
     dht_data_view dv = dht_value_get_data(v);
+    if (op->raw) { /* under the lock: the caller's fn and ud end when it stops waiting */
+        pthread_mutex_lock(&d->mu);
+        more = !op->gone && op->raw(op->raw_ud, dv.data, dv.size);
+        pthread_mutex_unlock(&d->mu);
+        return more;
+    }
     struct zt_node_descriptor x;
     struct zt_dht_revocation r;
     switch (zt__dht_check_value(dv.data, dv.size, op->now, op->role, op->any_model ? NULL : op->model,
@@ -721,6 +740,54 @@ int zt__dht_put_raw(struct zt_dht *d, const char *role, const char *model, const
     if (!v) return ZT_ENOMEM;
     dht_runner_put(d->r, &h, v, NULL, NULL, false);
     dht_value_unref(v);
+    return 0;
+}
+
+/* ns: a lower-case word that is not one of the descriptors' kinds. */
+static bool ns_ok(const char *ns)
+{
+    if (!ns || !ns[0] || strlen(ns) > 32 || !strcmp(ns, "role") || !strcmp(ns, "model") || !strcmp(ns, "node"))
+        return false;
+    for (const char *c = ns; *c; c++)
+        if (*c < 'a' || *c > 'z') return false;
+    return true;
+}
+
+int zt_dht_put_value(struct zt_dht *d, const char *ns, const char *name, const void *data, size_t len)
+{
+    if (!d || !ns_ok(ns) || !name || strlen(name) > ZT_DESCRIPTOR_MAX_STR || !data || !len || len > ZT_DHT_VALUE_MAX)
+        return ZT_EINVAL;
+    dht_infohash h;
+    key_of(&h, ns, name, NULL);
+    dht_value *v = dht_value_new(data, len);
+    if (!v) return ZT_ENOMEM;
+    dht_runner_put(d->r, &h, v, NULL, NULL, false);
+    dht_value_unref(v);
+    return 0;
+}
+
+int zt_dht_get_values(struct zt_dht *d, const char *ns, const char *name, unsigned timeout_ms, zt_dht_value_fn fn,
+                      void *ud)
+{
+    if (!d || !ns_ok(ns) || !name || strlen(name) > ZT_DESCRIPTOR_MAX_STR || !fn) return ZT_EINVAL;
+    dht_infohash h;
+    key_of(&h, ns, name, NULL);
+    struct op *op = zt_calloc(1, sizeof *op);
+    if (!op) return ZT_ENOMEM;
+    op->d = d;
+    op->raw = fn;
+    op->raw_ud = ud;
+    pthread_mutex_lock(&d->mu);
+    op->next = d->ops;
+    d->ops = op;
+    pthread_mutex_unlock(&d->mu);
+    dht_runner_get(d->r, &h, on_value, on_done, op);
+    struct timespec until;
+    deadline_of(timeout_ms, &until);
+    pthread_mutex_lock(&d->mu);
+    wait_ops(d, &op, 1, &until);
+    get_release(d, op);
+    pthread_mutex_unlock(&d->mu);
     return 0;
 }
 

@@ -58,6 +58,8 @@ struct zt__joiner {
     struct zt_infer *models;
     zt__joiner_trust_fn trust;
     void *trust_ud;
+    zt__joiner_models_fn models_fn; /* the join answer's mesh_models */
+    void *models_ud;
     struct zt_http_client *http;
     char endpoint[ZT_DESCRIPTOR_MAX_ENDPOINT + 1];
     uint8_t boot[ZT_REG_BOOT_LEN]; /* random per process start */
@@ -166,6 +168,25 @@ int zt__joiner_new(const struct zt_config *cfg, const struct zt_identity *id, st
     return 0;
 }
 
+/* The join answer's "mesh_models": each sha256:<hex> to the hook. */
+static void answer_models(struct zt__joiner *j, const json_t *a)
+{
+    if (!j->models_fn) return;
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(a, "mesh_models"), i, v) {
+        const char *s = json_string_value(v);
+        if (s && zt_str_starts_with(s, "sha256:") && strlen(s) == 71) j->models_fn(j->models_ud, s + 7);
+        if (i >= 63) break;
+    }
+}
+
+void zt__joiner_set_models_hook(struct zt__joiner *j, zt__joiner_models_fn fn, void *ud)
+{
+    j->models_fn = fn;
+    j->models_ud = ud;
+}
+
 /* POST rec to URL/v1/orchestrator/<what>; the HTTP status, or 0 when none. */
 static long post_record(struct zt__joiner *j, const struct orch *o, const char *what, const char *rec, long timeout,
                         json_t **answer)
@@ -177,7 +198,12 @@ static long post_record(struct zt__joiner *j, const struct orch *o, const char *
     zt_http_response_init(&resp);
     int rc = zt_http_client_json(j->http, url, NULL, rec, timeout, &resp);
     long st = rc ? 0 : resp.status;
-    if (st == 200 && answer) *answer = json_loadb(resp.body.data ? resp.body.data : "", resp.body.len, 0, NULL);
+    if (st == 200 && (answer || strcmp(what, "join") == 0)) {
+        json_t *a = json_loadb(resp.body.data ? resp.body.data : "", resp.body.len, 0, NULL);
+        if (strcmp(what, "join") == 0) answer_models(j, a);
+        if (answer) *answer = a;
+        else json_decref(a);
+    }
     if (st != 200 && st != 404)
         zt_log_rl(ZT_LOG_WARN, 30, "orchestrator_call_failed", "url=%s record=%s status=%ld detail=\"%.200s\"", url,
                   what, st, rc ? resp.reason : zt_buf_str(&resp.body));

@@ -46,6 +46,12 @@ ZT_NODISCARD int zt__joiner_check(const struct zt_config *cfg, struct zt_buf *er
 ZT_NODISCARD int zt__joiner_new(const struct zt_config *cfg, const struct zt_identity *id, struct zt_infer *models,
                                 zt__joiner_trust_fn trust, void *trust_ud, struct zt__joiner **out,
                                 struct zt_buf *err);
+/* The orchestrator's join answer names models to fetch from the mesh and
+ * serve ("mesh_models": ["sha256:<hex>", ...], its mesh.serve_models):
+ * fn(ud, hex) for each, on the joiner's thread (keep it short). Set before
+ * zt__joiner_start. */
+typedef void (*zt__joiner_models_fn)(void *ud, const char *sha_hex);
+void zt__joiner_set_models_hook(struct zt__joiner *j, zt__joiner_models_fn fn, void *ud);
 /* Start joining; endpoint is the URL this worker is reached at (its
  * descriptor's). ZT_EIO. */
 ZT_NODISCARD int zt__joiner_start(struct zt__joiner *j, const char *endpoint);

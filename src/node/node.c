@@ -46,6 +46,7 @@
 #include "zentalk/zt_jobs.h" /* the relay the node builds (zt_relay) */
 #include "zentalk/zt_ledger.h"
 #include "zentalk/zt_log.h"
+#include "zentalk/zt_mesh.h"
 #include "zentalk/zt_metrics.h"
 #include "zentalk/zt_nodeauth.h"
 #include "zentalk/zt_peers.h"
@@ -101,6 +102,7 @@ struct zt_node {
     struct zt__attest *attest;
     struct zt_server *server;
     struct zt_dht *dht; /* node.dht_port: discovery */
+    struct zt_mesh *mesh; /* mesh.enabled: blobs shared with peers (holder records in dht) */
     uint64_t stop_deadline_ms; /* zt_time_mono_ms() by which zt_node_free() returns; 0: none */
     /* the orchestrator role: its own store handle, the registry, the
      * scheduler and their HTTP side (routes, pump) */
@@ -495,6 +497,44 @@ static int trust_joined(void *ud, size_t i, const char *desc, size_t len)
     return rc;
 }
 
+/* A peer that served a bad chunk: the orchestrator's registry hears it. */
+static void mesh_report(void *ud, const char *node_id, const char *reason)
+{
+    struct zt_node *n = ud;
+    (void)reason;
+    if (n->registry) zt_ignore(zt_registry_report(n->registry, node_id, ZT_OUTCOME_MISMATCH, zt_time_real_ms()));
+}
+
+/* The orchestrator joined names a model to serve: fetch it from the mesh
+ * into models/ (a pull already running or done is joined). */
+static void mesh_want(void *ud, const char *sha_hex)
+{
+    struct zt_node *n = ud;
+    int rc = n->mesh ? zt_mesh_want(n->mesh, sha_hex) : ZT_EUNSUPPORTED;
+    zt_log(rc ? ZT_LOG_WARN : ZT_LOG_INFO, "mesh_model_wanted", "sha256=%s result=%s", sha_hex,
+           rc ? zt_strerror(rc) : "pulling");
+}
+
+static int build_mesh(struct zt_node *n, struct zt_buf *err)
+{
+    const struct zt_cfg_mesh *c = &n->cfg->mesh;
+    if (!c->enabled) return 0;
+    char dir[4096], models[4096];
+    int rc = data_path(n->cfg, c->dir, dir, sizeof dir);
+    if (!rc) rc = data_path(n->cfg, "models", models, sizeof models);
+    struct zt_mesh_opts o = {
+        .dir = dir, .models_dir = models, .id = n->id, .peers = n->peers, .metrics = n->metrics,
+        .replication = (unsigned)c->replication_model, .record_ttl_s = (unsigned)c->record_ttl_s,
+        .repair_interval_s = (unsigned)c->repair_interval_s, .parallel = (unsigned)c->parallel,
+        .serve_rps = c->serve_rate_rps, .serve_burst = c->serve_burst,
+        .max_bytes = (uint64_t)c->max_store_mb << 20, .accept_replicas = c->accept_replicas,
+    };
+    if (!rc) rc = zt_mesh_new(&o, &n->mesh);
+    if (rc) zt_ignore(zt_buf_appendf(err, "mesh store %s: %s", dir, zt_strerror(rc)));
+    else zt_mesh_set_report_hook(n->mesh, mesh_report, n);
+    return rc;
+}
+
 static int build_server(struct zt_node *n, struct zt_buf *err)
 {
     const struct zt_config *cfg = n->cfg;
@@ -523,6 +563,7 @@ static int build_server(struct zt_node *n, struct zt_buf *err)
         .gdpr = n->gdpr,
         .orch = n->orch,
         .chain = n->chain,
+        .mesh = n->mesh,
     };
     int rc = zt_server_new(&d, &n->server);
     if (rc) return rc;
@@ -573,6 +614,8 @@ int zt_node_new(const struct zt_config *cfg, const char *node_id, const struct z
     if (!rc && cfg->node.join.count &&
         (rc = zt__joiner_new(cfg, id, n->models, trust_joined, n, &n->joiner, err)) != 0 && !err->len)
         zt_ignore(zt_buf_appendf(err, "node.join: %s", zt_strerror(rc)));
+    if (!rc && n->joiner) zt__joiner_set_models_hook(n->joiner, mesh_want, n);
+    if (!rc) rc = build_mesh(n, err);
     if (!rc) rc = build_server(n, err);
     if (rc) {
         if (!err->len) zt_ignore(zt_buf_appendf(err, "%s", zt_strerror(rc)));
@@ -665,6 +708,10 @@ int zt_node_start_dht(struct zt_node *n, struct zt_buf *err)
         zt__orch_set_dht(n->orch, n->dht);
         zt_dht_on_revocation(n->dht, dht_revoked, n->registry);
     }
+    if (!rc && n->mesh) { /* holder records carry the URL peers reach us at */
+        const char *ep = n->cfg->node.endpoint[0] ? n->cfg->node.endpoint : zt_server_endpoint(n->server);
+        rc = zt_mesh_start(n->mesh, n->dht, ep);
+    }
     return rc;
 }
 
@@ -722,7 +769,8 @@ void zt_node_free(struct zt_node *n)
     if (!n) return;
     zt__joiner_stop(n->joiner, stop_wait_ms(n, 5000)); /* leaves the orchestrators joined (still serving) */
     zt__joiner_free(n->joiner);
-    zt_dht_free(n->dht); /* stops publishing and discovery first */
+    zt_mesh_stop(n->mesh); /* its pulls and repair use the DHT */
+    zt_dht_free(n->dht);   /* stops publishing and discovery first */
     zt_gdpr_sweeper_free(n->sweeper); /* stops the sweeper before what it sweeps goes */
     /* End inference first: every job answers (an error for those cut
      * short), the connections it resumes get a moment to flush, and only
@@ -734,6 +782,7 @@ void zt_node_free(struct zt_node *n)
     if (n->server) zt_server_wait_idle(n->server, stop_wait_ms(n, 2000));
     zt__ws_free(n->ws); /* closes (1001) and ends upgraded connections before the daemon stops */
     zt_server_free(n->server); /* the listener stops: no handler runs after this */
+    zt_mesh_free(n->mesh);
     zt_relay_free(n->relay);
     zt__route_free(n->route);
     zt_rcache_free(n->rcache); /* after the routes that use it */

@@ -569,10 +569,15 @@ static void h_record(struct zt__orch *o, struct zt__req_ctx *cx, int kind, struc
         zt_log(ZT_LOG_INFO, "worker_joined", "node_id=%s client=%s", node, zt_http_req_client_addr(req));
         /* the gateways that place through this orchestrator from other
          * processes: the worker admits their sealed jobs as this one's */
-        zt_http_resp_json(resp, 200,
-                          json_pack("{s:s,s:s,s:I,s:o}", "status", "joined", "node_id", node, "heartbeat_expiry_ms",
-                                    (json_int_t)o->cfg->orchestrator.heartbeat_expiry_ms, "gateways",
-                                    zt__orch_lease_gateways(o->lease)));
+        json_t *ans = json_pack("{s:s,s:s,s:I,s:o}", "status", "joined", "node_id", node, "heartbeat_expiry_ms",
+                                (json_int_t)o->cfg->orchestrator.heartbeat_expiry_ms, "gateways",
+                                zt__orch_lease_gateways(o->lease));
+        json_t *mm = json_array(); /* mesh.serve_models: what the worker fetches from the mesh and serves */
+        for (size_t i = 0; mm && i < o->cfg->mesh.serve_models.count; i++)
+            json_array_append_new(mm, json_string(o->cfg->mesh.serve_models.items[i]));
+        if (ans && mm) json_object_set(ans, "mesh_models", mm);
+        json_decref(mm);
+        zt_http_resp_json(resp, 200, ans);
     } else {
         if (kind == 2) zt_log(ZT_LOG_INFO, "worker_left", "client=%s", zt_http_req_client_addr(req));
         zt_http_resp_json(resp, 200,

@@ -29,6 +29,7 @@ struct zt__ws;
 struct zt__gdpr;
 struct zt__orch;
 struct zt_chain;
+struct zt_mesh;
 
 /* What the routes serve, all borrowed: the node builds them before
  * zt_server_new() and frees them after zt_server_free(). Every member is
@@ -59,6 +60,7 @@ struct zt_server_deps {
     struct zt__gdpr *gdpr;
     struct zt__orch *orch;
     struct zt_chain *chain; /* chain.enabled: the node's books (zt_ledger.h); NULL: the ledger routes answer 404 */
+    struct zt_mesh *mesh;   /* mesh.enabled: blobs shared with peers (zt_mesh.h); NULL: /v1/mesh/ answers 404 */
 };
 
 #endif

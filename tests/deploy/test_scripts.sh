@@ -42,7 +42,7 @@ expect() {
 }
 has() { if grep -qE -- "$1" "$tmp/out"; then ok "$2"; else bad "$2: no /$1/ in:"; sed 's/^/  | /' "$tmp/out"; fi; }
 
-scripts=(start_inference.sh start_orchestrator.sh update_models.sh health_check.sh verify_gpu_nodes.sh
+scripts=(start_inference.sh start_orchestrator.sh update_models.sh sync_with_mesh.sh health_check.sh verify_gpu_nodes.sh
   deploy/deploy.sh deploy/rollback.sh deploy/build.sh deploy/setup_env.sh
   monitoring/check_metrics.sh monitoring/view_logs.sh)
 for s in "${scripts[@]}"; do
@@ -113,6 +113,16 @@ expect 1 "update_models.sh with the model file missing" "$S/update_models.sh" --
 has "MISSING +tiny" "update_models reports the missing file"
 printf 'x' >"$data/models/tiny.gguf"
 expect 0 "update_models.sh with the file there" "$S/update_models.sh" --config "$cfg" --data-dir "$data"
+
+# sync_with_mesh.sh: a pulled model (with its sidecar) is shared, once; tiny.gguf (no sidecar) is skipped
+head -c 3000000 /dev/urandom >"$data/models/shared.gguf"
+(cd "$data/models" && sha256sum shared.gguf >shared.gguf.sha256)
+expect 0 "sync_with_mesh.sh" "$S/sync_with_mesh.sh" --url "$url" --data-dir "$data"
+has "^added shared.gguf sha256:" "sync_with_mesh adds the model"
+has "^skip tiny.gguf" "sync_with_mesh skips a model without a sidecar"
+expect 0 "sync_with_mesh.sh again" "$S/sync_with_mesh.sh" --url "$url" --data-dir "$data"
+has "^held shared.gguf" "sync_with_mesh finds it held"
+expect 1 "sync_with_mesh.sh on a dead port" "$S/sync_with_mesh.sh" --url "$dead" --data-dir "$data"
 
 expect 0 "view_logs.sh --event node_started" "$S/monitoring/view_logs.sh" --file "$tmp/node.log" --event node_started
 has "node_started" "view_logs finds node_started"

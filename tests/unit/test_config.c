@@ -622,7 +622,7 @@ static const struct bad_case bad_cases[] = {
     {"config.yaml", "---\nserver: {}\n...\n---\n", 0, {"only one YAML document"}, NULL},
     /* unknown section, unknown key, key in the wrong file */
     {"config.yaml", "servr:\n  threads: 2\n", 0,
-     {"config.yaml:1:1: servr: unknown section (config.yaml holds node, server, log, orchestrator)"}, NULL},
+     {"config.yaml:1:1: servr: unknown section (config.yaml holds node, server, log, orchestrator, mesh)"}, NULL},
     {"config.yaml", "server:\n  thread: 2\n", 0,
      {"config.yaml:2:3: server.thread: unknown key (known: listen, threads,"}, NULL},
     {"features.yaml", "features:\n  spam:\n    treshold: 0.5\n", 0,

@@ -1,0 +1,774 @@
+/* mesh.c: the node's mesh: blobs held, serving, holder records, repair.
+ * See zt_mesh.h and docs/internals/mesh.md.
+ *
+ * One mutex guards the tables (blobs, pulls, scores); disk and network
+ * work is done outside it. The thread (zt_mesh_start) republishes a holder
+ * record per blob held every third of its lifetime and, every
+ * repair_interval_s, counts each blob's live holders in the DHT: when
+ * fewer than its replication factor are left, the holder with the
+ * smallest node id asks peers that do not hold it to replicate it. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mesh_int.h"
+#include "zentalk/zt_alloc.h"
+#include "zentalk/zt_dht.h"
+#include "zentalk/zt_file.h"
+#include "zentalk/zt_hash.h"
+#include "zentalk/zt_hex.h"
+#include "zentalk/zt_http_client.h"
+#include "zentalk/zt_log.h"
+#include "zentalk/zt_metrics.h"
+#include "zentalk/zt_peers.h"
+#include "zentalk/zt_ratelimit.h"
+#include "zentalk/zt_str.h"
+#include "zentalk/zt_time.h"
+
+#define RATE_KEYS 4096
+#define BLOB_JSON_MAX 4096
+
+static int64_t now_s(void)
+{
+    return zt_time_real_ms() / 1000;
+}
+
+struct zt__blob *zt__mesh_find(struct zt_mesh *m, const uint8_t sha[static 32])
+{
+    for (size_t i = 0; i < m->n_blobs; i++)
+        if (memcmp(m->blobs[i]->sha, sha, 32) == 0) return m->blobs[i];
+    return NULL;
+}
+
+static void blob_free(struct zt__blob *b)
+{
+    if (!b) return;
+    zt_mesh_manifest_deinit(&b->man);
+    zt_free(b);
+}
+
+static uint64_t held_chunks(struct zt_mesh *m)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; i < m->n_blobs; i++) n += m->blobs[i]->man.n_chunks;
+    return n;
+}
+
+/* DIR/blobs/<sha>: {"name":s,"pinned":b,"rf":n,"root":hex} */
+static int save_blob(struct zt_mesh *m, const struct zt__blob *b)
+{
+    char root[65];
+    zt_hex_encode(root, b->man.root, 32);
+    json_t *o = json_pack("{s:s,s:b,s:i,s:s}", "name", b->name, "pinned", b->pinned, "rf", (int)b->rf, "root", root);
+    char *s = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(o);
+    if (!s) return ZT_ENOMEM;
+    int rc = zt__mstore_write(&m->st, "blobs", b->sha_hex, NULL, 0, s, strlen(s), true);
+    free(s); /* jansson's allocator */
+    return rc;
+}
+
+static unsigned clamp_rf(const struct zt_mesh *m, unsigned rf)
+{
+    if (!rf) rf = m->o.replication;
+    return rf < 1 ? 1 : rf > ZT_MESH_RF_MAX ? ZT_MESH_RF_MAX : rf;
+}
+
+int zt__mesh_hold(struct zt_mesh *m, struct zt_mesh_manifest *man, const char *name, unsigned rf, bool pinned)
+{
+    struct zt__blob *b = zt_calloc(1, sizeof *b);
+    if (!b) return ZT_ENOMEM;
+    uint8_t *enc = NULL;
+    size_t len = 0;
+    char root[65];
+    zt_hex_encode(root, man->root, 32);
+    int rc = zt_mesh_manifest_encode(man, &enc, &len);
+    if (!rc) rc = zt__mstore_write(&m->st, "manifests", root, NULL, 0, enc, len, true);
+    zt_free(enc);
+    if (rc) {
+        zt_free(b);
+        return rc;
+    }
+    memcpy(b->sha, man->file_sha256, 32);
+    zt_hex_encode(b->sha_hex, b->sha, 32);
+    b->man = *man;
+    memset(man, 0, sizeof *man);
+    zt_strlcpy(b->name, name && zt_mesh_name_ok(name) ? name : "", sizeof b->name);
+    b->rf = clamp_rf(m, rf);
+    b->pinned = pinned;
+    rc = save_blob(m, b);
+    if (rc) {
+        blob_free(b);
+        return rc;
+    }
+    pthread_mutex_lock(&m->mu);
+    struct zt__blob *old = zt__mesh_find(m, b->sha);
+    if (old) { /* held already: keep the stronger promise */
+        old->pinned = old->pinned || pinned;
+        if (b->rf > old->rf) old->rf = b->rf;
+        if (!old->name[0]) zt_strlcpy(old->name, b->name, sizeof old->name);
+        old->next_publish = 0;
+        pthread_mutex_unlock(&m->mu);
+        blob_free(b);
+        return 0;
+    }
+    if (m->n_blobs == ZT__MESH_MAX_BLOBS) {
+        pthread_mutex_unlock(&m->mu);
+        blob_free(b);
+        return ZT_ETOOBIG;
+    }
+    m->blobs[m->n_blobs++] = b;
+    atomic_store(&m->chunks_held, held_chunks(m));
+    pthread_cond_broadcast(&m->cv); /* publish now */
+    pthread_mutex_unlock(&m->mu);
+    return 0;
+}
+
+/* Blobs saved by an earlier run: the files of DIR/blobs whose manifest is there. */
+static void load_blobs(struct zt_mesh *m)
+{
+    char p[ZT__MSTORE_PATH + 8];
+    snprintf(p, sizeof p, "%s/blobs", m->st.dir);
+    DIR *dir = opendir(p);
+    if (!dir) return;
+    struct zt_buf b;
+    zt_buf_init(&b, ZT_MESH_MANIFEST_MAX);
+    struct dirent *e;
+    while ((e = readdir(dir)) != NULL && m->n_blobs < ZT__MESH_MAX_BLOBS) {
+        uint8_t sha[32], root[32];
+        if (strlen(e->d_name) != 64 || zt_hex_decode_str(sha, 32, e->d_name, ZT_HEX_LOWER) != 0) continue;
+        if (zt__mstore_read(&m->st, "blobs", e->d_name, BLOB_JSON_MAX, &b) != 0) continue;
+        json_t *o = json_loadb(b.data, b.len, 0, NULL);
+        const char *rh = json_string_value(json_object_get(o, "root"));
+        const char *name = json_string_value(json_object_get(o, "name"));
+        json_int_t rf = json_integer_value(json_object_get(o, "rf"));
+        bool pinned = json_is_true(json_object_get(o, "pinned"));
+        struct zt_mesh_manifest man;
+        int rc = rh && zt_hex_decode_str(root, 32, rh, ZT_HEX_LOWER) == 0 ? 0 : ZT_EPARSE;
+        if (!rc) rc = zt__mstore_read(&m->st, "manifests", rh, ZT_MESH_MANIFEST_MAX, &b);
+        if (!rc) rc = zt_mesh_manifest_decode(b.data, b.len, root, &man);
+        if (!rc && memcmp(man.file_sha256, sha, 32) != 0) {
+            zt_mesh_manifest_deinit(&man);
+            rc = ZT_ECRYPTO;
+        }
+        struct zt__blob *x = rc ? NULL : zt_calloc(1, sizeof *x);
+        if (x) {
+            memcpy(x->sha, sha, 32);
+            zt_strlcpy(x->sha_hex, e->d_name, sizeof x->sha_hex);
+            x->man = man;
+            zt_strlcpy(x->name, name && zt_mesh_name_ok(name) ? name : "", sizeof x->name);
+            x->rf = clamp_rf(m, rf > 0 && rf <= ZT_MESH_RF_MAX ? (unsigned)rf : 0);
+            x->pinned = pinned;
+            m->blobs[m->n_blobs++] = x;
+        } else if (!rc) {
+            zt_mesh_manifest_deinit(&man);
+        }
+        json_decref(o);
+    }
+    closedir(dir);
+    zt_buf_deinit(&b);
+    atomic_store(&m->chunks_held, held_chunks(m));
+}
+
+static int register_metrics(struct zt_mesh *m)
+{
+    struct {
+        const char *name, *help;
+        enum zt_metric_type type;
+        atomic_uint_fast64_t *v;
+    } fams[] = {
+        {"zentalk_mesh_chunks_held", "Chunks of the blobs this node holds.", ZT_METRIC_GAUGE, &m->chunks_held},
+        {"zentalk_mesh_chunks_served_total", "Chunks served to peers.", ZT_METRIC_COUNTER, &m->chunks_served},
+        {"zentalk_mesh_chunks_fetched_total", "Chunks fetched from peers and verified.", ZT_METRIC_COUNTER,
+         &m->chunks_fetched},
+        {"zentalk_mesh_bad_chunks_total", "Chunks or manifests from peers that failed verification.",
+         ZT_METRIC_COUNTER, &m->bad_chunks},
+        {"zentalk_mesh_bytes_served_total", "Chunk bytes served to peers.", ZT_METRIC_COUNTER, &m->bytes_served},
+        {"zentalk_mesh_bytes_fetched_total", "Chunk bytes fetched and verified.", ZT_METRIC_COUNTER,
+         &m->bytes_fetched},
+        {"zentalk_mesh_replicas_asked_total", "Peers asked to replicate an under-replicated blob.",
+         ZT_METRIC_COUNTER, &m->replicas_asked},
+    };
+    for (size_t i = 0; i < sizeof fams / sizeof fams[0]; i++) {
+        int rc = zt_metrics_add_u64(m->o.metrics, fams[i].name, fams[i].help, fams[i].type, fams[i].v);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+int zt_mesh_new(const struct zt_mesh_opts *o, struct zt_mesh **out)
+{
+    if (!o || !o->dir || !o->id || !out) return ZT_EINVAL;
+    struct zt_mesh *m = zt_calloc(1, sizeof *m);
+    if (!m) return ZT_ENOMEM;
+    m->o = *o;
+    m->o.dir = NULL;
+    if (!m->o.replication) m->o.replication = 3;
+    if (!m->o.record_ttl_s) m->o.record_ttl_s = 600;
+    if (!m->o.repair_interval_s) m->o.repair_interval_s = 60;
+    if (!m->o.parallel) m->o.parallel = 8;
+    if (m->o.parallel > 32) m->o.parallel = 32;
+    zt_strlcpy(m->models_dir, o->models_dir ? o->models_dir : "", sizeof m->models_dir);
+    m->o.models_dir = NULL;
+    pthread_mutex_init(&m->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&m->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    struct zt_http_client_opts co = {.max_inflight = 64};
+    int rc = zt__mstore_init(&m->st, o->dir);
+    if (!rc) rc = zt_http_client_new(&co, &m->http);
+    if (!rc) rc = zt_ratelimit_new(o->serve_rps, o->serve_burst < 1 ? 1 : o->serve_burst, RATE_KEYS, &m->limit);
+    if (!rc && o->metrics) rc = register_metrics(m);
+    if (rc) {
+        zt_mesh_free(m);
+        return rc;
+    }
+    load_blobs(m);
+    *out = m;
+    return 0;
+}
+
+void zt_mesh_stop(struct zt_mesh *m)
+{
+    if (!m) return;
+    pthread_mutex_lock(&m->mu);
+    m->stop = true;
+    pthread_cond_broadcast(&m->cv);
+    bool started = m->started;
+    m->started = false;
+    pthread_mutex_unlock(&m->mu);
+    if (m->http) zt_http_client_shutdown(m->http); /* pulls' requests end at once */
+    if (started) pthread_join(m->th, NULL);
+    for (;;) { /* no pull starts once stop is set */
+        struct zt__pull *p = NULL;
+        pthread_mutex_lock(&m->mu);
+        for (size_t i = 0; i < m->n_pulls && !p; i++)
+            if (!m->pulls[i]->joined) p = m->pulls[i];
+        if (p) p->joined = true;
+        pthread_mutex_unlock(&m->mu);
+        if (!p) break;
+        pthread_join(p->th, NULL);
+    }
+}
+
+void zt_mesh_free(struct zt_mesh *m)
+{
+    if (!m) return;
+    zt_mesh_stop(m);
+    for (size_t i = 0; i < m->n_pulls; i++) zt_free(m->pulls[i]);
+    for (size_t i = 0; i < m->n_blobs; i++) blob_free(m->blobs[i]);
+    zt_http_client_free(m->http);
+    zt_ratelimit_free(m->limit);
+    pthread_cond_destroy(&m->cv);
+    pthread_mutex_destroy(&m->mu);
+    zt_free(m);
+}
+
+void zt_mesh_set_report_hook(struct zt_mesh *m, zt_mesh_report_fn fn, void *ud)
+{
+    pthread_mutex_lock(&m->mu);
+    m->report = fn;
+    m->report_ud = ud;
+    pthread_mutex_unlock(&m->mu);
+}
+
+/* ---- Adding, pinning ------------------------------------------------------------ */
+
+int zt_mesh_add_file(struct zt_mesh *m, const char *path, const char *name, unsigned rf, char sha_hex[static 65])
+{
+    if (!m || !path || (name && name[0] && !zt_mesh_name_ok(name))) return ZT_EINVAL;
+    struct zt_mesh_manifest man;
+    int rc = zt_mesh_manifest_of_file(path, &man);
+    if (rc) return rc;
+    uint8_t *buf = zt_malloc(ZT_MESH_CHUNK_SIZE);
+    int fd = buf ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+    rc = !buf ? ZT_ENOMEM : fd < 0 ? ZT_EIO : 0;
+    for (uint32_t i = 0; !rc && i < man.n_chunks; i++) {
+        size_t want = zt_mesh_chunk_len(&man, i), got = 0;
+        uint8_t h[32];
+        rc = zt_fd_read_full(fd, buf, want, &got);
+        if (!rc && got != want) rc = ZT_EIO;
+        if (!rc) zt_sha256(h, buf, want);
+        if (!rc && memcmp(h, man.chunks[i], 32) != 0) rc = ZT_EIO; /* changed since hashed */
+        if (!rc && !zt__mstore_has_chunk(&m->st, h)) rc = zt__mstore_put_chunk(&m->st, h, buf, want);
+    }
+    if (fd >= 0) close(fd);
+    zt_free(buf);
+    char hex[65];
+    zt_hex_encode(hex, man.file_sha256, 32);
+    if (!rc) {
+        const char *base = strrchr(path, '/');
+        rc = zt__mesh_hold(m, &man, name && name[0] ? name : base ? base + 1 : path, rf, true);
+    }
+    zt_mesh_manifest_deinit(&man);
+    if (rc) return rc;
+    memcpy(sha_hex, hex, 65);
+    zt_log(ZT_LOG_INFO, "mesh_added", "sha256=%s", hex);
+    return 0;
+}
+
+int zt_mesh_pin(struct zt_mesh *m, const char *sha)
+{
+    uint8_t h[32];
+    if (!m || !sha || zt_hex_decode_str(h, 32, sha, ZT_HEX_LOWER) != 0) return ZT_EINVAL;
+    pthread_mutex_lock(&m->mu);
+    struct zt__blob *b = zt__mesh_find(m, h);
+    int rc = b ? 0 : ZT_ENOTFOUND;
+    if (b) b->pinned = true;
+    if (b) rc = save_blob(m, b);
+    pthread_mutex_unlock(&m->mu);
+    return rc;
+}
+
+/* Is chunk hash h used by a blob other than skip? Under mu. */
+static bool chunk_shared(struct zt_mesh *m, const struct zt__blob *skip, const uint8_t h[static 32])
+{
+    for (size_t i = 0; i < m->n_blobs; i++) {
+        const struct zt__blob *b = m->blobs[i];
+        if (b == skip) continue;
+        for (uint32_t j = 0; j < b->man.n_chunks; j++)
+            if (memcmp(b->man.chunks[j], h, 32) == 0) return true;
+    }
+    return false;
+}
+
+int zt_mesh_unpin(struct zt_mesh *m, const char *sha)
+{
+    uint8_t h[32];
+    if (!m || !sha || zt_hex_decode_str(h, 32, sha, ZT_HEX_LOWER) != 0) return ZT_EINVAL;
+    pthread_mutex_lock(&m->mu);
+    struct zt__blob *b = zt__mesh_find(m, h);
+    if (!b) {
+        pthread_mutex_unlock(&m->mu);
+        return ZT_ENOTFOUND;
+    }
+    for (size_t i = 0; i < m->n_blobs; i++)
+        if (m->blobs[i] == b) m->blobs[i] = m->blobs[--m->n_blobs];
+    for (uint32_t j = 0; j < b->man.n_chunks; j++)
+        if (!chunk_shared(m, b, b->man.chunks[j])) zt__mstore_del_chunk(&m->st, b->man.chunks[j]);
+    char root[65];
+    zt_hex_encode(root, b->man.root, 32);
+    zt__mstore_remove(&m->st, "manifests", root);
+    zt__mstore_remove(&m->st, "blobs", b->sha_hex);
+    atomic_store(&m->chunks_held, held_chunks(m));
+    pthread_mutex_unlock(&m->mu);
+    zt_log(ZT_LOG_INFO, "mesh_unpinned", "sha256=%s", b->sha_hex);
+    blob_free(b);
+    return 0;
+}
+
+/* ---- Serving ------------------------------------------------------------------- */
+
+bool zt_mesh_serve_allowed(struct zt_mesh *m, const char *caller, unsigned *retry_after_s)
+{
+    return zt_ratelimit_take(m->limit, caller && caller[0] ? caller : "-", zt_time_mono_ns(), retry_after_s);
+}
+
+int zt_mesh_serve_manifest(struct zt_mesh *m, const char *root_hex, struct zt_buf *out)
+{
+    uint8_t r[32];
+    if (!m || !root_hex || zt_hex_decode_str(r, 32, root_hex, ZT_HEX_LOWER) != 0) return ZT_EINVAL;
+    /* only verified manifests are stored: a blob held, or one being pulled */
+    int rc = zt__mstore_read(&m->st, "manifests", root_hex, ZT_MESH_MANIFEST_MAX, out);
+    if (!rc) atomic_fetch_add(&m->manifests_served, 1);
+    return rc;
+}
+
+int zt_mesh_serve_chunk(struct zt_mesh *m, const char *hash_hex, struct zt_buf *out)
+{
+    uint8_t h[32];
+    if (!m || !hash_hex || zt_hex_decode_str(h, 32, hash_hex, ZT_HEX_LOWER) != 0) return ZT_EINVAL;
+    int rc = zt__mstore_get_chunk(&m->st, h, out);
+    if (!rc) {
+        atomic_fetch_add(&m->chunks_served, 1);
+        atomic_fetch_add(&m->bytes_served, out->len);
+    }
+    return rc;
+}
+
+/* ---- Status -------------------------------------------------------------------- */
+
+static const char *const pull_states[] = {"running", "done", "failed"};
+
+static json_t *pull_json(const struct zt__pull *p)
+{
+    json_t *o = json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:b}", "sha256", p->sha_hex, "state", pull_states[p->state],
+                          "name", p->name, "have", (json_int_t)p->have, "total", (json_int_t)p->total, "bad_chunks",
+                          (json_int_t)p->bad, "holders", (json_int_t)p->holders, "install", p->install);
+    if (o && p->why[0]) json_object_set_new(o, "error", json_string(p->why));
+    if (o && p->ended_ms) json_object_set_new(o, "seconds", json_real((double)(p->ended_ms - p->started_ms) / 1e3));
+    return o;
+}
+
+static int dump(json_t *o, char **out)
+{
+    if (!o) return ZT_ENOMEM;
+    char *s = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    if (!s) return ZT_ENOMEM;
+    size_t n = strlen(s);
+    *out = zt_malloc(n + 1);
+    if (*out) memcpy(*out, s, n + 1);
+    free(s);
+    return *out ? 0 : ZT_ENOMEM;
+}
+
+int zt_mesh_status_json(struct zt_mesh *m, char **out)
+{
+    json_t *o = json_object(), *pulls = json_array(), *peers = json_array();
+    pthread_mutex_lock(&m->mu);
+    uint64_t bytes = 0;
+    for (size_t i = 0; i < m->n_blobs; i++) bytes += m->blobs[i]->man.file_size;
+    for (size_t i = 0; i < m->n_pulls; i++) json_array_append_new(pulls, pull_json(m->pulls[i]));
+    for (size_t i = 0; i < m->n_scores; i++)
+        json_array_append_new(peers, json_pack("{s:s,s:f}", "node_id", m->scores[i].node_id, "score",
+                                               m->scores[i].score));
+    json_t *r = json_pack(
+        "{s:s,s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:i,s:i}", "node_id", zt_identity_id(m->o.id), "dht",
+        m->dht != NULL, "blobs", (json_int_t)m->n_blobs, "bytes_held", (json_int_t)bytes, "chunks_held",
+        (json_int_t)atomic_load(&m->chunks_held), "chunks_served", (json_int_t)atomic_load(&m->chunks_served),
+        "chunks_fetched", (json_int_t)atomic_load(&m->chunks_fetched), "bad_chunks",
+        (json_int_t)atomic_load(&m->bad_chunks), "bytes_served", (json_int_t)atomic_load(&m->bytes_served),
+        "replicas_asked", (json_int_t)atomic_load(&m->replicas_asked), "replication", (int)m->o.replication,
+        "record_ttl_s", (int)m->o.record_ttl_s);
+    pthread_mutex_unlock(&m->mu);
+    if (r && o) json_object_update(o, r);
+    json_decref(r);
+    if (o && pulls) json_object_set(o, "pulls", pulls);
+    if (o && peers) json_object_set(o, "peers", peers);
+    json_decref(pulls);
+    json_decref(peers);
+    return dump(o, out);
+}
+
+int zt_mesh_list_json(struct zt_mesh *m, char **out)
+{
+    json_t *arr = json_array();
+    pthread_mutex_lock(&m->mu);
+    for (size_t i = 0; i < m->n_blobs && arr; i++) {
+        const struct zt__blob *b = m->blobs[i];
+        char root[65];
+        zt_hex_encode(root, b->man.root, 32);
+        json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:I,s:I,s:b,s:i,s:i}", "sha256", b->sha_hex, "root", root,
+                                             "name", b->name, "size", (json_int_t)b->man.file_size, "chunks",
+                                             (json_int_t)b->man.n_chunks, "pinned", b->pinned, "rf", (int)b->rf,
+                                             "holders", (int)b->holders));
+    }
+    pthread_mutex_unlock(&m->mu);
+    return dump(json_pack("{s:o*}", "blobs", arr), out);
+}
+
+int zt_mesh_pull_json(struct zt_mesh *m, const char *sha, char **out)
+{
+    json_t *o = NULL;
+    pthread_mutex_lock(&m->mu);
+    for (size_t i = 0; i < m->n_pulls && !o; i++)
+        if (strcmp(m->pulls[i]->sha_hex, sha) == 0) o = pull_json(m->pulls[i]);
+    uint8_t h[32];
+    if (!o && zt_hex_decode_str(h, 32, sha, ZT_HEX_LOWER) == 0 && zt__mesh_find(m, h)) {
+        struct zt__blob *b = zt__mesh_find(m, h);
+        o = json_pack("{s:s,s:s,s:s,s:I,s:I}", "sha256", b->sha_hex, "state", "done", "name", b->name, "have",
+                      (json_int_t)b->man.n_chunks, "total", (json_int_t)b->man.n_chunks);
+    }
+    pthread_mutex_unlock(&m->mu);
+    if (!o) return ZT_ENOTFOUND;
+    return dump(o, out);
+}
+
+/* ---- Pulls ---------------------------------------------------------------------- */
+
+int zt_mesh_pull(struct zt_mesh *m, const char *sha, const char *name, bool install, unsigned rf)
+{
+    uint8_t h[32];
+    if (!m || !sha || zt_hex_decode_str(h, 32, sha, ZT_HEX_LOWER) != 0 || (name && name[0] && !zt_mesh_name_ok(name)))
+        return ZT_EINVAL;
+    pthread_mutex_lock(&m->mu);
+    int rc = 0;
+    struct zt__pull *p = NULL;
+    size_t slot = m->n_pulls;
+    for (size_t i = 0; i < m->n_pulls; i++) {
+        if (strcmp(m->pulls[i]->sha_hex, sha) != 0) continue;
+        if (m->pulls[i]->state == ZT__PULL_RUNNING) {
+            if (install) m->pulls[i]->install = true; /* joined: the running pull also installs */
+            goto out;
+        }
+        slot = i; /* ended: replaced by this one */
+    }
+    if (m->stop) {
+        rc = ZT_ECLOSED;
+        goto out;
+    }
+    if (slot == m->n_pulls && m->n_pulls == ZT__MESH_MAX_PULLS) { /* reuse the oldest ended one */
+        for (size_t i = 0; i < m->n_pulls && slot == m->n_pulls; i++)
+            if (m->pulls[i]->state != ZT__PULL_RUNNING) slot = i;
+        if (slot == m->n_pulls) {
+            rc = ZT_EBUSY;
+            goto out;
+        }
+    }
+    p = zt_calloc(1, sizeof *p);
+    if (!p) {
+        rc = ZT_ENOMEM;
+        goto out;
+    }
+    p->m = m;
+    zt_strlcpy(p->sha_hex, sha, sizeof p->sha_hex);
+    zt_strlcpy(p->name, name ? name : "", sizeof p->name);
+    p->install = install;
+    p->rf = rf;
+    p->started_ms = zt_time_mono_ms();
+    if (pthread_create(&p->th, NULL, zt__mesh_pull_main, p) != 0) {
+        zt_free(p);
+        rc = ZT_ENOMEM;
+        goto out;
+    }
+    if (slot < m->n_pulls) {
+        struct zt__pull *old = m->pulls[slot];
+        m->pulls[slot] = p;
+        bool join = !old->joined;
+        old->joined = true;
+        pthread_mutex_unlock(&m->mu);
+        if (join) pthread_join(old->th, NULL); /* ended: returns at once */
+        zt_free(old);
+        return 0;
+    }
+    m->pulls[m->n_pulls++] = p;
+out:
+    pthread_mutex_unlock(&m->mu);
+    return rc;
+}
+
+int zt_mesh_want(struct zt_mesh *m, const char *sha)
+{
+    uint8_t h[32];
+    if (!m || !sha || zt_hex_decode_str(h, 32, sha, ZT_HEX_LOWER) != 0) return ZT_EINVAL;
+    pthread_mutex_lock(&m->mu);
+    int rc = 0;
+    bool have = false;
+    for (size_t i = 0; i < m->n_wanted && !have; i++) have = strcmp(m->wanted[i], sha) == 0;
+    if (!have && m->n_wanted == sizeof m->wanted / sizeof m->wanted[0]) rc = ZT_ETOOBIG;
+    else if (!have) zt_strlcpy(m->wanted[m->n_wanted++], sha, sizeof m->wanted[0]);
+    pthread_mutex_unlock(&m->mu);
+    if (!rc) zt_ignore(zt_mesh_pull(m, sha, NULL, true, 0)); /* the thread retries */
+    return rc;
+}
+
+/* Pull what is wanted and not held (nor being pulled); forget what is held. Under mu. */
+static void retry_wanted(struct zt_mesh *m)
+{
+    for (size_t i = 0; i < m->n_wanted;) {
+        uint8_t h[32];
+        zt_ignore(zt_hex_decode_str(h, 32, m->wanted[i], ZT_HEX_LOWER));
+        if (zt__mesh_find(m, h)) {
+            memcpy(m->wanted[i], m->wanted[--m->n_wanted], sizeof m->wanted[0]);
+            continue;
+        }
+        bool running = false;
+        for (size_t k = 0; k < m->n_pulls && !running; k++)
+            running = strcmp(m->pulls[k]->sha_hex, m->wanted[i]) == 0 && m->pulls[k]->state == ZT__PULL_RUNNING;
+        if (!running) {
+            char sha[65];
+            memcpy(sha, m->wanted[i], sizeof sha);
+            pthread_mutex_unlock(&m->mu);
+            zt_ignore(zt_mesh_pull(m, sha, NULL, true, 0));
+            pthread_mutex_lock(&m->mu);
+        }
+        i++;
+    }
+}
+
+int zt_mesh_offer(struct zt_mesh *m, const char *sha, unsigned rf)
+{
+    uint8_t h[32];
+    if (!m || !sha || zt_hex_decode_str(h, 32, sha, ZT_HEX_LOWER) != 0) return ZT_EINVAL;
+    if (!m->o.accept_replicas) return ZT_EPERM;
+    pthread_mutex_lock(&m->mu);
+    uint64_t bytes = 0;
+    for (size_t i = 0; i < m->n_blobs; i++) bytes += m->blobs[i]->man.file_size;
+    bool held = zt__mesh_find(m, h) != NULL;
+    pthread_mutex_unlock(&m->mu);
+    if (held) return 0;
+    if (m->o.max_bytes && bytes >= m->o.max_bytes) return ZT_ETOOBIG;
+    return zt_mesh_pull(m, sha, NULL, false, rf);
+}
+
+int zt_mesh_pull_wait(struct zt_mesh *m, const char *sha, const char *name, bool install, unsigned timeout_ms,
+                      char *why, size_t why_len)
+{
+    int rc = zt_mesh_pull(m, sha, name, install, 0);
+    if (rc) return rc;
+    struct timespec until = zt_time_after_ms(CLOCK_MONOTONIC, timeout_ms);
+    pthread_mutex_lock(&m->mu);
+    for (;;) {
+        struct zt__pull *p = NULL;
+        for (size_t i = 0; i < m->n_pulls && !p; i++)
+            if (strcmp(m->pulls[i]->sha_hex, sha) == 0) p = m->pulls[i];
+        if (!p) {
+            rc = ZT_ENOTFOUND;
+            break;
+        }
+        if (p->state != ZT__PULL_RUNNING) {
+            rc = p->rc;
+            if (why) zt_strlcpy(why, p->why, why_len);
+            break;
+        }
+        if (pthread_cond_timedwait(&m->cv, &m->mu, &until) != 0) {
+            rc = ZT_ETIMEDOUT;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&m->mu);
+    return rc;
+}
+
+/* ---- Records and repair --------------------------------------------------------- */
+
+void zt__mesh_publish(struct zt_mesh *m, const struct zt_mesh_manifest *man, const char *name, unsigned rf,
+                      bool partial, int64_t now)
+{
+    struct zt_mesh_holder h;
+    memset(&h, 0, sizeof h);
+    pthread_mutex_lock(&m->mu);
+    struct zt_dht *dht = m->dht;
+    zt_strlcpy(h.endpoint, m->endpoint, sizeof h.endpoint);
+    pthread_mutex_unlock(&m->mu);
+    if (!dht || !h.endpoint[0]) return;
+    memcpy(h.root, man->root, 32);
+    memcpy(h.sha256, man->file_sha256, 32);
+    h.size = man->file_size;
+    h.exp = now + m->o.record_ttl_s;
+    h.rf = clamp_rf(m, rf);
+    h.partial = partial;
+    zt_strlcpy(h.name, name && zt_mesh_name_ok(name) ? name : "", sizeof h.name);
+    char *rec = NULL, hex[65];
+    zt_hex_encode(hex, man->file_sha256, 32);
+    int rc = zt_mesh_record_sign(m->o.id, &h, &rec);
+    if (!rc) rc = zt_dht_put_value(dht, "mesh", hex, rec, strlen(rec));
+    zt_free(rec);
+    if (rc) zt_log_rl(ZT_LOG_WARN, 1, "mesh_publish_failed", "sha256=%s error=%s", hex, zt_strerror(rc));
+}
+
+/* Peers ordered for a blob: by SHA-256(root || node id), so that every
+ * holder picks the same replacement. */
+struct cand {
+    uint8_t key[32];
+    struct zt_peer p;
+};
+
+static int cand_cmp(const void *a, const void *b)
+{
+    return memcmp(((const struct cand *)a)->key, ((const struct cand *)b)->key, 32);
+}
+
+static void repair_one(struct zt_mesh *m, struct zt__blob *snap, int64_t now)
+{
+    struct zt_mesh_holder *hs = zt_calloc(ZT__MESH_MAX_HOLDERS, sizeof *hs);
+    struct cand *cs = zt_calloc(256, sizeof *cs);
+    struct zt_peer *ps = zt_calloc(256, sizeof *ps);
+    if (!hs || !cs || !ps) goto out;
+    size_t n = zt__mesh_holders(m, snap->sha, hs, ZT__MESH_MAX_HOLDERS);
+    const char *self = zt_identity_id(m->o.id);
+    size_t live = 1; /* us */
+    bool lowest = true;
+    for (size_t i = 0; i < n; i++) {
+        if (memcmp(hs[i].root, snap->man.root, 32) != 0 || hs[i].partial) continue;
+        live++;
+        if (strcmp(hs[i].node_id, self) < 0) lowest = false;
+    }
+    pthread_mutex_lock(&m->mu);
+    struct zt__blob *b = zt__mesh_find(m, snap->sha);
+    if (b) b->holders = (unsigned)live;
+    pthread_mutex_unlock(&m->mu);
+    if (live >= snap->rf || !lowest || !m->o.peers) goto out;
+    size_t np = zt_peers_list(m->o.peers, ps, 256), nc = 0;
+    for (size_t i = 0; i < np; i++) {
+        bool holds = strcmp(ps[i].node_id, self) == 0; /* a partial holder is pulling it already */
+        for (size_t j = 0; j < n && !holds; j++) holds = strcmp(hs[j].node_id, ps[i].node_id) == 0;
+        if (holds || ps[i].expires <= now || zt_mesh_peer_score(m, ps[i].node_id) < 0) continue;
+        uint8_t buf[32 + ZT_IDENTITY_ID_SIZE];
+        memcpy(buf, snap->man.root, 32);
+        size_t il = strlen(ps[i].node_id);
+        memcpy(buf + 32, ps[i].node_id, il);
+        zt_sha256(cs[nc].key, buf, 32 + il);
+        cs[nc++].p = ps[i];
+    }
+    qsort(cs, nc, sizeof *cs, cand_cmp);
+    char body[160];
+    snprintf(body, sizeof body, "{\"sha256\":\"%s\",\"rf\":%u}", snap->sha_hex, snap->rf);
+    size_t want = snap->rf - live;
+    for (size_t i = 0; i < nc && want; i++) {
+        long st = zt__mesh_post(m, cs[i].p.node_id, cs[i].p.endpoint, "/v1/mesh/replicate", body);
+        zt_log(ZT_LOG_INFO, "mesh_replica_asked", "sha256=%s peer=%s status=%ld holders=%zu rf=%u", snap->sha_hex,
+               cs[i].p.node_id, st, live, snap->rf);
+        atomic_fetch_add(&m->replicas_asked, 1);
+        if (st == 202 || st == 200) want--;
+    }
+out:
+    zt_free(hs);
+    zt_free(cs);
+    zt_free(ps);
+}
+
+static void *mesh_main(void *arg)
+{
+    struct zt_mesh *m = arg;
+    int64_t next_repair = now_s() + 1;
+    struct zt__blob *snap = zt_calloc(1, sizeof *snap);
+    pthread_mutex_lock(&m->mu);
+    while (!m->stop && snap) {
+        int64_t now = now_s();
+        /* republish what is due, one at a time outside the lock */
+        struct zt__blob *due = NULL;
+        for (size_t i = 0; i < m->n_blobs && !due; i++)
+            if (m->blobs[i]->next_publish <= now) due = m->blobs[i];
+        if (due && m->dht) {
+            due->next_publish = now + (m->o.record_ttl_s / 3 ? m->o.record_ttl_s / 3 : 1);
+            struct zt__blob copy = *due;
+            pthread_mutex_unlock(&m->mu);
+            zt__mesh_publish(m, &copy.man, copy.name, copy.rf, false, now);
+            pthread_mutex_lock(&m->mu);
+            continue;
+        }
+        if (now >= next_repair && m->dht) {
+            next_repair = now + m->o.repair_interval_s;
+            retry_wanted(m);
+            for (size_t i = 0; i < m->n_blobs && !m->stop; i++) {
+                /* a snapshot of what repair needs (the manifest's chunks are not) */
+                *snap = *m->blobs[i];
+                snap->man.chunks = NULL;
+                pthread_mutex_unlock(&m->mu);
+                repair_one(m, snap, now);
+                pthread_mutex_lock(&m->mu);
+            }
+            continue;
+        }
+        struct timespec t = zt_time_after_ms(CLOCK_MONOTONIC, 250);
+        pthread_cond_timedwait(&m->cv, &m->mu, &t);
+    }
+    pthread_mutex_unlock(&m->mu);
+    zt_free(snap);
+    return NULL;
+}
+
+int zt_mesh_start(struct zt_mesh *m, struct zt_dht *dht, const char *endpoint)
+{
+    if (!m) return ZT_EINVAL;
+    pthread_mutex_lock(&m->mu);
+    int rc = m->started ? ZT_EEXIST : 0;
+    if (!rc) {
+        m->dht = dht;
+        zt_strlcpy(m->endpoint, endpoint ? endpoint : "", sizeof m->endpoint);
+        rc = pthread_create(&m->th, NULL, mesh_main, m) == 0 ? 0 : ZT_ENOMEM;
+        m->started = rc == 0;
+    }
+    pthread_mutex_unlock(&m->mu);
+    return rc;
+}

@@ -1,0 +1,324 @@
+/* test_attack_mesh.c: attacks on the mesh (zt_mesh.h, docs/internals/mesh.md).
+ *
+ *  - chunk flood: one caller asks a node for chunks as fast as it can; past
+ *    mesh.serve_burst the node answers 429 with Retry-After, serves no more
+ *    than the rate allows, and its other routes keep answering;
+ *  - forged holder records (in a private network namespace: the DHT binds
+ *    every address): under a blob's DHT key, next to an honest holder's
+ *    record, this process puts junk, a record with a bad signature, one
+ *    whose node id is not its key's, an expired one and a valid record of
+ *    another blob, each naming an endpoint here that counts what it is
+ *    asked: none of them is ever contacted;
+ *  - manifest bombs: validly signed holders (cheap sybil keys) whose
+ *    endpoints serve a manifest claiming 2^32-1 chunks, 16 MiB of garbage,
+ *    and a manifest of another file under the advertised root: each is
+ *    refused and its holder's score lowered, the pull completes from the
+ *    honest holder with the right bytes, and the puller's memory stays
+ *    bounded (the bomb's count is refused before anything is allocated). */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "mesh_util.h"
+#include "zentalk/zt_alloc.h"
+#include "zentalk/zt_dht.h"
+#include "zentalk/zt_endian.h"
+#include "zentalk/zt_hash.h"
+#include "zentalk/zt_hex.h"
+#include "zentalk/zt_http.h"
+#include "zentalk/zt_identity.h"
+#include "zentalk/zt_mesh.h"
+#include "zentalk/zt_str.h"
+#include "zentalk/zt_time.h"
+
+#define WAIT_MS 60000
+
+static char files_dir[256];
+
+static void add(uint16_t port, const char *path, const char *want_sha)
+{
+    char body[600];
+    snprintf(body, sizeof body, "{\"path\":\"%s\",\"rf\":1}", path);
+    json_t *j = post_json(port, "/v1/mesh/add", NULL, body, 200);
+    assert_string_equal(json_string_value(json_object_get(j, "sha256")), want_sha);
+    json_decref(j);
+}
+
+/* ---- flood (no DHT needed) ------------------------------------------------------- */
+
+static void test_chunk_flood(void **state)
+{
+    (void)state;
+    char dir[256];
+    tmp_dir(dir, sizeof dir, "meshatk");
+    put_file(dir, "config.yaml", "mesh:\n  serve_rate_rps: 5\n  serve_burst: 10\n");
+    struct node n;
+    const char *const args[] = {"--config", dir, NULL};
+    node_spawn(&n, args, NULL, true, dir);
+    char path[512], sha[65];
+    mesh_make_file(files_dir, "flood.bin", 1u << 20, 9, path, sizeof path, sha);
+    add(n.port, path, sha);
+    /* the one chunk's hash is the file's (a file of exactly one chunk) */
+    char target[128];
+    snprintf(target, sizeof target, "/v1/mesh/chunk/%s", sha);
+    uint64_t t0 = zt_time_mono_ms();
+    unsigned ok = 0, limited = 0, other = 0;
+    bool retry_after = false;
+    for (int i = 0; i < 300; i++) {
+        struct resp r;
+        http(n.port, "GET", target, NULL, NULL, &r);
+        if (r.status == 200) ok++;
+        else if (r.status == 429) {
+            limited++;
+            retry_after = retry_after || strstr(zt_buf_str(&r.headers), "Retry-After:") != NULL;
+        } else other++;
+        resp_free(&r);
+    }
+    double secs = (double)(zt_time_mono_ms() - t0) / 1000.0;
+    printf("# 300 chunk requests in %.1f s: %u served, %u refused (429)\n", secs, ok, limited);
+    assert_int_equal(other, 0);
+    assert_true(limited > 0 && retry_after);
+    assert_true(ok <= 10 + (unsigned)(5.0 * secs) + 2); /* the burst, then the rate */
+    struct resp h;
+    http(n.port, "GET", "/healthz", NULL, NULL, &h);
+    assert_int_equal(h.status, 200);
+    resp_free(&h);
+    /* a bad name is refused before the limiter or the disk */
+    http(n.port, "GET", "/v1/mesh/chunk/..%2f..%2fnode.key", NULL, NULL, &h);
+    assert_int_equal(h.status, 400);
+    resp_free(&h);
+    node_stop(&n, 30000);
+    rm_rf(dir);
+}
+
+/* ---- forged records and bombs (DHT) ------------------------------------------------ */
+
+enum mode { M_COUNT, M_BOMB, M_GARBAGE, M_OTHER_FILE };
+
+struct fake {
+    enum mode mode;
+    struct zt_http_server *srv;
+    struct zt_buf other; /* M_OTHER_FILE: a valid manifest of another file */
+    int requests;
+};
+
+static void fake_handler(void *ud, struct zt_http_req *req, struct zt_http_resp *resp)
+{
+    struct fake *f = ud;
+    (void)req;
+    __atomic_fetch_add(&f->requests, 1, __ATOMIC_SEQ_CST);
+    resp->content_type = "application/octet-stream";
+    switch (f->mode) {
+    case M_BOMB: {
+        uint8_t h[ZT_MESH_MANIFEST_HEADER] = "ZTMF\x01";
+        zt_put_le32(h + 8, ZT_MESH_CHUNK_SIZE);
+        zt_put_le32(h + 12, 0xffffffffu);
+        zt_put_le64(h + 16, (uint64_t)1 << 52);
+        zt_ignore(zt_buf_append(&resp->body, h, sizeof h));
+        break;
+    }
+    case M_GARBAGE: {
+        static char junk[1 << 16];
+        memset(junk, 'z', sizeof junk);
+        for (int i = 0; i < 256; i++) /* 16 MiB, four times what a manifest may be */
+            if (zt_buf_append(&resp->body, junk, sizeof junk) != 0) break;
+        break;
+    }
+    case M_OTHER_FILE: zt_ignore(zt_buf_append(&resp->body, f->other.data, f->other.len)); break;
+    default: resp->status = 404; break;
+    }
+}
+
+static void fake_start(struct fake *f, enum mode mode)
+{
+    memset(f, 0, sizeof *f);
+    f->mode = mode;
+    zt_buf_init(&f->other, ZT_MESH_MANIFEST_MAX);
+    struct zt_http_opts ho = {.host = "127.0.0.1", .threads = 2, .max_connections = 64, .timeout_s = 30,
+                              .max_header_bytes = 16384, .max_body_bytes = 65536, .handler = fake_handler, .ud = f};
+    assert_int_equal(zt_http_start(&ho, &f->srv), 0);
+}
+
+static char *record(struct zt_identity *id, const struct fake *f, const uint8_t root[32], const uint8_t sha[32],
+                    uint64_t size, int64_t exp)
+{
+    struct zt_mesh_holder h;
+    memset(&h, 0, sizeof h);
+    snprintf(h.endpoint, sizeof h.endpoint, "http://127.0.0.1:%u", (unsigned)zt_http_port(f->srv));
+    memcpy(h.root, root, 32);
+    memcpy(h.sha256, sha, 32);
+    h.size = size;
+    h.rf = 1;
+    h.exp = exp;
+    char *rec = NULL;
+    assert_int_equal(zt_mesh_record_sign(id, &h, &rec), 0);
+    return rec;
+}
+
+struct seen_ctx {
+    int valid;
+};
+
+static bool on_seen(void *ud, const void *data, size_t len)
+{
+    struct seen_ctx *c = ud;
+    if (zt_mesh_record_verify(data, len, zt_time_real_ms() / 1000, NULL) == 0) c->valid++;
+    return true;
+}
+
+static double peer_score(uint16_t port, const char *node_id)
+{
+    struct resp r;
+    http(port, "GET", "/v1/mesh/status", NULL, NULL, &r);
+    json_t *j = resp_json(&r);
+    resp_free(&r);
+    size_t k;
+    json_t *p;
+    double s = 0;
+    json_array_foreach(json_object_get(j, "peers"), k, p) if (zt_str_eq(json_string_value(json_object_get(p, "node_id")), node_id))
+        s = json_real_value(json_object_get(p, "score"));
+    json_decref(j);
+    return s;
+}
+
+static void test_forged_records_and_bombs(void **state)
+{
+    (void)state;
+    if (!zt_dht_available()) {
+        zt_skip("the DHT is not built");
+        return;
+    }
+    char hdir[256], pdir[256];
+    tmp_dir(hdir, sizeof hdir, "meshatk");
+    tmp_dir(pdir, sizeof pdir, "meshatk");
+    put_file(hdir, "config.yaml", "node:\n  roles: [worker]\n  dht_port: 4901\nmesh:\n  record_ttl_s: 30\n");
+    put_file(pdir, "config.yaml", "node:\n  roles: [worker]\n  dht_port: 4902\n  bootstrap: [\"127.0.0.1:4901\"]\n");
+    struct node H, P;
+    const char *const ha[] = {"--config", hdir, NULL}, *const pa[] = {"--config", pdir, NULL};
+    node_spawn(&H, ha, NULL, true, hdir);
+    node_spawn(&P, pa, NULL, true, pdir);
+    char path[512], sha_hex[65], opath[512], osha[65];
+    mesh_make_file(files_dir, "real.bin", (3u << 20) + 3, 21, path, sizeof path, sha_hex);
+    mesh_make_file(files_dir, "other.bin", (3u << 20) + 3, 22, opath, sizeof opath, osha);
+    add(H.port, path, sha_hex);
+    struct zt_mesh_manifest man, oman;
+    assert_int_equal(zt_mesh_manifest_of_file(path, &man), 0);
+    assert_int_equal(zt_mesh_manifest_of_file(opath, &oman), 0);
+
+    struct fake forged, bomb, garbage, other;
+    fake_start(&forged, M_COUNT);
+    fake_start(&bomb, M_BOMB);
+    fake_start(&garbage, M_GARBAGE);
+    fake_start(&other, M_OTHER_FILE);
+    uint8_t *enc = NULL;
+    size_t elen = 0;
+    assert_int_equal(zt_mesh_manifest_encode(&oman, &enc, &elen), 0);
+    assert_int_equal(zt_buf_append(&other.other, enc, elen), 0);
+    zt_free(enc);
+
+    struct zt_dht_opts dopt = {.port = 4909};
+    struct zt_dht *d = NULL;
+    assert_int_equal(zt_dht_new(&dopt, &d), 0);
+    assert_int_equal(zt_dht_bootstrap(d, "127.0.0.1:4901"), 0);
+    struct zt_identity *ids[6];
+    for (int i = 0; i < 6; i++) assert_int_equal(zt_identity_generate(&ids[i]), 0);
+    int64_t now = zt_time_real_ms() / 1000;
+    char *recs[8];
+    size_t nr = 0;
+    /* 1: a bad signature */
+    char *r = record(ids[0], &forged, man.root, man.file_sha256, man.file_size, now + 3600);
+    char *sig = strstr(r, "\"sig\":\"");
+    assert_non_null(sig);
+    sig[7] = sig[7] == 'a' ? 'b' : 'a';
+    recs[nr++] = r;
+    /* 2: a node id that is not its key's (another key signs for it) */
+    r = record(ids[1], &forged, man.root, man.file_sha256, man.file_size, now + 3600);
+    json_t *o = json_loads(r, 0, NULL);
+    json_object_set_new(o, "node_id", json_string(zt_identity_id(ids[2])));
+    zt_free(r);
+    recs[nr++] = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    /* 3: expired; 4: a valid record of another blob put under this key */
+    recs[nr++] = record(ids[2], &forged, man.root, man.file_sha256, man.file_size, now - 10);
+    recs[nr++] = record(ids[3], &forged, oman.root, oman.file_sha256, oman.file_size, now + 3600);
+    /* sybils with valid records: a bomb, garbage, another file's manifest under our root */
+    recs[nr++] = record(ids[3], &bomb, man.root, man.file_sha256, man.file_size, now + 3600);
+    recs[nr++] = record(ids[4], &garbage, man.root, man.file_sha256, man.file_size, now + 3600);
+    recs[nr++] = record(ids[5], &other, man.root, man.file_sha256, man.file_size, now + 3600);
+    /* until every valid record (3 sybils and H's) can be read back */
+    struct seen_ctx sc = {0};
+    uint64_t until = zt_time_mono_ms() + WAIT_MS;
+    for (;;) {
+        for (size_t i = 0; i < nr; i++) assert_int_equal(zt_dht_put_value(d, "mesh", sha_hex, recs[i], strlen(recs[i])), 0);
+        assert_int_equal(zt_dht_put_value(d, "mesh", sha_hex, "junk", 4), 0);
+        sc.valid = 0;
+        assert_int_equal(zt_dht_get_values(d, "mesh", sha_hex, 2000, on_seen, &sc), 0);
+        if (sc.valid >= 4) break;
+        assert_true(zt_time_mono_ms() < until);
+        zt_time_sleep_ms(300);
+    }
+    /* the pull: retried while the puller's DHT view fills in */
+    char body[200];
+    snprintf(body, sizeof body, "{\"sha256\":\"%s\",\"install\":true,\"name\":\"real.gguf\"}", sha_hex);
+    mesh_pull_until_done(P.port, sha_hex, body, until);
+    char inst[600];
+    snprintf(inst, sizeof inst, "%s/models/real.gguf", P.data_dir);
+    char got[65];
+    mesh_file_sha(inst, got);
+    assert_string_equal(got, sha_hex);
+    printf("# forged endpoint asked %d times; bomb %d, garbage %d, other file %d\n", forged.requests, bomb.requests,
+           garbage.requests, other.requests);
+    assert_int_equal(forged.requests, 0); /* no forged, expired or misplaced record was used */
+    /* each sybil that served something was caught (a pull may end before it asked them all) */
+    if (bomb.requests) assert_true(peer_score(P.port, zt_identity_id(ids[3])) < 0);
+    if (garbage.requests) assert_true(peer_score(P.port, zt_identity_id(ids[4])) < 0);
+    if (other.requests) assert_true(peer_score(P.port, zt_identity_id(ids[5])) < 0);
+    assert_true(bomb.requests + garbage.requests + other.requests > 0);
+    /* a second pull does not ask the caught sybils again */
+    int before = bomb.requests + garbage.requests + other.requests;
+    struct resp ur;
+    char ub[120];
+    snprintf(ub, sizeof ub, "{\"sha256\":\"%s\"}", sha_hex);
+    http(P.port, "POST", "/v1/mesh/unpin", "application/json", ub, &ur);
+    assert_int_equal(ur.status, 200);
+    resp_free(&ur);
+    snprintf(body, sizeof body, "{\"sha256\":\"%s\"}", sha_hex);
+    mesh_pull_until_done(P.port, sha_hex, body, until);
+    int after = bomb.requests + garbage.requests + other.requests;
+    int caught = (bomb.requests > 0) + (garbage.requests > 0) + (other.requests > 0);
+    assert_true(after - before <= 3 - caught); /* only the sybils not yet caught */
+    for (size_t i = 0; i < nr; i++) zt_free(recs[i]);
+    for (int i = 0; i < 6; i++) zt_identity_free(ids[i]);
+    zt_dht_free(d);
+    struct fake *fs[] = {&forged, &bomb, &garbage, &other};
+    for (int i = 0; i < 4; i++) {
+        zt_http_stop(fs[i]->srv);
+        zt_buf_deinit(&fs[i]->other);
+    }
+    zt_mesh_manifest_deinit(&man);
+    zt_mesh_manifest_deinit(&oman);
+    node_stop(&P, 30000);
+    node_stop(&H, 30000);
+    rm_rf(pdir);
+    rm_rf(hdir);
+}
+
+int main(int argc, char **argv)
+{
+    if (!harness_start(argc, argv, "test_attack_mesh")) return 2;
+    json_set_alloc_funcs(zt_malloc, zt_free);
+    int outer = zt_dht_available() ? netns_rerun(argc, argv) : -1;
+    if (outer >= 0) return outer;
+    if (zt_hash_init() != 0) return 1;
+    tmp_dir(files_dir, sizeof files_dir, "meshatkf");
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_chunk_flood),
+        cmocka_unit_test(test_forged_records_and_bombs),
+    };
+    int rc = cmocka_run_group_tests_name("attack_mesh", tests, NULL, NULL);
+    rm_rf(files_dir);
+    return zt_test_exit(rc);
+}

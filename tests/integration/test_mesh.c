@@ -1,0 +1,519 @@
+/* test_mesh.c: five zentalk-node processes share blobs through the mesh
+ * (zt_mesh.h, docs/internals/mesh.md), in a private network namespace
+ * (the DHT binds every address; netns_rerun):
+ *
+ *  1. a file added on node 0 is pulled by the four others from peers only
+ *     (there is no URL anywhere), verified, and installed as a model;
+ *  2. a holder is killed (SIGKILL) in the middle of a pull and the pull
+ *     completes from the other holders (holders serve at most 6 chunks a
+ *     second per caller here, so the pull lasts long enough to be cut);
+ *     Then a puller is killed (SIGKILL) in the middle of a pull and
+ *     started again: the pull fetches only the chunks it did not have;
+ *  3. a fake holder (in this process: its own DHT node and HTTP server, a
+ *     valid signed holder record) serves altered chunks: the puller takes
+ *     one bad chunk from it, never asks it again, lowers its score and
+ *     still gets the verified file;
+ *  4. a blob added with replication factor 3 is replicated to two more
+ *     nodes by the repair; one of them leaves for good (SIGTERM) and,
+ *     once its holder record has expired (6 s here), the repair brings the
+ *     count back to 3 on the nodes left;
+ *  5. node 0 is also an orchestrator whose mesh.serve_models names the
+ *     first file: a worker that joins it (--join) is told so in the join
+ *     answer and fetches the model from the mesh into its models. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "mesh_util.h"
+#include "zentalk/zt_alloc.h"
+#include "zentalk/zt_dht.h"
+#include "zentalk/zt_hash.h"
+#include "zentalk/zt_hex.h"
+#include "zentalk/zt_http.h"
+#include "zentalk/zt_identity.h"
+#include "zentalk/zt_mesh.h"
+#include "zentalk/zt_str.h"
+#include "zentalk/zt_time.h"
+
+#define WAIT_MS 60000 /* the longest any poll waits (a loaded 2-core sanitizer run) */
+#define N_NODES 6 /* five, and the worker that joins in part 5 */
+#define DHT_PORT0 4801
+#define FAKE_DHT_PORT 4809
+#define OBSERVER_DHT_PORT 4810
+
+struct mnode {
+    char dir[256];
+    struct node n;
+    bool up;
+};
+
+static struct mnode nodes[N_NODES];
+static const char *cli_bin; /* zentalk */
+static char files_dir[256];
+
+/* ---- helpers ------------------------------------------------------------------- */
+
+static char sha1[65], sha2[65], sha3[65], sha4[65], f1_path[512];
+
+static void start_node(int i, const char *join)
+{
+    struct mnode *x = &nodes[i];
+    tmp_dir(x->dir, sizeof x->dir, "mesh");
+    char yaml[1400];
+    snprintf(yaml, sizeof yaml,
+             "node:\n  roles: [%s]\n  dht_port: %d\n  bootstrap: [\"127.0.0.1:%d\"]\n%s%s%s"
+             "mesh:\n  record_ttl_s: 6\n  repair_interval_s: 1\n  serve_rate_rps: 6\n  serve_burst: 2\n"
+             "%s%s%s",
+             i == 0 ? "orchestrator, worker" : "worker", DHT_PORT0 + i, DHT_PORT0, join ? "  join: [\"" : "",
+             join ? join : "", join ? "\"]\n" : "", i == 0 ? "  serve_models: [\"sha256:" : "", i == 0 ? sha1 : "",
+             i == 0 ? "\"]\n" : "");
+    put_file(x->dir, "config.yaml", yaml);
+    const char *const args[] = {"--config", x->dir, NULL};
+    node_spawn(&x->n, args, NULL, true, x->dir);
+    x->up = true;
+}
+
+static json_t *get_json(int i, const char *path)
+{
+    struct resp r;
+    http(nodes[i].n.port, "GET", path, NULL, NULL, &r);
+    assert_int_equal(r.status, 200);
+    json_t *j = resp_json(&r);
+    resp_free(&r);
+    return j;
+}
+
+static void add(int i, const char *path, const char *name, int rf, const char *want_sha)
+{
+    char body[600];
+    snprintf(body, sizeof body, "{\"path\":\"%s\",\"name\":\"%s\",\"rf\":%d}", path, name, rf);
+    json_t *j = post_json(nodes[i].n.port, "/v1/mesh/add", NULL, body, 200);
+    assert_string_equal(json_string_value(json_object_get(j, "sha256")), want_sha);
+    json_decref(j);
+}
+
+/* Start a pull of sha on node i (install: into its models). */
+static void pull_start(int i, const char *sha, bool install)
+{
+    char body[200];
+    snprintf(body, sizeof body, "{\"sha256\":\"sha256:%s\",\"install\":%s}", sha, install ? "true" : "false");
+    json_decref(post_json(nodes[i].n.port, "/v1/mesh/pull", NULL, body, 202));
+}
+
+/* The pull's state on node i ("running", "done", "failed"); *have chunks. */
+static const char *pull_state(int i, const char *sha, long *have, json_t **keep)
+{
+    char path[128];
+    snprintf(path, sizeof path, "/v1/mesh/pull/%s", sha);
+    json_t *j = get_json(i, path);
+    *have = (long)json_integer_value(json_object_get(j, "have"));
+    *keep = j;
+    return json_string_value(json_object_get(j, "state"));
+}
+
+/* Pull sha on node i until done (mesh_util.h). */
+static void pull_done(int i, const char *sha, bool install)
+{
+    char body[200];
+    snprintf(body, sizeof body, "{\"sha256\":\"sha256:%s\",\"install\":%s}", sha, install ? "true" : "false");
+    mesh_pull_until_done(nodes[i].n.port, sha, body, zt_time_mono_ms() + WAIT_MS);
+}
+
+static bool holds(int i, const char *sha)
+{
+    json_t *j = get_json(i, "/v1/mesh/blobs");
+    size_t k;
+    json_t *b;
+    bool found = false;
+    json_array_foreach(json_object_get(j, "blobs"), k, b) found = found || zt_str_eq(json_string_value(json_object_get(b, "sha256")), sha);
+    json_decref(j);
+    return found;
+}
+
+static json_int_t status_num(int i, const char *key)
+{
+    json_t *j = get_json(i, "/v1/mesh/status");
+    json_int_t v = json_integer_value(json_object_get(j, key));
+    json_decref(j);
+    return v;
+}
+
+/* ---- 1: spread ------------------------------------------------------------------- */
+
+static void test_spread(void **state)
+{
+    (void)state;
+    const char *path = f1_path;
+    add(0, path, "f1.gguf", 1, sha1);
+    uint64_t t0 = zt_time_mono_ms();
+    for (int i = 1; i < 5; i++) pull_start(i, sha1, i == 1);
+    for (int i = 1; i < 5; i++) pull_done(i, sha1, i == 1);
+    printf("# four nodes pulled a 6 MiB blob from peers in %llu ms (DHT lookups included)\n",
+           (unsigned long long)(zt_time_mono_ms() - t0));
+    for (int i = 1; i < 5; i++) {
+        assert_true(holds(i, sha1));
+        assert_true(status_num(i, "chunks_fetched") > 0);
+        assert_int_equal(status_num(i, "bad_chunks"), 0);
+    }
+    /* installed on node 1 as a model file, with the bytes of the original */
+    char inst[600], got[65];
+    snprintf(inst, sizeof inst, "%s/models/f1.gguf", nodes[1].n.data_dir);
+    mesh_file_sha(inst, got);
+    assert_string_equal(got, sha1);
+    json_int_t served = 0;
+    for (int i = 0; i < 5; i++) served += status_num(i, "chunks_served");
+    assert_true(served >= 4 * 7); /* every chunk of every pull came from a peer */
+    /* the CLI: `models pull sha256:` through node 2 (it holds the blob: only
+     * the install), and `mesh ls` lists it */
+    char env_url[200];
+    snprintf(env_url, sizeof env_url, "ZENTALK_URL=%s", nodes[2].n.url);
+    const char *const env[] = {env_url, NULL};
+    char shaarg[80];
+    snprintf(shaarg, sizeof shaarg, "sha256:%s", sha1);
+    const char *const pull_args[] = {"models", "pull", shaarg, "--name", "cli.gguf", NULL};
+    struct zt_buf out;
+    zt_buf_init(&out, 1 << 16);
+    assert_int_equal(run_prog(cli_bin, pull_args, env, NULL, &out, RUN_MERGE_STDERR), 0);
+    assert_non_null(strstr(zt_buf_str(&out), "from peers"));
+    snprintf(inst, sizeof inst, "%s/models/cli.gguf", nodes[2].n.data_dir);
+    mesh_file_sha(inst, got);
+    assert_string_equal(got, sha1);
+    zt_buf_reset(&out);
+    const char *const ls_args[] = {"mesh", "ls", NULL};
+    assert_int_equal(run_prog(cli_bin, ls_args, env, NULL, &out, RUN_MERGE_STDERR), 0);
+    assert_non_null(strstr(zt_buf_str(&out), sha1));
+    zt_buf_reset(&out);
+    /* a hash nobody holds: the CLI says so and fails */
+    const char *const none_args[] = {"models", "pull", "sha256:00000000000000000000000000000000000000000000000000000000000000ff", NULL};
+    assert_int_equal(run_prog(cli_bin, none_args, env, NULL, &out, RUN_MERGE_STDERR), 1);
+    assert_non_null(strstr(zt_buf_str(&out), "no peer holds it"));
+    zt_buf_deinit(&out);
+    /* the metrics say the same */
+    struct resp r;
+    http(nodes[1].n.port, "GET", "/metrics", NULL, NULL, &r);
+    assert_non_null(strstr(zt_buf_str(&r.body), "zentalk_mesh_chunks_fetched_total"));
+    resp_free(&r);
+}
+
+/* ---- 2: a holder killed mid-transfer ------------------------------------------------- */
+
+static void test_holder_killed(void **state)
+{
+    (void)state;
+    char path[512];
+    mesh_make_file(files_dir, "f2.gguf", (24u << 20) + 7, 2, path, sizeof path, sha2);
+    add(0, path, "f2.gguf", 1, sha2);
+    pull_done(1, sha2, false);
+    pull_done(2, sha2, false);
+    pull_start(3, sha2, false);
+    uint64_t until = zt_time_mono_ms() + WAIT_MS;
+    long have = 0;
+    bool killed = false;
+    for (;;) {
+        json_t *j;
+        const char *st = pull_state(3, sha2, &have, &j);
+        bool running = zt_str_eq(st, "running"), failed = zt_str_eq(st, "failed");
+        json_decref(j);
+        if (failed) pull_start(3, sha2, false); /* no holder found yet */
+        if (running && have >= 2 && !killed) {
+            assert_int_equal(kill(nodes[2].n.pid, SIGKILL), 0);
+            node_wait(&nodes[2].n, 10000);
+            nodes[2].up = false;
+            killed = true;
+            printf("# killed node 2 with %ld of 25 chunks fetched by node 3\n", have);
+        }
+        if (!running && !failed) break;
+        assert_true(zt_time_mono_ms() < until);
+        zt_time_sleep_ms(20);
+    }
+    assert_true(killed); /* the pull was cut, not finished before the kill */
+    assert_true(holds(3, sha2));
+    long h2;
+    json_t *j;
+    assert_string_equal(pull_state(3, sha2, &h2, &j), "done");
+    assert_int_equal(h2, 25);
+    json_decref(j);
+}
+
+/* ---- 2b: a puller killed mid-pull resumes where it stopped -------------------------- */
+
+static void test_puller_killed_resumes(void **state)
+{
+    (void)state;
+    pull_start(4, sha2, false);
+    uint64_t until = zt_time_mono_ms() + WAIT_MS;
+    long have = 0;
+    for (;;) {
+        json_t *j;
+        const char *st = pull_state(4, sha2, &have, &j);
+        bool running = zt_str_eq(st, "running"), failed = zt_str_eq(st, "failed"), done = zt_str_eq(st, "done");
+        json_decref(j);
+        if (failed) pull_start(4, sha2, false);
+        if (running && have >= 3) break;
+        assert_false(done); /* rate-limited holders: cut long before the end */
+        assert_true(zt_time_mono_ms() < until);
+        zt_time_sleep_ms(20);
+    }
+    assert_int_equal(kill(nodes[4].n.pid, SIGKILL), 0);
+    node_wait(&nodes[4].n, 10000);
+    node_cleanup(&nodes[4].n);
+    printf("# killed the puller (node 4) with %ld of 25 chunks; restarting it\n", have);
+    const char *const args[] = {"--config", nodes[4].dir, NULL};
+    node_spawn(&nodes[4].n, args, NULL, true, nodes[4].dir);
+    pull_done(4, sha2, false);
+    json_int_t fetched = status_num(4, "chunks_fetched");
+    printf("# after the restart it fetched %lld chunks\n", (long long)fetched);
+    assert_true(holds(4, sha2));
+    assert_true(fetched <= 25 - have); /* only what it did not have */
+}
+
+/* ---- 3: a holder serving altered chunks --------------------------------------------- */
+
+struct fake {
+    struct zt_buf manifest; /* the honest manifest */
+    char root_hex[65];
+    char file[512];
+    struct zt_mesh_manifest man;
+    int chunk_requests;
+};
+
+static void fake_handler(void *ud, struct zt_http_req *req, struct zt_http_resp *resp)
+{
+    struct fake *f = ud;
+    const char *p = zt_http_req_path(req);
+    if (zt_str_starts_with(p, "/v1/mesh/manifest/") && strcmp(p + 18, f->root_hex) == 0) {
+        resp->content_type = "application/octet-stream";
+        zt_ignore(zt_buf_append(&resp->body, f->manifest.data, f->manifest.len));
+        return;
+    }
+    if (zt_str_starts_with(p, "/v1/mesh/chunk/")) {
+        __atomic_fetch_add(&f->chunk_requests, 1, __ATOMIC_SEQ_CST);
+        uint8_t h[32];
+        for (uint32_t i = 0; i < f->man.n_chunks; i++) {
+            zt_ignore(zt_hex_decode_str(h, 32, p + 15, ZT_HEX_LOWER));
+            if (memcmp(h, f->man.chunks[i], 32) != 0) continue;
+            FILE *fp = fopen(f->file, "rb");
+            size_t n = zt_mesh_chunk_len(&f->man, i);
+            char *b = malloc(n);
+            if (fp && b && fseek(fp, (long)i * ZT_MESH_CHUNK_SIZE, SEEK_SET) == 0 && fread(b, 1, n, fp) == n) {
+                b[n / 2] ^= 0x40; /* one byte altered */
+                resp->content_type = "application/octet-stream";
+                zt_ignore(zt_buf_append(&resp->body, b, n));
+            }
+            free(b);
+            if (fp) fclose(fp);
+            return;
+        }
+    }
+    resp->status = 404;
+}
+
+struct seen_ctx {
+    const char *a, *b;
+    bool saw_a, saw_b;
+};
+
+static bool on_seen(void *ud, const void *data, size_t len)
+{
+    struct seen_ctx *c = ud;
+    struct zt_mesh_holder h;
+    if (zt_mesh_record_verify(data, len, zt_time_real_ms() / 1000, &h) != 0) return true;
+    c->saw_a = c->saw_a || strcmp(h.node_id, c->a) == 0;
+    c->saw_b = c->saw_b || strcmp(h.node_id, c->b) == 0;
+    return true;
+}
+
+static void test_bad_chunk_caught(void **state)
+{
+    (void)state;
+    struct fake f;
+    memset(&f, 0, sizeof f);
+    mesh_make_file(files_dir, "f3.gguf", (5u << 20) + 99, 3, f.file, sizeof f.file, sha3);
+    add(0, f.file, "f3.gguf", 1, sha3);
+    assert_int_equal(zt_mesh_manifest_of_file(f.file, &f.man), 0);
+    uint8_t *enc = NULL;
+    size_t elen = 0;
+    assert_int_equal(zt_mesh_manifest_encode(&f.man, &enc, &elen), 0);
+    zt_buf_init(&f.manifest, ZT_MESH_MANIFEST_MAX);
+    assert_int_equal(zt_buf_append(&f.manifest, enc, elen), 0);
+    zt_free(enc);
+    zt_hex_encode(f.root_hex, f.man.root, 32);
+
+    struct zt_http_opts ho = {.host = "127.0.0.1", .threads = 2, .max_connections = 64, .timeout_s = 30,
+                              .max_header_bytes = 16384, .max_body_bytes = 65536,
+                              .handler = fake_handler, .ud = &f};
+    struct zt_http_server *srv = NULL;
+    assert_int_equal(zt_http_start(&ho, &srv), 0);
+    struct zt_identity *id = NULL;
+    assert_int_equal(zt_identity_generate(&id), 0);
+    struct zt_dht_opts dopt = {.port = FAKE_DHT_PORT};
+    struct zt_dht *d = NULL;
+    assert_int_equal(zt_dht_new(&dopt, &d), 0);
+    assert_int_equal(zt_dht_bootstrap(d, "127.0.0.1:4801"), 0);
+    struct zt_mesh_holder h;
+    memset(&h, 0, sizeof h);
+    snprintf(h.endpoint, sizeof h.endpoint, "http://127.0.0.1:%u", (unsigned)zt_http_port(srv));
+    memcpy(h.root, f.man.root, 32);
+    memcpy(h.sha256, f.man.file_sha256, 32);
+    h.size = f.man.file_size;
+    h.rf = 1;
+    h.exp = zt_time_real_ms() / 1000 + 3600;
+    char *rec = NULL;
+    assert_int_equal(zt_mesh_record_sign(id, &h, &rec), 0);
+    /* until both records (the fake's and node 0's) can be read from another
+     * DHT node than the fake's own (whose get also sees its local store) */
+    struct zt_dht_opts oopt = {.port = OBSERVER_DHT_PORT};
+    struct zt_dht *obs = NULL;
+    assert_int_equal(zt_dht_new(&oopt, &obs), 0);
+    assert_int_equal(zt_dht_bootstrap(obs, "127.0.0.1:4802"), 0);
+    json_t *s0 = get_json(0, "/v1/mesh/status");
+    struct seen_ctx sc = {.a = zt_identity_id(id), .b = json_string_value(json_object_get(s0, "node_id"))};
+    uint64_t until = zt_time_mono_ms() + WAIT_MS;
+    while (!(sc.saw_a && sc.saw_b)) {
+        assert_int_equal(zt_dht_put_value(d, "mesh", sha3, rec, strlen(rec)), 0);
+        assert_int_equal(zt_dht_get_values(obs, "mesh", sha3, 2000, on_seen, &sc), 0);
+        assert_true(zt_time_mono_ms() < until);
+        if (!(sc.saw_a && sc.saw_b)) zt_time_sleep_ms(200);
+    }
+    json_decref(s0);
+    zt_dht_free(obs);
+    pull_done(4, sha3, false);
+    int asked = __atomic_load_n(&f.chunk_requests, __ATOMIC_SEQ_CST);
+    long have4;
+    json_t *pj;
+    pull_state(4, sha3, &have4, &pj);
+    char *pjs = json_dumps(pj, JSON_COMPACT);
+    printf("# the fake holder was asked for %d chunk(s); node 4's pull: %s\n", asked, pjs ? pjs : "?");
+    zt_free(pjs);
+    json_decref(pj);
+    if (asked != 1) { /* say what node 4 saw */
+        json_t *st4 = get_json(4, "/v1/mesh/status");
+        char *t = json_dumps(st4, JSON_COMPACT);
+        printf("# node 4: %s\n# fake: %s\n", t ? t : "?", zt_identity_id(id));
+        zt_free(t);
+        json_decref(st4);
+    }
+    assert_int_equal(asked, 1); /* caught at its first chunk, never asked again */
+    assert_true(status_num(4, "bad_chunks") >= 1);
+    json_t *st = get_json(4, "/v1/mesh/status");
+    size_t k;
+    json_t *p;
+    bool penalised = false;
+    json_array_foreach(json_object_get(st, "peers"), k, p) if (zt_str_eq(json_string_value(json_object_get(p, "node_id")), zt_identity_id(id)))
+        penalised = json_real_value(json_object_get(p, "score")) < 0;
+    json_decref(st);
+    assert_true(penalised);
+    zt_free(rec);
+    zt_dht_free(d);
+    zt_identity_free(id);
+    zt_http_stop(srv);
+    zt_buf_deinit(&f.manifest);
+    zt_mesh_manifest_deinit(&f.man);
+}
+
+/* ---- 4: repair ------------------------------------------------------------------- */
+
+static int holders_of(const char *sha, int *which, int n)
+{
+    int c = 0;
+    for (int i = 0; i < N_NODES; i++)
+        if (nodes[i].up && holds(i, sha) && c < n) which[c++] = i;
+    return c;
+}
+
+static void test_repair(void **state)
+{
+    (void)state;
+    char path[512];
+    mesh_make_file(files_dir, "f4.gguf", (2u << 20) + 1, 4, path, sizeof path, sha4);
+    add(0, path, "f4.gguf", 3, sha4);
+    int w[N_NODES], n = 0;
+    uint64_t until = zt_time_mono_ms() + WAIT_MS;
+    while ((n = holders_of(sha4, w, N_NODES)) < 3) {
+        assert_true(zt_time_mono_ms() < until);
+        zt_time_sleep_ms(200);
+    }
+    assert_int_equal(n, 3);
+    int leaver = w[0] == 0 ? w[1] : w[0];
+    printf("# replicated to 3 holders; node %d leaves for good\n", leaver);
+    node_stop(&nodes[leaver].n, 30000);
+    nodes[leaver].up = false;
+    until = zt_time_mono_ms() + WAIT_MS;
+    while ((n = holders_of(sha4, w, N_NODES)) < 3) {
+        assert_true(zt_time_mono_ms() < until);
+        zt_time_sleep_ms(200);
+    }
+    assert_int_equal(n, 3); /* the nodes left: 0 and two others, the replacement verified its copy */
+    for (int i = 0; i < n; i++) assert_true(w[i] != leaver);
+    printf("# replication factor restored: 3 live holders again\n");
+}
+
+/* ---- 5: a joining worker told which model to serve ------------------------------ */
+
+static void test_join_fetches_models(void **state)
+{
+    (void)state;
+    char join[200];
+    snprintf(join, sizeof join, "%s", nodes[0].n.url);
+    start_node(5, join);
+    char inst[600];
+    snprintf(inst, sizeof inst, "%s/models/f1.gguf", nodes[5].n.data_dir);
+    uint64_t until = zt_time_mono_ms() + WAIT_MS;
+    while (access(inst, R_OK) != 0) {
+        assert_true(zt_time_mono_ms() < until);
+        zt_time_sleep_ms(200);
+    }
+    char got[65];
+    mesh_file_sha(inst, got);
+    assert_string_equal(got, sha1);
+    assert_true(holds(5, sha1));
+    assert_true(status_num(5, "chunks_fetched") > 0);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    tmp_dir(files_dir, sizeof files_dir, "meshf");
+    mesh_make_file(files_dir, "f1.gguf", (6u << 20) + 12345, 1, f1_path, sizeof f1_path, sha1);
+    for (int i = 0; i < 5; i++) start_node(i, NULL);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    for (int i = 0; i < N_NODES; i++) {
+        if (!nodes[i].dir[0]) continue;
+        if (nodes[i].up) node_stop(&nodes[i].n, 30000);
+        else node_cleanup(&nodes[i].n);
+        rm_rf(nodes[i].dir);
+    }
+    rm_rf(files_dir);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (!harness_start(argc, argv, "test_mesh")) return 2;
+    cli_bin = argv[2];
+    json_set_alloc_funcs(zt_malloc, zt_free);
+    if (!zt_dht_available()) {
+        printf("SKIP: the DHT is not built (no OpenDHT C API): the mesh finds holders there\n");
+        return 77;
+    }
+    int outer = netns_rerun(argc, argv);
+    if (outer >= 0) return outer;
+    if (zt_hash_init() != 0) return 1;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_spread),
+        cmocka_unit_test(test_holder_killed),
+        cmocka_unit_test(test_puller_killed_resumes),
+        cmocka_unit_test(test_bad_chunk_caught),
+        cmocka_unit_test(test_repair),
+        cmocka_unit_test(test_join_fetches_models),
+    };
+    return zt_test_exit(cmocka_run_group_tests_name("mesh", tests, setup, teardown));
+}

@@ -1,0 +1,360 @@
+#define _XOPEN_SOURCE 700 /* nftw */
+/* test_mesh_format.c: the mesh's formats and store (src/mesh): manifests (round
+ * trip, Merkle root, every malformed input refused, a bomb's count refused
+ * before any allocation), chunk frames, holder records (forged, tampered,
+ * expired), the chunk store (atomic files, a corrupted chunk never served),
+ * a node's mesh without peers (add, serve, unpin), allocation failures. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <ftw.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../../src/mesh/mesh_int.h"
+#include "zentalk/zt_alloc.h"
+#include "zentalk/zt_endian.h"
+#include "zentalk/zt_hash.h"
+#include "zentalk/zt_hex.h"
+#include "zentalk/zt_identity.h"
+#include "zentalk/zt_mesh.h"
+#include "zentalk/zt_time.h"
+#include "zt_test.h"
+
+static char dir[256];
+
+static void write_file(const char *path, size_t size, uint8_t seed)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    for (size_t i = 0; i < size; i++) fputc((int)((i * 131u + seed) & 0xff), f);
+    assert_int_equal(fclose(f), 0);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(dir, sizeof dir, "/tmp/zt-mesh-unit-XXXXXX");
+    return mkdtemp(dir) ? 0 : -1;
+}
+
+static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st, (void)flag, (void)ftw;
+    return remove(p);
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    return nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* A manifest of a 2.5 MiB file: 3 chunks, the root as the header says. */
+static void test_manifest_round_trip(void **state)
+{
+    (void)state;
+    char path[300];
+    snprintf(path, sizeof path, "%s/f", dir);
+    write_file(path, (5u << 20) / 2, 7);
+    struct zt_mesh_manifest m;
+    assert_int_equal(zt_mesh_manifest_of_file(path, &m), 0);
+    assert_int_equal(m.n_chunks, 3);
+    assert_int_equal(m.file_size, (5u << 20) / 2);
+    assert_int_equal(zt_mesh_chunk_len(&m, 0), ZT_MESH_CHUNK_SIZE);
+    assert_int_equal(zt_mesh_chunk_len(&m, 2), (1u << 19));
+    assert_int_equal(zt_mesh_chunk_len(&m, 3), 0);
+    /* root by hand: SHA-256(2 || header || merkle(leaves)) */
+    uint8_t leaf[3][32], b[65], l01[32], merkle[32];
+    for (int i = 0; i < 3; i++) {
+        b[0] = 0;
+        memcpy(b + 1, m.chunks[i], 32);
+        zt_sha256(leaf[i], b, 33);
+    }
+    b[0] = 1;
+    memcpy(b + 1, leaf[0], 32);
+    memcpy(b + 33, leaf[1], 32);
+    zt_sha256(l01, b, 65);
+    memcpy(b + 1, l01, 32);
+    memcpy(b + 33, leaf[2], 32);
+    zt_sha256(merkle, b, 65);
+    uint8_t *enc = NULL;
+    size_t len = 0;
+    assert_int_equal(zt_mesh_manifest_encode(&m, &enc, &len), 0);
+    assert_int_equal(len, ZT_MESH_MANIFEST_HEADER + 3 * 32);
+    uint8_t rb[1 + ZT_MESH_MANIFEST_HEADER + 32], root[32];
+    rb[0] = 2;
+    memcpy(rb + 1, enc, ZT_MESH_MANIFEST_HEADER);
+    memcpy(rb + 1 + ZT_MESH_MANIFEST_HEADER, merkle, 32);
+    zt_sha256(root, rb, sizeof rb);
+    assert_memory_equal(root, m.root, 32);
+    struct zt_mesh_manifest d;
+    assert_int_equal(zt_mesh_manifest_decode(enc, len, m.root, &d), 0);
+    assert_memory_equal(d.file_sha256, m.file_sha256, 32);
+    assert_memory_equal(d.chunks, m.chunks, 3 * 32);
+    zt_mesh_manifest_deinit(&d);
+    zt_free(enc);
+    zt_mesh_manifest_deinit(&m);
+    struct zt_mesh_manifest e;
+    snprintf(path, sizeof path, "%s/empty", dir);
+    write_file(path, 0, 0);
+    assert_int_equal(zt_mesh_manifest_of_file(path, &e), ZT_EINVAL);
+    assert_int_equal(zt_mesh_manifest_of_file("/nonexistent/x", &e), ZT_EIO);
+}
+
+/* Every malformed manifest is refused with its error, nothing kept. */
+static void test_manifest_malformed(void **state)
+{
+    (void)state;
+    struct zt_mesh_manifest m = {.chunk_size = ZT_MESH_CHUNK_SIZE, .n_chunks = 2, .file_size = ZT_MESH_CHUNK_SIZE + 1};
+    uint8_t chunks[2][32];
+    memset(chunks, 0xab, sizeof chunks);
+    m.chunks = chunks;
+    zt_mesh_manifest_seal(&m);
+    uint8_t *enc = NULL;
+    size_t len = 0;
+    assert_int_equal(zt_mesh_manifest_encode(&m, &enc, &len), 0);
+    uint8_t *b = malloc(len + 64);
+    assert_non_null(b);
+    struct zt_mesh_manifest out;
+    int64_t live = zt_alloc_live();
+#define TRY(want, mutate, n)                                                          \
+    do {                                                                              \
+        memcpy(b, enc, len);                                                          \
+        mutate;                                                                       \
+        assert_int_equal(zt_mesh_manifest_decode(b, (n), NULL, &out), (want));       \
+        assert_int_equal(zt_alloc_live(), live);                                      \
+    } while (0)
+    assert_int_equal(zt_mesh_manifest_decode(enc, len, m.root, &out), 0);
+    zt_mesh_manifest_deinit(&out);
+    TRY(ZT_EPARSE, (void)0, len - 1);               /* truncated */
+    TRY(ZT_EPARSE, (void)0, 10);                    /* not even a header */
+    TRY(ZT_EPARSE, b[len] = 0, len + 1);            /* trailing byte */
+    TRY(ZT_EPARSE, b[0] = 'X', len);                /* magic */
+    TRY(ZT_EUNSUPPORTED, b[4] = 2, len);            /* version */
+    TRY(ZT_EUNSUPPORTED, b[5] = 1, len);            /* kind: nothing private exists */
+    TRY(ZT_EPARSE, b[6] = 1, len);                  /* reserved */
+    TRY(ZT_EUNSUPPORTED, zt_put_le32(b + 8, 4096), len); /* chunk size */
+    TRY(ZT_EPARSE, zt_put_le32(b + 12, 3), len);    /* count does not fit the size */
+    TRY(ZT_EPARSE, zt_put_le64(b + 16, 3u << 20), len);
+    TRY(ZT_EPARSE, zt_put_le64(b + 16, 0), len);    /* empty file */
+    TRY(ZT_ETOOBIG, zt_put_le32(b + 12, 0xffffffffu), len); /* bomb: refused before allocating */
+    TRY(ZT_ETOOBIG, zt_put_le32(b + 12, ZT_MESH_MAX_CHUNKS + 1), len);
+#undef TRY
+    uint8_t other[32] = {1};
+    assert_int_equal(zt_mesh_manifest_decode(enc, len, other, &out), ZT_ECRYPTO);
+    b[len - 1] ^= 1; /* a chunk hash changed: another root */
+    memcpy(b, enc, len - 1);
+    assert_int_equal(zt_mesh_manifest_decode(b, len, m.root, &out), ZT_ECRYPTO);
+    assert_int_equal(zt_mesh_manifest_decode(NULL, 0, NULL, &out), ZT_EPARSE);
+    free(b);
+    zt_free(enc);
+}
+
+static void test_frames(void **state)
+{
+    (void)state;
+    uint8_t f[ZT_MESH_FRAME_HEADER + 5], sha[32];
+    zt_sha256(sha, "hello", 5);
+    zt_mesh_frame_header(f, sha, 5);
+    memcpy(f + ZT_MESH_FRAME_HEADER, "hello", 5);
+    const uint8_t *d = NULL;
+    size_t n = 0;
+    assert_int_equal(zt_mesh_frame_check(f, sizeof f, sha, &d, &n), 0);
+    assert_int_equal(n, 5);
+    assert_memory_equal(d, "hello", 5);
+    assert_int_equal(zt_mesh_frame_check(f, sizeof f - 1, NULL, NULL, NULL), ZT_EPARSE);
+    f[ZT_MESH_FRAME_HEADER] = 'j';
+    assert_int_equal(zt_mesh_frame_check(f, sizeof f, NULL, NULL, NULL), ZT_ECRYPTO);
+    f[ZT_MESH_FRAME_HEADER] = 'h';
+    uint8_t other[32] = {0};
+    assert_int_equal(zt_mesh_frame_check(f, sizeof f, other, NULL, NULL), ZT_ECRYPTO);
+    f[4] = 9;
+    assert_int_equal(zt_mesh_frame_check(f, sizeof f, NULL, NULL, NULL), ZT_EUNSUPPORTED);
+}
+
+static void test_records(void **state)
+{
+    (void)state;
+    struct zt_identity *id = NULL, *other = NULL;
+    assert_int_equal(zt_identity_generate(&id), 0);
+    assert_int_equal(zt_identity_generate(&other), 0);
+    int64_t now = zt_time_real_ms() / 1000;
+    struct zt_mesh_holder h = {.size = 42, .rf = 3, .exp = now + 60};
+    snprintf(h.endpoint, sizeof h.endpoint, "http://127.0.0.1:9");
+    snprintf(h.name, sizeof h.name, "m.gguf");
+    memset(h.root, 1, 32);
+    memset(h.sha256, 2, 32);
+    char *rec = NULL;
+    assert_int_equal(zt_mesh_record_sign(id, &h, &rec), 0);
+    struct zt_mesh_holder v;
+    assert_int_equal(zt_mesh_record_verify(rec, strlen(rec), now, &v), 0);
+    assert_string_equal(v.node_id, zt_identity_id(id));
+    assert_int_equal(v.rf, 3);
+    assert_memory_equal(v.root, h.root, 32);
+    assert_false(v.partial);
+    assert_int_equal(zt_mesh_record_verify(rec, strlen(rec), now + 61, &v), ZT_ETIMEDOUT);
+    /* a partial holder says so, signed */
+    h.partial = true;
+    char *rp = NULL;
+    assert_int_equal(zt_mesh_record_sign(id, &h, &rp), 0);
+    assert_int_equal(zt_mesh_record_verify(rp, strlen(rp), now, &v), 0);
+    assert_true(v.partial);
+    char *rq = strdup(rp);
+    char *pt = strstr(rq, "\"partial\":true");
+    assert_non_null(pt);
+    memcpy(pt + 10, "1   ", 4); /* "partial":1 and blanks: not a boolean */
+    assert_int_not_equal(zt_mesh_record_verify(rq, strlen(rq), now, &v), 0);
+    free(rq);
+    zt_free(rp);
+    h.partial = false;
+    /* tampered: the endpoint moved to an attacker's host */
+    char *t = strdup(rec);
+    char *p = strstr(t, "127.0.0.1");
+    assert_non_null(p);
+    p[0] = '9';
+    assert_int_equal(zt_mesh_record_verify(t, strlen(t), now, &v), ZT_ECRYPTO);
+    free(t);
+    /* another key claiming the node id */
+    char *r2 = NULL;
+    assert_int_equal(zt_mesh_record_sign(other, &h, &r2), 0);
+    json_t *o = json_loads(r2, 0, NULL);
+    json_object_set_new(o, "node_id", json_string(zt_identity_id(id)));
+    char *forged = json_dumps(o, JSON_COMPACT);
+    assert_int_equal(zt_mesh_record_verify(forged, strlen(forged), now, &v), ZT_ECRYPTO);
+    zt_free(forged);
+    json_decref(o);
+    zt_free(r2);
+    /* lives too long */
+    h.exp = now + 2 * 86400;
+    assert_int_equal(zt_mesh_record_sign(id, &h, &r2), 0);
+    assert_int_equal(zt_mesh_record_verify(r2, strlen(r2), now, &v), ZT_ETIMEDOUT);
+    zt_free(r2);
+    assert_int_equal(zt_mesh_record_verify("{}", 2, now, &v), ZT_EPARSE);
+    assert_int_equal(zt_mesh_record_verify("x", 1, now, &v), ZT_EPARSE);
+    h.rf = 0;
+    assert_int_equal(zt_mesh_record_sign(id, &h, &r2), ZT_EINVAL);
+    zt_free(rec);
+    zt_identity_free(id);
+    zt_identity_free(other);
+    assert_true(zt_mesh_name_ok("a-b_c.gguf"));
+    assert_false(zt_mesh_name_ok(".hidden"));
+    assert_false(zt_mesh_name_ok("../x"));
+    assert_false(zt_mesh_name_ok(""));
+}
+
+/* A node's mesh with no peers: add, serve what verifies, never a corrupted chunk, unpin. */
+static void test_store_and_serve(void **state)
+{
+    (void)state;
+    char path[300], sdir[300];
+    snprintf(path, sizeof path, "%s/g", dir);
+    snprintf(sdir, sizeof sdir, "%s/store", dir);
+    write_file(path, (3u << 20) + 5, 9);
+    struct zt_identity *id = NULL;
+    assert_int_equal(zt_identity_generate(&id), 0);
+    struct zt_mesh_opts o = {.dir = sdir, .id = id};
+    struct zt_mesh *m = NULL;
+    assert_int_equal(zt_mesh_new(&o, &m), 0);
+    char sha[65];
+    assert_int_equal(zt_mesh_add_file(m, path, "g.gguf", 0, sha), 0);
+    struct zt_mesh_manifest man;
+    assert_int_equal(zt_mesh_manifest_of_file(path, &man), 0);
+    char root[65], c0[65], c1[65];
+    zt_hex_encode(root, man.root, 32);
+    zt_hex_encode(c0, man.chunks[0], 32);
+    zt_hex_encode(c1, man.chunks[1], 32);
+    struct zt_buf b;
+    zt_buf_init(&b, 2u << 20);
+    assert_int_equal(zt_mesh_serve_manifest(m, root, &b), 0);
+    assert_int_equal(b.len, ZT_MESH_MANIFEST_HEADER + 4 * 32);
+    assert_int_equal(zt_mesh_serve_chunk(m, c0, &b), 0);
+    assert_int_equal(b.len, ZT_MESH_CHUNK_SIZE);
+    uint8_t h[32];
+    zt_sha256(h, b.data, b.len);
+    assert_memory_equal(h, man.chunks[0], 32);
+    /* flip a byte of chunk 1 on disk: never served, dropped from the store */
+    char cp[600];
+    snprintf(cp, sizeof cp, "%s/chunks/%.2s/%s", sdir, c1, c1);
+    FILE *f = fopen(cp, "r+b");
+    assert_non_null(f);
+    assert_int_equal(fseek(f, ZT_MESH_FRAME_HEADER + 100, SEEK_SET), 0);
+    fputc(0x5a ^ fgetc(f), f);
+    assert_int_equal(fclose(f), 0);
+    assert_int_equal(zt_mesh_serve_chunk(m, c1, &b), ZT_ENOTFOUND);
+    struct stat st;
+    assert_int_not_equal(stat(cp, &st), 0);
+    assert_int_equal(zt_mesh_serve_chunk(m, "zz", &b), ZT_EINVAL);
+    /* no temporary file is left behind */
+    char tp[320];
+    snprintf(tp, sizeof tp, "%s/tmp", sdir);
+    assert_int_equal(rmdir(tp), 0);
+    assert_int_equal(mkdir(tp, 0700), 0);
+    /* a second start reads what it held */
+    zt_mesh_free(m);
+    m = NULL;
+    assert_int_equal(zt_mesh_new(&o, &m), 0);
+    char *js = NULL;
+    assert_int_equal(zt_mesh_list_json(m, &js), 0);
+    assert_non_null(strstr(js, sha));
+    zt_free(js);
+    /* a pull with no DHT finds no holder */
+    char why[256];
+    assert_int_equal(zt_mesh_pull_wait(m, "00000000000000000000000000000000000000000000000000000000000000aa", NULL,
+                                       false, 10000, why, sizeof why),
+                     ZT_ENOTFOUND);
+    assert_int_equal(zt_mesh_unpin(m, sha), 0);
+    assert_int_equal(zt_mesh_serve_manifest(m, root, &b), ZT_ENOTFOUND);
+    assert_int_equal(zt_mesh_serve_chunk(m, c0, &b), ZT_ENOTFOUND);
+    assert_int_equal(zt_mesh_unpin(m, sha), ZT_ENOTFOUND);
+    zt_buf_deinit(&b);
+    zt_mesh_manifest_deinit(&man);
+    zt_mesh_free(m);
+    zt_identity_free(id);
+}
+
+/* Out of memory anywhere in decode and record checks: an error, no leak. */
+static void test_alloc_failures(void **state)
+{
+    (void)state;
+    struct zt_mesh_manifest m = {.chunk_size = ZT_MESH_CHUNK_SIZE, .n_chunks = 1, .file_size = 10};
+    uint8_t c[1][32] = {{3}};
+    m.chunks = c;
+    zt_mesh_manifest_seal(&m);
+    uint8_t *enc = NULL;
+    size_t len = 0;
+    assert_int_equal(zt_mesh_manifest_encode(&m, &enc, &len), 0);
+    int64_t live = zt_alloc_live();
+    unsigned nomem = 0;
+    for (int64_t k = 1; k <= 4; k++) {
+        struct zt_mesh_manifest d;
+        zt_alloc_fail_after(k);
+        int rc = zt_mesh_manifest_decode(enc, len, m.root, &d);
+        zt_alloc_fail_after(0);
+        assert_true(rc == 0 || rc == ZT_ENOMEM);
+        if (rc == 0) zt_mesh_manifest_deinit(&d);
+        else nomem++;
+        assert_int_equal(zt_alloc_live(), live);
+    }
+    assert_true(nomem > 0);
+    zt_free(enc);
+}
+
+int main(void)
+{
+    json_set_alloc_funcs(zt_malloc, zt_free);
+    if (zt_hash_init() != 0) return 1;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_manifest_round_trip), cmocka_unit_test(test_manifest_malformed),
+        cmocka_unit_test(test_frames),              cmocka_unit_test(test_records),
+        cmocka_unit_test(test_store_and_serve),     cmocka_unit_test(test_alloc_failures),
+    };
+    return zt_test_exit(cmocka_run_group_tests(tests, setup, teardown));
+}
