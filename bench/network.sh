@@ -13,38 +13,8 @@ set -e
 B="${1:?usage: bench/network.sh BUILD_DIR [N] [CONCURRENCY]}"
 N="${2:-200}"
 C="${3:-8}"
-NODE="$B/src/node/zentalk-node"
-MODEL="$PWD/tests/models/stories260K.gguf"
-[ -x "$NODE" ] || { echo "no $NODE: build first" >&2; exit 1; }
-[ -f "$MODEL" ] || { echo "no $MODEL" >&2; exit 1; }
-command -v curl >/dev/null || { echo "curl is needed" >&2; exit 1; }
-tmp=$(mktemp -d)
-gw_pid=""
-wk_pid=""
-cleanup() {
-  [ -z "$wk_pid" ] || kill "$wk_pid" 2>/dev/null || true
-  [ -z "$gw_pid" ] || kill "$gw_pid" 2>/dev/null || true
-  wait 2>/dev/null || true
-  rm -rf "$tmp"
-}
-trap cleanup EXIT INT TERM
-mkdir -p "$tmp/cfg"
-printf 'model_cache:\n  default_model: stories\nmodels:\n  - id: stories\n    path: %s\n    context_size: 256\n' \
-  "$MODEL" >"$tmp/cfg/models.yaml"
-printf 'gpu_pool:\n  cpu_threads: 1\n  max_batch: 8\n' >"$tmp/cfg/gpu-pool.yaml"
-
-# the banner "zentalk-node listening on URL" of a node's stdout file
-url_of() {
-  i=0
-  while [ $i -lt 100 ]; do
-    u=$(sed -n 's/^zentalk-node listening on //p' "$1")
-    [ -n "$u" ] && { echo "$u"; return 0; }
-    sleep 0.1
-    i=$((i + 1))
-  done
-  echo "no banner in $1" >&2
-  return 1
-}
+# shellcheck source=bench/net_lib.sh
+. "$(dirname "$0")/net_lib.sh"
 "$NODE" --roles gateway,orchestrator --listen 127.0.0.1:0 --data-dir "$tmp/gw" >"$tmp/gw.out" 2>"$tmp/gw.err" &
 gw_pid=$!
 GW=$(url_of "$tmp/gw.out")

@@ -7,6 +7,9 @@
  * (2 * rows * n * batch per call). W is larger than L2 for the big shape,
  * so batch 1 there is a memory-bandwidth test, like generation.
  *
+ * Without an isa filter, also the packed layout (zt_quant_pack) on the
+ * AVX512-VNNI path where the CPU has it, batch 1..16.
+ *
  * usage: bench_quant [seconds_per_case (default 0.3)] [isa name filter] */
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,6 +101,30 @@ int main(int argc, char **argv)
                            2.0 * (double)rows * (double)n * (double)batch / per * 1e-9);
                     fflush(stdout);
                 }
+            }
+            /* the packed layout (Q8_0 .. Q6_K) on the path in use, batch
+             * 1, 2, 4, 8, 16: the ceiling of continuous batching and
+             * prompts (a flat GFLOP/s from batch 2 on means the kernel's
+             * arithmetic, not the weight loads, bounds it) */
+            struct zt_quant_packed *p = NULL;
+            if (!isa_filter && zt_quant_set_isa(ZT_QUANT_ISA_AVX512VNNI) == 0 && zt_quant_pack_useful(t) &&
+                zt_quant_pack(t, W, wb, rows, n, &p) == 0) {
+                static const size_t pb[] = {1, 2, 4, 8, 16};
+                for (size_t bi = 0; bi < 5; bi++) {
+                    double t0 = now(), t1 = t0;
+                    long calls = 0;
+                    do {
+                        if (zt_quant_matmul_packed(p, 0, rows, X, xb, pb[bi], out, rows) != 0) return 1;
+                        calls++;
+                        t1 = now();
+                    } while (t1 - t0 < secs);
+                    double per = (t1 - t0) / (double)calls;
+                    printf("%-5s %-10s %5zux%-5zu %5zu %10.3f %9.2f %10.2f packed\n", type_names[ti], "avx512vnni",
+                           rows, n, pb[bi], per * 1e3, (double)zt_quant_packed_bytes(p) / per * 1e-9,
+                           2.0 * (double)rows * (double)n * (double)pb[bi] / per * 1e-9);
+                    fflush(stdout);
+                }
+                zt_quant_packed_free(p);
             }
             zt_free(W);
             zt_free(X);

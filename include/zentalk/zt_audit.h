@@ -59,6 +59,13 @@ struct zt_audit_event {
     const char *decision;     /* local | remote | pseudonymised | refused | none */
     int status;               /* HTTP status, 0 = none */
     const char *outcome;      /* ok | error | denied | ... */
+    /* A disclosure (kind "disclosure"; NULL: "request"): the extra
+     * workers that saw the user's text of job_id, and why (verification,
+     * arbitration, replica). */
+    const char *kind;
+    const char *const *nodes; /* node ids */
+    size_t n_nodes;
+    const char *reason;
 };
 
 struct zt_audit;

@@ -67,6 +67,9 @@ struct zt_cfg_node {
     char *endpoint;           /* URL peers reach this node at; "" = derived from server.listen */
     struct zt_strlist join;   /* orchestrator URLs a worker joins (--join) */
     int64_t heartbeat_interval_ms; /* a joined worker's heartbeat period */
+    bool outbound;            /* reached only through its long-poll to the first node.join orchestrator */
+    char *orchestrator;       /* a gateway in another process: the orchestrator's URL[#NODE_ID] ("" = none) */
+    char *orchestrator_token; /* bearer for its lease routes ("" = none) */
 
     int64_t dht_port;         /* UDP port of the discovery DHT; 0 = off */
     struct zt_strlist bootstrap; /* DHT bootstrap nodes, host:port */
@@ -143,6 +146,10 @@ struct zt_cfg_database {
     int64_t queue_claim_ms;   /* redis queue: claim entries unacknowledged this long */
     int64_t pool_size;
     int64_t busy_timeout_ms;
+    char *result_cache;       /* memory|redis */
+    int64_t result_cache_max_mb;
+    char *result_cache_secret; /* secret; "" = derived from the node key */
+    int64_t result_cache_verify_permille;
 };
 /* chain.yaml */
 struct zt_cfg_chain {
@@ -159,6 +166,7 @@ struct zt_cfg_chain {
     char *min_stake;
     char *price_prompt_per_1k;
     char *price_completion_per_1k;
+    char *price_cache_hit;    /* tokens per answer from the result cache */
     int64_t dispute_window_s;
     int64_t payout_chain_id;
     char *payout_contract;
@@ -172,6 +180,9 @@ struct zt_cfg_integration {
     char *jwt_audience;
     char *webhook_secret;     /* secret */
     int64_t timeout_ms;
+    char *webhook_path;       /* appended to api_url */
+    int64_t webhook_retry_base_ms;
+    int64_t webhook_max_attempts;
 };
 /* privacy.yaml */
 struct zt_cfg_pii_pattern {   /* privacy.extra_patterns[] */
@@ -188,6 +199,7 @@ struct zt_cfg_privacy {
     char *default_policy;     /* local_only|pseudonymise|allow */
     bool audit_log;
     int64_t retention_cache_days;
+    char *result_cache;       /* user|tenant|off */
     int64_t retention_jobs_days;
     int64_t retention_audit_days;
     int64_t retention_search_days; /* 0 = keep */
@@ -202,6 +214,8 @@ struct zt_cfg_privacy {
     int64_t audit_checkpoint_entries; /* signed checkpoint every N entries */
     int64_t audit_checkpoint_seconds; /* ... or every T seconds */
     char *audit_fsync;                /* always|checkpoint|never */
+    struct zt_strlist verification_exempt_features; /* never sent to a verifier */
+    struct zt_strlist verification_exempt_users;    /* caller identities never sent to a verifier */
 };
 /* models.yaml */
 struct zt_cfg_model {
@@ -305,6 +319,13 @@ struct zt_cfg_orch_queue {
 struct zt_cfg_orch_score {
     double reputation, load, latency, price;
 };
+struct zt_cfg_orch_verification {
+    bool enabled;
+    double rate;             /* share of jobs verified */
+    int64_t new_worker_jobs; /* always verified below this many verified jobs */
+    double low_reputation;   /* always verified below this score */
+    int64_t max_replicas;    /* replicated execution: most extra workers */
+};
 struct zt_cfg_orchestrator {
     int64_t heartbeat_expiry_ms;
     int64_t record_window_ms;
@@ -317,6 +338,7 @@ struct zt_cfg_orchestrator {
     struct zt_cfg_orch_reputation reputation;
     struct zt_cfg_orch_queue queue;
     struct zt_cfg_orch_score score;
+    struct zt_cfg_orch_verification verification;
 };
 
 struct zt_config {

@@ -118,6 +118,15 @@ ZT_NODISCARD int zt_dht_revocation_verify(const char *json, size_t len, struct z
  * zt_dht_publish_from; at most 16 kept) and honour it at once. */
 ZT_NODISCARD int zt_dht_revoke(struct zt_dht *d, const char *json, size_t len);
 
+/* Told of each revocation d remembers for the first time (found in a
+ * lookup, or zt_dht_revoke'd here): node_id's whole key (kem_pk NULL) or
+ * one KEM key, signed at `at`; the record was verified. Registering it
+ * replays the revocations remembered so far. Called on OpenDHT's threads
+ * (or the registering one), without a lock of d held: fn must be
+ * thread-safe (the registry's zt_registry_revoke_key is). One hook per d. */
+typedef void (*zt_dht_revocation_fn)(void *ud, const char *node_id, const uint8_t *kem_pk, int64_t at);
+void zt_dht_on_revocation(struct zt_dht *d, zt_dht_revocation_fn fn, void *ud);
+
 /* ---- The node's use ------------------------------------------------------- */
 struct zt_config;
 struct zt_peers;

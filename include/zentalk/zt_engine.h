@@ -45,4 +45,28 @@ struct zt_gpu_info {
  * found in *n (0 when none, or no driver). 0 or ZT_ENOMEM. */
 int zt_engine_gpus(struct zt_gpu_info *out, size_t cap, size_t *n);
 
+/* A health probe of device `device` of `backend`: a fresh instance (the
+ * deterministic mode), a small op, its result compared with the exact
+ * one. 0, or the error (why says what failed). */
+int zt_engine_probe(const char *backend, unsigned device, char *why, size_t why_size);
+
+/* NVIDIA telemetry from NVML (libnvidia-ml.so.1, loaded with dlopen on
+ * first use: nothing links it, and a machine without it is reported, not
+ * crashed on). */
+struct zt_gpu_telemetry {
+    unsigned index;          /* NVML's index */
+    char name[96];
+    char pci[32];            /* PCI bus id, "00000000:17:00.0" */
+    uint64_t mem_total_mb, mem_used_mb, mem_free_mb;
+    bool has_util, has_temp, has_power; /* the driver answered for these */
+    unsigned util_pct;       /* GPU busy share over the driver's last sample period */
+    unsigned temp_c;         /* core temperature */
+    unsigned power_mw;       /* board power draw */
+};
+/* Every NVIDIA device NVML sees: up to cap in out, the count in *n.
+ * ZT_ENOTFOUND when NVML is not usable here (why says: not installed, no
+ * device, the driver did not start); ZT_NVML_LIBRARY=path loads another
+ * library (tests). */
+int zt_engine_nvml(struct zt_gpu_telemetry *out, size_t cap, size_t *n, char *why, size_t why_size);
+
 #endif

@@ -455,4 +455,84 @@ ZT_NODISCARD int zt_job_chain_compare(const uint8_t *a, size_t a_len, const uint
                                       size_t b_len, const uint8_t *pk_b, enum zt_chain_verdict *verdict,
                                       const char **why);
 
+
+/* ---- Verification by other workers: run the checks (verify.c) --------------- */
+
+/* How a job is checked: teacher-forced (the checker reads prompt + the
+ * worker's ids in batched passes and recomputes the chain: WIRE.md
+ * section 7), or full replicated execution (the checker generates the
+ * whole answer again: a RESUME with no ids, same subject). */
+enum zt_job_check_mode { ZT_JOB_CHECK_TEACHER_FORCED = 0, ZT_JOB_CHECK_REPLICA = 1 };
+
+/* Who checks: the orchestrator's choice (zt_verifier_pick), never a
+ * worker that ran the job. */
+struct zt_job_checker {
+    /* The checker of round `round` (0, 1, ...: the verifier or the
+     * replicas, then the arbiter), none of the n node ids in exclude.
+     * 0, ZT_ENOTFOUND (none left), or an error. */
+    int (*pick)(void *ud, unsigned round, const char *const *exclude, size_t n, struct zt_job_worker *out);
+    /* A checker that failed its check (unreachable, stalled, refused
+     * other than the claimed ids, a result that does not verify). May be
+     * NULL. */
+    void (*failed)(void *ud, const struct zt_job_worker *w, enum zt_job_attempt a);
+    void *ud;
+};
+
+#define ZT_JOB_CHECKERS_MAX 8
+
+struct zt_job_check_req {
+    struct zt_job_call *job;            /* the call that ran last (its body, subject and verdict) */
+    const uint8_t *ckpt;                /* the worker's FINAL checkpoint (result.checkpoint) */
+    size_t ckpt_len;
+    const uint8_t *worker_pk;           /* the key it must verify under */
+    const int32_t *ids;                 /* every id the workers streamed */
+    size_t n_ids;
+    const char *const *ran;             /* the workers that ran the job (excluded) */
+    size_t n_ran;
+    enum zt_job_check_mode mode;
+    unsigned replicas;                  /* REPLICA: workers that run it again (1..ZT_JOB_CHECKERS_MAX - 2) */
+    unsigned max_tries;                 /* checkers tried per round before it counts as none (0: 2) */
+    struct zt_job_spec spec;            /* model, max_tokens, ttl, now, suite; worker fields per checker */
+    struct zt_job_target target;        /* sign_as, timeouts; base_url and recipient per checker */
+    const struct zt_job_hooks *hooks;   /* only cancelled is used (may be NULL) */
+};
+
+enum zt_job_check_verdict {
+    ZT_CHECK_AGREED = 0,    /* every checker's chain equals the worker's */
+    ZT_CHECK_WORKER_WRONG,  /* a strict majority of the chains differ from the worker's and agree */
+    ZT_CHECK_CHECKER_WRONG, /* the worker's chain has a strict majority; some checker differed */
+    ZT_CHECK_UNDECIDED,     /* no strict majority, no arbiter left */
+    ZT_CHECK_UNAVAILABLE,   /* no checker could be found or none answered: nothing was checked */
+};
+const char *zt_job_check_verdict_name(enum zt_job_check_verdict v);
+
+struct zt_job_check_one {
+    char node_id[ZT_IDENTITY_ID_SIZE];
+    const char *role;                   /* "verifier", "replica" or "arbiter" */
+    bool answered;                      /* it returned a verified result (or refused the claimed ids) */
+    bool refused_ids;                   /* teacher-forced: it refused the claimed ids (400) */
+    bool agrees;                        /* answered, and its chain equals the worker's */
+    bool wrong;                         /* answered outside the majority that decided */
+    uint8_t receipt[ZT_ENV_RECEIPT_MAX_LEN]; /* its signed receipt (answered, not refused_ids) */
+    size_t receipt_len;
+    uint64_t ms;                        /* its check, send to end */
+};
+
+struct zt_job_check_result {
+    enum zt_job_check_verdict verdict;
+    const char *why;                    /* static */
+    size_t n;                           /* every checker the job was sent to (each saw the text) */
+    struct zt_job_check_one c[ZT_JOB_CHECKERS_MAX];
+    uint64_t ms;                        /* the whole check */
+};
+
+/* Check a finished job on other workers (r->mode), arbitrate a
+ * disagreement with one more checker of the same mode, and say who was in
+ * the minority. Every checker the body was sent to is listed in out->c
+ * (the audit log records them: they saw the user's text). Blocks (run it
+ * on a job thread). ZT_EINVAL, ZT_ENOMEM; the checks' own failures are in
+ * the verdict, not the return. */
+ZT_NODISCARD int zt_job_check_run(const struct zt_job_check_req *r, const struct zt_job_checker *ck,
+                                  struct zt_job_check_result *out);
+
 #endif

@@ -441,6 +441,15 @@ ZT_NODISCARD int zt_chain_job_open(struct zt_chain *c, const char *identity, con
 void zt_chain_job_end(struct zt_chain *c, const char *job_id, bool ok, const char *worker, uint64_t prompt_tokens,
                       uint64_t completion_tokens);
 
+/* An answer from the gateway's result cache (zt_rcache.h): charge price
+ * (base units, chain.price_cache_hit) from the caller's wallet to
+ * provider's PROVIDER account under job_id, through the job hooks (escrow,
+ * then settle at once; no fee). price 0: nothing is written. ZT_EPERM: not
+ * a wallet caller; ZT_ERANGE: the balance does not cover it (both the
+ * gateway's 402, with msg). Idempotent by job id. */
+ZT_NODISCARD int zt_chain_cache_hit(struct zt_chain *c, const char *identity, const char *job_id,
+                                    const char *provider, zt_u128 price, char *msg, size_t cap);
+
 /* The balance of (kind, owner) (a new account reads 0). */
 ZT_NODISCARD int zt_chain_balance(struct zt_chain *c, enum zt_ledger_kind kind, const char *owner, zt_u128 *out);
 /* An admin's deposit: mint amount into address's USER account under the
@@ -498,6 +507,11 @@ ZT_NODISCARD int zt_chain_payout_round(struct zt_chain *c, int64_t now_ms, struc
  * ZT_ECRYPTO/ZT_EPERM/ZT_EPARSE (err says why) when a key is named and
  * does not load. zt_chain_free stops the thread. */
 ZT_NODISCARD int zt_chain_payouts_start(struct zt_chain *c, struct zt_buf *err);
+/* fn(ud, batch) after each batch a payout round builds (state pending)
+ * and each it exports (state submitted), outside the books' lock, on the
+ * round's thread (the node's API bridge sends payout webhooks from it).
+ * Set before zt_chain_payouts_start; NULL: none. */
+void zt_chain_set_on_batch(struct zt_chain *c, void (*fn)(void *ud, const struct zt_ledger_batch_info *bi), void *ud);
 /* The EIP-712 domain of this node's batch signatures (chain.yaml). */
 const struct zt_eip712_domain *zt_chain_domain(const struct zt_chain *c);
 

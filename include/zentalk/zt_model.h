@@ -76,6 +76,12 @@ struct zt_model_run_opts {
      * none): a model whose weights need more is refused (ZT_ETOOBIG, the
      * sizes in err) before anything is uploaded. Ignored on the CPU. */
     uint64_t max_device_mb;
+    /* Layers split across two devices of the backend (the GPU pool, when
+     * no device has room for the whole model): when split_bytes > 0 the
+     * first split_bytes of weights (the first layers) go on `device`, the
+     * rest on `device2`; zt_model_backend() then says "split". */
+    unsigned device2;
+    uint64_t split_bytes;
 };
 ZT_NODISCARD int zt_model_load_opts(const char *path, const struct zt_model_run_opts *o, struct zt_model **out,
                                     struct zt_buf *err);
@@ -114,6 +120,7 @@ ZT_NODISCARD int zt_model_set_kv_type(struct zt_model *m, enum zt_ggml_type t);
 enum zt_ggml_type zt_model_kv_type(const struct zt_model *m);
 ZT_NODISCARD int zt_seq_new(const struct zt_model *m, uint32_t n_ctx, struct zt_seq **out);
 void zt_seq_free(struct zt_seq *s);
+enum zt_ggml_type zt_seq_kv_type(const struct zt_seq *s); /* its cache's: F32 or F16 */
 uint32_t zt_seq_pos(const struct zt_seq *s);     /* tokens in the cache */
 uint32_t zt_seq_n_ctx(const struct zt_seq *s);
 /* Forget every token from pos on (pos <= current position): reuse a cached

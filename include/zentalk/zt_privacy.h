@@ -149,6 +149,12 @@ const char *zt_privacy_verdict_decision(const struct zt_privacy_verdict *v);
  * no-ops. */
 void zt_privacy_verdict_deinit(struct zt_privacy_verdict *v);
 
+/* privacy.yaml's verification exemptions: "feature" when feature is in
+ * verification_exempt_features, "user" when identity is in
+ * verification_exempt_users, else NULL (the job may be sent to a verifier
+ * or replicas, each of which sees the user's text). */
+const char *zt_privacy_verification_exempt(const struct zt_cfg_privacy *p, const char *feature, const char *identity);
+
 /* ---- the node's privacy layer (src/privacy/layer.c) ----
  * The gate every outbound job passes, the audit log and the identities'
  * audit pseudonyms (zt_pseudoid.h), built once by the node; the HTTP

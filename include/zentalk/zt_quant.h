@@ -178,6 +178,27 @@ size_t zt_quant_packed_bytes(const struct zt_quant_packed *p);
 ZT_NODISCARD int zt_quant_matmul_packed(const struct zt_quant_packed *p, size_t row_begin, size_t row_end,
                                         const void *X_q, size_t x_row_bytes, size_t batch, float *out,
                                         size_t out_stride);
+/* The activation terms the packed Q8_0/Q4_0 kernels use (quant_pack.c),
+ * prepared once per batch instead of once per call (a multi-threaded
+ * product calls zt_quant_matmul_packed once per chunk of rows):
+ * zt_quant_packed_prep_bytes(p) bytes per activation row (0: the type has
+ * none, pass NULL), zt_quant_packed_prepare writes `batch` rows of them
+ * (row k at prep + k * that), and zt_quant_matmul_packed_prep is
+ * zt_quant_matmul_packed with them (prep NULL: prepared inside). The same
+ * bits either way. */
+size_t zt_quant_packed_prep_bytes(const struct zt_quant_packed *p);
+ZT_NODISCARD int zt_quant_packed_prepare(const struct zt_quant_packed *p, const void *X_q, size_t x_row_bytes,
+                                         size_t batch, int32_t *prep);
+ZT_NODISCARD int zt_quant_matmul_packed_prep(const struct zt_quant_packed *p, size_t row_begin, size_t row_end,
+                                             const void *X_q, size_t x_row_bytes, size_t batch,
+                                             const int32_t *prep, float *out, size_t out_stride);
+
+/* Internal (the CPU backend): memory for a copy of weights on transparent
+ * huge pages, carved from the chunks packed matrices use (quant_pack.c);
+ * NULL when out of memory. Freed with the chunk handle. */
+struct zt__quant_chunk;
+void *zt__quant_weights_alloc(size_t bytes, struct zt__quant_chunk **chunk);
+void zt__quant_weights_free(struct zt__quant_chunk *chunk);
 
 /* ---- dispatch ------------------------------------------------------------ */
 
@@ -248,6 +269,10 @@ struct zt__quant_kernels {
     zt__quant_pk_fn pk_q8_0, pk_q4_0, pk_q6_k, pk_q4_k; /* packed layout (NULL: the scalar one) */
     void (*fp16_to_fp32_row)(const uint16_t *src, float *dst, size_t n);
     void (*fp32_to_fp16_row)(const float *src, uint16_t *dst, size_t n);
+    /* activation quantisers (nb blocks; NULL: the scalar reference), the
+     * reference's float operations lane-wise, so the same bytes */
+    void (*quant_q8_0_row)(const float *src, void *dst, size_t nb);
+    void (*quant_q8_k_row)(const float *src, void *dst, size_t nb);
 };
 
 extern const struct zt__quant_kernels zt__quant_kernels_scalar;

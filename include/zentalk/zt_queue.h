@@ -79,11 +79,23 @@ ZT_NODISCARD int zt_queue_open_config(const struct zt_config *cfg, const char *c
  * Redis queue: claimable by the others after claim_idle_ms). */
 void zt_queue_free(struct zt_queue *q);
 const char *zt_queue_backend(const struct zt_queue *q);
+/* Entries pending longer than this are claimed by others (ms). */
+int64_t zt_queue_claim_idle_ms(const struct zt_queue *q);
 
 /* Append a job (job_id: 1..ZT_QUEUE_KEY_MAX-1 bytes; body up to
  * ZT_QUEUE_BODY_MAX, may be NULL); its entry id in id_out (may be NULL). */
 ZT_NODISCARD int zt_queue_push(struct zt_queue *q, const char *job_id, const void *body, size_t len,
                                char id_out[ZT_QUEUE_ID_MAX]);
+/* Append a job already taken by this consumer (pending here from its
+ * first moment: no other consumer can read it first). An orchestrator
+ * pushes each job it accepts this way and renews it while it runs it;
+ * when it dies, the others claim its entries after claim_idle_ms. */
+ZT_NODISCARD int zt_queue_push_own(struct zt_queue *q, const char *job_id, const void *body, size_t len,
+                                   char id_out[ZT_QUEUE_ID_MAX]);
+/* Reset the idle time of these entries pending here (XCLAIM ... JUSTID
+ * with min-idle 0), so that nobody claims them while this consumer is
+ * alive. Ids no longer pending (acknowledged) are ignored. */
+ZT_NODISCARD int zt_queue_renew(struct zt_queue *q, const char *const *ids, size_t n);
 /* The next entry for this consumer: its own pending entries after a
  * restart first, then one pending elsewhere longer than claim_idle_ms
  * (claimed: m->from says from whom), then a new one, waiting up to

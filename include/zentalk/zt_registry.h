@@ -54,6 +54,7 @@ struct zt_registry;
 #define ZT_REG_RECORD_MAX (ZT_DESCRIPTOR_MAX + 8192)    /* bytes of one record */
 #define ZT_REG_STR_MAX 128                              /* engine, cpu, gpu strings */
 #define ZT_REG_SLOTS_MAX 4096u
+#define ZT_REG_SYNC_MS_DEFAULT 1000                     /* a shared store's staleness (the node on PostgreSQL) */
 
 /* What a worker offers, carried in its signed join record. */
 struct zt_worker_caps {
@@ -103,6 +104,8 @@ struct zt_registry_opts {
     double rep_prior_bad;         /* Beta prior beta (1.0) */
     int64_t rep_half_life_ms;     /* decay of the counts (7 days) */
     int64_t dup_quarantine_ms;    /* a node id proven on two machines gets nothing this long (600000) */
+    int64_t sync_ms;              /* several orchestrators share the store: read the rows the others
+                                   * wrote at most this stale (0 = the store is this registry's alone) */
 };
 /* Zero fields of opts take the defaults above. */
 
@@ -151,6 +154,26 @@ ZT_NODISCARD int zt_registry_report(struct zt_registry *r, const char *node_id, 
 /* Lift a ban (an operator's decision). ZT_ENOTFOUND. */
 ZT_NODISCARD int zt_registry_unban(struct zt_registry *r, const char *node_id);
 
+/* ---- revocations (revoked.c) ---------------------------------------------- */
+
+#define ZT_REG_REVOKED_MAX 65536u /* revocations remembered; past it ZT_EBUSY */
+
+/* Honour a signed revocation record (zt_dht.h's format, signed by the key
+ * it revokes: the whole node key, or one of its KEM keys after a
+ * rotation): persisted; a revoked node key is refused at every join
+ * (ZT_EPERM), a revoked KEM key in any join's descriptor; a live session
+ * using what is revoked ends at once (as zt_registry_drop: its jobs are
+ * requeued). Errors of zt_dht_revocation_verify (ZT_EPARSE, ZT_ECRYPTO,
+ * ZT_EUNSUPPORTED, ZT_ETOOBIG), ZT_EBUSY (ZT_REG_REVOKED_MAX), ZT_EIO. */
+ZT_NODISCARD int zt_registry_revoke(struct zt_registry *r, const char *rec, size_t len, int64_t now_ms);
+/* The same for a revocation already verified (the DHT's, zt_dht_on_revocation):
+ * node_id's whole key (kem_pk NULL) or that KEM key, signed at `at`. */
+ZT_NODISCARD int zt_registry_revoke_key(struct zt_registry *r, const char *node_id, const uint8_t *kem_pk, int64_t at,
+                                        int64_t now_ms);
+/* Whether node_id's key (or kem_pk for it, when not NULL) is revoked. */
+bool zt_registry_revoked(struct zt_registry *r, const char *node_id, const uint8_t *kem_pk);
+size_t zt_registry_revoked_count(struct zt_registry *r);
+
 /* The reputation formula (docs/internals/orchestrator.md): the Beta
  * posterior mean (prior_good + good) / (prior_good + prior_bad + good + bad)
  * of the decayed counts. */
@@ -194,5 +217,12 @@ size_t zt_registry_list(struct zt_registry *r, bool live_only, int64_t now_ms, s
                         size_t max);
 /* Nodes known (live_only: live sessions only). */
 size_t zt_registry_count(struct zt_registry *r, bool live_only);
+
+/* Several orchestrators on one store (PostgreSQL; docs/internals/
+ * orchestrator.md "Several orchestrators"): read now the rows the others
+ * changed since the last read (joins, heartbeats, leaves, expiries,
+ * reputation), as zt_sched_pump does every sync_ms. Returns how many rows
+ * changed this registry's view. 0 when sync_ms is 0. */
+size_t zt_registry_sync(struct zt_registry *r, int64_t now_ms);
 
 #endif

@@ -44,6 +44,12 @@ struct zt_runner;
  *     chain; no text. */
 enum zt_job_force { ZT_JOB_FORCE_NONE = 0, ZT_JOB_FORCE_RESUME = 1, ZT_JOB_FORCE_VERIFY = 2 };
 
+enum zt_job_kv {
+    ZT_JOB_KV_ANY = 0,
+    ZT_JOB_KV_F32 = 1,
+    ZT_JOB_KV_F16 = 2,
+};
+
 struct zt_job_params {
     struct zt_sampler_params sampler;
     uint32_t max_tokens;      /* 0 = until the context is full */
@@ -60,6 +66,11 @@ struct zt_job_params {
      * token, n_tokens and hash set: what a sealed stream needs to carry ids
      * and checkpoints (off: text events only when there is text) */
     bool want_ids;
+    /* the KV cache type the job must run with (what a verifier must match:
+     * the worker's receipt names it, zt_engine_build_id_kv): ANY runs on
+     * the runner's; another than the runner's is refused at submit with
+     * ZT_EUNSUPPORTED */
+    enum zt_job_kv kv;
 };
 
 enum zt_job_event_kind {
@@ -85,6 +96,10 @@ struct zt_job_event {
     const float *embedding;
     uint32_t n_embd;
     int err;
+    /* TEXT and DONE: the engine build id of this job's run, its KV cache
+     * type included (zt_engine_build_id_kv): what receipts and checkpoints
+     * sign, so verifiers compare like with like */
+    const char *engine;
 };
 
 typedef void (*zt_job_cb)(void *ud, const struct zt_job_event *ev);
@@ -129,5 +144,8 @@ struct zt_runner_stats {
     unsigned active_slots, queued;
 };
 void zt_runner_stats(struct zt_runner *r, struct zt_runner_stats *out);
+/* true once a decode failed with ZT_EIO (its device failed: the jobs then
+ * in it ended with that error); the GPU pool takes such a device out. */
+bool zt_runner_device_failed(struct zt_runner *r);
 
 #endif

@@ -43,6 +43,7 @@
 
 #include "zt_error.h"
 #include "zt_identity.h"
+#include "zt_registry.h"
 
 struct zt_registry;
 struct zt_sched;
@@ -182,6 +183,9 @@ ZT_NODISCARD int zt_sched_job_verified(struct zt_sched *s, const char *job_id, i
 /* Verification confirmed a mismatch: done -> failed, and the worker is
  * banned (ZT_OUTCOME_CHEAT). */
 ZT_NODISCARD int zt_sched_job_rejected(struct zt_sched *s, const char *job_id, int64_t now_ms);
+/* The same with the worker charged o (ZT_OUTCOME_MISMATCH for a job several
+ * workers ran: which one changed it is not known; zt_verifier_settle). */
+ZT_NODISCARD int zt_sched_job_rejected_as(struct zt_sched *s, const char *job_id, enum zt_outcome o, int64_t now_ms);
 /* The client gave up: queued/assigned/running -> failed ("cancelled"). */
 ZT_NODISCARD int zt_sched_job_cancel(struct zt_sched *s, const char *job_id, int64_t now_ms);
 
@@ -198,5 +202,22 @@ ZT_NODISCARD int zt_sched_job_list(struct zt_sched *s, struct zt_job_info *out, 
 bool zt_sched_job_servable(struct zt_sched *s, const char *job_id, int64_t now_ms);
 /* Jobs waiting now (all clients). */
 size_t zt_sched_queued(struct zt_sched *s);
+
+/* Several orchestrators on one store and one shared queue (zt_queue.h;
+ * docs/internals/orchestrator.md "Several orchestrators"): every job this
+ * scheduler accepts is pushed as an entry pending here
+ * (zt_queue_push_own), renewed while it is active and acknowledged when it
+ * ends; zt_sched_pump claims, once a second, the entries of an
+ * orchestrator that stopped renewing them (dead past the queue's
+ * claim_idle_ms) and ends each of their jobs exactly once (failed,
+ * "orchestrator_lost": the gateway that held the prompt died with it), by
+ * a row update that only one orchestrator can win. Jobs are owned by the
+ * orchestrator that accepted them (column orch): zt_sched_open resumes
+ * only its own. q is borrowed (it must outlive the scheduler); NULL turns
+ * it off. */
+struct zt_queue;
+void zt_sched_set_queue(struct zt_sched *s, struct zt_queue *q);
+/* Jobs of dead orchestrators this scheduler ended. */
+uint64_t zt_sched_adopted(struct zt_sched *s);
 
 #endif

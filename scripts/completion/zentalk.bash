@@ -6,7 +6,7 @@ _zentalk() {
   done
   if [ -z "$w" ]; then
     case "$cur" in -*) mapfile -t COMPREPLY < <(compgen -W "--url --help --version" -- "$cur") ;;
-    *) mapfile -t COMPREPLY < <(compgen -W "status models run chat gpus keygen id attest spam entities train peers translate pii privacy audit job search categorize replies summarize sentiment moderate language intents nodes jobs ledger payouts completion" -- "$cur") ;; esac
+    *) mapfile -t COMPREPLY < <(compgen -W "status models run chat gpus keygen id attest spam entities train peers translate pii privacy audit job search categorize replies summarize sentiment moderate language intents nodes jobs ledger payouts webhooks node completion" -- "$cur") ;; esac
     return
   fi
   case "$cur" in -*) mapfile -t COMPREPLY < <(compgen -W "--help --json --url" -- "$cur") ;;

@@ -38,7 +38,50 @@ static int passphrase_from_env(const char *var, const char **pass)
     return 0;
 }
 
-/* What keygen and id share: the passphrase, the identity, the error text
+int zt__cli_key_path(const char *key, const char *data_dir, char *path, size_t cap)
+{
+    if (key && data_dir) {
+        zt__cli_say("give --key or --data-dir, not both");
+        return 2;
+    }
+    if (key) {
+        if (!*key) {
+            zt__cli_say("--key must not be empty");
+            return 2;
+        }
+        zt_strlcpy(path, key, cap);
+        return 0;
+    }
+    if (!data_dir) data_dir = getenv("ZENTALK_NODE_DATA_DIR");
+    if (!data_dir || !*data_dir) data_dir = "data";
+    const char *name = getenv("ZENTALK_ENCRYPTION_KEY_FILE");
+    if (!name || !*name) name = "node.key";
+    int n = name[0] == '/' ? snprintf(path, cap, "%s", name) : snprintf(path, cap, "%s/%s", data_dir, name);
+    if (n < 0 || (size_t)n >= cap) {
+        zt__cli_say("key file path is too long");
+        return 2;
+    }
+    return 0;
+}
+
+int zt__cli_key_load(const char *path, const char *pass_env, struct zt_identity **id, const char **pass)
+{
+    *id = NULL;
+    if (passphrase_from_env(pass_env, pass) != 0) return 1;
+    struct zt_buf err;
+    zt_buf_init(&err, 4096);
+    int lrc = zt_identity_load(path, *pass, *pass ? strlen(*pass) : 0, id, &err);
+    if (lrc == ZT_EINVAL && !*pass)
+        zt__cli_say("%s is protected by a passphrase: name the variable holding it with --passphrase-env VAR", path);
+    else if (lrc == ZT_ENOTFOUND)
+        zt__cli_say("no key file at %s (a node creates it on first start; or run zentalk keygen --out %s)", path, path);
+    else if (lrc)
+        zt__cli_say("%s", err.len ? zt_buf_str(&err) : zt_strerror(lrc));
+    zt_buf_deinit(&err);
+    return lrc ? 1 : 0;
+}
+
+/* What keygen needs: the passphrase, the identity, the error text
  * of the key file functions. */
 struct key_job {
     const char *pass; /* NULL: none */
@@ -171,49 +214,19 @@ int zt__cli_id(int argc, char **argv)
     int prc = ZT__CLI_PARSE(argc, argv, 0, &cmd, opts);
     if (prc != ZT__CLI_PARSED) return prc;
     if (!zt__cli_no_operands(argc, argv, &cmd)) return 2;
-    if (key && data_dir) {
-        zt__cli_say("give --key or --data-dir, not both");
-        return 2;
-    }
     char path[PATH_CAP];
-    if (key) {
-        if (!*key) {
-            zt__cli_say("--key must not be empty");
-            return 2;
-        }
-        zt_strlcpy(path, key, sizeof path);
-    } else {
-        if (!data_dir) data_dir = getenv("ZENTALK_NODE_DATA_DIR");
-        if (!data_dir || !*data_dir) data_dir = "data";
-        const char *name = getenv("ZENTALK_ENCRYPTION_KEY_FILE");
-        if (!name || !*name) name = "node.key";
-        int n = name[0] == '/' ? snprintf(path, sizeof path, "%s", name)
-                               : snprintf(path, sizeof path, "%s/%s", data_dir, name);
-        if (n < 0 || (size_t)n >= sizeof path) {
-            zt__cli_say("key file path is too long");
-            return 2;
-        }
+    if (zt__cli_key_path(key, data_dir, path, sizeof path) != 0) return 2;
+    const char *pass = NULL;
+    struct zt_identity *id = NULL;
+    if (zt__cli_key_load(path, pass_env, &id, &pass) != 0) return 1;
+    /* a plain file has no "encryption" to ask about here: re-read the kind cheaply */
+    bool encrypted = false;
+    if (pass) {
+        struct zt_identity *probe = NULL;
+        encrypted = zt_identity_load(path, NULL, 0, &probe, NULL) == ZT_EINVAL;
+        zt_identity_free(probe);
     }
-    struct key_job k;
-    if (key_job_begin(pass_env, &k) != 0) return 1;
-    int lrc = zt_identity_load(path, k.pass, k.pass_len, &k.id, &k.err);
-    if (lrc == ZT_EINVAL && !k.pass) {
-        zt__cli_say("%s is protected by a passphrase: name the variable holding it with "
-                  "--passphrase-env VAR", path);
-    } else if (lrc == ZT_ENOTFOUND) {
-        zt__cli_say("no key file at %s (a node creates it on first start; or run zentalk keygen --out %s)",
-                  path, path);
-    } else if (lrc) {
-        key_job_say(&k, lrc);
-    } else {
-        /* a plain file has no "encryption" to ask about here: re-read the kind cheaply */
-        bool encrypted = false;
-        if (k.pass) {
-            struct zt_identity *probe = NULL;
-            encrypted = zt_identity_load(path, NULL, 0, &probe, NULL) == ZT_EINVAL;
-            zt_identity_free(probe);
-        }
-        print_identity(k.id, path, encrypted, as_json);
-    }
-    return key_job_end(&k, lrc ? 1 : 0);
+    print_identity(id, path, encrypted, as_json);
+    zt_identity_free(id);
+    return 0;
 }

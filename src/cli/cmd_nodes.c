@@ -9,6 +9,7 @@
 #include "cmd.h"
 #include "http.h"
 #include "zentalk/zt_buf.h"
+#include "zentalk/zt_str.h"
 
 #define MAX_ANSWER (8u << 20)
 
@@ -68,6 +69,8 @@ int zt__cli_nodes(const char *url, bool as_json)
                json_is_true(json_object_get(n, "banned")) ? "  BANNED"
                : json_is_true(json_object_get(n, "eligible")) ? ""
                                                                : "  (no work)");
+        if (zt_str_eq(json_string_value(json_object_get(n, "reachable")), "outbound"))
+            printf("%-36s reached through its outbound connection (behind NAT)\n", "");
     }
     printf("%zu worker(s), %d live, %d job(s) queued\n", json_array_size(nodes),
            (int)json_integer_value(json_object_get(j, "live")), (int)json_integer_value(json_object_get(j, "queued")));

@@ -117,7 +117,13 @@ static int open_model(const struct run_opts *o, struct model *md)
     int rc;
     if (stat(o->model, &st) == 0 && S_ISREG(st.st_mode)) {
         zt_strlcpy(path, o->model, sizeof path);
-        if (zt_infer_new_file(o->model, &io, &md->inf) != 0) goto oom;
+        rc = zt_infer_new_file(o->model, &io, &md->inf);
+        if (rc == ZT_ENOTFOUND) {
+            fprintf(stderr, "zentalk: --backend %s: found no device on this machine (zentalk gpus lists what the "
+                            "drivers see)\n", o->backend);
+            return 1;
+        }
+        if (rc) goto oom;
         md->id = o->model;
     } else if (zt_str_ends_with(o->model, ".gguf")) {
         fprintf(stderr, "zentalk: %s: no such file\n", o->model);
@@ -145,6 +151,12 @@ static int open_model(const struct run_opts *o, struct model *md)
         if (rc == ZT_EUNSUPPORTED) {
             zt_ignore(zt_engine_backend_built(md->cfg.gpu_pool.backend, why, sizeof why));
             fprintf(stderr, "zentalk: gpu_pool.backend %s: %s\n", md->cfg.gpu_pool.backend, why);
+            goto fail;
+        }
+        if (rc == ZT_ENOTFOUND) {
+            const char *b = o->backend ? o->backend : md->cfg.gpu_pool.backend;
+            fprintf(stderr, "zentalk: %s %s: found no device on this machine (zentalk gpus lists what the drivers "
+                            "see)\n", o->backend ? "--backend" : "gpu_pool.backend", b);
             goto fail;
         }
         if (rc) goto oom;
@@ -268,7 +280,7 @@ static void usage_run(FILE *f)
 {
     fprintf(f, "Usage: zentalk run MODEL PROMPT [-n N] [--temp T] [--seed S] [--top-k K] [--top-p P]\n"
                "                   [--threads N] [--ctx N] [--stats] [--json] [--config DIR] [--data-dir DIR]\n"
-               "                   [--backend cpu|vulkan] [--fast]\n"
+               "                   [--backend cpu|vulkan|cuda] [--fast]\n"
                "MODEL is a GGUF file or a model id from models.yaml (--config DIR, else $ZENTALK_CONFIG,\n"
                "else ./config). Streams the continuation of PROMPT to stdout; --stats prints prompt and\n"
                "generation speed to stderr; --json prints one object at the end instead (model, text,\n"
@@ -348,7 +360,7 @@ int zt__cli_chat(int argc, char **argv)
     if (prc < 0 || np != 1) {
         fprintf(prc < 0 ? stdout : stderr,
                 "Usage: zentalk chat MODEL [--system TEXT] [-n N] [--temp T] [--seed S] [--threads N] [--ctx N]\n"
-                "                    [--backend cpu|vulkan] [--fast]\n"
+                "                    [--backend cpu|vulkan|cuda] [--fast]\n"
                 "Interactive chat on stdin/stdout; /reset starts over, /exit or end of input quits.\n"
                 "Ctrl-C stops the answer being written; at the prompt it quits.\n");
         return prc < 0 ? 0 : 2;

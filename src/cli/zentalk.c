@@ -12,6 +12,7 @@
 #include "cmd_attest.h"
 #include "cmd_features.h"
 #include "cmd_peers.h"
+#include "cmd_node.h"
 #include "cmd_nodes.h"
 #include "cmd_jobs.h"
 #include "cmd_job.h"
@@ -20,6 +21,7 @@
 #include "cmd_keys.h"
 #include "cmd_ledger.h"
 #include "cmd_payouts.h"
+#include "cmd_webhooks.h"
 #include "cmd_models.h"
 #include "cmd_privacy.h"
 #include "cmd_gdpr.h"
@@ -44,7 +46,8 @@
 static const char *const commands[] = {
     "status",  "models",   "run",   "chat",      "gpus",      "keygen",    "id",        "attest",   "spam",    "entities",
     "train",   "peers",    "translate", "pii",   "privacy",   "audit",     "job",      "search",  "categorize",
-    "replies", "summarize", "sentiment", "moderate", "language", "intents", "nodes",   "jobs", "ledger", "payouts", "completion", NULL,
+    "replies", "summarize", "sentiment", "moderate", "language", "intents", "nodes",   "jobs", "ledger", "payouts", "webhooks", "node",
+    "completion", NULL,
 };
 
 static bool is_command(const char *w)
@@ -122,7 +125,7 @@ static void usage(FILE *out)
             "  attest [URL] [--nonce HEX] [--expect-binary SHA256] [--json]\n"
             "                                fetch and verify a node's signed attestation report\n",
             out);
-    /* in two parts: C limits a string literal to 4095 characters */
+    /* in parts: C limits a string literal to 4095 characters */
     fputs("  spam [--threshold T] [--json] TEXT...|-\n"
             "                                classify a message as spam or ham (node API)\n"
             "  entities [--now ISO] [--dmy] [--json] TEXT...|-\n"
@@ -138,13 +141,20 @@ static void usage(FILE *out)
             "  nodes [--url URL] [--json]    an orchestrator's workers: state, models, reputation,\n"
             "                                load, last heartbeat (role admin)\n"
             "  jobs [--url URL] [--json]     an orchestrator's recent jobs and their states (role admin)\n"
+            "  node rotate-key [--key FILE | --data-dir DIR] [--revocation FILE]\n"
+            "                                give the node key a new KEM key (same node id)\n"
+            "  node revoke (--kem HEX | --node-key --yes | --record FILE) [--url URL]...\n"
+            "                                revoke a KEM key or the node key at orchestrators\n"
             "  ledger audit|balance ADDRESS|deposit ADDRESS TOKENS --key KEY|history ACCOUNT [--json]\n"
             "         |stake NODE TOKENS --key KEY|wallet NODE ADDRESS [--config DIR] [--data-dir DIR]\n"
             "                                the node's CHAIN ledger, in its database (see zentalk ledger --help)\n"
             "  payouts list [--address ADDRESS] [--json]|export BATCH --out FILE|confirm BATCH\n"
             "         |keygen --passphrase-env VAR [--config DIR] [--data-dir DIR]\n"
             "                                the node's payout batches (see zentalk payouts --help)\n"
-            "  translate [--from LANG] --to LANG [--keep-marks] [--json] [TEXT...]\n"
+            "  webhooks list [--all] [--json] [--config DIR] [--data-dir DIR]\n"
+            "                                webhooks to the API server pending or failed, from the node's database\n",
+          out);
+    fputs("  translate [--from LANG] --to LANG [--keep-marks] [--json] [TEXT...]\n"
             "                                translate TEXT (or stdin) with the node's Apertium pairs\n"
             "  pii [--feature NAME] [--json] [TEXT]\n"
             "                                find personal data in TEXT (or stdin) and pseudonymise it\n"
@@ -390,6 +400,10 @@ static int dispatch(int argc, char **argv)
                                                : zt__cli_privacy(argc - ci, argv + ci, base);
         return prc;
     }
+    if (ci > 0 && strcmp(argv[ci], "node") == 0) {
+        json_set_alloc_funcs(zt_malloc, zt_free);
+        return zt__cli_node(argc - ci, argv + ci);
+    }
     if (ci > 0 && strcmp(argv[ci], "ledger") == 0) {
         if (zt_hash_init() != 0) return 1;
         json_set_alloc_funcs(zt_malloc, zt_free);
@@ -399,6 +413,10 @@ static int dispatch(int argc, char **argv)
         if (zt_hash_init() != 0) return 1;
         json_set_alloc_funcs(zt_malloc, zt_free);
         return zt__cli_payouts(argc - ci, argv + ci);
+    }
+    if (ci > 0 && strcmp(argv[ci], "webhooks") == 0) {
+        json_set_alloc_funcs(zt_malloc, zt_free);
+        return zt__cli_webhooks(argc - ci, argv + ci);
     }
     if (ci > 0 && strcmp(argv[ci], "audit") == 0) {
         if (zt_hash_init() != 0) return 1;

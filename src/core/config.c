@@ -176,6 +176,18 @@ static const struct cfg_key node_keys[] = {
     INT_KEY(struct zt_cfg_node, heartbeat_interval_ms, 10000, 100, 600000,
             "Milliseconds between a joined worker's heartbeats (keep it well under the orchestrator's "
             "orchestrator.heartbeat_expiry_ms)."),
+    STR_KEY(struct zt_cfg_node, orchestrator, "", 600, KF_ANY, 0,
+            "A gateway without the orchestrator role places its jobs through the orchestrator at this URL "
+            "(http(s)://host[:port], optionally #NODE_ID to pin its node id; zentalk-node --orchestrator): it leases "
+            "a worker for each job over HTTP and reports how the attempt went. Empty = its own orchestrator, or "
+            "static peers."),
+    STR_KEY(struct zt_cfg_node, orchestrator_token, "", 4096, KF_ANY, KEY_SECRET,
+            "Bearer token (role admin on that orchestrator) sent with node.orchestrator's lease calls; empty = none "
+            "(the orchestrator on loopback)."),
+    BOOL_KEY(struct zt_cfg_node, outbound, false,
+             "A worker no one can connect to (behind NAT): it keeps an outbound long-poll to the first node.join "
+             "orchestrator, which pushes sealed jobs over it and streams the results back; its descriptor's "
+             "endpoint is that orchestrator's relay (zentalk-node --outbound)."),
 
     INT_KEY(struct zt_cfg_node, dht_port, 0, 0, 65535,
             "UDP port of the discovery DHT (OpenDHT; it binds every address): the node publishes its signed "
@@ -207,6 +219,19 @@ static const struct cfg_key orch_score_keys[] = {
     DBL_KEY(struct zt_cfg_orch_score, price, 0.15, 0.0, 1.0, "... of price per 1k tokens."),
 };
 TABLE(orch_score_table, orch_score_keys, struct zt_cfg_orch_score, NULL);
+static const struct cfg_key orch_verif_keys[] = {
+    BOOL_KEY(struct zt_cfg_orch_verification, enabled, true,
+             "Check jobs on a second worker (teacher-forced); false: every answer carries its receipt only."),
+    DBL_KEY(struct zt_cfg_orch_verification, rate, 0.05, 0.0, 1.0,
+            "Share of jobs verified, drawn with a key only the orchestrator holds."),
+    INT_KEY(struct zt_cfg_orch_verification, new_worker_jobs, 10, 0, 1000000,
+            "A worker with fewer verified jobs than this has every job verified (0: off)."),
+    DBL_KEY(struct zt_cfg_orch_verification, low_reputation, 0.8, 0.0, 1.0,
+            "A worker whose reputation is below this has every job verified (0: off)."),
+    INT_KEY(struct zt_cfg_orch_verification, max_replicas, 3, 1, 6,
+            "Most workers a job asking for replicated execution (zentalk.replicas) runs on besides the first."),
+};
+TABLE(orch_verif_table, orch_verif_keys, struct zt_cfg_orch_verification, NULL);
 static const struct cfg_key orch_keys[] = {
     INT_KEY(struct zt_cfg_orchestrator, heartbeat_expiry_ms, 30000, 1000, 600000,
             "A worker session with no heartbeat for this long expires (its jobs are requeued)."),
@@ -224,6 +249,8 @@ static const struct cfg_key orch_keys[] = {
     SECTION_KEY(struct zt_cfg_orchestrator, reputation, &orch_rep_table, NULL, "Worker reputation."),
     SECTION_KEY(struct zt_cfg_orchestrator, queue, &orch_queue_table, NULL, "The bounded job queue."),
     SECTION_KEY(struct zt_cfg_orchestrator, score, &orch_score_table, NULL, "Placement score weights."),
+    SECTION_KEY(struct zt_cfg_orchestrator, verification, &orch_verif_table, NULL,
+                "Verification of results by other workers (docs/internals/orchestrator.md)."),
 };
 TABLE(orch_table, orch_keys, struct zt_cfg_orchestrator, NULL);
 
@@ -368,20 +395,26 @@ static const char *const kv_types[] = {"f32", "f16", NULL};
 static const struct cfg_key gpu_pool_keys[] = {
     ENUM_KEY(struct zt_cfg_gpu_pool, backend, "auto", backends,
              "Compute backend of the worker's models: cpu, vulkan (any Vulkan 1.1 device: NVIDIA, AMD, Intel, "
-             "Mesa's lavapipe) or cuda (refused at start: this build has no CUDA backend yet); auto = cpu until the "
-             "GPU pool places models itself."),
+             "Mesa's lavapipe) or cuda (NVIDIA GPUs; built when nvcc was found at build time); a GPU backend "
+             "without a device refuses to start; auto = cpu until the GPU pool places models itself."),
     BOOL_KEY(struct zt_cfg_gpu_pool, deterministic, true,
-             "On a GPU backend, compute the CPU engine's bits (exact fma, division, sqrt and exp, emulated in "
-             "double: slower on GPUs with slow fp64) so that receipts verify against CPU workers; false = the "
-             "device's fast math, and the engine build id ends in +fast."),
-    STRLIST_KEY(struct zt_cfg_gpu_pool, devices, no_strings, 16, NULL, KF_DIGITS, KEY_UNIQUE | KEY_RESERVED,
-                "CUDA device ordinals to use, e.g. [\"0\", \"1\"]; empty = all."),
+             "On a GPU backend, compute the CPU engine's bits (Vulkan: exact fma, division, sqrt and exp emulated "
+             "in double, slower on GPUs with slow fp64; CUDA: the device's IEEE fma, division and sqrt, no "
+             "contraction) so that receipts verify against CPU workers; false = the device's fast math, and the "
+             "engine build id ends in +fast."),
+    STRLIST_KEY(struct zt_cfg_gpu_pool, devices, no_strings, 16, NULL, KF_DIGITS, 0,
+                "Devices of the GPU pool, as indices into `zentalk gpus`' list for gpu_pool.backend, e.g. "
+                "[\"0\", \"1\"]; an index listed twice is two logical devices sharing one GPU (each with its own "
+                "budget and slots); empty = every device of the backend."),
     INT_KEY(struct zt_cfg_gpu_pool, max_vram_mb, 0, 0, 16777216,
-            "Device memory budget in MiB of a GPU backend: a model whose weights need more is refused "
-            "(model_unavailable, the sizes in the log) before anything is uploaded; 0 = no limit."),
+            "Weight memory in MiB per device of the GPU pool (below the device's memory): a model goes to the "
+            "device with the most room, split over two when none holds it, and is refused (model_unavailable, "
+            "the sizes in the log) before anything is uploaded when no two do; 0 = the device's memory."),
     INT_KEY(struct zt_cfg_gpu_pool, cpu_threads, 0, 0, 1024,
             "Threads for CPU inference; 0 = one per CPU this process may run on (its affinity mask: `taskset`, container CPU sets)."),
-    INT_KEY(struct zt_cfg_gpu_pool, max_batch, 8, 1, 1024, "Sequences decoded together."),
+    INT_KEY(struct zt_cfg_gpu_pool, max_batch, 8, 1, 1024,
+            "Sequences decoded together; on a GPU backend also the slots of each device of the pool, shared by "
+            "the models placed on it."),
     ENUM_KEY(struct zt_cfg_gpu_pool, kv_cache_type, "f32", kv_types,
              "KV cache element type of CPU inference: f32 (exact) or f16 (half the memory, deterministic, but not the bits of f32)."),
 };
@@ -405,6 +438,18 @@ static const struct cfg_key database_keys[] = {
     INT_KEYF(struct zt_cfg_database, pool_size, 4, 1, 256, KEY_RESERVED, "Database connections kept open."),
     INT_KEY(struct zt_cfg_database, busy_timeout_ms, 5000, 0, 600000,
             "Milliseconds to wait for a locked database."),
+    ENUM_KEY(struct zt_cfg_database, result_cache, "memory", queues,
+             "The gateway's result cache: memory (an in-process LRU bounded by result_cache_max_mb) or redis "
+             "(shared through redis_url). Who may share an entry and for how long is privacy.yaml's "
+             "(result_cache, retention_cache_days)."),
+    INT_KEY(struct zt_cfg_database, result_cache_max_mb, 64, 1, 65536,
+            "Megabytes the in-process result cache holds (least recently used entries go first)."),
+    STR_KEY(struct zt_cfg_database, result_cache_secret, "", ZT_CFG_MAX_STR, KF_ANY, KEY_SECRET,
+            "Secret keying the result cache's entry names and encrypting its values; empty = derived from this "
+            "node's identity key (gateways sharing one Redis need the same secret to share entries)."),
+    INT_KEY(struct zt_cfg_database, result_cache_verify_permille, 10, 0, 1000,
+            "Cache hits, per 1000, that are run again by a worker and compared with the cached chain (a mismatch "
+            "evicts the entry)."),
 };
 TABLE(database_table, database_keys, struct zt_cfg_database, NULL);
 
@@ -439,6 +484,8 @@ static const struct cfg_key chain_keys[] = {
             "Default price, in tokens, of 1000 prompt tokens (a worker's descriptor may advertise its own)."),
     STR_KEY(struct zt_cfg_chain, price_completion_per_1k, "0.002", 40, KF_TOKENS, KEY_NONEMPTY,
             "Default price, in tokens, of 1000 completion tokens."),
+    STR_KEY(struct zt_cfg_chain, price_cache_hit, "0", 40, KF_TOKENS, KEY_NONEMPTY,
+            "Price, in tokens, of an answer served from the gateway's result cache (0 = free)."),
     INT_KEYF(struct zt_cfg_chain, dispute_window_s, 86400, 0, 2592000, 0,
              "Seconds an earning waits before it may be paid out (a mismatch found meanwhile can still slash it)."),
     INT_KEYF(struct zt_cfg_chain, payout_chain_id, 1, 1, INT64_MAX, 0,
@@ -454,22 +501,29 @@ TABLE(chain_table, chain_keys, struct zt_cfg_chain, NULL);
 
 /* integration.yaml */
 static const struct cfg_key integration_keys[] = {
-    STR_KEY(struct zt_cfg_integration, api_url, "", 2048, KF_URL, KEY_RESERVED,
-            "zentalk-api base URL; empty = standalone node."),
+    STR_KEY(struct zt_cfg_integration, api_url, "", 2048, KF_URL, 0,
+            "zentalk-api base URL, where webhooks go (with webhook_path); empty = standalone node, no webhooks."),
     STR_KEY(struct zt_cfg_integration, jwt_issuer, "zentalk-api", 256, KF_ANY, 0,
             "Expected iss claim of JWTs."),
     STR_KEY(struct zt_cfg_integration, jwt_audience, "zentalk-ai", 256, KF_ANY, 0,
             "Expected aud claim of JWTs."),
-    STR_KEY(struct zt_cfg_integration, webhook_secret, "", ZT_CFG_MAX_STR, KF_ANY, KEY_SECRET | KEY_RESERVED,
-            "HMAC secret signing webhooks to zentalk-api; empty = webhooks off."),
-    INT_KEYF(struct zt_cfg_integration, timeout_ms, 10000, 100, 600000, KEY_RESERVED,
-            "Milliseconds per call to zentalk-api."),
+    STR_KEY(struct zt_cfg_integration, webhook_secret, "", ZT_CFG_MAX_STR, KF_ANY, KEY_SECRET,
+            "HMAC-SHA256 secret signing webhooks to zentalk-api (job completions, payouts); empty = webhooks off."),
+    INT_KEY(struct zt_cfg_integration, timeout_ms, 10000, 100, 600000,
+            "Milliseconds per call to zentalk-api (a webhook attempt that takes longer is retried)."),
+    STR_KEY(struct zt_cfg_integration, webhook_path, "/v1/webhooks/zentalk-ai", 256, KF_ANY, KEY_NONEMPTY,
+            "Path under api_url that webhooks are posted to."),
+    INT_KEY(struct zt_cfg_integration, webhook_retry_base_ms, 1000, 10, 3600000,
+            "Milliseconds before a failed webhook is sent again; doubled after each attempt (at most an hour)."),
+    INT_KEY(struct zt_cfg_integration, webhook_max_attempts, 12, 1, 100,
+            "Attempts after which a webhook is marked failed (zentalk webhooks list shows it)."),
 };
 TABLE(integration_table, integration_keys, struct zt_cfg_integration, NULL);
 
 /* privacy.yaml */
 static const char *const policies[] = {"local_only", "pseudonymise", "allow", NULL};
 static const char *const audit_fsync_modes[] = {"always", "checkpoint", "never", NULL};
+static const char *const cache_scopes[] = {"user", "tenant", "off", NULL};
 
 /* privacy.yaml: extra_patterns[] and policies[] */
 static const char *check_pii_pattern(const void *obj, const char **key);
@@ -499,8 +553,12 @@ static const struct cfg_key privacy_keys[] = {
              "pseudonymise = replaced by stable typed tokens such as <EMAIL_1>, allow = sent sealed as is."),
     BOOL_KEY(struct zt_cfg_privacy, audit_log, true,
              "Record privacy decisions (never content) in the audit log."),
-    INT_KEYF(struct zt_cfg_privacy, retention_cache_days, 7, 0, 3650, KEY_RESERVED,
-            "Days cached results are kept; 0 = not cached."),
+    INT_KEY(struct zt_cfg_privacy, retention_cache_days, 7, 0, 3650,
+            "Days cached results (the gateway's result cache) are kept; 0 = not cached."),
+    ENUM_KEY(struct zt_cfg_privacy, result_cache, "user", cache_scopes,
+             "Who shares an entry of the result cache: user (each caller has its own; the default), tenant (every "
+             "authenticated caller of this gateway) or off (nothing is cached). Only jobs the privacy gate allows "
+             "as they are (no personal data masked) are cached."),
     INT_KEYF(struct zt_cfg_privacy, retention_jobs_days, 30, 0, 3650, KEY_RESERVED,
             "Days job metadata is kept; 0 = deleted when settled."),
     INT_KEY(struct zt_cfg_privacy, retention_audit_days, 365, 0, 3650,
@@ -531,6 +589,11 @@ static const struct cfg_key privacy_keys[] = {
     ENUM_KEY(struct zt_cfg_privacy, audit_fsync, "checkpoint", audit_fsync_modes,
              "When audit entries reach the disk: always = fsync after every entry, checkpoint = at "
              "checkpoints and rotation, never = left to the kernel."),
+    STRLIST_KEY(struct zt_cfg_privacy, verification_exempt_features, no_strings, 64, NULL, KF_ID, KEY_UNIQUE,
+                "Features whose jobs are never sent to a second worker for verification or replication (\"chat\", "
+                "\"completion\"); their answers say \"verification\":\"exempt\"."),
+    STRLIST_KEY(struct zt_cfg_privacy, verification_exempt_users, no_strings, 1024, NULL, KF_ANY, KEY_UNIQUE,
+                "Caller identities (user ids, wallet addresses) whose jobs are never sent to a second worker."),
 };
 TABLE(privacy_table, privacy_keys, struct zt_cfg_privacy, NULL);
 

@@ -4,15 +4,22 @@
 #include <string.h>
 
 #include "backend.h"
+#include "zentalk/zt_log.h"
 
 #ifdef ZT_HAVE_VULKAN
 extern const struct zt__backend_reg zt__backend_vulkan_reg;
+#endif
+#ifdef ZT_HAVE_CUDA
+extern const struct zt__backend_reg zt__backend_cuda_reg;
 #endif
 
 static const struct zt__backend_reg *const registry[] = {
     &zt__backend_cpu_reg,
 #ifdef ZT_HAVE_VULKAN
     &zt__backend_vulkan_reg, /* src/engine/vulkan, when built (ZT_VULKAN) */
+#endif
+#ifdef ZT_HAVE_CUDA
+    &zt__backend_cuda_reg, /* src/engine/cuda, when built (ZT_CUDA: nvcc found) */
 #endif
 };
 
@@ -35,4 +42,32 @@ int zt__backend_new(const char *name, const struct zt__backend_params *p, struct
 void zt__backend_free(struct zt__backend *be)
 {
     if (be) be->ops->free(be);
+}
+
+bool zt__backend_weight_type(enum zt_ggml_type type)
+{
+    switch (type) {
+    case ZT_GGML_F32:
+    case ZT_GGML_F16:
+    case ZT_GGML_BF16:
+    case ZT_GGML_Q8_0:
+    case ZT_GGML_Q4_0:
+    case ZT_GGML_Q4_K:
+    case ZT_GGML_Q6_K: return true;
+    default: return false;
+    }
+}
+
+int zt__backend_check_weight(const struct zt__tensor *t, size_t buf_size, const char *who)
+{
+    if (!zt__backend_weight_type(t->type)) {
+        zt_log(ZT_LOG_ERROR, who, "no kernel for %s weights", zt_ggml_type_name(t->type));
+        return ZT_EUNSUPPORTED;
+    }
+    if ((t->type == ZT_GGML_F32 && (t->offset % 4 || t->nb1 % 4)) || t->offset % 2 || t->nb1 % 2) return ZT_EINVAL;
+    if ((t->type == ZT_GGML_Q8_0 || t->type == ZT_GGML_Q4_0) && t->ne0 % 32) return ZT_EINVAL;
+    if ((t->type == ZT_GGML_Q4_K || t->type == ZT_GGML_Q6_K) && t->ne0 % 256) return ZT_EINVAL;
+    if (t->ne0 > UINT32_MAX || t->ne1 > UINT32_MAX) return ZT_ERANGE;
+    if (t->ne1 && (t->offset > buf_size || (t->nb1 && t->ne1 > (buf_size - t->offset) / t->nb1))) return ZT_ERANGE;
+    return 0;
 }

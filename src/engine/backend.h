@@ -205,6 +205,22 @@ const struct zt__backend_reg *zt__backend_at(size_t i);
 /* By name (NULL = "cpu"): ZT_ENOTFOUND for a backend this build lacks. */
 ZT_NODISCARD int zt__backend_new(const char *name, const struct zt__backend_params *p, struct zt__backend **out);
 void zt__backend_free(struct zt__backend *be);
+/* One model across two devices of backend `name` (backend_split.c): the
+ * first budget0 bytes of weights (in the order they are mapped, i.e. the
+ * first layers) on devices[0], the rest on devices[1]; p as for
+ * zt__backend_new (its device is ignored). The instance's ops name is
+ * "split". */
+ZT_NODISCARD int zt__backend_new_split(const char *name, const struct zt__backend_params *p,
+                                       const unsigned devices[2], uint64_t budget0, struct zt__backend **out);
+
+/* For device backends: the weight types they have kernels for (the CPU's:
+ * F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K), and the checks of a weight
+ * tensor before a kernel reads it: a type without kernels is
+ * ZT_EUNSUPPORTED (logged under `who`), misaligned rows or a length that is
+ * not whole blocks ZT_EINVAL, rows past buf_size (the buffer's bytes)
+ * ZT_ERANGE. */
+bool zt__backend_weight_type(enum zt_ggml_type type);
+ZT_NODISCARD int zt__backend_check_weight(const struct zt__tensor *t, size_t buf_size, const char *who);
 
 /* A tensor descriptor over buf (F32 rows of ne0 when type is F32). */
 static inline struct zt__tensor zt__tensor_f32(struct zt__buffer *buf, size_t offset, size_t ne0, size_t ne1)

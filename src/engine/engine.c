@@ -49,8 +49,8 @@ int zt_engine_backend_built(const char *name, char *why, size_t why_size)
     }
     if (why && why_size) {
         if (!strcmp(name, "cuda"))
-            snprintf(why, why_size, "compute backend 'cuda' is not built into this binary (no CUDA backend in this "
-                                    "source tree yet; built here: %s)", have);
+            snprintf(why, why_size, "compute backend 'cuda' is not built into this binary (nvcc was not found when "
+                                    "it was built; built here: %s)", have);
         else
             snprintf(why, why_size, "compute backend '%s' is not built into this binary (built here: %s)", name, have);
     }
@@ -70,4 +70,42 @@ int zt_engine_gpus(struct zt_gpu_info *out, size_t cap, size_t *n)
     }
     *n = total;
     return 0;
+}
+
+int zt_engine_probe(const char *backend, unsigned device, char *why, size_t why_size)
+{
+    struct zt__backend_params bp = {.n_threads = 1, .device = device, .exact = true};
+    struct zt__backend *be = NULL;
+    struct zt__buffer *b = NULL;
+    float x[64], y[64];
+    for (int i = 0; i < 64; i++) x[i] = (float)i * 0.5f - 3.0f;
+    const char *step = "start";
+    int rc = zt__backend_new(backend, &bp, &be);
+    if (!rc) {
+        step = "alloc";
+        rc = be->ops->buffer_alloc(be, sizeof x, &b);
+    }
+    if (!rc) {
+        step = "upload";
+        rc = be->ops->buffer_set(be, b, 0, x, sizeof x);
+    }
+    struct zt__tensor t = zt__tensor_f32(b, 0, 64, 1);
+    if (!rc) {
+        step = "op";
+        rc = be->ops->add(be, &t, &t, &t);
+    }
+    if (!rc) {
+        step = "read back";
+        rc = be->ops->buffer_get(be, b, 0, y, sizeof y);
+    }
+    for (int i = 0; !rc && i < 64; i++)
+        if (y[i] != x[i] + x[i]) {
+            step = "check";
+            rc = ZT_EIO;
+        }
+    if (rc && why && why_size) snprintf(why, why_size, "health probe of %s device %u failed at %s: %s", backend,
+                                        device, step, zt_strerror(rc));
+    if (b) be->ops->buffer_free(be, b);
+    zt__backend_free(be);
+    return rc;
 }

@@ -383,8 +383,20 @@ int zt_model_load_opts(const char *path, const struct zt_model_run_opts *o, stru
     struct zt_model *m = zt_calloc(1, sizeof *m);
     if (!m) return ZT_ENOMEM;
     struct zt__backend_params bp = {.n_threads = 1, .device = o ? o->device : 0, .exact = o && o->deterministic};
-    rc = zt__backend_new(backend, &bp, &m->be);
-    if (rc == ZT_ENOTFOUND) {
+    if (o && o->split_bytes && backend) {
+        const unsigned devs[2] = {o->device, o->device2};
+        rc = zt__backend_new_split(backend, &bp, devs, o->split_bytes, &m->be);
+    } else {
+        rc = zt__backend_new(backend, &bp, &m->be);
+    }
+    bool built = false;
+    for (size_t i = 0; backend && i < zt__backend_count(); i++)
+        if (!strcmp(zt__backend_at(i)->name, backend)) built = true;
+    if (rc == ZT_ENOTFOUND && built) {
+        /* in this build, but no driver or no such device here (the backend logged which) */
+        zt_ignore(zt_buf_appendf(err, "model: compute backend '%s' found no device %u on this machine (no driver "
+                                      "or no such device: see the log)", backend, bp.device));
+    } else if (rc == ZT_ENOTFOUND) {
         zt_ignore(zt_buf_appendf(err, "model: compute backend '%s' is not in this build (available:",
                                  backend ? backend : "cpu"));
         for (size_t i = 0; i < zt__backend_count(); i++)
@@ -474,6 +486,11 @@ int zt_model_set_kv_type(struct zt_model *m, enum zt_ggml_type t)
         return ZT_EUNSUPPORTED;
     atomic_store(&m->kv_type, (int)t);
     return 0;
+}
+
+enum zt_ggml_type zt_seq_kv_type(const struct zt_seq *s)
+{
+    return s->kv_type;
 }
 
 enum zt_ggml_type zt_model_kv_type(const struct zt_model *m)

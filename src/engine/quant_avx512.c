@@ -275,9 +275,68 @@ static void fp32_to_fp16_row(const float *src, uint16_t *dst, size_t n)
         dst[i] = _cvtss_sh(src[i], _MM_FROUND_TO_NEAREST_INT);
 }
 
+/* ---- activation quantisers ---------------------------------------------------
+ *
+ * quant.c's quantize_q8_0 / quantize_q8_k lane-wise: the block's absolute
+ * maximum (m = a > m ? a : m from 0 is max_ps(a, m): a NaN never wins; max
+ * is exact, so the lanes' order does not matter), d and 1 / d by the same
+ * scalar code, then per element rne_clamp(x * id, -127, 127): max_ps(v,
+ * lo) is v > lo ? v : lo (NaN gives lo), min_ps(v, hi) is v < hi ? v : hi,
+ * the 1.5 * 2^23 add and subtract, truncation of the exact integer. */
+
+static inline __m512i q8_codes(__m512 x, __m512 id)
+{
+    const __m512 magic = _mm512_set1_ps(12582912.0f);
+    __m512 v = _mm512_mul_ps(x, id);
+    v = _mm512_max_ps(v, _mm512_set1_ps(-127.0f));
+    v = _mm512_min_ps(v, _mm512_set1_ps(127.0f));
+    return _mm512_cvttps_epi32(_mm512_sub_ps(_mm512_add_ps(v, magic), magic));
+}
+
+static inline __m512 absmax_acc(__m512 m, __m512 x)
+{
+    return _mm512_max_ps(_mm512_abs_ps(x), m);
+}
+
+static void quant_q8_0_row(const float *x, void *dst, size_t nb)
+{
+    struct zt_block_q8_0 *y = dst;
+    for (size_t b = 0; b < nb; b++, x += ZT_QK8_0) {
+        __m512 x0 = _mm512_loadu_ps(x), x1 = _mm512_loadu_ps(x + 16);
+        float amax = _mm512_reduce_max_ps(absmax_acc(absmax_acc(_mm512_setzero_ps(), x0), x1));
+        float d = amax / 127.0f;
+        float id = d != 0.0f ? 1.0f / d : 0.0f;
+        y[b].d = zt_fp32_to_fp16(d);
+        __m512 vid = _mm512_set1_ps(id);
+        _mm_storeu_si128((__m128i *)(void *)y[b].qs, _mm512_cvtepi32_epi8(q8_codes(x0, vid)));
+        _mm_storeu_si128((__m128i *)(void *)(y[b].qs + 16), _mm512_cvtepi32_epi8(q8_codes(x1, vid)));
+    }
+}
+
+static void quant_q8_k_row(const float *x, void *dst, size_t nb)
+{
+    struct zt_block_q8_k *y = dst;
+    for (size_t b = 0; b < nb; b++, x += ZT_QK_K) {
+        __m512 m = _mm512_setzero_ps();
+        for (int g = 0; g < 16; g++) m = absmax_acc(m, _mm512_loadu_ps(x + 16 * g));
+        float amax = _mm512_reduce_max_ps(m);
+        float d = amax / 127.0f;
+        float id = d != 0.0f ? 1.0f / d : 0.0f;
+        y[b].d = d;
+        __m512 vid = _mm512_set1_ps(id);
+        for (int g = 0; g < 16; g++) {
+            __m512i q = q8_codes(_mm512_loadu_ps(x + 16 * g), vid);
+            _mm_storeu_si128((__m128i *)(void *)(y[b].qs + 16 * g), _mm512_cvtepi32_epi8(q));
+            y[b].bsums[g] = (int16_t)_mm512_reduce_add_epi32(q);
+        }
+    }
+}
+
 const struct zt__quant_kernels zt__quant_kernels_avx512 = {
     .name = "avx512",
     ZT__QUANT_DOTS(),
+    .quant_q8_0_row = quant_q8_0_row,
+    .quant_q8_k_row = quant_q8_k_row,
 };
 
 #else

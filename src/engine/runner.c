@@ -7,11 +7,13 @@
  * and logits, and a job cancelled meanwhile is detected when the lock is
  * taken again. */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <string.h>
 
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_buf.h"
+#include "zentalk/zt_engine.h"
 #include "zentalk/zt_model.h"
 #include "zentalk/zt_runner.h"
 #include "zentalk/zt_sync.h"
@@ -42,6 +44,7 @@ struct job {
     struct zt_sampler *sampler;
     struct zt_tok_stream ts;
     struct zt_buf text;      /* decoded, not yet emitted (may hold a stop-string prefix) */
+    const char *engine;      /* zt_engine_build_id_kv of its slot's cache (set when admitted) */
     uint32_t n_gen;
     bool stopped;            /* a stop string matched */
     int32_t next_token;      /* sampled, to be fed next step (-1: none yet) */
@@ -65,6 +68,7 @@ struct zt_runner {
     struct slot *slots;
     pthread_t thread;
     bool thread_started;
+    atomic_bool device_failed; /* a decode answered ZT_EIO (zt_runner_device_failed; read without mu) */
     pthread_mutex_t mu;
     pthread_cond_t cv;
     bool stopping;
@@ -101,7 +105,7 @@ static void emit_error(struct job *j, int err)
  * with the chain so far. */
 static void emit_event(struct job *j, const char *t, size_t len, int32_t token)
 {
-    struct zt_job_event ev = {.kind = ZT_JOB_TEXT, .text = t, .len = len, .token = -1};
+    struct zt_job_event ev = {.kind = ZT_JOB_TEXT, .text = t, .len = len, .token = -1, .engine = j->engine};
     if (j->p.want_ids) {
         ev.token = token;
         ev.n_tokens = (uint32_t)zt_sampler_n_generated(j->sampler);
@@ -146,7 +150,7 @@ static void finish(struct zt_runner *r, struct slot *s, const char *reason)
                               .prompt_tokens = (uint32_t)j->n_prompt, .completion_tokens = j->n_gen,
                               .cached_tokens = j->cached, .token = -1,
                               .n_tokens = (uint32_t)zt_sampler_n_generated(j->sampler),
-                              .first_mismatch = j->first_mismatch};
+                              .first_mismatch = j->first_mismatch, .engine = j->engine};
     zt_sampler_hash(j->sampler, ev.hash);
     j->cb(j->ud, &ev);
     r->stats.jobs_done++;
@@ -193,6 +197,7 @@ static void admit(struct zt_runner *r)
         j->cached = keep;
         /* the prompt enters the hash chain and the penalty history */
         for (size_t i = 0; i < j->n_prompt; i++) zt_ignore(zt_sampler_accept(j->sampler, j->prompt[i], NULL));
+        j->engine = zt_engine_build_id_kv((int)zt_seq_kv_type(best->seq));
         best->job = j;
     }
 }
@@ -365,6 +370,7 @@ static void *loop_main(void *arg)
         pthread_mutex_unlock(&r->mu);
         int rc = zt_model_decode(r->m, r->items, n);
         pthread_mutex_lock(&r->mu);
+        if (rc == ZT_EIO) atomic_store(&r->device_failed, true); /* the GPU pool takes the device out */
         if (rc) {
             for (unsigned i = 0; i < r->o.n_slots; i++) {
                 struct slot *s = &r->slots[i];
@@ -516,8 +522,12 @@ int zt_runner_submit(struct zt_runner *r, const int32_t *prompt, size_t n, const
         if (!p->stop[i] || !p->stop[i][0] || strlen(p->stop[i]) > ZT_RUNNER_MAX_STOP_LEN) return ZT_EINVAL;
     size_t n_given = p->force != ZT_JOB_FORCE_NONE ? p->n_forced : 0;
     if (p->force > ZT_JOB_FORCE_VERIFY || (n_given && !p->forced) ||
-        (p->max_tokens && n_given > p->max_tokens))
+        (p->max_tokens && n_given > p->max_tokens) || p->kv > ZT_JOB_KV_F16)
         return ZT_EINVAL;
+    /* the slots' caches were made together, with one type */
+    if (p->kv != ZT_JOB_KV_ANY && r->o.n_slots > 0 &&
+        (p->kv == ZT_JOB_KV_F16) != (zt_seq_kv_type(r->slots[0].seq) == ZT_GGML_F16))
+        return ZT_EUNSUPPORTED;
     struct job *j;
     int rc = job_new(r, JOB_GEN, prompt, n, p->forced, n_given, cb, ud, &j);
     if (rc) return rc;
@@ -603,6 +613,11 @@ void zt_runner_cancel(struct zt_runner *r, uint64_t id)
     }
 out:
     pthread_mutex_unlock(&r->mu);
+}
+
+bool zt_runner_device_failed(struct zt_runner *r)
+{
+    return atomic_load(&r->device_failed);
 }
 
 void zt_runner_stats(struct zt_runner *r, struct zt_runner_stats *out)

@@ -15,6 +15,8 @@
 ZT_NODISCARD int zt__infer_acquire(struct zt_infer *inf, const char *id, struct zt_runner **out,
                                    const struct zt_cfg_model **entry, struct zt_infer_err *err);
 void zt__infer_release(struct zt_infer *inf, struct zt_runner *r);
+/* The GPU pool (gpu_pool.h), NULL on the CPU. */
+struct zt__pool *zt__infer_pool(const struct zt_infer *inf);
 /* Devices of the GPU backend the models run on, counted at start (0 on the CPU). */
 unsigned zt__infer_gpu_devices(const struct zt_infer *inf);
 /* SHA-256 of entry e's file, loaded as runner r (acquired): read once per

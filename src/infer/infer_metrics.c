@@ -1,5 +1,8 @@
 /* infer_metrics.c: the inference service's metric families, registered
  * with the node's registry (zt_metrics.h). See zt_infer.h. */
+#include <stdio.h>
+
+#include "gpu_pool.h"
 #include "infer_int.h"
 #include "zentalk/zt_engine.h"
 #include "zentalk/zt_infer.h"
@@ -20,8 +23,128 @@ static int emit(void *ud, struct zt_metrics_out *o)
     return zt_metrics_emit_u64(o, NULL, NULL, v[zt_metrics_out_index(o)]);
 }
 
+/* ---- NVIDIA telemetry (NVML, read at each scrape) ---- */
+
+enum nv_stat { NV_UTIL, NV_MEM_USED, NV_MEM_TOTAL, NV_TEMP, NV_POWER, NV_N };
+
+static int nv_emit(struct zt_metrics_out *o, enum nv_stat which)
+{
+    struct zt_gpu_telemetry t[16];
+    size_t n = 0;
+    if (zt_engine_nvml(t, 16, &n, NULL, 0) != 0) return 0; /* no NVML: the family has no samples */
+    for (size_t i = 0; i < n && i < 16; i++) {
+        char labels[64];
+        snprintf(labels, sizeof labels, "gpu=\"%u\"", t[i].index);
+        int rc = 0;
+        switch (which) {
+        case NV_UTIL: rc = t[i].has_util ? zt_metrics_emit_u64(o, NULL, labels, t[i].util_pct) : 0; break;
+        case NV_MEM_USED: rc = zt_metrics_emit_u64(o, NULL, labels, t[i].mem_used_mb << 20); break;
+        case NV_MEM_TOTAL: rc = zt_metrics_emit_u64(o, NULL, labels, t[i].mem_total_mb << 20); break;
+        case NV_TEMP: rc = t[i].has_temp ? zt_metrics_emit_u64(o, NULL, labels, t[i].temp_c) : 0; break;
+        default: rc = t[i].has_power ? zt_metrics_emit(o, NULL, labels, t[i].power_mw / 1000.0) : 0; break;
+        }
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+static int m_nv_avail(void *ud, struct zt_metrics_out *o)
+{
+    (void)ud;
+    size_t n = 0;
+    struct zt_gpu_telemetry t[1];
+    return zt_metrics_emit_u64(o, NULL, NULL, zt_engine_nvml(t, 1, &n, NULL, 0) == 0 ? 1 : 0);
+}
+static int m_nv_util(void *ud, struct zt_metrics_out *o)
+{
+    (void)ud;
+    return nv_emit(o, NV_UTIL);
+}
+static int m_nv_used(void *ud, struct zt_metrics_out *o)
+{
+    (void)ud;
+    return nv_emit(o, NV_MEM_USED);
+}
+static int m_nv_total(void *ud, struct zt_metrics_out *o)
+{
+    (void)ud;
+    return nv_emit(o, NV_MEM_TOTAL);
+}
+static int m_nv_temp(void *ud, struct zt_metrics_out *o)
+{
+    (void)ud;
+    return nv_emit(o, NV_TEMP);
+}
+static int m_nv_power(void *ud, struct zt_metrics_out *o)
+{
+    (void)ud;
+    return nv_emit(o, NV_POWER);
+}
+
+/* ---- the GPU pool, per device of the pool ---- */
+
+enum pool_stat { P_HEALTHY, P_WEIGHTS, P_BUDGET, P_SLOTS };
+
+static int pool_emit(struct zt_infer *inf, struct zt_metrics_out *o, enum pool_stat which)
+{
+    struct zt__pool *p = zt__infer_pool(inf);
+    for (size_t i = 0; i < zt__pool_count(p); i++) {
+        struct zt__pool_entry e;
+        zt__pool_get(p, i, &e);
+        char labels[64];
+        snprintf(labels, sizeof labels, "device=\"%zu\",gpu=\"%u\"", i, e.phys);
+        uint64_t v = which == P_HEALTHY ? e.healthy : which == P_WEIGHTS ? e.used : which == P_BUDGET ? e.budget
+                                                                                                      : e.slots_used;
+        int rc = zt_metrics_emit_u64(o, NULL, labels, v);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+static int m_pool_healthy(void *ud, struct zt_metrics_out *o)
+{
+    return pool_emit(ud, o, P_HEALTHY);
+}
+static int m_pool_weights(void *ud, struct zt_metrics_out *o)
+{
+    return pool_emit(ud, o, P_WEIGHTS);
+}
+static int m_pool_budget(void *ud, struct zt_metrics_out *o)
+{
+    return pool_emit(ud, o, P_BUDGET);
+}
+static int m_pool_slots(void *ud, struct zt_metrics_out *o)
+{
+    return pool_emit(ud, o, P_SLOTS);
+}
+
 int zt_infer_register_metrics(struct zt_infer *inf, struct zt_metrics *m)
 {
+    static const struct zt_metrics_fam pool[] = {
+        {"zentalk_gpu_pool_healthy", "1 while a device of the GPU pool is in it (0: a health check or an op failed).",
+         ZT_METRIC_GAUGE, m_pool_healthy},
+        {"zentalk_gpu_pool_weight_bytes", "Weight bytes of the models placed on a device of the GPU pool.",
+         ZT_METRIC_GAUGE, m_pool_weights},
+        {"zentalk_gpu_pool_budget_bytes", "Device memory the GPU pool may fill with weights (gpu_pool.max_vram_mb).",
+         ZT_METRIC_GAUGE, m_pool_budget},
+        {"zentalk_gpu_pool_slots_used", "Slots (gpu_pool.max_batch per device) held by the models on a device.",
+         ZT_METRIC_GAUGE, m_pool_slots},
+    };
+    int prc = zt_metrics_add_fns(m, pool, sizeof pool / sizeof pool[0], inf);
+    if (prc) return prc;
+    static const struct zt_metrics_fam nv[] = {
+        {"zentalk_gpu_nvml_available", "1 when NVML (NVIDIA telemetry) answers on this machine.", ZT_METRIC_GAUGE,
+         m_nv_avail},
+        {"zentalk_gpu_utilization_percent", "GPU busy share (NVML), per NVIDIA device.", ZT_METRIC_GAUGE, m_nv_util},
+        {"zentalk_gpu_memory_used_bytes", "Device memory in use (NVML), per NVIDIA device.", ZT_METRIC_GAUGE,
+         m_nv_used},
+        {"zentalk_gpu_memory_total_bytes", "Device memory (NVML), per NVIDIA device.", ZT_METRIC_GAUGE, m_nv_total},
+        {"zentalk_gpu_temperature_celsius", "Core temperature (NVML), per NVIDIA device.", ZT_METRIC_GAUGE,
+         m_nv_temp},
+        {"zentalk_gpu_power_watts", "Board power draw (NVML), per NVIDIA device.", ZT_METRIC_GAUGE, m_nv_power},
+    };
+    int rc = zt_metrics_add_fns(m, nv, sizeof nv / sizeof nv[0], NULL);
+    if (rc) return rc;
     static const struct zt_metrics_fam fams[S_N] = {
         [S_LOADED] = {"zentalk_models_loaded", "Models loaded in memory.", ZT_METRIC_GAUGE, emit},
         [S_PROMPT] = {"zentalk_prompt_tokens_total", "Prompt tokens processed.", ZT_METRIC_COUNTER, emit},

@@ -5,12 +5,14 @@
  * models). So nothing here calls into a runner while holding inf->mu,
  * except freeing an idle runner (no jobs, hence no callbacks). */
 #include <pthread.h>
+#include <sys/stat.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "gpu_pool.h"
 #include "infer_int.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_engine.h"
@@ -30,6 +32,8 @@ struct loaded {
     uint64_t last_used;
     bool loading;
     bool draining; /* a load waits for room: new users wait too (bounded), so it gets its turn */
+    bool placed;   /* place holds its GPU pool placement */
+    struct zt__place place;
 };
 
 /* Two models in a cache that holds one (issue 17 item 11): a load that
@@ -53,6 +57,9 @@ struct zt_infer {
     bool deterministic;  /* a GPU backend's deterministic mode (gpu_pool.deterministic) */
     uint64_t max_vram_mb; /* gpu_pool.max_vram_mb: 0 = no limit */
     unsigned n_gpus;      /* devices of a GPU backend, counted at start */
+    struct zt__pool *pool; /* the GPU pool (a GPU backend), NULL on the CPU */
+    const char *const *pool_devs; /* gpu_pool.devices */
+    size_t n_pool_devs;
     uint32_t n_ctx;
     void (*progress)(void *ud, uint64_t done, uint64_t total);
     void *progress_ud;
@@ -127,9 +134,22 @@ static int check_backend(struct zt_infer *inf)
     if (zt_engine_backend_built(inf->backend, why, sizeof why) == 0) {
         /* a GPU in its fast mode: receipts say so from the start (+fast) */
         if (strcmp(inf->backend, "cpu") != 0 && !inf->deterministic) zt_engine_mark_inexact();
+        if (strcmp(inf->backend, "cpu") == 0) return 0;
+        /* the devices of this backend (zentalk gpus lists every backend's) */
+        struct zt_gpu_info g[16];
         size_t n = 0;
-        if (strcmp(inf->backend, "cpu") != 0 && zt_engine_gpus(NULL, 0, &n) == 0) inf->n_gpus = (unsigned)n;
-        return 0;
+        unsigned mine = 0;
+        if (zt_engine_gpus(g, 16, &n) == 0)
+            for (size_t i = 0; i < n && i < 16; i++) mine += strcmp(g[i].backend, inf->backend) == 0;
+        inf->n_gpus = mine;
+        if (mine == 0) {
+            zt_log(ZT_LOG_ERROR, "gpu_pool.backend: no device", "no %s device on this machine (zentalk gpus lists "
+                   "what the drivers see)", inf->backend);
+            return ZT_ENOTFOUND;
+        }
+        /* the GPU pool: placement by free memory, split, slots, health */
+        return zt__pool_new(inf->backend, inf->pool_devs, inf->n_pool_devs, inf->max_vram_mb,
+                            inf->n_slots ? inf->n_slots : 1, &inf->pool);
     }
     zt_log(ZT_LOG_ERROR, "gpu_pool.backend: not built", "%s", why);
     return ZT_EUNSUPPORTED;
@@ -166,6 +186,8 @@ int zt_infer_new(const struct zt_config *cfg, const struct zt_infer_opts *o, str
         inf->backend = cfg->gpu_pool.backend;
     if (!(o && o->fast)) inf->deterministic = cfg->gpu_pool.deterministic;
     inf->max_vram_mb = cfg->gpu_pool.max_vram_mb > 0 ? (uint64_t)cfg->gpu_pool.max_vram_mb : 0;
+    inf->pool_devs = (const char *const *)cfg->gpu_pool.devices.items;
+    inf->n_pool_devs = cfg->gpu_pool.devices.count;
     return check_and_hand_out(inf, out);
 }
 
@@ -217,7 +239,13 @@ void zt_infer_free(struct zt_infer *inf)
     pthread_cond_destroy(&inf->cv);
     zt_free(inf->l);
     zt_free(inf->file_path);
+    zt__pool_free(inf->pool);
     zt_free(inf);
+}
+
+struct zt__pool *zt__infer_pool(const struct zt_infer *inf)
+{
+    return inf->pool;
 }
 
 int zt_infer_model_find(const struct zt_infer *inf, const char *id)
@@ -242,6 +270,17 @@ static int model_file(const struct zt_infer *inf, const struct zt_cfg_model *e, 
     return zt_config_model_file(inf->data_dir, e, out, n, alt, alt_n);
 }
 
+/* Unloads l (mu held, no users): its runner is freed by free_dead, its
+ * GPU placement given back. */
+static void unload(struct zt_infer *inf, struct loaded *l)
+{
+    inf->dead[inf->n_dead++] = l->runner;
+    l->runner = NULL;
+    l->bytes = 0;
+    if (l->placed) zt__pool_release(inf->pool, &l->place);
+    l->placed = false;
+}
+
 /* Evict idle models, least recently used first, until `need` more bytes fit
  * (inf->mu held). True when they fit. An evicted runner is only set aside:
  * it is freed by free_dead() once inf->mu is released, because a runner's
@@ -263,9 +302,7 @@ static bool make_room(struct zt_infer *inf, size_t need)
         if (used + need <= inf->budget) return true;
         if (victim < 0 || inf->n_dead >= inf->dead_cap) return false;
         zt_log(ZT_LOG_INFO, "model_evicted", "model=%s bytes=%zu", inf->models[victim].id, inf->l[victim].bytes);
-        inf->dead[inf->n_dead++] = inf->l[victim].runner;
-        inf->l[victim].runner = NULL;
-        inf->l[victim].bytes = 0;
+        unload(inf, &inf->l[victim]);
     }
 }
 
@@ -394,6 +431,19 @@ int zt__infer_acquire(struct zt_infer *inf, const char *id, struct zt_runner **o
         pthread_mutex_unlock(&inf->mu);
         return zt__infer_fail(err, ZT_ECLOSED, "model_unavailable", "the node is shutting down");
     }
+    if (l->runner && l->placed && zt_runner_device_failed(l->runner)) {
+        /* its device failed (an op answered ZT_EIO): out of the pool; once
+         * the jobs that were on it have ended, the model loads again on
+         * what is left */
+        zt__pool_fail(inf->pool, &l->place, "an op of the model on it failed (ZT_EIO)");
+        if (l->users > 0 || inf->n_dead >= inf->dead_cap) {
+            pthread_mutex_unlock(&inf->mu);
+            return zt__infer_fail(err, ZT_EBUSY, "model_unavailable",
+                                  "model '%s': its GPU failed; it loads again elsewhere once its jobs have ended", e->id);
+        }
+        zt_log(ZT_LOG_WARN, "model_unloaded", "model=%s reason=\"device failed\"", e->id);
+        unload(inf, l);
+    }
     if (l->runner) {
         l->users++;
         l->last_used = zt_time_mono_ns();
@@ -424,7 +474,25 @@ int zt__infer_acquire(struct zt_infer *inf, const char *id, struct zt_runner **o
     }
     uint64_t t0 = zt_time_mono_ns();
     struct zt_model_run_opts ro = {.backend = inf->backend, .deterministic = inf->deterministic,
-                                   .max_device_mb = inf->max_vram_mb};
+                                   .max_device_mb = inf->pool ? 0 : inf->max_vram_mb};
+    /* the GPU pool places it: the device with the most room, or two */
+    struct zt__place place = {.e = {-1, -1}};
+    bool placed = false;
+    if (!rc && inf->pool) {
+        struct stat st;
+        char pwhy[384];
+        uint64_t need = stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
+        rc = zt__pool_place(inf->pool, need, inf->n_slots ? inf->n_slots : 1, &place, pwhy, sizeof pwhy);
+        if (rc) zt_ignore(zt_buf_appendf(&why, "model '%s': %s", e->id, pwhy));
+        placed = rc == 0;
+        ro.device = place.phys[0];
+        if (placed && place.e[1] >= 0) {
+            ro.device2 = place.phys[1];
+            ro.split_bytes = place.bytes[0];
+            zt_log(ZT_LOG_INFO, "gpu_pool", "model=%s split over devices %d and %d (%llu + %llu bytes)", e->id,
+                   place.e[0], place.e[1], (unsigned long long)place.bytes[0], (unsigned long long)place.bytes[1]);
+        }
+    }
     if (!rc) rc = zt_model_load_opts(path, &ro, &m, &why);
     if (!rc && !zt_model_exact(m)) zt_engine_mark_inexact(); /* receipts say +fast */
     if (!rc && inf->kv_f16) rc = zt_model_set_kv_type(m, ZT_GGML_F16);
@@ -444,7 +512,7 @@ int zt__infer_acquire(struct zt_infer *inf, const char *id, struct zt_runner **o
     free_dead(inf);
     if (!rc) {
         struct zt_runner_opts o = {
-            .n_slots = inf->n_slots ? inf->n_slots : 1,
+            .n_slots = placed ? place.slots : inf->n_slots ? inf->n_slots : 1,
             .n_ctx = inf->n_ctx ? inf->n_ctx : (uint32_t)e->context_size,
             .n_threads = inf->n_threads ? inf->n_threads : 1,
             .max_queue = 256,
@@ -456,7 +524,10 @@ int zt__infer_acquire(struct zt_infer *inf, const char *id, struct zt_runner **o
     zt_model_free(m);
     pthread_mutex_lock(&inf->mu);
     l->loading = false;
+    if (rc && placed) zt__pool_release(inf->pool, &place);
     if (!rc) {
+        l->place = place;
+        l->placed = placed;
         l->runner = r;
         l->bytes = bytes;
         l->users = 1;

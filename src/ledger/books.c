@@ -54,7 +54,17 @@ struct zt_chain {
     pthread_cond_t cond;
     pthread_t thread;
     bool running, stop;
+    /* told of each batch built and exported (zt_chain_set_on_batch) */
+    void (*on_batch)(void *ud, const struct zt_ledger_batch_info *bi);
+    void *on_batch_ud;
 };
+
+void zt_chain_set_on_batch(struct zt_chain *c, void (*fn)(void *ud, const struct zt_ledger_batch_info *bi), void *ud)
+{
+    if (!c) return;
+    c->on_batch = fn;
+    c->on_batch_ud = ud;
+}
 
 int zt_chain_open(const struct zt_config *cfg, struct zt_chain **out, struct zt_buf *err)
 {
@@ -213,6 +223,38 @@ void zt_chain_job_end(struct zt_chain *c, const char *job_id, bool ok, const cha
                zt_strerror(rc));
 }
 
+int zt_chain_cache_hit(struct zt_chain *c, const char *identity, const char *job_id, const char *provider,
+                       zt_u128 price, char *msg, size_t cap)
+{
+    if (!c || !job_id || !provider) return ZT_EINVAL;
+    if (price == 0) return 0;
+    char addr[43];
+    if (zt_chain_payer(identity, addr)) {
+        if (msg && cap) snprintf(msg, cap, "chain.enabled: answers are paid from a wallet; sign in with POST /v1/auth/wallet");
+        atomic_fetch_add_explicit(&c->refused, 1, memory_order_relaxed);
+        return ZT_EPERM;
+    }
+    /* one "completion token" at price x 1000 per 1000: the cost is price */
+    struct zt_ledger_prices p = c->prices;
+    p.prompt_per_1k = 0;
+    p.completion_per_1k = price * 1000u;
+    p.fee_bps = 0;
+    if (p.completion_per_1k / 1000u != price) return ZT_ERANGE;
+    pthread_mutex_lock(&c->mu);
+    int rc = zt_ledger_job_open(c->l, &p, job_id, addr, 0, 1, NULL);
+    if (!rc && (rc = zt_ledger_job_close(c->l, &p, job_id, provider, 0, 1, zt_time_real_ms())) != 0)
+        zt_ignore(zt_ledger_job_fail(c->l, job_id)); /* the reservation back */
+    pthread_mutex_unlock(&c->mu);
+    atomic_fetch_add_explicit(rc ? &c->refused : &c->settled, 1, memory_order_relaxed);
+    if (rc == ZT_ERANGE && msg && cap) {
+        char ns[ZT_U128_STR_LEN];
+        zt_u128_format(price, ns);
+        snprintf(msg, cap, "the balance of %s does not cover the cached answer's price of %s base units", addr, ns);
+    }
+    if (rc && rc != ZT_ERANGE) zt_log(ZT_LOG_WARN, "ledger_cache_hit_failed", "job=%s error=%s", job_id, zt_strerror(rc));
+    return rc;
+}
+
 int zt_chain_balance(struct zt_chain *c, enum zt_ledger_kind kind, const char *owner, zt_u128 *out)
 {
     if (!c || !owner || !out) return ZT_EINVAL;
@@ -342,9 +384,11 @@ int zt_chain_payout_round(struct zt_chain *c, int64_t now_ms, struct zt_chain_ro
     pthread_mutex_lock(&c->mu);
     rc = zt_ledger_batch(c->l, now_ms - c->prices.dispute_window_ms, c->prices.min_payout, now_ms, &r.batch_id,
                          &r.n_leaves);
+    struct zt_ledger_batch_info built = {0};
     if (!rc) {
         struct zt_ledger_batch_info bi;
-        if (!zt_ledger_batch_info(c->l, r.batch_id, &bi) && zt_u128_add(c->batched, bi.total, &c->batched))
+        if (!zt_ledger_batch_info(c->l, r.batch_id, &bi)) built = bi;
+        if (built.id && zt_u128_add(c->batched, bi.total, &c->batched))
             c->batched = ZT_U128_MAX;
         atomic_fetch_add_explicit(&c->batches, 1, memory_order_relaxed);
         zt_log(ZT_LOG_INFO, "ledger_batch_built", "batch=%lld leaves=%zu", (long long)r.batch_id, r.n_leaves);
@@ -354,6 +398,7 @@ int zt_chain_payout_round(struct zt_chain *c, int64_t now_ms, struct zt_chain_ro
     }
     if (!rc) rc = zt_ledger_batch_unfinished(c->l, ids, ROUND_MAX_BATCHES, &n);
     pthread_mutex_unlock(&c->mu);
+    if (built.id && c->on_batch) c->on_batch(c->on_batch_ud, &built);
     if (rc) goto out;
     if (n && mkdir(c->export_dir, 0700) != 0 && errno != EEXIST) {
         rc = ZT_EIO;
@@ -377,8 +422,10 @@ int zt_chain_payout_round(struct zt_chain *c, int64_t now_ms, struct zt_chain_ro
             r.n_exported++;
             atomic_fetch_add_explicit(&c->batches_exported, 1, memory_order_relaxed);
             zt_log(ZT_LOG_INFO, "ledger_batch_exported", "batch=%lld file=%s", (long long)ids[i], path);
+            bi.state = ZT_BATCH_SUBMITTED;
         }
         pthread_mutex_unlock(&c->mu);
+        if (!rc && bi.state == ZT_BATCH_SUBMITTED && c->on_batch) c->on_batch(c->on_batch_ud, &bi);
     }
     if (r.n_waiting)
         zt_log(ZT_LOG_WARN, "ledger_batches_unsigned",

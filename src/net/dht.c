@@ -166,6 +166,10 @@ int zt_dht_revoke(struct zt_dht *d, const char *json, size_t len)
     (void)d, (void)json, (void)len;
     return ZT_EUNSUPPORTED;
 }
+void zt_dht_on_revocation(struct zt_dht *d, zt_dht_revocation_fn fn, void *ud)
+{
+    (void)d, (void)fn, (void)ud;
+}
 int zt__dht_put_raw(struct zt_dht *d, const char *role, const char *model, const char *node_id, const void *data,
                     size_t len)
 {
@@ -202,6 +206,8 @@ bool zt_dht_available(void)
 }
 
 struct revoked {
+    char node_id[ZT_IDENTITY_ID_SIZE]; /* derived from pk (checked when it was verified) */
+    int64_t at;
     uint8_t pk[ZT_ED25519_PK_LEN];
     bool has_kem;
     uint8_t kem[ZT_X25519_LEN];
@@ -244,6 +250,8 @@ struct zt_dht {
     size_t n_keys;
     dht_value *own_rev[OWN_REVOCATIONS];
     size_t n_own_rev;
+    zt_dht_revocation_fn rev_fn; /* told of each revocation first remembered (zt_dht_on_revocation) */
+    void *rev_ud;
     /* the publisher / discovery thread */
     pthread_t th;
     bool th_started, stop;
@@ -370,19 +378,46 @@ static bool is_revoked(const struct zt_dht *d, const struct zt_node_descriptor *
     return false;
 }
 
-/* Under d->mu. */
-static void remember(struct zt_dht *d, const struct revoked *r)
+/* Under d->mu. True when r is new. */
+static bool remember(struct zt_dht *d, const struct revoked *r)
 {
-    for (size_t i = 0; i < d->n_revoked; i++)
-        if (memcmp(&d->revoked[i], r, sizeof *r) == 0) return;
+    for (size_t i = 0; i < d->n_revoked; i++) {
+        const struct revoked *x = &d->revoked[i];
+        if (memcmp(x->pk, r->pk, sizeof r->pk) == 0 && x->has_kem == r->has_kem &&
+            (!r->has_kem || memcmp(x->kem, r->kem, sizeof r->kem) == 0))
+            return false;
+    }
     d->revoked[d->rev_next] = *r;
     d->rev_next = (d->rev_next + 1) % ZT_DHT_MAX_REVOKED;
     if (d->n_revoked < ZT_DHT_MAX_REVOKED) d->n_revoked++;
+    return true;
+}
+
+/* Tell the hook of a new revocation (not under d->mu). */
+static void tell(zt_dht_revocation_fn fn, void *ud, const struct revoked *e)
+{
+    if (fn) fn(ud, e->node_id, e->has_kem ? e->kem : NULL, e->at);
+}
+
+void zt_dht_on_revocation(struct zt_dht *d, zt_dht_revocation_fn fn, void *ud)
+{
+    if (!d) return;
+    pthread_mutex_lock(&d->mu);
+    d->rev_fn = fn;
+    d->rev_ud = ud;
+    size_t n = d->n_revoked;
+    struct revoked *copy = n ? zt_malloc(n * sizeof *copy) : NULL;
+    if (copy) memcpy(copy, d->revoked, n * sizeof *copy);
+    pthread_mutex_unlock(&d->mu);
+    for (size_t i = 0; copy && i < n; i++) tell(fn, ud, &copy[i]); /* the ones seen before */
+    zt_free(copy);
 }
 
 static void revoked_of(const struct zt_dht_revocation *v, struct revoked *r)
 {
     memset(r, 0, sizeof *r);
+    zt_strlcpy(r->node_id, v->node_id, sizeof r->node_id);
+    r->at = v->at;
     memcpy(r->pk, v->ed25519_pk, sizeof r->pk);
     r->has_kem = v->has_kem;
     if (v->has_kem) memcpy(r->kem, v->kem_pk, sizeof r->kem);
@@ -434,8 +469,11 @@ static bool on_value(const dht_value *v, void *ud)
         struct revoked e;
         revoked_of(&r, &e);
         pthread_mutex_lock(&d->mu);
-        remember(d, &e);
+        bool fresh = remember(d, &e);
+        zt_dht_revocation_fn fn = d->rev_fn;
+        void *fud = d->rev_ud;
         pthread_mutex_unlock(&d->mu);
+        if (fresh) tell(fn, fud, &e);
         break;
     }
     default: break; /* junk: dropped, nothing kept */
@@ -656,7 +694,9 @@ int zt_dht_revoke(struct zt_dht *d, const char *json, size_t len)
     dht_infohash hk;
     key_of(&hk, "node", r.node_id, NULL);
     pthread_mutex_lock(&d->mu);
-    remember(d, &e);
+    bool fresh = remember(d, &e);
+    zt_dht_revocation_fn fn = d->rev_fn;
+    void *fud = d->rev_ud;
     if (d->n_own_rev == OWN_REVOCATIONS) { /* the oldest goes */
         dht_value_unref(d->own_rev[0]);
         memmove(d->own_rev, d->own_rev + 1, (OWN_REVOCATIONS - 1) * sizeof *d->own_rev);
@@ -666,6 +706,7 @@ int zt_dht_revoke(struct zt_dht *d, const char *json, size_t len)
     dht_runner_put(d->r, &hk, v, NULL, NULL, false);
     for (size_t i = 0; i < d->n_keys; i++) dht_runner_put(d->r, &d->keys[i], v, NULL, NULL, false);
     pthread_mutex_unlock(&d->mu);
+    if (fresh) tell(fn, fud, &e);
     return 0;
 }
 

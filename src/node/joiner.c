@@ -15,6 +15,7 @@
 
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_engine.h"
+#include "zentalk/zt_gguf.h"
 #include "zentalk/zt_http_client.h"
 #include "zentalk/zt_identity.h"
 #include "zentalk/zt_infer.h"
@@ -29,6 +30,13 @@
 #define RETRY_MS 2000            /* a failed join is retried this soon (at most the beat) */
 #define CALL_TIMEOUT_MS 5000L
 #define LEAVE_TIMEOUT_MS 2000L
+#define RELAY_THREADS_MAX 64     /* relayed requests run at once (node.outbound) */
+#define RELAY_HEADERS_MAX 10
+#define RELAY_TIMEOUT_MS 600000L /* one relayed request, whole */
+#define RESULT_TIMEOUT_MS 10000L /* one piece of its answer */
+/* a long-poll is held at most this long (and a beat): the drain heartbeat
+ * of a stopping worker waits for the poll in progress at most this long */
+#define POLL_HOLD_MS 2000
 
 struct orch {
     char url[ZT_DESCRIPTOR_MAX_ENDPOINT + 1]; /* no trailing '/' */
@@ -38,6 +46,9 @@ struct orch {
     uint64_t seq;
     bool joined;
     int64_t next_ms;                          /* mono: next join attempt or heartbeat */
+    char *desc;                               /* its verified descriptor (zt_malloc'd) */
+    char *gw_answer;                          /* the "gateways" it vouched for last, as sent */
+    json_t *gws;                              /* those that verified (descriptor texts) */
 };
 
 struct zt__joiner {
@@ -59,6 +70,12 @@ struct zt__joiner {
     bool draining, beat_now;  /* zt__joiner_drain: report every slot busy, at once */
     bool drain_sent;          /* that heartbeat went out */
     long leave_timeout_ms; /* set by zt__joiner_stop */
+    /* node.outbound: reached through a long-poll to the first orchestrator */
+    bool outbound;
+    char local[ZT_DESCRIPTOR_MAX_ENDPOINT + 1]; /* this node's own listener, where relayed requests run */
+    struct zt_http_client *relay_http, *result_http;
+    struct zt_http_client *poll_http; /* the long-poll alone */
+    size_t relay_active; /* relay threads running (under mu) */
 };
 
 /* URL[#NODE_ID] into o; the URL must be http(s)://host[:port]. */
@@ -85,6 +102,10 @@ static int parse_join_url(const char *text, struct orch *o, struct zt_buf *err)
 
 int zt__joiner_check(const struct zt_config *cfg, struct zt_buf *err)
 {
+    if (cfg->node.outbound && !cfg->node.join.count) {
+        zt_ignore(zt_buf_appendf(err, "node.outbound (--outbound) needs an orchestrator to poll: node.join (--join)\n"));
+        return ZT_ECONFIG;
+    }
     if (cfg->node.join.count && !(cfg->node.role_mask & ZT_ROLE_WORKER)) {
         zt_ignore(zt_buf_appendf(err, "node.join (--join) needs the worker role (node.roles, --roles)\n"));
         return ZT_ECONFIG;
@@ -113,8 +134,15 @@ int zt__joiner_new(const struct zt_config *cfg, const struct zt_identity *id, st
     j->trust_ud = trust_ud;
     j->n = cfg->node.join.count;
     j->o = j->n ? zt_calloc(j->n, sizeof *j->o) : NULL;
-    struct zt_http_client_opts ho = {.max_inflight = 4};
-    if ((j->n && !j->o) || zt_http_client_new(&ho, &j->http) != 0) {
+    struct zt_http_client_opts ho = {.max_inflight = 4}, rho = {.max_inflight = RELAY_THREADS_MAX};
+    j->outbound = cfg->node.outbound && j->n > 0;
+    if ((j->n && !j->o) || zt_http_client_new(&ho, &j->http) != 0 ||
+        (j->outbound && (zt_http_client_new(&rho, &j->relay_http) != 0 ||
+                         zt_http_client_new(&rho, &j->result_http) != 0 ||
+                         zt_http_client_new(&ho, &j->poll_http) != 0))) {
+        zt_http_client_free(j->http);
+        zt_http_client_free(j->relay_http);
+        zt_http_client_free(j->result_http);
         zt_free(j->o);
         zt_free(j);
         return ZT_ENOMEM;
@@ -122,6 +150,9 @@ int zt__joiner_new(const struct zt_config *cfg, const struct zt_identity *id, st
     for (size_t i = 0; i < j->n; i++) {
         if (parse_join_url(cfg->node.join.items[i], &j->o[i], err) != 0) {
             zt_http_client_free(j->http);
+            zt_http_client_free(j->relay_http);
+            zt_http_client_free(j->result_http);
+            zt_http_client_free(j->poll_http);
             zt_free(j->o);
             zt_free(j);
             return ZT_ECONFIG;
@@ -135,19 +166,78 @@ int zt__joiner_new(const struct zt_config *cfg, const struct zt_identity *id, st
 }
 
 /* POST rec to URL/v1/orchestrator/<what>; the HTTP status, or 0 when none. */
-static long post_record(struct zt__joiner *j, const struct orch *o, const char *what, const char *rec, long timeout)
+static long post_record(struct zt__joiner *j, const struct orch *o, const char *what, const char *rec, long timeout,
+                        json_t **answer)
 {
+    if (answer) *answer = NULL;
     char url[sizeof o->url + 40];
     snprintf(url, sizeof url, "%s/v1/orchestrator/%s", o->url, what);
     struct zt_http_response resp;
     zt_http_response_init(&resp);
     int rc = zt_http_client_json(j->http, url, NULL, rec, timeout, &resp);
     long st = rc ? 0 : resp.status;
+    if (st == 200 && answer) *answer = json_loadb(resp.body.data ? resp.body.data : "", resp.body.len, 0, NULL);
     if (st != 200 && st != 404)
         zt_log_rl(ZT_LOG_WARN, 30, "orchestrator_call_failed", "url=%s record=%s status=%ld detail=\"%.200s\"", url,
                   what, st, rc ? resp.reason : zt_buf_str(&resp.body));
     zt_http_response_deinit(&resp);
     return st;
+}
+
+/* Trust orchestrator i and the gateways it vouches for: one JSON array. */
+static int trust_all(struct zt__joiner *j, size_t i)
+{
+    struct orch *o = &j->o[i];
+    json_t *arr = json_array();
+    json_t *d = o->desc ? json_loads(o->desc, 0, NULL) : NULL;
+    if (!arr || !d || json_array_append_new(arr, d) != 0) {
+        json_decref(arr);
+        return ZT_ENOMEM;
+    }
+    size_t k;
+    json_t *g;
+    json_array_foreach(o->gws, k, g) json_array_append_new(arr, json_loads(json_string_value(g), 0, NULL));
+    char *text = json_dumps(arr, JSON_COMPACT);
+    json_decref(arr);
+    if (!text) return ZT_ENOMEM;
+    int rc = j->trust(j->trust_ud, i, text, strlen(text));
+    zt_free(text); /* jansson allocates with zt_malloc (json_set_alloc_funcs) */
+    return rc;
+}
+
+/* An answer's "gateways": the gateways (in other processes) orchestrator i
+ * places jobs for; those whose descriptor verifies (role gateway, not
+ * expired, not this node) are admitted as its own gateway is. */
+static void vouch(struct zt__joiner *j, size_t i, json_t *answer)
+{
+    struct orch *o = &j->o[i];
+    json_t *list = json_object_get(answer, "gateways");
+    if (!json_is_array(list)) return;
+    char *text = json_dumps(list, JSON_COMPACT);
+    if (!text || (o->gw_answer && strcmp(text, o->gw_answer) == 0)) {
+        zt_free(text);
+        return; /* the same as last time */
+    }
+    json_t *ok = json_array();
+    size_t k;
+    json_t *g;
+    json_array_foreach(list, k, g) {
+        const char *t = json_string_value(g);
+        struct zt_node_descriptor d;
+        memset(&d, 0, sizeof d);
+        if (!t || zt_identity_descriptor_verify(t, strlen(t), zt_time_real_ms() / 1000, &d) != 0) continue;
+        bool gw = false;
+        for (size_t r = 0; r < d.n_roles; r++) gw = gw || strcmp(d.roles[r], "gateway") == 0;
+        if (gw && strcmp(d.node_id, zt_identity_id(j->id)) != 0 && ok) json_array_append_new(ok, json_string(t));
+        zt_node_descriptor_deinit(&d);
+    }
+    zt_free(o->gw_answer);
+    o->gw_answer = zt_strdup(text);
+    zt_free(text);
+    json_decref(o->gws);
+    o->gws = ok;
+    if (trust_all(j, i) == 0 && json_array_size(ok))
+        zt_log(ZT_LOG_INFO, "orchestrator_gateways", "url=%s gateways=%zu", o->url, json_array_size(ok));
 }
 
 /* GET the orchestrator's descriptor, verify it, trust it. */
@@ -168,7 +258,15 @@ static int fetch_descriptor(struct zt__joiner *j, size_t i, int64_t now_s)
         zt_log_rl(ZT_LOG_ERROR, 30, "orchestrator_id_mismatch", "url=%s expected=%s got=%s", o->url, o->pin, d.node_id);
         rc = ZT_EPERM; /* not the node the operator named: never trusted */
     }
-    if (!rc) rc = j->trust(j->trust_ud, i, zt_buf_str(&resp.body), resp.body.len);
+    if (!rc) {
+        char *copy = zt_strndup(zt_buf_str(&resp.body), resp.body.len);
+        if (!copy) rc = ZT_ENOMEM;
+        else {
+            zt_free(o->desc);
+            o->desc = copy;
+            rc = trust_all(j, i);
+        }
+    }
     if (!rc) {
         if (o->aud[0] && strcmp(o->aud, d.node_id) != 0)
             zt_log(ZT_LOG_WARN, "orchestrator_changed", "url=%s was=%s now=%s", o->url, o->aud, d.node_id);
@@ -196,7 +294,10 @@ static int own_descriptor(struct zt__joiner *j, int64_t now_s, char **out)
 static void caps_of(const struct zt__joiner *j, struct zt_worker_caps *c)
 {
     memset(c, 0, sizeof *c);
-    zt_strlcpy(c->engine, zt_engine_build_id(), sizeof c->engine);
+    /* the build id its jobs' receipts carry: the KV cache type included */
+    const char *kv = j->cfg->gpu_pool.kv_cache_type;
+    zt_strlcpy(c->engine, zt_engine_build_id_kv(kv && !strcmp(kv, "f16") ? ZT_GGML_F16 : ZT_GGML_F32),
+               sizeof c->engine);
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     snprintf(c->cpu, sizeof c->cpu, "%ld cpus", cpus > 0 ? cpus : 1);
     /* a GPU backend (gpu_pool.backend), deterministic unless "(fast)" */
@@ -224,8 +325,11 @@ static void join(struct zt__joiner *j, size_t i)
     if (rc) {
         zt_log_rl(ZT_LOG_ERROR, 30, "join_record_failed", "url=%s error=%s", o->url, zt_strerror(rc));
     } else {
-        long st = post_record(j, o, "join", rec, CALL_TIMEOUT_MS);
+        json_t *answer = NULL;
+        long st = post_record(j, o, "join", rec, CALL_TIMEOUT_MS, &answer);
         o->joined = st == 200;
+        if (o->joined) vouch(j, i, answer);
+        json_decref(answer);
         if (o->joined)
             zt_log(ZT_LOG_INFO, "orchestrator_joined", "url=%s orchestrator=%s slots=%u", o->url, o->aud,
                    (unsigned)caps.slots);
@@ -234,7 +338,8 @@ static void join(struct zt__joiner *j, size_t i)
     zt_free(rec);
 }
 
-static void heartbeat(struct zt__joiner *j, size_t i)
+/* The next signed heartbeat record for orchestrator i (NULL on failure). */
+static char *beat_record(struct zt__joiner *j, size_t i)
 {
     struct orch *o = &j->o[i];
     int64_t now_ms = zt_time_real_ms();
@@ -253,14 +358,211 @@ static void heartbeat(struct zt__joiner *j, size_t i)
     }
     pthread_mutex_unlock(&j->mu);
     char *rec = NULL;
-    if (zt_registry_heartbeat_record(j->id, o->aud, j->boot, ++o->seq, now_ms, &load, &rec) != 0) return;
-    long code = post_record(j, o, "heartbeat", rec, CALL_TIMEOUT_MS);
+    if (zt_registry_heartbeat_record(j->id, o->aud, j->boot, ++o->seq, now_ms, &load, &rec) != 0) return NULL;
+    return rec;
+}
+
+static void rejoin(struct zt__joiner *j, size_t i)
+{
+    struct orch *o = &j->o[i];
+    zt_log(ZT_LOG_INFO, "orchestrator_rejoin", "url=%s orchestrator=%s", o->url, o->aud);
+    o->joined = false;
+    join(j, i);
+}
+
+static void heartbeat(struct zt__joiner *j, size_t i)
+{
+    char *rec = beat_record(j, i);
+    if (!rec) return;
+    json_t *answer = NULL;
+    long code = post_record(j, &j->o[i], "heartbeat", rec, CALL_TIMEOUT_MS, &answer);
     zt_free(rec);
-    if (code == 404) { /* the session is gone: join again now */
-        zt_log(ZT_LOG_INFO, "orchestrator_rejoin", "url=%s orchestrator=%s", o->url, o->aud);
-        o->joined = false;
-        join(j, i);
+    if (code == 200) vouch(j, i, answer);
+    json_decref(answer);
+    pthread_mutex_lock(&j->mu);
+    bool draining = j->draining;
+    pthread_mutex_unlock(&j->mu);
+    if (code == 404 && !draining) rejoin(j, i); /* the session is gone: join again now (not when leaving) */
+}
+
+/* ---- node.outbound: requests relayed over the long-poll ---------------------------- */
+
+struct rjob {
+    struct zt__joiner *j;
+    char id[64];
+    char method[16];
+    char url[2 * ZT_DESCRIPTOR_MAX_ENDPOINT + 2100];
+    char result_url[ZT_DESCRIPTOR_MAX_ENDPOINT + 128];
+    char hdr[RELAY_HEADERS_MAX][8200];
+    const char *hp[RELAY_HEADERS_MAX + 2];
+    uint8_t *body;
+    size_t len;
+    long status;
+    char ctype[128];
+    uint32_t seq;
+};
+
+/* One piece of the answer to the orchestrator, in order; end: the last. */
+static int rj_send(struct rjob *rj, const void *p, size_t n, bool end)
+{
+    char l_seq[48], l_status[48], l_type[160];
+    snprintf(l_seq, sizeof l_seq, "Zentalk-Relay-Seq: %u", (unsigned)rj->seq);
+    snprintf(l_status, sizeof l_status, "Zentalk-Relay-Status: %ld", rj->status);
+    snprintf(l_type, sizeof l_type, "Zentalk-Relay-Type: %s", rj->ctype);
+    const char *h[] = {l_seq, l_status, l_type, end ? "Zentalk-Relay-End: 1" : NULL, NULL};
+    struct zt_http_request req = {.method = "POST", .url = rj->result_url, .headers = h, .body = n ? p : "",
+                                  .body_len = n, .content_type = "application/octet-stream",
+                                  .timeout_ms = RESULT_TIMEOUT_MS};
+    struct zt_http_response resp;
+    zt_http_response_init(&resp);
+    int rc = zt_http_client_do(rj->j->result_http, &req, &resp);
+    long st = rc ? 0 : resp.status;
+    zt_http_response_deinit(&resp);
+    rj->seq++;
+    return st == 200 ? 0 : ZT_ECLOSED; /* the gateway went, or the orchestrator: stop */
+}
+
+static int rj_head(void *ud, long status, const char *content_type, int64_t content_length)
+{
+    (void)content_length;
+    struct rjob *rj = ud;
+    rj->status = status;
+    zt_strlcpy(rj->ctype, content_type && content_type[0] ? content_type : "application/octet-stream",
+               sizeof rj->ctype);
+    return 0;
+}
+
+static int rj_body(void *ud, const void *data, size_t n)
+{
+    return n ? rj_send(ud, data, n, false) : 0;
+}
+
+static void *relay_main(void *arg)
+{
+    struct rjob *rj = arg;
+    struct zt__joiner *j = rj->j;
+    struct zt_http_request req = {.method = rj->method, .url = rj->url, .headers = rj->hp, .body = rj->body,
+                                  .body_len = rj->len, .timeout_ms = RELAY_TIMEOUT_MS, .low_speed_bps = -1,
+                                  .max_body_bytes = SIZE_MAX, .on_head = rj_head, .on_body = rj_body, .ud = rj};
+    struct zt_http_response resp;
+    zt_http_response_init(&resp);
+    int rc = zt_http_client_do(j->relay_http, &req, &resp);
+    if (rc != ZT_ECLOSED) {
+        if (!rj->status) { /* our own listener did not answer */
+            rj->status = 502;
+            zt_strlcpy(rj->ctype, "application/json", sizeof rj->ctype);
+            static const char err[] = "{\"error\":{\"code\":\"worker_failed\",\"message\":\"no answer\"}}";
+            zt_ignore(rj_send(rj, err, sizeof err - 1, true));
+        } else {
+            zt_ignore(rj_send(rj, NULL, 0, true));
+        }
     }
+    if (rc && rc != ZT_ECLOSED)
+        zt_log_rl(ZT_LOG_WARN, 10, "relay_request_failed", "relay=%s error=%s", rj->id, zt_strerror(rc));
+    zt_http_response_deinit(&resp);
+    zt_free(rj->body);
+    zt_free(rj);
+    pthread_mutex_lock(&j->mu);
+    j->relay_active--;
+    pthread_cond_broadcast(&j->cv);
+    pthread_mutex_unlock(&j->mu);
+    return NULL;
+}
+
+/* One request of a poll's answer: run it on a thread of its own. */
+static void relay_start(struct zt__joiner *j, const struct orch *o, json_t *r)
+{
+    const char *id = json_string_value(json_object_get(r, "id"));
+    const char *method = json_string_value(json_object_get(r, "method"));
+    const char *target = json_string_value(json_object_get(r, "target"));
+    const char *b64 = json_string_value(json_object_get(r, "body"));
+    json_t *hs = json_object_get(r, "headers");
+    struct rjob *rj = zt_calloc(1, sizeof *rj);
+    if (!rj) return;
+    rj->j = j;
+    bool ok = id && method && target && b64 && target[0] == '/' && json_is_array(hs) &&
+              json_array_size(hs) <= RELAY_HEADERS_MAX && strlen(id) < sizeof rj->id &&
+              strlen(method) < sizeof rj->method &&
+              (size_t)snprintf(rj->url, sizeof rj->url, "%s%s", j->local, target) < sizeof rj->url &&
+              (size_t)snprintf(rj->result_url, sizeof rj->result_url, "%s/v1/orchestrator/relay-result/%s", o->url,
+                               id) < sizeof rj->result_url;
+    size_t n = 0;
+    for (size_t i = 0; ok && i < json_array_size(hs); i++) {
+        const char *h = json_string_value(json_array_get(hs, i));
+        ok = h && strlen(h) < sizeof rj->hdr[0] && !strpbrk(h, "\r\n");
+        if (ok) {
+            zt_strlcpy(rj->hdr[n], h, sizeof rj->hdr[n]);
+            rj->hp[n] = rj->hdr[n];
+            n++;
+        }
+    }
+    rj->hp[n++] = "Expect:";
+    rj->hp[n] = NULL;
+    size_t bl = b64 ? strlen(b64) : 0;
+    if (ok && bl) {
+        rj->body = zt_malloc(bl);
+        ok = rj->body && sodium_base642bin(rj->body, bl, b64, bl, NULL, &rj->len, NULL,
+                                           sodium_base64_VARIANT_ORIGINAL) == 0;
+    }
+    if (ok) {
+        zt_strlcpy(rj->id, id, sizeof rj->id);
+        zt_strlcpy(rj->method, method, sizeof rj->method);
+    }
+    pthread_mutex_lock(&j->mu);
+    bool room = ok && j->relay_active < RELAY_THREADS_MAX && !j->stop;
+    if (room) j->relay_active++;
+    pthread_mutex_unlock(&j->mu);
+    pthread_t t;
+    pthread_attr_t at;
+    bool started = false;
+    if (room && pthread_attr_init(&at) == 0) {
+        pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+        started = pthread_create(&t, &at, relay_main, rj) == 0;
+        pthread_attr_destroy(&at);
+    }
+    if (started) return;
+    if (room) {
+        pthread_mutex_lock(&j->mu);
+        j->relay_active--;
+        pthread_mutex_unlock(&j->mu);
+    }
+    zt_log_rl(ZT_LOG_WARN, 10, "relay_request_refused", "reason=%s", ok ? "busy" : "malformed");
+    if (ok) { /* the gateway hears it at once rather than at its stall deadline */
+        rj->status = 503;
+        zt_strlcpy(rj->ctype, "application/json", sizeof rj->ctype);
+        static const char err[] = "{\"error\":{\"code\":\"overloaded\",\"message\":\"worker busy\"}}";
+        zt_ignore(rj_send(rj, err, sizeof err - 1, true));
+    }
+    zt_free(rj->body);
+    zt_free(rj);
+}
+
+/* The heartbeat as a long-poll (held up to hold ms); its answer's
+ * requests start. False when it failed (retry later). */
+static bool poll_once(struct zt__joiner *j, size_t i, int64_t hold)
+{
+    struct orch *o = &j->o[i];
+    char *rec = beat_record(j, i);
+    if (!rec) return false;
+    char url[sizeof o->url + 64];
+    snprintf(url, sizeof url, "%s/v1/orchestrator/poll?hold_ms=%lld", o->url, (long long)hold);
+    struct zt_http_response resp;
+    zt_http_response_init(&resp);
+    int rc = zt_http_client_json(j->poll_http, url, NULL, rec, (long)hold + CALL_TIMEOUT_MS, &resp);
+    zt_free(rec);
+    long st = rc ? 0 : resp.status;
+    if (st == 200) {
+        json_t *a = json_loadb(resp.body.data ? resp.body.data : "", resp.body.len, 0, NULL);
+        json_t *reqs = json_object_get(a, "requests");
+        for (size_t k = 0; k < json_array_size(reqs); k++) relay_start(j, o, json_array_get(reqs, k));
+        json_decref(a);
+    } else if (st != 404) {
+        zt_log_rl(ZT_LOG_WARN, 30, "orchestrator_call_failed", "url=%s record=poll status=%ld detail=\"%.200s\"",
+                  url, st, rc ? resp.reason : zt_buf_str(&resp.body));
+    }
+    zt_http_response_deinit(&resp);
+    if (st == 404) rejoin(j, i);
+    return st == 200;
 }
 
 static void leave_all(struct zt__joiner *j)
@@ -270,7 +572,7 @@ static void leave_all(struct zt__joiner *j)
         if (!o->joined) continue;
         char *rec = NULL;
         if (zt_registry_leave_record(j->id, o->aud, j->boot, ++o->seq, zt_time_real_ms(), &rec) != 0) continue;
-        long st = post_record(j, o, "leave", rec, j->leave_timeout_ms);
+        long st = post_record(j, o, "leave", rec, j->leave_timeout_ms, NULL);
         zt_free(rec);
         zt_log(st == 200 ? ZT_LOG_INFO : ZT_LOG_WARN, "orchestrator_left", "url=%s orchestrator=%s status=%ld",
                o->url, o->aud, st);
@@ -292,9 +594,22 @@ static void *joiner_main(void *arg)
         for (size_t i = 0; i < j->n; i++) {
             struct orch *o = &j->o[i];
             if ((int64_t)zt_time_mono_ms() >= o->next_ms || (now && o->joined)) {
-                if (o->joined) heartbeat(j, i);
-                else join(j, i);
-                o->next_ms = (int64_t)zt_time_mono_ms() + (o->joined ? beat : retry);
+                bool polled = false;
+                pthread_mutex_lock(&j->mu);
+                bool draining = j->draining || j->stop;
+                pthread_mutex_unlock(&j->mu);
+                if (o->joined && i == 0 && j->outbound && !draining) {
+                    /* the heartbeat is the long-poll: held up to a beat, then at once again
+                     * (stopping: plain heartbeats, the poll was cut) */
+                    polled = poll_once(j, i, beat < POLL_HOLD_MS ? beat : POLL_HOLD_MS);
+                } else if (o->joined) {
+                    heartbeat(j, i);
+                } else {
+                    join(j, i);
+                }
+                /* an outbound worker polls again at once (and first right after its join) */
+                bool poll_now = polled || (o->joined && i == 0 && j->outbound);
+                o->next_ms = (int64_t)zt_time_mono_ms() + (poll_now ? 0 : o->joined ? beat : retry);
             }
             if (o->next_ms < next) next = o->next_ms;
         }
@@ -321,6 +636,14 @@ int zt__joiner_start(struct zt__joiner *j, const char *endpoint)
     zt_strlcpy(j->endpoint, endpoint, sizeof j->endpoint);
     size_t l = strlen(j->endpoint);
     while (l > 0 && j->endpoint[l - 1] == '/') j->endpoint[--l] = '\0';
+    if (j->outbound) {
+        /* reached through the first orchestrator's relay; requests run on this listener */
+        zt_strlcpy(j->local, j->endpoint, sizeof j->local);
+        if ((size_t)snprintf(j->endpoint, sizeof j->endpoint, "%s/v1/orchestrator/relay/%s", j->o[0].url,
+                             zt_identity_id(j->id)) >= sizeof j->endpoint)
+            return ZT_ETOOBIG;
+        zt_log(ZT_LOG_INFO, "worker_outbound", "orchestrator=%s", j->o[0].url);
+    }
     if (pthread_create(&j->thread, NULL, joiner_main, j) != 0) return ZT_EIO;
     j->running = true;
     return 0;
@@ -354,9 +677,23 @@ void zt__joiner_stop(struct zt__joiner *j, uint64_t wait_ms)
     struct timespec ts = zt_time_after_ms(CLOCK_REALTIME, wait_ms);
     if (pthread_timedjoin_np(j->thread, NULL, &ts) != 0) {
         zt_http_client_shutdown(j->http);
+        if (j->poll_http) zt_http_client_shutdown(j->poll_http);
         pthread_join(j->thread, NULL);
     }
     j->running = false;
+    /* relayed requests in flight: a little time to finish, then cut */
+    pthread_mutex_lock(&j->mu);
+    struct timespec rts = zt_time_after_ms(CLOCK_MONOTONIC, wait_ms < 2000 ? wait_ms : 2000);
+    while (j->relay_active && pthread_cond_timedwait(&j->cv, &j->mu, &rts) == 0) {}
+    bool cut = j->relay_active > 0;
+    pthread_mutex_unlock(&j->mu);
+    if (cut) {
+        zt_http_client_shutdown(j->relay_http);
+        zt_http_client_shutdown(j->result_http);
+        pthread_mutex_lock(&j->mu);
+        while (j->relay_active) pthread_cond_wait(&j->cv, &j->mu);
+        pthread_mutex_unlock(&j->mu);
+    }
 }
 
 void zt__joiner_free(struct zt__joiner *j)
@@ -364,6 +701,14 @@ void zt__joiner_free(struct zt__joiner *j)
     if (!j) return;
     zt__joiner_stop(j, 0);
     zt_http_client_free(j->http);
+    zt_http_client_free(j->relay_http);
+    zt_http_client_free(j->result_http);
+    zt_http_client_free(j->poll_http);
+    for (size_t i = 0; i < j->n; i++) {
+        zt_free(j->o[i].desc);
+        zt_free(j->o[i].gw_answer);
+        json_decref(j->o[i].gws);
+    }
     pthread_cond_destroy(&j->cv);
     pthread_mutex_destroy(&j->mu);
     zt_free(j->o);

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <pthread.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -36,9 +37,11 @@
 #include "zentalk/zt_annotate.h"
 #include "zentalk/zt_asset.h"
 #include "zentalk/zt_auth.h"
+#include "zentalk/zt_bridge.h"
 #include "zentalk/zt_dht.h"
 #include "zentalk/zt_featset.h"
 #include "zentalk/zt_gdpr.h"
+#include "zentalk/zt_hash.h"
 #include "zentalk/zt_identity.h"
 #include "zentalk/zt_jobs.h" /* the relay the node builds (zt_relay) */
 #include "zentalk/zt_ledger.h"
@@ -47,9 +50,11 @@
 #include "zentalk/zt_nodeauth.h"
 #include "zentalk/zt_peers.h"
 #include "zentalk/zt_pii.h"
+#include "zentalk/zt_queue.h"
 #include "zentalk/zt_registry.h"
 #include "zentalk/zt_sched.h"
 #include "zentalk/zt_ratelimit.h"
+#include "zentalk/zt_rcache.h"
 #include "zentalk/zt_search.h"
 #include "zentalk/zt_server.h"
 #include "zentalk/zt_store.h"
@@ -79,6 +84,8 @@ struct zt_node {
     struct zt_spamfeat *feat_spam;
     struct zt_relay *relay;
     struct zt__route *route;
+    struct zt_rcache *rcache; /* the gateway's result cache (NULL: off) */
+    struct zt_bridge *bridge; /* webhooks to integration.api_url (NULL: off) */
     struct zt_translate *translator; /* the Apertium pipelines (features.translate) */
     struct zt__tr *translate;
     struct zt_annot_engine *annot; /* live annotations (/v1/ws) */
@@ -99,6 +106,7 @@ struct zt_node {
     struct zt_store *orch_store;
     struct zt_registry *registry;
     struct zt_sched *sched;
+    struct zt_queue *queue; /* database.queue: redis: the queue shared with other orchestrators */
     struct zt__orch *orch;
     struct zt_chain *chain; /* chain.enabled: the books the gateway's jobs are paid from */
     /* the worker's joins (node.join) and the descriptors of the
@@ -215,6 +223,41 @@ static int build_privacy(struct zt_node *n, struct zt_buf *err)
     return rc;
 }
 
+/* The gateway's result cache (zt_rcache.h), unless the privacy policy
+ * keeps nothing (privacy.result_cache off, retention_cache_days 0). Its
+ * secret: database.result_cache_secret, else derived from the node key. */
+static int build_rcache(struct zt_node *n, struct zt_buf *err)
+{
+    const struct zt_config *cfg = n->cfg;
+    if (zt_str_eq(cfg->privacy.result_cache, "off") || cfg->privacy.retention_cache_days <= 0 || !n->id) return 0;
+    uint8_t secret[ZT_RCACHE_SECRET_LEN];
+    const char *s = cfg->database.result_cache_secret;
+    if (s && s[0]) {
+        zt_sha256(secret, s, strlen(s));
+    } else {
+        static const char ctx[] = "zentalk-result-cache-secret-v1";
+        crypto_auth_hmacsha256(secret, (const uint8_t *)ctx, sizeof ctx - 1, zt_identity_sign_sk(n->id));
+    }
+    struct zt_rcache_opts o = {
+        .backend = cfg->database.result_cache,
+        .redis_url = cfg->database.redis_url,
+        .max_bytes = (size_t)cfg->database.result_cache_max_mb << 20,
+        .ttl_s = cfg->privacy.retention_cache_days * 86400,
+        .verify_permille = (uint32_t)cfg->database.result_cache_verify_permille,
+        .secret = secret,
+    };
+    int rc = zt_rcache_new(&o, &n->rcache);
+    sodium_memzero(secret, sizeof secret);
+    if (!rc) rc = zt_rcache_register_metrics(n->rcache, n->metrics);
+    if (rc) {
+        zt_ignore(zt_buf_appendf(err, "the result cache (database.result_cache %s): %s", cfg->database.result_cache,
+                                 zt_strerror(rc)));
+        return rc;
+    }
+    zt__route_set_cache(n->route, n->rcache);
+    return 0;
+}
+
 /* Peers, node signatures, and the relay and router of a gateway. */
 static int build_network(struct zt_node *n, struct zt_buf *err)
 {
@@ -321,12 +364,38 @@ static int build_sweeper(struct zt_node *n)
     return zt_gdpr_sweeper_new(n->cfg, &h, &n->sweeper);
 }
 
+/* This gateway's signed descriptor, for its remote orchestrator. */
+static int gateway_desc(void *ud, char **out)
+{
+    return zt__sealed_descriptor(ud, out);
+}
+
 /* The orchestrator role: a store handle of its own (one SQLite connection
  * on the node store), the registry, the scheduler, their HTTP side. */
+/* A payout batch built (pending) or exported (submitted): a webhook to the
+ * API server (zt_bridge.h), keyed by batch and state. */
+static void batch_webhook(void *ud, const struct zt_ledger_batch_info *bi)
+{
+    char key[96], total[ZT_U128_STR_LEN];
+    const char *state = zt_ledger_batch_state_name(bi->state);
+    snprintf(key, sizeof key, "payout.batch:%lld:%s", (long long)bi->id, state);
+    zt_u128_format(bi->total, total);
+    json_t *d = json_pack("{s:I,s:s,s:s,s:I}", "batch_id", (json_int_t)bi->id, "state", state, "total", total,
+                          "leaves", (json_int_t)bi->n_leaves);
+    if (d) zt_ignore(zt_bridge_emit(ud, bi->state == ZT_BATCH_PENDING ? "payout.batched" : "payout.submitted", key, d));
+    json_decref(d);
+}
+
 static int build_orchestrator(struct zt_node *n, struct zt_buf *err)
 {
     const struct zt_config *cfg = n->cfg;
-    if (!(cfg->node.role_mask & ZT_ROLE_ORCHESTRATOR)) return 0;
+    if (!(cfg->node.role_mask & ZT_ROLE_ORCHESTRATOR)) {
+        /* a gateway whose orchestrator runs in another process (node.orchestrator) */
+        if (!(cfg->node.role_mask & ZT_ROLE_GATEWAY) || !cfg->node.orchestrator[0]) return 0;
+        int rc = zt__orch_new_remote(cfg, gateway_desc, n->sealed, &n->orch, err);
+        if (!rc) zt__route_set_orch(n->route, n->orch);
+        return rc;
+    }
     const struct zt_cfg_orchestrator *oc = &cfg->orchestrator;
     int64_t now = zt_time_real_ms();
     struct zt_registry_opts ro = {
@@ -339,6 +408,8 @@ static int build_orchestrator(struct zt_node *n, struct zt_buf *err)
         .rep_prior_bad = oc->reputation.prior_bad,
         .rep_half_life_ms = oc->reputation.half_life_hours * 3600000,
         .dup_quarantine_ms = oc->duplicate_quarantine_s * 1000,
+        /* a store other orchestrators may share: read their changes back */
+        .sync_ms = zt_str_eq(cfg->database.driver, "postgres") ? ZT_REG_SYNC_MS_DEFAULT : 0,
     };
     struct zt_sched_opts so = {
         .max_queued = (size_t)oc->queue.max,
@@ -357,14 +428,18 @@ static int build_orchestrator(struct zt_node *n, struct zt_buf *err)
         zt_ignore(zt_buf_appendf(err, "the worker registry: %s", zt_strerror(rc)));
     if (!rc && (rc = zt_sched_open(n->registry, &so, now, &n->sched)) != 0)
         zt_ignore(zt_buf_appendf(err, "the scheduler: %s", zt_strerror(rc)));
+    if (!rc && zt_str_eq(cfg->database.queue, "redis") &&
+        (rc = zt_queue_open_config(cfg, zt_identity_id(n->id), &n->queue, err)) == 0)
+        zt_sched_set_queue(n->sched, n->queue);
     if (!rc) rc = zt__orch_new(cfg, n->registry, n->sched, &n->orch);
     if (!rc) rc = zt__orch_register_metrics(n->orch, n->metrics);
     if (rc) {
         zt_ignore(zt_buf_appendf(err, " (orchestrator role)"));
         return rc;
     }
-    if ((cfg->chain.enabled && (rc = zt_chain_open(cfg, &n->chain, err)) != 0) ||
-        (rc = zt_chain_register_metrics(n->chain, n->metrics)) != 0 ||
+    if (cfg->chain.enabled && (rc = zt_chain_open(cfg, &n->chain, err)) == 0 && n->bridge)
+        zt_chain_set_on_batch(n->chain, batch_webhook, n->bridge); /* payout webhooks (integration.api_url) */
+    if (rc || (rc = zt_chain_register_metrics(n->chain, n->metrics)) != 0 ||
         (n->chain && (rc = zt_chain_payouts_start(n->chain, err)) != 0)) {
         zt_ignore(zt_buf_appendf(err, " (chain.enabled: the ledger)"));
         return rc;
@@ -470,6 +545,9 @@ int zt_node_new(const struct zt_config *cfg, const char *node_id, const struct z
     if (!rc && (rc = zt_infer_new(cfg, NULL, &n->models)) != 0) zt_ignore(zt_buf_appendf(err, "model registry"));
     if (!rc) rc = zt_infer_register_metrics(n->models, n->metrics);
     if (!rc) rc = build_network(n, err);
+    if (!rc) rc = build_rcache(n, err);
+    if (!rc && (rc = zt_bridge_new(cfg, &n->bridge, err)) == 0 && (rc = zt_bridge_register_metrics(n->bridge, n->metrics)) == 0)
+        zt__route_set_bridge(n->route, n->bridge); /* integration.api_url + webhook_secret */
     if (!rc) rc = build_features(n, err);
     if (!rc) zt__tr_set_infer(n->translate, n->models); /* features.translate.model */
     if (!rc && (rc = zt__gdpr_new(cfg, node_id, n->privacy, n->search, n->wallet, &n->gdpr)) != 0)
@@ -504,7 +582,9 @@ int zt_node_start(struct zt_node *n)
     if (!rc) rc = zt_gdpr_sweeper_start(n->sweeper); /* retention: identity and audit log are set by now */
     if (!rc) rc = zt__orch_start(n->orch);
     if (!rc && n->joiner) {
-        const char *ep = n->cfg->node.endpoint[0] ? n->cfg->node.endpoint : zt_server_endpoint(n->server);
+        /* node.outbound: the listener is where relayed requests run (the descriptor names the relay) */
+        const char *ep = n->cfg->node.endpoint[0] && !n->cfg->node.outbound ? n->cfg->node.endpoint
+                                                                            : zt_server_endpoint(n->server);
         rc = zt__joiner_start(n->joiner, ep);
     }
     return rc;
@@ -539,7 +619,10 @@ static int peers_text(struct zt_node *n, char **out, size_t *len, struct zt_buf 
     for (size_t i = 0; i < JOINED_MAX && arr; i++) {
         if (!n->joined[i]) continue;
         json_t *d = json_loadb(n->joined[i], n->joined_len[i], 0, NULL);
-        if (d && json_array_append_new(arr, d) == 0) joined++;
+        /* an array: the orchestrator and the gateways it vouches for */
+        if (json_is_array(d) && json_array_extend(arr, d) == 0) joined += json_array_size(d);
+        else if (d && !json_is_array(d) && json_array_append_new(arr, d) == 0) joined++, d = NULL;
+        if (json_is_array(d)) json_decref(d);
     }
     pthread_mutex_unlock(&n->joined_mu);
     if (!arr) return ZT_ENOMEM;
@@ -559,9 +642,20 @@ static int dht_sign(void *ud, char **json)
     return zt__sealed_descriptor(ud, json);
 }
 
+/* A revocation the DHT learnt: the registry honours it (orchestrator role). */
+static void dht_revoked(void *ud, const char *node_id, const uint8_t *kem_pk, int64_t at)
+{
+    zt_ignore(zt_registry_revoke_key(ud, node_id, kem_pk, at, zt_time_real_ms()));
+}
+
 int zt_node_start_dht(struct zt_node *n, struct zt_buf *err)
 {
-    return zt_dht_node_start(n->cfg, dht_sign, n->sealed, n->peers, zt_identity_id(n->id), &n->dht, err);
+    int rc = zt_dht_node_start(n->cfg, dht_sign, n->sealed, n->peers, zt_identity_id(n->id), &n->dht, err);
+    if (!rc && n->dht && n->registry) {
+        zt__orch_set_dht(n->orch, n->dht);
+        zt_dht_on_revocation(n->dht, dht_revoked, n->registry);
+    }
+    return rc;
 }
 
 int zt_node_reload_peers(struct zt_node *n, struct zt_buf *err)
@@ -632,11 +726,14 @@ void zt_node_free(struct zt_node *n)
     zt_server_free(n->server); /* the listener stops: no handler runs after this */
     zt_relay_free(n->relay);
     zt__route_free(n->route);
+    zt_rcache_free(n->rcache); /* after the routes that use it */
     zt__orch_free(n->orch);
     zt_sched_free(n->sched);
+    zt_queue_free(n->queue); /* after the scheduler: its entries stay pending for the others to claim */
     zt_registry_free(n->registry);
     zt_store_close(n->orch_store); /* after the registry and scheduler that used it */
     zt_chain_free(n->chain);       /* after the routes that settle through it */
+    zt_bridge_free(n->bridge);     /* after the routes and the payout loop that emit; undelivered webhooks stay */
     for (size_t i = 0; i < JOINED_MAX; i++) zt_free(n->joined[i]);
     pthread_mutex_destroy(&n->joined_mu);
     zt_nodeauth_verifier_free(n->nodeauth);

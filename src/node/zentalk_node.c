@@ -54,6 +54,12 @@ static void usage(FILE *out)
             "                        overrides node.join): heartbeat to it and accept the\n"
             "                        sealed jobs of its gateway, no peers file needed;\n"
             "                        URL#NODE_ID pins the orchestrator's node id\n"
+            "      --orchestrator URL  (a gateway without the orchestrator role) place jobs\n"
+            "                        through the orchestrator at URL[#NODE_ID] (overrides\n"
+            "                        node.orchestrator)\n"
+            "      --outbound        this worker cannot be reached (NAT): keep an outbound\n"
+            "                        long-poll to the first --join orchestrator, which pushes\n"
+            "                        sealed jobs over it (overrides node.outbound)\n"
             "      --check-config    validate the configuration and the model files, print\n"
             "                        problems, exit 0/1\n"
             "      --dump-config     print the effective configuration as YAML and exit\n"
@@ -76,19 +82,23 @@ struct opts {
     const char *data_dir;
     const char *roles;
     char join[4096]; /* --join URLs, comma-separated */
+    bool outbound;
+    const char *orchestrator;
     bool check_config;
     bool dump_config;
 };
 
 static int parse_args(int argc, char **argv, struct opts *o)
 {
-    enum { OPT_CHECK = 256, OPT_DUMP };
+    enum { OPT_CHECK = 256, OPT_DUMP, OPT_OUTBOUND, OPT_ORCH };
     static const struct option longopts[] = {
         {"config", required_argument, NULL, 'c'},
         {"listen", required_argument, NULL, 'l'},
         {"data-dir", required_argument, NULL, 'd'},
         {"roles", required_argument, NULL, 'r'},
         {"join", required_argument, NULL, 'j'},
+        {"outbound", no_argument, NULL, OPT_OUTBOUND},
+        {"orchestrator", required_argument, NULL, OPT_ORCH},
         {"check-config", no_argument, NULL, OPT_CHECK},
         {"dump-config", no_argument, NULL, OPT_DUMP},
         {"help", no_argument, NULL, 'h'},
@@ -113,6 +123,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
             break;
         }
         case OPT_CHECK: o->check_config = true; break;
+        case OPT_OUTBOUND: o->outbound = true; break;
+        case OPT_ORCH: o->orchestrator = optarg; break;
         case OPT_DUMP: o->dump_config = true; break;
         case 'h': usage(stdout); exit(0);
         case 'V':
@@ -171,6 +183,9 @@ static int load_config(const struct opts *o, struct zt_config *cfg)
     if (!rc && o->data_dir) rc = zt_config_set(cfg, "node.data_dir", o->data_dir, "--data-dir", &errs);
     if (!rc && o->roles) rc = zt_config_set(cfg, "node.roles", o->roles, "--roles", &errs);
     if (!rc && o->join[0]) rc = zt_config_set(cfg, "node.join", o->join, "--join", &errs);
+    if (!rc && o->outbound) rc = zt_config_set(cfg, "node.outbound", "true", "--outbound", &errs);
+    if (!rc && o->orchestrator)
+        rc = zt_config_set(cfg, "node.orchestrator", o->orchestrator, "--orchestrator", &errs);
     if (!rc) rc = zt_config_validate(cfg, &errs);
     if (!rc) rc = check_auth_config(cfg);
     if (!rc) rc = zt__joiner_check(cfg, &errs);

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "zentalk/zt_identity.h"
+#include "zentalk/zt_queue.h"
 #include "zentalk/zt_registry.h"
 #include "zentalk/zt_sched.h"
 
@@ -63,6 +64,7 @@ void orch_rec_deinit(struct orch_rec *rec);
 /* ---- registry ----------------------------------------------------------- */
 
 struct orch_job;
+struct orch_revoked;
 
 struct orch_model {
     char *name;
@@ -104,6 +106,7 @@ struct orch_node {
     uint32_t inflight;          /* the scheduler's active jobs here */
     struct orch_job *jobs;      /* those jobs (orch_job.node_next) */
     size_t idx;                 /* in registry.all */
+    int64_t upd;                /* version of the row as last written or read (shared store) */
 };
 
 struct zt_registry {
@@ -117,10 +120,15 @@ struct zt_registry {
     size_t n_all, cap_all;
     int64_t next_expire;
     struct zt_store_stmt *q_put, *q_upd, *q_del;
+    /* the shared store (opts.sync_ms > 0): rows others wrote are read back */
+    struct zt_store_stmt *q_sync;
+    int64_t next_sync;  /* orchestrator clock */
+    int64_t sync_since; /* highest row version read */
     /* set by the scheduler: a node's session ended (expired or left) with
      * jobs on it; called under mu */
     void (*lost_fn)(void *ud, struct orch_node *n, bool expired, int64_t now);
     void *lost_ud;
+    struct orch_revoked *revoked; /* revoked.c: revoked node and KEM keys */
 };
 
 /* With r->mu held. */
@@ -139,6 +147,16 @@ struct orch_node *orch_node_find(struct zt_registry *r, const char *id);
 /* The model entry for name, created if absent (NULL: out of memory). */
 struct orch_model *orch_model_get(struct zt_registry *r, const char *name, bool create);
 size_t orch_expire_locked(struct zt_registry *r, int64_t now);
+/* Read back the rows other orchestrators changed (opts.sync_ms; at most
+ * once per sync_ms, at once with force). With r->mu held. */
+size_t orch_sync_locked(struct zt_registry *r, int64_t now, bool force);
+
+/* revoked.c. Migrate and load the revocations, end the restored sessions
+ * they cover (r is not shared yet). */
+ZT_NODISCARD int orch_revoked_open(struct zt_registry *r, int64_t now_ms);
+void orch_revoked_free(struct zt_registry *r);
+/* Under r->mu: node_id's key, or kem_pk (may be NULL) for it, is revoked. */
+bool orch_revoked_refuses(const struct zt_registry *r, const char *node_id, const uint8_t *kem_pk);
 
 /* ---- scheduler ---------------------------------------------------------- */
 
@@ -156,6 +174,7 @@ struct orch_job {
     int64_t deadline, created, updated, assigned, started, finished;
     int64_t seq;                 /* submission order */
     char reason[ZT_SCHED_REASON_SIZE];
+    char qid[ZT_QUEUE_ID_MAX];   /* its entry in the shared queue, pending here ("" = none) */
     struct orch_node *node;      /* the last worker (assigned, running, or lost) */
     bool linked;                 /* on node->jobs (assigned or running) */
     struct orch_job *node_next, *node_prev;

@@ -629,3 +629,86 @@ int zt_queue_depth(struct zt_queue *q, size_t *entries, size_t *pending)
     pthread_mutex_unlock(&q->mu);
     return rc;
 }
+
+/* ---- entries owned from the start (several orchestrators) ---------------------- */
+
+/* XADD and the delivery to this consumer in one script, so no other
+ * consumer can read the entry first: it is pending here from its first
+ * moment. Entries nobody had read yet (pushed with zt_queue_push) are
+ * delivered here on the way (COUNT 1000 reaches ours): they stay pending
+ * here, unrenewed, and come back through XAUTOCLAIM after claim_idle_ms. */
+static const char PUSH_OWN_LUA[] =
+    "local id = redis.call('XADD', KEYS[1], '*', 'job', ARGV[1], 'body', ARGV[2]) "
+    "redis.call('XREADGROUP', 'GROUP', ARGV[3], ARGV[4], 'COUNT', 1000, 'STREAMS', KEYS[1], '>') "
+    "return id";
+
+static int redis_push_own(struct zt_queue *q, const char *job_id, const void *body, size_t len, char *id_out)
+{
+    const char *a[] = {"EVAL", PUSH_OWN_LUA, "1", q->stream, job_id, len ? body : "", q->group, q->consumer};
+    size_t l[] = {4, strlen(PUSH_OWN_LUA), 1, strlen(q->stream), strlen(job_id), len, strlen(q->group),
+                  strlen(q->consumer)};
+    redisReply *r = cmd(q, "push_own", ARGC(a), a, l);
+    if (!r) return ZT_EIO;
+    int rc = r->type == REDIS_REPLY_STRING && r->len < ZT_QUEUE_ID_MAX ? 0 : ZT_EIO;
+    if (!rc && id_out) zt_strlcpy(id_out, r->str, ZT_QUEUE_ID_MAX);
+    freeReplyObject(r);
+    return rc;
+}
+
+int zt_queue_push_own(struct zt_queue *q, const char *job_id, const void *body, size_t len,
+                      char id_out[ZT_QUEUE_ID_MAX])
+{
+    if (!q || !key_ok(job_id) || len > ZT_QUEUE_BODY_MAX || (len && !body)) return ZT_EINVAL;
+    pthread_mutex_lock(&q->mu);
+    int rc;
+    if (q->redis) {
+        rc = redis_push_own(q, job_id, body, len, id_out);
+    } else {
+        char id[ZT_QUEUE_ID_MAX];
+        rc = mem_push(q, job_id, body, len, id);
+        for (struct mentry *e = q->tail; !rc && e; e = NULL) {
+            e->taken = true;
+            e->taken_ms = zt_time_mono_ms();
+            e->deliveries = 1;
+        }
+        if (!rc && id_out) zt_strlcpy(id_out, id, ZT_QUEUE_ID_MAX);
+    }
+    pthread_mutex_unlock(&q->mu);
+    return rc;
+}
+
+#define RENEW_BATCH 100
+
+int zt_queue_renew(struct zt_queue *q, const char *const *ids, size_t n)
+{
+    if (!q || (n && !ids)) return ZT_EINVAL;
+    for (size_t i = 0; i < n; i++)
+        if (!ids[i] || !ids[i][0] || strlen(ids[i]) >= ZT_QUEUE_ID_MAX) return ZT_EINVAL;
+    pthread_mutex_lock(&q->mu);
+    int rc = 0;
+    if (!q->redis) {
+        uint64_t now = zt_time_mono_ms();
+        for (struct mentry *e = q->head; e; e = e->next)
+            for (size_t i = 0; i < n; i++)
+                if (e->taken && strcmp(e->id, ids[i]) == 0) e->taken_ms = now;
+    }
+    for (size_t off = 0; q->redis && off < n && !rc; off += RENEW_BATCH) {
+        size_t k = n - off < RENEW_BATCH ? n - off : RENEW_BATCH;
+        const char *a[6 + RENEW_BATCH];
+        int argc = 0;
+        a[argc++] = "XCLAIM";
+        a[argc++] = q->stream;
+        a[argc++] = q->group;
+        a[argc++] = q->consumer;
+        a[argc++] = "0";
+        for (size_t i = 0; i < k; i++) a[argc++] = ids[off + i];
+        a[argc++] = "JUSTID";
+        redisReply *r = cmd(q, "xclaim_renew", argc, a, NULL);
+        if (!r) rc = ZT_EIO;
+        freeReplyObject(r);
+    }
+    pthread_mutex_unlock(&q->mu);
+    return rc;
+}
+
+int64_t zt_queue_claim_idle_ms(const struct zt_queue *q) { return q ? q->claim_idle_ms : 0; }

@@ -10,6 +10,7 @@
 #include "zentalk/zt_log.h"
 #include "zentalk/zt_store.h"
 #include "zentalk/zt_str.h"
+#include "zentalk/zt_time.h"
 
 /* ---- schema ------------------------------------------------------------------ */
 
@@ -31,6 +32,12 @@ static const struct zt_store_step REG_STEPS[] = {
                " completed BIGINT NOT NULL, failed BIGINT NOT NULL, timed_out BIGINT NOT NULL,"
                " mismatches BIGINT NOT NULL, verified BIGINT NOT NULL, dup_refused BIGINT NOT NULL,"
                " banned BIGINT NOT NULL, quarantine_until BIGINT NOT NULL, lat_u BIGINT NOT NULL);"},
+    /* 2: a row version (unix ms of the write, strictly growing per row) so
+     * that orchestrators sharing the store read each other's changes */
+    {.sql = "ALTER TABLE registry_nodes ADD COLUMN upd INTEGER NOT NULL DEFAULT 0;"
+            "CREATE INDEX registry_nodes_upd ON registry_nodes(upd);",
+     .sql_pg = "ALTER TABLE registry_nodes ADD COLUMN upd BIGINT NOT NULL DEFAULT 0;"
+               "CREATE INDEX registry_nodes_upd ON registry_nodes(upd);"},
 };
 static const struct zt_store_schema REG_SCHEMA = {
     .owner = "registry", .steps = REG_STEPS, .n_steps = sizeof REG_STEPS / sizeof REG_STEPS[0]};
@@ -42,7 +49,7 @@ static const struct zt_store_schema REG_SCHEMA = {
 #define N_COLS 24
 
 static const char SQL_PUT[] =
-    "INSERT INTO registry_nodes(node_id, record, " COLS ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+    "INSERT INTO registry_nodes(node_id, record, " COLS ", upd) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
     " ON CONFLICT(node_id) DO UPDATE SET record=excluded.record, pk=excluded.pk, state=excluded.state,"
     " has_session=excluded.has_session, boot=excluded.boot, seq=excluded.seq, last_ts=excluded.last_ts,"
     " joined=excluded.joined, last_seen=excluded.last_seen, prev_boot=excluded.prev_boot,"
@@ -50,17 +57,31 @@ static const char SQL_PUT[] =
     " bad_u=excluded.bad_u, rep_t=excluded.rep_t, completed=excluded.completed, failed=excluded.failed,"
     " timed_out=excluded.timed_out, mismatches=excluded.mismatches, verified=excluded.verified,"
     " dup_refused=excluded.dup_refused, banned=excluded.banned, quarantine_until=excluded.quarantine_until,"
-    " lat_u=excluded.lat_u";
+    " lat_u=excluded.lat_u, upd=excluded.upd";
 static const char SQL_UPD[] =
     "UPDATE registry_nodes SET pk=?, state=?, has_session=?, boot=?, seq=?, last_ts=?, joined=?, last_seen=?,"
     " prev_boot=?, takeover_ts=?, busy=?, queue=?, good_u=?, bad_u=?, rep_t=?, completed=?, failed=?,"
-    " timed_out=?, mismatches=?, verified=?, dup_refused=?, banned=?, quarantine_until=?, lat_u=?"
+    " timed_out=?, mismatches=?, verified=?, dup_refused=?, banned=?, quarantine_until=?, lat_u=?, upd=?"
     " WHERE node_id=?";
 static const char SQL_DEL[] = "DELETE FROM registry_nodes WHERE node_id=?";
-static const char SQL_LOAD[] = "SELECT node_id, record, " COLS " FROM registry_nodes ORDER BY node_id";
+static const char SQL_LOAD[] = "SELECT node_id, record, " COLS ", upd FROM registry_nodes ORDER BY node_id";
 
 static int64_t to_u(double v) { return (int64_t)llround(v * 1e6); }
 static double from_u(int64_t v) { return (double)v / 1e6; }
+
+/* Rows another orchestrator changed (opts.sync_ms), oldest change first. */
+static const char SQL_SYNC[] = "SELECT node_id, record, " COLS ", upd FROM registry_nodes WHERE upd > ? ORDER BY upd";
+
+/* The version a write of n's row carries: the wall clock in ms, strictly
+ * above the version this registry last saw for the row (so another
+ * orchestrator that read that one reads this one as newer). */
+static int64_t orch_row_version(struct orch_node *n)
+{
+    int64_t v = zt_time_real_ms();
+    if (v <= n->upd) v = n->upd + 1;
+    n->upd = v;
+    return v;
+}
 
 /* Bind the N_COLS mutable columns from parameter base on. */
 static int bind_cols(struct zt_store_stmt *q, int base, const struct orch_node *n)
@@ -111,11 +132,12 @@ static int run(struct zt_store_stmt *q)
 }
 
 /* The whole row, record included (a join). */
-static int node_put(struct zt_registry *r, const struct orch_node *n)
+static int node_put(struct zt_registry *r, struct orch_node *n)
 {
     int rc = zt_store_bind_text(r->q_put, 1, n->id, SIZE_MAX);
     if (!rc) rc = zt_store_bind_text(r->q_put, 2, n->record, SIZE_MAX);
     if (!rc) rc = bind_cols(r->q_put, 3, n);
+    if (!rc) rc = zt_store_bind_i64(r->q_put, 3 + N_COLS, orch_row_version(n));
     if (!rc) return run(r->q_put);
     zt_store_reset(r->q_put);
     return rc;
@@ -124,7 +146,8 @@ static int node_put(struct zt_registry *r, const struct orch_node *n)
 int orch_node_save(struct zt_registry *r, struct orch_node *n)
 {
     int rc = bind_cols(r->q_upd, 1, n);
-    if (!rc) rc = zt_store_bind_text(r->q_upd, N_COLS + 1, n->id, SIZE_MAX);
+    if (!rc) rc = zt_store_bind_i64(r->q_upd, N_COLS + 1, orch_row_version(n));
+    if (!rc) rc = zt_store_bind_text(r->q_upd, N_COLS + 2, n->id, SIZE_MAX);
     if (!rc) return run(r->q_upd);
     zt_store_reset(r->q_upd);
     return rc;
@@ -429,14 +452,106 @@ static int blob16(struct zt_store_stmt *q, int col, uint8_t out[static ZT_REG_BO
     return 0;
 }
 
-/* One row of registry_nodes into a new node. */
-static int load_row(struct zt_registry *r, struct zt_store_stmt *q, int64_t now)
+/* The columns after node_id, record and pk of a row (SQL_LOAD/SQL_SYNC)
+ * into t: the persisted fields of a node. */
+static int row_fill(struct zt_store_stmt *q, struct orch_node *t)
+{
+    int64_t v[N_COLS + 1];
+    int rc;
+    for (int i = 0; i <= N_COLS; i++) {
+        if (i == 0 || i == 3 || i == 8) continue;
+        if ((rc = zt_store_column_i64(q, 2 + i, &v[i])) != 0) return rc;
+    }
+    bool have;
+    if ((rc = blob16(q, 2 + 3, t->boot, &have)) != 0 || (rc = blob16(q, 2 + 8, t->prev_boot, &t->has_prev)) != 0)
+        return rc;
+    t->state = v[1] >= ZT_NODE_LIVE && v[1] <= ZT_NODE_LEFT ? (enum zt_node_state)v[1] : ZT_NODE_EXPIRED;
+    t->has_session = v[2] != 0;
+    t->seq = (uint64_t)v[4];
+    t->last_ts = v[5];
+    t->joined = v[6];
+    t->last_seen = v[7];
+    t->takeover_ts = v[9];
+    t->load.busy = (uint32_t)v[10];
+    t->load.queue = (uint32_t)v[11];
+    t->good = from_u(v[12]);
+    t->bad = from_u(v[13]);
+    t->rep_t = v[14];
+    t->completed = (uint64_t)v[15];
+    t->failed = (uint64_t)v[16];
+    t->timed_out = (uint64_t)v[17];
+    t->mismatches = (uint64_t)v[18];
+    t->verified = (uint64_t)v[19];
+    t->dup_refused = (uint64_t)v[20];
+    t->banned = v[21] != 0;
+    t->quarantine_until = v[22];
+    t->lat = from_u(v[23]) * 1000.0;
+    t->upd = v[N_COLS];
+    return 0;
+}
+
+/* The persisted fields of t into n (not the session's record, models, keys). */
+static void row_apply(struct orch_node *n, const struct orch_node *t)
+{
+    n->state = t->state;
+    n->has_session = t->has_session;
+    memcpy(n->boot, t->boot, sizeof n->boot);
+    n->seq = t->seq;
+    n->last_ts = t->last_ts;
+    n->joined = t->joined;
+    n->last_seen = t->last_seen;
+    n->has_prev = t->has_prev;
+    memcpy(n->prev_boot, t->prev_boot, sizeof n->prev_boot);
+    n->takeover_ts = t->takeover_ts;
+    n->load = t->load;
+    n->good = t->good;
+    n->bad = t->bad;
+    n->rep_t = t->rep_t;
+    n->completed = t->completed;
+    n->failed = t->failed;
+    n->timed_out = t->timed_out;
+    n->mismatches = t->mismatches;
+    n->verified = t->verified;
+    n->dup_refused = t->dup_refused;
+    n->banned = t->banned;
+    n->quarantine_until = t->quarantine_until;
+    n->lat = t->lat;
+    n->upd = t->upd;
+    n->rep_cache_t = INT64_MIN;
+}
+
+/* The session of a join record (re-verified) into n: its models, keys and
+ * caps. 0; ZT_ENOMEM; another error: the record no longer verifies (an
+ * expired descriptor, a damaged row): the node must join again. */
+static int session_from_record(struct zt_registry *r, struct orch_node *n, const char *record, size_t reclen,
+                               int64_t now)
+{
+    struct orch_rec rec;
+    struct zt_node_descriptor d;
+    memset(&d, 0, sizeof d);
+    int rc = orch_rec_parse(record, reclen, ORCH_REC_JOIN, &rec);
+    if (!rc) rc = verify_join(&rec, now, &d);
+    if (!rc) {
+        struct session s;
+        rc = session_prepare(r, &d, record, reclen, &s);
+        if (!rc) session_commit(n, &s, &d, &rec);
+        zt_node_descriptor_deinit(&d);
+    }
+    orch_rec_deinit(&rec);
+    if (rc && rc != ZT_ENOMEM)
+        zt_log(ZT_LOG_INFO, "registry_session_dropped", "node=%s reason=%s", n->id, zt_strerror(rc));
+    return rc;
+}
+
+/* One row of registry_nodes into a new node. shared: a row another
+ * orchestrator wrote while this one runs (its last_seen stands); else a
+ * restart (live sessions get one expiry window from now). */
+static int load_row(struct zt_registry *r, struct zt_store_stmt *q, int64_t now, bool shared)
 {
     const char *id, *record = NULL;
     size_t idlen, reclen = 0;
     const void *pk;
     size_t pklen;
-    int64_t v[N_COLS];
     int rc = zt_store_column_text(q, 0, &id, &idlen);
     if (!rc) {
         rc = zt_store_column_text(q, 1, &record, &reclen);
@@ -445,68 +560,26 @@ static int load_row(struct zt_registry *r, struct zt_store_stmt *q, int64_t now)
     if (!rc) rc = zt_store_column_blob(q, 2, &pk, &pklen);
     if (rc) return rc;
     if (pklen != ZT_ED25519_PK_LEN || !zt_identity_id_valid(id)) return ZT_EIO;
-    for (int i = 0; i < N_COLS; i++) {
-        if (i == 0 || i == 3 || i == 8) continue;
-        if ((rc = zt_store_column_i64(q, 2 + i, &v[i])) != 0) return rc;
-    }
+    struct orch_node t;
+    memset(&t, 0, sizeof t);
+    if ((rc = row_fill(q, &t)) != 0) return rc;
     struct orch_node *n;
     if ((rc = node_add(r, id, pk, &n)) != 0) return rc;
-    bool have;
-    if ((rc = blob16(q, 2 + 3, n->boot, &have)) != 0 || (rc = blob16(q, 2 + 8, n->prev_boot, &n->has_prev)) != 0)
-        goto fail;
-    n->state = (enum zt_node_state)v[1];
-    n->has_session = v[2] != 0;
-    n->seq = (uint64_t)v[4];
-    n->last_ts = v[5];
-    n->joined = v[6];
-    n->last_seen = v[7];
-    n->takeover_ts = v[9];
-    n->load.busy = (uint32_t)v[10];
-    n->load.queue = (uint32_t)v[11];
-    n->good = from_u(v[12]);
-    n->bad = from_u(v[13]);
-    n->rep_t = v[14];
-    n->completed = (uint64_t)v[15];
-    n->failed = (uint64_t)v[16];
-    n->timed_out = (uint64_t)v[17];
-    n->mismatches = (uint64_t)v[18];
-    n->verified = (uint64_t)v[19];
-    n->dup_refused = (uint64_t)v[20];
-    n->banned = v[21] != 0;
-    n->quarantine_until = v[22];
-    n->lat = from_u(v[23]) * 1000.0;
-    if (n->state > ZT_NODE_LEFT) n->state = ZT_NODE_EXPIRED;
+    row_apply(n, &t);
+    if (shared) n->seq = 0; /* the records addressed here have a sequence of their own */
     if (!record || !n->has_session) return 0;
     /* the last accepted join record gives the session back its models and caps */
-    struct orch_rec rec;
-    struct zt_node_descriptor d;
-    memset(&d, 0, sizeof d);
-    rc = orch_rec_parse(record, reclen, ORCH_REC_JOIN, &rec);
-    if (!rc) rc = verify_join(&rec, now, &d);
-    if (rc == ZT_ENOMEM) {
-        orch_rec_deinit(&rec);
-        goto fail;
-    }
+    rc = session_from_record(r, n, record, reclen, now);
+    if (rc == ZT_ENOMEM) goto fail;
     if (rc) {
-        /* expired descriptor (or a damaged row): the node must join again */
-        zt_log(ZT_LOG_INFO, "registry_session_dropped", "node=%s reason=%s", n->id, zt_strerror(rc));
-        orch_rec_deinit(&rec);
         n->state = ZT_NODE_EXPIRED;
         return 0;
     }
-    struct session s;
-    rc = session_prepare(r, &d, record, reclen, &s);
-    if (!rc) {
-        session_commit(n, &s, &d, &rec);
-        if (n->state == ZT_NODE_LIVE) {
-            /* heartbeats sent while we were down were lost: one window from now */
-            if (n->last_seen < now) n->last_seen = now;
-            attach(n);
-        }
+    if (n->state == ZT_NODE_LIVE) {
+        /* heartbeats sent while we were down were lost: one window from now */
+        if (!shared && n->last_seen < now) n->last_seen = now;
+        attach(n);
     }
-    zt_node_descriptor_deinit(&d);
-    orch_rec_deinit(&rec);
-    if (rc) goto fail;
     return 0;
 fail:
     node_remove_last(r, n);
@@ -520,7 +593,7 @@ int zt_registry_open(struct zt_store *st, const struct zt_registry_opts *o, int6
     defaults(&opts);
     if (opts.heartbeat_expiry_ms < 0 || opts.record_window_ms < 0 || opts.rep_threshold < 0 ||
         opts.rep_threshold > 1 || opts.rep_prior_good < 0 || opts.rep_prior_bad < 0 || opts.rep_half_life_ms < 0 ||
-        opts.dup_quarantine_ms < 0)
+        opts.dup_quarantine_ms < 0 || opts.sync_ms < 0)
         return ZT_EINVAL;
     int rc = zt_store_migrate(st, &REG_SCHEMA);
     if (rc) return rc;
@@ -537,13 +610,17 @@ int zt_registry_open(struct zt_store *st, const struct zt_registry_opts *o, int6
     struct zt_store_stmt *q = NULL;
     if ((rc = zt_store_prepare(st, SQL_PUT, &r->q_put)) != 0 || (rc = zt_store_prepare(st, SQL_UPD, &r->q_upd)) != 0 ||
         (rc = zt_store_prepare(st, SQL_DEL, &r->q_del)) != 0 ||
-        (rc = zt_store_prepare(st, SQL_LOAD, &q)) != 0)
+        (rc = zt_store_prepare(st, SQL_LOAD, &q)) != 0 ||
+        (r->o.sync_ms > 0 && (rc = zt_store_prepare(st, SQL_SYNC, &r->q_sync)) != 0))
         goto fail;
     while ((rc = zt_store_step(q)) == ZT_STORE_ROW)
-        if ((rc = load_row(r, q, now_ms)) != 0) break;
+        if ((rc = load_row(r, q, now_ms, false)) != 0) break;
     zt_store_stmt_free(q);
     q = NULL;
-    if (rc) goto fail;
+    if (rc || (rc = orch_revoked_open(r, now_ms)) != 0) goto fail; /* revoked.c */
+    for (size_t i = 0; i < r->n_all; i++)
+        if (r->all[i]->upd > r->sync_since) r->sync_since = r->all[i]->upd;
+    r->next_sync = now_ms + r->o.sync_ms;
     *out = r;
     return 0;
 fail:
@@ -555,6 +632,7 @@ fail:
 void zt_registry_free(struct zt_registry *r)
 {
     if (!r) return;
+    orch_revoked_free(r);
     for (size_t i = 0; i < r->n_all; i++) node_free(r->all[i]);
     zt_free(r->all);
     for (size_t i = 0; i < r->models.cap; i++) {
@@ -570,6 +648,7 @@ void zt_registry_free(struct zt_registry *r)
     zt_store_stmt_free(r->q_put);
     zt_store_stmt_free(r->q_upd);
     zt_store_stmt_free(r->q_del);
+    zt_store_stmt_free(r->q_sync);
     pthread_mutex_destroy(&r->mu);
     zt_free(r);
 }
@@ -639,6 +718,7 @@ static int join_locked(struct zt_registry *r, struct orch_rec *rec, struct zt_no
 {
     struct orch_node *n = orch_node_find(r, rec->node_id);
     bool created = false, takeover = false;
+    if (orch_revoked_refuses(r, rec->node_id, d->kem_pk)) return ZT_EPERM; /* revoked.c */
     if (n) {
         if (n->banned) return ZT_EPERM;
         if (n->quarantine_until > now) return ZT_EPERM;
@@ -711,6 +791,7 @@ static int join_locked(struct zt_registry *r, struct orch_rec *rec, struct zt_no
     n->has_prev = t.has_prev;
     memcpy(n->prev_boot, t.prev_boot, sizeof n->prev_boot);
     n->takeover_ts = t.takeover_ts;
+    n->upd = t.upd;
     n->rep_t = created ? now : n->rep_t;
     attach(n);
     if (end_old && (rc = orch_node_save(r, n)) != 0)
@@ -951,4 +1032,160 @@ size_t zt_registry_count(struct zt_registry *r, bool live_only)
     for (size_t i = 0; i < r->n_all; i++) c += !live_only || r->all[i]->state == ZT_NODE_LIVE;
     pthread_mutex_unlock(&r->mu);
     return c;
+}
+
+/* ---- several orchestrators on one store ---------------------------------------------
+ *
+ * Each orchestrator keeps the registry in memory and writes every change
+ * through (a row version `upd` with it); with sync_ms set it reads back, at
+ * most sync_ms apart, the rows whose version is newer than the newest it
+ * read, less SYNC_SKEW_MS (the clocks of two orchestrators may differ that
+ * much: such rows are read again and skipped when not newer than what this
+ * registry holds). What a row brings: a new node (a worker that joined
+ * another orchestrator), a new boot (it restarted and joined elsewhere: the
+ * old session here ends), a session that went live, expired or left, the
+ * load, the last heartbeat, the reputation counts, a ban or quarantine.
+ * What stays this orchestrator's own: the replay state of the records
+ * addressed to it (a worker joined to several orchestrators keeps one
+ * sequence per orchestrator: within the same boot the sequence here is
+ * this registry's), and the jobs it placed (inflight). */
+
+#define SYNC_SKEW_MS 2000
+
+/* A session to end after the scan (ending one may write rows). */
+struct sync_end {
+    struct orch_node *n;
+    enum zt_node_state st;
+    bool jobs_only; /* a new boot replaced the session: only the old one's jobs are lost */
+};
+
+/* A row over a node this registry knows: *changed when it was newer. */
+static int merge_row(struct zt_registry *r, struct orch_node *n, struct zt_store_stmt *q, int64_t now,
+                     struct sync_end *end, bool *changed)
+{
+    struct orch_node t;
+    memset(&t, 0, sizeof t);
+    int rc = row_fill(q, &t);
+    if (rc || t.upd <= n->upd) return rc;
+    *changed = true;
+    bool was_live = n->state == ZT_NODE_LIVE;
+    bool new_boot = t.has_session && (!n->has_session || memcmp(t.boot, n->boot, ZT_REG_BOOT_LEN) != 0);
+    uint64_t seq = n->seq;
+    int64_t last_ts = n->last_ts, last_seen = n->last_seen;
+    if (new_boot) {
+        const char *record;
+        size_t reclen;
+        if ((rc = zt_store_column_text(q, 1, &record, &reclen)) != 0) return rc == ZT_ENOTFOUND ? ZT_EIO : rc;
+        /* the old boot's session here is over: its jobs were lost with it */
+        if (was_live && n->jobs) {
+            end->n = n;
+            end->st = ZT_NODE_EXPIRED;
+            end->jobs_only = true;
+        }
+        detach(n);
+        rc = session_from_record(r, n, record, reclen, now);
+        if (rc == ZT_ENOMEM) return rc;
+        row_apply(n, &t);
+        if (rc) n->state = ZT_NODE_EXPIRED;
+        n->seq = 0; /* the records of this boot addressed here have a sequence of their own */
+        if (n->state == ZT_NODE_LIVE) attach(n);
+        return 0;
+    }
+    row_apply(n, &t);
+    if (t.has_session) {
+        n->seq = seq;
+        if (last_ts > n->last_ts) n->last_ts = last_ts;
+    }
+    if (last_seen > n->last_seen) n->last_seen = last_seen;
+    if (was_live && n->state != ZT_NODE_LIVE) {
+        /* it expired or left over there: end it here (after the scan) */
+        end->n = n;
+        end->st = n->state;
+        n->state = ZT_NODE_LIVE;
+    } else if (!was_live && n->state == ZT_NODE_LIVE && n->has_session) {
+        attach(n);
+    }
+    return 0;
+}
+
+static size_t sync_locked(struct zt_registry *r, int64_t now)
+{
+    struct zt_store_stmt *q = r->q_sync;
+    size_t changed = 0, n_end = 0, cap_end = 0;
+    struct sync_end *ends = NULL;
+    int64_t top = r->sync_since;
+    int rc = zt_store_bind_i64(q, 1, r->sync_since - SYNC_SKEW_MS);
+    while (!rc && (rc = zt_store_step(q)) == ZT_STORE_ROW) {
+        const char *id;
+        size_t idlen;
+        int64_t upd;
+        if ((rc = zt_store_column_text(q, 0, &id, &idlen)) != 0 ||
+            (rc = zt_store_column_i64(q, 2 + N_COLS, &upd)) != 0)
+            break;
+        if (upd > top) top = upd;
+        struct orch_node *n = orch_node_find(r, id);
+        bool ch = false;
+        if (!n) {
+            if (r->n_all >= r->o.max_nodes) {
+                zt_log_rl(ZT_LOG_WARN, 10, "registry_sync_full", "node=%s", id);
+                continue;
+            }
+            rc = load_row(r, q, now, true);
+            ch = rc == 0;
+        } else {
+            if (n_end == cap_end) {
+                size_t cap = cap_end ? cap_end * 2 : 16;
+                struct sync_end *nv = zt_reallocarray(ends, cap, sizeof *nv);
+                if (!nv) {
+                    rc = ZT_ENOMEM;
+                    break;
+                }
+                ends = nv;
+                cap_end = cap;
+            }
+            ends[n_end] = (struct sync_end){0};
+            rc = merge_row(r, n, q, now, &ends[n_end], &ch);
+            if (ends[n_end].n) n_end++;
+        }
+        if (rc == ZT_EIO) {
+            zt_log_rl(ZT_LOG_WARN, 10, "registry_sync_bad_row", "node=%s", id);
+            rc = 0;
+        }
+        changed += ch;
+    }
+    zt_store_reset(q);
+    if (rc == ZT_STORE_DONE) rc = 0;
+    if (rc)
+        zt_log_rl(ZT_LOG_WARN, 10, "registry_sync_failed", "error=%s", zt_strerror(rc));
+    else
+        r->sync_since = top;
+    for (size_t i = 0; i < n_end; i++) {
+        struct orch_node *n = ends[i].n;
+        if (ends[i].jobs_only) {
+            if (n->jobs && r->lost_fn) r->lost_fn(r->lost_ud, n, true, now);
+            continue;
+        }
+        if (n->state != ZT_NODE_LIVE) continue;
+        end_session(r, n, ends[i].st, now);
+        zt_log(ZT_LOG_INFO, "registry_session_ended_elsewhere", "node=%s state=%s", n->id,
+               ends[i].st == ZT_NODE_LEFT ? "left" : "expired");
+    }
+    zt_free(ends);
+    return changed;
+}
+
+size_t orch_sync_locked(struct zt_registry *r, int64_t now, bool force)
+{
+    if (!r->q_sync || (!force && now < r->next_sync)) return 0;
+    r->next_sync = now + r->o.sync_ms;
+    return sync_locked(r, now);
+}
+
+size_t zt_registry_sync(struct zt_registry *r, int64_t now_ms)
+{
+    if (!r) return 0;
+    pthread_mutex_lock(&r->mu);
+    size_t n = orch_sync_locked(r, now_ms, true);
+    pthread_mutex_unlock(&r->mu);
+    return n;
 }

@@ -30,6 +30,10 @@ static const struct zt_store_step SCHED_STEPS[] = {
                " updated BIGINT NOT NULL, assigned BIGINT NOT NULL, started BIGINT NOT NULL,"
                " finished BIGINT NOT NULL, reason TEXT NOT NULL);"
                "CREATE INDEX sched_jobs_state ON sched_jobs(state, seq);"},
+    /* 2: the orchestrator that owns the job (several share the store; ''
+     * on rows of before: the first orchestrator that opens takes them) */
+    {.sql = "ALTER TABLE sched_jobs ADD COLUMN orch TEXT NOT NULL DEFAULT '';",
+     .sql_pg = "ALTER TABLE sched_jobs ADD COLUMN orch TEXT NOT NULL DEFAULT '';"},
 };
 static const struct zt_store_schema SCHED_SCHEMA = {
     .owner = "sched", .steps = SCHED_STEPS, .n_steps = sizeof SCHED_STEPS / sizeof SCHED_STEPS[0]};
@@ -37,11 +41,17 @@ static const struct zt_store_schema SCHED_SCHEMA = {
 #define JOB_COLS                                                                                     \
     "job_id, seq, client, model, ctx, max_tokens, price_ceiling, deadline, state, worker, attempts, " \
     "tokens, created, updated, assigned, started, finished, reason"
-static const char SQL_INS[] = "INSERT INTO sched_jobs(" JOB_COLS ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+static const char SQL_INS[] = "INSERT INTO sched_jobs(" JOB_COLS ", orch) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
 static const char SQL_MOVE[] = "UPDATE sched_jobs SET state=?, worker=?, attempts=?, tokens=?, updated=?, assigned=?,"
-                               " started=?, finished=?, reason=? WHERE job_id=? AND state=?";
+                               " started=?, finished=?, reason=? WHERE job_id=? AND state=? AND orch=?";
 static const char SQL_GET[] = "SELECT " JOB_COLS " FROM sched_jobs WHERE job_id=?";
-static const char SQL_ACTIVE[] = "SELECT " JOB_COLS " FROM sched_jobs WHERE state IN (0, 1, 2) ORDER BY seq";
+static const char SQL_ACTIVE[] = "SELECT " JOB_COLS " FROM sched_jobs WHERE state IN (0, 1, 2) AND orch=? ORDER BY seq";
+static const char SQL_OWN_OLD[] = "UPDATE sched_jobs SET orch=? WHERE orch=''";
+/* A job of an orchestrator that died (its queue entry was claimed): ended
+ * by the one that claimed it, once (the row moves only if still active and
+ * still the dead one's). */
+static const char SQL_ADOPT[] = "UPDATE sched_jobs SET orch=?, state=4, reason='orchestrator_lost', updated=?,"
+                                " finished=? WHERE job_id=? AND orch<>? AND state IN (0, 1, 2)";
 static const char SQL_MAXSEQ[] = "SELECT COALESCE(MAX(seq), 0) FROM sched_jobs";
 static const char SQL_RECENT[] = "SELECT " JOB_COLS " FROM sched_jobs ORDER BY seq DESC LIMIT ?";
 
@@ -59,7 +69,11 @@ struct zt_sched {
     double job_ms; /* EWMA of a job's duration, for retry-after */
     struct zt_sched_event *pend; /* events waiting for the next pump */
     size_t n_pend, cap_pend;
-    struct zt_store_stmt *q_ins, *q_move, *q_get;
+    struct zt_store_stmt *q_ins, *q_move, *q_get, *q_adopt;
+    const char *self;       /* the registry's self_id: the owner of this scheduler's jobs */
+    struct zt_queue *queue; /* shared queue (zt_sched_set_queue), or NULL */
+    int64_t next_renew, next_claim;
+    uint64_t adopted;       /* jobs of dead orchestrators this one ended */
     zt_sched_admit_fn admit; /* the node's extra gate (the ledger's stake), or NULL */
     void *admit_ud;
     zt_sched_verdict_fn on_rejected; /* the node's hook on a confirmed mismatch (the ledger's slash), or NULL */
@@ -116,6 +130,7 @@ static int job_insert(struct zt_sched *s, const struct orch_job *j)
     if (!rc) rc = zt_store_bind_i64(q, 16, j->started);
     if (!rc) rc = zt_store_bind_i64(q, 17, j->finished);
     if (!rc) rc = zt_store_bind_text(q, 18, j->reason, SIZE_MAX);
+    if (!rc) rc = zt_store_bind_text(q, 19, s->self, SIZE_MAX);
     if (!rc) return run(q);
     zt_store_reset(q);
     return rc;
@@ -137,6 +152,7 @@ static int job_write(struct zt_sched *s, const struct orch_job *j, const char *w
     if (!rc) rc = zt_store_bind_text(q, 9, j->reason, SIZE_MAX);
     if (!rc) rc = zt_store_bind_text(q, 10, j->id, SIZE_MAX);
     if (!rc) rc = zt_store_bind_i64(q, 11, from);
+    if (!rc) rc = zt_store_bind_text(q, 12, s->self, SIZE_MAX);
     if (rc) {
         zt_store_reset(q);
         return rc;
@@ -284,6 +300,11 @@ static void client_unref(struct zt_sched *s, struct orch_client *c)
 /* A job leaves memory (finished, or failed). */
 static void job_drop(struct zt_sched *s, struct orch_job *j)
 {
+    if (s->queue && j->qid[0]) {
+        int rc = zt_queue_ack(s->queue, j->qid);
+        if (rc && rc != ZT_ENOTFOUND)
+            zt_log_rl(ZT_LOG_WARN, 10, "sched_queue_ack_failed", "job=%s error=%s", j->id, zt_strerror(rc));
+    }
     node_unlink(j);
     orch_map_del(&s->jobs, j->id);
     client_unref(s, j->client);
@@ -553,7 +574,17 @@ static int resume(struct zt_sched *s, int64_t now)
     q = NULL;
     if (rc) return rc;
     s->next_seq++;
+    if ((rc = zt_store_prepare(s->st, SQL_OWN_OLD, &q)) != 0) return rc;
+    rc = zt_store_bind_text(q, 1, s->self, SIZE_MAX);
+    if (!rc) rc = run(q);
+    zt_store_stmt_free(q);
+    q = NULL;
+    if (rc) return rc;
     if ((rc = zt_store_prepare(s->st, SQL_ACTIVE, &q)) != 0) return rc;
+    if ((rc = zt_store_bind_text(q, 1, s->self, SIZE_MAX)) != 0) {
+        zt_store_stmt_free(q);
+        return rc;
+    }
     size_t lost = 0;
     while ((rc = zt_store_step(q)) == ZT_STORE_ROW) {
         struct orch_job t, *j;
@@ -607,8 +638,9 @@ int zt_sched_open(struct zt_registry *reg, const struct zt_sched_opts *o, int64_
     s->r = reg;
     s->st = reg->st;
     s->o = opts;
+    s->self = reg->self_id;
     if ((rc = zt_store_prepare(s->st, SQL_INS, &s->q_ins)) != 0 || (rc = zt_store_prepare(s->st, SQL_MOVE, &s->q_move)) != 0 ||
-        (rc = zt_store_prepare(s->st, SQL_GET, &s->q_get)) != 0)
+        (rc = zt_store_prepare(s->st, SQL_GET, &s->q_get)) != 0 || (rc = zt_store_prepare(s->st, SQL_ADOPT, &s->q_adopt)) != 0)
         goto out;
     reg->lost_fn = on_lost;
     reg->lost_ud = s;
@@ -647,6 +679,7 @@ void zt_sched_free(struct zt_sched *s)
     zt_store_stmt_free(s->q_ins);
     zt_store_stmt_free(s->q_move);
     zt_store_stmt_free(s->q_get);
+    zt_store_stmt_free(s->q_adopt);
     zt_free(s->pend);
     zt_free(s);
 }
@@ -699,6 +732,11 @@ static int submit_locked(struct zt_sched *s, const struct zt_job_req *req, int64
     }
     s->next_seq++;
     if (!w) enqueue(s, j, false);
+    if (s->queue) {
+        /* pending here from its first moment; claimed by another orchestrator if this one dies */
+        rc = zt_queue_push_own(s->queue, j->id, s->self, strlen(s->self), j->qid);
+        if (rc) zt_log_rl(ZT_LOG_WARN, 10, "sched_queue_push_failed", "job=%s error=%s", j->id, zt_strerror(rc));
+    }
     memset(out, 0, sizeof *out);
     out->state = j->state;
     zt_strlcpy(out->job_id, j->id, sizeof out->job_id);
@@ -807,11 +845,112 @@ static int place(struct zt_sched *s, int64_t now, struct zt_sched_event *ev, siz
     return 0;
 }
 
+/* ---- several orchestrators: the shared queue ------------------------------------ */
+
+#define TAKE_MAX 64 /* claimed entries handled per pump */
+
+/* Renew this orchestrator's entries (a third of the claim window apart). */
+static void renew(struct zt_sched *s, int64_t now)
+{
+    int64_t idle = zt_queue_claim_idle_ms(s->queue);
+    if (now < s->next_renew) return;
+    s->next_renew = now + (idle / 3 > 0 ? idle / 3 : 1);
+    size_t n = 0, cap = s->jobs.n;
+    const char **ids = cap ? zt_calloc(cap, sizeof *ids) : NULL;
+    if (cap && !ids) return;
+    for (size_t i = 0; i < s->jobs.cap && n < cap; i++) {
+        struct orch_map_slot *sl = &s->jobs.slots[i];
+        if (!sl->key || sl->key == orch_map_tomb) continue;
+        struct orch_job *j = sl->val;
+        if (j->qid[0]) ids[n++] = j->qid;
+    }
+    int rc = n ? zt_queue_renew(s->queue, ids, n) : 0;
+    if (rc) zt_log_rl(ZT_LOG_WARN, 10, "sched_queue_renew_failed", "jobs=%zu error=%s", n, zt_strerror(rc));
+    zt_free(ids);
+}
+
+/* A delivered entry: one of this orchestrator's own (after a restart), or
+ * one claimed from a dead orchestrator, whose job it ends once. */
+static void take_entry(struct zt_sched *s, struct zt_queue_msg *m, int64_t now)
+{
+    struct orch_job *j = orch_map_get(&s->jobs, m->job_id);
+    if (j) {
+        /* ours (a restart, or taken back after a stall): keep it pending */
+        if (!j->qid[0]) {
+            zt_strlcpy(j->qid, m->id, sizeof j->qid);
+            return;
+        }
+        if (strcmp(j->qid, m->id) == 0) return;
+    } else if (strcmp(m->from, s->self) != 0) {
+        /* the gateway that held the job's prompt died with its orchestrator:
+         * nobody can run it any more; it ends here, once */
+        struct zt_store_stmt *q = s->q_adopt;
+        int rc = zt_store_bind_text(q, 1, s->self, SIZE_MAX);
+        if (!rc) rc = zt_store_bind_i64(q, 2, now);
+        if (!rc) rc = zt_store_bind_i64(q, 3, now);
+        if (!rc) rc = zt_store_bind_text(q, 4, m->job_id, SIZE_MAX);
+        if (!rc) rc = zt_store_bind_text(q, 5, s->self, SIZE_MAX);
+        if (!rc) rc = run(q);
+        else zt_store_reset(q);
+        if (rc) {
+            /* the entry stays pending here and is claimed again later */
+            zt_log_rl(ZT_LOG_WARN, 10, "sched_adopt_failed", "job=%s error=%s", m->job_id, zt_strerror(rc));
+            return;
+        }
+        if (zt_store_changes(q) == 1) {
+            s->adopted++;
+            zt_log(ZT_LOG_INFO, "sched_job_adopted", "job=%s from=%s action=failed reason=orchestrator_lost",
+                   m->job_id, m->from[0] ? m->from : "?");
+        }
+    }
+    /* finished already (its ack was lost), ended now, or a duplicate entry */
+    int rc = zt_queue_ack(s->queue, m->id);
+    if (rc && rc != ZT_ENOTFOUND)
+        zt_log_rl(ZT_LOG_WARN, 10, "sched_queue_ack_failed", "job=%s error=%s", m->job_id, zt_strerror(rc));
+}
+
+static void takeover(struct zt_sched *s, int64_t now)
+{
+    renew(s, now);
+    if (now < s->next_claim) return;
+    s->next_claim = now + 1000;
+    for (int i = 0; i < TAKE_MAX; i++) {
+        struct zt_queue_msg m;
+        int rc = zt_queue_take(s->queue, 0, &m);
+        if (rc) {
+            if (rc != ZT_ENOTFOUND) zt_log_rl(ZT_LOG_WARN, 10, "sched_queue_take_failed", "error=%s", zt_strerror(rc));
+            break;
+        }
+        take_entry(s, &m, now);
+        zt_queue_msg_clear(&m);
+    }
+}
+
+void zt_sched_set_queue(struct zt_sched *s, struct zt_queue *q)
+{
+    if (!s) return;
+    pthread_mutex_lock(&s->r->mu);
+    s->queue = q;
+    s->next_renew = s->next_claim = 0;
+    pthread_mutex_unlock(&s->r->mu);
+}
+
+uint64_t zt_sched_adopted(struct zt_sched *s)
+{
+    if (!s) return 0;
+    pthread_mutex_lock(&s->r->mu);
+    uint64_t n = s->adopted;
+    pthread_mutex_unlock(&s->r->mu);
+    return n;
+}
+
 int zt_sched_pump(struct zt_sched *s, int64_t now_ms, struct zt_sched_event *ev, size_t max, size_t *n)
 {
     if (!s || !n || (max && !ev)) return ZT_EINVAL;
     *n = 0;
     pthread_mutex_lock(&s->r->mu);
+    orch_sync_locked(s->r, now_ms, false);
+    if (s->queue) takeover(s, now_ms);
     if (now_ms >= s->r->next_expire) orch_expire_locked(s->r, now_ms);
     if (now_ms >= s->next_deadline_scan) {
         deadlines(s, now_ms);
@@ -938,6 +1077,11 @@ int zt_sched_job_verified(struct zt_sched *s, const char *job_id, int64_t now_ms
 int zt_sched_job_rejected(struct zt_sched *s, const char *job_id, int64_t now_ms)
 {
     return finished_verdict(s, job_id, ZT_JOB_STATE_FAILED, ZT_OUTCOME_CHEAT, now_ms);
+}
+
+int zt_sched_job_rejected_as(struct zt_sched *s, const char *job_id, enum zt_outcome o, int64_t now_ms)
+{
+    return finished_verdict(s, job_id, ZT_JOB_STATE_FAILED, o, now_ms);
 }
 
 int zt_sched_job_cancel(struct zt_sched *s, const char *job_id, int64_t now_ms)

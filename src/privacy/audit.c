@@ -502,7 +502,7 @@ int zt_audit_record(struct zt_audit *a, const struct zt_audit_event *ev)
 {
     json_t *o = json_object();
     if (!o) return ZT_ENOMEM;
-    json_object_set_new(o, "kind", json_string("request"));
+    json_object_set_new(o, "kind", json_string(ev->kind ? ev->kind : "request"));
     set_str(o, "identity", ev->identity);
     set_str(o, "role", ev->role);
     set_str(o, "subject", ev->subject);
@@ -514,6 +514,12 @@ int zt_audit_record(struct zt_audit *a, const struct zt_audit_event *ev)
     set_str(o, "decision", ev->decision);
     set_str(o, "outcome", ev->outcome);
     if (ev->status) json_object_set_new(o, "status", json_integer(ev->status));
+    set_str(o, "reason", ev->reason);
+    if (ev->n_nodes) {
+        json_t *arr = json_array();
+        for (size_t i = 0; arr && i < ev->n_nodes && i < 16; i++) json_array_append_new(arr, json_string(ev->nodes[i]));
+        json_object_set_new(o, "nodes", arr);
+    }
     if (ev->n_pii) {
         json_t *arr = json_array();
         for (size_t i = 0; arr && i < ev->n_pii && i < 64; i++) json_array_append_new(arr, json_string(ev->pii[i]));

@@ -34,7 +34,10 @@ static const struct {
 } not_kept[] = {
     {"ledger", "no ledger on this node yet: no credits, payments or payouts are recorded"},
     {"jobs", "job metadata is not persisted on this node: a job exists in memory only while it runs"},
-    {"caches", "no result cache on this node yet (no Redis or other cache is used)"},
+    {"caches", "not exportable: answers of the result cache are stored under keyed names (the caller's pseudonym "
+               "and the question) and encrypted, so none can be found per person; an erase destroys the "
+               "pseudonym's salt, after which they cannot be reached, and they expire after "
+               "privacy.retention_cache_days"},
     {"databases", "the node uses no PostgreSQL or Redis yet; its stores are the SQLite files of node.data_dir"},
 };
 

@@ -10,7 +10,7 @@
 
 #include "zentalk/zt_metrics.h"
 
-#define ZT__METRICS_MAX_ROUTES 64
+#define ZT__METRICS_MAX_ROUTES 80
 #define ZT__METRICS_BUCKETS 15 /* finite bounds; +Inf is implicit */
 
 struct zt__route_metrics {

@@ -101,8 +101,9 @@ json_t *zt__openai_zentalk(const struct zt__openai_ran *r)
 {
     char h[2 * ZT_SAMPLER_HASH_LEN + 1];
     zt_hex_encode(h, r->seq_hash, ZT_SAMPLER_HASH_LEN);
-    return json_pack("{s:s,s:s,s:s,s:s?,s:s?,s:s?,s:s?}", "seq_hash", h, "engine", r->engine, "ran_on", r->ran_on,
-                     "job_id", r->job_id, "receipt", r->receipt_hex, "via", r->via, "verification", r->verification);
+    return json_pack("{s:s,s:s,s:s,s:s?,s:s?,s:s?,s:s?,s:O?}", "seq_hash", h, "engine", r->engine, "ran_on",
+                     r->ran_on, "job_id", r->job_id, "receipt", r->receipt_hex, "via", r->via, "verification",
+                     r->verification, "checks", r->checks);
 }
 
 json_t *zt__openai_chunk(const struct zt__openai_answer *a, const char *text, size_t len, const char *finish)

@@ -56,7 +56,9 @@ struct zt__openai_ran {
     const char *job_id;
     const char *receipt_hex;
     const char *via;
-    const char *verification; /* "receipt" (the worker's signed receipt checked), or NULL: left out */
+    const char *verification; /* "receipt" (the worker's signed receipt checked), "verified", "exempt",
+                                 "skipped", "undecided" (docs/api.md), or NULL: left out */
+    json_t *checks;           /* the other workers that checked it (array, borrowed), or NULL */
 };
 
 json_t *zt__openai_usage(const struct zt__openai_usage *u);

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "zentalk/zt_alloc.h"
+#include "zentalk/zt_dht.h"
 #include "zentalk/zt_http.h"
 #include "zentalk/zt_log.h"
 #include "zentalk/zt_metrics.h"
@@ -20,6 +21,7 @@
 #include "zentalk/zt_str.h"
 #include "zentalk/zt_sync.h"
 #include "zentalk/zt_time.h"
+#include "zentalk/zt_verifier.h"
 
 #define JOIN_LIMIT_KEYS 4096 /* client addresses tracked by the join limiter */
 #define PUMP_EVENTS 64
@@ -43,7 +45,12 @@ struct zt__orch {
     const struct zt_config *cfg;
     struct zt_registry *reg;
     struct zt_sched *sched;
+    struct zt_verifier *verifier; /* which jobs are verified and by whom (zt_verifier.h) */
+    struct zt_dht *dht;           /* publishes revocations posted here, or NULL */
     struct zt_ratelimit *join_limit;
+    struct zt__orch_relay *relay; /* workers behind NAT (orch_relay.c) */
+    struct zt__orch_lease *lease; /* placement for gateways in other processes (orch_lease.c) */
+    struct zt__orch_remote *remote; /* this gateway's orchestrator in another process (orch_remote.c), or NULL */
     zt__orch_event_fn sink;
     void *sink_ud;
     pthread_t thread;
@@ -52,7 +59,7 @@ struct zt__orch {
     pthread_cond_t cv;
     bool kicked, stop;
     atomic_uint_fast64_t refused[RF_N];
-    atomic_uint_fast64_t accepted[3]; /* join, heartbeat, leave */
+    atomic_uint_fast64_t accepted[4]; /* join, heartbeat, leave, poll */
     atomic_uint_fast64_t lat_count, lat_sum_ns, lat_bucket[LAT_BUCKETS];
     atomic_uint_fast64_t retries[RETRY_N];
     atomic_uint_fast64_t ended[2]; /* failed, done */
@@ -67,7 +74,19 @@ int zt__orch_new(const struct zt_config *cfg, struct zt_registry *reg, struct zt
     o->sched = sched;
     double per_min = (double)cfg->orchestrator.join_rate_per_minute;
     double burst = per_min / 4.0 < 1.0 ? 1.0 : per_min / 4.0;
-    if (zt_ratelimit_new(per_min / 60.0, burst, JOIN_LIMIT_KEYS, &o->join_limit) != 0) {
+    const struct zt_cfg_orch_verification *cv = &cfg->orchestrator.verification;
+    struct zt_verifier_opts vo = {.rate = cv->rate, .new_worker_jobs = (uint64_t)cv->new_worker_jobs,
+                                  .low_reputation = cv->low_reputation, .off = !cv->enabled};
+    if (zt_verifier_new(reg, &vo, NULL, &o->verifier) != 0 ||
+        zt_ratelimit_new(per_min / 60.0, burst, JOIN_LIMIT_KEYS, &o->join_limit) != 0) {
+        zt_verifier_free(o->verifier);
+        zt_free(o);
+        return ZT_ENOMEM;
+    }
+    if (zt__orch_relay_new(cfg->orchestrator.heartbeat_expiry_ms, reg, &o->relay) != 0 ||
+        zt__orch_lease_new(reg, sched, &o->lease) != 0) {
+        zt__orch_relay_free(o->relay);
+        zt_ratelimit_free(o->join_limit);
         zt_free(o);
         return ZT_ENOMEM;
     }
@@ -94,6 +113,108 @@ struct zt_sched *zt__orch_sched(struct zt__orch *o)
     return o ? o->sched : NULL;
 }
 
+struct zt_verifier *zt__orch_verifier(struct zt__orch *o)
+{
+    return o ? o->verifier : NULL;
+}
+
+/* ---- the gateway's side of placement: here, or through a remote orchestrator ---- */
+
+int zt__orch_new_remote(const struct zt_config *cfg, zt__orch_desc_fn own_desc, void *ud, struct zt__orch **out,
+                        struct zt_buf *err)
+{
+    struct zt__orch *o = zt_calloc(1, sizeof *o);
+    if (!o) return ZT_ENOMEM;
+    o->cfg = cfg;
+    int rc = zt__orch_remote_new(cfg, own_desc, ud, &o->remote, err);
+    if (rc) {
+        zt_free(o);
+        return rc;
+    }
+    pthread_mutex_init(&o->mu, NULL);
+    zt_cond_init_mono(&o->cv);
+    *out = o;
+    return 0;
+}
+
+bool zt__orch_is_remote(const struct zt__orch *o) { return o && o->remote; }
+
+int zt__orch_submit(struct zt__orch *o, const struct zt_job_req *jr, struct zt_sched_result *sr)
+{
+    if (o->remote) return zt__orch_remote_lease(o->remote, jr, NULL, 0, sr);
+    return zt_sched_submit(o->sched, jr, zt_time_real_ms(), sr);
+}
+
+bool zt__orch_has_workers(struct zt__orch *o)
+{
+    return o->remote ? true : zt_registry_count(o->reg, true) > 0; /* remote: the orchestrator says */
+}
+
+void zt__orch_job_cancel(struct zt__orch *o, const char *job_id)
+{
+    if (o->remote) zt_ignore(zt__orch_remote_report(o->remote, job_id, NULL, "cancel", 0, NULL));
+    else zt_ignore(zt_sched_job_cancel(o->sched, job_id, zt_time_real_ms()));
+}
+
+bool zt__orch_job_servable(struct zt__orch *o, const char *job_id)
+{
+    return o->remote ? true : zt_sched_job_servable(o->sched, job_id, zt_time_real_ms());
+}
+
+int zt__orch_wait_remote(struct zt__orch *o, const char *job_id, long wait_ms, char worker[static ZT_IDENTITY_ID_SIZE])
+{
+    struct zt_sched_result sr;
+    int rc = zt__orch_remote_lease(o->remote, NULL, job_id, wait_ms, &sr);
+    if (rc == ZT_EIO) return 0; /* the orchestrator unreachable for now: the caller's deadline decides */
+    if (rc || sr.state == ZT_JOB_STATE_FAILED) return -1;
+    if (sr.state != ZT_JOB_STATE_ASSIGNED) return 0;
+    zt_strlcpy(worker, sr.worker, ZT_IDENTITY_ID_SIZE);
+    return 1;
+}
+
+int zt__orch_job_start(struct zt__orch *o, const char *job_id, const char *worker, struct zt_node_info *ni)
+{
+    if (o->remote) {
+        int rc = zt__orch_remote_worker(o->remote, worker, ni);
+        return rc ? rc : zt__orch_remote_report(o->remote, job_id, worker, "started", 0, NULL);
+    }
+    int64_t now = zt_time_real_ms();
+    int rc = zt_registry_get(o->reg, worker, now, ni);
+    return rc ? rc : zt_sched_job_started(o->sched, job_id, worker, now);
+}
+
+void zt__orch_job_ok(struct zt__orch *o, const char *job_id, const char *worker, uint32_t tokens)
+{
+    if (o->remote) zt_ignore(zt__orch_remote_report(o->remote, job_id, worker, "ok", tokens, NULL));
+    else zt_ignore(zt_sched_job_finished(o->sched, job_id, worker, ZT_SCHED_OK, tokens, zt_time_real_ms(), NULL));
+}
+
+enum zt_job_state zt__orch_job_failed(struct zt__orch *o, const char *job_id, const char *worker, bool stalled,
+                                      bool charge, bool unreachable)
+{
+    enum zt_job_state st = ZT_JOB_STATE_FAILED;
+    if (o->remote) {
+        if (!charge || zt__orch_remote_report(o->remote, job_id, worker,
+                                              unreachable ? "unreachable" : stalled ? "stalled" : "error", 0,
+                                              &st) != 0)
+            st = ZT_JOB_STATE_FAILED;
+        return st;
+    }
+    int64_t now = zt_time_real_ms();
+    /* one that cannot be reached at all is taken out of the registry until
+     * it joins again (else it would win the next placements too) */
+    if (unreachable && zt_registry_drop(o->reg, worker, now) == 0)
+        zt_log(ZT_LOG_WARN, "worker_unreachable", "worker=%s action=dropped_until_rejoin", worker);
+    int rc = charge ? zt_sched_job_finished(o->sched, job_id, worker, stalled ? ZT_SCHED_STALLED : ZT_SCHED_ERROR, 0,
+                                            now, &st)
+                    : ZT_EINVAL;
+    if (rc) { /* not charged, or already moved (the worker's session expired meanwhile) */
+        struct zt_job_info ji;
+        st = zt_sched_job_get(o->sched, job_id, &ji) == 0 ? ji.state : ZT_JOB_STATE_FAILED;
+    }
+    return st;
+}
+
 /* ---- the pump ------------------------------------------------------------------ */
 
 static void pump_once(struct zt__orch *o)
@@ -110,6 +231,7 @@ static void pump_once(struct zt__orch *o)
         for (size_t i = 0; i < n; i++) {
             zt_log(ZT_LOG_DEBUG, "sched_event", "kind=%d job_id=%s worker=%s", (int)ev[i].kind, ev[i].job_id,
                    ev[i].worker[0] ? ev[i].worker : "-");
+            if (zt__orch_lease_event(o->lease, &ev[i])) continue; /* a leased job: its gateway is elsewhere */
             if (o->sink) o->sink(o->sink_ud, &ev[i]);
         }
     } while (n == PUMP_EVENTS);
@@ -128,6 +250,8 @@ static void *pump_main(void *arg)
         o->kicked = false;
         pthread_mutex_unlock(&o->mu);
         pump_once(o);
+        zt__orch_relay_sweep(o->relay, false);
+        zt__orch_lease_sweep(o->lease, false);
         pthread_mutex_lock(&o->mu);
     }
     pthread_mutex_unlock(&o->mu);
@@ -136,6 +260,10 @@ static void *pump_main(void *arg)
 
 int zt__orch_start(struct zt__orch *o)
 {
+    if (o && o->remote) { /* a remote one has no pump here; it learns of this gateway now */
+        zt__orch_remote_register(o->remote);
+        return 0;
+    }
     if (!o || o->running) return 0;
     if (pthread_create(&o->thread, NULL, pump_main, o) != 0) return ZT_EIO;
     o->running = true;
@@ -150,14 +278,21 @@ void zt__orch_kick(struct zt__orch *o)
 
 void zt__orch_stop(struct zt__orch *o)
 {
-    if (o) zt_thread_stop(&o->mu, &o->cv, &o->stop, &o->thread, &o->running);
+    if (!o || !o->running) return;
+    zt_thread_stop(&o->mu, &o->cv, &o->stop, &o->thread, &o->running);
+    zt__orch_relay_sweep(o->relay, true); /* parked polls and relays answer before the server stops */
+    zt__orch_lease_sweep(o->lease, true); /* so do lease calls waiting */
 }
 
 void zt__orch_free(struct zt__orch *o)
 {
     if (!o) return;
     zt__orch_stop(o);
+    zt__orch_relay_free(o->relay);
+    zt__orch_lease_free(o->lease);
+    zt__orch_remote_free(o->remote);
     zt_ratelimit_free(o->join_limit);
+    zt_verifier_free(o->verifier);
     pthread_cond_destroy(&o->cv);
     pthread_mutex_destroy(&o->mu);
     zt_free(o);
@@ -211,8 +346,8 @@ static int m_refused(void *ud, struct zt_metrics_out *out)
 static int m_records(void *ud, struct zt_metrics_out *out)
 {
     struct zt__orch *o = ud;
-    static const char *const kinds[3] = {"join", "heartbeat", "leave"};
-    return zt_metrics_emit_each(out, "kind", kinds, o->accepted, 3);
+    static const char *const kinds[4] = {"join", "heartbeat", "leave", "poll"};
+    return zt_metrics_emit_each(out, "kind", kinds, o->accepted, 4);
 }
 
 static int m_retries(void *ud, struct zt_metrics_out *out)
@@ -226,6 +361,33 @@ static int m_ended(void *ud, struct zt_metrics_out *out)
     struct zt__orch *o = ud;
     int rc = zt_metrics_emit_u64(out, NULL, "outcome=\"done\"", atomic_load(&o->ended[1]));
     return rc ? rc : zt_metrics_emit_u64(out, NULL, "outcome=\"failed\"", atomic_load(&o->ended[0]));
+}
+
+static int m_verifications(void *ud, struct zt_metrics_out *out)
+{
+    struct zt__orch *o = ud;
+    struct zt_verifier_stats st;
+    zt_verifier_stats(o->verifier, &st);
+    const uint64_t v[] = {st.agreed, st.worker_wrong, st.checker_wrong, st.undecided, st.unavailable};
+    static const char *const names[] = {"outcome=\"agreed\"", "outcome=\"worker_wrong\"",
+                                        "outcome=\"checker_wrong\"", "outcome=\"undecided\"",
+                                        "outcome=\"no_verifier\""};
+    int rc = 0;
+    for (size_t i = 0; i < 5 && !rc; i++) rc = zt_metrics_emit_u64(out, NULL, names[i], v[i]);
+    return rc;
+}
+
+static int m_relayed(void *ud, struct zt_metrics_out *out)
+{
+    struct zt__orch *o = ud;
+    int rc = zt_metrics_emit_u64(out, NULL, "result=\"relayed\"", zt__orch_relay_count(o->relay, false));
+    return rc ? rc : zt_metrics_emit_u64(out, NULL, "result=\"refused\"", zt__orch_relay_count(o->relay, true));
+}
+
+static int m_adopted(void *ud, struct zt_metrics_out *out)
+{
+    struct zt__orch *o = ud;
+    return zt_metrics_emit_u64(out, NULL, NULL, zt_sched_adopted(o->sched));
 }
 
 static int m_placement(void *ud, struct zt_metrics_out *out)
@@ -252,6 +414,14 @@ int zt__orch_register_metrics(struct zt__orch *o, struct zt_metrics *m)
         {"zentalk_orchestrator_job_retries_total",
          "Placed jobs moved to another worker after theirs failed them, by why.", ZT_METRIC_COUNTER, m_retries},
         {"zentalk_orchestrator_jobs_total", "Placed jobs that ended, by outcome.", ZT_METRIC_COUNTER, m_ended},
+        {"zentalk_orchestrator_verifications_total",
+         "Jobs checked on other workers, by outcome (who was in the minority).", ZT_METRIC_COUNTER, m_verifications},
+        {"zentalk_orchestrator_relay_requests_total",
+         "Requests for workers behind NAT relayed over their outbound long-poll, or refused.", ZT_METRIC_COUNTER,
+         m_relayed},
+        {"zentalk_orchestrator_jobs_adopted_total",
+         "Jobs of a dead orchestrator (its shared-queue entries claimed) that this one ended.", ZT_METRIC_COUNTER,
+         m_adopted},
         {"zentalk_orchestrator_placement_seconds", "Time zt_sched_submit took for jobs it accepted (placed or queued).",
          ZT_METRIC_HISTOGRAM, m_placement},
     };
@@ -306,42 +476,62 @@ static void refuse(struct zt__orch *o, int rc, const char *kind, struct zt_http_
     zt_http_resp_error(resp, status, RECORD_ERRORS[i].code, RECORD_ERRORS[i].msg);
 }
 
+/* The per-address bucket in front of joins and revocations: false with 429 answered. */
+static bool rate_ok(struct zt__orch *o, struct zt_http_req *req, struct zt_http_resp *resp)
+{
+    unsigned retry = 1;
+    if (zt_ratelimit_take(o->join_limit, zt_http_req_client_addr(req), zt_time_mono_ns(), &retry)) return true;
+    char v[16];
+    snprintf(v, sizeof v, "%u", retry);
+    zt_ignore(zt_http_resp_header(resp, "Retry-After", v));
+    atomic_fetch_add(&o->refused[RF_RATE], 1);
+    zt_http_resp_error(resp, 429, "rate_limited", "too many joins from this address; retry after Retry-After");
+    return false;
+}
+
 static void h_record(struct zt__orch *o, struct zt__req_ctx *cx, int kind, struct zt_http_resp *resp)
 {
-    static const char *const names[3] = {"join", "heartbeat", "leave"};
+    static const char *const names[4] = {"join", "heartbeat", "leave", "poll"};
     if (no_orchestrator(o, resp)) return;
     struct zt_http_req *req = cx->req;
-    if (kind == 0) {
-        unsigned retry = 1;
-        if (!zt_ratelimit_take(o->join_limit, zt_http_req_client_addr(req), zt_time_mono_ns(), &retry)) {
-            char v[16];
-            snprintf(v, sizeof v, "%u", retry);
-            zt_ignore(zt_http_resp_header(resp, "Retry-After", v));
-            atomic_fetch_add(&o->refused[RF_RATE], 1);
-            zt_http_resp_error(resp, 429, "rate_limited", "too many joins from this address; retry after Retry-After");
-            return;
-        }
-    }
+    if (kind == 0 && !rate_ok(o, req, resp)) return;
     size_t len;
     const char *rec = zt_http_req_body(req, &len);
     int64_t now = zt_time_real_ms();
     char node[ZT_IDENTITY_ID_SIZE] = "";
-    int rc = kind == 0   ? zt_registry_join(o->reg, rec, len, now, node)
-             : kind == 1 ? zt_registry_heartbeat(o->reg, rec, len, now)
-                         : zt_registry_leave(o->reg, rec, len, now);
+    int rc = kind == 0                 ? zt_registry_join(o->reg, rec, len, now, node)
+             : kind == 1 || kind == 3 ? zt_registry_heartbeat(o->reg, rec, len, now)
+                                      : zt_registry_leave(o->reg, rec, len, now);
     if (rc) {
         refuse(o, rc, names[kind], req, resp);
         return;
     }
     atomic_fetch_add(&o->accepted[kind], 1);
+    if (kind == 3) {
+        /* a verified heartbeat: its node id is the worker's; the poll waits for its requests */
+        json_t *j = json_loadb(rec, len, 0, NULL);
+        const char *id = json_string_value(json_object_get(j, "node_id"));
+        const char *hq = zt_http_req_query(req, "hold_ms");
+        long hold = hq ? strtol(hq, NULL, 10) : 0;
+        if (id) zt__orch_relay_poll(o->relay, req, resp, id, hold);
+        else zt_http_resp_error(resp, 400, "malformed_record", "no node_id");
+        json_decref(j);
+        zt__orch_kick(o);
+        return;
+    }
     if (kind == 0) {
         zt_log(ZT_LOG_INFO, "worker_joined", "node_id=%s client=%s", node, zt_http_req_client_addr(req));
+        /* the gateways that place through this orchestrator from other
+         * processes: the worker admits their sealed jobs as this one's */
         zt_http_resp_json(resp, 200,
-                          json_pack("{s:s,s:s,s:I}", "status", "joined", "node_id", node, "heartbeat_expiry_ms",
-                                    (json_int_t)o->cfg->orchestrator.heartbeat_expiry_ms));
+                          json_pack("{s:s,s:s,s:I,s:o}", "status", "joined", "node_id", node, "heartbeat_expiry_ms",
+                                    (json_int_t)o->cfg->orchestrator.heartbeat_expiry_ms, "gateways",
+                                    zt__orch_lease_gateways(o->lease)));
     } else {
         if (kind == 2) zt_log(ZT_LOG_INFO, "worker_left", "client=%s", zt_http_req_client_addr(req));
-        zt_http_resp_json(resp, 200, json_pack("{s:s}", "status", kind == 1 ? "ok" : "left"));
+        zt_http_resp_json(resp, 200,
+                          kind == 1 ? json_pack("{s:s,s:o}", "status", "ok", "gateways", zt__orch_lease_gateways(o->lease))
+                                    : json_pack("{s:s}", "status", "left"));
     }
     zt__orch_kick(o); /* new capacity (or lost): place what waits */
 }
@@ -362,6 +552,85 @@ void zt__orch_h_leave(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_
 {
     (void)body;
     h_record(ud, cx, 2, resp);
+}
+
+/* A signed revocation (zt_dht.h's record, signed by the key it revokes):
+ * the registry honours it (and the DHT, when this node runs one, publishes
+ * it). Role none: the record is its own credential; joins' rate limit. */
+void zt__orch_h_revoke(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
+{
+    (void)body;
+    struct zt__orch *o = ud;
+    if (no_orchestrator(o, resp)) return;
+    struct zt_http_req *req = cx->req;
+    if (!rate_ok(o, req, resp)) return;
+    size_t len;
+    const char *rec = zt_http_req_body(req, &len);
+    struct zt_dht_revocation v;
+    int rc = zt_dht_revocation_verify(rec, len, &v);
+    if (!rc) rc = zt_registry_revoke_key(o->reg, v.node_id, v.has_kem ? v.kem_pk : NULL, v.at, zt_time_real_ms());
+    if (rc == ZT_EBUSY) {
+        zt_http_resp_error(resp, 503, "registry_full", "too many revocations are remembered");
+        return;
+    }
+    if (rc) {
+        atomic_fetch_add(&o->refused[RF_FORGED], 1);
+        zt_http_resp_error(resp, rc == ZT_ECRYPTO ? 403 : 400, rc == ZT_ECRYPTO ? "record_refused" : "malformed_record",
+                           "not a revocation signed by the key it revokes (zentalk node revoke)");
+        return;
+    }
+    bool published = o->dht && zt_dht_revoke(o->dht, rec, len) == 0;
+    zt_http_resp_json(resp, 200, json_pack("{s:s,s:s,s:s,s:b}", "status", "revoked", "node_id", v.node_id, "what",
+                                           v.has_kem ? "kem_key" : "node_key", "published", published));
+    zt__orch_kick(o);
+}
+
+void zt__orch_set_dht(struct zt__orch *o, struct zt_dht *dht)
+{
+    if (o) o->dht = dht;
+}
+
+void zt__orch_h_poll(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
+{
+    (void)body;
+    h_record(ud, cx, 3, resp);
+}
+
+void zt__orch_h_relay(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
+{
+    (void)body;
+    struct zt__orch *o = ud;
+    if (no_orchestrator(o, resp)) return;
+    zt__orch_relay_h(o->relay, o->reg, cx->req, resp);
+}
+
+void zt__orch_h_relay_result(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
+{
+    (void)body;
+    struct zt__orch *o = ud;
+    if (no_orchestrator(o, resp)) return;
+    zt__orch_relay_result_h(o->relay, cx->req, resp);
+}
+
+void zt__orch_h_lease(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
+{
+    struct zt__orch *o = ud;
+    if (no_orchestrator(o, resp)) return;
+    zt__orch_lease_h(o->lease, cx->req, body, o->cfg->encryption.remote_timeout_s * 1000, resp);
+}
+
+void zt__orch_h_report(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
+{
+    (void)cx;
+    struct zt__orch *o = ud;
+    if (no_orchestrator(o, resp)) return;
+    zt__orch_lease_report_h(o->lease, body, resp);
+    zt__orch_kick(o); /* a slot may be free */
+}
+
+const char *zt__orch_relay_route(const char *path, const char *self_id, bool *self)
+{
+    return zt__orch_relay_split(path, self_id, self);
 }
 
 /* ---- lists ----------------------------------------------------------------------- */
@@ -402,6 +671,8 @@ void zt__orch_h_nodes(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_
                            (json_int_t)x->timed_out, "mismatches", (json_int_t)x->mismatches, "verified",
                            (json_int_t)x->verified, "latency_ms_per_token", x->latency_ms_per_tok, "engine",
                            x->caps.engine));
+        json_object_set_new(json_array_get(arr, json_array_size(arr) - 1), "reachable",
+                            json_string(zt__orch_relay_outbound(o->relay, x->node_id) ? "outbound" : "direct"));
     }
     zt_free(v);
     zt_http_resp_json(resp, 200,

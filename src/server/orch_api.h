@@ -48,6 +48,9 @@ void zt__orch_free(struct zt__orch *o);
 
 struct zt_registry *zt__orch_registry(struct zt__orch *o);
 struct zt_sched *zt__orch_sched(struct zt__orch *o);
+/* The verifier choice (zt_verifier.h), made by zt__orch_new from
+ * orchestrator.verification. */
+struct zt_verifier *zt__orch_verifier(struct zt__orch *o);
 
 /* The gateway's submissions, for the metrics: how long zt_sched_submit took
  * and its result (0, ZT_EBUSY, ZT_ENOTFOUND, ...). */
@@ -64,8 +67,113 @@ void zt__orch_note_end(struct zt__orch *o, bool done);
 ZT_NODISCARD int zt__orch_register_metrics(struct zt__orch *o, struct zt_metrics *m);
 
 void zt__orch_h_join(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
+/* Workers behind NAT (orch_relay.c): POST /v1/orchestrator/poll (a signed
+ * heartbeat record; ?hold_ms=N: held until a request for the worker comes
+ * or N ms pass, at most 25 s), POST /v1/orchestrator/relay/<node id>/...
+ * (a gateway's request for that worker, handed to its poll; the answer is
+ * streamed back as the worker sends it), POST
+ * /v1/orchestrator/relay-result/<relay id> (a piece of the answer, in
+ * order: Zentalk-Relay-Seq, -Status and -Type on the first, -End: 1 on the
+ * last). */
+void zt__orch_h_poll(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
+void zt__orch_h_relay(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
+void zt__orch_h_relay_result(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
+/* For the dispatcher: a path /v1/orchestrator/relay/<node id>/<route>
+ * gives "/<route>", *self = (node id is self_id: a request relayed to this
+ * worker, to serve as <route> with its signature over the whole path);
+ * NULL for any other path. */
+const char *zt__orch_relay_route(const char *path, const char *self_id, bool *self);
+
+/* Placement for a gateway in another process (orch_lease.c; role admin):
+ * POST /v1/orchestrator/lease {"model","max_tokens",["client","ctx_tokens",
+ * "price_ceiling","deadline_ms","wait_ms"]} places a job and answers 200
+ * {"job_id","state":"assigned","worker":{"node_id","endpoint","kem_pk",
+ * "ed25519_pk"}} (waiting up to wait_ms for a slot, else 202 queued: ask
+ * again with "job_id"); {"job_id"} waits for the job's next assignment.
+ * POST /v1/orchestrator/report {"job_id","worker","event":"started|ok|
+ * error|stalled|unreachable|cancel","tokens"}. */
+void zt__orch_h_lease(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
+void zt__orch_h_report(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
+
+/* ---- the gateway's side of placement (orch_api.c) ----
+ * The router places a job through these: the local scheduler and registry
+ * (a node with the orchestrator role), or, made by zt__orch_new_remote (a
+ * gateway without it and with node.orchestrator), that orchestrator's
+ * lease routes (orch_remote.c). */
+/* own_desc(ud, &json): this gateway's signed descriptor (zt_malloc'd), sent
+ * with its leases so the orchestrator can vouch for it to its workers. */
+typedef int (*zt__orch_desc_fn)(void *ud, char **out);
+ZT_NODISCARD int zt__orch_new_remote(const struct zt_config *cfg, zt__orch_desc_fn own_desc, void *ud,
+                                     struct zt__orch **out, struct zt_buf *err);
+bool zt__orch_is_remote(const struct zt__orch *o);
+ZT_NODISCARD int zt__orch_submit(struct zt__orch *o, const struct zt_job_req *jr, struct zt_sched_result *sr);
+bool zt__orch_has_workers(struct zt__orch *o);
+void zt__orch_job_cancel(struct zt__orch *o, const char *job_id);
+bool zt__orch_job_servable(struct zt__orch *o, const char *job_id);
+/* Remote only: wait up to wait_ms for the job's next assignment: 1 (worker
+ * set), 0 (not yet), -1 (it failed, or the orchestrator lost it). */
+int zt__orch_wait_remote(struct zt__orch *o, const char *job_id, long wait_ms, char worker[static ZT_IDENTITY_ID_SIZE]);
+/* The worker's keys and endpoint, and the job started on it. */
+ZT_NODISCARD int zt__orch_job_start(struct zt__orch *o, const char *job_id, const char *worker, struct zt_node_info *ni);
+void zt__orch_job_ok(struct zt__orch *o, const char *job_id, const char *worker, uint32_t tokens);
+/* The attempt failed (charge: the worker's fault; unreachable: it could not
+ * be connected to); the job's state after it. */
+enum zt_job_state zt__orch_job_failed(struct zt__orch *o, const char *job_id, const char *worker, bool stalled,
+                                      bool charge, bool unreachable);
+
+/* ---- orch_remote.c (internal) ---- */
+struct zt__orch_remote;
+struct zt_buf;
+ZT_NODISCARD int zt__orch_remote_new(const struct zt_config *cfg, zt__orch_desc_fn own_desc, void *ud,
+                                     struct zt__orch_remote **out, struct zt_buf *err);
+void zt__orch_remote_free(struct zt__orch_remote *r);
+int zt__orch_remote_lease(struct zt__orch_remote *r, const struct zt_job_req *jr, const char *job_id, long wait_ms,
+                          struct zt_sched_result *out);
+int zt__orch_remote_report(struct zt__orch_remote *r, const char *job_id, const char *worker, const char *event,
+                           uint32_t tokens, enum zt_job_state *state);
+int zt__orch_remote_worker(struct zt__orch_remote *r, const char *node_id, struct zt_node_info *out);
+/* Send this gateway's descriptor now (best effort, 2 s at most): the
+ * orchestrator vouches for it to the workers that join or heartbeat. */
+void zt__orch_remote_register(struct zt__orch_remote *r);
+
+/* ---- orch_lease.c (internal) ---- */
+struct zt__orch_lease;
+ZT_NODISCARD int zt__orch_lease_new(struct zt_registry *reg, struct zt_sched *sched, struct zt__orch_lease **out);
+void zt__orch_lease_free(struct zt__orch_lease *l);
+/* A scheduler event of a leased job: taken (true), else the router's. */
+bool zt__orch_lease_event(struct zt__orch_lease *l, const struct zt_sched_event *ev);
+void zt__orch_lease_sweep(struct zt__orch_lease *l, bool all);
+void zt__orch_lease_h(struct zt__orch_lease *l, struct zt_http_req *req, json_t *body, int64_t max_wait_ms,
+                      struct zt_http_resp *resp);
+void zt__orch_lease_report_h(struct zt__orch_lease *l, json_t *body, struct zt_http_resp *resp);
+/* The signed descriptors of the gateways that lease here (unexpired), for
+ * the workers' join and heartbeat answers: a new reference. */
+json_t *zt__orch_lease_gateways(struct zt__orch_lease *l);
+
+/* ---- orch_relay.c (internal to the orchestrator's HTTP side) ---- */
+struct zt__orch_relay;
+struct zt_http_req;
+ZT_NODISCARD int zt__orch_relay_new(int64_t seen_ms, struct zt_registry *reg, struct zt__orch_relay **out);
+void zt__orch_relay_free(struct zt__orch_relay *r);
+/* Answer polls past their hold, cut relays nobody took or whose gateway
+ * went; all: everything now (stopping). */
+void zt__orch_relay_sweep(struct zt__orch_relay *r, bool all);
+void zt__orch_relay_poll(struct zt__orch_relay *r, struct zt_http_req *req, struct zt_http_resp *resp,
+                         const char *node_id, int64_t hold_ms);
+void zt__orch_relay_h(struct zt__orch_relay *r, struct zt_registry *reg, struct zt_http_req *req,
+                      struct zt_http_resp *resp);
+void zt__orch_relay_result_h(struct zt__orch_relay *r, struct zt_http_req *req, struct zt_http_resp *resp);
+const char *zt__orch_relay_split(const char *path, const char *self_id, bool *self);
+/* node_id polled within the heartbeat expiry (its view says reachable: outbound). */
+bool zt__orch_relay_outbound(struct zt__orch_relay *r, const char *node_id);
+uint64_t zt__orch_relay_count(struct zt__orch_relay *r, bool refused);
 void zt__orch_h_heartbeat(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
 void zt__orch_h_leave(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
+/* POST /v1/orchestrator/revoke: a signed revocation (zt_registry_revoke). */
+void zt__orch_h_revoke(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
+struct zt_dht;
+/* The node's DHT (borrowed), which publishes the revocations posted here. */
+void zt__orch_set_dht(struct zt__orch *o, struct zt_dht *dht);
 void zt__orch_h_nodes(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
 void zt__orch_h_jobs(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
 

@@ -20,6 +20,8 @@
 
 #include "llm_api.h"
 
+#include "cache_api.h"
+
 #include <pthread.h>
 #include <sodium.h>
 #include <stdatomic.h>
@@ -29,6 +31,8 @@
 #include "openai.h"
 #include "orch_api.h"
 #include "zentalk/zt_alloc.h"
+#include "zentalk/zt_audit.h"
+#include "zentalk/zt_bridge.h"
 #include "zentalk/zt_jobs.h"
 #include "zentalk/zt_ledger.h"
 #include "zentalk/zt_log.h"
@@ -39,9 +43,11 @@
 #include "zentalk/zt_str.h"
 #include "zentalk/zt_sync.h"
 #include "zentalk/zt_time.h"
+#include "zentalk/zt_verifier.h"
 
 #define TEXT_MAX ((size_t)16 << 20)
 #define WAIT_TICK_MS 100 /* a job waiting for a worker looks at its client this often */
+#define RAN_MAX 16       /* workers one placed job is sent to (orchestrator.max_attempts <= 10) */
 
 struct peer_count {
     char id[ZT_IDENTITY_ID_SIZE];
@@ -57,6 +63,8 @@ struct zt__route {
     struct zt_job_pool *pool; /* remote jobs in flight */
     struct zt__orch *orch;    /* this node's orchestrator, or NULL */
     struct zt_chain *chain;   /* chain.enabled: the books jobs are paid from (zt_ledger.h), or NULL */
+    struct zt_rcache *cache;  /* the result cache (cache_api.h), or NULL */
+    struct zt_bridge *bridge; /* webhooks to the API server (zt_bridge.h), or NULL */
     pthread_mutex_t mu;       /* per, waiting */
     pthread_cond_t cv;        /* a scheduler event arrived */
     struct rjob *waiting;     /* jobs placed through the scheduler (sched_next) */
@@ -87,6 +95,8 @@ struct rjob {
     bool sse_started;
     int fail;               /* ZT_E* while answering */
     struct zt_buf text;     /* non-streamed answer (restored: wiped) */
+    struct zt__cache_req cache; /* the result cache: the key to store the answer under */
+    char user[ZT_AUTH_ID_MAX];  /* the caller's identity, for the completion webhook */
     uint64_t start_ms;
     /* placed through the scheduler (r->orch): the job's id there, the body
      * kept to seal it again to another worker, and what the pump said
@@ -107,6 +117,20 @@ struct rjob {
     bool told;                          /* a pick told the last failure, and no attempt began since */
     char pend_worker[ZT_IDENTITY_ID_SIZE];
     enum zt_job_attempt pend_a;
+    /* verification (docs/internals/orchestrator.md "Verification"): the
+     * ids streamed, the workers that had the job, who asked, what the
+     * answer says */
+    int32_t *ids;
+    size_t n_ids, cap_ids;
+    bool ids_oom;
+    char ran[RAN_MAX][ZT_IDENTITY_ID_SIZE];
+    size_t n_ran;
+    char caller[ZT_AUTH_ID_MAX];        /* the caller's identity ("" anonymous), for the exemptions */
+    char audit_who[ZT_PSEUDOID_STR + 8]; /* the same as the audit log names it */
+    char request_id[64];
+    unsigned replicas;                  /* replicated execution asked (zentalk.replicas); 0: none */
+    const char *verification;           /* what the answer says; NULL: "receipt" */
+    json_t *checks;                     /* the workers that checked it, for the answer */
 };
 
 /* ---- lifecycle ------------------------------------------------------------ */
@@ -155,6 +179,22 @@ void zt__route_set_orch(struct zt__route *r, struct zt__orch *o)
 void zt__route_set_chain(struct zt__route *r, struct zt_chain *c)
 {
     if (r) r->chain = c;
+}
+
+void zt__route_set_cache(struct zt__route *r, struct zt_rcache *c)
+{
+    if (r) r->cache = c;
+}
+
+void zt__route_set_bridge(struct zt__route *r, struct zt_bridge *b)
+{
+    if (r) r->bridge = b;
+}
+
+static struct zt__cache_env cache_env(const struct zt__route *r)
+{
+    return (struct zt__cache_env){.cache = r->cache, .cfg = r->cfg, .id = r->id, .chain = r->chain, .bridge = r->bridge,
+                                  .pv = r->pv};
 }
 
 void zt__route_shutdown(struct zt__route *r, uint64_t wait_ms)
@@ -254,8 +294,11 @@ static void job_unref(struct rjob *j)
     if (atomic_fetch_sub(&j->refs, 1) != 1) return;
     zt_job_call_free(j->job);
     json_decref(j->body);
+    json_decref(j->checks);
+    zt_free(j->ids);
     zt_privacy_verdict_deinit(&j->verdict);
     wipe_buf(&j->text);
+    zt__cache_req_deinit(&j->cache);
     zt_free(j);
 }
 
@@ -291,7 +334,8 @@ static struct zt__openai_ran ran_on(const struct rjob *j, const struct zt_sealed
                                    .job_id = zt_job_call_id(j->job),
                                    .receipt_hex = rec,
                                    .via = j->via[0] ? j->via : NULL,
-                                   .verification = "receipt"};
+                                   .verification = j->verification ? j->verification : "receipt",
+                                   .checks = j->checks};
 }
 
 static bool sse_start(struct rjob *j)
@@ -306,6 +350,7 @@ static bool sse_start(struct rjob *j)
 static void emit(struct rjob *j, const char *text, size_t len)
 {
     if (!len || j->fail) return;
+    zt__cache_text(&j->cache, text, len);
     if (!j->stream) {
         if (zt_buf_append(&j->text, text, len) != 0) j->fail = ZT_ETOOBIG;
         return;
@@ -343,6 +388,10 @@ static void answer_ok(struct rjob *j, const struct zt_sealed_result *res)
                            zt__openai_completion(&j->oa, zt_buf_str(&j->text), j->text.len, finish, &u, &ran));
     }
     zt_free(rec);
+    if (!j->fail) {
+        struct zt__cache_env env = cache_env(j->r);
+        zt__cache_done(&env, &j->cache, res, j->worker.node_id);
+    }
 }
 
 /* An opened (authenticated, not yet verified) text chunk, pseudonyms
@@ -391,11 +440,32 @@ static void worker_refused(struct rjob *j, long st, char *msg, size_t msg_size)
     json_decref(e);
 }
 
+/* The ids the workers stream (what a verifier is given). */
+static void on_ids(void *ud, const int32_t *ids, size_t n)
+{
+    struct rjob *j = ud;
+    if (j->ids_oom) return;
+    if (j->n_ids + n > j->cap_ids) {
+        size_t cap = j->cap_ids ? j->cap_ids : 256;
+        while (cap < j->n_ids + n) cap *= 2;
+        int32_t *v = zt_realloc(j->ids, cap * sizeof *v);
+        if (!v) {
+            j->ids_oom = true; /* the job goes on; it cannot be verified */
+            return;
+        }
+        j->ids = v;
+        j->cap_ids = cap;
+    }
+    memcpy(j->ids + j->n_ids, ids, n * sizeof *ids);
+    j->n_ids += n;
+}
+
 /* Send the job to its worker; *o is always written. */
 static void send_job(struct rjob *j, struct zt_job_outcome *o)
 {
     j->start_ms = zt_time_mono_ms();
-    struct zt_job_hooks hooks = {.text = on_text, .cancelled = on_cancelled, .ud = j};
+    j->n_ids = 0;
+    struct zt_job_hooks hooks = {.text = on_text, .cancelled = on_cancelled, .ud = j, .ids = on_ids};
     int rc;
     j->fst = (struct zt_job_failover_stats){0};
     if (j->fo.picker) /* static peers: the next one continues a stream its worker dropped */
@@ -459,6 +529,10 @@ static const char *answer_outcome(struct rjob *j, const struct zt_job_outcome *o
 static void log_done(struct rjob *j, const struct zt_job_outcome *o, const char *outcome)
 {
     bool ok = strcmp(outcome, "ok") == 0;
+    if (strcmp(outcome, "retry") != 0)
+        zt__cache_job_webhook(j->r->bridge, j->sched_id[0] ? j->sched_id : j->job ? zt_job_call_id(j->job) : NULL,
+                              j->user, j->model, j->worker.node_id, outcome, o->result.final.prompt_tokens,
+                              o->result.final.completion_tokens, zt_time_mono_ms() - j->start_ms);
     if (strcmp(outcome, "client_gone") != 0) count_peer(j->r, j->worker.node_id, ok);
     zt_log(ok ? ZT_LOG_INFO : ZT_LOG_WARN, "remote_job_done",
            "job_id=%s sched_job=%s worker=%s workers=%u via=%s model=%s outcome=%s worker_status=%ld prompt_tokens=%u "
@@ -577,14 +651,23 @@ static bool wait_assigned(struct rjob *j, uint64_t until_mono, char worker[stati
  * stops, or j->until passed. */
 static bool await_worker(struct rjob *j, char worker[static ZT_IDENTITY_ID_SIZE])
 {
-    struct zt_sched *sc = zt__orch_sched(j->r->orch);
+    if (zt__orch_is_remote(j->r->orch)) { /* the orchestrator in another process: its lease answers */
+        if (wait_assigned(j, zt_time_mono_ms(), worker)) return true; /* the submission's own */
+        while (!j->sched_failed && !aborted(j) && !zt_http_async_client_gone(j->a) && zt_time_mono_ms() < j->until) {
+            uint64_t left = j->until - zt_time_mono_ms();
+            int got = zt__orch_wait_remote(j->r->orch, j->sched_id, left < 1000 ? (long)left : 1000L, worker);
+            if (got > 0) return true;
+            if (got < 0) j->sched_failed = true;
+        }
+        return false;
+    }
     bool got;
     /* a second at a time: a job no worker can take any more (they failed
      * it, left or expired) gives up instead of waiting */
     while (!(got = wait_assigned(j, zt_time_mono_ms() + 1000 < j->until ? zt_time_mono_ms() + 1000 : j->until,
                                  worker)) &&
            !j->sched_failed && !aborted(j) && !zt_http_async_client_gone(j->a) && zt_time_mono_ms() < j->until &&
-           zt_sched_job_servable(sc, j->sched_id, zt_time_real_ms()))
+           zt__orch_job_servable(j->r->orch, j->sched_id))
         ;
     return got;
 }
@@ -595,21 +678,10 @@ static enum zt_job_state tell_sched(struct rjob *j, const char *worker, enum zt_
                                     bool unreachable)
 {
     struct zt__route *r = j->r;
-    struct zt_sched *sc = zt__orch_sched(r->orch);
-    int64_t now = zt_time_real_ms();
-    /* one that cannot be reached at all is taken out of the registry until
-     * it joins again (else it would win the next placements too) */
-    if (unreachable && zt_registry_drop(zt__orch_registry(r->orch), worker, now) == 0)
-        zt_log(ZT_LOG_WARN, "worker_unreachable", "worker=%s action=dropped_until_rejoin", worker);
-    enum zt_job_state st = ZT_JOB_STATE_FAILED;
-    int rc = charge ? zt_sched_job_finished(sc, j->sched_id, worker,
-                                            a == ZT_JOB_ATTEMPT_STALLED ? ZT_SCHED_STALLED : ZT_SCHED_ERROR, 0, now,
-                                            &st)
-                    : ZT_EINVAL;
-    if (rc) { /* not charged, or already moved (the worker's session expired meanwhile) */
-        struct zt_job_info ji;
-        st = zt_sched_job_get(sc, j->sched_id, &ji) == 0 ? ji.state : ZT_JOB_STATE_FAILED;
-    }
+    /* charged, requeued or failed by the scheduler's rules; one that cannot
+     * be reached at all is dropped until it joins again (zt__orch_job_failed) */
+    enum zt_job_state st =
+        zt__orch_job_failed(r->orch, j->sched_id, worker, a == ZT_JOB_ATTEMPT_STALLED, charge, unreachable);
     if (charge) {
         count_peer(r, worker, false);
         zt__orch_note_retry(r->orch, a == ZT_JOB_ATTEMPT_DIED      ? "unreachable"
@@ -628,8 +700,7 @@ static void sched_report(void *ud, const struct zt_job_worker *w, enum zt_job_at
 {
     struct rjob *j = ud;
     if (a == ZT_JOB_ATTEMPT_OK) {
-        zt_ignore(zt_sched_job_finished(zt__orch_sched(j->r->orch), j->sched_id, w->node_id, ZT_SCHED_OK, tokens,
-                                        zt_time_real_ms(), NULL));
+        zt__orch_job_ok(j->r->orch, j->sched_id, w->node_id, tokens);
         return;
     }
     j->pending = true;
@@ -641,15 +712,17 @@ static void sched_report(void *ud, const struct zt_job_worker *w, enum zt_job_at
 static int sched_start(struct rjob *j, const char *worker)
 {
     struct zt_node_info ni;
-    int64_t now = zt_time_real_ms();
-    int rc = zt_registry_get(zt__orch_registry(j->r->orch), worker, now, &ni);
+    int rc = zt__orch_job_start(j->r->orch, j->sched_id, worker, &ni);
     if (rc) return rc;
     memset(&j->worker, 0, sizeof j->worker);
     zt_strlcpy(j->worker.node_id, worker, sizeof j->worker.node_id);
     memcpy(j->worker.ed25519_pk, ni.ed25519_pk, sizeof j->worker.ed25519_pk);
     memcpy(j->worker.kem_pk, ni.kem_pk, sizeof j->worker.kem_pk);
     zt_strlcpy(j->worker.endpoint, ni.endpoint, sizeof j->worker.endpoint);
-    return zt_sched_job_started(zt__orch_sched(j->r->orch), j->sched_id, worker, now);
+    bool seen = false;
+    for (size_t i = 0; i < j->n_ran; i++) seen |= strcmp(j->ran[i], worker) == 0;
+    if (!seen && j->n_ran < RAN_MAX) zt_strlcpy(j->ran[j->n_ran++], worker, sizeof j->ran[0]);
+    return 0;
 }
 
 /* The failover loop's pick: the failed attempt is the worker's fault (the
@@ -671,8 +744,7 @@ static int sched_pick(void *ud, const char *const *exclude, size_t n, struct zt_
         if (sched_start(j, worker) == 0) break;
         if (tries == 2) return ZT_ENOTFOUND;
         /* gone meanwhile: back to the queue */
-        zt_ignore(zt_sched_job_finished(zt__orch_sched(j->r->orch), j->sched_id, worker, ZT_SCHED_ERROR, 0,
-                                        zt_time_real_ms(), NULL));
+        zt_ignore(zt__orch_job_failed(j->r->orch, j->sched_id, worker, false, true, false));
     }
     memset(out, 0, sizeof *out);
     zt_strlcpy(out->node_id, worker, sizeof out->node_id);
@@ -683,6 +755,188 @@ static int sched_pick(void *ud, const char *const *exclude, size_t n, struct zt_
     j->told = false; /* a new attempt */
     zt_log(ZT_LOG_INFO, "sched_failover", "sched_job=%s worker=%s", j->sched_id, worker);
     return 0;
+}
+
+/* ---- verification: other workers check the answer ------------------------- */
+
+/* The checker of a round: the orchestrator's keyed choice (zt_verifier.h),
+ * a live worker of the model on the worker's engine build, none that had
+ * the job. */
+static int check_pick(void *ud, unsigned round, const char *const *exclude, size_t n, struct zt_job_worker *out)
+{
+    struct rjob *j = ud;
+    struct zt_node_info w, ni;
+    int64_t now = zt_time_real_ms();
+    const char *engine = zt_registry_get(zt__orch_registry(j->r->orch), j->worker.node_id, now, &w) == 0
+                             ? w.caps.engine
+                             : NULL;
+    int rc = zt_verifier_pick(zt__orch_verifier(j->r->orch), j->sched_id, round, j->model, engine, exclude, n, now,
+                              &ni);
+    if (rc) return rc;
+    memset(out, 0, sizeof *out);
+    zt_strlcpy(out->node_id, ni.node_id, sizeof out->node_id);
+    memcpy(out->kem_pk, ni.kem_pk, sizeof out->kem_pk);
+    memcpy(out->sign_pk, ni.ed25519_pk, sizeof out->sign_pk);
+    zt_strlcpy(out->base_url, ni.endpoint, sizeof out->base_url);
+    zt_strlcpy(out->recipient_id, ni.node_id, sizeof out->recipient_id);
+    return 0;
+}
+
+/* A checker that failed its check: charged as a failed job. */
+static void check_failed(void *ud, const struct zt_job_worker *w, enum zt_job_attempt a)
+{
+    struct rjob *j = ud;
+    zt_ignore(zt_registry_report(zt__orch_registry(j->r->orch), w->node_id,
+                                 a == ZT_JOB_ATTEMPT_STALLED ? ZT_OUTCOME_TIMED_OUT : ZT_OUTCOME_FAILED,
+                                 zt_time_real_ms()));
+}
+
+/* The audit log: every extra worker the user's text was sealed to (which
+ * job, which nodes, why). Never content. */
+static void audit_disclosure(struct rjob *j, const struct zt_job_check_result *res, bool replica)
+{
+    struct zt_audit *a = zt_privacy_layer_audit_log(j->r->pv);
+    if (!a || !res->n) return;
+    const char *nodes[ZT_JOB_CHECKERS_MAX];
+    for (const char *const *reason = (const char *const[]){replica ? "replica" : "verification", "arbitration", NULL};
+         *reason; reason++) {
+        size_t n = 0;
+        bool arb = strcmp(*reason, "arbitration") == 0;
+        for (size_t i = 0; i < res->n; i++)
+            if ((strcmp(res->c[i].role, "arbiter") == 0) == arb) nodes[n++] = res->c[i].node_id;
+        if (!n) continue;
+        struct zt_audit_event ev = {
+            .kind = "disclosure",
+            .identity = j->audit_who,
+            .feature = zt_job_kind_feature(j->kind),
+            .job_id = j->sched_id,
+            .request_id = j->request_id[0] ? j->request_id : NULL,
+            .decision = "remote",
+            .outcome = "sent",
+            .nodes = nodes,
+            .n_nodes = n,
+            .reason = *reason,
+        };
+        int rc = zt_audit_record(a, &ev);
+        if (rc)
+            zt_log_rl(ZT_LOG_ERROR, 1, "audit_write_failed", "error=\"%s\" sched_job=%s", zt_strerror(rc), j->sched_id);
+    }
+}
+
+/* Charge what the checks decided: the one place a verification costs a
+ * worker anything. zt_verifier_settle moves the job (verified, or failed
+ * with verification_mismatch) and reports the outcomes to the registry
+ * (the loser: ZT_OUTCOME_CHEAT, banned at once). The ledger's slashing
+ * (chain.slash_amount) hangs here: the losers are res's wrong checkers
+ * and, for WORKER_WRONG, j->ran. */
+static void settle_verification(struct rjob *j, enum zt_verify_verdict verdict, const struct zt_job_check_result *res)
+{
+    const char *workers[RAN_MAX + 1], *checkers[ZT_JOB_CHECKERS_MAX];
+    bool wrong[ZT_JOB_CHECKERS_MAX];
+    size_t nw = 0, nc = 0;
+    workers[nw++] = j->worker.node_id; /* the last worker first */
+    for (size_t i = 0; i < j->n_ran; i++)
+        if (strcmp(j->ran[i], j->worker.node_id) != 0) workers[nw++] = j->ran[i];
+    for (size_t i = 0; i < res->n; i++)
+        if (res->c[i].answered) {
+            checkers[nc] = res->c[i].node_id;
+            wrong[nc++] = res->c[i].wrong;
+        }
+    int rc = zt_verifier_settle(zt__orch_verifier(j->r->orch), zt__orch_sched(j->r->orch), j->sched_id, verdict,
+                                workers, nw, checkers, wrong, nc, zt_time_real_ms());
+    if (rc) zt_log(ZT_LOG_WARN, "verification_settle_failed", "sched_job=%s error=%s", j->sched_id, zt_strerror(rc));
+}
+
+/* The answer's "checks": who checked, in which role, whether it agreed,
+ * and its signed receipt. */
+static json_t *checks_json(const struct zt_job_check_result *res)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < res->n; i++) {
+        const struct zt_job_check_one *c = &res->c[i];
+        char rec[2 * ZT_ENV_RECEIPT_MAX_LEN + 1];
+        zt_hex_encode(rec, c->receipt, c->receipt_len);
+        json_array_append_new(a, json_pack("{s:s,s:s,s:b,s:b,s:s?}", "node", c->node_id, "role", c->role, "answered",
+                                           c->answered, "agrees", c->agrees, "receipt",
+                                           c->receipt_len ? rec : NULL));
+    }
+    return a;
+}
+
+/* Verify a job that returned a verified result, when the orchestrator's
+ * draw (or the worker's newness or reputation, or the request's replicas)
+ * says so and privacy.yaml does not exempt it. False: the worker's
+ * answer lost (the caller answers an error). */
+static bool check_job(struct rjob *j, const struct zt_job_outcome *o)
+{
+    struct zt__route *r = j->r;
+    struct zt_verifier *vf = zt__orch_verifier(r->orch);
+    int64_t now = zt_time_real_ms();
+    enum zt_verify_reason why = j->replicas ? ZT_VERIFY_NONE : zt_verifier_sample(vf, j->sched_id, j->worker.node_id, now);
+    if (!j->replicas && why == ZT_VERIFY_NONE) return true; /* "receipt" */
+    const char *exempt = zt_privacy_verification_exempt(&r->cfg->privacy, zt_job_kind_feature(j->kind), j->caller);
+    if (exempt) {
+        j->verification = "exempt";
+        zt_log(ZT_LOG_INFO, "job_check_exempt", "sched_job=%s by=%s", j->sched_id, exempt);
+        return true;
+    }
+    if (!o->result.checkpoint_len || j->ids_oom) return true; /* nothing to compare: the receipt */
+    const char *ran[RAN_MAX];
+    for (size_t i = 0; i < j->n_ran; i++) ran[i] = j->ran[i];
+    const struct zt_config *cfg = r->cfg;
+    long t_ms = (long)cfg->encryption.remote_timeout_s * 1000L;
+    struct zt_job_hooks h = {.cancelled = on_cancelled, .ud = j};
+    struct zt_job_check_req req = {
+        .job = j->job,
+        .ckpt = o->result.checkpoint,
+        .ckpt_len = o->result.checkpoint_len,
+        .worker_pk = j->worker.ed25519_pk,
+        .ids = j->ids,
+        .n_ids = j->n_ids,
+        .ran = ran,
+        .n_ran = j->n_ran,
+        .mode = j->replicas ? ZT_JOB_CHECK_REPLICA : ZT_JOB_CHECK_TEACHER_FORCED,
+        .replicas = j->replicas,
+        .spec = j->fo.spec,
+        .target = j->fo.target,
+        .hooks = &h,
+    };
+    req.spec.now = (uint64_t)(now / 1000);
+    req.target.now = now / 1000;
+    req.target.first_byte_timeout_ms = req.target.idle_timeout_ms = t_ms;
+    struct zt_job_checker ck = {.pick = check_pick, .failed = check_failed, .ud = j};
+    struct zt_job_check_result *res = zt_calloc(1, sizeof *res);
+    if (!res || zt_job_check_run(&req, &ck, res) != 0) {
+        zt_free(res);
+        return true; /* out of memory: the receipt */
+    }
+    audit_disclosure(j, res, j->replicas > 0);
+    bool keep = true;
+    switch (res->verdict) {
+    case ZT_CHECK_AGREED: j->verification = "verified"; settle_verification(j, ZT_VERDICT_AGREED, res); break;
+    case ZT_CHECK_CHECKER_WRONG:
+        j->verification = "verified"; /* by the majority: the dissenting checker lost */
+        settle_verification(j, ZT_VERDICT_CHECKER_WRONG, res);
+        break;
+    case ZT_CHECK_WORKER_WRONG:
+        j->verification = "mismatch";
+        settle_verification(j, ZT_VERDICT_WORKER_WRONG, res);
+        keep = false;
+        break;
+    case ZT_CHECK_UNDECIDED: j->verification = "undecided"; settle_verification(j, ZT_VERDICT_UNDECIDED, res); break;
+    case ZT_CHECK_UNAVAILABLE:
+        /* one worker alone (the embedded default), or none free: said so */
+        j->verification = "skipped";
+        zt_verifier_note_unavailable(vf);
+        break;
+    }
+    if (res->n) j->checks = checks_json(res);
+    zt_log(keep ? ZT_LOG_INFO : ZT_LOG_WARN, "job_checked",
+           "sched_job=%s worker=%s why=%s mode=%s verdict=%s checkers=%zu ms=%llu", j->sched_id, j->worker.node_id,
+           j->replicas ? "replicas" : zt_verify_reason_name(why), j->replicas ? "replica" : "teacher_forced",
+           zt_job_check_verdict_name(res->verdict), res->n, (unsigned long long)res->ms);
+    zt_free(res);
+    return keep;
 }
 
 /* Whether a failed attempt may go to another worker: nothing reached the
@@ -698,7 +952,6 @@ static void run_sched(void *arg)
 {
     struct rjob *j = arg;
     struct zt__route *r = j->r;
-    struct zt_sched *sc = zt__orch_sched(r->orch);
     j->until = zt_time_mono_ms() + (uint64_t)r->cfg->encryption.remote_timeout_s * 1000u;
     j->sp = (struct zt_job_picker){.pick = sched_pick, .report = sched_report, .ud = j};
     struct zt_job_outcome o;
@@ -708,8 +961,8 @@ static void run_sched(void *arg)
     j->start_ms = zt_time_mono_ms();
     while (!outcome) {
         if (!await_worker(j, worker)) {
-            bool failed = j->sched_failed || !zt_sched_job_servable(sc, j->sched_id, zt_time_real_ms());
-            zt_ignore(zt_sched_job_cancel(sc, j->sched_id, zt_time_real_ms()));
+            bool failed = j->sched_failed || !zt__orch_job_servable(r->orch, j->sched_id);
+            zt__orch_job_cancel(r->orch, j->sched_id);
             if (aborted(j) || zt_http_async_client_gone(j->a)) {
                 atomic_store(&j->closed, !zt_job_pool_stopping(r->pool));
                 if (zt_job_pool_stopping(r->pool)) answer_error(j, 503, "shutting_down", "the node is shutting down");
@@ -730,7 +983,7 @@ static void run_sched(void *arg)
             j->job = NULL;
             rc = make_call(j, &j->worker, (uint64_t)(zt_time_real_ms() / 1000));
             if (rc == ZT_EINVAL || rc == ZT_ENOMEM) { /* the request's fault, or ours: not the worker's */
-                zt_ignore(zt_sched_job_cancel(sc, j->sched_id, zt_time_real_ms()));
+                zt__orch_job_cancel(r->orch, j->sched_id);
                 if (rc == ZT_EINVAL)
                     answer_error(j, 400, "invalid_request",
                                  j->chat ? "messages must be a non-empty array of {role, content} strings"
@@ -754,7 +1007,15 @@ static void run_sched(void *arg)
             send_job(j, &o); /* the failover loop: reports each attempt, picks through the scheduler */
         }
         if (o.status == ZT_JOB_VERIFIED && !atomic_load(&j->closed)) {
-            outcome = answer_outcome(j, &o); /* the scheduler was told (sched_report) */
+            /* the scheduler was told (sched_report); other workers check it */
+            if (check_job(j, &o)) {
+                outcome = answer_outcome(j, &o);
+            } else {
+                outcome = "mismatch";
+                answer_error(j, 502, "verification_failed",
+                             "another worker checked the answer and it did not match (the worker that produced it "
+                             "was penalised); retry the request");
+            }
             break;
         }
         /* the loop ended on a failure: its last attempt is pending here */
@@ -768,7 +1029,7 @@ static void run_sched(void *arg)
              * here */
             bool blame = !atomic_load(&j->closed) && !zt_job_pool_stopping(r->pool) && o.status != ZT_JOB_REFUSED;
             if (blame && !told) zt_ignore(tell_sched(j, last, a, true, false));
-            zt_ignore(zt_sched_job_cancel(sc, j->sched_id, zt_time_real_ms()));
+            zt__orch_job_cancel(r->orch, j->sched_id);
             outcome = answer_outcome(j, &o);
             break;
         }
@@ -782,14 +1043,19 @@ static void run_sched(void *arg)
         }
         wipe_buf(&j->text); /* a non-streamed answer starts again */
         zt_buf_init(&j->text, TEXT_MAX);
+        zt__cache_restart(&j->cache);
     }
     bool paid = o.status == ZT_JOB_VERIFIED && outcome && strcmp(outcome, "ok") == 0;
     zt_chain_job_end(r->chain, j->sched_id, paid, paid ? worker : NULL, o.result.final.prompt_tokens,
                      o.result.final.completion_tokens); /* settle or refund (chain.enabled) */
+    if (paid && r->chain)
+        zt__cache_payout_webhook(r->bridge, zt_chain_prices(r->chain), j->sched_id, j->user, worker,
+                                 o.result.final.prompt_tokens, o.result.final.completion_tokens);
     /* whatever happened, the job is over here: one still active in the
      * scheduler (requeued and reassigned while its first worker finished
      * after all, or left for another reason) must not hold a slot */
-    zt_ignore(zt_sched_job_cancel(sc, j->sched_id, zt_time_real_ms()));
+    if (!(paid && zt__orch_is_remote(r->orch))) /* remote: its ok report ended the lease */
+        zt__orch_job_cancel(r->orch, j->sched_id);
     zt__orch_note_end(r->orch, outcome && strcmp(outcome, "ok") == 0);
     zt__orch_kick(r->orch); /* a slot is free */
     unlink_waiting(r, j);
@@ -826,9 +1092,11 @@ static enum sched_start route_scheduled(struct zt__route *r, struct zt__req_ctx 
     };
     struct zt_sched_result sr;
     memset(&sr, 0, sizeof sr);
-    pthread_mutex_lock(&r->mu); /* an assignment of the pump finds the job listed */
+    /* a remote orchestrator's answer comes over HTTP, not under the lock */
     uint64_t t0 = zt_time_mono_ns();
-    int rc = zt_sched_submit(zt__orch_sched(r->orch), &jr, zt_time_real_ms(), &sr);
+    int rc = zt__orch_is_remote(r->orch) ? zt__orch_submit(r->orch, &jr, &sr) : 0;
+    pthread_mutex_lock(&r->mu); /* an assignment of the pump finds the job listed */
+    if (!zt__orch_is_remote(r->orch)) rc = zt__orch_submit(r->orch, &jr, &sr);
     zt__orch_note_submit(r->orch, zt_time_mono_ns() - t0, rc);
     if (!rc) {
         zt_strlcpy(j->sched_id, sr.job_id, sizeof j->sched_id);
@@ -843,7 +1111,7 @@ static enum sched_start route_scheduled(struct zt__route *r, struct zt__req_ctx 
                               : 0;
     if (lrc) { /* chain.enabled and the caller cannot pay (docs/internals/ledger.md) */
         unlink_waiting(r, j);
-        zt_ignore(zt_sched_job_cancel(zt__orch_sched(r->orch), j->sched_id, zt_time_real_ms()));
+        zt__orch_job_cancel(r->orch, j->sched_id);
         bool pay = lrc == ZT_EPERM || lrc == ZT_ERANGE;
         zt_http_resp_error(resp, pay ? 402 : 503, pay ? "payment_required" : "unavailable", why);
         return SCHED_ANSWERED;
@@ -869,7 +1137,7 @@ static enum sched_start route_scheduled(struct zt__route *r, struct zt__req_ctx 
             atomic_fetch_sub(&j->refs, 1);
         }
         unlink_waiting(r, j);
-        zt_ignore(zt_sched_job_cancel(zt__orch_sched(r->orch), j->sched_id, zt_time_real_ms()));
+        zt__orch_job_cancel(r->orch, j->sched_id);
         zt_http_resp_error(resp, 503, "overloaded", "the remote job could not be started");
         return SCHED_ANSWERED;
     }
@@ -921,6 +1189,25 @@ static bool get_max_tokens(struct zt__route *r, json_t *body, uint32_t *out, str
     return true;
 }
 
+/* "zentalk": {"replicas": N}: replicated execution on N more workers
+ * (1..orchestrator.verification.max_replicas); absent: none. */
+static bool get_replicas(struct zt__route *r, json_t *body, unsigned *out, struct zt_http_resp *resp)
+{
+    json_t *z = json_object_get(body, "zentalk"), *n = json_object_get(z, "replicas");
+    *out = 0;
+    if (!z || json_is_null(z) || !n || json_is_null(n)) return true;
+    int64_t max = r->cfg->orchestrator.verification.max_replicas;
+    if (!json_is_integer(n) || json_integer_value(n) < 0 || json_integer_value(n) > max) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "zentalk.replicas must be an integer from 0 to %lld (orchestrator.verification."
+                 "max_replicas)", (long long)max);
+        zt_http_resp_error(resp, 400, "invalid_request", msg);
+        return false;
+    }
+    *out = (unsigned)json_integer_value(n);
+    return true;
+}
+
 bool zt__route_generate(struct zt__route *r, struct zt__req_ctx *cx, json_t *body, bool chat,
                         struct zt_http_resp *resp)
 {
@@ -936,8 +1223,7 @@ bool zt__route_generate(struct zt__route *r, struct zt__req_ctx *cx, json_t *bod
     enum zt_route_where where = zt_route_decide(r->peers, model, local, pin, now, &w);
     /* with an orchestrator here and workers joined, the scheduler places
      * the job; the static peers stay for models no joined worker serves */
-    bool sched = r->orch && model && !local && (!pin || !pin[0]) &&
-                 zt_registry_count(zt__orch_registry(r->orch), true) > 0;
+    bool sched = r->orch && model && !local && (!pin || !pin[0]) && zt__orch_has_workers(r->orch);
     if (!sched) switch (where) {
     case ZT_ROUTE_LOCAL:
         /* a model of this node, the default model, or no peers to ask:
@@ -1003,7 +1289,12 @@ bool zt__route_generate(struct zt__route *r, struct zt__req_ctx *cx, json_t *bod
     zt_strlcpy(j->model, model, sizeof j->model);
     zt__openai_answer_init(&j->oa, chat, j->model, zt_http_req_id(req), j->id, sizeof j->id);
     j->worker = w;
+    zt_strlcpy(j->user, cx->principal.identity, sizeof j->user);
     zt_buf_init(&j->text, TEXT_MAX);
+    struct zt__cache_env env = cache_env(r);
+    if (zt__cache_lookup(&env, cx, body, chat, j->model, max_tokens, &j->verdict, opts.stream, opts.include_usage,
+                         &j->cache, resp))
+        goto out; /* answered from the result cache */
     if (sched) {
         if (!n_texts) {
             zt_http_resp_error(resp, 400, "invalid_request",
@@ -1011,6 +1302,7 @@ bool zt__route_generate(struct zt__route *r, struct zt__req_ctx *cx, json_t *bod
                                     : "prompt must be a string (or an array holding one string)");
             goto out;
         }
+        if (!get_replicas(r, body, &j->replicas, resp)) goto out;
         if (zt_job_pool_reserve(r->pool) != 0) {
             zt_ignore(zt_http_resp_header(resp, "Retry-After", "1"));
             zt_http_resp_error(resp, 503, "overloaded", "too many remote jobs in progress; retry shortly");
@@ -1020,6 +1312,9 @@ bool zt__route_generate(struct zt__route *r, struct zt__req_ctx *cx, json_t *bod
         j->body = json_incref(body);
         j->kind = kind;
         j->max_tokens = max_tokens;
+        zt_strlcpy(j->caller, cx->principal.identity, sizeof j->caller);
+        zt_privacy_layer_audit_name(r->pv, cx->principal.identity, j->audit_who);
+        zt_strlcpy(j->request_id, zt_http_req_id(req) ? zt_http_req_id(req) : "", sizeof j->request_id);
         uint64_t types = j->verdict.types;
         bool masked = j->verdict.kind == ZT_PRIVACY_VERDICT_MASKED;
         switch (route_scheduled(r, cx, j, texts, n_texts, resp)) {

@@ -57,6 +57,16 @@ void zt__route_set_orch(struct zt__route *r, struct zt__orch *o);
  * refunded (zt_chain_job_open/_end). */
 struct zt_chain;
 void zt__route_set_chain(struct zt__route *r, struct zt_chain *c);
+/* The gateway's result cache (zt_rcache.h; NULL: none): remote answers the
+ * privacy policy lets it keep are stored, and the same job asked again by
+ * the same scope is answered from it (cache_api.h). */
+struct zt_rcache;
+void zt__route_set_cache(struct zt__route *r, struct zt_rcache *c);
+/* The API bridge (zt_bridge.h; NULL: none): a job.completed webhook for
+ * every remote job and cache answer, a payout.settled one for every job
+ * settled to its worker. */
+struct zt_bridge;
+void zt__route_set_bridge(struct zt__route *r, struct zt_bridge *b);
 /* The orchestrator's event sink (zt__orch_set_sink): assignments and
  * failures of the jobs waiting here. */
 struct zt_sched_event;

@@ -230,6 +230,13 @@ static int put_checkpoint(struct sealed_run *sr, uint32_t n, const uint8_t *chai
     return rc ? rc : zt_sealed_writer_checkpoint(sr->w, rec, len, &sr->out);
 }
 
+/* Checkpoints sign the build id the runner reports for this job (its KV
+ * cache type included), once it has reported one. */
+static void ck_engine(struct sealed_run *sr, const char *engine)
+{
+    if (engine) sr->ck.build_id_len = (uint8_t)zt_strlcpy(sr->ck.build_id, engine, sizeof sr->ck.build_id);
+}
+
 static void sink_text(void *ud, struct zt_http_async *a, const struct zt_job_event *ev)
 {
     struct sealed_run *sr = ud;
@@ -243,6 +250,7 @@ static void sink_text(void *ud, struct zt_http_async *a, const struct zt_job_eve
         rc = zt_sealed_writer_tokens(sr->w, &id, id >= 0 ? 1 : 0, ev->text, ev->len, &sr->out);
         if (!rc && ev->token >= 0 && ++sr->since >= ZT_SEALED_CHECKPOINT_EVERY) {
             sr->since = 0;
+            ck_engine(sr, ev->engine);
             rc = put_checkpoint(sr, ev->n_tokens, ev->hash, false);
         }
     }
@@ -269,8 +277,9 @@ static void sink_done(void *ud, struct zt_http_async *a, const struct zt_job_eve
     memcpy(r.input_hash, sr->input_hash, sizeof r.input_hash);
     memcpy(r.seq_chain, ev->hash, sizeof r.seq_chain);
     r.finished = (uint64_t)(zt_time_real_ms() / 1000);
-    r.build_id_len = (uint8_t)zt_strlcpy(r.build_id, zt_engine_build_id(), sizeof r.build_id);
+    r.build_id_len = (uint8_t)zt_strlcpy(r.build_id, ev->engine ? ev->engine : zt_engine_build_id(), sizeof r.build_id);
     if (r.build_id_len > ZT_ENV_BUILD_ID_MAX) r.build_id_len = ZT_ENV_BUILD_ID_MAX;
+    ck_engine(sr, ev->engine);
     int rc = sr->v2 ? put_checkpoint(sr, ev->n_tokens, ev->hash, true) : 0;
     if (!rc) rc = zt_sealed_writer_finish(sr->w, &f, &r, zt_identity_sign_sk(sr->id), &sr->out);
     if (rc) {

@@ -116,7 +116,7 @@ struct role_state {
     char detail[128];
 };
 
-#define MAX_ROUTES 56
+#define MAX_ROUTES 72
 _Static_assert(MAX_ROUTES + 1 <= ZT__METRICS_MAX_ROUTES, "raise ZT__METRICS_MAX_ROUTES (http_metrics.h)");
 
 struct zt_server {
@@ -469,8 +469,14 @@ static int build_routes(struct zt_server *s)
         {M_POST, "/v1/orchestrator/join", ZT_AUTH_NONE, B_NONE, zt__orch_h_join, d->orch, 0, 0},
         {M_POST, "/v1/orchestrator/heartbeat", ZT_AUTH_NONE, B_NONE, zt__orch_h_heartbeat, d->orch, 0, 0},
         {M_POST, "/v1/orchestrator/leave", ZT_AUTH_NONE, B_NONE, zt__orch_h_leave, d->orch, 0, 0},
+        {M_POST, "/v1/orchestrator/revoke", ZT_AUTH_NONE, B_NONE, zt__orch_h_revoke, d->orch, 0, 0},
+        {M_POST, "/v1/orchestrator/poll", ZT_AUTH_NONE, B_NONE, zt__orch_h_poll, d->orch, 0, 0},
+        {M_POST, "/v1/orchestrator/relay/", ZT_AUTH_NONE, B_NONE, zt__orch_h_relay, d->orch, 0, 0},
+        {M_POST, "/v1/orchestrator/relay-result/", ZT_AUTH_NONE, B_NONE, zt__orch_h_relay_result, d->orch, 0, 0},
         {M_GET, "/v1/orchestrator/nodes", ZT_AUTH_ADMIN, B_NONE, zt__orch_h_nodes, d->orch, 0, 0},
         {M_GET, "/v1/orchestrator/jobs", ZT_AUTH_ADMIN, B_NONE, zt__orch_h_jobs, d->orch, 0, 0},
+        {M_POST, "/v1/orchestrator/lease", ZT_AUTH_ADMIN, B_JSON, zt__orch_h_lease, d->orch, M_POST, 0},
+        {M_POST, "/v1/orchestrator/report", ZT_AUTH_ADMIN, B_JSON, zt__orch_h_report, d->orch, M_POST, 0},
         {M_GET, "/v1/balance", ZT_AUTH_USER, B_NONE, zt__ledger_h_balance, d->chain, 0, 0},
         {M_GET, "/v1/rewards", ZT_AUTH_PROVIDER, B_NONE, zt__ledger_h_rewards, d->chain, 0, 0},
         {M_POST, "/v1/admin/ledger/deposit", ZT_AUTH_ADMIN, B_JSON, zt__ledger_h_deposit, d->chain, M_POST, 0},
@@ -709,6 +715,13 @@ static void dispatch(void *ud, struct zt_http_req *req, struct zt_http_resp *res
 {
     struct zt_server *s = ud;
     const char *path = zt_http_req_path(req);
+    /* a worker behind NAT (orch_api.h): its orchestrator's relay path is,
+     * on the worker, the route after it (the signature covers the whole
+     * target); on the orchestrator, its signature is the worker's to check */
+    bool relay_self = false;
+    const char *relay_rest =
+        zt__orch_relay_route(path, s->d.identity ? zt_identity_id(s->d.identity) : NULL, &relay_self);
+    if (relay_rest && relay_self) path = relay_rest;
     const struct route *r = NULL;
     for (size_t i = 0; i < s->n_routes; i++) {
         if (strcmp(s->routes[i].path, path) == 0) {
@@ -725,7 +738,7 @@ static void dispatch(void *ud, struct zt_http_req *req, struct zt_http_resp *res
     }
     zt_http_req_set_route(req, r ? r->path : UNMATCHED);
     struct zt_auth_principal node_p;
-    int nc = node_caller(s, req, resp, &node_p);
+    int nc = relay_rest && !relay_self ? 0 : node_caller(s, req, resp, &node_p);
     if (nc < 0) return;
     if (!r) {
         zt_http_resp_error(resp, 404, "not_found", "no such route");

@@ -20,6 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "zentalk/zt_alloc.h"
 #include "zentalk/zt_str.h"
 #include "zentalk/zt_time.h"
 
@@ -392,6 +393,36 @@ void put_file(const char *dir, const char *name, const char *text)
     fclose(f);
 }
 
+bool net_config(char *cfg_dir, size_t cap, const char *tag, unsigned max_batch)
+{
+    char model[1024], yaml[1400], pool[128];
+    if (!find_test_model("stories260K.gguf", model, sizeof model)) return false;
+    tmp_dir(cfg_dir, cap, tag);
+    snprintf(yaml, sizeof yaml,
+             "model_cache:\n  default_model: stories\n"
+             "models:\n  - id: stories\n    path: %s\n    context_size: 256\n    max_tokens: 16\n",
+             model);
+    put_file(cfg_dir, "models.yaml", yaml);
+    snprintf(pool, sizeof pool, "gpu_pool:\n  cpu_threads: 1\n  max_batch: %u\n", max_batch);
+    put_file(cfg_dir, "gpu-pool.yaml", pool);
+    return true;
+}
+
+void net_worker(struct node *n, const char *cfg_dir, const char *gw_url, const char *const *env, const char *listen,
+                const char *reuse_dir, char *id)
+{
+    const char *const args[] = {"--config", cfg_dir, "--roles", "worker", "--join", gw_url,
+                                listen ? "--listen" : NULL, listen, NULL};
+    node_spawn(n, args, env, true, reuse_dir);
+    struct resp r;
+    http(n->port, "GET", "/v1/node/descriptor", NULL, NULL, &r);
+    assert_int_equal(r.status, 200);
+    json_t *d = resp_json(&r);
+    snprintf(id, 64, "%s", json_string_value(json_object_get(d, "node_id")));
+    json_decref(d);
+    resp_free(&r);
+}
+
 /* Start a node listening on 0.0.0.0 (not loopback) with config dir; the
  * banner then names 0.0.0.0, so the port is read here. */
 void node_spawn_public(struct node *n, const char *cfg_dir)
@@ -661,4 +692,50 @@ int listen_any(uint16_t *port)
     assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &l), 0);
     *port = ntohs(a.sin_port);
     return fd;
+}
+
+void node_id_of(uint16_t port, char *out, size_t cap, char **desc)
+{
+    struct resp r;
+    http(port, "GET", "/v1/node/descriptor", NULL, NULL, &r);
+    assert_int_equal(r.status, 200);
+    json_t *d = resp_json(&r);
+    zt_strlcpy(out, json_string_value(json_object_get(d, "node_id")), cap);
+    json_decref(d);
+    if (desc) *desc = zt_strdup(zt_buf_str(&r.body));
+    resp_free(&r);
+}
+
+long chat_text(uint16_t port, const char *body, bool stream, struct zt_buf *text, char *ran_on, size_t cap)
+{
+    struct http_opts o = {.ctype = "application/json", .body = body, .timeout_ms = 120000};
+    struct resp r;
+    memset(&r, 0, sizeof r);
+    long st = http_req(port, "POST", "/v1/chat/completions", &o, &r) == 0 ? r.status : 0;
+    if (st != 200) fprintf(stderr, "chat: %ld %.300s\n", st, r.body.data ? zt_buf_str(&r.body) : "");
+    ran_on[0] = '\0';
+    if (st == 200 && !stream) {
+        json_t *j = resp_json(&r);
+        json_t *z = json_object_get(j, "zentalk");
+        const char *ro = json_string_value(json_object_get(z, "ran_on"));
+        zt_strlcpy(ran_on, ro ? ro : "", cap);
+        assert_non_null(json_object_get(z, "receipt"));
+        const char *c = json_string_value(
+            json_object_get(json_object_get(json_array_get(json_object_get(j, "choices"), 0), "message"), "content"));
+        assert_int_equal(zt_buf_append_str(text, c ? c : ""), 0);
+        json_decref(j);
+    } else if (st == 200) {
+        for (const char *p = strstr(zt_buf_str(&r.body), "data: "); p; p = strstr(p + 1, "data: ")) {
+            json_t *j = json_loads(p + 6, JSON_DISABLE_EOF_CHECK, NULL);
+            if (json_object_get(j, "error")) st = 502;
+            const char *c = json_string_value(json_object_get(
+                json_object_get(json_array_get(json_object_get(j, "choices"), 0), "delta"), "content"));
+            if (c) assert_int_equal(zt_buf_append_str(text, c), 0);
+            const char *ro = json_string_value(json_object_get(json_object_get(j, "zentalk"), "ran_on"));
+            if (ro) zt_strlcpy(ran_on, ro, cap);
+            json_decref(j);
+        }
+    }
+    resp_free(&r);
+    return st;
 }

@@ -149,5 +149,25 @@ int tcp_connect(uint16_t port);
 void send_all(int fd, const void *p, size_t n);
 size_t response_complete(const char *s, size_t len);
 int raw_request(uint16_t port, const void *req, size_t len, struct zt_buf *out);
+/* The node id of the node at port (GET /v1/node/descriptor) into out; its
+ * descriptor's text too when desc is not NULL (zt_free it). */
+void node_id_of(uint16_t port, char *out, size_t cap, char **desc);
+/* POST body (a chat request) to /v1/chat/completions at port: the status;
+ * on 200 the answer's text appended to text (the deltas of a stream) and
+ * the worker it ran on (zentalk.ran_on) in ran_on; an SSE error record
+ * makes it 502. A status other than 200 is printed with its body. */
+long chat_text(uint16_t port, const char *body, bool stream, struct zt_buf *text, char *ran_on, size_t cap);
+
+/* ---- a loopback network (issue 11) ---------------------------------------- */
+/* A fresh config dir (tmp_dir with tag) whose models.yaml serves
+ * tests/models/stories260K.gguf as "stories" (context 256, at most 16
+ * tokens) on one thread, max_batch jobs at once. False (nothing made)
+ * when the model is missing. */
+bool net_config(char *cfg_dir, size_t cap, const char *tag, unsigned max_batch);
+/* Spawn a worker on cfg_dir that joins gw_url (--roles worker --join;
+ * --listen listen when not NULL; reuse_dir as node_spawn) and read its
+ * node id into id (64 bytes). */
+void net_worker(struct node *n, const char *cfg_dir, const char *gw_url, const char *const *env, const char *listen,
+                const char *reuse_dir, char *id);
 
 #endif

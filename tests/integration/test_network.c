@@ -43,7 +43,10 @@ static char cfg_dir[256];
 static struct node gw, wk[N_WORKERS + 2]; /* the last two: slowed, for the stream test */
 static char wk_id[N_WORKERS + 2][64];
 
-static const char *const gw_env[] = {"ZENTALK_ORCHESTRATOR_HEARTBEAT_EXPIRY_MS=2000", NULL};
+/* verification off: this test checks placement and failover with the
+ * receipt alone (test_verify_network checks verification) */
+static const char *const gw_env[] = {"ZENTALK_ORCHESTRATOR_HEARTBEAT_EXPIRY_MS=2000",
+                                     "ZENTALK_ORCHESTRATOR_VERIFICATION_ENABLED=false", NULL};
 static const char *const wk_env[] = {"ZENTALK_NODE_HEARTBEAT_INTERVAL_MS=300", NULL};
 
 /* GET /v1/orchestrator/nodes (the test is on loopback: admin). */

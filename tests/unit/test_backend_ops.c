@@ -12,7 +12,9 @@
  * error bound per op and type, and the table of errors is printed (the GPU
  * issue's op-by-op error table). A backend whose device is missing on this
  * machine is reported and passed over. The last test runs generated models
- * end to end on every backend. */
+ * end to end on every backend. With ZT_OPS_BACKEND=NAME (ctest's
+ * test_cuda_ops) only that backend runs, and a build or machine without it
+ * skips every test with the reason instead of passing. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -220,11 +222,43 @@ static bool passed_over(const struct zt__backend_reg *reg)
     return false;
 }
 
+/* ZT_OPS_BACKEND=NAME (ctest's test_cuda_ops): only that backend, and a
+ * build or machine without it is a skip (with the reason), not a pass. */
+static const char *only_backend(void)
+{
+    const char *only = getenv("ZT_OPS_BACKEND");
+    return only && *only ? only : NULL;
+}
+
+/* Skips the current test when ZT_OPS_BACKEND names a backend that this
+ * build lacks or that has no device here. */
+static void need_only_backend(void)
+{
+    const char *only = only_backend();
+    if (!only) return;
+    const struct zt__backend_reg *reg = NULL;
+    for (size_t i = 0; i < zt__backend_count(); i++)
+        if (!strcmp(zt__backend_at(i)->name, only)) reg = zt__backend_at(i);
+    if (!reg) zt_skip("this build has no %s backend (ZT_OPS_BACKEND=%s)", only, only);
+    struct zt__backend_params p = {.n_threads = 1};
+    struct zt__backend *be;
+    int rc = reg->create(&p, &be);
+    if (rc == ZT_ENOTFOUND) zt_skip("no %s device on this machine: the %s ops were not run", only, only);
+    assert_int_equal(rc, 0);
+    zt__backend_free(be);
+}
+
+static bool not_selected(const struct zt__backend_reg *reg)
+{
+    return only_backend() && strcmp(only_backend(), reg->name) != 0;
+}
+
 static void each_backend(case_fn body)
 {
+    need_only_backend();
     for (size_t i = 0; i < zt__backend_count(); i++) {
         const struct zt__backend_reg *reg = zt__backend_at(i);
-        if (passed_over(reg)) continue;
+        if (passed_over(reg) || not_selected(reg)) continue;
         /* the fast mode, then the exact mode if it is another one */
         bool fast_was_exact = false;
         for (int mode = 0; mode < 2; mode++) {
@@ -668,6 +702,7 @@ static void run_model(const char *path, const char *backend, bool det, float *lo
 static void test_models(void **state)
 {
     (void)state;
+    need_only_backend();
     char dir[] = "/tmp/zt-backend-ops-XXXXXX";
     assert_non_null(mkdtemp(dir));
     static const struct {
@@ -697,7 +732,7 @@ static void test_models(void **state)
         run_model(path, "cpu", false, ref, per);
         for (size_t i = 0; i < zt__backend_count(); i++) {
             const struct zt__backend_reg *reg = zt__backend_at(i);
-            if (passed_over(reg)) continue;
+            if (passed_over(reg) || not_selected(reg)) continue;
             struct zt__backend *probe;
             struct zt__backend_params p = {.n_threads = 1};
             int rc = reg->create(&p, &probe);
@@ -733,6 +768,7 @@ static void test_models(void **state)
 static void test_registry(void **state)
 {
     (void)state;
+    need_only_backend();
     assert_true(zt__backend_count() >= 1);
     assert_string_equal(zt__backend_at(0)->name, "cpu");
     assert_null(zt__backend_at(zt__backend_count()));
@@ -766,6 +802,58 @@ static void test_registry(void **state)
     zt_buf_deinit(&err);
 }
 
+/* The CPU backend's SwiGLU on every kernel path (the AVX-512 one runs
+ * ew_avx512.c's zt__expf lane by lane) against the scalar formula over the
+ * float range: every 4093rd bit pattern, so NaNs, +-Inf, subnormals and
+ * both sides of the exponential's cut-offs (x < -87.5, x > 88.72..., the
+ * flush of results below the smallest normal) come in; u is 1 or random.
+ * NaN results only need to be NaN (payloads are not part of the contract). */
+static void test_cpu_swiglu_range(void **state)
+{
+    (void)state;
+    enum { STEP = 4093 };
+    size_t n = (size_t)(UINT32_MAX / STEP) + 1, bytes = n * sizeof(float);
+    float *g = malloc(bytes), *u = rand_f32(n, 4.0f), *want = malloc(bytes);
+    assert_true(g && u && want);
+    for (size_t i = 0; i < n; i++) {
+        uint32_t bits = (uint32_t)(i * STEP);
+        memcpy(&g[i], &bits, sizeof bits);
+        if (i % 2) u[i] = 1.0f;
+        want[i] = (g[i] / (1.0f + zt__expf(-g[i]))) * u[i];
+    }
+    enum zt_quant_isa orig = zt_quant_isa_current();
+    for (int isa = 0; isa < ZT_QUANT_ISA_COUNT; isa++) {
+        if (zt_quant_set_isa((enum zt_quant_isa)isa) != 0) continue;
+        struct zt__backend *be;
+        assert_int_equal(zt__backend_new("cpu", NULL, &be), 0);
+        struct side sd = {.be = be};
+        /* one row of n (split by elements) and rows of 1000 (by rows) */
+        for (int shape = 0; shape < 2; shape++) {
+            size_t ne0 = shape == 0 ? n : 1000, ne1 = shape == 0 ? 1 : n / 1000, nb = ne0 * ne1 * sizeof(float);
+            struct zt__tensor gt = zt__tensor_f32(side_put(&sd, g, nb, false), 0, ne0, ne1);
+            struct zt__tensor ut = zt__tensor_f32(side_put(&sd, u, nb, false), 0, ne0, ne1);
+            struct zt__tensor y = zt__tensor_f32(side_put(&sd, NULL, nb, false), 0, ne0, ne1);
+            assert_int_equal(be->ops->swiglu(be, &gt, &ut, &y), 0);
+            float *got = side_get(&sd, y.buf, nb);
+            for (size_t i = 0; i < ne0 * ne1; i++) {
+                if (isnan(want[i]) && isnan(got[i])) continue;
+                if (memcmp(&want[i], &got[i], sizeof(float)) != 0) {
+                    fprintf(stderr, "swiglu isa %s: g=%a u=%a gives %a, scalar %a\n", zt_quant_isa_name(),
+                            (double)g[i], (double)u[i], (double)got[i], (double)want[i]);
+                    fail();
+                }
+            }
+            free(got);
+            side_reset(&sd);
+        }
+        zt__backend_free(be);
+    }
+    assert_int_equal(zt_quant_set_isa(orig), 0);
+    free(g);
+    free(u);
+    free(want);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -777,6 +865,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rope, setup, teardown),
         cmocka_unit_test_setup_teardown(test_attention, setup, teardown),
         cmocka_unit_test_setup_teardown(test_models, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cpu_swiglu_range, setup, teardown),
     };
     return zt_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

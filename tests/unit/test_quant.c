@@ -654,7 +654,15 @@ static void test_packed_identity(void **state)
                         for (size_t r0 = 0; r0 < rows; r0 += ZT_QUANT_PACK_ROWS) {
                             for (size_t i = 0; i < MAXB * rows; i++)
                                 out[i] = -1.0f;
-                            assert_int_equal(zt_quant_matmul_packed(p, r0, rows, X, xb, batch, out, rows), 0);
+                            /* prepared inside, or once by the caller (the CPU backend's way) */
+                            size_t pb = zt_quant_packed_prep_bytes(p);
+                            int32_t *prep = NULL;
+                            if (pb && (r0 / ZT_QUANT_PACK_ROWS + batch) % 2 == 0) {
+                                prep = xmalloc(pb * batch);
+                                assert_int_equal(zt_quant_packed_prepare(p, X, xb, batch, prep), 0);
+                            }
+                            assert_int_equal(zt_quant_matmul_packed_prep(p, r0, rows, X, xb, batch, prep, out, rows), 0);
+                            zt_free(prep);
                             for (size_t b = 0; b < batch; b++)
                                 for (size_t r = r0; r < rows; r++)
                                     if (f2u(out[b * rows + r]) != f2u(ref[b * rows + r])) {
@@ -709,6 +717,54 @@ static void test_activation_formats(void **state)
     assert_int_equal(q.d, 0);
     for (int i = 0; i < 32; i++)
         assert_int_equal(q.qs[i], 0);
+}
+
+/* zt_quant_activations on every ISA path gives zt_quant_row's bytes (the
+ * scalar reference): normal rows at several scales, rows with outliers,
+ * NaN, +-Inf, +-0, subnormals, huge and tiny values, ties at .5. */
+static void test_activation_isas(void **state)
+{
+    (void)state;
+    enum { N = 4 * 256 };
+    float *x = xmalloc(N * sizeof *x);
+    uint8_t *ref = xmalloc(N * 2), *got = xmalloc(N * 2);
+    static const float specials[] = {NAN, INFINITY, -INFINITY, 0.0f, -0.0f, 1e-45f, -1e-40f, 3e38f, -3e38f,
+                                     1e-30f, 0.5f, -0.5f, 1.5f, 2.5f, 127.0f, -127.5f, 65504.0f, 65520.0f};
+    const size_t ns = sizeof specials / sizeof specials[0];
+    enum zt_quant_isa orig = zt_quant_isa_current();
+    size_t wb8 = 0, wbk = 0;
+    assert_int_equal(zt_quant_row_bytes(ZT_GGML_Q8_0, N, &wb8), 0);
+    assert_int_equal(zt_quant_row_bytes(ZT_GGML_Q8_K, N, &wbk), 0);
+    for (int round = 0; round < 60; round++) {
+        float scale = round % 3 == 0 ? 1e-3f : round % 3 == 1 ? 1.0f : 3e4f;
+        fill_normal(x, N, scale);
+        if (round >= 20) /* specials sprinkled in, some blocks made of them */
+            for (int k = 0; k < 1 + round % 7; k++) x[rng_u64() % N] = specials[rng_u64() % ns];
+        if (round >= 40)
+            for (size_t i = 0; i < 32; i++) x[(size_t)(round - 40) * 32 + i] = specials[(i + (size_t)round) % ns];
+        if (round % 10 == 9) /* exact ties: x * id lands on k + 0.5 */
+            for (size_t i = 0; i < N; i++) x[i] = i % 32 == 0 ? 127.0f : (float)((int)(rng_u64() % 255) - 127) * 0.5f;
+        for (int k = 0; k < 2; k++) {
+            enum zt_ggml_type wt = k == 0 ? ZT_GGML_Q8_0 : ZT_GGML_Q4_K, at = k == 0 ? ZT_GGML_Q8_0 : ZT_GGML_Q8_K;
+            size_t bytes = k == 0 ? wb8 : wbk;
+            assert_int_equal(zt_quant_row(at, x, ref, N), 0);
+            for (int isa = 0; isa < ZT_QUANT_ISA_COUNT; isa++) {
+                if (zt_quant_set_isa((enum zt_quant_isa)isa) != 0)
+                    continue;
+                memset(got, 0xa5, bytes);
+                assert_int_equal(zt_quant_activations(wt, x, got, N), 0);
+                if (memcmp(got, ref, bytes) != 0) {
+                    printf("round %d %s isa=%s: activation bytes differ from the scalar reference\n", round,
+                           tname(at), zt_quant_isa_name());
+                    fail();
+                }
+            }
+        }
+    }
+    assert_int_equal(zt_quant_set_isa(orig), 0);
+    zt_free(x);
+    zt_free(ref);
+    zt_free(got);
 }
 
 static void test_invalid(void **state)
@@ -800,6 +856,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_matmul_rows_identity, setup, teardown),
         cmocka_unit_test_setup_teardown(test_packed_identity, setup, teardown),
         cmocka_unit_test_setup_teardown(test_activation_formats, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_activation_isas, setup, teardown),
         cmocka_unit_test_setup_teardown(test_invalid, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dispatch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_paths, setup, teardown),

@@ -602,6 +602,80 @@ static void test_alloc_failures(void **state)
     worker_deinit(&w);
 }
 
+/* Two orchestrators on one store (sync_ms): a worker joined to A is seen
+ * by B after a sync (models, load, last heartbeat, reputation), joins B
+ * too with the same boot and a sequence of its own, and its leave at A
+ * ends B's session. Without the sync B would expire it (no heartbeat of
+ * its own for 30 s). */
+static void test_shared_store(void **state)
+{
+    (void)state;
+    struct zt_identity *idb = NULL;
+    assert_int_equal(zt_identity_generate(&idb), 0);
+    struct zt_store *sa = store_open(), *sb = store_open();
+    struct zt_registry_opts oa = reg_opts(), ob = reg_opts();
+    oa.sync_ms = ob.sync_ms = 1000;
+    ob.self_id = zt_identity_id(idb);
+    struct zt_registry *ra = NULL, *rb = NULL;
+    assert_int_equal(zt_registry_open(sa, &oa, T0, &ra), 0);
+    assert_int_equal(zt_registry_open(sb, &ob, T0, &rb), 0);
+    struct worker w;
+    worker_init(&w, M1, 1, 2, 100);
+    assert_int_equal(do_join(ra, &w, T0), 0);
+    assert_int_equal(zt_registry_count(rb, false), 0);
+    assert_true(zt_registry_sync(rb, T0 + 10) >= 1);
+    struct zt_node_info ni = node_info(rb, &w, T0 + 10);
+    assert_int_equal(ni.state, ZT_NODE_LIVE);
+    assert_int_equal(ni.n_models, 1);
+    assert_true(ni.eligible);
+    assert_int_equal(zt_registry_sync(rb, T0 + 20), 0); /* nothing new */
+
+    /* a heartbeat and an outcome at A reach B */
+    assert_int_equal(do_hb(ra, &w, T0 + 20000, 1), 0);
+    assert_int_equal(zt_registry_report(ra, zt_identity_id(w.id), ZT_OUTCOME_COMPLETED, T0 + 20000), 0);
+    assert_true(zt_registry_sync(rb, T0 + 20010) >= 1);
+    ni = node_info(rb, &w, T0 + 20010);
+    assert_int_equal(ni.load.busy, 1);
+    assert_int_equal(ni.completed, 1);
+    assert_int_equal(ni.last_seen_ms, T0 + 20000);
+    assert_int_equal(zt_registry_expire(rb, T0 + 35000), 0);
+
+    /* the same boot joins B with B's own sequence (1): not a replay there */
+    char *rec = NULL;
+    assert_int_equal(zt_registry_join_record(w.id, w.desc, zt_identity_id(idb), w.boot, 1, T0 + 36000, &w.caps, &rec), 0);
+    assert_int_equal(zt_registry_join(rb, rec, strlen(rec), T0 + 36000, NULL), 0);
+    assert_int_equal(zt_registry_join(rb, rec, strlen(rec), T0 + 36000, NULL), ZT_EPERM); /* a replay at B */
+    zt_free(rec);
+    /* A's view is not disturbed by B's write (same boot, A's sequence) */
+    zt_ignore(zt_registry_sync(ra, T0 + 36010));
+    assert_int_equal(do_hb(ra, &w, T0 + 40000, 0), 0);
+
+    /* the leave at A ends the session at B */
+    assert_int_equal(do_leave(ra, &w, T0 + 41000), 0);
+    assert_true(zt_registry_sync(rb, T0 + 41010) >= 1);
+    ni = node_info(rb, &w, T0 + 41010);
+    assert_int_equal(ni.state, ZT_NODE_LEFT);
+    assert_false(ni.eligible);
+
+    /* a restart (new boot) that joins B only: A sees the new session */
+    randombytes_buf(w.boot, sizeof w.boot);
+    assert_int_equal(zt_registry_join_record(w.id, w.desc, zt_identity_id(idb), w.boot, 1, T0 + 50000, &w.caps, &rec), 0);
+    assert_int_equal(zt_registry_join(rb, rec, strlen(rec), T0 + 50000, NULL), 0);
+    zt_free(rec);
+    assert_true(zt_registry_sync(ra, T0 + 50010) >= 1);
+    ni = node_info(ra, &w, T0 + 50010);
+    assert_int_equal(ni.state, ZT_NODE_LIVE);
+    w.seq = 0; /* A's own sequence for the new boot */
+    assert_int_equal(do_hb(ra, &w, T0 + 51000, 0), 0);
+
+    worker_deinit(&w);
+    zt_registry_free(ra);
+    zt_registry_free(rb);
+    zt_store_close(sa);
+    zt_store_close(sb);
+    zt_identity_free(idb);
+}
+
 int main(void)
 {
     if (zt_test_sqlite_route_alloc() != 0) {
@@ -614,7 +688,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(test_join_heartbeat_leave), T(test_expiry),      T(test_forged),     T(test_replay),
         T(test_duplicate_id),         T(test_reputation),  T(test_cheat),      T(test_persistence),
-        T(test_join_flood),           T(test_alloc_failures),
+        T(test_join_flood),           T(test_alloc_failures), T(test_shared_store),
     };
     int failures = cmocka_run_group_tests_name("registry_sqlite", tests, NULL, NULL);
     /* the same on a real PostgreSQL (the sweep is over SQLite's allocator) */
@@ -622,7 +696,7 @@ int main(void)
     const struct CMUnitTest pg_tests[] = {
         P(test_join_heartbeat_leave), P(test_expiry),     P(test_forged), P(test_replay),
         P(test_duplicate_id),         P(test_reputation), P(test_cheat),  P(test_persistence),
-        P(test_join_flood),
+        P(test_join_flood),           P(test_shared_store),
     };
     failures += zt_test_pg_run("registry_postgres", pg_tests);
     return zt_test_exit(failures);

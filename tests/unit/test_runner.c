@@ -17,6 +17,7 @@
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_hash.h"
 #include "zentalk/zt_model.h"
+#include "zentalk/zt_engine.h"
 #include "zentalk/zt_runner.h"
 #include "zentalk/zt_tokenizer.h"
 #include "zt_test.h"
@@ -36,6 +37,7 @@ struct result {
     uint8_t hash[32];
     float emb[64];
     uint32_t n_embd;
+    char engine[160]; /* DONE's build id */
 };
 
 static void on_event(void *ud, const struct zt_job_event *ev)
@@ -56,6 +58,7 @@ static void on_event(void *ud, const struct zt_job_event *ev)
         r->completion_tokens = ev->completion_tokens;
         r->cached = ev->cached_tokens;
         memcpy(r->hash, ev->hash, 32);
+        snprintf(r->engine, sizeof r->engine, "%s", ev->engine ? ev->engine : "(none)");
         r->done = true;
         break;
     case ZT_JOB_EMBEDDING:
@@ -86,17 +89,23 @@ static void res_wait(struct result *r)
     pthread_mutex_unlock(&r->mu);
 }
 
-static struct zt_runner *mk_runner(unsigned slots)
+static struct zt_runner *mk_runner_kv(unsigned slots, enum zt_ggml_type kv)
 {
     struct zt_buf err;
     zt_buf_init(&err, 4096);
     struct zt_model *m = NULL;
     assert_int_equal(zt_model_load(path, &m, &err), 0);
     zt_buf_deinit(&err);
+    assert_int_equal(zt_model_set_kv_type(m, kv), 0);
     struct zt_runner_opts o = {.n_slots = slots, .n_ctx = 256, .n_threads = 2, .max_queue = 16};
     struct zt_runner *r = NULL;
     assert_int_equal(zt_runner_new(m, &o, &r), 0);
     return r;
+}
+
+static struct zt_runner *mk_runner(unsigned slots)
+{
+    return mk_runner_kv(slots, ZT_GGML_F32);
 }
 
 static size_t encode(struct zt_runner *r, const char *text, int32_t *out, size_t cap)
@@ -321,6 +330,38 @@ static void test_empty_token_text(void **state)
     zt_runner_free(r);
 }
 
+/* The KV cache type is in the build id a job reports (what receipts and
+ * checkpoints sign) and in the job's parameters: a job that needs another
+ * type than the runner's is refused, not run with other bits. */
+static void test_kv_in_build_id(void **state)
+{
+    (void)state;
+    NEED_MODEL();
+    int32_t toks[64];
+    for (int f16 = 0; f16 < 2; f16++) {
+        struct zt_runner *r = mk_runner_kv(1, f16 ? ZT_GGML_F16 : ZT_GGML_F32);
+        size_t n = encode(r, prompts[1], toks, 64);
+        struct zt_job_params p;
+        uint64_t id;
+        params(&p, 3, 4);
+        p.kv = f16 ? ZT_JOB_KV_F32 : ZT_JOB_KV_F16;
+        struct result res;
+        assert_int_equal(zt_runner_submit(r, toks, n, &p, on_event, &res, &id), ZT_EUNSUPPORTED);
+        p.kv = (enum zt_job_kv)7;
+        assert_int_equal(zt_runner_submit(r, toks, n, &p, on_event, &res, &id), ZT_EINVAL);
+        for (int k = 0; k < 2; k++) {
+            p.kv = k == 0 ? ZT_JOB_KV_ANY : f16 ? ZT_JOB_KV_F16 : ZT_JOB_KV_F32;
+            res_init(&res);
+            assert_int_equal(zt_runner_submit(r, toks, n, &p, on_event, &res, &id), 0);
+            res_wait(&res);
+            assert_int_equal(res.err, 0);
+            assert_string_equal(res.engine, zt_engine_build_id_kv(f16 ? ZT_GGML_F16 : ZT_GGML_F32));
+            assert_true((strstr(res.engine, "+kv-f16") != NULL) == (f16 == 1));
+        }
+        zt_runner_free(r);
+    }
+}
+
 int main(void)
 {
     if (!zt_test_model("stories260K.gguf", path, sizeof path)) path[0] = '\0';
@@ -330,6 +371,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_stop_and_length, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_and_embed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_empty_token_text, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kv_in_build_id, setup, teardown),
     };
     return zt_test_exit(cmocka_run_group_tests_name("runner", tests, NULL, NULL));
 }

@@ -19,6 +19,7 @@
 
 #include "orch_test.h"
 #include "zentalk/zt_log.h"
+#include "zentalk/zt_queue.h"
 #include "zentalk/zt_sched.h"
 
 static const char *const M1[] = {"tiny-chat", NULL};
@@ -630,6 +631,108 @@ static void test_threads(void **state)
     close_two(&o, &w[0], &w[1]);
 }
 
+/* Two orchestrators on one PostgreSQL and one Redis stream: each job A
+ * accepts is pending at A from its first moment; while A renews, B claims
+ * none; once A stops renewing (dead or stalled), B claims A's four jobs
+ * past the claim window and ends each exactly once (failed,
+ * orchestrator_lost), leaves its own job alone; the stalled A that wakes
+ * up cannot move those rows any more, and a restarted A resumes none. */
+static void test_shared_queue(void **state)
+{
+    (void)state;
+    char url[256];
+    if (!zt_test_redis_start(url, sizeof url)) zt_skip("%s", url);
+    struct zt_identity *idb = NULL;
+    assert_int_equal(zt_identity_generate(&idb), 0);
+    char stream[64];
+    snprintf(stream, sizeof stream, "zt-test-shared-%u", (unsigned)randombytes_random());
+    struct orch a = {0}, b = {0};
+    struct zt_registry_opts ra = reg_opts(), rb = reg_opts();
+    ra.sync_ms = rb.sync_ms = 1000;
+    rb.self_id = zt_identity_id(idb);
+    a.st = store_open();
+    b.st = store_open();
+    assert_int_equal(zt_registry_open(a.st, &ra, T0, &a.r), 0);
+    assert_int_equal(zt_registry_open(b.st, &rb, T0, &b.r), 0);
+    assert_int_equal(zt_sched_open(a.r, NULL, T0, &a.s), 0);
+    assert_int_equal(zt_sched_open(b.r, NULL, T0, &b.s), 0);
+    struct zt_queue *qa = NULL, *qb = NULL;
+    struct zt_queue_opts qo = {.backend = "redis", .url = url, .stream = stream, .claim_idle_ms = 300};
+    qo.consumer = zt_identity_id(orch_id);
+    assert_int_equal(zt_queue_open(&qo, &qa), 0);
+    qo.consumer = zt_identity_id(idb);
+    assert_int_equal(zt_queue_open(&qo, &qb), 0);
+    zt_sched_set_queue(a.s, qa);
+    zt_sched_set_queue(b.s, qb);
+
+    struct worker w;
+    worker_init(&w, M1, 1, 1, 100);
+    assert_int_equal(do_join(a.r, &w, T0), 0);
+    assert_true(zt_registry_sync(b.r, T0) >= 1);
+    struct zt_sched_result res[5];
+    for (int i = 0; i < 4; i++) assert_int_equal(submit(&a, req("c", "tiny-chat", 10, 10), T0 + 1, &res[i]), 0);
+    assert_int_equal(res[0].state, ZT_JOB_STATE_ASSIGNED);
+    assert_int_equal(res[1].state, ZT_JOB_STATE_QUEUED);
+    assert_int_equal(zt_sched_job_started(a.s, res[0].job_id, wid(&w), T0 + 2), 0);
+    assert_int_equal(submit(&b, req("d", "tiny-chat", 10, 10), T0 + 3, &res[4]), 0);
+    size_t entries = 0, pending = 0;
+    assert_int_equal(zt_queue_depth(qa, &entries, &pending), 0);
+    assert_int_equal(entries, 5);
+    assert_int_equal(pending, 5);
+
+    struct zt_sched_event ev[16];
+    size_t n;
+    /* A alive: it renews, B claims nothing */
+    for (int round = 0; round < 3; round++) {
+        usleep(150 * 1000);
+        assert_int_equal(zt_sched_pump(a.s, T0 + 1000 + round * 2000, ev, 16, &n), 0);
+        assert_int_equal(zt_sched_pump(b.s, T0 + 1000 + round * 2000, ev, 16, &n), 0);
+    }
+    assert_int_equal(zt_sched_adopted(b.s), 0);
+
+    /* A stalls (no more renewals, nothing acknowledged) */
+    usleep(450 * 1000);
+    assert_int_equal(zt_sched_pump(b.s, T0 + 10000, ev, 16, &n), 0);
+    assert_int_equal(zt_sched_adopted(b.s), 4);
+    /* A wakes up and reports its running job done: the row is B's now,
+     * the move is refused and the row stays as B ended it */
+    assert_int_equal(zt_sched_job_finished(a.s, res[0].job_id, wid(&w), ZT_SCHED_OK, 5, T0 + 10001, NULL),
+                     ZT_EINVAL);
+    zt_sched_free(a.s);
+    zt_registry_free(a.r);
+    zt_store_close(a.st);
+    zt_queue_free(qa);
+    for (int i = 0; i < 4; i++) {
+        struct zt_job_info ji;
+        assert_int_equal(zt_sched_job_get(b.s, res[i].job_id, &ji), 0);
+        assert_int_equal(ji.state, ZT_JOB_STATE_FAILED);
+        assert_string_equal(ji.reason, "orchestrator_lost");
+    }
+    struct zt_job_info mine;
+    assert_int_equal(zt_sched_job_get(b.s, res[4].job_id, &mine), 0);
+    assert_int_not_equal(mine.state, ZT_JOB_STATE_FAILED);
+    assert_int_equal(zt_queue_depth(qb, &entries, &pending), 0);
+    assert_int_equal(entries, 1); /* B's own, still pending at B */
+    usleep(450 * 1000);
+    assert_int_equal(zt_sched_pump(b.s, T0 + 12000, ev, 16, &n), 0);
+    assert_int_equal(zt_sched_adopted(b.s), 4); /* B renewed its own: not claimed from itself */
+    assert_int_equal(zt_queue_depth(qb, &entries, &pending), 0);
+    assert_int_equal(entries, 1);
+
+    /* A restarts: its jobs are B's now, nothing resumes */
+    a.st = store_open();
+    assert_int_equal(zt_registry_open(a.st, &ra, T0 + 13000, &a.r), 0);
+    assert_int_equal(zt_sched_open(a.r, NULL, T0 + 13000, &a.s), 0);
+    assert_int_equal(zt_sched_queued(a.s), 0);
+    assert_int_equal(zt_sched_job_started(a.s, res[0].job_id, wid(&w), T0 + 13000), ZT_ENOTFOUND);
+
+    worker_deinit(&w);
+    orch_close(&a);
+    orch_close(&b);
+    zt_queue_free(qb);
+    zt_identity_free(idb);
+}
+
 int main(void)
 {
     json_set_alloc_funcs(zt_malloc, zt_free);
@@ -645,6 +748,7 @@ int main(void)
     const struct CMUnitTest pg_tests[] = {
         P(test_transitions),   P(test_placement), P(test_score),  P(test_fair_queueing),
         P(test_bounded_queue), P(test_requeue),   P(test_resume), P(test_threads),
+        P(test_shared_queue),
     };
     failures += zt_test_pg_run("sched_postgres", pg_tests);
     return zt_test_exit(failures);

@@ -24,6 +24,7 @@
 #include "zentalk/zt_engine.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_model.h"
+#include "zt_test_gpu.h"
 
 
 /* Skips the current test unless a Vulkan device is usable here. */
@@ -59,52 +60,6 @@ static int teardown(void **state)
     return 0;
 }
 
-enum { N_PROMPT = 9, N_GEN = 40 };
-
-/* Prompt in one batch, then greedy steps one token at a time; tokens[] gets
- * the N_GEN generated tokens, last[] the logits of the final step. */
-static void greedy_mode(const char *path, const char *backend, bool det, int32_t *tokens, float *last)
-{
-    struct zt_buf err;
-    zt_buf_init(&err, 1024);
-    struct zt_model *m = NULL;
-    struct zt_model_run_opts ro = {.backend = backend, .deterministic = det};
-    int rc = zt_model_load_opts(path, &ro, &m, &err);
-    if (rc) fprintf(stderr, "%s on %s: %s\n", path, backend, zt_buf_str(&err));
-    assert_int_equal(rc, 0);
-    zt_buf_deinit(&err);
-    assert_string_equal(zt_model_backend(m), backend);
-    size_t nv = zt_model_hparams(m)->n_vocab;
-    struct zt_seq *s;
-    assert_int_equal(zt_seq_new(m, 128, &s), 0);
-    float *logits = malloc(N_PROMPT * nv * sizeof(float));
-    assert_non_null(logits);
-    static const int32_t prompt[N_PROMPT] = {1, 403, 407, 261, 378, 270, 288, 317, 262};
-    struct zt_batch_item items[N_PROMPT];
-    for (int i = 0; i < N_PROMPT; i++) items[i] = (struct zt_batch_item){s, prompt[i], logits + (size_t)i * nv};
-    assert_int_equal(zt_model_decode(m, items, N_PROMPT), 0);
-    const float *prev = logits + (size_t)(N_PROMPT - 1) * nv;
-    for (int g = 0; g < N_GEN; g++) {
-        int32_t best = 0;
-        for (size_t v = 1; v < nv; v++)
-            if (prev[v] > prev[best]) best = (int32_t)v;
-        tokens[g] = best;
-        struct zt_batch_item it = {s, best, logits};
-        assert_int_equal(zt_model_decode(m, &it, 1), 0);
-        prev = logits;
-    }
-    memcpy(last, logits, nv * sizeof(float));
-    free(logits);
-    zt_seq_free(s);
-    if (det) assert_true(zt_model_exact(m));
-    zt_model_free(m);
-}
-
-static void greedy(const char *path, const char *backend, int32_t *tokens, float *last)
-{
-    greedy_mode(path, backend, false, tokens, last);
-}
-
 /* The deterministic mode (issue 14 item 3): the 40 tokens and every logit of
  * the last step bit for bit the CPU's (lavapipe has shaderFloat64; a device
  * without it loads in the fast mode, which is a skip here). */
@@ -120,24 +75,11 @@ static void test_deterministic_stories(void **state)
     bool det = be->exact;
     zt__backend_free(be);
     if (!det) zt_skip("this Vulkan device has no shaderFloat64: no deterministic mode");
-    size_t nv = 512;
-    int32_t want[N_GEN], got[N_GEN];
-    float *lw = malloc(4096 * sizeof(float)), *lg = malloc(4096 * sizeof(float));
-    assert_true(lw && lg);
-    greedy(path, "cpu", want, lw);
-    greedy_mode(path, "vulkan", true, got, lg);
-    assert_memory_equal(got, want, sizeof want);
-    assert_memory_equal(lg, lw, nv * sizeof(float));
+    zt_test_gpu_same_bits(path, "vulkan");
     /* and through the staging path */
     setenv("ZT_VULKAN_STAGING", "1", 1);
-    greedy_mode(path, "vulkan", true, got, lg);
+    zt_test_gpu_same_bits(path, "vulkan");
     unsetenv("ZT_VULKAN_STAGING");
-    assert_memory_equal(got, want, sizeof want);
-    assert_memory_equal(lg, lw, nv * sizeof(float));
-    printf("stories260K, deterministic mode: %d greedy tokens and the last %zu logits bit-identical to the CPU\n",
-           N_GEN, nv);
-    free(lw);
-    free(lg);
 }
 
 static void test_greedy_stories(void **state)
@@ -146,31 +88,11 @@ static void test_greedy_stories(void **state)
     need_vulkan();
     char path[1024];
     zt_need_model("stories260K.gguf", path, sizeof path);
-    int32_t want[N_GEN], got[N_GEN];
-    float *lw = malloc(4096 * sizeof(float)), *lg = malloc(4096 * sizeof(float));
-    assert_true(lw && lg);
-    greedy(path, "cpu", want, lw);
     /* device-only memory through the staging path, then the default */
     setenv("ZT_VULKAN_STAGING", "1", 1);
-    greedy(path, "vulkan", got, lg);
+    zt_test_gpu_same_tokens(path, "vulkan");
     unsetenv("ZT_VULKAN_STAGING");
-    assert_memory_equal(got, want, sizeof want);
-    greedy(path, "vulkan", got, lg);
-    for (int g = 0; g < N_GEN; g++) {
-        if (want[g] != got[g]) fprintf(stderr, "step %d: vulkan %d, cpu %d\n", g, got[g], want[g]);
-        assert_int_equal(got[g], want[g]);
-    }
-    double max_abs = 0, max_ref = 0;
-    for (size_t v = 0; v < 512; v++) {
-        double d = fabs((double)lw[v] - (double)lg[v]);
-        if (d > max_abs) max_abs = d;
-        if (fabs((double)lw[v]) > max_ref) max_ref = fabs((double)lw[v]);
-    }
-    printf("stories260K: %d greedy tokens equal; last logits max abs %.3g (rel %.3g)\n", N_GEN, max_abs,
-           max_abs / max_ref);
-    assert_true(max_abs / max_ref < 1e-3);
-    free(lw);
-    free(lg);
+    zt_test_gpu_same_tokens(path, "vulkan");
 }
 
 /* gpu_pool.max_vram_mb below the model: refused at load with the sizes,
@@ -181,23 +103,7 @@ static void test_vram_budget(void **state)
     need_vulkan();
     char path[1024];
     zt_need_model("stories260K.gguf", path, sizeof path);
-    struct zt_buf err;
-    zt_buf_init(&err, 1024);
-    struct zt_model *m = NULL;
-    struct zt_model_run_opts ro = {.backend = "vulkan", .deterministic = true, .max_device_mb = 1};
-    assert_int_equal(zt_model_load_opts(path, &ro, &m, &err), ZT_ETOOBIG);
-    assert_null(m);
-    assert_non_null(strstr(zt_buf_str(&err), "gpu_pool.max_vram_mb"));
-    printf("max_vram_mb 1: %s\n", zt_buf_str(&err));
-    zt_buf_reset(&err);
-    ro.max_device_mb = 2;
-    assert_int_equal(zt_model_load_opts(path, &ro, &m, &err), 0);
-    zt_model_free(m);
-    ro.backend = "cpu";
-    ro.max_device_mb = 1;
-    assert_int_equal(zt_model_load_opts(path, &ro, &m, &err), 0);
-    zt_model_free(m);
-    zt_buf_deinit(&err);
+    zt_test_gpu_vram_budget(path, "vulkan");
 }
 
 /* zt_engine_gpus (zentalk gpus) lists the device the backend runs on. */
@@ -216,38 +122,12 @@ static void test_list_devices(void **state)
     assert_true(g[0].memory_mb > 0);
 }
 
-/* A weight type the backend has no kernels for (Q8_K: activations only):
- * supports() says no (so a model with it is refused at load, naming backend,
- * type and tensor, as for every backend) and an op called with it anyway
- * fails cleanly instead of computing garbage. */
+/* A weight type the backend has no kernels for is refused (supports, ops). */
 static void test_unsupported_type(void **state)
 {
     (void)state;
     need_vulkan();
-    struct zt__backend *be;
-    assert_int_equal(zt__backend_new("vulkan", NULL, &be), 0);
-    const struct zt__backend_ops *op = be->ops;
-    assert_false(op->supports(be, ZT_GGML_Q8_K));
-    assert_false(op->supports(be, ZT_GGML_TYPE_COUNT));
-    struct zt__buffer *wb, *xb, *yb;
-    assert_int_equal(op->buffer_alloc(be, 292 * 2, &wb), 0);
-    assert_int_equal(op->buffer_alloc(be, 256 * 4, &xb), 0);
-    assert_int_equal(op->buffer_alloc(be, 2 * 4, &yb), 0);
-    struct zt__tensor w = {.buf = wb, .type = ZT_GGML_Q8_K, .ne0 = 256, .ne1 = 2, .nb1 = 292};
-    struct zt__tensor x = zt__tensor_f32(xb, 0, 256, 1), y = zt__tensor_f32(yb, 0, 2, 1);
-    assert_int_equal(op->matmul(be, &w, &x, &y), ZT_EUNSUPPORTED);
-    int32_t ids[1] = {0};
-    struct zt__tensor row = zt__tensor_f32(xb, 0, 256, 1);
-    assert_int_equal(op->get_rows(be, &w, ids, &row), ZT_EUNSUPPORTED);
-    /* a row id past the table is refused, not read */
-    struct zt__tensor one = zt__tensor_f32(yb, 0, 2, 1);
-    ids[0] = 2;
-    struct zt__tensor t2 = zt__tensor_f32(xb, 0, 2, 2);
-    assert_int_equal(op->get_rows(be, &t2, ids, &one), ZT_ERANGE);
-    op->buffer_free(be, wb);
-    op->buffer_free(be, xb);
-    op->buffer_free(be, yb);
-    zt__backend_free(be);
+    zt_test_gpu_unsupported_type("vulkan");
 }
 
 /* Device-only buffers (ZT_VULKAN_STAGING=1; what a discrete GPU without

@@ -6,7 +6,8 @@
  * (product rounded, then the add) in increasing i, then dot * scale; the
  * output is o[i] = 0, o[i] = o[i] + p_t * v_t[i] in increasing t. Vectors
  * run across 16 positions for the scores (each lane one position's chain:
- * k[t][i] for 16 t is one gather) and across 16 dims for the output (each
+ * 16 rows of 16 dims are loaded and transposed in registers, so k[t][i]
+ * for 16 t is one column; the last tile masked) and across 16 dims for the output (each
  * lane one dim's chain), so no sum is reassociated. F16 caches are widened
  * exactly (vcvtph2ps). */
 #include <stdbool.h>
@@ -24,57 +25,90 @@
 
 const bool zt__attn_avx512_built = true;
 
+/* 16 rows of 16 floats in r[0..15] become 16 columns: c[d] lane u is
+ * r[u] lane d (unpack within 128-bit lanes, then 64-bit shuffles, then a
+ * 4 x 4 transpose of the 128-bit lanes). Moves only: no arithmetic. */
+static inline void transpose16(const __m512 *r, __m512 *c)
+{
+    __m512 t[16], u[16];
+    for (int k = 0; k < 8; k++) {
+        t[2 * k] = _mm512_unpacklo_ps(r[2 * k], r[2 * k + 1]);
+        t[2 * k + 1] = _mm512_unpackhi_ps(r[2 * k], r[2 * k + 1]);
+    }
+    /* u[4k + m], 128-bit lane L: dim 4L + m of rows 4k..4k+3 */
+    for (int k = 0; k < 4; k++) {
+        u[4 * k + 0] = _mm512_shuffle_ps(t[4 * k], t[4 * k + 2], 0x44);
+        u[4 * k + 1] = _mm512_shuffle_ps(t[4 * k], t[4 * k + 2], 0xee);
+        u[4 * k + 2] = _mm512_shuffle_ps(t[4 * k + 1], t[4 * k + 3], 0x44);
+        u[4 * k + 3] = _mm512_shuffle_ps(t[4 * k + 1], t[4 * k + 3], 0xee);
+    }
+    for (int m = 0; m < 4; m++) {
+        __m512 x0 = _mm512_shuffle_f32x4(u[m], u[4 + m], 0x88), x1 = _mm512_shuffle_f32x4(u[m], u[4 + m], 0xdd);
+        __m512 x2 = _mm512_shuffle_f32x4(u[8 + m], u[12 + m], 0x88), x3 = _mm512_shuffle_f32x4(u[8 + m], u[12 + m], 0xdd);
+        c[m] = _mm512_shuffle_f32x4(x0, x2, 0x88);
+        c[8 + m] = _mm512_shuffle_f32x4(x0, x2, 0xdd);
+        c[4 + m] = _mm512_shuffle_f32x4(x1, x3, 0x88);
+        c[12 + m] = _mm512_shuffle_f32x4(x1, x3, 0xdd);
+    }
+}
+
 uint32_t zt__attn_scores_avx512(const float *q, const void *k, bool f16, size_t ks, uint32_t hd, uint32_t n_pos,
                                 float scale, float *scores)
 {
-    if (ks > (size_t)INT32_MAX / 32) return 0;
-    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-    uint32_t t = 0;
-    if (!f16) {
-        /* element offsets of position t + u, dim 0 */
-        const __m512i step = _mm512_mullo_epi32(lane, _mm512_set1_epi32((int)ks));
-        const float *kf = k;
-        for (; t + 16 <= n_pos; t += 16) {
-            const float *base = kf + (size_t)t * ks;
-            __m512 acc = _mm512_setzero_ps();
-            for (uint32_t i = 0; i < hd; i++) {
-                __m512 col = _mm512_i32gather_ps(step, base + i, 4);
-                acc = _mm512_add_ps(acc, _mm512_mul_ps(_mm512_set1_ps(q[i]), col));
-            }
-            _mm512_storeu_ps(scores + t, _mm512_mul_ps(acc, _mm512_set1_ps(scale)));
-        }
-        return t;
-    }
-    /* F16: one 32-bit gather brings dims i and i + 1 (hd is even) */
-    const __m512i step = _mm512_mullo_epi32(lane, _mm512_set1_epi32((int)(ks * 2)));
-    const uint8_t *kb = k;
-    for (; t + 16 <= n_pos; t += 16) {
-        const uint8_t *base = kb + (size_t)t * ks * 2;
+    /* 16 positions a tile (the last one masked): dims 16 at a time are
+     * loaded as rows and transposed, so lane u of column c[d] is k[t + u]
+     * at dim i0 + d; then dot = dot + q[i] * k[i] in increasing i */
+    for (uint32_t t = 0; t < n_pos; t += 16) {
+        uint32_t nr = n_pos - t < 16 ? n_pos - t : 16;
         __m512 acc = _mm512_setzero_ps();
-        for (uint32_t i = 0; i < hd; i += 2) {
-            __m512i w = _mm512_i32gather_epi32(step, base + (size_t)i * 2, 1);
-            __m512 c0 = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(w));
-            __m512 c1 = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(w, 16)));
-            acc = _mm512_add_ps(acc, _mm512_mul_ps(_mm512_set1_ps(q[i]), c0));
-            acc = _mm512_add_ps(acc, _mm512_mul_ps(_mm512_set1_ps(q[i + 1]), c1));
+        for (uint32_t i0 = 0; i0 < hd; i0 += 16) {
+            __m512 r[16], c[16];
+            for (uint32_t u = 0; u < 16; u++) {
+                size_t off = (size_t)(t + u) * ks + i0;
+                if (u >= nr) r[u] = _mm512_setzero_ps();
+                else if (f16) r[u] = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)((const uint16_t *)k + off)));
+                else r[u] = _mm512_loadu_ps((const float *)k + off);
+            }
+            transpose16(r, c);
+            for (int d = 0; d < 16; d++) acc = _mm512_add_ps(acc, _mm512_mul_ps(_mm512_set1_ps(q[i0 + (uint32_t)d]), c[d]));
         }
-        _mm512_storeu_ps(scores + t, _mm512_mul_ps(acc, _mm512_set1_ps(scale)));
+        _mm512_mask_storeu_ps(scores + t, (__mmask16)((1u << nr) - 1u), _mm512_mul_ps(acc, _mm512_set1_ps(scale)));
     }
-    return t;
+    return n_pos;
+}
+
+static inline __m512 v_row(const void *v, bool f16, size_t off)
+{
+    return f16 ? _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)((const uint16_t *)v + off)))
+               : _mm512_loadu_ps((const float *)v + off);
 }
 
 void zt__attn_wsum_avx512(const float *scores, float inv, const void *v, bool f16, size_t vs, uint32_t hd,
                           uint32_t n_pos, float *o)
 {
-    for (uint32_t i0 = 0; i0 < hd; i0 += 16) {
-        __m512 acc = _mm512_setzero_ps();
+    /* up to 4 blocks of 16 dims per pass over the positions: 4 independent
+     * chains (each lane still adds its products in increasing t), so the
+     * add latency is not paid once per position per block */
+    uint32_t i0 = 0;
+    for (; i0 + 64 <= hd; i0 += 64) {
+        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
         for (uint32_t t = 0; t < n_pos; t++) {
             __m512 pr = _mm512_set1_ps(scores[t] * inv);
-            __m512 vv = f16 ? _mm512_cvtph_ps(_mm256_loadu_si256(
-                                  (const __m256i *)(const void *)((const uint16_t *)v + (size_t)t * vs + i0)))
-                            : _mm512_loadu_ps((const float *)v + (size_t)t * vs + i0);
-            acc = _mm512_add_ps(acc, _mm512_mul_ps(pr, vv));
+            size_t off = (size_t)t * vs + i0;
+            a0 = _mm512_add_ps(a0, _mm512_mul_ps(pr, v_row(v, f16, off)));
+            a1 = _mm512_add_ps(a1, _mm512_mul_ps(pr, v_row(v, f16, off + 16)));
+            a2 = _mm512_add_ps(a2, _mm512_mul_ps(pr, v_row(v, f16, off + 32)));
+            a3 = _mm512_add_ps(a3, _mm512_mul_ps(pr, v_row(v, f16, off + 48)));
         }
+        _mm512_storeu_ps(o + i0, a0);
+        _mm512_storeu_ps(o + i0 + 16, a1);
+        _mm512_storeu_ps(o + i0 + 32, a2);
+        _mm512_storeu_ps(o + i0 + 48, a3);
+    }
+    for (; i0 < hd; i0 += 16) {
+        __m512 acc = _mm512_setzero_ps();
+        for (uint32_t t = 0; t < n_pos; t++)
+            acc = _mm512_add_ps(acc, _mm512_mul_ps(_mm512_set1_ps(scores[t] * inv), v_row(v, f16, (size_t)t * vs + i0)));
         _mm512_storeu_ps(o + i0, acc);
     }
 }

@@ -12,13 +12,19 @@
 extern const bool zt__attn_avx512_built;
 
 /* scores[t] = (sum in order of q[i] * k[t][i]) * scale for t < the returned
- * count (n_pos rounded down to 16); k row t at element t * ks (F32, or F16
- * when f16). The caller does the rest. */
+ * count (all n_pos); k row t at element t * ks (F32, or F16 when f16); hd a
+ * multiple of 16. The caller does the rest. */
 uint32_t zt__attn_scores_avx512(const float *q, const void *k, bool f16, size_t ks, uint32_t hd, uint32_t n_pos,
                                 float scale, float *scores);
 /* o[i] = sum over t < n_pos in order of (scores[t] * inv) * v[t][i]; hd a
  * multiple of 16. */
 void zt__attn_wsum_avx512(const float *scores, float inv, const void *v, bool f16, size_t vs, uint32_t hd,
                           uint32_t n_pos, float *o);
+
+/* ew_avx512.c (same condition: built with AVX-512 and the path in use
+ * is AVX-512 or newer): y[i] = (g[i] / (1 + zt__expf(-g[i]))) * u[i], and
+ * s[i] = zt__expf(s[i] - mx), lane by lane with zt__expf's bits. */
+void zt__swiglu_avx512(float *y, const float *g, const float *u, size_t n);
+void zt__exp_sub_avx512(float *s, size_t n, float mx);
 
 #endif

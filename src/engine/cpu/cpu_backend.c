@@ -27,7 +27,9 @@ struct packed_w {
     const void *w;
     enum zt_ggml_type type;
     size_t rows;
-    struct zt_quant_packed *p;
+    struct zt_quant_packed *p;    /* the packed layout, or NULL and: */
+    const void *copy;             /* the same rows on huge pages (F32/F16/BF16) */
+    struct zt__quant_chunk *chunk;
 };
 
 struct cpu {
@@ -35,6 +37,8 @@ struct cpu {
     struct zt__par *par;
     uint8_t *xq;   /* activations quantised for the current matmul */
     size_t xq_cap; /* bytes */
+    int32_t *prep; /* their packed-kernel terms (zt_quant_packed_prepare) */
+    size_t prep_cap; /* bytes */
     struct packed_w *packed;
     size_t n_packed, packed_cap;
     bool no_pack;  /* ZT_PACK=0: keep the plain rows (benchmarks) */
@@ -54,7 +58,11 @@ static void cpu_free(struct zt__backend *be)
     struct cpu *c = cpu_of(be);
     zt__par_free(c->par);
     zt_free(c->xq);
-    for (size_t i = 0; i < c->n_packed; i++) zt_quant_packed_free(c->packed[i].p);
+    zt_free(c->prep);
+    for (size_t i = 0; i < c->n_packed; i++) {
+        zt_quant_packed_free(c->packed[i].p);
+        zt__quant_weights_free(c->packed[i].chunk);
+    }
     zt_free(c->packed);
     zt_free(c);
 }
@@ -132,17 +140,32 @@ static int cpu_buffer_get(struct zt__backend *be, const struct zt__buffer *buf, 
 static int cpu_prepare_weight(struct zt__backend *be, const struct zt__tensor *w)
 {
     struct cpu *c = cpu_of(be);
-    if (c->no_pack || w->ne1 < ZT_QUANT_PACK_ROWS || !zt_quant_pack_useful(w->type)) return 0;
+    /* matrices without a packed kernel on the path in use (floats; every
+     * type on AVX2) are copied as they are onto transparent huge pages
+     * (quant_pack.c's chunks): the mapping's 4 KiB pages cost a TLB miss
+     * each 4 KiB of the stream (ZT_PACK_HUGE=0 or ZT_PACK=0: read in place) */
+    const char *hp = getenv("ZT_PACK_HUGE");
+    bool plain = !zt_quant_pack_useful(w->type) && !(hp && !strcmp(hp, "0"));
+    if (c->no_pack || w->ne1 < ZT_QUANT_PACK_ROWS || (!plain && !zt_quant_pack_useful(w->type))) return 0;
     const void *host = (const uint8_t *)w->buf + w->offset;
     for (size_t i = 0; i < c->n_packed; i++)
         if (c->packed[i].w == host) return 0; /* tied output and embedding, prepared twice */
     struct packed_w *v = zt_array_grow(c->packed, &c->packed_cap, c->n_packed + 1, sizeof *v, 16);
     if (!v) return ZT_ENOMEM;
     c->packed = v;
-    struct zt_quant_packed *p;
-    int rc = zt_quant_pack(w->type, host, w->nb1, w->ne1, w->ne0, &p);
-    if (rc) return rc;
-    c->packed[c->n_packed++] = (struct packed_w){.w = host, .type = w->type, .rows = w->ne1, .p = p};
+    struct packed_w pw = {.w = host, .type = w->type, .rows = w->ne1};
+    if (plain) {
+        size_t bytes;
+        if (zt_mul_size(w->nb1, w->ne1, &bytes)) return ZT_ERANGE;
+        void *copy = zt__quant_weights_alloc(bytes, &pw.chunk);
+        if (!copy) return ZT_ENOMEM;
+        memcpy(copy, host, bytes);
+        pw.copy = copy;
+    } else {
+        int rc = zt_quant_pack(w->type, host, w->nb1, w->ne1, w->ne0, &pw.p);
+        if (rc) return rc;
+    }
+    c->packed[c->n_packed++] = pw;
 #ifdef MADV_COLD
     /* the original rows are no longer read (unless the tensor is also the
      * token embedding): let the kernel reclaim those pages of the mapping
@@ -153,12 +176,12 @@ static int cpu_prepare_weight(struct zt__backend *be, const struct zt__tensor *w
     return 0;
 }
 
-static const struct zt_quant_packed *packed_of(const struct cpu *c, const struct zt__tensor *w)
+static const struct packed_w *prepared_of(const struct cpu *c, const struct zt__tensor *w)
 {
     const void *host = (const uint8_t *)w->buf + w->offset;
     for (size_t i = 0; i < c->n_packed; i++)
         if (c->packed[i].w == host && c->packed[i].type == w->type && c->packed[i].rows == w->ne1)
-            return c->packed[i].p;
+            return &c->packed[i];
     return NULL;
 }
 
@@ -268,11 +291,16 @@ static int cpu_kv_store(struct zt__backend *be, const struct zt__tensor *k, cons
 struct mm {
     const struct zt__tensor *w, *x, *dst;
     const struct zt_quant_packed *packed; /* or NULL: the plain rows */
+    const void *copy;                     /* the plain rows' huge-page copy, or NULL */
     uint8_t *xq;
     size_t xq_row;          /* bytes of one quantised activation row */
+    int32_t *prep;          /* packed-kernel terms of the rows, or NULL */
+    size_t prep_row;        /* int32 per row */
     atomic_int failed;
 };
 
+/* Quantises activation rows [b0, b1) and, for a packed matrix, prepares
+ * their terms: once per product, not once per chunk of weight rows. */
 static void par_quantize(void *ctx, size_t b0, size_t b1, unsigned tid)
 {
     (void)tid;
@@ -280,6 +308,9 @@ static void par_quantize(void *ctx, size_t b0, size_t b1, unsigned tid)
     for (size_t b = b0; b < b1; b++)
         if (zt_quant_activations(f->w->type, row(f->x, b), f->xq + b * f->xq_row, f->w->ne0))
             atomic_store(&f->failed, 1);
+    if (f->prep && zt_quant_packed_prepare(f->packed, f->xq + b0 * f->xq_row, f->xq_row, b1 - b0,
+                                           f->prep + b0 * f->prep_row))
+        atomic_store(&f->failed, 1);
 }
 
 /* Threads take chunks of rows from the team's shared counter (par.h), so a
@@ -291,31 +322,57 @@ static void par_matmul(void *ctx, size_t r0, size_t r1, unsigned tid)
     (void)tid;
     struct mm *f = ctx;
     if (f->packed) {
-        if (zt_quant_matmul_packed(f->packed, r0, r1, f->xq, f->xq_row, f->x->ne1, row(f->dst, 0),
-                                   f->dst->nb1 / sizeof(float)))
+        if (zt_quant_matmul_packed_prep(f->packed, r0, r1, f->xq, f->xq_row, f->x->ne1, f->prep, row(f->dst, 0),
+                                        f->dst->nb1 / sizeof(float)))
             atomic_store(&f->failed, 1);
         return;
     }
-    if (zt_quant_matmul_rows(f->w->type, base(f->w), f->w->nb1, r0, r1, f->xq, f->xq_row, f->x->ne1,
+    if (zt_quant_matmul_rows(f->w->type, f->copy ? f->copy : base(f->w), f->w->nb1, r0, r1, f->xq, f->xq_row, f->x->ne1,
                              row(f->dst, 0), f->dst->nb1 / sizeof(float), f->w->ne0))
         atomic_store(&f->failed, 1);
+}
+
+/* old when it holds per * n bytes, else a new buffer (old freed); NULL
+ * with *rc set when that fails (old kept). */
+static void *scratch(void *old, size_t *cap, size_t per, size_t n, int *rc)
+{
+    size_t need;
+    if (zt_mul_size(per, n, &need)) {
+        *rc = ZT_ERANGE;
+        return NULL;
+    }
+    if (old && need <= *cap) return old;
+    void *p = zt_malloc(need ? need : 1);
+    if (!p) {
+        *rc = ZT_ENOMEM;
+        return NULL;
+    }
+    zt_free(old);
+    *cap = need;
+    return p;
 }
 
 static int cpu_matmul(struct zt__backend *be, const struct zt__tensor *w, const struct zt__tensor *x,
                       const struct zt__tensor *dst)
 {
     struct cpu *c = cpu_of(be);
-    size_t rb, need;
+    size_t rb;
     if (zt_quant_row_bytes(zt_quant_vec_dot_type(w->type), w->ne0, &rb)) return ZT_EINVAL;
-    if (zt_mul_size(rb, x->ne1, &need)) return ZT_ERANGE;
-    if (need > c->xq_cap) {
-        uint8_t *p = zt_malloc(need);
-        if (!p) return ZT_ENOMEM;
-        zt_free(c->xq);
-        c->xq = p;
-        c->xq_cap = need;
+    int rc = 0;
+    uint8_t *xq = scratch(c->xq, &c->xq_cap, rb, x->ne1, &rc);
+    if (!xq) return rc;
+    c->xq = xq;
+    const struct packed_w *pw = prepared_of(c, w);
+    struct mm f = {.w = w, .x = x, .dst = dst, .xq = c->xq, .xq_row = rb, .packed = pw ? pw->p : NULL,
+                   .copy = pw ? pw->copy : NULL};
+    size_t pb = zt_quant_packed_prep_bytes(f.packed);
+    if (pb > 0) {
+        int32_t *prep = scratch(c->prep, &c->prep_cap, pb, x->ne1, &rc);
+        if (!prep) return rc;
+        c->prep = prep;
+        f.prep = prep;
+        f.prep_row = pb / sizeof(int32_t);
     }
-    struct mm f = {.w = w, .x = x, .dst = dst, .xq = c->xq, .xq_row = rb, .packed = packed_of(c, w)};
     unsigned nth = zt__par_threads(c->par);
     /* activation rows: ~4 chunks a thread; weight rows: ~8 chunks a thread,
      * multiples of 12 rows (whole 2- and 3-row tiles) */
@@ -385,9 +442,14 @@ static void attend(const struct attn_ctx *a, size_t b, uint32_t h, float *scores
         if (scores[t] > mx) mx = scores[t];
     }
     float sum = 0.0f;
-    for (t = 0; t < n_pos; t++) {
-        scores[t] = zt__expf(scores[t] - mx);
-        sum += scores[t];
+    if (a->vec) { /* the exponentials 16 at a time (same bits), the sum in order */
+        zt__exp_sub_avx512(scores, n_pos, mx);
+        for (t = 0; t < n_pos; t++) sum += scores[t];
+    } else {
+        for (t = 0; t < n_pos; t++) {
+            scores[t] = zt__expf(scores[t] - mx);
+            sum += scores[t];
+        }
     }
     float inv = 1.0f / sum;
     float *o = row(a->dst, b) + (size_t)h * hd;
@@ -433,10 +495,15 @@ static int cpu_attention(struct zt__backend *be, const struct zt__tensor *q, con
 struct ew {
     const struct zt__tensor *g, *u, *dst;
     bool flat;
+    bool vec; /* ew_avx512.c's kernel (the same bits) */
 };
 
-static void swiglu_span(float *y, const float *g, const float *u, size_t n)
+static void swiglu_span(bool vec, float *y, const float *g, const float *u, size_t n)
 {
+    if (vec) {
+        zt__swiglu_avx512(y, g, u, n);
+        return;
+    }
     for (size_t i = 0; i < n; i++) {
         float gi = g[i];
         y[i] = (gi / (1.0f + zt__expf(-gi))) * u[i];
@@ -449,16 +516,17 @@ static void par_swiglu(void *ctx, size_t i0, size_t i1, unsigned tid)
     (void)tid;
     const struct ew *e = ctx;
     if (e->flat) {
-        swiglu_span(row(e->dst, 0) + i0, row(e->g, 0) + i0, row(e->u, 0) + i0, i1 - i0);
+        swiglu_span(e->vec, row(e->dst, 0) + i0, row(e->g, 0) + i0, row(e->u, 0) + i0, i1 - i0);
         return;
     }
-    for (size_t r = i0; r < i1; r++) swiglu_span(row(e->dst, r), row(e->g, r), row(e->u, r), e->g->ne0);
+    for (size_t r = i0; r < i1; r++) swiglu_span(e->vec, row(e->dst, r), row(e->g, r), row(e->u, r), e->g->ne0);
 }
 
 static int cpu_swiglu(struct zt__backend *be, const struct zt__tensor *g, const struct zt__tensor *u,
                       const struct zt__tensor *dst)
 {
-    struct ew e = {.g = g, .u = u, .dst = dst, .flat = contiguous(g) && contiguous(u) && contiguous(dst)};
+    struct ew e = {.g = g, .u = u, .dst = dst, .flat = contiguous(g) && contiguous(u) && contiguous(dst),
+                   .vec = zt__attn_avx512_built && zt_quant_isa_current() >= ZT_QUANT_ISA_AVX512};
     struct zt__par *par = cpu_of(be)->par;
     size_t n = e.flat ? g->ne0 * g->ne1 : g->ne1;
     size_t per = n / ((size_t)zt__par_threads(par) * 4), min = e.flat ? 4096 : 1;

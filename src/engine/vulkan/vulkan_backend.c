@@ -133,6 +133,8 @@ struct vk {
     size_t rope_off, rope_n;
     float *rope_inv;
     char name[VK_MAX_PHYSICAL_DEVICE_NAME_SIZE];
+    int fail_after; /* test hook (ZT_VULKAN_FAIL_AFTER): dispatches left before the device "fails"; -1 never */
+    bool failed;    /* after the hook fired: every dispatch answers ZT_EIO */
 };
 
 static struct vk *vk_of(struct zt__backend *be) { return (struct vk *)be; }
@@ -389,6 +391,13 @@ static int dispatch(struct vk *v, int p, struct zt__buffer *const b[N_BIND], con
 {
     if (gx == 0 || gy == 0) return 0;
     if (gy > 65535 || gx > 65535) return ZT_ERANGE;
+    if (v->failed) return ZT_EIO;
+    if (v->fail_after >= 0 && v->fail_after-- == 0) {
+        zt_log(ZT_LOG_ERROR, "vulkan", "%s failed (ZT_VULKAN_FAIL_AFTER test hook): the device answers errors from now on",
+               shaders[p].name);
+        v->failed = true;
+        return ZT_EIO;
+    }
     int rc = reserve(v, 1);
     if (!rc) rc = begin(v);
     if (rc) return rc;
@@ -438,30 +447,12 @@ static int f32_view(const struct zt__tensor *t, uint32_t *off, uint32_t *stride)
 static bool vk_supports(const struct zt__backend *be, enum zt_ggml_type type)
 {
     (void)be;
-    switch (type) {
-    case ZT_GGML_F32:
-    case ZT_GGML_F16:
-    case ZT_GGML_BF16:
-    case ZT_GGML_Q8_0:
-    case ZT_GGML_Q4_0:
-    case ZT_GGML_Q4_K:
-    case ZT_GGML_Q6_K: return true;
-    default: return false;
-    }
+    return zt__backend_weight_type(type);
 }
 
 static int weight_view(const struct zt__tensor *t)
 {
-    if (!vk_supports(NULL, t->type)) {
-        zt_log(ZT_LOG_ERROR, "vulkan", "no kernel for %s weights", zt_ggml_type_name(t->type));
-        return ZT_EUNSUPPORTED;
-    }
-    if ((t->type == ZT_GGML_F32 && t->offset % 4) || t->offset % 2 || t->nb1 % 2) return ZT_EINVAL;
-    if (t->type == ZT_GGML_F32 && t->nb1 % 4) return ZT_EINVAL;
-    if ((t->type == ZT_GGML_Q8_0 || t->type == ZT_GGML_Q4_0) && t->ne0 % 32) return ZT_EINVAL;
-    if ((t->type == ZT_GGML_Q4_K || t->type == ZT_GGML_Q6_K) && t->ne0 % 256) return ZT_EINVAL;
-    if (t->ne1 && t->offset + t->ne1 * t->nb1 > t->buf->size) return ZT_ERANGE;
-    return 0;
+    return zt__backend_check_weight(t, t->buf->size, "vulkan");
 }
 
 /* ---- memory ------------------------------------------------------------------------------- */
@@ -965,6 +956,13 @@ static int vk_create(const struct zt__backend_params *p, struct zt__backend **ou
     pthread_mutex_init(&v->mu, NULL);
     v->base.ops = &vk_ops;
     v->base.exact = false;
+    v->fail_after = -1;
+    const char *fa = getenv("ZT_VULKAN_FAIL_AFTER");
+    if (fa && *fa) {
+        char *end;
+        long x = strtol(fa, &end, 10);
+        if (!*end && x >= 0 && x < 100000000) v->fail_after = (int)x;
+    }
     int rc = pick_device(v, p->device);
     if (rc) goto out;
     /* The deterministic mode (p->exact: the CPU's bits on every op) emulates

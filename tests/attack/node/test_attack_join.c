@@ -285,6 +285,9 @@ static void test_worker_claims_missing_model(void **state)
     assert_false(json_is_true(json_object_get(n, "eligible")));
     json_decref(n);
     assert_true(metric_value(gw.port, "zentalk_orchestrator_job_retries_total{reason=\"refused\"}") >= 1);
+    /* the gateway counts the job's end after the client has its answer */
+    for (int i = 0; i < 50 && metric_value(gw.port, "zentalk_orchestrator_jobs_total{outcome=\"failed\"}") < 1; i++)
+        zt_time_sleep_ms(100);
     assert_true(metric_value(gw.port, "zentalk_orchestrator_jobs_total{outcome=\"failed\"}") >= 1);
     /* and gets no more work */
     http(gw.port, "POST", "/v1/chat/completions", "application/json", chat, &r);

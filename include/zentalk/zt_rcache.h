@@ -1,0 +1,130 @@
+/* zt_rcache.h: the gateway's result cache (src/jobs/cache*.c).
+ *
+ * The engine is deterministic: the same model file, engine build,
+ * parameters, seed and input give the same tokens, bit for bit. A gateway
+ * that ran a job remotely and verified its worker's signed receipt keeps
+ * the answer, and answers the same job again from here with that original
+ * receipt plus a cache receipt it signs itself, binding the original
+ * receipt to the new job id (docs/internals/rcache.md).
+ *
+ * Privacy: an entry is named by a keyed hash, HMAC-SHA256 under the node's
+ * cache secret over the scope (the caller's identity, or the tenant) and
+ * the canonical job parameters, so the same question from two users names
+ * two unrelated entries, and a dump of the store reveals neither who asked
+ * nor what. Values are encrypted (XChaCha20-Poly1305) under a key derived
+ * from the secret and the entry's name, the name as associated data.
+ *
+ * Backends: "memory" (an LRU bounded in bytes) or "redis" (hiredis, SET
+ * with an expiry). Thread-safe; every call may block on Redis for at most
+ * its timeout. Errors: negative ZT_E* (ZT_ENOTFOUND = a miss). */
+#ifndef ZT_RCACHE_H
+#define ZT_RCACHE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "zentalk/zt_error.h"
+#include "zentalk/zt_sealed.h"
+
+#define ZT_RCACHE_KEY_LEN 32
+#define ZT_RCACHE_SECRET_LEN 32
+#define ZT_RCACHE_TEXT_MAX ((size_t)4 << 20) /* answers larger than this are not cached */
+#define ZT_RCACHE_JOB_ID_LEN 16
+
+/* ---- the cache receipt ----------------------------------------------------
+ * offset size field
+ *  0      4   magic "ZTC1"
+ *  4     16   new job id (the job answered from the cache)
+ * 20     16   original job id (the job the worker ran)
+ * 36     32   SHA-256 of the original receipt's bytes (ZTR1)
+ * 68      8   issued, Unix seconds, little-endian
+ * 76     32   the gateway's Ed25519 public key (its node identity)
+ * 108    64   Ed25519 signature over "zentalk-cache-receipt-v1" || bytes[0, 108) */
+#define ZT_RCACHE_RECEIPT_LEN 172
+struct zt_rcache_receipt {
+    uint8_t job_id[ZT_RCACHE_JOB_ID_LEN];
+    uint8_t orig_job_id[ZT_RCACHE_JOB_ID_LEN];
+    uint8_t orig_receipt_sha256[32];
+    uint64_t issued;
+    uint8_t gateway_pk[32];
+};
+/* Sign r with sk (64-byte Ed25519 secret key whose public half is
+ * r->gateway_pk) into out. ZT_EINVAL. */
+ZT_NODISCARD int zt_rcache_receipt_sign(const struct zt_rcache_receipt *r, const uint8_t sk[static 64],
+                                        uint8_t out[static ZT_RCACHE_RECEIPT_LEN]);
+/* Decode and check a cache receipt: its signature under its embedded key,
+ * and that it names orig_receipt (orig_len bytes; NULL: not checked).
+ * ZT_EPARSE (length, magic), ZT_ECRYPTO (signature, or another receipt). */
+ZT_NODISCARD int zt_rcache_receipt_verify(const uint8_t *rec, size_t len, const uint8_t *orig_receipt,
+                                          size_t orig_len, struct zt_rcache_receipt *out);
+
+/* ---- the cache ------------------------------------------------------------ */
+
+struct zt_rcache_opts {
+    const char *backend;      /* "memory" (NULL too) or "redis" */
+    const char *redis_url;    /* redis://[:password@]host[:port][/db] */
+    size_t max_bytes;         /* memory: bound on entries' bytes */
+    int64_t ttl_s;            /* entry lifetime (> 0) */
+    uint32_t verify_permille; /* hits re-run by a worker, per 1000 */
+    const uint8_t *secret;    /* ZT_RCACHE_SECRET_LEN bytes, copied */
+    int64_t timeout_ms;       /* redis connect/command; 0 = 2000 */
+};
+
+/* An entry: what the worker answered and its proof. */
+struct zt_rcache_entry {
+    char *text; /* the answer, NUL-terminated; text_len bytes */
+    size_t text_len;
+    char finish_reason[16];
+    uint32_t prompt_tokens, completion_tokens;
+    uint8_t receipt[ZT_ENV_RECEIPT_MAX_LEN]; /* the worker's signed receipt */
+    size_t receipt_len;
+    uint8_t checkpoint[ZT_CKPT_MAX_LEN];     /* its FINAL checkpoint (model file, build, chain) */
+    size_t checkpoint_len;
+    char worker[40];                         /* the worker's node id */
+    int64_t created;                         /* Unix seconds */
+};
+void zt_rcache_entry_deinit(struct zt_rcache_entry *e); /* wipes and frees text */
+
+struct zt_rcache;
+/* ZT_EINVAL (bad options), ZT_EIO (Redis unreachable: logged), ZT_ENOMEM. */
+ZT_NODISCARD int zt_rcache_new(const struct zt_rcache_opts *o, struct zt_rcache **out);
+void zt_rcache_free(struct zt_rcache *c);
+const char *zt_rcache_backend(const struct zt_rcache *c);
+
+/* The entry name for scope (the caller's identity, or "tenant:..."; not
+ * empty) and the job: kind ("chat"/"completion"), model, max_tokens and
+ * the request's fields that reach the worker (messages or prompt and the
+ * sampling fields), in canonical JSON (sorted keys, compact).
+ * ZT_EINVAL (no scope, no model), ZT_ENOMEM. */
+ZT_NODISCARD int zt_rcache_key(const struct zt_rcache *c, const char *scope, const char *kind, const char *model,
+                               uint32_t max_tokens, json_t *body, uint8_t key[static ZT_RCACHE_KEY_LEN]);
+/* Look up: 0 with *out filled (deinit it), ZT_ENOTFOUND (a miss, an
+ * expired or undecryptable entry), ZT_EIO (backend). Counts a hit or miss. */
+ZT_NODISCARD int zt_rcache_get(struct zt_rcache *c, const uint8_t key[static ZT_RCACHE_KEY_LEN],
+                               struct zt_rcache_entry *out);
+/* Store e under key (replacing). ZT_ETOOBIG (text over the limit, or over
+ * the memory bound), ZT_EIO, ZT_ENOMEM. */
+ZT_NODISCARD int zt_rcache_put(struct zt_rcache *c, const uint8_t key[static ZT_RCACHE_KEY_LEN],
+                               const struct zt_rcache_entry *e);
+/* Remove (a re-verification found another chain). */
+void zt_rcache_del(struct zt_rcache *c, const uint8_t key[static ZT_RCACHE_KEY_LEN]);
+/* Whether this hit should be re-run by a worker (verify_permille). */
+bool zt_rcache_sample_verify(struct zt_rcache *c);
+/* Compare a fresh run's FINAL checkpoint with the entry's: true when the
+ * model file, build id, token count and chain are equal. */
+bool zt_rcache_same_chain(const struct zt_rcache_entry *e, const uint8_t *ckpt, size_t ckpt_len);
+
+struct zt_rcache_stats {
+    uint64_t hits, misses, stores, evictions, verified, mismatches, errors;
+    uint64_t entries, bytes; /* memory backend */
+};
+void zt_rcache_stats(struct zt_rcache *c, struct zt_rcache_stats *out);
+void zt_rcache_note_verify(struct zt_rcache *c, bool same);
+/* zentalk_result_cache_total{result=hit|miss|store|evict|verified|mismatch|error}
+ * and zentalk_result_cache_bytes. */
+struct zt_metrics;
+ZT_NODISCARD int zt_rcache_register_metrics(struct zt_rcache *c, struct zt_metrics *m);
+
+#endif

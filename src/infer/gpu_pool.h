@@ -1,0 +1,64 @@
+/* gpu_pool.h: the GPU pool of a worker (internal to src/infer;
+ * docs/internals/gpu_pool.md). The devices of the GPU backend the models
+ * run on (gpu_pool.devices: indices into that backend's device list, a
+ * repeat being a second logical device of one GPU), each with a memory
+ * budget (the device's memory, capped by gpu_pool.max_vram_mb), the weight
+ * bytes of the models placed on it, slots (gpu_pool.max_batch sequences
+ * decoded at once, shared by its models) and a health state. Thread-safe. */
+#ifndef ZT_INFER_GPU_POOL_H
+#define ZT_INFER_GPU_POOL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "zentalk/zt_error.h"
+
+#define ZT__POOL_MAX 16
+
+struct zt__pool;
+
+/* Where a model went: entries e[0] (and e[1] when split: the first
+ * bytes[0] of its weights on e[0], the rest on e[1]); phys[] the backend's
+ * device indices; slots its runner's slots. */
+struct zt__place {
+    int e[2];
+    unsigned phys[2];
+    uint64_t bytes[2];
+    unsigned slots;
+};
+
+struct zt__pool_entry {
+    unsigned phys;          /* the backend's device index */
+    uint64_t budget, used;  /* bytes */
+    unsigned slots, slots_used;
+    bool healthy;
+    char why[128];          /* why it is out of the pool */
+};
+
+/* The pool of `backend`'s devices: `devices` (n of them; NULL/0 = every
+ * device the backend lists), max_vram_mb per device (0 = its memory),
+ * slots per device. ZT_ENOTFOUND (logged) when an index names no device or
+ * the backend has none. */
+ZT_NODISCARD int zt__pool_new(const char *backend, const char *const *devices, size_t n, uint64_t max_vram_mb,
+                              unsigned slots, struct zt__pool **out);
+void zt__pool_free(struct zt__pool *p);
+
+/* Places a model of `bytes` weights wanting `want_slots`: on the healthy
+ * device with the most free memory that holds it and has a free slot, else
+ * split over the two with the most. A device is probed (a small op on a
+ * fresh instance, compared with the expected bits) before its first use;
+ * one that fails is out of the pool. ZT_ETOOBIG with why when nothing
+ * holds it. */
+ZT_NODISCARD int zt__pool_place(struct zt__pool *p, uint64_t bytes, unsigned want_slots, struct zt__place *out,
+                                char *why, size_t why_size);
+/* Gives a placement's memory and slots back. */
+void zt__pool_release(struct zt__pool *p, const struct zt__place *pl);
+/* The devices of a placement failed (an op answered ZT_EIO): out of the
+ * pool for good (until the node restarts). */
+void zt__pool_fail(struct zt__pool *p, const struct zt__place *pl, const char *why);
+
+size_t zt__pool_count(const struct zt__pool *p);
+void zt__pool_get(struct zt__pool *p, size_t i, struct zt__pool_entry *out);
+
+#endif

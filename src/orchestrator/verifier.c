@@ -1,0 +1,209 @@
+/* verifier.c: which jobs are verified, by whom, and what the outcome
+ * costs (zt_verifier.h; docs/internals/orchestrator.md "Verification").
+ * Everything here is metadata: node ids, job ids, engine builds. The
+ * secret keys both draws; it lives in this struct only (sodium_malloc'd,
+ * wiped at free). */
+#include <sodium.h>
+#include <string.h>
+
+#include "orch_int.h"
+#include "zentalk/zt_alloc.h"
+#include "zentalk/zt_log.h"
+#include "zentalk/zt_str.h"
+#include "zentalk/zt_verifier.h"
+
+struct zt_verifier {
+    struct zt_registry *reg;
+    struct zt_verifier_opts o;
+    uint8_t *secret; /* ZT_VERIFIER_SECRET_LEN, sodium_malloc */
+    struct zt_verifier_stats st; /* under reg->mu */
+};
+
+#define DEF_RATE 0.05
+#define DEF_NEW_JOBS 10u
+#define DEF_LOW_REP 0.8
+
+int zt_verifier_new(struct zt_registry *reg, const struct zt_verifier_opts *o, const uint8_t *secret,
+                    struct zt_verifier **out)
+{
+    if (!reg || !out) return ZT_EINVAL;
+    struct zt_verifier_opts d = {.rate = DEF_RATE, .new_worker_jobs = DEF_NEW_JOBS, .low_reputation = DEF_LOW_REP};
+    if (o) d = *o;
+    if (!(d.rate >= 0 && d.rate <= 1) || !(d.low_reputation >= 0 && d.low_reputation <= 1)) return ZT_EINVAL;
+    struct zt_verifier *v = zt_calloc(1, sizeof *v);
+    if (!v) return ZT_ENOMEM;
+    v->secret = sodium_malloc(ZT_VERIFIER_SECRET_LEN);
+    if (!v->secret) {
+        zt_free(v);
+        return ZT_ENOMEM;
+    }
+    if (secret) memcpy(v->secret, secret, ZT_VERIFIER_SECRET_LEN);
+    else randombytes_buf(v->secret, ZT_VERIFIER_SECRET_LEN);
+    v->reg = reg;
+    v->o = d;
+    *out = v;
+    return 0;
+}
+
+void zt_verifier_free(struct zt_verifier *v)
+{
+    if (!v) return;
+    sodium_free(v->secret); /* wipes */
+    zt_free(v);
+}
+
+const char *zt_verify_reason_name(enum zt_verify_reason r)
+{
+    switch (r) {
+    case ZT_VERIFY_NONE: return "none";
+    case ZT_VERIFY_SAMPLED: return "sampled";
+    case ZT_VERIFY_NEW_WORKER: return "new_worker";
+    case ZT_VERIFY_LOW_REPUTATION: return "low_reputation";
+    }
+    return "?";
+}
+
+/* BLAKE2b-keyed(secret, tag || 0 || a || 0 || round || b) as a u64. */
+static uint64_t draw(const struct zt_verifier *v, const char *tag, const char *a, uint32_t round, const char *b)
+{
+    crypto_generichash_state h;
+    uint8_t out[16], z = 0, r[4] = {(uint8_t)round, (uint8_t)(round >> 8), (uint8_t)(round >> 16),
+                                    (uint8_t)(round >> 24)};
+    crypto_generichash_init(&h, v->secret, ZT_VERIFIER_SECRET_LEN, sizeof out);
+    crypto_generichash_update(&h, (const uint8_t *)tag, strlen(tag));
+    crypto_generichash_update(&h, &z, 1);
+    crypto_generichash_update(&h, (const uint8_t *)a, strlen(a));
+    crypto_generichash_update(&h, &z, 1);
+    crypto_generichash_update(&h, r, sizeof r);
+    if (b) crypto_generichash_update(&h, (const uint8_t *)b, strlen(b));
+    crypto_generichash_final(&h, out, sizeof out);
+    uint64_t x = 0;
+    for (int i = 0; i < 8; i++) x = x << 8 | out[i];
+    sodium_memzero(&h, sizeof h);
+    return x;
+}
+
+enum zt_verify_reason zt_verifier_sample(struct zt_verifier *v, const char *job_id, const char *worker,
+                                         int64_t now_ms)
+{
+    if (!v || !job_id || v->o.off) return ZT_VERIFY_NONE;
+    enum zt_verify_reason why = ZT_VERIFY_NONE;
+    pthread_mutex_lock(&v->reg->mu);
+    struct orch_node *n = worker ? orch_node_find(v->reg, worker) : NULL;
+    if (v->o.new_worker_jobs && (!n || n->verified < v->o.new_worker_jobs)) why = ZT_VERIFY_NEW_WORKER;
+    else if (n && v->o.low_reputation > 0 && orch_node_rep(v->reg, n, now_ms) < v->o.low_reputation)
+        why = ZT_VERIFY_LOW_REPUTATION;
+    else if (v->o.rate > 0 && (double)(draw(v, "sample", job_id, 0, NULL) >> 11) * 0x1p-53 < v->o.rate)
+        why = ZT_VERIFY_SAMPLED;
+    if (why != ZT_VERIFY_NONE) v->st.sampled++;
+    pthread_mutex_unlock(&v->reg->mu);
+    return why;
+}
+
+static bool excluded(const char *id, const char *const *ex, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (ex[i] && strcmp(ex[i], id) == 0) return true;
+    return false;
+}
+
+int zt_verifier_pick(struct zt_verifier *v, const char *job_id, unsigned round, const char *model, const char *engine,
+                     const char *const *exclude, size_t n_exclude, int64_t now_ms, struct zt_node_info *out)
+{
+    if (!v || !job_id || !model || !out || (n_exclude && !exclude)) return ZT_EINVAL;
+    char best[ZT_IDENTITY_ID_SIZE] = "";
+    uint64_t best_h = 0;
+    bool best_free = false;
+    pthread_mutex_lock(&v->reg->mu);
+    struct orch_model *m = orch_model_get(v->reg, model, false);
+    for (size_t i = 0; m && i < m->n; i++) {
+        struct orch_node *n = m->nodes[i];
+        if (!orch_node_eligible(v->reg, n, now_ms) || excluded(n->id, exclude, n_exclude)) continue;
+        if (engine && engine[0] && strcmp(n->caps.engine, engine) != 0) continue;
+        bool fr = orch_node_free_slots(n) > 0;
+        uint64_t h = draw(v, "pick", job_id, round, n->id);
+        /* a free slot first, then the smallest keyed hash */
+        if (!best[0] || (fr && !best_free) || (fr == best_free && h < best_h)) {
+            zt_strlcpy(best, n->id, sizeof best);
+            best_h = h;
+            best_free = fr;
+        }
+    }
+    pthread_mutex_unlock(&v->reg->mu);
+    if (!best[0]) return ZT_ENOTFOUND;
+    return zt_registry_get(v->reg, best, now_ms, out);
+}
+
+/* Report o for node id (if known); the first error wins in *rc. */
+static void charge(struct zt_verifier *v, const char *id, enum zt_outcome o, int64_t now, int *rc)
+{
+    if (!id || !id[0]) return;
+    int e = zt_registry_report(v->reg, id, o, now);
+    if (e && e != ZT_ENOTFOUND && !*rc) *rc = e;
+    if (o == ZT_OUTCOME_CHEAT || o == ZT_OUTCOME_MISMATCH)
+        zt_log(ZT_LOG_WARN, "verification_charged", "node=%s outcome=%s", id,
+               o == ZT_OUTCOME_CHEAT ? "cheat" : "mismatch");
+}
+
+int zt_verifier_settle(struct zt_verifier *v, struct zt_sched *s, const char *job_id, enum zt_verify_verdict verdict,
+                       const char *const *workers, size_t n_workers, const char *const *checkers, const bool *wrong,
+                       size_t n_checkers, int64_t now_ms)
+{
+    if (!v || !s || !job_id || (n_workers && !workers) || (n_checkers && (!checkers || !wrong)) ||
+        verdict > ZT_VERDICT_UNDECIDED)
+        return ZT_EINVAL;
+    int rc = 0, e;
+    switch (verdict) {
+    case ZT_VERDICT_AGREED:
+    case ZT_VERDICT_CHECKER_WRONG:
+        /* done -> verified: the job's (last) worker earns VERIFIED; a job
+         * the store does not know (or that moved) charges the nodes only */
+        e = zt_sched_job_verified(s, job_id, now_ms);
+        if (e == ZT_ENOTFOUND || e == ZT_EINVAL) charge(v, n_workers ? workers[0] : NULL, ZT_OUTCOME_VERIFIED, now_ms, &rc);
+        else if (e) rc = e;
+        break;
+    case ZT_VERDICT_WORKER_WRONG: {
+        enum zt_outcome o = n_workers <= 1 ? ZT_OUTCOME_CHEAT : ZT_OUTCOME_MISMATCH;
+        e = zt_sched_job_rejected_as(s, job_id, o, now_ms);
+        if (e == ZT_ENOTFOUND || e == ZT_EINVAL) charge(v, n_workers ? workers[0] : NULL, o, now_ms, &rc);
+        else if (e) rc = e;
+        zt_log(ZT_LOG_WARN, "verification_charged", "node=%s outcome=%s job=%s", n_workers ? workers[0] : "-",
+               o == ZT_OUTCOME_CHEAT ? "cheat" : "mismatch", job_id);
+        for (size_t i = 1; i < n_workers; i++) charge(v, workers[i], o, now_ms, &rc);
+        break;
+    }
+    case ZT_VERDICT_UNDECIDED:
+        for (size_t i = 0; i < n_workers; i++) charge(v, workers[i], ZT_OUTCOME_MISMATCH, now_ms, &rc);
+        break;
+    }
+    for (size_t i = 0; i < n_checkers; i++)
+        charge(v, checkers[i],
+               verdict == ZT_VERDICT_UNDECIDED ? ZT_OUTCOME_MISMATCH
+               : wrong[i]                      ? ZT_OUTCOME_CHEAT
+                                               : ZT_OUTCOME_COMPLETED,
+               now_ms, &rc);
+    pthread_mutex_lock(&v->reg->mu);
+    if (verdict == ZT_VERDICT_AGREED) v->st.agreed++;
+    else if (verdict == ZT_VERDICT_WORKER_WRONG) v->st.worker_wrong++;
+    else if (verdict == ZT_VERDICT_CHECKER_WRONG) v->st.checker_wrong++;
+    else v->st.undecided++;
+    pthread_mutex_unlock(&v->reg->mu);
+    return rc;
+}
+
+void zt_verifier_stats(struct zt_verifier *v, struct zt_verifier_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!v) return;
+    pthread_mutex_lock(&v->reg->mu);
+    *out = v->st;
+    pthread_mutex_unlock(&v->reg->mu);
+}
+
+void zt_verifier_note_unavailable(struct zt_verifier *v)
+{
+    if (!v) return;
+    pthread_mutex_lock(&v->reg->mu);
+    v->st.unavailable++;
+    pthread_mutex_unlock(&v->reg->mu);
+}

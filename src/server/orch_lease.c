@@ -1,0 +1,413 @@
+/* orch_lease.c: the orchestrator's placement over HTTP, for a gateway in
+ * another process (issue 11; docs/internals/orchestrator.md "Leases").
+ * See orch_api.h.
+ *
+ * POST /v1/orchestrator/lease places a job by its metadata (never a
+ * prompt) exactly as the in-process gateway's zt_sched_submit does and
+ * answers the worker chosen (node id, endpoint, keys: what the gateway
+ * seals to and checks the receipt with), waiting up to wait_ms for a free
+ * slot; with "job_id" it waits for the job's next assignment (after the
+ * gateway reported its worker failed: the failover loop's next pick).
+ * POST /v1/orchestrator/report tells the scheduler how the attempt went
+ * (started, ok with its tokens, error, stalled, unreachable, cancel).
+ *
+ * The scheduler's events for leased jobs are taken here (never the local
+ * router's: it would cancel an assignment no local request waits for): an
+ * assignment answers the waiting lease call, or is kept for the next one.
+ * A leased job nobody asks about for LEASE_IDLE_MS (its gateway died) is
+ * cancelled. Bounds: LEASE_MAX leased jobs open (past it 503). */
+#include <jansson.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "orch_api.h"
+#include "zentalk/zt_alloc.h"
+#include "zentalk/zt_http.h"
+#include "zentalk/zt_identity.h"
+#include "zentalk/zt_log.h"
+#include "zentalk/zt_str.h"
+#include "zentalk/zt_time.h"
+
+#define LEASE_MAX 4096
+#define LEASE_IDLE_MS 120000
+#define WAIT_DEFAULT_MS 10000
+#define WAIT_MAX_MS 60000
+#define GATEWAYS_MAX 16 /* gateways vouched for to the workers */
+
+struct lease {
+    struct lease *next;
+    char job_id[ZT_JOB_ID_SIZE];
+    char assigned[ZT_IDENTITY_ID_SIZE]; /* an assignment not yet handed out ("" = none) */
+    bool failed;
+    struct zt_http_async *waiter;       /* a lease call waiting, or NULL */
+    uint64_t wait_until, touched;       /* mono ms */
+};
+
+struct gateway {
+    char id[ZT_IDENTITY_ID_SIZE];
+    char *desc;      /* its signed descriptor, as it sent it */
+    int64_t expires; /* unix s */
+};
+
+struct zt__orch_lease {
+    pthread_mutex_t mu;
+    struct gateway gws[GATEWAYS_MAX];
+    struct zt_registry *reg;
+    struct zt_sched *sched;
+    struct lease *all;
+    size_t n;
+};
+
+int zt__orch_lease_new(struct zt_registry *reg, struct zt_sched *sched, struct zt__orch_lease **out)
+{
+    struct zt__orch_lease *l = zt_calloc(1, sizeof *l);
+    if (!l) return ZT_ENOMEM;
+    pthread_mutex_init(&l->mu, NULL);
+    l->reg = reg;
+    l->sched = sched;
+    *out = l;
+    return 0;
+}
+
+/* A lease call's "gateway": the caller's signed descriptor (role gateway),
+ * kept so that the workers joining here admit its sealed jobs. */
+static void note_gateway(struct zt__orch_lease *l, const char *desc)
+{
+    struct zt_node_descriptor d;
+    memset(&d, 0, sizeof d);
+    if (zt_identity_descriptor_verify(desc, strlen(desc), zt_time_real_ms() / 1000, &d) != 0) return;
+    bool gw = false;
+    for (size_t i = 0; i < d.n_roles; i++) gw = gw || strcmp(d.roles[i], "gateway") == 0;
+    char *copy = gw ? zt_strdup(desc) : NULL;
+    if (copy) {
+        pthread_mutex_lock(&l->mu);
+        size_t slot = 0;
+        for (size_t i = 0; i < GATEWAYS_MAX; i++) {
+            if (strcmp(l->gws[i].id, d.node_id) == 0) {
+                slot = i;
+                break;
+            }
+            if (l->gws[i].expires < l->gws[slot].expires) slot = i; /* else the oldest (or a free one) */
+        }
+        zt_free(l->gws[slot].desc);
+        zt_strlcpy(l->gws[slot].id, d.node_id, sizeof l->gws[slot].id);
+        l->gws[slot].desc = copy;
+        l->gws[slot].expires = d.expires;
+        pthread_mutex_unlock(&l->mu);
+    }
+    zt_node_descriptor_deinit(&d);
+}
+
+json_t *zt__orch_lease_gateways(struct zt__orch_lease *l)
+{
+    json_t *arr = json_array();
+    if (!l || !arr) return arr;
+    int64_t now = zt_time_real_ms() / 1000;
+    pthread_mutex_lock(&l->mu);
+    for (size_t i = 0; i < GATEWAYS_MAX; i++)
+        if (l->gws[i].desc && l->gws[i].expires > now) json_array_append_new(arr, json_string(l->gws[i].desc));
+    pthread_mutex_unlock(&l->mu);
+    return arr;
+}
+
+static struct lease **find(struct zt__orch_lease *l, const char *job_id)
+{
+    for (struct lease **pp = &l->all; *pp; pp = &(*pp)->next)
+        if (strcmp((*pp)->job_id, job_id) == 0) return pp;
+    return NULL;
+}
+
+/* The answer for job_id assigned to worker (or queued / failed), as JSON. */
+static int answer(struct zt__orch_lease *l, const char *job_id, const char *worker, bool failed, json_t **out)
+{
+    if (failed) {
+        *out = json_pack("{s:s,s:s}", "job_id", job_id, "state", "failed");
+        return 410;
+    }
+    if (!worker || !worker[0]) {
+        *out = json_pack("{s:s,s:s}", "job_id", job_id, "state", "queued");
+        return 202;
+    }
+    struct zt_node_info ni;
+    if (zt_registry_get(l->reg, worker, zt_time_real_ms(), &ni) != 0) {
+        *out = json_pack("{s:s,s:s}", "job_id", job_id, "state", "queued");
+        return 202;
+    }
+    char kem[2 * ZT_X25519_LEN + 1], sig[2 * ZT_ED25519_PK_LEN + 1];
+    sodium_bin2hex(kem, sizeof kem, ni.kem_pk, sizeof ni.kem_pk);
+    sodium_bin2hex(sig, sizeof sig, ni.ed25519_pk, sizeof ni.ed25519_pk);
+    *out = json_pack("{s:s,s:s,s:{s:s,s:s,s:s,s:s}}", "job_id", job_id, "state", "assigned", "worker", "node_id",
+                     ni.node_id, "endpoint", ni.endpoint, "kem_pk", kem, "ed25519_pk", sig);
+    return 200;
+}
+
+static void respond_async(struct zt_http_async *a, int status, json_t *j)
+{
+    struct zt_http_resp resp;
+    zt_http_resp_init(&resp);
+    zt_http_resp_json(&resp, status, j);
+    zt_ignore(zt_http_async_respond(a, &resp));
+    zt_http_resp_deinit(&resp);
+    zt_http_async_release(a);
+}
+
+static void on_waiter_close(void *ud) { (void)ud; }
+
+/* With l->mu held: hand the lease's state to its waiter, if any. */
+static void wake(struct zt__orch_lease *l, struct lease *ls)
+{
+    if (!ls->waiter || (!ls->assigned[0] && !ls->failed)) return;
+    json_t *j = NULL;
+    int st = answer(l, ls->job_id, ls->assigned, ls->failed, &j);
+    if (st == 200) ls->assigned[0] = '\0'; /* handed out */
+    respond_async(ls->waiter, st, j);
+    ls->waiter = NULL;
+    ls->touched = zt_time_mono_ms();
+}
+
+bool zt__orch_lease_event(struct zt__orch_lease *l, const struct zt_sched_event *ev)
+{
+    if (!l) return false;
+    pthread_mutex_lock(&l->mu);
+    struct lease **pp = find(l, ev->job_id);
+    if (pp) {
+        struct lease *ls = *pp;
+        if (ev->kind == ZT_SCHED_EV_ASSIGNED) zt_strlcpy(ls->assigned, ev->worker, sizeof ls->assigned);
+        else if (ev->kind == ZT_SCHED_EV_FAILED) ls->failed = true;
+        wake(l, ls);
+    }
+    pthread_mutex_unlock(&l->mu);
+    return pp != NULL;
+}
+
+static int64_t int_of(json_t *body, const char *key, int64_t dflt)
+{
+    json_t *v = json_object_get(body, key);
+    return json_is_integer(v) ? (int64_t)json_integer_value(v) : dflt;
+}
+
+void zt__orch_lease_h(struct zt__orch_lease *l, struct zt_http_req *req, json_t *body, int64_t max_wait_ms,
+                      struct zt_http_resp *resp)
+{
+    const char *job_id = json_string_value(json_object_get(body, "job_id"));
+    const char *gw_desc = json_string_value(json_object_get(body, "gateway"));
+    if (gw_desc) note_gateway(l, gw_desc);
+    if (gw_desc && !job_id && !json_object_get(body, "model")) { /* a gateway saying it is there, nothing more */
+        zt_http_resp_json(resp, 200, json_pack("{s:b}", "registered", 1));
+        return;
+    }
+    int64_t wait = int_of(body, "wait_ms", WAIT_DEFAULT_MS);
+    if (wait < 0) wait = 0;
+    if (wait > max_wait_ms) wait = max_wait_ms;
+    if (wait > WAIT_MAX_MS) wait = WAIT_MAX_MS;
+    char id[ZT_JOB_ID_SIZE], worker[ZT_IDENTITY_ID_SIZE] = "";
+    bool failed = false;
+    if (!job_id) {
+        const char *model = json_string_value(json_object_get(body, "model"));
+        const char *client = json_string_value(json_object_get(body, "client"));
+        int64_t max_tokens = int_of(body, "max_tokens", 0), ctx = int_of(body, "ctx_tokens", 0);
+        int64_t price = int_of(body, "price_ceiling", 0), deadline = int_of(body, "deadline_ms", 0);
+        if (!model || max_tokens < 1 || max_tokens > UINT32_MAX || ctx < 0 || ctx > UINT32_MAX || price < 0 ||
+            deadline < 0) {
+            zt_http_resp_error(resp, 400, "invalid_request",
+                               "model (string) and max_tokens (1..2^32-1) are required; ctx_tokens, price_ceiling, "
+                               "deadline_ms are non-negative integers");
+            return;
+        }
+        pthread_mutex_lock(&l->mu);
+        bool full = l->n >= LEASE_MAX;
+        pthread_mutex_unlock(&l->mu);
+        if (full) {
+            zt_ignore(zt_http_resp_header(resp, "Retry-After", "1"));
+            zt_http_resp_error(resp, 503, "overloaded", "too many leased jobs open");
+            return;
+        }
+        struct zt_job_req jr = {.client = client && client[0] ? client : zt_http_req_client_addr(req),
+                                .model = model,
+                                .ctx_tokens = (uint32_t)ctx,
+                                .max_tokens = (uint32_t)max_tokens,
+                                .price_ceiling = (uint64_t)price,
+                                .deadline_ms = deadline};
+        struct zt_sched_result sr;
+        memset(&sr, 0, sizeof sr);
+        int rc = zt_sched_submit(l->sched, &jr, zt_time_real_ms(), &sr);
+        if (rc == ZT_EBUSY) {
+            char v[16];
+            snprintf(v, sizeof v, "%u", sr.retry_after_s ? sr.retry_after_s : 1);
+            zt_ignore(zt_http_resp_header(resp, "Retry-After", v));
+            zt_http_resp_error(resp, 503, "queue_full", "the job queue is full; retry after Retry-After");
+            return;
+        }
+        if (rc == ZT_ENOTFOUND || rc == ZT_ETIMEDOUT) {
+            zt_http_resp_error(resp, rc == ZT_ENOTFOUND ? 404 : 400, rc == ZT_ENOTFOUND ? "no_worker" : "deadline",
+                               rc == ZT_ENOTFOUND ? "no live worker serves this model within the context and price"
+                                                  : "the deadline has passed");
+            return;
+        }
+        if (rc) {
+            zt_http_resp_error(resp, rc == ZT_EINVAL ? 400 : 503, rc == ZT_EINVAL ? "invalid_request" : "unavailable",
+                               zt_strerror(rc));
+            return;
+        }
+        struct lease *ls = zt_calloc(1, sizeof *ls);
+        if (!ls) {
+            zt_ignore(zt_sched_job_cancel(l->sched, sr.job_id, zt_time_real_ms()));
+            zt_http_resp_error(resp, 503, "overloaded", "out of memory");
+            return;
+        }
+        zt_strlcpy(ls->job_id, sr.job_id, sizeof ls->job_id);
+        ls->touched = zt_time_mono_ms();
+        pthread_mutex_lock(&l->mu);
+        ls->next = l->all;
+        l->all = ls;
+        l->n++;
+        pthread_mutex_unlock(&l->mu);
+        zt_strlcpy(id, sr.job_id, sizeof id);
+        if (sr.state == ZT_JOB_STATE_ASSIGNED) zt_strlcpy(worker, sr.worker, sizeof worker);
+    } else {
+        if (strlen(job_id) >= sizeof id) {
+            zt_http_resp_error(resp, 404, "unknown_job", "no leased job by that id");
+            return;
+        }
+        zt_strlcpy(id, job_id, sizeof id);
+    }
+    pthread_mutex_lock(&l->mu);
+    struct lease **pp = find(l, id);
+    struct lease *ls = pp ? *pp : NULL;
+    if (!ls) {
+        pthread_mutex_unlock(&l->mu);
+        zt_http_resp_error(resp, 404, "unknown_job", "no leased job by that id (it ended, or another orchestrator has it)");
+        return;
+    }
+    ls->touched = zt_time_mono_ms();
+    if (!worker[0] && ls->assigned[0]) {
+        zt_strlcpy(worker, ls->assigned, sizeof worker);
+        ls->assigned[0] = '\0';
+    } else if (worker[0]) {
+        ls->assigned[0] = '\0';
+    }
+    failed = ls->failed;
+    if (!worker[0] && !failed && wait > 0 && !ls->waiter) {
+        ls->waiter = zt_http_req_defer(req, on_waiter_close, NULL);
+        if (ls->waiter) {
+            ls->wait_until = zt_time_mono_ms() + (uint64_t)wait;
+            pthread_mutex_unlock(&l->mu);
+            return;
+        }
+    }
+    pthread_mutex_unlock(&l->mu);
+    json_t *j = NULL;
+    int st = answer(l, id, worker, failed, &j);
+    zt_http_resp_json(resp, st, j);
+}
+
+void zt__orch_lease_report_h(struct zt__orch_lease *l, json_t *body, struct zt_http_resp *resp)
+{
+    const char *job_id = json_string_value(json_object_get(body, "job_id"));
+    const char *worker = json_string_value(json_object_get(body, "worker"));
+    const char *ev = json_string_value(json_object_get(body, "event"));
+    int64_t tokens = int_of(body, "tokens", 0);
+    pthread_mutex_lock(&l->mu);
+    bool known = job_id && find(l, job_id) != NULL;
+    pthread_mutex_unlock(&l->mu);
+    if (!known || !ev || tokens < 0 || tokens > UINT32_MAX) {
+        zt_http_resp_error(resp, known ? 400 : 404, known ? "invalid_request" : "unknown_job",
+                           known ? "event is one of started, ok, error, stalled, unreachable, cancel"
+                                 : "no leased job by that id");
+        return;
+    }
+    int64_t now = zt_time_real_ms();
+    int rc;
+    enum zt_job_state st = ZT_JOB_STATE_FAILED;
+    bool ends = false;
+    if (strcmp(ev, "started") == 0) {
+        rc = worker ? zt_sched_job_started(l->sched, job_id, worker, now) : ZT_EINVAL;
+        st = ZT_JOB_STATE_RUNNING;
+    } else if (strcmp(ev, "ok") == 0) {
+        rc = worker ? zt_sched_job_finished(l->sched, job_id, worker, ZT_SCHED_OK, (uint32_t)tokens, now, &st)
+                    : ZT_EINVAL;
+        ends = rc == 0;
+    } else if (strcmp(ev, "error") == 0 || strcmp(ev, "stalled") == 0 || strcmp(ev, "unreachable") == 0) {
+        /* one that cannot be reached at all is dropped until it joins again */
+        if (worker && ev[0] == 'u' && zt_registry_drop(l->reg, worker, now) == 0)
+            zt_log(ZT_LOG_WARN, "worker_unreachable", "worker=%s action=dropped_until_rejoin", worker);
+        rc = worker ? zt_sched_job_finished(l->sched, job_id, worker,
+                                            ev[1] == 't' ? ZT_SCHED_STALLED : ZT_SCHED_ERROR, 0, now, &st)
+                    : ZT_EINVAL;
+        if (rc) { /* the drop requeued it already, or it had moved */
+            struct zt_job_info ji;
+            if (zt_sched_job_get(l->sched, job_id, &ji) == 0) st = ji.state, rc = 0;
+        }
+        ends = rc == 0 && st == ZT_JOB_STATE_FAILED;
+    } else if (strcmp(ev, "cancel") == 0) {
+        rc = zt_sched_job_cancel(l->sched, job_id, now);
+        ends = true;
+    } else {
+        zt_http_resp_error(resp, 400, "invalid_request", "event is one of started, ok, error, stalled, unreachable, cancel");
+        return;
+    }
+    if (ends) {
+        pthread_mutex_lock(&l->mu);
+        struct lease **pp = find(l, job_id);
+        if (pp) {
+            struct lease *ls = *pp;
+            if (ls->waiter) {
+                ls->failed = true;
+                wake(l, ls);
+            }
+            *pp = ls->next;
+            zt_free(ls);
+            l->n--;
+        }
+        pthread_mutex_unlock(&l->mu);
+    }
+    if (rc) {
+        zt_http_resp_error(resp, rc == ZT_EPERM ? 403 : 409, rc == ZT_EPERM ? "not_its_worker" : "illegal_transition",
+                           "the job is not in a state this event applies to");
+        return;
+    }
+    zt_http_resp_json(resp, 200, json_pack("{s:s,s:s}", "job_id", job_id, "state", zt_job_state_name(st)));
+}
+
+void zt__orch_lease_sweep(struct zt__orch_lease *l, bool all)
+{
+    if (!l) return;
+    uint64_t now = zt_time_mono_ms();
+    char cancel[16][ZT_JOB_ID_SIZE];
+    size_t n_cancel = 0;
+    pthread_mutex_lock(&l->mu);
+    for (struct lease **pp = &l->all; *pp;) {
+        struct lease *ls = *pp;
+        if (ls->waiter && (all || now >= ls->wait_until)) {
+            json_t *j = NULL;
+            int st = answer(l, ls->job_id, NULL, false, &j); /* 202 queued: ask again */
+            respond_async(ls->waiter, st, j);
+            ls->waiter = NULL;
+            ls->touched = now;
+        }
+        if (!ls->waiter && (all || (now - ls->touched >= LEASE_IDLE_MS && n_cancel < 16))) {
+            /* its gateway asks no more: give its slot back (stopping: the
+             * jobs stay in the store for the next start) */
+            if (!all) zt_strlcpy(cancel[n_cancel++], ls->job_id, sizeof cancel[0]);
+            *pp = ls->next;
+            zt_free(ls);
+            l->n--;
+            continue;
+        }
+        pp = &ls->next;
+    }
+    pthread_mutex_unlock(&l->mu);
+    for (size_t i = 0; i < n_cancel; i++) zt_ignore(zt_sched_job_cancel(l->sched, cancel[i], zt_time_real_ms()));
+}
+
+void zt__orch_lease_free(struct zt__orch_lease *l)
+{
+    if (!l) return;
+    zt__orch_lease_sweep(l, true);
+    for (size_t i = 0; i < GATEWAYS_MAX; i++) zt_free(l->gws[i].desc);
+    pthread_mutex_destroy(&l->mu);
+    zt_free(l);
+}

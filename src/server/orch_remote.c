@@ -1,0 +1,271 @@
+/* orch_remote.c: a gateway's placement through an orchestrator in another
+ * process (node.orchestrator, zentalk-node --orchestrator URL[#NODE_ID];
+ * docs/internals/orchestrator.md "Leases"). See orch_api.h.
+ *
+ * The client of orch_lease.c's routes: a lease per job (and per failover
+ * pick), reports of each attempt. The workers' keys and endpoints come in
+ * the lease answers (from their signed join records at the orchestrator)
+ * and are kept for the attempt that follows. With #NODE_ID the
+ * orchestrator's descriptor is fetched and verified before the first
+ * lease (a machine in the middle could otherwise choose the workers). */
+#include <jansson.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "orch_api.h"
+#include "zentalk/zt_alloc.h"
+#include "zentalk/zt_http_client.h"
+#include "zentalk/zt_identity.h"
+#include "zentalk/zt_log.h"
+#include "zentalk/zt_peers.h"
+#include "zentalk/zt_str.h"
+#include "zentalk/zt_time.h"
+
+#define CALL_TIMEOUT_MS 10000L
+#define WORKERS_KEPT 256
+
+struct zt__orch_remote {
+    struct zt_http_client *http;
+    char url[ZT_DESCRIPTOR_MAX_ENDPOINT + 1];
+    char pin[ZT_IDENTITY_ID_SIZE];
+    char *auth; /* "Authorization: Bearer ..." or NULL */
+    pthread_mutex_t mu;
+    bool verified;
+    zt__orch_desc_fn own_desc;
+    void *desc_ud;
+    uint64_t desc_sent; /* mono ms: our descriptor went with a lease (0: never) */
+    struct zt_node_info workers[WORKERS_KEPT]; /* the last workers leased, by node id */
+    size_t next;
+};
+
+#define DESC_RESEND_MS 300000 /* our descriptor goes with a lease this often (it expires in an hour) */
+
+int zt__orch_remote_new(const struct zt_config *cfg, zt__orch_desc_fn own_desc, void *ud,
+                        struct zt__orch_remote **out, struct zt_buf *err)
+{
+    const char *text = cfg->node.orchestrator;
+    const char *hash = strchr(text, '#');
+    size_t ul = hash ? (size_t)(hash - text) : strlen(text);
+    struct zt__orch_remote *r = zt_calloc(1, sizeof *r);
+    if (!r) return ZT_ENOMEM;
+    const char *why = ul >= sizeof r->url ? "URL too long" : NULL;
+    if (!why) {
+        memcpy(r->url, text, ul);
+        while (ul > 0 && r->url[ul - 1] == '/') r->url[--ul] = '\0';
+        why = zt_peers_endpoint_problem(r->url);
+    }
+    if (!why && hash && !zt_identity_id_valid(hash + 1)) why = "the part after '#' is not a node id (zt1...)";
+    if (why) {
+        zt_ignore(zt_buf_appendf(err, "node.orchestrator %s: %s\n", text, why));
+        zt_free(r);
+        return ZT_ECONFIG;
+    }
+    if (hash) zt_strlcpy(r->pin, hash + 1, sizeof r->pin);
+    r->verified = !r->pin[0];
+    const char *tok = cfg->node.orchestrator_token;
+    if (tok && tok[0]) {
+        size_t n = strlen("Authorization: Bearer ") + strlen(tok) + 1;
+        if ((r->auth = zt_malloc(n)) != NULL) snprintf(r->auth, n, "Authorization: Bearer %s", tok);
+    }
+    struct zt_http_client_opts ho = {.max_inflight = 64};
+    if ((tok && tok[0] && !r->auth) || zt_http_client_new(&ho, &r->http) != 0) {
+        zt_free(r->auth);
+        zt_free(r);
+        return ZT_ENOMEM;
+    }
+    r->own_desc = own_desc;
+    r->desc_ud = ud;
+    pthread_mutex_init(&r->mu, NULL);
+    *out = r;
+    return 0;
+}
+
+void zt__orch_remote_free(struct zt__orch_remote *r)
+{
+    if (!r) return;
+    zt_http_client_free(r->http);
+    zt_free(r->auth);
+    pthread_mutex_destroy(&r->mu);
+    zt_free(r);
+}
+
+/* The pinned orchestrator's descriptor, verified once. */
+static int verify_pin(struct zt__orch_remote *r)
+{
+    pthread_mutex_lock(&r->mu);
+    bool done = r->verified;
+    pthread_mutex_unlock(&r->mu);
+    if (done) return 0;
+    char url[sizeof r->url + 32];
+    snprintf(url, sizeof url, "%s/v1/node/descriptor", r->url);
+    struct zt_http_response resp;
+    zt_http_response_init(&resp);
+    int rc = zt_http_client_json(r->http, url, NULL, NULL, CALL_TIMEOUT_MS, &resp);
+    if (!rc && resp.status != 200) rc = ZT_EIO;
+    struct zt_node_descriptor d;
+    memset(&d, 0, sizeof d);
+    if (!rc) rc = zt_identity_descriptor_verify(zt_buf_str(&resp.body), resp.body.len, zt_time_real_ms() / 1000, &d);
+    if (!rc && strcmp(d.node_id, r->pin) != 0) rc = ZT_EPERM;
+    if (rc == ZT_EPERM)
+        zt_log_rl(ZT_LOG_ERROR, 30, "orchestrator_id_mismatch", "url=%s expected=%s got=%s", r->url, r->pin, d.node_id);
+    zt_node_descriptor_deinit(&d);
+    zt_http_response_deinit(&resp);
+    if (!rc) {
+        pthread_mutex_lock(&r->mu);
+        r->verified = true;
+        pthread_mutex_unlock(&r->mu);
+    }
+    return rc;
+}
+
+/* POST body to the orchestrator's path; the status (0: no answer) and the
+ * parsed answer in *out (may be NULL). */
+static long call(struct zt__orch_remote *r, const char *path, json_t *body, long timeout_ms, json_t **out)
+{
+    *out = NULL;
+    if (verify_pin(r) != 0) {
+        json_decref(body);
+        return 0;
+    }
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    if (!text) return 0;
+    char url[sizeof r->url + 64];
+    snprintf(url, sizeof url, "%s%s", r->url, path);
+    const char *h[] = {r->auth, NULL};
+    struct zt_http_response resp;
+    zt_http_response_init(&resp);
+    int rc = zt_http_client_json(r->http, url, r->auth ? h : NULL, text, timeout_ms, &resp);
+    zt_free(text); /* jansson allocates with zt_malloc (json_set_alloc_funcs) */
+    long st = rc ? 0 : resp.status;
+    if (st) *out = json_loadb(resp.body.data ? resp.body.data : "", resp.body.len, 0, NULL);
+    if (!st || st >= 500)
+        zt_log_rl(ZT_LOG_WARN, 10, "orchestrator_call_failed", "url=%s status=%ld detail=\"%.200s\"", url, st,
+                  rc ? resp.reason : zt_buf_str(&resp.body));
+    zt_http_response_deinit(&resp);
+    return st;
+}
+
+static void keep_worker(struct zt__orch_remote *r, json_t *w)
+{
+    const char *id = json_string_value(json_object_get(w, "node_id"));
+    const char *ep = json_string_value(json_object_get(w, "endpoint"));
+    const char *kem = json_string_value(json_object_get(w, "kem_pk"));
+    const char *sig = json_string_value(json_object_get(w, "ed25519_pk"));
+    struct zt_node_info ni;
+    memset(&ni, 0, sizeof ni);
+    size_t n1 = 0, n2 = 0;
+    if (!id || !ep || !kem || !sig || strlen(id) >= sizeof ni.node_id || strlen(ep) >= sizeof ni.endpoint ||
+        sodium_hex2bin(ni.kem_pk, sizeof ni.kem_pk, kem, strlen(kem), NULL, &n1, NULL) != 0 ||
+        n1 != sizeof ni.kem_pk ||
+        sodium_hex2bin(ni.ed25519_pk, sizeof ni.ed25519_pk, sig, strlen(sig), NULL, &n2, NULL) != 0 ||
+        n2 != sizeof ni.ed25519_pk)
+        return;
+    zt_strlcpy(ni.node_id, id, sizeof ni.node_id);
+    zt_strlcpy(ni.endpoint, ep, sizeof ni.endpoint);
+    ni.state = ZT_NODE_LIVE;
+    pthread_mutex_lock(&r->mu);
+    size_t slot = r->next;
+    for (size_t i = 0; i < WORKERS_KEPT; i++)
+        if (strcmp(r->workers[i].node_id, id) == 0) slot = i;
+    if (slot == r->next) r->next = (r->next + 1) % WORKERS_KEPT;
+    r->workers[slot] = ni;
+    pthread_mutex_unlock(&r->mu);
+}
+
+int zt__orch_remote_worker(struct zt__orch_remote *r, const char *node_id, struct zt_node_info *out)
+{
+    int rc = ZT_ENOTFOUND;
+    pthread_mutex_lock(&r->mu);
+    for (size_t i = 0; i < WORKERS_KEPT && rc; i++)
+        if (strcmp(r->workers[i].node_id, node_id) == 0) {
+            *out = r->workers[i];
+            rc = 0;
+        }
+    pthread_mutex_unlock(&r->mu);
+    return rc;
+}
+
+int zt__orch_remote_lease(struct zt__orch_remote *r, const struct zt_job_req *jr, const char *job_id, long wait_ms,
+                          struct zt_sched_result *out)
+{
+    memset(out, 0, sizeof *out);
+    json_t *body = jr ? json_pack("{s:s,s:s,s:I,s:I,s:I,s:I,s:I}", "model", jr->model, "client", jr->client,
+                                  "ctx_tokens", (json_int_t)jr->ctx_tokens, "max_tokens", (json_int_t)jr->max_tokens,
+                                  "price_ceiling", (json_int_t)jr->price_ceiling, "deadline_ms",
+                                  (json_int_t)jr->deadline_ms, "wait_ms", (json_int_t)wait_ms)
+                      : json_pack("{s:s,s:I}", "job_id", job_id, "wait_ms", (json_int_t)wait_ms);
+    /* our signed descriptor now and then: the orchestrator vouches for us to its workers */
+    uint64_t now = zt_time_mono_ms();
+    pthread_mutex_lock(&r->mu);
+    bool send = r->own_desc && (!r->desc_sent || now - r->desc_sent >= DESC_RESEND_MS);
+    if (send) r->desc_sent = now;
+    pthread_mutex_unlock(&r->mu);
+    char *desc = NULL;
+    if (send && body && r->own_desc(r->desc_ud, &desc) == 0 && desc) {
+        json_object_set_new(body, "gateway", json_string(desc));
+        zt_free(desc);
+    }
+    json_t *a = NULL;
+    long st = call(r, "/v1/orchestrator/lease", body, wait_ms + CALL_TIMEOUT_MS, &a);
+    int rc = 0;
+    const char *id = json_string_value(json_object_get(a, "job_id"));
+    if ((st == 200 || st == 202) && id && strlen(id) < sizeof out->job_id) {
+        zt_strlcpy(out->job_id, id, sizeof out->job_id);
+        out->state = ZT_JOB_STATE_QUEUED;
+        json_t *w = json_object_get(a, "worker");
+        const char *wid = json_string_value(json_object_get(w, "node_id"));
+        if (st == 200 && wid && strlen(wid) < sizeof out->worker) {
+            keep_worker(r, w);
+            zt_strlcpy(out->worker, wid, sizeof out->worker);
+            out->state = ZT_JOB_STATE_ASSIGNED;
+        }
+    } else if (st == 410) {
+        out->state = ZT_JOB_STATE_FAILED;
+    } else if (st == 503) {
+        out->retry_after_s = 1;
+        rc = ZT_EBUSY;
+    } else if (st == 404) {
+        rc = ZT_ENOTFOUND;
+    } else {
+        rc = ZT_EIO;
+    }
+    json_decref(a);
+    return rc;
+}
+
+int zt__orch_remote_report(struct zt__orch_remote *r, const char *job_id, const char *worker, const char *event,
+                           uint32_t tokens, enum zt_job_state *state)
+{
+    json_t *body = json_pack("{s:s,s:s,s:s,s:I}", "job_id", job_id, "worker", worker ? worker : "", "event", event,
+                             "tokens", (json_int_t)tokens);
+    json_t *a = NULL;
+    long st = call(r, "/v1/orchestrator/report", body, CALL_TIMEOUT_MS, &a);
+    const char *s = json_string_value(json_object_get(a, "state"));
+    if (state) {
+        *state = ZT_JOB_STATE_FAILED;
+        for (int i = 0; s && i < ZT_JOB_STATE_COUNT; i++)
+            if (strcmp(s, zt_job_state_name((enum zt_job_state)i)) == 0) *state = (enum zt_job_state)i;
+    }
+    json_decref(a);
+    return st == 200 ? 0 : st == 404 ? ZT_ENOTFOUND : st ? ZT_EINVAL : ZT_EIO;
+}
+
+void zt__orch_remote_register(struct zt__orch_remote *r)
+{
+    char *desc = NULL;
+    if (!r->own_desc || r->own_desc(r->desc_ud, &desc) != 0 || !desc) return;
+    json_t *a = NULL;
+    long st = call(r, "/v1/orchestrator/lease", json_pack("{s:s}", "gateway", desc), 2000, &a);
+    zt_free(desc);
+    json_decref(a);
+    if (st == 200) {
+        pthread_mutex_lock(&r->mu);
+        r->desc_sent = zt_time_mono_ms();
+        pthread_mutex_unlock(&r->mu);
+        zt_log(ZT_LOG_INFO, "gateway_registered", "orchestrator=%s", r->url);
+    }
+}

@@ -1,0 +1,355 @@
+/* test_verify_network.c: verification by the network (issue 11 item 5) on a
+ * loopback network of separate zentalk-node processes: one
+ * gateway+orchestrator, three honest workers and one cheating worker (the
+ * test-only ZT_TEST_FAULT_EVERY, honoured only with ZT_TEST_MODE=1: it
+ * alters every second token id it streams), all joined with --join.
+ * orchestrator.verification.rate is 1 (every job checked).
+ *
+ *  - chats answer 200 with "verification":"verified", checked by another
+ *    worker than the one they ran on (never the same), the checker's
+ *    signed receipt in "checks"; a job the cheater ran is caught: its
+ *    verifier's chain differs, a third worker arbitrates, the answer is
+ *    502 verification_failed, the cheater is banned in the registry at once
+ *    (CHEAT) and gets no more work (its later chats all run elsewhere);
+ *  - a streamed chat's last chunk waits for the check and says "verified";
+ *  - the metrics count the outcomes (zentalk_orchestrator_verifications_total);
+ *  - the audit log names every extra worker that saw a user's text: one
+ *    "disclosure" entry per checked job (job, nodes, reason), never text;
+ *  - privacy.yaml's verification_exempt_features (completion here): a
+ *    completion answers "verification":"exempt" and is sent to no other
+ *    worker (no disclosure entry for it);
+ *  - replicated execution ("zentalk":{"replicas":2}): the job runs on two
+ *    more workers in full, their chains equal the first's ("verified"),
+ *    and the audit log says "replica".
+ * Usage: test_verify_network PATH/zentalk-node PATH/zentalk */
+#define _GNU_SOURCE
+#include "harness.h"
+
+#include <dirent.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "zentalk/zt_str.h"
+#include "zentalk/zt_time.h"
+
+#define N_HONEST 3
+#define N_CALLS 8
+
+static bool have_model;
+static char cfg_dir[256];
+static struct node gw, cheat, wk[N_HONEST];
+static char cheat_id[64], wk_id[N_HONEST][64];
+
+static const char *const gw_env[] = {"ZENTALK_ORCHESTRATOR_HEARTBEAT_EXPIRY_MS=5000",
+                                     "ZENTALK_ORCHESTRATOR_VERIFICATION_RATE=1",
+                                     "ZENTALK_PRIVACY_VERIFICATION_EXEMPT_FEATURES=completion", NULL};
+static const char *const wk_env[] = {"ZENTALK_NODE_HEARTBEAT_INTERVAL_MS=300", NULL};
+static const char *const cheat_env[] = {"ZENTALK_NODE_HEARTBEAT_INTERVAL_MS=300", "ZT_TEST_MODE=1",
+                                        "ZT_TEST_FAULT_EVERY=2", NULL};
+
+static json_t *nodes(void)
+{
+    struct resp r;
+    http(gw.port, "GET", "/v1/orchestrator/nodes", NULL, NULL, &r);
+    assert_int_equal(r.status, 200);
+    json_t *j = resp_json(&r);
+    resp_free(&r);
+    return j;
+}
+
+static json_t *node_of(json_t *all, const char *id)
+{
+    size_t i;
+    json_t *n;
+    json_array_foreach(json_object_get(all, "nodes"), i, n) {
+        if (zt_str_eq(json_string_value(json_object_get(n, "node_id")), id)) return n;
+    }
+    return NULL;
+}
+
+static long wait_live(long want, int timeout_ms)
+{
+    uint64_t until = zt_time_mono_ms() + (uint64_t)timeout_ms;
+    for (;;) {
+        json_t *j = nodes();
+        long live = (long)json_integer_value(json_object_get(j, "live"));
+        json_decref(j);
+        if (live == want || zt_time_mono_ms() > until) return live;
+        zt_time_sleep_ms(100);
+    }
+}
+
+static int group_setup(void **state)
+{
+    (void)state;
+    if (!net_config(cfg_dir, sizeof cfg_dir, "vercfg", 2)) return 0;
+    have_model = true;
+    const char *const gargs[] = {"--roles", "gateway,orchestrator", NULL};
+    node_spawn(&gw, gargs, gw_env, true, NULL);
+    /* the cheater joins first: with equal scores it wins the first placements */
+    net_worker(&cheat, cfg_dir, gw.url, cheat_env, NULL, NULL, cheat_id);
+    for (int i = 0; i < N_HONEST; i++) net_worker(&wk[i], cfg_dir, gw.url, wk_env, NULL, NULL, wk_id[i]);
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    for (int i = 0; i < N_HONEST; i++)
+        if (wk[i].pid > 0) node_cleanup(&wk[i]);
+    if (cheat.pid > 0) node_cleanup(&cheat);
+    if (gw.pid > 0) node_cleanup(&gw);
+    if (cfg_dir[0]) rm_rf(cfg_dir);
+    return 0;
+}
+
+#define NEED_NET()                                                                \
+    do {                                                                          \
+        if (!have_model) zt_skip("stories260K.gguf not found (tests/models)");    \
+    } while (0)
+
+/* ---- calls ---------------------------------------------------------------------- */
+
+struct call {
+    int seed, replicas;
+    bool completion;
+    long status;
+    char ran_on[64], verification[32], code[64];
+    char checker[4][64];
+    size_t n_checks;
+    bool receipts; /* every answered check carries a receipt */
+};
+
+static void *call_thread(void *arg)
+{
+    struct call *c = arg;
+    char body[400], extra[64] = "";
+    if (c->replicas) snprintf(extra, sizeof extra, ",\"zentalk\":{\"replicas\":%d}", c->replicas);
+    if (c->completion)
+        snprintf(body, sizeof body, "{\"model\":\"stories\",\"prompt\":\"Once upon a time\",\"max_tokens\":8,"
+                 "\"seed\":%d,\"temperature\":0.8%s}", c->seed, extra);
+    else
+        snprintf(body, sizeof body,
+                 "{\"model\":\"stories\",\"messages\":[{\"role\":\"user\",\"content\":\"Once upon a time\"}],"
+                 "\"max_tokens\":8,\"seed\":%d,\"temperature\":0.8%s}", c->seed, extra);
+    struct http_opts o = {.ctype = "application/json", .body = body, .timeout_ms = 120000};
+    struct resp r;
+    memset(&r, 0, sizeof r);
+    if (http_req(gw.port, "POST", c->completion ? "/v1/completions" : "/v1/chat/completions", &o, &r) == 0)
+        c->status = r.status;
+    json_t *j = json_loadb(r.body.data ? r.body.data : "", r.body.len, 0, NULL);
+    json_t *z = json_object_get(j, "zentalk");
+    const char *ran = json_string_value(json_object_get(z, "ran_on"));
+    const char *ver = json_string_value(json_object_get(z, "verification"));
+    const char *code = json_string_value(json_object_get(json_object_get(j, "error"), "code"));
+    zt_strlcpy(c->ran_on, ran ? ran : "", sizeof c->ran_on);
+    zt_strlcpy(c->verification, ver ? ver : "", sizeof c->verification);
+    zt_strlcpy(c->code, code ? code : "", sizeof c->code);
+    size_t i;
+    json_t *ck;
+    c->receipts = true;
+    json_array_foreach(json_object_get(z, "checks"), i, ck) {
+        if (i < 4) zt_strlcpy(c->checker[i], json_string_value(json_object_get(ck, "node")), sizeof c->checker[i]);
+        c->n_checks = i + 1;
+        if (json_is_true(json_object_get(ck, "answered")) && !json_is_string(json_object_get(ck, "receipt")))
+            c->receipts = false;
+    }
+    if (c->status != 200 && !code) fprintf(stderr, "call: status %ld: %.200s\n", c->status, zt_buf_str(&r.body));
+    json_decref(j);
+    resp_free(&r);
+    return NULL;
+}
+
+static void run_calls(struct call *c, int n, int seed0)
+{
+    pthread_t t[N_CALLS];
+    for (int i = 0; i < n; i++) {
+        c[i].seed = seed0 + i;
+        assert_int_equal(pthread_create(&t[i], NULL, call_thread, &c[i]), 0);
+    }
+    for (int i = 0; i < n; i++) pthread_join(t[i], NULL);
+}
+
+static bool honest(const char *id)
+{
+    for (int i = 0; i < N_HONEST; i++)
+        if (zt_str_eq(wk_id[i], id)) return true;
+    return false;
+}
+
+/* ---- the audit log --------------------------------------------------------------- */
+
+struct disclosures {
+    int verification, arbitration, replica, completion;
+    bool bad_node; /* an entry naming a node that is not a worker */
+};
+
+static void read_audit(struct disclosures *d)
+{
+    memset(d, 0, sizeof *d);
+    char dir[400];
+    snprintf(dir, sizeof dir, "%s/logs/audit", gw.data_dir);
+    DIR *dp = opendir(dir);
+    assert_non_null(dp);
+    struct dirent *e;
+    while ((e = readdir(dp))) {
+        if (e->d_name[0] == '.') continue;
+        char path[700];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f) continue;
+        char line[4096];
+        while (fgets(line, sizeof line, f)) {
+            json_t *j = json_loads(line, 0, NULL);
+            if (zt_str_eq(json_string_value(json_object_get(j, "kind")), "disclosure")) {
+                const char *why = json_string_value(json_object_get(j, "reason"));
+                if (zt_str_eq(why, "verification")) d->verification++;
+                else if (zt_str_eq(why, "arbitration")) d->arbitration++;
+                else if (zt_str_eq(why, "replica")) d->replica++;
+                if (zt_str_eq(json_string_value(json_object_get(j, "feature")), "completion")) d->completion++;
+                assert_non_null(json_string_value(json_object_get(j, "job_id")));
+                size_t i;
+                json_t *n;
+                json_array_foreach(json_object_get(j, "nodes"), i, n) {
+                    const char *id = json_string_value(n);
+                    if (!id || (!honest(id) && !zt_str_eq(id, cheat_id))) d->bad_node = true;
+                }
+                assert_true(json_array_size(json_object_get(j, "nodes")) > 0);
+                assert_null(strstr(line, "Once upon")); /* never content */
+            }
+            json_decref(j);
+        }
+        fclose(f);
+    }
+    closedir(dp);
+}
+
+/* ---- tests ----------------------------------------------------------------------- */
+
+static void test_cheater_caught(void **state)
+{
+    (void)state;
+    NEED_NET();
+    assert_int_equal(wait_live(N_HONEST + 1, 20000), N_HONEST + 1);
+    int caught = 0, verified = 0, rounds = 0;
+    bool banned = false;
+    uint64_t t0 = zt_time_mono_ms();
+    for (; rounds < 6 && !banned; rounds++) {
+        struct call c[N_CALLS];
+        memset(c, 0, sizeof c);
+        run_calls(c, N_CALLS, 100 + rounds * N_CALLS);
+        for (int i = 0; i < N_CALLS; i++) {
+            if (c[i].status == 502 && zt_str_eq(c[i].code, "verification_failed")) {
+                caught++;
+                continue;
+            }
+            assert_int_equal(c[i].status, 200);
+            assert_string_equal(c[i].verification, "verified");
+            assert_true(honest(c[i].ran_on)); /* the cheater's answers never pass */
+            assert_true(c[i].n_checks >= 1);
+            assert_true(c[i].receipts);
+            for (size_t k = 0; k < c[i].n_checks && k < 4; k++) assert_string_not_equal(c[i].checker[k], c[i].ran_on);
+            verified++;
+        }
+        json_t *all = nodes();
+        json_t *n = node_of(all, cheat_id);
+        banned = json_is_true(json_object_get(n, "banned"));
+        json_decref(all);
+    }
+    fprintf(stderr, "verification: %d verified, %d caught in %d rounds of %d (%llu ms)\n", verified, caught, rounds,
+            N_CALLS, (unsigned long long)(zt_time_mono_ms() - t0));
+    assert_true(banned);
+    /* caught as the worker (502), or as a checker outvoted by the arbiter */
+    json_t *all = nodes();
+    json_t *n = node_of(all, cheat_id);
+    assert_false(json_is_true(json_object_get(n, "eligible")));
+    json_decref(all);
+    /* no more work: every later chat runs on an honest worker */
+    struct call c[N_CALLS];
+    memset(c, 0, sizeof c);
+    run_calls(c, N_CALLS, 900);
+    for (int i = 0; i < N_CALLS; i++) {
+        assert_int_equal(c[i].status, 200);
+        assert_true(honest(c[i].ran_on));
+        assert_string_equal(c[i].verification, "verified");
+        for (size_t k = 0; k < c[i].n_checks && k < 4; k++) assert_string_not_equal(c[i].checker[k], cheat_id);
+    }
+    /* streamed: the last chunk waits for the check and says so */
+    struct resp sr;
+    http(gw.port, "POST", "/v1/chat/completions", "application/json",
+         "{\"model\":\"stories\",\"messages\":[{\"role\":\"user\",\"content\":\"Once upon a time\"}],"
+         "\"max_tokens\":8,\"seed\":3,\"temperature\":0.8,\"stream\":true}",
+         &sr);
+    assert_int_equal(sr.status, 200);
+    assert_non_null(strstr(zt_buf_str(&sr.body), "\"verification\":\"verified\""));
+    assert_non_null(strstr(zt_buf_str(&sr.body), "data: [DONE]"));
+    resp_free(&sr);
+    long long lost = metric_value(gw.port, "zentalk_orchestrator_verifications_total{outcome=\"worker_wrong\"}") +
+                     metric_value(gw.port, "zentalk_orchestrator_verifications_total{outcome=\"checker_wrong\"}");
+    assert_true(lost >= 1);
+    assert_true(metric_value(gw.port, "zentalk_orchestrator_verifications_total{outcome=\"agreed\"}") >= verified);
+    struct disclosures d;
+    read_audit(&d);
+    assert_false(d.bad_node);
+    assert_true(d.verification >= verified + caught);
+    assert_true(d.arbitration >= 1); /* the disagreement went to a third worker */
+}
+
+static void test_exempt_feature(void **state)
+{
+    (void)state;
+    NEED_NET();
+    struct disclosures before, after;
+    read_audit(&before);
+    struct call c = {.seed = 5, .completion = true};
+    call_thread(&c);
+    assert_int_equal(c.status, 200);
+    assert_string_equal(c.verification, "exempt");
+    assert_int_equal(c.n_checks, 0);
+    /* an exempt job asking for replicas is not replicated either */
+    struct call cr = {.seed = 6, .completion = true, .replicas = 2};
+    call_thread(&cr);
+    assert_int_equal(cr.status, 200);
+    assert_string_equal(cr.verification, "exempt");
+    read_audit(&after);
+    assert_int_equal(after.completion, 0);
+    assert_int_equal(after.verification + after.replica, before.verification + before.replica);
+}
+
+static void test_replicas(void **state)
+{
+    (void)state;
+    NEED_NET();
+    struct disclosures before, after;
+    read_audit(&before);
+    struct call c = {.seed = 11, .replicas = 2};
+    call_thread(&c);
+    assert_int_equal(c.status, 200);
+    assert_string_equal(c.verification, "verified");
+    assert_int_equal(c.n_checks, 2);
+    assert_true(c.receipts);
+    for (int k = 0; k < 2; k++) {
+        assert_true(honest(c.checker[k]));
+        assert_string_not_equal(c.checker[k], c.ran_on);
+    }
+    assert_string_not_equal(c.checker[0], c.checker[1]);
+    read_audit(&after);
+    assert_int_equal(after.replica, before.replica + 1);
+    /* out of bounds: the request's fault */
+    struct call bad = {.seed = 12, .replicas = 9};
+    call_thread(&bad);
+    assert_int_equal(bad.status, 400);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1) node_bin = argv[1];
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_cheater_caught),
+        cmocka_unit_test(test_exempt_feature),
+        cmocka_unit_test(test_replicas),
+    };
+    return zt_test_exit(cmocka_run_group_tests(tests, group_setup, group_teardown));
+}

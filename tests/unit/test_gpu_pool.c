@@ -1,0 +1,143 @@
+/* test_gpu_pool.c: the GPU pool (src/infer/gpu_pool.c) and NVML
+ * telemetry (src/engine/nvml.c, zt_engine_nvml).
+ *
+ * - NVML through a stand-in library (tests/common/fake_nvml.c, two devices,
+ *   one without a power reading): the values arrive, the missing reading
+ *   is reported as missing; without the stand-in (ZT_NVML_LIBRARY naming a
+ *   file that does not exist, in a child-free way: a second library path is
+ *   not loadable after the first, so that case is the integration test's,
+ *   on this machine without NVML).
+ * - Placement on two logical devices of lavapipe ([0, 0], 1 MiB each): the
+ *   device with the most room, then the other, then a split over both, a
+ *   refusal with the sizes; slots per device; a device failing its health
+ *   check (ZT_GPU_POOL_FAIL) and a device failed by an op, both out of the
+ *   pool. Skipped with the reason without Vulkan or under AddressSanitizer. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "zt_test.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../src/infer/gpu_pool.h"
+#include "zentalk/zt_alloc.h"
+#include "zentalk/zt_engine.h"
+
+static void test_nvml_fake(void **state)
+{
+    (void)state;
+    setenv("ZT_NVML_LIBRARY", ZT_FAKE_NVML, 1);
+    struct zt_gpu_telemetry t[4];
+    size_t n = 0;
+    char why[256] = "";
+    assert_int_equal(zt_engine_nvml(t, 4, &n, why, sizeof why), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(t[0].name, "Fake GPU 0");
+    assert_string_equal(t[1].pci, "00000000:18:00.0");
+    assert_int_equal(t[0].mem_total_mb, 80 * 1024);
+    assert_int_equal(t[1].mem_used_mb, 2 * 1024);
+    assert_int_equal(t[1].mem_free_mb, 78 * 1024);
+    assert_true(t[0].has_util && t[0].util_pct == 40 && t[1].util_pct == 41);
+    assert_true(t[0].has_temp && t[0].temp_c == 60);
+    assert_true(t[0].has_power && t[0].power_mw == 312500);
+    assert_false(t[1].has_power); /* not supported on that board: missing, not zero */
+    /* a smaller array: the count is still the devices' */
+    assert_int_equal(zt_engine_nvml(t, 1, &n, NULL, 0), 0);
+    assert_int_equal(n, 2);
+}
+
+static bool have_vulkan(void)
+{
+#ifdef ZT_TEST_ASAN
+    zt_skip_part("Vulkan devices not used under AddressSanitizer (Mesa's allocations upset LeakSanitizer)");
+    return false;
+#else
+    struct zt_gpu_info g[8];
+    size_t n = 0;
+    assert_int_equal(zt_engine_gpus(g, 8, &n), 0);
+    for (size_t i = 0; i < n && i < 8; i++)
+        if (!strcmp(g[i].backend, "vulkan")) return true;
+    zt_skip_part("no Vulkan device here (the pool needs a GPU backend's device list)");
+    return false;
+#endif
+}
+
+static void test_placement(void **state)
+{
+    (void)state;
+    if (!have_vulkan()) return;
+    static const char *const devs[] = {"0", "0"};
+    struct zt__pool *p;
+    unsetenv("ZT_GPU_POOL_FAIL");
+    assert_int_equal(zt__pool_new("vulkan", devs, 2, 1, 2, &p), 0);
+    assert_int_equal(zt__pool_count(p), 2);
+    const uint64_t mib = 1024 * 1024;
+    struct zt__place a, b, c, d;
+    char why[384];
+    assert_int_equal(zt__pool_place(p, 6 * mib / 10, 1, &a, why, sizeof why), 0);
+    assert_int_equal(a.e[0], 0);
+    assert_int_equal(a.e[1], -1);
+    assert_int_equal(a.phys[0], 0);
+    assert_int_equal(zt__pool_place(p, 6 * mib / 10, 1, &b, why, sizeof why), 0);
+    assert_int_equal(b.e[0], 1); /* the most room */
+    /* 0.4 MiB left on each: 0.6 MiB only as a split over both */
+    assert_int_equal(zt__pool_place(p, 6 * mib / 10, 1, &c, why, sizeof why), 0);
+    assert_true(c.e[0] >= 0 && c.e[1] >= 0 && c.e[0] != c.e[1]);
+    assert_int_equal(c.bytes[0] + c.bytes[1], 6 * mib / 10);
+    /* every slot taken (2 per device): even a small model waits for one */
+    assert_int_equal(zt__pool_place(p, 1000, 1, &d, why, sizeof why), ZT_ETOOBIG);
+    assert_non_null(strstr(why, "0 healthy devices with a free slot"));
+    zt__pool_release(p, &c);
+    zt__pool_release(p, &b);
+    assert_int_equal(zt__pool_place(p, 12 * mib / 10, 1, &c, why, sizeof why), 0);
+    assert_int_equal(c.e[0], 1);
+    assert_int_equal(c.e[1], 0);
+    assert_int_equal(c.bytes[0], mib);
+    assert_int_equal(c.bytes[1], 12 * mib / 10 - mib);
+    struct zt__pool_entry e;
+    zt__pool_get(p, 1, &e);
+    assert_int_equal(e.used, mib);
+    assert_int_equal(e.slots_used, 1);
+    assert_int_equal(zt__pool_place(p, mib, 1, &d, why, sizeof why), ZT_ETOOBIG);
+    assert_non_null(strstr(why, "gpu_pool.max_vram_mb"));
+    printf("refused: %s\n", why);
+    /* an op of the split model failed: both its devices are out */
+    zt__pool_fail(p, &c, "test");
+    zt__pool_get(p, 0, &e);
+    assert_false(e.healthy);
+    assert_string_equal(e.why, "test");
+    zt__pool_release(p, &c);
+    zt__pool_release(p, &a);
+    assert_int_equal(zt__pool_place(p, 1000, 1, &d, why, sizeof why), ZT_ETOOBIG);
+    zt__pool_free(p);
+
+    /* the first device fails its health check: the second takes the model */
+    setenv("ZT_GPU_POOL_FAIL", "0", 1);
+    assert_int_equal(zt__pool_new("vulkan", devs, 2, 2, 1, &p), 0);
+    assert_int_equal(zt__pool_place(p, mib, 4, &a, why, sizeof why), 0);
+    assert_int_equal(a.e[0], 1);
+    assert_int_equal(a.slots, 1); /* the device's one slot */
+    zt__pool_get(p, 0, &e);
+    assert_false(e.healthy);
+    assert_non_null(strstr(e.why, "health probe"));
+    zt__pool_free(p);
+    unsetenv("ZT_GPU_POOL_FAIL");
+
+    /* an index past the backend's devices */
+    static const char *const bad[] = {"7"};
+    assert_int_equal(zt__pool_new("vulkan", bad, 1, 0, 1, &p), ZT_ENOTFOUND);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_nvml_fake),
+        cmocka_unit_test(test_placement),
+    };
+    return zt_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
+}
