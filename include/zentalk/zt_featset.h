@@ -93,6 +93,9 @@ ZT_NODISCARD int zt_searchfeat_register_metrics(struct zt_searchfeat *f, struct 
  * *why says why) and the search engine (NULL when the store is not open:
  * asset missing, store error). */
 const struct zt_embed *zt_searchfeat_embed(const struct zt_searchfeat *f);
+/* The stopwords asset (NULL: missing or unloadable, one warning); the
+ * conversation features borrow it. */
+const struct zt_stopwords *zt_searchfeat_stopwords(const struct zt_searchfeat *f);
 const struct zt_categorizer *zt_searchfeat_categorizer(const struct zt_searchfeat *f, const char **why);
 struct zt_search *zt_searchfeat_engine(struct zt_searchfeat *f);
 const struct zt_cfg_features *zt_searchfeat_config(const struct zt_searchfeat *f);
@@ -106,10 +109,12 @@ struct zt_reply_hooks;
 struct zt_stopwords;
 
 /* Loads intents.txt and replies.txt (the config directory's copies, else
- * the compiled-in ones) and the stopwords asset (missing: one warning,
- * summaries unavailable). ZT_ECONFIG for a malformed cue or reply file
+ * the compiled-in ones). sw: the stopwords the summaries use, borrowed
+ * (the search features load the asset: zt_searchfeat_stopwords); NULL:
+ * summaries unavailable. ZT_ECONFIG for a malformed cue or reply file
  * (logged with file:line), ZT_ENOMEM. */
-ZT_NODISCARD int zt_convfeat_new(const struct zt_config *cfg, struct zt_convfeat **out);
+ZT_NODISCARD int zt_convfeat_new(const struct zt_config *cfg, const struct zt_stopwords *sw,
+                                 struct zt_convfeat **out);
 void zt_convfeat_free(struct zt_convfeat *fc);
 /* Set the hooks (sentiment, moderation) other features provide; NULL
  * unsets them. Before the node serves. */

@@ -403,35 +403,27 @@ static int dispatch(int argc, char **argv)
                                                : zt__cli_privacy(argc - ci, argv + ci, base);
         return prc;
     }
-    if (ci > 0 && strcmp(argv[ci], "node") == 0) {
-        json_set_alloc_funcs(zt_malloc, zt_free);
-        return zt__cli_node(argc - ci, argv + ci);
-    }
-    if (ci > 0 && strcmp(argv[ci], "ledger") == 0) {
-        if (zt_hash_init() != 0) return 1;
-        json_set_alloc_funcs(zt_malloc, zt_free);
-        return zt__cli_ledger(argc - ci, argv + ci);
-    }
+    /* commands with JSON (and, hash: zt_hash_init) before their own options */
+    static const struct {
+        const char *name;
+        bool hash;
+        int (*run)(int argc, char **argv);
+    } json_cmds[] = {
+        {"node", false, zt__cli_node},        {"ledger", true, zt__cli_ledger}, {"payouts", true, zt__cli_payouts},
+        {"webhooks", false, zt__cli_webhooks}, {"audit", true, zt__cli_audit},
+    };
+    for (size_t i = 0; ci > 0 && i < sizeof json_cmds / sizeof json_cmds[0]; i++)
+        if (strcmp(argv[ci], json_cmds[i].name) == 0) {
+            if (json_cmds[i].hash && zt_hash_init() != 0) return 1;
+            json_set_alloc_funcs(zt_malloc, zt_free);
+            return json_cmds[i].run(argc - ci, argv + ci);
+        }
     if (ci > 0 && strcmp(argv[ci], "mesh") == 0) { /* a --url before the command counts */
         for (int i = 1; i < ci; i++)
             if ((strcmp(argv[i], "-u") == 0 || strcmp(argv[i], "--url") == 0) && i + 1 < ci) setenv("ZENTALK_URL", argv[i + 1], 1);
             else if (zt_str_starts_with(argv[i], "--url=")) setenv("ZENTALK_URL", argv[i] + 6, 1);
         json_set_alloc_funcs(zt_malloc, zt_free);
         return zt__cli_mesh(argc - ci, argv + ci);
-    }
-    if (ci > 0 && strcmp(argv[ci], "payouts") == 0) {
-        if (zt_hash_init() != 0) return 1;
-        json_set_alloc_funcs(zt_malloc, zt_free);
-        return zt__cli_payouts(argc - ci, argv + ci);
-    }
-    if (ci > 0 && strcmp(argv[ci], "webhooks") == 0) {
-        json_set_alloc_funcs(zt_malloc, zt_free);
-        return zt__cli_webhooks(argc - ci, argv + ci);
-    }
-    if (ci > 0 && strcmp(argv[ci], "audit") == 0) {
-        if (zt_hash_init() != 0) return 1;
-        json_set_alloc_funcs(zt_malloc, zt_free);
-        return zt__cli_audit(argc - ci, argv + ci);
     }
 
     /* `gpus` asks this machine's GPU backends, no node */

@@ -1,24 +1,22 @@
 /* convfeat.c: what the conversation features load: the intent cues, the
  * smart-reply bank (the config directory's copies, else the compiled-in
- * ones), the stopwords asset, and the hooks other features provide. See
- * zt_featset.h. */
+ * ones), with the stopwords the search features loaded and the hooks other
+ * features provide. See zt_featset.h. */
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "zentalk/zt_alloc.h"
-#include "zentalk/zt_asset.h"
 #include "zentalk/zt_featset.h"
 #include "zentalk/zt_intent.h"
 #include "zentalk/zt_log.h"
 #include "zentalk/zt_replies.h"
-#include "zentalk/zt_stopwords.h"
 
 struct zt_convfeat {
     const struct zt_config *cfg;
     struct zt_intent_model *intents;
     struct zt_reply_bank *bank;
-    struct zt_stopwords *sw; /* NULL: the asset is missing */
+    const struct zt_stopwords *sw; /* borrowed; NULL: the asset is missing */
     struct zt_reply_hooks hooks;
 };
 
@@ -28,11 +26,12 @@ static bool file_exists(const char *p)
     return stat(p, &st) == 0;
 }
 
-int zt_convfeat_new(const struct zt_config *cfg, struct zt_convfeat **out)
+int zt_convfeat_new(const struct zt_config *cfg, const struct zt_stopwords *sw, struct zt_convfeat **out)
 {
     struct zt_convfeat *fc = zt_calloc(1, sizeof *fc);
     if (!fc) return ZT_ENOMEM;
     fc->cfg = cfg;
+    fc->sw = sw;
     char path[4200], err[512];
     int rc = 0;
     /* the config directory's copies win over the compiled-in ones */
@@ -44,13 +43,6 @@ int zt_convfeat_new(const struct zt_config *cfg, struct zt_convfeat **out)
     own = cfg->dir && snprintf(path, sizeof path, "%s/replies.txt", cfg->dir) < (int)sizeof path && file_exists(path);
     rc = own ? zt_reply_bank_load(path, &fc->bank, err, sizeof err) : zt_reply_bank_builtin(&fc->bank, err, sizeof err);
     if (rc) goto bad;
-    if (zt_asset_path(cfg->node.data_dir, "stopwords.zta", path, sizeof path) == 0) {
-        int src = zt_stopwords_load(path, &fc->sw);
-        if (src)
-            zt_log(ZT_LOG_WARN, "asset_missing",
-                   "asset=stopwords.zta path=\"%s\" error=\"%s\" detail=\"summaries answer 503 until `make data` installs it\"",
-                   path, zt_strerror(src));
-    }
     *out = fc;
     return 0;
 bad:
@@ -67,7 +59,6 @@ void zt_convfeat_free(struct zt_convfeat *fc)
     if (!fc) return;
     zt_intent_model_free(fc->intents);
     zt_reply_bank_free(fc->bank);
-    zt_stopwords_free(fc->sw);
     zt_free(fc);
 }
 

@@ -153,6 +153,11 @@ const struct zt_embed *zt_searchfeat_embed(const struct zt_searchfeat *f)
     return f->embed;
 }
 
+const struct zt_stopwords *zt_searchfeat_stopwords(const struct zt_searchfeat *f)
+{
+    return f->stop;
+}
+
 const struct zt_categorizer *zt_searchfeat_categorizer(const struct zt_searchfeat *f, const char **why)
 {
     if (why) *why = f->cat_error ? f->cat_error : "no categories";

@@ -55,30 +55,11 @@ static int m_nv_avail(void *ud, struct zt_metrics_out *o)
     struct zt_gpu_telemetry t[1];
     return zt_metrics_emit_u64(o, NULL, NULL, zt_engine_nvml(t, 1, &n, NULL, 0) == 0 ? 1 : 0);
 }
-static int m_nv_util(void *ud, struct zt_metrics_out *o)
+/* nv[1..]: the per-device samples, nv[i] is enum nv_stat i - 1. */
+static int m_nv(void *ud, struct zt_metrics_out *o)
 {
     (void)ud;
-    return nv_emit(o, NV_UTIL);
-}
-static int m_nv_used(void *ud, struct zt_metrics_out *o)
-{
-    (void)ud;
-    return nv_emit(o, NV_MEM_USED);
-}
-static int m_nv_total(void *ud, struct zt_metrics_out *o)
-{
-    (void)ud;
-    return nv_emit(o, NV_MEM_TOTAL);
-}
-static int m_nv_temp(void *ud, struct zt_metrics_out *o)
-{
-    (void)ud;
-    return nv_emit(o, NV_TEMP);
-}
-static int m_nv_power(void *ud, struct zt_metrics_out *o)
-{
-    (void)ud;
-    return nv_emit(o, NV_POWER);
+    return nv_emit(o, (enum nv_stat)(zt_metrics_out_index(o) - 1));
 }
 
 /* ---- the GPU pool, per device of the pool ---- */
@@ -101,47 +82,36 @@ static int pool_emit(struct zt_infer *inf, struct zt_metrics_out *o, enum pool_s
     return 0;
 }
 
-static int m_pool_healthy(void *ud, struct zt_metrics_out *o)
+/* pool[i] is enum pool_stat i. */
+static int m_pool(void *ud, struct zt_metrics_out *o)
 {
-    return pool_emit(ud, o, P_HEALTHY);
-}
-static int m_pool_weights(void *ud, struct zt_metrics_out *o)
-{
-    return pool_emit(ud, o, P_WEIGHTS);
-}
-static int m_pool_budget(void *ud, struct zt_metrics_out *o)
-{
-    return pool_emit(ud, o, P_BUDGET);
-}
-static int m_pool_slots(void *ud, struct zt_metrics_out *o)
-{
-    return pool_emit(ud, o, P_SLOTS);
+    return pool_emit(ud, o, (enum pool_stat)zt_metrics_out_index(o));
 }
 
 int zt_infer_register_metrics(struct zt_infer *inf, struct zt_metrics *m)
 {
     static const struct zt_metrics_fam pool[] = {
         {"zentalk_gpu_pool_healthy", "1 while a device of the GPU pool is in it (0: a health check or an op failed).",
-         ZT_METRIC_GAUGE, m_pool_healthy},
+         ZT_METRIC_GAUGE, m_pool},
         {"zentalk_gpu_pool_weight_bytes", "Weight bytes of the models placed on a device of the GPU pool.",
-         ZT_METRIC_GAUGE, m_pool_weights},
+         ZT_METRIC_GAUGE, m_pool},
         {"zentalk_gpu_pool_budget_bytes", "Device memory the GPU pool may fill with weights (gpu_pool.max_vram_mb).",
-         ZT_METRIC_GAUGE, m_pool_budget},
+         ZT_METRIC_GAUGE, m_pool},
         {"zentalk_gpu_pool_slots_used", "Slots (gpu_pool.max_batch per device) held by the models on a device.",
-         ZT_METRIC_GAUGE, m_pool_slots},
+         ZT_METRIC_GAUGE, m_pool},
     };
     int prc = zt_metrics_add_fns(m, pool, sizeof pool / sizeof pool[0], inf);
     if (prc) return prc;
     static const struct zt_metrics_fam nv[] = {
         {"zentalk_gpu_nvml_available", "1 when NVML (NVIDIA telemetry) answers on this machine.", ZT_METRIC_GAUGE,
          m_nv_avail},
-        {"zentalk_gpu_utilization_percent", "GPU busy share (NVML), per NVIDIA device.", ZT_METRIC_GAUGE, m_nv_util},
+        {"zentalk_gpu_utilization_percent", "GPU busy share (NVML), per NVIDIA device.", ZT_METRIC_GAUGE, m_nv},
         {"zentalk_gpu_memory_used_bytes", "Device memory in use (NVML), per NVIDIA device.", ZT_METRIC_GAUGE,
-         m_nv_used},
-        {"zentalk_gpu_memory_total_bytes", "Device memory (NVML), per NVIDIA device.", ZT_METRIC_GAUGE, m_nv_total},
+         m_nv},
+        {"zentalk_gpu_memory_total_bytes", "Device memory (NVML), per NVIDIA device.", ZT_METRIC_GAUGE, m_nv},
         {"zentalk_gpu_temperature_celsius", "Core temperature (NVML), per NVIDIA device.", ZT_METRIC_GAUGE,
-         m_nv_temp},
-        {"zentalk_gpu_power_watts", "Board power draw (NVML), per NVIDIA device.", ZT_METRIC_GAUGE, m_nv_power},
+         m_nv},
+        {"zentalk_gpu_power_watts", "Board power draw (NVML), per NVIDIA device.", ZT_METRIC_GAUGE, m_nv},
     };
     int rc = zt_metrics_add_fns(m, nv, sizeof nv / sizeof nv[0], NULL);
     if (rc) return rc;

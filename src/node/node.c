@@ -334,7 +334,7 @@ static int build_features(struct zt_node *n, struct zt_buf *err)
         rc = zt_searchfeat_open(n->search, n->id, n->search_store);
     }
     if (!rc) rc = zt_searchfeat_register_metrics(n->search, n->metrics);
-    if (!rc) rc = zt_convfeat_new(cfg, &n->convfeat);
+    if (!rc) rc = zt_convfeat_new(cfg, zt_searchfeat_stopwords(n->search), &n->convfeat);
     if (!rc) rc = zt__feat_conv_new(cfg, n->convfeat, n->models, &n->conv);
     if (!rc) rc = zt__wiring_new(cfg, n->lexfeat, n->feat_spam, n->convfeat, n->translator, n->annot, &n->wiring);
     if (rc) {
