@@ -874,7 +874,7 @@ static void test_canary_network_stores(void **state)
     } while (first.status != 200 && zt_time_mono_ms() < until);
     assert_int_equal(first.status, 200);
 
-    redisContext *rc = redisConnect("127.0.0.1", atoi(strrchr(redis_url, ':') + 1));
+    redisContext *rc = redisConnect("127.0.0.1", (int)strtol(strrchr(redis_url, ':') + 1, NULL, 10));
     assert_non_null(rc);
     assert_int_equal(rc->err, 0);
     struct zt_buf rb;
