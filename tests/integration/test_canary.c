@@ -915,9 +915,9 @@ static void test_canary_network_stores(void **state)
     long done = strtol(PQgetvalue(pr, 0, 0), NULL, 10);
     PQclear(pr);
     printf("PostgreSQL: %ld jobs done in sched_jobs\n", done);
-    /* the first chat and the first round ran on the worker; the second
-     * round's identical requests may be answered from the result cache */
-    assert_true(done >= 4);
+    /* three distinct requests (body, body2, body3) ran on the worker at
+     * least once; their repeats may be answered from the result cache */
+    assert_true(done >= 3);
     stop(&N);
     stop(&O);
     scan_blob("worker stdout+stderr", N.out.data ? N.out.data : "", N.out.len, false);
