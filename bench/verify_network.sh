@@ -17,33 +17,10 @@ B="${1:?usage: bench/verify_network.sh BUILD_DIR [N] [MAX_TOKENS] [MODEL.gguf]}"
 N="${2:-50}"
 T="${3:-64}"
 MODEL="${4:-$PWD/tests/models/stories260K.gguf}"
-NODE="$B/src/node/zentalk-node"
-[ -x "$NODE" ] || { echo "no $NODE: build first" >&2; exit 1; }
-[ -f "$MODEL" ] || { echo "no $MODEL" >&2; exit 1; }
-command -v curl >/dev/null || { echo "curl is needed" >&2; exit 1; }
-tmp=$(mktemp -d)
-pids=""
-cleanup() {
-  for p in $pids; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$tmp"
-}
-trap cleanup EXIT INT TERM
-mkdir -p "$tmp/cfg"
-printf 'model_cache:\n  default_model: m\nmodels:\n  - id: m\n    path: %s\n    context_size: 1024\n' \
-  "$MODEL" >"$tmp/cfg/models.yaml"
-printf 'gpu_pool:\n  cpu_threads: 1\n  max_batch: 2\n' >"$tmp/cfg/gpu-pool.yaml"
-url_of() {
-  i=0
-  while [ $i -lt 300 ]; do
-    u=$(sed -n 's/^zentalk-node listening on //p' "$1")
-    [ -n "$u" ] && { echo "$u"; return 0; }
-    sleep 0.1
-    i=$((i + 1))
-  done
-  echo "no banner in $1" >&2
-  return 1
-}
+NET_CTX=1024
+NET_BATCH=2
+# shellcheck source=bench/net_lib.sh
+. "$(dirname "$0")/net_lib.sh"
 # $1: name, $2: verification enabled (true/false)
 start() {
   ZENTALK_ORCHESTRATOR_VERIFICATION_ENABLED=$2 ZENTALK_ORCHESTRATOR_VERIFICATION_RATE=1 \
@@ -63,7 +40,7 @@ start() {
     sleep 0.1
   done
 }
-BODY=$(printf '{"model":"m","messages":[{"role":"user","content":"Once upon a time, in a land far away, there lived"}],"max_tokens":%d,"temperature":0}' "$T")
+BODY=$(printf '{"model":"stories","messages":[{"role":"user","content":"Once upon a time, in a land far away, there lived"}],"max_tokens":%d,"temperature":0}' "$T")
 chat() { curl -s -o /dev/null -w '%{time_total}\n' -H 'Content-Type: application/json' -d "$BODY" "$1/v1/chat/completions"; }
 pct() { sort -n | awk '{a[NR]=$1} END {printf "p50 %.1f p90 %.1f", a[int((NR+1)*0.5)], a[int((NR-1)*0.9)+1]}'; }
 run() { i=0; while [ $i -lt "$N" ]; do chat "$GW"; i=$((i + 1)); done; }
