@@ -93,7 +93,7 @@ void zt_mesh_manifest_seal(struct zt_mesh_manifest *m)
 
 static uint32_t chunks_for(uint64_t size)
 {
-    uint64_t n = (size + ZT_MESH_CHUNK_SIZE - 1) / ZT_MESH_CHUNK_SIZE;
+    uint64_t n = size / ZT_MESH_CHUNK_SIZE + (size % ZT_MESH_CHUNK_SIZE != 0); /* no overflow near 2^64 */
     return n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
 }
 
@@ -182,7 +182,7 @@ int zt_mesh_manifest_decode(const void *data, size_t len, const uint8_t *want_ro
     if (m.chunk_size != ZT_MESH_CHUNK_SIZE) return ZT_EUNSUPPORTED;
     /* a bomb's count is refused before anything is allocated */
     if (m.n_chunks > ZT_MESH_MAX_CHUNKS) return ZT_ETOOBIG;
-    if (!m.file_size || m.n_chunks != chunks_for(m.file_size) ||
+    if (!m.file_size || !m.n_chunks || m.n_chunks != chunks_for(m.file_size) ||
         len != ZT_MESH_MANIFEST_HEADER + (size_t)m.n_chunks * 32)
         return ZT_EPARSE;
     m.chunks = zt_malloc((size_t)m.n_chunks * 32);
