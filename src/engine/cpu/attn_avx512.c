@@ -114,40 +114,58 @@ void zt__attn_wsum_avx512(const float *scores, float inv, const void *v, bool f1
     }
 }
 
-/* ZT_ATTN_MQ queries of one sequence and KV head at once: each 16 x 16
- * tile of the cache is loaded and transposed once for all of them (the
- * tile work a one-query pass repeats per query), and their 8 chains are
- * independent. Lane u of query j is dot = dot + q_j[i] * k[t + u][i] in
- * increasing i, then * scale: zt__attn_scores_avx512's bits. Tiles run to
- * the longest n_pos; a query stores only its own positions. */
+/* ZT_ATTN_MQ (16) queries of one sequence and KV head at once, lanes
+ * across the queries: the queries are transposed once (qt[i] lane j is
+ * q_j[i]), then for 16 cache rows at a time acc[u] = acc[u] + qt[i] *
+ * k[t + u][i] in increasing i, each k element broadcast from a 16 x 16
+ * copy of the tile (F16 widened exactly, rows past the longest n_pos
+ * zero); one transpose of acc gives each query its 16 scores. Lane j of
+ * acc[u] is dot = dot + q_j[i] * k[t + u][i] in increasing i, then *
+ * scale: zt__attn_scores_avx512's bits. A query stores only its own
+ * positions. scratch: (hd + 16) * 16 floats. */
 void zt__attn_scores_mq_avx512(const float *const q[ZT_ATTN_MQ], const void *k, bool f16, size_t ks, uint32_t hd,
-                               const uint32_t n_pos[ZT_ATTN_MQ], float scale, float *const scores[ZT_ATTN_MQ])
+                               const uint32_t n_pos[ZT_ATTN_MQ], float scale, float *const scores[ZT_ATTN_MQ],
+                               float *scratch)
 {
+    float *qt = scratch, *kb = scratch + (size_t)hd * 16;
+    for (uint32_t i0 = 0; i0 < hd; i0 += 16) {
+        __m512 r[16], c[16];
+        for (int j = 0; j < 16; j++) r[j] = _mm512_loadu_ps(q[j] + i0);
+        transpose16(r, c);
+        for (int d = 0; d < 16; d++) _mm512_storeu_ps(qt + (size_t)(i0 + (uint32_t)d) * 16, c[d]);
+    }
     uint32_t max_pos = 0;
     for (int j = 0; j < ZT_ATTN_MQ; j++)
         if (n_pos[j] > max_pos) max_pos = n_pos[j];
     const __m512 vscale = _mm512_set1_ps(scale);
     for (uint32_t t = 0; t < max_pos; t += 16) {
         uint32_t nr = max_pos - t < 16 ? max_pos - t : 16;
-        __m512 acc[ZT_ATTN_MQ];
-        for (int j = 0; j < ZT_ATTN_MQ; j++) acc[j] = _mm512_setzero_ps();
+        __m512 acc[16];
+        for (int u = 0; u < 16; u++) acc[u] = _mm512_setzero_ps();
         for (uint32_t i0 = 0; i0 < hd; i0 += 16) {
-            __m512 r[16], c[16];
-            for (uint32_t u = 0; u < 16; u++) {
-                size_t off = (size_t)(t + u) * ks + i0;
-                if (u >= nr) r[u] = _mm512_setzero_ps();
-                else if (f16) r[u] = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)((const uint16_t *)k + off)));
-                else r[u] = _mm512_loadu_ps((const float *)k + off);
+            if (f16) {
+                for (uint32_t u = 0; u < nr; u++)
+                    _mm512_storeu_ps(kb + u * 16, _mm512_cvtph_ps(_mm256_loadu_si256(
+                                                      (const __m256i *)(const void *)((const uint16_t *)k + (size_t)(t + u) * ks + i0))));
+            } else {
+                for (uint32_t u = 0; u < nr; u++)
+                    _mm512_storeu_ps(kb + u * 16, _mm512_loadu_ps((const float *)k + (size_t)(t + u) * ks + i0));
             }
-            transpose16(r, c);
-            for (int d = 0; d < 16; d++)
-                for (int j = 0; j < ZT_ATTN_MQ; j++)
-                    acc[j] = _mm512_add_ps(acc[j], _mm512_mul_ps(_mm512_set1_ps(q[j][i0 + (uint32_t)d]), c[d]));
+            for (uint32_t u = nr; u < 16; u++) _mm512_storeu_ps(kb + u * 16, _mm512_setzero_ps());
+            /* unrolled: the 16 accumulators stay in registers */
+#pragma GCC unroll 16
+            for (int d = 0; d < 16; d++) {
+                __m512 qv = _mm512_loadu_ps(qt + (size_t)(i0 + (uint32_t)d) * 16);
+#pragma GCC unroll 16
+                for (int u = 0; u < 16; u++) acc[u] = _mm512_add_ps(acc[u], _mm512_mul_ps(qv, _mm512_set1_ps(kb[u * 16 + d])));
+            }
         }
+        __m512 c[16];
+        transpose16(acc, c);
         for (int j = 0; j < ZT_ATTN_MQ; j++) {
             if (t >= n_pos[j]) continue;
             uint32_t m = n_pos[j] - t < 16 ? n_pos[j] - t : 16;
-            _mm512_mask_storeu_ps(scores[j] + t, (__mmask16)((1u << m) - 1u), _mm512_mul_ps(acc[j], vscale));
+            _mm512_mask_storeu_ps(scores[j] + t, (__mmask16)((1u << m) - 1u), _mm512_mul_ps(c[j], vscale));
         }
     }
 }
@@ -193,6 +211,8 @@ void zt__attn_wsum_mq_avx512(const float *const scores[ZT_ATTN_WQ], const float 
             size_t off = (size_t)t * vs + i0;
             __m512 r0 = v_row(v, f16, off), r1 = v_row(v, f16, off + 16), r2 = v_row(v, f16, off + 32),
                    r3 = v_row(v, f16, off + 48);
+            /* unrolled: the 16 accumulators stay in registers */
+#pragma GCC unroll 4
             for (int j = 0; j < ZT_ATTN_WQ; j++) {
                 __m512 pr = _mm512_set1_ps(scores[j][t] * inv[j]);
                 a[j][0] = _mm512_add_ps(a[j][0], _mm512_mul_ps(pr, r0));
@@ -224,9 +244,10 @@ void zt__attn_wsum_avx512(const float *scores, float inv, const void *v, bool f1
     (void)scores, (void)inv, (void)v, (void)f16, (void)vs, (void)hd, (void)n_pos, (void)o;
 }
 void zt__attn_scores_mq_avx512(const float *const q[ZT_ATTN_MQ], const void *k, bool f16, size_t ks, uint32_t hd,
-                               const uint32_t n_pos[ZT_ATTN_MQ], float scale, float *const scores[ZT_ATTN_MQ])
+                               const uint32_t n_pos[ZT_ATTN_MQ], float scale, float *const scores[ZT_ATTN_MQ],
+                               float *scratch)
 {
-    (void)q, (void)k, (void)f16, (void)ks, (void)hd, (void)n_pos, (void)scale, (void)scores;
+    (void)q, (void)k, (void)f16, (void)ks, (void)hd, (void)n_pos, (void)scale, (void)scores, (void)scratch;
 }
 
 void zt__attn_wsum_mq_avx512(const float *const scores[ZT_ATTN_WQ], const float inv[ZT_ATTN_WQ], const void *v,

@@ -509,10 +509,41 @@ static bool attn_shared(const struct attn_ctx *a, size_t b0)
     return true;
 }
 
+/* attn_softmax of the ZT_ATTN_MQ rows of a group (the vector path): each
+ * row's max and sum in the same order as there, but the rows' chains
+ * interleaved (over the positions all rows have, then each row's own), so
+ * the add latency is paid once per position, not once per position and
+ * row. */
+static void attn_softmax_group(float *const sc[ZT_ATTN_MQ], const uint32_t n_pos[ZT_ATTN_MQ], float inv[ZT_ATTN_MQ])
+{
+    float mx[ZT_ATTN_MQ], sum[ZT_ATTN_MQ];
+    uint32_t common = n_pos[0];
+    for (size_t j = 0; j < ZT_ATTN_MQ; j++) {
+        mx[j] = -INFINITY;
+        sum[j] = 0.0f;
+        if (n_pos[j] < common) common = n_pos[j];
+    }
+    for (uint32_t t = 0; t < common; t++)
+        for (size_t j = 0; j < ZT_ATTN_MQ; j++)
+            if (sc[j][t] > mx[j]) mx[j] = sc[j][t];
+    for (size_t j = 0; j < ZT_ATTN_MQ; j++) {
+        for (uint32_t t = common; t < n_pos[j]; t++)
+            if (sc[j][t] > mx[j]) mx[j] = sc[j][t];
+        zt__exp_sub_avx512(sc[j], n_pos[j], mx[j]);
+    }
+    for (uint32_t t = 0; t < common; t++)
+        for (size_t j = 0; j < ZT_ATTN_MQ; j++) sum[j] += sc[j][t];
+    for (size_t j = 0; j < ZT_ATTN_MQ; j++) {
+        for (uint32_t t = common; t < n_pos[j]; t++) sum[j] += sc[j][t];
+        inv[j] = 1.0f / sum[j];
+    }
+}
+
 /* Head h of ZT_ATTN_MQ items of one sequence (attn_shared): the scores of
  * all of them per pass over the K tiles, the weighted sums ZT_ATTN_WQ at a
  * time per pass over the V rows; each (item, head) gets attend()'s bits. */
-static void attend_group(const struct attn_ctx *a, size_t b0, uint32_t h, float *scores, size_t stride)
+static void attend_group(const struct attn_ctx *a, size_t b0, uint32_t h, float *scores, size_t stride,
+                         float *scratch)
 {
     uint32_t hd = a->p->head_dim;
     struct attn_at x[ZT_ATTN_MQ];
@@ -527,8 +558,8 @@ static void attend_group(const struct attn_ctx *a, size_t b0, uint32_t h, float 
         o[j] = x[j].o;
         n_pos[j] = x[j].n_pos;
     }
-    zt__attn_scores_mq_avx512(q, x[0].kc, x[0].f16, x[0].ks, hd, n_pos, 1.0f / sqrtf((float)hd), sc);
-    for (size_t j = 0; j < ZT_ATTN_MQ; j++) inv[j] = attn_softmax(a, sc[j], n_pos[j]);
+    zt__attn_scores_mq_avx512(q, x[0].kc, x[0].f16, x[0].ks, hd, n_pos, 1.0f / sqrtf((float)hd), sc, scratch);
+    attn_softmax_group(sc, n_pos, inv);
     if (hd % 64 == 0) {
         for (size_t j = 0; j < ZT_ATTN_MQ; j += ZT_ATTN_WQ)
             zt__attn_wsum_mq_avx512(csc + j, inv + j, x[0].vc, x[0].f16, x[0].vs, hd, n_pos + j, o + j);
@@ -551,7 +582,8 @@ static void par_attention(void *ctx, size_t j0, size_t j1, unsigned tid)
     }
     size_t stride = (size_t)max_pos + 16; /* a multiple of 16 apart: whole tiles stay aligned */
     stride -= stride % 16;
-    float *scores = zt_malloc(ZT_ATTN_MQ * stride * sizeof(float));
+    /* the scores of a block's items, then the grouped kernel's scratch */
+    float *scores = zt_malloc((ZT_ATTN_MQ * stride + ((size_t)a->p->head_dim + 16) * 16) * sizeof(float));
     if (!scores) {
         atomic_store(&a->failed, 1);
         return;
@@ -561,7 +593,7 @@ static void par_attention(void *ctx, size_t j0, size_t j1, unsigned tid)
         size_t b0 = j / n_head * ZT_ATTN_MQ;
         uint32_t h = (uint32_t)(j % n_head);
         if (mq && b0 + ZT_ATTN_MQ <= n && attn_shared(a, b0)) {
-            attend_group(a, b0, h, scores, stride);
+            attend_group(a, b0, h, scores, stride, scores + ZT_ATTN_MQ * stride);
             continue;
         }
         for (size_t b = b0; b < b0 + ZT_ATTN_MQ && b < n; b++) attend(a, b, h, scores);
