@@ -392,7 +392,10 @@ struct attn_ctx {
     const struct zt__attn *p;
     bool vec; /* the AVX-512 kernels (attn_avx512.c) */
     atomic_int failed; /* a worker could not allocate */
+    const uint32_t *block; /* work blocks: first item, | ATTN_GROUP for a group of ZT_ATTN_MQ */
 };
+
+#define ATTN_GROUP 0x80000000u
 
 /* Element i of cache row t (F32 or F16, exact). */
 static inline float kv_at(const void *c, bool f16, size_t idx)
@@ -568,15 +571,17 @@ static void attend_group(const struct attn_ctx *a, size_t b0, uint32_t h, float 
     }
 }
 
-/* Work unit j: head j % n_head of the block of ZT_ATTN_MQ items j / n_head. */
+/* Work unit j: head j % n_head of work block j / n_head (one item, or a
+ * group of ZT_ATTN_MQ items of one sequence). */
 static void par_attention(void *ctx, size_t j0, size_t j1, unsigned tid)
 {
     (void)tid;
     struct attn_ctx *a = ctx;
-    size_t n_head = a->p->n_head, n = a->q->ne1;
+    size_t n_head = a->p->n_head;
     uint32_t max_pos = 0;
     for (size_t j = j0; j < j1; j++) {
-        size_t b0 = j / n_head * ZT_ATTN_MQ, b1 = b0 + ZT_ATTN_MQ < n ? b0 + ZT_ATTN_MQ : n;
+        uint32_t blk = a->block[j / n_head];
+        size_t b0 = blk & ~ATTN_GROUP, b1 = b0 + (blk & ATTN_GROUP ? ZT_ATTN_MQ : 1);
         for (size_t b = b0; b < b1; b++)
             if (a->kv[b].pos + 1 > max_pos) max_pos = a->kv[b].pos + 1;
     }
@@ -588,15 +593,12 @@ static void par_attention(void *ctx, size_t j0, size_t j1, unsigned tid)
         atomic_store(&a->failed, 1);
         return;
     }
-    bool mq = a->vec && a->p->head_dim % 16 == 0;
     for (size_t j = j0; j < j1; j++) {
-        size_t b0 = j / n_head * ZT_ATTN_MQ;
-        uint32_t h = (uint32_t)(j % n_head);
-        if (mq && b0 + ZT_ATTN_MQ <= n && attn_shared(a, b0)) {
-            attend_group(a, b0, h, scores, stride, scores + ZT_ATTN_MQ * stride);
-            continue;
-        }
-        for (size_t b = b0; b < b0 + ZT_ATTN_MQ && b < n; b++) attend(a, b, h, scores);
+        uint32_t blk = a->block[j / n_head], h = (uint32_t)(j % n_head);
+        if (blk & ATTN_GROUP)
+            attend_group(a, blk & ~ATTN_GROUP, h, scores, stride, scores + ZT_ATTN_MQ * stride);
+        else
+            attend(a, blk, h, scores);
     }
     zt_free(scores);
 }
@@ -606,10 +608,27 @@ static int cpu_attention(struct zt__backend *be, const struct zt__tensor *q, con
 {
     struct attn_ctx a = {.q = q, .dst = dst, .kv = kv, .p = p,
                          .vec = zt__attn_avx512_built && zt_quant_isa_current() >= ZT_QUANT_ISA_AVX512};
+    size_t n = q->ne1;
+    if (n >= ATTN_GROUP) return ZT_EINVAL;
+    /* the work blocks: runs of ZT_ATTN_MQ items reading one cache become
+     * groups (with the vector kernels), every other item is its own */
+    uint32_t *block = zt_malloc((n ? n : 1) * sizeof *block);
+    if (!block) return ZT_ENOMEM;
+    bool mq = a.vec && p->head_dim % 16 == 0;
+    size_t nb = 0;
+    for (size_t b = 0; b < n;) {
+        if (mq && b + ZT_ATTN_MQ <= n && attn_shared(&a, b)) {
+            block[nb++] = (uint32_t)b | ATTN_GROUP;
+            b += ZT_ATTN_MQ;
+        } else {
+            block[nb++] = (uint32_t)b++;
+        }
+    }
+    a.block = block;
     struct zt__par *par = cpu_of(be)->par;
-    size_t blocks = (q->ne1 + ZT_ATTN_MQ - 1) / ZT_ATTN_MQ;
-    size_t items = blocks * p->n_head, g = items / ((size_t)zt__par_threads(par) * 4);
-    zt__par_for(par, items, g ? g : 1, par_attention, &a);
+    size_t units = nb * p->n_head, g = units / ((size_t)zt__par_threads(par) * 4);
+    zt__par_for(par, units, g ? g : 1, par_attention, &a);
+    zt_free(block);
     return atomic_load(&a.failed) ? ZT_ENOMEM : 0;
 }
 
