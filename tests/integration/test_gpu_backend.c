@@ -155,11 +155,21 @@ static void test_gpus_command(void **state)
     json_t *d = json_array_get(g, 0);
     assert_string_equal(json_string_value(json_object_get(d, "backend")), "vulkan");
     assert_true(json_integer_value(json_object_get(d, "memory_mb")) > 0);
-    printf("zentalk gpus: %s\n", json_string_value(json_object_get(d, "name")));
+    /* the driver's free memory: a number with its source, or null and why */
+    json_t *fr = json_object_get(d, "free_mb");
+    const char *from = json_string_value(json_object_get(d, "free_from"));
+    assert_non_null(from);
+    bool none = json_is_null(fr);
+    assert_true(none || json_is_integer(fr));
+    assert_int_equal(none, strncmp(from, "none: ", 6) == 0);
+    printf("zentalk gpus: %s, driver free memory: %s\n", json_string_value(json_object_get(d, "name")),
+           none ? from : "reported");
     json_decref(j);
     const char *const targs[] = {"gpus", NULL};
     assert_int_equal(run_prog(cli, targs, NULL, NULL, &out, 0), 0);
     assert_non_null(strstr(zt_buf_str(&out), "DETERMINISTIC"));
+    assert_non_null(strstr(zt_buf_str(&out), "FREE"));
+    if (none) assert_non_null(strstr(zt_buf_str(&out), "places by its own count"));
     zt_buf_deinit(&out);
 }
 
