@@ -19,8 +19,8 @@
  *   matmul output only where the output matrix is. A new buffer of a size
  *   seen before gets the windows that size ended with, allocated at once
  *   (a new sequence's caches: one allocation per device, no growth);
- * - every byte range knows which device's window is current (both, or only
- *   one). Before an op, the ranges it reads that are current only on the
+ * - every byte range knows which device's window is current (both, only
+ *   one, or none: never written, zero). Before an op, the ranges it reads that are current only on the
  *   other device are copied over (through the host); after it, the range
  *   it wrote is current only on its device. The caches never move; the
  *   residual stream moves once per pass at the boundary.
@@ -34,7 +34,9 @@
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_log.h"
 
-enum { BOTH = 2 }; /* a range's state: current on device 0, 1, or both */
+/* A range's state: current on device 0, 1, or both; or never written
+ * (zero wherever a window holds it, as a fresh buffer is). */
+enum { BOTH = 2, NONE = 3 };
 
 struct seg {
     size_t end; /* the segment is [previous end, end) */
@@ -160,10 +162,25 @@ static int copy_on(struct split *s, int d, struct zt__buffer *from, size_t flo, 
     return 0;
 }
 
+/* Copies what d's old window `ob` ([olo, ohi) of b) holds that is current
+ * on d into nb (b's bytes from nlo): ranges never written stay the zeros
+ * nb starts with, so a cache's growth copies the rows written, not all. */
+static int copy_current(struct split *s, const struct zt__buffer *b, int d, struct zt__buffer *ob, size_t olo,
+                        size_t ohi, struct zt__buffer *nb, size_t nlo)
+{
+    size_t start = 0;
+    for (size_t i = 0; i < b->n_segs && start < ohi; start = b->segs[i++].end) {
+        size_t a = max_sz(start, olo), z = min_sz(b->segs[i].end, ohi);
+        if (a >= z || (b->segs[i].state != d && b->segs[i].state != BOTH)) continue;
+        int rc = copy_on(s, d, ob, olo, nb, nlo, a, z);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
 /* Makes d's window of allocated buffer b hold [lo, hi): allocated on
- * first use (as large as buffers of its size ended with), grown with the
- * old window copied in. Bytes a window gains are zero: a range that is
- * current on both devices but outside a window was never written. */
+ * first use (as large as buffers of its size ended with), grown with what
+ * the old window held copied in. */
 static int window(struct split *s, struct zt__buffer *b, size_t lo, size_t hi, int d)
 {
     if (b->home >= 0) return b->home == d ? 0 : ZT_EINVAL; /* a weight never moves */
@@ -181,7 +198,7 @@ static int window(struct split *s, struct zt__buffer *b, size_t lo, size_t hi, i
     struct zt__backend *be = s->dev[d];
     struct zt__buffer *nb = NULL;
     int rc = be->ops->buffer_alloc(be, nhi - nlo, &nb);
-    if (!rc && b->b[d]) rc = copy_on(s, d, b->b[d], b->lo[d], nb, nlo, b->lo[d], b->hi[d]);
+    if (!rc && b->b[d]) rc = copy_current(s, b, d, b->b[d], b->lo[d], b->hi[d], nb, nlo);
     if (rc) {
         be->ops->buffer_free(be, nb);
         return rc;
@@ -316,7 +333,7 @@ static struct zt__buffer *buf_new(size_t size, int home)
         zt_free(b);
         return NULL;
     }
-    b->segs[0] = (struct seg){.end = size, .state = home >= 0 ? home : BOTH};
+    b->segs[0] = (struct seg){.end = size, .state = home >= 0 ? home : NONE};
     b->n_segs = 1;
     return b;
 }
@@ -412,28 +429,18 @@ static int sp_buffer_set(struct zt__backend *be, struct zt__buffer *buf, size_t 
     return rc;
 }
 
-/* [a, z) of buf, current on device d (or on both: state BOTH), into out. */
+/* [a, z) of buf, in state `state` (one segment), into out. */
 static int get_range(struct split *s, const struct zt__buffer *buf, size_t a, size_t z, int state, uint8_t *out)
 {
     if (buf->home >= 0) return s->dev[buf->home]->ops->buffer_get(s->dev[buf->home], buf->b[buf->home], a, out, z - a);
-    for (size_t p = a; p < z;) {
-        size_t e = z;
-        int d = -1;
-        for (int k = 0; k < 2 && d < 0; k++) /* a window holding p, where the range is current */
-            if ((state == BOTH || state == k) && buf->b[k] && buf->lo[k] <= p && p < buf->hi[k]) d = k;
-        if (d >= 0) {
-            e = min_sz(z, buf->hi[d]);
-        } else { /* current on both and in no window: never written, zero */
-            if (state != BOTH) return ZT_EINVAL;
-            for (int k = 0; k < 2; k++)
-                if (buf->b[k] && buf->lo[k] > p) e = min_sz(e, buf->lo[k]);
-        }
-        int rc = d >= 0 ? s->dev[d]->ops->buffer_get(s->dev[d], buf->b[d], p - buf->lo[d], out + (p - a), e - p) : 0;
-        if (rc) return rc;
-        if (d < 0) memset(out + (p - a), 0, e - p);
-        p = e;
+    if (state == NONE) {
+        memset(out, 0, z - a);
+        return 0;
     }
-    return 0;
+    /* current on d: in d's window; on both: in both windows */
+    int d = state == BOTH ? 0 : state;
+    if (!holds(buf, d, a, z)) return ZT_EINVAL;
+    return s->dev[d]->ops->buffer_get(s->dev[d], buf->b[d], a - buf->lo[d], out, z - a);
 }
 
 /* Each range from a device where it is current. */

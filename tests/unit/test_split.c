@@ -144,6 +144,19 @@ static void test_split_ops(void **state)
         assert_true(be->exact);
         run_chain(be, w, rb, x, g, got);
         assert_memory_equal(got, want, sizeof want);
+        /* a buffer no op has used: nothing on the devices, reads as zeros;
+         * a range set reads back between the zeros */
+        struct zt__buffer *ub;
+        uint8_t fresh[256], put[64];
+        memset(fresh, 0x55, sizeof fresh);
+        memset(put, 0xa7, sizeof put);
+        assert_int_equal(be->ops->buffer_alloc(be, sizeof fresh, &ub), 0);
+        assert_int_equal(be->ops->buffer_get(be, ub, 0, fresh, sizeof fresh), 0);
+        for (size_t i = 0; i < sizeof fresh; i++) assert_int_equal(fresh[i], 0);
+        assert_int_equal(be->ops->buffer_set(be, ub, 64, put, sizeof put), 0);
+        assert_int_equal(be->ops->buffer_get(be, ub, 0, fresh, sizeof fresh), 0);
+        for (size_t i = 0; i < sizeof fresh; i++) assert_int_equal(fresh[i], i >= 64 && i < 128 ? 0xa7 : 0);
+        be->ops->buffer_free(be, ub);
         printf("split over two %s devices: a chain of ops across both, the bits of one CPU\n", backends[k]);
         zt__backend_free(be);
     }
