@@ -158,8 +158,12 @@ static int cv(const char *src)
             zt_free(file);
         }
         rules((enum zt__clf_which)w, ex, n, rul);
-        printf(by_round ? "%s: %zu examples, trained on one round, tested on the other (%d, %d)\n" : "%s: %zu examples, %d-fold cross-validation (row i in fold i %% %d)\n",
-               zt__clf_name((enum zt__clf_which)w), n, FOLDS, FOLDS);
+        if (by_round)
+            printf("%s: %zu examples, trained on round 1, tested on rounds 2-3 and back (ordinary chat halved)\n",
+                   zt__clf_name((enum zt__clf_which)w), n);
+        else
+            printf("%s: %zu examples, %d-fold cross-validation (row i in fold i %% %d)\n",
+                   zt__clf_name((enum zt__clf_which)w), n, FOLDS, FOLDS);
         report("rules alone (tuned on these)", ex, n, rul);
         for (double off = -1.0; off <= 2.01; off += 0.5) {
             char what[64];
