@@ -271,15 +271,10 @@ static void vouch(struct zt__joiner *j, size_t i, json_t *answer)
 static int fetch_descriptor(struct zt__joiner *j, size_t i, int64_t now_s)
 {
     struct orch *o = &j->o[i];
-    char url[sizeof o->url + 32];
-    snprintf(url, sizeof url, "%s/v1/node/descriptor", o->url);
     struct zt_http_response resp;
     zt_http_response_init(&resp);
-    int rc = zt_http_client_json(j->http, url, NULL, NULL, CALL_TIMEOUT_MS, &resp);
-    if (!rc && resp.status != 200) rc = ZT_EIO;
     struct zt_node_descriptor d;
-    memset(&d, 0, sizeof d);
-    if (!rc) rc = zt_identity_descriptor_verify(zt_buf_str(&resp.body), resp.body.len, now_s, &d);
+    int rc = zt_http_client_descriptor(j->http, o->url, CALL_TIMEOUT_MS, now_s, &resp, &d);
     if (!rc && strcmp(d.node_id, zt_identity_id(j->id)) == 0) rc = ZT_EINVAL; /* joining itself */
     if (!rc && o->pin[0] && strcmp(d.node_id, o->pin) != 0) {
         zt_log_rl(ZT_LOG_ERROR, 30, "orchestrator_id_mismatch", "url=%s expected=%s got=%s", o->url, o->pin, d.node_id);
@@ -301,8 +296,8 @@ static int fetch_descriptor(struct zt__joiner *j, size_t i, int64_t now_s)
         o->desc_expires = d.expires;
         o->desc_fetched = now_s;
     } else {
-        zt_log_rl(ZT_LOG_WARN, 30, "orchestrator_descriptor_failed", "url=%s status=%ld error=%s", url, resp.status,
-                  zt_strerror(rc));
+        zt_log_rl(ZT_LOG_WARN, 30, "orchestrator_descriptor_failed", "url=%s/v1/node/descriptor status=%ld error=%s",
+                  o->url, resp.status, zt_strerror(rc));
     }
     zt_node_descriptor_deinit(&d);
     zt_http_response_deinit(&resp);
