@@ -130,6 +130,8 @@ int zt__joiner_new(const struct zt_config *cfg, const struct zt_identity *id, st
 {
     struct zt__joiner *j = zt_calloc(1, sizeof *j);
     if (!j) return ZT_ENOMEM;
+    pthread_mutex_init(&j->mu, NULL);
+    zt_cond_init_mono(&j->cv);
     j->cfg = cfg;
     j->id = id;
     j->models = models;
@@ -143,27 +145,16 @@ int zt__joiner_new(const struct zt_config *cfg, const struct zt_identity *id, st
         (j->outbound && (zt_http_client_new(&rho, &j->relay_http) != 0 ||
                          zt_http_client_new(&rho, &j->result_http) != 0 ||
                          zt_http_client_new(&ho, &j->poll_http) != 0))) {
-        zt_http_client_free(j->http);
-        zt_http_client_free(j->relay_http);
-        zt_http_client_free(j->result_http);
-        zt_free(j->o);
-        zt_free(j);
+        zt__joiner_free(j);
         return ZT_ENOMEM;
     }
     for (size_t i = 0; i < j->n; i++) {
         if (parse_join_url(cfg->node.join.items[i], &j->o[i], err) != 0) {
-            zt_http_client_free(j->http);
-            zt_http_client_free(j->relay_http);
-            zt_http_client_free(j->result_http);
-            zt_http_client_free(j->poll_http);
-            zt_free(j->o);
-            zt_free(j);
+            zt__joiner_free(j);
             return ZT_ECONFIG;
         }
     }
     randombytes_buf(j->boot, sizeof j->boot);
-    pthread_mutex_init(&j->mu, NULL);
-    zt_cond_init_mono(&j->cv);
     *out = j;
     return 0;
 }
@@ -738,7 +729,7 @@ void zt__joiner_free(struct zt__joiner *j)
     zt_http_client_free(j->relay_http);
     zt_http_client_free(j->result_http);
     zt_http_client_free(j->poll_http);
-    for (size_t i = 0; i < j->n; i++) {
+    for (size_t i = 0; j->o && i < j->n; i++) {
         zt_free(j->o[i].desc);
         zt_free(j->o[i].gw_answer);
         json_decref(j->o[i].gws);
