@@ -24,6 +24,7 @@
 #include "zentalk/zt_peers.h"
 #include "zentalk/zt_str.h"
 #include "zentalk/zt_sync.h"
+#include "zentalk/zt_sync.h"
 #include "zentalk/zt_time.h"
 
 #ifdef ZT_HAVE_OPENDHT
@@ -303,11 +304,7 @@ int zt_dht_new(const struct zt_dht_opts *o, struct zt_dht **out)
         return ZT_ENOMEM;
     }
     pthread_mutex_init(&d->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&d->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    zt_cond_init_mono(&d->cv);
     dht_runner_config c;
     dht_runner_config_default(&c);
     c.threaded = true;
