@@ -24,7 +24,6 @@
 #include "zentalk/zt_peers.h"
 #include "zentalk/zt_str.h"
 #include "zentalk/zt_sync.h"
-#include "zentalk/zt_sync.h"
 #include "zentalk/zt_time.h"
 
 #ifdef ZT_HAVE_OPENDHT
@@ -517,6 +516,17 @@ static void on_done(bool ok, void *ud)
     if (free_it) op_free(op);
 }
 
+/* Put op on d's list of lookups in flight (on_done takes it off) and start
+ * the DHT get of h that feeds it. */
+static void op_launch(struct zt_dht *d, const dht_infohash *h, struct op *op)
+{
+    pthread_mutex_lock(&d->mu);
+    op->next = d->ops;
+    d->ops = op;
+    pthread_mutex_unlock(&d->mu);
+    dht_runner_get(d->r, h, on_value, on_done, op);
+}
+
 static struct op *get_start(struct zt_dht *d, const dht_infohash *h, const char *role, const char *model,
                             const char *want_id, int64_t now, size_t max_res)
 {
@@ -534,11 +544,7 @@ static struct op *get_start(struct zt_dht *d, const dht_infohash *h, const char 
     zt_strlcpy(op->want_id, want_id ? want_id : "", sizeof op->want_id);
     op->now = now;
     op->max_res = max_res;
-    pthread_mutex_lock(&d->mu);
-    op->next = d->ops;
-    d->ops = op;
-    pthread_mutex_unlock(&d->mu);
-    dht_runner_get(d->r, h, on_value, on_done, op);
+    op_launch(d, h, op);
     return op;
 }
 
@@ -774,11 +780,7 @@ int zt_dht_get_values(struct zt_dht *d, const char *ns, const char *name, unsign
     op->d = d;
     op->raw = fn;
     op->raw_ud = ud;
-    pthread_mutex_lock(&d->mu);
-    op->next = d->ops;
-    d->ops = op;
-    pthread_mutex_unlock(&d->mu);
-    dht_runner_get(d->r, &h, on_value, on_done, op);
+    op_launch(d, &h, op);
     struct timespec until;
     deadline_of(timeout_ms, &until);
     pthread_mutex_lock(&d->mu);
