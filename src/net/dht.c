@@ -61,13 +61,12 @@ out:
 
 int zt_dht_revocation_verify(const char *json, size_t len, struct zt_dht_revocation *out)
 {
-    if (!json) return ZT_EINVAL;
-    if (len > ZT_DHT_REVOCATION_MAX) return ZT_ETOOBIG;
-    json_t *o = json_loadb(json, len, JSON_REJECT_DUPLICATES, NULL);
+    json_t *o;
+    int rc = zt_identity_record_parse(json, len, ZT_DHT_REVOCATION_MAX, &o);
+    if (rc) return rc;
     struct zt_dht_revocation r;
     memset(&r, 0, sizeof r);
-    int rc = ZT_EPARSE;
-    if (!json_is_object(o)) goto out;
+    rc = ZT_EPARSE;
     json_t *at = json_object_get(o, "at"), *v = json_object_get(o, "v"), *kem = json_object_get(o, "kem_pk");
     const char *kind = json_string_value(json_object_get(o, "kind"));
     const char *pk = json_string_value(json_object_get(o, "ed25519_pk"));
@@ -77,14 +76,9 @@ int zt_dht_revocation_verify(const char *json, size_t len, struct zt_dht_revocat
         !zt_identity_id_valid(nid) || zt_hex_decode_str(r.ed25519_pk, sizeof r.ed25519_pk, pk, ZT_HEX_LOWER) != 0 ||
         (kem && zt_hex_decode_str(r.kem_pk, sizeof r.kem_pk, json_string_value(kem), ZT_HEX_LOWER) != 0))
         goto out;
-    rc = ZT_EUNSUPPORTED;
-    if (json_integer_value(v) != 1) goto out;
-    rc = ZT_ECRYPTO;
-    zt_identity_node_id(r.ed25519_pk, r.node_id);
-    if (strcmp(r.node_id, nid) != 0) goto out;
     r.has_kem = kem != NULL;
     r.at = (int64_t)json_integer_value(at);
-    rc = zt_identity_verify_json(r.ed25519_pk, o, ZT_DHT_REVOCATION_MAX);
+    rc = zt_identity_record_verify(o, r.ed25519_pk, nid, r.node_id, ZT_DHT_REVOCATION_MAX);
     if (!rc && out) *out = r;
 out:
     json_decref(o);
