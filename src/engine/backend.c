@@ -94,3 +94,11 @@ bool zt__rope_fits(const struct zt__tensor *x, const struct zt__rope *p)
     return !(p->n_rot % 2 || p->n_rot > p->head_dim || p->inv_freq.ne0 < p->n_rot / 2 ||
              (size_t)p->n_heads * p->head_dim > x->ne0);
 }
+
+int zt__get_rows_check(const struct zt__tensor *src, const int32_t *ids, const struct zt__tensor *dst)
+{
+    if (dst->ne0 != src->ne0) return ZT_EINVAL;
+    for (size_t b = 0; b < dst->ne1; b++)
+        if (ids[b] < 0 || (size_t)ids[b] >= src->ne1) return ZT_ERANGE;
+    return 0;
+}

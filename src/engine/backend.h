@@ -223,6 +223,10 @@ ZT_NODISCARD int zt__backend_new_split(const char *name, const struct zt__backen
 bool zt__backend_weight_type(enum zt_ggml_type type);
 ZT_NODISCARD int zt__backend_check_weight(const struct zt__tensor *t, size_t buf_size, const char *who);
 
+/* The checks of a device backend's get_rows: dst rows as long as src's
+ * (ZT_EINVAL), every one of dst's ne1 ids a row of src (ZT_ERANGE). */
+ZT_NODISCARD int zt__get_rows_check(const struct zt__tensor *src, const int32_t *ids, const struct zt__tensor *dst);
+
 /* Whether a device backend's rope kernel can apply p to x: an even n_rot
  * within head_dim, inv_freq with n_rot / 2 entries, the heads within a row
  * of x. */

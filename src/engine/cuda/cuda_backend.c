@@ -385,10 +385,8 @@ static int get_rows_locked(struct cuda *c, const struct zt__tensor *src, const i
     uint32_t ds;
     int rc = weight_view(src);
     if (!rc) rc = f32_view(dst, &d0, &ds);
+    if (!rc) rc = zt__get_rows_check(src, ids, dst);
     if (rc) return rc;
-    if (dst->ne0 != src->ne0) return ZT_EINVAL;
-    for (size_t b = 0; b < dst->ne1; b++)
-        if (ids[b] < 0 || (size_t)ids[b] >= src->ne1) return ZT_ERANGE;
     for (size_t b0 = 0; b0 < dst->ne1; b0 += ZT_CU_ITEMS) {
         size_t nb = dst->ne1 - b0 < ZT_CU_ITEMS ? dst->ne1 - b0 : ZT_CU_ITEMS;
         struct zt_cu_get_rows a = {.src = src->buf->ptr + src->offset, .dst = d0 + b0 * ds * 4, .nb1 = src->nb1,

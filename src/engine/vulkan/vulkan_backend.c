@@ -542,10 +542,8 @@ static int get_rows_locked(struct vk *v, const struct zt__tensor *src, const int
     uint32_t doff, ds, ioff;
     int rc = weight_view(src);
     if (!rc) rc = f32_view(dst, &doff, &ds);
+    if (!rc) rc = zt__get_rows_check(src, ids, dst);
     if (rc) return rc;
-    if (dst->ne0 != src->ne0) return ZT_EINVAL;
-    for (size_t b = 0; b < dst->ne1; b++)
-        if (ids[b] < 0 || (size_t)ids[b] >= src->ne1) return ZT_ERANGE;
     rc = reserve(v, 1);
     if (!rc) rc = arena_put(v, ids, dst->ne1 * sizeof(int32_t), &ioff);
     if (rc) return rc;
