@@ -41,6 +41,7 @@
 
 #include "zentalk/zt_engine.h"
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -237,6 +238,30 @@ struct zt__backend *zt__model_be(const struct zt_model *m);
  * ZT_ERANGE. */
 bool zt__backend_weight_type(enum zt_ggml_type type);
 ZT_NODISCARD int zt__backend_check_weight(const struct zt__tensor *t, size_t buf_size, const char *who);
+
+/* The checks of a device backend's get_rows: dst rows as long as src's
+ * (ZT_EINVAL), every one of dst's ne1 ids a row of src (ZT_ERANGE). */
+ZT_NODISCARD int zt__get_rows_check(const struct zt__tensor *src, const int32_t *ids, const struct zt__tensor *dst);
+
+/* Whether a device backend's rope kernel can apply p to x: an even n_rot
+ * within head_dim, inv_freq with n_rot / 2 entries, the heads within a row
+ * of x. */
+bool zt__rope_fits(const struct zt__tensor *x, const struct zt__rope *p);
+
+/* The device a GPU backend opens: the index in the environment variable
+ * env (decimal, at most 1000) when it is set, else want. ZT_EINVAL, logged
+ * under tag, when env holds anything else. */
+ZT_NODISCARD int zt__backend_device_index(const char *env, const char *tag, unsigned want, unsigned *out);
+
+/* In an op of a backend whose calls hold one mutex *mu: return call's result
+ * computed under it. */
+#define ZT__BACKEND_LOCKED(mu, call)    \
+    do {                                \
+        pthread_mutex_lock(mu);         \
+        int rc_ = (call);               \
+        pthread_mutex_unlock(mu);       \
+        return rc_;                     \
+    } while (0)
 
 /* A tensor descriptor over buf (F32 rows of ne0 when type is F32). */
 static inline struct zt__tensor zt__tensor_f32(struct zt__buffer *buf, size_t offset, size_t ne0, size_t ne1)

@@ -462,13 +462,7 @@ static int sp_buffer_get(struct zt__backend *be, const struct zt__buffer *buf, s
 
 /* ---- ops ----------------------------------------------------------------------------------- */
 
-#define LOCKED(s, call)                   \
-    do {                                  \
-        pthread_mutex_lock(&(s)->mu);     \
-        int rc_ = (call);                 \
-        pthread_mutex_unlock(&(s)->mu);   \
-        return rc_;                       \
-    } while (0)
+#define LOCKED(s, call) ZT__BACKEND_LOCKED(&(s)->mu, call)
 
 static int get_rows_locked(struct split *s, const struct zt__tensor *src, const int32_t *ids,
                            const struct zt__tensor *dst)

@@ -488,15 +488,7 @@ out:
     return rc;
 }
 
-static int parse_asset(const void *data, size_t len, void *out)
-{
-    return zt_moderation_from_payload(data, len, out);
-}
-
-int zt_moderation_load(const char *path, struct zt_moderation **out)
-{
-    return zt_asset_load_with(path, ZT_MODERATION_KIND, ZT_MODERATION_VERSION, parse_asset, out);
-}
+ZT_ASSET_LOADER(zt_moderation_load, struct zt_moderation, ZT_MODERATION_KIND, ZT_MODERATION_VERSION, zt_moderation_from_payload)
 
 /* ---- checking ------------------------------------------------------------------- */
 

@@ -288,28 +288,35 @@ static void cuda_buffer_free(struct zt__backend *be, struct zt__buffer *buf)
     zt_free(buf);
 }
 
-static int cuda_buffer_set(struct zt__backend *be, struct zt__buffer *buf, size_t offset, const void *src,
-                           size_t size)
+/* Copy size bytes at offset of buf from the host's src to the device
+ * (to_device), or from the device to dst (this waits for the ops before
+ * it). */
+static int copy_bytes(struct zt__backend *be, const struct zt__buffer *buf, size_t offset, bool to_device,
+                      const void *src, void *dst, size_t size)
 {
     if (offset > buf->size || size > buf->size - offset) return ZT_ERANGE;
     if (!size) return 0;
     struct cuda *c = cu_of(be);
     int rc = enter(c);
     if (rc) return rc;
-    CUresult r = cu.MemcpyHtoD(buf->ptr + offset, src, size);
-    return leave(c, r == CU_OK ? 0 : cufail("cuMemcpyHtoD", r));
+    if (to_device) {
+        CUresult r = cu.MemcpyHtoD(buf->ptr + offset, src, size);
+        return leave(c, r == CU_OK ? 0 : cufail("cuMemcpyHtoD", r));
+    }
+    CUresult r = cu.MemcpyDtoH(dst, buf->ptr + offset, size);
+    return leave(c, r == CU_OK ? 0 : cufail("cuMemcpyDtoH (an op before it may have failed)", r));
+}
+
+static int cuda_buffer_set(struct zt__backend *be, struct zt__buffer *buf, size_t offset, const void *src,
+                           size_t size)
+{
+    return copy_bytes(be, buf, offset, true, src, NULL, size);
 }
 
 static int cuda_buffer_get(struct zt__backend *be, const struct zt__buffer *buf, size_t offset, void *dst,
                            size_t size)
 {
-    if (offset > buf->size || size > buf->size - offset) return ZT_ERANGE;
-    if (!size) return 0;
-    struct cuda *c = cu_of(be);
-    int rc = enter(c);
-    if (rc) return rc;
-    CUresult r = cu.MemcpyDtoH(dst, buf->ptr + offset, size); /* waits for the ops before it */
-    return leave(c, r == CU_OK ? 0 : cufail("cuMemcpyDtoH (an op before it may have failed)", r));
+    return copy_bytes(be, buf, offset, false, NULL, dst, size);
 }
 
 /* Weights are copied to the device; unmapping frees the copy. */
@@ -381,10 +388,8 @@ static int get_rows_locked(struct cuda *c, const struct zt__tensor *src, const i
     uint32_t ds;
     int rc = weight_view(src);
     if (!rc) rc = f32_view(dst, &d0, &ds);
+    if (!rc) rc = zt__get_rows_check(src, ids, dst);
     if (rc) return rc;
-    if (dst->ne0 != src->ne0) return ZT_EINVAL;
-    for (size_t b = 0; b < dst->ne1; b++)
-        if (ids[b] < 0 || (size_t)ids[b] >= src->ne1) return ZT_ERANGE;
     for (size_t b0 = 0; b0 < dst->ne1; b0 += ZT_CU_ITEMS) {
         size_t nb = dst->ne1 - b0 < ZT_CU_ITEMS ? dst->ne1 - b0 : ZT_CU_ITEMS;
         struct zt_cu_get_rows a = {.src = src->buf->ptr + src->offset, .dst = d0 + b0 * ds * 4, .nb1 = src->nb1,
@@ -497,10 +502,8 @@ static int rope_locked(struct cuda *c, const struct zt__tensor *x, const uint32_
     int rc = f32_view(x, &xa, &xs);
     if (!rc) rc = f32_view(&p->inv_freq, &ia, &is);
     if (rc) return rc;
+    if (!zt__rope_fits(x, p)) return ZT_EINVAL;
     uint32_t half = p->n_rot / 2;
-    if (p->n_rot % 2 || p->n_rot > p->head_dim || p->inv_freq.ne0 < half ||
-        (size_t)p->n_heads * p->head_dim > x->ne0)
-        return ZT_EINVAL;
     for (size_t b0 = 0; b0 < x->ne1; b0 += ZT_CU_ITEMS) {
         size_t nb = x->ne1 - b0 < ZT_CU_ITEMS ? x->ne1 - b0 : ZT_CU_ITEMS;
         struct zt_cu_rope a = {.x = xa + b0 * xs * 4, .inv_freq = ia, .x_stride = xs, .half = half,
@@ -630,16 +633,7 @@ static const struct zt__backend_ops cuda_ops = ZT__BACKEND_OPS(cuda, "cuda");
 /* The device index: ZT_CUDA_DEVICE overrides `want`. */
 static int pick(unsigned want, int *ordinal)
 {
-    const char *env = getenv("ZT_CUDA_DEVICE");
-    if (env && *env) {
-        char *end;
-        unsigned long x = strtoul(env, &end, 10);
-        if (*end || x > 1000) {
-            zt_log(ZT_LOG_ERROR, "cuda", "ZT_CUDA_DEVICE=%s is not a device index", env);
-            return ZT_EINVAL;
-        }
-        want = (unsigned)x;
-    }
+    if (zt__backend_device_index("ZT_CUDA_DEVICE", "cuda", want, &want) != 0) return ZT_EINVAL;
     int n = 0;
     CUresult r = cu.DeviceGetCount(&n);
     if (r != CU_OK || n == 0) {

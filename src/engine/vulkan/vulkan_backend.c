@@ -534,13 +534,7 @@ static int vk_buffer_get(struct zt__backend *be, const struct zt__buffer *buf, s
 
 /* ---- ops -------------------------------------------------------------------------------------- */
 
-#define LOCKED(v, call)                    \
-    do {                                   \
-        pthread_mutex_lock(&(v)->mu);      \
-        int rc_ = (call);                  \
-        pthread_mutex_unlock(&(v)->mu);    \
-        return rc_;                        \
-    } while (0)
+#define LOCKED(v, call) ZT__BACKEND_LOCKED(&(v)->mu, call)
 
 static int get_rows_locked(struct vk *v, const struct zt__tensor *src, const int32_t *ids,
                            const struct zt__tensor *dst)
@@ -548,10 +542,8 @@ static int get_rows_locked(struct vk *v, const struct zt__tensor *src, const int
     uint32_t doff, ds, ioff;
     int rc = weight_view(src);
     if (!rc) rc = f32_view(dst, &doff, &ds);
+    if (!rc) rc = zt__get_rows_check(src, ids, dst);
     if (rc) return rc;
-    if (dst->ne0 != src->ne0) return ZT_EINVAL;
-    for (size_t b = 0; b < dst->ne1; b++)
-        if (ids[b] < 0 || (size_t)ids[b] >= src->ne1) return ZT_ERANGE;
     rc = reserve(v, 1);
     if (!rc) rc = arena_put(v, ids, dst->ne1 * sizeof(int32_t), &ioff);
     if (rc) return rc;
@@ -681,10 +673,8 @@ static int rope_locked(struct vk *v, const struct zt__tensor *x, const uint32_t 
     int rc = f32_view(x, &xo, &xs);
     if (!rc) rc = f32_view(&p->inv_freq, &io, &is);
     if (rc) return rc;
+    if (!zt__rope_fits(x, p)) return ZT_EINVAL;
     uint32_t half = p->n_rot / 2;
-    if (p->n_rot % 2 || p->n_rot > p->head_dim || p->inv_freq.ne0 < half ||
-        (size_t)p->n_heads * p->head_dim > x->ne0)
-        return ZT_EINVAL;
     if (v->rope_buf != p->inv_freq.buf || v->rope_off != p->inv_freq.offset || v->rope_n != half) {
         float *inv = zt_malloc((half ? half : 1) * sizeof(float));
         if (!inv) return ZT_ENOMEM;
@@ -875,16 +865,7 @@ static int pick_device(struct vk *v, unsigned want)
         zt_log(ZT_LOG_INFO, "vulkan", "no Vulkan device");
         return ZT_ENOTFOUND;
     }
-    const char *env = getenv("ZT_VULKAN_DEVICE");
-    if (env && *env) {
-        char *end;
-        unsigned long x = strtoul(env, &end, 10);
-        if (*end || x > 1000) {
-            zt_log(ZT_LOG_ERROR, "vulkan", "ZT_VULKAN_DEVICE=%s is not a device index", env);
-            return ZT_EINVAL;
-        }
-        want = (unsigned)x;
-    }
+    if (zt__backend_device_index("ZT_VULKAN_DEVICE", "vulkan", want, &want) != 0) return ZT_EINVAL;
     if (want >= n) {
         zt_log(ZT_LOG_ERROR, "vulkan", "no Vulkan device %u (this machine has %u)", want, n);
         return ZT_ENOTFOUND;
