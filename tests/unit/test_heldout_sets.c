@@ -49,7 +49,7 @@ static const struct pin {
     {"heldout3", "sentiment.tsv", "07b9bab688a8a58d63c9c906cc16ad1bc4acc3f705ecb80eaa4b5769b0550f87"},
     {"heldout3", "moderation.tsv", "776f288dd09ea9add3d302bfe74ad90046c7ca748343d03cb0e6149982e84882"},
     {"heldout3", "pii.tsv", "652494fe97bd538650d8ded9941772bb4e13af1acd9502dd0039216145dcefca"},
-    {"heldout4", "spam_chat.tsv", "1fb0c9f5e565715ffc769ea90010995ea1fee144d8175af2a3f67dc4fe2045c4"},
+    {"heldout4", "spam_chat.tsv", "5ba9462c5b23fd5bba7c29966cb5bcb6d5bc49d4f2217f35d0cee2119ff5979b"},
     {"heldout4", "ordinary_chat.tsv", "275caec5b9545251c036fbaea129bc97eca46fcf0ab96a10efcd2e0e3671971c"},
     {"heldout4", "sentiment.tsv", "59f85699e773c2116950fadc63297db6eb72a56e8ed7742143e18c527c430557"},
     {"heldout4", "moderation.tsv", "75ccdc4884b0dcad995b7884442f85ab93253ebf12118b859086bdf63d8dbec9"},
