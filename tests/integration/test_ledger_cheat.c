@@ -20,6 +20,7 @@
  * Usage: test_ledger_cheat PATH/zentalk-node PATH/zentalk */
 #define _GNU_SOURCE
 #include "harness.h"
+#include "keyed.h"
 #include "wallet.h"
 
 #include <stdio.h>
@@ -143,7 +144,7 @@ static void test_cheater_slashed(void **state)
     (void)state;
     if (!have_model) zt_skip("stories260K.gguf not found (tests/models)");
     char admin[1024], token[256], auth[300], body[300];
-    wallet_jwt_bearer(SECRET, "ops", "admin", admin, sizeof admin);
+    keyed_bearer_role(SECRET, "ops", "admin", admin, sizeof admin);
     for (int i = 0; i < 200 && live_workers(admin) != N_HONEST + 1; i++) zt_time_sleep_ms(100);
     assert_int_equal(live_workers(admin), N_HONEST + 1);
     /* every worker stakes chain.min_stake (100 tokens); the wallet gets 1000 */

@@ -37,6 +37,7 @@
  * Usage: test_ledger_network PATH/zentalk-node PATH/zentalk */
 #define _GNU_SOURCE
 #include "harness.h"
+#include "keyed.h"
 #include "wallet.h"
 
 #include <signal.h>
@@ -136,7 +137,7 @@ static int group_teardown(void **state)
 
 static void jwt_bearer(const char *sub, const char *role, char *out, size_t cap)
 {
-    wallet_jwt_bearer(SECRET, sub, role, out, cap);
+    keyed_bearer_role(SECRET, sub, role, out, cap);
 }
 
 static long live_workers(void)

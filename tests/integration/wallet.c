@@ -1,36 +1,17 @@
-/* wallet.c: wallet sessions and JWTs for black-box tests (wallet.h). */
+/* wallet.c: wallet sessions for black-box tests (wallet.h). */
 #define _GNU_SOURCE
 #include "wallet.h"
 
-#include <jwt.h>
 #include <secp256k1.h>
 #include <secp256k1_recovery.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "harness.h"
 #include "zentalk/zt_hex.h"
 #include "zentalk/zt_str.h"
 #include "zentalk/zt_wallet.h"
-
-void wallet_jwt_bearer(const char *secret, const char *sub, const char *role, char *out, size_t cap)
-{
-    jwt_t *j = NULL;
-    assert_int_equal(jwt_new(&j), 0);
-    assert_int_equal(jwt_add_grant(j, "sub", sub), 0);
-    assert_int_equal(jwt_add_grant(j, "role", role), 0);
-    assert_int_equal(jwt_add_grant(j, "iss", "zentalk-api"), 0);
-    assert_int_equal(jwt_add_grant(j, "aud", "zentalk-ai"), 0);
-    assert_int_equal(jwt_add_grant_int(j, "exp", (long)time(NULL) + 600), 0);
-    assert_int_equal(jwt_set_alg(j, JWT_ALG_HS256, (const unsigned char *)secret, (int)strlen(secret)), 0);
-    char *t = jwt_encode_str(j);
-    assert_non_null(t);
-    snprintf(out, cap, "Bearer %s", t);
-    free(t);
-    jwt_free(j);
-}
 
 void wallet_login(uint16_t port, const char *address, const char *skhex, char *token, size_t cap)
 {
