@@ -40,9 +40,7 @@
 
 static const char *cli_bin;
 static bool have_model;
-static char cfg_dir[256];
-static struct node gw, cheat, wk[N_HONEST];
-static char cheat_id[64], wk_id[N_HONEST][64];
+static struct net_cheat net; /* its gateway net.gw, net.cheat_id, net.wk_id[] */
 
 static const char *const gw_env[] = {"ZENTALK_CHAIN_ENABLED=true",
                                      "ZENTALK_ENCRYPTION_JWT_SECRET=" SECRET,
@@ -63,30 +61,21 @@ static const char *const cheat_env[] = {"ZENTALK_NODE_HEARTBEAT_INTERVAL_MS=300"
 static int group_setup(void **state)
 {
     (void)state;
-    if (!net_config(cfg_dir, sizeof cfg_dir, "cheatcfg", 2)) return 0;
-    have_model = true;
-    const char *const gargs[] = {"--roles", "gateway,orchestrator", NULL};
-    node_spawn(&gw, gargs, gw_env, true, NULL);
-    net_worker(&cheat, cfg_dir, gw.url, cheat_env, NULL, NULL, cheat_id);
-    for (int i = 0; i < N_HONEST; i++) net_worker(&wk[i], cfg_dir, gw.url, wk_env, NULL, NULL, wk_id[i]);
+    have_model = net_cheat_start(&net, "cheatcfg", N_HONEST, gw_env, cheat_env, wk_env);
     return 0;
 }
 
 static int group_teardown(void **state)
 {
     (void)state;
-    for (int i = 0; i < N_HONEST; i++)
-        if (wk[i].pid > 0) node_cleanup(&wk[i]);
-    if (cheat.pid > 0) node_cleanup(&cheat);
-    if (gw.pid > 0) node_cleanup(&gw);
-    if (cfg_dir[0]) rm_rf(cfg_dir);
+    net_cheat_stop(&net);
     return 0;
 }
 
 static json_t *get_json(const char *path, const char *auth)
 {
     struct resp r;
-    http_auth(gw.port, "GET", path, auth, NULL, NULL, &r);
+    http_auth(net.gw.port, "GET", path, auth, NULL, NULL, &r);
     if (r.status != 200) fail_msg("GET %s: %ld %s", path, r.status, zt_buf_str(&r.body));
     json_t *j = resp_json(&r);
     resp_free(&r);
@@ -104,7 +93,7 @@ static long live_workers(const char *admin)
 /* an admin deposit: body is the JSON of POST /v1/admin/ledger/deposit */
 static void deposit(const char *admin, const char *body)
 {
-    json_t *j = post_json(gw.port, "/v1/admin/ledger/deposit", admin, body, 200);
+    json_t *j = post_json(net.gw.port, "/v1/admin/ledger/deposit", admin, body, 200);
     json_decref(j);
 }
 
@@ -135,7 +124,7 @@ static json_t *entry_of(const char *admin, const char *node, const char *account
 static bool honest(const char *id)
 {
     for (int i = 0; i < N_HONEST; i++)
-        if (zt_str_eq(wk_id[i], id)) return true;
+        if (zt_str_eq(net.wk_id[i], id)) return true;
     return false;
 }
 
@@ -148,27 +137,27 @@ static void test_cheater_slashed(void **state)
     for (int i = 0; i < 200 && live_workers(admin) != N_HONEST + 1; i++) zt_time_sleep_ms(100);
     assert_int_equal(live_workers(admin), N_HONEST + 1);
     /* every worker stakes chain.min_stake (100 tokens); the wallet gets 1000 */
-    const char *all[N_HONEST + 1] = {cheat_id, wk_id[0], wk_id[1]};
+    const char *all[N_HONEST + 1] = {net.cheat_id, net.wk_id[0], net.wk_id[1]};
     for (int i = 0; i <= N_HONEST; i++) {
         snprintf(body, sizeof body, "{\"node\":\"%s\",\"amount\":\"100000000000000000000\",\"key\":\"stake-%d\"}",
                  all[i], i);
         deposit(admin, body);
     }
     deposit(admin, "{\"address\":\"" ADDRESS "\",\"amount\":\"1000000000000000000000\",\"key\":\"dep-1\"}");
-    wallet_login(gw.port, ADDRESS, SKHEX, token, sizeof token);
+    wallet_login(net.gw.port, ADDRESS, SKHEX, token, sizeof token);
     snprintf(auth, sizeof auth, "Bearer %s", token);
     /* the first chat with a ceiling of 0.1 tokens per 1k: only the cheater
      * (0.1) is within it, so it runs there (checkers are not held to it:
      * the fee account pays them); the check catches it */
     struct resp r;
-    http_auth(gw.port, "POST", "/v1/chat/completions", auth, "application/json",
+    http_auth(net.gw.port, "POST", "/v1/chat/completions", auth, "application/json",
               "{\"model\":\"stories\",\"messages\":[{\"role\":\"user\",\"content\":\"Once upon a time\"}],"
               "\"max_tokens\":8,\"seed\":41,\"temperature\":0.8,\"zentalk\":{\"max_price_per_1k\":100000000000000000}}",
               &r);
     if (r.status != 502) {
         struct zt_buf lg;
         zt_buf_init(&lg, 1 << 22);
-        node_collect_stderr(&gw, &lg);
+        node_collect_stderr(&net.gw, &lg);
         fprintf(stderr, "GWLOG %s\n", zt_buf_str(&lg));
         fail_msg("the cheater's job: %ld %s", r.status, zt_buf_str(&r.body));
     }
@@ -179,13 +168,13 @@ static void test_cheater_slashed(void **state)
     json_t *e;
     bool banned = false;
     json_array_foreach(json_object_get(n, "nodes"), i, e) {
-        if (zt_str_eq(json_string_value(json_object_get(e, "node_id")), cheat_id))
+        if (zt_str_eq(json_string_value(json_object_get(e, "node_id")), net.cheat_id))
             banned = json_is_true(json_object_get(e, "banned"));
     }
     json_decref(n);
     assert_true(banned);
     /* then an honest, verified chat */
-    http_auth(gw.port, "POST", "/v1/chat/completions", auth, "application/json",
+    http_auth(net.gw.port, "POST", "/v1/chat/completions", auth, "application/json",
               "{\"model\":\"stories\",\"messages\":[{\"role\":\"user\",\"content\":\"Once upon a time\"}],"
               "\"max_tokens\":8,\"seed\":42,\"temperature\":0.8}",
               &r);
@@ -205,7 +194,7 @@ static void test_cheater_slashed(void **state)
     /* the slash: chain.slash_amount (10 tokens) off the cheater's stake, in
      * /v1/rewards and `zentalk ledger history stake:NODE` */
     char path[256], stake_acct[96];
-    snprintf(path, sizeof path, "/v1/rewards?node=%s&account=stake", cheat_id);
+    snprintf(path, sizeof path, "/v1/rewards?node=%s&account=stake", net.cheat_id);
     j = NULL;
     for (int k = 0; k < 100; k++) { /* the verdict is settled after the answer */
         json_decref(j);
@@ -223,17 +212,17 @@ static void test_cheater_slashed(void **state)
     char slashed_job[ZT_LEDGER_KEY_MAX + 1];
     zt_strlcpy(slashed_job, slash_key, sizeof slashed_job);
     json_decref(j);
-    snprintf(stake_acct, sizeof stake_acct, "stake:%s", cheat_id);
+    snprintf(stake_acct, sizeof stake_acct, "stake:%s", net.cheat_id);
     struct zt_buf out;
     zt_buf_init(&out, 1 << 16);
-    const char *const sh_args[] = {"ledger", "history", stake_acct, "--data-dir", gw.data_dir, NULL};
+    const char *const sh_args[] = {"ledger", "history", stake_acct, "--data-dir", net.gw.data_dir, NULL};
     assert_int_equal(run_prog(cli_bin, sh_args, NULL, NULL, &out, 0), 0);
     assert_non_null(strstr(zt_buf_str(&out), slashed_job));
     assert_non_null(strstr(zt_buf_str(&out), "-10000000000000000000 "));
     /* the honest checkers shared the slash (each of their provider histories holds it) */
     int shared = 0;
     for (int w = 0; w < N_HONEST; w++) {
-        json_t *share = entry_of(admin, wk_id[w], "", slashed_job);
+        json_t *share = entry_of(admin, net.wk_id[w], "", slashed_job);
         if (share) {
             assert_string_equal(json_string_value(json_object_get(share, "direction")), "credit");
             shared++;
@@ -267,13 +256,13 @@ static void test_cheater_slashed(void **state)
     json_decref(j);
     assert_true(bal == 1000 * TOKEN - cost - fee);
     zt_buf_reset(&out);
-    const char *const uh_args[] = {"ledger", "history", ADDRESS, "--json", "--data-dir", gw.data_dir, NULL};
+    const char *const uh_args[] = {"ledger", "history", ADDRESS, "--json", "--data-dir", net.gw.data_dir, NULL};
     assert_int_equal(run_prog(cli_bin, uh_args, NULL, NULL, &out, 0), 0);
     char refund_key[ZT_LEDGER_KEY_MAX + 8];
     snprintf(refund_key, sizeof refund_key, "refund:%s", slashed_job + 6);
     assert_non_null(strstr(zt_buf_str(&out), refund_key));
     zt_buf_reset(&out);
-    const char *const aud_args[] = {"ledger", "audit", "--data-dir", gw.data_dir, NULL};
+    const char *const aud_args[] = {"ledger", "audit", "--data-dir", net.gw.data_dir, NULL};
     assert_int_equal(run_prog(cli_bin, aud_args, NULL, NULL, &out, 0), 0);
     assert_non_null(strstr(zt_buf_str(&out), "ledger audit: ok"));
     zt_buf_deinit(&out);
