@@ -553,8 +553,8 @@ static void run_job(void *arg)
 /* ---- jobs placed by the scheduler (this node's orchestrator) ------------ */
 
 /* A worker's own prices from its join record's caps (decimal strings of
- * base units): false when they do not parse (a worker known only through
- * a remote orchestrator, whose caps this node has not seen). */
+ * base units): false when they do not parse (a worker known through a
+ * remote orchestrator of an older build, which does not send them). */
 static bool caps_rate(const struct zt_worker_caps *c, struct zt_ledger_rate *out)
 {
     zt_u128 p, q;
@@ -1063,11 +1063,10 @@ static void run_sched(void *arg)
         zt__cache_restart(&j->cache);
     }
     bool paid = o.status == ZT_JOB_VERIFIED && outcome && strcmp(outcome, "ok") == 0;
-    struct zt_registry *reg = r->chain && paid ? zt__orch_registry(r->orch) : NULL;
     struct zt_node_info wi;
     struct zt_ledger_rate rate;
     bool own = false; /* settled at the worker's own prices when its join record is known here */
-    if (reg && zt_registry_get(reg, worker, zt_time_real_ms(), &wi) == 0) { /* its signed join record's wallet */
+    if (r->chain && paid && zt__orch_worker(r->orch, worker, &wi) == 0) { /* its signed join record's wallet */
         zt_chain_provider_wallet(r->chain, worker, wi.caps.wallet);
         own = caps_rate(&wi.caps, &rate);
     }
@@ -1156,9 +1155,9 @@ static enum sched_start route_scheduled(struct zt__route *r, struct zt__req_ctx 
      * comes), else at chain.yaml's prices (docs/internals/ledger.md) */
     struct zt_ledger_rate rate = {j->price_ceiling, j->price_ceiling};
     bool rated = j->price_ceiling != 0;
-    struct zt_registry *reg = !rc && r->chain && sr.state == ZT_JOB_STATE_ASSIGNED ? zt__orch_registry(r->orch) : NULL;
     struct zt_node_info wi;
-    if (reg && zt_registry_get(reg, sr.worker, zt_time_real_ms(), &wi) == 0 && caps_rate(&wi.caps, &rate))
+    if (!rc && r->chain && sr.state == ZT_JOB_STATE_ASSIGNED && zt__orch_worker(r->orch, sr.worker, &wi) == 0 &&
+        caps_rate(&wi.caps, &rate))
         rated = true;
     int lrc = !rc && r->chain ? zt_chain_job_open(r->chain, cx->principal.identity, j->sched_id, bytes, n_texts,
                                                   jr.max_tokens, rated ? &rate : NULL, why, sizeof why)
