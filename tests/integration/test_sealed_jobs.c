@@ -356,9 +356,15 @@ static void test_cli_errors(void **state)
     snprintf(cmd, sizeof cmd, "'%s' job run --node %s:%u --via %s:%u stories x 2>&1", cli_bin, u, nd.port, u, nd.port);
     assert_int_equal(run_shell(cmd, out, sizeof out), 1);
     assert_non_null(strstr(out, "404"));
+    /* a price ceiling under the worker's price (2 * 10^15 base units per 1k): refused, exit 1 */
+    snprintf(cmd, sizeof cmd, "'%s' job run --node %s:%u stories x -n 2 --max-price 1999999999999999 2>&1", cli_bin, u,
+             nd.port);
+    assert_int_equal(run_shell(cmd, out, sizeof out), 1);
+    assert_non_null(strstr(out, "price"));
     /* usage: exit 2 */
     const char *bad[] = {"stories", "--node", "stories x --seed 1.5", "stories x --temp 9", "stories x -n 0",
-                         "stories x --expect-id nope", "stories x --system s", "stories x --bogus", "a b c"};
+                         "stories x --expect-id nope", "stories x --system s", "stories x --bogus", "a b c",
+                         "stories x --max-price -1", "stories x --max-price 1.5"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         snprintf(cmd, sizeof cmd, "'%s' job run --node %s:%u %s 2>/dev/null", cli_bin, u, nd.port, bad[i]);
         int rc = run_shell(cmd, out, sizeof out);
