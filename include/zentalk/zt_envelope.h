@@ -72,7 +72,8 @@ struct zt_env_header {
     uint64_t created;                      /* unix seconds */
     uint64_t expires;                      /* unix seconds, > created */
     uint32_t max_tokens;                   /* 1..ZT_ENV_MAX_TOKENS */
-    uint64_t max_price;                    /* ledger units the client will pay; 0 = no limit */
+    uint64_t max_price;                    /* the client's price ceiling per 1000 tokens, prompt and
+                                            * completion alike, in ledger base units; 0 = no limit */
     uint8_t model_len;                     /* 1..ZT_ENV_MODEL_MAX */
     char model[ZT_ENV_MODEL_MAX + 1];      /* NUL-terminated copy */
 };

@@ -128,6 +128,9 @@ ZT_NODISCARD int zt_job_body_continue(const char *body, size_t len, enum zt_job_
 struct zt_job_spec {
     const char *model;             /* 1..ZT_ENV_MODEL_MAX bytes of UTF-8 */
     uint32_t max_tokens;           /* the header's bound */
+    uint64_t max_price;            /* the header's: the client's price ceiling per 1000 tokens (prompt and
+                                    * completion alike), ledger base units; 0 = none. A worker priced
+                                    * above it refuses the job (402 price_above_ceiling) */
     bool stream;                   /* ask the worker for one chunk per piece */
     uint64_t ttl_s, now;           /* the envelope's lifetime from now (unix seconds) */
     struct zt_hpke_suite suite;    /* ZT_HPKE_SUITE_CHACHA or _AES256GCM */

@@ -381,6 +381,14 @@ struct zt_ledger_prices {
     uint32_t fee_bps; /* the orchestrator's fee, basis points of the cost */
     int64_t dispute_window_ms;
 };
+/* A worker's own prices per 1000 prompt / completion tokens, in base
+ * units (its signed join record's caps; docs/internals/ledger.md). */
+struct zt_ledger_rate {
+    zt_u128 prompt_per_1k, completion_per_1k;
+};
+/* p with rate's two prices instead of chain.yaml's (rate NULL: p as it is). */
+void zt_ledger_prices_at(const struct zt_ledger_prices *p, const struct zt_ledger_rate *rate,
+                         struct zt_ledger_prices *out);
 struct zt_cfg_chain;
 /* ZT_ECONFIG (with the key in why) for an amount that does not parse or
  * overflows. */
@@ -438,16 +446,20 @@ ZT_NODISCARD int zt_chain_payer(const char *identity, char out[static 43]);
 #define ZT_CHAIN_TEMPLATE_ALLOWANCE 64u
 uint64_t zt_chain_prompt_bound(uint64_t prompt_bytes, uint64_t n_texts);
 /* At submission: reserve job_id's estimate (zt_chain_prompt_bound prompt
- * tokens, max_tokens completion tokens) from the caller's wallet account.
- * ZT_EPERM: not a wallet caller; ZT_ERANGE: the balance does not cover it
- * (both: the gateway's 402, with msg). */
+ * tokens, max_tokens completion tokens) from the caller's wallet account,
+ * at rate (the chosen worker's prices, or the client's ceiling for both
+ * while no worker is chosen; NULL: chain.yaml's prices). ZT_EPERM: not a
+ * wallet caller; ZT_ERANGE: the balance does not cover it (both: the
+ * gateway's 402, with msg). */
 ZT_NODISCARD int zt_chain_job_open(struct zt_chain *c, const char *identity, const char *job_id,
-                                   uint64_t prompt_bytes, uint64_t n_texts, uint64_t max_tokens, char *msg,
-                                   size_t cap);
-/* At the end: settle (ok: the worker's earning, the fee, the rest back)
- * or refund. A job never reserved is left alone; errors are logged. */
-void zt_chain_job_end(struct zt_chain *c, const char *job_id, bool ok, const char *worker, uint64_t prompt_tokens,
-                      uint64_t completion_tokens);
+                                   uint64_t prompt_bytes, uint64_t n_texts, uint64_t max_tokens,
+                                   const struct zt_ledger_rate *rate, char *msg, size_t cap);
+/* At the end: settle (ok: the worker's earning at rate, the worker's own
+ * prices, NULL for chain.yaml's; the fee; the rest back; the cost cut to
+ * the reservation) or refund. A job never reserved is left alone; errors
+ * are logged. */
+void zt_chain_job_end(struct zt_chain *c, const char *job_id, bool ok, const char *worker,
+                      const struct zt_ledger_rate *rate, uint64_t prompt_tokens, uint64_t completion_tokens);
 
 /* The payout wallet a worker announced in its signed join record (caps
  * "wallet", accepted by the registry): node_id's PROVIDER account pays

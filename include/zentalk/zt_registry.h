@@ -54,6 +54,7 @@ struct zt_registry;
 #define ZT_REG_RECORD_MAX (ZT_DESCRIPTOR_MAX + 8192)    /* bytes of one record */
 #define ZT_REG_STR_MAX 128                              /* engine, cpu, gpu strings */
 #define ZT_REG_SLOTS_MAX 4096u
+#define ZT_REG_PRICE_MAX 39                             /* digits of a price (2^128-1) */
 #define ZT_REG_SYNC_MS_DEFAULT 1000                     /* a shared store's staleness (the node on PostgreSQL) */
 
 /* What a worker offers, carried in its signed join record. */
@@ -64,7 +65,15 @@ struct zt_worker_caps {
     uint64_t mem_mb;                 /* memory for models */
     uint32_t slots;                  /* concurrent jobs, 1..ZT_REG_SLOTS_MAX */
     uint32_t ctx_max;                /* context tokens per job (prompt + output); 0 = not stated */
-    uint64_t price_per_1k;           /* per 1000 tokens, in the ledger's smallest unit */
+    uint64_t price_per_1k;           /* per 1000 tokens, in the ledger's smallest unit: the higher of the
+                                      * two prices below, at most 2^63-1 (what records of older builds carry) */
+    /* per 1000 prompt / completion tokens, in the ledger's base units, as
+     * canonical decimal strings (u128: digits, no leading zero, at most
+     * 2^128-1), the caps' "price_prompt_per_1k" / "price_completion_per_1k";
+     * a record without them (an older worker) gives both price_per_1k. To
+     * build a record: both "" to send price_per_1k alone. */
+    char price_prompt[ZT_REG_PRICE_MAX + 1];
+    char price_completion[ZT_REG_PRICE_MAX + 1];
     char wallet[43];                 /* its payout wallet, "0x" + 40 hex (chain.wallet_address); "" = none
                                       * (the record's caps then have no "wallet" member) */
 };

@@ -54,7 +54,7 @@ struct zt_sealed_call {
 };
 
 /* Seal body (body_len bytes) for model (1..128 bytes of UTF-8) with
- * max_tokens, the stream flag and a lifetime of ttl_s seconds from now, to
+ * max_tokens, max_price (the header's: the client's price ceiling), the stream flag and a lifetime of ttl_s seconds from now, to
  * a worker's X25519 kem_pk, with a fresh reply key pair (the secret in
  * sodium_malloc'd memory, wiped as soon as the reader holds its copy); the
  * reader checks the result against kem_pk and sign_pk (the worker's
@@ -62,7 +62,8 @@ struct zt_sealed_call {
  * ZT_HPKE_SUITE_AES256GCM. Errors of zt_env_seal() (ZT_EPARSE: a bad model
  * id; ZT_ECRYPTO: a bad kem_pk), ZT_ENOMEM. Release with
  * zt_sealed_call_deinit(). */
-ZT_NODISCARD int zt_sealed_call_seal(const char *model, uint32_t max_tokens, bool stream, uint64_t ttl_s,
+ZT_NODISCARD int zt_sealed_call_seal(const char *model, uint32_t max_tokens, uint64_t max_price, bool stream,
+                                     uint64_t ttl_s,
                                      uint64_t now, struct zt_hpke_suite suite,
                                      const uint8_t kem_pk[static ZT_HPKE_PK_LEN],
                                      const uint8_t sign_pk[static ZT_ENV_ED25519_PK_LEN], const uint8_t *body,

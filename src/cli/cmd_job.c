@@ -72,6 +72,9 @@ static void usage(FILE *out)
             "  --seed N              sampling seed (same seed, same text)\n"
             "  --top-p P, --top-k K  nucleus and top-k sampling\n"
             "  --ttl S               seconds the sealed job stays valid (default 300)\n"
+            "  --max-price N         price ceiling per 1000 tokens, in the ledger's base units,\n"
+            "                        sealed in the job's header: a worker priced above it\n"
+            "                        refuses the job (default: none)\n"
             "  --no-stream           ask for the whole text at the end instead of as it comes\n"
             "  --timeout S           give up after S seconds (default 600)\n"
             "  --receipt             after the text, print the verified receipt as JSON\n"
@@ -92,6 +95,7 @@ struct job_opts {
     const char *node, *descriptor, *expect_id, *via, *system, *model, *prompt;
     bool chat, receipt, json, no_stream;
     long n;
+    uint64_t max_price;
     double temp, top_p, top_k, seed, ttl, timeout;
     bool temp_set, top_p_set, top_k_set, seed_set;
 };
@@ -110,7 +114,7 @@ static int num(const char *opt, const char *v, double lo, double hi, bool intege
 static int parse(int argc, char **argv, struct job_opts *o)
 {
     enum { O_NODE = 256, O_DESC, O_EXPECT, O_VIA, O_CHAT, O_SYSTEM, O_TEMP, O_SEED, O_TOPP, O_TOPK, O_TTL,
-           O_NOSTREAM, O_TIMEOUT, O_RECEIPT, O_JSON };
+           O_NOSTREAM, O_TIMEOUT, O_RECEIPT, O_JSON, O_MAXPRICE };
     static const struct option longopts[] = {
         {"node", required_argument, NULL, O_NODE},      {"descriptor", required_argument, NULL, O_DESC},
         {"expect-id", required_argument, NULL, O_EXPECT}, {"via", required_argument, NULL, O_VIA},
@@ -120,6 +124,7 @@ static int parse(int argc, char **argv, struct job_opts *o)
         {"ttl", required_argument, NULL, O_TTL},        {"no-stream", no_argument, NULL, O_NOSTREAM},
         {"timeout", required_argument, NULL, O_TIMEOUT}, {"receipt", no_argument, NULL, O_RECEIPT},
         {"json", no_argument, NULL, O_JSON},            {"help", no_argument, NULL, 'h'},
+        {"max-price", required_argument, NULL, O_MAXPRICE},
         {NULL, 0, NULL, 0},
     };
     memset(o, 0, sizeof *o);
@@ -153,6 +158,12 @@ static int parse(int argc, char **argv, struct job_opts *o)
         case O_TIMEOUT: if (num("--timeout", optarg, 1, 86400, false, &o->timeout)) return 2; break;
         case O_RECEIPT: o->receipt = true; break;
         case O_JSON: o->json = true; break;
+        case O_MAXPRICE:
+            if (zt_str_to_u64(optarg, &o->max_price) != 0) {
+                say("--max-price must be a non-negative integer (base units per 1000 tokens)");
+                return 2;
+            }
+            break;
         case 'n': if (num("-n", optarg, 1, ZT_ENV_MAX_TOKENS, true, &v)) return 2; o->n = (long)v; break;
         case 'h': return -1;
         case ':': say("option %s needs a value", argv[optind - 1]); return 2;
@@ -379,6 +390,7 @@ static int run(const struct job_opts *o)
     struct zt_job_spec spec = {
         .model = o->model,
         .max_tokens = (uint32_t)o->n,
+        .max_price = o->max_price,
         .stream = !o->no_stream,
         .ttl_s = (uint64_t)o->ttl,
         .now = (uint64_t)time(NULL),

@@ -508,10 +508,12 @@ static const struct cfg_key chain_keys[] = {
     STR_KEY(struct zt_cfg_chain, min_stake, "100", 40, KF_TOKENS, KEY_NONEMPTY,
             "Tokens a provider must have staked to be given work (with chain.enabled; 0 = no stake gate)."),
     STR_KEY(struct zt_cfg_chain, price_prompt_per_1k, "0.001", 40, KF_TOKENS, KEY_NONEMPTY,
-            "Default price, in tokens, of 1000 prompt tokens (a worker advertises the higher of its two prices in its "
-            "join record; settlement uses the orchestrator's)."),
+            "Price, in tokens, of 1000 prompt tokens: a worker advertises it in its signed join record and the "
+            "gateway settles the worker's jobs at it; a gateway's own is the default for jobs not placed on a "
+            "worker it knows."),
     STR_KEY(struct zt_cfg_chain, price_completion_per_1k, "0.002", 40, KF_TOKENS, KEY_NONEMPTY,
-            "Default price, in tokens, of 1000 completion tokens."),
+            "Price, in tokens, of 1000 completion tokens (as price_prompt_per_1k); a worker refuses a job whose "
+            "ceiling is under the higher of its two prices."),
     STR_KEY(struct zt_cfg_chain, price_cache_hit, "0", 40, KF_TOKENS, KEY_NONEMPTY,
             "Price, in tokens, of an answer served from the gateway's result cache (0 = free)."),
     INT_KEYF(struct zt_cfg_chain, dispute_window_s, 86400, 0, 2592000, 0,

@@ -27,7 +27,8 @@ static uint32_t get32(const uint8_t *p)
     return v;
 }
 
-int zt_sealed_call_seal(const char *model, uint32_t max_tokens, bool stream, uint64_t ttl_s, uint64_t now,
+int zt_sealed_call_seal(const char *model, uint32_t max_tokens, uint64_t max_price, bool stream, uint64_t ttl_s,
+                        uint64_t now,
                         struct zt_hpke_suite suite, const uint8_t kem_pk[static ZT_HPKE_PK_LEN],
                         const uint8_t sign_pk[static ZT_ENV_ED25519_PK_LEN], const uint8_t *body, size_t body_len,
                         struct zt_sealed_call *out)
@@ -50,6 +51,7 @@ int zt_sealed_call_seal(const char *model, uint32_t max_tokens, bool stream, uin
     t.created = now;
     t.expires = now + ttl_s;
     t.max_tokens = max_tokens;
+    t.max_price = max_price;
     t.model_len = (uint8_t)ml;
     memcpy(t.model, model, ml);
     rc = zt_env_seal(&t, kem_pk, body, body_len, &c.sent, &c.env, &c.env_len);

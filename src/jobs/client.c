@@ -163,9 +163,9 @@ static int call_make(char *body, size_t body_len, const uint8_t *subject, uint32
     zt_buf_init(&j->answer, ANSWER_MAX);
     zt_buf_init(&j->scratch, SCRATCH_MAX);
     zt_pseudo_stream_init(&j->ps, restoring(j) ? verdict->restore : NULL);
-    rc = zt_sealed_call_seal(spec->model, spec->max_tokens, spec->stream, spec->ttl_s, spec->now, spec->suite,
-                             spec->worker_kem_pk, spec->worker_sign_pk, (const uint8_t *)j->body, j->body_len,
-                             &j->call);
+    rc = zt_sealed_call_seal(spec->model, spec->max_tokens, spec->max_price, spec->stream, spec->ttl_s, spec->now,
+                             spec->suite, spec->worker_kem_pk, spec->worker_sign_pk, (const uint8_t *)j->body,
+                             j->body_len, &j->call);
     if (rc) goto out;
     zt_sealed_reader_v2(j->call.reader, base, &V2_HOOKS, j);
     zt_hex_encode(j->id, j->call.sent.job_id, ZT_ENV_JOB_ID_LEN);

@@ -105,6 +105,7 @@ static bool check_one(struct check *k, const struct zt_job_worker *w, const char
     c->role = role;
     uint64_t t0 = zt_time_mono_ms();
     struct zt_job_spec spec = r->spec;
+    spec.max_price = 0; /* a check is paid from the fee account, not under the client's ceiling */
     spec.worker_id = w->node_id;
     spec.worker_kem_pk = w->kem_pk;
     spec.worker_sign_pk = w->sign_pk;

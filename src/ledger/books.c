@@ -170,7 +170,8 @@ uint64_t zt_chain_prompt_bound(uint64_t prompt_bytes, uint64_t n_texts)
 }
 
 int zt_chain_job_open(struct zt_chain *c, const char *identity, const char *job_id, uint64_t prompt_bytes,
-                      uint64_t n_texts, uint64_t max_tokens, char *msg, size_t cap)
+                      uint64_t n_texts, uint64_t max_tokens, const struct zt_ledger_rate *rate, char *msg,
+                      size_t cap)
 {
     if (!c || !job_id) return ZT_EINVAL;
     uint64_t ctx_tokens = zt_chain_prompt_bound(prompt_bytes, n_texts);
@@ -181,14 +182,16 @@ int zt_chain_job_open(struct zt_chain *c, const char *identity, const char *job_
         return ZT_EPERM;
     }
     zt_u128 reserved = 0;
+    struct zt_ledger_prices p;
+    zt_ledger_prices_at(&c->prices, rate, &p);
     pthread_mutex_lock(&c->mu);
-    int rc = zt_ledger_job_open(c->l, &c->prices, job_id, addr, ctx_tokens, max_tokens, &reserved);
+    int rc = zt_ledger_job_open(c->l, &p, job_id, addr, ctx_tokens, max_tokens, &reserved);
     pthread_mutex_unlock(&c->mu);
     atomic_fetch_add_explicit(rc ? &c->refused : &c->reserved, 1, memory_order_relaxed);
     if (rc == ZT_ERANGE && msg && cap) {
         zt_u128 need;
         char ns[ZT_U128_STR_LEN];
-        if (zt_ledger_job_estimate(&c->prices, ctx_tokens, max_tokens, &need)) need = 0;
+        if (zt_ledger_job_estimate(&p, ctx_tokens, max_tokens, &need)) need = 0;
         zt_u128_format(need, ns);
         snprintf(msg, cap, "the balance of %s does not cover this job's reservation of %s base units", addr, ns);
     }
@@ -197,10 +200,12 @@ int zt_chain_job_open(struct zt_chain *c, const char *identity, const char *job_
     return rc;
 }
 
-void zt_chain_job_end(struct zt_chain *c, const char *job_id, bool ok, const char *worker, uint64_t prompt_tokens,
-                      uint64_t completion_tokens)
+void zt_chain_job_end(struct zt_chain *c, const char *job_id, bool ok, const char *worker,
+                      const struct zt_ledger_rate *rate, uint64_t prompt_tokens, uint64_t completion_tokens)
 {
     if (!c || !job_id) return;
+    struct zt_ledger_prices p;
+    zt_ledger_prices_at(&c->prices, rate, &p);
     pthread_mutex_lock(&c->mu);
     int64_t user;
     zt_u128 reserved = 0, cost = 0, fee = 0;
@@ -208,11 +213,11 @@ void zt_chain_job_end(struct zt_chain *c, const char *job_id, bool ok, const cha
     bool settle = ok && worker && worker[0];
     /* the amounts for /metrics, cut to the reservation as job_close cuts them */
     if (settle && !zt_ledger_escrow(c->l, job_id, &user, &reserved, &state) &&
-        !zt_ledger_job_cost(&c->prices, prompt_tokens, completion_tokens, &cost, &fee)) {
+        !zt_ledger_job_cost(&p, prompt_tokens, completion_tokens, &cost, &fee)) {
         if (cost > reserved) cost = reserved;
         if (fee > reserved - cost) fee = reserved - cost;
     }
-    int rc = settle ? zt_ledger_job_close(c->l, &c->prices, job_id, worker, prompt_tokens, completion_tokens,
+    int rc = settle ? zt_ledger_job_close(c->l, &p, job_id, worker, prompt_tokens, completion_tokens,
                                           zt_time_real_ms())
                     : zt_ledger_job_fail(c->l, job_id);
     if (!rc && settle && state == 1 && (zt_u128_add(c->rewarded, cost, &c->rewarded) || zt_u128_add(c->fees, fee, &c->fees)))

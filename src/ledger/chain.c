@@ -37,6 +37,15 @@ int zt_ledger_prices_from_config(const struct zt_cfg_chain *c, struct zt_ledger_
     return 0;
 }
 
+void zt_ledger_prices_at(const struct zt_ledger_prices *p, const struct zt_ledger_rate *rate,
+                         struct zt_ledger_prices *out)
+{
+    *out = *p;
+    if (!rate) return;
+    out->prompt_per_1k = rate->prompt_per_1k;
+    out->completion_per_1k = rate->completion_per_1k;
+}
+
 int zt_ledger_job_cost(const struct zt_ledger_prices *p, uint64_t prompt_tokens, uint64_t completion_tokens,
                        zt_u128 *cost, zt_u128 *fee)
 {

@@ -3,10 +3,12 @@
  * TEXT (signed only for the treasury); sums are done in C with checked
  * u128 arithmetic. Every movement is one zt_store_tx. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ledger_int.h"
 #include "zentalk/zt_alloc.h"
+#include "zentalk/zt_buf.h"
 #include "zentalk/zt_hash.h"
 #include "zentalk/zt_log.h"
 
@@ -87,6 +89,15 @@ static const char SQL_ESC_GET[] = "SELECT user_id, amount, state FROM ledger_esc
 static const char SQL_ESC_INS[] = "INSERT INTO ledger_escrows(job_id, user_id, amount, state) VALUES(?, ?, ?, 1)";
 static const char SQL_ESC_SET[] = "UPDATE ledger_escrows SET state = ? WHERE job_id = ?";
 static const char SQL_EARN_INS[] = "INSERT INTO ledger_earnings(provider_id, job_id, amount, ts) VALUES(?, ?, ?, ?)";
+/* PostgreSQL only: a transaction's rows as array parameters (one round trip
+ * per table; "set-based writes" below) */
+static const char SQL_BAL_MANY_PG[] = "SELECT id, kind, balance FROM ledger_accounts WHERE id = ANY(?::bigint[])";
+static const char SQL_BAL_SET_MANY_PG[] = "UPDATE ledger_accounts AS a SET balance = v.b"
+                                          " FROM unnest(?::bigint[], ?::numeric[]) AS v(id, b) WHERE a.id = v.id";
+static const char SQL_ENT_INS_MANY_PG[] =
+    "INSERT INTO ledger_entries(tx_id, account_id, credit, amount, balance_after)"
+    " SELECT ?::bigint, v.a, v.c, v.m, v.b FROM unnest(?::bigint[], ?::bigint[], ?::numeric[], ?::numeric[])"
+    " WITH ORDINALITY AS v(a, c, m, b, o) ORDER BY v.o";
 
 bool zt_ledger_kind_may_go_negative(enum zt_ledger_kind k) { return k == ZT_LEDGER_TREASURY; }
 
@@ -192,8 +203,12 @@ int zt_ledger_new(struct zt_store *st, struct zt_ledger **out)
         {offsetof(struct zt_ledger, q_tot_set), SQL_TOT_SET},   {offsetof(struct zt_ledger, q_esc_get), SQL_ESC_GET},
         {offsetof(struct zt_ledger, q_esc_ins), SQL_ESC_INS},   {offsetof(struct zt_ledger, q_esc_set), SQL_ESC_SET},
         {offsetof(struct zt_ledger, q_earn_ins), SQL_EARN_INS},
+        {offsetof(struct zt_ledger, q_bal_many), SQL_BAL_MANY_PG}, /* the last three: PostgreSQL only */
+        {offsetof(struct zt_ledger, q_bal_set_many), SQL_BAL_SET_MANY_PG},
+        {offsetof(struct zt_ledger, q_ent_ins_many), SQL_ENT_INS_MANY_PG},
     };
-    for (size_t i = 0; i < sizeof S / sizeof S[0]; i++) {
+    size_t n_s = sizeof S / sizeof S[0] - (zt_store_dialect(st) == ZT_STORE_DIALECT_POSTGRES ? 0 : 3);
+    for (size_t i = 0; i < n_s; i++) {
         struct zt_store_stmt **q = (struct zt_store_stmt **)((char *)l + S[i].off);
         if ((rc = zt_store_prepare(st, S[i].sql, q)) != 0) {
             zt_ledger_free(l);
@@ -216,7 +231,8 @@ void zt_ledger_free(struct zt_ledger *l)
     if (!l) return;
     struct zt_store_stmt *qs[] = {l->q_acct_ins, l->q_acct_get, l->q_acct_payout, l->q_bal_get, l->q_bal_set,
                                   l->q_tx_get,   l->q_tx_ins,   l->q_ent_ins,     l->q_tot_get, l->q_tot_set,
-                                  l->q_esc_get,  l->q_esc_ins,  l->q_esc_set,     l->q_earn_ins};
+                                  l->q_esc_get,  l->q_esc_ins,  l->q_esc_set,     l->q_earn_ins,
+                                  l->q_bal_many, l->q_bal_set_many, l->q_ent_ins_many};
     for (size_t i = 0; i < sizeof qs / sizeof qs[0]; i++) zt_store_stmt_free(qs[i]);
     zt_free(l);
 }
@@ -413,6 +429,184 @@ static void body_hash(const char *memo, bool mint, const struct zt_ledger_entry 
     memcpy(out, acc, 32);
 }
 
+/* ---- set-based writes ------------------------------------------------------------
+ * On PostgreSQL every statement is a round trip, so a transaction's rows
+ * travel as array parameters of one statement per table (unnest); SQLite
+ * runs in-process and keeps its one-row prepared statements. */
+
+int zt__ledger_arr_add(struct zt_buf *b, const char *tok)
+{
+    int rc = zt_buf_append_byte(b, b->len == 0 ? '{' : ',');
+    return rc ? rc : zt_buf_append_str(b, tok);
+}
+
+int zt__ledger_arr_add_i64(struct zt_buf *b, int64_t v)
+{
+    char t[24];
+    snprintf(t, sizeof t, "%lld", (long long)v);
+    return zt__ledger_arr_add(b, t);
+}
+
+int zt__ledger_arr_bind(struct zt_store_stmt *q, int i, struct zt_buf *b)
+{
+    int rc = b->len == 0 ? zt_buf_append_str(b, "{}") : zt_buf_append_byte(b, '}');
+    return rc ? rc : zt_store_bind_text(q, i, zt_buf_str(b), b->len);
+}
+
+/* one account a transaction touches */
+struct slot {
+    int64_t id;
+    int kind;
+    bool loaded;
+    struct zt_ledger_bal b;
+};
+
+static int slot_cmp(const void *x, const void *y)
+{
+    int64_t a = ((const struct slot *)x)->id, b = ((const struct slot *)y)->id;
+    return (a > b) - (a < b);
+}
+
+static struct slot *slot_find(struct slot *s, size_t n, int64_t id)
+{
+    struct slot k = {.id = id};
+    return bsearch(&k, s, n, sizeof *s, slot_cmp);
+}
+
+/* the balances of the accounts s[] (sorted by id, distinct); an unknown
+ * account is ZT_EINVAL */
+static int load_slots(struct zt_ledger *l, struct slot *s, size_t n)
+{
+    int rc = 0;
+    if (!l->q_bal_many) {
+        for (size_t i = 0; i < n && !rc; i++) rc = zt__ledger_get_bal(l, s[i].id, &s[i].kind, &s[i].b);
+        return rc == ZT_ENOTFOUND ? ZT_EINVAL : rc;
+    }
+    struct zt_store_stmt *q = l->q_bal_many;
+    struct zt_buf ids;
+    zt_buf_init(&ids, ZT_LEDGER_ARR_MAX);
+    for (size_t i = 0; i < n && !rc; i++) rc = zt__ledger_arr_add_i64(&ids, s[i].id);
+    if (rc || (rc = zt__ledger_arr_bind(q, 1, &ids))) goto out;
+    size_t seen = 0;
+    while ((rc = zt_store_step(q)) == ZT_STORE_ROW) {
+        int64_t id, k;
+        const char *t;
+        size_t tn;
+        if ((rc = zt_store_column_i64(q, 0, &id)) || (rc = zt_store_column_i64(q, 1, &k)) ||
+            (rc = zt_store_column_text(q, 2, &t, &tn)))
+            goto out;
+        struct slot *sl = slot_find(s, n, id);
+        if (!sl || sl->loaded) {
+            rc = ZT_EIO;
+            goto out;
+        }
+        if ((rc = zt__ledger_bal_parse(t, tn, &sl->b))) goto out;
+        sl->kind = (int)k;
+        sl->loaded = true;
+        seen++;
+    }
+    if (rc == ZT_STORE_DONE) rc = seen == n ? 0 : ZT_EINVAL;
+out:
+    zt_store_reset(q);
+    zt_buf_deinit(&ids);
+    return rc;
+}
+
+/* write the accounts' new balances and the entries (after[i]: entry i's
+ * balance_after) */
+static int write_rows(struct zt_ledger *l, int64_t tx, const struct zt_ledger_entry *e, size_t n,
+                      const struct slot *s, size_t n_s, char (*after)[ZT_U128_STR_LEN])
+{
+    int rc = 0;
+    char bs[ZT_U128_STR_LEN], as[ZT_U128_STR_LEN];
+    if (!l->q_bal_set_many) {
+        for (size_t i = 0; i < n_s && !rc; i++) {
+            zt__ledger_bal_format(&s[i].b, bs);
+            if (!(rc = zt_store_bind_text(l->q_bal_set, 1, bs, SIZE_MAX)) &&
+                !(rc = zt_store_bind_i64(l->q_bal_set, 2, s[i].id)))
+                rc = zt__ledger_run(l->q_bal_set);
+        }
+        struct zt_store_stmt *qe = l->q_ent_ins;
+        for (size_t i = 0; i < n && !rc; i++) {
+            zt_u128_format(e[i].amount, as);
+            if (!(rc = zt_store_bind_i64(qe, 1, tx)) && !(rc = zt_store_bind_i64(qe, 2, e[i].account)) &&
+                !(rc = zt_store_bind_i64(qe, 3, e[i].credit)) && !(rc = zt_store_bind_text(qe, 4, as, SIZE_MAX)) &&
+                !(rc = zt_store_bind_text(qe, 5, after[i], SIZE_MAX)))
+                rc = zt__ledger_run(qe);
+        }
+        return rc;
+    }
+    struct zt_buf a[4];
+    for (size_t k = 0; k < 4; k++) zt_buf_init(&a[k], ZT_LEDGER_ARR_MAX);
+    for (size_t i = 0; i < n_s && !rc; i++) {
+        zt__ledger_bal_format(&s[i].b, bs);
+        if (!(rc = zt__ledger_arr_add_i64(&a[0], s[i].id))) rc = zt__ledger_arr_add(&a[1], bs);
+    }
+    if (rc || (rc = zt__ledger_arr_bind(l->q_bal_set_many, 1, &a[0])) ||
+        (rc = zt__ledger_arr_bind(l->q_bal_set_many, 2, &a[1])) || (rc = zt__ledger_run(l->q_bal_set_many)))
+        goto out;
+    for (size_t k = 0; k < 2; k++) zt_buf_reset(&a[k]);
+    for (size_t i = 0; i < n && !rc; i++) {
+        zt_u128_format(e[i].amount, as);
+        if (!(rc = zt__ledger_arr_add_i64(&a[0], e[i].account)) && !(rc = zt__ledger_arr_add_i64(&a[1], e[i].credit)) &&
+            !(rc = zt__ledger_arr_add(&a[2], as)))
+            rc = zt__ledger_arr_add(&a[3], after[i]);
+    }
+    struct zt_store_stmt *q = l->q_ent_ins_many;
+    if (rc || (rc = zt_store_bind_i64(q, 1, tx))) goto out;
+    for (int k = 0; k < 4 && !rc; k++) rc = zt__ledger_arr_bind(q, 2 + k, &a[k]);
+    if (!rc) rc = zt__ledger_run(q);
+out:
+    zt_store_reset(l->q_bal_set_many);
+    zt_store_reset(l->q_ent_ins_many);
+    for (size_t k = 0; k < 4; k++) zt_buf_deinit(&a[k]);
+    return rc;
+}
+
+/* entries e[] of transaction tx: every account's balance read once, the
+ * entries applied in order in C (an account may appear more than once),
+ * the new balances and the entries written */
+static int apply_entries(struct zt_ledger *l, int64_t tx, bool mint, const struct zt_ledger_entry *e, size_t n)
+{
+    struct slot *s = zt_calloc(n, sizeof *s);
+    char (*after)[ZT_U128_STR_LEN] = zt_calloc(n, sizeof *after);
+    int rc = ZT_ENOMEM;
+    if (!s || !after) goto out;
+    for (size_t i = 0; i < n; i++) s[i].id = e[i].account;
+    qsort(s, n, sizeof *s, slot_cmp);
+    size_t n_s = 0;
+    for (size_t i = 0; i < n; i++)
+        if (n_s == 0 || s[n_s - 1].id != s[i].id) s[n_s++] = s[i];
+    if ((rc = load_slots(l, s, n_s))) goto out;
+    zt_u128 added = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct slot *sl = slot_find(s, n_s, e[i].account);
+        if (!sl) { /* every account is in s[] */
+            rc = ZT_EIO;
+            goto out;
+        }
+        if ((rc = zt__ledger_bal_apply(&sl->b, e[i].amount, e[i].credit))) goto out;
+        if (sl->b.neg && !zt_ledger_kind_may_go_negative((enum zt_ledger_kind)sl->kind)) {
+            rc = ZT_ERANGE;
+            goto out;
+        }
+        zt__ledger_bal_format(&sl->b, after[i]);
+        if (mint && (rc = zt_u128_add(added, e[i].amount, &added))) goto out;
+    }
+    if ((rc = write_rows(l, tx, e, n, s, n_s, after))) goto out;
+    if (mint) {
+        zt_u128 m;
+        char ms[ZT_U128_STR_LEN];
+        if ((rc = zt__ledger_get_minted(l, &m)) || (rc = zt_u128_add(m, added, &m))) goto out;
+        zt_u128_format(m, ms);
+        if ((rc = zt_store_bind_text(l->q_tot_set, 1, ms, SIZE_MAX)) || (rc = zt__ledger_run(l->q_tot_set))) goto out;
+    }
+out:
+    zt_free(s);
+    zt_free(after);
+    return rc;
+}
+
 int zt__ledger_post_tx(struct zt_ledger *l, const char *key, const char *memo, bool mint,
                        const struct zt_ledger_entry *e, size_t n, int64_t *tx_id, bool *replayed)
 {
@@ -450,34 +644,7 @@ int zt__ledger_post_tx(struct zt_ledger *l, const char *key, const char *memo, b
     }
     if ((rc = zt_store_column_i64(q, 0, &id))) goto out_q;
     zt_store_reset(q);
-
-    zt_u128 added = 0;
-    for (size_t i = 0; i < n; i++) {
-        int kind;
-        struct zt_ledger_bal b;
-        if ((rc = zt__ledger_get_bal(l, e[i].account, &kind, &b))) return rc == ZT_ENOTFOUND ? ZT_EINVAL : rc;
-        if ((rc = zt__ledger_bal_apply(&b, e[i].amount, e[i].credit))) return rc;
-        if (b.neg && !zt_ledger_kind_may_go_negative((enum zt_ledger_kind)kind)) return ZT_ERANGE;
-        char bs[ZT_U128_STR_LEN], as[ZT_U128_STR_LEN];
-        zt__ledger_bal_format(&b, bs);
-        zt_u128_format(e[i].amount, as);
-        if ((rc = zt_store_bind_text(l->q_bal_set, 1, bs, SIZE_MAX)) || (rc = zt_store_bind_i64(l->q_bal_set, 2, e[i].account)) ||
-            (rc = zt__ledger_run(l->q_bal_set)))
-            return rc;
-        struct zt_store_stmt *qe = l->q_ent_ins;
-        if ((rc = zt_store_bind_i64(qe, 1, id)) || (rc = zt_store_bind_i64(qe, 2, e[i].account)) ||
-            (rc = zt_store_bind_i64(qe, 3, e[i].credit)) || (rc = zt_store_bind_text(qe, 4, as, SIZE_MAX)) ||
-            (rc = zt_store_bind_text(qe, 5, bs, SIZE_MAX)) || (rc = zt__ledger_run(qe)))
-            return rc;
-        if (mint && (rc = zt_u128_add(added, e[i].amount, &added))) return rc;
-    }
-    if (mint) {
-        zt_u128 m;
-        char ms[ZT_U128_STR_LEN];
-        if ((rc = zt__ledger_get_minted(l, &m)) || (rc = zt_u128_add(m, added, &m))) return rc;
-        zt_u128_format(m, ms);
-        if ((rc = zt_store_bind_text(l->q_tot_set, 1, ms, SIZE_MAX)) || (rc = zt__ledger_run(l->q_tot_set))) return rc;
-    }
+    if ((rc = apply_entries(l, id, mint, e, n))) return rc;
     *tx_id = id;
     *replayed = false;
     return 0;

@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 
+#include "zentalk/zt_buf.h"
 #include "zentalk/zt_hex.h"
 #include "zentalk/zt_ledger.h"
 #include "zentalk/zt_store.h"
@@ -13,6 +14,9 @@ struct zt_ledger {
     int64_t fee_id, treasury_id, escrow_id, payout_id; /* the system accounts */
     struct zt_store_stmt *q_acct_ins, *q_acct_get, *q_acct_payout, *q_bal_get, *q_bal_set, *q_tx_get, *q_tx_ins,
         *q_ent_ins, *q_tot_get, *q_tot_set, *q_esc_get, *q_esc_ins, *q_esc_set, *q_earn_ins;
+    /* PostgreSQL only (NULL on SQLite): a transaction's balances and
+     * entries in one statement each, rows as array parameters */
+    struct zt_store_stmt *q_bal_many, *q_bal_set_many, *q_ent_ins_many;
 };
 
 /* s is 1..max printable ASCII bytes, no space (account owners, transaction
@@ -33,6 +37,14 @@ int zt__ledger_check_body(const char *key, const char *memo, bool mint, const st
 /* inside a transaction: post (or find the replay of) one transaction */
 int zt__ledger_post_tx(struct zt_ledger *l, const char *key, const char *memo, bool mint,
                        const struct zt_ledger_entry *e, size_t n, int64_t *tx_id, bool *replayed);
+/* PostgreSQL array literals built in a zt_buf (zt_buf_init(b,
+ * ZT_LEDGER_ARR_MAX)) and bound as one text parameter ("?::bigint[]" in
+ * the statement): tokens are numbers or 0x addresses, never quoted */
+#define ZT_LEDGER_ARR_MAX ((size_t)256 << 20)
+int zt__ledger_arr_add(struct zt_buf *b, const char *tok);
+int zt__ledger_arr_add_i64(struct zt_buf *b, int64_t v);
+/* closes the literal ("{}" when empty) and binds it as parameter i */
+int zt__ledger_arr_bind(struct zt_store_stmt *q, int i, struct zt_buf *b);
 /* write n bytes to path atomically: a temporary file beside it (mode),
  * fsync, rename, fsync of the directory */
 /* the balance of (kind, owner) without creating the account (read-only;

@@ -3,12 +3,15 @@
  * StandardMerkleTree root, in one transaction with the move of the amounts
  * to the payouts account. ledger_batch_items.earning_id is the primary
  * key: an earning can never enter two batches, whichever orchestrator
- * builds them (the second insert fails and its transaction rolls back). */
+ * builds them (the second insert fails and its transaction rolls back).
+ * On PostgreSQL the batch is a handful of statements whatever its size
+ * (rows as array parameters), not a few per leaf. */
 #include <stdio.h>
 #include <string.h>
 
 #include "ledger_int.h"
 #include "zentalk/zt_alloc.h"
+#include "zentalk/zt_buf.h"
 
 struct prov {
     int64_t acct;
@@ -24,6 +27,71 @@ struct batch_args {
     int64_t batch_id;
     size_t n_leaves;
 };
+
+/* the batch's leaves and its earnings' rows: on SQLite one prepared
+ * one-row statement per row (in-process, cheap); on PostgreSQL one
+ * statement per table with the rows as array parameters (a round trip
+ * each, not one per row). The earning ids are the primary key either way. */
+static int insert_rows(struct zt_store *st, int64_t bid, const struct prov *pv, size_t n_pv, const int64_t *earn)
+{
+    bool pg = zt_store_dialect(st) == ZT_STORE_DIALECT_POSTGRES;
+    struct zt_store_stmt *q = NULL;
+    struct zt_buf a[3];
+    for (size_t k = 0; k < 3; k++) zt_buf_init(&a[k], ZT_LEDGER_ARR_MAX);
+    char as[ZT_U128_STR_LEN];
+    int rc;
+    if (pg) {
+        if ((rc = zt_store_prepare(st,
+                                   "INSERT INTO ledger_batch_leaves(batch_id, idx, address, amount)"
+                                   " SELECT ?::bigint, v.i, v.a, v.m FROM unnest(?::bigint[], ?::text[], ?::numeric[])"
+                                   " AS v(i, a, m)",
+                                   &q)))
+            goto out;
+        for (size_t i = 0; i < n_pv && !rc; i++) {
+            zt_u128_format(pv[i].total, as);
+            if (!(rc = zt__ledger_arr_add_i64(&a[0], (int64_t)i)) && !(rc = zt__ledger_arr_add(&a[1], pv[i].address)))
+                rc = zt__ledger_arr_add(&a[2], as);
+        }
+        if (rc || (rc = zt_store_bind_i64(q, 1, bid))) goto out;
+        for (int k = 0; k < 3 && !rc; k++) rc = zt__ledger_arr_bind(q, 2 + k, &a[k]);
+        if (rc || (rc = zt__ledger_run(q))) goto out;
+        zt_store_stmt_free(q);
+        q = NULL;
+        zt_buf_reset(&a[0]);
+        if ((rc = zt_store_prepare(st,
+                                   "INSERT INTO ledger_batch_items(earning_id, batch_id)"
+                                   " SELECT v.e, ?::bigint FROM unnest(?::bigint[]) AS v(e)",
+                                   &q)))
+            goto out;
+        for (size_t i = 0; i < n_pv && !rc; i++)
+            for (size_t j = pv[i].first; j < pv[i].first + pv[i].n && !rc; j++) rc = zt__ledger_arr_add_i64(&a[0], earn[j]);
+        if (rc || (rc = zt_store_bind_i64(q, 1, bid)) || (rc = zt__ledger_arr_bind(q, 2, &a[0]))) goto out;
+        rc = zt__ledger_run(q);
+        goto out;
+    }
+    if ((rc = zt_store_prepare(st, "INSERT INTO ledger_batch_leaves(batch_id, idx, address, amount) VALUES(?, ?, ?, ?)",
+                               &q)))
+        goto out;
+    for (size_t i = 0; i < n_pv; i++) {
+        zt_u128_format(pv[i].total, as);
+        if ((rc = zt_store_bind_i64(q, 1, bid)) || (rc = zt_store_bind_i64(q, 2, (int64_t)i)) ||
+            (rc = zt_store_bind_text(q, 3, pv[i].address, SIZE_MAX)) || (rc = zt_store_bind_text(q, 4, as, SIZE_MAX)) ||
+            (rc = zt__ledger_run(q)))
+            goto out;
+    }
+    zt_store_stmt_free(q);
+    q = NULL;
+    if ((rc = zt_store_prepare(st, "INSERT INTO ledger_batch_items(earning_id, batch_id) VALUES(?, ?)", &q))) goto out;
+    for (size_t i = 0; i < n_pv; i++)
+        for (size_t j = pv[i].first; j < pv[i].first + pv[i].n; j++)
+            if ((rc = zt_store_bind_i64(q, 1, earn[j])) || (rc = zt_store_bind_i64(q, 2, bid)) ||
+                (rc = zt__ledger_run(q)))
+                goto out;
+out:
+    zt_store_stmt_free(q);
+    for (size_t k = 0; k < 3; k++) zt_buf_deinit(&a[k]);
+    return rc;
+}
 
 static int batch_body(struct zt_store *st, void *ud)
 {
@@ -132,25 +200,7 @@ static int batch_body(struct zt_store *st, void *ud)
     zt_store_stmt_free(q);
     q = NULL;
 
-    if ((rc = zt_store_prepare(st, "INSERT INTO ledger_batch_leaves(batch_id, idx, address, amount) VALUES(?, ?, ?, ?)",
-                               &q)))
-        goto out;
-    for (size_t i = 0; i < n_pv; i++) {
-        char as[ZT_U128_STR_LEN];
-        zt_u128_format(pv[i].total, as);
-        if ((rc = zt_store_bind_i64(q, 1, bid)) || (rc = zt_store_bind_i64(q, 2, (int64_t)i)) ||
-            (rc = zt_store_bind_text(q, 3, pv[i].address, SIZE_MAX)) || (rc = zt_store_bind_text(q, 4, as, SIZE_MAX)) ||
-            (rc = zt__ledger_run(q)))
-            goto out;
-    }
-    zt_store_stmt_free(q);
-    q = NULL;
-    if ((rc = zt_store_prepare(st, "INSERT INTO ledger_batch_items(earning_id, batch_id) VALUES(?, ?)", &q))) goto out;
-    for (size_t i = 0; i < n_pv; i++)
-        for (size_t j = pv[i].first; j < pv[i].first + pv[i].n; j++)
-            if ((rc = zt_store_bind_i64(q, 1, earn[j])) || (rc = zt_store_bind_i64(q, 2, bid)) ||
-                (rc = zt__ledger_run(q)))
-                goto out;
+    if ((rc = insert_rows(st, bid, pv, n_pv, earn))) goto out;
     char key[64];
     snprintf(key, sizeof key, "payout:%lld", (long long)bid);
     int64_t tx;

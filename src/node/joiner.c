@@ -323,14 +323,20 @@ static void caps_of(const struct zt__joiner *j, struct zt_worker_caps *c)
     c->mem_mb = pages > 0 && psz > 0 ? (uint64_t)pages / (1u << 20) * (uint64_t)psz : 0;
     int64_t slots = j->cfg->gpu_pool.max_batch;
     c->slots = (uint32_t)(slots < 1 ? 1 : slots > 64 ? 64 : slots); /* the runner's slots (zt_runner.h) */
-    /* its price per 1000 tokens, in base units: the higher of chain.yaml's
-     * prompt and completion prices (a client's ceiling bounds both); the
-     * most a record holds when it does not fit */
+    /* its prices per 1000 prompt and completion tokens, in base units
+     * (chain.yaml's: the orchestrator settles its jobs at them), and for
+     * readers of older builds price_per_1k, the higher of the two (the
+     * most a record holds when it does not fit) */
     zt_u128 pp = 0, pc = 0;
     const char *sp = j->cfg->chain.price_prompt_per_1k, *sc = j->cfg->chain.price_completion_per_1k;
     if (sp && sc && zt_u128_parse_tokens(sp, strlen(sp), &pp) == 0 && zt_u128_parse_tokens(sc, strlen(sc), &pc) == 0) {
         zt_u128 hi = pp > pc ? pp : pc;
         c->price_per_1k = hi <= INT64_MAX ? (uint64_t)hi : (uint64_t)INT64_MAX;
+        char ds[ZT_U128_STR_LEN];
+        zt_u128_format(pp, ds);
+        zt_strlcpy(c->price_prompt, ds, sizeof c->price_prompt);
+        zt_u128_format(pc, ds);
+        zt_strlcpy(c->price_completion, ds, sizeof c->price_completion);
     }
     /* the payout wallet the orchestrator's ledger pays (checked by the config layer) */
     const char *w = j->cfg->chain.wallet_address;

@@ -56,6 +56,12 @@ struct orch_rec {
 };
 /* Parse and check the schema of a record of kind (no signature yet):
  * ZT_ETOOBIG, ZT_EPARSE, ZT_EUNSUPPORTED ("v"), ZT_ENOMEM. */
+/* Prices of the caps (records.c): a canonical decimal string of base units
+ * up to 2^128-1; the numeric order of two (-1, 0, 1); the higher of a
+ * worker's prompt and completion prices. */
+bool orch_price_ok(const char *s);
+int orch_price_cmp(const char *a, const char *b);
+const char *orch_price_max(const struct zt_worker_caps *c);
 ZT_NODISCARD int orch_rec_parse(const char *text, size_t len, enum orch_rec_kind kind, struct orch_rec *out);
 /* Check the record's signature with pk (removes "sig" from j). ZT_ECRYPTO. */
 ZT_NODISCARD int orch_rec_check_sig(struct orch_rec *rec, const uint8_t pk[static ZT_ED25519_PK_LEN]);

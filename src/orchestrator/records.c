@@ -8,9 +8,11 @@
  *   heartbeat: aud boot busy kind node_id queue seq sig ts v
  *   leave:     aud boot kind node_id seq sig ts v
  *   caps:      cpu ctx_max engine gpu mem_mb price_per_1k slots [wallet]
+ *              [price_prompt_per_1k price_completion_per_1k]
  * The join record carries the worker's signed descriptor as a string and
  * what the descriptor does not (caps), so the descriptor format of
  * crypto/ stays as it is. */
+#include <stdio.h>
 #include <string.h>
 
 #include <jansson.h>
@@ -35,6 +37,45 @@ static bool wallet_ok(const char *w)
         if (!((w[i] >= '0' && w[i] <= '9') || (w[i] >= 'a' && w[i] <= 'f') || (w[i] >= 'A' && w[i] <= 'F')))
             return false;
     return true;
+}
+
+/* ---- prices: canonical decimal strings of base units (u128) ---------------- */
+
+static const char U128_MAX_DEC[] = "340282366920938463463374607431768211455";
+_Static_assert(sizeof U128_MAX_DEC - 1 == ZT_REG_PRICE_MAX, "price digits");
+
+bool orch_price_ok(const char *s)
+{
+    size_t n = strnlen(s, ZT_REG_PRICE_MAX + 1);
+    if (n == 0 || n > ZT_REG_PRICE_MAX || (n > 1 && s[0] == '0')) return false;
+    for (size_t i = 0; i < n; i++)
+        if (s[i] < '0' || s[i] > '9') return false;
+    return n < ZT_REG_PRICE_MAX || strcmp(s, U128_MAX_DEC) <= 0;
+}
+
+int orch_price_cmp(const char *a, const char *b)
+{
+    size_t na = strlen(a), nb = strlen(b);
+    if (na != nb) return na < nb ? -1 : 1;
+    int c = strcmp(a, b);
+    return c < 0 ? -1 : c > 0;
+}
+
+const char *orch_price_max(const struct zt_worker_caps *c)
+{
+    return orch_price_cmp(c->price_prompt, c->price_completion) >= 0 ? c->price_prompt : c->price_completion;
+}
+
+/* price_per_1k as older readers know it: the higher price, at most 2^63-1 */
+static uint64_t price_legacy(const struct zt_worker_caps *c)
+{
+    char lim[24];
+    snprintf(lim, sizeof lim, "%lld", (long long)INT64_MAX);
+    const char *hi = orch_price_max(c);
+    if (orch_price_cmp(hi, lim) >= 0) return (uint64_t)INT64_MAX;
+    uint64_t v = 0;
+    for (const char *p = hi; *p; p++) v = v * 10u + (uint64_t)(*p - '0');
+    return v;
 }
 
 /* keys exactly, and `extra` more members (checked by the caller) */
@@ -141,7 +182,17 @@ int orch_rec_parse(const char *text, size_t len, enum orch_rec_kind kind, struct
         bool has_w = json_object_get(c, "wallet") != NULL;
         if (has_w && (!get_str(c, "wallet", 42, 42, cp->wallet, sizeof cp->wallet) || !wallet_ok(cp->wallet)))
             return ZT_EPARSE;
-        if (!exact_keys_plus(c, CAPS_KEYS, has_w) || !json_is_string(d) || json_string_length(d) == 0 ||
+        /* the two prices (both or neither: a worker of an older build sends
+         * price_per_1k alone, which then stands for both) */
+        bool has_p = json_object_get(c, "price_prompt_per_1k") != NULL;
+        if (has_p && (!get_str(c, "price_prompt_per_1k", 1, ZT_REG_PRICE_MAX, cp->price_prompt,
+                               sizeof cp->price_prompt) ||
+                      !get_str(c, "price_completion_per_1k", 1, ZT_REG_PRICE_MAX, cp->price_completion,
+                               sizeof cp->price_completion) ||
+                      !orch_price_ok(cp->price_prompt) || !orch_price_ok(cp->price_completion)))
+            return ZT_EPARSE;
+        if (!exact_keys_plus(c, CAPS_KEYS, (size_t)has_w + 2u * has_p) || !json_is_string(d) ||
+            json_string_length(d) == 0 ||
             json_string_length(d) > ZT_DESCRIPTOR_MAX ||
             !get_str(c, "engine", 1, ZT_REG_STR_MAX, cp->engine, sizeof cp->engine) ||
             !get_str(c, "cpu", 0, ZT_REG_STR_MAX, cp->cpu, sizeof cp->cpu) ||
@@ -150,6 +201,12 @@ int orch_rec_parse(const char *text, size_t len, enum orch_rec_kind kind, struct
             slots == 0 || !get_uint(c, "ctx_max", UINT32_MAX, &ctx) ||
             !get_uint(c, "price_per_1k", INT64_MAX, &cp->price_per_1k))
             return ZT_EPARSE;
+        if (!has_p) {
+            snprintf(cp->price_prompt, sizeof cp->price_prompt, "%llu", (unsigned long long)cp->price_per_1k);
+            memcpy(cp->price_completion, cp->price_prompt, sizeof cp->price_completion);
+        } else if (cp->price_per_1k != price_legacy(cp)) {
+            return ZT_EPARSE; /* the two prices and the one older readers see disagree */
+        }
         cp->slots = (uint32_t)slots;
         cp->ctx_max = (uint32_t)ctx;
         out->descriptor = json_string_value(d);
@@ -179,6 +236,10 @@ static bool good_caps(const struct zt_worker_caps *c)
     return ne > 0 && ne <= ZT_REG_STR_MAX && nc <= ZT_REG_STR_MAX && ng <= ZT_REG_STR_MAX &&
            zt_utf8_valid(c->engine, ne) && zt_utf8_valid(c->cpu, nc) && zt_utf8_valid(c->gpu, ng) &&
            c->slots >= 1 && c->slots <= ZT_REG_SLOTS_MAX && c->mem_mb <= INT64_MAX && c->price_per_1k <= INT64_MAX &&
+           (!c->price_prompt[0] && !c->price_completion[0]
+                ? true
+                : orch_price_ok(c->price_prompt) && orch_price_ok(c->price_completion) &&
+                      c->price_per_1k == price_legacy(c)) &&
            (!c->wallet[0] || (strnlen(c->wallet, sizeof c->wallet) < sizeof c->wallet && wallet_ok(c->wallet)));
 }
 
@@ -223,6 +284,9 @@ int zt_registry_join_record(const struct zt_identity *id, const char *descriptor
         json_object_set_new(c, "ctx_max", json_integer((json_int_t)caps->ctx_max)) != 0 ||
         json_object_set_new(c, "price_per_1k", json_integer((json_int_t)caps->price_per_1k)) != 0 ||
         (caps->wallet[0] && json_object_set_new(c, "wallet", json_string(caps->wallet)) != 0) ||
+        (caps->price_prompt[0] &&
+         (json_object_set_new(c, "price_prompt_per_1k", json_string(caps->price_prompt)) != 0 ||
+          json_object_set_new(c, "price_completion_per_1k", json_string(caps->price_completion)) != 0)) ||
         json_object_set_new(j, "descriptor", json_string(descriptor)) != 0) {
         json_decref(j);
         json_decref(c);

@@ -4,6 +4,8 @@
  * owner "sched" (docs/internals/orchestrator.md). Runs under the
  * registry's mutex. */
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <sodium.h>
@@ -369,7 +371,11 @@ static void on_lost(void *ud, struct orch_node *n, bool expired, int64_t now)
 static bool fits(const struct orch_node *n, const struct orch_job *j)
 {
     if (n->caps.ctx_max && (uint64_t)j->ctx + j->max_tokens > n->caps.ctx_max) return false;
-    if (j->price_ceiling && n->caps.price_per_1k > j->price_ceiling) return false;
+    if (j->price_ceiling) { /* it bounds both prices (the higher one) */
+        char c[24];
+        snprintf(c, sizeof c, "%llu", (unsigned long long)j->price_ceiling);
+        if (orch_price_cmp(orch_price_max(&n->caps), c) > 0) return false;
+    }
     return true;
 }
 
@@ -405,7 +411,7 @@ static double score(const struct zt_sched *s, const struct orch_node *n, const s
     double pref = j->price_ceiling ? (double)j->price_ceiling : (double)s->o.price_ref;
     return s->o.w_rep * rep + s->o.w_load * ((double)free / (double)n->caps.slots) +
            s->o.w_lat * (s->o.lat_ref_ms_per_tok / (s->o.lat_ref_ms_per_tok + lat)) +
-           s->o.w_price * (pref / (pref + (double)n->caps.price_per_1k));
+           s->o.w_price * (pref / (pref + strtod(orch_price_max(&n->caps), NULL)));
 }
 
 /* The best worker for j. When the model has more than scan_max workers,

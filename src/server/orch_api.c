@@ -172,6 +172,13 @@ int zt__orch_wait_remote(struct zt__orch *o, const char *job_id, long wait_ms, c
     return 1;
 }
 
+int zt__orch_worker(struct zt__orch *o, const char *worker, struct zt_node_info *ni)
+{
+    if (!o || !worker) return ZT_ENOTFOUND;
+    if (o->remote) return zt__orch_remote_worker(o->remote, worker, ni);
+    return o->reg ? zt_registry_get(o->reg, worker, zt_time_real_ms(), ni) : ZT_ENOTFOUND;
+}
+
 int zt__orch_job_start(struct zt__orch *o, const char *job_id, const char *worker, struct zt_node_info *ni)
 {
     if (o->remote) {

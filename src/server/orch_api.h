@@ -113,6 +113,10 @@ bool zt__orch_job_servable(struct zt__orch *o, const char *job_id);
 /* Remote only: wait up to wait_ms for the job's next assignment: 1 (worker
  * set), 0 (not yet), -1 (it failed, or the orchestrator lost it). */
 int zt__orch_wait_remote(struct zt__orch *o, const char *job_id, long wait_ms, char worker[static ZT_IDENTITY_ID_SIZE]);
+/* A worker as this node knows it: its registry's record (local), or what
+ * the remote orchestrator's lease answers said (node id, endpoint, keys,
+ * prices; no other caps). ZT_ENOTFOUND. */
+ZT_NODISCARD int zt__orch_worker(struct zt__orch *o, const char *worker, struct zt_node_info *ni);
 /* The worker's keys and endpoint, and the job started on it. */
 ZT_NODISCARD int zt__orch_job_start(struct zt__orch *o, const char *job_id, const char *worker, struct zt_node_info *ni);
 /* The attempt went well. Remote: the orchestrator's draw for a check of

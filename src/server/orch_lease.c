@@ -131,8 +131,10 @@ static json_t *worker_json(const struct zt_node_info *ni)
     char kem[2 * ZT_X25519_LEN + 1], sig[2 * ZT_ED25519_PK_LEN + 1];
     sodium_bin2hex(kem, sizeof kem, ni->kem_pk, sizeof ni->kem_pk);
     sodium_bin2hex(sig, sizeof sig, ni->ed25519_pk, sizeof ni->ed25519_pk);
-    return json_pack("{s:s,s:s,s:s,s:s}", "node_id", ni->node_id, "endpoint", ni->endpoint, "kem_pk", kem,
-                     "ed25519_pk", sig);
+    /* and its prices (its join record's: the gateway settles the job at them) */
+    return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "node_id", ni->node_id, "endpoint", ni->endpoint, "kem_pk", kem,
+                     "ed25519_pk", sig, "price_prompt_per_1k", ni->caps.price_prompt, "price_completion_per_1k",
+                     ni->caps.price_completion);
 }
 
 /* The answer for job_id assigned to worker (or queued / failed), as JSON. */

@@ -220,6 +220,14 @@ static void keep_worker(struct zt__orch_remote *r, json_t *w)
     zt_strlcpy(ni.node_id, id, sizeof ni.node_id);
     zt_strlcpy(ni.endpoint, ep, sizeof ni.endpoint);
     ni.state = ZT_NODE_LIVE;
+    /* its prices (an orchestrator of an older build sends none: "" and the
+     * gateway settles at its own chain.yaml prices) */
+    const char *pp = json_string_value(json_object_get(w, "price_prompt_per_1k"));
+    const char *pc = json_string_value(json_object_get(w, "price_completion_per_1k"));
+    if (pp && pc && strlen(pp) < sizeof ni.caps.price_prompt && strlen(pc) < sizeof ni.caps.price_completion) {
+        zt_strlcpy(ni.caps.price_prompt, pp, sizeof ni.caps.price_prompt);
+        zt_strlcpy(ni.caps.price_completion, pc, sizeof ni.caps.price_completion);
+    }
     pthread_mutex_lock(&r->mu);
     size_t slot = r->next;
     for (size_t i = 0; i < WORKERS_KEPT; i++)

@@ -552,6 +552,20 @@ static void run_job(void *arg)
 
 /* ---- jobs placed by the scheduler (this node's orchestrator) ------------ */
 
+/* A worker's own prices from its join record's caps (decimal strings of
+ * base units): false when they do not parse (a worker known through a
+ * remote orchestrator of an older build, which does not send them). */
+static bool caps_rate(const struct zt_worker_caps *c, struct zt_ledger_rate *out)
+{
+    zt_u128 p, q;
+    if (zt_u128_parse(c->price_prompt, strlen(c->price_prompt), &p) ||
+        zt_u128_parse(c->price_completion, strlen(c->price_completion), &q))
+        return false;
+    out->prompt_per_1k = p;
+    out->completion_per_1k = q;
+    return true;
+}
+
 /* The body under the verdict, sealed to worker w, posted straight to it. */
 static int make_call(struct rjob *j, const struct zt_peer *w, uint64_t now)
 {
@@ -559,6 +573,7 @@ static int make_call(struct rjob *j, const struct zt_peer *w, uint64_t now)
     struct zt_job_spec spec = {
         .model = j->model,
         .max_tokens = j->max_tokens,
+        .max_price = j->price_ceiling, /* the worker enforces it too */
         .stream = true,
         .ttl_s = (uint64_t)cfg->encryption.job_ttl_s,
         .now = now,
@@ -1048,15 +1063,21 @@ static void run_sched(void *arg)
         zt__cache_restart(&j->cache);
     }
     bool paid = o.status == ZT_JOB_VERIFIED && outcome && strcmp(outcome, "ok") == 0;
-    struct zt_registry *reg = r->chain && paid ? zt__orch_registry(r->orch) : NULL;
     struct zt_node_info wi;
-    if (reg && zt_registry_get(reg, worker, zt_time_real_ms(), &wi) == 0) /* its signed join record's wallet */
+    struct zt_ledger_rate rate;
+    bool own = false; /* settled at the worker's own prices when its join record is known here */
+    if (r->chain && paid && zt__orch_worker(r->orch, worker, &wi) == 0) { /* its signed join record's wallet */
         zt_chain_provider_wallet(r->chain, worker, wi.caps.wallet);
-    zt_chain_job_end(r->chain, j->sched_id, paid, paid ? worker : NULL, o.result.final.prompt_tokens,
-                     o.result.final.completion_tokens); /* settle or refund (chain.enabled) */
-    if (paid && r->chain)
-        zt__cache_payout_webhook(r->bridge, zt_chain_prices(r->chain), j->sched_id, j->user, worker,
-                                 o.result.final.prompt_tokens, o.result.final.completion_tokens);
+        own = caps_rate(&wi.caps, &rate);
+    }
+    zt_chain_job_end(r->chain, j->sched_id, paid, paid ? worker : NULL, own ? &rate : NULL,
+                     o.result.final.prompt_tokens, o.result.final.completion_tokens); /* settle or refund */
+    if (paid && r->chain) {
+        struct zt_ledger_prices at;
+        zt_ledger_prices_at(zt_chain_prices(r->chain), own ? &rate : NULL, &at);
+        zt__cache_payout_webhook(r->bridge, &at, j->sched_id, j->user, worker, o.result.final.prompt_tokens,
+                                 o.result.final.completion_tokens);
+    }
     /* whatever happened, the job is over here: one still active in the
      * scheduler (requeued and reassigned while its first worker finished
      * after all, or left for another reason) must not hold a slot */
@@ -1129,8 +1150,17 @@ static enum sched_start route_scheduled(struct zt__route *r, struct zt__req_ctx 
     }
     pthread_mutex_unlock(&r->mu);
     char why[200] = "the ledger could not reserve the job";
+    /* the reservation at the chosen worker's own prices; while the job
+     * waits for one, at the client's ceiling (it bounds whichever worker
+     * comes), else at chain.yaml's prices (docs/internals/ledger.md) */
+    struct zt_ledger_rate rate = {j->price_ceiling, j->price_ceiling};
+    bool rated = j->price_ceiling != 0;
+    struct zt_node_info wi;
+    if (!rc && r->chain && sr.state == ZT_JOB_STATE_ASSIGNED && zt__orch_worker(r->orch, sr.worker, &wi) == 0 &&
+        caps_rate(&wi.caps, &rate))
+        rated = true;
     int lrc = !rc && r->chain ? zt_chain_job_open(r->chain, cx->principal.identity, j->sched_id, bytes, n_texts,
-                                                  jr.max_tokens, why, sizeof why)
+                                                  jr.max_tokens, rated ? &rate : NULL, why, sizeof why)
                               : 0;
     if (lrc) { /* chain.enabled and the caller cannot pay (docs/internals/ledger.md) */
         unlink_waiting(r, j);

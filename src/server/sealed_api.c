@@ -34,6 +34,7 @@
 #include "zentalk/zt_hash.h"
 #include "zentalk/zt_log.h"
 #include "zentalk/zt_jobs.h"
+#include "zentalk/zt_ledger.h"
 #include "zentalk/zt_sealed.h"
 #include "zentalk/zt_str.h"
 #include "zentalk/zt_time.h"
@@ -55,6 +56,7 @@ struct zt__sealed {
     pthread_mutex_t mu;           /* guards the cached descriptor */
     char *desc;
     int64_t desc_signed;
+    zt_u128 price;                /* the higher of its chain.yaml prices per 1000 tokens (base units) */
 };
 
 int zt__sealed_new(const struct zt_identity *id, struct zt_infer *ms, const struct zt_config *cfg,
@@ -67,6 +69,11 @@ int zt__sealed_new(const struct zt_identity *id, struct zt_infer *ms, const stru
     sj->ms = ms;
     sj->cfg = cfg;
     sj->start_s = (uint64_t)(zt_time_real_ms() / 1000);
+    /* the price its join record advertises (joiner.c): a job whose ceiling is under it is refused */
+    zt_u128 pp = 0, pc = 0;
+    const char *sp = cfg->chain.price_prompt_per_1k, *sc = cfg->chain.price_completion_per_1k;
+    if (sp && sc && zt_u128_parse_tokens(sp, strlen(sp), &pp) == 0 && zt_u128_parse_tokens(sc, strlen(sc), &pc) == 0)
+        sj->price = pp > pc ? pp : pc;
     size_t ids = cfg->encryption.replay_ids > 0 ? (size_t)cfg->encryption.replay_ids : ZT__SEALED_REPLAY_IDS;
     if ((cfg->node.role_mask & ZT_ROLE_WORKER) &&
         (zt_env_replay_new(ids, &sj->replay) != 0 ||
@@ -476,6 +483,16 @@ void zt__sealed_h_job(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_
         /* the replay cache is in memory: it may have held this id before a restart */
         refuse(req, resp, 409, "envelope_predates_restart",
                "the envelope was created before this worker started, so it may be a replay; seal the job again");
+        goto out;
+    }
+    if (hdr.max_price && sj->price > hdr.max_price) {
+        /* the client's ceiling, sealed in the header, is under this worker's price (the scheduler
+         * keeps it too; a worker never takes a job cheaper than it advertises) */
+        char msg[160], ps[ZT_U128_STR_LEN];
+        zt_u128_format(sj->price, ps);
+        snprintf(msg, sizeof msg, "the job's price ceiling (%llu base units per 1000 tokens) is under this worker's "
+                 "price of %s", (unsigned long long)hdr.max_price, ps);
+        refuse(req, resp, 402, "price_above_ceiling", msg);
         goto out;
     }
     sr = zt_calloc(1, sizeof *sr);

@@ -423,6 +423,29 @@ void net_worker(struct node *n, const char *cfg_dir, const char *gw_url, const c
     resp_free(&r);
 }
 
+bool net_cheat_start(struct net_cheat *n, const char *tag, int n_honest, const char *const *gw_env,
+                     const char *const *cheat_env, const char *const *wk_env)
+{
+    memset(n, 0, sizeof *n);
+    assert_true(n_honest >= 1 && n_honest <= NET_HONEST_MAX);
+    if (!net_config(n->cfg_dir, sizeof n->cfg_dir, tag, 2)) return false;
+    n->n_honest = n_honest;
+    const char *const gargs[] = {"--roles", "gateway,orchestrator", NULL};
+    node_spawn(&n->gw, gargs, gw_env, true, NULL);
+    net_worker(&n->cheat, n->cfg_dir, n->gw.url, cheat_env, NULL, NULL, n->cheat_id);
+    for (int i = 0; i < n_honest; i++) net_worker(&n->wk[i], n->cfg_dir, n->gw.url, wk_env, NULL, NULL, n->wk_id[i]);
+    return true;
+}
+
+void net_cheat_stop(struct net_cheat *n)
+{
+    for (int i = 0; i < NET_HONEST_MAX; i++)
+        if (n->wk[i].pid > 0) node_cleanup(&n->wk[i]);
+    if (n->cheat.pid > 0) node_cleanup(&n->cheat);
+    if (n->gw.pid > 0) node_cleanup(&n->gw);
+    if (n->cfg_dir[0]) rm_rf(n->cfg_dir);
+}
+
 /* Start a node listening on 0.0.0.0 (not loopback) with config dir; the
  * banner then names 0.0.0.0, so the port is read here. */
 void node_spawn_public(struct node *n, const char *cfg_dir)

@@ -169,5 +169,22 @@ bool net_config(char *cfg_dir, size_t cap, const char *tag, unsigned max_batch);
  * node id into id (64 bytes). */
 void net_worker(struct node *n, const char *cfg_dir, const char *gw_url, const char *const *env, const char *listen,
                 const char *reuse_dir, char *id);
+/* A verifying loopback network (test_verify_network, test_ledger_cheat):
+ * a gateway+orchestrator started with gw_env and, joined to it on a
+ * net_config dir (tag; 2 jobs at once per worker), one cheating worker
+ * with cheat_env (joined first: with equal scores it wins the first
+ * placements) and n_honest (1..NET_HONEST_MAX) workers with wk_env. False,
+ * nothing started, when the model is missing. */
+#define NET_HONEST_MAX 4
+struct net_cheat {
+    char cfg_dir[256];
+    struct node gw, cheat, wk[NET_HONEST_MAX];
+    char cheat_id[64], wk_id[NET_HONEST_MAX][64];
+    int n_honest;
+};
+bool net_cheat_start(struct net_cheat *n, const char *tag, int n_honest, const char *const *gw_env,
+                     const char *const *cheat_env, const char *const *wk_env);
+/* Stop every node net_cheat_start started; remove its config dir. */
+void net_cheat_stop(struct net_cheat *n);
 
 #endif

@@ -66,10 +66,15 @@ char *keyed_tiny_worker(struct keyed_node *k, const char *model_path, const char
 
 void keyed_bearer(const char *secret, const char *sub, char *out, size_t cap)
 {
+    keyed_bearer_role(secret, sub, "user", out, cap);
+}
+
+void keyed_bearer_role(const char *secret, const char *sub, const char *role, char *out, size_t cap)
+{
     jwt_t *j = NULL;
     assert_int_equal(jwt_new(&j), 0);
     assert_int_equal(jwt_add_grant(j, "sub", sub), 0);
-    assert_int_equal(jwt_add_grant(j, "role", "user"), 0);
+    assert_int_equal(jwt_add_grant(j, "role", role), 0);
     assert_int_equal(jwt_add_grant(j, "iss", "zentalk-api"), 0);
     assert_int_equal(jwt_add_grant(j, "aud", "zentalk-ai"), 0);
     assert_int_equal(jwt_add_grant_int(j, "exp", (long)time(NULL) + 3600), 0);

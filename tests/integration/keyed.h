@@ -33,5 +33,7 @@ char *keyed_tiny_worker(struct keyed_node *k, const char *model_path, const char
 /* "Bearer <jwt>": HS256 under secret, sub, role user, iss zentalk-api,
  * aud zentalk-ai (the defaults of integration.*), an hour from now. */
 void keyed_bearer(const char *secret, const char *sub, char *out, size_t cap);
+/* The same with another role ("admin"). */
+void keyed_bearer_role(const char *secret, const char *sub, const char *role, char *out, size_t cap);
 
 #endif

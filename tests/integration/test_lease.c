@@ -3,7 +3,8 @@
  * POST /v1/orchestrator/lease and /report; docs/internals/orchestrator.md
  * "Leases"). An orchestrator-only node and one worker with one slot joined
  * by --join; the test plays the remote gateway:
- * - a lease places a job and names the worker (node id, endpoint, keys);
+ * - a lease places a job and names the worker (node id, endpoint, keys,
+ *   its prompt and completion prices);
  * - a second lease while the slot is busy answers 202 queued after its
  *   wait; once the first is reported started and ok (its row done), asking
  *   again with the job id gets the worker;
@@ -101,6 +102,9 @@ static void test_lease(void **state)
     assert_string_equal(json_string_value(json_object_get(w, "endpoint")), wk.url);
     assert_int_equal(strlen(json_string_value(json_object_get(w, "kem_pk"))), 64);
     assert_int_equal(strlen(json_string_value(json_object_get(w, "ed25519_pk"))), 64);
+    /* and its own prices (chain.yaml's defaults, 0.001 and 0.002 tokens per 1k): a remote gateway settles at them */
+    assert_string_equal(json_string_value(json_object_get(w, "price_prompt_per_1k")), "1000000000000000");
+    assert_string_equal(json_string_value(json_object_get(w, "price_completion_per_1k")), "2000000000000000");
     json_decref(a);
 
     /* the one slot is taken: queued after the wait */

@@ -9,7 +9,9 @@
  *    runs on the worker, and the books move exactly: the worker's provider
  *    account gets the cost of the tokens the answer reports, the fee
  *    account chain.orchestrator_fee_bps of it, the user the rest of the
- *    reservation back, escrow ends at zero, and the audit holds;
+ *    reservation back, escrow ends at zero, and the audit holds; the
+ *    cost is at the worker's own prompt and completion prices (its join
+ *    record's), not at the gateway's chain.yaml prices;
  *  - GET /v1/balance and GET /v1/rewards read the same books (403 for a
  *    balance without a wallet, 400 without a node), and POST
  *    /v1/admin/ledger/deposit mints once per key (admin only; a replay
@@ -35,10 +37,9 @@
  * Usage: test_ledger_network PATH/zentalk-node PATH/zentalk */
 #define _GNU_SOURCE
 #include "harness.h"
+#include "keyed.h"
+#include "wallet.h"
 
-#include <jwt.h>
-#include <secp256k1.h>
-#include <secp256k1_recovery.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,8 +83,10 @@ static const char *const gw_env[] = {"ZENTALK_CHAIN_ENABLED=true",
                                      PASS_VAR "=correct horse battery staple",
                                      key_env,
                                      NULL};
-/* the worker announces its payout wallet in its signed join record */
+/* the worker announces its payout wallet and its own prices (not the
+ * gateway's) in its signed join record */
 static const char *const wk_env[] = {"ZENTALK_NODE_HEARTBEAT_INTERVAL_MS=300", "ZENTALK_CHAIN_WALLET_ADDRESS=" WK_WALLET,
+                                     "ZENTALK_CHAIN_PRICE_PROMPT_PER_1K=0.5", "ZENTALK_CHAIN_PRICE_COMPLETION_PER_1K=0.75",
                                      NULL};
 
 static int group_setup(void **state)
@@ -132,22 +135,9 @@ static int group_teardown(void **state)
     return 0;
 }
 
-/* "Bearer <HS256 JWT>" for sub with role (as test_auth_api mints them) */
 static void jwt_bearer(const char *sub, const char *role, char *out, size_t cap)
 {
-    jwt_t *j = NULL;
-    assert_int_equal(jwt_new(&j), 0);
-    assert_int_equal(jwt_add_grant(j, "sub", sub), 0);
-    assert_int_equal(jwt_add_grant(j, "role", role), 0);
-    assert_int_equal(jwt_add_grant(j, "iss", "zentalk-api"), 0);
-    assert_int_equal(jwt_add_grant(j, "aud", "zentalk-ai"), 0);
-    assert_int_equal(jwt_add_grant_int(j, "exp", (long)time(NULL) + 600), 0);
-    assert_int_equal(jwt_set_alg(j, JWT_ALG_HS256, (const unsigned char *)SECRET, (int)strlen(SECRET)), 0);
-    char *t = jwt_encode_str(j);
-    assert_non_null(t);
-    snprintf(out, cap, "Bearer %s", t);
-    free(t);
-    jwt_free(j);
+    keyed_bearer_role(SECRET, sub, role, out, cap);
 }
 
 static long live_workers(void)
@@ -161,45 +151,6 @@ static long live_workers(void)
     json_decref(j);
     resp_free(&r);
     return live;
-}
-
-/* a wallet session for ADDRESS: nonce, personal_sign, login */
-static void wallet_login(char *token, size_t cap)
-{
-    struct resp r;
-    char body[128];
-    snprintf(body, sizeof body, "{\"address\":\"%s\"}", ADDRESS);
-    http_auth(gw.port, "POST", "/v1/auth/wallet/nonce", NULL, "application/json", body, &r);
-    assert_int_equal(r.status, 200);
-    json_t *j = resp_json(&r);
-    const char *msg = json_string_value(json_object_get(j, "message"));
-    assert_non_null(msg);
-    uint8_t sk[32], h[32], sig[65];
-    assert_int_equal(zt_hex_decode_str(sk, 32, SKHEX, ZT_HEX_LOWER), 0);
-    zt_eip191_hash(msg, strlen(msg), h);
-    secp256k1_context *ctx = secp256k1_context_create(SECP256K1_CONTEXT_NONE);
-    secp256k1_ecdsa_recoverable_signature rs;
-    int recid = -1;
-    assert_int_equal(secp256k1_ecdsa_sign_recoverable(ctx, &rs, h, sk, NULL, NULL), 1);
-    assert_int_equal(secp256k1_ecdsa_recoverable_signature_serialize_compact(ctx, sig, &recid, &rs), 1);
-    secp256k1_context_destroy(ctx);
-    sig[64] = (uint8_t)(27 + recid);
-    char sighex[2 + 130 + 1] = "0x";
-    zt_hex_encode(sighex + 2, sig, 65);
-    json_t *b = json_pack("{s:s,s:s,s:s}", "address", ADDRESS, "message", msg, "signature", sighex);
-    char *s = json_dumps(b, JSON_COMPACT);
-    json_decref(b);
-    json_decref(j);
-    resp_free(&r);
-    http_auth(gw.port, "POST", "/v1/auth/wallet/login", NULL, "application/json", s, &r);
-    free(s);
-    if (r.status != 200) fail_msg("login: %ld %s", r.status, zt_buf_str(&r.body));
-    j = resp_json(&r);
-    const char *t = json_string_value(json_object_get(j, "session_token"));
-    assert_non_null(t);
-    zt_strlcpy(token, t, cap);
-    json_decref(j);
-    resp_free(&r);
 }
 
 static void chat_auth(const char *auth, struct resp *r)
@@ -486,7 +437,7 @@ static void test_paid_chat(void **state)
     resp_free(&r);
     /* a wallet with nothing on it: 402 */
     char token[256];
-    wallet_login(token, sizeof token);
+    wallet_login(gw.port, ADDRESS, SKHEX, token, sizeof token);
     chat(token, &r);
     assert_error_json(&r, 402, "payment_required");
     if (!strstr(zt_buf_str(&r.body), ADDRESS)) fail_msg("402 without the address: %s", zt_buf_str(&r.body));
@@ -499,9 +450,9 @@ static void test_paid_chat(void **state)
     assert_int_equal(zt_ledger_account(b.l, ZT_LEDGER_USER, ADDRESS, NULL, &user), 0);
     assert_int_equal(zt_ledger_mint(b.l, "deposit-test", user, deposit, NULL, NULL), 0);
     assert_true(balance(&b, ZT_LEDGER_ESCROW, NULL) == 0);
-    /* the worker advertises 0.002 tokens per 1k (the higher of its chain.yaml prices, in its join
-     * record): a ceiling one base unit under it places nothing and reserves nothing; a bad one is 400 */
-    chat_ceiling(token, "1999999999999999", &r);
+    /* the worker advertises 0.5 and 0.75 tokens per 1k (its chain.yaml prices, in its join record):
+     * a ceiling one base unit under the higher places nothing and reserves nothing; a bad one is 400 */
+    chat_ceiling(token, "749999999999999999", &r);
     assert_error_json(&r, 503, "no_worker");
     resp_free(&r);
     chat_ceiling(token, "\"cheap\"", &r);
@@ -519,9 +470,10 @@ static void test_paid_chat(void **state)
     assert_true(pt > 0 && ct > 0);
     json_decref(j);
     resp_free(&r);
-    /* the books: settled after the answer (bounded wait) */
-    struct zt_ledger_prices p = {.prompt_per_1k = (zt_u128)1000000000000000000u,
-                                 .completion_per_1k = (zt_u128)2000000000000000000u, .fee_bps = 1000};
+    /* the books: settled after the answer (bounded wait), at the worker's own prices (0.5 and 0.75
+     * tokens per 1k, not the gateway's 1 and 2), the fee the gateway's */
+    struct zt_ledger_prices p = {.prompt_per_1k = (zt_u128)500000000000000000u,
+                                 .completion_per_1k = (zt_u128)750000000000000000u, .fee_bps = 1000};
     zt_u128 cost, fee;
     assert_int_equal(zt_ledger_job_cost(&p, pt, ct, &cost, &fee), 0);
     for (int i = 0; i < 100 && balance(&b, ZT_LEDGER_PROVIDER, wk_id) == 0; i++) zt_time_sleep_ms(100);

@@ -10,7 +10,8 @@
  *    burn the real job id), an envelope for another key is 421 (or 400 when
  *    relabelled), garbage is 400, a wrong content type 415, a body over the
  *    limit 413, bad job bodies 400, an unknown model 404, a node without
- *    models 503;
+ *    models 503; a header whose price ceiling is under the worker's price
+ *    is 402 price_above_ceiling, one at its price runs;
  *  - a captured result stream, truncated or altered anywhere, is refused by
  *    the client's reader; a client that disconnects cancels the job.
  * Usage: test_sealed_jobs PATH/zentalk-node PATH/zentalk */
@@ -106,6 +107,9 @@ struct job {
     size_t len;
 };
 
+/* The header's price ceiling of the next seal() (then back to 0: none). */
+static uint64_t next_max_price;
+
 /* Seal body to pk with the given times (0: now and now + 300). */
 static void seal(struct job *j, const char *body, const char *model, uint32_t max_tokens, uint64_t created,
                  uint64_t expires, const uint8_t *pk)
@@ -121,6 +125,8 @@ static void seal(struct job *j, const char *body, const char *model, uint32_t ma
     t.created = created ? created : now;
     t.expires = expires ? expires : now + 300;
     t.max_tokens = max_tokens;
+    t.max_price = next_max_price;
+    next_max_price = 0;
     t.model_len = (uint8_t)strlen(model);
     memcpy(t.model, model, t.model_len);
     zt_sha256(j->input_hash, body, strlen(body));
@@ -350,9 +356,15 @@ static void test_cli_errors(void **state)
     snprintf(cmd, sizeof cmd, "'%s' job run --node %s:%u --via %s:%u stories x 2>&1", cli_bin, u, nd.port, u, nd.port);
     assert_int_equal(run_shell(cmd, out, sizeof out), 1);
     assert_non_null(strstr(out, "404"));
+    /* a price ceiling under the worker's price (2 * 10^15 base units per 1k): refused, exit 1 */
+    snprintf(cmd, sizeof cmd, "'%s' job run --node %s:%u stories x -n 2 --max-price 1999999999999999 2>&1", cli_bin, u,
+             nd.port);
+    assert_int_equal(run_shell(cmd, out, sizeof out), 1);
+    assert_non_null(strstr(out, "price"));
     /* usage: exit 2 */
     const char *bad[] = {"stories", "--node", "stories x --seed 1.5", "stories x --temp 9", "stories x -n 0",
-                         "stories x --expect-id nope", "stories x --system s", "stories x --bogus", "a b c"};
+                         "stories x --expect-id nope", "stories x --system s", "stories x --bogus", "a b c",
+                         "stories x --max-price -1", "stories x --max-price 1.5"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         snprintf(cmd, sizeof cmd, "'%s' job run --node %s:%u %s 2>/dev/null", cli_bin, u, nd.port, bad[i]);
         int rc = run_shell(cmd, out, sizeof out);
@@ -534,6 +546,35 @@ static void test_garbage_and_media_type(void **state)
     http(nd.port, "GET", "/v1/jobs/sealed", NULL, NULL, &r);
     assert_int_equal(r.status, 405);
     resp_free(&r);
+}
+
+/* The client's price ceiling sealed in the header (max_price, base units
+ * per 1000 tokens): a worker priced above it refuses the job (402), one at
+ * or under it runs it. This node has chain.yaml's default prices, 0.001
+ * and 0.002 tokens per 1000 prompt and completion tokens: its price is the
+ * higher, 2 * 10^15 base units. */
+static void test_price_ceiling(void **state)
+{
+    (void)state;
+    NEED_MODEL();
+    struct job j;
+    struct resp r;
+    next_max_price = 1999999999999999u;
+    seal(&j, COMPLETION, "stories", 4, 0, 0, NULL);
+    assert_int_equal(j.hdr.max_price, 1999999999999999u);
+    post(j.env, j.len, ENV_CT, &r);
+    assert_error_json(&r, 402, "price_above_ceiling");
+    resp_free(&r);
+    job_free(&j);
+    next_max_price = 2000000000000000u;
+    seal(&j, COMPLETION, "stories", 4, 0, 0, NULL);
+    post(j.env, j.len, ENV_CT, &r);
+    assert_int_equal(r.status, 200);
+    struct zt_sealed_result res;
+    assert_int_equal(read_resp(&j, (const uint8_t *)r.body.data, r.body.len, NULL, &res), 0);
+    assert_int_equal(res.final.completion_tokens, 4);
+    resp_free(&r);
+    job_free(&j);
 }
 
 static void test_bad_jobs(void **state)
@@ -723,6 +764,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_other_key),
         cmocka_unit_test(test_garbage_and_media_type),
         cmocka_unit_test(test_bad_jobs),
+        cmocka_unit_test(test_price_ceiling),
         cmocka_unit_test(test_tampered_stream),
         cmocka_unit_test(test_disconnect_cancels),
         cmocka_unit_test(test_no_model),

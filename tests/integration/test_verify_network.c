@@ -38,9 +38,7 @@
 #define N_CALLS 8
 
 static bool have_model;
-static char cfg_dir[256];
-static struct node gw, cheat, wk[N_HONEST];
-static char cheat_id[64], wk_id[N_HONEST][64];
+static struct net_cheat net; /* its gateway net.gw, net.cheat_id, net.wk_id[] */
 
 static const char *const gw_env[] = {"ZENTALK_ORCHESTRATOR_HEARTBEAT_EXPIRY_MS=5000",
                                      "ZENTALK_ORCHESTRATOR_VERIFICATION_RATE=1",
@@ -52,7 +50,7 @@ static const char *const cheat_env[] = {"ZENTALK_NODE_HEARTBEAT_INTERVAL_MS=300"
 static json_t *nodes(void)
 {
     struct resp r;
-    http(gw.port, "GET", "/v1/orchestrator/nodes", NULL, NULL, &r);
+    http(net.gw.port, "GET", "/v1/orchestrator/nodes", NULL, NULL, &r);
     assert_int_equal(r.status, 200);
     json_t *j = resp_json(&r);
     resp_free(&r);
@@ -84,24 +82,14 @@ static long wait_live(long want, int timeout_ms)
 static int group_setup(void **state)
 {
     (void)state;
-    if (!net_config(cfg_dir, sizeof cfg_dir, "vercfg", 2)) return 0;
-    have_model = true;
-    const char *const gargs[] = {"--roles", "gateway,orchestrator", NULL};
-    node_spawn(&gw, gargs, gw_env, true, NULL);
-    /* the cheater joins first: with equal scores it wins the first placements */
-    net_worker(&cheat, cfg_dir, gw.url, cheat_env, NULL, NULL, cheat_id);
-    for (int i = 0; i < N_HONEST; i++) net_worker(&wk[i], cfg_dir, gw.url, wk_env, NULL, NULL, wk_id[i]);
+    have_model = net_cheat_start(&net, "vercfg", N_HONEST, gw_env, cheat_env, wk_env);
     return 0;
 }
 
 static int group_teardown(void **state)
 {
     (void)state;
-    for (int i = 0; i < N_HONEST; i++)
-        if (wk[i].pid > 0) node_cleanup(&wk[i]);
-    if (cheat.pid > 0) node_cleanup(&cheat);
-    if (gw.pid > 0) node_cleanup(&gw);
-    if (cfg_dir[0]) rm_rf(cfg_dir);
+    net_cheat_stop(&net);
     return 0;
 }
 
@@ -137,7 +125,7 @@ static void *call_thread(void *arg)
     struct http_opts o = {.ctype = "application/json", .body = body, .timeout_ms = 120000};
     struct resp r;
     memset(&r, 0, sizeof r);
-    if (http_req(gw.port, "POST", c->completion ? "/v1/completions" : "/v1/chat/completions", &o, &r) == 0)
+    if (http_req(net.gw.port, "POST", c->completion ? "/v1/completions" : "/v1/chat/completions", &o, &r) == 0)
         c->status = r.status;
     json_t *j = json_loadb(r.body.data ? r.body.data : "", r.body.len, 0, NULL);
     json_t *z = json_object_get(j, "zentalk");
@@ -175,7 +163,7 @@ static void run_calls(struct call *c, int n, int seed0)
 static bool honest(const char *id)
 {
     for (int i = 0; i < N_HONEST; i++)
-        if (zt_str_eq(wk_id[i], id)) return true;
+        if (zt_str_eq(net.wk_id[i], id)) return true;
     return false;
 }
 
@@ -190,7 +178,7 @@ static void read_audit(struct disclosures *d)
 {
     memset(d, 0, sizeof *d);
     char dir[400];
-    snprintf(dir, sizeof dir, "%s/logs/audit", gw.data_dir);
+    snprintf(dir, sizeof dir, "%s/logs/audit", net.gw.data_dir);
     DIR *dp = opendir(dir);
     assert_non_null(dp);
     struct dirent *e;
@@ -214,7 +202,7 @@ static void read_audit(struct disclosures *d)
                 json_t *n;
                 json_array_foreach(json_object_get(j, "nodes"), i, n) {
                     const char *id = json_string_value(n);
-                    if (!id || (!honest(id) && !zt_str_eq(id, cheat_id))) d->bad_node = true;
+                    if (!id || (!honest(id) && !zt_str_eq(id, net.cheat_id))) d->bad_node = true;
                 }
                 assert_true(json_array_size(json_object_get(j, "nodes")) > 0);
                 assert_null(strstr(line, "Once upon")); /* never content */
@@ -254,7 +242,7 @@ static void test_cheater_caught(void **state)
             verified++;
         }
         json_t *all = nodes();
-        json_t *n = node_of(all, cheat_id);
+        json_t *n = node_of(all, net.cheat_id);
         banned = json_is_true(json_object_get(n, "banned"));
         json_decref(all);
     }
@@ -263,7 +251,7 @@ static void test_cheater_caught(void **state)
     assert_true(banned);
     /* caught as the worker (502), or as a checker outvoted by the arbiter */
     json_t *all = nodes();
-    json_t *n = node_of(all, cheat_id);
+    json_t *n = node_of(all, net.cheat_id);
     assert_false(json_is_true(json_object_get(n, "eligible")));
     json_decref(all);
     /* no more work: every later chat runs on an honest worker */
@@ -274,11 +262,11 @@ static void test_cheater_caught(void **state)
         assert_int_equal(c[i].status, 200);
         assert_true(honest(c[i].ran_on));
         assert_string_equal(c[i].verification, "verified");
-        for (size_t k = 0; k < c[i].n_checks && k < 4; k++) assert_string_not_equal(c[i].checker[k], cheat_id);
+        for (size_t k = 0; k < c[i].n_checks && k < 4; k++) assert_string_not_equal(c[i].checker[k], net.cheat_id);
     }
     /* streamed: the last chunk waits for the check and says so */
     struct resp sr;
-    http(gw.port, "POST", "/v1/chat/completions", "application/json",
+    http(net.gw.port, "POST", "/v1/chat/completions", "application/json",
          "{\"model\":\"stories\",\"messages\":[{\"role\":\"user\",\"content\":\"Once upon a time\"}],"
          "\"max_tokens\":8,\"seed\":3,\"temperature\":0.8,\"stream\":true}",
          &sr);
@@ -286,10 +274,10 @@ static void test_cheater_caught(void **state)
     assert_non_null(strstr(zt_buf_str(&sr.body), "\"verification\":\"verified\""));
     assert_non_null(strstr(zt_buf_str(&sr.body), "data: [DONE]"));
     resp_free(&sr);
-    long long lost = metric_value(gw.port, "zentalk_orchestrator_verifications_total{outcome=\"worker_wrong\"}") +
-                     metric_value(gw.port, "zentalk_orchestrator_verifications_total{outcome=\"checker_wrong\"}");
+    long long lost = metric_value(net.gw.port, "zentalk_orchestrator_verifications_total{outcome=\"worker_wrong\"}") +
+                     metric_value(net.gw.port, "zentalk_orchestrator_verifications_total{outcome=\"checker_wrong\"}");
     assert_true(lost >= 1);
-    assert_true(metric_value(gw.port, "zentalk_orchestrator_verifications_total{outcome=\"agreed\"}") >= verified);
+    assert_true(metric_value(net.gw.port, "zentalk_orchestrator_verifications_total{outcome=\"agreed\"}") >= verified);
     struct disclosures d;
     read_audit(&d);
     assert_false(d.bad_node);

@@ -1610,8 +1610,8 @@ static void loop_child(unsigned seed)
         snprintf(job, sizeof job, "job-%u-%u", seed, k);
         snprintf(node, sizeof node, "node-%u", k % 3);
         if (zt_chain_deposit(c, key, LOOP_USER, 1000000, NULL)) _exit(5);
-        if (zt_chain_job_open(c, "wallet:" LOOP_USER, job, 10, 1, 16, NULL, 0)) _exit(6);
-        zt_chain_job_end(c, job, k % 5 != 4, node, 100 + k % 50, 10);
+        if (zt_chain_job_open(c, "wallet:" LOOP_USER, job, 10, 1, 16, NULL, NULL, 0)) _exit(6);
+        zt_chain_job_end(c, job, k % 5 != 4, node, NULL, 100 + k % 50, 10);
         struct zt_chain_round r;
         if (k % 7 == 6 && zt_chain_payout_round(c, zt_time_real_ms(), &r)) _exit(7);
     }

@@ -160,12 +160,12 @@ static void paid_job(struct wired *w, const char *want_worker, int k, char job[s
     char key[32];
     snprintf(key, sizeof key, "dep-%d", k);
     assert_int_equal(zt_chain_deposit(w->c, key, USER, 1000000, NULL), 0);
-    assert_int_equal(zt_chain_job_open(w->c, "wallet:" USER, job, 10, 1, 16, NULL, 0), 0);
+    assert_int_equal(zt_chain_job_open(w->c, "wallet:" USER, job, 10, 1, 16, NULL, NULL, 0), 0);
     enum zt_job_state js;
     assert_int_equal(zt_sched_job_started(w->s, job, want_worker, t + 1), 0);
     assert_int_equal(zt_sched_job_finished(w->s, job, want_worker, ZT_SCHED_OK, 10, t + 100, &js), 0);
     assert_int_equal(js, ZT_JOB_STATE_DONE);
-    zt_chain_job_end(w->c, job, true, want_worker, 100, 10);
+    zt_chain_job_end(w->c, job, true, want_worker, NULL, 100, 10);
 }
 
 static void test_gate_and_slash(void **state)

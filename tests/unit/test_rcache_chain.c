@@ -151,8 +151,8 @@ static void test_payout_hook(void **state)
     assert_int_equal(zt_bridge_migrate(h.st), 0);
     zt_chain_set_on_batch(c, on_batch, &h);
     assert_int_equal(zt_chain_deposit(c, "d1", USER, 1000000000000000, NULL), 0);
-    assert_int_equal(zt_chain_job_open(c, "wallet:" USER, "job-1", 10, 1, 16, NULL, 0), 0);
-    zt_chain_job_end(c, "job-1", true, WORKER, 100, 10);
+    assert_int_equal(zt_chain_job_open(c, "wallet:" USER, "job-1", 10, 1, 16, NULL, NULL, 0), 0);
+    zt_chain_job_end(c, "job-1", true, WORKER, NULL, 100, 10);
     struct zt_ledger *l = zt_chain_lock(c); /* the worker's payout wallet */
     assert_int_equal(zt_ledger_set_wallet(l, WORKER, "0x00000000000000000000000000000000000000cd"), 0);
     zt_chain_unlock(c);

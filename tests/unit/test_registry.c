@@ -233,6 +233,70 @@ static void test_forged(void **state)
     zt_store_close(st);
 }
 
+/* The caps' two prices (decimal strings of base units, u128): a record of
+ * an older worker has price_per_1k alone, which stands for both; a new one
+ * carries both, and its price_per_1k must be the higher one (capped at
+ * 2^63-1, for readers of older builds), else the record is refused. */
+static void test_prices(void **state)
+{
+    (void)state;
+    struct zt_store *st = store_open();
+    struct zt_registry *r = reg_open(st, T0);
+    struct worker w, x;
+    struct zt_node_info ni;
+    worker_init(&w, M1, 1, 2, 100); /* price_per_1k alone */
+    assert_int_equal(do_join(r, &w, T0), 0);
+    assert_int_equal(zt_registry_get(r, zt_identity_id(w.id), T0, &ni), 0);
+    assert_string_equal(ni.caps.price_prompt, "100");
+    assert_string_equal(ni.caps.price_completion, "100");
+    worker_init(&x, M1, 2, 2, (uint64_t)INT64_MAX);
+    zt_strlcpy(x.caps.price_prompt, "7", sizeof x.caps.price_prompt);
+    zt_strlcpy(x.caps.price_completion, "340282366920938463463374607431768211455", sizeof x.caps.price_completion);
+    assert_int_equal(do_join(r, &x, T0), 0);
+    assert_int_equal(zt_registry_get(r, zt_identity_id(x.id), T0, &ni), 0);
+    assert_string_equal(ni.caps.price_prompt, "7");
+    assert_string_equal(ni.caps.price_completion, "340282366920938463463374607431768211455");
+    assert_int_equal(ni.caps.price_per_1k, (uint64_t)INT64_MAX);
+    /* a worker cannot build an inconsistent or malformed record */
+    static const struct {
+        const char *prompt, *completion;
+        uint64_t legacy;
+    } bad[] = {{"7", "9", 8},     {"07", "9", 9}, {"7", "", 7}, {"7", "340282366920938463463374607431768211456", INT64_MAX},
+               {"1e3", "9", 9}, {"-1", "9", 9}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        struct zt_worker_caps c = x.caps;
+        zt_strlcpy(c.price_prompt, bad[i].prompt, sizeof c.price_prompt);
+        zt_strlcpy(c.price_completion, bad[i].completion, sizeof c.price_completion);
+        c.price_per_1k = bad[i].legacy;
+        char *out = NULL;
+        assert_int_equal(zt_registry_join_record(x.id, x.desc, zt_identity_id(orch_id), x.boot, 50, T0, &c, &out),
+                         ZT_EINVAL);
+    }
+    /* nor sign one (the orchestrator's schema): price_per_1k disagreeing, one price alone, a number */
+    char *rec = join_rec(&x, T0);
+    json_t *c = json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:s,s:s}", "engine", "zt-test-engine-1", "cpu", "x86_64 test",
+                          "gpu", "none", "mem_mb", (json_int_t)4096, "slots", (json_int_t)2, "ctx_max", (json_int_t)4096,
+                          "price_per_1k", (json_int_t)8, "price_prompt_per_1k", "7", "price_completion_per_1k", "9");
+    char *t = tamper(rec, "caps", c);
+    assert_int_equal(join_text(r, t, T0), ZT_EPARSE);
+    zt_free(t);
+    c = json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:s}", "engine", "zt-test-engine-1", "cpu", "x86_64 test", "gpu",
+                  "none", "mem_mb", (json_int_t)4096, "slots", (json_int_t)2, "ctx_max", (json_int_t)4096,
+                  "price_per_1k", (json_int_t)9, "price_prompt_per_1k", "7");
+    t = tamper(rec, "caps", c);
+    assert_int_equal(join_text(r, t, T0), ZT_EPARSE);
+    zt_free(t);
+    c = json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:s}", "engine", "zt-test-engine-1", "cpu", "x86_64 test", "gpu",
+                  "none", "mem_mb", (json_int_t)4096, "slots", (json_int_t)2, "ctx_max", (json_int_t)4096,
+                  "price_per_1k", (json_int_t)9, "price_prompt_per_1k", (json_int_t)7, "price_completion_per_1k", "9");
+    t = tamper(rec, "caps", c);
+    assert_int_equal(join_text(r, t, T0), ZT_EPARSE);
+    zt_free(t);
+    zt_free(rec);
+    worker_deinit(&x);
+    close_all(r, st, &w);
+}
+
 static void test_replay(void **state)
 {
     (void)state;
@@ -712,7 +776,7 @@ int main(void)
     zt_log_set_level(ZT_LOG_OFF);
 #define T(f) cmocka_unit_test_setup_teardown(f, orch_setup, orch_teardown)
     const struct CMUnitTest tests[] = {
-        T(test_join_heartbeat_leave), T(test_expiry),      T(test_forged),     T(test_replay),
+        T(test_join_heartbeat_leave), T(test_expiry),      T(test_forged),     T(test_prices),     T(test_replay),
         T(test_duplicate_id),         T(test_reputation),  T(test_cheat),      T(test_persistence),
         T(test_join_flood),           T(test_alloc_failures), T(test_shared_store),
     };
