@@ -214,6 +214,22 @@ void zt__backend_free(struct zt__backend *be);
 ZT_NODISCARD int zt__backend_new_split(const char *name, const struct zt__backend_params *p,
                                        const unsigned devices[2], uint64_t budget0, struct zt__backend **out);
 
+/* What a split instance holds on its two devices (bytes): weights, and
+ * the windows of the buffers the engine allocated (activations, KV caches,
+ * tables) now and at most; `full` (full_peak at most) is what those
+ * buffers take in all, i.e. what each device would hold with a copy of
+ * every one; grown counts windows that had to grow (a new, larger
+ * allocation). ZT_EINVAL when be is not a split instance. */
+struct zt__split_stats {
+    uint64_t weights[2], held[2], peak[2];
+    uint64_t full, full_peak;
+    uint64_t grown[2];
+};
+ZT_NODISCARD int zt__backend_split_stats(struct zt__backend *be, struct zt__split_stats *out);
+struct zt_model;
+/* The backend instance a model runs on (tests). */
+struct zt__backend *zt__model_be(const struct zt_model *m);
+
 /* For device backends: the weight types they have kernels for (the CPU's:
  * F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K), and the checks of a weight
  * tensor before a kernel reads it: a type without kernels is

@@ -59,6 +59,8 @@ struct cu_api {
     CUresult (*DeviceGetAttribute)(int *, int, CUdevice);
     CUresult (*DevicePrimaryCtxRetain)(CUcontext *, CUdevice);
     CUresult (*DevicePrimaryCtxRelease)(CUdevice);
+    CUresult (*DevicePrimaryCtxGetState)(CUdevice, unsigned *, int *);
+    CUresult (*DeviceGetPCIBusId)(char *, int, CUdevice);
     CUresult (*CtxSetCurrent)(CUcontext);
     CUresult (*CtxSynchronize)(void);
     CUresult (*MemGetInfo)(size_t *, size_t *);
@@ -97,6 +99,7 @@ static void cu_load(void)
         S(DeviceGet, "cuDeviceGet"), S(DeviceGetName, "cuDeviceGetName"), S(DeviceTotalMem, "cuDeviceTotalMem_v2"),
         S(DeviceGetAttribute, "cuDeviceGetAttribute"), S(DevicePrimaryCtxRetain, "cuDevicePrimaryCtxRetain"),
         S(DevicePrimaryCtxRelease, "cuDevicePrimaryCtxRelease_v2"), S(CtxSetCurrent, "cuCtxSetCurrent"),
+        S(DevicePrimaryCtxGetState, "cuDevicePrimaryCtxGetState"), S(DeviceGetPCIBusId, "cuDeviceGetPCIBusId"),
         S(CtxSynchronize, "cuCtxSynchronize"), S(MemGetInfo, "cuMemGetInfo_v2"), S(MemAlloc, "cuMemAlloc_v2"),
         S(MemFree, "cuMemFree_v2"), S(MemcpyHtoD, "cuMemcpyHtoD_v2"), S(MemcpyDtoH, "cuMemcpyDtoH_v2"),
         S(MemsetD8, "cuMemsetD8_v2"), S(ModuleLoadData, "cuModuleLoadData"), S(ModuleUnload, "cuModuleUnload"),
@@ -708,6 +711,70 @@ out:
 }
 
 /* The devices the driver sees, for `zentalk gpus` (none without a driver). */
+/* A PCI bus id "domain:bus:device.function" (hex) as one number, or 0. */
+static uint64_t pci_key(const char *s)
+{
+    uint64_t key = 0;
+    static const char seps[4] = {':', ':', '.', '\0'};
+    for (int i = 0; i < 4; i++) {
+        char *end;
+        unsigned long v = strtoul(s, &end, 16);
+        if (end == s || *end != seps[i] || v > 0xffffffffu) return 0;
+        key = key << (i ? 8 : 0) | v;
+        s = end + (i < 3);
+    }
+    return key | (uint64_t)1 << 63;
+}
+
+/* NVML's free memory of the device at PCI bus id `pci` (CUDA's spelling,
+ * "0000:17:00.0"; NVML's has an 8-digit domain and may differ in case). */
+static bool nvml_free(const char *pci, uint64_t *free_mb)
+{
+    struct zt_gpu_telemetry t[16];
+    size_t n = 0;
+    uint64_t want = pci_key(pci);
+    if (!want || zt_engine_nvml(t, 16, &n, NULL, 0) != 0) return false;
+    for (size_t i = 0; i < n && i < 16; i++)
+        if (pci_key(t[i].pci) == want && t[i].mem_total_mb) {
+            *free_mb = t[i].mem_free_mb;
+            return true;
+        }
+    return false;
+}
+
+/* g's free memory: cuMemGetInfo in the device's primary context when this
+ * process has it open already (retaining it then costs nothing); else
+ * NVML's figure for the same PCI device, which opens no context; else
+ * cuMemGetInfo in a context opened for the question (slow: it is created
+ * and destroyed, and takes some memory meanwhile). */
+static void cuda_free_mem(CUdevice d, struct zt_gpu_info *g)
+{
+    unsigned flags = 0;
+    int active = 0;
+    char pci[32] = "";
+    cu.DevicePrimaryCtxGetState(d, &flags, &active);
+    if (!active && cu.DeviceGetPCIBusId(pci, (int)sizeof pci, d) == CU_OK && nvml_free(pci, &g->free_mb)) {
+        g->has_free = true;
+        snprintf(g->free_from, sizeof g->free_from, "NVML");
+        return;
+    }
+    CUcontext ctx;
+    size_t fr = 0, total = 0;
+    if (cu.DevicePrimaryCtxRetain(&ctx, d) != CU_OK) {
+        snprintf(g->free_from, sizeof g->free_from, "none: no CUDA context on the device");
+        return;
+    }
+    if (cu.CtxSetCurrent(ctx) == CU_OK && cu.MemGetInfo(&fr, &total) == CU_OK) {
+        g->free_mb = fr / (1024 * 1024);
+        g->has_free = true;
+        snprintf(g->free_from, sizeof g->free_from, "cuMemGetInfo");
+    } else {
+        snprintf(g->free_from, sizeof g->free_from, "none: cuMemGetInfo failed");
+    }
+    cu.CtxSetCurrent(NULL);
+    cu.DevicePrimaryCtxRelease(d);
+}
+
 static int cuda_list(struct zt_gpu_info *out, size_t cap, size_t *n)
 {
     *n = 0;
@@ -729,6 +796,7 @@ static int cuda_list(struct zt_gpu_info *out, size_t cap, size_t *n)
         size_t mem = 0;
         if (cu.DeviceTotalMem(&mem, d) == CU_OK) g->memory_mb = mem / (1024 * 1024);
         g->deterministic = true;
+        cuda_free_mem(d, g);
         int maj = 0, min = 0;
         cu.DeviceGetAttribute(&maj, CU_ATTR_CC_MAJOR, d);
         cu.DeviceGetAttribute(&min, CU_ATTR_CC_MINOR, d);

@@ -1007,6 +1007,45 @@ out:
 
 static const struct zt__backend_ops vk_ops = ZT__BACKEND_OPS(vk, "vulkan");
 
+/* Whether physical device pd offers device extension `name`. */
+static bool has_ext(VkPhysicalDevice pd, const char *name)
+{
+    uint32_t n = 0;
+    if (vkEnumerateDeviceExtensionProperties(pd, NULL, &n, NULL) != VK_SUCCESS || n == 0) return false;
+    VkExtensionProperties *e = zt_calloc(n, sizeof *e);
+    if (!e) return false;
+    bool found = false;
+    VkResult r = vkEnumerateDeviceExtensionProperties(pd, NULL, &n, e);
+    for (uint32_t i = 0; (r == VK_SUCCESS || r == VK_INCOMPLETE) && i < n && !found; i++)
+        found = !strcmp(e[i].extensionName, name);
+    zt_free(e);
+    return found;
+}
+
+/* g's free memory from VK_EXT_memory_budget: heapBudget - heapUsage of
+ * heap h (the largest device-local one). A driver without the extension,
+ * or one that lists it and fills in a zero budget, reports nothing. */
+static void vk_free_mem(VkPhysicalDevice pd, uint32_t h, struct zt_gpu_info *g)
+{
+    if (!has_ext(pd, VK_EXT_MEMORY_BUDGET_EXTENSION_NAME)) {
+        snprintf(g->free_from, sizeof g->free_from, "none: no VK_EXT_memory_budget");
+        return;
+    }
+    VkPhysicalDeviceMemoryBudgetPropertiesEXT bp = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MEMORY_BUDGET_PROPERTIES_EXT};
+    VkPhysicalDeviceMemoryProperties2 mp = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MEMORY_PROPERTIES_2,
+                                            .pNext = &bp};
+    vkGetPhysicalDeviceMemoryProperties2(pd, &mp);
+    if (h >= mp.memoryProperties.memoryHeapCount || bp.heapBudget[h] == 0) {
+        snprintf(g->free_from, sizeof g->free_from, "none: VK_EXT_memory_budget gave no budget");
+        return;
+    }
+    uint64_t f = bp.heapBudget[h] > bp.heapUsage[h] ? bp.heapBudget[h] - bp.heapUsage[h] : 0;
+    g->free_mb = f / (1024 * 1024);
+    g->has_free = true;
+    snprintf(g->free_from, sizeof g->free_from, "VK_EXT_memory_budget");
+}
+
 /* The physical devices the loader lists, for `zentalk gpus`. */
 static int vk_list(struct zt_gpu_info *out, size_t cap, size_t *n)
 {
@@ -1037,10 +1076,15 @@ static int vk_list(struct zt_gpu_info *out, size_t cap, size_t *n)
         g->index = i;
         snprintf(g->name, sizeof g->name, "%s", props.deviceName);
         snprintf(g->type, sizeof g->type, "%s", props.deviceType <= 4 ? types[props.deviceType] : "other");
+        uint32_t heap = UINT32_MAX;
         for (uint32_t h = 0; h < mem.memoryHeapCount; h++)
             if ((mem.memoryHeaps[h].flags & VK_MEMORY_HEAP_DEVICE_LOCAL_BIT) &&
-                mem.memoryHeaps[h].size / (1024 * 1024) > g->memory_mb)
+                mem.memoryHeaps[h].size / (1024 * 1024) > g->memory_mb) {
                 g->memory_mb = mem.memoryHeaps[h].size / (1024 * 1024);
+                heap = h;
+            }
+        if (props.apiVersion >= VK_API_VERSION_1_1) vk_free_mem(pds[i], heap, g);
+        else snprintf(g->free_from, sizeof g->free_from, "none: a Vulkan 1.0 device");
         g->deterministic = feat.shaderFloat64;
         snprintf(g->api, sizeof g->api, "%u.%u.%u", VK_API_VERSION_MAJOR(props.apiVersion),
                  VK_API_VERSION_MINOR(props.apiVersion), VK_API_VERSION_PATCH(props.apiVersion));
