@@ -19,6 +19,7 @@
 
 #include "zentalk/zt_log.h"
 #include "zentalk/zt_quant.h"
+#include "zt_math.h"
 
 #ifdef __clang__
 #pragma STDC FP_CONTRACT OFF
@@ -26,19 +27,9 @@
 
 /* ---- conversions ---------------------------------------------------------- */
 
-static inline uint32_t f2u(float f)
-{
-    uint32_t u;
-    memcpy(&u, &f, sizeof u);
-    return u;
-}
-
-static inline float u2f(uint32_t u)
-{
-    float f;
-    memcpy(&f, &u, sizeof f);
-    return f;
-}
+/* bit casts: zt_math.h's */
+#define f2u zt__f32_u
+#define u2f zt__f32_bits
 
 float zt_fp16_to_fp32(uint16_t h)
 {
