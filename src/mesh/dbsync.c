@@ -12,6 +12,7 @@
 #include <jansson.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -579,6 +580,23 @@ static void *dbsync_main(void *arg)
     return NULL;
 }
 
+/* o as compact text in *out (zt_malloc'd); takes o. */
+static int json_out(json_t *o, char **out)
+{
+    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    if (!s) return ZT_ENOMEM;
+    size_t n = strlen(s);
+    char *c = zt_malloc(n + 1);
+    if (c) memcpy(c, s, n + 1);
+    json_free_t f = NULL;
+    json_get_alloc_funcs(NULL, &f);
+    (f ? f : free)(s);
+    if (!c) return ZT_ENOMEM;
+    *out = c;
+    return 0;
+}
+
 /* ---- lifecycle ------------------------------------------------------------------------ */
 
 static int load_state(struct zt_dbsync *s)
@@ -675,9 +693,7 @@ int zt_dbsync_status_json(struct zt_dbsync *s, char **out)
     json_t *o = json_pack("{s:I,s:s,s:I,s:b,s:I}", "seq", (json_int_t)s->seq, "sha256", s->seq ? hex : "", "made",
                           (json_int_t)s->made, "blocked", s->blocked, "interval_s", (json_int_t)s->o.interval_s);
     pthread_mutex_unlock(&s->mu);
-    *out = o ? json_dumps(o, JSON_COMPACT) : NULL;
-    json_decref(o);
-    return *out ? 0 : ZT_ENOMEM;
+    return json_out(o, out);
 }
 
 /* ---- the chain from the mesh --------------------------------------------------------------- */
@@ -1108,16 +1124,13 @@ int zt_dbsync_audit(struct zt_dbsync *s, unsigned timeout_ms, char **out)
     zt_store_stmt_free(x.get);
     zt_store_stmt_free(x.seen);
     zt_ignore(zt_store_exec(s->o.st, "DELETE FROM dbsync_audit"));
-    json_t *o = NULL;
     if (!rc) {
-        o = json_pack("{s:b,s:I,s:I,s:o,s:I,s:o,s:I}", "ok", !gap[0] && !x.mismatched, "head_seq",
+        json_t *o = json_pack("{s:b,s:I,s:I,s:o,s:I,s:o,s:I}", "ok", !gap[0] && !x.mismatched, "head_seq",
                       (json_int_t)head.seq, "local_seq", (json_int_t)s->seq, "gap", gap[0] ? json_string(gap) : json_null(),
                       "mismatched_rows", (json_int_t)x.mismatched, "first_mismatch",
                       x.first[0] ? json_string(x.first) : json_null(), "unpublished_rows", (json_int_t)x.unpublished);
-        *out = o ? json_dumps(o, JSON_COMPACT) : NULL;
-        if (!*out) rc = ZT_ENOMEM;
+        rc = json_out(o, out);
     }
-    json_decref(o);
     pthread_mutex_unlock(&s->mu);
     zt_free(shas);
     return rc;

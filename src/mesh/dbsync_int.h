@@ -41,4 +41,9 @@ extern const size_t zt__dbs_n_tables;
 /* The table named name (len bytes), or NULL. */
 const struct zt__dbs_table *zt__dbs_table_find(const char *name, size_t len);
 
+/* Every line of a segment body (each a canonical row of a known table,
+ * '\n'-terminated): the rows counted into *n. ZT_EPARSE, ZT_ETOOBIG,
+ * ZT_ENOMEM. */
+int zt__dbs_check_body(const uint8_t *body, size_t len, uint32_t *n);
+
 #endif

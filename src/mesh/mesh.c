@@ -61,6 +61,15 @@ static uint64_t held_chunks(struct zt_mesh *m)
 }
 
 /* DIR/blobs/<sha>: {"name":s,"pinned":b,"rf":n,"root":hex} */
+/* Give back a text json_dumps made, with jansson's allocator (the node
+ * sets it to zt_malloc: free() would leave the counter behind). */
+static void json_text_free(char *s)
+{
+    json_free_t f = NULL;
+    json_get_alloc_funcs(NULL, &f);
+    (f ? f : free)(s);
+}
+
 static int save_blob(struct zt_mesh *m, const struct zt__blob *b)
 {
     char root[65];
@@ -70,7 +79,7 @@ static int save_blob(struct zt_mesh *m, const struct zt__blob *b)
     json_decref(o);
     if (!s) return ZT_ENOMEM;
     int rc = zt__mstore_write(&m->st, "blobs", b->sha_hex, NULL, 0, s, strlen(s), true);
-    free(s); /* jansson's allocator */
+    json_text_free(s);
     return rc;
 }
 
@@ -446,7 +455,7 @@ static int dump(json_t *o, char **out)
     size_t n = strlen(s);
     *out = zt_malloc(n + 1);
     if (*out) memcpy(*out, s, n + 1);
-    free(s);
+    json_text_free(s);
     return *out ? 0 : ZT_ENOMEM;
 }
 

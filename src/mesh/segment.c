@@ -103,8 +103,8 @@ out:
     return rc;
 }
 
-/* Every line of body: rows counted into *n. */
-static int check_body(const uint8_t *body, size_t len, uint32_t *n)
+/* Every line of body: rows counted into *n (dbsync_int.h). */
+int zt__dbs_check_body(const uint8_t *body, size_t len, uint32_t *n)
 {
     char *scratch = zt_malloc(ZT_DBSYNC_LINE_MAX);
     if (!scratch) return ZT_ENOMEM;
@@ -147,7 +147,7 @@ int zt_dbsync_segment_encode(const struct zt_identity *id, uint64_t seq, int64_t
     if (!id || !out || !len || seq == 0 || (body_len && !body)) return ZT_EINVAL;
     if (body_len > ZT_DBSYNC_BODY_MAX) return ZT_ETOOBIG;
     uint32_t counted = 0;
-    int rc = check_body((const uint8_t *)body, body_len, &counted);
+    int rc = zt__dbs_check_body((const uint8_t *)body, body_len, &counted);
     if (rc) return rc == ZT_ENOMEM ? rc : ZT_EINVAL;
     if (counted != n_rows) return ZT_EINVAL;
     size_t total = ZT_DBSYNC_HEADER + body_len + ZT_DBSYNC_SIG;
@@ -190,7 +190,7 @@ int zt_dbsync_segment_decode(const void *data, size_t len, const uint8_t *want_s
         return ZT_ECRYPTO;
     s.body = p + ZT_DBSYNC_HEADER;
     uint32_t counted = 0;
-    int rc = check_body(s.body, s.body_len, &counted);
+    int rc = zt__dbs_check_body(s.body, s.body_len, &counted);
     if (rc) return rc;
     if (counted != s.n_rows) return ZT_EPARSE;
     zt_sha256(s.sha256, p, len);
