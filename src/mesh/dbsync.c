@@ -16,6 +16,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "dbsync_int.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_buf.h"
@@ -59,14 +61,17 @@ struct zt_dbsync {
     uint64_t made;      /* segments made by this process */
     bool blocked;       /* a chain of ours is published and we have none: rebuild first */
     int64_t next_head;  /* unix s */
+    uint8_t owner_key[32]; /* seals user accounts' wallet addresses (owner_seal) */
 };
 
 /* ---- rows ------------------------------------------------------------------------ */
 
 /* A candidate row: its canonical line (with '\n'), key text and growing value. */
 struct cand {
-    char *line;
+    char *line;  /* the clear image (hashed) */
     size_t len;
+    char *pub;   /* what is published when it differs (a sealed owner), else NULL */
+    size_t pub_len;
     char *key;
     int64_t since;
     uint8_t h[ROW_HASH];
@@ -81,6 +86,7 @@ static void cands_free(struct cands *c)
 {
     for (size_t i = 0; i < c->n; i++) {
         zt_free(c->v[i].line);
+        zt_free(c->v[i].pub);
         zt_free(c->v[i].key);
     }
     zt_free(c->v);
@@ -92,6 +98,67 @@ static void row_hash(uint8_t out[ROW_HASH], const char *line, size_t len)
     uint8_t d[32];
     zt_sha256(d, line, len);
     memcpy(out, d, ROW_HASH);
+}
+
+/* ---- what holders must not read ------------------------------------------------------
+ * A user's account is named by the wallet address the user pays from: in a
+ * published row it is sealed (XChaCha20-Poly1305, a random nonce, the
+ * account id as associated data) under a key only this node's key derives,
+ * "enc1:" + hex(nonce || ciphertext). A holder learns an account number,
+ * not whose it is; the orchestrator (its key restored) opens it again. */
+#define SEAL_PREFIX "enc1:"
+#define SEAL_NONCE crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
+#define SEAL_TAG crypto_aead_xchacha20poly1305_ietf_ABYTES
+#define OWNER_MAX 256
+#define LEDGER_USER 1 /* ledger_accounts.kind of a user (ZT_LEDGER_USER, zt_ledger.h) */
+
+static bool sealed_row(const struct zt__dbs_table *t, json_t *a)
+{
+    return strcmp(t->name, "ledger_accounts") == 0 && json_integer_value(json_array_get(a, 2)) == LEDGER_USER &&
+           json_is_string(json_array_get(a, 3));
+}
+
+static void seal_ad(json_t *a, char *ad, size_t cap)
+{
+    snprintf(ad, cap, "ledger_accounts:%lld", (long long)json_integer_value(json_array_get(a, 1)));
+}
+
+/* a (a clear row) with its owner sealed; 0 or ZT_ENOMEM, ZT_ETOOBIG */
+static int owner_seal(const struct zt_dbsync *s, json_t *a)
+{
+    const char *owner = json_string_value(json_array_get(a, 3));
+    size_t n = json_string_length(json_array_get(a, 3));
+    if (n > OWNER_MAX) return ZT_ETOOBIG;
+    uint8_t buf[SEAL_NONCE + OWNER_MAX + SEAL_TAG];
+    char hex[sizeof SEAL_PREFIX + 2 * sizeof buf], ad[64];
+    randombytes_buf(buf, SEAL_NONCE);
+    seal_ad(a, ad, sizeof ad);
+    unsigned long long clen = 0;
+    crypto_aead_xchacha20poly1305_ietf_encrypt(buf + SEAL_NONCE, &clen, (const uint8_t *)owner, n, (const uint8_t *)ad,
+                                               strlen(ad), NULL, buf, s->owner_key);
+    memcpy(hex, SEAL_PREFIX, sizeof SEAL_PREFIX - 1);
+    zt_hex_encode(hex + sizeof SEAL_PREFIX - 1, buf, SEAL_NONCE + (size_t)clen);
+    return json_array_set_new(a, 3, json_string(hex)) ? ZT_ENOMEM : 0;
+}
+
+/* The clear owner back into a published row; ZT_ECRYPTO when it does not open. */
+static int owner_open(const struct zt_dbsync *s, json_t *a)
+{
+    const char *h = json_string_value(json_array_get(a, 3));
+    size_t hl = json_string_length(json_array_get(a, 3)), pl = sizeof SEAL_PREFIX - 1;
+    if (hl < pl || memcmp(h, SEAL_PREFIX, pl) != 0) return ZT_ECRYPTO; /* a user account is always sealed */
+    size_t n = (hl - pl) / 2;
+    uint8_t buf[SEAL_NONCE + OWNER_MAX + SEAL_TAG], clear[OWNER_MAX + 1];
+    char ad[64];
+    if ((hl - pl) % 2 || n < SEAL_NONCE + SEAL_TAG || n > sizeof buf ||
+        zt_hex_decode_str(buf, n, h + pl, ZT_HEX_LOWER) != 0)
+        return ZT_ECRYPTO;
+    seal_ad(a, ad, sizeof ad);
+    unsigned long long cl = 0;
+    if (crypto_aead_xchacha20poly1305_ietf_decrypt(clear, &cl, NULL, buf + SEAL_NONCE, n - SEAL_NONCE,
+                                                   (const uint8_t *)ad, strlen(ad), buf, s->owner_key) != 0)
+        return ZT_ECRYPTO;
+    return json_array_set_new(a, 3, json_stringn((const char *)clear, (size_t)cl)) ? ZT_ENOMEM : 0;
 }
 
 static int select_sql(const struct zt__dbs_table *t, bool windowed, char *out, size_t cap)
@@ -224,6 +291,7 @@ static int read_rows(struct zt_dbsync *s, const struct zt__dbs_table *t, int64_t
         row_hash(c->h, c->line, c->len - 1);
         out->n++;
         rc = 0;
+        if (sealed_row(t, a) && (rc = owner_seal(s, a)) == 0 && !(c->pub = dump(a, &c->pub_len, true))) rc = ZT_ENOMEM;
     row_out:
         json_decref(a);
     }
@@ -388,13 +456,15 @@ static int make_segments(struct zt_dbsync *s, unsigned *made)
                 rc = r;
                 break;
             }
-            if (n == ZT_DBSYNC_ROWS_MAX || body.len + c->len > ZT_DBSYNC_BODY_MAX) {
+            const char *line = c->pub ? c->pub : c->line;
+            size_t len = c->pub ? c->pub_len : c->len;
+            if (n == ZT_DBSYNC_ROWS_MAX || body.len + len > ZT_DBSYNC_BODY_MAX) {
                 rc = seal(s, &body, n, pend, n);
                 segs += rc == 0;
                 zt_buf_reset(&body);
                 n = 0;
             }
-            if (!rc) rc = zt_buf_append(&body, c->line, c->len);
+            if (!rc) rc = zt_buf_append(&body, line, len);
             if (!rc) {
                 pend[n].tbl = tb->name;
                 pend[n].key = c->key;
@@ -632,6 +702,9 @@ int zt_dbsync_new(const struct zt_dbsync_opts *o, struct zt_dbsync **out)
     if (!s->o.rf) s->o.rf = 3;
     if (!s->o.head_ttl_s) s->o.head_ttl_s = 600;
     zt_strlcpy(s->tmp_dir, o->tmp_dir, sizeof s->tmp_dir);
+    static const char ctx[] = "zentalk dbsync owner key v1";
+    crypto_generichash(s->owner_key, sizeof s->owner_key, (const uint8_t *)ctx, sizeof ctx - 1,
+                       zt_identity_sign_sk(o->id), 32); /* keyed by the Ed25519 seed */
     s->o.tmp_dir = s->tmp_dir;
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
@@ -681,6 +754,7 @@ void zt_dbsync_free(struct zt_dbsync *s)
     zt_dbsync_stop(s);
     pthread_cond_destroy(&s->cv);
     pthread_mutex_destroy(&s->mu);
+    sodium_memzero(s->owner_key, sizeof s->owner_key);
     zt_free(s);
 }
 
@@ -758,7 +832,7 @@ static int walk_chain(struct zt_dbsync *s, const struct zt_dbsync_head *head, ui
 /* Each row of a checked segment body: its table, parsed array and line. */
 typedef int (*row_fn)(void *ud, const struct zt__dbs_table *t, json_t *a, const char *line, size_t len);
 
-static int each_row(const struct zt_dbsync_segment *seg, row_fn fn, void *ud)
+static int each_row(const struct zt_dbsync *s, const struct zt_dbsync_segment *seg, row_fn fn, void *ud)
 {
     size_t at = 0;
     int rc = 0;
@@ -770,7 +844,16 @@ static int each_row(const struct zt_dbsync_segment *seg, row_fn fn, void *ud)
         json_t *a = json_loadb(line, ll, 0, NULL);
         const char *tn = json_string_value(json_array_get(a, 0));
         const struct zt__dbs_table *t = tn ? zt__dbs_table_find(tn, strlen(tn)) : NULL;
-        rc = t ? fn(ud, t, a, line, ll) : ZT_EPARSE;
+        rc = t ? 0 : ZT_EPARSE;
+        char *clear = NULL;
+        size_t cl = 0;
+        if (!rc && strcmp(t->name, "ledger_accounts") == 0 &&
+            json_integer_value(json_array_get(a, 2)) == LEDGER_USER) { /* the sealed owner opened */
+            rc = owner_open(s, a);
+            if (!rc && !(clear = dump(a, &cl, false))) rc = ZT_ENOMEM;
+        }
+        if (!rc) rc = clear ? fn(ud, t, a, clear, cl) : fn(ud, t, a, line, ll);
+        zt_free(clear);
         json_decref(a);
         at += ll + 1;
     }
@@ -787,7 +870,7 @@ static int each_chain_row(struct zt_dbsync *s, uint8_t (*shas)[32], uint64_t n, 
     for (uint64_t seq = 1; seq <= n && !rc; seq++) {
         struct zt_dbsync_segment seg;
         rc = fetch_segment(s, shas[seq - 1], seq, zt_time_mono_ms() + 10000, &buf, &seg, why, why_len);
-        if (!rc) rc = each_row(&seg, fn, ud);
+        if (!rc) rc = each_row(s, &seg, fn, ud);
         if (!rc && per_seg) rc = per_seg(ud, &seg);
     }
     zt_buf_deinit(&buf);

@@ -9,7 +9,8 @@
  * paid chat: test_ledger_network covers that path).
  *
  *  1. the rows are published: `zentalk mesh audit` passes with nothing
- *     unpublished, and both holders hold every segment;
+ *     unpublished, both holders hold every segment, and nothing they
+ *     store names the user's wallet (it is sealed);
  *  2. node 0 stops, its data directory is deleted (its node key kept, as
  *     from a backup); `zentalk-node --rebuild-from-mesh` rebuilds the
  *     store from the holders; `zentalk ledger audit` passes on it, the
@@ -187,6 +188,12 @@ static void test_publish_rebuild_audit(void **state)
     deposit("d-3", "3");
     long long head = wait_published();
     printf("# published: head segment %lld, held by both holders\n", head);
+    /* what the holders store names no wallet: the user's account is sealed */
+    for (int i = 1; i < N_NODES; i++) {
+        char grep[600], gout[64];
+        snprintf(grep, sizeof grep, "grep -rqF '%s' '%s/mesh'", ADDRESS + 2, nodes[i].n.data_dir);
+        assert_int_equal(run_shell(grep, gout, sizeof gout), 1);
+    }
 
     /* 2: the disk is lost; the key comes back from its backup */
     char key[512], saved[512];

@@ -268,6 +268,9 @@ static void test_publisher(void **state)
     assert_non_null(memmem(seg.body, seg.body_len, "[\"ledger_txs\",", 14));
     assert_non_null(memmem(seg.body, seg.body_len, "[\"ledger_totals\",\"minted\",\"5\"]\n", 31));
     assert_null(memmem(seg.body, seg.body_len, "sched_jobs", 10));
+    /* the user's wallet address is sealed: an account number goes out, not whose it is */
+    assert_null(memmem(seg.body, seg.body_len, "00000000b1", 10));
+    assert_non_null(memmem(seg.body, seg.body_len, ",1,\"enc1:", 9));
     /* nothing changed: no segment */
     assert_int_equal(zt_dbsync_publish(s, &made), 0);
     assert_int_equal(made, 0);
