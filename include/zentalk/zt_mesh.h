@@ -19,8 +19,9 @@
  *
  * Formats (docs/architecture/MESH_INTEGRATION.md): the manifest and the
  * on-disk chunk frame are byte-exact little-endian layouts, decoded by
- * functions that take any bytes (fuzz/mesh_manifest.c). Only public blobs
- * exist today (kind 0, model files): nothing private goes to the mesh.
+ * functions that take any bytes (fuzz/mesh_manifest.c). Blobs are stored
+ * as they are (kind 0): model files, and an orchestrator's database-sync
+ * segments (zt_dbsync.h), whose one private field is sealed inside them.
  * Thread-safe unless said otherwise. See docs/internals/mesh.md. */
 #ifndef ZT_MESH_H
 #define ZT_MESH_H
