@@ -539,11 +539,18 @@ static int build_mesh(struct zt_node *n, struct zt_buf *err)
 }
 
 /* An orchestrator with the mesh publishes its job and ledger rows
- * (zt_dbsync.h), through its own store handle. */
+ * (zt_dbsync.h), through its own store handle. Only a store of its own:
+ * a PostgreSQL database is shared by orchestrators (one chain each would
+ * share one set of bookkeeping tables) and is backed up as a service. */
 static int build_dbsync(struct zt_node *n, struct zt_buf *err)
 {
     const struct zt_cfg_mesh *c = &n->cfg->mesh;
     if (!n->mesh || !n->registry || c->db_sync_interval_s <= 0) return 0;
+    if (!zt_str_eq(n->cfg->database.driver, "sqlite")) { /* shared by orchestrators, backed up as a service */
+        zt_log(ZT_LOG_INFO, "dbsync_off", "detail=\"database sync publishes a store of its own (SQLite); "
+                                          "database.driver is %s\"", n->cfg->database.driver);
+        return 0;
+    }
     char dir[4096];
     int rc = data_path(n->cfg, c->dir, dir, sizeof dir);
     if (!rc && strlen(dir) + 8 >= sizeof dir) rc = ZT_ETOOBIG;
