@@ -456,6 +456,13 @@ static int make_segments(struct zt_dbsync *s, unsigned *made)
                 rc = r;
                 break;
             }
+            if (r == 0 && tb->append_only) { /* a published row of an append-only table never changes */
+                zt_log_rl(ZT_LOG_ERROR, 1, "dbsync_row_changed",
+                          "table=%s detail=\"a published row changed in the store: not published again "
+                          "(zentalk mesh audit names it)\"",
+                          tb->name);
+                continue;
+            }
             const char *line = c->pub ? c->pub : c->line;
             size_t len = c->pub ? c->pub_len : c->len;
             if (n == ZT_DBSYNC_ROWS_MAX || body.len + len > ZT_DBSYNC_BODY_MAX) {

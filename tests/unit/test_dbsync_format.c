@@ -284,6 +284,10 @@ static void test_publisher(void **state)
     assert_int_equal(seg.n_rows, 4);
     assert_non_null(memmem(seg.body, seg.body_len, "\"12\"]\n", 6));
     assert_null(memmem(seg.body, seg.body_len, "dep-1", 5)); /* the first mint is not published again */
+    /* a published transaction altered in the store is not published again */
+    assert_int_equal(zt_store_exec(st, "UPDATE ledger_txs SET memo = 'forged' WHERE idem_key LIKE '%dep-1'"), 0);
+    assert_int_equal(zt_dbsync_publish(s, &made), 0);
+    assert_int_equal(made, 0);
     /* a new publisher on the same store goes on from segment 2 */
     zt_dbsync_free(s);
     assert_int_equal(zt_dbsync_new(&o, &s), 0);
