@@ -192,7 +192,7 @@ static void test_publish_rebuild_audit(void **state)
     /* what the holders store names no wallet: the user's account is sealed */
     for (int i = 1; i < N_NODES; i++) {
         char grep[600], gout[64];
-        snprintf(grep, sizeof grep, "grep -rqF '%s' '%s/mesh'", ADDRESS + 2, nodes[i].n.data_dir);
+        snprintf(grep, sizeof grep, "grep -rqF '%s' '%s/mesh'", &ADDRESS[2], nodes[i].n.data_dir);
         assert_int_equal(run_shell(grep, gout, sizeof gout), 1);
     }
 
