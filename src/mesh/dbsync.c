@@ -64,6 +64,16 @@ struct zt_dbsync {
     uint8_t owner_key[32]; /* seals user accounts' wallet addresses (owner_seal) */
 };
 
+/* Step q while *rc is 0: true on a row; false at the end (or *rc an error). */
+static bool next_row(struct zt_store_stmt *q, int *rc)
+{
+    if (*rc) return false;
+    int r = zt_store_step(q);
+    if (r == ZT_STORE_ROW) return true;
+    *rc = r == ZT_STORE_DONE ? 0 : r < 0 ? r : ZT_EIO;
+    return false;
+}
+
 /* ---- rows ------------------------------------------------------------------------ */
 
 /* A candidate row: its canonical line (with '\n'), key text and growing value. */
@@ -256,13 +266,7 @@ static int read_rows(struct zt_dbsync *s, const struct zt__dbs_table *t, int64_t
     if (!rc && windowed && t->since) rc = zt_store_bind_i64(q, p++, lo);
     if (!rc && t->own_jobs) rc = zt_store_bind_text(q, p++, zt_identity_id(s->o.id), strlen(zt_identity_id(s->o.id)));
     int sc = since_col(t);
-    while (!rc) {
-        rc = zt_store_step(q);
-        if (rc == ZT_STORE_DONE) {
-            rc = 0;
-            break;
-        }
-        if (rc != ZT_STORE_ROW) break;
+    while (next_row(q, &rc)) {
         rc = ZT_ENOMEM;
         json_t *a = json_array();
         if (!a || json_array_append_new(a, json_string(t->name))) goto row_out;
@@ -527,13 +531,7 @@ static int push_segments(struct zt_dbsync *s)
     int rc = zt_store_prepare(s->o.st, "SELECT seq, data FROM dbsync_segments WHERE published = 0 ORDER BY seq", &q);
     if (!rc) rc = zt_store_prepare(s->o.st, "UPDATE dbsync_segments SET published = 1, data = NULL WHERE seq = ?", &u);
     /* one at a time: the statement is re-run after each update */
-    while (!rc) {
-        rc = zt_store_step(q);
-        if (rc == ZT_STORE_DONE) {
-            rc = 0;
-            break;
-        }
-        if (rc != ZT_STORE_ROW) break;
+    while (next_row(q, &rc)) {
         int64_t seq = 0;
         const void *p = NULL;
         size_t n = 0;
@@ -1124,13 +1122,7 @@ static int audit_rows(struct audit *x)
     /* published rows the store no longer has */
     struct zt_store_stmt *q = NULL;
     if (!rc) rc = zt_store_prepare(x->s->o.st, "SELECT tbl, k FROM dbsync_audit WHERE seen = 0 ORDER BY tbl, k", &q);
-    while (!rc) {
-        rc = zt_store_step(q);
-        if (rc == ZT_STORE_DONE) {
-            rc = 0;
-            break;
-        }
-        if (rc != ZT_STORE_ROW) break;
+    while (next_row(q, &rc)) {
         const char *tbl, *key;
         size_t tl, kl;
         rc = zt_store_column_text(q, 0, &tbl, &tl);
@@ -1152,13 +1144,7 @@ static int audit_segments(struct zt_dbsync *s, uint8_t (*shas)[32], uint64_t n, 
 {
     struct zt_store_stmt *q = NULL;
     int rc = zt_store_prepare(s->o.st, "SELECT seq, sha FROM dbsync_segments ORDER BY seq", &q);
-    while (!rc) {
-        rc = zt_store_step(q);
-        if (rc == ZT_STORE_DONE) {
-            rc = 0;
-            break;
-        }
-        if (rc != ZT_STORE_ROW) break;
+    while (next_row(q, &rc)) {
         int64_t seq;
         const void *p;
         size_t len;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "dbsync_int.h"
+#include "mesh_int.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_dbsync.h"
 #include "zentalk/zt_endian.h"
@@ -243,16 +244,8 @@ int zt_dbsync_head_verify(const char *json, size_t len, int64_t now, struct zt_d
                           ZT_HEX_LOWER) != 0 ||
         zt_hex_decode_str(h.sha256, 32, json_string_value(json_object_get(o, "sha256")), ZT_HEX_LOWER) != 0)
         goto out;
-    rc = ZT_EUNSUPPORTED;
-    if (json_integer_value(v) != 1) goto out;
-    rc = ZT_ECRYPTO;
-    zt_identity_node_id(h.ed25519_pk, h.node_id);
-    if (strcmp(h.node_id, nid) != 0) goto out;
-    rc = zt_identity_verify_json(h.ed25519_pk, o, ZT_DBSYNC_HEAD_MAX);
+    rc = zt__mesh_record_tail(o, h.ed25519_pk, nid, h.node_id, ZT_DBSYNC_HEAD_MAX, now, HEAD_MAX_AHEAD_S, &h.exp);
     if (rc) goto out;
-    h.exp = (int64_t)json_integer_value(exp);
-    rc = ZT_ETIMEDOUT;
-    if (h.exp <= now || h.exp > now + HEAD_MAX_AHEAD_S) goto out;
     h.seq = (uint64_t)json_integer_value(seq);
     *out = h;
     rc = 0;
