@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "mesh_util.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_dht.h"
 #include "zentalk/zt_hash.h"
@@ -284,16 +285,9 @@ static int teardown(void **state)
 
 int main(int argc, char **argv)
 {
-    if (!harness_start(argc, argv, "test_dbsync")) return 2;
-    cli_bin = argv[2];
-    json_set_alloc_funcs(zt_malloc, zt_free);
-    if (!zt_dht_available()) {
-        printf("SKIP: the DHT is not built (no OpenDHT C API): the head record lives there\n");
-        return 77;
-    }
-    int outer = netns_rerun(argc, argv);
-    if (outer >= 0) return outer;
-    if (zt_hash_init() != 0) return 1;
+    cli_bin = argc > 2 ? argv[2] : NULL;
+    int early = mesh_netns_start(argc, argv, "test_dbsync", "the head record lives there");
+    if (early >= 0) return early;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_publish_rebuild_audit),
     };

@@ -497,16 +497,9 @@ static int teardown(void **state)
 
 int main(int argc, char **argv)
 {
-    if (!harness_start(argc, argv, "test_mesh")) return 2;
-    cli_bin = argv[2];
-    json_set_alloc_funcs(zt_malloc, zt_free);
-    if (!zt_dht_available()) {
-        printf("SKIP: the DHT is not built (no OpenDHT C API): the mesh finds holders there\n");
-        return 77;
-    }
-    int outer = netns_rerun(argc, argv);
-    if (outer >= 0) return outer;
-    if (zt_hash_init() != 0) return 1;
+    cli_bin = argc > 2 ? argv[2] : NULL;
+    int early = mesh_netns_start(argc, argv, "test_mesh", "the mesh finds holders there");
+    if (early >= 0) return early;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_spread),
         cmocka_unit_test(test_holder_killed),
