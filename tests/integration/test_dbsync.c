@@ -3,7 +3,8 @@
  * private network namespace (the DHT binds every address; netns_rerun).
  *
  * Node 0 is a gateway+orchestrator with chain.enabled and
- * mesh.db_sync_interval_s 1; nodes 1 and 2 are mesh holders. Ledger rows
+ * mesh.db_sync_interval_s 1 (three segments at least: deposits; jobs
+ * running; the jobs done and one more deposit); nodes 1 and 2 are mesh holders. Ledger rows
  * come from admin deposits through the node's route; job rows are written
  * into node 0's sched_jobs as its scheduler writes them (this test has no
  * paid chat: test_ledger_network covers that path).
@@ -111,7 +112,7 @@ static long long count(struct zt_store *st, const char *s)
     return (long long)v;
 }
 
-/* Three finished jobs of node 0, as its scheduler records them. */
+/* Three jobs of node 0 running on a worker, as its scheduler records them. */
 static void add_jobs(void)
 {
     struct zt_store *st = NULL;
@@ -121,7 +122,7 @@ static void add_jobs(void)
         snprintf(s, sizeof s,
                  "INSERT INTO sched_jobs(job_id, seq, client, model, ctx, max_tokens, price_ceiling, deadline, state,"
                  " worker, attempts, tokens, created, updated, assigned, started, finished, reason, orch)"
-                 " VALUES('job-%d', %d, 'c0ffee%d', 'stories', 256, 16, 0, 0, 3, 'zt1worker', 1, 16, %lld, %lld,"
+                 " VALUES('job-%d', %d, 'c0ffee%d', 'stories', 256, 16, 0, 0, 2, 'zt1worker', 1, 16, %lld, %lld,"
                  " %lld, %lld, %lld, '', '%s')",
                  k, k, k, (long long)zt_time_real_ms(), (long long)zt_time_real_ms(), (long long)zt_time_real_ms(),
                  (long long)zt_time_real_ms(), (long long)zt_time_real_ms(), orch_id);
@@ -186,9 +187,20 @@ static void test_publish_rebuild_audit(void **state)
     /* 1: records, published */
     deposit("d-1", "5");
     deposit("d-2", "7");
+    long long seg1 = wait_published();
     add_jobs();
+    assert_true(wait_published() > seg1);
+    /* the jobs end: the rows change, the next segment carries their new images */
+    struct zt_store *st = NULL;
+    open_db(&st);
+    char done[200];
+    snprintf(done, sizeof done, "UPDATE sched_jobs SET state = 3, updated = %lld, finished = %lld",
+             (long long)zt_time_real_ms(), (long long)zt_time_real_ms());
+    sql(st, done);
+    zt_store_close(st);
     deposit("d-3", "3");
     long long head = wait_published();
+    assert_true(head >= 3);
     printf("# published: head segment %lld, held by both holders\n", head);
     /* what the holders store names no wallet: the user's account is sealed */
     for (int i = 1; i < N_NODES; i++) {
@@ -225,9 +237,8 @@ static void test_publish_rebuild_audit(void **state)
     if (rc != 0) fail_msg("ledger audit (%d): %s", rc, zt_buf_str(&out));
     printf("# rebuilt; zentalk ledger audit: %s", zt_buf_str(&out));
     zt_buf_deinit(&out);
-    struct zt_store *st = NULL;
     open_db(&st);
-    assert_int_equal(count(st, "SELECT COUNT(*) FROM sched_jobs WHERE job_id IN ('job-1', 'job-2', 'job-3')"), 3);
+    assert_int_equal(count(st, "SELECT COUNT(*) FROM sched_jobs WHERE job_id IN ('job-1', 'job-2', 'job-3') AND state = 3"), 3);
     assert_int_equal(count(st, "SELECT COUNT(*) FROM ledger_txs WHERE idem_key LIKE '%d-_'"), 3);
     assert_int_equal(count(st, "SELECT COUNT(*) FROM ledger_accounts WHERE owner = '" ADDRESS "'"
                                " AND balance = '15'"), 1);
