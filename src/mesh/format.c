@@ -7,7 +7,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "mesh_int.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_endian.h"
 #include "zentalk/zt_file.h"
@@ -290,32 +289,16 @@ static bool endpoint_ok(const char *s)
     return true;
 }
 
-int zt__mesh_record_tail(json_t *o, const uint8_t pk[static ZT_ED25519_PK_LEN], const char *nid,
-                         char node_id[static ZT_IDENTITY_ID_SIZE], size_t max, int64_t now, int64_t ahead, int64_t *exp)
-{
-    json_t *v = json_object_get(o, "v"), *e = json_object_get(o, "exp");
-    if (!json_is_integer(v) || !json_is_integer(e)) return ZT_EPARSE;
-    if (json_integer_value(v) != 1) return ZT_EUNSUPPORTED;
-    zt_identity_node_id(pk, node_id);
-    if (strcmp(node_id, nid) != 0) return ZT_ECRYPTO;
-    int rc = zt_identity_verify_json(pk, o, max);
-    if (rc) return rc;
-    int64_t x = (int64_t)json_integer_value(e);
-    if (x <= now || x > now + ahead) return ZT_ETIMEDOUT;
-    *exp = x;
-    return 0;
-}
-
 int zt_mesh_record_verify(const char *json, size_t len, int64_t now, struct zt_mesh_holder *out)
 {
-    if (!json) return ZT_EINVAL;
-    if (len > ZT_MESH_RECORD_MAX) return ZT_ETOOBIG;
-    json_t *o = json_loadb(json, len, JSON_REJECT_DUPLICATES, NULL);
+    json_t *o;
+    int rc = zt_identity_record_parse(json, len, ZT_MESH_RECORD_MAX, &o);
+    if (rc) return rc;
     struct zt_mesh_holder h;
     memset(&h, 0, sizeof h);
-    int rc = ZT_EPARSE;
+    rc = ZT_EPARSE;
     json_t *partial = json_object_get(o, "partial");
-    if (!json_is_object(o) || json_object_size(o) != (partial ? 13u : 12u) || (partial && !json_is_true(partial)))
+    if (json_object_size(o) != (partial ? 13u : 12u) || (partial && !json_is_true(partial)))
         goto out;
     json_t *exp = json_object_get(o, "exp"), *v = json_object_get(o, "v"), *rf = json_object_get(o, "rf"),
            *size = json_object_get(o, "size");
@@ -332,8 +315,12 @@ int zt_mesh_record_verify(const char *json, size_t len, int64_t now, struct zt_m
         zt_hex_decode_str(h.root, 32, json_string_value(json_object_get(o, "root")), ZT_HEX_LOWER) != 0 ||
         zt_hex_decode_str(h.sha256, 32, json_string_value(json_object_get(o, "sha256")), ZT_HEX_LOWER) != 0)
         goto out;
-    rc = zt__mesh_record_tail(o, h.ed25519_pk, nid, h.node_id, ZT_MESH_RECORD_MAX, now, RECORD_MAX_AHEAD_S, &h.exp);
+    rc = zt_identity_record_verify(o, h.ed25519_pk, nid, h.node_id, ZT_MESH_RECORD_MAX);
     if (rc) goto out;
+    h.exp = (int64_t)json_integer_value(exp);
+    rc = ZT_ETIMEDOUT;
+    if (h.exp <= now || h.exp > now + RECORD_MAX_AHEAD_S) goto out;
+    rc = 0;
     h.rf = (unsigned)json_integer_value(rf);
     h.size = (uint64_t)json_integer_value(size);
     h.partial = partial != NULL;

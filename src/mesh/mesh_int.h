@@ -42,15 +42,6 @@ ZT_NODISCARD int zt__mstore_get_chunk(const struct zt__mstore *s, const uint8_t 
 bool zt__mstore_has_chunk(const struct zt__mstore *s, const uint8_t sha[static 32]);
 void zt__mstore_del_chunk(const struct zt__mstore *s, const uint8_t sha[static 32]);
 
-/* format.c: the end of checking a signed JSON record (holder records,
- * database-sync heads): "v" 1 (ZT_EUNSUPPORTED), the node id nid derived
- * from pk (into node_id; ZT_ECRYPTO), the signature (zt_identity_verify_json
- * within max bytes; ZT_ECRYPTO, ZT_EPARSE), "exp" in (now, now + ahead]
- * (ZT_ETIMEDOUT). *exp only on success. */
-struct json_t;
-ZT_NODISCARD int zt__mesh_record_tail(struct json_t *o, const uint8_t pk[static 32], const char *nid,
-                                      char node_id[static 36], size_t max, int64_t now, int64_t ahead, int64_t *exp);
-
 /* ---- The service (mesh.c, fetch.c) ------------------------------------------ */
 #include <pthread.h>
 #include <stdatomic.h>

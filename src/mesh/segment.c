@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "dbsync_int.h"
-#include "mesh_int.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_dbsync.h"
 #include "zentalk/zt_endian.h"
@@ -228,13 +227,14 @@ out:
 
 int zt_dbsync_head_verify(const char *json, size_t len, int64_t now, struct zt_dbsync_head *out)
 {
-    if (!json || !out) return ZT_EINVAL;
-    if (len > ZT_DBSYNC_HEAD_MAX) return ZT_ETOOBIG;
-    json_t *o = json_loadb(json, len, JSON_REJECT_DUPLICATES, NULL);
+    if (!out) return ZT_EINVAL;
+    json_t *o = NULL;
+    int rc = zt_identity_record_parse(json, len, ZT_DBSYNC_HEAD_MAX, &o);
+    if (rc) return rc;
     struct zt_dbsync_head h;
     memset(&h, 0, sizeof h);
-    int rc = ZT_EPARSE;
-    if (!json_is_object(o) || json_object_size(o) != 8) goto out;
+    rc = ZT_EPARSE;
+    if (json_object_size(o) != 8) goto out;
     json_t *exp = json_object_get(o, "exp"), *v = json_object_get(o, "v"), *seq = json_object_get(o, "seq");
     const char *nid = json_string_value(json_object_get(o, "node_id"));
     if (!json_is_integer(exp) || !json_is_integer(v) || !json_is_integer(seq) || json_integer_value(seq) < 1 ||
@@ -244,8 +244,11 @@ int zt_dbsync_head_verify(const char *json, size_t len, int64_t now, struct zt_d
                           ZT_HEX_LOWER) != 0 ||
         zt_hex_decode_str(h.sha256, 32, json_string_value(json_object_get(o, "sha256")), ZT_HEX_LOWER) != 0)
         goto out;
-    rc = zt__mesh_record_tail(o, h.ed25519_pk, nid, h.node_id, ZT_DBSYNC_HEAD_MAX, now, HEAD_MAX_AHEAD_S, &h.exp);
+    rc = zt_identity_record_verify(o, h.ed25519_pk, nid, h.node_id, ZT_DBSYNC_HEAD_MAX);
     if (rc) goto out;
+    h.exp = (int64_t)json_integer_value(exp);
+    rc = ZT_ETIMEDOUT;
+    if (h.exp <= now || h.exp > now + HEAD_MAX_AHEAD_S) goto out;
     h.seq = (uint64_t)json_integer_value(seq);
     *out = h;
     rc = 0;
