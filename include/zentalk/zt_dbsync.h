@@ -129,11 +129,19 @@ ZT_NODISCARD int zt_dbsync_publish(struct zt_dbsync *s, unsigned *made);
  * ZT_ENET, ZT_ETIMEDOUT. why says more. */
 ZT_NODISCARD int zt_dbsync_rebuild(struct zt_dbsync *s, struct zt_dht *dht, unsigned timeout_ms, char *why,
                                    size_t why_len);
-/* Check the published chain (the head in the DHT given to start) against the store: {"ok":bool,"head_seq":N,
- * "segments":N,"local_seq":N,"gap":text|null,"mismatched_rows":N,
- * "first_mismatch":text|null,"unpublished_rows":N} in *out (zt_malloc'd). */
+/* Check the published chain (the head in the DHT given to start, waited
+ * for up to timeout_ms; segments not held here pulled within 30 s more)
+ * against the store: {"ok":bool,"head_seq":N,"local_seq":N,
+ * "gap":text|null,"mismatched_rows":N,"first_mismatch":text|null,
+ * "unpublished_rows":N} in *out (zt_malloc'd). ok: no gap (the chain
+ * walks and verifies back to seq 1 and agrees with the segments made
+ * here) and no mismatch (a published row of an append-only table that
+ * differs in the store, or a published row missing from it); rows newer
+ * than the last segment are counted, not a failure. */
 ZT_NODISCARD int zt_dbsync_audit(struct zt_dbsync *s, unsigned timeout_ms, char **out);
-/* {"seq":N,"sha256":hex,"published":N,"next_s":N} */
+/* {"seq":N,"sha256":hex,"made":N,"blocked":bool,"interval_s":N}: the
+ * last segment made here, how many this process made, whether publishing
+ * waits for a rebuild. */
 ZT_NODISCARD int zt_dbsync_status_json(struct zt_dbsync *s, char **out);
 
 #endif

@@ -1165,7 +1165,8 @@ int zt_dbsync_audit(struct zt_dbsync *s, unsigned timeout_ms, char **out)
 {
     if (!s || !out) return ZT_EINVAL;
     char gap[512] = "", why[512] = "";
-    uint64_t until = zt_time_mono_ms() + timeout_ms;
+    /* timeout_ms for the head; segments not held here (after a rebuild they all are) get 30 s more */
+    uint64_t until = zt_time_mono_ms() + timeout_ms + 30000;
     pthread_mutex_lock(&s->mu);
     struct zt_dbsync_head head = {0};
     uint8_t(*shas)[32] = NULL;
