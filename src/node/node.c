@@ -551,10 +551,9 @@ static int build_dbsync(struct zt_node *n, struct zt_buf *err)
                                           "database.driver is %s\"", n->cfg->database.driver);
         return 0;
     }
-    char dir[4096];
-    int rc = data_path(n->cfg, c->dir, dir, sizeof dir);
-    if (!rc && strlen(dir) + 8 >= sizeof dir) rc = ZT_ETOOBIG;
-    if (!rc) strcat(dir, "/dbsync");
+    char mesh_dir[4096], dir[4096 + 8];
+    int rc = data_path(n->cfg, c->dir, mesh_dir, sizeof mesh_dir);
+    if (!rc) snprintf(dir, sizeof dir, "%s/dbsync", mesh_dir);
     if (!rc) rc = zt_store_open_config(n->cfg, NULL, &n->dbsync_store, err);
     struct zt_dbsync_opts o = {.st = n->dbsync_store, .mesh = n->mesh, .id = n->id, .tmp_dir = dir,
                                .interval_s = (unsigned)c->db_sync_interval_s, .rf = (unsigned)c->replication_db,
