@@ -103,4 +103,22 @@ __attribute__((unused)) static int mesh_netns_start(int argc, char **argv, const
     return zt_hash_init() != 0 ? 1 : -1;
 }
 
+/* A node of a test: its temp dir (config, data/), the process, whether it runs. */
+struct mnode {
+    char dir[256];
+    struct node n;
+    bool up;
+};
+
+/* Teardown: each node stopped (SIGTERM, exit 0) or cleaned up, its dir removed. */
+__attribute__((unused)) static void mesh_nodes_stop(struct mnode *nodes, int n)
+{
+    for (int i = 0; i < n; i++) {
+        if (!nodes[i].dir[0]) continue;
+        if (nodes[i].up) node_stop(&nodes[i].n, 30000);
+        else node_cleanup(&nodes[i].n);
+        rm_rf(nodes[i].dir);
+    }
+}
+
 #endif

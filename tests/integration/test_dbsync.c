@@ -40,12 +40,6 @@
 #define DHT_PORT0 4831
 #define ADDRESS "0x00000000000000000000000000000000000000b1"
 
-struct mnode {
-    char dir[256];
-    struct node n;
-    bool up;
-};
-
 static struct mnode nodes[N_NODES];
 static const char *cli_bin;
 static const char *const orch_env[] = {"ZENTALK_CHAIN_ENABLED=true", "ZENTALK_CHAIN_RPC_URL=http://127.0.0.1:9",
@@ -285,12 +279,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    for (int i = 0; i < N_NODES; i++) {
-        if (!nodes[i].dir[0]) continue;
-        if (nodes[i].up) node_stop(&nodes[i].n, 30000);
-        else node_cleanup(&nodes[i].n);
-        rm_rf(nodes[i].dir);
-    }
+    mesh_nodes_stop(nodes, N_NODES);
     return 0;
 }
 

@@ -44,12 +44,6 @@
 #define FAKE_DHT_PORT 4809
 #define OBSERVER_DHT_PORT 4810
 
-struct mnode {
-    char dir[256];
-    struct node n;
-    bool up;
-};
-
 static struct mnode nodes[N_NODES];
 static const char *cli_bin; /* zentalk */
 static char files_dir[256];
@@ -485,12 +479,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    for (int i = 0; i < N_NODES; i++) {
-        if (!nodes[i].dir[0]) continue;
-        if (nodes[i].up) node_stop(&nodes[i].n, 30000);
-        else node_cleanup(&nodes[i].n);
-        rm_rf(nodes[i].dir);
-    }
+    mesh_nodes_stop(nodes, N_NODES);
     rm_rf(files_dir);
     return 0;
 }
