@@ -676,7 +676,7 @@ static void test_packed_identity(void **state)
     static const size_t rows_c[] = {1, 16, 37};
     static const size_t lens[] = {32, 64, 32 * 7, 32 * 8, 32 * 65};
     static const size_t lens_k[] = {256, 512, 256 * 3, 256 * 8, 256 * 9};
-    enum { MAXB = 5 };
+    enum { MAXB = 11 }; /* batch 1..5, and 11: past a kernel's chunk of 8 rows */
     for (size_t ti = 0; ti < 4; ti++)
         for (size_t ri = 0; ri < 3; ri++)
             for (size_t li = 0; li < 5; li++) {
@@ -703,7 +703,7 @@ static void test_packed_identity(void **state)
                             printf("skip: path %d (packed kernels) is not on this CPU\n", isa);
                         continue;
                     }
-                    for (size_t batch = 1; batch <= MAXB; batch++)
+                    for (size_t batch = 1; batch <= MAXB; batch = batch < 5 ? batch + 1 : batch + MAXB - 5)
                         for (size_t r0 = 0; r0 < rows; r0 += ZT_QUANT_PACK_ROWS) {
                             for (size_t i = 0; i < MAXB * rows; i++)
                                 out[i] = -1.0f;
