@@ -407,19 +407,24 @@ static ALWAYS_INLINE void pk_block2(bool q4, __m512 *A0, __m512 *A1, const uint8
     }
 }
 
+/* h = 4, 2, 1 over 8 lane registers of 16 rows; masked store. */
+static ALWAYS_INLINE void fold8_store(__m512 *acc, float *out, __mmask16 mask)
+{
+#pragma GCC unroll 4
+    for (int l = 0; l < 4; l++) acc[l] = _mm512_add_ps(acc[l], acc[l + 4]);
+    acc[0] = _mm512_add_ps(acc[0], acc[2]);
+    acc[1] = _mm512_add_ps(acc[1], acc[3]);
+    acc[0] = _mm512_add_ps(acc[0], acc[1]);
+    _mm512_mask_storeu_ps(out, mask, acc[0]);
+}
+
 /* The canonical fold of 16 lanes held as 8 + 8 registers (lane l in lo[l],
  * lane l + 8 in hi[l]), lane-wise for the 16 rows; masked store. */
 static ALWAYS_INLINE void pk_fold_store(__m512 *lo, const __m512 *hi, float *out, __mmask16 mask)
 {
 #pragma GCC unroll 8
     for (int l = 0; l < 8; l++) lo[l] = _mm512_add_ps(lo[l], hi[l]);
-    /* h = 4, 2, 1 */
-#pragma GCC unroll 4
-    for (int l = 0; l < 4; l++) lo[l] = _mm512_add_ps(lo[l], lo[l + 4]);
-    lo[0] = _mm512_add_ps(lo[0], lo[2]);
-    lo[1] = _mm512_add_ps(lo[1], lo[3]);
-    lo[0] = _mm512_add_ps(lo[0], lo[1]);
-    _mm512_mask_storeu_ps(out, mask, lo[0]);
+    fold8_store(lo, out, mask);
 }
 
 static ALWAYS_INLINE void pk_vnni(bool q4, const uint8_t *grp, size_t nb, size_t nvalid, const void *X, size_t xs,
@@ -516,17 +521,6 @@ static ALWAYS_INLINE void q6p_decode(const uint8_t *c, __m512i *q0, __m512i *q1,
                           _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(hb, 4), m2), 4));
     *q3 = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(n1, 4), m4),
                           _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(hb, 6), m2), 4));
-}
-
-/* h = 4, 2, 1 over 8 lane registers of 16 rows; masked store. */
-static ALWAYS_INLINE void fold8_store(__m512 *acc, float *out, __mmask16 mask)
-{
-#pragma GCC unroll 4
-    for (int l = 0; l < 4; l++) acc[l] = _mm512_add_ps(acc[l], acc[l + 4]);
-    acc[0] = _mm512_add_ps(acc[0], acc[2]);
-    acc[1] = _mm512_add_ps(acc[1], acc[3]);
-    acc[0] = _mm512_add_ps(acc[0], acc[1]);
-    _mm512_mask_storeu_ps(out, mask, acc[0]);
 }
 
 enum { Q6P_SB = 64 + 256 + 16 * 192, Q6P_ROWS = 8 };
@@ -648,13 +642,7 @@ static void pk_q4_k(const uint8_t *grp, size_t nsb, size_t nvalid, const void *X
             acc[sb % 8] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(iv), acc[sb % 8]);
             acc[sb % 8] = _mm512_fnmadd_ps(dm, _mm512_cvtepi32_ps(mv), acc[sb % 8]);
         }
-        /* h = 4, 2, 1 */
-#pragma GCC unroll 4
-        for (int l = 0; l < 4; l++) acc[l] = _mm512_add_ps(acc[l], acc[l + 4]);
-        acc[0] = _mm512_add_ps(acc[0], acc[2]);
-        acc[1] = _mm512_add_ps(acc[1], acc[3]);
-        acc[0] = _mm512_add_ps(acc[0], acc[1]);
-        _mm512_mask_storeu_ps(out + k * os, mask, acc[0]);
+        fold8_store(acc, out + k * os, mask);
     }
 }
 
