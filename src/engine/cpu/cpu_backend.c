@@ -359,11 +359,15 @@ static int cpu_matmul(struct zt__backend *be, const struct zt__tensor *w, const 
     size_t rb;
     if (zt_quant_row_bytes(zt_quant_vec_dot_type(w->type), w->ne0, &rb)) return ZT_EINVAL;
     int rc = 0;
-    uint8_t *xq = scratch(c->xq, &c->xq_cap, rb, x->ne1, &rc);
+    /* one row more, to start the rows on a 64-byte boundary: malloc gives
+     * 16 (a large block is mmap'ed, 16 bytes past a page), and a 512-bit
+     * load across two cache lines costs two */
+    uint8_t *xq = scratch(c->xq, &c->xq_cap, rb, x->ne1 + 1, &rc);
     if (!xq) return rc;
     c->xq = xq;
+    if (rb >= 64) xq += (64 - (uintptr_t)xq % 64) % 64;
     const struct packed_w *pw = prepared_of(c, w);
-    struct mm f = {.w = w, .x = x, .dst = dst, .xq = c->xq, .xq_row = rb, .packed = pw ? pw->p : NULL,
+    struct mm f = {.w = w, .x = x, .dst = dst, .xq = xq, .xq_row = rb, .packed = pw ? pw->p : NULL,
                    .copy = pw ? pw->copy : NULL};
     size_t pb = zt_quant_packed_prep_bytes(f.packed);
     if (pb > 0) {
