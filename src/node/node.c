@@ -630,7 +630,7 @@ int zt_node_new(const struct zt_config *cfg, const char *node_id, const struct z
         zt__route_set_bridge(n->route, n->bridge); /* integration.api_url + webhook_secret */
     if (!rc) rc = build_features(n, err);
     if (!rc) zt__tr_set_infer(n->translate, n->models); /* features.translate.model */
-    if (!rc && (rc = zt__gdpr_new(cfg, node_id, n->privacy, n->search, n->wallet, &n->gdpr)) != 0)
+    if (!rc && (rc = zt__gdpr_new(cfg, node_id, n->privacy, n->search, n->wallet, n->chain, &n->gdpr)) != 0)
         zt_ignore(zt_buf_appendf(err, "GDPR"));
     if (!rc) rc = build_sweeper(n);
     /* the worker's sealed jobs and the signed descriptor and attestation */

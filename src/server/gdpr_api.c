@@ -13,6 +13,7 @@
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_audit.h"
 #include "zentalk/zt_gdpr.h"
+#include "zentalk/zt_ledger.h"
 #include "zentalk/zt_log.h"
 #include "zentalk/zt_search.h"
 #include "zentalk/zt_str.h"
@@ -26,19 +27,22 @@ struct zt__gdpr {
     struct zt_privacy_layer *pv;
     struct zt_searchfeat *search;
     struct zt_wallet *wallet;
+    struct zt_chain *chain; /* NULL: chain.enabled is false, no ledger */
 };
 
 /* What this node does not keep (yet), said plainly in every export. */
 static const struct {
     const char *name, *reason;
 } not_kept[] = {
-    {"ledger", "no ledger on this node yet: no credits, payments or payouts are recorded"},
-    {"jobs", "job metadata is not persisted on this node: a job exists in memory only while it runs"},
+    {"jobs", "job records (the orchestrator's sched_jobs) name no person: the client is a keyed pseudonym whose "
+             "salt lives only in the running process, and they hold no prompt or answer"},
     {"caches", "not exportable: answers of the result cache are stored under keyed names (the caller's pseudonym "
                "and the question) and encrypted, so none can be found per person; an erase destroys the "
                "pseudonym's salt, after which they cannot be reached, and they expire after "
                "privacy.retention_cache_days"},
-    {"databases", "the node uses no PostgreSQL or Redis yet; its stores are the SQLite files of node.data_dir"},
+    {"databases", "with database.driver: postgres the ledger and job tables above live in PostgreSQL, and Redis "
+                  "(database.queue, database.result_cache) holds queue entries (job metadata) and encrypted cache "
+                  "entries; otherwise the stores are the SQLite files of node.data_dir"},
 };
 
 void zt__gdpr_free(struct zt__gdpr *g)
@@ -47,7 +51,7 @@ void zt__gdpr_free(struct zt__gdpr *g)
 }
 
 int zt__gdpr_new(const struct zt_config *cfg, const char *node_id, struct zt_privacy_layer *pv,
-                 struct zt_searchfeat *search, struct zt_wallet *wallet, struct zt__gdpr **out)
+                 struct zt_searchfeat *search, struct zt_wallet *wallet, struct zt_chain *chain, struct zt__gdpr **out)
 {
     struct zt__gdpr *g = zt_calloc(1, sizeof *g);
     if (!g) return ZT_ENOMEM;
@@ -56,6 +60,7 @@ int zt__gdpr_new(const struct zt_config *cfg, const char *node_id, struct zt_pri
     g->pv = pv;
     g->search = search;
     g->wallet = wallet;
+    g->chain = chain;
     *out = g;
     return 0;
 }
@@ -119,6 +124,53 @@ static json_t *sessions_json(struct zt__gdpr *g, const char *identity)
     return json_pack("{s:b,s:s,s:I,s:o}", "kept", 1, "note",
                      "wallet sessions live in memory only; the node keeps the SHA-256 of each token, never the token",
                      "count", (json_int_t)n, "items", items);
+}
+
+/* The identity's ledger account (a wallet identity on a node with
+ * chain.enabled), or NULL with *why saying why none is kept: payment
+ * records survive erasure, so the export shows them all (up to
+ * ZT__GDPR_LEDGER_MAX entries, newest first). */
+static json_t *ledger_json(struct zt__gdpr *g, const char *identity, const char **why, int *rc)
+{
+    char addr[43];
+    *rc = 0;
+    if (!g->chain) {
+        *why = "chain.enabled is false: this node keeps no ledger (no credits, payments or payouts)";
+        return NULL;
+    }
+    if (zt_chain_payer(identity, addr) != 0) {
+        *why = "ledger accounts belong to wallet identities (wallet:0x...); this identity has none";
+        return NULL;
+    }
+    struct zt_ledger_hist *h = zt_calloc(ZT__GDPR_LEDGER_MAX, sizeof *h);
+    if (!h) {
+        *rc = ZT_ENOMEM;
+        return NULL;
+    }
+    int64_t acct = 0;
+    struct zt_ledger_bal b = {0};
+    size_t n = 0;
+    struct zt_ledger *l = zt_chain_lock(g->chain);
+    *rc = zt_ledger_account(l, ZT_LEDGER_USER, addr, NULL, &acct);
+    if (!*rc) *rc = zt_ledger_balance(l, acct, &b);
+    if (!*rc) *rc = zt_ledger_history(l, acct, 0, h, ZT__GDPR_LEDGER_MAX, &n);
+    zt_chain_unlock(g->chain);
+    json_t *hist = *rc ? NULL : zt_ledger_history_to_json(h, n);
+    zt_free(h);
+    if (!hist) {
+        if (!*rc) *rc = ZT_ENOMEM;
+        return NULL;
+    }
+    char bal[ZT_U128_STR_LEN + 1];
+    bal[0] = b.neg && b.mag ? '-' : 0;
+    zt_u128_format(b.mag, bal + (bal[0] ? 1 : 0));
+    json_t *j = json_pack("{s:b,s:s,s:s,s:i,s:I,s:b,s:o,s:s}", "kept", 1, "address", addr, "balance", bal, "decimals",
+                          ZT_LEDGER_DECIMALS, "count", (json_int_t)n, "truncated", n == ZT__GDPR_LEDGER_MAX, "history",
+                          hist, "note",
+                          "payment records are kept for accounting and survive erasure; they name the wallet "
+                          "address, not a person");
+    if (!j) *rc = ZT_ENOMEM;
+    return j;
 }
 
 /* Whether the search database file exists (data the closed store may hold). */
@@ -214,14 +266,22 @@ void zt__gdpr_h_export(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt
     }
     rc = ZT_ENOMEM;
     if (!audit) goto fail;
+    const char *no_ledger = NULL;
+    json_t *ledger = ledger_json(g, id, &no_ledger, &rc);
+    if (rc) goto fail;
+    rc = ZT_ENOMEM;
     json_t *nk = json_object();
+    if (nk && no_ledger) json_object_set_new(nk, "ledger", json_pack("{s:b,s:s}", "kept", 0, "reason", no_ledger));
     for (size_t i = 0; nk && i < sizeof not_kept / sizeof not_kept[0]; i++)
         json_object_set_new(nk, not_kept[i].name, json_pack("{s:b,s:s}", "kept", 0, "reason", not_kept[i].reason));
-    if (!nk) goto fail;
-    root = json_pack("{s:s,s:s,s:s,s:o,s:I,s:{s:o,s:o,s:o},s:o}", "format", EXPORT_FORMAT, "identity", id,
+    if (!nk) {
+        json_decref(ledger);
+        goto fail;
+    }
+    root = json_pack("{s:s,s:s,s:s,s:o,s:I,s:{s:o,s:o,s:o,s:o*},s:o}", "format", EXPORT_FORMAT, "identity", id,
                      "node_id", g->node_id, "generated_at", iso(zt_time_real_ms()), "generated_at_ms",
                      (json_int_t)zt_time_real_ms(), "data", "sessions", sessions, "search_documents", docs,
-                     "audit_entries", audit, "not_kept", nk);
+                     "audit_entries", audit, "ledger", ledger, "not_kept", nk);
     sessions = docs = audit = NULL;
     if (!root) goto fail;
     zt_search_hits_free(hits, nh);
@@ -296,6 +356,9 @@ void zt__gdpr_h_erase(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_
         "audit_entries_with_clear_identity", (json_int_t)sc.n_clear, "audit_scan_error",
         arc ? zt_strerror(arc) : NULL, "audit",
         "the audit chain cannot be edited: its entries stay, under a pseudonym nobody can tie to the identity any more",
-        "ledger", "no ledger on this node yet");
+        "ledger",
+        g->chain ? "payment records (a wallet's ledger account and its history) are kept for accounting and are not "
+                   "erased; they name the wallet address, not a person"
+                 : "chain.enabled is false: this node keeps no ledger");
     zt_http_resp_json(resp, 200, j);
 }

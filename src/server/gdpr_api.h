@@ -38,12 +38,15 @@
 #define ZT__GDPR_EXPORT_MAX ((size_t)16 << 20) /* bytes of messages + audit entries in one export */
 #define ZT__GDPR_EXPORT_MAX_DOCS 100000          /* search messages in one export */
 #define ZT__GDPR_SESSIONS_MAX 1024             /* wallet sessions listed per identity */
+#define ZT__GDPR_LEDGER_MAX 1000               /* ledger entries listed per identity, newest first */
 
 struct zt__gdpr;
+struct zt_chain;
 
-/* Borrowed: everything outlives the context. ZT_ENOMEM. */
+/* Borrowed: everything outlives the context (chain NULL: no ledger). ZT_ENOMEM. */
 ZT_NODISCARD int zt__gdpr_new(const struct zt_config *cfg, const char *node_id, struct zt_privacy_layer *pv,
-                              struct zt_searchfeat *search, struct zt_wallet *wallet, struct zt__gdpr **out);
+                              struct zt_searchfeat *search, struct zt_wallet *wallet, struct zt_chain *chain,
+                              struct zt__gdpr **out);
 /* NULL is a no-op. */
 void zt__gdpr_free(struct zt__gdpr *g);
 

@@ -500,6 +500,26 @@ static void test_paid_chat(void **state)
     assert_string_equal(json_string_value(json_object_get(j, "address")), ADDRESS);
     json_decref(j);
     resp_free(&r);
+    /* the GDPR export shows the wallet's payment records (kept: they survive erasure) */
+    http_auth(gw.port, "POST", "/v1/privacy/export", auth, "application/json", "{}", &r);
+    assert_int_equal(r.status, 200);
+    j = resp_json(&r);
+    json_t *led = json_object_get(json_object_get(j, "data"), "ledger");
+    assert_true(json_is_true(json_object_get(led, "kept")));
+    assert_string_equal(json_string_value(json_object_get(led, "address")), ADDRESS);
+    assert_string_equal(json_string_value(json_object_get(led, "balance")), want);
+    assert_true(json_integer_value(json_object_get(led, "count")) >= 2); /* the deposit and the settlement */
+    assert_int_equal(json_array_size(json_object_get(led, "history")), json_integer_value(json_object_get(led, "count")));
+    assert_null(json_object_get(json_object_get(j, "not_kept"), "ledger"));
+    json_decref(j);
+    resp_free(&r);
+    http_auth(gw.port, "POST", "/v1/privacy/export", alice, "application/json", "{}", &r);
+    assert_int_equal(r.status, 200);
+    j = resp_json(&r); /* a JWT identity has no ledger account: said, not shown */
+    assert_null(json_object_get(json_object_get(j, "data"), "ledger"));
+    assert_true(json_is_false(json_object_get(json_object_get(json_object_get(j, "not_kept"), "ledger"), "kept")));
+    json_decref(j);
+    resp_free(&r);
     jwt_bearer("ops", "admin", admin, sizeof admin);
     char path[200];
     snprintf(path, sizeof path, "/v1/rewards?node=%s", wk_id);
