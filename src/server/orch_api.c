@@ -686,9 +686,12 @@ const char *zt__orch_relay_route(const char *path, const char *self_id, bool *se
 
 /* ---- lists ----------------------------------------------------------------------- */
 
-static const char *node_state_name(enum zt_node_state s)
+/* A node whose whole key is revoked is "revoked" whatever ended its
+ * session (zt_registry_revoke ends it as a drop: it would read "expired"). */
+static const char *node_state_name(struct zt_registry *reg, const struct zt_node_info *x)
 {
-    return s == ZT_NODE_LIVE ? "live" : s == ZT_NODE_EXPIRED ? "expired" : "left";
+    if (x->state != ZT_NODE_LIVE && zt_registry_revoked(reg, x->node_id, NULL)) return "revoked";
+    return x->state == ZT_NODE_LIVE ? "live" : x->state == ZT_NODE_EXPIRED ? "expired" : "left";
 }
 
 void zt__orch_h_nodes(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
@@ -713,7 +716,7 @@ void zt__orch_h_nodes(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_
             json_array_append_new(models, json_string(t));
         json_array_append_new(
             arr, json_pack("{s:s,s:s,s:s,s:o*,s:f,s:b,s:b,s:{s:i,s:i},s:i,s:i,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:f,s:s}",
-                           "node_id", x->node_id, "endpoint", x->endpoint, "state", node_state_name(x->state),
+                           "node_id", x->node_id, "endpoint", x->endpoint, "state", node_state_name(o->reg, x),
                            "models", models, "reputation", x->reputation, "eligible", x->eligible, "banned",
                            x->banned, "load", "busy", (int)x->load.busy, "queue", (int)x->load.queue, "slots",
                            (int)x->caps.slots, "inflight", (int)x->inflight, "last_heartbeat_ms",
