@@ -502,11 +502,16 @@ int run_prog(const char *prog, const char *const *args, const char *const *env, 
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
 }
 
+bool netns_available(void)
+{
+    static const char *const probe[] = {"-n", "sh", "-c", "command -v ip >/dev/null && ip link set lo up", NULL};
+    return run_prog("unshare", probe, NULL, NULL, NULL, RUN_QUIET) == 0;
+}
+
 int netns_rerun(int argc, char **argv)
 {
     if (getenv("ZT_TEST_NETNS")) return -1;
-    static const char *const probe[] = {"-n", "sh", "-c", "command -v ip >/dev/null && ip link set lo up", NULL};
-    if (run_prog("unshare", probe, NULL, NULL, NULL, RUN_QUIET) != 0) {
+    if (!netns_available()) {
         printf("SKIP: cannot make a private network namespace with loopback up (unshare -n needs root or user "
                "namespaces; ip is iproute2)\n");
         return 77;

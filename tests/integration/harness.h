@@ -135,6 +135,8 @@ int run_shell_buf(const char *cmd, struct zt_buf *b);
  * printing its output; 77 with "SKIP: why" when no namespace can be made
  * (unshare needs root or user namespaces; ip needs iproute2). */
 int netns_rerun(int argc, char **argv);
+/* Whether netns_rerun can make its namespace (false: it would skip). */
+bool netns_available(void);
 
 /* A listening TCP socket on 127.0.0.1, port 0 (its port in *port): for the
  * fake peers a test plays itself. */
