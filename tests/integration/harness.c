@@ -502,6 +502,37 @@ int run_prog(const char *prog, const char *const *args, const char *const *env, 
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
 }
 
+json_t *orch_node(uint16_t port, const char *node_id)
+{
+    struct resp r;
+    http(port, "GET", "/v1/orchestrator/nodes", NULL, NULL, &r);
+    assert_int_equal(r.status, 200);
+    json_t *j = resp_json(&r);
+    resp_free(&r);
+    json_t *found = NULL, *n;
+    size_t i;
+    json_array_foreach(json_object_get(j, "nodes"), i, n) {
+        if (zt_str_eq(json_string_value(json_object_get(n, "node_id")), node_id)) found = json_incref(n);
+    }
+    json_decref(j);
+    return found;
+}
+
+long orch_wait_live(uint16_t port, long want, int timeout_ms)
+{
+    uint64_t until = zt_time_mono_ms() + (uint64_t)timeout_ms;
+    for (;;) {
+        struct resp r;
+        http(port, "GET", "/v1/orchestrator/nodes", NULL, NULL, &r);
+        json_t *j = resp_json(&r);
+        resp_free(&r);
+        long live = (long)json_integer_value(json_object_get(j, "live"));
+        json_decref(j);
+        if (live == want || zt_time_mono_ms() >= until) return live;
+        zt_time_sleep_ms(100);
+    }
+}
+
 bool netns_available(void)
 {
     static const char *const probe[] = {"-n", "sh", "-c", "command -v ip >/dev/null && ip link set lo up", NULL};

@@ -135,6 +135,13 @@ int run_shell_buf(const char *cmd, struct zt_buf *b);
  * printing its output; 77 with "SKIP: why" when no namespace can be made
  * (unshare needs root or user namespaces; ip needs iproute2). */
 int netns_rerun(int argc, char **argv);
+/* A worker's entry in the view of the orchestrator at port (GET
+ * /v1/orchestrator/nodes, as admin from loopback): a new reference, or
+ * NULL when it is not listed. */
+json_t *orch_node(uint16_t port, const char *node_id);
+/* Wait (at most timeout_ms) until that orchestrator counts want live
+ * workers; returns the last count seen. */
+long orch_wait_live(uint16_t port, long want, int timeout_ms);
 /* Whether netns_rerun can make its namespace (false: it would skip). */
 bool netns_available(void);
 

@@ -108,22 +108,7 @@ static bool nat_connects(uint16_t port, int timeout_ms)
     return ok;
 }
 
-/* The node's entry in the orchestrator's view (a new reference), or NULL. */
-static json_t *view(const char *id)
-{
-    struct resp r;
-    http(gw.port, "GET", "/v1/orchestrator/nodes", NULL, NULL, &r);
-    assert_int_equal(r.status, 200);
-    json_t *j = resp_json(&r);
-    resp_free(&r);
-    json_t *found = NULL, *n;
-    size_t i;
-    json_array_foreach(json_object_get(j, "nodes"), i, n) {
-        if (zt_str_eq(json_string_value(json_object_get(n, "node_id")), id)) found = json_incref(n);
-    }
-    json_decref(j);
-    return found;
-}
+static json_t *view(const char *id) { return orch_node(gw.port, id); }
 
 static bool wait_view(const char *id, const char *key, const char *want, int timeout_ms)
 {

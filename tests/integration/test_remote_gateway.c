@@ -112,17 +112,8 @@ static void worker_config(char *cfg, size_t cap, const char *tag)
 /* Until the orchestrator at port lists both workers live (fails past until). */
 static void wait_live(uint16_t port, uint64_t until)
 {
-    for (;;) {
-        struct resp r;
-        http(port, "GET", "/v1/orchestrator/nodes", NULL, NULL, &r);
-        json_t *j = resp_json(&r);
-        resp_free(&r);
-        long live = (long)json_integer_value(json_object_get(j, "live"));
-        json_decref(j);
-        if (live == 2) break;
-        assert_true(zt_time_mono_ms() < until);
-        zt_time_sleep_ms(100);
-    }
+    uint64_t now = zt_time_mono_ms();
+    assert_int_equal(orch_wait_live(port, 2, now < until ? (int)(until - now) : 0), 2);
 }
 
 /* Jobs that ended well: done, or done and verified. */

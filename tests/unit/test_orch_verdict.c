@@ -24,10 +24,9 @@
 
 #include "../../src/server/orch_verdict.h"
 #include "zentalk/zt_alloc.h"
-#include "zentalk/zt_hex.h"
 #include "zentalk/zt_identity.h"
-#include "zentalk/zt_sealed.h"
 #include "zt_test.h"
+#include "zt_test_chain.h"
 
 enum { W, W2, C1, C2, C3, EVE, N_NODES };
 static const char *const IDS[N_NODES] = {"w", "w2", "c1", "c2", "c3", "eve"};
@@ -51,31 +50,13 @@ static int key_of(void *ud, const char *node_id, uint8_t pk[static ZT_ED25519_PK
  * subject. */
 static void evidence(int signer, const uint8_t *subject, uint8_t chain, int tamper, char *ckpt, char *rec)
 {
-    struct zt_checkpoint c;
-    memset(&c, 0, sizeof c);
-    c.flags = (uint8_t)(tamper == 2 ? 0 : ZT_CKPT_FLAG_FINAL);
-    memset(c.job_id, signer + 1, sizeof c.job_id);
-    memcpy(c.subject, subject, sizeof c.subject);
-    memset(c.model_sha256, 0x4d, sizeof c.model_sha256);
-    c.n_tokens = 12;
-    memset(c.chain, chain, sizeof c.chain);
-    c.build_id_len = 4;
-    memcpy(c.build_id, "b-01", 5);
-    uint8_t buf[ZT_CKPT_MAX_LEN];
-    size_t len;
-    assert_int_equal(zt_checkpoint_sign(&c, zt_identity_sign_sk(keys[signer]), buf, sizeof buf, &len), 0);
-    zt_hex_encode(ckpt, buf, len);
-    struct zt_env_receipt r;
-    memset(&r, 0, sizeof r);
-    memcpy(r.job_id, c.job_id, sizeof r.job_id);
-    memcpy(r.input_hash, tamper == 3 ? OTHER : subject, sizeof r.input_hash);
-    memset(r.seq_chain, tamper == 1 ? chain ^ 1 : chain, sizeof r.seq_chain);
-    r.completion_tokens = 11;
-    r.build_id_len = 4;
-    memcpy(r.build_id, "b-01", 5);
-    uint8_t rb[ZT_ENV_RECEIPT_MAX_LEN];
-    assert_int_equal(zt_env_receipt_sign(&r, zt_identity_sign_sk(keys[signer]), rb, sizeof rb, &len), 0);
-    zt_hex_encode(rec, rb, len);
+    struct zt_test_chain c = {.subject = subject,
+                              .input_hash = tamper == 3 ? OTHER : NULL,
+                              .job = (uint8_t)(signer + 1),
+                              .chain = chain,
+                              .receipt_off = tamper == 1,
+                              .not_final = tamper == 2};
+    assert_int_equal(zt_test_signed_chain(zt_identity_sign_sk(keys[signer]), &c, ckpt, rec), 0);
 }
 
 /* One checker in a report: node `who`, signed by `signer`, or refused. */

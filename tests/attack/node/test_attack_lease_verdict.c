@@ -26,11 +26,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "zentalk/zt_hex.h"
 #include "zentalk/zt_identity.h"
-#include "zentalk/zt_sealed.h"
 #include "zentalk/zt_str.h"
 #include "zentalk/zt_time.h"
+#include "zt_test_chain.h"
 
 #define N_WK 3
 static struct node orch;
@@ -48,34 +47,12 @@ static int index_of(const char *id)
 }
 
 /* A FINAL checkpoint for the job's subject with chain byte `chain`, and
- * the receipt that goes with it, signed by sk (hex). */
+ * the receipt that goes with it (its input_hash the subject: the job's
+ * first body), signed by sk (hex). */
 static void signed_chain(const uint8_t *sk, uint8_t chain, char *ckpt_hex, char *rec_hex)
 {
-    struct zt_checkpoint c;
-    memset(&c, 0, sizeof c);
-    c.flags = ZT_CKPT_FLAG_FINAL;
-    randombytes_buf(c.job_id, sizeof c.job_id);
-    memcpy(c.subject, subject, sizeof c.subject);
-    memset(c.model_sha256, 0x4d, sizeof c.model_sha256);
-    c.n_tokens = 8;
-    memset(c.chain, chain, sizeof c.chain);
-    c.build_id_len = 4;
-    memcpy(c.build_id, "b-01", 5);
-    uint8_t buf[ZT_CKPT_MAX_LEN];
-    size_t len;
-    assert_int_equal(zt_checkpoint_sign(&c, sk, buf, sizeof buf, &len), 0);
-    zt_hex_encode(ckpt_hex, buf, len);
-    struct zt_env_receipt r;
-    memset(&r, 0, sizeof r);
-    memcpy(r.job_id, c.job_id, sizeof r.job_id);
-    memcpy(r.input_hash, subject, sizeof r.input_hash); /* the job's first body: its subject */
-    memset(r.seq_chain, chain, sizeof r.seq_chain);
-    r.completion_tokens = 8;
-    r.build_id_len = 4;
-    memcpy(r.build_id, "b-01", 5);
-    uint8_t rb[ZT_ENV_RECEIPT_MAX_LEN];
-    assert_int_equal(zt_env_receipt_sign(&r, sk, rb, sizeof rb, &len), 0);
-    zt_hex_encode(rec_hex, rb, len);
+    struct zt_test_chain c = {.subject = subject, .job = (uint8_t)randombytes_uniform(256), .chain = chain};
+    assert_int_equal(zt_test_signed_chain(sk, &c, ckpt_hex, rec_hex), 0);
 }
 
 static json_t *report(const char *body, long want)
@@ -122,22 +99,6 @@ static const char *job_state(const char *job)
     return st;
 }
 
-/* A worker's entry in the orchestrator's view (a new reference). */
-static json_t *node_view(const char *id)
-{
-    struct resp r;
-    http(orch.port, "GET", "/v1/orchestrator/nodes", NULL, NULL, &r);
-    json_t *j = resp_json(&r);
-    resp_free(&r);
-    json_t *found = NULL, *x;
-    size_t i;
-    json_array_foreach(json_object_get(j, "nodes"), i, x) {
-        if (zt_str_eq(json_string_value(json_object_get(x, "node_id")), id)) found = json_incref(x);
-    }
-    json_decref(j);
-    return found;
-}
-
 static void test_lying_gateway(void **state)
 {
     (void)state;
@@ -149,18 +110,7 @@ static void test_lying_gateway(void **state)
         keyed_make(&wk[i], "verdictwk");
         net_worker(&wk[i].n, cfg, orch.url, wenv, NULL, wk[i].dir, ids[i]);
     }
-    uint64_t until = zt_time_mono_ms() + 20000;
-    for (;;) {
-        struct resp r;
-        http(orch.port, "GET", "/v1/orchestrator/nodes", NULL, NULL, &r);
-        json_t *j = resp_json(&r);
-        resp_free(&r);
-        long live = (long)json_integer_value(json_object_get(j, "live"));
-        json_decref(j);
-        if (live == N_WK) break;
-        assert_true(zt_time_mono_ms() < until);
-        zt_time_sleep_ms(100);
-    }
+    assert_int_equal(orch_wait_live(orch.port, N_WK, 20000), N_WK);
 
     /* the job, run and drawn for a check (its worker is new) */
     json_t *a = post_json(orch.port, "/v1/orchestrator/lease", NULL, "{\"model\":\"stories\",\"max_tokens\":8}", 200);
@@ -207,7 +157,7 @@ static void test_lying_gateway(void **state)
     assert_int_equal(metric_value(orch.port, REFUSED), refused0 + 5);
     /* none of it was charged */
     assert_string_equal(job_state(job), "done");
-    json_t *n = node_view(worker);
+    json_t *n = orch_node(orch.port, worker);
     assert_false(json_is_true(json_object_get(n, "banned")));
     assert_int_equal(json_integer_value(json_object_get(n, "mismatches")), 0);
     json_decref(n);
@@ -215,7 +165,7 @@ static void test_lying_gateway(void **state)
     /* the truth is accepted */
     verdict(job, "agreed", worker, 7, checker, checker_sk, 7, 200);
     assert_string_equal(job_state(job), "verified");
-    n = node_view(worker);
+    n = orch_node(orch.port, worker);
     assert_false(json_is_true(json_object_get(n, "banned")));
     assert_int_equal(json_integer_value(json_object_get(n, "verified")), 1);
     json_decref(n);
