@@ -700,6 +700,14 @@ long long metric_value(uint16_t port, const char *name)
     return v;
 }
 
+long long metric_wait_at_least(uint16_t port, const char *name, long long min, int timeout_ms)
+{
+    uint64_t until = zt_time_mono_ms() + (uint64_t)timeout_ms;
+    long long v;
+    while ((v = metric_value(port, name)) < min && zt_time_mono_ms() < until) zt_time_sleep_ms(50);
+    return v;
+}
+
 void put_json_array(const char *dir, const char *name, char *const *items, size_t n)
 {
     struct zt_buf b;

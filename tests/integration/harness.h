@@ -150,6 +150,11 @@ bool netns_available(void);
 int listen_any(uint16_t *port);
 /* The value of one sample line of GET /metrics ("name{labels}"), or -1. */
 long long metric_value(uint16_t port, const char *name);
+/* metric_value, polled until it is at least min (at most timeout_ms): for
+ * a counter the node moves after it answered the request that moves it
+ * (the gateway counts a job ended once its client has the answer).
+ * Returns the last value read. */
+long long metric_wait_at_least(uint16_t port, const char *name, long long min, int timeout_ms);
 /* Write dir/name: a JSON array of the n JSON texts items (a peers file). */
 void put_json_array(const char *dir, const char *name, char *const *items, size_t n);
 json_t *resp_json(struct resp *r);
