@@ -381,6 +381,10 @@ static void answer_ok(struct rjob *j, const struct zt_sealed_result *res)
     }
     struct zt__openai_ran ran = ran_on(j, res, rec);
     struct zt__openai_usage u = {res->final.prompt_tokens, res->final.completion_tokens, 0};
+    if (!j->fail) { /* stored before the answer goes out: a client that asks again at once gets the hit */
+        struct zt__cache_env env = cache_env(j->r);
+        zt__cache_done(&env, &j->cache, res, j->worker.node_id);
+    }
     if (j->stream) {
         sse(j, zt__openai_final_chunk(&j->oa, finish, &ran));
         if (j->include_usage) sse(j, zt__openai_usage_chunk(&j->oa, &u));
@@ -390,10 +394,6 @@ static void answer_ok(struct rjob *j, const struct zt_sealed_result *res)
                            zt__openai_completion(&j->oa, zt_buf_str(&j->text), j->text.len, finish, &u, &ran));
     }
     zt_free(rec);
-    if (!j->fail) {
-        struct zt__cache_env env = cache_env(j->r);
-        zt__cache_done(&env, &j->cache, res, j->worker.node_id);
-    }
 }
 
 /* An opened (authenticated, not yet verified) text chunk, pseudonyms

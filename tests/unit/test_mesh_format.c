@@ -145,6 +145,10 @@ static void test_manifest_malformed(void **state)
     TRY(ZT_EPARSE, zt_put_le32(b + 12, 3), len);    /* count does not fit the size */
     TRY(ZT_EPARSE, zt_put_le64(b + 16, 3u << 20), len);
     TRY(ZT_EPARSE, zt_put_le64(b + 16, 0), len);    /* empty file */
+    /* a size near 2^64 once wrapped the chunk count to 0, and 0 chunks
+     * with no hashes read past an empty array (fuzz_mesh_manifest) */
+    TRY(ZT_EPARSE, (zt_put_le32(b + 12, 0), zt_put_le64(b + 16, UINT64_MAX - 5)), ZT_MESH_MANIFEST_HEADER);
+    TRY(ZT_EPARSE, (zt_put_le32(b + 12, 0), zt_put_le64(b + 16, UINT64_MAX)), ZT_MESH_MANIFEST_HEADER);
     TRY(ZT_ETOOBIG, zt_put_le32(b + 12, 0xffffffffu), len); /* bomb: refused before allocating */
     TRY(ZT_ETOOBIG, zt_put_le32(b + 12, ZT_MESH_MAX_CHUNKS + 1), len);
 #undef TRY
