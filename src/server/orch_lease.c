@@ -338,12 +338,15 @@ void zt__orch_lease_h(struct zt__orch_lease *l, struct zt_http_req *req, json_t 
 
 /* "check": the checker of round `round` for a leased job the gateway was
  * told to verify (the keyed choice, zt_verifier_pick: never the gateway's);
- * worker is the one whose chain is checked (its engine build). */
+ * worker is the one whose chain is checked (its engine build). Never a
+ * worker the job was assigned to or an earlier checker, whatever the
+ * gateway's exclude list says. */
 static void check_pick_h(struct zt__orch_lease *l, const char *job_id, const char *worker, json_t *body,
                          struct zt_http_resp *resp)
 {
-    const char *ex[CHECK_EXCLUDE_MAX];
-    size_t n = 0, i;
+    const char *ex[CHECK_EXCLUDE_MAX + 2 * LEASE_NODES_MAX];
+    char seen[2 * LEASE_NODES_MAX][ZT_IDENTITY_ID_SIZE];
+    size_t n = 0, n_seen = 0, i;
     json_t *v;
     json_array_foreach(json_object_get(body, "exclude"), i, v) {
         if (n == CHECK_EXCLUDE_MAX || !json_is_string(v)) {
@@ -352,6 +355,13 @@ static void check_pick_h(struct zt__orch_lease *l, const char *job_id, const cha
         }
         ex[n++] = json_string_value(v);
     }
+    pthread_mutex_lock(&l->mu);
+    struct lease **lp = find(l, job_id);
+    for (size_t k = 0; lp && k < (*lp)->n_ran; k++) zt_strlcpy(seen[n_seen++], (*lp)->ran[k], ZT_IDENTITY_ID_SIZE);
+    for (size_t k = 0; lp && k < (*lp)->n_picked; k++)
+        zt_strlcpy(seen[n_seen++], (*lp)->picked[k], ZT_IDENTITY_ID_SIZE);
+    pthread_mutex_unlock(&l->mu);
+    for (size_t k = 0; k < n_seen; k++) ex[n++] = seen[k];
     int64_t round = int_of(body, "round", -1), now = zt_time_real_ms();
     struct zt_job_info ji;
     struct zt_node_info w, ni;
