@@ -60,6 +60,19 @@ void zt_asset_deinit(struct zt_asset *a);
 ZT_NODISCARD int zt_asset_load_with(const char *path, const char *kind, uint32_t version,
                                     int (*parse)(const void *data, size_t len, void *out), void *out);
 
+/* Define the loader of a feature's asset, `int LOAD(const char *path, TYPE
+ * **out)`: zt_asset_load_with(path, KIND, VERSION, ...) with PARSE(data,
+ * len, out), the feature's parser of the payload, typed. */
+#define ZT_ASSET_LOADER(load, type, kind, version, parse)                                  \
+    static int load##_payload(const void *data, size_t len, void *out)                     \
+    {                                                                                      \
+        return parse(data, len, out);                                                      \
+    }                                                                                      \
+    int load(const char *path, type **out)                                                 \
+    {                                                                                      \
+        return zt_asset_load_with(path, kind, version, load##_payload, out);               \
+    }
+
 /* Write an asset file atomically (temporary file, fsync, rename) with mode
  * 0644. kind: 1..16 printable ASCII characters. ZT_EINVAL, ZT_ETOOBIG, ZT_EIO. */
 ZT_NODISCARD int zt_asset_write(const char *path, const char *kind, uint32_t version,

@@ -40,6 +40,13 @@ struct zt_gpu_info {
     uint64_t memory_mb;  /* the largest device-local memory heap, MiB */
     bool deterministic;  /* the deterministic mode is possible (shaderFloat64) */
     char api[16];        /* the device's API version, "1.3.255" */
+    /* Free device memory as the driver reports it now (other processes'
+     * use included): Vulkan: heapBudget - heapUsage of that heap
+     * (VK_EXT_memory_budget); CUDA: cuMemGetInfo, or NVML's memory free
+     * when no context of this process is open on the device. */
+    bool has_free;       /* the driver reported it */
+    uint64_t free_mb;    /* MiB, when has_free */
+    char free_from[48];  /* where free_mb came from, or why there is none */
 };
 /* Every device of every GPU backend built in: up to cap in out, the count
  * found in *n (0 when none, or no driver). 0 or ZT_ENOMEM. */

@@ -181,4 +181,15 @@ void zt_http_client_free(struct zt_http_client *c);
 ZT_NODISCARD int zt_http_client_json(struct zt_http_client *c, const char *url, const char *const *headers,
                                      const char *body, long timeout_ms, struct zt_http_response *resp);
 
+/* GET base_url + "/v1/node/descriptor" and check the signed node descriptor
+ * it answers (zt_identity_descriptor_verify at now, unix seconds; a status
+ * other than 200 is ZT_EIO). resp (initialised) keeps the answer, the
+ * descriptor's text on success, for the caller to deinit; *d is zeroed first
+ * and holds the verified descriptor on success (zt_node_descriptor_deinit it
+ * either way). The joiner and a remote gateway read their orchestrator's. */
+struct zt_node_descriptor;
+ZT_NODISCARD int zt_http_client_descriptor(struct zt_http_client *c, const char *base_url, long timeout_ms,
+                                           int64_t now, struct zt_http_response *resp,
+                                           struct zt_node_descriptor *d);
+
 #endif

@@ -205,4 +205,18 @@ struct json_t;
 ZT_NODISCARD int zt_identity_sign_json(const struct zt_identity *id, struct json_t *obj, size_t max, char **out);
 ZT_NODISCARD int zt_identity_verify_json(const uint8_t pk[static ZT_ED25519_PK_LEN], struct json_t *obj, size_t max);
 
+/* The steps every small signed record shares (a DHT revocation, a mesh
+ * holder record). zt_identity_record_parse: *out = the JSON object in json
+ * (len bytes; duplicate keys refused): ZT_EINVAL (json NULL), ZT_ETOOBIG
+ * (len over max), ZT_EPARSE (not a JSON object). Then the caller
+ * checks its fields (ZT_EPARSE) and decodes "ed25519_pk" into pk, and
+ * zt_identity_record_verify checks the rest: "v" is 1 (else
+ * ZT_EUNSUPPORTED), claimed (its "node_id") is pk's id, written to node_id
+ * (else ZT_ECRYPTO), and "sig" is pk's signature (zt_identity_verify_json,
+ * max). */
+ZT_NODISCARD int zt_identity_record_parse(const char *json, size_t len, size_t max, struct json_t **out);
+ZT_NODISCARD int zt_identity_record_verify(struct json_t *obj, const uint8_t pk[static ZT_ED25519_PK_LEN],
+                                           const char *claimed, char node_id[static ZT_IDENTITY_ID_SIZE],
+                                           size_t max);
+
 #endif

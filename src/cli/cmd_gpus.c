@@ -1,6 +1,6 @@
 /* cmd_gpus.c: `zentalk gpus [--json]`: every device of the GPU backends
  * built into this binary (Vulkan physical devices, CUDA devices), with its
- * type, memory and whether the deterministic mode (the CPU's bits,
+ * type, memory, the driver's free memory and whether the deterministic mode (the CPU's bits,
  * docs/internals/vulkan.md, cuda.md) is possible on it, then the NVIDIA
  * telemetry NVML gives (utilisation, memory in use, temperature, power),
  * or why there is none. Runs locally, no node. */
@@ -23,9 +23,11 @@ int zt__cli_gpus(int argc, char **argv)
         } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             printf("Usage: zentalk gpus [--json]\n"
                    "Lists the compute devices of the GPU backends built into this binary (Vulkan, CUDA):\n"
-                   "index (ZT_VULKAN_DEVICE, ZT_CUDA_DEVICE), name, type, memory, API version, and whether\n"
-                   "the deterministic mode (the CPU engine's bits) is possible on it; then NVIDIA telemetry\n"
-                   "from NVML (utilisation, memory used, temperature, power), or why NVML is not available.\n");
+                   "index (ZT_VULKAN_DEVICE, ZT_CUDA_DEVICE), name, type, memory, free memory as the driver\n"
+                   "reports it (VK_EXT_memory_budget, cuMemGetInfo or NVML; '-' when it reports none), API\n"
+                   "version, and whether the deterministic mode (the CPU engine's bits) is possible on it;\n"
+                   "then NVIDIA telemetry from NVML (utilisation, memory used, temperature, power), or why\n"
+                   "NVML is not available.\n");
             return 0;
         } else {
             fprintf(stderr, "zentalk: unknown option %s\n", argv[i]);
@@ -50,10 +52,13 @@ int zt__cli_gpus(int argc, char **argv)
     if (json) {
         json_t *arr = json_array(), *tel = json_array();
         for (size_t i = 0; arr && i < n; i++)
-            json_array_append_new(arr, json_pack("{s:s, s:I, s:s, s:s, s:I, s:b, s:s}", "backend", g[i].backend,
-                                                 "index", (json_int_t)g[i].index, "name", g[i].name, "type",
-                                                 g[i].type, "memory_mb", (json_int_t)g[i].memory_mb,
-                                                 "deterministic", g[i].deterministic, "api", g[i].api));
+            json_array_append_new(arr, json_pack("{s:s, s:I, s:s, s:s, s:I, s:o, s:s, s:b, s:s}", "backend",
+                                                 g[i].backend, "index", (json_int_t)g[i].index, "name", g[i].name,
+                                                 "type", g[i].type, "memory_mb", (json_int_t)g[i].memory_mb,
+                                                 "free_mb",
+                                                 g[i].has_free ? json_integer((json_int_t)g[i].free_mb) : json_null(),
+                                                 "free_from", g[i].free_from, "deterministic", g[i].deterministic,
+                                                 "api", g[i].api));
         for (size_t i = 0; tel && i < nt; i++) {
             json_t *o = json_pack("{s:I, s:s, s:s, s:I, s:I, s:I}", "index", (json_int_t)t[i].index, "name",
                                   t[i].name, "pci", t[i].pci, "memory_total_mb", (json_int_t)t[i].mem_total_mb,
@@ -82,12 +87,20 @@ int zt__cli_gpus(int argc, char **argv)
     } else if (n == 0) {
         printf("no GPU device (no driver, or none found)\n");
     } else {
-        printf("%-8s %-5s %-40s %-10s %10s  %-12s %s\n", "BACKEND", "INDEX", "NAME", "TYPE", "MEMORY", "API",
-               "DETERMINISTIC");
-        for (size_t i = 0; i < n; i++)
-            printf("%-8s %-5u %-40s %-10s %7llu MiB  %-12s %s\n", g[i].backend, g[i].index, g[i].name, g[i].type,
-                   (unsigned long long)g[i].memory_mb, g[i].api,
+        printf("%-8s %-5s %-40s %-10s %10s %10s  %-12s %s\n", "BACKEND", "INDEX", "NAME", "TYPE", "MEMORY", "FREE",
+               "API", "DETERMINISTIC");
+        for (size_t i = 0; i < n; i++) {
+            char fr[32] = "-";
+            if (g[i].has_free) snprintf(fr, sizeof fr, "%llu MiB", (unsigned long long)g[i].free_mb);
+            printf("%-8s %-5u %-40s %-10s %7llu MiB %10s  %-12s %s\n", g[i].backend, g[i].index, g[i].name, g[i].type,
+                   (unsigned long long)g[i].memory_mb, fr, g[i].api,
                    g[i].deterministic ? "yes" : "no (no shaderFloat64)");
+        }
+        for (size_t i = 0; i < n; i++)
+            if (!g[i].has_free)
+                printf("%s %u: the driver reports no free memory (%s); the GPU pool places by its own count\n",
+                       g[i].backend, g[i].index,
+                       strncmp(g[i].free_from, "none: ", 6) ? g[i].free_from : g[i].free_from + 6);
     }
     if (!nvml) {
         printf("NVML: %s\n", nv_why);

@@ -714,6 +714,28 @@ int zt_identity_verify_json(const uint8_t pk[static ZT_ED25519_PK_LEN], json_t *
     return rc;
 }
 
+int zt_identity_record_parse(const char *json, size_t len, size_t max, json_t **out)
+{
+    if (!json) return ZT_EINVAL;
+    if (len > max) return ZT_ETOOBIG;
+    json_t *o = json_loadb(json, len, JSON_REJECT_DUPLICATES, NULL);
+    if (!json_is_object(o)) {
+        json_decref(o);
+        return ZT_EPARSE;
+    }
+    *out = o;
+    return 0;
+}
+
+int zt_identity_record_verify(json_t *obj, const uint8_t pk[static ZT_ED25519_PK_LEN], const char *claimed,
+                              char node_id[static ZT_IDENTITY_ID_SIZE], size_t max)
+{
+    if (json_integer_value(json_object_get(obj, "v")) != 1) return ZT_EUNSUPPORTED;
+    zt_identity_node_id(pk, node_id);
+    if (strcmp(node_id, claimed) != 0) return ZT_ECRYPTO;
+    return zt_identity_verify_json(pk, obj, max);
+}
+
 int zt_identity_descriptor(const struct zt_identity *id, const char *const *roles, size_t n_roles,
                            const char *const *models, size_t n_models, const char *endpoint,
                            int64_t expires_unix, char **out)

@@ -1,6 +1,7 @@
 /* backend.c: the list of compiled-in compute backends (backend.h). A new
  * backend adds its zt__backend_reg here, behind the build option that
  * compiles it; the CPU stays first (the default and the reference). */
+#include <stdlib.h>
 #include <string.h>
 
 #include "backend.h"
@@ -69,5 +70,35 @@ int zt__backend_check_weight(const struct zt__tensor *t, size_t buf_size, const 
     if ((t->type == ZT_GGML_Q4_K || t->type == ZT_GGML_Q6_K) && t->ne0 % 256) return ZT_EINVAL;
     if (t->ne0 > UINT32_MAX || t->ne1 > UINT32_MAX) return ZT_ERANGE;
     if (t->ne1 && (t->offset > buf_size || (t->nb1 && t->ne1 > (buf_size - t->offset) / t->nb1))) return ZT_ERANGE;
+    return 0;
+}
+
+int zt__backend_device_index(const char *env, const char *tag, unsigned want, unsigned *out)
+{
+    const char *v = getenv(env);
+    if (v && *v) {
+        char *end;
+        unsigned long x = strtoul(v, &end, 10);
+        if (*end || x > 1000) {
+            zt_log(ZT_LOG_ERROR, tag, "%s=%s is not a device index", env, v);
+            return ZT_EINVAL;
+        }
+        want = (unsigned)x;
+    }
+    *out = want;
+    return 0;
+}
+
+bool zt__rope_fits(const struct zt__tensor *x, const struct zt__rope *p)
+{
+    return !(p->n_rot % 2 || p->n_rot > p->head_dim || p->inv_freq.ne0 < p->n_rot / 2 ||
+             (size_t)p->n_heads * p->head_dim > x->ne0);
+}
+
+int zt__get_rows_check(const struct zt__tensor *src, const int32_t *ids, const struct zt__tensor *dst)
+{
+    if (dst->ne0 != src->ne0) return ZT_EINVAL;
+    for (size_t b = 0; b < dst->ne1; b++)
+        if (ids[b] < 0 || (size_t)ids[b] >= src->ne1) return ZT_ERANGE;
     return 0;
 }

@@ -41,6 +41,7 @@
 
 #include "zentalk/zt_engine.h"
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -213,6 +214,22 @@ void zt__backend_free(struct zt__backend *be);
 ZT_NODISCARD int zt__backend_new_split(const char *name, const struct zt__backend_params *p,
                                        const unsigned devices[2], uint64_t budget0, struct zt__backend **out);
 
+/* What a split instance holds on its two devices (bytes): weights, and
+ * the windows of the buffers the engine allocated (activations, KV caches,
+ * tables) now and at most; `full` (full_peak at most) is what those
+ * buffers take in all, i.e. what each device would hold with a copy of
+ * every one; grown counts windows that had to grow (a new, larger
+ * allocation). ZT_EINVAL when be is not a split instance. */
+struct zt__split_stats {
+    uint64_t weights[2], held[2], peak[2];
+    uint64_t full, full_peak;
+    uint64_t grown[2];
+};
+ZT_NODISCARD int zt__backend_split_stats(struct zt__backend *be, struct zt__split_stats *out);
+struct zt_model;
+/* The backend instance a model runs on (tests). */
+struct zt__backend *zt__model_be(const struct zt_model *m);
+
 /* For device backends: the weight types they have kernels for (the CPU's:
  * F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K), and the checks of a weight
  * tensor before a kernel reads it: a type without kernels is
@@ -221,6 +238,30 @@ ZT_NODISCARD int zt__backend_new_split(const char *name, const struct zt__backen
  * ZT_ERANGE. */
 bool zt__backend_weight_type(enum zt_ggml_type type);
 ZT_NODISCARD int zt__backend_check_weight(const struct zt__tensor *t, size_t buf_size, const char *who);
+
+/* The checks of a device backend's get_rows: dst rows as long as src's
+ * (ZT_EINVAL), every one of dst's ne1 ids a row of src (ZT_ERANGE). */
+ZT_NODISCARD int zt__get_rows_check(const struct zt__tensor *src, const int32_t *ids, const struct zt__tensor *dst);
+
+/* Whether a device backend's rope kernel can apply p to x: an even n_rot
+ * within head_dim, inv_freq with n_rot / 2 entries, the heads within a row
+ * of x. */
+bool zt__rope_fits(const struct zt__tensor *x, const struct zt__rope *p);
+
+/* The device a GPU backend opens: the index in the environment variable
+ * env (decimal, at most 1000) when it is set, else want. ZT_EINVAL, logged
+ * under tag, when env holds anything else. */
+ZT_NODISCARD int zt__backend_device_index(const char *env, const char *tag, unsigned want, unsigned *out);
+
+/* In an op of a backend whose calls hold one mutex *mu: return call's result
+ * computed under it. */
+#define ZT__BACKEND_LOCKED(mu, call)    \
+    do {                                \
+        pthread_mutex_lock(mu);         \
+        int rc_ = (call);               \
+        pthread_mutex_unlock(mu);       \
+        return rc_;                     \
+    } while (0)
 
 /* A tensor descriptor over buf (F32 rows of ne0 when type is F32). */
 static inline struct zt__tensor zt__tensor_f32(struct zt__buffer *buf, size_t offset, size_t ne0, size_t ne1)

@@ -11,12 +11,19 @@
  *   activations, rope, kv_store, attention, swiglu) runs where the last
  *   weighted op ran, i.e. on the device of the current layer;
  * - buffers the engine allocates (activations, KV caches, tables) have a
- *   copy on each device, and every byte range knows which copy is current
- *   (both, or only one). Before an op, the ranges it reads that are current
- *   only on the other device are copied over (through the host); after it,
- *   the range it wrote is current only on its device. A KV cache's rows of a
- *   layer are only ever touched on that layer's device, so the caches never
- *   move; the residual stream moves once per pass at the boundary.
+ *   window on each device: the bytes [lo, hi) that the ops on that device
+ *   use, allocated when an op first uses them there and grown (a new
+ *   allocation, the old window copied in) when an op uses more. A KV
+ *   cache's rows of a layer are only ever touched on that layer's device,
+ *   so each device holds the caches of its own layers only; the logits'
+ *   matmul output only where the output matrix is. A new buffer of a size
+ *   seen before gets the windows that size ended with, allocated at once
+ *   (a new sequence's caches: one allocation per device, no growth);
+ * - every byte range knows which device's window is current (both, only
+ *   one, or none: never written, zero). Before an op, the ranges it reads that are current only on the
+ *   other device are copied over (through the host); after it, the range
+ *   it wrote is current only on its device. The caches never move; the
+ *   residual stream moves once per pass at the boundary.
  *
  * Results are each op's on its device: with two exact instances the
  * outputs are the CPU's bits (the op tests and test_vulkan check it). */
@@ -27,7 +34,9 @@
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_log.h"
 
-enum { BOTH = 2 }; /* a range's state: current on device 0, 1, or both */
+/* A range's state: current on device 0, 1, or both; or never written
+ * (zero wherever a window holds it, as a fresh buffer is). */
+enum { BOTH = 2, NONE = 3 };
 
 struct seg {
     size_t end; /* the segment is [previous end, end) */
@@ -35,11 +44,19 @@ struct seg {
 };
 
 struct zt__buffer {
-    struct zt__buffer *b[2]; /* the device buffers (a mapped weight: one of them) */
+    struct zt__buffer *b[2]; /* the device buffers (a mapped weight: one of them; NULL: none there yet) */
+    size_t lo[2], hi[2];     /* an allocated buffer: b[d] holds its bytes [lo[d], hi[d]) */
     size_t size;
     int home;      /* a weight's device; -1 for an allocated buffer */
     struct seg *segs;
     size_t n_segs, cap;
+};
+
+/* The windows buffers of one size ended with (the last LEARN sizes). */
+enum { LEARN = 16 };
+struct learned {
+    size_t size; /* 0: unused */
+    size_t lo[2], hi[2];
 };
 
 struct split {
@@ -51,6 +68,9 @@ struct split {
     int cur;           /* where ops without a weight run */
     uint8_t *bounce;   /* host copy between devices */
     size_t bounce_size;
+    struct learned learned[LEARN];
+    unsigned learn_next;
+    struct zt__split_stats st;
 };
 
 static struct split *sp_of(struct zt__backend *be) { return (struct split *)be; }
@@ -99,9 +119,108 @@ static int seg_set(struct zt__buffer *b, size_t lo, size_t hi, int state)
     return 0;
 }
 
-/* Makes [lo, hi) of b current on device d: each range current only on the
- * other device is copied over through the host and is then current on
- * both (a range current only on d stays so: the other copy is stale). */
+static size_t min_sz(size_t a, size_t b) { return a < b ? a : b; }
+static size_t max_sz(size_t a, size_t b) { return a > b ? a : b; }
+
+static struct learned *learn_find(struct split *s, size_t size)
+{
+    for (int i = 0; i < LEARN; i++)
+        if (s->learned[i].size == size) return &s->learned[i];
+    return NULL;
+}
+
+/* Buffers of b's size end with at least d's window of b. */
+static void learn_note(struct split *s, const struct zt__buffer *b, int d)
+{
+    struct learned *l = learn_find(s, b->size);
+    if (!l) {
+        l = &s->learned[s->learn_next++ % LEARN];
+        *l = (struct learned){.size = b->size};
+    }
+    if (l->lo[d] == l->hi[d]) {
+        l->lo[d] = b->lo[d];
+        l->hi[d] = b->hi[d];
+    } else {
+        l->lo[d] = min_sz(l->lo[d], b->lo[d]);
+        l->hi[d] = max_sz(l->hi[d], b->hi[d]);
+    }
+}
+
+/* Copies [lo, hi) of buffer `from` (its byte 0 at buffer offset flo) to
+ * `to` (byte 0 at tlo) on device d, through the host. */
+static int copy_on(struct split *s, int d, struct zt__buffer *from, size_t flo, struct zt__buffer *to, size_t tlo,
+                   size_t lo, size_t hi)
+{
+    struct zt__backend *be = s->dev[d];
+    for (size_t p = lo; p < hi;) {
+        size_t n = min_sz(hi - p, s->bounce_size);
+        int rc = be->ops->buffer_get(be, from, p - flo, s->bounce, n);
+        if (!rc) rc = be->ops->buffer_set(be, to, p - tlo, s->bounce, n);
+        if (rc) return rc;
+        p += n;
+    }
+    return 0;
+}
+
+/* Copies what d's old window `ob` ([olo, ohi) of b) holds that is current
+ * on d into nb (b's bytes from nlo): ranges never written stay the zeros
+ * nb starts with, so a cache's growth copies the rows written, not all. */
+static int copy_current(struct split *s, const struct zt__buffer *b, int d, struct zt__buffer *ob, size_t olo,
+                        size_t ohi, struct zt__buffer *nb, size_t nlo)
+{
+    size_t start = 0;
+    for (size_t i = 0; i < b->n_segs && start < ohi; start = b->segs[i++].end) {
+        size_t a = max_sz(start, olo), z = min_sz(b->segs[i].end, ohi);
+        if (a >= z || (b->segs[i].state != d && b->segs[i].state != BOTH)) continue;
+        int rc = copy_on(s, d, ob, olo, nb, nlo, a, z);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+/* Makes d's window of allocated buffer b hold [lo, hi): allocated on
+ * first use (as large as buffers of its size ended with), grown with what
+ * the old window held copied in. */
+static int window(struct split *s, struct zt__buffer *b, size_t lo, size_t hi, int d)
+{
+    if (b->home >= 0) return b->home == d ? 0 : ZT_EINVAL; /* a weight never moves */
+    hi = min_sz(hi, b->size);
+    if (lo >= hi || (b->b[d] && b->lo[d] <= lo && hi <= b->hi[d])) return 0;
+    size_t nlo = lo, nhi = hi;
+    const struct learned *l = learn_find(s, b->size);
+    if (b->b[d]) {
+        nlo = min_sz(nlo, b->lo[d]);
+        nhi = max_sz(nhi, b->hi[d]);
+    } else if (l && l->lo[d] < l->hi[d]) {
+        nlo = min_sz(nlo, l->lo[d]);
+        nhi = max_sz(nhi, l->hi[d]);
+    }
+    struct zt__backend *be = s->dev[d];
+    struct zt__buffer *nb = NULL;
+    int rc = be->ops->buffer_alloc(be, nhi - nlo, &nb);
+    if (!rc && b->b[d]) rc = copy_current(s, b, d, b->b[d], b->lo[d], b->hi[d], nb, nlo);
+    if (rc) {
+        be->ops->buffer_free(be, nb);
+        return rc;
+    }
+    s->st.held[d] += nhi - nlo; /* the old window too, for a moment */
+    if (s->st.held[d] > s->st.peak[d]) s->st.peak[d] = s->st.held[d];
+    if (b->b[d]) {
+        be->ops->buffer_free(be, b->b[d]);
+        s->st.held[d] -= b->hi[d] - b->lo[d];
+        s->st.grown[d]++;
+    }
+    b->b[d] = nb;
+    b->lo[d] = nlo;
+    b->hi[d] = nhi;
+    learn_note(s, b, d);
+    return 0;
+}
+
+/* Makes [lo, hi) of b current on device d (whose window holds it): each
+ * range current only on the other device is copied over through the host
+ * and is then current on both (a range current only on d stays so: the
+ * other copy is stale). */
 static int need(struct split *s, struct zt__buffer *b, size_t lo, size_t hi, int d)
 {
     if (b->home >= 0) return b->home == d ? 0 : ZT_EINVAL; /* a weight never moves */
@@ -116,10 +235,12 @@ static int need(struct split *s, struct zt__buffer *b, size_t lo, size_t hi, int
             a = z = 0;
         }
         if (a >= z) return 0; /* nothing left only on the other device */
+        if (!b->b[o] || a < b->lo[o] || z > b->hi[o] || !b->b[d] || a < b->lo[d] || z > b->hi[d])
+            return ZT_EINVAL; /* cannot happen: a range current on o is in o's window */
         for (size_t p = a; p < z;) {
-            size_t n = z - p < s->bounce_size ? z - p : s->bounce_size;
-            int rc = s->dev[o]->ops->buffer_get(s->dev[o], b->b[o], p, s->bounce, n);
-            if (!rc) rc = s->dev[d]->ops->buffer_set(s->dev[d], b->b[d], p, s->bounce, n);
+            size_t n = min_sz(z - p, s->bounce_size);
+            int rc = s->dev[o]->ops->buffer_get(s->dev[o], b->b[o], p - b->lo[o], s->bounce, n);
+            if (!rc) rc = s->dev[d]->ops->buffer_set(s->dev[d], b->b[d], p - b->lo[d], s->bounce, n);
             if (rc) return rc;
             p += n;
         }
@@ -137,12 +258,18 @@ static void extent(const struct zt__tensor *t, size_t row_bytes, size_t *lo, siz
 
 static size_t f32_row(const struct zt__tensor *t) { return t->ne0 * sizeof(float); }
 
-/* Before an op on device d reads t (rows [0, rows) of it). */
-static int reads(struct split *s, const struct zt__tensor *t, size_t rows, size_t row_bytes, int d)
+/* Before an op on device d uses t: all of it in d's window, and the
+ * rows [0, rows) it reads current there (0: it only writes t). Every
+ * tensor of an op is used before any is translated with on(): a window
+ * that grows gets a new device buffer. */
+static int use(struct split *s, const struct zt__tensor *t, size_t rows, size_t row_bytes, int d)
 {
+    size_t lo, hi;
+    extent(t, row_bytes, &lo, &hi);
+    int rc = window(s, t->buf, lo, hi, d);
+    if (rc || !rows || t->buf->home >= 0) return rc;
     struct zt__tensor u = *t;
     u.ne1 = rows;
-    size_t lo, hi;
     extent(&u, row_bytes, &lo, &hi);
     return need(s, t->buf, lo, hi, d);
 }
@@ -155,11 +282,12 @@ static int wrote(const struct zt__tensor *t, size_t r0, size_t r1, int d)
     return seg_set(t->buf, lo, hi, d);
 }
 
-/* t with its buffer on device d. */
+/* t with its buffer on device d (an allocated buffer: d's window). */
 static struct zt__tensor on(const struct zt__tensor *t, int d)
 {
     struct zt__tensor u = *t;
     u.buf = t->buf->b[d];
+    if (t->buf->home < 0) u.offset -= t->buf->lo[d];
     return u;
 }
 
@@ -176,11 +304,19 @@ static int dev_for(struct split *s, const struct zt__tensor *w)
 static void buf_release(struct split *s, struct zt__buffer *b)
 {
     if (!b) return;
+    pthread_mutex_lock(&s->mu);
     for (int d = 0; d < 2; d++) {
         if (!b->b[d]) continue;
-        if (b->home >= 0) s->dev[d]->ops->buffer_unmap(s->dev[d], b->b[d]);
-        else s->dev[d]->ops->buffer_free(s->dev[d], b->b[d]);
+        if (b->home >= 0) {
+            s->dev[d]->ops->buffer_unmap(s->dev[d], b->b[d]);
+            s->st.weights[d] -= b->size;
+        } else {
+            s->dev[d]->ops->buffer_free(s->dev[d], b->b[d]);
+            s->st.held[d] -= b->hi[d] - b->lo[d];
+        }
     }
+    if (b->home < 0) s->st.full -= b->size;
+    pthread_mutex_unlock(&s->mu);
     zt_free(b->segs);
     zt_free(b);
 }
@@ -197,18 +333,27 @@ static struct zt__buffer *buf_new(size_t size, int home)
         zt_free(b);
         return NULL;
     }
-    b->segs[0] = (struct seg){.end = size, .state = home >= 0 ? home : BOTH};
+    b->segs[0] = (struct seg){.end = size, .state = home >= 0 ? home : NONE};
     b->n_segs = 1;
     return b;
 }
 
+/* Nothing on the devices yet, unless buffers of this size were used
+ * before: then the windows they ended with, at once (a failure shows
+ * here rather than in a later op). */
 static int sp_buffer_alloc(struct zt__backend *be, size_t size, struct zt__buffer **out)
 {
     struct split *s = sp_of(be);
     struct zt__buffer *b = buf_new(size, -1);
     if (!b) return ZT_ENOMEM;
+    pthread_mutex_lock(&s->mu);
+    s->st.full += size;
+    if (s->st.full > s->st.full_peak) s->st.full_peak = s->st.full;
+    const struct learned *l = learn_find(s, size);
     int rc = 0;
-    for (int d = 0; d < 2 && !rc; d++) rc = s->dev[d]->ops->buffer_alloc(s->dev[d], size, &b->b[d]);
+    for (int d = 0; l && d < 2 && !rc; d++)
+        if (l->lo[d] < l->hi[d]) rc = window(s, b, l->lo[d], l->hi[d], d);
+    pthread_mutex_unlock(&s->mu);
     if (rc) {
         buf_release(s, b);
         return rc;
@@ -239,6 +384,9 @@ static int sp_buffer_map(struct zt__backend *be, const void *host, size_t size, 
         zt_free(b);
         return rc;
     }
+    pthread_mutex_lock(&s->mu);
+    s->st.weights[d] += size;
+    pthread_mutex_unlock(&s->mu);
     *out = b;
     return 0;
 }
@@ -248,17 +396,51 @@ static void sp_buffer_unmap(struct zt__backend *be, struct zt__buffer *buf)
     buf_release(sp_of(be), buf);
 }
 
+static bool holds(const struct zt__buffer *b, int d, size_t lo, size_t hi)
+{
+    return b->b[d] && b->lo[d] <= lo && hi <= b->hi[d];
+}
+
+/* Into every window that holds the range (the current device's, made to,
+ * when none does); the range is then current where it was written. */
+static int set_locked(struct split *s, struct zt__buffer *buf, size_t offset, const void *src, size_t size)
+{
+    if (buf->home >= 0) return s->dev[buf->home]->ops->buffer_set(s->dev[buf->home], buf->b[buf->home], offset, src, size);
+    size_t hi = offset + size;
+    int rc = 0;
+    if (!holds(buf, 0, offset, hi) && !holds(buf, 1, offset, hi)) rc = window(s, buf, offset, hi, s->cur);
+    bool wrote[2] = {false, false};
+    for (int d = 0; d < 2 && !rc; d++)
+        if (holds(buf, d, offset, hi)) {
+            rc = s->dev[d]->ops->buffer_set(s->dev[d], buf->b[d], offset - buf->lo[d], src, size);
+            wrote[d] = true;
+        }
+    return rc ? rc : seg_set(buf, offset, hi, wrote[0] && wrote[1] ? BOTH : wrote[0] ? 0 : 1);
+}
+
 static int sp_buffer_set(struct zt__backend *be, struct zt__buffer *buf, size_t offset, const void *src, size_t size)
 {
     struct split *s = sp_of(be);
     if (offset > buf->size || size > buf->size - offset) return ZT_ERANGE;
+    if (size == 0) return 0;
     pthread_mutex_lock(&s->mu);
-    int rc = 0;
-    for (int d = 0; d < 2 && !rc; d++)
-        if (buf->b[d]) rc = s->dev[d]->ops->buffer_set(s->dev[d], buf->b[d], offset, src, size);
-    if (!rc && buf->home < 0) rc = seg_set(buf, offset, offset + size, BOTH);
+    int rc = set_locked(s, buf, offset, src, size);
     pthread_mutex_unlock(&s->mu);
     return rc;
+}
+
+/* [a, z) of buf, in state `state` (one segment), into out. */
+static int get_range(struct split *s, const struct zt__buffer *buf, size_t a, size_t z, int state, uint8_t *out)
+{
+    if (buf->home >= 0) return s->dev[buf->home]->ops->buffer_get(s->dev[buf->home], buf->b[buf->home], a, out, z - a);
+    if (state == NONE) {
+        memset(out, 0, z - a);
+        return 0;
+    }
+    /* current on d: in d's window; on both: in both windows */
+    int d = state == BOTH ? 0 : state;
+    if (!holds(buf, d, a, z)) return ZT_EINVAL;
+    return s->dev[d]->ops->buffer_get(s->dev[d], buf->b[d], a - buf->lo[d], out, z - a);
 }
 
 /* Each range from a device where it is current. */
@@ -272,8 +454,7 @@ static int sp_buffer_get(struct zt__backend *be, const struct zt__buffer *buf, s
     for (size_t i = 0; i < buf->n_segs && start < hi && !rc; start = buf->segs[i++].end) {
         size_t a = start > offset ? start : offset, z = buf->segs[i].end < hi ? buf->segs[i].end : hi;
         if (a >= z) continue;
-        int d = buf->segs[i].state == BOTH ? 0 : buf->segs[i].state;
-        rc = s->dev[d]->ops->buffer_get(s->dev[d], buf->b[d], a, (uint8_t *)dst + (a - offset), z - a);
+        rc = get_range(s, buf, a, z, buf->segs[i].state, (uint8_t *)dst + (a - offset));
     }
     pthread_mutex_unlock(&s->mu);
     return rc;
@@ -281,19 +462,14 @@ static int sp_buffer_get(struct zt__backend *be, const struct zt__buffer *buf, s
 
 /* ---- ops ----------------------------------------------------------------------------------- */
 
-#define LOCKED(s, call)                   \
-    do {                                  \
-        pthread_mutex_lock(&(s)->mu);     \
-        int rc_ = (call);                 \
-        pthread_mutex_unlock(&(s)->mu);   \
-        return rc_;                       \
-    } while (0)
+#define LOCKED(s, call) ZT__BACKEND_LOCKED(&(s)->mu, call)
 
 static int get_rows_locked(struct split *s, const struct zt__tensor *src, const int32_t *ids,
                            const struct zt__tensor *dst)
 {
     int d = dev_for(s, src);
-    int rc = src->buf->home < 0 ? reads(s, src, src->ne1, f32_row(src), d) : 0;
+    int rc = use(s, src, src->ne1, src->buf->home < 0 ? f32_row(src) : src->nb1, d);
+    if (!rc) rc = use(s, dst, 0, f32_row(dst), d);
     if (rc) return rc;
     struct zt__tensor a = on(src, d), o = on(dst, d);
     rc = s->dev[d]->ops->get_rows(s->dev[d], &a, ids, &o);
@@ -310,8 +486,9 @@ static int rmsnorm_locked(struct split *s, const struct zt__tensor *x, const str
                           const struct zt__tensor *dst)
 {
     int d = dev_for(s, g);
-    int rc = reads(s, x, x->ne1, f32_row(x), d);
-    if (!rc && g->buf->home < 0) rc = reads(s, g, 1, f32_row(g), d);
+    int rc = use(s, x, x->ne1, f32_row(x), d);
+    if (!rc) rc = use(s, g, 1, f32_row(g), d);
+    if (!rc) rc = use(s, dst, 0, f32_row(dst), d);
     if (rc) return rc;
     struct zt__tensor a = on(x, d), b = on(g, d), o = on(dst, d);
     rc = s->dev[d]->ops->rmsnorm(s->dev[d], &a, &b, eps, &o);
@@ -328,8 +505,9 @@ static int matmul_locked(struct split *s, const struct zt__tensor *w, const stru
                          const struct zt__tensor *dst)
 {
     int d = dev_for(s, w);
-    int rc = reads(s, x, x->ne1, f32_row(x), d);
-    if (!rc && w->buf->home < 0) rc = reads(s, w, w->ne1, w->nb1, d);
+    int rc = use(s, x, x->ne1, f32_row(x), d);
+    if (!rc) rc = use(s, w, w->ne1, w->nb1, d);
+    if (!rc) rc = use(s, dst, 0, f32_row(dst), d);
     if (rc) return rc;
     struct zt__tensor a = on(w, d), b = on(x, d), o = on(dst, d);
     rc = s->dev[d]->ops->matmul(s->dev[d], &a, &b, &o);
@@ -347,8 +525,9 @@ static int binary_locked(struct split *s, const struct zt__tensor *a, const stru
                          const struct zt__tensor *dst, int op)
 {
     int d = dev_for(s, a->buf->home >= 0 ? a : b->buf->home >= 0 ? b : NULL);
-    int rc = a->buf->home < 0 ? reads(s, a, a->ne1, f32_row(a), d) : 0;
-    if (!rc && b->buf->home < 0) rc = reads(s, b, b->ne1, f32_row(b), d);
+    int rc = use(s, a, a->ne1, f32_row(a), d);
+    if (!rc) rc = use(s, b, b->ne1, f32_row(b), d);
+    if (!rc) rc = use(s, dst, 0, f32_row(dst), d);
     if (rc) return rc;
     struct zt__tensor x = on(a, d), y = on(b, d), o = on(dst, d);
     rc = op ? s->dev[d]->ops->swiglu(s->dev[d], &x, &y, &o) : s->dev[d]->ops->add(s->dev[d], &x, &y, &o);
@@ -370,8 +549,8 @@ static int sp_swiglu(struct zt__backend *be, const struct zt__tensor *g, const s
 static int rope_locked(struct split *s, const struct zt__tensor *x, const uint32_t *pos, const struct zt__rope *p)
 {
     int d = dev_for(s, NULL);
-    int rc = reads(s, x, x->ne1, f32_row(x), d);
-    if (!rc && p->inv_freq.buf->home < 0) rc = reads(s, &p->inv_freq, 1, f32_row(&p->inv_freq), d);
+    int rc = use(s, x, x->ne1, f32_row(x), d);
+    if (!rc) rc = use(s, &p->inv_freq, 1, f32_row(&p->inv_freq), d);
     if (rc) return rc;
     struct zt__tensor a = on(x, d);
     struct zt__rope q = *p;
@@ -385,23 +564,28 @@ static int sp_rope(struct zt__backend *be, const struct zt__tensor *x, const uin
     LOCKED(sp_of(be), rope_locked(sp_of(be), x, pos, p));
 }
 
-/* The items' views with the buffers of device d (caller frees). Reads rows
- * [0, pos] of each cache when `rows` (attention), none otherwise. */
-static int views_on(struct split *s, const struct zt__kv_view *kv, size_t n, int d, bool rows,
-                    struct zt__kv_view **out)
+static size_t kv_row(const struct zt__tensor *t) { return t->ne0 * (t->type == ZT_GGML_F16 ? 2 : 4); }
+
+/* Each item's caches (their current layer) in d's window; rows [0, pos]
+ * current there when `rows` (attention reads them; kv_store only writes). */
+static int views_use(struct split *s, const struct zt__kv_view *kv, size_t n, int d, bool rows)
+{
+    int rc = 0;
+    for (size_t b = 0; b < n && !rc; b++) {
+        rc = use(s, &kv[b].k, rows ? kv[b].pos + 1 : 0, kv_row(&kv[b].k), d);
+        if (!rc) rc = use(s, &kv[b].v, rows ? kv[b].pos + 1 : 0, kv_row(&kv[b].v), d);
+    }
+    return rc;
+}
+
+/* The items' views with the buffers of device d (caller frees), once
+ * views_use has run. */
+static int views_on(const struct zt__kv_view *kv, size_t n, int d, struct zt__kv_view **out)
 {
     struct zt__kv_view *v = zt_malloc((n ? n : 1) * sizeof *v);
     if (!v) return ZT_ENOMEM;
-    for (size_t b = 0; b < n; b++) {
-        size_t es = kv[b].k.type == ZT_GGML_F16 ? 2 : 4;
-        int rc = rows ? reads(s, &kv[b].k, kv[b].pos + 1, kv[b].k.ne0 * es, d) : 0;
-        if (!rc && rows) rc = reads(s, &kv[b].v, kv[b].pos + 1, kv[b].v.ne0 * es, d);
-        if (rc) {
-            zt_free(v);
-            return rc;
-        }
+    for (size_t b = 0; b < n; b++)
         v[b] = (struct zt__kv_view){.k = on(&kv[b].k, d), .v = on(&kv[b].v, d), .pos = kv[b].pos};
-    }
     *out = v;
     return 0;
 }
@@ -410,20 +594,20 @@ static int kv_store_locked(struct split *s, const struct zt__tensor *k, const st
                            const struct zt__kv_view *kv)
 {
     int d = dev_for(s, NULL);
-    int rc = reads(s, k, k->ne1, f32_row(k), d);
-    if (!rc) rc = reads(s, vt, vt->ne1, f32_row(vt), d);
+    int rc = use(s, k, k->ne1, f32_row(k), d);
+    if (!rc) rc = use(s, vt, vt->ne1, f32_row(vt), d);
+    if (!rc) rc = views_use(s, kv, k->ne1, d, false);
     struct zt__kv_view *v = NULL;
-    if (!rc) rc = views_on(s, kv, k->ne1, d, false, &v);
+    if (!rc) rc = views_on(kv, k->ne1, d, &v);
     if (rc) return rc;
     struct zt__tensor a = on(k, d), b = on(vt, d);
     rc = s->dev[d]->ops->kv_store(s->dev[d], &a, &b, v);
     zt_free(v);
     for (size_t i = 0; !rc && i < k->ne1; i++) {
-        size_t es = kv[i].k.type == ZT_GGML_F16 ? 2 : 4;
         struct zt__buffer *kb = kv[i].k.buf, *vb = kv[i].v.buf;
         size_t ko = kv[i].k.offset + kv[i].pos * kv[i].k.nb1, vo = kv[i].v.offset + kv[i].pos * kv[i].v.nb1;
-        rc = kb->home < 0 ? seg_set(kb, ko, ko + k->ne0 * es, d) : ZT_EINVAL;
-        if (!rc) rc = vb->home < 0 ? seg_set(vb, vo, vo + vt->ne0 * es, d) : ZT_EINVAL;
+        rc = kb->home < 0 ? seg_set(kb, ko, ko + kv_row(&kv[i].k), d) : ZT_EINVAL;
+        if (!rc) rc = vb->home < 0 ? seg_set(vb, vo, vo + kv_row(&kv[i].v), d) : ZT_EINVAL;
     }
     return rc;
 }
@@ -438,9 +622,11 @@ static int attention_locked(struct split *s, const struct zt__tensor *q, const s
                             const struct zt__attn *p, const struct zt__tensor *dst)
 {
     int d = dev_for(s, NULL);
-    int rc = reads(s, q, q->ne1, f32_row(q), d);
+    int rc = use(s, q, q->ne1, f32_row(q), d);
+    if (!rc) rc = views_use(s, kv, q->ne1, d, true);
+    if (!rc) rc = use(s, dst, 0, f32_row(dst), d);
     struct zt__kv_view *v = NULL;
-    if (!rc) rc = views_on(s, kv, q->ne1, d, true, &v);
+    if (!rc) rc = views_on(kv, q->ne1, d, &v);
     if (rc) return rc;
     struct zt__tensor a = on(q, d), o = on(dst, d);
     rc = s->dev[d]->ops->attention(s->dev[d], &a, v, p, &o);
@@ -469,9 +655,25 @@ static bool sp_supports(const struct zt__backend *be, enum zt_ggml_type type)
     return s->dev[0]->ops->supports(s->dev[0], type) && s->dev[1]->ops->supports(s->dev[1], type);
 }
 
+static const struct zt__backend_ops sp_ops;
+
+int zt__backend_split_stats(struct zt__backend *be, struct zt__split_stats *out)
+{
+    if (!be || be->ops != &sp_ops) return ZT_EINVAL;
+    struct split *s = sp_of(be);
+    pthread_mutex_lock(&s->mu);
+    *out = s->st;
+    pthread_mutex_unlock(&s->mu);
+    return 0;
+}
+
 static void sp_free(struct zt__backend *be)
 {
     struct split *s = sp_of(be);
+    zt_log(ZT_LOG_DEBUG, "split",
+           "engine buffers held at most %llu + %llu bytes on the two devices (%llu each with a full copy)",
+           (unsigned long long)s->st.peak[0], (unsigned long long)s->st.peak[1],
+           (unsigned long long)s->st.full_peak);
     zt__backend_free(s->dev[0]);
     zt__backend_free(s->dev[1]);
     zt_free(s->bounce);

@@ -909,26 +909,18 @@ static int to_f64(unsigned t, const uint8_t *p, double *out)
     return 0;
 }
 
-int zt_gguf_kv_u64(const struct zt_gguf *g, int64_t i, uint64_t *out)
-{
-    const struct kv *kv = kv_at(g, i);
-    if (!kv) return ZT_ENOTFOUND;
-    return to_u64(kv->type, g->base + kv->val_off, out);
-}
-
-int zt_gguf_kv_i64(const struct zt_gguf *g, int64_t i, int64_t *out)
-{
-    const struct kv *kv = kv_at(g, i);
-    if (!kv) return ZT_ENOTFOUND;
-    return to_i64(kv->type, g->base + kv->val_off, out);
-}
-
-int zt_gguf_kv_f64(const struct zt_gguf *g, int64_t i, double *out)
-{
-    const struct kv *kv = kv_at(g, i);
-    if (!kv) return ZT_ENOTFOUND;
-    return to_f64(kv->type, g->base + kv->val_off, out);
-}
+/* zt_gguf_kv_u64, _i64 and _f64: KV i's number through to_<suffix>. */
+#define KV_NUMBER(suffix, T)                                               \
+    int zt_gguf_kv_##suffix(const struct zt_gguf *g, int64_t i, T *out)    \
+    {                                                                      \
+        const struct kv *kv = kv_at(g, i);                                 \
+        if (!kv) return ZT_ENOTFOUND;                                      \
+        return to_##suffix(kv->type, g->base + kv->val_off, out);          \
+    }
+KV_NUMBER(u64, uint64_t)
+KV_NUMBER(i64, int64_t)
+KV_NUMBER(f64, double)
+#undef KV_NUMBER
 
 int zt_gguf_kv_bool(const struct zt_gguf *g, int64_t i, bool *out)
 {

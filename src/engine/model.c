@@ -498,6 +498,8 @@ enum zt_ggml_type zt_model_kv_type(const struct zt_model *m)
     return (enum zt_ggml_type)atomic_load(&m->kv_type);
 }
 
+struct zt__backend *zt__model_be(const struct zt_model *m) { return m->be; }
+
 /* ---- sequences ---------------------------------------------------------- */
 
 int zt_seq_new(const struct zt_model *m, uint32_t n_ctx, struct zt_seq **out)

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <stdint.h>
 
+#include "zentalk/zt_alloc.h"
 #include "zentalk/zt_error.h"
 #include "zentalk/zt_intent.h"
 
@@ -18,6 +19,27 @@
  * NUL-terminated). ZT_ENOTFOUND, ZT_EIO, ZT_ETOOBIG, ZT_ENOMEM; err says
  * which file and why. */
 ZT_NODISCARD int zt__feat_read_file(const char *path, char **out, size_t *len, char *err, size_t err_size);
+
+/* The two loaders of a data file whose parser is PREFIX_parse(text, len,
+ * name, out, err, err_size): PREFIX_load(path, out, err, err_size) reads the
+ * file at path and parses it; PREFIX_builtin(out, err, err_size) parses the
+ * copy of config/FILE built in as BLOB (BLOB_len bytes). */
+#define ZT__DATA_FILE_LOADERS(prefix, type, blob, file)                                                 \
+    int prefix##_load(const char *path, type **out, char *err, size_t err_size)                         \
+    {                                                                                                   \
+        char *buf;                                                                                      \
+        size_t n;                                                                                       \
+        int rc = zt__feat_read_file(path, &buf, &n, err, err_size);                                     \
+        if (rc) return rc;                                                                              \
+        rc = prefix##_parse(buf, n, path, out, err, err_size);                                          \
+        zt_free(buf);                                                                                   \
+        return rc;                                                                                      \
+    }                                                                                                   \
+    int prefix##_builtin(type **out, char *err, size_t err_size)                                        \
+    {                                                                                                   \
+        return prefix##_parse((const char *)blob, blob##_len, "config/" file " (built in)", out, err,     \
+                              err_size);                                                                \
+    }
 
 /* ---- line-oriented data files (config/intents.txt, config/replies.txt) ---- */
 

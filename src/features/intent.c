@@ -410,22 +410,7 @@ out:
     return 0;
 }
 
-int zt_intent_model_load(const char *path, struct zt_intent_model **out, char *err, size_t err_size)
-{
-    char *buf;
-    size_t n;
-    int rc = zt__feat_read_file(path, &buf, &n, err, err_size);
-    if (rc) return rc;
-    rc = zt_intent_model_parse(buf, n, path, out, err, err_size);
-    zt_free(buf);
-    return rc;
-}
-
-int zt_intent_model_builtin(struct zt_intent_model **out, char *err, size_t err_size)
-{
-    return zt_intent_model_parse((const char *)zt__builtin_intents, zt__builtin_intents_len,
-                                 "config/intents.txt (built in)", out, err, err_size);
-}
+ZT__DATA_FILE_LOADERS(zt_intent_model, struct zt_intent_model, zt__builtin_intents, "intents.txt")
 
 void zt_intent_model_free(struct zt_intent_model *m)
 {

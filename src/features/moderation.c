@@ -18,6 +18,7 @@
  *      ("f u c k"); substring terms (scripts without spaces); links.
  * Nothing is matched inside a word, which is what keeps "Scunthorpe",
  * "assassin", "class" and "therapist" clean. */
+#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +27,7 @@
 
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_asset.h"
+#include "learned.h"
 #include "moderation_internal.h"
 #include "zentalk/zt_hash.h"
 #include "zentalk/zt_moderation.h"
@@ -486,15 +488,7 @@ out:
     return rc;
 }
 
-static int parse_asset(const void *data, size_t len, void *out)
-{
-    return zt_moderation_from_payload(data, len, out);
-}
-
-int zt_moderation_load(const char *path, struct zt_moderation **out)
-{
-    return zt_asset_load_with(path, ZT_MODERATION_KIND, ZT_MODERATION_VERSION, parse_asset, out);
-}
+ZT_ASSET_LOADER(zt_moderation_load, struct zt_moderation, ZT_MODERATION_KIND, ZT_MODERATION_VERSION, zt_moderation_from_payload)
 
 /* ---- checking ------------------------------------------------------------------- */
 
@@ -584,7 +578,7 @@ static void add_term(struct acc *a, const struct term *t, bool obfuscated)
 
 /* The shape rules of moderation_harass.c (insults, exclusion, incitement,
  * threats, doxxing) as harassment matches shown by their rule name. */
-static int harassment_rules(struct acc *a, const struct words *ws, const char *text, size_t len)
+static int harassment_rules(struct acc *a, const struct words *ws, const char *text, size_t len, bool learned)
 {
     struct zt__mod_word stack[64];
     struct zt__mod_word *w = ws->n <= 64 ? stack : zt_malloc(ws->n * sizeof *w);
@@ -599,6 +593,13 @@ static int harassment_rules(struct acc *a, const struct words *ws, const char *t
         add_match(a, h.v[i].label, ZT_MOD_HARASSMENT, h.v[i].weight, h.v[i].label, strlen(h.v[i].label), false,
                   false);
     if (w != stack) zt_free(w);
+    /* The learned classifier (learned.h): where it says yes, a harassment
+     * match whose weight is at least the default threshold (0.7). */
+    double mz;
+    if (learned && zt__clf_margin(zt__clf_builtin(ZT__CLF_HARASS), text, len, &mz) == 0 && mz >= 0) {
+        double wl = 1.0 / (1.0 + exp(-(mz + ZT__MOD_LEARNED_AT)));
+        add_match(a, "learned", ZT_MOD_HARASSMENT, wl, "learned", 7, false, false);
+    }
     return 0;
 }
 
@@ -775,8 +776,8 @@ static void check_links(struct acc *a, const char *text, size_t len)
     }
 }
 
-int zt_moderation_check(const struct zt_moderation *m, const char *text, size_t len,
-                        const struct zt_moderation_policy *policy, struct zt_moderation_result *out)
+static int check(const struct zt_moderation *m, const char *text, size_t len, const struct zt_moderation_policy *policy,
+                 bool learned, struct zt_moderation_result *out)
 {
     if (len > ZT_MODERATION_MAX_TEXT) return ZT_ETOOBIG;
     char *f = NULL, *key = NULL, *tmp = NULL;
@@ -863,7 +864,7 @@ int zt_moderation_check(const struct zt_moderation *m, const char *text, size_t 
             }
     }
     check_links(a, text, len);
-    rc = harassment_rules(a, &ws, text, len);
+    rc = harassment_rules(a, &ws, text, len, learned);
     if (rc) goto out;
 
     r->action = ZT_MOD_ALLOW;
@@ -882,6 +883,18 @@ out:
     zt_free(r);
     zt_free(a);
     return rc;
+}
+
+int zt_moderation_check(const struct zt_moderation *m, const char *text, size_t len,
+                        const struct zt_moderation_policy *policy, struct zt_moderation_result *out)
+{
+    return check(m, text, len, policy, true, out);
+}
+
+int zt__moderation_check_rules(const struct zt_moderation *m, const char *text, size_t len,
+                               const struct zt_moderation_policy *policy, struct zt_moderation_result *out)
+{
+    return check(m, text, len, policy, false, out);
 }
 
 /* ---- builder ---------------------------------------------------------------------- */

@@ -25,4 +25,17 @@ struct zt__mod_hits {
  * message and its raw text (for contact data); fills h (distinct labels). */
 void zt__mod_harass(const struct zt__mod_word *w, size_t n, const char *raw, size_t rawlen, struct zt__mod_hits *h);
 
+/* The learned harassment classifier (learned.h) says yes at its margin 0:
+ * that margin is moved to the logit of 0.7 (the default
+ * features.moderation.threshold) for the weight of its match. */
+#define ZT__MOD_LEARNED_AT 0.8472978603872037
+
+struct zt_moderation;
+struct zt_moderation_policy;
+struct zt_moderation_result;
+/* zt_moderation_check() without the learned classifier: for
+ * cross-validation (zt-train-clf cv). */
+int zt__moderation_check_rules(const struct zt_moderation *m, const char *text, size_t len,
+                               const struct zt_moderation_policy *policy, struct zt_moderation_result *out);
+
 #endif

@@ -155,22 +155,7 @@ out:
     return 0;
 }
 
-int zt_reply_bank_load(const char *path, struct zt_reply_bank **out, char *err, size_t err_size)
-{
-    char *buf;
-    size_t n;
-    int rc = zt__feat_read_file(path, &buf, &n, err, err_size);
-    if (rc) return rc;
-    rc = zt_reply_bank_parse(buf, n, path, out, err, err_size);
-    zt_free(buf);
-    return rc;
-}
-
-int zt_reply_bank_builtin(struct zt_reply_bank **out, char *err, size_t err_size)
-{
-    return zt_reply_bank_parse((const char *)zt__builtin_replies, zt__builtin_replies_len,
-                               "config/replies.txt (built in)", out, err, err_size);
-}
+ZT__DATA_FILE_LOADERS(zt_reply_bank, struct zt_reply_bank, zt__builtin_replies, "replies.txt")
 
 void zt_reply_bank_free(struct zt_reply_bank *b)
 {

@@ -113,15 +113,7 @@ out:
     return rc;
 }
 
-static int parse_asset(const void *data, size_t len, void *out)
-{
-    return zt_sentiment_from_payload(data, len, out);
-}
-
-int zt_sentiment_load(const char *path, struct zt_sentiment **out)
-{
-    return zt_asset_load_with(path, ZT_SENTIMENT_KIND, ZT_SENTIMENT_VERSION, parse_asset, out);
-}
+ZT_ASSET_LOADER(zt_sentiment_load, struct zt_sentiment, ZT_SENTIMENT_KIND, ZT_SENTIMENT_VERSION, zt_sentiment_from_payload)
 
 void zt_sentiment_free(struct zt_sentiment *s)
 {

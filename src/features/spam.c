@@ -3,6 +3,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "learned.h"
 #include "spam_internal.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_asset.h"
@@ -445,8 +446,11 @@ static void top_insert(struct zt_spam_result *r, size_t top_max, const char *kin
     if (r->n_top < top_max) r->n_top++;
 }
 
+/* chat: the chat calibration and cues; learned: the learned chat-scam model
+ * too (learned.h): its margin, moved to the default threshold's logit, is
+ * taken when it is above the rules' logit (either may catch a scam). */
 static int classify(const struct zt_spam_model *m, const char *text, size_t len, double threshold, size_t n_top,
-                    bool chat, struct zt_spam_result *r)
+                    bool chat, bool learned, struct zt_spam_result *r)
 {
     struct zt_spam_result res;
     memset(&res, 0, sizeof res);
@@ -470,6 +474,13 @@ static int classify(const struct zt_spam_model *m, const char *text, size_t len,
         z += cz;
         for (size_t i = 0; i < res.n_top; i++) res.top[i].weight *= x * scale;
         for (size_t i = 0; i < nc; i++) top_insert(&res, top_max, "rule", cues[i].name, cues[i].weight);
+        double mz;
+        if (learned && len <= ZT__SPAM_CHAT_BYTES &&
+            zt__clf_margin(zt__clf_builtin(ZT__CLF_SPAM_CHAT), text, len, &mz) == 0 &&
+            mz + ZT__SPAM_LEARNED_AT > z) {
+            top_insert(&res, top_max, "learned", "chat_scam_model", mz + ZT__SPAM_LEARNED_AT - z);
+            z = mz + ZT__SPAM_LEARNED_AT;
+        }
     } else {
         for (size_t i = 0; i < res.n_top; i++) res.top[i].weight *= x;
     }
@@ -483,11 +494,17 @@ static int classify(const struct zt_spam_model *m, const char *text, size_t len,
 int zt_spam_classify(const struct zt_spam_model *m, const char *text, size_t len, double threshold, size_t n_top,
                      struct zt_spam_result *r)
 {
-    return classify(m, text, len, threshold, n_top, true, r);
+    return classify(m, text, len, threshold, n_top, true, true, r);
+}
+
+int zt__spam_classify_rules(const struct zt_spam_model *m, const char *text, size_t len, double threshold,
+                            struct zt_spam_result *r)
+{
+    return classify(m, text, len, threshold, 0, true, false, r);
 }
 
 int zt_spam_classify_model(const struct zt_spam_model *m, const char *text, size_t len, double threshold,
                            size_t n_top, struct zt_spam_result *r)
 {
-    return classify(m, text, len, threshold, n_top, false, r);
+    return classify(m, text, len, threshold, n_top, false, false, r);
 }

@@ -42,4 +42,16 @@ double zt__spam_chat_cues(const char *text, size_t len, struct zt__spam_cue *cue
 #define ZT__SPAM_CHAT_SCALE 0.3
 #define ZT__SPAM_CHAT_SHIFT (-1.4)
 
+/* The learned chat-scam model (learned.h) says spam at the logit
+ * ZT__SPAM_LEARNED_AT (P 0.8, the default features.spam.threshold): its
+ * margin is moved there and taken when above the rules' logit. */
+#define ZT__SPAM_LEARNED_AT 1.3862943611198906
+
+struct zt_spam_result;
+struct zt_spam_model;
+/* zt_spam_classify() without the learned model (the rules and the e-mail
+ * model as calibrated for chat): for cross-validation (zt-train-clf cv). */
+int zt__spam_classify_rules(const struct zt_spam_model *m, const char *text, size_t len, double threshold,
+                            struct zt_spam_result *r);
+
 #endif

@@ -72,15 +72,7 @@ out:
     return 0;
 }
 
-static int parse_asset(const void *data, size_t len, void *out)
-{
-    return zt_stopwords_parse(data, len, out);
-}
-
-int zt_stopwords_load(const char *path, struct zt_stopwords **out)
-{
-    return zt_asset_load_with(path, ZT_STOPWORDS_KIND, ZT_STOPWORDS_VERSION, parse_asset, out);
-}
+ZT_ASSET_LOADER(zt_stopwords_load, struct zt_stopwords, ZT_STOPWORDS_KIND, ZT_STOPWORDS_VERSION, zt_stopwords_parse)
 
 void zt_stopwords_free(struct zt_stopwords *sw)
 {

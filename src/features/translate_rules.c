@@ -120,22 +120,7 @@ out:
     return 0;
 }
 
-int zt_translate_rules_load(const char *path, struct zt_translate_rules **out, char *err, size_t err_size)
-{
-    char *buf;
-    size_t n;
-    int rc = zt__feat_read_file(path, &buf, &n, err, err_size);
-    if (rc) return rc;
-    rc = zt_translate_rules_parse(buf, n, path, out, err, err_size);
-    zt_free(buf);
-    return rc;
-}
-
-int zt_translate_rules_builtin(struct zt_translate_rules **out, char *err, size_t err_size)
-{
-    return zt_translate_rules_parse((const char *)zt__builtin_translate, zt__builtin_translate_len,
-                                    "config/translate.txt (built in)", out, err, err_size);
-}
+ZT__DATA_FILE_LOADERS(zt_translate_rules, struct zt_translate_rules, zt__builtin_translate, "translate.txt")
 
 void zt_translate_rules_free(struct zt_translate_rules *rs)
 {

@@ -1,7 +1,7 @@
 /* gpu_pool.c: placement of models on the devices of the GPU backend, by
- * free memory, with a layer split over two devices when none holds a
- * model, per-device slots and health (gpu_pool.h,
- * docs/internals/gpu_pool.md). */
+ * free memory (the pool's own count, capped by the driver's reading), with
+ * a layer split over two devices when none holds a model, per-device slots
+ * and health (gpu_pool.h, docs/internals/gpu_pool.md). */
 #include "gpu_pool.h"
 
 #include <pthread.h>
@@ -12,18 +12,24 @@
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_engine.h"
 #include "zentalk/zt_log.h"
+#include "zentalk/zt_time.h"
 
 struct dev {
     struct zt__pool_entry e;
     bool probed;
+    int said;          /* what the log last said of its driver figure: 0 nothing, 1 known, 2 none */
+    uint64_t pending;  /* bytes placed here whose model is not loaded yet */
 };
 
 struct zt__pool {
     pthread_mutex_t mu;
     const char *backend;
     size_t n;
+    uint64_t read_ns;  /* when the driver was last asked (zt_time_mono_ns) */
     struct dev d[ZT__POOL_MAX];
 };
+
+enum { MARGIN_MIN_MB = 256, MARGIN_DIV = 20 }; /* driver figure less max(256 MiB, 5% of the device) */
 
 /* ZT_GPU_POOL_FAIL=i[,j...] (tests): the probe of these entries fails, as
  * a device whose op gives wrong bits or an error would. */
@@ -91,6 +97,9 @@ int zt__pool_new(const char *backend, const char *const *devices, size_t n, uint
         if (max_vram_mb && max_vram_mb < mem[k]) e->budget = max_vram_mb << 20;
         e->slots = slots ? slots : 1;
         e->healthy = true;
+        e->margin = mem[k] / MARGIN_DIV > MARGIN_MIN_MB ? mem[k] / MARGIN_DIV : MARGIN_MIN_MB;
+        e->margin <<= 20;
+        e->room = e->budget;
     }
     p->n = want;
     *out = p;
@@ -104,7 +113,107 @@ void zt__pool_free(struct zt__pool *p)
     zt_free(p);
 }
 
-static uint64_t room(const struct zt__pool_entry *e) { return e->budget > e->used ? e->budget - e->used : 0; }
+/* What the driver's figure leaves a new model (UINT64_MAX: no figure):
+ * less the margin, and less what was placed on the same GPU but is not
+ * loaded yet (the reading cannot show it). */
+static uint64_t drv_room(const struct zt__pool *p, const struct zt__pool_entry *e)
+{
+    if (!e->drv_known) return UINT64_MAX;
+    uint64_t held = e->margin;
+    for (size_t i = 0; i < p->n; i++)
+        if (p->d[i].e.phys == e->phys) held += p->d[i].pending;
+    return e->drv_free > held ? e->drv_free - held : 0;
+}
+
+/* Every entry's room (caller holds mu). */
+static void set_rooms(struct zt__pool *p)
+{
+    for (size_t i = 0; i < p->n; i++) {
+        struct zt__pool_entry *e = &p->d[i].e;
+        uint64_t own = e->budget > e->used ? e->budget - e->used : 0, drv = drv_room(p, e);
+        e->room = own < drv ? own : drv;
+    }
+}
+
+static uint64_t room(const struct zt__pool_entry *e) { return e->room; }
+
+/* ZT_GPU_POOL_FREE_MB=i:N[,j:none] (tests): the driver's figure for entry
+ * i. 1 with *mb set (UINT64_MAX: "none") when the hook names i. */
+static bool free_hook(size_t i, uint64_t *mb)
+{
+    const char *env = getenv("ZT_GPU_POOL_FREE_MB");
+    for (const char *q = env; q && *q;) {
+        char *end;
+        unsigned long long v = strtoull(q, &end, 10);
+        if (end == q || *end != ':') break;
+        q = end + 1;
+        unsigned long long f = UINT64_MAX;
+        if (!strncmp(q, "none", 4)) end = (char *)(uintptr_t)(q + 4);
+        else f = strtoull(q, &end, 10);
+        if (end == q) break;
+        if (v == i) {
+            *mb = f;
+            return true;
+        }
+        q = *end == ',' ? end + 1 : end;
+    }
+    return false;
+}
+
+static double mib(uint64_t b) { return (double)b / 1048576.0; }
+
+/* The driver's free memory of every entry's device (zt_engine_gpus: the
+ * driver is asked without mu held), then each entry's room. */
+static void read_driver(struct zt__pool *p)
+{
+    struct zt_gpu_info g[ZT__POOL_MAX];
+    size_t ng = 0;
+    if (zt_engine_gpus(g, ZT__POOL_MAX, &ng) != 0) ng = 0;
+    if (ng > ZT__POOL_MAX) ng = ZT__POOL_MAX;
+    pthread_mutex_lock(&p->mu);
+    for (size_t i = 0; i < p->n; i++) {
+        struct dev *d = &p->d[i];
+        struct zt__pool_entry *e = &d->e;
+        e->drv_known = false;
+        snprintf(e->drv_from, sizeof e->drv_from, "none: the backend no longer lists the device");
+        for (size_t k = 0; k < ng; k++)
+            if (!strcmp(g[k].backend, p->backend) && g[k].index == e->phys) {
+                e->drv_known = g[k].has_free;
+                e->drv_free = g[k].free_mb << 20;
+                snprintf(e->drv_from, sizeof e->drv_from, "%s", g[k].free_from);
+            }
+        uint64_t fake;
+        if (free_hook(i, &fake)) {
+            e->drv_known = fake != UINT64_MAX;
+            e->drv_free = e->drv_known ? fake << 20 : 0;
+            snprintf(e->drv_from, sizeof e->drv_from, "%s", e->drv_known ? "ZT_GPU_POOL_FREE_MB test hook"
+                                                                        : "none: ZT_GPU_POOL_FREE_MB test hook");
+        }
+        int say = e->drv_known ? 1 : 2;
+        if (say != d->said) {
+            if (say == 2)
+                zt_log(ZT_LOG_WARN, "gpu_pool",
+                       "device %zu (%s %u): the driver reports no free memory (%s); placing by the pool's own count",
+                       i, p->backend, e->phys, strncmp(e->drv_from, "none: ", 6) ? e->drv_from : e->drv_from + 6);
+            else
+                zt_log(ZT_LOG_INFO, "gpu_pool", "device %zu (%s %u): free memory from the driver (%s)", i, p->backend,
+                       e->phys, e->drv_from);
+            d->said = say;
+        }
+    }
+    set_rooms(p);
+    p->read_ns = zt_time_mono_ns();
+    pthread_mutex_unlock(&p->mu);
+}
+
+void zt__pool_refresh(struct zt__pool *p, unsigned max_age_ms)
+{
+    if (!p) return;
+    pthread_mutex_lock(&p->mu);
+    bool stale = !p->read_ns || zt_time_mono_ns() - p->read_ns >= (uint64_t)max_age_ms * 1000000u;
+    pthread_mutex_unlock(&p->mu);
+    if (stale) read_driver(p);
+}
 
 /* Healthy entries with a free slot, most room first (probing the ones not
  * yet probed: mu is released meanwhile). */
@@ -137,28 +246,68 @@ static size_t candidates(struct zt__pool *p, int *order)
     return k;
 }
 
+/* The room of the second device of a split over a and b: two logical
+ * devices of one GPU share the driver's figure, so together they take no
+ * more than it leaves. */
+static uint64_t second_room(const struct zt__pool *p, const struct zt__pool_entry *a, const struct zt__pool_entry *b)
+{
+    uint64_t r = room(b);
+    if (a->phys == b->phys && a->drv_known) {
+        uint64_t left = drv_room(p, a) > room(a) ? drv_room(p, a) - room(a) : 0;
+        if (r > left) r = left;
+    }
+    return r;
+}
+
+/* One line per device with a free slot: its room and what bounds it. */
+static void log_rooms(const struct zt__pool *p, const int *order, size_t k, uint64_t bytes)
+{
+    for (size_t j = 0; j < k; j++) {
+        const struct zt__pool_entry *e = &p->d[order[j]].e;
+        uint64_t own = e->budget > e->used ? e->budget - e->used : 0;
+        if (e->drv_known)
+            zt_log(ZT_LOG_INFO, "gpu_pool",
+                   "placing %.1f MiB: device %d (%s %u) room %.1f MiB = min(pool count %.1f MiB, driver free %.1f MiB "
+                   "- margin %.1f MiB; %s)",
+                   mib(bytes), order[j], p->backend, e->phys, mib(e->room), mib(own), mib(e->drv_free),
+                   mib(e->margin), e->drv_from);
+        else
+            zt_log(ZT_LOG_INFO, "gpu_pool", "placing %.1f MiB: device %d (%s %u) room %.1f MiB (pool count; driver "
+                   "free memory %s)",
+                   mib(bytes), order[j], p->backend, e->phys, mib(e->room), e->drv_from);
+    }
+}
+
 int zt__pool_place(struct zt__pool *p, uint64_t bytes, unsigned want_slots, struct zt__place *out, char *why,
                    size_t why_size)
 {
     int order[ZT__POOL_MAX];
+    read_driver(p);
     pthread_mutex_lock(&p->mu);
     size_t k = candidates(p, order);
+    log_rooms(p, order, k, bytes);
     struct zt__place pl = {.e = {-1, -1}};
-    if (k >= 1 && room(&p->d[order[0]].e) >= bytes) {
+    const struct zt__pool_entry *e0 = k ? &p->d[order[0]].e : NULL, *e1 = k >= 2 ? &p->d[order[1]].e : NULL;
+    if (e0 && room(e0) >= bytes) {
         pl.e[0] = order[0];
         pl.bytes[0] = bytes;
-    } else if (k >= 2 && room(&p->d[order[0]].e) + room(&p->d[order[1]].e) >= bytes) {
+    } else if (e1 && room(e0) + second_room(p, e0, e1) >= bytes) {
         pl.e[0] = order[0];
         pl.e[1] = order[1];
-        pl.bytes[0] = room(&p->d[order[0]].e);
+        pl.bytes[0] = room(e0);
         pl.bytes[1] = bytes - pl.bytes[0];
     } else {
+        char drv[160] = "";
+        if (e0 && e0->drv_known && drv_room(p, e0) < e0->budget - (e0->used < e0->budget ? e0->used : e0->budget))
+            snprintf(drv, sizeof drv, "; the driver reports %.1f MiB free on it, less a %.1f MiB margin", mib(e0->drv_free),
+                     mib(e0->margin));
         snprintf(why, why_size,
                  "its weights need %.1f MiB of %s device memory; the pool's %zu healthy device%s with a free slot "
-                 "ha%s %.1f MiB free on the largest%s (device memory, gpu_pool.max_vram_mb)",
-                 (double)bytes / 1048576.0, p->backend, k, k == 1 ? "" : "s", k == 1 ? "s" : "ve",
-                 k ? (double)room(&p->d[order[0]].e) / 1048576.0 : 0.0,
-                 k >= 2 ? " (a split takes two)" : "");
+                 "ha%s %.1f MiB free on the largest%s%s (device memory, gpu_pool.max_vram_mb, the driver's free "
+                 "memory)",
+                 mib(bytes), p->backend, k, k == 1 ? "" : "s", k == 1 ? "s" : "ve", e0 ? mib(room(e0)) : 0.0,
+                 k >= 2 ? " (a split takes two)" : "", drv);
+        zt_log(ZT_LOG_WARN, "gpu_pool", "refused: %s", why);
         pthread_mutex_unlock(&p->mu);
         return ZT_ETOOBIG;
     }
@@ -174,6 +323,9 @@ int zt__pool_place(struct zt__pool *p, uint64_t bytes, unsigned want_slots, stru
         e->slots_used += slots;
         pl.phys[s] = e->phys;
     }
+    /* until it is loaded, the driver's reading does not show it */
+    for (int s = 0; s < 2 && pl.e[s] >= 0; s++) p->d[pl.e[s]].pending += pl.bytes[s];
+    set_rooms(p);
     pthread_mutex_unlock(&p->mu);
     *out = pl;
     return 0;
@@ -189,6 +341,20 @@ void zt__pool_release(struct zt__pool *p, const struct zt__place *pl)
         e->used = e->used > pl->bytes[s] ? e->used - pl->bytes[s] : 0;
         e->slots_used = e->slots_used > pl->slots ? e->slots_used - pl->slots : 0;
     }
+    set_rooms(p);
+    pthread_mutex_unlock(&p->mu);
+}
+
+void zt__pool_loaded(struct zt__pool *p, const struct zt__place *pl)
+{
+    if (!p || !pl) return;
+    pthread_mutex_lock(&p->mu);
+    for (int s = 0; s < 2; s++) {
+        if (pl->e[s] < 0 || (size_t)pl->e[s] >= p->n) continue;
+        struct dev *d = &p->d[pl->e[s]];
+        d->pending = d->pending > pl->bytes[s] ? d->pending - pl->bytes[s] : 0;
+    }
+    set_rooms(p);
     pthread_mutex_unlock(&p->mu);
 }
 

@@ -64,19 +64,22 @@ static int m_nv(void *ud, struct zt_metrics_out *o)
 
 /* ---- the GPU pool, per device of the pool ---- */
 
-enum pool_stat { P_HEALTHY, P_WEIGHTS, P_BUDGET, P_SLOTS };
+enum pool_stat { P_HEALTHY, P_WEIGHTS, P_BUDGET, P_SLOTS, P_DRV_FREE, P_ROOM };
 
 static int pool_emit(struct zt_infer *inf, struct zt_metrics_out *o, enum pool_stat which)
 {
     struct zt__pool *p = zt__infer_pool(inf);
+    /* the driver's reading: at most one every 5 s, however many scrapes */
+    if (which == P_DRV_FREE || which == P_ROOM) zt__pool_refresh(p, 5000);
     for (size_t i = 0; i < zt__pool_count(p); i++) {
         struct zt__pool_entry e;
         zt__pool_get(p, i, &e);
+        if (which == P_DRV_FREE && !e.drv_known) continue; /* the driver reports nothing: no sample */
         char labels[64];
         snprintf(labels, sizeof labels, "device=\"%zu\",gpu=\"%u\"", i, e.phys);
-        uint64_t v = which == P_HEALTHY ? e.healthy : which == P_WEIGHTS ? e.used : which == P_BUDGET ? e.budget
-                                                                                                      : e.slots_used;
-        int rc = zt_metrics_emit_u64(o, NULL, labels, v);
+        const uint64_t vals[] = {[P_HEALTHY] = e.healthy, [P_WEIGHTS] = e.used, [P_BUDGET] = e.budget,
+                                 [P_SLOTS] = e.slots_used, [P_DRV_FREE] = e.drv_free, [P_ROOM] = e.room};
+        int rc = zt_metrics_emit_u64(o, NULL, labels, vals[which]);
         if (rc) return rc;
     }
     return 0;
@@ -99,6 +102,10 @@ int zt_infer_register_metrics(struct zt_infer *inf, struct zt_metrics *m)
          ZT_METRIC_GAUGE, m_pool},
         {"zentalk_gpu_pool_slots_used", "Slots (gpu_pool.max_batch per device) held by the models on a device.",
          ZT_METRIC_GAUGE, m_pool},
+        {"zentalk_gpu_pool_driver_free_bytes", "Free memory the driver reports for a device of the GPU pool "
+         "(VK_EXT_memory_budget, cuMemGetInfo or NVML); no sample when it reports none.", ZT_METRIC_GAUGE, m_pool},
+        {"zentalk_gpu_pool_room_bytes", "Weight bytes a new model may take on a device of the GPU pool: the budget "
+         "less the weights placed, at most the driver's free memory less a margin.", ZT_METRIC_GAUGE, m_pool},
     };
     int prc = zt_metrics_add_fns(m, pool, sizeof pool / sizeof pool[0], inf);
     if (prc) return prc;

@@ -494,6 +494,7 @@ int zt__infer_acquire(struct zt_infer *inf, const char *id, struct zt_runner **o
         }
     }
     if (!rc) rc = zt_model_load_opts(path, &ro, &m, &why);
+    if (placed) zt__pool_loaded(inf->pool, &place); /* the driver's next reading shows it */
     if (!rc && !zt_model_exact(m)) zt_engine_mark_inexact(); /* receipts say +fast */
     if (!rc && inf->kv_f16) rc = zt_model_set_kv_type(m, ZT_GGML_F16);
     if (!rc && inf->progress) prefault(inf, m);

@@ -57,17 +57,12 @@ static void h_ids(void *ud, const int32_t *ids, size_t n)
     struct run *r = ud;
     mark(r);
     if (r->oom) return;
-    if (r->n_ids + n > r->cap) {
-        size_t cap = r->cap ? r->cap : 256;
-        while (cap < r->n_ids + n) cap *= 2;
-        int32_t *v = zt_realloc(r->ids, cap * sizeof *v);
-        if (!v) {
-            r->oom = ZT_ENOMEM;
-            return;
-        }
-        r->ids = v;
-        r->cap = cap;
+    int32_t *v = zt_array_grow(r->ids, &r->cap, r->n_ids + n, sizeof *v, 256);
+    if (!v) {
+        r->oom = ZT_ENOMEM;
+        return;
     }
+    r->ids = v;
     memcpy(r->ids + r->n_ids, ids, n * sizeof *ids);
     r->n_ids += n;
     r->attempt_ids += (uint32_t)n;

@@ -315,47 +315,25 @@ static int emit_tokens(struct zt_chain *c, struct zt_metrics_out *o, const zt_u1
     return zt_metrics_emit(o, NULL, NULL, (double)(x / unit) + (double)(x % unit) / 1e18);
 }
 
-static int m_rewarded(void *ud, struct zt_metrics_out *o)
+/* The families of AMOUNT_FAMS, in its order. */
+static int m_amount(void *ud, struct zt_metrics_out *o)
 {
     struct zt_chain *c = ud;
-    return emit_tokens(c, o, &c->rewarded);
-}
-
-static int m_fees(void *ud, struct zt_metrics_out *o)
-{
-    struct zt_chain *c = ud;
-    return emit_tokens(c, o, &c->fees);
-}
-
-static int m_batched(void *ud, struct zt_metrics_out *o)
-{
-    struct zt_chain *c = ud;
-    return emit_tokens(c, o, &c->batched);
-}
-
-static int m_slashed(void *ud, struct zt_metrics_out *o)
-{
-    struct zt_chain *c = ud;
-    return emit_tokens(c, o, &c->slashed);
-}
-
-static int m_bonused(void *ud, struct zt_metrics_out *o)
-{
-    struct zt_chain *c = ud;
-    return emit_tokens(c, o, &c->bonused);
+    const zt_u128 *v[] = {&c->slashed, &c->rewarded, &c->fees, &c->batched, &c->bonused};
+    return emit_tokens(c, o, v[zt_metrics_out_index(o)]);
 }
 
 static const struct zt_metrics_fam AMOUNT_FAMS[] = {
     {"zentalk_ledger_slashed_tokens_total", "Tokens slashed from stakes on confirmed mismatches (since start).",
-     ZT_METRIC_COUNTER, m_slashed},
+     ZT_METRIC_COUNTER, m_amount},
     {"zentalk_ledger_rewards_tokens_total", "Tokens earned by workers in settled jobs (since start).",
-     ZT_METRIC_COUNTER, m_rewarded},
+     ZT_METRIC_COUNTER, m_amount},
     {"zentalk_ledger_fees_tokens_total", "Tokens of orchestrator fees in settled jobs (since start).",
-     ZT_METRIC_COUNTER, m_fees},
+     ZT_METRIC_COUNTER, m_amount},
     {"zentalk_ledger_payout_tokens_total", "Tokens put into payout batches (since start).", ZT_METRIC_COUNTER,
-     m_batched},
+     m_amount},
     {"zentalk_ledger_verification_bonus_tokens_total",
-     "Tokens paid from the fee account to honest verifiers (since start).", ZT_METRIC_COUNTER, m_bonused},
+     "Tokens paid from the fee account to honest verifiers (since start).", ZT_METRIC_COUNTER, m_amount},
 };
 
 int zt_chain_register_metrics(struct zt_chain *c, struct zt_metrics *m)

@@ -291,14 +291,14 @@ static bool endpoint_ok(const char *s)
 
 int zt_mesh_record_verify(const char *json, size_t len, int64_t now, struct zt_mesh_holder *out)
 {
-    if (!json) return ZT_EINVAL;
-    if (len > ZT_MESH_RECORD_MAX) return ZT_ETOOBIG;
-    json_t *o = json_loadb(json, len, JSON_REJECT_DUPLICATES, NULL);
+    json_t *o;
+    int rc = zt_identity_record_parse(json, len, ZT_MESH_RECORD_MAX, &o);
+    if (rc) return rc;
     struct zt_mesh_holder h;
     memset(&h, 0, sizeof h);
-    int rc = ZT_EPARSE;
+    rc = ZT_EPARSE;
     json_t *partial = json_object_get(o, "partial");
-    if (!json_is_object(o) || json_object_size(o) != (partial ? 13u : 12u) || (partial && !json_is_true(partial)))
+    if (json_object_size(o) != (partial ? 13u : 12u) || (partial && !json_is_true(partial)))
         goto out;
     json_t *exp = json_object_get(o, "exp"), *v = json_object_get(o, "v"), *rf = json_object_get(o, "rf"),
            *size = json_object_get(o, "size");
@@ -315,12 +315,7 @@ int zt_mesh_record_verify(const char *json, size_t len, int64_t now, struct zt_m
         zt_hex_decode_str(h.root, 32, json_string_value(json_object_get(o, "root")), ZT_HEX_LOWER) != 0 ||
         zt_hex_decode_str(h.sha256, 32, json_string_value(json_object_get(o, "sha256")), ZT_HEX_LOWER) != 0)
         goto out;
-    rc = ZT_EUNSUPPORTED;
-    if (json_integer_value(v) != 1) goto out;
-    rc = ZT_ECRYPTO;
-    zt_identity_node_id(h.ed25519_pk, h.node_id);
-    if (strcmp(h.node_id, nid) != 0) goto out;
-    rc = zt_identity_verify_json(h.ed25519_pk, o, ZT_MESH_RECORD_MAX);
+    rc = zt_identity_record_verify(o, h.ed25519_pk, nid, h.node_id, ZT_MESH_RECORD_MAX);
     if (rc) goto out;
     h.exp = (int64_t)json_integer_value(exp);
     rc = ZT_ETIMEDOUT;

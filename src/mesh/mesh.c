@@ -29,6 +29,7 @@
 #include "zentalk/zt_peers.h"
 #include "zentalk/zt_ratelimit.h"
 #include "zentalk/zt_str.h"
+#include "zentalk/zt_sync.h"
 #include "zentalk/zt_time.h"
 
 #define RATE_KEYS 4096
@@ -217,11 +218,7 @@ int zt_mesh_new(const struct zt_mesh_opts *o, struct zt_mesh **out)
     zt_strlcpy(m->models_dir, o->models_dir ? o->models_dir : "", sizeof m->models_dir);
     m->o.models_dir = NULL;
     pthread_mutex_init(&m->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&m->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    zt_cond_init_mono(&m->cv);
     struct zt_http_client_opts co = {.max_inflight = 64};
     int rc = zt__mstore_init(&m->st, o->dir);
     if (!rc) rc = zt_http_client_new(&co, &m->http);

@@ -61,13 +61,12 @@ out:
 
 int zt_dht_revocation_verify(const char *json, size_t len, struct zt_dht_revocation *out)
 {
-    if (!json) return ZT_EINVAL;
-    if (len > ZT_DHT_REVOCATION_MAX) return ZT_ETOOBIG;
-    json_t *o = json_loadb(json, len, JSON_REJECT_DUPLICATES, NULL);
+    json_t *o;
+    int rc = zt_identity_record_parse(json, len, ZT_DHT_REVOCATION_MAX, &o);
+    if (rc) return rc;
     struct zt_dht_revocation r;
     memset(&r, 0, sizeof r);
-    int rc = ZT_EPARSE;
-    if (!json_is_object(o)) goto out;
+    rc = ZT_EPARSE;
     json_t *at = json_object_get(o, "at"), *v = json_object_get(o, "v"), *kem = json_object_get(o, "kem_pk");
     const char *kind = json_string_value(json_object_get(o, "kind"));
     const char *pk = json_string_value(json_object_get(o, "ed25519_pk"));
@@ -77,14 +76,9 @@ int zt_dht_revocation_verify(const char *json, size_t len, struct zt_dht_revocat
         !zt_identity_id_valid(nid) || zt_hex_decode_str(r.ed25519_pk, sizeof r.ed25519_pk, pk, ZT_HEX_LOWER) != 0 ||
         (kem && zt_hex_decode_str(r.kem_pk, sizeof r.kem_pk, json_string_value(kem), ZT_HEX_LOWER) != 0))
         goto out;
-    rc = ZT_EUNSUPPORTED;
-    if (json_integer_value(v) != 1) goto out;
-    rc = ZT_ECRYPTO;
-    zt_identity_node_id(r.ed25519_pk, r.node_id);
-    if (strcmp(r.node_id, nid) != 0) goto out;
     r.has_kem = kem != NULL;
     r.at = (int64_t)json_integer_value(at);
-    rc = zt_identity_verify_json(r.ed25519_pk, o, ZT_DHT_REVOCATION_MAX);
+    rc = zt_identity_record_verify(o, r.ed25519_pk, nid, r.node_id, ZT_DHT_REVOCATION_MAX);
     if (!rc && out) *out = r;
 out:
     json_decref(o);
@@ -303,11 +297,7 @@ int zt_dht_new(const struct zt_dht_opts *o, struct zt_dht **out)
         return ZT_ENOMEM;
     }
     pthread_mutex_init(&d->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&d->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    zt_cond_init_mono(&d->cv);
     dht_runner_config c;
     dht_runner_config_default(&c);
     c.threaded = true;
@@ -520,6 +510,17 @@ static void on_done(bool ok, void *ud)
     if (free_it) op_free(op);
 }
 
+/* Put op on d's list of lookups in flight (on_done takes it off) and start
+ * the DHT get of h that feeds it. */
+static void op_launch(struct zt_dht *d, const dht_infohash *h, struct op *op)
+{
+    pthread_mutex_lock(&d->mu);
+    op->next = d->ops;
+    d->ops = op;
+    pthread_mutex_unlock(&d->mu);
+    dht_runner_get(d->r, h, on_value, on_done, op);
+}
+
 static struct op *get_start(struct zt_dht *d, const dht_infohash *h, const char *role, const char *model,
                             const char *want_id, int64_t now, size_t max_res)
 {
@@ -537,11 +538,7 @@ static struct op *get_start(struct zt_dht *d, const dht_infohash *h, const char 
     zt_strlcpy(op->want_id, want_id ? want_id : "", sizeof op->want_id);
     op->now = now;
     op->max_res = max_res;
-    pthread_mutex_lock(&d->mu);
-    op->next = d->ops;
-    d->ops = op;
-    pthread_mutex_unlock(&d->mu);
-    dht_runner_get(d->r, h, on_value, on_done, op);
+    op_launch(d, h, op);
     return op;
 }
 
@@ -777,11 +774,7 @@ int zt_dht_get_values(struct zt_dht *d, const char *ns, const char *name, unsign
     op->d = d;
     op->raw = fn;
     op->raw_ud = ud;
-    pthread_mutex_lock(&d->mu);
-    op->next = d->ops;
-    d->ops = op;
-    pthread_mutex_unlock(&d->mu);
-    dht_runner_get(d->r, &h, on_value, on_done, op);
+    op_launch(d, &h, op);
     struct timespec until;
     deadline_of(timeout_ms, &until);
     pthread_mutex_lock(&d->mu);

@@ -27,6 +27,7 @@
 #include <strings.h>
 
 #include "zentalk/zt_alloc.h"
+#include "zentalk/zt_identity.h"
 #include "zentalk/zt_str.h"
 #include "zentalk/zt_sync.h"
 #include "zentalk/zt_time.h"
@@ -718,4 +719,16 @@ int zt_http_client_json(struct zt_http_client *c, const char *url, const char *c
         .timeout_ms = timeout_ms,
     };
     return zt_http_client_do(c, &req, resp);
+}
+
+int zt_http_client_descriptor(struct zt_http_client *c, const char *base_url, long timeout_ms, int64_t now,
+                              struct zt_http_response *resp, struct zt_node_descriptor *d)
+{
+    memset(d, 0, sizeof *d);
+    char url[ZT_DESCRIPTOR_MAX_ENDPOINT + 32];
+    if ((size_t)snprintf(url, sizeof url, "%s/v1/node/descriptor", base_url) >= sizeof url) return ZT_EINVAL;
+    int rc = zt_http_client_json(c, url, NULL, NULL, timeout_ms, resp);
+    if (!rc && resp->status != 200) rc = ZT_EIO;
+    if (!rc) rc = zt_identity_descriptor_verify(zt_buf_str(&resp->body), resp->body.len, now, d);
+    return rc;
 }

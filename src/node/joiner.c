@@ -130,6 +130,8 @@ int zt__joiner_new(const struct zt_config *cfg, const struct zt_identity *id, st
 {
     struct zt__joiner *j = zt_calloc(1, sizeof *j);
     if (!j) return ZT_ENOMEM;
+    pthread_mutex_init(&j->mu, NULL);
+    zt_cond_init_mono(&j->cv);
     j->cfg = cfg;
     j->id = id;
     j->models = models;
@@ -143,27 +145,16 @@ int zt__joiner_new(const struct zt_config *cfg, const struct zt_identity *id, st
         (j->outbound && (zt_http_client_new(&rho, &j->relay_http) != 0 ||
                          zt_http_client_new(&rho, &j->result_http) != 0 ||
                          zt_http_client_new(&ho, &j->poll_http) != 0))) {
-        zt_http_client_free(j->http);
-        zt_http_client_free(j->relay_http);
-        zt_http_client_free(j->result_http);
-        zt_free(j->o);
-        zt_free(j);
+        zt__joiner_free(j);
         return ZT_ENOMEM;
     }
     for (size_t i = 0; i < j->n; i++) {
         if (parse_join_url(cfg->node.join.items[i], &j->o[i], err) != 0) {
-            zt_http_client_free(j->http);
-            zt_http_client_free(j->relay_http);
-            zt_http_client_free(j->result_http);
-            zt_http_client_free(j->poll_http);
-            zt_free(j->o);
-            zt_free(j);
+            zt__joiner_free(j);
             return ZT_ECONFIG;
         }
     }
     randombytes_buf(j->boot, sizeof j->boot);
-    pthread_mutex_init(&j->mu, NULL);
-    zt_cond_init_mono(&j->cv);
     *out = j;
     return 0;
 }
@@ -271,15 +262,10 @@ static void vouch(struct zt__joiner *j, size_t i, json_t *answer)
 static int fetch_descriptor(struct zt__joiner *j, size_t i, int64_t now_s)
 {
     struct orch *o = &j->o[i];
-    char url[sizeof o->url + 32];
-    snprintf(url, sizeof url, "%s/v1/node/descriptor", o->url);
     struct zt_http_response resp;
     zt_http_response_init(&resp);
-    int rc = zt_http_client_json(j->http, url, NULL, NULL, CALL_TIMEOUT_MS, &resp);
-    if (!rc && resp.status != 200) rc = ZT_EIO;
     struct zt_node_descriptor d;
-    memset(&d, 0, sizeof d);
-    if (!rc) rc = zt_identity_descriptor_verify(zt_buf_str(&resp.body), resp.body.len, now_s, &d);
+    int rc = zt_http_client_descriptor(j->http, o->url, CALL_TIMEOUT_MS, now_s, &resp, &d);
     if (!rc && strcmp(d.node_id, zt_identity_id(j->id)) == 0) rc = ZT_EINVAL; /* joining itself */
     if (!rc && o->pin[0] && strcmp(d.node_id, o->pin) != 0) {
         zt_log_rl(ZT_LOG_ERROR, 30, "orchestrator_id_mismatch", "url=%s expected=%s got=%s", o->url, o->pin, d.node_id);
@@ -301,8 +287,8 @@ static int fetch_descriptor(struct zt__joiner *j, size_t i, int64_t now_s)
         o->desc_expires = d.expires;
         o->desc_fetched = now_s;
     } else {
-        zt_log_rl(ZT_LOG_WARN, 30, "orchestrator_descriptor_failed", "url=%s status=%ld error=%s", url, resp.status,
-                  zt_strerror(rc));
+        zt_log_rl(ZT_LOG_WARN, 30, "orchestrator_descriptor_failed", "url=%s/v1/node/descriptor status=%ld error=%s",
+                  o->url, resp.status, zt_strerror(rc));
     }
     zt_node_descriptor_deinit(&d);
     zt_http_response_deinit(&resp);
@@ -743,7 +729,7 @@ void zt__joiner_free(struct zt__joiner *j)
     zt_http_client_free(j->relay_http);
     zt_http_client_free(j->result_http);
     zt_http_client_free(j->poll_http);
-    for (size_t i = 0; i < j->n; i++) {
+    for (size_t i = 0; j->o && i < j->n; i++) {
         zt_free(j->o[i].desc);
         zt_free(j->o[i].gw_answer);
         json_decref(j->o[i].gws);

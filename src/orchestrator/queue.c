@@ -295,16 +295,22 @@ static int redis_connect(struct zt_queue *q)
     return session(q);
 }
 
-static int redis_push(struct zt_queue *q, const char *job_id, const void *body, size_t len, char *id_out)
+/* The answer of an XADD, r: the new entry's id, copied to id_out when not
+ * NULL; r is freed. */
+static int stream_id(redisReply *r, char *id_out)
 {
-    const char *a[] = {"XADD", q->stream, "*", "job", job_id, "body", len ? body : ""};
-    size_t l[] = {4, strlen(q->stream), 1, 3, strlen(job_id), 4, len};
-    redisReply *r = cmd(q, "xadd", ARGC(a), a, l);
     if (!r) return ZT_EIO;
     int rc = r->type == REDIS_REPLY_STRING && r->len < ZT_QUEUE_ID_MAX ? 0 : ZT_EIO;
     if (!rc && id_out) zt_strlcpy(id_out, r->str, ZT_QUEUE_ID_MAX);
     freeReplyObject(r);
     return rc;
+}
+
+static int redis_push(struct zt_queue *q, const char *job_id, const void *body, size_t len, char *id_out)
+{
+    const char *a[] = {"XADD", q->stream, "*", "job", job_id, "body", len ? body : ""};
+    size_t l[] = {4, strlen(q->stream), 1, 3, strlen(job_id), 4, len};
+    return stream_id(cmd(q, "xadd", ARGC(a), a, l), id_out);
 }
 
 /* One stream entry [id, [field, value, ...]] into m. ZT_ENOTFOUND for an
@@ -647,12 +653,7 @@ static int redis_push_own(struct zt_queue *q, const char *job_id, const void *bo
     const char *a[] = {"EVAL", PUSH_OWN_LUA, "1", q->stream, job_id, len ? body : "", q->group, q->consumer};
     size_t l[] = {4, strlen(PUSH_OWN_LUA), 1, strlen(q->stream), strlen(job_id), len, strlen(q->group),
                   strlen(q->consumer)};
-    redisReply *r = cmd(q, "push_own", ARGC(a), a, l);
-    if (!r) return ZT_EIO;
-    int rc = r->type == REDIS_REPLY_STRING && r->len < ZT_QUEUE_ID_MAX ? 0 : ZT_EIO;
-    if (!rc && id_out) zt_strlcpy(id_out, r->str, ZT_QUEUE_ID_MAX);
-    freeReplyObject(r);
-    return rc;
+    return stream_id(cmd(q, "push_own", ARGC(a), a, l), id_out);
 }
 
 int zt_queue_push_own(struct zt_queue *q, const char *job_id, const void *body, size_t len,

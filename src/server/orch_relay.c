@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aconn.h"
 #include "orch_api.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_http.h"
@@ -51,47 +52,17 @@
 #define RESULT_PREFIX "/v1/orchestrator/relay-result/"
 #define RELAY_ID_HEX 33
 
-/* A deferred connection: held by the relay and by its close callback. */
-struct aconn {
-    struct zt_http_async *a;
-    atomic_int refs;
-    atomic_bool closed;
-};
-
-static void aconn_unref(struct aconn *c)
-{
-    if (c && atomic_fetch_sub(&c->refs, 1) == 1) zt_free(c);
-}
-
-static void aconn_closed(void *ud)
-{
-    struct aconn *c = ud;
-    atomic_store(&c->closed, true);
-    aconn_unref(c);
-}
-
-static struct aconn *aconn_defer(struct zt_http_req *req)
-{
-    struct aconn *c = zt_calloc(1, sizeof *c);
-    if (!c) return NULL;
-    atomic_init(&c->refs, 2);
-    c->a = zt_http_req_defer(req, aconn_closed, c);
-    if (!c->a) {
-        zt_free(c);
-        return NULL;
-    }
-    return c;
-}
-
-static bool aconn_gone(struct aconn *c) { return atomic_load(&c->closed) || zt_http_async_client_gone(c->a); }
+/* Deferred connections (aconn.h): held by the relay and by their close
+ * callbacks. */
+static bool aconn_gone(struct zt__aconn *c) { return atomic_load(&c->closed) || zt_http_async_client_gone(c->a); }
 
 /* Answer a deferred connection with resp and let it go. */
-static void aconn_respond(struct aconn *c, struct zt_http_resp *resp)
+static void aconn_respond(struct zt__aconn *c, struct zt_http_resp *resp)
 {
     zt_ignore(zt_http_async_respond(c->a, resp)); /* ZT_ECLOSED: gone; it is resumed and freed all the same */
     zt_http_resp_deinit(resp);
     zt_http_async_release(c->a);
-    aconn_unref(c);
+    zt__aconn_unref(c);
 }
 
 struct relay {
@@ -99,7 +70,7 @@ struct relay {
     char id[RELAY_ID_HEX];
     char node[ZT_IDENTITY_ID_SIZE];
     json_t *msg;         /* what the worker's poll gets; NULL once delivered */
-    struct aconn *gw;    /* the gateway's connection */
+    struct zt__aconn *gw;    /* the gateway's connection */
     bool started;        /* status and headers went out */
     uint32_t seq;        /* the next result piece expected */
     uint64_t t_created, t_last; /* mono ms */
@@ -109,7 +80,7 @@ struct outnode {
     struct outnode *next;
     char id[ZT_IDENTITY_ID_SIZE];
     uint64_t last_poll; /* mono ms */
-    struct aconn *poll; /* a parked poll, or NULL */
+    struct zt__aconn *poll; /* a parked poll, or NULL */
     uint64_t until;     /* mono ms: its hold ends */
     size_t n_relays;
 };
@@ -164,7 +135,7 @@ static void relay_end(struct zt__orch_relay *r, struct relay *rl, bool ok, int s
         if (ok) zt_http_async_end(rl->gw->a);
         else zt_http_async_fail(rl->gw->a);
         zt_http_async_release(rl->gw->a);
-        aconn_unref(rl->gw);
+        zt__aconn_unref(rl->gw);
     } else {
         struct zt_http_resp resp;
         zt_http_resp_init(&resp);
@@ -189,7 +160,7 @@ static json_t *take_for(struct zt__orch_relay *r, struct outnode *n, uint64_t no
     return arr;
 }
 
-static void poll_answer(struct aconn *p, json_t *arr)
+static void poll_answer(struct zt__aconn *p, json_t *arr)
 {
     struct zt_http_resp resp;
     zt_http_resp_init(&resp);
@@ -227,7 +198,7 @@ void zt__orch_relay_poll(struct zt__orch_relay *r, struct zt_http_req *req, stru
         return;
     }
     json_decref(arr);
-    struct aconn *c = aconn_defer(req);
+    struct zt__aconn *c = zt__aconn_defer(req);
     if (c) {
         n->poll = c;
         n->until = now + (uint64_t)(hold_ms < HOLD_MAX_MS ? hold_ms : HOLD_MAX_MS);
@@ -334,7 +305,7 @@ void zt__orch_relay_h(struct zt__orch_relay *r, struct zt_registry *reg, struct 
     }
     json_decref(hdrs);
     zt_free(b64);
-    if (rl && rl->msg) rl->gw = aconn_defer(req);
+    if (rl && rl->msg) rl->gw = zt__aconn_defer(req);
     if (!rl || !rl->msg || !rl->gw) {
         pthread_mutex_unlock(&r->mu);
         if (rl) json_decref(rl->msg);

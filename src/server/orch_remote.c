@@ -128,15 +128,10 @@ static int verify_pin(struct zt__orch_remote *r, struct orch_ep *ep)
     bool done = ep->verified;
     pthread_mutex_unlock(&r->mu);
     if (done) return 0;
-    char url[sizeof ep->url + 32];
-    snprintf(url, sizeof url, "%s/v1/node/descriptor", ep->url);
     struct zt_http_response resp;
     zt_http_response_init(&resp);
-    int rc = zt_http_client_json(r->http, url, NULL, NULL, CALL_TIMEOUT_MS, &resp);
-    if (!rc && resp.status != 200) rc = ZT_EIO;
     struct zt_node_descriptor d;
-    memset(&d, 0, sizeof d);
-    if (!rc) rc = zt_identity_descriptor_verify(zt_buf_str(&resp.body), resp.body.len, zt_time_real_ms() / 1000, &d);
+    int rc = zt_http_client_descriptor(r->http, ep->url, CALL_TIMEOUT_MS, zt_time_real_ms() / 1000, &resp, &d);
     if (!rc && strcmp(d.node_id, ep->pin) != 0) rc = ZT_EPERM;
     if (rc == ZT_EPERM)
         zt_log_rl(ZT_LOG_ERROR, 30, "orchestrator_id_mismatch", "url=%s expected=%s got=%s", ep->url, ep->pin,

@@ -12,17 +12,11 @@
 #include <stdatomic.h>
 #include <string.h>
 
+#include "aconn.h"
 #include "zentalk/zt_metrics.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_jobs.h"
 
-/* One relayed request's connection: held by the forward's thread and by
- * the connection's close callback, freed by the last of the two. */
-struct conn {
-    struct zt_http_async *a;
-    atomic_int refs;
-    atomic_bool closed; /* the client is gone */
-};
 
 static int m_requests(void *ud, struct zt_metrics_out *o)
 {
@@ -50,41 +44,32 @@ int zt__relay_register_metrics(struct zt_relay *r, struct zt_metrics *m)
     return zt_metrics_add_fns(m, fams, sizeof fams / sizeof fams[0], r);
 }
 
-static void conn_unref(struct conn *c)
-{
-    if (atomic_fetch_sub(&c->refs, 1) == 1) zt_free(c);
-}
-
-static void on_client_close(void *ud)
-{
-    struct conn *c = ud;
-    atomic_store(&c->closed, true);
-    conn_unref(c);
-}
+/* One relayed request's connection (aconn.h): held by the forward's thread
+ * and by the connection's close callback, freed by the last of the two. */
 
 /* ---- the sink --------------------------------------------------------------- */
 
 static int sink_start(void *ud, int status, const char *content_type)
 {
-    struct conn *c = ud;
+    struct zt__aconn *c = ud;
     return zt_http_async_stream_start(c->a, status, content_type);
 }
 
 static int sink_write(void *ud, const void *p, size_t n)
 {
-    struct conn *c = ud;
+    struct zt__aconn *c = ud;
     return n ? zt_http_async_write(c->a, p, n) : 0;
 }
 
 static size_t sink_pending(void *ud)
 {
-    struct conn *c = ud;
+    struct zt__aconn *c = ud;
     return zt_http_async_pending(c->a);
 }
 
 static bool sink_gone(void *ud)
 {
-    struct conn *c = ud;
+    struct zt__aconn *c = ud;
     if (atomic_load(&c->closed)) return true;
     if (zt_http_async_client_gone(c->a)) { /* gone while we waited for upstream */
         atomic_store(&c->closed, true);
@@ -95,7 +80,7 @@ static bool sink_gone(void *ud)
 
 static void sink_end(void *ud, const struct zt_relay_end *e)
 {
-    struct conn *c = ud;
+    struct zt__aconn *c = ud;
     if (e->started) {
         if (e->ok) zt_http_async_end(c->a);
         else zt_http_async_fail(c->a);
@@ -109,7 +94,7 @@ static void sink_end(void *ud, const struct zt_relay_end *e)
         zt_http_resp_deinit(&resp);
     }
     zt_http_async_release(c->a);
-    conn_unref(c);
+    zt__aconn_unref(c);
 }
 
 void zt__relay_h(void *ud, struct zt__req_ctx *cx, json_t *body_json, struct zt_http_resp *resp)
@@ -127,15 +112,8 @@ void zt__relay_h(void *ud, struct zt__req_ctx *cx, json_t *body_json, struct zt_
         zt_http_resp_error(resp, why.status, why.code, why.message);
         return;
     }
-    struct conn *c = zt_calloc(1, sizeof *c);
+    struct zt__aconn *c = zt__aconn_defer(req);
     if (!c) goto oom;
-    atomic_init(&c->refs, 1);
-    c->a = zt_http_req_defer(req, on_client_close, c);
-    if (!c->a) {
-        zt_free(c);
-        goto oom;
-    }
-    atomic_fetch_add(&c->refs, 1); /* on_close's */
     struct zt_relay_sink sink = {.start = sink_start, .write = sink_write, .pending = sink_pending,
                                  .gone = sink_gone, .end = sink_end, .ud = c};
     if (zt_relay_start(f, &sink) != 0) {

@@ -447,17 +447,12 @@ static void on_ids(void *ud, const int32_t *ids, size_t n)
 {
     struct rjob *j = ud;
     if (j->ids_oom) return;
-    if (j->n_ids + n > j->cap_ids) {
-        size_t cap = j->cap_ids ? j->cap_ids : 256;
-        while (cap < j->n_ids + n) cap *= 2;
-        int32_t *v = zt_realloc(j->ids, cap * sizeof *v);
-        if (!v) {
-            j->ids_oom = true; /* the job goes on; it cannot be verified */
-            return;
-        }
-        j->ids = v;
-        j->cap_ids = cap;
+    int32_t *v = zt_array_grow(j->ids, &j->cap_ids, j->n_ids + n, sizeof *v, 256);
+    if (!v) {
+        j->ids_oom = true; /* the job goes on; it cannot be verified */
+        return;
     }
+    j->ids = v;
     memcpy(j->ids + j->n_ids, ids, n * sizeof *ids);
     j->n_ids += n;
 }

@@ -155,11 +155,21 @@ static void test_gpus_command(void **state)
     json_t *d = json_array_get(g, 0);
     assert_string_equal(json_string_value(json_object_get(d, "backend")), "vulkan");
     assert_true(json_integer_value(json_object_get(d, "memory_mb")) > 0);
-    printf("zentalk gpus: %s\n", json_string_value(json_object_get(d, "name")));
+    /* the driver's free memory: a number with its source, or null and why */
+    json_t *fr = json_object_get(d, "free_mb");
+    const char *from = json_string_value(json_object_get(d, "free_from"));
+    assert_non_null(from);
+    bool none = json_is_null(fr);
+    assert_true(none || json_is_integer(fr));
+    assert_int_equal(none, strncmp(from, "none: ", 6) == 0);
+    printf("zentalk gpus: %s, driver free memory: %s\n", json_string_value(json_object_get(d, "name")),
+           none ? from : "reported");
     json_decref(j);
     const char *const targs[] = {"gpus", NULL};
     assert_int_equal(run_prog(cli, targs, NULL, NULL, &out, 0), 0);
     assert_non_null(strstr(zt_buf_str(&out), "DETERMINISTIC"));
+    assert_non_null(strstr(zt_buf_str(&out), "FREE"));
+    if (none) assert_non_null(strstr(zt_buf_str(&out), "places by its own count"));
     zt_buf_deinit(&out);
 }
 
@@ -323,7 +333,8 @@ static void test_node_vulkan(void **state)
  * the CPU node's text, both devices holding weights in /metrics; with the
  * first device failing its health check (ZT_GPU_POOL_FAIL=0) and 2 MiB per
  * device, the model goes to the second and the first is out of the pool;
- * both out: 503, the node stays up. */
+ * with the driver reporting no free memory on the first (ZT_GPU_POOL_FREE_MB)
+ * likewise, its room 0 in /metrics; both out: 503, the node stays up. */
 static void test_node_pool(void **state)
 {
     (void)state;
@@ -353,6 +364,18 @@ static void test_node_pool(void **state)
     assert_true(pr[1].v > 1024 * 1024);
     assert_int_equal(pr[2].v, 0);
     assert_int_equal(pr[3].v, 1);
+    free(moved);
+    /* the driver reports nothing free on the first device (ZT_GPU_POOL_FREE_MB):
+     * the model that fits its 2 MiB by the pool's count goes to the second */
+    const char *const low0[] = {"ZT_GPU_POOL_FREE_MB=0:0", NULL};
+    struct probe room[3] = {{"zentalk_gpu_pool_room_bytes{device=\"0\",gpu=\"0\"}", -1},
+                            {"zentalk_gpu_pool_driver_free_bytes{device=\"0\",gpu=\"0\"}", -1},
+                            {"zentalk_gpu_pool_weight_bytes{device=\"1\",gpu=\"0\"}", 0}};
+    moved = node_run("  backend: vulkan\n  devices: [\"0\", \"0\"]\n  max_vram_mb: 2\n", low0, 200, room, 3);
+    assert_string_equal(moved, cpu);
+    assert_int_equal(room[0].v, 0);
+    assert_int_equal(room[1].v, 0);
+    assert_true(room[2].v > 1024 * 1024);
     free(moved);
     /* a device whose ops start failing at run time (ZT_VULKAN_FAIL_AFTER: every
      * instance fails after 40 dispatches, the health probe's one passes):

@@ -11,7 +11,12 @@
  *   device with the most room, then the other, then a split over both, a
  *   refusal with the sizes; slots per device; a device failing its health
  *   check (ZT_GPU_POOL_FAIL) and a device failed by an op, both out of the
- *   pool. Skipped with the reason without Vulkan or under AddressSanitizer. */
+ *   pool. Skipped with the reason without Vulkan or under AddressSanitizer.
+ * - The driver's free memory (faked per entry with ZT_GPU_POOL_FREE_MB):
+ *   a model that fits the own count but not the driver's figure less the
+ *   margin goes elsewhere, or is refused naming the driver; two logical
+ *   devices share one driver figure; a model placed but not loaded counts;
+ *   no figure (lavapipe has no VK_EXT_memory_budget) leaves the own count. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -133,11 +138,93 @@ static void test_placement(void **state)
     assert_int_equal(zt__pool_new("vulkan", bad, 1, 0, 1, &p), ZT_ENOTFOUND);
 }
 
+/* The driver's free memory (ZT_GPU_POOL_FREE_MB fakes it per entry):
+ * a device that holds a model by the pool's own count but not by the
+ * driver's figure less the margin is passed over, or the model refused
+ * with the driver named; a driver that reports nothing leaves the own
+ * count (lavapipe's real case: it has no VK_EXT_memory_budget). */
+static void test_driver_free(void **state)
+{
+    (void)state;
+    if (!have_vulkan()) return;
+    static const char *const devs[] = {"0", "0"};
+    const uint64_t mib = 1024 * 1024;
+    struct zt__pool *p;
+    struct zt__pool_entry e;
+    struct zt__place a, b;
+    char why[384], hook[64];
+    unsetenv("ZT_GPU_POOL_FAIL");
+    unsetenv("ZT_GPU_POOL_FREE_MB");
+    assert_int_equal(zt__pool_new("vulkan", devs, 2, 2, 2, &p), 0);
+    /* what the driver says here, unfaked */
+    struct zt_gpu_info g[8];
+    size_t n = 0;
+    assert_int_equal(zt_engine_gpus(g, 8, &n), 0);
+    zt__pool_refresh(p, 0);
+    zt__pool_get(p, 0, &e);
+    assert_true(e.margin >= 256 * mib);
+    for (size_t i = 0; i < n && i < 8; i++)
+        if (!strcmp(g[i].backend, "vulkan") && g[i].index == 0) {
+            assert_int_equal(e.drv_known, g[i].has_free);
+            printf("vulkan 0 (%s): driver free memory %s%s\n", g[i].name, g[i].has_free ? "reported by " : "",
+                   g[i].free_from);
+        }
+    if (!e.drv_known) assert_int_equal(e.room, e.budget); /* the own count */
+    uint64_t m = e.margin / mib;
+    /* a quarter MiB on device 0; the driver then leaves device 1 1 MiB */
+    assert_int_equal(zt__pool_place(p, mib / 4, 1, &a, why, sizeof why), 0);
+    assert_int_equal(a.e[0], 0);
+    zt__pool_loaded(p, &a); /* from now the driver's reading would show it */
+    snprintf(hook, sizeof hook, "1:%llu", (unsigned long long)m + 1);
+    setenv("ZT_GPU_POOL_FREE_MB", hook, 1);
+    /* 1.5 MiB: the own count would take device 1 (2 MiB free there, 1.75 on
+     * device 0); the driver's figure sends it to device 0 */
+    assert_int_equal(zt__pool_place(p, 3 * mib / 2, 1, &b, why, sizeof why), 0);
+    assert_int_equal(b.e[0], 0);
+    assert_int_equal(b.e[1], -1);
+    zt__pool_get(p, 1, &e);
+    assert_true(e.drv_known);
+    assert_int_equal(e.drv_free, (m + 1) * mib);
+    assert_int_equal(e.room, 0); /* b is placed on the same GPU, not loaded: the reading cannot show it yet */
+    assert_non_null(strstr(e.drv_from, "ZT_GPU_POOL_FREE_MB"));
+    zt__pool_loaded(p, &b);
+    zt__pool_get(p, 1, &e);
+    assert_int_equal(e.room, mib);
+    zt__pool_release(p, &b);
+    zt__pool_release(p, &a);
+    /* both logical devices of the one GPU at 1 MiB by the driver: 1.5 MiB
+     * fits neither, nor both together (they share the driver's figure) */
+    snprintf(hook, sizeof hook, "0:%llu,1:%llu", (unsigned long long)m + 1, (unsigned long long)m + 1);
+    setenv("ZT_GPU_POOL_FREE_MB", hook, 1);
+    assert_int_equal(zt__pool_place(p, 3 * mib / 2, 1, &b, why, sizeof why), ZT_ETOOBIG);
+    printf("refused: %s\n", why);
+    assert_non_null(strstr(why, "the driver reports"));
+    assert_non_null(strstr(why, "margin"));
+    /* 1 MiB still fits one of them */
+    assert_int_equal(zt__pool_place(p, mib, 1, &b, why, sizeof why), 0);
+    assert_int_equal(b.e[1], -1);
+    /* placed but not loaded: the driver's reading cannot show it yet, so
+     * the GPU's other logical device has nothing left by the driver */
+    assert_int_equal(zt__pool_place(p, mib / 2, 1, &a, why, sizeof why), ZT_ETOOBIG);
+    zt__pool_loaded(p, &b);
+    zt__pool_release(p, &b);
+    /* a driver that reports nothing: the own count alone */
+    setenv("ZT_GPU_POOL_FREE_MB", "0:none,1:none", 1);
+    assert_int_equal(zt__pool_place(p, 3 * mib / 2, 1, &b, why, sizeof why), 0);
+    zt__pool_get(p, (size_t)b.e[0], &e);
+    assert_false(e.drv_known);
+    assert_int_equal(e.room, e.budget - 3 * mib / 2);
+    zt__pool_release(p, &b);
+    unsetenv("ZT_GPU_POOL_FREE_MB");
+    zt__pool_free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_nvml_fake),
         cmocka_unit_test(test_placement),
+        cmocka_unit_test(test_driver_free),
     };
     return zt_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -10,7 +10,11 @@
  * - models: stories260K split at half its bytes (deterministic mode)
  *   gives the CPU's 40 greedy tokens and last logits bit for bit, and so
  *   does a generated 4-layer Q8_0 model split at half its bytes (its first
- *   two layers on one device, the rest on the other). */
+ *   two layers on one device, the rest on the other);
+ * - memory: on those two models, each device holds the KV caches of its
+ *   own layers only (the two caches once in all, where every buffer used
+ *   to have a copy on each device), a second sequence's caches come in one
+ *   window per device with no growth, and every logit is the CPU's. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -140,6 +144,19 @@ static void test_split_ops(void **state)
         assert_true(be->exact);
         run_chain(be, w, rb, x, g, got);
         assert_memory_equal(got, want, sizeof want);
+        /* a buffer no op has used: nothing on the devices, reads as zeros;
+         * a range set reads back between the zeros */
+        struct zt__buffer *ub;
+        uint8_t fresh[256], put[64];
+        memset(fresh, 0x55, sizeof fresh);
+        memset(put, 0xa7, sizeof put);
+        assert_int_equal(be->ops->buffer_alloc(be, sizeof fresh, &ub), 0);
+        assert_int_equal(be->ops->buffer_get(be, ub, 0, fresh, sizeof fresh), 0);
+        for (size_t i = 0; i < sizeof fresh; i++) assert_int_equal(fresh[i], 0);
+        assert_int_equal(be->ops->buffer_set(be, ub, 64, put, sizeof put), 0);
+        assert_int_equal(be->ops->buffer_get(be, ub, 0, fresh, sizeof fresh), 0);
+        for (size_t i = 0; i < sizeof fresh; i++) assert_int_equal(fresh[i], i >= 64 && i < 128 ? 0xa7 : 0);
+        be->ops->buffer_free(be, ub);
         printf("split over two %s devices: a chain of ops across both, the bits of one CPU\n", backends[k]);
         zt__backend_free(be);
     }
@@ -202,11 +219,138 @@ static void test_split_models(void **state)
     rmdir(dir);
 }
 
+static struct zt_model *load(const char *path, const struct zt_model_run_opts *ro)
+{
+    struct zt_buf err;
+    zt_buf_init(&err, 1024);
+    struct zt_model *m = NULL;
+    int rc = zt_model_load_opts(path, ro, &m, &err);
+    if (rc) fprintf(stderr, "%s: %s\n", path, zt_buf_str(&err));
+    assert_int_equal(rc, 0);
+    zt_buf_deinit(&err);
+    return m;
+}
+
+/* n tokens of s (one batch), the logits of each into lg */
+static void decode(struct zt_model *m, struct zt_seq *s, const int32_t *tok, size_t n, float *lg, size_t nv)
+{
+    struct zt_batch_item items[16];
+    assert_true(n <= 16);
+    for (size_t i = 0; i < n; i++) items[i] = (struct zt_batch_item){s, tok[i], lg + i * nv};
+    assert_int_equal(zt_model_decode(m, items, n), 0);
+}
+
+static uint64_t both(const uint64_t v[2]) { return v[0] + v[1]; }
+
+/* Device memory of a split model: each device holds the KV caches of its
+ * own layers only (and the activations its ops use), where it used to hold
+ * a copy of every buffer; a second sequence's caches come in one
+ * allocation per device, of exactly its layers' rows; the logits stay the
+ * CPU's bits throughout. */
+static void split_memory(const char *path, const char *backend, uint64_t split_bytes)
+{
+    struct zt_model_run_opts cro = {.backend = "cpu", .deterministic = true};
+    struct zt_model_run_opts ro = {.backend = backend, .deterministic = true, .split_bytes = split_bytes};
+    struct zt_model *mc = load(path, &cro), *ms = load(path, &ro);
+    struct zt__split_stats a, b, c;
+    assert_int_equal(zt__backend_split_stats(zt__model_be(ms), &a), 0);
+    assert_int_equal(zt__backend_split_stats(zt__model_be(mc), &b), ZT_EINVAL); /* not a split */
+    const struct zt_hparams *hp = zt_model_hparams(ms);
+    const uint32_t n_ctx = 128;
+    const uint64_t kv = (uint64_t)hp->n_layer * n_ctx * hp->n_head_kv * hp->head_dim * sizeof(float); /* one cache */
+    size_t nv = hp->n_vocab;
+    float *want = malloc(16 * nv * sizeof(float)), *got = malloc(16 * nv * sizeof(float));
+    assert_true(want && got);
+    static const int32_t prompt[9] = {1, 403, 407, 261, 378, 270, 288, 317, 262};
+    struct zt_seq *sc, *ss, *sc2, *ss2;
+    assert_int_equal(zt_seq_new(mc, n_ctx, &sc), 0);
+    assert_int_equal(zt_seq_new(ms, n_ctx, &ss), 0);
+    /* the first sequence of its size: nothing on the devices before use */
+    assert_int_equal(zt__backend_split_stats(zt__model_be(ms), &b), 0);
+    assert_int_equal(both(b.held), both(a.held));
+    decode(mc, sc, prompt, 9, want, nv);
+    decode(ms, ss, prompt, 9, got, nv);
+    assert_memory_equal(got, want, 9 * nv * sizeof(float));
+    for (int g = 0; g < 8; g++) {
+        int32_t t = (int32_t)((g * 37 + 5) % (int)nv);
+        decode(mc, sc, &t, 1, want, nv);
+        decode(ms, ss, &t, 1, got, nv);
+        assert_memory_equal(got, want, nv * sizeof(float));
+    }
+    assert_int_equal(zt__backend_split_stats(zt__model_be(ms), &a), 0);
+    /* a copy of every buffer on each device would be 2 * full; the two
+     * caches (2 * kv) are now held once between the two devices */
+    assert_true(a.held[0] > 0 && a.held[1] > 0);
+    assert_true(a.held[0] < a.full && a.held[1] < a.full);
+    assert_true(both(a.held) + 2 * kv <= 2 * a.full);
+    /* a second sequence: its caches at once, one window per device, exactly
+     * one copy of its rows in all */
+    assert_int_equal(zt_seq_new(mc, n_ctx, &sc2), 0);
+    assert_int_equal(zt_seq_new(ms, n_ctx, &ss2), 0);
+    assert_int_equal(zt__backend_split_stats(zt__model_be(ms), &b), 0);
+    assert_int_equal(both(b.held) - both(a.held), 2 * kv);
+    assert_true(b.held[0] > a.held[0] && b.held[1] > a.held[1]);
+    decode(mc, sc2, prompt, 9, want, nv);
+    decode(ms, ss2, prompt, 9, got, nv);
+    assert_memory_equal(got, want, 9 * nv * sizeof(float));
+    assert_int_equal(zt__backend_split_stats(zt__model_be(ms), &c), 0);
+    assert_int_equal(both(c.grown), both(b.grown)); /* no window grew for it */
+    assert_int_equal(both(c.held), both(b.held));
+    printf("%s split over two %s devices: engine buffers %llu + %llu bytes (peak %llu + %llu; %llu on each with a "
+           "copy of every buffer), of which KV caches %llu per sequence in all (%llu with copies); weights %llu + "
+           "%llu\n",
+           path, backend, (unsigned long long)c.held[0], (unsigned long long)c.held[1],
+           (unsigned long long)c.peak[0], (unsigned long long)c.peak[1], (unsigned long long)c.full,
+           (unsigned long long)(2 * kv), (unsigned long long)(4 * kv), (unsigned long long)c.weights[0],
+           (unsigned long long)c.weights[1]);
+    zt_seq_free(ss2);
+    zt_seq_free(sc2);
+    zt_seq_free(ss);
+    zt_seq_free(sc);
+    assert_int_equal(zt__backend_split_stats(zt__model_be(ms), &c), 0);
+    zt_model_free(ms);
+    zt_model_free(mc);
+    free(want);
+    free(got);
+}
+
+static void test_split_memory(void **state)
+{
+    (void)state;
+    char stories[1024];
+    zt_need_model("stories260K.gguf", stories, sizeof stories);
+    char dir[] = "/tmp/zt-splitmem-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char gen[128];
+    snprintf(gen, sizeof gen, "%s/m.gguf", dir);
+    struct zt_genmodel_opts o;
+    zt_genmodel_defaults(&o);
+    o.type = ZT_GGML_Q8_0;
+    o.n_embd = 256;
+    o.n_head = 8;
+    o.n_head_kv = 2;
+    o.n_ff = 512;
+    o.n_layer = 4;
+    o.n_vocab = 512;
+    struct zt_buf err;
+    zt_buf_init(&err, 1024);
+    assert_int_equal(zt_genmodel_write(&o, gen, &err), 0);
+    zt_buf_deinit(&err);
+    for (size_t k = 0; k < sizeof backends / sizeof backends[0]; k++) {
+        if (!usable(backends[k])) continue;
+        split_memory(stories, backends[k], file_bytes(stories) / 2);
+        split_memory(gen, backends[k], file_bytes(gen) / 2);
+    }
+    unlink(gen);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_split_ops, setup, teardown),
         cmocka_unit_test_setup_teardown(test_split_models, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_split_memory, setup, teardown),
     };
     return zt_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -59,6 +59,8 @@ struct cu_api {
     CUresult (*DeviceGetAttribute)(int *, int, CUdevice);
     CUresult (*DevicePrimaryCtxRetain)(CUcontext *, CUdevice);
     CUresult (*DevicePrimaryCtxRelease)(CUdevice);
+    CUresult (*DevicePrimaryCtxGetState)(CUdevice, unsigned *, int *);
+    CUresult (*DeviceGetPCIBusId)(char *, int, CUdevice);
     CUresult (*CtxSetCurrent)(CUcontext);
     CUresult (*CtxSynchronize)(void);
     CUresult (*MemGetInfo)(size_t *, size_t *);
@@ -97,6 +99,7 @@ static void cu_load(void)
         S(DeviceGet, "cuDeviceGet"), S(DeviceGetName, "cuDeviceGetName"), S(DeviceTotalMem, "cuDeviceTotalMem_v2"),
         S(DeviceGetAttribute, "cuDeviceGetAttribute"), S(DevicePrimaryCtxRetain, "cuDevicePrimaryCtxRetain"),
         S(DevicePrimaryCtxRelease, "cuDevicePrimaryCtxRelease_v2"), S(CtxSetCurrent, "cuCtxSetCurrent"),
+        S(DevicePrimaryCtxGetState, "cuDevicePrimaryCtxGetState"), S(DeviceGetPCIBusId, "cuDeviceGetPCIBusId"),
         S(CtxSynchronize, "cuCtxSynchronize"), S(MemGetInfo, "cuMemGetInfo_v2"), S(MemAlloc, "cuMemAlloc_v2"),
         S(MemFree, "cuMemFree_v2"), S(MemcpyHtoD, "cuMemcpyHtoD_v2"), S(MemcpyDtoH, "cuMemcpyDtoH_v2"),
         S(MemsetD8, "cuMemsetD8_v2"), S(ModuleLoadData, "cuModuleLoadData"), S(ModuleUnload, "cuModuleUnload"),
@@ -285,28 +288,35 @@ static void cuda_buffer_free(struct zt__backend *be, struct zt__buffer *buf)
     zt_free(buf);
 }
 
-static int cuda_buffer_set(struct zt__backend *be, struct zt__buffer *buf, size_t offset, const void *src,
-                           size_t size)
+/* Copy size bytes at offset of buf from the host's src to the device
+ * (to_device), or from the device to dst (this waits for the ops before
+ * it). */
+static int copy_bytes(struct zt__backend *be, const struct zt__buffer *buf, size_t offset, bool to_device,
+                      const void *src, void *dst, size_t size)
 {
     if (offset > buf->size || size > buf->size - offset) return ZT_ERANGE;
     if (!size) return 0;
     struct cuda *c = cu_of(be);
     int rc = enter(c);
     if (rc) return rc;
-    CUresult r = cu.MemcpyHtoD(buf->ptr + offset, src, size);
-    return leave(c, r == CU_OK ? 0 : cufail("cuMemcpyHtoD", r));
+    if (to_device) {
+        CUresult r = cu.MemcpyHtoD(buf->ptr + offset, src, size);
+        return leave(c, r == CU_OK ? 0 : cufail("cuMemcpyHtoD", r));
+    }
+    CUresult r = cu.MemcpyDtoH(dst, buf->ptr + offset, size);
+    return leave(c, r == CU_OK ? 0 : cufail("cuMemcpyDtoH (an op before it may have failed)", r));
+}
+
+static int cuda_buffer_set(struct zt__backend *be, struct zt__buffer *buf, size_t offset, const void *src,
+                           size_t size)
+{
+    return copy_bytes(be, buf, offset, true, src, NULL, size);
 }
 
 static int cuda_buffer_get(struct zt__backend *be, const struct zt__buffer *buf, size_t offset, void *dst,
                            size_t size)
 {
-    if (offset > buf->size || size > buf->size - offset) return ZT_ERANGE;
-    if (!size) return 0;
-    struct cuda *c = cu_of(be);
-    int rc = enter(c);
-    if (rc) return rc;
-    CUresult r = cu.MemcpyDtoH(dst, buf->ptr + offset, size); /* waits for the ops before it */
-    return leave(c, r == CU_OK ? 0 : cufail("cuMemcpyDtoH (an op before it may have failed)", r));
+    return copy_bytes(be, buf, offset, false, NULL, dst, size);
 }
 
 /* Weights are copied to the device; unmapping frees the copy. */
@@ -378,10 +388,8 @@ static int get_rows_locked(struct cuda *c, const struct zt__tensor *src, const i
     uint32_t ds;
     int rc = weight_view(src);
     if (!rc) rc = f32_view(dst, &d0, &ds);
+    if (!rc) rc = zt__get_rows_check(src, ids, dst);
     if (rc) return rc;
-    if (dst->ne0 != src->ne0) return ZT_EINVAL;
-    for (size_t b = 0; b < dst->ne1; b++)
-        if (ids[b] < 0 || (size_t)ids[b] >= src->ne1) return ZT_ERANGE;
     for (size_t b0 = 0; b0 < dst->ne1; b0 += ZT_CU_ITEMS) {
         size_t nb = dst->ne1 - b0 < ZT_CU_ITEMS ? dst->ne1 - b0 : ZT_CU_ITEMS;
         struct zt_cu_get_rows a = {.src = src->buf->ptr + src->offset, .dst = d0 + b0 * ds * 4, .nb1 = src->nb1,
@@ -494,10 +502,8 @@ static int rope_locked(struct cuda *c, const struct zt__tensor *x, const uint32_
     int rc = f32_view(x, &xa, &xs);
     if (!rc) rc = f32_view(&p->inv_freq, &ia, &is);
     if (rc) return rc;
+    if (!zt__rope_fits(x, p)) return ZT_EINVAL;
     uint32_t half = p->n_rot / 2;
-    if (p->n_rot % 2 || p->n_rot > p->head_dim || p->inv_freq.ne0 < half ||
-        (size_t)p->n_heads * p->head_dim > x->ne0)
-        return ZT_EINVAL;
     for (size_t b0 = 0; b0 < x->ne1; b0 += ZT_CU_ITEMS) {
         size_t nb = x->ne1 - b0 < ZT_CU_ITEMS ? x->ne1 - b0 : ZT_CU_ITEMS;
         struct zt_cu_rope a = {.x = xa + b0 * xs * 4, .inv_freq = ia, .x_stride = xs, .half = half,
@@ -627,16 +633,7 @@ static const struct zt__backend_ops cuda_ops = ZT__BACKEND_OPS(cuda, "cuda");
 /* The device index: ZT_CUDA_DEVICE overrides `want`. */
 static int pick(unsigned want, int *ordinal)
 {
-    const char *env = getenv("ZT_CUDA_DEVICE");
-    if (env && *env) {
-        char *end;
-        unsigned long x = strtoul(env, &end, 10);
-        if (*end || x > 1000) {
-            zt_log(ZT_LOG_ERROR, "cuda", "ZT_CUDA_DEVICE=%s is not a device index", env);
-            return ZT_EINVAL;
-        }
-        want = (unsigned)x;
-    }
+    if (zt__backend_device_index("ZT_CUDA_DEVICE", "cuda", want, &want) != 0) return ZT_EINVAL;
     int n = 0;
     CUresult r = cu.DeviceGetCount(&n);
     if (r != CU_OK || n == 0) {
@@ -720,6 +717,70 @@ out:
 }
 
 /* The devices the driver sees, for `zentalk gpus` (none without a driver). */
+/* A PCI bus id "domain:bus:device.function" (hex) as one number, or 0. */
+static uint64_t pci_key(const char *s)
+{
+    uint64_t key = 0;
+    static const char seps[4] = {':', ':', '.', '\0'};
+    for (int i = 0; i < 4; i++) {
+        char *end;
+        unsigned long v = strtoul(s, &end, 16);
+        if (end == s || *end != seps[i] || v > 0xffffffffu) return 0;
+        key = key << (i ? 8 : 0) | v;
+        s = end + (i < 3);
+    }
+    return key | (uint64_t)1 << 63;
+}
+
+/* NVML's free memory of the device at PCI bus id `pci` (CUDA's spelling,
+ * "0000:17:00.0"; NVML's has an 8-digit domain and may differ in case). */
+static bool nvml_free(const char *pci, uint64_t *free_mb)
+{
+    struct zt_gpu_telemetry t[16];
+    size_t n = 0;
+    uint64_t want = pci_key(pci);
+    if (!want || zt_engine_nvml(t, 16, &n, NULL, 0) != 0) return false;
+    for (size_t i = 0; i < n && i < 16; i++)
+        if (pci_key(t[i].pci) == want && t[i].mem_total_mb) {
+            *free_mb = t[i].mem_free_mb;
+            return true;
+        }
+    return false;
+}
+
+/* g's free memory: cuMemGetInfo in the device's primary context when this
+ * process has it open already (retaining it then costs nothing); else
+ * NVML's figure for the same PCI device, which opens no context; else
+ * cuMemGetInfo in a context opened for the question (slow: it is created
+ * and destroyed, and takes some memory meanwhile). */
+static void cuda_free_mem(CUdevice d, struct zt_gpu_info *g)
+{
+    unsigned flags = 0;
+    int active = 0;
+    char pci[32] = "";
+    cu.DevicePrimaryCtxGetState(d, &flags, &active);
+    if (!active && cu.DeviceGetPCIBusId(pci, (int)sizeof pci, d) == CU_OK && nvml_free(pci, &g->free_mb)) {
+        g->has_free = true;
+        snprintf(g->free_from, sizeof g->free_from, "NVML");
+        return;
+    }
+    CUcontext ctx;
+    size_t fr = 0, total = 0;
+    if (cu.DevicePrimaryCtxRetain(&ctx, d) != CU_OK) {
+        snprintf(g->free_from, sizeof g->free_from, "none: no CUDA context on the device");
+        return;
+    }
+    if (cu.CtxSetCurrent(ctx) == CU_OK && cu.MemGetInfo(&fr, &total) == CU_OK) {
+        g->free_mb = fr / (1024 * 1024);
+        g->has_free = true;
+        snprintf(g->free_from, sizeof g->free_from, "cuMemGetInfo");
+    } else {
+        snprintf(g->free_from, sizeof g->free_from, "none: cuMemGetInfo failed");
+    }
+    cu.CtxSetCurrent(NULL);
+    cu.DevicePrimaryCtxRelease(d);
+}
+
 static int cuda_list(struct zt_gpu_info *out, size_t cap, size_t *n)
 {
     *n = 0;
@@ -741,6 +802,7 @@ static int cuda_list(struct zt_gpu_info *out, size_t cap, size_t *n)
         size_t mem = 0;
         if (cu.DeviceTotalMem(&mem, d) == CU_OK) g->memory_mb = mem / (1024 * 1024);
         g->deterministic = true;
+        cuda_free_mem(d, g);
         int maj = 0, min = 0;
         cu.DeviceGetAttribute(&maj, CU_ATTR_CC_MAJOR, d);
         cu.DeviceGetAttribute(&min, CU_ATTR_CC_MINOR, d);

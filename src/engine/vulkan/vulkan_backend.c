@@ -534,13 +534,7 @@ static int vk_buffer_get(struct zt__backend *be, const struct zt__buffer *buf, s
 
 /* ---- ops -------------------------------------------------------------------------------------- */
 
-#define LOCKED(v, call)                    \
-    do {                                   \
-        pthread_mutex_lock(&(v)->mu);      \
-        int rc_ = (call);                  \
-        pthread_mutex_unlock(&(v)->mu);    \
-        return rc_;                        \
-    } while (0)
+#define LOCKED(v, call) ZT__BACKEND_LOCKED(&(v)->mu, call)
 
 static int get_rows_locked(struct vk *v, const struct zt__tensor *src, const int32_t *ids,
                            const struct zt__tensor *dst)
@@ -548,10 +542,8 @@ static int get_rows_locked(struct vk *v, const struct zt__tensor *src, const int
     uint32_t doff, ds, ioff;
     int rc = weight_view(src);
     if (!rc) rc = f32_view(dst, &doff, &ds);
+    if (!rc) rc = zt__get_rows_check(src, ids, dst);
     if (rc) return rc;
-    if (dst->ne0 != src->ne0) return ZT_EINVAL;
-    for (size_t b = 0; b < dst->ne1; b++)
-        if (ids[b] < 0 || (size_t)ids[b] >= src->ne1) return ZT_ERANGE;
     rc = reserve(v, 1);
     if (!rc) rc = arena_put(v, ids, dst->ne1 * sizeof(int32_t), &ioff);
     if (rc) return rc;
@@ -681,10 +673,8 @@ static int rope_locked(struct vk *v, const struct zt__tensor *x, const uint32_t 
     int rc = f32_view(x, &xo, &xs);
     if (!rc) rc = f32_view(&p->inv_freq, &io, &is);
     if (rc) return rc;
+    if (!zt__rope_fits(x, p)) return ZT_EINVAL;
     uint32_t half = p->n_rot / 2;
-    if (p->n_rot % 2 || p->n_rot > p->head_dim || p->inv_freq.ne0 < half ||
-        (size_t)p->n_heads * p->head_dim > x->ne0)
-        return ZT_EINVAL;
     if (v->rope_buf != p->inv_freq.buf || v->rope_off != p->inv_freq.offset || v->rope_n != half) {
         float *inv = zt_malloc((half ? half : 1) * sizeof(float));
         if (!inv) return ZT_ENOMEM;
@@ -875,16 +865,7 @@ static int pick_device(struct vk *v, unsigned want)
         zt_log(ZT_LOG_INFO, "vulkan", "no Vulkan device");
         return ZT_ENOTFOUND;
     }
-    const char *env = getenv("ZT_VULKAN_DEVICE");
-    if (env && *env) {
-        char *end;
-        unsigned long x = strtoul(env, &end, 10);
-        if (*end || x > 1000) {
-            zt_log(ZT_LOG_ERROR, "vulkan", "ZT_VULKAN_DEVICE=%s is not a device index", env);
-            return ZT_EINVAL;
-        }
-        want = (unsigned)x;
-    }
+    if (zt__backend_device_index("ZT_VULKAN_DEVICE", "vulkan", want, &want) != 0) return ZT_EINVAL;
     if (want >= n) {
         zt_log(ZT_LOG_ERROR, "vulkan", "no Vulkan device %u (this machine has %u)", want, n);
         return ZT_ENOTFOUND;
@@ -1032,6 +1013,45 @@ out:
 
 static const struct zt__backend_ops vk_ops = ZT__BACKEND_OPS(vk, "vulkan");
 
+/* Whether physical device pd offers device extension `name`. */
+static bool has_ext(VkPhysicalDevice pd, const char *name)
+{
+    uint32_t n = 0;
+    if (vkEnumerateDeviceExtensionProperties(pd, NULL, &n, NULL) != VK_SUCCESS || n == 0) return false;
+    VkExtensionProperties *e = zt_calloc(n, sizeof *e);
+    if (!e) return false;
+    bool found = false;
+    VkResult r = vkEnumerateDeviceExtensionProperties(pd, NULL, &n, e);
+    for (uint32_t i = 0; (r == VK_SUCCESS || r == VK_INCOMPLETE) && i < n && !found; i++)
+        found = !strcmp(e[i].extensionName, name);
+    zt_free(e);
+    return found;
+}
+
+/* g's free memory from VK_EXT_memory_budget: heapBudget - heapUsage of
+ * heap h (the largest device-local one). A driver without the extension,
+ * or one that lists it and fills in a zero budget, reports nothing. */
+static void vk_free_mem(VkPhysicalDevice pd, uint32_t h, struct zt_gpu_info *g)
+{
+    if (!has_ext(pd, VK_EXT_MEMORY_BUDGET_EXTENSION_NAME)) {
+        snprintf(g->free_from, sizeof g->free_from, "none: no VK_EXT_memory_budget");
+        return;
+    }
+    VkPhysicalDeviceMemoryBudgetPropertiesEXT bp = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MEMORY_BUDGET_PROPERTIES_EXT};
+    VkPhysicalDeviceMemoryProperties2 mp = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MEMORY_PROPERTIES_2,
+                                            .pNext = &bp};
+    vkGetPhysicalDeviceMemoryProperties2(pd, &mp);
+    if (h >= mp.memoryProperties.memoryHeapCount || bp.heapBudget[h] == 0) {
+        snprintf(g->free_from, sizeof g->free_from, "none: VK_EXT_memory_budget gave no budget");
+        return;
+    }
+    uint64_t f = bp.heapBudget[h] > bp.heapUsage[h] ? bp.heapBudget[h] - bp.heapUsage[h] : 0;
+    g->free_mb = f / (1024 * 1024);
+    g->has_free = true;
+    snprintf(g->free_from, sizeof g->free_from, "VK_EXT_memory_budget");
+}
+
 /* The physical devices the loader lists, for `zentalk gpus`. */
 static int vk_list(struct zt_gpu_info *out, size_t cap, size_t *n)
 {
@@ -1062,10 +1082,15 @@ static int vk_list(struct zt_gpu_info *out, size_t cap, size_t *n)
         g->index = i;
         snprintf(g->name, sizeof g->name, "%s", props.deviceName);
         snprintf(g->type, sizeof g->type, "%s", props.deviceType <= 4 ? types[props.deviceType] : "other");
+        uint32_t heap = UINT32_MAX;
         for (uint32_t h = 0; h < mem.memoryHeapCount; h++)
             if ((mem.memoryHeaps[h].flags & VK_MEMORY_HEAP_DEVICE_LOCAL_BIT) &&
-                mem.memoryHeaps[h].size / (1024 * 1024) > g->memory_mb)
+                mem.memoryHeaps[h].size / (1024 * 1024) > g->memory_mb) {
                 g->memory_mb = mem.memoryHeaps[h].size / (1024 * 1024);
+                heap = h;
+            }
+        if (props.apiVersion >= VK_API_VERSION_1_1) vk_free_mem(pds[i], heap, g);
+        else snprintf(g->free_from, sizeof g->free_from, "none: a Vulkan 1.0 device");
         g->deterministic = feat.shaderFloat64;
         snprintf(g->api, sizeof g->api, "%u.%u.%u", VK_API_VERSION_MAJOR(props.apiVersion),
                  VK_API_VERSION_MINOR(props.apiVersion), VK_API_VERSION_PATCH(props.apiVersion));

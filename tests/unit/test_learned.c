@@ -1,0 +1,124 @@
+/* test_learned.c: the learned chat classifiers (src/features/learned.h):
+ * retraining from tests/data/tune/ reproduces the committed model files
+ * byte for byte, the compiled-in models are those files, the parser
+ * refuses broken files and training is deterministic. How the models join
+ * the rules is checked by test_spam and test_moderation (the issue's rows
+ * and the false-positive cases). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../src/features/learned.h"
+#include "zentalk/zt_alloc.h"
+#include "zentalk/zt_error.h"
+#include "zentalk/zt_file.h"
+#include "zt_test.h"
+
+static const char *src_dir(void)
+{
+    const char *s = getenv("ZT_SOURCE_DIR");
+    return s ? s : ".";
+}
+
+static void test_retrain_reproduces(void **state)
+{
+    (void)state;
+    for (int w = 0; w < ZT__CLF_N; w++) {
+        enum zt__clf_which which = (enum zt__clf_which)w;
+        char path[4096];
+        snprintf(path, sizeof path, "%s/src/features/models/%s", src_dir(), zt__clf_name(which));
+        char *committed = NULL;
+        size_t clen = 0;
+        assert_int_equal(zt_file_read(path, 1u << 26, &committed, &clen), 0);
+        struct zt__clf_example *ex = NULL;
+        char **bufs = NULL;
+        size_t n = 0, nb = 0, len = 0;
+        assert_int_equal(zt__clf_examples(which, src_dir(), &ex, &n, &bufs, &nb), 0);
+        assert_true(n > 1000);
+        uint8_t *out = NULL;
+        assert_int_equal(zt__clf_train(ex, n, zt__clf_recipe(which), &out, &len), 0);
+        if (len != clen || memcmp(out, committed, len) != 0)
+            fail_msg("%s: retraining gives other bytes (run `build/tools/zt-train-clf write` after changing the "
+                     "tuning sets or the recipe, and commit the file)",
+                     path);
+        /* the compiled-in model is the committed file */
+        struct zt__clf file;
+        assert_int_equal(zt__clf_parse(committed, clen, &file), 0);
+        const struct zt__clf *b = zt__clf_builtin(which);
+        assert_int_equal(b->log2, file.log2);
+        assert_int_equal(b->n_examples, (uint32_t)n);
+        assert_memory_equal(b->w, file.w, (size_t)1 << file.log2);
+        assert_true(b->bias == file.bias && b->scale == file.scale && b->threshold == file.threshold);
+        zt_free(out);
+        zt_free(committed);
+        zt__clf_examples_free(ex, bufs, nb);
+    }
+}
+
+static void test_parse(void **state)
+{
+    (void)state;
+    const struct zt__clf *b = zt__clf_builtin(ZT__CLF_SPAM_CHAT);
+    size_t len = ZT__CLF_HEADER + ((size_t)1 << b->log2);
+    uint8_t *f = zt_malloc(len);
+    assert_non_null(f);
+    memcpy(f, (const uint8_t *)b->w - ZT__CLF_HEADER, len);
+    struct zt__clf m;
+    assert_int_equal(zt__clf_parse(f, len, &m), 0);
+    assert_int_equal(zt__clf_parse(f, len - 1, &m), ZT_EPARSE);
+    assert_int_equal(zt__clf_parse(f, 10, &m), ZT_EPARSE);
+    f[0] = 'X';
+    assert_int_equal(zt__clf_parse(f, len, &m), ZT_EPARSE);
+    f[0] = 'Z';
+    f[8] = 30; /* buckets_log2 out of range */
+    assert_int_equal(zt__clf_parse(f, len, &m), ZT_EPARSE);
+    zt_free(f);
+    /* not UTF-8: refused, as zt_spam_classify() refuses it */
+    double mz;
+    assert_int_equal(zt__clf_margin(b, "\xff\xfe", 2, &mz), ZT_EPARSE);
+}
+
+/* The same examples twice give the same bytes, and the model learns them. */
+static void test_deterministic(void **state)
+{
+    (void)state;
+    struct zt__clf_example ex[] = {
+        {.text = "claim your free USDT airdrop now at http://usdt-bonus.xyz", .len = 58, .label = 1},
+        {.text = "can you send me the slides from this morning?", .len = 45, .label = 0},
+        {.text = "you won a $1000 gift card, reply YES", .len = 36, .label = 1},
+        {.text = "see you at 5", .len = 12, .label = 0},
+    };
+    struct zt__clf_params p = *zt__clf_recipe(ZT__CLF_SPAM_CHAT);
+    p.log2 = 10;
+    uint8_t *a = NULL, *b = NULL;
+    size_t la = 0, lb = 0;
+    assert_int_equal(zt__clf_train(ex, 4, &p, &a, &la), 0);
+    assert_int_equal(zt__clf_train(ex, 4, &p, &b, &lb), 0);
+    assert_int_equal(la, lb);
+    assert_memory_equal(a, b, la);
+    struct zt__clf m;
+    assert_int_equal(zt__clf_parse(a, la, &m), 0);
+    double yes, no;
+    assert_int_equal(zt__clf_margin(&m, ex[0].text, ex[0].len, &yes), 0);
+    assert_int_equal(zt__clf_margin(&m, ex[1].text, ex[1].len, &no), 0);
+    assert_true(yes > no);
+    zt_free(a);
+    zt_free(b);
+    assert_int_equal(zt__clf_train(ex, 0, &p, &a, &la), ZT_EINVAL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_retrain_reproduces),
+        cmocka_unit_test(test_parse),
+        cmocka_unit_test(test_deterministic),
+    };
+    return zt_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
+}
