@@ -569,7 +569,9 @@ void zt__orch_lease_sweep(struct zt__orch_lease *l, bool all)
             ls->waiter = NULL;
             ls->touched = now;
         }
-        if (!ls->waiter && (all || (now - ls->touched >= LEASE_IDLE_MS && n_cancel < 16))) {
+        /* touched may be later than now (stamped by a call since the
+         * clock was read): not idle, rather than wrapped around */
+        if (!ls->waiter && (all || (now > ls->touched && now - ls->touched >= LEASE_IDLE_MS && n_cancel < 16))) {
             /* its gateway asks no more: give its slot back (stopping: the
              * jobs stay in the store for the next start) */
             if (!all) zt_strlcpy(cancel[n_cancel++], ls->job_id, sizeof cancel[0]);
