@@ -135,8 +135,8 @@ static int cv(const char *src)
         struct zt__clf_params prm = *zt__clf_recipe((enum zt__clf_which)w);
         const struct zt__clf_params *rp = &prm;
         /* overrides for trying parameters */
-        if (getenv("ZT_CV_LOG2")) prm.log2 = (uint32_t)atoi(getenv("ZT_CV_LOG2"));
-        if (getenv("ZT_CV_EPOCHS")) prm.epochs = (uint32_t)atoi(getenv("ZT_CV_EPOCHS"));
+        if (getenv("ZT_CV_LOG2")) prm.log2 = (uint32_t)strtoul(getenv("ZT_CV_LOG2"), NULL, 10);
+        if (getenv("ZT_CV_EPOCHS")) prm.epochs = (uint32_t)strtoul(getenv("ZT_CV_EPOCHS"), NULL, 10);
         if (getenv("ZT_CV_LR")) prm.lr = atof(getenv("ZT_CV_LR"));
         if (getenv("ZT_CV_L2")) prm.l2 = atof(getenv("ZT_CV_L2"));
         if (getenv("ZT_CV_POSW")) prm.pos_weight = atof(getenv("ZT_CV_POSW"));
