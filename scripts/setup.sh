@@ -9,7 +9,7 @@ PACKAGES=(
   libsodium-dev libmicrohttpd-dev libjansson-dev libyaml-dev libcurl4-openssl-dev libpcre2-dev
   libcmocka-dev libjwt-dev libsecp256k1-dev nettle-dev libgnutls28-dev
   libsqlite3-dev libutf8proc-dev libstemmer-dev libexttextcat-dev
-  libopendht-c-dev iproute2
+  libopendht-c-dev iproute2 iptables
   apertium apertium-eng-spa apertium-eng-cat apertium-en-gl apertium-eo-en apertium-eu-en
   apertium-hbs-eng apertium-isl-eng apertium-mkd-eng
   curl ca-certificates openssl python3 python3-websockets
@@ -18,7 +18,9 @@ PACKAGES=(
 )
 # libopendht-c-dev: the discovery DHT (src/net/dht.c; without it the node
 # says "DHT not built" when node.dht_port is set, and test_dht skips);
-# iproute2: `ip link set lo up` in the tests' private network namespace.
+# iproute2: `ip link set lo up` in the tests' private network namespace;
+# iptables: the firewall of test_outbound's worker namespace (accepts no
+# inbound connection; without it that part is a counted skip).
 # clang + its runtime give the libFuzzer targets and the sanitizer build;
 # systemd gives systemd-analyze (test_systemd_unit skips without it).
 # The Vulkan loader, glslc and Mesa's lavapipe (a CPU Vulkan device) build

@@ -518,6 +518,8 @@ struct zt_job_check_one {
     bool wrong;                         /* answered outside the majority that decided */
     uint8_t receipt[ZT_ENV_RECEIPT_MAX_LEN]; /* its signed receipt (answered, not refused_ids) */
     size_t receipt_len;
+    uint8_t checkpoint[ZT_CKPT_MAX_LEN]; /* its signed FINAL checkpoint (answered, not refused_ids): */
+    size_t checkpoint_len;              /* the evidence a remote orchestrator compares (zt_job_check_decide) */
     uint64_t ms;                        /* its check, send to end */
 };
 
@@ -528,6 +530,26 @@ struct zt_job_check_result {
     struct zt_job_check_one c[ZT_JOB_CHECKERS_MAX];
     uint64_t ms;                        /* the whole check */
 };
+
+/* One answer of a check, as compared: a FINAL checkpoint record under the
+ * key it must verify with (pk; NULL: the embedded one), or a refusal of
+ * the claimed ids (refused_ids: ckpt unused). */
+struct zt_job_answer {
+    const uint8_t *ckpt;
+    size_t ckpt_len;
+    const uint8_t *pk;
+    bool refused_ids;
+};
+
+/* The verdict of n answers, a[0] the worker's and a[1..n-1] the
+ * checkers': two are equal when both refused the ids or both checkpoints
+ * verify and compare MATCH (zt_job_chain_compare); the largest group of
+ * equal answers decides when it is a strict majority (ties between groups:
+ * the first found); none: UNDECIDED; n < 2: UNAVAILABLE. agrees[i] and
+ * wrong[i] (may be NULL; index 0 unused) as in zt_job_check_one. What
+ * zt_job_check_run decides with, and what an orchestrator recomputes from
+ * the signed checkpoints a remote gateway reports (it never sees text). */
+enum zt_job_check_verdict zt_job_check_decide(const struct zt_job_answer *a, size_t n, bool *agrees, bool *wrong);
 
 /* Check a finished job on other workers (r->mode), arbitrate a
  * disagreement with one more checker of the same mode, and say who was in

@@ -70,12 +70,35 @@ struct answer {
     uint8_t pk[ZT_ENV_ED25519_PK_LEN];
 };
 
-static bool same(const struct answer *a, const struct answer *b)
+static bool same(const struct zt_job_answer *a, const struct zt_job_answer *b)
 {
     if (a->refused_ids || b->refused_ids) return a->refused_ids && b->refused_ids;
     enum zt_chain_verdict v;
     return zt_job_chain_compare(a->ckpt, a->ckpt_len, a->pk, b->ckpt, b->ckpt_len, b->pk, &v, NULL) == 0 &&
            v == ZT_CHAIN_MATCH;
+}
+
+enum zt_job_check_verdict zt_job_check_decide(const struct zt_job_answer *a, size_t n, bool *agrees, bool *wrong)
+{
+    if (!a || n < 2) return ZT_CHECK_UNAVAILABLE;
+    size_t best = 0, head = 0; /* the largest group of equal answers (ties: the first found) */
+    for (size_t i = 0; i < n; i++) {
+        size_t m = 0;
+        for (size_t j = 0; j < n; j++) m += same(&a[i], &a[j]);
+        if (m > best) {
+            best = m;
+            head = i;
+        }
+    }
+    enum zt_job_check_verdict v = best == n       ? ZT_CHECK_AGREED
+                                  : best * 2 <= n ? ZT_CHECK_UNDECIDED
+                                  : same(&a[head], &a[0]) ? ZT_CHECK_CHECKER_WRONG
+                                                          : ZT_CHECK_WORKER_WRONG;
+    for (size_t i = 1; i < n; i++) {
+        if (agrees) agrees[i] = same(&a[i], &a[0]);
+        if (wrong) wrong[i] = v != ZT_CHECK_UNDECIDED && !same(&a[i], &a[head]);
+    }
+    return v;
 }
 
 struct check {
@@ -134,6 +157,8 @@ static bool check_one(struct check *k, const struct zt_job_worker *w, const char
             memcpy(ans->pk, w->sign_pk, sizeof ans->pk);
             memcpy(c->receipt, o->result.receipt_bytes, o->result.receipt_len);
             c->receipt_len = o->result.receipt_len;
+            memcpy(c->checkpoint, o->result.checkpoint, o->result.checkpoint_len);
+            c->checkpoint_len = o->result.checkpoint_len;
             ok = true;
         } else if (tf && o->status == ZT_JOB_REFUSED && o->http_status == 400) {
             /* the verifier's model has no such ids: it caught them too */
@@ -182,21 +207,14 @@ static bool round_run(struct check *k, unsigned round, const char *role)
     return false;
 }
 
-/* The largest group of equal answers: its size, and whether the worker's
- * (ans[0]) is in it (ties: the worker's group). */
-static size_t majority(struct check *k, size_t *head)
+/* The answers so far as zt_job_check_decide reads them. */
+static enum zt_job_check_verdict decide(struct check *k, bool *agrees, bool *wrong)
 {
-    size_t best = 0, best_h = 0;
-    for (size_t i = 0; i < k->n_ans; i++) {
-        size_t m = 0;
-        for (size_t j = 0; j < k->n_ans; j++) m += same(&k->ans[i], &k->ans[j]);
-        if (m > best) {
-            best = m;
-            best_h = i;
-        }
-    }
-    *head = best_h;
-    return best;
+    struct zt_job_answer v[ZT_JOB_CHECKERS_MAX + 1];
+    for (size_t i = 0; i < k->n_ans; i++)
+        v[i] = (struct zt_job_answer){.ckpt = k->ans[i].ckpt, .ckpt_len = k->ans[i].ckpt_len, .pk = k->ans[i].pk,
+                                      .refused_ids = k->ans[i].refused_ids};
+    return zt_job_check_decide(v, k->n_ans, agrees, wrong);
 }
 
 int zt_job_check_run(const struct zt_job_check_req *r, const struct zt_job_checker *ck, struct zt_job_check_result *out)
@@ -224,27 +242,20 @@ int zt_job_check_run(const struct zt_job_check_req *r, const struct zt_job_check
     out->why = "no other worker could check the job";
     if (k->n_ans > 1) {
         /* a strict majority decides; without one, one arbiter more */
-        size_t head, m;
-        while ((m = majority(k, &head)) * 2 <= k->n_ans && round < want + 1 &&
+        while (decide(k, NULL, NULL) == ZT_CHECK_UNDECIDED && round < want + 1 &&
                round_run(k, round++, "arbiter"))
             ;
-        m = majority(k, &head);
-        bool worker_in = same(&k->ans[head], &k->ans[0]);
-        if (m == k->n_ans) {
-            out->verdict = ZT_CHECK_AGREED;
-            out->why = "the chains are equal";
-        } else if (m * 2 <= k->n_ans) {
-            out->verdict = ZT_CHECK_UNDECIDED;
-            out->why = "the chains differ and no majority decides";
-        } else {
-            out->verdict = worker_in ? ZT_CHECK_CHECKER_WRONG : ZT_CHECK_WORKER_WRONG;
-            out->why = worker_in ? "a checker's chain differs from the worker's and the majority's"
-                                 : "the worker's chain differs from the majority's";
-        }
+        bool agrees[ZT_JOB_CHECKERS_MAX + 1], wrong[ZT_JOB_CHECKERS_MAX + 1];
+        out->verdict = decide(k, agrees, wrong);
+        out->why = out->verdict == ZT_CHECK_AGREED       ? "the chains are equal"
+                   : out->verdict == ZT_CHECK_UNDECIDED ? "the chains differ and no majority decides"
+                   : out->verdict == ZT_CHECK_CHECKER_WRONG
+                       ? "a checker's chain differs from the worker's and the majority's"
+                       : "the worker's chain differs from the majority's";
         for (size_t i = 1; i < k->n_ans; i++) {
             struct zt_job_check_one *c = &out->c[k->who[i]];
-            c->agrees = same(&k->ans[i], &k->ans[0]);
-            c->wrong = out->verdict != ZT_CHECK_UNDECIDED && !same(&k->ans[i], &k->ans[head]);
+            c->agrees = agrees[i];
+            c->wrong = wrong[i];
         }
     }
     out->ms = zt_time_mono_ms() - t0;

@@ -14,10 +14,13 @@
 
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_dht.h"
+#include "zentalk/zt_hex.h"
 #include "zentalk/zt_http.h"
+#include "zentalk/zt_jobs.h"
 #include "zentalk/zt_log.h"
 #include "zentalk/zt_metrics.h"
 #include "zentalk/zt_ratelimit.h"
+#include "zentalk/zt_sealed.h"
 #include "zentalk/zt_str.h"
 #include "zentalk/zt_sync.h"
 #include "zentalk/zt_time.h"
@@ -30,10 +33,11 @@
 
 /* Why a record or a submission was refused (zentalk_orchestrator_refusals_total). */
 enum refusal { RF_RATE, RF_FORGED, RF_DUPLICATE, RF_STALE, RF_FULL, RF_UNKNOWN, RF_MALFORMED, RF_QUEUE_FULL,
-               RF_NO_WORKER, RF_N };
-static const char *const refusal_names[RF_N] = {"rate_limited", "forged_or_forbidden", "duplicate_id", "stale",
-                                                "registry_full", "unknown_session", "malformed", "queue_full",
-                                                "no_worker"};
+               RF_NO_WORKER, RF_VERDICT, RF_N };
+static const char *const refusal_names[RF_N] = {"rate_limited",    "forged_or_forbidden", "duplicate_id",
+                                                "stale",           "registry_full",       "unknown_session",
+                                                "malformed",       "queue_full",          "no_worker",
+                                                "unproven_verdict"};
 
 /* Why a job moved to another worker (zentalk_orchestrator_job_retries_total). */
 static const char *const retry_names[] = {"unreachable", "refused", "timeout", "unverified"};
@@ -219,24 +223,58 @@ void zt__orch_check_failed(struct zt__orch *o, const char *job_id, const char *c
                                  zt_time_real_ms()));
 }
 
-void zt__orch_check_settle(struct zt__orch *o, const char *job_id, const char *verdict, const char *const *workers,
-                           size_t n_workers, const char *const *checkers, const bool *wrong, size_t n_checkers)
+/* Hex of len bytes as a JSON string (NULL when empty). */
+static json_t *hex_json(const uint8_t *p, size_t len)
+{
+    char buf[2 * (ZT_CKPT_MAX_LEN > ZT_ENV_RECEIPT_MAX_LEN ? ZT_CKPT_MAX_LEN : ZT_ENV_RECEIPT_MAX_LEN) + 1];
+    if (!len || len * 2 >= sizeof buf) return NULL;
+    zt_hex_encode(buf, p, len);
+    return json_string(buf);
+}
+
+/* The verdict report of a remote gateway's checks, with their evidence
+ * (docs/api.md POST /v1/orchestrator/report, event verdict). */
+static json_t *verdict_report(const char *job_id, const struct zt__check_report *cr)
+{
+    json_t *w = json_array(), *c = json_array();
+    for (size_t i = 0; w && i < cr->n_workers; i++) json_array_append_new(w, json_string(cr->workers[i]));
+    for (size_t i = 0; c && cr->res && i < cr->res->n; i++) {
+        const struct zt_job_check_one *x = &cr->res->c[i];
+        if (!x->answered) continue;
+        json_array_append_new(c, json_pack("{s:s,s:b,s:b,s:o*,s:o*}", "node_id", x->node_id, "wrong", x->wrong,
+                                           "refused", x->refused_ids, "checkpoint",
+                                           hex_json(x->checkpoint, x->checkpoint_len), "receipt",
+                                           hex_json(x->receipt, x->receipt_len)));
+    }
+    json_t *j = json_pack("{s:s,s:s,s:s,s:o,s:o}", "job_id", job_id, "event", "verdict", "verdict", cr->verdict,
+                          "workers", w, "checkers", c);
+    if (j && cr->worker) {
+        json_object_set_new(j, "checkpoint", hex_json(cr->worker->checkpoint, cr->worker->checkpoint_len));
+        json_object_set_new(j, "receipt", hex_json(cr->worker->receipt_bytes, cr->worker->receipt_len));
+    }
+    return j;
+}
+
+void zt__orch_check_settle(struct zt__orch *o, const char *job_id, const struct zt__check_report *cr)
 {
     static const char *const names[] = {"agreed", "worker_wrong", "checker_wrong", "undecided"};
     if (o->remote) {
-        json_t *w = json_array(), *c = json_array();
-        for (size_t i = 0; w && i < n_workers; i++) json_array_append_new(w, json_string(workers[i]));
-        for (size_t i = 0; c && i < n_checkers; i++)
-            json_array_append_new(c, json_pack("{s:s,s:b}", "node_id", checkers[i], "wrong", wrong[i]));
-        zt__orch_remote_event(o->remote, json_pack("{s:s,s:s,s:s,s:o,s:o}", "job_id", job_id, "event", "verdict",
-                                                   "verdict", verdict, "workers", w, "checkers", c));
+        zt__orch_remote_event(o->remote, verdict_report(job_id, cr));
         return;
     }
-    if (strcmp(verdict, "unavailable") == 0) zt_verifier_note_unavailable(o->verifier);
+    if (strcmp(cr->verdict, "unavailable") == 0) zt_verifier_note_unavailable(o->verifier);
+    const char *checkers[ZT_JOB_CHECKERS_MAX];
+    bool wrong[ZT_JOB_CHECKERS_MAX];
+    size_t nc = 0;
+    for (size_t i = 0; cr->res && i < cr->res->n; i++)
+        if (cr->res->c[i].answered) {
+            checkers[nc] = cr->res->c[i].node_id;
+            wrong[nc++] = cr->res->c[i].wrong;
+        }
     for (int i = 0; i < 4; i++)
-        if (strcmp(verdict, names[i]) == 0) {
-            int rc = zt_verifier_settle(o->verifier, o->sched, job_id, (enum zt_verify_verdict)i, workers, n_workers,
-                                        checkers, wrong, n_checkers, zt_time_real_ms());
+        if (strcmp(cr->verdict, names[i]) == 0) {
+            int rc = zt_verifier_settle(o->verifier, o->sched, job_id, (enum zt_verify_verdict)i, cr->workers,
+                                        cr->n_workers, checkers, wrong, nc, zt_time_real_ms());
             if (rc)
                 zt_log(ZT_LOG_WARN, "verification_settle_failed", "sched_job=%s error=%s", job_id, zt_strerror(rc));
         }
@@ -682,7 +720,7 @@ void zt__orch_h_report(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt
     (void)cx;
     struct zt__orch *o = ud;
     if (no_orchestrator(o, resp)) return;
-    zt__orch_lease_report_h(o->lease, body, resp);
+    if (zt__orch_lease_report_h(o->lease, body, resp)) atomic_fetch_add(&o->refused[RF_VERDICT], 1);
     zt__orch_kick(o); /* a slot may be free */
 }
 
@@ -693,9 +731,12 @@ const char *zt__orch_relay_route(const char *path, const char *self_id, bool *se
 
 /* ---- lists ----------------------------------------------------------------------- */
 
-static const char *node_state_name(enum zt_node_state s)
+/* A node whose whole key is revoked is "revoked" whatever ended its
+ * session (zt_registry_revoke ends it as a drop: it would read "expired"). */
+static const char *node_state_name(struct zt_registry *reg, const struct zt_node_info *x)
 {
-    return s == ZT_NODE_LIVE ? "live" : s == ZT_NODE_EXPIRED ? "expired" : "left";
+    if (x->state != ZT_NODE_LIVE && zt_registry_revoked(reg, x->node_id, NULL)) return "revoked";
+    return x->state == ZT_NODE_LIVE ? "live" : x->state == ZT_NODE_EXPIRED ? "expired" : "left";
 }
 
 void zt__orch_h_nodes(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
@@ -720,7 +761,7 @@ void zt__orch_h_nodes(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_
             json_array_append_new(models, json_string(t));
         json_array_append_new(
             arr, json_pack("{s:s,s:s,s:s,s:o*,s:f,s:b,s:b,s:{s:i,s:i},s:i,s:i,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:f,s:s}",
-                           "node_id", x->node_id, "endpoint", x->endpoint, "state", node_state_name(x->state),
+                           "node_id", x->node_id, "endpoint", x->endpoint, "state", node_state_name(o->reg, x),
                            "models", models, "reputation", x->reputation, "eligible", x->eligible, "banned",
                            x->banned, "load", "busy", (int)x->load.busy, "queue", (int)x->load.queue, "slots",
                            (int)x->caps.slots, "inflight", (int)x->inflight, "last_heartbeat_ms",

@@ -133,8 +133,21 @@ void zt__orch_job_ok(struct zt__orch *o, const char *job_id, const char *worker,
 ZT_NODISCARD int zt__orch_check_pick(struct zt__orch *o, const char *job_id, const char *model, const char *worker,
                                      unsigned round, const char *const *exclude, size_t n, struct zt_node_info *out);
 void zt__orch_check_failed(struct zt__orch *o, const char *job_id, const char *checker, bool stalled);
-void zt__orch_check_settle(struct zt__orch *o, const char *job_id, const char *verdict, const char *const *workers,
-                           size_t n_workers, const char *const *checkers, const bool *wrong, size_t n_checkers);
+/* What the checks of a job decided, and the signed evidence for it: the
+ * worker's result (its FINAL checkpoint and receipt) and res (each
+ * checker's, or its refusal of the ids). A remote orchestrator recomputes
+ * the verdict from that evidence and refuses a report it does not prove
+ * (orch_lease.c); here, in the orchestrator's own process, the verdict is
+ * settled as it is. workers: the last worker first, then the others that
+ * ran the job; res, worker NULL for "unavailable" and "none". */
+struct zt__check_report {
+    const char *verdict;
+    const char *const *workers;
+    size_t n_workers;
+    const struct zt_job_check_result *res;
+    const struct zt_sealed_result *worker;
+};
+void zt__orch_check_settle(struct zt__orch *o, const char *job_id, const struct zt__check_report *cr);
 /* The attempt failed (charge: the worker's fault; unreachable: it could not
  * be connected to); the job's state after it. */
 enum zt_job_state zt__orch_job_failed(struct zt__orch *o, const char *job_id, const char *worker, bool stalled,
@@ -172,7 +185,8 @@ bool zt__orch_lease_event(struct zt__orch_lease *l, const struct zt_sched_event 
 void zt__orch_lease_sweep(struct zt__orch_lease *l, bool all);
 void zt__orch_lease_h(struct zt__orch_lease *l, struct zt_http_req *req, json_t *body, int64_t max_wait_ms,
                       struct zt_http_resp *resp);
-void zt__orch_lease_report_h(struct zt__orch_lease *l, json_t *body, struct zt_http_resp *resp);
+/* true: a verdict refused (its evidence does not prove it: 422 verdict_refused). */
+bool zt__orch_lease_report_h(struct zt__orch_lease *l, json_t *body, struct zt_http_resp *resp);
 /* The signed descriptors of the gateways that lease here (unexpired), for
  * the workers' join and heartbeat answers: a new reference. */
 json_t *zt__orch_lease_gateways(struct zt__orch_lease *l);

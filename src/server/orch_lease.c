@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "orch_api.h"
+#include "orch_verdict.h"
 #include "zentalk/zt_verifier.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_http.h"
@@ -39,10 +40,16 @@
 #define EVENTS "started, ok, error, stalled, unreachable, cancel, check, check_failed, verdict"
 #define GATEWAYS_MAX 16 /* gateways vouched for to the workers */
 
+#define LEASE_NODES_MAX ZT__VERDICT_NODES_MAX
+
 struct lease {
     struct lease *next;
     char job_id[ZT_JOB_ID_SIZE];
     char assigned[ZT_IDENTITY_ID_SIZE]; /* an assignment not yet handed out ("" = none) */
+    /* who may be named in its verdict: the workers it was assigned to, the
+     * checkers picked for it here (orch_verdict.h) */
+    char ran[LEASE_NODES_MAX][ZT_IDENTITY_ID_SIZE], picked[LEASE_NODES_MAX][ZT_IDENTITY_ID_SIZE];
+    size_t n_ran, n_picked;
     bool failed;
     struct zt_http_async *waiter;       /* a lease call waiting, or NULL */
     uint64_t wait_until, touched;       /* mono ms */
@@ -118,6 +125,14 @@ json_t *zt__orch_lease_gateways(struct zt__orch_lease *l)
     return arr;
 }
 
+/* Add id to a lease's list (once; a full list keeps its first ones). */
+static void note_node(char (*list)[ZT_IDENTITY_ID_SIZE], size_t *n, const char *id)
+{
+    for (size_t i = 0; i < *n; i++)
+        if (strcmp(list[i], id) == 0) return;
+    if (*n < LEASE_NODES_MAX) zt_strlcpy(list[(*n)++], id, ZT_IDENTITY_ID_SIZE);
+}
+
 static struct lease **find(struct zt__orch_lease *l, const char *job_id)
 {
     for (struct lease **pp = &l->all; *pp; pp = &(*pp)->next)
@@ -188,7 +203,10 @@ bool zt__orch_lease_event(struct zt__orch_lease *l, const struct zt_sched_event 
     struct lease **pp = find(l, ev->job_id);
     if (pp) {
         struct lease *ls = *pp;
-        if (ev->kind == ZT_SCHED_EV_ASSIGNED) zt_strlcpy(ls->assigned, ev->worker, sizeof ls->assigned);
+        if (ev->kind == ZT_SCHED_EV_ASSIGNED) {
+            zt_strlcpy(ls->assigned, ev->worker, sizeof ls->assigned);
+            note_node(ls->ran, &ls->n_ran, ev->worker);
+        }
         else if (ev->kind == ZT_SCHED_EV_FAILED) ls->failed = true;
         wake(l, ls);
     }
@@ -273,6 +291,7 @@ void zt__orch_lease_h(struct zt__orch_lease *l, struct zt_http_req *req, json_t 
         }
         zt_strlcpy(ls->job_id, sr.job_id, sizeof ls->job_id);
         ls->touched = zt_time_mono_ms();
+        if (sr.state == ZT_JOB_STATE_ASSIGNED) note_node(ls->ran, &ls->n_ran, sr.worker);
         pthread_mutex_lock(&l->mu);
         ls->next = l->all;
         l->all = ls;
@@ -321,12 +340,15 @@ void zt__orch_lease_h(struct zt__orch_lease *l, struct zt_http_req *req, json_t 
 
 /* "check": the checker of round `round` for a leased job the gateway was
  * told to verify (the keyed choice, zt_verifier_pick: never the gateway's);
- * worker is the one whose chain is checked (its engine build). */
+ * worker is the one whose chain is checked (its engine build). Never a
+ * worker the job was assigned to or an earlier checker, whatever the
+ * gateway's exclude list says. */
 static void check_pick_h(struct zt__orch_lease *l, const char *job_id, const char *worker, json_t *body,
                          struct zt_http_resp *resp)
 {
-    const char *ex[CHECK_EXCLUDE_MAX];
-    size_t n = 0, i;
+    const char *ex[CHECK_EXCLUDE_MAX + 2 * LEASE_NODES_MAX];
+    char seen[2 * LEASE_NODES_MAX][ZT_IDENTITY_ID_SIZE];
+    size_t n = 0, n_seen = 0, i;
     json_t *v;
     json_array_foreach(json_object_get(body, "exclude"), i, v) {
         if (n == CHECK_EXCLUDE_MAX || !json_is_string(v)) {
@@ -335,6 +357,13 @@ static void check_pick_h(struct zt__orch_lease *l, const char *job_id, const cha
         }
         ex[n++] = json_string_value(v);
     }
+    pthread_mutex_lock(&l->mu);
+    struct lease **lp = find(l, job_id);
+    for (size_t k = 0; lp && k < (*lp)->n_ran; k++) zt_strlcpy(seen[n_seen++], (*lp)->ran[k], ZT_IDENTITY_ID_SIZE);
+    for (size_t k = 0; lp && k < (*lp)->n_picked; k++)
+        zt_strlcpy(seen[n_seen++], (*lp)->picked[k], ZT_IDENTITY_ID_SIZE);
+    pthread_mutex_unlock(&l->mu);
+    for (size_t k = 0; k < n_seen; k++) ex[n++] = seen[k];
     int64_t round = int_of(body, "round", -1), now = zt_time_real_ms();
     struct zt_job_info ji;
     struct zt_node_info w, ni;
@@ -347,46 +376,76 @@ static void check_pick_h(struct zt__orch_lease *l, const char *job_id, const cha
         zt_http_resp_error(resp, 404, "no_checker", "no other live worker of the model is free to check");
         return;
     }
+    pthread_mutex_lock(&l->mu);
+    struct lease **pp = find(l, job_id);
+    if (pp) note_node((*pp)->picked, &(*pp)->n_picked, ni.node_id); /* it may be named in the verdict */
+    pthread_mutex_unlock(&l->mu);
     zt_http_resp_json(resp, 200, json_pack("{s:s,s:s,s:o}", "job_id", job_id, "state", "check", "worker",
                                            worker_json(&ni)));
 }
 
-/* "verdict": what the gateway's checks decided (zt_job_check_run), charged
- * here by zt_verifier_settle as the in-process gateway does; "unavailable":
- * no checker was found. Ends the lease. */
-static int verdict_h(struct zt__orch_lease *l, const char *job_id, json_t *body, enum zt_job_state *st)
+static int registry_key(void *ud, const char *node_id, uint8_t pk[static ZT_ED25519_PK_LEN])
+{
+    struct zt_node_info ni;
+    int rc = zt_registry_get(ud, node_id, zt_time_real_ms(), &ni);
+    if (!rc) memcpy(pk, ni.ed25519_pk, ZT_ED25519_PK_LEN);
+    return rc;
+}
+
+/* "verdict": what the gateway's checks decided (zt_job_check_run), with
+ * the signed checkpoints and receipts: checked and recomputed here
+ * (orch_verdict.h), then charged by zt_verifier_settle as the in-process
+ * gateway does; a verdict the evidence does not prove is refused
+ * (ZT_EPERM, *why). "unavailable": no checker was found, "none": nothing
+ * checked. Ends the lease. */
+static int verdict_h(struct zt__orch_lease *l, const char *job_id, json_t *body, enum zt_job_state *st,
+                     const char **why)
 {
     const char *v = json_string_value(json_object_get(body, "verdict"));
     if (!v) return ZT_EINVAL;
     if (strcmp(v, "unavailable") == 0) zt_verifier_note_unavailable(l->vf);
     if (strcmp(v, "unavailable") == 0 || strcmp(v, "none") == 0) return 0; /* nothing charged */
-    static const char *const names[] = {"agreed", "worker_wrong", "checker_wrong", "undecided"};
-    int verdict = -1;
-    for (int i = 0; i < 4; i++)
-        if (strcmp(v, names[i]) == 0) verdict = i;
-    const char *workers[CHECK_EXCLUDE_MAX], *checkers[CHECK_EXCLUDE_MAX];
-    bool wrong[CHECK_EXCLUDE_MAX];
-    size_t nw = 0, nc = 0, i;
-    json_t *x;
-    json_array_foreach(json_object_get(body, "workers"), i, x) {
-        if (nw == CHECK_EXCLUDE_MAX || !json_is_string(x)) return ZT_EINVAL;
-        workers[nw++] = json_string_value(x);
-    }
-    json_array_foreach(json_object_get(body, "checkers"), i, x) {
-        const char *id = json_string_value(json_object_get(x, "node_id"));
-        if (nc == CHECK_EXCLUDE_MAX || !id) return ZT_EINVAL;
-        checkers[nc] = id;
-        wrong[nc++] = json_is_true(json_object_get(x, "wrong"));
-    }
-    if (verdict < 0 || !nw) return ZT_EINVAL;
-    int rc = zt_verifier_settle(l->vf, l->sched, job_id, (enum zt_verify_verdict)verdict, workers, nw, checkers,
-                                wrong, nc, zt_time_real_ms());
     struct zt_job_info ji;
+    if (zt_sched_job_get(l->sched, job_id, &ji) != 0) return ZT_EINVAL;
+    /* what this lease saw, copied out of the lock */
+    char ran[LEASE_NODES_MAX][ZT_IDENTITY_ID_SIZE], picked[LEASE_NODES_MAX][ZT_IDENTITY_ID_SIZE];
+    const char *ranp[LEASE_NODES_MAX], *pickedp[LEASE_NODES_MAX];
+    size_t n_ran = 0, n_picked = 0;
+    pthread_mutex_lock(&l->mu);
+    struct lease **pp = find(l, job_id);
+    if (pp) {
+        n_ran = (*pp)->n_ran;
+        n_picked = (*pp)->n_picked;
+        memcpy(ran, (*pp)->ran, sizeof ran);
+        memcpy(picked, (*pp)->picked, sizeof picked);
+    }
+    pthread_mutex_unlock(&l->mu);
+    for (size_t i = 0; i < n_ran; i++) ranp[i] = ran[i];
+    for (size_t i = 0; i < n_picked; i++) pickedp[i] = picked[i];
+    struct zt__verdict_job job = {.worker = ji.worker,
+                                  .attempts = ji.attempts,
+                                  .ran = ranp,
+                                  .n_ran = n_ran,
+                                  .picked = pickedp,
+                                  .n_picked = n_picked,
+                                  .key = registry_key,
+                                  .key_ud = l->reg};
+    struct zt__verdict out;
+    int rc = zt__orch_verdict_check(&job, body, &out, why);
+    if (rc) return rc;
+    if (!out.settle) { /* only the gateway's unsigned refusals disagree: nothing proven, nothing charged */
+        zt_log(ZT_LOG_WARN, "verification_unproven", "sched_job=%s claimed=%s refused=%zu", job_id, v,
+               out.n_refused);
+        *st = ji.state;
+        return 0;
+    }
+    rc = zt_verifier_settle(l->vf, l->sched, job_id, out.verdict, out.workers, out.n_workers, out.checkers,
+                            out.wrong, out.n_checkers, zt_time_real_ms());
     if (rc == 0 && zt_sched_job_get(l->sched, job_id, &ji) == 0) *st = ji.state;
     return rc;
 }
 
-void zt__orch_lease_report_h(struct zt__orch_lease *l, json_t *body, struct zt_http_resp *resp)
+bool zt__orch_lease_report_h(struct zt__orch_lease *l, json_t *body, struct zt_http_resp *resp)
 {
     const char *job_id = json_string_value(json_object_get(body, "job_id"));
     const char *worker = json_string_value(json_object_get(body, "worker"));
@@ -398,7 +457,7 @@ void zt__orch_lease_report_h(struct zt__orch_lease *l, json_t *body, struct zt_h
     if (!known || !ev || tokens < 0 || tokens > UINT32_MAX) {
         zt_http_resp_error(resp, known ? 400 : 404, known ? "invalid_request" : "unknown_job",
                            known ? "event is one of " EVENTS : "no leased job by that id");
-        return;
+        return false;
     }
     int64_t now = zt_time_real_ms();
     int rc;
@@ -407,7 +466,7 @@ void zt__orch_lease_report_h(struct zt__orch_lease *l, json_t *body, struct zt_h
     const char *verify = NULL;
     if (strcmp(ev, "check") == 0) {
         check_pick_h(l, job_id, worker, body, resp);
-        return;
+        return false;
     } else if (strcmp(ev, "check_failed") == 0) { /* a checker that failed its check: charged as a failed job */
         rc = worker ? zt_registry_report(l->reg, worker,
                                          json_is_true(json_object_get(body, "stalled")) ? ZT_OUTCOME_TIMED_OUT
@@ -417,7 +476,19 @@ void zt__orch_lease_report_h(struct zt__orch_lease *l, json_t *body, struct zt_h
         if (rc == 0) st = ZT_JOB_STATE_DONE;
     } else if (strcmp(ev, "verdict") == 0) {
         st = ZT_JOB_STATE_DONE;
-        rc = verdict_h(l, job_id, body, &st);
+        const char *why = NULL;
+        rc = verdict_h(l, job_id, body, &st, &why);
+        if (rc == ZT_EPERM) { /* not proven: refused, charged to nobody; the lease stays for its sweep */
+            zt_log(ZT_LOG_WARN, "verdict_refused", "sched_job=%s why=\"%s\"", job_id, why ? why : "");
+            zt_http_resp_error(resp, 422, "verdict_refused", why ? why : "the evidence does not prove the verdict");
+            return true;
+        }
+        if (rc == ZT_EINVAL) {
+            zt_http_resp_error(resp, 400, "invalid_request",
+                               "a verdict needs verdict, workers, checkers, and the signed checkpoint and receipt of "
+                               "each (hex)");
+            return false;
+        }
         ends = true;
     } else if (strcmp(ev, "started") == 0) {
         rc = worker ? zt_sched_job_started(l->sched, job_id, worker, now) : ZT_EINVAL;
@@ -457,7 +528,7 @@ void zt__orch_lease_report_h(struct zt__orch_lease *l, json_t *body, struct zt_h
         ends = true;
     } else {
         zt_http_resp_error(resp, 400, "invalid_request", "event is one of " EVENTS);
-        return;
+        return false;
     }
     if (ends) {
         pthread_mutex_lock(&l->mu);
@@ -477,10 +548,11 @@ void zt__orch_lease_report_h(struct zt__orch_lease *l, json_t *body, struct zt_h
     if (rc) {
         zt_http_resp_error(resp, rc == ZT_EPERM ? 403 : 409, rc == ZT_EPERM ? "not_its_worker" : "illegal_transition",
                            "the job is not in a state this event applies to");
-        return;
+        return false;
     }
     zt_http_resp_json(resp, 200, json_pack("{s:s,s:s,s:s?}", "job_id", job_id, "state", zt_job_state_name(st),
                                            "verify", verify));
+    return false;
 }
 
 void zt__orch_lease_sweep(struct zt__orch_lease *l, bool all)
@@ -499,7 +571,9 @@ void zt__orch_lease_sweep(struct zt__orch_lease *l, bool all)
             ls->waiter = NULL;
             ls->touched = now;
         }
-        if (!ls->waiter && (all || (now - ls->touched >= LEASE_IDLE_MS && n_cancel < 16))) {
+        /* touched may be later than now (stamped by a call since the
+         * clock was read): not idle, rather than wrapped around */
+        if (!ls->waiter && (all || (now > ls->touched && now - ls->touched >= LEASE_IDLE_MS && n_cancel < 16))) {
             /* its gateway asks no more: give its slot back (stopping: the
              * jobs stay in the store for the next start) */
             if (!all) zt_strlcpy(cancel[n_cancel++], ls->job_id, sizeof cancel[0]);

@@ -52,6 +52,12 @@
 #define RESULT_PREFIX "/v1/orchestrator/relay-result/"
 #define RELAY_ID_HEX 33
 
+/* Milliseconds from t to now, 0 when t is later: a time another thread
+ * stamped after this one read the clock (a result piece's t_last, a poll's
+ * last_poll) must not wrap around into "long ago" (it ended live relays as
+ * idle and dropped polling workers as unreachable). */
+static uint64_t since(uint64_t now, uint64_t t) { return now > t ? now - t : 0; }
+
 /* Deferred connections (aconn.h): held by the relay and by their close
  * callbacks. */
 static bool aconn_gone(struct zt__aconn *c) { return atomic_load(&c->closed) || zt_http_async_client_gone(c->a); }
@@ -227,7 +233,7 @@ bool zt__orch_relay_outbound(struct zt__orch_relay *r, const char *node_id)
     uint64_t now = zt_time_mono_ms();
     pthread_mutex_lock(&r->mu);
     struct outnode *n = node_find(r, node_id);
-    bool yes = n && (n->poll || now - n->last_poll < r->seen_ms);
+    bool yes = n && (n->poll || since(now, n->last_poll) < r->seen_ms);
     pthread_mutex_unlock(&r->mu);
     return yes;
 }
@@ -268,7 +274,7 @@ void zt__orch_relay_h(struct zt__orch_relay *r, struct zt_registry *reg, struct 
     }
     const char *why = NULL;
     int status = 502;
-    if (!live || !n || (!n->poll && now - n->last_poll >= r->seen_ms && !fresh)) {
+    if (!live || !n || (!n->poll && since(now, n->last_poll) >= r->seen_ms && !fresh)) {
         why = "worker_unreachable";
     } else if (r->n_relays >= RELAY_MAX || n->n_relays >= RELAY_PER_NODE) {
         why = "overloaded";
@@ -375,7 +381,11 @@ void zt__orch_relay_result_h(struct zt__orch_relay *r, struct zt_http_req *req, 
         *pp = rl->next;
         relay_end(r, rl, end && code == 200, 502, "worker_failed", "the worker's answer was cut");
     }
+    bool known = rl != NULL;
     pthread_mutex_unlock(&r->mu);
+    if (err)
+        zt_log_rl(ZT_LOG_WARN, 10, "relay_piece_refused", "relay_known=%s code=%d why=%s seq=%ld end=%s",
+                  known ? "yes" : "no", code, err, seq, end ? "yes" : "no");
     if (err) zt_http_resp_error(resp, code, err, "this relay piece was not taken");
     else zt_http_resp_json(resp, 200, json_pack("{s:b}", "ok", 1));
 }
@@ -388,13 +398,15 @@ void zt__orch_relay_sweep(struct zt__orch_relay *r, bool all)
     for (struct relay **pp = &r->relays; *pp;) {
         struct relay *rl = *pp;
         bool gone = aconn_gone(rl->gw);
-        bool unpicked = rl->msg && now - rl->t_created >= PICKUP_MS;
-        bool idle = !rl->msg && now - rl->t_last >= IDLE_MS;
+        bool unpicked = rl->msg && since(now, rl->t_created) >= PICKUP_MS;
+        bool idle = !rl->msg && since(now, rl->t_last) >= IDLE_MS;
         if (!all && !gone && !unpicked && !idle) {
             pp = &rl->next;
             continue;
         }
         *pp = rl->next;
+        if (!all)
+            zt_log_rl(ZT_LOG_WARN, 10, "relay_ended", "why=%s", gone ? "gateway_gone" : unpicked ? "unpicked" : "idle");
         relay_end(r, rl, false, unpicked ? 502 : 503, unpicked ? "worker_unreachable" : "unavailable",
                   unpicked ? "the worker did not pick the request up" : "the relay is stopping");
     }
@@ -411,7 +423,7 @@ void zt__orch_relay_sweep(struct zt__orch_relay *r, bool all)
             poll_answer(n->poll, NULL);
             n->poll = NULL;
         }
-        if (!n->poll && !n->n_relays && (all || now - n->last_poll >= 4 * r->seen_ms)) {
+        if (!n->poll && !n->n_relays && (all || since(now, n->last_poll) >= 4 * r->seen_ms)) {
             *pp = n->next;
             zt_free(n);
             r->n_nodes--;

@@ -835,20 +835,24 @@ static void audit_disclosure(struct rjob *j, const struct zt_job_check_result *r
  * (the loser: ZT_OUTCOME_CHEAT, banned at once). The ledger's slashing
  * (chain.slash_amount) hangs here: the losers are res's wrong checkers
  * and, for WORKER_WRONG, j->ran. */
-static void settle_verification(struct rjob *j, const char *verdict, const struct zt_job_check_result *res)
+static void settle_verification(struct rjob *j, const char *verdict, const struct zt_job_check_result *res,
+                                const struct zt_job_outcome *o)
 {
-    const char *workers[RAN_MAX + 1], *checkers[ZT_JOB_CHECKERS_MAX];
-    bool wrong[ZT_JOB_CHECKERS_MAX];
-    size_t nw = 0, nc = 0;
+    const char *workers[RAN_MAX + 1];
+    size_t nw = 0;
     workers[nw++] = j->worker.node_id; /* the last worker first */
     for (size_t i = 0; i < j->n_ran; i++)
         if (strcmp(j->ran[i], j->worker.node_id) != 0) workers[nw++] = j->ran[i];
-    for (size_t i = 0; i < res->n; i++)
-        if (res->c[i].answered) {
-            checkers[nc] = res->c[i].node_id;
-            wrong[nc++] = res->c[i].wrong;
-        }
-    zt__orch_check_settle(j->r->orch, j->sched_id, verdict, workers, nw, checkers, wrong, nc);
+    struct zt__check_report cr = {
+        .verdict = verdict, .workers = workers, .n_workers = nw, .res = res, .worker = &o->result};
+    zt__orch_check_settle(j->r->orch, j->sched_id, &cr);
+}
+
+/* A check that settles nothing ("none", "unavailable"). */
+static void settle_none(struct rjob *j, const char *verdict)
+{
+    struct zt__check_report cr = {.verdict = verdict};
+    zt__orch_check_settle(j->r->orch, j->sched_id, &cr);
 }
 
 /* The answer's "checks": who checked, in which role, whether it agreed,
@@ -890,11 +894,11 @@ static bool check_job(struct rjob *j, const struct zt_job_outcome *o)
     if (exempt) {
         j->verification = "exempt";
         zt_log(ZT_LOG_INFO, "job_check_exempt", "sched_job=%s by=%s", j->sched_id, exempt);
-        if (remote) zt__orch_check_settle(r->orch, j->sched_id, "none", NULL, 0, NULL, NULL, 0);
+        if (remote) settle_none(j, "none");
         return true;
     }
     if (!o->result.checkpoint_len || j->ids_oom) { /* nothing to compare: the receipt */
-        if (remote) zt__orch_check_settle(r->orch, j->sched_id, "none", NULL, 0, NULL, NULL, 0);
+        if (remote) settle_none(j, "none");
         return true;
     }
     const char *ran[RAN_MAX];
@@ -924,27 +928,27 @@ static bool check_job(struct rjob *j, const struct zt_job_outcome *o)
     struct zt_job_check_result *res = zt_calloc(1, sizeof *res);
     if (!res || zt_job_check_run(&req, &ck, res) != 0) {
         zt_free(res);
-        if (remote) zt__orch_check_settle(r->orch, j->sched_id, "none", NULL, 0, NULL, NULL, 0);
+        if (remote) settle_none(j, "none");
         return true; /* out of memory: the receipt */
     }
     audit_disclosure(j, res, j->replicas > 0);
     bool keep = true;
     switch (res->verdict) {
-    case ZT_CHECK_AGREED: j->verification = "verified"; settle_verification(j, "agreed", res); break;
+    case ZT_CHECK_AGREED: j->verification = "verified"; settle_verification(j, "agreed", res, o); break;
     case ZT_CHECK_CHECKER_WRONG:
         j->verification = "verified"; /* by the majority: the dissenting checker lost */
-        settle_verification(j, "checker_wrong", res);
+        settle_verification(j, "checker_wrong", res, o);
         break;
     case ZT_CHECK_WORKER_WRONG:
         j->verification = "mismatch";
-        settle_verification(j, "worker_wrong", res);
+        settle_verification(j, "worker_wrong", res, o);
         keep = false;
         break;
-    case ZT_CHECK_UNDECIDED: j->verification = "undecided"; settle_verification(j, "undecided", res); break;
+    case ZT_CHECK_UNDECIDED: j->verification = "undecided"; settle_verification(j, "undecided", res, o); break;
     case ZT_CHECK_UNAVAILABLE:
         /* one worker alone (the embedded default), or none free: said so */
         j->verification = "skipped";
-        zt__orch_check_settle(r->orch, j->sched_id, "unavailable", NULL, 0, NULL, NULL, 0);
+        settle_none(j, "unavailable");
         break;
     }
     if (res->n) j->checks = checks_json(res);

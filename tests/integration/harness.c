@@ -525,11 +525,47 @@ int run_prog(const char *prog, const char *const *args, const char *const *env, 
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
 }
 
+json_t *orch_node(uint16_t port, const char *node_id)
+{
+    struct resp r;
+    http(port, "GET", "/v1/orchestrator/nodes", NULL, NULL, &r);
+    assert_int_equal(r.status, 200);
+    json_t *j = resp_json(&r);
+    resp_free(&r);
+    json_t *found = NULL, *n;
+    size_t i;
+    json_array_foreach(json_object_get(j, "nodes"), i, n) {
+        if (zt_str_eq(json_string_value(json_object_get(n, "node_id")), node_id)) found = json_incref(n);
+    }
+    json_decref(j);
+    return found;
+}
+
+long orch_wait_live(uint16_t port, long want, int timeout_ms)
+{
+    uint64_t until = zt_time_mono_ms() + (uint64_t)timeout_ms;
+    for (;;) {
+        struct resp r;
+        http(port, "GET", "/v1/orchestrator/nodes", NULL, NULL, &r);
+        json_t *j = resp_json(&r);
+        resp_free(&r);
+        long live = (long)json_integer_value(json_object_get(j, "live"));
+        json_decref(j);
+        if (live == want || zt_time_mono_ms() >= until) return live;
+        zt_time_sleep_ms(100);
+    }
+}
+
+bool netns_available(void)
+{
+    static const char *const probe[] = {"-n", "sh", "-c", "command -v ip >/dev/null && ip link set lo up", NULL};
+    return run_prog("unshare", probe, NULL, NULL, NULL, RUN_QUIET) == 0;
+}
+
 int netns_rerun(int argc, char **argv)
 {
     if (getenv("ZT_TEST_NETNS")) return -1;
-    static const char *const probe[] = {"-n", "sh", "-c", "command -v ip >/dev/null && ip link set lo up", NULL};
-    if (run_prog("unshare", probe, NULL, NULL, NULL, RUN_QUIET) != 0) {
+    if (!netns_available()) {
         printf("SKIP: cannot make a private network namespace with loopback up (unshare -n needs root or user "
                "namespaces; ip is iproute2)\n");
         return 77;
@@ -684,6 +720,14 @@ long long metric_value(uint16_t port, const char *name)
         }
     }
     resp_free(&m);
+    return v;
+}
+
+long long metric_wait_at_least(uint16_t port, const char *name, long long min, int timeout_ms)
+{
+    uint64_t until = zt_time_mono_ms() + (uint64_t)timeout_ms;
+    long long v;
+    while ((v = metric_value(port, name)) < min && zt_time_mono_ms() < until) zt_time_sleep_ms(50);
     return v;
 }
 

@@ -135,12 +135,26 @@ int run_shell_buf(const char *cmd, struct zt_buf *b);
  * printing its output; 77 with "SKIP: why" when no namespace can be made
  * (unshare needs root or user namespaces; ip needs iproute2). */
 int netns_rerun(int argc, char **argv);
+/* A worker's entry in the view of the orchestrator at port (GET
+ * /v1/orchestrator/nodes, as admin from loopback): a new reference, or
+ * NULL when it is not listed. */
+json_t *orch_node(uint16_t port, const char *node_id);
+/* Wait (at most timeout_ms) until that orchestrator counts want live
+ * workers; returns the last count seen. */
+long orch_wait_live(uint16_t port, long want, int timeout_ms);
+/* Whether netns_rerun can make its namespace (false: it would skip). */
+bool netns_available(void);
 
 /* A listening TCP socket on 127.0.0.1, port 0 (its port in *port): for the
  * fake peers a test plays itself. */
 int listen_any(uint16_t *port);
 /* The value of one sample line of GET /metrics ("name{labels}"), or -1. */
 long long metric_value(uint16_t port, const char *name);
+/* metric_value, polled until it is at least min (at most timeout_ms): for
+ * a counter the node moves after it answered the request that moves it
+ * (the gateway counts a job ended once its client has the answer).
+ * Returns the last value read. */
+long long metric_wait_at_least(uint16_t port, const char *name, long long min, int timeout_ms);
 /* Write dir/name: a JSON array of the n JSON texts items (a peers file). */
 void put_json_array(const char *dir, const char *name, char *const *items, size_t n);
 json_t *resp_json(struct resp *r);

@@ -72,18 +72,7 @@ static const char *node_state(json_t *j, const char *id)
 }
 
 /* Wait until want workers are live (at most timeout_ms); returns how many. */
-static long wait_live(long want, int timeout_ms)
-{
-    uint64_t until = zt_time_mono_ms() + (uint64_t)timeout_ms;
-    long live = 0;
-    for (;;) {
-        json_t *j = nodes();
-        live = (long)json_integer_value(json_object_get(j, "live"));
-        json_decref(j);
-        if (live == want || zt_time_mono_ms() > until) return live;
-        zt_time_sleep_ms(100);
-    }
-}
+static long wait_live(long want, int timeout_ms) { return orch_wait_live(gw.port, want, timeout_ms); }
 
 static void spawn_worker_env(int i, const char *const *env)
 {
@@ -292,7 +281,9 @@ static void test_fifty_concurrent_chats(void **state)
     json_decref(j);
     zt_buf_deinit(&out);
     assert_int_equal(metric_value(gw.port, "zentalk_orchestrator_queue_depth"), 0);
-    assert_true(metric_value(gw.port, "zentalk_orchestrator_jobs_total{outcome=\"done\"}") >= 51);
+    /* counted by each job's thread once its client has the answer: the
+     * last one may not be yet (the flake of 1 in ~52 runs under load) */
+    assert_true(metric_wait_at_least(gw.port, "zentalk_orchestrator_jobs_total{outcome=\"done\"}", 51, 10000) >= 51);
     assert_true(metric_value(gw.port, "zentalk_orchestrator_placement_seconds_count") >= 51);
 }
 

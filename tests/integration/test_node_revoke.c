@@ -11,7 +11,8 @@
  *    --yes it is a usage error;
  *  - forged revocations over HTTP (junk, a changed signature) are refused
  *    and change nothing;
- *  - the orchestrator restarted on its data still refuses B.
+ *  - the orchestrator restarted on its data still refuses B;
+ *  - B is listed `revoked` (not `expired`) by the JSON and `zentalk nodes`.
  * Usage: test_node_revoke PATH/zentalk-node PATH/zentalk */
 #define _GNU_SOURCE
 #include "harness.h"
@@ -176,7 +177,12 @@ static void test_rotate_and_revoke(void **state)
     assert_non_null(strstr(zt_buf_str(&out), "node_key"));
     assert_string_not_equal(state_of(id_b), "live");
     zt_time_sleep_ms(1500); /* its heartbeats get 404, its re-joins 403 */
-    assert_string_not_equal(state_of(id_b), "live");
+    assert_string_equal(state_of(id_b), "revoked"); /* not "expired": the list says why */
+    const char *const nodes[] = {"nodes", "--url", gw.url, NULL};
+    assert_int_equal(cli(nodes, &out), 0);
+    const char *line = strstr(zt_buf_str(&out), id_b);
+    assert_non_null(line);
+    assert_non_null(strstr(line, "revoked"));
     for (int i = 0; i < 4; i++) {
         assert_int_equal(chat(ran), 200);
         assert_string_equal(ran, id_a);
@@ -212,7 +218,7 @@ static void test_rotate_and_revoke(void **state)
     node_spawn(&gw, gargs, gw_env, true, dir);
     assert_true(wait_state(id_a, "live", 10000));
     zt_time_sleep_ms(1000);
-    assert_string_not_equal(state_of(id_b), "live");
+    assert_string_equal(state_of(id_b), "revoked");
     zt_buf_deinit(&out);
 }
 

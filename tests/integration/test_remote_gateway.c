@@ -10,7 +10,8 @@
  * - verification through the lease: the orchestrator draws the job (new
  *   workers always), chooses the checker (the other worker, never the one
  *   that ran it), the gateway runs the teacher-forced check and reports
- *   the verdict, which the orchestrator charges (the rows are verified);
+ *   the verdict with the signed chains, which the orchestrator checks and
+ *   charges (the rows are verified, no verdict refused);
  *   the answer says "verified" with the check; replicated execution
  *   ("zentalk":{"replicas":1}) runs on the replica the orchestrator picks;
  * - a streamed chat whose worker is killed with SIGKILL mid-stream is
@@ -111,17 +112,8 @@ static void worker_config(char *cfg, size_t cap, const char *tag)
 /* Until the orchestrator at port lists both workers live (fails past until). */
 static void wait_live(uint16_t port, uint64_t until)
 {
-    for (;;) {
-        struct resp r;
-        http(port, "GET", "/v1/orchestrator/nodes", NULL, NULL, &r);
-        json_t *j = resp_json(&r);
-        resp_free(&r);
-        long live = (long)json_integer_value(json_object_get(j, "live"));
-        json_decref(j);
-        if (live == 2) break;
-        assert_true(zt_time_mono_ms() < until);
-        zt_time_sleep_ms(100);
-    }
+    uint64_t now = zt_time_mono_ms();
+    assert_int_equal(orch_wait_live(port, 2, now < until ? (int)(until - now) : 0), 2);
 }
 
 /* Jobs that ended well: done, or done and verified. */
@@ -212,6 +204,8 @@ static void test_remote_gateway(void **state)
     until = zt_time_mono_ms() + 5000;
     while (jobs_in_state("verified") < 3 && zt_time_mono_ms() < until) zt_time_sleep_ms(50);
     assert_int_equal(jobs_in_state("verified"), 3);
+    /* the orchestrator checked the gateway's evidence itself and found it true */
+    assert_int_equal(metric_value(orch.port, "zentalk_orchestrator_refusals_total{reason=\"unproven_verdict\"}"), 0);
 
     /* a stream whose worker dies mid-way continues on the other */
     struct stream_call sc;

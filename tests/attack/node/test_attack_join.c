@@ -286,9 +286,7 @@ static void test_worker_claims_missing_model(void **state)
     json_decref(n);
     assert_true(metric_value(gw.port, "zentalk_orchestrator_job_retries_total{reason=\"refused\"}") >= 1);
     /* the gateway counts the job's end after the client has its answer */
-    for (int i = 0; i < 50 && metric_value(gw.port, "zentalk_orchestrator_jobs_total{outcome=\"failed\"}") < 1; i++)
-        zt_time_sleep_ms(100);
-    assert_true(metric_value(gw.port, "zentalk_orchestrator_jobs_total{outcome=\"failed\"}") >= 1);
+    assert_true(metric_wait_at_least(gw.port, "zentalk_orchestrator_jobs_total{outcome=\"failed\"}", 1, 5000) >= 1);
     /* and gets no more work */
     http(gw.port, "POST", "/v1/chat/completions", "application/json", chat, &r);
     assert_error_json(&r, 404, "model_not_found");

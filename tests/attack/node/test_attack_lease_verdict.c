@@ -1,0 +1,185 @@
+/* test_attack_lease_verdict.c: a gateway in another process that lies to
+ * its orchestrator about a verification (POST /v1/orchestrator/report,
+ * event verdict; docs/internals/orchestrator.md "Verification over
+ * leases"). An orchestrator-only node and three workers joined with --join,
+ * whose keys the test made (so it can sign what an honest worker and
+ * checker would); the test plays the remote gateway: it leases a job, runs
+ * it (reported started and ok: new workers are always drawn), asks for
+ * its checker without excluding the worker (the orchestrator never picks
+ * it anyway), and reports:
+ *  - "worker_wrong" with the worker's and the checker's signed chains
+ *    equal (a lie about the verdict): 422 verdict_refused;
+ *  - the checker's checkpoint and receipt forged (signed by a key of the
+ *    test's, not the checker's) to disagree with the worker: 422;
+ *  - a third worker's genuine signed disagreement, though the orchestrator
+ *    never picked it to check this job: 422;
+ *  - the verdict with no evidence at all (the form of the last release): 422;
+ * each counted (zentalk_orchestrator_refusals_total{reason=
+ * "unproven_verdict"}), none charged: the job stays done and the worker
+ * is neither banned nor charged a mismatch. Then the honest report
+ * ("agreed", both chains) is accepted: the job is verified.
+ * Usage: test_attack_lease_verdict PATH/zentalk-node PATH/zentalk */
+#define _GNU_SOURCE
+#include "harness.h"
+#include "keyed.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "zentalk/zt_identity.h"
+#include "zentalk/zt_str.h"
+#include "zentalk/zt_time.h"
+#include "zt_test_chain.h"
+
+#define N_WK 3
+static struct node orch;
+static struct keyed_node wk[N_WK];
+static char ids[N_WK][64], cfg[256];
+static uint8_t subject[32];
+static const char REFUSED[] = "zentalk_orchestrator_refusals_total{reason=\"unproven_verdict\"}";
+
+static int index_of(const char *id)
+{
+    for (int i = 0; i < N_WK; i++)
+        if (zt_str_eq(ids[i], id)) return i;
+    fail_msg("unknown node %s", id ? id : "(null)");
+    return -1;
+}
+
+/* A FINAL checkpoint for the job's subject with chain byte `chain`, and
+ * the receipt that goes with it (its input_hash the subject: the job's
+ * first body), signed by sk (hex). */
+static void signed_chain(const uint8_t *sk, uint8_t chain, char *ckpt_hex, char *rec_hex)
+{
+    struct zt_test_chain c = {.subject = subject, .job = (uint8_t)randombytes_uniform(256), .chain = chain};
+    assert_int_equal(zt_test_signed_chain(sk, &c, ckpt_hex, rec_hex), 0);
+}
+
+static json_t *report(const char *body, long want)
+{
+    return post_json(orch.port, "/v1/orchestrator/report", NULL, body, want);
+}
+
+/* A verdict report: the worker's chain w_chain (its key), one checker's
+ * entry named `checker` with chain c_chain signed by c_sk. */
+static void verdict(const char *job, const char *claimed, const char *worker, uint8_t w_chain, const char *checker,
+                    const uint8_t *c_sk, uint8_t c_chain, long want)
+{
+    char wc[2 * ZT_CKPT_MAX_LEN + 1], wr[2 * ZT_ENV_RECEIPT_MAX_LEN + 1], cc[sizeof wc], cr[sizeof wr];
+    signed_chain(zt_identity_sign_sk(wk[index_of(worker)].id), w_chain, wc, wr);
+    signed_chain(c_sk, c_chain, cc, cr);
+    json_t *b = json_pack("{s:s,s:s,s:s,s:[s],s:s,s:s,s:[{s:s,s:b,s:s,s:s}]}", "job_id", job, "event", "verdict",
+                          "verdict", claimed, "workers", worker, "checkpoint", wc, "receipt", wr, "checkers",
+                          "node_id", checker, "wrong", 0, "checkpoint", cc, "receipt", cr);
+    char *text = json_dumps(b, JSON_COMPACT);
+    json_decref(b);
+    json_t *a = report(text, want);
+    free(text);
+    if (want == 422) assert_string_equal(json_string_value(json_object_get(json_object_get(a, "error"), "code")),
+                                         "verdict_refused");
+    json_decref(a);
+}
+
+/* The job's state at the orchestrator. */
+static const char *job_state(const char *job)
+{
+    static char st[32];
+    struct resp r;
+    http(orch.port, "GET", "/v1/orchestrator/jobs", NULL, NULL, &r);
+    json_t *j = resp_json(&r);
+    resp_free(&r);
+    size_t i;
+    json_t *x;
+    st[0] = '\0';
+    json_array_foreach(json_object_get(j, "jobs"), i, x) {
+        if (zt_str_eq(json_string_value(json_object_get(x, "job_id")), job))
+            zt_strlcpy(st, json_string_value(json_object_get(x, "state")), sizeof st);
+    }
+    json_decref(j);
+    return st;
+}
+
+static void test_lying_gateway(void **state)
+{
+    (void)state;
+    if (!net_config(cfg, sizeof cfg, "verdictcfg", 1)) zt_skip("stories260K.gguf not found (tests/models)");
+    const char *const oargs[] = {"--roles", "orchestrator", NULL};
+    node_spawn(&orch, oargs, NULL, true, NULL);
+    const char *const wenv[] = {"ZENTALK_NODE_HEARTBEAT_INTERVAL_MS=300", NULL};
+    for (int i = 0; i < N_WK; i++) {
+        keyed_make(&wk[i], "verdictwk");
+        net_worker(&wk[i].n, cfg, orch.url, wenv, NULL, wk[i].dir, ids[i]);
+    }
+    assert_int_equal(orch_wait_live(orch.port, N_WK, 20000), N_WK);
+
+    /* the job, run and drawn for a check (its worker is new) */
+    json_t *a = post_json(orch.port, "/v1/orchestrator/lease", NULL, "{\"model\":\"stories\",\"max_tokens\":8}", 200);
+    char job[64], worker[64], body[600];
+    zt_strlcpy(job, json_string_value(json_object_get(a, "job_id")), sizeof job);
+    zt_strlcpy(worker, json_string_value(json_object_get(json_object_get(a, "worker"), "node_id")), sizeof worker);
+    json_decref(a);
+    snprintf(body, sizeof body, "{\"job_id\":\"%s\",\"worker\":\"%s\",\"event\":\"started\"}", job, worker);
+    json_decref(report(body, 200));
+    snprintf(body, sizeof body, "{\"job_id\":\"%s\",\"worker\":\"%s\",\"event\":\"ok\",\"tokens\":8}", job, worker);
+    a = report(body, 200);
+    assert_string_equal(json_string_value(json_object_get(a, "verify")), "new_worker");
+    json_decref(a);
+    /* the gateway "forgets" to exclude the worker: the orchestrator does */
+    snprintf(body, sizeof body, "{\"job_id\":\"%s\",\"worker\":\"%s\",\"event\":\"check\",\"round\":0,\"exclude\":[]}",
+             job, worker);
+    a = report(body, 200);
+    char checker[64], other[64] = "";
+    zt_strlcpy(checker, json_string_value(json_object_get(json_object_get(a, "worker"), "node_id")), sizeof checker);
+    json_decref(a);
+    assert_false(zt_str_eq(checker, worker));
+    for (int i = 0; i < N_WK; i++)
+        if (!zt_str_eq(ids[i], worker) && !zt_str_eq(ids[i], checker)) zt_strlcpy(other, ids[i], sizeof other);
+    randombytes_buf(subject, sizeof subject);
+    long long refused0 = metric_value(orch.port, REFUSED);
+    const uint8_t *checker_sk = zt_identity_sign_sk(wk[index_of(checker)].id);
+
+    /* a lie about the verdict: the signed chains agree */
+    verdict(job, "worker_wrong", worker, 7, checker, checker_sk, 7, 422);
+    verdict(job, "undecided", worker, 7, checker, checker_sk, 7, 422);
+    /* a forged checker receipt: signed by a key of the attacker's */
+    struct zt_identity *eve = NULL;
+    assert_int_equal(zt_identity_generate(&eve), 0);
+    verdict(job, "worker_wrong", worker, 7, checker, zt_identity_sign_sk(eve), 9, 422);
+    zt_identity_free(eve);
+    /* a genuine disagreement by a worker never picked to check this job */
+    verdict(job, "worker_wrong", worker, 7, other, zt_identity_sign_sk(wk[index_of(other)].id), 9, 422);
+    /* no evidence at all */
+    snprintf(body, sizeof body,
+             "{\"job_id\":\"%s\",\"event\":\"verdict\",\"verdict\":\"worker_wrong\",\"workers\":[\"%s\"],"
+             "\"checkers\":[{\"node_id\":\"%s\",\"wrong\":false}]}",
+             job, worker, checker);
+    json_decref(report(body, 422));
+    assert_int_equal(metric_value(orch.port, REFUSED), refused0 + 5);
+    /* none of it was charged */
+    assert_string_equal(job_state(job), "done");
+    json_t *n = orch_node(orch.port, worker);
+    assert_false(json_is_true(json_object_get(n, "banned")));
+    assert_int_equal(json_integer_value(json_object_get(n, "mismatches")), 0);
+    json_decref(n);
+
+    /* the truth is accepted */
+    verdict(job, "agreed", worker, 7, checker, checker_sk, 7, 200);
+    assert_string_equal(job_state(job), "verified");
+    n = orch_node(orch.port, worker);
+    assert_false(json_is_true(json_object_get(n, "banned")));
+    assert_int_equal(json_integer_value(json_object_get(n, "verified")), 1);
+    json_decref(n);
+    assert_int_equal(metric_value(orch.port, REFUSED), refused0 + 5);
+
+    for (int i = 0; i < N_WK; i++) keyed_free(&wk[i]);
+    node_stop(&orch, 20000);
+    rm_rf(cfg);
+}
+
+int main(int argc, char **argv)
+{
+    if (!harness_start(argc, argv, "test_attack_lease_verdict")) return 2;
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_lying_gateway)};
+    return zt_test_exit(cmocka_run_group_tests_name("attack_lease_verdict", tests, NULL, NULL));
+}

@@ -1,0 +1,242 @@
+/* test_orch_verdict.c: the orchestrator's own check of a remote gateway's
+ * verification verdict (src/server/orch_verdict.c, zt__orch_verdict_check)
+ * and the majority rule it shares with the gateway (zt_job_check_decide):
+ * - honest reports (agreed; the worker outvoted by two checkers; a checker
+ *   outvoted) are proven, with who was wrong;
+ * - a claimed verdict the chains do not say, a checker's checkpoint signed
+ *   by another key than the registry's for it, a checker this
+ *   orchestrator never picked, a worker that never ran the job (or not
+ *   last), another subject, a receipt that does not go with its
+ *   checkpoint, a non-FINAL checkpoint, a one-attempt job whose receipt's
+ *   input_hash is not the subject: refused (ZT_EPERM);
+ * - refusals of the ids (unsigned) explain the gateway's verdict but are
+ *   never charged: a conviction by refusals alone proves nothing;
+ * - a malformed report is ZT_EINVAL; the rule: fewer than two answers is
+ *   UNAVAILABLE, no strict majority UNDECIDED. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <sodium.h>
+#include <string.h>
+
+#include "../../src/server/orch_verdict.h"
+#include "zentalk/zt_alloc.h"
+#include "zentalk/zt_identity.h"
+#include "zt_test.h"
+#include "zt_test_chain.h"
+
+enum { W, W2, C1, C2, C3, EVE, N_NODES };
+static const char *const IDS[N_NODES] = {"w", "w2", "c1", "c2", "c3", "eve"};
+static struct zt_identity *keys[N_NODES];
+static uint8_t SUBJECT[32], OTHER[32];
+
+static int key_of(void *ud, const char *node_id, uint8_t pk[static ZT_ED25519_PK_LEN])
+{
+    (void)ud;
+    for (int i = 0; i < N_NODES; i++)
+        if (strcmp(IDS[i], node_id) == 0) {
+            memcpy(pk, zt_identity_sign_pk(keys[i]), ZT_ED25519_PK_LEN);
+            return 0;
+        }
+    return ZT_ENOTFOUND;
+}
+
+/* A node's evidence for subject with chain byte `chain`, signed by
+ * `signer` (hex into ckpt and rec). tamper: 1 the receipt's chain differs,
+ * 2 the checkpoint is not FINAL, 3 the receipt's input_hash is not the
+ * subject. */
+static void evidence(int signer, const uint8_t *subject, uint8_t chain, int tamper, char *ckpt, char *rec)
+{
+    struct zt_test_chain c = {.subject = subject,
+                              .input_hash = tamper == 3 ? OTHER : NULL,
+                              .job = (uint8_t)(signer + 1),
+                              .chain = chain,
+                              .receipt_off = tamper == 1,
+                              .not_final = tamper == 2};
+    assert_int_equal(zt_test_signed_chain(zt_identity_sign_sk(keys[signer]), &c, ckpt, rec), 0);
+}
+
+/* One checker in a report: node `who`, signed by `signer`, or refused. */
+struct ck {
+    int who, signer;
+    uint8_t chain;
+    const uint8_t *subject;
+    int tamper;
+    bool refused;
+};
+
+static json_t *report(const char *verdict, const int *workers, size_t nw, uint8_t w_chain, int w_tamper,
+                      const struct ck *cs, size_t nc)
+{
+    char ckpt[2 * ZT_CKPT_MAX_LEN + 1], rec[2 * ZT_ENV_RECEIPT_MAX_LEN + 1];
+    evidence(workers[0], SUBJECT, w_chain, w_tamper, ckpt, rec);
+    json_t *ws = json_array(), *arr = json_array();
+    for (size_t i = 0; i < nw; i++) json_array_append_new(ws, json_string(IDS[workers[i]]));
+    for (size_t i = 0; i < nc; i++) {
+        if (cs[i].refused) {
+            json_array_append_new(arr, json_pack("{s:s,s:b}", "node_id", IDS[cs[i].who], "refused", 1));
+            continue;
+        }
+        char c2[sizeof ckpt], r2[sizeof rec];
+        evidence(cs[i].signer, cs[i].subject ? cs[i].subject : SUBJECT, cs[i].chain, cs[i].tamper, c2, r2);
+        json_array_append_new(arr, json_pack("{s:s,s:b,s:s,s:s}", "node_id", IDS[cs[i].who], "wrong", 0,
+                                             "checkpoint", c2, "receipt", r2));
+    }
+    return json_pack("{s:s,s:o,s:o,s:s,s:s}", "verdict", verdict, "workers", ws, "checkers", arr, "checkpoint", ckpt,
+                     "receipt", rec);
+}
+
+static const char *const RAN[] = {"w", "w2"};
+static const char *const PICKED[] = {"c1", "c2", "c3"};
+
+static json_t *last; /* the last report checked: out's strings are its */
+
+static int check(json_t *body, unsigned attempts, struct zt__verdict *out)
+{
+    struct zt__verdict_job job = {.worker = "w",
+                                  .attempts = attempts,
+                                  .ran = RAN,
+                                  .n_ran = 2,
+                                  .picked = PICKED,
+                                  .n_picked = 3,
+                                  .key = key_of};
+    const char *why = NULL;
+    int rc = zt__orch_verdict_check(&job, body, out, &why);
+    assert_true(rc == 0 ? why == NULL : why != NULL);
+    json_decref(last);
+    last = body;
+    return rc;
+}
+
+static const int ONE[] = {W};
+
+static void test_honest(void **state)
+{
+    (void)state;
+    struct zt__verdict v;
+    struct ck agree[] = {{.who = C1, .signer = C1, .chain = 7}};
+    assert_int_equal(check(report("agreed", ONE, 1, 7, 0, agree, 1), 1, &v), 0);
+    assert_true(v.settle);
+    assert_int_equal(v.verdict, ZT_VERDICT_AGREED);
+    assert_int_equal(v.n_workers, 1);
+    assert_int_equal(v.n_checkers, 1);
+    assert_string_equal(v.checkers[0], "c1");
+    assert_false(v.wrong[0]);
+    /* the worker outvoted by verifier and arbiter */
+    struct ck two[] = {{.who = C1, .signer = C1, .chain = 9}, {.who = C2, .signer = C2, .chain = 9}};
+    assert_int_equal(check(report("worker_wrong", ONE, 1, 7, 0, two, 2), 1, &v), 0);
+    assert_int_equal(v.verdict, ZT_VERDICT_WORKER_WRONG);
+    assert_false(v.wrong[0] || v.wrong[1]);
+    /* a checker outvoted: it is the wrong one */
+    struct ck split[] = {{.who = C1, .signer = C1, .chain = 9}, {.who = C2, .signer = C2, .chain = 7}};
+    assert_int_equal(check(report("checker_wrong", ONE, 1, 7, 0, split, 2), 1, &v), 0);
+    assert_int_equal(v.verdict, ZT_VERDICT_CHECKER_WRONG);
+    assert_true(v.wrong[0]);
+    assert_false(v.wrong[1]);
+    /* three different chains: undecided */
+    struct ck three[] = {{.who = C1, .signer = C1, .chain = 9}, {.who = C2, .signer = C2, .chain = 8}};
+    assert_int_equal(check(report("undecided", ONE, 1, 7, 0, three, 2), 1, &v), 0);
+    assert_int_equal(v.verdict, ZT_VERDICT_UNDECIDED);
+    /* a failover: two workers, the last first; the subject is not the
+     * last body's input_hash, so that is not asked */
+    const int both[] = {W, W2};
+    assert_int_equal(check(report("agreed", both, 2, 7, 3, agree, 1), 2, &v), 0);
+    assert_int_equal(v.n_workers, 2);
+}
+
+static void test_lies(void **state)
+{
+    (void)state;
+    struct zt__verdict v;
+    struct ck agree[] = {{.who = C1, .signer = C1, .chain = 7}};
+    /* the chains agree: any other claim is refused */
+    assert_int_equal(check(report("worker_wrong", ONE, 1, 7, 0, agree, 1), 1, &v), ZT_EPERM);
+    assert_int_equal(check(report("checker_wrong", ONE, 1, 7, 0, agree, 1), 1, &v), ZT_EPERM);
+    assert_int_equal(check(report("undecided", ONE, 1, 7, 0, agree, 1), 1, &v), ZT_EPERM);
+    /* the chains differ: "agreed" is refused */
+    struct ck two[] = {{.who = C1, .signer = C1, .chain = 9}, {.who = C2, .signer = C2, .chain = 9}};
+    assert_int_equal(check(report("agreed", ONE, 1, 7, 0, two, 2), 1, &v), ZT_EPERM);
+    assert_int_equal(check(report("checker_wrong", ONE, 1, 7, 0, two, 2), 1, &v), ZT_EPERM);
+    /* a forged checker checkpoint: c2's, signed by eve */
+    struct ck forged[] = {{.who = C1, .signer = C1, .chain = 9}, {.who = C2, .signer = EVE, .chain = 9}};
+    assert_int_equal(check(report("worker_wrong", ONE, 1, 7, 0, forged, 2), 1, &v), ZT_EPERM);
+    /* a checker never picked here (eve, with her own valid signature) */
+    struct ck stranger[] = {{.who = C1, .signer = C1, .chain = 9}, {.who = EVE, .signer = EVE, .chain = 9}};
+    assert_int_equal(check(report("worker_wrong", ONE, 1, 7, 0, stranger, 2), 1, &v), ZT_EPERM);
+    /* the same checker twice */
+    struct ck twice[] = {{.who = C1, .signer = C1, .chain = 9}, {.who = C1, .signer = C1, .chain = 9}};
+    assert_int_equal(check(report("worker_wrong", ONE, 1, 7, 0, twice, 2), 1, &v), ZT_EPERM);
+    /* a worker that did not run it, or not last */
+    const int eve[] = {EVE}, w2_first[] = {W2, W};
+    assert_int_equal(check(report("agreed", eve, 1, 7, 0, agree, 1), 1, &v), ZT_EPERM);
+    assert_int_equal(check(report("agreed", w2_first, 2, 7, 0, agree, 1), 2, &v), ZT_EPERM);
+    /* another subject, a receipt off its checkpoint, not FINAL */
+    struct ck other[] = {{.who = C1, .signer = C1, .chain = 7, .subject = OTHER}};
+    assert_int_equal(check(report("agreed", ONE, 1, 7, 0, other, 1), 1, &v), ZT_EPERM);
+    struct ck off[] = {{.who = C1, .signer = C1, .chain = 7, .tamper = 1}};
+    assert_int_equal(check(report("agreed", ONE, 1, 7, 0, off, 1), 1, &v), ZT_EPERM);
+    assert_int_equal(check(report("agreed", ONE, 1, 7, 1, agree, 1), 1, &v), ZT_EPERM);
+    assert_int_equal(check(report("agreed", ONE, 1, 7, 2, agree, 1), 1, &v), ZT_EPERM);
+    /* one attempt: the worker's receipt must be of the subject */
+    assert_int_equal(check(report("agreed", ONE, 1, 7, 3, agree, 1), 1, &v), ZT_EPERM);
+    /* no evidence at all (what a gateway of the last release sent) */
+    assert_int_equal(check(json_pack("{s:s,s:[s],s:[{s:s,s:b}]}", "verdict", "worker_wrong", "workers", "w",
+                                     "checkers", "node_id", "c1", "wrong", 0),
+                           1, &v),
+                     ZT_EPERM);
+}
+
+static void test_refusals(void **state)
+{
+    (void)state;
+    struct zt__verdict v;
+    /* two checkers refused the ids: the gateway's verdict, nothing proven */
+    struct ck refused[] = {{.who = C1, .refused = true}, {.who = C2, .refused = true}};
+    assert_int_equal(check(report("worker_wrong", ONE, 1, 7, 0, refused, 2), 1, &v), 0);
+    assert_false(v.settle);
+    assert_int_equal(v.n_refused, 2);
+    assert_int_equal(check(report("agreed", ONE, 1, 7, 0, refused, 2), 1, &v), ZT_EPERM);
+    /* one refused, the arbiter agreed with the worker: the gateway says
+     * checker_wrong, the signatures prove agreement, the refuser is not charged */
+    struct ck mixed[] = {{.who = C1, .refused = true}, {.who = C2, .signer = C2, .chain = 7}};
+    assert_int_equal(check(report("checker_wrong", ONE, 1, 7, 0, mixed, 2), 1, &v), 0);
+    assert_true(v.settle);
+    assert_int_equal(v.verdict, ZT_VERDICT_AGREED);
+    assert_int_equal(v.n_checkers, 1);
+    assert_string_equal(v.checkers[0], "c2");
+    assert_false(v.wrong[0]);
+}
+
+static void test_malformed_and_rule(void **state)
+{
+    (void)state;
+    struct zt__verdict v;
+    assert_int_equal(check(json_pack("{s:s}", "verdict", "agreed"), 1, &v), ZT_EINVAL);
+    assert_int_equal(check(json_pack("{s:s,s:[]}", "verdict", "maybe", "workers"), 1, &v), ZT_EINVAL);
+    assert_int_equal(check(json_pack("{s:s,s:[i]}", "verdict", "agreed", "workers", 3), 1, &v), ZT_EINVAL);
+    /* the rule itself */
+    assert_int_equal(zt_job_check_decide(NULL, 0, NULL, NULL), ZT_CHECK_UNAVAILABLE);
+    struct zt_job_answer a[3] = {{.refused_ids = true}, {.refused_ids = true}, {.refused_ids = false}};
+    assert_int_equal(zt_job_check_decide(a, 1, NULL, NULL), ZT_CHECK_UNAVAILABLE);
+    assert_int_equal(zt_job_check_decide(a, 2, NULL, NULL), ZT_CHECK_AGREED);
+    a[1].refused_ids = false; /* a refusal against an unreadable answer: no majority */
+    assert_int_equal(zt_job_check_decide(a, 2, NULL, NULL), ZT_CHECK_UNDECIDED);
+}
+
+int main(void)
+{
+    json_set_alloc_funcs(zt_malloc, zt_free);
+    for (int i = 0; i < N_NODES; i++)
+        if (zt_identity_generate(&keys[i]) != 0) return 1;
+    memset(SUBJECT, 0x5b, sizeof SUBJECT);
+    memset(OTHER, 0x6c, sizeof OTHER);
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_honest), cmocka_unit_test(test_lies),
+                                       cmocka_unit_test(test_refusals), cmocka_unit_test(test_malformed_and_rule)};
+    int rc = cmocka_run_group_tests_name("orch_verdict", tests, NULL, NULL);
+    json_decref(last);
+    for (int i = 0; i < N_NODES; i++) zt_identity_free(keys[i]);
+    return zt_test_exit(rc);
+}
