@@ -59,8 +59,9 @@ int main(int argc, char **argv)
     const char *ct = getenv("ZT_BENCH_CPU_TIME"), *bb = getenv("ZT_BENCH_BATCH");
     if (ct && ct[0] == '1')
         g_clock = CLOCK_THREAD_CPUTIME_ID;
-    if (bb && atoi(bb) >= 1 && atoi(bb) <= 64) /* the second batch size (default 16) */
-        batches[1] = (size_t)atoi(bb);
+    unsigned long bv = bb ? strtoul(bb, NULL, 10) : 0;
+    if (bv >= 1 && bv <= 64) /* the second batch size (default 16) */
+        batches[1] = (size_t)bv;
     if (zt_quant_init() != 0)
         fprintf(stderr, "zt_quant_init: ZT_CPU refused, using scalar\n");
     printf("%-5s %-10s %11s %5s %10s %9s %10s\n", "type", "isa", "rows x n", "batch", "ms/call",
