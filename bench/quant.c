@@ -10,7 +10,9 @@
  * Without an isa filter, also the packed layout (zt_quant_pack) on the
  * AVX512-VNNI path where the CPU has it, batch 1..16.
  *
- * usage: bench_quant [seconds_per_case (default 0.3)] [isa name filter] */
+ * usage: bench_quant [seconds_per_case (default 0.3)] [isa name filter]
+ * env: ZT_BENCH_CPU_TIME=1 (thread CPU time, not wall time), ZT_BENCH_BATCH=B
+ * (the second batch size, 1..64, default 16) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,10 +21,15 @@
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_quant.h"
 
+/* ZT_BENCH_CPU_TIME=1 times by the thread's CPU time instead of the wall
+ * clock: on a shared, loaded machine the time the thread waited for a core
+ * then does not count (comparisons of kernels, not of machines) */
+static clockid_t g_clock = CLOCK_MONOTONIC;
+
 static double now(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(g_clock, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
@@ -48,7 +55,13 @@ int main(int argc, char **argv)
     double secs = argc > 1 ? strtod(argv[1], NULL) : 0.3;
     const char *isa_filter = argc > 2 ? argv[2] : NULL;
     static const size_t shapes[][2] = {{2048, 768}, {4096, 4096}}; /* rows, n */
-    static const size_t batches[] = {1, 16};
+    size_t batches[] = {1, 16};
+    const char *ct = getenv("ZT_BENCH_CPU_TIME"), *bb = getenv("ZT_BENCH_BATCH");
+    if (ct && ct[0] == '1')
+        g_clock = CLOCK_THREAD_CPUTIME_ID;
+    unsigned long bv = bb ? strtoul(bb, NULL, 10) : 0;
+    if (bv >= 1 && bv <= 64) /* the second batch size (default 16) */
+        batches[1] = (size_t)bv;
     if (zt_quant_init() != 0)
         fprintf(stderr, "zt_quant_init: ZT_CPU refused, using scalar\n");
     printf("%-5s %-10s %11s %5s %10s %9s %10s\n", "type", "isa", "rows x n", "batch", "ms/call",
@@ -62,9 +75,9 @@ int main(int argc, char **argv)
             if (zt_quant_row_bytes(t, n, &wb) != 0 || zt_quant_row_bytes(at, n, &xb) != 0)
                 return 1;
             unsigned char *W = zt_malloc(wb * rows);
-            unsigned char *X = zt_malloc(xb * 16);
+            unsigned char *X = zt_malloc(xb * 64);
             float *row = zt_malloc(n * sizeof *row);
-            float *out = zt_malloc(16 * rows * sizeof *out);
+            float *out = zt_malloc(64 * rows * sizeof *out);
             if (!W || !X || !row || !out)
                 return 1;
             for (size_t r = 0; r < rows; r++) {
@@ -73,7 +86,7 @@ int main(int argc, char **argv)
                 if (zt_quant_row(t, row, W + r * wb, n) != 0)
                     return 1;
             }
-            for (size_t b = 0; b < 16; b++) {
+            for (size_t b = 0; b < 64; b++) {
                 for (size_t i = 0; i < n; i++)
                     row[i] = rnd();
                 if (zt_quant_activations(t, row, X + b * xb, n) != 0)

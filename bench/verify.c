@@ -9,9 +9,12 @@
  * prompt and the ids generated, which the runner scores in batched passes
  * of 64 and whose chain must equal the generation's. Also a RESUME at half
  * way (what a failover costs the new worker). Median wall times and the
- * ratios; nothing asserted but the chains. */
+ * ratios, and the same in process CPU time (submit to the last event: the
+ * engine's threads' work, which a shared, loaded machine hardly changes);
+ * nothing asserted but the chains. */
 #include <pthread.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,8 +31,15 @@ struct res {
     int32_t *ids;
     size_t n, cap;
     uint8_t hash[32];
-    uint64_t first_ns, end_ns;
+    uint64_t first_ns, end_ns, end_cpu_ns;
 };
+
+static uint64_t cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 static void on_event(void *ud, const struct zt_job_event *ev)
 {
@@ -41,20 +51,22 @@ static void on_event(void *ud, const struct zt_job_event *ev)
         r->err = ev->kind == ZT_JOB_ERROR ? ev->err : 0;
         memcpy(r->hash, ev->hash, 32);
         r->end_ns = zt_time_mono_ns();
+        r->end_cpu_ns = cpu_ns();
         r->done = true;
         pthread_cond_broadcast(&r->cv);
     }
     pthread_mutex_unlock(&r->mu);
 }
 
-/* Run one job; wall ns from submit to the last event. */
+/* Run one job; wall ns from submit to the last event (and the process
+ * CPU ns in *cpu when not NULL). */
 static uint64_t run(struct zt_runner *rn, const int32_t *prompt, size_t np, const struct zt_job_params *p,
-                    struct res *r)
+                    struct res *r, uint64_t *cpu)
 {
     r->n = 0;
     r->done = false;
     r->first_ns = 0;
-    uint64_t t0 = zt_time_mono_ns(), id;
+    uint64_t c0 = cpu_ns(), t0 = zt_time_mono_ns(), id;
     if (zt_runner_submit(rn, prompt, np, p, on_event, r, &id) != 0) {
         fprintf(stderr, "submit failed\n");
         exit(1);
@@ -66,6 +78,7 @@ static uint64_t run(struct zt_runner *rn, const int32_t *prompt, size_t np, cons
         fprintf(stderr, "job failed: %d\n", r->err);
         exit(1);
     }
+    if (cpu) *cpu = r->end_cpu_ns - c0;
     return r->end_ns - t0;
 }
 
@@ -112,7 +125,7 @@ int main(int argc, char **argv)
     r.ids = zt_calloc(ng, sizeof *r.ids);
     pthread_mutex_init(&r.mu, NULL);
     pthread_cond_init(&r.cv, NULL);
-    uint64_t tg[64], tv[64], tr[64], tp[64];
+    uint64_t tg[64], tv[64], tr[64], tp[64], cg[64], cv[64], cp[64];
     int32_t *all = zt_calloc(np + ng, sizeof *all);
     for (unsigned k = 0; k < runs; k++) {
         for (size_t i = 0; i < np; i++) prompt[i] = (int32_t)(1 + (i * 7919 + k * 131) % (nv - 1));
@@ -123,7 +136,7 @@ int main(int argc, char **argv)
         p.max_tokens = (uint32_t)ng;
         p.ignore_eos = true;
         p.want_ids = true;
-        tg[k] = run(rn, prompt, np, &p, &r);
+        tg[k] = run(rn, prompt, np, &p, &r, &cg[k]);
         uint8_t h[32];
         memcpy(h, r.hash, 32);
         memcpy(gen, r.ids, r.n * sizeof *gen);
@@ -136,9 +149,9 @@ int main(int argc, char **argv)
         pv.n_forced = n;
         int32_t first = prompt[0];
         prompt[0] = first == 1 ? 2 : 1;
-        (void)run(rn, prompt, 1, &(struct zt_job_params){.sampler = p.sampler, .max_tokens = 1}, &r);
+        (void)run(rn, prompt, 1, &(struct zt_job_params){.sampler = p.sampler, .max_tokens = 1}, &r, NULL);
         prompt[0] = first;
-        tv[k] = run(rn, prompt, np, &pv, &r);
+        tv[k] = run(rn, prompt, np, &pv, &r, &cv[k]);
         if (memcmp(r.hash, h, 32) != 0) {
             fprintf(stderr, "the verifier's chain differs from the generation's\n");
             return 1;
@@ -148,18 +161,18 @@ int main(int argc, char **argv)
         memcpy(all, prompt, np * sizeof *all);
         memcpy(all + np, gen, n * sizeof *all);
         all[0] = first == 1 ? 2 : 1;
-        (void)run(rn, all, 1, &(struct zt_job_params){.sampler = p.sampler, .max_tokens = 1}, &r);
+        (void)run(rn, all, 1, &(struct zt_job_params){.sampler = p.sampler, .max_tokens = 1}, &r, NULL);
         all[0] = first;
-        tp[k] = run(rn, all, np + n - 1, &(struct zt_job_params){.sampler = p.sampler, .max_tokens = 1}, &r);
+        tp[k] = run(rn, all, np + n - 1, &(struct zt_job_params){.sampler = p.sampler, .max_tokens = 1}, &r, &cp[k]);
         struct zt_job_params pr = p;
         pr.force = ZT_JOB_FORCE_RESUME;
         pr.forced = gen;
         pr.n_forced = n / 2;
         prompt[0] = first == 1 ? 2 : 1;
-        (void)run(rn, prompt, 1, &(struct zt_job_params){.sampler = p.sampler, .max_tokens = 1}, &r);
+        (void)run(rn, prompt, 1, &(struct zt_job_params){.sampler = p.sampler, .max_tokens = 1}, &r, NULL);
         prompt[0] = first;
         uint64_t t0 = zt_time_mono_ns();
-        (void)run(rn, prompt, np, &pr, &r);
+        (void)run(rn, prompt, np, &pr, &r, NULL);
         tr[k] = r.first_ns - t0; /* to the first new token: the replay of prompt + n/2 ids */
         if (memcmp(r.hash, h, 32) != 0) {
             fprintf(stderr, "the resumed chain differs from the generation's\n");
@@ -174,6 +187,9 @@ int main(int argc, char **argv)
     printf("  the same tokens as a prompt %8.1f ms  (verification / plain prompt = %.2f)\n", pf, v / pf);
     printf("  resume at %zu: first token   %8.1f ms (prompt + %zu ids replayed in batched passes)\n", ng / 2, rs,
            ng / 2);
+    double cgm = median_ms(cg, runs), cvm = median_ms(cv, runs), cpm = median_ms(cp, runs);
+    printf("  CPU time: generation %.1f ms, verification %.1f ms = %.3f of the generation, plain prompt %.1f ms\n",
+           cgm, cvm, cvm / cgm, cpm);
     zt_free(all);
     zt_free(prompt);
     zt_free(gen);

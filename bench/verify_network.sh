@@ -1,10 +1,13 @@
 #!/bin/sh
-# bench/verify_network.sh BUILD_DIR [N] [MAX_TOKENS] [MODEL.gguf]: what
-# verification by the network costs per job (issue 11 item 5). Starts, on
-# loopback, a gateway+orchestrator with orchestrator.verification.rate 1
+# bench/verify_network.sh BUILD_DIR [N] [MAX_TOKENS] [MODEL.gguf] [WORDS]:
+# what verification by the network costs per job (issue 11 item 5). Starts,
+# on loopback, a gateway+orchestrator with orchestrator.verification.rate 1
 # (every job checked) and two workers joined with --join, sends N chats
 # (default 50) one at a time (greedy, MAX_TOKENS output tokens, default
-# 64; MODEL default tests/models/stories260K.gguf), and prints from the
+# 64; MODEL default tests/models/stories260K.gguf; WORDS: a user message
+# of that many words instead of one short sentence, e.g. 110 for about
+# 128 prompt tokens with the chat template; the prompt and completion
+# token counts of the jobs are printed), and prints from the
 # gateway's log, per job: the generation (the worker's stream, sealed and
 # verified: remote_job_done's duration less the check) and the check on
 # the other worker (job_checked ms: sealing the prompt and ids to it, its
@@ -13,10 +16,11 @@
 # latency both ways. Figures only: nothing is asserted. Run from the
 # source tree.
 set -e
-B="${1:?usage: bench/verify_network.sh BUILD_DIR [N] [MAX_TOKENS] [MODEL.gguf]}"
+B="${1:?usage: bench/verify_network.sh BUILD_DIR [N] [MAX_TOKENS] [MODEL.gguf] [WORDS]}"
 N="${2:-50}"
 T="${3:-64}"
 MODEL="${4:-$PWD/tests/models/stories260K.gguf}"
+WORDS="${5:-}"
 NET_CTX=1024
 NET_BATCH=2
 # shellcheck source=bench/net_lib.sh
@@ -40,9 +44,14 @@ start() {
     sleep 0.1
   done
 }
-BODY=$(printf '{"model":"stories","messages":[{"role":"user","content":"Once upon a time, in a land far away, there lived"}],"max_tokens":%d,"temperature":0}' "$T")
+MSG="Once upon a time, in a land far away, there lived"
+if [ -n "$WORDS" ]; then
+  MSG=$(awk -v n="$WORDS" 'BEGIN { split("the little cat saw a big red ball near the old tree and ran", w, " ");
+    for (i = 0; i < n; i++) printf "%s%s", (i ? " " : ""), w[i % 14 + 1] }')
+fi
+BODY=$(printf '{"model":"stories","messages":[{"role":"user","content":"%s"}],"max_tokens":%d,"temperature":0}' "$MSG" "$T")
 chat() { curl -s -o /dev/null -w '%{time_total}\n' -H 'Content-Type: application/json' -d "$BODY" "$1/v1/chat/completions"; }
-pct() { sort -n | awk '{a[NR]=$1} END {printf "p50 %.1f p90 %.1f", a[int((NR+1)*0.5)], a[int((NR-1)*0.9)+1]}'; }
+pct() { sort -n | awk -v f="${1:-%.1f}" '{a[NR]=$1} END {printf "p50 " f " p90 " f, a[int((NR+1)*0.5)], a[int((NR-1)*0.9)+1]}'; }
 run() { i=0; while [ $i -lt "$N" ]; do chat "$GW"; i=$((i + 1)); done; }
 
 start on true
@@ -54,9 +63,12 @@ grep 'remote_job_done' "$tmp/on.err" | grep 'outcome=ok' | tail -n "$N" | sed -n
 paste "$tmp/check" "$tmp/total" | awk '{print $2 - $1, $1, ($2 > $1 ? $1 / ($2 - $1) : 0)}' >"$tmp/rows"
 gen=$(awk '{print $1}' "$tmp/rows" | pct)
 chk=$(awk '{print $2}' "$tmp/rows" | pct)
-ratio=$(awk '{print $3}' "$tmp/rows" | pct)
+ratio=$(awk '{print $3}' "$tmp/rows" | pct %.3f)
 verdicts=$(grep -o 'verdict=[a-z_]*' "$tmp/on.err" | sort | uniq -c | tr '\n' ' ')
+tokens=$(grep 'remote_job_done' "$tmp/on.err" | grep 'outcome=ok' | tail -n "$N" |
+  sed -n 's/.*prompt_tokens=\([0-9]*\) completion_tokens=\([0-9]*\).*/\1+\2/p' | sort | uniq -c | tr '\n' ' ')
 echo "$N chats, $T tokens, $(basename "$MODEL"), verification on (rate 1):"
+echo "  jobs (count prompt+completion tokens): $tokens"
 echo "  generation ms: $gen | check on a second worker ms: $chk | check/generation: $ratio"
 echo "  verdicts: $verdicts"
 echo "  client latency ms: $on_t"

@@ -118,6 +118,8 @@ struct zt_cfg_mesh {
     int64_t max_store_mb;     /* replicas refused past it; 0 = no limit */
     bool accept_replicas;
     struct zt_strlist serve_models; /* orchestrator: sha256:<hex> told to joining workers */
+    int64_t db_sync_interval_s; /* orchestrator: database-sync segments; 0 = off */
+    int64_t replication_db;     /* holders of each segment */
 };
 /* encryption.yaml */
 struct zt_cfg_encryption {

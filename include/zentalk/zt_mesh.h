@@ -19,8 +19,9 @@
  *
  * Formats (docs/architecture/MESH_INTEGRATION.md): the manifest and the
  * on-disk chunk frame are byte-exact little-endian layouts, decoded by
- * functions that take any bytes (fuzz/mesh_manifest.c). Only public blobs
- * exist today (kind 0, model files): nothing private goes to the mesh.
+ * functions that take any bytes (fuzz/mesh_manifest.c). Blobs are stored
+ * as they are (kind 0): model files, and an orchestrator's database-sync
+ * segments (zt_dbsync.h), whose one private field is sealed inside them.
  * Thread-safe unless said otherwise. See docs/internals/mesh.md. */
 #ifndef ZT_MESH_H
 #define ZT_MESH_H
@@ -187,6 +188,11 @@ ZT_NODISCARD int zt_mesh_serve_manifest(struct zt_mesh *m, const char *root_hex,
 /* The data of the chunk with this hash (hex), verified on read (a chunk
  * that fails is deleted: ZT_ENOTFOUND). */
 ZT_NODISCARD int zt_mesh_serve_chunk(struct zt_mesh *m, const char *hash_hex, struct zt_buf *out);
+/* The whole content of a blob held here (sha: 64 hex) into out (reset
+ * first), every chunk verified on read and the whole against sha:
+ * ZT_ENOTFOUND (not held, or a chunk lost), ZT_ETOOBIG (over max bytes),
+ * ZT_ECRYPTO, ZT_EINVAL, ZT_ENOMEM. */
+ZT_NODISCARD int zt_mesh_read_blob(struct zt_mesh *m, const char *sha_hex, size_t max, struct zt_buf *out);
 /* May caller (an identity or address) be served one more request now?
  * false: *retry_after_s says when. */
 bool zt_mesh_serve_allowed(struct zt_mesh *m, const char *caller, unsigned *retry_after_s);

@@ -66,6 +66,17 @@ static inline void zt_set_and_wake(pthread_mutex_t *mu, pthread_cond_t *cv, bool
     pthread_mutex_unlock(mu);
 }
 
+/* One of the *n workers counted under mu has ended (or never started):
+ * take it off and wake every thread waiting on cv for the count (a
+ * shutdown waits for 0). */
+static inline void zt_count_down(pthread_mutex_t *mu, pthread_cond_t *cv, size_t *n)
+{
+    pthread_mutex_lock(mu);
+    (*n)--;
+    pthread_cond_broadcast(cv);
+    pthread_mutex_unlock(mu);
+}
+
 /* Stop the n threads th[] that wait on cv until *flag: set it, wake them,
  * join them. */
 static inline void zt_threads_stop(pthread_mutex_t *mu, pthread_cond_t *cv, bool *flag, pthread_t *th, size_t n)

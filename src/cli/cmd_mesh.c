@@ -36,6 +36,10 @@ static void usage(FILE *out)
           "                    fetch a blob from its holders (with --install: into the node's models)\n"
           "  pin sha256:HEX    keep a blob held here\n"
           "  unpin sha256:HEX  drop it from the store and stop advertising it\n"
+          "  audit             (an orchestrator) check the job and ledger segments it published against\n"
+          "                    its store: the first gap or mismatch, the rows not yet published; exit 1\n"
+          "                    on a gap or mismatch\n"
+          "  publish           (an orchestrator) publish the rows changed since the last segment now\n"
           "  -u, --url URL     node address (default $ZENTALK_URL or http://127.0.0.1:8080)\n",
           out);
 }
@@ -111,6 +115,33 @@ static int show_status(const char *url, bool as_json)
     return 0;
 }
 
+/* `mesh audit`: GET /v1/dbsync/audit; 1 on a gap or a mismatch. */
+static int show_audit(const char *url, bool as_json)
+{
+    struct zt_buf b;
+    zt_buf_init(&b, MAX_ANSWER);
+    long st = 0;
+    int rc = zt__cli_http_get(url, "/v1/dbsync/audit", 60000L, &st, &b);
+    json_t *j = zt__cli_check_answer(rc, st, &b) == 0 ? json_loads(zt_buf_str(&b), 0, NULL) : NULL;
+    if (j && as_json) puts(zt_buf_str(&b));
+    zt_buf_deinit(&b);
+    if (!j) return 1;
+    bool ok = json_is_true(json_object_get(j, "ok"));
+    if (!as_json) {
+        const char *gap = json_string_value(json_object_get(j, "gap"));
+        const char *first = json_string_value(json_object_get(j, "first_mismatch"));
+        printf("%s: published head %lld, local %lld; %lld row(s) differ from the chain, %lld not yet published\n",
+               ok ? "audit OK" : "audit FAILED", (long long)json_integer_value(json_object_get(j, "head_seq")),
+               (long long)json_integer_value(json_object_get(j, "local_seq")),
+               (long long)json_integer_value(json_object_get(j, "mismatched_rows")),
+               (long long)json_integer_value(json_object_get(j, "unpublished_rows")));
+        if (gap) printf("gap: %s\n", gap);
+        if (first) printf("first mismatch: %s\n", first);
+    }
+    json_decref(j);
+    return ok ? 0 : 1;
+}
+
 static int show_list(const char *url, bool as_json)
 {
     bool printed;
@@ -141,6 +172,8 @@ static int post(const char *url, const char *path, json_t *req, bool as_json, co
     json_decref(req);
     if (rc) return 1;
     if (as_json) zt__cli_print_json(resp);
+    else if (strcmp(say, "published") == 0)
+        printf("published %lld segment(s)\n", (long long)json_integer_value(json_object_get(resp, "segments")));
     else printf("%s sha256:%s\n", say, json_string_value(json_object_get(resp, "sha256")));
     json_decref(resp);
     return 0;
@@ -249,6 +282,8 @@ int zt__cli_mesh(int argc, char **argv)
     const char *verb = pos[0];
     if (strcmp(verb, "status") == 0 && npos == 1) return show_status(url, as_json);
     if ((strcmp(verb, "ls") == 0 || strcmp(verb, "list") == 0) && npos == 1) return show_list(url, as_json);
+    if (strcmp(verb, "audit") == 0 && npos == 1) return show_audit(url, as_json);
+    if (strcmp(verb, "publish") == 0 && npos == 1) return post(url, "/v1/dbsync/publish", json_object(), as_json, "published");
     if (strcmp(verb, "add") == 0 && npos == 2) {
         char abs[PATH_MAX];
         if (!realpath(pos[1], abs)) {
@@ -275,6 +310,6 @@ int zt__cli_mesh(int argc, char **argv)
         snprintf(path, sizeof path, "/v1/mesh/%s", verb);
         return post(url, path, json_pack("{s:s}", "sha256", sha), as_json, verb[0] == 'p' ? "pinned" : "unpinned");
     }
-    zt__cli_say("unknown or incomplete mesh command (status, ls, add FILE, pull|pin|unpin sha256:HEX)");
+    zt__cli_say("unknown or incomplete mesh command (status, ls, audit, publish, add FILE, pull|pin|unpin sha256:HEX)");
     return 2;
 }

@@ -221,6 +221,9 @@ static const struct cfg_key mesh_keys[] = {
     BOOL_KEY(struct zt_cfg_mesh, accept_replicas, true, "Take blobs that other holders ask this node to replicate."),
     STRLIST_KEY(struct zt_cfg_mesh, serve_models, no_strings, 64, NULL, KF_ANY, KEY_UNIQUE,
                 "Orchestrator: models (sha256:<hex>) a joining worker is told to fetch from the mesh and serve."),
+    INT_KEY(struct zt_cfg_mesh, db_sync_interval_s, 60, 0, 86400,
+            "Orchestrator: seconds between database-sync segments (job and ledger rows published to the mesh); 0 = off."),
+    INT_KEY(struct zt_cfg_mesh, replication_db, 3, 1, 16, "Holders each database-sync segment should have."),
 };
 TABLE(mesh_table, mesh_keys, struct zt_cfg_mesh, NULL);
 

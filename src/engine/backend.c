@@ -102,3 +102,12 @@ int zt__get_rows_check(const struct zt__tensor *src, const int32_t *ids, const s
         if (ids[b] < 0 || (size_t)ids[b] >= src->ne1) return ZT_ERANGE;
     return 0;
 }
+
+int zt__backend_fail_after(const char *env, long max)
+{
+    const char *v = getenv(env);
+    if (!v || !*v) return -1;
+    char *end;
+    long x = strtol(v, &end, 10);
+    return !*end && x >= 0 && x < max ? (int)x : -1;
+}

@@ -253,6 +253,11 @@ bool zt__rope_fits(const struct zt__tensor *x, const struct zt__rope *p);
  * under tag, when env holds anything else. */
 ZT_NODISCARD int zt__backend_device_index(const char *env, const char *tag, unsigned want, unsigned *out);
 
+/* A device backend's fault-injection hook for the tests: the number in the
+ * environment variable env when it is a whole number in [0, max), else -1
+ * (no failure). */
+int zt__backend_fail_after(const char *env, long max);
+
 /* In an op of a backend whose calls hold one mutex *mu: return call's result
  * computed under it. */
 #define ZT__BACKEND_LOCKED(mu, call)    \

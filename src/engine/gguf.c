@@ -253,22 +253,24 @@ static int need(struct rd *r, uint64_t n, const char *what)
     return 0;
 }
 
+/* n raw bytes (a little-endian number: the format's and the host's). */
+static int rd_raw(struct rd *r, void *v, size_t n, const char *what)
+{
+    int rc = need(r, n, what);
+    if (rc) return rc;
+    memcpy(v, r->p + r->pos, n);
+    r->pos += n;
+    return 0;
+}
+
 static int rd_u32(struct rd *r, uint32_t *v, const char *what)
 {
-    int rc = need(r, 4, what);
-    if (rc) return rc;
-    memcpy(v, r->p + r->pos, 4);
-    r->pos += 4;
-    return 0;
+    return rd_raw(r, v, 4, what);
 }
 
 static int rd_u64(struct rd *r, uint64_t *v, const char *what)
 {
-    int rc = need(r, 8, what);
-    if (rc) return rc;
-    memcpy(v, r->p + r->pos, 8);
-    r->pos += 8;
-    return 0;
+    return rd_raw(r, v, 8, what);
 }
 
 /* A GGUF string: u64 length then bytes. Sets *off to the bytes. */

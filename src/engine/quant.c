@@ -19,6 +19,7 @@
 
 #include "zentalk/zt_log.h"
 #include "zentalk/zt_quant.h"
+#include "zt_math.h"
 
 #ifdef __clang__
 #pragma STDC FP_CONTRACT OFF
@@ -26,19 +27,9 @@
 
 /* ---- conversions ---------------------------------------------------------- */
 
-static inline uint32_t f2u(float f)
-{
-    uint32_t u;
-    memcpy(&u, &f, sizeof u);
-    return u;
-}
-
-static inline float u2f(uint32_t u)
-{
-    float f;
-    memcpy(&f, &u, sizeof f);
-    return f;
-}
+/* bit casts: zt_math.h's */
+#define f2u zt__f32_u
+#define u2f zt__f32_bits
 
 float zt_fp16_to_fp32(uint16_t h)
 {
@@ -823,10 +814,14 @@ static void matmul_with(const struct zt__quant_kernels *kt, enum zt_ggml_type ty
                         size_t row_bytes, size_t row_begin, size_t row_end, const void *X_q,
                         size_t x_row_bytes, size_t batch, float *out, size_t out_stride, size_t n);
 
-static uint64_t mono_ns(void)
+/* The calling thread's CPU time: on a shared machine the time it waits for
+ * a core would otherwise decide the choice (it flapped run to run at load
+ * 14 on the 2-core Zen 4 with the wall clock). */
+static uint64_t cal_ns(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0)
+        clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
@@ -880,10 +875,10 @@ static void calibrate(int best_isa)
                 prev = isa;
                 uint64_t b = UINT64_MAX;
                 for (int rep = 0; rep < CAL_REPS; rep++) {
-                    uint64_t t0 = mono_ns();
+                    uint64_t t0 = cal_ns();
                     for (int k = 0; k < 4; k++)
                         matmul_with(&g_tab[isa], t, w, wb, 0, CAL_ROWS, x, xb, batch, out, CAL_ROWS, CAL_N);
-                    uint64_t dt = mono_ns() - t0;
+                    uint64_t dt = cal_ns() - t0;
                     if (dt < b)
                         b = dt;
                 }

@@ -407,19 +407,24 @@ static ALWAYS_INLINE void pk_block2(bool q4, __m512 *A0, __m512 *A1, const uint8
     }
 }
 
+/* h = 4, 2, 1 over 8 lane registers of 16 rows; masked store. */
+static ALWAYS_INLINE void fold8_store(__m512 *acc, float *out, __mmask16 mask)
+{
+#pragma GCC unroll 4
+    for (int l = 0; l < 4; l++) acc[l] = _mm512_add_ps(acc[l], acc[l + 4]);
+    acc[0] = _mm512_add_ps(acc[0], acc[2]);
+    acc[1] = _mm512_add_ps(acc[1], acc[3]);
+    acc[0] = _mm512_add_ps(acc[0], acc[1]);
+    _mm512_mask_storeu_ps(out, mask, acc[0]);
+}
+
 /* The canonical fold of 16 lanes held as 8 + 8 registers (lane l in lo[l],
  * lane l + 8 in hi[l]), lane-wise for the 16 rows; masked store. */
 static ALWAYS_INLINE void pk_fold_store(__m512 *lo, const __m512 *hi, float *out, __mmask16 mask)
 {
 #pragma GCC unroll 8
     for (int l = 0; l < 8; l++) lo[l] = _mm512_add_ps(lo[l], hi[l]);
-    /* h = 4, 2, 1 */
-#pragma GCC unroll 4
-    for (int l = 0; l < 4; l++) lo[l] = _mm512_add_ps(lo[l], lo[l + 4]);
-    lo[0] = _mm512_add_ps(lo[0], lo[2]);
-    lo[1] = _mm512_add_ps(lo[1], lo[3]);
-    lo[0] = _mm512_add_ps(lo[0], lo[1]);
-    _mm512_mask_storeu_ps(out, mask, lo[0]);
+    fold8_store(lo, out, mask);
 }
 
 static ALWAYS_INLINE void pk_vnni(bool q4, const uint8_t *grp, size_t nb, size_t nvalid, const void *X, size_t xs,
@@ -498,34 +503,87 @@ static void pk_q4_0(const uint8_t *grp, size_t nb, size_t nvalid, const void *X,
 /* Packed Q6_K (quant_pack.c): per group g of 16 elements, 3 chunks give the
  * codes of 4 parts of 16 rows; 4 vpdpbusd from -32 * bsums[g] give
  * sum(q * x) - 32 * bsums[g] for the 16 rows, times their scales[g] into
- * the int32 isum; then the super-block's fma into lane sb % 8. */
+ * the int32 isum; then the super-block's fma into lane sb % 8.
+ * One activation row decodes the codes as it goes; several (batched
+ * decoding: the output projection of every generating stream) decode a
+ * super-block once into 64 vectors and 16 scale vectors in L1 and run up
+ * to 8 rows over them, their accumulators waiting in memory between
+ * super-blocks (the same integer sums and the same fma per row). */
+static ALWAYS_INLINE void q6p_decode(const uint8_t *c, __m512i *q0, __m512i *q1, __m512i *q2, __m512i *q3)
+{
+    const __m512i m4 = _mm512_set1_epi8(15), m2 = _mm512_set1_epi8(3);
+    __m512i n0 = _mm512_load_si512((const void *)c), n1 = _mm512_load_si512((const void *)(c + 64));
+    __m512i hb = _mm512_load_si512((const void *)(c + 128));
+    *q0 = _mm512_or_si512(_mm512_and_si512(n0, m4), _mm512_slli_epi16(_mm512_and_si512(hb, m2), 4));
+    *q1 = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(n0, 4), m4),
+                          _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(hb, 2), m2), 4));
+    *q2 = _mm512_or_si512(_mm512_and_si512(n1, m4),
+                          _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(hb, 4), m2), 4));
+    *q3 = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(n1, 4), m4),
+                          _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(hb, 6), m2), 4));
+}
+
+enum { Q6P_SB = 64 + 256 + 16 * 192, Q6P_ROWS = 8 };
+
+static void pk_q6_k_rows(const uint8_t *grp, size_t nsb, const void *X, size_t xs, size_t nx, float *out, size_t os,
+                         __mmask16 mask)
+{
+    _Alignas(64) __m512i dec[64], scv[16];
+    _Alignas(64) __m512 acc[Q6P_ROWS][8];
+    for (size_t k = 0; k < nx; k++)
+        for (int l = 0; l < 8; l++) acc[k][l] = _mm512_setzero_ps();
+    for (size_t sb = 0; sb < nsb; sb++) {
+        const uint8_t *p = grp + sb * Q6P_SB;
+        const uint8_t *codes = p + 64 + 256;
+        for (int g = 0; g < 16; g++) {
+            q6p_decode(codes + 192 * g, &dec[4 * g], &dec[4 * g + 1], &dec[4 * g + 2], &dec[4 * g + 3]);
+            scv[g] = _mm512_cvtepi8_epi32(_mm_load_si128((const __m128i *)(const void *)(p + 64 + 16 * g)));
+        }
+        __m512 wd = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(const void *)p));
+        for (size_t k = 0; k < nx; k++) {
+            const struct zt_block_q8_k *x =
+                (const struct zt_block_q8_k *)(const void *)((const char *)X + k * xs) + sb;
+            __m512i iv = _mm512_setzero_si512();
+#pragma GCC unroll 4
+            for (int g = 0; g < 16; g++) {
+                const int8_t *xq = x->qs + 16 * g;
+                __m512i sg = _mm512_set1_epi32(-32 * (int32_t)x->bsums[g]);
+                sg = _mm512_dpbusd_epi32(sg, dec[4 * g], bcast32(xq));
+                sg = _mm512_dpbusd_epi32(sg, dec[4 * g + 1], bcast32(xq + 4));
+                sg = _mm512_dpbusd_epi32(sg, dec[4 * g + 2], bcast32(xq + 8));
+                sg = _mm512_dpbusd_epi32(sg, dec[4 * g + 3], bcast32(xq + 12));
+                iv = _mm512_add_epi32(iv, _mm512_mullo_epi32(sg, scv[g]));
+            }
+            __m512 d = _mm512_mul_ps(wd, _mm512_set1_ps(x->d));
+            acc[k][sb % 8] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(iv), acc[k][sb % 8]);
+        }
+    }
+    for (size_t k = 0; k < nx; k++) fold8_store(acc[k], out + k * os, mask);
+}
+
 static void pk_q6_k(const uint8_t *grp, size_t nsb, size_t nvalid, const void *X, size_t xs, const int32_t *act,
                     size_t nx, float *out, size_t os)
 {
     (void)act;
-    enum { SB_BYTES = 64 + 256 + 16 * 192 };
     __mmask16 mask = nvalid >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << nvalid) - 1u);
-    const __m512i m4 = _mm512_set1_epi8(15), m2 = _mm512_set1_epi8(3);
+    if (nx >= 2) {
+        for (size_t k0 = 0; k0 < nx; k0 += Q6P_ROWS)
+            pk_q6_k_rows(grp, nsb, (const char *)X + k0 * xs, xs, nx - k0 < Q6P_ROWS ? nx - k0 : Q6P_ROWS,
+                         out + k0 * os, os, mask);
+        return;
+    }
     for (size_t k = 0; k < nx; k++) {
         const struct zt_block_q8_k *x = (const struct zt_block_q8_k *)(const void *)((const char *)X + k * xs);
         __m512 acc[8];
 #pragma GCC unroll 8
         for (int l = 0; l < 8; l++) acc[l] = _mm512_setzero_ps();
         for (size_t sb = 0; sb < nsb; sb++) {
-            const uint8_t *p = grp + sb * SB_BYTES;
+            const uint8_t *p = grp + sb * Q6P_SB;
             const uint8_t *codes = p + 64 + 256;
             __m512i iv = _mm512_setzero_si512();
             for (int g = 0; g < 16; g++) {
-                const uint8_t *c = codes + 192 * g;
-                __m512i n0 = _mm512_load_si512((const void *)c), n1 = _mm512_load_si512((const void *)(c + 64));
-                __m512i hb = _mm512_load_si512((const void *)(c + 128));
-                __m512i q0 = _mm512_or_si512(_mm512_and_si512(n0, m4), _mm512_slli_epi16(_mm512_and_si512(hb, m2), 4));
-                __m512i q1 = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(n0, 4), m4),
-                                             _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(hb, 2), m2), 4));
-                __m512i q2 = _mm512_or_si512(_mm512_and_si512(n1, m4),
-                                             _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(hb, 4), m2), 4));
-                __m512i q3 = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(n1, 4), m4),
-                                             _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(hb, 6), m2), 4));
+                __m512i q0, q1, q2, q3;
+                q6p_decode(codes + 192 * g, &q0, &q1, &q2, &q3);
                 const int8_t *xq = x[sb].qs + 16 * g;
                 __m512i sg = _mm512_set1_epi32(-32 * (int32_t)x[sb].bsums[g]);
                 sg = _mm512_dpbusd_epi32(sg, q0, bcast32(xq));
@@ -539,13 +597,7 @@ static void pk_q6_k(const uint8_t *grp, size_t nsb, size_t nvalid, const void *X
                                      _mm512_set1_ps(x[sb].d));
             acc[sb % 8] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(iv), acc[sb % 8]);
         }
-        /* h = 4, 2, 1 */
-#pragma GCC unroll 4
-        for (int l = 0; l < 4; l++) acc[l] = _mm512_add_ps(acc[l], acc[l + 4]);
-        acc[0] = _mm512_add_ps(acc[0], acc[2]);
-        acc[1] = _mm512_add_ps(acc[1], acc[3]);
-        acc[0] = _mm512_add_ps(acc[0], acc[1]);
-        _mm512_mask_storeu_ps(out + k * os, mask, acc[0]);
+        fold8_store(acc, out + k * os, mask);
     }
 }
 
@@ -590,13 +642,7 @@ static void pk_q4_k(const uint8_t *grp, size_t nsb, size_t nvalid, const void *X
             acc[sb % 8] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(iv), acc[sb % 8]);
             acc[sb % 8] = _mm512_fnmadd_ps(dm, _mm512_cvtepi32_ps(mv), acc[sb % 8]);
         }
-        /* h = 4, 2, 1 */
-#pragma GCC unroll 4
-        for (int l = 0; l < 4; l++) acc[l] = _mm512_add_ps(acc[l], acc[l + 4]);
-        acc[0] = _mm512_add_ps(acc[0], acc[2]);
-        acc[1] = _mm512_add_ps(acc[1], acc[3]);
-        acc[0] = _mm512_add_ps(acc[0], acc[1]);
-        _mm512_mask_storeu_ps(out + k * os, mask, acc[0]);
+        fold8_store(acc, out + k * os, mask);
     }
 }
 

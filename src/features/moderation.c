@@ -488,7 +488,8 @@ out:
     return rc;
 }
 
-ZT_ASSET_LOADER(zt_moderation_load, struct zt_moderation, ZT_MODERATION_KIND, ZT_MODERATION_VERSION, zt_moderation_from_payload)
+ZT_ASSET_LOADER(zt_moderation_load, struct zt_moderation, ZT_MODERATION_KIND, ZT_MODERATION_VERSION,
+                zt_moderation_from_payload)
 
 /* ---- checking ------------------------------------------------------------------- */
 

@@ -113,7 +113,8 @@ out:
     return rc;
 }
 
-ZT_ASSET_LOADER(zt_sentiment_load, struct zt_sentiment, ZT_SENTIMENT_KIND, ZT_SENTIMENT_VERSION, zt_sentiment_from_payload)
+ZT_ASSET_LOADER(zt_sentiment_load, struct zt_sentiment, ZT_SENTIMENT_KIND, ZT_SENTIMENT_VERSION,
+                zt_sentiment_from_payload)
 
 void zt_sentiment_free(struct zt_sentiment *s)
 {

@@ -62,6 +62,15 @@ static uint64_t held_chunks(struct zt_mesh *m)
 }
 
 /* DIR/blobs/<sha>: {"name":s,"pinned":b,"rf":n,"root":hex} */
+/* Give back a text json_dumps made, with jansson's allocator (the node
+ * sets it to zt_malloc: free() would leave the counter behind). */
+static void json_text_free(char *s)
+{
+    json_free_t f = NULL;
+    json_get_alloc_funcs(NULL, &f);
+    (f ? f : free)(s);
+}
+
 static int save_blob(struct zt_mesh *m, const struct zt__blob *b)
 {
     char root[65];
@@ -71,7 +80,7 @@ static int save_blob(struct zt_mesh *m, const struct zt__blob *b)
     json_decref(o);
     if (!s) return ZT_ENOMEM;
     int rc = zt__mstore_write(&m->st, "blobs", b->sha_hex, NULL, 0, s, strlen(s), true);
-    free(s); /* jansson's allocator */
+    json_text_free(s);
     return rc;
 }
 
@@ -391,6 +400,35 @@ int zt_mesh_serve_chunk(struct zt_mesh *m, const char *hash_hex, struct zt_buf *
     return rc;
 }
 
+int zt_mesh_read_blob(struct zt_mesh *m, const char *sha_hex, size_t max, struct zt_buf *out)
+{
+    uint8_t sha[32];
+    if (!m || !sha_hex || !out || zt_hex_decode_str(sha, 32, sha_hex, ZT_HEX_LOWER) != 0) return ZT_EINVAL;
+    pthread_mutex_lock(&m->mu);
+    struct zt__blob *b = zt__mesh_find(m, sha);
+    uint32_t n = b ? b->man.n_chunks : 0;
+    uint64_t size = b ? b->man.file_size : 0;
+    uint8_t(*hs)[32] = n ? zt_malloc((size_t)n * 32) : NULL;
+    if (hs) memcpy(hs, b->man.chunks, (size_t)n * 32);
+    pthread_mutex_unlock(&m->mu);
+    if (!b) return ZT_ENOTFOUND;
+    if (!hs) return ZT_ENOMEM;
+    int rc = size > max ? ZT_ETOOBIG : 0;
+    struct zt_buf chunk;
+    zt_buf_init(&chunk, ZT_MESH_CHUNK_SIZE);
+    zt_buf_reset(out);
+    for (uint32_t i = 0; i < n && !rc; i++) {
+        rc = zt__mstore_get_chunk(&m->st, hs[i], &chunk);
+        if (!rc) rc = zt_buf_append(out, chunk.data, chunk.len);
+    }
+    uint8_t got[32];
+    if (!rc) zt_sha256(got, out->data, out->len);
+    if (!rc && (out->len != size || memcmp(got, sha, 32) != 0)) rc = ZT_ECRYPTO;
+    zt_buf_deinit(&chunk);
+    zt_free(hs);
+    return rc;
+}
+
 /* ---- Status -------------------------------------------------------------------- */
 
 static const char *const pull_states[] = {"running", "done", "failed"};
@@ -414,7 +452,7 @@ static int dump(json_t *o, char **out)
     size_t n = strlen(s);
     *out = zt_malloc(n + 1);
     if (*out) memcpy(*out, s, n + 1);
-    free(s);
+    json_text_free(s);
     return *out ? 0 : ZT_ENOMEM;
 }
 

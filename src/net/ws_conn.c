@@ -260,10 +260,7 @@ static void *conn_thread(void *arg)
     zt_ws_rx_deinit(&c->rx);
     zt_buf_deinit(&c->tx);
     zt_free(c);
-    pthread_mutex_lock(&h->mu);
-    h->count--;
-    pthread_cond_broadcast(&h->cv);
-    pthread_mutex_unlock(&h->mu);
+    zt_count_down(&h->mu, &h->cv, &h->count);
     return NULL;
 }
 
@@ -306,10 +303,7 @@ int zt_ws_hub_adopt(struct zt_ws_hub *h, struct zt_http_upgraded *u, int fd, con
     zt_buf_deinit(&c->tx);
     rc = ZT_ENOMEM;
 uncount:
-    pthread_mutex_lock(&h->mu);
-    h->count--;
-    pthread_cond_broadcast(&h->cv);
-    pthread_mutex_unlock(&h->mu);
+    zt_count_down(&h->mu, &h->cv, &h->count);
 out:
     if (sa) zt_free(sa->extra);
     zt_free(sa);

@@ -493,10 +493,7 @@ static void *relay_main(void *arg)
     zt_http_response_deinit(&resp);
     zt_free(rj->body);
     zt_free(rj);
-    pthread_mutex_lock(&j->mu);
-    j->relay_active--;
-    pthread_cond_broadcast(&j->cv);
-    pthread_mutex_unlock(&j->mu);
+    zt_count_down(&j->mu, &j->cv, &j->relay_active);
     return NULL;
 }
 
@@ -552,11 +549,7 @@ static void relay_start(struct zt__joiner *j, const struct orch *o, json_t *r)
         pthread_attr_destroy(&at);
     }
     if (started) return;
-    if (room) {
-        pthread_mutex_lock(&j->mu);
-        j->relay_active--;
-        pthread_mutex_unlock(&j->mu);
-    }
+    if (room) zt_count_down(&j->mu, &j->cv, &j->relay_active); /* wakes a stop waiting for 0 too */
     zt_log_rl(ZT_LOG_WARN, 10, "relay_request_refused", "reason=%s", ok ? "busy" : "malformed");
     if (ok) { /* the gateway hears it at once rather than at its stall deadline */
         rj->status = 503;

@@ -46,6 +46,7 @@
 #include "zentalk/zt_jobs.h" /* the relay the node builds (zt_relay) */
 #include "zentalk/zt_ledger.h"
 #include "zentalk/zt_log.h"
+#include "zentalk/zt_dbsync.h"
 #include "zentalk/zt_mesh.h"
 #include "zentalk/zt_metrics.h"
 #include "zentalk/zt_nodeauth.h"
@@ -103,6 +104,8 @@ struct zt_node {
     struct zt_server *server;
     struct zt_dht *dht; /* node.dht_port: discovery */
     struct zt_mesh *mesh; /* mesh.enabled: blobs shared with peers (holder records in dht) */
+    struct zt_store *dbsync_store; /* the database sync's own handle on the orchestrator's store */
+    struct zt_dbsync *dbsync; /* mesh.db_sync_interval_s: job and ledger rows published to the mesh */
     uint64_t stop_deadline_ms; /* zt_time_mono_ms() by which zt_node_free() returns; 0: none */
     /* the orchestrator role: its own store handle, the registry, the
      * scheduler and their HTTP side (routes, pump) */
@@ -535,6 +538,31 @@ static int build_mesh(struct zt_node *n, struct zt_buf *err)
     return rc;
 }
 
+/* An orchestrator with the mesh publishes its job and ledger rows
+ * (zt_dbsync.h), through its own store handle. Only a store of its own:
+ * a PostgreSQL database is shared by orchestrators (one chain each would
+ * share one set of bookkeeping tables) and is backed up as a service. */
+static int build_dbsync(struct zt_node *n, struct zt_buf *err)
+{
+    const struct zt_cfg_mesh *c = &n->cfg->mesh;
+    if (!n->mesh || !n->registry || c->db_sync_interval_s <= 0) return 0;
+    if (!zt_str_eq(n->cfg->database.driver, "sqlite")) { /* shared by orchestrators, backed up as a service */
+        zt_log(ZT_LOG_INFO, "dbsync_off", "detail=\"database sync publishes a store of its own (SQLite); "
+                                          "database.driver is %s\"", n->cfg->database.driver);
+        return 0;
+    }
+    char mesh_dir[4096], dir[4096 + 8];
+    int rc = data_path(n->cfg, c->dir, mesh_dir, sizeof mesh_dir);
+    if (!rc) snprintf(dir, sizeof dir, "%s/dbsync", mesh_dir);
+    if (!rc) rc = zt_store_open_config(n->cfg, NULL, &n->dbsync_store, err);
+    struct zt_dbsync_opts o = {.st = n->dbsync_store, .mesh = n->mesh, .id = n->id, .tmp_dir = dir,
+                               .interval_s = (unsigned)c->db_sync_interval_s, .rf = (unsigned)c->replication_db,
+                               .head_ttl_s = (unsigned)c->record_ttl_s};
+    if (!rc && (rc = zt_dbsync_new(&o, &n->dbsync)) != 0)
+        zt_ignore(zt_buf_appendf(err, "database sync (mesh.db_sync_interval_s): %s", zt_strerror(rc)));
+    return rc;
+}
+
 static int build_server(struct zt_node *n, struct zt_buf *err)
 {
     const struct zt_config *cfg = n->cfg;
@@ -564,6 +592,7 @@ static int build_server(struct zt_node *n, struct zt_buf *err)
         .orch = n->orch,
         .chain = n->chain,
         .mesh = n->mesh,
+        .dbsync = n->dbsync,
     };
     int rc = zt_server_new(&d, &n->server);
     if (rc) return rc;
@@ -616,6 +645,7 @@ int zt_node_new(const struct zt_config *cfg, const char *node_id, const struct z
         zt_ignore(zt_buf_appendf(err, "node.join: %s", zt_strerror(rc)));
     if (!rc && n->joiner) zt__joiner_set_models_hook(n->joiner, mesh_want, n);
     if (!rc) rc = build_mesh(n, err);
+    if (!rc) rc = build_dbsync(n, err);
     if (!rc) rc = build_server(n, err);
     if (rc) {
         if (!err->len) zt_ignore(zt_buf_appendf(err, "%s", zt_strerror(rc)));
@@ -715,6 +745,24 @@ int zt_node_start_dht(struct zt_node *n, struct zt_buf *err)
     return rc;
 }
 
+int zt_node_start_dbsync(struct zt_node *n)
+{
+    return n->dbsync ? zt_dbsync_start(n->dbsync, n->dht) : 0;
+}
+
+int zt_node_rebuild_from_mesh(struct zt_node *n, unsigned timeout_ms, struct zt_buf *msg)
+{
+    if (!n->dbsync) {
+        zt_ignore(zt_buf_appendf(msg, "no database sync here: the orchestrator role, mesh.enabled and "
+                                      "mesh.db_sync_interval_s > 0 are needed"));
+        return ZT_EUNSUPPORTED;
+    }
+    char why[512];
+    int rc = zt_dbsync_rebuild(n->dbsync, n->dht, timeout_ms, why, sizeof why);
+    zt_ignore(zt_buf_appendf(msg, "%s", why));
+    return rc;
+}
+
 int zt_node_reload_peers(struct zt_node *n, struct zt_buf *err)
 {
     size_t kept = 0, dropped = 0;
@@ -769,6 +817,7 @@ void zt_node_free(struct zt_node *n)
     if (!n) return;
     zt__joiner_stop(n->joiner, stop_wait_ms(n, 5000)); /* leaves the orchestrators joined (still serving) */
     zt__joiner_free(n->joiner);
+    zt_dbsync_stop(n->dbsync); /* its publisher uses the mesh and the DHT */
     zt_mesh_stop(n->mesh); /* its pulls and repair use the DHT */
     zt_dht_free(n->dht);   /* stops publishing and discovery first */
     zt_gdpr_sweeper_free(n->sweeper); /* stops the sweeper before what it sweeps goes */
@@ -782,6 +831,7 @@ void zt_node_free(struct zt_node *n)
     if (n->server) zt_server_wait_idle(n->server, stop_wait_ms(n, 2000));
     zt__ws_free(n->ws); /* closes (1001) and ends upgraded connections before the daemon stops */
     zt_server_free(n->server); /* the listener stops: no handler runs after this */
+    zt_dbsync_free(n->dbsync); /* after the server: the audit route uses it */
     zt_mesh_free(n->mesh);
     zt_relay_free(n->relay);
     zt__route_free(n->route);
@@ -791,6 +841,7 @@ void zt_node_free(struct zt_node *n)
     zt_queue_free(n->queue); /* after the scheduler: its entries stay pending for the others to claim */
     zt_registry_free(n->registry);
     zt_store_close(n->orch_store); /* after the registry and scheduler that used it */
+    zt_store_close(n->dbsync_store);
     zt_chain_free(n->chain);       /* after the routes that settle through it */
     zt_bridge_free(n->bridge);     /* after the routes and the payout loop that emit; undelivered webhooks stay */
     for (size_t i = 0; i < JOINED_MAX; i++) zt_free(n->joined[i]);

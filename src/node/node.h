@@ -36,6 +36,13 @@ ZT_NODISCARD int zt_node_start(struct zt_node *n);
  * gateway seals to (zt_dht_node_start, docs/internals/dht.md). Nothing with
  * port 0. On error err says why ("DHT not built" without OpenDHT). */
 ZT_NODISCARD int zt_node_start_dht(struct zt_node *n, struct zt_buf *err);
+/* Database sync (mesh.db_sync_interval_s, an orchestrator with the mesh):
+ * start publishing segments (after zt_node_start_dht). 0 when off. */
+ZT_NODISCARD int zt_node_start_dbsync(struct zt_node *n);
+/* --rebuild-from-mesh: rebuild the empty store from this node's published
+ * segments (zt_dbsync_rebuild; after zt_node_start_dht). msg says what was
+ * done or why not. ZT_EUNSUPPORTED: no database sync on this node. */
+ZT_NODISCARD int zt_node_rebuild_from_mesh(struct zt_node *n, unsigned timeout_ms, struct zt_buf *msg);
 /* Reload encryption.peers_file (SIGHUP); on error the previous peers stay
  * and err says why. */
 ZT_NODISCARD int zt_node_reload_peers(struct zt_node *n, struct zt_buf *err);

@@ -61,6 +61,10 @@ static void usage(FILE *out)
             "      --outbound        this worker cannot be reached (NAT): keep an outbound\n"
             "                        long-poll to the first --join orchestrator, which pushes\n"
             "                        sealed jobs over it (overrides node.outbound)\n"
+            "      --rebuild-from-mesh  (an orchestrator that lost its data directory, its node\n"
+            "                        key restored) rebuild its job and ledger records from\n"
+            "                        the segments it published to the mesh, then exit;\n"
+            "                        start it again without this flag\n"
             "      --check-config    validate the configuration and the model files, print\n"
             "                        problems, exit 0/1\n"
             "      --dump-config     print the effective configuration as YAML and exit\n"
@@ -87,11 +91,12 @@ struct opts {
     const char *orchestrator;
     bool check_config;
     bool dump_config;
+    bool rebuild;
 };
 
 static int parse_args(int argc, char **argv, struct opts *o)
 {
-    enum { OPT_CHECK = 256, OPT_DUMP, OPT_OUTBOUND, OPT_ORCH };
+    enum { OPT_CHECK = 256, OPT_DUMP, OPT_OUTBOUND, OPT_ORCH, OPT_REBUILD };
     static const struct option longopts[] = {
         {"config", required_argument, NULL, 'c'},
         {"listen", required_argument, NULL, 'l'},
@@ -101,6 +106,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
         {"outbound", no_argument, NULL, OPT_OUTBOUND},
         {"orchestrator", required_argument, NULL, OPT_ORCH},
         {"check-config", no_argument, NULL, OPT_CHECK},
+        {"rebuild-from-mesh", no_argument, NULL, OPT_REBUILD},
         {"dump-config", no_argument, NULL, OPT_DUMP},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
@@ -127,6 +133,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
         case OPT_OUTBOUND: o->outbound = true; break;
         case OPT_ORCH: o->orchestrator = optarg; break;
         case OPT_DUMP: o->dump_config = true; break;
+        case OPT_REBUILD: o->rebuild = true; break;
         case 'h': usage(stdout); exit(0);
         case 'V':
             printf("zentalk-node %s (commit %s, %s, %s)\n", ZT_VERSION, ZT_GIT_COMMIT,
@@ -267,7 +274,9 @@ static void *stop_watchdog_run(void *arg)
     return NULL;
 }
 
-static int run(struct zt_config *cfg)
+#define REBUILD_WAIT_MS 120000 /* for the head in the DHT and each segment */
+
+static int run(struct zt_config *cfg, bool rebuild)
 {
     int rc = 1, lock_fd = -1;
     struct zt_node *node = NULL;
@@ -341,6 +350,20 @@ static int run(struct zt_config *cfg)
     }
     if (zt_node_start_dht(node, &err) != 0) { /* node.dht_port: discovery (zt_dht.h) */
         fprintf(stderr, "zentalk-node: %s\n", zt_buf_str(&err));
+        goto out;
+    }
+    if (rebuild) { /* --rebuild-from-mesh: the store from the published segments, then exit */
+        zt_buf_reset(&err);
+        int rrc = zt_node_rebuild_from_mesh(node, REBUILD_WAIT_MS, &err);
+        fprintf(rrc ? stderr : stdout, "zentalk-node: %s%s\n", rrc ? "cannot rebuild from the mesh: " : "",
+                zt_buf_str(&err));
+        zt_log(rrc ? ZT_LOG_ERROR : ZT_LOG_INFO, "dbsync_rebuild", "result=%s detail=\"%s\"",
+               rrc ? zt_strerror(rrc) : "ok", zt_buf_str(&err));
+        if (!rrc) rc = 0;
+        goto out;
+    }
+    if (zt_node_start_dbsync(node) != 0) {
+        fprintf(stderr, "zentalk-node: cannot start the database sync\n");
         goto out;
     }
     char host[256];
@@ -481,7 +504,7 @@ int main(int argc, char **argv)
         zt_config_deinit(&cfg);
         return 1;
     }
-    rc = run(&cfg);
+    rc = run(&cfg, o.rebuild);
     zt_net_client_global_cleanup();
     zt_config_deinit(&cfg);
     return rc;

@@ -490,11 +490,10 @@ static int row_fill(struct zt_store_stmt *q, struct orch_node *t)
     return 0;
 }
 
-/* The persisted fields of t into n (not the session's record, models, keys). */
-static void row_apply(struct orch_node *n, const struct orch_node *t)
+/* A session's persisted fields (its boot, sequence, times, load) and the
+ * row's version, t's into n: a row read back, a join committed. */
+static void session_fields(struct orch_node *n, const struct orch_node *t)
 {
-    n->state = t->state;
-    n->has_session = t->has_session;
     memcpy(n->boot, t->boot, sizeof n->boot);
     n->seq = t->seq;
     n->last_ts = t->last_ts;
@@ -504,6 +503,15 @@ static void row_apply(struct orch_node *n, const struct orch_node *t)
     memcpy(n->prev_boot, t->prev_boot, sizeof n->prev_boot);
     n->takeover_ts = t->takeover_ts;
     n->load = t->load;
+    n->upd = t->upd;
+}
+
+/* The persisted fields of t into n (not the session's record, models, keys). */
+static void row_apply(struct orch_node *n, const struct orch_node *t)
+{
+    n->state = t->state;
+    n->has_session = t->has_session;
+    session_fields(n, t);
     n->good = t->good;
     n->bad = t->bad;
     n->rep_t = t->rep_t;
@@ -516,7 +524,6 @@ static void row_apply(struct orch_node *n, const struct orch_node *t)
     n->banned = t->banned;
     n->quarantine_until = t->quarantine_until;
     n->lat = t->lat;
-    n->upd = t->upd;
     n->rep_cache_t = INT64_MIN;
 }
 
@@ -782,16 +789,7 @@ static int join_locked(struct zt_registry *r, struct orch_rec *rec, struct zt_no
     /* the session's fields (the reputation may have moved in end_session) */
     n->state = ZT_NODE_LIVE;
     n->has_session = true;
-    memcpy(n->boot, t.boot, sizeof n->boot);
-    n->seq = t.seq;
-    n->last_ts = t.last_ts;
-    n->last_seen = t.last_seen;
-    n->joined = t.joined;
-    n->load = t.load;
-    n->has_prev = t.has_prev;
-    memcpy(n->prev_boot, t.prev_boot, sizeof n->prev_boot);
-    n->takeover_ts = t.takeover_ts;
-    n->upd = t.upd;
+    session_fields(n, &t);
     n->rep_t = created ? now : n->rep_t;
     attach(n);
     if (end_old && (rc = orch_node_save(r, n)) != 0)

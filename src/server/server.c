@@ -43,6 +43,7 @@
 #include "spam_api.h"
 #include "gdpr_api.h"
 #include "mesh_api.h"
+#include "dbsync_api.h"
 #include "ledger_api.h"
 #include "orch_api.h"
 #include "http_metrics.h"
@@ -486,6 +487,7 @@ static int build_routes(struct zt_server *s)
         {M_PUT, "/v1/rewards/wallet", ZT_AUTH_PROVIDER, B_JSON, zt__ledger_h_wallet, d->chain, M_PUT, 0},
         {M_POST, "/v1/admin/payouts/run", ZT_AUTH_ADMIN, B_NONE, zt__ledger_h_payout_run, d->chain, 0, 0},
         {M_GET | M_POST, "/v1/mesh/", ZT_AUTH_PROVIDER, B_JSON, zt__mesh_h, d->mesh, M_POST, 0},
+        {M_GET | M_POST, "/v1/dbsync/", ZT_AUTH_ADMIN, B_JSON, zt__dbsync_h, d->dbsync, M_POST, 0},
     };
     _Static_assert(sizeof table / sizeof table[0] <= MAX_ROUTES, "raise MAX_ROUTES");
     s->n_routes = sizeof table / sizeof table[0];

@@ -30,6 +30,7 @@ struct zt__gdpr;
 struct zt__orch;
 struct zt_chain;
 struct zt_mesh;
+struct zt_dbsync;
 
 /* What the routes serve, all borrowed: the node builds them before
  * zt_server_new() and frees them after zt_server_free(). Every member is
@@ -61,6 +62,7 @@ struct zt_server_deps {
     struct zt__orch *orch;
     struct zt_chain *chain; /* chain.enabled: the node's books (zt_ledger.h); NULL: the ledger routes answer 404 */
     struct zt_mesh *mesh;   /* mesh.enabled: blobs shared with peers (zt_mesh.h); NULL: /v1/mesh/ answers 404 */
+    struct zt_dbsync *dbsync; /* database sync (zt_dbsync.h); NULL: /v1/dbsync/ answers 404 */
 };
 
 #endif

@@ -1,6 +1,7 @@
-/* mesh_util.h: what the mesh's black-box tests share (test_mesh.c,
+/* mesh_util.h: what the mesh's black-box tests share (test_mesh.c, test_dbsync.c,
  * tests/attack/node/test_attack_mesh.c): test files of a seeded content,
- * a file's SHA-256, and a pull driven until it is done. Static functions:
+ * a file's SHA-256, a pull driven until it is done, and main() of a test
+ * whose nodes run the DHT. Static functions:
  * each test includes it once, after harness.h. */
 #ifndef ZT_TEST_MESH_UTIL_H
 #define ZT_TEST_MESH_UTIL_H
@@ -9,6 +10,8 @@
 #include <stdlib.h>
 
 #include "harness.h"
+#include "zentalk/zt_alloc.h"
+#include "zentalk/zt_dht.h"
 #include "zentalk/zt_hash.h"
 #include "zentalk/zt_hex.h"
 #include "zentalk/zt_str.h"
@@ -16,7 +19,7 @@
 
 /* dir/name: size bytes from a seeded generator (xorshift64*); its path in
  * path, its SHA-256 hex in sha. */
-static void mesh_make_file(const char *dir, const char *name, size_t size, uint64_t seed, char *path, size_t cap,
+__attribute__((unused)) static void mesh_make_file(const char *dir, const char *name, size_t size, uint64_t seed, char *path, size_t cap,
                            char sha[65])
 {
     snprintf(path, cap, "%s/%s", dir, name);
@@ -38,7 +41,7 @@ static void mesh_make_file(const char *dir, const char *name, size_t size, uint6
 }
 
 /* The SHA-256 hex of the file at path. */
-static void mesh_file_sha(const char *path, char sha[65])
+__attribute__((unused)) static void mesh_file_sha(const char *path, char sha[65])
 {
     FILE *f = fopen(path, "rb");
     assert_non_null(f);
@@ -57,7 +60,7 @@ static void mesh_file_sha(const char *path, char sha[65])
  * until "done"; a pull that failed (the DHT still spreading the records,
  * a holder not yet admitting us) is started again, until deadline_ms
  * (monotonic). */
-static void mesh_pull_until_done(uint16_t port, const char *sha, const char *body, uint64_t deadline_ms)
+__attribute__((unused)) static void mesh_pull_until_done(uint16_t port, const char *sha, const char *body, uint64_t deadline_ms)
 {
     char path[128];
     snprintf(path, sizeof path, "/v1/mesh/pull/%s", sha);
@@ -79,6 +82,42 @@ static void mesh_pull_until_done(uint16_t port, const char *sha, const char *bod
             json_decref(post_json(port, "/v1/mesh/pull", NULL, body, 202));
         }
         zt_time_sleep_ms(50);
+    }
+}
+
+/* The start of main() of a test whose nodes run the DHT (it binds every
+ * address, so the test runs again inside a private network namespace,
+ * netns_rerun): the harness, jansson's allocator, a skip without the DHT
+ * (why: what needs it). -1: go on with the tests (inside); else the exit
+ * status to return. */
+__attribute__((unused)) static int mesh_netns_start(int argc, char **argv, const char *prog, const char *why)
+{
+    if (!harness_start(argc, argv, prog)) return 2;
+    json_set_alloc_funcs(zt_malloc, zt_free);
+    if (!zt_dht_available()) {
+        printf("SKIP: the DHT is not built (no OpenDHT C API): %s\n", why);
+        return 77;
+    }
+    int outer = netns_rerun(argc, argv);
+    if (outer >= 0) return outer;
+    return zt_hash_init() != 0 ? 1 : -1;
+}
+
+/* A node of a test: its temp dir (config, data/), the process, whether it runs. */
+struct mnode {
+    char dir[256];
+    struct node n;
+    bool up;
+};
+
+/* Teardown: each node stopped (SIGTERM, exit 0) or cleaned up, its dir removed. */
+__attribute__((unused)) static void mesh_nodes_stop(struct mnode *nodes, int n)
+{
+    for (int i = 0; i < n; i++) {
+        if (!nodes[i].dir[0]) continue;
+        if (nodes[i].up) node_stop(&nodes[i].n, 30000);
+        else node_cleanup(&nodes[i].n);
+        rm_rf(nodes[i].dir);
     }
 }
 

@@ -44,12 +44,6 @@
 #define FAKE_DHT_PORT 4809
 #define OBSERVER_DHT_PORT 4810
 
-struct mnode {
-    char dir[256];
-    struct node n;
-    bool up;
-};
-
 static struct mnode nodes[N_NODES];
 static const char *cli_bin; /* zentalk */
 static char files_dir[256];
@@ -485,28 +479,16 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    for (int i = 0; i < N_NODES; i++) {
-        if (!nodes[i].dir[0]) continue;
-        if (nodes[i].up) node_stop(&nodes[i].n, 30000);
-        else node_cleanup(&nodes[i].n);
-        rm_rf(nodes[i].dir);
-    }
+    mesh_nodes_stop(nodes, N_NODES);
     rm_rf(files_dir);
     return 0;
 }
 
 int main(int argc, char **argv)
 {
-    if (!harness_start(argc, argv, "test_mesh")) return 2;
-    cli_bin = argv[2];
-    json_set_alloc_funcs(zt_malloc, zt_free);
-    if (!zt_dht_available()) {
-        printf("SKIP: the DHT is not built (no OpenDHT C API): the mesh finds holders there\n");
-        return 77;
-    }
-    int outer = netns_rerun(argc, argv);
-    if (outer >= 0) return outer;
-    if (zt_hash_init() != 0) return 1;
+    cli_bin = argc > 2 ? argv[2] : NULL;
+    int early = mesh_netns_start(argc, argv, "test_mesh", "the mesh finds holders there");
+    if (early >= 0) return early;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_spread),
         cmocka_unit_test(test_holder_killed),

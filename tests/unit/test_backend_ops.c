@@ -586,8 +586,10 @@ static void test_rope(void **state)
 
 /* ---- kv_store + attention ------------------------------------------------------------ */
 
-/* A batch over 3 sequences of different lengths: prompt rows of one, single
- * tokens of the others, positions across the 8-wide score blocks. */
+/* A batch over 3 sequences of different lengths: prompt rows of one (19,
+ * after another sequence's token: a run of 16 the CPU takes together, then
+ * 3 alone), single tokens of the others, positions across the 8- and
+ * 16-wide score blocks. */
 static void case_attention(struct side *t, struct side *r, bool exact, const char *name)
 {
     static const struct zt__attn shapes[] = {{8, 2, 16}, {4, 4, 64}, {6, 1, 8}};
@@ -595,9 +597,9 @@ static void case_attention(struct side *t, struct side *r, bool exact, const cha
         const struct zt__attn *p = &shapes[c];
         size_t kvd = (size_t)p->n_head_kv * p->head_dim, qd = (size_t)p->n_head * p->head_dim;
         uint32_t n_ctx[3] = {40, 9, 70};
-        enum { NB = 7 };
-        size_t seq_of[NB] = {0, 0, 0, 0, 1, 2, 2};
-        uint32_t pos[NB] = {21, 22, 23, 24, 8, 64, 65};
+        enum { NB = 22 };
+        size_t seq_of[NB] = {1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2};
+        uint32_t pos[NB] = {8, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 64, 65};
         float *cache[3][2];
         for (int sq = 0; sq < 3; sq++)
             for (int kv = 0; kv < 2; kv++) cache[sq][kv] = rand_f32(n_ctx[sq] * kvd, 1.5f);

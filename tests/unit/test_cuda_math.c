@@ -33,7 +33,7 @@
 #pragma STDC FP_CONTRACT OFF
 #endif
 
-static uint32_t bits(float f) { return zt_cu_f2u(f); }
+static uint32_t bits(float f) { return zt__f32_u(f); }
 
 static void test_half(void **state)
 {
@@ -43,7 +43,7 @@ static void test_half(void **state)
         if (bits(want) != bits(got)) fail_msg("half %04x: %08x, CPU %08x", h, bits(got), bits(want));
     }
     for (uint64_t u = 0; u < 0x100000000ull; u += 4099) {
-        float f = zt_cu_u2f((uint32_t)u);
+        float f = zt__f32_bits((uint32_t)u);
         uint32_t want = zt_fp32_to_fp16(f), got = float_to_half(f);
         if (want != got) fail_msg("float %08x: half %04x, CPU %04x", (uint32_t)u, got, want);
     }
@@ -54,14 +54,14 @@ static void test_exp_sincos(void **state)
     (void)state;
     size_t n = 0;
     for (uint64_t u = 0; u < 0x100000000ull; u += 1021) {
-        float x = zt_cu_u2f((uint32_t)u);
+        float x = zt__f32_bits((uint32_t)u);
         float want = zt__expf(x), got = zt_expf(x);
         if (bits(want) != bits(got) && !(want != want && got != got))
             fail_msg("exp(%a): %08x, CPU %08x", (double)x, bits(got), bits(want));
         n++;
     }
     for (uint64_t u = 0; u < 0x100000000ull; u += 211) {
-        float x = zt_cu_u2f((uint32_t)u);
+        float x = zt__f32_bits((uint32_t)u);
         if (!(x > -1.6e6f && x < 1.6e6f)) continue;
         float s0, c0, s1, c1;
         zt__sincosf(x, &s0, &c0);
@@ -178,7 +178,7 @@ static void test_matmul_lanes(void **state)
                             }
                         }
                         for (uint32_t c = 0; c < nbt; c++)
-                            lanes[k % 8][c] = mm_k_step(lanes[k % 8][c], wd, wdmin, zt_cu_u2f(xq[((size_t)c * nb + k) * 65]),
+                            lanes[k % 8][c] = mm_k_step(lanes[k % 8][c], wd, wdmin, zt__f32_bits(xq[((size_t)c * nb + k) * 65]),
                                                         t == ZT_GGML_Q6_K, is[c], ms[c]);
                     }
                 } else {

@@ -610,6 +610,59 @@ static void test_matmul_rows_identity(void **state)
     assert_int_equal(zt_quant_set_isa(orig), 0);
 }
 
+/* Float products over prompt-sized batches (the blocked kernels' tiles
+ * repeated many times, the leftover activation rows and weight rows, a
+ * range that starts inside a tile, several segments with a short last
+ * one) against single scalar dots, every path, bit for bit. */
+static void test_float_batches(void **state)
+{
+    (void)state;
+    enum zt_quant_isa orig = zt_quant_isa_current();
+    enum { ROWS = 15, BATCH = 131 };
+    static const enum zt_ggml_type ft[] = {ZT_GGML_F32, ZT_GGML_F16, ZT_GGML_BF16};
+    static const size_t lens[] = {768, 2048 + 96};
+    for (size_t tc = 0; tc < 6; tc++) {
+        enum zt_ggml_type t = ft[tc / 2];
+        size_t n = lens[tc % 2];
+        size_t wb = row_bytes(t, n), xb = row_bytes(ZT_GGML_F32, n);
+        uint8_t *W = xmalloc(wb * ROWS), *X = xmalloc(xb * BATCH);
+        float *xf = xmalloc(n * sizeof *xf);
+        float *out = xmalloc(BATCH * ROWS * sizeof *out), *ref = xmalloc(BATCH * ROWS * sizeof *ref);
+        for (size_t r = 0; r < ROWS; r++)
+            make_weights(t, W + r * wb, n, 0.05f);
+        for (size_t b = 0; b < BATCH; b++)
+            make_acts(t, X + b * xb, xf, n);
+        assert_int_equal(zt_quant_set_isa(ZT_QUANT_ISA_SCALAR), 0);
+        for (size_t b = 0; b < BATCH; b++)
+            for (size_t r = 0; r < ROWS; r++)
+                assert_int_equal(zt_quant_vec_dot(t, n, W + r * wb, X + b * xb, &ref[b * ROWS + r]), 0);
+        for (int isa = 1; isa < ZT_QUANT_ISA_COUNT; isa++) {
+            if (zt_quant_set_isa((enum zt_quant_isa)isa) != 0)
+                continue;
+            static const size_t batches[] = {2, 64, 65, BATCH};
+            for (size_t bi = 0; bi < 4; bi++) {
+                size_t batch = batches[bi], r0 = bi % 2 ? 1 : 0;
+                for (size_t i = 0; i < BATCH * ROWS; i++)
+                    out[i] = -1.0f;
+                assert_int_equal(zt_quant_matmul_rows(t, W, wb, r0, ROWS, X, xb, batch, out, ROWS, n), 0);
+                for (size_t b = 0; b < batch; b++)
+                    for (size_t r = r0; r < ROWS; r++)
+                        if (f2u(out[b * ROWS + r]) != f2u(ref[b * ROWS + r])) {
+                            printf("%s n=%zu isa=%d batch=%zu b=%zu r=%zu: %a != %a\n", tname(t), n, isa, batch, b,
+                                   r, (double)out[b * ROWS + r], (double)ref[b * ROWS + r]);
+                            fail();
+                        }
+            }
+        }
+        zt_free(W);
+        zt_free(X);
+        zt_free(xf);
+        zt_free(out);
+        zt_free(ref);
+    }
+    assert_int_equal(zt_quant_set_isa(orig), 0);
+}
+
 /* Activation quantisation is scalar on every path; check the obvious too. */
 /* Packed weights (quant_pack.c): every path's packed kernel gives the bits
  * of the scalar dot on the original rows, for row counts that leave a
@@ -623,7 +676,7 @@ static void test_packed_identity(void **state)
     static const size_t rows_c[] = {1, 16, 37};
     static const size_t lens[] = {32, 64, 32 * 7, 32 * 8, 32 * 65};
     static const size_t lens_k[] = {256, 512, 256 * 3, 256 * 8, 256 * 9};
-    enum { MAXB = 5 };
+    enum { MAXB = 11 }; /* batch 1..5, and 11: past a kernel's chunk of 8 rows */
     for (size_t ti = 0; ti < 4; ti++)
         for (size_t ri = 0; ri < 3; ri++)
             for (size_t li = 0; li < 5; li++) {
@@ -650,7 +703,7 @@ static void test_packed_identity(void **state)
                             printf("skip: path %d (packed kernels) is not on this CPU\n", isa);
                         continue;
                     }
-                    for (size_t batch = 1; batch <= MAXB; batch++)
+                    for (size_t batch = 1; batch <= MAXB; batch = batch < 5 ? batch + 1 : batch + MAXB - 5)
                         for (size_t r0 = 0; r0 < rows; r0 += ZT_QUANT_PACK_ROWS) {
                             for (size_t i = 0; i < MAXB * rows; i++)
                                 out[i] = -1.0f;
@@ -854,6 +907,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_vec_dot_accuracy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_isa_bit_identity, setup, teardown),
         cmocka_unit_test_setup_teardown(test_matmul_rows_identity, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_float_batches, setup, teardown),
         cmocka_unit_test_setup_teardown(test_packed_identity, setup, teardown),
         cmocka_unit_test_setup_teardown(test_activation_formats, setup, teardown),
         cmocka_unit_test_setup_teardown(test_activation_isas, setup, teardown),

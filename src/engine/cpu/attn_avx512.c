@@ -28,7 +28,8 @@ const bool zt__attn_avx512_built = true;
 /* 16 rows of 16 floats in r[0..15] become 16 columns: c[d] lane u is
  * r[u] lane d (unpack within 128-bit lanes, then 64-bit shuffles, then a
  * 4 x 4 transpose of the 128-bit lanes). Moves only: no arithmetic. */
-static inline void transpose16(const __m512 *r, __m512 *c)
+/* always inlined: a call per tile costs more than the moves (two kernels use it) */
+__attribute__((always_inline)) static inline void transpose16(const __m512 *r, __m512 *c)
 {
     __m512 t[16], u[16];
     for (int k = 0; k < 8; k++) {
@@ -113,6 +114,120 @@ void zt__attn_wsum_avx512(const float *scores, float inv, const void *v, bool f1
     }
 }
 
+/* ZT_ATTN_MQ (16) queries of one sequence and KV head at once, lanes
+ * across the queries: the queries are transposed once (qt[i] lane j is
+ * q_j[i]), then for 16 cache rows at a time acc[u] = acc[u] + qt[i] *
+ * k[t + u][i] in increasing i, each k element broadcast from a 16 x 16
+ * copy of the tile (F16 widened exactly, rows past the longest n_pos
+ * zero); one transpose of acc gives each query its 16 scores. Lane j of
+ * acc[u] is dot = dot + q_j[i] * k[t + u][i] in increasing i, then *
+ * scale: zt__attn_scores_avx512's bits. A query stores only its own
+ * positions. scratch: (hd + 16) * 16 floats. */
+void zt__attn_scores_mq_avx512(const float *const q[ZT_ATTN_MQ], const void *k, bool f16, size_t ks, uint32_t hd,
+                               const uint32_t n_pos[ZT_ATTN_MQ], float scale, float *const scores[ZT_ATTN_MQ],
+                               float *scratch)
+{
+    float *qt = scratch, *kb = scratch + (size_t)hd * 16;
+    for (uint32_t i0 = 0; i0 < hd; i0 += 16) {
+        __m512 r[16], c[16];
+        for (int j = 0; j < 16; j++) r[j] = _mm512_loadu_ps(q[j] + i0);
+        transpose16(r, c);
+        for (int d = 0; d < 16; d++) _mm512_storeu_ps(qt + (size_t)(i0 + (uint32_t)d) * 16, c[d]);
+    }
+    uint32_t max_pos = 0;
+    for (int j = 0; j < ZT_ATTN_MQ; j++)
+        if (n_pos[j] > max_pos) max_pos = n_pos[j];
+    const __m512 vscale = _mm512_set1_ps(scale);
+    for (uint32_t t = 0; t < max_pos; t += 16) {
+        uint32_t nr = max_pos - t < 16 ? max_pos - t : 16;
+        __m512 acc[16];
+        for (int u = 0; u < 16; u++) acc[u] = _mm512_setzero_ps();
+        for (uint32_t i0 = 0; i0 < hd; i0 += 16) {
+            if (f16) {
+                for (uint32_t u = 0; u < nr; u++)
+                    _mm512_storeu_ps(kb + u * 16, _mm512_cvtph_ps(_mm256_loadu_si256(
+                                                      (const __m256i *)(const void *)((const uint16_t *)k + (size_t)(t + u) * ks + i0))));
+            } else {
+                for (uint32_t u = 0; u < nr; u++)
+                    _mm512_storeu_ps(kb + u * 16, _mm512_loadu_ps((const float *)k + (size_t)(t + u) * ks + i0));
+            }
+            for (uint32_t u = nr; u < 16; u++) _mm512_storeu_ps(kb + u * 16, _mm512_setzero_ps());
+            /* unrolled: the 16 accumulators stay in registers */
+#pragma GCC unroll 16
+            for (int d = 0; d < 16; d++) {
+                __m512 qv = _mm512_loadu_ps(qt + (size_t)(i0 + (uint32_t)d) * 16);
+#pragma GCC unroll 16
+                for (int u = 0; u < 16; u++) acc[u] = _mm512_add_ps(acc[u], _mm512_mul_ps(qv, _mm512_set1_ps(kb[u * 16 + d])));
+            }
+        }
+        __m512 c[16];
+        transpose16(acc, c);
+        for (int j = 0; j < ZT_ATTN_MQ; j++) {
+            if (t >= n_pos[j]) continue;
+            uint32_t m = n_pos[j] - t < 16 ? n_pos[j] - t : 16;
+            _mm512_mask_storeu_ps(scores[j] + t, (__mmask16)((1u << m) - 1u), _mm512_mul_ps(c[j], vscale));
+        }
+    }
+}
+
+/* One query's 64-dim block from position t0 to n_pos, the accumulators
+ * read from and written back to o (a store and a load keep the bits). */
+static void wsum64_tail(const float *scores, float inv, const void *v, bool f16, size_t vs, uint32_t i0,
+                        uint32_t t0, uint32_t n_pos, float *o)
+{
+    __m512 a0 = _mm512_loadu_ps(o + i0), a1 = _mm512_loadu_ps(o + i0 + 16), a2 = _mm512_loadu_ps(o + i0 + 32),
+           a3 = _mm512_loadu_ps(o + i0 + 48);
+    for (uint32_t t = t0; t < n_pos; t++) {
+        __m512 pr = _mm512_set1_ps(scores[t] * inv);
+        size_t off = (size_t)t * vs + i0;
+        a0 = _mm512_add_ps(a0, _mm512_mul_ps(pr, v_row(v, f16, off)));
+        a1 = _mm512_add_ps(a1, _mm512_mul_ps(pr, v_row(v, f16, off + 16)));
+        a2 = _mm512_add_ps(a2, _mm512_mul_ps(pr, v_row(v, f16, off + 32)));
+        a3 = _mm512_add_ps(a3, _mm512_mul_ps(pr, v_row(v, f16, off + 48)));
+    }
+    _mm512_storeu_ps(o + i0, a0);
+    _mm512_storeu_ps(o + i0 + 16, a1);
+    _mm512_storeu_ps(o + i0 + 32, a2);
+    _mm512_storeu_ps(o + i0 + 48, a3);
+}
+
+/* ZT_ATTN_WQ queries of one sequence and KV head, hd a multiple of 64:
+ * each cache row of 64 dims is loaded (and widened) once for all of them
+ * over the positions they share, then each query goes on alone to its own
+ * n_pos. Every lane is o[i] = o[i] + (scores[t] * inv) * v[t][i] in
+ * increasing t from 0: zt__attn_wsum_avx512's bits. */
+void zt__attn_wsum_mq_avx512(const float *const scores[ZT_ATTN_WQ], const float inv[ZT_ATTN_WQ], const void *v,
+                             bool f16, size_t vs, uint32_t hd, const uint32_t n_pos[ZT_ATTN_WQ],
+                             float *const o[ZT_ATTN_WQ])
+{
+    uint32_t common = n_pos[0];
+    for (int j = 1; j < ZT_ATTN_WQ; j++)
+        if (n_pos[j] < common) common = n_pos[j];
+    for (uint32_t i0 = 0; i0 < hd; i0 += 64) {
+        __m512 a[ZT_ATTN_WQ][4];
+        for (int j = 0; j < ZT_ATTN_WQ; j++)
+            for (int b = 0; b < 4; b++) a[j][b] = _mm512_setzero_ps();
+        for (uint32_t t = 0; t < common; t++) {
+            size_t off = (size_t)t * vs + i0;
+            __m512 r0 = v_row(v, f16, off), r1 = v_row(v, f16, off + 16), r2 = v_row(v, f16, off + 32),
+                   r3 = v_row(v, f16, off + 48);
+            /* unrolled: the 16 accumulators stay in registers */
+#pragma GCC unroll 4
+            for (int j = 0; j < ZT_ATTN_WQ; j++) {
+                __m512 pr = _mm512_set1_ps(scores[j][t] * inv[j]);
+                a[j][0] = _mm512_add_ps(a[j][0], _mm512_mul_ps(pr, r0));
+                a[j][1] = _mm512_add_ps(a[j][1], _mm512_mul_ps(pr, r1));
+                a[j][2] = _mm512_add_ps(a[j][2], _mm512_mul_ps(pr, r2));
+                a[j][3] = _mm512_add_ps(a[j][3], _mm512_mul_ps(pr, r3));
+            }
+        }
+        for (int j = 0; j < ZT_ATTN_WQ; j++) {
+            for (int b = 0; b < 4; b++) _mm512_storeu_ps(o[j] + i0 + 16 * b, a[j][b]);
+            if (n_pos[j] > common) wsum64_tail(scores[j], inv[j], v, f16, vs, i0, common, n_pos[j], o[j]);
+        }
+    }
+}
+
 #else
 const bool zt__attn_avx512_built = false;
 
@@ -125,6 +240,19 @@ uint32_t zt__attn_scores_avx512(const float *q, const void *k, bool f16, size_t 
 
 void zt__attn_wsum_avx512(const float *scores, float inv, const void *v, bool f16, size_t vs, uint32_t hd,
                           uint32_t n_pos, float *o)
+{
+    (void)scores, (void)inv, (void)v, (void)f16, (void)vs, (void)hd, (void)n_pos, (void)o;
+}
+void zt__attn_scores_mq_avx512(const float *const q[ZT_ATTN_MQ], const void *k, bool f16, size_t ks, uint32_t hd,
+                               const uint32_t n_pos[ZT_ATTN_MQ], float scale, float *const scores[ZT_ATTN_MQ],
+                               float *scratch)
+{
+    (void)q, (void)k, (void)f16, (void)ks, (void)hd, (void)n_pos, (void)scale, (void)scores, (void)scratch;
+}
+
+void zt__attn_wsum_mq_avx512(const float *const scores[ZT_ATTN_WQ], const float inv[ZT_ATTN_WQ], const void *v,
+                             bool f16, size_t vs, uint32_t hd, const uint32_t n_pos[ZT_ATTN_WQ],
+                             float *const o[ZT_ATTN_WQ])
 {
     (void)scores, (void)inv, (void)v, (void)f16, (void)vs, (void)hd, (void)n_pos, (void)o;
 }

@@ -21,6 +21,22 @@ uint32_t zt__attn_scores_avx512(const float *q, const void *k, bool f16, size_t 
 void zt__attn_wsum_avx512(const float *scores, float inv, const void *v, bool f16, size_t vs, uint32_t hd,
                           uint32_t n_pos, float *o);
 
+/* The same for several queries of one sequence and KV head at once
+ * (cpu_backend.c's batched prompt path), each with its own q, n_pos and
+ * output, with the one-query kernels' bits: the scores of ZT_ATTN_MQ
+ * queries (lanes across the queries: no transpose per cache tile;
+ * scratch of (hd + 16) * 16 floats), the weighted sums of ZT_ATTN_WQ
+ * queries (hd a multiple of 64; v rows loaded once over the positions all
+ * of them have). */
+#define ZT_ATTN_MQ 16
+#define ZT_ATTN_WQ 4
+void zt__attn_scores_mq_avx512(const float *const q[ZT_ATTN_MQ], const void *k, bool f16, size_t ks, uint32_t hd,
+                               const uint32_t n_pos[ZT_ATTN_MQ], float scale, float *const scores[ZT_ATTN_MQ],
+                               float *scratch);
+void zt__attn_wsum_mq_avx512(const float *const scores[ZT_ATTN_WQ], const float inv[ZT_ATTN_WQ], const void *v,
+                             bool f16, size_t vs, uint32_t hd, const uint32_t n_pos[ZT_ATTN_WQ],
+                             float *const o[ZT_ATTN_WQ]);
+
 /* ew_avx512.c (same condition: built with AVX-512 and the path in use
  * is AVX-512 or newer): y[i] = (g[i] / (1 + zt__expf(-g[i]))) * u[i], and
  * s[i] = zt__expf(s[i] - mx), lane by lane with zt__expf's bits. */

@@ -359,11 +359,15 @@ static int cpu_matmul(struct zt__backend *be, const struct zt__tensor *w, const 
     size_t rb;
     if (zt_quant_row_bytes(zt_quant_vec_dot_type(w->type), w->ne0, &rb)) return ZT_EINVAL;
     int rc = 0;
-    uint8_t *xq = scratch(c->xq, &c->xq_cap, rb, x->ne1, &rc);
+    /* one row more, to start the rows on a 64-byte boundary: malloc gives
+     * 16 (a large block is mmap'ed, 16 bytes past a page), and a 512-bit
+     * load across two cache lines costs two */
+    uint8_t *xq = scratch(c->xq, &c->xq_cap, rb, x->ne1 + 1, &rc);
     if (!xq) return rc;
     c->xq = xq;
+    if (rb >= 64) xq += (64 - (uintptr_t)xq % 64) % 64;
     const struct packed_w *pw = prepared_of(c, w);
-    struct mm f = {.w = w, .x = x, .dst = dst, .xq = c->xq, .xq_row = rb, .packed = pw ? pw->p : NULL,
+    struct mm f = {.w = w, .x = x, .dst = dst, .xq = xq, .xq_row = rb, .packed = pw ? pw->p : NULL,
                    .copy = pw ? pw->copy : NULL};
     size_t pb = zt_quant_packed_prep_bytes(f.packed);
     if (pb > 0) {
@@ -392,7 +396,10 @@ struct attn_ctx {
     const struct zt__attn *p;
     bool vec; /* the AVX-512 kernels (attn_avx512.c) */
     atomic_int failed; /* a worker could not allocate */
+    const uint32_t *block; /* work blocks: first item, | ATTN_GROUP for a group of ZT_ATTN_MQ */
 };
+
+#define ATTN_GROUP 0x80000000u
 
 /* Element i of cache row t (F32 or F16, exact). */
 static inline float kv_at(const void *c, bool f16, size_t idx)
@@ -400,84 +407,203 @@ static inline float kv_at(const void *c, bool f16, size_t idx)
     return f16 ? zt_fp16_to_fp32(((const uint16_t *)c)[idx]) : ((const float *)c)[idx];
 }
 
-/* Attention of item b, head h over its cache rows [0, pos]. The AVX-512
- * kernels (attn_avx512.c, when the path in use has AVX-512 and head_dim %
- * 16 == 0) compute the same chains 16 lanes at a time. */
-static void attend(const struct attn_ctx *a, size_t b, uint32_t h, float *scores)
+/* Where item b's head h reads: its query, its cache's K and V rows for the
+ * KV head of h, and its output. */
+struct attn_at {
+    const float *q;
+    const void *kc, *vc;
+    float *o;
+    bool f16;
+    size_t ks, vs;
+    uint32_t n_pos;
+};
+
+static struct attn_at attn_at(const struct attn_ctx *a, size_t b, uint32_t h)
 {
     const struct zt__attn *p = a->p;
     uint32_t hd = p->head_dim, kvh = h / (p->n_head / p->n_head_kv);
     const struct zt__kv_view *kv = &a->kv[b];
     bool f16 = kv->k.type == ZT_GGML_F16;
     size_t es = f16 ? 2 : 4;
-    size_t ks = kv->k.nb1 / es, vs = kv->v.nb1 / es;
-    const float *q = row(a->q, b) + (size_t)h * hd;
-    const void *kc = base(&kv->k) + (size_t)kvh * hd * es;
-    const void *vc = base(&kv->v) + (size_t)kvh * hd * es;
-    uint32_t n_pos = kv->pos + 1;
+    return (struct attn_at){.q = row(a->q, b) + (size_t)h * hd,
+                            .kc = base(&kv->k) + (size_t)kvh * hd * es,
+                            .vc = base(&kv->v) + (size_t)kvh * hd * es,
+                            .o = row(a->dst, b) + (size_t)h * hd,
+                            .f16 = f16, .ks = kv->k.nb1 / es, .vs = kv->v.nb1 / es, .n_pos = kv->pos + 1};
+}
+
+/* The scaled scores of one (item, head) over its n_pos cache rows. The
+ * AVX-512 kernels (attn_avx512.c, when the path in use has AVX-512 and
+ * head_dim % 16 == 0) compute the same chains 16 lanes at a time. */
+static void attn_scores(const struct attn_ctx *a, const struct attn_at *x, float *scores)
+{
+    uint32_t hd = a->p->head_dim, n_pos = x->n_pos;
     float scale = 1.0f / sqrtf((float)hd);
-    float mx = -INFINITY;
     bool vec = a->vec && hd % 16 == 0;
-    uint32_t t = vec ? zt__attn_scores_avx512(q, kc, f16, ks, hd, n_pos, scale, scores) : 0;
-    for (uint32_t u = 0; u < t; u++)
-        if (scores[u] > mx) mx = scores[u];
+    uint32_t t = vec ? zt__attn_scores_avx512(x->q, x->kc, x->f16, x->ks, hd, n_pos, scale, scores) : 0;
     /* 8 positions at a time: each score is still dot = 0, dot += q[i] * k[i]
      * in increasing i (the same bits), but 8 independent chains hide the
      * add latency that bounds the one-position loop. */
     for (; t + 8 <= n_pos; t += 8) {
         float dot[8] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
         for (uint32_t i = 0; i < hd; i++) {
-            float qi = q[i];
-            for (uint32_t u = 0; u < 8; u++) dot[u] += qi * kv_at(kc, f16, (size_t)(t + u) * ks + i);
+            float qi = x->q[i];
+            for (uint32_t u = 0; u < 8; u++) dot[u] += qi * kv_at(x->kc, x->f16, (size_t)(t + u) * x->ks + i);
         }
-        for (uint32_t u = 0; u < 8; u++) {
-            scores[t + u] = dot[u] * scale;
-            if (scores[t + u] > mx) mx = scores[t + u];
-        }
+        for (uint32_t u = 0; u < 8; u++) scores[t + u] = dot[u] * scale;
     }
     for (; t < n_pos; t++) {
         float dot = 0.0f;
-        for (uint32_t i = 0; i < hd; i++) dot += q[i] * kv_at(kc, f16, (size_t)t * ks + i);
+        for (uint32_t i = 0; i < hd; i++) dot += x->q[i] * kv_at(x->kc, x->f16, (size_t)t * x->ks + i);
         scores[t] = dot * scale;
-        if (scores[t] > mx) mx = scores[t];
     }
-    float sum = 0.0f;
+}
+
+/* scores[t] = exp(scores[t] - max) in place; returns 1 / their sum (in
+ * order). */
+static float attn_softmax(const struct attn_ctx *a, float *scores, uint32_t n_pos)
+{
+    float mx = -INFINITY, sum = 0.0f;
+    for (uint32_t t = 0; t < n_pos; t++)
+        if (scores[t] > mx) mx = scores[t];
     if (a->vec) { /* the exponentials 16 at a time (same bits), the sum in order */
         zt__exp_sub_avx512(scores, n_pos, mx);
-        for (t = 0; t < n_pos; t++) sum += scores[t];
+        for (uint32_t t = 0; t < n_pos; t++) sum += scores[t];
     } else {
-        for (t = 0; t < n_pos; t++) {
+        for (uint32_t t = 0; t < n_pos; t++) {
             scores[t] = zt__expf(scores[t] - mx);
             sum += scores[t];
         }
     }
-    float inv = 1.0f / sum;
-    float *o = row(a->dst, b) + (size_t)h * hd;
-    if (vec) {
-        zt__attn_wsum_avx512(scores, inv, vc, f16, vs, hd, n_pos, o);
+    return 1.0f / sum;
+}
+
+/* o[i] = sum over t in order of (scores[t] * inv) * v[t][i]. */
+static void attn_wsum(const struct attn_ctx *a, const struct attn_at *x, const float *scores, float inv)
+{
+    uint32_t hd = a->p->head_dim;
+    if (a->vec && hd % 16 == 0) {
+        zt__attn_wsum_avx512(scores, inv, x->vc, x->f16, x->vs, hd, x->n_pos, x->o);
         return;
     }
-    for (uint32_t i = 0; i < hd; i++) o[i] = 0.0f;
-    for (t = 0; t < n_pos; t++) {
+    for (uint32_t i = 0; i < hd; i++) x->o[i] = 0.0f;
+    for (uint32_t t = 0; t < x->n_pos; t++) {
         float pr = scores[t] * inv;
-        for (uint32_t i = 0; i < hd; i++) o[i] += pr * kv_at(vc, f16, (size_t)t * vs + i);
+        for (uint32_t i = 0; i < hd; i++) x->o[i] += pr * kv_at(x->vc, x->f16, (size_t)t * x->vs + i);
     }
 }
 
+/* Attention of item b, head h over its cache rows [0, pos]. */
+static void attend(const struct attn_ctx *a, size_t b, uint32_t h, float *scores)
+{
+    struct attn_at x = attn_at(a, b, h);
+    attn_scores(a, &x, scores);
+    attn_wsum(a, &x, scores, attn_softmax(a, scores, x.n_pos));
+}
+
+/* Items b0 .. b0 + ZT_ATTN_MQ - 1 read the same cache (one sequence's
+ * prompt rows in a batch): the vector kernels can take them together. */
+static bool attn_shared(const struct attn_ctx *a, size_t b0)
+{
+    const struct zt__kv_view *k0 = &a->kv[b0];
+    for (size_t b = b0 + 1; b < b0 + ZT_ATTN_MQ; b++) {
+        const struct zt__kv_view *kv = &a->kv[b];
+        if (kv->k.buf != k0->k.buf || kv->k.offset != k0->k.offset || kv->k.nb1 != k0->k.nb1 ||
+            kv->k.type != k0->k.type || kv->v.buf != k0->v.buf || kv->v.offset != k0->v.offset ||
+            kv->v.nb1 != k0->v.nb1 || kv->v.type != k0->v.type)
+            return false;
+    }
+    return true;
+}
+
+/* attn_softmax of the ZT_ATTN_MQ rows of a group (the vector path): each
+ * row's max and sum in the same order as there, but the rows' chains
+ * interleaved (over the positions all rows have, then each row's own), so
+ * the add latency is paid once per position, not once per position and
+ * row. */
+static void attn_softmax_group(float *const sc[ZT_ATTN_MQ], const uint32_t n_pos[ZT_ATTN_MQ], float inv[ZT_ATTN_MQ])
+{
+    float mx[ZT_ATTN_MQ], sum[ZT_ATTN_MQ];
+    uint32_t common = n_pos[0];
+    for (size_t j = 0; j < ZT_ATTN_MQ; j++) {
+        mx[j] = -INFINITY;
+        sum[j] = 0.0f;
+        if (n_pos[j] < common) common = n_pos[j];
+    }
+    for (uint32_t t = 0; t < common; t++)
+        for (size_t j = 0; j < ZT_ATTN_MQ; j++)
+            if (sc[j][t] > mx[j]) mx[j] = sc[j][t];
+    for (size_t j = 0; j < ZT_ATTN_MQ; j++) {
+        for (uint32_t t = common; t < n_pos[j]; t++)
+            if (sc[j][t] > mx[j]) mx[j] = sc[j][t];
+        zt__exp_sub_avx512(sc[j], n_pos[j], mx[j]);
+    }
+    for (uint32_t t = 0; t < common; t++)
+        for (size_t j = 0; j < ZT_ATTN_MQ; j++) sum[j] += sc[j][t];
+    for (size_t j = 0; j < ZT_ATTN_MQ; j++) {
+        for (uint32_t t = common; t < n_pos[j]; t++) sum[j] += sc[j][t];
+        inv[j] = 1.0f / sum[j];
+    }
+}
+
+/* Head h of ZT_ATTN_MQ items of one sequence (attn_shared): the scores of
+ * all of them per pass over the K tiles, the weighted sums ZT_ATTN_WQ at a
+ * time per pass over the V rows; each (item, head) gets attend()'s bits. */
+static void attend_group(const struct attn_ctx *a, size_t b0, uint32_t h, float *scores, size_t stride,
+                         float *scratch)
+{
+    uint32_t hd = a->p->head_dim;
+    struct attn_at x[ZT_ATTN_MQ];
+    const float *q[ZT_ATTN_MQ], *csc[ZT_ATTN_MQ];
+    float *sc[ZT_ATTN_MQ], *o[ZT_ATTN_MQ], inv[ZT_ATTN_MQ];
+    uint32_t n_pos[ZT_ATTN_MQ];
+    for (size_t j = 0; j < ZT_ATTN_MQ; j++) {
+        x[j] = attn_at(a, b0 + j, h);
+        q[j] = x[j].q;
+        sc[j] = scores + j * stride;
+        csc[j] = sc[j];
+        o[j] = x[j].o;
+        n_pos[j] = x[j].n_pos;
+    }
+    zt__attn_scores_mq_avx512(q, x[0].kc, x[0].f16, x[0].ks, hd, n_pos, 1.0f / sqrtf((float)hd), sc, scratch);
+    attn_softmax_group(sc, n_pos, inv);
+    if (hd % 64 == 0) {
+        for (size_t j = 0; j < ZT_ATTN_MQ; j += ZT_ATTN_WQ)
+            zt__attn_wsum_mq_avx512(csc + j, inv + j, x[0].vc, x[0].f16, x[0].vs, hd, n_pos + j, o + j);
+    } else {
+        for (size_t j = 0; j < ZT_ATTN_MQ; j++) attn_wsum(a, &x[j], sc[j], inv[j]);
+    }
+}
+
+/* Work unit j: head j % n_head of work block j / n_head (one item, or a
+ * group of ZT_ATTN_MQ items of one sequence). */
 static void par_attention(void *ctx, size_t j0, size_t j1, unsigned tid)
 {
     (void)tid;
     struct attn_ctx *a = ctx;
     size_t n_head = a->p->n_head;
     uint32_t max_pos = 0;
-    for (size_t j = j0; j < j1; j++)
-        if (a->kv[j / n_head].pos + 1 > max_pos) max_pos = a->kv[j / n_head].pos + 1;
-    float *scores = zt_malloc((size_t)max_pos * sizeof(float));
+    for (size_t j = j0; j < j1; j++) {
+        uint32_t blk = a->block[j / n_head];
+        size_t b0 = blk & ~ATTN_GROUP, b1 = b0 + (blk & ATTN_GROUP ? ZT_ATTN_MQ : 1);
+        for (size_t b = b0; b < b1; b++)
+            if (a->kv[b].pos + 1 > max_pos) max_pos = a->kv[b].pos + 1;
+    }
+    size_t stride = (size_t)max_pos + 16; /* a multiple of 16 apart: whole tiles stay aligned */
+    stride -= stride % 16;
+    /* the scores of a block's items, then the grouped kernel's scratch */
+    float *scores = zt_malloc((ZT_ATTN_MQ * stride + ((size_t)a->p->head_dim + 16) * 16) * sizeof(float));
     if (!scores) {
         atomic_store(&a->failed, 1);
         return;
     }
-    for (size_t j = j0; j < j1; j++) attend(a, j / n_head, (uint32_t)(j % n_head), scores);
+    for (size_t j = j0; j < j1; j++) {
+        uint32_t blk = a->block[j / n_head], h = (uint32_t)(j % n_head);
+        if (blk & ATTN_GROUP)
+            attend_group(a, blk & ~ATTN_GROUP, h, scores, stride, scores + ZT_ATTN_MQ * stride);
+        else
+            attend(a, blk, h, scores);
+    }
     zt_free(scores);
 }
 
@@ -486,9 +612,27 @@ static int cpu_attention(struct zt__backend *be, const struct zt__tensor *q, con
 {
     struct attn_ctx a = {.q = q, .dst = dst, .kv = kv, .p = p,
                          .vec = zt__attn_avx512_built && zt_quant_isa_current() >= ZT_QUANT_ISA_AVX512};
+    size_t n = q->ne1;
+    if (n >= ATTN_GROUP) return ZT_EINVAL;
+    /* the work blocks: runs of ZT_ATTN_MQ items reading one cache become
+     * groups (with the vector kernels), every other item is its own */
+    uint32_t *block = zt_malloc((n ? n : 1) * sizeof *block);
+    if (!block) return ZT_ENOMEM;
+    bool mq = a.vec && p->head_dim % 16 == 0;
+    size_t nb = 0;
+    for (size_t b = 0; b < n;) {
+        if (mq && b + ZT_ATTN_MQ <= n && attn_shared(&a, b)) {
+            block[nb++] = (uint32_t)b | ATTN_GROUP;
+            b += ZT_ATTN_MQ;
+        } else {
+            block[nb++] = (uint32_t)b++;
+        }
+    }
+    a.block = block;
     struct zt__par *par = cpu_of(be)->par;
-    size_t items = q->ne1 * p->n_head, g = items / ((size_t)zt__par_threads(par) * 4);
-    zt__par_for(par, items, g ? g : 1, par_attention, &a);
+    size_t units = nb * p->n_head, g = units / ((size_t)zt__par_threads(par) * 4);
+    zt__par_for(par, units, g ? g : 1, par_attention, &a);
+    zt_free(block);
     return atomic_load(&a.failed) ? ZT_ENOMEM : 0;
 }
 

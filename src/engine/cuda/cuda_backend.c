@@ -659,13 +659,7 @@ static int cuda_create(const struct zt__backend_params *p, struct zt__backend **
     if (!c) return ZT_ENOMEM;
     pthread_mutex_init(&c->mu, NULL);
     c->base.ops = &cuda_ops;
-    c->fail_after = -1;
-    const char *fa = getenv("ZT_CUDA_FAIL_AFTER");
-    if (fa && *fa) {
-        char *end;
-        long x = strtol(fa, &end, 10);
-        if (!*end && x >= 0 && x < 1000000) c->fail_after = (int)x;
-    }
+    c->fail_after = zt__backend_fail_after("ZT_CUDA_FAIL_AFTER", 1000000);
     void *image = NULL;
     int rc = pick(p->device, &c->ordinal);
     if (rc) goto out;

@@ -32,19 +32,8 @@
 #ifdef __clang__
 #pragma STDC FP_CONTRACT OFF
 #endif
+#include "../zt_math.h" /* the host's bit casts: zt__f32_bits, zt__f32_u */
 #define ZT_CU_FN static inline
-static inline float zt_cu_u2f(uint32_t u)
-{
-    float f;
-    memcpy(&f, &u, sizeof f);
-    return f;
-}
-static inline uint32_t zt_cu_f2u(float f)
-{
-    uint32_t u;
-    memcpy(&u, &f, sizeof u);
-    return u;
-}
 #define ZT_FMUL(a, b) ((float)(a) * (float)(b))
 #define ZT_FADD(a, b) ((float)(a) + (float)(b))
 #define ZT_FSUB(a, b) ((float)(a) - (float)(b))
@@ -52,8 +41,8 @@ static inline uint32_t zt_cu_f2u(float f)
 #define ZT_DADD(a, b) ((double)(a) + (double)(b))
 #define ZT_DSUB(a, b) ((double)(a) - (double)(b))
 #define ZT_D2F(x) ((float)(x))
-#define ZT_U2F(u) zt_cu_u2f(u)
-#define ZT_F2U(f) zt_cu_f2u(f)
+#define ZT_U2F(u) zt__f32_bits(u)
+#define ZT_F2U(f) zt__f32_u(f)
 #define ZT_FDIV(a, b) ((float)(a) / (float)(b))
 #define ZT_FMA(a, b, c) fmaf((a), (b), (c))
 /* the deterministic mode's division, reciprocal square root and exp

@@ -937,13 +937,7 @@ static int vk_create(const struct zt__backend_params *p, struct zt__backend **ou
     pthread_mutex_init(&v->mu, NULL);
     v->base.ops = &vk_ops;
     v->base.exact = false;
-    v->fail_after = -1;
-    const char *fa = getenv("ZT_VULKAN_FAIL_AFTER");
-    if (fa && *fa) {
-        char *end;
-        long x = strtol(fa, &end, 10);
-        if (!*end && x >= 0 && x < 100000000) v->fail_after = (int)x;
-    }
+    v->fail_after = zt__backend_fail_after("ZT_VULKAN_FAIL_AFTER", 100000000);
     int rc = pick_device(v, p->device);
     if (rc) goto out;
     /* The deterministic mode (p->exact: the CPU's bits on every op) emulates

@@ -1,0 +1,1214 @@
+/* dbsync.c: the orchestrator's job and reward records published to the
+ * mesh as signed, chained segments; rebuild and audit from them
+ * (zt_dbsync.h, docs/internals/mesh.md "Database sync").
+ *
+ * Bookkeeping under the store owner "dbsync": every segment made (its
+ * bytes, until it is in the mesh), a 16-byte hash of every row image
+ * published (what changed is what hashes differently), and per table the
+ * highest value of its growing column seen (the candidates' window). */
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "dbsync_int.h"
+#include "zentalk/zt_alloc.h"
+#include "zentalk/zt_buf.h"
+#include "zentalk/zt_dbsync.h"
+#include "zentalk/zt_dht.h"
+#include "zentalk/zt_file.h"
+#include "zentalk/zt_hash.h"
+#include "zentalk/zt_hex.h"
+#include "zentalk/zt_log.h"
+#include "zentalk/zt_mesh.h"
+#include "zentalk/zt_store.h"
+#include "zentalk/zt_str.h"
+#include "zentalk/zt_time.h"
+
+#define ROW_HASH 16
+#define SQL_MAX 2048
+
+static const struct zt_store_step DBSYNC_STEPS[] = {
+    {.sql = "CREATE TABLE dbsync_segments(seq INTEGER PRIMARY KEY, sha BLOB NOT NULL, data BLOB,"
+            " n_rows INTEGER NOT NULL, created INTEGER NOT NULL, published INTEGER NOT NULL);"
+            "CREATE TABLE dbsync_rows(tbl TEXT NOT NULL, k TEXT NOT NULL, h BLOB NOT NULL, PRIMARY KEY(tbl, k));"
+            "CREATE TABLE dbsync_marks(tbl TEXT PRIMARY KEY, hi INTEGER NOT NULL);",
+     .sql_pg = "CREATE TABLE dbsync_segments(seq BIGINT PRIMARY KEY, sha BYTEA NOT NULL, data BYTEA,"
+               " n_rows BIGINT NOT NULL, created BIGINT NOT NULL, published BIGINT NOT NULL);"
+               "CREATE TABLE dbsync_rows(tbl TEXT NOT NULL, k TEXT NOT NULL, h BYTEA NOT NULL, PRIMARY KEY(tbl, k));"
+               "CREATE TABLE dbsync_marks(tbl TEXT PRIMARY KEY, hi BIGINT NOT NULL);"},
+};
+static const struct zt_store_schema DBSYNC_SCHEMA = {
+    .owner = "dbsync", .steps = DBSYNC_STEPS, .n_steps = sizeof DBSYNC_STEPS / sizeof DBSYNC_STEPS[0]};
+
+struct zt_dbsync {
+    struct zt_dbsync_opts o;
+    char tmp_dir[4096];
+    pthread_mutex_t mu; /* the store handle and everything below */
+    pthread_cond_t cv;
+    pthread_t th;
+    bool started, stop;
+    struct zt_dht *dht;
+    uint64_t seq;       /* the last segment made here (0: none) */
+    uint8_t last[32];
+    uint64_t made;      /* segments made by this process */
+    bool blocked;       /* a chain of ours is published and we have none: rebuild first */
+    int64_t next_head;  /* unix s */
+    uint8_t owner_key[32]; /* seals user accounts' wallet addresses (owner_seal) */
+};
+
+/* Step q while *rc is 0: true on a row; false at the end (or *rc an error). */
+static bool next_row(struct zt_store_stmt *q, int *rc)
+{
+    if (*rc) return false;
+    int r = zt_store_step(q);
+    if (r == ZT_STORE_ROW) return true;
+    *rc = r == ZT_STORE_DONE ? 0 : r < 0 ? r : ZT_EIO;
+    return false;
+}
+
+/* ---- rows ------------------------------------------------------------------------ */
+
+/* A candidate row: its canonical line (with '\n'), key text and growing value. */
+struct cand {
+    char *line;  /* the clear image (hashed) */
+    size_t len;
+    char *pub;   /* what is published when it differs (a sealed owner), else NULL */
+    size_t pub_len;
+    char *key;
+    int64_t since;
+    uint8_t h[ROW_HASH];
+};
+
+struct cands {
+    struct cand *v;
+    size_t n, cap;
+};
+
+static void cands_free(struct cands *c)
+{
+    for (size_t i = 0; i < c->n; i++) {
+        zt_free(c->v[i].line);
+        zt_free(c->v[i].pub);
+        zt_free(c->v[i].key);
+    }
+    zt_free(c->v);
+    memset(c, 0, sizeof *c);
+}
+
+static void row_hash(uint8_t out[ROW_HASH], const char *line, size_t len)
+{
+    uint8_t d[32];
+    zt_sha256(d, line, len);
+    memcpy(out, d, ROW_HASH);
+}
+
+/* ---- what holders must not read ------------------------------------------------------
+ * A user's account is named by the wallet address the user pays from: in a
+ * published row it is sealed (XChaCha20-Poly1305, a random nonce, the
+ * account id as associated data) under a key only this node's key derives,
+ * "enc1:" + hex(nonce || ciphertext). A holder learns an account number,
+ * not whose it is; the orchestrator (its key restored) opens it again. */
+#define SEAL_PREFIX "enc1:"
+#define SEAL_NONCE crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
+#define SEAL_TAG crypto_aead_xchacha20poly1305_ietf_ABYTES
+#define OWNER_MAX 256
+#define LEDGER_USER 1 /* ledger_accounts.kind of a user (ZT_LEDGER_USER, zt_ledger.h) */
+
+static bool sealed_row(const struct zt__dbs_table *t, json_t *a)
+{
+    return strcmp(t->name, "ledger_accounts") == 0 && json_integer_value(json_array_get(a, 2)) == LEDGER_USER &&
+           json_is_string(json_array_get(a, 3));
+}
+
+static void seal_ad(json_t *a, char *ad, size_t cap)
+{
+    snprintf(ad, cap, "ledger_accounts:%lld", (long long)json_integer_value(json_array_get(a, 1)));
+}
+
+/* a (a clear row) with its owner sealed; 0 or ZT_ENOMEM, ZT_ETOOBIG */
+static int owner_seal(const struct zt_dbsync *s, json_t *a)
+{
+    const char *owner = json_string_value(json_array_get(a, 3));
+    size_t n = json_string_length(json_array_get(a, 3));
+    if (n > OWNER_MAX) return ZT_ETOOBIG;
+    uint8_t buf[SEAL_NONCE + OWNER_MAX + SEAL_TAG];
+    char hex[sizeof SEAL_PREFIX + 2 * sizeof buf], ad[64];
+    randombytes_buf(buf, SEAL_NONCE);
+    seal_ad(a, ad, sizeof ad);
+    unsigned long long clen = 0;
+    crypto_aead_xchacha20poly1305_ietf_encrypt(buf + SEAL_NONCE, &clen, (const uint8_t *)owner, n, (const uint8_t *)ad,
+                                               strlen(ad), NULL, buf, s->owner_key);
+    memcpy(hex, SEAL_PREFIX, sizeof SEAL_PREFIX - 1);
+    zt_hex_encode(hex + sizeof SEAL_PREFIX - 1, buf, SEAL_NONCE + (size_t)clen);
+    return json_array_set_new(a, 3, json_string(hex)) ? ZT_ENOMEM : 0;
+}
+
+/* The clear owner back into a published row; ZT_ECRYPTO when it does not open. */
+static int owner_open(const struct zt_dbsync *s, json_t *a)
+{
+    const char *h = json_string_value(json_array_get(a, 3));
+    size_t hl = json_string_length(json_array_get(a, 3)), pl = sizeof SEAL_PREFIX - 1;
+    if (hl < pl || memcmp(h, SEAL_PREFIX, pl) != 0) return ZT_ECRYPTO; /* a user account is always sealed */
+    size_t n = (hl - pl) / 2;
+    uint8_t buf[SEAL_NONCE + OWNER_MAX + SEAL_TAG], clear[OWNER_MAX + 1];
+    char ad[64];
+    if ((hl - pl) % 2 || n < SEAL_NONCE + SEAL_TAG || n > sizeof buf ||
+        zt_hex_decode_str(buf, n, h + pl, ZT_HEX_LOWER) != 0)
+        return ZT_ECRYPTO;
+    seal_ad(a, ad, sizeof ad);
+    unsigned long long cl = 0;
+    if (crypto_aead_xchacha20poly1305_ietf_decrypt(clear, &cl, NULL, buf + SEAL_NONCE, n - SEAL_NONCE,
+                                                   (const uint8_t *)ad, strlen(ad), buf, s->owner_key) != 0)
+        return ZT_ECRYPTO;
+    return json_array_set_new(a, 3, json_stringn((const char *)clear, (size_t)cl)) ? ZT_ENOMEM : 0;
+}
+
+static int select_sql(const struct zt__dbs_table *t, bool windowed, char *out, size_t cap)
+{
+    struct zt_buf b;
+    zt_buf_init(&b, cap);
+    int rc = zt_buf_append_str(&b, "SELECT ");
+    for (size_t i = 0; i < t->n_cols && !rc; i++) rc = zt_buf_appendf(&b, "%s%s", i ? ", " : "", t->cols[i].name);
+    if (!rc) rc = zt_buf_appendf(&b, " FROM %s WHERE 1=1", t->name);
+    if (!rc && windowed && t->since) rc = zt_buf_appendf(&b, " AND %s > ?", t->since);
+    if (!rc && t->own_jobs) rc = zt_buf_append_str(&b, " AND orch = ?");
+    if (!rc) rc = zt_buf_append_str(&b, " ORDER BY ");
+    for (size_t i = 0; i < t->n_key && !rc; i++) rc = zt_buf_appendf(&b, "%s%s", i ? ", " : "", t->cols[i].name);
+    if (!rc && b.len >= cap) rc = ZT_ETOOBIG;
+    if (!rc) memcpy(out, b.data, b.len + 1);
+    zt_buf_deinit(&b);
+    return rc;
+}
+
+/* The value of column i of the current row as JSON (per the table's type). */
+static json_t *col_json(struct zt_store_stmt *q, const struct zt__dbs_col *c, int i)
+{
+    if (zt_store_column_type(q, i) == ZT_STORE_NULL) return json_null();
+    if (c->type == ZT__DBS_INT) {
+        int64_t v;
+        return zt_store_column_i64(q, i, &v) ? NULL : json_integer(v);
+    }
+    if (c->type == ZT__DBS_TEXT) {
+        const char *s;
+        size_t n;
+        return zt_store_column_text(q, i, &s, &n) ? NULL : json_stringn(s, n);
+    }
+    const void *p;
+    size_t n;
+    if (zt_store_column_blob(q, i, &p, &n) || n > ZT_DBSYNC_LINE_MAX / 2) return NULL;
+    char *h = zt_malloc(2 * n + 1);
+    if (!h) return NULL;
+    zt_hex_encode(h, p, n);
+    json_t *j = json_stringn(h, 2 * n);
+    zt_free(h);
+    return j;
+}
+
+static char *dump(const json_t *j, size_t *len, bool nl)
+{
+    size_t n = json_dumpb(j, NULL, 0, JSON_COMPACT | JSON_ENSURE_ASCII);
+    if (n == 0 || n > ZT_DBSYNC_LINE_MAX) return NULL;
+    char *s = zt_malloc(n + 2);
+    if (!s) return NULL;
+    json_dumpb(j, s, n, JSON_COMPACT | JSON_ENSURE_ASCII);
+    if (nl) s[n++] = '\n';
+    s[n] = '\0';
+    *len = n;
+    return s;
+}
+
+/* The key text of a row (its line's array a: table name first). */
+static char *key_of(const struct zt__dbs_table *t, json_t *a)
+{
+    json_t *k = json_array();
+    for (size_t i = 0; k && i < t->n_key; i++)
+        if (json_array_append(k, json_array_get(a, i + 1))) {
+            json_decref(k);
+            return NULL;
+        }
+    size_t n;
+    char *s = k ? dump(k, &n, false) : NULL;
+    json_decref(k);
+    return s;
+}
+
+static int since_col(const struct zt__dbs_table *t)
+{
+    for (int i = 0; t->since && i < t->n_cols; i++)
+        if (strcmp(t->cols[i].name, t->since) == 0) return i;
+    return -1;
+}
+
+/* Is t's owner (ledger_*: "ledger", else "sched") migrated in this store? */
+static bool table_present(struct zt_store *st, const struct zt__dbs_table *t)
+{
+    int v = 0;
+    return zt_store_owner_version(st, strncmp(t->name, "ledger_", 7) == 0 ? "ledger" : "sched", &v) == 0 && v > 0;
+}
+
+/* Read t's candidate rows (every row when lo is INT64_MIN). */
+static int read_rows(struct zt_dbsync *s, const struct zt__dbs_table *t, int64_t lo, struct cands *out)
+{
+    char sql[SQL_MAX];
+    bool windowed = lo != INT64_MIN;
+    int rc = select_sql(t, windowed, sql, sizeof sql);
+    struct zt_store_stmt *q = NULL;
+    if (!rc) rc = zt_store_prepare(s->o.st, sql, &q);
+    int p = 1;
+    if (!rc && windowed && t->since) rc = zt_store_bind_i64(q, p++, lo);
+    if (!rc && t->own_jobs) rc = zt_store_bind_text(q, p++, zt_identity_id(s->o.id), strlen(zt_identity_id(s->o.id)));
+    int sc = since_col(t);
+    while (next_row(q, &rc)) {
+        rc = ZT_ENOMEM;
+        json_t *a = json_array();
+        if (!a || json_array_append_new(a, json_string(t->name))) goto row_out;
+        for (int i = 0; i < t->n_cols; i++) {
+            json_t *v = col_json(q, &t->cols[i], i);
+            if (!v || json_array_append_new(a, v)) goto row_out;
+        }
+        if (out->n == out->cap) {
+            size_t nc = out->cap ? out->cap * 2 : 64;
+            struct cand *nv = zt_realloc(out->v, nc * sizeof *nv);
+            if (!nv) goto row_out;
+            out->v = nv;
+            out->cap = nc;
+        }
+        struct cand *c = &out->v[out->n];
+        memset(c, 0, sizeof *c);
+        c->line = dump(a, &c->len, true);
+        c->key = key_of(t, a);
+        if (!c->line || !c->key) {
+            zt_free(c->line);
+            zt_free(c->key);
+            rc = c->line ? ZT_ENOMEM : ZT_ETOOBIG;
+            goto row_out;
+        }
+        c->since = sc >= 0 ? (int64_t)json_integer_value(json_array_get(a, (size_t)sc + 1)) : 0;
+        row_hash(c->h, c->line, c->len - 1);
+        out->n++;
+        rc = 0;
+        if (sealed_row(t, a) && (rc = owner_seal(s, a)) == 0 && !(c->pub = dump(a, &c->pub_len, true))) rc = ZT_ENOMEM;
+    row_out:
+        json_decref(a);
+    }
+    zt_store_stmt_free(q);
+    return rc;
+}
+
+/* The published hash of (t, key): 0 and *out, ZT_ENOTFOUND, or an error. */
+static int published_hash(struct zt_store_stmt *q, const char *tbl, const char *key, uint8_t out[ROW_HASH])
+{
+    zt_store_reset(q);
+    int rc = zt_store_bind_text(q, 1, tbl, strlen(tbl));
+    if (!rc) rc = zt_store_bind_text(q, 2, key, strlen(key));
+    if (!rc) rc = zt_store_step(q);
+    if (rc == ZT_STORE_DONE) return ZT_ENOTFOUND;
+    if (rc != ZT_STORE_ROW) return rc < 0 ? rc : ZT_EIO;
+    const void *p;
+    size_t n;
+    rc = zt_store_column_blob(q, 0, &p, &n);
+    if (!rc && n == ROW_HASH) memcpy(out, p, ROW_HASH);
+    else if (!rc) rc = ZT_EIO;
+    zt_store_reset(q);
+    return rc;
+}
+
+static int mark_get(struct zt_dbsync *s, const char *tbl, int64_t *hi)
+{
+    struct zt_store_stmt *q = NULL;
+    int rc = zt_store_prepare(s->o.st, "SELECT hi FROM dbsync_marks WHERE tbl = ?", &q);
+    if (!rc) rc = zt_store_bind_text(q, 1, tbl, strlen(tbl));
+    if (!rc) rc = zt_store_step(q);
+    *hi = INT64_MIN;
+    if (rc == ZT_STORE_ROW) rc = zt_store_column_i64(q, 0, hi);
+    else if (rc == ZT_STORE_DONE) rc = 0;
+    zt_store_stmt_free(q);
+    return rc;
+}
+
+/* ---- making segments ----------------------------------------------------------------- */
+
+struct pend {
+    const char *tbl;
+    const char *key; /* borrowed from a cand */
+    uint8_t h[ROW_HASH];
+};
+
+struct seal {
+    struct zt_dbsync *s;
+    const uint8_t *data;
+    size_t len;
+    uint64_t seq;
+    uint32_t n_rows;
+    int64_t created;
+    const uint8_t *sha;
+    const struct pend *pend;
+    size_t n_pend;
+};
+
+static const char SQL_ROW_UPSERT[] = "INSERT INTO dbsync_rows(tbl, k, h) VALUES(?, ?, ?)"
+                                     " ON CONFLICT(tbl, k) DO UPDATE SET h = excluded.h";
+static const char SQL_SEG_INS[] = "INSERT INTO dbsync_segments(seq, sha, data, n_rows, created, published)"
+                                  " VALUES(?, ?, ?, ?, ?, ?)";
+static const char SQL_MARK_UPSERT[] = "INSERT INTO dbsync_marks(tbl, hi) VALUES(?, ?)"
+                                      " ON CONFLICT(tbl) DO UPDATE SET hi = excluded.hi";
+
+static int run_done(struct zt_store_stmt *q)
+{
+    int rc = zt_store_step(q);
+    zt_store_reset(q);
+    return rc == ZT_STORE_DONE ? 0 : rc < 0 ? rc : ZT_EIO;
+}
+
+static int put_row_hash(struct zt_store_stmt *q, const char *tbl, const char *key, const uint8_t h[ROW_HASH])
+{
+    zt_store_reset(q);
+    int rc = zt_store_bind_text(q, 1, tbl, strlen(tbl));
+    if (!rc) rc = zt_store_bind_text(q, 2, key, strlen(key));
+    if (!rc) rc = zt_store_bind_blob(q, 3, h, ROW_HASH);
+    return rc ? rc : run_done(q);
+}
+
+static int put_segment(struct zt_store *st, uint64_t seq, const uint8_t sha[32], const uint8_t *data, size_t len,
+                       uint32_t n_rows, int64_t created, bool published)
+{
+    struct zt_store_stmt *q = NULL;
+    int rc = zt_store_prepare(st, SQL_SEG_INS, &q);
+    if (!rc) rc = zt_store_bind_i64(q, 1, (int64_t)seq);
+    if (!rc) rc = zt_store_bind_blob(q, 2, sha, 32);
+    if (!rc) rc = published ? zt_store_bind_null(q, 3) : zt_store_bind_blob(q, 3, data, len);
+    if (!rc) rc = zt_store_bind_i64(q, 4, n_rows);
+    if (!rc) rc = zt_store_bind_i64(q, 5, created);
+    if (!rc) rc = zt_store_bind_i64(q, 6, published ? 1 : 0);
+    if (!rc) rc = run_done(q);
+    zt_store_stmt_free(q);
+    return rc;
+}
+
+static int seal_tx(struct zt_store *st, void *ud)
+{
+    struct seal *x = ud;
+    int rc = put_segment(st, x->seq, x->sha, x->data, x->len, x->n_rows, x->created, false);
+    struct zt_store_stmt *q = NULL;
+    if (!rc) rc = zt_store_prepare(st, SQL_ROW_UPSERT, &q);
+    for (size_t i = 0; i < x->n_pend && !rc; i++) rc = put_row_hash(q, x->pend[i].tbl, x->pend[i].key, x->pend[i].h);
+    zt_store_stmt_free(q);
+    return rc;
+}
+
+/* Sign body as the next segment and record it (with its rows' hashes). */
+static int seal(struct zt_dbsync *s, struct zt_buf *body, uint32_t n_rows, struct pend *pend, size_t n_pend)
+{
+    uint8_t *data = NULL;
+    size_t len = 0;
+    int64_t now = zt_time_real_ms() / 1000;
+    int rc = zt_dbsync_segment_encode(s->o.id, s->seq + 1, now, s->last, (const char *)body->data, body->len, n_rows,
+                                      &data, &len);
+    if (rc) return rc;
+    uint8_t sha[32];
+    zt_sha256(sha, data, len);
+    struct seal x = {.s = s, .data = data, .len = len, .seq = s->seq + 1, .n_rows = n_rows, .created = now,
+                     .sha = sha, .pend = pend, .n_pend = n_pend};
+    rc = zt_store_tx(s->o.st, seal_tx, &x);
+    zt_free(data);
+    if (rc) return rc;
+    s->seq++;
+    memcpy(s->last, sha, 32);
+    s->made++;
+    char hex[65];
+    zt_hex_encode(hex, sha, 32);
+    zt_log(ZT_LOG_INFO, "dbsync_segment", "seq=%llu rows=%u bytes=%zu sha256=%s", (unsigned long long)s->seq, n_rows,
+           len, hex);
+    return 0;
+}
+
+/* Every table's changed rows into segments (under mu). */
+static int make_segments(struct zt_dbsync *s, unsigned *made)
+{
+    struct zt_buf body;
+    zt_buf_init(&body, ZT_DBSYNC_BODY_MAX);
+    struct pend *pend = zt_calloc(ZT_DBSYNC_ROWS_MAX, sizeof *pend);
+    struct cands *all = zt_calloc(zt__dbs_n_tables, sizeof *all);
+    int64_t *hi = zt_calloc(zt__dbs_n_tables, sizeof *hi);
+    struct zt_store_stmt *q = NULL;
+    uint32_t n = 0;
+    unsigned segs = 0;
+    int rc = pend && all && hi ? 0 : ZT_ENOMEM;
+    if (!rc) rc = zt_store_prepare(s->o.st, "SELECT h FROM dbsync_rows WHERE tbl = ? AND k = ?", &q);
+    for (size_t t = 0; t < zt__dbs_n_tables && !rc; t++) {
+        const struct zt__dbs_table *tb = &zt__dbs_tables[t];
+        if (!table_present(s->o.st, tb)) continue;
+        rc = mark_get(s, tb->name, &hi[t]);
+        int64_t lo = INT64_MIN;
+        if (!rc && tb->since && hi[t] != INT64_MIN) lo = hi[t] - tb->window;
+        if (!rc) rc = read_rows(s, tb, lo, &all[t]);
+        for (size_t i = 0; i < all[t].n && !rc; i++) {
+            struct cand *c = &all[t].v[i];
+            if (c->since > hi[t]) hi[t] = c->since;
+            uint8_t h[ROW_HASH];
+            int r = published_hash(q, tb->name, c->key, h);
+            if (r == 0 && memcmp(h, c->h, ROW_HASH) == 0) continue;
+            if (r && r != ZT_ENOTFOUND) {
+                rc = r;
+                break;
+            }
+            if (r == 0 && tb->append_only) { /* a published row of an append-only table never changes */
+                zt_log_rl(ZT_LOG_ERROR, 1, "dbsync_row_changed",
+                          "table=%s detail=\"a published row changed in the store: not published again "
+                          "(zentalk mesh audit names it)\"",
+                          tb->name);
+                continue;
+            }
+            const char *line = c->pub ? c->pub : c->line;
+            size_t len = c->pub ? c->pub_len : c->len;
+            if (n == ZT_DBSYNC_ROWS_MAX || body.len + len > ZT_DBSYNC_BODY_MAX) {
+                rc = seal(s, &body, n, pend, n);
+                segs += rc == 0;
+                zt_buf_reset(&body);
+                n = 0;
+            }
+            if (!rc) rc = zt_buf_append(&body, line, len);
+            if (!rc) {
+                pend[n].tbl = tb->name;
+                pend[n].key = c->key;
+                memcpy(pend[n].h, c->h, ROW_HASH);
+                n++;
+            }
+        }
+    }
+    if (!rc && n) {
+        rc = seal(s, &body, n, pend, n);
+        segs += rc == 0;
+    }
+    zt_store_stmt_free(q);
+    q = NULL;
+    /* the windows move on only once everything read is sealed */
+    if (!rc) rc = zt_store_prepare(s->o.st, SQL_MARK_UPSERT, &q);
+    for (size_t t = 0; t < zt__dbs_n_tables && !rc; t++) {
+        if (!zt__dbs_tables[t].since || hi[t] == INT64_MIN) continue;
+        rc = zt_store_bind_text(q, 1, zt__dbs_tables[t].name, strlen(zt__dbs_tables[t].name));
+        if (!rc) rc = zt_store_bind_i64(q, 2, hi[t]);
+        if (!rc) rc = run_done(q);
+    }
+    zt_store_stmt_free(q);
+    for (size_t t = 0; all && t < zt__dbs_n_tables; t++) cands_free(&all[t]);
+    zt_free(all);
+    zt_free(hi);
+    zt_free(pend);
+    zt_buf_deinit(&body);
+    if (made) *made = segs;
+    return rc;
+}
+
+/* ---- into the mesh and the DHT --------------------------------------------------------- */
+
+static void seg_name(const struct zt_dbsync *s, uint64_t seq, char *out, size_t cap)
+{
+    snprintf(out, cap, "dbsync-%.12s-%llu.seg", zt_identity_id(s->o.id) + 3, (unsigned long long)seq);
+}
+
+static int write_file(const char *path, const void *p, size_t n)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) return ZT_EIO;
+    int rc = zt_fd_write_full(fd, p, n);
+    if (close(fd) != 0 && !rc) rc = ZT_EIO;
+    return rc;
+}
+
+/* Every segment not yet in the mesh: added (pinned, rf holders asked), its bytes dropped from the store. */
+static int push_segments(struct zt_dbsync *s)
+{
+    struct zt_store_stmt *q = NULL, *u = NULL;
+    int rc = zt_store_prepare(s->o.st, "SELECT seq, data FROM dbsync_segments WHERE published = 0 ORDER BY seq", &q);
+    if (!rc) rc = zt_store_prepare(s->o.st, "UPDATE dbsync_segments SET published = 1, data = NULL WHERE seq = ?", &u);
+    /* one at a time: the statement is re-run after each update */
+    while (next_row(q, &rc)) {
+        int64_t seq = 0;
+        const void *p = NULL;
+        size_t n = 0;
+        rc = zt_store_column_i64(q, 0, &seq);
+        if (!rc) rc = zt_store_column_blob(q, 1, &p, &n);
+        char name[96], path[4300], sha[65];
+        seg_name(s, (uint64_t)seq, name, sizeof name);
+        snprintf(path, sizeof path, "%s/%s", s->tmp_dir, name);
+        if (!rc) rc = write_file(path, p, n);
+        zt_store_reset(q);
+        if (!rc) rc = zt_mesh_add_file(s->o.mesh, path, name, s->o.rf, sha);
+        unlink(path);
+        if (!rc) rc = zt_store_bind_i64(u, 1, seq);
+        if (!rc) rc = run_done(u);
+    }
+    zt_store_stmt_free(q);
+    zt_store_stmt_free(u);
+    return rc;
+}
+
+static void put_head(struct zt_dbsync *s, int64_t now)
+{
+    if (!s->dht || !s->seq) return;
+    struct zt_dbsync_head h = {.seq = s->seq, .exp = now + s->o.head_ttl_s};
+    memcpy(h.sha256, s->last, 32);
+    char *rec = NULL;
+    int rc = zt_dbsync_head_sign(s->o.id, &h, &rec);
+    if (!rc) rc = zt_dht_put_value(s->dht, "dbsync", zt_identity_id(s->o.id), rec, strlen(rec));
+    zt_free(rec);
+    if (rc) zt_log_rl(ZT_LOG_WARN, 1, "dbsync_head_failed", "error=%s", zt_strerror(rc));
+}
+
+struct head_find {
+    const uint8_t *pk;
+    int64_t now;
+    struct zt_dbsync_head best;
+    bool found;
+};
+
+static bool on_head(void *ud, const void *data, size_t len)
+{
+    struct head_find *f = ud;
+    struct zt_dbsync_head h;
+    if (zt_dbsync_head_verify(data, len, f->now, &h) != 0 || memcmp(h.ed25519_pk, f->pk, 32) != 0) return true;
+    if (!f->found || h.seq > f->best.seq) f->best = h;
+    f->found = true;
+    return true;
+}
+
+/* The newest head of our node id in the DHT, trying until timeout_ms. */
+static int find_head(struct zt_dbsync *s, struct zt_dht *dht, unsigned timeout_ms, struct zt_dbsync_head *out)
+{
+    if (!dht) return ZT_ENOTFOUND;
+    uint64_t until = zt_time_mono_ms() + timeout_ms;
+    for (;;) {
+        struct head_find f = {.pk = zt_identity_sign_pk(s->o.id), .now = zt_time_real_ms() / 1000};
+        int rc = zt_dht_get_values(dht, "dbsync", zt_identity_id(s->o.id), 2000, on_head, &f);
+        if (rc) return rc;
+        if (f.found) {
+            *out = f.best;
+            return 0;
+        }
+        if (zt_time_mono_ms() >= until) return ZT_ENOTFOUND;
+        zt_time_sleep_ms(500);
+    }
+}
+
+int zt_dbsync_publish(struct zt_dbsync *s, unsigned *made)
+{
+    if (!s) return ZT_EINVAL;
+    pthread_mutex_lock(&s->mu);
+    unsigned m = 0;
+    int rc = s->blocked ? ZT_EEXIST : make_segments(s, &m);
+    if (!rc) rc = push_segments(s);
+    if (!rc && m) {
+        put_head(s, zt_time_real_ms() / 1000);
+        s->next_head = zt_time_real_ms() / 1000 + (s->o.head_ttl_s / 3 ? s->o.head_ttl_s / 3 : 1);
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (!rc && made) *made = m;
+    return rc;
+}
+
+static void *dbsync_main(void *arg)
+{
+    struct zt_dbsync *s = arg;
+    pthread_mutex_lock(&s->mu);
+    if (!s->seq && s->dht) { /* lost our disk? a chain of ours is out there: never fork it */
+        struct zt_dbsync_head h;
+        pthread_mutex_unlock(&s->mu);
+        int rc = find_head(s, s->dht, 5000, &h);
+        pthread_mutex_lock(&s->mu);
+        if (rc == 0) {
+            s->blocked = true;
+            zt_log(ZT_LOG_ERROR, "dbsync_blocked",
+                   "seq=%llu detail=\"a chain of this node's segments is published and this store has none: "
+                   "nothing is published until zentalk-node --rebuild-from-mesh\"",
+                   (unsigned long long)h.seq);
+        }
+    }
+    int64_t next = zt_time_real_ms() / 1000 + s->o.interval_s;
+    while (!s->stop) {
+        int64_t now = zt_time_real_ms() / 1000;
+        if (now >= next && !s->blocked) {
+            next = now + s->o.interval_s;
+            pthread_mutex_unlock(&s->mu);
+            unsigned made = 0;
+            int rc = zt_dbsync_publish(s, &made);
+            if (rc) zt_log_rl(ZT_LOG_WARN, 1, "dbsync_publish_failed", "error=%s", zt_strerror(rc));
+            pthread_mutex_lock(&s->mu);
+            continue;
+        }
+        if (now >= s->next_head && s->seq) {
+            s->next_head = now + (s->o.head_ttl_s / 3 ? s->o.head_ttl_s / 3 : 1);
+            put_head(s, now);
+        }
+        struct timespec t = zt_time_after_ms(CLOCK_MONOTONIC, 250);
+        pthread_cond_timedwait(&s->cv, &s->mu, &t);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+/* o as compact text in *out (zt_malloc'd); takes o. */
+static int json_out(json_t *o, char **out)
+{
+    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    if (!s) return ZT_ENOMEM;
+    size_t n = strlen(s);
+    char *c = zt_malloc(n + 1);
+    if (c) memcpy(c, s, n + 1);
+    json_free_t f = NULL;
+    json_get_alloc_funcs(NULL, &f);
+    (f ? f : free)(s);
+    if (!c) return ZT_ENOMEM;
+    *out = c;
+    return 0;
+}
+
+/* ---- lifecycle ------------------------------------------------------------------------ */
+
+static int load_state(struct zt_dbsync *s)
+{
+    struct zt_store_stmt *q = NULL;
+    int rc = zt_store_prepare(s->o.st, "SELECT seq, sha FROM dbsync_segments ORDER BY seq DESC LIMIT 1", &q);
+    if (!rc) rc = zt_store_step(q);
+    if (rc == ZT_STORE_ROW) {
+        int64_t seq;
+        const void *p;
+        size_t n;
+        rc = zt_store_column_i64(q, 0, &seq);
+        if (!rc) rc = zt_store_column_blob(q, 1, &p, &n);
+        if (!rc && n != 32) rc = ZT_EIO;
+        if (!rc) {
+            s->seq = (uint64_t)seq;
+            memcpy(s->last, p, 32);
+        }
+    } else if (rc == ZT_STORE_DONE) {
+        rc = 0;
+    }
+    zt_store_stmt_free(q);
+    return rc;
+}
+
+int zt_dbsync_new(const struct zt_dbsync_opts *o, struct zt_dbsync **out)
+{
+    if (!o || !o->st || !o->mesh || !o->id || !o->tmp_dir || !out) return ZT_EINVAL;
+    struct zt_dbsync *s = zt_calloc(1, sizeof *s);
+    if (!s) return ZT_ENOMEM;
+    s->o = *o;
+    if (!s->o.interval_s) s->o.interval_s = 60;
+    if (!s->o.rf) s->o.rf = 3;
+    if (!s->o.head_ttl_s) s->o.head_ttl_s = 600;
+    zt_strlcpy(s->tmp_dir, o->tmp_dir, sizeof s->tmp_dir);
+    static const char ctx[] = "zentalk dbsync owner key v1";
+    crypto_generichash(s->owner_key, sizeof s->owner_key, (const uint8_t *)ctx, sizeof ctx - 1,
+                       zt_identity_sign_sk(o->id), 32); /* keyed by the Ed25519 seed */
+    s->o.tmp_dir = s->tmp_dir;
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->cv, NULL);
+    int rc = mkdir(s->tmp_dir, 0700) == 0 || errno == EEXIST ? 0 : ZT_EIO;
+    if (!rc) rc = zt_store_migrate(s->o.st, &DBSYNC_SCHEMA);
+    if (!rc) rc = load_state(s);
+    if (rc) {
+        zt_dbsync_free(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
+}
+
+int zt_dbsync_start(struct zt_dbsync *s, struct zt_dht *dht)
+{
+    if (!s) return ZT_EINVAL;
+    pthread_mutex_lock(&s->mu);
+    int rc = s->started || s->stop ? ZT_EEXIST : 0;
+    if (!rc) {
+        s->dht = dht;
+        rc = pthread_create(&s->th, NULL, dbsync_main, s) == 0 ? 0 : ZT_ENOMEM;
+        s->started = rc == 0;
+    }
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+void zt_dbsync_stop(struct zt_dbsync *s)
+{
+    if (!s) return;
+    pthread_mutex_lock(&s->mu); /* waits for an audit or a publication in progress */
+    s->stop = true;
+    pthread_cond_broadcast(&s->cv);
+    bool join = s->started;
+    s->started = false;
+    pthread_mutex_unlock(&s->mu);
+    if (join) pthread_join(s->th, NULL);
+    pthread_mutex_lock(&s->mu);
+    s->dht = NULL;
+    pthread_mutex_unlock(&s->mu);
+}
+
+void zt_dbsync_free(struct zt_dbsync *s)
+{
+    if (!s) return;
+    zt_dbsync_stop(s);
+    pthread_cond_destroy(&s->cv);
+    pthread_mutex_destroy(&s->mu);
+    sodium_memzero(s->owner_key, sizeof s->owner_key);
+    zt_free(s);
+}
+
+int zt_dbsync_status_json(struct zt_dbsync *s, char **out)
+{
+    if (!s || !out) return ZT_EINVAL;
+    pthread_mutex_lock(&s->mu);
+    char hex[65];
+    zt_hex_encode(hex, s->last, 32);
+    json_t *o = json_pack("{s:I,s:s,s:I,s:b,s:I}", "seq", (json_int_t)s->seq, "sha256", s->seq ? hex : "", "made",
+                          (json_int_t)s->made, "blocked", s->blocked, "interval_s", (json_int_t)s->o.interval_s);
+    pthread_mutex_unlock(&s->mu);
+    return json_out(o, out);
+}
+
+/* ---- the chain from the mesh --------------------------------------------------------------- */
+
+/* Segment seq, named sha, into buf (pulled first when not held), checked:
+ * our signer, its hash, its number. */
+static int fetch_segment(struct zt_dbsync *s, const uint8_t sha[32], uint64_t seq, uint64_t until_ms,
+                         struct zt_buf *buf, struct zt_dbsync_segment *seg, char *why, size_t why_len)
+{
+    char hex[65];
+    zt_hex_encode(hex, sha, 32);
+    int rc = zt_mesh_read_blob(s->o.mesh, hex, ZT_DBSYNC_SEGMENT_MAX, buf);
+    if (rc == ZT_ENOTFOUND) {
+        uint64_t now = zt_time_mono_ms();
+        unsigned left = until_ms > now ? (unsigned)(until_ms - now) : 1;
+        char pw[256] = "";
+        rc = zt_mesh_pull_wait(s->o.mesh, hex, NULL, false, left, pw, sizeof pw);
+        if (rc) {
+            snprintf(why, why_len, "segment %llu (sha256:%s) cannot be fetched: %s%s%s", (unsigned long long)seq, hex,
+                     zt_strerror(rc), pw[0] ? ": " : "", pw);
+            return rc;
+        }
+        rc = zt_mesh_read_blob(s->o.mesh, hex, ZT_DBSYNC_SEGMENT_MAX, buf);
+    }
+    if (!rc) rc = zt_dbsync_segment_decode(buf->data, buf->len, zt_identity_sign_pk(s->o.id), seg);
+    if (!rc && (memcmp(seg->sha256, sha, 32) != 0 || seg->seq != seq)) rc = ZT_ECRYPTO;
+    if (rc) {
+        snprintf(why, why_len, "segment %llu (sha256:%s) refused: %s", (unsigned long long)seq, hex, zt_strerror(rc));
+        return rc == ZT_EPARSE || rc == ZT_EUNSUPPORTED ? ZT_ECRYPTO : rc;
+    }
+    return 0;
+}
+
+/* The chain's SHA-256s, seq 1..head.seq (shas[seq - 1]), walked back from the head. */
+static int walk_chain(struct zt_dbsync *s, const struct zt_dbsync_head *head, uint64_t until_ms, uint8_t (**shas)[32],
+                      char *why, size_t why_len)
+{
+    if (head->seq > (1u << 24)) return ZT_ETOOBIG;
+    uint8_t(*v)[32] = zt_malloc((size_t)head->seq * 32);
+    if (!v) return ZT_ENOMEM;
+    struct zt_buf buf;
+    zt_buf_init(&buf, ZT_DBSYNC_SEGMENT_MAX);
+    uint8_t cur[32];
+    memcpy(cur, head->sha256, 32);
+    int rc = 0;
+    for (uint64_t seq = head->seq; seq >= 1 && !rc; seq--) {
+        struct zt_dbsync_segment seg;
+        rc = fetch_segment(s, cur, seq, until_ms, &buf, &seg, why, why_len);
+        if (rc) break;
+        memcpy(v[seq - 1], cur, 32);
+        memcpy(cur, seg.prev, 32);
+    }
+    zt_buf_deinit(&buf);
+    if (rc) {
+        zt_free(v);
+        return rc;
+    }
+    *shas = v;
+    return 0;
+}
+
+/* Each row of a checked segment body: its table, parsed array and line. */
+typedef int (*row_fn)(void *ud, const struct zt__dbs_table *t, json_t *a, const char *line, size_t len);
+
+static int each_row(const struct zt_dbsync *s, const struct zt_dbsync_segment *seg, row_fn fn, void *ud)
+{
+    size_t at = 0;
+    int rc = 0;
+    while (at < seg->body_len && !rc) {
+        const uint8_t *nl = memchr(seg->body + at, '\n', seg->body_len - at);
+        if (!nl) return ZT_EPARSE;
+        size_t ll = (size_t)(nl - (seg->body + at));
+        const char *line = (const char *)seg->body + at;
+        json_t *a = json_loadb(line, ll, 0, NULL);
+        const char *tn = json_string_value(json_array_get(a, 0));
+        const struct zt__dbs_table *t = tn ? zt__dbs_table_find(tn, strlen(tn)) : NULL;
+        rc = t ? 0 : ZT_EPARSE;
+        char *clear = NULL;
+        size_t cl = 0;
+        if (!rc && strcmp(t->name, "ledger_accounts") == 0 &&
+            json_integer_value(json_array_get(a, 2)) == LEDGER_USER) { /* the sealed owner opened */
+            rc = owner_open(s, a);
+            if (!rc && !(clear = dump(a, &cl, false))) rc = ZT_ENOMEM;
+        }
+        if (!rc) rc = clear ? fn(ud, t, a, clear, cl) : fn(ud, t, a, line, ll);
+        zt_free(clear);
+        json_decref(a);
+        at += ll + 1;
+    }
+    return rc;
+}
+
+/* Run fn on every row of segments 1..n in order. */
+static int each_chain_row(struct zt_dbsync *s, uint8_t (*shas)[32], uint64_t n, row_fn fn, void *ud,
+                          int (*per_seg)(void *ud, const struct zt_dbsync_segment *seg), char *why, size_t why_len)
+{
+    struct zt_buf buf;
+    zt_buf_init(&buf, ZT_DBSYNC_SEGMENT_MAX);
+    int rc = 0;
+    for (uint64_t seq = 1; seq <= n && !rc; seq++) {
+        struct zt_dbsync_segment seg;
+        rc = fetch_segment(s, shas[seq - 1], seq, zt_time_mono_ms() + 10000, &buf, &seg, why, why_len);
+        if (!rc) rc = each_row(s, &seg, fn, ud);
+        if (!rc && per_seg) rc = per_seg(ud, &seg);
+    }
+    zt_buf_deinit(&buf);
+    return rc;
+}
+
+/* ---- rebuild ---------------------------------------------------------------------------------- */
+
+struct replay {
+    struct zt_dbsync *s;
+    struct zt_store *st;
+    struct zt_store_stmt *ins[ZT__DBS_MAX_TABLES]; /* per table */
+    struct zt_store_stmt *rows;
+    int64_t hi[ZT__DBS_MAX_TABLES];
+    uint8_t (*shas)[32];
+    uint64_t n;
+    char *why;
+    size_t why_len;
+};
+
+/* PostgreSQL: the ledger's tables keyed by an identity column "id" */
+static bool identity_id(const struct zt__dbs_table *t)
+{
+    return strcmp(t->cols[0].name, "id") == 0;
+}
+
+static int upsert_sql(struct zt_store *st, const struct zt__dbs_table *t, char *out, size_t cap)
+{
+    struct zt_buf b;
+    zt_buf_init(&b, cap);
+    int rc = zt_buf_appendf(&b, "INSERT INTO %s(", t->name);
+    for (size_t i = 0; i < t->n_cols && !rc; i++) rc = zt_buf_appendf(&b, "%s%s", i ? ", " : "", t->cols[i].name);
+    if (!rc) rc = zt_buf_append_str(&b, ")");
+    if (!rc && zt_store_dialect(st) == ZT_STORE_DIALECT_POSTGRES && identity_id(t))
+        rc = zt_buf_append_str(&b, " OVERRIDING SYSTEM VALUE");
+    if (!rc) rc = zt_buf_append_str(&b, " VALUES(");
+    for (size_t i = 0; i < t->n_cols && !rc; i++) rc = zt_buf_append_str(&b, i ? ", ?" : "?");
+    if (!rc) rc = zt_buf_append_str(&b, ") ON CONFLICT(");
+    for (size_t i = 0; i < t->n_key && !rc; i++) rc = zt_buf_appendf(&b, "%s%s", i ? ", " : "", t->cols[i].name);
+    if (!rc) rc = zt_buf_append_str(&b, t->n_key < t->n_cols ? ") DO UPDATE SET " : ") DO NOTHING");
+    for (size_t i = t->n_key; i < t->n_cols && !rc; i++)
+        rc = zt_buf_appendf(&b, "%s%s = excluded.%s", i > t->n_key ? ", " : "", t->cols[i].name, t->cols[i].name);
+    if (!rc && b.len >= cap) rc = ZT_ETOOBIG;
+    if (!rc) memcpy(out, b.data, b.len + 1);
+    zt_buf_deinit(&b);
+    return rc;
+}
+
+static int replay_row(void *ud, const struct zt__dbs_table *t, json_t *a, const char *line, size_t len)
+{
+    struct replay *r = ud;
+    size_t ti = (size_t)(t - zt__dbs_tables);
+    struct zt_store_stmt *q = r->ins[ti];
+    zt_store_reset(q);
+    int rc = 0;
+    for (int i = 0; i < t->n_cols && !rc; i++) {
+        json_t *v = json_array_get(a, (size_t)i + 1);
+        if (json_is_null(v)) rc = zt_store_bind_null(q, i + 1);
+        else if (t->cols[i].type == ZT__DBS_INT) rc = zt_store_bind_i64(q, i + 1, (int64_t)json_integer_value(v));
+        else if (t->cols[i].type == ZT__DBS_TEXT) rc = zt_store_bind_text(q, i + 1, json_string_value(v), json_string_length(v));
+        else {
+            size_t n = json_string_length(v) / 2;
+            uint8_t *b = zt_malloc(n ? n : 1);
+            rc = b ? zt_hex_decode_str(b, n, json_string_value(v), ZT_HEX_LOWER) : ZT_ENOMEM;
+            if (!rc) rc = zt_store_bind_blob(q, i + 1, b, n);
+            zt_free(b);
+        }
+    }
+    if (!rc) rc = run_done(q);
+    int sc = since_col(t);
+    if (!rc && sc >= 0) {
+        int64_t v = (int64_t)json_integer_value(json_array_get(a, (size_t)sc + 1));
+        if (v > r->hi[ti]) r->hi[ti] = v;
+    }
+    char *key = rc ? NULL : key_of(t, a);
+    uint8_t h[ROW_HASH];
+    row_hash(h, line, len);
+    if (!rc) rc = key ? put_row_hash(r->rows, t->name, key, h) : ZT_ENOMEM;
+    zt_free(key);
+    return rc;
+}
+
+static int replay_seg(void *ud, const struct zt_dbsync_segment *seg)
+{
+    struct replay *r = ud;
+    return put_segment(r->st, seg->seq, seg->sha256, NULL, 0, seg->n_rows, seg->created, true);
+}
+
+static int count_rows(struct zt_store *st, const char *sql, int64_t *n)
+{
+    struct zt_store_stmt *q = NULL;
+    int rc = zt_store_prepare(st, sql, &q);
+    if (!rc) rc = zt_store_step(q);
+    if (rc == ZT_STORE_ROW) rc = zt_store_column_i64(q, 0, n);
+    else if (rc == ZT_STORE_DONE) rc = ZT_EIO;
+    zt_store_stmt_free(q);
+    return rc;
+}
+
+static int replay_tx(struct zt_store *st, void *ud)
+{
+    struct replay *r = ud;
+    /* what a fresh ledger seeds (its system accounts, the minted total)
+     * goes; the chain's rows replace it */
+    int rc = 0;
+    for (size_t t = zt__dbs_n_tables; t-- > 0 && !rc;) {
+        char sql[128];
+        snprintf(sql, sizeof sql, "DELETE FROM %s", zt__dbs_tables[t].name);
+        rc = zt_store_exec(st, sql);
+    }
+    if (!rc) rc = zt_store_exec(st, "DELETE FROM dbsync_rows; DELETE FROM dbsync_segments; DELETE FROM dbsync_marks");
+    for (size_t t = 0; t < zt__dbs_n_tables && !rc; t++) {
+        char sql[SQL_MAX];
+        r->hi[t] = INT64_MIN;
+        zt_store_stmt_free(r->ins[t]);
+        r->ins[t] = NULL;
+        rc = upsert_sql(st, &zt__dbs_tables[t], sql, sizeof sql);
+        if (!rc) rc = zt_store_prepare(st, sql, &r->ins[t]);
+    }
+    zt_store_stmt_free(r->rows);
+    r->rows = NULL;
+    if (!rc) rc = zt_store_prepare(st, SQL_ROW_UPSERT, &r->rows);
+    if (!rc) rc = each_chain_row(r->s, r->shas, r->n, replay_row, r, replay_seg, r->why, r->why_len);
+    struct zt_store_stmt *q = NULL;
+    if (!rc) rc = zt_store_prepare(st, SQL_MARK_UPSERT, &q);
+    for (size_t t = 0; t < zt__dbs_n_tables && !rc; t++) {
+        if (r->hi[t] == INT64_MIN) continue;
+        rc = zt_store_bind_text(q, 1, zt__dbs_tables[t].name, strlen(zt__dbs_tables[t].name));
+        if (!rc) rc = zt_store_bind_i64(q, 2, r->hi[t]);
+        if (!rc) rc = run_done(q);
+    }
+    zt_store_stmt_free(q);
+    /* PostgreSQL: identity sequences continue after the replayed ids */
+    for (size_t t = 0; t < zt__dbs_n_tables && !rc && zt_store_dialect(st) == ZT_STORE_DIALECT_POSTGRES; t++) {
+        if (!identity_id(&zt__dbs_tables[t])) continue;
+        char sql[256];
+        snprintf(sql, sizeof sql, "SELECT setval(pg_get_serial_sequence('%s', 'id'), COALESCE(MAX(id), 0) + 1, false) FROM %s",
+                 zt__dbs_tables[t].name, zt__dbs_tables[t].name);
+        rc = zt_store_exec(st, sql);
+    }
+    return rc;
+}
+
+int zt_dbsync_rebuild(struct zt_dbsync *s, struct zt_dht *dht, unsigned timeout_ms, char *why, size_t why_len)
+{
+    if (!s || !why || !why_len) return ZT_EINVAL;
+    why[0] = '\0';
+    uint64_t until = zt_time_mono_ms() + timeout_ms;
+    pthread_mutex_lock(&s->mu);
+    int64_t n = 0, m = 0;
+    int rc = count_rows(s->o.st,
+                        "SELECT (SELECT COUNT(*) FROM ledger_txs) + (SELECT COUNT(*) FROM ledger_earnings) +"
+                        " (SELECT COUNT(*) FROM ledger_batches) + (SELECT COUNT(*) FROM dbsync_segments)",
+                        &n);
+    if (!rc) rc = count_rows(s->o.st, "SELECT COUNT(*) FROM sched_jobs", &m);
+    if (!rc && n + m > 0) {
+        snprintf(why, why_len, "the store already holds %lld job or ledger records: rebuild only into an empty one",
+                 (long long)(n + m));
+        rc = ZT_EEXIST;
+    } else if (rc) {
+        snprintf(why, why_len, "the store's job and ledger tables: %s (are the orchestrator role and chain.enabled on?)",
+                 zt_strerror(rc));
+    }
+    struct zt_dbsync_head head;
+    if (!rc && (rc = find_head(s, dht, timeout_ms, &head)) != 0)
+        snprintf(why, why_len, "no head record of %s in the DHT: %s", zt_identity_id(s->o.id), zt_strerror(rc));
+    uint8_t(*shas)[32] = NULL;
+    if (!rc) rc = walk_chain(s, &head, until, &shas, why, why_len);
+    struct replay r = {.s = s, .st = s->o.st, .shas = shas, .n = rc ? 0 : head.seq, .why = why, .why_len = why_len};
+    if (!rc) rc = zt_store_tx(s->o.st, replay_tx, &r);
+    for (size_t t = 0; t < zt__dbs_n_tables; t++) zt_store_stmt_free(r.ins[t]);
+    zt_store_stmt_free(r.rows);
+    zt_free(shas);
+    if (!rc) {
+        rc = load_state(s);
+        s->blocked = false;
+        snprintf(why, why_len, "rebuilt from %llu segment(s)", (unsigned long long)head.seq);
+    } else if (!why[0]) {
+        snprintf(why, why_len, "replay: %s", zt_strerror(rc));
+    }
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+/* ---- audit ---------------------------------------------------------------------------------------- */
+
+struct audit {
+    struct zt_dbsync *s;
+    struct zt_store_stmt *put, *get, *seen;
+    uint64_t mismatched, unpublished;
+    char first[256];
+};
+
+static int audit_put(void *ud, const struct zt__dbs_table *t, json_t *a, const char *line, size_t len)
+{
+    struct audit *x = ud;
+    char *key = key_of(t, a);
+    uint8_t h[ROW_HASH];
+    row_hash(h, line, len);
+    int rc = key ? put_row_hash(x->put, t->name, key, h) : ZT_ENOMEM;
+    zt_free(key);
+    return rc;
+}
+
+static void first_of(struct audit *x, const char *what, const char *tbl, const char *key)
+{
+    if (!x->first[0]) snprintf(x->first, sizeof x->first, "%s %s %s", tbl, key, what);
+}
+
+/* The store's rows against the chain's images (in dbsync_audit). */
+static int audit_rows(struct audit *x)
+{
+    int rc = 0;
+    for (size_t t = 0; t < zt__dbs_n_tables && !rc; t++) {
+        const struct zt__dbs_table *tb = &zt__dbs_tables[t];
+        if (!table_present(x->s->o.st, tb)) continue;
+        struct cands c = {0};
+        rc = read_rows(x->s, tb, INT64_MIN, &c);
+        for (size_t i = 0; i < c.n && !rc; i++) {
+            uint8_t h[ROW_HASH];
+            int r = published_hash(x->get, tb->name, c.v[i].key, h);
+            if (r == ZT_ENOTFOUND) {
+                x->unpublished++;
+                continue;
+            }
+            if (r) {
+                rc = r;
+                break;
+            }
+            zt_store_reset(x->seen);
+            rc = zt_store_bind_text(x->seen, 1, tb->name, strlen(tb->name));
+            if (!rc) rc = zt_store_bind_text(x->seen, 2, c.v[i].key, strlen(c.v[i].key));
+            if (!rc) rc = run_done(x->seen);
+            if (rc || memcmp(h, c.v[i].h, ROW_HASH) == 0) continue;
+            if (tb->append_only) {
+                x->mismatched++;
+                first_of(x, "differs from its published image", tb->name, c.v[i].key);
+            } else {
+                x->unpublished++; /* changed since the last segment */
+            }
+        }
+        cands_free(&c);
+    }
+    /* published rows the store no longer has */
+    struct zt_store_stmt *q = NULL;
+    if (!rc) rc = zt_store_prepare(x->s->o.st, "SELECT tbl, k FROM dbsync_audit WHERE seen = 0 ORDER BY tbl, k", &q);
+    while (next_row(q, &rc)) {
+        const char *tbl, *key;
+        size_t tl, kl;
+        rc = zt_store_column_text(q, 0, &tbl, &tl);
+        if (!rc) rc = zt_store_column_text(q, 1, &key, &kl);
+        if (!rc) {
+            x->mismatched++;
+            char tb[64], kb[128];
+            snprintf(tb, sizeof tb, "%.*s", (int)tl, tbl);
+            snprintf(kb, sizeof kb, "%.*s", (int)kl, key);
+            first_of(x, "is published but missing from the store", tb, kb);
+        }
+    }
+    zt_store_stmt_free(q);
+    return rc;
+}
+
+/* Our segments against the chain's: the first that differs, those not in it. */
+static int audit_segments(struct zt_dbsync *s, uint8_t (*shas)[32], uint64_t n, char *gap, size_t cap)
+{
+    struct zt_store_stmt *q = NULL;
+    int rc = zt_store_prepare(s->o.st, "SELECT seq, sha FROM dbsync_segments ORDER BY seq", &q);
+    while (next_row(q, &rc)) {
+        int64_t seq;
+        const void *p;
+        size_t len;
+        rc = zt_store_column_i64(q, 0, &seq);
+        if (!rc) rc = zt_store_column_blob(q, 1, &p, &len);
+        if (rc || gap[0]) continue;
+        if ((uint64_t)seq > n)
+            snprintf(gap, cap, "segments %llu to %llu are made here but not yet published in the head", (unsigned long long)seq,
+                     (unsigned long long)s->seq);
+        else if (len != 32 || memcmp(p, shas[seq - 1], 32) != 0)
+            snprintf(gap, cap, "segment %lld here differs from the published one", (long long)seq);
+    }
+    zt_store_stmt_free(q);
+    return rc;
+}
+
+int zt_dbsync_audit(struct zt_dbsync *s, unsigned timeout_ms, char **out)
+{
+    if (!s || !out) return ZT_EINVAL;
+    char gap[512] = "", why[512] = "";
+    /* timeout_ms for the head; segments not held here (after a rebuild they all are) get 30 s more */
+    uint64_t until = zt_time_mono_ms() + timeout_ms + 30000;
+    pthread_mutex_lock(&s->mu);
+    struct zt_dbsync_head head = {0};
+    uint8_t(*shas)[32] = NULL;
+    struct audit x = {.s = s};
+    int rc = 0;
+    if (find_head(s, s->dht, timeout_ms, &head) != 0) {
+        snprintf(gap, sizeof gap, "no head record of this node in the DHT%s", s->seq ? "" : " (nothing published yet)");
+        head.seq = 0;
+    } else if (walk_chain(s, &head, until, &shas, why, sizeof why) != 0) {
+        snprintf(gap, sizeof gap, "%s", why);
+        head.seq = 0;
+    }
+    rc = zt_store_exec(s->o.st, "CREATE TEMP TABLE IF NOT EXISTS dbsync_audit(tbl TEXT NOT NULL, k TEXT NOT NULL,"
+                                " h BLOB NOT NULL, seen INTEGER NOT NULL DEFAULT 0, PRIMARY KEY(tbl, k));"
+                                " DELETE FROM dbsync_audit");
+    if (rc && zt_store_dialect(s->o.st) == ZT_STORE_DIALECT_POSTGRES)
+        rc = zt_store_exec(s->o.st, "CREATE TEMP TABLE IF NOT EXISTS dbsync_audit(tbl TEXT NOT NULL, k TEXT NOT NULL,"
+                                    " h BYTEA NOT NULL, seen BIGINT NOT NULL DEFAULT 0, PRIMARY KEY(tbl, k));"
+                                    " DELETE FROM dbsync_audit");
+    if (!rc) rc = zt_store_prepare(s->o.st, "INSERT INTO dbsync_audit(tbl, k, h) VALUES(?, ?, ?)"
+                                            " ON CONFLICT(tbl, k) DO UPDATE SET h = excluded.h", &x.put);
+    if (!rc) rc = zt_store_prepare(s->o.st, "SELECT h FROM dbsync_audit WHERE tbl = ? AND k = ?", &x.get);
+    if (!rc) rc = zt_store_prepare(s->o.st, "UPDATE dbsync_audit SET seen = 1 WHERE tbl = ? AND k = ?", &x.seen);
+    if (!rc && head.seq && each_chain_row(s, shas, head.seq, audit_put, &x, NULL, why, sizeof why) != 0) {
+        snprintf(gap, sizeof gap, "%s", why);
+        rc = zt_store_exec(s->o.st, "DELETE FROM dbsync_audit");
+        head.seq = 0;
+    }
+    if (!rc) rc = audit_rows(&x);
+    if (!rc && !gap[0]) rc = audit_segments(s, shas, head.seq, gap, sizeof gap);
+    zt_store_stmt_free(x.put);
+    zt_store_stmt_free(x.get);
+    zt_store_stmt_free(x.seen);
+    zt_ignore(zt_store_exec(s->o.st, "DELETE FROM dbsync_audit"));
+    if (!rc) {
+        json_t *o = json_pack("{s:b,s:I,s:I,s:o,s:I,s:o,s:I}", "ok", !gap[0] && !x.mismatched, "head_seq",
+                      (json_int_t)head.seq, "local_seq", (json_int_t)s->seq, "gap", gap[0] ? json_string(gap) : json_null(),
+                      "mismatched_rows", (json_int_t)x.mismatched, "first_mismatch",
+                      x.first[0] ? json_string(x.first) : json_null(), "unpublished_rows", (json_int_t)x.unpublished);
+        rc = json_out(o, out);
+    }
+    pthread_mutex_unlock(&s->mu);
+    zt_free(shas);
+    return rc;
+}

@@ -1,0 +1,49 @@
+/* dbsync_int.h: internal to src/mesh: the tables a database-sync segment
+ * carries (zt_dbsync.h), shared by the format (segment.c) and the service
+ * (dbsync.c). */
+#ifndef ZT_DBSYNC_INT_H
+#define ZT_DBSYNC_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum { ZT__DBS_INT = 1, ZT__DBS_TEXT = 2, ZT__DBS_BLOB = 3 };
+
+#define ZT__DBS_MAX_COLS 20
+#define ZT__DBS_MAX_TABLES 16
+
+struct zt__dbs_col {
+    const char *name;
+    uint8_t type;  /* ZT__DBS_* */
+    bool nullable;
+};
+
+/* How the publisher finds what changed: every row it published is kept as
+ * a hash (dbsync_rows); only candidate rows are read: those past a window
+ * under the highest value of `since` published (append-only ids, the job's
+ * `updated`), or every row when since is NULL. */
+struct zt__dbs_table {
+    const char *name;
+    const char *since;        /* an integer column that grows, or NULL */
+    int64_t window;           /* candidates: since > highest - window */
+    bool append_only;         /* a published row never changes: a difference is a mismatch */
+    bool own_jobs;            /* sched_jobs: only rows whose orch is this node */
+    uint8_t n_key;            /* the first n_key columns are the primary key */
+    uint8_t n_cols;
+    struct zt__dbs_col cols[ZT__DBS_MAX_COLS];
+};
+
+/* In replay order (references point backwards). */
+extern const struct zt__dbs_table zt__dbs_tables[];
+extern const size_t zt__dbs_n_tables;
+
+/* The table named name (len bytes), or NULL. */
+const struct zt__dbs_table *zt__dbs_table_find(const char *name, size_t len);
+
+/* Every line of a segment body (each a canonical row of a known table,
+ * '\n'-terminated): the rows counted into *n. ZT_EPARSE, ZT_ETOOBIG,
+ * ZT_ENOMEM. */
+int zt__dbs_check_body(const uint8_t *body, size_t len, uint32_t *n);
+
+#endif

@@ -1,0 +1,327 @@
+#define _GNU_SOURCE /* nftw, memmem */
+/* test_dbsync_format.c: the database-sync formats and publisher (zt_dbsync.h,
+ * src/mesh/segment.c, dbsync.c): the segment test vector of
+ * docs/architecture/MESH_INTEGRATION.md, every malformed segment refused
+ * (layout, signature, signer, chain start, rows that are not canonical rows
+ * of a known table), head records (forged, tampered, expired), and the
+ * publisher on a real SQLite store: a ledger's rows in a first segment,
+ * nothing when nothing changed, only the changed rows next, chained to
+ * the first and readable back from the mesh. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <ftw.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../../src/mesh/dbsync_int.h"
+#include "zentalk/zt_alloc.h"
+#include "zentalk/zt_dbsync.h"
+#include "zentalk/zt_endian.h"
+#include "zentalk/zt_hash.h"
+#include "zentalk/zt_hex.h"
+#include "zentalk/zt_identity.h"
+#include "zentalk/zt_ledger.h"
+#include "zentalk/zt_mesh.h"
+#include "zentalk/zt_store.h"
+#include "zentalk/zt_time.h"
+#include "zt_test.h"
+
+static char dir[256];
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(dir, sizeof dir, "/tmp/zt-dbsync-unit-XXXXXX");
+    return mkdtemp(dir) ? 0 : -1;
+}
+
+static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st, (void)flag, (void)ftw;
+    return remove(p);
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    return nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* The identity of the test vector: Ed25519 seed 00 01 .. 1f, X25519 key 20 .. 3f. */
+static struct zt_identity *vector_id(void)
+{
+    uint8_t seed[32], x[32];
+    for (int i = 0; i < 32; i++) seed[i] = (uint8_t)i, x[i] = (uint8_t)(32 + i);
+    struct zt_identity *id = NULL;
+    assert_int_equal(zt_identity_from_secret(seed, x, &id), 0);
+    return id;
+}
+
+static const char VECTOR_BODY[] = "[\"ledger_totals\",\"minted\",\"15\"]\n"
+                                  "[\"ledger_batch_items\",7,1]\n";
+/* seq 1, created 1767225600, prev zero: the SHA-256 of the whole segment */
+static const char VECTOR_SHA[] = "ce259815e9318b9c248c032708a665776f6eb86c716cfe74dc51291440a81e23";
+
+static void encode_vector(uint8_t **seg, size_t *len, const struct zt_identity *id)
+{
+    static const uint8_t zero[32];
+    assert_int_equal(zt_dbsync_segment_encode(id, 1, 1767225600, zero, VECTOR_BODY, strlen(VECTOR_BODY), 2, seg, len),
+                     0);
+}
+
+static void test_vector(void **state)
+{
+    (void)state;
+    struct zt_identity *id = vector_id();
+    uint8_t *seg = NULL;
+    size_t len = 0;
+    encode_vector(&seg, &len, id);
+    assert_int_equal(len, ZT_DBSYNC_HEADER + strlen(VECTOR_BODY) + ZT_DBSYNC_SIG);
+    assert_memory_equal(seg, "ZTSG\x01\0\0\0", 8);
+    uint8_t h[32];
+    char hex[65];
+    zt_sha256(h, seg, len);
+    zt_hex_encode(hex, h, 32);
+    if (strcmp(VECTOR_SHA, hex) != 0) {
+        char *all = zt_malloc(2 * len + 1);
+        zt_hex_encode(all, seg, len);
+        printf("# vector sha256 %s\n# bytes %s\n", hex, all);
+        zt_free(all);
+    }
+    assert_string_equal(hex, VECTOR_SHA);
+    struct zt_dbsync_segment s;
+    assert_int_equal(zt_dbsync_segment_decode(seg, len, zt_identity_sign_pk(id), &s), 0);
+    assert_int_equal(s.seq, 1);
+    assert_int_equal(s.created, 1767225600);
+    assert_int_equal(s.n_rows, 2);
+    assert_int_equal(s.body_len, strlen(VECTOR_BODY));
+    assert_memory_equal(s.body, VECTOR_BODY, s.body_len);
+    assert_memory_equal(s.sha256, h, 32);
+    assert_memory_equal(s.signer, zt_identity_sign_pk(id), 32);
+    zt_free(seg);
+    zt_identity_free(id);
+}
+
+/* decode a copy of seg with byte i xor'ed by x: the result */
+static int decode_flipped(const uint8_t *seg, size_t len, size_t i, uint8_t x, const uint8_t *signer)
+{
+    uint8_t *c = zt_malloc(len);
+    memcpy(c, seg, len);
+    c[i] ^= x;
+    struct zt_dbsync_segment s;
+    int rc = zt_dbsync_segment_decode(c, len, signer, &s);
+    zt_free(c);
+    return rc;
+}
+
+static void test_malformed(void **state)
+{
+    (void)state;
+    struct zt_identity *id = vector_id(), *other = NULL;
+    assert_int_equal(zt_identity_generate(&other), 0);
+    uint8_t *seg = NULL;
+    size_t len = 0;
+    encode_vector(&seg, &len, id);
+    const uint8_t *pk = zt_identity_sign_pk(id);
+    struct zt_dbsync_segment s;
+    /* layout */
+    assert_int_equal(zt_dbsync_segment_decode(seg, 0, NULL, &s), ZT_EPARSE);
+    assert_int_equal(zt_dbsync_segment_decode(seg, ZT_DBSYNC_HEADER + ZT_DBSYNC_SIG - 1, NULL, &s), ZT_EPARSE);
+    assert_int_equal(zt_dbsync_segment_decode(seg, len - 1, NULL, &s), ZT_EPARSE);
+    assert_int_equal(zt_dbsync_segment_decode(seg, ZT_DBSYNC_SEGMENT_MAX + 1, NULL, &s), ZT_ETOOBIG);
+    assert_int_equal(decode_flipped(seg, len, 0, 1, pk), ZT_EPARSE);       /* magic */
+    assert_int_equal(decode_flipped(seg, len, 4, 3, pk), ZT_EUNSUPPORTED); /* version */
+    assert_int_equal(decode_flipped(seg, len, 6, 1, pk), ZT_EPARSE);       /* reserved */
+    assert_int_equal(decode_flipped(seg, len, 60, 1, pk), ZT_EPARSE);      /* body length */
+    assert_int_equal(decode_flipped(seg, len, 30, 1, pk), ZT_EPARSE);      /* seq 1 with a previous segment */
+    assert_int_equal(decode_flipped(seg, len, 8, 2, pk), ZT_EPARSE);       /* seq 3 with no previous segment */
+    /* the signature covers everything: the time, a row, the signature itself */
+    assert_int_equal(decode_flipped(seg, len, 16, 1, pk), ZT_ECRYPTO);
+    assert_int_equal(decode_flipped(seg, len, 56, 0, pk), 0);
+    assert_int_equal(decode_flipped(seg, len, ZT_DBSYNC_HEADER + 20, 1, pk), ZT_ECRYPTO);
+    assert_int_equal(decode_flipped(seg, len, len - 1, 1, pk), ZT_ECRYPTO);
+    /* another signer: refused when ours is asked for, its own key in the header does not help */
+    assert_int_equal(zt_dbsync_segment_decode(seg, len, zt_identity_sign_pk(other), &s), ZT_ECRYPTO);
+    assert_int_equal(decode_flipped(seg, len, 64, 1, NULL), ZT_ECRYPTO);
+    zt_free(seg);
+    seg = NULL;
+    /* rows: refused at encode (and so never signed) */
+    static const uint8_t zero[32];
+    static const char *const bad[] = {
+        "[\"ledger_totals\", \"minted\",\"15\"]\n",       /* not canonical */
+        "[\"ledger_totals\",\"minted\"]\n",               /* a column short */
+        "[\"ledger_totals\",\"minted\",15]\n",            /* a number where text goes */
+        "[\"users\",\"alice\",\"x\"]\n",                   /* not a published table */
+        "[\"ledger_batches\",1,\"AB\",1,\"1\",1,1,null,null]\n", /* upper-case hex blob */
+        "[\"ledger_batches\",1,\"abc\",1,\"1\",1,1,null,null]\n", /* odd hex */
+        "[\"ledger_totals\",\"minted\",null]\n",          /* null where not nullable */
+        "[\"ledger_totals\",\"minted\",\"15\"]",          /* no end of line */
+        "{\"t\":\"ledger_totals\"}\n",                     /* not an array */
+        "[\"ledger_batch_items\",7,1.5]\n",               /* a real */
+        "[\"ledger_batch_items\",-0,1]\n",                /* -0 is not canonical */
+        "\n",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int rc = zt_dbsync_segment_encode(id, 1, 1, zero, bad[i], strlen(bad[i]), 1, &seg, &len);
+        if (rc != ZT_EINVAL) fail_msg("row %zu: %d", i, rc);
+        uint32_t n = 0;
+        assert_int_not_equal(zt__dbs_check_body((const uint8_t *)bad[i], strlen(bad[i]), &n), 0);
+    }
+    /* a count that is not the body's, seq 0 */
+    assert_int_equal(zt_dbsync_segment_encode(id, 1, 1, zero, VECTOR_BODY, strlen(VECTOR_BODY), 3, &seg, &len), ZT_EINVAL);
+    assert_int_equal(zt_dbsync_segment_encode(id, 0, 1, zero, VECTOR_BODY, strlen(VECTOR_BODY), 2, &seg, &len), ZT_EINVAL);
+    /* nullable columns, blobs in lower-case hex, an empty body (a segment of no rows) */
+    static const char ok[] = "[\"ledger_batches\",1,\"ab01\",1,\"1\",1,1,null,null]\n";
+    assert_int_equal(zt_dbsync_segment_encode(id, 1, 1, zero, ok, strlen(ok), 1, &seg, &len), 0);
+    zt_free(seg);
+    assert_int_equal(zt_dbsync_segment_encode(id, 1, 1, zero, NULL, 0, 0, &seg, &len), 0);
+    assert_int_equal(zt_dbsync_segment_decode(seg, len, pk, &s), 0);
+    assert_int_equal(s.n_rows, 0);
+    zt_free(seg);
+    zt_identity_free(other);
+    zt_identity_free(id);
+}
+
+static void test_head(void **state)
+{
+    (void)state;
+    struct zt_identity *id = vector_id();
+    struct zt_dbsync_head h = {.seq = 7, .exp = 2000};
+    memset(h.sha256, 0xab, 32);
+    char *rec = NULL;
+    assert_int_equal(zt_dbsync_head_sign(id, &h, &rec), 0);
+    struct zt_dbsync_head got;
+    assert_int_equal(zt_dbsync_head_verify(rec, strlen(rec), 1000, &got), 0);
+    assert_int_equal(got.seq, 7);
+    assert_string_equal(got.node_id, zt_identity_id(id));
+    assert_memory_equal(got.sha256, h.sha256, 32);
+    assert_int_equal(zt_dbsync_head_verify(rec, strlen(rec), 2000, &got), ZT_ETIMEDOUT); /* expired */
+    assert_int_equal(zt_dbsync_head_verify(rec, strlen(rec), 2000 - 86400 - 1, &got), ZT_ETIMEDOUT); /* too far ahead */
+    char *t = strstr(rec, "\"seq\":7");
+    assert_non_null(t);
+    t[6] = '8'; /* a later seq, not signed */
+    assert_int_equal(zt_dbsync_head_verify(rec, strlen(rec), 1000, &got), ZT_ECRYPTO);
+    assert_int_equal(zt_dbsync_head_verify("[]", 2, 1000, &got), ZT_EPARSE);
+    assert_int_equal(zt_dbsync_head_verify(rec, ZT_DBSYNC_HEAD_MAX + 1, 1000, &got), ZT_ETOOBIG);
+    zt_free(rec);
+    zt_identity_free(id);
+}
+
+/* The segment the publisher made last, read back from the mesh. */
+static void last_segment(struct zt_dbsync *s, struct zt_mesh *m, const struct zt_identity *id, struct zt_buf *b,
+                         struct zt_dbsync_segment *seg)
+{
+    char *st = NULL;
+    assert_int_equal(zt_dbsync_status_json(s, &st), 0);
+    json_t *j = json_loads(st, 0, NULL);
+    zt_free(st);
+    const char *sha = json_string_value(json_object_get(j, "sha256"));
+    assert_non_null(sha);
+    assert_int_equal(zt_mesh_read_blob(m, sha, ZT_DBSYNC_SEGMENT_MAX, b), 0);
+    json_decref(j);
+    assert_int_equal(zt_dbsync_segment_decode(b->data, b->len, zt_identity_sign_pk(id), seg), 0);
+}
+
+static void test_publisher(void **state)
+{
+    (void)state;
+    struct zt_identity *id = vector_id();
+    char path[400], mdir[400], tdir[400];
+    snprintf(path, sizeof path, "%s/zentalk.db", dir);
+    snprintf(mdir, sizeof mdir, "%s/mesh", dir);
+    snprintf(tdir, sizeof tdir, "%s/mesh/dbsync", dir);
+    struct zt_store_opts so = {.path = path, .busy_timeout_ms = 5000};
+    struct zt_store *st = NULL, *st2 = NULL;
+    assert_int_equal(zt_store_open("sqlite", &so, &st), 0);
+    assert_int_equal(zt_store_open("sqlite", &so, &st2), 0);
+    struct zt_ledger *l = NULL;
+    assert_int_equal(zt_ledger_new(st, &l), 0);
+    int64_t acct = 0;
+    assert_int_equal(zt_ledger_account(l, ZT_LEDGER_USER, "0x00000000000000000000000000000000000000b1", NULL, &acct), 0);
+    assert_int_equal(zt_ledger_mint(l, "dep-1", acct, 5, NULL, NULL), 0);
+    struct zt_mesh_opts mo = {.dir = mdir, .id = id};
+    struct zt_mesh *m = NULL;
+    assert_int_equal(zt_mesh_new(&mo, &m), 0);
+    struct zt_dbsync_opts o = {.st = st2, .mesh = m, .id = id, .tmp_dir = tdir, .interval_s = 1};
+    struct zt_dbsync *s = NULL;
+    assert_int_equal(zt_dbsync_new(&o, &s), 0);
+    unsigned made = 0;
+    assert_int_equal(zt_dbsync_publish(s, &made), 0);
+    assert_int_equal(made, 1);
+    struct zt_buf b;
+    zt_buf_init(&b, ZT_DBSYNC_SEGMENT_MAX);
+    struct zt_dbsync_segment seg;
+    last_segment(s, m, id, &b, &seg);
+    assert_int_equal(seg.seq, 1);
+    uint8_t first[32];
+    memcpy(first, seg.sha256, 32);
+    /* the accounts, the mint, its entry, the total; no job table in this store (no scheduler) */
+    assert_true(seg.n_rows >= 4);
+    assert_non_null(memmem(seg.body, seg.body_len, "[\"ledger_txs\",", 14));
+    assert_non_null(memmem(seg.body, seg.body_len, "[\"ledger_totals\",\"minted\",\"5\"]\n", 31));
+    assert_null(memmem(seg.body, seg.body_len, "sched_jobs", 10));
+    /* the user's wallet address is sealed: an account number goes out, not whose it is */
+    assert_null(memmem(seg.body, seg.body_len, "00000000b1", 10));
+    assert_non_null(memmem(seg.body, seg.body_len, ",1,\"enc1:", 9));
+    /* nothing changed: no segment */
+    assert_int_equal(zt_dbsync_publish(s, &made), 0);
+    assert_int_equal(made, 0);
+    /* a second mint: its transaction, entry, the balance and the total, chained to the first */
+    assert_int_equal(zt_ledger_mint(l, "dep-2", acct, 7, NULL, NULL), 0);
+    assert_int_equal(zt_dbsync_publish(s, &made), 0);
+    assert_int_equal(made, 1);
+    last_segment(s, m, id, &b, &seg);
+    assert_int_equal(seg.seq, 2);
+    assert_memory_equal(seg.prev, first, 32);
+    assert_int_equal(seg.n_rows, 4);
+    assert_non_null(memmem(seg.body, seg.body_len, "\"12\"]\n", 6));
+    assert_null(memmem(seg.body, seg.body_len, "dep-1", 5)); /* the first mint is not published again */
+    /* a published transaction altered in the store is not published again */
+    assert_int_equal(zt_store_exec(st, "UPDATE ledger_txs SET memo = 'forged' WHERE idem_key LIKE '%dep-1'"), 0);
+    assert_int_equal(zt_dbsync_publish(s, &made), 0);
+    assert_int_equal(made, 0);
+    /* a new publisher on the same store goes on from segment 2 */
+    zt_dbsync_free(s);
+    assert_int_equal(zt_dbsync_new(&o, &s), 0);
+    assert_int_equal(zt_ledger_mint(l, "dep-3", acct, 1, NULL, NULL), 0);
+    assert_int_equal(zt_dbsync_publish(s, &made), 0);
+    uint8_t second[32];
+    memcpy(second, seg.sha256, 32);
+    last_segment(s, m, id, &b, &seg);
+    assert_int_equal(seg.seq, 3);
+    assert_memory_equal(seg.prev, second, 32);
+    zt_buf_deinit(&b);
+    zt_dbsync_free(s);
+    zt_mesh_free(m);
+    zt_ledger_free(l);
+    zt_store_close(st);
+    zt_store_close(st2);
+    zt_identity_free(id);
+}
+
+int main(void)
+{
+    if (zt_hash_init() != 0) return 1;
+    json_set_alloc_funcs(zt_malloc, zt_free);
+    int64_t live = zt_alloc_live();
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_vector),
+        cmocka_unit_test(test_malformed),
+        cmocka_unit_test(test_head),
+        cmocka_unit_test(test_publisher),
+    };
+    int failures = cmocka_run_group_tests_name("dbsync", tests, setup, teardown);
+    if (zt_alloc_live() != live) {
+        fprintf(stderr, "leak: %lld allocations live\n", (long long)(zt_alloc_live() - live));
+        failures++;
+    }
+    return zt_test_exit(failures);
+}
