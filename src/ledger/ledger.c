@@ -91,7 +91,8 @@ static const char SQL_ESC_SET[] = "UPDATE ledger_escrows SET state = ? WHERE job
 static const char SQL_EARN_INS[] = "INSERT INTO ledger_earnings(provider_id, job_id, amount, ts) VALUES(?, ?, ?, ?)";
 /* PostgreSQL only: a transaction's rows as array parameters (one round trip
  * per table; "set-based writes" below) */
-static const char SQL_BAL_MANY_PG[] = "SELECT id, kind, balance FROM ledger_accounts WHERE id = ANY(?::bigint[])";
+static const char SQL_BAL_MANY_PG[] = "SELECT a.id, a.kind, a.balance FROM unnest(?::bigint[]) AS v(id)"
+                                      " JOIN ledger_accounts AS a ON a.id = v.id";
 static const char SQL_BAL_SET_MANY_PG[] = "UPDATE ledger_accounts AS a SET balance = v.b"
                                           " FROM unnest(?::bigint[], ?::numeric[]) AS v(id, b) WHERE a.id = v.id";
 static const char SQL_ENT_INS_MANY_PG[] =
