@@ -630,14 +630,15 @@ int zt_node_new(const struct zt_config *cfg, const char *node_id, const struct z
         zt__route_set_bridge(n->route, n->bridge); /* integration.api_url + webhook_secret */
     if (!rc) rc = build_features(n, err);
     if (!rc) zt__tr_set_infer(n->translate, n->models); /* features.translate.model */
-    if (!rc && (rc = zt__gdpr_new(cfg, node_id, n->privacy, n->search, n->wallet, n->chain, &n->gdpr)) != 0)
-        zt_ignore(zt_buf_appendf(err, "GDPR"));
     if (!rc) rc = build_sweeper(n);
     /* the worker's sealed jobs and the signed descriptor and attestation */
     if (!rc && (rc = zt__sealed_new(id, n->models, cfg, &n->sealed)) != 0) zt_ignore(zt_buf_appendf(err, "sealed jobs"));
     if (!rc && (rc = zt__attest_new(id, n->models, &n->attest)) != 0)
         zt_ignore(zt_buf_appendf(err, "cannot hash the running binary for attestation: %s", strerror(errno)));
     if (!rc) rc = build_orchestrator(n, err);
+    /* after the orchestrator: the export shows a wallet's ledger account (n->chain) */
+    if (!rc && (rc = zt__gdpr_new(cfg, node_id, n->privacy, n->search, n->wallet, n->chain, &n->gdpr)) != 0)
+        zt_ignore(zt_buf_appendf(err, "GDPR"));
     if (!rc && (rc = zt__joiner_check(cfg, err)) != 0)
         while (err->len && err->data[err->len - 1] == '\n') err->data[--err->len] = '\0';
     if (!rc && cfg->node.join.count &&
