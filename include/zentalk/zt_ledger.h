@@ -78,6 +78,11 @@ void zt_ledger_free(struct zt_ledger *l); /* NULL is a no-op */
  * bad owner or address. */
 ZT_NODISCARD int zt_ledger_account(struct zt_ledger *l, enum zt_ledger_kind kind, const char *owner,
                                    const char *payout, int64_t *id);
+/* The account of (kind, owner) and its balance without creating it
+ * (read-only; owner canonical: a lower-cased 0x address or a node id);
+ * ZT_ENOTFOUND when there is none. */
+ZT_NODISCARD int zt_ledger_find(struct zt_ledger *l, enum zt_ledger_kind kind, const char *owner, int64_t *id,
+                                struct zt_ledger_bal *out);
 /* The well-known singletons (fee, treasury, escrow, payouts) by kind. */
 ZT_NODISCARD int zt_ledger_system_account(struct zt_ledger *l, enum zt_ledger_kind kind, int64_t *id);
 ZT_NODISCARD int zt_ledger_balance(struct zt_ledger *l, int64_t account, struct zt_ledger_bal *out);

@@ -255,8 +255,19 @@ static int find_body(struct zt_store *st, void *ud)
 int zt__ledger_find_balance(struct zt_ledger *l, enum zt_ledger_kind kind, const char *owner,
                             struct zt_ledger_bal *out)
 {
+    int64_t id;
+    return zt_ledger_find(l, kind, owner, &id, out);
+}
+
+int zt_ledger_find(struct zt_ledger *l, enum zt_ledger_kind kind, const char *owner, int64_t *id,
+                   struct zt_ledger_bal *out)
+{
+    if (!l || !owner || !id || !out) return ZT_EINVAL;
     struct find_args a = {.l = l, .kind = kind, .owner = owner};
     int rc = zt_store_tx(l->st, find_body, &a);
-    if (!rc) *out = a.b;
+    if (!rc) {
+        *id = a.id;
+        *out = a.b;
+    }
     return rc;
 }

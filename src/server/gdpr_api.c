@@ -151,10 +151,15 @@ static json_t *ledger_json(struct zt__gdpr *g, const char *identity, const char 
     struct zt_ledger_bal b = {0};
     size_t n = 0;
     struct zt_ledger *l = zt_chain_lock(g->chain);
-    *rc = zt_ledger_account(l, ZT_LEDGER_USER, addr, NULL, &acct);
-    if (!*rc) *rc = zt_ledger_balance(l, acct, &b);
+    *rc = zt_ledger_find(l, ZT_LEDGER_USER, addr, &acct, &b); /* an export creates no account */
     if (!*rc) *rc = zt_ledger_history(l, acct, 0, h, ZT__GDPR_LEDGER_MAX, &n);
     zt_chain_unlock(g->chain);
+    if (*rc == ZT_ENOTFOUND) {
+        *rc = 0;
+        zt_free(h);
+        *why = "this wallet has no ledger account on this node (it never deposited or paid here)";
+        return NULL;
+    }
     json_t *hist = *rc ? NULL : zt_ledger_history_to_json(h, n);
     zt_free(h);
     if (!hist) {
