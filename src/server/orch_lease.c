@@ -61,8 +61,12 @@ struct gateway {
     int64_t expires; /* unix s */
 };
 
+#define USED_EVIDENCE_MAX 4096 /* worker receipts (sealed-job ids) already used by a verdict */
+
 struct zt__orch_lease {
     pthread_mutex_t mu;
+    uint8_t used[USED_EVIDENCE_MAX][16]; /* a ring: a verdict's evidence is accepted once */
+    size_t n_used, used_next;
     struct gateway gws[GATEWAYS_MAX];
     struct zt_registry *reg;
     struct zt_sched *sched;
@@ -433,6 +437,20 @@ static int verdict_h(struct zt__orch_lease *l, const char *job_id, json_t *body,
     struct zt__verdict out;
     int rc = zt__orch_verdict_check(&job, body, &out, why);
     if (rc) return rc;
+    /* the same signed evidence twice (an earlier job's, replayed): refused */
+    pthread_mutex_lock(&l->mu);
+    bool replayed = false;
+    for (size_t i = 0; i < l->n_used && !replayed; i++) replayed = memcmp(l->used[i], out.env_job_id, 16) == 0;
+    if (!replayed) {
+        memcpy(l->used[l->used_next], out.env_job_id, 16);
+        l->used_next = (l->used_next + 1) % USED_EVIDENCE_MAX;
+        if (l->n_used < USED_EVIDENCE_MAX) l->n_used++;
+    }
+    pthread_mutex_unlock(&l->mu);
+    if (replayed) {
+        *why = "this evidence (the worker's receipt) was already used by a verdict";
+        return ZT_EPERM;
+    }
     if (!out.settle) { /* only the gateway's unsigned refusals disagree: nothing proven, nothing charged */
         zt_log(ZT_LOG_WARN, "verification_unproven", "sched_job=%s claimed=%s refused=%zu", job_id, v,
                out.n_refused);

@@ -162,7 +162,12 @@ int zt__orch_verdict_check(const struct zt__verdict_job *job, json_t *body, stru
         zt_free(ev);
         return ZT_EPERM;
     }
-    v.settle = proven != ZT_CHECK_UNAVAILABLE;
+    /* someone is charged only when the signed answers alone decide as all
+     * of them do: a gateway that relabels a signed answer as a refusal to
+     * turn the signed majority against a worker gets nothing settled. A
+     * signed agreement charges nobody and settles as it is. */
+    v.settle = proven != ZT_CHECK_UNAVAILABLE && (proven == all || proven == ZT_CHECK_AGREED);
+    memcpy(v.env_job_id, ev[0].r.job_id, sizeof v.env_job_id);
     for (int k = 0; k < 4; k++)
         if (strcmp(zt_job_check_verdict_name(proven), NAMES[k]) == 0) v.verdict = (enum zt_verify_verdict)k;
     for (size_t k = 0; k < v.n_checkers; k++) v.wrong[k] = wrong[k + 1];

@@ -52,6 +52,7 @@ struct zt__verdict {
     bool wrong[ZT__VERDICT_NODES_MAX];
     size_t n_checkers;
     size_t n_refused;            /* checkers reported refusing the ids (unsigned: not charged) */
+    uint8_t env_job_id[16];      /* the worker receipt's sealed-job id: evidence is used once */
 };
 
 /* Check body (the report: "verdict" agreed|worker_wrong|checker_wrong|

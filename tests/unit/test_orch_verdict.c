@@ -208,6 +208,15 @@ static void test_refusals(void **state)
     assert_int_equal(v.n_checkers, 1);
     assert_string_equal(v.checkers[0], "c2");
     assert_false(v.wrong[0]);
+    /* a gateway that relabels an honest checker's signed agreement as a
+     * refusal, so that two colluding checkers become the signed majority
+     * against the worker: the claim (undecided) holds over all answers, but
+     * the signed subset alone would convict the worker: nothing settled */
+    struct ck relabel[] = {{.who = C1, .refused = true},
+                           {.who = C2, .signer = C2, .chain = 8},
+                           {.who = C3, .signer = C3, .chain = 8}};
+    assert_int_equal(check(report("undecided", ONE, 1, 7, 0, relabel, 3), 1, &v), 0);
+    assert_false(v.settle);
 }
 
 static void test_malformed_and_rule(void **state)

@@ -14,6 +14,8 @@
  *  - a third worker's genuine signed disagreement, though the orchestrator
  *    never picked it to check this job: 422;
  *  - the verdict with no evidence at all (the form of the last release): 422;
+ *  - an earlier verdict's signed evidence replayed for the worker's next
+ *    job: 422 (evidence is accepted once);
  * each counted (zentalk_orchestrator_refusals_total{reason=
  * "unproven_verdict"}), none charged: the job stays done and the worker
  * is neither banned nor charged a mismatch. Then the honest report
@@ -63,11 +65,22 @@ static json_t *report(const char *body, long want)
 
 /* A verdict report: the worker's chain w_chain (its key), one checker's
  * entry named `checker` with chain c_chain signed by c_sk. */
+static char last_wc[2 * ZT_CKPT_MAX_LEN + 1], last_wr[2 * ZT_ENV_RECEIPT_MAX_LEN + 1]; /* the last worker evidence */
+static bool replay_next; /* the next verdict() sends last_wc/last_wr again instead of new evidence */
+
 static void verdict(const char *job, const char *claimed, const char *worker, uint8_t w_chain, const char *checker,
                     const uint8_t *c_sk, uint8_t c_chain, long want)
 {
     char wc[2 * ZT_CKPT_MAX_LEN + 1], wr[2 * ZT_ENV_RECEIPT_MAX_LEN + 1], cc[sizeof wc], cr[sizeof wr];
-    signed_chain(zt_identity_sign_sk(wk[index_of(worker)].id), w_chain, wc, wr);
+    if (replay_next) {
+        zt_strlcpy(wc, last_wc, sizeof wc);
+        zt_strlcpy(wr, last_wr, sizeof wr);
+        replay_next = false;
+    } else {
+        signed_chain(zt_identity_sign_sk(wk[index_of(worker)].id), w_chain, wc, wr);
+    }
+    zt_strlcpy(last_wc, wc, sizeof last_wc);
+    zt_strlcpy(last_wr, wr, sizeof last_wr);
     signed_chain(c_sk, c_chain, cc, cr);
     json_t *b = json_pack("{s:s,s:s,s:s,s:[s],s:s,s:s,s:[{s:s,s:b,s:s,s:s}]}", "job_id", job, "event", "verdict",
                           "verdict", claimed, "workers", worker, "checkpoint", wc, "receipt", wr, "checkers",
@@ -171,6 +184,38 @@ static void test_lying_gateway(void **state)
     assert_int_equal(json_integer_value(json_object_get(n, "verified")), 1);
     json_decref(n);
     assert_int_equal(metric_value(orch.port, REFUSED), refused0 + 5);
+
+    /* a replay: the same worker's next job, drawn for a check, "verified"
+     * with the evidence of the job above (its signed receipt again) */
+    char job2[64] = "";
+    for (int tries = 0; tries < 40 && !job2[0]; tries++) {
+        a = post_json(orch.port, "/v1/orchestrator/lease", NULL, "{\"model\":\"stories\",\"max_tokens\":8}", 200);
+        char j2[64], w2[64];
+        zt_strlcpy(j2, json_string_value(json_object_get(a, "job_id")), sizeof j2);
+        zt_strlcpy(w2, json_string_value(json_object_get(json_object_get(a, "worker"), "node_id")), sizeof w2);
+        json_decref(a);
+        snprintf(body, sizeof body, "{\"job_id\":\"%s\",\"worker\":\"%s\",\"event\":\"started\"}", j2, w2);
+        json_decref(report(body, 200));
+        snprintf(body, sizeof body, "{\"job_id\":\"%s\",\"worker\":\"%s\",\"event\":\"ok\",\"tokens\":8}", j2, w2);
+        a = report(body, 200);
+        bool drawn = json_string_value(json_object_get(a, "verify")) != NULL;
+        json_decref(a);
+        if (zt_str_eq(w2, worker) && drawn) zt_strlcpy(job2, j2, sizeof job2);
+    }
+    if (!job2[0]) fail_msg("no second job of %s drawn for a check in 40 leases", worker);
+    snprintf(body, sizeof body, "{\"job_id\":\"%s\",\"worker\":\"%s\",\"event\":\"check\",\"round\":0,\"exclude\":[]}",
+             job2, worker);
+    a = report(body, 200);
+    char checker2[64];
+    zt_strlcpy(checker2, json_string_value(json_object_get(json_object_get(a, "worker"), "node_id")), sizeof checker2);
+    json_decref(a);
+    replay_next = true;
+    verdict(job2, "agreed", worker, 7, checker2, zt_identity_sign_sk(wk[index_of(checker2)].id), 7, 422);
+    assert_int_equal(metric_value(orch.port, REFUSED), refused0 + 6);
+    assert_string_equal(job_state(job2), "done");
+    /* fresh evidence for it is accepted */
+    verdict(job2, "agreed", worker, 7, checker2, zt_identity_sign_sk(wk[index_of(checker2)].id), 7, 200);
+    assert_string_equal(job_state(job2), "verified");
 
     for (int i = 0; i < N_WK; i++) keyed_free(&wk[i]);
     node_stop(&orch, 20000);
