@@ -106,6 +106,10 @@ struct rjob {
     enum zt_job_kind kind;
     uint32_t max_tokens;
     char assigned[ZT_IDENTITY_ID_SIZE]; /* a worker to run it on now, or "" */
+    /* the prices of the worker it was last sealed to, as its join record
+     * said then: a worker that rejoins dearer mid-job is not paid more */
+    struct zt_ledger_rate placed_rate;
+    char placed_of[ZT_IDENTITY_ID_SIZE]; /* "" = none known */
     bool sched_failed;
     struct rjob *sched_next;
     /* the scheduler as the failover's picker (the job thread's only): the
@@ -584,6 +588,10 @@ static int make_call(struct rjob *j, const struct zt_peer *w, uint64_t now)
     };
     int rc = zt_job_call_new(j->body, j->kind, &j->verdict, &spec, &j->job);
     if (rc) return rc;
+    struct zt_node_info wi;
+    j->placed_of[0] = '\0';
+    if (j->r->chain && zt__orch_worker(j->r->orch, w->node_id, &wi) == 0 && caps_rate(&wi.caps, &j->placed_rate))
+        zt_strlcpy(j->placed_of, w->node_id, sizeof j->placed_of);
     long t_ms = (long)cfg->encryption.remote_timeout_s * 1000L;
     struct zt_job_target target = {
         .base_url = w->endpoint,
@@ -1073,6 +1081,12 @@ static void run_sched(void *arg)
     if (r->chain && paid && zt__orch_worker(r->orch, worker, &wi) == 0) { /* its signed join record's wallet */
         zt_chain_provider_wallet(r->chain, worker, wi.caps.wallet);
         own = caps_rate(&wi.caps, &rate);
+    }
+    if (paid && r->chain && j->placed_of[0] && zt_str_eq(j->placed_of, worker)) { /* the lower of then and now */
+        if (!own || j->placed_rate.prompt_per_1k < rate.prompt_per_1k) rate.prompt_per_1k = j->placed_rate.prompt_per_1k;
+        if (!own || j->placed_rate.completion_per_1k < rate.completion_per_1k)
+            rate.completion_per_1k = j->placed_rate.completion_per_1k;
+        own = true;
     }
     zt_chain_job_end(r->chain, j->sched_id, paid, paid ? worker : NULL, own ? &rate : NULL,
                      o.result.final.prompt_tokens, o.result.final.completion_tokens); /* settle or refund */
