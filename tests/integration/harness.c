@@ -668,7 +668,7 @@ size_t response_complete(const char *s, size_t len)
  * before the connection reset), half-close, and read until one response is
  * complete or the server closes. Returns the status code of the response
  * line (0 if none) and the response in out. */
-int raw_request(uint16_t port, const void *req, size_t len, struct zt_buf *out)
+static int raw_request_once(uint16_t port, const void *req, size_t len, struct zt_buf *out)
 {
     int fd = tcp_connect(port);
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
@@ -704,6 +704,18 @@ int raw_request(uint16_t port, const void *req, size_t len, struct zt_buf *out)
     const char *s = zt_buf_str(out);
     if (strncmp(s, "HTTP/1.", 7) != 0 || strlen(s) < 12) return 0;
     return (int)strtol(s + 9, NULL, 10);
+}
+
+/* A server that answers an early error (a bad request line) and closes
+ * while bytes of the request are still unread makes the kernel send a
+ * reset, which can drop the answer before the client reads it (seen once,
+ * test_node's malformed requests in a fresh clone's make test under load).
+ * Nothing at all read: once more; a server that never answers still fails. */
+int raw_request(uint16_t port, const void *req, size_t len, struct zt_buf *out)
+{
+    int st = raw_request_once(port, req, len, out);
+    if (st == 0 && out->len == 0) st = raw_request_once(port, req, len, out);
+    return st;
 }
 
 long long metric_value(uint16_t port, const char *name)
