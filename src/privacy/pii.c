@@ -273,6 +273,51 @@ static size_t group_end(const char *t, size_t start, const struct groups *g, siz
     return i;
 }
 
+/* w[0..n) is one of list (ASCII letters compared case-folded, the bytes
+ * of UTF-8 letters as they are; the list is lower case). */
+static bool word_in_utf8(const char *w, size_t n, const char *const *list)
+{
+    for (size_t k = 0; list[k]; k++) {
+        size_t l = strlen(list[k]), q = 0;
+        if (l != n) continue;
+        while (q < l && ((unsigned char)w[q] >= 0x80 ? w[q] : (char)(w[q] | 0x20)) == list[k][q]) q++;
+        if (q == l) return true;
+    }
+    return false;
+}
+
+/* A word of a phone number in the 40 bytes before s ("call", "number",
+ * "whatsapp", "cell", "llámame"...): what makes a bare digit run a phone
+ * number. Words are runs of ASCII letters and UTF-8 bytes, compared with
+ * ASCII case folded. */
+static bool phone_cue_before(const char *t, size_t s)
+{
+    static const char *const cues[] = {"call", "phone", "number", "numbers", "text", "cell", "mobile", "tel",
+                                       "whatsapp", "ring", "reach", "contact", "sms", "fax", "landline", "txt",
+                                       "llama", "llámame", "llamame", "número", "numero", "appelle", "nummer",
+                                       "telefon", "teléfono", "telefono", "ligue", "móvil", "movil", NULL};
+    size_t from = s > 40 ? s - 40 : 0;
+    for (size_t i = from; i < s;) {
+        unsigned char ch = (unsigned char)t[i];
+        if (!zt_ascii_alpha(ch) && ch < 0x80) {
+            i++;
+            continue;
+        }
+        size_t ws = i;
+        while (i < s && (zt_ascii_alpha((unsigned char)t[i]) || (unsigned char)t[i] >= 0x80)) i++;
+        if (ws == from && ws > 0 && zt_ascii_alpha((unsigned char)t[ws - 1])) continue; /* a word cut in two */
+        if (word_in_utf8(t + ws, i - ws, cues)) return true;
+    }
+    return false;
+}
+
+/* The run at s follows a number-like token and one space ("AA1 01 2345"):
+ * part of a longer code (a parcel tracking number), not a phone number. */
+static bool after_code_token(const char *t, size_t s)
+{
+    return s >= 2 && t[s - 1] == ' ' && zt_ascii_digit((unsigned char)t[s - 2]);
+}
+
 static void scan_phone(const char *t, size_t len, struct cands *c)
 {
     for (size_t s = 0; s < len && !c->err; s++) {
@@ -302,8 +347,20 @@ static void scan_phone(const char *t, size_t len, struct cands *c)
             s = e;
             continue;
         }
-        if (!read_groups(t, len, s, &g) || g.n < 2) continue;
+        if (!read_groups(t, len, s, &g)) continue;
         size_t e;
+        /* a bare run of 10 digits (NXXNXXXXXX) or 1 and 10 digits, where a
+         * phone word comes before it ("my new number is 4155550172") */
+        if (g.n == 1 && !g.paren[0]) {
+            size_t o = g.len[0] == 11 && t[s] == '1' ? 1 : 0;
+            e = s + g.len[0];
+            if (g.len[0] == 10 + o && t[s + o] >= '2' && t[s + o + 3] >= '2' && !num_right_joined(t, len, e) &&
+                !after_code_token(t, s) && phone_cue_before(t, s)) {
+                add(c, ZT_PII_PHONE, s, e, 0.6);
+                s = e;
+            }
+            continue;
+        }
         /* North American: (NXX) XXX-XXXX, NXX-XXX-XXXX, NXX.XXX.XXXX, NXX XXX XXXX
          * (area code 2-9; an exchange starting 0/1, as the 555-123-4567 of
          * films, counts at lower confidence), and 1-NXX-XXX-XXXX */
@@ -332,7 +389,7 @@ static void scan_phone(const char *t, size_t len, struct cands *c)
          * first group 0 + 1..4 digits, not 00; 10..12 digits; at most 5
          * groups of 2..8 digits; one kind of separator */
         size_t lead = g.paren[0] ? s + 1 : s;
-        if (t[lead] == '0' && g.len[0] >= 2 && g.len[0] <= 5 && t[lead + 1] != '0') {
+        if (t[lead] == '0' && !after_code_token(t, s) && g.len[0] >= 2 && g.len[0] <= 5 && t[lead + 1] != '0') {
             size_t best = 0;
             for (size_t k = g.n < 5 ? g.n : 5; k >= 2; k--) {
                 size_t d = groups_digits(&g, k);
@@ -360,6 +417,16 @@ static void scan_phone(const char *t, size_t len, struct cands *c)
             t[s] >= '6' && seps_uniform(&g, 1, 4) && g.sep[1] == ' ') {
             e = group_end(t, s, &g, 4);
             if (!num_right_joined(t, len, e)) {
+                add(c, ZT_PII_PHONE, s, e, 0.6);
+                s = e;
+                continue;
+            }
+        }
+        /* ES in threes: [6789]xx xxx xxx, with a phone word before it */
+        if (!g.paren[0] && g.n >= 3 && g.len[0] == 3 && g.len[1] == 3 && g.len[2] == 3 && t[s] >= '6' &&
+            g.sep[1] == ' ' && g.sep[2] == ' ' && !after_code_token(t, s) && phone_cue_before(t, s)) {
+            e = group_end(t, s, &g, 3);
+            if (!num_right_joined(t, len, e) && (g.n == 3 || !zt_ascii_digit((unsigned char)t[e + 1]))) {
                 add(c, ZT_PII_PHONE, s, e, 0.6);
                 s = e;
                 continue;
@@ -548,6 +615,18 @@ static size_t octet(const char *t, size_t len, size_t i)
     return i;
 }
 
+/* "version", "build", "release" or "firmware" right before s (a space between). */
+static bool after_version_word(const char *t, size_t s)
+{
+    static const char *const vw[] = {"version", "ver", "build", "release", "firmware", "versión", NULL};
+    size_t i = s;
+    while (i > 0 && t[i - 1] == ' ') i--;
+    if (i == s) return false;
+    size_t e = i;
+    while (i > 0 && (zt_ascii_alpha((unsigned char)t[i - 1]) || (unsigned char)t[i - 1] >= 0x80)) i--;
+    return word_in_utf8(t + i, e - i, vw);
+}
+
 static void scan_ipv4(const char *t, size_t len, struct cands *c)
 {
     for (size_t s = 0; s + 7 <= len && !c->err; s++) {
@@ -573,6 +652,7 @@ static void scan_ipv4(const char *t, size_t len, struct cands *c)
          * of a sentence is fine */
         if (i < len && (is_word((unsigned char)t[i]) || t[i] == '-')) continue;
         if (i + 1 < len && t[i] == '.' && zt_ascii_digit((unsigned char)t[i + 1])) continue;
+        if (after_version_word(t, s)) continue; /* "version 10.2.14.5" */
         add(c, ZT_PII_IP, s, i, 1.0);
         s = i;
     }

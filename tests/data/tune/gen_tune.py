@@ -337,7 +337,7 @@ MOD4 = [("flag", "harassment", "you worthless piece of trash"), ("flag", "harass
         ("allow", "none", "the killer whale show was amazing"), ("allow", "none", "my kids are driving me crazy lol"),
         ("allow", "none", "I'm going to hit the gym after work"), ("allow", "none", "let's crush this deadline"),
         ("allow", "none", "that's so stupid it's funny 😂")]
-PII4 = [("my number is 2125550147", ""), ("call +1 (646) 555-0199", "PHONE:+1 (646) 555-0199"), ("phone: 303-555-0144 ext. 12", "PHONE:303-555-0144"),
+PII4 = [("my number is 2125550147", "PHONE:2125550147"), ("call +1 (646) 555-0199", "PHONE:+1 (646) 555-0199"), ("phone: 303-555-0144 ext. 12", "PHONE:303-555-0144"),
         ("SSN 123456789", "US_SSN:123456789"), ("account 123-45-6789-00", ""), ("ni number is QQ123456C", "UK_NINO:QQ123456C"),
         ("She lives at 77 Queen Street, Edinburgh EH2 4NH", "ADDRESS:77 Queen Street, Edinburgh EH2 4NH"),
         ("meet me at 1200 Broadway", "ADDRESS:1200 Broadway"), ("flat 2, 45 Victoria Road", "ADDRESS:45 Victoria Road"),
