@@ -3,6 +3,7 @@
  * learned_train.c. */
 #include <math.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "learned.h"
@@ -65,23 +66,38 @@ const struct zt__clf *zt__clf_builtin(enum zt__clf_which which)
 struct sum {
     const struct zt__clf *m;
     int64_t q;
+    bool act;
 };
+
+/* The spam module's cues that ask for an action: a link, money, a phone number, a number. */
+static bool actionable_cue(const char *name)
+{
+    static const char *const act[] = {"urls=1", "urls=2+", "shortener", "money", "phone", "number", NULL};
+    for (int k = 0; act[k]; k++)
+        if (strcmp(name, act[k]) == 0) return true;
+    return false;
+}
 
 static void sum_cb(uint64_t h, const char *kind, const char *name, void *ud)
 {
-    (void)kind;
-    (void)name;
     struct sum *s = ud;
     s->q += s->m->w[h & s->m->mask];
+    if (!s->act && kind[0] == 'c' && strcmp(kind, "cue") == 0) s->act = actionable_cue(name);
 }
 
-int zt__clf_margin(const struct zt__clf *m, const char *text, size_t len, double *margin)
+int zt__clf_score(const struct zt__clf *m, const char *text, size_t len, double *margin, bool *actionable)
 {
     struct sum s = {.m = m};
     size_t n = 0;
     int rc = zt__spam_features(text, len, sum_cb, &s, &n);
     if (rc) return rc;
-    double z = m->bias + (n ? m->scale * (double)s.q / sqrt((double)n) : 0.0);
-    *margin = z - m->threshold;
+    /* a text without features (empty) is never a yes */
+    *margin = n ? m->bias + m->scale * (double)s.q / sqrt((double)n) - m->threshold : -1e9;
+    if (actionable) *actionable = s.act;
     return 0;
+}
+
+int zt__clf_margin(const struct zt__clf *m, const char *text, size_t len, double *margin)
+{
+    return zt__clf_score(m, text, len, margin, NULL);
 }

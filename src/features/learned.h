@@ -22,6 +22,7 @@
 #ifndef ZT_FEATURES_LEARNED_H
 #define ZT_FEATURES_LEARNED_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -47,9 +48,21 @@ int zt__clf_parse(const void *data, size_t len, struct zt__clf *out);
 const struct zt__clf *zt__clf_builtin(enum zt__clf_which which);
 
 /* The model's logit for text minus its decision threshold: >= 0 means the
- * model says yes (a text without features: the bias alone). ZT_EPARSE (not
- * UTF-8), ZT_ENOMEM. */
+ * model says yes (a text without features, the empty one: -1e9, no).
+ * ZT_EPARSE (not UTF-8), ZT_ENOMEM. */
 int zt__clf_margin(const struct zt__clf *m, const char *text, size_t len, double *margin);
+
+/* zt__clf_margin(), and *actionable (when not NULL): whether the text has one
+ * of the spam module's cues that ask for an action (a link, a shortener,
+ * money, a phone number, a number). */
+int zt__clf_score(const struct zt__clf *m, const char *text, size_t len, double *margin, bool *actionable);
+
+/* The chat-scam model says yes to a text without an actionable cue only at
+ * a margin this much higher (a "hi mum" or romance opener still can): set by
+ * cross-validation on the tuning sets (`zt-train-clf cv`, ZT_CV_GATE), where
+ * it kept ordinary chat in languages the scams share words with from being
+ * flagged (docs/features/learned.md). */
+#define ZT__CLF_SPAM_GATE 2.0
 
 /* ---- training (learned_train.c) ---- */
 
@@ -57,7 +70,17 @@ struct zt__clf_example {
     const char *text;
     size_t len;
     int label;   /* 1 yes, 0 no */
-    int source;  /* which tuning file: 0-2 rounds 1-3 labelled, 3 ordinary chat, 4 sentiment */
+    int source;  /* which tuning file: ZT__CLF_SRC_* */
+};
+
+enum zt__clf_source {
+    ZT__CLF_SRC_ROUND1,    /* the labelled rows of round 1 (tests/data/tune/) */
+    ZT__CLF_SRC_ROUND2,    /* round2/ */
+    ZT__CLF_SRC_ROUND3,    /* round3/ */
+    ZT__CLF_SRC_ORDINARY,  /* ordinary chat: negatives, and the false-positive rate */
+    ZT__CLF_SRC_SENTIMENT, /* sentiment rows: negatives for training only */
+    ZT__CLF_SRC_ROUND4,    /* round4/ */
+    ZT__CLF_SRC_ORDINARY4  /* round4/ordinary_chat.tsv (as ORDINARY; kept apart for `zt-train-clf cv` by batch) */
 };
 
 struct zt__clf_params {
@@ -75,7 +98,7 @@ const struct zt__clf_params *zt__clf_recipe(enum zt__clf_which which);
 const char *zt__clf_name(enum zt__clf_which which);
 
 /* The training examples of model `which` read from the tuning sets under
- * src_dir/tests/data/tune/ (round 1 and round2/); *buf holds their texts.
+ * src_dir/tests/data/tune/ (rounds 1-4); *bufs holds their texts.
  * ZT_ENOTFOUND, ZT_EIO, ZT_ENOMEM. */
 int zt__clf_examples(enum zt__clf_which which, const char *src_dir, struct zt__clf_example **ex, size_t *n,
                      char ***bufs, size_t *n_bufs);

@@ -21,9 +21,9 @@
  * figures in docs/features/learned.md). The thresholds are decision logits
  * picked for a low false-positive rate on ordinary chat. */
 static const struct zt__clf_params recipes[ZT__CLF_N] = {
-    [ZT__CLF_SPAM_CHAT] = {.log2 = 15, .epochs = 12, .lr = 0.5, .l2 = 1e-4, .pos_weight = 1.0, .threshold = 0.5,
+    [ZT__CLF_SPAM_CHAT] = {.log2 = 15, .epochs = 12, .lr = 0.5, .l2 = 1e-4, .pos_weight = 1.0, .threshold = 1.0,
                            .seed = 16},
-    [ZT__CLF_HARASS] = {.log2 = 15, .epochs = 12, .lr = 0.5, .l2 = 1e-4, .pos_weight = 1.0, .threshold = 0.0,
+    [ZT__CLF_HARASS] = {.log2 = 15, .epochs = 12, .lr = 0.5, .l2 = 1e-4, .pos_weight = 2.0, .threshold = -0.5,
                         .seed = 16},
 };
 
@@ -104,35 +104,43 @@ static int add_file(struct exv *e, const char *path, const char *label_yes, int 
     return 0;
 }
 
-#define N_FILES 5
+/* The tuning files of each model, in training order: the labelled rows of
+ * rounds 1-4 and the ordinary chat and sentiment rows as negatives. */
+#define N_FILES 7
+
+struct tfile {
+    const char *file, *yes; /* yes: the label of a positive row (NULL: all negative) */
+    int source;             /* struct zt__clf_example.source */
+};
 
 int zt__clf_examples(enum zt__clf_which which, const char *src_dir, struct zt__clf_example **ex, size_t *n,
                      char ***bufs, size_t *n_bufs)
 {
-    static const struct {
-        const char *file, *yes;
-    } spam[] = {{"spam_chat.tsv", "spam"},
-                {"round2/spam_chat.tsv", "spam"},
-                {"round3/spam_chat.tsv", "spam"},
-                {"ordinary_chat.tsv", NULL},
-                {"sentiment.tsv", NULL}},
-      harass[] = {{"moderation.tsv", "flag"},
-                  {"round2/moderation.tsv", "flag"},
-                  {"round3/moderation.tsv", "flag"},
-                  {"ordinary_chat.tsv", NULL},
-                  {"sentiment.tsv", NULL}};
+    static const struct tfile spam[N_FILES] = {{"spam_chat.tsv", "spam", ZT__CLF_SRC_ROUND1},
+                                               {"round2/spam_chat.tsv", "spam", ZT__CLF_SRC_ROUND2},
+                                               {"round3/spam_chat.tsv", "spam", ZT__CLF_SRC_ROUND3},
+                                               {"ordinary_chat.tsv", NULL, ZT__CLF_SRC_ORDINARY},
+                                               {"sentiment.tsv", NULL, ZT__CLF_SRC_SENTIMENT},
+                                               {"round4/spam_chat.tsv", "spam", ZT__CLF_SRC_ROUND4},
+                                               {"round4/ordinary_chat.tsv", NULL, ZT__CLF_SRC_ORDINARY4}},
+                              harass[N_FILES] = {{"moderation.tsv", "flag", ZT__CLF_SRC_ROUND1},
+                                                 {"round2/moderation.tsv", "flag", ZT__CLF_SRC_ROUND2},
+                                                 {"round3/moderation.tsv", "flag", ZT__CLF_SRC_ROUND3},
+                                                 {"ordinary_chat.tsv", NULL, ZT__CLF_SRC_ORDINARY},
+                                                 {"sentiment.tsv", NULL, ZT__CLF_SRC_SENTIMENT},
+                                                 {"round4/moderation.tsv", "flag", ZT__CLF_SRC_ROUND4},
+                                                 {"round4/ordinary_chat.tsv", NULL, ZT__CLF_SRC_ORDINARY4}};
     if ((unsigned)which >= ZT__CLF_N) return ZT_EINVAL;
+    const struct tfile *files = which == ZT__CLF_SPAM_CHAT ? spam : harass;
     struct exv e = {0};
     *bufs = NULL;
     *n_bufs = 0;
     int rc = 0;
-    size_t n_files = N_FILES;
-    for (size_t i = 0; i < n_files && !rc; i++) {
+    for (size_t i = 0; i < N_FILES && !rc; i++) {
         char path[4096];
-        const char *f = which == ZT__CLF_SPAM_CHAT ? spam[i].file : harass[i].file;
-        const char *y = which == ZT__CLF_SPAM_CHAT ? spam[i].yes : harass[i].yes;
-        if ((size_t)snprintf(path, sizeof path, "%s/tests/data/tune/%s", src_dir, f) >= sizeof path) rc = ZT_EINVAL;
-        else rc = add_file(&e, path, y, (int)i, bufs, n_bufs);
+        if ((size_t)snprintf(path, sizeof path, "%s/tests/data/tune/%s", src_dir, files[i].file) >= sizeof path)
+            rc = ZT_EINVAL;
+        else rc = add_file(&e, path, files[i].yes, files[i].source, bufs, n_bufs);
     }
     if (rc) {
         zt__clf_examples_free(e.v, *bufs, *n_bufs);

@@ -626,15 +626,41 @@ static int contact_data(const char *s, size_t n)
 
 static const char *const STRONG[] = {"spam", "flood", "leak", "leaked", "expose", "harass", "blast", "dox", "doxx", "raid",
                                      "swat", "prank", "regret", "revenge", "punish", "scammer", "creep", "pervert",
-                                     "snitch", NULL};
+                                     "snitch", "troll", "liar", "blow",
+                                     /* insults of the languages the moderation lists cover, as a target's name */
+                                     "idiota", "idioten", "idiot", "imbécil", "imbecil", "cabrón", "cabron",
+                                     "pendejo", "connard", "connasse", "salaud", "arschloch", "otário", "otario",
+                                     "babaca", "stronza", "stronzo", "klootzak", "eikel", NULL};
 static const char *const POINT[] = {"his", "her", "their", "him", "them", "he", "she", "lives", "live", "living", "address",
-                                    "number", "phone", "email", "ssn", "home", "here", "found", NULL};
+                                    "number", "phone", "email", "ssn", "home", "here", "found", "cell", "mobile",
+                                    "inbox", "plate", "works", "kids", "school", "número", "numero", "nummer",
+                                    "dirección", "direccion", "adresse", "indirizzo", "endereço", "adres", NULL};
 static const char *const HOSTILE[] = {"everyone", "visit", "show", "hell", "fun", "post", "teach", "lesson", "call",
-                                      "let", "knows", "go", "make", "tell", "everywhere", "pay", NULL};
+                                      "let", "knows", "go", "make", "tell", "everywhere", "pay", "text", "message",
+                                      "know", "todos", "alle", "tous", "tutti", "iedereen", "allez", "ruft",
+                                      "manda", "chiamatela", "chiamatelo", "id", NULL};
+static const char *const WHERE_VERB[] = {"lives", "live", "living", "works", "working", "parks", "stays", "staying",
+                                         "sleeps", NULL};
+static const char *const WHERE_PREP[] = {"at", "on", "in", "near", NULL};
+static const char *const SCHOOL[] = {"primary", "school", "academy", "college", "elementary", "high", "nursery", NULL};
+
+/* Where someone is, without contact data: "lives on Maple Street", "works
+ * at the Tesco", "his kids go to Westfield Primary". */
+static bool whereabouts(const struct zt__mod_word *w, size_t n)
+{
+    for (size_t i = 0; i + 1 < n; i++) {
+        if (in(&w[i], WHERE_VERB) && in(&w[i + 1], WHERE_PREP)) return true;
+        if ((eqw(&w[i], "go") || eqw(&w[i], "goes")) && eqw(&w[i + 1], "to") && i + 3 < n &&
+            (in(&w[i + 3], SCHOOL) || (i + 4 < n && in(&w[i + 4], SCHOOL))))
+            return true;
+    }
+    return false;
+}
 
 static void doxxing(const struct zt__mod_word *w, size_t n, const char *raw, size_t rawlen, struct zt__mod_hits *h)
 {
     int kind = contact_data(raw, rawlen);
+    if (!kind && whereabouts(w, n)) kind = 3;
     if (!kind) return;
     bool point = false, insult = false, strong = false;
     int weak = 0;
@@ -653,7 +679,11 @@ static void doxxing(const struct zt__mod_word *w, size_t n, const char *raw, siz
         if (eqw(&w[i], "let") && i + 3 < n && in(&w[i + 1], TARGET3) && eqw(&w[i + 2], "have") && eqw(&w[i + 3], "it"))
             strong = true;
     }
-    if (point && (insult || h->n > 0 || strong || weak >= 2 || kind == 2)) put(h, "doxxing", W_DOXX);
+    /* a named target ("this snitch", "the creep") points at someone too */
+    point |= strong;
+    /* whereabouts without contact data: only with an insult, another rule or a strong word */
+    if (kind == 3 ? (insult || h->n > 0 || strong) : point && (insult || h->n > 0 || strong || weak >= 2 || kind == 2))
+        put(h, "doxxing", W_DOXX);
 }
 
 static bool has_bytes(const char *s, size_t n, const char *needle)

@@ -447,7 +447,8 @@ static void top_insert(struct zt_spam_result *r, size_t top_max, const char *kin
 }
 
 /* chat: the chat calibration and cues; learned: the learned chat-scam model
- * too (learned.h): its margin, moved to the default threshold's logit, is
+ * too (learned.h): its margin (less ZT__CLF_SPAM_GATE for a text without a
+ * link, money or a number), moved to the default threshold's logit, is
  * taken when it is above the rules' logit (either may catch a scam). */
 static int classify(const struct zt_spam_model *m, const char *text, size_t len, double threshold, size_t n_top,
                     bool chat, bool learned, struct zt_spam_result *r)
@@ -475,11 +476,14 @@ static int classify(const struct zt_spam_model *m, const char *text, size_t len,
         for (size_t i = 0; i < res.n_top; i++) res.top[i].weight *= x * scale;
         for (size_t i = 0; i < nc; i++) top_insert(&res, top_max, "rule", cues[i].name, cues[i].weight);
         double mz;
+        bool act = false;
         if (learned && len <= ZT__SPAM_CHAT_BYTES &&
-            zt__clf_margin(zt__clf_builtin(ZT__CLF_SPAM_CHAT), text, len, &mz) == 0 &&
-            mz + ZT__SPAM_LEARNED_AT > z) {
-            top_insert(&res, top_max, "learned", "chat_scam_model", mz + ZT__SPAM_LEARNED_AT - z);
-            z = mz + ZT__SPAM_LEARNED_AT;
+            zt__clf_score(zt__clf_builtin(ZT__CLF_SPAM_CHAT), text, len, &mz, &act) == 0) {
+            if (!act) mz -= ZT__CLF_SPAM_GATE; /* no link, money or number: the model must be surer */
+            if (mz + ZT__SPAM_LEARNED_AT > z) {
+                top_insert(&res, top_max, "learned", "chat_scam_model", mz + ZT__SPAM_LEARNED_AT - z);
+                z = mz + ZT__SPAM_LEARNED_AT;
+            }
         }
     } else {
         for (size_t i = 0; i < res.n_top; i++) res.top[i].weight *= x;

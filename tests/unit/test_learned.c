@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,6 +83,35 @@ static void test_parse(void **state)
     /* not UTF-8: refused, as zt_spam_classify() refuses it */
     double mz;
     assert_int_equal(zt__clf_margin(b, "\xff\xfe", 2, &mz), ZT_EPARSE);
+    /* the empty text has no features: never a yes, whatever the bias */
+    for (int w = 0; w < ZT__CLF_N; w++) {
+        assert_int_equal(zt__clf_margin(zt__clf_builtin((enum zt__clf_which)w), "", 0, &mz), 0);
+        assert_true(mz < -1e6);
+    }
+}
+
+/* The actionable cues behind the chat-scam model's gate (ZT__CLF_SPAM_GATE):
+ * a link, money, a phone number or a number; not words alone. */
+static void test_actionable(void **state)
+{
+    (void)state;
+    const struct zt__clf *b = zt__clf_builtin(ZT__CLF_SPAM_CHAT);
+    static const struct {
+        const char *text;
+        bool act;
+    } rows[] = {
+        {"claim your reward at http://prize-claim.xyz", true},
+        {"send me $50 today", true},
+        {"call 0800 123 4567 now", true},
+        {"Congratulations, you have been selected", false},
+        {"¡Felicidades por el nuevo trabajo!", false},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        double mz = 0;
+        bool act = !rows[i].act;
+        assert_int_equal(zt__clf_score(b, rows[i].text, strlen(rows[i].text), &mz, &act), 0);
+        if (act != rows[i].act) fail_msg("%s: actionable %d, expected %d", rows[i].text, act, rows[i].act);
+    }
 }
 
 /* The same examples twice give the same bytes, and the model learns them. */
@@ -119,6 +149,7 @@ int main(void)
         cmocka_unit_test(test_retrain_reproduces),
         cmocka_unit_test(test_parse),
         cmocka_unit_test(test_deterministic),
+        cmocka_unit_test(test_actionable),
     };
     return zt_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }
