@@ -143,8 +143,8 @@ static int cv(const char *src)
         int *say = zt_calloc(n, sizeof *say), *rul = zt_calloc(n, sizeof *rul);
         tr = zt_calloc(n, sizeof *tr);
         if (!mz || !say || !rul || !tr) return 1;
-        struct zt__clf_params prm = *zt__clf_recipe((enum zt__clf_which)w);
-        const struct zt__clf_params *rp = &prm;
+        struct zt_hlr_params prm = *zt__clf_recipe((enum zt__clf_which)w);
+        const struct zt_hlr_params *rp = &prm;
         /* overrides for trying parameters */
         if (getenv("ZT_CV_LOG2")) prm.log2 = (uint32_t)strtoul(getenv("ZT_CV_LOG2"), NULL, 10);
         if (getenv("ZT_CV_EPOCHS")) prm.epochs = (uint32_t)strtoul(getenv("ZT_CV_EPOCHS"), NULL, 10);
@@ -170,8 +170,8 @@ static int cv(const char *src)
                 if (fold_of(&ex[i], i, by_round) != k) tr[nt++] = ex[i];
             uint8_t *file = NULL;
             size_t fl = 0;
-            struct zt__clf m;
-            if (zt__clf_train(tr, nt, rp, &file, &fl) != 0 || zt__clf_parse(file, fl, &m) != 0) return 1;
+            struct zt_hlr m;
+            if (zt__clf_train(tr, nt, rp, &file, &fl) != 0 || zt_hlr_parse(file, fl, &m) != 0) return 1;
             for (size_t i = 0; i < n; i++)
                 if (fold_of(&ex[i], i, by_round) == k && zt__clf_score(&m, ex[i].text, ex[i].len, &mz[i], &act[i]) != 0)
                     mz[i] = -1e9;

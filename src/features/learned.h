@@ -13,12 +13,9 @@
  * tuned on the same sets, so a model trained on them would learn to trust
  * the rules and nothing else.
  *
- * Model file v1 (little-endian):
- *   0 "ZTLC" | 4 u32 version (1) | 8 u32 buckets_log2 | 12 u32 n_examples
- *   | 16 f64 bias | 24 f64 scale | 32 f64 threshold (decision logit)
- *   | 40 i8 weights[2^buckets_log2]   (weight = q * scale)
- * logit(text) = bias + scale * sum(q[h & mask]) / sqrt(n), over the n
- * distinct features of the text, as zt_spam_classify_model() scores. */
+ * The model (file format, scoring, trainer) is zt_ml.h's hashed-feature
+ * logistic regression, shared with the person-name scorer of src/privacy;
+ * this file gives it the spam module's features and the tuning sets. */
 #ifndef ZT_FEATURES_LEARNED_H
 #define ZT_FEATURES_LEARNED_H
 
@@ -26,7 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define ZT__CLF_HEADER 40u
+#include "zentalk/zt_ml.h"
 
 enum zt__clf_which {
     ZT__CLF_SPAM_CHAT, /* chat scams (spam_chat.tsv) against ordinary chat */
@@ -34,28 +31,18 @@ enum zt__clf_which {
     ZT__CLF_N
 };
 
-struct zt__clf {
-    uint32_t log2, mask, n_examples;
-    double bias, scale, threshold;
-    const int8_t *w; /* points into the parsed bytes */
-};
-
-/* A view of the model file data[0..len) (kept alive by the caller).
- * ZT_EPARSE. */
-int zt__clf_parse(const void *data, size_t len, struct zt__clf *out);
-
 /* The compiled-in model (never NULL). */
-const struct zt__clf *zt__clf_builtin(enum zt__clf_which which);
+const struct zt_hlr *zt__clf_builtin(enum zt__clf_which which);
 
 /* The model's logit for text minus its decision threshold: >= 0 means the
  * model says yes (a text without features, the empty one: -1e9, no).
  * ZT_EPARSE (not UTF-8), ZT_ENOMEM. */
-int zt__clf_margin(const struct zt__clf *m, const char *text, size_t len, double *margin);
+int zt__clf_margin(const struct zt_hlr *m, const char *text, size_t len, double *margin);
 
 /* zt__clf_margin(), and *actionable (when not NULL): whether the text has one
  * of the spam module's cues that ask for an action (a link, a shortener,
  * money, a phone number, a number). */
-int zt__clf_score(const struct zt__clf *m, const char *text, size_t len, double *margin, bool *actionable);
+int zt__clf_score(const struct zt_hlr *m, const char *text, size_t len, double *margin, bool *actionable);
 
 /* The chat-scam model says yes to a text without an actionable cue only at
  * a margin this much higher (a "hi mum" or romance opener still can): set by
@@ -83,16 +70,8 @@ enum zt__clf_source {
     ZT__CLF_SRC_ORDINARY4  /* round4/ordinary_chat.tsv (as ORDINARY; kept apart for `zt-train-clf cv` by batch) */
 };
 
-struct zt__clf_params {
-    uint32_t log2, epochs;
-    double lr, l2;
-    double pos_weight; /* gradient weight of positive examples */
-    double threshold;  /* decision logit written into the file */
-    uint64_t seed;     /* order of the examples in each epoch */
-};
-
 /* The recipe of model `which`: its parameters. */
-const struct zt__clf_params *zt__clf_recipe(enum zt__clf_which which);
+const struct zt_hlr_params *zt__clf_recipe(enum zt__clf_which which);
 
 /* The file name of model `which` ("spam_chat.clf", "harass.clf"). */
 const char *zt__clf_name(enum zt__clf_which which);
@@ -106,7 +85,7 @@ void zt__clf_examples_free(struct zt__clf_example *ex, char **bufs, size_t n_buf
 
 /* Train on ex[0..n) (deterministic: same bytes on every IEEE-754 machine)
  * and write the model file into *out (zt_malloc'd). ZT_EINVAL, ZT_ENOMEM. */
-int zt__clf_train(const struct zt__clf_example *ex, size_t n, const struct zt__clf_params *p, uint8_t **out,
+int zt__clf_train(const struct zt__clf_example *ex, size_t n, const struct zt_hlr_params *p, uint8_t **out,
                   size_t *out_len);
 
 #endif

@@ -1,10 +1,5 @@
-/* learned_train.c: the recipes, the training examples and the deterministic
- * trainer of the learned chat classifiers (learned.h). Logistic regression,
- * AdaGrad steps, L2 on the weights an example touches, a fixed-seed shuffle
- * per epoch. Only + - * / sqrt floor and ldexp are used (all exact or
- * correctly rounded in IEEE-754, and this file is built with
- * -ffp-contract=off), so the same examples give the same bytes everywhere. */
-#include <math.h>
+/* learned_train.c: the recipes and the training examples of the learned
+ * chat classifiers (learned.h); the deterministic trainer is zt_ml.h's. */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,14 +8,13 @@
 #include "learned.h"
 #include "spam_internal.h"
 #include "zentalk/zt_alloc.h"
-#include "zentalk/zt_endian.h"
 #include "zentalk/zt_error.h"
 #include "zentalk/zt_file.h"
 
 /* Set with 5-fold cross-validation on the tuning sets (`zt-train-clf cv`,
  * figures in docs/features/learned.md). The thresholds are decision logits
  * picked for a low false-positive rate on ordinary chat. */
-static const struct zt__clf_params recipes[ZT__CLF_N] = {
+static const struct zt_hlr_params recipes[ZT__CLF_N] = {
     [ZT__CLF_SPAM_CHAT] = {.log2 = 15, .epochs = 12, .lr = 0.5, .l2 = 1e-4, .pos_weight = 1.0, .threshold = 1.0,
                            .seed = 16},
     [ZT__CLF_HARASS] = {.log2 = 15, .epochs = 12, .lr = 0.5, .l2 = 1e-4, .pos_weight = 2.0, .threshold = -0.5,
@@ -29,7 +23,7 @@ static const struct zt__clf_params recipes[ZT__CLF_N] = {
 
 static const char *const names[ZT__CLF_N] = {"spam_chat.clf", "harass.clf"};
 
-const struct zt__clf_params *zt__clf_recipe(enum zt__clf_which which)
+const struct zt_hlr_params *zt__clf_recipe(enum zt__clf_which which)
 {
     return (unsigned)which < ZT__CLF_N ? &recipes[which] : NULL;
 }
@@ -162,37 +156,9 @@ void zt__clf_examples_free(struct zt__clf_example *ex, char **bufs, size_t n_buf
 
 /* ---- training ------------------------------------------------------------------- */
 
-/* exp(x) from + - * / floor and ldexp only: x = k ln2 + r, |r| <= ln2/2,
- * e^r by its Taylor series to r^13 (error below 1e-16 there). */
-static double det_exp(double x)
-{
-    if (x > 700.0) x = 700.0;
-    if (x < -700.0) x = -700.0;
-    static const double ln2_hi = 6.93147180369123816490e-01, ln2_lo = 1.90821492927058770002e-10;
-    double k = floor(x / 0.6931471805599453 + 0.5);
-    double r = (x - k * ln2_hi) - k * ln2_lo;
-    double s = 1.0;
-    for (int i = 13; i >= 1; i--) s = 1.0 + s * r / (double)i;
-    return ldexp(s, (int)k);
-}
-
-static double sigmoid(double z)
-{
-    return 1.0 / (1.0 + det_exp(-z));
-}
-
-static uint64_t splitmix(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
 struct fv {
-    uint32_t *b; /* buckets of every example, concatenated */
+    uint64_t *h; /* feature hashes of every example, concatenated */
     size_t n, cap;
-    uint32_t mask;
     int oom;
 };
 
@@ -204,92 +170,38 @@ static void fv_cb(uint64_t h, const char *kind, const char *name, void *ud)
     if (f->oom) return;
     if (f->n == f->cap) {
         size_t c = f->cap ? 2 * f->cap : 4096;
-        uint32_t *nb = zt_realloc(f->b, c * sizeof *nb);
+        uint64_t *nb = zt_realloc(f->h, c * sizeof *nb);
         if (!nb) {
             f->oom = 1;
             return;
         }
-        f->b = nb;
+        f->h = nb;
         f->cap = c;
     }
-    f->b[f->n++] = (uint32_t)(h & f->mask);
+    f->h[f->n++] = h;
 }
 
-int zt__clf_train(const struct zt__clf_example *ex, size_t n, const struct zt__clf_params *p, uint8_t **out,
+int zt__clf_train(const struct zt__clf_example *ex, size_t n, const struct zt_hlr_params *p, uint8_t **out,
                   size_t *out_len)
 {
-    if (!ex || !n || !p || p->log2 < ZT__SPAM_MIN_LOG2 || p->log2 > ZT__SPAM_MAX_LOG2 || n > UINT32_MAX)
-        return ZT_EINVAL;
-    size_t nb = (size_t)1 << p->log2;
-    struct fv f = {.mask = (uint32_t)(nb - 1)};
-    size_t *start = zt_calloc(n + 1, sizeof *start), *order = zt_calloc(n, sizeof *order);
-    double *w = zt_calloc(nb, sizeof *w), *g2 = zt_calloc(nb, sizeof *g2);
-    uint8_t *file = zt_calloc(ZT__CLF_HEADER + nb, 1);
+    if (!ex || !n || !p) return ZT_EINVAL;
+    struct fv f = {0};
+    size_t *start = zt_calloc(n + 1, sizeof *start);
+    uint8_t *label = zt_calloc(n, 1);
     int rc = ZT_ENOMEM;
-    if (!start || !order || !w || !g2 || !file) goto out;
+    if (!start || !label) goto out;
     for (size_t i = 0; i < n; i++) {
         start[i] = f.n;
+        label[i] = ex[i].label != 0;
         size_t k = 0;
         /* a text that is not UTF-8 has no features (the classifier cannot score it either) */
         if (zt__spam_features(ex[i].text, ex[i].len, fv_cb, &f, &k) == ZT_ENOMEM || f.oom) goto out;
-        order[i] = i;
     }
     start[n] = f.n;
-    double bias = 0.0, gb = 0.0;
-    const double eps = 1e-8;
-    uint64_t seed = p->seed;
-    for (uint32_t ep = 0; ep < p->epochs; ep++) {
-        for (size_t i = n - 1; i > 0; i--) { /* Fisher-Yates */
-            size_t j = (size_t)(splitmix(&seed) % (uint64_t)(i + 1));
-            size_t t = order[i];
-            order[i] = order[j];
-            order[j] = t;
-        }
-        for (size_t oi = 0; oi < n; oi++) {
-            size_t i = order[oi];
-            size_t a = start[i], b = start[i + 1];
-            double x = b > a ? 1.0 / sqrt((double)(b - a)) : 0.0;
-            double s = 0.0;
-            for (size_t k = a; k < b; k++) s += w[f.b[k]];
-            double y = ex[i].label ? 1.0 : 0.0;
-            double g = sigmoid(bias + x * s) - y;
-            if (ex[i].label) g *= p->pos_weight;
-            for (size_t k = a; k < b; k++) {
-                uint32_t j = f.b[k];
-                double gk = g * x + p->l2 * w[j];
-                g2[j] += gk * gk;
-                w[j] -= p->lr * gk / (sqrt(g2[j]) + eps);
-            }
-            gb += g * g;
-            bias -= p->lr * g / (sqrt(gb) + eps);
-        }
-    }
-    double maxw = 0.0;
-    for (size_t j = 0; j < nb; j++) maxw = fabs(w[j]) > maxw ? fabs(w[j]) : maxw;
-    double scale = maxw > 0 ? maxw / 127.0 : 1.0;
-    for (size_t j = 0; j < nb; j++) {
-        double q = floor(w[j] / scale + 0.5);
-        if (q > 127) q = 127;
-        if (q < -127) q = -127;
-        file[ZT__CLF_HEADER + j] = (uint8_t)(int8_t)q;
-    }
-    memcpy(file, "ZTLC", 4);
-    zt_put_le32(file + 4, 1);
-    zt_put_le32(file + 8, p->log2);
-    zt_put_le32(file + 12, (uint32_t)n);
-    zt_put_le_f64(file + 16, bias);
-    zt_put_le_f64(file + 24, scale);
-    zt_put_le_f64(file + 32, p->threshold);
-    *out = file;
-    *out_len = ZT__CLF_HEADER + nb;
-    file = NULL;
-    rc = 0;
+    rc = zt_hlr_train(f.h, start, label, n, p, out, out_len);
 out:
-    zt_free(f.b);
+    zt_free(f.h);
     zt_free(start);
-    zt_free(order);
-    zt_free(w);
-    zt_free(g2);
-    zt_free(file);
+    zt_free(label);
     return rc;
 }

@@ -49,9 +49,9 @@ static void test_retrain_reproduces(void **state)
                      "tuning sets or the recipe, and commit the file)",
                      path);
         /* the compiled-in model is the committed file */
-        struct zt__clf file;
-        assert_int_equal(zt__clf_parse(committed, clen, &file), 0);
-        const struct zt__clf *b = zt__clf_builtin(which);
+        struct zt_hlr file;
+        assert_int_equal(zt_hlr_parse(committed, clen, &file), 0);
+        const struct zt_hlr *b = zt__clf_builtin(which);
         assert_int_equal(b->log2, file.log2);
         assert_int_equal(b->n_examples, (uint32_t)n);
         assert_memory_equal(b->w, file.w, (size_t)1 << file.log2);
@@ -65,20 +65,20 @@ static void test_retrain_reproduces(void **state)
 static void test_parse(void **state)
 {
     (void)state;
-    const struct zt__clf *b = zt__clf_builtin(ZT__CLF_SPAM_CHAT);
-    size_t len = ZT__CLF_HEADER + ((size_t)1 << b->log2);
+    const struct zt_hlr *b = zt__clf_builtin(ZT__CLF_SPAM_CHAT);
+    size_t len = ZT_HLR_HEADER + ((size_t)1 << b->log2);
     uint8_t *f = zt_malloc(len);
     assert_non_null(f);
-    memcpy(f, (const uint8_t *)b->w - ZT__CLF_HEADER, len);
-    struct zt__clf m;
-    assert_int_equal(zt__clf_parse(f, len, &m), 0);
-    assert_int_equal(zt__clf_parse(f, len - 1, &m), ZT_EPARSE);
-    assert_int_equal(zt__clf_parse(f, 10, &m), ZT_EPARSE);
+    memcpy(f, (const uint8_t *)b->w - ZT_HLR_HEADER, len);
+    struct zt_hlr m;
+    assert_int_equal(zt_hlr_parse(f, len, &m), 0);
+    assert_int_equal(zt_hlr_parse(f, len - 1, &m), ZT_EPARSE);
+    assert_int_equal(zt_hlr_parse(f, 10, &m), ZT_EPARSE);
     f[0] = 'X';
-    assert_int_equal(zt__clf_parse(f, len, &m), ZT_EPARSE);
+    assert_int_equal(zt_hlr_parse(f, len, &m), ZT_EPARSE);
     f[0] = 'Z';
     f[8] = 30; /* buckets_log2 out of range */
-    assert_int_equal(zt__clf_parse(f, len, &m), ZT_EPARSE);
+    assert_int_equal(zt_hlr_parse(f, len, &m), ZT_EPARSE);
     zt_free(f);
     /* not UTF-8: refused, as zt_spam_classify() refuses it */
     double mz;
@@ -95,7 +95,7 @@ static void test_parse(void **state)
 static void test_actionable(void **state)
 {
     (void)state;
-    const struct zt__clf *b = zt__clf_builtin(ZT__CLF_SPAM_CHAT);
+    const struct zt_hlr *b = zt__clf_builtin(ZT__CLF_SPAM_CHAT);
     static const struct {
         const char *text;
         bool act;
@@ -124,7 +124,7 @@ static void test_deterministic(void **state)
         {.text = "you won a $1000 gift card, reply YES", .len = 36, .label = 1},
         {.text = "see you at 5", .len = 12, .label = 0},
     };
-    struct zt__clf_params p = *zt__clf_recipe(ZT__CLF_SPAM_CHAT);
+    struct zt_hlr_params p = *zt__clf_recipe(ZT__CLF_SPAM_CHAT);
     p.log2 = 10;
     uint8_t *a = NULL, *b = NULL;
     size_t la = 0, lb = 0;
@@ -132,8 +132,8 @@ static void test_deterministic(void **state)
     assert_int_equal(zt__clf_train(ex, 4, &p, &b, &lb), 0);
     assert_int_equal(la, lb);
     assert_memory_equal(a, b, la);
-    struct zt__clf m;
-    assert_int_equal(zt__clf_parse(a, la, &m), 0);
+    struct zt_hlr m;
+    assert_int_equal(zt_hlr_parse(a, la, &m), 0);
     double yes, no;
     assert_int_equal(zt__clf_margin(&m, ex[0].text, ex[0].len, &yes), 0);
     assert_int_equal(zt__clf_margin(&m, ex[1].text, ex[1].len, &no), 0);
