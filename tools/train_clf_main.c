@@ -1,10 +1,12 @@
 /* zt-train-clf: the trainer of the learned chat classifiers (learned.h).
  *
- *   zt-train-clf write [SRC_DIR]   retrain both models from SRC_DIR/tests/data/tune/
- *                                  and write SRC_DIR/src/features/models/NAME.clf
+ *   zt-train-clf write [SRC_DIR]   retrain the models from SRC_DIR/tests/data/tune/ and
+ *                                  write SRC_DIR/src/features/models/NAME.clf and
+ *                                  SRC_DIR/src/privacy/models/names.clf (the person-name
+ *                                  scorer: needs the names asset of `make data`)
  *   zt-train-clf score             each line of stdin with both compiled-in models'
  *                                  margins (>= 0: the model says yes)
- *   zt-train-clf cv [SRC_DIR]      5-fold cross-validation on the tuning sets: the
+ *   zt-train-clf cv [SRC_DIR [names]]  5-fold cross-validation on the tuning sets: the
  *                                  model alone at several thresholds, the rules
  *                                  alone, and both together (needs the assets of
  *                                  `make data` in $ZENTALK_ASSETS_DIR for the rules);
@@ -22,6 +24,7 @@
 #include "learned.h"
 #include "moderation_internal.h"
 #include "spam_internal.h"
+#include "train_names.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_moderation.h"
 #include "zentalk/zt_spam.h"
@@ -234,8 +237,11 @@ int main(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "score") == 0) return score();
     const char *src = argc > 2 ? argv[2] : ".";
-    if (argc >= 2 && strcmp(argv[1], "write") == 0) return write_models(src);
-    if (argc >= 2 && strcmp(argv[1], "cv") == 0) return cv(src);
-    fprintf(stderr, "usage: zt-train-clf write|cv [SRC_DIR] | score\n");
+    if (argc >= 2 && strcmp(argv[1], "write") == 0) return write_models(src) || train_names_write(src);
+    if (argc >= 2 && strcmp(argv[1], "cv") == 0) {
+        if (argc > 3 && strcmp(argv[3], "names") == 0) return train_names_cv(src);
+        return cv(src) || train_names_cv(src);
+    }
+    fprintf(stderr, "usage: zt-train-clf write [SRC_DIR] | cv [SRC_DIR [names]] | score\n");
     return 2;
 }

@@ -16,9 +16,9 @@
 
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_hash.h"
-#include "zentalk/zt_hash.h"
 #include "zentalk/zt_pii.h"
 #include "zentalk/zt_str.h"
+#include "pii_internal.h"
 
 static const char *const builtin_names[ZT_PII_N_BUILTIN] = {
     "EMAIL", "PHONE", "CARD", "IBAN", "IP", "ETH", "BTC", "US_SSN", "UK_NINO", "ADDRESS", "PERSON_NAME"};
@@ -33,6 +33,7 @@ struct zt_pii_detector {
     size_t n_custom;
     pcre2_match_context *mctx; /* match and depth limits (no runaway backtracking) */
     struct names *names;       /* PERSON_NAME: the first-name list, or NULL (no names found) */
+    const struct zt_hlr *name_model; /* PERSON_NAME: the context scorer (pii_internal.h), or NULL */
 };
 
 #define CUSTOM_MATCH_LIMIT 1000000
@@ -1472,7 +1473,147 @@ static bool and_person(const struct names *nm, const char *t, size_t len, size_t
  * another name beside it ("Michael and Sarah"). A month after "in"/"on", a
  * modal "Will you" / "May I" and place names after "to"/"in" are not
  * names. Hits below 0.5 are not reported. */
-static void scan_names(const struct names *nm, const char *t, size_t len, struct cands *c)
+/* ---- PERSON_NAME: the learned context scorer ------------------------------- */
+
+/* The features of a capitalised candidate [s, e) for the name model
+ * (zt_ml.h): the word, its ending, what the list says of it, the words and
+ * punctuation around it (two each side), and pairs of these. Hashes of
+ * "tag:value". The rules' verdicts are not inputs (they were tuned on the
+ * same rows). */
+#define NAME_FEATS 32
+
+struct nfeat {
+    uint64_t h[NAME_FEATS];
+    size_t n;
+};
+
+static void nf_add(struct nfeat *f, const char *tag, const char *a, size_t an, const char *b, size_t bn)
+{
+    if (f->n >= NAME_FEATS) return;
+    uint64_t h = zt_fnv1a64_step(ZT_FNV1A64_INIT, tag, strlen(tag));
+    h = zt_fnv1a64_step(h, ":", 1);
+    h = zt_fnv1a64_step(h, a, an);
+    if (b) {
+        h = zt_fnv1a64_step(h, "|", 1);
+        h = zt_fnv1a64_step(h, b, bn);
+    }
+    f->h[f->n++] = h;
+}
+
+/* The byte class of t[i]: "," "@" "-" "." "!" "?" ":" "'" "(" or "w" a word
+ * byte, "^" before the start and "$" after the end. */
+static const char *byte_class(const char *t, size_t len, size_t i, bool before)
+{
+    if (before ? i == 0 : i >= len) return before ? "^" : "$";
+    char ch = t[before ? i - 1 : i];
+    switch (ch) {
+    case ',': return ",";
+    case '@': return "@";
+    case '-': return "-";
+    case '.': return ".";
+    case '!': return "!";
+    case '?': return "?";
+    case ':': return ":";
+    case '\'': return "'";
+    case '(': return "(";
+    case '&': return "&";
+    case '\n': return "^";
+    case ' ': return " ";
+    default: return is_word((unsigned char)ch) ? "w" : "o";
+    }
+}
+
+/* The lower-cased word starting at or after i (spaces skipped), or 0. */
+static size_t word_after(const char *t, size_t len, size_t i, char *out, size_t cap, size_t *end)
+{
+    while (i < len && t[i] == ' ') i++;
+    size_t s = i;
+    while (i < len && zt_ascii_alpha((unsigned char)t[i])) i++;
+    size_t n = i - s < cap - 1 ? i - s : cap - 1;
+    for (size_t k = 0; k < n; k++) out[k] = (char)(t[s + k] | 0x20);
+    out[n] = 0;
+    *end = i;
+    return n;
+}
+
+static void name_features(const char *t, size_t len, size_t s, size_t e, int f, bool titled, bool at,
+                          struct nfeat *out)
+{
+    char self[24], p1[24], p2[24], n1[24], n2[24];
+    size_t n = e - s < sizeof self - 1 ? e - s : sizeof self - 1;
+    for (size_t k = 0; k < n; k++) self[k] = (char)(t[s + k] | 0x20);
+    self[n] = 0;
+    const char *kind = titled ? "t" : at ? "@" : f == 0 ? "u" : f == 1 ? "a" : "x";
+    /* words around: p1 p2 before, n1 n2 after (letters only; "" none) */
+    size_t ps = s, pl1 = 0, pl2 = 0;
+    while (ps > 0 && (t[ps - 1] == ' ' || t[ps - 1] == '@')) ps--;
+    if (ps > 0 && zt_ascii_alpha((unsigned char)t[ps - 1])) pl1 = word_at_end(t, ps, p1, sizeof p1, &ps);
+    else p1[0] = 0;
+    if (pl1) {
+        size_t q = ps;
+        while (q > 0 && t[q - 1] == ' ') q--;
+        if (q > 0 && zt_ascii_alpha((unsigned char)t[q - 1])) pl2 = word_at_end(t, q, p2, sizeof p2, &q);
+    }
+    if (!pl2) p2[0] = 0;
+    size_t ne = e, nl1 = 0, nl2 = 0;
+    if (e < len && t[e] == ' ') nl1 = word_after(t, len, e, n1, sizeof n1, &ne);
+    else n1[0] = 0;
+    if (nl1 && ne < len && t[ne] == ' ') nl2 = word_after(t, len, ne, n2, sizeof n2, &ne);
+    if (!nl2) n2[0] = 0;
+    bool next_cap = false;
+    for (size_t i = e; i < len; i++) {
+        if (t[i] == ' ') continue;
+        next_cap = is_upper((unsigned char)t[i]);
+        break;
+    }
+    const char *cb = byte_class(t, len, s > 0 && t[s - 1] == ' ' ? s - 1 : s, true);
+    if (s > 0 && t[s - 1] == ' ') { /* the byte before the space */
+        size_t q = s - 1;
+        while (q > 0 && t[q - 1] == ' ') q--;
+        cb = q == 0 ? "^" : byte_class(t, len, q, true);
+    }
+    const char *ca = byte_class(t, len, e, false);
+    if (e + 1 < len && t[e] == '\'') ca = (t[e + 1] | 0x20) == 's' ? "s" : (t[e + 1] | 0x20) == 't' ? "t" : "'";
+    static const char *const lens[] = {"0", "1", "2", "3", "4", "5", "6", "7", "8+"};
+    out->n = 0;
+    nf_add(out, "w", self, n, NULL, 0);
+    nf_add(out, "sfx", n >= 3 ? self + n - 3 : self, n >= 3 ? 3 : n, NULL, 0);
+    nf_add(out, "k", kind, 1, NULL, 0);
+    nf_add(out, "len", lens[n < 8 ? n : 8], strlen(lens[n < 8 ? n : 8]), NULL, 0);
+    nf_add(out, "p1", p1, pl1, NULL, 0);
+    nf_add(out, "p2", p2, pl2, NULL, 0);
+    nf_add(out, "n1", n1, nl1, NULL, 0);
+    nf_add(out, "n2", n2, nl2, NULL, 0);
+    nf_add(out, "cb", cb, 1, NULL, 0);
+    nf_add(out, "ca", ca, 1, NULL, 0);
+    nf_add(out, "nc", next_cap ? "1" : "0", 1, NULL, 0);
+    nf_add(out, "k.cb", kind, 1, cb, 1);
+    nf_add(out, "k.ca", kind, 1, ca, 1);
+    nf_add(out, "k.p1", kind, 1, p1, pl1);
+    nf_add(out, "k.n1", kind, 1, n1, nl1);
+    nf_add(out, "p1.n1", p1, pl1, n1, nl1);
+    nf_add(out, "cb.n1", cb, 1, n1, nl1);
+    nf_add(out, "p1.ca", p1, pl1, ca, 1);
+    nf_add(out, "p2.p1", p2, pl2, p1, pl1);
+    nf_add(out, "n1.n2", n1, nl1, n2, nl2);
+    nf_add(out, "cb.ca", cb, 1, ca, 1);
+    nf_add(out, "k.nc", kind, 1, next_cap ? "1" : "0", 1);
+}
+
+/* The name model's margin for the candidate (>= 0: a person), or -1e9 when
+ * there is no model. */
+static double name_margin(const struct zt_hlr *m, const struct nfeat *f)
+{
+    if (!m) return -1e9;
+    int64_t q = 0;
+    for (size_t i = 0; i < f->n; i++) q += zt_hlr_q(m, f->h[i]);
+    return zt_hlr_margin(m, q, f->n);
+}
+
+/* cand: when not NULL, each capitalised candidate is reported with its
+ * features and the rules' confidence before the model (training). */
+static void scan_names(const struct names *nm, const struct zt_hlr *model, const char *t, size_t len,
+                       struct cands *c, zt__pii_name_cand_fn cand, void *ud)
 {
     if (!nm || !nm->n) return;
     for (size_t s = 0; s < len && !c->err; s++) {
@@ -1554,6 +1695,15 @@ static void scan_names(const struct names *nm, const char *t, size_t len, struct
         else if (subject_weak && !unknown) conf += ambiguous ? 0.1 : 0.2;
         else if (!start && ambiguous) conf += 0.1; /* capitalised mid-sentence */
         if (cap_next && nl && !ambiguous) conf += 0.05; /* a surname */
+        /* the learned context scorer: a capitalised word the rules leave
+         * below 0.5 is a person when the model says so */
+        if (!lower && (model || cand) && conf > 0) {
+            struct nfeat nf;
+            name_features(t, len, s, e, f, titled, at, &nf);
+            if (cand) cand(s, e, nf.h, nf.n, conf, ud);
+            double mz = name_margin(model, &nf);
+            if (mz >= 0 && conf < 0.5) conf = mz >= 1.0 ? 0.6 : 0.5;
+        }
         /* not a person */
         if (word_in(self, strlen(self), months) &&
             (!(addressed || vocative || at) || word_in(pw, pl, month_before) ||
@@ -1563,6 +1713,7 @@ static void scan_names(const struct names *nm, const char *t, size_t len, struct
             word_in(nw, nl, modal_after) && !addressed)
             conf = 0;
         if (word_in(self, strlen(self), not_names)) conf = 0;
+        if (e + 1 < len && t[e] == '\'' && (t[e + 1] | 0x20) == 't') conf = 0; /* "Don't", "Won't" */
         if (word_in(self, strlen(self), places) && !(addressed && !word_in(pw, pl, place_before)) && !vocative) conf = 0;
         if (conf > 0.99) conf = 0.99;
         if (lower) conf = addressed || vocative || (subject && start) ? (addressed || vocative ? 0.7 : 0.55) : 0;
@@ -1583,6 +1734,7 @@ int zt_pii_detector_new(const struct zt_cfg_privacy *privacy, struct zt_pii_dete
         rc = ZT_ENOMEM;
         goto out;
     }
+    d->name_model = zt__pii_name_model_builtin();
     pcre2_set_match_limit(d->mctx, CUSTOM_MATCH_LIMIT);
     pcre2_set_depth_limit(d->mctx, CUSTOM_DEPTH_LIMIT);
     size_t n = privacy ? privacy->n_extra_patterns : 0;
@@ -1729,11 +1881,28 @@ int zt_pii_detect(const struct zt_pii_detector *d, const char *text, size_t len,
         scan_ssn(text, len, &c);
         scan_nino(text, len, &c);
         scan_address(text, len, &c);
-        scan_names(d ? d->names : NULL, text, len, &c);
+        scan_names(d ? d->names : NULL, d ? d->name_model : NULL, text, len, &c, NULL, NULL);
         scan_custom(d, text, len, &c);
     }
     int rc = c.err ? c.err : resolve(&c, out);
     zt_free(c.v);
     if (rc) out->n = 0;
     return rc;
+}
+
+/* ---- the name model's hooks (pii_internal.h) ---------------------------------- */
+
+void zt__pii_set_name_model(struct zt_pii_detector *d, const struct zt_hlr *m)
+{
+    d->name_model = m;
+}
+
+int zt__pii_name_candidates(const struct zt_pii_detector *d, const char *text, size_t len, zt__pii_name_cand_fn fn,
+                            void *ud)
+{
+    if (!d || !d->names) return ZT_ENOTFOUND;
+    struct cands c = {0};
+    scan_names(d->names, NULL, text, len, &c, fn, ud);
+    zt_free(c.v);
+    return c.err;
 }

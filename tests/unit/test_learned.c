@@ -1,6 +1,7 @@
-/* test_learned.c: the learned chat classifiers (src/features/learned.h):
+/* test_learned.c: the learned chat classifiers (src/features/learned.h)
+ * and the person-name scorer of PII detection (src/privacy/pii_internal.h):
  * retraining from tests/data/tune/ reproduces the committed model files
- * byte for byte, the compiled-in models are those files, the parser
+ * byte for byte (the name model with the names asset; skipped without it), the compiled-in models are those files, the parser
  * refuses broken files and training is deterministic. How the models join
  * the rules is checked by test_spam and test_moderation (the issue's rows
  * and the false-positive cases). */
@@ -16,6 +17,9 @@
 #include <string.h>
 
 #include "../../src/features/learned.h"
+#include "../../src/privacy/pii_internal.h"
+#include "zentalk/zt_asset.h"
+#include "zentalk/zt_pii.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_error.h"
 #include "zentalk/zt_file.h"
@@ -60,6 +64,45 @@ static void test_retrain_reproduces(void **state)
         zt_free(committed);
         zt__clf_examples_free(ex, bufs, nb);
     }
+}
+
+/* The person-name scorer: retraining with the names asset gives the
+ * committed src/privacy/models/names.clf, which is the compiled-in one. */
+static void test_name_model_reproduces(void **state)
+{
+    (void)state;
+    char path[4096];
+    struct zt_asset a;
+    if (zt_asset_path("data", ZT_PII_NAMES_ASSET, path, sizeof path) != 0 ||
+        zt_asset_load(path, ZT_PII_NAMES_KIND, ZT_PII_NAMES_VERSION, &a) != 0) {
+        printf("skipping: data/assets/%s not installed (run `make data`)\n", ZT_PII_NAMES_ASSET);
+        skip();
+    }
+    struct zt_pii_detector *d = NULL;
+    assert_int_equal(zt_pii_detector_new(NULL, &d, NULL), 0);
+    assert_int_equal(zt_pii_detector_set_names(d, a.data, a.len), 0);
+    zt_asset_deinit(&a);
+    struct zt__pii_name_set set;
+    assert_int_equal(zt__pii_name_set_load(d, src_dir(), &set), 0);
+    assert_true(set.n > 300);
+    uint8_t *out = NULL;
+    size_t len = 0, clen = 0;
+    assert_int_equal(zt__pii_name_train(&set, NULL, zt__pii_name_recipe(), &out, &len), 0);
+    snprintf(path, sizeof path, "%s/src/privacy/models/names.clf", src_dir());
+    char *committed = NULL;
+    assert_int_equal(zt_file_read(path, 1u << 26, &committed, &clen), 0);
+    if (len != clen || memcmp(out, committed, len) != 0)
+        fail_msg("%s: retraining gives other bytes (run `build/tools/zt-train-clf write` after changing the "
+                 "PII tuning sets, the name features or the recipe, and commit the file)",
+                 path);
+    const struct zt_hlr *b = zt__pii_name_model_builtin();
+    assert_non_null(b);
+    assert_int_equal(b->n_examples, (uint32_t)set.n);
+    assert_memory_equal(b->w, committed + ZT_HLR_HEADER, (size_t)1 << b->log2);
+    zt_free(out);
+    zt_free(committed);
+    zt__pii_name_set_deinit(&set);
+    zt_pii_detector_free(d);
 }
 
 static void test_parse(void **state)
@@ -147,6 +190,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_retrain_reproduces),
+        cmocka_unit_test(test_name_model_reproduces),
         cmocka_unit_test(test_parse),
         cmocka_unit_test(test_deterministic),
         cmocka_unit_test(test_actionable),

@@ -1,0 +1,191 @@
+/* train_names.c: zt-train-clf's part for the person-name context scorer of
+ * PII detection (src/privacy/pii_internal.h): writing its model file and
+ * cross-validating it on the PERSON_NAME rows of the tuning sets. Needs
+ * the names asset ($ZENTALK_ASSETS_DIR/names.zta, `make data`). */
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pii_internal.h"
+#include "train_names.h"
+#include "zentalk/zt_alloc.h"
+#include "zentalk/zt_asset.h"
+#include "zentalk/zt_error.h"
+#include "zentalk/zt_pii.h"
+
+#define FOLDS 5
+
+static int detector(struct zt_pii_detector **d)
+{
+    const char *dir = getenv("ZENTALK_ASSETS_DIR");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir ? dir : "data/assets", ZT_PII_NAMES_ASSET);
+    struct zt_asset a;
+    if (zt_asset_load(path, ZT_PII_NAMES_KIND, ZT_PII_NAMES_VERSION, &a) != 0) {
+        fprintf(stderr, "zt-train-clf: %s not installed (run `make data`): the name model needs it\n", path);
+        return ZT_ENOTFOUND;
+    }
+    int rc = zt_pii_detector_new(NULL, d, NULL);
+    if (rc == 0 && (rc = zt_pii_detector_set_names(*d, a.data, a.len)) != 0) zt_pii_detector_free(*d);
+    zt_asset_deinit(&a);
+    return rc;
+}
+
+int train_names_write(const char *src)
+{
+    struct zt_pii_detector *d = NULL;
+    struct zt__pii_name_set set;
+    uint8_t *out = NULL;
+    size_t len = 0;
+    if (detector(&d) != 0) return 1;
+    size_t n_cand = 0;
+    int rc = zt__pii_name_set_load(d, src, &set);
+    if (rc == 0) {
+        n_cand = set.n;
+        rc = zt__pii_name_train(&set, NULL, zt__pii_name_recipe(), &out, &len);
+        zt__pii_name_set_deinit(&set);
+    }
+    zt_pii_detector_free(d);
+    if (rc) {
+        fprintf(stderr, "zt-train-clf: names.clf: error %d\n", rc);
+        return 1;
+    }
+    char path[4096];
+    snprintf(path, sizeof path, "%s/src/privacy/models/names.clf", src);
+    FILE *f = fopen(path, "wb");
+    int ok = f && fwrite(out, 1, len, f) == len;
+    if (f && fclose(f) != 0) ok = 0;
+    zt_free(out);
+    if (!ok) {
+        fprintf(stderr, "zt-train-clf: cannot write %s\n", path);
+        return 1;
+    }
+    printf("%s: %zu candidates, %zu bytes\n", path, n_cand, len);
+    return 0;
+}
+
+struct counts {
+    size_t tp, fp, fn;
+};
+
+/* PERSON_NAME hits of the detector on row text against its gold substrings
+ * ('\n'-separated), as bench_quality counts them: a gold substring with an
+ * overlapping hit is a true positive, one without a false negative, a hit
+ * overlapping no gold substring a false positive. */
+static void score_row(const struct zt_pii_detector *d, const char *text, const char *gold, struct counts *c,
+                      bool verbose)
+{
+    struct zt_pii_hits hits = {0};
+    if (zt_pii_detect(d, text, strlen(text), &hits) != 0) return;
+    bool used[ZT_PII_MAX_HITS] = {false};
+    for (const char *g = gold; *g;) {
+        size_t n = strcspn(g, "\n");
+        const char *p = NULL;
+        bool hit = false;
+        char item[128];
+        if (n && n < sizeof item) {
+            memcpy(item, g, n);
+            item[n] = 0;
+            p = strstr(text, item);
+        }
+        if (p) {
+            size_t a = (size_t)(p - text), b = a + n;
+            for (size_t i = 0; i < hits.n; i++) {
+                if (hits.v[i].type != ZT_PII_PERSON_NAME || hits.v[i].start >= b || a >= hits.v[i].end) continue;
+                hit = true;
+                if (i < ZT_PII_MAX_HITS) used[i] = true;
+            }
+        }
+        if (hit) c->tp++;
+        else {
+            c->fn++;
+            if (verbose) printf("    fn %.*s in: %s\n", (int)n, g, text);
+        }
+        g += n;
+        if (*g == '\n') g++;
+    }
+    for (size_t i = 0; i < hits.n; i++)
+        if (hits.v[i].type == ZT_PII_PERSON_NAME && !(i < ZT_PII_MAX_HITS && used[i])) {
+            c->fp++;
+            if (verbose)
+                printf("    fp %.*s in: %s\n", (int)(hits.v[i].end - hits.v[i].start), text + hits.v[i].start, text);
+        }
+    zt_pii_hits_deinit(&hits);
+}
+
+static void print_counts(const char *what, const struct counts *c)
+{
+    double p = c->tp + c->fp ? (double)c->tp / (double)(c->tp + c->fp) : 1.0;
+    double r = c->tp + c->fn ? (double)c->tp / (double)(c->tp + c->fn) : 1.0;
+    printf("  %-28s P %.3f R %.3f F1 %.3f   (tp %zu fp %zu fn %zu)\n", what, p, r, p + r > 0 ? 2 * p * r / (p + r) : 0.0,
+           c->tp, c->fp, c->fn);
+}
+
+#define N_OFF 9
+
+int train_names_cv(const char *src)
+{
+    struct zt_pii_detector *d = NULL;
+    struct zt__pii_name_set set = {0};
+    struct zt__pii_rows rows = {0};
+    uint8_t *use = NULL;
+    int ret = 1;
+    if (detector(&d) != 0) return 1;
+    if (zt__pii_name_set_load(d, src, &set) != 0 || zt__pii_rows_load(src, &rows) != 0) {
+        fprintf(stderr, "zt-train-clf: cannot read the PII tuning sets under %s\n", src);
+        goto out;
+    }
+    use = zt_calloc(rows.n ? rows.n : 1, 1);
+    if (!use) goto out;
+    struct zt_hlr_params prm = *zt__pii_name_recipe();
+    if (getenv("ZT_CV_LOG2")) prm.log2 = (uint32_t)strtoul(getenv("ZT_CV_LOG2"), NULL, 10);
+    if (getenv("ZT_CV_EPOCHS")) prm.epochs = (uint32_t)strtoul(getenv("ZT_CV_EPOCHS"), NULL, 10);
+    if (getenv("ZT_CV_LR")) prm.lr = atof(getenv("ZT_CV_LR"));
+    if (getenv("ZT_CV_L2")) prm.l2 = atof(getenv("ZT_CV_L2"));
+    if (getenv("ZT_CV_POSW")) prm.pos_weight = atof(getenv("ZT_CV_POSW"));
+    bool by_round = getenv("ZT_CV_ROUNDS") != NULL; /* train on rounds 1-2, test on round 4 */
+    bool verbose = getenv("ZT_CV_VERBOSE") != NULL;
+    int folds = by_round ? 1 : FOLDS;
+    struct counts rules = {0}, model[N_OFF] = {{0}};
+    size_t pos = 0;
+    for (size_t i = 0; i < set.n; i++) pos += set.label[i];
+    for (int k = 0; k < folds; k++) {
+        for (size_t i = 0; i < rows.n; i++) use[i] = by_round ? rows.round[i] != 4 : (int)(i % FOLDS) != k;
+        uint8_t *file = NULL;
+        size_t fl = 0;
+        struct zt_hlr m;
+        if (zt__pii_name_train(&set, use, &prm, &file, &fl) != 0 || zt_hlr_parse(file, fl, &m) != 0) {
+            zt_free(file);
+            goto out;
+        }
+        for (size_t i = 0; i < rows.n; i++) {
+            if (use[i]) continue;
+            zt__pii_set_name_model(d, NULL);
+            score_row(d, rows.text[i], rows.gold[i], &rules, false);
+            for (int o = 0; o < N_OFF; o++) {
+                struct zt_hlr mo = m;
+                mo.threshold += -1.0 + 0.5 * o;
+                zt__pii_set_name_model(d, &mo);
+                score_row(d, rows.text[i], rows.gold[i], &model[o], verbose && o == 2);
+            }
+        }
+        zt__pii_set_name_model(d, NULL);
+        zt_free(file);
+    }
+    printf("names.clf: %zu candidates (%zu persons) from %zu rows, %s\n", set.n, pos, rows.n,
+           by_round ? "trained on rounds 1-2, tested on round 4" : "5-fold cross-validation by row (row i in fold i % 5)");
+    print_counts("rules alone", &rules);
+    for (int o = 0; o < N_OFF; o++) {
+        char what[64];
+        snprintf(what, sizeof what, "rules or model >= %+.1f", -1.0 + 0.5 * o);
+        print_counts(what, &model[o]);
+    }
+    ret = 0;
+out:
+    zt_free(use);
+    zt__pii_rows_deinit(&rows);
+    zt__pii_name_set_deinit(&set);
+    zt_pii_detector_free(d);
+    return ret;
+}
