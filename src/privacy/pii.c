@@ -1473,6 +1473,17 @@ static bool and_person(const struct names *nm, const char *t, size_t len, size_t
  * another name beside it ("Michael and Sarah"). A month after "in"/"on", a
  * modal "Will you" / "May I" and place names after "to"/"in" are not
  * names. Hits below 0.5 are not reported. */
+/* The length of the UTF-8 Latin letter at t[i] (U+00C0..U+017F but the
+ * signs U+00D7 and U+00F7): 2, or 0. */
+static size_t latin_letter(const char *t, size_t len, size_t i)
+{
+    unsigned char a = (unsigned char)t[i];
+    if (i + 1 >= len || a < 0xC3 || a > 0xC5) return 0;
+    unsigned char b = (unsigned char)t[i + 1];
+    if ((b & 0xC0) != 0x80 || (a == 0xC3 && (b == 0x97 || b == 0xB7))) return 0;
+    return 2;
+}
+
 /* ---- PERSON_NAME: the learned context scorer ------------------------------- */
 
 /* The features of a capitalised candidate [s, e) for the name model
@@ -1541,7 +1552,7 @@ static void name_features(const char *t, size_t len, size_t s, size_t e, int f, 
 {
     char self[24], p1[24], p2[24], n1[24], n2[24];
     size_t n = e - s < sizeof self - 1 ? e - s : sizeof self - 1;
-    for (size_t k = 0; k < n; k++) self[k] = (char)(t[s + k] | 0x20);
+    for (size_t k = 0; k < n; k++) self[k] = (unsigned char)t[s + k] < 0x80 ? (char)(t[s + k] | 0x20) : t[s + k];
     self[n] = 0;
     const char *kind = titled ? "t" : at ? "@" : f == 0 ? "u" : f == 1 ? "a" : "x";
     /* words around: p1 p2 before, n1 n2 after (letters only; "" none) */
@@ -1619,8 +1630,10 @@ static void scan_names(const struct names *nm, const struct zt_hlr *model, const
     for (size_t s = 0; s < len && !c->err; s++) {
         if (!zt_ascii_alpha((unsigned char)t[s]) || (s > 0 && (is_word((unsigned char)t[s - 1]) || t[s - 1] == '\'')))
             continue;
-        size_t e = s;
-        while (e < len && zt_ascii_alpha((unsigned char)t[e])) e++;
+        size_t e = s, k2;
+        /* ASCII letters and Latin letters beyond ASCII after the first ("José", "Björn") */
+        while (e < len && (zt_ascii_alpha((unsigned char)t[e]) || (k2 = latin_letter(t, len, e)) != 0))
+            e += zt_ascii_alpha((unsigned char)t[e]) ? 1 : k2;
         size_t n = e - s;
         bool at = s > 0 && t[s - 1] == '@';
         /* lower case ("thanks michael") only for a listed name that is no word, with a strong cue (below) */
@@ -1697,12 +1710,14 @@ static void scan_names(const struct names *nm, const struct zt_hlr *model, const
         if (cap_next && nl && !ambiguous) conf += 0.05; /* a surname */
         /* the learned context scorer: a capitalised word the rules leave
          * below 0.5 is a person when the model says so */
+        bool model_yes = false;
         if (!lower && (model || cand) && conf > 0) {
             struct nfeat nf;
             name_features(t, len, s, e, f, titled, at, &nf);
             if (cand) cand(s, e, nf.h, nf.n, conf, ud);
             double mz = name_margin(model, &nf);
-            if (mz >= 0 && conf < 0.5) conf = mz >= 1.0 ? 0.6 : 0.5;
+            model_yes = mz >= 0;
+            if (model_yes && conf < 0.5) conf = mz >= 1.0 ? 0.6 : 0.5;
         }
         /* not a person */
         if (word_in(self, strlen(self), months) &&
@@ -1714,7 +1729,10 @@ static void scan_names(const struct names *nm, const struct zt_hlr *model, const
             conf = 0;
         if (word_in(self, strlen(self), not_names)) conf = 0;
         if (e + 1 < len && t[e] == '\'' && (t[e + 1] | 0x20) == 't') conf = 0; /* "Don't", "Won't" */
-        if (word_in(self, strlen(self), places) && !(addressed && !word_in(pw, pl, place_before)) && !vocative) conf = 0;
+        /* a place name is a person only with a cue or the model's yes, never after "to", "in", "from"... */
+        if (word_in(self, strlen(self), places) &&
+            (word_in(pw, pl, place_before) || (!addressed && !vocative && !model_yes)))
+            conf = 0;
         if (conf > 0.99) conf = 0.99;
         if (lower) conf = addressed || vocative || (subject && start) ? (addressed || vocative ? 0.7 : 0.55) : 0;
         if (conf >= 0.5) add(c, ZT_PII_PERSON_NAME, s, e, conf);

@@ -369,6 +369,9 @@ static void test_person_names(void **state)
             fail_msg("\"%s\": found by the rules alone (pick another example)", ctx[i].text);
     zt__pii_set_name_model(d, zt__pii_name_model_builtin());
     assert_false(found(d, "Don't forget the bins", ZT_PII_PERSON_NAME, NULL));
+    /* Latin letters beyond ASCII after the first */
+    assert_true(found(d, "tell Jos\xc3\xa9 the meeting moved", ZT_PII_PERSON_NAME, "Jos\xc3\xa9"));
+    assert_false(found(d, "the caf\xc3\xa9 is closed", ZT_PII_PERSON_NAME, NULL));
     /* a bad payload is refused and the list kept */
     assert_int_equal(zt_pii_detector_set_names(d, "Bad\tx\n", 7), ZT_EPARSE);
     assert_true(found(d, "Thanks Robert", ZT_PII_PERSON_NAME, "Robert"));
