@@ -161,10 +161,11 @@ static int cv(const char *src)
          * tested on a model trained on the rounds before it only */
         int by_round = getenv("ZT_CV_ROUNDS") ? (atoi(getenv("ZT_CV_ROUNDS")) == 4 ? 2 : 1) : 0;
         int folds = by_round == 2 ? 1 : by_round ? 2 : FOLDS;
-        bool *tested = zt_calloc(n, sizeof *tested), *act = zt_calloc(n, sizeof *act);
-        if (!tested || !act) return 1;
-        /* the chat-scam model's gate on texts without an actionable cue (learned.h) */
-        double gate = w == ZT__CLF_SPAM_CHAT ? ZT__CLF_SPAM_GATE : 0.0;
+        bool *tested = zt_calloc(n, sizeof *tested), *act = zt_calloc(n, sizeof *act), *open = zt_calloc(n, sizeof *open);
+        if (!tested || !act || !open) return 1;
+        /* the models' gates (learned.h): the chat-scam model's on texts without an
+         * actionable cue, the harassment model's on texts that name no person */
+        double gate = w == ZT__CLF_SPAM_CHAT ? ZT__CLF_SPAM_GATE : ZT__CLF_HARASS_GATE;
         if (getenv("ZT_CV_GATE")) gate = atof(getenv("ZT_CV_GATE"));
         for (size_t i = 0; i < n; i++) tested[i] = fold_of(&ex[i], i, by_round) < folds;
         for (int k = 0; k < folds; k++) {
@@ -181,6 +182,8 @@ static int cv(const char *src)
             zt_free(file);
         }
         rules((enum zt__clf_which)w, ex, n, rul);
+        /* open[i]: the gate does not apply (an actionable cue; a person named) */
+        for (size_t i = 0; i < n; i++) open[i] = w == ZT__CLF_HARASS ? zt__clf_addressed(ex[i].text, ex[i].len) : act[i];
         if (by_round == 2)
             printf("%s: %zu examples, trained on rounds 1-3, tested on round 4 (its ordinary chat too)\n",
                    zt__clf_name((enum zt__clf_which)w), n);
@@ -193,7 +196,7 @@ static int cv(const char *src)
         report("rules alone (tuned on these)", ex, n, rul, tested);
         for (double off = -1.0; off <= 3.01; off += 0.25) {
             char what[64];
-            for (size_t i = 0; i < n; i++) say[i] = mz[i] >= off + (act[i] ? 0.0 : gate);
+            for (size_t i = 0; i < n; i++) say[i] = mz[i] >= off + (open[i] ? 0.0 : gate);
             snprintf(what, sizeof what, "model, margin >= %+.1f", off);
             report(what, ex, n, say, tested);
             if (rul[0] >= 0) {
@@ -204,7 +207,7 @@ static int cv(const char *src)
         }
         if (getenv("ZT_CV_VERBOSE"))
             for (size_t i = 0; i < n; i++)
-                if (tested[i] && (mz[i] >= (act[i] ? 0.0 : gate)) != (ex[i].label == 1))
+                if (tested[i] && (mz[i] >= (open[i] ? 0.0 : gate)) != (ex[i].label == 1))
                     printf("    miss label=%d src=%d margin=%+.2f rules=%d %s\n", ex[i].label, ex[i].source, mz[i],
                            rul[i], ex[i].text);
         zt_free(mz);
@@ -213,6 +216,7 @@ static int cv(const char *src)
         zt_free(tr);
         zt_free(tested);
         zt_free(act);
+        zt_free(open);
         zt__clf_examples_free(ex, bufs, nb);
     }
     return 0;

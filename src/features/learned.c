@@ -78,3 +78,35 @@ int zt__clf_margin(const struct zt_hlr *m, const char *text, size_t len, double 
 {
     return zt__clf_score(m, text, len, margin, NULL);
 }
+
+/* second- and third-person words of the languages of the tuning sets */
+static const char *const person_words[] = {
+    "you", "your", "yours", "yourself", "youre", "u", "ur", "ya", "yall", "he", "she", "him", "her", "his", "they",
+    "them", "their", "hes", "shes", "kys", "tu", "t\xc3\xba", "te", "ti", "toi", "ton", "ta", "tes", "t", "vous",
+    "usted", "eres", "vos", "du", "dich", "dir", "dein", "deine", "euch", "ihr", "voc\xc3\xaa", "voce", "vc", "seu",
+    "sua", "sei", "tuo", "tua", "je", "jij", "jou", "jouw", "ze", "hij", "hem", "haar", "lui", "lei", "il", "elle",
+    "er", "sie", "ele", "ela", "\xc3\xa9l", "ella", NULL};
+
+bool zt__clf_addressed(const char *text, size_t len)
+{
+    for (size_t i = 0; i < len;) {
+        unsigned char c = (unsigned char)text[i];
+        if (!((c | 0x20) >= 'a' && (c | 0x20) <= 'z') && c < 0x80) {
+            i++;
+            continue;
+        }
+        size_t s = i;
+        while (i < len && ((((unsigned char)text[i] | 0x20) >= 'a' && ((unsigned char)text[i] | 0x20) <= 'z') ||
+                           (unsigned char)text[i] >= 0x80))
+            i++;
+        char w[16];
+        size_t n = i - s;
+        if (n >= sizeof w) continue;
+        for (size_t k = 0; k < n; k++)
+            w[k] = (unsigned char)text[s + k] < 0x80 ? (char)(text[s + k] | 0x20) : text[s + k];
+        w[n] = 0;
+        for (size_t k = 0; person_words[k]; k++)
+            if (strcmp(w, person_words[k]) == 0) return true;
+    }
+    return false;
+}

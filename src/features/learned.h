@@ -51,6 +51,17 @@ int zt__clf_score(const struct zt_hlr *m, const char *text, size_t len, double *
  * flagged (docs/features/learned.md). */
 #define ZT__CLF_SPAM_GATE 2.0
 
+/* The harassment model says yes to a text that names no second or third
+ * person (zt__clf_addressed()) only at a margin this much higher: set by
+ * cross-validation (`zt-train-clf cv`, ZT_CV_GATE), where it cut the
+ * model's yes to self-deprecation and to plain statements that share
+ * insults' words, at no loss of recall worth the name. */
+#define ZT__CLF_HARASS_GATE 2.0
+
+/* The text names a second or third person ("you", "your", "her", "them",
+ * "tu", "dich", "você", "jij", ...: the languages of the tuning sets). */
+bool zt__clf_addressed(const char *text, size_t len);
+
 /* ---- training (learned_train.c) ---- */
 
 struct zt__clf_example {

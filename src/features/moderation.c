@@ -595,9 +595,12 @@ static int harassment_rules(struct acc *a, const struct words *ws, const char *t
                   false);
     if (w != stack) zt_free(w);
     /* The learned classifier (learned.h): where it says yes, a harassment
-     * match whose weight is at least the default threshold (0.7). */
+     * match whose weight is at least the default threshold (0.7); a text
+     * that names no second or third person needs a margin
+     * ZT__CLF_HARASS_GATE higher ("I'm so dumb", "no one wants to go out"). */
     double mz;
-    if (learned && zt__clf_margin(zt__clf_builtin(ZT__CLF_HARASS), text, len, &mz) == 0 && mz >= 0) {
+    if (learned && zt__clf_margin(zt__clf_builtin(ZT__CLF_HARASS), text, len, &mz) == 0 &&
+        (mz -= zt__clf_addressed(text, len) ? 0.0 : ZT__CLF_HARASS_GATE) >= 0) {
         double wl = 1.0 / (1.0 + exp(-(mz + ZT__MOD_LEARNED_AT)));
         add_match(a, "learned", ZT_MOD_HARASSMENT, wl, "learned", 7, false, false);
     }

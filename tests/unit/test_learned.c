@@ -186,6 +186,19 @@ static void test_deterministic(void **state)
     assert_int_equal(zt__clf_train(ex, 0, &p, &a, &la), ZT_EINVAL);
 }
 
+/* The harassment model's gate: a text that names a second or third person. */
+static void test_addressed(void **state)
+{
+    (void)state;
+    static const char *const yes[] = {"you're a clown", "tell HER to leave", "ich hasse dich", "voc\xc3\xaa \xc3\xa9 um lixo",
+                                      "je bent dom", "kys"};
+    static const char *const no[] = {"I'm so dumb today", "no one wants to go out in this rain", "", "youth club at 6"};
+    for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++)
+        if (!zt__clf_addressed(yes[i], strlen(yes[i]))) fail_msg("not addressed: %s", yes[i]);
+    for (size_t i = 0; i < sizeof no / sizeof no[0]; i++)
+        if (zt__clf_addressed(no[i], strlen(no[i]))) fail_msg("addressed: %s", no[i]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -194,6 +207,7 @@ int main(void)
         cmocka_unit_test(test_parse),
         cmocka_unit_test(test_deterministic),
         cmocka_unit_test(test_actionable),
+        cmocka_unit_test(test_addressed),
     };
     return zt_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }
