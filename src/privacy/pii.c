@@ -1320,15 +1320,25 @@ static size_t prev_word(const char *t, size_t s, char *out, size_t cap, bool *se
     return word_at_end(t, i, out, cap, &st);
 }
 
-static size_t next_word(const char *t, size_t len, size_t e, char *out, size_t cap, bool *cap_next)
+/* The lower-cased word starting at or after i (spaces skipped), or 0; *end
+ * after it, *start at it. */
+static size_t word_after(const char *t, size_t len, size_t i, char *out, size_t cap, size_t *start, size_t *end)
 {
-    size_t i = e;
     while (i < len && t[i] == ' ') i++;
     size_t s = i;
     while (i < len && zt_ascii_alpha((unsigned char)t[i])) i++;
     size_t n = i - s < cap - 1 ? i - s : cap - 1;
     for (size_t k = 0; k < n; k++) out[k] = (char)(t[s + k] | 0x20);
     out[n] = 0;
+    *start = s;
+    *end = i;
+    return n;
+}
+
+static size_t next_word(const char *t, size_t len, size_t e, char *out, size_t cap, bool *cap_next)
+{
+    size_t s, end;
+    size_t n = word_after(t, len, e, out, cap, &s, &end);
     *cap_next = n > 0 && is_upper((unsigned char)t[s]);
     return n;
 }
@@ -1534,19 +1544,6 @@ static const char *byte_class(const char *t, size_t len, size_t i, bool before)
     }
 }
 
-/* The lower-cased word starting at or after i (spaces skipped), or 0. */
-static size_t word_after(const char *t, size_t len, size_t i, char *out, size_t cap, size_t *end)
-{
-    while (i < len && t[i] == ' ') i++;
-    size_t s = i;
-    while (i < len && zt_ascii_alpha((unsigned char)t[i])) i++;
-    size_t n = i - s < cap - 1 ? i - s : cap - 1;
-    for (size_t k = 0; k < n; k++) out[k] = (char)(t[s + k] | 0x20);
-    out[n] = 0;
-    *end = i;
-    return n;
-}
-
 static void name_features(const char *t, size_t len, size_t s, size_t e, int f, bool titled, bool at,
                           struct nfeat *out)
 {
@@ -1567,9 +1564,10 @@ static void name_features(const char *t, size_t len, size_t s, size_t e, int f, 
     }
     if (!pl2) p2[0] = 0;
     size_t ne = e, nl1 = 0, nl2 = 0;
-    if (e < len && t[e] == ' ') nl1 = word_after(t, len, e, n1, sizeof n1, &ne);
+    size_t ws;
+    if (e < len && t[e] == ' ') nl1 = word_after(t, len, e, n1, sizeof n1, &ws, &ne);
     else n1[0] = 0;
-    if (nl1 && ne < len && t[ne] == ' ') nl2 = word_after(t, len, ne, n2, sizeof n2, &ne);
+    if (nl1 && ne < len && t[ne] == ' ') nl2 = word_after(t, len, ne, n2, sizeof n2, &ws, &ne);
     if (!nl2) n2[0] = 0;
     bool next_cap = false;
     for (size_t i = e; i < len; i++) {
