@@ -5,7 +5,9 @@
  *                                  SRC_DIR/src/privacy/models/names.clf (the person-name
  *                                  scorer: needs the names asset of `make data`)
  *   zt-train-clf score             each line of stdin with both compiled-in models'
- *                                  margins (>= 0: the model says yes)
+ *                                  margins (>= 0: the model says yes) before their
+ *                                  gates, and the gates' inputs ("act": an actionable
+ *                                  cue, "you": a person named)
  *   zt-train-clf cv [SRC_DIR [names]]  5-fold cross-validation on the tuning sets: the
  *                                  model alone at several thresholds, the rules
  *                                  alone, and both together (needs the assets of
@@ -229,10 +231,13 @@ static int score(void)
     while (fgets(line, sizeof line, stdin)) {
         line[strcspn(line, "\r\n")] = '\0';
         double a = 0, b = 0;
-        if (zt__clf_margin(zt__clf_builtin(ZT__CLF_SPAM_CHAT), line, strlen(line), &a) != 0 ||
+        bool act = false;
+        if (zt__clf_score(zt__clf_builtin(ZT__CLF_SPAM_CHAT), line, strlen(line), &a, &act) != 0 ||
             zt__clf_margin(zt__clf_builtin(ZT__CLF_HARASS), line, strlen(line), &b) != 0)
             continue;
-        printf("spam %+6.2f  harass %+6.2f  %s\n", a, b, line);
+        /* the margins before the gates; the gates' inputs after them */
+        printf("spam %+6.2f %s  harass %+6.2f %s  %s\n", a, act ? "act" : "-  ", b,
+               zt__clf_addressed(line, strlen(line)) ? "you" : "-  ", line);
     }
     return 0;
 }

@@ -63,6 +63,43 @@ static void sum_cb(uint64_t h, const char *kind, const char *name, void *ud)
     if (!s->act && kind[0] == 'c' && strcmp(kind, "cue") == 0) s->act = actionable_cue(name);
 }
 
+/* Top-level domains that end a bare link ("hmrc-refund-gov.com", "t.me/x"):
+ * the spam cues count only links with a scheme or "www." */
+static const char *const tlds[] = {
+    "com", "net", "org", "info", "io", "co", "uk", "de", "fr", "it", "nl", "es", "pt", "br", "eu", "us", "ca", "au",
+    "in", "ru", "cn", "me", "ly", "gl", "gd", "cc", "tk", "ml", "ga", "cf", "gq", "xyz", "top", "shop", "club", "app",
+    "online", "site", "live", "link", "claims", "support", "help", "biz", "pro", "vip", "icu", "cyou", "sbs", "best",
+    "fun", "win", "bid", "loan", "click", "store", "tech", "website", "today", "rest", "buzz", "monster", "cfd", NULL};
+
+/* A bare link or an amount: a token label(.label)+ ending in a listed TLD,
+ * or a currency sign before a digit ("$4.5M", "R$800", "£2.99"). */
+static bool bare_action(const char *t, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)t[i];
+        if (c == '$' && i + 1 < len && t[i + 1] >= '0' && t[i + 1] <= '9') return true;
+        if (i + 2 < len && (unsigned char)t[i] == 0xE2 && (unsigned char)t[i + 1] == 0x82 &&
+            (unsigned char)t[i + 2] == 0xAC && i + 3 < len && t[i + 3] >= '0' && t[i + 3] <= '9')
+            return true; /* € */
+        if (i + 1 < len && c == 0xC2 && ((unsigned char)t[i + 1] == 0xA3 || (unsigned char)t[i + 1] == 0xA5) &&
+            i + 2 < len && t[i + 2] >= '0' && t[i + 2] <= '9')
+            return true; /* £ ¥ */
+        if (c != '.' || i == 0 || i + 2 >= len) continue;
+        unsigned char p = (unsigned char)t[i - 1];
+        if (!((p | 0x20) >= 'a' && (p | 0x20) <= 'z') && !(p >= '0' && p <= '9') && p != '-') continue;
+        size_t s = i + 1, e = s;
+        while (e < len && ((((unsigned char)t[e] | 0x20) >= 'a' && ((unsigned char)t[e] | 0x20) <= 'z'))) e++;
+        if (e - s < 2 || e - s > 12) continue;
+        if (e < len && (t[e] == '-' || (t[e] >= '0' && t[e] <= '9') || (unsigned char)t[e] >= 0x80)) continue;
+        char tld[16];
+        for (size_t k = s; k < e; k++) tld[k - s] = (char)(t[k] | 0x20);
+        tld[e - s] = 0;
+        for (size_t k = 0; tlds[k]; k++)
+            if (strcmp(tld, tlds[k]) == 0) return true;
+    }
+    return false;
+}
+
 int zt__clf_score(const struct zt_hlr *m, const char *text, size_t len, double *margin, bool *actionable)
 {
     struct sum s = {.m = m};
@@ -70,7 +107,7 @@ int zt__clf_score(const struct zt_hlr *m, const char *text, size_t len, double *
     int rc = zt__spam_features(text, len, sum_cb, &s, &n);
     if (rc) return rc;
     *margin = zt_hlr_margin(m, s.q, n); /* the empty text has no features: never a yes */
-    if (actionable) *actionable = s.act;
+    if (actionable) *actionable = s.act || bare_action(text, len);
     return 0;
 }
 

@@ -41,7 +41,8 @@ int zt__clf_margin(const struct zt_hlr *m, const char *text, size_t len, double 
 
 /* zt__clf_margin(), and *actionable (when not NULL): whether the text has one
  * of the spam module's cues that ask for an action (a link, a shortener,
- * money, a phone number, a number). */
+ * money, a phone number, a number), a bare link ("hmrc-refund-gov.com") or
+ * a currency sign before a digit ("$4.5M"). */
 int zt__clf_score(const struct zt_hlr *m, const char *text, size_t len, double *margin, bool *actionable);
 
 /* The chat-scam model says yes to a text without an actionable cue only at

@@ -134,7 +134,7 @@ static void test_parse(void **state)
 }
 
 /* The actionable cues behind the chat-scam model's gate (ZT__CLF_SPAM_GATE):
- * a link, money, a phone number or a number; not words alone. */
+ * a link (bare ones too), money, a phone number or a number; not words alone. */
 static void test_actionable(void **state)
 {
     (void)state;
@@ -146,7 +146,10 @@ static void test_actionable(void **state)
         {"claim your reward at http://prize-claim.xyz", true},
         {"send me $50 today", true},
         {"call 0800 123 4567 now", true},
+        {"pay the fee at hmrc-refund-gov.com today", true},
+        {"your late relative left $4.5M", true},
         {"Congratulations, you have been selected", false},
+        {"e.g. the slides, ok.so what now", false},
         {"¡Felicidades por el nuevo trabajo!", false},
     };
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
