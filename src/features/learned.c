@@ -142,6 +142,8 @@ bool zt__clf_addressed(const char *text, size_t len)
         for (size_t k = 0; k < n; k++)
             w[k] = (unsigned char)text[s + k] < 0x80 ? (char)(text[s + k] | 0x20) : text[s + k];
         w[n] = 0;
+        /* French "t'" only as a word of its own ("t'es"), not the t of "can't" */
+        if (n == 1 && w[0] == 't' && s > 0 && text[s - 1] != ' ') continue;
         for (size_t k = 0; person_words[k]; k++)
             if (strcmp(w, person_words[k]) == 0) return true;
     }

@@ -194,8 +194,9 @@ static void test_addressed(void **state)
 {
     (void)state;
     static const char *const yes[] = {"you're a clown", "tell HER to leave", "ich hasse dich", "voc\xc3\xaa \xc3\xa9 um lixo",
-                                      "je bent dom", "kys"};
-    static const char *const no[] = {"I'm so dumb today", "no one wants to go out in this rain", "", "youth club at 6"};
+                                      "je bent dom", "kys", "t'es nul"};
+    static const char *const no[] = {"I'm so dumb today", "no one wants to go out in this rain", "", "youth club at 6",
+                                     "Sorry, I can't make it.", "I won\xe2\x80\x99t be able to"};
     for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++)
         if (!zt__clf_addressed(yes[i], strlen(yes[i]))) fail_msg("not addressed: %s", yes[i]);
     for (size_t i = 0; i < sizeof no / sizeof no[0]; i++)
