@@ -71,7 +71,7 @@ static int pii_detector(struct zt_pii_detector **d)
     return 0;
 }
 
-#define MAX_FIG 128
+#define MAX_FIG 512
 #define LINE_MAX_B 8192
 
 struct fig {
