@@ -33,11 +33,11 @@
 
 /* Why a record or a submission was refused (zentalk_orchestrator_refusals_total). */
 enum refusal { RF_RATE, RF_FORGED, RF_DUPLICATE, RF_STALE, RF_FULL, RF_UNKNOWN, RF_MALFORMED, RF_QUEUE_FULL,
-               RF_NO_WORKER, RF_VERDICT, RF_N };
+               RF_NO_WORKER, RF_VERDICT, RF_CHECK_REPORT, RF_N };
 static const char *const refusal_names[RF_N] = {"rate_limited",    "forged_or_forbidden", "duplicate_id",
                                                 "stale",           "registry_full",       "unknown_session",
                                                 "malformed",       "queue_full",          "no_worker",
-                                                "unproven_verdict"};
+                                                "unproven_verdict", "check_report"};
 
 /* Why a job moved to another worker (zentalk_orchestrator_job_retries_total). */
 static const char *const retry_names[] = {"unreachable", "refused", "timeout", "unverified"};
@@ -69,6 +69,9 @@ struct zt__orch {
     atomic_uint_fast64_t ended[2]; /* failed, done */
 };
 
+/* The relay's poll answers carry the leasing gateways (orch_lease.c). */
+static json_t *lease_gateways(void *ud) { return zt__orch_lease_gateways(ud); }
+
 int zt__orch_new(const struct zt_config *cfg, struct zt_registry *reg, struct zt_sched *sched, struct zt__orch **out)
 {
     struct zt__orch *o = zt_calloc(1, sizeof *o);
@@ -94,6 +97,8 @@ int zt__orch_new(const struct zt_config *cfg, struct zt_registry *reg, struct zt
         zt_free(o);
         return ZT_ENOMEM;
     }
+    /* an outbound worker learns the leasing gateways from its polls */
+    zt__orch_relay_set_gateways(o->relay, lease_gateways, o->lease);
     pthread_mutex_init(&o->mu, NULL);
     zt_cond_init_mono(&o->cv);
     *out = o;
@@ -722,6 +727,25 @@ void zt__orch_h_report(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt
     if (no_orchestrator(o, resp)) return;
     if (zt__orch_lease_report_h(o->lease, body, resp)) atomic_fetch_add(&o->refused[RF_VERDICT], 1);
     zt__orch_kick(o); /* a slot may be free */
+}
+
+void zt__orch_h_check_report(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
+{
+    struct zt__orch *o = ud;
+    if (no_orchestrator(o, resp)) return;
+    const char *why = NULL;
+    int rc = zt__orch_lease_check_report(o->lease, body, &why);
+    if (!rc) {
+        zt_http_resp_json(resp, 200, json_pack("{s:s}", "status", "kept"));
+        return;
+    }
+    atomic_fetch_add(&o->refused[RF_CHECK_REPORT], 1);
+    zt_log_rl(ZT_LOG_WARN, 10, "check_report_refused", "why=\"%s\" client=%s", why ? why : zt_strerror(rc),
+              zt_http_req_client_addr(cx->req));
+    if (rc == ZT_EEXIST) zt_http_resp_error(resp, 409, "check_report_replayed", why);
+    else if (rc == ZT_EPERM) zt_http_resp_error(resp, 403, "check_report_refused", why);
+    else if (rc == ZT_ENOMEM) zt_http_resp_error(resp, 503, "overloaded", "out of memory");
+    else zt_http_resp_error(resp, 400, "invalid_request", why ? why : "a report needs node_id, checkpoint, receipt");
 }
 
 const char *zt__orch_relay_route(const char *path, const char *self_id, bool *self)

@@ -71,6 +71,7 @@ struct zt__orch_lease {
     struct zt_registry *reg;
     struct zt_sched *sched;
     struct zt_verifier *vf; /* this orchestrator's: the checks of leased jobs */
+    struct zt__check_reports *reports; /* the checkers' own answers (orch_verdict.h) */
     struct lease *all;
     size_t n;
 };
@@ -80,6 +81,10 @@ int zt__orch_lease_new(struct zt_registry *reg, struct zt_sched *sched, struct z
 {
     struct zt__orch_lease *l = zt_calloc(1, sizeof *l);
     if (!l) return ZT_ENOMEM;
+    if (zt__check_reports_new(&l->reports) != 0) {
+        zt_free(l);
+        return ZT_ENOMEM;
+    }
     pthread_mutex_init(&l->mu, NULL);
     l->reg = reg;
     l->sched = sched;
@@ -340,7 +345,8 @@ void zt__orch_lease_h(struct zt__orch_lease *l, struct zt_http_req *req, json_t 
     zt_http_resp_json(resp, st, j);
 }
 
-#define CHECK_EXCLUDE_MAX 16 /* the workers that ran a job and the earlier rounds' checkers */
+#define CHECK_EXCLUDE_MAX 16
+#define CHECK_REPORT_WAIT_MS 1500 /* a verdict waits this long for a picked checker's report it lacks */ /* the workers that ran a job and the earlier rounds' checkers */
 
 /* "check": the checker of round `round` for a leased job the gateway was
  * told to verify (the keyed choice, zt_verifier_pick: never the gateway's);
@@ -384,6 +390,7 @@ static void check_pick_h(struct zt__orch_lease *l, const char *job_id, const cha
     struct lease **pp = find(l, job_id);
     if (pp) note_node((*pp)->picked, &(*pp)->n_picked, ni.node_id); /* it may be named in the verdict */
     pthread_mutex_unlock(&l->mu);
+    zt__check_reports_expect(l->reports, ni.node_id, now); /* and may report its answer here */
     zt_http_resp_json(resp, 200, json_pack("{s:s,s:s,s:o}", "job_id", job_id, "state", "check", "worker",
                                            worker_json(&ni)));
 }
@@ -433,7 +440,9 @@ static int verdict_h(struct zt__orch_lease *l, const char *job_id, json_t *body,
                                   .picked = pickedp,
                                   .n_picked = n_picked,
                                   .key = registry_key,
-                                  .key_ud = l->reg};
+                                  .key_ud = l->reg,
+                                  .reports = l->reports,
+                                  .wait_ms = CHECK_REPORT_WAIT_MS};
     struct zt__verdict out;
     int rc = zt__orch_verdict_check(&job, body, &out, why);
     if (rc) return rc;
@@ -461,6 +470,11 @@ static int verdict_h(struct zt__orch_lease *l, const char *job_id, json_t *body,
                             out.wrong, out.n_checkers, zt_time_real_ms());
     if (rc == 0 && zt_sched_job_get(l->sched, job_id, &ji) == 0) *st = ji.state;
     return rc;
+}
+
+int zt__orch_lease_check_report(struct zt__orch_lease *l, json_t *body, const char **why)
+{
+    return zt__check_reports_put(l->reports, registry_key, l->reg, body, zt_time_real_ms(), why);
 }
 
 bool zt__orch_lease_report_h(struct zt__orch_lease *l, json_t *body, struct zt_http_resp *resp)
@@ -611,6 +625,7 @@ void zt__orch_lease_free(struct zt__orch_lease *l)
     if (!l) return;
     zt__orch_lease_sweep(l, true);
     for (size_t i = 0; i < GATEWAYS_MAX; i++) zt_free(l->gws[i].desc);
+    zt__check_reports_free(l->reports);
     pthread_mutex_destroy(&l->mu);
     zt_free(l);
 }
