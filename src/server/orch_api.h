@@ -190,6 +190,9 @@ void zt__orch_lease_h(struct zt__orch_lease *l, struct zt_http_req *req, json_t 
                       struct zt_http_resp *resp);
 /* true: a verdict refused (its evidence does not prove it: 422 verdict_refused). */
 bool zt__orch_lease_report_h(struct zt__orch_lease *l, json_t *body, struct zt_http_resp *resp);
+/* checker was picked for a check of job_id by this node's own gateway:
+ * its report is kept (zt__check_reports_expect). */
+void zt__orch_lease_expect_check(struct zt__orch_lease *l, const char *checker, const char *job_id, int64_t now_ms);
 /* A checker's own signed answer (zt__check_reports_put, orch_verdict.h). */
 ZT_NODISCARD int zt__orch_lease_check_report(struct zt__orch_lease *l, json_t *body, const char **why);
 /* The signed descriptors of the gateways that lease here (unexpired), for

@@ -390,7 +390,7 @@ static void check_pick_h(struct zt__orch_lease *l, const char *job_id, const cha
     struct lease **pp = find(l, job_id);
     if (pp) note_node((*pp)->picked, &(*pp)->n_picked, ni.node_id); /* it may be named in the verdict */
     pthread_mutex_unlock(&l->mu);
-    zt__check_reports_expect(l->reports, ni.node_id, now); /* and may report its answer here */
+    zt__check_reports_expect(l->reports, ni.node_id, job_id, now); /* and may report its answer here */
     zt_http_resp_json(resp, 200, json_pack("{s:s,s:s,s:o}", "job_id", job_id, "state", "check", "worker",
                                            worker_json(&ni)));
 }
@@ -414,8 +414,13 @@ static int verdict_h(struct zt__orch_lease *l, const char *job_id, json_t *body,
 {
     const char *v = json_string_value(json_object_get(body, "verdict"));
     if (!v) return ZT_EINVAL;
+    bool nothing = strcmp(v, "unavailable") == 0 || strcmp(v, "none") == 0;
+    if (nothing && zt__check_reports_for_job(l->reports, job_id, CHECK_REPORT_WAIT_MS)) {
+        *why = "a checker picked for this job reported its signed answer: the verdict must bring it";
+        return ZT_EPERM; /* a gateway hiding every answer it got */
+    }
     if (strcmp(v, "unavailable") == 0) zt_verifier_note_unavailable(l->vf);
-    if (strcmp(v, "unavailable") == 0 || strcmp(v, "none") == 0) return 0; /* nothing charged */
+    if (nothing) return 0; /* nothing charged */
     struct zt_job_info ji;
     if (zt_sched_job_get(l->sched, job_id, &ji) != 0) return ZT_EINVAL;
     /* what this lease saw, copied out of the lock */
@@ -470,6 +475,11 @@ static int verdict_h(struct zt__orch_lease *l, const char *job_id, json_t *body,
                             out.wrong, out.n_checkers, zt_time_real_ms());
     if (rc == 0 && zt_sched_job_get(l->sched, job_id, &ji) == 0) *st = ji.state;
     return rc;
+}
+
+void zt__orch_lease_expect_check(struct zt__orch_lease *l, const char *checker, const char *job_id, int64_t now_ms)
+{
+    zt__check_reports_expect(l->reports, checker, job_id, now_ms);
 }
 
 int zt__orch_lease_check_report(struct zt__orch_lease *l, json_t *body, const char **why)

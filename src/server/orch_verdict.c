@@ -79,6 +79,7 @@ static int evidence_of(const struct zt__verdict_job *job, const char *node_id, c
 
 struct pick {
     char node[ZT_IDENTITY_ID_SIZE];
+    char job[ZT_JOB_ID_SIZE];
     int64_t t_ms;       /* unix ms */
     unsigned n_reports; /* reports taken under it */
 };
@@ -119,13 +120,14 @@ void zt__check_reports_free(struct zt__check_reports *cr)
     zt_free(cr);
 }
 
-void zt__check_reports_expect(struct zt__check_reports *cr, const char *checker, int64_t now_ms)
+void zt__check_reports_expect(struct zt__check_reports *cr, const char *checker, const char *job_id, int64_t now_ms)
 {
     if (!cr || !checker) return;
     pthread_mutex_lock(&cr->mu);
     struct pick *p = &cr->picks[cr->pick_next];
     cr->pick_next = (cr->pick_next + 1) % ZT__CHECK_REPORTS_MAX;
     zt_strlcpy(p->node, checker, sizeof p->node);
+    zt_strlcpy(p->job, job_id ? job_id : "", sizeof p->job);
     p->t_ms = now_ms;
     p->n_reports = 0;
     pthread_mutex_unlock(&cr->mu);
@@ -144,10 +146,8 @@ int zt__check_reports_put(struct zt__check_reports *cr, zt__verdict_key_fn key, 
     if (!e) return ZT_ENOMEM;
     int rc = evidence_of(&job, id, json_string_value(json_object_get(body, "checkpoint")),
                          json_string_value(json_object_get(body, "receipt")), e, why);
-    if (!rc && memcmp(e->r.input_hash, e->c.subject, sizeof e->c.subject) != 0) {
-        *why = "the checkpoint is not of the check its receipt names (input_hash)";
-        rc = ZT_EPERM;
-    }
+    /* (a check's subject is the checked job's input_hash, not its own
+     * body's: the receipt's input_hash is not compared) */
     if (rc) {
         zt_free(e);
         return rc;
@@ -164,7 +164,9 @@ int zt__check_reports_put(struct zt__check_reports *cr, zt__verdict_key_fn key, 
         picked = true;
         /* a check that ended before the pick (an older check's report) does not count under it */
         if (finished_ms + ZT__CHECK_REPORT_SKEW_MS < p->t_ms || p->n_reports >= ZT__CHECK_REPORTS_PER_PICK) continue;
-        if (!best || p->t_ms < best->t_ms) best = p; /* the oldest pick it can answer */
+        /* the oldest pick it can answer, one not answered yet first */
+        bool fresh = p->n_reports == 0, best_fresh = best && best->n_reports == 0;
+        if (!best || (fresh && !best_fresh) || (fresh == best_fresh && p->t_ms < best->t_ms)) best = p;
     }
     if (rc == ZT_EEXIST) *why = "this receipt was already reported";
     else if (!best) {
@@ -199,6 +201,34 @@ static bool awaited(const struct zt__check_reports *cr, const char *node)
             return true;
     }
     return false;
+}
+
+bool zt__check_reports_for_job(struct zt__check_reports *cr, const char *job_id, int64_t wait_ms)
+{
+    if (!cr || !job_id || !job_id[0]) return false;
+    uint64_t deadline = zt_time_mono_ms() + (uint64_t)(wait_ms > 0 ? wait_ms : 0);
+    bool reported = false;
+    pthread_mutex_lock(&cr->mu);
+    for (;;) {
+        bool awaiting = false;
+        int64_t now_ms = zt_time_real_ms();
+        for (size_t i = 0; i < ZT__CHECK_REPORTS_MAX && !reported; i++) {
+            const struct pick *p = &cr->picks[i];
+            if (!p->node[0] || strcmp(p->job, job_id) != 0 || now_ms - p->t_ms > ZT__CHECK_REPORT_WINDOW_MS) continue;
+            reported = p->n_reports > 0;
+            awaiting = awaiting || !p->n_reports;
+        }
+        uint64_t now = zt_time_mono_ms();
+        if (reported || !awaiting || now >= deadline) break;
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        uint64_t ns = (uint64_t)ts.tv_nsec + (deadline - now) * 1000000u;
+        ts.tv_sec += (time_t)(ns / 1000000000u);
+        ts.tv_nsec = (long)(ns % 1000000000u);
+        pthread_cond_timedwait(&cr->cv, &cr->mu, &ts);
+    }
+    pthread_mutex_unlock(&cr->mu);
+    return reported;
 }
 
 /* node's report of subject into *out, waiting (while it is awaited) until deadline (mono ms) for

@@ -31,6 +31,7 @@
 
 #include "zentalk/zt_identity.h"
 #include "zentalk/zt_jobs.h"
+#include "zentalk/zt_sched.h"
 #include "zentalk/zt_verifier.h"
 
 #define ZT__VERDICT_NODES_MAX 16
@@ -50,8 +51,15 @@ typedef int (*zt__verdict_key_fn)(void *ud, const char *node_id, uint8_t pk[stat
 struct zt__check_reports;
 ZT_NODISCARD int zt__check_reports_new(struct zt__check_reports **out);
 void zt__check_reports_free(struct zt__check_reports *cr);
-/* checker was picked for a check at now_ms (unix ms): it may report. */
-void zt__check_reports_expect(struct zt__check_reports *cr, const char *checker, int64_t now_ms);
+/* checker was picked for a check of job_id (the scheduler's) at now_ms
+ * (unix ms): it may report. */
+void zt__check_reports_expect(struct zt__check_reports *cr, const char *checker, const char *job_id, int64_t now_ms);
+/* Whether a checker picked for job_id has reported since (its report is
+ * counted under the oldest pick of that node it can answer), waiting up
+ * to wait_ms while one of job_id's picks has no report yet: a verdict
+ * that says nothing was checked ("unavailable", "none") after that is a
+ * gateway hiding the answer. */
+bool zt__check_reports_for_job(struct zt__check_reports *cr, const char *job_id, int64_t wait_ms);
 /* A checker's report, body {"node_id","checkpoint","receipt"} (hex, the
  * FINAL checkpoint and receipt of its check): 0 kept; ZT_EPERM refused
  * (forged, not picked, stale: *why, static); ZT_EEXIST the same receipt

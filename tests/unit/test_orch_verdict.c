@@ -19,7 +19,8 @@
  *   refused); a verdict that leaves out a picked checker's held answer, or
  *   calls it a refusal, is refused when that answer changes the decision,
  *   and decided with it when it does not; a report that arrives while the
- *   verdict waits for it counts. */
+ *   verdict waits for it counts; a report is held for the job its checker
+ *   was picked for (zt__check_reports_for_job). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -290,9 +291,9 @@ static void test_check_reports(void **state)
     uint64_t now_s = (uint64_t)(now / 1000);
     /* nobody picked yet: refused */
     assert_int_equal(put(cr, own_report(C1, C1, 9, 0x31, now_s), now), ZT_EPERM);
-    zt__check_reports_expect(cr, "c1", now);
-    zt__check_reports_expect(cr, "c2", now);
-    zt__check_reports_expect(cr, "c3", now);
+    zt__check_reports_expect(cr, "c1", "job-a", now);
+    zt__check_reports_expect(cr, "c2", "job-a", now);
+    zt__check_reports_expect(cr, "c3", "job-b", now);
     /* a node that was not picked (eve, with her own valid signature) */
     assert_int_equal(put(cr, own_report(EVE, EVE, 9, 0x32, now_s), now), ZT_EPERM);
     /* forged: c2's report signed by eve */
@@ -302,6 +303,11 @@ static void test_check_reports(void **state)
     /* the picked checker's own: kept once; the same receipt again is a replay */
     assert_int_equal(put(cr, own_report(C1, C1, 9, 0x35, now_s), now), 0);
     assert_int_equal(put(cr, own_report(C1, C1, 9, 0x35, now_s), now), ZT_EEXIST);
+    /* a report is held for the job its checker was picked for: a verdict
+     * saying nothing was checked is refused there (orch_lease.c) */
+    assert_true(zt__check_reports_for_job(cr, "job-a", 0));
+    assert_false(zt__check_reports_for_job(cr, "job-b", 20)); /* c3's pick: no report within the wait */
+    assert_false(zt__check_reports_for_job(cr, "job-z", 1000)); /* nobody picked for it: no wait */
     /* malformed */
     assert_int_equal(put(cr, json_pack("{s:s}", "node_id", "c1"), now), ZT_EPERM);
     assert_int_equal(put(cr, json_pack("{s:i}", "node_id", 1), now), ZT_EINVAL);
@@ -361,7 +367,7 @@ static void test_late_report(void **state)
     (void)state;
     struct late l = {.now = zt_time_real_ms()};
     assert_int_equal(zt__check_reports_new(&l.cr), 0);
-    zt__check_reports_expect(l.cr, "c1", l.now);
+    zt__check_reports_expect(l.cr, "c1", "job-l", l.now);
     /* no report at all within the wait: the verdict stands as before */
     struct zt__verdict v;
     const char *why = NULL;
