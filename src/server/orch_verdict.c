@@ -141,6 +141,18 @@ int zt__check_reports_put(struct zt__check_reports *cr, zt__verdict_key_fn key, 
     *why = "a report needs node_id, checkpoint and receipt (hex)";
     const char *id = json_string_value(json_object_get(body, "node_id"));
     if (!cr || !key || !id || strlen(id) >= ZT_IDENTITY_ID_SIZE) return ZT_EINVAL;
+    /* a node never picked lately is refused before any signature is
+     * checked (a flood of reports costs a scan, not a verification) */
+    bool picked = false;
+    pthread_mutex_lock(&cr->mu);
+    for (size_t i = 0; i < ZT__CHECK_REPORTS_MAX && !picked; i++)
+        picked = cr->picks[i].node[0] && strcmp(cr->picks[i].node, id) == 0 &&
+                 now_ms - cr->picks[i].t_ms <= ZT__CHECK_REPORT_WINDOW_MS;
+    pthread_mutex_unlock(&cr->mu);
+    if (!picked) {
+        *why = "the node was not picked as a checker here";
+        return ZT_EPERM;
+    }
     struct zt__verdict_job job = {.key = key, .key_ud = key_ud};
     struct evidence *e = zt_calloc(1, sizeof *e);
     if (!e) return ZT_ENOMEM;
@@ -157,7 +169,7 @@ int zt__check_reports_put(struct zt__check_reports *cr, zt__verdict_key_fn key, 
     for (size_t i = 0; i < ZT__CHECK_REPORTS_MAX && !rc; i++)
         if (cr->r[i].node[0] && memcmp(cr->r[i].rid, e->r.job_id, sizeof cr->r[i].rid) == 0) rc = ZT_EEXIST;
     struct pick *best = NULL;
-    bool picked = false;
+    picked = false;
     for (size_t i = 0; i < ZT__CHECK_REPORTS_MAX && !rc; i++) {
         struct pick *p = &cr->picks[i];
         if (!p->node[0] || strcmp(p->node, id) != 0 || now_ms - p->t_ms > ZT__CHECK_REPORT_WINDOW_MS) continue;
