@@ -345,8 +345,8 @@ void zt__orch_lease_h(struct zt__orch_lease *l, struct zt_http_req *req, json_t 
     zt_http_resp_json(resp, st, j);
 }
 
-#define CHECK_EXCLUDE_MAX 16
-#define CHECK_REPORT_WAIT_MS 1500 /* a verdict waits this long for a picked checker's report it lacks */ /* the workers that ran a job and the earlier rounds' checkers */
+#define CHECK_EXCLUDE_MAX 16 /* the workers that ran a job and the earlier rounds' checkers */
+#define CHECK_REPORT_WAIT_MS 1500 /* a verdict waits this long for a picked checker's report it lacks */
 
 /* "check": the checker of round `round` for a leased job the gateway was
  * told to verify (the keyed choice, zt_verifier_pick: never the gateway's);
