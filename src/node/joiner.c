@@ -498,6 +498,27 @@ static void *relay_main(void *arg)
     return NULL;
 }
 
+/* Run fn(arg) on a detached thread counted in relay_active (a stop waits
+ * for it); false when there is no room (RELAY_THREADS_MAX, stopping) or
+ * no thread: then fn does not run. */
+static bool start_counted(struct zt__joiner *j, void *(*fn)(void *), void *arg)
+{
+    pthread_mutex_lock(&j->mu);
+    bool room = j->relay_active < RELAY_THREADS_MAX && !j->stop;
+    if (room) j->relay_active++;
+    pthread_mutex_unlock(&j->mu);
+    pthread_t t;
+    pthread_attr_t at;
+    bool started = false;
+    if (room && pthread_attr_init(&at) == 0) {
+        pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+        started = pthread_create(&t, &at, fn, arg) == 0;
+        pthread_attr_destroy(&at);
+    }
+    if (!started && room) zt_count_down(&j->mu, &j->cv, &j->relay_active); /* wakes a stop waiting for 0 too */
+    return started;
+}
+
 /* One request of a poll's answer: run it on a thread of its own. */
 static void relay_start(struct zt__joiner *j, const struct orch *o, json_t *r)
 {
@@ -537,20 +558,7 @@ static void relay_start(struct zt__joiner *j, const struct orch *o, json_t *r)
         zt_strlcpy(rj->id, id, sizeof rj->id);
         zt_strlcpy(rj->method, method, sizeof rj->method);
     }
-    pthread_mutex_lock(&j->mu);
-    bool room = ok && j->relay_active < RELAY_THREADS_MAX && !j->stop;
-    if (room) j->relay_active++;
-    pthread_mutex_unlock(&j->mu);
-    pthread_t t;
-    pthread_attr_t at;
-    bool started = false;
-    if (room && pthread_attr_init(&at) == 0) {
-        pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-        started = pthread_create(&t, &at, relay_main, rj) == 0;
-        pthread_attr_destroy(&at);
-    }
-    if (started) return;
-    if (room) zt_count_down(&j->mu, &j->cv, &j->relay_active); /* wakes a stop waiting for 0 too */
+    if (ok && start_counted(j, relay_main, rj)) return;
     zt_log_rl(ZT_LOG_WARN, 10, "relay_request_refused", "reason=%s", ok ? "busy" : "malformed");
     if (ok) { /* the gateway hears it at once rather than at its stall deadline */
         rj->status = 503;
@@ -606,26 +614,13 @@ void zt__joiner_check_report(struct zt__joiner *j, const uint8_t *ckpt, size_t c
     if (c) c->body = b ? json_dumps(b, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     json_decref(b);
     if (!c || !c->body) {
-        if (c) zt_free(c);
+        zt_free(c);
         return;
     }
     c->j = j;
     /* on a thread of its own (the inference thread hands it over and goes
      * on), counted with the relay threads: a stop waits for it */
-    pthread_mutex_lock(&j->mu);
-    bool room = j->relay_active < RELAY_THREADS_MAX && !j->stop;
-    if (room) j->relay_active++;
-    pthread_mutex_unlock(&j->mu);
-    pthread_t t;
-    pthread_attr_t at;
-    bool started = false;
-    if (room && pthread_attr_init(&at) == 0) {
-        pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-        started = pthread_create(&t, &at, creport_main, c) == 0;
-        pthread_attr_destroy(&at);
-    }
-    if (started) return;
-    if (room) zt_count_down(&j->mu, &j->cv, &j->relay_active);
+    if (start_counted(j, creport_main, c)) return;
     zt_log_rl(ZT_LOG_WARN, 30, "check_report_failed", "error=%s", "no thread");
     zt_free(c->body);
     zt_free(c);
