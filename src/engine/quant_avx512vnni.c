@@ -34,93 +34,49 @@
 
 #define ALWAYS_INLINE __attribute__((always_inline)) inline
 
-/* The signed weights of blocks b, b+1 of a row (nblk of them, 0..2; a
- * missing block is 0). Q4_0: q - 8. */
-static ALWAYS_INLINE __m512i wpair(bool q4, const void *w, size_t b, size_t nblk)
+/* The signed weights of block b of a row (Q4_0: q - 8). */
+static ALWAYS_INLINE __m256i wblk(bool q4, const void *w, size_t b)
 {
-    if (q4) {
-        const struct zt_block_q4_0 *q = w;
-        const __m512i eight = _mm512_set1_epi8(8);
-        if (nblk >= 2) return _mm512_sub_epi8(pair512(unpack_q4_0(q[b].qs), unpack_q4_0(q[b + 1].qs)), eight);
-        return nblk ? _mm512_maskz_sub_epi8(0xffffffffu, _mm512_zextsi256_si512(unpack_q4_0(q[b].qs)), eight)
-                    : _mm512_setzero_si512();
-    }
-    const struct zt_block_q8_0 *q = w;
-    if (nblk >= 2) return pair512(load256(q[b].qs), load256(q[b + 1].qs));
-    return nblk ? _mm512_zextsi256_si512(load256(q[b].qs)) : _mm512_setzero_si512();
-}
-
-static ALWAYS_INLINE __m512i xpair(const struct zt_block_q8_0 *x, size_t b, size_t nblk)
-{
-    if (nblk >= 2) return pair512(load256(x[b].qs), load256(x[b + 1].qs));
-    return nblk ? _mm512_zextsi256_si512(load256(x[b].qs)) : _mm512_setzero_si512();
-}
-
-/* fp16 d of blocks b .. b+cnt-1 (cnt <= 8, the rest 0) of rows of stride
- * `stride` bytes, as 8 floats. */
-static ALWAYS_INLINE __m256 d8(const void *blk0, size_t stride, size_t cnt)
-{
-    uint16_t h[8];
-    for (size_t i = 0; i < 8; i++) {
-        h[i] = 0;
-        if (i < cnt) memcpy(&h[i], (const char *)blk0 + i * stride, sizeof h[i]);
-    }
-    return _mm256_cvtph_ps(_mm_setr_epi16((short)h[0], (short)h[1], (short)h[2], (short)h[3], (short)h[4],
-                                          (short)h[5], (short)h[6], (short)h[7]));
-}
-
-/* Block pairs (0,1) and (2,3) of 8 blocks (p0 = blocks 0|1 as 8 + 8 int32
- * lanes, p1 = blocks 2|3) combined so that 128-bit lane k holds 4 partial
- * sums of block k. */
-static ALWAYS_INLINE __m512i sum4blk(__m512i p0, __m512i p1)
-{
-    return _mm512_add_epi32(_mm512_shuffle_i32x4(p0, p1, 0x88), _mm512_shuffle_i32x4(p0, p1, 0xdd));
-}
-
-/* lo: 128-bit lane k = 4 partial sums of block k, hi: of block 4 + k ->
- * the 8 exact block sums s_0 .. s_7. */
-static ALWAYS_INLINE __m256i sum8blk(__m512i lo, __m512i hi)
-{
-    const __m512i idx = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 0, 0, 0, 0, 0, 0, 0, 0);
-    __m512i t = _mm512_add_epi32(_mm512_unpacklo_epi32(lo, hi), _mm512_unpackhi_epi32(lo, hi));
-    t = _mm512_add_epi32(t, _mm512_shuffle_epi32(t, (_MM_PERM_ENUM)0x4e));
-    return _mm512_castsi512_si256(_mm512_permutexvar_epi32(idx, t));
+    if (q4) return _mm256_sub_epi8(unpack_q4_0(((const struct zt_block_q4_0 *)w)[b].qs), _mm256_set1_epi8(8));
+    return load256(((const struct zt_block_q8_0 *)w)[b].qs);
 }
 
 /* R weight rows (row r at w[r]) x NX activation rows: 8 blocks from b
- * (cnt of them, 1..8) into the 8-lane accumulators acc[r][k]. */
+ * (cnt of them, 1..8; the rest count as 0) into the 8-lane accumulators
+ * acc[r][k]. Per block one ymm vpdpbusd gives its 8 exact 4-element sums,
+ * hsum8_i32 the 8 blocks' s_b. */
 static ALWAYS_INLINE void vdot8(bool q4, size_t R, const void *const *w, const struct zt_block_q8_0 *const *x,
                                 size_t NX, size_t b, size_t cnt, __m256 (*acc)[4])
 {
     size_t wbs = q4 ? sizeof(struct zt_block_q4_0) : sizeof(struct zt_block_q8_0);
-    __m512i half[2][4][2]; /* [r][k][0: blocks 0-3, 1: blocks 4-7] */
-    for (size_t h = 0; h < 2; h++) {
-        __m512i p[2][2][4]; /* [pair within the half][r][k] */
-        for (size_t i = 0; i < 2; i++) {
-            size_t bb = b + 4 * h + 2 * i, left = cnt > 4 * h + 2 * i ? cnt - 4 * h - 2 * i : 0;
-            size_t nblk = left < 2 ? left : 2;
-            for (size_t r = 0; r < R; r++) {
-                __m512i ws = wpair(q4, w[r], bb, nblk);
-                __mmask64 neg = _mm512_movepi8_mask(ws);
-                __m512i wa = _mm512_abs_epi8(ws);
-                for (size_t k = 0; k < NX; k++) {
-                    /* |w| * (x with w's sign): x != -128, so -x fits */
-                    __m512i xq = xpair(x[k], bb, nblk);
-                    __m512i sx = _mm512_mask_sub_epi8(xq, neg, _mm512_setzero_si512(), xq);
-                    p[i][r][k] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wa, sx);
-                }
-            }
-        }
-        for (size_t r = 0; r < R; r++)
-            for (size_t k = 0; k < NX; k++) half[r][k][h] = sum4blk(p[0][r][k], p[1][r][k]);
-    }
+    __m256 xd[4];
+#pragma GCC unroll 8
+    for (size_t k = 0; k < NX; k++) xd[k] = h8(&x[k][b].d, sizeof(struct zt_block_q8_0) / 2, cnt);
+#pragma GCC unroll 8
     for (size_t r = 0; r < R; r++) {
-        __m256 wd = d8((const char *)w[r] + b * wbs, wbs, cnt);
+        /* the 8 blocks' weight magnitudes and signs, shared by the NX rows */
+        __m256i wa[8];
+        __mmask32 neg[8];
+#pragma GCC unroll 8
+        for (size_t i = 0; i < 8; i++) {
+            __m256i ws = i < cnt ? wblk(q4, w[r], b + i) : _mm256_setzero_si256();
+            neg[i] = _mm256_movepi8_mask(ws);
+            wa[i] = _mm256_abs_epi8(ws);
+        }
+        __m256 wd = h8((const uint16_t *)(const void *)((const char *)w[r] + b * wbs), wbs / 2, cnt);
+#pragma GCC unroll 8
         for (size_t k = 0; k < NX; k++) {
-            __m256 d = _mm256_mul_ps(wd, d8(&x[k][b], sizeof(struct zt_block_q8_0), cnt));
-            __m256i s = sum8blk(half[r][k][0], half[r][k][1]);
+            __m256i p[8];
+#pragma GCC unroll 8
+            for (size_t i = 0; i < 8; i++) {
+                /* |w| * (x with w's sign): x != -128, so -x fits */
+                __m256i xq = i < cnt ? load256(x[k][b + i].qs) : _mm256_setzero_si256();
+                __m256i sx = _mm256_mask_sub_epi8(xq, neg[i], _mm256_setzero_si256(), xq);
+                p[i] = _mm256_dpbusd_epi32(_mm256_setzero_si256(), wa[i], sx);
+            }
+            __m256i s = hsum8_i32(p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7]);
             /* lanes past cnt: d = 0 and s = 0, fma(0, 0, acc) == acc (acc is never -0) */
-            acc[r][k] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(s), acc[r][k]);
+            acc[r][k] = _mm256_fmadd_ps(_mm256_mul_ps(wd, xd[k]), _mm256_cvtepi32_ps(s), acc[r][k]);
         }
     }
 }
@@ -129,12 +85,16 @@ static ALWAYS_INLINE void vdot(bool q4, size_t nb, size_t R, const void *const *
                                const struct zt_block_q8_0 *const *x, size_t NX, float (*out)[4])
 {
     __m256 acc[2][4];
+#pragma GCC unroll 8
     for (size_t r = 0; r < R; r++)
+#pragma GCC unroll 8
         for (size_t k = 0; k < NX; k++) acc[r][k] = _mm256_setzero_ps();
     size_t b = 0;
     for (; b + 8 <= nb; b += 8) vdot8(q4, R, w, x, NX, b, 8, acc);
     if (b < nb) vdot8(q4, R, w, x, NX, b, nb - b, acc);
+#pragma GCC unroll 8
     for (size_t r = 0; r < R; r++)
+#pragma GCC unroll 8
         for (size_t k = 0; k < NX; k++) out[r][k] = fold8(acc[r][k]);
 }
 
