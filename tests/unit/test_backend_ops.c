@@ -712,8 +712,8 @@ static void test_models(void **state)
     static const struct {
         const char *arch;
         enum zt_ggml_type type;
-    } cases[] = {{"llama", ZT_GGML_Q8_0}, {"qwen2", ZT_GGML_F16}, {"llama", ZT_GGML_Q4_K}};
-    for (size_t c = 0; c < 3; c++) {
+    } cases[] = {{"llama", ZT_GGML_Q8_0}, {"qwen2", ZT_GGML_F16}, {"llama", ZT_GGML_Q4_K}, {"llama", ZT_GGML_Q4_0}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         struct zt_genmodel_opts o;
         zt_genmodel_defaults(&o);
         o.arch = cases[c].arch;
