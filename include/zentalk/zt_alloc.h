@@ -27,6 +27,12 @@ void *zt_reallocarray(void *p, size_t count, size_t size); /* overflow-checked *
  *     if (!v) return ZT_ENOMEM;
  *     a->v = v; */
 void *zt_array_grow(void *p, size_t *cap, size_t need, size_t elem, size_t first);
+/* Append the elem bytes at x to an array of *n elements and capacity *cap
+ * grown as zt_array_grow() does, then ++*n. pv is the address of the
+ * array's pointer (a T ** for any object type T, elem == sizeof(T)): it is
+ * updated when the array moves. ZT_ENOMEM with nothing changed:
+ *     return zt_array_push(&a->v, &a->n, &a->cap, &item, sizeof item, 16); */
+ZT_NODISCARD int zt_array_push(void *pv, size_t *n, size_t *cap, const void *x, size_t elem, size_t first);
 char *zt_strdup(const char *s);
 char *zt_strndup(const char *s, size_t n);
 void zt_free(void *p);

@@ -185,9 +185,8 @@ void zt_privacy_layer_free(struct zt_privacy_layer *pv);
  * shared: PERSON_NAME is detected from then on, masked as privacy.policies
  * says. Copied. ZT_EPARSE, ZT_ENOMEM. */
 ZT_NODISCARD int zt_privacy_layer_set_names(struct zt_privacy_layer *pv, const void *payload, size_t len);
-const struct zt_pii_detector *zt_privacy_layer_detector(const struct zt_privacy_layer *pv);
-const struct zt_privacy_policy *zt_privacy_layer_policy(const struct zt_privacy_layer *pv);
-/* The privacy gate every outbound job passes (zt_privacy_gate_check). */
+/* The privacy gate every outbound job passes (zt_privacy_gate_check); its
+ * detector and policy: zt_privacy_gate_detector(), zt_privacy_gate_policy(). */
 const struct zt_privacy_gate *zt_privacy_layer_gate(const struct zt_privacy_layer *pv);
 struct zt_audit *zt_privacy_layer_audit_log(struct zt_privacy_layer *pv); /* NULL when off */
 

@@ -93,6 +93,14 @@ bool zt__cli_no_operands(int argc, char **argv, const struct zt__cli_cmd *cmd)
     return false;
 }
 
+int zt__cli_subverb(int argc, char **argv, const struct zt__cli_sub *subs, size_t n)
+{
+    if (optind >= argc) return -1;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(argv[optind], subs[i].name) == 0) return argc - optind - 1 == subs[i].operands ? (int)i : -1;
+    return -1;
+}
+
 int zt__cli_check_answer(int rc, long status, const struct zt_buf *body)
 {
     if (rc) return 1;

@@ -75,6 +75,19 @@ int zt__cli_parse(int argc, char **argv, int first, const struct zt__cli_cmd *cm
  * argument" and the command returns 2. */
 bool zt__cli_no_operands(int argc, char **argv, const struct zt__cli_cmd *cmd);
 
+/* A sub-verb (`zentalk ledger balance ADDRESS`) and how many operands
+ * follow it. */
+struct zt__cli_sub {
+    const char *name;
+    int operands;
+};
+/* The index in subs (n entries) of the sub-verb that the first operand
+ * after the options names, when exactly its operands follow it; -1
+ * otherwise (the caller prints its usage). */
+int zt__cli_subverb(int argc, char **argv, const struct zt__cli_sub *subs, size_t n);
+/* The same for an array subs. */
+#define ZT__CLI_SUBVERB(argc, argv, subs) zt__cli_subverb((argc), (argv), (subs), sizeof(subs) / sizeof((subs)[0]))
+
 /* ---- a node's answer ----------------------------------------------------- */
 
 /* After a request (rc from zt__cli_http_get/_post_json, body and status):

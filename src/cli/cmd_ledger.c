@@ -112,6 +112,13 @@ int zt__cli_ledger_count(const char *s, uint64_t max, uint64_t *out)
     return 0;
 }
 
+int zt__cli_ledger_page(const char *limit_s, const char *before_s, uint64_t *limit, uint64_t *before)
+{
+    if (limit_s && (zt__cli_ledger_count(limit_s, 1000, limit) || *limit == 0)) return ZT_EINVAL;
+    if (before_s && zt__cli_ledger_count(before_s, INT64_MAX, before)) return ZT_EINVAL;
+    return 0;
+}
+
 static int history(struct zt_ledger *l, enum zt_ledger_kind kind, const char *owner, uint64_t before, uint64_t limit,
                    bool json)
 {
@@ -155,17 +162,19 @@ int zt__cli_ledger(int argc, char **argv)
     static const struct zt__cli_cmd cmd = {.name = "ledger", .help = USAGE};
     int prc = ZT__CLI_PARSE(argc, argv, 1, &cmd, opts);
     if (prc != ZT__CLI_PARSED) return prc;
-    int nop = argc - optind;
-    char **op = argv + optind;
-    const char *sub = nop > 0 ? op[0] : "";
-    bool audit = strcmp(sub, "audit") == 0, balance = strcmp(sub, "balance") == 0,
-         deposit = strcmp(sub, "deposit") == 0, hist = strcmp(sub, "history") == 0, stake = strcmp(sub, "stake") == 0,
-         wallet = strcmp(sub, "wallet") == 0;
-    if (!(audit && nop == 1) && !(balance && nop == 2) && !(deposit && nop == 3 && key) && !(hist && nop == 2) &&
-        !(stake && nop == 3 && key) && !(wallet && nop == 3)) {
+    enum { AUDIT, BALANCE, DEPOSIT, HISTORY, STAKE, WALLET };
+    static const struct zt__cli_sub subs[] = {[AUDIT] = {"audit", 0},     [BALANCE] = {"balance", 1},
+                                              [DEPOSIT] = {"deposit", 2}, [HISTORY] = {"history", 1},
+                                              [STAKE] = {"stake", 2},     [WALLET] = {"wallet", 2}};
+    int sv = ZT__CLI_SUBVERB(argc, argv, subs);
+    bool audit = sv == AUDIT, balance = sv == BALANCE, deposit = sv == DEPOSIT, hist = sv == HISTORY,
+         stake = sv == STAKE, wallet = sv == WALLET;
+    if (sv < 0 || ((deposit || stake) && !key)) {
         fputs(USAGE, stderr);
         return 2;
     }
+    char **op = argv + optind;
+    const char *sub = op[0];
     zt_u128 amount = 0;
     uint8_t a20[20];
     uint64_t limit = 20, before = 0;
@@ -191,8 +200,7 @@ int zt__cli_ledger(int argc, char **argv)
         fprintf(stderr, "zentalk: ACCOUNT is 0x + 40 hex, a node id, stake:NODE, fee, treasury, escrow or payouts\n");
         return 2;
     }
-    if ((limit_s && (zt__cli_ledger_count(limit_s, 1000, &limit) || limit == 0)) ||
-        (before_s && zt__cli_ledger_count(before_s, INT64_MAX, &before))) {
+    if (zt__cli_ledger_page(limit_s, before_s, &limit, &before)) {
         fprintf(stderr, "zentalk: --limit is 1..1000, --before an entry number\n");
         return 2;
     }

@@ -24,6 +24,9 @@ struct json_t;
 int zt__cli_ledger_print_page(struct json_t *j, int64_t next_before);
 /* A decimal count or id at most max (digits only): 0 or ZT_EINVAL. */
 int zt__cli_ledger_count(const char *s, uint64_t max, uint64_t *out);
+/* A listing's page options, each when given: --limit (1..1000) into
+ * *limit, --before (an entry or batch id) into *before. 0 or ZT_EINVAL. */
+int zt__cli_ledger_page(const char *limit_s, const char *before_s, uint64_t *limit, uint64_t *before);
 
 /* argv[0] is "ledger". Returns the exit status: 0, 1 error (audit: a
  * discrepancy), 2 usage. */

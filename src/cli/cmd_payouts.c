@@ -103,18 +103,20 @@ int zt__cli_payouts(int argc, char **argv)
     static const struct zt__cli_cmd cmd = {.name = "payouts", .help = USAGE};
     int prc = ZT__CLI_PARSE(argc, argv, 1, &cmd, opts);
     if (prc != ZT__CLI_PARSED) return prc;
-    int nop = argc - optind;
-    char **op = argv + optind;
-    const char *sub = nop > 0 ? op[0] : "";
-    bool ls = strcmp(sub, "list") == 0, exp = strcmp(sub, "export") == 0, conf = strcmp(sub, "confirm") == 0,
-         kg = strcmp(sub, "keygen") == 0;
-    if (!(ls && nop == 1) && !(exp && nop == 2 && out) && !(conf && nop == 2) && !(kg && nop == 1 && pass_env)) {
+    enum { LIST, EXPORT, CONFIRM, KEYGEN };
+    static const struct zt__cli_sub subs[] = {
+        [LIST] = {"list", 0}, [EXPORT] = {"export", 1}, [CONFIRM] = {"confirm", 1}, [KEYGEN] = {"keygen", 0}};
+    int sv = ZT__CLI_SUBVERB(argc, argv, subs);
+    bool ls = sv == LIST, exp = sv == EXPORT, conf = sv == CONFIRM, kg = sv == KEYGEN;
+    if (sv < 0 || (exp && !out) || (kg && !pass_env)) {
         fputs(USAGE, stderr);
         return 2;
     }
+    char **op = argv + optind;
+    const char *sub = op[0];
     uint64_t limit = 20, before = 0, batch = 0;
     uint8_t a20[20];
-    if ((limit_s && (zt__cli_ledger_count(limit_s, 1000, &limit) || limit == 0)) || (before_s && zt__cli_ledger_count(before_s, INT64_MAX, &before)) ||
+    if (zt__cli_ledger_page(limit_s, before_s, &limit, &before) ||
         ((exp || conf) && (zt__cli_ledger_count(op[1], INT64_MAX, &batch) || batch == 0)) ||
         (address && zt_ledger_parse_address(address, a20))) {
         fputs("zentalk: --limit is 1..1000, --before and BATCH batch ids, --address 0x + 40 hex\n", stderr);

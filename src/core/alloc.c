@@ -76,6 +76,18 @@ void *zt_array_grow(void *p, size_t *cap, size_t need, size_t elem, size_t first
     return np;
 }
 
+int zt_array_push(void *pv, size_t *n, size_t *cap, const void *x, size_t elem, size_t first)
+{
+    void *p;
+    memcpy(&p, pv, sizeof p); /* an object pointer, whatever its type */
+    p = zt_array_grow(p, cap, *n + 1, elem, first);
+    if (!p) return ZT_ENOMEM;
+    memcpy(pv, &p, sizeof p);
+    memcpy((char *)p + *n * elem, x, elem);
+    (*n)++;
+    return 0;
+}
+
 char *zt_strndup(const char *s, size_t n)
 {
     size_t len = strnlen(s, n);

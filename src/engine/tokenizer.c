@@ -1346,11 +1346,8 @@ struct frags {
 
 static int frags_add(struct frags *f, size_t off, size_t len, int32_t id)
 {
-    struct frag *nv = zt_array_grow(f->v, &f->cap, f->n + 1, sizeof *nv, 16);
-    if (!nv) return ZT_ENOMEM;
-    f->v = nv;
-    f->v[f->n++] = (struct frag){off, len, id};
-    return 0;
+    struct frag x = {off, len, id};
+    return zt_array_push(&f->v, &f->n, &f->cap, &x, sizeof x, 16);
 }
 
 /* llama.cpp's tokenizer_st_partition: for each special token, longest

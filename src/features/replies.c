@@ -120,13 +120,7 @@ int zt_reply_bank_parse(const char *text, size_t len, const char *file, struct z
         memcpy(c.text, t, (size_t)(le - t));
         for (size_t i = 0; i < b->in[cur].n; i++)
             if (zt_str_eq_ci(b->in[cur].c[i].text, c.text)) FAIL("duplicate reply in intent %s", zt_intent_name((enum zt_intent)cur));
-        struct cand *np = zt_array_grow(b->in[cur].c, &b->in[cur].cap, b->in[cur].n + 1, sizeof *np, 8);
-        if (!np) {
-            rc = ZT_ENOMEM;
-            goto out;
-        }
-        b->in[cur].c = np;
-        b->in[cur].c[b->in[cur].n++] = c;
+        if ((rc = zt_array_push(&b->in[cur].c, &b->in[cur].n, &b->in[cur].cap, &c, sizeof c, 8))) goto out;
     }
     for (int it = 0; it < ZT_INTENT_COUNT; it++) {
         if (!sect_line[it]) continue;

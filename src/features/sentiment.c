@@ -173,11 +173,8 @@ int zt_sentiment_build_payload(const char *lex, size_t len, uint8_t **out, size_
             char *e;
             double d = strtod(num, &e);
             if (*e || !isfinite(d)) goto bad;
-            struct raw_ent *nr = zt_array_grow(r, &cap, n + 1, sizeof *r, 8192);
-            rc = ZT_ENOMEM;
-            if (!nr) goto out;
-            r = nr;
-            r[n++] = (struct raw_ent){lex + i, (size_t)(tab - (lex + i)), d, line};
+            struct raw_ent x = {lex + i, (size_t)(tab - (lex + i)), d, line};
+            if ((rc = zt_array_push(&r, &n, &cap, &x, sizeof x, 8192))) goto out;
         }
         i = j + 1;
     }

@@ -53,13 +53,8 @@ int zt_stopwords_parse(const char *text, size_t len, struct zt_stopwords **out)
             memcpy(sw->lang[li].code, a, 2);
             sw->n_lang++;
         }
-        uint64_t *nh = zt_array_grow(sw->lang[li].h, &sw->lang[li].cap, sw->lang[li].n + 1, sizeof *nh, 256);
-        if (!nh) {
-            rc = ZT_ENOMEM;
-            goto out;
-        }
-        sw->lang[li].h = nh;
-        sw->lang[li].h[sw->lang[li].n++] = zt_fnv1a64(a + 3, l - 3);
+        uint64_t h = zt_fnv1a64(a + 3, l - 3);
+        if ((rc = zt_array_push(&sw->lang[li].h, &sw->lang[li].n, &sw->lang[li].cap, &h, sizeof h, 256))) goto out;
     }
     for (size_t i = 0; i < sw->n_lang; i++) qsort(sw->lang[i].h, sw->lang[i].n, sizeof(uint64_t), cmp_u64);
     sw->en = zt_stopwords_lang_index(sw, "en");

@@ -45,20 +45,12 @@ struct work {
 
 static int push_sent(struct work *k, struct sent s)
 {
-    struct sent *p = zt_array_grow(k->s, &k->cap, k->n + 1, sizeof *p, 64);
-    if (!p) return ZT_ENOMEM;
-    k->s = p;
-    k->s[k->n++] = s;
-    return 0;
+    return zt_array_push(&k->s, &k->n, &k->cap, &s, sizeof s, 64);
 }
 
 static int push_word(struct work *k, struct word w)
 {
-    struct word *p = zt_array_grow(k->w, &k->capw, k->nw + 1, sizeof *p, 256);
-    if (!p) return ZT_ENOMEM;
-    k->w = p;
-    k->w[k->nw++] = w;
-    return 0;
+    return zt_array_push(&k->w, &k->nw, &k->capw, &w, sizeof w, 256);
 }
 
 static bool all_digits(const char *s)
@@ -148,11 +140,7 @@ struct items {
 
 static int push_item(struct items *it, struct zt_summary_item x)
 {
-    struct zt_summary_item *p = zt_array_grow(it->v, &it->cap, it->n + 1, sizeof *p, 8);
-    if (!p) return ZT_ENOMEM;
-    it->v = p;
-    it->v[it->n++] = x;
-    return 0;
+    return zt_array_push(&it->v, &it->n, &it->cap, &x, sizeof x, 8);
 }
 
 static bool same_from(const struct zt_conv_msg *a, const struct zt_conv_msg *b)

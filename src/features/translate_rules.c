@@ -103,13 +103,7 @@ int zt_translate_rules_parse(const char *text, size_t len, const char *file, str
             if (r.from[0] == ' ' || !r.from[0]) FAIL("nothing after ^");
         }
         if ((strchr(r.to, '#') != NULL) != (strchr(r.from, '#') != NULL)) FAIL("# must be in both FROM and TO, or in neither");
-        struct rule *np = zt_array_grow(rs->r, &rs->cap, rs->n + 1, sizeof *np, 16);
-        if (!np) {
-            rc = ZT_ENOMEM;
-            goto out;
-        }
-        rs->r = np;
-        rs->r[rs->n++] = r;
+        if ((rc = zt_array_push(&rs->r, &rs->n, &rs->cap, &r, sizeof r, 16))) goto out;
     }
 out:
     if (rc) {

@@ -18,30 +18,52 @@ static void text_to(char *dst, size_t cap, const char *s, size_t n)
     dst[n] = '\0';
 }
 
+/* ---- pages ----------------------------------------------------------------------- */
+
+/* A listing's page: the rows below before, newest first, at most max; n
+ * found. Each listing's arguments start with one. */
+struct page {
+    int64_t before;
+    size_t max, n;
+};
+
+/* Run body (its arguments: those that start with pg) in one transaction
+ * for the page below before_id (0: from the newest) of at most max rows
+ * (PAGE_MAX at most); *n: the rows found. */
+static int list_page(struct zt_ledger *l, int (*body)(struct zt_store *, void *), struct page *pg, int64_t before_id,
+                     size_t max, size_t *n)
+{
+    pg->before = before_id ? before_id : INT64_MAX;
+    pg->max = max > PAGE_MAX ? PAGE_MAX : max;
+    int rc = zt_store_tx(l->st, body, pg);
+    if (!rc) *n = pg->n;
+    return rc;
+}
+
 /* ---- an account's history ------------------------------------------------------ */
 
 struct hist_args {
-    int64_t account, before;
+    struct page pg; /* first */
+    int64_t account;
     struct zt_ledger_hist *out;
-    size_t max, n;
 };
 
 static int hist_body(struct zt_store *st, void *ud)
 {
     struct hist_args *a = ud;
     struct zt_store_stmt *q = NULL;
-    a->n = 0;
+    a->pg.n = 0;
     int rc = zt_store_prepare(st,
                               "SELECT e.id, e.tx_id, t.idem_key, t.memo, e.credit, e.amount, e.balance_after"
                               " FROM ledger_entries e JOIN ledger_txs t ON t.id = e.tx_id"
                               " WHERE e.account_id = ? AND e.id < ? ORDER BY e.id DESC LIMIT ?",
                               &q);
     if (rc) return rc;
-    if ((rc = zt_store_bind_i64(q, 1, a->account)) || (rc = zt_store_bind_i64(q, 2, a->before)) ||
-        (rc = zt_store_bind_i64(q, 3, (int64_t)a->max)))
+    if ((rc = zt_store_bind_i64(q, 1, a->account)) || (rc = zt_store_bind_i64(q, 2, a->pg.before)) ||
+        (rc = zt_store_bind_i64(q, 3, (int64_t)a->pg.max)))
         goto out;
     while ((rc = zt_store_step(q)) == ZT_STORE_ROW) {
-        struct zt_ledger_hist *h = &a->out[a->n];
+        struct zt_ledger_hist *h = &a->out[a->pg.n];
         const char *key, *memo, *amt, *bal;
         size_t kn, mn, an, bn;
         int64_t credit;
@@ -58,7 +80,7 @@ static int hist_body(struct zt_store *st, void *ud)
         text_to(h->key, sizeof h->key, key, kn);
         text_to(h->memo, sizeof h->memo, memo, mn);
         h->credit = credit != 0;
-        a->n++;
+        a->pg.n++;
     }
     rc = rc == ZT_STORE_DONE ? 0 : rc;
 out:
@@ -70,33 +92,27 @@ int zt_ledger_history(struct zt_ledger *l, int64_t account, int64_t before_id, s
                       size_t max, size_t *n)
 {
     if (!l || !out || !n || max == 0 || before_id < 0) return ZT_EINVAL;
-    struct hist_args a = {.account = account,
-                          .before = before_id ? before_id : INT64_MAX,
-                          .out = out,
-                          .max = max > PAGE_MAX ? PAGE_MAX : max};
-    int rc = zt_store_tx(l->st, hist_body, &a);
-    if (!rc) *n = a.n;
-    return rc;
+    struct hist_args a = {.account = account, .out = out};
+    return list_page(l, hist_body, &a.pg, before_id, max, n);
 }
 
 /* ---- batches ---------------------------------------------------------------------- */
 
 struct list_args {
+    struct page pg;      /* first */
     const char *address; /* canonical, or NULL */
-    int64_t before;
     struct zt_ledger_batch_info *out;
     struct zt_ledger_leaf *leaves;
-    size_t max, n;
 };
 
 static int list_body(struct zt_store *st, void *ud)
 {
     struct list_args *a = ud;
     struct zt_store_stmt *q = NULL;
-    int64_t *ids = zt_calloc(a->max, sizeof *ids);
-    struct zt_ledger_leaf *lv = zt_calloc(a->max, sizeof *lv);
+    int64_t *ids = zt_calloc(a->pg.max, sizeof *ids);
+    struct zt_ledger_leaf *lv = zt_calloc(a->pg.max, sizeof *lv);
     size_t k = 0;
-    a->n = 0;
+    a->pg.n = 0;
     int rc = !ids || !lv ? ZT_ENOMEM : 0;
     if (!rc)
         rc = a->address ? zt_store_prepare(st,
@@ -108,9 +124,9 @@ static int list_body(struct zt_store *st, void *ud)
     if (rc) goto out;
     int p = 1;
     if ((a->address && (rc = zt_store_bind_text(q, p++, a->address, SIZE_MAX))) ||
-        (rc = zt_store_bind_i64(q, p++, a->before)) || (rc = zt_store_bind_i64(q, p, (int64_t)a->max)))
+        (rc = zt_store_bind_i64(q, p++, a->pg.before)) || (rc = zt_store_bind_i64(q, p, (int64_t)a->pg.max)))
         goto out;
-    while (k < a->max && (rc = zt_store_step(q)) == ZT_STORE_ROW) {
+    while (k < a->pg.max && (rc = zt_store_step(q)) == ZT_STORE_ROW) {
         if ((rc = zt_store_column_i64(q, 0, &ids[k]))) goto out;
         if (a->address) {
             int64_t idx;
@@ -135,7 +151,7 @@ static int list_body(struct zt_store *st, void *ud)
         }
         if (a->leaves) a->leaves[i] = lv[i];
     }
-    a->n = k;
+    a->pg.n = k;
     rc = 0;
 out:
     zt_store_stmt_free(q);
@@ -150,14 +166,8 @@ int zt_ledger_batch_list(struct zt_ledger *l, const char *address, int64_t befor
     if (!l || !out || !n || max == 0 || before_id < 0) return ZT_EINVAL;
     char norm[43];
     if (address && zt__ledger_norm_address(address, norm)) return ZT_EINVAL;
-    struct list_args a = {.address = address ? norm : NULL,
-                          .before = before_id ? before_id : INT64_MAX,
-                          .out = out,
-                          .leaves = leaves,
-                          .max = max > PAGE_MAX ? PAGE_MAX : max};
-    int rc = zt_store_tx(l->st, list_body, &a);
-    if (!rc) *n = a.n;
-    return rc;
+    struct list_args a = {.address = address ? norm : NULL, .out = out, .leaves = leaves};
+    return list_page(l, list_body, &a.pg, before_id, max, n);
 }
 
 /* ---- a provider's wallet, the unfinished batches ---------------------------------------- */
@@ -201,20 +211,20 @@ int zt_ledger_payout_address(struct zt_ledger *l, const char *node_id, char out[
 }
 
 struct unfinished_args {
+    struct page pg; /* first; no before: the oldest first */
     int64_t *ids;
-    size_t max, n;
 };
 
 static int unfinished_body(struct zt_store *st, void *ud)
 {
     struct unfinished_args *a = ud;
     struct zt_store_stmt *q = NULL;
-    a->n = 0;
+    a->pg.n = 0;
     int rc = zt_store_prepare(st, "SELECT id FROM ledger_batches WHERE state < 2 ORDER BY id LIMIT ?", &q);
     if (rc) return rc;
-    if ((rc = zt_store_bind_i64(q, 1, (int64_t)a->max))) goto out;
+    if ((rc = zt_store_bind_i64(q, 1, (int64_t)a->pg.max))) goto out;
     while ((rc = zt_store_step(q)) == ZT_STORE_ROW)
-        if ((rc = zt_store_column_i64(q, 0, &a->ids[a->n++]))) goto out;
+        if ((rc = zt_store_column_i64(q, 0, &a->ids[a->pg.n++]))) goto out;
     rc = rc == ZT_STORE_DONE ? 0 : rc;
 out:
     zt_store_stmt_free(q);
@@ -224,50 +234,6 @@ out:
 int zt_ledger_batch_unfinished(struct zt_ledger *l, int64_t *ids, size_t max, size_t *n)
 {
     if (!l || !ids || !n || max == 0) return ZT_EINVAL;
-    struct unfinished_args a = {.ids = ids, .max = max > PAGE_MAX ? PAGE_MAX : max};
-    int rc = zt_store_tx(l->st, unfinished_body, &a);
-    if (!rc) *n = a.n;
-    return rc;
-}
-
-struct find_args {
-    struct zt_ledger *l;
-    enum zt_ledger_kind kind;
-    const char *owner;
-    int64_t id;
-    struct zt_ledger_bal b;
-};
-
-static int find_body(struct zt_store *st, void *ud)
-{
-    (void)st;
-    struct find_args *a = ud;
-    struct zt_store_stmt *q = a->l->q_acct_get;
-    int rc = zt_store_bind_i64(q, 1, a->kind);
-    if (!rc) rc = zt_store_bind_text(q, 2, a->owner, SIZE_MAX);
-    if (!rc) rc = zt__ledger_row(q);
-    if (!rc) rc = zt_store_column_i64(q, 0, &a->id);
-    zt_store_reset(q);
-    if (!rc) rc = zt__ledger_get_bal(a->l, a->id, NULL, &a->b);
-    return rc;
-}
-
-int zt__ledger_find_balance(struct zt_ledger *l, enum zt_ledger_kind kind, const char *owner,
-                            struct zt_ledger_bal *out)
-{
-    int64_t id;
-    return zt_ledger_find(l, kind, owner, &id, out);
-}
-
-int zt_ledger_find(struct zt_ledger *l, enum zt_ledger_kind kind, const char *owner, int64_t *id,
-                   struct zt_ledger_bal *out)
-{
-    if (!l || !owner || !id || !out) return ZT_EINVAL;
-    struct find_args a = {.l = l, .kind = kind, .owner = owner};
-    int rc = zt_store_tx(l->st, find_body, &a);
-    if (!rc) {
-        *id = a.id;
-        *out = a.b;
-    }
-    return rc;
+    struct unfinished_args a = {.ids = ids};
+    return list_page(l, unfinished_body, &a.pg, 0, max, n);
 }

@@ -345,8 +345,12 @@ out:
     return rc;
 }
 
+/* An account's balance in one transaction: of account id, or (owner set)
+ * of the account of kind and owner, looked up first (id then set). */
 struct bal_args {
     struct zt_ledger *l;
+    enum zt_ledger_kind kind;
+    const char *owner; /* NULL: id is given */
     int64_t id;
     struct zt_ledger_bal b;
 };
@@ -355,7 +359,17 @@ static int bal_body(struct zt_store *st, void *ud)
 {
     (void)st;
     struct bal_args *a = ud;
-    return zt__ledger_get_bal(a->l, a->id, NULL, &a->b);
+    int rc = 0;
+    if (a->owner) {
+        struct zt_store_stmt *q = a->l->q_acct_get;
+        rc = zt_store_bind_i64(q, 1, a->kind);
+        if (!rc) rc = zt_store_bind_text(q, 2, a->owner, SIZE_MAX);
+        if (!rc) rc = zt__ledger_row(q);
+        if (!rc) rc = zt_store_column_i64(q, 0, &a->id);
+        zt_store_reset(q);
+    }
+    if (!rc) rc = zt__ledger_get_bal(a->l, a->id, NULL, &a->b);
+    return rc;
 }
 
 int zt_ledger_balance(struct zt_ledger *l, int64_t account, struct zt_ledger_bal *out)
@@ -365,6 +379,26 @@ int zt_ledger_balance(struct zt_ledger *l, int64_t account, struct zt_ledger_bal
     int rc = zt_store_tx(l->st, bal_body, &a);
     if (!rc) *out = a.b;
     return rc;
+}
+
+int zt_ledger_find(struct zt_ledger *l, enum zt_ledger_kind kind, const char *owner, int64_t *id,
+                   struct zt_ledger_bal *out)
+{
+    if (!l || !owner || !id || !out) return ZT_EINVAL;
+    struct bal_args a = {.l = l, .kind = kind, .owner = owner};
+    int rc = zt_store_tx(l->st, bal_body, &a);
+    if (!rc) {
+        *id = a.id;
+        *out = a.b;
+    }
+    return rc;
+}
+
+int zt__ledger_find_balance(struct zt_ledger *l, enum zt_ledger_kind kind, const char *owner,
+                            struct zt_ledger_bal *out)
+{
+    int64_t id;
+    return zt_ledger_find(l, kind, owner, &id, out);
 }
 
 int zt__ledger_get_minted(struct zt_ledger *l, zt_u128 *out)

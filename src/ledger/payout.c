@@ -136,13 +136,7 @@ static int batch_body(struct zt_store *st, void *ud)
             memcpy(pv[n_pv].address, addr, 43);
             n_pv++;
         }
-        int64_t *ne = zt_array_grow(earn, &cap_earn, n_earn + 1, sizeof *earn, 256);
-        if (!ne) {
-            rc = ZT_ENOMEM;
-            goto out;
-        }
-        earn = ne;
-        earn[n_earn++] = eid;
+        if ((rc = zt_array_push(&earn, &n_earn, &cap_earn, &eid, sizeof eid, 256))) goto out;
         pv[n_pv - 1].n++;
         if ((rc = zt_u128_add(pv[n_pv - 1].total, v, &pv[n_pv - 1].total))) goto out;
     }

@@ -120,13 +120,7 @@ static int list_files(const char *dir, unsigned **out, size_t *n_out)
     while ((e = readdir(d)) != NULL) {
         unsigned idx = name_index(e->d_name);
         if (!idx) continue;
-        unsigned *nv = zt_array_grow(v, &cap, n + 1, sizeof *nv, 16);
-        if (!nv) {
-            rc = ZT_ENOMEM;
-            break;
-        }
-        v = nv;
-        v[n++] = idx;
+        if ((rc = zt_array_push(&v, &n, &cap, &idx, sizeof idx, 16))) break;
     }
     closedir(d);
     if (rc) {

@@ -16,7 +16,6 @@
 struct zt_privacy_layer {
     const struct zt_config *cfg;
     struct zt_privacy_gate *gate; /* detector + policy: the one decision */
-    const struct zt_pii_detector *pii;
     struct zt_audit *audit;
     struct zt_pseudoid *pid; /* audit pseudonyms; with the audit log */
     char audit_dir[1024];
@@ -28,7 +27,6 @@ int zt_privacy_layer_new(const struct zt_config *cfg, struct zt_privacy_layer **
     if (!pv) return ZT_ENOMEM;
     pv->cfg = cfg;
     int rc = zt_privacy_gate_new(&cfg->privacy, &pv->gate, errs);
-    if (!rc) pv->pii = zt_privacy_gate_detector(pv->gate);
     if (rc) {
         zt_privacy_layer_free(pv);
         return rc;
@@ -91,16 +89,6 @@ void zt_privacy_layer_free(struct zt_privacy_layer *pv)
 int zt_privacy_layer_set_names(struct zt_privacy_layer *pv, const void *payload, size_t len)
 {
     return pv ? zt_privacy_gate_set_names(pv->gate, payload, len) : ZT_EINVAL;
-}
-
-const struct zt_pii_detector *zt_privacy_layer_detector(const struct zt_privacy_layer *pv)
-{
-    return pv->pii;
-}
-
-const struct zt_privacy_policy *zt_privacy_layer_policy(const struct zt_privacy_layer *pv)
-{
-    return zt_privacy_gate_policy(pv->gate);
 }
 
 const struct zt_privacy_gate *zt_privacy_layer_gate(const struct zt_privacy_layer *pv)

@@ -16,6 +16,7 @@
 #include "conv_api.h"
 #include "fair.h"
 #include "llm_api.h"
+#include "texts.h"
 #include "zentalk/zt_asset.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_intent.h"
@@ -34,6 +35,9 @@ struct zt__feat_conv {
     struct zt_infer *ms;   /* the generative paths' chat model, borrowed */
     struct zt__fair *pool; /* intents, off the HTTP threads, fair per caller (fair.h) */
 };
+
+_Static_assert(ZT__TEXTS_MAX == ZT_INTENT_MAX_TEXTS && ZT__TEXT_MAX == ZT_CONV_MAX_TEXT,
+               "intents take the texts every feature takes (texts.h)");
 
 #define INTENT_THREADS 2
 #define INTENT_QUEUE 64       /* requests queued or running */
@@ -176,41 +180,10 @@ static void intents_gone(void *ud)
 void zt__feat_h_intents(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
 {
     struct zt__feat_conv *fc = ud;
-    const char *key;
-    json_t *v;
-    json_object_foreach(body, key, v) {
-        if (strcmp(key, "text") != 0 && strcmp(key, "texts") != 0) {
-            char msg[128];
-            snprintf(msg, sizeof msg, "unknown field \"%.64s\"; the body is {\"text\"} or {\"texts\"}", key);
-            zt_http_resp_error(resp, 400, "invalid_request", msg);
-            return;
-        }
-    }
-    json_t *text = json_object_get(body, "text"), *texts = json_object_get(body, "texts");
-    if ((text != NULL) == (texts != NULL)) {
-        zt_http_resp_error(resp, 400, "invalid_request", "give either \"text\": string or \"texts\": [string, ...]");
-        return;
-    }
-    /* 400 for a batch or a text over its bound, as every text feature answers (docs/api.md) */
-    size_t n = text ? 1 : json_is_array(texts) ? json_array_size(texts) : 0;
-    if (texts && (!json_is_array(texts) || n == 0 || n > ZT_INTENT_MAX_TEXTS)) {
-        char msg[128];
-        snprintf(msg, sizeof msg, "texts must be an array of 1 to %d strings", ZT_INTENT_MAX_TEXTS);
-        zt_http_resp_error(resp, 400, "invalid_request", msg);
-        return;
-    }
+    struct zt__texts tx;
+    if (!zt__texts_get(body, NULL, "{\"text\"} or {\"texts\"}", &tx, resp)) return;
     size_t total = 0;
-    for (size_t i = 0; i < n; i++) {
-        json_t *t = text ? text : json_array_get(texts, i);
-        char msg[128];
-        if (!json_is_string(t) || json_string_length(t) == 0 || json_string_length(t) > ZT_CONV_MAX_TEXT) {
-            if (text) snprintf(msg, sizeof msg, "text must be a non-empty string of at most %u bytes", ZT_CONV_MAX_TEXT);
-            else snprintf(msg, sizeof msg, "texts[%zu] must be a non-empty string of at most %u bytes", i, ZT_CONV_MAX_TEXT);
-            zt_http_resp_error(resp, 400, "invalid_request", msg);
-            return;
-        }
-        total += json_string_length(t);
-    }
+    for (size_t i = 0; i < tx.n; i++) total += json_string_length(zt__texts_at(&tx, i));
     if (total > INTENT_BUDGET) { /* the request's work budget */
         char msg[128];
         snprintf(msg, sizeof msg, "the batch holds %zu bytes of text; at most %zu", total, INTENT_BUDGET);
@@ -224,9 +197,9 @@ void zt__feat_h_intents(void *ud, struct zt__req_ctx *cx, json_t *body, struct z
     }
     j->fc = fc;
     j->body = json_incref(body);
-    j->texts = texts;
-    j->text = text;
-    j->n = n;
+    j->texts = tx.arr;
+    j->text = tx.single;
+    j->n = tx.n;
     j->results = json_array();
     char caller[160];
     zt__fair_caller(cx, caller, sizeof caller);

@@ -15,13 +15,12 @@
 #include "zentalk/zt_moderation.h"
 #include "zentalk/zt_sentiment.h"
 
-#define WHY_LEN 4400 /* a path (4096) and a reason */
-#define TEXT_MAX 65536 /* every feature's ZT_*_MAX_TEXT */
-#define BATCH_MAX 256  /* texts per request */
+#include "texts.h"
 
-_Static_assert(TEXT_MAX == ZT_SENTIMENT_MAX_TEXT && TEXT_MAX == ZT_MODERATION_MAX_TEXT &&
-                   TEXT_MAX == ZT_LANGID_MAX_TEXT,
-               "one text limit for the three routes");
+
+_Static_assert(ZT__TEXT_MAX == ZT_SENTIMENT_MAX_TEXT && ZT__TEXT_MAX == ZT_MODERATION_MAX_TEXT &&
+                   ZT__TEXT_MAX == ZT_LANGID_MAX_TEXT,
+               "one text limit for the three routes (texts.h)");
 
 /* ---- request and response helpers ------------------------------------------- */
 
@@ -47,69 +46,6 @@ static void respond(struct zt_http_resp *resp, json_t *j)
     }
     resp->status = 200;
     resp->content_type = "application/json";
-}
-
-static void bad_request(struct zt_http_resp *resp, const char *what, const char *usage)
-{
-    char msg[WHY_LEN];
-    snprintf(msg, sizeof msg, "%s; the body is %s", what, usage);
-    zt_http_resp_error(resp, 400, "invalid_request", msg);
-}
-
-/* The texts of a request: {"text": "..."} (one; *batch false) or
- * {"texts": ["...", ...]} (1..BATCH_MAX; *batch true), plus the optional
- * keys named in extra. Each text is a non-empty string of at most TEXT_MAX
- * bytes. false (resp filled with a 400) otherwise. texts[] points into body. */
-static bool get_texts(json_t *body, const char *const *extra, const char *usage, json_t **texts, size_t *n,
-                      bool *batch, struct zt_http_resp *resp)
-{
-    const char *key;
-    json_t *v;
-    json_object_foreach(body, key, v) {
-        bool known = strcmp(key, "text") == 0 || strcmp(key, "texts") == 0;
-        for (size_t i = 0; extra && extra[i] && !known; i++) known = strcmp(key, extra[i]) == 0;
-        if (!known) {
-            char what[128];
-            snprintf(what, sizeof what, "unknown field \"%.64s\"", key);
-            bad_request(resp, what, usage);
-            return false;
-        }
-    }
-    json_t *one = json_object_get(body, "text"), *many = json_object_get(body, "texts");
-    if ((one != NULL) == (many != NULL)) {
-        bad_request(resp, "give either \"text\" or \"texts\"", usage);
-        return false;
-    }
-    if (one) {
-        texts[0] = one;
-        *n = 1;
-        *batch = false;
-    } else {
-        if (!json_is_array(many) || json_array_size(many) == 0 || json_array_size(many) > BATCH_MAX) {
-            bad_request(resp, "\"texts\" must be an array of 1 to 256 strings", usage);
-            return false;
-        }
-        *n = json_array_size(many);
-        for (size_t i = 0; i < *n; i++) texts[i] = json_array_get(many, i);
-        *batch = true;
-    }
-    for (size_t i = 0; i < *n; i++) {
-        char where[32], what[96];
-        if (*batch)
-            snprintf(where, sizeof where, "texts[%zu]", i);
-        else
-            snprintf(where, sizeof where, "text");
-        const char *bad = !json_is_string(texts[i])                   ? "must be a string"
-                          : json_string_length(texts[i]) == 0        ? "is empty"
-                          : json_string_length(texts[i]) > TEXT_MAX ? "is longer than 65536 bytes"
-                                                                      : NULL;
-        if (bad) {
-            snprintf(what, sizeof what, "\"%s\" %s", where, bad);
-            bad_request(resp, what, usage);
-            return false;
-        }
-    }
-    return true;
 }
 
 static bool available(const void *obj, const char *why, struct zt_http_resp *resp)
@@ -237,11 +173,8 @@ static void handle(struct zt_lexfeat *f, enum which w, struct zt_http_req *req, 
                       : w == W_MOD ? (const void *)zt_lexfeat_moderation(f, &why)
                                    : (const void *)zt_lexfeat_langid(f, &why);
     if (!available(obj, why, resp)) return;
-    json_t *texts[BATCH_MAX];
-    size_t n;
-    bool batch;
-    if (!get_texts(body, w == W_MOD ? mod_extra : NULL, w == W_MOD ? mod_usage : usage, texts, &n, &batch, resp))
-        return;
+    struct zt__texts tx;
+    if (!zt__texts_get(body, w == W_MOD ? mod_extra : NULL, w == W_MOD ? mod_usage : usage, &tx, resp)) return;
     const char *lang = NULL;
     if (w == W_MOD) {
         json_t *lj = json_object_get(body, "language");
@@ -257,9 +190,9 @@ static void handle(struct zt_lexfeat *f, enum which w, struct zt_http_req *req, 
         zt_http_resp_error(resp, 500, "internal", "out of memory");
         return;
     }
-    for (size_t i = 0; i < n; i++) {
-        const char *t = json_string_value(texts[i]);
-        size_t len = json_string_length(texts[i]);
+    for (size_t i = 0; i < tx.n; i++) {
+        const char *t = json_string_value(zt__texts_at(&tx, i));
+        size_t len = json_string_length(zt__texts_at(&tx, i));
         json_t *one = NULL;
         int rc = w == W_SENT ? sentiment_one(f, t, len, &one)
                  : w == W_MOD ? moderate_one(f, t, len, lang, &one)
@@ -271,7 +204,7 @@ static void handle(struct zt_lexfeat *f, enum which w, struct zt_http_req *req, 
         }
         json_array_append_new(results, one);
     }
-    respond(resp, wrap(batch, results));
+    respond(resp, wrap(tx.arr != NULL, results));
 }
 
 void zt__lexfeat_h_sentiment(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)

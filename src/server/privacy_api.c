@@ -82,14 +82,15 @@ void zt__privacy_h_pii(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt
     const char *fname = feature ? json_string_value(feature) : "pii";
     /* the decision is the gate's (the one every outbound job passes); the
      * answer shows every hit pseudonymised, whatever the policy keeps */
+    const struct zt_privacy_gate *gate = zt_privacy_layer_gate(pv);
     struct zt_privacy_text one = {t, len};
     struct zt_privacy_verdict v;
     memset(&v, 0, sizeof v);
     struct zt_pseudo *ps = NULL;
     struct zt_buf masked;
     zt_buf_init(&masked, len * 2 + 4096);
-    int rc = zt_privacy_gate_check(zt_privacy_layer_gate(pv), fname, &one, 1, &v);
-    if (!rc) rc = zt_pseudo_new(zt_privacy_layer_detector(pv), &ps);
+    int rc = zt_privacy_gate_check(gate, fname, &one, 1, &v);
+    if (!rc) rc = zt_pseudo_new(zt_privacy_gate_detector(gate), &ps);
     if (!rc) rc = zt_pseudo_apply(ps, t, len, &v.hits[0], &masked);
     if (rc) {
         zt_http_resp_error(resp, rc == ZT_ETOOBIG ? 413 : 500, rc == ZT_ETOOBIG ? "too_large" : "internal",
@@ -101,7 +102,7 @@ void zt__privacy_h_pii(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt
     uint64_t seen = 0;
     for (size_t i = 0; i < hits->n && arr && types; i++) {
         const struct zt_pii_hit *h = &hits->v[i];
-        const char *name = zt_pii_type_name(zt_privacy_layer_detector(pv), h->type);
+        const char *name = zt_pii_type_name(zt_privacy_gate_detector(gate), h->type);
         json_array_append_new(arr, json_pack("{s:s,s:I,s:I,s:f}", "type", name, "start", (json_int_t)h->start, "end",
                                              (json_int_t)h->end, "confidence", h->confidence));
         if (h->type < 64 && !(seen & (1ull << h->type))) json_array_append_new(types, json_string(name));
@@ -130,8 +131,9 @@ void zt__privacy_audit(struct zt_privacy_layer *pv, const struct zt__req_ctx *cx
     zt_privacy_layer_audit_name(pv, identity, who);
     const char *names[64];
     size_t n = 0;
-    for (unsigned t = 0; t < 64 && t < zt_pii_type_count(zt_privacy_layer_detector(pv)); t++)
-        if (types & (1ull << t)) names[n++] = zt_pii_type_name(zt_privacy_layer_detector(pv), t);
+    const struct zt_pii_detector *pii = zt_privacy_gate_detector(zt_privacy_layer_gate(pv));
+    for (unsigned t = 0; t < 64 && t < zt_pii_type_count(pii); t++)
+        if (types & (1ull << t)) names[n++] = zt_pii_type_name(pii, t);
     /* the feature: the last path segment, "chat" for /v1/chat/completions */
     const char *feature = strrchr(route, '/');
     feature = feature ? feature + 1 : route;

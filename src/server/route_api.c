@@ -1356,7 +1356,7 @@ bool zt__route_generate(struct zt__route *r, struct zt__req_ctx *cx, json_t *bod
     }
     if (v.kind == ZT_PRIVACY_VERDICT_REFUSE) {
         char types[512];
-        type_names(zt_privacy_layer_detector(r->pv), v.refused_types ? v.refused_types : v.types, types, sizeof types);
+        type_names(zt_privacy_gate_detector(zt_privacy_layer_gate(r->pv)), v.refused_types ? v.refused_types : v.types, types, sizeof types);
         snprintf(msg, sizeof msg, "the request holds personal data (%s) that the privacy policy keeps on this node "
                  "(local_only for feature %s), and this node does not serve model '%.128s'", types,
                  zt_job_kind_feature(kind), model);

@@ -13,19 +13,9 @@
 #include "zentalk/zt_text.h"
 #include "zentalk/zt_time.h"
 
+#include "texts.h"
+
 /* ---- request shape --------------------------------------------------------- */
-
-/* The texts of {"text": S} or {"texts": [S...]}: arr is the batch array
- * (NULL for one text), single the lone text. */
-struct texts {
-    json_t *arr, *single;
-    size_t n;
-};
-
-static json_t *text_at(const struct texts *t, size_t i)
-{
-    return t->arr ? json_array_get(t->arr, i) : t->single;
-}
 
 static int disabled(const struct zt_cfg_feature *fc, const char *name, struct zt_http_resp *resp)
 {
@@ -37,74 +27,13 @@ static int disabled(const struct zt_cfg_feature *fc, const char *name, struct zt
 }
 
 /* The texts of a request to feature name (configured by fc; NULL: always
- * on), with the route's options (NULL-terminated names; any other field is
- * a 400, as docs/api.md says). Fills resp (403 for a disabled feature, 400 for bad input) and
- * returns -1 when there are none. */
+ * on), with the route's options (texts.h). Fills resp (403 for a disabled
+ * feature, 400 for bad input) and returns -1 when there are none. */
 static int get_texts(json_t *body, const char *const *options, const struct zt_cfg_feature *fc, const char *name,
-                     struct texts *out, struct zt_http_resp *resp)
+                     struct zt__texts *out, struct zt_http_resp *resp)
 {
     if (fc && disabled(fc, name, resp)) return -1;
-    json_t *t = json_object_get(body, "text"), *ts = json_object_get(body, "texts");
-    char msg[160];
-    const char *key;
-    json_t *v;
-    json_object_foreach(body, key, v) {
-        bool known = strcmp(key, "text") == 0 || strcmp(key, "texts") == 0;
-        for (size_t i = 0; options[i] && !known; i++) known = strcmp(key, options[i]) == 0;
-        if (!known) {
-            snprintf(msg, sizeof msg, "unknown field \"%.64s\"", key);
-            zt_http_resp_error(resp, 400, "invalid_request", msg);
-            return -1;
-        }
-    }
-    if ((t != NULL) == (ts != NULL)) {
-        zt_http_resp_error(resp, 400, "invalid_request", "give exactly one of \"text\" (a string) or \"texts\" (an array)");
-        return -1;
-    }
-    if (t) {
-        out->arr = NULL;
-        out->single = t;
-        out->n = 1;
-    } else {
-        if (!json_is_array(ts)) {
-            zt_http_resp_error(resp, 400, "invalid_request", "\"texts\" must be an array of strings");
-            return -1;
-        }
-        out->n = json_array_size(ts);
-        if (out->n == 0 || out->n > ZT__FEAT_BATCH_MAX) {
-            snprintf(msg, sizeof msg, "\"texts\" must hold 1 to %u strings", ZT__FEAT_BATCH_MAX);
-            zt_http_resp_error(resp, 400, "invalid_request", msg);
-            return -1;
-        }
-        out->arr = ts;
-        out->single = NULL;
-    }
-    for (size_t i = 0; i < out->n; i++) {
-        json_t *s = text_at(out, i);
-        const char *what = out->arr ? "every item of \"texts\"" : "\"text\"";
-        if (!json_is_string(s)) {
-            snprintf(msg, sizeof msg, "%s must be a string", what);
-            zt_http_resp_error(resp, 400, "invalid_request", msg);
-            return -1;
-        }
-        size_t len = json_string_length(s);
-        if (len == 0) {
-            snprintf(msg, sizeof msg, "%s must not be empty", what);
-            zt_http_resp_error(resp, 400, "invalid_request", msg);
-            return -1;
-        }
-        if (len > ZT__FEAT_TEXT_MAX) {
-            snprintf(msg, sizeof msg, "%s is longer than %u bytes", what, ZT__FEAT_TEXT_MAX);
-            zt_http_resp_error(resp, 400, "invalid_request", msg);
-            return -1;
-        }
-        if (memchr(json_string_value(s), '\0', len)) {
-            snprintf(msg, sizeof msg, "%s must not contain NUL characters", what);
-            zt_http_resp_error(resp, 400, "invalid_request", msg);
-            return -1;
-        }
-    }
-    return 0;
+    return zt__texts_get(body, options, NULL, out, resp) ? 0 : -1;
 }
 
 /* Wrap per-text results: {"result": R} or {"results": [R...]} */
@@ -128,7 +57,7 @@ void zt__feat_spam_h(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_h
     struct zt_spamfeat *f = ud;
     (void)cx;
     static const char *const options[] = {"threshold", "top", NULL};
-    struct texts tx;
+    struct zt__texts tx;
     if (get_texts(body, options, &zt_spamfeat_config(f)->spam, "spam", &tx, resp)) return;
     double threshold = zt_spamfeat_config(f)->spam.threshold;
     json_t *th = json_object_get(body, "threshold");
@@ -151,7 +80,7 @@ void zt__feat_spam_h(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_h
     }
     json_t *results = json_array();
     for (size_t i = 0; i < tx.n && results; i++) {
-        json_t *s = text_at(&tx, i);
+        json_t *s = zt__texts_at(&tx, i);
         struct zt_spam_result r;
         int rc = zt_spam_classify(zt_spamfeat_model(f), json_string_value(s), json_string_length(s), threshold, top, &r);
         if (rc) {
@@ -200,7 +129,7 @@ void zt__feat_entities_h(void *ud, struct zt__req_ctx *cx, json_t *body, struct 
     struct zt_spamfeat *f = ud;
     (void)cx;
     static const char *const options[] = {"now", "date_order", NULL};
-    struct texts tx;
+    struct zt__texts tx;
     if (get_texts(body, options, &zt_spamfeat_config(f)->entities, "entities", &tx, resp)) return;
     struct zt_entities_ref ref = {.now = zt_time_real_ms() / 1000, .utc_offset = 0};
     json_t *now = json_object_get(body, "now");
@@ -221,7 +150,7 @@ void zt__feat_entities_h(void *ud, struct zt__req_ctx *cx, json_t *body, struct 
     struct zt_entity *ents = zt_calloc(ZT__FEAT_ENTITIES_MAX, sizeof *ents);
     json_t *results = ents ? json_array() : NULL;
     for (size_t i = 0; i < tx.n && results; i++) {
-        json_t *s = text_at(&tx, i);
+        json_t *s = zt__texts_at(&tx, i);
         const char *text = json_string_value(s);
         size_t k = 0;
         int rc = zt_entities_extract(text, json_string_length(s), &ref, ents, ZT__FEAT_ENTITIES_MAX, &k);
@@ -301,11 +230,11 @@ void zt__feat_preprocess_h(void *ud, struct zt__req_ctx *cx, json_t *body, struc
     struct zt_http_req *req = cx->req;
     (void)f, (void)req;
     static const char *const options[] = {NULL};
-    struct texts tx;
+    struct zt__texts tx;
     if (get_texts(body, options, NULL, "preprocess", &tx, resp)) return;
     json_t *results = json_array();
     for (size_t i = 0; i < tx.n && results; i++) {
-        json_t *s = text_at(&tx, i);
+        json_t *s = zt__texts_at(&tx, i);
         json_t *o = preprocess_one(json_string_value(s), json_string_length(s));
         if (!o || json_array_append_new(results, o) != 0) {
             json_decref(results);

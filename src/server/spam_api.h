@@ -12,9 +12,7 @@
 #include "zentalk/zt_http.h"
 #include "zentalk/zt_spam.h"
 
-#define ZT__FEAT_TEXT_MAX (64u * 1024u) /* bytes per text */
-#define ZT__FEAT_BATCH_MAX 256u         /* texts per request */
-#define ZT__FEAT_ENTITIES_MAX 256u      /* entities reported per text */
+#define ZT__FEAT_ENTITIES_MAX 256u /* entities reported per text */
 
 /* The routes (ud: the node's struct zt_spamfeat, zt_featset.h). */
 

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <jwt.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -18,6 +19,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "zentalk/zt_alloc.h"
@@ -817,4 +819,20 @@ long chat_text(uint16_t port, const char *body, bool stream, struct zt_buf *text
     }
     resp_free(&r);
     return st;
+}
+
+char *jwt_mint(const char *secret, const char *sub, const char *role, long ttl_s)
+{
+    jwt_t *j = NULL;
+    assert_int_equal(jwt_new(&j), 0);
+    assert_int_equal(jwt_add_grant(j, "sub", sub), 0);
+    assert_int_equal(jwt_add_grant(j, "role", role), 0);
+    assert_int_equal(jwt_add_grant(j, "iss", "zentalk-api"), 0);
+    assert_int_equal(jwt_add_grant(j, "aud", "zentalk-ai"), 0);
+    assert_int_equal(jwt_add_grant_int(j, "exp", (long)time(NULL) + ttl_s), 0);
+    assert_int_equal(jwt_set_alg(j, JWT_ALG_HS256, (const unsigned char *)secret, (int)strlen(secret)), 0);
+    char *t = jwt_encode_str(j);
+    assert_non_null(t);
+    jwt_free(j);
+    return t;
 }

@@ -108,6 +108,11 @@ void node_spawn_public(struct node *n, const char *cfg_dir);
 void http_bin(uint16_t port, const char *method, const char *path, const char *ctype, const void *body,
               size_t len, const char *const *headers, struct resp *r);
 void resp_free(struct resp *r);
+/* An HS256 JWT (malloc'd: free() it) under secret for sub and role, iss
+ * zentalk-api and aud zentalk-ai (the defaults of integration.*), expiring
+ * ttl_s seconds from now (negative: already expired). Fails the test on
+ * error. */
+char *jwt_mint(const char *secret, const char *sub, const char *role, long ttl_s);
 /* POST body (JSON) to path, with an Authorization value (NULL: none);
  * asserts the status is want and returns the parsed answer. */
 json_t *post_json(uint16_t port, const char *path, const char *auth, const char *body, long want);

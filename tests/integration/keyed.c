@@ -1,7 +1,6 @@
 /* keyed.c: see keyed.h. */
 #include "keyed.h"
 
-#include <jwt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,17 +70,7 @@ void keyed_bearer(const char *secret, const char *sub, char *out, size_t cap)
 
 void keyed_bearer_role(const char *secret, const char *sub, const char *role, char *out, size_t cap)
 {
-    jwt_t *j = NULL;
-    assert_int_equal(jwt_new(&j), 0);
-    assert_int_equal(jwt_add_grant(j, "sub", sub), 0);
-    assert_int_equal(jwt_add_grant(j, "role", role), 0);
-    assert_int_equal(jwt_add_grant(j, "iss", "zentalk-api"), 0);
-    assert_int_equal(jwt_add_grant(j, "aud", "zentalk-ai"), 0);
-    assert_int_equal(jwt_add_grant_int(j, "exp", (long)time(NULL) + 3600), 0);
-    assert_int_equal(jwt_set_alg(j, JWT_ALG_HS256, (const unsigned char *)secret, (int)strlen(secret)), 0);
-    char *t = jwt_encode_str(j);
-    assert_non_null(t);
+    char *t = jwt_mint(secret, sub, role, 3600);
     snprintf(out, cap, "Bearer %s", t);
     free(t);
-    jwt_free(j);
 }

@@ -8,7 +8,6 @@
 #include "harness.h"
 
 #include <curl/curl.h>
-#include <jwt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,22 +19,6 @@
 
 static char cfg_dir[256];
 static struct node nd;
-
-static char *mint(const char *secret, const char *sub, const char *role, long exp_delta)
-{
-    jwt_t *j = NULL;
-    assert_int_equal(jwt_new(&j), 0);
-    assert_int_equal(jwt_add_grant(j, "sub", sub), 0);
-    assert_int_equal(jwt_add_grant(j, "role", role), 0);
-    assert_int_equal(jwt_add_grant(j, "iss", "zentalk-api"), 0);
-    assert_int_equal(jwt_add_grant(j, "aud", "zentalk-ai"), 0);
-    assert_int_equal(jwt_add_grant_int(j, "exp", (long)time(NULL) + exp_delta), 0);
-    assert_int_equal(jwt_set_alg(j, JWT_ALG_HS256, (const unsigned char *)secret, (int)strlen(secret)), 0);
-    char *t = jwt_encode_str(j);
-    assert_non_null(t);
-    jwt_free(j);
-    return t;
-}
 
 /* GET/PUT path with an optional Authorization header value. */
 static void req(const char *method, const char *path, const char *auth, const char *body,
@@ -123,13 +106,13 @@ static void test_missing_and_invalid_tokens(void **state)
         resp_free(&r);
     }
 
-    char *t = mint("some-other-secret-0123456789", "mallory", "admin", 600);
+    char *t = jwt_mint("some-other-secret-0123456789", "mallory", "admin", 600);
     bearer_req("GET", "/v1/admin/status", t, &r);
     assert_error_json(&r, 401, "unauthorized");
     resp_free(&r);
     free(t);
 
-    t = mint(SECRET, "late", "user", -3600);
+    t = jwt_mint(SECRET, "late", "user", -3600);
     bearer_req("GET", "/v1/models", t, &r);
     assert_error_json(&r, 401, "unauthorized");
     assert_non_null(strstr(zt_buf_str(&r.body), "expired"));
@@ -154,9 +137,9 @@ static void test_roles(void **state)
 {
     (void)state;
     struct resp r;
-    char *user = mint(SECRET, "role-user", "user", 600);
-    char *admin = mint(SECRET, "role-admin", "admin", 600);
-    char *provider = mint(SECRET, "role-provider", "provider", 600);
+    char *user = jwt_mint(SECRET, "role-user", "user", 600);
+    char *admin = jwt_mint(SECRET, "role-admin", "admin", 600);
+    char *provider = jwt_mint(SECRET, "role-provider", "provider", 600);
 
     bearer_req("GET", "/v1/models", user, &r);
     assert_int_equal(r.status, 200);
@@ -201,8 +184,8 @@ static void test_roles(void **state)
 static void test_rate_limit(void **state)
 {
     (void)state;
-    char *t = mint(SECRET, "rate-user", "user", 600);
-    char *other = mint(SECRET, "rate-other", "user", 600);
+    char *t = jwt_mint(SECRET, "rate-user", "user", 600);
+    char *other = jwt_mint(SECRET, "rate-other", "user", 600);
     struct resp r;
     /* burst 3 at 1 per second: the 4th request at once is refused */
     int ok = 0;

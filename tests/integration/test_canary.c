@@ -42,7 +42,6 @@
 
 #include <arpa/inet.h>
 #include <dirent.h>
-#include <jwt.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -91,22 +90,6 @@ static struct blob blobs[8];
 static size_t n_blobs;
 
 /* ---- helpers ----------------------------------------------------------- */
-
-static char *mint(const char *s, const char *role)
-{
-    jwt_t *j = NULL;
-    assert_int_equal(jwt_new(&j), 0);
-    assert_int_equal(jwt_add_grant(j, "sub", s), 0);
-    assert_int_equal(jwt_add_grant(j, "role", role), 0);
-    assert_int_equal(jwt_add_grant(j, "iss", "zentalk-api"), 0);
-    assert_int_equal(jwt_add_grant(j, "aud", "zentalk-ai"), 0);
-    assert_int_equal(jwt_add_grant_int(j, "exp", (long)time(NULL) + 900), 0);
-    assert_int_equal(jwt_set_alg(j, JWT_ALG_HS256, (const unsigned char *)SECRET, (int)strlen(SECRET)), 0);
-    char *t = jwt_encode_str(j);
-    assert_non_null(t);
-    jwt_free(j);
-    return t;
-}
 
 static void make_node(struct peer_node *p, const char *tag)
 {
@@ -554,8 +537,8 @@ static void test_canary_everywhere(void **state)
     }
     new_canary();
     check_scanner();
-    tok_user = mint(sub, "user");
-    tok_admin = mint("canary-admin", "admin");
+    tok_user = jwt_mint(SECRET, sub, "user", 900);
+    tok_admin = jwt_mint(SECRET, "canary-admin", "admin", 900);
 
     /* W: the worker, with the model; its peers: G (signs relayed jobs) */
     make_node(&W, "w");
@@ -823,7 +806,7 @@ static void test_canary_network_stores(void **state)
     if (!zt_test_pg_new_db(db, sizeof db)) zt_skip("%s", db);
     if (!zt_test_redis_start(redis_url, sizeof redis_url)) zt_skip("%s", redis_url);
     new_canary();
-    tok_user = mint(sub, "user");
+    tok_user = jwt_mint(SECRET, sub, "user", 900);
 
     /* O: gateway + orchestrator on PostgreSQL and Redis; N joins it */
     make_node(&O, "o");

@@ -13,7 +13,6 @@
 #include "harness.h"
 
 #include <dirent.h>
-#include <jwt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,22 +32,6 @@ static const char *cli_bin;
 static struct node nd;
 static char *t_alice, *t_bob, *t_admin;
 static bool have_glove;
-
-static char *mint(const char *sub, const char *role)
-{
-    jwt_t *j = NULL;
-    assert_int_equal(jwt_new(&j), 0);
-    assert_int_equal(jwt_add_grant(j, "sub", sub), 0);
-    assert_int_equal(jwt_add_grant(j, "role", role), 0);
-    assert_int_equal(jwt_add_grant(j, "iss", "zentalk-api"), 0);
-    assert_int_equal(jwt_add_grant(j, "aud", "zentalk-ai"), 0);
-    assert_int_equal(jwt_add_grant_int(j, "exp", (long)time(NULL) + 600), 0);
-    assert_int_equal(jwt_set_alg(j, JWT_ALG_HS256, (const unsigned char *)SECRET, (int)strlen(SECRET)), 0);
-    char *t = jwt_encode_str(j);
-    assert_non_null(t);
-    jwt_free(j);
-    return t;
-}
 
 static void post(const char *token, const char *path, const char *body, struct resp *r)
 {
@@ -86,9 +69,9 @@ static int group_setup(void **state)
     if (!have_glove) zt_skip_part("%s missing: the search parts of the tests (run `make data`)", p);
     static const char *const env[] = {"ZENTALK_ENCRYPTION_JWT_SECRET=" SECRET, NULL};
     node_spawn(&nd, NULL, env, true, NULL);
-    t_alice = mint("alice@example.org", "user");
-    t_bob = mint("bob@example.org", "user");
-    t_admin = mint("ops-admin", "admin");
+    t_alice = jwt_mint(SECRET, "alice@example.org", "user", 600);
+    t_bob = jwt_mint(SECRET, "bob@example.org", "user", 600);
+    t_admin = jwt_mint(SECRET, "ops-admin", "admin", 600);
     return 0;
 }
 

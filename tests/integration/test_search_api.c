@@ -8,7 +8,6 @@
 #define _GNU_SOURCE
 #include "harness.h"
 
-#include <jwt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,22 +29,6 @@ static bool have_assets(void)
         return false;
     }
     return true;
-}
-
-static char *mint(const char *sub, const char *role)
-{
-    jwt_t *j = NULL;
-    assert_int_equal(jwt_new(&j), 0);
-    assert_int_equal(jwt_add_grant(j, "sub", sub), 0);
-    assert_int_equal(jwt_add_grant(j, "role", role), 0);
-    assert_int_equal(jwt_add_grant(j, "iss", "zentalk-api"), 0);
-    assert_int_equal(jwt_add_grant(j, "aud", "zentalk-ai"), 0);
-    assert_int_equal(jwt_add_grant_int(j, "exp", (long)time(NULL) + 600), 0);
-    assert_int_equal(jwt_set_alg(j, JWT_ALG_HS256, (const unsigned char *)SECRET, (int)strlen(SECRET)), 0);
-    char *t = jwt_encode_str(j);
-    assert_non_null(t);
-    jwt_free(j);
-    return t;
 }
 
 static void post(uint16_t port, const char *path, const char *token, const char *body, struct resp *r)
@@ -241,7 +224,7 @@ static void test_identity_rules(void **state)
     const char *const args[] = {"--config", dir, NULL};
     struct node n;
     node_spawn(&n, args, NULL, true, NULL);
-    char *alice = mint("alice", "user"), *admin = mint("ops", "admin");
+    char *alice = jwt_mint(SECRET, "alice", "user", 600), *admin = jwt_mint(SECRET, "ops", "admin", 600);
     struct resp r;
     post(n.port, "/v1/search/index", alice, "{\"user\":\"alice\",\"id\":\"1\",\"text\":\"hello there\"}", &r);
     assert_int_equal(r.status, 200);

@@ -78,6 +78,51 @@ static void test_alloc_counts_and_injects(void **state)
     assert_int_equal(zt_alloc_live(), before);
 }
 
+/* zt_array_push: appends, grows from first by doubling, and on an
+ * injected allocation failure leaves the array, its count and capacity as
+ * they were. */
+static void test_array_push(void **state)
+{
+    (void)state;
+    int64_t before = zt_alloc_live();
+    struct pair {
+        int a;
+        double b;
+    } *v = NULL;
+    size_t n = 0, cap = 0;
+    for (int i = 0; i < 5; i++) {
+        struct pair x = {i, i * 0.5};
+        assert_int_equal(zt_array_push(&v, &n, &cap, &x, sizeof x, 2), 0);
+    }
+    assert_int_equal(n, 5);
+    assert_int_equal(cap, 8);
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(v[i].a, i);
+        assert_true(v[i].b == i * 0.5);
+    }
+    struct pair *old = v;
+    for (int i = 5; i < 8; i++) { /* room left: no allocation */
+        struct pair x = {i, 0};
+        zt_alloc_fail_after(1);
+        assert_int_equal(zt_array_push(&v, &n, &cap, &x, sizeof x, 2), 0);
+        zt_alloc_fail_after(0);
+    }
+    assert_ptr_equal(v, old);
+    struct pair x = {8, 0};
+    zt_alloc_fail_after(1);
+    assert_int_equal(zt_array_push(&v, &n, &cap, &x, sizeof x, 2), ZT_ENOMEM);
+    assert_ptr_equal(v, old);
+    assert_int_equal(n, 8);
+    assert_int_equal(cap, 8);
+    assert_int_equal(zt_array_push(&v, &n, &cap, &x, sizeof x, 2), 0);
+    assert_int_equal(n, 9);
+    assert_int_equal(cap, 16);
+    assert_int_equal(v[8].a, 8);
+    assert_int_equal(v[7].a, 7);
+    zt_free(v);
+    assert_int_equal(zt_alloc_live(), before);
+}
+
 static void test_buf_limits(void **state)
 {
     (void)state;
@@ -356,6 +401,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_strerror, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alloc_counts_and_injects, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_array_push, setup, teardown),
         cmocka_unit_test_setup_teardown(test_buf_limits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_str_numbers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_str_misc, setup, teardown),

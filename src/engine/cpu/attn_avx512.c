@@ -84,27 +84,34 @@ static inline __m512 v_row(const void *v, bool f16, size_t off)
                : _mm512_loadu_ps((const float *)v + off);
 }
 
+/* One query's 64-dim block at i0 over positions [t0, n_pos): a[b] lane
+ * l = a[b] lane l + (scores[t] * inv) * v[t][i0 + 16 b + l] in increasing
+ * t (4 independent chains, so the add latency is not paid once per
+ * position per block). */
+__attribute__((always_inline)) static inline void wsum64(const float *scores, float inv, const void *v, bool f16,
+                                                         size_t vs, uint32_t i0, uint32_t t0, uint32_t n_pos,
+                                                         __m512 a[4])
+{
+    for (uint32_t t = t0; t < n_pos; t++) {
+        __m512 pr = _mm512_set1_ps(scores[t] * inv);
+        size_t off = (size_t)t * vs + i0;
+        a[0] = _mm512_add_ps(a[0], _mm512_mul_ps(pr, v_row(v, f16, off)));
+        a[1] = _mm512_add_ps(a[1], _mm512_mul_ps(pr, v_row(v, f16, off + 16)));
+        a[2] = _mm512_add_ps(a[2], _mm512_mul_ps(pr, v_row(v, f16, off + 32)));
+        a[3] = _mm512_add_ps(a[3], _mm512_mul_ps(pr, v_row(v, f16, off + 48)));
+    }
+}
+
 void zt__attn_wsum_avx512(const float *scores, float inv, const void *v, bool f16, size_t vs, uint32_t hd,
                           uint32_t n_pos, float *o)
 {
-    /* up to 4 blocks of 16 dims per pass over the positions: 4 independent
-     * chains (each lane still adds its products in increasing t), so the
-     * add latency is not paid once per position per block */
+    /* up to 4 blocks of 16 dims per pass over the positions (wsum64), each
+     * lane still adding its products in increasing t */
     uint32_t i0 = 0;
     for (; i0 + 64 <= hd; i0 += 64) {
-        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-        for (uint32_t t = 0; t < n_pos; t++) {
-            __m512 pr = _mm512_set1_ps(scores[t] * inv);
-            size_t off = (size_t)t * vs + i0;
-            a0 = _mm512_add_ps(a0, _mm512_mul_ps(pr, v_row(v, f16, off)));
-            a1 = _mm512_add_ps(a1, _mm512_mul_ps(pr, v_row(v, f16, off + 16)));
-            a2 = _mm512_add_ps(a2, _mm512_mul_ps(pr, v_row(v, f16, off + 32)));
-            a3 = _mm512_add_ps(a3, _mm512_mul_ps(pr, v_row(v, f16, off + 48)));
-        }
-        _mm512_storeu_ps(o + i0, a0);
-        _mm512_storeu_ps(o + i0 + 16, a1);
-        _mm512_storeu_ps(o + i0 + 32, a2);
-        _mm512_storeu_ps(o + i0 + 48, a3);
+        __m512 a[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+        wsum64(scores, inv, v, f16, vs, i0, 0, n_pos, a);
+        for (int b = 0; b < 4; b++) _mm512_storeu_ps(o + i0 + 16 * b, a[b]);
     }
     for (; i0 < hd; i0 += 16) {
         __m512 acc = _mm512_setzero_ps();
@@ -170,27 +177,6 @@ void zt__attn_scores_mq_avx512(const float *const q[ZT_ATTN_MQ], const void *k, 
     }
 }
 
-/* One query's 64-dim block from position t0 to n_pos, the accumulators
- * read from and written back to o (a store and a load keep the bits). */
-static void wsum64_tail(const float *scores, float inv, const void *v, bool f16, size_t vs, uint32_t i0,
-                        uint32_t t0, uint32_t n_pos, float *o)
-{
-    __m512 a0 = _mm512_loadu_ps(o + i0), a1 = _mm512_loadu_ps(o + i0 + 16), a2 = _mm512_loadu_ps(o + i0 + 32),
-           a3 = _mm512_loadu_ps(o + i0 + 48);
-    for (uint32_t t = t0; t < n_pos; t++) {
-        __m512 pr = _mm512_set1_ps(scores[t] * inv);
-        size_t off = (size_t)t * vs + i0;
-        a0 = _mm512_add_ps(a0, _mm512_mul_ps(pr, v_row(v, f16, off)));
-        a1 = _mm512_add_ps(a1, _mm512_mul_ps(pr, v_row(v, f16, off + 16)));
-        a2 = _mm512_add_ps(a2, _mm512_mul_ps(pr, v_row(v, f16, off + 32)));
-        a3 = _mm512_add_ps(a3, _mm512_mul_ps(pr, v_row(v, f16, off + 48)));
-    }
-    _mm512_storeu_ps(o + i0, a0);
-    _mm512_storeu_ps(o + i0 + 16, a1);
-    _mm512_storeu_ps(o + i0 + 32, a2);
-    _mm512_storeu_ps(o + i0 + 48, a3);
-}
-
 /* ZT_ATTN_WQ queries of one sequence and KV head, hd a multiple of 64:
  * each cache row of 64 dims is loaded (and widened) once for all of them
  * over the positions they share, then each query goes on alone to its own
@@ -222,8 +208,9 @@ void zt__attn_wsum_mq_avx512(const float *const scores[ZT_ATTN_WQ], const float 
             }
         }
         for (int j = 0; j < ZT_ATTN_WQ; j++) {
+            /* then alone on to its own n_pos, its accumulators still in hand */
+            if (n_pos[j] > common) wsum64(scores[j], inv[j], v, f16, vs, i0, common, n_pos[j], a[j]);
             for (int b = 0; b < 4; b++) _mm512_storeu_ps(o[j] + i0 + 16 * b, a[j][b]);
-            if (n_pos[j] > common) wsum64_tail(scores[j], inv[j], v, f16, vs, i0, common, n_pos[j], o[j]);
         }
     }
 }

@@ -20,7 +20,6 @@
 #include "harness.h"
 
 #include <curl/curl.h>
-#include <jwt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -197,22 +196,6 @@ static void test_per_address_share(void **state)
     worker_stop(&w);
 }
 
-static char *mint(const char *sub)
-{
-    jwt_t *j = NULL;
-    assert_int_equal(jwt_new(&j), 0);
-    assert_int_equal(jwt_add_grant(j, "sub", sub), 0);
-    assert_int_equal(jwt_add_grant(j, "role", "user"), 0);
-    assert_int_equal(jwt_add_grant(j, "iss", "zentalk-api"), 0);
-    assert_int_equal(jwt_add_grant(j, "aud", "zentalk-ai"), 0);
-    assert_int_equal(jwt_add_grant_int(j, "exp", (long)time(NULL) + 600), 0);
-    assert_int_equal(jwt_set_alg(j, JWT_ALG_HS256, (const unsigned char *)SECRET, (int)strlen(SECRET)), 0);
-    char *t = jwt_encode_str(j);
-    assert_non_null(t);
-    jwt_free(j);
-    return t;
-}
-
 /* Anonymous callers together hold at most half (128 of 256): past it a new
  * anonymous address is refused, an authenticated user is not. */
 static void test_admitted_preferred(void **state)
@@ -231,7 +214,7 @@ static void test_admitted_preferred(void **state)
     assert_int_equal(ok, 128);
     assert_int_equal(real_job(&w, "127.0.2.1", NULL, code, sizeof code), 429);
     assert_string_equal(code, "replay_share_exhausted");
-    char *tok = mint("alice");
+    char *tok = jwt_mint(SECRET, "alice", "user", 600);
     char auth[1024];
     snprintf(auth, sizeof auth, "Bearer %s", tok);
     assert_int_equal(real_job(&w, "127.0.2.1", auth, code, sizeof code), 200);
