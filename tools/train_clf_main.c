@@ -161,7 +161,7 @@ static int cv(const char *src)
          * how the model does on a batch written after it */
         /* ZT_CV_ROUNDS=4: the newest batch (round 4 and its ordinary chat)
          * tested on a model trained on the rounds before it only */
-        int by_round = getenv("ZT_CV_ROUNDS") ? (atoi(getenv("ZT_CV_ROUNDS")) == 4 ? 2 : 1) : 0;
+        int by_round = getenv("ZT_CV_ROUNDS") ? (strtol(getenv("ZT_CV_ROUNDS"), NULL, 10) == 4 ? 2 : 1) : 0;
         int folds = by_round == 2 ? 1 : by_round ? 2 : FOLDS;
         bool *tested = zt_calloc(n, sizeof *tested), *act = zt_calloc(n, sizeof *act), *open = zt_calloc(n, sizeof *open);
         if (!tested || !act || !open) return 1;
