@@ -57,7 +57,7 @@ static const struct pin {
     {"heldout4", "sentiment.tsv", "59f85699e773c2116950fadc63297db6eb72a56e8ed7742143e18c527c430557"},
     {"heldout4", "moderation.tsv", "75ccdc4884b0dcad995b7884442f85ab93253ebf12118b859086bdf63d8dbec9"},
     {"heldout4", "pii.tsv", "f84ac37849fa2463e3024efc2ff44b97cb50288094cf4f3ed681fe9ca8b2cc8e"},
-    {"heldout5", "spam_chat.tsv", "9fbbb134b700bbd346565c70f0828d3f3eba45a363855acbb5d4ae7add3e3c10"},
+    {"heldout5", "spam_chat.tsv", "8420d6f1a509e3b98f4645f8d84fe2d5be754f80693fd6d00d9cb8e7a98bbe0d"},
     {"heldout5", "ordinary_chat.tsv", "144a361f59a40b387faca4db0972e766d953ca9cf94137a8210ce0b2fcd199cd"},
     {"heldout5", "sentiment.tsv", "9cd0b7d6dbd930c3157830d007c32fab5808cd62b473703ba1bd1b7b771b43b1"},
     {"heldout5", "moderation.tsv", "66c0512c3c3272d60ad96e1d248bb1d1b4acdae9ffaf666144b88dc42643bd38"},
