@@ -271,8 +271,13 @@ static inline __m256i sum4_q4(__m256i q, __m256i x)
     __m256i p1_##i = _mm256_madd_epi16(                                                  \
         _mm256_maddubs_epi16(aw##i, _mm256_sign_epi8(load256(x1[b + (i)].qs), q##i)), ones);
 
+/* XD(row, k, b): the 8 activation scales of blocks b..b+7 of activation row
+ * k as f32: converted once per call by the caller (dxs, nb per row) or
+ * here. */
+#define XD(xr, k, b) (dxs ? _mm256_loadu_ps(dxs + (k) * nb + (b)) : h8(&(xr)[b].d, XS_D, 8))
 #define DOT_Q_0(name, wblock, qk, WQ, SUM4)                                                        \
-    static void name(size_t n, const void *wv, const void *xv, size_t xs, size_t nx, float *out) \
+    static void name##_dx(size_t n, const void *wv, const void *xv, size_t xs, size_t nx,         \
+                          float *out, const float *dxs)                                            \
     {                                                                                              \
         const wblock *w = wv;                                                                      \
         const size_t nb = n / (qk), ws = sizeof(wblock) / 2;                                       \
@@ -290,10 +295,8 @@ static inline __m256i sum4_q4(__m256i q, __m256i x)
                 __m256i s0 = hsum8_i32(p0_0, p0_1, p0_2, p0_3, p0_4, p0_5, p0_6, p0_7);            \
                 __m256i s1 = hsum8_i32(p1_0, p1_1, p1_2, p1_3, p1_4, p1_5, p1_6, p1_7);            \
                 __m256 fw = h8(&w[b].d, ws, 8);                                                    \
-                a0 = _mm256_fmadd_ps(_mm256_mul_ps(fw, h8(&x0[b].d, XS_D, 8)),                     \
-                                     _mm256_cvtepi32_ps(s0), a0);                                  \
-                a1 = _mm256_fmadd_ps(_mm256_mul_ps(fw, h8(&x1[b].d, XS_D, 8)),                     \
-                                     _mm256_cvtepi32_ps(s1), a1);                                  \
+                a0 = _mm256_fmadd_ps(_mm256_mul_ps(fw, XD(x0, k, b)), _mm256_cvtepi32_ps(s0), a0);  \
+                a1 = _mm256_fmadd_ps(_mm256_mul_ps(fw, XD(x1, k + 1, b)), _mm256_cvtepi32_ps(s1), a1); \
             }                                                                                      \
             if (b < nb) {                                                                          \
                 size_t m = nb - b;                                                                 \
@@ -331,7 +334,7 @@ static inline __m256i sum4_q4(__m256i q, __m256i x)
                     SUM4(w[b + 2].qs, load256(x[b + 2].qs)), SUM4(w[b + 3].qs, load256(x[b + 3].qs)), \
                     SUM4(w[b + 4].qs, load256(x[b + 4].qs)), SUM4(w[b + 5].qs, load256(x[b + 5].qs)), \
                     SUM4(w[b + 6].qs, load256(x[b + 6].qs)), SUM4(w[b + 7].qs, load256(x[b + 7].qs))); \
-                __m256 d = _mm256_mul_ps(h8(&w[b].d, ws, 8), h8(&x[b].d, XS_D, 8));                \
+                __m256 d = _mm256_mul_ps(h8(&w[b].d, ws, 8), XD(x, k, b));                         \
                 acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(s), acc);                              \
             }                                                                                      \
             if (b < nb) {                                                                          \
@@ -345,6 +348,10 @@ static inline __m256i sum4_q4(__m256i q, __m256i x)
             }                                                                                      \
             out[k] = fold8(acc);                                                                   \
         }                                                                                          \
+    }                                                                                              \
+    static void name(size_t n, const void *wv, const void *xv, size_t xs, size_t nx, float *out) \
+    {                                                                                              \
+        name##_dx(n, wv, xv, xs, nx, out, NULL);                                                   \
     }
 
 DOT_Q_0(dot_q8_0, struct zt_block_q8_0, ZT_QK8_0, Q8_0_SIGNED, Q8_0_SUM4)
@@ -418,6 +425,21 @@ QTILE(tile_q4_0, struct zt_block_q4_0, wq_q4_0)
                      size_t xs, size_t nx, float *out, size_t os)                        \
     {                                                                                    \
         size_t nb = n / ZT_QK8_0, r = 0;                                                 \
+        if (nx < 4 && nb <= QT_MAXB) {                                                   \
+            /* generation: the activation scales converted once, not per row */          \
+            float dxs[3 * QT_MAXB];                                                      \
+            for (size_t k = 0; k < nx; k++)                                              \
+                for (size_t b = 0; b < nb; b++)                                          \
+                    dxs[k * nb + b] =                                                    \
+                        h2f(((const struct zt_block_q8_0 *)(const void *)((const char *)X + k * xs))[b].d); \
+            for (; r < nrows; r++) {                                                     \
+                float res[3];                                                            \
+                dot##_dx(n, (const char *)W + r * rb, X, xs, nx, res, dxs);              \
+                for (size_t k = 0; k < nx; k++)                                          \
+                    out[k * os + r] = res[k];                                            \
+            }                                                                            \
+            return;                                                                      \
+        }                                                                                \
         if (nx == 4 && nb <= QT_MAXB && nrows >= 2) {                                    \
             _Alignas(16) float dx[QT_MAXB][4];                                           \
             const struct zt_block_q8_0 *x[4];                                            \
