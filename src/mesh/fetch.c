@@ -606,6 +606,7 @@ void *zt__mesh_pull_main(void *arg)
         if (rc) snprintf(why, sizeof why, "cannot record the blob: %s", zt_strerror(rc));
     }
 out:
+    if (!rc && p->install && m->installed) m->installed(m->installed_ud, p->sha_hex, p->name);
     if (!rc)
         zt_log(ZT_LOG_INFO, "mesh_pulled", "sha256=%s chunks=%u holders=%zu bad=%u", p->sha_hex, p->total, j.n_srcs,
                p->bad);

@@ -278,6 +278,14 @@ void zt_mesh_free(struct zt_mesh *m)
     zt_free(m);
 }
 
+void zt_mesh_set_installed_hook(struct zt_mesh *m, zt_mesh_installed_fn fn, void *ud)
+{
+    pthread_mutex_lock(&m->mu);
+    m->installed = fn;
+    m->installed_ud = ud;
+    pthread_mutex_unlock(&m->mu);
+}
+
 void zt_mesh_set_report_hook(struct zt_mesh *m, zt_mesh_report_fn fn, void *ud)
 {
     pthread_mutex_lock(&m->mu);
@@ -587,6 +595,25 @@ int zt_mesh_want(struct zt_mesh *m, const char *sha)
     if (!m || !sha || zt_hex_decode_str(h, 32, sha, ZT_HEX_LOWER) != 0) return ZT_EINVAL;
     pthread_mutex_lock(&m->mu);
     int rc = 0;
+    /* held and installed already (a restart, a join again): only the hook */
+    struct zt__blob *b = zt__mesh_find(m, h);
+    char name[ZT_MESH_NAME_MAX + 1] = "";
+    uint64_t size = 0;
+    if (b && b->pinned && b->name[0] && m->installed) {
+        zt_strlcpy(name, b->name, sizeof name);
+        size = b->man.file_size;
+    }
+    pthread_mutex_unlock(&m->mu);
+    if (name[0]) {
+        char path[ZT__MSTORE_PATH + ZT_MESH_NAME_MAX + 2];
+        struct stat st;
+        snprintf(path, sizeof path, "%s/%s", m->models_dir, name);
+        if (stat(path, &st) == 0 && (uint64_t)st.st_size == size) {
+            m->installed(m->installed_ud, sha, name);
+            return 0;
+        }
+    }
+    pthread_mutex_lock(&m->mu);
     bool have = false;
     for (size_t i = 0; i < m->n_wanted && !have; i++) have = strcmp(m->wanted[i], sha) == 0;
     if (!have && m->n_wanted == sizeof m->wanted / sizeof m->wanted[0]) rc = ZT_ETOOBIG;

@@ -112,6 +112,8 @@ struct zt_mesh {
     struct zt_ratelimit *limit;
     zt_mesh_report_fn report;
     void *report_ud;
+    zt_mesh_installed_fn installed;
+    void *installed_ud;
     atomic_uint_fast64_t chunks_held, chunks_served, chunks_fetched, bad_chunks, bytes_served, bytes_fetched,
         manifests_served, replicas_asked;
 };
