@@ -481,9 +481,10 @@ static int finish(struct job *j, const char *name, bool install, char *why, size
             (void)unlink(part);
         } else if (!rc) {
             int sfd = open(side, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-            if (sfd < 0 || zt_fd_write_full(sfd, line, (size_t)w) != 0) rc = ZT_EIO;
+            if (sfd < 0 || zt_fd_write_full(sfd, line, (size_t)w) != 0 || fsync(sfd) != 0) rc = ZT_EIO;
             if (sfd >= 0) close(sfd);
             if (!rc && rename(part, final) != 0) rc = ZT_EIO;
+            if (!rc) rc = zt__mstore_sync_dir(m->models_dir); /* the file's name and its sidecar's */
             if (rc) snprintf(why, why_len, "cannot install %.180s: %s", final, strerror(errno));
         }
         if (rc) (void)unlink(part);

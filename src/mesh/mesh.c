@@ -98,7 +98,9 @@ int zt__mesh_hold(struct zt_mesh *m, struct zt_mesh_manifest *man, const char *n
     size_t len = 0;
     char root[65];
     zt_hex_encode(root, man->root, 32);
-    int rc = zt_mesh_manifest_encode(man, &enc, &len);
+    /* every chunk on disk before the record that says the blob is held */
+    int rc = zt__mstore_sync(&m->st);
+    if (!rc) rc = zt_mesh_manifest_encode(man, &enc, &len);
     if (!rc) rc = zt__mstore_write(&m->st, "manifests", root, NULL, 0, enc, len, true);
     zt_free(enc);
     if (rc) {

@@ -18,20 +18,29 @@ struct zt__mstore {
     char dir[ZT__MSTORE_PATH];
 };
 
-/* Create the directories (0700). ZT_EIO, ZT_ETOOBIG (path). */
+/* Create the directories (0700) and empty DIR/tmp (a crash's leftovers).
+ * ZT_EIO, ZT_ETOOBIG (path). */
 ZT_NODISCARD int zt__mstore_init(struct zt__mstore *s, const char *dir);
 /* Write len bytes of data (or hdr then data) to DIR/sub/name atomically:
- * a temporary file in DIR/tmp, fsync when durable, rename. Chunks are not
- * synced: a chunk lost or torn by a crash fails its check on read and is
- * fetched again, and a sync per 1 MiB chunk was most of a pull's time.
+ * a temporary file in DIR/tmp, fsync when durable, rename, fsync of
+ * DIR/sub when durable. Durable: once it returns 0 the file survives a
+ * crash or a power loss whole. Chunks are written not durable, and made so
+ * all at once by zt__mstore_sync before their blob is recorded. A crash
+ * leaves at most a file in DIR/tmp, removed by the next zt__mstore_init.
  * ZT_EIO, ZT_ETOOBIG. */
 ZT_NODISCARD int zt__mstore_write(const struct zt__mstore *s, const char *sub, const char *name, const void *hdr,
                                   size_t hdr_len, const void *data, size_t len, bool durable);
+/* Flush every file of the store's filesystem (syncfs): the chunks written
+ * so far, their names and directories, are on disk when it returns 0.
+ * ZT_EIO. */
+ZT_NODISCARD int zt__mstore_sync(const struct zt__mstore *s);
 /* Read DIR/sub/name (at most max bytes) into out (reset first).
  * ZT_ENOTFOUND, ZT_ETOOBIG, ZT_EIO, ZT_ENOMEM. */
 ZT_NODISCARD int zt__mstore_read(const struct zt__mstore *s, const char *sub, const char *name, size_t max,
                                  struct zt_buf *out);
 void zt__mstore_remove(const struct zt__mstore *s, const char *sub, const char *name);
+/* fsync directory p (the entries renamed into it). ZT_EIO. */
+ZT_NODISCARD int zt__mstore_sync_dir(const char *p);
 
 /* Chunks by hash. put: frames and writes data (already verified by the
  * caller against sha). get: the chunk's data, checked against its frame and
