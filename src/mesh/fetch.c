@@ -444,7 +444,7 @@ static int finish(struct job *j, const char *name, bool install, char *why, size
     struct zt_sha256_ctx sha;
     zt_sha256_init(&sha);
     for (uint32_t i = 0; !rc && i < j->man.n_chunks; i++) {
-        rc = zt__mstore_get_chunk(&m->st, j->man.chunks[i], &c);
+        rc = zt__mesh_chunk_read(m, j->man.chunks[i], &c);
         if (rc) {
             snprintf(why, why_len, "chunk %u vanished from the store", i);
             break;
@@ -532,6 +532,8 @@ void *zt__mesh_pull_main(void *arg)
         if (!name[0]) snprintf(name, sizeof name, "%.16s.gguf", p->sha_hex);
         zt_strlcpy(p->name, name, sizeof p->name);
         rc = finish(&j, name, true, why, sizeof why);
+        if (!rc && (rc = zt__mesh_use_file(m, sha, name)) != 0)
+            snprintf(why, sizeof why, "cannot serve it from %s: %s", name, zt_strerror(rc));
         goto out;
     }
     size_t n = rc ? 0 : zt__mesh_holders(m, sha, hs, ZT__MESH_MAX_HOLDERS);
@@ -602,9 +604,12 @@ void *zt__mesh_pull_main(void *arg)
     if (!rc) {
         struct zt_mesh_manifest keep = j.man;
         memset(&j.man, 0, sizeof j.man);
-        rc = zt__mesh_hold(m, &keep, p->name, rf, p->install);
+        rc = zt__mesh_hold(m, &keep, p->name, rf, p->install, NULL);
         zt_mesh_manifest_deinit(&keep);
         if (rc) snprintf(why, sizeof why, "cannot record the blob: %s", zt_strerror(rc));
+        /* installed: served from the model file from now on, one copy on disk */
+        if (!rc && p->install && (rc = zt__mesh_use_file(m, sha, p->name)) != 0)
+            snprintf(why, sizeof why, "cannot serve it from %s: %s", p->name, zt_strerror(rc));
     }
 out:
     if (!rc && p->install && m->installed) m->installed(m->installed_ud, p->sha_hex, p->name);

@@ -68,6 +68,7 @@ struct zt__blob {
     char sha_hex[65];
     struct zt_mesh_manifest man;
     char name[ZT_MESH_NAME_MAX + 1];
+    char file[ZT_MESH_NAME_MAX + 1]; /* "" = chunks in the store; else models_dir/file holds the bytes */
     unsigned rf;
     bool pinned;
     int64_t next_publish;    /* unix s */
@@ -139,10 +140,19 @@ long zt__mesh_post(struct zt_mesh *m, const char *node_id, const char *endpoint,
 void zt__mesh_score(struct zt_mesh *m, const char *node_id, double delta, const char *why);
 
 /* mesh.c */
-/* Register a blob just completed (manifest verified, every chunk stored):
- * saved, published; takes man. */
+/* Register a blob just completed (manifest verified, every chunk stored,
+ * or file: its bytes in models_dir/file): saved, published; takes man. */
 ZT_NODISCARD int zt__mesh_hold(struct zt_mesh *m, struct zt_mesh_manifest *man, const char *name, unsigned rf,
-                               bool pinned);
+                               bool pinned, const char *file);
+/* The blob sha is installed whole at models_dir/file (fsync'ed): its
+ * bytes are served from there from now on (one copy on disk) and its
+ * chunks no other store-backed blob uses leave the store. ZT_ENOTFOUND,
+ * ZT_EIO. */
+ZT_NODISCARD int zt__mesh_use_file(struct zt_mesh *m, const uint8_t sha[static 32], const char *file);
+/* Chunk h's bytes: from the store, else from the file of a blob installed
+ * there (models_dir), checked against h (a file changed since is not
+ * served: ZT_ENOTFOUND). ZT_ENOTFOUND, ZT_EIO, ZT_ENOMEM, ZT_ETOOBIG. */
+ZT_NODISCARD int zt__mesh_chunk_read(struct zt_mesh *m, const uint8_t h[static 32], struct zt_buf *out);
 struct zt__blob *zt__mesh_find(struct zt_mesh *m, const uint8_t sha[static 32]); /* under mu */
 /* Sign and put our holder record of man (partial: a pull in progress). */
 void zt__mesh_publish(struct zt_mesh *m, const struct zt_mesh_manifest *man, const char *name, unsigned rf,

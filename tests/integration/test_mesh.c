@@ -1,9 +1,12 @@
+#define _GNU_SOURCE /* nftw */
 /* test_mesh.c: five zentalk-node processes share blobs through the mesh
  * (zt_mesh.h, docs/internals/mesh.md), in a private network namespace
  * (the DHT binds every address; netns_rerun):
  *
  *  1. a file added on node 0 is pulled by the four others from peers only
- *     (there is no URL anywhere), verified, and installed as a model;
+ *     (there is no URL anywhere), verified, and installed as a model; a
+ *     node that installed it holds it once on disk (no chunk bytes left in
+ *     its store) and still serves its chunks, from the model file;
  *  2. a holder is killed (SIGKILL) in the middle of a pull and the pull
  *     completes from the other holders (holders serve at most 6 chunks a
  *     second per caller here, so the pull lasts long enough to be cut);
@@ -25,6 +28,7 @@
  *     models, registers the model at run time (zt_infer_register; the
  *     random file is refused as not GGUF), advertises it in a new join and
  *     completes a chat for "stories-mesh" sent to node 0's gateway. */
+#include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -145,6 +149,25 @@ static json_int_t status_num(int i, const char *key)
     return v;
 }
 
+static long long bytes_counted;
+
+static int count_bytes(const char *p, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)p, (void)ftw;
+    if (flag == FTW_F) bytes_counted += (long long)st->st_size;
+    return 0;
+}
+
+/* Bytes of the regular files under node i's data_dir/sub. */
+static long long bytes_under(int i, const char *sub)
+{
+    char p[600];
+    snprintf(p, sizeof p, "%s/%s", nodes[i].n.data_dir, sub);
+    bytes_counted = 0;
+    assert_int_equal(nftw(p, count_bytes, 16, FTW_PHYS), 0);
+    return bytes_counted;
+}
+
 /* ---- 1: spread ------------------------------------------------------------------- */
 
 static void test_spread(void **state)
@@ -167,6 +190,32 @@ static void test_spread(void **state)
     snprintf(inst, sizeof inst, "%s/models/f1.gguf", nodes[1].n.data_dir);
     mesh_file_sha(inst, got);
     assert_string_equal(got, sha1);
+    /* held once on disk: the model file has the bytes, the chunk store none
+     * (nodes 2-4, which did not install, keep theirs in the store) */
+    assert_int_equal(bytes_under(1, "mesh/chunks"), 0);
+    assert_int_equal(bytes_under(1, "models"), (6 << 20) + 12345 + 64 + 2 + strlen("f1.gguf") + 1); /* + its .sha256 */
+    assert_true(bytes_under(2, "mesh/chunks") > (6 << 20));
+    /* and node 1 still serves the chunks, read from the model file and checked */
+    struct zt_mesh_manifest man;
+    assert_int_equal(zt_mesh_manifest_of_file(f1_path, &man), 0);
+    char chunk_path[120], ch[65];
+    zt_hex_encode(ch, man.chunks[3], 32);
+    snprintf(chunk_path, sizeof chunk_path, "/v1/mesh/chunk/%s", ch);
+    struct resp cr;
+    uint64_t until = zt_time_mono_ms() + WAIT_MS;
+    for (;;) { /* 429 while the rate limit (6/s here) refills */
+        http(nodes[1].n.port, "GET", chunk_path, NULL, NULL, &cr);
+        if (cr.status != 429 || zt_time_mono_ms() > until) break;
+        resp_free(&cr);
+        zt_time_sleep_ms(300);
+    }
+    assert_int_equal(cr.status, 200);
+    assert_int_equal(cr.body.len, zt_mesh_chunk_len(&man, 3));
+    uint8_t d[32];
+    zt_sha256(d, cr.body.data, cr.body.len);
+    assert_memory_equal(d, man.chunks[3], 32);
+    resp_free(&cr);
+    zt_mesh_manifest_deinit(&man);
     json_int_t served = 0;
     for (int i = 0; i < 5; i++) served += status_num(i, "chunks_served");
     assert_true(served >= 4 * 7); /* every chunk of every pull came from a peer */
@@ -185,6 +234,7 @@ static void test_spread(void **state)
     snprintf(inst, sizeof inst, "%s/models/cli.gguf", nodes[2].n.data_dir);
     mesh_file_sha(inst, got);
     assert_string_equal(got, sha1);
+    assert_int_equal(bytes_under(2, "mesh/chunks"), 0); /* installed from its own chunks: they left the store */
     zt_buf_reset(&out);
     const char *const ls_args[] = {"mesh", "ls", NULL};
     assert_int_equal(run_prog(cli_bin, ls_args, env, NULL, &out, RUN_MERGE_STDERR), 0);

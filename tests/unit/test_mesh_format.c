@@ -427,6 +427,90 @@ static void test_store_crash(void **state)
     zt_identity_free(id);
 }
 
+/* A file of the models directory added to the mesh is held once: no chunk
+ * bytes in the store, chunks served from the file (each checked: a byte
+ * changed in the file stops that chunk being served), and a start that
+ * finds the file gone drops the blob. */
+static void test_one_copy(void **state)
+{
+    (void)state;
+    char sdir[300], mdir[300], path[400];
+    snprintf(sdir, sizeof sdir, "%s/one", dir);
+    snprintf(mdir, sizeof mdir, "%s/models", dir);
+    assert_int_equal(mkdir(mdir, 0700), 0);
+    snprintf(path, sizeof path, "%s/m.gguf", mdir);
+    FILE *wf = fopen(path, "wb");
+    assert_non_null(wf);
+    uint64_t x = 0x2545F4914F6CDD1Dull;
+    for (size_t i = 0; i < (3u << 20) / 8 + 100; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        assert_int_equal(fwrite(&x, 8, 1, wf), 1);
+    }
+    assert_int_equal(fclose(wf), 0);
+    struct zt_identity *id = NULL;
+    assert_int_equal(zt_identity_generate(&id), 0);
+    struct zt_mesh_opts o = {.dir = sdir, .id = id, .models_dir = mdir};
+    struct zt_mesh *m = NULL;
+    assert_int_equal(zt_mesh_new(&o, &m), 0);
+    char sha[65], chunks[320];
+    assert_int_equal(zt_mesh_add_file(m, path, "m.gguf", 0, sha), 0);
+    snprintf(chunks, sizeof chunks, "%s/chunks", sdir);
+    assert_int_equal(count_files(chunks), 0); /* one copy: the file */
+    struct zt_mesh_manifest man;
+    assert_int_equal(zt_mesh_manifest_of_file(path, &man), 0);
+    assert_int_equal(man.n_chunks, 4);
+    struct zt_buf b;
+    zt_buf_init(&b, 4u << 20);
+    char c[65];
+    uint8_t h[32];
+    for (uint32_t i = 0; i < man.n_chunks; i++) {
+        zt_hex_encode(c, man.chunks[i], 32);
+        assert_int_equal(zt_mesh_serve_chunk(m, c, &b), 0);
+        assert_int_equal(b.len, zt_mesh_chunk_len(&man, i));
+        zt_sha256(h, b.data, b.len);
+        assert_memory_equal(h, man.chunks[i], 32);
+    }
+    assert_int_equal(zt_mesh_read_blob(m, sha, 4u << 20, &b), 0);
+    zt_buf_deinit(&b);
+    zt_buf_init(&b, 4u << 20);
+    /* a restart serves it from the file still */
+    zt_mesh_free(m);
+    m = NULL;
+    assert_int_equal(zt_mesh_new(&o, &m), 0);
+    zt_hex_encode(c, man.chunks[3], 32);
+    assert_int_equal(zt_mesh_serve_chunk(m, c, &b), 0);
+    /* a byte of chunk 1 changed in the file: that chunk is never served, the others are */
+    FILE *f = fopen(path, "r+b");
+    assert_non_null(f);
+    assert_int_equal(fseek(f, ZT_MESH_CHUNK_SIZE + 77, SEEK_SET), 0);
+    fputc(0x33 ^ fgetc(f), f);
+    assert_int_equal(fclose(f), 0);
+    zt_hex_encode(c, man.chunks[1], 32);
+    assert_int_equal(zt_mesh_serve_chunk(m, c, &b), ZT_ENOTFOUND);
+    zt_hex_encode(c, man.chunks[0], 32);
+    assert_int_equal(zt_mesh_serve_chunk(m, c, &b), 0);
+    assert_int_equal(zt_mesh_read_blob(m, sha, 4u << 20, &b), ZT_ENOTFOUND);
+    /* the file gone: the next start drops the blob */
+    zt_mesh_free(m);
+    m = NULL;
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(zt_mesh_new(&o, &m), 0);
+    char *js = NULL;
+    assert_int_equal(zt_mesh_list_json(m, &js), 0);
+    assert_null(strstr(js, sha));
+    zt_free(js);
+    /* a file outside the models directory is copied into the store */
+    char out_path[300];
+    snprintf(out_path, sizeof out_path, "%s/g", dir);
+    write_file(out_path, (1u << 20) + 9, 4);
+    assert_int_equal(zt_mesh_add_file(m, out_path, "g.gguf", 0, sha), 0);
+    assert_true(count_files(chunks) > 0);
+    zt_buf_deinit(&b);
+    zt_mesh_manifest_deinit(&man);
+    zt_mesh_free(m);
+    zt_identity_free(id);
+}
+
 /* Out of memory anywhere in decode and record checks: an error, no leak. */
 static void test_alloc_failures(void **state)
 {
@@ -462,7 +546,7 @@ int main(void)
         cmocka_unit_test(test_manifest_round_trip), cmocka_unit_test(test_manifest_malformed),
         cmocka_unit_test(test_frames),              cmocka_unit_test(test_records),
         cmocka_unit_test(test_store_and_serve),     cmocka_unit_test(test_alloc_failures),
-        cmocka_unit_test(test_store_crash),
+        cmocka_unit_test(test_store_crash),         cmocka_unit_test(test_one_copy),
     };
     return zt_test_exit(cmocka_run_group_tests(tests, setup, teardown));
 }
