@@ -215,6 +215,90 @@ static void test_head(void **state)
     zt_identity_free(id);
 }
 
+/* A DHT stand-in for zt__dbs_collect_heads: round i gives the records of rounds[i]. */
+struct rounds {
+    char *rec[4][3];
+    int n, at;
+};
+
+static int fake_get(void *ud, bool (*fn)(void *ud, const void *data, size_t len), void *fn_ud)
+{
+    struct rounds *r = ud;
+    int i = r->at < r->n ? r->at : r->n - 1;
+    r->at++;
+    for (int k = 0; k < 3 && r->rec[i][k]; k++) fn(fn_ud, r->rec[i][k], strlen(r->rec[i][k]));
+    return 0;
+}
+
+static char *signed_head(const struct zt_identity *id, uint64_t seq, uint8_t fill, int64_t exp)
+{
+    struct zt_dbsync_head h = {.seq = seq, .exp = exp};
+    memset(h.sha256, fill, 32);
+    char *rec = NULL;
+    assert_int_equal(zt_dbsync_head_sign(id, &h, &rec), 0);
+    return rec;
+}
+
+/* The rebuild's heads: collected for a bounded time after the first, so a
+ * newer head on a slower holder is not missed; newest first; another
+ * signer's, expired ones and duplicates left out; at most 16 kept. */
+static void test_heads(void **state)
+{
+    (void)state;
+    struct zt_identity *id = vector_id(), *other = NULL;
+    assert_int_equal(zt_identity_generate(&other), 0);
+    struct rounds r = {.n = 3};
+    r.rec[0][0] = signed_head(id, 3, 0x33, 5000);        /* the first answer: an older head */
+    r.rec[1][0] = signed_head(other, 9, 0x99, 5000);     /* another signer's: never */
+    r.rec[1][1] = signed_head(id, 5, 0x55, 5000);        /* the newest, from a slower holder */
+    r.rec[1][2] = signed_head(id, 7, 0x77, 900);         /* expired at now = 1000 */
+    r.rec[2][0] = signed_head(id, 3, 0x33, 6000);        /* the first again, renewed */
+    struct zt__dbs_heads hs;
+    /* no settling: whatever came first (the old behaviour) */
+    assert_int_equal(zt__dbs_collect_heads(fake_get, &r, zt_identity_sign_pk(id), 1000, 0, 0, 10000, &hs), 0);
+    assert_int_equal(hs.n, 1);
+    assert_int_equal(hs.h[0].seq, 3);
+    /* settling: the newest, then the older; each once */
+    r.at = 0;
+    assert_int_equal(zt__dbs_collect_heads(fake_get, &r, zt_identity_sign_pk(id), 1000, 600, 0, 10000, &hs), 0);
+    assert_int_equal(hs.n, 2);
+    assert_int_equal(hs.h[0].seq, 5);
+    assert_int_equal(hs.h[0].sha256[0], 0x55);
+    assert_int_equal(hs.h[1].seq, 3);
+    assert_int_equal(hs.h[1].exp, 6000);
+    /* enough: a head as new as the caller knows of ends the wait (the audit's case) */
+    r.at = 0;
+    uint64_t t1 = zt_time_mono_ms();
+    assert_int_equal(zt__dbs_collect_heads(fake_get, &r, zt_identity_sign_pk(id), 1000, 60000, 5, 10000, &hs), 0);
+    assert_int_equal(hs.h[0].seq, 5);
+    assert_true(zt_time_mono_ms() - t1 < 30000);
+    /* nobody has one: ZT_ENOTFOUND once the timeout has passed */
+    struct rounds none = {.n = 1};
+    uint64_t t0 = zt_time_mono_ms();
+    assert_int_equal(zt__dbs_collect_heads(fake_get, &none, zt_identity_sign_pk(id), 1000, 600, 0, 300, &hs),
+                     ZT_ENOTFOUND);
+    assert_true(zt_time_mono_ms() - t0 >= 300);
+    /* two heads of one seq that differ (a fork): both kept; at most 16, the newest */
+    memset(&hs, 0, sizeof hs);
+    for (uint64_t seq = 1; seq <= 20; seq++) {
+        struct zt_dbsync_head h = {.seq = (seq * 7) % 20 + 1, .exp = 1};
+        memset(h.sha256, (int)seq, 32);
+        zt__dbs_heads_add(&hs, &h);
+    }
+    struct zt_dbsync_head fork = {.seq = 20, .exp = 1};
+    memset(fork.sha256, 0xee, 32);
+    zt__dbs_heads_add(&hs, &fork);
+    assert_int_equal(hs.n, ZT__DBS_HEADS_MAX);
+    assert_int_equal(hs.h[0].seq, 20);
+    assert_int_equal(hs.h[1].seq, 20);
+    for (size_t i = 1; i < hs.n; i++) assert_true(hs.h[i].seq <= hs.h[i - 1].seq);
+    assert_int_equal(hs.h[hs.n - 1].seq, 6);
+    for (int i = 0; i < 3; i++)
+        for (int k = 0; k < 3; k++) zt_free(r.rec[i][k]);
+    zt_identity_free(other);
+    zt_identity_free(id);
+}
+
 /* The segment the publisher made last, read back from the mesh. */
 static void last_segment(struct zt_dbsync *s, struct zt_mesh *m, const struct zt_identity *id, struct zt_buf *b,
                          struct zt_dbsync_segment *seg)
@@ -316,6 +400,7 @@ int main(void)
         cmocka_unit_test(test_vector),
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_head),
+        cmocka_unit_test(test_heads),
         cmocka_unit_test(test_publisher),
     };
     int failures = cmocka_run_group_tests_name("dbsync", tests, setup, teardown);
