@@ -448,7 +448,18 @@ static int make_segments(struct zt_dbsync *s, unsigned *made)
         if (!table_present(s->o.st, tb)) continue;
         rc = mark_get(s, tb->name, &hi[t]);
         int64_t lo = INT64_MIN;
-        if (!rc && tb->since && hi[t] != INT64_MIN) lo = hi[t] - tb->window;
+        if (!rc && tb->since && hi[t] != INT64_MIN) {
+            int64_t top = hi[t], w = tb->window;
+            if (tb->since_clock) {
+                /* the highest `updated` published may be from before the clock
+                 * stepped back: what changed since carries smaller values, at
+                 * least those of the clock now less one interval */
+                int64_t now = zt_time_real_ms();
+                if (now < top) top = now;
+                if ((int64_t)s->o.interval_s * 2000 > w) w = (int64_t)s->o.interval_s * 2000;
+            }
+            lo = top - w;
+        }
         if (!rc) rc = read_rows(s, tb, lo, &all[t]);
         for (size_t i = 0; i < all[t].n && !rc; i++) {
             struct cand *c = &all[t].v[i];

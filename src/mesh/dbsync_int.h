@@ -27,6 +27,9 @@ struct zt__dbs_table {
     const char *name;
     const char *since;        /* an integer column that grows, or NULL */
     int64_t window;           /* candidates: since > highest - window */
+    bool since_clock;         /* since is the wall clock (ms): the window starts under the lower of
+                               * the highest value seen and now, so a clock stepped back since the
+                               * last segment does not hide what changed after the step */
     bool append_only;         /* a published row never changes: a difference is a mismatch */
     bool own_jobs;            /* sched_jobs: only rows whose orch is this node */
     uint8_t n_key;            /* the first n_key columns are the primary key */

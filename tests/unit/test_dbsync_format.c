@@ -6,7 +6,9 @@
  * of a known table), head records (forged, tampered, expired), and the
  * publisher on a real SQLite store: a ledger's rows in a first segment,
  * nothing when nothing changed, only the changed rows next, chained to
- * the first and readable back from the mesh. */
+ * the first and readable back from the mesh; the rebuild's heads collected
+ * for a bounded time, newest first; a job changed after the wall clock
+ * stepped back still published. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -391,6 +393,82 @@ static void test_publisher(void **state)
     zt_identity_free(id);
 }
 
+/* The scheduler's table as src/orchestrator/sched.c makes it (owner
+ * "sched", versions 1 and 2), without the scheduler. */
+static const struct zt_store_step SCHED_STEPS[] = {
+    {.sql = "CREATE TABLE sched_jobs(job_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, client TEXT NOT NULL,"
+            " model TEXT NOT NULL, ctx INTEGER NOT NULL, max_tokens INTEGER NOT NULL,"
+            " price_ceiling INTEGER NOT NULL, deadline INTEGER NOT NULL, state INTEGER NOT NULL, worker TEXT,"
+            " attempts INTEGER NOT NULL, tokens INTEGER NOT NULL, created INTEGER NOT NULL,"
+            " updated INTEGER NOT NULL, assigned INTEGER NOT NULL, started INTEGER NOT NULL,"
+            " finished INTEGER NOT NULL, reason TEXT NOT NULL);"},
+    {.sql = "ALTER TABLE sched_jobs ADD COLUMN orch TEXT NOT NULL DEFAULT '';"},
+};
+
+/* A job's `updated` is the wall clock. The clock was ten minutes ahead
+ * when the last segment was made (its mark says so) and has been set
+ * right since: the job's next state carries an `updated` far under the
+ * mark (more than the two-minute window) and is published all the same;
+ * another orchestrator's job is not. */
+static void test_jobs_clock_stepped_back(void **state)
+{
+    (void)state;
+    struct zt_identity *id = vector_id();
+    char path[400], mdir[400], tdir[400], sql[600];
+    snprintf(path, sizeof path, "%s/jobs.db", dir);
+    snprintf(mdir, sizeof mdir, "%s/mesh-jobs", dir);
+    snprintf(tdir, sizeof tdir, "%s/mesh-jobs/dbsync", dir);
+    struct zt_store_opts so = {.path = path, .busy_timeout_ms = 5000};
+    struct zt_store *st = NULL, *st2 = NULL;
+    assert_int_equal(zt_store_open("sqlite", &so, &st), 0);
+    assert_int_equal(zt_store_open("sqlite", &so, &st2), 0);
+    struct zt_store_schema sc = {.owner = "sched", .steps = SCHED_STEPS, .n_steps = 2};
+    assert_int_equal(zt_store_migrate(st, &sc), 0);
+    int64_t now = zt_time_real_ms(), ahead = now + 600000;
+    for (int i = 0; i < 2; i++) {
+        snprintf(sql, sizeof sql,
+                 "INSERT INTO sched_jobs VALUES('job-%d', %d, 'c', 'm', 256, 8, 0, 0, 2, NULL, 0, 0, %lld, %lld, 0, 0,"
+                 " 0, '', '%s')",
+                 i, i + 1, (long long)ahead, (long long)ahead, i == 0 ? zt_identity_id(id) : "zt1someoneelse");
+        assert_int_equal(zt_store_exec(st, sql), 0);
+    }
+    struct zt_mesh_opts mo = {.dir = mdir, .id = id};
+    struct zt_mesh *m = NULL;
+    assert_int_equal(zt_mesh_new(&mo, &m), 0);
+    struct zt_dbsync_opts o = {.st = st2, .mesh = m, .id = id, .tmp_dir = tdir, .interval_s = 1};
+    struct zt_dbsync *s = NULL;
+    assert_int_equal(zt_dbsync_new(&o, &s), 0);
+    unsigned made = 0;
+    assert_int_equal(zt_dbsync_publish(s, &made), 0); /* the mark: the clock ten minutes ahead */
+    assert_int_equal(made, 1);
+    struct zt_buf b;
+    zt_buf_init(&b, ZT_DBSYNC_SEGMENT_MAX);
+    struct zt_dbsync_segment seg;
+    last_segment(s, m, id, &b, &seg);
+    assert_int_equal(seg.n_rows, 1); /* our job only */
+    assert_non_null(memmem(seg.body, seg.body_len, "[\"sched_jobs\",\"job-0\",", 22));
+    /* the clock set right: the job ends with `updated` ten minutes under the mark */
+    snprintf(sql, sizeof sql, "UPDATE sched_jobs SET state = 3, finished = %lld, updated = %lld", (long long)now,
+             (long long)now);
+    assert_int_equal(zt_store_exec(st, sql), 0);
+    assert_int_equal(zt_dbsync_publish(s, &made), 0);
+    assert_int_equal(made, 1);
+    last_segment(s, m, id, &b, &seg);
+    assert_int_equal(seg.seq, 2);
+    assert_int_equal(seg.n_rows, 1);
+    snprintf(sql, sizeof sql, "[\"sched_jobs\",\"job-0\",1,\"c\",\"m\",256,8,0,0,3,");
+    assert_non_null(memmem(seg.body, seg.body_len, sql, strlen(sql)));
+    /* nothing changed: nothing made */
+    assert_int_equal(zt_dbsync_publish(s, &made), 0);
+    assert_int_equal(made, 0);
+    zt_buf_deinit(&b);
+    zt_dbsync_free(s);
+    zt_mesh_free(m);
+    zt_store_close(st);
+    zt_store_close(st2);
+    zt_identity_free(id);
+}
+
 int main(void)
 {
     if (zt_hash_init() != 0) return 1;
@@ -402,6 +480,7 @@ int main(void)
         cmocka_unit_test(test_head),
         cmocka_unit_test(test_heads),
         cmocka_unit_test(test_publisher),
+        cmocka_unit_test(test_jobs_clock_stepped_back),
     };
     int failures = cmocka_run_group_tests_name("dbsync", tests, setup, teardown);
     if (zt_alloc_live() != live) {
