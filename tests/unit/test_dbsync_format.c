@@ -316,29 +316,57 @@ static void last_segment(struct zt_dbsync *s, struct zt_mesh *m, const struct zt
     assert_int_equal(zt_dbsync_segment_decode(b->data, b->len, zt_identity_sign_pk(id), seg), 0);
 }
 
+/* Two handles on dir/NAME.db (the node's and the publisher's), and a
+ * publisher on the second with its mesh in dir/mesh-NAME. */
+struct pub {
+    struct zt_store *st, *st2;
+    struct zt_mesh *m;
+    struct zt_dbsync *s;
+    char mdir[400], tdir[420];
+};
+
+static void pub_open_stores(const char *name, struct pub *p)
+{
+    char path[400];
+    snprintf(path, sizeof path, "%s/%s.db", dir, name);
+    snprintf(p->mdir, sizeof p->mdir, "%s/mesh-%s", dir, name);
+    snprintf(p->tdir, sizeof p->tdir, "%s/dbsync", p->mdir);
+    struct zt_store_opts so = {.path = path, .busy_timeout_ms = 5000};
+    assert_int_equal(zt_store_open("sqlite", &so, &p->st), 0);
+    assert_int_equal(zt_store_open("sqlite", &so, &p->st2), 0);
+}
+
+static void pub_start(struct pub *p, struct zt_identity *id)
+{
+    struct zt_mesh_opts mo = {.dir = p->mdir, .id = id};
+    assert_int_equal(zt_mesh_new(&mo, &p->m), 0);
+    struct zt_dbsync_opts o = {.st = p->st2, .mesh = p->m, .id = id, .tmp_dir = p->tdir, .interval_s = 1};
+    assert_int_equal(zt_dbsync_new(&o, &p->s), 0);
+}
+
+static void pub_close(struct pub *p)
+{
+    zt_dbsync_free(p->s);
+    zt_mesh_free(p->m);
+    zt_store_close(p->st);
+    zt_store_close(p->st2);
+}
+
 static void test_publisher(void **state)
 {
     (void)state;
     struct zt_identity *id = vector_id();
-    char path[400], mdir[400], tdir[400];
-    snprintf(path, sizeof path, "%s/zentalk.db", dir);
-    snprintf(mdir, sizeof mdir, "%s/mesh", dir);
-    snprintf(tdir, sizeof tdir, "%s/mesh/dbsync", dir);
-    struct zt_store_opts so = {.path = path, .busy_timeout_ms = 5000};
-    struct zt_store *st = NULL, *st2 = NULL;
-    assert_int_equal(zt_store_open("sqlite", &so, &st), 0);
-    assert_int_equal(zt_store_open("sqlite", &so, &st2), 0);
+    struct pub p = {0};
+    pub_open_stores("zentalk", &p);
+    struct zt_store *st = p.st;
     struct zt_ledger *l = NULL;
     assert_int_equal(zt_ledger_new(st, &l), 0);
     int64_t acct = 0;
     assert_int_equal(zt_ledger_account(l, ZT_LEDGER_USER, "0x00000000000000000000000000000000000000b1", NULL, &acct), 0);
     assert_int_equal(zt_ledger_mint(l, "dep-1", acct, 5, NULL, NULL), 0);
-    struct zt_mesh_opts mo = {.dir = mdir, .id = id};
-    struct zt_mesh *m = NULL;
-    assert_int_equal(zt_mesh_new(&mo, &m), 0);
-    struct zt_dbsync_opts o = {.st = st2, .mesh = m, .id = id, .tmp_dir = tdir, .interval_s = 1};
-    struct zt_dbsync *s = NULL;
-    assert_int_equal(zt_dbsync_new(&o, &s), 0);
+    pub_start(&p, id);
+    struct zt_mesh *m = p.m;
+    struct zt_dbsync *s = p.s;
     unsigned made = 0;
     assert_int_equal(zt_dbsync_publish(s, &made), 0);
     assert_int_equal(made, 1);
@@ -376,7 +404,9 @@ static void test_publisher(void **state)
     assert_int_equal(made, 0);
     /* a new publisher on the same store goes on from segment 2 */
     zt_dbsync_free(s);
+    struct zt_dbsync_opts o = {.st = p.st2, .mesh = m, .id = id, .tmp_dir = p.tdir, .interval_s = 1};
     assert_int_equal(zt_dbsync_new(&o, &s), 0);
+    p.s = s;
     assert_int_equal(zt_ledger_mint(l, "dep-3", acct, 1, NULL, NULL), 0);
     assert_int_equal(zt_dbsync_publish(s, &made), 0);
     uint8_t second[32];
@@ -385,11 +415,8 @@ static void test_publisher(void **state)
     assert_int_equal(seg.seq, 3);
     assert_memory_equal(seg.prev, second, 32);
     zt_buf_deinit(&b);
-    zt_dbsync_free(s);
-    zt_mesh_free(m);
-    zt_ledger_free(l);
-    zt_store_close(st);
-    zt_store_close(st2);
+    zt_ledger_free(l); /* before its store closes */
+    pub_close(&p);
     zt_identity_free(id);
 }
 
@@ -414,14 +441,10 @@ static void test_jobs_clock_stepped_back(void **state)
 {
     (void)state;
     struct zt_identity *id = vector_id();
-    char path[400], mdir[400], tdir[400], sql[600];
-    snprintf(path, sizeof path, "%s/jobs.db", dir);
-    snprintf(mdir, sizeof mdir, "%s/mesh-jobs", dir);
-    snprintf(tdir, sizeof tdir, "%s/mesh-jobs/dbsync", dir);
-    struct zt_store_opts so = {.path = path, .busy_timeout_ms = 5000};
-    struct zt_store *st = NULL, *st2 = NULL;
-    assert_int_equal(zt_store_open("sqlite", &so, &st), 0);
-    assert_int_equal(zt_store_open("sqlite", &so, &st2), 0);
+    char sql[600];
+    struct pub p = {0};
+    pub_open_stores("jobs", &p);
+    struct zt_store *st = p.st;
     struct zt_store_schema sc = {.owner = "sched", .steps = SCHED_STEPS, .n_steps = 2};
     assert_int_equal(zt_store_migrate(st, &sc), 0);
     int64_t now = zt_time_real_ms(), ahead = now + 600000;
@@ -432,12 +455,9 @@ static void test_jobs_clock_stepped_back(void **state)
                  i, i + 1, (long long)ahead, (long long)ahead, i == 0 ? zt_identity_id(id) : "zt1someoneelse");
         assert_int_equal(zt_store_exec(st, sql), 0);
     }
-    struct zt_mesh_opts mo = {.dir = mdir, .id = id};
-    struct zt_mesh *m = NULL;
-    assert_int_equal(zt_mesh_new(&mo, &m), 0);
-    struct zt_dbsync_opts o = {.st = st2, .mesh = m, .id = id, .tmp_dir = tdir, .interval_s = 1};
-    struct zt_dbsync *s = NULL;
-    assert_int_equal(zt_dbsync_new(&o, &s), 0);
+    pub_start(&p, id);
+    struct zt_mesh *m = p.m;
+    struct zt_dbsync *s = p.s;
     unsigned made = 0;
     assert_int_equal(zt_dbsync_publish(s, &made), 0); /* the mark: the clock ten minutes ahead */
     assert_int_equal(made, 1);
@@ -462,10 +482,7 @@ static void test_jobs_clock_stepped_back(void **state)
     assert_int_equal(zt_dbsync_publish(s, &made), 0);
     assert_int_equal(made, 0);
     zt_buf_deinit(&b);
-    zt_dbsync_free(s);
-    zt_mesh_free(m);
-    zt_store_close(st);
-    zt_store_close(st2);
+    pub_close(&p);
     zt_identity_free(id);
 }
 

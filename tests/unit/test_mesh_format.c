@@ -326,6 +326,18 @@ static void test_store_and_serve(void **state)
     zt_identity_free(id);
 }
 
+/* path: n 64-bit words of xorshift64 from seed (no two chunks alike). */
+static void write_random(const char *path, size_t n, uint64_t seed)
+{
+    FILE *wf = fopen(path, "wb");
+    assert_non_null(wf);
+    for (size_t i = 0; i < n; i++) {
+        seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
+        assert_int_equal(fwrite(&seed, 8, 1, wf), 1);
+    }
+    assert_int_equal(fclose(wf), 0);
+}
+
 static int n_counted;
 
 static int count_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
@@ -356,14 +368,7 @@ static void test_store_crash(void **state)
     snprintf(sdir, sizeof sdir, "%s/crash", dir);
     snprintf(tmpd, sizeof tmpd, "%s/tmp", sdir);
     snprintf(chunks, sizeof chunks, "%s/chunks", sdir);
-    FILE *wf = fopen(path, "wb"); /* 41 distinct chunks */
-    assert_non_null(wf);
-    uint64_t x = 88172645463325252ull;
-    for (size_t i = 0; i < (40u << 20) / 8 + 1; i++) {
-        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-        assert_int_equal(fwrite(&x, 8, 1, wf), 1);
-    }
-    assert_int_equal(fclose(wf), 0);
+    write_random(path, (40u << 20) / 8 + 1, 88172645463325252ull); /* 41 distinct chunks */
     struct zt_identity *id = NULL;
     assert_int_equal(zt_identity_generate(&id), 0);
     struct zt_mesh_opts o = {.dir = sdir, .id = id};
@@ -439,14 +444,7 @@ static void test_one_copy(void **state)
     snprintf(mdir, sizeof mdir, "%s/models", dir);
     assert_int_equal(mkdir(mdir, 0700), 0);
     snprintf(path, sizeof path, "%s/m.gguf", mdir);
-    FILE *wf = fopen(path, "wb");
-    assert_non_null(wf);
-    uint64_t x = 0x2545F4914F6CDD1Dull;
-    for (size_t i = 0; i < (3u << 20) / 8 + 100; i++) {
-        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-        assert_int_equal(fwrite(&x, 8, 1, wf), 1);
-    }
-    assert_int_equal(fclose(wf), 0);
+    write_random(path, (3u << 20) / 8 + 100, 0x2545F4914F6CDD1Dull); /* 4 distinct chunks */
     struct zt_identity *id = NULL;
     assert_int_equal(zt_identity_generate(&id), 0);
     struct zt_mesh_opts o = {.dir = sdir, .id = id, .models_dir = mdir};

@@ -22,9 +22,9 @@
 #include <unistd.h>
 
 #include "zentalk/zt_alloc.h"
-#include "zentalk/zt_hash.h"
 #include "zentalk/zt_hex.h"
 #include "zentalk/zt_infer.h"
+#include "zentalk/zt_mesh.h"
 
 static char model[1024], model_sha[65];
 static int64_t live_at_start;
@@ -37,17 +37,10 @@ static int setup(void **state)
         model[0] = '\0';
         return 0;
     }
-    FILE *f = fopen(model, "rb");
-    assert_non_null(f);
-    struct zt_sha256_ctx c;
-    zt_sha256_init(&c);
-    static uint8_t buf[1 << 16];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, f)) > 0) zt_sha256_update(&c, buf, n);
-    fclose(f);
-    uint8_t d[32];
-    zt_sha256_final(&c, d);
-    zt_hex_encode(model_sha, d, 32);
+    struct zt_mesh_manifest man; /* the file's SHA-256, as the mesh computes it */
+    assert_int_equal(zt_mesh_manifest_of_file(model, &man), 0);
+    zt_hex_encode(model_sha, man.file_sha256, 32);
+    zt_mesh_manifest_deinit(&man);
     return 0;
 }
 
