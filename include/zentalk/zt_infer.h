@@ -112,6 +112,25 @@ bool zt_infer_serves(const struct zt_infer *inf, const char *id);
 /* The file of entry i: data_dir/path, or data_dir/models/<last segment of
  * its url>. ZT_ETOOBIG when it does not fit n bytes. */
 ZT_NODISCARD int zt_infer_model_file(const struct zt_infer *inf, size_t i, char *out, size_t n);
+/* Models registered at run time (zt_infer_register) beside models.yaml's. */
+#define ZT_INFER_MAX_REGISTERED 32
+#define ZT_INFER_ID_MAX 64
+/* Register a model file that arrived while the node runs (a model fetched
+ * through the mesh, zt_mesh.h): it is served like a models.yaml entry
+ * with the default sampling (temperature 0.8, top_p 0.95, top_k 40,
+ * max_tokens 256, the model's own context), loaded on first use.
+ * id: 1..ZT_INFER_ID_MAX of [A-Za-z0-9._-], not starting with '.';
+ * path: as a models.yaml path (relative to node.data_dir, or absolute);
+ * sha256_hex: the file's SHA-256 (64 lower-case hex digits). The entry is
+ * appended: entries are never moved or removed, so jobs running on other
+ * models are undisturbed, and readers (the routes, the joiner) see it
+ * whole or not at all. Not persisted: after a restart the node registers
+ * it again when told to serve it (docs/internals/infer.md).
+ * 0 (also when id is already registered with this path and hash);
+ * ZT_EINVAL (a bad argument, or the file is not GGUF), ZT_ENOTFOUND (no
+ * file), ZT_EEXIST (id taken by another entry), ZT_ETOOBIG (more than
+ * ZT_INFER_MAX_REGISTERED), ZT_ECLOSED (shutting down), ZT_ENOMEM. */
+ZT_NODISCARD int zt_infer_register(struct zt_infer *inf, const char *id, const char *path, const char *sha256_hex);
 /* Load model id now (it stays in the cache like any other). Refusals as
  * for a job: model_not_found, no_model, model_unavailable (the file is
  * missing or does not load: message says why), model_cache_full. */

@@ -210,6 +210,13 @@ ZT_NODISCARD int zt_mesh_pull_json(struct zt_mesh *m, const char *sha, char **ou
 typedef void (*zt_mesh_report_fn)(void *ud, const char *node_id, const char *reason);
 void zt_mesh_set_report_hook(struct zt_mesh *m, zt_mesh_report_fn fn, void *ud);
 
+/* Called when a pull that installs (zt_mesh_pull's install, zt_mesh_want)
+ * has put the verified file at models_dir/name: the node registers it as
+ * a model (zt_infer_register). Runs on the pull's thread; set before
+ * zt_mesh_start. */
+typedef void (*zt_mesh_installed_fn)(void *ud, const char *sha_hex, const char *name);
+void zt_mesh_set_installed_hook(struct zt_mesh *m, zt_mesh_installed_fn fn, void *ud);
+
 /* The local score of a peer (0 = unknown; each verified chunk +1, each
  * bad chunk or manifest -100: below 0 it is not asked again). */
 double zt_mesh_peer_score(struct zt_mesh *m, const char *node_id);

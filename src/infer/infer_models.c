@@ -4,7 +4,9 @@
  * Lock order: a runner's lock before inf->mu (runner callbacks release
  * models). So nothing here calls into a runner while holding inf->mu,
  * except freeing an idle runner (no jobs, hence no callbacks). */
+#include <ctype.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sys/stat.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -46,8 +48,15 @@ struct loaded {
 #define BLOCKED_MAX 2
 
 struct zt_infer {
-    const struct zt_cfg_model *models; /* cfg->models, or &file_entry */
-    size_t n_models;
+    /* cfg->models copied (their strings borrowed from cfg), then the
+     * entries registered at run time (zt_infer_register: strings owned),
+     * up to cap. Entries are appended, never moved or removed, so a
+     * pointer to one (a job's entry) stays valid; n_models is published
+     * (release) after its entry and slot are written, so readers need no
+     * lock to walk the first n_models. */
+    struct zt_cfg_model *models;
+    atomic_size_t n_models;
+    size_t n_cfg, cap;
     const char *default_model;         /* "" = the first entry */
     const char *data_dir;
     size_t budget;                     /* bytes; 0 = no limit */
@@ -64,8 +73,7 @@ struct zt_infer {
     void (*progress)(void *ud, uint64_t done, uint64_t total);
     void *progress_ud;
     bool detail_in_errors; /* zt_infer_opts.detail_in_errors */
-    struct zt_cfg_model file_entry;    /* zt_infer_new_file() */
-    char *file_path;
+    char *file_path;                   /* zt_infer_new_file() */
     pthread_mutex_t mu;
     pthread_cond_t cv;                 /* a load finished */
     struct loaded *l;                  /* one per entry */
@@ -95,20 +103,34 @@ static unsigned cpus_online(void)
     return zt_model_default_threads();
 }
 
-static int make(const struct zt_infer_opts *o, size_t n_models, struct zt_infer **out)
+/* The number of entries (readers walk them without the lock). */
+static size_t count(const struct zt_infer *inf)
+{
+    return atomic_load_explicit(&((struct zt_infer *)(uintptr_t)inf)->n_models, memory_order_acquire);
+}
+
+/* n_models entries (copied from models, their strings borrowed) and room
+ * for ZT_INFER_MAX_REGISTERED more. */
+static int make(const struct zt_infer_opts *o, const struct zt_cfg_model *models, size_t n_models,
+                struct zt_infer **out)
 {
     struct zt_infer *inf = zt_calloc(1, sizeof *inf);
     if (!inf) return ZT_ENOMEM;
-    inf->l = zt_calloc(n_models ? n_models : 1, sizeof *inf->l);
-    inf->dead_cap = 2 * n_models + 4; /* evictions between two free_dead() of concurrent loads */
+    inf->cap = n_models + ZT_INFER_MAX_REGISTERED;
+    inf->models = zt_calloc(inf->cap, sizeof *inf->models);
+    inf->l = zt_calloc(inf->cap, sizeof *inf->l);
+    inf->dead_cap = 2 * inf->cap + 4; /* evictions between two free_dead() of concurrent loads */
     inf->dead = zt_calloc(inf->dead_cap, sizeof *inf->dead);
-    if (!inf->l || !inf->dead) {
+    if (!inf->models || !inf->l || !inf->dead) {
+        zt_free(inf->models);
         zt_free(inf->l);
         zt_free(inf->dead);
         zt_free(inf);
         return ZT_ENOMEM;
     }
-    inf->n_models = n_models;
+    if (n_models) memcpy(inf->models, models, n_models * sizeof *models);
+    inf->n_cfg = n_models;
+    atomic_init(&inf->n_models, n_models);
     if (o) {
         inf->n_threads = o->n_threads > 256 ? 256 : o->n_threads;
         inf->n_slots = o->n_slots > 64 ? 64 : o->n_slots;
@@ -173,9 +195,8 @@ unsigned zt__infer_gpu_devices(const struct zt_infer *inf)
 int zt_infer_new(const struct zt_config *cfg, const struct zt_infer_opts *o, struct zt_infer **out)
 {
     struct zt_infer *inf = NULL;
-    int rc = make(o, cfg->n_models, &inf);
+    int rc = make(o, cfg->models, cfg->n_models, &inf);
     if (rc) return rc;
-    inf->models = cfg->models;
     inf->default_model = cfg->model_cache.default_model ? cfg->model_cache.default_model : "";
     inf->data_dir = cfg->node.data_dir;
     inf->budget = cfg->model_cache.memory_budget_mb > 0 ? (size_t)cfg->model_cache.memory_budget_mb * 1024u * 1024u : 0;
@@ -195,15 +216,14 @@ int zt_infer_new_file(const char *path, const struct zt_infer_opts *o, struct zt
 {
     struct zt_infer *inf = NULL;
     char *p = zt_strdup(path);
-    int rc = p ? make(o, 1, &inf) : ZT_ENOMEM;
+    struct zt_cfg_model e = {.id = p, .path = p, .url = "", .sha256 = "", .temperature = 0.8,
+                             .top_p = 0.95, .top_k = 40, .max_tokens = 256};
+    int rc = p ? make(o, &e, 1, &inf) : ZT_ENOMEM;
     if (rc) {
         zt_free(p);
         return rc;
     }
     inf->file_path = p;
-    inf->file_entry = (struct zt_cfg_model){.id = p, .path = p, .url = "", .sha256 = "", .temperature = 0.8,
-                                            .top_p = 0.95, .top_k = 40, .max_tokens = 256};
-    inf->models = &inf->file_entry;
     inf->default_model = "";
     inf->data_dir = ".";
     if (!inf->n_threads) inf->n_threads = cpus_online();
@@ -216,7 +236,7 @@ void zt_infer_shutdown(struct zt_infer *inf)
     if (!inf) return;
     /* copy the list: runner callbacks may call zt__infer_release(), which
      * takes inf->mu, while a runner stops */
-    size_t n = inf->n_models;
+    size_t n = count(inf);
     pthread_mutex_lock(&inf->mu);
     inf->stopping = true;
     pthread_cond_broadcast(&inf->cv); /* loads waiting for room give up */
@@ -232,8 +252,15 @@ void zt_infer_shutdown(struct zt_infer *inf)
 void zt_infer_free(struct zt_infer *inf)
 {
     if (!inf) return;
-    for (size_t i = 0; i < inf->n_models; i++) zt_runner_free(inf->l[i].runner);
+    size_t n = count(inf);
+    for (size_t i = 0; i < n; i++) zt_runner_free(inf->l[i].runner);
     for (size_t i = 0; i < inf->n_dead; i++) zt_runner_free(inf->dead[i]);
+    for (size_t i = inf->n_cfg; i < n; i++) { /* registered: owned */
+        zt_free(inf->models[i].id);
+        zt_free(inf->models[i].path);
+        zt_free(inf->models[i].sha256);
+    }
+    zt_free(inf->models);
     zt_free(inf->dead);
     pthread_mutex_destroy(&inf->mu);
     pthread_cond_destroy(&inf->cv);
@@ -250,9 +277,10 @@ struct zt__pool *zt__infer_pool(const struct zt_infer *inf)
 
 int zt_infer_model_find(const struct zt_infer *inf, const char *id)
 {
-    if (inf->n_models == 0) return -1;
+    size_t n = count(inf);
+    if (n == 0) return -1;
     if (!id || !*id) id = inf->default_model[0] ? inf->default_model : inf->models[0].id;
-    for (size_t i = 0; i < inf->n_models; i++)
+    for (size_t i = 0; i < n; i++)
         if (zt_str_eq(inf->models[i].id, id)) return (int)i;
     return -1;
 }
@@ -293,7 +321,7 @@ static bool make_room(struct zt_infer *inf, size_t need)
     for (;;) {
         size_t used = 0;
         int victim = -1;
-        for (size_t i = 0; i < inf->n_models; i++) {
+        for (size_t i = 0, n = count(inf); i < n; i++) {
             struct loaded *l = &inf->l[i];
             if (!l->runner) continue;
             used += l->bytes;
@@ -334,7 +362,7 @@ static bool wait_for_room(struct zt_infer *inf, size_t need)
     inf->blocked++;
     bool ok = false;
     while (!ok && !inf->stopping) {
-        for (size_t i = 0; i < inf->n_models; i++)
+        for (size_t i = 0, n = count(inf); i < n; i++)
             if (inf->l[i].runner && inf->l[i].users) inf->l[i].draining = true;
         int w = pthread_cond_timedwait(&inf->cv, &inf->mu, &until);
         ok = make_room(inf, need);
@@ -342,7 +370,7 @@ static bool wait_for_room(struct zt_infer *inf, size_t need)
     }
     inf->blocked--;
     if (--inf->room_waiters == 0)
-        for (size_t i = 0; i < inf->n_models; i++) inf->l[i].draining = false;
+        for (size_t i = 0, n = count(inf); i < n; i++) inf->l[i].draining = false;
     pthread_cond_broadcast(&inf->cv);
     return ok;
 }
@@ -369,7 +397,7 @@ int zt__infer_model_sha256(struct zt_infer *inf, const struct zt_cfg_model *e, c
                            uint8_t out[static 32])
 {
     size_t i = (size_t)(e - inf->models);
-    if (i >= inf->n_models || !r) return ZT_EINVAL;
+    if (i >= count(inf) || !r) return ZT_EINVAL;
     struct loaded *l = &inf->l[i];
     pthread_mutex_lock(&inf->mu);
     bool have = l->sha_of == r;
@@ -410,7 +438,7 @@ int zt__infer_model_sha256(struct zt_infer *inf, const struct zt_cfg_model *e, c
 int zt__infer_acquire(struct zt_infer *inf, const char *id, struct zt_runner **out, const struct zt_cfg_model **entry,
                       struct zt_infer_err *err)
 {
-    if (inf->n_models == 0)
+    if (count(inf) == 0)
         return zt__infer_fail(err, ZT_ENOTFOUND, "no_model", "%s",
                               "no model is configured: add one to models.yaml (see docs/configuration.md), or "
                               "download one with `zentalk models pull URL` and point models.yaml at it");
@@ -562,7 +590,7 @@ void zt__infer_release(struct zt_infer *inf, struct zt_runner *r)
 {
     if (!r) return;
     pthread_mutex_lock(&inf->mu);
-    for (size_t i = 0; i < inf->n_models; i++)
+    for (size_t i = 0, n = count(inf); i < n; i++)
         if (inf->l[i].runner == r && inf->l[i].users) {
             inf->l[i].users--;
             inf->l[i].last_used = zt_time_mono_ns();
@@ -580,14 +608,88 @@ int zt_infer_load(struct zt_infer *inf, const char *id, struct zt_infer_err *err
     return rc;
 }
 
+/* A registered model's id: 1..64 of [A-Za-z0-9._-], not starting with '.'. */
+static bool id_ok(const char *id)
+{
+    size_t n = strlen(id);
+    if (n == 0 || n > ZT_INFER_ID_MAX || id[0] == '.') return false;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)id[i]) && id[i] != '.' && id[i] != '_' && id[i] != '-') return false;
+    return true;
+}
+
+static bool sha_hex_ok(const char *h)
+{
+    if (strlen(h) != 64) return false;
+    for (size_t i = 0; i < 64; i++)
+        if (!isdigit((unsigned char)h[i]) && !(h[i] >= 'a' && h[i] <= 'f')) return false;
+    return true;
+}
+
+int zt_infer_register(struct zt_infer *inf, const char *id, const char *path, const char *sha256_hex)
+{
+    if (!inf || !id || !path || !path[0] || !sha256_hex || !id_ok(id) || !sha_hex_ok(sha256_hex) ||
+        strlen(path) > 1024)
+        return ZT_EINVAL;
+    struct zt_cfg_model e = {.id = (char *)(uintptr_t)id, .path = (char *)(uintptr_t)path, .url = "",
+                             .sha256 = (char *)(uintptr_t)sha256_hex, .temperature = 0.8, .top_p = 0.95,
+                             .top_k = 40, .max_tokens = 256};
+    /* the file is there and is a GGUF file (a blob that is not a model is
+     * never offered to clients) */
+    char file[1024];
+    int rc = model_file(inf, &e, file, sizeof file, NULL, 0);
+    if (rc) return rc;
+    FILE *f = fopen(file, "rb");
+    if (!f) return ZT_ENOTFOUND;
+    char magic[4] = {0};
+    size_t got = fread(magic, 1, sizeof magic, f);
+    fclose(f);
+    if (got != 4 || memcmp(magic, "GGUF", 4) != 0) return ZT_EINVAL;
+    pthread_mutex_lock(&inf->mu); /* writers only: readers walk the published entries */
+    size_t n = count(inf);
+    bool same = false;
+    for (size_t i = 0; i < n && !rc && !same; i++)
+        if (zt_str_eq(inf->models[i].id, id)) {
+            /* the same registration again (a restart's re-instruction): nothing to do */
+            same = i >= inf->n_cfg && zt_str_eq(inf->models[i].sha256, sha256_hex) &&
+                   zt_str_eq(inf->models[i].path, path);
+            if (!same) rc = ZT_EEXIST;
+        }
+    if (same) {
+        pthread_mutex_unlock(&inf->mu);
+        return 0;
+    }
+    if (!rc && (inf->stopping || n >= inf->cap)) rc = inf->stopping ? ZT_ECLOSED : ZT_ETOOBIG;
+    if (!rc) {
+        e.id = zt_strdup(id);
+        e.path = zt_strdup(path);
+        e.sha256 = zt_strdup(sha256_hex);
+        if (!e.id || !e.path || !e.sha256) {
+            zt_free(e.id);
+            zt_free(e.path);
+            zt_free(e.sha256);
+            rc = ZT_ENOMEM;
+        }
+    }
+    if (!rc) {
+        inf->models[n] = e;
+        memset(&inf->l[n], 0, sizeof inf->l[n]);
+        atomic_store_explicit(&inf->n_models, n + 1, memory_order_release);
+    }
+    pthread_mutex_unlock(&inf->mu);
+    if (!rc) zt_log(ZT_LOG_INFO, "model_registered", "model=%s sha256=%s", id, sha256_hex);
+    return rc;
+}
+
 size_t zt_infer_model_count(const struct zt_infer *inf)
 {
-    return inf->n_models;
+    return count(inf);
 }
 
 size_t zt_infer_model_ids(const struct zt_infer *inf, const char **ids, size_t max)
 {
-    size_t n = inf->n_models < max ? inf->n_models : max;
+    size_t n = count(inf);
+    if (n > max) n = max;
     for (size_t i = 0; i < n; i++) ids[i] = inf->models[i].id;
     return n;
 }
@@ -613,7 +715,7 @@ void zt_infer_stats(struct zt_infer *inf, struct zt_runner_stats *out, size_t *n
      * its statistics: pin the loaded runners (users++) and ask unlocked. */
     memset(out, 0, sizeof *out);
     *n_loaded = 0;
-    size_t n = inf->n_models;
+    size_t n = count(inf);
     struct zt_runner **rs = zt_calloc(n ? n : 1, sizeof *rs);
     if (!rs) return;
     pthread_mutex_lock(&inf->mu);

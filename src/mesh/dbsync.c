@@ -448,7 +448,18 @@ static int make_segments(struct zt_dbsync *s, unsigned *made)
         if (!table_present(s->o.st, tb)) continue;
         rc = mark_get(s, tb->name, &hi[t]);
         int64_t lo = INT64_MIN;
-        if (!rc && tb->since && hi[t] != INT64_MIN) lo = hi[t] - tb->window;
+        if (!rc && tb->since && hi[t] != INT64_MIN) {
+            int64_t top = hi[t], w = tb->window;
+            if (tb->since_clock) {
+                /* the highest `updated` published may be from before the clock
+                 * stepped back: what changed since carries smaller values, at
+                 * least those of the clock now less one interval */
+                int64_t now = zt_time_real_ms();
+                if (now < top) top = now;
+                if ((int64_t)s->o.interval_s * 2000 > w) w = (int64_t)s->o.interval_s * 2000;
+            }
+            lo = top - w;
+        }
         if (!rc) rc = read_rows(s, tb, lo, &all[t]);
         for (size_t i = 0; i < all[t].n && !rc; i++) {
             struct cand *c = &all[t].v[i];
@@ -564,11 +575,25 @@ static void put_head(struct zt_dbsync *s, int64_t now)
     if (rc) zt_log_rl(ZT_LOG_WARN, 1, "dbsync_head_failed", "error=%s", zt_strerror(rc));
 }
 
+void zt__dbs_heads_add(struct zt__dbs_heads *hs, const struct zt_dbsync_head *h)
+{
+    size_t at = 0;
+    for (; at < hs->n && hs->h[at].seq >= h->seq; at++)
+        if (hs->h[at].seq == h->seq && memcmp(hs->h[at].sha256, h->sha256, 32) == 0) {
+            if (h->exp > hs->h[at].exp) hs->h[at].exp = h->exp; /* the same head renewed */
+            return;
+        }
+    if (at == ZT__DBS_HEADS_MAX) return; /* older than every head kept */
+    size_t n = hs->n < ZT__DBS_HEADS_MAX ? hs->n : ZT__DBS_HEADS_MAX - 1;
+    memmove(&hs->h[at + 1], &hs->h[at], (n - at) * sizeof hs->h[0]);
+    hs->h[at] = *h;
+    hs->n = n + 1;
+}
+
 struct head_find {
     const uint8_t *pk;
     int64_t now;
-    struct zt_dbsync_head best;
-    bool found;
+    struct zt__dbs_heads *hs;
 };
 
 static bool on_head(void *ud, const void *data, size_t len)
@@ -576,27 +601,49 @@ static bool on_head(void *ud, const void *data, size_t len)
     struct head_find *f = ud;
     struct zt_dbsync_head h;
     if (zt_dbsync_head_verify(data, len, f->now, &h) != 0 || memcmp(h.ed25519_pk, f->pk, 32) != 0) return true;
-    if (!f->found || h.seq > f->best.seq) f->best = h;
-    f->found = true;
+    zt__dbs_heads_add(f->hs, &h);
     return true;
 }
 
-/* The newest head of our node id in the DHT, trying until timeout_ms. */
-static int find_head(struct zt_dbsync *s, struct zt_dht *dht, unsigned timeout_ms, struct zt_dbsync_head *out)
+int zt__dbs_collect_heads(zt__dbs_get_fn get, void *get_ud, const uint8_t pk[static 32], int64_t now_s,
+                          unsigned settle_ms, uint64_t enough, unsigned timeout_ms, struct zt__dbs_heads *out)
+{
+    memset(out, 0, sizeof *out);
+    struct head_find f = {.pk = pk, .now = now_s, .hs = out};
+    uint64_t t0 = zt_time_mono_ms(), first = 0;
+    for (;;) {
+        int rc = get(get_ud, on_head, &f);
+        if (rc) return rc;
+        uint64_t now = zt_time_mono_ms();
+        if (out->n && !first) first = now;
+        if (first && (now >= first + settle_ms || (enough && out->h[0].seq >= enough))) return 0;
+        if (!first && now >= t0 + timeout_ms) return ZT_ENOTFOUND;
+        zt_time_sleep_ms(250);
+    }
+}
+
+/* One round of the DHT for our heads (zt__dbs_get_fn). */
+struct dht_get {
+    struct zt_dht *dht;
+    const char *id;
+};
+
+static int dht_get(void *ud, bool (*fn)(void *ud, const void *data, size_t len), void *fn_ud)
+{
+    const struct dht_get *g = ud;
+    return zt_dht_get_values(g->dht, "dbsync", g->id, 2000, fn, fn_ud);
+}
+
+/* Our heads in the DHT, newest first: collected for settle_ms after the
+ * first (or until one of seq >= enough), up to timeout_ms for one to come. */
+#define HEAD_SETTLE_MS 3000u
+static int find_heads(struct zt_dbsync *s, struct zt_dht *dht, unsigned settle_ms, uint64_t enough,
+                      unsigned timeout_ms, struct zt__dbs_heads *out)
 {
     if (!dht) return ZT_ENOTFOUND;
-    uint64_t until = zt_time_mono_ms() + timeout_ms;
-    for (;;) {
-        struct head_find f = {.pk = zt_identity_sign_pk(s->o.id), .now = zt_time_real_ms() / 1000};
-        int rc = zt_dht_get_values(dht, "dbsync", zt_identity_id(s->o.id), 2000, on_head, &f);
-        if (rc) return rc;
-        if (f.found) {
-            *out = f.best;
-            return 0;
-        }
-        if (zt_time_mono_ms() >= until) return ZT_ENOTFOUND;
-        zt_time_sleep_ms(500);
-    }
+    struct dht_get g = {.dht = dht, .id = zt_identity_id(s->o.id)};
+    return zt__dbs_collect_heads(dht_get, &g, zt_identity_sign_pk(s->o.id), zt_time_real_ms() / 1000, settle_ms,
+                                 enough, timeout_ms, out);
 }
 
 int zt_dbsync_publish(struct zt_dbsync *s, unsigned *made)
@@ -620,17 +667,18 @@ static void *dbsync_main(void *arg)
     struct zt_dbsync *s = arg;
     pthread_mutex_lock(&s->mu);
     if (!s->seq && s->dht) { /* lost our disk? a chain of ours is out there: never fork it */
-        struct zt_dbsync_head h;
+        struct zt__dbs_heads *hs = zt_malloc(sizeof *hs);
         pthread_mutex_unlock(&s->mu);
-        int rc = find_head(s, s->dht, 5000, &h);
+        int rc = hs ? find_heads(s, s->dht, 0, 0, 5000, hs) : ZT_ENOMEM; /* any head at all */
         pthread_mutex_lock(&s->mu);
         if (rc == 0) {
             s->blocked = true;
             zt_log(ZT_LOG_ERROR, "dbsync_blocked",
                    "seq=%llu detail=\"a chain of this node's segments is published and this store has none: "
                    "nothing is published until zentalk-node --rebuild-from-mesh\"",
-                   (unsigned long long)h.seq);
+                   (unsigned long long)hs->h[0].seq);
         }
+        zt_free(hs);
     }
     int64_t next = zt_time_real_ms() / 1000 + s->o.interval_s;
     while (!s->stop) {
@@ -1039,11 +1087,28 @@ int zt_dbsync_rebuild(struct zt_dbsync *s, struct zt_dht *dht, unsigned timeout_
         snprintf(why, why_len, "the store's job and ledger tables: %s (are the orchestrator role and chain.enabled on?)",
                  zt_strerror(rc));
     }
-    struct zt_dbsync_head head;
-    if (!rc && (rc = find_head(s, dht, timeout_ms, &head)) != 0)
+    struct zt__dbs_heads *hs = rc ? NULL : zt_malloc(sizeof *hs);
+    if (!rc && !hs) rc = ZT_ENOMEM;
+    if (!rc && (rc = find_heads(s, dht, HEAD_SETTLE_MS, 0, timeout_ms, hs)) != 0)
         snprintf(why, why_len, "no head record of %s in the DHT: %s", zt_identity_id(s->o.id), zt_strerror(rc));
+    /* the longest chain that verifies: the newest head, else the next (a
+     * newer head whose segments cannot be had is logged, not trusted) */
+    struct zt_dbsync_head head = {0};
     uint8_t(*shas)[32] = NULL;
-    if (!rc) rc = walk_chain(s, &head, until, &shas, why, why_len);
+    for (size_t i = 0; !rc && i < hs->n; i++) {
+        head = hs->h[i];
+        rc = walk_chain(s, &head, until, &shas, why, why_len);
+        if (!rc) break;
+        zt_log(ZT_LOG_WARN, "dbsync_head_unusable", "seq=%llu error=%s detail=\"%s\"%s", (unsigned long long)head.seq,
+               zt_strerror(rc), why, i + 1 < hs->n ? " next=older_head" : "");
+        if (i + 1 < hs->n) {
+            rc = 0;
+            why[0] = '\0';
+        } else {
+            break;
+        }
+    }
+    zt_free(hs);
     struct replay r = {.s = s, .st = s->o.st, .shas = shas, .n = rc ? 0 : head.seq, .why = why, .why_len = why_len};
     if (!rc) rc = zt_store_tx(s->o.st, replay_tx, &r);
     for (size_t t = 0; t < zt__dbs_n_tables; t++) zt_store_stmt_free(r.ins[t]);
@@ -1172,7 +1237,11 @@ int zt_dbsync_audit(struct zt_dbsync *s, unsigned timeout_ms, char **out)
     uint8_t(*shas)[32] = NULL;
     struct audit x = {.s = s};
     int rc = 0;
-    if (find_head(s, s->dht, timeout_ms, &head) != 0) {
+    struct zt__dbs_heads *hs = zt_malloc(sizeof *hs);
+    /* the newest; no waiting once one reaches the last segment made here */
+    if (hs && find_heads(s, s->dht, HEAD_SETTLE_MS, s->seq, timeout_ms, hs) == 0) head = hs->h[0];
+    zt_free(hs);
+    if (!head.seq) {
         snprintf(gap, sizeof gap, "no head record of this node in the DHT%s", s->seq ? "" : " (nothing published yet)");
         head.seq = 0;
     } else if (walk_chain(s, &head, until, &shas, why, sizeof why) != 0) {

@@ -27,6 +27,9 @@ struct zt__dbs_table {
     const char *name;
     const char *since;        /* an integer column that grows, or NULL */
     int64_t window;           /* candidates: since > highest - window */
+    bool since_clock;         /* since is the wall clock (ms): the window starts under the lower of
+                               * the highest value seen and now, so a clock stepped back since the
+                               * last segment does not hide what changed after the step */
     bool append_only;         /* a published row never changes: a difference is a mismatch */
     bool own_jobs;            /* sched_jobs: only rows whose orch is this node */
     uint8_t n_key;            /* the first n_key columns are the primary key */
@@ -45,5 +48,30 @@ const struct zt__dbs_table *zt__dbs_table_find(const char *name, size_t len);
  * '\n'-terminated): the rows counted into *n. ZT_EPARSE, ZT_ETOOBIG,
  * ZT_ENOMEM. */
 int zt__dbs_check_body(const uint8_t *body, size_t len, uint32_t *n);
+
+/* ---- Heads (dbsync.c) ----------------------------------------------------- */
+#include "zentalk/zt_dbsync.h"
+
+#define ZT__DBS_HEADS_MAX 16
+/* The distinct valid heads of one signer seen in the DHT, newest (highest
+ * seq) first. */
+struct zt__dbs_heads {
+    struct zt_dbsync_head h[ZT__DBS_HEADS_MAX];
+    size_t n;
+};
+/* Add h (already verified, of the signer): kept once per (seq, sha256),
+ * sorted newest first; when full the oldest falls off. */
+void zt__dbs_heads_add(struct zt__dbs_heads *hs, const struct zt_dbsync_head *h);
+/* One round of reading the DHT: fn(ud, value, len) for each value under
+ * the signer's head key (zt_dht_get_values). 0 or a negative ZT_E*. */
+typedef int (*zt__dbs_get_fn)(void *get_ud, bool (*fn)(void *ud, const void *data, size_t len), void *ud);
+/* Collect the heads of signer pk (valid at now_s: signed by it, not
+ * expired) in rounds of get, 250 ms apart, until settle_ms have passed
+ * since the first was seen (a newer head on a slower holder comes in
+ * meanwhile), or a head of seq >= enough (when not 0) is seen, or
+ * timeout_ms without any. 0 with out->n >= 1, ZT_ENOTFOUND, or get's
+ * error. */
+int zt__dbs_collect_heads(zt__dbs_get_fn get, void *get_ud, const uint8_t pk[static 32], int64_t now_s,
+                          unsigned settle_ms, uint64_t enough, unsigned timeout_ms, struct zt__dbs_heads *out);
 
 #endif

@@ -444,7 +444,7 @@ static int finish(struct job *j, const char *name, bool install, char *why, size
     struct zt_sha256_ctx sha;
     zt_sha256_init(&sha);
     for (uint32_t i = 0; !rc && i < j->man.n_chunks; i++) {
-        rc = zt__mstore_get_chunk(&m->st, j->man.chunks[i], &c);
+        rc = zt__mesh_chunk_read(m, j->man.chunks[i], &c);
         if (rc) {
             snprintf(why, why_len, "chunk %u vanished from the store", i);
             break;
@@ -481,9 +481,10 @@ static int finish(struct job *j, const char *name, bool install, char *why, size
             (void)unlink(part);
         } else if (!rc) {
             int sfd = open(side, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-            if (sfd < 0 || zt_fd_write_full(sfd, line, (size_t)w) != 0) rc = ZT_EIO;
+            if (sfd < 0 || zt_fd_write_full(sfd, line, (size_t)w) != 0 || fsync(sfd) != 0) rc = ZT_EIO;
             if (sfd >= 0) close(sfd);
             if (!rc && rename(part, final) != 0) rc = ZT_EIO;
+            if (!rc) rc = zt__mstore_sync_dir(m->models_dir); /* the file's name and its sidecar's */
             if (rc) snprintf(why, why_len, "cannot install %.180s: %s", final, strerror(errno));
         }
         if (rc) (void)unlink(part);
@@ -531,6 +532,8 @@ void *zt__mesh_pull_main(void *arg)
         if (!name[0]) snprintf(name, sizeof name, "%.16s.gguf", p->sha_hex);
         zt_strlcpy(p->name, name, sizeof p->name);
         rc = finish(&j, name, true, why, sizeof why);
+        if (!rc && (rc = zt__mesh_use_file(m, sha, name)) != 0)
+            snprintf(why, sizeof why, "cannot serve it from %s: %s", name, zt_strerror(rc));
         goto out;
     }
     size_t n = rc ? 0 : zt__mesh_holders(m, sha, hs, ZT__MESH_MAX_HOLDERS);
@@ -601,11 +604,15 @@ void *zt__mesh_pull_main(void *arg)
     if (!rc) {
         struct zt_mesh_manifest keep = j.man;
         memset(&j.man, 0, sizeof j.man);
-        rc = zt__mesh_hold(m, &keep, p->name, rf, p->install);
+        rc = zt__mesh_hold(m, &keep, p->name, rf, p->install, NULL);
         zt_mesh_manifest_deinit(&keep);
         if (rc) snprintf(why, sizeof why, "cannot record the blob: %s", zt_strerror(rc));
+        /* installed: served from the model file from now on, one copy on disk */
+        if (!rc && p->install && (rc = zt__mesh_use_file(m, sha, p->name)) != 0)
+            snprintf(why, sizeof why, "cannot serve it from %s: %s", p->name, zt_strerror(rc));
     }
 out:
+    if (!rc && p->install && m->installed) m->installed(m->installed_ud, p->sha_hex, p->name);
     if (!rc)
         zt_log(ZT_LOG_INFO, "mesh_pulled", "sha256=%s chunks=%u holders=%zu bad=%u", p->sha_hex, p->total, j.n_srcs,
                p->bad);

@@ -11,7 +11,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -76,6 +78,10 @@ static int save_blob(struct zt_mesh *m, const struct zt__blob *b)
     char root[65];
     zt_hex_encode(root, b->man.root, 32);
     json_t *o = json_pack("{s:s,s:b,s:i,s:s}", "name", b->name, "pinned", b->pinned, "rf", (int)b->rf, "root", root);
+    if (o && b->file[0] && json_object_set_new(o, "file", json_string(b->file)) != 0) {
+        json_decref(o);
+        o = NULL;
+    }
     char *s = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     json_decref(o);
     if (!s) return ZT_ENOMEM;
@@ -90,7 +96,8 @@ static unsigned clamp_rf(const struct zt_mesh *m, unsigned rf)
     return rf < 1 ? 1 : rf > ZT_MESH_RF_MAX ? ZT_MESH_RF_MAX : rf;
 }
 
-int zt__mesh_hold(struct zt_mesh *m, struct zt_mesh_manifest *man, const char *name, unsigned rf, bool pinned)
+int zt__mesh_hold(struct zt_mesh *m, struct zt_mesh_manifest *man, const char *name, unsigned rf, bool pinned,
+                  const char *file)
 {
     struct zt__blob *b = zt_calloc(1, sizeof *b);
     if (!b) return ZT_ENOMEM;
@@ -98,7 +105,9 @@ int zt__mesh_hold(struct zt_mesh *m, struct zt_mesh_manifest *man, const char *n
     size_t len = 0;
     char root[65];
     zt_hex_encode(root, man->root, 32);
-    int rc = zt_mesh_manifest_encode(man, &enc, &len);
+    /* every chunk on disk before the record that says the blob is held */
+    int rc = zt__mstore_sync(&m->st);
+    if (!rc) rc = zt_mesh_manifest_encode(man, &enc, &len);
     if (!rc) rc = zt__mstore_write(&m->st, "manifests", root, NULL, 0, enc, len, true);
     zt_free(enc);
     if (rc) {
@@ -112,6 +121,7 @@ int zt__mesh_hold(struct zt_mesh *m, struct zt_mesh_manifest *man, const char *n
     zt_strlcpy(b->name, name && zt_mesh_name_ok(name) ? name : "", sizeof b->name);
     b->rf = clamp_rf(m, rf);
     b->pinned = pinned;
+    zt_strlcpy(b->file, file && zt_mesh_name_ok(file) ? file : "", sizeof b->file);
     rc = save_blob(m, b);
     if (rc) {
         blob_free(b);
@@ -122,6 +132,7 @@ int zt__mesh_hold(struct zt_mesh *m, struct zt_mesh_manifest *man, const char *n
     if (old) { /* held already: keep the stronger promise */
         old->pinned = old->pinned || pinned;
         if (b->rf > old->rf) old->rf = b->rf;
+        if (!old->file[0]) zt_strlcpy(old->file, b->file, sizeof old->file);
         if (!old->name[0]) zt_strlcpy(old->name, b->name, sizeof old->name);
         old->next_publish = 0;
         pthread_mutex_unlock(&m->mu);
@@ -138,6 +149,16 @@ int zt__mesh_hold(struct zt_mesh *m, struct zt_mesh_manifest *man, const char *n
     pthread_cond_broadcast(&m->cv); /* publish now */
     pthread_mutex_unlock(&m->mu);
     return 0;
+}
+
+/* models_dir/file exists with size bytes. */
+static bool file_there(const struct zt_mesh *m, const char *file, uint64_t size)
+{
+    char p[ZT__MSTORE_PATH + ZT_MESH_NAME_MAX + 2];
+    struct stat st;
+    if (!m->models_dir[0]) return false;
+    snprintf(p, sizeof p, "%s/%s", m->models_dir, file);
+    return stat(p, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size == size;
 }
 
 /* Blobs saved by an earlier run: the files of DIR/blobs whose manifest is there. */
@@ -159,6 +180,8 @@ static void load_blobs(struct zt_mesh *m)
         const char *name = json_string_value(json_object_get(o, "name"));
         json_int_t rf = json_integer_value(json_object_get(o, "rf"));
         bool pinned = json_is_true(json_object_get(o, "pinned"));
+        const char *file = json_string_value(json_object_get(o, "file"));
+        if (file && !zt_mesh_name_ok(file)) file = NULL;
         struct zt_mesh_manifest man;
         int rc = rh && zt_hex_decode_str(root, 32, rh, ZT_HEX_LOWER) == 0 ? 0 : ZT_EPARSE;
         if (!rc) rc = zt__mstore_read(&m->st, "manifests", rh, ZT_MESH_MANIFEST_MAX, &b);
@@ -166,6 +189,18 @@ static void load_blobs(struct zt_mesh *m)
         if (!rc && memcmp(man.file_sha256, sha, 32) != 0) {
             zt_mesh_manifest_deinit(&man);
             rc = ZT_ECRYPTO;
+        }
+        if (!rc && file && !file_there(m, file, man.file_size)) { /* the model file was removed or replaced */
+            bool all = true;
+            for (uint32_t i = 0; i < man.n_chunks && all; i++) all = zt__mstore_has_chunk(&m->st, man.chunks[i]);
+            zt_log(ZT_LOG_WARN, "mesh_blob_file_gone", "sha256=%s file=%s action=%s", e->d_name, file,
+                   all ? "served from its chunks" : "dropped");
+            file = NULL;
+            if (!all) {
+                zt_mesh_manifest_deinit(&man);
+                zt__mstore_remove(&m->st, "blobs", e->d_name);
+                rc = ZT_ENOTFOUND;
+            }
         }
         struct zt__blob *x = rc ? NULL : zt_calloc(1, sizeof *x);
         if (x) {
@@ -175,6 +210,7 @@ static void load_blobs(struct zt_mesh *m)
             zt_strlcpy(x->name, name && zt_mesh_name_ok(name) ? name : "", sizeof x->name);
             x->rf = clamp_rf(m, rf > 0 && rf <= ZT_MESH_RF_MAX ? (unsigned)rf : 0);
             x->pinned = pinned;
+            zt_strlcpy(x->file, file ? file : "", sizeof x->file);
             m->blobs[m->n_blobs++] = x;
         } else if (!rc) {
             zt_mesh_manifest_deinit(&man);
@@ -278,6 +314,14 @@ void zt_mesh_free(struct zt_mesh *m)
     zt_free(m);
 }
 
+void zt_mesh_set_installed_hook(struct zt_mesh *m, zt_mesh_installed_fn fn, void *ud)
+{
+    pthread_mutex_lock(&m->mu);
+    m->installed = fn;
+    m->installed_ud = ud;
+    pthread_mutex_unlock(&m->mu);
+}
+
 void zt_mesh_set_report_hook(struct zt_mesh *m, zt_mesh_report_fn fn, void *ud)
 {
     pthread_mutex_lock(&m->mu);
@@ -288,16 +332,35 @@ void zt_mesh_set_report_hook(struct zt_mesh *m, zt_mesh_report_fn fn, void *ud)
 
 /* ---- Adding, pinning ------------------------------------------------------------ */
 
+/* path's file name when path is a regular file directly in models_dir
+ * (both resolved), else NULL. */
+static const char *in_models_dir(const struct zt_mesh *m, const char *path)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    if (!m->models_dir[0] || !zt_mesh_name_ok(base)) return NULL;
+    char a[PATH_MAX], d[PATH_MAX];
+    if (!realpath(path, a) || !realpath(m->models_dir, d)) return NULL;
+    size_t dl = strlen(d);
+    struct stat st;
+    bool in = strncmp(a, d, dl) == 0 && a[dl] == '/' && strcmp(a + dl + 1, base) == 0 && stat(a, &st) == 0 &&
+              S_ISREG(st.st_mode);
+    return in ? base : NULL;
+}
+
 int zt_mesh_add_file(struct zt_mesh *m, const char *path, const char *name, unsigned rf, char sha_hex[static 65])
 {
     if (!m || !path || (name && name[0] && !zt_mesh_name_ok(name))) return ZT_EINVAL;
     struct zt_mesh_manifest man;
     int rc = zt_mesh_manifest_of_file(path, &man);
     if (rc) return rc;
-    uint8_t *buf = zt_malloc(ZT_MESH_CHUNK_SIZE);
+    /* a file of the models directory (a model this node runs) is served
+     * from where it is: no second copy in the chunk store */
+    const char *in_models = in_models_dir(m, path);
+    uint8_t *buf = in_models ? NULL : zt_malloc(ZT_MESH_CHUNK_SIZE);
     int fd = buf ? open(path, O_RDONLY | O_CLOEXEC) : -1;
-    rc = !buf ? ZT_ENOMEM : fd < 0 ? ZT_EIO : 0;
-    for (uint32_t i = 0; !rc && i < man.n_chunks; i++) {
+    rc = in_models ? 0 : !buf ? ZT_ENOMEM : fd < 0 ? ZT_EIO : 0;
+    for (uint32_t i = 0; !rc && !in_models && i < man.n_chunks; i++) {
         size_t want = zt_mesh_chunk_len(&man, i), got = 0;
         uint8_t h[32];
         rc = zt_fd_read_full(fd, buf, want, &got);
@@ -312,7 +375,7 @@ int zt_mesh_add_file(struct zt_mesh *m, const char *path, const char *name, unsi
     zt_hex_encode(hex, man.file_sha256, 32);
     if (!rc) {
         const char *base = strrchr(path, '/');
-        rc = zt__mesh_hold(m, &man, name && name[0] ? name : base ? base + 1 : path, rf, true);
+        rc = zt__mesh_hold(m, &man, name && name[0] ? name : base ? base + 1 : path, rf, true, in_models);
     }
     zt_mesh_manifest_deinit(&man);
     if (rc) return rc;
@@ -371,6 +434,85 @@ int zt_mesh_unpin(struct zt_mesh *m, const char *sha)
     return 0;
 }
 
+/* Is chunk h in the store for a blob other than skip (one without a file)? Under mu. */
+static bool chunk_stored_for_other(struct zt_mesh *m, const struct zt__blob *skip, const uint8_t h[static 32])
+{
+    for (size_t i = 0; i < m->n_blobs; i++) {
+        const struct zt__blob *b = m->blobs[i];
+        if (b == skip || b->file[0]) continue;
+        for (uint32_t j = 0; j < b->man.n_chunks; j++)
+            if (memcmp(b->man.chunks[j], h, 32) == 0) return true;
+    }
+    return false;
+}
+
+int zt__mesh_use_file(struct zt_mesh *m, const uint8_t sha[static 32], const char *file)
+{
+    if (!zt_mesh_name_ok(file)) return ZT_EINVAL;
+    pthread_mutex_lock(&m->mu);
+    struct zt__blob *b = zt__mesh_find(m, sha);
+    int rc = !b ? ZT_ENOTFOUND : !file_there(m, file, b->man.file_size) ? ZT_EIO : 0;
+    if (!rc && strcmp(b->file, file) != 0) {
+        char was[sizeof b->file];
+        memcpy(was, b->file, sizeof was);
+        zt_strlcpy(b->file, file, sizeof b->file);
+        rc = save_blob(m, b); /* durable before the chunks go */
+        if (rc) memcpy(b->file, was, sizeof was);
+    }
+    /* the chunks leave the store (a crash before leaves both copies: harmless) */
+    for (uint32_t j = 0; !rc && j < b->man.n_chunks; j++)
+        if (!chunk_stored_for_other(m, b, b->man.chunks[j])) zt__mstore_del_chunk(&m->st, b->man.chunks[j]);
+    pthread_mutex_unlock(&m->mu);
+    return rc;
+}
+
+int zt__mesh_chunk_read(struct zt_mesh *m, const uint8_t h[static 32], struct zt_buf *out)
+{
+    int rc = zt__mstore_get_chunk(&m->st, h, out);
+    if (rc != ZT_ENOTFOUND) return rc;
+    char path[ZT__MSTORE_PATH + ZT_MESH_NAME_MAX + 2];
+    uint64_t off = 0;
+    size_t len = 0;
+    bool found = false;
+    pthread_mutex_lock(&m->mu);
+    for (size_t i = 0; i < m->n_blobs && !found; i++) {
+        const struct zt__blob *b = m->blobs[i];
+        if (!b->file[0]) continue;
+        for (uint32_t j = 0; j < b->man.n_chunks && !found; j++) {
+            if (memcmp(b->man.chunks[j], h, 32) != 0) continue;
+            found = true;
+            off = (uint64_t)j * b->man.chunk_size;
+            len = zt_mesh_chunk_len(&b->man, j);
+            snprintf(path, sizeof path, "%s/%s", m->models_dir, b->file);
+        }
+    }
+    pthread_mutex_unlock(&m->mu);
+    if (!found) return ZT_ENOTFOUND;
+    if (len > out->max) return ZT_ETOOBIG;
+    uint8_t *buf = zt_malloc(len ? len : 1);
+    if (!buf) return ZT_ENOMEM;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    size_t got = 0;
+    rc = fd < 0 ? ZT_ENOTFOUND : 0;
+    while (!rc && got < len) {
+        ssize_t r = pread(fd, buf + got, len - got, (off_t)(off + got));
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) rc = ZT_ENOTFOUND; /* shorter than its manifest: changed */
+        else got += (size_t)r;
+    }
+    if (fd >= 0) close(fd);
+    uint8_t d[32];
+    if (!rc) zt_sha256(d, buf, len);
+    if (!rc && memcmp(d, h, 32) != 0) { /* the file changed since it was installed: never served */
+        zt_log_rl(ZT_LOG_WARN, 60, "mesh_file_changed", "file=%s offset=%llu", path, (unsigned long long)off);
+        rc = ZT_ENOTFOUND;
+    }
+    zt_buf_reset(out);
+    if (!rc) rc = zt_buf_append(out, buf, len);
+    zt_free(buf);
+    return rc;
+}
+
 /* ---- Serving ------------------------------------------------------------------- */
 
 bool zt_mesh_serve_allowed(struct zt_mesh *m, const char *caller, unsigned *retry_after_s)
@@ -392,7 +534,7 @@ int zt_mesh_serve_chunk(struct zt_mesh *m, const char *hash_hex, struct zt_buf *
 {
     uint8_t h[32];
     if (!m || !hash_hex || zt_hex_decode_str(h, 32, hash_hex, ZT_HEX_LOWER) != 0) return ZT_EINVAL;
-    int rc = zt__mstore_get_chunk(&m->st, h, out);
+    int rc = zt__mesh_chunk_read(m, h, out);
     if (!rc) {
         atomic_fetch_add(&m->chunks_served, 1);
         atomic_fetch_add(&m->bytes_served, out->len);
@@ -418,7 +560,7 @@ int zt_mesh_read_blob(struct zt_mesh *m, const char *sha_hex, size_t max, struct
     zt_buf_init(&chunk, ZT_MESH_CHUNK_SIZE);
     zt_buf_reset(out);
     for (uint32_t i = 0; i < n && !rc; i++) {
-        rc = zt__mstore_get_chunk(&m->st, hs[i], &chunk);
+        rc = zt__mesh_chunk_read(m, hs[i], &chunk);
         if (!rc) rc = zt_buf_append(out, chunk.data, chunk.len);
     }
     uint8_t got[32];
@@ -587,6 +729,25 @@ int zt_mesh_want(struct zt_mesh *m, const char *sha)
     if (!m || !sha || zt_hex_decode_str(h, 32, sha, ZT_HEX_LOWER) != 0) return ZT_EINVAL;
     pthread_mutex_lock(&m->mu);
     int rc = 0;
+    /* held and installed already (a restart, a join again): only the hook */
+    struct zt__blob *b = zt__mesh_find(m, h);
+    char name[ZT_MESH_NAME_MAX + 1] = "";
+    uint64_t size = 0;
+    if (b && b->file[0] && m->installed) {
+        zt_strlcpy(name, b->file, sizeof name);
+        size = b->man.file_size;
+    }
+    pthread_mutex_unlock(&m->mu);
+    if (name[0]) {
+        char path[ZT__MSTORE_PATH + ZT_MESH_NAME_MAX + 2];
+        struct stat st;
+        snprintf(path, sizeof path, "%s/%s", m->models_dir, name);
+        if (stat(path, &st) == 0 && (uint64_t)st.st_size == size) {
+            m->installed(m->installed_ud, sha, name);
+            return 0;
+        }
+    }
+    pthread_mutex_lock(&m->mu);
     bool have = false;
     for (size_t i = 0; i < m->n_wanted && !have; i++) have = strcmp(m->wanted[i], sha) == 0;
     if (!have && m->n_wanted == sizeof m->wanted / sizeof m->wanted[0]) rc = ZT_ETOOBIG;

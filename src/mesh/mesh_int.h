@@ -18,20 +18,29 @@ struct zt__mstore {
     char dir[ZT__MSTORE_PATH];
 };
 
-/* Create the directories (0700). ZT_EIO, ZT_ETOOBIG (path). */
+/* Create the directories (0700) and empty DIR/tmp (a crash's leftovers).
+ * ZT_EIO, ZT_ETOOBIG (path). */
 ZT_NODISCARD int zt__mstore_init(struct zt__mstore *s, const char *dir);
 /* Write len bytes of data (or hdr then data) to DIR/sub/name atomically:
- * a temporary file in DIR/tmp, fsync when durable, rename. Chunks are not
- * synced: a chunk lost or torn by a crash fails its check on read and is
- * fetched again, and a sync per 1 MiB chunk was most of a pull's time.
+ * a temporary file in DIR/tmp, fsync when durable, rename, fsync of
+ * DIR/sub when durable. Durable: once it returns 0 the file survives a
+ * crash or a power loss whole. Chunks are written not durable, and made so
+ * all at once by zt__mstore_sync before their blob is recorded. A crash
+ * leaves at most a file in DIR/tmp, removed by the next zt__mstore_init.
  * ZT_EIO, ZT_ETOOBIG. */
 ZT_NODISCARD int zt__mstore_write(const struct zt__mstore *s, const char *sub, const char *name, const void *hdr,
                                   size_t hdr_len, const void *data, size_t len, bool durable);
+/* Flush every file of the store's filesystem (syncfs): the chunks written
+ * so far, their names and directories, are on disk when it returns 0.
+ * ZT_EIO. */
+ZT_NODISCARD int zt__mstore_sync(const struct zt__mstore *s);
 /* Read DIR/sub/name (at most max bytes) into out (reset first).
  * ZT_ENOTFOUND, ZT_ETOOBIG, ZT_EIO, ZT_ENOMEM. */
 ZT_NODISCARD int zt__mstore_read(const struct zt__mstore *s, const char *sub, const char *name, size_t max,
                                  struct zt_buf *out);
 void zt__mstore_remove(const struct zt__mstore *s, const char *sub, const char *name);
+/* fsync directory p (the entries renamed into it). ZT_EIO. */
+ZT_NODISCARD int zt__mstore_sync_dir(const char *p);
 
 /* Chunks by hash. put: frames and writes data (already verified by the
  * caller against sha). get: the chunk's data, checked against its frame and
@@ -59,6 +68,7 @@ struct zt__blob {
     char sha_hex[65];
     struct zt_mesh_manifest man;
     char name[ZT_MESH_NAME_MAX + 1];
+    char file[ZT_MESH_NAME_MAX + 1]; /* "" = chunks in the store; else models_dir/file holds the bytes */
     unsigned rf;
     bool pinned;
     int64_t next_publish;    /* unix s */
@@ -112,6 +122,8 @@ struct zt_mesh {
     struct zt_ratelimit *limit;
     zt_mesh_report_fn report;
     void *report_ud;
+    zt_mesh_installed_fn installed;
+    void *installed_ud;
     atomic_uint_fast64_t chunks_held, chunks_served, chunks_fetched, bad_chunks, bytes_served, bytes_fetched,
         manifests_served, replicas_asked;
 };
@@ -128,10 +140,19 @@ long zt__mesh_post(struct zt_mesh *m, const char *node_id, const char *endpoint,
 void zt__mesh_score(struct zt_mesh *m, const char *node_id, double delta, const char *why);
 
 /* mesh.c */
-/* Register a blob just completed (manifest verified, every chunk stored):
- * saved, published; takes man. */
+/* Register a blob just completed (manifest verified, every chunk stored,
+ * or file: its bytes in models_dir/file): saved, published; takes man. */
 ZT_NODISCARD int zt__mesh_hold(struct zt_mesh *m, struct zt_mesh_manifest *man, const char *name, unsigned rf,
-                               bool pinned);
+                               bool pinned, const char *file);
+/* The blob sha is installed whole at models_dir/file (fsync'ed): its
+ * bytes are served from there from now on (one copy on disk) and its
+ * chunks no other store-backed blob uses leave the store. ZT_ENOTFOUND,
+ * ZT_EIO. */
+ZT_NODISCARD int zt__mesh_use_file(struct zt_mesh *m, const uint8_t sha[static 32], const char *file);
+/* Chunk h's bytes: from the store, else from the file of a blob installed
+ * there (models_dir), checked against h (a file changed since is not
+ * served: ZT_ENOTFOUND). ZT_ENOTFOUND, ZT_EIO, ZT_ENOMEM, ZT_ETOOBIG. */
+ZT_NODISCARD int zt__mesh_chunk_read(struct zt_mesh *m, const uint8_t h[static 32], struct zt_buf *out);
 struct zt__blob *zt__mesh_find(struct zt_mesh *m, const uint8_t sha[static 32]); /* under mu */
 /* Sign and put our holder record of man (partial: a pull in progress). */
 void zt__mesh_publish(struct zt_mesh *m, const struct zt_mesh_manifest *man, const char *name, unsigned rf,

@@ -46,7 +46,7 @@ const struct zt__dbs_table zt__dbs_tables[] = {
      .n_cols = 2, .cols = {{"earning_id", I, 0}, {"batch_id", I, 0}}},
     {.name = "ledger_batch_leaves", .since = "batch_id", .window = 100, .append_only = true, .n_key = 2,
      .n_cols = 4, .cols = {{"batch_id", I, 0}, {"idx", I, 0}, {"address", T, 0}, {"amount", T, 0}}},
-    {.name = "sched_jobs", .since = "updated", .window = 120000, .own_jobs = true, .n_key = 1, .n_cols = 19,
+    {.name = "sched_jobs", .since = "updated", .window = 120000, .since_clock = true, .own_jobs = true, .n_key = 1, .n_cols = 19,
      .cols = {{"job_id", T, 0}, {"seq", I, 0}, {"client", T, 0}, {"model", T, 0}, {"ctx", I, 0},
               {"max_tokens", I, 0}, {"price_ceiling", I, 0}, {"deadline", I, 0}, {"state", I, 0},
               {"worker", T, 1}, {"attempts", I, 0}, {"tokens", I, 0}, {"created", I, 0}, {"updated", I, 0},

@@ -1,7 +1,15 @@
 /* store.c: the mesh's chunk store on disk (mesh_int.h). Every file is
  * written whole to DIR/tmp and renamed into place, so a reader (or a node
- * killed mid-write) never sees half a chunk; chunks are verified on every
- * read (chunk files are not fsync'ed: see mesh_int.h). */
+ * killed mid-write) never sees half a chunk. Manifests and blob records are
+ * durable on their own (fsync, rename, fsync of the directory); chunks are
+ * made durable together, by one syncfs of the store before the blob that
+ * uses them is recorded (zt__mstore_sync): so a blob recorded as held has
+ * every chunk on disk after a power loss too, at the cost of one flush per
+ * blob instead of two per 1 MiB chunk (which made adding a 40 MiB file on
+ * the test machine 50 times slower). Chunks are verified on every read all
+ * the same. What a crash leaves in DIR/tmp is removed at the next start. */
+#define _GNU_SOURCE /* syncfs */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -28,6 +36,28 @@ static int path_of(const struct zt__mstore *s, const char *sub, const char *name
     return w < 0 || (size_t)w >= n ? ZT_ETOOBIG : 0;
 }
 
+int zt__mstore_sync_dir(const char *p)
+{
+    int fd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return ZT_EIO;
+    int rc = fsync(fd) == 0 ? 0 : ZT_EIO;
+    close(fd);
+    return rc;
+}
+
+/* Remove what a crash left in DIR/tmp (files being written: never renamed). */
+static void clear_tmp(const struct zt__mstore *s)
+{
+    char p[ZT__MSTORE_PATH], f[ZT__MSTORE_PATH];
+    if (path_of(s, "tmp", NULL, p, sizeof p) != 0) return;
+    DIR *d = opendir(p);
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        if (e->d_name[0] != '.' && path_of(s, "tmp", e->d_name, f, sizeof f) == 0) (void)unlink(f);
+    closedir(d);
+}
+
 int zt__mstore_init(struct zt__mstore *s, const char *dir)
 {
     int w = snprintf(s->dir, sizeof s->dir, "%s", dir);
@@ -39,27 +69,39 @@ int zt__mstore_init(struct zt__mstore *s, const char *dir)
         rc = path_of(s, subs[i], NULL, p, sizeof p);
         if (!rc) rc = mkdir_0700(p);
     }
+    if (!rc) clear_tmp(s);
+    return rc;
+}
+
+int zt__mstore_sync(const struct zt__mstore *s)
+{
+    int fd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return ZT_EIO;
+    int rc = syncfs(fd) == 0 ? 0 : ZT_EIO;
+    close(fd);
     return rc;
 }
 
 int zt__mstore_write(const struct zt__mstore *s, const char *sub, const char *name, const void *hdr, size_t hdr_len,
                      const void *data, size_t len, bool durable)
 {
-    char tmp[ZT__MSTORE_PATH], dst[ZT__MSTORE_PATH], rnd[17];
+    char tmp[ZT__MSTORE_PATH], dst[ZT__MSTORE_PATH], dir[ZT__MSTORE_PATH], rnd[17];
     uint8_t r[8];
     randombytes_buf(r, sizeof r);
     zt_hex_encode(rnd, r, sizeof r);
     int rc = path_of(s, "tmp", rnd, tmp, sizeof tmp);
     if (!rc) rc = path_of(s, sub, name, dst, sizeof dst);
+    if (!rc) rc = path_of(s, sub, NULL, dir, sizeof dir);
     if (rc) return rc;
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0) return ZT_EIO;
     rc = hdr_len ? zt_fd_write_full(fd, hdr, hdr_len) : 0;
     if (!rc && len) rc = zt_fd_write_full(fd, data, len);
-    if (!rc && durable && fsync(fd) != 0) rc = ZT_EIO;
+    if (!rc && durable && fsync(fd) != 0) rc = ZT_EIO; /* the bytes before the name */
     if (close(fd) != 0 && !rc) rc = ZT_EIO;
     if (!rc && rename(tmp, dst) != 0) rc = ZT_EIO;
     if (rc) (void)unlink(tmp);
+    if (!rc && durable) rc = zt__mstore_sync_dir(dir); /* the name */
     return rc;
 }
 
@@ -111,7 +153,7 @@ int zt__mstore_put_chunk(const struct zt__mstore *s, const uint8_t sha[static 32
     if (rc) return rc;
     uint8_t h[ZT_MESH_FRAME_HEADER];
     zt_mesh_frame_header(h, sha, (uint32_t)len);
-    return zt__mstore_write(s, sub, name, h, sizeof h, data, len, false);
+    return zt__mstore_write(s, sub, name, h, sizeof h, data, len, false); /* zt__mstore_sync before use */
 }
 
 int zt__mstore_get_chunk(const struct zt__mstore *s, const uint8_t sha[static 32], struct zt_buf *out)

@@ -72,6 +72,7 @@ struct zt__joiner {
     pthread_cond_t cv;
     bool stop;
     bool draining, beat_now;  /* zt__joiner_drain: report every slot busy, at once */
+    bool rejoin;              /* zt__joiner_refresh: join again with the new descriptor */
     bool drain_sent;          /* that heartbeat went out */
     long leave_timeout_ms; /* set by zt__joiner_stop */
     /* node.outbound: reached through a long-poll to the first orchestrator */
@@ -679,18 +680,21 @@ static void *joiner_main(void *arg)
     int64_t retry = beat < RETRY_MS ? beat : RETRY_MS;
     pthread_mutex_lock(&j->mu);
     while (!j->stop) {
-        bool now = j->beat_now;
+        bool now = j->beat_now, again = j->rejoin && !j->draining;
         j->beat_now = false;
+        j->rejoin = false;
         pthread_mutex_unlock(&j->mu);
         int64_t next = INT64_MAX;
         for (size_t i = 0; i < j->n; i++) {
             struct orch *o = &j->o[i];
-            if ((int64_t)zt_time_mono_ms() >= o->next_ms || (now && o->joined)) {
+            if ((int64_t)zt_time_mono_ms() >= o->next_ms || (now && o->joined) || (again && o->joined)) {
                 bool polled = false;
                 pthread_mutex_lock(&j->mu);
                 bool draining = j->draining || j->stop;
                 pthread_mutex_unlock(&j->mu);
-                if (o->joined && i == 0 && j->outbound && !draining) {
+                if (again && o->joined && !draining) {
+                    join(j, i); /* the same boot: the session's descriptor replaced */
+                } else if (o->joined && i == 0 && j->outbound && !draining) {
                     /* the heartbeat is the long-poll: held up to a beat, then at once again
                      * (stopping: plain heartbeats, the poll was cut) */
                     polled = poll_once(j, i, beat < POLL_HOLD_MS ? beat : POLL_HOLD_MS);
@@ -712,7 +716,7 @@ static void *joiner_main(void *arg)
         }
         if (j->stop) break;
         int64_t wait = next - (int64_t)zt_time_mono_ms();
-        if (wait > 0 && !j->beat_now) {
+        if (wait > 0 && !j->beat_now && !j->rejoin) {
             struct timespec ts = zt_time_after_ms(CLOCK_MONOTONIC, (uint64_t)wait);
             pthread_cond_timedwait(&j->cv, &j->mu, &ts);
         }
@@ -720,6 +724,15 @@ static void *joiner_main(void *arg)
     pthread_mutex_unlock(&j->mu);
     leave_all(j);
     return NULL;
+}
+
+void zt__joiner_refresh(struct zt__joiner *j)
+{
+    if (!j) return;
+    pthread_mutex_lock(&j->mu);
+    j->rejoin = true;
+    pthread_cond_broadcast(&j->cv);
+    pthread_mutex_unlock(&j->mu);
 }
 
 int zt__joiner_start(struct zt__joiner *j, const char *endpoint)

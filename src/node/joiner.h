@@ -52,6 +52,10 @@ ZT_NODISCARD int zt__joiner_new(const struct zt_config *cfg, const struct zt_ide
  * zt__joiner_start. */
 typedef void (*zt__joiner_models_fn)(void *ud, const char *sha_hex);
 void zt__joiner_set_models_hook(struct zt__joiner *j, zt__joiner_models_fn fn, void *ud);
+/* The models served changed (zt_infer_register): join again at once the
+ * orchestrators joined, with the new descriptor (a join of the same boot
+ * replaces the session's descriptor). NULL is a no-op. */
+void zt__joiner_refresh(struct zt__joiner *j);
 /* A teacher-forced check this worker ran ended: report its signed FINAL
  * checkpoint and receipt (no text) to every orchestrator of node.join
  * (POST /v1/orchestrator/check-report, over the worker's own outbound

@@ -519,6 +519,27 @@ static void mesh_want(void *ud, const char *sha_hex)
            rc ? zt_strerror(rc) : "pulling");
 }
 
+/* A model the mesh installed into models/ (told by the orchestrator, or a
+ * `models pull sha256:`): served without a models.yaml entry, under its
+ * file name less ".gguf" (the name its adder gave it in the mesh), then
+ * advertised to the orchestrators joined (a join with the new descriptor). */
+static void mesh_installed(void *ud, const char *sha_hex, const char *name)
+{
+    struct zt_node *n = ud;
+    char id[ZT_INFER_ID_MAX + 1], path[512];
+    size_t l = strlen(name);
+    if (l > 5 && zt_str_eq(name + l - 5, ".gguf")) l -= 5;
+    snprintf(id, sizeof id, "%.*s", (int)(l < ZT_INFER_ID_MAX ? l : ZT_INFER_ID_MAX), name);
+    snprintf(path, sizeof path, "models/%s", name);
+    size_t before = zt_infer_model_count(n->models);
+    int rc = zt_infer_register(n->models, id, path, sha_hex);
+    bool added = !rc && zt_infer_model_count(n->models) > before; /* not the same one again (a join's re-instruction) */
+    if (rc || added)
+        zt_log(rc ? ZT_LOG_WARN : ZT_LOG_INFO, "mesh_model_registered", "model=%s sha256=%s result=%s", id, sha_hex,
+               rc ? zt_strerror(rc) : "served");
+    if (added) zt__joiner_refresh(n->joiner);
+}
+
 static int build_mesh(struct zt_node *n, struct zt_buf *err)
 {
     const struct zt_cfg_mesh *c = &n->cfg->mesh;
@@ -535,7 +556,10 @@ static int build_mesh(struct zt_node *n, struct zt_buf *err)
     };
     if (!rc) rc = zt_mesh_new(&o, &n->mesh);
     if (rc) zt_ignore(zt_buf_appendf(err, "mesh store %s: %s", dir, zt_strerror(rc)));
-    else zt_mesh_set_report_hook(n->mesh, mesh_report, n);
+    if (!rc) {
+        zt_mesh_set_report_hook(n->mesh, mesh_report, n);
+        zt_mesh_set_installed_hook(n->mesh, mesh_installed, n);
+    }
     return rc;
 }
 

@@ -165,9 +165,15 @@ static long long wait_published(void)
         bool done = rc == 0 && json_is_true(json_object_get(a, "ok")) && head > 0 &&
                     json_integer_value(json_object_get(a, "unpublished_rows")) == 0 &&
                     json_integer_value(json_object_get(a, "local_seq")) == head;
+        char *last = json_dumps(a, JSON_COMPACT);
         json_decref(a);
-        if (done && segments_held(1) >= head && segments_held(2) >= head) return head;
-        assert_true(zt_time_mono_ms() < until);
+        if (done && segments_held(1) >= head && segments_held(2) >= head) {
+            free(last);
+            return head;
+        }
+        if (zt_time_mono_ms() >= until)
+            fail_msg("not published: audit %s, holders %d and %d", last ? last : "?", segments_held(1), segments_held(2));
+        free(last);
         zt_time_sleep_ms(500);
     }
 }

@@ -6,7 +6,9 @@
  * of a known table), head records (forged, tampered, expired), and the
  * publisher on a real SQLite store: a ledger's rows in a first segment,
  * nothing when nothing changed, only the changed rows next, chained to
- * the first and readable back from the mesh. */
+ * the first and readable back from the mesh; the rebuild's heads collected
+ * for a bounded time, newest first; a job changed after the wall clock
+ * stepped back still published. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -215,6 +217,90 @@ static void test_head(void **state)
     zt_identity_free(id);
 }
 
+/* A DHT stand-in for zt__dbs_collect_heads: round i gives the records of rounds[i]. */
+struct rounds {
+    char *rec[4][3];
+    int n, at;
+};
+
+static int fake_get(void *ud, bool (*fn)(void *ud, const void *data, size_t len), void *fn_ud)
+{
+    struct rounds *r = ud;
+    int i = r->at < r->n ? r->at : r->n - 1;
+    r->at++;
+    for (int k = 0; k < 3 && r->rec[i][k]; k++) fn(fn_ud, r->rec[i][k], strlen(r->rec[i][k]));
+    return 0;
+}
+
+static char *signed_head(const struct zt_identity *id, uint64_t seq, uint8_t fill, int64_t exp)
+{
+    struct zt_dbsync_head h = {.seq = seq, .exp = exp};
+    memset(h.sha256, fill, 32);
+    char *rec = NULL;
+    assert_int_equal(zt_dbsync_head_sign(id, &h, &rec), 0);
+    return rec;
+}
+
+/* The rebuild's heads: collected for a bounded time after the first, so a
+ * newer head on a slower holder is not missed; newest first; another
+ * signer's, expired ones and duplicates left out; at most 16 kept. */
+static void test_heads(void **state)
+{
+    (void)state;
+    struct zt_identity *id = vector_id(), *other = NULL;
+    assert_int_equal(zt_identity_generate(&other), 0);
+    struct rounds r = {.n = 3};
+    r.rec[0][0] = signed_head(id, 3, 0x33, 5000);        /* the first answer: an older head */
+    r.rec[1][0] = signed_head(other, 9, 0x99, 5000);     /* another signer's: never */
+    r.rec[1][1] = signed_head(id, 5, 0x55, 5000);        /* the newest, from a slower holder */
+    r.rec[1][2] = signed_head(id, 7, 0x77, 900);         /* expired at now = 1000 */
+    r.rec[2][0] = signed_head(id, 3, 0x33, 6000);        /* the first again, renewed */
+    struct zt__dbs_heads hs;
+    /* no settling: whatever came first (the old behaviour) */
+    assert_int_equal(zt__dbs_collect_heads(fake_get, &r, zt_identity_sign_pk(id), 1000, 0, 0, 10000, &hs), 0);
+    assert_int_equal(hs.n, 1);
+    assert_int_equal(hs.h[0].seq, 3);
+    /* settling: the newest, then the older; each once */
+    r.at = 0;
+    assert_int_equal(zt__dbs_collect_heads(fake_get, &r, zt_identity_sign_pk(id), 1000, 600, 0, 10000, &hs), 0);
+    assert_int_equal(hs.n, 2);
+    assert_int_equal(hs.h[0].seq, 5);
+    assert_int_equal(hs.h[0].sha256[0], 0x55);
+    assert_int_equal(hs.h[1].seq, 3);
+    assert_int_equal(hs.h[1].exp, 6000);
+    /* enough: a head as new as the caller knows of ends the wait (the audit's case) */
+    r.at = 0;
+    uint64_t t1 = zt_time_mono_ms();
+    assert_int_equal(zt__dbs_collect_heads(fake_get, &r, zt_identity_sign_pk(id), 1000, 60000, 5, 10000, &hs), 0);
+    assert_int_equal(hs.h[0].seq, 5);
+    assert_true(zt_time_mono_ms() - t1 < 30000);
+    /* nobody has one: ZT_ENOTFOUND once the timeout has passed */
+    struct rounds none = {.n = 1};
+    uint64_t t0 = zt_time_mono_ms();
+    assert_int_equal(zt__dbs_collect_heads(fake_get, &none, zt_identity_sign_pk(id), 1000, 600, 0, 300, &hs),
+                     ZT_ENOTFOUND);
+    assert_true(zt_time_mono_ms() - t0 >= 300);
+    /* two heads of one seq that differ (a fork): both kept; at most 16, the newest */
+    memset(&hs, 0, sizeof hs);
+    for (uint64_t seq = 1; seq <= 20; seq++) {
+        struct zt_dbsync_head h = {.seq = (seq * 7) % 20 + 1, .exp = 1};
+        memset(h.sha256, (int)seq, 32);
+        zt__dbs_heads_add(&hs, &h);
+    }
+    struct zt_dbsync_head fork = {.seq = 20, .exp = 1};
+    memset(fork.sha256, 0xee, 32);
+    zt__dbs_heads_add(&hs, &fork);
+    assert_int_equal(hs.n, ZT__DBS_HEADS_MAX);
+    assert_int_equal(hs.h[0].seq, 20);
+    assert_int_equal(hs.h[1].seq, 20);
+    for (size_t i = 1; i < hs.n; i++) assert_true(hs.h[i].seq <= hs.h[i - 1].seq);
+    assert_int_equal(hs.h[hs.n - 1].seq, 6);
+    for (int i = 0; i < 3; i++)
+        for (int k = 0; k < 3; k++) zt_free(r.rec[i][k]);
+    zt_identity_free(other);
+    zt_identity_free(id);
+}
+
 /* The segment the publisher made last, read back from the mesh. */
 static void last_segment(struct zt_dbsync *s, struct zt_mesh *m, const struct zt_identity *id, struct zt_buf *b,
                          struct zt_dbsync_segment *seg)
@@ -230,29 +316,57 @@ static void last_segment(struct zt_dbsync *s, struct zt_mesh *m, const struct zt
     assert_int_equal(zt_dbsync_segment_decode(b->data, b->len, zt_identity_sign_pk(id), seg), 0);
 }
 
+/* Two handles on dir/NAME.db (the node's and the publisher's), and a
+ * publisher on the second with its mesh in dir/mesh-NAME. */
+struct pub {
+    struct zt_store *st, *st2;
+    struct zt_mesh *m;
+    struct zt_dbsync *s;
+    char mdir[400], tdir[420];
+};
+
+static void pub_open_stores(const char *name, struct pub *p)
+{
+    char path[400];
+    snprintf(path, sizeof path, "%s/%s.db", dir, name);
+    snprintf(p->mdir, sizeof p->mdir, "%s/mesh-%s", dir, name);
+    snprintf(p->tdir, sizeof p->tdir, "%s/dbsync", p->mdir);
+    struct zt_store_opts so = {.path = path, .busy_timeout_ms = 5000};
+    assert_int_equal(zt_store_open("sqlite", &so, &p->st), 0);
+    assert_int_equal(zt_store_open("sqlite", &so, &p->st2), 0);
+}
+
+static void pub_start(struct pub *p, struct zt_identity *id)
+{
+    struct zt_mesh_opts mo = {.dir = p->mdir, .id = id};
+    assert_int_equal(zt_mesh_new(&mo, &p->m), 0);
+    struct zt_dbsync_opts o = {.st = p->st2, .mesh = p->m, .id = id, .tmp_dir = p->tdir, .interval_s = 1};
+    assert_int_equal(zt_dbsync_new(&o, &p->s), 0);
+}
+
+static void pub_close(struct pub *p)
+{
+    zt_dbsync_free(p->s);
+    zt_mesh_free(p->m);
+    zt_store_close(p->st);
+    zt_store_close(p->st2);
+}
+
 static void test_publisher(void **state)
 {
     (void)state;
     struct zt_identity *id = vector_id();
-    char path[400], mdir[400], tdir[400];
-    snprintf(path, sizeof path, "%s/zentalk.db", dir);
-    snprintf(mdir, sizeof mdir, "%s/mesh", dir);
-    snprintf(tdir, sizeof tdir, "%s/mesh/dbsync", dir);
-    struct zt_store_opts so = {.path = path, .busy_timeout_ms = 5000};
-    struct zt_store *st = NULL, *st2 = NULL;
-    assert_int_equal(zt_store_open("sqlite", &so, &st), 0);
-    assert_int_equal(zt_store_open("sqlite", &so, &st2), 0);
+    struct pub p = {0};
+    pub_open_stores("zentalk", &p);
+    struct zt_store *st = p.st;
     struct zt_ledger *l = NULL;
     assert_int_equal(zt_ledger_new(st, &l), 0);
     int64_t acct = 0;
     assert_int_equal(zt_ledger_account(l, ZT_LEDGER_USER, "0x00000000000000000000000000000000000000b1", NULL, &acct), 0);
     assert_int_equal(zt_ledger_mint(l, "dep-1", acct, 5, NULL, NULL), 0);
-    struct zt_mesh_opts mo = {.dir = mdir, .id = id};
-    struct zt_mesh *m = NULL;
-    assert_int_equal(zt_mesh_new(&mo, &m), 0);
-    struct zt_dbsync_opts o = {.st = st2, .mesh = m, .id = id, .tmp_dir = tdir, .interval_s = 1};
-    struct zt_dbsync *s = NULL;
-    assert_int_equal(zt_dbsync_new(&o, &s), 0);
+    pub_start(&p, id);
+    struct zt_mesh *m = p.m;
+    struct zt_dbsync *s = p.s;
     unsigned made = 0;
     assert_int_equal(zt_dbsync_publish(s, &made), 0);
     assert_int_equal(made, 1);
@@ -290,7 +404,9 @@ static void test_publisher(void **state)
     assert_int_equal(made, 0);
     /* a new publisher on the same store goes on from segment 2 */
     zt_dbsync_free(s);
+    struct zt_dbsync_opts o = {.st = p.st2, .mesh = m, .id = id, .tmp_dir = p.tdir, .interval_s = 1};
     assert_int_equal(zt_dbsync_new(&o, &s), 0);
+    p.s = s;
     assert_int_equal(zt_ledger_mint(l, "dep-3", acct, 1, NULL, NULL), 0);
     assert_int_equal(zt_dbsync_publish(s, &made), 0);
     uint8_t second[32];
@@ -299,11 +415,74 @@ static void test_publisher(void **state)
     assert_int_equal(seg.seq, 3);
     assert_memory_equal(seg.prev, second, 32);
     zt_buf_deinit(&b);
-    zt_dbsync_free(s);
-    zt_mesh_free(m);
-    zt_ledger_free(l);
-    zt_store_close(st);
-    zt_store_close(st2);
+    zt_ledger_free(l); /* before its store closes */
+    pub_close(&p);
+    zt_identity_free(id);
+}
+
+/* The scheduler's table as src/orchestrator/sched.c makes it (owner
+ * "sched", versions 1 and 2), without the scheduler. */
+static const struct zt_store_step SCHED_STEPS[] = {
+    {.sql = "CREATE TABLE sched_jobs(job_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, client TEXT NOT NULL,"
+            " model TEXT NOT NULL, ctx INTEGER NOT NULL, max_tokens INTEGER NOT NULL,"
+            " price_ceiling INTEGER NOT NULL, deadline INTEGER NOT NULL, state INTEGER NOT NULL, worker TEXT,"
+            " attempts INTEGER NOT NULL, tokens INTEGER NOT NULL, created INTEGER NOT NULL,"
+            " updated INTEGER NOT NULL, assigned INTEGER NOT NULL, started INTEGER NOT NULL,"
+            " finished INTEGER NOT NULL, reason TEXT NOT NULL);"},
+    {.sql = "ALTER TABLE sched_jobs ADD COLUMN orch TEXT NOT NULL DEFAULT '';"},
+};
+
+/* A job's `updated` is the wall clock. The clock was ten minutes ahead
+ * when the last segment was made (its mark says so) and has been set
+ * right since: the job's next state carries an `updated` far under the
+ * mark (more than the two-minute window) and is published all the same;
+ * another orchestrator's job is not. */
+static void test_jobs_clock_stepped_back(void **state)
+{
+    (void)state;
+    struct zt_identity *id = vector_id();
+    char sql[600];
+    struct pub p = {0};
+    pub_open_stores("jobs", &p);
+    struct zt_store *st = p.st;
+    struct zt_store_schema sc = {.owner = "sched", .steps = SCHED_STEPS, .n_steps = 2};
+    assert_int_equal(zt_store_migrate(st, &sc), 0);
+    int64_t now = zt_time_real_ms(), ahead = now + 600000;
+    for (int i = 0; i < 2; i++) {
+        snprintf(sql, sizeof sql,
+                 "INSERT INTO sched_jobs VALUES('job-%d', %d, 'c', 'm', 256, 8, 0, 0, 2, NULL, 0, 0, %lld, %lld, 0, 0,"
+                 " 0, '', '%s')",
+                 i, i + 1, (long long)ahead, (long long)ahead, i == 0 ? zt_identity_id(id) : "zt1someoneelse");
+        assert_int_equal(zt_store_exec(st, sql), 0);
+    }
+    pub_start(&p, id);
+    struct zt_mesh *m = p.m;
+    struct zt_dbsync *s = p.s;
+    unsigned made = 0;
+    assert_int_equal(zt_dbsync_publish(s, &made), 0); /* the mark: the clock ten minutes ahead */
+    assert_int_equal(made, 1);
+    struct zt_buf b;
+    zt_buf_init(&b, ZT_DBSYNC_SEGMENT_MAX);
+    struct zt_dbsync_segment seg;
+    last_segment(s, m, id, &b, &seg);
+    assert_int_equal(seg.n_rows, 1); /* our job only */
+    assert_non_null(memmem(seg.body, seg.body_len, "[\"sched_jobs\",\"job-0\",", 22));
+    /* the clock set right: the job ends with `updated` ten minutes under the mark */
+    snprintf(sql, sizeof sql, "UPDATE sched_jobs SET state = 3, finished = %lld, updated = %lld", (long long)now,
+             (long long)now);
+    assert_int_equal(zt_store_exec(st, sql), 0);
+    assert_int_equal(zt_dbsync_publish(s, &made), 0);
+    assert_int_equal(made, 1);
+    last_segment(s, m, id, &b, &seg);
+    assert_int_equal(seg.seq, 2);
+    assert_int_equal(seg.n_rows, 1);
+    snprintf(sql, sizeof sql, "[\"sched_jobs\",\"job-0\",1,\"c\",\"m\",256,8,0,0,3,");
+    assert_non_null(memmem(seg.body, seg.body_len, sql, strlen(sql)));
+    /* nothing changed: nothing made */
+    assert_int_equal(zt_dbsync_publish(s, &made), 0);
+    assert_int_equal(made, 0);
+    zt_buf_deinit(&b);
+    pub_close(&p);
     zt_identity_free(id);
 }
 
@@ -316,7 +495,9 @@ int main(void)
         cmocka_unit_test(test_vector),
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_head),
+        cmocka_unit_test(test_heads),
         cmocka_unit_test(test_publisher),
+        cmocka_unit_test(test_jobs_clock_stepped_back),
     };
     int failures = cmocka_run_group_tests_name("dbsync", tests, setup, teardown);
     if (zt_alloc_live() != live) {
