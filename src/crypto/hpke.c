@@ -321,14 +321,19 @@ out:
     return rc;
 }
 
+/* Drawn straight into the caller's sk: it has no secret intermediate, so
+ * a scratch block (a sodium_malloc: mmap, mprotect, mlock, and their undoing)
+ * would only hold a copy of what sk holds anyway. */
 int zt_hpke_keypair(uint8_t sk[static ZT_HPKE_SK_LEN], uint8_t pk[static ZT_HPKE_PK_LEN])
 {
     int rc = zt_crypto_init();
     if (rc != 0) return rc;
-    struct scratch *s = scratch_new();
-    if (!s) return ZT_ENOMEM;
-    randombytes_buf(s->sk, sizeof s->sk);
-    return finish_keypair(s, sk, pk);
+    randombytes_buf(sk, ZT_HPKE_SK_LEN);
+    if (crypto_scalarmult_base(pk, sk) != 0) {
+        sodium_memzero(sk, ZT_HPKE_SK_LEN);
+        return ZT_ECRYPTO;
+    }
+    return 0;
 }
 
 int zt_hpke_derive_keypair(const uint8_t *ikm, size_t ikm_len, uint8_t sk[static ZT_HPKE_SK_LEN],

@@ -27,6 +27,11 @@ static uint32_t get32(const uint8_t *p)
     return v;
 }
 
+static int reader_new(const struct zt_env_header *job, uint8_t **sk,
+                      const uint8_t worker_kem_pk[static ZT_HPKE_PK_LEN],
+                      const uint8_t worker_sign_pk[static ZT_ENV_ED25519_PK_LEN],
+                      const uint8_t input_hash[static ZT_ENV_HASH_LEN], struct zt_sealed_reader **out);
+
 int zt_sealed_call_seal(const char *model, uint32_t max_tokens, uint64_t max_price, bool stream, uint64_t ttl_s,
                         uint64_t now,
                         struct zt_hpke_suite suite, const uint8_t kem_pk[static ZT_HPKE_PK_LEN],
@@ -56,12 +61,12 @@ int zt_sealed_call_seal(const char *model, uint32_t max_tokens, uint64_t max_pri
     memcpy(t.model, model, ml);
     rc = zt_env_seal(&t, kem_pk, body, body_len, &c.sent, &c.env, &c.env_len);
     if (rc) goto out;
-    rc = zt_sealed_reader_new(&c.sent, reply_sk, kem_pk, sign_pk, input_hash, &c.reader);
+    rc = reader_new(&c.sent, &reply_sk, kem_pk, sign_pk, input_hash, &c.reader); /* the reader takes reply_sk */
     if (rc) goto out;
     *out = c;
     memset(&c, 0, sizeof c);
 out:
-    sodium_free(reply_sk); /* the reader holds its own copy until the stream header */
+    if (reply_sk) sodium_free(reply_sk);
     zt_sealed_call_deinit(&c);
     return rc;
 }
@@ -250,7 +255,19 @@ struct zt_sealed_writer {
     bool stream, done, v2;
     struct zt_buf kept; /* !stream: the text until the end */
     uint8_t *chunk;     /* FRAME_MAX scratch */
+    size_t chunk_used;  /* how much of it a seal has written: what free wipes */
 };
+
+/* Seal n bytes into w->chunk (a frame of n + ZT_ENV_CHUNK_OVERHEAD bytes
+ * at most, all a seal writes). Only that high-water mark is wiped at the
+ * end: wiping all FRAME_MAX (1 MiB) faulted in and cleared every page of
+ * the scratch for each job's few hundred bytes. */
+static int seal_chunk(struct zt_sealed_writer *w, const void *p, size_t n, bool final, size_t *clen)
+{
+    size_t most = n + ZT_ENV_CHUNK_OVERHEAD;
+    if (most > w->chunk_used) w->chunk_used = most < FRAME_MAX ? most : FRAME_MAX;
+    return zt_env_result_seal(w->s, p, n, final, w->chunk, FRAME_MAX, clen);
+}
 
 int zt_sealed_writer_new(const struct zt_env_header *hdr, const uint8_t worker_sk[static ZT_HPKE_SK_LEN],
                          bool stream, struct zt_buf *out, struct zt_sealed_writer **wout)
@@ -278,7 +295,7 @@ static int seal_pieces(struct zt_sealed_writer *w, const char *text, size_t len,
 {
     while (len) {
         size_t n = len < ZT_ENV_CHUNK_MAX ? len : ZT_ENV_CHUNK_MAX, clen;
-        int rc = zt_env_result_seal(w->s, (const uint8_t *)text, n, false, w->chunk, FRAME_MAX, &clen);
+        int rc = seal_chunk(w, text, n, false, &clen);
         if (!rc) rc = zt_buf_append(out, w->chunk, clen);
         if (rc) return rc;
         text += n;
@@ -373,7 +390,7 @@ int zt_sealed_writer_finish(struct zt_sealed_writer *w, const struct zt_sealed_f
     if (rc) return rc;
     if (!w->stream && (rc = seal_pieces(w, w->kept.data, w->kept.len, out)) != 0) return rc;
     zt_buf_reset(&w->kept);
-    rc = zt_env_result_seal(w->s, (const uint8_t *)fin, flen, true, w->chunk, FRAME_MAX, &clen);
+    rc = seal_chunk(w, fin, flen, true, &clen);
     if (rc) return rc;
     w->done = true; /* the sealer is spent whatever happens next */
     struct zt_env_receipt rec = *r;
@@ -397,7 +414,7 @@ void zt_sealed_writer_free(struct zt_sealed_writer *w)
     zt_env_result_sealer_free(w->s);
     if (w->kept.data) sodium_memzero(w->kept.data, w->kept.len);
     zt_buf_deinit(&w->kept);
-    if (w->chunk) sodium_memzero(w->chunk, FRAME_MAX);
+    if (w->chunk) sodium_memzero(w->chunk, w->chunk_used);
     zt_free(w->chunk);
     zt_free(w);
 }
@@ -447,23 +464,25 @@ void zt_sealed_reader_v2(struct zt_sealed_reader *r, uint32_t base, const struct
     r->hooks_ud = ud;
 }
 
-int zt_sealed_reader_new(const struct zt_env_header *job, const uint8_t reply_sk[static ZT_HPKE_SK_LEN],
-                         const uint8_t worker_kem_pk[static ZT_HPKE_PK_LEN],
-                         const uint8_t worker_sign_pk[static ZT_ENV_ED25519_PK_LEN],
-                         const uint8_t input_hash[static ZT_ENV_HASH_LEN], struct zt_sealed_reader **out)
+/* A reader that takes *sk (sodium_malloc'd, ZT_HPKE_SK_LEN): on success
+ * *sk is the reader's and set to NULL; on failure it stays the caller's. */
+static int reader_new(const struct zt_env_header *job, uint8_t **sk,
+                      const uint8_t worker_kem_pk[static ZT_HPKE_PK_LEN],
+                      const uint8_t worker_sign_pk[static ZT_ENV_ED25519_PK_LEN],
+                      const uint8_t input_hash[static ZT_ENV_HASH_LEN], struct zt_sealed_reader **out)
 {
     if (!job || !out) return ZT_EINVAL;
     if (zt_crypto_init() != 0) return ZT_ECRYPTO;
     struct zt_sealed_reader *r = zt_calloc(1, sizeof *r);
     if (!r) return ZT_ENOMEM;
-    r->reply_sk = sodium_malloc(ZT_HPKE_SK_LEN);
     r->cap = ZT_ENV_STREAM_HDR_LEN;
     r->buf = zt_malloc(r->cap);
-    if (!r->reply_sk || !r->buf) {
+    if (!r->buf) {
         zt_sealed_reader_free(r);
         return ZT_ENOMEM;
     }
-    memcpy(r->reply_sk, reply_sk, ZT_HPKE_SK_LEN);
+    r->reply_sk = *sk;
+    *sk = NULL;
     r->job = *job;
     memcpy(r->worker_pk, worker_kem_pk, sizeof r->worker_pk);
     memcpy(r->sign_pk, worker_sign_pk, sizeof r->sign_pk);
@@ -473,6 +492,21 @@ int zt_sealed_reader_new(const struct zt_env_header *job, const uint8_t reply_sk
     zt_buf_init(&r->rec, ZT_SEALED_REC_MAX);
     *out = r;
     return 0;
+}
+
+int zt_sealed_reader_new(const struct zt_env_header *job, const uint8_t reply_sk[static ZT_HPKE_SK_LEN],
+                         const uint8_t worker_kem_pk[static ZT_HPKE_PK_LEN],
+                         const uint8_t worker_sign_pk[static ZT_ENV_ED25519_PK_LEN],
+                         const uint8_t input_hash[static ZT_ENV_HASH_LEN], struct zt_sealed_reader **out)
+{
+    if (!job || !out) return ZT_EINVAL;
+    if (zt_crypto_init() != 0) return ZT_ECRYPTO;
+    uint8_t *sk = sodium_malloc(ZT_HPKE_SK_LEN);
+    if (!sk) return ZT_ENOMEM;
+    memcpy(sk, reply_sk, ZT_HPKE_SK_LEN);
+    int rc = reader_new(job, &sk, worker_kem_pk, worker_sign_pk, input_hash, out);
+    if (sk) sodium_free(sk);
+    return rc;
 }
 
 static int die(struct zt_sealed_reader *r, int err, const char *why)

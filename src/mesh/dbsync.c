@@ -30,6 +30,7 @@
 #include "zentalk/zt_mesh.h"
 #include "zentalk/zt_store.h"
 #include "zentalk/zt_str.h"
+#include "zentalk/zt_sync.h"
 #include "zentalk/zt_time.h"
 
 #define ROW_HASH 16
@@ -760,7 +761,7 @@ int zt_dbsync_new(const struct zt_dbsync_opts *o, struct zt_dbsync **out)
                        zt_identity_sign_sk(o->id), 32); /* keyed by the Ed25519 seed */
     s->o.tmp_dir = s->tmp_dir;
     pthread_mutex_init(&s->mu, NULL);
-    pthread_cond_init(&s->cv, NULL);
+    zt_cond_init_mono(&s->cv); /* its waits run on CLOCK_MONOTONIC (a REALTIME cv spun: the deadline was always past) */
     int rc = mkdir(s->tmp_dir, 0700) == 0 || errno == EEXIST ? 0 : ZT_EIO;
     if (!rc) rc = zt_store_migrate(s->o.st, &DBSYNC_SCHEMA);
     if (!rc) rc = load_state(s);

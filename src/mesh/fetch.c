@@ -42,6 +42,7 @@
 #include "zentalk/zt_log.h"
 #include "zentalk/zt_nodeauth.h"
 #include "zentalk/zt_str.h"
+#include "zentalk/zt_sync.h"
 #include "zentalk/zt_time.h"
 
 #define HOLDERS_TIMEOUT_MS 3000u
@@ -501,7 +502,7 @@ void *zt__mesh_pull_main(void *arg)
     j.p = p;
     j.m = m;
     pthread_mutex_init(&j.mu, NULL);
-    pthread_cond_init(&j.cv, NULL);
+    zt_cond_init_mono(&j.cv); /* waited on with CLOCK_MONOTONIC deadlines */
     pthread_t th[32];
     size_t n_th = 0;
     char why[256] = "";

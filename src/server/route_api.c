@@ -47,6 +47,7 @@
 
 #define TEXT_MAX ((size_t)16 << 20)
 #define WAIT_TICK_MS 100 /* a job waiting for a worker looks at its client this often */
+#define GONE_CHECK_MS 10u  /* how often a job in flight looks whether its client went */
 #define RAN_MAX 16       /* workers one placed job is sent to (orchestrator.max_attempts <= 10) */
 
 struct peer_count {
@@ -137,6 +138,7 @@ struct rjob {
     const char *verification;           /* what the answer says; NULL: "receipt" */
     char remote_verify[32];             /* a remote orchestrator's draw for a check ("": none) */
     json_t *checks;                     /* the workers that checked it, for the answer */
+    uint64_t gone_ns;                   /* mono ns: when on_cancelled last looked at the client's socket */
 };
 
 /* ---- lifecycle ------------------------------------------------------------ */
@@ -417,6 +419,12 @@ static bool on_cancelled(void *ud)
 {
     struct rjob *j = ud;
     if (aborted(j)) return true;
+    /* the client's socket at most every GONE_CHECK_MS: the HTTP client
+     * asks on each of its callbacks (dozens per job), and each look is a
+     * poll(2) under the connection's lock */
+    uint64_t now = zt_time_mono_ns();
+    if (now - j->gone_ns < GONE_CHECK_MS * 1000000u) return false;
+    j->gone_ns = now;
     if (zt_http_async_client_gone(j->a)) { /* gone while we waited for the worker */
         atomic_store(&j->closed, true);
         return true;

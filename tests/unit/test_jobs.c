@@ -4,7 +4,9 @@
  * out, and the worker's decoder reads them back); the client refuses the
  * same before sealing anything; the texts the gate must see; the
  * local-first decision's local cases; the job pool's slots. */
+#include <pthread.h>
 #include <setjmp.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -264,6 +266,45 @@ static void test_pool(void **state)
     assert_int_equal(zt_job_pool_close(NULL, 0, "test"), 0);
 }
 
+struct seen {
+    pthread_t t;
+    atomic_bool done;
+};
+
+static void note_thread(void *arg)
+{
+    struct seen *s = arg;
+    s->t = pthread_self();
+    atomic_store(&s->done, true);
+}
+
+/* A thread whose job ended takes the next one (no thread per job): of ten
+ * jobs one after another, some ran on a thread an earlier one had. */
+static void test_pool_reuses_threads(void **state)
+{
+    (void)state;
+    struct zt_job_pool *p = NULL;
+    assert_int_equal(zt_job_pool_new(4, &p), 0);
+    static struct seen seen[10];
+    for (size_t i = 0; i < 10; i++) {
+        assert_int_equal(zt_job_pool_reserve(p), 0);
+        assert_int_equal(zt_job_pool_spawn(p, note_thread, &seen[i]), 0);
+        for (int k = 0; k < 500 && (!atomic_load(&seen[i].done) || zt_job_pool_inflight(p) > 0); k++)
+            zt_time_sleep_ms(2);
+        assert_true(atomic_load(&seen[i].done));
+        zt_time_sleep_ms(20); /* the thread parks */
+    }
+    size_t again = 0;
+    for (size_t i = 1; i < 10; i++)
+        for (size_t k = 0; k < i; k++)
+            if (pthread_equal(seen[i].t, seen[k].t)) {
+                again++;
+                break;
+            }
+    assert_true(again > 0);
+    assert_int_equal(zt_job_pool_close(p, 5000, "test"), 0); /* the parked thread exits */
+}
+
 int main(void)
 {
     json_set_alloc_funcs(zt_malloc, zt_free); /* as the programs do: counted */
@@ -274,6 +315,7 @@ int main(void)
         cmocka_unit_test(test_client_refuses_before_sealing),
         cmocka_unit_test(test_route_local),
         cmocka_unit_test(test_pool),
+        cmocka_unit_test(test_pool_reuses_threads),
     };
     return zt_test_exit(cmocka_run_group_tests(tests, setup, teardown));
 }
