@@ -943,6 +943,10 @@ static int adopt_locked(struct zt_sched *s, const char *job_id, const char *gate
             if (out) info_of(&t, w.client, w.model, w.worker, out);
             return ZT_EEXIST;
         }
+        if (strcmp(owner, s->self) == 0 && t.state == ZT_JOB_STATE_DONE) { /* taken already, and done here */
+            if (out) info_of(&t, w.client, w.model, w.worker, out);
+            return 0;
+        }
         q = s->q_take;
         rc = zt_store_bind_text(q, 1, s->self, SIZE_MAX);
         if (!rc) rc = zt_store_bind_i64(q, 2, now);
