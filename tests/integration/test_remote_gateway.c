@@ -30,8 +30,13 @@
  *   stream completes with the text of an uninterrupted run, each job ran
  *   once (the workers' inference counts), every row is done at the second,
  *   none twice, `zentalk jobs` at the second shows them done, and the
- *   stream is empty. The time from the kill to each waiting job's
- *   placement at the second is printed (p50/p95).
+ *   stream is empty. The time from the kill to each job's takeover, and
+ *   to each waiting job's placement at the second, is printed (p50/p95);
+ * - the same with the first worker killed too, 300 ms after the
+ *   orchestrator: its streams are reported to the second orchestrator,
+ *   which continues them on the other worker (a second attempt, resumed
+ *   from the tokens streamed): the texts are still the reference, every
+ *   row done once at the second.
  * Usage: test_remote_gateway PATH/zentalk-node PATH/zentalk */
 #define _GNU_SOURCE
 #include "harness.h"
@@ -360,9 +365,11 @@ static int cmp_long(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static void test_takeover_continues(void **state)
+/* The first orchestrator killed with streams running and waiting; with
+ * kill_worker, the first worker too, 300 ms later (its streams resume on
+ * the other through the second orchestrator). */
+static void takeover_run(bool kill_worker)
 {
-    (void)state;
     char cfg[256], redis[256];
     worker_config(cfg, sizeof cfg, "remotegw3");
     if (!zt_test_pg_new_db(db, sizeof db)) zt_skip("%s", db);
@@ -436,6 +443,13 @@ static void test_takeover_continues(void **state)
     while (n_took < N_STREAMS && zt_time_mono_ms() < until) {
         long long v = metric_value(ob.port, "zentalk_orchestrator_jobs_continued_total");
         long now = (long)(zt_time_mono_ms() - t_kill);
+        if (kill_worker && now >= 300 && wk[0].pid > 0) {
+            assert_int_equal(kill(wk[0].pid, SIGKILL), 0);
+            assert_int_equal(node_wait(&wk[0], 10000), 128 + SIGKILL);
+            node_cleanup(&wk[0]);
+            rm_rf(wk[0].dir);
+            wk[0].pid = 0;
+        }
         while (v > (long long)n_took && n_took < N_STREAMS) took[n_took++] = now;
         if (n_took < N_STREAMS) zt_time_sleep_ms(10);
     }
@@ -459,10 +473,18 @@ static void test_takeover_continues(void **state)
     assert_int_equal(pg_count(cond), N_STREAMS);
     assert_int_equal(pg_count("reason = 'orchestrator_lost'"), 0);
     assert_int_equal(metric_value(ob.port, "zentalk_orchestrator_jobs_continued_total"), N_STREAMS);
-    /* each ran once: the workers ran the reference and the streams, no more */
-    long long ran_jobs = 0;
-    for (int i = 0; i < 2; i++) ran_jobs += metric_value(wk[i].port, "zentalk_inference_jobs_total");
-    assert_int_equal(ran_jobs, N_STREAMS + 1);
+    if (!kill_worker) {
+        /* each ran once: the workers ran the reference and the streams, no more */
+        long long ran_jobs = 0;
+        for (int i = 0; i < 2; i++) ran_jobs += metric_value(wk[i].port, "zentalk_inference_jobs_total");
+        assert_int_equal(ran_jobs, N_STREAMS + 1);
+    } else {
+        /* those the dead worker had went on on the other (a second attempt,
+         * resumed from the tokens streamed), through the second orchestrator */
+        snprintf(cond, sizeof cond, "orch = '%s' AND attempts = 2 AND worker = '%s'", ob_id, wk_id[1]);
+        assert_true(pg_count(cond) >= 1);
+        assert_int_equal(pg_count("attempts > 2"), 0);
+    }
     /* the waiting ones went on at the second: the time from the kill to
      * their placement there */
     long lat[N_STREAMS];
@@ -472,16 +494,6 @@ static void test_takeover_continues(void **state)
     char sql[300];
     snprintf(sql, sizeof sql, "SELECT assigned - %lld FROM sched_jobs WHERE assigned > %lld ORDER BY 1",
              (long long)kill_wall, (long long)kill_wall);
-    if (getenv("ZT_DEBUG_ROWS")) {
-        char dsql[400];
-        snprintf(dsql, sizeof dsql, "SELECT job_id, orch, state, attempts, created - %lld, assigned - %lld, started - %lld, finished - %lld, updated - %lld FROM sched_jobs ORDER BY created", (long long)kill_wall, (long long)kill_wall, (long long)kill_wall, (long long)kill_wall, (long long)kill_wall);
-        PGresult *d = PQexec(c, dsql);
-        for (int i = 0; i < PQntuples(d); i++) {
-            for (int k = 0; k < 9; k++) printf("%s ", PQgetvalue(d, i, k));
-            printf("\n");
-        }
-        PQclear(d);
-    }
     PGresult *r = PQexec(c, sql);
     assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
     for (int i = 0; i < PQntuples(r) && nl < N_STREAMS; i++) lat[nl++] = strtol(PQgetvalue(r, i, 0), NULL, 10);
@@ -489,11 +501,14 @@ static void test_takeover_continues(void **state)
     PQfinish(c);
     assert_true(nl >= (size_t)wait_at_kill);
     qsort(lat, nl, sizeof lat[0], cmp_long);
-    printf("takeover for a remote gateway (claim window 2000 ms): kill -> job taken over at the second "
+    printf("takeover for a remote gateway%s (claim window 2000 ms): kill -> job taken over at the second "
            "orchestrator, %d jobs: p50 %ld ms, p95 %ld ms; kill -> placed on a worker there, the %zu that "
            "waited: p50 %ld ms, p95 %ld ms (bounded by free slots)\n",
-           N_STREAMS, took[N_STREAMS / 2], took[(N_STREAMS * 95 + 99) / 100 - 1], nl, lat[nl / 2],
+           kill_worker ? ", a worker killed too" : "", N_STREAMS, took[N_STREAMS / 2], took[(N_STREAMS * 95 + 99) / 100 - 1], nl, lat[nl / 2],
            lat[(nl * 95 + 99) / 100 - 1]);
+    printf("kill -> taken over, each job (ms):");
+    for (int k = 0; k < N_STREAMS; k++) printf(" %ld", took[k]);
+    printf("\n");
     /* `zentalk jobs` at the second shows them done */
     struct zt_buf out;
     zt_buf_init(&out, 1u << 20);
@@ -524,11 +539,24 @@ static void test_takeover_continues(void **state)
 
     zt_buf_deinit(&ref);
     node_stop(&gw, 20000);
-    for (int k = 0; k < 2; k++) node_stop(&wk[k], 20000);
+    for (int k = 0; k < 2; k++)
+        if (wk[k].pid > 0) node_stop(&wk[k], 20000);
     node_stop(&ob, 20000);
     node_cleanup(&oa);
     rm_rf(oa.dir);
     rm_rf(cfg);
+}
+
+static void test_takeover_continues(void **state)
+{
+    (void)state;
+    takeover_run(false);
+}
+
+static void test_takeover_worker_dies(void **state)
+{
+    (void)state;
+    takeover_run(true);
 }
 
 int main(int argc, char **argv)
@@ -539,6 +567,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_remote_gateway),
         cmocka_unit_test(test_orchestrator_failover),
         cmocka_unit_test(test_takeover_continues),
+        cmocka_unit_test(test_takeover_worker_dies),
     };
     return zt_test_exit(cmocka_run_group_tests_name("remote_gateway", tests, NULL, NULL));
 }
