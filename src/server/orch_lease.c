@@ -66,6 +66,7 @@ struct lease {
     char ran[LEASE_NODES_MAX][ZT_IDENTITY_ID_SIZE], picked[LEASE_NODES_MAX][ZT_IDENTITY_ID_SIZE];
     size_t n_ran, n_picked;
     bool failed;
+    bool taking;                        /* being taken over from the store for its gateway (take_lease) */
     struct zt_http_async *waiter;       /* a lease call waiting, or NULL */
     uint64_t wait_until, touched;       /* mono ms */
 };
@@ -307,8 +308,13 @@ static int take_lease(struct zt__orch_lease *l, const char *job_id, const char *
     pthread_mutex_lock(&l->mu);
     struct lease **pp = find(l, job_id);
     if (pp) {
-        bool ok = !(*pp)->gateway[0] || strcmp((*pp)->gateway, gw) == 0;
+        bool ok = !(*pp)->gateway[0] || strcmp((*pp)->gateway, gw) == 0, taking = (*pp)->taking;
         pthread_mutex_unlock(&l->mu);
+        if (!ok && taking) { /* another caller's takeover is being decided: not known to be refused yet */
+            zt_ignore(zt_http_resp_header(resp, "Retry-After", "1"));
+            zt_http_resp_error(resp, 503, "unavailable", "the job is being taken over; retry");
+            return -1;
+        }
         if (!ok) refuse_stranger(l, job_id, gw, resp);
         return ok ? 0 : -1;
     }
@@ -323,6 +329,7 @@ static int take_lease(struct zt__orch_lease *l, const char *job_id, const char *
     zt_strlcpy(ls->job_id, job_id, sizeof ls->job_id);
     zt_strlcpy(ls->gateway, gw, sizeof ls->gateway);
     ls->touched = zt_time_mono_ms();
+    ls->taking = true;
     ls->next = l->all;
     l->all = ls;
     l->n++;
@@ -334,6 +341,7 @@ static int take_lease(struct zt__orch_lease *l, const char *job_id, const char *
     pp = find(l, job_id);
     if (pp && rc == 0) {
         seed(*pp, ji.worker, ji.state);
+        (*pp)->taking = false;
         l->n_continued++;
     } else if (pp) {
         struct lease *gone = *pp;
@@ -676,6 +684,12 @@ bool zt__orch_lease_report_h(struct zt__orch_lease *l, struct zt_http_req *req, 
         return false;
     }
     if (take_lease(l, job_id, gw, resp) < 0) return false;
+    if (worker) { /* the gateway has this worker: an assignment of it kept for the next lease call is stale */
+        pthread_mutex_lock(&l->mu);
+        struct lease **lp = find(l, job_id);
+        if (lp && strcmp((*lp)->assigned, worker) == 0) (*lp)->assigned[0] = '\0';
+        pthread_mutex_unlock(&l->mu);
+    }
     int64_t now = zt_time_real_ms();
     int rc;
     enum zt_job_state st = ZT_JOB_STATE_FAILED;
@@ -713,6 +727,10 @@ bool zt__orch_lease_report_h(struct zt__orch_lease *l, struct zt_http_req *req, 
     } else if (strcmp(ev, "ok") == 0) {
         rc = worker ? zt_sched_job_finished(l->sched, job_id, worker, ZT_SCHED_OK, (uint32_t)tokens, now, &st)
                     : ZT_EINVAL;
+        struct zt_job_info dj;
+        if (rc == ZT_ENOTFOUND && zt_sched_job_get(l->sched, job_id, &dj) == 0 && dj.state == ZT_JOB_STATE_DONE &&
+            strcmp(dj.worker, worker) == 0)
+            rc = 0, st = ZT_JOB_STATE_DONE; /* done before (its orchestrator died before answering): taken over done */
         ends = rc == 0;
         /* the orchestrator's draw (zt_verifier_sample): the gateway checks
          * the answer on the checkers this orchestrator picks ("check") and
