@@ -583,6 +583,21 @@ static int read_row(struct zt_store_stmt *q, struct orch_job *j, struct row *w)
     return 0;
 }
 
+/* A job in memory for the row t (read_row) of client and model w. */
+static int job_from_row(struct zt_sched *s, const struct orch_job *t, const struct row *w, struct orch_job **out)
+{
+    struct orch_job *j;
+    int rc = new_job(s, t->id, w->client, w->model, &j);
+    if (rc) return rc;
+    struct orch_client *c = j->client;
+    struct orch_model *m = j->model;
+    *j = *t;
+    j->client = c;
+    j->model = m;
+    *out = j;
+    return 0;
+}
+
 /* Resume the unfinished jobs of the store. */
 static int resume(struct zt_sched *s, int64_t now)
 {
@@ -609,12 +624,7 @@ static int resume(struct zt_sched *s, int64_t now)
         struct orch_job t, *j;
         struct row w;
         if ((rc = read_row(q, &t, &w)) != 0) break;
-        if ((rc = new_job(s, t.id, w.client, w.model, &j)) != 0) break;
-        struct orch_client *c = j->client;
-        struct orch_model *m = j->model;
-        *j = t;
-        j->client = c;
-        j->model = m;
+        if ((rc = job_from_row(s, &t, &w, &j)) != 0) break;
         if (j->state == ZT_JOB_STATE_QUEUED) {
             enqueue(s, j, false);
             continue;
@@ -965,12 +975,7 @@ static int adopt_locked(struct zt_sched *s, const char *job_id, const char *gate
             if (out) info_of(&t, w.client, w.model, w.worker, out);
             return 0;
         }
-        if ((rc = new_job(s, t.id, w.client, w.model, &j)) != 0) return rc;
-        struct orch_client *c = j->client;
-        struct orch_model *m = j->model;
-        *j = t;
-        j->client = c;
-        j->model = m;
+        if ((rc = job_from_row(s, &t, &w, &j)) != 0) return rc;
         if (j->state == ZT_JOB_STATE_QUEUED) {
             enqueue(s, j, true);
         } else {

@@ -338,19 +338,7 @@ static void test_orchestrator_failover(void **state)
 #define N_STREAMS 8
 static char db[700];
 
-/* The first column of the first row of sql, as a number (-1: no row). */
-static long pg_long(const char *sql)
-{
-    PGconn *c = PQconnectdb(db);
-    assert_int_equal(PQstatus(c), CONNECTION_OK);
-    PGresult *r = PQexec(c, sql);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) fprintf(stderr, "%s: %s\n", sql, PQerrorMessage(c));
-    assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
-    long v = PQntuples(r) > 0 ? strtol(PQgetvalue(r, 0, 0), NULL, 10) : -1;
-    PQclear(r);
-    PQfinish(c);
-    return v;
-}
+static long pg_long(const char *sql) { return zt_test_pg_long(db, sql); }
 
 static long pg_count(const char *cond)
 {
@@ -374,14 +362,11 @@ static void takeover_run(bool kill_worker)
     worker_config(cfg, sizeof cfg, "remotegw3");
     if (!zt_test_pg_new_db(db, sizeof db)) zt_skip("%s", db);
     if (!zt_test_redis_start(redis, sizeof redis)) zt_skip("%s", redis);
-    char env_db[800], env_redis[300];
-    snprintf(env_db, sizeof env_db, "ZENTALK_DATABASE_POSTGRES_URL=%s", db);
-    snprintf(env_redis, sizeof env_redis, "ZENTALK_DATABASE_REDIS_URL=%s", redis);
     const char *const oargs[] = {"--roles", "orchestrator", NULL};
-    const char *const oenv[] = {"ZENTALK_DATABASE_DRIVER=postgres", env_db, "ZENTALK_DATABASE_QUEUE=redis", env_redis,
-                                "ZENTALK_DATABASE_QUEUE_CLAIM_MS=2000", "ZENTALK_ORCHESTRATOR_HEARTBEAT_EXPIRY_MS=3000",
-                                /* rows end done (the verification over leases is test_remote_gateway's) */
-                                "ZENTALK_ORCHESTRATOR_VERIFICATION_ENABLED=false", NULL};
+    /* rows end done (the verification over leases is test_remote_gateway's) */
+    struct zt_test_shared_env se;
+    zt_test_shared_env(&se, db, redis, 2000);
+    const char *const *oenv = se.v;
     struct node oa, ob;
     char oa_id[64], ob_id[64];
     node_spawn(&oa, oargs, oenv, true, NULL);

@@ -144,13 +144,10 @@ static void test_lease_takeover(void **state)
     if (!net_config(cfg, sizeof cfg, "leasetakeover", 2)) zt_skip("stories260K.gguf not found (tests/models)");
     if (!zt_test_pg_new_db(db, sizeof db)) zt_skip("%s", db);
     if (!zt_test_redis_start(redis, sizeof redis)) zt_skip("%s", redis);
-    char env_db[800], env_redis[300];
-    snprintf(env_db, sizeof env_db, "ZENTALK_DATABASE_POSTGRES_URL=%s", db);
-    snprintf(env_redis, sizeof env_redis, "ZENTALK_DATABASE_REDIS_URL=%s", redis);
     const char *const oargs[] = {"--roles", "orchestrator", NULL};
-    const char *const oenv[] = {"ZENTALK_DATABASE_DRIVER=postgres", env_db, "ZENTALK_DATABASE_QUEUE=redis", env_redis,
-                                "ZENTALK_DATABASE_QUEUE_CLAIM_MS=60000",
-                                "ZENTALK_ORCHESTRATOR_VERIFICATION_ENABLED=false", NULL};
+    struct zt_test_shared_env se;
+    zt_test_shared_env(&se, db, redis, 60000);
+    const char *const *oenv = se.v;
     struct node a, b, w;
     char a_id[64], b_id[64], w_id[64];
     node_spawn(&a, oargs, oenv, true, NULL);
