@@ -1258,7 +1258,13 @@ int zt_sched_job_cancel(struct zt_sched *s, const char *job_id, int64_t now_ms)
     struct orch_job *j = orch_map_get(&s->jobs, job_id);
     bool queued = j && j->state == ZT_JOB_STATE_QUEUED;
     int rc = j ? job_move(s, j, ZT_JOB_STATE_FAILED, NULL, now_ms, "cancelled") : ZT_ENOTFOUND;
-    if (!rc) {
+    if (rc == ZT_EINVAL) {
+        /* the row moved under us: another orchestrator continued the job
+         * for its gateway (zt_sched_job_adopt); it leaves memory here */
+        zt_log(ZT_LOG_WARN, "sched_job_taken", "job=%s action=dropped_here", job_id);
+        if (queued) dequeue(s, j);
+        job_drop(s, j);
+    } else if (!rc) {
         if (queued) dequeue(s, j);
         job_drop(s, j);
     }
