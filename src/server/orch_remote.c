@@ -218,6 +218,20 @@ static long call_ep(struct zt__orch_remote *r, struct orch_ep *ep, const char *p
  * about a job leased at the one that went down reaches the next with our
  * descriptor and signature: on the same store it continues the job for
  * us (orch_lease.c); on another it does not know it (404). */
+/* Put our signed descriptor into body (unless there) and *text: true when added. */
+static bool with_descriptor(struct zt__orch_remote *r, json_t *body, char **text)
+{
+    char *desc = NULL;
+    if (!r->own_desc || json_object_get(body, "gateway") || r->own_desc(r->desc_ud, &desc) != 0 || !desc) return false;
+    json_object_set_new(body, "gateway", json_string(desc));
+    zt_free(desc);
+    char *t2 = json_dumps(body, JSON_COMPACT);
+    if (!t2) return false;
+    zt_free(*text);
+    *text = t2;
+    return true;
+}
+
 static long call(struct zt__orch_remote *r, const char *path, json_t *body, long timeout_ms, json_t **out)
 {
     *out = NULL;
@@ -232,20 +246,15 @@ static long call(struct zt__orch_remote *r, const char *path, json_t *body, long
     long st = 0;
     for (size_t k = 0; k < r->n_eps && !st; k++) {
         size_t i = (first + k) % r->n_eps;
-        if (k == 1 && r->own_desc && !json_object_get(body, "gateway")) {
-            /* the next orchestrator may not know our key yet: it comes with the call */
-            char *desc = NULL;
-            if (r->own_desc(r->desc_ud, &desc) == 0 && desc) {
-                json_object_set_new(body, "gateway", json_string(desc));
-                zt_free(desc);
-                char *t2 = json_dumps(body, JSON_COMPACT);
-                if (t2) {
-                    zt_free(text);
-                    text = t2;
-                }
-            }
-        }
+        /* the next orchestrator may not know our key yet: it comes with the call */
+        if (k == 1) with_descriptor(r, body, &text);
         st = call_ep(r, &r->eps[i], path, text, timeout_ms, out);
+        if (st == 401 && with_descriptor(r, body, &text)) {
+            /* our signature refused: our descriptor may have left its
+             * table (16 gateways at most); once more with it */
+            json_decref(*out);
+            st = call_ep(r, &r->eps[i], path, text, timeout_ms, out);
+        }
         if (st && i != first) {
             pthread_mutex_lock(&r->mu);
             bool moved = r->cur != i;
