@@ -831,6 +831,8 @@ static void deadlines(struct zt_sched *s, int64_t now)
  * max events are out. */
 static int place(struct zt_sched *s, int64_t now, struct zt_sched_event *ev, size_t max, size_t *n)
 {
+    struct orch_job *taken = NULL; /* jobs whose rows another orchestrator took */
+    int err = 0;
     s->pass++;
     bool progress = true;
     /* whose turn it is after this pump: the client after the last one served
@@ -864,10 +866,14 @@ static int place(struct zt_sched *s, int64_t now, struct zt_sched_event *ev, siz
                      * the store continued it for its gateway (zt_sched_job_adopt) */
                     zt_log(ZT_LOG_WARN, "sched_job_taken", "job=%s action=dropped_here", j->id);
                     dequeue(s, j);
-                    job_drop(s, j);
+                    j->q_next = taken; /* dropped at the end: its client may go with it */
+                    taken = j;
                     continue;
                 }
-                if (rc) return rc;
+                if (rc) {
+                    err = rc;
+                    goto out;
+                }
                 dequeue(s, j); /* takes c off the ring when it was its last */
                 c->deficit -= cost;
                 struct zt_sched_event *e = &ev[(*n)++];
@@ -885,7 +891,13 @@ static int place(struct zt_sched *s, int64_t now, struct zt_sched_event *ev, siz
         }
     }
     if (turn && turn->in_ring) s->ring = turn;
-    return 0;
+out:
+    while (taken) {
+        struct orch_job *next = taken->q_next;
+        job_drop(s, taken);
+        taken = next;
+    }
+    return err;
 }
 
 /* ---- several orchestrators: the shared queue ------------------------------------ */

@@ -760,11 +760,15 @@ static void test_adopt_for_gateway(void **state)
     assert_int_equal(do_join(a.r, &w, T0), 0);
     assert_true(zt_registry_sync(b.r, T0) >= 1);
 
-    struct zt_sched_result res[3];
+    struct zt_sched_result res[4];
     struct zt_job_req q = req("c", "tiny-chat", 10, 10);
     q.gateway = zt_identity_id(g);
     assert_int_equal(submit(&a, q, T0 + 1, &res[0]), 0);
     assert_int_equal(submit(&a, q, T0 + 1, &res[1]), 0);
+    struct zt_job_req q3 = req("e", "tiny-chat", 10, 10); /* the only job of its client */
+    q3.gateway = zt_identity_id(g);
+    assert_int_equal(submit(&a, q3, T0 + 1, &res[3]), 0);
+    assert_int_equal(res[3].state, ZT_JOB_STATE_QUEUED);
     assert_int_equal(submit(&a, req("c", "tiny-chat", 10, 10), T0 + 1, &res[2]), 0); /* no gateway */
     assert_int_equal(res[0].state, ZT_JOB_STATE_ASSIGNED);
     assert_int_equal(res[1].state, ZT_JOB_STATE_QUEUED);
@@ -786,15 +790,29 @@ static void test_adopt_for_gateway(void **state)
     assert_string_equal(ji.gateway, zt_identity_id(g));
     assert_int_equal(zt_sched_job_adopt(b.s, res[1].job_id, zt_identity_id(g), T0 + 3, &ji), 0);
     assert_int_equal(ji.state, ZT_JOB_STATE_QUEUED);
-    assert_int_equal(zt_sched_continued(b.s), 2);
+    assert_int_equal(zt_sched_job_adopt(b.s, res[3].job_id, zt_identity_id(g), T0 + 3, &ji), 0);
+    assert_int_equal(zt_sched_continued(b.s), 3);
     /* again: here already, nothing moves */
     assert_int_equal(zt_sched_job_adopt(b.s, res[0].job_id, zt_identity_id(g), T0 + 4, &ji), 0);
     assert_int_equal(zt_sched_job_adopt(b.s, res[0].job_id, zt_identity_id(other), T0 + 4, &ji), ZT_EPERM);
-    assert_int_equal(zt_sched_continued(b.s), 2);
+    assert_int_equal(zt_sched_continued(b.s), 3);
     /* A cannot move them any more */
     assert_int_equal(zt_sched_job_finished(a.s, res[0].job_id, wid(&w), ZT_SCHED_OK, 5, T0 + 5, NULL), ZT_EINVAL);
     assert_int_equal(zt_sched_job_cancel(a.s, res[1].job_id, T0 + 5), ZT_EINVAL);
     assert_false(zt_sched_job_servable(a.s, res[1].job_id, T0 + 5)); /* its stale copy left A */
+    /* a free slot at A: its placement of the taken job fails and drops it
+     * (its client, whose only job it was, with it); its own job (the one
+     * without a gateway) is placed */
+    struct worker w2;
+    worker_init(&w2, M1, 2, 2, 100);
+    assert_int_equal(do_join(a.r, &w2, T0 + 5), 0);
+    struct zt_sched_event aev[8];
+    size_t an;
+    assert_int_equal(zt_sched_pump(a.s, T0 + 5, aev, 8, &an), 0);
+    assert_int_equal(an, 1);
+    assert_string_equal(aev[0].job_id, res[2].job_id);
+    assert_false(zt_sched_job_servable(a.s, res[3].job_id, T0 + 5));
+    assert_int_equal(zt_sched_queued(a.s), 0);
     /* B: the worker's slot is taken by the running job until it is done */
     struct zt_sched_event ev[8];
     size_t n;
@@ -806,16 +824,17 @@ static void test_adopt_for_gateway(void **state)
     assert_int_equal(zt_sched_pump(b.s, T0 + 8, ev, 8, &n), 0);
     assert_int_equal(n, 1);
     assert_int_equal(ev[0].kind, ZT_SCHED_EV_ASSIGNED);
-    assert_string_equal(ev[0].job_id, res[1].job_id);
+    assert_true(zt_str_eq(ev[0].job_id, res[1].job_id) || zt_str_eq(ev[0].job_id, res[3].job_id));
     /* done here: taking it again moves nothing; a failed one has ended */
     assert_int_equal(zt_sched_job_adopt(b.s, res[0].job_id, zt_identity_id(g), T0 + 9, &ji), 0);
     assert_int_equal(ji.state, ZT_JOB_STATE_DONE);
     assert_int_equal(zt_sched_job_cancel(b.s, res[1].job_id, T0 + 9), 0);
     assert_int_equal(zt_sched_job_adopt(a.s, res[1].job_id, zt_identity_id(g), T0 + 9, &ji), ZT_EEXIST);
     assert_int_equal(ji.state, ZT_JOB_STATE_FAILED);
-    assert_int_equal(zt_sched_continued(b.s), 2);
+    assert_int_equal(zt_sched_continued(b.s), 3);
 
     worker_deinit(&w);
+    worker_deinit(&w2);
     orch_close(&a);
     orch_close(&b);
     zt_identity_free(idb);
