@@ -631,6 +631,22 @@ static void test_threads(void **state)
     close_two(&o, &w[0], &w[1]);
 }
 
+/* Orchestrators a (the test's usual id; its options in *ra) and b (id
+ * idb) on one store, syncing their registries every second. */
+static void open_pair(struct orch *a, struct orch *b, struct zt_registry_opts *ra, const struct zt_identity *idb)
+{
+    struct zt_registry_opts rb = reg_opts();
+    *ra = reg_opts();
+    ra->sync_ms = rb.sync_ms = 1000;
+    rb.self_id = zt_identity_id(idb);
+    a->st = store_open();
+    b->st = store_open();
+    assert_int_equal(zt_registry_open(a->st, ra, T0, &a->r), 0);
+    assert_int_equal(zt_registry_open(b->st, &rb, T0, &b->r), 0);
+    assert_int_equal(zt_sched_open(a->r, NULL, T0, &a->s), 0);
+    assert_int_equal(zt_sched_open(b->r, NULL, T0, &b->s), 0);
+}
+
 /* Two orchestrators on one PostgreSQL and one Redis stream: each job A
  * accepts is pending at A from its first moment; while A renews, B claims
  * none; once A stops renewing (dead or stalled), B claims A's four jobs
@@ -647,15 +663,8 @@ static void test_shared_queue(void **state)
     char stream[64];
     snprintf(stream, sizeof stream, "zt-test-shared-%u", (unsigned)randombytes_random());
     struct orch a = {0}, b = {0};
-    struct zt_registry_opts ra = reg_opts(), rb = reg_opts();
-    ra.sync_ms = rb.sync_ms = 1000;
-    rb.self_id = zt_identity_id(idb);
-    a.st = store_open();
-    b.st = store_open();
-    assert_int_equal(zt_registry_open(a.st, &ra, T0, &a.r), 0);
-    assert_int_equal(zt_registry_open(b.st, &rb, T0, &b.r), 0);
-    assert_int_equal(zt_sched_open(a.r, NULL, T0, &a.s), 0);
-    assert_int_equal(zt_sched_open(b.r, NULL, T0, &b.s), 0);
+    struct zt_registry_opts ra;
+    open_pair(&a, &b, &ra, idb);
     struct zt_queue *qa = NULL, *qb = NULL;
     struct zt_queue_opts qo = {.backend = "redis", .url = url, .stream = stream, .claim_idle_ms = 300};
     qo.consumer = zt_identity_id(orch_id);
@@ -746,15 +755,8 @@ static void test_adopt_for_gateway(void **state)
     assert_int_equal(zt_identity_generate(&g), 0);
     assert_int_equal(zt_identity_generate(&other), 0);
     struct orch a = {0}, b = {0};
-    struct zt_registry_opts ra = reg_opts(), rb = reg_opts();
-    ra.sync_ms = rb.sync_ms = 1000;
-    rb.self_id = zt_identity_id(idb);
-    a.st = store_open();
-    b.st = store_open();
-    assert_int_equal(zt_registry_open(a.st, &ra, T0, &a.r), 0);
-    assert_int_equal(zt_registry_open(b.st, &rb, T0, &b.r), 0);
-    assert_int_equal(zt_sched_open(a.r, NULL, T0, &a.s), 0);
-    assert_int_equal(zt_sched_open(b.r, NULL, T0, &b.s), 0);
+    struct zt_registry_opts ra;
+    open_pair(&a, &b, &ra, idb);
     struct worker w;
     worker_init(&w, M1, 1, 1, 100);
     assert_int_equal(do_join(a.r, &w, T0), 0);
