@@ -88,6 +88,9 @@ struct zt_job_req {
     uint32_t max_tokens;    /* output tokens at most (>= 1) */
     uint64_t price_ceiling; /* per 1k tokens, ledger units; 0 = none */
     int64_t deadline_ms;    /* unix ms by which it must be done; 0 = none */
+    const char *gateway;    /* the node id of the gateway in another process that submitted it over a
+                               signed lease, or NULL / "": only that gateway may have another
+                               orchestrator of the store continue it (zt_sched_job_adopt) */
 };
 
 struct zt_sched_result {
@@ -102,11 +105,14 @@ enum zt_sched_event_kind {
     ZT_SCHED_EV_ASSIGNED = 0, /* a queued job was placed on worker */
     ZT_SCHED_EV_REQUEUED,     /* worker was lost; the job waits again */
     ZT_SCHED_EV_FAILED,       /* deadline passed, attempts exhausted or worker lost for good */
+    ZT_SCHED_EV_ADOPTED,      /* a job of a dead orchestrator, submitted by gateway, continues here
+                                 (worker: its live worker when assigned or running) */
 };
 struct zt_sched_event {
     enum zt_sched_event_kind kind;
     char job_id[ZT_JOB_ID_SIZE];
-    char worker[ZT_IDENTITY_ID_SIZE]; /* assigned to, or lost */
+    char worker[ZT_IDENTITY_ID_SIZE];  /* assigned to, or lost */
+    char gateway[ZT_IDENTITY_ID_SIZE]; /* the job's gateway in another process ("" = none) */
 };
 
 /* A copy of a job's row. */
@@ -116,6 +122,7 @@ struct zt_job_info {
     char model[ZT_DESCRIPTOR_MAX_STR + 1];
     char worker[ZT_IDENTITY_ID_SIZE]; /* "" when never assigned */
     char reason[ZT_SCHED_REASON_SIZE]; /* why it failed or was requeued last; "" */
+    char gateway[ZT_IDENTITY_ID_SIZE]; /* zt_job_req.gateway ("" = none) */
     enum zt_job_state state;
     uint32_t attempts, ctx_tokens, max_tokens, tokens;
     uint64_t price_ceiling;
@@ -209,15 +216,41 @@ size_t zt_sched_queued(struct zt_sched *s);
  * (zt_queue_push_own), renewed while it is active and acknowledged when it
  * ends; zt_sched_pump claims, once a second, the entries of an
  * orchestrator that stopped renewing them (dead past the queue's
- * claim_idle_ms) and ends each of their jobs exactly once (failed,
- * "orchestrator_lost": the gateway that held the prompt died with it), by
- * a row update that only one orchestrator can win. Jobs are owned by the
+ * claim_idle_ms): a job a gateway in another process submitted is
+ * continued here (zt_sched_job_adopt: its gateway leases it here next),
+ * any other ends exactly once (failed, "orchestrator_lost": the gateway
+ * that held the prompt died with it), by a row update that only one
+ * orchestrator can win. Jobs are owned by the
  * orchestrator that accepted them (column orch): zt_sched_open resumes
  * only its own. q is borrowed (it must outlive the scheduler); NULL turns
  * it off. */
 struct zt_queue;
 void zt_sched_set_queue(struct zt_sched *s, struct zt_queue *q);
-/* Jobs of dead orchestrators this scheduler ended. */
+/* Jobs of dead orchestrators this scheduler ended (orchestrator_lost:
+ * no gateway in another process could go on with them). */
 uint64_t zt_sched_adopted(struct zt_sched *s);
+/* Several orchestrators on one store: continue here the job job_id of
+ * another orchestrator (one that died, or that its gateway cannot reach)
+ * for gateway, the node id the job was submitted with (zt_job_req.gateway,
+ * non-empty; the caller has verified the request is that node's). The
+ * row moves to this orchestrator by compare-and-set on (owner, state), so
+ * one orchestrator takes it, once, and only while unfinished (or done: a
+ * verdict may follow). Then: queued -> waits here (at the front of its
+ * client's queue); assigned or running -> keeps its worker when its
+ * session is live here, else the worker-lost rule; done -> the store only.
+ * A job already here answers 0 when its gateway matches. The shared
+ * queue's claim of a dead orchestrator's entries does the same for every
+ * job with a gateway (ZT_SCHED_EV_ADOPTED; those without one end,
+ * orchestrator_lost). out (may be NULL): the job after. ZT_EPERM: another
+ * gateway's job, or one without a gateway; ZT_ENOTFOUND; ZT_EEXIST: the
+ * job has ended (failed or verified; out filled); ZT_EBUSY: the row kept
+ * moving; ZT_EINVAL; store errors. */
+ZT_NODISCARD int zt_sched_job_adopt(struct zt_sched *s, const char *job_id, const char *gateway, int64_t now_ms,
+                                    struct zt_job_info *out);
+/* The node id of the orchestrator this scheduler is (the registry's self_id). */
+const char *zt_sched_self(const struct zt_sched *s);
+/* Jobs of other orchestrators this scheduler continued (zt_sched_job_adopt
+ * and claimed entries with a gateway). */
+uint64_t zt_sched_continued(struct zt_sched *s);
 
 #endif

@@ -408,7 +408,7 @@ static int build_orchestrator(struct zt_node *n, struct zt_buf *err)
     if (!(cfg->node.role_mask & ZT_ROLE_ORCHESTRATOR)) {
         /* a gateway whose orchestrator runs in another process (node.orchestrator) */
         if (!(cfg->node.role_mask & ZT_ROLE_GATEWAY) || !cfg->node.orchestrator[0]) return 0;
-        int rc = zt__orch_new_remote(cfg, gateway_desc, n->sealed, &n->orch, err);
+        int rc = zt__orch_new_remote(cfg, n->id, gateway_desc, n->sealed, &n->orch, err);
         if (!rc) zt__route_set_orch(n->route, n->orch);
         return rc;
     }

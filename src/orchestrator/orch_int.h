@@ -181,6 +181,7 @@ struct orch_job {
     int64_t seq;                 /* submission order */
     char reason[ZT_SCHED_REASON_SIZE];
     char qid[ZT_QUEUE_ID_MAX];   /* its entry in the shared queue, pending here ("" = none) */
+    char gateway[ZT_IDENTITY_ID_SIZE]; /* the gateway that leased it, signed ("" = none) */
     struct orch_node *node;      /* the last worker (assigned, running, or lost) */
     bool linked;                 /* on node->jobs (assigned or running) */
     struct orch_job *node_next, *node_prev;

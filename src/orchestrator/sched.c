@@ -36,14 +36,19 @@ static const struct zt_store_step SCHED_STEPS[] = {
      * on rows of before: the first orchestrator that opens takes them) */
     {.sql = "ALTER TABLE sched_jobs ADD COLUMN orch TEXT NOT NULL DEFAULT '';",
      .sql_pg = "ALTER TABLE sched_jobs ADD COLUMN orch TEXT NOT NULL DEFAULT '';"},
+    /* 3: the gateway (node id) that submitted a job through a lease, signed
+     * ('' for an in-process or anonymous gateway): only it may have another
+     * orchestrator of the store continue the job (zt_sched_job_adopt) */
+    {.sql = "ALTER TABLE sched_jobs ADD COLUMN gateway TEXT NOT NULL DEFAULT '';",
+     .sql_pg = "ALTER TABLE sched_jobs ADD COLUMN gateway TEXT NOT NULL DEFAULT '';"},
 };
 static const struct zt_store_schema SCHED_SCHEMA = {
     .owner = "sched", .steps = SCHED_STEPS, .n_steps = sizeof SCHED_STEPS / sizeof SCHED_STEPS[0]};
 
 #define JOB_COLS                                                                                     \
     "job_id, seq, client, model, ctx, max_tokens, price_ceiling, deadline, state, worker, attempts, " \
-    "tokens, created, updated, assigned, started, finished, reason"
-static const char SQL_INS[] = "INSERT INTO sched_jobs(" JOB_COLS ", orch) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+    "tokens, created, updated, assigned, started, finished, reason, gateway"
+static const char SQL_INS[] = "INSERT INTO sched_jobs(" JOB_COLS ", orch) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
 static const char SQL_MOVE[] = "UPDATE sched_jobs SET state=?, worker=?, attempts=?, tokens=?, updated=?, assigned=?,"
                                " started=?, finished=?, reason=? WHERE job_id=? AND state=? AND orch=?";
 static const char SQL_GET[] = "SELECT " JOB_COLS " FROM sched_jobs WHERE job_id=?";
@@ -54,6 +59,10 @@ static const char SQL_OWN_OLD[] = "UPDATE sched_jobs SET orch=? WHERE orch=''";
  * still the dead one's). */
 static const char SQL_ADOPT[] = "UPDATE sched_jobs SET orch=?, state=4, reason='orchestrator_lost', updated=?,"
                                 " finished=? WHERE job_id=? AND orch<>? AND state IN (0, 1, 2)";
+/* A job of another orchestrator continued here for its gateway: its row
+ * with its owner, then moved by compare-and-set on (owner, state). */
+static const char SQL_TAKE_GET[] = "SELECT " JOB_COLS ", orch FROM sched_jobs WHERE job_id=?";
+static const char SQL_TAKE[] = "UPDATE sched_jobs SET orch=?, updated=? WHERE job_id=? AND orch=? AND state=?";
 static const char SQL_MAXSEQ[] = "SELECT COALESCE(MAX(seq), 0) FROM sched_jobs";
 static const char SQL_RECENT[] = "SELECT " JOB_COLS " FROM sched_jobs ORDER BY seq DESC LIMIT ?";
 
@@ -71,11 +80,12 @@ struct zt_sched {
     double job_ms; /* EWMA of a job's duration, for retry-after */
     struct zt_sched_event *pend; /* events waiting for the next pump */
     size_t n_pend, cap_pend;
-    struct zt_store_stmt *q_ins, *q_move, *q_get, *q_adopt;
+    struct zt_store_stmt *q_ins, *q_move, *q_get, *q_adopt, *q_take_get, *q_take;
     const char *self;       /* the registry's self_id: the owner of this scheduler's jobs */
     struct zt_queue *queue; /* shared queue (zt_sched_set_queue), or NULL */
     int64_t next_renew, next_claim;
     uint64_t adopted;       /* jobs of dead orchestrators this one ended */
+    uint64_t continued;     /* jobs of other orchestrators this one took over for their gateways */
     zt_sched_admit_fn admit; /* the node's extra gate (the ledger's stake), or NULL */
     void *admit_ud;
     zt_sched_verdict_fn on_rejected; /* the node's hook on a confirmed mismatch (the ledger's slash), or NULL */
@@ -132,7 +142,8 @@ static int job_insert(struct zt_sched *s, const struct orch_job *j)
     if (!rc) rc = zt_store_bind_i64(q, 16, j->started);
     if (!rc) rc = zt_store_bind_i64(q, 17, j->finished);
     if (!rc) rc = zt_store_bind_text(q, 18, j->reason, SIZE_MAX);
-    if (!rc) rc = zt_store_bind_text(q, 19, s->self, SIZE_MAX);
+    if (!rc) rc = zt_store_bind_text(q, 19, j->gateway, SIZE_MAX);
+    if (!rc) rc = zt_store_bind_text(q, 20, s->self, SIZE_MAX);
     if (!rc) return run(q);
     zt_store_reset(q);
     return rc;
@@ -330,6 +341,7 @@ static void event(struct zt_sched *s, enum zt_sched_event_kind k, const struct o
     e->kind = k;
     zt_strlcpy(e->job_id, j->id, sizeof e->job_id);
     if (n) zt_strlcpy(e->worker, n->id, sizeof e->worker);
+    zt_strlcpy(e->gateway, j->gateway, sizeof e->gateway);
 }
 
 /* The worker of j is gone or gave up: back to the queue while attempts and
@@ -548,6 +560,7 @@ static int read_row(struct zt_store_stmt *q, struct orch_job *j, struct row *w)
     if (!rc) rc = text_col(q, 3, w->model, sizeof w->model);
     if (!rc) rc = text_col(q, 9, w->worker, sizeof w->worker);
     if (!rc) rc = text_col(q, 17, j->reason, sizeof j->reason);
+    if (!rc) rc = text_col(q, 18, j->gateway, sizeof j->gateway);
     for (int i = 1; i < 17 && !rc; i++) {
         if (i == 2 || i == 3 || i == 9) continue;
         rc = zt_store_column_i64(q, i, &v[i]);
@@ -567,6 +580,21 @@ static int read_row(struct zt_store_stmt *q, struct orch_job *j, struct row *w)
     j->assigned = v[14];
     j->started = v[15];
     j->finished = v[16];
+    return 0;
+}
+
+/* A job in memory for the row t (read_row) of client and model w. */
+static int job_from_row(struct zt_sched *s, const struct orch_job *t, const struct row *w, struct orch_job **out)
+{
+    struct orch_job *j;
+    int rc = new_job(s, t->id, w->client, w->model, &j);
+    if (rc) return rc;
+    struct orch_client *c = j->client;
+    struct orch_model *m = j->model;
+    *j = *t;
+    j->client = c;
+    j->model = m;
+    *out = j;
     return 0;
 }
 
@@ -596,12 +624,7 @@ static int resume(struct zt_sched *s, int64_t now)
         struct orch_job t, *j;
         struct row w;
         if ((rc = read_row(q, &t, &w)) != 0) break;
-        if ((rc = new_job(s, t.id, w.client, w.model, &j)) != 0) break;
-        struct orch_client *c = j->client;
-        struct orch_model *m = j->model;
-        *j = t;
-        j->client = c;
-        j->model = m;
+        if ((rc = job_from_row(s, &t, &w, &j)) != 0) break;
         if (j->state == ZT_JOB_STATE_QUEUED) {
             enqueue(s, j, false);
             continue;
@@ -646,7 +669,9 @@ int zt_sched_open(struct zt_registry *reg, const struct zt_sched_opts *o, int64_
     s->o = opts;
     s->self = reg->self_id;
     if ((rc = zt_store_prepare(s->st, SQL_INS, &s->q_ins)) != 0 || (rc = zt_store_prepare(s->st, SQL_MOVE, &s->q_move)) != 0 ||
-        (rc = zt_store_prepare(s->st, SQL_GET, &s->q_get)) != 0 || (rc = zt_store_prepare(s->st, SQL_ADOPT, &s->q_adopt)) != 0)
+        (rc = zt_store_prepare(s->st, SQL_GET, &s->q_get)) != 0 || (rc = zt_store_prepare(s->st, SQL_ADOPT, &s->q_adopt)) != 0 ||
+        (rc = zt_store_prepare(s->st, SQL_TAKE_GET, &s->q_take_get)) != 0 ||
+        (rc = zt_store_prepare(s->st, SQL_TAKE, &s->q_take)) != 0)
         goto out;
     reg->lost_fn = on_lost;
     reg->lost_ud = s;
@@ -686,6 +711,8 @@ void zt_sched_free(struct zt_sched *s)
     zt_store_stmt_free(s->q_move);
     zt_store_stmt_free(s->q_get);
     zt_store_stmt_free(s->q_adopt);
+    zt_store_stmt_free(s->q_take_get);
+    zt_store_stmt_free(s->q_take);
     zt_free(s->pend);
     zt_free(s);
 }
@@ -723,6 +750,7 @@ static int submit_locked(struct zt_sched *s, const struct zt_job_req *req, int64
     j->max_tokens = req->max_tokens;
     j->price_ceiling = req->price_ceiling;
     j->deadline = req->deadline_ms;
+    if (req->gateway) zt_strlcpy(j->gateway, req->gateway, sizeof j->gateway);
     j->created = j->updated = now;
     j->seq = s->next_seq;
     j->state = ZT_JOB_STATE_QUEUED;
@@ -757,6 +785,7 @@ int zt_sched_submit(struct zt_sched *s, const struct zt_job_req *req, int64_t no
 {
     if (!s || !req || !out || !good_name(req->client, ZT_SCHED_CLIENT_MAX) ||
         !good_name(req->model, ZT_DESCRIPTOR_MAX_STR) || req->max_tokens == 0 || req->price_ceiling > INT64_MAX ||
+        (req->gateway && req->gateway[0] && !zt_identity_id_valid(req->gateway)) ||
         req->deadline_ms < 0)
         return ZT_EINVAL;
     out->retry_after_s = 0;
@@ -802,6 +831,8 @@ static void deadlines(struct zt_sched *s, int64_t now)
  * max events are out. */
 static int place(struct zt_sched *s, int64_t now, struct zt_sched_event *ev, size_t max, size_t *n)
 {
+    struct orch_job *taken = NULL; /* jobs whose rows another orchestrator took */
+    int err = 0;
     s->pass++;
     bool progress = true;
     /* whose turn it is after this pump: the client after the last one served
@@ -830,7 +861,19 @@ static int place(struct zt_sched *s, int64_t now, struct zt_sched_event *ev, siz
                     break;
                 }
                 int rc = assign(s, j, w, now);
-                if (rc) return rc;
+                if (rc == ZT_EINVAL) {
+                    /* the row is not ours any more: another orchestrator of
+                     * the store continued it for its gateway (zt_sched_job_adopt) */
+                    zt_log(ZT_LOG_WARN, "sched_job_taken", "job=%s action=dropped_here", j->id);
+                    dequeue(s, j);
+                    j->q_next = taken; /* dropped at the end: its client may go with it */
+                    taken = j;
+                    continue;
+                }
+                if (rc) {
+                    err = rc;
+                    goto out;
+                }
                 dequeue(s, j); /* takes c off the ring when it was its last */
                 c->deficit -= cost;
                 struct zt_sched_event *e = &ev[(*n)++];
@@ -848,7 +891,13 @@ static int place(struct zt_sched *s, int64_t now, struct zt_sched_event *ev, siz
         }
     }
     if (turn && turn->in_ring) s->ring = turn;
-    return 0;
+out:
+    while (taken) {
+        struct orch_job *next = taken->q_next;
+        job_drop(s, taken);
+        taken = next;
+    }
+    return err;
 }
 
 /* ---- several orchestrators: the shared queue ------------------------------------ */
@@ -875,8 +924,118 @@ static void renew(struct zt_sched *s, int64_t now)
     zt_free(ids);
 }
 
+/* Take over job_id from the orchestrator whose row it is, for gateway (NULL:
+ * whichever gateway the row names; never a row without one). The row moves
+ * by compare-and-set on (owner, state), then memory follows the resume
+ * rule: queued -> this queue (at the front: it waited), assigned/running ->
+ * its worker when live here, else the worker-lost rule; done -> the store
+ * only (a verdict may follow). *jout: the job in memory (NULL when done or
+ * failed by the worker-lost rule); out (may be NULL): the job after.
+ * ZT_EPERM: not the gateway's (or no gateway); ZT_ENOTFOUND; ZT_EEXIST:
+ * ended (failed or verified; out filled); ZT_EBUSY: the row kept moving. */
+static void info_of(const struct orch_job *j, const char *client, const char *model, const char *worker,
+                    struct zt_job_info *out);
+
+static int adopt_locked(struct zt_sched *s, const char *job_id, const char *gateway, int64_t now,
+                        struct orch_job **jout, struct zt_job_info *out)
+{
+    *jout = NULL;
+    struct orch_job *j = orch_map_get(&s->jobs, job_id);
+    if (j) { /* here already (taken over, or ours) */
+        if (!j->gateway[0] || (gateway && strcmp(j->gateway, gateway) != 0)) return ZT_EPERM;
+        if (out) info_of(j, j->client->name, j->model->name, worker_of(j), out);
+        *jout = j;
+        return 0;
+    }
+    for (int tries = 0; tries < 3; tries++) {
+        struct orch_job t;
+        struct row w;
+        char owner[ZT_IDENTITY_ID_SIZE + 8];
+        struct zt_store_stmt *q = s->q_take_get;
+        int rc = zt_store_bind_text(q, 1, job_id, SIZE_MAX);
+        if (!rc) {
+            rc = zt_store_step(q);
+            rc = rc == ZT_STORE_ROW ? read_row(q, &t, &w) : rc == ZT_STORE_DONE ? ZT_ENOTFOUND : rc;
+        }
+        if (!rc) rc = text_col(q, 19, owner, sizeof owner);
+        zt_store_reset(q);
+        if (rc) return rc;
+        if (!t.gateway[0] || (gateway && strcmp(t.gateway, gateway) != 0)) return ZT_EPERM;
+        if (t.state == ZT_JOB_STATE_FAILED || t.state == ZT_JOB_STATE_VERIFIED) {
+            if (out) info_of(&t, w.client, w.model, w.worker, out);
+            return ZT_EEXIST;
+        }
+        if (strcmp(owner, s->self) == 0 && t.state == ZT_JOB_STATE_DONE) { /* taken already, and done here */
+            if (out) info_of(&t, w.client, w.model, w.worker, out);
+            return 0;
+        }
+        q = s->q_take;
+        rc = zt_store_bind_text(q, 1, s->self, SIZE_MAX);
+        if (!rc) rc = zt_store_bind_i64(q, 2, now);
+        if (!rc) rc = zt_store_bind_text(q, 3, job_id, SIZE_MAX);
+        if (!rc) rc = zt_store_bind_text(q, 4, owner, SIZE_MAX);
+        if (!rc) rc = zt_store_bind_i64(q, 5, t.state);
+        if (!rc) rc = run(q);
+        else zt_store_reset(q);
+        if (rc) return rc;
+        if (zt_store_changes(q) != 1) continue; /* moved meanwhile: read it again */
+        s->continued++;
+        t.updated = now;
+        zt_log(ZT_LOG_INFO, "sched_job_continued", "job=%s from=%s state=%s gateway=%s", job_id,
+               owner[0] ? owner : "?", zt_job_state_name(t.state), t.gateway);
+        if (t.state == ZT_JOB_STATE_DONE) {
+            if (out) info_of(&t, w.client, w.model, w.worker, out);
+            return 0;
+        }
+        if ((rc = job_from_row(s, &t, &w, &j)) != 0) return rc;
+        if (j->state == ZT_JOB_STATE_QUEUED) {
+            enqueue(s, j, true);
+        } else {
+            struct orch_node *n = w.worker[0] ? orch_node_find(s->r, w.worker) : NULL;
+            if (n && n->state == ZT_NODE_LIVE) {
+                node_link(j, n);
+            } else {
+                j->node = n;
+                requeue_or_fail(s, j, now, "worker_lost");
+            }
+        }
+        j = orch_map_get(&s->jobs, job_id); /* the worker-lost rule may have ended it */
+        if (out) {
+            if (j) info_of(j, j->client->name, j->model->name, worker_of(j), out);
+            else info_of(&t, w.client, w.model, w.worker, out), out->state = ZT_JOB_STATE_FAILED;
+        }
+        *jout = j;
+        return 0;
+    }
+    return ZT_EBUSY;
+}
+
+int zt_sched_job_adopt(struct zt_sched *s, const char *job_id, const char *gateway, int64_t now_ms,
+                       struct zt_job_info *out)
+{
+    if (!s || !job_id || !gateway || !gateway[0]) return ZT_EINVAL;
+    pthread_mutex_lock(&s->r->mu);
+    struct orch_job *j;
+    int rc = adopt_locked(s, job_id, gateway, now_ms, &j, out);
+    pthread_mutex_unlock(&s->r->mu);
+    return rc;
+}
+
+const char *zt_sched_self(const struct zt_sched *s) { return s ? s->self : NULL; }
+
+uint64_t zt_sched_continued(struct zt_sched *s)
+{
+    if (!s) return 0;
+    pthread_mutex_lock(&s->r->mu);
+    uint64_t n = s->continued;
+    pthread_mutex_unlock(&s->r->mu);
+    return n;
+}
+
 /* A delivered entry: one of this orchestrator's own (after a restart), or
- * one claimed from a dead orchestrator, whose job it ends once. */
+ * one claimed from a dead orchestrator: a job a gateway in another process
+ * submitted is continued here (its gateway may still be alive, and leases
+ * it here next), any other ends once. */
 static void take_entry(struct zt_sched *s, struct zt_queue_msg *m, int64_t now)
 {
     struct orch_job *j = orch_map_get(&s->jobs, m->job_id);
@@ -888,10 +1047,24 @@ static void take_entry(struct zt_sched *s, struct zt_queue_msg *m, int64_t now)
         }
         if (strcmp(j->qid, m->id) == 0) return;
     } else if (strcmp(m->from, s->self) != 0) {
-        /* the gateway that held the job's prompt died with its orchestrator:
-         * nobody can run it any more; it ends here, once */
+        struct orch_job *aj = NULL;
+        int rc = adopt_locked(s, m->job_id, NULL, now, &aj, NULL);
+        if (rc == 0 && aj) {
+            /* pending here now, renewed by this orchestrator; its gateway's
+             * lease calls find it (the ADOPTED event opens its lease) */
+            zt_strlcpy(aj->qid, m->id, sizeof aj->qid);
+            event(s, ZT_SCHED_EV_ADOPTED, aj, aj->linked ? aj->node : NULL);
+            return;
+        }
+        if (rc != 0 && rc != ZT_EPERM && rc != ZT_ENOTFOUND && rc != ZT_EEXIST) {
+            zt_log_rl(ZT_LOG_WARN, 10, "sched_adopt_failed", "job=%s error=%s", m->job_id, zt_strerror(rc));
+            return; /* pending here; claimed again later */
+        }
+        /* no gateway in another process: the one that held the job's prompt
+         * died with its orchestrator, nobody can run it any more; it ends
+         * here, once */
         struct zt_store_stmt *q = s->q_adopt;
-        int rc = zt_store_bind_text(q, 1, s->self, SIZE_MAX);
+        rc = zt_store_bind_text(q, 1, s->self, SIZE_MAX);
         if (!rc) rc = zt_store_bind_i64(q, 2, now);
         if (!rc) rc = zt_store_bind_i64(q, 3, now);
         if (!rc) rc = zt_store_bind_text(q, 4, m->job_id, SIZE_MAX);
@@ -1097,7 +1270,13 @@ int zt_sched_job_cancel(struct zt_sched *s, const char *job_id, int64_t now_ms)
     struct orch_job *j = orch_map_get(&s->jobs, job_id);
     bool queued = j && j->state == ZT_JOB_STATE_QUEUED;
     int rc = j ? job_move(s, j, ZT_JOB_STATE_FAILED, NULL, now_ms, "cancelled") : ZT_ENOTFOUND;
-    if (!rc) {
+    if (rc == ZT_EINVAL) {
+        /* the row moved under us: another orchestrator continued the job
+         * for its gateway (zt_sched_job_adopt); it leaves memory here */
+        zt_log(ZT_LOG_WARN, "sched_job_taken", "job=%s action=dropped_here", job_id);
+        if (queued) dequeue(s, j);
+        job_drop(s, j);
+    } else if (!rc) {
         if (queued) dequeue(s, j);
         job_drop(s, j);
     }
@@ -1114,6 +1293,7 @@ static void info_of(const struct orch_job *j, const char *client, const char *mo
     zt_strlcpy(out->model, model, sizeof out->model);
     if (worker) zt_strlcpy(out->worker, worker, sizeof out->worker);
     zt_strlcpy(out->reason, j->reason, sizeof out->reason);
+    zt_strlcpy(out->gateway, j->gateway, sizeof out->gateway);
     out->state = j->state;
     out->attempts = j->attempts;
     out->ctx_tokens = j->ctx;

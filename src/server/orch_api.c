@@ -130,13 +130,13 @@ struct zt_verifier *zt__orch_verifier(struct zt__orch *o)
 
 /* ---- the gateway's side of placement: here, or through a remote orchestrator ---- */
 
-int zt__orch_new_remote(const struct zt_config *cfg, zt__orch_desc_fn own_desc, void *ud, struct zt__orch **out,
-                        struct zt_buf *err)
+int zt__orch_new_remote(const struct zt_config *cfg, const struct zt_identity *id, zt__orch_desc_fn own_desc,
+                        void *ud, struct zt__orch **out, struct zt_buf *err)
 {
     struct zt__orch *o = zt_calloc(1, sizeof *o);
     if (!o) return ZT_ENOMEM;
     o->cfg = cfg;
-    int rc = zt__orch_remote_new(cfg, own_desc, ud, &o->remote, err);
+    int rc = zt__orch_remote_new(cfg, id, own_desc, ud, &o->remote, err);
     if (rc) {
         zt_free(o);
         return rc;
@@ -479,7 +479,13 @@ static int m_live(void *ud, struct zt_metrics_out *out)
 static int m_refused(void *ud, struct zt_metrics_out *out)
 {
     struct zt__orch *o = ud;
-    return zt_metrics_emit_each(out, "reason", refusal_names, o->refused, RF_N);
+    int rc = zt_metrics_emit_each(out, "reason", refusal_names, o->refused, RF_N);
+    /* a gateway's lease and report calls (orch_lease.c) */
+    uint64_t not_gw = 0, bad_sig = 0, cont = 0;
+    if (o->lease) zt__orch_lease_counts(o->lease, &not_gw, &bad_sig, &cont);
+    if (!rc) rc = zt_metrics_emit_u64(out, NULL, "reason=\"not_job_gateway\"", not_gw);
+    if (!rc) rc = zt_metrics_emit_u64(out, NULL, "reason=\"gateway_signature\"", bad_sig);
+    return rc;
 }
 
 static int m_records(void *ud, struct zt_metrics_out *out)
@@ -529,6 +535,12 @@ static int m_adopted(void *ud, struct zt_metrics_out *out)
     return zt_metrics_emit_u64(out, NULL, NULL, zt_sched_adopted(o->sched));
 }
 
+static int m_continued(void *ud, struct zt_metrics_out *out)
+{
+    struct zt__orch *o = ud;
+    return zt_metrics_emit_u64(out, NULL, NULL, zt_sched_continued(o->sched));
+}
+
 static int m_placement(void *ud, struct zt_metrics_out *out)
 {
     struct zt__orch *o = ud;
@@ -561,6 +573,9 @@ int zt__orch_register_metrics(struct zt__orch *o, struct zt_metrics *m)
         {"zentalk_orchestrator_jobs_adopted_total",
          "Jobs of a dead orchestrator (its shared-queue entries claimed) that this one ended.", ZT_METRIC_COUNTER,
          m_adopted},
+        {"zentalk_orchestrator_jobs_continued_total",
+         "Jobs another orchestrator of the shared store placed that this one took over for their gateway.",
+         ZT_METRIC_COUNTER, m_continued},
         {"zentalk_orchestrator_placement_seconds", "Time zt_sched_submit took for jobs it accepted (placed or queued).",
          ZT_METRIC_HISTOGRAM, m_placement},
     };
@@ -765,10 +780,9 @@ void zt__orch_h_lease(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_
 
 void zt__orch_h_report(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
 {
-    (void)cx;
     struct zt__orch *o = ud;
     if (no_orchestrator(o, resp)) return;
-    if (zt__orch_lease_report_h(o->lease, body, resp)) atomic_fetch_add(&o->refused[RF_VERDICT], 1);
+    if (zt__orch_lease_report_h(o->lease, cx->req, body, resp)) atomic_fetch_add(&o->refused[RF_VERDICT], 1);
     zt__orch_kick(o); /* a slot may be free */
 }
 

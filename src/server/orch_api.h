@@ -106,8 +106,11 @@ void zt__orch_h_check_report(void *ud, struct zt__req_ctx *cx, json_t *body, str
 /* own_desc(ud, &json): this gateway's signed descriptor (zt_malloc'd), sent
  * with its leases so the orchestrator can vouch for it to its workers. */
 typedef int (*zt__orch_desc_fn)(void *ud, char **out);
-ZT_NODISCARD int zt__orch_new_remote(const struct zt_config *cfg, zt__orch_desc_fn own_desc, void *ud,
-                                     struct zt__orch **out, struct zt_buf *err);
+/* id signs the calls (a job leased by them is this gateway's alone; the
+ * next orchestrator on the same store continues it when the first dies). */
+ZT_NODISCARD int zt__orch_new_remote(const struct zt_config *cfg, const struct zt_identity *id,
+                                     zt__orch_desc_fn own_desc, void *ud, struct zt__orch **out,
+                                     struct zt_buf *err);
 bool zt__orch_is_remote(const struct zt__orch *o);
 ZT_NODISCARD int zt__orch_submit(struct zt__orch *o, const struct zt_job_req *jr, struct zt_sched_result *sr);
 bool zt__orch_has_workers(struct zt__orch *o);
@@ -159,8 +162,10 @@ enum zt_job_state zt__orch_job_failed(struct zt__orch *o, const char *job_id, co
 /* ---- orch_remote.c (internal) ---- */
 struct zt__orch_remote;
 struct zt_buf;
-ZT_NODISCARD int zt__orch_remote_new(const struct zt_config *cfg, zt__orch_desc_fn own_desc, void *ud,
-                                     struct zt__orch_remote **out, struct zt_buf *err);
+/* id: this gateway's identity, which signs its calls (NULL: unsigned). */
+ZT_NODISCARD int zt__orch_remote_new(const struct zt_config *cfg, const struct zt_identity *id,
+                                     zt__orch_desc_fn own_desc, void *ud, struct zt__orch_remote **out,
+                                     struct zt_buf *err);
 void zt__orch_remote_free(struct zt__orch_remote *r);
 int zt__orch_remote_ok(struct zt__orch_remote *r, const char *job_id, const char *worker, uint32_t tokens,
                        bool replicas, char *verify, size_t cap);
@@ -189,7 +194,20 @@ void zt__orch_lease_sweep(struct zt__orch_lease *l, bool all);
 void zt__orch_lease_h(struct zt__orch_lease *l, struct zt_http_req *req, json_t *body, int64_t max_wait_ms,
                       struct zt_http_resp *resp);
 /* true: a verdict refused (its evidence does not prove it: 422 verdict_refused). */
-bool zt__orch_lease_report_h(struct zt__orch_lease *l, json_t *body, struct zt_http_resp *resp);
+bool zt__orch_lease_report_h(struct zt__orch_lease *l, struct zt_http_req *req, json_t *body,
+                             struct zt_http_resp *resp);
+/* Calls refused because the job is another gateway's (not_gateway) or the
+ * gateway signature did not verify or was replayed (bad_sig), and leases
+ * opened for jobs another orchestrator of the store placed (continued). */
+void zt__orch_lease_counts(struct zt__orch_lease *l, uint64_t *not_gateway, uint64_t *bad_sig, uint64_t *continued);
+
+/* A gateway's signature over its lease and report calls: zt_nodeauth.h's
+ * request signature (to the orchestrator's node id) under these header
+ * names, so the server's check of node callers leaves them alone. */
+#define ZT__GW_H_NODE "Zentalk-Gateway"
+#define ZT__GW_H_DATE "Zentalk-Gateway-Date"
+#define ZT__GW_H_NONCE "Zentalk-Gateway-Nonce"
+#define ZT__GW_H_SIG "Zentalk-Gateway-Signature"
 /* checker was picked for a check of job_id by this node's own gateway:
  * its report is kept (zt__check_reports_expect). */
 void zt__orch_lease_expect_check(struct zt__orch_lease *l, const char *checker, const char *job_id, int64_t now_ms);

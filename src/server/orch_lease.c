@@ -15,7 +15,19 @@
  * router's: it would cancel an assignment no local request waits for): an
  * assignment answers the waiting lease call, or is kept for the next one.
  * A leased job nobody asks about for LEASE_IDLE_MS (its gateway died) is
- * cancelled. Bounds: LEASE_MAX leased jobs open (past it 503). */
+ * cancelled. Bounds: LEASE_MAX leased jobs open (past it 503).
+ *
+ * A gateway may sign its calls (the Zentalk-Gateway-* headers: the node
+ * request signature of zt_nodeauth.h under other names, so the server's
+ * own node check leaves them to this file), checked against the
+ * descriptors of the gateways registered here. A job leased by a signed
+ * call is that gateway's: its row names it (zt_job_req.gateway), only it
+ * may call about the job, and, when another orchestrator of the shared
+ * store that placed it died (or cannot be reached), it alone can have this
+ * one continue it: a call about a job id this table does not know takes
+ * the job over from the store (zt_sched_job_adopt) when the signer is the
+ * row's gateway. A stranger's call is refused (403 not_job_gateway), a
+ * replayed or forged signature too (401), and both are counted. */
 #include <jansson.h>
 #include <pthread.h>
 #include <sodium.h>
@@ -30,6 +42,8 @@
 #include "zentalk/zt_http.h"
 #include "zentalk/zt_identity.h"
 #include "zentalk/zt_log.h"
+#include "zentalk/zt_nodeauth.h"
+#include "zentalk/zt_peers.h"
 #include "zentalk/zt_str.h"
 #include "zentalk/zt_time.h"
 
@@ -45,12 +59,14 @@
 struct lease {
     struct lease *next;
     char job_id[ZT_JOB_ID_SIZE];
+    char gateway[ZT_IDENTITY_ID_SIZE];  /* the signed gateway whose job it is ("" = any admin caller) */
     char assigned[ZT_IDENTITY_ID_SIZE]; /* an assignment not yet handed out ("" = none) */
     /* who may be named in its verdict: the workers it was assigned to, the
      * checkers picked for it here (orch_verdict.h) */
     char ran[LEASE_NODES_MAX][ZT_IDENTITY_ID_SIZE], picked[LEASE_NODES_MAX][ZT_IDENTITY_ID_SIZE];
     size_t n_ran, n_picked;
     bool failed;
+    bool taking;                        /* being taken over from the store for its gateway (take_lease) */
     struct zt_http_async *waiter;       /* a lease call waiting, or NULL */
     uint64_t wait_until, touched;       /* mono ms */
 };
@@ -74,6 +90,10 @@ struct zt__orch_lease {
     struct zt__check_reports *reports; /* the checkers' own answers (orch_verdict.h) */
     struct lease *all;
     size_t n;
+    struct zt_peers *gw_peers;          /* gws as a peer registry, for the gateways' signatures */
+    struct zt_nodeauth_verifier *nav;   /* their replay cache */
+    uint64_t n_not_gateway, n_bad_sig;  /* calls refused: another gateway's job; a bad or replayed signature */
+    uint64_t n_continued;               /* leases opened for jobs another orchestrator placed */
 };
 
 int zt__orch_lease_new(struct zt_registry *reg, struct zt_sched *sched, struct zt_verifier *vf,
@@ -82,6 +102,12 @@ int zt__orch_lease_new(struct zt_registry *reg, struct zt_sched *sched, struct z
     struct zt__orch_lease *l = zt_calloc(1, sizeof *l);
     if (!l) return ZT_ENOMEM;
     if (zt__check_reports_new(&l->reports) != 0) {
+        zt_free(l);
+        return ZT_ENOMEM;
+    }
+    if (zt_peers_new(&l->gw_peers) != 0 || zt_nodeauth_verifier_new(0, &l->nav) != 0) {
+        zt_peers_free(l->gw_peers);
+        zt__check_reports_free(l->reports);
         zt_free(l);
         return ZT_ENOMEM;
     }
@@ -106,9 +132,11 @@ static void note_gateway(struct zt__orch_lease *l, const char *desc)
     if (copy) {
         pthread_mutex_lock(&l->mu);
         size_t slot = 0;
+        bool same = false;
         for (size_t i = 0; i < GATEWAYS_MAX; i++) {
             if (strcmp(l->gws[i].id, d.node_id) == 0) {
                 slot = i;
+                same = l->gws[i].desc && strcmp(l->gws[i].desc, desc) == 0;
                 break;
             }
             if (l->gws[i].expires < l->gws[slot].expires) slot = i; /* else the oldest (or a free one) */
@@ -117,6 +145,17 @@ static void note_gateway(struct zt__orch_lease *l, const char *desc)
         zt_strlcpy(l->gws[slot].id, d.node_id, sizeof l->gws[slot].id);
         l->gws[slot].desc = copy;
         l->gws[slot].expires = d.expires;
+        if (!same) { /* the registry their signatures are checked against */
+            json_t *arr = json_array();
+            for (size_t i = 0; arr && i < GATEWAYS_MAX; i++)
+                if (l->gws[i].desc) json_array_append_new(arr, json_loads(l->gws[i].desc, 0, NULL));
+            char *text = arr ? json_dumps(arr, JSON_COMPACT) : NULL;
+            json_decref(arr);
+            if (!text || zt_peers_load_text(l->gw_peers, text, strlen(text), zt_time_real_ms() / 1000, NULL, NULL,
+                                            NULL) != 0)
+                zt_log_rl(ZT_LOG_WARN, 10, "gateway_keys_not_loaded", "gateway=%s", d.node_id);
+            zt_free(text);
+        }
         pthread_mutex_unlock(&l->mu);
     }
     zt_node_descriptor_deinit(&d);
@@ -205,11 +244,169 @@ static void wake(struct zt__orch_lease *l, struct lease *ls)
     ls->touched = zt_time_mono_ms();
 }
 
+/* The signed gateway of a lease or report call: 1 and gw filled (the
+ * Zentalk-Gateway-* headers verify under a registered gateway's key, for
+ * this orchestrator, not seen before), 0 when it carries none (gw ""),
+ * -1 with resp filled (401, counted) otherwise. */
+static int gateway_caller(struct zt__orch_lease *l, struct zt_http_req *req, struct zt_http_resp *resp,
+                          char gw[static ZT_IDENTITY_ID_SIZE])
+{
+    gw[0] = '\0';
+    const char *hn = zt_http_req_header(req, ZT__GW_H_NODE), *hd = zt_http_req_header(req, ZT__GW_H_DATE);
+    const char *hno = zt_http_req_header(req, ZT__GW_H_NONCE), *hs = zt_http_req_header(req, ZT__GW_H_SIG);
+    if (!hn && !hd && !hno && !hs) return 0;
+    struct zt_nodeauth_parsed np;
+    const char *why = "malformed or missing " ZT__GW_H_NODE "/-Date/-Nonce/-Signature header";
+    int rc = zt_nodeauth_parse(hn, hd, hno, hs, &np);
+    const char *self = zt_sched_self(l->sched);
+    if (!rc && !self) rc = ZT_EINVAL;
+    if (!rc) {
+        size_t len;
+        const char *body = zt_http_req_body(req, &len);
+        rc = zt_nodeauth_verify(l->nav, l->gw_peers, self, zt_http_req_method(req), zt_http_req_target(req), body,
+                                len, &np, zt_time_real_ms() / 1000, &why);
+    }
+    if (rc == ZT_EBUSY || rc == ZT_ENOMEM) {
+        zt_ignore(zt_http_resp_header(resp, "Retry-After", "5"));
+        zt_http_resp_error(resp, 503, "overloaded", why);
+        return -1;
+    }
+    if (rc) {
+        pthread_mutex_lock(&l->mu);
+        l->n_bad_sig++;
+        pthread_mutex_unlock(&l->mu);
+        zt_log_rl(ZT_LOG_WARN, 10, "gateway_signature_refused", "node=%s why=\"%s\"",
+                  hn && zt_identity_id_valid(hn) ? hn : "-", why ? why : "");
+        zt_http_resp_error(resp, 401, "invalid_gateway_signature", why ? why : "the gateway signature does not verify");
+        return -1;
+    }
+    zt_strlcpy(gw, np.node, ZT_IDENTITY_ID_SIZE);
+    return 1;
+}
+
+static void refuse_stranger(struct zt__orch_lease *l, const char *job_id, const char *gw, struct zt_http_resp *resp)
+{
+    pthread_mutex_lock(&l->mu);
+    l->n_not_gateway++;
+    pthread_mutex_unlock(&l->mu);
+    zt_log_rl(ZT_LOG_WARN, 10, "lease_refused", "sched_job=%s caller=%s why=not_job_gateway", job_id,
+              gw[0] ? gw : "unsigned");
+    zt_http_resp_error(resp, 403, "not_job_gateway", "this job was leased by another gateway");
+}
+
+/* With l->mu held: a new lease of job_id for gw, seeded with what the
+ * scheduler says of the job (its worker may be named in a verdict; an
+ * assignment not handed out yet is handed out to the next lease call). */
+static void seed(struct lease *ls, const char *worker, enum zt_job_state st)
+{
+    if (!worker || !worker[0]) return;
+    note_node(ls->ran, &ls->n_ran, worker);
+    if (st == ZT_JOB_STATE_ASSIGNED && !ls->assigned[0]) zt_strlcpy(ls->assigned, worker, sizeof ls->assigned);
+}
+
+/* The lease of job_id for the caller gw ("" unsigned): 0 when this table
+ * has it and gw may call about it, or when the job is another
+ * orchestrator's on the shared store and gw is its gateway (taken over
+ * here: zt_sched_job_adopt). -1 with resp filled otherwise (404, 403
+ * counted, 410 when the job ended failed). */
+static int take_lease(struct zt__orch_lease *l, const char *job_id, const char *gw, struct zt_http_resp *resp)
+{
+    pthread_mutex_lock(&l->mu);
+    struct lease **pp = find(l, job_id);
+    if (pp) {
+        bool ok = !(*pp)->gateway[0] || strcmp((*pp)->gateway, gw) == 0, taking = (*pp)->taking;
+        pthread_mutex_unlock(&l->mu);
+        if (!ok && taking) { /* another caller's takeover is being decided: not known to be refused yet */
+            zt_ignore(zt_http_resp_header(resp, "Retry-After", "1"));
+            zt_http_resp_error(resp, 503, "unavailable", "the job is being taken over; retry");
+            return -1;
+        }
+        if (!ok) refuse_stranger(l, job_id, gw, resp);
+        return ok ? 0 : -1;
+    }
+    struct lease *ls = gw[0] && l->n < LEASE_MAX ? zt_calloc(1, sizeof *ls) : NULL;
+    if (!ls) {
+        pthread_mutex_unlock(&l->mu);
+        zt_http_resp_error(resp, 404, "unknown_job", "no leased job by that id (it ended, or another orchestrator has it)");
+        return -1;
+    }
+    /* in the table before the scheduler has the job: its first assignment
+     * (the pump may place it at once) comes here, never to the router */
+    zt_strlcpy(ls->job_id, job_id, sizeof ls->job_id);
+    zt_strlcpy(ls->gateway, gw, sizeof ls->gateway);
+    ls->touched = zt_time_mono_ms();
+    ls->taking = true;
+    ls->next = l->all;
+    l->all = ls;
+    l->n++;
+    pthread_mutex_unlock(&l->mu);
+    struct zt_job_info ji;
+    memset(&ji, 0, sizeof ji);
+    int rc = zt_sched_job_adopt(l->sched, job_id, gw, zt_time_real_ms(), &ji);
+    pthread_mutex_lock(&l->mu);
+    pp = find(l, job_id);
+    if (pp && rc == 0) {
+        seed(*pp, ji.worker, ji.state);
+        (*pp)->taking = false;
+        l->n_continued++;
+    } else if (pp) {
+        struct lease *gone = *pp;
+        if (gone->waiter) respond_async(gone->waiter, 410, json_pack("{s:s,s:s}", "job_id", job_id, "state", "failed"));
+        *pp = gone->next;
+        zt_free(gone);
+        l->n--;
+    }
+    pthread_mutex_unlock(&l->mu);
+    if (rc == 0 && pp) {
+        zt_log(ZT_LOG_INFO, "lease_continued", "sched_job=%s gateway=%s state=%s worker=%s", job_id, gw,
+               zt_job_state_name(ji.state), ji.worker[0] ? ji.worker : "-");
+        return 0;
+    }
+    if (rc == ZT_EPERM) {
+        refuse_stranger(l, job_id, gw, resp);
+    } else if (rc == ZT_EEXIST && ji.state == ZT_JOB_STATE_FAILED) {
+        zt_http_resp_json(resp, 410, json_pack("{s:s,s:s}", "job_id", job_id, "state", "failed"));
+    } else if (rc == ZT_EBUSY || (rc && rc != ZT_ENOTFOUND && rc != ZT_EEXIST)) {
+        zt_ignore(zt_http_resp_header(resp, "Retry-After", "1"));
+        zt_http_resp_error(resp, 503, "unavailable", "the job's row could not be taken over now; retry");
+    } else {
+        zt_http_resp_error(resp, 404, "unknown_job", "no leased job by that id (it ended, or another orchestrator has it)");
+    }
+    return -1;
+}
+
+void zt__orch_lease_counts(struct zt__orch_lease *l, uint64_t *not_gateway, uint64_t *bad_sig, uint64_t *continued)
+{
+    pthread_mutex_lock(&l->mu);
+    *not_gateway = l->n_not_gateway;
+    *bad_sig = l->n_bad_sig;
+    *continued = l->n_continued;
+    pthread_mutex_unlock(&l->mu);
+}
+
 bool zt__orch_lease_event(struct zt__orch_lease *l, const struct zt_sched_event *ev)
 {
     if (!l) return false;
     pthread_mutex_lock(&l->mu);
     struct lease **pp = find(l, ev->job_id);
+    if (!pp && ev->kind == ZT_SCHED_EV_ADOPTED && ev->gateway[0] && l->n < LEASE_MAX) {
+        /* a dead orchestrator's job, continued here: its gateway leases it
+         * here next (or, gone too, leaves it to the idle sweep) */
+        struct lease *ls = zt_calloc(1, sizeof *ls);
+        if (ls) {
+            zt_strlcpy(ls->job_id, ev->job_id, sizeof ls->job_id);
+            zt_strlcpy(ls->gateway, ev->gateway, sizeof ls->gateway);
+            ls->touched = zt_time_mono_ms();
+            struct zt_job_info ji;
+            if (ev->worker[0] && zt_sched_job_get(l->sched, ev->job_id, &ji) == 0) seed(ls, ev->worker, ji.state);
+            ls->next = l->all;
+            l->all = ls;
+            l->n++;
+            l->n_continued++;
+            pthread_mutex_unlock(&l->mu);
+            return true;
+        }
+    }
     if (pp) {
         struct lease *ls = *pp;
         if (ev->kind == ZT_SCHED_EV_ASSIGNED) {
@@ -235,6 +432,8 @@ void zt__orch_lease_h(struct zt__orch_lease *l, struct zt_http_req *req, json_t 
     const char *job_id = json_string_value(json_object_get(body, "job_id"));
     const char *gw_desc = json_string_value(json_object_get(body, "gateway"));
     if (gw_desc) note_gateway(l, gw_desc);
+    char gw[ZT_IDENTITY_ID_SIZE];
+    if (gateway_caller(l, req, resp, gw) < 0) return;
     if (gw_desc && !job_id && !json_object_get(body, "model")) { /* a gateway saying it is there, nothing more */
         zt_http_resp_json(resp, 200, json_pack("{s:b}", "registered", 1));
         return;
@@ -270,7 +469,8 @@ void zt__orch_lease_h(struct zt__orch_lease *l, struct zt_http_req *req, json_t 
                                 .ctx_tokens = (uint32_t)ctx,
                                 .max_tokens = (uint32_t)max_tokens,
                                 .price_ceiling = (uint64_t)price,
-                                .deadline_ms = deadline};
+                                .deadline_ms = deadline,
+                                .gateway = gw};
         struct zt_sched_result sr;
         memset(&sr, 0, sizeof sr);
         int rc = zt_sched_submit(l->sched, &jr, zt_time_real_ms(), &sr);
@@ -299,6 +499,7 @@ void zt__orch_lease_h(struct zt__orch_lease *l, struct zt_http_req *req, json_t 
             return;
         }
         zt_strlcpy(ls->job_id, sr.job_id, sizeof ls->job_id);
+        zt_strlcpy(ls->gateway, gw, sizeof ls->gateway);
         ls->touched = zt_time_mono_ms();
         if (sr.state == ZT_JOB_STATE_ASSIGNED) note_node(ls->ran, &ls->n_ran, sr.worker);
         pthread_mutex_lock(&l->mu);
@@ -314,6 +515,7 @@ void zt__orch_lease_h(struct zt__orch_lease *l, struct zt_http_req *req, json_t 
             return;
         }
         zt_strlcpy(id, job_id, sizeof id);
+        if (take_lease(l, id, gw, resp) < 0) return;
     }
     pthread_mutex_lock(&l->mu);
     struct lease **pp = find(l, id);
@@ -487,19 +689,31 @@ int zt__orch_lease_check_report(struct zt__orch_lease *l, json_t *body, const ch
     return zt__check_reports_put(l->reports, registry_key, l->reg, body, zt_time_real_ms(), why);
 }
 
-bool zt__orch_lease_report_h(struct zt__orch_lease *l, json_t *body, struct zt_http_resp *resp)
+bool zt__orch_lease_report_h(struct zt__orch_lease *l, struct zt_http_req *req, json_t *body,
+                             struct zt_http_resp *resp)
 {
     const char *job_id = json_string_value(json_object_get(body, "job_id"));
     const char *worker = json_string_value(json_object_get(body, "worker"));
     const char *ev = json_string_value(json_object_get(body, "event"));
     int64_t tokens = int_of(body, "tokens", 0);
-    pthread_mutex_lock(&l->mu);
-    bool known = job_id && find(l, job_id) != NULL;
-    pthread_mutex_unlock(&l->mu);
-    if (!known || !ev || tokens < 0 || tokens > UINT32_MAX) {
-        zt_http_resp_error(resp, known ? 400 : 404, known ? "invalid_request" : "unknown_job",
-                           known ? "event is one of " EVENTS : "no leased job by that id");
+    const char *gw_desc = json_string_value(json_object_get(body, "gateway"));
+    if (gw_desc) note_gateway(l, gw_desc);
+    char gw[ZT_IDENTITY_ID_SIZE];
+    if (gateway_caller(l, req, resp, gw) < 0) return false;
+    if (!job_id || strlen(job_id) >= ZT_JOB_ID_SIZE) {
+        zt_http_resp_error(resp, 404, "unknown_job", "no leased job by that id");
         return false;
+    }
+    if (!ev || tokens < 0 || tokens > UINT32_MAX) {
+        zt_http_resp_error(resp, 400, "invalid_request", "event is one of " EVENTS);
+        return false;
+    }
+    if (take_lease(l, job_id, gw, resp) < 0) return false;
+    if (worker) { /* the gateway has this worker: an assignment of it kept for the next lease call is stale */
+        pthread_mutex_lock(&l->mu);
+        struct lease **lp = find(l, job_id);
+        if (lp && strcmp((*lp)->assigned, worker) == 0) (*lp)->assigned[0] = '\0';
+        pthread_mutex_unlock(&l->mu);
     }
     int64_t now = zt_time_real_ms();
     int rc;
@@ -538,6 +752,10 @@ bool zt__orch_lease_report_h(struct zt__orch_lease *l, json_t *body, struct zt_h
     } else if (strcmp(ev, "ok") == 0) {
         rc = worker ? zt_sched_job_finished(l->sched, job_id, worker, ZT_SCHED_OK, (uint32_t)tokens, now, &st)
                     : ZT_EINVAL;
+        struct zt_job_info dj;
+        if (rc == ZT_ENOTFOUND && zt_sched_job_get(l->sched, job_id, &dj) == 0 && dj.state == ZT_JOB_STATE_DONE &&
+            strcmp(dj.worker, worker) == 0)
+            rc = 0, st = ZT_JOB_STATE_DONE; /* done before (its orchestrator died before answering): taken over done */
         ends = rc == 0;
         /* the orchestrator's draw (zt_verifier_sample): the gateway checks
          * the answer on the checkers this orchestrator picks ("check") and
@@ -635,6 +853,8 @@ void zt__orch_lease_free(struct zt__orch_lease *l)
     if (!l) return;
     zt__orch_lease_sweep(l, true);
     for (size_t i = 0; i < GATEWAYS_MAX; i++) zt_free(l->gws[i].desc);
+    zt_peers_free(l->gw_peers);
+    zt_nodeauth_verifier_free(l->nav);
     zt__check_reports_free(l->reports);
     pthread_mutex_destroy(&l->mu);
     zt_free(l);

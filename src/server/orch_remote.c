@@ -7,7 +7,13 @@
  * the lease answers (from their signed join records at the orchestrator)
  * and are kept for the attempt that follows. With #NODE_ID the
  * orchestrator's descriptor is fetched and verified before the first
- * lease (a machine in the middle could otherwise choose the workers). */
+ * lease (a machine in the middle could otherwise choose the workers).
+ *
+ * Every call is signed with this node's key for the orchestrator it goes
+ * to (the Zentalk-Gateway-* headers, orch_api.h; its node id: the pin, or
+ * its descriptor fetched once): the jobs leased are this gateway's, and
+ * when their orchestrator dies, the next of node.orchestrator's list on
+ * the same store continues them for this gateway alone (orch_lease.c). */
 #include <jansson.h>
 #include <pthread.h>
 #include <sodium.h>
@@ -20,6 +26,7 @@
 #include "zentalk/zt_http_client.h"
 #include "zentalk/zt_identity.h"
 #include "zentalk/zt_log.h"
+#include "zentalk/zt_nodeauth.h"
 #include "zentalk/zt_peers.h"
 #include "zentalk/zt_str.h"
 #include "zentalk/zt_time.h"
@@ -32,6 +39,7 @@
 struct orch_ep {
     char url[ZT_DESCRIPTOR_MAX_ENDPOINT + 1];
     char pin[ZT_IDENTITY_ID_SIZE];
+    char id[ZT_IDENTITY_ID_SIZE]; /* its node id once known (the pin, or its descriptor's): our calls' audience */
     bool verified;
 };
 
@@ -40,6 +48,7 @@ struct zt__orch_remote {
     struct orch_ep eps[ORCHS_MAX];
     size_t n_eps, cur; /* cur: the one calls go to (under mu); the next when it does not answer */
     char *auth; /* "Authorization: Bearer ..." or NULL */
+    const struct zt_identity *id; /* signs our calls (NULL: unsigned) */
     pthread_mutex_t mu;
     zt__orch_desc_fn own_desc;
     void *desc_ud;
@@ -74,8 +83,8 @@ static const char *parse_ep(const char *text, size_t len, struct orch_ep *ep)
     return NULL;
 }
 
-int zt__orch_remote_new(const struct zt_config *cfg, zt__orch_desc_fn own_desc, void *ud,
-                        struct zt__orch_remote **out, struct zt_buf *err)
+int zt__orch_remote_new(const struct zt_config *cfg, const struct zt_identity *id, zt__orch_desc_fn own_desc,
+                        void *ud, struct zt__orch_remote **out, struct zt_buf *err)
 {
     const char *text = cfg->node.orchestrator;
     struct zt__orch_remote *r = zt_calloc(1, sizeof *r);
@@ -107,6 +116,7 @@ int zt__orch_remote_new(const struct zt_config *cfg, zt__orch_desc_fn own_desc, 
     }
     r->own_desc = own_desc;
     r->desc_ud = ud;
+    r->id = id;
     pthread_mutex_init(&r->mu, NULL);
     *out = r;
     return 0;
@@ -121,13 +131,27 @@ void zt__orch_remote_free(struct zt__orch_remote *r)
     zt_free(r);
 }
 
-/* The pinned orchestrator's descriptor, verified once. */
+/* The pinned orchestrator's descriptor, verified once; an unpinned one's
+ * node id learnt once (best effort: unknown, our calls go unsigned). */
 static int verify_pin(struct zt__orch_remote *r, struct orch_ep *ep)
 {
     pthread_mutex_lock(&r->mu);
-    bool done = ep->verified;
+    bool done = ep->verified && (ep->id[0] || !r->id);
     pthread_mutex_unlock(&r->mu);
     if (done) return 0;
+    if (!ep->pin[0]) {
+        struct zt_http_response resp;
+        zt_http_response_init(&resp);
+        struct zt_node_descriptor d;
+        if (zt_http_client_descriptor(r->http, ep->url, CALL_TIMEOUT_MS, zt_time_real_ms() / 1000, &resp, &d) == 0) {
+            pthread_mutex_lock(&r->mu);
+            zt_strlcpy(ep->id, d.node_id, sizeof ep->id);
+            pthread_mutex_unlock(&r->mu);
+            zt_node_descriptor_deinit(&d);
+        }
+        zt_http_response_deinit(&resp);
+        return 0;
+    }
     struct zt_http_response resp;
     zt_http_response_init(&resp);
     struct zt_node_descriptor d;
@@ -141,6 +165,7 @@ static int verify_pin(struct zt__orch_remote *r, struct orch_ep *ep)
     if (!rc) {
         pthread_mutex_lock(&r->mu);
         ep->verified = true;
+        zt_strlcpy(ep->id, ep->pin, sizeof ep->id);
         pthread_mutex_unlock(&r->mu);
     }
     return rc;
@@ -155,10 +180,27 @@ static long call_ep(struct zt__orch_remote *r, struct orch_ep *ep, const char *p
     if (verify_pin(r, ep) != 0) return 0;
     char url[sizeof ep->url + 64];
     snprintf(url, sizeof url, "%s%s", ep->url, path);
-    const char *h[] = {r->auth, NULL};
+    /* signed for this orchestrator (its id, known once verify_pin ran) */
+    char aud[ZT_IDENTITY_ID_SIZE];
+    pthread_mutex_lock(&r->mu);
+    zt_strlcpy(aud, ep->id, sizeof aud);
+    pthread_mutex_unlock(&r->mu);
+    char hv[4][ZT_NODEAUTH_SIG_B64 + 64];
+    const char *h[6] = {NULL};
+    size_t nh = 0;
+    if (r->auth) h[nh++] = r->auth;
+    struct zt_nodeauth_headers sh;
+    if (r->id && aud[0] &&
+        zt_nodeauth_sign(r->id, aud, "POST", path, text, strlen(text), zt_time_real_ms() / 1000, &sh) == 0) {
+        snprintf(hv[0], sizeof hv[0], "%s: %s", ZT__GW_H_NODE, sh.node);
+        snprintf(hv[1], sizeof hv[1], "%s: %s", ZT__GW_H_DATE, sh.date);
+        snprintf(hv[2], sizeof hv[2], "%s: %s", ZT__GW_H_NONCE, sh.nonce);
+        snprintf(hv[3], sizeof hv[3], "%s: %s", ZT__GW_H_SIG, sh.sig);
+        for (int i = 0; i < 4; i++) h[nh++] = hv[i];
+    }
     struct zt_http_response resp;
     zt_http_response_init(&resp);
-    int rc = zt_http_client_json(r->http, url, r->auth ? h : NULL, text, timeout_ms, &resp);
+    int rc = zt_http_client_json(r->http, url, nh ? h : NULL, text, timeout_ms, &resp);
     long st = rc ? 0 : resp.status;
     if (st) *out = json_loadb(resp.body.data ? resp.body.data : "", resp.body.len, 0, NULL);
     if (!st || st >= 500)
@@ -172,22 +214,47 @@ static long call_ep(struct zt__orch_remote *r, struct orch_ep *ep, const char *p
  * it does not answer at all (down, unreachable, not the pinned node), the
  * next of node.orchestrator's list, which becomes the current one (its
  * workers learn of this gateway through the descriptor sent with the next
- * lease). The status (0: none answered) and the answer in *out. Jobs leased
- * at the one that went down are not known at the next (its lease table is
- * its own): their reports fail and they end there. */
+ * lease). The status (0: none answered) and the answer in *out. A call
+ * about a job leased at the one that went down reaches the next with our
+ * descriptor and signature: on the same store it continues the job for
+ * us (orch_lease.c); on another it does not know it (404). */
+/* Put our signed descriptor into body (unless there) and *text: true when added. */
+static bool with_descriptor(struct zt__orch_remote *r, json_t *body, char **text)
+{
+    char *desc = NULL;
+    if (!r->own_desc || json_object_get(body, "gateway") || r->own_desc(r->desc_ud, &desc) != 0 || !desc) return false;
+    json_object_set_new(body, "gateway", json_string(desc));
+    zt_free(desc);
+    char *t2 = json_dumps(body, JSON_COMPACT);
+    if (!t2) return false;
+    zt_free(*text);
+    *text = t2;
+    return true;
+}
+
 static long call(struct zt__orch_remote *r, const char *path, json_t *body, long timeout_ms, json_t **out)
 {
     *out = NULL;
     char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-    json_decref(body);
-    if (!text) return 0;
+    if (!text) {
+        json_decref(body);
+        return 0;
+    }
     pthread_mutex_lock(&r->mu);
     size_t first = r->cur;
     pthread_mutex_unlock(&r->mu);
     long st = 0;
     for (size_t k = 0; k < r->n_eps && !st; k++) {
         size_t i = (first + k) % r->n_eps;
+        /* the next orchestrator may not know our key yet: it comes with the call */
+        if (k == 1) with_descriptor(r, body, &text);
         st = call_ep(r, &r->eps[i], path, text, timeout_ms, out);
+        if (st == 401 && with_descriptor(r, body, &text)) {
+            /* our signature refused: our descriptor may have left its
+             * table (16 gateways at most); once more with it */
+            json_decref(*out);
+            st = call_ep(r, &r->eps[i], path, text, timeout_ms, out);
+        }
         if (st && i != first) {
             pthread_mutex_lock(&r->mu);
             bool moved = r->cur != i;
@@ -199,6 +266,7 @@ static long call(struct zt__orch_remote *r, const char *path, json_t *body, long
         }
     }
     zt_free(text); /* jansson allocates with zt_malloc (json_set_alloc_funcs) */
+    json_decref(body);
     return st;
 }
 

@@ -344,6 +344,30 @@ bool zt_test_pg_start(char *why, size_t cap)
 
 uint16_t zt_test_pg_port(void) { return pg.ok ? pg.port : 0; }
 
+void zt_test_shared_env(struct zt_test_shared_env *e, const char *db, const char *redis, int claim_ms)
+{
+    snprintf(e->db, sizeof e->db, "ZENTALK_DATABASE_POSTGRES_URL=%s", db);
+    snprintf(e->redis, sizeof e->redis, "ZENTALK_DATABASE_REDIS_URL=%s", redis);
+    snprintf(e->claim, sizeof e->claim, "ZENTALK_DATABASE_QUEUE_CLAIM_MS=%d", claim_ms);
+    const char *v[] = {"ZENTALK_DATABASE_DRIVER=postgres", e->db, "ZENTALK_DATABASE_QUEUE=redis", e->redis, e->claim,
+                       "ZENTALK_ORCHESTRATOR_HEARTBEAT_EXPIRY_MS=3000", "ZENTALK_ORCHESTRATOR_VERIFICATION_ENABLED=false",
+                       NULL};
+    memcpy(e->v, v, sizeof v);
+}
+
+long zt_test_pg_long(const char *conninfo, const char *sql)
+{
+    PGconn *c = PQconnectdb(conninfo);
+    assert_int_equal(PQstatus(c), CONNECTION_OK);
+    PGresult *r = PQexec(c, sql);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) fprintf(stderr, "%s: %s\n", sql, PQerrorMessage(c));
+    assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+    long v = PQntuples(r) > 0 ? strtol(PQgetvalue(r, 0, 0), NULL, 10) : -1;
+    PQclear(r);
+    PQfinish(c);
+    return v;
+}
+
 bool zt_test_pg_new_db(char *out, size_t cap)
 {
     if (!zt_test_pg_start(out, cap)) return false;

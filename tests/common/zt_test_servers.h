@@ -34,6 +34,17 @@ bool zt_test_pg_start(char *why, size_t cap);
  * dir> port=<p> dbname=zt user=postgres options='-c search_path=zt_<n>'")
  * in out. Starts the server when needed; false with the reason in out. */
 bool zt_test_pg_new_db(char *out, size_t cap);
+/* The environment of an orchestrator on the shared store: PostgreSQL at
+ * db, the Redis queue at redis with claim window claim_ms, verification off
+ * (rows end done): e->v, NULL-terminated, points into e. */
+struct zt_test_shared_env {
+    char db[800], redis[300], claim[64];
+    const char *v[8];
+};
+void zt_test_shared_env(struct zt_test_shared_env *e, const char *db, const char *redis, int claim_ms);
+/* The first column of the first row of sql on the database conninfo, as a
+ * number (-1: no row); fails the test when the query fails. */
+long zt_test_pg_long(const char *conninfo, const char *sql);
 /* The loopback TCP port of the running server (0 when none). */
 uint16_t zt_test_pg_port(void);
 

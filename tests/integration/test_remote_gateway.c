@@ -21,11 +21,27 @@
  * - a wrong #NODE_ID pin: the gateway never places through that node;
  * - node.orchestrator with two orchestrators (the workers joined both):
  *   after the first is killed with SIGKILL, chats through the gateway are
- *   placed by the second.
+ *   placed by the second;
+ * - the same two on one PostgreSQL and one Redis stream (test_takeover's
+ *   setup): streamed chats sent at once, more than the workers' slots, so
+ *   some run and the rest wait at the first orchestrator; it is killed with
+ *   SIGKILL: the second continues every one of them for the gateway (the
+ *   waiting ones are placed by it, the running ones report there): every
+ *   stream completes with the text of an uninterrupted run, each job ran
+ *   once (the workers' inference counts), every row is done at the second,
+ *   none twice, `zentalk jobs` at the second shows them done, and the
+ *   stream is empty. The time from the kill to each job's takeover, and
+ *   to each waiting job's placement at the second, is printed (p50/p95);
+ * - the same with the first worker killed too, 300 ms after the
+ *   orchestrator: its streams are reported to the second orchestrator,
+ *   which continues them on the other worker (a second attempt, resumed
+ *   from the tokens streamed): the texts are still the reference, every
+ *   row done once at the second.
  * Usage: test_remote_gateway PATH/zentalk-node PATH/zentalk */
 #define _GNU_SOURCE
 #include "harness.h"
 
+#include <libpq-fe.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -33,10 +49,13 @@
 #include <string.h>
 
 #include "zentalk/zt_alloc.h"
+#include "zentalk/zt_queue.h"
 #include "zentalk/zt_str.h"
 #include "zentalk/zt_time.h"
+#include "zt_test_servers.h"
 
 static struct node orch, gw, wk[2];
+static const char *cli_bin;
 static char orch_id[64], wk_id[2][64];
 
 static const char BODY[] = "{\"model\":\"stories\",\"messages\":[{\"role\":\"user\",\"content\":\"Once upon a time\"}],"
@@ -314,12 +333,226 @@ static void test_orchestrator_failover(void **state)
     rm_rf(cfg);
 }
 
+/* ---- a shared store: the second orchestrator continues the first's jobs ---- */
+
+#define N_STREAMS 8
+static char db[700];
+
+static long pg_long(const char *sql) { return zt_test_pg_long(db, sql); }
+
+static long pg_count(const char *cond)
+{
+    char sql[600];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM sched_jobs WHERE %s", cond);
+    return pg_long(sql);
+}
+
+static int cmp_long(const void *a, const void *b)
+{
+    long x = *(const long *)a, y = *(const long *)b;
+    return (x > y) - (x < y);
+}
+
+/* The first orchestrator killed with streams running and waiting; with
+ * kill_worker, the first worker too, 300 ms later (its streams resume on
+ * the other through the second orchestrator). */
+static void takeover_run(bool kill_worker)
+{
+    char cfg[256], redis[256];
+    worker_config(cfg, sizeof cfg, "remotegw3");
+    if (!zt_test_pg_new_db(db, sizeof db)) zt_skip("%s", db);
+    if (!zt_test_redis_start(redis, sizeof redis)) zt_skip("%s", redis);
+    const char *const oargs[] = {"--roles", "orchestrator", NULL};
+    /* rows end done (the verification over leases is test_remote_gateway's) */
+    struct zt_test_shared_env se;
+    zt_test_shared_env(&se, db, redis, 2000);
+    const char *const *oenv = se.v;
+    struct node oa, ob;
+    char oa_id[64], ob_id[64];
+    node_spawn(&oa, oargs, oenv, true, NULL);
+    node_spawn(&ob, oargs, oenv, true, NULL);
+    node_id_of(oa.port, oa_id, sizeof oa_id, NULL);
+    node_id_of(ob.port, ob_id, sizeof ob_id, NULL);
+    char list[700];
+    snprintf(list, sizeof list, "%s#%s, %s#%s", oa.url, oa_id, ob.url, ob_id);
+    const char *const gargs[] = {"--roles", "gateway", "--orchestrator", list, NULL};
+    const char *const genv[] = {"ZENTALK_ENCRYPTION_REMOTE_STALL_MS=3000", "ZENTALK_ENCRYPTION_REMOTE_TIMEOUT_S=40",
+                                NULL};
+    node_spawn(&gw, gargs, genv, true, NULL);
+    const char *const wenv[] = {"ZENTALK_NODE_HEARTBEAT_INTERVAL_MS=300", "ZT_TEST_MODE=1", "ZT_TEST_DELAY_MS=40",
+                                NULL};
+    for (int i = 0; i < 2; i++) {
+        const char *const wargs[] = {"--config", cfg, "--roles", "worker", "--join", oa.url, "--join", ob.url, NULL};
+        node_spawn(&wk[i], wargs, wenv, true, NULL);
+        node_id_of(wk[i].port, wk_id[i], sizeof wk_id[i], NULL);
+    }
+    uint64_t until = zt_time_mono_ms() + 20000;
+    wait_live(oa.port, until);
+    wait_live(ob.port, until);
+
+    /* the reference, through the first */
+    struct zt_buf ref;
+    zt_buf_init(&ref, 1 << 16);
+    char ran[64];
+    assert_int_equal(chat(true, &ref, ran, sizeof ran), 200);
+    assert_true(ref.len > 0);
+    char cond[300];
+    snprintf(cond, sizeof cond, "orch = '%s' AND state = 3", oa_id);
+    assert_int_equal(pg_count(cond), 1);
+
+    /* more streams than slots (2 workers x 2): some run, the rest wait at A */
+    struct stream_call sc[N_STREAMS];
+    pthread_t t[N_STREAMS];
+    for (int i = 0; i < N_STREAMS; i++) {
+        memset(&sc[i], 0, sizeof sc[i]);
+        zt_buf_init(&sc[i].text, 1 << 16);
+        assert_int_equal(pthread_create(&t[i], NULL, stream_thread, &sc[i]), 0);
+    }
+    snprintf(cond, sizeof cond, "orch = '%s' AND state IN (0, 1, 2)", oa_id);
+    char running[300], waiting[300];
+    snprintf(running, sizeof running, "orch = '%s' AND state = 2", oa_id);
+    snprintf(waiting, sizeof waiting, "orch = '%s' AND state = 0", oa_id);
+    until = zt_time_mono_ms() + 20000;
+    while ((pg_count(cond) < N_STREAMS || pg_count(running) < 2) && zt_time_mono_ms() < until) zt_time_sleep_ms(20);
+    long run_at_kill = pg_count(running), wait_at_kill = pg_count(waiting);
+    assert_true(run_at_kill >= 2);
+    assert_true(wait_at_kill >= 1);
+    int64_t kill_wall = zt_time_real_ms();
+    uint64_t t_kill = zt_time_mono_ms();
+    assert_int_equal(kill(oa.pid, SIGKILL), 0);
+    /* each job the second takes over (its counter, polled): the gateway's
+     * next call about it, or the claim of the dead one's stream entries */
+    long took[N_STREAMS];
+    size_t n_took = 0;
+    until = t_kill + 20000;
+    while (n_took < N_STREAMS && zt_time_mono_ms() < until) {
+        long long v = metric_value(ob.port, "zentalk_orchestrator_jobs_continued_total");
+        long now = (long)(zt_time_mono_ms() - t_kill);
+        if (kill_worker && now >= 300 && wk[0].pid > 0) {
+            assert_int_equal(kill(wk[0].pid, SIGKILL), 0);
+            assert_int_equal(node_wait(&wk[0], 10000), 128 + SIGKILL);
+            node_cleanup(&wk[0]);
+            rm_rf(wk[0].dir);
+            wk[0].pid = 0;
+        }
+        while (v > (long long)n_took && n_took < N_STREAMS) took[n_took++] = now;
+        if (n_took < N_STREAMS) zt_time_sleep_ms(10);
+    }
+    assert_int_equal(n_took, N_STREAMS);
+    assert_int_equal(node_wait(&oa, 10000), 128 + SIGKILL);
+    printf("first orchestrator killed with %ld jobs running and %ld waiting\n", run_at_kill, wait_at_kill);
+    for (int i = 0; i < N_STREAMS; i++) pthread_join(t[i], NULL);
+    for (int i = 0; i < N_STREAMS; i++) {
+        if (sc[i].status != 200 || !zt_str_eq(zt_buf_str(&sc[i].text), zt_buf_str(&ref)))
+            printf("stream %d: status %ld text \"%s\"\n", i, sc[i].status, zt_buf_str(&sc[i].text));
+        assert_int_equal(sc[i].status, 200);
+        assert_string_equal(zt_buf_str(&sc[i].text), zt_buf_str(&ref));
+        zt_buf_deinit(&sc[i].text);
+    }
+    /* every job done, once, and the second orchestrator's now */
+    assert_int_equal(pg_long("SELECT count(*) FROM sched_jobs"), N_STREAMS + 1);
+    until = zt_time_mono_ms() + 10000;
+    while (pg_count("state = 3") < N_STREAMS + 1 && zt_time_mono_ms() < until) zt_time_sleep_ms(50);
+    assert_int_equal(pg_count("state = 3"), N_STREAMS + 1);
+    snprintf(cond, sizeof cond, "orch = '%s'", ob_id);
+    assert_int_equal(pg_count(cond), N_STREAMS);
+    assert_int_equal(pg_count("reason = 'orchestrator_lost'"), 0);
+    assert_int_equal(metric_value(ob.port, "zentalk_orchestrator_jobs_continued_total"), N_STREAMS);
+    if (!kill_worker) {
+        /* each ran once: the workers ran the reference and the streams, no more */
+        long long ran_jobs = 0;
+        for (int i = 0; i < 2; i++) ran_jobs += metric_value(wk[i].port, "zentalk_inference_jobs_total");
+        assert_int_equal(ran_jobs, N_STREAMS + 1);
+    } else {
+        /* those the dead worker had went on on the other (a second attempt,
+         * resumed from the tokens streamed), through the second orchestrator */
+        snprintf(cond, sizeof cond, "orch = '%s' AND attempts = 2 AND worker = '%s'", ob_id, wk_id[1]);
+        assert_true(pg_count(cond) >= 1);
+        assert_int_equal(pg_count("attempts > 2"), 0);
+    }
+    /* the waiting ones went on at the second: the time from the kill to
+     * their placement there */
+    long lat[N_STREAMS];
+    size_t nl = 0;
+    PGconn *c = PQconnectdb(db);
+    assert_int_equal(PQstatus(c), CONNECTION_OK);
+    char sql[300];
+    snprintf(sql, sizeof sql, "SELECT assigned - %lld FROM sched_jobs WHERE assigned > %lld ORDER BY 1",
+             (long long)kill_wall, (long long)kill_wall);
+    PGresult *r = PQexec(c, sql);
+    assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+    for (int i = 0; i < PQntuples(r) && nl < N_STREAMS; i++) lat[nl++] = strtol(PQgetvalue(r, i, 0), NULL, 10);
+    PQclear(r);
+    PQfinish(c);
+    assert_true(nl >= (size_t)wait_at_kill);
+    qsort(lat, nl, sizeof lat[0], cmp_long);
+    printf("takeover for a remote gateway%s (claim window 2000 ms): kill -> job taken over at the second "
+           "orchestrator, %d jobs: p50 %ld ms, p95 %ld ms; kill -> placed on a worker there, the %zu that "
+           "waited: p50 %ld ms, p95 %ld ms (bounded by free slots)\n",
+           kill_worker ? ", a worker killed too" : "", N_STREAMS, took[N_STREAMS / 2], took[(N_STREAMS * 95 + 99) / 100 - 1], nl, lat[nl / 2],
+           lat[(nl * 95 + 99) / 100 - 1]);
+    printf("kill -> taken over, each job (ms):");
+    for (int k = 0; k < N_STREAMS; k++) printf(" %ld", took[k]);
+    printf("\n");
+    /* `zentalk jobs` at the second shows them done */
+    struct zt_buf out;
+    zt_buf_init(&out, 1u << 20);
+    char url_env[160];
+    snprintf(url_env, sizeof url_env, "ZENTALK_URL=%s", ob.url);
+    const char *const env[] = {url_env, NULL};
+    const char *const args[] = {"jobs", "--json", NULL};
+    assert_int_equal(run_prog(cli_bin, args, env, NULL, &out, 0), 0);
+    json_t *j = json_loads(zt_buf_str(&out), 0, NULL);
+    assert_non_null(j);
+    size_t i, done = 0;
+    json_t *x;
+    json_array_foreach(json_object_get(j, "jobs"), i, x) done += zt_str_eq(json_string_value(json_object_get(x, "state")), "done");
+    assert_int_equal(done, N_STREAMS + 1);
+    json_decref(j);
+    zt_buf_deinit(&out);
+    /* the dead one's stream entries: acknowledged once their jobs ended
+     * (after the second claimed them) */
+    struct zt_queue *q = NULL;
+    struct zt_queue_opts qo = {.backend = "redis", .url = redis, .consumer = "test-observer"};
+    assert_int_equal(zt_queue_open(&qo, &q), 0);
+    size_t entries = 1, pending = 1;
+    until = zt_time_mono_ms() + 10000;
+    while (zt_queue_depth(q, &entries, &pending) == 0 && entries > 0 && zt_time_mono_ms() < until)
+        zt_time_sleep_ms(100);
+    assert_int_equal(entries, 0);
+    zt_queue_free(q);
+
+    zt_buf_deinit(&ref);
+    node_stop(&gw, 20000);
+    for (int k = 0; k < 2; k++)
+        if (wk[k].pid > 0) node_stop(&wk[k], 20000);
+    node_stop(&ob, 20000);
+    node_cleanup(&oa);
+    rm_rf(oa.dir);
+    rm_rf(cfg);
+}
+
+static void test_takeover_continues(void **state)
+{
+    (void)state;
+    takeover_run(false);
+}
+
+static void test_takeover_worker_dies(void **state)
+{
+    (void)state;
+    takeover_run(true);
+}
+
 int main(int argc, char **argv)
 {
     if (!harness_start(argc, argv, "test_remote_gateway")) return 2;
+    cli_bin = argv[2];
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_remote_gateway),
         cmocka_unit_test(test_orchestrator_failover),
+        cmocka_unit_test(test_takeover_continues),
+        cmocka_unit_test(test_takeover_worker_dies),
     };
     return zt_test_exit(cmocka_run_group_tests_name("remote_gateway", tests, NULL, NULL));
 }

@@ -37,19 +37,7 @@
 
 static char db[700];
 
-/* The first column of the first row of sql, as a number (-1: no row). */
-static long pg_long(const char *sql)
-{
-    PGconn *c = PQconnectdb(db);
-    assert_int_equal(PQstatus(c), CONNECTION_OK);
-    PGresult *r = PQexec(c, sql);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) fprintf(stderr, "%s: %s\n", sql, PQerrorMessage(c));
-    assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
-    long v = PQntuples(r) > 0 ? strtol(PQgetvalue(r, 0, 0), NULL, 10) : -1;
-    PQclear(r);
-    PQfinish(c);
-    return v;
-}
+static long pg_long(const char *sql) { return zt_test_pg_long(db, sql); }
 
 /* count(*) of sched_jobs rows of orchestrator orch matching cond. */
 static long pg_count(const char *orch, const char *cond)

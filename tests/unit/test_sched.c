@@ -631,6 +631,22 @@ static void test_threads(void **state)
     close_two(&o, &w[0], &w[1]);
 }
 
+/* Orchestrators a (the test's usual id; its options in *ra) and b (id
+ * idb) on one store, syncing their registries every second. */
+static void open_pair(struct orch *a, struct orch *b, struct zt_registry_opts *ra, const struct zt_identity *idb)
+{
+    struct zt_registry_opts rb = reg_opts();
+    *ra = reg_opts();
+    ra->sync_ms = rb.sync_ms = 1000;
+    rb.self_id = zt_identity_id(idb);
+    a->st = store_open();
+    b->st = store_open();
+    assert_int_equal(zt_registry_open(a->st, ra, T0, &a->r), 0);
+    assert_int_equal(zt_registry_open(b->st, &rb, T0, &b->r), 0);
+    assert_int_equal(zt_sched_open(a->r, NULL, T0, &a->s), 0);
+    assert_int_equal(zt_sched_open(b->r, NULL, T0, &b->s), 0);
+}
+
 /* Two orchestrators on one PostgreSQL and one Redis stream: each job A
  * accepts is pending at A from its first moment; while A renews, B claims
  * none; once A stops renewing (dead or stalled), B claims A's four jobs
@@ -647,15 +663,8 @@ static void test_shared_queue(void **state)
     char stream[64];
     snprintf(stream, sizeof stream, "zt-test-shared-%u", (unsigned)randombytes_random());
     struct orch a = {0}, b = {0};
-    struct zt_registry_opts ra = reg_opts(), rb = reg_opts();
-    ra.sync_ms = rb.sync_ms = 1000;
-    rb.self_id = zt_identity_id(idb);
-    a.st = store_open();
-    b.st = store_open();
-    assert_int_equal(zt_registry_open(a.st, &ra, T0, &a.r), 0);
-    assert_int_equal(zt_registry_open(b.st, &rb, T0, &b.r), 0);
-    assert_int_equal(zt_sched_open(a.r, NULL, T0, &a.s), 0);
-    assert_int_equal(zt_sched_open(b.r, NULL, T0, &b.s), 0);
+    struct zt_registry_opts ra;
+    open_pair(&a, &b, &ra, idb);
     struct zt_queue *qa = NULL, *qb = NULL;
     struct zt_queue_opts qo = {.backend = "redis", .url = url, .stream = stream, .claim_idle_ms = 300};
     qo.consumer = zt_identity_id(orch_id);
@@ -733,6 +742,108 @@ static void test_shared_queue(void **state)
     zt_identity_free(idb);
 }
 
+/* Two orchestrators on one store: B continues A's jobs for the gateway
+ * that submitted them (zt_sched_job_adopt), never for another gateway nor
+ * a job without one; the row moves once (compare-and-set), keeps its
+ * worker and attempts; A can no longer move it, and a cancel there drops
+ * its stale copy. */
+static void test_adopt_for_gateway(void **state)
+{
+    (void)state;
+    struct zt_identity *idb = NULL, *g = NULL, *other = NULL;
+    assert_int_equal(zt_identity_generate(&idb), 0);
+    assert_int_equal(zt_identity_generate(&g), 0);
+    assert_int_equal(zt_identity_generate(&other), 0);
+    struct orch a = {0}, b = {0};
+    struct zt_registry_opts ra;
+    open_pair(&a, &b, &ra, idb);
+    struct worker w;
+    worker_init(&w, M1, 1, 1, 100);
+    assert_int_equal(do_join(a.r, &w, T0), 0);
+    assert_true(zt_registry_sync(b.r, T0) >= 1);
+
+    struct zt_sched_result res[4];
+    struct zt_job_req q = req("c", "tiny-chat", 10, 10);
+    q.gateway = zt_identity_id(g);
+    assert_int_equal(submit(&a, q, T0 + 1, &res[0]), 0);
+    assert_int_equal(submit(&a, q, T0 + 1, &res[1]), 0);
+    struct zt_job_req q3 = req("e", "tiny-chat", 10, 10); /* the only job of its client */
+    q3.gateway = zt_identity_id(g);
+    assert_int_equal(submit(&a, q3, T0 + 1, &res[3]), 0);
+    assert_int_equal(res[3].state, ZT_JOB_STATE_QUEUED);
+    assert_int_equal(submit(&a, req("c", "tiny-chat", 10, 10), T0 + 1, &res[2]), 0); /* no gateway */
+    assert_int_equal(res[0].state, ZT_JOB_STATE_ASSIGNED);
+    assert_int_equal(res[1].state, ZT_JOB_STATE_QUEUED);
+    assert_int_equal(zt_sched_job_started(a.s, res[0].job_id, wid(&w), T0 + 2), 0);
+    q.gateway = "not a node id";
+    assert_int_equal(submit(&a, q, T0 + 1, &res[2]), ZT_EINVAL);
+
+    struct zt_job_info ji;
+    assert_int_equal(zt_sched_job_adopt(b.s, res[0].job_id, zt_identity_id(other), T0 + 3, &ji), ZT_EPERM);
+    assert_int_equal(zt_sched_job_adopt(b.s, res[2].job_id, zt_identity_id(g), T0 + 3, &ji), ZT_EPERM);
+    assert_int_equal(zt_sched_job_adopt(b.s, "0123456789abcdef0123456789abcdef", zt_identity_id(g), T0 + 3, &ji),
+                     ZT_ENOTFOUND);
+    assert_int_equal(zt_sched_continued(b.s), 0);
+    /* the running one keeps its worker and attempt; the queued one waits at B */
+    assert_int_equal(zt_sched_job_adopt(b.s, res[0].job_id, zt_identity_id(g), T0 + 3, &ji), 0);
+    assert_int_equal(ji.state, ZT_JOB_STATE_RUNNING);
+    assert_string_equal(ji.worker, wid(&w));
+    assert_int_equal(ji.attempts, 1);
+    assert_string_equal(ji.gateway, zt_identity_id(g));
+    assert_int_equal(zt_sched_job_adopt(b.s, res[1].job_id, zt_identity_id(g), T0 + 3, &ji), 0);
+    assert_int_equal(ji.state, ZT_JOB_STATE_QUEUED);
+    assert_int_equal(zt_sched_job_adopt(b.s, res[3].job_id, zt_identity_id(g), T0 + 3, &ji), 0);
+    assert_int_equal(zt_sched_continued(b.s), 3);
+    /* again: here already, nothing moves */
+    assert_int_equal(zt_sched_job_adopt(b.s, res[0].job_id, zt_identity_id(g), T0 + 4, &ji), 0);
+    assert_int_equal(zt_sched_job_adopt(b.s, res[0].job_id, zt_identity_id(other), T0 + 4, &ji), ZT_EPERM);
+    assert_int_equal(zt_sched_continued(b.s), 3);
+    /* A cannot move them any more */
+    assert_int_equal(zt_sched_job_finished(a.s, res[0].job_id, wid(&w), ZT_SCHED_OK, 5, T0 + 5, NULL), ZT_EINVAL);
+    assert_int_equal(zt_sched_job_cancel(a.s, res[1].job_id, T0 + 5), ZT_EINVAL);
+    assert_false(zt_sched_job_servable(a.s, res[1].job_id, T0 + 5)); /* its stale copy left A */
+    /* a free slot at A: its placement of the taken job fails and drops it
+     * (its client, whose only job it was, with it); its own job (the one
+     * without a gateway) is placed */
+    struct worker w2;
+    worker_init(&w2, M1, 2, 2, 100);
+    assert_int_equal(do_join(a.r, &w2, T0 + 5), 0);
+    struct zt_sched_event aev[8];
+    size_t an;
+    assert_int_equal(zt_sched_pump(a.s, T0 + 5, aev, 8, &an), 0);
+    assert_int_equal(an, 1);
+    assert_string_equal(aev[0].job_id, res[2].job_id);
+    assert_false(zt_sched_job_servable(a.s, res[3].job_id, T0 + 5));
+    assert_int_equal(zt_sched_queued(a.s), 0);
+    /* B: the worker's slot is taken by the running job until it is done */
+    struct zt_sched_event ev[8];
+    size_t n;
+    assert_int_equal(zt_sched_pump(b.s, T0 + 6, ev, 8, &n), 0);
+    assert_int_equal(n, 0);
+    enum zt_job_state st;
+    assert_int_equal(zt_sched_job_finished(b.s, res[0].job_id, wid(&w), ZT_SCHED_OK, 5, T0 + 7, &st), 0);
+    assert_int_equal(st, ZT_JOB_STATE_DONE);
+    assert_int_equal(zt_sched_pump(b.s, T0 + 8, ev, 8, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(ev[0].kind, ZT_SCHED_EV_ASSIGNED);
+    assert_true(zt_str_eq(ev[0].job_id, res[1].job_id) || zt_str_eq(ev[0].job_id, res[3].job_id));
+    /* done here: taking it again moves nothing; a failed one has ended */
+    assert_int_equal(zt_sched_job_adopt(b.s, res[0].job_id, zt_identity_id(g), T0 + 9, &ji), 0);
+    assert_int_equal(ji.state, ZT_JOB_STATE_DONE);
+    assert_int_equal(zt_sched_job_cancel(b.s, res[1].job_id, T0 + 9), 0);
+    assert_int_equal(zt_sched_job_adopt(a.s, res[1].job_id, zt_identity_id(g), T0 + 9, &ji), ZT_EEXIST);
+    assert_int_equal(ji.state, ZT_JOB_STATE_FAILED);
+    assert_int_equal(zt_sched_continued(b.s), 3);
+
+    worker_deinit(&w);
+    worker_deinit(&w2);
+    orch_close(&a);
+    orch_close(&b);
+    zt_identity_free(idb);
+    zt_identity_free(g);
+    zt_identity_free(other);
+}
+
 int main(void)
 {
     json_set_alloc_funcs(zt_malloc, zt_free);
@@ -748,7 +859,7 @@ int main(void)
     const struct CMUnitTest pg_tests[] = {
         P(test_transitions),   P(test_placement), P(test_score),  P(test_fair_queueing),
         P(test_bounded_queue), P(test_requeue),   P(test_resume), P(test_threads),
-        P(test_shared_queue),
+        P(test_shared_queue),  P(test_adopt_for_gateway),
     };
     failures += zt_test_pg_run("sched_postgres", pg_tests);
     return zt_test_exit(failures);
