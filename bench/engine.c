@@ -19,7 +19,8 @@
  * 4, 8, 16 sequences, each reads a 16-token prompt, then GEN_TOKENS steps
  * decode one token of every sequence in one zt_model_decode call (one
  * batched matrix pass per step, logits for all, greedy); prints the total
- * tokens/s (best of REPS) and its ratio to one stream. */
+ * tokens/s (best of REPS) and its ratio to one stream. ZT_BENCH_STREAMS=S
+ * runs only S streams (to profile that case). */
 #define _GNU_SOURCE /* sched_setaffinity */
 #include <sched.h>
 #include <signal.h>
@@ -80,7 +81,16 @@ static size_t argmax(const float *v, size_t n)
 static int bench_streams(struct zt_model *m, unsigned threads, unsigned ng, unsigned reps)
 {
     enum { MAXS = 16, PROMPT = 16 };
-    static const unsigned counts[] = {1, 2, 4, 8, 16};
+    static const unsigned all[] = {1, 2, 4, 8, 16};
+    /* ZT_BENCH_STREAMS=8 measures one count only (a profile of that case) */
+    const char *only = getenv("ZT_BENCH_STREAMS");
+    unsigned one_count = only ? (unsigned)strtoul(only, NULL, 10) : 0;
+    const unsigned *counts = all;
+    size_t ncounts = sizeof all / sizeof all[0];
+    if (one_count >= 1 && one_count <= MAXS) {
+        counts = &one_count;
+        ncounts = 1;
+    }
     const struct zt_hparams *hp = zt_model_hparams(m);
     if (PROMPT + ng + 1 > hp->n_ctx_train) {
         fprintf(stderr, "bench_engine: 16 + -n exceeds the context (%u)\n", hp->n_ctx_train);
@@ -94,7 +104,7 @@ static int bench_streams(struct zt_model *m, unsigned threads, unsigned ng, unsi
     printf("continuous batching, %u threads, %u steps after a %d-token prompt per stream, best of %u\npaths %s\n",
            threads, ng, PROMPT, reps, paths);
     double one = 0, one_c = 0;
-    for (size_t c = 0; c < sizeof counts / sizeof counts[0]; c++) {
+    for (size_t c = 0; c < ncounts; c++) {
         unsigned S = counts[c];
         double best = 0, best_c = 0;
         for (unsigned r = 0; r < reps; r++) {

@@ -12,7 +12,9 @@
  *
  * usage: bench_quant [seconds_per_case (default 0.3)] [isa name filter]
  * env: ZT_BENCH_CPU_TIME=1 (thread CPU time, not wall time), ZT_BENCH_BATCH=B
- * (the second batch size, 1..64, default 16) */
+ * (the second batch size, 1..64, default 16), ZT_BENCH_TYPES=Q8_0,Q4_0 (only
+ * these weight types; default all) */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +52,20 @@ static const enum zt_ggml_type types[] = {ZT_GGML_F32,  ZT_GGML_F16,  ZT_GGML_BF
 static const char *const type_names[] = {"F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_K", "Q6_K"};
 static const char *const isa_names[ZT_QUANT_ISA_COUNT] = {"scalar", "avx2", "avx512", "avx512vnni"};
 
+/* name is one of the comma-separated entries of list */
+static bool type_listed(const char *list, const char *name)
+{
+    size_t len = strlen(name);
+    for (const char *p = list; *p;) {
+        const char *e = strchr(p, ',');
+        size_t l = e ? (size_t)(e - p) : strlen(p);
+        if (l == len && strncmp(p, name, len) == 0)
+            return true;
+        p += l + (e ? 1 : 0);
+    }
+    return false;
+}
+
 int main(int argc, char **argv)
 {
     double secs = argc > 1 ? strtod(argv[1], NULL) : 0.3;
@@ -66,8 +82,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "zt_quant_init: ZT_CPU refused, using scalar\n");
     printf("%-5s %-10s %11s %5s %10s %9s %10s\n", "type", "isa", "rows x n", "batch", "ms/call",
            "W GB/s", "GFLOP/s");
+    const char *tf = getenv("ZT_BENCH_TYPES");
     for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
         enum zt_ggml_type t = types[ti];
+        if (tf && !type_listed(tf, type_names[ti]))
+            continue;
         enum zt_ggml_type at = zt_quant_vec_dot_type(t);
         for (size_t si = 0; si < 2; si++) {
             size_t rows = shapes[si][0], n = shapes[si][1];

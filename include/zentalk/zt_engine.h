@@ -10,8 +10,10 @@
 
 #include "zt_error.h"
 
-/* "zentalk-engine/VERSION+COMMIT+MATH": names the kernels and the math
- * (zt_math.h's version) in signed receipts. After zt_engine_mark_inexact()
+/* "zentalk-engine/VERSION+COMMIT+MATH+ORDER" (e.g. "...+m1+k2"): names
+ * the kernels, the math (zt_math.h's version) and the kernels' reduction
+ * order version (docs/internals/quant.md; builds before "k2" had none) in
+ * signed receipts. After zt_engine_mark_inexact()
  * it ends in "+fast": this process runs a model on a backend that is not
  * bit-identical to the CPU engine (a GPU in its fast mode), so its outputs
  * must not be compared by hash with exact workers'. */

@@ -253,7 +253,7 @@ typedef void (*zt__quant_mm_fn)(size_t n, const void *W, size_t row_bytes, size_
 
 /* Packed product (zt_quant_matmul_packed): one group of ZT_QUANT_PACK_ROWS
  * packed rows (nb blocks) times nx activation rows (row k at X + k * xs,
- * act + k * nb * 9 its prepared terms, see quant_pack.c; NULL for the
+ * act + k * nb * 2 its prepared terms, see quant_pack.c; NULL for the
  * k-quants),
  * out[k * os + r] for r < nvalid. */
 typedef void (*zt__quant_pk_fn)(const uint8_t *group, size_t nb, size_t nvalid, const void *X, size_t xs,

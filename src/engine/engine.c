@@ -9,7 +9,12 @@
 #include "zentalk/zt_version.h"
 #include "zt_math.h"
 
-#define ZT_ENGINE_ID "zentalk-engine/" ZT_VERSION "+" ZT_GIT_COMMIT "+" ZT_MATH_VERSION
+/* ZT_KERNEL_ORDER: the version of the canonical reduction order of the
+ * quantised dot products (docs/internals/quant.md): "k2" = one fma per
+ * Q8_0/Q4_0 block into lane b % 8 (k1, unnamed, was 16 lanes of one fma
+ * per 4 elements); bump it with any change to the kernels' results. */
+#define ZT_KERNEL_ORDER "k2"
+#define ZT_ENGINE_ID "zentalk-engine/" ZT_VERSION "+" ZT_GIT_COMMIT "+" ZT_MATH_VERSION "+" ZT_KERNEL_ORDER
 
 static atomic_bool g_inexact;
 

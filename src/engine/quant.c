@@ -539,10 +539,11 @@ int zt_quant_row(enum zt_ggml_type t, const float *src, void *dst, size_t n)
  * i % 32 in increasing i, acc = fmaf(w, x, acc), lanes start at +0; then
  * lanes fold pairwise: lane l += lane l + h for h = 16, 8, 4, 2, 1.
  *
- * Q8_0 / Q4_0 x Q8_0: 16 lanes. Block b contributes 8 exact int32 partial
- * sums p[j] = sum of w*x over elements 4j..4j+3 (Q4_0 weight = q - 8) to
- * lanes 8*(b % 2) + j: acc = fmaf(d_b, (float)p[j], acc), d_b =
- * fp16(w.d) * fp16(x.d) (exact in float). Fold h = 8, 4, 2, 1.
+ * Q8_0 / Q4_0 x Q8_0 (kernel order version 2, "k2" in the engine build
+ * id): 8 lanes. Block b gives ONE exact int32 s_b = sum of its 32 products
+ * w*x (Q4_0 weight = q - 8; |s_b| <= 32*127*127 < 2^24, so (float)s_b is
+ * exact) and goes to lane b % 8: acc = fmaf(d_b, (float)s_b, acc), d_b =
+ * fp16(w.d) * fp16(x.d) (exact in float). Fold h = 4, 2, 1.
  *
  * Q4_K / Q6_K x Q8_K: 8 lanes; super-block b goes to lane b % 8 with its
  * exact int32 sums (see below); fold h = 4, 2, 1. */
@@ -583,37 +584,31 @@ static float dot_bf16_1(size_t n, const uint16_t *w, const float *x)
 
 static float dot_q8_0_1(size_t nb, const struct zt_block_q8_0 *w, const struct zt_block_q8_0 *x)
 {
-    float acc[16] = {0};
+    float acc[8] = {0};
     for (size_t b = 0; b < nb; b++) {
         float d = zt_fp16_to_fp32(w[b].d) * zt_fp16_to_fp32(x[b].d);
-        float *a = acc + 8 * (b % 2);
-        for (int j = 0; j < 8; j++) {
-            int32_t p = 0;
-            for (int e = 4 * j; e < 4 * j + 4; e++)
-                p += (int32_t)w[b].qs[e] * x[b].qs[e];
-            a[j] = fmaf(d, (float)p, a[j]);
-        }
+        int32_t s = 0;
+        for (int e = 0; e < ZT_QK8_0; e++)
+            s += (int32_t)w[b].qs[e] * x[b].qs[e];
+        acc[b % 8] = fmaf(d, (float)s, acc[b % 8]);
     }
-    FOLD(acc, 16);
+    FOLD(acc, 8);
     return acc[0];
 }
 
 static float dot_q4_0_1(size_t nb, const struct zt_block_q4_0 *w, const struct zt_block_q8_0 *x)
 {
-    float acc[16] = {0};
+    float acc[8] = {0};
     for (size_t b = 0; b < nb; b++) {
         float d = zt_fp16_to_fp32(w[b].d) * zt_fp16_to_fp32(x[b].d);
-        float *a = acc + 8 * (b % 2);
-        for (int j = 0; j < 8; j++) {
-            int32_t p = 0;
-            for (int e = 4 * j; e < 4 * j + 4; e++) {
-                int q = e < 16 ? (w[b].qs[e] & 15) : (w[b].qs[e - 16] >> 4);
-                p += (int32_t)(q - 8) * x[b].qs[e];
-            }
-            a[j] = fmaf(d, (float)p, a[j]);
+        int32_t s = 0;
+        for (int e = 0; e < ZT_QK4_0; e++) {
+            int q = e < 16 ? (w[b].qs[e] & 15) : (w[b].qs[e - 16] >> 4);
+            s += (int32_t)(q - 8) * x[b].qs[e];
         }
+        acc[b % 8] = fmaf(d, (float)s, acc[b % 8]);
     }
-    FOLD(acc, 16);
+    FOLD(acc, 8);
     return acc[0];
 }
 

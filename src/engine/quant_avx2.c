@@ -225,7 +225,15 @@ FTILE(tile_f16, uint16_t, load_f16)
 FLOAT_MM(mm_f32, float, tile_f32, dot_f32)
 FLOAT_MM(mm_f16, uint16_t, tile_f16, dot_f16)
 
-/* ---- Q8_0 / Q4_0 x Q8_0: 16 lanes, block b -> lanes 8*(b%2) + j ------------ */
+/* ---- Q8_0 / Q4_0 x Q8_0: canonical order k2, block b -> lane b % 8 ---------
+ *
+ * A block's 32 products are summed into 8 int32 lanes (maddubs + madd,
+ * exact), 8 blocks' vectors are reduced by hsum8_i32 into one vector of
+ * their exact s_b, converted (exact: |s_b| < 2^24), multiplied lane-wise by
+ * the 8 exact d_b and added into the 8 lanes with one fma: lane i gets
+ * block b + i, b % 8 == 0, as in the scalar reference. A last group of m < 8
+ * blocks has s = 0 and d = +0 in lanes m..7: fma(+0, 0, acc) == acc since
+ * acc is never -0. */
 
 /* int32 lane j = sum over bytes 4j..4j+3 of w*x (signed); exact when
  * x != -128 (activations are clamped to +-127 by the quantiser). */
@@ -243,10 +251,7 @@ static inline __m256i sum4_q4(__m256i q, __m256i x)
     return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
 }
 
-static inline float fold16(__m256 even, __m256 odd)
-{
-    return fold8(_mm256_add_ps(even, odd));
-}
+#define XS_D (sizeof(struct zt_block_q8_0) / 2) /* uint16 stride of activation scales */
 
 /* dot_q8_0 and dot_q4_0 differ only in how a weight block's bytes are read:
  * WQ(qs) gives them signed (Q4_0: the nibble minus 8) for the 2-row trick,
@@ -255,59 +260,98 @@ static inline float fold16(__m256 even, __m256 odd)
 #define Q8_0_SUM4(qs, x) sum4_i8(load256(qs), x)
 #define Q4_0_SIGNED(qs) _mm256_sub_epi8(unpack_q4_0(qs), _mm256_set1_epi8(8))
 #define Q4_0_SUM4(qs, x) sum4_q4(unpack_q4_0(qs), x)
+
+/* Block b + i of the 2-row pass: the weight block read once, lanes of
+ * p0_i / p1_i sum to s_b against activation rows x0 / x1. */
+#define DQ_PAIR(i, WQ)                                                                   \
+    __m256i q##i = WQ(w[b + (i)].qs);                                                    \
+    __m256i aw##i = _mm256_sign_epi8(q##i, q##i);                                        \
+    __m256i p0_##i = _mm256_madd_epi16(                                                  \
+        _mm256_maddubs_epi16(aw##i, _mm256_sign_epi8(load256(x0[b + (i)].qs), q##i)), ones); \
+    __m256i p1_##i = _mm256_madd_epi16(                                                  \
+        _mm256_maddubs_epi16(aw##i, _mm256_sign_epi8(load256(x1[b + (i)].qs), q##i)), ones);
+
+/* XD(row, k, b): the 8 activation scales of blocks b..b+7 of activation row
+ * k as f32: converted once per call by the caller (dxs, nb per row) or
+ * here. */
+#define XD(xr, k, b) (dxs ? _mm256_loadu_ps(dxs + (k) * nb + (b)) : h8(&(xr)[b].d, XS_D, 8))
 #define DOT_Q_0(name, wblock, qk, WQ, SUM4)                                                        \
-    static void name(size_t n, const void *wv, const void *xv, size_t xs, size_t nx, float *out) \
+    static void name##_dx(size_t n, const void *wv, const void *xv, size_t xs, size_t nx,         \
+                          float *out, const float *dxs)                                            \
     {                                                                                              \
         const wblock *w = wv;                                                                      \
-        size_t nb = n / (qk);                                                                      \
+        const size_t nb = n / (qk), ws = sizeof(wblock) / 2;                                       \
+        const __m256i ones = _mm256_set1_epi16(1);                                                 \
         size_t k = 0;                                                                              \
         for (; k + 2 <= nx; k += 2) {                                                              \
             /* 1 weight row x 2 activation rows: the weight block is read once */                  \
             const struct zt_block_q8_0 *x0 = (const void *)((const char *)xv + k * xs);           \
             const struct zt_block_q8_0 *x1 = (const void *)((const char *)xv + (k + 1) * xs);     \
-            __m256 e0 = _mm256_setzero_ps(), o0 = e0, e1 = e0, o1 = e0;                            \
-            for (size_t b = 0; b < nb; b++) {                                                      \
-                __m256i q = WQ(w[b].qs);                                                           \
-                __m256i aw = _mm256_sign_epi8(q, q);                                               \
-                float dw = h2f(w[b].d);                                                            \
-                __m256 d0 = _mm256_set1_ps(dw * h2f(x0[b].d));                                     \
-                __m256 d1 = _mm256_set1_ps(dw * h2f(x1[b].d));                                     \
-                __m256i p0 = _mm256_madd_epi16(                                                    \
-                    _mm256_maddubs_epi16(aw, _mm256_sign_epi8(load256(x0[b].qs), q)),              \
-                    _mm256_set1_epi16(1));                                                         \
-                __m256i p1 = _mm256_madd_epi16(                                                    \
-                    _mm256_maddubs_epi16(aw, _mm256_sign_epi8(load256(x1[b].qs), q)),              \
-                    _mm256_set1_epi16(1));                                                         \
-                if (b & 1) {                                                                       \
-                    o0 = _mm256_fmadd_ps(d0, _mm256_cvtepi32_ps(p0), o0);                          \
-                    o1 = _mm256_fmadd_ps(d1, _mm256_cvtepi32_ps(p1), o1);                          \
-                } else {                                                                           \
-                    e0 = _mm256_fmadd_ps(d0, _mm256_cvtepi32_ps(p0), e0);                          \
-                    e1 = _mm256_fmadd_ps(d1, _mm256_cvtepi32_ps(p1), e1);                          \
-                }                                                                                  \
+            __m256 a0 = _mm256_setzero_ps(), a1 = a0;                                              \
+            size_t b = 0;                                                                          \
+            for (; b + 8 <= nb; b += 8) {                                                          \
+                DQ_PAIR(0, WQ) DQ_PAIR(1, WQ) DQ_PAIR(2, WQ) DQ_PAIR(3, WQ)                        \
+                DQ_PAIR(4, WQ) DQ_PAIR(5, WQ) DQ_PAIR(6, WQ) DQ_PAIR(7, WQ)                        \
+                __m256i s0 = hsum8_i32(p0_0, p0_1, p0_2, p0_3, p0_4, p0_5, p0_6, p0_7);            \
+                __m256i s1 = hsum8_i32(p1_0, p1_1, p1_2, p1_3, p1_4, p1_5, p1_6, p1_7);            \
+                __m256 fw = h8(&w[b].d, ws, 8);                                                    \
+                a0 = _mm256_fmadd_ps(_mm256_mul_ps(fw, XD(x0, k, b)), _mm256_cvtepi32_ps(s0), a0);  \
+                a1 = _mm256_fmadd_ps(_mm256_mul_ps(fw, XD(x1, k + 1, b)), _mm256_cvtepi32_ps(s1), a1); \
             }                                                                                      \
-            out[k] = fold16(e0, o0);                                                               \
-            out[k + 1] = fold16(e1, o1);                                                           \
+            if (b < nb) {                                                                          \
+                size_t m = nb - b;                                                                 \
+                __m256i p0[8], p1[8];                                                              \
+                for (size_t i = 0; i < 8; i++) {                                                   \
+                    p0[i] = p1[i] = _mm256_setzero_si256();                                        \
+                    if (i < m) {                                                                   \
+                        __m256i q = WQ(w[b + i].qs), aw = _mm256_sign_epi8(q, q);                  \
+                        p0[i] = _mm256_madd_epi16(                                                 \
+                            _mm256_maddubs_epi16(aw, _mm256_sign_epi8(load256(x0[b + i].qs), q)), \
+                            ones);                                                                 \
+                        p1[i] = _mm256_madd_epi16(                                                 \
+                            _mm256_maddubs_epi16(aw, _mm256_sign_epi8(load256(x1[b + i].qs), q)), \
+                            ones);                                                                 \
+                    }                                                                              \
+                }                                                                                  \
+                __m256i s0 = hsum8_i32(p0[0], p0[1], p0[2], p0[3], p0[4], p0[5], p0[6], p0[7]);    \
+                __m256i s1 = hsum8_i32(p1[0], p1[1], p1[2], p1[3], p1[4], p1[5], p1[6], p1[7]);    \
+                __m256 fw = h8(&w[b].d, ws, m);                                                    \
+                a0 = _mm256_fmadd_ps(_mm256_mul_ps(fw, h8(&x0[b].d, XS_D, m)),                     \
+                                     _mm256_cvtepi32_ps(s0), a0);                                  \
+                a1 = _mm256_fmadd_ps(_mm256_mul_ps(fw, h8(&x1[b].d, XS_D, m)),                     \
+                                     _mm256_cvtepi32_ps(s1), a1);                                  \
+            }                                                                                      \
+            out[k] = fold8(a0);                                                                    \
+            out[k + 1] = fold8(a1);                                                                \
         }                                                                                          \
         for (; k < nx; k++) {                                                                      \
             const struct zt_block_q8_0 *x = (const void *)((const char *)xv + k * xs);             \
-            __m256 ev = _mm256_setzero_ps(), od = ev;                                              \
+            __m256 acc = _mm256_setzero_ps();                                                      \
             size_t b = 0;                                                                          \
-            for (; b + 2 <= nb; b += 2) {                                                          \
-                __m256 d0 = _mm256_set1_ps(h2f(w[b].d) * h2f(x[b].d));                             \
-                __m256 d1 = _mm256_set1_ps(h2f(w[b + 1].d) * h2f(x[b + 1].d));                     \
-                __m256i p0 = SUM4(w[b].qs, load256(x[b].qs));                                      \
-                __m256i p1 = SUM4(w[b + 1].qs, load256(x[b + 1].qs));                              \
-                ev = _mm256_fmadd_ps(d0, _mm256_cvtepi32_ps(p0), ev);                              \
-                od = _mm256_fmadd_ps(d1, _mm256_cvtepi32_ps(p1), od);                              \
+            for (; b + 8 <= nb; b += 8) {                                                          \
+                __m256i s = hsum8_i32(                                                             \
+                    SUM4(w[b].qs, load256(x[b].qs)), SUM4(w[b + 1].qs, load256(x[b + 1].qs)),      \
+                    SUM4(w[b + 2].qs, load256(x[b + 2].qs)), SUM4(w[b + 3].qs, load256(x[b + 3].qs)), \
+                    SUM4(w[b + 4].qs, load256(x[b + 4].qs)), SUM4(w[b + 5].qs, load256(x[b + 5].qs)), \
+                    SUM4(w[b + 6].qs, load256(x[b + 6].qs)), SUM4(w[b + 7].qs, load256(x[b + 7].qs))); \
+                __m256 d = _mm256_mul_ps(h8(&w[b].d, ws, 8), XD(x, k, b));                         \
+                acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(s), acc);                              \
             }                                                                                      \
             if (b < nb) {                                                                          \
-                __m256 d0 = _mm256_set1_ps(h2f(w[b].d) * h2f(x[b].d));                             \
-                __m256i p0 = SUM4(w[b].qs, load256(x[b].qs));                                      \
-                ev = _mm256_fmadd_ps(d0, _mm256_cvtepi32_ps(p0), ev);                              \
+                size_t m = nb - b;                                                                 \
+                __m256i p[8];                                                                      \
+                for (size_t i = 0; i < 8; i++)                                                     \
+                    p[i] = i < m ? SUM4(w[b + i].qs, load256(x[b + i].qs)) : _mm256_setzero_si256(); \
+                __m256i s = hsum8_i32(p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7]);             \
+                __m256 d = _mm256_mul_ps(h8(&w[b].d, ws, m), h8(&x[b].d, XS_D, m));                \
+                acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(s), acc);                              \
             }                                                                                      \
-            out[k] = fold16(ev, od);                                                               \
+            out[k] = fold8(acc);                                                                   \
         }                                                                                          \
+    }                                                                                              \
+    static void name(size_t n, const void *wv, const void *xv, size_t xs, size_t nx, float *out) \
+    {                                                                                              \
+        name##_dx(n, wv, xv, xs, nx, out, NULL);                                                   \
     }
 
 DOT_Q_0(dot_q8_0, struct zt_block_q8_0, ZT_QK8_0, Q8_0_SIGNED, Q8_0_SUM4)
@@ -315,12 +359,14 @@ DOT_Q_0(dot_q4_0, struct zt_block_q4_0, ZT_QK4_0, Q4_0_SIGNED, Q4_0_SUM4)
 
 /* ---- blocked Q8_0 / Q4_0 products: 2 weight rows x 4 activation rows -------
  *
- * The even-block lanes (0-7) and odd-block lanes (8-15) of an output are
- * independent chains, so the tile makes one pass over the even blocks and
- * one over the odd ones, each with 8 accumulators (one per (r, k)); a
- * block's products, scale d_b = fp16(w.d) * fp16(x.d) and fma are the
- * single dot's, then fold16(even, odd). Weights are unpacked once per 4
- * activation rows; activation scales are converted once per call. */
+ * Eight accumulators, one per canonical lane j = b % 8, each holding the 8
+ * outputs (r, k) in lane 4r + k: per block, the 8 (r, k) int32 vectors are
+ * reduced by one hsum8_i32 into the 8 exact s_b, d = fp16(w_r.d) *
+ * fp16(x_k.d) lane-wise (the single product), one fma into acc[b % 8];
+ * the fold h = 4, 2, 1 is then 7 vector adds across the accumulators
+ * (acc[l] += acc[l + h]), giving the 8 outputs in one vector. Weights are
+ * unpacked once per 4 activation rows; activation scales are converted
+ * once per call. */
 
 #define QT_MAXB 512 /* blocks per row the tile handles (n <= 16384); longer: dot path */
 
@@ -334,52 +380,41 @@ static inline __m256i wq_q4_0(const struct zt_block_q4_0 *b)
     return _mm256_sub_epi8(unpack_q4_0(b->qs), _mm256_set1_epi8(8));
 }
 
-#define QTILE_K(k, c)                                                                    \
-    do {                                                                                 \
-        __m256i p_ = _mm256_madd_epi16(                                                  \
-            _mm256_maddubs_epi16(aw, _mm256_sign_epi8(load256(x[k][b].qs), q)), ones);   \
-        __m256 d_ = _mm256_mul_ps(dw, _mm256_broadcast_ss(&dx[k][b]));                  \
-        c = _mm256_fmadd_ps(d_, _mm256_cvtepi32_ps(p_), c);                              \
-    } while (0)
+#define QT_P(q, aw, k) \
+    _mm256_madd_epi16(_mm256_maddubs_epi16(aw, _mm256_sign_epi8(load256(x[k][bb].qs), q)), ones)
+
+#define QT_STEP(j, WQ)                                                                   \
+    if ((j) < m) {                                                                       \
+        const size_t bb = b + (j);                                                       \
+        __m256i q0 = WQ(&w0[bb]), aw0 = _mm256_sign_epi8(q0, q0);                        \
+        __m256i q1 = WQ(&w1[bb]), aw1 = _mm256_sign_epi8(q1, q1);                        \
+        __m256i s = hsum8_i32(QT_P(q0, aw0, 0), QT_P(q0, aw0, 1), QT_P(q0, aw0, 2),         \
+                              QT_P(q0, aw0, 3), QT_P(q1, aw1, 0), QT_P(q1, aw1, 1),         \
+                              QT_P(q1, aw1, 2), QT_P(q1, aw1, 3));                        \
+        __m256 dw = _mm256_set_m128(_mm_set1_ps(h2f(w1[bb].d)), _mm_set1_ps(h2f(w0[bb].d))); \
+        __m256 d = _mm256_mul_ps(dw, _mm256_broadcast_ps((const __m128 *)(const void *)dx[bb])); \
+        acc##j = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(s), acc##j);                      \
+    }
 
 #define QTILE(name, wblock, WQ)                                                          \
     static void name(size_t nb, const char *W, size_t rb,                                \
-                     const struct zt_block_q8_0 *const x[4], const float (*dx)[QT_MAXB],  \
+                     const struct zt_block_q8_0 *const x[4], const float (*dx)[4],       \
                      float res[2][4])                                                    \
     {                                                                                    \
         const __m256i ones = _mm256_set1_epi16(1);                                       \
         const wblock *w0 = (const wblock *)(const void *)W;                              \
         const wblock *w1 = (const wblock *)(const void *)(W + rb);                       \
-        __m256 ev[8];                                                                    \
-        for (size_t par = 0; par < 2; par++) {                                           \
-            __m256 c00 = _mm256_setzero_ps(), c01 = c00, c02 = c00, c03 = c00;           \
-            __m256 c10 = c00, c11 = c00, c12 = c00, c13 = c00;                           \
-            for (size_t b = par; b < nb; b += 2) {                                       \
-                __m256i q = WQ(&w0[b]);                                                  \
-                __m256i aw = _mm256_sign_epi8(q, q);                                     \
-                __m256 dw = _mm256_set1_ps(h2f(w0[b].d));                                \
-                QTILE_K(0, c00);                                                         \
-                QTILE_K(1, c01);                                                         \
-                QTILE_K(2, c02);                                                         \
-                QTILE_K(3, c03);                                                         \
-                q = WQ(&w1[b]);                                                          \
-                aw = _mm256_sign_epi8(q, q);                                             \
-                dw = _mm256_set1_ps(h2f(w1[b].d));                                       \
-                QTILE_K(0, c10);                                                         \
-                QTILE_K(1, c11);                                                         \
-                QTILE_K(2, c12);                                                         \
-                QTILE_K(3, c13);                                                         \
-            }                                                                            \
-            if (par == 0) {                                                              \
-                ev[0] = c00, ev[1] = c01, ev[2] = c02, ev[3] = c03;                      \
-                ev[4] = c10, ev[5] = c11, ev[6] = c12, ev[7] = c13;                      \
-            } else {                                                                     \
-                res[0][0] = fold16(ev[0], c00), res[0][1] = fold16(ev[1], c01);          \
-                res[0][2] = fold16(ev[2], c02), res[0][3] = fold16(ev[3], c03);          \
-                res[1][0] = fold16(ev[4], c10), res[1][1] = fold16(ev[5], c11);          \
-                res[1][2] = fold16(ev[6], c12), res[1][3] = fold16(ev[7], c13);          \
-            }                                                                            \
+        __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;        \
+        __m256 acc4 = acc0, acc5 = acc0, acc6 = acc0, acc7 = acc0;                       \
+        for (size_t b = 0; b < nb; b += 8) {                                             \
+            const size_t m = nb - b;                                                     \
+            QT_STEP(0, WQ) QT_STEP(1, WQ) QT_STEP(2, WQ) QT_STEP(3, WQ)                  \
+            QT_STEP(4, WQ) QT_STEP(5, WQ) QT_STEP(6, WQ) QT_STEP(7, WQ)                  \
         }                                                                                \
+        acc0 = _mm256_add_ps(acc0, acc4), acc1 = _mm256_add_ps(acc1, acc5);              \
+        acc2 = _mm256_add_ps(acc2, acc6), acc3 = _mm256_add_ps(acc3, acc7);              \
+        acc0 = _mm256_add_ps(acc0, acc2), acc1 = _mm256_add_ps(acc1, acc3);              \
+        _mm256_storeu_ps(&res[0][0], _mm256_add_ps(acc0, acc1));                         \
     }
 
 QTILE(tile_q8_0, struct zt_block_q8_0, wq_q8_0)
@@ -390,17 +425,32 @@ QTILE(tile_q4_0, struct zt_block_q4_0, wq_q4_0)
                      size_t xs, size_t nx, float *out, size_t os)                        \
     {                                                                                    \
         size_t nb = n / ZT_QK8_0, r = 0;                                                 \
-        if (nx == 4 && nb <= QT_MAXB && nrows >= 2) {                                    \
-            float dx[4][QT_MAXB];                                                        \
-            const struct zt_block_q8_0 *x[4];                                            \
-            for (size_t k = 0; k < 4; k++) {                                             \
-                x[k] = (const void *)((const char *)X + k * xs);                         \
+        if (nx < 4 && nb <= QT_MAXB) {                                                   \
+            /* generation: the activation scales converted once, not per row */          \
+            float dxs[3 * QT_MAXB];                                                      \
+            for (size_t k = 0; k < nx; k++)                                              \
                 for (size_t b = 0; b < nb; b++)                                          \
-                    dx[k][b] = h2f(x[k][b].d);                                           \
+                    dxs[k * nb + b] =                                                    \
+                        h2f(((const struct zt_block_q8_0 *)(const void *)((const char *)X + k * xs))[b].d); \
+            for (; r < nrows; r++) {                                                     \
+                float res[3];                                                            \
+                dot##_dx(n, (const char *)W + r * rb, X, xs, nx, res, dxs);              \
+                for (size_t k = 0; k < nx; k++)                                          \
+                    out[k * os + r] = res[k];                                            \
             }                                                                            \
+            return;                                                                      \
+        }                                                                                \
+        if (nx == 4 && nb <= QT_MAXB && nrows >= 2) {                                    \
+            _Alignas(16) float dx[QT_MAXB][4];                                           \
+            const struct zt_block_q8_0 *x[4];                                            \
+            for (size_t k = 0; k < 4; k++)                                               \
+                x[k] = (const void *)((const char *)X + k * xs);                         \
+            for (size_t b = 0; b < nb; b++)                                              \
+                for (size_t k = 0; k < 4; k++)                                           \
+                    dx[b][k] = h2f(x[k][b].d);                                           \
             for (; r + 2 <= nrows; r += 2) {                                             \
                 float res[2][4];                                                         \
-                tile(nb, (const char *)W + r * rb, rb, x, (const float(*)[QT_MAXB])dx, res); \
+                tile(nb, (const char *)W + r * rb, rb, x, (const float(*)[4])dx, res);   \
                 for (size_t i = 0; i < 2; i++)                                           \
                     for (size_t k = 0; k < 4; k++)                                       \
                         out[k * os + r + i] = res[i][k];                                 \

@@ -4,8 +4,9 @@
  * Same contract as quant_avx2.c: bit-identical to the scalar reference's
  * canonical order (docs/internals/quant.md). The 512-bit registers map onto
  * the canonical lanes directly: float dots keep lanes 0-15 and 16-31 in two
- * zmm; Q8_0/Q4_0 put an even block in the low and the following odd block
- * in the high half of one zmm (lanes 8*(b%2) + j). */
+ * zmm; Q8_0/Q4_0 sum a block pair's products in one zmm (block b in the low,
+ * b+1 in the high half), reduce 8 blocks' exact sums into the 8 canonical
+ * lanes (lane b % 8) with hsum8_i32 and do one ymm fma per 8 blocks. */
 #include <string.h>
 
 #include "zentalk/zt_quant.h"
@@ -121,25 +122,41 @@ static inline __m512i sum4_q4(__m512i q, __m512i x)
 }
 
 /* Q8_0 and Q4_0 differ only in how a weight block's 32 bytes are read
- * (WLOAD: as they are, or the nibbles unpacked) and summed (SUM4). */
+ * (WLOAD: as they are, or the nibbles unpacked) and summed (SUM4). PAIR(i)
+ * gives blocks b+2i (low half) and b+2i+1 (high half): 8 int32 lanes each
+ * that sum to s_b. A last group of m < 8 blocks reads only its blocks and
+ * has s = 0, d = +0 in lanes m..7 (fma(+0, 0, acc) == acc, acc never -0). */
+#define DQ1_PAIR(i, WLOAD, SUM4)                                                         \
+    SUM4(pair512(WLOAD(w[b + 2 * (i)].qs), WLOAD(w[b + 2 * (i) + 1].qs)),               \
+         pair512(load256(x[b + 2 * (i)].qs), load256(x[b + 2 * (i) + 1].qs)))
+#define LO256(v) _mm512_castsi512_si256(v)
+#define HI256(v) _mm512_extracti64x4_epi64(v, 1)
 #define DOT_Q_0_1(name, wblock, WLOAD, SUM4)                                                       \
     static float name(size_t nb, const wblock *w, const struct zt_block_q8_0 *x)                   \
     {                                                                                              \
-        __m512 acc = _mm512_setzero_ps();                                                          \
+        const size_t ws = sizeof(wblock) / 2, xs = sizeof(struct zt_block_q8_0) / 2;               \
+        __m256 acc = _mm256_setzero_ps();                                                          \
         size_t b = 0;                                                                              \
-        for (; b + 2 <= nb; b += 2) {                                                              \
-            __m512 d = dpair(h2f(w[b].d) * h2f(x[b].d), h2f(w[b + 1].d) * h2f(x[b + 1].d));       \
-            __m512i p = SUM4(pair512(WLOAD(w[b].qs), WLOAD(w[b + 1].qs)),                          \
-                             pair512(load256(x[b].qs), load256(x[b + 1].qs)));                     \
-            acc = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(p), acc);                                  \
+        for (; b + 8 <= nb; b += 8) {                                                              \
+            __m512i p01 = DQ1_PAIR(0, WLOAD, SUM4), p23 = DQ1_PAIR(1, WLOAD, SUM4);                \
+            __m512i p45 = DQ1_PAIR(2, WLOAD, SUM4), p67 = DQ1_PAIR(3, WLOAD, SUM4);                \
+            __m256i s = hsum8_i32(LO256(p01), HI256(p01), LO256(p23), HI256(p23), LO256(p45),      \
+                                  HI256(p45), LO256(p67), HI256(p67));                             \
+            __m256 d = _mm256_mul_ps(h8(&w[b].d, ws, 8), h8(&x[b].d, xs, 8));                      \
+            acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(s), acc);                                  \
         }                                                                                          \
-        if (b < nb) { /* odd block count: the high half gets d = 0, p = 0 */                       \
-            __m512 d = dpair(h2f(w[b].d) * h2f(x[b].d), 0.0f);                                     \
-            __m512i p = SUM4(_mm512_zextsi256_si512(WLOAD(w[b].qs)),                               \
-                             _mm512_zextsi256_si512(load256(x[b].qs)));                            \
-            acc = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(p), acc);                                  \
+        if (b < nb) {                                                                              \
+            size_t m = nb - b;                                                                     \
+            __m256i p[8];                                                                          \
+            for (size_t i = 0; i < 8; i++)                                                         \
+                p[i] = i < m ? LO256(SUM4(_mm512_zextsi256_si512(WLOAD(w[b + i].qs)),              \
+                                          _mm512_zextsi256_si512(load256(x[b + i].qs))))           \
+                             : _mm256_setzero_si256();                                             \
+            __m256i s = hsum8_i32(p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7]);                 \
+            __m256 d = _mm256_mul_ps(h8(&w[b].d, ws, m), h8(&x[b].d, xs, m));                      \
+            acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(s), acc);                                  \
         }                                                                                          \
-        return fold16(acc);                                                                        \
+        return fold8(acc);                                                                         \
     }
 
 DOT_Q_0_1(dot_q8_0_1, struct zt_block_q8_0, load256, sum4_i8)

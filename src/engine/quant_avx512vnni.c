@@ -1,18 +1,22 @@
 /* quant_avx512vnni.c: AVX512-VNNI (vpdpbusd) dot products for Q8_0 and Q4_0
- * weights x Q8_0 activations, chosen at run time by quant.c; every other
- * kernel of this path is the AVX-512 one (quant.c fills the table).
+ * weights x Q8_0 activations, plain rows and the packed layout of
+ * quant_pack.c, and for Q4_K/Q6_K; chosen at run time by quant.c; every
+ * other kernel of this path is the AVX-512 one (quant.c fills the table).
  *
  * Same contract as quant_avx512.c: bit-identical to the scalar reference's
- * canonical order (docs/internals/quant.md). A block pair (b even, b+1)
- * fills one zmm; vpdpbusd from a zero accumulator gives, in int32 lane j,
- * the exact sum of the 4 byte products of elements 4j..4j+3 (the
- * non-saturating form; at most 4 * 255 * 127 in magnitude), which is the
- * canonical p_j; then acc = fma(d_b, (float)p_j, acc) in lane 8*(b%2)+j and
- * the 16-lane fold, as the other paths.
+ * canonical order (docs/internals/quant.md, order "k2" for Q8_0/Q4_0):
+ * block b gives one exact int32 s_b (the sum of its 32 products), then
+ * acc[b % 8] = fma(d_b, (float)s_b, acc[b % 8]) with d_b = fp16(w.d) *
+ * fp16(x.d), and the fold h = 4, 2, 1.
  *
- * The dot kernels multiply one weight row with up to 4 activation rows at
- * once, so a weight block is loaded and unpacked once for all of them; the
- * blocked kernels (mm_*) take 2 weight rows x up to 4 activation rows. */
+ * Plain rows: a block pair fills one zmm; vpdpbusd from a zero accumulator
+ * gives the exact 4-element sums (weight magnitudes unsigned, the weight's
+ * sign moved onto the activation; Q4_0's q - 8 the same way), four block
+ * pairs are reduced to the 8 block sums s_b of a ymm by a transposing add
+ * (integer, exact), and one ymm fma adds 8 blocks to the 8 lanes. The dot
+ * kernels multiply one weight row with up to 4 activation rows at once, the
+ * blocked kernels (mm_*) 2 weight rows x up to 4 activation rows: weights
+ * are loaded and unpacked once for all of them. */
 #include <math.h>
 #include <string.h>
 
@@ -28,191 +32,143 @@
 
 #include "quant_avx512.h"
 
-/* Activation block pair k of row x (b even; hi = 0 when b+1 == nb). */
-static inline __m512i xpair(const struct zt_block_q8_0 *x, size_t b, bool hi)
-{
-    return hi ? pair512(load256(x[b].qs), load256(x[b + 1].qs)) : _mm512_zextsi256_si512(load256(x[b].qs));
-}
-
-/* Q8_0: |w| (unsigned; |-128| = 128 fits) times x with w's sign moved onto
- * x (x != -128 by construction of the activations, so -x fits). */
-static void dot_q8_0(size_t n, const void *wv, const void *xv, size_t xs, size_t nx, float *out)
-{
-    const struct zt_block_q8_0 *w = wv;
-    size_t nb = n / ZT_QK8_0;
-    const struct zt_block_q8_0 *x[4];
-    __m512 acc[4];
-    for (size_t k = 0; k < nx; k++) {
-        x[k] = (const struct zt_block_q8_0 *)(const void *)((const char *)xv + k * xs);
-        acc[k] = _mm512_setzero_ps();
-    }
-    for (size_t b = 0; b < nb; b += 2) {
-        bool hi = b + 1 < nb;
-        __m512i wq = hi ? pair512(load256(w[b].qs), load256(w[b + 1].qs)) : _mm512_zextsi256_si512(load256(w[b].qs));
-        __mmask64 neg = _mm512_movepi8_mask(wq);
-        __m512i wa = _mm512_abs_epi8(wq);
-        float wd0 = h2f(w[b].d), wd1 = hi ? h2f(w[b + 1].d) : 0.0f;
-        for (size_t k = 0; k < nx; k++) {
-            __m512i xq = xpair(x[k], b, hi);
-            __m512i sx = _mm512_mask_sub_epi8(xq, neg, _mm512_setzero_si512(), xq);
-            __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wa, sx);
-            /* odd tail: the high half has d = 0 and p = 0, fma(0, 0, acc) == acc */
-            __m512 d = dpair(wd0 * h2f(x[k][b].d), hi ? wd1 * h2f(x[k][b + 1].d) : 0.0f);
-            acc[k] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(p), acc[k]);
-        }
-    }
-    for (size_t k = 0; k < nx; k++) out[k] = fold16(acc[k]);
-}
-
-/* Q4_0: p_j = sum q*x - 8 * sum x over the 4 elements, both exact int32
- * (q unsigned 0..15 is vpdpbusd's unsigned operand). */
-static void dot_q4_0(size_t n, const void *wv, const void *xv, size_t xs, size_t nx, float *out)
-{
-    const struct zt_block_q4_0 *w = wv;
-    size_t nb = n / ZT_QK4_0;
-    const struct zt_block_q8_0 *x[4];
-    __m512 acc[4];
-    const __m512i eight = _mm512_set1_epi8(8);
-    for (size_t k = 0; k < nx; k++) {
-        x[k] = (const struct zt_block_q8_0 *)(const void *)((const char *)xv + k * xs);
-        acc[k] = _mm512_setzero_ps();
-    }
-    for (size_t b = 0; b < nb; b += 2) {
-        bool hi = b + 1 < nb;
-        __m512i q = hi ? pair512(unpack_q4_0(w[b].qs), unpack_q4_0(w[b + 1].qs))
-                       : _mm512_zextsi256_si512(unpack_q4_0(w[b].qs));
-        float wd0 = h2f(w[b].d), wd1 = hi ? h2f(w[b + 1].d) : 0.0f;
-        for (size_t k = 0; k < nx; k++) {
-            __m512i xq = xpair(x[k], b, hi);
-            __m512i p = _mm512_sub_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), q, xq),
-                                         _mm512_dpbusd_epi32(_mm512_setzero_si512(), eight, xq));
-            __m512 d = dpair(wd0 * h2f(x[k][b].d), hi ? wd1 * h2f(x[k][b + 1].d) : 0.0f);
-            acc[k] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(p), acc[k]);
-        }
-    }
-    for (size_t k = 0; k < nx; k++) out[k] = fold16(acc[k]);
-}
-
-/* ---- blocked: 2 weight rows x NX activation rows ------------------------------
- *
- * Each output element's float operations are the single dot's (same p_j,
- * same d_b, same fma order over block pairs, same fold); only loads and
- * the weight-only / activation-only integer terms are shared:
- *  Q8_0: p_j = sum (x + 128) * w - 128 * sum w, as one vpdpbusd into an
- *        accumulator preset to -128 * sum4(w) (x + 128 = x ^ 0x80 is the
- *        unsigned operand, 1..255; w signed). Exact: |p| <= 4*255*128.
- *  Q4_0: p_j = sum q * x - 8 * sum x, as one vpdpbusd into an accumulator
- *        preset to -8 * sum4(x) (q unsigned 0..15, x signed).
- * d_b = fp16(w.d) * fp16(x.d) is formed lane-wise with _mm512_mul_ps (the
- * same single f32 product, exact). */
-
-static inline __m512 hpair(uint16_t a, uint16_t b)
-{
-    return _mm512_cvtph_ps(_mm256_inserti128_si256(_mm256_castsi128_si256(_mm_set1_epi16((short)a)),
-                                                   _mm_set1_epi16((short)b), 1));
-}
-
-static inline __m512i wpair_q8(const struct zt_block_q8_0 *w, size_t b, bool hi)
-{
-    return hi ? pair512(load256(w[b].qs), load256(w[b + 1].qs)) : _mm512_zextsi256_si512(load256(w[b].qs));
-}
-
-static inline __m512i wpair_q4(const struct zt_block_q4_0 *w, size_t b, bool hi)
-{
-    return hi ? pair512(unpack_q4_0(w[b].qs), unpack_q4_0(w[b + 1].qs)) : _mm512_zextsi256_si512(unpack_q4_0(w[b].qs));
-}
-
 #define ALWAYS_INLINE __attribute__((always_inline)) inline
 
-static ALWAYS_INLINE void mm2_q8_0(size_t nb, const struct zt_block_q8_0 *w0, const struct zt_block_q8_0 *w1,
-                                   const struct zt_block_q8_0 *const *x, size_t NX, float *o0, float *o1)
+/* The signed weights of block b of a row (Q4_0: q - 8). */
+static ALWAYS_INLINE __m256i wblk(bool q4, const void *w, size_t b)
 {
-    __m512 a0[4], a1[4];
-    const __m512i bias = _mm512_set1_epi8((char)0x80), zero = _mm512_setzero_si512();
-    for (size_t k = 0; k < NX; k++)
-        a0[k] = a1[k] = _mm512_setzero_ps();
-    for (size_t b = 0; b < nb; b += 2) {
-        bool hi = b + 1 < nb;
-        __m512i q0 = wpair_q8(w0, b, hi), q1 = wpair_q8(w1, b, hi);
-        /* -128 * sum4(w): high half of an odd tail is 0 (w = 0 there) */
-        __m512i c0 = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, bias, q0));
-        __m512i c1 = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, bias, q1));
-        __m512 wd0 = hpair(w0[b].d, hi ? w0[b + 1].d : 0), wd1 = hpair(w1[b].d, hi ? w1[b + 1].d : 0);
-        for (size_t k = 0; k < NX; k++) {
-            /* x + 128 in the high half of an odd tail is 128, against w = 0 */
-            __m512i xu = _mm512_xor_si512(xpair(x[k], b, hi), bias);
-            __m512 xd = hpair(x[k][b].d, hi ? x[k][b + 1].d : 0);
-            __m512i p0 = _mm512_dpbusd_epi32(c0, xu, q0), p1 = _mm512_dpbusd_epi32(c1, xu, q1);
-            a0[k] = _mm512_fmadd_ps(_mm512_mul_ps(wd0, xd), _mm512_cvtepi32_ps(p0), a0[k]);
-            a1[k] = _mm512_fmadd_ps(_mm512_mul_ps(wd1, xd), _mm512_cvtepi32_ps(p1), a1[k]);
+    if (q4) return _mm256_sub_epi8(unpack_q4_0(((const struct zt_block_q4_0 *)w)[b].qs), _mm256_set1_epi8(8));
+    return load256(((const struct zt_block_q8_0 *)w)[b].qs);
+}
+
+/* R weight rows (row r at w[r]) x NX activation rows: 8 blocks from b
+ * (cnt of them, 1..8; the rest count as 0) into the 8-lane accumulators
+ * acc[r][k]. Per block one ymm vpdpbusd gives its 8 exact 4-element sums,
+ * hsum8_i32 the 8 blocks' s_b. */
+static ALWAYS_INLINE void vdot8(bool q4, size_t R, const void *const *w, const struct zt_block_q8_0 *const *x,
+                                size_t NX, size_t b, size_t cnt, __m256 (*acc)[4])
+{
+    size_t wbs = q4 ? sizeof(struct zt_block_q4_0) : sizeof(struct zt_block_q8_0);
+    __m256 xd[4];
+#pragma GCC unroll 8
+    for (size_t k = 0; k < NX; k++) xd[k] = h8(&x[k][b].d, sizeof(struct zt_block_q8_0) / 2, cnt);
+#pragma GCC unroll 8
+    for (size_t r = 0; r < R; r++) {
+        /* the 8 blocks' weight magnitudes and signs, shared by the NX rows */
+        __m256i wa[8];
+        __mmask32 neg[8];
+#pragma GCC unroll 8
+        for (size_t i = 0; i < 8; i++) {
+            __m256i ws = i < cnt ? wblk(q4, w[r], b + i) : _mm256_setzero_si256();
+            neg[i] = _mm256_movepi8_mask(ws);
+            wa[i] = _mm256_abs_epi8(ws);
         }
-    }
-    for (size_t k = 0; k < NX; k++) {
-        o0[k] = fold16(a0[k]);
-        o1[k] = fold16(a1[k]);
+        __m256 wd = h8((const uint16_t *)(const void *)((const char *)w[r] + b * wbs), wbs / 2, cnt);
+#pragma GCC unroll 8
+        for (size_t k = 0; k < NX; k++) {
+            __m256i p[8];
+#pragma GCC unroll 8
+            for (size_t i = 0; i < 8; i++) {
+                /* |w| * (x with w's sign): x != -128, so -x fits */
+                __m256i xq = i < cnt ? load256(x[k][b + i].qs) : _mm256_setzero_si256();
+                __m256i sx = _mm256_mask_sub_epi8(xq, neg[i], _mm256_setzero_si256(), xq);
+                p[i] = _mm256_dpbusd_epi32(_mm256_setzero_si256(), wa[i], sx);
+            }
+            __m256i s = hsum8_i32(p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7]);
+            /* lanes past cnt: d = 0 and s = 0, fma(0, 0, acc) == acc (acc is never -0) */
+            acc[r][k] = _mm256_fmadd_ps(_mm256_mul_ps(wd, xd[k]), _mm256_cvtepi32_ps(s), acc[r][k]);
+        }
     }
 }
 
-static ALWAYS_INLINE void mm2_q4_0(size_t nb, const struct zt_block_q4_0 *w0, const struct zt_block_q4_0 *w1,
-                                   const struct zt_block_q8_0 *const *x, size_t NX, float *o0, float *o1)
+static ALWAYS_INLINE void vdot(bool q4, size_t nb, size_t R, const void *const *w,
+                               const struct zt_block_q8_0 *const *x, size_t NX, float (*out)[4])
 {
-    __m512 a0[4], a1[4];
-    const __m512i eight = _mm512_set1_epi8(8), zero = _mm512_setzero_si512();
-    for (size_t k = 0; k < NX; k++)
-        a0[k] = a1[k] = _mm512_setzero_ps();
-    for (size_t b = 0; b < nb; b += 2) {
-        bool hi = b + 1 < nb;
-        __m512i q0 = wpair_q4(w0, b, hi), q1 = wpair_q4(w1, b, hi);
-        __m512 wd0 = hpair(w0[b].d, hi ? w0[b + 1].d : 0), wd1 = hpair(w1[b].d, hi ? w1[b + 1].d : 0);
-        for (size_t k = 0; k < NX; k++) {
-            __m512i xq = xpair(x[k], b, hi);
-            __m512i c = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, eight, xq));
-            __m512 xd = hpair(x[k][b].d, hi ? x[k][b + 1].d : 0);
-            __m512i p0 = _mm512_dpbusd_epi32(c, q0, xq), p1 = _mm512_dpbusd_epi32(c, q1, xq);
-            a0[k] = _mm512_fmadd_ps(_mm512_mul_ps(wd0, xd), _mm512_cvtepi32_ps(p0), a0[k]);
-            a1[k] = _mm512_fmadd_ps(_mm512_mul_ps(wd1, xd), _mm512_cvtepi32_ps(p1), a1[k]);
+    __m256 acc[2][4];
+#pragma GCC unroll 8
+    for (size_t r = 0; r < R; r++)
+#pragma GCC unroll 8
+        for (size_t k = 0; k < NX; k++) acc[r][k] = _mm256_setzero_ps();
+    size_t b = 0;
+    for (; b + 8 <= nb; b += 8) vdot8(q4, R, w, x, NX, b, 8, acc);
+    if (b < nb) vdot8(q4, R, w, x, NX, b, nb - b, acc);
+#pragma GCC unroll 8
+    for (size_t r = 0; r < R; r++)
+#pragma GCC unroll 8
+        for (size_t k = 0; k < NX; k++) out[r][k] = fold8(acc[r][k]);
+}
+
+/* one weight row x nx (1..4) activation rows */
+static ALWAYS_INLINE void dot_vnni(bool q4, size_t n, const void *wv, const void *xv, size_t xs, size_t nx,
+                                   float *out)
+{
+    const struct zt_block_q8_0 *x[4];
+    for (size_t k = 0; k < nx; k++)
+        x[k] = (const struct zt_block_q8_0 *)(const void *)((const char *)xv + k * xs);
+    const void *w[1] = {wv};
+    float o[2][4];
+    switch (nx) {
+    case 1: vdot(q4, n / 32, 1, w, x, 1, o); break;
+    case 2: vdot(q4, n / 32, 1, w, x, 2, o); break;
+    case 3: vdot(q4, n / 32, 1, w, x, 3, o); break;
+    default: vdot(q4, n / 32, 1, w, x, 4, o); break;
+    }
+    for (size_t k = 0; k < nx; k++) out[k] = o[0][k];
+}
+
+static void dot_q8_0(size_t n, const void *wv, const void *xv, size_t xs, size_t nx, float *out)
+{
+    dot_vnni(false, n, wv, xv, xs, nx, out);
+}
+
+static void dot_q4_0(size_t n, const void *wv, const void *xv, size_t xs, size_t nx, float *out)
+{
+    dot_vnni(true, n, wv, xv, xs, nx, out);
+}
+
+/* ---- blocked: 2 weight rows x up to 4 activation rows (vdot above); a
+ * leftover weight row goes to the dot kernel. Each output element's
+ * operations are the single dot's. */
+static ALWAYS_INLINE void mm_vnni(bool q4, size_t n, const void *W, size_t row_bytes, size_t nrows, const void *X,
+                                  size_t xs, size_t nx, float *out, size_t os)
+{
+    size_t nb = n / 32;
+    const struct zt_block_q8_0 *x[4];
+    for (size_t k = 0; k < nx; k++)
+        x[k] = (const struct zt_block_q8_0 *)(const void *)((const char *)X + k * xs);
+    size_t r = 0;
+    for (; nx > 1 && r + 2 <= nrows; r += 2) {
+        const void *w[2] = {(const char *)W + r * row_bytes, (const char *)W + (r + 1) * row_bytes};
+        float o[2][4];
+        switch (nx) {
+        case 2: vdot(q4, nb, 2, w, x, 2, o); break;
+        case 3: vdot(q4, nb, 2, w, x, 3, o); break;
+        default: vdot(q4, nb, 2, w, x, 4, o); break;
+        }
+        for (size_t k = 0; k < nx; k++) {
+            out[k * os + r] = o[0][k];
+            out[k * os + r + 1] = o[1][k];
         }
     }
-    for (size_t k = 0; k < NX; k++) {
-        o0[k] = fold16(a0[k]);
-        o1[k] = fold16(a1[k]);
+    for (; r < nrows; r++) {
+        float o[4];
+        dot_vnni(q4, n, (const char *)W + r * row_bytes, X, xs, nx, o);
+        for (size_t k = 0; k < nx; k++) out[k * os + r] = o[k];
     }
 }
 
-#define MM_VNNI(name, wt, mm2, dot1)                                                               \
-    static void name(size_t n, const void *W, size_t row_bytes, size_t nrows, const void *X,       \
-                     size_t xs, size_t nx, float *out, size_t os)                                  \
-    {                                                                                              \
-        size_t nb = n / 32;                                                                        \
-        const struct zt_block_q8_0 *x[4];                                                          \
-        for (size_t k = 0; k < nx; k++)                                                            \
-            x[k] = (const struct zt_block_q8_0 *)(const void *)((const char *)X + k * xs);         \
-        size_t r = 0;                                                                              \
-        for (; nx > 1 && r + 2 <= nrows; r += 2) {                                                 \
-            const wt *w0 = (const wt *)(const void *)((const char *)W + r * row_bytes);            \
-            const wt *w1 = (const wt *)(const void *)((const char *)W + (r + 1) * row_bytes);      \
-            float o0[4], o1[4];                                                                    \
-            switch (nx) {                                                                          \
-            case 1: mm2(nb, w0, w1, x, 1, o0, o1); break;                                          \
-            case 2: mm2(nb, w0, w1, x, 2, o0, o1); break;                                          \
-            case 3: mm2(nb, w0, w1, x, 3, o0, o1); break;                                          \
-            default: mm2(nb, w0, w1, x, 4, o0, o1); break;                                         \
-            }                                                                                      \
-            for (size_t k = 0; k < nx; k++) {                                                      \
-                out[k * os + r] = o0[k];                                                           \
-                out[k * os + r + 1] = o1[k];                                                       \
-            }                                                                                      \
-        }                                                                                          \
-        for (; r < nrows; r++) {                                                                   \
-            float o[4];                                                                            \
-            dot1(n, (const char *)W + r * row_bytes, X, xs, nx, o);                                \
-            for (size_t k = 0; k < nx; k++)                                                        \
-                out[k * os + r] = o[k];                                                            \
-        }                                                                                          \
-    }
+static void mm_q8_0(size_t n, const void *W, size_t row_bytes, size_t nrows, const void *X, size_t xs, size_t nx,
+                    float *out, size_t os)
+{
+    mm_vnni(false, n, W, row_bytes, nrows, X, xs, nx, out, os);
+}
 
-MM_VNNI(mm_q8_0, struct zt_block_q8_0, mm2_q8_0, dot_q8_0)
-MM_VNNI(mm_q4_0, struct zt_block_q4_0, mm2_q4_0, dot_q4_0)
+static void mm_q4_0(size_t n, const void *W, size_t row_bytes, size_t nrows, const void *X, size_t xs, size_t nx,
+                    float *out, size_t os)
+{
+    mm_vnni(true, n, W, row_bytes, nrows, X, xs, nx, out, os);
+}
+
 
 /* ---- Q4_K / Q6_K: one weight row x up to 4 activation rows ---------------------
  *
@@ -326,13 +282,16 @@ static void dot_q6_k(size_t n, const void *wv, const void *xv, size_t xs, size_t
 
 /* ---- packed weights (quant_pack.c has the layout) --------------------------
  *
- * One group of 16 rows: acc_l (l = 0..15) holds canonical lane l of all 16
- * rows. Block b: d = fp16(w.d) * fp16(x.d) for the 16 rows (one cvtph, one
- * mul: the same single f32 product), and for each lane j one vpdpbusd of
- * the rows' 4-byte groups against the activation's 4 bytes broadcast, from
- * the prepared bias c_j, gives the exact p_j of 16 rows; then acc_{8(b%2)+j}
- * = fma(d, p_j, acc). The fold is the canonical one, lane-wise for 16 rows.
- * Batch rows run one after another over the group (it stays in L1/L2). */
+ * One group of 16 rows: a zmm of 16 int32 holds one 4-byte group of each
+ * of the 16 rows, so for block b the 8 chained vpdpbusd of its chunks
+ * against the activation's 4 bytes broadcast, from the prepared bias
+ * (-128 * sum x for Q8_0's unsigned bytes, -8 * sum x for Q4_0's nibbles),
+ * give the exact s_b of the 16 rows; one cvtph and one mul give their d_b
+ * (the same single f32 product); acc[b % 8] = fma(d_b, (float)s_b,
+ * acc[b % 8]) with register l holding canonical lane l of the 16 rows; the
+ * fold h = 4, 2, 1 is 7 vector adds for the 16 rows. Batch rows run two at
+ * a time over the group (weights loaded and unpacked once for both, each
+ * row's chains its own), so a row's result never depends on the batch. */
 
 static inline __m512i bcast32(const int8_t *p)
 {
@@ -341,69 +300,29 @@ static inline __m512i bcast32(const int8_t *p)
     return _mm512_set1_epi32(v);
 }
 
-static ALWAYS_INLINE void pk_block(bool q4, __m512 *A, const uint8_t *qq, const __m256i *scb,
-                                   const struct zt_block_q8_0 *xb, const int32_t *a)
+/* s_b of the 16 rows for NX (1 or 2) activation rows: qq the block's
+ * chunks, xq[k] the activation's codes, c[k] its prepared bias. */
+static ALWAYS_INLINE void pk_sums(bool q4, size_t NX, const uint8_t *qq, const int8_t *const *xq, const int32_t *c,
+                                  __m512i *s)
 {
-    float dx;
-    memcpy(&dx, &a[8], sizeof dx);
-    __m512 d = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_load_si256(scb)), _mm512_set1_ps(dx));
+    for (size_t k = 0; k < NX; k++) s[k] = _mm512_set1_epi32(c[k]);
     if (!q4) {
 #pragma GCC unroll 8
         for (int j = 0; j < 8; j++) {
             __m512i w = _mm512_load_si512((const void *)(qq + 64 * j));
-            __m512i p = _mm512_dpbusd_epi32(_mm512_set1_epi32(a[j]), w, bcast32(xb->qs + 4 * j));
-            A[j] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(p), A[j]);
+            for (size_t k = 0; k < NX; k++) s[k] = _mm512_dpbusd_epi32(s[k], w, bcast32(xq[k] + 4 * j));
         }
         return;
     }
     const __m512i m4 = _mm512_set1_epi8(15);
 #pragma GCC unroll 4
-    for (int c = 0; c < 4; c++) {
-        __m512i v = _mm512_load_si512((const void *)(qq + 64 * c));
+    for (int ch = 0; ch < 4; ch++) {
+        __m512i v = _mm512_load_si512((const void *)(qq + 64 * ch));
         __m512i lo = _mm512_and_si512(v, m4), hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
-        __m512i pl = _mm512_dpbusd_epi32(_mm512_set1_epi32(a[c]), lo, bcast32(xb->qs + 4 * c));
-        __m512i ph = _mm512_dpbusd_epi32(_mm512_set1_epi32(a[c + 4]), hi, bcast32(xb->qs + 16 + 4 * c));
-        A[c] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(pl), A[c]);
-        A[c + 4] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(ph), A[c + 4]);
-    }
-}
-
-/* Two activation rows against one block of the group: the weights are
- * loaded (and Q4_0's nibbles unpacked) once for both; each row's chains are
- * its own. */
-static ALWAYS_INLINE void pk_block2(bool q4, __m512 *A0, __m512 *A1, const uint8_t *qq, const __m256i *scb,
-                                    const struct zt_block_q8_0 *x0, const struct zt_block_q8_0 *x1,
-                                    const int32_t *a0, const int32_t *a1)
-{
-    float dx0, dx1;
-    memcpy(&dx0, &a0[8], sizeof dx0);
-    memcpy(&dx1, &a1[8], sizeof dx1);
-    __m512 ws = _mm512_cvtph_ps(_mm256_load_si256(scb));
-    __m512 d0 = _mm512_mul_ps(ws, _mm512_set1_ps(dx0)), d1 = _mm512_mul_ps(ws, _mm512_set1_ps(dx1));
-    if (!q4) {
-#pragma GCC unroll 8
-        for (int j = 0; j < 8; j++) {
-            __m512i w = _mm512_load_si512((const void *)(qq + 64 * j));
-            __m512i p0 = _mm512_dpbusd_epi32(_mm512_set1_epi32(a0[j]), w, bcast32(x0->qs + 4 * j));
-            __m512i p1 = _mm512_dpbusd_epi32(_mm512_set1_epi32(a1[j]), w, bcast32(x1->qs + 4 * j));
-            A0[j] = _mm512_fmadd_ps(d0, _mm512_cvtepi32_ps(p0), A0[j]);
-            A1[j] = _mm512_fmadd_ps(d1, _mm512_cvtepi32_ps(p1), A1[j]);
+        for (size_t k = 0; k < NX; k++) {
+            s[k] = _mm512_dpbusd_epi32(s[k], lo, bcast32(xq[k] + 4 * ch));
+            s[k] = _mm512_dpbusd_epi32(s[k], hi, bcast32(xq[k] + 16 + 4 * ch));
         }
-        return;
-    }
-    const __m512i m4 = _mm512_set1_epi8(15);
-#pragma GCC unroll 4
-    for (int c = 0; c < 4; c++) {
-        __m512i v = _mm512_load_si512((const void *)(qq + 64 * c));
-        __m512i lo = _mm512_and_si512(v, m4), hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
-        __m512i pl0 = _mm512_dpbusd_epi32(_mm512_set1_epi32(a0[c]), lo, bcast32(x0->qs + 4 * c));
-        __m512i ph0 = _mm512_dpbusd_epi32(_mm512_set1_epi32(a0[c + 4]), hi, bcast32(x0->qs + 16 + 4 * c));
-        __m512i pl1 = _mm512_dpbusd_epi32(_mm512_set1_epi32(a1[c]), lo, bcast32(x1->qs + 4 * c));
-        __m512i ph1 = _mm512_dpbusd_epi32(_mm512_set1_epi32(a1[c + 4]), hi, bcast32(x1->qs + 16 + 4 * c));
-        A0[c] = _mm512_fmadd_ps(d0, _mm512_cvtepi32_ps(pl0), A0[c]);
-        A0[c + 4] = _mm512_fmadd_ps(d0, _mm512_cvtepi32_ps(ph0), A0[c + 4]);
-        A1[c] = _mm512_fmadd_ps(d1, _mm512_cvtepi32_ps(pl1), A1[c]);
-        A1[c + 4] = _mm512_fmadd_ps(d1, _mm512_cvtepi32_ps(ph1), A1[c + 4]);
     }
 }
 
@@ -418,74 +337,62 @@ static ALWAYS_INLINE void fold8_store(__m512 *acc, float *out, __mmask16 mask)
     _mm512_mask_storeu_ps(out, mask, acc[0]);
 }
 
-/* The canonical fold of 16 lanes held as 8 + 8 registers (lane l in lo[l],
- * lane l + 8 in hi[l]), lane-wise for the 16 rows; masked store. */
-static ALWAYS_INLINE void pk_fold_store(__m512 *lo, const __m512 *hi, float *out, __mmask16 mask)
+/* NX (1 or 2) activation rows from row k over the whole group. With
+ * several rows in the batch the passes after the first read the group from
+ * cache, so the next group is prefetched into L2 across all passes (pair
+ * bp in pass bp % passes), keeping memory busy while they compute; one
+ * activation row is one sequential stream, left to the hardware
+ * prefetchers (a software prefetch 2 KiB ahead was slower on the Zen 4). */
+static ALWAYS_INLINE void pk_rows(bool q4, size_t NX, const uint8_t *grp, size_t nb, __mmask16 mask, const void *X,
+                                  size_t xs, const int32_t *act, size_t k, size_t nx, float *out, size_t os)
 {
+    size_t qb = q4 ? 256 : 512, pb = 64 + 2 * qb; /* a block pair: scales, block 2b, block 2b+1 */
+    const uint8_t *next = grp + (nb + 1) / 2 * pb;
+    size_t passes = nx / 2 + nx % 2;
+    bool pf = nx > 1;
+    const struct zt_block_q8_0 *x[2];
+    const int32_t *a[2];
+    __m512 A[2][8];
+    for (size_t i = 0; i < NX; i++) {
+        x[i] = (const struct zt_block_q8_0 *)(const void *)((const char *)X + (k + i) * xs);
+        a[i] = act + (k + i) * nb * 2;
 #pragma GCC unroll 8
-    for (int l = 0; l < 8; l++) lo[l] = _mm512_add_ps(lo[l], hi[l]);
-    fold8_store(lo, out, mask);
+        for (int l = 0; l < 8; l++) A[i][l] = _mm512_setzero_ps();
+    }
+    for (size_t b0 = 0; b0 < nb; b0 += 8) {
+#pragma GCC unroll 8
+        for (size_t l = 0; l < 8; l++) {
+            size_t b = b0 + l;
+            if (b >= nb) break;
+            const uint8_t *pair = grp + (b / 2) * pb;
+            if (pf && l % 2 == 0 && (b / 2) % passes == k / 2)
+                for (size_t o = 0; o < pb; o += 64) _mm_prefetch((const char *)next + (b / 2) * pb + o, _MM_HINT_T1);
+            const int8_t *xq[2];
+            int32_t c[2];
+            __m512i s[2];
+            for (size_t i = 0; i < NX; i++) {
+                xq[i] = x[i][b].qs;
+                c[i] = a[i][2 * b];
+            }
+            pk_sums(q4, NX, pair + 64 + (l % 2) * qb, xq, c, s);
+            __m512 ws = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(const void *)(pair + 32 * (l % 2))));
+            for (size_t i = 0; i < NX; i++) {
+                float dx;
+                memcpy(&dx, &a[i][2 * b + 1], sizeof dx);
+                A[i][l] = _mm512_fmadd_ps(_mm512_mul_ps(ws, _mm512_set1_ps(dx)), _mm512_cvtepi32_ps(s[i]), A[i][l]);
+            }
+        }
+    }
+    for (size_t i = 0; i < NX; i++) fold8_store(A[i], out + (k + i) * os, mask);
 }
 
 static ALWAYS_INLINE void pk_vnni(bool q4, const uint8_t *grp, size_t nb, size_t nvalid, const void *X, size_t xs,
                                   const int32_t *act, size_t nx, float *out, size_t os)
 {
-    size_t qb = q4 ? 256 : 512, pb = 64 + 2 * qb; /* a block pair: scales, block 2b, block 2b+1 */
     __mmask16 mask = nvalid >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << nvalid) - 1u);
-    /* One activation row: one sequential stream, left to the hardware
-     * prefetchers (a software prefetch 2 KiB ahead was slower on the Zen
-     * 4). Several: the passes after the first read the group from cache,
-     * so the next group is prefetched into L2 across all passes (pair bp
-     * in pass bp % passes), keeping memory busy while they compute. Rows
-     * go two at a time (even blocks for both, then odd blocks: 16
-     * accumulators a pass), a last odd row alone. */
-    const uint8_t *next = grp + (nb + 1) / 2 * pb;
-    size_t passes = nx / 2 + nx % 2, k = 0;
-    for (; k + 2 <= nx; k += 2) {
-        const struct zt_block_q8_0 *x0 = (const struct zt_block_q8_0 *)(const void *)((const char *)X + k * xs);
-        const struct zt_block_q8_0 *x1 = (const struct zt_block_q8_0 *)(const void *)((const char *)x0 + xs);
-        const int32_t *a0 = act + k * nb * 9, *a1 = a0 + nb * 9;
-        __m512 e0[8], e1[8], o0[8], o1[8];
-#pragma GCC unroll 8
-        for (int l = 0; l < 8; l++) e0[l] = e1[l] = _mm512_setzero_ps();
-        for (size_t b = 0; b < nb; b += 2) {
-            const uint8_t *pair = grp + (b / 2) * pb;
-            if ((b / 2) % passes == k / 2)
-                for (size_t o = 0; o < pb; o += 64) _mm_prefetch((const char *)next + (b / 2) * pb + o, _MM_HINT_T1);
-            pk_block2(q4, e0, e1, pair + 64, (const __m256i *)(const void *)pair, x0 + b, x1 + b, a0 + 9 * b,
-                      a1 + 9 * b);
-        }
-#pragma GCC unroll 8
-        for (int l = 0; l < 8; l++) o0[l] = o1[l] = _mm512_setzero_ps();
-        for (size_t b = 1; b < nb; b += 2) {
-            const uint8_t *pair = grp + (b / 2) * pb;
-            pk_block2(q4, o0, o1, pair + 64 + qb, (const __m256i *)(const void *)pair + 1, x0 + b, x1 + b,
-                      a0 + 9 * b, a1 + 9 * b);
-        }
-        pk_fold_store(e0, o0, out + k * os, mask);
-        pk_fold_store(e1, o1, out + (k + 1) * os, mask);
-    }
-    for (; k < nx; k++) {
-        const struct zt_block_q8_0 *x = (const struct zt_block_q8_0 *)(const void *)((const char *)X + k * xs);
-        const int32_t *a = act + k * nb * 9;
-        __m512 ae[8], ao[8];
-#pragma GCC unroll 8
-        for (int l = 0; l < 8; l++) ae[l] = ao[l] = _mm512_setzero_ps();
-        size_t b = 0;
-        for (; b + 2 <= nb; b += 2) {
-            const uint8_t *pair = grp + (b / 2) * pb;
-            const __m256i *sc = (const __m256i *)(const void *)pair;
-            if (nx > 1 && (b / 2) % passes == k / 2)
-                for (size_t o = 0; o < pb; o += 64) _mm_prefetch((const char *)next + (b / 2) * pb + o, _MM_HINT_T1);
-            pk_block(q4, ae, pair + 64, sc, x + b, a + 9 * b);
-            pk_block(q4, ao, pair + 64 + qb, sc + 1, x + b + 1, a + 9 * (b + 1));
-        }
-        if (b < nb) {
-            const uint8_t *pair = grp + (b / 2) * pb;
-            pk_block(q4, ae, pair + 64, (const __m256i *)(const void *)pair, x + b, a + 9 * b);
-        }
-        pk_fold_store(ae, ao, out + k * os, mask);
-    }
+    size_t k = 0;
+    for (; k + 2 <= nx; k += 2) pk_rows(q4, 2, grp, nb, mask, X, xs, act, k, nx, out, os);
+    if (k < nx) pk_rows(q4, 1, grp, nb, mask, X, xs, act, k, nx, out, os);
 }
 
 static void pk_q8_0(const uint8_t *grp, size_t nb, size_t nvalid, const void *X, size_t xs, const int32_t *act,

@@ -16,11 +16,12 @@
  * Rows past the matrix's end, and the second block of the last pair when nb
  * is odd, are padding: d = 0 and weights 0 (the kernels skip such a block).
  *
- * So one vector of 16 int32 holds the 4-byte groups of 16 rows for one
- * canonical lane j, and vpdpbusd against the activation's 4 bytes
- * broadcast gives the exact p_j of 16 rows at once; the canonical
- * accumulator of lane l of all 16 rows is one register, and the canonical
- * fold is 15 vector adds for the 16 rows.
+ * So one vector of 16 int32 holds one 4-byte group of each of 16 rows, and
+ * vpdpbusd against the activation's 4 bytes broadcast adds 4 products to
+ * each of 16 rows at once: 8 chained vpdpbusd give a block's exact s_b of
+ * 16 rows (canonical order k2, quant.md); the canonical accumulator of lane
+ * l (blocks b % 8 == l) of all 16 rows is one register, and the canonical
+ * fold is 7 vector adds for the 16 rows.
  *
  * Q6_K (the output projection of llama-quantize's Q4_0 files) packs per
  * super-block s of 256 elements, as one stream, each part 64-byte aligned:
@@ -44,10 +45,11 @@
  * sub-block (4 elements each) as low and high nibbles, bytes 4r..4r+3 for
  * row r (2368 bytes for 16 rows against 2304 in GGUF).
  *
- * Prepared activation terms (per activation row, per block b, 9 int32):
- * c_j = -128 * sum4(x) (Q8_0: the unsigned weight's bias) or -8 * sum4(x)
- * (Q4_0: the nibble's bias) for j = 0..7, then fp16(x.d) as f32 bits. With
- * them, p_j = c_j + sum (stored weight byte) * x, exact in int32. */
+ * Prepared activation terms (per activation row, per block b, 2 int32):
+ * c = -128 * sum(x) over the block (Q8_0: the unsigned weight's bias) or
+ * -8 * sum(x) (Q4_0: the nibble's bias), then fp16(x.d) as f32 bits. With
+ * them, s_b = c + sum (stored weight byte) * x, exact in int32
+ * (|.| <= 32 * 255 * 127). */
 #include <math.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -335,7 +337,8 @@ void zt_quant_packed_free(struct zt_quant_packed *p)
 size_t zt_quant_packed_bytes(const struct zt_quant_packed *p) { return p ? p->group_bytes * p->groups : 0; }
 
 /* The portable kernel, the packed layout's definition: for each row, the
- * scalar reference of quant.c (canonical order) on the bytes read back. */
+ * scalar reference of quant.c (canonical order k2: one exact int32 s_b per
+ * block, fmaf into lane b % 8, fold 4, 2, 1) on the bytes read back. */
 static void pk_scalar(enum zt_ggml_type t, const uint8_t *grp, size_t nb, size_t nvalid, const void *X, size_t xs,
                       size_t nx, float *out, size_t os)
 {
@@ -343,30 +346,27 @@ static void pk_scalar(enum zt_ggml_type t, const uint8_t *grp, size_t nb, size_t
     for (size_t k = 0; k < nx; k++) {
         const struct zt_block_q8_0 *x = (const struct zt_block_q8_0 *)(const void *)((const char *)X + k * xs);
         for (size_t r = 0; r < nvalid; r++) {
-            float acc[16] = {0};
+            float acc[8] = {0};
             for (size_t b = 0; b < nb; b++) {
                 const uint8_t *pair = grp + (b / 2) * (64 + 2 * qb);
                 const uint16_t *sc = (const uint16_t *)(const void *)pair + (b % 2) * G;
                 const uint8_t *qbk = pair + 64 + (b % 2) * qb;
                 float d = zt_fp16_to_fp32(sc[r]) * zt_fp16_to_fp32(x[b].d);
-                float *a = acc + 8 * (b % 2);
-                for (int j = 0; j < 8; j++) {
-                    int32_t s = 0;
-                    for (size_t e = 4 * (size_t)j; e < 4 * (size_t)j + 4; e++) {
-                        int w;
-                        if (t == ZT_GGML_Q8_0) {
-                            w = (int)qbk[(e / 4) * 64 + 4 * r + e % 4] - 128;
-                        } else {
-                            size_t c = (e % 16) / 4;
-                            uint8_t byte = qbk[c * 64 + 4 * r + e % 4];
-                            w = (e < 16 ? (byte & 15) : (byte >> 4)) - 8;
-                        }
-                        s += (int32_t)w * x[b].qs[e];
+                int32_t s = 0;
+                for (size_t e = 0; e < 32; e++) {
+                    int w;
+                    if (t == ZT_GGML_Q8_0) {
+                        w = (int)qbk[(e / 4) * 64 + 4 * r + e % 4] - 128;
+                    } else {
+                        size_t c = (e % 16) / 4;
+                        uint8_t byte = qbk[c * 64 + 4 * r + e % 4];
+                        w = (e < 16 ? (byte & 15) : (byte >> 4)) - 8;
                     }
-                    a[j] = fmaf(d, (float)s, a[j]);
+                    s += (int32_t)w * x[b].qs[e];
                 }
+                acc[b % 8] = fmaf(d, (float)s, acc[b % 8]);
             }
-            for (int h = 8; h >= 1; h /= 2)
+            for (int h = 4; h >= 1; h /= 2)
                 for (int l = 0; l < h; l++) acc[l] = acc[l] + acc[l + h];
             out[k * os + r] = acc[0];
         }
@@ -473,17 +473,18 @@ bool zt_quant_pack_useful(enum zt_ggml_type t)
 static void prepare(enum zt_ggml_type t, const struct zt_block_q8_0 *x, size_t nb, int32_t *act)
 {
     int32_t bias = t == ZT_GGML_Q8_0 ? -128 : -8;
-    for (size_t b = 0; b < nb; b++, act += 9) {
-        for (int j = 0; j < 8; j++)
-            act[j] = bias * (x[b].qs[4 * j] + x[b].qs[4 * j + 1] + x[b].qs[4 * j + 2] + x[b].qs[4 * j + 3]);
+    for (size_t b = 0; b < nb; b++, act += 2) {
+        int32_t sum = 0;
+        for (int e = 0; e < 32; e++) sum += x[b].qs[e];
+        act[0] = bias * sum;
         float d = zt_fp16_to_fp32(x[b].d);
-        memcpy(&act[8], &d, sizeof d);
+        memcpy(&act[1], &d, sizeof d);
     }
 }
 
 size_t zt_quant_packed_prep_bytes(const struct zt_quant_packed *p)
 {
-    return p && (p->type == ZT_GGML_Q8_0 || p->type == ZT_GGML_Q4_0) ? p->nb * 9 * sizeof(int32_t) : 0;
+    return p && (p->type == ZT_GGML_Q8_0 || p->type == ZT_GGML_Q4_0) ? p->nb * 2 * sizeof(int32_t) : 0;
 }
 
 int zt_quant_packed_prepare(const struct zt_quant_packed *p, const void *X_q, size_t x_row_bytes, size_t batch,
@@ -495,7 +496,7 @@ int zt_quant_packed_prepare(const struct zt_quant_packed *p, const void *X_q, si
         return ZT_EINVAL;
     for (size_t k = 0; k < batch; k++)
         prepare(p->type, (const struct zt_block_q8_0 *)(const void *)((const char *)X_q + k * x_row_bytes), p->nb,
-                prep + k * p->nb * 9);
+                prep + k * p->nb * 2);
     return 0;
 }
 

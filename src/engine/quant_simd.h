@@ -5,6 +5,7 @@
 #ifndef ZT_ENGINE_QUANT_SIMD_H
 #define ZT_ENGINE_QUANT_SIMD_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <immintrin.h>
 
@@ -24,6 +25,38 @@ static inline float fold8_scalar(float *acc)
         for (int l = 0; l < h; l++)
             acc[l] = acc[l] + acc[l + h];
     return acc[0];
+}
+
+/* Canonical order k2 (Q8_0/Q4_0): lane i of the result = the sum of the 8
+ * int32 lanes of p_i (one block's exact s_b each): a transposing hadd tree,
+ * integer adds only, so exact. */
+static inline __m256i hsum8_i32(__m256i p0, __m256i p1, __m256i p2, __m256i p3, __m256i p4,
+                                __m256i p5, __m256i p6, __m256i p7)
+{
+    __m256i a = _mm256_hadd_epi32(_mm256_hadd_epi32(p0, p1), _mm256_hadd_epi32(p2, p3));
+    __m256i b = _mm256_hadd_epi32(_mm256_hadd_epi32(p4, p5), _mm256_hadd_epi32(p6, p7));
+    return _mm256_add_epi32(_mm256_permute2x128_si256(a, b, 0x20),
+                            _mm256_permute2x128_si256(a, b, 0x31));
+}
+
+/* Lane i = fp16(d[i * stride]) as f32 for i < m (m <= 8; stride in uint16
+ * units: the block size / 2, d at offset 0 of the block), +0 in lanes m..7.
+ * The conversion is exact; mul_ps of two of these is the scalar's single
+ * f32 product d_b = fp16(w.d) * fp16(x.d) lane-wise. */
+static inline __m256 h8(const uint16_t *d, size_t stride, size_t m)
+{
+    __m128i v;
+    if (m == 8) {
+        v = _mm_set_epi16((short)d[7 * stride], (short)d[6 * stride], (short)d[5 * stride],
+                          (short)d[4 * stride], (short)d[3 * stride], (short)d[2 * stride],
+                          (short)d[stride], (short)d[0]);
+    } else {
+        uint16_t a[8] = {0};
+        for (size_t i = 0; i < m; i++)
+            a[i] = d[i * stride];
+        v = _mm_loadu_si128((const __m128i *)(const void *)a);
+    }
+    return _mm256_cvtph_ps(v);
 }
 
 static inline float h2f(uint16_t h)

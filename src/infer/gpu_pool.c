@@ -19,6 +19,10 @@ struct dev {
     bool probed;
     int said;          /* what the log last said of its driver figure: 0 nothing, 1 known, 2 none */
     uint64_t pending;  /* bytes placed here whose model is not loaded yet */
+    /* Bytes of the models loaded here, ever (zt__pool_loaded), and that sum
+     * when the driver reading in use was begun: the difference finished
+     * loading after the driver was asked, so the reading may not show it. */
+    uint64_t loaded_total, loaded_seen;
 };
 
 struct zt__pool {
@@ -26,6 +30,8 @@ struct zt__pool {
     const char *backend;
     size_t n;
     uint64_t read_ns;  /* when the driver was last asked (zt_time_mono_ns) */
+    void (*read_hook)(void *); /* tests: runs between asking the driver and applying its figures */
+    void *read_hook_arg;
     struct dev d[ZT__POOL_MAX];
 };
 
@@ -114,14 +120,15 @@ void zt__pool_free(struct zt__pool *p)
 }
 
 /* What the driver's figure leaves a new model (UINT64_MAX: no figure):
- * less the margin, and less what was placed on the same GPU but is not
- * loaded yet (the reading cannot show it). */
+ * less the margin, and less what the reading cannot show: the weights
+ * placed on the same GPU but not loaded yet, and those loaded after the
+ * driver was asked for it. */
 static uint64_t drv_room(const struct zt__pool *p, const struct zt__pool_entry *e)
 {
     if (!e->drv_known) return UINT64_MAX;
     uint64_t held = e->margin;
     for (size_t i = 0; i < p->n; i++)
-        if (p->d[i].e.phys == e->phys) held += p->d[i].pending;
+        if (p->d[i].e.phys == e->phys) held += p->d[i].pending + (p->d[i].loaded_total - p->d[i].loaded_seen);
     return e->drv_free > held ? e->drv_free - held : 0;
 }
 
@@ -163,17 +170,31 @@ static bool free_hook(size_t i, uint64_t *mb)
 static double mib(uint64_t b) { return (double)b / 1048576.0; }
 
 /* The driver's free memory of every entry's device (zt_engine_gpus: the
- * driver is asked without mu held), then each entry's room. */
+ * driver is asked without mu held), then each entry's room. A model may
+ * finish loading while the driver is asked (zt__pool_loaded takes it out
+ * of `pending`): what was loaded before the question began is in the
+ * reading, what was loaded since may not be, so it stays held
+ * (loaded_total - loaded_seen) until a reading begun after it is applied.
+ * Two readings applied out of order are still each consistent with the
+ * sum taken at their start. */
 static void read_driver(struct zt__pool *p)
 {
     struct zt_gpu_info g[ZT__POOL_MAX];
+    uint64_t seen[ZT__POOL_MAX];
     size_t ng = 0;
+    pthread_mutex_lock(&p->mu);
+    for (size_t i = 0; i < p->n; i++) seen[i] = p->d[i].loaded_total;
+    void (*hook)(void *) = p->read_hook;
+    void *hook_arg = p->read_hook_arg;
+    pthread_mutex_unlock(&p->mu);
     if (zt_engine_gpus(g, ZT__POOL_MAX, &ng) != 0) ng = 0;
     if (ng > ZT__POOL_MAX) ng = ZT__POOL_MAX;
+    if (hook) hook(hook_arg);
     pthread_mutex_lock(&p->mu);
     for (size_t i = 0; i < p->n; i++) {
         struct dev *d = &p->d[i];
         struct zt__pool_entry *e = &d->e;
+        d->loaded_seen = seen[i];
         e->drv_known = false;
         snprintf(e->drv_from, sizeof e->drv_from, "none: the backend no longer lists the device");
         for (size_t k = 0; k < ng; k++)
@@ -352,7 +373,9 @@ void zt__pool_loaded(struct zt__pool *p, const struct zt__place *pl)
     for (int s = 0; s < 2; s++) {
         if (pl->e[s] < 0 || (size_t)pl->e[s] >= p->n) continue;
         struct dev *d = &p->d[pl->e[s]];
-        d->pending = d->pending > pl->bytes[s] ? d->pending - pl->bytes[s] : 0;
+        uint64_t b = d->pending > pl->bytes[s] ? pl->bytes[s] : d->pending;
+        d->pending -= b;
+        d->loaded_total += b; /* held until a reading begun from now on is applied */
     }
     set_rooms(p);
     pthread_mutex_unlock(&p->mu);
@@ -375,6 +398,14 @@ void zt__pool_fail(struct zt__pool *p, const struct zt__place *pl, const char *w
 }
 
 size_t zt__pool_count(const struct zt__pool *p) { return p ? p->n : 0; }
+
+void zt__pool_test_read_hook(struct zt__pool *p, void (*fn)(void *), void *arg)
+{
+    pthread_mutex_lock(&p->mu);
+    p->read_hook = fn;
+    p->read_hook_arg = arg;
+    pthread_mutex_unlock(&p->mu);
+}
 
 void zt__pool_get(struct zt__pool *p, size_t i, struct zt__pool_entry *out)
 {

@@ -69,8 +69,9 @@ void zt__pool_free(struct zt__pool *p);
 ZT_NODISCARD int zt__pool_place(struct zt__pool *p, uint64_t bytes, unsigned want_slots, struct zt__place *out,
                                 char *why, size_t why_size);
 /* The model of a placement was loaded, or its load failed: the driver's
- * next reading shows what it took (until then the pool subtracts it from
- * the last one). */
+ * next reading begun after this shows what it took (until then the pool
+ * subtracts it from the readings, also from one begun before this and
+ * applied after it). */
 void zt__pool_loaded(struct zt__pool *p, const struct zt__place *pl);
 /* Gives a placement's memory and slots back. */
 void zt__pool_release(struct zt__pool *p, const struct zt__place *pl);
@@ -83,6 +84,10 @@ void zt__pool_fail(struct zt__pool *p, const struct zt__place *pl, const char *w
 void zt__pool_refresh(struct zt__pool *p, unsigned max_age_ms);
 
 size_t zt__pool_count(const struct zt__pool *p);
+/* Test hook: fn(arg) runs in every driver reading after the driver was
+ * asked and before its figures are applied, without the pool's lock (the
+ * window in which another thread's model may finish loading). */
+void zt__pool_test_read_hook(struct zt__pool *p, void (*fn)(void *), void *arg);
 void zt__pool_get(struct zt__pool *p, size_t i, struct zt__pool_entry *out);
 
 #endif

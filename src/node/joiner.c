@@ -23,6 +23,7 @@
 #include "zentalk/zt_log.h"
 #include "zentalk/zt_peers.h"
 #include "zentalk/zt_registry.h"
+#include "zentalk/zt_sealed.h"
 #include "zentalk/zt_str.h"
 #include "zentalk/zt_sync.h"
 #include "zentalk/zt_time.h"
@@ -497,6 +498,27 @@ static void *relay_main(void *arg)
     return NULL;
 }
 
+/* Run fn(arg) on a detached thread counted in relay_active (a stop waits
+ * for it); false when there is no room (RELAY_THREADS_MAX, stopping) or
+ * no thread: then fn does not run. */
+static bool start_counted(struct zt__joiner *j, void *(*fn)(void *), void *arg)
+{
+    pthread_mutex_lock(&j->mu);
+    bool room = j->relay_active < RELAY_THREADS_MAX && !j->stop;
+    if (room) j->relay_active++;
+    pthread_mutex_unlock(&j->mu);
+    pthread_t t;
+    pthread_attr_t at;
+    bool started = false;
+    if (room && pthread_attr_init(&at) == 0) {
+        pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+        started = pthread_create(&t, &at, fn, arg) == 0;
+        pthread_attr_destroy(&at);
+    }
+    if (!started && room) zt_count_down(&j->mu, &j->cv, &j->relay_active); /* wakes a stop waiting for 0 too */
+    return started;
+}
+
 /* One request of a poll's answer: run it on a thread of its own. */
 static void relay_start(struct zt__joiner *j, const struct orch *o, json_t *r)
 {
@@ -536,20 +558,7 @@ static void relay_start(struct zt__joiner *j, const struct orch *o, json_t *r)
         zt_strlcpy(rj->id, id, sizeof rj->id);
         zt_strlcpy(rj->method, method, sizeof rj->method);
     }
-    pthread_mutex_lock(&j->mu);
-    bool room = ok && j->relay_active < RELAY_THREADS_MAX && !j->stop;
-    if (room) j->relay_active++;
-    pthread_mutex_unlock(&j->mu);
-    pthread_t t;
-    pthread_attr_t at;
-    bool started = false;
-    if (room && pthread_attr_init(&at) == 0) {
-        pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-        started = pthread_create(&t, &at, relay_main, rj) == 0;
-        pthread_attr_destroy(&at);
-    }
-    if (started) return;
-    if (room) zt_count_down(&j->mu, &j->cv, &j->relay_active); /* wakes a stop waiting for 0 too */
+    if (ok && start_counted(j, relay_main, rj)) return;
     zt_log_rl(ZT_LOG_WARN, 10, "relay_request_refused", "reason=%s", ok ? "busy" : "malformed");
     if (ok) { /* the gateway hears it at once rather than at its stall deadline */
         rj->status = 503;
@@ -559,6 +568,62 @@ static void relay_start(struct zt__joiner *j, const struct orch *o, json_t *r)
     }
     zt_free(rj->body);
     zt_free(rj);
+}
+
+/* ---- a check's signed answer, reported to the orchestrators ---------------------- */
+
+#define CHECK_REPORT_TIMEOUT_MS 3000L
+
+struct creport {
+    struct zt__joiner *j;
+    char *body; /* {"checkpoint","node_id","receipt"} */
+};
+
+static void *creport_main(void *arg)
+{
+    struct creport *c = arg;
+    struct zt__joiner *j = c->j;
+    /* to every orchestrator of node.join: the one that picked this checker
+     * keeps it, the others refuse it (403, not picked there) */
+    for (size_t i = 0; i < j->n; i++) {
+        char url[sizeof j->o[i].url + 48];
+        snprintf(url, sizeof url, "%s/v1/orchestrator/check-report", j->o[i].url);
+        struct zt_http_response resp;
+        zt_http_response_init(&resp);
+        int rc = zt_http_client_json(j->http, url, NULL, c->body, CHECK_REPORT_TIMEOUT_MS, &resp);
+        if (rc || (resp.status != 200 && resp.status != 403))
+            zt_log_rl(ZT_LOG_WARN, 30, "check_report_failed", "url=%s status=%ld error=%s", url, rc ? 0 : resp.status,
+                      zt_strerror(rc));
+        zt_http_response_deinit(&resp);
+    }
+    zt_free(c->body);
+    zt_free(c);
+    zt_count_down(&j->mu, &j->cv, &j->relay_active);
+    return NULL;
+}
+
+void zt__joiner_check_report(struct zt__joiner *j, const uint8_t *ckpt, size_t ckpt_len, const uint8_t *receipt,
+                             size_t receipt_len)
+{
+    if (!j || !j->n || !ckpt || !receipt || ckpt_len > ZT_CKPT_MAX_LEN || receipt_len > ZT_ENV_RECEIPT_MAX_LEN) return;
+    char ck[2 * ZT_CKPT_MAX_LEN + 1], rc_hex[2 * ZT_ENV_RECEIPT_MAX_LEN + 1];
+    sodium_bin2hex(ck, sizeof ck, ckpt, ckpt_len);
+    sodium_bin2hex(rc_hex, sizeof rc_hex, receipt, receipt_len);
+    json_t *b = json_pack("{s:s,s:s,s:s}", "checkpoint", ck, "node_id", zt_identity_id(j->id), "receipt", rc_hex);
+    struct creport *c = zt_calloc(1, sizeof *c);
+    if (c) c->body = b ? json_dumps(b, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(b);
+    if (!c || !c->body) {
+        zt_free(c);
+        return;
+    }
+    c->j = j;
+    /* on a thread of its own (the inference thread hands it over and goes
+     * on), counted with the relay threads: a stop waits for it */
+    if (start_counted(j, creport_main, c)) return;
+    zt_log_rl(ZT_LOG_WARN, 30, "check_report_failed", "error=%s", "no thread");
+    zt_free(c->body);
+    zt_free(c);
 }
 
 /* The heartbeat as a long-poll (held up to hold ms); its answer's
@@ -578,6 +643,9 @@ static bool poll_once(struct zt__joiner *j, size_t i, int64_t hold)
     if (st == 200) {
         json_t *a = json_loadb(resp.body.data ? resp.body.data : "", resp.body.len, 0, NULL);
         json_t *reqs = json_object_get(a, "requests");
+        /* the gateways leasing there now (a newer orchestrator's answer):
+         * admitted before the requests run, one of a new gateway among them */
+        if (json_object_get(a, "gateways")) vouch(j, i, a);
         for (size_t k = 0; k < json_array_size(reqs); k++) relay_start(j, o, json_array_get(reqs, k));
         json_decref(a);
     } else if (st != 404) {

@@ -52,6 +52,14 @@ ZT_NODISCARD int zt__joiner_new(const struct zt_config *cfg, const struct zt_ide
  * zt__joiner_start. */
 typedef void (*zt__joiner_models_fn)(void *ud, const char *sha_hex);
 void zt__joiner_set_models_hook(struct zt__joiner *j, zt__joiner_models_fn fn, void *ud);
+/* A teacher-forced check this worker ran ended: report its signed FINAL
+ * checkpoint and receipt (no text) to every orchestrator of node.join
+ * (POST /v1/orchestrator/check-report, over the worker's own outbound
+ * connection), so the orchestrator that picked it decides the verdict
+ * with its answer whatever the gateway reports. Returns at once (a thread
+ * posts it); any thread. */
+void zt__joiner_check_report(struct zt__joiner *j, const uint8_t *ckpt, size_t ckpt_len, const uint8_t *receipt,
+                             size_t receipt_len);
 /* Start joining; endpoint is the URL this worker is reached at (its
  * descriptor's). ZT_EIO. */
 ZT_NODISCARD int zt__joiner_start(struct zt__joiner *j, const char *endpoint);

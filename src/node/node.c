@@ -119,6 +119,7 @@ struct zt_node {
      * orchestrators it joined, trusted like peers-file entries */
     struct zt__joiner *joiner;
     pthread_mutex_t joined_mu;
+    bool joiner_gone; /* under joined_mu: the checks' reports stop (zt_node_free) */
     char *joined[JOINED_MAX];
     size_t joined_len[JOINED_MAX];
 };
@@ -610,6 +611,16 @@ static int build_server(struct zt_node *n, struct zt_buf *err)
     return rc;
 }
 
+/* A check this worker ran ended: the joiner reports its signed answer to
+ * the orchestrators (joiner.h), unless the node is stopping. */
+static void check_ended(void *ud, const uint8_t *ckpt, size_t ckpt_len, const uint8_t *receipt, size_t receipt_len)
+{
+    struct zt_node *n = ud;
+    pthread_mutex_lock(&n->joined_mu);
+    if (!n->joiner_gone) zt__joiner_check_report(n->joiner, ckpt, ckpt_len, receipt, receipt_len);
+    pthread_mutex_unlock(&n->joined_mu);
+}
+
 int zt_node_new(const struct zt_config *cfg, const char *node_id, const struct zt_identity *id, struct zt_node **out,
                 struct zt_buf *err)
 {
@@ -645,6 +656,7 @@ int zt_node_new(const struct zt_config *cfg, const char *node_id, const struct z
         (rc = zt__joiner_new(cfg, id, n->models, trust_joined, n, &n->joiner, err)) != 0 && !err->len)
         zt_ignore(zt_buf_appendf(err, "node.join: %s", zt_strerror(rc)));
     if (!rc && n->joiner) zt__joiner_set_models_hook(n->joiner, mesh_want, n);
+    if (!rc && n->joiner) zt__sealed_set_check_hook(n->sealed, check_ended, n);
     if (!rc) rc = build_mesh(n, err);
     if (!rc) rc = build_dbsync(n, err);
     if (!rc) rc = build_server(n, err);
@@ -816,6 +828,9 @@ static uint64_t stop_wait_ms(const struct zt_node *n, uint64_t want)
 void zt_node_free(struct zt_node *n)
 {
     if (!n) return;
+    pthread_mutex_lock(&n->joined_mu);
+    n->joiner_gone = true; /* jobs still ending report nothing more */
+    pthread_mutex_unlock(&n->joined_mu);
     zt__joiner_stop(n->joiner, stop_wait_ms(n, 5000)); /* leaves the orchestrators joined (still serving) */
     zt__joiner_free(n->joiner);
     zt_dbsync_stop(n->dbsync); /* its publisher uses the mesh and the DHT */

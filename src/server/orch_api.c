@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -33,11 +34,11 @@
 
 /* Why a record or a submission was refused (zentalk_orchestrator_refusals_total). */
 enum refusal { RF_RATE, RF_FORGED, RF_DUPLICATE, RF_STALE, RF_FULL, RF_UNKNOWN, RF_MALFORMED, RF_QUEUE_FULL,
-               RF_NO_WORKER, RF_VERDICT, RF_N };
+               RF_NO_WORKER, RF_VERDICT, RF_CHECK_REPORT, RF_N };
 static const char *const refusal_names[RF_N] = {"rate_limited",    "forged_or_forbidden", "duplicate_id",
                                                 "stale",           "registry_full",       "unknown_session",
                                                 "malformed",       "queue_full",          "no_worker",
-                                                "unproven_verdict"};
+                                                "unproven_verdict", "check_report"};
 
 /* Why a job moved to another worker (zentalk_orchestrator_job_retries_total). */
 static const char *const retry_names[] = {"unreachable", "refused", "timeout", "unverified"};
@@ -69,6 +70,9 @@ struct zt__orch {
     atomic_uint_fast64_t ended[2]; /* failed, done */
 };
 
+/* The relay's poll answers carry the leasing gateways (orch_lease.c). */
+static json_t *lease_gateways(void *ud) { return zt__orch_lease_gateways(ud); }
+
 int zt__orch_new(const struct zt_config *cfg, struct zt_registry *reg, struct zt_sched *sched, struct zt__orch **out)
 {
     struct zt__orch *o = zt_calloc(1, sizeof *o);
@@ -94,6 +98,8 @@ int zt__orch_new(const struct zt_config *cfg, struct zt_registry *reg, struct zt
         zt_free(o);
         return ZT_ENOMEM;
     }
+    /* an outbound worker learns the leasing gateways from its polls */
+    zt__orch_relay_set_gateways(o->relay, lease_gateways, o->lease);
     pthread_mutex_init(&o->mu, NULL);
     zt_cond_init_mono(&o->cv);
     *out = o;
@@ -209,7 +215,11 @@ int zt__orch_check_pick(struct zt__orch *o, const char *job_id, const char *mode
     struct zt_node_info w;
     int64_t now = zt_time_real_ms();
     const char *engine = zt_registry_get(o->reg, worker, now, &w) == 0 ? w.caps.engine : NULL;
-    return zt_verifier_pick(o->verifier, job_id, round, model, engine, exclude, n, now, out);
+    int rc = zt_verifier_pick(o->verifier, job_id, round, model, engine, exclude, n, now, out);
+    /* its own report of the check comes here too: kept, not refused (this
+     * gateway's verdicts are the orchestrator's own, so none waits on it) */
+    if (!rc) zt__orch_lease_expect_check(o->lease, out->node_id, job_id, now);
+    return rc;
 }
 
 void zt__orch_check_failed(struct zt__orch *o, const char *job_id, const char *checker, bool stalled)
@@ -232,21 +242,59 @@ static json_t *hex_json(const uint8_t *p, size_t len)
     return json_string(buf);
 }
 
+/* Test only (docs/internals/orchestrator.md "Checkers report too"), with
+ * ZT_TEST_MODE=1: ZT_TEST_DROP_CHECKER=1 makes this gateway lie in its
+ * verdicts: it leaves its last answered checker out and claims what the
+ * other answers decide (the orchestrator catches it with that checker's
+ * own report). Without ZT_TEST_MODE=1 it is refused (logged, ignored). */
+static bool test_drop_checker(void)
+{
+    const char *f = getenv("ZT_TEST_DROP_CHECKER");
+    if (!f || strcmp(f, "1") != 0) return false;
+    const char *tm = getenv("ZT_TEST_MODE");
+    if (tm && strcmp(tm, "1") == 0) return true;
+    zt_log_rl(ZT_LOG_ERROR, 60, "test_setting_refused", "name=ZT_TEST_DROP_CHECKER reason=\"needs ZT_TEST_MODE=1\"");
+    return false;
+}
+
+/* The lying gateway's claim without checker `skip`: what the worker's and
+ * the other checkers' answers decide. */
+static const char *claim_without(const struct zt__check_report *cr, size_t skip)
+{
+    struct zt_job_answer a[ZT_JOB_CHECKERS_MAX + 1];
+    size_t n = 0;
+    a[n++] = (struct zt_job_answer){.ckpt = cr->worker->checkpoint, .ckpt_len = cr->worker->checkpoint_len};
+    for (size_t i = 0; i < cr->res->n; i++) {
+        const struct zt_job_check_one *x = &cr->res->c[i];
+        if (i == skip || !x->answered) continue;
+        a[n++] = (struct zt_job_answer){.ckpt = x->checkpoint, .ckpt_len = x->checkpoint_len,
+                                        .refused_ids = x->refused_ids};
+    }
+    return zt_job_check_verdict_name(zt_job_check_decide(a, n, NULL, NULL));
+}
+
 /* The verdict report of a remote gateway's checks, with their evidence
  * (docs/api.md POST /v1/orchestrator/report, event verdict). */
 static json_t *verdict_report(const char *job_id, const struct zt__check_report *cr)
 {
+    const char *claim = cr->verdict;
+    size_t skip = SIZE_MAX;
+    if (cr->res && cr->worker && cr->worker->checkpoint_len && test_drop_checker()) {
+        for (size_t i = 0; i < cr->res->n; i++)
+            if (cr->res->c[i].answered) skip = i;
+        if (skip != SIZE_MAX) claim = claim_without(cr, skip);
+    }
     json_t *w = json_array(), *c = json_array();
     for (size_t i = 0; w && i < cr->n_workers; i++) json_array_append_new(w, json_string(cr->workers[i]));
     for (size_t i = 0; c && cr->res && i < cr->res->n; i++) {
         const struct zt_job_check_one *x = &cr->res->c[i];
-        if (!x->answered) continue;
+        if (!x->answered || i == skip) continue;
         json_array_append_new(c, json_pack("{s:s,s:b,s:b,s:o*,s:o*}", "node_id", x->node_id, "wrong", x->wrong,
                                            "refused", x->refused_ids, "checkpoint",
                                            hex_json(x->checkpoint, x->checkpoint_len), "receipt",
                                            hex_json(x->receipt, x->receipt_len)));
     }
-    json_t *j = json_pack("{s:s,s:s,s:s,s:o,s:o}", "job_id", job_id, "event", "verdict", "verdict", cr->verdict,
+    json_t *j = json_pack("{s:s,s:s,s:s,s:o,s:o}", "job_id", job_id, "event", "verdict", "verdict", claim,
                           "workers", w, "checkers", c);
     if (j && cr->worker) {
         json_object_set_new(j, "checkpoint", hex_json(cr->worker->checkpoint, cr->worker->checkpoint_len));
@@ -722,6 +770,25 @@ void zt__orch_h_report(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt
     if (no_orchestrator(o, resp)) return;
     if (zt__orch_lease_report_h(o->lease, body, resp)) atomic_fetch_add(&o->refused[RF_VERDICT], 1);
     zt__orch_kick(o); /* a slot may be free */
+}
+
+void zt__orch_h_check_report(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
+{
+    struct zt__orch *o = ud;
+    if (no_orchestrator(o, resp)) return;
+    const char *why = NULL;
+    int rc = zt__orch_lease_check_report(o->lease, body, &why);
+    if (!rc) {
+        zt_http_resp_json(resp, 200, json_pack("{s:s}", "status", "kept"));
+        return;
+    }
+    atomic_fetch_add(&o->refused[RF_CHECK_REPORT], 1);
+    zt_log_rl(ZT_LOG_WARN, 10, "check_report_refused", "why=\"%s\" client=%s", why ? why : zt_strerror(rc),
+              zt_http_req_client_addr(cx->req));
+    if (rc == ZT_EEXIST) zt_http_resp_error(resp, 409, "check_report_replayed", why);
+    else if (rc == ZT_EPERM) zt_http_resp_error(resp, 403, "check_report_refused", why);
+    else if (rc == ZT_ENOMEM) zt_http_resp_error(resp, 503, "overloaded", "out of memory");
+    else zt_http_resp_error(resp, 400, "invalid_request", why ? why : "a report needs node_id, checkpoint, receipt");
 }
 
 const char *zt__orch_relay_route(const char *path, const char *self_id, bool *self)

@@ -94,6 +94,9 @@ const char *zt__orch_relay_route(const char *path, const char *self_id, bool *se
  * error|stalled|unreachable|cancel","tokens"}. */
 void zt__orch_h_lease(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
 void zt__orch_h_report(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
+/* POST /v1/orchestrator/check-report: a checker's signed answer to a check
+ * it was picked for (its FINAL checkpoint and receipt; no text). */
+void zt__orch_h_check_report(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
 
 /* ---- the gateway's side of placement (orch_api.c) ----
  * The router places a job through these: the local scheduler and registry
@@ -187,6 +190,11 @@ void zt__orch_lease_h(struct zt__orch_lease *l, struct zt_http_req *req, json_t 
                       struct zt_http_resp *resp);
 /* true: a verdict refused (its evidence does not prove it: 422 verdict_refused). */
 bool zt__orch_lease_report_h(struct zt__orch_lease *l, json_t *body, struct zt_http_resp *resp);
+/* checker was picked for a check of job_id by this node's own gateway:
+ * its report is kept (zt__check_reports_expect). */
+void zt__orch_lease_expect_check(struct zt__orch_lease *l, const char *checker, const char *job_id, int64_t now_ms);
+/* A checker's own signed answer (zt__check_reports_put, orch_verdict.h). */
+ZT_NODISCARD int zt__orch_lease_check_report(struct zt__orch_lease *l, json_t *body, const char **why);
 /* The signed descriptors of the gateways that lease here (unexpired), for
  * the workers' join and heartbeat answers: a new reference. */
 json_t *zt__orch_lease_gateways(struct zt__orch_lease *l);
@@ -196,6 +204,10 @@ struct zt__orch_relay;
 struct zt_http_req;
 ZT_NODISCARD int zt__orch_relay_new(int64_t seen_ms, struct zt_registry *reg, struct zt__orch_relay **out);
 void zt__orch_relay_free(struct zt__orch_relay *r);
+/* What every poll answer carries as "gateways" (a new reference; called
+ * with the relay's lock held, so it must not call back into the relay). */
+typedef json_t *(*zt__orch_relay_gateways_fn)(void *ud);
+void zt__orch_relay_set_gateways(struct zt__orch_relay *r, zt__orch_relay_gateways_fn fn, void *ud);
 /* Answer polls past their hold, cut relays nobody took or whose gateway
  * went; all: everything now (stopping). */
 void zt__orch_relay_sweep(struct zt__orch_relay *r, bool all);

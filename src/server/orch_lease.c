@@ -71,6 +71,7 @@ struct zt__orch_lease {
     struct zt_registry *reg;
     struct zt_sched *sched;
     struct zt_verifier *vf; /* this orchestrator's: the checks of leased jobs */
+    struct zt__check_reports *reports; /* the checkers' own answers (orch_verdict.h) */
     struct lease *all;
     size_t n;
 };
@@ -80,6 +81,10 @@ int zt__orch_lease_new(struct zt_registry *reg, struct zt_sched *sched, struct z
 {
     struct zt__orch_lease *l = zt_calloc(1, sizeof *l);
     if (!l) return ZT_ENOMEM;
+    if (zt__check_reports_new(&l->reports) != 0) {
+        zt_free(l);
+        return ZT_ENOMEM;
+    }
     pthread_mutex_init(&l->mu, NULL);
     l->reg = reg;
     l->sched = sched;
@@ -341,6 +346,7 @@ void zt__orch_lease_h(struct zt__orch_lease *l, struct zt_http_req *req, json_t 
 }
 
 #define CHECK_EXCLUDE_MAX 16 /* the workers that ran a job and the earlier rounds' checkers */
+#define CHECK_REPORT_WAIT_MS 1500 /* a verdict waits this long for a picked checker's report it lacks */
 
 /* "check": the checker of round `round` for a leased job the gateway was
  * told to verify (the keyed choice, zt_verifier_pick: never the gateway's);
@@ -384,6 +390,7 @@ static void check_pick_h(struct zt__orch_lease *l, const char *job_id, const cha
     struct lease **pp = find(l, job_id);
     if (pp) note_node((*pp)->picked, &(*pp)->n_picked, ni.node_id); /* it may be named in the verdict */
     pthread_mutex_unlock(&l->mu);
+    zt__check_reports_expect(l->reports, ni.node_id, job_id, now); /* and may report its answer here */
     zt_http_resp_json(resp, 200, json_pack("{s:s,s:s,s:o}", "job_id", job_id, "state", "check", "worker",
                                            worker_json(&ni)));
 }
@@ -407,8 +414,13 @@ static int verdict_h(struct zt__orch_lease *l, const char *job_id, json_t *body,
 {
     const char *v = json_string_value(json_object_get(body, "verdict"));
     if (!v) return ZT_EINVAL;
+    bool nothing = strcmp(v, "unavailable") == 0 || strcmp(v, "none") == 0;
+    if (nothing && zt__check_reports_for_job(l->reports, job_id, CHECK_REPORT_WAIT_MS)) {
+        *why = "a checker picked for this job reported its signed answer: the verdict must bring it";
+        return ZT_EPERM; /* a gateway hiding every answer it got */
+    }
     if (strcmp(v, "unavailable") == 0) zt_verifier_note_unavailable(l->vf);
-    if (strcmp(v, "unavailable") == 0 || strcmp(v, "none") == 0) return 0; /* nothing charged */
+    if (nothing) return 0; /* nothing charged */
     struct zt_job_info ji;
     if (zt_sched_job_get(l->sched, job_id, &ji) != 0) return ZT_EINVAL;
     /* what this lease saw, copied out of the lock */
@@ -433,7 +445,9 @@ static int verdict_h(struct zt__orch_lease *l, const char *job_id, json_t *body,
                                   .picked = pickedp,
                                   .n_picked = n_picked,
                                   .key = registry_key,
-                                  .key_ud = l->reg};
+                                  .key_ud = l->reg,
+                                  .reports = l->reports,
+                                  .wait_ms = CHECK_REPORT_WAIT_MS};
     struct zt__verdict out;
     int rc = zt__orch_verdict_check(&job, body, &out, why);
     if (rc) return rc;
@@ -461,6 +475,16 @@ static int verdict_h(struct zt__orch_lease *l, const char *job_id, json_t *body,
                             out.wrong, out.n_checkers, zt_time_real_ms());
     if (rc == 0 && zt_sched_job_get(l->sched, job_id, &ji) == 0) *st = ji.state;
     return rc;
+}
+
+void zt__orch_lease_expect_check(struct zt__orch_lease *l, const char *checker, const char *job_id, int64_t now_ms)
+{
+    zt__check_reports_expect(l->reports, checker, job_id, now_ms);
+}
+
+int zt__orch_lease_check_report(struct zt__orch_lease *l, json_t *body, const char **why)
+{
+    return zt__check_reports_put(l->reports, registry_key, l->reg, body, zt_time_real_ms(), why);
 }
 
 bool zt__orch_lease_report_h(struct zt__orch_lease *l, json_t *body, struct zt_http_resp *resp)
@@ -611,6 +635,7 @@ void zt__orch_lease_free(struct zt__orch_lease *l)
     if (!l) return;
     zt__orch_lease_sweep(l, true);
     for (size_t i = 0; i < GATEWAYS_MAX; i++) zt_free(l->gws[i].desc);
+    zt__check_reports_free(l->reports);
     pthread_mutex_destroy(&l->mu);
     zt_free(l);
 }

@@ -99,6 +99,8 @@ struct zt__orch_relay {
     size_t n_nodes;
     uint64_t seen_ms; /* a node that polled within this is reachable: outbound */
     struct zt_registry *reg;
+    zt__orch_relay_gateways_fn gateways; /* every poll answer's "gateways" (or NULL) */
+    void *gateways_ud;
     atomic_uint_fast64_t relayed, refused;
 };
 
@@ -166,11 +168,33 @@ static json_t *take_for(struct zt__orch_relay *r, struct outnode *n, uint64_t no
     return arr;
 }
 
-static void poll_answer(struct zt__aconn *p, json_t *arr)
+void zt__orch_relay_set_gateways(struct zt__orch_relay *r, zt__orch_relay_gateways_fn fn, void *ud)
+{
+    pthread_mutex_lock(&r->mu);
+    r->gateways = fn;
+    r->gateways_ud = ud;
+    pthread_mutex_unlock(&r->mu);
+}
+
+/* A poll's answer: its requests (stolen; NULL = none) and the gateways
+ * that lease here now, as a heartbeat's answer has them: an outbound
+ * worker learns a gateway that came after its join at its next poll, and
+ * one that went leaves its list. Read when the answer goes, so a request
+ * of a new gateway travels with that gateway's descriptor. With r->mu. */
+static json_t *poll_body(struct zt__orch_relay *r, json_t *arr)
+{
+    json_t *a = json_pack("{s:o}", "requests", arr ? arr : json_array());
+    json_t *g = r->gateways ? r->gateways(r->gateways_ud) : NULL;
+    if (a && g) json_object_set_new(a, "gateways", g);
+    else json_decref(g);
+    return a;
+}
+
+static void poll_answer(struct zt__orch_relay *r, struct zt__aconn *p, json_t *arr)
 {
     struct zt_http_resp resp;
     zt_http_resp_init(&resp);
-    zt_http_resp_json(&resp, 200, json_pack("{s:o}", "requests", arr ? arr : json_array()));
+    zt_http_resp_json(&resp, 200, poll_body(r, arr));
     aconn_respond(p, &resp);
 }
 
@@ -194,13 +218,14 @@ void zt__orch_relay_poll(struct zt__orch_relay *r, struct zt_http_req *req, stru
     }
     n->last_poll = now;
     if (n->poll) { /* one parked poll per worker: the older one goes back empty */
-        poll_answer(n->poll, NULL);
+        poll_answer(r, n->poll, NULL);
         n->poll = NULL;
     }
     json_t *arr = take_for(r, n, now);
     if ((arr && json_array_size(arr) > 0) || hold_ms <= 0) {
+        json_t *b = poll_body(r, arr);
         pthread_mutex_unlock(&r->mu);
-        zt_http_resp_json(resp, 200, json_pack("{s:o*}", "requests", arr));
+        zt_http_resp_json(resp, 200, b);
         return;
     }
     json_decref(arr);
@@ -209,8 +234,9 @@ void zt__orch_relay_poll(struct zt__orch_relay *r, struct zt_http_req *req, stru
         n->poll = c;
         n->until = now + (uint64_t)(hold_ms < HOLD_MAX_MS ? hold_ms : HOLD_MAX_MS);
     }
+    json_t *b = c ? NULL : poll_body(r, NULL);
     pthread_mutex_unlock(&r->mu);
-    if (!c) zt_http_resp_json(resp, 200, json_pack("{s:[]}", "requests"));
+    if (!c) zt_http_resp_json(resp, 200, b);
 }
 
 const char *zt__orch_relay_split(const char *path, const char *self_id, bool *self)
@@ -327,7 +353,7 @@ void zt__orch_relay_h(struct zt__orch_relay *r, struct zt_registry *reg, struct 
     n->n_relays++;
     atomic_fetch_add(&r->relayed, 1);
     if (n->poll) {
-        poll_answer(n->poll, take_for(r, n, now));
+        poll_answer(r, n->poll, take_for(r, n, now));
         n->poll = NULL;
     }
     pthread_mutex_unlock(&r->mu);
@@ -420,7 +446,7 @@ void zt__orch_relay_sweep(struct zt__orch_relay *r, bool all)
                 zt_strlcpy(lost[n_lost++], n->id, sizeof lost[0]);
                 n->last_poll = 0;
             }
-            poll_answer(n->poll, NULL);
+            poll_answer(r, n->poll, NULL);
             n->poll = NULL;
         }
         if (!n->poll && !n->n_relays && (all || since(now, n->last_poll) >= 4 * r->seen_ms)) {

@@ -2,13 +2,17 @@
  * against the signed chains (orch_verdict.h). */
 #include "orch_verdict.h"
 
+#include <pthread.h>
 #include <string.h>
+#include <time.h>
 
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_error.h"
 #include "zentalk/zt_hex.h"
 #include "zentalk/zt_sealed.h"
 #include "zentalk/zt_str.h"
+#include "zentalk/zt_sync.h"
+#include "zentalk/zt_time.h"
 
 /* One node's evidence, decoded and checked. */
 struct evidence {
@@ -69,6 +73,202 @@ static int evidence_of(const struct zt__verdict_job *job, const char *node_id, c
         return ZT_EPERM;
     }
     return 0;
+}
+
+/* ---- the checkers' own reports ------------------------------------------------ */
+
+struct pick {
+    char node[ZT_IDENTITY_ID_SIZE];
+    char job[ZT_JOB_ID_SIZE];
+    int64_t t_ms;       /* unix ms */
+    unsigned n_reports; /* reports taken under it */
+};
+
+struct report {
+    char node[ZT_IDENTITY_ID_SIZE]; /* "" = free */
+    uint8_t subject[sizeof ((struct zt_checkpoint *)0)->subject];
+    uint8_t rid[sizeof ((struct zt_env_receipt *)0)->job_id]; /* its receipt's sealed-job id: once */
+    uint8_t pk[ZT_ED25519_PK_LEN];
+    uint8_t ckpt[ZT_CKPT_MAX_LEN];
+    size_t ckpt_len;
+};
+
+struct zt__check_reports {
+    pthread_mutex_t mu;
+    pthread_cond_t cv; /* a report arrived */
+    struct pick picks[ZT__CHECK_REPORTS_MAX];
+    size_t pick_next;
+    struct report r[ZT__CHECK_REPORTS_MAX];
+    size_t next;
+};
+
+int zt__check_reports_new(struct zt__check_reports **out)
+{
+    struct zt__check_reports *cr = zt_calloc(1, sizeof *cr);
+    if (!cr) return ZT_ENOMEM;
+    pthread_mutex_init(&cr->mu, NULL);
+    zt_cond_init_mono(&cr->cv);
+    *out = cr;
+    return 0;
+}
+
+void zt__check_reports_free(struct zt__check_reports *cr)
+{
+    if (!cr) return;
+    pthread_mutex_destroy(&cr->mu);
+    pthread_cond_destroy(&cr->cv);
+    zt_free(cr);
+}
+
+void zt__check_reports_expect(struct zt__check_reports *cr, const char *checker, const char *job_id, int64_t now_ms)
+{
+    if (!cr || !checker) return;
+    pthread_mutex_lock(&cr->mu);
+    struct pick *p = &cr->picks[cr->pick_next];
+    cr->pick_next = (cr->pick_next + 1) % ZT__CHECK_REPORTS_MAX;
+    zt_strlcpy(p->node, checker, sizeof p->node);
+    zt_strlcpy(p->job, job_id ? job_id : "", sizeof p->job);
+    p->t_ms = now_ms;
+    p->n_reports = 0;
+    pthread_mutex_unlock(&cr->mu);
+}
+
+int zt__check_reports_put(struct zt__check_reports *cr, zt__verdict_key_fn key, void *key_ud, json_t *body,
+                          int64_t now_ms, const char **why)
+{
+    static const char *dummy;
+    if (!why) why = &dummy;
+    *why = "a report needs node_id, checkpoint and receipt (hex)";
+    const char *id = json_string_value(json_object_get(body, "node_id"));
+    if (!cr || !key || !id || strlen(id) >= ZT_IDENTITY_ID_SIZE) return ZT_EINVAL;
+    /* a node never picked lately is refused before any signature is
+     * checked (a flood of reports costs a scan, not a verification) */
+    bool picked = false;
+    pthread_mutex_lock(&cr->mu);
+    for (size_t i = 0; i < ZT__CHECK_REPORTS_MAX && !picked; i++)
+        picked = cr->picks[i].node[0] && strcmp(cr->picks[i].node, id) == 0 &&
+                 now_ms - cr->picks[i].t_ms <= ZT__CHECK_REPORT_WINDOW_MS;
+    pthread_mutex_unlock(&cr->mu);
+    if (!picked) {
+        *why = "the node was not picked as a checker here";
+        return ZT_EPERM;
+    }
+    struct zt__verdict_job job = {.key = key, .key_ud = key_ud};
+    struct evidence *e = zt_calloc(1, sizeof *e);
+    if (!e) return ZT_ENOMEM;
+    int rc = evidence_of(&job, id, json_string_value(json_object_get(body, "checkpoint")),
+                         json_string_value(json_object_get(body, "receipt")), e, why);
+    /* (a check's subject is the checked job's input_hash, not its own
+     * body's: the receipt's input_hash is not compared) */
+    if (rc) {
+        zt_free(e);
+        return rc;
+    }
+    int64_t finished_ms = (int64_t)(e->r.finished > (uint64_t)INT64_MAX / 1000 ? INT64_MAX / 1000 : e->r.finished) * 1000;
+    pthread_mutex_lock(&cr->mu);
+    for (size_t i = 0; i < ZT__CHECK_REPORTS_MAX && !rc; i++)
+        if (cr->r[i].node[0] && memcmp(cr->r[i].rid, e->r.job_id, sizeof cr->r[i].rid) == 0) rc = ZT_EEXIST;
+    struct pick *best = NULL;
+    picked = false;
+    for (size_t i = 0; i < ZT__CHECK_REPORTS_MAX && !rc; i++) {
+        struct pick *p = &cr->picks[i];
+        if (!p->node[0] || strcmp(p->node, id) != 0 || now_ms - p->t_ms > ZT__CHECK_REPORT_WINDOW_MS) continue;
+        picked = true;
+        /* a check that ended before the pick (an older check's report) does not count under it */
+        if (finished_ms + ZT__CHECK_REPORT_SKEW_MS < p->t_ms || p->n_reports >= ZT__CHECK_REPORTS_PER_PICK) continue;
+        /* the oldest pick it can answer, one not answered yet first */
+        bool fresh = p->n_reports == 0, best_fresh = best && best->n_reports == 0;
+        if (!best || (fresh && !best_fresh) || (fresh == best_fresh && p->t_ms < best->t_ms)) best = p;
+    }
+    if (rc == ZT_EEXIST) *why = "this receipt was already reported";
+    else if (!best) {
+        rc = ZT_EPERM;
+        *why = picked ? "the check ended before the node was picked, or it reported too often"
+                      : "the node was not picked as a checker here";
+    } else {
+        best->n_reports++;
+        struct report *r = &cr->r[cr->next];
+        cr->next = (cr->next + 1) % ZT__CHECK_REPORTS_MAX;
+        zt_strlcpy(r->node, id, sizeof r->node);
+        memcpy(r->subject, e->c.subject, sizeof r->subject);
+        memcpy(r->rid, e->r.job_id, sizeof r->rid);
+        memcpy(r->pk, e->pk, sizeof r->pk);
+        memcpy(r->ckpt, e->ckpt, e->ckpt_len);
+        r->ckpt_len = e->ckpt_len;
+        pthread_cond_broadcast(&cr->cv);
+    }
+    pthread_mutex_unlock(&cr->mu);
+    zt_free(e);
+    return rc;
+}
+
+/* node was picked lately and has not reported yet: its report may be on
+ * its way. With cr->mu. */
+static bool awaited(const struct zt__check_reports *cr, const char *node)
+{
+    int64_t now = zt_time_real_ms();
+    for (size_t i = 0; i < ZT__CHECK_REPORTS_MAX; i++) {
+        const struct pick *p = &cr->picks[i];
+        if (p->node[0] && !p->n_reports && now - p->t_ms <= ZT__CHECK_REPORT_WINDOW_MS && strcmp(p->node, node) == 0)
+            return true;
+    }
+    return false;
+}
+
+bool zt__check_reports_for_job(struct zt__check_reports *cr, const char *job_id, int64_t wait_ms)
+{
+    if (!cr || !job_id || !job_id[0]) return false;
+    uint64_t deadline = zt_time_mono_ms() + (uint64_t)(wait_ms > 0 ? wait_ms : 0);
+    bool reported = false;
+    pthread_mutex_lock(&cr->mu);
+    for (;;) {
+        bool awaiting = false;
+        int64_t now_ms = zt_time_real_ms();
+        for (size_t i = 0; i < ZT__CHECK_REPORTS_MAX && !reported; i++) {
+            const struct pick *p = &cr->picks[i];
+            if (!p->node[0] || strcmp(p->job, job_id) != 0 || now_ms - p->t_ms > ZT__CHECK_REPORT_WINDOW_MS) continue;
+            reported = p->n_reports > 0;
+            awaiting = awaiting || !p->n_reports;
+        }
+        uint64_t now = zt_time_mono_ms();
+        if (reported || !awaiting || now >= deadline) break;
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        uint64_t ns = (uint64_t)ts.tv_nsec + (deadline - now) * 1000000u;
+        ts.tv_sec += (time_t)(ns / 1000000000u);
+        ts.tv_nsec = (long)(ns % 1000000000u);
+        pthread_cond_timedwait(&cr->cv, &cr->mu, &ts);
+    }
+    pthread_mutex_unlock(&cr->mu);
+    return reported;
+}
+
+/* node's report of subject into *out, waiting (while it is awaited) until deadline (mono ms) for
+ * one to arrive: true when held. */
+static bool report_of(struct zt__check_reports *cr, const char *node, const uint8_t *subject, uint64_t deadline,
+                      struct report *out)
+{
+    bool found = false;
+    pthread_mutex_lock(&cr->mu);
+    for (;;) {
+        for (size_t i = 0; i < ZT__CHECK_REPORTS_MAX && !found; i++) {
+            const struct report *r = &cr->r[i];
+            if (r->node[0] && strcmp(r->node, node) == 0 && memcmp(r->subject, subject, sizeof r->subject) == 0) {
+                *out = *r;
+                found = true;
+            }
+        }
+        uint64_t now = zt_time_mono_ms();
+        if (found || now >= deadline || !awaited(cr, node)) break;
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        uint64_t ns = (uint64_t)ts.tv_nsec + (deadline - now) * 1000000u;
+        ts.tv_sec += (time_t)(ns / 1000000000u);
+        ts.tv_nsec = (long)(ns % 1000000000u);
+        pthread_cond_timedwait(&cr->cv, &cr->mu, &ts);
+    }
+    pthread_mutex_unlock(&cr->mu);
+    return found;
 }
 
 static const char *const NAMES[] = {"agreed", "worker_wrong", "checker_wrong", "undecided"};
@@ -146,6 +346,36 @@ int zt__orch_verdict_check(const struct zt__verdict_job *job, json_t *body, stru
         ans[n_signed++] = (struct zt_job_answer){.ckpt = e->ckpt, .ckpt_len = e->ckpt_len, .pk = e->pk};
         v.checkers[v.n_checkers++] = id;
     }
+    /* every picked checker's own report held here (waiting a moment for
+     * one still on its way): an answer the gateway left out, or called a
+     * refusal, is decided with all the same */
+    uint64_t deadline = zt_time_mono_ms() + (uint64_t)(job->wait_ms > 0 ? job->wait_ms : 0);
+    for (size_t p = 0; !rc && job->reports && p < job->n_picked; p++) {
+        const char *id = job->picked[p];
+        if (listed(id, v.checkers, v.n_checkers) || listed(id, v.workers, v.n_workers) ||
+            n_signed + v.n_refused >= ZT_JOB_CHECKERS_MAX + 1 || v.n_checkers >= ZT__VERDICT_NODES_MAX)
+            continue;
+        struct report *r = zt_malloc(sizeof *r);
+        if (!r) {
+            rc = ZT_ENOMEM;
+            break;
+        }
+        if (report_of(job->reports, id, ev[0].c.subject, deadline, r)) {
+            for (size_t k = 0; k < v.n_refused; k++)
+                if (strcmp(refused[k], id) == 0) { /* a signed answer called a refusal */
+                    refused[k] = refused[--v.n_refused];
+                    break;
+                }
+            struct evidence *e = &ev[n_signed];
+            memcpy(e->ckpt, r->ckpt, r->ckpt_len);
+            e->ckpt_len = r->ckpt_len;
+            memcpy(e->pk, r->pk, sizeof e->pk);
+            ans[n_signed++] = (struct zt_job_answer){.ckpt = e->ckpt, .ckpt_len = e->ckpt_len, .pk = e->pk};
+            v.checkers[v.n_checkers++] = id;
+            v.n_added++;
+        }
+        zt_free(r);
+    }
     if (rc) {
         zt_free(ev);
         return rc;
@@ -158,7 +388,8 @@ int zt__orch_verdict_check(const struct zt__verdict_job *job, json_t *body, stru
     enum zt_job_check_verdict all = zt_job_check_decide(ans, n_all, NULL, NULL);
     enum zt_job_check_verdict proven = zt_job_check_decide(ans, n_signed, agrees, wrong);
     if (all == ZT_CHECK_UNAVAILABLE || strcmp(zt_job_check_verdict_name(all), claimed) != 0) {
-        *why = "the claimed verdict is not what the signed chains say";
+        *why = v.n_added ? "the verdict leaves out a picked checker's signed answer (which it reported here)"
+                         : "the claimed verdict is not what the signed chains say";
         zt_free(ev);
         return ZT_EPERM;
     }

@@ -12,7 +12,15 @@
  * chain and build), be FINAL and of one subject (the job's input_hash);
  * the workers must be ones this job was assigned to, the checkers ones the
  * orchestrator picked for it; and the verdict it recomputes from the
- * chains (zt_job_check_decide) must be the one claimed. */
+ * chains (zt_job_check_decide) must be the one claimed.
+ *
+ * A checker also reports its own signed answer to the orchestrator
+ * (POST /v1/orchestrator/check-report, zt__check_reports_put: its FINAL
+ * checkpoint and receipt, no text). The verdict is decided with every
+ * picked checker's answer held here, whether the gateway brought it or
+ * not: a gateway that leaves out (or relabels as a refusal) a picked
+ * checker's signed answer has its verdict refused when that answer
+ * changes the decision. */
 #ifndef ZT_SERVER_ORCH_VERDICT_H
 #define ZT_SERVER_ORCH_VERDICT_H
 
@@ -23,12 +31,41 @@
 
 #include "zentalk/zt_identity.h"
 #include "zentalk/zt_jobs.h"
+#include "zentalk/zt_sched.h"
 #include "zentalk/zt_verifier.h"
 
 #define ZT__VERDICT_NODES_MAX 16
 
 /* The node's Ed25519 key as the registry holds it: 0, or ZT_ENOTFOUND. */
 typedef int (*zt__verdict_key_fn)(void *ud, const char *node_id, uint8_t pk[static ZT_ED25519_PK_LEN]);
+
+/* The checkers' own reports, held for the verdicts (a bounded ring; its
+ * own lock). A report is taken only from a node picked as a checker
+ * within ZT__CHECK_REPORT_WINDOW_MS, for a check that finished after the
+ * pick (less ZT__CHECK_REPORT_SKEW_MS of clock skew), at most
+ * ZT__CHECK_REPORTS_PER_PICK per pick, each receipt once. */
+#define ZT__CHECK_REPORTS_MAX 1024
+#define ZT__CHECK_REPORT_WINDOW_MS 600000
+#define ZT__CHECK_REPORT_SKEW_MS 120000
+#define ZT__CHECK_REPORTS_PER_PICK 4
+struct zt__check_reports;
+ZT_NODISCARD int zt__check_reports_new(struct zt__check_reports **out);
+void zt__check_reports_free(struct zt__check_reports *cr);
+/* checker was picked for a check of job_id (the scheduler's) at now_ms
+ * (unix ms): it may report. */
+void zt__check_reports_expect(struct zt__check_reports *cr, const char *checker, const char *job_id, int64_t now_ms);
+/* Whether a checker picked for job_id has reported since (its report is
+ * counted under the oldest pick of that node it can answer), waiting up
+ * to wait_ms while one of job_id's picks has no report yet: a verdict
+ * that says nothing was checked ("unavailable", "none") after that is a
+ * gateway hiding the answer. */
+bool zt__check_reports_for_job(struct zt__check_reports *cr, const char *job_id, int64_t wait_ms);
+/* A checker's report, body {"node_id","checkpoint","receipt"} (hex, the
+ * FINAL checkpoint and receipt of its check): 0 kept; ZT_EPERM refused
+ * (forged, not picked, stale: *why, static); ZT_EEXIST the same receipt
+ * again (replayed); ZT_EINVAL malformed. */
+ZT_NODISCARD int zt__check_reports_put(struct zt__check_reports *cr, zt__verdict_key_fn key, void *key_ud,
+                                       json_t *body, int64_t now_ms, const char **why);
 
 /* What the orchestrator knows of the leased job. */
 struct zt__verdict_job {
@@ -40,6 +77,8 @@ struct zt__verdict_job {
     size_t n_picked;
     zt__verdict_key_fn key;
     void *key_ud;
+    struct zt__check_reports *reports; /* the checkers' own reports, or NULL */
+    int64_t wait_ms;             /* how long to wait for a picked checker's report the verdict lacks */
 };
 
 /* What the evidence proves, to settle (strings borrowed from the body). */
@@ -52,6 +91,7 @@ struct zt__verdict {
     bool wrong[ZT__VERDICT_NODES_MAX];
     size_t n_checkers;
     size_t n_refused;            /* checkers reported refusing the ids (unsigned: not charged) */
+    size_t n_added;              /* signed answers the gateway left out, taken from the checkers' reports */
     uint8_t env_job_id[16];      /* the worker receipt's sealed-job id: evidence is used once */
 };
 

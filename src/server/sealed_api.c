@@ -57,6 +57,8 @@ struct zt__sealed {
     char *desc;
     int64_t desc_signed;
     zt_u128 price;                /* the higher of its chain.yaml prices per 1000 tokens (base units) */
+    zt__sealed_check_fn on_check; /* a check ended (its signed answer), or NULL */
+    void *on_check_ud;
 };
 
 int zt__sealed_new(const struct zt_identity *id, struct zt_infer *ms, const struct zt_config *cfg,
@@ -104,6 +106,13 @@ static int make_descriptor(struct zt__sealed *sj, const char *endpoint, int64_t 
     size_t n_models = zt_infer_model_ids(sj->ms, models, ZT_DESCRIPTOR_MAX_MODELS);
     return zt_identity_descriptor(sj->id, roles, n_roles, models, n_models, endpoint,
                                   now + ZT__SEALED_DESCRIPTOR_TTL_S, out);
+}
+
+void zt__sealed_set_check_hook(struct zt__sealed *sj, zt__sealed_check_fn fn, void *ud)
+{
+    if (!sj) return;
+    sj->on_check = fn;
+    sj->on_check_ud = ud;
 }
 
 void zt__sealed_set_endpoint(struct zt__sealed *sj, const char *endpoint)
@@ -179,6 +188,8 @@ struct sealed_run {
     unsigned fault_every;    /* test only: alter every Nth id streamed (0: off) */
     unsigned delay_ms;       /* test only: a pause per id streamed (0: off) */
     uint64_t n_streamed;
+    zt__sealed_check_fn on_check; /* a verification job: its signed answer goes here too */
+    void *on_check_ud;
 };
 
 /* Test-only settings (docs/internals/sealed.md), honoured only with
@@ -226,14 +237,15 @@ static void flush(struct sealed_run *sr, struct zt_http_async *a)
 }
 
 /* A signed checkpoint of the chain after n ids into the stream. */
-static int put_checkpoint(struct sealed_run *sr, uint32_t n, const uint8_t *chain, bool final)
+static int put_checkpoint(struct sealed_run *sr, uint32_t n, const uint8_t *chain, bool final,
+                          uint8_t rec[static ZT_CKPT_MAX_LEN], size_t *rec_len)
 {
-    uint8_t rec[ZT_CKPT_MAX_LEN];
     size_t len;
     sr->ck.flags = final ? ZT_CKPT_FLAG_FINAL : 0;
     sr->ck.n_tokens = n;
     memcpy(sr->ck.chain, chain, ZT_ENV_HASH_LEN);
-    int rc = zt_checkpoint_sign(&sr->ck, zt_identity_sign_sk(sr->id), rec, sizeof rec, &len);
+    int rc = zt_checkpoint_sign(&sr->ck, zt_identity_sign_sk(sr->id), rec, ZT_CKPT_MAX_LEN, &len);
+    if (!rc) *rec_len = len;
     return rc ? rc : zt_sealed_writer_checkpoint(sr->w, rec, len, &sr->out);
 }
 
@@ -258,7 +270,9 @@ static void sink_text(void *ud, struct zt_http_async *a, const struct zt_job_eve
         if (!rc && ev->token >= 0 && ++sr->since >= ZT_SEALED_CHECKPOINT_EVERY) {
             sr->since = 0;
             ck_engine(sr, ev->engine);
-            rc = put_checkpoint(sr, ev->n_tokens, ev->hash, false);
+            uint8_t rec[ZT_CKPT_MAX_LEN];
+            size_t rec_len;
+            rc = put_checkpoint(sr, ev->n_tokens, ev->hash, false, rec, &rec_len);
         }
     }
     if (rc) {
@@ -287,13 +301,22 @@ static void sink_done(void *ud, struct zt_http_async *a, const struct zt_job_eve
     r.build_id_len = (uint8_t)zt_strlcpy(r.build_id, ev->engine ? ev->engine : zt_engine_build_id(), sizeof r.build_id);
     if (r.build_id_len > ZT_ENV_BUILD_ID_MAX) r.build_id_len = ZT_ENV_BUILD_ID_MAX;
     ck_engine(sr, ev->engine);
-    int rc = sr->v2 ? put_checkpoint(sr, ev->n_tokens, ev->hash, true) : 0;
+    uint8_t ck[ZT_CKPT_MAX_LEN];
+    size_t ck_len = 0;
+    int rc = sr->v2 ? put_checkpoint(sr, ev->n_tokens, ev->hash, true, ck, &ck_len) : 0;
     if (!rc) rc = zt_sealed_writer_finish(sr->w, &f, &r, zt_identity_sign_sk(sr->id), &sr->out);
     if (rc) {
         zt_buf_reset(&sr->out);
         cut(sr, a, "finish", rc);
         return;
     }
+    /* a check: its signed answer to the orchestrators too (before the
+     * gateway has it); the receipt is the frame the writer appended last */
+    size_t rlen = ZT_ENV_RECEIPT_FIXED_LEN + r.build_id_len + ZT_ENV_SIG_LEN;
+    const uint8_t *rb = sr->out.len >= rlen ? (const uint8_t *)sr->out.data + sr->out.len - rlen : NULL;
+    struct zt_env_receipt chk;
+    if (sr->on_check && ck_len && rb && zt_env_receipt_verify(rb, rlen, zt_identity_sign_pk(sr->id), &chk) == 0)
+        sr->on_check(sr->on_check_ud, ck, ck_len, rb, rlen);
     flush(sr, a);
     if (sr->broken) return;
     char jid[2 * ZT_ENV_JOB_ID_LEN + 1];
@@ -325,6 +348,7 @@ static const struct zt__llm_sink SINK = {sink_text, sink_done, sink_fail, sink_f
 static int start_v2(struct sealed_run *sr, const struct zt_job_request *job, struct zt_infer_job *ij)
 {
     sr->v2 = true;
+    if (job->mode != ZT_JOB_VERIFY) sr->on_check = NULL;
     memcpy(sr->ck.job_id, sr->job_id, sizeof sr->ck.job_id);
     memcpy(sr->ck.subject, job->has_subject ? job->subject : sr->input_hash, sizeof sr->ck.subject);
     if (job->prev_len) zt_checkpoint_id(job->prev, job->prev_len, sr->ck.prev);
@@ -501,6 +525,8 @@ void zt__sealed_h_job(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_
         goto out;
     }
     sr->id = sj->id;
+    sr->on_check = sj->on_check;
+    sr->on_check_ud = sj->on_check_ud;
     zt_buf_init(&sr->out, CHUNK_BUF_MAX);
     memcpy(sr->job_id, hdr.job_id, sizeof sr->job_id);
     zt_strlcpy(sr->model, hdr.model, sizeof sr->model);

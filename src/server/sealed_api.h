@@ -34,6 +34,15 @@ void zt__sealed_free(struct zt__sealed *sj);
  * may already run: until then the descriptor names no endpoint. */
 void zt__sealed_set_endpoint(struct zt__sealed *sj, const char *endpoint);
 
+/* A teacher-forced check this worker ran (a verification job) ended: its
+ * signed FINAL checkpoint and receipt (no text), handed over just before
+ * the final chunk goes to the gateway, so that the worker can report them
+ * to its orchestrators itself (joiner.c). Must not block. */
+typedef void (*zt__sealed_check_fn)(void *ud, const uint8_t *ckpt, size_t ckpt_len, const uint8_t *receipt,
+                                    size_t receipt_len);
+/* Set once, before the server serves. */
+void zt__sealed_set_check_hook(struct zt__sealed *sj, zt__sealed_check_fn fn, void *ud);
+
 /* The node's signed descriptor, as GET /v1/node/descriptor serves it, in
  * *out (zt_free) for the discovery DHT. ZT_EINVAL (sj NULL), ZT_ENOMEM. */
 ZT_NODISCARD int zt__sealed_descriptor(struct zt__sealed *sj, char **out);

@@ -479,6 +479,7 @@ static int build_routes(struct zt_server *s)
         {M_GET, "/v1/orchestrator/jobs", ZT_AUTH_ADMIN, B_NONE, zt__orch_h_jobs, d->orch, 0, 0},
         {M_POST, "/v1/orchestrator/lease", ZT_AUTH_ADMIN, B_JSON, zt__orch_h_lease, d->orch, M_POST, 0},
         {M_POST, "/v1/orchestrator/report", ZT_AUTH_ADMIN, B_JSON, zt__orch_h_report, d->orch, M_POST, 0},
+        {M_POST, "/v1/orchestrator/check-report", ZT_AUTH_NONE, B_JSON, zt__orch_h_check_report, d->orch, M_POST, 0},
         {M_GET, "/v1/balance", ZT_AUTH_USER, B_NONE, zt__ledger_h_balance, d->chain, 0, 0},
         {M_GET, "/v1/rewards", ZT_AUTH_PROVIDER, B_NONE, zt__ledger_h_rewards, d->chain, 0, 0},
         {M_POST, "/v1/admin/ledger/deposit", ZT_AUTH_ADMIN, B_JSON, zt__ledger_h_deposit, d->chain, M_POST, 0},

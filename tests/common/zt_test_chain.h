@@ -19,6 +19,7 @@ struct zt_test_chain {
     uint8_t chain;             /* the chain's bytes (checkpoint and receipt) */
     bool receipt_off;          /* the receipt's chain differs from the checkpoint's */
     bool not_final;
+    uint64_t finished;         /* the receipt's finish time, unix s (0: 1970) */
 };
 
 /* Sign c with sk (libsodium's 64-byte Ed25519 key) into hex: ckpt_hex
@@ -48,6 +49,7 @@ static inline int zt_test_signed_chain(const uint8_t *sk, const struct zt_test_c
     memcpy(r.input_hash, c->input_hash ? c->input_hash : c->subject, sizeof r.input_hash);
     memset(r.seq_chain, c->receipt_off ? c->chain ^ 1 : c->chain, sizeof r.seq_chain);
     r.completion_tokens = 7;
+    r.finished = c->finished;
     r.build_id_len = 4;
     memcpy(r.build_id, "b-01", 5);
     rc = zt_env_receipt_sign(&r, sk, buf, sizeof buf, &len);

@@ -16,6 +16,10 @@
  *   receipt, the relay counter grows by one per chat), the streamed text
  *   is the same as the plain one (greedy, same seed), and eight chats at
  *   once all complete;
+ * - a gateway in a process of its own (--roles gateway --orchestrator),
+ *   started after the worker joined, gets its chats completed by that
+ *   worker: the worker learns the gateways leasing at its orchestrator
+ *   from its polls' answers, not only from its join;
  * - a second, direct worker joins: the view shows one outbound and one
  *   direct; the outbound one stopped with SIGKILL goes out of the view
  *   as outbound and the chats go on (on the direct one).
@@ -43,7 +47,7 @@
 #include "zentalk/zt_time.h"
 
 static const char *cli_bin;
-static struct node gw, wk[2];
+static struct node gw, rgw, wk[2];
 static char wk_id[2][64];
 static char cfg[256];
 
@@ -260,6 +264,27 @@ static void test_outbound_worker(void **state)
         assert_string_equal(c[i].ran_on, wk_id[0]);
     }
 
+    /* a gateway that came after the worker's join: its chats run on the
+     * outbound worker, which admits its sealed jobs because its polls'
+     * answers name it (the join answer did not) */
+    char orch_id[64], pinned[300];
+    node_id_of(gw.port, orch_id, sizeof orch_id, NULL);
+    snprintf(pinned, sizeof pinned, "%s#%s", gw.url, orch_id);
+    const char *const rargs[] = {"--roles", "gateway", "--orchestrator", pinned, NULL};
+    const char *const renv[] = {"ZENTALK_ENCRYPTION_REMOTE_TIMEOUT_S=20", NULL};
+    node_spawn(&rgw, rargs, renv, true, NULL);
+    for (int i = 0; i < 2; i++) {
+        struct zt_buf x;
+        zt_buf_init(&x, 1 << 16);
+        char body[300];
+        snprintf(body, sizeof body, CHAT, i ? "\"stream\":true," : "");
+        assert_int_equal(chat_text(rgw.port, body, i != 0, &x, ran, sizeof ran), 200);
+        assert_string_equal(ran, wk_id[0]);
+        assert_true(x.len > 0);
+        zt_buf_deinit(&x);
+    }
+    node_stop(&rgw, 20000);
+
     /* a direct worker beside it; the outbound one dies */
     spawn_worker(1, false);
     assert_true(wait_view(wk_id[1], "state", "live", 20000));
@@ -288,6 +313,7 @@ static int group_teardown(void **state)
 {
     (void)state;
     if (wk[0].pid > 0) node_cleanup(&wk[0]);
+    if (rgw.pid > 0) node_cleanup(&rgw);
     nat_teardown();
     return 0;
 }

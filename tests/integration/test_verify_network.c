@@ -20,7 +20,15 @@
  *    worker (no disclosure entry for it);
  *  - replicated execution ("zentalk":{"replicas":2}): the job runs on two
  *    more workers in full, their chains equal the first's ("verified"),
- *    and the audit log says "replica".
+ *    and the audit log says "replica";
+ *  - a lying gateway in a process of its own (--roles gateway
+ *    --orchestrator, the test-only ZT_TEST_DROP_CHECKER: it leaves its last
+ *    answered checker out of each verdict and claims what the rest decide)
+ *    is caught (run first, while the cheater still gets work): the checkers
+ *    report their signed answers to the orchestrator themselves, so a
+ *    verdict that drops the cheater's dissenting arbiter ("undecided"
+ *    instead of worker_wrong) or an honest job's only checker
+ *    ("unavailable") is refused, 422, counted; nothing is settled on it.
  * Usage: test_verify_network PATH/zentalk-node PATH/zentalk */
 #define _GNU_SOURCE
 #include "harness.h"
@@ -39,6 +47,7 @@
 
 static bool have_model;
 static struct net_cheat net; /* its gateway net.gw, net.cheat_id, net.wk_id[] */
+static struct node liar;     /* a remote gateway that drops a checker from its verdicts */
 
 static const char *const gw_env[] = {"ZENTALK_ORCHESTRATOR_HEARTBEAT_EXPIRY_MS=5000",
                                      "ZENTALK_ORCHESTRATOR_VERIFICATION_RATE=1",
@@ -89,6 +98,7 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
     (void)state;
+    if (liar.pid > 0) node_cleanup(&liar);
     net_cheat_stop(&net);
     return 0;
 }
@@ -101,6 +111,7 @@ static int group_teardown(void **state)
 /* ---- calls ---------------------------------------------------------------------- */
 
 struct call {
+    uint16_t port; /* the gateway asked (0: net.gw) */
     int seed, replicas;
     bool completion;
     long status;
@@ -125,7 +136,7 @@ static void *call_thread(void *arg)
     struct http_opts o = {.ctype = "application/json", .body = body, .timeout_ms = 120000};
     struct resp r;
     memset(&r, 0, sizeof r);
-    if (http_req(net.gw.port, "POST", c->completion ? "/v1/completions" : "/v1/chat/completions", &o, &r) == 0)
+    if (http_req(c->port ? c->port : net.gw.port, "POST", c->completion ? "/v1/completions" : "/v1/chat/completions", &o, &r) == 0)
         c->status = r.status;
     json_t *j = json_loadb(r.body.data ? r.body.data : "", r.body.len, 0, NULL);
     json_t *z = json_object_get(j, "zentalk");
@@ -285,6 +296,85 @@ static void test_cheater_caught(void **state)
     assert_true(d.arbitration >= 1); /* the disagreement went to a third worker */
 }
 
+static long long refused_verdicts(void)
+{
+    return metric_value(net.gw.port, "zentalk_orchestrator_refusals_total{reason=\"unproven_verdict\"}");
+}
+
+static long long settled(const char *outcome)
+{
+    char name[160];
+    snprintf(name, sizeof name, "zentalk_orchestrator_verifications_total{outcome=\"%s\"}", outcome);
+    return metric_value(net.gw.port, name);
+}
+
+static void test_lying_gateway(void **state)
+{
+    (void)state;
+    NEED_NET();
+    assert_int_equal(wait_live(N_HONEST + 1, 20000), N_HONEST + 1);
+    char orch_id[64], pinned[300];
+    node_id_of(net.gw.port, orch_id, sizeof orch_id, NULL);
+    snprintf(pinned, sizeof pinned, "%s#%s", net.gw.url, orch_id);
+    const char *const args[] = {"--roles", "gateway", "--orchestrator", pinned, NULL};
+    const char *const env[] = {"ZT_TEST_MODE=1", "ZT_TEST_DROP_CHECKER=1", "ZENTALK_ENCRYPTION_REMOTE_TIMEOUT_S=30",
+                               NULL};
+    node_spawn(&liar, args, env, true, NULL);
+    zt_time_sleep_ms(1000); /* registered at its start; the workers admit it at their next heartbeat */
+    long long refused0 = refused_verdicts(), undecided0 = settled("undecided"), agreed0 = settled("agreed");
+    int verdicts = 0, cheater_runs = 0;
+    for (int round = 0; round < 4 && cheater_runs == 0; round++) {
+        struct call c[N_HONEST + 1];
+        pthread_t t[N_HONEST + 1];
+        memset(c, 0, sizeof c);
+        for (int i = 0; i <= N_HONEST; i++) {
+            c[i].port = liar.port;
+            c[i].seed = 500 + round * 8 + i;
+            assert_int_equal(pthread_create(&t[i], NULL, call_thread, &c[i]), 0);
+        }
+        for (int i = 0; i <= N_HONEST; i++) {
+            pthread_join(t[i], NULL);
+            /* the liar's own check sees the truth; its verdict to the orchestrator lies */
+            if (c[i].status == 502 && zt_str_eq(c[i].code, "verification_failed")) {
+                cheater_runs++;
+                verdicts++;
+            } else if (c[i].status == 200 && c[i].n_checks >= 1) {
+                verdicts++;
+            }
+        }
+    }
+    fprintf(stderr, "lying gateway: %d verdicts, %d on the cheater\n", verdicts, cheater_runs);
+    assert_true(cheater_runs >= 1);
+    /* every verdict it reported was refused: the dropped checker's own
+     * report was held (the arbiter's dissent, or the only agreement) */
+    uint64_t until = zt_time_mono_ms() + 15000;
+    while (refused_verdicts() < refused0 + verdicts && zt_time_mono_ms() < until) zt_time_sleep_ms(100);
+    if (refused_verdicts() != refused0 + verdicts) { /* on failure: what the nodes logged of verdicts and reports */
+        fprintf(stderr, "refused %lld (from %lld)\n", refused_verdicts(), refused0);
+        struct node *ns[] = {&net.gw, &liar, &net.cheat, &net.wk[0]};
+        for (int k = 0; k < 4; k++) {
+            struct zt_buf b;
+            zt_buf_init(&b, 1 << 22);
+            node_collect_stderr(ns[k], &b);
+            const char *p = zt_buf_str(&b);
+            for (const char *l = p; l && *l;) {
+                const char *e = strchr(l, '\n');
+                size_t n = e ? (size_t)(e - l) : strlen(l);
+                if (memmem(l, n, "verdict", 7) || memmem(l, n, "check_report", 12) || memmem(l, n, "job_checked", 11))
+                    fprintf(stderr, "[%d] %.*s\n", k, (int)(n > 400 ? 400 : n), l);
+                l = e ? e + 1 : NULL;
+            }
+            zt_buf_deinit(&b);
+        }
+    }
+    assert_int_equal(refused_verdicts(), refused0 + verdicts);
+    assert_int_equal(settled("undecided"), undecided0); /* the lie would have charged the verifier */
+    assert_int_equal(settled("agreed"), agreed0);
+    /* the checkers' reports were kept, none refused */
+    assert_int_equal(metric_value(net.gw.port, "zentalk_orchestrator_refusals_total{reason=\"check_report\"}"), 0);
+    node_stop(&liar, 20000);
+}
+
 static void test_exempt_feature(void **state)
 {
     (void)state;
@@ -335,6 +425,7 @@ int main(int argc, char **argv)
 {
     if (argc > 1) node_bin = argv[1];
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_lying_gateway), /* first: the cheater still gets work */
         cmocka_unit_test(test_cheater_caught),
         cmocka_unit_test(test_exempt_feature),
         cmocka_unit_test(test_replicas),

@@ -131,7 +131,7 @@ static void test_quant(void **state)
     }
 }
 
-/* The matrix-product lanes of the kernels (mm_f_lane, mm_q8_lane,
+/* The matrix-product lanes of the kernels (mm_f_lane, mm_q8_part + mm_q8_step,
  * mm_k_part + mm_k_step) folded as the kernels' shuffles fold them (lane
  * l += lane l + h, h halving): the CPU's zt_quant_vec_dot bits, for every
  * weight type, 1 to 4 activation rows per tile, lengths with partial lane
@@ -149,7 +149,7 @@ static void test_matmul_lanes(void **state)
     for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
         enum zt_ggml_type t = types[ti];
         bool kq = t == ZT_GGML_Q4_K || t == ZT_GGML_Q6_K, q8 = t == ZT_GGML_Q8_0 || t == ZT_GGML_Q4_0;
-        static const uint32_t lens_f[] = {7, 32, 96, 1000}, lens_q8[] = {32, 96, 160, 1280}, lens_k[] = {256, 512, 768, 1280};
+        static const uint32_t lens_f[] = {7, 32, 96, 1000}, lens_q8[] = {32, 160, 416, 1280}, lens_k[] = {256, 512, 768, 1280};
         const uint32_t *lens = kq ? lens_k : q8 ? lens_q8 : lens_f;
         for (int li = 0; li < 4; li++)
             for (uint32_t nbt = 1; nbt <= 4; nbt++) {
@@ -163,8 +163,22 @@ static void test_matmul_lanes(void **state)
                         for (uint32_t b = 0; b < nb; b++)
                             quant_block(x + c * n + b * blk, blk, !kq, xq + ((size_t)c * nb + b) * words);
                 memset(lanes, 0, sizeof lanes);
-                uint32_t nl = kq ? 8 : q8 ? 16 : 32;
-                if (kq) {
+                uint32_t nl = kq || q8 ? 8 : 32;
+                if (q8) {
+                    /* block k's 4 parts summed (the kernel's xor shuffles),
+                     * then lane k % 8's float step */
+                    for (uint32_t k = 0; k < nb; k++) {
+                        int s[4] = {0, 0, 0, 0};
+                        float wd = 0;
+                        for (uint32_t th = 0; th < 4; th++) {
+                            int p[4];
+                            mm_q8_part(w + (size_t)k * (t == ZT_GGML_Q8_0 ? 34 : 18), cu[ti], xq, nb, k, nbt, th, p, &wd);
+                            for (int c = 0; c < 4; c++) s[c] += p[c];
+                        }
+                        for (uint32_t c = 0; c < nbt; c++)
+                            lanes[k % 8][c] = mm_q8_step(lanes[k % 8][c], wd, zt__f32_bits(xq[((size_t)c * nb + k) * 9]), s[c]);
+                    }
+                } else if (kq) {
                     for (uint32_t k = 0; k < nb; k++) {
                         int is[4] = {0, 0, 0, 0}, ms[4] = {0, 0, 0, 0};
                         float wd = 0, wdmin = 0;
@@ -182,10 +196,7 @@ static void test_matmul_lanes(void **state)
                                                         t == ZT_GGML_Q6_K, is[c], ms[c]);
                     }
                 } else {
-                    for (uint32_t l = 0; l < nl; l++) {
-                        if (q8) mm_q8_lane(w, cu[ti], xq, nb, nbt, l, lanes[l]);
-                        else mm_f_lane(w, cu[ti], x, n, nbt, n, l, lanes[l]);
-                    }
+                    for (uint32_t l = 0; l < nl; l++) mm_f_lane(w, cu[ti], x, n, nbt, n, l, lanes[l]);
                 }
                 for (uint32_t h = nl / 2; h > 0; h >>= 1)
                     for (uint32_t l = 0; l < h; l++)

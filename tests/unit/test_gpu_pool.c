@@ -15,8 +15,10 @@
  * - The driver's free memory (faked per entry with ZT_GPU_POOL_FREE_MB):
  *   a model that fits the own count but not the driver's figure less the
  *   margin goes elsewhere, or is refused naming the driver; two logical
- *   devices share one driver figure; a model placed but not loaded counts;
- *   no figure (lavapipe has no VK_EXT_memory_budget) leaves the own count. */
+ *   devices share one driver figure; a model placed but not loaded counts,
+ *   and so does one loaded while the driver was being asked, until a
+ *   reading taken after its load; no figure (lavapipe has no
+ *   VK_EXT_memory_budget) leaves the own count. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -189,6 +191,9 @@ static void test_driver_free(void **state)
     assert_non_null(strstr(e.drv_from, "ZT_GPU_POOL_FREE_MB"));
     zt__pool_loaded(p, &b);
     zt__pool_get(p, 1, &e);
+    assert_int_equal(e.room, 0); /* loaded after the reading in use was taken: still held */
+    zt__pool_refresh(p, 0);      /* a reading taken since (the fake figure as it is) */
+    zt__pool_get(p, 1, &e);
     assert_int_equal(e.room, mib);
     zt__pool_release(p, &b);
     zt__pool_release(p, &a);
@@ -219,12 +224,72 @@ static void test_driver_free(void **state)
     zt__pool_free(p);
 }
 
+struct load_in_window {
+    struct zt__pool *p;
+    struct zt__place *pl;
+    int calls;
+};
+
+static void load_now(void *arg)
+{
+    struct load_in_window *w = arg;
+    if (w->calls++ == 0) zt__pool_loaded(w->p, w->pl);
+}
+
+/* A model that finishes loading while the driver is being asked (between
+ * the reading and its use, outside the pool's lock) is in neither the
+ * reading nor the placed-but-not-loaded count unless the pool keeps it
+ * until a reading taken after its load: the other logical device of the
+ * GPU was given the model's bytes twice. */
+static void test_driver_free_race(void **state)
+{
+    (void)state;
+    if (!have_vulkan()) return;
+    static const char *const devs[] = {"0", "0"};
+    const uint64_t mib = 1024 * 1024;
+    struct zt__pool *p;
+    struct zt__pool_entry e;
+    struct zt__place a;
+    char why[384], hook[64];
+    unsetenv("ZT_GPU_POOL_FAIL");
+    unsetenv("ZT_GPU_POOL_FREE_MB");
+    assert_int_equal(zt__pool_new("vulkan", devs, 2, 2, 2, &p), 0);
+    zt__pool_get(p, 0, &e);
+    uint64_t m = e.margin / mib;
+    /* the GPU has 2 MiB free above the margin, by the driver */
+    snprintf(hook, sizeof hook, "0:%llu,1:%llu", (unsigned long long)m + 2, (unsigned long long)m + 2);
+    setenv("ZT_GPU_POOL_FREE_MB", hook, 1);
+    assert_int_equal(zt__pool_place(p, mib, 1, &a, why, sizeof why), 0);
+    assert_int_equal(a.e[0], 0);
+    zt__pool_get(p, 1, &e);
+    assert_int_equal(e.room, mib); /* a is placed, not loaded */
+    /* a reading taken before a's load (the same 2 MiB), a loaded while it
+     * is taken: the other device still has 1 MiB, not 2 */
+    struct load_in_window w = {p, &a, 0};
+    zt__pool_test_read_hook(p, load_now, &w);
+    zt__pool_refresh(p, 0);
+    assert_int_equal(w.calls, 1);
+    zt__pool_get(p, 1, &e);
+    assert_int_equal(e.room, mib);
+    /* the next reading is taken after the load and shows it: 1 MiB */
+    snprintf(hook, sizeof hook, "0:%llu,1:%llu", (unsigned long long)m + 1, (unsigned long long)m + 1);
+    setenv("ZT_GPU_POOL_FREE_MB", hook, 1);
+    zt__pool_refresh(p, 0);
+    zt__pool_get(p, 1, &e);
+    assert_int_equal(e.room, mib);
+    zt__pool_test_read_hook(p, NULL, NULL);
+    zt__pool_release(p, &a);
+    unsetenv("ZT_GPU_POOL_FREE_MB");
+    zt__pool_free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_nvml_fake),
         cmocka_unit_test(test_placement),
         cmocka_unit_test(test_driver_free),
+        cmocka_unit_test(test_driver_free_race),
     };
     return zt_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -12,19 +12,29 @@
  * - refusals of the ids (unsigned) explain the gateway's verdict but are
  *   never charged: a conviction by refusals alone proves nothing;
  * - a malformed report is ZT_EINVAL; the rule: fewer than two answers is
- *   UNAVAILABLE, no strict majority UNDECIDED. */
+ *   UNAVAILABLE, no strict majority UNDECIDED;
+ * - the checkers' own reports (zt__check_reports_*): kept only from a node
+ *   picked here, signed by its registry key, of a check that ended after
+ *   the pick, each receipt once (forged, unpicked, stale, replayed:
+ *   refused); a verdict that leaves out a picked checker's held answer, or
+ *   calls it a refusal, is refused when that answer changes the decision,
+ *   and decided with it when it does not; a report that arrives while the
+ *   verdict waits for it counts; a report is held for the job its checker
+ *   was picked for (zt__check_reports_for_job). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <pthread.h>
 #include <sodium.h>
 #include <string.h>
 
 #include "../../src/server/orch_verdict.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_identity.h"
+#include "zentalk/zt_time.h"
 #include "zt_test.h"
 #include "zt_test_chain.h"
 
@@ -235,6 +245,145 @@ static void test_malformed_and_rule(void **state)
     assert_int_equal(zt_job_check_decide(a, 2, NULL, NULL), ZT_CHECK_UNDECIDED);
 }
 
+/* A checker's own report: node `who` signed by `signer`, chain byte, job
+ * byte (its receipt's id), finished at unix s. */
+static json_t *own_report(int who, int signer, uint8_t chain, uint8_t job, uint64_t finished)
+{
+    char ckpt[2 * ZT_CKPT_MAX_LEN + 1], rec[2 * ZT_ENV_RECEIPT_MAX_LEN + 1];
+    struct zt_test_chain c = {.subject = SUBJECT, .job = job, .chain = chain, .finished = finished};
+    assert_int_equal(zt_test_signed_chain(zt_identity_sign_sk(keys[signer]), &c, ckpt, rec), 0);
+    return json_pack("{s:s,s:s,s:s}", "node_id", IDS[who], "checkpoint", ckpt, "receipt", rec);
+}
+
+static int put(struct zt__check_reports *cr, json_t *body, int64_t now_ms)
+{
+    const char *why = NULL;
+    int rc = zt__check_reports_put(cr, key_of, NULL, body, now_ms, &why);
+    assert_true(rc == 0 || why != NULL);
+    json_decref(body);
+    return rc;
+}
+
+static int check_held(json_t *body, struct zt__check_reports *cr, int64_t wait_ms, struct zt__verdict *out,
+                      const char **why)
+{
+    struct zt__verdict_job job = {.worker = "w",
+                                  .attempts = 1,
+                                  .ran = RAN,
+                                  .n_ran = 2,
+                                  .picked = PICKED,
+                                  .n_picked = 3,
+                                  .key = key_of,
+                                  .reports = cr,
+                                  .wait_ms = wait_ms};
+    int rc = zt__orch_verdict_check(&job, body, out, why);
+    json_decref(last);
+    last = body;
+    return rc;
+}
+
+static void test_check_reports(void **state)
+{
+    (void)state;
+    struct zt__check_reports *cr = NULL;
+    assert_int_equal(zt__check_reports_new(&cr), 0);
+    int64_t now = zt_time_real_ms();
+    uint64_t now_s = (uint64_t)(now / 1000);
+    /* nobody picked yet: refused */
+    assert_int_equal(put(cr, own_report(C1, C1, 9, 0x31, now_s), now), ZT_EPERM);
+    zt__check_reports_expect(cr, "c1", "job-a", now);
+    zt__check_reports_expect(cr, "c2", "job-a", now);
+    zt__check_reports_expect(cr, "c3", "job-b", now);
+    /* a node that was not picked (eve, with her own valid signature) */
+    assert_int_equal(put(cr, own_report(EVE, EVE, 9, 0x32, now_s), now), ZT_EPERM);
+    /* forged: c2's report signed by eve */
+    assert_int_equal(put(cr, own_report(C2, EVE, 9, 0x33, now_s), now), ZT_EPERM);
+    /* stale: a check that ended an hour before the pick */
+    assert_int_equal(put(cr, own_report(C3, C3, 9, 0x34, now_s - 3600), now), ZT_EPERM);
+    /* the picked checker's own: kept once; the same receipt again is a replay */
+    assert_int_equal(put(cr, own_report(C1, C1, 9, 0x35, now_s), now), 0);
+    assert_int_equal(put(cr, own_report(C1, C1, 9, 0x35, now_s), now), ZT_EEXIST);
+    /* a report is held for the job its checker was picked for: a verdict
+     * saying nothing was checked is refused there (orch_lease.c) */
+    assert_true(zt__check_reports_for_job(cr, "job-a", 0));
+    assert_false(zt__check_reports_for_job(cr, "job-b", 20)); /* c3's pick: no report within the wait */
+    assert_false(zt__check_reports_for_job(cr, "job-z", 1000)); /* nobody picked for it: no wait */
+    /* malformed */
+    assert_int_equal(put(cr, json_pack("{s:s}", "node_id", "c1"), now), ZT_EPERM);
+    assert_int_equal(put(cr, json_pack("{s:i}", "node_id", 1), now), ZT_EINVAL);
+    /* past the window the pick is forgotten */
+    assert_int_equal(put(cr, own_report(C3, C3, 9, 0x36, now_s), now + ZT__CHECK_REPORT_WINDOW_MS + 1000), ZT_EPERM);
+
+    /* the gateway drops c1's dissent (the worker's 7 against c1's 9) and
+     * reports c2's agreement as "agreed": decided with c1's held answer it
+     * is checker_wrong, so the verdict is refused */
+    struct zt__verdict v;
+    const char *why = NULL;
+    struct ck agree2[] = {{.who = C2, .signer = C2, .chain = 7}};
+    assert_int_equal(check_held(report("agreed", ONE, 1, 7, 0, agree2, 1), cr, 0, &v, &why), ZT_EPERM);
+    assert_non_null(strstr(why, "leaves out a picked checker"));
+    /* the honest verdict with every answer verifies */
+    struct ck all[] = {{.who = C1, .signer = C1, .chain = 9}, {.who = C2, .signer = C2, .chain = 7}};
+    assert_int_equal(check_held(report("checker_wrong", ONE, 1, 7, 0, all, 2), cr, 0, &v, &why), 0);
+    assert_int_equal(v.n_added, 0);
+    /* c1 called a refusal (a relabelled signed answer): its held answer counts */
+    struct ck relabel[] = {{.who = C1, .refused = true}, {.who = C2, .signer = C2, .chain = 7}};
+    assert_int_equal(check_held(report("agreed", ONE, 1, 7, 0, relabel, 2), cr, 0, &v, &why), ZT_EPERM);
+    assert_int_equal(check_held(report("checker_wrong", ONE, 1, 7, 0, relabel, 2), cr, 0, &v, &why), 0);
+    assert_int_equal(v.n_refused, 0);
+    assert_int_equal(v.n_added, 1);
+    assert_true(v.settle);
+    /* decided with the held answer: c2's 9 alone against the worker's 7
+     * decides nothing, with c1's held 9 it is worker_wrong, which is what
+     * the gateway claims: proven, c1 named among the checkers */
+    struct ck c2_9[] = {{.who = C2, .signer = C2, .chain = 9}};
+    assert_int_equal(check_held(report("worker_wrong", ONE, 1, 7, 0, c2_9, 1), cr, 0, &v, &why), 0);
+    assert_int_equal(v.verdict, ZT_VERDICT_WORKER_WRONG);
+    assert_int_equal(v.n_added, 1);
+    assert_int_equal(v.n_checkers, 2);
+    assert_string_equal(v.checkers[1], "c1");
+    assert_true(v.settle);
+    zt__check_reports_free(cr);
+}
+
+/* A report still on its way when the verdict comes: the verdict waits. */
+struct late {
+    struct zt__check_reports *cr;
+    int64_t now;
+};
+
+static void *late_report(void *arg)
+{
+    struct late *l = arg;
+    zt_time_sleep_ms(150);
+    json_t *b = own_report(C1, C1, 9, 0x41, (uint64_t)(l->now / 1000));
+    int rc = zt__check_reports_put(l->cr, key_of, NULL, b, l->now, NULL);
+    json_decref(b);
+    return (void *)(intptr_t)rc;
+}
+
+static void test_late_report(void **state)
+{
+    (void)state;
+    struct late l = {.now = zt_time_real_ms()};
+    assert_int_equal(zt__check_reports_new(&l.cr), 0);
+    zt__check_reports_expect(l.cr, "c1", "job-l", l.now);
+    /* no report at all within the wait: the verdict stands as before */
+    struct zt__verdict v;
+    const char *why = NULL;
+    struct ck agree2[] = {{.who = C2, .signer = C2, .chain = 7}};
+    assert_int_equal(check_held(report("agreed", ONE, 1, 7, 0, agree2, 1), l.cr, 50, &v, &why), 0);
+    assert_int_equal(v.n_added, 0);
+    /* c1's dissent arrives 150 ms after the verdict: caught all the same */
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, late_report, &l), 0);
+    assert_int_equal(check_held(report("agreed", ONE, 1, 7, 0, agree2, 1), l.cr, 5000, &v, &why), ZT_EPERM);
+    void *res = NULL;
+    pthread_join(t, &res);
+    assert_int_equal((int)(intptr_t)res, 0);
+    zt__check_reports_free(l.cr);
+}
+
 int main(void)
 {
     json_set_alloc_funcs(zt_malloc, zt_free);
@@ -243,7 +392,8 @@ int main(void)
     memset(SUBJECT, 0x5b, sizeof SUBJECT);
     memset(OTHER, 0x6c, sizeof OTHER);
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_honest), cmocka_unit_test(test_lies),
-                                       cmocka_unit_test(test_refusals), cmocka_unit_test(test_malformed_and_rule)};
+                                       cmocka_unit_test(test_refusals), cmocka_unit_test(test_malformed_and_rule),
+                                       cmocka_unit_test(test_check_reports), cmocka_unit_test(test_late_report)};
     int rc = cmocka_run_group_tests_name("orch_verdict", tests, NULL, NULL);
     json_decref(last);
     for (int i = 0; i < N_NODES; i++) zt_identity_free(keys[i]);

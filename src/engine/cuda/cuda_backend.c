@@ -486,7 +486,7 @@ static int matmul_locked(struct cuda *c, const struct zt__tensor *w, const struc
     a.x = c->scratch[0].ptr;
     a.x_stride = 0; /* quantised rows are packed; the kernels index by batch row */
     if (k) return launch(c, K_MATMUL_K, groups(w->ne1, 4), gy, 128, &a);
-    return launch(c, K_MATMUL_Q8, groups(w->ne1, 8), gy, 128, &a);
+    return launch(c, K_MATMUL_Q8, groups(w->ne1, 4), gy, 128, &a);
 }
 
 static int cuda_matmul(struct zt__backend *be, const struct zt__tensor *w, const struct zt__tensor *x,

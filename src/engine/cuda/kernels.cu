@@ -155,22 +155,44 @@ extern "C" __global__ void zt_matmul_f(const struct zt_cu_matmul a)
         for (uint32_t c = 0; c < nbt; c++) ((float *)a.dst)[(uint64_t)(b0 + c) * a.dst_stride + r] = acc[c];
 }
 
-// Q8_0 / Q4_0 against Q8_0 activations: a half-warp per tile, thread l =
-// canonical lane l of 16 (mm_q8_lane); fold 8, 4, 2, 1. Block: 8
-// half-warps (rows).
+// Q8_0 / Q4_0 against Q8_0 activations, canonical order v2: a warp per
+// tile; thread 4g + t is part t (elements 8t..8t+7, mm_q8_part) of
+// canonical lane g (0..7). The warp takes 8 consecutive blocks per step,
+// block k = k0 + g to group g, so lane g sees its blocks g, g + 8, g + 16,
+// ... in increasing order, as the CPU's lane b % 8. The 4 parts of a
+// block's exact int32 sum are added by xor shuffles inside the group
+// (integers: any order), then every thread of the group takes the float
+// step (mm_q8_step; the 4 copies are equal). Fold h = 4, 2, 1 over the
+// groups: lane g += lane g + h is a shuffle down by 4h threads, read from
+// thread 0. Block: 4 warps (rows).
 extern "C" __global__ void zt_matmul_q8(const struct zt_cu_matmul a)
 {
-    uint32_t l = threadIdx.x & 15u, r = blockIdx.x * 8u + threadIdx.x / 16u, b0 = blockIdx.y * BT;
+    uint32_t lane = threadIdx.x & 31u, g = lane >> 2, t = lane & 3u;
+    uint32_t r = blockIdx.x * 4u + threadIdx.x / 32u, b0 = blockIdx.y * BT;
     bool ok = r < a.rows;
-    uint32_t nb = a.n / 32u;
+    uint32_t nb = a.n / 32u, bb = a.type == ZT_CU_Q8_0 ? 34u : 18u;
     const uint8_t *w = (const uint8_t *)a.w + (uint64_t)(ok ? r : 0u) * a.w_nb1;
+    const uint32_t *xq = (const uint32_t *)a.x + (uint64_t)b0 * nb * 9u;
     uint32_t nbt = a.batch - b0 < BT ? a.batch - b0 : BT;
-    float acc[BT];
-    mm_q8_lane(w, a.type, (const uint32_t *)a.x + (uint64_t)b0 * nb * 9u, nb, nbt, l, acc);
+    float acc[BT] = {0.0f, 0.0f, 0.0f, 0.0f};
+    for (uint32_t k0 = 0; k0 < nb; k0 += 8u) { // uniform across the warp
+        uint32_t k = k0 + g;
+        bool has = k < nb;
+        int part[BT] = {0, 0, 0, 0};
+        float wd = 0.0f;
+        if (has) mm_q8_part(w + (uint64_t)k * bb, a.type, xq, nb, k, nbt, t, part, &wd);
+#pragma unroll
+        for (uint32_t c = 0; c < BT; c++) {
+            int s = part[c];
+            s += __shfl_xor_sync(FULL, s, 1u);
+            s += __shfl_xor_sync(FULL, s, 2u);
+            if (has && c < nbt) acc[c] = mm_q8_step(acc[c], wd, __uint_as_float(xq[((uint64_t)c * nb + k) * 9u]), s);
+        }
+    }
 #pragma unroll
     for (uint32_t c = 0; c < BT; c++)
-        for (uint32_t h = 8u; h > 0u; h >>= 1) acc[c] = __fadd_rn(acc[c], __shfl_down_sync(FULL, acc[c], h, 16));
-    if (ok && l == 0u)
+        for (uint32_t h = 4u; h > 0u; h >>= 1) acc[c] = __fadd_rn(acc[c], __shfl_down_sync(FULL, acc[c], 4u * h));
+    if (ok && lane == 0u)
         for (uint32_t c = 0; c < nbt; c++) ((float *)a.dst)[(uint64_t)(b0 + c) * a.dst_stride + r] = acc[c];
 }
 

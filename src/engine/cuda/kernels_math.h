@@ -286,38 +286,44 @@ ZT_CU_FN void mm_f_lane(const uint8_t *w, uint32_t type, const float *x, uint64_
     }
 }
 
-// Q8_0 / Q4_0 against Q8_0 activation blocks (9 words each, quant_block;
-// xq: nb blocks per row, rows in order), 16 lanes: lane l = 8 (k % 2) + j
-// takes the blocks k of its parity in order, p_j the exact int32 sum over
-// elements 4j..4j+3, acc = fma(d_w * d_x, p_j, acc).
-ZT_CU_FN void mm_q8_lane(const uint8_t *w, uint32_t type, const uint32_t *xq, uint32_t nb, uint32_t nbt, uint32_t l,
-                         float acc[ZT_CU_BT])
+// Q8_0 / Q4_0 block k against Q8_0 activation blocks (9 words each,
+// quant_block; xq: nb blocks per row, rows in order), canonical order v2:
+// block k gives one exact int32 sum s_k over its 32 elements, and lane
+// k % 8 of 8 takes acc = fma(d_w * d_x, s_k, acc) (mm_q8_step). Thread t
+// (0..3) of the block's 4 computes its part, elements 8t..8t+7, of s_k for
+// each activation row (exact integers: the 4 parts sum to s_k in any
+// order); wd is the block's fp16 weight scale.
+ZT_CU_FN void mm_q8_part(const uint8_t *wb, uint32_t type, const uint32_t *xq, uint32_t nb, uint32_t k, uint32_t nbt,
+                         uint32_t t, int part[ZT_CU_BT], float *wd)
 {
-    uint32_t bb = type == ZT_CU_Q8_0 ? 34u : 18u, j = l & 7u;
-    for (uint32_t c = 0; c < ZT_CU_BT; c++) acc[c] = 0.0f;
-    for (uint32_t k = l >> 3; k < nb; k += 2u) {
-        const uint8_t *wb = w + (uint64_t)k * bb;
-        float wd = half_to_float(ld16(wb));
-        int wc[4];
-        for (uint32_t e = 0; e < 4u; e++) {
-            uint32_t el = 4u * j + e;
-            if (type == ZT_CU_Q8_0) {
-                wc[e] = (int8_t)wb[2u + el];
-            } else {
-                uint32_t q = wb[2u + (el & 15u)];
-                wc[e] = (int)(el < 16u ? q & 15u : q >> 4) - 8;
-            }
-        }
-        for (uint32_t c = 0; c < ZT_CU_BT; c++) {
-            if (c >= nbt) continue;
-            const uint32_t *xb = xq + ((uint64_t)c * nb + k) * 9u;
-            float db = ZT_FMUL(wd, ZT_U2F(xb[0]));
-            uint32_t xw = xb[1u + j];
-            int p = 0;
-            for (uint32_t e = 0; e < 4u; e++) p += wc[e] * (int)(int8_t)(xw >> (8u * e));
-            acc[c] = ZT_FMA(db, (float)p, acc[c]);
+    int wc[8];
+    for (uint32_t e = 0; e < 8u; e++) {
+        uint32_t el = 8u * t + e;
+        if (type == ZT_CU_Q8_0) {
+            wc[e] = (int8_t)wb[2u + el];
+        } else {
+            uint32_t q = wb[2u + (el & 15u)];
+            wc[e] = (int)(el < 16u ? q & 15u : q >> 4) - 8;
         }
     }
+    *wd = half_to_float(ld16(wb));
+    for (uint32_t c = 0; c < ZT_CU_BT; c++) {
+        part[c] = 0;
+        if (c >= nbt) continue;
+        const uint32_t *xb = xq + ((uint64_t)c * nb + k) * 9u;
+        uint32_t x0 = xb[1u + 2u * t], x1 = xb[2u + 2u * t];
+        int p = 0;
+        for (uint32_t e = 0; e < 8u; e++) p += wc[e] * (int)(int8_t)((e < 4u ? x0 : x1) >> (8u * (e & 3u)));
+        part[c] = p; // |p| <= 8 * 128 * 127
+    }
+}
+
+// block k's float step on its canonical lane (k % 8), one activation row:
+// d_b = fp16(w.d) * fp16(x.d) (exact in f32), then one fma with the exact
+// float(s_k) (|s_k| <= 32 * 128 * 127 < 2^24)
+ZT_CU_FN float mm_q8_step(float acc, float wd, float xd, int s)
+{
+    return ZT_FMA(ZT_FMUL(wd, xd), (float)s, acc);
 }
 
 // Q4_K / Q6_K super-block k against Q8_K activation blocks (65 words each):
