@@ -10,22 +10,11 @@
 
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_crypto.h"
+#include "zentalk/zt_endian.h"
 #include "zentalk/zt_hash.h"
 #include "zentalk/zt_sealed.h"
 
 #define FRAME_MAX (ZT_ENV_CHUNK_MAX + ZT_ENV_CHUNK_OVERHEAD)
-
-static void put32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (24 - 8 * i));
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-    uint32_t v = 0;
-    for (int i = 0; i < 4; i++) v = v << 8 | p[i];
-    return v;
-}
 
 static int reader_new(const struct zt_env_header *job, uint8_t **sk,
                       const uint8_t worker_kem_pk[static ZT_HPKE_PK_LEN],
@@ -159,16 +148,6 @@ int zt_sealed_final_decode(const uint8_t *buf, size_t len, struct zt_sealed_fina
 
 static const char CKPT_CTX[] = "zentalk-checkpoint-v1";
 
-static void le32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t rle32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 static bool build_id_ok(const char *b, size_t n)
 {
     if (n == 0 || n > ZT_ENV_BUILD_ID_MAX) return false;
@@ -201,7 +180,7 @@ int zt_checkpoint_sign(const struct zt_checkpoint *c, const uint8_t sk[static ZT
     memcpy(out + 21, c->subject, 32);
     memcpy(out + 53, c->model_sha256, 32);
     memcpy(out + 85, c->prev, 32);
-    le32(out + 117, c->n_tokens);
+    zt_put_le32(out + 117, c->n_tokens);
     memcpy(out + 121, c->chain, 32);
     memcpy(out + 153, sk + 32, 32); /* libsodium's secret key ends with the public key */
     out[185] = (uint8_t)bl;
@@ -233,7 +212,7 @@ int zt_checkpoint_verify(const uint8_t *b, size_t len, const uint8_t *pk, struct
     memcpy(c.subject, b + 21, 32);
     memcpy(c.model_sha256, b + 53, 32);
     memcpy(c.prev, b + 85, 32);
-    c.n_tokens = rle32(b + 117);
+    c.n_tokens = zt_get_le32(b + 117);
     memcpy(c.chain, b + 121, 32);
     memcpy(c.worker_pk, b + 153, 32);
     c.build_id_len = (uint8_t)bl;
@@ -331,7 +310,7 @@ static int put_record(struct zt_sealed_writer *w, uint8_t type, const uint8_t *a
     uint8_t *rec = zt_malloc(n);
     if (!rec) return ZT_ENOMEM;
     rec[0] = type;
-    le32(rec + 1, (uint32_t)(alen + blen));
+    zt_put_le32(rec + 1, (uint32_t)(alen + blen));
     if (alen) memcpy(rec + ZT_SEALED_REC_HDR, a, alen);
     if (blen) memcpy(rec + ZT_SEALED_REC_HDR + alen, b, blen);
     int rc = put_out(w, rec, n, out);
@@ -354,7 +333,7 @@ int zt_sealed_writer_tokens(struct zt_sealed_writer *w, const int32_t *ids, size
     int rc = 0;
     for (size_t i = 0; i < n_ids && !rc; i++) {
         if (ids[i] < 0) rc = ZT_EINVAL;
-        le32(idb + 2 + 4 * i, (uint32_t)ids[i]);
+        zt_put_le32(idb + 2 + 4 * i, (uint32_t)ids[i]);
     }
     /* text beyond one record goes on in records without ids */
     const uint8_t *a = idb;
@@ -403,7 +382,7 @@ int zt_sealed_writer_finish(struct zt_sealed_writer *w, const struct zt_sealed_f
         (rc = zt_env_receipt_sign(&rec, sign_sk, frame + ZT_SEALED_RECEIPT_FRAME_LEN,
                                   sizeof frame - ZT_SEALED_RECEIPT_FRAME_LEN, &rlen)) != 0)
         return rc;
-    put32(frame, (uint32_t)rlen);
+    zt_put_be32(frame, (uint32_t)rlen);
     if ((rc = zt_buf_append(out, w->chunk, clen)) != 0) return rc;
     return zt_buf_append(out, frame, ZT_SEALED_RECEIPT_FRAME_LEN + rlen);
 }
@@ -537,7 +516,7 @@ static int record(struct zt_sealed_reader *r, uint8_t type, const uint8_t *p, si
         if (n < 2 + 4 * k) return die(r, ZT_EPARSE, "a token record is too short for its ids");
         if (k && !r->ids && !(r->ids = zt_malloc(65535 * sizeof *r->ids))) return die(r, ZT_ENOMEM, "out of memory");
         for (size_t i = 0; i < k; i++) {
-            uint32_t v = rle32(p + 2 + 4 * i);
+            uint32_t v = zt_get_le32(p + 2 + 4 * i);
             if (v > INT32_MAX) return die(r, ZT_EPARSE, "a token id is out of range");
             r->ids[i] = (int32_t)v;
         }
@@ -570,7 +549,7 @@ static int v2_feed(struct zt_sealed_reader *r, const uint8_t *p, size_t n, zt_se
 {
     while (n) {
         size_t need = ZT_SEALED_REC_HDR;
-        if (r->rec.len >= ZT_SEALED_REC_HDR) need += rle32((const uint8_t *)r->rec.data + 1);
+        if (r->rec.len >= ZT_SEALED_REC_HDR) need += zt_get_le32((const uint8_t *)r->rec.data + 1);
         size_t take = need - r->rec.len;
         if (take > n) take = n;
         if (take && zt_buf_append(&r->rec, p, take) != 0) return die(r, ZT_ENOMEM, "out of memory");
@@ -579,7 +558,7 @@ static int v2_feed(struct zt_sealed_reader *r, const uint8_t *p, size_t n, zt_se
         if (r->rec.len < need) continue;
         const uint8_t *rd = (const uint8_t *)r->rec.data;
         if (need == ZT_SEALED_REC_HDR) { /* the header: now the payload's length is known */
-            uint32_t pl = rle32(rd + 1);
+            uint32_t pl = zt_get_le32(rd + 1);
             if (pl > ZT_SEALED_REC_MAX - ZT_SEALED_REC_HDR) return die(r, ZT_EPARSE, "a result record is too long");
             if (pl) continue;
         }
@@ -647,7 +626,7 @@ static int unit_done(struct zt_sealed_reader *r, zt_sealed_text_fn cb, void *ud)
         return 0;
     }
     case RS_RECEIPT_LEN: {
-        uint32_t n = get32(r->buf);
+        uint32_t n = zt_get_be32(r->buf);
         if (n < ZT_SEALED_RECEIPT_MIN_LEN || n > ZT_ENV_RECEIPT_MAX_LEN)
             return die(r, ZT_EPARSE, "the receipt length is out of range");
         if ((rc = grow(r, n)) != 0) return die(r, rc, "out of memory");

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "zentalk/zt_alloc.h"
+#include "zentalk/zt_endian.h"
 #include "zentalk/zt_hash.h"
 #include "zentalk/zt_keccak.h"
 #include "zentalk/zt_log.h"
@@ -259,8 +260,7 @@ int zt_wallet_nonce(struct zt_wallet *w, const uint8_t addr[ZT_WALLET_ADDR_LEN],
 
 static uint32_t bucket_of(const struct zt_wallet *w, const uint8_t h[32])
 {
-    uint32_t v = (uint32_t)h[0] | (uint32_t)h[1] << 8 | (uint32_t)h[2] << 16 | (uint32_t)h[3] << 24;
-    return v & (w->nbuckets - 1);
+    return zt_get_le32(h) & (w->nbuckets - 1);
 }
 
 static void session_remove(struct zt_wallet *w, uint32_t i)

@@ -27,6 +27,7 @@
 
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_asset.h"
+#include "zentalk/zt_endian.h"
 #include "learned.h"
 #include "moderation_internal.h"
 #include "zentalk/zt_hash.h"
@@ -422,7 +423,7 @@ int zt_moderation_from_payload(const void *payload, size_t len, struct zt_modera
     struct zt_moderation *m = NULL;
     int rc = ZT_EPARSE;
     if (len < 4) goto out;
-    size_t n = (size_t)p[0] | (size_t)p[1] << 8 | (size_t)p[2] << 16 | (size_t)p[3] << 24;
+    size_t n = zt_get_le32(p);
     if (n == 0 || n > (len - 4) / (ENTRY_HEAD + 1)) goto out;
     rc = ZT_ENOMEM;
     m = zt_calloc(1, sizeof *m);

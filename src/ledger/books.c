@@ -458,11 +458,7 @@ static void *payout_loop(void *ud)
         struct zt_chain_round r;
         zt_ignore(zt_chain_payout_round(c, zt_time_real_ms(), &r)); /* logged */
         pthread_mutex_lock(&c->loop_mu);
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        int64_t ns = (int64_t)ts.tv_nsec + (c->interval_ms % 1000) * 1000000;
-        ts.tv_sec += (time_t)(c->interval_ms / 1000 + ns / 1000000000);
-        ts.tv_nsec = (long)(ns % 1000000000);
+        struct timespec ts = zt_time_after_ms(CLOCK_REALTIME, (uint64_t)c->interval_ms);
         while (!c->stop && pthread_cond_timedwait(&c->cond, &c->loop_mu, &ts) != ETIMEDOUT) {
         }
     }

@@ -542,14 +542,6 @@ static struct op *get_start(struct zt_dht *d, const dht_infohash *h, const char 
     return op;
 }
 
-static void deadline_of(uint64_t ms_from_now, struct timespec *ts)
-{
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    uint64_t ns = (uint64_t)ts->tv_nsec + (ms_from_now % 1000) * 1000000u;
-    ts->tv_sec += (time_t)(ms_from_now / 1000 + ns / 1000000000u);
-    ts->tv_nsec = (long)(ns % 1000000000u);
-}
-
 /* Wait for ops[0..n) until done or the deadline. Under d->mu. */
 static void wait_ops(struct zt_dht *d, struct op **ops, size_t n, const struct timespec *until)
 {
@@ -582,8 +574,7 @@ int zt_dht_lookup(struct zt_dht *d, const char *role, const char *model, int64_t
     if (!d || !role || !role[0] || !out || !n || !max || max > ZT_DHT_MAX_RESULTS ||
         strlen(role) > ZT_DESCRIPTOR_MAX_STR || (model && strlen(model) > ZT_DESCRIPTOR_MAX_STR))
         return ZT_EINVAL;
-    struct timespec until;
-    deadline_of(timeout_ms, &until);
+    struct timespec until = zt_time_after_ms(CLOCK_MONOTONIC, timeout_ms);
     dht_infohash h;
     key_of(&h, model ? "model" : "role", role, model);
     struct op *first = get_start(d, &h, role, model, NULL, now, max);
@@ -606,8 +597,7 @@ int zt_dht_lookup(struct zt_dht *d, const char *role, const char *model, int64_t
         key_of(&hk, "node", cand[i].node_id, NULL);
         if (!(ops[i] = get_start(d, &hk, role, model, cand[i].node_id, now, 1))) rc = ZT_ENOMEM;
     }
-    struct timespec floor_ts;
-    deadline_of(NODE_KEYS_MIN_MS, &floor_ts);
+    struct timespec floor_ts = zt_time_after_ms(CLOCK_MONOTONIC, NODE_KEYS_MIN_MS);
     if (floor_ts.tv_sec > until.tv_sec || (floor_ts.tv_sec == until.tv_sec && floor_ts.tv_nsec > until.tv_nsec))
         until = floor_ts;
     pthread_mutex_lock(&d->mu);
@@ -775,8 +765,7 @@ int zt_dht_get_values(struct zt_dht *d, const char *ns, const char *name, unsign
     op->raw = fn;
     op->raw_ud = ud;
     op_launch(d, &h, op);
-    struct timespec until;
-    deadline_of(timeout_ms, &until);
+    struct timespec until = zt_time_after_ms(CLOCK_MONOTONIC, timeout_ms);
     pthread_mutex_lock(&d->mu);
     wait_ops(d, &op, 1, &until);
     get_release(d, op);
@@ -905,8 +894,7 @@ static void *thread_main(void *arg)
         uint64_t wake = d->sign ? next_pub : UINT64_MAX;
         if (d->peers && next_look < wake) wake = next_look;
         t = zt_time_mono_ms();
-        struct timespec until;
-        deadline_of(wake > t ? (wake - t < 60000 ? wake - t : 60000) : 0, &until);
+        struct timespec until = zt_time_after_ms(CLOCK_MONOTONIC, wake > t ? (wake - t < 60000 ? wake - t : 60000) : 0);
         pthread_mutex_lock(&d->mu);
         if (!d->stop && !d->nudged) zt_ignore(pthread_cond_timedwait(&d->cv, &d->mu, &until));
     }

@@ -289,13 +289,19 @@ static void attach(struct orch_node *n)
     }
 }
 
-static void node_free(struct orch_node *n)
+/* What a session allocated in n (session_commit's fields), released. */
+static void node_session_release(struct orch_node *n)
 {
-    if (!n) return;
     zt_free(n->endpoint);
     zt_free(n->record);
     zt_free(n->models);
     zt_free(n->model_pos);
+}
+
+static void node_free(struct orch_node *n)
+{
+    if (!n) return;
+    node_session_release(n);
     zt_free(n);
 }
 
@@ -391,10 +397,7 @@ static void session_commit(struct orch_node *n, struct session *s, const struct 
                            const struct orch_rec *rec)
 {
     detach(n);
-    zt_free(n->endpoint);
-    zt_free(n->record);
-    zt_free(n->models);
-    zt_free(n->model_pos);
+    node_session_release(n);
     n->endpoint = s->endpoint;
     n->record = s->record;
     n->models = s->models;

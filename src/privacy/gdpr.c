@@ -270,11 +270,7 @@ static void *sweeper_main(void *arg)
         zt_ignore(zt_gdpr_sweep(g, zt_time_real_ms(), NULL));
         atomic_fetch_add(&g->runs, 1);
         pthread_mutex_lock(&g->mu);
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        uint64_t ns = (uint64_t)ts.tv_nsec + (every_ms % 1000u) * 1000000u;
-        ts.tv_sec += (time_t)(every_ms / 1000u) + (time_t)(ns / 1000000000u);
-        ts.tv_nsec = (long)(ns % 1000000000u);
+        struct timespec ts = zt_time_after_ms(CLOCK_MONOTONIC, every_ms);
         while (!g->stop && pthread_cond_timedwait(&g->cv, &g->mu, &ts) != ETIMEDOUT) {
         }
     }

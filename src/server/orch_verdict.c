@@ -232,11 +232,7 @@ bool zt__check_reports_for_job(struct zt__check_reports *cr, const char *job_id,
         }
         uint64_t now = zt_time_mono_ms();
         if (reported || !awaiting || now >= deadline) break;
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        uint64_t ns = (uint64_t)ts.tv_nsec + (deadline - now) * 1000000u;
-        ts.tv_sec += (time_t)(ns / 1000000000u);
-        ts.tv_nsec = (long)(ns % 1000000000u);
+        struct timespec ts = zt_time_after_ms(CLOCK_MONOTONIC, deadline - now);
         pthread_cond_timedwait(&cr->cv, &cr->mu, &ts);
     }
     pthread_mutex_unlock(&cr->mu);
@@ -260,11 +256,7 @@ static bool report_of(struct zt__check_reports *cr, const char *node, const uint
         }
         uint64_t now = zt_time_mono_ms();
         if (found || now >= deadline || !awaited(cr, node)) break;
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        uint64_t ns = (uint64_t)ts.tv_nsec + (deadline - now) * 1000000u;
-        ts.tv_sec += (time_t)(ns / 1000000000u);
-        ts.tv_nsec = (long)(ns % 1000000000u);
+        struct timespec ts = zt_time_after_ms(CLOCK_MONOTONIC, deadline - now);
         pthread_cond_timedwait(&cr->cv, &cr->mu, &ts);
     }
     pthread_mutex_unlock(&cr->mu);

@@ -348,6 +348,21 @@ static int f32_view(const struct zt__tensor *t, CUdeviceptr *addr, uint32_t *str
     return 0;
 }
 
+/* The F32 views of two operands and a destination (rmsnorm's x, g; add and swiglu's a, b). */
+struct views3 {
+    CUdeviceptr a, b, dst;
+    uint32_t as, bs, ds;
+};
+
+static int f32_views3(const struct zt__tensor *a, const struct zt__tensor *b, const struct zt__tensor *dst,
+                      struct views3 *v)
+{
+    int rc = f32_view(a, &v->a, &v->as);
+    if (!rc) rc = f32_view(b, &v->b, &v->bs);
+    if (!rc) rc = f32_view(dst, &v->dst, &v->ds);
+    return rc;
+}
+
 static bool cuda_supports(const struct zt__backend *be, enum zt_ggml_type type)
 {
     (void)be;
@@ -411,14 +426,11 @@ static int cuda_get_rows(struct zt__backend *be, const struct zt__tensor *src, c
 static int rmsnorm_locked(struct cuda *c, const struct zt__tensor *x, const struct zt__tensor *g, float eps,
                           const struct zt__tensor *dst)
 {
-    CUdeviceptr xa, ga, da;
-    uint32_t xs, gs, ds;
-    int rc = f32_view(x, &xa, &xs);
-    if (!rc) rc = f32_view(g, &ga, &gs);
-    if (!rc) rc = f32_view(dst, &da, &ds);
+    struct views3 v;
+    int rc = f32_views3(x, g, dst, &v);
     if (rc) return rc;
     if (x->ne1 > 65535) return ZT_ERANGE;
-    struct zt_cu_rmsnorm a = {.x = xa, .g = ga, .dst = da, .x_stride = xs, .dst_stride = ds,
+    struct zt_cu_rmsnorm a = {.x = v.a, .g = v.b, .dst = v.dst, .x_stride = v.as, .dst_stride = v.ds,
                               .n = (uint32_t)x->ne0, .eps = eps};
     /* one block per row: the grid's x dimension */
     return launch(c, K_RMSNORM, (unsigned)x->ne1, 1, 256, &a);
@@ -434,15 +446,12 @@ static int cuda_rmsnorm(struct zt__backend *be, const struct zt__tensor *x, cons
 static int binary_locked(struct cuda *c, const struct zt__tensor *a, const struct zt__tensor *bt,
                          const struct zt__tensor *dst, uint32_t op)
 {
-    CUdeviceptr aa, ba, da;
-    uint32_t as, bs, ds;
-    int rc = f32_view(a, &aa, &as);
-    if (!rc) rc = f32_view(bt, &ba, &bs);
-    if (!rc) rc = f32_view(dst, &da, &ds);
+    struct views3 v;
+    int rc = f32_views3(a, bt, dst, &v);
     if (rc) return rc;
-    if (bt->ne1 == 1 && a->ne1 != 1) bs = 0;
-    struct zt_cu_binary k = {.a = aa, .b = ba, .dst = da, .a_stride = as, .b_stride = bs, .dst_stride = ds,
-                             .n = (uint32_t)a->ne0, .op = op};
+    if (bt->ne1 == 1 && a->ne1 != 1) v.bs = 0;
+    struct zt_cu_binary k = {.a = v.a, .b = v.b, .dst = v.dst, .a_stride = v.as, .b_stride = v.bs,
+                             .dst_stride = v.ds, .n = (uint32_t)a->ne0, .op = op};
     return launch(c, K_BINARY, groups(a->ne0, 256), (unsigned)a->ne1, 256, &k);
 }
 
