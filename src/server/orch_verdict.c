@@ -344,8 +344,11 @@ int zt__orch_verdict_check(const struct zt__verdict_job *job, json_t *body, stru
     uint64_t deadline = zt_time_mono_ms() + (uint64_t)(job->wait_ms > 0 ? job->wait_ms : 0);
     for (size_t p = 0; !rc && job->reports && p < job->n_picked; p++) {
         const char *id = job->picked[p];
+        /* a checker the gateway called refused is looked up even when the
+         * answers are full: its signed answer takes the refusal's place */
+        bool was_ref = listed(id, refused, v.n_refused);
         if (listed(id, v.checkers, v.n_checkers) || listed(id, v.workers, v.n_workers) ||
-            n_signed + v.n_refused >= ZT_JOB_CHECKERS_MAX + 1 || v.n_checkers >= ZT__VERDICT_NODES_MAX)
+            (!was_ref && n_signed + v.n_refused >= ZT_JOB_CHECKERS_MAX + 1) || v.n_checkers >= ZT__VERDICT_NODES_MAX)
             continue;
         struct report *r = zt_malloc(sizeof *r);
         if (!r) {

@@ -20,7 +20,9 @@
  *   calls it a refusal, is refused when that answer changes the decision,
  *   and decided with it when it does not; a report that arrives while the
  *   verdict waits for it counts; a report is held for the job its checker
- *   was picked for (zt__check_reports_for_job). */
+ *   was picked for (zt__check_reports_for_job); a gateway that names all
+ *   ZT_JOB_CHECKERS_MAX picked checkers refused still has a held signed
+ *   answer put in its refusal's place. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -38,8 +40,8 @@
 #include "zt_test.h"
 #include "zt_test_chain.h"
 
-enum { W, W2, C1, C2, C3, EVE, N_NODES };
-static const char *const IDS[N_NODES] = {"w", "w2", "c1", "c2", "c3", "eve"};
+enum { W, W2, C1, C2, C3, EVE, C4, C5, C6, C7, C8, N_NODES };
+static const char *const IDS[N_NODES] = {"w", "w2", "c1", "c2", "c3", "eve", "c4", "c5", "c6", "c7", "c8"};
 static struct zt_identity *keys[N_NODES];
 static uint8_t SUBJECT[32], OTHER[32];
 
@@ -346,6 +348,43 @@ static void test_check_reports(void **state)
     zt__check_reports_free(cr);
 }
 
+/* Eight checkers picked, the gateway calls all eight refused (the answers
+ * are full): c1's held signed dissent still replaces its refusal. */
+static void test_all_refused(void **state)
+{
+    (void)state;
+    static const char *const EIGHT[] = {"c1", "c2", "c3", "c4", "c5", "c6", "c7", "c8"};
+    const int who[] = {C1, C2, C3, C4, C5, C6, C7, C8};
+    struct zt__check_reports *cr = NULL;
+    assert_int_equal(zt__check_reports_new(&cr), 0);
+    int64_t now = zt_time_real_ms();
+    for (size_t i = 0; i < 8; i++) zt__check_reports_expect(cr, EIGHT[i], "job-8", now);
+    assert_int_equal(put(cr, own_report(C1, C1, 9, 0x51, (uint64_t)(now / 1000)), now), 0);
+    struct ck cs[8];
+    for (size_t i = 0; i < 8; i++) cs[i] = (struct ck){.who = who[i], .refused = true};
+    struct zt__verdict_job job = {.worker = "w",
+                                  .attempts = 1,
+                                  .ran = RAN,
+                                  .n_ran = 2,
+                                  .picked = EIGHT,
+                                  .n_picked = 8,
+                                  .key = key_of,
+                                  .reports = cr};
+    struct zt__verdict v;
+    const char *why = NULL;
+    json_t *body = report("worker_wrong", ONE, 1, 7, 0, cs, 8);
+    /* decided with c1's answer: 7 refusals still outvote the worker, but
+     * the signed worker 7 against c1's 9 proves nothing: not settled */
+    assert_int_equal(zt__orch_verdict_check(&job, body, &v, &why), 0);
+    json_decref(body);
+    assert_int_equal(v.n_added, 1);
+    assert_int_equal(v.n_refused, 7);
+    assert_int_equal(v.n_checkers, 1);
+    assert_string_equal(v.checkers[0], "c1");
+    assert_false(v.settle);
+    zt__check_reports_free(cr);
+}
+
 /* A report still on its way when the verdict comes: the verdict waits. */
 struct late {
     struct zt__check_reports *cr;
@@ -393,7 +432,8 @@ int main(void)
     memset(OTHER, 0x6c, sizeof OTHER);
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_honest), cmocka_unit_test(test_lies),
                                        cmocka_unit_test(test_refusals), cmocka_unit_test(test_malformed_and_rule),
-                                       cmocka_unit_test(test_check_reports), cmocka_unit_test(test_late_report)};
+                                       cmocka_unit_test(test_check_reports), cmocka_unit_test(test_all_refused),
+                                       cmocka_unit_test(test_late_report)};
     int rc = cmocka_run_group_tests_name("orch_verdict", tests, NULL, NULL);
     json_decref(last);
     for (int i = 0; i < N_NODES; i++) zt_identity_free(keys[i]);
