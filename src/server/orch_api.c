@@ -229,6 +229,7 @@ void zt__orch_check_failed(struct zt__orch *o, const char *job_id, const char *c
                                                    "check_failed", "stalled", stalled));
         return;
     }
+    zt__orch_lease_check_failed(o->lease, checker, job_id);
     zt_ignore(zt_registry_report(o->reg, checker, stalled ? ZT_OUTCOME_TIMED_OUT : ZT_OUTCOME_FAILED,
                                  zt_time_real_ms()));
 }

@@ -211,6 +211,9 @@ void zt__orch_lease_counts(struct zt__orch_lease *l, uint64_t *not_gateway, uint
 /* checker was picked for a check of job_id by this node's own gateway:
  * its report is kept (zt__check_reports_expect). */
 void zt__orch_lease_expect_check(struct zt__orch_lease *l, const char *checker, const char *job_id, int64_t now_ms);
+/* That checker's check of job_id failed: its report is awaited no more
+ * (zt__check_reports_failed). */
+void zt__orch_lease_check_failed(struct zt__orch_lease *l, const char *checker, const char *job_id);
 /* A checker's own signed answer (zt__check_reports_put, orch_verdict.h). */
 ZT_NODISCARD int zt__orch_lease_check_report(struct zt__orch_lease *l, json_t *body, const char **why);
 /* The signed descriptors of the gateways that lease here (unexpired), for

@@ -684,6 +684,11 @@ void zt__orch_lease_expect_check(struct zt__orch_lease *l, const char *checker, 
     zt__check_reports_expect(l->reports, checker, job_id, now_ms);
 }
 
+void zt__orch_lease_check_failed(struct zt__orch_lease *l, const char *checker, const char *job_id)
+{
+    zt__check_reports_failed(l->reports, checker, job_id);
+}
+
 int zt__orch_lease_check_report(struct zt__orch_lease *l, json_t *body, const char **why)
 {
     return zt__check_reports_put(l->reports, registry_key, l->reg, body, zt_time_real_ms(), why);
@@ -724,6 +729,7 @@ bool zt__orch_lease_report_h(struct zt__orch_lease *l, struct zt_http_req *req, 
         check_pick_h(l, job_id, worker, body, resp);
         return false;
     } else if (strcmp(ev, "check_failed") == 0) { /* a checker that failed its check: charged as a failed job */
+        if (worker) zt__check_reports_failed(l->reports, worker, job_id); /* and its report awaited no more */
         rc = worker ? zt_registry_report(l->reg, worker,
                                          json_is_true(json_object_get(body, "stalled")) ? ZT_OUTCOME_TIMED_OUT
                                                                                          : ZT_OUTCOME_FAILED,

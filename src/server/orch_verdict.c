@@ -82,6 +82,7 @@ struct pick {
     char job[ZT_JOB_ID_SIZE];
     int64_t t_ms;       /* unix ms */
     unsigned n_reports; /* reports taken under it */
+    bool failed;        /* the gateway said this check failed: no report is awaited under it */
 };
 
 struct report {
@@ -130,7 +131,29 @@ void zt__check_reports_expect(struct zt__check_reports *cr, const char *checker,
     zt_strlcpy(p->job, job_id ? job_id : "", sizeof p->job);
     p->t_ms = now_ms;
     p->n_reports = 0;
+    p->failed = false;
     pthread_mutex_unlock(&cr->mu);
+}
+
+void zt__check_reports_failed(struct zt__check_reports *cr, const char *checker, const char *job_id)
+{
+    if (!cr || !checker || !job_id) return;
+    pthread_mutex_lock(&cr->mu);
+    for (size_t i = 0; i < ZT__CHECK_REPORTS_MAX; i++) {
+        struct pick *p = &cr->picks[i];
+        if (p->node[0] && !p->n_reports && strcmp(p->node, checker) == 0 && strcmp(p->job, job_id) == 0)
+            p->failed = true;
+    }
+    pthread_mutex_unlock(&cr->mu);
+}
+
+/* Which pick a report goes under first: an unanswered live one, then an
+ * unanswered one whose check the gateway called failed (a report that
+ * still comes is of it, most likely: kept, so a gateway cannot hide an
+ * answer by calling its check failed), then an answered one. */
+static int pick_rank(const struct pick *p)
+{
+    return p->n_reports ? 2 : p->failed ? 1 : 0;
 }
 
 int zt__check_reports_put(struct zt__check_reports *cr, zt__verdict_key_fn key, void *key_ud, json_t *body,
@@ -176,9 +199,9 @@ int zt__check_reports_put(struct zt__check_reports *cr, zt__verdict_key_fn key, 
         picked = true;
         /* a check that ended before the pick (an older check's report) does not count under it */
         if (finished_ms + ZT__CHECK_REPORT_SKEW_MS < p->t_ms || p->n_reports >= ZT__CHECK_REPORTS_PER_PICK) continue;
-        /* the oldest pick it can answer, one not answered yet first */
-        bool fresh = p->n_reports == 0, best_fresh = best && best->n_reports == 0;
-        if (!best || (fresh && !best_fresh) || (fresh == best_fresh && p->t_ms < best->t_ms)) best = p;
+        /* the oldest pick it can answer, by rank (pick_rank) first */
+        if (!best || pick_rank(p) < pick_rank(best) || (pick_rank(p) == pick_rank(best) && p->t_ms < best->t_ms))
+            best = p;
     }
     if (rc == ZT_EEXIST) *why = "this receipt was already reported";
     else if (!best) {
@@ -209,7 +232,8 @@ static bool awaited(const struct zt__check_reports *cr, const char *node)
     int64_t now = zt_time_real_ms();
     for (size_t i = 0; i < ZT__CHECK_REPORTS_MAX; i++) {
         const struct pick *p = &cr->picks[i];
-        if (p->node[0] && !p->n_reports && now - p->t_ms <= ZT__CHECK_REPORT_WINDOW_MS && strcmp(p->node, node) == 0)
+        if (p->node[0] && !p->n_reports && !p->failed && now - p->t_ms <= ZT__CHECK_REPORT_WINDOW_MS &&
+            strcmp(p->node, node) == 0)
             return true;
     }
     return false;
@@ -228,7 +252,7 @@ bool zt__check_reports_for_job(struct zt__check_reports *cr, const char *job_id,
             const struct pick *p = &cr->picks[i];
             if (!p->node[0] || strcmp(p->job, job_id) != 0 || now_ms - p->t_ms > ZT__CHECK_REPORT_WINDOW_MS) continue;
             reported = p->n_reports > 0;
-            awaiting = awaiting || !p->n_reports;
+            awaiting = awaiting || (!p->n_reports && !p->failed);
         }
         uint64_t now = zt_time_mono_ms();
         if (reported || !awaiting || now >= deadline) break;

@@ -54,6 +54,12 @@ void zt__check_reports_free(struct zt__check_reports *cr);
 /* checker was picked for a check of job_id (the scheduler's) at now_ms
  * (unix ms): it may report. */
 void zt__check_reports_expect(struct zt__check_reports *cr, const char *checker, const char *job_id, int64_t now_ms);
+/* checker's check of job_id failed (the gateway's check_failed): its
+ * unanswered picks for job_id are awaited no more, and a report of that
+ * node goes under another unanswered pick of it first (a checker picked
+ * for jobs A then B whose check of A failed: B's report is B's). A report
+ * that still comes for a failed pick is kept under it. */
+void zt__check_reports_failed(struct zt__check_reports *cr, const char *checker, const char *job_id);
 /* Whether a checker picked for job_id has reported since (its report is
  * counted under the oldest pick of that node it can answer), waiting up
  * to wait_ms while one of job_id's picks has no report yet: a verdict

@@ -22,7 +22,9 @@
  *   verdict waits for it counts; a report is held for the job its checker
  *   was picked for (zt__check_reports_for_job); a gateway that names all
  *   ZT_JOB_CHECKERS_MAX picked checkers refused still has a held signed
- *   answer put in its refusal's place. */
+ *   answer put in its refusal's place; a pick whose check the gateway
+ *   called failed is awaited no more and a later report of that checker
+ *   goes under its other pick (zt__check_reports_failed). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -348,6 +350,33 @@ static void test_check_reports(void **state)
     zt__check_reports_free(cr);
 }
 
+/* c1 picked for job A, then for job B; its check of A fails (the
+ * gateway's check_failed) and its check of B reports: the report is B's,
+ * an "unavailable" verdict for A is not refused and does not wait. A
+ * report that still comes for a failed pick is kept under it. */
+static void test_failed_pick(void **state)
+{
+    (void)state;
+    struct zt__check_reports *cr = NULL;
+    assert_int_equal(zt__check_reports_new(&cr), 0);
+    int64_t now = zt_time_real_ms();
+    uint64_t now_s = (uint64_t)(now / 1000);
+    zt__check_reports_expect(cr, "c1", "job-A", now - 2000);
+    zt__check_reports_expect(cr, "c1", "job-B", now - 1000);
+    zt__check_reports_failed(cr, "c1", "job-A");
+    assert_int_equal(put(cr, own_report(C1, C1, 9, 0x61, now_s), now), 0);
+    assert_true(zt__check_reports_for_job(cr, "job-B", 0));
+    uint64_t t0 = zt_time_mono_ms();
+    assert_false(zt__check_reports_for_job(cr, "job-A", 5000));
+    assert_true(zt_time_mono_ms() - t0 < 1000); /* nothing awaited under a failed pick */
+    /* a gateway calling c2's check failed cannot hide the answer that comes */
+    zt__check_reports_expect(cr, "c2", "job-C", now - 1000);
+    zt__check_reports_failed(cr, "c2", "job-C");
+    assert_int_equal(put(cr, own_report(C2, C2, 9, 0x62, now_s), now), 0);
+    assert_true(zt__check_reports_for_job(cr, "job-C", 0));
+    zt__check_reports_free(cr);
+}
+
 /* Eight checkers picked, the gateway calls all eight refused (the answers
  * are full): c1's held signed dissent still replaces its refusal. */
 static void test_all_refused(void **state)
@@ -432,7 +461,7 @@ int main(void)
     memset(OTHER, 0x6c, sizeof OTHER);
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_honest), cmocka_unit_test(test_lies),
                                        cmocka_unit_test(test_refusals), cmocka_unit_test(test_malformed_and_rule),
-                                       cmocka_unit_test(test_check_reports), cmocka_unit_test(test_all_refused),
+                                       cmocka_unit_test(test_check_reports), cmocka_unit_test(test_all_refused), cmocka_unit_test(test_failed_pick),
                                        cmocka_unit_test(test_late_report)};
     int rc = cmocka_run_group_tests_name("orch_verdict", tests, NULL, NULL);
     json_decref(last);
