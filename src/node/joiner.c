@@ -81,6 +81,8 @@ struct zt__joiner {
     struct zt_http_client *relay_http, *result_http;
     struct zt_http_client *poll_http; /* the long-poll alone */
     size_t relay_active; /* relay threads running (under mu) */
+    size_t creport_active;   /* check-report threads running (under mu) */
+    uint64_t creport_dropped; /* check reports not sent: CHECK_REPORT_THREADS_MAX busy (under mu) */
 };
 
 /* URL[#NODE_ID] into o; the URL must be http(s)://host[:port]. */
@@ -499,14 +501,14 @@ static void *relay_main(void *arg)
     return NULL;
 }
 
-/* Run fn(arg) on a detached thread counted in relay_active (a stop waits
- * for it); false when there is no room (RELAY_THREADS_MAX, stopping) or
+/* Run fn(arg) on a detached thread counted in *active, at most max at once
+ * (a stop waits for them); false when there is no room (max, stopping) or
  * no thread: then fn does not run. */
-static bool start_counted(struct zt__joiner *j, void *(*fn)(void *), void *arg)
+static bool start_counted(struct zt__joiner *j, void *(*fn)(void *), void *arg, size_t *active, size_t max)
 {
     pthread_mutex_lock(&j->mu);
-    bool room = j->relay_active < RELAY_THREADS_MAX && !j->stop;
-    if (room) j->relay_active++;
+    bool room = *active < max && !j->stop;
+    if (room) (*active)++;
     pthread_mutex_unlock(&j->mu);
     pthread_t t;
     pthread_attr_t at;
@@ -516,7 +518,7 @@ static bool start_counted(struct zt__joiner *j, void *(*fn)(void *), void *arg)
         started = pthread_create(&t, &at, fn, arg) == 0;
         pthread_attr_destroy(&at);
     }
-    if (!started && room) zt_count_down(&j->mu, &j->cv, &j->relay_active); /* wakes a stop waiting for 0 too */
+    if (!started && room) zt_count_down(&j->mu, &j->cv, active); /* wakes a stop waiting for 0 too */
     return started;
 }
 
@@ -559,7 +561,7 @@ static void relay_start(struct zt__joiner *j, const struct orch *o, json_t *r)
         zt_strlcpy(rj->id, id, sizeof rj->id);
         zt_strlcpy(rj->method, method, sizeof rj->method);
     }
-    if (ok && start_counted(j, relay_main, rj)) return;
+    if (ok && start_counted(j, relay_main, rj, &j->relay_active, RELAY_THREADS_MAX)) return;
     zt_log_rl(ZT_LOG_WARN, 10, "relay_request_refused", "reason=%s", ok ? "busy" : "malformed");
     if (ok) { /* the gateway hears it at once rather than at its stall deadline */
         rj->status = 503;
@@ -574,6 +576,10 @@ static void relay_start(struct zt__joiner *j, const struct orch *o, json_t *r)
 /* ---- a check's signed answer, reported to the orchestrators ---------------------- */
 
 #define CHECK_REPORT_TIMEOUT_MS 3000L
+/* report threads at once, counted apart from the relay's (a report never
+ * takes a relayed request's room) and under the 4 calls j->http carries,
+ * so the heartbeat keeps room when the orchestrators do not answer */
+#define CHECK_REPORT_THREADS_MAX 2
 
 struct creport {
     struct zt__joiner *j;
@@ -599,7 +605,7 @@ static void *creport_main(void *arg)
     }
     zt_free(c->body);
     zt_free(c);
-    zt_count_down(&j->mu, &j->cv, &j->relay_active);
+    zt_count_down(&j->mu, &j->cv, &j->creport_active);
     return NULL;
 }
 
@@ -620,9 +626,14 @@ void zt__joiner_check_report(struct zt__joiner *j, const uint8_t *ckpt, size_t c
     }
     c->j = j;
     /* on a thread of its own (the inference thread hands it over and goes
-     * on), counted with the relay threads: a stop waits for it */
-    if (start_counted(j, creport_main, c)) return;
-    zt_log_rl(ZT_LOG_WARN, 30, "check_report_failed", "error=%s", "no thread");
+     * on), counted apart from the relay threads: a stop waits for it. Over
+     * CHECK_REPORT_THREADS_MAX it is dropped, counted: the gateway's
+     * verdict still carries this signed answer */
+    if (start_counted(j, creport_main, c, &j->creport_active, CHECK_REPORT_THREADS_MAX)) return;
+    pthread_mutex_lock(&j->mu);
+    uint64_t dropped = ++j->creport_dropped;
+    pthread_mutex_unlock(&j->mu);
+    zt_log_rl(ZT_LOG_WARN, 30, "check_report_dropped", "reason=busy dropped_total=%llu", (unsigned long long)dropped);
     zt_free(c->body);
     zt_free(c);
 }
@@ -789,22 +800,41 @@ void zt__joiner_stop(struct zt__joiner *j, uint64_t wait_ms)
     /* relayed requests in flight: a little time to finish, then cut */
     pthread_mutex_lock(&j->mu);
     struct timespec rts = zt_time_after_ms(CLOCK_MONOTONIC, wait_ms < 2000 ? wait_ms : 2000);
-    while (j->relay_active && pthread_cond_timedwait(&j->cv, &j->mu, &rts) == 0) {}
-    bool cut = j->relay_active > 0;
+    while ((j->relay_active || j->creport_active) && pthread_cond_timedwait(&j->cv, &j->mu, &rts) == 0) {}
+    bool cut = j->relay_active || j->creport_active;
     pthread_mutex_unlock(&j->mu);
     if (cut) {
-        zt_http_client_shutdown(j->relay_http);
-        zt_http_client_shutdown(j->result_http);
+        if (j->relay_http) zt_http_client_shutdown(j->relay_http);
+        if (j->result_http) zt_http_client_shutdown(j->result_http);
+        if (j->creport_active) zt_http_client_shutdown(j->http); /* the reports' posts */
         pthread_mutex_lock(&j->mu);
-        while (j->relay_active) pthread_cond_wait(&j->cv, &j->mu);
+        while (j->relay_active || j->creport_active) pthread_cond_wait(&j->cv, &j->mu);
         pthread_mutex_unlock(&j->mu);
     }
+}
+
+uint64_t zt__joiner_check_reports_dropped(struct zt__joiner *j)
+{
+    if (!j) return 0;
+    pthread_mutex_lock(&j->mu);
+    uint64_t n = j->creport_dropped;
+    pthread_mutex_unlock(&j->mu);
+    return n;
 }
 
 void zt__joiner_free(struct zt__joiner *j)
 {
     if (!j) return;
     zt__joiner_stop(j, 0);
+    /* reports still posting (a joiner never started stops nothing): cut */
+    pthread_mutex_lock(&j->mu);
+    j->stop = true;
+    bool posting = j->creport_active > 0;
+    pthread_mutex_unlock(&j->mu);
+    if (posting) zt_http_client_shutdown(j->http);
+    pthread_mutex_lock(&j->mu);
+    while (j->creport_active) pthread_cond_wait(&j->cv, &j->mu);
+    pthread_mutex_unlock(&j->mu);
     zt_http_client_free(j->http);
     zt_http_client_free(j->relay_http);
     zt_http_client_free(j->result_http);

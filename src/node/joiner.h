@@ -64,6 +64,9 @@ void zt__joiner_refresh(struct zt__joiner *j);
  * posts it); any thread. */
 void zt__joiner_check_report(struct zt__joiner *j, const uint8_t *ckpt, size_t ckpt_len, const uint8_t *receipt,
                              size_t receipt_len);
+/* Reports dropped so far: at most 2 post at once (their own threads, not
+ * the relay's), the rest are logged (check_report_dropped) and counted. */
+uint64_t zt__joiner_check_reports_dropped(struct zt__joiner *j);
 /* Start joining; endpoint is the URL this worker is reached at (its
  * descriptor's). ZT_EIO. */
 ZT_NODISCARD int zt__joiner_start(struct zt__joiner *j, const char *endpoint);
