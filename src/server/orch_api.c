@@ -28,6 +28,11 @@
 #include "zentalk/zt_verifier.h"
 
 #define JOIN_LIMIT_KEYS 4096 /* client addresses tracked by the join limiter */
+/* check reports per client address (a report of a recently picked node
+ * costs up to two signature checks, and the route has no auth): a worker
+ * reports once per check it ran */
+#define REPORT_LIMIT_RPS 10.0
+#define REPORT_LIMIT_BURST 40.0
 #define PUMP_EVENTS 64
 #define LIST_MAX 1000        /* nodes or jobs in one answer */
 #define LAT_BUCKETS 6
@@ -53,6 +58,7 @@ struct zt__orch {
     struct zt_verifier *verifier; /* which jobs are verified and by whom (zt_verifier.h) */
     struct zt_dht *dht;           /* publishes revocations posted here, or NULL */
     struct zt_ratelimit *join_limit;
+    struct zt_ratelimit *report_limit; /* POST check-report, per address */
     struct zt__orch_relay *relay; /* workers behind NAT (orch_relay.c) */
     struct zt__orch_lease *lease; /* placement for gateways in other processes (orch_lease.c) */
     struct zt__orch_remote *remote; /* this gateway's orchestrator in another process (orch_remote.c), or NULL */
@@ -86,7 +92,9 @@ int zt__orch_new(const struct zt_config *cfg, struct zt_registry *reg, struct zt
     struct zt_verifier_opts vo = {.rate = cv->rate, .new_worker_jobs = (uint64_t)cv->new_worker_jobs,
                                   .low_reputation = cv->low_reputation, .off = !cv->enabled};
     if (zt_verifier_new(reg, &vo, NULL, &o->verifier) != 0 ||
-        zt_ratelimit_new(per_min / 60.0, burst, JOIN_LIMIT_KEYS, &o->join_limit) != 0) {
+        zt_ratelimit_new(per_min / 60.0, burst, JOIN_LIMIT_KEYS, &o->join_limit) != 0 ||
+        zt_ratelimit_new(REPORT_LIMIT_RPS, REPORT_LIMIT_BURST, JOIN_LIMIT_KEYS, &o->report_limit) != 0) {
+        zt_ratelimit_free(o->join_limit);
         zt_verifier_free(o->verifier);
         zt_free(o);
         return ZT_ENOMEM;
@@ -95,6 +103,7 @@ int zt__orch_new(const struct zt_config *cfg, struct zt_registry *reg, struct zt
         zt__orch_lease_new(reg, sched, o->verifier, &o->lease) != 0) {
         zt__orch_relay_free(o->relay);
         zt_ratelimit_free(o->join_limit);
+        zt_ratelimit_free(o->report_limit);
         zt_free(o);
         return ZT_ENOMEM;
     }
@@ -432,6 +441,7 @@ void zt__orch_free(struct zt__orch *o)
     zt__orch_lease_free(o->lease);
     zt__orch_remote_free(o->remote);
     zt_ratelimit_free(o->join_limit);
+    zt_ratelimit_free(o->report_limit);
     zt_verifier_free(o->verifier);
     pthread_cond_destroy(&o->cv);
     pthread_mutex_destroy(&o->mu);
@@ -631,17 +641,24 @@ static void refuse(struct zt__orch *o, int rc, const char *kind, struct zt_http_
     zt_http_resp_error(resp, status, RECORD_ERRORS[i].code, RECORD_ERRORS[i].msg);
 }
 
-/* The per-address bucket in front of joins and revocations: false with 429 answered. */
-static bool rate_ok(struct zt__orch *o, struct zt_http_req *req, struct zt_http_resp *resp)
+/* A per-address bucket (rl: joins and revocations, or check reports):
+ * false with 429 answered. */
+static bool rate_ok_in(struct zt__orch *o, struct zt_ratelimit *rl, const char *msg, struct zt_http_req *req,
+                       struct zt_http_resp *resp)
 {
     unsigned retry = 1;
-    if (zt_ratelimit_take(o->join_limit, zt_http_req_client_addr(req), zt_time_mono_ns(), &retry)) return true;
+    if (zt_ratelimit_take(rl, zt_http_req_client_addr(req), zt_time_mono_ns(), &retry)) return true;
     char v[16];
     snprintf(v, sizeof v, "%u", retry);
     zt_ignore(zt_http_resp_header(resp, "Retry-After", v));
     atomic_fetch_add(&o->refused[RF_RATE], 1);
-    zt_http_resp_error(resp, 429, "rate_limited", "too many joins from this address; retry after Retry-After");
+    zt_http_resp_error(resp, 429, "rate_limited", msg);
     return false;
+}
+
+static bool rate_ok(struct zt__orch *o, struct zt_http_req *req, struct zt_http_resp *resp)
+{
+    return rate_ok_in(o, o->join_limit, "too many joins from this address; retry after Retry-After", req, resp);
 }
 
 static void h_record(struct zt__orch *o, struct zt__req_ctx *cx, int kind, struct zt_http_resp *resp)
@@ -791,6 +808,9 @@ void zt__orch_h_check_report(void *ud, struct zt__req_ctx *cx, json_t *body, str
 {
     struct zt__orch *o = ud;
     if (no_orchestrator(o, resp)) return;
+    if (!rate_ok_in(o, o->report_limit, "too many check reports from this address; retry after Retry-After",
+                    cx->req, resp))
+        return;
     const char *why = NULL;
     int rc = zt__orch_lease_check_report(o->lease, body, &why);
     if (!rc) {

@@ -17,7 +17,9 @@
  * dissent held: "unavailable" (nothing checked) and "agreed" with a
  * second checker's agreement but the first checker's dissent left out are
  * refused (422, unproven_verdict), nothing charged; the true verdict
- * (checker_wrong, both answers) is accepted.
+ * (checker_wrong, both answers) is accepted. Last, one address flooding
+ * the route (reports naming a picked checker, each one a signature check
+ * to refuse) is cut off with 429 (rate_limited, counted).
  * Usage: test_attack_check_report PATH/zentalk-node PATH/zentalk */
 #define _GNU_SOURCE
 #include "harness.h"
@@ -192,6 +194,21 @@ static void test_check_reports(void **state)
     /* the truth: c1 was outvoted */
     verdict(job, "checker_wrong", worker, both, split, 2, 200);
     assert_int_equal(metric_value(orch.port, REFUSED_VERDICT), vref0 + 2);
+
+    /* a flood from one address: forged reports in a picked checker's name
+     * (each costs the orchestrator a signature check): limited per address */
+    const char *rate = "zentalk_orchestrator_refusals_total{reason=\"rate_limited\"}";
+    long long rate0 = metric_value(orch.port, rate);
+    struct zt_identity *mallory = NULL;
+    assert_int_equal(zt_identity_generate(&mallory), 0);
+    long st = 0;
+    for (int i = 0; i < 200 && st != 429; i++) {
+        st = check_report(c1, zt_identity_sign_sk(mallory), 9, now_s, NULL, 0);
+        assert_true(st == 403 || st == 429);
+    }
+    zt_identity_free(mallory);
+    assert_int_equal(st, 429);
+    assert_true(metric_value(orch.port, rate) > rate0);
 
     for (int i = 0; i < N_WK; i++) keyed_free(&wk[i]);
     node_stop(&orch, 20000);
