@@ -844,6 +844,95 @@ static void test_adopt_for_gateway(void **state)
     zt_identity_free(other);
 }
 
+/* A third orchestrator (id idc) on the store of open_pair's two. */
+static void open_third(struct orch *c, const struct zt_identity *idc)
+{
+    struct zt_registry_opts rc = reg_opts();
+    rc.sync_ms = 1000;
+    rc.self_id = zt_identity_id(idc);
+    c->st = store_open();
+    assert_int_equal(zt_registry_open(c->st, &rc, T0, &c->r), 0);
+    assert_int_equal(zt_sched_open(c->r, NULL, T0, &c->s), 0);
+}
+
+/* Three orchestrators on one PostgreSQL and one Redis stream: A's job, A's
+ * queue entry; live B takes the job over for its gateway; A stops
+ * renewing; C claims A's stale entry past the claim window and must leave
+ * the job with B (the row is not A's any more): C acknowledges the entry,
+ * and B finishes the job. */
+static void test_claim_after_takeover(void **state)
+{
+    (void)state;
+    char url[256];
+    if (!zt_test_redis_start(url, sizeof url)) zt_skip("%s", url);
+    struct zt_identity *idb = NULL, *idc = NULL, *g = NULL;
+    assert_int_equal(zt_identity_generate(&idb), 0);
+    assert_int_equal(zt_identity_generate(&idc), 0);
+    assert_int_equal(zt_identity_generate(&g), 0);
+    char stream[64];
+    snprintf(stream, sizeof stream, "zt-test-third-%u", (unsigned)randombytes_random());
+    struct orch a = {0}, b = {0}, c = {0};
+    struct zt_registry_opts ra;
+    open_pair(&a, &b, &ra, idb);
+    open_third(&c, idc);
+    struct zt_queue *qa = NULL, *qb = NULL, *qc = NULL;
+    struct zt_queue_opts qo = {.backend = "redis", .url = url, .stream = stream, .claim_idle_ms = 300};
+    qo.consumer = zt_identity_id(orch_id);
+    assert_int_equal(zt_queue_open(&qo, &qa), 0);
+    qo.consumer = zt_identity_id(idb);
+    assert_int_equal(zt_queue_open(&qo, &qb), 0);
+    qo.consumer = zt_identity_id(idc);
+    assert_int_equal(zt_queue_open(&qo, &qc), 0);
+    zt_sched_set_queue(a.s, qa);
+    zt_sched_set_queue(b.s, qb);
+    zt_sched_set_queue(c.s, qc);
+
+    struct worker w;
+    worker_init(&w, M1, 1, 1, 100);
+    assert_int_equal(do_join(a.r, &w, T0), 0);
+    assert_true(zt_registry_sync(b.r, T0) >= 1);
+    assert_true(zt_registry_sync(c.r, T0) >= 1);
+    struct zt_job_req q = req("c", "tiny-chat", 10, 10);
+    q.gateway = zt_identity_id(g);
+    struct zt_sched_result res;
+    assert_int_equal(submit(&a, q, T0 + 1, &res), 0);
+    assert_int_equal(res.state, ZT_JOB_STATE_ASSIGNED);
+    assert_int_equal(zt_sched_job_started(a.s, res.job_id, wid(&w), T0 + 2), 0);
+    /* A's gateway fails over to live B, which takes the job over */
+    struct zt_job_info ji;
+    assert_int_equal(zt_sched_job_adopt(b.s, res.job_id, zt_identity_id(g), T0 + 3, &ji), 0);
+    assert_int_equal(ji.state, ZT_JOB_STATE_RUNNING);
+
+    /* A is silent from now on; B stays alive (renews) without claiming
+     * (its next claim round is a second away); C claims A's entry */
+    struct zt_sched_event ev[8];
+    size_t n;
+    assert_int_equal(zt_sched_pump(b.s, T0 + 4, ev, 8, &n), 0);
+    usleep(450 * 1000);
+    assert_int_equal(zt_sched_pump(b.s, T0 + 500, ev, 8, &n), 0);
+    assert_int_equal(zt_sched_pump(c.s, T0 + 500, ev, 8, &n), 0);
+    assert_int_equal(zt_sched_continued(c.s), 0);
+    assert_int_equal(zt_sched_adopted(c.s), 0);
+    assert_false(zt_sched_job_servable(c.s, res.job_id, T0 + 500));
+    /* the job stays B's: B finishes it */
+    enum zt_job_state st;
+    assert_int_equal(zt_sched_job_finished(b.s, res.job_id, wid(&w), ZT_SCHED_OK, 5, T0 + 600, &st), 0);
+    assert_int_equal(st, ZT_JOB_STATE_DONE);
+    assert_int_equal(zt_sched_job_get(b.s, res.job_id, &ji), 0);
+    assert_int_equal(ji.state, ZT_JOB_STATE_DONE);
+
+    worker_deinit(&w);
+    orch_close(&a);
+    orch_close(&b);
+    orch_close(&c);
+    zt_queue_free(qa);
+    zt_queue_free(qb);
+    zt_queue_free(qc);
+    zt_identity_free(idb);
+    zt_identity_free(idc);
+    zt_identity_free(g);
+}
+
 int main(void)
 {
     json_set_alloc_funcs(zt_malloc, zt_free);
@@ -859,7 +948,7 @@ int main(void)
     const struct CMUnitTest pg_tests[] = {
         P(test_transitions),   P(test_placement), P(test_score),  P(test_fair_queueing),
         P(test_bounded_queue), P(test_requeue),   P(test_resume), P(test_threads),
-        P(test_shared_queue),  P(test_adopt_for_gateway),
+        P(test_shared_queue),  P(test_adopt_for_gateway), P(test_claim_after_takeover),
     };
     failures += zt_test_pg_run("sched_postgres", pg_tests);
     return zt_test_exit(failures);
