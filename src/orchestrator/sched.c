@@ -1020,6 +1020,13 @@ int zt_sched_job_adopt(struct zt_sched *s, const char *job_id, const char *gatew
     pthread_mutex_lock(&s->r->mu);
     struct orch_job *j;
     int rc = adopt_locked(s, job_id, gateway, NULL, now_ms, &j, out);
+    if (!rc && j && !j->qid[0] && s->queue) {
+        /* an entry of our own: the old owner's goes when it drops its
+         * copy, and this one is what lets another orchestrator claim the
+         * job if this one dies */
+        int prc = zt_queue_push_own(s->queue, j->id, s->self, strlen(s->self), j->qid);
+        if (prc) zt_log_rl(ZT_LOG_WARN, 10, "sched_queue_push_failed", "job=%s error=%s", j->id, zt_strerror(prc));
+    }
     pthread_mutex_unlock(&s->r->mu);
     return rc;
 }
