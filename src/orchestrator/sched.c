@@ -324,6 +324,17 @@ static void job_drop(struct zt_sched *s, struct orch_job *j)
     zt_free(j);
 }
 
+/* j's row refused our move (ZT_EINVAL from job_move on a legal
+ * transition): another orchestrator of the store continued the job for its
+ * gateway (zt_sched_job_adopt); our stale copy leaves memory, and with it
+ * its worker's slot here. */
+static void job_taken(struct zt_sched *s, struct orch_job *j)
+{
+    zt_log(ZT_LOG_WARN, "sched_job_taken", "job=%s action=dropped_here", j->id);
+    if (j->state == ZT_JOB_STATE_QUEUED) dequeue(s, j);
+    job_drop(s, j);
+}
+
 static void event(struct zt_sched *s, enum zt_sched_event_kind k, const struct orch_job *j, const struct orch_node *n)
 {
     if (s->n_pend == s->cap_pend) {
@@ -1194,7 +1205,11 @@ int zt_sched_job_started(struct zt_sched *s, const char *job_id, const char *wor
     pthread_mutex_lock(&s->r->mu);
     struct orch_job *j;
     int rc = find_active(s, job_id, worker, &j);
-    if (!rc) rc = job_move(s, j, ZT_JOB_STATE_RUNNING, NULL, now_ms, NULL);
+    if (!rc) {
+        bool legal = zt_job_transition_legal(j->state, ZT_JOB_STATE_RUNNING);
+        rc = job_move(s, j, ZT_JOB_STATE_RUNNING, NULL, now_ms, NULL);
+        if (rc == ZT_EINVAL && legal) job_taken(s, j);
+    }
     pthread_mutex_unlock(&s->r->mu);
     return rc;
 }
@@ -1213,6 +1228,7 @@ int zt_sched_job_finished(struct zt_sched *s, const char *job_id, const char *wo
         j->tokens = tokens;
         if ((rc = job_move(s, j, ZT_JOB_STATE_DONE, NULL, now_ms, "")) != 0) {
             j->tokens = 0;
+            if (rc == ZT_EINVAL) job_taken(s, j); /* running -> done is legal: the row was taken */
             goto out;
         }
         double ms = (double)(now_ms - j->started);
@@ -1299,11 +1315,7 @@ int zt_sched_job_cancel(struct zt_sched *s, const char *job_id, int64_t now_ms)
     bool queued = j && j->state == ZT_JOB_STATE_QUEUED;
     int rc = j ? job_move(s, j, ZT_JOB_STATE_FAILED, NULL, now_ms, "cancelled") : ZT_ENOTFOUND;
     if (rc == ZT_EINVAL) {
-        /* the row moved under us: another orchestrator continued the job
-         * for its gateway (zt_sched_job_adopt); it leaves memory here */
-        zt_log(ZT_LOG_WARN, "sched_job_taken", "job=%s action=dropped_here", job_id);
-        if (queued) dequeue(s, j);
-        job_drop(s, j);
+        job_taken(s, j); /* the row moved under us */
     } else if (!rc) {
         if (queued) dequeue(s, j);
         job_drop(s, j);

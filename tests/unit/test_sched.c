@@ -844,6 +844,55 @@ static void test_adopt_for_gateway(void **state)
     zt_identity_free(other);
 }
 
+/* The old owner alive after a takeover: its started and finished reports
+ * are refused (the row is not its own) and its stale copy leaves, with
+ * the worker's slot there: its next job is placed on that worker. */
+static void test_taken_frees_slot(void **state)
+{
+    (void)state;
+    struct zt_identity *idb = NULL, *g = NULL;
+    assert_int_equal(zt_identity_generate(&idb), 0);
+    assert_int_equal(zt_identity_generate(&g), 0);
+    struct orch a = {0}, b = {0};
+    struct zt_registry_opts ra;
+    open_pair(&a, &b, &ra, idb);
+    struct worker w;
+    worker_init(&w, M1, 1, 1, 100);
+    assert_int_equal(do_join(a.r, &w, T0), 0);
+    assert_true(zt_registry_sync(b.r, T0) >= 1);
+    struct zt_job_req q = req("c", "tiny-chat", 10, 10);
+    q.gateway = zt_identity_id(g);
+    struct zt_sched_result res[3];
+    struct zt_job_info ji;
+    /* assigned at A, taken by B: A's started report drops it */
+    assert_int_equal(submit(&a, q, T0 + 1, &res[0]), 0);
+    assert_int_equal(res[0].state, ZT_JOB_STATE_ASSIGNED);
+    assert_int_equal(zt_sched_job_adopt(b.s, res[0].job_id, zt_identity_id(g), T0 + 2, &ji), 0);
+    assert_int_equal(zt_sched_job_started(a.s, res[0].job_id, wid(&w), T0 + 3), ZT_EINVAL);
+    assert_false(zt_sched_job_servable(a.s, res[0].job_id, T0 + 3));
+    /* the slot is free at A: its next job runs there, then is taken; A's
+     * finished report drops it */
+    assert_int_equal(submit(&a, q, T0 + 4, &res[1]), 0);
+    assert_int_equal(res[1].state, ZT_JOB_STATE_ASSIGNED);
+    assert_int_equal(zt_sched_job_started(a.s, res[1].job_id, wid(&w), T0 + 5), 0);
+    assert_int_equal(zt_sched_job_adopt(b.s, res[1].job_id, zt_identity_id(g), T0 + 6, &ji), 0);
+    assert_int_equal(zt_sched_job_finished(a.s, res[1].job_id, wid(&w), ZT_SCHED_OK, 5, T0 + 7, NULL), ZT_EINVAL);
+    assert_false(zt_sched_job_servable(a.s, res[1].job_id, T0 + 7));
+    assert_int_equal(submit(&a, q, T0 + 8, &res[2]), 0);
+    assert_int_equal(res[2].state, ZT_JOB_STATE_ASSIGNED);
+    /* B runs the two it took */
+    assert_int_equal(zt_sched_job_started(b.s, res[0].job_id, wid(&w), T0 + 9), 0);
+    enum zt_job_state st;
+    assert_int_equal(zt_sched_job_finished(b.s, res[1].job_id, wid(&w), ZT_SCHED_OK, 5, T0 + 9, &st), 0);
+    assert_int_equal(st, ZT_JOB_STATE_DONE);
+
+    worker_deinit(&w);
+    orch_close(&a);
+    orch_close(&b);
+    zt_identity_free(idb);
+    zt_identity_free(g);
+}
+
 /* Three orchestrators on one PostgreSQL and one Redis stream (claim
  * window 300 ms): a (the test's usual id), b and c, each with its queue;
  * one worker joined at a and known to all three; g: a gateway. */
@@ -991,7 +1040,7 @@ int main(void)
         P(test_transitions),   P(test_placement), P(test_score),  P(test_fair_queueing),
         P(test_bounded_queue), P(test_requeue),   P(test_resume), P(test_threads),
         P(test_shared_queue),  P(test_adopt_for_gateway), P(test_claim_after_takeover),
-        P(test_takeover_has_entry),
+        P(test_takeover_has_entry), P(test_taken_frees_slot),
     };
     failures += zt_test_pg_run("sched_postgres", pg_tests);
     return zt_test_exit(failures);
