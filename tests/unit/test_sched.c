@@ -647,6 +647,16 @@ static void open_pair(struct orch *a, struct orch *b, struct zt_registry_opts *r
     assert_int_equal(zt_sched_open(b->r, NULL, T0, &b->s), 0);
 }
 
+/* open_pair, and worker w (one slot) joined at a and known to b. */
+static void pair_worker(struct orch *a, struct orch *b, struct zt_registry_opts *ra, const struct zt_identity *idb,
+                        struct worker *w)
+{
+    open_pair(a, b, ra, idb);
+    worker_init(w, M1, 1, 1, 100);
+    assert_int_equal(do_join(a->r, w, T0), 0);
+    assert_true(zt_registry_sync(b->r, T0) >= 1);
+}
+
 /* Two orchestrators on one PostgreSQL and one Redis stream: each job A
  * accepts is pending at A from its first moment; while A renews, B claims
  * none; once A stops renewing (dead or stalled), B claims A's four jobs
@@ -756,11 +766,8 @@ static void test_adopt_for_gateway(void **state)
     assert_int_equal(zt_identity_generate(&other), 0);
     struct orch a = {0}, b = {0};
     struct zt_registry_opts ra;
-    open_pair(&a, &b, &ra, idb);
     struct worker w;
-    worker_init(&w, M1, 1, 1, 100);
-    assert_int_equal(do_join(a.r, &w, T0), 0);
-    assert_true(zt_registry_sync(b.r, T0) >= 1);
+    pair_worker(&a, &b, &ra, idb, &w);
 
     struct zt_sched_result res[4];
     struct zt_job_req q = req("c", "tiny-chat", 10, 10);
@@ -855,11 +862,8 @@ static void test_taken_frees_slot(void **state)
     assert_int_equal(zt_identity_generate(&g), 0);
     struct orch a = {0}, b = {0};
     struct zt_registry_opts ra;
-    open_pair(&a, &b, &ra, idb);
     struct worker w;
-    worker_init(&w, M1, 1, 1, 100);
-    assert_int_equal(do_join(a.r, &w, T0), 0);
-    assert_true(zt_registry_sync(b.r, T0) >= 1);
+    pair_worker(&a, &b, &ra, idb, &w);
     struct zt_job_req q = req("c", "tiny-chat", 10, 10);
     q.gateway = zt_identity_id(g);
     struct zt_sched_result res[3];
@@ -915,12 +919,12 @@ static bool trio_open(struct trio *t)
     assert_int_equal(zt_identity_generate(&t->idc), 0);
     assert_int_equal(zt_identity_generate(&t->g), 0);
     struct zt_registry_opts ra, rc = reg_opts();
-    open_pair(&t->o[0], &t->o[1], &ra, t->idb);
     rc.sync_ms = 1000;
     rc.self_id = zt_identity_id(t->idc);
     t->o[2].st = store_open();
     assert_int_equal(zt_registry_open(t->o[2].st, &rc, T0, &t->o[2].r), 0);
     assert_int_equal(zt_sched_open(t->o[2].r, NULL, T0, &t->o[2].s), 0);
+    pair_worker(&t->o[0], &t->o[1], &ra, t->idb, &t->w); /* c learns of w by its sync */
     char stream[64];
     snprintf(stream, sizeof stream, "zt-test-trio-%u", (unsigned)randombytes_random());
     const char *ids[3] = {zt_identity_id(orch_id), zt_identity_id(t->idb), zt_identity_id(t->idc)};
@@ -930,9 +934,6 @@ static bool trio_open(struct trio *t)
         assert_int_equal(zt_queue_open(&qo, &t->q[i]), 0);
         zt_sched_set_queue(t->o[i].s, t->q[i]);
     }
-    worker_init(&t->w, M1, 1, 1, 100);
-    assert_int_equal(do_join(t->o[0].r, &t->w, T0), 0);
-    assert_true(zt_registry_sync(t->o[1].r, T0) >= 1);
     assert_true(zt_registry_sync(t->o[2].r, T0) >= 1);
     return true;
 }
