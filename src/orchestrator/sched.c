@@ -56,9 +56,9 @@ static const char SQL_ACTIVE[] = "SELECT " JOB_COLS " FROM sched_jobs WHERE stat
 static const char SQL_OWN_OLD[] = "UPDATE sched_jobs SET orch=? WHERE orch=''";
 /* A job of an orchestrator that died (its queue entry was claimed): ended
  * by the one that claimed it, once (the row moves only if still active and
- * still the dead one's). */
+ * still the dead one's: not when a live orchestrator took it over since). */
 static const char SQL_ADOPT[] = "UPDATE sched_jobs SET orch=?, state=4, reason='orchestrator_lost', updated=?,"
-                                " finished=? WHERE job_id=? AND orch<>? AND state IN (0, 1, 2)";
+                                " finished=? WHERE job_id=? AND orch=? AND state IN (0, 1, 2)";
 /* A job of another orchestrator continued here for its gateway: its row
  * with its owner, then moved by compare-and-set on (owner, state). */
 static const char SQL_TAKE_GET[] = "SELECT " JOB_COLS ", orch FROM sched_jobs WHERE job_id=?";
@@ -322,6 +322,17 @@ static void job_drop(struct zt_sched *s, struct orch_job *j)
     orch_map_del(&s->jobs, j->id);
     client_unref(s, j->client);
     zt_free(j);
+}
+
+/* j's row refused our move (ZT_EINVAL from job_move on a legal
+ * transition): another orchestrator of the store continued the job for its
+ * gateway (zt_sched_job_adopt); our stale copy leaves memory, and with it
+ * its worker's slot here. */
+static void job_taken(struct zt_sched *s, struct orch_job *j)
+{
+    zt_log(ZT_LOG_WARN, "sched_job_taken", "job=%s action=dropped_here", j->id);
+    if (j->state == ZT_JOB_STATE_QUEUED) dequeue(s, j);
+    job_drop(s, j);
 }
 
 static void event(struct zt_sched *s, enum zt_sched_event_kind k, const struct orch_job *j, const struct orch_node *n)
@@ -925,7 +936,9 @@ static void renew(struct zt_sched *s, int64_t now)
 }
 
 /* Take over job_id from the orchestrator whose row it is, for gateway (NULL:
- * whichever gateway the row names; never a row without one). The row moves
+ * whichever gateway the row names; never a row without one); from (NULL:
+ * any owner): only from that owner (a claimed queue entry's dead holder),
+ * ZT_ECLOSED when another (live) orchestrator has the row now. The row moves
  * by compare-and-set on (owner, state), then memory follows the resume
  * rule: queued -> this queue (at the front: it waited), assigned/running ->
  * its worker when live here, else the worker-lost rule; done -> the store
@@ -936,7 +949,7 @@ static void renew(struct zt_sched *s, int64_t now)
 static void info_of(const struct orch_job *j, const char *client, const char *model, const char *worker,
                     struct zt_job_info *out);
 
-static int adopt_locked(struct zt_sched *s, const char *job_id, const char *gateway, int64_t now,
+static int adopt_locked(struct zt_sched *s, const char *job_id, const char *gateway, const char *from, int64_t now,
                         struct orch_job **jout, struct zt_job_info *out)
 {
     *jout = NULL;
@@ -960,6 +973,7 @@ static int adopt_locked(struct zt_sched *s, const char *job_id, const char *gate
         if (!rc) rc = text_col(q, 19, owner, sizeof owner);
         zt_store_reset(q);
         if (rc) return rc;
+        if (from && strcmp(owner, from) != 0) return ZT_ECLOSED;
         if (!t.gateway[0] || (gateway && strcmp(t.gateway, gateway) != 0)) return ZT_EPERM;
         if (t.state == ZT_JOB_STATE_FAILED || t.state == ZT_JOB_STATE_VERIFIED) {
             if (out) info_of(&t, w.client, w.model, w.worker, out);
@@ -1016,7 +1030,14 @@ int zt_sched_job_adopt(struct zt_sched *s, const char *job_id, const char *gatew
     if (!s || !job_id || !gateway || !gateway[0]) return ZT_EINVAL;
     pthread_mutex_lock(&s->r->mu);
     struct orch_job *j;
-    int rc = adopt_locked(s, job_id, gateway, now_ms, &j, out);
+    int rc = adopt_locked(s, job_id, gateway, NULL, now_ms, &j, out);
+    if (!rc && j && !j->qid[0] && s->queue) {
+        /* an entry of our own: the old owner's goes when it drops its
+         * copy, and this one is what lets another orchestrator claim the
+         * job if this one dies */
+        int prc = zt_queue_push_own(s->queue, j->id, s->self, strlen(s->self), j->qid);
+        if (prc) zt_log_rl(ZT_LOG_WARN, 10, "sched_queue_push_failed", "job=%s error=%s", j->id, zt_strerror(prc));
+    }
     pthread_mutex_unlock(&s->r->mu);
     return rc;
 }
@@ -1047,14 +1068,30 @@ static void take_entry(struct zt_sched *s, struct zt_queue_msg *m, int64_t now)
         }
         if (strcmp(j->qid, m->id) == 0) return;
     } else if (strcmp(m->from, s->self) != 0) {
+        /* the job moves here only while the row is still the holder's: a
+         * live orchestrator may have taken it over for its gateway since
+         * (its own entry covers it then). The holder: whom the entry was
+         * claimed from, else (not known: "?") the one that pushed it */
+        char holder[ZT_QUEUE_KEY_MAX] = "";
+        if (m->from[0] && strcmp(m->from, "?") != 0) {
+            zt_strlcpy(holder, m->from, sizeof holder);
+        } else if (m->body && m->len < sizeof holder) {
+            memcpy(holder, m->body, m->len);
+            holder[m->len] = '\0';
+        }
         struct orch_job *aj = NULL;
-        int rc = adopt_locked(s, m->job_id, NULL, now, &aj, NULL);
+        int rc = adopt_locked(s, m->job_id, NULL, holder, now, &aj, NULL);
         if (rc == 0 && aj) {
             /* pending here now, renewed by this orchestrator; its gateway's
              * lease calls find it (the ADOPTED event opens its lease) */
             zt_strlcpy(aj->qid, m->id, sizeof aj->qid);
             event(s, ZT_SCHED_EV_ADOPTED, aj, aj->linked ? aj->node : NULL);
             return;
+        }
+        if (rc == ZT_ECLOSED) {
+            zt_log(ZT_LOG_INFO, "sched_entry_stale", "job=%s from=%s action=acknowledged reason=taken_over",
+                   m->job_id, holder[0] ? holder : "?");
+            goto ack;
         }
         if (rc != 0 && rc != ZT_EPERM && rc != ZT_ENOTFOUND && rc != ZT_EEXIST) {
             zt_log_rl(ZT_LOG_WARN, 10, "sched_adopt_failed", "job=%s error=%s", m->job_id, zt_strerror(rc));
@@ -1068,7 +1105,7 @@ static void take_entry(struct zt_sched *s, struct zt_queue_msg *m, int64_t now)
         if (!rc) rc = zt_store_bind_i64(q, 2, now);
         if (!rc) rc = zt_store_bind_i64(q, 3, now);
         if (!rc) rc = zt_store_bind_text(q, 4, m->job_id, SIZE_MAX);
-        if (!rc) rc = zt_store_bind_text(q, 5, s->self, SIZE_MAX);
+        if (!rc) rc = zt_store_bind_text(q, 5, holder, SIZE_MAX);
         if (!rc) rc = run(q);
         else zt_store_reset(q);
         if (rc) {
@@ -1082,7 +1119,9 @@ static void take_entry(struct zt_sched *s, struct zt_queue_msg *m, int64_t now)
                    m->job_id, m->from[0] ? m->from : "?");
         }
     }
-    /* finished already (its ack was lost), ended now, or a duplicate entry */
+    /* finished already (its ack was lost), ended now, taken over by a live
+     * orchestrator, or a duplicate entry */
+ack:;
     int rc = zt_queue_ack(s->queue, m->id);
     if (rc && rc != ZT_ENOTFOUND)
         zt_log_rl(ZT_LOG_WARN, 10, "sched_queue_ack_failed", "job=%s error=%s", m->job_id, zt_strerror(rc));
@@ -1166,7 +1205,11 @@ int zt_sched_job_started(struct zt_sched *s, const char *job_id, const char *wor
     pthread_mutex_lock(&s->r->mu);
     struct orch_job *j;
     int rc = find_active(s, job_id, worker, &j);
-    if (!rc) rc = job_move(s, j, ZT_JOB_STATE_RUNNING, NULL, now_ms, NULL);
+    if (!rc) {
+        bool legal = zt_job_transition_legal(j->state, ZT_JOB_STATE_RUNNING);
+        rc = job_move(s, j, ZT_JOB_STATE_RUNNING, NULL, now_ms, NULL);
+        if (rc == ZT_EINVAL && legal) job_taken(s, j);
+    }
     pthread_mutex_unlock(&s->r->mu);
     return rc;
 }
@@ -1185,6 +1228,7 @@ int zt_sched_job_finished(struct zt_sched *s, const char *job_id, const char *wo
         j->tokens = tokens;
         if ((rc = job_move(s, j, ZT_JOB_STATE_DONE, NULL, now_ms, "")) != 0) {
             j->tokens = 0;
+            if (rc == ZT_EINVAL) job_taken(s, j); /* running -> done is legal: the row was taken */
             goto out;
         }
         double ms = (double)(now_ms - j->started);
@@ -1271,11 +1315,7 @@ int zt_sched_job_cancel(struct zt_sched *s, const char *job_id, int64_t now_ms)
     bool queued = j && j->state == ZT_JOB_STATE_QUEUED;
     int rc = j ? job_move(s, j, ZT_JOB_STATE_FAILED, NULL, now_ms, "cancelled") : ZT_ENOTFOUND;
     if (rc == ZT_EINVAL) {
-        /* the row moved under us: another orchestrator continued the job
-         * for its gateway (zt_sched_job_adopt); it leaves memory here */
-        zt_log(ZT_LOG_WARN, "sched_job_taken", "job=%s action=dropped_here", job_id);
-        if (queued) dequeue(s, j);
-        job_drop(s, j);
+        job_taken(s, j); /* the row moved under us */
     } else if (!rc) {
         if (queued) dequeue(s, j);
         job_drop(s, j);

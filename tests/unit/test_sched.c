@@ -647,6 +647,16 @@ static void open_pair(struct orch *a, struct orch *b, struct zt_registry_opts *r
     assert_int_equal(zt_sched_open(b->r, NULL, T0, &b->s), 0);
 }
 
+/* open_pair, and worker w (one slot) joined at a and known to b. */
+static void pair_worker(struct orch *a, struct orch *b, struct zt_registry_opts *ra, const struct zt_identity *idb,
+                        struct worker *w)
+{
+    open_pair(a, b, ra, idb);
+    worker_init(w, M1, 1, 1, 100);
+    assert_int_equal(do_join(a->r, w, T0), 0);
+    assert_true(zt_registry_sync(b->r, T0) >= 1);
+}
+
 /* Two orchestrators on one PostgreSQL and one Redis stream: each job A
  * accepts is pending at A from its first moment; while A renews, B claims
  * none; once A stops renewing (dead or stalled), B claims A's four jobs
@@ -756,11 +766,8 @@ static void test_adopt_for_gateway(void **state)
     assert_int_equal(zt_identity_generate(&other), 0);
     struct orch a = {0}, b = {0};
     struct zt_registry_opts ra;
-    open_pair(&a, &b, &ra, idb);
     struct worker w;
-    worker_init(&w, M1, 1, 1, 100);
-    assert_int_equal(do_join(a.r, &w, T0), 0);
-    assert_true(zt_registry_sync(b.r, T0) >= 1);
+    pair_worker(&a, &b, &ra, idb, &w);
 
     struct zt_sched_result res[4];
     struct zt_job_req q = req("c", "tiny-chat", 10, 10);
@@ -844,6 +851,180 @@ static void test_adopt_for_gateway(void **state)
     zt_identity_free(other);
 }
 
+/* The old owner alive after a takeover: its started and finished reports
+ * are refused (the row is not its own) and its stale copy leaves, with
+ * the worker's slot there: its next job is placed on that worker. */
+static void test_taken_frees_slot(void **state)
+{
+    (void)state;
+    struct zt_identity *idb = NULL, *g = NULL;
+    assert_int_equal(zt_identity_generate(&idb), 0);
+    assert_int_equal(zt_identity_generate(&g), 0);
+    struct orch a = {0}, b = {0};
+    struct zt_registry_opts ra;
+    struct worker w;
+    pair_worker(&a, &b, &ra, idb, &w);
+    struct zt_job_req q = req("c", "tiny-chat", 10, 10);
+    q.gateway = zt_identity_id(g);
+    struct zt_sched_result res[3];
+    struct zt_job_info ji;
+    /* assigned at A, taken by B: A's started report drops it */
+    assert_int_equal(submit(&a, q, T0 + 1, &res[0]), 0);
+    assert_int_equal(res[0].state, ZT_JOB_STATE_ASSIGNED);
+    assert_int_equal(zt_sched_job_adopt(b.s, res[0].job_id, zt_identity_id(g), T0 + 2, &ji), 0);
+    assert_int_equal(zt_sched_job_started(a.s, res[0].job_id, wid(&w), T0 + 3), ZT_EINVAL);
+    assert_false(zt_sched_job_servable(a.s, res[0].job_id, T0 + 3));
+    /* the slot is free at A: its next job runs there, then is taken; A's
+     * finished report drops it */
+    assert_int_equal(submit(&a, q, T0 + 4, &res[1]), 0);
+    assert_int_equal(res[1].state, ZT_JOB_STATE_ASSIGNED);
+    assert_int_equal(zt_sched_job_started(a.s, res[1].job_id, wid(&w), T0 + 5), 0);
+    assert_int_equal(zt_sched_job_adopt(b.s, res[1].job_id, zt_identity_id(g), T0 + 6, &ji), 0);
+    assert_int_equal(zt_sched_job_finished(a.s, res[1].job_id, wid(&w), ZT_SCHED_OK, 5, T0 + 7, NULL), ZT_EINVAL);
+    assert_false(zt_sched_job_servable(a.s, res[1].job_id, T0 + 7));
+    assert_int_equal(submit(&a, q, T0 + 8, &res[2]), 0);
+    assert_int_equal(res[2].state, ZT_JOB_STATE_ASSIGNED);
+    /* B runs the two it took */
+    assert_int_equal(zt_sched_job_started(b.s, res[0].job_id, wid(&w), T0 + 9), 0);
+    enum zt_job_state st;
+    assert_int_equal(zt_sched_job_finished(b.s, res[1].job_id, wid(&w), ZT_SCHED_OK, 5, T0 + 9, &st), 0);
+    assert_int_equal(st, ZT_JOB_STATE_DONE);
+
+    worker_deinit(&w);
+    orch_close(&a);
+    orch_close(&b);
+    zt_identity_free(idb);
+    zt_identity_free(g);
+}
+
+/* Three orchestrators on one PostgreSQL and one Redis stream (claim
+ * window 300 ms): a (the test's usual id), b and c, each with its queue;
+ * one worker joined at a and known to all three; g: a gateway. */
+struct trio {
+    struct orch o[3];
+    struct zt_queue *q[3];
+    struct zt_identity *idb, *idc, *g;
+    struct worker w;
+};
+
+static bool trio_open(struct trio *t)
+{
+    char url[256];
+    if (!zt_test_redis_start(url, sizeof url)) {
+        zt_skip("%s", url);
+        return false;
+    }
+    memset(t, 0, sizeof *t);
+    assert_int_equal(zt_identity_generate(&t->idb), 0);
+    assert_int_equal(zt_identity_generate(&t->idc), 0);
+    assert_int_equal(zt_identity_generate(&t->g), 0);
+    struct zt_registry_opts ra, rc = reg_opts();
+    rc.sync_ms = 1000;
+    rc.self_id = zt_identity_id(t->idc);
+    t->o[2].st = store_open();
+    assert_int_equal(zt_registry_open(t->o[2].st, &rc, T0, &t->o[2].r), 0);
+    assert_int_equal(zt_sched_open(t->o[2].r, NULL, T0, &t->o[2].s), 0);
+    pair_worker(&t->o[0], &t->o[1], &ra, t->idb, &t->w); /* c learns of w by its sync */
+    char stream[64];
+    snprintf(stream, sizeof stream, "zt-test-trio-%u", (unsigned)randombytes_random());
+    const char *ids[3] = {zt_identity_id(orch_id), zt_identity_id(t->idb), zt_identity_id(t->idc)};
+    for (int i = 0; i < 3; i++) {
+        struct zt_queue_opts qo = {.backend = "redis", .url = url, .stream = stream, .claim_idle_ms = 300};
+        qo.consumer = ids[i];
+        assert_int_equal(zt_queue_open(&qo, &t->q[i]), 0);
+        zt_sched_set_queue(t->o[i].s, t->q[i]);
+    }
+    assert_true(zt_registry_sync(t->o[2].r, T0) >= 1);
+    return true;
+}
+
+static void trio_close(struct trio *t)
+{
+    worker_deinit(&t->w);
+    for (int i = 0; i < 3; i++) {
+        orch_close(&t->o[i]);
+        zt_queue_free(t->q[i]);
+    }
+    zt_identity_free(t->idb);
+    zt_identity_free(t->idc);
+    zt_identity_free(t->g);
+}
+
+/* A job of the gateway submitted at a, running, taken over by live b. */
+static void trio_job_at_b(struct trio *t, struct zt_sched_result *res)
+{
+    struct zt_job_req q = req("c", "tiny-chat", 10, 10);
+    q.gateway = zt_identity_id(t->g);
+    assert_int_equal(submit(&t->o[0], q, T0 + 1, res), 0);
+    assert_int_equal(res->state, ZT_JOB_STATE_ASSIGNED);
+    assert_int_equal(zt_sched_job_started(t->o[0].s, res->job_id, wid(&t->w), T0 + 2), 0);
+    struct zt_job_info ji;
+    assert_int_equal(zt_sched_job_adopt(t->o[1].s, res->job_id, zt_identity_id(t->g), T0 + 3, &ji), 0);
+    assert_int_equal(ji.state, ZT_JOB_STATE_RUNNING);
+}
+
+/* A's gateway fails over to live B, which takes the job over; A goes
+ * silent; C claims A's stale entry past the claim window and must leave
+ * the job with B (the row is not A's any more): C acknowledges the entry,
+ * and B finishes the job. */
+static void test_claim_after_takeover(void **state)
+{
+    (void)state;
+    struct trio t;
+    if (!trio_open(&t)) return;
+    struct zt_sched_result res;
+    trio_job_at_b(&t, &res);
+    /* B stays alive (renews) without claiming (its next claim round is a
+     * second away); C claims A's entry */
+    struct zt_sched_event ev[8];
+    size_t n;
+    assert_int_equal(zt_sched_pump(t.o[1].s, T0 + 4, ev, 8, &n), 0);
+    usleep(450 * 1000);
+    assert_int_equal(zt_sched_pump(t.o[1].s, T0 + 500, ev, 8, &n), 0);
+    assert_int_equal(zt_sched_pump(t.o[2].s, T0 + 500, ev, 8, &n), 0);
+    assert_int_equal(zt_sched_continued(t.o[2].s), 0);
+    assert_int_equal(zt_sched_adopted(t.o[2].s), 0);
+    assert_false(zt_sched_job_servable(t.o[2].s, res.job_id, T0 + 500));
+    /* the job stays B's: B finishes it */
+    enum zt_job_state st;
+    assert_int_equal(zt_sched_job_finished(t.o[1].s, res.job_id, wid(&t.w), ZT_SCHED_OK, 5, T0 + 600, &st), 0);
+    assert_int_equal(st, ZT_JOB_STATE_DONE);
+    struct zt_job_info ji;
+    assert_int_equal(zt_sched_job_get(t.o[1].s, res.job_id, &ji), 0);
+    assert_int_equal(ji.state, ZT_JOB_STATE_DONE);
+    trio_close(&t);
+}
+
+/* B takes A's job over while A is alive: A's stale copy leaves (its
+ * cancel drops it and acknowledges A's entry), B's own entry covers the
+ * job; B then goes silent and C claims B's entry and continues the job. */
+static void test_takeover_has_entry(void **state)
+{
+    (void)state;
+    struct trio t;
+    if (!trio_open(&t)) return;
+    struct zt_sched_result res;
+    trio_job_at_b(&t, &res);
+    assert_int_equal(zt_sched_job_cancel(t.o[0].s, res.job_id, T0 + 4), ZT_EINVAL);
+    size_t entries = 0, pending = 0;
+    assert_int_equal(zt_queue_depth(t.q[2], &entries, &pending), 0);
+    assert_int_equal(entries, 1); /* B's */
+    usleep(450 * 1000);
+    struct zt_sched_event ev[8];
+    size_t n;
+    assert_int_equal(zt_sched_pump(t.o[2].s, T0 + 500, ev, 8, &n), 0);
+    assert_int_equal(zt_sched_continued(t.o[2].s), 1);
+    struct zt_job_info ji;
+    assert_int_equal(zt_sched_job_get(t.o[2].s, res.job_id, &ji), 0);
+    assert_int_equal(ji.state, ZT_JOB_STATE_RUNNING);
+    enum zt_job_state st;
+    assert_int_equal(zt_sched_job_finished(t.o[2].s, res.job_id, wid(&t.w), ZT_SCHED_OK, 5, T0 + 600, &st), 0);
+    assert_int_equal(st, ZT_JOB_STATE_DONE);
+    assert_int_equal(zt_queue_depth(t.q[2], &entries, &pending), 0);
+    assert_int_equal(entries, 0);
+    trio_close(&t);
+}
+
 int main(void)
 {
     json_set_alloc_funcs(zt_malloc, zt_free);
@@ -859,7 +1040,8 @@ int main(void)
     const struct CMUnitTest pg_tests[] = {
         P(test_transitions),   P(test_placement), P(test_score),  P(test_fair_queueing),
         P(test_bounded_queue), P(test_requeue),   P(test_resume), P(test_threads),
-        P(test_shared_queue),  P(test_adopt_for_gateway),
+        P(test_shared_queue),  P(test_adopt_for_gateway), P(test_claim_after_takeover),
+        P(test_takeover_has_entry), P(test_taken_frees_slot),
     };
     failures += zt_test_pg_run("sched_postgres", pg_tests);
     return zt_test_exit(failures);
