@@ -384,7 +384,9 @@ static void test_failed_pick(void **state)
     assert_true(zt__check_reports_for_job(cr, "job-B", 0));
     uint64_t t0 = zt_time_mono_ms();
     assert_false(zt__check_reports_for_job(cr, "job-A", 5000));
-    assert_true(zt_time_mono_ms() - t0 < 1000); /* nothing awaited under a failed pick */
+    /* nothing awaited under a failed pick: far below the 5 s wait offered (a
+     * loose bound, not a timing measurement; a wait would take all 5 s) */
+    assert_true(zt_time_mono_ms() - t0 < 4000);
     /* a gateway calling c2's check failed cannot hide the answer that comes */
     zt__check_reports_expect(cr, "c2", "job-C", now - 1000);
     zt__check_reports_failed(cr, "c2", "job-C");
