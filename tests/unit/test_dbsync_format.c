@@ -8,7 +8,10 @@
  * nothing when nothing changed, only the changed rows next, chained to
  * the first and readable back from the mesh; the rebuild's heads collected
  * for a bounded time, newest first; a job changed after the wall clock
- * stepped back still published. */
+ * stepped back still published, and one whose `updated` is older than
+ * anything published (a writer's slow clock, a long transaction) too: the
+ * change log names it. The publisher's tests run again on a real
+ * PostgreSQL (tests/common/zt_test_servers.h). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -35,8 +38,10 @@
 #include "zentalk/zt_store.h"
 #include "zentalk/zt_time.h"
 #include "zt_test.h"
+#include "zt_test_servers.h"
 
 static char dir[256];
+static char pg_db[1024]; /* the PostgreSQL group: this test's database, else "" (SQLite) */
 
 static int setup(void **state)
 {
@@ -55,6 +60,22 @@ static int teardown(void **state)
 {
     (void)state;
     return nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* The PostgreSQL group, per test: a fresh database and directory. */
+static int setup_pg(void **state)
+{
+    if (!zt_test_pg_new_db(pg_db, sizeof pg_db)) {
+        printf("cannot make a PostgreSQL database: %s\n", pg_db);
+        return -1;
+    }
+    return setup(state);
+}
+
+static int teardown_pg(void **state)
+{
+    pg_db[0] = '\0';
+    return teardown(state);
 }
 
 /* The identity of the test vector: Ed25519 seed 00 01 .. 1f, X25519 key 20 .. 3f. */
@@ -316,8 +337,9 @@ static void last_segment(struct zt_dbsync *s, struct zt_mesh *m, const struct zt
     assert_int_equal(zt_dbsync_segment_decode(b->data, b->len, zt_identity_sign_pk(id), seg), 0);
 }
 
-/* Two handles on dir/NAME.db (the node's and the publisher's), and a
- * publisher on the second with its mesh in dir/mesh-NAME. */
+/* Two handles on dir/NAME.db, or on the PostgreSQL group's database (the
+ * node's and the publisher's), and a publisher on the second with its
+ * mesh in dir/mesh-NAME. */
 struct pub {
     struct zt_store *st, *st2;
     struct zt_mesh *m;
@@ -331,9 +353,10 @@ static void pub_open_stores(const char *name, struct pub *p)
     snprintf(path, sizeof path, "%s/%s.db", dir, name);
     snprintf(p->mdir, sizeof p->mdir, "%s/mesh-%s", dir, name);
     snprintf(p->tdir, sizeof p->tdir, "%s/dbsync", p->mdir);
-    struct zt_store_opts so = {.path = path, .busy_timeout_ms = 5000};
-    assert_int_equal(zt_store_open("sqlite", &so, &p->st), 0);
-    assert_int_equal(zt_store_open("sqlite", &so, &p->st2), 0);
+    struct zt_store_opts so = {.path = pg_db[0] ? pg_db : path, .busy_timeout_ms = 5000};
+    const char *driver = pg_db[0] ? "postgres" : "sqlite";
+    assert_int_equal(zt_store_open(driver, &so, &p->st), 0);
+    assert_int_equal(zt_store_open(driver, &so, &p->st2), 0);
 }
 
 static void pub_start(struct pub *p, struct zt_identity *id)
@@ -428,7 +451,13 @@ static const struct zt_store_step SCHED_STEPS[] = {
             " price_ceiling INTEGER NOT NULL, deadline INTEGER NOT NULL, state INTEGER NOT NULL, worker TEXT,"
             " attempts INTEGER NOT NULL, tokens INTEGER NOT NULL, created INTEGER NOT NULL,"
             " updated INTEGER NOT NULL, assigned INTEGER NOT NULL, started INTEGER NOT NULL,"
-            " finished INTEGER NOT NULL, reason TEXT NOT NULL);"},
+            " finished INTEGER NOT NULL, reason TEXT NOT NULL);",
+     .sql_pg = "CREATE TABLE sched_jobs(job_id TEXT PRIMARY KEY, seq BIGINT NOT NULL, client TEXT NOT NULL,"
+               " model TEXT NOT NULL, ctx BIGINT NOT NULL, max_tokens BIGINT NOT NULL,"
+               " price_ceiling BIGINT NOT NULL, deadline BIGINT NOT NULL, state BIGINT NOT NULL, worker TEXT,"
+               " attempts BIGINT NOT NULL, tokens BIGINT NOT NULL, created BIGINT NOT NULL,"
+               " updated BIGINT NOT NULL, assigned BIGINT NOT NULL, started BIGINT NOT NULL,"
+               " finished BIGINT NOT NULL, reason TEXT NOT NULL);"},
     {.sql = "ALTER TABLE sched_jobs ADD COLUMN orch TEXT NOT NULL DEFAULT '';"},
 };
 
@@ -486,6 +515,61 @@ static void test_jobs_clock_stepped_back(void **state)
     zt_identity_free(id);
 }
 
+/* A job whose next state carries an `updated` an hour older than
+ * anything published, the clock never stepped: a writer whose clock is
+ * behind, or a transaction that took its time from before the last
+ * segment. The old publisher read only jobs updated in a window under the
+ * newest `updated` published and missed it; the change log names it. A
+ * row inserted with such a value is published too. */
+static void test_jobs_old_updated(void **state)
+{
+    (void)state;
+    struct zt_identity *id = vector_id();
+    char sql[600];
+    struct pub p = {0};
+    pub_open_stores("old", &p);
+    struct zt_store *st = p.st;
+    struct zt_store_schema sc = {.owner = "sched", .steps = SCHED_STEPS, .n_steps = 2};
+    assert_int_equal(zt_store_migrate(st, &sc), 0);
+    int64_t now = zt_time_real_ms(), old = now - 3600000;
+    snprintf(sql, sizeof sql,
+             "INSERT INTO sched_jobs VALUES('job-a', 1, 'c', 'm', 256, 8, 0, 0, 2, NULL, 0, 0, %lld, %lld, 0, 0, 0, '',"
+             " '%s')",
+             (long long)now, (long long)now, zt_identity_id(id));
+    assert_int_equal(zt_store_exec(st, sql), 0);
+    pub_start(&p, id);
+    unsigned made = 0;
+    assert_int_equal(zt_dbsync_publish(p.s, &made), 0);
+    assert_int_equal(made, 1);
+    struct zt_buf b;
+    zt_buf_init(&b, ZT_DBSYNC_SEGMENT_MAX);
+    struct zt_dbsync_segment seg;
+    last_segment(p.s, p.m, id, &b, &seg);
+    assert_int_equal(seg.n_rows, 1);
+    /* the job ends, stamped an hour ago; another job comes in stamped an hour ago */
+    snprintf(sql, sizeof sql, "UPDATE sched_jobs SET state = 3, finished = %lld, updated = %lld WHERE job_id = 'job-a'",
+             (long long)old, (long long)old);
+    assert_int_equal(zt_store_exec(st, sql), 0);
+    snprintf(sql, sizeof sql,
+             "INSERT INTO sched_jobs VALUES('job-b', 2, 'c', 'm', 256, 8, 0, 0, 3, NULL, 0, 0, %lld, %lld, 0, 0, %lld,"
+             " '', '%s')",
+             (long long)old, (long long)old, (long long)old, zt_identity_id(id));
+    assert_int_equal(zt_store_exec(st, sql), 0);
+    assert_int_equal(zt_dbsync_publish(p.s, &made), 0);
+    assert_int_equal(made, 1);
+    last_segment(p.s, p.m, id, &b, &seg);
+    assert_int_equal(seg.seq, 2);
+    assert_int_equal(seg.n_rows, 2);
+    assert_non_null(memmem(seg.body, seg.body_len, "[\"sched_jobs\",\"job-a\",1,\"c\",\"m\",256,8,0,0,3,", 40));
+    assert_non_null(memmem(seg.body, seg.body_len, "[\"sched_jobs\",\"job-b\",", 22));
+    /* the entries read are gone: nothing changed, nothing made */
+    assert_int_equal(zt_dbsync_publish(p.s, &made), 0);
+    assert_int_equal(made, 0);
+    zt_buf_deinit(&b);
+    pub_close(&p);
+    zt_identity_free(id);
+}
+
 int main(void)
 {
     if (zt_hash_init() != 0) return 1;
@@ -498,8 +582,14 @@ int main(void)
         cmocka_unit_test(test_heads),
         cmocka_unit_test(test_publisher),
         cmocka_unit_test(test_jobs_clock_stepped_back),
+        cmocka_unit_test(test_jobs_old_updated),
     };
     int failures = cmocka_run_group_tests_name("dbsync", tests, setup, teardown);
+    /* the publisher on a real PostgreSQL: the change log's triggers in its dialect */
+#define P(f) cmocka_unit_test_setup_teardown(f, setup_pg, teardown_pg)
+    const struct CMUnitTest pg_tests[] = {P(test_publisher), P(test_jobs_clock_stepped_back), P(test_jobs_old_updated)};
+    failures += zt_test_pg_run("dbsync_postgres", pg_tests);
+#undef P
     if (zt_alloc_live() != live) {
         fprintf(stderr, "leak: %lld allocations live\n", (long long)(zt_alloc_live() - live));
         failures++;
