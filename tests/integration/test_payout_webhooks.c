@@ -33,8 +33,7 @@
 #include "harness.h"
 #include "keyed.h"
 #include "wallet.h"
-#include "zentalk/zt_bridge.h"
-#include "zentalk/zt_http.h"
+#include "webhook_rx.h"
 #include "zentalk/zt_str.h"
 #include "zentalk/zt_time.h"
 
@@ -48,81 +47,36 @@
 #define DISPUTE_MS 2000
 #define FAILS 2
 #define HOLD_MS 1500 /* longer than G's integration.timeout_ms */
-#define MAX_KEYS 64
 
 static const char *cli_bin;
 static char cfg_dir[256], key_env[400], wk_id[64];
 static struct node gw, wk;
 
 enum { R_DOWN, R_UP, R_GONE };
-static struct {
-    struct zt_http_server *srv;
-    pthread_mutex_t mu;
-    atomic_int mode;
-    bool held; /* the one answer held past G's timeout was */
-    int bad_sig, bad_key, duplicates;
-    struct {
-        char key[ZT_BRIDGE_KEY_MAX + 1];
-        char type[64];
-        json_t *body; /* the first attempt's */
-        int attempts, accepted;
-    } k[MAX_KEYS];
-    int n;
-} R;
+static struct zt_http_server *srv;
+static atomic_int mode;
+static bool held; /* the one answer held past G's timeout was (under R.mu) */
+static struct wh_rx R;
 
 static void r_handler(void *ud, struct zt_http_req *req, struct zt_http_resp *resp)
 {
     (void)ud;
-    size_t len = 0;
-    const char *body = zt_http_req_body(req, &len);
-    const char *sig = zt_http_req_header(req, "Zentalk-Signature");
-    const char *key = zt_http_req_header(req, "Idempotency-Key");
-    json_t *j = json_loadb(body, len, 0, NULL);
-    const char *id = json_string_value(json_object_get(j, "id"));
-    const char *type = json_string_value(json_object_get(j, "type"));
     int status = 503;
     bool hold = false;
-    pthread_mutex_lock(&R.mu);
-    if (zt_bridge_verify(WH_SECRET, sig, body, len, zt_time_real_ms() / 1000, 300) != 0) R.bad_sig++;
-    if (!key || !id || strcmp(key, id) != 0) R.bad_key++;
-    int i = 0;
-    while (key && i < R.n && strcmp(R.k[i].key, key) != 0) i++;
-    if (key && i == R.n && R.n < MAX_KEYS) {
-        zt_strlcpy(R.k[i].key, key, sizeof R.k[i].key);
-        zt_strlcpy(R.k[i].type, type ? type : "", sizeof R.k[i].type);
-        R.k[i].body = json_incref(j);
-        R.n++;
-    }
-    if (key && i < R.n) {
-        int mode = atomic_load(&R.mode);
-        R.k[i].attempts++;
-        if (R.k[i].accepted) { /* have it: the same answer again, nothing done twice */
-            R.duplicates++;
-            status = 200;
-        } else if (mode == R_GONE) {
-            status = 410;
-        } else if (mode == R_UP && R.k[i].attempts > FAILS) {
-            R.k[i].accepted = 1;
-            status = 200;
-            if (!R.held && zt_str_starts_with(R.k[i].type, "payout.")) R.held = hold = true;
-        }
+    struct wh_event *e = wh_rx_attempt(&R, req);
+    if (e && e->accepted) { /* have it: the same answer again, nothing done twice */
+        status = 200;
+    } else if (e && atomic_load(&mode) == R_GONE) {
+        status = 410;
+    } else if (e && atomic_load(&mode) == R_UP && e->attempts > FAILS) {
+        e->accepted = true;
+        status = 200;
+        if (!held && zt_str_starts_with(e->type, "payout.")) held = hold = true;
     }
     pthread_mutex_unlock(&R.mu);
-    json_decref(j);
     if (hold) zt_time_sleep_ms(HOLD_MS); /* taken, but the answer comes too late: G sends it again */
     if (status == 200) zt_http_resp_json(resp, 200, json_pack("{s:b}", "ok", 1));
     else zt_http_resp_error(resp, status, status == 410 ? "gone" : "unavailable", "test receiver");
-}
-
-/* Keys of type seen (accepted: only those accepted). */
-static int r_count(const char *type, bool accepted)
-{
-    int c = 0;
-    pthread_mutex_lock(&R.mu);
-    for (int i = 0; i < R.n; i++)
-        if (strcmp(R.k[i].type, type) == 0 && (!accepted || R.k[i].accepted)) c++;
-    pthread_mutex_unlock(&R.mu);
-    return c;
 }
 
 /* G's log so far, on stderr: what a failed wait shows. */
@@ -137,33 +91,20 @@ static void dump_gw(void)
 
 static bool r_wait(const char *type, int n, bool accepted, int timeout_ms)
 {
-    uint64_t until = zt_time_mono_ms() + (uint64_t)timeout_ms;
-    while (r_count(type, accepted) < n && zt_time_mono_ms() < until) zt_time_sleep_ms(20);
-    if (r_count(type, accepted) >= n) return true;
+    if (wh_rx_wait(&R, type, n, accepted, timeout_ms)) return true;
     dump_gw();
     return false;
-}
-
-/* The first body R saw of the nth (0-based) event of type (a new reference). */
-static json_t *r_body(const char *type, int nth)
-{
-    json_t *b = NULL;
-    pthread_mutex_lock(&R.mu);
-    for (int i = 0; i < R.n && !b; i++)
-        if (strcmp(R.k[i].type, type) == 0 && nth-- == 0) b = json_incref(R.k[i].body);
-    pthread_mutex_unlock(&R.mu);
-    return b;
 }
 
 static int setup(void **state)
 {
     (void)state;
-    pthread_mutex_init(&R.mu, NULL);
-    atomic_init(&R.mode, R_DOWN);
+    wh_rx_init(&R, WH_SECRET);
+    atomic_init(&mode, R_DOWN);
     if (!net_config(cfg_dir, sizeof cfg_dir, "payoutwh", 2)) return 0;
     struct zt_http_opts ho = {.host = "127.0.0.1", .threads = 4, .max_connections = 64, .max_header_bytes = 16384,
                               .max_body_bytes = 1 << 20, .timeout_s = 10, .handler = r_handler};
-    assert_int_equal(zt_http_start(&ho, &R.srv), 0);
+    assert_int_equal(zt_http_start(&ho, &srv), 0);
     /* the payout key, made as an operator makes it */
     char key_path[300];
     snprintf(key_path, sizeof key_path, "%s/payout.key", cfg_dir);
@@ -172,7 +113,7 @@ static int setup(void **state)
     const char *const kg_env[] = {PASS_VAR "=correct horse battery staple", NULL};
     assert_int_equal(run_prog(cli_bin, kg_args, kg_env, NULL, NULL, 0), 0);
     char url[96], dispute[64];
-    snprintf(url, sizeof url, "ZENTALK_INTEGRATION_API_URL=http://127.0.0.1:%u", zt_http_port(R.srv));
+    snprintf(url, sizeof url, "ZENTALK_INTEGRATION_API_URL=http://127.0.0.1:%u", zt_http_port(srv));
     snprintf(dispute, sizeof dispute, "ZENTALK_CHAIN_DISPUTE_WINDOW_S=%d", DISPUTE_MS / 1000);
     const char *const gw_env[] = {"ZENTALK_CHAIN_ENABLED=true",
                                   "ZENTALK_ENCRYPTION_JWT_SECRET=" JWT_SECRET,
@@ -206,9 +147,8 @@ static int teardown(void **state)
     if (wk.pid > 0) node_cleanup(&wk);
     if (gw.pid > 0) node_cleanup(&gw);
     if (cfg_dir[0]) rm_rf(cfg_dir);
-    if (R.srv) zt_http_stop(R.srv);
-    for (int i = 0; i < R.n; i++) json_decref(R.k[i].body);
-    pthread_mutex_destroy(&R.mu);
+    if (srv) zt_http_stop(srv);
+    wh_rx_deinit(&R);
     return 0;
 }
 
@@ -269,7 +209,7 @@ static const char *row_str(json_t *rows, size_t i, const char *field)
 
 static void check_batch_event(const char *type, int nth, const char *state, long long batch, int64_t sent_ms)
 {
-    json_t *b = r_body(type, nth);
+    json_t *b = wh_rx_body(&R, type, nth);
     assert_non_null(b);
     json_t *d = json_object_get(b, "data");
     char key[96];
@@ -313,7 +253,7 @@ static bool cli_wait_all(bool all, size_t n, const char *want)
  * into key_out when not NULL); the batch built later pays that amount. */
 static void check_settled(int nth, char *key_out)
 {
-    json_t *b = r_body("payout.settled", nth);
+    json_t *b = wh_rx_body(&R, "payout.settled", nth);
     assert_non_null(b);
     json_t *d = json_object_get(b, "data");
     const char *job = json_string_value(json_object_get(d, "job_id"));
@@ -324,7 +264,7 @@ static void check_settled(int nth, char *key_out)
     assert_string_equal(json_string_value(json_object_get(d, "worker")), wk_id);
     const char *amount = json_string_value(json_object_get(d, "amount"));
     assert_true(amount && amount[0] >= '1' && amount[0] <= '9');
-    json_t *batched = r_body("payout.batched", nth); /* one earning per batch here */
+    json_t *batched = wh_rx_body(&R, "payout.batched", nth); /* one earning per batch here */
     if (batched)
         assert_string_equal(json_string_value(json_object_get(json_object_get(batched, "data"), "total")), amount);
     json_decref(batched);
@@ -365,7 +305,7 @@ static void test_payout_webhooks(void **state)
     json_decref(rows);
 
     /* R up (still refusing each event's first FAILS attempts): both delivered, one twice */
-    atomic_store(&R.mode, R_UP);
+    atomic_store(&mode, R_UP);
     assert_true(r_wait("payout.batched", 1, true, 20000));
     assert_true(r_wait("payout.submitted", 1, true, 20000));
     assert_true(r_wait("payout.settled", 1, true, 20000));
@@ -373,17 +313,17 @@ static void test_payout_webhooks(void **state)
     pthread_mutex_lock(&R.mu);
     assert_int_equal(R.bad_sig, 0);
     assert_int_equal(R.bad_key, 0); /* every attempt, the duplicate too, under its event's key */
-    assert_true(R.held);
+    assert_true(held);
     assert_true(R.duplicates >= 1); /* the held one came again: at least once, deduplicated here */
     for (int i = 0; i < R.n; i++)
         if (zt_str_starts_with(R.k[i].type, "payout.")) {
             assert_true(R.k[i].attempts >= FAILS + 1);
-            assert_int_equal(R.k[i].accepted, 1);
+            assert_true(R.k[i].accepted);
         }
     pthread_mutex_unlock(&R.mu);
 
     /* a second batch, answered 410 Gone: failed at once, shown failed */
-    atomic_store(&R.mode, R_GONE);
+    atomic_store(&mode, R_GONE);
     sent = zt_time_real_ms();
     chat(token, "The little dog");
     assert_true(r_wait("payout.batched", 2, false, 20000));
