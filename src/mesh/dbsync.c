@@ -375,6 +375,36 @@ static int log_triggers(struct zt_dbsync *s, size_t ti)
     return rc;
 }
 
+static int unlog_tx(struct zt_store *st, void *ud)
+{
+    (void)ud;
+    bool pg = zt_store_dialect(st) == ZT_STORE_DIALECT_POSTGRES;
+    int rc = 0;
+    for (size_t t = 0; t < zt__dbs_n_tables && !rc; t++) {
+        const char *n = zt__dbs_tables[t].name;
+        if (!table_present(st, &zt__dbs_tables[t])) continue;
+        char sql[512];
+        if (pg)
+            snprintf(sql, sizeof sql, "DROP TRIGGER IF EXISTS dbsync_chg_%s ON %s; DROP FUNCTION IF EXISTS dbsync_chg_%s();",
+                     n, n, n);
+        else
+            snprintf(sql, sizeof sql, "DROP TRIGGER IF EXISTS dbsync_chg_%s_i; DROP TRIGGER IF EXISTS dbsync_chg_%s_u;", n,
+                     n);
+        rc = zt_store_exec(st, sql);
+    }
+    if (!rc) rc = zt_store_exec(st, "DELETE FROM dbsync_changes; DELETE FROM dbsync_marks WHERE tbl LIKE 'log:%'");
+    return rc;
+}
+
+int zt_dbsync_unlog(struct zt_store *st)
+{
+    if (!st) return ZT_EINVAL;
+    int v = 0;
+    int rc = zt_store_owner_version(st, DBSYNC_SCHEMA.owner, &v);
+    if (rc || v < 2) return rc; /* no publisher ever made a log here */
+    return zt_store_tx(st, unlog_tx, NULL);
+}
+
 /* Whether t's log is complete: every row was read after its triggers were made. */
 static int log_complete(struct zt_dbsync *s, const struct zt__dbs_table *t, bool *yes)
 {

@@ -570,6 +570,67 @@ static void test_jobs_old_updated(void **state)
     zt_identity_free(id);
 }
 
+static int64_t count_of(struct zt_store *st, const char *sql)
+{
+    struct zt_store_stmt *q = NULL;
+    int64_t n = -1;
+    assert_int_equal(zt_store_prepare(st, sql, &q), 0);
+    assert_int_equal(zt_store_step(q), ZT_STORE_ROW);
+    assert_int_equal(zt_store_column_i64(q, 0, &n), 0);
+    zt_store_stmt_free(q);
+    return n;
+}
+
+/* Publishing turned off (zt_dbsync_unlog, what the node does when it
+ * builds no publisher): writes no longer feed the log; turned on again,
+ * the tables are read whole once and what changed meanwhile goes out. */
+static void test_unlog(void **state)
+{
+    (void)state;
+    struct zt_identity *id = vector_id();
+    char sql[600];
+    struct pub p = {0};
+    pub_open_stores("unlog", &p);
+    struct zt_store *st = p.st;
+    assert_int_equal(zt_dbsync_unlog(st), 0); /* never published here: nothing to do */
+    struct zt_store_schema sc = {.owner = "sched", .steps = SCHED_STEPS, .n_steps = 2};
+    assert_int_equal(zt_store_migrate(st, &sc), 0);
+    int64_t now = zt_time_real_ms();
+    snprintf(sql, sizeof sql,
+             "INSERT INTO sched_jobs VALUES('job-u', 1, 'c', 'm', 256, 8, 0, 0, 2, NULL, 0, 0, %lld, %lld, 0, 0, 0, '',"
+             " '%s')",
+             (long long)now, (long long)now, zt_identity_id(id));
+    assert_int_equal(zt_store_exec(st, sql), 0);
+    pub_start(&p, id);
+    unsigned made = 0;
+    assert_int_equal(zt_dbsync_publish(p.s, &made), 0);
+    assert_int_equal(made, 1);
+    assert_int_equal(zt_store_exec(st, "UPDATE sched_jobs SET tokens = 1"), 0);
+    assert_int_equal(count_of(st, "SELECT COUNT(*) FROM dbsync_changes"), 1);
+    zt_dbsync_free(p.s);
+    p.s = NULL;
+    assert_int_equal(zt_dbsync_unlog(st), 0);
+    assert_int_equal(count_of(st, "SELECT COUNT(*) FROM dbsync_changes"), 0);
+    assert_int_equal(zt_store_exec(st, "UPDATE sched_jobs SET state = 3, tokens = 8"), 0);
+    assert_int_equal(count_of(st, "SELECT COUNT(*) FROM dbsync_changes"), 0); /* no trigger left */
+    struct zt_dbsync_opts o = {.st = p.st2, .mesh = p.m, .id = id, .tmp_dir = p.tdir, .interval_s = 1};
+    assert_int_equal(zt_dbsync_new(&o, &p.s), 0);
+    assert_int_equal(zt_dbsync_publish(p.s, &made), 0);
+    assert_int_equal(made, 1);
+    struct zt_buf b;
+    zt_buf_init(&b, ZT_DBSYNC_SEGMENT_MAX);
+    struct zt_dbsync_segment seg;
+    last_segment(p.s, p.m, id, &b, &seg);
+    assert_int_equal(seg.seq, 2);
+    assert_int_equal(seg.n_rows, 1);
+    assert_non_null(memmem(seg.body, seg.body_len, "[\"sched_jobs\",\"job-u\",1,\"c\",\"m\",256,8,0,0,3,", 40));
+    assert_int_equal(zt_store_exec(st, "UPDATE sched_jobs SET tokens = 9"), 0); /* logged again */
+    assert_int_equal(count_of(st, "SELECT COUNT(*) FROM dbsync_changes"), 1);
+    zt_buf_deinit(&b);
+    pub_close(&p);
+    zt_identity_free(id);
+}
+
 int main(void)
 {
     if (zt_hash_init() != 0) return 1;
@@ -583,11 +644,13 @@ int main(void)
         cmocka_unit_test(test_publisher),
         cmocka_unit_test(test_jobs_clock_stepped_back),
         cmocka_unit_test(test_jobs_old_updated),
+        cmocka_unit_test(test_unlog),
     };
     int failures = cmocka_run_group_tests_name("dbsync", tests, setup, teardown);
     /* the publisher on a real PostgreSQL: the change log's triggers in its dialect */
 #define P(f) cmocka_unit_test_setup_teardown(f, setup_pg, teardown_pg)
-    const struct CMUnitTest pg_tests[] = {P(test_publisher), P(test_jobs_clock_stepped_back), P(test_jobs_old_updated)};
+    const struct CMUnitTest pg_tests[] = {P(test_publisher), P(test_jobs_clock_stepped_back), P(test_jobs_old_updated),
+                                        P(test_unlog)};
     failures += zt_test_pg_run("dbsync_postgres", pg_tests);
 #undef P
     if (zt_alloc_live() != live) {
