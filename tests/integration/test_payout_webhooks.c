@@ -22,6 +22,8 @@
  *   duplicate carries the same key and R accepts it once. The CLI shows
  *   them delivered. A second chat's three events answered 410 are failed
  *   after one attempt, and the CLI shows them failed.
+ *   Without ZT_TEST_MODE=1 a gateway refuses the interval's test setting
+ *   (logged `test_setting_refused`).
  * Usage: test_payout_webhooks PATH/zentalk-node PATH/zentalk */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -348,12 +350,33 @@ static void test_payout_webhooks(void **state)
     assert_int_equal(metric_value(gw.port, "zentalk_ledger_payout_batches_total"), 2);
 }
 
+/* Without ZT_TEST_MODE=1 the payout interval's test setting is refused
+ * (logged) and chain.payout_interval_s holds: a production node ignores it. */
+static void test_interval_refused(void **state)
+{
+    (void)state;
+    const char *const env[] = {"ZENTALK_CHAIN_ENABLED=true", "ZENTALK_ENCRYPTION_JWT_SECRET=" JWT_SECRET,
+                               "ZENTALK_CHAIN_RPC_URL=http://127.0.0.1:9", "ZENTALK_CHAIN_WALLET_ADDRESS=0x0000000000000000000000000000000000000001",
+                               "ZT_TEST_PAYOUT_INTERVAL_MS=300", "ZT_TEST_MODE", NULL};
+    const char *const args[] = {"--roles", "gateway,orchestrator", NULL};
+    struct node n;
+    struct zt_buf e;
+    zt_buf_init(&e, 1 << 20);
+    if (!node_start(&n, args, env, NULL, &e)) fail_msg("the gateway did not start: %s", zt_buf_str(&e));
+    for (int i = 0; i < 50 && !strstr(zt_buf_str(&e), "orchestrator_ready"); i++) node_collect_stderr(&n, &e);
+    assert_non_null(strstr(zt_buf_str(&e), "test_setting_refused name=ZT_TEST_PAYOUT_INTERVAL_MS"));
+    assert_null(strstr(zt_buf_str(&e), "test_setting name=ZT_TEST_PAYOUT_INTERVAL_MS"));
+    zt_buf_deinit(&e);
+    node_stop(&n, 10000);
+}
+
 int main(int argc, char **argv)
 {
     if (!harness_start(argc, argv, "test_payout_webhooks")) return 2;
     cli_bin = argv[2];
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_payout_webhooks),
+        cmocka_unit_test(test_interval_refused),
     };
     return zt_test_exit(cmocka_run_group_tests(tests, setup, teardown));
 }
