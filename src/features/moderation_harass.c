@@ -630,28 +630,215 @@ static const char *const STRONG[] = {"spam", "flood", "leak", "leaked", "expose"
                                      /* insults of the languages the moderation lists cover, as a target's name */
                                      "idiota", "idioten", "idiot", "imbécil", "imbecil", "cabrón", "cabron",
                                      "pendejo", "connard", "connasse", "salaud", "arschloch", "otário", "otario",
-                                     "babaca", "stronza", "stronzo", "klootzak", "eikel", NULL};
+                                     "babaca", "stronza", "stronzo", "klootzak", "eikel",
+                                     /* round 5: calls to harass and names of a target, in the same languages */
+                                     "bombard", "cheater",
+                                     "traitor", "rat", "coward", "scum", "harcelez", "inondez",
+                                     "acosadla", "acosadle", "llamadla", "llamadle", "molestadla", "molestadle",
+                                     "chivata", "chivato", "soplon", "soplona", "traidor", "traidora", "verme",
+                                     "spia", "infame", "lache", "traitre", "verrater", "verraterin",
+                                     "verpetzer", "petze", "verrader", "verklikker", "klikspaan", "queixinhas",
+                                     "bufo", "x9", "rata", "vagabunda", "xinga", "doxxed", "doxed", "doxing", NULL};
 static const char *const POINT[] = {"his", "her", "their", "him", "them", "he", "she", "lives", "live", "living", "address",
                                     "number", "phone", "email", "ssn", "home", "here", "found", "cell", "mobile",
                                     "inbox", "plate", "works", "kids", "school", "número", "numero", "nummer",
-                                    "dirección", "direccion", "adresse", "indirizzo", "endereço", "adres", NULL};
+                                    "dirección", "direccion", "adresse", "indirizzo", "endereço", "adres",
+                                    /* round 5: the same words folded (accents stripped), and other languages' */
+                                    "endereco", "morada", "telefono", "telefone", "movil", "portable", "handynummer",
+                                    "handy", "mail", "su", "sa", "son", "sein", "seine", "ihre", "ihr", "ihn", "suo",
+                                    "sua", "seu", "zijn", "haar", "hem", "hij", "zij", "woont", "abita", "vive",
+                                    "wohnt", "habite", "mora", "la", "lo", "le", NULL};
 static const char *const HOSTILE[] = {"everyone", "visit", "show", "hell", "fun", "post", "teach", "lesson", "call",
                                       "let", "knows", "go", "make", "tell", "everywhere", "pay", "text", "message",
                                       "know", "todos", "alle", "tous", "tutti", "iedereen", "allez", "ruft",
                                       "manda", "chiamatela", "chiamatelo", "id", NULL};
 static const char *const WHERE_VERB[] = {"lives", "live", "living", "works", "working", "parks", "stays", "staying",
-                                         "sleeps", NULL};
-static const char *const WHERE_PREP[] = {"at", "on", "in", "near", NULL};
+                                         "sleeps", "woont", "wohnt", "abita", "habite", "vive", "mora", NULL};
+static const char *const WHERE_PREP[] = {"at", "on", "in", "near", "op", "en", "a", "em", "na", "no", "im", "am", NULL};
 static const char *const SCHOOL[] = {"primary", "school", "academy", "college", "elementary", "high", "nursery", NULL};
+
+/* Round 5 (issue 16): what makes contact data a call to harass its owner.
+ * CALL: the reader is sent to the person ("go knock on her door", "tell
+ * him what you think", "allez lui rendre visite"); GRUDGE: why the poster
+ * wants them hurt ("who reported me", "he owes me"); DISCLOSE: posting
+ * someone's details ("here's his address", "her full name"), a kind of
+ * data of its own when the details are not in the message. Words are
+ * the moderation tokens (folded, apostrophes split). */
+static const char *const CALL[] = {
+    "go tell", "go find", "go say", "go wild", "go visit", "go see", "go give", "go knock", "go round", "tell her what", "tell him what", "tell them what", "what @you think of", "make her", "make him",
+    "make them", "make sure he", "make sure she", "make sure they", "sign her up", "sign him up", "do your thing", "do ur thing", "know what to do", "do what @you want",
+    "feel watched", "see how he likes", "see how she likes", "hear from us", "no peace", "at his door", "at her door",
+    "on her door", "on his door", "knock on", "lose his job", "lose her job", "get him fired", "get her fired",
+    "get her sacked", "get him sacked", "pay him a visit", "pay her a visit", "pay them a visit", "drop by",
+    "show up at", "make a scene", "so everyone can", "so you all can", "everyone can", "show up and", "turn up at", "turn up and", "find her after", "find him after", "give him hell", "give her hell", "ruin his", "ruin her", "ruin their", "make his life",
+    "make her life", "learned a lesson", "learn a lesson",
+    "see her ignore", "see him ignore", "bury him", "bury her", "just saying", "you know where", "id a", "vamos a por", "llamadla", "llamadle", "que no pueda", "hacerle una visita",
+    "allez lui", "allez le", "allez la", "rendre visite", "rendez lui", "geht mal", "geht vorbei", "besucht ihn",
+    "besucht sie", "ruft ihn", "ruft sie", "andate a", "fargli visita", "farle visita", "chiamatelo tutti", "chiamatela tutti", "aparecam la", "vao la", "liguem lhe", "ga maar", "ga langs",
+    "bel hem", "bel haar", "eens langs", NULL};
+static const char *const GRUDGE[] = {
+    "who reported", "who complained", "who dumped", "who cut me", "who lied", "who wrote", "who snitched",
+    "who ratted", "who banned", "who blocked", "who fired", "who failed", "who beat", "who trashed", "who cheated",
+    "who made fun", "who kept", "who was rude", "who stole", "who hit", "who insulted", "who grassed",
+    "banned me", "blocked me", "reported me", "reported us", "reported my", "owes me", "lied about me",
+    "cheated on", "dumped my", "que me denuncio", "mich angezeigt", "mich gemeldet", "qui m a balance", "qui m a signale",
+    "che mi ha denunciato", "que me robo", "what she deserves", "what he deserves",
+    "what they deserve", "deserves no peace", "deserves everything coming", "spread it", "who s in", NULL};
+static const char *const DISCLOSE[] = {
+    "here s his", "here s her", "here s their", "here s the", "here is his", "here is her", "here is the",
+    "this is his", "this is her", "this is the address", "this is the home", "his full name", "her full name",
+    "their full names", "home address", "home town", "hometown", "her school", "his school", "where he lives",
+    "where she lives", "posting his", "posting her", "posting the", "publishing his", "publishing her",
+    "publishing the", "got her address", "got his address", "got their address", "found her", "found his",
+    "found the", "in the doc", "this is where", "here s where", "here is where",
+    "her workplace", "his workplace", "voici l adresse", "voici le numero", "voici son", "aqui esta la direccion",
+    "esta es la direccion", "este es el movil", "este es el numero", "ecco il numero", "ecco l indirizzo",
+    "das ist die adresse", "hier ist die adresse", "das ist ihre", "das ist seine", "dit is het adres",
+    "dit is het nummer", "o endereco", "esse e o numero", "esta e a morada", NULL};
+
+/* Harassing at all hours: a call only with a third person in the message
+ * ("ring him every hour", not "ring me at midnight"). */
+static const char *const NUISANCE[] = {"at midnight", "middle of the night",
+                                       "every hour", "every night", "all night", "quiet night", "en pleine nuit",
+                                       "toute la nuit", "toda la noche", "tag und nacht", "a mezzanotte",
+                                       "tutta la notte", "a noite toda", "de hele nacht", "midden in de nacht", NULL};
+static const char *const THIRD[] = {"him", "her", "he", "she", "them", "his", "la", "le", "lo", "lui", "ihn", "sie",
+                                    "hem", "haar", "ela", "ele", "gli", NULL};
+
+static bool any_phrase(const struct zt__mod_word *w, size_t n, const struct firsts *f, const char *const *list)
+{
+    for (size_t p = 0; list[p]; p++)
+        if (may_start(f, list[p]))
+            for (size_t i = 0; i < n; i++)
+                if (phrase_at(w, n, i, list[p])) return true;
+    return false;
+}
+
+/* A street word of the languages the lists cover, alone ("via", "calle",
+ * "rue", "Street") or as the end of a compound ("Lindenstraße",
+ * "Kerkstraat"), lower-cased in wl. */
+static bool street_word(const char *wl, size_t l)
+{
+    static const char *const words[] = {"street", "st", "road", "rd", "avenue", "ave", "lane", "ln", "drive", "dr",
+                                        "way", "close", "court", "place", "boulevard", "blvd", "terrace", "crescent",
+                                        "grove", "gardens", "square", "hill", "parade", "row", "walk", "mews",
+                                        "highway", "parkway", "circle", "via", "viale", "corso", "piazza", "calle",
+                                        "avenida", "plaza", "paseo", "carrer", "rua", "rue", "travessa", "largo",
+                                        "chemin", "allee", "strada", NULL};
+    static const char *const ends[] = {"straat", "strasse", "stra\xc3\x9f" "e", "weg", "gasse", "laan", "plein",
+                                       "platz", "allee", "gracht", "kade", "dijk", "steeg", NULL};
+    for (size_t q = 0; words[q]; q++)
+        if (strlen(words[q]) == l && memcmp(wl, words[q], l) == 0) return true;
+    for (size_t q = 0; ends[q]; q++) {
+        size_t el = strlen(ends[q]);
+        if (l > el + 2 && memcmp(wl + l - el, ends[q], el) == 0) return true;
+    }
+    return false;
+}
+
+/* A street word followed by a house number within two words, no comma
+ * between ("calle Olmo 12", "Kerkstraat 9", "Walnut Street no. 14"). */
+static bool street_then_number(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        if (!alpha(s[i]) && (unsigned char)s[i] < 0x80) {
+            i++;
+            continue;
+        }
+        size_t ws = i;
+        while (i < n && (alpha(s[i]) || (unsigned char)s[i] >= 0x80)) i++;
+        char wl[32];
+        size_t l = i - ws;
+        if (l >= sizeof wl) continue;
+        for (size_t q = 0; q < l; q++) wl[q] = low(s[ws + q]);
+        if (!street_word(wl, l)) continue;
+        /* up to two words ("Olmo", "no.") then 1-4 digits; a comma only before "number"/"no" */
+        size_t k = i;
+        if (k + 2 < n && s[k] == ',' && s[k + 1] == ' ' && (s[k + 2] == 'n' || s[k + 2] == 'N')) k++;
+        for (int words = 0; words <= 2 && k < n; words++) {
+            while (k < n && (s[k] == ' ' || s[k] == '.')) k++;
+            if (k < n && dig(s[k])) {
+                size_t d = k;
+                while (k < n && dig(s[k])) k++;
+                if (k - d <= 4 && (k >= n || !dig(s[k]))) return true;
+                break;
+            }
+            if (k >= n || !(alpha(s[k]) || (unsigned char)s[k] >= 0x80)) break;
+            while (k < n && (alpha(s[k]) || (unsigned char)s[k] >= 0x80)) k++;
+        }
+    }
+    return false;
+}
+
+/* A house number before a street word of the languages that write it
+ * first ("8 rue Victor Hugo", "12 avenue des Lilas"). */
+static bool number_then_street(const char *s, size_t n)
+{
+    static const char *const words[] = {"rue", "avenue", "boulevard", "bd", "place", "chemin", "impasse", "quai",
+                                        "cours", "allee", "all\xc3\xa9" "e", "route", NULL};
+    for (size_t i = 0; i < n; i++) {
+        if (!dig(s[i]) || (i > 0 && (dig(s[i - 1]) || alpha(s[i - 1])))) continue;
+        size_t j = i;
+        while (j < n && dig(s[j])) j++;
+        if (j - i > 4) {
+            i = j;
+            continue;
+        }
+        if (j < n && s[j] == ',') j++;
+        if (j >= n || s[j] != ' ') continue;
+        j++;
+        size_t ws = j;
+        while (j < n && (alpha(s[j]) || (unsigned char)s[j] >= 0x80)) j++;
+        char wl[16];
+        size_t l = j - ws;
+        if (!l || l >= sizeof wl || (j < n && s[j] != ' ')) continue;
+        for (size_t q = 0; q < l; q++) wl[q] = low(s[ws + q]);
+        wl[l] = 0;
+        for (size_t q = 0; words[q]; q++)
+            if (strcmp(wl, words[q]) == 0) return true;
+    }
+    return false;
+}
+
+/* A short phone number: NNN-NNNN, or four groups of 2-3 digits ("612 55
+ * 01 47"); counted only with a word that points at a person. */
+static bool short_phone(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!dig(s[i]) || (i > 0 && (dig(s[i - 1]) || alpha(s[i - 1])))) continue;
+        size_t j = i, groups = 0, d = 0;
+        bool bad = false;
+        while (j < n && dig(s[j])) {
+            size_t g = j;
+            while (j < n && dig(s[j])) j++;
+            groups++;
+            d += j - g;
+            if (j - g > 4) bad = true;
+            if (j + 1 < n && (s[j] == '-' || s[j] == ' ' || s[j] == '.') && dig(s[j + 1])) j++;
+            else break;
+        }
+        if (!bad && ((groups == 2 && d == 7 && s[i + 3] == '-') || (groups >= 4 && d >= 8 && d <= 9)) &&
+            (j >= n || !alpha(s[j])))
+            return true;
+        i = j;
+    }
+    return false;
+}
 
 /* Where someone is, without contact data: "lives on Maple Street", "works
  * at the Tesco", "his kids go to Westfield Primary". */
 static bool whereabouts(const struct zt__mod_word *w, size_t n)
 {
     for (size_t i = 0; i + 1 < n; i++) {
-        if (in(&w[i], WHERE_VERB) && in(&w[i + 1], WHERE_PREP)) return true;
+        /* "lives on", "works nights at" */
+        if (in(&w[i], WHERE_VERB) && (in(&w[i + 1], WHERE_PREP) || (i + 2 < n && in(&w[i + 2], WHERE_PREP))))
+            return true;
         if ((eqw(&w[i], "go") || eqw(&w[i], "goes")) && eqw(&w[i + 1], "to") && i + 3 < n &&
             (in(&w[i + 3], SCHOOL) || (i + 4 < n && in(&w[i + 4], SCHOOL))))
+            return true;
+        /* "goes to Oakfield High", "the shop on Bridge Street" (a place named by its street) */
+        if ((eqw(&w[i], "on") || eqw(&w[i], "at")) && i + 2 < n && w[i + 2].len && street_word(w[i + 2].p, w[i + 2].len) &&
+            !eqw(&w[i + 2], "way") && !eqw(&w[i + 2], "place") && !eqw(&w[i + 2], "walk") && !eqw(&w[i + 2], "row"))
             return true;
     }
     return false;
@@ -660,7 +847,12 @@ static bool whereabouts(const struct zt__mod_word *w, size_t n)
 static void doxxing(const struct zt__mod_word *w, size_t n, const char *raw, size_t rawlen, struct zt__mod_hits *h)
 {
     int kind = contact_data(raw, rawlen);
-    if (!kind && whereabouts(w, n)) kind = 3;
+    if (!kind && (street_then_number(raw, rawlen) || number_then_street(raw, rawlen))) kind = 1;
+    if (!kind && short_phone(raw, rawlen)) kind = 4;
+    struct firsts f;
+    firsts_of(w, n, &f);
+    bool disclose = any_phrase(w, n, &f, DISCLOSE);
+    if (!kind && (whereabouts(w, n) || disclose)) kind = 3;
     if (!kind) return;
     bool point = false, insult = false, strong = false;
     int weak = 0;
@@ -679,6 +871,20 @@ static void doxxing(const struct zt__mod_word *w, size_t n, const char *raw, siz
         if (eqw(&w[i], "let") && i + 3 < n && in(&w[i + 1], TARGET3) && eqw(&w[i + 2], "have") && eqw(&w[i + 3], "it"))
             strong = true;
     }
+    /* round 5: a call to go at the person, with a grudge or a disclosure */
+    bool call = any_phrase(w, n, &f, CALL);
+    if (!call && any_phrase(w, n, &f, NUISANCE))
+        for (size_t i = 0; i < n && !call; i++) call = in(&w[i], THIRD);
+    bool grudge = any_phrase(w, n, &f, GRUDGE);
+    static const char *const crowd[] = {"everyone", "everybody", "todos", "todas", "alle", "tous", "toutes", "tutti",
+                                        "iedereen", "allemaal", NULL};
+    bool many = false;
+    for (size_t i = 0; i < n; i++) many |= in(&w[i], crowd);
+    if (call && (grudge || disclose || many || kind != 3)) strong = true;
+    /* a grudge with contact data or a disclosure; with whereabouts alone it also needs a call */
+    if (grudge && (disclose || (kind != 3 && kind != 0))) strong = true;
+    /* a short number is a phone only beside a word that points at a person */
+    if (kind == 4 && !point) return;
     /* a named target ("this snitch", "the creep") points at someone too */
     point |= strong;
     /* whereabouts without contact data: only with an insult, another rule or a strong word */
