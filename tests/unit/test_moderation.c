@@ -305,6 +305,9 @@ static void test_harassment_rules(void **state)
     expect_allow("everyone, the picnic is at 9 Alder Close on Sunday");
     expect_allow("ring me at midnight when you land, my number is 555-0190");
     expect_allow("is the abuse hotline number still 0808 2000 247?");
+    /* quoted or reported abuse */
+    expect_allow("my brother said \"you're useless\" to the ref and got a yellow card");
+    expect_allow("the chorus goes \"I'm coming for you\" over and over");
 }
 
 /* When detection is unsure, the fallback languages' terms count fully. */
