@@ -64,17 +64,19 @@ static const char *const INSULT_N[] = {
     "waste",   "disgrace", "parasite", "pos",     "dork",    "weirdo",  "coward",  "fool",     "muppet",
     "donkey",  "nitwit",   "numpty",   "bellend", "tosser",  "prick",   "wanker",  "cunt",     "bitch",
     "asshole", "arsehole", "retard",   "degenerate", "lowlife", "simp",  "cow",     "slut",     "whore",
-    "bastard", "dickhead", "twat",     "scumbag", "psycho",  NULL};
+    "bastard", "dickhead", "twat",     "scumbag", "psycho",
+    /* round 5 */
+    "fatso", "perv", "buffoon", "disappointment", "snowflake", NULL};
 static const char *const INSULT_A[] = {
     "stupid", "dumb", "pathetic", "worthless", "useless", "disgusting", "ugly", "brainless", "clueless",
     "incompetent", "annoying", "fat", "hopeless", "retarded", "gross", "repulsive", "dense", "thick",
     "vile", "awful", "insufferable", "braindead", "dumbest", "stupidest", "ugliest", "worst", "lamest",
-    "saddest", NULL};
+    "saddest", "creepy", NULL};
 static const char *const FILLER[] = {"such", "so", "a", "an", "the", "absolute", "total", "complete", "fucking", "fking",
                                      "effing", "freaking", "really", "truly", "utter", "big", "little", "pathetic",
                                      "stupid", "dumb", "ugly", "worthless", "useless", "just", "literally", "of", "piece",
                                      "bunch", "always", "been", "and", "an", "honestly", "ever", "fat", "lazy", "too", "very", "way", "such",
-                                     "most", "biggest", NULL};
+                                     "most", "biggest", "genuinely", "absolutely", "seriously", "officially", NULL};
 static const char *const NEG[] = {"not", "t", "never", "no", "isn", "aren", "nt", "hardly", "don", "didn", "wasn",
                                   "weren", "won", NULL};
 static const char *const YOU[] = {"you", "u", "ya", "ur", "youre", "yall", NULL};
@@ -229,6 +231,23 @@ static void insults(const struct zt__mod_word *w, size_t n, bool friendly, struc
                 put(h, "insult", w_insult);
                 break;
             }
+    /* round 5: the same in the other supported languages ("cállate, estúpido",
+     * "stai zitto, deficiente", "rot op, eikel"), folded */
+    static const char *const shut[] = {"callate", "callaos", "calla", "cierra", "zitto", "zitta", "taci", "sparisci",
+                                       "ferme", "tais", "degage", "klappe", "maul", "verpiss", "hau", "verschwinde",
+                                       "rot", "bek", "kop", "cala", "some", NULL};
+    static const char *const insult_x[] = {"estupido", "estupida", "idiota", "imbecil", "deficiente", "abruti",
+                                           "abrutie", "cretin", "cretine", "cretino", "cretina", "connard", "conne",
+                                           "eikel", "sukkel", "lul", "otario", "babaca", "burro", "burra", "payaso",
+                                           "gilipollas", "pendejo", "tonto", "tonta", "stronzo", "stronza", "scemo",
+                                           "scema", "coglione", "trottel", "depp", "vollidiot", "arschloch", "idiot",
+                                           "loser", "creep", "fatso", "snowflake", "clown", NULL};
+    bool shut_x = false, ins_x = false;
+    for (size_t i = 0; i < n; i++) {
+        shut_x |= in(&w[i], shut);
+        ins_x |= in(&w[i], insult_x);
+    }
+    if (shut_x && ins_x) put(h, "insult", w_insult);
 }
 
 static const char *const EXCL_SUBJ[] = {"nobody", "noone", "everyone", "everybody", "we", "no", "people", NULL};
@@ -283,9 +302,18 @@ static void exclusion(const struct zt__mod_word *w, size_t n, struct zt__mod_hit
         "@you disgust me",
         "@you make me sick",
         "excuse for a human",
+        /* round 5 */
+        "uninstall life",
+        "uninstall your life",
+        "existence is a",
+        "vai a merda",
+        "vete a la mierda",
+        "fai schifo",
+        "va te faire",
     };
     static const double pw[] = {0.7, 0.7, 0.7, 0.5, 0.6, 0.6, 0.6, 0.6, 0.6, 0.6, 0.5,
-                                0.4, 0.6, 0.75, 0.75, 0.5, 0.5, 0.75, 0.8, 0.8, 0.8, 0.8, 0.8};
+                                0.4, 0.6, 0.75, 0.75, 0.5, 0.5, 0.75, 0.8, 0.8, 0.8, 0.8, 0.8,
+                                0.8, 0.8, 0.75, 0.8, 0.8, 0.75, 0.8};
     _Static_assert(sizeof pw / sizeof pw[0] == sizeof phrases / sizeof phrases[0], "one weight a phrase");
     struct firsts f;
     firsts_of(w, n, &f);
@@ -499,6 +527,19 @@ static void threats(const struct zt__mod_word *w, size_t n, struct zt__mod_hits 
         "jump @you after",
         "watch my back if",
         "and sort @you out",
+        /* round 5: veiled threats, and the other supported languages' (folded) */
+        "a shame if something",
+        "last prayers",
+        "se donde vives",
+        "so dove abiti",
+        "sais ou tu habites",
+        "weiss wo du wohnst",
+        "onde moras",
+        "onde voce mora",
+        "weet waar je woont",
+        "ir a por ti",
+        "vengo a prenderti",
+        "vais bruler",
     };
     static const double pw[] = {0.8, 0.9, 0.7, 0.8, 0.8, 0.8, 0.75, 0.8, 0.6, 0.6, 0.6, 0.5, 0.5, 0.5, 0.3, 0.3,
                                 0.8, 0.7, 0.75, 0.75, 0.9, 0.8, 0.8, 0.6, 0.85, 0.9, 0.85, 0.85, 0.9, 0.85, 0.85,
@@ -509,7 +550,9 @@ static void threats(const struct zt__mod_word *w, size_t n, struct zt__mod_hits 
                                 0.8, 0.8, 0.75, 0.8, 0.85, 0.85, 0.85, 0.85, 0.85, 0.8, 0.8, 0.8, 0.8, 0.75,
                                 0.8, 0.9, 0.85, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9,
                                 0.85, 0.8, 0.7, 0.8, 0.8, 0.85, 0.7, 0.7,
-                                0.8, 0.75, 0.75, 0.8, 0.8, 0.75};
+                                0.8, 0.75, 0.75, 0.8, 0.8, 0.75,
+                                /* round 5 */
+                                0.8, 0.85, 0.6, 0.6, 0.6, 0.6, 0.6, 0.6, 0.6, 0.75, 0.75, 0.75};
     struct firsts f;
     firsts_of(w, n, &f);
     for (size_t p = 0; p < sizeof phrases / sizeof phrases[0]; p++)
@@ -520,6 +563,21 @@ static void threats(const struct zt__mod_word *w, size_t n, struct zt__mod_hits 
                 break;
             }
         }
+}
+
+/* Round 5: a warning of the other supported languages ("ten cuidado",
+ * "pass auf"): a weak threat of its own, a threat beside "I know where
+ * you live" in the same language. */
+static void threat_warning(const struct zt__mod_word *w, size_t n, struct zt__mod_hits *h)
+{
+    static const char *const warn[] = {"ten cuidado", "fais gaffe", "pass auf", "stai attento", "stai attenta",
+                                       "tem cuidado", "fais attention", NULL};
+    for (size_t i = 0; i < n; i++)
+        for (size_t p = 0; warn[p]; p++)
+            if (phrase_at(w, n, i, warn[p])) {
+                put(h, "threat_warning", 0.5);
+                return;
+            }
 }
 
 /* A condition ("if I see you again", "mess with me again") and an outcome
@@ -920,5 +978,6 @@ void zt__mod_harass(const struct zt__mod_word *w, size_t n, const char *raw, siz
     incitement(w, n, h);
     threats(w, n, h);
     threat_pairs(w, n, h);
+    threat_warning(w, n, h);
     doxxing(w, n, raw, rawlen, h);
 }

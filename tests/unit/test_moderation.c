@@ -305,6 +305,10 @@ static void test_harassment_rules(void **state)
     expect_allow("everyone, the picnic is at 9 Alder Close on Sunday");
     expect_allow("ring me at midnight when you land, my number is 555-0190");
     expect_allow("is the abuse hotline number still 0808 2000 247?");
+    /* the other languages' dismissals with an insult, veiled threats */
+    expect("cierra el pico, gilipollas", ZT_MOD_HARASSMENT, "insult");
+    expect("it would be a shame if something happened to your bike", ZT_MOD_HARASSMENT, "threat_phrase");
+    expect_allow("ten cuidado con el hielo en la carretera");
     /* quoted or reported abuse */
     expect_allow("my brother said \"you're useless\" to the ref and got a yellow card");
     expect_allow("the chorus goes \"I'm coming for you\" over and over");
