@@ -1339,7 +1339,7 @@ static const char *const more_names[] = {
     "matheo", "mathieu", "mathilde", "mathéo", "matilde", "matteo", "matthias", "matthieu", "mattia", "maud",
     "mauricio", "maxime", "maximilian", "maya", "maël", "maëlle", "małgorzata", "meera", "mehmet", "mei", "melanie",
     "melody", "mercedes", "merle", "merve", "mette", "mia", "michal", "michał", "miguel", "mikael", "minh", "minji",
-    "mirthe", "mohamed", "mohammed", "monika", "moritz", "moussa", "muhammad", "murat", "mustafa", "mélanie", "nacho",
+    "mirthe", "mohamed", "mohammed", "monika", "moritz", "moussa", "muhammad", "murat", "mustafa", "mélanie",
     "nadia", "nadège", "nasrin", "natasha", "nathalie", "neha", "nele", "nerea", "ngozi", "nia", "niamh", "niccolo",
     "nicolas", "nicolò", "niels", "nikhil", "niklas", "nikola", "nikolai", "nils", "nisha", "noa", "noam", "noelia",
     "noemie", "nomvula", "noor", "nour", "noura", "noé", "noémie", "nuno", "oceane", "océane", "oisin", "oisín",
@@ -1353,16 +1353,16 @@ static const char *const more_names[] = {
     "sachin", "sakura", "salma", "salvatore", "samira", "sandrine", "sanjay", "sanne", "santiago", "sanya", "saoirse",
     "sapna", "sara", "sean", "sebastien", "seojun", "seren", "serenity", "sergei", "sergey", "sergio", "seun", "seán",
     "shira", "shirin", "shreya", "sietske", "sigrid", "silke", "silvia", "simone", "sindre", "sinead", "sinéad",
-    "siobhan", "sioned", "sipho", "siri", "sjoerd", "sneha", "sofia", "sofía", "solene", "solveig", "solène",
+    "siobhan", "sioned", "sipho", "sjoerd", "sneha", "sofia", "sofía", "solene", "solveig", "solène",
     "soraya", "soren", "stefan", "stefano", "stephanie", "stijn", "stéphanie", "summer", "sunil", "sunita", "suresh",
     "sven", "svenja", "svetlana", "sylvain", "sylvie", "sébastien", "sérgio", "sören", "søren", "tadhg", "takeshi",
     "tamar", "tanvi", "tariq", "tatiana", "teresa", "tereza", "tess", "teun", "thabo", "thais", "thanh", "thaís",
     "themba", "theo", "thiago", "thibault", "thierry", "thijs", "thorsten", "théo", "tiago", "tijn", "tobias",
     "tomas", "tomasz", "tommaso", "tomás", "tomáš", "torsten", "tove", "trang", "trinity", "tuan", "tunde", "ulrich",
-    "ursula", "ute", "uwe", "valentina", "valeria", "valerie", "valérie", "varun", "vasco", "veronique", "vijay",
+    "ursula", "uwe", "valentina", "valeria", "valerie", "valérie", "varun", "vasco", "veronique", "vijay",
     "vikram", "vincenzo", "virginie", "vitoria", "vittoria", "vitória", "vivek", "vladimir", "volker", "véronique",
     "wambui", "wanjiru", "wei", "wim", "wojciech", "wolfgang", "wouter", "xavier", "xiaoming", "ximena", "yael",
-    "yannick", "yasmin", "yasmine", "yaw", "yolanda", "yosef", "youssef", "yui", "yuki", "yuri", "yusuf", "yves",
+    "yannick", "yasmin", "yasmine", "yolanda", "yosef", "youssef", "yui", "yuki", "yuri", "yusuf", "yves",
     "zahra", "zainab", "zanele", "zeynep", "zofia", "zoé", "zsofia", "zsófia", "zuri", "zuzanna", "álvaro",
     "ángel", "ángela", "åsa", "élodie", "émilie", "étienne", "íñigo", "óscar", "łukasz",
 
@@ -1396,6 +1396,12 @@ static bool more_name(const char *w, size_t n)
     const char *k = key;
     return bsearch(&k, more_names, sizeof more_names / sizeof more_names[0], sizeof more_names[0], cmp_cstr) != NULL;
 }
+
+/* Names the English word list also holds but that chat uses as names
+ * ("Carmen", "Jasper", "Sean"): read as names that are no word. */
+static const char *const name_first[] = {"ana",  "axel",  "carmen", "clement", "dieter", "gunter",    "hector", "horst",
+                                         "jasper", "jesse", "joanna", "lars",  "lotte",   "louis",  "maud",
+                                         "merle", "nils",  "paco",   "paolo", "sabine",  "sean",   "veronique", NULL};
 
 static const char *const place_before[] = {"to", "in", "from", "at", "visit", "visiting", "via", "near", NULL};
 
@@ -1793,6 +1799,7 @@ static void scan_names(const struct names *nm, const struct zt_hlr *model, const
         }
         int f = name_find(nm, t + s, n);
         if ((f < 0 || f == 2) && more_name(t + s, n)) f = f < 0 ? 0 : 1;
+        if (f == 1 && word_in(t + s, n, name_first)) f = 0;
         if (cap_latin && f < 0) { /* "Élan", "Économie": an accented capital is a name only when listed */
             s = e;
             continue;
@@ -1804,8 +1811,13 @@ static void scan_names(const struct names *nm, const struct zt_hlr *model, const
             bool lst, lcm;
             size_t lpl = prev_word(t, s, lw, sizeof lw, &lst, &lcm);
             static const char *const lead[] = {"hi", "hey", "hello", "thanks", "thx", "tell", "ask", "ok", "okay",
-                                               "lol", "omg", "yo", "morning", "night", "cheers", "bye", NULL};
-            lower_ok = lpl && (word_in(lw, lpl, lead) || (word_in(lw, lpl, name_before) && !eq_lit(lw, "and")));
+                                               "lol", "omg", "yo", "morning", "night", "cheers", "bye", "asked",
+                                               "told", "remind", "ping", "dm", "congrats", NULL};
+            /* never the words that are mostly verbs or months in lower case ("ok will do", "my son will be 7") */
+            static const char *const verbs[] = {"will", "may", "can", "mark", "pat", "bill", "rob", "sue", "jack",
+                                                "bob", "june", "april", "august", "dawn", "hope", "faith", "joy",
+                                                "sunny", "rose", "drew", "chase", "ray", "guy", "art", NULL};
+            lower_ok = lpl && word_in(lw, lpl, lead) && !word_in(t + s, n, verbs);
         }
         if (lower && f != 0 && !lower_ok) {
             s = e;

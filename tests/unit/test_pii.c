@@ -384,6 +384,9 @@ static void test_person_names(void **state)
     assert_false(found(d, "a Union Jack mug for Dad", ZT_PII_PERSON_NAME, NULL));
     assert_false(found(d, "Summer starts early this year", ZT_PII_PERSON_NAME, NULL));
     assert_false(found(d, "the IBAN is on the invoice", ZT_PII_PERSON_NAME, NULL));
+    assert_false(found(d, "ok will do", ZT_PII_PERSON_NAME, NULL));
+    assert_false(found(d, "my daughter will be 9 in May", ZT_PII_PERSON_NAME, NULL));
+    assert_false(found(d, "thanks may be in order", ZT_PII_PERSON_NAME, NULL));
     /* a bad payload is refused and the list kept */
     assert_int_equal(zt_pii_detector_set_names(d, "Bad\tx\n", 7), ZT_EPARSE);
     assert_true(found(d, "Thanks Robert", ZT_PII_PERSON_NAME, "Robert"));
