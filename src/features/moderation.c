@@ -607,11 +607,16 @@ static bool reported_speech(const struct zt__mod_word *w, size_t n, const char *
             quotes++;
     }
     for (size_t i = 0; i < n; i++) {
+        if (!w[i].len) continue;
         if (quotes >= 2)
             for (size_t k = 0; cue[k]; k++)
-                if (w[i].len == strlen(cue[k]) && memcmp(w[i].p, cue[k], w[i].len) == 0) return true;
+                if (cue[k][0] == w[i].p[0] && strncmp(w[i].p, cue[k], w[i].len) == 0 && cue[k][w[i].len] == 0)
+                    return true;
+        char c0 = w[i].p[0];
+        if (c0 != 'r' && c0 != 't' && c0 != 'f' && c0 != 's') continue; /* the report phrases' first letters */
         for (size_t k = 0; report[k]; k++) {
             const char *p = report[k];
+            if (p[0] != c0) continue;
             size_t j = i;
             while (*p && j < n) {
                 const char *sp = strchr(p, ' ');
@@ -640,11 +645,15 @@ static int harassment_rules(struct acc *a, const struct words *ws, const char *t
     }
     struct zt__mod_hits h;
     zt__mod_harass(w, ws->n, text, len, &h);
-    double damp = h.n || learned ? (reported_speech(w, ws->n, text, len) ? REPORTED : 1.0) : 1.0;
+    int damp_known = 0; /* reported_speech() only for a message something flags */
+    double damp = 1.0;
+    if (h.n) {
+        damp = reported_speech(w, ws->n, text, len) ? REPORTED : 1.0;
+        damp_known = 1;
+    }
     for (size_t i = 0; i < h.n; i++)
         add_match(a, h.v[i].label, ZT_MOD_HARASSMENT, h.v[i].weight * damp, h.v[i].label, strlen(h.v[i].label),
                   false, false);
-    if (w != stack) zt_free(w);
     /* The learned classifier (learned.h): where it says yes, a harassment
      * match whose weight is at least the default threshold (0.7); a text
      * that names no second or third person needs a margin
@@ -652,9 +661,11 @@ static int harassment_rules(struct acc *a, const struct words *ws, const char *t
     double mz;
     if (learned && zt__clf_margin(zt__clf_builtin(ZT__CLF_HARASS), text, len, &mz) == 0 &&
         (mz -= zt__clf_addressed(text, len) ? 0.0 : ZT__CLF_HARASS_GATE) >= 0) {
+        if (!damp_known) damp = reported_speech(w, ws->n, text, len) ? REPORTED : 1.0;
         double wl = damp / (1.0 + exp(-(mz + ZT__MOD_LEARNED_AT)));
         add_match(a, "learned", ZT_MOD_HARASSMENT, wl, "learned", 7, false, false);
     }
+    if (w != stack) zt_free(w);
     return 0;
 }
 

@@ -243,10 +243,8 @@ static void insults(const struct zt__mod_word *w, size_t n, bool friendly, struc
                                            "scema", "coglione", "trottel", "depp", "vollidiot", "arschloch", "idiot",
                                            "loser", "creep", "fatso", "snowflake", "clown", NULL};
     bool shut_x = false, ins_x = false;
-    for (size_t i = 0; i < n; i++) {
-        shut_x |= in(&w[i], shut);
-        ins_x |= in(&w[i], insult_x);
-    }
+    for (size_t i = 0; i < n && !shut_x; i++) shut_x = in(&w[i], shut);
+    for (size_t i = 0; i < n && shut_x && !ins_x; i++) ins_x = in(&w[i], insult_x);
     if (shut_x && ins_x) put(h, "insult", w_insult);
 }
 
@@ -786,44 +784,50 @@ static bool street_word(const char *wl, size_t l)
     static const char *const ends[] = {"straat", "strasse", "stra\xc3\x9f" "e", "weg", "gasse", "laan", "plein",
                                        "platz", "allee", "gracht", "kade", "dijk", "steeg", NULL};
     for (size_t q = 0; words[q]; q++)
-        if (strlen(words[q]) == l && memcmp(wl, words[q], l) == 0) return true;
+        if (words[q][0] == wl[0] && strncmp(wl, words[q], l) == 0 && words[q][l] == 0) return true;
+    if (l < 5) return false;
     for (size_t q = 0; ends[q]; q++) {
         size_t el = strlen(ends[q]);
-        if (l > el + 2 && memcmp(wl + l - el, ends[q], el) == 0) return true;
+        if (l > el + 2 && wl[l - 1] == ends[q][el - 1] && memcmp(wl + l - el, ends[q], el) == 0) return true;
     }
     return false;
 }
 
 /* A street word followed by a house number within two words, no comma
- * between ("calle Olmo 12", "Kerkstraat 9", "Walnut Street no. 14"). */
+ * between ("calle Olmo 12", "Kerkstraat 9", "Walnut Street no. 14",
+ * "Elm Street, number 9"): from each run of 1-4 digits, the three words
+ * before it. */
 static bool street_then_number(const char *s, size_t n)
 {
-    for (size_t i = 0; i < n;) {
-        if (!alpha(s[i]) && (unsigned char)s[i] < 0x80) {
-            i++;
+    for (size_t i = 0; i < n; i++) {
+        if (!dig(s[i]) || (i > 0 && (dig(s[i - 1]) || alpha(s[i - 1])))) continue;
+        size_t d = i;
+        while (d < n && dig(s[d])) d++;
+        if (d - i > 4 || (d < n && dig(s[d]))) {
+            i = d;
             continue;
         }
-        size_t ws = i;
-        while (i < n && (alpha(s[i]) || (unsigned char)s[i] >= 0x80)) i++;
-        char wl[32];
-        size_t l = i - ws;
-        if (l >= sizeof wl) continue;
-        for (size_t q = 0; q < l; q++) wl[q] = low(s[ws + q]);
-        if (!street_word(wl, l)) continue;
-        /* up to two words ("Olmo", "no.") then 1-4 digits; a comma only before "number"/"no" */
         size_t k = i;
-        if (k + 2 < n && s[k] == ',' && s[k + 1] == ' ' && (s[k + 2] == 'n' || s[k + 2] == 'N')) k++;
-        for (int words = 0; words <= 2 && k < n; words++) {
-            while (k < n && (s[k] == ' ' || s[k] == '.')) k++;
-            if (k < n && dig(s[k])) {
-                size_t d = k;
-                while (k < n && dig(s[k])) k++;
-                if (k - d <= 4 && (k >= n || !dig(s[k]))) return true;
-                break;
+        bool num_word = false; /* the word read last is "number", "no", "nr" */
+        for (int words = 0; words < 3 && k > 0; words++) {
+            while (k > 0 && (s[k - 1] == ' ' || s[k - 1] == '.')) k--;
+            /* a comma is crossed only before "number"/"no" ("Elm Street, number 9") */
+            if (k > 0 && s[k - 1] == ',') {
+                if (!num_word) break;
+                k--;
+                while (k > 0 && s[k - 1] == ' ') k--;
             }
-            if (k >= n || !(alpha(s[k]) || (unsigned char)s[k] >= 0x80)) break;
-            while (k < n && (alpha(s[k]) || (unsigned char)s[k] >= 0x80)) k++;
+            size_t we = k;
+            while (k > 0 && (alpha(s[k - 1]) || (unsigned char)s[k - 1] >= 0x80)) k--;
+            size_t l = we - k;
+            if (!l || l >= 32) break;
+            char wl[32];
+            for (size_t q = 0; q < l; q++) wl[q] = low(s[k + q]);
+            wl[l] = 0;
+            if (street_word(wl, l)) return true;
+            num_word = l <= 6 && wl[0] == 'n';
         }
+        i = d;
     }
     return false;
 }
