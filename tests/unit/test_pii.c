@@ -358,7 +358,7 @@ static void test_person_names(void **state)
         const char *text, *name;
     } ctx[] = {
         {"I owe Kwabena a coffee", "Kwabena"},
-        {"Olumide presented really well today", "Olumide"},
+        {"Adaora presented really well today", "Adaora"},
         {"can someone check if Luke has the charger", "Luke"},
     };
     for (size_t i = 0; i < sizeof ctx / sizeof ctx[0]; i++)
