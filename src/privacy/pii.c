@@ -1658,6 +1658,27 @@ static size_t latin_letter(const char *t, size_t len, size_t i)
     return 2;
 }
 
+/* Round 5: the word [s, e) starts the local part of an e-mail address in
+ * the same text ("Contact Nkechi at nkechi.o@example.com", "Steph at
+ * steph@example.net"): the local part is the word and then '@', '.', '_',
+ * '-' or a digit. */
+static bool starts_email(const char *t, size_t len, size_t s, size_t e)
+{
+    size_t n = e - s;
+    if (n < 3) return false;
+    for (const char *at = memchr(t, '@', len); at; at = memchr(at + 1, '@', len - (size_t)(at + 1 - t))) {
+        size_t a = (size_t)(at - t), b = a;
+        while (b > 0 && (is_local_char((unsigned char)t[b - 1]))) b--;
+        if (a - b < n || b == s) continue;
+        bool eq = true;
+        for (size_t k = 0; k < n && eq; k++) eq = (t[b + k] | 0x20) == (t[s + k] | 0x20);
+        if (!eq) continue;
+        char c = t[b + n];
+        if (b + n == a || c == '.' || c == '_' || c == '-' || zt_ascii_digit((unsigned char)c)) return true;
+    }
+    return false;
+}
+
 /* ---- PERSON_NAME: the learned context scorer ------------------------------- */
 
 /* The features of a capitalised candidate [s, e) for the name model
@@ -1898,6 +1919,7 @@ static void scan_names(const struct names *nm, const struct zt_hlr *model, const
         if (cap_next && nl && !ambiguous) conf += 0.05; /* a surname */
         /* the learned context scorer: a capitalised word the rules leave
          * below 0.5 is a person when the model says so */
+        if (!lower && conf < 0.8 && conf > 0 && starts_email(t, len, s, e)) conf = 0.8;
         bool model_yes = false;
         if (!lower && (model || cand) && conf > 0) {
             struct nfeat nf;
@@ -1918,6 +1940,15 @@ static void scan_names(const struct names *nm, const struct zt_hlr *model, const
             word_in(nw, nl, modal_after) && !addressed)
             conf = 0;
         if (word_in(self, strlen(self), not_names)) conf = 0;
+        /* round 5: a field label before a number ("Karte: 4994 ...", "Amex: 3400", "NINo: PS 09") */
+        if (f != 0 && !pl && e + 1 < len && t[e] == ':' && !starts_email(t, len, s, e)) {
+            size_t q = e + 1;
+            while (q < len && t[q] == ' ') q++;
+            if (q < len && (zt_ascii_digit((unsigned char)t[q]) ||
+                            (q + 3 < len && is_upper((unsigned char)t[q]) && is_upper((unsigned char)t[q + 1]) &&
+                             (zt_ascii_digit((unsigned char)t[q + 2]) || t[q + 2] == ' '))))
+                conf = 0;
+        }
         /* round 5: places and firms named after a person, seasons */
         if (nl && cap_next && word_in(nw, nl, org_after) && !vocative && !at) conf = 0;
         if (pl && s > 0 && word_in(pw, pl, place_prefix) && !addressed) {

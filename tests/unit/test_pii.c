@@ -384,6 +384,8 @@ static void test_person_names(void **state)
     assert_false(found(d, "a Union Jack mug for Dad", ZT_PII_PERSON_NAME, NULL));
     assert_false(found(d, "Summer starts early this year", ZT_PII_PERSON_NAME, NULL));
     assert_false(found(d, "the IBAN is on the invoice", ZT_PII_PERSON_NAME, NULL));
+    assert_true(found(d, "reach Tavita at tavita.s@example.org", ZT_PII_PERSON_NAME, "Tavita"));
+    assert_false(found(d, "Zahlkarte: 4994 1400 9136 8179", ZT_PII_PERSON_NAME, NULL));
     assert_false(found(d, "ok will do", ZT_PII_PERSON_NAME, NULL));
     assert_false(found(d, "my daughter will be 9 in May", ZT_PII_PERSON_NAME, NULL));
     assert_false(found(d, "thanks may be in order", ZT_PII_PERSON_NAME, NULL));
