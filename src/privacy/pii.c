@@ -1088,7 +1088,10 @@ static const char *const street_words[] = {
 
 static bool word_in(const char *w, size_t n, const char *const *list)
 {
+    if (n == 0) return false;
+    char c0 = (char)(w[0] | 0x20);
     for (size_t k = 0; list[k]; k++) {
+        if (list[k][0] != c0) continue; /* most entries differ in the first letter: no strlen */
         size_t l = strlen(list[k]);
         if (l != n) continue;
         bool eq = true;
