@@ -218,16 +218,21 @@ void zt__orch_job_ok(struct zt__orch *o, const char *job_id, const char *worker,
 }
 
 int zt__orch_check_pick(struct zt__orch *o, const char *job_id, const char *model, const char *worker,
-                        const uint8_t *ckpt, size_t ckpt_len, unsigned round, const char *const *exclude, size_t n,
-                        struct zt_node_info *out)
+                        const uint8_t *worker_pk, const uint8_t *ckpt, size_t ckpt_len, unsigned round,
+                        const char *const *exclude, size_t n, struct zt_node_info *out)
 {
     if (o->remote)
         return zt__orch_remote_check_pick(o->remote, job_id, worker, ckpt, ckpt_len, round, exclude, n, out);
     struct zt_node_info w;
     int64_t now = zt_time_real_ms();
-    uint8_t subject[32];
-    int rc = zt__orch_lease_check_subject(o->lease, worker, ckpt, ckpt_len, subject);
-    if (rc) return rc;
+    /* the check's subject: this node's own gateway checked the worker's
+     * checkpoint under the key it sealed to (a static peer's too) */
+    struct zt_checkpoint c;
+    if (!worker_pk || !ckpt || zt_checkpoint_verify(ckpt, ckpt_len, worker_pk, &c) != 0 ||
+        !(c.flags & ZT_CKPT_FLAG_FINAL))
+        return ZT_EINVAL;
+    const uint8_t *subject = c.subject;
+    int rc;
     const char *engine = zt_registry_get(o->reg, worker, now, &w) == 0 ? w.caps.engine : NULL;
     rc = zt_verifier_pick(o->verifier, job_id, round, model, engine, exclude, n, now, out);
     /* its own report of the check comes here too: kept, not refused (this

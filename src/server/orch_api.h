@@ -134,12 +134,13 @@ void zt__orch_job_ok(struct zt__orch *o, const char *job_id, const char *worker,
 /* The checks of a job (route_api.c check_job), here or at the remote
  * orchestrator: the checker of round `round` (zt_verifier_pick; worker is
  * the one checked, for its engine build; ckpt its signed FINAL checkpoint,
- * whose subject names the check: the checker's report is credited by it),
+ * under worker_pk, whose subject names the check: the checker's report is
+ * credited by it),
  * a checker that failed, the
  * verdict charged (zt_verifier_settle; verdict "unavailable": no checker
  * found, "none": nothing checked after all). */
 ZT_NODISCARD int zt__orch_check_pick(struct zt__orch *o, const char *job_id, const char *model, const char *worker,
-                                     const uint8_t *ckpt, size_t ckpt_len, unsigned round,
+                                     const uint8_t *worker_pk, const uint8_t *ckpt, size_t ckpt_len, unsigned round,
                                      const char *const *exclude, size_t n, struct zt_node_info *out);
 void zt__orch_check_failed(struct zt__orch *o, const char *job_id, const char *checker, bool stalled);
 /* What the checks of a job decided, and the signed evidence for it: the
@@ -218,11 +219,6 @@ void zt__orch_lease_counts(struct zt__orch_lease *l, uint64_t *not_gateway, uint
 #define ZT__GW_H_DATE "Zentalk-Gateway-Date"
 #define ZT__GW_H_NONCE "Zentalk-Gateway-Nonce"
 #define ZT__GW_H_SIG "Zentalk-Gateway-Signature"
-/* The subject (input_hash) of a check of worker's answer: its signed FINAL
- * checkpoint ckpt verified under the registry's key for worker. 0, or
- * ZT_EPERM. */
-ZT_NODISCARD int zt__orch_lease_check_subject(struct zt__orch_lease *l, const char *worker, const uint8_t *ckpt,
-                                              size_t ckpt_len, uint8_t subject[static 32]);
 /* checker was picked for a check of subject for job_id by this node's own
  * gateway: its report is kept (zt__check_reports_expect). */
 void zt__orch_lease_expect_check(struct zt__orch_lease *l, const char *checker, const char *job_id,

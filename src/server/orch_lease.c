@@ -581,8 +581,11 @@ void zt__orch_lease_h(struct zt__orch_lease *l, struct zt_http_req *req, json_t 
 #define CHECK_EXCLUDE_MAX 16 /* the workers that ran a job and the earlier rounds' checkers */
 #define CHECK_REPORT_WAIT_MS 5000 /* a verdict waits this long for a picked checker's report it lacks */
 
-int zt__orch_lease_check_subject(struct zt__orch_lease *l, const char *worker, const uint8_t *ckpt, size_t ckpt_len,
-                                 uint8_t subject[static ZT__CHECK_SUBJECT_LEN])
+/* The subject (input_hash) of a check of worker's answer: its signed FINAL
+ * checkpoint ckpt verified under the registry's key for worker. 0, or
+ * ZT_EPERM. */
+static int check_subject(struct zt__orch_lease *l, const char *worker, const uint8_t *ckpt, size_t ckpt_len,
+                         uint8_t subject[static ZT__CHECK_SUBJECT_LEN])
 {
     struct zt_node_info w;
     struct zt_checkpoint c;
@@ -634,7 +637,7 @@ static void check_pick_h(struct zt__orch_lease *l, const char *job_id, const cha
     size_t ck_len = ck_hex ? strlen(ck_hex) / 2 : 0;
     if (!ck_hex || strlen(ck_hex) % 2 || ck_len == 0 || ck_len > sizeof ck ||
         zt_hex_decode(ck, ck_len, ck_hex, strlen(ck_hex), ZT_HEX_ANY_CASE) != 0 ||
-        zt__orch_lease_check_subject(l, worker, ck, ck_len, subject) != 0) {
+        check_subject(l, worker, ck, ck_len, subject) != 0) {
         zt_http_resp_error(resp, 400, "invalid_request",
                            "a check needs the checked worker's signed FINAL checkpoint (hex, \"checkpoint\")");
         return;

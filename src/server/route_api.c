@@ -797,8 +797,8 @@ static int check_pick(void *ud, unsigned round, const char *const *exclude, size
 {
     struct rjob *j = ud;
     struct zt_node_info ni;
-    int rc = zt__orch_check_pick(j->r->orch, j->sched_id, j->model, j->worker.node_id, j->check_ckpt,
-                                 j->check_ckpt_len, round, exclude, n, &ni);
+    int rc = zt__orch_check_pick(j->r->orch, j->sched_id, j->model, j->worker.node_id, j->worker.ed25519_pk,
+                                 j->check_ckpt, j->check_ckpt_len, round, exclude, n, &ni);
     if (rc) return rc;
     memset(out, 0, sizeof *out);
     zt_strlcpy(out->node_id, ni.node_id, sizeof out->node_id);

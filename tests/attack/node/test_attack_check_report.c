@@ -149,22 +149,13 @@ static void pick(const char *job, const char *worker, int round, char *out)
     pick_of(subject, job, worker, round, out);
 }
 
-/* A leased job run by its worker (reported started and ok) and drawn for
- * a check: job and worker filled; false when not drawn. */
+/* A leased job run by its worker and drawn for a check: job and worker
+ * filled; false when not drawn. */
 static bool run_drawn(char *job, char *worker)
 {
-    char body[600];
-    json_t *a = post_json(orch.port, "/v1/orchestrator/lease", NULL, "{\"model\":\"stories\",\"max_tokens\":8}", 200);
-    zt_strlcpy(job, json_string_value(json_object_get(a, "job_id")), 64);
-    zt_strlcpy(worker, json_string_value(json_object_get(json_object_get(a, "worker"), "node_id")), 64);
-    json_decref(a);
-    snprintf(body, sizeof body, "{\"job_id\":\"%s\",\"worker\":\"%s\",\"event\":\"started\"}", job, worker);
-    json_decref(report(body, 200));
-    snprintf(body, sizeof body, "{\"job_id\":\"%s\",\"worker\":\"%s\",\"event\":\"ok\",\"tokens\":8}", job, worker);
-    a = report(body, 200);
-    bool drawn = json_string_value(json_object_get(a, "verify")) != NULL;
-    json_decref(a);
-    return drawn;
+    char verify[32];
+    orch_lease_run(orch.port, job, worker, verify, sizeof verify);
+    return verify[0] != '\0';
 }
 
 /* A verdict posted on a thread of its own (it waits for a report). */
