@@ -890,6 +890,7 @@ static int verdict_event(struct zt__orch_lease *l, struct zt_http_req *req, cons
     ls->vuntil = zt_time_mono_ms() + CHECK_REPORT_WAIT_MS;
     ls->touched = zt_time_mono_ms();
     pthread_mutex_unlock(&l->mu);
+    zt_log(ZT_LOG_INFO, "verdict_waits", "sched_job=%s for=check_report max_ms=%d", job_id, CHECK_REPORT_WAIT_MS);
     resume_verdict(l, job_id, false); /* a report that came since it was decided */
     return 0;
 }

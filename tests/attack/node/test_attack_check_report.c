@@ -25,7 +25,8 @@
  * subject: its checker's reports of the first job's subject (or of one
  * never picked) are not credited to it, so its "unavailable" verdict waits
  * (deferred) for the checker's own report, and is refused (422) as soon
- * as that comes, well before the 5 s wait ends. Last, one address flooding
+ * as that comes, well before the 5 s wait ends: the orchestrator runs one
+ * HTTP thread, which the waiting verdict does not hold. Last, one address flooding
  * the route (reports naming a picked checker, each one a signature check
  * to refuse) is cut off with 429 (rate_limited, counted).
  * Usage: test_attack_check_report PATH/zentalk-node PATH/zentalk */
@@ -182,7 +183,10 @@ static void test_check_reports(void **state)
     (void)state;
     if (!net_config(cfg, sizeof cfg, "ckreportcfg", 1)) zt_skip("stories260K.gguf not found (tests/models)");
     const char *const oargs[] = {"--roles", "orchestrator", NULL};
-    node_spawn(&orch, oargs, NULL, true, NULL);
+    /* one HTTP thread: a verdict waiting for a report must not hold it
+     * (the report it waits for needs it) */
+    const char *const oenv[] = {"ZENTALK_SERVER_THREADS=1", NULL};
+    node_spawn(&orch, oargs, oenv, true, NULL);
     const char *const wenv[] = {"ZENTALK_NODE_HEARTBEAT_INTERVAL_MS=300", NULL};
     for (int i = 0; i < N_WK; i++) {
         keyed_make(&wk[i], "ckreportwk");
