@@ -26,7 +26,9 @@
  * never picked) are not credited to it, so its "unavailable" verdict waits
  * (deferred) for the checker's own report, and is refused (422) as soon
  * as that comes, well before the 5 s wait ends: the orchestrator runs one
- * HTTP thread, which the waiting verdict does not hold. Last, one address flooding
+ * HTTP thread, which the waiting verdict does not hold. A third job's
+ * checker never reports: its "unavailable" verdict is answered (200) when
+ * the 5 s wait ends, the thread serving other calls meanwhile. Last, one address flooding
  * the route (reports naming a picked checker, each one a signature check
  * to refuse) is cut off with 429 (rate_limited, counted).
  * Usage: test_attack_check_report PATH/zentalk-node PATH/zentalk */
@@ -289,6 +291,28 @@ static void test_check_reports(void **state)
     pthread_join(t, NULL);
     assert_int_equal(pv.status, 422);
     assert_true(pv.ms < 4000); /* decided when the report came, not at the end of the 5 s wait */
+    assert_int_equal(metric_value(orch.port, REFUSED_VERDICT), vref0 + 3);
+
+    /* a third job whose checker never reports: its "unavailable" verdict is
+     * answered when the wait ends (the pump's sweep), and goes through;
+     * meanwhile the one HTTP thread serves other calls */
+    char job3[64] = "", w3[64], k3[64];
+    for (int tries = 0; tries < 40 && !job3[0]; tries++)
+        if (run_drawn(body, w3)) zt_strlcpy(job3, body, sizeof job3);
+    if (!job3[0]) fail_msg("no third job drawn for a check in 40 leases");
+    uint8_t subject3[32];
+    randombytes_buf(subject3, sizeof subject3);
+    pick_of(subject3, job3, w3, 0, k3);
+    snprintf(pv.body, sizeof pv.body, "{\"job_id\":\"%s\",\"event\":\"verdict\",\"verdict\":\"unavailable\"}",
+             job3);
+    assert_int_equal(pthread_create(&t, NULL, post_pending, &pv), 0);
+    zt_time_sleep_ms(500);
+    uint64_t t0 = zt_time_mono_ms();
+    json_decref(orch_node(orch.port, k3));
+    assert_true(zt_time_mono_ms() - t0 < 2000); /* not behind the waiting verdict */
+    pthread_join(t, NULL);
+    assert_int_equal(pv.status, 200);
+    assert_true(pv.ms >= 4500 && pv.ms < 20000); /* the 5 s wait, then decided */
     assert_int_equal(metric_value(orch.port, REFUSED_VERDICT), vref0 + 3);
 
     /* a flood from one address: forged reports in a picked checker's name
