@@ -462,55 +462,79 @@ static const struct zt_store_step SCHED_STEPS[] = {
     {.sql = "ALTER TABLE sched_jobs ADD COLUMN orch TEXT NOT NULL DEFAULT '';"},
 };
 
+/* The INSERT of a job into sched_jobs: state, created and updated t,
+ * finished, the orchestrator orch. */
+static void job_sql(char *out, size_t cap, const char *job, int seq, int state, int64_t t, int64_t finished,
+                    const char *orch)
+{
+    snprintf(out, cap,
+             "INSERT INTO sched_jobs VALUES('%s', %d, 'c', 'm', 256, 8, 0, 0, %d, NULL, 0, 0, %lld, %lld, 0, 0, %lld, '',"
+             " '%s')",
+             job, seq, state, (long long)t, (long long)t, (long long)finished, orch);
+}
+
+static void put_job(struct zt_store *st, const char *job, int seq, int state, int64_t t, int64_t finished,
+                    const char *orch)
+{
+    char sql[600];
+    job_sql(sql, sizeof sql, job, seq, state, t, finished, orch);
+    assert_int_equal(zt_store_exec(st, sql), 0);
+}
+
+/* pub_open_stores with the scheduler's table made on the first handle. */
+static void jobs_open(const char *name, struct pub *p)
+{
+    pub_open_stores(name, p);
+    struct zt_store_schema sc = {.owner = "sched", .steps = SCHED_STEPS, .n_steps = 2};
+    assert_int_equal(zt_store_migrate(p->st, &sc), 0);
+}
+
+/* A round of p's publisher that makes want segments; the last one (when
+ * one was made) into seg, its bytes in b. */
+static void publish_want(struct pub *p, const struct zt_identity *id, unsigned want, struct zt_buf *b,
+                         struct zt_dbsync_segment *seg)
+{
+    unsigned made = 0;
+    assert_int_equal(zt_dbsync_publish(p->s, &made), 0);
+    assert_int_equal(made, want);
+    if (want) last_segment(p->s, p->m, id, b, seg);
+}
+
+static bool in_body(const struct zt_dbsync_segment *seg, const char *text)
+{
+    return memmem(seg->body, seg->body_len, text, strlen(text)) != NULL;
+}
+
 /* A job's `updated` is the wall clock. The clock was ten minutes ahead
- * when the last segment was made (its mark says so) and has been set
- * right since: the job's next state carries an `updated` far under the
- * mark (more than the two-minute window) and is published all the same;
- * another orchestrator's job is not. */
+ * when the last segment was made and has been set right since: the job's
+ * next state carries an `updated` far under anything published and is
+ * published all the same; another orchestrator's job is not. */
 static void test_jobs_clock_stepped_back(void **state)
 {
     (void)state;
     struct zt_identity *id = vector_id();
-    char sql[600];
     struct pub p = {0};
-    pub_open_stores("jobs", &p);
-    struct zt_store *st = p.st;
-    struct zt_store_schema sc = {.owner = "sched", .steps = SCHED_STEPS, .n_steps = 2};
-    assert_int_equal(zt_store_migrate(st, &sc), 0);
+    jobs_open("jobs", &p);
     int64_t now = zt_time_real_ms(), ahead = now + 600000;
-    for (int i = 0; i < 2; i++) {
-        snprintf(sql, sizeof sql,
-                 "INSERT INTO sched_jobs VALUES('job-%d', %d, 'c', 'm', 256, 8, 0, 0, 2, NULL, 0, 0, %lld, %lld, 0, 0,"
-                 " 0, '', '%s')",
-                 i, i + 1, (long long)ahead, (long long)ahead, i == 0 ? zt_identity_id(id) : "zt1someoneelse");
-        assert_int_equal(zt_store_exec(st, sql), 0);
-    }
+    put_job(p.st, "job-0", 1, 2, ahead, 0, zt_identity_id(id));
+    put_job(p.st, "job-1", 2, 2, ahead, 0, "zt1someoneelse");
     pub_start(&p, id);
-    struct zt_mesh *m = p.m;
-    struct zt_dbsync *s = p.s;
-    unsigned made = 0;
-    assert_int_equal(zt_dbsync_publish(s, &made), 0); /* the mark: the clock ten minutes ahead */
-    assert_int_equal(made, 1);
     struct zt_buf b;
     zt_buf_init(&b, ZT_DBSYNC_SEGMENT_MAX);
     struct zt_dbsync_segment seg;
-    last_segment(s, m, id, &b, &seg);
-    assert_int_equal(seg.n_rows, 1); /* our job only */
-    assert_non_null(memmem(seg.body, seg.body_len, "[\"sched_jobs\",\"job-0\",", 22));
-    /* the clock set right: the job ends with `updated` ten minutes under the mark */
+    publish_want(&p, id, 1, &b, &seg); /* the clock ten minutes ahead */
+    assert_int_equal(seg.n_rows, 1);  /* our job only */
+    assert_true(in_body(&seg, "[\"sched_jobs\",\"job-0\","));
+    /* the clock set right: the job ends with `updated` ten minutes under what was published */
+    char sql[200];
     snprintf(sql, sizeof sql, "UPDATE sched_jobs SET state = 3, finished = %lld, updated = %lld", (long long)now,
              (long long)now);
-    assert_int_equal(zt_store_exec(st, sql), 0);
-    assert_int_equal(zt_dbsync_publish(s, &made), 0);
-    assert_int_equal(made, 1);
-    last_segment(s, m, id, &b, &seg);
+    assert_int_equal(zt_store_exec(p.st, sql), 0);
+    publish_want(&p, id, 1, &b, &seg);
     assert_int_equal(seg.seq, 2);
     assert_int_equal(seg.n_rows, 1);
-    snprintf(sql, sizeof sql, "[\"sched_jobs\",\"job-0\",1,\"c\",\"m\",256,8,0,0,3,");
-    assert_non_null(memmem(seg.body, seg.body_len, sql, strlen(sql)));
-    /* nothing changed: nothing made */
-    assert_int_equal(zt_dbsync_publish(s, &made), 0);
-    assert_int_equal(made, 0);
+    assert_true(in_body(&seg, "[\"sched_jobs\",\"job-0\",1,\"c\",\"m\",256,8,0,0,3,"));
+    publish_want(&p, id, 0, &b, &seg); /* nothing changed: nothing made */
     zt_buf_deinit(&b);
     pub_close(&p);
     zt_identity_free(id);
@@ -526,46 +550,28 @@ static void test_jobs_old_updated(void **state)
 {
     (void)state;
     struct zt_identity *id = vector_id();
-    char sql[600];
     struct pub p = {0};
-    pub_open_stores("old", &p);
-    struct zt_store *st = p.st;
-    struct zt_store_schema sc = {.owner = "sched", .steps = SCHED_STEPS, .n_steps = 2};
-    assert_int_equal(zt_store_migrate(st, &sc), 0);
+    jobs_open("old", &p);
     int64_t now = zt_time_real_ms(), old = now - 3600000;
-    snprintf(sql, sizeof sql,
-             "INSERT INTO sched_jobs VALUES('job-a', 1, 'c', 'm', 256, 8, 0, 0, 2, NULL, 0, 0, %lld, %lld, 0, 0, 0, '',"
-             " '%s')",
-             (long long)now, (long long)now, zt_identity_id(id));
-    assert_int_equal(zt_store_exec(st, sql), 0);
+    put_job(p.st, "job-a", 1, 2, now, 0, zt_identity_id(id));
     pub_start(&p, id);
-    unsigned made = 0;
-    assert_int_equal(zt_dbsync_publish(p.s, &made), 0);
-    assert_int_equal(made, 1);
     struct zt_buf b;
     zt_buf_init(&b, ZT_DBSYNC_SEGMENT_MAX);
     struct zt_dbsync_segment seg;
-    last_segment(p.s, p.m, id, &b, &seg);
+    publish_want(&p, id, 1, &b, &seg);
     assert_int_equal(seg.n_rows, 1);
     /* the job ends, stamped an hour ago; another job comes in stamped an hour ago */
+    char sql[200];
     snprintf(sql, sizeof sql, "UPDATE sched_jobs SET state = 3, finished = %lld, updated = %lld WHERE job_id = 'job-a'",
              (long long)old, (long long)old);
-    assert_int_equal(zt_store_exec(st, sql), 0);
-    snprintf(sql, sizeof sql,
-             "INSERT INTO sched_jobs VALUES('job-b', 2, 'c', 'm', 256, 8, 0, 0, 3, NULL, 0, 0, %lld, %lld, 0, 0, %lld,"
-             " '', '%s')",
-             (long long)old, (long long)old, (long long)old, zt_identity_id(id));
-    assert_int_equal(zt_store_exec(st, sql), 0);
-    assert_int_equal(zt_dbsync_publish(p.s, &made), 0);
-    assert_int_equal(made, 1);
-    last_segment(p.s, p.m, id, &b, &seg);
+    assert_int_equal(zt_store_exec(p.st, sql), 0);
+    put_job(p.st, "job-b", 2, 3, old, old, zt_identity_id(id));
+    publish_want(&p, id, 1, &b, &seg);
     assert_int_equal(seg.seq, 2);
     assert_int_equal(seg.n_rows, 2);
-    assert_non_null(memmem(seg.body, seg.body_len, "[\"sched_jobs\",\"job-a\",1,\"c\",\"m\",256,8,0,0,3,", 40));
-    assert_non_null(memmem(seg.body, seg.body_len, "[\"sched_jobs\",\"job-b\",", 22));
-    /* the entries read are gone: nothing changed, nothing made */
-    assert_int_equal(zt_dbsync_publish(p.s, &made), 0);
-    assert_int_equal(made, 0);
+    assert_true(in_body(&seg, "[\"sched_jobs\",\"job-a\",1,\"c\",\"m\",256,8,0,0,3,"));
+    assert_true(in_body(&seg, "[\"sched_jobs\",\"job-b\","));
+    publish_want(&p, id, 0, &b, &seg); /* the entries read are gone: nothing changed, nothing made */
     zt_buf_deinit(&b);
     pub_close(&p);
     zt_identity_free(id);
@@ -580,54 +586,42 @@ static void test_long_transaction(void **state)
 {
     (void)state;
     struct zt_identity *id = vector_id();
-    char sql[700];
     struct pub p = {0};
-    pub_open_stores("long", &p);
-    struct zt_store_schema sc = {.owner = "sched", .steps = SCHED_STEPS, .n_steps = 2};
-    assert_int_equal(zt_store_migrate(p.st, &sc), 0);
+    jobs_open("long", &p);
     pub_start(&p, id);
-    unsigned made = 0;
-    assert_int_equal(zt_dbsync_publish(p.s, &made), 0); /* the triggers; nothing yet */
-    assert_int_equal(made, 0);
+    struct zt_buf b;
+    zt_buf_init(&b, ZT_DBSYNC_SEGMENT_MAX);
+    struct zt_dbsync_segment seg;
+    publish_want(&p, id, 0, &b, &seg); /* the triggers; nothing yet */
     struct zt_store *other = NULL;
     struct zt_store_opts so = {.path = pg_db, .busy_timeout_ms = 5000};
     assert_int_equal(zt_store_open("postgres", &so, &other), 0);
     int64_t now = zt_time_real_ms();
-    static const char INS[] = "INSERT INTO sched_jobs VALUES('%s', %d, 'c', 'm', 256, 8, 0, 0, 2, NULL, 0, 0, %lld, %lld,"
-                              " 0, 0, 0, '', '%s')";
     /* the long transaction: its entry's counter first, not committed */
-    char ins[500];
-    snprintf(ins, sizeof ins, INS, "job-late", 1, (long long)now, (long long)now, zt_identity_id(id));
+    char ins[600], sql[700];
+    job_sql(ins, sizeof ins, "job-late", 1, 2, now, 0, zt_identity_id(id));
     snprintf(sql, sizeof sql, "BEGIN; %s", ins);
     assert_int_equal(zt_store_exec(p.st, sql), 0);
-    snprintf(sql, sizeof sql, INS, "job-early", 2, (long long)now, (long long)now, zt_identity_id(id));
-    assert_int_equal(zt_store_exec(other, sql), 0);
-    assert_int_equal(zt_dbsync_publish(p.s, &made), 0);
-    assert_int_equal(made, 1);
-    struct zt_buf b;
-    zt_buf_init(&b, ZT_DBSYNC_SEGMENT_MAX);
-    struct zt_dbsync_segment seg;
-    last_segment(p.s, p.m, id, &b, &seg);
+    put_job(other, "job-early", 2, 2, now, 0, zt_identity_id(id));
+    publish_want(&p, id, 1, &b, &seg);
     assert_int_equal(seg.n_rows, 1);
-    assert_non_null(memmem(seg.body, seg.body_len, "\"job-early\"", 11));
+    assert_true(in_body(&seg, "\"job-early\""));
     assert_int_equal(zt_store_exec(p.st, "COMMIT"), 0);
-    assert_int_equal(zt_dbsync_publish(p.s, &made), 0);
-    assert_int_equal(made, 1);
-    last_segment(p.s, p.m, id, &b, &seg);
+    publish_want(&p, id, 1, &b, &seg);
     assert_int_equal(seg.seq, 2);
     assert_int_equal(seg.n_rows, 1);
-    assert_non_null(memmem(seg.body, seg.body_len, "\"job-late\"", 10));
+    assert_true(in_body(&seg, "\"job-late\""));
     zt_buf_deinit(&b);
     zt_store_close(other);
     pub_close(&p);
     zt_identity_free(id);
 }
 
-static int64_t count_of(struct zt_store *st, const char *sql)
+static int64_t log_entries(struct zt_store *st)
 {
     struct zt_store_stmt *q = NULL;
     int64_t n = -1;
-    assert_int_equal(zt_store_prepare(st, sql, &q), 0);
+    assert_int_equal(zt_store_prepare(st, "SELECT COUNT(*) FROM dbsync_changes", &q), 0);
     assert_int_equal(zt_store_step(q), ZT_STORE_ROW);
     assert_int_equal(zt_store_column_i64(q, 0, &n), 0);
     zt_store_stmt_free(q);
@@ -641,44 +635,32 @@ static void test_unlog(void **state)
 {
     (void)state;
     struct zt_identity *id = vector_id();
-    char sql[600];
     struct pub p = {0};
-    pub_open_stores("unlog", &p);
+    jobs_open("unlog", &p);
     struct zt_store *st = p.st;
     assert_int_equal(zt_dbsync_unlog(st), 0); /* never published here: nothing to do */
-    struct zt_store_schema sc = {.owner = "sched", .steps = SCHED_STEPS, .n_steps = 2};
-    assert_int_equal(zt_store_migrate(st, &sc), 0);
-    int64_t now = zt_time_real_ms();
-    snprintf(sql, sizeof sql,
-             "INSERT INTO sched_jobs VALUES('job-u', 1, 'c', 'm', 256, 8, 0, 0, 2, NULL, 0, 0, %lld, %lld, 0, 0, 0, '',"
-             " '%s')",
-             (long long)now, (long long)now, zt_identity_id(id));
-    assert_int_equal(zt_store_exec(st, sql), 0);
+    put_job(st, "job-u", 1, 2, zt_time_real_ms(), 0, zt_identity_id(id));
     pub_start(&p, id);
-    unsigned made = 0;
-    assert_int_equal(zt_dbsync_publish(p.s, &made), 0);
-    assert_int_equal(made, 1);
-    assert_int_equal(zt_store_exec(st, "UPDATE sched_jobs SET tokens = 1"), 0);
-    assert_int_equal(count_of(st, "SELECT COUNT(*) FROM dbsync_changes"), 1);
-    zt_dbsync_free(p.s);
-    p.s = NULL;
-    assert_int_equal(zt_dbsync_unlog(st), 0);
-    assert_int_equal(count_of(st, "SELECT COUNT(*) FROM dbsync_changes"), 0);
-    assert_int_equal(zt_store_exec(st, "UPDATE sched_jobs SET state = 3, tokens = 8"), 0);
-    assert_int_equal(count_of(st, "SELECT COUNT(*) FROM dbsync_changes"), 0); /* no trigger left */
-    struct zt_dbsync_opts o = {.st = p.st2, .mesh = p.m, .id = id, .tmp_dir = p.tdir, .interval_s = 1};
-    assert_int_equal(zt_dbsync_new(&o, &p.s), 0);
-    assert_int_equal(zt_dbsync_publish(p.s, &made), 0);
-    assert_int_equal(made, 1);
     struct zt_buf b;
     zt_buf_init(&b, ZT_DBSYNC_SEGMENT_MAX);
     struct zt_dbsync_segment seg;
-    last_segment(p.s, p.m, id, &b, &seg);
+    publish_want(&p, id, 1, &b, &seg);
+    assert_int_equal(zt_store_exec(st, "UPDATE sched_jobs SET tokens = 1"), 0);
+    assert_int_equal(log_entries(st), 1);
+    zt_dbsync_free(p.s);
+    p.s = NULL;
+    assert_int_equal(zt_dbsync_unlog(st), 0);
+    assert_int_equal(log_entries(st), 0);
+    assert_int_equal(zt_store_exec(st, "UPDATE sched_jobs SET state = 3, tokens = 8"), 0);
+    assert_int_equal(log_entries(st), 0); /* no trigger left */
+    struct zt_dbsync_opts o = {.st = p.st2, .mesh = p.m, .id = id, .tmp_dir = p.tdir, .interval_s = 1};
+    assert_int_equal(zt_dbsync_new(&o, &p.s), 0);
+    publish_want(&p, id, 1, &b, &seg);
     assert_int_equal(seg.seq, 2);
     assert_int_equal(seg.n_rows, 1);
-    assert_non_null(memmem(seg.body, seg.body_len, "[\"sched_jobs\",\"job-u\",1,\"c\",\"m\",256,8,0,0,3,", 40));
+    assert_true(in_body(&seg, "[\"sched_jobs\",\"job-u\",1,\"c\",\"m\",256,8,0,0,3,"));
     assert_int_equal(zt_store_exec(st, "UPDATE sched_jobs SET tokens = 9"), 0); /* logged again */
-    assert_int_equal(count_of(st, "SELECT COUNT(*) FROM dbsync_changes"), 1);
+    assert_int_equal(log_entries(st), 1);
     zt_buf_deinit(&b);
     pub_close(&p);
     zt_identity_free(id);
