@@ -572,6 +572,56 @@ static void fp16_to_fp32_row(const uint16_t *src, float *dst, size_t n)
         dst[i] = h2f(src[i]);
 }
 
+/* ---- the BF16 mode (quant.c's definition), emulated: the slow fallback --
+ *
+ * A 64-byte step holds 16 canonical lanes (dword j: elements 2j low half,
+ * 2j + 1 high half), lanes 0-7 and 8-15 in two ymm. A bf16 is the high half
+ * of its f32, so the odd element is the dword & 0xffff0000 and the even one
+ * the dword << 16; then fma(odd), flush, fma(even), flush: vdpbf16ps's two
+ * roundings with its FTZ (the flush costs a compare and a blend: this path
+ * is for CPUs without AVX512-BF16). */
+static inline __m256 ftz8(__m256 r)
+{
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    __m256 tiny = _mm256_cmp_ps(_mm256_andnot_ps(sign, r), _mm256_set1_ps(0x1p-126f), _CMP_LT_OQ);
+    return _mm256_blendv_ps(r, _mm256_and_ps(r, sign), tiny);
+}
+
+static inline __m256 bf16m_step(__m256i w, __m256i x, __m256 acc)
+{
+    const __m256i hi = _mm256_set1_epi32((int)0xffff0000u);
+    acc = ftz8(_mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_and_si256(w, hi)),
+                               _mm256_castsi256_ps(_mm256_and_si256(x, hi)), acc));
+    return ftz8(_mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_slli_epi32(w, 16)),
+                                _mm256_castsi256_ps(_mm256_slli_epi32(x, 16)), acc));
+}
+
+static float dot_bf16m_1(size_t n, const uint16_t *w, const uint16_t *x)
+{
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0;
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        a0 = bf16m_step(load256(w + i), load256(x + i), a0);
+        a1 = bf16m_step(load256(w + i + 16), load256(x + i + 16), a1);
+    }
+    if (i < n) { /* zero padding to 32, as the definition */
+        uint16_t tw[32], tx[32];
+        memset(tw, 0, sizeof tw);
+        memset(tx, 0, sizeof tx);
+        memcpy(tw, w + i, (n - i) * sizeof *w);
+        memcpy(tx, x + i, (n - i) * sizeof *x);
+        a0 = bf16m_step(load256(tw), load256(tx), a0);
+        a1 = bf16m_step(load256(tw + 16), load256(tx + 16), a1);
+    }
+    return fold8(_mm256_add_ps(a0, a1)); /* h = 8, then 4, 2, 1 */
+}
+
+static void dot_bf16m(size_t n, const void *w, const void *x, size_t xs, size_t nx, float *out)
+{
+    for (size_t k = 0; k < nx; k++)
+        out[k] = dot_bf16m_1(n, w, (const uint16_t *)(const void *)((const char *)x + k * xs));
+}
+
 static void fp32_to_fp16_row(const float *src, uint16_t *dst, size_t n)
 {
     size_t i = 0;
@@ -589,6 +639,7 @@ const struct zt__quant_kernels zt__quant_kernels_avx2 = {
     .mm_f16 = mm_f16,
     .mm_q8_0 = mm_q8_0,
     .mm_q4_0 = mm_q4_0,
+    .dot_bf16m = dot_bf16m,
 };
 
 #else
