@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +25,10 @@
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_engine.h"
 #include "zentalk/zt_error.h"
+#include "zentalk/zt_model.h"
 #include "zentalk/zt_quant.h"
+#include "zentalk/zt_runner.h"
+#include "genmodel.h"
 #include "zt_test.h"
 
 #if defined(__x86_64__)
@@ -326,12 +330,209 @@ static void test_bf16_mode_paths(void **state)
     zt_free(got);
 }
 
+/* ---- a whole generated F16 model in the mode ------------------------------ */
+
+static void gen_f16(const char *dir, char *path, size_t cap)
+{
+    struct zt_genmodel_opts o;
+    zt_genmodel_defaults(&o);
+    o.arch = "llama";
+    o.type = ZT_GGML_F16;
+    o.n_embd = 256;
+    o.n_head = 8;
+    o.n_head_kv = 2;
+    o.n_ff = 512;
+    o.n_layer = 2;
+    o.seed = 7;
+    snprintf(path, cap, "%s/f16.gguf", dir);
+    struct zt_buf err;
+    zt_buf_init(&err, 1024);
+    int rc = zt_genmodel_write(&o, path, &err);
+    if (rc) fprintf(stderr, "%s\n", zt_buf_str(&err));
+    assert_int_equal(rc, 0);
+    zt_buf_deinit(&err);
+}
+
+static struct zt_model *load_mode(const char *path, int precision)
+{
+    struct zt_buf err;
+    zt_buf_init(&err, 1024);
+    struct zt_model_run_opts o = {.precision = precision};
+    struct zt_model *m = NULL;
+    int rc = zt_model_load_opts(path, &o, &m, &err);
+    if (rc) fprintf(stderr, "%s\n", zt_buf_str(&err));
+    assert_int_equal(rc, 0);
+    zt_buf_deinit(&err);
+    return m;
+}
+
+enum { NP = 12 };
+static const int32_t prompt[NP] = {1, 290, 300, 301, 17, 99, 5, 260, 311, 42, 7, 280};
+
+/* Logits of the last prompt token (one batch, or token by token). */
+static void last_logits(struct zt_model *m, bool tok_by_tok, float *out)
+{
+    struct zt_seq *s;
+    assert_int_equal(zt_seq_new(m, 32, &s), 0);
+    struct zt_batch_item items[NP];
+    for (int i = 0; i < NP; i++) items[i] = (struct zt_batch_item){s, prompt[i], i == NP - 1 ? out : NULL};
+    if (tok_by_tok)
+        for (int i = 0; i < NP; i++) assert_int_equal(zt_model_decode(m, &items[i], 1), 0);
+    else
+        assert_int_equal(zt_model_decode(m, items, NP), 0);
+    zt_seq_free(s);
+}
+
+static void test_bf16_mode_model(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/zt-bf16mode-XXXXXX", path[128];
+    assert_non_null(mkdtemp(dir));
+    gen_f16(dir, path, sizeof path);
+    struct zt_model *ex = load_mode(path, ZT_PRECISION_EXACT), *m = load_mode(path, ZT_PRECISION_BF16);
+    assert_int_equal(zt_model_precision(ex), ZT_PRECISION_EXACT);
+    assert_int_equal(zt_model_precision(m), ZT_PRECISION_BF16);
+    size_t nv = zt_model_hparams(m)->n_vocab;
+    float *ref = zt_malloc(nv * sizeof(float)), *got = zt_malloc(nv * sizeof(float)),
+          *exact = zt_malloc(nv * sizeof(float));
+    assert_non_null(ref);
+    assert_non_null(got);
+    assert_non_null(exact);
+    last_logits(ex, false, exact);
+    last_logits(m, false, ref);
+    double worst = 0, scale = 0;
+    for (size_t i = 0; i < nv; i++) {
+        double d = fabs((double)ref[i] - exact[i]);
+        if (d > worst) worst = d;
+        if (fabs(exact[i]) > scale) scale = fabs(exact[i]);
+    }
+    printf("BF16 mode: max |logit difference| to exact %.3g (largest logit %.3g)\n", worst, scale);
+    assert_true(worst <= 5e-2 * scale);                        /* bf16 inputs: close, */
+    assert_true(memcmp(ref, exact, nv * sizeof(float)) != 0); /* but not the exact bits */
+    /* deterministic within the mode: token by token, threads, every path */
+    last_logits(m, true, got);
+    assert_memory_equal(ref, got, nv * sizeof(float));
+    assert_int_equal(zt_model_set_threads(m, 3), 0);
+    last_logits(m, false, got);
+    assert_memory_equal(ref, got, nv * sizeof(float));
+    assert_int_equal(zt_model_set_threads(m, 1), 0);
+    enum zt_quant_isa orig = zt_quant_isa_current();
+    for (int isa = 0; isa < ZT_QUANT_ISA_COUNT; isa++) {
+        if (zt_quant_set_isa((enum zt_quant_isa)isa) != 0) {
+            printf("skip: kernel path %d is not on this CPU\n", isa);
+            continue;
+        }
+        last_logits(m, false, got);
+        if (memcmp(ref, got, nv * sizeof(float)) != 0) fail_msg("kernel path %d: other logits in the BF16 mode", isa);
+    }
+    assert_int_equal(zt_quant_set_isa(orig), 0);
+    /* a device backend is refused the mode; an unknown mode is an error */
+    struct zt_buf err;
+    zt_buf_init(&err, 1024);
+    struct zt_model *bad = NULL;
+    struct zt_model_run_opts o = {.backend = "vulkan", .precision = ZT_PRECISION_BF16};
+    assert_int_equal(zt_model_load_opts(path, &o, &bad, &err), ZT_EUNSUPPORTED);
+    assert_non_null(strstr(zt_buf_str(&err), "BF16"));
+    o = (struct zt_model_run_opts){.precision = 9};
+    assert_int_equal(zt_model_load_opts(path, &o, &bad, &err), ZT_EINVAL);
+    assert_null(bad);
+    zt_buf_deinit(&err);
+    /* the build id names the mode, with and without an F16 KV cache */
+    const char *id = zt_engine_build_id_mode(ZT_GGML_F32, ZT_PRECISION_BF16);
+    assert_non_null(strstr(id, "+bf16"));
+    assert_string_equal(zt_engine_build_id_mode(ZT_GGML_F32, ZT_PRECISION_EXACT), zt_engine_build_id());
+    assert_string_equal(zt_engine_build_id_mode(ZT_GGML_F16, ZT_PRECISION_EXACT), zt_engine_build_id_kv(ZT_GGML_F16));
+    assert_non_null(strstr(zt_engine_build_id_mode(ZT_GGML_F16, ZT_PRECISION_BF16), "+kv-f16+bf16"));
+    zt_free(ref);
+    zt_free(got);
+    zt_free(exact);
+    zt_model_free(ex);
+    zt_model_free(m);
+    unlink(path);
+    rmdir(dir);
+}
+
+/* ---- the runner: the mode in the job's parameters and in its build id ---- */
+
+struct result {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool done;
+    int err;
+    char engine[160];
+};
+
+static void on_event(void *ud, const struct zt_job_event *ev)
+{
+    struct result *r = ud;
+    pthread_mutex_lock(&r->mu);
+    if (ev->engine) snprintf(r->engine, sizeof r->engine, "%s", ev->engine);
+    if (ev->kind == ZT_JOB_DONE || ev->kind == ZT_JOB_ERROR) {
+        r->err = ev->kind == ZT_JOB_ERROR ? ev->err : 0;
+        r->done = true;
+        pthread_cond_broadcast(&r->cv);
+    }
+    pthread_mutex_unlock(&r->mu);
+}
+
+static void test_bf16_mode_runner(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/zt-bf16run-XXXXXX", path[128];
+    assert_non_null(mkdtemp(dir));
+    gen_f16(dir, path, sizeof path);
+    for (int bf = 0; bf < 2; bf++)
+        for (int kv16 = 0; kv16 < 2; kv16++) {
+            struct zt_model *m = load_mode(path, bf ? ZT_PRECISION_BF16 : ZT_PRECISION_EXACT);
+            assert_int_equal(zt_model_set_kv_type(m, kv16 ? ZT_GGML_F16 : ZT_GGML_F32), 0);
+            struct zt_runner_opts ro = {.n_slots = 1, .n_ctx = 64, .n_threads = 1, .max_queue = 4};
+            struct zt_runner *r = NULL;
+            assert_int_equal(zt_runner_new(m, &ro, &r), 0);
+            struct zt_job_params p;
+            memset(&p, 0, sizeof p);
+            zt_sampler_params_default(&p.sampler);
+            p.sampler.seed = 5;
+            p.max_tokens = 3;
+            p.ignore_eos = true;
+            uint64_t id;
+            struct result res;
+            memset(&res, 0, sizeof res);
+            pthread_mutex_init(&res.mu, NULL);
+            pthread_cond_init(&res.cv, NULL);
+            /* the other mode: refused, never run in this one */
+            p.precision = bf ? ZT_JOB_PRECISION_EXACT : ZT_JOB_PRECISION_BF16;
+            assert_int_equal(zt_runner_submit(r, prompt, 4, &p, on_event, &res, &id), ZT_EUNSUPPORTED);
+            p.precision = (enum zt_job_precision)7;
+            assert_int_equal(zt_runner_submit(r, prompt, 4, &p, on_event, &res, &id), ZT_EINVAL);
+            for (int k = 0; k < 2; k++) {
+                p.precision = k == 0 ? ZT_JOB_PRECISION_ANY : bf ? ZT_JOB_PRECISION_BF16 : ZT_JOB_PRECISION_EXACT;
+                res.done = false;
+                assert_int_equal(zt_runner_submit(r, prompt, 4, &p, on_event, &res, &id), 0);
+                pthread_mutex_lock(&res.mu);
+                while (!res.done) pthread_cond_wait(&res.cv, &res.mu);
+                pthread_mutex_unlock(&res.mu);
+                assert_int_equal(res.err, 0);
+                const char *want = zt_engine_build_id_mode(kv16 ? ZT_GGML_F16 : ZT_GGML_F32,
+                                                           bf ? ZT_PRECISION_BF16 : ZT_PRECISION_EXACT);
+                assert_string_equal(res.engine, want);
+                assert_true((strstr(res.engine, "+bf16") != NULL) == (bf == 1));
+            }
+            pthread_cond_destroy(&res.cv);
+            pthread_mutex_destroy(&res.mu);
+            zt_runner_free(r);
+        }
+    unlink(path);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_bf16_mode_hw, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bf16_mode_round, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bf16_mode_paths, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bf16_mode_model, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bf16_mode_runner, setup, teardown),
     };
     return zt_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }
