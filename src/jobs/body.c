@@ -38,6 +38,7 @@ static const struct {
     {"seed", F_INTEGER},            {"frequency_penalty", F_NUMBER},
     {"presence_penalty", F_NUMBER}, {"repeat_penalty", F_NUMBER},
     {"stop", F_STOP},               {"logit_bias", F_BIAS},
+    {"precision", F_STRING}, /* the precision mode the job must run in (checked by the worker's builder) */
 };
 #define N_SAMPLING (sizeof sampling_fields / sizeof sampling_fields[0])
 

@@ -23,8 +23,12 @@
 #include <unistd.h>
 
 #include "zentalk/zt_alloc.h"
+#include <jansson.h>
+
 #include "zentalk/zt_engine.h"
+#include "zentalk/zt_envelope.h"
 #include "zentalk/zt_error.h"
+#include "zentalk/zt_infer.h"
 #include "zentalk/zt_model.h"
 #include "zentalk/zt_quant.h"
 #include "zentalk/zt_runner.h"
@@ -525,6 +529,50 @@ static void test_bf16_mode_runner(void **state)
     rmdir(dir);
 }
 
+/* The OpenAI field: a request names the mode it accepts; the other mode
+ * than the node's is refused (never run in this one), a bad value is a 400. */
+static void test_bf16_mode_request(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/zt-bf16req-XXXXXX", path[128];
+    assert_non_null(mkdtemp(dir));
+    gen_f16(dir, path, sizeof path);
+    for (int bf = 0; bf < 2; bf++) {
+        struct zt_infer_opts io = {.n_threads = 1, .n_slots = 1, .n_ctx = 64, .precision = bf ? "bf16" : NULL};
+        struct zt_infer *inf = NULL;
+        assert_int_equal(zt_infer_new_file(path, &io, &inf), 0);
+        static const char *const asks[] = {NULL, "exact", "bf16", "fp8"};
+        for (size_t a = 0; a < 4; a++) {
+            json_t *body = json_pack("{s:s,s:i}", "prompt", "hello", "max_tokens", 2);
+            assert_non_null(body);
+            if (asks[a]) assert_int_equal(json_object_set_new(body, "precision", json_string(asks[a])), 0);
+            struct zt_infer_job *job = NULL;
+            struct zt_infer_err err;
+            memset(&err, 0, sizeof err);
+            int rc = zt_infer_job_openai(inf, body, false, &job, &err);
+            if (a == 0 || (int)a == 1 + bf) {
+                if (rc) fprintf(stderr, "%s: %s\n", err.code, err.message);
+                assert_int_equal(rc, 0);
+            } else if (a == 3) {
+                assert_int_equal(rc, ZT_EINVAL);
+                assert_string_equal(err.code, "invalid_request");
+            } else {
+                assert_int_equal(rc, ZT_EUNSUPPORTED);
+                assert_string_equal(err.code, "precision_unavailable");
+                assert_non_null(strstr(err.message, bf ? "runs in bf16" : "runs in exact"));
+            }
+            zt_infer_job_free(job);
+            json_decref(body);
+        }
+        zt_infer_shutdown(inf);
+        zt_infer_free(inf);
+    }
+    /* the longest build id still fits a receipt */
+    assert_true(strlen(zt_engine_build_id_mode(ZT_GGML_F16, ZT_PRECISION_BF16)) + strlen("+fast") <= ZT_ENV_BUILD_ID_MAX);
+    unlink(path);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -533,6 +581,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bf16_mode_paths, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bf16_mode_model, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bf16_mode_runner, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bf16_mode_request, setup, teardown),
     };
     return zt_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }
