@@ -224,6 +224,24 @@ static int parse_precision(json_t *body, struct zt_infer_job *j, struct zt_infer
     return 0;
 }
 
+/* "kv_cache": "f32" or "f16" (absent or null: the node's), the same way:
+ * a check runs in the checked worker's KV type (zt_job_body_pin_mode). */
+static int parse_kv_cache(json_t *body, struct zt_infer_job *j, struct zt_infer_err *err)
+{
+    json_t *v = json_object_get(body, "kv_cache");
+    if (!v || json_is_null(v)) return 0;
+    const char *s = json_is_string(v) ? json_string_value(v) : "";
+    if (strcmp(s, "f32") != 0 && strcmp(s, "f16") != 0) return bad(err, "kv_cache must be \"f32\" or \"f16\"");
+    bool want16 = strcmp(s, "f16") == 0;
+    bool have16 = zt_model_kv_type(zt_runner_model(j->runner)) == ZT_GGML_F16;
+    if (want16 != have16)
+        return zt__infer_fail(err, ZT_EUNSUPPORTED, "kv_cache_unavailable",
+                              "model '%s' runs with an %s KV cache on this node (gpu_pool.kv_cache_type), not %s",
+                              j->entry->id, have16 ? "f16" : "f32", s);
+    j->params.kv = want16 ? ZT_JOB_KV_F16 : ZT_JOB_KV_F32;
+    return 0;
+}
+
 int zt_infer_job_openai(struct zt_infer *inf, json_t *body, bool chat, struct zt_infer_job **out,
                         struct zt_infer_err *err)
 {
@@ -260,7 +278,7 @@ int zt_infer_job_openai(struct zt_infer *inf, json_t *body, bool chat, struct zt
     p->sampler.presence_penalty = (float)pp;
     p->sampler.repeat_penalty = (float)rp;
     p->max_tokens = (uint32_t)max_tokens;
-    if ((rc = parse_precision(body, j, err)) || (rc = parse_stop(body, j, err)) ||
+    if ((rc = parse_precision(body, j, err)) || (rc = parse_kv_cache(body, j, err)) || (rc = parse_stop(body, j, err)) ||
         (rc = parse_bias(body, zt_model_hparams(zt_runner_model(j->runner))->n_vocab, j, err)))
         goto out;
     p->sampler.logit_bias = j->bias;

@@ -29,6 +29,7 @@
 #include "zentalk/zt_envelope.h"
 #include "zentalk/zt_error.h"
 #include "zentalk/zt_infer.h"
+#include "zentalk/zt_jobs.h"
 #include "zentalk/zt_model.h"
 #include "zentalk/zt_quant.h"
 #include "zentalk/zt_runner.h"
@@ -464,6 +465,10 @@ struct result {
     bool done;
     int err;
     char engine[160];
+    int32_t ids[16];
+    size_t n_ids;
+    uint8_t hash[ZT_SAMPLER_HASH_LEN];
+    int32_t first_mismatch;
 };
 
 static void on_event(void *ud, const struct zt_job_event *ev)
@@ -471,6 +476,11 @@ static void on_event(void *ud, const struct zt_job_event *ev)
     struct result *r = ud;
     pthread_mutex_lock(&r->mu);
     if (ev->engine) snprintf(r->engine, sizeof r->engine, "%s", ev->engine);
+    if (ev->kind == ZT_JOB_TEXT && ev->token >= 0 && r->n_ids < 16) r->ids[r->n_ids++] = ev->token;
+    if (ev->kind == ZT_JOB_DONE) {
+        memcpy(r->hash, ev->hash, sizeof r->hash);
+        r->first_mismatch = ev->first_mismatch;
+    }
     if (ev->kind == ZT_JOB_DONE || ev->kind == ZT_JOB_ERROR) {
         r->err = ev->kind == ZT_JOB_ERROR ? ev->err : 0;
         r->done = true;
@@ -573,8 +583,137 @@ static void test_bf16_mode_request(void **state)
     rmdir(dir);
 }
 
+/* ---- verification compares like with like --------------------------------- */
+
+static struct zt_runner *runner_in(const char *path, bool bf, bool kv16)
+{
+    struct zt_model *m = load_mode(path, bf ? ZT_PRECISION_BF16 : ZT_PRECISION_EXACT);
+    assert_int_equal(zt_model_set_kv_type(m, kv16 ? ZT_GGML_F16 : ZT_GGML_F32), 0);
+    struct zt_runner_opts ro = {.n_slots = 1, .n_ctx = 64, .n_threads = 1, .max_queue = 4};
+    struct zt_runner *r = NULL;
+    assert_int_equal(zt_runner_new(m, &ro, &r), 0);
+    return r;
+}
+
+static int run_job(struct zt_runner *r, struct zt_job_params *p, struct result *res)
+{
+    memset(res, 0, sizeof *res);
+    pthread_mutex_init(&res->mu, NULL);
+    pthread_cond_init(&res->cv, NULL);
+    uint64_t id;
+    int rc = zt_runner_submit(r, prompt, 6, p, on_event, res, &id);
+    if (!rc) {
+        pthread_mutex_lock(&res->mu);
+        while (!res->done) pthread_cond_wait(&res->cv, &res->mu);
+        pthread_mutex_unlock(&res->mu);
+        rc = res->err;
+    }
+    pthread_cond_destroy(&res->cv);
+    pthread_mutex_destroy(&res->mu);
+    return rc;
+}
+
+/* A worker in the BF16 mode and/or with an F16 KV cache generates; the
+ * check of its job carries its modes (zt_job_body_pin_mode from the build id
+ * its checkpoint signs): a checker in the same modes agrees (the same chain,
+ * no mismatch), one in other modes refuses the job (the body's fields at the
+ * worker's builder, the runner's parameters) instead of answering other
+ * bits; unpinned, such a checker would have given another chain: the false
+ * alarm this prevents. */
+static void test_verify_like_with_like(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/zt-bf16ver-XXXXXX", path[128];
+    assert_non_null(mkdtemp(dir));
+    gen_f16(dir, path, sizeof path);
+    for (int wm = 1; wm < 4; wm++) { /* the worker: bf16, kv f16, both */
+        bool wbf = wm & 1, wkv = (wm & 2) != 0;
+        struct zt_runner *w = runner_in(path, wbf, wkv);
+        struct zt_job_params p;
+        memset(&p, 0, sizeof p);
+        zt_sampler_params_default(&p.sampler);
+        p.sampler.seed = 11;
+        p.max_tokens = 6;
+        p.ignore_eos = true;
+        p.want_ids = true;
+        struct result gen, ver;
+        assert_int_equal(run_job(w, &p, &gen), 0);
+        assert_int_equal(gen.n_ids, 6);
+        char engine[160];
+        snprintf(engine, sizeof engine, "%s", gen.engine);
+        /* the check's body pins the worker's modes; the checker's decoder takes it */
+        const char *body0 = "{\"v\":2,\"kind\":\"completion\",\"prompt\":\"hello\",\"seed\":11}";
+        char *pinned = NULL;
+        size_t plen = 0;
+        assert_int_equal(zt_job_body_pin_mode(body0, strlen(body0), engine, &pinned, &plen), 0);
+        struct zt_job_request jr;
+        const char *why = NULL;
+        assert_int_equal(zt_job_body_decode((const uint8_t *)pinned, plen, "m", 6, &jr, &why), 0);
+        assert_string_equal(json_string_value(json_object_get(jr.request, "precision")), wbf ? "bf16" : "exact");
+        assert_string_equal(json_string_value(json_object_get(jr.request, "kv_cache")), wkv ? "f16" : "f32");
+        for (int cm = 0; cm < 4; cm++) { /* the checker's modes */
+            bool cbf = cm & 1, ckv = (cm & 2) != 0;
+            /* the checker's builder: refused in other modes */
+            struct zt_infer_opts io = {.n_threads = 1, .n_slots = 1, .n_ctx = 64, .precision = cbf ? "bf16" : "exact"};
+            struct zt_infer *inf = NULL;
+            assert_int_equal(zt_infer_new_file(path, &io, &inf), 0);
+            json_t *rq = json_deep_copy(jr.request);
+            assert_int_equal(json_object_set_new(rq, "model", json_string(path)), 0);
+            struct zt_infer_job *ij = NULL;
+            struct zt_infer_err ierr;
+            memset(&ierr, 0, sizeof ierr);
+            int brc = zt_infer_job_openai(inf, rq, false, &ij, &ierr);
+            json_decref(rq);
+            zt_infer_job_free(ij);
+            zt_infer_shutdown(inf);
+            zt_infer_free(inf);
+            /* (its KV type is gpu_pool.kv_cache_type; zt_infer_new_file's is f32) */
+            bool same = cbf == wbf && ckv == wkv;
+            if (cbf != wbf) {
+                assert_int_equal(brc, ZT_EUNSUPPORTED);
+                assert_string_equal(ierr.code, "precision_unavailable");
+            } else if (wkv) {
+                assert_int_equal(brc, ZT_EUNSUPPORTED);
+                assert_string_equal(ierr.code, "kv_cache_unavailable");
+            } else {
+                assert_int_equal(brc, 0);
+            }
+            /* the checker's runner, given the pinned parameters */
+            struct zt_runner *c = runner_in(path, cbf, ckv);
+            struct zt_job_params vp = p;
+            vp.force = ZT_JOB_FORCE_VERIFY;
+            vp.forced = gen.ids;
+            vp.n_forced = gen.n_ids;
+            vp.want_ids = false;
+            vp.precision = wbf ? ZT_JOB_PRECISION_BF16 : ZT_JOB_PRECISION_EXACT;
+            vp.kv = wkv ? ZT_JOB_KV_F16 : ZT_JOB_KV_F32;
+            int vrc = run_job(c, &vp, &ver);
+            if (same) {
+                assert_int_equal(vrc, 0);
+                assert_int_equal(ver.first_mismatch, -1);
+                assert_memory_equal(ver.hash, gen.hash, sizeof gen.hash);
+                assert_string_equal(ver.engine, engine);
+            } else {
+                assert_int_equal(vrc, ZT_EUNSUPPORTED);
+                /* unpinned it would have answered other bits */
+                vp.precision = ZT_JOB_PRECISION_ANY;
+                vp.kv = ZT_JOB_KV_ANY;
+                assert_int_equal(run_job(c, &vp, &ver), 0);
+                assert_string_not_equal(ver.engine, engine);
+            }
+            zt_runner_free(c);
+        }
+        zt_job_request_deinit(&jr);
+        zt_free(pinned);
+        zt_runner_free(w);
+    }
+    unlink(path);
+    rmdir(dir);
+}
+
 int main(void)
 {
+    json_set_alloc_funcs(zt_malloc, zt_free); /* as the node: job bodies are zt_free'd */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_bf16_mode_hw, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bf16_mode_round, setup, teardown),
@@ -582,6 +721,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bf16_mode_model, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bf16_mode_runner, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bf16_mode_request, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_verify_like_with_like, setup, teardown),
     };
     return zt_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }
