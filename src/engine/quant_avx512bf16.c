@@ -135,6 +135,11 @@ static ALWAYS_INLINE __m512 tile4(size_t n, const uint16_t *const *w, const char
 static void mm_bf16m(size_t n, const void *W, size_t row_bytes, size_t nrows, const void *X, size_t x_stride,
                      size_t nx, float *out, size_t out_stride)
 {
+    if (nx == 1) { /* generation: one weight stream at a time (measured faster from memory than 4 interleaved) */
+        for (size_t r = 0; r < nrows; r++)
+            dot_rows(n, (const uint16_t *)(const void *)((const char *)W + r * row_bytes), X, x_stride, 1, out + r);
+        return;
+    }
     for (size_t r0 = 0; r0 < nrows; r0 += 4) {
         size_t nr = nrows - r0 < 4 ? nrows - r0 : 4;
         const uint16_t *w[4];
