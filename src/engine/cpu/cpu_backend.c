@@ -20,6 +20,7 @@
 #include "zt_math.h"
 #include "par.h"
 #include "zentalk/zt_alloc.h"
+#include "zentalk/zt_log.h"
 #include "zentalk/zt_quant.h"
 
 /* A weight kept in the packed layout (zt_quant_pack), found by its address. */
@@ -756,6 +757,10 @@ static int cpu_create(const struct zt__backend_params *p, struct zt__backend **o
     const char *pk = getenv("ZT_PACK");
     c->no_pack = pk != NULL && strcmp(pk, "0") == 0;
     c->bf16 = p->bf16;
+    if (c->bf16 && !zt_quant_isa_available(ZT_QUANT_ISA_AVX512BF16))
+        zt_log(ZT_LOG_WARN, "bf16_mode_emulated",
+               "reason=\"this CPU has no AVX512-BF16: the BF16 precision mode runs its emulation, several times "
+               "slower than the exact mode (same bits as on an AVX512-BF16 CPU)\"");
     int rc = zt__par_new(p->n_threads ? p->n_threads : 1, &c->par);
     if (rc) {
         zt_free(c);
