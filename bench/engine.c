@@ -204,7 +204,7 @@ int main(int argc, char **argv)
     struct zt_buf err;
     zt_buf_init(&err, 4096);
     struct zt_model *m = NULL;
-    struct zt_model_run_opts ro = {.backend = backend, .deterministic = det, .precision = prec};
+    struct zt_model_run_opts ro = {.backend = backend, .deterministic = det, .precision = (int)prec};
     if (zt_model_load_opts(path, &ro, &m, &err) != 0) {
         fprintf(stderr, "bench_engine: %s\n", zt_buf_str(&err));
         return 1;
