@@ -719,10 +719,14 @@ int zt_quant_bf16_weights(enum zt_ggml_type t, const void *src, uint16_t *dst, s
     case ZT_GGML_F32:
         bf16_row_scalar(src, dst, n);
         return 0;
-    case ZT_GGML_F16: {
+    case ZT_GGML_F16: { /* exact widening (the path's row conversion, same bits), then RNE */
         const uint16_t *h = src;
-        for (size_t i = 0; i < n; i++)
-            dst[i] = zt_fp32_to_bf16_mode(zt_fp16_to_fp32(h[i])); /* exact widening, then RNE */
+        float tmp[256];
+        for (size_t i = 0; i < n; i += 256) {
+            size_t k = n - i < 256 ? n - i : 256;
+            zt_fp16_to_fp32_row(h + i, tmp, k);
+            bf16_row_scalar(tmp, dst + i, k);
+        }
         return 0;
     }
     case ZT_GGML_BF16: {

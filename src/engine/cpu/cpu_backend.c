@@ -140,6 +140,20 @@ static int cpu_buffer_get(struct zt__backend *be, const struct zt__buffer *buf, 
 
 /* Q8_0/Q4_0/Q4_K/Q6_K matrices go to the packed layout when the kernel path in use
  * has packed kernels (AVX512-VNNI): one vector load then feeds 16 rows. */
+/* The original rows of a copied or packed matrix are no longer read
+ * (unless the tensor is also the token embedding): let the kernel reclaim
+ * those pages of the mapping first; the data stays valid (MADV_COLD only
+ * ages the pages). */
+static void cold_pages(const struct zt__tensor *w, const void *host)
+{
+#ifdef MADV_COLD
+    uintptr_t a = ((uintptr_t)host + 4095u) & ~(uintptr_t)4095u, e = ((uintptr_t)host + w->nb1 * w->ne1) & ~(uintptr_t)4095u;
+    if (e > a) zt_ignore(madvise((void *)a, e - a, MADV_COLD));
+#else
+    (void)w, (void)host;
+#endif
+}
+
 static bool is_float(enum zt_ggml_type t)
 {
     return t == ZT_GGML_F32 || t == ZT_GGML_F16 || t == ZT_GGML_BF16;
@@ -177,7 +191,9 @@ static int cpu_prepare_weight(struct zt__backend *be, const struct zt__tensor *w
         struct packed_w *v = zt_array_grow(c->packed, &c->packed_cap, c->n_packed + 1, sizeof *v, 16);
         if (!v) return ZT_ENOMEM;
         c->packed = v;
-        return prepare_bf16(c, w, host);
+        int rc = prepare_bf16(c, w, host);
+        if (!rc) cold_pages(w, host);
+        return rc;
     }
     /* matrices without a packed kernel on the path in use (floats; every
      * type on AVX2) are copied as they are onto transparent huge pages
@@ -205,13 +221,7 @@ static int cpu_prepare_weight(struct zt__backend *be, const struct zt__tensor *w
         if (rc) return rc;
     }
     c->packed[c->n_packed++] = pw;
-#ifdef MADV_COLD
-    /* the original rows are no longer read (unless the tensor is also the
-     * token embedding): let the kernel reclaim those pages of the mapping
-     * first; the data stays valid (MADV_COLD only ages the pages) */
-    uintptr_t a = ((uintptr_t)host + 4095u) & ~(uintptr_t)4095u, e = ((uintptr_t)host + w->nb1 * w->ne1) & ~(uintptr_t)4095u;
-    if (e > a) zt_ignore(madvise((void *)a, e - a, MADV_COLD));
-#endif
+    cold_pages(w, host);
     return 0;
 }
 
