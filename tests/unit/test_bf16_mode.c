@@ -489,6 +489,34 @@ static void on_event(void *ud, const struct zt_job_event *ev)
     pthread_mutex_unlock(&r->mu);
 }
 
+static struct zt_runner *runner_in(const char *path, bool bf, bool kv16)
+{
+    struct zt_model *m = load_mode(path, bf ? ZT_PRECISION_BF16 : ZT_PRECISION_EXACT);
+    assert_int_equal(zt_model_set_kv_type(m, kv16 ? ZT_GGML_F16 : ZT_GGML_F32), 0);
+    struct zt_runner_opts ro = {.n_slots = 1, .n_ctx = 64, .n_threads = 1, .max_queue = 4};
+    struct zt_runner *r = NULL;
+    assert_int_equal(zt_runner_new(m, &ro, &r), 0);
+    return r;
+}
+
+static int run_job(struct zt_runner *r, struct zt_job_params *p, struct result *res)
+{
+    memset(res, 0, sizeof *res);
+    pthread_mutex_init(&res->mu, NULL);
+    pthread_cond_init(&res->cv, NULL);
+    uint64_t id;
+    int rc = zt_runner_submit(r, prompt, 6, p, on_event, res, &id);
+    if (!rc) {
+        pthread_mutex_lock(&res->mu);
+        while (!res->done) pthread_cond_wait(&res->cv, &res->mu);
+        pthread_mutex_unlock(&res->mu);
+        rc = res->err;
+    }
+    pthread_cond_destroy(&res->cv);
+    pthread_mutex_destroy(&res->mu);
+    return rc;
+}
+
 static void test_bf16_mode_runner(void **state)
 {
     (void)state;
@@ -497,42 +525,27 @@ static void test_bf16_mode_runner(void **state)
     gen_f16(dir, path, sizeof path);
     for (int bf = 0; bf < 2; bf++)
         for (int kv16 = 0; kv16 < 2; kv16++) {
-            struct zt_model *m = load_mode(path, bf ? ZT_PRECISION_BF16 : ZT_PRECISION_EXACT);
-            assert_int_equal(zt_model_set_kv_type(m, kv16 ? ZT_GGML_F16 : ZT_GGML_F32), 0);
-            struct zt_runner_opts ro = {.n_slots = 1, .n_ctx = 64, .n_threads = 1, .max_queue = 4};
-            struct zt_runner *r = NULL;
-            assert_int_equal(zt_runner_new(m, &ro, &r), 0);
+            struct zt_runner *r = runner_in(path, bf, kv16);
             struct zt_job_params p;
             memset(&p, 0, sizeof p);
             zt_sampler_params_default(&p.sampler);
             p.sampler.seed = 5;
             p.max_tokens = 3;
             p.ignore_eos = true;
-            uint64_t id;
             struct result res;
-            memset(&res, 0, sizeof res);
-            pthread_mutex_init(&res.mu, NULL);
-            pthread_cond_init(&res.cv, NULL);
             /* the other mode: refused, never run in this one */
             p.precision = bf ? ZT_JOB_PRECISION_EXACT : ZT_JOB_PRECISION_BF16;
-            assert_int_equal(zt_runner_submit(r, prompt, 4, &p, on_event, &res, &id), ZT_EUNSUPPORTED);
+            assert_int_equal(run_job(r, &p, &res), ZT_EUNSUPPORTED);
             p.precision = (enum zt_job_precision)7;
-            assert_int_equal(zt_runner_submit(r, prompt, 4, &p, on_event, &res, &id), ZT_EINVAL);
+            assert_int_equal(run_job(r, &p, &res), ZT_EINVAL);
             for (int k = 0; k < 2; k++) {
                 p.precision = k == 0 ? ZT_JOB_PRECISION_ANY : bf ? ZT_JOB_PRECISION_BF16 : ZT_JOB_PRECISION_EXACT;
-                res.done = false;
-                assert_int_equal(zt_runner_submit(r, prompt, 4, &p, on_event, &res, &id), 0);
-                pthread_mutex_lock(&res.mu);
-                while (!res.done) pthread_cond_wait(&res.cv, &res.mu);
-                pthread_mutex_unlock(&res.mu);
-                assert_int_equal(res.err, 0);
+                assert_int_equal(run_job(r, &p, &res), 0);
                 const char *want = zt_engine_build_id_mode(kv16 ? ZT_GGML_F16 : ZT_GGML_F32,
                                                            bf ? ZT_PRECISION_BF16 : ZT_PRECISION_EXACT);
                 assert_string_equal(res.engine, want);
                 assert_true((strstr(res.engine, "+bf16") != NULL) == (bf == 1));
             }
-            pthread_cond_destroy(&res.cv);
-            pthread_mutex_destroy(&res.mu);
             zt_runner_free(r);
         }
     unlink(path);
@@ -584,34 +597,6 @@ static void test_bf16_mode_request(void **state)
 }
 
 /* ---- verification compares like with like --------------------------------- */
-
-static struct zt_runner *runner_in(const char *path, bool bf, bool kv16)
-{
-    struct zt_model *m = load_mode(path, bf ? ZT_PRECISION_BF16 : ZT_PRECISION_EXACT);
-    assert_int_equal(zt_model_set_kv_type(m, kv16 ? ZT_GGML_F16 : ZT_GGML_F32), 0);
-    struct zt_runner_opts ro = {.n_slots = 1, .n_ctx = 64, .n_threads = 1, .max_queue = 4};
-    struct zt_runner *r = NULL;
-    assert_int_equal(zt_runner_new(m, &ro, &r), 0);
-    return r;
-}
-
-static int run_job(struct zt_runner *r, struct zt_job_params *p, struct result *res)
-{
-    memset(res, 0, sizeof *res);
-    pthread_mutex_init(&res->mu, NULL);
-    pthread_cond_init(&res->cv, NULL);
-    uint64_t id;
-    int rc = zt_runner_submit(r, prompt, 6, p, on_event, res, &id);
-    if (!rc) {
-        pthread_mutex_lock(&res->mu);
-        while (!res->done) pthread_cond_wait(&res->cv, &res->mu);
-        pthread_mutex_unlock(&res->mu);
-        rc = res->err;
-    }
-    pthread_cond_destroy(&res->cv);
-    pthread_mutex_destroy(&res->mu);
-    return rc;
-}
 
 /* A worker in the BF16 mode and/or with an F16 KV cache generates; the
  * check of its job carries its modes (zt_job_body_pin_mode from the build id
