@@ -587,39 +587,64 @@ static inline __m256 ftz8(__m256 r)
     return _mm256_blendv_ps(r, _mm256_and_ps(r, sign), tiny);
 }
 
-static inline __m256 bf16m_step(__m256i w, __m256i x, __m256 acc)
+/* One 8-lane half: the weights' odd and even f32 (shared by the activation
+ * rows), fma and flush for the odd element, then for the even one. */
+static inline __m256 bf16m_step(__m256 wo, __m256 we, __m256i x, __m256 acc)
 {
     const __m256i hi = _mm256_set1_epi32((int)0xffff0000u);
-    acc = ftz8(_mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_and_si256(w, hi)),
-                               _mm256_castsi256_ps(_mm256_and_si256(x, hi)), acc));
-    return ftz8(_mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_slli_epi32(w, 16)),
-                                _mm256_castsi256_ps(_mm256_slli_epi32(x, 16)), acc));
+    acc = ftz8(_mm256_fmadd_ps(wo, _mm256_castsi256_ps(_mm256_and_si256(x, hi)), acc));
+    return ftz8(_mm256_fmadd_ps(we, _mm256_castsi256_ps(_mm256_slli_epi32(x, 16)), acc));
 }
 
-static float dot_bf16m_1(size_t n, const uint16_t *w, const uint16_t *x)
+/* 32 elements of one weight row (at w) x NX activation rows (row k at
+ * x[k]): canonical lanes 0-7 in a[k][0], 8-15 in a[k][1]. */
+static inline __attribute__((always_inline)) void bf16m_32(const uint16_t *w, const uint16_t *const *x, size_t off,
+                                                           size_t NX, __m256 (*a)[2])
 {
-    __m256 a0 = _mm256_setzero_ps(), a1 = a0;
-    size_t i = 0;
-    for (; i + 32 <= n; i += 32) {
-        a0 = bf16m_step(load256(w + i), load256(x + i), a0);
-        a1 = bf16m_step(load256(w + i + 16), load256(x + i + 16), a1);
+    const __m256i hi = _mm256_set1_epi32((int)0xffff0000u);
+    for (size_t h = 0; h < 2; h++) {
+        __m256i wv = load256(w + 16 * h);
+        __m256 wo = _mm256_castsi256_ps(_mm256_and_si256(wv, hi)), we = _mm256_castsi256_ps(_mm256_slli_epi32(wv, 16));
+        for (size_t k = 0; k < NX; k++) a[k][h] = bf16m_step(wo, we, load256(x[k] + off + 16 * h), a[k][h]);
     }
-    if (i < n) { /* zero padding to 32, as the definition */
-        uint16_t tw[32], tx[32];
-        memset(tw, 0, sizeof tw);
-        memset(tx, 0, sizeof tx);
-        memcpy(tw, w + i, (n - i) * sizeof *w);
-        memcpy(tx, x + i, (n - i) * sizeof *x);
-        a0 = bf16m_step(load256(tw), load256(tx), a0);
-        a1 = bf16m_step(load256(tw + 16), load256(tx + 16), a1);
-    }
-    return fold8(_mm256_add_ps(a0, a1)); /* h = 8, then 4, 2, 1 */
 }
 
+static inline __attribute__((always_inline)) void bf16m_rows(size_t n, const uint16_t *w, const char *x, size_t xs,
+                                                             size_t NX, float *out)
+{
+    __m256 a[4][2];
+    const uint16_t *xr[4];
+    for (size_t k = 0; k < NX; k++) {
+        a[k][0] = a[k][1] = _mm256_setzero_ps();
+        xr[k] = (const uint16_t *)(const void *)(x + k * xs);
+    }
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) bf16m_32(w + i, xr, i, NX, a);
+    if (i < n) { /* zero padding to 32, as the definition */
+        uint16_t tw[32], tx[4][32];
+        const uint16_t *tp[4];
+        memset(tw, 0, sizeof tw);
+        memcpy(tw, w + i, (n - i) * sizeof *w);
+        for (size_t k = 0; k < NX; k++) {
+            memset(tx[k], 0, sizeof tx[k]);
+            memcpy(tx[k], xr[k] + i, (n - i) * sizeof *w);
+            tp[k] = tx[k];
+        }
+        bf16m_32(tw, tp, 0, NX, a);
+    }
+    for (size_t k = 0; k < NX; k++) out[k] = fold8(_mm256_add_ps(a[k][0], a[k][1])); /* h = 8, then 4, 2, 1 */
+}
+
+/* One weight row x up to 4 activation rows: the weights are split into
+ * their odd and even f32 once for all of them. */
 static void dot_bf16m(size_t n, const void *w, const void *x, size_t xs, size_t nx, float *out)
 {
-    for (size_t k = 0; k < nx; k++)
-        out[k] = dot_bf16m_1(n, w, (const uint16_t *)(const void *)((const char *)x + k * xs));
+    switch (nx) {
+    case 1: bf16m_rows(n, w, x, xs, 1, out); break;
+    case 2: bf16m_rows(n, w, x, xs, 2, out); break;
+    case 3: bf16m_rows(n, w, x, xs, 3, out); break;
+    default: bf16m_rows(n, w, x, xs, 4, out); break;
+    }
 }
 
 static void fp32_to_fp16_row(const float *src, uint16_t *dst, size_t n)
