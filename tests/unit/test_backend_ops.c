@@ -588,6 +588,21 @@ static void test_rope(void **state)
 
 /* ---- kv_store + attention ------------------------------------------------------------ */
 
+/* A row-major (n_ctx, kvd) F32 K cache in backend be's layout (kv_k_tile,
+ * backend.h zt__kv_view), or back (to_rows): the same elements, moved. */
+static float *k_layout(const struct zt__backend *be, const float *src, size_t n_ctx, size_t kvd, bool to_rows)
+{
+    float *out = malloc(n_ctx * kvd * sizeof(float) + 1);
+    assert_non_null(out);
+    for (size_t p = 0; p < n_ctx; p++)
+        for (size_t c = 0; c < kvd; c++) {
+            size_t at = zt__kv_k_index(be->kv_k_tile, n_ctx, kvd, p, c);
+            if (to_rows) out[p * kvd + c] = src[at];
+            else out[at] = src[p * kvd + c];
+        }
+    return out;
+}
+
 /* A batch over 3 sequences of different lengths: prompt rows of one (19,
  * after another sequence's token: a run of 16 the CPU takes together, then
  * 3 alone), single tokens of the others, positions across the 8- and
@@ -612,7 +627,13 @@ static void case_attention(struct side *t, struct side *r, bool exact, const cha
             struct zt__backend *be = sides[s]->be;
             struct zt__buffer *cb[3][2];
             for (int sq = 0; sq < 3; sq++)
-                for (int kv = 0; kv < 2; kv++) cb[sq][kv] = side_put(sides[s], cache[sq][kv], n_ctx[sq] * kvd * 4, false);
+                for (int kv = 0; kv < 2; kv++) {
+                    /* K in the backend's layout (its whole tiles of 16
+                     * positions dimension-major on the CPU) */
+                    float *laid = kv ? NULL : k_layout(be, cache[sq][0], n_ctx[sq], kvd, false);
+                    cb[sq][kv] = side_put(sides[s], laid ? laid : cache[sq][kv], n_ctx[sq] * kvd * 4, false);
+                    free(laid);
+                }
             struct zt__kv_view views[NB];
             for (size_t b = 0; b < NB; b++)
                 views[b] = (struct zt__kv_view){.k = zt__tensor_f32(cb[seq_of[b]][0], 0, kvd, n_ctx[seq_of[b]]),
@@ -626,7 +647,13 @@ static void case_attention(struct side *t, struct side *r, bool exact, const cha
             assert_int_equal(be->ops->attention(be, &qt, views, p, &ot), 0);
             out[s] = side_get(sides[s], ot.buf, NB * qd * 4);
             for (int sq = 0; sq < 3; sq++)
-                for (int kv = 0; kv < 2; kv++) caches_out[s][sq][kv] = side_get(sides[s], cb[sq][kv], n_ctx[sq] * kvd * 4);
+                for (int kv = 0; kv < 2; kv++) {
+                    caches_out[s][sq][kv] = side_get(sides[s], cb[sq][kv], n_ctx[sq] * kvd * 4);
+                    if (kv) continue;
+                    float *rows = k_layout(be, caches_out[s][sq][0], n_ctx[sq], kvd, true);
+                    free(caches_out[s][sq][0]);
+                    caches_out[s][sq][0] = rows;
+                }
         }
         char what[64];
         snprintf(what, sizeof what, "%u heads (%u kv) x %u", p->n_head, p->n_head_kv, p->head_dim);

@@ -275,12 +275,44 @@ static void store_row(const struct zt__tensor *cache, uint32_t pos, const float 
     else memcpy(dst, src, n * sizeof(float));
 }
 
+/* The K cache layout (backend.h zt__kv_view, docs/internals/engine.md "K
+ * cache tiles"): whole tiles of KT positions below the view's last whole
+ * tile are stored dimension-major, so one position's scores are 16 lanes
+ * of one load per dimension (no transpose); the rows after stay plain. */
+#define KT 16u
+
+static inline uint32_t k_tiled(const struct zt__tensor *k) { return (uint32_t)(k->ne1 - k->ne1 % KT); }
+
+/* Row pos of k to its K cache: a row, or a column of its tile (the same
+ * rounding to F16 as a row: zt_fp32_to_fp16_row, then scattered). */
+static void store_k(const struct zt__tensor *cache, uint32_t pos, const float *src, size_t n)
+{
+    if (pos >= k_tiled(cache)) {
+        store_row(cache, pos, src, n);
+        return;
+    }
+    bool f16 = cache->type == ZT_GGML_F16;
+    uint8_t *tile = base(cache) + (size_t)(pos - pos % KT) * cache->nb1;
+    uint32_t u = pos % KT;
+    if (!f16) {
+        float *d = (float *)(void *)tile;
+        for (size_t c = 0; c < n; c++) d[c * KT + u] = src[c];
+        return;
+    }
+    uint16_t *d = (uint16_t *)(void *)tile, h[256];
+    for (size_t c0 = 0; c0 < n; c0 += 256) {
+        size_t m = n - c0 < 256 ? n - c0 : 256;
+        zt_fp32_to_fp16_row(src + c0, h, m);
+        for (size_t c = 0; c < m; c++) d[(c0 + c) * KT + u] = h[c];
+    }
+}
+
 static int cpu_kv_store(struct zt__backend *be, const struct zt__tensor *k, const struct zt__tensor *v,
                         const struct zt__kv_view *kv)
 {
     (void)be;
     for (size_t b = 0; b < k->ne1; b++) {
-        store_row(&kv[b].k, kv[b].pos, row(k, b), k->ne0);
+        store_k(&kv[b].k, kv[b].pos, row(k, b), k->ne0);
         store_row(&kv[b].v, kv[b].pos, row(v, b), v->ne0);
     }
     return 0;
@@ -407,14 +439,16 @@ static inline float kv_at(const void *c, bool f16, size_t idx)
     return f16 ? zt_fp16_to_fp32(((const uint16_t *)c)[idx]) : ((const float *)c)[idx];
 }
 
-/* Where item b's head h reads: its query, its cache's K and V rows for the
- * KV head of h, and its output. */
+/* Where item b's head h reads: its query, its K cache (whole rows: kcol
+ * is the KV head's first column, n_tiled the positions in whole tiles),
+ * its V rows for the KV head of h, and its output. */
 struct attn_at {
     const float *q;
     const void *kc, *vc;
     float *o;
     bool f16;
     size_t ks, vs;
+    uint32_t kcol, n_tiled;
     uint32_t n_pos;
 };
 
@@ -426,10 +460,11 @@ static struct attn_at attn_at(const struct attn_ctx *a, size_t b, uint32_t h)
     bool f16 = kv->k.type == ZT_GGML_F16;
     size_t es = f16 ? 2 : 4;
     return (struct attn_at){.q = row(a->q, b) + (size_t)h * hd,
-                            .kc = base(&kv->k) + (size_t)kvh * hd * es,
+                            .kc = base(&kv->k),
                             .vc = base(&kv->v) + (size_t)kvh * hd * es,
                             .o = row(a->dst, b) + (size_t)h * hd,
-                            .f16 = f16, .ks = kv->k.nb1 / es, .vs = kv->v.nb1 / es, .n_pos = kv->pos + 1};
+                            .f16 = f16, .ks = kv->k.nb1 / es, .vs = kv->v.nb1 / es, .kcol = kvh * hd,
+                            .n_tiled = k_tiled(&kv->k), .n_pos = kv->pos + 1};
 }
 
 /* The scaled scores of one (item, head) over its n_pos cache rows. The
@@ -440,21 +475,29 @@ static void attn_scores(const struct attn_ctx *a, const struct attn_at *x, float
     uint32_t hd = a->p->head_dim, n_pos = x->n_pos;
     float scale = 1.0f / sqrtf((float)hd);
     bool vec = a->vec && hd % 16 == 0;
-    uint32_t t = vec ? zt__attn_scores_avx512(x->q, x->kc, x->f16, x->ks, hd, n_pos, scale, scores) : 0;
+    uint32_t t = vec ? zt__attn_scores_avx512(x->q, x->kc, x->f16, x->ks, x->kcol, x->n_tiled, hd, n_pos, scale,
+                                              scores)
+                     : 0;
     /* 8 positions at a time: each score is still dot = 0, dot += q[i] * k[i]
      * in increasing i (the same bits), but 8 independent chains hide the
-     * add latency that bounds the one-position loop. */
+     * add latency that bounds the one-position loop. In a tile the 8
+     * positions' elements of a dimension are adjacent. */
     for (; t + 8 <= n_pos; t += 8) {
         float dot[8] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
+        bool tiled = t + 8 <= x->n_tiled; /* t % 8 == 0: the 8 share a tile */
         for (uint32_t i = 0; i < hd; i++) {
             float qi = x->q[i];
-            for (uint32_t u = 0; u < 8; u++) dot[u] += qi * kv_at(x->kc, x->f16, (size_t)(t + u) * x->ks + i);
+            size_t at = tiled ? (size_t)(t - t % KT) * x->ks + (size_t)(x->kcol + i) * KT + t % KT
+                              : (size_t)t * x->ks + x->kcol + i;
+            size_t step = tiled ? 1 : x->ks;
+            for (uint32_t u = 0; u < 8; u++) dot[u] += qi * kv_at(x->kc, x->f16, at + u * step);
         }
         for (uint32_t u = 0; u < 8; u++) scores[t + u] = dot[u] * scale;
     }
     for (; t < n_pos; t++) {
         float dot = 0.0f;
-        for (uint32_t i = 0; i < hd; i++) dot += x->q[i] * kv_at(x->kc, x->f16, (size_t)t * x->ks + i);
+        for (uint32_t i = 0; i < hd; i++)
+            dot += x->q[i] * kv_at(x->kc, x->f16, zt__kv_k_index(KT, x->n_tiled, x->ks, t, x->kcol + i));
         scores[t] = dot * scale;
     }
 }
@@ -565,7 +608,8 @@ static void attend_group(const struct attn_ctx *a, size_t b0, uint32_t h, float 
         o[j] = x[j].o;
         n_pos[j] = x[j].n_pos;
     }
-    zt__attn_scores_mq_avx512(q, x[0].kc, x[0].f16, x[0].ks, hd, n_pos, 1.0f / sqrtf((float)hd), sc, scratch);
+    zt__attn_scores_mq_avx512(q, x[0].kc, x[0].f16, x[0].ks, x[0].kcol, x[0].n_tiled, hd, n_pos,
+                              1.0f / sqrtf((float)hd), sc, scratch);
     attn_softmax_group(sc, n_pos, inv);
     if (hd % 64 == 0) {
         for (size_t j = 0; j < ZT_ATTN_MQ; j += ZT_ATTN_WQ)
@@ -698,6 +742,7 @@ static int cpu_create(const struct zt__backend_params *p, struct zt__backend **o
     if (!c) return ZT_ENOMEM;
     c->base.ops = &cpu_ops;
     c->base.exact = true;
+    c->base.kv_k_tile = KT;
     const char *pk = getenv("ZT_PACK");
     c->no_pack = pk != NULL && strcmp(pk, "0") == 0;
     int rc = zt__par_new(p->n_threads ? p->n_threads : 1, &c->par);
