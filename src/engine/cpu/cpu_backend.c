@@ -42,6 +42,17 @@ struct cpu {
     struct packed_w *packed;
     size_t n_packed, packed_cap;
     bool no_pack;  /* ZT_PACK=0: keep the plain rows (benchmarks) */
+    /* RoPE's cos/sin of the last call's rows (every layer's Q and K of a
+     * pass rotate the same positions): what they were computed for */
+    float *rope_cs;         /* (rows, 2 * half): cos, sin */
+    size_t rope_cs_cap;     /* floats */
+    uint32_t *rope_pos;     /* rows */
+    size_t rope_pos_cap;    /* entries */
+    float *rope_inv;        /* half */
+    size_t rope_inv_cap;    /* floats */
+    size_t rope_rows;       /* 0: none */
+    uint32_t rope_half;
+    float rope_scale;
 };
 
 static struct cpu *cpu_of(struct zt__backend *be) { return (struct cpu *)be; }
@@ -64,6 +75,9 @@ static void cpu_free(struct zt__backend *be)
         zt__quant_weights_free(c->packed[i].chunk);
     }
     zt_free(c->packed);
+    zt_free(c->rope_cs);
+    zt_free(c->rope_pos);
+    zt_free(c->rope_inv);
     zt_free(c);
 }
 
@@ -198,20 +212,41 @@ static int cpu_get_rows(struct zt__backend *be, const struct zt__tensor *src, co
     return 0;
 }
 
-/* y = x / sqrt(mean(x^2) + eps) * g, summing squares in order. */
+/* y = x / sqrt(mean(x^2) + eps) * g, summing squares in order. Up to
+ * NORM_ROWS rows at a time: each row's sum is still one chain in index
+ * order (the same bits), but the rows' chains interleave, so a batch of
+ * streams pays the add latency once per element, not once per element
+ * and row. */
+#define NORM_ROWS 8
+/* ss[j] = sum in order of xr[j][i]^2, nr (a constant where inlined) chains. */
+__attribute__((always_inline)) static inline void norm_sums(const float *const *xr, size_t nr, size_t n, float *ss)
+{
+    for (size_t j = 0; j < nr; j++) ss[j] = 0.0f;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < nr; j++) ss[j] += xr[j][i] * xr[j][i];
+}
+
 static int cpu_rmsnorm(struct zt__backend *be, const struct zt__tensor *x, const struct zt__tensor *g, float eps,
                        const struct zt__tensor *dst)
 {
     (void)be;
     size_t n = x->ne0;
     const float *gv = row(g, 0);
-    for (size_t b = 0; b < x->ne1; b++) {
-        const float *xv = row(x, b);
-        float *y = row(dst, b);
-        float ss = 0.0f;
-        for (size_t i = 0; i < n; i++) ss += xv[i] * xv[i];
-        float scale = 1.0f / sqrtf(ss / (float)n + eps);
-        for (size_t i = 0; i < n; i++) y[i] = (xv[i] * scale) * gv[i];
+    for (size_t b0 = 0, nr; b0 < x->ne1; b0 += nr) {
+        size_t left = x->ne1 - b0;
+        nr = left >= 8 ? 8 : left >= 4 ? 4 : left >= 2 ? 2 : 1;
+        const float *xr[NORM_ROWS];
+        float ss[NORM_ROWS];
+        for (size_t j = 0; j < nr; j++) xr[j] = row(x, b0 + j);
+        if (nr == 8) norm_sums(xr, 8, n, ss);
+        else if (nr == 4) norm_sums(xr, 4, n, ss);
+        else if (nr == 2) norm_sums(xr, 2, n, ss);
+        else norm_sums(xr, 1, n, ss);
+        for (size_t j = 0; j < nr; j++) {
+            const float *xv = xr[j];
+            float *y = row(dst, b0 + j), scale = 1.0f / sqrtf(ss[j] / (float)n + eps);
+            for (size_t i = 0; i < n; i++) y[i] = (xv[i] * scale) * gv[i];
+        }
     }
     return 0;
 }
@@ -235,19 +270,56 @@ static int cpu_add(struct zt__backend *be, const struct zt__tensor *a, const str
     return 0;
 }
 
+/* c->rope_cs holds cos, sin of theta = (pos[b] * freq_scale) * inv_freq[i]
+ * for the n rows: kept from the last call when it was for the same
+ * positions, scale and frequencies (the same values, so the same bits). */
+static int rope_table(struct cpu *c, const uint32_t *pos, size_t n, uint32_t half, float scale, const float *inv_freq)
+{
+    if (c->rope_rows == n && c->rope_half == half && memcmp(&c->rope_scale, &scale, sizeof scale) == 0 &&
+        memcmp(c->rope_pos, pos, n * sizeof *pos) == 0 && memcmp(c->rope_inv, inv_freq, half * sizeof(float)) == 0)
+        return 0;
+    c->rope_rows = 0;
+    size_t cs;
+    if (zt_mul_size(n, 2 * (size_t)half, &cs)) return ZT_ERANGE;
+    float *t = zt_array_grow(c->rope_cs, &c->rope_cs_cap, cs, sizeof *t, 64);
+    if (!t) return ZT_ENOMEM;
+    c->rope_cs = t;
+    uint32_t *ps = zt_array_grow(c->rope_pos, &c->rope_pos_cap, n, sizeof *ps, 16);
+    if (!ps) return ZT_ENOMEM;
+    c->rope_pos = ps;
+    float *iv = zt_array_grow(c->rope_inv, &c->rope_inv_cap, half, sizeof *iv, 16);
+    if (!iv) return ZT_ENOMEM;
+    c->rope_inv = iv;
+    for (size_t b = 0; b < n; b++) {
+        float pscale = (float)pos[b] * scale;
+        for (uint32_t i = 0; i < half; i++) {
+            float th = pscale * inv_freq[i], sn, cn;
+            zt__sincosf(th, &sn, &cn);
+            t[b * 2 * half + 2 * i] = cn;
+            t[b * 2 * half + 2 * i + 1] = sn;
+        }
+    }
+    memcpy(ps, pos, n * sizeof *pos);
+    memcpy(iv, inv_freq, half * sizeof(float));
+    c->rope_rows = n;
+    c->rope_half = half;
+    c->rope_scale = scale;
+    return 0;
+}
+
 /* Rotate the first n_rot dims of each head of every row at its position. */
 static int cpu_rope(struct zt__backend *be, const struct zt__tensor *x, const uint32_t *pos, const struct zt__rope *p)
 {
-    (void)be;
+    struct cpu *cp = cpu_of(be);
     uint32_t hd = p->head_dim, half = p->n_rot / 2;
-    const float *inv_freq = row(&p->inv_freq, 0);
+    if (!x->ne1 || !half) return 0;
+    int rc = rope_table(cp, pos, x->ne1, half, p->freq_scale, row(&p->inv_freq, 0));
+    if (rc) return rc;
     for (size_t b = 0; b < x->ne1; b++) {
         float *xv = row(x, b);
-        float ps = (float)pos[b] * p->freq_scale;
+        const float *cs = cp->rope_cs + b * 2 * half;
         for (uint32_t i = 0; i < half; i++) {
-            float theta = ps * inv_freq[i];
-            float c, s;
-            zt__sincosf(theta, &s, &c);
+            float c = cs[2 * i], s = cs[2 * i + 1];
             for (uint32_t h = 0; h < p->n_heads; h++) {
                 float *v = xv + (size_t)h * hd;
                 uint32_t ia = p->neox ? i : 2 * i;
