@@ -101,19 +101,53 @@ static bool cpu_supports(const struct zt__backend *be, enum zt_ggml_type type)
     return zt_quant_vec_dot_type(type) != ZT_GGML_TYPE_COUNT;
 }
 
+/* A buffer is host memory whose address is the handle; the 64 bytes
+ * before it hold the address zt_calloc gave. Buffers of 2 MiB and more
+ * (KV caches, a batch's activations) start on a 2 MiB boundary and ask for
+ * transparent huge pages (THP "madvise" mode), as the weight copies do
+ * (quant.md, "Huge pages"): attention walks a sequence's cache in 4 KiB
+ * blocks (a head's part of a K tile) and 256-byte rows 3 KiB apart (V),
+ * one TLB miss per block on 4 KiB pages; at 8 streams of the 134M model
+ * the score kernel's time fell by a third and the K store's by half.
+ * Pages are still touched (and zeroed) on first use, 2 MiB at a time.
+ * ZT_BUF_HUGE=0: plain allocations (comparisons). */
+#define BUF_HUGE ((size_t)2 << 20)
+#define BUF_HEAD ((size_t)64)
+
+static bool buf_huge_wanted(void)
+{
+    const char *e = getenv("ZT_BUF_HUGE");
+    return !e || strcmp(e, "0") != 0;
+}
+
 static int cpu_buffer_alloc(struct zt__backend *be, size_t size, struct zt__buffer **out)
 {
     (void)be;
-    void *p = zt_calloc(size ? size : 1, 1);
+    bool huge = size >= BUF_HUGE && buf_huge_wanted();
+    size_t slack = huge ? BUF_HUGE : BUF_HEAD;
+    if (size > SIZE_MAX - slack) return ZT_ERANGE;
+    uint8_t *p = zt_calloc(size + slack, 1); /* large: fresh mapped pages, not touched here */
     if (!p) return ZT_ENOMEM;
-    *out = p;
+    uint8_t *a = p + BUF_HEAD;
+    if (huge) {
+        a = (uint8_t *)(((uintptr_t)p + BUF_HEAD + BUF_HUGE - 1) & ~(uintptr_t)(BUF_HUGE - 1));
+#ifdef MADV_HUGEPAGE
+        size_t span = (size_t)(p + size + slack - a) & ~(BUF_HUGE - 1);
+        if (span) zt_ignore(madvise(a, span, MADV_HUGEPAGE)); /* a hint: 4 KiB pages if refused */
+#endif
+    }
+    memcpy(a - BUF_HEAD, &p, sizeof p);
+    *out = (struct zt__buffer *)(void *)a;
     return 0;
 }
 
 static void cpu_buffer_free(struct zt__backend *be, struct zt__buffer *buf)
 {
     (void)be;
-    zt_free(buf);
+    if (!buf) return;
+    void *p;
+    memcpy(&p, (uint8_t *)buf - BUF_HEAD, sizeof p);
+    zt_free(p);
 }
 
 /* Zero copy: the handle is the address of the (read-only) mapping. */
