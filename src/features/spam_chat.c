@@ -6,7 +6,8 @@
  *   links   a shortener host, an IP-literal host, a punycode label
  *           ("xn--"), a cheap or abused top-level domain, a brand name in a
  *           host that is not the brand's own domain or a digit look-alike of
- *           it ("paypa1"), scam words in a host ("-verify", "airdrop")
+ *           it ("paypa1"), scam words in a host ("-verify", "airdrop"), a
+ *           country code under another suffix ("bank-login.de.ms")
  *   words   groups of phrases (English, Spanish, German, French, Portuguese,
  *           Italian, Dutch), each counted once: crypto claims, seed-phrase
  *           requests, prizes, gift-card requests, parcel fees, "hi mum, new
@@ -41,7 +42,13 @@ static const char *const L_BRANDS[] = {"paypal", "apple", "amazon", "netflix", "
                                        "dhl", "usps", "hmrc", "chase", "microsoft", "coinbase", "trustwallet", "fedex",
                                        "evri", "hsbc", "barclays", "wellsfargo", "santander", "revolut", "whatsapp",
                                        "instagram", "facebook", "google", "outlook", "office365", "steam", "walmart",
-                                       "tesco", "correos", "ups", "dpd", "irs", "gov", "dvla", "icloud", "amzn", "shein", "sparkasse", "ameli", "cashapp", "starbucks", "opensea", "arbitrum", "instagram", "linkedin", "spotify", "venmo", "zelle", "vodafone", "docusign", "dropbox", "adobe", "roblox", NULL};
+                                       "tesco", "correos", "ups", "dpd", "irs", "gov", "dvla", "icloud", "amzn", "shein", "sparkasse", "ameli", "cashapp", "starbucks", "opensea", "arbitrum", "instagram", "linkedin", "spotify", "venmo", "zelle", "vodafone", "docusign", "dropbox", "adobe", "roblox", "postnl", "colissimo", "chronopost", "laposte", "postepay", "bbva", "caixabank", "rabobank", "abnamro", "lloydsbank", "natwest", "monzo", "commerzbank", "postbank", "marktplaats", "tikkie", "vinted", "ebay", "inpost", "telegram", "mercadona", "ezpass", NULL};
+/* A country code as the second-last label of a host ("-erstattung.de.com",
+ * "-seguridad.es.vg"): a look-alike of a national domain under another
+ * suffix. "co" is left out ("bbc.co.uk" ends in the country code). */
+static const char *const L_STACKED_CC[] = {"de", "nl", "es", "pt", "it", "fr", "uk", "be", "at", "ch", "pl", "se",
+                                           "dk", "no", "fi", "ie", "us", "ca", "au", "br", "mx", "gr", "cz", "ro",
+                                           "hu", "jp", NULL};
 static const char *const L_HOST_WORDS[] = {"verify", "secure", "login", "signin", "update", "claim", "bonus", "reward",
                                            "airdrop", "gift", "refund", "redelivery", "track", "parcel", "billing",
                                            "account", "wallet", "winner", "prize", "unlock", "support", "locked", NULL};
@@ -65,8 +72,8 @@ static const char *const G_PRIZE_THING[] = {"gift card", "giftcard", "voucher", 
                                             "usdt", "points", "lottery", "giveaway", "gutschein", "carte cadeau",
                                             "cadeaukaart", "premio", "buono", "sorteio", "samsung", "ps5", "macbook", "£", "$",
                                             "€", "loan", "warranty", "cash", "gbp", "usd", "eur", "lottery", "jackpot", "draw", "phone", NULL};
-static const char *const G_GIFTCARD_ASK[] = {"gift cards", "giftcards", NULL};
-static const char *const G_CODES[] = {"the codes", "send the code", "send me the code", "scratch", "pay you back", NULL};
+static const char *const G_GIFTCARD_ASK[] = {"gift cards", "giftcards", "steam cards", "gift card", "itunes cards", "in gift cards", NULL};
+static const char *const G_CODES[] = {"the codes", "send the code", "send me the code", "scratch", "pay you back", "i'll send you", NULL};
 static const char *const G_PARCEL[] = {"parcel", "package", "shipment", "delivery", "deliver", "order #", "paquete", "paket",
                                        "colis", "pacco", "encomenda", "zustellung", "pacote", "envío", "envio", NULL};
 static const char *const G_PARCEL_FEE[] = {"could not be delivered", "incomplete address", "redelivery", "held at customs",
@@ -83,19 +90,19 @@ static const char *const G_NEWNUMBER[] = {"new number", "phone broke", "lost my 
                                           "temporary number", "friend's phone", "from a friend's", "borrowed phone",
                                           "my old phone", "phone is broken", "broke my phone", "this is my number now",
                                           "número nuevo", "numero nuevo", "neue nummer", "número novo", "perdi o telemóvel",
-                                          "handy ist kaputt", "se me rompió", "nuovo numero", "nouveau numéro", "using my friend", "my friends phone", "my friend's phone", "nieuwe nummer", "mijn nieuwe", "troquei de número", "troquei de numero", "mudei de número", "nieuw nummer", "using a friend's", NULL};
+                                          "handy ist kaputt", "se me rompió", "nuovo numero", "nouveau numéro", "using my friend", "my friends phone", "my friend's phone", "nieuwe nummer", "mijn nieuwe", "troquei de número", "troquei de numero", "mudei de número", "nieuw nummer", "using a friend's", "changé de numéro", "changed my number", "ho cambiato numero", "cambiato numero", "cambié de número", "cambié de numero", "nummer gewechselt", "nieuw nummer", NULL};
 /* a dead phone is no new number: only with a request for money ("hi mum, phone died, charging it at Tom's" is ham) */
 static const char *const G_PHONEDEAD[] = {"phone died", "my phone is dead", "phone is dead", NULL};
 static const char *const G_MONEYASK[] = {"send £", "send $", "send me £", "send me $", "send me €", "transfer", "pay a bill",
                                          "pay this bill", "bill for me", "bill to pay", "rent", "favour", "favor", "urgent",
                                          "urgently", "i'll explain", "pay you back", "friend's account", "überweisen", "transferencia",
-                                         "transferência", "geld", "dinero", "dinheiro", "soldi", "betaling", "betalen", "some money", "pay u back", "will pay u", "help me with $", "help me with £", "pix", "help me with €", "pay the fee", "paying a fee", "send me 1*", "send me 2*", "send me 3*", "send me 5*", NULL};
+                                         "transferência", "geld", "dinero", "dinheiro", "soldi", "betaling", "betalen", "some money", "pay u back", "will pay u", "help me with $", "help me with £", "pix", "help me with €", "pay the fee", "paying a fee", "send me 1*", "send me 2*", "send me 3*", "send me 5*", "m'envoyer", "me virer", "virement", "bonifico", "overmaken", "przelew", NULL};
 static const char *const G_GIVEAWAY[] = {"giveaway", "give away", "giving away", "for free", "free crypto", NULL};
 static const char *const G_COINS[] = {"eth", "btc", "usdt", "bitcoin", "wallet address", "crypto", "token", "tokens", "sol", NULL};
 static const char *const G_ROMANCE[] = {"saw your profile", "army doctor", "on mission", "on a mission", "lonely tonight",
                                         "private page", "western union", "flight ticket so i can", "you seem so kind",
                                         "looking for my friend", "where are you from", "hi handsome", "hello dear",
-                                        "hi dear", "wrong number?", "you seem nice", "sugar daddy", "sugar mommy", "my private photos", "lonely", "want to be my friend", "new in town", "looking for a friend", "chat with me", "i'm lonely", "widow", "r u single", "are you single", "saw u on", "saw you on facebook", "saw you on instagram", "sweetie", "u look nice", "you look nice", "you look beautiful", "u r beautiful", "so i can come to you", "release my gold", "my love, i need", "i need money for my flight", "peacekeeping", "got your number from", "like to be friends", "be friends if", "looking for love", "beautiful women", "russian women", "single women", NULL};
+                                        "hi dear", "wrong number?", "you seem nice", "sugar daddy", "sugar mommy", "my private photos", "lonely", "want to be my friend", "new in town", "looking for a friend", "chat with me", "i'm lonely", "widow", "r u single", "are you single", "saw u on", "saw you on facebook", "saw you on instagram", "sweetie", "u look nice", "you look nice", "you look beautiful", "u r beautiful", "so i can come to you", "release my gold", "my love, i need", "i need money for my flight", "peacekeeping", "got your number from", "like to be friends", "be friends if", "looking for love", "beautiful women", "russian women", "single women", "vi seu perfil", "visto il tuo profilo", "vi tu perfil", "ton profil", "dein profil", "je profiel", "möchtest du mich kennenlernen", "quero te conhecer", "me chama no telegram", "scrivimi su telegram", "mi scrivi su telegram", "ajoute-moi sur whatsapp", "oil rig", "my only hope", NULL};
 static const char *const G_JOB[] = {"part-time", "part time", "work from home", "no experience", "earn $", "earn £", "earn €",
                                     "earn up to", "/day", "daily", "per week", "commission", "liking youtube", "rate products",
                                     "premium tasks", "simple online tasks", "online tasks", "resume was recommended",
@@ -427,6 +434,24 @@ static int one_edit(const char *a, size_t al, const char *b, size_t bl)
     return edits == 1;
 }
 
+/* h[0..n) ends in COUNTRY.TLD with a label before them ("x.de.ms"). */
+static int stacked_suffix(const char *h, size_t n)
+{
+    size_t d1 = n, d2 = n;
+    for (size_t i = n; i-- > 0;)
+        if (h[i] == '.') {
+            if (d1 == n) d1 = i;
+            else {
+                d2 = i;
+                break;
+            }
+        }
+    if (d2 == n || d2 == 0 || d1 - d2 != 3 || n - d1 - 1 < 2 || n - d1 - 1 > 4) return 0;
+    for (size_t i = d1 + 1; i < n; i++)
+        if (h[i] < 'a' || h[i] > 'z') return 0;
+    return in_list(h + d2 + 1, 2, L_STACKED_CC);
+}
+
 static void link_cues(const char *h, size_t n, struct cue_out *o)
 {
     hit(o, "link", 0.3);
@@ -444,6 +469,7 @@ static void link_cues(const char *h, size_t n, struct cue_out *o)
             break;
         }
     if (dot && in_list(dot + 1, (size_t)(h + n - dot - 1), L_CHEAP_TLD)) hit(o, "link_cheap_tld", 1.8);
+    if (stacked_suffix(h, n)) hit(o, "link_stacked_suffix", 2.0);
     const char *lab;
     size_t ll;
     reg_label(h, n, &lab, &ll);
@@ -534,7 +560,9 @@ static int scan_links(const char *s, size_t n, struct cue_out *o)
         } else if (!scheme && !www) {
             static const char *const bare_tld[] = {"com", "net", "org", "io", "co", "uk", "de", "fr", "es", "it",
                                                    "nl", "app", "me", "ly", "gl", "gy", "gd", "cc", "id", "in", NULL};
-            if (!alpha_tld || (!in_list(last + 1, tld, bare_tld) && !in_list(last + 1, tld, L_CHEAP_TLD))) continue;
+            if (!alpha_tld || (!in_list(last + 1, tld, bare_tld) && !in_list(last + 1, tld, L_CHEAP_TLD) &&
+                               !stacked_suffix(h, hl)))
+                continue;
         }
         links++;
         link_cues(h, hl, o);
