@@ -994,11 +994,15 @@ static unsigned num_at(const char *t, size_t i, size_t n)
     return v;
 }
 
-/* AAA-GG-SSSS (or spaces, or 9 digits after "ssn"): area 001-899 but not
+/* AAA-GG-SSSS (or spaces, or 9 digits after "ssn"; spaces also after a tax
+ * word): area 001-899 but not
  * 666, group 01-99, serial 0001-9999 (the SSA's rules since 2011). */
 static void scan_ssn(const char *t, size_t len, struct cands *c)
 {
     static const char *const ctx[] = {"ssn", "social security", "social", "ss#", "ss no", NULL};
+    /* AAA GG SSSS with spaces (no phone has that shape) after a tax or payroll word */
+    static const char *const ctx_tax[] = {"tax", "irs", "payroll", "w-2", "w2", "w-9", "w9", "1099", "employer",
+                                          "medicare", "benefits", "id number", NULL};
     for (size_t s = 0; s + 9 <= len && !c->err; s++) {
         if (!zt_ascii_digit((unsigned char)t[s]) || num_left_joined(t, s)) continue;
         if (s > 0 && (t[s - 1] == '#' || t[s - 1] == '$')) continue;
@@ -1024,6 +1028,7 @@ static void scan_ssn(const char *t, size_t len, struct cands *c)
         double conf;
         if (sep == '-') conf = ctx_ok ? 0.95 : 0.8;
         else if (ctx_ok) conf = 0.85; /* spaces or bare 9 digits: only after "ssn" */
+        else if (sep == ' ' && context_before(t, s, ctx_tax)) conf = 0.8; /* "the tax office asked for 123 45 6789" */
         else continue;
         add(c, ZT_PII_US_SSN, s, e, conf);
         s = e;
