@@ -99,9 +99,9 @@ static int add_file(struct exv *e, const char *path, const char *label_yes, int 
 }
 
 /* The tuning files of each model, in training order: the labelled rows of
- * rounds 1-4 (and 6 for spam) and the ordinary chat and sentiment rows as
- * negatives. */
-#define N_FILES 9
+ * rounds 1-4 (and round 6 for spam) and the ordinary chat and sentiment
+ * rows as negatives. */
+#define N_FILES 9 /* harass: 7 (the rest zeroed) */
 
 struct tfile {
     const char *file, *yes; /* yes: the label of a positive row (NULL: all negative) */

@@ -361,7 +361,9 @@ static const char *const YOURS[] = {"family", "kids", "children", "child", "wife
 static const char *const TARGET3[] = {"him", "her", "them", "his", "their", NULL};
 static const char *const GAME[] = {"game",  "chess", "fifa",  "round", "match",    "cards", "poker", "tennis",
                                    "golf",  "pool",  "darts", "mario", "scrabble", "monopoly", "haha", "lol",
-                                   "lmao",  "slack", "deal",  "discount", "slice", "piece", "seat", "lift", NULL};
+                                   "lmao",  "slack", "deal",  "discount", "slice", "piece", "seat", "lift", "ranked", "tournament",
+                                   "pong", "uno", "smash", "catan", "kart", "fortnite", "badminton", "squash", "quiz",
+                                   "level", "boss", "pitch", "final", NULL};
 
 static void threats(const struct zt__mod_word *w, size_t n, struct zt__mod_hits *h)
 {
@@ -968,16 +970,22 @@ static bool friendly(const struct zt__mod_word *w, size_t n, const char *raw, si
     static const char *const marks[] = {"jk", "hilarious", "kidding", "joking", NULL}; /* "lol" may mock: not friendly */
     for (size_t i = 0; i < n; i++) {
         if (in(&w[i], marks)) return true;
-        if ((eqw(&w[i], "love") || eqw(&w[i], "luv")) && i + 1 < n && in(&w[i + 1], YOU)) return true;
+        /* "love you", "love it", "i love it" (round 6), "proud of you" */
+        if ((eqw(&w[i], "love") || eqw(&w[i], "luv")) && i + 1 < n && (in(&w[i + 1], YOU) || eqw(&w[i + 1], "it")))
+            return true;
+        if (eqw(&w[i], "proud") && i + 2 < n && eqw(&w[i + 1], "of") && in(&w[i + 2], YOU)) return true;
     }
+    /* 😂 🤣 ❤ 😘 🥰 */
     return has_bytes(raw, rawlen, "\xF0\x9F\x98\x82") || has_bytes(raw, rawlen, "\xF0\x9F\xA4\xA3") ||
-           has_bytes(raw, rawlen, "\xE2\x9D\xA4");
+           has_bytes(raw, rawlen, "\xE2\x9D\xA4") || has_bytes(raw, rawlen, "\xF0\x9F\x98\x98") ||
+           has_bytes(raw, rawlen, "\xF0\x9F\xA5\xB0");
 }
 
 void zt__mod_harass(const struct zt__mod_word *w, size_t n, const char *raw, size_t rawlen, struct zt__mod_hits *h)
 {
     h->n = 0;
-    insults(w, n, friendly(w, n, raw, rawlen), h);
+    h->friendly = friendly(w, n, raw, rawlen);
+    insults(w, n, h->friendly, h);
     exclusion(w, n, h);
     incitement(w, n, h);
     threats(w, n, h);
