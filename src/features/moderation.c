@@ -595,11 +595,16 @@ static bool reported_speech(const struct zt__mod_word *w, size_t n, const char *
                                       "movie", "book", "villain", "tagline", "quote", "quoting", "reported",
                                       "reporting", "screenshot", "comment", "tweet", "episode", "line", "character",
                                       "sign", "poster", "chorus", "verse", "sings", "sang", "meme", "caption",
-                                      "scene", "script", NULL};
+                                      "scene", "script", "posted", "commented", "dmed", "messaged", "texted",
+                                      "writing", "shouts", "yells", "play", "article", NULL};
     static const char *const report[] = {"reported it", "reported them", "reported him", "reported her",
                                          "reported the", "report it", "report them", "to the mods", "to the admins",
                                          "to the admin", "to the moderators", "for hr", "to hr", "screenshot it",
-                                         "screenshotted", NULL};
+                                         "screenshotted", "report this", "report him", "report her",
+                                         /* round 6: standing by the target */
+                                         "anyone who says", "whoever says", "don't listen to", "dont listen to",
+                                         "nobody deserves", "no one deserves", "if anyone tells you", "if someone tells you",
+                                         "if somebody says", "if anyone says", NULL};
     size_t quotes = 0;
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)text[i];
@@ -616,7 +621,9 @@ static bool reported_speech(const struct zt__mod_word *w, size_t n, const char *
                 if (cue[k][0] == w[i].p[0] && strncmp(w[i].p, cue[k], w[i].len) == 0 && cue[k][w[i].len] == 0)
                     return true;
         char c0 = w[i].p[0];
-        if (c0 != 'r' && c0 != 't' && c0 != 'f' && c0 != 's') continue; /* the report phrases' first letters */
+        if (c0 != 'r' && c0 != 't' && c0 != 'f' && c0 != 's' && c0 != 'a' && c0 != 'w' && c0 != 'd' && c0 != 'n' &&
+            c0 != 'i')
+            continue; /* the report phrases' first letters */
         for (size_t k = 0; report[k]; k++) {
             const char *p = report[k];
             if (p[0] != c0) continue;
@@ -683,6 +690,15 @@ static int harassment_rules(struct acc *a, const struct words *ws, const char *t
         double wl = damp / (1.0 + exp(-(mz + ZT__MOD_LEARNED_AT)));
         if (h.friendly) wl *= BANTER; /* round 6: "you absolute clown, you left your keys in the door again 😂" */
         add_match(a, "learned", ZT_MOD_HARASSMENT, wl, "learned", 7, false, false);
+    }
+    /* Round 6: in reported speech the matches are one quote seen several
+     * ways ("go kill yourself" as a term, its tail, the incitement rule):
+     * the strongest of them is the score, not their combination. */
+    if (damp_known && damp < 1.0 && !r->truncated) {
+        double top = 0.0;
+        for (size_t i = 0; i < r->n_matches; i++)
+            if (r->matches[i].category == ZT_MOD_HARASSMENT && r->matches[i].weight > top) top = r->matches[i].weight;
+        a->keep[ZT_MOD_HARASSMENT] = 1.0 - top;
     }
     if (w != stack) zt_free(w);
     return 0;

@@ -180,8 +180,10 @@ static void insults(const struct zt__mod_word *w, size_t n, bool friendly, struc
             size_t j = skip_fill(w, n, i + 1, 6, &neg);
             /* the filler run may itself hold the insult adjective ("you stupid idiot") */
             bool hit = false;
+            /* round 6: a judgement of a skill is not an insult ("you're hopeless at
+             * directions", "you're trash at this game") */
             for (size_t k = i + 1; k < n && k <= j && !hit; k++)
-                if (is_insult(&w[k])) hit = true;
+                if (is_insult(&w[k])) hit = !(k + 1 < n && eqw(&w[k + 1], "at"));
             if (hit && !neg) {
                 /* "you know it was stupid" never gets here: skip_fill stops at "know" */
                 count++;

@@ -272,6 +272,15 @@ static void test_harassment_rules(void **state)
     expect_allow("I'll get my brothers to help you move");
     expect_allow("we'll sort you out with a ticket");
     expect_allow("I'll get your mum a present");
+    /* round 6: quoted word-list terms, standing by the target, banter, skills, games */
+    expect_allow("he wrote \"I know where you live\" to my sister, we called the police");
+    expect_allow("a stranger commented \"go kill yourself\" under my post, I reported it and blocked him");
+    expect_allow("please don't listen to anyone who says you're worthless, you matter to us");
+    expect_allow("you absolute clown, you left your keys in the door again 😂 love you");
+    expect_allow("you're hopeless at directions, follow me");
+    expect_allow("I'll crush you in the tournament, prepare to lose");
+    expect("you're hopeless, nobody wants you here", ZT_MOD_HARASSMENT, NULL);
+    expect("I know where you live and I'm coming for you tonight", ZT_MOD_HARASSMENT, NULL);
     expect_allow("shut up, that's amazing!");
     expect_allow("let's try it and see what happens");
     expect_allow("email me at jdoe88@gmail.com");
