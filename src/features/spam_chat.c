@@ -60,7 +60,7 @@ static const char *const G_CRYPTO[] = {"airdrop*", "connect your wallet", "conne
 static const char *const G_SEED[] = {"seed phrase", "recovery phrase", "secret phrase", "12-word", "12 word", "24 words",
                                      "24-word", "private key", "secret recovery", NULL};
 static const char *const G_HANDOVER[] = {"reply with", "enter", "entering", "send", "verify", "validate", "provide",
-                                         "share", "confirm", "we need", "type", "submit", "is safe", NULL};
+                                         "share", "confirm", "we need", "type", "submit", "is safe", "import", NULL};
 static const char *const G_PRIZE[] = {"you won", "you've won", "you have won", "you are our lucky", "lucky winner", "winner!",
                                       "winner!!", "been selected", "been chosen", "have been selected", "was drawn", "pending reward",
                                       "free iphone", "claim your prize", "claim your reward", "collect your", "your reward",
@@ -143,7 +143,7 @@ static const char *const G_URGENT[] = {"urgent", "urgently", "within 24h", "with
 static const char *const G_REPLY[] = {"reply yes", "reply y", "reply 1", "text yes", "reply stop", "reply now",
                                       "responde sí", "antworten sie mit ja", "press 1", "text win", "txt win", "reply win", "if not reply", "reply no", "reply 'no'", NULL};
 static const char *const G_CODE[] = {"send me the code", "the code you received", "code you just received", "6-digit code",
-                                     "6 digit code", "verification code", "code we sent", "whatsapp code", NULL};
+                                     "6 digit code", "verification code", "code we sent", "whatsapp code", "code we just", "the code we", "code we texted", "code that was sent", "my verification code", "code i sent you by mistake", NULL};
 static const char *const G_CODE2[] = {"send", "share", "forward", "tell me", "read me", "give me", "by mistake", NULL};
 static const char *const G_CALLBACK[] = {"if this wasn't you", "if this was not you", "if you did not make", "if you didn't make",
                                          "if you did not authori*", "if you didn't authori*", "call us immediately", "call this number", "if you did not *", "if you didn't *", "not you?", "didn't order this", "did not order this", NULL};
@@ -160,6 +160,25 @@ static const char *const G_LURE[] = {"is this you in", "is this you?", "are you 
                                      "photos have been leaked", "photos were leaked", "recorded you", "your webcam",
                                      "video to your contacts", "send the video", "secret admirer", "see who it is", NULL};
 /* "I sent you $50 by mistake, can you send it back?" */
+/* round 6: a "safe account" the bank never sets up; changed payee details; sextortion */
+static const char *const G_SAFE_ACCOUNT[] = {"safe account", "protected account", "holding account", "secure account we",
+                                             "move your balance", "move your savings", "move all your money",
+                                             "transfer everything", "cuenta segura", "sicheres konto", "compte sécurisé",
+                                             "conto sicuro", "veilige rekening", NULL};
+/* the scammer's voice: "we've set up", "our team", "now" ("they'll never ask you to move money to a safe account": none) */
+static const char *const G_SAFE_ACCOUNT2[] = {"we've", "we have", "we will", "we'll", "our team", "for you", "opened",
+                                              "set up", "now", "today", "immediately", "urgent", "wir", "hemos",
+                                              "abbiamo", "nous avons", "we hebben", NULL};
+static const char *const G_NEW_PAYEE[] = {"bank details have changed", "bank details changed", "new bank details",
+                                          "updated bank details", "payment details have changed", "new iban",
+                                          "neue bankverbindung", "nouvelles coordonnées bancaires", "nuevos datos bancarios",
+                                          "nieuwe rekeningnummer", NULL};
+static const char *const G_NEW_PAYEE2[] = {"invoice", "invoices", "pay", "payment", "rechnung", "facture", "factura",
+                                           "fattura", "factuur", "transfer", "überweisen", NULL};
+static const char *const G_SEXTORT[] = {"hacked your device", "hacked your phone", "hacked your computer",
+                                        "recorded you", "i have a video of you", "i have videos of you",
+                                        "access to your camera", "your webcam", "delete everything", NULL};
+static const char *const G_SEXTORT2[] = {"btc", "bitcoin", "transfer", "pay", "send", "address below", "wallet", NULL};
 static const char *const G_MISTAKE[] = {"by mistake", "by accident", "accidentally sent", "sent it to the wrong", NULL};
 static const char *const G_MISTAKE2[] = {"send it back", "return it", "send back", "refund me", "give it back", NULL};
 /* the stranded traveller: only with money */
@@ -169,7 +188,7 @@ static const char *const G_STRANDED[] = {"stuck at the airport", "stranded", "wo
 static const char *const G_TECH[] = {"norton", "mcafee", "geek squad", "antivirus", "detected a virus", "virus on your",
                                      "your phone is infected", "your device is infected", "install the cleaner",
                                      "cleaner app", "call to cancel", "to cancel call", "has been renewed", "viruses detected", "virus detected",
-                                     "clean now", "viruses", "tech support", "error reports", "your computer is", NULL};
+                                     "clean now", "viruses", "tech support", "error reports", "your computer is", "anydesk", "teamviewer", "remote access", "windows defender", NULL};
 static const char *const G_TECH2[] = {"$", "£", "€", "call", "install", "renewed", "cancel", "protect", "virus",
                                       "infected", "clean", "detected", NULL};
 static const char *const G_PROMO[] = {"% off", "limited time offer", "special promotion", "special offers", "buy now", "order now",
@@ -225,6 +244,9 @@ static const struct rule rules[] = {
     {"shady_goods", 3.0, G_GOODS, NULL, 0, 0},
     {"promotion", 1.4, G_PROMO, NULL, 0, 0},
     {"code_request", 3.2, G_CODE, G_CODE2, 0, 0},
+    {"safe_account", 2.8, G_SAFE_ACCOUNT, G_SAFE_ACCOUNT2, 0, 0},
+    {"new_payee", 2.6, G_NEW_PAYEE, G_NEW_PAYEE2, 0, 0},
+    {"sextortion", 3.0, G_SEXTORT, G_SEXTORT2, 0, 0},
     {"callback", 2.0, G_CALLBACK, G_CALLBACK2, 0, 0},
     {"link_action", 1.2, G_CTA, NULL, 0, REQ_URL},
 };
