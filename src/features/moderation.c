@@ -596,7 +596,9 @@ static bool reported_speech(const struct zt__mod_word *w, size_t n, const char *
                                       "reporting", "screenshot", "comment", "tweet", "episode", "line", "character",
                                       "sign", "poster", "chorus", "verse", "sings", "sang", "meme", "caption",
                                       "scene", "script", "posted", "commented", "dmed", "messaged", "texted",
-                                      "writing", "shouts", "yells", "play", "article", NULL};
+                                      "writing", "shouts", "yells", "play", "article", "grita", "dice", "dijo", "sagt",
+                                      "schreit", "dit", "crie", "diz", "grita", "zegt", "roept", "urla", "peli",
+                                      "pelicula", NULL};
     static const char *const report[] = {"reported it", "reported them", "reported him", "reported her",
                                          "reported the", "report it", "report them", "to the mods", "to the admins",
                                          "to the admin", "to the moderators", "for hr", "to hr", "screenshot it",

@@ -342,6 +342,11 @@ static void incitement(const struct zt__mod_word *w, size_t n, struct zt__mod_hi
         if (eqw(&w[i], "nobody") && i + 3 < n && eqw(&w[i + 1], "would") && eqw(&w[i + 2], "miss") &&
             in(&w[i + 3], YOU))
             put(h, "self_harm_incitement", W_INCITE);
+        /* round 6: the other supported languages (folded) */
+        static const char *const other[] = {"jezelf van kant", "se mata logo", "vai se matar", "ammazzati",
+                                            "tue toi", "matate", "suicidate", "uccidici", NULL};
+        for (size_t k = 0; other[k]; k++)
+            if (phrase_at(w, n, i, other[k])) put(h, "self_harm_incitement", W_INCITE);
     }
 }
 
@@ -542,6 +547,22 @@ static void threats(const struct zt__mod_word *w, size_t n, struct zt__mod_hits 
         "ir a por ti",
         "vengo a prenderti",
         "vais bruler",
+        /* round 6: threats of the other supported languages (folded) */
+        "te voy a matar",
+        "te reviento",
+        "vas a morir",
+        "vou te matar",
+        "voce morre",
+        "vou queimar",
+        "bring dich um",
+        "mach dich kalt",
+        "bist du tot",
+        "vais te tuer",
+        "vais te buter",
+        "ti ammazzo",
+        "ti uccido",
+        "maak je af",
+        "vermoord je",
     };
     static const double pw[] = {0.8, 0.9, 0.7, 0.8, 0.8, 0.8, 0.75, 0.8, 0.6, 0.6, 0.6, 0.5, 0.5, 0.5, 0.3, 0.3,
                                 0.8, 0.7, 0.75, 0.75, 0.9, 0.8, 0.8, 0.6, 0.85, 0.9, 0.85, 0.85, 0.9, 0.85, 0.85,
@@ -554,12 +575,27 @@ static void threats(const struct zt__mod_word *w, size_t n, struct zt__mod_hits 
                                 0.85, 0.8, 0.7, 0.8, 0.8, 0.85, 0.7, 0.7,
                                 0.8, 0.75, 0.75, 0.8, 0.8, 0.75,
                                 /* round 5 */
-                                0.8, 0.85, 0.6, 0.6, 0.6, 0.6, 0.6, 0.6, 0.6, 0.75, 0.75, 0.75};
+                                0.8, 0.85, 0.6, 0.6, 0.6, 0.6, 0.6, 0.6, 0.6, 0.75, 0.75, 0.75,
+                                /* round 6 */
+                                0.85, 0.8, 0.8, 0.85, 0.8, 0.75, 0.85, 0.85, 0.8, 0.85, 0.85, 0.85, 0.85, 0.8, 0.85};
+    /* round 6: the other languages' phrases are hyperbole before a
+     * preposition ("te voy a matar a besos", "vou te matar de rir", "ti
+     * ammazzo di coccole", "ik maak je af met Monopoly") or among laughs */
+    static const char *const hyper[] = {"a", "de", "di", "con", "com", "met", "bij", "mit", "beim", "au", "en",
+                                        "haha", "jaja", "kkk", "kkkk", "ahah", "mdr", "lol", NULL};
+    size_t first_r6 = sizeof phrases / sizeof phrases[0] - 15;
+    bool laughs = h->friendly;
+    for (size_t i = 0; i < n && !laughs; i++) laughs = in(&w[i], hyper) && w[i].len > 2;
     struct firsts f;
     firsts_of(w, n, &f);
     for (size_t p = 0; p < sizeof phrases / sizeof phrases[0]; p++)
         for (size_t i = 0; i < n && may_start(&f, phrases[p]); i++) {
             if (phrase_at(w, n, i, phrases[p])) {
+                if (p >= first_r6) {
+                    size_t nw = 1;
+                    for (const char *c = phrases[p]; *c; c++) nw += *c == ' ';
+                    if (laughs || (i + nw < n && in(&w[i + nw], hyper))) break;
+                }
                 put(h, p <= 10 || p >= 16 ? "threat_phrase" : "threat_lead", pw[p]);
                 _Static_assert(sizeof pw / sizeof pw[0] == sizeof phrases / sizeof phrases[0], "one weight a phrase");
                 break;
