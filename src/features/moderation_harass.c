@@ -562,6 +562,7 @@ static void threats(const struct zt__mod_word *w, size_t n, struct zt__mod_hits 
         "ti ammazzo",
         "ti uccido",
         "maak je af",
+        "maak ik je af",
         "vermoord je",
     };
     static const double pw[] = {0.8, 0.9, 0.7, 0.8, 0.8, 0.8, 0.75, 0.8, 0.6, 0.6, 0.6, 0.5, 0.5, 0.5, 0.3, 0.3,
@@ -577,13 +578,13 @@ static void threats(const struct zt__mod_word *w, size_t n, struct zt__mod_hits 
                                 /* round 5 */
                                 0.8, 0.85, 0.6, 0.6, 0.6, 0.6, 0.6, 0.6, 0.6, 0.75, 0.75, 0.75,
                                 /* round 6 */
-                                0.85, 0.8, 0.8, 0.85, 0.8, 0.75, 0.85, 0.85, 0.8, 0.85, 0.85, 0.85, 0.85, 0.8, 0.85};
+                                0.85, 0.8, 0.8, 0.85, 0.8, 0.75, 0.85, 0.85, 0.8, 0.85, 0.85, 0.85, 0.85, 0.8, 0.8, 0.85};
     /* round 6: the other languages' phrases are hyperbole before a
      * preposition ("te voy a matar a besos", "vou te matar de rir", "ti
      * ammazzo di coccole", "ik maak je af met Monopoly") or among laughs */
     static const char *const hyper[] = {"a", "de", "di", "con", "com", "met", "bij", "mit", "beim", "au", "en",
                                         "haha", "jaja", "kkk", "kkkk", "ahah", "mdr", "lol", NULL};
-    size_t first_r6 = sizeof phrases / sizeof phrases[0] - 15;
+    size_t first_r6 = sizeof phrases / sizeof phrases[0] - 16; /* the last 16 */
     bool laughs = h->friendly;
     for (size_t i = 0; i < n && !laughs; i++) laughs = in(&w[i], hyper) && w[i].len > 2;
     struct firsts f;

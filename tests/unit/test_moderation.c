@@ -285,7 +285,7 @@ static void test_harassment_rules(void **state)
     expect("als je dat nog eens doet maak ik je af", ZT_MOD_HARASSMENT, "threat_phrase");
     expect("fai schifo a tutti, ammazzati", ZT_MOD_HARASSMENT, "self_harm_incitement");
     expect_allow("te voy a matar a besos cuando llegues");
-    expect_allow("vou te matar de rir com essa história kkk");
+    expect_allow("ti ammazzo di coccole");
     expect_allow("shut up, that's amazing!");
     expect_allow("let's try it and see what happens");
     expect_allow("email me at jdoe88@gmail.com");
