@@ -585,7 +585,8 @@ static void add_term(struct acc *a, const struct term *t, bool obfuscated)
  * a report to the moderators. Its harassment matches count REPORTED as much. */
 #define REPORTED 0.45
 /* Round 6: the learned model's harassment weight among banter markers
- * (h.friendly: "love you", 😂, ❤): its yes alone is then under 0.7. */
+ * (h.friendly: "love you", 😂, ❤) or beside a game or a laugh (h.game:
+ * "in ranked", "lol"): its yes alone is then under 0.7. */
 #define BANTER 0.7
 
 static bool reported_speech(const struct zt__mod_word *w, size_t n, const char *text, size_t len)
@@ -690,7 +691,8 @@ static int harassment_rules(struct acc *a, const struct words *ws, const char *t
         (mz -= zt__clf_addressed(text, len) ? 0.0 : ZT__CLF_HARASS_GATE) >= 0) {
         if (!damp_known) damp = reported_speech(w, ws->n, text, len) ? REPORTED : 1.0;
         double wl = damp / (1.0 + exp(-(mz + ZT__MOD_LEARNED_AT)));
-        if (h.friendly) wl *= BANTER; /* round 6: "you absolute clown, you left your keys in the door again 😂" */
+        /* round 6: "you absolute clown, you left your keys in the door again 😂", "wreck you in ranked" */
+        if (h.friendly || h.game) wl *= BANTER;
         add_match(a, "learned", ZT_MOD_HARASSMENT, wl, "learned", 7, false, false);
     }
     /* Round 6: in reported speech the matches are one quote seen several

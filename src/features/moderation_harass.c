@@ -1024,6 +1024,16 @@ void zt__mod_harass(const struct zt__mod_word *w, size_t n, const char *raw, siz
 {
     h->n = 0;
     h->friendly = friendly(w, n, raw, rawlen);
+    /* round 6: a game or a laugh anywhere (the learned model's yes counts less) */
+    static const char *const play[] = {"game", "chess", "fifa", "round", "match", "cards", "poker", "tennis", "golf",
+                                       "darts", "mario", "scrabble", "monopoly", "ranked", "tournament", "pong",
+                                       "uno", "smash", "catan", "kart", "fortnite", "badminton", "squash", "quiz",
+                                       "kickern", "tischtennis",
+                                       NULL};
+    h->game = false;
+    for (size_t i = 0; i < n && !h->game; i++)
+        h->game = in(&w[i], play) && !(i > 0 && (eqw(&w[i - 1], "after") || eqw(&w[i - 1], "before"))) &&
+                  !(i > 1 && (eqw(&w[i - 2], "after") || eqw(&w[i - 2], "before")));
     insults(w, n, h->friendly, h);
     exclusion(w, n, h);
     incitement(w, n, h);

@@ -21,6 +21,7 @@ struct zt__mod_hits {
     } v[ZT__MOD_HITS_MAX];
     size_t n;
     bool friendly; /* banter markers ("jk", "love you", 😂, ❤): insults count less */
+    bool game;     /* a game, a match or a laugh ("in ranked", "at ping pong", "lol"; not "after the game") */
 };
 
 /* The harassment rules (moderation_harass.c) over the words w[0..n) of a

@@ -286,6 +286,7 @@ static void test_harassment_rules(void **state)
     expect("fai schifo a tutti, ammazzati", ZT_MOD_HARASSMENT, "self_harm_incitement");
     expect_allow("te voy a matar a besos cuando llegues");
     expect_allow("ti ammazzo di coccole");
+    expect("we're going to jump you after the game", ZT_MOD_HARASSMENT, NULL); /* not a game: after it */
     expect_allow("shut up, that's amazing!");
     expect_allow("let's try it and see what happens");
     expect_allow("email me at jdoe88@gmail.com");
