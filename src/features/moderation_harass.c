@@ -772,7 +772,11 @@ static const char *const CALL[] = {
     "see her ignore", "see him ignore", "bury him", "bury her", "just saying", "you know where", "id a", "vamos a por", "llamadla", "llamadle", "que no pueda", "hacerle una visita",
     "allez lui", "allez le", "allez la", "rendre visite", "rendez lui", "geht mal", "geht vorbei", "besucht ihn",
     "besucht sie", "ruft ihn", "ruft sie", "andate a", "fargli visita", "farle visita", "chiamatelo tutti", "chiamatela tutti", "aparecam la", "vao la", "liguem lhe", "ga maar", "ga langs",
-    "bel hem", "bel haar", "eens langs", NULL};
+    "bel hem", "bel haar", "eens langs",
+    /* round 6 */
+    "show up", "wait for them", "wait for her", "wait for him", "teach her a", "teach him a", "teach them a",
+    "go get him", "go get her", "go make", "make sure the other", "eens opzoeken",
+    "scrivetele", "scrivetegli", "encher o saco", NULL};
 static const char *const GRUDGE[] = {
     "who reported", "who complained", "who dumped", "who cut me", "who lied", "who wrote", "who snitched",
     "who ratted", "who banned", "who blocked", "who fired", "who failed", "who beat", "who trashed", "who cheated",

@@ -286,6 +286,8 @@ static void test_harassment_rules(void **state)
     expect("fai schifo a tutti, ammazzati", ZT_MOD_HARASSMENT, "self_harm_incitement");
     expect_allow("te voy a matar a besos cuando llegues");
     expect_allow("ti ammazzo di coccole");
+    expect("found the reviewer's home on Elm Grove, flat 3. teach him a lesson", ZT_MOD_HARASSMENT, "doxxing");
+    expect_allow("can you show up at 8 to help set up the hall?");
     expect("we're going to jump you after the game", ZT_MOD_HARASSMENT, NULL); /* not a game: after it */
     expect_allow("shut up, that's amazing!");
     expect_allow("let's try it and see what happens");
