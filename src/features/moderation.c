@@ -598,12 +598,13 @@ static bool reported_speech(const struct zt__mod_word *w, size_t n, const char *
                                       "sign", "poster", "chorus", "verse", "sings", "sang", "meme", "caption",
                                       "scene", "script", "posted", "commented", "dmed", "messaged", "texted",
                                       "writing", "shouts", "yells", "play", "article", "grita", "dice", "dijo", "sagt",
-                                      "schreit", "dit", "crie", "diz", "grita", "zegt", "roept", "urla", "peli",
+                                      "schreit", "dit", "crie", "diz", "zegt", "roept", "urla", "peli", "quoted",
                                       "pelicula", NULL};
     static const char *const report[] = {"reported it", "reported them", "reported him", "reported her",
                                          "reported the", "report it", "report them", "to the mods", "to the admins",
                                          "to the admin", "to the moderators", "for hr", "to hr", "screenshot it",
-                                         "screenshotted", "report this", "report him", "report her",
+                                         "screenshotted", "report this", "report him", "report her", "mods banned", "admins banned",
+                                         "got banned", "banned him", "banned her",
                                          /* round 6: standing by the target */
                                          "anyone who says", "whoever says", "don't listen to", "dont listen to",
                                          "nobody deserves", "no one deserves", "if anyone tells you", "if someone tells you",
@@ -625,7 +626,7 @@ static bool reported_speech(const struct zt__mod_word *w, size_t n, const char *
                     return true;
         char c0 = w[i].p[0];
         if (c0 != 'r' && c0 != 't' && c0 != 'f' && c0 != 's' && c0 != 'a' && c0 != 'w' && c0 != 'd' && c0 != 'n' &&
-            c0 != 'i')
+            c0 != 'i' && c0 != 'm' && c0 != 'g' && c0 != 'b')
             continue; /* the report phrases' first letters */
         for (size_t k = 0; report[k]; k++) {
             const char *p = report[k];
