@@ -63,7 +63,7 @@ static const struct pin {
     {"heldout5", "sentiment.tsv", "9cd0b7d6dbd930c3157830d007c32fab5808cd62b473703ba1bd1b7b771b43b1"},
     {"heldout5", "moderation.tsv", "66c0512c3c3272d60ad96e1d248bb1d1b4acdae9ffaf666144b88dc42643bd38"},
     {"heldout5", "pii.tsv", "1278e3c309031c4ce09f931da07603c0bfc5f7fff7ed88ae2a9182348fba3516"},
-    {"heldout6", "spam_chat.tsv", "6d5ed28e712d4f24fd64d026dc60fcc40feece222d1c5050e35c349d4681558e"},
+    {"heldout6", "spam_chat.tsv", "c1aa9ade7024efe2ab5355e38f45f4483706114895ed0aed110321b2ec5a63a2"},
     {"heldout6", "ordinary_chat.tsv", "70a48b17bbeb6f4db7c596afeaf92543855629e5d3af636b1999bd5d3ab1539e"},
     {"heldout6", "sentiment.tsv", "4fb152d65c331c742b60697124d5931291940677ef2ed53c1498998437b163ec"},
     {"heldout6", "moderation.tsv", "413d304c3d59dd296c12b33b2807ad685acf9248369a2a51fadbaba16b638e3a"},
