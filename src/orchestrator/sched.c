@@ -4,6 +4,7 @@
  * owner "sched" (docs/internals/orchestrator.md). Runs under the
  * registry's mutex. */
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,6 +91,13 @@ struct zt_sched {
     void *admit_ud;
     zt_sched_verdict_fn on_rejected; /* the node's hook on a confirmed mismatch (the ledger's slash), or NULL */
     void *on_rejected_ud;
+};
+
+/* The statements a scheduler keeps prepared (zt_store_prepare_all). */
+static const struct zt_store_stmt_def STMTS[] = {
+    {offsetof(struct zt_sched, q_ins), SQL_INS},       {offsetof(struct zt_sched, q_move), SQL_MOVE},
+    {offsetof(struct zt_sched, q_get), SQL_GET},       {offsetof(struct zt_sched, q_adopt), SQL_ADOPT},
+    {offsetof(struct zt_sched, q_take_get), SQL_TAKE_GET}, {offsetof(struct zt_sched, q_take), SQL_TAKE},
 };
 
 static const char *const STATE_NAME[] = {"queued", "assigned", "running", "done", "failed", "verified"};
@@ -679,11 +687,7 @@ int zt_sched_open(struct zt_registry *reg, const struct zt_sched_opts *o, int64_
     s->st = reg->st;
     s->o = opts;
     s->self = reg->self_id;
-    if ((rc = zt_store_prepare(s->st, SQL_INS, &s->q_ins)) != 0 || (rc = zt_store_prepare(s->st, SQL_MOVE, &s->q_move)) != 0 ||
-        (rc = zt_store_prepare(s->st, SQL_GET, &s->q_get)) != 0 || (rc = zt_store_prepare(s->st, SQL_ADOPT, &s->q_adopt)) != 0 ||
-        (rc = zt_store_prepare(s->st, SQL_TAKE_GET, &s->q_take_get)) != 0 ||
-        (rc = zt_store_prepare(s->st, SQL_TAKE, &s->q_take)) != 0)
-        goto out;
+    if ((rc = zt_store_prepare_all(s->st, s, STMTS, sizeof STMTS / sizeof STMTS[0])) != 0) goto out;
     reg->lost_fn = on_lost;
     reg->lost_ud = s;
     if ((rc = resume(s, now_ms)) != 0) goto out;
@@ -718,12 +722,7 @@ void zt_sched_free(struct zt_sched *s)
     pthread_mutex_unlock(&s->r->mu);
     orch_map_deinit(&s->jobs);
     orch_map_deinit(&s->clients);
-    zt_store_stmt_free(s->q_ins);
-    zt_store_stmt_free(s->q_move);
-    zt_store_stmt_free(s->q_get);
-    zt_store_stmt_free(s->q_adopt);
-    zt_store_stmt_free(s->q_take_get);
-    zt_store_stmt_free(s->q_take);
+    zt_store_stmt_free_all(s, STMTS, sizeof STMTS / sizeof STMTS[0]);
     zt_free(s->pend);
     zt_free(s);
 }
