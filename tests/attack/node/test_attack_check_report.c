@@ -112,45 +112,17 @@ static void verdict(const char *job, const char *claimed, const char *worker, co
     free(text);
 }
 
-/* "check" round r for job: the checker the orchestrator picked. */
-static void pick(const char *job, const char *worker, int round, char *out)
-{
-    char body[400];
-    snprintf(body, sizeof body, "{\"job_id\":\"%s\",\"worker\":\"%s\",\"event\":\"check\",\"round\":%d,\"exclude\":[]}",
-             job, worker, round);
-    json_t *a = report(body, 200);
-    zt_strlcpy(out, json_string_value(json_object_get(json_object_get(a, "worker"), "node_id")), 64);
-    json_decref(a);
-}
-
 static void test_check_reports(void **state)
 {
     (void)state;
-    if (!net_config(cfg, sizeof cfg, "ckreportcfg", 1)) zt_skip("stories260K.gguf not found (tests/models)");
-    const char *const oargs[] = {"--roles", "orchestrator", NULL};
-    node_spawn(&orch, oargs, NULL, true, NULL);
-    const char *const wenv[] = {"ZENTALK_NODE_HEARTBEAT_INTERVAL_MS=300", NULL};
-    for (int i = 0; i < N_WK; i++) {
-        keyed_make(&wk[i], "ckreportwk");
-        net_worker(&wk[i].n, cfg, orch.url, wenv, NULL, wk[i].dir, ids[i]);
-    }
-    assert_int_equal(orch_wait_live(orch.port, N_WK, 20000), N_WK);
+    if (!keyed_orch(&orch, cfg, sizeof cfg, "ckreport", wk, ids, N_WK)) zt_skip("stories260K.gguf not found (tests/models)");
 
     /* a leased job, run, drawn for a check (its worker is new) */
-    json_t *a = post_json(orch.port, "/v1/orchestrator/lease", NULL, "{\"model\":\"stories\",\"max_tokens\":8}", 200);
-    char job[64], worker[64], body[600];
-    zt_strlcpy(job, json_string_value(json_object_get(a, "job_id")), sizeof job);
-    zt_strlcpy(worker, json_string_value(json_object_get(json_object_get(a, "worker"), "node_id")), sizeof worker);
-    json_decref(a);
-    snprintf(body, sizeof body, "{\"job_id\":\"%s\",\"worker\":\"%s\",\"event\":\"started\"}", job, worker);
-    json_decref(report(body, 200));
-    snprintf(body, sizeof body, "{\"job_id\":\"%s\",\"worker\":\"%s\",\"event\":\"ok\",\"tokens\":8}", job, worker);
-    a = report(body, 200);
-    assert_string_equal(json_string_value(json_object_get(a, "verify")), "new_worker");
-    json_decref(a);
+    char job[64], worker[64], verify[32], body[600];
+    keyed_lease_done(orch.port, job, worker, verify);
+    assert_string_equal(verify, "new_worker");
     char c1[64], c2[64] = "";
-    pick(job, worker, 0, c1);
-    assert_false(zt_str_eq(c1, worker));
+    keyed_check_pick(orch.port, job, worker, 0, c1);
     for (int i = 0; i < N_WK; i++)
         if (!zt_str_eq(ids[i], worker) && !zt_str_eq(ids[i], c1)) zt_strlcpy(c2, ids[i], sizeof c2);
     randombytes_buf(subject, sizeof subject);
@@ -183,7 +155,7 @@ static void test_check_reports(void **state)
     long long vref0 = metric_value(orch.port, REFUSED_VERDICT);
     snprintf(body, sizeof body, "{\"job_id\":\"%s\",\"event\":\"verdict\",\"verdict\":\"unavailable\"}", job);
     json_decref(report(body, 422));
-    pick(job, worker, 1, c2); /* an arbiter, whose agreement it reports alone */
+    keyed_check_pick(orch.port, job, worker, 1, c2); /* an arbiter, whose agreement it reports alone */
     const char *only_c2[] = {c2}, *both[] = {c1, c2};
     const uint8_t agree[] = {7}, split[] = {9, 7};
     verdict(job, "agreed", worker, only_c2, agree, 1, 422);
@@ -210,9 +182,7 @@ static void test_check_reports(void **state)
     assert_int_equal(st, 429);
     assert_true(metric_value(orch.port, rate) > rate0);
 
-    for (int i = 0; i < N_WK; i++) keyed_free(&wk[i]);
-    node_stop(&orch, 20000);
-    rm_rf(cfg);
+    keyed_orch_stop(&orch, cfg, wk, N_WK);
 }
 
 int main(int argc, char **argv)

@@ -116,36 +116,15 @@ static const char *job_state(const char *job)
 static void test_lying_gateway(void **state)
 {
     (void)state;
-    if (!net_config(cfg, sizeof cfg, "verdictcfg", 1)) zt_skip("stories260K.gguf not found (tests/models)");
-    const char *const oargs[] = {"--roles", "orchestrator", NULL};
-    node_spawn(&orch, oargs, NULL, true, NULL);
-    const char *const wenv[] = {"ZENTALK_NODE_HEARTBEAT_INTERVAL_MS=300", NULL};
-    for (int i = 0; i < N_WK; i++) {
-        keyed_make(&wk[i], "verdictwk");
-        net_worker(&wk[i].n, cfg, orch.url, wenv, NULL, wk[i].dir, ids[i]);
-    }
-    assert_int_equal(orch_wait_live(orch.port, N_WK, 20000), N_WK);
+    if (!keyed_orch(&orch, cfg, sizeof cfg, "verdict", wk, ids, N_WK)) zt_skip("stories260K.gguf not found (tests/models)");
 
     /* the job, run and drawn for a check (its worker is new) */
-    json_t *a = post_json(orch.port, "/v1/orchestrator/lease", NULL, "{\"model\":\"stories\",\"max_tokens\":8}", 200);
-    char job[64], worker[64], body[600];
-    zt_strlcpy(job, json_string_value(json_object_get(a, "job_id")), sizeof job);
-    zt_strlcpy(worker, json_string_value(json_object_get(json_object_get(a, "worker"), "node_id")), sizeof worker);
-    json_decref(a);
-    snprintf(body, sizeof body, "{\"job_id\":\"%s\",\"worker\":\"%s\",\"event\":\"started\"}", job, worker);
-    json_decref(report(body, 200));
-    snprintf(body, sizeof body, "{\"job_id\":\"%s\",\"worker\":\"%s\",\"event\":\"ok\",\"tokens\":8}", job, worker);
-    a = report(body, 200);
-    assert_string_equal(json_string_value(json_object_get(a, "verify")), "new_worker");
-    json_decref(a);
+    char job[64], worker[64], verify[32], body[600];
+    keyed_lease_done(orch.port, job, worker, verify);
+    assert_string_equal(verify, "new_worker");
     /* the gateway "forgets" to exclude the worker: the orchestrator does */
-    snprintf(body, sizeof body, "{\"job_id\":\"%s\",\"worker\":\"%s\",\"event\":\"check\",\"round\":0,\"exclude\":[]}",
-             job, worker);
-    a = report(body, 200);
     char checker[64], other[64] = "";
-    zt_strlcpy(checker, json_string_value(json_object_get(json_object_get(a, "worker"), "node_id")), sizeof checker);
-    json_decref(a);
-    assert_false(zt_str_eq(checker, worker));
+    keyed_check_pick(orch.port, job, worker, 0, checker);
     for (int i = 0; i < N_WK; i++)
         if (!zt_str_eq(ids[i], worker) && !zt_str_eq(ids[i], checker)) zt_strlcpy(other, ids[i], sizeof other);
     randombytes_buf(subject, sizeof subject);
@@ -189,26 +168,14 @@ static void test_lying_gateway(void **state)
      * with the evidence of the job above (its signed receipt again) */
     char job2[64] = "";
     for (int tries = 0; tries < 40 && !job2[0]; tries++) {
-        a = post_json(orch.port, "/v1/orchestrator/lease", NULL, "{\"model\":\"stories\",\"max_tokens\":8}", 200);
-        char j2[64], w2[64];
-        zt_strlcpy(j2, json_string_value(json_object_get(a, "job_id")), sizeof j2);
-        zt_strlcpy(w2, json_string_value(json_object_get(json_object_get(a, "worker"), "node_id")), sizeof w2);
-        json_decref(a);
-        snprintf(body, sizeof body, "{\"job_id\":\"%s\",\"worker\":\"%s\",\"event\":\"started\"}", j2, w2);
-        json_decref(report(body, 200));
-        snprintf(body, sizeof body, "{\"job_id\":\"%s\",\"worker\":\"%s\",\"event\":\"ok\",\"tokens\":8}", j2, w2);
-        a = report(body, 200);
-        bool drawn = json_string_value(json_object_get(a, "verify")) != NULL;
-        json_decref(a);
+        char j2[64], w2[64], v2[32];
+        keyed_lease_done(orch.port, j2, w2, v2);
+        bool drawn = v2[0] != '\0';
         if (zt_str_eq(w2, worker) && drawn) zt_strlcpy(job2, j2, sizeof job2);
     }
     if (!job2[0]) fail_msg("no second job of %s drawn for a check in 40 leases", worker);
-    snprintf(body, sizeof body, "{\"job_id\":\"%s\",\"worker\":\"%s\",\"event\":\"check\",\"round\":0,\"exclude\":[]}",
-             job2, worker);
-    a = report(body, 200);
     char checker2[64];
-    zt_strlcpy(checker2, json_string_value(json_object_get(json_object_get(a, "worker"), "node_id")), sizeof checker2);
-    json_decref(a);
+    keyed_check_pick(orch.port, job2, worker, 0, checker2);
     replay_next = true;
     verdict(job2, "agreed", worker, 7, checker2, zt_identity_sign_sk(wk[index_of(checker2)].id), 7, 422);
     assert_int_equal(metric_value(orch.port, REFUSED), refused0 + 6);
@@ -217,9 +184,7 @@ static void test_lying_gateway(void **state)
     verdict(job2, "agreed", worker, 7, checker2, zt_identity_sign_sk(wk[index_of(checker2)].id), 7, 200);
     assert_string_equal(job_state(job2), "verified");
 
-    for (int i = 0; i < N_WK; i++) keyed_free(&wk[i]);
-    node_stop(&orch, 20000);
-    rm_rf(cfg);
+    keyed_orch_stop(&orch, cfg, wk, N_WK);
 }
 
 int main(int argc, char **argv)
