@@ -16,6 +16,7 @@
 #include "zentalk/zt_log.h"
 #include "zentalk/zt_store.h"
 #include "zentalk/zt_str.h"
+#include "zentalk/zt_sync.h"
 
 static const struct zt_store_step SCHED_STEPS[] = {
     /* 1: jobs and their states (metadata only, never a prompt) */
@@ -1045,11 +1046,7 @@ const char *zt_sched_self(const struct zt_sched *s) { return s ? s->self : NULL;
 
 uint64_t zt_sched_continued(struct zt_sched *s)
 {
-    if (!s) return 0;
-    pthread_mutex_lock(&s->r->mu);
-    uint64_t n = s->continued;
-    pthread_mutex_unlock(&s->r->mu);
-    return n;
+    return s ? zt_locked_u64(&s->r->mu, &s->continued) : 0;
 }
 
 /* A delivered entry: one of this orchestrator's own (after a restart), or
@@ -1154,11 +1151,7 @@ void zt_sched_set_queue(struct zt_sched *s, struct zt_queue *q)
 
 uint64_t zt_sched_adopted(struct zt_sched *s)
 {
-    if (!s) return 0;
-    pthread_mutex_lock(&s->r->mu);
-    uint64_t n = s->adopted;
-    pthread_mutex_unlock(&s->r->mu);
-    return n;
+    return s ? zt_locked_u64(&s->r->mu, &s->adopted) : 0;
 }
 
 int zt_sched_pump(struct zt_sched *s, int64_t now_ms, struct zt_sched_event *ev, size_t max, size_t *n)
