@@ -36,13 +36,11 @@ static const struct zt_store_step SCHED_STEPS[] = {
                "CREATE INDEX sched_jobs_state ON sched_jobs(state, seq);"},
     /* 2: the orchestrator that owns the job (several share the store; ''
      * on rows of before: the first orchestrator that opens takes them) */
-    {.sql = "ALTER TABLE sched_jobs ADD COLUMN orch TEXT NOT NULL DEFAULT '';",
-     .sql_pg = "ALTER TABLE sched_jobs ADD COLUMN orch TEXT NOT NULL DEFAULT '';"},
+    {.sql = "ALTER TABLE sched_jobs ADD COLUMN orch TEXT NOT NULL DEFAULT '';"}, /* portable: both dialects */
     /* 3: the gateway (node id) that submitted a job through a lease, signed
      * ('' for an in-process or anonymous gateway): only it may have another
      * orchestrator of the store continue the job (zt_sched_job_adopt) */
-    {.sql = "ALTER TABLE sched_jobs ADD COLUMN gateway TEXT NOT NULL DEFAULT '';",
-     .sql_pg = "ALTER TABLE sched_jobs ADD COLUMN gateway TEXT NOT NULL DEFAULT '';"},
+    {.sql = "ALTER TABLE sched_jobs ADD COLUMN gateway TEXT NOT NULL DEFAULT '';"}, /* portable: both dialects */
 };
 static const struct zt_store_schema SCHED_SCHEMA = {
     .owner = "sched", .steps = SCHED_STEPS, .n_steps = sizeof SCHED_STEPS / sizeof SCHED_STEPS[0]};
