@@ -149,6 +149,7 @@ int main(int argc, char **argv)
     unsigned threads = 1, np = 128, ng = 64, reps = 3, busy_cpu = 0;
     bool busy = false, streams = false, det = false;
     const char *path = NULL, *backend = NULL;
+    enum zt_precision prec = ZT_PRECISION_EXACT;
     for (int i = 1; i < argc; i++) {
         unsigned *dst = NULL;
         if (!strcmp(argv[i], "--deterministic")) {
@@ -157,6 +158,13 @@ int main(int argc, char **argv)
         }
         if ((!strcmp(argv[i], "-b") || !strcmp(argv[i], "--backend")) && i + 1 < argc) {
             backend = argv[++i];
+            continue;
+        }
+        if (!strcmp(argv[i], "--precision") && i + 1 < argc) {
+            if (zt_precision_parse(argv[++i], &prec) != 0) {
+                fprintf(stderr, "bench_engine: --precision is exact or bf16\n");
+                return 2;
+            }
             continue;
         }
         if (!strcmp(argv[i], "--streams")) {
@@ -190,13 +198,13 @@ int main(int argc, char **argv)
     }
     if (!path) {
         fprintf(stderr, "usage: bench_engine MODEL.gguf [-t THREADS] [-p PROMPT] [-n GEN] [-r REPS] [-b|--backend BACKEND] "
-                        "[--deterministic] [--busy CPU] [--streams]\n");
+                        "[--deterministic] [--busy CPU] [--streams] [--precision exact|bf16]\n");
         return 2;
     }
     struct zt_buf err;
     zt_buf_init(&err, 4096);
     struct zt_model *m = NULL;
-    struct zt_model_run_opts ro = {.backend = backend, .deterministic = det};
+    struct zt_model_run_opts ro = {.backend = backend, .deterministic = det, .precision = (int)prec};
     if (zt_model_load_opts(path, &ro, &m, &err) != 0) {
         fprintf(stderr, "bench_engine: %s\n", zt_buf_str(&err));
         return 1;

@@ -188,6 +188,9 @@ struct zt__backend_params {
     unsigned device;    /* device index for backends with several (CPU: ignored) */
     bool exact;         /* ask for the CPU's bits (a device's deterministic mode;
                          * CPU: always); the instance's `exact` says what it got */
+    bool bf16;          /* the declared BF16 precision mode (zt_quant.h): float
+                         * matrices in bf16 (the CPU only; model.c refuses it
+                         * on the others) */
 };
 
 /* A compiled-in backend: backend.c lists them (the CPU first). create

@@ -158,6 +158,11 @@ long cli_jobs_in_state(const char *cli, const char *url, const char *state);
 /* The worker of a running job at the orchestrator at port (among its last
  * 5 jobs), or "". */
 void orch_running_worker(uint16_t port, char *out, size_t n);
+/* Play a remote gateway at that orchestrator: lease a job of model
+ * "stories" (8 tokens), report it started and ok on its worker; job and
+ * worker (64 bytes each) filled, verify (cap bytes) the "verify" the ok
+ * answer carries ("" when the job was not drawn for a check). */
+void orch_lease_run(uint16_t port, char *job, char *worker, char *verify, size_t cap);
 /* Whether netns_rerun can make its namespace (false: it would skip). */
 bool netns_available(void);
 

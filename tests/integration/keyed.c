@@ -75,14 +75,14 @@ void keyed_bearer_role(const char *secret, const char *sub, const char *role, ch
     free(t);
 }
 
-bool keyed_orch(struct node *orch, char *cfg, size_t cap, const char *tag, struct keyed_node *wk, char (*ids)[64],
-                size_t n)
+bool keyed_orch(struct node *orch, const char *const *oenv, char *cfg, size_t cap, const char *tag,
+                struct keyed_node *wk, char (*ids)[64], size_t n)
 {
     char t[64];
     snprintf(t, sizeof t, "%scfg", tag);
     if (!net_config(cfg, cap, t, 1)) return false;
     const char *const oargs[] = {"--roles", "orchestrator", NULL};
-    node_spawn(orch, oargs, NULL, true, NULL);
+    node_spawn(orch, oargs, oenv, true, NULL);
     const char *const wenv[] = {"ZENTALK_NODE_HEARTBEAT_INTERVAL_MS=300", NULL};
     snprintf(t, sizeof t, "%swk", tag);
     for (size_t i = 0; i < n; i++) {
@@ -98,36 +98,4 @@ void keyed_orch_stop(struct node *orch, const char *cfg, struct keyed_node *wk, 
     for (size_t i = 0; i < n; i++) keyed_free(&wk[i]);
     node_stop(orch, 20000);
     rm_rf(cfg);
-}
-
-static json_t *report(uint16_t port, const char *body)
-{
-    return post_json(port, "/v1/orchestrator/report", NULL, body, 200);
-}
-
-void keyed_lease_done(uint16_t port, char *job, char *worker, char *verify)
-{
-    json_t *a = post_json(port, "/v1/orchestrator/lease", NULL, "{\"model\":\"stories\",\"max_tokens\":8}", 200);
-    zt_strlcpy(job, json_string_value(json_object_get(a, "job_id")), 64);
-    zt_strlcpy(worker, json_string_value(json_object_get(json_object_get(a, "worker"), "node_id")), 64);
-    json_decref(a);
-    char body[600];
-    snprintf(body, sizeof body, "{\"job_id\":\"%s\",\"worker\":\"%s\",\"event\":\"started\"}", job, worker);
-    json_decref(report(port, body));
-    snprintf(body, sizeof body, "{\"job_id\":\"%s\",\"worker\":\"%s\",\"event\":\"ok\",\"tokens\":8}", job, worker);
-    a = report(port, body);
-    const char *v = json_string_value(json_object_get(a, "verify"));
-    zt_strlcpy(verify, v ? v : "", 32);
-    json_decref(a);
-}
-
-void keyed_check_pick(uint16_t port, const char *job, const char *worker, int round, char *checker)
-{
-    char body[400];
-    snprintf(body, sizeof body, "{\"job_id\":\"%s\",\"worker\":\"%s\",\"event\":\"check\",\"round\":%d,\"exclude\":[]}",
-             job, worker, round);
-    json_t *a = report(port, body);
-    zt_strlcpy(checker, json_string_value(json_object_get(json_object_get(a, "worker"), "node_id")), 64);
-    json_decref(a);
-    assert_false(zt_str_eq(checker, worker));
 }

@@ -39,21 +39,13 @@ void keyed_bearer(const char *secret, const char *sub, char *out, size_t cap);
 void keyed_bearer_role(const char *secret, const char *sub, const char *role, char *out, size_t cap);
 
 /* ---- an orchestrator whose workers' keys the test holds ------------------ */
-/* An orchestrator-only node (orch) on a fresh net_config dir (cfg, cap:
- * TAGcfg, one job at once) and n keyed workers (wk: TAGwk) joined to it
- * with --join (a heartbeat every 300 ms), their node ids in ids, all live.
- * False, nothing started, when the model is missing. keyed_orch_stop
- * undoes it. */
-bool keyed_orch(struct node *orch, char *cfg, size_t cap, const char *tag, struct keyed_node *wk, char (*ids)[64],
-                size_t n);
+/* An orchestrator-only node (orch, with the environment oenv or NULL) on
+ * a fresh net_config dir (cfg, cap: TAGcfg, one job at once) and n keyed
+ * workers (wk: TAGwk) joined to it with --join (a heartbeat every 300 ms),
+ * their node ids in ids, all live. False, nothing started, when the model
+ * is missing. keyed_orch_stop undoes it. */
+bool keyed_orch(struct node *orch, const char *const *oenv, char *cfg, size_t cap, const char *tag,
+                struct keyed_node *wk, char (*ids)[64], size_t n);
 void keyed_orch_stop(struct node *orch, const char *cfg, struct keyed_node *wk, size_t n);
-/* As a remote gateway of the orchestrator at port: lease a job of
- * "stories" (8 tokens) and report it started and ok. Its id and worker
- * (64 bytes each), and why the answer to "ok" draws it for a check
- * ("verify": "new_worker" for a new worker), "" when it does not (32). */
-void keyed_lease_done(uint16_t port, char *job, char *worker, char *verify);
-/* The gateway's "check" report of round `round` for job (excluding no
- * one): the checker the orchestrator picked (64 bytes), never worker. */
-void keyed_check_pick(uint16_t port, const char *job, const char *worker, int round, char *checker);
 
 #endif

@@ -20,6 +20,7 @@
 #include "zt_math.h"
 #include "par.h"
 #include "zentalk/zt_alloc.h"
+#include "zentalk/zt_log.h"
 #include "zentalk/zt_quant.h"
 
 /* A weight kept in the packed layout (zt_quant_pack), found by its address. */
@@ -28,7 +29,8 @@ struct packed_w {
     enum zt_ggml_type type;
     size_t rows;
     struct zt_quant_packed *p;    /* the packed layout, or NULL and: */
-    const void *copy;             /* the same rows on huge pages (F32/F16/BF16) */
+    const void *copy;             /* the same rows on huge pages (F32/F16/BF16), or in the
+                                   * BF16 mode the rows rounded to the mode's bf16 */
     struct zt__quant_chunk *chunk;
 };
 
@@ -42,6 +44,7 @@ struct cpu {
     struct packed_w *packed;
     size_t n_packed, packed_cap;
     bool no_pack;  /* ZT_PACK=0: keep the plain rows (benchmarks) */
+    bool bf16;     /* the BF16 precision mode: float matrices as bf16 copies */
 };
 
 static struct cpu *cpu_of(struct zt__backend *be) { return (struct cpu *)be; }
@@ -137,9 +140,61 @@ static int cpu_buffer_get(struct zt__backend *be, const struct zt__buffer *buf, 
 
 /* Q8_0/Q4_0/Q4_K/Q6_K matrices go to the packed layout when the kernel path in use
  * has packed kernels (AVX512-VNNI): one vector load then feeds 16 rows. */
+/* The original rows of a copied or packed matrix are no longer read
+ * (unless the tensor is also the token embedding): let the kernel reclaim
+ * those pages of the mapping first; the data stays valid (MADV_COLD only
+ * ages the pages). */
+static void cold_pages(const struct zt__tensor *w, const void *host)
+{
+#ifdef MADV_COLD
+    uintptr_t a = ((uintptr_t)host + 4095u) & ~(uintptr_t)4095u, e = ((uintptr_t)host + w->nb1 * w->ne1) & ~(uintptr_t)4095u;
+    if (e > a) zt_ignore(madvise((void *)a, e - a, MADV_COLD));
+#else
+    (void)w, (void)host;
+#endif
+}
+
+static bool is_float(enum zt_ggml_type t)
+{
+    return t == ZT_GGML_F32 || t == ZT_GGML_F16 || t == ZT_GGML_BF16;
+}
+
+/* The BF16 mode: every float matrix (whatever its size; ZT_PACK=0 too)
+ * becomes a copy in the mode's bf16 (zt_quant_bf16_weights), on huge
+ * pages; the products read only that. */
+static int prepare_bf16(struct cpu *c, const struct zt__tensor *w, const void *host)
+{
+    struct packed_w pw = {.w = host, .type = w->type, .rows = w->ne1};
+    size_t bytes;
+    if (zt_mul_size(w->ne0 * sizeof(uint16_t), w->ne1, &bytes)) return ZT_ERANGE;
+    uint16_t *copy = zt__quant_weights_alloc(bytes, &pw.chunk);
+    if (!copy) return ZT_ENOMEM;
+    for (size_t r = 0; r < w->ne1; r++) {
+        int rc = zt_quant_bf16_weights(w->type, (const uint8_t *)host + r * w->nb1, copy + r * w->ne0, w->ne0);
+        if (rc) {
+            zt__quant_weights_free(pw.chunk);
+            return rc;
+        }
+    }
+    pw.copy = copy;
+    c->packed[c->n_packed++] = pw;
+    return 0;
+}
+
 static int cpu_prepare_weight(struct zt__backend *be, const struct zt__tensor *w)
 {
     struct cpu *c = cpu_of(be);
+    if (c->bf16 && is_float(w->type)) {
+        const void *host = (const uint8_t *)w->buf + w->offset;
+        for (size_t i = 0; i < c->n_packed; i++)
+            if (c->packed[i].w == host) return 0;
+        struct packed_w *v = zt_array_grow(c->packed, &c->packed_cap, c->n_packed + 1, sizeof *v, 16);
+        if (!v) return ZT_ENOMEM;
+        c->packed = v;
+        int rc = prepare_bf16(c, w, host);
+        if (!rc) cold_pages(w, host);
+        return rc;
+    }
     /* matrices without a packed kernel on the path in use (floats; every
      * type on AVX2) are copied as they are onto transparent huge pages
      * (quant_pack.c's chunks): the mapping's 4 KiB pages cost a TLB miss
@@ -166,13 +221,7 @@ static int cpu_prepare_weight(struct zt__backend *be, const struct zt__tensor *w
         if (rc) return rc;
     }
     c->packed[c->n_packed++] = pw;
-#ifdef MADV_COLD
-    /* the original rows are no longer read (unless the tensor is also the
-     * token embedding): let the kernel reclaim those pages of the mapping
-     * first; the data stays valid (MADV_COLD only ages the pages) */
-    uintptr_t a = ((uintptr_t)host + 4095u) & ~(uintptr_t)4095u, e = ((uintptr_t)host + w->nb1 * w->ne1) & ~(uintptr_t)4095u;
-    if (e > a) zt_ignore(madvise((void *)a, e - a, MADV_COLD));
-#endif
+    cold_pages(w, host);
     return 0;
 }
 
@@ -296,6 +345,7 @@ struct mm {
     size_t xq_row;          /* bytes of one quantised activation row */
     int32_t *prep;          /* packed-kernel terms of the rows, or NULL */
     size_t prep_row;        /* int32 per row */
+    bool bf16;              /* the BF16 mode: copy and xq are bf16 rows */
     atomic_int failed;
 };
 
@@ -305,6 +355,11 @@ static void par_quantize(void *ctx, size_t b0, size_t b1, unsigned tid)
 {
     (void)tid;
     struct mm *f = ctx;
+    if (f->bf16) {
+        for (size_t b = b0; b < b1; b++)
+            zt_quant_bf16_row(row(f->x, b), (uint16_t *)(void *)(f->xq + b * f->xq_row), f->w->ne0);
+        return;
+    }
     for (size_t b = b0; b < b1; b++)
         if (zt_quant_activations(f->w->type, row(f->x, b), f->xq + b * f->xq_row, f->w->ne0))
             atomic_store(&f->failed, 1);
@@ -324,6 +379,12 @@ static void par_matmul(void *ctx, size_t r0, size_t r1, unsigned tid)
     if (f->packed) {
         if (zt_quant_matmul_packed_prep(f->packed, r0, r1, f->xq, f->xq_row, f->x->ne1, f->prep, row(f->dst, 0),
                                         f->dst->nb1 / sizeof(float)))
+            atomic_store(&f->failed, 1);
+        return;
+    }
+    if (f->bf16) {
+        if (zt_quant_matmul_bf16(f->copy, f->w->ne0 * sizeof(uint16_t), r0, r1, (const uint16_t *)(void *)f->xq,
+                                 f->xq_row, f->x->ne1, row(f->dst, 0), f->dst->nb1 / sizeof(float), f->w->ne0))
             atomic_store(&f->failed, 1);
         return;
     }
@@ -357,7 +418,9 @@ static int cpu_matmul(struct zt__backend *be, const struct zt__tensor *w, const 
 {
     struct cpu *c = cpu_of(be);
     size_t rb;
-    if (zt_quant_row_bytes(zt_quant_vec_dot_type(w->type), w->ne0, &rb)) return ZT_EINVAL;
+    bool bf16 = c->bf16 && is_float(w->type);
+    if (bf16) rb = w->ne0 * sizeof(uint16_t);
+    else if (zt_quant_row_bytes(zt_quant_vec_dot_type(w->type), w->ne0, &rb)) return ZT_EINVAL;
     int rc = 0;
     /* one row more, to start the rows on a 64-byte boundary: malloc gives
      * 16 (a large block is mmap'ed, 16 bytes past a page), and a 512-bit
@@ -367,8 +430,11 @@ static int cpu_matmul(struct zt__backend *be, const struct zt__tensor *w, const 
     c->xq = xq;
     if (rb >= 64) xq += (64 - (uintptr_t)xq % 64) % 64;
     const struct packed_w *pw = prepared_of(c, w);
+    /* the BF16 mode never falls back to the exact product (a matrix
+     * prepare_weight did not convert is an error, not a silent substitute) */
+    if (bf16 && (!pw || !pw->copy)) return ZT_EINVAL;
     struct mm f = {.w = w, .x = x, .dst = dst, .xq = xq, .xq_row = rb, .packed = pw ? pw->p : NULL,
-                   .copy = pw ? pw->copy : NULL};
+                   .copy = pw ? pw->copy : NULL, .bf16 = bf16};
     size_t pb = zt_quant_packed_prep_bytes(f.packed);
     if (pb > 0) {
         int32_t *prep = scratch(c->prep, &c->prep_cap, pb, x->ne1, &rc);
@@ -700,6 +766,11 @@ static int cpu_create(const struct zt__backend_params *p, struct zt__backend **o
     c->base.exact = true;
     const char *pk = getenv("ZT_PACK");
     c->no_pack = pk != NULL && strcmp(pk, "0") == 0;
+    c->bf16 = p->bf16;
+    if (c->bf16 && !zt_quant_isa_available(ZT_QUANT_ISA_AVX512BF16))
+        zt_log(ZT_LOG_WARN, "bf16_mode_emulated",
+               "reason=\"this CPU has no AVX512-BF16: the BF16 precision mode runs its emulation, several times "
+               "slower than the exact mode (same bits as on an AVX512-BF16 CPU)\"");
     int rc = zt__par_new(p->n_threads ? p->n_threads : 1, &c->par);
     if (rc) {
         zt_free(c);

@@ -116,18 +116,26 @@ static const char *job_state(const char *job)
 static void test_lying_gateway(void **state)
 {
     (void)state;
-    if (!keyed_orch(&orch, cfg, sizeof cfg, "verdict", wk, ids, N_WK)) zt_skip("stories260K.gguf not found (tests/models)");
+    if (!keyed_orch(&orch, NULL, cfg, sizeof cfg, "verdict", wk, ids, N_WK))
+        zt_skip("stories260K.gguf not found (tests/models)");
 
     /* the job, run and drawn for a check (its worker is new) */
-    char job[64], worker[64], verify[32], body[600];
-    keyed_lease_done(orch.port, job, worker, verify);
+    char job[64], worker[64], body[2048], verify[32];
+    orch_lease_run(orch.port, job, worker, verify, sizeof verify);
     assert_string_equal(verify, "new_worker");
-    /* the gateway "forgets" to exclude the worker: the orchestrator does */
+    json_t *a;
+    /* the gateway "forgets" to exclude the worker: the orchestrator does.
+     * The check event carries the worker's signed checkpoint (its subject) */
+    randombytes_buf(subject, sizeof subject);
+    const uint8_t *worker_sk = zt_identity_sign_sk(wk[index_of(worker)].id);
+    assert_int_equal(zt_test_check_event(worker_sk, subject, job, worker, 0, body, sizeof body), 0);
+    a = report(body, 200);
     char checker[64], other[64] = "";
-    keyed_check_pick(orch.port, job, worker, 0, checker);
+    zt_strlcpy(checker, json_string_value(json_object_get(json_object_get(a, "worker"), "node_id")), sizeof checker);
+    json_decref(a);
+    assert_false(zt_str_eq(checker, worker));
     for (int i = 0; i < N_WK; i++)
         if (!zt_str_eq(ids[i], worker) && !zt_str_eq(ids[i], checker)) zt_strlcpy(other, ids[i], sizeof other);
-    randombytes_buf(subject, sizeof subject);
     long long refused0 = metric_value(orch.port, REFUSED);
     const uint8_t *checker_sk = zt_identity_sign_sk(wk[index_of(checker)].id);
 
@@ -168,14 +176,17 @@ static void test_lying_gateway(void **state)
      * with the evidence of the job above (its signed receipt again) */
     char job2[64] = "";
     for (int tries = 0; tries < 40 && !job2[0]; tries++) {
-        char j2[64], w2[64], v2[32];
-        keyed_lease_done(orch.port, j2, w2, v2);
-        bool drawn = v2[0] != '\0';
-        if (zt_str_eq(w2, worker) && drawn) zt_strlcpy(job2, j2, sizeof job2);
+        char j2[64], w2[64];
+        orch_lease_run(orch.port, j2, w2, verify, sizeof verify);
+        if (zt_str_eq(w2, worker) && verify[0]) zt_strlcpy(job2, j2, sizeof job2);
     }
     if (!job2[0]) fail_msg("no second job of %s drawn for a check in 40 leases", worker);
+    /* (the same subject: what refuses it is the evidence used once) */
+    assert_int_equal(zt_test_check_event(worker_sk, subject, job2, worker, 0, body, sizeof body), 0);
+    a = report(body, 200);
     char checker2[64];
-    keyed_check_pick(orch.port, job2, worker, 0, checker2);
+    zt_strlcpy(checker2, json_string_value(json_object_get(json_object_get(a, "worker"), "node_id")), sizeof checker2);
+    json_decref(a);
     replay_next = true;
     verdict(job2, "agreed", worker, 7, checker2, zt_identity_sign_sk(wk[index_of(checker2)].id), 7, 422);
     assert_int_equal(metric_value(orch.port, REFUSED), refused0 + 6);
