@@ -19,7 +19,12 @@
  *   by W and compared: counted as verified.
  * G_R (database.result_cache: redis on the program's redis-server): a hit
  *   from Redis; Redis holds no plaintext (skipped with the reason when no
- *   redis-server can start). */
+ *   redis-server can start).
+ * G_M with two workers serving "stories" from two model files (WA the tiny
+ *   model, WB llama-2-tiny-random.gguf): after the one that answered alice
+ *   is killed, bob's request runs on the other; alice's repeated question is
+ *   then a miss answered by the other file, never the old file's entry. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,9 +45,9 @@
 
 #define SECRET "result-cache-test-secret-0123456789"
 
-static struct keyed_node W, G, G_OFF, G_V, G_R;
-static bool have_model, have_redis;
-static char model_path[1024], redis_url[128], alice[1024], bob[1024];
+static struct keyed_node W, G, G_OFF, G_V, G_R, WA, WB, G_M;
+static bool have_model, have_redis, have_other;
+static char model_path[1024], other_path[1024], redis_url[128], alice[1024], bob[1024];
 
 #define Q1 "{\"model\":\"stories\",\"messages\":[{\"role\":\"user\",\"content\":\"Once upon a time\"}],\"max_tokens\":12,\"seed\":7%s}"
 
@@ -81,6 +86,21 @@ static int setup(void **state)
         start_gateway(&G_R, dw, renv);
     }
     zt_free(dw);
+    have_other = find_test_model("llama-2-tiny-random.gguf", other_path, sizeof other_path);
+    if (have_other) {
+        struct keyed_node *gm[] = {&G_M};
+        keyed_make(&WA, "rcache");
+        keyed_make(&WB, "rcache");
+        keyed_make(&G_M, "rcache");
+        char *dws[2] = {keyed_tiny_worker(&WA, model_path, "stories", gm, 1, 32),
+                        keyed_tiny_worker(&WB, other_path, "stories", gm, 1, 32)};
+        put_file(G_M.dir, "encryption.yaml", "encryption:\n  jwt_secret: \"" SECRET "\"\n");
+        put_json_array(G_M.data, "peers.json", dws, 2);
+        const char *const args[] = {"--config", G_M.dir, NULL};
+        node_spawn(&G_M.n, args, genv, true, G_M.dir);
+        zt_free(dws[0]);
+        zt_free(dws[1]);
+    }
     keyed_bearer(SECRET, "alice", alice, sizeof alice);
     keyed_bearer(SECRET, "bob", bob, sizeof bob);
     return 0;
@@ -89,8 +109,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    struct keyed_node *all[] = {&W, &G, &G_OFF, &G_V, &G_R};
-    for (size_t i = 0; i < 5; i++) keyed_free(all[i]);
+    struct keyed_node *all[] = {&W, &G, &G_OFF, &G_V, &G_R, &WA, &WB, &G_M};
+    for (size_t i = 0; i < 8; i++) keyed_free(all[i]);
     return 0;
 }
 
@@ -264,6 +284,46 @@ static void test_reverify(void **state)
     json_decref(b);
 }
 
+/* The entry names the model file and engine build, not only the model's
+ * name: another file behind "stories" never answers with the old one's
+ * entry. */
+static void test_model_swap_misses(void **state)
+{
+    (void)state;
+    if (!have_model) zt_skip("tests/models/stories260K.gguf is absent");
+    if (!have_other) zt_skip("tests/models/llama-2-tiny-random.gguf is absent");
+    json_t *a1 = ask(G_M.n.port, alice, ",\"temperature\":0.2");
+    json_t *a2 = ask(G_M.n.port, alice, ",\"temperature\":0.2");
+    assert_string_equal(zfield(a1, "verification"), "receipt");
+    assert_string_equal(zfield(a2, "verification"), "cache"); /* cached while the file is the same */
+    /* the worker that answered goes: "stories" is now the other file */
+    struct keyed_node *gone = NULL;
+    char id[64];
+    node_id_of(WA.n.port, id, sizeof id, NULL);
+    gone = zt_str_eq(id, zfield(a1, "ran_on")) ? &WA : &WB;
+    assert_int_equal(kill(gone->n.pid, SIGKILL), 0);
+    (void)node_wait(&gone->n, 10000);
+    node_cleanup(&gone->n);
+    gone->n.pid = 0;
+    json_t *b = ask(G_M.n.port, bob, ",\"temperature\":0.9"); /* any verified answer of the other file */
+    assert_string_not_equal(zfield(b, "ran_on"), zfield(a1, "ran_on"));
+    long long hits = counter(G_M.n.port, "hit"), miss = counter(G_M.n.port, "miss");
+    json_t *a3 = ask(G_M.n.port, alice, ",\"temperature\":0.2");
+    assert_string_equal(zfield(a3, "verification"), "receipt"); /* run again, not the old file's entry */
+    assert_string_equal(zfield(a3, "ran_on"), zfield(b, "ran_on"));
+    assert_int_equal(counter(G_M.n.port, "hit"), hits);
+    assert_int_equal(counter(G_M.n.port, "miss"), miss + 1);
+    json_t *a4 = ask(G_M.n.port, alice, ",\"temperature\":0.2"); /* and cached again, for the new file */
+    assert_string_equal(zfield(a4, "verification"), "cache");
+    assert_string_equal(content(a4), content(a3));
+    assert_string_equal(zfield(a4, "receipt"), zfield(a3, "receipt"));
+    json_decref(a1);
+    json_decref(a2);
+    json_decref(b);
+    json_decref(a3);
+    json_decref(a4);
+}
+
 /* Redis: a hit through Redis; what Redis holds is no plaintext. */
 static void test_redis(void **state)
 {
@@ -306,6 +366,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_policy_off),
         cmocka_unit_test(test_reverify),
         cmocka_unit_test(test_redis),
+        cmocka_unit_test(test_model_swap_misses),
     };
     return zt_test_exit(cmocka_run_group_tests(tests, setup, teardown));
 }
