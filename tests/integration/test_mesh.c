@@ -573,6 +573,68 @@ static void test_cli_falls_back_to_url(void **state)
     fake_stop(&f, &fr);
 }
 
+/* ---- 3c: `zentalk mesh pin|unpin` ---------------------------------------------------- */
+
+/* Node i's blob sha as `zentalk mesh ls --json` lists it: pinned 1/0, -1 absent. */
+static int cli_pinned(int i, const char *sha)
+{
+    char env_url[200];
+    snprintf(env_url, sizeof env_url, "ZENTALK_URL=%s", nodes[i].n.url);
+    const char *const env[] = {env_url, NULL};
+    const char *const args[] = {"mesh", "ls", "--json", NULL};
+    struct zt_buf out;
+    zt_buf_init(&out, 1 << 20);
+    assert_int_equal(run_prog(cli_bin, args, env, NULL, &out, 0), 0);
+    json_t *j = json_loads(zt_buf_str(&out), 0, NULL);
+    assert_non_null(j);
+    int r = -1;
+    size_t k;
+    json_t *b;
+    json_array_foreach(json_object_get(j, "blobs"), k, b) if (zt_str_eq(json_string_value(json_object_get(b, "sha256")), sha))
+        r = json_is_true(json_object_get(b, "pinned"));
+    json_decref(j);
+    zt_buf_deinit(&out);
+    return r;
+}
+
+static int cli_mesh(int i, const char *verb, const char *sha, struct zt_buf *out)
+{
+    char env_url[200], arg[80];
+    snprintf(env_url, sizeof env_url, "ZENTALK_URL=%s", nodes[i].n.url);
+    snprintf(arg, sizeof arg, "sha256:%s", sha);
+    const char *const env[] = {env_url, NULL};
+    const char *const args[] = {"mesh", verb, arg, NULL};
+    zt_buf_reset(out);
+    return run_prog(cli_bin, args, env, NULL, out, RUN_MERGE_STDERR);
+}
+
+/* Node 3 pulled f2 without installing it: held, not pinned. `mesh pin`
+ * pins it (listed, and kept in its blob file on disk); `mesh unpin`
+ * drops it from the store; an unknown blob is an error. */
+static void test_cli_pin(void **state)
+{
+    (void)state;
+    struct zt_buf out;
+    zt_buf_init(&out, 1 << 16);
+    assert_int_equal(cli_pinned(3, sha2), 0);
+    assert_int_equal(cli_mesh(3, "pin", sha2, &out), 0);
+    char want[120];
+    snprintf(want, sizeof want, "pinned sha256:%s", sha2);
+    assert_non_null(strstr(zt_buf_str(&out), want));
+    assert_int_equal(cli_pinned(3, sha2), 1);
+    char bf[700];
+    snprintf(bf, sizeof bf, "%s/mesh/blobs/%s", nodes[3].n.data_dir, sha2);
+    json_t *rec = json_load_file(bf, 0, NULL); /* durable: what a restart reads */
+    assert_non_null(rec);
+    assert_true(json_is_true(json_object_get(rec, "pinned")));
+    json_decref(rec);
+    assert_int_equal(cli_mesh(3, "pin", "00000000000000000000000000000000000000000000000000000000000000ee", &out), 1);
+    assert_int_equal(cli_mesh(3, "unpin", sha2, &out), 0);
+    assert_int_equal(cli_pinned(3, sha2), -1);
+    assert_true(access(bf, F_OK) != 0);
+    zt_buf_deinit(&out);
+}
+
 /* ---- 4: repair ------------------------------------------------------------------- */
 
 static int holders_of(const char *sha, int *which, int n)
@@ -719,6 +781,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_puller_killed_resumes),
         cmocka_unit_test(test_bad_chunk_caught),
         cmocka_unit_test(test_cli_falls_back_to_url),
+        cmocka_unit_test(test_cli_pin),
         cmocka_unit_test(test_repair),
         cmocka_unit_test(test_join_fetches_models),
     };
