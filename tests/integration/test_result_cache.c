@@ -15,6 +15,8 @@
  *   A request holding personal data (pseudonymised by the policy) is never
  *   cached. After alice's GDPR erase her entries cannot be reached.
  * G_OFF (privacy.result_cache: off): nothing cached, every request runs.
+ * G_T (privacy.result_cache: tenant): bob's request is a hit on alice's
+ *   entry; anonymous callers are still never cached.
  * G_V (result_cache_verify_permille 1000): the repeated request is re-run
  *   by W and compared: counted as verified.
  * G_R (database.result_cache: redis on the program's redis-server): a hit
@@ -45,7 +47,7 @@
 
 #define SECRET "result-cache-test-secret-0123456789"
 
-static struct keyed_node W, G, G_OFF, G_V, G_R, WA, WB, G_M;
+static struct keyed_node W, G, G_OFF, G_V, G_R, G_T, WA, WB, G_M;
 static bool have_model, have_redis, have_other;
 static char model_path[1024], other_path[1024], redis_url[128], alice[1024], bob[1024];
 
@@ -66,15 +68,18 @@ static int setup(void **state)
     (void)find_test_model("stories260K.gguf", model_path, sizeof model_path);
     have_model = access(model_path, R_OK) == 0;
     if (!have_model) return 0;
-    struct keyed_node *gs[] = {&G, &G_OFF, &G_V, &G_R};
+    struct keyed_node *gs[] = {&G, &G_OFF, &G_V, &G_R, &G_T};
     keyed_make(&W, "rcache");
-    for (size_t i = 0; i < 4; i++) keyed_make(gs[i], "rcache");
-    char *dw = keyed_tiny_worker(&W, model_path, "stories", gs, 4, 32);
+    for (size_t i = 0; i < 5; i++) keyed_make(gs[i], "rcache");
+    char *dw = keyed_tiny_worker(&W, model_path, "stories", gs, 5, 32);
 
     static const char *const genv[] = {"ZENTALK_DATABASE_RESULT_CACHE_VERIFY_PERMILLE=0", NULL};
     start_gateway(&G, dw, genv);
     static const char *const offenv[] = {"ZENTALK_PRIVACY_RESULT_CACHE=off", NULL};
     start_gateway(&G_OFF, dw, offenv);
+    static const char *const tenv[] = {"ZENTALK_PRIVACY_RESULT_CACHE=tenant",
+                                       "ZENTALK_DATABASE_RESULT_CACHE_VERIFY_PERMILLE=0", NULL};
+    start_gateway(&G_T, dw, tenv);
     static const char *const venv[] = {"ZENTALK_DATABASE_RESULT_CACHE_VERIFY_PERMILLE=1000", NULL};
     start_gateway(&G_V, dw, venv);
     have_redis = zt_test_redis_start(redis_url, sizeof redis_url);
@@ -109,8 +114,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    struct keyed_node *all[] = {&W, &G, &G_OFF, &G_V, &G_R, &WA, &WB, &G_M};
-    for (size_t i = 0; i < 8; i++) keyed_free(all[i]);
+    struct keyed_node *all[] = {&W, &G, &G_OFF, &G_V, &G_R, &G_T, &WA, &WB, &G_M};
+    for (size_t i = 0; i < 9; i++) keyed_free(all[i]);
     return 0;
 }
 
@@ -269,6 +274,37 @@ static void test_policy_off(void **state)
     json_decref(b);
 }
 
+/* privacy.result_cache: tenant: every identified caller of the gateway
+ * shares the entries (bob hits alice's answer); anonymous callers never
+ * (nothing to scope by). */
+static void test_tenant_scope(void **state)
+{
+    (void)state;
+    if (!have_model) zt_skip("tests/models/stories260K.gguf is absent");
+    long long w0 = metric_value(W.n.port, "zentalk_inference_jobs_total");
+    json_t *a = ask(G_T.n.port, alice, ",\"temperature\":0.4");
+    json_t *b = ask(G_T.n.port, bob, ",\"temperature\":0.4");
+    assert_string_equal(zfield(a, "verification"), "receipt");
+    assert_string_equal(zfield(b, "verification"), "cache");
+    assert_string_equal(content(b), content(a));
+    assert_string_equal(zfield(b, "receipt"), zfield(a, "receipt"));
+    assert_int_equal(counter(G_T.n.port, "hit"), 1);
+    assert_int_equal(metric_value(W.n.port, "zentalk_inference_jobs_total"), w0 + 1);
+    /* anonymous: the same question is run, not answered from the tenant's entry, and not stored */
+    long long stores = counter(G_T.n.port, "store");
+    json_t *n1 = ask(G_T.n.port, NULL, ",\"temperature\":0.4");
+    json_t *n2 = ask(G_T.n.port, NULL, ",\"temperature\":0.4");
+    assert_string_equal(zfield(n1, "verification"), "receipt");
+    assert_string_equal(zfield(n2, "verification"), "receipt");
+    assert_int_equal(counter(G_T.n.port, "hit"), 1);
+    assert_int_equal(counter(G_T.n.port, "store"), stores);
+    assert_int_equal(metric_value(W.n.port, "zentalk_inference_jobs_total"), w0 + 3);
+    json_decref(a);
+    json_decref(b);
+    json_decref(n1);
+    json_decref(n2);
+}
+
 /* Every hit re-run by a worker and compared. */
 static void test_reverify(void **state)
 {
@@ -364,6 +400,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_users_share_nothing),
         cmocka_unit_test(test_erase_shreds),
         cmocka_unit_test(test_policy_off),
+        cmocka_unit_test(test_tenant_scope),
         cmocka_unit_test(test_reverify),
         cmocka_unit_test(test_redis),
         cmocka_unit_test(test_model_swap_misses),
