@@ -113,6 +113,7 @@ struct zt_rcache_model {
  * model name names other entries. ZT_EINVAL (empty build id). */
 ZT_NODISCARD int zt_rcache_name(const struct zt_rcache *c, const uint8_t job[static ZT_RCACHE_KEY_LEN],
                                 const struct zt_rcache_model *m, uint8_t name[static ZT_RCACHE_KEY_LEN]);
+#define ZT_RCACHE_MODEL_NAME_MAX 200 /* bytes of a model name given to the two below */
 /* The model file and build the last verified answer for model named
  * (zt_rcache_model_seen): true with *out set, false when none is known
  * (the gateway learns them only from a worker's answer). */

@@ -17,7 +17,6 @@
 #include "zentalk/zt_time.h"
 
 #define ZT_RCACHE_MODELS_MAX 64
-#define ZT_RCACHE_MODEL_NAME_MAX 128
 
 enum { C_HIT, C_MISS, C_STORE, C_EVICT, C_VERIFIED, C_MISMATCH, C_ERROR, C_N };
 static const char *const counter_names[C_N] = {"hit", "miss", "store", "evict", "verified", "mismatch", "error"};

@@ -49,6 +49,18 @@ static bool scope_of(const struct zt__cache_env *env, const struct zt__req_ctx *
     return rc == 0 || rc == ZT_ENOTFOUND;
 }
 
+/* What the model file and build table is keyed by: the model's name and
+ * the modes the request asks for (precision, kv_cache: one name runs as
+ * several builds, each with its entries); false when too long. */
+static bool variant_of(const char *model, json_t *body, char *out, size_t n)
+{
+    const char *p = json_string_value(json_object_get(body, "precision"));
+    const char *kv = json_string_value(json_object_get(body, "kv_cache"));
+    int w = snprintf(out, n, "%s%s%s%s%s", model, p ? " precision=" : "", p ? p : "", kv ? " kv_cache=" : "",
+                     kv ? kv : "");
+    return w > 0 && (size_t)w < n;
+}
+
 /* One "data: <json>\n\n" event appended to b (j taken). */
 static int sse_event(struct zt_buf *b, json_t *j)
 {
@@ -154,16 +166,15 @@ bool zt__cache_lookup(const struct zt__cache_env *env, struct zt__req_ctx *cx, j
         cfg->privacy.retention_cache_days <= 0 || v->kind != ZT_PRIVACY_VERDICT_ALLOW || v->types != 0 ||
         !scope_of(env, cx, scope, sizeof scope))
         return false;
-    if (strlen(model) >= sizeof q->model ||
+    if (!variant_of(model, body, q->model, sizeof q->model) ||
         zt_rcache_key(env->cache, scope, chat ? "chat" : "completion", model, max_tokens, body, q->job) != 0)
         return false;
-    zt_strlcpy(q->model, model, sizeof q->model);
     zt_buf_init(&q->text, ZT_RCACHE_TEXT_MAX);
     q->on = true;
     /* the entry's name binds the model file and build the name runs as,
      * known from the last verified answer for it; none yet: a miss */
     struct zt_rcache_model mi;
-    if (!zt_rcache_model_current(env->cache, model, &mi)) {
+    if (!zt_rcache_model_current(env->cache, q->model, &mi)) {
         zt_rcache_note_miss(env->cache);
         return false;
     }
