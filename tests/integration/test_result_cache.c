@@ -144,6 +144,16 @@ static json_t *ask(uint16_t port, const char *auth, const char *extra)
     return post_json(port, "/v1/chat/completions", auth, body, 200);
 }
 
+/* The same question asked by first and then by second (auth headers, NULL:
+ * anonymous) on port; *w0 the worker's job count before. */
+static void ask_twice(uint16_t port, const char *first, const char *second, const char *extra, long long *w0,
+                      json_t **a, json_t **b)
+{
+    *w0 = metric_value(W.n.port, "zentalk_inference_jobs_total");
+    *a = ask(port, first, extra);
+    *b = ask(port, second, extra);
+}
+
 /* The same bytes and the same receipt; the cache receipt verifies. */
 static void test_hit_same_answer_and_receipt(void **state)
 {
@@ -263,9 +273,9 @@ static void test_policy_off(void **state)
 {
     (void)state;
     if (!have_model) zt_skip("tests/models/stories260K.gguf is absent");
-    long long w0 = metric_value(W.n.port, "zentalk_inference_jobs_total");
-    json_t *a = ask(G_OFF.n.port, alice, "");
-    json_t *b = ask(G_OFF.n.port, alice, "");
+    long long w0;
+    json_t *a, *b;
+    ask_twice(G_OFF.n.port, alice, alice, "", &w0, &a, &b);
     assert_string_equal(zfield(b, "verification"), "receipt");
     assert_null(json_object_get(json_object_get(b, "zentalk"), "cache"));
     assert_int_equal(metric_value(W.n.port, "zentalk_inference_jobs_total"), w0 + 2);
@@ -281,9 +291,9 @@ static void test_tenant_scope(void **state)
 {
     (void)state;
     if (!have_model) zt_skip("tests/models/stories260K.gguf is absent");
-    long long w0 = metric_value(W.n.port, "zentalk_inference_jobs_total");
-    json_t *a = ask(G_T.n.port, alice, ",\"temperature\":0.4");
-    json_t *b = ask(G_T.n.port, bob, ",\"temperature\":0.4");
+    long long w0;
+    json_t *a, *b;
+    ask_twice(G_T.n.port, alice, bob, ",\"temperature\":0.4", &w0, &a, &b);
     assert_string_equal(zfield(a, "verification"), "receipt");
     assert_string_equal(zfield(b, "verification"), "cache");
     assert_string_equal(content(b), content(a));
@@ -291,9 +301,9 @@ static void test_tenant_scope(void **state)
     assert_int_equal(counter(G_T.n.port, "hit"), 1);
     assert_int_equal(metric_value(W.n.port, "zentalk_inference_jobs_total"), w0 + 1);
     /* anonymous: the same question is run, not answered from the tenant's entry, and not stored */
-    long long stores = counter(G_T.n.port, "store");
-    json_t *n1 = ask(G_T.n.port, NULL, ",\"temperature\":0.4");
-    json_t *n2 = ask(G_T.n.port, NULL, ",\"temperature\":0.4");
+    long long stores = counter(G_T.n.port, "store"), w1;
+    json_t *n1, *n2;
+    ask_twice(G_T.n.port, NULL, NULL, ",\"temperature\":0.4", &w1, &n1, &n2);
     assert_string_equal(zfield(n1, "verification"), "receipt");
     assert_string_equal(zfield(n2, "verification"), "receipt");
     assert_int_equal(counter(G_T.n.port, "hit"), 1);
