@@ -93,13 +93,36 @@ ZT_NODISCARD int zt_rcache_new(const struct zt_rcache_opts *o, struct zt_rcache 
 void zt_rcache_free(struct zt_rcache *c);
 const char *zt_rcache_backend(const struct zt_rcache *c);
 
-/* The entry name for scope (the caller's identity, or "tenant:..."; not
+/* The job's digest for scope (the caller's identity, or "tenant:..."; not
  * empty) and the job: kind ("chat"/"completion"), model, max_tokens and
  * the request's fields that reach the worker (messages or prompt and the
- * sampling fields), in canonical JSON (sorted keys, compact).
+ * sampling fields), in canonical JSON (sorted keys, compact). Not yet an
+ * entry name: zt_rcache_name binds it to the model file and engine build.
  * ZT_EINVAL (no scope, no model), ZT_ENOMEM. */
 ZT_NODISCARD int zt_rcache_key(const struct zt_rcache *c, const char *scope, const char *kind, const char *model,
                                uint32_t max_tokens, json_t *body, uint8_t key[static ZT_RCACHE_KEY_LEN]);
+
+/* What a model name ran as: the model file's SHA-256 and the engine build
+ * id of the worker's receipt (with its +kv-f16 / precision suffixes). */
+struct zt_rcache_model {
+    uint8_t sha256[ZT_ENV_HASH_LEN];
+    char build_id[ZT_ENV_BUILD_ID_MAX + 1];
+};
+/* The entry name: the job's digest (zt_rcache_key) bound to the model file
+ * and build it runs as, so that another file or build behind the same
+ * model name names other entries. ZT_EINVAL (empty build id). */
+ZT_NODISCARD int zt_rcache_name(const struct zt_rcache *c, const uint8_t job[static ZT_RCACHE_KEY_LEN],
+                                const struct zt_rcache_model *m, uint8_t name[static ZT_RCACHE_KEY_LEN]);
+#define ZT_RCACHE_MODEL_NAME_MAX 200 /* bytes of a model name given to the two below */
+/* The model file and build the last verified answer for model named
+ * (zt_rcache_model_seen): true with *out set, false when none is known
+ * (the gateway learns them only from a worker's answer). */
+bool zt_rcache_model_current(struct zt_rcache *c, const char *model, struct zt_rcache_model *out);
+/* Record what a verified answer for model ran as (bounded table; the
+ * longest unseen name is forgotten when full). */
+void zt_rcache_model_seen(struct zt_rcache *c, const char *model, const struct zt_rcache_model *m);
+/* Count a miss that needed no lookup (the model's file is not known yet). */
+void zt_rcache_note_miss(struct zt_rcache *c);
 /* Look up: 0 with *out filled (deinit it), ZT_ENOTFOUND (a miss, an
  * expired or undecryptable entry), ZT_EIO (backend). Counts a hit or miss. */
 ZT_NODISCARD int zt_rcache_get(struct zt_rcache *c, const uint8_t key[static ZT_RCACHE_KEY_LEN],

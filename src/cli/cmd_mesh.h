@@ -14,8 +14,8 @@ int zt__cli_mesh(int argc, char **argv);
 /* Ask the node at url to fetch sha (64 hex) from its peers into its models
  * directory (name may be NULL) and wait, printing progress to stderr.
  * 0: installed; 3: the mesh cannot give it (no holder, node unreachable
- * or without the mesh: a URL may be tried instead, why says why); 1:
- * failed otherwise. */
+ * or without the mesh; why says why); 1: failed otherwise (holders found
+ * that all failed). A caller with a URL falls back to it after either. */
 int zt__cli_mesh_pull(const char *url, const char *sha, const char *name, bool install, char *why, size_t why_len);
 
 /* $ZENTALK_URL or the default node address. */

@@ -73,9 +73,10 @@ static void models_usage(FILE *out)
             "  pull URL      download a GGUF model (http://, https:// or file://); an\n"
             "                interrupted pull resumes where it stopped when run again\n"
             "    --sha256 HEX  expected SHA-256; on mismatch nothing is kept; the node's mesh\n"
-            "                  (its peers, verified chunk by chunk) is tried first\n"
+            "                  (its peers, verified chunk by chunk) is tried first, then the URL\n"
             "  pull sha256:HEX  fetch from the peers of the node at $ZENTALK_URL into its\n"
-            "                models directory; --from URL: the download used when no peer has it\n"
+            "                models directory; --from URL: the download used when the peers\n"
+            "                cannot give it (no holder, or every holder failed)\n"
             "    --name FILE   file name to save as (default: the URL's last segment;\n"
             "                  letters, digits, '.', '_', '-', ending in .gguf)\n"
             "    --force       replace an existing model of that name\n"
@@ -1166,11 +1167,13 @@ int zt__cli_models(int argc, char **argv)
             char why[256];
             int mrc = zt__cli_mesh_pull(zt__cli_mesh_node_url(), msha, po.name, true, why, sizeof why);
             if (mrc == 0) return 0;
-            if (mrc != 3 || (by_hash && !from)) {
+            if (by_hash && !from) { /* no URL to fall back to */
                 say_error("mesh pull of sha256:%s failed: %s", msha, why);
                 return 1;
             }
-            fprintf(stderr, "zentalk: not from peers (%s); downloading from the URL\n", why);
+            /* no holder, or holders that all failed (gone, bad chunks): the URL */
+            fprintf(stderr, "zentalk: %s (%s); downloading from the URL\n",
+                    mrc == 3 ? "not from peers" : "the pull from peers failed", why);
             if (by_hash) {
                 po.url = from;
                 po.sha256 = msha;

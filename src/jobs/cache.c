@@ -3,6 +3,7 @@
  * (cache_mem.c, cache_redis.c); see docs/internals/rcache.md. */
 #include "cache_int.h"
 
+#include <pthread.h>
 #include <sodium.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -15,6 +16,8 @@
 #include "zentalk/zt_str.h"
 #include "zentalk/zt_time.h"
 
+#define ZT_RCACHE_MODELS_MAX 64
+
 enum { C_HIT, C_MISS, C_STORE, C_EVICT, C_VERIFIED, C_MISMATCH, C_ERROR, C_N };
 static const char *const counter_names[C_N] = {"hit", "miss", "store", "evict", "verified", "mismatch", "error"};
 
@@ -26,6 +29,14 @@ struct zt_rcache {
     uint32_t verify_permille;
     uint8_t *secret; /* sodium_malloc'd, ZT_RCACHE_SECRET_LEN */
     atomic_uint_fast64_t n[C_N];
+    /* model name -> the file and build its last verified answer ran as */
+    pthread_mutex_t mu;
+    struct seen {
+        char model[ZT_RCACHE_MODEL_NAME_MAX + 1];
+        struct zt_rcache_model m;
+        uint64_t used;
+    } seen[ZT_RCACHE_MODELS_MAX];
+    uint64_t clock;
 };
 
 _Static_assert(ZT_RCACHE_RECEIPT_LEN == 4 + 16 + 16 + 32 + 8 + 32 + 64, "cache receipt layout");
@@ -89,6 +100,7 @@ int zt_rcache_new(const struct zt_rcache_opts *o, struct zt_rcache **out)
     if (!redis && o->backend && !zt_str_eq(o->backend, "memory")) return ZT_EINVAL;
     struct zt_rcache *c = zt_calloc(1, sizeof *c);
     if (!c) return ZT_ENOMEM;
+    pthread_mutex_init(&c->mu, NULL);
     int rc = ZT_ENOMEM;
     c->secret = sodium_malloc(ZT_RCACHE_SECRET_LEN);
     if (!c->secret) goto out;
@@ -113,6 +125,7 @@ void zt_rcache_free(struct zt_rcache *c)
     if (!c) return;
     if (c->ops) c->ops->free(c->b);
     sodium_free(c->secret);
+    pthread_mutex_destroy(&c->mu);
     zt_free(c);
 }
 
@@ -158,6 +171,60 @@ int zt_rcache_key(const struct zt_rcache *c, const char *scope, const char *kind
     json_get_alloc_funcs(NULL, &jfree);
     jfree(canon);
     return 0;
+}
+
+int zt_rcache_name(const struct zt_rcache *c, const uint8_t job[static ZT_RCACHE_KEY_LEN],
+                   const struct zt_rcache_model *m, uint8_t name[static ZT_RCACHE_KEY_LEN])
+{
+    if (!c || !m || !m->build_id[0]) return ZT_EINVAL;
+    crypto_auth_hmacsha256_state st;
+    crypto_auth_hmacsha256_init(&st, c->secret, ZT_RCACHE_SECRET_LEN);
+    static const char ctx[] = "zentalk-rcache-name-v1";
+    crypto_auth_hmacsha256_update(&st, (const uint8_t *)ctx, sizeof ctx); /* with its NUL: a separator */
+    crypto_auth_hmacsha256_update(&st, job, ZT_RCACHE_KEY_LEN);
+    crypto_auth_hmacsha256_update(&st, m->sha256, sizeof m->sha256);
+    crypto_auth_hmacsha256_update(&st, (const uint8_t *)m->build_id, strlen(m->build_id) + 1);
+    crypto_auth_hmacsha256_final(&st, name);
+    sodium_memzero(&st, sizeof st);
+    return 0;
+}
+
+bool zt_rcache_model_current(struct zt_rcache *c, const char *model, struct zt_rcache_model *out)
+{
+    if (!c || !model || !out) return false;
+    bool found = false;
+    pthread_mutex_lock(&c->mu);
+    for (size_t i = 0; i < ZT_RCACHE_MODELS_MAX && !found; i++) {
+        if (!c->seen[i].used || !zt_str_eq(c->seen[i].model, model)) continue;
+        *out = c->seen[i].m;
+        c->seen[i].used = ++c->clock;
+        found = true;
+    }
+    pthread_mutex_unlock(&c->mu);
+    return found;
+}
+
+void zt_rcache_model_seen(struct zt_rcache *c, const char *model, const struct zt_rcache_model *m)
+{
+    if (!c || !model || !m || strlen(model) > ZT_RCACHE_MODEL_NAME_MAX) return;
+    pthread_mutex_lock(&c->mu);
+    size_t slot = 0;
+    for (size_t i = 0; i < ZT_RCACHE_MODELS_MAX; i++) {
+        if (c->seen[i].used && zt_str_eq(c->seen[i].model, model)) {
+            slot = i;
+            break;
+        }
+        if (c->seen[i].used < c->seen[slot].used) slot = i; /* free (0), else the longest unseen */
+    }
+    zt_strlcpy(c->seen[slot].model, model, sizeof c->seen[slot].model);
+    c->seen[slot].m = *m;
+    c->seen[slot].used = ++c->clock;
+    pthread_mutex_unlock(&c->mu);
+}
+
+void zt_rcache_note_miss(struct zt_rcache *c)
+{
+    if (c) atomic_fetch_add(&c->n[C_MISS], 1);
 }
 
 /* ---- values: encode, seal, open --------------------------------------------------- */

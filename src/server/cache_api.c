@@ -49,6 +49,18 @@ static bool scope_of(const struct zt__cache_env *env, const struct zt__req_ctx *
     return rc == 0 || rc == ZT_ENOTFOUND;
 }
 
+/* What the model file and build table is keyed by: the model's name and
+ * the modes the request asks for (precision, kv_cache: one name runs as
+ * several builds, each with its entries); false when too long. */
+static bool variant_of(const char *model, json_t *body, char *out, size_t n)
+{
+    const char *p = json_string_value(json_object_get(body, "precision"));
+    const char *kv = json_string_value(json_object_get(body, "kv_cache"));
+    int w = snprintf(out, n, "%s%s%s%s%s", model, p ? " precision=" : "", p ? p : "", kv ? " kv_cache=" : "",
+                     kv ? kv : "");
+    return w > 0 && (size_t)w < n;
+}
+
 /* One "data: <json>\n\n" event appended to b (j taken). */
 static int sse_event(struct zt_buf *b, json_t *j)
 {
@@ -154,12 +166,21 @@ bool zt__cache_lookup(const struct zt__cache_env *env, struct zt__req_ctx *cx, j
         cfg->privacy.retention_cache_days <= 0 || v->kind != ZT_PRIVACY_VERDICT_ALLOW || v->types != 0 ||
         !scope_of(env, cx, scope, sizeof scope))
         return false;
-    if (zt_rcache_key(env->cache, scope, chat ? "chat" : "completion", model, max_tokens, body, q->key) != 0)
+    if (!variant_of(model, body, q->model, sizeof q->model) ||
+        zt_rcache_key(env->cache, scope, chat ? "chat" : "completion", model, max_tokens, body, q->job) != 0)
         return false;
-    struct zt_rcache_entry e;
-    int rc = zt_rcache_get(env->cache, q->key, &e);
     zt_buf_init(&q->text, ZT_RCACHE_TEXT_MAX);
     q->on = true;
+    /* the entry's name binds the model file and build the name runs as,
+     * known from the last verified answer for it; none yet: a miss */
+    struct zt_rcache_model mi;
+    if (!zt_rcache_model_current(env->cache, q->model, &mi)) {
+        zt_rcache_note_miss(env->cache);
+        return false;
+    }
+    if (zt_rcache_name(env->cache, q->job, &mi, q->key) != 0) return false;
+    struct zt_rcache_entry e;
+    int rc = zt_rcache_get(env->cache, q->key, &e);
     if (rc) return false; /* a miss: run it, and store the verified answer */
     if (zt_rcache_sample_verify(env->cache)) { /* a worker runs it again; the answer is compared */
         q->verify = true;
@@ -204,6 +225,15 @@ void zt__cache_done(const struct zt__cache_env *env, struct zt__cache_req *q, co
                     const char *worker)
 {
     if (!q->on || !env->cache || !res->checkpoint_len) return;
+    /* what this answer ran as: from now on the name's entries are those of
+     * this file and build (another one behind the name: the old entries
+     * are no longer named) */
+    struct zt_rcache_model mi;
+    memcpy(mi.sha256, res->ckpt.model_sha256, sizeof mi.sha256);
+    zt_strlcpy(mi.build_id, res->receipt.build_id, sizeof mi.build_id);
+    uint8_t name[ZT_RCACHE_KEY_LEN];
+    if (zt_rcache_name(env->cache, q->job, &mi, name) != 0) return;
+    zt_rcache_model_seen(env->cache, q->model, &mi);
     if (q->verify) {
         bool same = zt_rcache_same_chain(&q->ent, res->checkpoint, res->checkpoint_len);
         zt_rcache_note_verify(env->cache, same);
@@ -226,7 +256,7 @@ void zt__cache_done(const struct zt__cache_env *env, struct zt__cache_req *q, co
     zt_strlcpy(e.worker, worker, sizeof e.worker);
     memcpy(e.receipt, res->receipt_bytes, res->receipt_len);
     memcpy(e.checkpoint, res->checkpoint, res->checkpoint_len);
-    int rc = zt_rcache_put(env->cache, q->key, &e);
+    int rc = zt_rcache_put(env->cache, name, &e);
     if (rc && rc != ZT_ETOOBIG)
         zt_log(ZT_LOG_WARN, "result_cache_store_failed", "backend=%s error=%s", zt_rcache_backend(env->cache),
                zt_strerror(rc));

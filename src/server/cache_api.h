@@ -28,7 +28,9 @@ struct zt_chain;
 struct zt__cache_req {
     bool on;                         /* a verified answer is stored under key */
     bool verify;                     /* a sampled hit re-run: compare with ent */
-    uint8_t key[ZT_RCACHE_KEY_LEN];
+    uint8_t job[ZT_RCACHE_KEY_LEN];  /* the job's digest (zt_rcache_key) */
+    uint8_t key[ZT_RCACHE_KEY_LEN];  /* verify: the entry's name */
+    char model[ZT_RCACHE_MODEL_NAME_MAX + 1]; /* the model and modes asked (zt_rcache_model_seen's name) */
     struct zt_rcache_entry ent;      /* verify: the cached entry */
     struct zt_buf text;              /* the answer as it streams (wiped) */
 };

@@ -19,7 +19,10 @@
  *  3. started again, node 0 audits clean against the chain, publishes a
  *     new deposit as the next segment, and a row altered in its store
  *     behind its back is not published again but reported by the audit
- *     as a mismatch (exit 1). */
+ *     as a mismatch (exit 1);
+ *  4. restarted with an hour between segments, a job changed after the
+ *     last segment is reported by the audit as not yet published (1 row)
+ *     until `zentalk mesh publish` makes the next segment. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -268,6 +271,40 @@ static void test_publish_rebuild_audit(void **state)
     assert_non_null(strstr(first, "ledger_txs"));
     assert_non_null(strstr(first, "differs from its published image"));
     printf("# a forged row: %s\n", first);
+    json_decref(a);
+
+    /* 4: rows newer than the last segment: node 0 again with an hour
+     * between segments; a job changed now is reported as not yet
+     * published, until `zentalk mesh publish` */
+    assert_int_equal(kill(nodes[0].n.pid, SIGTERM), 0);
+    node_wait(&nodes[0].n, 30000);
+    node_cleanup(&nodes[0].n);
+    const char *const slow_env[] = {orch_env[0], orch_env[1], orch_env[2], "ZENTALK_MESH_DB_SYNC_INTERVAL_S=3600", NULL};
+    const char *const args0[] = {"--config", nodes[0].dir, NULL};
+    node_spawn(&nodes[0].n, args0, slow_env, true, nodes[0].dir);
+    open_db(&st);
+    char later[200];
+    snprintf(later, sizeof later, "UPDATE sched_jobs SET tokens = 17, updated = %lld WHERE job_id = 'job-2'",
+             (long long)zt_time_real_ms());
+    sql(st, later);
+    zt_store_close(st);
+    assert_int_equal(cli_audit(&a), 1); /* the forged row still */
+    assert_int_equal(json_integer_value(json_object_get(a, "head_seq")), head2);
+    long long unpub = json_integer_value(json_object_get(a, "unpublished_rows"));
+    printf("# a job changed after the last segment: %lld row(s) not yet published\n", unpub);
+    assert_int_equal(unpub, 1);
+    json_decref(a);
+    char env_url[200];
+    snprintf(env_url, sizeof env_url, "ZENTALK_URL=%s", nodes[0].n.url);
+    const char *const penv[] = {env_url, NULL};
+    const char *const pub_args[] = {"mesh", "publish", NULL};
+    zt_buf_init(&out, 1 << 16);
+    assert_int_equal(run_prog(cli_bin, pub_args, penv, NULL, &out, RUN_MERGE_STDERR), 0);
+    assert_non_null(strstr(zt_buf_str(&out), "published 1 segment(s)"));
+    zt_buf_deinit(&out);
+    assert_int_equal(cli_audit(&a), 1);
+    assert_int_equal(json_integer_value(json_object_get(a, "head_seq")), head2 + 1);
+    assert_int_equal(json_integer_value(json_object_get(a, "unpublished_rows")), 0);
     json_decref(a);
 }
 

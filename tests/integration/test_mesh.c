@@ -12,10 +12,15 @@
  *     second per caller here, so the pull lasts long enough to be cut);
  *     Then a puller is killed (SIGKILL) in the middle of a pull and
  *     started again: the pull fetches only the chunks it did not have;
+ *     (the CLI: `models pull sha256:HEX` and the URL form `URL --sha256
+ *     HEX` through a node that holds it: from peers, the URL's server sees
+ *     no request); after the kill the pull is never restarted by the test;
  *  3. a fake holder (in this process: its own DHT node and HTTP server, a
  *     valid signed holder record) serves altered chunks: the puller takes
  *     one bad chunk from it, never asks it again, lowers its score and
- *     still gets the verified file;
+ *     still gets the verified file; a blob whose only holder is such a
+ *     fake: `models pull sha256:HEX --from URL` finds it, fails, and falls
+ *     back to the URL (the file verified);
  *  4. a blob added with replication factor 3 is replicated to two more
  *     nodes by the repair; one of them leaves for good (SIGTERM) and,
  *     once its holder record has expired (6 s here), the repair brings the
@@ -168,6 +173,14 @@ static long long bytes_under(int i, const char *sub)
     return bytes_counted;
 }
 
+/* An HTTP server that counts its requests and has nothing (404). */
+static void count_handler(void *ud, struct zt_http_req *req, struct zt_http_resp *resp)
+{
+    (void)req;
+    __atomic_fetch_add((int *)ud, 1, __ATOMIC_SEQ_CST);
+    resp->status = 404;
+}
+
 /* ---- 1: spread ------------------------------------------------------------------- */
 
 static void test_spread(void **state)
@@ -240,6 +253,27 @@ static void test_spread(void **state)
     assert_int_equal(run_prog(cli_bin, ls_args, env, NULL, &out, RUN_MERGE_STDERR), 0);
     assert_non_null(strstr(zt_buf_str(&out), sha1));
     zt_buf_reset(&out);
+    /* the URL form, on node 3 (it holds the blob): from peers, and the URL's
+     * server sees no request */
+    int url_hits = 0;
+    struct zt_http_opts uo = {.host = "127.0.0.1", .threads = 1, .max_connections = 8, .timeout_s = 30,
+                              .max_header_bytes = 16384, .max_body_bytes = 65536,
+                              .handler = count_handler, .ud = &url_hits};
+    struct zt_http_server *usrv = NULL;
+    assert_int_equal(zt_http_start(&uo, &usrv), 0);
+    char u[200], env_url3[200];
+    snprintf(u, sizeof u, "http://127.0.0.1:%u/f1.gguf", (unsigned)zt_http_port(usrv));
+    snprintf(env_url3, sizeof env_url3, "ZENTALK_URL=%s", nodes[3].n.url);
+    const char *const env3[] = {env_url3, NULL};
+    const char *const url_args[] = {"models", "pull", u, "--sha256", sha1, "--name", "url.gguf", NULL};
+    assert_int_equal(run_prog(cli_bin, url_args, env3, NULL, &out, RUN_MERGE_STDERR), 0);
+    assert_non_null(strstr(zt_buf_str(&out), "from peers"));
+    snprintf(inst, sizeof inst, "%s/models/url.gguf", nodes[3].n.data_dir);
+    mesh_file_sha(inst, got);
+    assert_string_equal(got, sha1);
+    assert_int_equal(__atomic_load_n(&url_hits, __ATOMIC_SEQ_CST), 0);
+    zt_http_stop(usrv);
+    zt_buf_reset(&out);
     /* a hash nobody holds: the CLI says so and fails */
     const char *const none_args[] = {"models", "pull", "sha256:00000000000000000000000000000000000000000000000000000000000000ff", NULL};
     assert_int_equal(run_prog(cli_bin, none_args, env, NULL, &out, RUN_MERGE_STDERR), 1);
@@ -271,7 +305,19 @@ static void test_holder_killed(void **state)
         const char *st = pull_state(3, sha2, &have, &j);
         bool running = zt_str_eq(st, "running"), failed = zt_str_eq(st, "failed");
         json_decref(j);
-        if (failed) pull_start(3, sha2, false); /* no holder found yet */
+        if (failed) { /* no holder found yet; after the kill it must complete from the others */
+            if (killed) {
+                json_t *pj;
+                long hv;
+                pull_state(3, sha2, &hv, &pj);
+                char *t = json_dumps(pj, JSON_COMPACT);
+                printf("# node 3's pull failed after the kill: %s\n", t ? t : "?");
+                zt_free(t);
+                json_decref(pj);
+            }
+            assert_false(killed);
+            pull_start(3, sha2, false);
+        }
         if (running && have >= 2 && !killed) {
             assert_int_equal(kill(nodes[2].n.pid, SIGKILL), 0);
             node_wait(&nodes[2].n, 10000);
@@ -380,6 +426,75 @@ static bool on_seen(void *ud, const void *data, size_t len)
     return true;
 }
 
+/* A fake holder of f->file (its honest manifest, altered chunks): its own
+ * HTTP server, DHT node and signed holder record, published until another
+ * DHT node reads it (and node 0's record too when node0_holds). */
+struct fake_run {
+    struct zt_http_server *srv;
+    struct zt_identity *id;
+    struct zt_dht *d;
+    char *rec;
+};
+
+static void fake_start(struct fake *f, const char *sha, bool node0_holds, struct fake_run *fr)
+{
+    memset(fr, 0, sizeof *fr);
+    assert_int_equal(zt_mesh_manifest_of_file(f->file, &f->man), 0);
+    uint8_t *enc = NULL;
+    size_t elen = 0;
+    assert_int_equal(zt_mesh_manifest_encode(&f->man, &enc, &elen), 0);
+    zt_buf_init(&f->manifest, ZT_MESH_MANIFEST_MAX);
+    assert_int_equal(zt_buf_append(&f->manifest, enc, elen), 0);
+    zt_free(enc);
+    zt_hex_encode(f->root_hex, f->man.root, 32);
+
+    struct zt_http_opts ho = {.host = "127.0.0.1", .threads = 2, .max_connections = 64, .timeout_s = 30,
+                              .max_header_bytes = 16384, .max_body_bytes = 65536,
+                              .handler = fake_handler, .ud = f};
+    assert_int_equal(zt_http_start(&ho, &fr->srv), 0);
+    assert_int_equal(zt_identity_generate(&fr->id), 0);
+    struct zt_dht_opts dopt = {.port = FAKE_DHT_PORT};
+    assert_int_equal(zt_dht_new(&dopt, &fr->d), 0);
+    assert_int_equal(zt_dht_bootstrap(fr->d, "127.0.0.1:4801"), 0);
+    struct zt_mesh_holder h;
+    memset(&h, 0, sizeof h);
+    snprintf(h.endpoint, sizeof h.endpoint, "http://127.0.0.1:%u", (unsigned)zt_http_port(fr->srv));
+    memcpy(h.root, f->man.root, 32);
+    memcpy(h.sha256, f->man.file_sha256, 32);
+    h.size = f->man.file_size;
+    h.rf = 1;
+    h.exp = zt_time_real_ms() / 1000 + 3600;
+    assert_int_equal(zt_mesh_record_sign(fr->id, &h, &fr->rec), 0);
+    /* until the records can be read from another DHT node than the fake's
+     * own (whose get also sees its local store) */
+    struct zt_dht_opts oopt = {.port = OBSERVER_DHT_PORT};
+    struct zt_dht *obs = NULL;
+    assert_int_equal(zt_dht_new(&oopt, &obs), 0);
+    assert_int_equal(zt_dht_bootstrap(obs, "127.0.0.1:4802"), 0);
+    json_t *s0 = get_json(0, "/v1/mesh/status");
+    struct seen_ctx sc = {.a = zt_identity_id(fr->id), .b = json_string_value(json_object_get(s0, "node_id")),
+                          .saw_b = !node0_holds};
+    uint64_t until = zt_time_mono_ms() + WAIT_MS;
+    while (!(sc.saw_a && sc.saw_b)) {
+        assert_int_equal(zt_dht_put_value(fr->d, "mesh", sha, fr->rec, strlen(fr->rec)), 0);
+        assert_int_equal(zt_dht_get_values(obs, "mesh", sha, 2000, on_seen, &sc), 0);
+        assert_true(zt_time_mono_ms() < until);
+        if (!(sc.saw_a && sc.saw_b)) zt_time_sleep_ms(200);
+    }
+    json_decref(s0);
+    zt_dht_free(obs);
+}
+
+static void fake_stop(struct fake *f, struct fake_run *fr)
+{
+    zt_free(fr->rec);
+    zt_dht_free(fr->d);
+    zt_identity_free(fr->id);
+    zt_http_stop(fr->srv);
+    zt_buf_deinit(&f->manifest);
+    zt_mesh_manifest_deinit(&f->man);
+}
+
 static void test_bad_chunk_caught(void **state)
 {
     (void)state;
@@ -387,53 +502,9 @@ static void test_bad_chunk_caught(void **state)
     memset(&f, 0, sizeof f);
     mesh_make_file(files_dir, "f3.gguf", (5u << 20) + 99, 3, f.file, sizeof f.file, sha3);
     add(0, f.file, "f3.gguf", 1, sha3);
-    assert_int_equal(zt_mesh_manifest_of_file(f.file, &f.man), 0);
-    uint8_t *enc = NULL;
-    size_t elen = 0;
-    assert_int_equal(zt_mesh_manifest_encode(&f.man, &enc, &elen), 0);
-    zt_buf_init(&f.manifest, ZT_MESH_MANIFEST_MAX);
-    assert_int_equal(zt_buf_append(&f.manifest, enc, elen), 0);
-    zt_free(enc);
-    zt_hex_encode(f.root_hex, f.man.root, 32);
-
-    struct zt_http_opts ho = {.host = "127.0.0.1", .threads = 2, .max_connections = 64, .timeout_s = 30,
-                              .max_header_bytes = 16384, .max_body_bytes = 65536,
-                              .handler = fake_handler, .ud = &f};
-    struct zt_http_server *srv = NULL;
-    assert_int_equal(zt_http_start(&ho, &srv), 0);
-    struct zt_identity *id = NULL;
-    assert_int_equal(zt_identity_generate(&id), 0);
-    struct zt_dht_opts dopt = {.port = FAKE_DHT_PORT};
-    struct zt_dht *d = NULL;
-    assert_int_equal(zt_dht_new(&dopt, &d), 0);
-    assert_int_equal(zt_dht_bootstrap(d, "127.0.0.1:4801"), 0);
-    struct zt_mesh_holder h;
-    memset(&h, 0, sizeof h);
-    snprintf(h.endpoint, sizeof h.endpoint, "http://127.0.0.1:%u", (unsigned)zt_http_port(srv));
-    memcpy(h.root, f.man.root, 32);
-    memcpy(h.sha256, f.man.file_sha256, 32);
-    h.size = f.man.file_size;
-    h.rf = 1;
-    h.exp = zt_time_real_ms() / 1000 + 3600;
-    char *rec = NULL;
-    assert_int_equal(zt_mesh_record_sign(id, &h, &rec), 0);
-    /* until both records (the fake's and node 0's) can be read from another
-     * DHT node than the fake's own (whose get also sees its local store) */
-    struct zt_dht_opts oopt = {.port = OBSERVER_DHT_PORT};
-    struct zt_dht *obs = NULL;
-    assert_int_equal(zt_dht_new(&oopt, &obs), 0);
-    assert_int_equal(zt_dht_bootstrap(obs, "127.0.0.1:4802"), 0);
-    json_t *s0 = get_json(0, "/v1/mesh/status");
-    struct seen_ctx sc = {.a = zt_identity_id(id), .b = json_string_value(json_object_get(s0, "node_id"))};
-    uint64_t until = zt_time_mono_ms() + WAIT_MS;
-    while (!(sc.saw_a && sc.saw_b)) {
-        assert_int_equal(zt_dht_put_value(d, "mesh", sha3, rec, strlen(rec)), 0);
-        assert_int_equal(zt_dht_get_values(obs, "mesh", sha3, 2000, on_seen, &sc), 0);
-        assert_true(zt_time_mono_ms() < until);
-        if (!(sc.saw_a && sc.saw_b)) zt_time_sleep_ms(200);
-    }
-    json_decref(s0);
-    zt_dht_free(obs);
+    struct fake_run fr;
+    fake_start(&f, sha3, true, &fr);
+    struct zt_identity *id = fr.id;
     pull_done(4, sha3, false);
     int asked = __atomic_load_n(&f.chunk_requests, __ATOMIC_SEQ_CST);
     long have4;
@@ -460,12 +531,108 @@ static void test_bad_chunk_caught(void **state)
         penalised = json_real_value(json_object_get(p, "score")) < 0;
     json_decref(st);
     assert_true(penalised);
-    zt_free(rec);
-    zt_dht_free(d);
-    zt_identity_free(id);
-    zt_http_stop(srv);
-    zt_buf_deinit(&f.manifest);
-    zt_mesh_manifest_deinit(&f.man);
+    fake_stop(&f, &fr);
+}
+
+/* ---- 3b: every holder fails: the CLI falls back to the URL ------------------------ */
+
+static void test_cli_falls_back_to_url(void **state)
+{
+    (void)state;
+    /* the only holder of f5 serves altered chunks: node 3's pull finds it and
+     * fails; `models pull sha256:HEX --from URL` then downloads the URL */
+    struct fake f;
+    memset(&f, 0, sizeof f);
+    char sha5[65];
+    if (!find_test_model("llama-2-tiny-random.gguf", f.file, sizeof f.file)) /* the CLI's download wants a GGUF */
+        zt_skip("tests/models/llama-2-tiny-random.gguf is absent");
+    mesh_file_sha(f.file, sha5);
+    struct fake_run fr;
+    fake_start(&f, sha5, false, &fr);
+    char env_url[200], env_dir[600], cli_dir[512], shaarg[80], from[600];
+    tmp_dir(cli_dir, sizeof cli_dir, "meshcli");
+    snprintf(env_url, sizeof env_url, "ZENTALK_URL=%s", nodes[3].n.url);
+    snprintf(env_dir, sizeof env_dir, "ZENTALK_NODE_DATA_DIR=%s", cli_dir);
+    snprintf(shaarg, sizeof shaarg, "sha256:%s", sha5);
+    snprintf(from, sizeof from, "file://%s", f.file);
+    const char *const env[] = {env_url, env_dir, NULL};
+    const char *const args[] = {"models", "pull", shaarg, "--from", from, "--name", "f5.gguf", NULL};
+    struct zt_buf out;
+    zt_buf_init(&out, 1 << 16);
+    int rc = run_prog(cli_bin, args, env, NULL, &out, RUN_MERGE_STDERR);
+    printf("# %s", zt_buf_str(&out));
+    assert_int_equal(rc, 0);
+    assert_true(__atomic_load_n(&f.chunk_requests, __ATOMIC_SEQ_CST) >= 1); /* the holder was tried */
+    assert_non_null(strstr(zt_buf_str(&out), "the pull from peers failed"));
+    char inst[700], got[65];
+    snprintf(inst, sizeof inst, "%s/models/f5.gguf", cli_dir);
+    mesh_file_sha(inst, got);
+    assert_string_equal(got, sha5);
+    zt_buf_deinit(&out);
+    rm_rf(cli_dir);
+    fake_stop(&f, &fr);
+}
+
+/* ---- 3c: `zentalk mesh pin|unpin` ---------------------------------------------------- */
+
+/* Node i's blob sha as `zentalk mesh ls --json` lists it: pinned 1/0, -1 absent. */
+static int cli_pinned(int i, const char *sha)
+{
+    char env_url[200];
+    snprintf(env_url, sizeof env_url, "ZENTALK_URL=%s", nodes[i].n.url);
+    const char *const env[] = {env_url, NULL};
+    const char *const args[] = {"mesh", "ls", "--json", NULL};
+    struct zt_buf out;
+    zt_buf_init(&out, 1 << 20);
+    assert_int_equal(run_prog(cli_bin, args, env, NULL, &out, 0), 0);
+    json_t *j = json_loads(zt_buf_str(&out), 0, NULL);
+    assert_non_null(j);
+    int r = -1;
+    size_t k;
+    json_t *b;
+    json_array_foreach(json_object_get(j, "blobs"), k, b) if (zt_str_eq(json_string_value(json_object_get(b, "sha256")), sha))
+        r = json_is_true(json_object_get(b, "pinned"));
+    json_decref(j);
+    zt_buf_deinit(&out);
+    return r;
+}
+
+static int cli_mesh(int i, const char *verb, const char *sha, struct zt_buf *out)
+{
+    char env_url[200], arg[80];
+    snprintf(env_url, sizeof env_url, "ZENTALK_URL=%s", nodes[i].n.url);
+    snprintf(arg, sizeof arg, "sha256:%s", sha);
+    const char *const env[] = {env_url, NULL};
+    const char *const args[] = {"mesh", verb, arg, NULL};
+    zt_buf_reset(out);
+    return run_prog(cli_bin, args, env, NULL, out, RUN_MERGE_STDERR);
+}
+
+/* Node 3 pulled f2 without installing it: held, not pinned. `mesh pin`
+ * pins it (listed, and kept in its blob file on disk); `mesh unpin`
+ * drops it from the store; an unknown blob is an error. */
+static void test_cli_pin(void **state)
+{
+    (void)state;
+    struct zt_buf out;
+    zt_buf_init(&out, 1 << 16);
+    assert_int_equal(cli_pinned(3, sha2), 0);
+    assert_int_equal(cli_mesh(3, "pin", sha2, &out), 0);
+    char want[120];
+    snprintf(want, sizeof want, "pinned sha256:%s", sha2);
+    assert_non_null(strstr(zt_buf_str(&out), want));
+    assert_int_equal(cli_pinned(3, sha2), 1);
+    char bf[700];
+    snprintf(bf, sizeof bf, "%s/mesh/blobs/%s", nodes[3].n.data_dir, sha2);
+    json_t *rec = json_load_file(bf, 0, NULL); /* durable: what a restart reads */
+    assert_non_null(rec);
+    assert_true(json_is_true(json_object_get(rec, "pinned")));
+    json_decref(rec);
+    assert_int_equal(cli_mesh(3, "pin", "00000000000000000000000000000000000000000000000000000000000000ee", &out), 1);
+    assert_int_equal(cli_mesh(3, "unpin", sha2, &out), 0);
+    assert_int_equal(cli_pinned(3, sha2), -1);
+    assert_true(access(bf, F_OK) != 0);
+    zt_buf_deinit(&out);
 }
 
 /* ---- 4: repair ------------------------------------------------------------------- */
@@ -613,6 +780,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_holder_killed),
         cmocka_unit_test(test_puller_killed_resumes),
         cmocka_unit_test(test_bad_chunk_caught),
+        cmocka_unit_test(test_cli_falls_back_to_url),
+        cmocka_unit_test(test_cli_pin),
         cmocka_unit_test(test_repair),
         cmocka_unit_test(test_join_fetches_models),
     };

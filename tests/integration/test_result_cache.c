@@ -15,11 +15,18 @@
  *   A request holding personal data (pseudonymised by the policy) is never
  *   cached. After alice's GDPR erase her entries cannot be reached.
  * G_OFF (privacy.result_cache: off): nothing cached, every request runs.
+ * G_T (privacy.result_cache: tenant): bob's request is a hit on alice's
+ *   entry; anonymous callers are still never cached.
  * G_V (result_cache_verify_permille 1000): the repeated request is re-run
  *   by W and compared: counted as verified.
  * G_R (database.result_cache: redis on the program's redis-server): a hit
  *   from Redis; Redis holds no plaintext (skipped with the reason when no
- *   redis-server can start). */
+ *   redis-server can start).
+ * G_M with two workers serving "stories" from two model files (WA the tiny
+ *   model, WB llama-2-tiny-random.gguf): after the one that answered alice
+ *   is killed, bob's request runs on the other; alice's repeated question is
+ *   then a miss answered by the other file, never the old file's entry. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,9 +47,9 @@
 
 #define SECRET "result-cache-test-secret-0123456789"
 
-static struct keyed_node W, G, G_OFF, G_V, G_R;
-static bool have_model, have_redis;
-static char model_path[1024], redis_url[128], alice[1024], bob[1024];
+static struct keyed_node W, G, G_OFF, G_V, G_R, G_T, WA, WB, G_M;
+static bool have_model, have_redis, have_other;
+static char model_path[1024], other_path[1024], redis_url[128], alice[1024], bob[1024];
 
 #define Q1 "{\"model\":\"stories\",\"messages\":[{\"role\":\"user\",\"content\":\"Once upon a time\"}],\"max_tokens\":12,\"seed\":7%s}"
 
@@ -61,15 +68,18 @@ static int setup(void **state)
     (void)find_test_model("stories260K.gguf", model_path, sizeof model_path);
     have_model = access(model_path, R_OK) == 0;
     if (!have_model) return 0;
-    struct keyed_node *gs[] = {&G, &G_OFF, &G_V, &G_R};
+    struct keyed_node *gs[] = {&G, &G_OFF, &G_V, &G_R, &G_T};
     keyed_make(&W, "rcache");
-    for (size_t i = 0; i < 4; i++) keyed_make(gs[i], "rcache");
-    char *dw = keyed_tiny_worker(&W, model_path, "stories", gs, 4, 32);
+    for (size_t i = 0; i < 5; i++) keyed_make(gs[i], "rcache");
+    char *dw = keyed_tiny_worker(&W, model_path, "stories", gs, 5, 32);
 
     static const char *const genv[] = {"ZENTALK_DATABASE_RESULT_CACHE_VERIFY_PERMILLE=0", NULL};
     start_gateway(&G, dw, genv);
     static const char *const offenv[] = {"ZENTALK_PRIVACY_RESULT_CACHE=off", NULL};
     start_gateway(&G_OFF, dw, offenv);
+    static const char *const tenv[] = {"ZENTALK_PRIVACY_RESULT_CACHE=tenant",
+                                       "ZENTALK_DATABASE_RESULT_CACHE_VERIFY_PERMILLE=0", NULL};
+    start_gateway(&G_T, dw, tenv);
     static const char *const venv[] = {"ZENTALK_DATABASE_RESULT_CACHE_VERIFY_PERMILLE=1000", NULL};
     start_gateway(&G_V, dw, venv);
     have_redis = zt_test_redis_start(redis_url, sizeof redis_url);
@@ -81,6 +91,21 @@ static int setup(void **state)
         start_gateway(&G_R, dw, renv);
     }
     zt_free(dw);
+    have_other = find_test_model("llama-2-tiny-random.gguf", other_path, sizeof other_path);
+    if (have_other) {
+        struct keyed_node *gm[] = {&G_M};
+        keyed_make(&WA, "rcache");
+        keyed_make(&WB, "rcache");
+        keyed_make(&G_M, "rcache");
+        char *dws[2] = {keyed_tiny_worker(&WA, model_path, "stories", gm, 1, 32),
+                        keyed_tiny_worker(&WB, other_path, "stories", gm, 1, 32)};
+        put_file(G_M.dir, "encryption.yaml", "encryption:\n  jwt_secret: \"" SECRET "\"\n");
+        put_json_array(G_M.data, "peers.json", dws, 2);
+        const char *const args[] = {"--config", G_M.dir, NULL};
+        node_spawn(&G_M.n, args, genv, true, G_M.dir);
+        zt_free(dws[0]);
+        zt_free(dws[1]);
+    }
     keyed_bearer(SECRET, "alice", alice, sizeof alice);
     keyed_bearer(SECRET, "bob", bob, sizeof bob);
     return 0;
@@ -89,8 +114,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    struct keyed_node *all[] = {&W, &G, &G_OFF, &G_V, &G_R};
-    for (size_t i = 0; i < 5; i++) keyed_free(all[i]);
+    struct keyed_node *all[] = {&W, &G, &G_OFF, &G_V, &G_R, &G_T, &WA, &WB, &G_M};
+    for (size_t i = 0; i < 9; i++) keyed_free(all[i]);
     return 0;
 }
 
@@ -117,6 +142,16 @@ static json_t *ask(uint16_t port, const char *auth, const char *extra)
     char body[512];
     snprintf(body, sizeof body, Q1, extra);
     return post_json(port, "/v1/chat/completions", auth, body, 200);
+}
+
+/* The same question asked by first and then by second (auth headers, NULL:
+ * anonymous) on port; *w0 the worker's job count before. */
+static void ask_twice(uint16_t port, const char *first, const char *second, const char *extra, long long *w0,
+                      json_t **a, json_t **b)
+{
+    *w0 = metric_value(W.n.port, "zentalk_inference_jobs_total");
+    *a = ask(port, first, extra);
+    *b = ask(port, second, extra);
 }
 
 /* The same bytes and the same receipt; the cache receipt verifies. */
@@ -238,15 +273,46 @@ static void test_policy_off(void **state)
 {
     (void)state;
     if (!have_model) zt_skip("tests/models/stories260K.gguf is absent");
-    long long w0 = metric_value(W.n.port, "zentalk_inference_jobs_total");
-    json_t *a = ask(G_OFF.n.port, alice, "");
-    json_t *b = ask(G_OFF.n.port, alice, "");
+    long long w0;
+    json_t *a, *b;
+    ask_twice(G_OFF.n.port, alice, alice, "", &w0, &a, &b);
     assert_string_equal(zfield(b, "verification"), "receipt");
     assert_null(json_object_get(json_object_get(b, "zentalk"), "cache"));
     assert_int_equal(metric_value(W.n.port, "zentalk_inference_jobs_total"), w0 + 2);
     assert_int_equal(counter(G_OFF.n.port, "store"), -1); /* no cache at all */
     json_decref(a);
     json_decref(b);
+}
+
+/* privacy.result_cache: tenant: every identified caller of the gateway
+ * shares the entries (bob hits alice's answer); anonymous callers never
+ * (nothing to scope by). */
+static void test_tenant_scope(void **state)
+{
+    (void)state;
+    if (!have_model) zt_skip("tests/models/stories260K.gguf is absent");
+    long long w0;
+    json_t *a, *b;
+    ask_twice(G_T.n.port, alice, bob, ",\"temperature\":0.4", &w0, &a, &b);
+    assert_string_equal(zfield(a, "verification"), "receipt");
+    assert_string_equal(zfield(b, "verification"), "cache");
+    assert_string_equal(content(b), content(a));
+    assert_string_equal(zfield(b, "receipt"), zfield(a, "receipt"));
+    assert_int_equal(counter(G_T.n.port, "hit"), 1);
+    assert_int_equal(metric_value(W.n.port, "zentalk_inference_jobs_total"), w0 + 1);
+    /* anonymous: the same question is run, not answered from the tenant's entry, and not stored */
+    long long stores = counter(G_T.n.port, "store"), w1;
+    json_t *n1, *n2;
+    ask_twice(G_T.n.port, NULL, NULL, ",\"temperature\":0.4", &w1, &n1, &n2);
+    assert_string_equal(zfield(n1, "verification"), "receipt");
+    assert_string_equal(zfield(n2, "verification"), "receipt");
+    assert_int_equal(counter(G_T.n.port, "hit"), 1);
+    assert_int_equal(counter(G_T.n.port, "store"), stores);
+    assert_int_equal(metric_value(W.n.port, "zentalk_inference_jobs_total"), w0 + 3);
+    json_decref(a);
+    json_decref(b);
+    json_decref(n1);
+    json_decref(n2);
 }
 
 /* Every hit re-run by a worker and compared. */
@@ -262,6 +328,46 @@ static void test_reverify(void **state)
     assert_int_equal(counter(G_V.n.port, "mismatch"), 0);
     json_decref(a);
     json_decref(b);
+}
+
+/* The entry names the model file and engine build, not only the model's
+ * name: another file behind "stories" never answers with the old one's
+ * entry. */
+static void test_model_swap_misses(void **state)
+{
+    (void)state;
+    if (!have_model) zt_skip("tests/models/stories260K.gguf is absent");
+    if (!have_other) zt_skip("tests/models/llama-2-tiny-random.gguf is absent");
+    json_t *a1 = ask(G_M.n.port, alice, ",\"temperature\":0.2");
+    json_t *a2 = ask(G_M.n.port, alice, ",\"temperature\":0.2");
+    assert_string_equal(zfield(a1, "verification"), "receipt");
+    assert_string_equal(zfield(a2, "verification"), "cache"); /* cached while the file is the same */
+    /* the worker that answered goes: "stories" is now the other file */
+    struct keyed_node *gone = NULL;
+    char id[64];
+    node_id_of(WA.n.port, id, sizeof id, NULL);
+    gone = zt_str_eq(id, zfield(a1, "ran_on")) ? &WA : &WB;
+    assert_int_equal(kill(gone->n.pid, SIGKILL), 0);
+    (void)node_wait(&gone->n, 10000);
+    node_cleanup(&gone->n);
+    gone->n.pid = 0;
+    json_t *b = ask(G_M.n.port, bob, ",\"temperature\":0.9"); /* any verified answer of the other file */
+    assert_string_not_equal(zfield(b, "ran_on"), zfield(a1, "ran_on"));
+    long long hits = counter(G_M.n.port, "hit"), miss = counter(G_M.n.port, "miss");
+    json_t *a3 = ask(G_M.n.port, alice, ",\"temperature\":0.2");
+    assert_string_equal(zfield(a3, "verification"), "receipt"); /* run again, not the old file's entry */
+    assert_string_equal(zfield(a3, "ran_on"), zfield(b, "ran_on"));
+    assert_int_equal(counter(G_M.n.port, "hit"), hits);
+    assert_int_equal(counter(G_M.n.port, "miss"), miss + 1);
+    json_t *a4 = ask(G_M.n.port, alice, ",\"temperature\":0.2"); /* and cached again, for the new file */
+    assert_string_equal(zfield(a4, "verification"), "cache");
+    assert_string_equal(content(a4), content(a3));
+    assert_string_equal(zfield(a4, "receipt"), zfield(a3, "receipt"));
+    json_decref(a1);
+    json_decref(a2);
+    json_decref(b);
+    json_decref(a3);
+    json_decref(a4);
 }
 
 /* Redis: a hit through Redis; what Redis holds is no plaintext. */
@@ -304,8 +410,10 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_users_share_nothing),
         cmocka_unit_test(test_erase_shreds),
         cmocka_unit_test(test_policy_off),
+        cmocka_unit_test(test_tenant_scope),
         cmocka_unit_test(test_reverify),
         cmocka_unit_test(test_redis),
+        cmocka_unit_test(test_model_swap_misses),
     };
     return zt_test_exit(cmocka_run_group_tests(tests, setup, teardown));
 }

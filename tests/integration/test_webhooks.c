@@ -15,7 +15,9 @@
  *   the same data: the event is delivered (the outbox is in the store).
  *   An event written to the outbox by another process (a payout, as the
  *   ledger's batch code would) is delivered too; one that R answers 410
- *   is marked failed at once. */
+ *   is marked failed at once.
+ * L: a node serving the model itself with the same bridge: its local job
+ *   sends job.completed (worker "local", outcome ok, its tokens). */
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -40,7 +42,7 @@
 #define WH_SECRET "webhook-test-secret-1234567890"
 #define FAILS 2
 
-static struct keyed_node W, G;
+static struct keyed_node W, G, L;
 static bool have_model;
 static const char *cli_bin;
 static char model_path[1024];
@@ -114,6 +116,7 @@ static int teardown(void **state)
     (void)state;
     keyed_free(&W);
     keyed_free(&G);
+    keyed_free(&L);
     zt_http_stop(srv);
     wh_rx_deinit(&R);
     return 0;
@@ -227,6 +230,56 @@ static void test_gone_fails_at_once(void **state)
     atomic_store(&mode, 0);
 }
 
+/* A job the gateway runs itself (L serves the model: no peer, no
+ * worker) sends its job.completed too: worker "local", outcome ok, its
+ * tokens, no user (anonymous). */
+static void test_local_job(void **state)
+{
+    (void)state;
+    if (!have_model) zt_skip("tests/models/stories260K.gguf is absent");
+    atomic_store(&mode, 0);
+    keyed_make(&L, "webhooks");
+    char yaml[1600];
+    snprintf(yaml, sizeof yaml,
+             "model_cache:\n  memory_budget_mb: 0\n  default_model: stories\n"
+             "models:\n  - id: stories\n    path: %s\n    context_size: 256\n    max_tokens: 16\n",
+             model_path);
+    put_file(L.dir, "models.yaml", yaml);
+    put_file(L.dir, "gpu-pool.yaml", "gpu_pool:\n  cpu_threads: 1\n  max_batch: 2\n");
+    char url[96];
+    snprintf(url, sizeof url, "ZENTALK_INTEGRATION_API_URL=http://127.0.0.1:%u", zt_http_port(srv));
+    const char *const env[] = {url, "ZENTALK_INTEGRATION_WEBHOOK_SECRET=" WH_SECRET,
+                               "ZENTALK_INTEGRATION_WEBHOOK_RETRY_BASE_MS=50", NULL};
+    const char *const args[] = {"--config", L.dir, NULL};
+    node_spawn(&L.n, args, env, true, L.dir);
+    int before = r_count("job.completed", true);
+    json_t *a = post_json(L.n.port, "/v1/chat/completions", NULL,
+                          "{\"model\":\"stories\",\"messages\":[{\"role\":\"user\",\"content\":\"Once upon\"}],"
+                          "\"max_tokens\":8}",
+                          200);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(a, "zentalk"), "ran_on")), "local");
+    long long ct = json_integer_value(json_object_get(json_object_get(a, "usage"), "completion_tokens"));
+    json_decref(a);
+    assert_true(wait_for("job.completed", before + 1, true, 20000));
+    pthread_mutex_lock(&R.mu);
+    assert_int_equal(R.bad_sig, 0);
+    int found = 0;
+    for (int i = 0; i < R.n; i++) {
+        json_t *d = json_object_get(R.k[i].body, "data");
+        if (!zt_str_eq(json_string_value(json_object_get(d, "worker")), "local")) continue;
+        found++;
+        assert_string_equal(json_string_value(json_object_get(d, "outcome")), "ok");
+        assert_true(json_is_true(json_object_get(d, "ok")));
+        assert_string_equal(json_string_value(json_object_get(d, "model")), "stories");
+        assert_int_equal(json_integer_value(json_object_get(d, "completion_tokens")), ct);
+        assert_null(json_string_value(json_object_get(d, "user"))); /* anonymous */
+        assert_int_equal(strlen(json_string_value(json_object_get(d, "job_id"))), 32);
+        assert_true(R.k[i].attempts >= FAILS + 1);
+    }
+    pthread_mutex_unlock(&R.mu);
+    assert_int_equal(found, 1);
+}
+
 int main(int argc, char **argv)
 {
     if (!harness_start(argc, argv, "test_webhooks")) return 2;
@@ -235,6 +288,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_delivered_signed_retried),
         cmocka_unit_test(test_restart_loses_nothing),
         cmocka_unit_test(test_gone_fails_at_once),
+        cmocka_unit_test(test_local_job),
     };
     return zt_test_exit(cmocka_run_group_tests(tests, setup, teardown));
 }

@@ -20,6 +20,7 @@
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_rcache.h"
 #include "zentalk/zt_sealed.h"
+#include "zentalk/zt_str.h"
 
 static const uint8_t secret_a[ZT_RCACHE_SECRET_LEN] = {1, 2, 3};
 static const uint8_t secret_b[ZT_RCACHE_SECRET_LEN] = {9, 9, 9};
@@ -87,6 +88,64 @@ static void test_names(void **state)
     json_decref(q2);
     zt_rcache_free(a);
     zt_rcache_free(b);
+    assert_int_equal(zt_alloc_live(), live);
+}
+
+/* The entry name binds the model file and the engine build: another file
+ * or build behind the same model name names another entry. */
+static void test_name_binds_model_and_build(void **state)
+{
+    (void)state;
+    int64_t live = zt_alloc_live();
+    struct zt_rcache *a = mk(secret_a, 1 << 20, 0);
+    uint8_t job[32], n1[32], n2[32], n3[32], n4[32];
+    json_t *q = body("hello", 1);
+    assert_int_equal(zt_rcache_key(a, "user:alice", "chat", "m", 16, q, job), 0);
+    struct zt_rcache_model m1 = {.build_id = "zentalk-engine/1+kv-f16"}, m2 = m1, m3 = m1, cur;
+    memset(m1.sha256, 1, sizeof m1.sha256);
+    memset(m2.sha256, 2, sizeof m2.sha256);                             /* another file */
+    memcpy(m3.sha256, m1.sha256, sizeof m3.sha256);
+    zt_strlcpy(m3.build_id, "zentalk-engine/1", sizeof m3.build_id); /* another build (no +kv-f16) */
+    assert_int_equal(zt_rcache_name(a, job, &m1, n1), 0);
+    assert_int_equal(zt_rcache_name(a, job, &m2, n2), 0);
+    assert_int_equal(zt_rcache_name(a, job, &m3, n3), 0);
+    assert_int_equal(zt_rcache_name(a, job, &m1, n4), 0);
+    assert_memory_not_equal(n1, n2, 32);
+    assert_memory_not_equal(n1, n3, 32);
+    assert_memory_equal(n1, n4, 32);
+    assert_memory_not_equal(n1, job, 32);
+    struct zt_rcache_model none = {.build_id = ""};
+    assert_int_equal(zt_rcache_name(a, job, &none, n4), ZT_EINVAL);
+
+    /* a stored answer under m1's name is not found under m2's */
+    struct zt_rcache_entry e, got;
+    entry(&e, "once", 1);
+    assert_int_equal(zt_rcache_put(a, n1, &e), 0);
+    assert_int_equal(zt_rcache_get(a, n2, &got), ZT_ENOTFOUND);
+    assert_int_equal(zt_rcache_get(a, n1, &got), 0);
+    zt_rcache_entry_deinit(&got);
+
+    /* what the name runs as: unknown, then the last answer's */
+    assert_false(zt_rcache_model_current(a, "m", &cur));
+    zt_rcache_model_seen(a, "m", &m1);
+    assert_true(zt_rcache_model_current(a, "m", &cur));
+    assert_memory_equal(&cur, &m1, sizeof cur);
+    zt_rcache_model_seen(a, "m", &m2);
+    assert_true(zt_rcache_model_current(a, "m", &cur));
+    assert_memory_equal(cur.sha256, m2.sha256, 32);
+    assert_false(zt_rcache_model_current(a, "other", &cur));
+    /* bounded: many names, the least recently seen forgotten, "m" kept (just read) */
+    char nm[16];
+    for (int i = 0; i < 100; i++) {
+        snprintf(nm, sizeof nm, "x%d", i);
+        zt_rcache_model_seen(a, nm, &m3);
+        if (i % 8 == 0) assert_true(zt_rcache_model_current(a, "m", &cur));
+    }
+    assert_true(zt_rcache_model_current(a, "m", &cur));
+    assert_false(zt_rcache_model_current(a, "x0", &cur));
+    assert_true(zt_rcache_model_current(a, "x99", &cur));
+    json_decref(q);
+    zt_rcache_free(a);
     assert_int_equal(zt_alloc_live(), live);
 }
 
@@ -228,7 +287,7 @@ int main(void)
 {
     if (sodium_init() < 0) return 1;
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_names),         cmocka_unit_test(test_put_get_seal), cmocka_unit_test(test_lru_bound),
+        cmocka_unit_test(test_names), cmocka_unit_test(test_name_binds_model_and_build),         cmocka_unit_test(test_put_get_seal), cmocka_unit_test(test_lru_bound),
         cmocka_unit_test(test_receipt),       cmocka_unit_test(test_sampling),     cmocka_unit_test(test_redis_refused),
     };
     return zt_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
