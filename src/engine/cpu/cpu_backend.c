@@ -127,7 +127,9 @@ static int cpu_buffer_alloc(struct zt__backend *be, size_t size, struct zt__buff
 {
     (void)be;
     bool huge = size >= BUF_HUGE && buf_huge_wanted();
-    size_t slack = huge ? BUF_HUGE : BUF_HEAD;
+    /* the handle sits BUF_HEAD past the block's start, rounded up to 2 MiB
+     * for a huge buffer: up to BUF_HUGE - 1 + BUF_HEAD bytes in */
+    size_t slack = huge ? BUF_HUGE + BUF_HEAD : BUF_HEAD;
     if (size > SIZE_MAX - slack) return ZT_ERANGE;
     uint8_t *p = zt_calloc(size + slack, 1); /* large: fresh mapped pages, not touched here */
     if (!p) return ZT_ENOMEM;
