@@ -550,6 +550,18 @@ int zt_seq_truncate(struct zt_seq *s, uint32_t pos)
         if (rc) goto out;                                                                          \
     } while (0)
 
+/* dst[i] = w[i] x, i < n: one call where the backend reads x once. */
+static int matmul_n(struct zt__backend *be, const struct zt__tensor *const *w, const struct zt__tensor *x,
+                    const struct zt__tensor *const *dst, size_t n)
+{
+    if (be->ops->matmul_n) return be->ops->matmul_n(be, w, x, dst, n);
+    for (size_t i = 0; i < n; i++) {
+        int rc = be->ops->matmul(be, w[i], x, dst[i]);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
 /* The chunk's n items through every layer: the activations below are (n,
  * width) F32 tensors over the model's scratch buffers, in the backend. */
 static int decode_chunk(struct zt_model *m, const struct zt_batch_item *items, size_t n)
@@ -595,9 +607,8 @@ static int decode_chunk(struct zt_model *m, const struct zt_batch_item *items, s
             m->kv[b].v.offset = layer_bytes;
         }
         TRY(op->rmsnorm(be, &x, &L->attn_norm, hp->rms_eps, &xn));
-        TRY(op->matmul(be, &L->wq, &xn, &q));
-        TRY(op->matmul(be, &L->wk, &xn, &k));
-        TRY(op->matmul(be, &L->wv, &xn, &v));
+        TRY(matmul_n(be, (const struct zt__tensor *const[]){&L->wq, &L->wk, &L->wv}, &xn,
+                     (const struct zt__tensor *const[]){&q, &k, &v}, 3));
         if (L->has_bias) {
             TRY(op->add(be, &q, &L->bq, &q));
             TRY(op->add(be, &k, &L->bk, &k));
@@ -611,8 +622,8 @@ static int decode_chunk(struct zt_model *m, const struct zt_batch_item *items, s
         TRY(op->add(be, &x, &proj, &x));
 
         TRY(op->rmsnorm(be, &x, &L->ffn_norm, hp->rms_eps, &xn));
-        TRY(op->matmul(be, &L->w_gate, &xn, &g));
-        TRY(op->matmul(be, &L->w_up, &xn, &u));
+        TRY(matmul_n(be, (const struct zt__tensor *const[]){&L->w_gate, &L->w_up}, &xn,
+                     (const struct zt__tensor *const[]){&g, &u}, 2));
         TRY(op->swiglu(be, &g, &u, &g));
         TRY(op->matmul(be, &L->w_down, &g, &proj));
         TRY(op->add(be, &x, &proj, &x));

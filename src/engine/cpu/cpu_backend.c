@@ -32,6 +32,21 @@ struct packed_w {
     struct zt__quant_chunk *chunk;
 };
 
+/* The cos and sin of the last rope call's angles with what they were made
+ * from: every layer rotates its q and its k at the same positions by the
+ * same frequencies, so a forward pass computes them once, not twice per
+ * layer (the same zt__sincosf of the same angle: the same bits). */
+struct rope_table {
+    size_t n;          /* rows */
+    uint32_t half;     /* angles per row */
+    float freq_scale;
+    float *inv_freq;   /* half */
+    uint32_t *pos;     /* n */
+    float *cs;         /* n * half (cos, sin) pairs */
+    size_t cap;        /* rows the arrays hold */
+    uint32_t cap_half;
+};
+
 struct cpu {
     struct zt__backend base;
     struct zt__par *par;
@@ -42,6 +57,7 @@ struct cpu {
     struct packed_w *packed;
     size_t n_packed, packed_cap;
     bool no_pack;  /* ZT_PACK=0: keep the plain rows (benchmarks) */
+    struct rope_table *rope; /* the last rope call's angles, or NULL */
 };
 
 static struct cpu *cpu_of(struct zt__backend *be) { return (struct cpu *)be; }
@@ -64,6 +80,7 @@ static void cpu_free(struct zt__backend *be)
         zt__quant_weights_free(c->packed[i].chunk);
     }
     zt_free(c->packed);
+    zt_free(c->rope);
     zt_free(c);
 }
 
@@ -198,6 +215,11 @@ static int cpu_get_rows(struct zt__backend *be, const struct zt__tensor *src, co
     return 0;
 }
 
+/* Rows whose sums of squares run side by side: each row's sum is still one
+ * chain of adds in index order, and RMS_ROWS independent chains keep the
+ * adder busy where one waits on the latency of each add. */
+#define RMS_ROWS 4
+
 /* y = x / sqrt(mean(x^2) + eps) * g, summing squares in order. */
 static int cpu_rmsnorm(struct zt__backend *be, const struct zt__tensor *x, const struct zt__tensor *g, float eps,
                        const struct zt__tensor *dst)
@@ -205,13 +227,37 @@ static int cpu_rmsnorm(struct zt__backend *be, const struct zt__tensor *x, const
     (void)be;
     size_t n = x->ne0;
     const float *gv = row(g, 0);
-    for (size_t b = 0; b < x->ne1; b++) {
-        const float *xv = row(x, b);
-        float *y = row(dst, b);
-        float ss = 0.0f;
-        for (size_t i = 0; i < n; i++) ss += xv[i] * xv[i];
-        float scale = 1.0f / sqrtf(ss / (float)n + eps);
-        for (size_t i = 0; i < n; i++) y[i] = (xv[i] * scale) * gv[i];
+    for (size_t b0 = 0; b0 < x->ne1; b0 += RMS_ROWS) {
+        size_t nr = x->ne1 - b0 < RMS_ROWS ? x->ne1 - b0 : RMS_ROWS;
+        const float *xv[RMS_ROWS];
+        for (size_t r = 0; r < RMS_ROWS; r++)
+            xv[r] = row(x, b0 + (r < nr ? r : 0)); /* past the last row: the first again, unused */
+        /* named sums: the compiler keeps them in registers */
+        float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
+        for (size_t i = 0; i < n; i++) {
+            s0 += xv[0][i] * xv[0][i];
+            s1 += xv[1][i] * xv[1][i];
+            s2 += xv[2][i] * xv[2][i];
+            s3 += xv[3][i] * xv[3][i];
+        }
+        const float ss[RMS_ROWS] = {s0, s1, s2, s3};
+        for (size_t r = 0; r < nr; r++) {
+            float *y = row(dst, b0 + r);
+            const float *xr = xv[r];
+            float scale = 1.0f / sqrtf(ss[r] / (float)n + eps);
+            size_t i = 0;
+            /* blocks of 8 read into locals before any store (y may be x):
+             * the compiler makes vector code of them */
+            for (; i + 8 <= n; i += 8) {
+                float xb[8], gb[8];
+                for (size_t j = 0; j < 8; j++) {
+                    xb[j] = xr[i + j];
+                    gb[j] = gv[i + j];
+                }
+                for (size_t j = 0; j < 8; j++) y[i + j] = (xb[j] * scale) * gb[j];
+            }
+            for (; i < n; i++) y[i] = (xr[i] * scale) * gv[i];
+        }
     }
     return 0;
 }
@@ -235,19 +281,67 @@ static int cpu_add(struct zt__backend *be, const struct zt__tensor *a, const str
     return 0;
 }
 
+/* The (cos, sin) pairs of row b's angles pos[b] * freq_scale * inv_freq[i]
+ * for the rope call (x's rows, pos, p): the table kept from the last call
+ * when that was made from the same values, else computed into it; NULL
+ * when it cannot be allocated (the caller computes them itself). */
+static const float *rope_angles(struct cpu *c, size_t n, const uint32_t *pos, float freq_scale,
+                                const float *inv_freq, uint32_t half)
+{
+    struct rope_table *t = c->rope;
+    if (t && t->n == n && t->half == half && memcmp(&t->freq_scale, &freq_scale, sizeof freq_scale) == 0 &&
+        memcmp(t->inv_freq, inv_freq, half * sizeof *inv_freq) == 0 && memcmp(t->pos, pos, n * sizeof *pos) == 0)
+        return t->cs;
+    if (!t || t->cap < n || t->cap_half < half) {
+        /* one block: the struct, inv_freq, pos, then the pairs */
+        size_t cap = t && t->cap > n ? t->cap : n, ch = t && t->cap_half > half ? t->cap_half : half, bytes;
+        if (cap < 64) cap = 64;
+        if (zt_mul_size(cap, (size_t)ch * 2 * sizeof(float) + sizeof(uint32_t), &bytes) ||
+            bytes > SIZE_MAX - sizeof *t - ch * sizeof(float))
+            return NULL;
+        struct rope_table *nt = zt_malloc(sizeof *t + ch * sizeof(float) + bytes);
+        if (!nt) return NULL;
+        zt_free(t);
+        c->rope = t = nt;
+        t->cap = cap;
+        t->cap_half = (uint32_t)ch;
+        t->inv_freq = (float *)(void *)(t + 1);
+        t->cs = t->inv_freq + ch;
+        t->pos = (uint32_t *)(void *)(t->cs + cap * ch * 2);
+    }
+    t->n = 0; /* not a valid key until filled */
+    for (size_t b = 0; b < n; b++) {
+        float ps = (float)pos[b] * freq_scale;
+        for (uint32_t i = 0; i < half; i++) {
+            float *cs = t->cs + 2 * (b * half + i);
+            zt__sincosf(ps * inv_freq[i], &cs[1], &cs[0]);
+        }
+    }
+    memcpy(t->inv_freq, inv_freq, half * sizeof *inv_freq);
+    memcpy(t->pos, pos, n * sizeof *pos);
+    t->freq_scale = freq_scale;
+    t->half = half;
+    t->n = n;
+    return t->cs;
+}
+
 /* Rotate the first n_rot dims of each head of every row at its position. */
 static int cpu_rope(struct zt__backend *be, const struct zt__tensor *x, const uint32_t *pos, const struct zt__rope *p)
 {
-    (void)be;
     uint32_t hd = p->head_dim, half = p->n_rot / 2;
     const float *inv_freq = row(&p->inv_freq, 0);
+    const float *table = rope_angles(cpu_of(be), x->ne1, pos, p->freq_scale, inv_freq, half);
     for (size_t b = 0; b < x->ne1; b++) {
         float *xv = row(x, b);
         float ps = (float)pos[b] * p->freq_scale;
         for (uint32_t i = 0; i < half; i++) {
-            float theta = ps * inv_freq[i];
             float c, s;
-            zt__sincosf(theta, &s, &c);
+            if (table) {
+                c = table[2 * (b * half + i)];
+                s = table[2 * (b * half + i) + 1];
+            } else {
+                zt__sincosf(ps * inv_freq[i], &s, &c);
+            }
             for (uint32_t h = 0; h < p->n_heads; h++) {
                 float *v = xv + (size_t)h * hd;
                 uint32_t ia = p->neox ? i : 2 * i;
@@ -296,20 +390,22 @@ struct mm {
     size_t xq_row;          /* bytes of one quantised activation row */
     int32_t *prep;          /* packed-kernel terms of the rows, or NULL */
     size_t prep_row;        /* int32 per row */
+    bool quant, do_prep;    /* par_quantize: quantise the rows / prepare their terms */
     atomic_int failed;
 };
 
 /* Quantises activation rows [b0, b1) and, for a packed matrix, prepares
- * their terms: once per product, not once per chunk of weight rows. */
+ * their terms: once per product (or per group of products with one
+ * input, cpu_matmul_n), not once per chunk of weight rows. */
 static void par_quantize(void *ctx, size_t b0, size_t b1, unsigned tid)
 {
     (void)tid;
     struct mm *f = ctx;
-    for (size_t b = b0; b < b1; b++)
+    for (size_t b = b0; f->quant && b < b1; b++)
         if (zt_quant_activations(f->w->type, row(f->x, b), f->xq + b * f->xq_row, f->w->ne0))
             atomic_store(&f->failed, 1);
-    if (f->prep && zt_quant_packed_prepare(f->packed, f->xq + b0 * f->xq_row, f->xq_row, b1 - b0,
-                                           f->prep + b0 * f->prep_row))
+    if (f->do_prep && zt_quant_packed_prepare(f->packed, f->xq + b0 * f->xq_row, f->xq_row, b1 - b0,
+                                              f->prep + b0 * f->prep_row))
         atomic_store(&f->failed, 1);
 }
 
@@ -352,42 +448,76 @@ static void *scratch(void *old, size_t *cap, size_t per, size_t n, int *rc)
     return p;
 }
 
+/* dst[i] = w[i] x for i < n. The quantised rows of x (and their
+ * packed-kernel terms) are made once and kept for the next product whose
+ * weights take the same activation format (and packed type): the same
+ * bytes each product would have made (a function of x and the format). */
+static int cpu_matmul_n(struct zt__backend *be, const struct zt__tensor *const *w, const struct zt__tensor *x,
+                        const struct zt__tensor *const *dst, size_t n)
+{
+    struct cpu *c = cpu_of(be);
+    unsigned nth = zt__par_threads(c->par);
+    /* activation rows: ~4 chunks a thread */
+    size_t qg = x->ne1 / ((size_t)nth * 4);
+    enum zt_ggml_type have_q = ZT_GGML_TYPE_COUNT, have_prep = ZT_GGML_TYPE_COUNT; /* what xq, prep hold */
+    size_t have_n = 0;
+    uint8_t *xq = NULL;
+    for (size_t i = 0; i < n; i++) {
+        enum zt_ggml_type at = zt_quant_vec_dot_type(w[i]->type);
+        size_t rb;
+        if (zt_quant_row_bytes(at, w[i]->ne0, &rb)) return ZT_EINVAL;
+        int rc = 0;
+        const struct packed_w *pw = prepared_of(c, w[i]);
+        struct mm f = {.w = w[i], .x = x, .dst = dst[i], .xq_row = rb, .packed = pw ? pw->p : NULL,
+                       .copy = pw ? pw->copy : NULL, .quant = at != have_q || w[i]->ne0 != have_n};
+        if (f.quant) {
+            /* one row more, to start the rows on a 64-byte boundary: malloc
+             * gives 16 (a large block is mmap'ed, 16 bytes past a page), and
+             * a 512-bit load across two cache lines costs two */
+            xq = scratch(c->xq, &c->xq_cap, rb, x->ne1 + 1, &rc);
+            if (!xq) return rc;
+            c->xq = xq;
+            if (rb >= 64) xq += (64 - (uintptr_t)xq % 64) % 64;
+            have_q = ZT_GGML_TYPE_COUNT; /* valid once made */
+            have_prep = ZT_GGML_TYPE_COUNT;
+        }
+        f.xq = xq;
+        size_t pb = zt_quant_packed_prep_bytes(f.packed);
+        if (pb > 0) {
+            f.do_prep = f.quant || have_prep != w[i]->type;
+            if (f.do_prep) {
+                int32_t *prep = scratch(c->prep, &c->prep_cap, pb, x->ne1, &rc);
+                if (!prep) return rc;
+                c->prep = prep;
+                have_prep = ZT_GGML_TYPE_COUNT;
+            }
+            f.prep = c->prep;
+            f.prep_row = pb / sizeof(int32_t);
+        }
+        if (f.quant || f.do_prep) {
+            zt__par_for(c->par, x->ne1, qg ? qg : 1, par_quantize, &f);
+            if (atomic_load(&f.failed)) return ZT_EINVAL;
+            if (f.quant) {
+                have_q = at;
+                have_n = w[i]->ne0;
+            }
+            if (f.do_prep) have_prep = w[i]->type;
+        }
+        /* weight rows: ~8 chunks a thread, multiples of 12 rows (whole 2-
+         * and 3-row tiles); packed: whole groups of 16 rows (48 = both) */
+        size_t rows = w[i]->ne1, chunk = nth == 1 ? rows : rows / ((size_t)nth * 8);
+        size_t unit = f.packed ? 48 : 12;
+        chunk = chunk < unit ? unit : chunk - chunk % unit;
+        zt__par_for(c->par, rows, chunk, par_matmul, &f);
+        if (atomic_load(&f.failed)) return ZT_EINVAL;
+    }
+    return 0;
+}
+
 static int cpu_matmul(struct zt__backend *be, const struct zt__tensor *w, const struct zt__tensor *x,
                       const struct zt__tensor *dst)
 {
-    struct cpu *c = cpu_of(be);
-    size_t rb;
-    if (zt_quant_row_bytes(zt_quant_vec_dot_type(w->type), w->ne0, &rb)) return ZT_EINVAL;
-    int rc = 0;
-    /* one row more, to start the rows on a 64-byte boundary: malloc gives
-     * 16 (a large block is mmap'ed, 16 bytes past a page), and a 512-bit
-     * load across two cache lines costs two */
-    uint8_t *xq = scratch(c->xq, &c->xq_cap, rb, x->ne1 + 1, &rc);
-    if (!xq) return rc;
-    c->xq = xq;
-    if (rb >= 64) xq += (64 - (uintptr_t)xq % 64) % 64;
-    const struct packed_w *pw = prepared_of(c, w);
-    struct mm f = {.w = w, .x = x, .dst = dst, .xq = xq, .xq_row = rb, .packed = pw ? pw->p : NULL,
-                   .copy = pw ? pw->copy : NULL};
-    size_t pb = zt_quant_packed_prep_bytes(f.packed);
-    if (pb > 0) {
-        int32_t *prep = scratch(c->prep, &c->prep_cap, pb, x->ne1, &rc);
-        if (!prep) return rc;
-        c->prep = prep;
-        f.prep = prep;
-        f.prep_row = pb / sizeof(int32_t);
-    }
-    unsigned nth = zt__par_threads(c->par);
-    /* activation rows: ~4 chunks a thread; weight rows: ~8 chunks a thread,
-     * multiples of 12 rows (whole 2- and 3-row tiles) */
-    size_t qg = x->ne1 / ((size_t)nth * 4);
-    zt__par_for(c->par, x->ne1, qg ? qg : 1, par_quantize, &f);
-    size_t rows = w->ne1, chunk = nth == 1 ? rows : rows / ((size_t)nth * 8);
-    /* packed: whole groups of 16 rows (48 = both) */
-    size_t unit = f.packed ? 48 : 12;
-    chunk = chunk < unit ? unit : chunk - chunk % unit;
-    zt__par_for(c->par, rows, chunk, par_matmul, &f);
-    return atomic_load(&f.failed) ? ZT_EINVAL : 0;
+    return cpu_matmul_n(be, &w, x, &dst, 1);
 }
 
 struct attn_ctx {
@@ -685,7 +815,7 @@ static const struct zt__backend_ops cpu_ops = {
     .buffer_alloc = cpu_buffer_alloc, .buffer_free = cpu_buffer_free, .buffer_map = cpu_buffer_map,
     .buffer_unmap = cpu_buffer_unmap, .buffer_set = cpu_buffer_set, .buffer_get = cpu_buffer_get,
     .prepare_weight = cpu_prepare_weight, .supports_kv = cpu_supports_kv, .get_rows = cpu_get_rows, .rmsnorm = cpu_rmsnorm,
-    .matmul = cpu_matmul, .add = cpu_add, .rope = cpu_rope, .kv_store = cpu_kv_store,
+    .matmul = cpu_matmul, .matmul_n = cpu_matmul_n, .add = cpu_add, .rope = cpu_rope, .kv_store = cpu_kv_store,
     .attention = cpu_attention, .swiglu = cpu_swiglu,
 };
 
