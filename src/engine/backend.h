@@ -184,6 +184,11 @@ struct zt__backend {
      * create: always for the CPU; a device backend sets it when it runs in
      * its deterministic mode (zt__backend_params.exact). */
     bool exact;
+    /* A buffer handle is the host address of its memory (the CPU): the
+     * model may then name host memory it owns as a tensor's buffer, and an
+     * op writes there directly (the logits land in the caller's rows
+     * without a buffer_get). */
+    bool host_memory;
 };
 
 /* ---- registry ------------------------------------------------------------ */

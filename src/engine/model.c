@@ -636,6 +636,13 @@ static int decode_chunk(struct zt_model *m, const struct zt_batch_item *items, s
     if (n_out) {
         struct zt__tensor xo = zt__tensor_f32(m->xn, 0, d, n_out);           /* (n_out, n_embd) */
         struct zt__tensor logits = zt__tensor_f32(m->tmp, 0, hp->n_vocab, n_out); /* (n_out, n_vocab) */
+        /* the callers' rows themselves when they follow one another (a
+         * verifier's block of positions, one token's) and the backend's
+         * buffers are host memory: no copy of n_out * n_vocab floats */
+        bool direct = be->host_memory;
+        for (size_t j = 1; direct && j < n_out; j++)
+            direct = items[m->tokens[j]].logits == items[m->tokens[0]].logits + j * hp->n_vocab;
+        if (direct) logits.buf = (struct zt__buffer *)(void *)items[m->tokens[0]].logits;
         if (n_out == n) {
             TRY(op->rmsnorm(be, &x, &m->out_norm, hp->rms_eps, &xo));
         } else {
@@ -644,7 +651,7 @@ static int decode_chunk(struct zt_model *m, const struct zt_batch_item *items, s
         }
         TRY(op->matmul(be, &m->output, &xo, &logits));
         size_t j = 0, row_bytes = hp->n_vocab * sizeof(float);
-        for (size_t b = 0; b < n; b++) {
+        for (size_t b = 0; b < n && !direct; b++) {
             if (!items[b].logits) continue;
             TRY(op->buffer_get(be, m->tmp, j * row_bytes, items[b].logits, row_bytes));
             j++;

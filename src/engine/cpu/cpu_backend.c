@@ -42,7 +42,7 @@ struct rope_table {
     float freq_scale;
     float *inv_freq;   /* half */
     uint32_t *pos;     /* n */
-    float *cs;         /* n * half (cos, sin) pairs */
+    float *cs;         /* per row: half cos, then half sin */
     size_t cap;        /* rows the arrays hold */
     uint32_t cap_half;
 };
@@ -281,8 +281,9 @@ static int cpu_add(struct zt__backend *be, const struct zt__tensor *a, const str
     return 0;
 }
 
-/* The (cos, sin) pairs of row b's angles pos[b] * freq_scale * inv_freq[i]
- * for the rope call (x's rows, pos, p): the table kept from the last call
+/* The cos and sin of row b's angles pos[b] * freq_scale * inv_freq[i] (at
+ * 2 * b * half: half cos, then half sin) for the rope call (x's rows, pos,
+ * p): the table kept from the last call
  * when that was made from the same values, else computed into it; NULL
  * when it cannot be allocated (the caller computes them itself). */
 static const float *rope_angles(struct cpu *c, size_t n, const uint32_t *pos, float freq_scale,
@@ -311,11 +312,8 @@ static const float *rope_angles(struct cpu *c, size_t n, const uint32_t *pos, fl
     }
     t->n = 0; /* not a valid key until filled */
     for (size_t b = 0; b < n; b++) {
-        float ps = (float)pos[b] * freq_scale;
-        for (uint32_t i = 0; i < half; i++) {
-            float *cs = t->cs + 2 * (b * half + i);
-            zt__sincosf(ps * inv_freq[i], &cs[1], &cs[0]);
-        }
+        float ps = (float)pos[b] * freq_scale, *cs = t->cs + 2 * b * half;
+        for (uint32_t i = 0; i < half; i++) zt__sincosf(ps * inv_freq[i], &cs[half + i], &cs[i]);
     }
     memcpy(t->inv_freq, inv_freq, half * sizeof *inv_freq);
     memcpy(t->pos, pos, n * sizeof *pos);
@@ -323,6 +321,46 @@ static const float *rope_angles(struct cpu *c, size_t n, const uint32_t *pos, fl
     t->half = half;
     t->n = n;
     return t->cs;
+}
+
+/* Rotate one head's pairs by the angles whose cos and sin are c[i], s[i]:
+ * (i, i + half) with neox, else (2i, 2i + 1). Blocks of 4 pairs are read
+ * into locals before they are written, which the compiler makes vector
+ * code of: the same two products and one add or subtract per value. */
+static void rope_head(float *v, bool neox, uint32_t half, const float *c, const float *s)
+{
+    uint32_t i = 0;
+    float x0[4], x1[4], y0[4], y1[4];
+    for (; i + 4 <= half; i += 4) {
+        if (neox) {
+            memcpy(x0, v + i, sizeof x0);
+            memcpy(x1, v + i + half, sizeof x1);
+        } else {
+            for (uint32_t k = 0; k < 4; k++) {
+                x0[k] = v[2 * (i + k)];
+                x1[k] = v[2 * (i + k) + 1];
+            }
+        }
+        for (uint32_t k = 0; k < 4; k++) {
+            y0[k] = x0[k] * c[i + k] - x1[k] * s[i + k];
+            y1[k] = x0[k] * s[i + k] + x1[k] * c[i + k];
+        }
+        if (neox) {
+            memcpy(v + i, y0, sizeof y0);
+            memcpy(v + i + half, y1, sizeof y1);
+        } else {
+            for (uint32_t k = 0; k < 4; k++) {
+                v[2 * (i + k)] = y0[k];
+                v[2 * (i + k) + 1] = y1[k];
+            }
+        }
+    }
+    for (; i < half; i++) {
+        uint32_t ia = neox ? i : 2 * i, ib = neox ? i + half : 2 * i + 1;
+        float a = v[ia], b = v[ib];
+        v[ia] = a * c[i] - b * s[i];
+        v[ib] = a * s[i] + b * c[i];
+    }
 }
 
 /* Rotate the first n_rot dims of each head of every row at its position. */
@@ -333,15 +371,16 @@ static int cpu_rope(struct zt__backend *be, const struct zt__tensor *x, const ui
     const float *table = rope_angles(cpu_of(be), x->ne1, pos, p->freq_scale, inv_freq, half);
     for (size_t b = 0; b < x->ne1; b++) {
         float *xv = row(x, b);
+        if (table) {
+            const float *c = table + 2 * b * half;
+            for (uint32_t h = 0; h < p->n_heads; h++) rope_head(xv + (size_t)h * hd, p->neox, half, c, c + half);
+            continue;
+        }
+        /* no table (out of memory): each angle as it comes */
         float ps = (float)pos[b] * p->freq_scale;
         for (uint32_t i = 0; i < half; i++) {
             float c, s;
-            if (table) {
-                c = table[2 * (b * half + i)];
-                s = table[2 * (b * half + i) + 1];
-            } else {
-                zt__sincosf(ps * inv_freq[i], &s, &c);
-            }
+            zt__sincosf(ps * inv_freq[i], &s, &c);
             for (uint32_t h = 0; h < p->n_heads; h++) {
                 float *v = xv + (size_t)h * hd;
                 uint32_t ia = p->neox ? i : 2 * i;
@@ -828,6 +867,7 @@ static int cpu_create(const struct zt__backend_params *p, struct zt__backend **o
     if (!c) return ZT_ENOMEM;
     c->base.ops = &cpu_ops;
     c->base.exact = true;
+    c->base.host_memory = true;
     const char *pk = getenv("ZT_PACK");
     c->no_pack = pk != NULL && strcmp(pk, "0") == 0;
     int rc = zt__par_new(p->n_threads ? p->n_threads : 1, &c->par);
