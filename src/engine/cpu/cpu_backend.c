@@ -217,8 +217,9 @@ static int cpu_get_rows(struct zt__backend *be, const struct zt__tensor *src, co
 
 /* Rows whose sums of squares run side by side: each row's sum is still one
  * chain of adds in index order, and RMS_ROWS independent chains keep the
- * adder busy where one waits on the latency of each add. */
-#define RMS_ROWS 4
+ * adders busy where one waits on the latency of each add (a single row,
+ * one token's, runs alone). */
+#define RMS_ROWS 8
 
 /* y = x / sqrt(mean(x^2) + eps) * g, summing squares in order. */
 static int cpu_rmsnorm(struct zt__backend *be, const struct zt__tensor *x, const struct zt__tensor *g, float eps,
@@ -233,14 +234,20 @@ static int cpu_rmsnorm(struct zt__backend *be, const struct zt__tensor *x, const
         for (size_t r = 0; r < RMS_ROWS; r++)
             xv[r] = row(x, b0 + (r < nr ? r : 0)); /* past the last row: the first again, unused */
         /* named sums: the compiler keeps them in registers */
-        float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
-        for (size_t i = 0; i < n; i++) {
+        float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f, s4 = 0.0f, s5 = 0.0f, s6 = 0.0f, s7 = 0.0f;
+        if (nr == 1) /* one token: its chain alone */
+            for (size_t i = 0; i < n; i++) s0 += xv[0][i] * xv[0][i];
+        for (size_t i = 0; nr > 1 && i < n; i++) {
             s0 += xv[0][i] * xv[0][i];
             s1 += xv[1][i] * xv[1][i];
             s2 += xv[2][i] * xv[2][i];
             s3 += xv[3][i] * xv[3][i];
+            s4 += xv[4][i] * xv[4][i];
+            s5 += xv[5][i] * xv[5][i];
+            s6 += xv[6][i] * xv[6][i];
+            s7 += xv[7][i] * xv[7][i];
         }
-        const float ss[RMS_ROWS] = {s0, s1, s2, s3};
+        const float ss[RMS_ROWS] = {s0, s1, s2, s3, s4, s5, s6, s7};
         for (size_t r = 0; r < nr; r++) {
             float *y = row(dst, b0 + r);
             const float *xr = xv[r];
@@ -262,22 +269,29 @@ static int cpu_rmsnorm(struct zt__backend *be, const struct zt__tensor *x, const
     return 0;
 }
 
+/* y = a + b over n floats (y may be a): blocks of 8 read into locals before
+ * they are stored, which the compiler makes vector code of. */
+static void add_span(float *y, const float *a, const float *b, size_t n)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        float s[8];
+        for (size_t j = 0; j < 8; j++) s[j] = a[i + j] + b[i + j];
+        memcpy(y + i, s, sizeof s);
+    }
+    for (; i < n; i++) y[i] = a[i] + b[i];
+}
+
 static int cpu_add(struct zt__backend *be, const struct zt__tensor *a, const struct zt__tensor *bt,
                    const struct zt__tensor *dst)
 {
     (void)be;
     size_t n = a->ne0;
     if (bt->ne1 == a->ne1 && contiguous(a) && contiguous(bt) && contiguous(dst)) {
-        const float *av = row(a, 0), *bv = row(bt, 0);
-        float *y = row(dst, 0);
-        for (size_t i = 0; i < n * a->ne1; i++) y[i] = av[i] + bv[i];
+        add_span(row(dst, 0), row(a, 0), row(bt, 0), n * a->ne1);
         return 0;
     }
-    for (size_t r = 0; r < a->ne1; r++) {
-        const float *av = row(a, r), *bv = row(bt, bt->ne1 == 1 ? 0 : r);
-        float *y = row(dst, r);
-        for (size_t i = 0; i < n; i++) y[i] = av[i] + bv[i];
-    }
+    for (size_t r = 0; r < a->ne1; r++) add_span(row(dst, r), row(a, r), row(bt, bt->ne1 == 1 ? 0 : r), n);
     return 0;
 }
 
