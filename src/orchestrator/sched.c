@@ -1070,24 +1070,36 @@ static void take_entry(struct zt_sched *s, struct zt_queue_msg *m, int64_t now)
     } else if (strcmp(m->from, s->self) != 0) {
         /* the job moves here only while the row is still the holder's: a
          * live orchestrator may have taken it over for its gateway since
-         * (its own entry covers it then). The holder: whom the entry was
-         * claimed from, else (not known: "?") the one that pushed it */
-        char holder[ZT_QUEUE_KEY_MAX] = "";
-        if (m->from[0] && strcmp(m->from, "?") != 0) {
-            zt_strlcpy(holder, m->from, sizeof holder);
-        } else if (m->body && m->len < sizeof holder) {
+         * (its own entry covers it then). The holder is the one that
+         * pushed the entry, its body: every entry is pushed by the owner
+         * of the row it covers (zt_queue_push_own), and one that moves a
+         * job here by a claim pushes a fresh entry of its own and
+         * acknowledges the claimed one, so no entry stays held by another
+         * than its body names (whom Redis says it was claimed from is not
+         * needed, nor trusted when it cannot say) */
+        char holder[ZT_QUEUE_KEY_MAX] = "", fresh[ZT_QUEUE_ID_MAX] = "";
+        if (m->body && m->len < sizeof holder) {
             memcpy(holder, m->body, m->len);
             holder[m->len] = '\0';
         }
-        struct orch_job *aj = NULL;
-        int rc = adopt_locked(s, m->job_id, NULL, holder, now, &aj, NULL);
-        if (rc == 0 && aj) {
-            /* pending here now, renewed by this orchestrator; its gateway's
-             * lease calls find it (the ADOPTED event opens its lease) */
-            zt_strlcpy(aj->qid, m->id, sizeof aj->qid);
-            event(s, ZT_SCHED_EV_ADOPTED, aj, aj->linked ? aj->node : NULL);
+        int rc = zt_queue_push_own(s->queue, m->job_id, s->self, strlen(s->self), fresh);
+        if (rc) { /* the claimed entry stays pending here and is claimed again later */
+            zt_log_rl(ZT_LOG_WARN, 10, "sched_queue_push_failed", "job=%s error=%s", m->job_id, zt_strerror(rc));
             return;
         }
+        struct orch_job *aj = NULL;
+        rc = adopt_locked(s, m->job_id, NULL, holder, now, &aj, NULL);
+        if (rc == 0 && aj) {
+            /* pending here now under its fresh entry, renewed by this
+             * orchestrator; its gateway's lease calls find it (the ADOPTED
+             * event opens its lease) */
+            zt_strlcpy(aj->qid, fresh, sizeof aj->qid);
+            event(s, ZT_SCHED_EV_ADOPTED, aj, aj->linked ? aj->node : NULL);
+            goto ack;
+        }
+        int arc = zt_queue_ack(s->queue, fresh); /* not moved here: no entry of ours for it */
+        if (arc && arc != ZT_ENOTFOUND)
+            zt_log_rl(ZT_LOG_WARN, 10, "sched_queue_ack_failed", "job=%s error=%s", m->job_id, zt_strerror(arc));
         if (rc == ZT_ECLOSED) {
             zt_log(ZT_LOG_INFO, "sched_entry_stale", "job=%s from=%s action=acknowledged reason=taken_over",
                    m->job_id, holder[0] ? holder : "?");

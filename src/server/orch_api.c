@@ -217,17 +217,27 @@ void zt__orch_job_ok(struct zt__orch *o, const char *job_id, const char *worker,
     else zt_ignore(zt_sched_job_finished(o->sched, job_id, worker, ZT_SCHED_OK, tokens, zt_time_real_ms(), NULL));
 }
 
-int zt__orch_check_pick(struct zt__orch *o, const char *job_id, const char *model, const char *worker, unsigned round,
+int zt__orch_check_pick(struct zt__orch *o, const char *job_id, const char *model, const char *worker,
+                        const uint8_t *worker_pk, const uint8_t *ckpt, size_t ckpt_len, unsigned round,
                         const char *const *exclude, size_t n, struct zt_node_info *out)
 {
-    if (o->remote) return zt__orch_remote_check_pick(o->remote, job_id, worker, round, exclude, n, out);
+    if (o->remote)
+        return zt__orch_remote_check_pick(o->remote, job_id, worker, ckpt, ckpt_len, round, exclude, n, out);
     struct zt_node_info w;
     int64_t now = zt_time_real_ms();
+    /* the check's subject: this node's own gateway checked the worker's
+     * checkpoint under the key it sealed to (a static peer's too) */
+    struct zt_checkpoint c;
+    if (!worker_pk || !ckpt || zt_checkpoint_verify(ckpt, ckpt_len, worker_pk, &c) != 0 ||
+        !(c.flags & ZT_CKPT_FLAG_FINAL))
+        return ZT_EINVAL;
+    const uint8_t *subject = c.subject;
+    int rc;
     const char *engine = zt_registry_get(o->reg, worker, now, &w) == 0 ? w.caps.engine : NULL;
-    int rc = zt_verifier_pick(o->verifier, job_id, round, model, engine, exclude, n, now, out);
+    rc = zt_verifier_pick(o->verifier, job_id, round, model, engine, exclude, n, now, out);
     /* its own report of the check comes here too: kept, not refused (this
      * gateway's verdicts are the orchestrator's own, so none waits on it) */
-    if (!rc) zt__orch_lease_expect_check(o->lease, out->node_id, job_id, now);
+    if (!rc) zt__orch_lease_expect_check(o->lease, out->node_id, job_id, subject, now);
     return rc;
 }
 
@@ -490,10 +500,12 @@ static int m_live(void *ud, struct zt_metrics_out *out)
 static int m_refused(void *ud, struct zt_metrics_out *out)
 {
     struct zt__orch *o = ud;
-    int rc = zt_metrics_emit_each(out, "reason", refusal_names, o->refused, RF_N);
     /* a gateway's lease and report calls (orch_lease.c) */
-    uint64_t not_gw = 0, bad_sig = 0, cont = 0;
-    if (o->lease) zt__orch_lease_counts(o->lease, &not_gw, &bad_sig, &cont);
+    uint64_t not_gw = 0, bad_sig = 0, cont = 0, verdicts = 0;
+    if (o->lease) zt__orch_lease_counts(o->lease, &not_gw, &bad_sig, &cont, &verdicts);
+    /* verdicts are refused at once or after their wait for a report: the lease counts both */
+    atomic_store(&o->refused[RF_VERDICT], verdicts);
+    int rc = zt_metrics_emit_each(out, "reason", refusal_names, o->refused, RF_N);
     if (!rc) rc = zt_metrics_emit_u64(out, NULL, "reason=\"not_job_gateway\"", not_gw);
     if (!rc) rc = zt_metrics_emit_u64(out, NULL, "reason=\"gateway_signature\"", bad_sig);
     return rc;
@@ -800,7 +812,7 @@ void zt__orch_h_report(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt
 {
     struct zt__orch *o = ud;
     if (no_orchestrator(o, resp)) return;
-    if (zt__orch_lease_report_h(o->lease, cx->req, body, resp)) atomic_fetch_add(&o->refused[RF_VERDICT], 1);
+    zt_ignore(zt__orch_lease_report_h(o->lease, cx->req, body, resp)); /* refusals: counted by the lease */
     zt__orch_kick(o); /* a slot may be free */
 }
 

@@ -133,11 +133,15 @@ void zt__orch_job_ok(struct zt__orch *o, const char *job_id, const char *worker,
                      char *verify, size_t cap);
 /* The checks of a job (route_api.c check_job), here or at the remote
  * orchestrator: the checker of round `round` (zt_verifier_pick; worker is
- * the one checked, for its engine build), a checker that failed, the
+ * the one checked, for its engine build; ckpt its signed FINAL checkpoint,
+ * under worker_pk, whose subject names the check: the checker's report is
+ * credited by it),
+ * a checker that failed, the
  * verdict charged (zt_verifier_settle; verdict "unavailable": no checker
  * found, "none": nothing checked after all). */
 ZT_NODISCARD int zt__orch_check_pick(struct zt__orch *o, const char *job_id, const char *model, const char *worker,
-                                     unsigned round, const char *const *exclude, size_t n, struct zt_node_info *out);
+                                     const uint8_t *worker_pk, const uint8_t *ckpt, size_t ckpt_len, unsigned round,
+                                     const char *const *exclude, size_t n, struct zt_node_info *out);
 void zt__orch_check_failed(struct zt__orch *o, const char *job_id, const char *checker, bool stalled);
 /* What the checks of a job decided, and the signed evidence for it: the
  * worker's result (its FINAL checkpoint and receipt) and res (each
@@ -169,8 +173,9 @@ ZT_NODISCARD int zt__orch_remote_new(const struct zt_config *cfg, const struct z
 void zt__orch_remote_free(struct zt__orch_remote *r);
 int zt__orch_remote_ok(struct zt__orch_remote *r, const char *job_id, const char *worker, uint32_t tokens,
                        bool replicas, char *verify, size_t cap);
-int zt__orch_remote_check_pick(struct zt__orch_remote *r, const char *job_id, const char *worker, unsigned round,
-                               const char *const *exclude, size_t n, struct zt_node_info *out);
+int zt__orch_remote_check_pick(struct zt__orch_remote *r, const char *job_id, const char *worker,
+                               const uint8_t *ckpt, size_t ckpt_len, unsigned round, const char *const *exclude,
+                               size_t n, struct zt_node_info *out);
 /* POST body (taken) to the orchestrator's report route; the answer dropped. */
 void zt__orch_remote_event(struct zt__orch_remote *r, json_t *body);
 int zt__orch_remote_lease(struct zt__orch_remote *r, const struct zt_job_req *jr, const char *job_id, long wait_ms,
@@ -193,13 +198,19 @@ bool zt__orch_lease_event(struct zt__orch_lease *l, const struct zt_sched_event 
 void zt__orch_lease_sweep(struct zt__orch_lease *l, bool all);
 void zt__orch_lease_h(struct zt__orch_lease *l, struct zt_http_req *req, json_t *body, int64_t max_wait_ms,
                       struct zt_http_resp *resp);
-/* true: a verdict refused (its evidence does not prove it: 422 verdict_refused). */
+/* true: a verdict refused at once (its evidence does not prove it: 422
+ * verdict_refused). A verdict missing a picked checker's report still on
+ * its way is answered later (its call deferred, no thread held): when the
+ * report comes, or after 5 s. Every refusal is counted in
+ * zt__orch_lease_counts (verdict_refused). */
 bool zt__orch_lease_report_h(struct zt__orch_lease *l, struct zt_http_req *req, json_t *body,
                              struct zt_http_resp *resp);
 /* Calls refused because the job is another gateway's (not_gateway) or the
  * gateway signature did not verify or was replayed (bad_sig), and leases
- * opened for jobs another orchestrator of the store placed (continued). */
-void zt__orch_lease_counts(struct zt__orch_lease *l, uint64_t *not_gateway, uint64_t *bad_sig, uint64_t *continued);
+ * opened for jobs another orchestrator of the store placed (continued),
+ * and verdicts refused (422, at once or after their wait). */
+void zt__orch_lease_counts(struct zt__orch_lease *l, uint64_t *not_gateway, uint64_t *bad_sig, uint64_t *continued,
+                           uint64_t *verdict_refused);
 
 /* A gateway's signature over its lease and report calls: zt_nodeauth.h's
  * request signature (to the orchestrator's node id) under these header
@@ -208,9 +219,10 @@ void zt__orch_lease_counts(struct zt__orch_lease *l, uint64_t *not_gateway, uint
 #define ZT__GW_H_DATE "Zentalk-Gateway-Date"
 #define ZT__GW_H_NONCE "Zentalk-Gateway-Nonce"
 #define ZT__GW_H_SIG "Zentalk-Gateway-Signature"
-/* checker was picked for a check of job_id by this node's own gateway:
- * its report is kept (zt__check_reports_expect). */
-void zt__orch_lease_expect_check(struct zt__orch_lease *l, const char *checker, const char *job_id, int64_t now_ms);
+/* checker was picked for a check of subject for job_id by this node's own
+ * gateway: its report is kept (zt__check_reports_expect). */
+void zt__orch_lease_expect_check(struct zt__orch_lease *l, const char *checker, const char *job_id,
+                                 const uint8_t subject[static 32], int64_t now_ms);
 /* That checker's check of job_id failed: its report is awaited no more
  * (zt__check_reports_failed). */
 void zt__orch_lease_check_failed(struct zt__orch_lease *l, const char *checker, const char *job_id);

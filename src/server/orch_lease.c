@@ -39,6 +39,7 @@
 #include "orch_verdict.h"
 #include "zentalk/zt_verifier.h"
 #include "zentalk/zt_alloc.h"
+#include "zentalk/zt_hex.h"
 #include "zentalk/zt_http.h"
 #include "zentalk/zt_identity.h"
 #include "zentalk/zt_log.h"
@@ -69,6 +70,16 @@ struct lease {
     bool taking;                        /* being taken over from the store for its gateway (take_lease) */
     struct zt_http_async *waiter;       /* a lease call waiting, or NULL */
     uint64_t wait_until, touched;       /* mono ms */
+    /* the subject its checkers were picked for: the checked worker's signed
+     * input_hash, sent with the first check event (orch_verdict.h) */
+    uint8_t subject[ZT__CHECK_SUBJECT_LEN];
+    bool has_subject;
+    /* a verdict waiting for a picked checker's report (no thread held: its
+     * call is deferred, decided when the report comes or at vuntil) */
+    struct zt_http_async *vwait;
+    json_t *vbody;                      /* its body (a copy) */
+    uint64_t vuntil;                    /* mono ms */
+    bool deciding, recheck;             /* a thread decides it now; a report came meanwhile */
 };
 
 struct gateway {
@@ -94,6 +105,7 @@ struct zt__orch_lease {
     struct zt_nodeauth_verifier *nav;   /* their replay cache */
     uint64_t n_not_gateway, n_bad_sig;  /* calls refused: another gateway's job; a bad or replayed signature */
     uint64_t n_continued;               /* leases opened for jobs another orchestrator placed */
+    uint64_t n_verdict_refused;         /* verdicts refused (422), at once or after their wait */
 };
 
 int zt__orch_lease_new(struct zt_registry *reg, struct zt_sched *sched, struct zt_verifier *vf,
@@ -231,6 +243,23 @@ static void respond_async(struct zt_http_async *a, int status, json_t *j)
 }
 
 static void on_waiter_close(void *ud) { (void)ud; }
+
+/* A lease about to be freed: its verdict call still waiting is answered
+ * (status, code, msg) and its body dropped. */
+static void drop_verdict(struct lease *ls, int status, const char *code, const char *msg)
+{
+    if (ls->vwait) {
+        struct zt_http_resp resp;
+        zt_http_resp_init(&resp);
+        zt_http_resp_error(&resp, status, code, msg);
+        zt_ignore(zt_http_async_respond(ls->vwait, &resp));
+        zt_http_resp_deinit(&resp);
+        zt_http_async_release(ls->vwait);
+        ls->vwait = NULL;
+    }
+    json_decref(ls->vbody);
+    ls->vbody = NULL;
+}
 
 /* With l->mu held: hand the lease's state to its waiter, if any. */
 static void wake(struct zt__orch_lease *l, struct lease *ls)
@@ -375,12 +404,14 @@ static int take_lease(struct zt__orch_lease *l, const char *job_id, const char *
     return -1;
 }
 
-void zt__orch_lease_counts(struct zt__orch_lease *l, uint64_t *not_gateway, uint64_t *bad_sig, uint64_t *continued)
+void zt__orch_lease_counts(struct zt__orch_lease *l, uint64_t *not_gateway, uint64_t *bad_sig, uint64_t *continued,
+                           uint64_t *verdict_refused)
 {
     pthread_mutex_lock(&l->mu);
     *not_gateway = l->n_not_gateway;
     *bad_sig = l->n_bad_sig;
     *continued = l->n_continued;
+    *verdict_refused = l->n_verdict_refused;
     pthread_mutex_unlock(&l->mu);
 }
 
@@ -548,7 +579,22 @@ void zt__orch_lease_h(struct zt__orch_lease *l, struct zt_http_req *req, json_t 
 }
 
 #define CHECK_EXCLUDE_MAX 16 /* the workers that ran a job and the earlier rounds' checkers */
-#define CHECK_REPORT_WAIT_MS 1500 /* a verdict waits this long for a picked checker's report it lacks */
+#define CHECK_REPORT_WAIT_MS 5000 /* a verdict waits this long for a picked checker's report it lacks */
+
+/* The subject (input_hash) of a check of worker's answer: its signed FINAL
+ * checkpoint ckpt verified under the registry's key for worker. 0, or
+ * ZT_EPERM. */
+static int check_subject(struct zt__orch_lease *l, const char *worker, const uint8_t *ckpt, size_t ckpt_len,
+                         uint8_t subject[static ZT__CHECK_SUBJECT_LEN])
+{
+    struct zt_node_info w;
+    struct zt_checkpoint c;
+    if (!worker || !ckpt || zt_registry_get(l->reg, worker, zt_time_real_ms(), &w) != 0 ||
+        zt_checkpoint_verify(ckpt, ckpt_len, w.ed25519_pk, &c) != 0 || !(c.flags & ZT_CKPT_FLAG_FINAL))
+        return ZT_EPERM;
+    memcpy(subject, c.subject, ZT__CHECK_SUBJECT_LEN);
+    return 0;
+}
 
 /* "check": the checker of round `round` for a leased job the gateway was
  * told to verify (the keyed choice, zt_verifier_pick: never the gateway's);
@@ -583,6 +629,35 @@ static void check_pick_h(struct zt__orch_lease *l, const char *job_id, const cha
         zt_http_resp_error(resp, 400, "invalid_request", "a check needs round (0..64), worker and a known job");
         return;
     }
+    /* the check's subject: the checked worker's signed FINAL checkpoint
+     * (WIRE.md section 7), one worker this job ran on, one subject for
+     * every check of the job; the checkers' reports are credited by it */
+    const char *ck_hex = json_string_value(json_object_get(body, "checkpoint"));
+    uint8_t ck[ZT_CKPT_MAX_LEN], subject[ZT__CHECK_SUBJECT_LEN];
+    size_t ck_len = ck_hex ? strlen(ck_hex) / 2 : 0;
+    if (!ck_hex || strlen(ck_hex) % 2 || ck_len == 0 || ck_len > sizeof ck ||
+        zt_hex_decode(ck, ck_len, ck_hex, strlen(ck_hex), ZT_HEX_ANY_CASE) != 0 ||
+        check_subject(l, worker, ck, ck_len, subject) != 0) {
+        zt_http_resp_error(resp, 400, "invalid_request",
+                           "a check needs the checked worker's signed FINAL checkpoint (hex, \"checkpoint\")");
+        return;
+    }
+    pthread_mutex_lock(&l->mu);
+    lp = find(l, job_id);
+    bool ran = false, other = false;
+    for (size_t k = 0; lp && k < (*lp)->n_ran; k++) ran = ran || strcmp((*lp)->ran[k], worker) == 0;
+    if (lp && ran) {
+        other = (*lp)->has_subject && memcmp((*lp)->subject, subject, sizeof subject) != 0;
+        if (!(*lp)->has_subject) memcpy((*lp)->subject, subject, sizeof subject);
+        (*lp)->has_subject = true;
+    }
+    pthread_mutex_unlock(&l->mu);
+    if (!ran || other) {
+        zt_http_resp_error(resp, 400, "invalid_request",
+                           !ran ? "the worker named did not run this job"
+                                : "a check of another subject (input_hash) than this job's earlier checks");
+        return;
+    }
     const char *engine = zt_registry_get(l->reg, worker, now, &w) == 0 ? w.caps.engine : NULL;
     if (zt_verifier_pick(l->vf, job_id, (unsigned)round, ji.model, engine, ex, n, now, &ni) != 0) {
         zt_http_resp_error(resp, 404, "no_checker", "no other live worker of the model is free to check");
@@ -592,7 +667,7 @@ static void check_pick_h(struct zt__orch_lease *l, const char *job_id, const cha
     struct lease **pp = find(l, job_id);
     if (pp) note_node((*pp)->picked, &(*pp)->n_picked, ni.node_id); /* it may be named in the verdict */
     pthread_mutex_unlock(&l->mu);
-    zt__check_reports_expect(l->reports, ni.node_id, job_id, now); /* and may report its answer here */
+    zt__check_reports_expect(l->reports, ni.node_id, job_id, subject, now); /* and may report its answer here */
     zt_http_resp_json(resp, 200, json_pack("{s:s,s:s,s:o}", "job_id", job_id, "state", "check", "worker",
                                            worker_json(&ni)));
 }
@@ -610,17 +685,20 @@ static int registry_key(void *ud, const char *node_id, uint8_t pk[static ZT_ED25
  * (orch_verdict.h), then charged by zt_verifier_settle as the in-process
  * gateway does; a verdict the evidence does not prove is refused
  * (ZT_EPERM, *why). "unavailable": no checker was found, "none": nothing
- * checked. Ends the lease. */
-static int verdict_h(struct zt__orch_lease *l, const char *job_id, json_t *body, enum zt_job_state *st,
-                     const char **why)
+ * checked. Ends the lease. ZT_EBUSY (only when may_wait): a picked
+ * checker's report the verdict lacks may still come; nothing was done
+ * (the caller decides it again when it comes, or without waiting). */
+static int verdict_h(struct zt__orch_lease *l, const char *job_id, json_t *body, bool may_wait,
+                     enum zt_job_state *st, const char **why)
 {
     const char *v = json_string_value(json_object_get(body, "verdict"));
     if (!v) return ZT_EINVAL;
-    bool nothing = strcmp(v, "unavailable") == 0 || strcmp(v, "none") == 0;
-    if (nothing && zt__check_reports_for_job(l->reports, job_id, CHECK_REPORT_WAIT_MS)) {
+    bool nothing = strcmp(v, "unavailable") == 0 || strcmp(v, "none") == 0, awaiting = false;
+    if (nothing && zt__check_reports_for_job(l->reports, job_id, &awaiting)) {
         *why = "a checker picked for this job reported its signed answer: the verdict must bring it";
         return ZT_EPERM; /* a gateway hiding every answer it got */
     }
+    if (nothing && awaiting && may_wait) return ZT_EBUSY;
     if (strcmp(v, "unavailable") == 0) zt_verifier_note_unavailable(l->vf);
     if (nothing) return 0; /* nothing charged */
     struct zt_job_info ji;
@@ -629,6 +707,8 @@ static int verdict_h(struct zt__orch_lease *l, const char *job_id, json_t *body,
     char ran[LEASE_NODES_MAX][ZT_IDENTITY_ID_SIZE], picked[LEASE_NODES_MAX][ZT_IDENTITY_ID_SIZE];
     const char *ranp[LEASE_NODES_MAX], *pickedp[LEASE_NODES_MAX];
     size_t n_ran = 0, n_picked = 0;
+    uint8_t subject[ZT__CHECK_SUBJECT_LEN];
+    bool has_subject = false;
     pthread_mutex_lock(&l->mu);
     struct lease **pp = find(l, job_id);
     if (pp) {
@@ -636,6 +716,8 @@ static int verdict_h(struct zt__orch_lease *l, const char *job_id, json_t *body,
         n_picked = (*pp)->n_picked;
         memcpy(ran, (*pp)->ran, sizeof ran);
         memcpy(picked, (*pp)->picked, sizeof picked);
+        has_subject = (*pp)->has_subject;
+        memcpy(subject, (*pp)->subject, sizeof subject);
     }
     pthread_mutex_unlock(&l->mu);
     for (size_t i = 0; i < n_ran; i++) ranp[i] = ran[i];
@@ -649,9 +731,11 @@ static int verdict_h(struct zt__orch_lease *l, const char *job_id, json_t *body,
                                   .key = registry_key,
                                   .key_ud = l->reg,
                                   .reports = l->reports,
-                                  .wait_ms = CHECK_REPORT_WAIT_MS};
+                                  .subject = has_subject ? subject : NULL,
+                                  .awaiting = &awaiting};
     struct zt__verdict out;
     int rc = zt__orch_verdict_check(&job, body, &out, why);
+    if (awaiting && may_wait) return ZT_EBUSY;
     if (rc) return rc;
     /* the same signed evidence twice (an earlier job's, replayed): refused */
     pthread_mutex_lock(&l->mu);
@@ -679,19 +763,156 @@ static int verdict_h(struct zt__orch_lease *l, const char *job_id, json_t *body,
     return rc;
 }
 
-void zt__orch_lease_expect_check(struct zt__orch_lease *l, const char *checker, const char *job_id, int64_t now_ms)
+/* With l->mu: the lease of job_id leaves the table (its waiters answered). */
+static void end_lease(struct zt__orch_lease *l, struct lease **pp)
 {
-    zt__check_reports_expect(l->reports, checker, job_id, now_ms);
+    struct lease *ls = *pp;
+    if (ls->waiter) {
+        ls->failed = true;
+        wake(l, ls);
+    }
+    drop_verdict(ls, 409, "verdict_pending", "the job's lease ended while this verdict waited");
+    *pp = ls->next;
+    zt_free(ls);
+    l->n--;
+}
+
+/* A verdict event (verdict_h) answered in resp: 1 refused (422, counted),
+ * 0 answered otherwise, ZT_EBUSY (may_wait only) a picked checker's
+ * report may still come: nothing done, resp untouched. */
+static int verdict_call(struct zt__orch_lease *l, const char *job_id, json_t *body, bool may_wait,
+                        struct zt_http_resp *resp)
+{
+    enum zt_job_state st = ZT_JOB_STATE_DONE;
+    const char *why = NULL;
+    int rc = verdict_h(l, job_id, body, may_wait, &st, &why);
+    if (rc == ZT_EBUSY && may_wait) return ZT_EBUSY;
+    if (rc == ZT_EPERM) { /* not proven: refused, charged to nobody; the lease stays for its sweep */
+        pthread_mutex_lock(&l->mu);
+        l->n_verdict_refused++;
+        pthread_mutex_unlock(&l->mu);
+        zt_log(ZT_LOG_WARN, "verdict_refused", "sched_job=%s why=\"%s\"", job_id, why ? why : "");
+        zt_http_resp_error(resp, 422, "verdict_refused", why ? why : "the evidence does not prove the verdict");
+        return 1;
+    }
+    if (rc == ZT_EINVAL) {
+        zt_http_resp_error(resp, 400, "invalid_request",
+                           "a verdict needs verdict, workers, checkers, and the signed checkpoint and receipt of "
+                           "each (hex)");
+        return 0;
+    }
+    pthread_mutex_lock(&l->mu);
+    struct lease **pp = find(l, job_id);
+    if (pp) end_lease(l, pp);
+    pthread_mutex_unlock(&l->mu);
+    if (rc)
+        zt_http_resp_error(resp, 409, "illegal_transition", "the job is not in a state this event applies to");
+    else
+        zt_http_resp_json(resp, 200, json_pack("{s:s,s:s}", "job_id", job_id, "state", zt_job_state_name(st)));
+    return 0;
+}
+
+/* Decide job_id's waiting verdict again (a report came, a check failed,
+ * or its wait ended: expired), answering its deferred call once decided;
+ * still awaiting, it waits on. Never holds l->mu while deciding. */
+static void resume_verdict(struct zt__orch_lease *l, const char *job_id, bool expired)
+{
+    pthread_mutex_lock(&l->mu);
+    struct lease **pp = find(l, job_id);
+    struct lease *ls = pp ? *pp : NULL;
+    if (!ls || !ls->vwait) {
+        if (ls && ls->deciding) ls->recheck = true; /* the thread deciding it looks again */
+        pthread_mutex_unlock(&l->mu);
+        return;
+    }
+    struct zt_http_async *a = ls->vwait;
+    json_t *b = ls->vbody;
+    uint64_t until = ls->vuntil;
+    ls->vwait = NULL;
+    ls->vbody = NULL;
+    ls->deciding = true;
+    ls->recheck = false;
+    pthread_mutex_unlock(&l->mu);
+    struct zt_http_resp resp;
+    zt_http_resp_init(&resp);
+    for (;;) {
+        if (verdict_call(l, job_id, b, !expired && zt_time_mono_ms() < until, &resp) != ZT_EBUSY) break;
+        pthread_mutex_lock(&l->mu);
+        pp = find(l, job_id);
+        ls = pp ? *pp : NULL;
+        if (ls && !ls->recheck) { /* still awaiting: back to wait */
+            ls->vwait = a;
+            ls->vbody = b;
+            ls->deciding = false;
+            pthread_mutex_unlock(&l->mu);
+            zt_http_resp_deinit(&resp);
+            return;
+        }
+        if (ls) ls->recheck = false;
+        else expired = true; /* the lease ended meanwhile: decided as it stands */
+        pthread_mutex_unlock(&l->mu);
+    }
+    pthread_mutex_lock(&l->mu);
+    pp = find(l, job_id);
+    if (pp) (*pp)->deciding = (*pp)->recheck = false;
+    pthread_mutex_unlock(&l->mu);
+    zt_ignore(zt_http_async_respond(a, &resp));
+    zt_http_resp_deinit(&resp);
+    zt_http_async_release(a);
+    json_decref(b);
+}
+
+/* A verdict that awaits a picked checker's report: its call is deferred (no
+ * server thread waits) until the report comes or CHECK_REPORT_WAIT_MS
+ * passed (the sweep). 1 refused at once (counted), 0 otherwise. */
+static int verdict_event(struct zt__orch_lease *l, struct zt_http_req *req, const char *job_id, json_t *body,
+                         struct zt_http_resp *resp)
+{
+    int v = verdict_call(l, job_id, body, true, resp);
+    if (v != ZT_EBUSY) return v;
+    pthread_mutex_lock(&l->mu);
+    struct lease **pp = find(l, job_id);
+    struct lease *ls = pp ? *pp : NULL;
+    if (ls && (ls->vwait || ls->deciding)) {
+        pthread_mutex_unlock(&l->mu);
+        zt_http_resp_error(resp, 409, "verdict_pending", "a verdict for this job waits for its checkers' reports");
+        return 0;
+    }
+    json_t *copy = ls ? json_deep_copy(body) : NULL;
+    struct zt_http_async *a = copy ? zt_http_req_defer(req, on_waiter_close, NULL) : NULL;
+    if (!a) { /* out of memory (or the lease ended): decided now, without the wait */
+        pthread_mutex_unlock(&l->mu);
+        json_decref(copy);
+        return verdict_call(l, job_id, body, false, resp);
+    }
+    ls->vwait = a;
+    ls->vbody = copy;
+    ls->vuntil = zt_time_mono_ms() + CHECK_REPORT_WAIT_MS;
+    ls->touched = zt_time_mono_ms();
+    pthread_mutex_unlock(&l->mu);
+    zt_log(ZT_LOG_INFO, "verdict_waits", "sched_job=%s for=check_report max_ms=%d", job_id, CHECK_REPORT_WAIT_MS);
+    resume_verdict(l, job_id, false); /* a report that came since it was decided */
+    return 0;
+}
+
+void zt__orch_lease_expect_check(struct zt__orch_lease *l, const char *checker, const char *job_id,
+                                 const uint8_t subject[static ZT__CHECK_SUBJECT_LEN], int64_t now_ms)
+{
+    zt__check_reports_expect(l->reports, checker, job_id, subject, now_ms);
 }
 
 void zt__orch_lease_check_failed(struct zt__orch_lease *l, const char *checker, const char *job_id)
 {
     zt__check_reports_failed(l->reports, checker, job_id);
+    resume_verdict(l, job_id, false); /* its report is awaited no more */
 }
 
 int zt__orch_lease_check_report(struct zt__orch_lease *l, json_t *body, const char **why)
 {
-    return zt__check_reports_put(l->reports, registry_key, l->reg, body, zt_time_real_ms(), why);
+    char job[ZT_JOB_ID_SIZE] = "";
+    int rc = zt__check_reports_put(l->reports, registry_key, l->reg, body, zt_time_real_ms(), job, why);
+    if (rc == 0 && job[0]) resume_verdict(l, job, false); /* a verdict waiting for it */
+    return rc;
 }
 
 bool zt__orch_lease_report_h(struct zt__orch_lease *l, struct zt_http_req *req, json_t *body,
@@ -729,7 +950,7 @@ bool zt__orch_lease_report_h(struct zt__orch_lease *l, struct zt_http_req *req, 
         check_pick_h(l, job_id, worker, body, resp);
         return false;
     } else if (strcmp(ev, "check_failed") == 0) { /* a checker that failed its check: charged as a failed job */
-        if (worker) zt__check_reports_failed(l->reports, worker, job_id); /* and its report awaited no more */
+        if (worker) zt__orch_lease_check_failed(l, worker, job_id); /* and its report awaited no more */
         rc = worker ? zt_registry_report(l->reg, worker,
                                          json_is_true(json_object_get(body, "stalled")) ? ZT_OUTCOME_TIMED_OUT
                                                                                          : ZT_OUTCOME_FAILED,
@@ -737,21 +958,7 @@ bool zt__orch_lease_report_h(struct zt__orch_lease *l, struct zt_http_req *req, 
                     : ZT_EINVAL;
         if (rc == 0) st = ZT_JOB_STATE_DONE;
     } else if (strcmp(ev, "verdict") == 0) {
-        st = ZT_JOB_STATE_DONE;
-        const char *why = NULL;
-        rc = verdict_h(l, job_id, body, &st, &why);
-        if (rc == ZT_EPERM) { /* not proven: refused, charged to nobody; the lease stays for its sweep */
-            zt_log(ZT_LOG_WARN, "verdict_refused", "sched_job=%s why=\"%s\"", job_id, why ? why : "");
-            zt_http_resp_error(resp, 422, "verdict_refused", why ? why : "the evidence does not prove the verdict");
-            return true;
-        }
-        if (rc == ZT_EINVAL) {
-            zt_http_resp_error(resp, 400, "invalid_request",
-                               "a verdict needs verdict, workers, checkers, and the signed checkpoint and receipt of "
-                               "each (hex)");
-            return false;
-        }
-        ends = true;
+        return verdict_event(l, req, job_id, body, resp) == 1;
     } else if (strcmp(ev, "started") == 0) {
         rc = worker ? zt_sched_job_started(l->sched, job_id, worker, now) : ZT_EINVAL;
         st = ZT_JOB_STATE_RUNNING;
@@ -799,16 +1006,7 @@ bool zt__orch_lease_report_h(struct zt__orch_lease *l, struct zt_http_req *req, 
     if (ends) {
         pthread_mutex_lock(&l->mu);
         struct lease **pp = find(l, job_id);
-        if (pp) {
-            struct lease *ls = *pp;
-            if (ls->waiter) {
-                ls->failed = true;
-                wake(l, ls);
-            }
-            *pp = ls->next;
-            zt_free(ls);
-            l->n--;
-        }
+        if (pp) end_lease(l, pp);
         pthread_mutex_unlock(&l->mu);
     }
     if (rc) {
@@ -825,11 +1023,16 @@ void zt__orch_lease_sweep(struct zt__orch_lease *l, bool all)
 {
     if (!l) return;
     uint64_t now = zt_time_mono_ms();
-    char cancel[16][ZT_JOB_ID_SIZE];
-    size_t n_cancel = 0;
+    char cancel[16][ZT_JOB_ID_SIZE], decide[16][ZT_JOB_ID_SIZE];
+    size_t n_cancel = 0, n_decide = 0;
     pthread_mutex_lock(&l->mu);
     for (struct lease **pp = &l->all; *pp;) {
         struct lease *ls = *pp;
+        /* a verdict whose wait for its checkers' reports ended: decided
+         * now with what is held (stopping: answered 503) */
+        if (ls->vwait && all) drop_verdict(ls, 503, "unavailable", "the orchestrator is stopping");
+        else if (ls->vwait && now >= ls->vuntil && n_decide < 16)
+            zt_strlcpy(decide[n_decide++], ls->job_id, sizeof decide[0]);
         if (ls->waiter && (all || now >= ls->wait_until)) {
             json_t *j = NULL;
             int st = answer(l, ls->job_id, NULL, false, &j); /* 202 queued: ask again */
@@ -839,10 +1042,12 @@ void zt__orch_lease_sweep(struct zt__orch_lease *l, bool all)
         }
         /* touched may be later than now (stamped by a call since the
          * clock was read): not idle, rather than wrapped around */
-        if (!ls->waiter && (all || (now > ls->touched && now - ls->touched >= LEASE_IDLE_MS && n_cancel < 16))) {
+        if (!ls->waiter && (all || (!ls->vwait && !ls->deciding && now > ls->touched &&
+                                    now - ls->touched >= LEASE_IDLE_MS && n_cancel < 16))) {
             /* its gateway asks no more: give its slot back (stopping: the
              * jobs stay in the store for the next start) */
             if (!all) zt_strlcpy(cancel[n_cancel++], ls->job_id, sizeof cancel[0]);
+            json_decref(ls->vbody);
             *pp = ls->next;
             zt_free(ls);
             l->n--;
@@ -851,6 +1056,7 @@ void zt__orch_lease_sweep(struct zt__orch_lease *l, bool all)
         pp = &ls->next;
     }
     pthread_mutex_unlock(&l->mu);
+    for (size_t i = 0; i < n_decide; i++) resume_verdict(l, decide[i], true);
     for (size_t i = 0; i < n_cancel; i++) zt_ignore(zt_sched_job_cancel(l->sched, cancel[i], zt_time_real_ms()));
 }
 

@@ -23,11 +23,13 @@
 
 #include "orch_api.h"
 #include "zentalk/zt_alloc.h"
+#include "zentalk/zt_hex.h"
 #include "zentalk/zt_http_client.h"
 #include "zentalk/zt_identity.h"
 #include "zentalk/zt_log.h"
 #include "zentalk/zt_nodeauth.h"
 #include "zentalk/zt_peers.h"
+#include "zentalk/zt_sealed.h"
 #include "zentalk/zt_str.h"
 #include "zentalk/zt_time.h"
 
@@ -423,13 +425,19 @@ int zt__orch_remote_ok(struct zt__orch_remote *r, const char *job_id, const char
     return st == 200 ? 0 : st == 404 ? ZT_ENOTFOUND : st ? ZT_EINVAL : ZT_EIO;
 }
 
-int zt__orch_remote_check_pick(struct zt__orch_remote *r, const char *job_id, const char *worker, unsigned round,
-                               const char *const *exclude, size_t n, struct zt_node_info *out)
+int zt__orch_remote_check_pick(struct zt__orch_remote *r, const char *job_id, const char *worker,
+                               const uint8_t *ckpt, size_t ckpt_len, unsigned round, const char *const *exclude,
+                               size_t n, struct zt_node_info *out)
 {
+    if (!ckpt || !ckpt_len || ckpt_len > ZT_CKPT_MAX_LEN) return ZT_EINVAL;
+    /* the checked worker's signed FINAL checkpoint: the check's subject,
+     * by which the orchestrator credits the checker's own report */
+    char hex[2 * ZT_CKPT_MAX_LEN + 1];
+    zt_hex_encode(hex, ckpt, ckpt_len);
     json_t *ex = json_array();
     for (size_t i = 0; ex && i < n; i++) json_array_append_new(ex, json_string(exclude[i]));
-    json_t *body = json_pack("{s:s,s:s,s:s,s:I,s:o}", "job_id", job_id, "worker", worker, "event", "check", "round",
-                             (json_int_t)round, "exclude", ex);
+    json_t *body = json_pack("{s:s,s:s,s:s,s:I,s:o,s:s}", "job_id", job_id, "worker", worker, "event", "check",
+                             "round", (json_int_t)round, "exclude", ex, "checkpoint", hex);
     json_t *a = NULL;
     long st = call(r, "/v1/orchestrator/report", body, CALL_TIMEOUT_MS, &a);
     int rc = st == 404 ? ZT_ENOTFOUND : ZT_EIO;

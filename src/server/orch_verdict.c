@@ -4,14 +4,12 @@
 
 #include <pthread.h>
 #include <string.h>
-#include <time.h>
 
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_error.h"
 #include "zentalk/zt_hex.h"
 #include "zentalk/zt_sealed.h"
 #include "zentalk/zt_str.h"
-#include "zentalk/zt_sync.h"
 #include "zentalk/zt_time.h"
 
 /* One node's evidence, decoded and checked. */
@@ -80,6 +78,7 @@ static int evidence_of(const struct zt__verdict_job *job, const char *node_id, c
 struct pick {
     char node[ZT_IDENTITY_ID_SIZE];
     char job[ZT_JOB_ID_SIZE];
+    uint8_t subject[ZT__CHECK_SUBJECT_LEN]; /* the checked worker's signed input_hash */
     int64_t t_ms;       /* unix ms */
     unsigned n_reports; /* reports taken under it */
     bool failed;        /* the gateway said this check failed: no report is awaited under it */
@@ -94,9 +93,10 @@ struct report {
     size_t ckpt_len;
 };
 
+_Static_assert(sizeof ((struct zt_checkpoint *)0)->subject == ZT__CHECK_SUBJECT_LEN, "a check's subject");
+
 struct zt__check_reports {
     pthread_mutex_t mu;
-    pthread_cond_t cv; /* a report arrived */
     struct pick picks[ZT__CHECK_REPORTS_MAX];
     size_t pick_next;
     struct report r[ZT__CHECK_REPORTS_MAX];
@@ -108,7 +108,6 @@ int zt__check_reports_new(struct zt__check_reports **out)
     struct zt__check_reports *cr = zt_calloc(1, sizeof *cr);
     if (!cr) return ZT_ENOMEM;
     pthread_mutex_init(&cr->mu, NULL);
-    zt_cond_init_mono(&cr->cv);
     *out = cr;
     return 0;
 }
@@ -117,11 +116,11 @@ void zt__check_reports_free(struct zt__check_reports *cr)
 {
     if (!cr) return;
     pthread_mutex_destroy(&cr->mu);
-    pthread_cond_destroy(&cr->cv);
     zt_free(cr);
 }
 
-void zt__check_reports_expect(struct zt__check_reports *cr, const char *checker, const char *job_id, int64_t now_ms)
+void zt__check_reports_expect(struct zt__check_reports *cr, const char *checker, const char *job_id,
+                              const uint8_t subject[static ZT__CHECK_SUBJECT_LEN], int64_t now_ms)
 {
     if (!cr || !checker) return;
     pthread_mutex_lock(&cr->mu);
@@ -129,6 +128,7 @@ void zt__check_reports_expect(struct zt__check_reports *cr, const char *checker,
     cr->pick_next = (cr->pick_next + 1) % ZT__CHECK_REPORTS_MAX;
     zt_strlcpy(p->node, checker, sizeof p->node);
     zt_strlcpy(p->job, job_id ? job_id : "", sizeof p->job);
+    memcpy(p->subject, subject, sizeof p->subject);
     p->t_ms = now_ms;
     p->n_reports = 0;
     p->failed = false;
@@ -147,17 +147,18 @@ void zt__check_reports_failed(struct zt__check_reports *cr, const char *checker,
     pthread_mutex_unlock(&cr->mu);
 }
 
-/* Which pick a report goes under first: an unanswered live one, then an
- * unanswered one whose check the gateway called failed (a report that
- * still comes is of it, most likely: kept, so a gateway cannot hide an
- * answer by calling its check failed), then an answered one. */
+/* Which pick of the report's subject it goes under first (two jobs of one
+ * subject, the same prompt and parameters, both picked the node): an
+ * unanswered live one, then an unanswered one whose check the gateway
+ * called failed (kept, so a gateway cannot hide an answer by calling its
+ * check failed), then an answered one. */
 static int pick_rank(const struct pick *p)
 {
     return p->n_reports ? 2 : p->failed ? 1 : 0;
 }
 
 int zt__check_reports_put(struct zt__check_reports *cr, zt__verdict_key_fn key, void *key_ud, json_t *body,
-                          int64_t now_ms, const char **why)
+                          int64_t now_ms, char *job_out, const char **why)
 {
     static const char *dummy;
     if (!why) why = &dummy;
@@ -182,7 +183,8 @@ int zt__check_reports_put(struct zt__check_reports *cr, zt__verdict_key_fn key, 
     int rc = evidence_of(&job, id, json_string_value(json_object_get(body, "checkpoint")),
                          json_string_value(json_object_get(body, "receipt")), e, why);
     /* (a check's subject is the checked job's input_hash, not its own
-     * body's: the receipt's input_hash is not compared) */
+     * body's: the receipt's input_hash is not compared; the checkpoint's
+     * signed subject names the pick) */
     if (rc) {
         zt_free(e);
         return rc;
@@ -192,11 +194,13 @@ int zt__check_reports_put(struct zt__check_reports *cr, zt__verdict_key_fn key, 
     for (size_t i = 0; i < ZT__CHECK_REPORTS_MAX && !rc; i++)
         if (cr->r[i].node[0] && memcmp(cr->r[i].rid, e->r.job_id, sizeof cr->r[i].rid) == 0) rc = ZT_EEXIST;
     struct pick *best = NULL;
-    picked = false;
+    bool of_subject = false;
     for (size_t i = 0; i < ZT__CHECK_REPORTS_MAX && !rc; i++) {
         struct pick *p = &cr->picks[i];
-        if (!p->node[0] || strcmp(p->node, id) != 0 || now_ms - p->t_ms > ZT__CHECK_REPORT_WINDOW_MS) continue;
-        picked = true;
+        if (!p->node[0] || strcmp(p->node, id) != 0 || now_ms - p->t_ms > ZT__CHECK_REPORT_WINDOW_MS ||
+            memcmp(p->subject, e->c.subject, sizeof p->subject) != 0)
+            continue;
+        of_subject = true;
         /* a check that ended before the pick (an older check's report) does not count under it */
         if (finished_ms + ZT__CHECK_REPORT_SKEW_MS < p->t_ms || p->n_reports >= ZT__CHECK_REPORTS_PER_PICK) continue;
         /* the oldest pick it can answer, by rank (pick_rank) first */
@@ -206,10 +210,11 @@ int zt__check_reports_put(struct zt__check_reports *cr, zt__verdict_key_fn key, 
     if (rc == ZT_EEXIST) *why = "this receipt was already reported";
     else if (!best) {
         rc = ZT_EPERM;
-        *why = picked ? "the check ended before the node was picked, or it reported too often"
-                      : "the node was not picked as a checker here";
+        *why = of_subject ? "the check ended before the node was picked, or it reported too often"
+                          : "the report's subject (input_hash) is of no check the node was picked for here";
     } else {
         best->n_reports++;
+        if (job_out) zt_strlcpy(job_out, best->job, ZT_JOB_ID_SIZE);
         struct report *r = &cr->r[cr->next];
         cr->next = (cr->next + 1) % ZT__CHECK_REPORTS_MAX;
         zt_strlcpy(r->node, id, sizeof r->node);
@@ -218,71 +223,59 @@ int zt__check_reports_put(struct zt__check_reports *cr, zt__verdict_key_fn key, 
         memcpy(r->pk, e->pk, sizeof r->pk);
         memcpy(r->ckpt, e->ckpt, e->ckpt_len);
         r->ckpt_len = e->ckpt_len;
-        pthread_cond_broadcast(&cr->cv);
     }
     pthread_mutex_unlock(&cr->mu);
     zt_free(e);
     return rc;
 }
 
-/* node was picked lately and has not reported yet: its report may be on
- * its way. With cr->mu. */
-static bool awaited(const struct zt__check_reports *cr, const char *node)
+/* node was picked lately for a check of subject and has not reported it
+ * yet: its report may be on its way. With cr->mu. */
+static bool awaited(const struct zt__check_reports *cr, const char *node, const uint8_t *subject)
 {
     int64_t now = zt_time_real_ms();
     for (size_t i = 0; i < ZT__CHECK_REPORTS_MAX; i++) {
         const struct pick *p = &cr->picks[i];
         if (p->node[0] && !p->n_reports && !p->failed && now - p->t_ms <= ZT__CHECK_REPORT_WINDOW_MS &&
-            strcmp(p->node, node) == 0)
+            strcmp(p->node, node) == 0 && memcmp(p->subject, subject, sizeof p->subject) == 0)
             return true;
     }
     return false;
 }
 
-bool zt__check_reports_for_job(struct zt__check_reports *cr, const char *job_id, int64_t wait_ms)
+bool zt__check_reports_for_job(struct zt__check_reports *cr, const char *job_id, bool *awaiting)
 {
+    if (awaiting) *awaiting = false;
     if (!cr || !job_id || !job_id[0]) return false;
-    uint64_t deadline = zt_time_mono_ms() + (uint64_t)(wait_ms > 0 ? wait_ms : 0);
-    bool reported = false;
+    bool reported = false, wait = false;
+    int64_t now_ms = zt_time_real_ms();
     pthread_mutex_lock(&cr->mu);
-    for (;;) {
-        bool awaiting = false;
-        int64_t now_ms = zt_time_real_ms();
-        for (size_t i = 0; i < ZT__CHECK_REPORTS_MAX && !reported; i++) {
-            const struct pick *p = &cr->picks[i];
-            if (!p->node[0] || strcmp(p->job, job_id) != 0 || now_ms - p->t_ms > ZT__CHECK_REPORT_WINDOW_MS) continue;
-            reported = p->n_reports > 0;
-            awaiting = awaiting || (!p->n_reports && !p->failed);
-        }
-        uint64_t now = zt_time_mono_ms();
-        if (reported || !awaiting || now >= deadline) break;
-        struct timespec ts = zt_time_after_ms(CLOCK_MONOTONIC, deadline - now);
-        pthread_cond_timedwait(&cr->cv, &cr->mu, &ts);
+    for (size_t i = 0; i < ZT__CHECK_REPORTS_MAX && !reported; i++) {
+        const struct pick *p = &cr->picks[i];
+        if (!p->node[0] || strcmp(p->job, job_id) != 0 || now_ms - p->t_ms > ZT__CHECK_REPORT_WINDOW_MS) continue;
+        reported = p->n_reports > 0;
+        wait = wait || (!p->n_reports && !p->failed);
     }
     pthread_mutex_unlock(&cr->mu);
+    if (awaiting) *awaiting = !reported && wait;
     return reported;
 }
 
-/* node's report of subject into *out, waiting (while it is awaited) until deadline (mono ms) for
- * one to arrive: true when held. */
-static bool report_of(struct zt__check_reports *cr, const char *node, const uint8_t *subject, uint64_t deadline,
-                      struct report *out)
+/* node's report of subject into *out: true when held; else *awaiting is
+ * set when it may still come. */
+static bool report_of(struct zt__check_reports *cr, const char *node, const uint8_t *subject, struct report *out,
+                      bool *awaiting)
 {
     bool found = false;
     pthread_mutex_lock(&cr->mu);
-    for (;;) {
-        for (size_t i = 0; i < ZT__CHECK_REPORTS_MAX && !found; i++) {
-            const struct report *r = &cr->r[i];
-            if (r->node[0] && strcmp(r->node, node) == 0 && memcmp(r->subject, subject, sizeof r->subject) == 0) {
-                *out = *r;
-                found = true;
-            }
+    for (size_t i = 0; i < ZT__CHECK_REPORTS_MAX && !found; i++) {
+        const struct report *r = &cr->r[i];
+        if (r->node[0] && strcmp(r->node, node) == 0 && memcmp(r->subject, subject, sizeof r->subject) == 0) {
+            *out = *r;
+            found = true;
         }
-        uint64_t now = zt_time_mono_ms();
-        if (found || now >= deadline || !awaited(cr, node)) break;
-        struct timespec ts = zt_time_after_ms(CLOCK_MONOTONIC, deadline - now);
-        pthread_cond_timedwait(&cr->cv, &cr->mu, &ts);
     }
+    if (!found && awaited(cr, node, subject)) *awaiting = true;
     pthread_mutex_unlock(&cr->mu);
     return found;
 }
@@ -362,10 +355,14 @@ int zt__orch_verdict_check(const struct zt__verdict_job *job, json_t *body, stru
         ans[n_signed++] = (struct zt_job_answer){.ckpt = e->ckpt, .ckpt_len = e->ckpt_len, .pk = e->pk};
         v.checkers[v.n_checkers++] = id;
     }
-    /* every picked checker's own report held here (waiting a moment for
-     * one still on its way): an answer the gateway left out, or called a
-     * refusal, is decided with all the same */
-    uint64_t deadline = zt_time_mono_ms() + (uint64_t)(job->wait_ms > 0 ? job->wait_ms : 0);
+    if (!rc && job->subject && memcmp(job->subject, ev[0].c.subject, sizeof ev[0].c.subject) != 0) {
+        *why = "the worker's checkpoint is of another subject (input_hash) than its checkers were picked for";
+        rc = ZT_EPERM;
+    }
+    /* every picked checker's own report held here: an answer the gateway
+     * left out, or called a refusal, is decided with all the same (one
+     * still on its way sets *awaiting: the caller may decide again) */
+    bool awaiting = false;
     for (size_t p = 0; !rc && job->reports && p < job->n_picked; p++) {
         const char *id = job->picked[p];
         /* a checker the gateway called refused is looked up even when the
@@ -379,7 +376,7 @@ int zt__orch_verdict_check(const struct zt__verdict_job *job, json_t *body, stru
             rc = ZT_ENOMEM;
             break;
         }
-        if (report_of(job->reports, id, ev[0].c.subject, deadline, r)) {
+        if (report_of(job->reports, id, ev[0].c.subject, r, &awaiting)) {
             for (size_t k = 0; k < v.n_refused; k++)
                 if (strcmp(refused[k], id) == 0) { /* a signed answer called a refusal */
                     refused[k] = refused[--v.n_refused];
@@ -395,6 +392,7 @@ int zt__orch_verdict_check(const struct zt__verdict_job *job, json_t *body, stru
         }
         zt_free(r);
     }
+    if (job->awaiting) *job->awaiting = awaiting;
     if (rc) {
         zt_free(ev);
         return rc;

@@ -40,38 +40,45 @@
 typedef int (*zt__verdict_key_fn)(void *ud, const char *node_id, uint8_t pk[static ZT_ED25519_PK_LEN]);
 
 /* The checkers' own reports, held for the verdicts (a bounded ring; its
- * own lock). A report is taken only from a node picked as a checker
- * within ZT__CHECK_REPORT_WINDOW_MS, for a check that finished after the
- * pick (less ZT__CHECK_REPORT_SKEW_MS of clock skew), at most
- * ZT__CHECK_REPORTS_PER_PICK per pick, each receipt once. */
+ * own lock). A check's subject is the checked job's input_hash: the
+ * worker's signed FINAL checkpoint's, which the gateway sends with its
+ * check event (the orchestrator verifies it under the worker's key before
+ * it picks). A report is taken only from a node picked as a checker
+ * within ZT__CHECK_REPORT_WINDOW_MS for a check of the report's signed
+ * subject (a report is credited to the pick whose subject is its own,
+ * never to another job's pick of the same node), for a check that
+ * finished after the pick (less ZT__CHECK_REPORT_SKEW_MS of clock skew),
+ * at most ZT__CHECK_REPORTS_PER_PICK per pick, each receipt once. */
 #define ZT__CHECK_REPORTS_MAX 1024
 #define ZT__CHECK_REPORT_WINDOW_MS 600000
 #define ZT__CHECK_REPORT_SKEW_MS 120000
 #define ZT__CHECK_REPORTS_PER_PICK 4
+#define ZT__CHECK_SUBJECT_LEN 32
 struct zt__check_reports;
 ZT_NODISCARD int zt__check_reports_new(struct zt__check_reports **out);
 void zt__check_reports_free(struct zt__check_reports *cr);
-/* checker was picked for a check of job_id (the scheduler's) at now_ms
- * (unix ms): it may report. */
-void zt__check_reports_expect(struct zt__check_reports *cr, const char *checker, const char *job_id, int64_t now_ms);
+/* checker was picked for a check of job_id (the scheduler's), whose
+ * subject is `subject` (the checked worker's signed input_hash), at now_ms
+ * (unix ms): it may report a check of that subject. */
+void zt__check_reports_expect(struct zt__check_reports *cr, const char *checker, const char *job_id,
+                              const uint8_t subject[static ZT__CHECK_SUBJECT_LEN], int64_t now_ms);
 /* checker's check of job_id failed (the gateway's check_failed): its
- * unanswered picks for job_id are awaited no more, and a report of that
- * node goes under another unanswered pick of it first (a checker picked
- * for jobs A then B whose check of A failed: B's report is B's). A report
- * that still comes for a failed pick is kept under it. */
+ * unanswered picks for job_id are awaited no more. A report that still
+ * comes for a failed pick is kept under it. */
 void zt__check_reports_failed(struct zt__check_reports *cr, const char *checker, const char *job_id);
-/* Whether a checker picked for job_id has reported since (its report is
- * counted under the oldest pick of that node it can answer), waiting up
- * to wait_ms while one of job_id's picks has no report yet: a verdict
- * that says nothing was checked ("unavailable", "none") after that is a
- * gateway hiding the answer. */
-bool zt__check_reports_for_job(struct zt__check_reports *cr, const char *job_id, int64_t wait_ms);
+/* Whether a checker picked for job_id has reported since (never waits):
+ * a verdict that says nothing was checked ("unavailable", "none") after
+ * that is a gateway hiding the answer. *awaiting (may be NULL): one of
+ * job_id's picks has no report yet and its check was not called failed
+ * (its report may be on its way). */
+bool zt__check_reports_for_job(struct zt__check_reports *cr, const char *job_id, bool *awaiting);
 /* A checker's report, body {"node_id","checkpoint","receipt"} (hex, the
- * FINAL checkpoint and receipt of its check): 0 kept; ZT_EPERM refused
- * (forged, not picked, stale: *why, static); ZT_EEXIST the same receipt
- * again (replayed); ZT_EINVAL malformed. */
+ * FINAL checkpoint and receipt of its check): 0 kept (credited to a pick
+ * of job *job_out, which may be NULL); ZT_EPERM refused (forged, not
+ * picked, of a subject it was not picked for, stale: *why, static);
+ * ZT_EEXIST the same receipt again (replayed); ZT_EINVAL malformed. */
 ZT_NODISCARD int zt__check_reports_put(struct zt__check_reports *cr, zt__verdict_key_fn key, void *key_ud,
-                                       json_t *body, int64_t now_ms, const char **why);
+                                       json_t *body, int64_t now_ms, char *job_out, const char **why);
 
 /* What the orchestrator knows of the leased job. */
 struct zt__verdict_job {
@@ -84,7 +91,9 @@ struct zt__verdict_job {
     zt__verdict_key_fn key;
     void *key_ud;
     struct zt__check_reports *reports; /* the checkers' own reports, or NULL */
-    int64_t wait_ms;             /* how long to wait for a picked checker's report the verdict lacks */
+    const uint8_t *subject;      /* the subject its checkers were picked for, or NULL (not known) */
+    bool *awaiting;              /* out, or NULL: a picked checker's answer the verdict lacks is not held
+                                  * yet and may be on its way (the caller may decide again later) */
 };
 
 /* What the evidence proves, to settle (strings borrowed from the body). */
@@ -102,9 +111,10 @@ struct zt__verdict {
 };
 
 /* Check body (the report: "verdict" agreed|worker_wrong|checker_wrong|
- * undecided, "workers", "checkers", "checkpoint", "receipt") against job.
- * 0 and *out; ZT_EPERM (refused: *why says why, static) when the evidence
- * does not prove the claimed verdict; ZT_EINVAL when malformed. */
+ * undecided, "workers", "checkers", "checkpoint", "receipt") against job,
+ * with the reports held now (it never waits). 0 and *out; ZT_EPERM
+ * (refused: *why says why, static) when the evidence does not prove the
+ * claimed verdict; ZT_EINVAL when malformed. */
 ZT_NODISCARD int zt__orch_verdict_check(const struct zt__verdict_job *job, json_t *body, struct zt__verdict *out,
                                         const char **why);
 

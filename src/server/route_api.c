@@ -130,6 +130,8 @@ struct rjob {
     bool ids_oom;
     char ran[RAN_MAX][ZT_IDENTITY_ID_SIZE];
     size_t n_ran;
+    const uint8_t *check_ckpt;          /* while checking: the worker's signed FINAL checkpoint (its subject) */
+    size_t check_ckpt_len;
     char caller[ZT_AUTH_ID_MAX];        /* the caller's identity ("" anonymous), for the exemptions */
     char audit_who[ZT_PSEUDOID_STR + 8]; /* the same as the audit log names it */
     char request_id[64];
@@ -795,7 +797,8 @@ static int check_pick(void *ud, unsigned round, const char *const *exclude, size
 {
     struct rjob *j = ud;
     struct zt_node_info ni;
-    int rc = zt__orch_check_pick(j->r->orch, j->sched_id, j->model, j->worker.node_id, round, exclude, n, &ni);
+    int rc = zt__orch_check_pick(j->r->orch, j->sched_id, j->model, j->worker.node_id, j->worker.ed25519_pk,
+                                 j->check_ckpt, j->check_ckpt_len, round, exclude, n, &ni);
     if (rc) return rc;
     memset(out, 0, sizeof *out);
     zt_strlcpy(out->node_id, ni.node_id, sizeof out->node_id);
@@ -941,6 +944,8 @@ static bool check_job(struct rjob *j, const struct zt_job_outcome *o)
     req.target.now = now / 1000;
     req.target.first_byte_timeout_ms = req.target.idle_timeout_ms = t_ms;
     struct zt_job_checker ck = {.pick = check_pick, .failed = check_failed, .ud = j};
+    j->check_ckpt = o->result.checkpoint; /* the subject its checkers are picked for */
+    j->check_ckpt_len = o->result.checkpoint_len;
     struct zt_job_check_result *res = zt_calloc(1, sizeof *res);
     if (!res || zt_job_check_run(&req, &ck, res) != 0) {
         zt_free(res);

@@ -1,12 +1,14 @@
 /* zt_test_chain.h: a worker's signed FINAL checkpoint and the receipt that
  * goes with it, made by a test that holds the worker's key (WIRE.md
  * sections 4 and 7): what a verdict report to an orchestrator carries as
- * evidence (test_orch_verdict, test_attack_lease_verdict). Header only. */
+ * evidence (test_orch_verdict, test_attack_lease_verdict), and the check
+ * event that asks for a checker of it. Header only. */
 #ifndef ZT_TEST_CHAIN_H
 #define ZT_TEST_CHAIN_H
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "zentalk/zt_hex.h"
@@ -56,6 +58,24 @@ static inline int zt_test_signed_chain(const uint8_t *sk, const struct zt_test_c
     if (rc) return rc;
     zt_hex_encode(rec_hex, buf, len);
     return 0;
+}
+
+/* The body of a gateway's "check" event (POST /v1/orchestrator/report,
+ * WIRE.md section 7) for round `round` of job, checking worker's answer of
+ * subject: its signed FINAL checkpoint (worker_sk) goes with it. 0, or the
+ * signer's error (ZT_ETOOBIG when out (cap) is too small). */
+static inline int zt_test_check_event(const uint8_t *worker_sk, const uint8_t *subject, const char *job,
+                                      const char *worker, int round, char *out, size_t cap)
+{
+    static char ck[2 * ZT_CKPT_MAX_LEN + 1], rec[2 * ZT_ENV_RECEIPT_MAX_LEN + 1];
+    struct zt_test_chain c = {.subject = subject, .job = 0xc4, .chain = 7};
+    int rc = zt_test_signed_chain(worker_sk, &c, ck, rec);
+    if (rc) return rc;
+    int n = snprintf(out, cap,
+                     "{\"job_id\":\"%s\",\"worker\":\"%s\",\"event\":\"check\",\"round\":%d,\"exclude\":[],"
+                     "\"checkpoint\":\"%s\"}",
+                     job, worker, round, ck);
+    return n < 0 || (size_t)n >= cap ? ZT_ETOOBIG : 0;
 }
 
 #endif

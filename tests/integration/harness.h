@@ -147,6 +147,11 @@ json_t *orch_node(uint16_t port, const char *node_id);
 /* Wait (at most timeout_ms) until that orchestrator counts want live
  * workers; returns the last count seen. */
 long orch_wait_live(uint16_t port, long want, int timeout_ms);
+/* Play a remote gateway at that orchestrator: lease a job of model
+ * "stories" (8 tokens), report it started and ok on its worker; job and
+ * worker (64 bytes each) filled, verify (cap bytes) the "verify" the ok
+ * answer carries ("" when the job was not drawn for a check). */
+void orch_lease_run(uint16_t port, char *job, char *worker, char *verify, size_t cap);
 /* Whether netns_rerun can make its namespace (false: it would skip). */
 bool netns_available(void);
 

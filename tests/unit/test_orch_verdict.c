@@ -24,14 +24,19 @@
  *   ZT_JOB_CHECKERS_MAX picked checkers refused still has a held signed
  *   answer put in its refusal's place; a pick whose check the gateway
  *   called failed is awaited no more and a later report of that checker
- *   goes under its other pick (zt__check_reports_failed). */
+ *   goes under its other pick (zt__check_reports_failed);
+ * - reports are credited by subject: one checker picked for two jobs whose
+ *   reports come in the "wrong" order has each credited to its own job; a
+ *   report of a subject never picked is refused; a verdict of another
+ *   subject than its checkers were picked for is refused; a verdict that
+ *   lacks a picked checker's report still on its way says so (awaiting)
+ *   and is decided with it once it came. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <pthread.h>
 #include <sodium.h>
 #include <string.h>
 
@@ -45,7 +50,7 @@
 enum { W, W2, C1, C2, C3, EVE, C4, C5, C6, C7, C8, N_NODES };
 static const char *const IDS[N_NODES] = {"w", "w2", "c1", "c2", "c3", "eve", "c4", "c5", "c6", "c7", "c8"};
 static struct zt_identity *keys[N_NODES];
-static uint8_t SUBJECT[32], OTHER[32];
+static uint8_t SUBJECT[32], OTHER[32], THIRD[32], FOURTH[32];
 
 static int key_of(void *ud, const char *node_id, uint8_t pk[static ZT_ED25519_PK_LEN])
 {
@@ -251,18 +256,25 @@ static void test_malformed_and_rule(void **state)
 
 /* A checker's own report: node `who` signed by `signer`, chain byte, job
  * byte (its receipt's id), finished at unix s. */
-static json_t *own_report(int who, int signer, uint8_t chain, uint8_t job, uint64_t finished)
+static json_t *report_of_subject(int who, int signer, uint8_t chain, uint8_t job, uint64_t finished,
+                                 const uint8_t *subject)
 {
     char ckpt[2 * ZT_CKPT_MAX_LEN + 1], rec[2 * ZT_ENV_RECEIPT_MAX_LEN + 1];
-    struct zt_test_chain c = {.subject = SUBJECT, .job = job, .chain = chain, .finished = finished};
+    struct zt_test_chain c = {.subject = subject, .job = job, .chain = chain, .finished = finished};
     assert_int_equal(zt_test_signed_chain(zt_identity_sign_sk(keys[signer]), &c, ckpt, rec), 0);
     return json_pack("{s:s,s:s,s:s}", "node_id", IDS[who], "checkpoint", ckpt, "receipt", rec);
+}
+
+/* The same, of the job whose subject is SUBJECT. */
+static json_t *own_report(int who, int signer, uint8_t chain, uint8_t job, uint64_t finished)
+{
+    return report_of_subject(who, signer, chain, job, finished, SUBJECT);
 }
 
 static int put(struct zt__check_reports *cr, json_t *body, int64_t now_ms)
 {
     const char *why = NULL;
-    int rc = zt__check_reports_put(cr, key_of, NULL, body, now_ms, &why);
+    int rc = zt__check_reports_put(cr, key_of, NULL, body, now_ms, NULL, &why);
     assert_true(rc == 0 || why != NULL);
     json_decref(body);
     return rc;
@@ -270,8 +282,10 @@ static int put(struct zt__check_reports *cr, json_t *body, int64_t now_ms)
 
 /* body checked against a job whose checkers picked here are picked[n],
  * with cr's reports (body kept in `last`: out's strings are its). */
+static bool awaiting; /* the last check_picked's: a picked checker's report it lacks may still come */
+
 static int check_picked(json_t *body, struct zt__check_reports *cr, const char *const *picked, size_t n,
-                        int64_t wait_ms, struct zt__verdict *out, const char **why)
+                        struct zt__verdict *out, const char **why)
 {
     struct zt__verdict_job job = {.worker = "w",
                                   .attempts = 1,
@@ -281,17 +295,17 @@ static int check_picked(json_t *body, struct zt__check_reports *cr, const char *
                                   .n_picked = n,
                                   .key = key_of,
                                   .reports = cr,
-                                  .wait_ms = wait_ms};
+                                  .subject = SUBJECT,
+                                  .awaiting = &awaiting};
     int rc = zt__orch_verdict_check(&job, body, out, why);
     json_decref(last);
     last = body;
     return rc;
 }
 
-static int check_held(json_t *body, struct zt__check_reports *cr, int64_t wait_ms, struct zt__verdict *out,
-                      const char **why)
+static int check_held(json_t *body, struct zt__check_reports *cr, struct zt__verdict *out, const char **why)
 {
-    return check_picked(body, cr, PICKED, 3, wait_ms, out, why);
+    return check_picked(body, cr, PICKED, 3, out, why);
 }
 
 /* A fresh report ring, and the time now (unix ms and s). */
@@ -312,9 +326,9 @@ static void test_check_reports(void **state)
     struct zt__check_reports *cr = fresh_reports(&now, &now_s);
     /* nobody picked yet: refused */
     assert_int_equal(put(cr, own_report(C1, C1, 9, 0x31, now_s), now), ZT_EPERM);
-    zt__check_reports_expect(cr, "c1", "job-a", now);
-    zt__check_reports_expect(cr, "c2", "job-a", now);
-    zt__check_reports_expect(cr, "c3", "job-b", now);
+    zt__check_reports_expect(cr, "c1", "job-a", SUBJECT, now);
+    zt__check_reports_expect(cr, "c2", "job-a", SUBJECT, now);
+    zt__check_reports_expect(cr, "c3", "job-b", SUBJECT, now);
     /* a node that was not picked (eve, with her own valid signature) */
     assert_int_equal(put(cr, own_report(EVE, EVE, 9, 0x32, now_s), now), ZT_EPERM);
     /* forged: c2's report signed by eve */
@@ -326,9 +340,13 @@ static void test_check_reports(void **state)
     assert_int_equal(put(cr, own_report(C1, C1, 9, 0x35, now_s), now), ZT_EEXIST);
     /* a report is held for the job its checker was picked for: a verdict
      * saying nothing was checked is refused there (orch_lease.c) */
-    assert_true(zt__check_reports_for_job(cr, "job-a", 0));
-    assert_false(zt__check_reports_for_job(cr, "job-b", 20)); /* c3's pick: no report within the wait */
-    assert_false(zt__check_reports_for_job(cr, "job-z", 1000)); /* nobody picked for it: no wait */
+    bool wait = true;
+    assert_true(zt__check_reports_for_job(cr, "job-a", &wait));
+    assert_false(wait);
+    assert_false(zt__check_reports_for_job(cr, "job-b", &wait)); /* c3's pick: no report yet, awaited */
+    assert_true(wait);
+    assert_false(zt__check_reports_for_job(cr, "job-z", &wait)); /* nobody picked for it: nothing awaited */
+    assert_false(wait);
     /* malformed */
     assert_int_equal(put(cr, json_pack("{s:s}", "node_id", "c1"), now), ZT_EPERM);
     assert_int_equal(put(cr, json_pack("{s:i}", "node_id", 1), now), ZT_EINVAL);
@@ -341,16 +359,16 @@ static void test_check_reports(void **state)
     struct zt__verdict v;
     const char *why = NULL;
     struct ck agree2[] = {{.who = C2, .signer = C2, .chain = 7}};
-    assert_int_equal(check_held(report("agreed", ONE, 1, 7, 0, agree2, 1), cr, 0, &v, &why), ZT_EPERM);
+    assert_int_equal(check_held(report("agreed", ONE, 1, 7, 0, agree2, 1), cr, &v, &why), ZT_EPERM);
     assert_non_null(strstr(why, "leaves out a picked checker"));
     /* the honest verdict with every answer verifies */
     struct ck all[] = {{.who = C1, .signer = C1, .chain = 9}, {.who = C2, .signer = C2, .chain = 7}};
-    assert_int_equal(check_held(report("checker_wrong", ONE, 1, 7, 0, all, 2), cr, 0, &v, &why), 0);
+    assert_int_equal(check_held(report("checker_wrong", ONE, 1, 7, 0, all, 2), cr, &v, &why), 0);
     assert_int_equal(v.n_added, 0);
     /* c1 called a refusal (a relabelled signed answer): its held answer counts */
     struct ck relabel[] = {{.who = C1, .refused = true}, {.who = C2, .signer = C2, .chain = 7}};
-    assert_int_equal(check_held(report("agreed", ONE, 1, 7, 0, relabel, 2), cr, 0, &v, &why), ZT_EPERM);
-    assert_int_equal(check_held(report("checker_wrong", ONE, 1, 7, 0, relabel, 2), cr, 0, &v, &why), 0);
+    assert_int_equal(check_held(report("agreed", ONE, 1, 7, 0, relabel, 2), cr, &v, &why), ZT_EPERM);
+    assert_int_equal(check_held(report("checker_wrong", ONE, 1, 7, 0, relabel, 2), cr, &v, &why), 0);
     assert_int_equal(v.n_refused, 0);
     assert_int_equal(v.n_added, 1);
     assert_true(v.settle);
@@ -358,7 +376,7 @@ static void test_check_reports(void **state)
      * decides nothing, with c1's held 9 it is worker_wrong, which is what
      * the gateway claims: proven, c1 named among the checkers */
     struct ck c2_9[] = {{.who = C2, .signer = C2, .chain = 9}};
-    assert_int_equal(check_held(report("worker_wrong", ONE, 1, 7, 0, c2_9, 1), cr, 0, &v, &why), 0);
+    assert_int_equal(check_held(report("worker_wrong", ONE, 1, 7, 0, c2_9, 1), cr, &v, &why), 0);
     assert_int_equal(v.verdict, ZT_VERDICT_WORKER_WRONG);
     assert_int_equal(v.n_added, 1);
     assert_int_equal(v.n_checkers, 2);
@@ -369,7 +387,7 @@ static void test_check_reports(void **state)
 
 /* c1 picked for job A, then for job B; its check of A fails (the
  * gateway's check_failed) and its check of B reports: the report is B's,
- * an "unavailable" verdict for A is not refused and does not wait. A
+ * an "unavailable" verdict for A is not refused and awaits nothing. A
  * report that still comes for a failed pick is kept under it. */
 static void test_failed_pick(void **state)
 {
@@ -377,21 +395,66 @@ static void test_failed_pick(void **state)
     int64_t now;
     uint64_t now_s;
     struct zt__check_reports *cr = fresh_reports(&now, &now_s);
-    zt__check_reports_expect(cr, "c1", "job-A", now - 2000);
-    zt__check_reports_expect(cr, "c1", "job-B", now - 1000);
+    zt__check_reports_expect(cr, "c1", "job-A", OTHER, now - 2000);
+    zt__check_reports_expect(cr, "c1", "job-B", SUBJECT, now - 1000);
     zt__check_reports_failed(cr, "c1", "job-A");
     assert_int_equal(put(cr, own_report(C1, C1, 9, 0x61, now_s), now), 0);
-    assert_true(zt__check_reports_for_job(cr, "job-B", 0));
-    uint64_t t0 = zt_time_mono_ms();
-    assert_false(zt__check_reports_for_job(cr, "job-A", 5000));
-    /* nothing awaited under a failed pick: far below the 5 s wait offered (a
-     * loose bound, not a timing measurement; a wait would take all 5 s) */
-    assert_true(zt_time_mono_ms() - t0 < 4000);
+    bool wait = true;
+    assert_true(zt__check_reports_for_job(cr, "job-B", &wait));
+    assert_false(zt__check_reports_for_job(cr, "job-A", &wait));
+    assert_false(wait); /* nothing awaited under a failed pick */
     /* a gateway calling c2's check failed cannot hide the answer that comes */
-    zt__check_reports_expect(cr, "c2", "job-C", now - 1000);
+    zt__check_reports_expect(cr, "c2", "job-C", SUBJECT, now - 1000);
     zt__check_reports_failed(cr, "c2", "job-C");
     assert_int_equal(put(cr, own_report(C2, C2, 9, 0x62, now_s), now), 0);
-    assert_true(zt__check_reports_for_job(cr, "job-C", 0));
+    assert_true(zt__check_reports_for_job(cr, "job-C", &wait));
+    zt__check_reports_free(cr);
+}
+
+/* One checker picked for two jobs of different subjects, its reports in
+ * the "wrong" order (B's check first): each is credited to its own job's
+ * pick by its signed subject (node-only matching credited B's report to
+ * A, the older pick). A report of a subject it was never picked for, or
+ * of a job picked for another node, is refused. */
+static void test_subject_match(void **state)
+{
+    (void)state;
+    int64_t now;
+    uint64_t now_s;
+    struct zt__check_reports *cr = fresh_reports(&now, &now_s);
+    zt__check_reports_expect(cr, "c1", "job-A", SUBJECT, now - 2000);
+    zt__check_reports_expect(cr, "c1", "job-B", OTHER, now - 1000);
+    zt__check_reports_expect(cr, "c2", "job-C", THIRD, now - 1000);
+    char job[ZT_JOB_ID_SIZE] = "";
+    json_t *b = report_of_subject(C1, C1, 9, 0x71, now_s, OTHER);
+    assert_int_equal(zt__check_reports_put(cr, key_of, NULL, b, now, job, NULL), 0);
+    json_decref(b);
+    assert_string_equal(job, "job-B");
+    bool wait = false;
+    assert_true(zt__check_reports_for_job(cr, "job-B", &wait));
+    assert_false(zt__check_reports_for_job(cr, "job-A", &wait)); /* A's report is still to come */
+    assert_true(wait);
+    /* a verdict for A without c1's answer is not decided with B's report:
+     * it awaits c1's report of A */
+    static const char *const C1_ONLY[] = {"c1"};
+    struct zt__verdict v;
+    const char *why = NULL;
+    assert_int_equal(check_picked(report("undecided", ONE, 1, 7, 0, NULL, 0), cr, C1_ONLY, 1, &v, &why), ZT_EPERM);
+    assert_true(awaiting);
+    /* c1's report of C's subject (c2's pick) and of a subject never picked: refused */
+    assert_int_equal(put(cr, report_of_subject(C1, C1, 9, 0x72, now_s, THIRD), now), ZT_EPERM);
+    assert_int_equal(put(cr, report_of_subject(C1, C1, 9, 0x73, now_s, FOURTH), now), ZT_EPERM);
+    /* then A's own report: A's */
+    b = report_of_subject(C1, C1, 7, 0x74, now_s, SUBJECT);
+    assert_int_equal(zt__check_reports_put(cr, key_of, NULL, b, now, job, NULL), 0);
+    json_decref(b);
+    assert_string_equal(job, "job-A");
+    assert_true(zt__check_reports_for_job(cr, "job-A", &wait));
+    assert_false(wait);
+    /* decided with it now: c1 agrees with the worker */
+    assert_int_equal(check_picked(report("agreed", ONE, 1, 7, 0, NULL, 0), cr, C1_ONLY, 1, &v, &why), 0);
+    assert_false(awaiting);
+    assert_int_equal(v.n_added, 1);
     zt__check_reports_free(cr);
 }
 
@@ -405,7 +468,7 @@ static void test_all_refused(void **state)
     struct zt__check_reports *cr = NULL;
     assert_int_equal(zt__check_reports_new(&cr), 0);
     int64_t now = zt_time_real_ms();
-    for (size_t i = 0; i < 8; i++) zt__check_reports_expect(cr, EIGHT[i], "job-8", now);
+    for (size_t i = 0; i < 8; i++) zt__check_reports_expect(cr, EIGHT[i], "job-8", SUBJECT, now);
     assert_int_equal(put(cr, own_report(C1, C1, 9, 0x51, (uint64_t)(now / 1000)), now), 0);
     struct ck cs[8];
     for (size_t i = 0; i < 8; i++) cs[i] = (struct ck){.who = who[i], .refused = true};
@@ -413,7 +476,7 @@ static void test_all_refused(void **state)
     const char *why = NULL;
     /* decided with c1's answer: 7 refusals still outvote the worker, but
      * the signed worker 7 against c1's 9 proves nothing: not settled */
-    assert_int_equal(check_picked(report("worker_wrong", ONE, 1, 7, 0, cs, 8), cr, EIGHT, 8, 0, &v, &why), 0);
+    assert_int_equal(check_picked(report("worker_wrong", ONE, 1, 7, 0, cs, 8), cr, EIGHT, 8, &v, &why), 0);
     assert_int_equal(v.n_added, 1);
     assert_int_equal(v.n_refused, 7);
     assert_int_equal(v.n_checkers, 1);
@@ -422,42 +485,35 @@ static void test_all_refused(void **state)
     zt__check_reports_free(cr);
 }
 
-/* A report still on its way when the verdict comes: the verdict waits. */
-struct late {
-    struct zt__check_reports *cr;
-    int64_t now;
-};
-
-static void *late_report(void *arg)
-{
-    struct late *l = arg;
-    zt_time_sleep_ms(150);
-    json_t *b = own_report(C1, C1, 9, 0x41, (uint64_t)(l->now / 1000));
-    int rc = zt__check_reports_put(l->cr, key_of, NULL, b, l->now, NULL);
-    json_decref(b);
-    return (void *)(intptr_t)rc;
-}
-
+/* A report still on its way when the verdict comes: the check says so
+ * (awaiting, never waiting itself: orch_lease.c defers the verdict's call),
+ * and decided again once it came, the dissent is caught. */
 static void test_late_report(void **state)
 {
     (void)state;
-    struct late l = {.now = zt_time_real_ms()};
-    assert_int_equal(zt__check_reports_new(&l.cr), 0);
-    zt__check_reports_expect(l.cr, "c1", "job-l", l.now);
-    /* no report at all within the wait: the verdict stands as before */
+    int64_t now;
+    uint64_t now_s;
+    struct zt__check_reports *cr = fresh_reports(&now, &now_s);
+    zt__check_reports_expect(cr, "c1", "job-l", SUBJECT, now);
     struct zt__verdict v;
     const char *why = NULL;
     struct ck agree2[] = {{.who = C2, .signer = C2, .chain = 7}};
-    assert_int_equal(check_held(report("agreed", ONE, 1, 7, 0, agree2, 1), l.cr, 50, &v, &why), 0);
+    assert_int_equal(check_held(report("agreed", ONE, 1, 7, 0, agree2, 1), cr, &v, &why), 0);
+    assert_true(awaiting); /* c1 picked, its report not held yet */
     assert_int_equal(v.n_added, 0);
-    /* c1's dissent arrives 150 ms after the verdict: caught all the same */
-    pthread_t t;
-    assert_int_equal(pthread_create(&t, NULL, late_report, &l), 0);
-    assert_int_equal(check_held(report("agreed", ONE, 1, 7, 0, agree2, 1), l.cr, 5000, &v, &why), ZT_EPERM);
-    void *res = NULL;
-    pthread_join(t, &res);
-    assert_int_equal((int)(intptr_t)res, 0);
-    zt__check_reports_free(l.cr);
+    /* c1's dissent arrives after the verdict: decided again, caught */
+    assert_int_equal(put(cr, own_report(C1, C1, 9, 0x41, now_s), now), 0);
+    assert_int_equal(check_held(report("agreed", ONE, 1, 7, 0, agree2, 1), cr, &v, &why), ZT_EPERM);
+    assert_false(awaiting);
+    /* a verdict whose worker's checkpoint is of another subject than its
+     * checkers were picked for: refused */
+    struct zt__verdict_job job = {.worker = "w", .attempts = 1, .ran = RAN, .n_ran = 2, .picked = PICKED,
+                                  .n_picked = 3, .key = key_of, .reports = cr, .subject = OTHER};
+    json_t *body = report("agreed", ONE, 1, 7, 0, agree2, 1);
+    assert_int_equal(zt__orch_verdict_check(&job, body, &v, &why), ZT_EPERM);
+    assert_non_null(strstr(why, "another subject"));
+    json_decref(body);
+    zt__check_reports_free(cr);
 }
 
 int main(void)
@@ -467,9 +523,12 @@ int main(void)
         if (zt_identity_generate(&keys[i]) != 0) return 1;
     memset(SUBJECT, 0x5b, sizeof SUBJECT);
     memset(OTHER, 0x6c, sizeof OTHER);
+    memset(THIRD, 0x7d, sizeof THIRD);
+    memset(FOURTH, 0x8e, sizeof FOURTH);
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_honest), cmocka_unit_test(test_lies),
                                        cmocka_unit_test(test_refusals), cmocka_unit_test(test_malformed_and_rule),
                                        cmocka_unit_test(test_check_reports), cmocka_unit_test(test_all_refused), cmocka_unit_test(test_failed_pick),
+                                       cmocka_unit_test(test_subject_match),
                                        cmocka_unit_test(test_late_report)};
     int rc = cmocka_run_group_tests_name("orch_verdict", tests, NULL, NULL);
     json_decref(last);

@@ -905,6 +905,7 @@ struct trio {
     struct zt_queue *q[3];
     struct zt_identity *idb, *idc, *g;
     struct worker w;
+    char url[256], stream[64]; /* the Redis and stream they share */
 };
 
 static bool trio_open(struct trio *t)
@@ -915,6 +916,7 @@ static bool trio_open(struct trio *t)
         return false;
     }
     memset(t, 0, sizeof *t);
+    zt_strlcpy(t->url, url, sizeof t->url);
     assert_int_equal(zt_identity_generate(&t->idb), 0);
     assert_int_equal(zt_identity_generate(&t->idc), 0);
     assert_int_equal(zt_identity_generate(&t->g), 0);
@@ -927,6 +929,7 @@ static bool trio_open(struct trio *t)
     pair_worker(&t->o[0], &t->o[1], &ra, t->idb, &t->w); /* c learns of w by its sync */
     char stream[64];
     snprintf(stream, sizeof stream, "zt-test-trio-%u", (unsigned)randombytes_random());
+    zt_strlcpy(t->stream, stream, sizeof t->stream);
     const char *ids[3] = {zt_identity_id(orch_id), zt_identity_id(t->idb), zt_identity_id(t->idc)};
     for (int i = 0; i < 3; i++) {
         struct zt_queue_opts qo = {.backend = "redis", .url = url, .stream = stream, .claim_idle_ms = 300};
@@ -1025,6 +1028,58 @@ static void test_takeover_has_entry(void **state)
     trio_close(&t);
 }
 
+/* A claim that moves a job pushes a fresh entry of its own (its body
+ * naming the new owner) and acknowledges the claimed one, so the holder of
+ * every entry is its body and a chain of claims needs no word from Redis
+ * on whom an entry was claimed from: A goes silent, C claims A's entry and
+ * continues the job; the stream then holds one entry, C's; a third
+ * consumer claims that entry when C goes silent too (its XPENDING holder
+ * is no orchestrator), and B, claiming it from there, still continues the
+ * job, whose row is C's (before, the claimer trusted XPENDING's holder and
+ * acknowledged the entry as stale: the job was lost). */
+static void test_claim_chain(void **state)
+{
+    (void)state;
+    struct trio t;
+    if (!trio_open(&t)) return;
+    struct zt_job_req q = req("c", "tiny-chat", 10, 10);
+    q.gateway = zt_identity_id(t.g);
+    struct zt_sched_result res;
+    assert_int_equal(submit(&t.o[0], q, T0 + 1, &res), 0);
+    assert_int_equal(zt_sched_job_started(t.o[0].s, res.job_id, wid(&t.w), T0 + 2), 0);
+    usleep(450 * 1000);
+    struct zt_sched_event ev[8];
+    size_t n, entries = 0, pending = 0;
+    assert_int_equal(zt_sched_pump(t.o[2].s, T0 + 500, ev, 8, &n), 0);
+    assert_int_equal(zt_sched_continued(t.o[2].s), 1);
+    assert_int_equal(zt_queue_depth(t.q[2], &entries, &pending), 0);
+    assert_int_equal(entries, 1);
+    /* the one entry is C's own */
+    struct zt_queue_opts po = {
+        .backend = "redis", .url = t.url, .stream = t.stream, .claim_idle_ms = 300, .consumer = "probe"};
+    struct zt_queue *probe = NULL;
+    assert_int_equal(zt_queue_open(&po, &probe), 0);
+    usleep(450 * 1000);
+    struct zt_queue_msg m;
+    memset(&m, 0, sizeof m);
+    assert_int_equal(zt_queue_take(probe, 0, &m), 0);
+    assert_string_equal(m.job_id, res.job_id);
+    assert_int_equal(m.len, strlen(zt_identity_id(t.idc)));
+    assert_memory_equal(m.body, zt_identity_id(t.idc), m.len);
+    zt_queue_msg_clear(&m);
+    /* B claims it from the probe: the row is C's, as the body says */
+    usleep(450 * 1000);
+    assert_int_equal(zt_sched_pump(t.o[1].s, T0 + 1000, ev, 8, &n), 0);
+    assert_int_equal(zt_sched_continued(t.o[1].s), 1);
+    enum zt_job_state st;
+    assert_int_equal(zt_sched_job_finished(t.o[1].s, res.job_id, wid(&t.w), ZT_SCHED_OK, 5, T0 + 1100, &st), 0);
+    assert_int_equal(st, ZT_JOB_STATE_DONE);
+    assert_int_equal(zt_queue_depth(t.q[1], &entries, &pending), 0);
+    assert_int_equal(entries, 0);
+    zt_queue_free(probe);
+    trio_close(&t);
+}
+
 int main(void)
 {
     json_set_alloc_funcs(zt_malloc, zt_free);
@@ -1041,7 +1096,7 @@ int main(void)
         P(test_transitions),   P(test_placement), P(test_score),  P(test_fair_queueing),
         P(test_bounded_queue), P(test_requeue),   P(test_resume), P(test_threads),
         P(test_shared_queue),  P(test_adopt_for_gateway), P(test_claim_after_takeover),
-        P(test_takeover_has_entry), P(test_taken_frees_slot),
+        P(test_takeover_has_entry), P(test_taken_frees_slot), P(test_claim_chain),
     };
     failures += zt_test_pg_run("sched_postgres", pg_tests);
     return zt_test_exit(failures);

@@ -20,6 +20,7 @@
 #include "zt_math.h"
 #include "par.h"
 #include "zentalk/zt_alloc.h"
+#include "zentalk/zt_log.h"
 #include "zentalk/zt_quant.h"
 
 /* A weight kept in the packed layout (zt_quant_pack), found by its address. */
@@ -28,23 +29,9 @@ struct packed_w {
     enum zt_ggml_type type;
     size_t rows;
     struct zt_quant_packed *p;    /* the packed layout, or NULL and: */
-    const void *copy;             /* the same rows on huge pages (F32/F16/BF16) */
+    const void *copy;             /* the same rows on huge pages (F32/F16/BF16), or in the
+                                   * BF16 mode the rows rounded to the mode's bf16 */
     struct zt__quant_chunk *chunk;
-};
-
-/* The cos and sin of the last rope call's angles with what they were made
- * from: every layer rotates its q and its k at the same positions by the
- * same frequencies, so a forward pass computes them once, not twice per
- * layer (the same zt__sincosf of the same angle: the same bits). */
-struct rope_table {
-    size_t n;          /* rows */
-    uint32_t half;     /* angles per row */
-    float freq_scale;
-    float *inv_freq;   /* half */
-    uint32_t *pos;     /* n */
-    float *cs;         /* per row: half cos, then half sin */
-    size_t cap;        /* rows the arrays hold */
-    uint32_t cap_half;
 };
 
 struct cpu {
@@ -57,7 +44,18 @@ struct cpu {
     struct packed_w *packed;
     size_t n_packed, packed_cap;
     bool no_pack;  /* ZT_PACK=0: keep the plain rows (benchmarks) */
-    struct rope_table *rope; /* the last rope call's angles, or NULL */
+    bool bf16;     /* the BF16 precision mode: float matrices as bf16 copies */
+    /* RoPE's cos/sin of the last call's rows (every layer's Q and K of a
+     * pass rotate the same positions): what they were computed for */
+    float *rope_cs;         /* (rows, 2 * half): cos, sin */
+    size_t rope_cs_cap;     /* floats */
+    uint32_t *rope_pos;     /* rows */
+    size_t rope_pos_cap;    /* entries */
+    float *rope_inv;        /* half */
+    size_t rope_inv_cap;    /* floats */
+    size_t rope_rows;       /* 0: none */
+    uint32_t rope_half;
+    float rope_scale;
 };
 
 static struct cpu *cpu_of(struct zt__backend *be) { return (struct cpu *)be; }
@@ -80,7 +78,9 @@ static void cpu_free(struct zt__backend *be)
         zt__quant_weights_free(c->packed[i].chunk);
     }
     zt_free(c->packed);
-    zt_free(c->rope);
+    zt_free(c->rope_cs);
+    zt_free(c->rope_pos);
+    zt_free(c->rope_inv);
     zt_free(c);
 }
 
@@ -104,19 +104,53 @@ static bool cpu_supports(const struct zt__backend *be, enum zt_ggml_type type)
     return zt_quant_vec_dot_type(type) != ZT_GGML_TYPE_COUNT;
 }
 
+/* A buffer is host memory whose address is the handle; the 64 bytes
+ * before it hold the address zt_calloc gave. Buffers of 2 MiB and more
+ * (KV caches, a batch's activations) start on a 2 MiB boundary and ask for
+ * transparent huge pages (THP "madvise" mode), as the weight copies do
+ * (quant.md, "Huge pages"): attention walks a sequence's cache in 4 KiB
+ * blocks (a head's part of a K tile) and 256-byte rows 3 KiB apart (V),
+ * one TLB miss per block on 4 KiB pages; at 8 streams of the 134M model
+ * the score kernel's time fell by a third and the K store's by half.
+ * Pages are still touched (and zeroed) on first use, 2 MiB at a time.
+ * ZT_BUF_HUGE=0: plain allocations (comparisons). */
+#define BUF_HUGE ((size_t)2 << 20)
+#define BUF_HEAD ((size_t)64)
+
+static bool buf_huge_wanted(void)
+{
+    const char *e = getenv("ZT_BUF_HUGE");
+    return !e || strcmp(e, "0") != 0;
+}
+
 static int cpu_buffer_alloc(struct zt__backend *be, size_t size, struct zt__buffer **out)
 {
     (void)be;
-    void *p = zt_calloc(size ? size : 1, 1);
+    bool huge = size >= BUF_HUGE && buf_huge_wanted();
+    size_t slack = huge ? BUF_HUGE : BUF_HEAD;
+    if (size > SIZE_MAX - slack) return ZT_ERANGE;
+    uint8_t *p = zt_calloc(size + slack, 1); /* large: fresh mapped pages, not touched here */
     if (!p) return ZT_ENOMEM;
-    *out = p;
+    uint8_t *a = p + BUF_HEAD;
+    if (huge) {
+        a = (uint8_t *)(((uintptr_t)p + BUF_HEAD + BUF_HUGE - 1) & ~(uintptr_t)(BUF_HUGE - 1));
+#ifdef MADV_HUGEPAGE
+        size_t span = (size_t)(p + size + slack - a) & ~(BUF_HUGE - 1);
+        if (span) zt_ignore(madvise(a, span, MADV_HUGEPAGE)); /* a hint: 4 KiB pages if refused */
+#endif
+    }
+    memcpy(a - BUF_HEAD, &p, sizeof p);
+    *out = (struct zt__buffer *)(void *)a;
     return 0;
 }
 
 static void cpu_buffer_free(struct zt__backend *be, struct zt__buffer *buf)
 {
     (void)be;
-    zt_free(buf);
+    if (!buf) return;
+    void *p;
+    memcpy(&p, (uint8_t *)buf - BUF_HEAD, sizeof p);
+    zt_free(p);
 }
 
 /* Zero copy: the handle is the address of the (read-only) mapping. */
@@ -154,9 +188,61 @@ static int cpu_buffer_get(struct zt__backend *be, const struct zt__buffer *buf, 
 
 /* Q8_0/Q4_0/Q4_K/Q6_K matrices go to the packed layout when the kernel path in use
  * has packed kernels (AVX512-VNNI): one vector load then feeds 16 rows. */
+/* The original rows of a copied or packed matrix are no longer read
+ * (unless the tensor is also the token embedding): let the kernel reclaim
+ * those pages of the mapping first; the data stays valid (MADV_COLD only
+ * ages the pages). */
+static void cold_pages(const struct zt__tensor *w, const void *host)
+{
+#ifdef MADV_COLD
+    uintptr_t a = ((uintptr_t)host + 4095u) & ~(uintptr_t)4095u, e = ((uintptr_t)host + w->nb1 * w->ne1) & ~(uintptr_t)4095u;
+    if (e > a) zt_ignore(madvise((void *)a, e - a, MADV_COLD));
+#else
+    (void)w, (void)host;
+#endif
+}
+
+static bool is_float(enum zt_ggml_type t)
+{
+    return t == ZT_GGML_F32 || t == ZT_GGML_F16 || t == ZT_GGML_BF16;
+}
+
+/* The BF16 mode: every float matrix (whatever its size; ZT_PACK=0 too)
+ * becomes a copy in the mode's bf16 (zt_quant_bf16_weights), on huge
+ * pages; the products read only that. */
+static int prepare_bf16(struct cpu *c, const struct zt__tensor *w, const void *host)
+{
+    struct packed_w pw = {.w = host, .type = w->type, .rows = w->ne1};
+    size_t bytes;
+    if (zt_mul_size(w->ne0 * sizeof(uint16_t), w->ne1, &bytes)) return ZT_ERANGE;
+    uint16_t *copy = zt__quant_weights_alloc(bytes, &pw.chunk);
+    if (!copy) return ZT_ENOMEM;
+    for (size_t r = 0; r < w->ne1; r++) {
+        int rc = zt_quant_bf16_weights(w->type, (const uint8_t *)host + r * w->nb1, copy + r * w->ne0, w->ne0);
+        if (rc) {
+            zt__quant_weights_free(pw.chunk);
+            return rc;
+        }
+    }
+    pw.copy = copy;
+    c->packed[c->n_packed++] = pw;
+    return 0;
+}
+
 static int cpu_prepare_weight(struct zt__backend *be, const struct zt__tensor *w)
 {
     struct cpu *c = cpu_of(be);
+    if (c->bf16 && is_float(w->type)) {
+        const void *host = (const uint8_t *)w->buf + w->offset;
+        for (size_t i = 0; i < c->n_packed; i++)
+            if (c->packed[i].w == host) return 0;
+        struct packed_w *v = zt_array_grow(c->packed, &c->packed_cap, c->n_packed + 1, sizeof *v, 16);
+        if (!v) return ZT_ENOMEM;
+        c->packed = v;
+        int rc = prepare_bf16(c, w, host);
+        if (!rc) cold_pages(w, host);
+        return rc;
+    }
     /* matrices without a packed kernel on the path in use (floats; every
      * type on AVX2) are copied as they are onto transparent huge pages
      * (quant_pack.c's chunks): the mapping's 4 KiB pages cost a TLB miss
@@ -183,13 +269,7 @@ static int cpu_prepare_weight(struct zt__backend *be, const struct zt__tensor *w
         if (rc) return rc;
     }
     c->packed[c->n_packed++] = pw;
-#ifdef MADV_COLD
-    /* the original rows are no longer read (unless the tensor is also the
-     * token embedding): let the kernel reclaim those pages of the mapping
-     * first; the data stays valid (MADV_COLD only ages the pages) */
-    uintptr_t a = ((uintptr_t)host + 4095u) & ~(uintptr_t)4095u, e = ((uintptr_t)host + w->nb1 * w->ne1) & ~(uintptr_t)4095u;
-    if (e > a) zt_ignore(madvise((void *)a, e - a, MADV_COLD));
-#endif
+    cold_pages(w, host);
     return 0;
 }
 
@@ -215,55 +295,40 @@ static int cpu_get_rows(struct zt__backend *be, const struct zt__tensor *src, co
     return 0;
 }
 
-/* Rows whose sums of squares run side by side: each row's sum is still one
- * chain of adds in index order, and RMS_ROWS independent chains keep the
- * adders busy where one waits on the latency of each add (a single row,
- * one token's, runs alone). */
-#define RMS_ROWS 8
+/* y = x / sqrt(mean(x^2) + eps) * g, summing squares in order. Up to
+ * NORM_ROWS rows at a time: each row's sum is still one chain in index
+ * order (the same bits), but the rows' chains interleave, so a batch of
+ * streams pays the add latency once per element, not once per element
+ * and row. */
+#define NORM_ROWS 8
+/* ss[j] = sum in order of xr[j][i]^2, nr (a constant where inlined) chains. */
+__attribute__((always_inline)) static inline void norm_sums(const float *const *xr, size_t nr, size_t n, float *ss)
+{
+    for (size_t j = 0; j < nr; j++) ss[j] = 0.0f;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < nr; j++) ss[j] += xr[j][i] * xr[j][i];
+}
 
-/* y = x / sqrt(mean(x^2) + eps) * g, summing squares in order. */
 static int cpu_rmsnorm(struct zt__backend *be, const struct zt__tensor *x, const struct zt__tensor *g, float eps,
                        const struct zt__tensor *dst)
 {
     (void)be;
     size_t n = x->ne0;
     const float *gv = row(g, 0);
-    for (size_t b0 = 0; b0 < x->ne1; b0 += RMS_ROWS) {
-        size_t nr = x->ne1 - b0 < RMS_ROWS ? x->ne1 - b0 : RMS_ROWS;
-        const float *xv[RMS_ROWS];
-        for (size_t r = 0; r < RMS_ROWS; r++)
-            xv[r] = row(x, b0 + (r < nr ? r : 0)); /* past the last row: the first again, unused */
-        /* named sums: the compiler keeps them in registers */
-        float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f, s4 = 0.0f, s5 = 0.0f, s6 = 0.0f, s7 = 0.0f;
-        if (nr == 1) /* one token: its chain alone */
-            for (size_t i = 0; i < n; i++) s0 += xv[0][i] * xv[0][i];
-        for (size_t i = 0; nr > 1 && i < n; i++) {
-            s0 += xv[0][i] * xv[0][i];
-            s1 += xv[1][i] * xv[1][i];
-            s2 += xv[2][i] * xv[2][i];
-            s3 += xv[3][i] * xv[3][i];
-            s4 += xv[4][i] * xv[4][i];
-            s5 += xv[5][i] * xv[5][i];
-            s6 += xv[6][i] * xv[6][i];
-            s7 += xv[7][i] * xv[7][i];
-        }
-        const float ss[RMS_ROWS] = {s0, s1, s2, s3, s4, s5, s6, s7};
-        for (size_t r = 0; r < nr; r++) {
-            float *y = row(dst, b0 + r);
-            const float *xr = xv[r];
-            float scale = 1.0f / sqrtf(ss[r] / (float)n + eps);
-            size_t i = 0;
-            /* blocks of 8 read into locals before any store (y may be x):
-             * the compiler makes vector code of them */
-            for (; i + 8 <= n; i += 8) {
-                float xb[8], gb[8];
-                for (size_t j = 0; j < 8; j++) {
-                    xb[j] = xr[i + j];
-                    gb[j] = gv[i + j];
-                }
-                for (size_t j = 0; j < 8; j++) y[i + j] = (xb[j] * scale) * gb[j];
-            }
-            for (; i < n; i++) y[i] = (xr[i] * scale) * gv[i];
+    for (size_t b0 = 0, nr; b0 < x->ne1; b0 += nr) {
+        size_t left = x->ne1 - b0;
+        nr = left >= 8 ? 8 : left >= 4 ? 4 : left >= 2 ? 2 : 1;
+        const float *xr[NORM_ROWS];
+        float ss[NORM_ROWS];
+        for (size_t j = 0; j < nr; j++) xr[j] = row(x, b0 + j);
+        if (nr == 8) norm_sums(xr, 8, n, ss);
+        else if (nr == 4) norm_sums(xr, 4, n, ss);
+        else if (nr == 2) norm_sums(xr, 2, n, ss);
+        else norm_sums(xr, 1, n, ss);
+        for (size_t j = 0; j < nr; j++) {
+            const float *xv = xr[j];
+            float *y = row(dst, b0 + j), scale = 1.0f / sqrtf(ss[j] / (float)n + eps);
+            for (size_t i = 0; i < n; i++) y[i] = (xv[i] * scale) * gv[i];
         }
     }
     return 0;
@@ -295,106 +360,56 @@ static int cpu_add(struct zt__backend *be, const struct zt__tensor *a, const str
     return 0;
 }
 
-/* The cos and sin of row b's angles pos[b] * freq_scale * inv_freq[i] (at
- * 2 * b * half: half cos, then half sin) for the rope call (x's rows, pos,
- * p): the table kept from the last call
- * when that was made from the same values, else computed into it; NULL
- * when it cannot be allocated (the caller computes them itself). */
-static const float *rope_angles(struct cpu *c, size_t n, const uint32_t *pos, float freq_scale,
-                                const float *inv_freq, uint32_t half)
+/* c->rope_cs holds cos, sin of theta = (pos[b] * freq_scale) * inv_freq[i]
+ * for the n rows: kept from the last call when it was for the same
+ * positions, scale and frequencies (the same values, so the same bits). */
+static int rope_table(struct cpu *c, const uint32_t *pos, size_t n, uint32_t half, float scale, const float *inv_freq)
 {
-    struct rope_table *t = c->rope;
-    if (t && t->n == n && t->half == half && memcmp(&t->freq_scale, &freq_scale, sizeof freq_scale) == 0 &&
-        memcmp(t->inv_freq, inv_freq, half * sizeof *inv_freq) == 0 && memcmp(t->pos, pos, n * sizeof *pos) == 0)
-        return t->cs;
-    if (!t || t->cap < n || t->cap_half < half) {
-        /* one block: the struct, inv_freq, pos, then the pairs */
-        size_t cap = t && t->cap > n ? t->cap : n, ch = t && t->cap_half > half ? t->cap_half : half, bytes;
-        if (cap < 64) cap = 64;
-        if (zt_mul_size(cap, (size_t)ch * 2 * sizeof(float) + sizeof(uint32_t), &bytes) ||
-            bytes > SIZE_MAX - sizeof *t - ch * sizeof(float))
-            return NULL;
-        struct rope_table *nt = zt_malloc(sizeof *t + ch * sizeof(float) + bytes);
-        if (!nt) return NULL;
-        zt_free(t);
-        c->rope = t = nt;
-        t->cap = cap;
-        t->cap_half = (uint32_t)ch;
-        t->inv_freq = (float *)(void *)(t + 1);
-        t->cs = t->inv_freq + ch;
-        t->pos = (uint32_t *)(void *)(t->cs + cap * ch * 2);
-    }
-    t->n = 0; /* not a valid key until filled */
+    if (c->rope_rows == n && c->rope_half == half && memcmp(&c->rope_scale, &scale, sizeof scale) == 0 &&
+        memcmp(c->rope_pos, pos, n * sizeof *pos) == 0 && memcmp(c->rope_inv, inv_freq, half * sizeof(float)) == 0)
+        return 0;
+    c->rope_rows = 0;
+    size_t cs;
+    if (zt_mul_size(n, 2 * (size_t)half, &cs)) return ZT_ERANGE;
+    float *t = zt_array_grow(c->rope_cs, &c->rope_cs_cap, cs, sizeof *t, 64);
+    if (!t) return ZT_ENOMEM;
+    c->rope_cs = t;
+    uint32_t *ps = zt_array_grow(c->rope_pos, &c->rope_pos_cap, n, sizeof *ps, 16);
+    if (!ps) return ZT_ENOMEM;
+    c->rope_pos = ps;
+    float *iv = zt_array_grow(c->rope_inv, &c->rope_inv_cap, half, sizeof *iv, 16);
+    if (!iv) return ZT_ENOMEM;
+    c->rope_inv = iv;
     for (size_t b = 0; b < n; b++) {
-        float ps = (float)pos[b] * freq_scale, *cs = t->cs + 2 * b * half;
-        for (uint32_t i = 0; i < half; i++) zt__sincosf(ps * inv_freq[i], &cs[half + i], &cs[i]);
-    }
-    memcpy(t->inv_freq, inv_freq, half * sizeof *inv_freq);
-    memcpy(t->pos, pos, n * sizeof *pos);
-    t->freq_scale = freq_scale;
-    t->half = half;
-    t->n = n;
-    return t->cs;
-}
-
-/* Rotate one head's pairs by the angles whose cos and sin are c[i], s[i]:
- * (i, i + half) with neox, else (2i, 2i + 1). Blocks of 4 pairs are read
- * into locals before they are written, which the compiler makes vector
- * code of: the same two products and one add or subtract per value. */
-static void rope_head(float *v, bool neox, uint32_t half, const float *c, const float *s)
-{
-    uint32_t i = 0;
-    float x0[4], x1[4], y0[4], y1[4];
-    for (; i + 4 <= half; i += 4) {
-        if (neox) {
-            memcpy(x0, v + i, sizeof x0);
-            memcpy(x1, v + i + half, sizeof x1);
-        } else {
-            for (uint32_t k = 0; k < 4; k++) {
-                x0[k] = v[2 * (i + k)];
-                x1[k] = v[2 * (i + k) + 1];
-            }
-        }
-        for (uint32_t k = 0; k < 4; k++) {
-            y0[k] = x0[k] * c[i + k] - x1[k] * s[i + k];
-            y1[k] = x0[k] * s[i + k] + x1[k] * c[i + k];
-        }
-        if (neox) {
-            memcpy(v + i, y0, sizeof y0);
-            memcpy(v + i + half, y1, sizeof y1);
-        } else {
-            for (uint32_t k = 0; k < 4; k++) {
-                v[2 * (i + k)] = y0[k];
-                v[2 * (i + k) + 1] = y1[k];
-            }
+        float pscale = (float)pos[b] * scale;
+        for (uint32_t i = 0; i < half; i++) {
+            float th = pscale * inv_freq[i], sn, cn;
+            zt__sincosf(th, &sn, &cn);
+            t[b * 2 * half + 2 * i] = cn;
+            t[b * 2 * half + 2 * i + 1] = sn;
         }
     }
-    for (; i < half; i++) {
-        uint32_t ia = neox ? i : 2 * i, ib = neox ? i + half : 2 * i + 1;
-        float a = v[ia], b = v[ib];
-        v[ia] = a * c[i] - b * s[i];
-        v[ib] = a * s[i] + b * c[i];
-    }
+    memcpy(ps, pos, n * sizeof *pos);
+    memcpy(iv, inv_freq, half * sizeof(float));
+    c->rope_rows = n;
+    c->rope_half = half;
+    c->rope_scale = scale;
+    return 0;
 }
 
 /* Rotate the first n_rot dims of each head of every row at its position. */
 static int cpu_rope(struct zt__backend *be, const struct zt__tensor *x, const uint32_t *pos, const struct zt__rope *p)
 {
+    struct cpu *cp = cpu_of(be);
     uint32_t hd = p->head_dim, half = p->n_rot / 2;
-    const float *inv_freq = row(&p->inv_freq, 0);
-    const float *table = rope_angles(cpu_of(be), x->ne1, pos, p->freq_scale, inv_freq, half);
+    if (!x->ne1 || !half) return 0;
+    int rc = rope_table(cp, pos, x->ne1, half, p->freq_scale, row(&p->inv_freq, 0));
+    if (rc) return rc;
     for (size_t b = 0; b < x->ne1; b++) {
         float *xv = row(x, b);
-        if (table) {
-            const float *c = table + 2 * b * half;
-            for (uint32_t h = 0; h < p->n_heads; h++) rope_head(xv + (size_t)h * hd, p->neox, half, c, c + half);
-            continue;
-        }
-        /* no table (out of memory): each angle as it comes */
-        float ps = (float)pos[b] * p->freq_scale;
+        const float *cs = cp->rope_cs + b * 2 * half;
         for (uint32_t i = 0; i < half; i++) {
-            float c, s;
-            zt__sincosf(ps * inv_freq[i], &s, &c);
+            float c = cs[2 * i], s = cs[2 * i + 1];
             for (uint32_t h = 0; h < p->n_heads; h++) {
                 float *v = xv + (size_t)h * hd;
                 uint32_t ia = p->neox ? i : 2 * i;
@@ -422,12 +437,44 @@ static void store_row(const struct zt__tensor *cache, uint32_t pos, const float 
     else memcpy(dst, src, n * sizeof(float));
 }
 
+/* The K cache layout (backend.h zt__kv_view, docs/internals/engine.md "K
+ * cache tiles"): whole tiles of KT positions below the view's last whole
+ * tile are stored dimension-major, so one position's scores are 16 lanes
+ * of one load per dimension (no transpose); the rows after stay plain. */
+#define KT 16u
+
+static inline uint32_t k_tiled(const struct zt__tensor *k) { return (uint32_t)(k->ne1 - k->ne1 % KT); }
+
+/* Row pos of k to its K cache: a row, or a column of its tile (the same
+ * rounding to F16 as a row: zt_fp32_to_fp16_row, then scattered). */
+static void store_k(const struct zt__tensor *cache, uint32_t pos, const float *src, size_t n)
+{
+    if (pos >= k_tiled(cache)) {
+        store_row(cache, pos, src, n);
+        return;
+    }
+    bool f16 = cache->type == ZT_GGML_F16;
+    uint8_t *tile = base(cache) + (size_t)(pos - pos % KT) * cache->nb1;
+    uint32_t u = pos % KT;
+    if (!f16) {
+        float *d = (float *)(void *)tile;
+        for (size_t c = 0; c < n; c++) d[c * KT + u] = src[c];
+        return;
+    }
+    uint16_t *d = (uint16_t *)(void *)tile, h[256];
+    for (size_t c0 = 0; c0 < n; c0 += 256) {
+        size_t m = n - c0 < 256 ? n - c0 : 256;
+        zt_fp32_to_fp16_row(src + c0, h, m);
+        for (size_t c = 0; c < m; c++) d[(c0 + c) * KT + u] = h[c];
+    }
+}
+
 static int cpu_kv_store(struct zt__backend *be, const struct zt__tensor *k, const struct zt__tensor *v,
                         const struct zt__kv_view *kv)
 {
     (void)be;
     for (size_t b = 0; b < k->ne1; b++) {
-        store_row(&kv[b].k, kv[b].pos, row(k, b), k->ne0);
+        store_k(&kv[b].k, kv[b].pos, row(k, b), k->ne0);
         store_row(&kv[b].v, kv[b].pos, row(v, b), v->ne0);
     }
     return 0;
@@ -443,17 +490,23 @@ struct mm {
     size_t xq_row;          /* bytes of one quantised activation row */
     int32_t *prep;          /* packed-kernel terms of the rows, or NULL */
     size_t prep_row;        /* int32 per row */
+    bool bf16;              /* the BF16 mode: copy and xq are bf16 rows */
     bool quant, do_prep;    /* par_quantize: quantise the rows / prepare their terms */
     atomic_int failed;
 };
 
 /* Quantises activation rows [b0, b1) and, for a packed matrix, prepares
- * their terms: once per product (or per group of products with one
- * input, cpu_matmul_n), not once per chunk of weight rows. */
+ * their terms: once per product (or per group of products with one input,
+ * cpu_matmul_n), not once per chunk of weight rows. */
 static void par_quantize(void *ctx, size_t b0, size_t b1, unsigned tid)
 {
     (void)tid;
     struct mm *f = ctx;
+    if (f->bf16) {
+        for (size_t b = b0; f->quant && b < b1; b++)
+            zt_quant_bf16_row(row(f->x, b), (uint16_t *)(void *)(f->xq + b * f->xq_row), f->w->ne0);
+        return;
+    }
     for (size_t b = b0; f->quant && b < b1; b++)
         if (zt_quant_activations(f->w->type, row(f->x, b), f->xq + b * f->xq_row, f->w->ne0))
             atomic_store(&f->failed, 1);
@@ -473,6 +526,12 @@ static void par_matmul(void *ctx, size_t r0, size_t r1, unsigned tid)
     if (f->packed) {
         if (zt_quant_matmul_packed_prep(f->packed, r0, r1, f->xq, f->xq_row, f->x->ne1, f->prep, row(f->dst, 0),
                                         f->dst->nb1 / sizeof(float)))
+            atomic_store(&f->failed, 1);
+        return;
+    }
+    if (f->bf16) {
+        if (zt_quant_matmul_bf16(f->copy, f->w->ne0 * sizeof(uint16_t), r0, r1, (const uint16_t *)(void *)f->xq,
+                                 f->xq_row, f->x->ne1, row(f->dst, 0), f->dst->nb1 / sizeof(float), f->w->ne0))
             atomic_store(&f->failed, 1);
         return;
     }
@@ -512,17 +571,24 @@ static int cpu_matmul_n(struct zt__backend *be, const struct zt__tensor *const *
     unsigned nth = zt__par_threads(c->par);
     /* activation rows: ~4 chunks a thread */
     size_t qg = x->ne1 / ((size_t)nth * 4);
-    enum zt_ggml_type have_q = ZT_GGML_TYPE_COUNT, have_prep = ZT_GGML_TYPE_COUNT; /* what xq, prep hold */
+    /* what xq and prep hold (ZT_GGML_TYPE_COUNT: nothing; the BF16 mode's
+     * rows are keyed as BF16) */
+    enum zt_ggml_type have_q = ZT_GGML_TYPE_COUNT, have_prep = ZT_GGML_TYPE_COUNT;
     size_t have_n = 0;
     uint8_t *xq = NULL;
     for (size_t i = 0; i < n; i++) {
-        enum zt_ggml_type at = zt_quant_vec_dot_type(w[i]->type);
         size_t rb;
-        if (zt_quant_row_bytes(at, w[i]->ne0, &rb)) return ZT_EINVAL;
+        bool bf16 = c->bf16 && is_float(w[i]->type);
+        enum zt_ggml_type at = bf16 ? ZT_GGML_BF16 : zt_quant_vec_dot_type(w[i]->type);
+        if (bf16) rb = w[i]->ne0 * sizeof(uint16_t);
+        else if (zt_quant_row_bytes(at, w[i]->ne0, &rb)) return ZT_EINVAL;
         int rc = 0;
         const struct packed_w *pw = prepared_of(c, w[i]);
+        /* the BF16 mode never falls back to the exact product (a matrix
+         * prepare_weight did not convert is an error, not a silent substitute) */
+        if (bf16 && (!pw || !pw->copy)) return ZT_EINVAL;
         struct mm f = {.w = w[i], .x = x, .dst = dst[i], .xq_row = rb, .packed = pw ? pw->p : NULL,
-                       .copy = pw ? pw->copy : NULL, .quant = at != have_q || w[i]->ne0 != have_n};
+                       .copy = pw ? pw->copy : NULL, .bf16 = bf16, .quant = at != have_q || w[i]->ne0 != have_n};
         if (f.quant) {
             /* one row more, to start the rows on a 64-byte boundary: malloc
              * gives 16 (a large block is mmap'ed, 16 bytes past a page), and
@@ -590,14 +656,16 @@ static inline float kv_at(const void *c, bool f16, size_t idx)
     return f16 ? zt_fp16_to_fp32(((const uint16_t *)c)[idx]) : ((const float *)c)[idx];
 }
 
-/* Where item b's head h reads: its query, its cache's K and V rows for the
- * KV head of h, and its output. */
+/* Where item b's head h reads: its query, its K cache (whole rows: kcol
+ * is the KV head's first column, n_tiled the positions in whole tiles),
+ * its V rows for the KV head of h, and its output. */
 struct attn_at {
     const float *q;
     const void *kc, *vc;
     float *o;
     bool f16;
     size_t ks, vs;
+    uint32_t kcol, n_tiled;
     uint32_t n_pos;
 };
 
@@ -609,10 +677,11 @@ static struct attn_at attn_at(const struct attn_ctx *a, size_t b, uint32_t h)
     bool f16 = kv->k.type == ZT_GGML_F16;
     size_t es = f16 ? 2 : 4;
     return (struct attn_at){.q = row(a->q, b) + (size_t)h * hd,
-                            .kc = base(&kv->k) + (size_t)kvh * hd * es,
+                            .kc = base(&kv->k),
                             .vc = base(&kv->v) + (size_t)kvh * hd * es,
                             .o = row(a->dst, b) + (size_t)h * hd,
-                            .f16 = f16, .ks = kv->k.nb1 / es, .vs = kv->v.nb1 / es, .n_pos = kv->pos + 1};
+                            .f16 = f16, .ks = kv->k.nb1 / es, .vs = kv->v.nb1 / es, .kcol = kvh * hd,
+                            .n_tiled = k_tiled(&kv->k), .n_pos = kv->pos + 1};
 }
 
 /* The scaled scores of one (item, head) over its n_pos cache rows. The
@@ -623,21 +692,29 @@ static void attn_scores(const struct attn_ctx *a, const struct attn_at *x, float
     uint32_t hd = a->p->head_dim, n_pos = x->n_pos;
     float scale = 1.0f / sqrtf((float)hd);
     bool vec = a->vec && hd % 16 == 0;
-    uint32_t t = vec ? zt__attn_scores_avx512(x->q, x->kc, x->f16, x->ks, hd, n_pos, scale, scores) : 0;
+    uint32_t t = vec ? zt__attn_scores_avx512(x->q, x->kc, x->f16, x->ks, x->kcol, x->n_tiled, hd, n_pos, scale,
+                                              scores)
+                     : 0;
     /* 8 positions at a time: each score is still dot = 0, dot += q[i] * k[i]
      * in increasing i (the same bits), but 8 independent chains hide the
-     * add latency that bounds the one-position loop. */
+     * add latency that bounds the one-position loop. In a tile the 8
+     * positions' elements of a dimension are adjacent. */
     for (; t + 8 <= n_pos; t += 8) {
         float dot[8] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
+        bool tiled = t + 8 <= x->n_tiled; /* t % 8 == 0: the 8 share a tile */
         for (uint32_t i = 0; i < hd; i++) {
             float qi = x->q[i];
-            for (uint32_t u = 0; u < 8; u++) dot[u] += qi * kv_at(x->kc, x->f16, (size_t)(t + u) * x->ks + i);
+            size_t at = tiled ? (size_t)(t - t % KT) * x->ks + (size_t)(x->kcol + i) * KT + t % KT
+                              : (size_t)t * x->ks + x->kcol + i;
+            size_t step = tiled ? 1 : x->ks;
+            for (uint32_t u = 0; u < 8; u++) dot[u] += qi * kv_at(x->kc, x->f16, at + u * step);
         }
         for (uint32_t u = 0; u < 8; u++) scores[t + u] = dot[u] * scale;
     }
     for (; t < n_pos; t++) {
         float dot = 0.0f;
-        for (uint32_t i = 0; i < hd; i++) dot += x->q[i] * kv_at(x->kc, x->f16, (size_t)t * x->ks + i);
+        for (uint32_t i = 0; i < hd; i++)
+            dot += x->q[i] * kv_at(x->kc, x->f16, zt__kv_k_index(KT, x->n_tiled, x->ks, t, x->kcol + i));
         scores[t] = dot * scale;
     }
 }
@@ -748,7 +825,8 @@ static void attend_group(const struct attn_ctx *a, size_t b0, uint32_t h, float 
         o[j] = x[j].o;
         n_pos[j] = x[j].n_pos;
     }
-    zt__attn_scores_mq_avx512(q, x[0].kc, x[0].f16, x[0].ks, hd, n_pos, 1.0f / sqrtf((float)hd), sc, scratch);
+    zt__attn_scores_mq_avx512(q, x[0].kc, x[0].f16, x[0].ks, x[0].kcol, x[0].n_tiled, hd, n_pos,
+                              1.0f / sqrtf((float)hd), sc, scratch);
     attn_softmax_group(sc, n_pos, inv);
     if (hd % 64 == 0) {
         for (size_t j = 0; j < ZT_ATTN_MQ; j += ZT_ATTN_WQ)
@@ -882,8 +960,14 @@ static int cpu_create(const struct zt__backend_params *p, struct zt__backend **o
     c->base.ops = &cpu_ops;
     c->base.exact = true;
     c->base.host_memory = true;
+    c->base.kv_k_tile = KT;
     const char *pk = getenv("ZT_PACK");
     c->no_pack = pk != NULL && strcmp(pk, "0") == 0;
+    c->bf16 = p->bf16;
+    if (c->bf16 && !zt_quant_isa_available(ZT_QUANT_ISA_AVX512BF16))
+        zt_log(ZT_LOG_WARN, "bf16_mode_emulated",
+               "reason=\"this CPU has no AVX512-BF16: the BF16 precision mode runs its emulation, several times "
+               "slower than the exact mode (same bits as on an AVX512-BF16 CPU)\"");
     int rc = zt__par_new(p->n_threads ? p->n_threads : 1, &c->par);
     if (rc) {
         zt_free(c);

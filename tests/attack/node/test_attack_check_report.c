@@ -11,13 +11,24 @@
  *  - the picked checker's signed report of a check that ended an hour
  *    before it was picked (an old report replayed for a new pick): 403;
  *  - malformed bodies: 400;
+ *  - a check event without the checked worker's signed checkpoint (the
+ *    check's subject), or with one signed by another key: 400;
+ *  - the picked checker's genuine report of a subject it was never
+ *    picked for: 403;
  *  - the picked checker's own report: kept (200); the same again: 409;
  * each refusal counted (zentalk_orchestrator_refusals_total{reason=
  * "check_report"}). Then the gateway's verdicts, with the checker's
  * dissent held: "unavailable" (nothing checked) and "agreed" with a
  * second checker's agreement but the first checker's dissent left out are
  * refused (422, unproven_verdict), nothing charged; the true verdict
- * (checker_wrong, both answers) is accepted. Last, one address flooding
+ * (checker_wrong, both answers) is accepted. A second job of another
+ * subject: its checker's reports of the first job's subject (or of one
+ * never picked) are not credited to it, so its "unavailable" verdict waits
+ * (deferred) for the checker's own report, and is refused (422) as soon
+ * as that comes, well before the 5 s wait ends: the orchestrator runs one
+ * HTTP thread, which the waiting verdict does not hold. A third job's
+ * checker never reports: its "unavailable" verdict is answered (200) when
+ * the 5 s wait ends, the thread serving other calls meanwhile. Last, one address flooding
  * the route (reports naming a picked checker, each one a signature check
  * to refuse) is cut off with 429 (rate_limited, counted).
  * Usage: test_attack_check_report PATH/zentalk-node PATH/zentalk */
@@ -25,6 +36,7 @@
 #include "harness.h"
 #include "keyed.h"
 
+#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
@@ -50,20 +62,25 @@ static const uint8_t *sk_of(const char *id)
     return NULL;
 }
 
-/* A signed FINAL checkpoint and receipt of the job's subject (hex). */
-static void signed_chain(const uint8_t *sk, uint8_t chain, uint64_t finished, char *ckpt, char *rec)
+/* A signed FINAL checkpoint and receipt of subject s (hex). */
+static void chain_of(const uint8_t *s, const uint8_t *sk, uint8_t chain, uint64_t finished, char *ckpt, char *rec)
 {
-    struct zt_test_chain c = {
-        .subject = subject, .job = (uint8_t)randombytes_uniform(256), .chain = chain, .finished = finished};
+    struct zt_test_chain c = {.subject = s, .job = (uint8_t)randombytes_uniform(256), .chain = chain, .finished = finished};
     assert_int_equal(zt_test_signed_chain(sk, &c, ckpt, rec), 0);
 }
 
-/* POST a check report as node_id, signed by sk; the answer's status. */
-static long check_report(const char *node_id, const uint8_t *sk, uint8_t chain, uint64_t finished, char *kept,
-                         size_t cap)
+/* The same, of the job's subject. */
+static void signed_chain(const uint8_t *sk, uint8_t chain, uint64_t finished, char *ckpt, char *rec)
+{
+    chain_of(subject, sk, chain, finished, ckpt, rec);
+}
+
+/* POST a check report of subject s as node_id, signed by sk; the answer's status. */
+static long report_of(const uint8_t *s, const char *node_id, const uint8_t *sk, uint8_t chain, uint64_t finished,
+                      char *kept, size_t cap)
 {
     char ck[2 * ZT_CKPT_MAX_LEN + 1], rc[2 * ZT_ENV_RECEIPT_MAX_LEN + 1];
-    signed_chain(sk, chain, finished, ck, rc);
+    chain_of(s, sk, chain, finished, ck, rc);
     json_t *b = json_pack("{s:s,s:s,s:s}", "node_id", node_id, "checkpoint", ck, "receipt", rc);
     char *text = json_dumps(b, JSON_COMPACT);
     json_decref(b);
@@ -74,6 +91,13 @@ static long check_report(const char *node_id, const uint8_t *sk, uint8_t chain, 
     long st = r.status;
     resp_free(&r);
     return st;
+}
+
+/* The same, of the job's subject. */
+static long check_report(const char *node_id, const uint8_t *sk, uint8_t chain, uint64_t finished, char *kept,
+                         size_t cap)
+{
+    return report_of(subject, node_id, sk, chain, finished, kept, cap);
 }
 
 static long post_raw(const char *body)
@@ -112,15 +136,48 @@ static void verdict(const char *job, const char *claimed, const char *worker, co
     free(text);
 }
 
-/* "check" round r for job: the checker the orchestrator picked. */
-static void pick(const char *job, const char *worker, int round, char *out)
+/* "check" round r for job, of subject s (the worker's signed checkpoint
+ * with it): the checker the orchestrator picked. */
+static void pick_of(const uint8_t *s, const char *job, const char *worker, int round, char *out)
 {
-    char body[400];
-    snprintf(body, sizeof body, "{\"job_id\":\"%s\",\"worker\":\"%s\",\"event\":\"check\",\"round\":%d,\"exclude\":[]}",
-             job, worker, round);
+    char body[2048];
+    assert_int_equal(zt_test_check_event(sk_of(worker), s, job, worker, round, body, sizeof body), 0);
     json_t *a = report(body, 200);
     zt_strlcpy(out, json_string_value(json_object_get(json_object_get(a, "worker"), "node_id")), 64);
     json_decref(a);
+}
+
+static void pick(const char *job, const char *worker, int round, char *out)
+{
+    pick_of(subject, job, worker, round, out);
+}
+
+/* A leased job run by its worker and drawn for a check: job and worker
+ * filled; false when not drawn. */
+static bool run_drawn(char *job, char *worker)
+{
+    char verify[32];
+    orch_lease_run(orch.port, job, worker, verify, sizeof verify);
+    return verify[0] != '\0';
+}
+
+/* A verdict posted on a thread of its own (it waits for a report). */
+struct pending {
+    char body[256];
+    long status;
+    uint64_t ms; /* how long its answer took */
+};
+
+static void *post_pending(void *arg)
+{
+    struct pending *p = arg;
+    uint64_t t0 = zt_time_mono_ms();
+    struct resp r;
+    http(orch.port, "POST", "/v1/orchestrator/report", "application/json", p->body, &r);
+    p->status = r.status;
+    p->ms = zt_time_mono_ms() - t0;
+    resp_free(&r);
+    return NULL;
 }
 
 static void test_check_reports(void **state)
@@ -128,7 +185,10 @@ static void test_check_reports(void **state)
     (void)state;
     if (!net_config(cfg, sizeof cfg, "ckreportcfg", 1)) zt_skip("stories260K.gguf not found (tests/models)");
     const char *const oargs[] = {"--roles", "orchestrator", NULL};
-    node_spawn(&orch, oargs, NULL, true, NULL);
+    /* one HTTP thread: a verdict waiting for a report must not hold it
+     * (the report it waits for needs it) */
+    const char *const oenv[] = {"ZENTALK_SERVER_THREADS=1", NULL};
+    node_spawn(&orch, oargs, oenv, true, NULL);
     const char *const wenv[] = {"ZENTALK_NODE_HEARTBEAT_INTERVAL_MS=300", NULL};
     for (int i = 0; i < N_WK; i++) {
         keyed_make(&wk[i], "ckreportwk");
@@ -137,23 +197,24 @@ static void test_check_reports(void **state)
     assert_int_equal(orch_wait_live(orch.port, N_WK, 20000), N_WK);
 
     /* a leased job, run, drawn for a check (its worker is new) */
-    json_t *a = post_json(orch.port, "/v1/orchestrator/lease", NULL, "{\"model\":\"stories\",\"max_tokens\":8}", 200);
     char job[64], worker[64], body[600];
-    zt_strlcpy(job, json_string_value(json_object_get(a, "job_id")), sizeof job);
-    zt_strlcpy(worker, json_string_value(json_object_get(json_object_get(a, "worker"), "node_id")), sizeof worker);
-    json_decref(a);
-    snprintf(body, sizeof body, "{\"job_id\":\"%s\",\"worker\":\"%s\",\"event\":\"started\"}", job, worker);
-    json_decref(report(body, 200));
-    snprintf(body, sizeof body, "{\"job_id\":\"%s\",\"worker\":\"%s\",\"event\":\"ok\",\"tokens\":8}", job, worker);
-    a = report(body, 200);
-    assert_string_equal(json_string_value(json_object_get(a, "verify")), "new_worker");
-    json_decref(a);
+    assert_true(run_drawn(job, worker));
     char c1[64], c2[64] = "";
+    randombytes_buf(subject, sizeof subject);
+    /* a check event without the worker's signed checkpoint (its subject), or
+     * with one another key signed: refused */
+    snprintf(body, sizeof body, "{\"job_id\":\"%s\",\"worker\":\"%s\",\"event\":\"check\",\"round\":0,\"exclude\":[]}",
+             job, worker);
+    json_decref(report(body, 400));
+    for (int i = 0; i < N_WK; i++)
+        if (!zt_str_eq(ids[i], worker)) zt_strlcpy(c2, ids[i], sizeof c2);
+    char ev[2048];
+    assert_int_equal(zt_test_check_event(sk_of(c2), subject, job, worker, 0, ev, sizeof ev), 0);
+    json_decref(report(ev, 400));
     pick(job, worker, 0, c1);
     assert_false(zt_str_eq(c1, worker));
     for (int i = 0; i < N_WK; i++)
         if (!zt_str_eq(ids[i], worker) && !zt_str_eq(ids[i], c1)) zt_strlcpy(c2, ids[i], sizeof c2);
-    randombytes_buf(subject, sizeof subject);
     uint64_t now_s = (uint64_t)(zt_time_real_ms() / 1000);
     long long refused0 = metric_value(orch.port, REFUSED_REPORT);
 
@@ -172,12 +233,16 @@ static void test_check_reports(void **state)
     assert_int_equal(post_raw("{\"node_id\":\"x\"}"), 403);
     assert_int_equal(post_raw("{\"node_id\":7}"), 400);
     assert_int_equal(post_raw("not json"), 400);
-    assert_int_equal(metric_value(orch.port, REFUSED_REPORT), refused0 + 6);
+    /* the picked checker's genuine report of a subject it was never picked for */
+    uint8_t never[32];
+    randombytes_buf(never, sizeof never);
+    assert_int_equal(report_of(never, c1, sk_of(c1), 9, now_s, NULL, 0), 403);
+    assert_int_equal(metric_value(orch.port, REFUSED_REPORT), refused0 + 7);
     /* the picked checker's own (a dissent, chain 9): kept; again: a replay */
     char kept[4096];
     assert_int_equal(check_report(c1, sk_of(c1), 9, now_s, kept, sizeof kept), 200);
     assert_int_equal(post_raw(kept), 409);
-    assert_int_equal(metric_value(orch.port, REFUSED_REPORT), refused0 + 7);
+    assert_int_equal(metric_value(orch.port, REFUSED_REPORT), refused0 + 8);
 
     /* the gateway hides the dissent */
     long long vref0 = metric_value(orch.port, REFUSED_VERDICT);
@@ -194,6 +259,61 @@ static void test_check_reports(void **state)
     /* the truth: c1 was outvoted */
     verdict(job, "checker_wrong", worker, both, split, 2, 200);
     assert_int_equal(metric_value(orch.port, REFUSED_VERDICT), vref0 + 2);
+
+    /* a second job of another subject: its checker's genuine reports of
+     * the first job's subject, or of one never picked, are not credited to
+     * the second job's pick (node-only matching did) */
+    char job2[64] = "", w2[64];
+    for (int tries = 0; tries < 40 && !job2[0]; tries++)
+        if (run_drawn(body, w2)) zt_strlcpy(job2, body, sizeof job2);
+    if (!job2[0]) fail_msg("no second job drawn for a check in 40 leases");
+    uint8_t subject2[32];
+    randombytes_buf(subject2, sizeof subject2);
+    char k2[64];
+    pick_of(subject2, job2, w2, 0, k2);
+    long long refused1 = metric_value(orch.port, REFUSED_REPORT);
+    /* of the first job's subject: kept under the first job's pick when k2
+     * was picked for it (c1 or c2), else refused; never the second's */
+    long st1 = check_report(k2, sk_of(k2), 7, now_s, NULL, 0);
+    assert_int_equal(st1, zt_str_eq(k2, c1) || zt_str_eq(k2, c2) ? 200 : 403);
+    assert_int_equal(report_of(never, k2, sk_of(k2), 9, now_s, NULL, 0), 403);
+    assert_int_equal(metric_value(orch.port, REFUSED_REPORT), refused1 + (st1 == 403 ? 2 : 1));
+    /* so an "unavailable" verdict for the second job is not refused on
+     * them: it waits for k2's own report (its call deferred, no thread
+     * held), which comes 300 ms later, and is refused on that */
+    struct pending pv;
+    snprintf(pv.body, sizeof pv.body, "{\"job_id\":\"%s\",\"event\":\"verdict\",\"verdict\":\"unavailable\"}",
+             job2);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, post_pending, &pv), 0);
+    zt_time_sleep_ms(300);
+    assert_int_equal(report_of(subject2, k2, sk_of(k2), 7, now_s, NULL, 0), 200);
+    pthread_join(t, NULL);
+    assert_int_equal(pv.status, 422);
+    assert_true(pv.ms < 4000); /* decided when the report came, not at the end of the 5 s wait */
+    assert_int_equal(metric_value(orch.port, REFUSED_VERDICT), vref0 + 3);
+
+    /* a third job whose checker never reports: its "unavailable" verdict is
+     * answered when the wait ends (the pump's sweep), and goes through;
+     * meanwhile the one HTTP thread serves other calls */
+    char job3[64] = "", w3[64], k3[64];
+    for (int tries = 0; tries < 40 && !job3[0]; tries++)
+        if (run_drawn(body, w3)) zt_strlcpy(job3, body, sizeof job3);
+    if (!job3[0]) fail_msg("no third job drawn for a check in 40 leases");
+    uint8_t subject3[32];
+    randombytes_buf(subject3, sizeof subject3);
+    pick_of(subject3, job3, w3, 0, k3);
+    snprintf(pv.body, sizeof pv.body, "{\"job_id\":\"%s\",\"event\":\"verdict\",\"verdict\":\"unavailable\"}",
+             job3);
+    assert_int_equal(pthread_create(&t, NULL, post_pending, &pv), 0);
+    zt_time_sleep_ms(500);
+    uint64_t t0 = zt_time_mono_ms();
+    json_decref(orch_node(orch.port, k3));
+    assert_true(zt_time_mono_ms() - t0 < 2000); /* not behind the waiting verdict */
+    pthread_join(t, NULL);
+    assert_int_equal(pv.status, 200);
+    assert_true(pv.ms >= 4500 && pv.ms < 20000); /* the 5 s wait, then decided */
+    assert_int_equal(metric_value(orch.port, REFUSED_VERDICT), vref0 + 3);
 
     /* a flood from one address: forged reports in a picked checker's name
      * (each costs the orchestrator a signature check): limited per address */

@@ -127,20 +127,15 @@ static void test_lying_gateway(void **state)
     assert_int_equal(orch_wait_live(orch.port, N_WK, 20000), N_WK);
 
     /* the job, run and drawn for a check (its worker is new) */
-    json_t *a = post_json(orch.port, "/v1/orchestrator/lease", NULL, "{\"model\":\"stories\",\"max_tokens\":8}", 200);
-    char job[64], worker[64], body[600];
-    zt_strlcpy(job, json_string_value(json_object_get(a, "job_id")), sizeof job);
-    zt_strlcpy(worker, json_string_value(json_object_get(json_object_get(a, "worker"), "node_id")), sizeof worker);
-    json_decref(a);
-    snprintf(body, sizeof body, "{\"job_id\":\"%s\",\"worker\":\"%s\",\"event\":\"started\"}", job, worker);
-    json_decref(report(body, 200));
-    snprintf(body, sizeof body, "{\"job_id\":\"%s\",\"worker\":\"%s\",\"event\":\"ok\",\"tokens\":8}", job, worker);
-    a = report(body, 200);
-    assert_string_equal(json_string_value(json_object_get(a, "verify")), "new_worker");
-    json_decref(a);
-    /* the gateway "forgets" to exclude the worker: the orchestrator does */
-    snprintf(body, sizeof body, "{\"job_id\":\"%s\",\"worker\":\"%s\",\"event\":\"check\",\"round\":0,\"exclude\":[]}",
-             job, worker);
+    char job[64], worker[64], body[2048], verify[32];
+    orch_lease_run(orch.port, job, worker, verify, sizeof verify);
+    assert_string_equal(verify, "new_worker");
+    json_t *a;
+    /* the gateway "forgets" to exclude the worker: the orchestrator does.
+     * The check event carries the worker's signed checkpoint (its subject) */
+    randombytes_buf(subject, sizeof subject);
+    const uint8_t *worker_sk = zt_identity_sign_sk(wk[index_of(worker)].id);
+    assert_int_equal(zt_test_check_event(worker_sk, subject, job, worker, 0, body, sizeof body), 0);
     a = report(body, 200);
     char checker[64], other[64] = "";
     zt_strlcpy(checker, json_string_value(json_object_get(json_object_get(a, "worker"), "node_id")), sizeof checker);
@@ -148,7 +143,6 @@ static void test_lying_gateway(void **state)
     assert_false(zt_str_eq(checker, worker));
     for (int i = 0; i < N_WK; i++)
         if (!zt_str_eq(ids[i], worker) && !zt_str_eq(ids[i], checker)) zt_strlcpy(other, ids[i], sizeof other);
-    randombytes_buf(subject, sizeof subject);
     long long refused0 = metric_value(orch.port, REFUSED);
     const uint8_t *checker_sk = zt_identity_sign_sk(wk[index_of(checker)].id);
 
@@ -189,22 +183,13 @@ static void test_lying_gateway(void **state)
      * with the evidence of the job above (its signed receipt again) */
     char job2[64] = "";
     for (int tries = 0; tries < 40 && !job2[0]; tries++) {
-        a = post_json(orch.port, "/v1/orchestrator/lease", NULL, "{\"model\":\"stories\",\"max_tokens\":8}", 200);
         char j2[64], w2[64];
-        zt_strlcpy(j2, json_string_value(json_object_get(a, "job_id")), sizeof j2);
-        zt_strlcpy(w2, json_string_value(json_object_get(json_object_get(a, "worker"), "node_id")), sizeof w2);
-        json_decref(a);
-        snprintf(body, sizeof body, "{\"job_id\":\"%s\",\"worker\":\"%s\",\"event\":\"started\"}", j2, w2);
-        json_decref(report(body, 200));
-        snprintf(body, sizeof body, "{\"job_id\":\"%s\",\"worker\":\"%s\",\"event\":\"ok\",\"tokens\":8}", j2, w2);
-        a = report(body, 200);
-        bool drawn = json_string_value(json_object_get(a, "verify")) != NULL;
-        json_decref(a);
-        if (zt_str_eq(w2, worker) && drawn) zt_strlcpy(job2, j2, sizeof job2);
+        orch_lease_run(orch.port, j2, w2, verify, sizeof verify);
+        if (zt_str_eq(w2, worker) && verify[0]) zt_strlcpy(job2, j2, sizeof job2);
     }
     if (!job2[0]) fail_msg("no second job of %s drawn for a check in 40 leases", worker);
-    snprintf(body, sizeof body, "{\"job_id\":\"%s\",\"worker\":\"%s\",\"event\":\"check\",\"round\":0,\"exclude\":[]}",
-             job2, worker);
+    /* (the same subject: what refuses it is the evidence used once) */
+    assert_int_equal(zt_test_check_event(worker_sk, subject, job2, worker, 0, body, sizeof body), 0);
     a = report(body, 200);
     char checker2[64];
     zt_strlcpy(checker2, json_string_value(json_object_get(json_object_get(a, "worker"), "node_id")), sizeof checker2);
