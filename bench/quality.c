@@ -371,7 +371,13 @@ static void eval_moderation(const char *dir, bool verbose)
                     cat_n[c]++;
                     cat_hit[c] += got == gold;
                 }
-            if (verbose && gold != got) printf("    miss %s/%s lang=%s %s\n", rs.v[i].f[0], rs.v[i].f[1], p.lang ? p.lang : "-", t);
+            if (verbose && gold != got) {
+                printf("    miss %s/%s lang=%s %s\n", rs.v[i].f[0], rs.v[i].f[1], p.lang ? p.lang : "-", t);
+                if (getenv("ZT_QUALITY_WHY"))
+                    for (size_t k = 0; k < r.n_matches; k++)
+                        printf("        %s %.2f %s\n", zt_moderation_category_name(r.matches[k].category),
+                               r.matches[k].weight, r.matches[k].term);
+            }
         }
         printf("moderation.tsv: %zu messages (tp %zu fp %zu fn %zu tn %zu)\n", rs.n, tp, fp, fn, tn);
         prf("moderation", tp, fp, fn);

@@ -2,7 +2,10 @@
 # lint.sh: ban C library calls that the house style forbids (DESIGN.md):
 # strcpy, strcat (use zt_strlcpy / zt_buf), sprintf/vsprintf (snprintf),
 # strtok (strtok_r), atoi/atol (zt_str_to_i64), sscanf, rand/srand (libsodium
-# randombytes), system (fork/exec). Exit 1 listing every hit.
+# randombytes), system (fork/exec). Also (issue 10 item 8): no two files
+# under src/ share a base name, and no test or fuzz harness includes
+# src/server/*.h (the HTTP layer's internals; logic a test needs lives in a
+# subsystem). Exit 1 listing every hit.
 set -u
 cd "$(dirname "$0")/.." || exit 1
 pattern='(^|[^_a-zA-Z0-9.>])(strcpy|strcat|sprintf|vsprintf|strtok|atoi|atol|atoll|sscanf|rand|srand|system)[[:space:]]*\('
@@ -16,6 +19,18 @@ hits=$(grep -rnE "$pattern" src include tests fuzz bench tools 2>/dev/null \
   | grep -E "$pattern")
 if [ -n "$hits" ]; then
   echo "lint: banned functions (see DESIGN.md house style):"
+  echo "$hits"
+  exit 1
+fi
+dups=$(find src -type f \( -name '*.c' -o -name '*.h' -o -name '*.cu' -o -name '*.cuh' \) | sed 's#.*/##' | sort | uniq -d)
+if [ -n "$dups" ]; then
+  echo "lint: file base names shared across src/ folders (rename the younger one, e.g. mesh_store.c):"
+  for b in $dups; do find src -type f -name "$b"; done
+  exit 1
+fi
+hits=$(grep -rnE '#[[:space:]]*include[[:space:]]*"[^"]*src/server/' tests fuzz bench 2>/dev/null)
+if [ -n "$hits" ]; then
+  echo "lint: tests and fuzzers do not include src/server/*.h (move the logic to its subsystem):"
   echo "$hits"
   exit 1
 fi

@@ -13,7 +13,8 @@
  *                                  alone, and both together (needs the assets of
  *                                  `make data` in $ZENTALK_ASSETS_DIR for the rules);
  *                                  ZT_CV_ROUNDS=1: round 1 against rounds 2-4;
- *                                  ZT_CV_ROUNDS=4: round 4 tested on rounds 1-3
+ *                                  ZT_CV_ROUNDS=4: round 4 tested on rounds 1-3 (and 6);
+ *                                  ZT_CV_ROUNDS=6: round 6 tested on rounds 1-4
  *
  * SRC_DIR defaults to ".". Training is deterministic (test_learned checks
  * that it reproduces the committed files byte for byte). */
@@ -106,7 +107,7 @@ static void report(const char *what, const struct zt__clf_example *ex, size_t n,
         if (say[i] < 0) return;
         if (tested && !tested[i]) continue;
         if (ex[i].source == ZT__CLF_SRC_SENTIMENT) continue; /* training only */
-        if (ex[i].source == ZT__CLF_SRC_ORDINARY || ex[i].source == ZT__CLF_SRC_ORDINARY4) {
+        if (ZT__CLF_SRC_IS_ORDINARY(ex[i].source)) {
             ord++;
             ord_fp += say[i] == 1;
             continue;
@@ -127,7 +128,8 @@ static int fold_of(const struct zt__clf_example *e, size_t i, int by_round)
 {
     if (!by_round) return (int)(i % FOLDS);
     if (by_round == 2) return e->source == ZT__CLF_SRC_ROUND4 || e->source == ZT__CLF_SRC_ORDINARY4 ? 0 : 1;
-    if (e->source == ZT__CLF_SRC_ORDINARY || e->source == ZT__CLF_SRC_ORDINARY4 ||
+    if (by_round == 3) return e->source == ZT__CLF_SRC_ROUND6 || e->source == ZT__CLF_SRC_ORDINARY6 ? 0 : 1;
+    if (ZT__CLF_SRC_IS_ORDINARY(e->source) ||
         e->source == ZT__CLF_SRC_SENTIMENT)
         return (int)(i % 2);
     return e->source != ZT__CLF_SRC_ROUND1;
@@ -161,8 +163,10 @@ static int cv(const char *src)
          * how the model does on a batch written after it */
         /* ZT_CV_ROUNDS=4: the newest batch (round 4 and its ordinary chat)
          * tested on a model trained on the rounds before it only */
-        int by_round = getenv("ZT_CV_ROUNDS") ? (strtol(getenv("ZT_CV_ROUNDS"), NULL, 10) == 4 ? 2 : 1) : 0;
-        int folds = by_round == 2 ? 1 : by_round ? 2 : FOLDS;
+        /* ZT_CV_ROUNDS=6: round 6 (spam only) tested on a model trained on all before it */
+        long cvr = getenv("ZT_CV_ROUNDS") ? strtol(getenv("ZT_CV_ROUNDS"), NULL, 10) : 0;
+        int by_round = !getenv("ZT_CV_ROUNDS") ? 0 : cvr == 4 ? 2 : cvr == 6 ? 3 : 1;
+        int folds = by_round >= 2 ? 1 : by_round ? 2 : FOLDS;
         bool *tested = zt_calloc(n, sizeof *tested), *act = zt_calloc(n, sizeof *act), *open = zt_calloc(n, sizeof *open);
         if (!tested || !act || !open) return 1;
         /* the models' gates (learned.h): the chat-scam model's on texts without an
@@ -186,8 +190,11 @@ static int cv(const char *src)
         rules((enum zt__clf_which)w, ex, n, rul);
         /* open[i]: the gate does not apply (an actionable cue; a person named) */
         for (size_t i = 0; i < n; i++) open[i] = w == ZT__CLF_HARASS ? zt__clf_addressed(ex[i].text, ex[i].len) : act[i];
-        if (by_round == 2)
-            printf("%s: %zu examples, trained on rounds 1-3, tested on round 4 (its ordinary chat too)\n",
+        if (by_round == 3)
+            printf("%s: %zu examples, trained on rounds 1-4, tested on round 6 (its ordinary chat too)\n",
+                   zt__clf_name((enum zt__clf_which)w), n);
+        else if (by_round == 2)
+            printf("%s: %zu examples, trained on rounds 1-3 (and 6), tested on round 4 (its ordinary chat too)\n",
                    zt__clf_name((enum zt__clf_which)w), n);
         else if (by_round)
             printf("%s: %zu examples, trained on round 1, tested on rounds 2-3 and back (ordinary chat halved)\n",

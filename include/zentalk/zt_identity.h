@@ -218,5 +218,14 @@ ZT_NODISCARD int zt_identity_record_parse(const char *json, size_t len, size_t m
 ZT_NODISCARD int zt_identity_record_verify(struct json_t *obj, const uint8_t pk[static ZT_ED25519_PK_LEN],
                                            const char *claimed, char node_id[static ZT_IDENTITY_ID_SIZE],
                                            size_t max);
+/* A record that expires (a mesh holder record, a dbsync head): after
+ * zt_identity_record_verify, its "exp" (unix seconds; the caller checked
+ * it is an integer) must be after now and at most
+ * ZT_IDENTITY_RECORD_MAX_AHEAD_S ahead, else ZT_ETIMEDOUT; *exp = it on
+ * success. */
+#define ZT_IDENTITY_RECORD_MAX_AHEAD_S 86400 /* a record may not claim to live longer than a day */
+ZT_NODISCARD int zt_identity_record_verify_exp(struct json_t *obj, const uint8_t pk[static ZT_ED25519_PK_LEN],
+                                               const char *claimed, char node_id[static ZT_IDENTITY_ID_SIZE],
+                                               size_t max, int64_t now, int64_t *exp);
 
 #endif

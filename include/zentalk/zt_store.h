@@ -277,6 +277,18 @@ ZT_NODISCARD int zt_store_exec(struct zt_store *st, const char *script);
 ZT_NODISCARD int zt_store_prepare(struct zt_store *st, const char *sql, struct zt_store_stmt **out);
 /* NULL is a no-op. */
 void zt_store_stmt_free(struct zt_store_stmt *q);
+/* The statements a handle keeps prepared for its lifetime, as a table:
+ * each entry's sql goes to the struct zt_store_stmt * member at off
+ * (offsetof) in the handle base. zt_store_prepare_all prepares the n
+ * entries in order and stops at the first error (returned); what it
+ * prepared stays in base for zt_store_stmt_free_all, which frees the n
+ * members (NULL ones are no-ops, so members start NULL: a zeroed handle). */
+struct zt_store_stmt_def {
+    size_t off;
+    const char *sql;
+};
+ZT_NODISCARD int zt_store_prepare_all(struct zt_store *st, void *base, const struct zt_store_stmt_def *defs, size_t n);
+void zt_store_stmt_free_all(void *base, const struct zt_store_stmt_def *defs, size_t n);
 /* Bind parameter i (from 1); values are copied. ZT_ERANGE for a bad index,
  * ZT_EINVAL for text that is not UTF-8 or holds a NUL, ZT_ETOOBIG over
  * 1 GiB. bind_text's len: bytes, or SIZE_MAX for strlen(s); s NULL binds

@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <sodium.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -33,7 +34,8 @@ struct zt_bridge {
     long timeout_ms;
     int64_t base_ms, max_attempts;
     struct zt_store *st;
-    pthread_mutex_t st_mu; /* the store handle */
+    pthread_mutex_t st_mu; /* the store handle and its statements */
+    struct zt_store_stmt *q_claim, *q_update, *q_next; /* prepared once (STMTS) */
     struct zt_http_client *http;
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -41,6 +43,18 @@ struct zt_bridge {
     pthread_t th;
     atomic_uint_fast64_t n[W_N];
 };
+
+static const char SQL_CLAIM[] = "SELECT idem_key, type, attempts, body FROM webhook_outbox WHERE state = 0 AND "
+                                "next_ms <= ? ORDER BY next_ms, idem_key LIMIT ?";
+static const char SQL_UPDATE[] = "UPDATE webhook_outbox SET state = ?, attempts = ?, next_ms = ?, last_status = ?, "
+                                 "last_error = ? WHERE idem_key = ? AND state = 0";
+static const char SQL_NEXT[] = "SELECT MIN(next_ms) FROM webhook_outbox WHERE state = 0";
+static const struct zt_store_stmt_def STMTS[] = {
+    {offsetof(struct zt_bridge, q_claim), SQL_CLAIM},
+    {offsetof(struct zt_bridge, q_update), SQL_UPDATE},
+    {offsetof(struct zt_bridge, q_next), SQL_NEXT},
+};
+#define N_STMTS (sizeof STMTS / sizeof STMTS[0])
 
 struct due {
     char key[ZT_BRIDGE_KEY_MAX + 1];
@@ -61,13 +75,9 @@ static bool stopping(struct zt_bridge *b)
 static size_t claim(struct zt_bridge *b, int64_t now, struct due *out)
 {
     size_t n = 0;
-    struct zt_store_stmt *q = NULL;
+    struct zt_store_stmt *q = b->q_claim;
     pthread_mutex_lock(&b->st_mu);
-    int rc = zt_store_prepare(b->st,
-                              "SELECT idem_key, type, attempts, body FROM webhook_outbox WHERE state = 0 AND next_ms <= ? "
-                              "ORDER BY next_ms, idem_key LIMIT ?",
-                              &q);
-    if (!rc) rc = zt_store_bind_i64(q, 1, now);
+    int rc = zt_store_bind_i64(q, 1, now);
     if (!rc) rc = zt_store_bind_i64(q, 2, BATCH);
     while (!rc && n < BATCH && (rc = zt_store_step(q)) == ZT_STORE_ROW) {
         const char *s, *t, *body;
@@ -83,7 +93,7 @@ static size_t claim(struct zt_bridge *b, int64_t now, struct due *out)
         d->body = zt_strndup(body, bl);
         if (d->body) n++;
     }
-    zt_store_stmt_free(q);
+    zt_store_reset(q);
     pthread_mutex_unlock(&b->st_mu);
     if (rc < 0) zt_log(ZT_LOG_WARN, "webhook_outbox_error", "op=claim error=%s", zt_strerror(rc));
     return n;
@@ -91,20 +101,16 @@ static size_t claim(struct zt_bridge *b, int64_t now, struct due *out)
 
 static void update(struct zt_bridge *b, const struct due *d, int state, int64_t next_ms, long status, const char *err)
 {
-    struct zt_store_stmt *q = NULL;
+    struct zt_store_stmt *q = b->q_update;
     pthread_mutex_lock(&b->st_mu);
-    int rc = zt_store_prepare(b->st,
-                              "UPDATE webhook_outbox SET state = ?, attempts = ?, next_ms = ?, last_status = ?, "
-                              "last_error = ? WHERE idem_key = ? AND state = 0",
-                              &q);
-    if (!rc) rc = zt_store_bind_i64(q, 1, state);
+    int rc = zt_store_bind_i64(q, 1, state);
     if (!rc) rc = zt_store_bind_i64(q, 2, d->attempts + 1);
     if (!rc) rc = zt_store_bind_i64(q, 3, next_ms);
     if (!rc) rc = zt_store_bind_i64(q, 4, status);
     if (!rc) rc = zt_store_bind_text(q, 5, err, SIZE_MAX);
     if (!rc) rc = zt_store_bind_text(q, 6, d->key, SIZE_MAX);
     if (!rc) rc = zt_store_step(q);
-    zt_store_stmt_free(q);
+    zt_store_reset(q);
     pthread_mutex_unlock(&b->st_mu);
     if (rc != ZT_STORE_DONE) zt_log(ZT_LOG_WARN, "webhook_outbox_error", "op=update error=%s", zt_strerror(rc));
 }
@@ -183,15 +189,14 @@ static void deliver(struct zt_bridge *b, struct due *d)
 /* Milliseconds until the next pending row is due (IDLE_MS at most). */
 static int64_t next_due_in(struct zt_bridge *b, int64_t now)
 {
-    struct zt_store_stmt *q = NULL;
+    struct zt_store_stmt *q = b->q_next;
     int64_t next = now + IDLE_MS;
     pthread_mutex_lock(&b->st_mu);
-    int rc = zt_store_prepare(b->st, "SELECT MIN(next_ms) FROM webhook_outbox WHERE state = 0", &q);
-    if (!rc && zt_store_step(q) == ZT_STORE_ROW) {
+    if (zt_store_step(q) == ZT_STORE_ROW) {
         int64_t v;
         if (zt_store_column_i64(q, 0, &v) == 0 && v < next) next = v;
     }
-    zt_store_stmt_free(q);
+    zt_store_reset(q);
     pthread_mutex_unlock(&b->st_mu);
     return next > now ? next - now : 0;
 }
@@ -247,7 +252,8 @@ int zt_bridge_new(const struct zt_config *cfg, struct zt_bridge **out, struct zt
     b->base_ms = ic->webhook_retry_base_ms;
     b->max_attempts = ic->webhook_max_attempts;
     rc = zt_store_open_config(cfg, NULL, &b->st, err);
-    if (!rc && (rc = zt_bridge_migrate(b->st)) != 0) zt_ignore(zt_buf_appendf(err, "the webhook outbox: %s", zt_strerror(rc)));
+    if (!rc && ((rc = zt_bridge_migrate(b->st)) != 0 || (rc = zt_store_prepare_all(b->st, b, STMTS, N_STMTS)) != 0))
+        zt_ignore(zt_buf_appendf(err, "the webhook outbox: %s", zt_strerror(rc)));
     struct zt_http_client_opts ho = {.max_inflight = 2};
     if (!rc) rc = zt_http_client_new(&ho, &b->http);
     if (!rc) {
@@ -277,6 +283,7 @@ void zt_bridge_free(struct zt_bridge *b)
         pthread_join(b->th, NULL);
     }
     zt_http_client_free(b->http);
+    zt_store_stmt_free_all(b, STMTS, N_STMTS);
     zt_store_close(b->st);
     pthread_cond_destroy(&b->cv);
     pthread_mutex_destroy(&b->mu);

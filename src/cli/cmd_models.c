@@ -1102,16 +1102,6 @@ out:
 int zt__cli_models(int argc, char **argv)
 {
     enum { SUB_PULL, SUB_LIST, SUB_RM } sub;
-    static const struct option longopts[] = {
-        {"data-dir", required_argument, NULL, 'd'},
-        {"sha256", required_argument, NULL, 's'},
-        {"name", required_argument, NULL, 'n'},
-        {"force", no_argument, NULL, 'f'},
-        {"from", required_argument, NULL, 'F'},
-        {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     if (argc < 2) {
         models_usage(stderr);
         return 2;
@@ -1132,32 +1122,28 @@ int zt__cli_models(int argc, char **argv)
     struct pull_opts po = {.data_dir = default_data_dir()};
     const char *from = NULL;
     bool as_json = false;
-    /* the subcommand is argv[0] of this pass; 0 makes glibc re-initialise */
-    int sargc = argc - 1;
-    char **sargv = argv + 1;
-    optind = 0;
-    opterr = 0;
-    int c;
-    while ((c = getopt_long(sargc, sargv, ":d:s:n:fF:jh", longopts, NULL)) != -1) {
-        const char *bad = NULL;
-        switch (c) {
-        case 'd': po.data_dir = optarg; break;
-        case 's': po.sha256 = optarg; bad = sub == SUB_PULL ? NULL : "--sha256"; break;
-        case 'n': po.name = optarg; bad = sub == SUB_PULL ? NULL : "--name"; break;
-        case 'f': po.force = true; bad = sub == SUB_PULL ? NULL : "--force"; break;
-        case 'F': from = optarg; bad = sub == SUB_PULL ? NULL : "--from"; break;
-        case 'j': as_json = true; bad = sub == SUB_LIST ? NULL : "--json"; break;
-        case 'h': models_usage(stdout); return 0;
-        case ':': say_error("option %s needs a value", sargv[optind - 1]); return 2;
-        default: say_error("unknown option %s (see zentalk models --help)", sargv[optind - 1]); return 2;
-        }
-        if (bad) {
-            say_error("%s does not apply to models %s", bad, sc);
-            return 2;
-        }
+    const struct zt__cli_opt opts[] = {
+        {"data-dir", 'd', ZT__CLI_STR, &po.data_dir}, {"sha256", 's', ZT__CLI_STR, &po.sha256},
+        {"name", 'n', ZT__CLI_STR, &po.name},         {"force", 'f', ZT__CLI_FLAG, &po.force},
+        {"from", 'F', ZT__CLI_STR, &from},            {"json", 'j', ZT__CLI_FLAG, &as_json},
+        {"help", 'h', ZT__CLI_HELP, NULL},
+    };
+    static const struct zt__cli_cmd cmd = {.name = "models", .usage = models_usage};
+    int prc = ZT__CLI_PARSE(argc, argv, 2, &cmd, opts);
+    if (prc != ZT__CLI_PARSED) return prc;
+    /* pull's options and list's --json belong to those subcommands */
+    const char *bad = sub != SUB_PULL && po.sha256 ? "--sha256"
+                      : sub != SUB_PULL && po.name ? "--name"
+                      : sub != SUB_PULL && po.force ? "--force"
+                      : sub != SUB_PULL && from   ? "--from"
+                      : sub != SUB_LIST && as_json ? "--json"
+                                                   : NULL;
+    if (bad) {
+        say_error("%s does not apply to models %s", bad, sc);
+        return 2;
     }
-    int npos = sargc - optind;
-    char **pos = sargv + optind;
+    int npos = argc - optind;
+    char **pos = argv + optind;
     if (!*po.data_dir) {
         say_error("--data-dir must not be empty");
         return 2;

@@ -736,6 +736,17 @@ int zt_identity_record_verify(json_t *obj, const uint8_t pk[static ZT_ED25519_PK
     return zt_identity_verify_json(pk, obj, max);
 }
 
+int zt_identity_record_verify_exp(json_t *obj, const uint8_t pk[static ZT_ED25519_PK_LEN], const char *claimed,
+                                  char node_id[static ZT_IDENTITY_ID_SIZE], size_t max, int64_t now, int64_t *exp)
+{
+    int rc = zt_identity_record_verify(obj, pk, claimed, node_id, max);
+    if (rc) return rc;
+    int64_t e = (int64_t)json_integer_value(json_object_get(obj, "exp"));
+    if (e <= now || e > now + ZT_IDENTITY_RECORD_MAX_AHEAD_S) return ZT_ETIMEDOUT;
+    *exp = e;
+    return 0;
+}
+
 int zt_identity_descriptor(const struct zt_identity *id, const char *const *roles, size_t n_roles,
                            const char *const *models, size_t n_models, const char *endpoint,
                            int64_t expires_unix, char **out)

@@ -72,7 +72,8 @@ static const char *const tlds[] = {
     "fun", "win", "bid", "loan", "click", "store", "tech", "website", "today", "rest", "buzz", "monster", "cfd", NULL};
 
 /* A bare link or an amount: a token label(.label)+ ending in a listed TLD,
- * or a currency sign before a digit ("$4.5M", "R$800", "£2.99"). */
+ * a currency sign before a digit ("$4.5M", "R$800", "£2.99") or after one
+ * ("300€", "50 £"). */
 static bool bare_action(const char *t, size_t len)
 {
     for (size_t i = 0; i < len; i++) {
@@ -84,6 +85,13 @@ static bool bare_action(const char *t, size_t len)
         if (i + 1 < len && c == 0xC2 && ((unsigned char)t[i + 1] == 0xA3 || (unsigned char)t[i + 1] == 0xA5) &&
             i + 2 < len && t[i + 2] >= '0' && t[i + 2] <= '9')
             return true; /* £ ¥ */
+        if (c >= '0' && c <= '9' && i + 1 < len) { /* an amount with the sign after it: "300€", "50 £" */
+            size_t k = i + 1 + (t[i + 1] == ' ');
+            if (k + 2 < len && (unsigned char)t[k] == 0xE2 && (unsigned char)t[k + 1] == 0x82 &&
+                (unsigned char)t[k + 2] == 0xAC)
+                return true;
+            if (k + 1 < len && (unsigned char)t[k] == 0xC2 && (unsigned char)t[k + 1] == 0xA3) return true;
+        }
         if (c != '.' || i == 0 || i + 2 >= len) continue;
         unsigned char p = (unsigned char)t[i - 1];
         if (!((p | 0x20) >= 'a' && (p | 0x20) <= 'z') && !(p >= '0' && p <= '9') && p != '-') continue;

@@ -79,8 +79,14 @@ enum zt__clf_source {
     ZT__CLF_SRC_ORDINARY,  /* ordinary chat: negatives, and the false-positive rate */
     ZT__CLF_SRC_SENTIMENT, /* sentiment rows: negatives for training only */
     ZT__CLF_SRC_ROUND4,    /* round4/ */
-    ZT__CLF_SRC_ORDINARY4  /* round4/ordinary_chat.tsv (as ORDINARY; kept apart for `zt-train-clf cv` by batch) */
+    ZT__CLF_SRC_ORDINARY4, /* round4/ordinary_chat.tsv (as ORDINARY; kept apart for `zt-train-clf cv` by batch) */
+    ZT__CLF_SRC_ROUND6,    /* round6/ (the spam model only) */
+    ZT__CLF_SRC_ORDINARY6  /* round6/ordinary_chat.tsv (as ORDINARY4) */
 };
+
+/* An ordinary-chat row (any round's): counted for the false-positive rate. */
+#define ZT__CLF_SRC_IS_ORDINARY(s) \
+    ((s) == ZT__CLF_SRC_ORDINARY || (s) == ZT__CLF_SRC_ORDINARY4 || (s) == ZT__CLF_SRC_ORDINARY6)
 
 /* The recipe of model `which`: its parameters. */
 const struct zt_hlr_params *zt__clf_recipe(enum zt__clf_which which);

@@ -99,8 +99,9 @@ static int add_file(struct exv *e, const char *path, const char *label_yes, int 
 }
 
 /* The tuning files of each model, in training order: the labelled rows of
- * rounds 1-4 and the ordinary chat and sentiment rows as negatives. */
-#define N_FILES 7
+ * rounds 1-4 (and round 6 for spam) and the ordinary chat and sentiment
+ * rows as negatives. */
+#define N_FILES 9 /* harass: 7 (the rest zeroed) */
 
 struct tfile {
     const char *file, *yes; /* yes: the label of a positive row (NULL: all negative) */
@@ -116,7 +117,9 @@ int zt__clf_examples(enum zt__clf_which which, const char *src_dir, struct zt__c
                                                {"ordinary_chat.tsv", NULL, ZT__CLF_SRC_ORDINARY},
                                                {"sentiment.tsv", NULL, ZT__CLF_SRC_SENTIMENT},
                                                {"round4/spam_chat.tsv", "spam", ZT__CLF_SRC_ROUND4},
-                                               {"round4/ordinary_chat.tsv", NULL, ZT__CLF_SRC_ORDINARY4}},
+                                               {"round4/ordinary_chat.tsv", NULL, ZT__CLF_SRC_ORDINARY4},
+                                               {"round6/spam_chat.tsv", "spam", ZT__CLF_SRC_ROUND6},
+                                               {"round6/ordinary_chat.tsv", NULL, ZT__CLF_SRC_ORDINARY6}},
                               harass[N_FILES] = {{"moderation.tsv", "flag", ZT__CLF_SRC_ROUND1},
                                                  {"round2/moderation.tsv", "flag", ZT__CLF_SRC_ROUND2},
                                                  {"round3/moderation.tsv", "flag", ZT__CLF_SRC_ROUND3},
@@ -130,7 +133,7 @@ int zt__clf_examples(enum zt__clf_which which, const char *src_dir, struct zt__c
     *bufs = NULL;
     *n_bufs = 0;
     int rc = 0;
-    for (size_t i = 0; i < N_FILES && !rc; i++) {
+    for (size_t i = 0; i < N_FILES && files[i].file && !rc; i++) {
         char path[4096];
         if ((size_t)snprintf(path, sizeof path, "%s/tests/data/tune/%s", src_dir, files[i].file) >= sizeof path)
             rc = ZT_EINVAL;

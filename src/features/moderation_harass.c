@@ -180,8 +180,10 @@ static void insults(const struct zt__mod_word *w, size_t n, bool friendly, struc
             size_t j = skip_fill(w, n, i + 1, 6, &neg);
             /* the filler run may itself hold the insult adjective ("you stupid idiot") */
             bool hit = false;
+            /* round 6: a judgement of a skill is not an insult ("you're hopeless at
+             * directions", "you're trash at this game") */
             for (size_t k = i + 1; k < n && k <= j && !hit; k++)
-                if (is_insult(&w[k])) hit = true;
+                if (is_insult(&w[k])) hit = !(k + 1 < n && eqw(&w[k + 1], "at"));
             if (hit && !neg) {
                 /* "you know it was stupid" never gets here: skip_fill stops at "know" */
                 count++;
@@ -340,6 +342,11 @@ static void incitement(const struct zt__mod_word *w, size_t n, struct zt__mod_hi
         if (eqw(&w[i], "nobody") && i + 3 < n && eqw(&w[i + 1], "would") && eqw(&w[i + 2], "miss") &&
             in(&w[i + 3], YOU))
             put(h, "self_harm_incitement", W_INCITE);
+        /* round 6: the other supported languages (folded) */
+        static const char *const other[] = {"jezelf van kant", "se mata logo", "vai se matar", "ammazzati",
+                                            "tue toi", "matate", "suicidate", "uccidici", NULL};
+        for (size_t k = 0; other[k]; k++)
+            if (phrase_at(w, n, i, other[k])) put(h, "self_harm_incitement", W_INCITE);
     }
 }
 
@@ -361,7 +368,9 @@ static const char *const YOURS[] = {"family", "kids", "children", "child", "wife
 static const char *const TARGET3[] = {"him", "her", "them", "his", "their", NULL};
 static const char *const GAME[] = {"game",  "chess", "fifa",  "round", "match",    "cards", "poker", "tennis",
                                    "golf",  "pool",  "darts", "mario", "scrabble", "monopoly", "haha", "lol",
-                                   "lmao",  "slack", "deal",  "discount", "slice", "piece", "seat", "lift", NULL};
+                                   "lmao",  "slack", "deal",  "discount", "slice", "piece", "seat", "lift", "ranked", "tournament",
+                                   "pong", "uno", "smash", "catan", "kart", "fortnite", "badminton", "squash", "quiz",
+                                   "level", "boss", "pitch", "final", NULL};
 
 static void threats(const struct zt__mod_word *w, size_t n, struct zt__mod_hits *h)
 {
@@ -538,6 +547,23 @@ static void threats(const struct zt__mod_word *w, size_t n, struct zt__mod_hits 
         "ir a por ti",
         "vengo a prenderti",
         "vais bruler",
+        /* round 6: threats of the other supported languages (folded) */
+        "te voy a matar",
+        "te reviento",
+        "vas a morir",
+        "vou te matar",
+        "voce morre",
+        "vou queimar",
+        "bring dich um",
+        "mach dich kalt",
+        "bist du tot",
+        "vais te tuer",
+        "vais te buter",
+        "ti ammazzo",
+        "ti uccido",
+        "maak je af",
+        "maak ik je af",
+        "vermoord je",
     };
     static const double pw[] = {0.8, 0.9, 0.7, 0.8, 0.8, 0.8, 0.75, 0.8, 0.6, 0.6, 0.6, 0.5, 0.5, 0.5, 0.3, 0.3,
                                 0.8, 0.7, 0.75, 0.75, 0.9, 0.8, 0.8, 0.6, 0.85, 0.9, 0.85, 0.85, 0.9, 0.85, 0.85,
@@ -550,12 +576,27 @@ static void threats(const struct zt__mod_word *w, size_t n, struct zt__mod_hits 
                                 0.85, 0.8, 0.7, 0.8, 0.8, 0.85, 0.7, 0.7,
                                 0.8, 0.75, 0.75, 0.8, 0.8, 0.75,
                                 /* round 5 */
-                                0.8, 0.85, 0.6, 0.6, 0.6, 0.6, 0.6, 0.6, 0.6, 0.75, 0.75, 0.75};
+                                0.8, 0.85, 0.6, 0.6, 0.6, 0.6, 0.6, 0.6, 0.6, 0.75, 0.75, 0.75,
+                                /* round 6 */
+                                0.85, 0.8, 0.8, 0.85, 0.8, 0.75, 0.85, 0.85, 0.8, 0.85, 0.85, 0.85, 0.85, 0.8, 0.8, 0.85};
+    /* round 6: the other languages' phrases are hyperbole before a
+     * preposition ("te voy a matar a besos", "vou te matar de rir", "ti
+     * ammazzo di coccole", "ik maak je af met Monopoly") or among laughs */
+    static const char *const hyper[] = {"a", "de", "di", "con", "com", "met", "bij", "mit", "beim", "au", "en",
+                                        "haha", "jaja", "kkk", "kkkk", "ahah", "mdr", "lol", NULL};
+    size_t first_r6 = sizeof phrases / sizeof phrases[0] - 16; /* the last 16 */
+    bool laughs = h->friendly;
+    for (size_t i = 0; i < n && !laughs; i++) laughs = in(&w[i], hyper) && w[i].len > 2;
     struct firsts f;
     firsts_of(w, n, &f);
     for (size_t p = 0; p < sizeof phrases / sizeof phrases[0]; p++)
         for (size_t i = 0; i < n && may_start(&f, phrases[p]); i++) {
             if (phrase_at(w, n, i, phrases[p])) {
+                if (p >= first_r6) {
+                    size_t nw = 1;
+                    for (const char *c = phrases[p]; *c; c++) nw += *c == ' ';
+                    if (laughs || (i + nw < n && in(&w[i + nw], hyper))) break;
+                }
                 put(h, p <= 10 || p >= 16 ? "threat_phrase" : "threat_lead", pw[p]);
                 _Static_assert(sizeof pw / sizeof pw[0] == sizeof phrases / sizeof phrases[0], "one weight a phrase");
                 break;
@@ -731,7 +772,11 @@ static const char *const CALL[] = {
     "see her ignore", "see him ignore", "bury him", "bury her", "just saying", "you know where", "id a", "vamos a por", "llamadla", "llamadle", "que no pueda", "hacerle una visita",
     "allez lui", "allez le", "allez la", "rendre visite", "rendez lui", "geht mal", "geht vorbei", "besucht ihn",
     "besucht sie", "ruft ihn", "ruft sie", "andate a", "fargli visita", "farle visita", "chiamatelo tutti", "chiamatela tutti", "aparecam la", "vao la", "liguem lhe", "ga maar", "ga langs",
-    "bel hem", "bel haar", "eens langs", NULL};
+    "bel hem", "bel haar", "eens langs",
+    /* round 6 */
+    "show up", "wait for them", "wait for her", "wait for him", "teach her a", "teach him a", "teach them a",
+    "go get him", "go get her", "go make", "make sure the other", "eens opzoeken",
+    "scrivetele", "scrivetegli", "encher o saco", NULL};
 static const char *const GRUDGE[] = {
     "who reported", "who complained", "who dumped", "who cut me", "who lied", "who wrote", "who snitched",
     "who ratted", "who banned", "who blocked", "who fired", "who failed", "who beat", "who trashed", "who cheated",
@@ -968,16 +1013,32 @@ static bool friendly(const struct zt__mod_word *w, size_t n, const char *raw, si
     static const char *const marks[] = {"jk", "hilarious", "kidding", "joking", NULL}; /* "lol" may mock: not friendly */
     for (size_t i = 0; i < n; i++) {
         if (in(&w[i], marks)) return true;
-        if ((eqw(&w[i], "love") || eqw(&w[i], "luv")) && i + 1 < n && in(&w[i + 1], YOU)) return true;
+        /* "love you", "love it", "i love it" (round 6), "proud of you" */
+        if ((eqw(&w[i], "love") || eqw(&w[i], "luv")) && i + 1 < n && (in(&w[i + 1], YOU) || eqw(&w[i + 1], "it")))
+            return true;
+        if (eqw(&w[i], "proud") && i + 2 < n && eqw(&w[i + 1], "of") && in(&w[i + 2], YOU)) return true;
     }
+    /* 😂 🤣 ❤ 😘 🥰 */
     return has_bytes(raw, rawlen, "\xF0\x9F\x98\x82") || has_bytes(raw, rawlen, "\xF0\x9F\xA4\xA3") ||
-           has_bytes(raw, rawlen, "\xE2\x9D\xA4");
+           has_bytes(raw, rawlen, "\xE2\x9D\xA4") || has_bytes(raw, rawlen, "\xF0\x9F\x98\x98") ||
+           has_bytes(raw, rawlen, "\xF0\x9F\xA5\xB0");
 }
 
 void zt__mod_harass(const struct zt__mod_word *w, size_t n, const char *raw, size_t rawlen, struct zt__mod_hits *h)
 {
     h->n = 0;
-    insults(w, n, friendly(w, n, raw, rawlen), h);
+    h->friendly = friendly(w, n, raw, rawlen);
+    /* round 6: a game or a laugh anywhere (the learned model's yes counts less) */
+    static const char *const play[] = {"game", "chess", "fifa", "round", "match", "cards", "poker", "tennis", "golf",
+                                       "darts", "mario", "scrabble", "monopoly", "ranked", "tournament", "pong",
+                                       "uno", "smash", "catan", "kart", "fortnite", "badminton", "squash", "quiz",
+                                       "kickern", "tischtennis",
+                                       NULL};
+    h->game = false;
+    for (size_t i = 0; i < n && !h->game; i++)
+        h->game = in(&w[i], play) && !(i > 0 && (eqw(&w[i - 1], "after") || eqw(&w[i - 1], "before"))) &&
+                  !(i > 1 && (eqw(&w[i - 2], "after") || eqw(&w[i - 2], "before")));
+    insults(w, n, h->friendly, h);
     exclusion(w, n, h);
     incitement(w, n, h);
     threats(w, n, h);

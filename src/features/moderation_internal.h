@@ -3,6 +3,7 @@
 #ifndef ZT_FEATURES_MODERATION_INTERNAL_H
 #define ZT_FEATURES_MODERATION_INTERNAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* One moderation token: case-folded, accents stripped, apostrophes split. */
@@ -19,6 +20,8 @@ struct zt__mod_hits {
         double weight;
     } v[ZT__MOD_HITS_MAX];
     size_t n;
+    bool friendly; /* banter markers ("jk", "love you", 😂, ❤): insults count less */
+    bool game;     /* a game, a match or a laugh ("in ranked", "at ping pong", "lol"; not "after the game") */
 };
 
 /* The harassment rules (moderation_harass.c) over the words w[0..n) of a

@@ -6,7 +6,8 @@
  *   links   a shortener host, an IP-literal host, a punycode label
  *           ("xn--"), a cheap or abused top-level domain, a brand name in a
  *           host that is not the brand's own domain or a digit look-alike of
- *           it ("paypa1"), scam words in a host ("-verify", "airdrop")
+ *           it ("paypa1"), scam words in a host ("-verify", "airdrop"), a
+ *           country code under another suffix ("bank-login.de.ms")
  *   words   groups of phrases (English, Spanish, German, French, Portuguese,
  *           Italian, Dutch), each counted once: crypto claims, seed-phrase
  *           requests, prizes, gift-card requests, parcel fees, "hi mum, new
@@ -41,7 +42,13 @@ static const char *const L_BRANDS[] = {"paypal", "apple", "amazon", "netflix", "
                                        "dhl", "usps", "hmrc", "chase", "microsoft", "coinbase", "trustwallet", "fedex",
                                        "evri", "hsbc", "barclays", "wellsfargo", "santander", "revolut", "whatsapp",
                                        "instagram", "facebook", "google", "outlook", "office365", "steam", "walmart",
-                                       "tesco", "correos", "ups", "dpd", "irs", "gov", "dvla", "icloud", "amzn", "shein", "sparkasse", "ameli", "cashapp", "starbucks", "opensea", "arbitrum", "instagram", "linkedin", "spotify", "venmo", "zelle", "vodafone", "docusign", "dropbox", "adobe", "roblox", NULL};
+                                       "tesco", "correos", "ups", "dpd", "irs", "gov", "dvla", "icloud", "amzn", "shein", "sparkasse", "ameli", "cashapp", "starbucks", "opensea", "arbitrum", "instagram", "linkedin", "spotify", "venmo", "zelle", "vodafone", "docusign", "dropbox", "adobe", "roblox", "postnl", "colissimo", "chronopost", "laposte", "postepay", "bbva", "caixabank", "rabobank", "abnamro", "lloydsbank", "natwest", "monzo", "commerzbank", "postbank", "marktplaats", "tikkie", "vinted", "ebay", "inpost", "telegram", "mercadona", "ezpass", NULL};
+/* A country code as the second-last label of a host ("-erstattung.de.com",
+ * "-seguridad.es.vg"): a look-alike of a national domain under another
+ * suffix. "co" is left out ("bbc.co.uk" ends in the country code). */
+static const char *const L_STACKED_CC[] = {"de", "nl", "es", "pt", "it", "fr", "uk", "be", "at", "ch", "pl", "se",
+                                           "dk", "no", "fi", "ie", "us", "ca", "au", "br", "mx", "gr", "cz", "ro",
+                                           "hu", "jp", NULL};
 static const char *const L_HOST_WORDS[] = {"verify", "secure", "login", "signin", "update", "claim", "bonus", "reward",
                                            "airdrop", "gift", "refund", "redelivery", "track", "parcel", "billing",
                                            "account", "wallet", "winner", "prize", "unlock", "support", "locked", NULL};
@@ -53,7 +60,7 @@ static const char *const G_CRYPTO[] = {"airdrop*", "connect your wallet", "conne
 static const char *const G_SEED[] = {"seed phrase", "recovery phrase", "secret phrase", "12-word", "12 word", "24 words",
                                      "24-word", "private key", "secret recovery", NULL};
 static const char *const G_HANDOVER[] = {"reply with", "enter", "entering", "send", "verify", "validate", "provide",
-                                         "share", "confirm", "we need", "type", "submit", "is safe", NULL};
+                                         "share", "confirm", "we need", "type", "submit", "is safe", "import", NULL};
 static const char *const G_PRIZE[] = {"you won", "you've won", "you have won", "you are our lucky", "lucky winner", "winner!",
                                       "winner!!", "been selected", "been chosen", "have been selected", "was drawn", "pending reward",
                                       "free iphone", "claim your prize", "claim your reward", "collect your", "your reward",
@@ -65,8 +72,8 @@ static const char *const G_PRIZE_THING[] = {"gift card", "giftcard", "voucher", 
                                             "usdt", "points", "lottery", "giveaway", "gutschein", "carte cadeau",
                                             "cadeaukaart", "premio", "buono", "sorteio", "samsung", "ps5", "macbook", "£", "$",
                                             "€", "loan", "warranty", "cash", "gbp", "usd", "eur", "lottery", "jackpot", "draw", "phone", NULL};
-static const char *const G_GIFTCARD_ASK[] = {"gift cards", "giftcards", NULL};
-static const char *const G_CODES[] = {"the codes", "send the code", "send me the code", "scratch", "pay you back", NULL};
+static const char *const G_GIFTCARD_ASK[] = {"gift cards", "giftcards", "steam cards", "gift card", "itunes cards", "in gift cards", NULL};
+static const char *const G_CODES[] = {"the codes", "send the code", "send me the code", "scratch", "pay you back", "i'll send you", NULL};
 static const char *const G_PARCEL[] = {"parcel", "package", "shipment", "delivery", "deliver", "order #", "paquete", "paket",
                                        "colis", "pacco", "encomenda", "zustellung", "pacote", "envío", "envio", NULL};
 static const char *const G_PARCEL_FEE[] = {"could not be delivered", "incomplete address", "redelivery", "held at customs",
@@ -83,19 +90,19 @@ static const char *const G_NEWNUMBER[] = {"new number", "phone broke", "lost my 
                                           "temporary number", "friend's phone", "from a friend's", "borrowed phone",
                                           "my old phone", "phone is broken", "broke my phone", "this is my number now",
                                           "número nuevo", "numero nuevo", "neue nummer", "número novo", "perdi o telemóvel",
-                                          "handy ist kaputt", "se me rompió", "nuovo numero", "nouveau numéro", "using my friend", "my friends phone", "my friend's phone", "nieuwe nummer", "mijn nieuwe", "troquei de número", "troquei de numero", "mudei de número", "nieuw nummer", "using a friend's", NULL};
+                                          "handy ist kaputt", "se me rompió", "nuovo numero", "nouveau numéro", "using my friend", "my friends phone", "my friend's phone", "nieuwe nummer", "mijn nieuwe", "troquei de número", "troquei de numero", "mudei de número", "nieuw nummer", "using a friend's", "changé de numéro", "changed my number", "ho cambiato numero", "cambiato numero", "cambié de número", "cambié de numero", "nummer gewechselt", "nieuw nummer", NULL};
 /* a dead phone is no new number: only with a request for money ("hi mum, phone died, charging it at Tom's" is ham) */
 static const char *const G_PHONEDEAD[] = {"phone died", "my phone is dead", "phone is dead", NULL};
 static const char *const G_MONEYASK[] = {"send £", "send $", "send me £", "send me $", "send me €", "transfer", "pay a bill",
                                          "pay this bill", "bill for me", "bill to pay", "rent", "favour", "favor", "urgent",
                                          "urgently", "i'll explain", "pay you back", "friend's account", "überweisen", "transferencia",
-                                         "transferência", "geld", "dinero", "dinheiro", "soldi", "betaling", "betalen", "some money", "pay u back", "will pay u", "help me with $", "help me with £", "pix", "help me with €", "pay the fee", "paying a fee", "send me 1*", "send me 2*", "send me 3*", "send me 5*", NULL};
+                                         "transferência", "geld", "dinero", "dinheiro", "soldi", "betaling", "betalen", "some money", "pay u back", "will pay u", "help me with $", "help me with £", "pix", "help me with €", "pay the fee", "paying a fee", "send me 1*", "send me 2*", "send me 3*", "send me 5*", "m'envoyer", "me virer", "virement", "bonifico", "overmaken", "przelew", NULL};
 static const char *const G_GIVEAWAY[] = {"giveaway", "give away", "giving away", "for free", "free crypto", NULL};
 static const char *const G_COINS[] = {"eth", "btc", "usdt", "bitcoin", "wallet address", "crypto", "token", "tokens", "sol", NULL};
 static const char *const G_ROMANCE[] = {"saw your profile", "army doctor", "on mission", "on a mission", "lonely tonight",
                                         "private page", "western union", "flight ticket so i can", "you seem so kind",
                                         "looking for my friend", "where are you from", "hi handsome", "hello dear",
-                                        "hi dear", "wrong number?", "you seem nice", "sugar daddy", "sugar mommy", "my private photos", "lonely", "want to be my friend", "new in town", "looking for a friend", "chat with me", "i'm lonely", "widow", "r u single", "are you single", "saw u on", "saw you on facebook", "saw you on instagram", "sweetie", "u look nice", "you look nice", "you look beautiful", "u r beautiful", "so i can come to you", "release my gold", "my love, i need", "i need money for my flight", "peacekeeping", "got your number from", "like to be friends", "be friends if", "looking for love", "beautiful women", "russian women", "single women", NULL};
+                                        "hi dear", "wrong number?", "you seem nice", "sugar daddy", "sugar mommy", "my private photos", "lonely", "want to be my friend", "new in town", "looking for a friend", "chat with me", "i'm lonely", "widow", "r u single", "are you single", "saw u on", "saw you on facebook", "saw you on instagram", "sweetie", "u look nice", "you look nice", "you look beautiful", "u r beautiful", "so i can come to you", "release my gold", "my love, i need", "i need money for my flight", "peacekeeping", "got your number from", "like to be friends", "be friends if", "looking for love", "beautiful women", "russian women", "single women", "vi seu perfil", "visto il tuo profilo", "vi tu perfil", "ton profil", "dein profil", "je profiel", "möchtest du mich kennenlernen", "quero te conhecer", "me chama no telegram", "scrivimi su telegram", "mi scrivi su telegram", "ajoute-moi sur whatsapp", "oil rig", "my only hope", NULL};
 static const char *const G_JOB[] = {"part-time", "part time", "work from home", "no experience", "earn $", "earn £", "earn €",
                                     "earn up to", "/day", "daily", "per week", "commission", "liking youtube", "rate products",
                                     "premium tasks", "simple online tasks", "online tasks", "resume was recommended",
@@ -136,7 +143,7 @@ static const char *const G_URGENT[] = {"urgent", "urgently", "within 24h", "with
 static const char *const G_REPLY[] = {"reply yes", "reply y", "reply 1", "text yes", "reply stop", "reply now",
                                       "responde sí", "antworten sie mit ja", "press 1", "text win", "txt win", "reply win", "if not reply", "reply no", "reply 'no'", NULL};
 static const char *const G_CODE[] = {"send me the code", "the code you received", "code you just received", "6-digit code",
-                                     "6 digit code", "verification code", "code we sent", "whatsapp code", NULL};
+                                     "6 digit code", "verification code", "code we sent", "whatsapp code", "code we just", "the code we", "code we texted", "code that was sent", "my verification code", "code i sent you by mistake", NULL};
 static const char *const G_CODE2[] = {"send", "share", "forward", "tell me", "read me", "give me", "by mistake", NULL};
 static const char *const G_CALLBACK[] = {"if this wasn't you", "if this was not you", "if you did not make", "if you didn't make",
                                          "if you did not authori*", "if you didn't authori*", "call us immediately", "call this number", "if you did not *", "if you didn't *", "not you?", "didn't order this", "did not order this", NULL};
@@ -153,6 +160,25 @@ static const char *const G_LURE[] = {"is this you in", "is this you?", "are you 
                                      "photos have been leaked", "photos were leaked", "recorded you", "your webcam",
                                      "video to your contacts", "send the video", "secret admirer", "see who it is", NULL};
 /* "I sent you $50 by mistake, can you send it back?" */
+/* round 6: a "safe account" the bank never sets up; changed payee details; sextortion */
+static const char *const G_SAFE_ACCOUNT[] = {"safe account", "protected account", "holding account", "secure account we",
+                                             "move your balance", "move your savings", "move all your money",
+                                             "transfer everything", "cuenta segura", "sicheres konto", "compte sécurisé",
+                                             "conto sicuro", "veilige rekening", NULL};
+/* the scammer's voice: "we've set up", "our team", "now" ("they'll never ask you to move money to a safe account": none) */
+static const char *const G_SAFE_ACCOUNT2[] = {"we've", "we have", "we will", "we'll", "our team", "for you", "opened",
+                                              "set up", "now", "today", "immediately", "urgent", "wir", "hemos",
+                                              "abbiamo", "nous avons", "we hebben", NULL};
+static const char *const G_NEW_PAYEE[] = {"bank details have changed", "bank details changed", "new bank details",
+                                          "updated bank details", "payment details have changed", "new iban",
+                                          "neue bankverbindung", "nouvelles coordonnées bancaires", "nuevos datos bancarios",
+                                          "nieuwe rekeningnummer", NULL};
+static const char *const G_NEW_PAYEE2[] = {"invoice", "invoices", "pay", "payment", "rechnung", "facture", "factura",
+                                           "fattura", "factuur", "transfer", "überweisen", NULL};
+static const char *const G_SEXTORT[] = {"hacked your device", "hacked your phone", "hacked your computer",
+                                        "recorded you", "i have a video of you", "i have videos of you",
+                                        "access to your camera", "your webcam", "delete everything", NULL};
+static const char *const G_SEXTORT2[] = {"btc", "bitcoin", "transfer", "pay", "send", "address below", "wallet", NULL};
 static const char *const G_MISTAKE[] = {"by mistake", "by accident", "accidentally sent", "sent it to the wrong", NULL};
 static const char *const G_MISTAKE2[] = {"send it back", "return it", "send back", "refund me", "give it back", NULL};
 /* the stranded traveller: only with money */
@@ -162,7 +188,7 @@ static const char *const G_STRANDED[] = {"stuck at the airport", "stranded", "wo
 static const char *const G_TECH[] = {"norton", "mcafee", "geek squad", "antivirus", "detected a virus", "virus on your",
                                      "your phone is infected", "your device is infected", "install the cleaner",
                                      "cleaner app", "call to cancel", "to cancel call", "has been renewed", "viruses detected", "virus detected",
-                                     "clean now", "viruses", "tech support", "error reports", "your computer is", NULL};
+                                     "clean now", "viruses", "tech support", "error reports", "your computer is", "anydesk", "teamviewer", "remote access", "windows defender", NULL};
 static const char *const G_TECH2[] = {"$", "£", "€", "call", "install", "renewed", "cancel", "protect", "virus",
                                       "infected", "clean", "detected", NULL};
 static const char *const G_PROMO[] = {"% off", "limited time offer", "special promotion", "special offers", "buy now", "order now",
@@ -218,6 +244,9 @@ static const struct rule rules[] = {
     {"shady_goods", 3.0, G_GOODS, NULL, 0, 0},
     {"promotion", 1.4, G_PROMO, NULL, 0, 0},
     {"code_request", 3.2, G_CODE, G_CODE2, 0, 0},
+    {"safe_account", 2.8, G_SAFE_ACCOUNT, G_SAFE_ACCOUNT2, 0, 0},
+    {"new_payee", 2.6, G_NEW_PAYEE, G_NEW_PAYEE2, 0, 0},
+    {"sextortion", 3.0, G_SEXTORT, G_SEXTORT2, 0, 0},
     {"callback", 2.0, G_CALLBACK, G_CALLBACK2, 0, 0},
     {"link_action", 1.2, G_CTA, NULL, 0, REQ_URL},
 };
@@ -427,6 +456,24 @@ static int one_edit(const char *a, size_t al, const char *b, size_t bl)
     return edits == 1;
 }
 
+/* h[0..n) ends in COUNTRY.TLD with a label before them ("x.de.ms"). */
+static int stacked_suffix(const char *h, size_t n)
+{
+    size_t d1 = n, d2 = n;
+    for (size_t i = n; i-- > 0;)
+        if (h[i] == '.') {
+            if (d1 == n) d1 = i;
+            else {
+                d2 = i;
+                break;
+            }
+        }
+    if (d2 == n || d2 == 0 || d1 - d2 != 3 || n - d1 - 1 < 2 || n - d1 - 1 > 4) return 0;
+    for (size_t i = d1 + 1; i < n; i++)
+        if (h[i] < 'a' || h[i] > 'z') return 0;
+    return in_list(h + d2 + 1, 2, L_STACKED_CC);
+}
+
 static void link_cues(const char *h, size_t n, struct cue_out *o)
 {
     hit(o, "link", 0.3);
@@ -444,6 +491,7 @@ static void link_cues(const char *h, size_t n, struct cue_out *o)
             break;
         }
     if (dot && in_list(dot + 1, (size_t)(h + n - dot - 1), L_CHEAP_TLD)) hit(o, "link_cheap_tld", 1.8);
+    if (stacked_suffix(h, n)) hit(o, "link_stacked_suffix", 2.0);
     const char *lab;
     size_t ll;
     reg_label(h, n, &lab, &ll);
@@ -534,7 +582,9 @@ static int scan_links(const char *s, size_t n, struct cue_out *o)
         } else if (!scheme && !www) {
             static const char *const bare_tld[] = {"com", "net", "org", "io", "co", "uk", "de", "fr", "es", "it",
                                                    "nl", "app", "me", "ly", "gl", "gy", "gd", "cc", "id", "in", NULL};
-            if (!alpha_tld || (!in_list(last + 1, tld, bare_tld) && !in_list(last + 1, tld, L_CHEAP_TLD))) continue;
+            if (!alpha_tld || (!in_list(last + 1, tld, bare_tld) && !in_list(last + 1, tld, L_CHEAP_TLD) &&
+                               !stacked_suffix(h, hl)))
+                continue;
         }
         links++;
         link_cues(h, hl, o);

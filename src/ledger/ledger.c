@@ -2,6 +2,7 @@
  * "ledger", docs/internals/ledger.md). Amounts and balances are decimal
  * TEXT (signed only for the treasury); sums are done in C with checked
  * u128 arithmetic. Every movement is one zt_store_tx. */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -184,6 +185,23 @@ int zt__ledger_bal_apply(struct zt_ledger_bal *b, zt_u128 v, bool credit)
 
 /* ---- handle ------------------------------------------------------------------ */
 
+/* The statements a ledger keeps prepared (zt_store_prepare_all); the last
+ * three: PostgreSQL only. */
+static const struct zt_store_stmt_def STMTS[] = {
+    {offsetof(struct zt_ledger, q_acct_ins), SQL_ACCT_INS}, {offsetof(struct zt_ledger, q_acct_get), SQL_ACCT_GET},
+    {offsetof(struct zt_ledger, q_acct_payout), SQL_ACCT_PAYOUT},
+    {offsetof(struct zt_ledger, q_bal_get), SQL_BAL_GET},   {offsetof(struct zt_ledger, q_bal_set), SQL_BAL_SET},
+    {offsetof(struct zt_ledger, q_tx_get), SQL_TX_GET},     {offsetof(struct zt_ledger, q_tx_ins), SQL_TX_INS},
+    {offsetof(struct zt_ledger, q_ent_ins), SQL_ENT_INS},   {offsetof(struct zt_ledger, q_tot_get), SQL_TOT_GET},
+    {offsetof(struct zt_ledger, q_tot_set), SQL_TOT_SET},   {offsetof(struct zt_ledger, q_esc_get), SQL_ESC_GET},
+    {offsetof(struct zt_ledger, q_esc_ins), SQL_ESC_INS},   {offsetof(struct zt_ledger, q_esc_set), SQL_ESC_SET},
+    {offsetof(struct zt_ledger, q_earn_ins), SQL_EARN_INS},
+    {offsetof(struct zt_ledger, q_bal_many), SQL_BAL_MANY_PG},
+    {offsetof(struct zt_ledger, q_bal_set_many), SQL_BAL_SET_MANY_PG},
+    {offsetof(struct zt_ledger, q_ent_ins_many), SQL_ENT_INS_MANY_PG},
+};
+#define N_STMTS (sizeof STMTS / sizeof STMTS[0])
+
 int zt_ledger_new(struct zt_store *st, struct zt_ledger **out)
 {
     if (!st || !out) return ZT_EINVAL;
@@ -192,29 +210,10 @@ int zt_ledger_new(struct zt_store *st, struct zt_ledger **out)
     struct zt_ledger *l = zt_calloc(1, sizeof *l);
     if (!l) return ZT_ENOMEM;
     l->st = st;
-    static const struct {
-        size_t off;
-        const char *sql;
-    } S[] = {
-        {offsetof(struct zt_ledger, q_acct_ins), SQL_ACCT_INS}, {offsetof(struct zt_ledger, q_acct_get), SQL_ACCT_GET},
-        {offsetof(struct zt_ledger, q_acct_payout), SQL_ACCT_PAYOUT},
-        {offsetof(struct zt_ledger, q_bal_get), SQL_BAL_GET},   {offsetof(struct zt_ledger, q_bal_set), SQL_BAL_SET},
-        {offsetof(struct zt_ledger, q_tx_get), SQL_TX_GET},     {offsetof(struct zt_ledger, q_tx_ins), SQL_TX_INS},
-        {offsetof(struct zt_ledger, q_ent_ins), SQL_ENT_INS},   {offsetof(struct zt_ledger, q_tot_get), SQL_TOT_GET},
-        {offsetof(struct zt_ledger, q_tot_set), SQL_TOT_SET},   {offsetof(struct zt_ledger, q_esc_get), SQL_ESC_GET},
-        {offsetof(struct zt_ledger, q_esc_ins), SQL_ESC_INS},   {offsetof(struct zt_ledger, q_esc_set), SQL_ESC_SET},
-        {offsetof(struct zt_ledger, q_earn_ins), SQL_EARN_INS},
-        {offsetof(struct zt_ledger, q_bal_many), SQL_BAL_MANY_PG}, /* the last three: PostgreSQL only */
-        {offsetof(struct zt_ledger, q_bal_set_many), SQL_BAL_SET_MANY_PG},
-        {offsetof(struct zt_ledger, q_ent_ins_many), SQL_ENT_INS_MANY_PG},
-    };
-    size_t n_s = sizeof S / sizeof S[0] - (zt_store_dialect(st) == ZT_STORE_DIALECT_POSTGRES ? 0 : 3);
-    for (size_t i = 0; i < n_s; i++) {
-        struct zt_store_stmt **q = (struct zt_store_stmt **)((char *)l + S[i].off);
-        if ((rc = zt_store_prepare(st, S[i].sql, q)) != 0) {
-            zt_ledger_free(l);
-            return rc;
-        }
+    size_t n_q = N_STMTS - (zt_store_dialect(st) == ZT_STORE_DIALECT_POSTGRES ? 0 : 3);
+    if ((rc = zt_store_prepare_all(st, l, STMTS, n_q)) != 0) {
+        zt_ledger_free(l);
+        return rc;
     }
     if ((rc = zt_ledger_system_account(l, ZT_LEDGER_FEE, &l->fee_id)) ||
         (rc = zt_ledger_system_account(l, ZT_LEDGER_TREASURY, &l->treasury_id)) ||
@@ -230,11 +229,7 @@ int zt_ledger_new(struct zt_store *st, struct zt_ledger **out)
 void zt_ledger_free(struct zt_ledger *l)
 {
     if (!l) return;
-    struct zt_store_stmt *qs[] = {l->q_acct_ins, l->q_acct_get, l->q_acct_payout, l->q_bal_get, l->q_bal_set,
-                                  l->q_tx_get,   l->q_tx_ins,   l->q_ent_ins,     l->q_tot_get, l->q_tot_set,
-                                  l->q_esc_get,  l->q_esc_ins,  l->q_esc_set,     l->q_earn_ins,
-                                  l->q_bal_many, l->q_bal_set_many, l->q_ent_ins_many};
-    for (size_t i = 0; i < sizeof qs / sizeof qs[0]; i++) zt_store_stmt_free(qs[i]);
+    zt_store_stmt_free_all(l, STMTS, N_STMTS);
     zt_free(l);
 }
 

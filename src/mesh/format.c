@@ -19,7 +19,6 @@
 #define FRAME_MAGIC "ZTCK"
 #define FORMAT_VERSION 1u
 #define RECORD_KIND "zentalk-mesh-holder"
-#define RECORD_MAX_AHEAD_S 86400 /* a record may not claim to live longer than this */
 
 _Static_assert(ZT_MESH_MANIFEST_HEADER == 4 + 1 + 1 + 2 + 4 + 4 + 8 + 32, "manifest header layout");
 _Static_assert(ZT_MESH_FRAME_HEADER == 4 + 1 + 3 + 4 + 32, "chunk frame layout");
@@ -315,12 +314,8 @@ int zt_mesh_record_verify(const char *json, size_t len, int64_t now, struct zt_m
         zt_hex_decode_str(h.root, 32, json_string_value(json_object_get(o, "root")), ZT_HEX_LOWER) != 0 ||
         zt_hex_decode_str(h.sha256, 32, json_string_value(json_object_get(o, "sha256")), ZT_HEX_LOWER) != 0)
         goto out;
-    rc = zt_identity_record_verify(o, h.ed25519_pk, nid, h.node_id, ZT_MESH_RECORD_MAX);
+    rc = zt_identity_record_verify_exp(o, h.ed25519_pk, nid, h.node_id, ZT_MESH_RECORD_MAX, now, &h.exp);
     if (rc) goto out;
-    h.exp = (int64_t)json_integer_value(exp);
-    rc = ZT_ETIMEDOUT;
-    if (h.exp <= now || h.exp > now + RECORD_MAX_AHEAD_S) goto out;
-    rc = 0;
     h.rf = (unsigned)json_integer_value(rf);
     h.size = (uint64_t)json_integer_value(size);
     h.partial = partial != NULL;

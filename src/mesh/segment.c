@@ -16,7 +16,6 @@
 #define SEG_MAGIC "ZTSG"
 #define SEG_VERSION 1u
 #define HEAD_KIND "zentalk-dbsync-head"
-#define HEAD_MAX_AHEAD_S 86400
 
 _Static_assert(ZT_DBSYNC_HEADER == 4 + 1 + 3 + 8 + 8 + 32 + 4 + 4 + 32, "segment header layout");
 
@@ -244,11 +243,8 @@ int zt_dbsync_head_verify(const char *json, size_t len, int64_t now, struct zt_d
                           ZT_HEX_LOWER) != 0 ||
         zt_hex_decode_str(h.sha256, 32, json_string_value(json_object_get(o, "sha256")), ZT_HEX_LOWER) != 0)
         goto out;
-    rc = zt_identity_record_verify(o, h.ed25519_pk, nid, h.node_id, ZT_DBSYNC_HEAD_MAX);
+    rc = zt_identity_record_verify_exp(o, h.ed25519_pk, nid, h.node_id, ZT_DBSYNC_HEAD_MAX, now, &h.exp);
     if (rc) goto out;
-    h.exp = (int64_t)json_integer_value(exp);
-    rc = ZT_ETIMEDOUT;
-    if (h.exp <= now || h.exp > now + HEAD_MAX_AHEAD_S) goto out;
     h.seq = (uint64_t)json_integer_value(seq);
     *out = h;
     rc = 0;

@@ -3,6 +3,7 @@
  * reputation, persisted under the store owner "registry"
  * (docs/internals/orchestrator.md). */
 #include <math.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "orch_int.h"
@@ -71,6 +72,13 @@ static double from_u(int64_t v) { return (double)v / 1e6; }
 
 /* Rows another orchestrator changed (opts.sync_ms), oldest change first. */
 static const char SQL_SYNC[] = "SELECT node_id, record, " COLS ", upd FROM registry_nodes WHERE upd > ? ORDER BY upd";
+/* The statements a registry keeps prepared (zt_store_prepare_all); the
+ * last, q_sync, only when it syncs (sync_ms > 0). */
+static const struct zt_store_stmt_def STMTS[] = {
+    {offsetof(struct zt_registry, q_put), SQL_PUT}, {offsetof(struct zt_registry, q_upd), SQL_UPD},
+    {offsetof(struct zt_registry, q_del), SQL_DEL}, {offsetof(struct zt_registry, q_sync), SQL_SYNC},
+};
+#define N_STMTS (sizeof STMTS / sizeof STMTS[0])
 
 /* The version a write of n's row carries: the wall clock in ms, strictly
  * above the version this registry last saw for the row (so another
@@ -618,10 +626,8 @@ int zt_registry_open(struct zt_store *st, const struct zt_registry_opts *o, int6
         return ZT_ENOMEM;
     }
     struct zt_store_stmt *q = NULL;
-    if ((rc = zt_store_prepare(st, SQL_PUT, &r->q_put)) != 0 || (rc = zt_store_prepare(st, SQL_UPD, &r->q_upd)) != 0 ||
-        (rc = zt_store_prepare(st, SQL_DEL, &r->q_del)) != 0 ||
-        (rc = zt_store_prepare(st, SQL_LOAD, &q)) != 0 ||
-        (r->o.sync_ms > 0 && (rc = zt_store_prepare(st, SQL_SYNC, &r->q_sync)) != 0))
+    size_t n_q = N_STMTS - (r->o.sync_ms > 0 ? 0 : 1); /* q_sync: only to sync */
+    if ((rc = zt_store_prepare_all(st, r, STMTS, n_q)) != 0 || (rc = zt_store_prepare(st, SQL_LOAD, &q)) != 0)
         goto fail;
     while ((rc = zt_store_step(q)) == ZT_STORE_ROW)
         if ((rc = load_row(r, q, now_ms, false)) != 0) break;
@@ -655,10 +661,7 @@ void zt_registry_free(struct zt_registry *r)
     }
     orch_map_deinit(&r->models);
     orch_map_deinit(&r->nodes);
-    zt_store_stmt_free(r->q_put);
-    zt_store_stmt_free(r->q_upd);
-    zt_store_stmt_free(r->q_del);
-    zt_store_stmt_free(r->q_sync);
+    zt_store_stmt_free_all(r, STMTS, N_STMTS);
     pthread_mutex_destroy(&r->mu);
     zt_free(r);
 }

@@ -4,6 +4,7 @@
  * owner "sched" (docs/internals/orchestrator.md). Runs under the
  * registry's mutex. */
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include "zentalk/zt_log.h"
 #include "zentalk/zt_store.h"
 #include "zentalk/zt_str.h"
+#include "zentalk/zt_sync.h"
 
 static const struct zt_store_step SCHED_STEPS[] = {
     /* 1: jobs and their states (metadata only, never a prompt) */
@@ -34,13 +36,11 @@ static const struct zt_store_step SCHED_STEPS[] = {
                "CREATE INDEX sched_jobs_state ON sched_jobs(state, seq);"},
     /* 2: the orchestrator that owns the job (several share the store; ''
      * on rows of before: the first orchestrator that opens takes them) */
-    {.sql = "ALTER TABLE sched_jobs ADD COLUMN orch TEXT NOT NULL DEFAULT '';",
-     .sql_pg = "ALTER TABLE sched_jobs ADD COLUMN orch TEXT NOT NULL DEFAULT '';"},
+    {.sql = "ALTER TABLE sched_jobs ADD COLUMN orch TEXT NOT NULL DEFAULT '';"}, /* portable: both dialects */
     /* 3: the gateway (node id) that submitted a job through a lease, signed
      * ('' for an in-process or anonymous gateway): only it may have another
      * orchestrator of the store continue the job (zt_sched_job_adopt) */
-    {.sql = "ALTER TABLE sched_jobs ADD COLUMN gateway TEXT NOT NULL DEFAULT '';",
-     .sql_pg = "ALTER TABLE sched_jobs ADD COLUMN gateway TEXT NOT NULL DEFAULT '';"},
+    {.sql = "ALTER TABLE sched_jobs ADD COLUMN gateway TEXT NOT NULL DEFAULT '';"}, /* portable: both dialects */
 };
 static const struct zt_store_schema SCHED_SCHEMA = {
     .owner = "sched", .steps = SCHED_STEPS, .n_steps = sizeof SCHED_STEPS / sizeof SCHED_STEPS[0]};
@@ -90,6 +90,13 @@ struct zt_sched {
     void *admit_ud;
     zt_sched_verdict_fn on_rejected; /* the node's hook on a confirmed mismatch (the ledger's slash), or NULL */
     void *on_rejected_ud;
+};
+
+/* The statements a scheduler keeps prepared (zt_store_prepare_all). */
+static const struct zt_store_stmt_def STMTS[] = {
+    {offsetof(struct zt_sched, q_ins), SQL_INS},       {offsetof(struct zt_sched, q_move), SQL_MOVE},
+    {offsetof(struct zt_sched, q_get), SQL_GET},       {offsetof(struct zt_sched, q_adopt), SQL_ADOPT},
+    {offsetof(struct zt_sched, q_take_get), SQL_TAKE_GET}, {offsetof(struct zt_sched, q_take), SQL_TAKE},
 };
 
 static const char *const STATE_NAME[] = {"queued", "assigned", "running", "done", "failed", "verified"};
@@ -679,11 +686,7 @@ int zt_sched_open(struct zt_registry *reg, const struct zt_sched_opts *o, int64_
     s->st = reg->st;
     s->o = opts;
     s->self = reg->self_id;
-    if ((rc = zt_store_prepare(s->st, SQL_INS, &s->q_ins)) != 0 || (rc = zt_store_prepare(s->st, SQL_MOVE, &s->q_move)) != 0 ||
-        (rc = zt_store_prepare(s->st, SQL_GET, &s->q_get)) != 0 || (rc = zt_store_prepare(s->st, SQL_ADOPT, &s->q_adopt)) != 0 ||
-        (rc = zt_store_prepare(s->st, SQL_TAKE_GET, &s->q_take_get)) != 0 ||
-        (rc = zt_store_prepare(s->st, SQL_TAKE, &s->q_take)) != 0)
-        goto out;
+    if ((rc = zt_store_prepare_all(s->st, s, STMTS, sizeof STMTS / sizeof STMTS[0])) != 0) goto out;
     reg->lost_fn = on_lost;
     reg->lost_ud = s;
     if ((rc = resume(s, now_ms)) != 0) goto out;
@@ -718,12 +721,7 @@ void zt_sched_free(struct zt_sched *s)
     pthread_mutex_unlock(&s->r->mu);
     orch_map_deinit(&s->jobs);
     orch_map_deinit(&s->clients);
-    zt_store_stmt_free(s->q_ins);
-    zt_store_stmt_free(s->q_move);
-    zt_store_stmt_free(s->q_get);
-    zt_store_stmt_free(s->q_adopt);
-    zt_store_stmt_free(s->q_take_get);
-    zt_store_stmt_free(s->q_take);
+    zt_store_stmt_free_all(s, STMTS, sizeof STMTS / sizeof STMTS[0]);
     zt_free(s->pend);
     zt_free(s);
 }
@@ -1046,11 +1044,7 @@ const char *zt_sched_self(const struct zt_sched *s) { return s ? s->self : NULL;
 
 uint64_t zt_sched_continued(struct zt_sched *s)
 {
-    if (!s) return 0;
-    pthread_mutex_lock(&s->r->mu);
-    uint64_t n = s->continued;
-    pthread_mutex_unlock(&s->r->mu);
-    return n;
+    return s ? zt_locked_u64(&s->r->mu, &s->continued) : 0;
 }
 
 /* A delivered entry: one of this orchestrator's own (after a restart), or
@@ -1167,11 +1161,7 @@ void zt_sched_set_queue(struct zt_sched *s, struct zt_queue *q)
 
 uint64_t zt_sched_adopted(struct zt_sched *s)
 {
-    if (!s) return 0;
-    pthread_mutex_lock(&s->r->mu);
-    uint64_t n = s->adopted;
-    pthread_mutex_unlock(&s->r->mu);
-    return n;
+    return s ? zt_locked_u64(&s->r->mu, &s->adopted) : 0;
 }
 
 int zt_sched_pump(struct zt_sched *s, int64_t now_ms, struct zt_sched_event *ev, size_t max, size_t *n)

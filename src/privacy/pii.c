@@ -994,11 +994,15 @@ static unsigned num_at(const char *t, size_t i, size_t n)
     return v;
 }
 
-/* AAA-GG-SSSS (or spaces, or 9 digits after "ssn"): area 001-899 but not
+/* AAA-GG-SSSS (or spaces, or 9 digits after "ssn"; spaces also after a tax
+ * word): area 001-899 but not
  * 666, group 01-99, serial 0001-9999 (the SSA's rules since 2011). */
 static void scan_ssn(const char *t, size_t len, struct cands *c)
 {
     static const char *const ctx[] = {"ssn", "social security", "social", "ss#", "ss no", NULL};
+    /* AAA GG SSSS with spaces (no phone has that shape) after a tax or payroll word */
+    static const char *const ctx_tax[] = {"tax", "irs", "payroll", "w-2", "w2", "w-9", "w9", "1099", "employer",
+                                          "medicare", "benefits", "id number", NULL};
     for (size_t s = 0; s + 9 <= len && !c->err; s++) {
         if (!zt_ascii_digit((unsigned char)t[s]) || num_left_joined(t, s)) continue;
         if (s > 0 && (t[s - 1] == '#' || t[s - 1] == '$')) continue;
@@ -1024,6 +1028,7 @@ static void scan_ssn(const char *t, size_t len, struct cands *c)
         double conf;
         if (sep == '-') conf = ctx_ok ? 0.95 : 0.8;
         else if (ctx_ok) conf = 0.85; /* spaces or bare 9 digits: only after "ssn" */
+        else if (sep == ' ' && context_before(t, s, ctx_tax)) conf = 0.8; /* "the tax office asked for 123 45 6789" */
         else continue;
         add(c, ZT_PII_US_SSN, s, e, conf);
         s = e;
@@ -1309,7 +1314,8 @@ static const char *const more_names[] = {
     "arthur", "arun", "ashish", "astrid", "aurelie", "aurora", "aurélie", "autumn", "avi", "axel", "ayesha",
     "ayodele", "ayse", "ayşe", "babajide", "balazs", "balázs", "baptiste", "baraka", "bartosz", "bashir", "basia",
     "beatrice", "beatriz", "begona", "begoña", "bence", "benoit", "benoît", "bertrand", "bethan", "bhavna", "bilal",
-    "birgit", "birgitte", "bisi", "bjorn", "björn", "bogdan", "bram", "brigitte", "bruno", "bukola", "burak", "caio",
+    "birgit", "birgitte", "bisi", "bjorn", "björn", "bogdan",
+    "bram", "brigitte", "bruna", "bruno", "bukola", "burak", "caio",
     "callum", "camila", "camille", "caoimhe", "capucine", "carlo", "carmen", "carolina", "carys", "catalina",
     "catarina", "cathal", "catriona", "cecile", "celine", "cem", "cerys", "chiamaka", "chiara", "chidi", "chidinma",
     "chinedu", "chioma", "chitra", "chloé", "cian", "ciara", "claudio", "clemence", "clement", "clodagh", "clémence",
@@ -1319,8 +1325,9 @@ static const char *const more_names[] = {
     "dina", "diogo", "divya", "diya", "dmitri", "dmitry", "dolores", "dora", "duarte", "dylan", "dóra", "ebba", "ece",
     "edoardo", "eilidh", "eirik", "eitan", "elena", "eleni", "elias", "elif", "eline", "elisa", "eliska", "eliška",
     "elodie", "elsa", "eluned", "emanuele", "emeka", "emil", "emilia", "emilie", "emilio", "emine", "emre", "enrico",
-    "eoin", "erik", "ernesto", "eszter", "etienne", "euan", "eunji", "eveliina", "evi", "ewa", "ewan", "fabien",
-    "fabio", "fadi", "faisal", "farah", "farhan", "fatima", "fatma", "fatou", "federica", "federico", "felix", "femi",
+    "enzo", "eoin", "erik", "ernesto", "eszter", "etienne", "euan", "eunji", "eveliina", "evi", "ewa", "ewan", "fabien",
+    "fabio", "fadi", "faisal", "farah", "farhan", "farid",
+    "fatima", "fatma", "fatou", "federica", "federico", "felix", "femi",
     "femke", "fenna", "fernanda", "fernando", "ffion", "filip", "filipa", "filippo", "finn", "fionn", "fleur",
     "florencia", "florian", "florin", "folake", "francesca", "francesco", "francisco", "francois", "francoise",
     "franziska", "françois", "françoise", "fraser", "frederic", "frederik", "fredrik", "freja", "frieda",
@@ -1343,15 +1350,18 @@ static const char *const more_names[] = {
     "kamran", "karan", "kari", "karim", "karthik", "kasia", "kasper", "katalin", "katarzyna", "katerina", "kateřina",
     "katharina", "kavya", "kees", "kelechi", "kemi", "kenji", "kerem", "kerstin", "khaled", "khalid", "kian",
     "kirsty", "klaus", "koen", "kofi", "komal", "kostas", "krishna", "kristoffer", "krzysztof", "kunal", "kwame",
-    "lachlan", "lakshmi", "larissa", "lars", "laurent", "layla", "leif", "leila", "lena", "lennart", "leon",
+    "lachlan", "lakshmi", "larissa", "lars", "laurent", "layla", "leandro", "leif", "leila", "lena", "lennart", "leon",
     "leonardo", "leonie", "leonor", "lerato", "leticia", "letícia", "levente", "lieke", "lina", "ling", "linh",
     "linnea", "lior", "liv", "loic", "lola", "lorenzo", "lotta", "lotte", "lou", "louis", "loïc", "luana", "luca",
     "lucas", "lucia", "lucie", "lucía", "luis", "luka", "lukas", "lukáš", "luuk", "luís", "léa", "maarten", "madhuri",
-    "mads", "mael", "magdalena", "magnus", "mahesh", "mahmoud", "maite", "maja", "malgorzata", "malte", "mamadou",
+    "mads", "mael", "magdalena", "magnus", "mahesh", "mahmoud",
+    "maite", "maja", "malgorzata", "malik", "malte", "mamadou",
     "manfred", "manish", "manon", "manpreet", "manuel", "marcin", "marco", "marek", "margarida", "margaux", "margot",
-    "mariam", "mariana", "marieke", "marko", "marloes", "marta", "martina", "martine", "maryam", "massimo", "mateo",
-    "mateusz", "matheo", "mathieu", "mathilde", "mathéo", "matilde", "matteo", "matthias", "matthieu",
-    "matti", "mattia", "maud", "mauricio", "maxime", "maximilian", "maya", "maël", "maëlle", "małgorzata", "meera",
+    "mariam", "mariana", "marieke", "marisol", "marko", "marloes",
+    "marta", "martina", "martine", "maryam", "massimo", "mateo",
+    "mateusz", "matheo", "mathieu", "mathilde", "mathis", "mathéo", "matilde", "matteo", "matthias", "matthieu",
+    "matti", "mattia", "matías", "maud", "mauricio", "maxime",
+    "maximilian", "maya", "maël", "maëlle", "małgorzata", "meera",
     "mehmet", "mei", "melanie", "melody", "mercedes", "merle", "merve", "mette", "mhairi", "mia", "michal", "michał",
     "miguel", "mihai", "mikael", "mikko", "minh", "minji", "minseo", "mio", "mirthe", "mohamed", "mohammed", "mohit",
     "monika", "moritz", "moussa", "muhammad", "murat", "mustafa", "mélanie", "nabil", "nadia", "nadine",
@@ -1365,10 +1375,12 @@ static const char *const more_names[] = {
     "pooja", "poonam", "pradeep", "prakash", "preeti", "priya", "pádraig", "päivi", "quentin", "radha", "rafael",
     "rafaela", "raffaele", "ragnar", "rahul", "rainer", "raj", "rajesh", "rajiv", "rakesh", "ramesh", "rami", "ramon",
     "ramón", "rania", "raphael", "raphaël", "raquel", "rashid", "rasmus", "raul", "ravi", "raúl", "reem", "reka",
-    "rekha", "remi", "renate", "rené", "rhys", "riccardo", "riikka", "riku", "rita", "riya", "roberto", "rocio",
+    "rekha", "remi", "renata", "renate", "rené", "rhys",
+    "riccardo", "riikka", "riku", "rita", "riya", "roberto", "rocio",
     "rocío", "rodrigo", "roel", "rohan", "rohit", "roisin", "romain", "roos", "ruairi", "ruairí", "ruben", "rubén",
     "rui", "réka", "rémi", "róisín", "saar", "sabine", "sachin", "saeed", "saima", "sakura", "salma", "salvatore",
-    "sami", "samira", "sandeep", "sandrine", "sanjay", "sanna", "sanne", "santiago", "sanya", "saoirse", "sapna",
+    "sami", "samir", "samira", "sandeep", "sandrine", "sanjay",
+    "sanna", "sanne", "santiago", "sanya", "saoirse", "sapna",
     "sara", "saurabh", "sean", "sebastien", "selam", "selin", "seojun", "seoyeon", "seren", "serenity", "sergei",
     "sergey", "sergio", "serkan", "seun", "seán", "shira", "shirin", "shreya", "shubham", "shweta", "siddharth",
     "sietske", "sigrid", "silke", "silvia", "simone", "simran", "sindre", "sinead", "sinéad", "siobhan", "sioned",

@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "conv_api.h"
-#include "fair.h"
+#include "fair_api.h"
 #include "llm_api.h"
 #include "texts.h"
 #include "zentalk/zt_asset.h"
@@ -33,7 +33,7 @@ struct zt__feat_conv {
     const struct zt_config *cfg;
     struct zt_convfeat *f; /* the loaded data (zt_featset.h), borrowed */
     struct zt_infer *ms;   /* the generative paths' chat model, borrowed */
-    struct zt__fair *pool; /* intents, off the HTTP threads, fair per caller (fair.h) */
+    struct zt_fair *pool; /* intents, off the HTTP threads, fair per caller (zt_fair.h) */
 };
 
 _Static_assert(ZT__TEXTS_MAX == ZT_INTENT_MAX_TEXTS && ZT__TEXT_MAX == ZT_CONV_MAX_TEXT,
@@ -53,7 +53,7 @@ int zt__feat_conv_new(const struct zt_config *cfg, struct zt_convfeat *f, struct
     fc->cfg = cfg;
     fc->f = f;
     fc->ms = ms;
-    int rc = zt__fair_new(INTENT_THREADS, INTENT_QUEUE, INTENT_PER_CALLER, &fc->pool);
+    int rc = zt_fair_new(INTENT_THREADS, INTENT_QUEUE, INTENT_PER_CALLER, &fc->pool);
     if (rc) {
         zt_free(fc);
         return rc;
@@ -65,7 +65,7 @@ int zt__feat_conv_new(const struct zt_config *cfg, struct zt_convfeat *f, struct
 void zt__feat_conv_free(struct zt__feat_conv *fc)
 {
     if (!fc) return;
-    zt__fair_free(fc->pool);
+    zt_fair_free(fc->pool);
     zt_free(fc);
 }
 
@@ -204,7 +204,7 @@ void zt__feat_h_intents(void *ud, struct zt__req_ctx *cx, json_t *body, struct z
     char caller[160];
     zt__fair_caller(cx, caller, sizeof caller);
     j->a = zt_http_req_defer(cx->req, intents_gone, NULL);
-    int rc = j->a ? zt__fair_submit(fc->pool, caller, j, intents_step, intents_done) : ZT_ENOMEM;
+    int rc = j->a ? zt_fair_submit(fc->pool, caller, j, intents_step, intents_done) : ZT_ENOMEM;
     if (rc) {
         if (j->a) zt_http_async_abandon(j->a);
         json_decref(j->results);

@@ -36,7 +36,7 @@
 #include <string.h>
 
 #include "orch_api.h"
-#include "orch_verdict.h"
+#include "../orchestrator/orch_verdict.h"
 #include "zentalk/zt_verifier.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_hex.h"

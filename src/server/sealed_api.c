@@ -7,7 +7,7 @@
  * (zt_infer_job_openai) checks and tokenizes exactly as for
  * /v1/completions and /v1/chat/completions (same defaults, same ranges, so
  * the same seed gives the same text on both routes). Only then is the job id
- * recorded in the replay cache, within the caller's share (replay_share.h):
+ * recorded in the replay cache, within the caller's share (zt_replay_share.h):
  * a body that is refused burns no id. Then the stream header goes out and
  * the job runs; its events are
  * sealed as they come (sink below): a chunk per text event, the final chunk
@@ -27,7 +27,7 @@
 
 #include "llm_api.h"
 #include "openai.h"
-#include "replay_share.h"
+#include "zentalk/zt_replay_share.h"
 #include "sealed_api.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_engine.h"
@@ -51,7 +51,7 @@ struct zt__sealed {
     const struct zt_config *cfg;
     char endpoint[300];           /* the URL served, copied once listening (under mu) */
     struct zt_env_replay *replay; /* NULL when not a worker */
-    struct zt__replay_share *shares; /* each caller's share of replay */
+    struct zt_replay_share *shares; /* each caller's share of replay */
     uint64_t start_s;             /* envelopes created before this may be replays */
     pthread_mutex_t mu;           /* guards the cached descriptor */
     char *desc;
@@ -79,7 +79,7 @@ int zt__sealed_new(const struct zt_identity *id, struct zt_infer *ms, const stru
     size_t ids = cfg->encryption.replay_ids > 0 ? (size_t)cfg->encryption.replay_ids : ZT__SEALED_REPLAY_IDS;
     if ((cfg->node.role_mask & ZT_ROLE_WORKER) &&
         (zt_env_replay_new(ids, &sj->replay) != 0 ||
-         zt__replay_share_new(ids, (uint64_t)cfg->encryption.job_ttl_s, &sj->shares) != 0)) {
+         zt_replay_share_new(ids, (uint64_t)cfg->encryption.job_ttl_s, &sj->shares) != 0)) {
         zt__sealed_free(sj);
         return ZT_ENOMEM;
     }
@@ -91,7 +91,7 @@ void zt__sealed_free(struct zt__sealed *sj)
 {
     if (!sj) return;
     zt_env_replay_free(sj->replay);
-    zt__replay_share_free(sj->shares);
+    zt_replay_share_free(sj->shares);
     zt_free(sj->desc);
     pthread_mutex_destroy(&sj->mu);
     zt_free(sj);
@@ -414,7 +414,7 @@ static void open_failed(struct zt_http_req *req, struct zt_http_resp *resp, int 
 
 /* Record the job id against replays, within the caller's share: an
  * authenticated or signed caller by its identity, anyone else by its
- * address (replay_share.h). false with resp filled: 429 over the share,
+ * address (zt_replay_share.h). false with resp filled: 429 over the share,
  * 409 a replay, 503 the cache full. */
 static bool record_id(struct zt__sealed *sj, struct zt__req_ctx *cx, const struct zt_env_header *hdr, uint64_t now,
                       struct zt_http_resp *resp)
@@ -422,7 +422,7 @@ static bool record_id(struct zt__sealed *sj, struct zt__req_ctx *cx, const struc
     bool admitted = cx->principal.identity[0] != '\0';
     const char *caller = admitted ? cx->principal.identity : zt_http_req_client_addr(cx->req);
     unsigned retry = 1;
-    if (zt__replay_share_take(sj->shares, caller, admitted, now, hdr->expires, &retry) != 0) {
+    if (zt_replay_share_take(sj->shares, caller, admitted, now, hdr->expires, &retry) != 0) {
         char v[16];
         snprintf(v, sizeof v, "%u", retry);
         zt_ignore(zt_http_resp_header(resp, "Retry-After", v));
@@ -435,7 +435,7 @@ static bool record_id(struct zt__sealed *sj, struct zt__req_ctx *cx, const struc
     }
     int rc = zt_env_replay_insert(sj->replay, hdr->job_id, hdr->expires, now);
     if (rc) {
-        zt__replay_share_undo(sj->shares, caller, admitted, hdr->expires);
+        zt_replay_share_undo(sj->shares, caller, admitted, hdr->expires);
         open_failed(cx->req, resp, rc == ZT_EEXIST || rc == ZT_EBUSY ? rc : ZT_ENOMEM, NULL, 0, now);
         return false;
     }

@@ -137,7 +137,6 @@ struct zt_server {
     atomic_uint_fast64_t node_auth[6]; /* by enum node_auth_result */
     char *tls_cert;              /* PEM, or NULL: plain HTTP */
     char *tls_key;               /* PEM, sodium_malloc'd */
-    size_t tls_key_size;
 };
 
 static void allow_header(const struct route *r, char *out, size_t n);
@@ -929,7 +928,7 @@ void zt_server_wait_idle(struct zt_server *s, uint64_t wait_ms)
 
 /* Read a whole PEM file into *out (sodium_malloc'd when secret, so a key
  * never passes through an ordinary heap buffer). */
-static int read_pem(const char *path, bool secret, char **out, size_t *size, struct zt_buf *err)
+static int read_pem(const char *path, bool secret, char **out, struct zt_buf *err)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
@@ -952,31 +951,34 @@ static int read_pem(const char *path, bool secret, char **out, size_t *size, str
     }
     buf[n] = '\0';
     *out = buf;
-    *size = TLS_FILE_MAX + 1;
     return 0;
+}
+
+/* A certificate and its key as read_pem() returned them (the key in
+ * sodium's guarded memory); NULLs are no-ops. */
+static void tls_pair_free(char *cert, char *key)
+{
+    zt_free(cert);
+    if (key) sodium_free(key);
 }
 
 int zt_server_set_tls(struct zt_server *s, const char *cert_path, const char *key_path, struct zt_buf *err)
 {
     char *cert = NULL, *key = NULL;
-    size_t csz = 0, ksz = 0;
-    int rc = read_pem(cert_path, false, &cert, &csz, err);
-    if (!rc) rc = read_pem(key_path, true, &key, &ksz, err);
+    int rc = read_pem(cert_path, false, &cert, err);
+    if (!rc) rc = read_pem(key_path, true, &key, err);
     char why[160] = "";
     if (!rc) {
         rc = zt_http_tls_check(cert, key, why, sizeof why);
         if (rc) zt_ignore(zt_buf_appendf(err, "%s / %s: %s", cert_path, key_path, why));
     }
     if (rc) {
-        zt_free(cert);
-        if (key) sodium_free(key);
+        tls_pair_free(cert, key);
         return rc;
     }
-    zt_free(s->tls_cert);
-    if (s->tls_key) sodium_free(s->tls_key);
+    tls_pair_free(s->tls_cert, s->tls_key);
     s->tls_cert = cert;
     s->tls_key = key;
-    s->tls_key_size = ksz;
     return 0;
 }
 
@@ -984,8 +986,7 @@ void zt_server_free(struct zt_server *s)
 {
     if (!s) return;
     zt_http_stop(s->http);
-    zt_free(s->tls_cert);
-    if (s->tls_key) sodium_free(s->tls_key);
+    tls_pair_free(s->tls_cert, s->tls_key);
     for (int i = 0; i < N_ROLES; i++) pthread_mutex_destroy(&s->roles[i].mu);
     zt_free(s);
 }

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "fair.h"
+#include "fair_api.h"
 #include "translate_api.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_infer.h"
@@ -23,7 +23,7 @@
 
 struct zt__tr {
     struct zt_translate *t;
-    struct zt__fair *pool; /* fair per caller, one text per step (fair.h) */
+    struct zt_fair *pool; /* fair per caller, one text per step (zt_fair.h) */
     size_t max_bytes;
     double threshold;
     bool enabled;
@@ -48,7 +48,7 @@ int zt__tr_new(const struct zt_config *cfg, struct zt_translate *engine, struct 
     tr->enabled = c->enabled;
     tr->timeout_ms = (unsigned)c->timeout_ms;
     if (c->model) zt_strlcpy(tr->model, c->model, sizeof tr->model);
-    int rc = zt__fair_new(POOL_THREADS, POOL_QUEUE, POOL_PER_CALLER, &tr->pool);
+    int rc = zt_fair_new(POOL_THREADS, POOL_QUEUE, POOL_PER_CALLER, &tr->pool);
     if (rc) {
         zt_free(tr);
         return rc;
@@ -60,7 +60,7 @@ int zt__tr_new(const struct zt_config *cfg, struct zt_translate *engine, struct 
 void zt__tr_free(struct zt__tr *tr)
 {
     if (!tr) return;
-    zt__fair_free(tr->pool); /* what is queued is answered 503 */
+    zt_fair_free(tr->pool); /* what is queued is answered 503 */
     zt_free(tr);
 }
 
@@ -399,7 +399,7 @@ void zt__tr_h_translate(void *ud, struct zt__req_ctx *cx, json_t *body, struct z
     char caller[160];
     zt__fair_caller(cx, caller, sizeof caller);
     j->a = zt_http_req_defer(req, on_client_gone, NULL);
-    int rc = j->a ? zt__fair_submit(tr->pool, caller, j, job_step, job_done) : ZT_ENOMEM;
+    int rc = j->a ? zt_fair_submit(tr->pool, caller, j, job_step, job_done) : ZT_ENOMEM;
     if (rc) {
         if (j->a) zt_http_async_abandon(j->a);
         json_decref(j->body);

@@ -187,6 +187,30 @@ void zt_store_stmt_free(struct zt_store_stmt *q)
     st->ops->finalize(q);
 }
 
+static struct zt_store_stmt **stmt_at(void *base, const struct zt_store_stmt_def *d)
+{
+    return (struct zt_store_stmt **)((char *)base + d->off);
+}
+
+int zt_store_prepare_all(struct zt_store *st, void *base, const struct zt_store_stmt_def *defs, size_t n)
+{
+    if (!base || (n && !defs)) return ZT_EINVAL;
+    for (size_t i = 0; i < n; i++) {
+        int rc = zt_store_prepare(st, defs[i].sql, stmt_at(base, &defs[i]));
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+void zt_store_stmt_free_all(void *base, const struct zt_store_stmt_def *defs, size_t n)
+{
+    for (size_t i = 0; base && i < n; i++) {
+        struct zt_store_stmt **q = stmt_at(base, &defs[i]);
+        zt_store_stmt_free(*q);
+        *q = NULL;
+    }
+}
+
 int zt_store_bind_null(struct zt_store_stmt *q, int i) { return q->st->ops->bind_null(q, i); }
 int zt_store_bind_i64(struct zt_store_stmt *q, int i, int64_t v) { return q->st->ops->bind_i64(q, i, v); }
 

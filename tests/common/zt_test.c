@@ -78,3 +78,13 @@ bool zt_test_have_program(const char *name)
     }
     return false;
 }
+
+void zt_test_on_text(void *ud, const char *t, size_t len)
+{
+    struct zt_test_text *x = ud;
+    if (x->len + len < sizeof x->s) {
+        memcpy(x->s + x->len, t, len);
+        x->len += len;
+        x->s[x->len] = '\0';
+    }
+}

@@ -64,6 +64,15 @@ int zt_test_exit(int failures);
 /* True if NAME is an executable file in $PATH (or a path to one). */
 bool zt_test_have_program(const char *name);
 
+/* Text a callback streams (ud, text, len: a job's tokens), collected
+ * NUL-terminated: zt_test_on_text with ud a zeroed struct zt_test_text;
+ * what does not fit in s is dropped. */
+struct zt_test_text {
+    char s[4096];
+    size_t len;
+};
+void zt_test_on_text(void *ud, const char *t, size_t len);
+
 /* ZT_TEST_ASAN: this test is built with AddressSanitizer (gcc or clang);
  * the Vulkan tests pass over the device there (Mesa's own allocations
  * upset LeakSanitizer). */

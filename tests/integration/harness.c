@@ -543,6 +543,59 @@ json_t *orch_node(uint16_t port, const char *node_id)
     return found;
 }
 
+long jobs_in_state_of(const json_t *j, const char *state)
+{
+    long n = 0;
+    size_t i;
+    json_t *x;
+    json_array_foreach(json_object_get(j, "jobs"), i, x) n += zt_str_eq(json_string_value(json_object_get(x, "state")), state);
+    return n;
+}
+
+long orch_jobs_in_state(uint16_t port, const char *state)
+{
+    struct resp r;
+    http(port, "GET", "/v1/orchestrator/jobs?limit=100", NULL, NULL, &r);
+    json_t *j = resp_json(&r);
+    resp_free(&r);
+    long n = jobs_in_state_of(j, state);
+    json_decref(j);
+    return n;
+}
+
+long cli_jobs_in_state(const char *cli, const char *url, const char *state)
+{
+    struct zt_buf out;
+    zt_buf_init(&out, 1u << 20);
+    char url_env[160];
+    snprintf(url_env, sizeof url_env, "ZENTALK_URL=%s", url);
+    const char *const env[] = {url_env, NULL};
+    const char *const args[] = {"jobs", "--json", NULL};
+    assert_int_equal(run_prog(cli, args, env, NULL, &out, 0), 0);
+    json_t *j = json_loads(zt_buf_str(&out), 0, NULL);
+    assert_non_null(j);
+    long n = jobs_in_state_of(j, state);
+    json_decref(j);
+    zt_buf_deinit(&out);
+    return n;
+}
+
+void orch_running_worker(uint16_t port, char *out, size_t n)
+{
+    out[0] = '\0';
+    struct resp r;
+    http(port, "GET", "/v1/orchestrator/jobs?limit=5", NULL, NULL, &r);
+    json_t *j = resp_json(&r);
+    size_t i;
+    json_t *x;
+    json_array_foreach(json_object_get(j, "jobs"), i, x) {
+        if (zt_str_eq(json_string_value(json_object_get(x, "state")), "running"))
+            zt_strlcpy(out, json_string_value(json_object_get(x, "worker")), n);
+    }
+    json_decref(j);
+    resp_free(&r);
+}
+
 long orch_wait_live(uint16_t port, long want, int timeout_ms)
 {
     uint64_t until = zt_time_mono_ms() + (uint64_t)timeout_ms;

@@ -147,6 +147,17 @@ json_t *orch_node(uint16_t port, const char *node_id);
 /* Wait (at most timeout_ms) until that orchestrator counts want live
  * workers; returns the last count seen. */
 long orch_wait_live(uint16_t port, long want, int timeout_ms);
+/* How many entries of j's "jobs" (GET /v1/orchestrator/jobs, `zentalk
+ * jobs --json`) are in state. */
+long jobs_in_state_of(const json_t *j, const char *state);
+/* The same at the orchestrator at port (its last 100 jobs). */
+long orch_jobs_in_state(uint16_t port, const char *state);
+/* The same as `zentalk jobs --json` (the cli binary, ZENTALK_URL=url:
+ * exit status 0) shows them. */
+long cli_jobs_in_state(const char *cli, const char *url, const char *state);
+/* The worker of a running job at the orchestrator at port (among its last
+ * 5 jobs), or "". */
+void orch_running_worker(uint16_t port, char *out, size_t n);
 /* Play a remote gateway at that orchestrator: lease a job of model
  * "stories" (8 tokens), report it started and ok on its worker; job and
  * worker (64 bytes each) filled, verify (cap bytes) the "verify" the ok

@@ -74,3 +74,28 @@ void keyed_bearer_role(const char *secret, const char *sub, const char *role, ch
     snprintf(out, cap, "Bearer %s", t);
     free(t);
 }
+
+bool keyed_orch(struct node *orch, const char *const *oenv, char *cfg, size_t cap, const char *tag,
+                struct keyed_node *wk, char (*ids)[64], size_t n)
+{
+    char t[64];
+    snprintf(t, sizeof t, "%scfg", tag);
+    if (!net_config(cfg, cap, t, 1)) return false;
+    const char *const oargs[] = {"--roles", "orchestrator", NULL};
+    node_spawn(orch, oargs, oenv, true, NULL);
+    const char *const wenv[] = {"ZENTALK_NODE_HEARTBEAT_INTERVAL_MS=300", NULL};
+    snprintf(t, sizeof t, "%swk", tag);
+    for (size_t i = 0; i < n; i++) {
+        keyed_make(&wk[i], t);
+        net_worker(&wk[i].n, cfg, orch->url, wenv, NULL, wk[i].dir, ids[i]);
+    }
+    assert_int_equal(orch_wait_live(orch->port, (long)n, 20000), (long)n);
+    return true;
+}
+
+void keyed_orch_stop(struct node *orch, const char *cfg, struct keyed_node *wk, size_t n)
+{
+    for (size_t i = 0; i < n; i++) keyed_free(&wk[i]);
+    node_stop(orch, 20000);
+    rm_rf(cfg);
+}

@@ -5,7 +5,9 @@
 #ifndef ZT_TEST_KEYED_H
 #define ZT_TEST_KEYED_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "harness.h"
 
@@ -35,5 +37,15 @@ char *keyed_tiny_worker(struct keyed_node *k, const char *model_path, const char
 void keyed_bearer(const char *secret, const char *sub, char *out, size_t cap);
 /* The same with another role ("admin"). */
 void keyed_bearer_role(const char *secret, const char *sub, const char *role, char *out, size_t cap);
+
+/* ---- an orchestrator whose workers' keys the test holds ------------------ */
+/* An orchestrator-only node (orch, with the environment oenv or NULL) on
+ * a fresh net_config dir (cfg, cap: TAGcfg, one job at once) and n keyed
+ * workers (wk: TAGwk) joined to it with --join (a heartbeat every 300 ms),
+ * their node ids in ids, all live. False, nothing started, when the model
+ * is missing. keyed_orch_stop undoes it. */
+bool keyed_orch(struct node *orch, const char *const *oenv, char *cfg, size_t cap, const char *tag,
+                struct keyed_node *wk, char (*ids)[64], size_t n);
+void keyed_orch_stop(struct node *orch, const char *cfg, struct keyed_node *wk, size_t n);
 
 #endif

@@ -265,21 +265,7 @@ static void test_fifty_concurrent_chats(void **state)
     chat_thread(&s);
     assert_int_equal(s.status, 200);
     /* `zentalk jobs` shows them done */
-    struct zt_buf out;
-    zt_buf_init(&out, 1u << 20);
-    char url_env[160];
-    snprintf(url_env, sizeof url_env, "ZENTALK_URL=%s", gw.url);
-    const char *const env[] = {url_env, NULL};
-    const char *const args[] = {"jobs", "--json", NULL};
-    assert_int_equal(run_prog(cli_bin, args, env, NULL, &out, 0), 0);
-    json_t *j = json_loads(zt_buf_str(&out), 0, NULL);
-    assert_non_null(j);
-    size_t i, done = 0;
-    json_t *x;
-    json_array_foreach(json_object_get(j, "jobs"), i, x) done += zt_str_eq(json_string_value(json_object_get(x, "state")), "done");
-    assert_true(done >= 51);
-    json_decref(j);
-    zt_buf_deinit(&out);
+    assert_true(cli_jobs_in_state(cli_bin, gw.url, "done") >= 51);
     assert_int_equal(metric_value(gw.port, "zentalk_orchestrator_queue_depth"), 0);
     /* counted by each job's thread once its client has the answer: the
      * last one may not be yet (the flake of 1 in ~52 runs under load) */
@@ -401,23 +387,6 @@ static void *stream_thread(void *arg)
     return NULL;
 }
 
-/* The worker of the running job, or "" (GET /v1/orchestrator/jobs). */
-static void running_worker(char *out, size_t n)
-{
-    out[0] = '\0';
-    struct resp r;
-    http(gw.port, "GET", "/v1/orchestrator/jobs?limit=5", NULL, NULL, &r);
-    json_t *j = resp_json(&r);
-    size_t i;
-    json_t *x;
-    json_array_foreach(json_object_get(j, "jobs"), i, x) {
-        if (zt_str_eq(json_string_value(json_object_get(x, "state")), "running"))
-            zt_strlcpy(out, json_string_value(json_object_get(x, "worker")), n);
-    }
-    json_decref(j);
-    resp_free(&r);
-}
-
 static void test_stream_resumes_on_kill(void **state)
 {
     (void)state;
@@ -449,7 +418,7 @@ static void test_stream_resumes_on_kill(void **state)
     assert_int_equal(pthread_create(&t, NULL, stream_thread, &sc), 0);
     char victim[64] = "";
     for (int i = 0; i < 200 && !victim[0]; i++) {
-        running_worker(victim, sizeof victim);
+        orch_running_worker(gw.port, victim, sizeof victim);
         if (!victim[0]) zt_time_sleep_ms(10);
     }
     assert_true(victim[0] != '\0');

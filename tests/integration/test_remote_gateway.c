@@ -82,36 +82,7 @@ static void *stream_thread(void *arg)
     return NULL;
 }
 
-/* The worker of the running job at the orchestrator, or "". */
-static void running_worker(char *out, size_t n)
-{
-    out[0] = '\0';
-    struct resp r;
-    http(orch.port, "GET", "/v1/orchestrator/jobs?limit=5", NULL, NULL, &r);
-    json_t *j = resp_json(&r);
-    size_t i;
-    json_t *x;
-    json_array_foreach(json_object_get(j, "jobs"), i, x) {
-        if (zt_str_eq(json_string_value(json_object_get(x, "state")), "running"))
-            zt_strlcpy(out, json_string_value(json_object_get(x, "worker")), n);
-    }
-    json_decref(j);
-    resp_free(&r);
-}
-
-static long jobs_in_state(const char *state)
-{
-    struct resp r;
-    http(orch.port, "GET", "/v1/orchestrator/jobs?limit=100", NULL, NULL, &r);
-    json_t *j = resp_json(&r);
-    resp_free(&r);
-    long n = 0;
-    size_t i;
-    json_t *x;
-    json_array_foreach(json_object_get(j, "jobs"), i, x) n += zt_str_eq(json_string_value(json_object_get(x, "state")), state);
-    json_decref(j);
-    return n;
-}
+static long jobs_in_state(const char *state) { return orch_jobs_in_state(orch.port, state); }
 
 /* A config directory for the workers (stories260K) in cfg; skips without
  * the model. */
@@ -235,7 +206,7 @@ static void test_remote_gateway(void **state)
     char victim[64] = "";
     until = zt_time_mono_ms() + 20000;
     while (!victim[0] && zt_time_mono_ms() < until) {
-        running_worker(victim, sizeof victim);
+        orch_running_worker(orch.port, victim, sizeof victim);
         if (!victim[0]) zt_time_sleep_ms(20);
     }
     assert_true(victim[0]);
@@ -495,21 +466,7 @@ static void takeover_run(bool kill_worker)
     for (int k = 0; k < N_STREAMS; k++) printf(" %ld", took[k]);
     printf("\n");
     /* `zentalk jobs` at the second shows them done */
-    struct zt_buf out;
-    zt_buf_init(&out, 1u << 20);
-    char url_env[160];
-    snprintf(url_env, sizeof url_env, "ZENTALK_URL=%s", ob.url);
-    const char *const env[] = {url_env, NULL};
-    const char *const args[] = {"jobs", "--json", NULL};
-    assert_int_equal(run_prog(cli_bin, args, env, NULL, &out, 0), 0);
-    json_t *j = json_loads(zt_buf_str(&out), 0, NULL);
-    assert_non_null(j);
-    size_t i, done = 0;
-    json_t *x;
-    json_array_foreach(json_object_get(j, "jobs"), i, x) done += zt_str_eq(json_string_value(json_object_get(x, "state")), "done");
-    assert_int_equal(done, N_STREAMS + 1);
-    json_decref(j);
-    zt_buf_deinit(&out);
+    assert_int_equal(cli_jobs_in_state(cli_bin, ob.url, "done"), N_STREAMS + 1);
     /* the dead one's stream entries: acknowledged once their jobs ended
      * (after the second claimed them) */
     struct zt_queue *q = NULL;

@@ -1,4 +1,4 @@
-/* test_fair.c: the per-feature work queue of src/server/fair.c (issue 17
+/* test_fair.c: the per-feature work queue of src/core/fair.c (issue 17
  * item 8) without a server: a caller with many long tasks does not keep a
  * one-step task of another caller waiting behind them, the queue's bounds
  * (per caller, in total), and shutdown answers what is still queued. */
@@ -11,7 +11,7 @@
 #include <pthread.h>
 #include <string.h>
 
-#include "../../src/server/fair.h"
+#include "zentalk/zt_fair.h"
 #include "zentalk/zt_alloc.h"
 #include "zt_test.h"
 
@@ -77,15 +77,15 @@ static void test_round_robin(void **state)
 {
     (void)state;
     reset();
-    struct zt__fair *f = NULL;
-    assert_int_equal(zt__fair_new(1, 16, 8, &f), 0);
-    assert_int_equal(zt__fair_submit(f, "A", task('A', 5, true), step, done), 0);
+    struct zt_fair *f = NULL;
+    assert_int_equal(zt_fair_new(1, 16, 8, &f), 0);
+    assert_int_equal(zt_fair_submit(f, "A", task('A', 5, true), step, done), 0);
     pthread_mutex_lock(&mu);
     while (n_steps == 0) pthread_cond_wait(&cv, &mu);
     pthread_mutex_unlock(&mu);
-    assert_int_equal(zt__fair_submit(f, "A", task('A', 5, false), step, done), 0);
-    assert_int_equal(zt__fair_submit(f, "A", task('A', 5, false), step, done), 0);
-    assert_int_equal(zt__fair_submit(f, "B", task('B', 1, false), step, done), 0);
+    assert_int_equal(zt_fair_submit(f, "A", task('A', 5, false), step, done), 0);
+    assert_int_equal(zt_fair_submit(f, "A", task('A', 5, false), step, done), 0);
+    assert_int_equal(zt_fair_submit(f, "B", task('B', 1, false), step, done), 0);
     pthread_mutex_lock(&mu);
     gate_open = true;
     pthread_cond_broadcast(&cv);
@@ -96,7 +96,7 @@ static void test_round_robin(void **state)
     assert_non_null(b);
     assert_true(b - steps <= 2);
     assert_int_equal(n_stopped, 0);
-    zt__fair_free(f);
+    zt_fair_free(f);
 }
 
 /* Bounds: per caller (ZT_EPERM), in total (ZT_EBUSY); shutdown answers the
@@ -105,25 +105,25 @@ static void test_bounds_and_shutdown(void **state)
 {
     (void)state;
     reset();
-    struct zt__fair *f = NULL;
-    assert_int_equal(zt__fair_new(1, 4, 2, &f), 0);
-    assert_int_equal(zt__fair_submit(f, "A", task('A', 1, true), step, done), 0); /* held at the gate */
+    struct zt_fair *f = NULL;
+    assert_int_equal(zt_fair_new(1, 4, 2, &f), 0);
+    assert_int_equal(zt_fair_submit(f, "A", task('A', 1, true), step, done), 0); /* held at the gate */
     pthread_mutex_lock(&mu);
     while (n_steps == 0) pthread_cond_wait(&cv, &mu);
     pthread_mutex_unlock(&mu);
-    assert_int_equal(zt__fair_submit(f, "A", task('A', 1, false), step, done), 0);
+    assert_int_equal(zt_fair_submit(f, "A", task('A', 1, false), step, done), 0);
     struct task *t = task('A', 1, false);
-    assert_int_equal(zt__fair_submit(f, "A", t, step, done), ZT_EPERM); /* the task stays ours */
-    assert_int_equal(zt__fair_submit(f, "B", t, step, done), 0);
-    assert_int_equal(zt__fair_submit(f, "C", task('C', 1, false), step, done), 0);
+    assert_int_equal(zt_fair_submit(f, "A", t, step, done), ZT_EPERM); /* the task stays ours */
+    assert_int_equal(zt_fair_submit(f, "B", t, step, done), 0);
+    assert_int_equal(zt_fair_submit(f, "C", task('C', 1, false), step, done), 0);
     t = task('D', 1, false);
-    assert_int_equal(zt__fair_submit(f, "D", t, step, done), ZT_EBUSY);
+    assert_int_equal(zt_fair_submit(f, "D", t, step, done), ZT_EBUSY);
     zt_free(t);
     pthread_mutex_lock(&mu);
     gate_open = true;
     pthread_cond_broadcast(&cv);
     pthread_mutex_unlock(&mu);
-    zt__fair_free(f); /* every task is answered: run, or stopped */
+    zt_fair_free(f); /* every task is answered: run, or stopped */
     assert_int_equal(n_done, 4);
     assert_true(n_stopped <= 3);
 }

@@ -140,6 +140,18 @@ static void test_placement(void **state)
     assert_int_equal(zt__pool_new("vulkan", bad, 1, 0, 1, &p), ZT_ENOTFOUND);
 }
 
+/* A pool of two logical devices on Vulkan device 0 (two slots each), the
+ * failure and free-memory fakes cleared: the driver-memory tests' GPU. */
+static struct zt__pool *two_views(void)
+{
+    static const char *const devs[] = {"0", "0"};
+    struct zt__pool *p = NULL;
+    unsetenv("ZT_GPU_POOL_FAIL");
+    unsetenv("ZT_GPU_POOL_FREE_MB");
+    assert_int_equal(zt__pool_new("vulkan", devs, 2, 2, 2, &p), 0);
+    return p;
+}
+
 /* The driver's free memory (ZT_GPU_POOL_FREE_MB fakes it per entry):
  * a device that holds a model by the pool's own count but not by the
  * driver's figure less the margin is passed over, or the model refused
@@ -149,15 +161,11 @@ static void test_driver_free(void **state)
 {
     (void)state;
     if (!have_vulkan()) return;
-    static const char *const devs[] = {"0", "0"};
     const uint64_t mib = 1024 * 1024;
-    struct zt__pool *p;
     struct zt__pool_entry e;
     struct zt__place a, b;
     char why[384], hook[64];
-    unsetenv("ZT_GPU_POOL_FAIL");
-    unsetenv("ZT_GPU_POOL_FREE_MB");
-    assert_int_equal(zt__pool_new("vulkan", devs, 2, 2, 2, &p), 0);
+    struct zt__pool *p = two_views();
     /* what the driver says here, unfaked */
     struct zt_gpu_info g[8];
     size_t n = 0;
@@ -245,15 +253,11 @@ static void test_driver_free_race(void **state)
 {
     (void)state;
     if (!have_vulkan()) return;
-    static const char *const devs[] = {"0", "0"};
     const uint64_t mib = 1024 * 1024;
-    struct zt__pool *p;
     struct zt__pool_entry e;
     struct zt__place a;
     char why[384], hook[64];
-    unsetenv("ZT_GPU_POOL_FAIL");
-    unsetenv("ZT_GPU_POOL_FREE_MB");
-    assert_int_equal(zt__pool_new("vulkan", devs, 2, 2, 2, &p), 0);
+    struct zt__pool *p = two_views();
     zt__pool_get(p, 0, &e);
     uint64_t m = e.margin / mib;
     /* the GPU has 2 MiB free above the margin, by the driver */

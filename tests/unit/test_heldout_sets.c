@@ -1,7 +1,7 @@
 /* test_heldout_sets.c: the held-out evaluation sets of issue 16
  * (tests/data/heldout/, round 3's tests/data/heldout3/, round 4's
- * tests/data/heldout4/ and round 5's tests/data/heldout5/, see their
- * README.md) are intact and well formed.
+ * tests/data/heldout4/, round 5's tests/data/heldout5/ and round 6's
+ * tests/data/heldout6/, see their README.md) are intact and well formed.
  *
  * Each file is pinned by SHA-256 (libsodium crypto_hash_sha256): an edit
  * fails here. A held-out file is never edited once tuning starts; a new
@@ -37,8 +37,9 @@
  * did not tune (read once by the tuner at the end of a tuning round);
  * heldout4 is round 4's, written 2026-12-06 by another writer who did not
  * tune (read once by the tuner this session); heldout5 is round 5's,
- * written 2026-12-07 by a fifth writer who did not tune, for the next
- * round. */
+ * written 2026-12-07 by a fifth writer who did not tune; heldout6 is
+ * round 6's, written 2026-12-07 by a sixth writer who did not tune, for
+ * the round after. */
 static const struct pin {
     const char *dir, *file, *sha256;
 } pins[] = {
@@ -62,6 +63,11 @@ static const struct pin {
     {"heldout5", "sentiment.tsv", "9cd0b7d6dbd930c3157830d007c32fab5808cd62b473703ba1bd1b7b771b43b1"},
     {"heldout5", "moderation.tsv", "66c0512c3c3272d60ad96e1d248bb1d1b4acdae9ffaf666144b88dc42643bd38"},
     {"heldout5", "pii.tsv", "1278e3c309031c4ce09f931da07603c0bfc5f7fff7ed88ae2a9182348fba3516"},
+    {"heldout6", "spam_chat.tsv", "c1aa9ade7024efe2ab5355e38f45f4483706114895ed0aed110321b2ec5a63a2"},
+    {"heldout6", "ordinary_chat.tsv", "70a48b17bbeb6f4db7c596afeaf92543855629e5d3af636b1999bd5d3ab1539e"},
+    {"heldout6", "sentiment.tsv", "4fb152d65c331c742b60697124d5931291940677ef2ed53c1498998437b163ec"},
+    {"heldout6", "moderation.tsv", "413d304c3d59dd296c12b33b2807ad685acf9248369a2a51fadbaba16b638e3a"},
+    {"heldout6", "pii.tsv", "c3016853f967c05827c920d5c94ef1254ea8cf1551c64d8e1c5db1dbe8422b75"},
 };
 
 /* The minimums each round's sets must meet (issue 16; round 3's brief
@@ -69,7 +75,9 @@ static const struct pin {
  * 1,000 ordinary messages for the 1% false-positive limit, 300 harassment
  * and threat rows together, 130 PERSON_NAME spans; round 5's for larger
  * again: 1,050 ordinary, 180 harassment, 130 threat, 60 doxxing, 600 PII
- * records with 200 PERSON_NAME spans). */
+ * records with 200 PERSON_NAME spans; round 6's: 340 spam-chat, 360
+ * sentiment, 560 moderation with 190 allow and 70 doxxing, 260
+ * PERSON_NAME spans). */
 struct mins {
     const char *dir;
     size_t spam, ordinary, sentiment, moderation, allow, harassment, threat, doxxing, pii_records, per_type,
@@ -79,6 +87,7 @@ static const struct mins round1 = {"heldout", 220, 520, 330, 330, 120, 60, 40, 3
 static const struct mins round3 = {"heldout3", 260, 600, 300, 340, 150, 60, 40, 30, 300, 40, 80, 0, 0};
 static const struct mins round4 = {"heldout4", 300, 1000, 330, 360, 150, 150, 100, 40, 500, 45, 100, 300, 130};
 static const struct mins round5 = {"heldout5", 320, 1050, 340, 540, 180, 180, 130, 60, 600, 50, 130, 310, 200};
+static const struct mins round6 = {"heldout6", 340, 1050, 360, 560, 190, 180, 130, 70, 600, 50, 130, 310, 260};
 
 /* One loaded file, split in place into records of TAB-separated fields. */
 struct rec {
@@ -503,6 +512,7 @@ ROUND_TESTS(round1)
 ROUND_TESTS(round3)
 ROUND_TESTS(round4)
 ROUND_TESTS(round5)
+ROUND_TESTS(round6)
 
 /* The rules themselves, on known values. */
 static void test_pii_rules(void **state)
@@ -552,6 +562,9 @@ int main(void)
         cmocka_unit_test(test_spam_chat_round5),   cmocka_unit_test(test_ordinary_chat_round5),
         cmocka_unit_test(test_sentiment_round5),   cmocka_unit_test(test_moderation_round5),
         cmocka_unit_test(test_pii_round5),
+        cmocka_unit_test(test_spam_chat_round6),   cmocka_unit_test(test_ordinary_chat_round6),
+        cmocka_unit_test(test_sentiment_round6),   cmocka_unit_test(test_moderation_round6),
+        cmocka_unit_test(test_pii_round6),
     };
     return zt_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -158,21 +158,6 @@ static void test_registry(void **state)
     close_inf(inf);
 }
 
-struct text {
-    char s[4096];
-    size_t len;
-};
-
-static void on_text(void *ud, const char *t, size_t len)
-{
-    struct text *x = ud;
-    if (x->len + len < sizeof x->s) {
-        memcpy(x->s + x->len, t, len);
-        x->len += len;
-        x->s[x->len] = '\0';
-    }
-}
-
 static void test_generate(void **state)
 {
     (void)state;
@@ -188,9 +173,9 @@ static void test_generate(void **state)
     assert_true(zt_infer_job_prompt_tokens(job) > 1);
     assert_int_equal(zt_infer_job_n_ctx(job), 256);
     size_t n_prompt = zt_infer_job_prompt_tokens(job);
-    struct text a = {0};
+    struct zt_test_text a = {0};
     struct zt_infer_result res;
-    assert_int_equal(zt_infer_run(job, on_text, NULL, &a, &res), 0);
+    assert_int_equal(zt_infer_run(job, zt_test_on_text, NULL, &a, &res), 0);
     assert_int_equal(res.err, 0);
     assert_string_equal(res.finish_reason, "length");
     assert_int_equal(res.completion_tokens, 12);
@@ -204,8 +189,8 @@ static void test_generate(void **state)
     rq.sampler.temperature = 0;
     assert_int_equal(zt_infer_job_new(inf, &rq, &job, &err), 0);
     struct zt_infer_result res2;
-    struct text b = {0};
-    assert_int_equal(zt_infer_run(job, on_text, NULL, &b, &res2), 0);
+    struct zt_test_text b = {0};
+    assert_int_equal(zt_infer_run(job, zt_test_on_text, NULL, &b, &res2), 0);
     assert_string_equal(a.s, b.s);
     assert_memory_equal(res.hash, res2.hash, sizeof res.hash);
 
@@ -216,8 +201,8 @@ static void test_generate(void **state)
     cq.sampler.seed = 7;
     assert_int_equal(zt_infer_job_new(inf, &cq, &job, &err), 0);
     assert_true(zt_infer_job_template_fell_back(job));
-    struct text c = {0};
-    assert_int_equal(zt_infer_run(job, on_text, NULL, &c, &res), 0);
+    struct zt_test_text c = {0};
+    assert_int_equal(zt_infer_run(job, zt_test_on_text, NULL, &c, &res), 0);
     assert_true(res.completion_tokens <= 4);
     /* an empty conversation is refused */
     cq.n_msgs = 0;

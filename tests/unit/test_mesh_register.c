@@ -51,23 +51,8 @@ static int teardown(void **state)
     return 0;
 }
 
-struct text {
-    char s[512];
-    size_t len;
-};
-
-static void on_text(void *ud, const char *t, size_t len)
-{
-    struct text *x = ud;
-    if (x->len + len < sizeof x->s) {
-        memcpy(x->s + x->len, t, len);
-        x->len += len;
-        x->s[x->len] = '\0';
-    }
-}
-
 /* Greedy completion of "Once upon a time" (8 tokens) on model id. */
-static void complete(struct zt_infer *inf, const char *id, struct text *out)
+static void complete(struct zt_infer *inf, const char *id, struct zt_test_text *out)
 {
     struct zt_infer_request rq = {.model = id, .prompt = "Once upon a time", .prompt_len = 16, .max_tokens = 8};
     zt_sampler_params_default(&rq.sampler);
@@ -77,7 +62,7 @@ static void complete(struct zt_infer *inf, const char *id, struct text *out)
     assert_int_equal(zt_infer_job_new(inf, &rq, &job, &err), 0);
     struct zt_infer_result res;
     memset(out, 0, sizeof *out);
-    assert_int_equal(zt_infer_run(job, on_text, NULL, out, &res), 0);
+    assert_int_equal(zt_infer_run(job, zt_test_on_text, NULL, out, &res), 0);
     assert_int_equal(res.completion_tokens, 8);
 }
 
@@ -88,7 +73,7 @@ static void test_register_beside_a_running_job(void **state)
     struct zt_infer_opts o = {.n_threads = 1, .n_slots = 2, .n_ctx = 128};
     struct zt_infer *inf = NULL;
     assert_int_equal(zt_infer_new_file(model, &o, &inf), 0);
-    struct text want;
+    struct zt_test_text want;
     complete(inf, NULL, &want);
     /* a job holds the first model (acquired, not started) */
     struct zt_infer_request rq = {.prompt = "Once upon a time", .prompt_len = 16, .max_tokens = 8};
@@ -117,9 +102,9 @@ static void test_register_beside_a_running_job(void **state)
     assert_int_equal(zt_infer_model_count(inf), 2);
 
     /* the held job runs as if nothing happened; the new model gives the same text */
-    struct text a = {0}, b;
+    struct zt_test_text a = {0}, b;
     struct zt_infer_result res;
-    assert_int_equal(zt_infer_run(held, on_text, NULL, &a, &res), 0);
+    assert_int_equal(zt_infer_run(held, zt_test_on_text, NULL, &a, &res), 0);
     assert_string_equal(a.s, want.s);
     complete(inf, "from-mesh", &b);
     assert_string_equal(b.s, want.s);

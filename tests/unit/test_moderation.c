@@ -272,6 +272,23 @@ static void test_harassment_rules(void **state)
     expect_allow("I'll get my brothers to help you move");
     expect_allow("we'll sort you out with a ticket");
     expect_allow("I'll get your mum a present");
+    /* round 6: quoted word-list terms, standing by the target, banter, skills, games */
+    expect_allow("he wrote \"I know where you live\" to my sister, we called the police");
+    expect_allow("a stranger commented \"go kill yourself\" under my post, I reported it and blocked him");
+    expect_allow("please don't listen to anyone who says you're worthless, you matter to us");
+    expect_allow("you absolute clown, you left your keys in the door again 😂 love you");
+    expect_allow("you're hopeless at directions, follow me");
+    expect_allow("I'll crush you in the tournament, prepare to lose");
+    expect("you're hopeless, nobody wants you here", ZT_MOD_HARASSMENT, NULL);
+    expect("I know where you live and I'm coming for you tonight", ZT_MOD_HARASSMENT, NULL);
+    expect("si abres la boca te reviento", ZT_MOD_HARASSMENT, "threat_phrase");
+    expect("als je dat nog eens doet maak ik je af", ZT_MOD_HARASSMENT, "threat_phrase");
+    expect("fai schifo a tutti, ammazzati", ZT_MOD_HARASSMENT, "self_harm_incitement");
+    expect_allow("te voy a matar a besos cuando llegues");
+    expect_allow("ti ammazzo di coccole");
+    expect("found the reviewer's home on Elm Grove, flat 3. teach him a lesson", ZT_MOD_HARASSMENT, "doxxing");
+    expect_allow("can you show up at 8 to help set up the hall?");
+    expect("we're going to jump you after the game", ZT_MOD_HARASSMENT, NULL); /* not a game: after it */
     expect_allow("shut up, that's amazing!");
     expect_allow("let's try it and see what happens");
     expect_allow("email me at jdoe88@gmail.com");

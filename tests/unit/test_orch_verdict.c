@@ -1,5 +1,5 @@
 /* test_orch_verdict.c: the orchestrator's own check of a remote gateway's
- * verification verdict (src/server/orch_verdict.c, zt__orch_verdict_check)
+ * verification verdict (src/orchestrator/orch_verdict.c, zt__orch_verdict_check)
  * and the majority rule it shares with the gateway (zt_job_check_decide):
  * - honest reports (agreed; the worker outvoted by two checkers; a checker
  *   outvoted) are proven, with who was wrong;
@@ -40,7 +40,7 @@
 #include <sodium.h>
 #include <string.h>
 
-#include "../../src/server/orch_verdict.h"
+#include "../../src/orchestrator/orch_verdict.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_identity.h"
 #include "zentalk/zt_time.h"

@@ -292,6 +292,11 @@ static void test_issue16_types(void **state)
     assert_true(found(NULL, "SSN 123-45-6789 on the form", ZT_PII_US_SSN, "123-45-6789"));
     assert_false(found(NULL, "ticket 666-12-3456", ZT_PII_US_SSN, NULL));
     assert_false(found(NULL, "ref 900-12-3456", ZT_PII_US_SSN, NULL));
+    /* spaced groups after a tax word (round 6); not in a phone's shape, not without the word */
+    assert_true(found(NULL, "the IRS letter quotes 078 05 1120", ZT_PII_US_SSN, "078 05 1120"));
+    assert_true(found(NULL, "my tax form has 219 09 9999 on it", ZT_PII_US_SSN, "219 09 9999"));
+    assert_false(found(NULL, "room numbers 219 09 9999", ZT_PII_US_SSN, NULL));
+    assert_false(found(NULL, "tax office: 020 3612 3456", ZT_PII_US_SSN, NULL));
     assert_true(found(NULL, "nino AB123456C for payroll", ZT_PII_UK_NINO, "AB123456C"));
     assert_false(found(NULL, "code BG123456A", ZT_PII_UK_NINO, NULL));
     assert_true(found(NULL, "I live at 42 Maple Street, Springfield", ZT_PII_ADDRESS, NULL));

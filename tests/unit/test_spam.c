@@ -433,6 +433,17 @@ static void test_chat_cues(void **state)
     assert_false(cue("https://www.paypal.com/myaccount", "link_lookalike"));
     assert_false(cue("https://www.amazon.co.uk/dp/B0C1234567", "link_lookalike"));
     assert_false(cue("see report.pdf and e.g. 3.95", "link"));
+    /* round 6: safe accounts, changed payee details, sextortion */
+    assert_true(cue("Your funds are at risk. Move your savings to the protected account we've opened for you", "safe_account"));
+    assert_false(cue("PSA: the bank will never ask you to move money to a safe account", "safe_account"));
+    assert_true(cue("Please note our bank details have changed, pay the invoice to the new account", "new_payee"));
+    assert_true(cue("I hacked your device and recorded you. Send 0.05 BTC to the address below", "sextortion"));
+    /* a country code under another suffix (round 6); "co.uk" and sites under a country code are not */
+    assert_true(cue("Bestätigen Sie hier: sparkassen-konto.de.ms", "link_stacked_suffix"));
+    assert_true(cue("claim at https://energy-refund.co.uk.net/form", "link_stacked_suffix"));
+    assert_false(cue("see https://news.bbc.co.uk/weather", "link_stacked_suffix"));
+    assert_false(cue("read de.wikipedia.org/wiki/Kiel", "link_stacked_suffix"));
+    assert_false(cue("ik ben er om 5.de laatste trein", "link_stacked_suffix"));
     /* scam shapes */
     assert_true(cue("URGENT! Your wallet has been selected for a 5000 USDT airdrop", "crypto_claim"));
     assert_true(cue("please reply with your 12-word recovery phrase", "seed_phrase"));

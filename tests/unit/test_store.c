@@ -792,6 +792,29 @@ static void test_statements(void **state)
     assert_int_equal(zt_store_prepare(st, "SELECT * FROM nosuch", &q), ZT_EINVAL);
     assert_int_equal(zt_store_prepare(st, "", &q), ZT_EINVAL);
     assert_null(q);
+
+    /* a table of statements (zt_store_prepare_all): prepared in order up
+     * to the first error, which leaves the ones before it for
+     * zt_store_stmt_free_all (every member NULL after) */
+    struct three {
+        struct zt_store_stmt *a, *b, *c;
+    } set = {0};
+    const struct zt_store_stmt_def defs[] = {
+        {offsetof(struct three, a), "SELECT count(*) FROM r WHERE id >= ?"},
+        {offsetof(struct three, b), "SELEKT 1"},
+        {offsetof(struct three, c), "SELECT 1"},
+    };
+    assert_int_equal(zt_store_prepare_all(st, &set, defs, 3), ZT_EINVAL);
+    assert_non_null(set.a);
+    assert_null(set.b);
+    assert_null(set.c);
+    zt_store_stmt_free_all(&set, defs, 3);
+    assert_null(set.a);
+    assert_int_equal(zt_store_prepare_all(st, &set, defs, 1), 0);
+    assert_int_equal(zt_store_bind_i64(set.a, 1, 1), 0);
+    assert_int_equal(zt_store_step(set.a), ZT_STORE_ROW);
+    zt_store_reset(set.a);
+    zt_store_stmt_free_all(&set, defs, 3);
     zt_store_close(st);
 }
 

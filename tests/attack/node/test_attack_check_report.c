@@ -183,18 +183,11 @@ static void *post_pending(void *arg)
 static void test_check_reports(void **state)
 {
     (void)state;
-    if (!net_config(cfg, sizeof cfg, "ckreportcfg", 1)) zt_skip("stories260K.gguf not found (tests/models)");
-    const char *const oargs[] = {"--roles", "orchestrator", NULL};
     /* one HTTP thread: a verdict waiting for a report must not hold it
      * (the report it waits for needs it) */
     const char *const oenv[] = {"ZENTALK_SERVER_THREADS=1", NULL};
-    node_spawn(&orch, oargs, oenv, true, NULL);
-    const char *const wenv[] = {"ZENTALK_NODE_HEARTBEAT_INTERVAL_MS=300", NULL};
-    for (int i = 0; i < N_WK; i++) {
-        keyed_make(&wk[i], "ckreportwk");
-        net_worker(&wk[i].n, cfg, orch.url, wenv, NULL, wk[i].dir, ids[i]);
-    }
-    assert_int_equal(orch_wait_live(orch.port, N_WK, 20000), N_WK);
+    if (!keyed_orch(&orch, oenv, cfg, sizeof cfg, "ckreport", wk, ids, N_WK))
+        zt_skip("stories260K.gguf not found (tests/models)");
 
     /* a leased job, run, drawn for a check (its worker is new) */
     char job[64], worker[64], body[600];
@@ -330,9 +323,7 @@ static void test_check_reports(void **state)
     assert_int_equal(st, 429);
     assert_true(metric_value(orch.port, rate) > rate0);
 
-    for (int i = 0; i < N_WK; i++) keyed_free(&wk[i]);
-    node_stop(&orch, 20000);
-    rm_rf(cfg);
+    keyed_orch_stop(&orch, cfg, wk, N_WK);
 }
 
 int main(int argc, char **argv)

@@ -116,15 +116,8 @@ static const char *job_state(const char *job)
 static void test_lying_gateway(void **state)
 {
     (void)state;
-    if (!net_config(cfg, sizeof cfg, "verdictcfg", 1)) zt_skip("stories260K.gguf not found (tests/models)");
-    const char *const oargs[] = {"--roles", "orchestrator", NULL};
-    node_spawn(&orch, oargs, NULL, true, NULL);
-    const char *const wenv[] = {"ZENTALK_NODE_HEARTBEAT_INTERVAL_MS=300", NULL};
-    for (int i = 0; i < N_WK; i++) {
-        keyed_make(&wk[i], "verdictwk");
-        net_worker(&wk[i].n, cfg, orch.url, wenv, NULL, wk[i].dir, ids[i]);
-    }
-    assert_int_equal(orch_wait_live(orch.port, N_WK, 20000), N_WK);
+    if (!keyed_orch(&orch, NULL, cfg, sizeof cfg, "verdict", wk, ids, N_WK))
+        zt_skip("stories260K.gguf not found (tests/models)");
 
     /* the job, run and drawn for a check (its worker is new) */
     char job[64], worker[64], body[2048], verify[32];
@@ -202,9 +195,7 @@ static void test_lying_gateway(void **state)
     verdict(job2, "agreed", worker, 7, checker2, zt_identity_sign_sk(wk[index_of(checker2)].id), 7, 200);
     assert_string_equal(job_state(job2), "verified");
 
-    for (int i = 0; i < N_WK; i++) keyed_free(&wk[i]);
-    node_stop(&orch, 20000);
-    rm_rf(cfg);
+    keyed_orch_stop(&orch, cfg, wk, N_WK);
 }
 
 int main(int argc, char **argv)

@@ -1,5 +1,6 @@
-/* fair.h: a feature's own bounded work queue, fair per caller (internal to
- * src/server; issue 17 item 8).
+/* zt_fair.h: a feature's own bounded work queue, fair per caller (src/core;
+ * issue 17 item 8). The HTTP side (a request's caller key, the 429/503
+ * answer) is src/server/fair_api.h.
  *
  * Before: four large translation batches held every translation thread and
  * a one-sentence translation from someone else waited 30 s; intent batches
@@ -16,42 +17,33 @@
  * queue is bounded in total and per caller; the per-request work budget
  * (bytes per batch) is the feature's to check before submitting.
  * Thread-safe. */
-#ifndef ZT_SERVER_FAIR_H
-#define ZT_SERVER_FAIR_H
+#ifndef ZT_FAIR_H
+#define ZT_FAIR_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "req.h"
-#include "zentalk/zt_error.h"
+#include "zt_error.h"
 
-struct zt__fair;
+struct zt_fair;
 
 /* Run one step of task; true when steps remain. Runs on a worker. */
-typedef bool (*zt__fair_step_fn)(void *task);
+typedef bool (*zt_fair_step_fn)(void *task);
 /* After the last step (or when the queue shuts down with steps left:
  * stopped true), answer and free task. Runs on a worker. */
-typedef void (*zt__fair_done_fn)(void *task, bool stopped);
+typedef void (*zt_fair_done_fn)(void *task, bool stopped);
 
 /* threads workers; at most max_tasks tasks queued or running, at most
  * max_per_caller of one caller. ZT_EINVAL, ZT_ENOMEM. */
-ZT_NODISCARD int zt__fair_new(unsigned threads, size_t max_tasks, size_t max_per_caller, struct zt__fair **out);
+ZT_NODISCARD int zt_fair_new(unsigned threads, size_t max_tasks, size_t max_per_caller, struct zt_fair **out);
 /* Stops the workers: queued tasks get done(task, true). NULL: no-op. */
-void zt__fair_free(struct zt__fair *f);
+void zt_fair_free(struct zt_fair *f);
 
 /* Queue task for caller (a string: identity, or "addr:" + address).
  * ZT_EBUSY: the queue is full; ZT_EPERM: caller holds max_per_caller
  * tasks; ZT_ECLOSED: shutting down; ZT_ENOMEM. On error the task stays the
  * caller's. */
-ZT_NODISCARD int zt__fair_submit(struct zt__fair *f, const char *caller, void *task, zt__fair_step_fn step,
-                                 zt__fair_done_fn done);
-
-/* The caller key of a request for zt__fair_submit: the principal's identity,
- * else the client address. */
-void zt__fair_caller(const struct zt__req_ctx *cx, char *out, size_t n);
-
-/* Answer a refused submit (rc) in resp: 503 overloaded / 429 rate_limited,
- * with Retry-After. what names the feature ("translations"). */
-void zt__fair_refuse(struct zt_http_resp *resp, int rc, const char *what);
+ZT_NODISCARD int zt_fair_submit(struct zt_fair *f, const char *caller, void *task, zt_fair_step_fn step,
+                                 zt_fair_done_fn done);
 
 #endif

@@ -1,5 +1,6 @@
-/* replay_share.h: per-caller shares of the worker's sealed-job replay cache
- * (internal to src/server; issue 17 item 1).
+/* zt_replay_share.h: per-caller shares of the worker's sealed-job replay
+ * cache (src/jobs; the sealed route, src/server/sealed_api.c, uses it;
+ * issue 17 item 1).
  *
  * The replay cache (zt_envelope.h) holds every unexpired job id and refuses
  * new ones when full rather than forget one. Without shares one caller can
@@ -18,31 +19,31 @@
  * bounded; when it is full of callers with live ids, an anonymous
  * newcomer is refused and an admitted one is let through uncounted.
  * Thread-safe. */
-#ifndef ZT_SERVER_REPLAY_SHARE_H
-#define ZT_SERVER_REPLAY_SHARE_H
+#ifndef ZT_REPLAY_SHARE_H
+#define ZT_REPLAY_SHARE_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "zentalk/zt_error.h"
+#include "zt_error.h"
 
-struct zt__replay_share;
+struct zt_replay_share;
 
 /* cap: the replay cache's capacity (ids); ttl_s: the longest lifetime of an
  * envelope the worker accepts. ZT_EINVAL, ZT_ENOMEM. */
-ZT_NODISCARD int zt__replay_share_new(size_t cap, uint64_t ttl_s, struct zt__replay_share **out);
-void zt__replay_share_free(struct zt__replay_share *s);
+ZT_NODISCARD int zt_replay_share_new(size_t cap, uint64_t ttl_s, struct zt_replay_share **out);
+void zt_replay_share_free(struct zt_replay_share *s);
 
 /* Count one more id of caller (identity when admitted, else the client
  * address), valid until expires, if it is within its share at now: 0, or
  * ZT_EBUSY (it, or the anonymous callers together, hold their share) with
  * *retry_s the seconds until some of its ids are no longer counted. Check
  * and count are one step, so concurrent requests cannot pass it together. */
-ZT_NODISCARD int zt__replay_share_take(struct zt__replay_share *s, const char *caller, bool admitted, uint64_t now,
+ZT_NODISCARD int zt_replay_share_take(struct zt_replay_share *s, const char *caller, bool admitted, uint64_t now,
                                        uint64_t expires, unsigned *retry_s);
 
 /* Undo a take whose id was not recorded after all (a replay, a full cache). */
-void zt__replay_share_undo(struct zt__replay_share *s, const char *caller, bool admitted, uint64_t expires);
+void zt_replay_share_undo(struct zt_replay_share *s, const char *caller, bool admitted, uint64_t expires);
 
 #endif

@@ -1,5 +1,5 @@
 /* orch_verdict.h: the orchestrator's own reading of a remote gateway's
- * verification verdict (internal to src/server; orch_lease.c uses it,
+ * verification verdict (internal to src/orchestrator; src/server/orch_lease.c uses it,
  * tests/unit/test_orch_verdict.c tests it). docs/internals/orchestrator.md
  * "Verification over leases".
  *
@@ -21,8 +21,8 @@
  * not: a gateway that leaves out (or relabels as a refusal) a picked
  * checker's signed answer has its verdict refused when that answer
  * changes the decision. */
-#ifndef ZT_SERVER_ORCH_VERDICT_H
-#define ZT_SERVER_ORCH_VERDICT_H
+#ifndef ZT_ORCH_VERDICT_H
+#define ZT_ORCH_VERDICT_H
 
 #include <jansson.h>
 #include <stdbool.h>

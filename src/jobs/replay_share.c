@@ -1,5 +1,5 @@
-/* replay_share.c: per-caller shares of the replay cache. See replay_share.h. */
-#include "replay_share.h"
+/* replay_share.c: per-caller shares of the replay cache. See zt_replay_share.h. */
+#include "zentalk/zt_replay_share.h"
 
 #include <pthread.h>
 #include <sodium.h>
@@ -21,7 +21,7 @@ struct entry {
     struct bucket b[RING];
 };
 
-struct zt__replay_share {
+struct zt_replay_share {
     pthread_mutex_t mu;
     uint64_t width;
     uint32_t addr_max, anon_max, admitted_max;
@@ -32,13 +32,13 @@ struct zt__replay_share {
     struct entry mem[];
 };
 
-int zt__replay_share_new(size_t cap, uint64_t ttl_s, struct zt__replay_share **out)
+int zt_replay_share_new(size_t cap, uint64_t ttl_s, struct zt_replay_share **out)
 {
     if (cap < 64 || ttl_s == 0) return ZT_EINVAL;
     size_t keys_max = cap / 16 < 64 ? 64 : cap / 16 > KEYS_MAX ? KEYS_MAX : cap / 16;
     size_t n = 2;
     while (n < 2 * keys_max) n <<= 1;
-    struct zt__replay_share *s = zt_calloc(1, sizeof *s + 2 * n * sizeof s->mem[0]);
+    struct zt_replay_share *s = zt_calloc(1, sizeof *s + 2 * n * sizeof s->mem[0]);
     if (!s) return ZT_ENOMEM;
     s->keys_max = keys_max;
     s->t = s->mem;
@@ -54,14 +54,14 @@ int zt__replay_share_new(size_t cap, uint64_t ttl_s, struct zt__replay_share **o
     return 0;
 }
 
-void zt__replay_share_free(struct zt__replay_share *s)
+void zt_replay_share_free(struct zt_replay_share *s)
 {
     if (!s) return;
     pthread_mutex_destroy(&s->mu);
     zt_free(s); /* with both tables */
 }
 
-static uint64_t key_of(const struct zt__replay_share *s, const char *caller, bool admitted)
+static uint64_t key_of(const struct zt_replay_share *s, const char *caller, bool admitted)
 {
     uint8_t h[crypto_shorthash_BYTES];
     /* the two kinds never share a key: an identity cannot pose as an address */
@@ -76,7 +76,7 @@ static uint64_t key_of(const struct zt__replay_share *s, const char *caller, boo
     return v ? v : 1;
 }
 
-static size_t find(const struct zt__replay_share *s, const struct entry *t, uint64_t key)
+static size_t find(const struct zt_replay_share *s, const struct entry *t, uint64_t key)
 {
     size_t i = (size_t)(key & s->mask);
     while (t[i].key && t[i].key != key) i = (i + 1) & s->mask;
@@ -111,7 +111,7 @@ static void unbump(struct entry *e, uint32_t idx)
 }
 
 /* Keep only callers with ids still counted (s->mu held). */
-static void sweep(struct zt__replay_share *s, uint32_t now_idx)
+static void sweep(struct zt_replay_share *s, uint32_t now_idx)
 {
     size_t n = s->mask + 1, used = 0;
     memset(s->spare, 0, n * sizeof *s->spare);
@@ -126,13 +126,13 @@ static void sweep(struct zt__replay_share *s, uint32_t now_idx)
     s->used = used;
 }
 
-static unsigned retry_after(const struct zt__replay_share *s, uint32_t oldest, uint64_t now)
+static unsigned retry_after(const struct zt_replay_share *s, uint32_t oldest, uint64_t now)
 {
     uint64_t end = ((uint64_t)oldest + 1) * s->width;
     return oldest == UINT32_MAX || end <= now ? 1u : (unsigned)(end - now);
 }
 
-int zt__replay_share_take(struct zt__replay_share *s, const char *caller, bool admitted, uint64_t now,
+int zt_replay_share_take(struct zt_replay_share *s, const char *caller, bool admitted, uint64_t now,
                           uint64_t expires, unsigned *retry_s)
 {
     uint64_t key = key_of(s, caller, admitted);
@@ -173,7 +173,7 @@ out:
     return rc;
 }
 
-void zt__replay_share_undo(struct zt__replay_share *s, const char *caller, bool admitted, uint64_t expires)
+void zt_replay_share_undo(struct zt_replay_share *s, const char *caller, bool admitted, uint64_t expires)
 {
     uint64_t key = key_of(s, caller, admitted);
     uint32_t idx = (uint32_t)(expires / s->width);

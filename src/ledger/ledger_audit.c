@@ -1,4 +1,4 @@
-/* audit.c: check the books (zt_ledger.h, zt_ledger_audit): every
+/* ledger_audit.c: check the books (zt_ledger.h, zt_ledger_audit): every
  * transaction balanced, every account's history replays to its balance,
  * no negative balance where the kind forbids it, mints add up to the
  * total minted and so do all balances, no earning in two batches. */

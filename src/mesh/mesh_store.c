@@ -1,4 +1,4 @@
-/* store.c: the mesh's chunk store on disk (mesh_int.h). Every file is
+/* mesh_store.c: the mesh's chunk store on disk (mesh_int.h). Every file is
  * written whole to DIR/tmp and renamed into place, so a reader (or a node
  * killed mid-write) never sees half a chunk. Manifests and blob records are
  * durable on their own (fsync, rename, fsync of the directory); chunks are

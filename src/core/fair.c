@@ -1,8 +1,7 @@
-/* fair.c: a feature's bounded work queue, fair per caller. See fair.h. */
-#include "fair.h"
+/* fair.c: a feature's bounded work queue, fair per caller. See zt_fair.h. */
+#include "zentalk/zt_fair.h"
 
 #include <pthread.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "zentalk/zt_alloc.h"
@@ -13,8 +12,8 @@
 
 struct task {
     void *ud;
-    zt__fair_step_fn step;
-    zt__fair_done_fn done;
+    zt_fair_step_fn step;
+    zt_fair_done_fn done;
     struct caller *c;
     struct task *next;
 };
@@ -28,7 +27,7 @@ struct caller {
     struct caller *next_all;
 };
 
-struct zt__fair {
+struct zt_fair {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     struct caller *all;                    /* every caller holding a task */
@@ -39,7 +38,7 @@ struct zt__fair {
     pthread_t *threads;
 };
 
-static void ready_push(struct zt__fair *f, struct caller *c)
+static void ready_push(struct zt_fair *f, struct caller *c)
 {
     if (c->ready) return;
     c->ready = true;
@@ -49,7 +48,7 @@ static void ready_push(struct zt__fair *f, struct caller *c)
     f->ready_tail = c;
 }
 
-static struct caller *ready_pop(struct zt__fair *f)
+static struct caller *ready_pop(struct zt_fair *f)
 {
     struct caller *c = f->ready_head;
     if (!c) return NULL;
@@ -60,7 +59,7 @@ static struct caller *ready_pop(struct zt__fair *f)
 }
 
 /* A task of c ended (f->mu held): forget c when it holds none. */
-static void task_ended(struct zt__fair *f, struct caller *c)
+static void task_ended(struct zt_fair *f, struct caller *c)
 {
     f->n_tasks--;
     if (--c->n) return;
@@ -74,7 +73,7 @@ static void task_ended(struct zt__fair *f, struct caller *c)
 
 static void *worker(void *arg)
 {
-    struct zt__fair *f = arg;
+    struct zt_fair *f = arg;
     pthread_mutex_lock(&f->mu);
     for (;;) {
         while (!f->ready_head && !f->stopping) pthread_cond_wait(&f->cv, &f->mu);
@@ -107,10 +106,10 @@ static void *worker(void *arg)
     return NULL;
 }
 
-int zt__fair_new(unsigned threads, size_t max_tasks, size_t max_per_caller, struct zt__fair **out)
+int zt_fair_new(unsigned threads, size_t max_tasks, size_t max_per_caller, struct zt_fair **out)
 {
     if (threads == 0 || threads > 64 || max_tasks == 0 || max_per_caller == 0) return ZT_EINVAL;
-    struct zt__fair *f = zt_calloc(1, sizeof *f);
+    struct zt_fair *f = zt_calloc(1, sizeof *f);
     if (!f) return ZT_ENOMEM;
     f->threads = zt_calloc(threads, sizeof *f->threads);
     if (!f->threads) {
@@ -123,14 +122,14 @@ int zt__fair_new(unsigned threads, size_t max_tasks, size_t max_per_caller, stru
     f->max_per_caller = max_per_caller;
     for (; f->n_threads < threads; f->n_threads++)
         if (pthread_create(&f->threads[f->n_threads], NULL, worker, f) != 0) {
-            zt__fair_free(f);
+            zt_fair_free(f);
             return ZT_ENOMEM;
         }
     *out = f;
     return 0;
 }
 
-void zt__fair_free(struct zt__fair *f)
+void zt_fair_free(struct zt_fair *f)
 {
     if (!f) return;
     zt_threads_stop(&f->mu, &f->cv, &f->stopping, f->threads, f->n_threads);
@@ -141,7 +140,7 @@ void zt__fair_free(struct zt__fair *f)
     zt_free(f);
 }
 
-int zt__fair_submit(struct zt__fair *f, const char *caller, void *ud, zt__fair_step_fn step, zt__fair_done_fn done)
+int zt_fair_submit(struct zt_fair *f, const char *caller, void *ud, zt_fair_step_fn step, zt_fair_done_fn done)
 {
     struct task *t = zt_calloc(1, sizeof *t);
     if (!t) return ZT_ENOMEM;
@@ -174,25 +173,4 @@ int zt__fair_submit(struct zt__fair *f, const char *caller, void *ud, zt__fair_s
     pthread_mutex_unlock(&f->mu);
     if (rc) zt_free(t);
     return rc;
-}
-
-void zt__fair_caller(const struct zt__req_ctx *cx, char *out, size_t n)
-{
-    if (cx->principal.identity[0]) snprintf(out, n, "id:%s", cx->principal.identity);
-    else snprintf(out, n, "addr:%s", zt_http_req_client_addr(cx->req));
-}
-
-void zt__fair_refuse(struct zt_http_resp *resp, int rc, const char *what)
-{
-    char msg[160];
-    zt_ignore(zt_http_resp_header(resp, "Retry-After", "1"));
-    if (rc == ZT_EPERM) {
-        snprintf(msg, sizeof msg, "this caller has too many %s queued; retry after Retry-After seconds", what);
-        zt_http_resp_error(resp, 429, "rate_limited", msg);
-    } else if (rc == ZT_ECLOSED) {
-        zt_http_resp_error(resp, 503, "shutting_down", "the node is shutting down");
-    } else {
-        snprintf(msg, sizeof msg, "too many %s queued; retry shortly", what);
-        zt_http_resp_error(resp, 503, "overloaded", msg);
-    }
 }
