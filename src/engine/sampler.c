@@ -232,35 +232,21 @@ static bool any_nan(const float *x, uint32_t n)
     return false;
 }
 
-/* Whether some x[i], i < SCAN_BLOCK, is greater than thr or is NaN. */
-static inline bool block_any_above_or_nan(const float *x, float thr)
-{
-    int any = 0;
-    for (int i = 0; i < SCAN_BLOCK; i++) any |= (x[i] > thr) | (x[i] != x[i]);
-    return any != 0;
-}
-
-/* The first id of the greatest logit other than -INFINITY, or -1; with
- * check_nan, ZT_EINVAL when a logit is NaN (else there is none). A block
- * whose elements are all at most the best so far changes nothing (the best
- * is replaced only by a strictly greater logit); with check_nan one pass
- * does both (a block holding a NaN is looked at element by element). */
-static int32_t argmax(const float *x, uint32_t n, bool check_nan)
+/* The first id of the greatest logit other than -INFINITY (no NaN), or -1.
+ * A block whose elements are all at most the best so far changes nothing
+ * (the best is replaced only by a strictly greater logit). */
+static int32_t argmax(const float *x, uint32_t n)
 {
     int32_t best = -1;
     float bv = -INFINITY;
     for (uint32_t t0 = 0; t0 < n; t0 += SCAN_BLOCK) {
         uint32_t end = n - t0 < SCAN_BLOCK ? n : t0 + SCAN_BLOCK;
-        if (end - t0 == SCAN_BLOCK &&
-            !(check_nan ? block_any_above_or_nan(x + t0, bv) : block_any_above(x + t0, bv)))
-            continue;
-        for (uint32_t t = t0; t < end; t++) {
-            if (check_nan && isnan(x[t])) return ZT_EINVAL;
+        if (end - t0 == SCAN_BLOCK && !block_any_above(x + t0, bv)) continue;
+        for (uint32_t t = t0; t < end; t++)
             if (x[t] != -INFINITY && (best < 0 || x[t] > bv)) {
                 best = (int32_t)t;
                 bv = x[t];
             }
-        }
     }
     return best;
 }
@@ -308,16 +294,11 @@ bool zt_sampler_keeps_logits(const struct zt_sampler *s)
 int32_t zt_sampler_sample(struct zt_sampler *s, float *logits)
 {
     const struct zt_sampler_params *p = &s->p;
-    if (p->temperature == 0.0f && zt_sampler_keeps_logits(s)) {
-        /* nothing between the NaN check and the argmax: one pass */
-        int32_t best = argmax(logits, s->n_vocab, true);
-        return best >= 0 ? best : ZT_EINVAL;
-    }
     if (any_nan(logits, s->n_vocab)) return ZT_EINVAL;
     apply_penalties(s, logits);
 
     if (p->temperature == 0.0f) {
-        int32_t best = argmax(logits, s->n_vocab, false);
+        int32_t best = argmax(logits, s->n_vocab);
         return best >= 0 ? best : ZT_EINVAL;
     }
     size_t n = 0;
