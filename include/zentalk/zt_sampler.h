@@ -64,6 +64,10 @@ void zt_sampler_free(struct zt_sampler *s);
  * actually used (the sampled one, or a forced one). Returns the token id,
  * or ZT_EINVAL when every token is banned or the logits hold NaN. */
 ZT_NODISCARD int32_t zt_sampler_sample(struct zt_sampler *s, float *logits);
+/* True when zt_sampler_sample() leaves the logits as they are (no logit
+ * bias, no penalty): the caller may then sample the raw logits in place and
+ * pass the same array to zt_sampler_accept() without a copy. */
+bool zt_sampler_keeps_logits(const struct zt_sampler *s);
 
 /* Record a token: penalties history and hash chain. raw_logits are the
  * model's logits for the step before any sampling transformation (NULL when

@@ -146,6 +146,11 @@ struct zt__backend_ops {
      * quantised per row to w's activation format (zt_quant.h) first. */
     ZT_NODISCARD int (*matmul)(struct zt__backend *be, const struct zt__tensor *w, const struct zt__tensor *x,
                                const struct zt__tensor *dst);
+    /* Optional (NULL: the model calls matmul n times): dst[i] = w[i] x for
+     * i < n, exactly as n matmul calls; x is read once (the CPU quantises
+     * it once for all the products whose weights share its format). */
+    ZT_NODISCARD int (*matmul_n)(struct zt__backend *be, const struct zt__tensor *const *w,
+                                 const struct zt__tensor *x, const struct zt__tensor *const *dst, size_t n);
     /* dst = a + b element-wise; b has a's rows or one row (broadcast).
      * dst may be a. */
     ZT_NODISCARD int (*add)(struct zt__backend *be, const struct zt__tensor *a, const struct zt__tensor *b,
@@ -185,6 +190,11 @@ struct zt__backend {
      * create: always for the CPU; a device backend sets it when it runs in
      * its deterministic mode (zt__backend_params.exact). */
     bool exact;
+    /* A buffer handle is the host address of its memory (the CPU): the
+     * model may then name host memory it owns as a tensor's buffer, and an
+     * op writes there directly (the logits land in the caller's rows
+     * without a buffer_get). */
+    bool host_memory;
     /* The K cache layout (zt__kv_view): 0 row-major, or 16 (tiles of 16
      * positions stored dimension-major). Set by create. */
     uint8_t kv_k_tile;

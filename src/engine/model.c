@@ -570,6 +570,18 @@ int zt_seq_truncate(struct zt_seq *s, uint32_t pos)
         if (rc) goto out;                                                                          \
     } while (0)
 
+/* dst[i] = w[i] x, i < n: one call where the backend reads x once. */
+static int matmul_n(struct zt__backend *be, const struct zt__tensor *const *w, const struct zt__tensor *x,
+                    const struct zt__tensor *const *dst, size_t n)
+{
+    if (be->ops->matmul_n) return be->ops->matmul_n(be, w, x, dst, n);
+    for (size_t i = 0; i < n; i++) {
+        int rc = be->ops->matmul(be, w[i], x, dst[i]);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
 /* The chunk's n items through every layer: the activations below are (n,
  * width) F32 tensors over the model's scratch buffers, in the backend. */
 static int decode_chunk(struct zt_model *m, const struct zt_batch_item *items, size_t n)
@@ -615,9 +627,8 @@ static int decode_chunk(struct zt_model *m, const struct zt_batch_item *items, s
             m->kv[b].v.offset = layer_bytes;
         }
         TRY(op->rmsnorm(be, &x, &L->attn_norm, hp->rms_eps, &xn));
-        TRY(op->matmul(be, &L->wq, &xn, &q));
-        TRY(op->matmul(be, &L->wk, &xn, &k));
-        TRY(op->matmul(be, &L->wv, &xn, &v));
+        TRY(matmul_n(be, (const struct zt__tensor *const[]){&L->wq, &L->wk, &L->wv}, &xn,
+                     (const struct zt__tensor *const[]){&q, &k, &v}, 3));
         if (L->has_bias) {
             TRY(op->add(be, &q, &L->bq, &q));
             TRY(op->add(be, &k, &L->bk, &k));
@@ -631,8 +642,8 @@ static int decode_chunk(struct zt_model *m, const struct zt_batch_item *items, s
         TRY(op->add(be, &x, &proj, &x));
 
         TRY(op->rmsnorm(be, &x, &L->ffn_norm, hp->rms_eps, &xn));
-        TRY(op->matmul(be, &L->w_gate, &xn, &g));
-        TRY(op->matmul(be, &L->w_up, &xn, &u));
+        TRY(matmul_n(be, (const struct zt__tensor *const[]){&L->w_gate, &L->w_up}, &xn,
+                     (const struct zt__tensor *const[]){&g, &u}, 2));
         TRY(op->swiglu(be, &g, &u, &g));
         TRY(op->matmul(be, &L->w_down, &g, &proj));
         TRY(op->add(be, &x, &proj, &x));
@@ -645,6 +656,13 @@ static int decode_chunk(struct zt_model *m, const struct zt_batch_item *items, s
     if (n_out) {
         struct zt__tensor xo = zt__tensor_f32(m->xn, 0, d, n_out);           /* (n_out, n_embd) */
         struct zt__tensor logits = zt__tensor_f32(m->tmp, 0, hp->n_vocab, n_out); /* (n_out, n_vocab) */
+        /* the callers' rows themselves when they follow one another (a
+         * verifier's block of positions, one token's) and the backend's
+         * buffers are host memory: no copy of n_out * n_vocab floats */
+        bool direct = be->host_memory;
+        for (size_t j = 1; direct && j < n_out; j++)
+            direct = items[m->tokens[j]].logits == items[m->tokens[0]].logits + j * hp->n_vocab;
+        if (direct) logits.buf = (struct zt__buffer *)(void *)items[m->tokens[0]].logits;
         if (n_out == n) {
             TRY(op->rmsnorm(be, &x, &m->out_norm, hp->rms_eps, &xo));
         } else {
@@ -653,7 +671,7 @@ static int decode_chunk(struct zt_model *m, const struct zt_batch_item *items, s
         }
         TRY(op->matmul(be, &m->output, &xo, &logits));
         size_t j = 0, row_bytes = hp->n_vocab * sizeof(float);
-        for (size_t b = 0; b < n; b++) {
+        for (size_t b = 0; b < n && !direct; b++) {
             if (!items[b].logits) continue;
             TRY(op->buffer_get(be, m->tmp, j * row_bytes, items[b].logits, row_bytes));
             j++;

@@ -265,6 +265,15 @@ static size_t build_batch(struct zt_runner *r)
     return n;
 }
 
+/* The array to sample from: the raw logits themselves when sampling leaves
+ * them unchanged (they then enter the chain as they are), else a copy. */
+static float *sample_from(const struct zt_runner *r, struct slot *s, const struct job *j, float *raw)
+{
+    if (zt_sampler_keeps_logits(j->sampler)) return raw;
+    memcpy(s->work, raw, r->n_vocab * sizeof(float));
+    return s->work;
+}
+
 /* The ids given whose logits this step computed, in order: each enters the
  * chain with its logits (VERIFY: the token this sampler picks there).
  * Returns true when the job ended (a stop string in ids given). */
@@ -273,10 +282,9 @@ static bool replay_given(struct zt_runner *r, struct slot *s, struct job *j)
     for (size_t q = 0; q < j->flog_n; q++) {
         size_t idx = j->flog_first + q;
         int32_t given = j->prompt[idx + 1], tok = given;
-        const float *row = j->flog + q * r->n_vocab;
+        float *row = j->flog + q * r->n_vocab;
         if (j->p.force == ZT_JOB_FORCE_VERIFY) {
-            memcpy(s->work, row, r->n_vocab * sizeof(float));
-            int32_t pick = zt_sampler_sample(j->sampler, s->work);
+            int32_t pick = zt_sampler_sample(j->sampler, sample_from(r, s, j, row));
             if (pick != given && j->first_mismatch < 0) j->first_mismatch = (int32_t)(idx + 1 - j->n_prompt);
             if (pick >= 0) tok = pick;
         }
@@ -320,8 +328,7 @@ static void after_step(struct zt_runner *r)
             finish(r, s, "length"); /* all the ids had been made: only the end was lost */
             continue;
         }
-        memcpy(s->work, s->raw, r->n_vocab * sizeof(float));
-        int32_t tok = zt_sampler_sample(j->sampler, s->work);
+        int32_t tok = zt_sampler_sample(j->sampler, sample_from(r, s, j, s->raw));
         if (tok < 0) {
             emit_error(j, ZT_EINVAL);
             job_free(j);

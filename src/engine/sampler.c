@@ -195,25 +195,123 @@ static void apply_penalties(struct zt_sampler *s, float *logits)
                 logits[t] -= (float)s->counts[t] * p->frequency_penalty + p->presence_penalty;
 }
 
+/* ---- scans over the vocabulary ----------------------------------------------
+ *
+ * The loops below visit the logits in blocks of SCAN_BLOCK and skip, with
+ * one comparison per element that the compiler turns into vector code, the
+ * blocks where nothing can change the result; a block that might is
+ * processed element by element exactly as a plain loop would. So every
+ * result is the plain loop's, bit for bit. */
+
+#define SCAN_BLOCK 16
+
+/* Whether some x[i], i < SCAN_BLOCK, is greater than thr (an ordered
+ * comparison: NaN never is). */
+static inline bool block_any_above(const float *x, float thr)
+{
+    int any = 0;
+    for (int i = 0; i < SCAN_BLOCK; i++) any |= x[i] > thr;
+    return any != 0;
+}
+
+/* Whether some x[i], i < SCAN_BLOCK, is NaN. */
+static inline bool block_any_nan(const float *x)
+{
+    int any = 0;
+    for (int i = 0; i < SCAN_BLOCK; i++) any |= x[i] != x[i];
+    return any != 0;
+}
+
+static bool any_nan(const float *x, uint32_t n)
+{
+    uint32_t t = 0;
+    for (; t + SCAN_BLOCK <= n; t += SCAN_BLOCK)
+        if (block_any_nan(x + t)) return true;
+    for (; t < n; t++)
+        if (isnan(x[t])) return true;
+    return false;
+}
+
+/* The first id of the greatest logit other than -INFINITY (no NaN), or -1.
+ * A block whose elements are all at most the best so far changes nothing
+ * (the best is replaced only by a strictly greater logit). */
+static int32_t argmax(const float *x, uint32_t n)
+{
+    int32_t best = -1;
+    float bv = -INFINITY;
+    for (uint32_t t0 = 0; t0 < n; t0 += SCAN_BLOCK) {
+        uint32_t end = n - t0 < SCAN_BLOCK ? n : t0 + SCAN_BLOCK;
+        if (end - t0 == SCAN_BLOCK && !block_any_above(x + t0, bv)) continue;
+        for (uint32_t t = t0; t < end; t++)
+            if (x[t] != -INFINITY && (best < 0 || x[t] > bv)) {
+                best = (int32_t)t;
+                bv = x[t];
+            }
+    }
+    return best;
+}
+
+/* The best cap candidates of x by cand_cmp (value desc, id asc), sorted,
+ * into top; -INFINITY left out when drop_ninf. Returns how many (less than
+ * cap when fewer qualify). With the list full, a candidate of a greater id
+ * gets in only when its value is greater than the last one's (cand_cmp:
+ * equal values, or NaN on either side, order by id), so a block with no
+ * such value is skipped: the list is the insertion sort's of every
+ * candidate, which, the order being total on the values sample() admits,
+ * is also the first cap of a full sort. */
+static size_t top_cands(const float *x, uint32_t n, bool drop_ninf, struct cand *top, size_t cap)
+{
+    size_t k = 0;
+    for (uint32_t t0 = 0; t0 < n; t0 += SCAN_BLOCK) {
+        uint32_t end = n - t0 < SCAN_BLOCK ? n : t0 + SCAN_BLOCK;
+        if (k == cap && end - t0 == SCAN_BLOCK && !block_any_above(x + t0, top[k - 1].logit)) continue;
+        for (uint32_t t = t0; t < end; t++) {
+            if (drop_ninf && x[t] == -INFINITY) continue;
+            struct cand c = {(int32_t)t, x[t]};
+            if (k == cap && cand_cmp(&c, &top[k - 1]) >= 0) continue;
+            size_t i = k < cap ? k++ : k - 1;
+            while (i > 0 && cand_cmp(&c, &top[i - 1]) < 0) {
+                top[i] = top[i - 1];
+                i--;
+            }
+            top[i] = c;
+        }
+    }
+    return k;
+}
+
+/* Up to this top_k the candidates are selected by top_cands (cost ~ the
+ * vocabulary plus top_k per candidate that gets in) rather than sorted. */
+#define SELECT_MAX_K 256
+
+bool zt_sampler_keeps_logits(const struct zt_sampler *s)
+{
+    const struct zt_sampler_params *p = &s->p;
+    return p->n_logit_bias == 0 && (p->repeat_penalty == 1.0f || p->repeat_last_n == 0) &&
+           p->frequency_penalty == 0.0f && p->presence_penalty == 0.0f;
+}
+
 int32_t zt_sampler_sample(struct zt_sampler *s, float *logits)
 {
     const struct zt_sampler_params *p = &s->p;
-    for (uint32_t t = 0; t < s->n_vocab; t++)
-        if (isnan(logits[t])) return ZT_EINVAL;
+    if (any_nan(logits, s->n_vocab)) return ZT_EINVAL;
     apply_penalties(s, logits);
 
     if (p->temperature == 0.0f) {
-        int32_t best = -1;
-        for (uint32_t t = 0; t < s->n_vocab; t++)
-            if (logits[t] != -INFINITY && (best < 0 || logits[t] > logits[best])) best = (int32_t)t;
+        int32_t best = argmax(logits, s->n_vocab);
         return best >= 0 ? best : ZT_EINVAL;
     }
     size_t n = 0;
-    for (uint32_t t = 0; t < s->n_vocab; t++)
-        if (logits[t] != -INFINITY) s->cands[n++] = (struct cand){(int32_t)t, logits[t]};
-    if (n == 0) return ZT_EINVAL;
-    qsort(s->cands, n, sizeof *s->cands, cand_cmp);
-    if (p->top_k > 0 && (size_t)p->top_k < n) n = (size_t)p->top_k;
+    if (p->top_k > 0 && p->top_k <= SELECT_MAX_K) {
+        n = top_cands(logits, s->n_vocab, true, s->cands, (size_t)p->top_k);
+        if (n == 0) return ZT_EINVAL;
+    } else {
+        for (uint32_t t = 0; t < s->n_vocab; t++)
+            if (logits[t] != -INFINITY) s->cands[n++] = (struct cand){(int32_t)t, logits[t]};
+        if (n == 0) return ZT_EINVAL;
+        qsort(s->cands, n, sizeof *s->cands, cand_cmp);
+        if (p->top_k > 0 && (size_t)p->top_k < n) n = (size_t)p->top_k;
+    }
 
     /* probabilities at temperature 1 for top-p / min-p (llama.cpp order) */
     double mx = s->cands[0].logit, sum = 0.0;
@@ -270,17 +368,7 @@ int zt_sampler_accept(struct zt_sampler *s, int32_t token, const float *raw_logi
         s->n_generated++;
         /* top-k by (value desc, id asc) with a small insertion list */
         struct cand top[ZT_SAMPLER_HASH_TOPK];
-        size_t k = 0;
-        for (uint32_t t = 0; t < s->n_vocab; t++) {
-            struct cand c = {(int32_t)t, raw_logits[t]};
-            if (k == ZT_SAMPLER_HASH_TOPK && cand_cmp(&c, &top[k - 1]) >= 0) continue;
-            size_t i = k < ZT_SAMPLER_HASH_TOPK ? k++ : k - 1;
-            while (i > 0 && cand_cmp(&c, &top[i - 1]) < 0) {
-                top[i] = top[i - 1];
-                i--;
-            }
-            top[i] = c;
-        }
+        size_t k = top_cands(raw_logits, s->n_vocab, false, top, ZT_SAMPLER_HASH_TOPK);
         for (size_t i = 0; i < k; i++, n += 8) {
             zt_put_le32(link + n, (uint32_t)top[i].id);
             zt_put_le32(link + n + 4, f32_bits(top[i].logit));

@@ -471,6 +471,70 @@ static void test_matmul(void **state)
     each_backend(case_matmul);
 }
 
+/* matmul_n, where a backend has it, against one matmul per weight on the
+ * reference: one input through weights of every type in a row, packed
+ * where the backend packs (prepare_weight), so the quantised rows and the
+ * packed terms it shares between products are made again exactly when the
+ * activation format or the packed type changes. */
+static void case_matmul_n(struct side *t, struct side *r, bool exact, const char *name)
+{
+    if (!t->be->ops->matmul_n) {
+        printf("  %s matmul_n: none (the model calls matmul per weight)\n", name);
+        return;
+    }
+    static const enum zt_ggml_type seq[] = {ZT_GGML_Q8_0, ZT_GGML_Q8_0, ZT_GGML_Q4_0, ZT_GGML_Q4_0, ZT_GGML_Q8_0,
+                                            ZT_GGML_Q6_K, ZT_GGML_Q4_K, ZT_GGML_Q6_K, ZT_GGML_F16, ZT_GGML_Q8_0,
+                                            ZT_GGML_BF16, ZT_GGML_F32, ZT_GGML_Q4_0};
+    enum { NW = sizeof seq / sizeof seq[0] };
+    static const size_t batches[] = {1, 5, 64};
+    size_t n = 512, rows = 53;
+    for (size_t bi = 0; bi < 3; bi++) {
+        size_t nb = batches[bi], rb[NW];
+        uint8_t *w[NW];
+        for (size_t i = 0; i < NW; i++) w[i] = rand_weights(seq[i], n, rows, &rb[i]);
+        float *x = rand_f32(nb * n, 2.0f);
+        float *out[2][NW];
+        struct side *sides[2] = {t, r};
+        for (int s = 0; s < 2; s++) {
+            struct zt__backend *be = sides[s]->be;
+            struct zt__tensor wt[NW], yt[NW];
+            const struct zt__tensor *wp[NW], *yp[NW];
+            struct zt__tensor xt = zt__tensor_f32(side_put(sides[s], x, nb * n * 4, false), 0, n, nb);
+            for (size_t i = 0; i < NW; i++) {
+                wt[i] = (struct zt__tensor){.buf = side_put(sides[s], w[i], rb[i] * rows, true), .type = seq[i],
+                                            .ne0 = n, .ne1 = rows, .nb1 = rb[i]};
+                if (be->ops->prepare_weight) assert_int_equal(be->ops->prepare_weight(be, &wt[i]), 0);
+                yt[i] = zt__tensor_f32(side_put(sides[s], NULL, nb * rows * 4, false), 0, rows, nb);
+                wp[i] = &wt[i];
+                yp[i] = &yt[i];
+            }
+            if (s == 0) {
+                assert_int_equal(be->ops->matmul_n(be, wp, &xt, yp, NW), 0);
+            } else {
+                for (size_t i = 0; i < NW; i++) assert_int_equal(be->ops->matmul(be, &wt[i], &xt, &yt[i]), 0);
+            }
+            for (size_t i = 0; i < NW; i++) out[s][i] = side_get(sides[s], yt[i].buf, nb * rows * 4);
+        }
+        for (size_t i = 0; i < NW; i++) {
+            char what[64];
+            snprintf(what, sizeof what, "product %zu of %d, batch %zu", i, (int)NW, nb);
+            compare(name, exact, "matmul", what, seq[i], out[1][i], out[0][i], nb * rows);
+            free(out[0][i]);
+            free(out[1][i]);
+            free(w[i]);
+        }
+        side_reset(t);
+        side_reset(r);
+        free(x);
+    }
+}
+
+static void test_matmul_n(void **state)
+{
+    (void)state;
+    each_backend(case_matmul_n);
+}
+
 /* ---- rmsnorm, add, swiglu --------------------------------------------------------- */
 
 static void case_elementwise(struct side *t, struct side *r, bool exact, const char *name)
@@ -559,21 +623,39 @@ static void case_rope(struct side *t, struct side *r, bool exact, const char *na
         struct side *sides[2] = {t, r};
         struct zt__rope p = {.n_heads = cases[c].heads, .head_dim = cases[c].hd, .n_rot = cases[c].n_rot,
                              .neox = cases[c].neox, .freq_scale = cases[c].scale};
+        /* three calls: the positions, the same again (the CPU keeps the
+         * angles of the last call), then one position moved */
+        uint32_t pos2[6];
+        memcpy(pos2, pos, sizeof pos);
+        pos2[3] = 301;
+        const uint32_t *calls[3] = {pos, pos, pos2};
+        float *out3[2][3];
         for (int s = 0; s < 2; s++) {
             p.inv_freq = zt__tensor_f32(side_put(sides[s], inv_freq, cases[c].n_rot / 2 * 4, false), 0,
                                         cases[c].n_rot / 2, 1);
-            struct zt__tensor xt = zt__tensor_f32(side_put(sides[s], x, bytes, false), 0, w, rows);
-            assert_int_equal(sides[s]->be->ops->rope(sides[s]->be, &xt, pos, &p), 0);
-            out[s] = side_get(sides[s], xt.buf, bytes);
+            for (int k = 0; k < 3; k++) {
+                struct zt__tensor xt = zt__tensor_f32(side_put(sides[s], x, bytes, false), 0, w, rows);
+                assert_int_equal(sides[s]->be->ops->rope(sides[s]->be, &xt, calls[k], &p), 0);
+                out3[s][k] = side_get(sides[s], xt.buf, bytes);
+            }
+            out[s] = out3[s][0];
         }
         char what[64];
         snprintf(what, sizeof what, "%u heads x %u, rot %u%s", cases[c].heads, cases[c].hd, cases[c].n_rot,
                  cases[c].neox ? " neox" : "");
         compare(name, exact, "rope", what, ZT_GGML_F32, out[1], out[0], rows * w);
+        for (int k = 1; k < 3; k++) compare(name, exact, "rope", what, ZT_GGML_F32, out3[1][k], out3[0][k], rows * w);
+        float *x2 = malloc(bytes);
+        assert_non_null(x2);
+        memcpy(x2, x, bytes);
         for (size_t b = 0; b < rows; b++) spec_rope(x + b * w, pos[b], &p, inv_freq);
         same_bits("rope", x, out[1], rows * w);
-        free(out[0]);
-        free(out[1]);
+        same_bits("rope, same positions again", x, out3[1][1], rows * w);
+        for (size_t b = 0; b < rows; b++) spec_rope(x2 + b * w, pos2[b], &p, inv_freq);
+        same_bits("rope, one position moved", x2, out3[1][2], rows * w);
+        free(x2);
+        for (int s = 0; s < 2; s++)
+            for (int k = 0; k < 3; k++) free(out3[s][k]);
         free(x);
         side_reset(t);
         side_reset(r);
@@ -1006,6 +1088,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_buffers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_get_rows, setup, teardown),
         cmocka_unit_test_setup_teardown(test_matmul, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_matmul_n, setup, teardown),
         cmocka_unit_test_setup_teardown(test_elementwise, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rope, setup, teardown),
         cmocka_unit_test_setup_teardown(test_attention, setup, teardown),

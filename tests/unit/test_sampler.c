@@ -6,9 +6,11 @@
 #include <cmocka.h>
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "zentalk/zt_alloc.h"
+#include "zentalk/zt_endian.h"
 #include "zentalk/zt_hash.h"
 #include "zentalk/zt_sampler.h"
 #include "zt_test.h"
@@ -335,6 +337,154 @@ static void test_hash_chain(void **state)
     zt_sampler_free(a), zt_sampler_free(b);
 }
 
+
+/* ---- the vocabulary scans against plain loops ------------------------------
+ * The sampler skips blocks of logits that cannot change its result; these
+ * check it against the plain definitions on vocabularies of several blocks
+ * and a partial last one, with ties, signed zeros, infinities and NaN. */
+
+#define BIG_V 1003 /* 62 blocks of 16 and 11 more */
+
+struct ref_cand {
+    int32_t id;
+    float v;
+};
+
+/* value descending, then id ascending (NaN: by id, as the sampler) */
+static int ref_cmp(const void *a, const void *b)
+{
+    const struct ref_cand *x = a, *y = b;
+    if (x->v > y->v) return -1;
+    if (x->v < y->v) return 1;
+    return (x->id > y->id) - (x->id < y->id);
+}
+
+static uint64_t rng_state;
+
+static uint32_t rnd(uint32_t n)
+{
+    rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
+    return (uint32_t)(rng_state >> 33) % n;
+}
+
+/* Logits of one kind: 0 coarse values (many ties), 1 ascending (every one
+ * enters a top list), 2 descending, 3 fine values with -0/+0, -inf and
+ * +inf; with_nan puts a NaN somewhere. */
+static void big_logits(float *l, int kind, bool with_nan)
+{
+    for (uint32_t t = 0; t < BIG_V; t++) {
+        switch (kind) {
+        case 0: l[t] = (float)((int)rnd(33) - 16) * 0.25f; break;
+        case 1: l[t] = (float)t * 0.01f - 3.0f; break;
+        case 2: l[t] = 7.0f - (float)t * 0.01f; break;
+        default: {
+            uint32_t r = rnd(100);
+            l[t] = r < 5 ? -INFINITY : r < 10 ? -0.0f : r < 15 ? 0.0f : r == 15 ? INFINITY
+                                                        : (float)((int)rnd(20001) - 10000) * 1e-3f;
+        }
+        }
+    }
+    if (with_nan) l[rnd(BIG_V)] = NAN;
+}
+
+/* The chain link of the spec (zt_sampler.h): h || token || top 8, the top
+ * 8 kept as the plain loop keeps them: each logit in id order enters a
+ * sorted list of 8 when it orders before the list's last (with NaN the
+ * order is not total, so the loop is the definition). */
+static void ref_link(uint8_t h[32], int32_t token, const float *l)
+{
+    struct ref_cand top[ZT_SAMPLER_HASH_TOPK];
+    int k = 0;
+    for (uint32_t t = 0; t < BIG_V; t++) {
+        struct ref_cand x = {(int32_t)t, l[t]};
+        if (k == ZT_SAMPLER_HASH_TOPK && ref_cmp(&x, &top[k - 1]) >= 0) continue;
+        int i = k < ZT_SAMPLER_HASH_TOPK ? k++ : k - 1;
+        for (; i > 0 && ref_cmp(&x, &top[i - 1]) < 0; i--) top[i] = top[i - 1];
+        top[i] = x;
+    }
+    uint8_t link[32 + 4 + ZT_SAMPLER_HASH_TOPK * 8];
+    memcpy(link, h, 32);
+    zt_put_le32(link + 32, (uint32_t)token);
+    for (int i = 0; i < ZT_SAMPLER_HASH_TOPK; i++) {
+        uint32_t bits;
+        memcpy(&bits, &top[i].v, sizeof bits);
+        zt_put_le32(link + 36 + 8 * i, (uint32_t)top[i].id);
+        zt_put_le32(link + 40 + 8 * i, bits);
+    }
+    assert_int_equal(zt_blake2b(h, 32, link, sizeof link, NULL, 0), 0);
+}
+
+static void test_scans_match_plain(void **state)
+{
+    (void)state;
+    rng_state = 42;
+    float *l = zt_malloc(BIG_V * sizeof *l), *m = zt_malloc(BIG_V * sizeof *m), *la = zt_malloc(BIG_V * sizeof *la);
+    struct ref_cand *c = zt_malloc(BIG_V * sizeof *c);
+    assert_true(l && m && la && c);
+    struct zt_sampler_params p;
+    zt_sampler_params_default(&p);
+    p.temperature = 0.0f;
+    struct zt_sampler *g = NULL;
+    assert_int_equal(zt_sampler_new(&p, BIG_V, &g), 0);
+    assert_true(zt_sampler_keeps_logits(g));
+    uint8_t ref[32], got[32];
+    zt_sampler_hash(g, ref);
+    for (int round = 0; round < 64; round++) {
+        int kind = round % 4;
+        bool nan = round % 8 == 7;
+        big_logits(l, kind, nan);
+        memcpy(m, l, BIG_V * sizeof *m);
+        /* greedy: the first id of the greatest value but -inf; NaN refused */
+        int32_t want = -1;
+        for (uint32_t t = 0; t < BIG_V; t++)
+            if (l[t] != -INFINITY && (want < 0 || l[t] > l[want])) want = (int32_t)t;
+        int32_t pick = zt_sampler_sample(g, m);
+        assert_int_equal(pick, nan ? ZT_EINVAL : want);
+        assert_memory_equal(m, l, BIG_V * sizeof *m); /* kept, as promised */
+        /* the chain's top 8, NaN included */
+        int32_t tok = (int32_t)rnd(BIG_V);
+        assert_int_equal(zt_sampler_accept(g, tok, l), 0);
+        ref_link(ref, tok, l);
+        zt_sampler_hash(g, got);
+        assert_memory_equal(got, ref, 32);
+    }
+    zt_sampler_free(g);
+
+    /* top_k selected, against the same candidates sorted: the logits
+     * outside the top k set to -inf and top_k off */
+    const int32_t ks[] = {1, 8, 40, 256};
+    for (size_t ki = 0; ki < sizeof ks / sizeof ks[0]; ki++) {
+        struct zt_sampler *a = NULL, *b = NULL;
+        p.temperature = 0.9f;
+        p.seed = 7 + ki;
+        p.top_k = ks[ki];
+        assert_int_equal(zt_sampler_new(&p, BIG_V, &a), 0);
+        p.top_k = 0;
+        assert_int_equal(zt_sampler_new(&p, BIG_V, &b), 0);
+        for (int round = 0; round < 40; round++) {
+            big_logits(l, round % 4, false);
+            size_t n = 0;
+            for (uint32_t t = 0; t < BIG_V; t++)
+                if (l[t] != -INFINITY) c[n++] = (struct ref_cand){(int32_t)t, l[t]};
+            qsort(c, n, sizeof *c, ref_cmp);
+            for (uint32_t t = 0; t < BIG_V; t++) m[t] = -INFINITY;
+            for (size_t i = 0; i < n && i < (size_t)ks[ki]; i++) m[c[i].id] = c[i].v;
+            memcpy(la, l, BIG_V * sizeof *la);
+            int32_t x = zt_sampler_sample(a, la), y = zt_sampler_sample(b, m);
+            assert_true(x >= 0);
+            assert_int_equal(x, y);
+            assert_int_equal(zt_sampler_accept(a, x, l), 0);
+            assert_int_equal(zt_sampler_accept(b, y, l), 0);
+        }
+        zt_sampler_free(a);
+        zt_sampler_free(b);
+    }
+    zt_free(c);
+    zt_free(la);
+    zt_free(m);
+    zt_free(l);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -346,6 +496,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bias_and_penalties, setup, teardown),
         cmocka_unit_test_setup_teardown(test_invalid_params, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hash_chain, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_scans_match_plain, setup, teardown),
     };
     return zt_test_exit(cmocka_run_group_tests_name("sampler", tests, NULL, NULL));
 }

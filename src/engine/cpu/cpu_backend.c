@@ -336,22 +336,29 @@ static int cpu_rmsnorm(struct zt__backend *be, const struct zt__tensor *x, const
     return 0;
 }
 
+/* y = a + b over n floats (y may be a): blocks of 8 read into locals before
+ * they are stored, which the compiler makes vector code of. */
+static void add_span(float *y, const float *a, const float *b, size_t n)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        float s[8];
+        for (size_t j = 0; j < 8; j++) s[j] = a[i + j] + b[i + j];
+        memcpy(y + i, s, sizeof s);
+    }
+    for (; i < n; i++) y[i] = a[i] + b[i];
+}
+
 static int cpu_add(struct zt__backend *be, const struct zt__tensor *a, const struct zt__tensor *bt,
                    const struct zt__tensor *dst)
 {
     (void)be;
     size_t n = a->ne0;
     if (bt->ne1 == a->ne1 && contiguous(a) && contiguous(bt) && contiguous(dst)) {
-        const float *av = row(a, 0), *bv = row(bt, 0);
-        float *y = row(dst, 0);
-        for (size_t i = 0; i < n * a->ne1; i++) y[i] = av[i] + bv[i];
+        add_span(row(dst, 0), row(a, 0), row(bt, 0), n * a->ne1);
         return 0;
     }
-    for (size_t r = 0; r < a->ne1; r++) {
-        const float *av = row(a, r), *bv = row(bt, bt->ne1 == 1 ? 0 : r);
-        float *y = row(dst, r);
-        for (size_t i = 0; i < n; i++) y[i] = av[i] + bv[i];
-    }
+    for (size_t r = 0; r < a->ne1; r++) add_span(row(dst, r), row(a, r), row(bt, bt->ne1 == 1 ? 0 : r), n);
     return 0;
 }
 
@@ -486,25 +493,27 @@ struct mm {
     int32_t *prep;          /* packed-kernel terms of the rows, or NULL */
     size_t prep_row;        /* int32 per row */
     bool bf16;              /* the BF16 mode: copy and xq are bf16 rows */
+    bool quant, do_prep;    /* par_quantize: quantise the rows / prepare their terms */
     atomic_int failed;
 };
 
 /* Quantises activation rows [b0, b1) and, for a packed matrix, prepares
- * their terms: once per product, not once per chunk of weight rows. */
+ * their terms: once per product (or per group of products with one input,
+ * cpu_matmul_n), not once per chunk of weight rows. */
 static void par_quantize(void *ctx, size_t b0, size_t b1, unsigned tid)
 {
     (void)tid;
     struct mm *f = ctx;
     if (f->bf16) {
-        for (size_t b = b0; b < b1; b++)
+        for (size_t b = b0; f->quant && b < b1; b++)
             zt_quant_bf16_row(row(f->x, b), (uint16_t *)(void *)(f->xq + b * f->xq_row), f->w->ne0);
         return;
     }
-    for (size_t b = b0; b < b1; b++)
+    for (size_t b = b0; f->quant && b < b1; b++)
         if (zt_quant_activations(f->w->type, row(f->x, b), f->xq + b * f->xq_row, f->w->ne0))
             atomic_store(&f->failed, 1);
-    if (f->prep && zt_quant_packed_prepare(f->packed, f->xq + b0 * f->xq_row, f->xq_row, b1 - b0,
-                                           f->prep + b0 * f->prep_row))
+    if (f->do_prep && zt_quant_packed_prepare(f->packed, f->xq + b0 * f->xq_row, f->xq_row, b1 - b0,
+                                              f->prep + b0 * f->prep_row))
         atomic_store(&f->failed, 1);
 }
 
@@ -553,47 +562,83 @@ static void *scratch(void *old, size_t *cap, size_t per, size_t n, int *rc)
     return p;
 }
 
+/* dst[i] = w[i] x for i < n. The quantised rows of x (and their
+ * packed-kernel terms) are made once and kept for the next product whose
+ * weights take the same activation format (and packed type): the same
+ * bytes each product would have made (a function of x and the format). */
+static int cpu_matmul_n(struct zt__backend *be, const struct zt__tensor *const *w, const struct zt__tensor *x,
+                        const struct zt__tensor *const *dst, size_t n)
+{
+    struct cpu *c = cpu_of(be);
+    unsigned nth = zt__par_threads(c->par);
+    /* activation rows: ~4 chunks a thread */
+    size_t qg = x->ne1 / ((size_t)nth * 4);
+    /* what xq and prep hold (ZT_GGML_TYPE_COUNT: nothing; the BF16 mode's
+     * rows are keyed as BF16) */
+    enum zt_ggml_type have_q = ZT_GGML_TYPE_COUNT, have_prep = ZT_GGML_TYPE_COUNT;
+    size_t have_n = 0;
+    uint8_t *xq = NULL;
+    for (size_t i = 0; i < n; i++) {
+        size_t rb;
+        bool bf16 = c->bf16 && is_float(w[i]->type);
+        enum zt_ggml_type at = bf16 ? ZT_GGML_BF16 : zt_quant_vec_dot_type(w[i]->type);
+        if (bf16) rb = w[i]->ne0 * sizeof(uint16_t);
+        else if (zt_quant_row_bytes(at, w[i]->ne0, &rb)) return ZT_EINVAL;
+        int rc = 0;
+        const struct packed_w *pw = prepared_of(c, w[i]);
+        /* the BF16 mode never falls back to the exact product (a matrix
+         * prepare_weight did not convert is an error, not a silent substitute) */
+        if (bf16 && (!pw || !pw->copy)) return ZT_EINVAL;
+        struct mm f = {.w = w[i], .x = x, .dst = dst[i], .xq_row = rb, .packed = pw ? pw->p : NULL,
+                       .copy = pw ? pw->copy : NULL, .bf16 = bf16, .quant = at != have_q || w[i]->ne0 != have_n};
+        if (f.quant) {
+            /* one row more, to start the rows on a 64-byte boundary: malloc
+             * gives 16 (a large block is mmap'ed, 16 bytes past a page), and
+             * a 512-bit load across two cache lines costs two */
+            xq = scratch(c->xq, &c->xq_cap, rb, x->ne1 + 1, &rc);
+            if (!xq) return rc;
+            c->xq = xq;
+            if (rb >= 64) xq += (64 - (uintptr_t)xq % 64) % 64;
+            have_q = ZT_GGML_TYPE_COUNT; /* valid once made */
+            have_prep = ZT_GGML_TYPE_COUNT;
+        }
+        f.xq = xq;
+        size_t pb = zt_quant_packed_prep_bytes(f.packed);
+        if (pb > 0) {
+            f.do_prep = f.quant || have_prep != w[i]->type;
+            if (f.do_prep) {
+                int32_t *prep = scratch(c->prep, &c->prep_cap, pb, x->ne1, &rc);
+                if (!prep) return rc;
+                c->prep = prep;
+                have_prep = ZT_GGML_TYPE_COUNT;
+            }
+            f.prep = c->prep;
+            f.prep_row = pb / sizeof(int32_t);
+        }
+        if (f.quant || f.do_prep) {
+            zt__par_for(c->par, x->ne1, qg ? qg : 1, par_quantize, &f);
+            if (atomic_load(&f.failed)) return ZT_EINVAL;
+            if (f.quant) {
+                have_q = at;
+                have_n = w[i]->ne0;
+            }
+            if (f.do_prep) have_prep = w[i]->type;
+        }
+        /* weight rows: ~8 chunks a thread, multiples of 12 rows (whole 2-
+         * and 3-row tiles); packed: whole groups of 16 rows (48 = both) */
+        size_t rows = w[i]->ne1, chunk = nth == 1 ? rows : rows / ((size_t)nth * 8);
+        size_t unit = f.packed ? 48 : 12;
+        chunk = chunk < unit ? unit : chunk - chunk % unit;
+        zt__par_for(c->par, rows, chunk, par_matmul, &f);
+        if (atomic_load(&f.failed)) return ZT_EINVAL;
+    }
+    return 0;
+}
+
 static int cpu_matmul(struct zt__backend *be, const struct zt__tensor *w, const struct zt__tensor *x,
                       const struct zt__tensor *dst)
 {
-    struct cpu *c = cpu_of(be);
-    size_t rb;
-    bool bf16 = c->bf16 && is_float(w->type);
-    if (bf16) rb = w->ne0 * sizeof(uint16_t);
-    else if (zt_quant_row_bytes(zt_quant_vec_dot_type(w->type), w->ne0, &rb)) return ZT_EINVAL;
-    int rc = 0;
-    /* one row more, to start the rows on a 64-byte boundary: malloc gives
-     * 16 (a large block is mmap'ed, 16 bytes past a page), and a 512-bit
-     * load across two cache lines costs two */
-    uint8_t *xq = scratch(c->xq, &c->xq_cap, rb, x->ne1 + 1, &rc);
-    if (!xq) return rc;
-    c->xq = xq;
-    if (rb >= 64) xq += (64 - (uintptr_t)xq % 64) % 64;
-    const struct packed_w *pw = prepared_of(c, w);
-    /* the BF16 mode never falls back to the exact product (a matrix
-     * prepare_weight did not convert is an error, not a silent substitute) */
-    if (bf16 && (!pw || !pw->copy)) return ZT_EINVAL;
-    struct mm f = {.w = w, .x = x, .dst = dst, .xq = xq, .xq_row = rb, .packed = pw ? pw->p : NULL,
-                   .copy = pw ? pw->copy : NULL, .bf16 = bf16};
-    size_t pb = zt_quant_packed_prep_bytes(f.packed);
-    if (pb > 0) {
-        int32_t *prep = scratch(c->prep, &c->prep_cap, pb, x->ne1, &rc);
-        if (!prep) return rc;
-        c->prep = prep;
-        f.prep = prep;
-        f.prep_row = pb / sizeof(int32_t);
-    }
-    unsigned nth = zt__par_threads(c->par);
-    /* activation rows: ~4 chunks a thread; weight rows: ~8 chunks a thread,
-     * multiples of 12 rows (whole 2- and 3-row tiles) */
-    size_t qg = x->ne1 / ((size_t)nth * 4);
-    zt__par_for(c->par, x->ne1, qg ? qg : 1, par_quantize, &f);
-    size_t rows = w->ne1, chunk = nth == 1 ? rows : rows / ((size_t)nth * 8);
-    /* packed: whole groups of 16 rows (48 = both) */
-    size_t unit = f.packed ? 48 : 12;
-    chunk = chunk < unit ? unit : chunk - chunk % unit;
-    zt__par_for(c->par, rows, chunk, par_matmul, &f);
-    return atomic_load(&f.failed) ? ZT_EINVAL : 0;
+    return cpu_matmul_n(be, &w, x, &dst, 1);
 }
 
 struct attn_ctx {
@@ -903,7 +948,7 @@ static const struct zt__backend_ops cpu_ops = {
     .buffer_alloc = cpu_buffer_alloc, .buffer_free = cpu_buffer_free, .buffer_map = cpu_buffer_map,
     .buffer_unmap = cpu_buffer_unmap, .buffer_set = cpu_buffer_set, .buffer_get = cpu_buffer_get,
     .prepare_weight = cpu_prepare_weight, .supports_kv = cpu_supports_kv, .get_rows = cpu_get_rows, .rmsnorm = cpu_rmsnorm,
-    .matmul = cpu_matmul, .add = cpu_add, .rope = cpu_rope, .kv_store = cpu_kv_store,
+    .matmul = cpu_matmul, .matmul_n = cpu_matmul_n, .add = cpu_add, .rope = cpu_rope, .kv_store = cpu_kv_store,
     .attention = cpu_attention, .swiglu = cpu_swiglu,
 };
 
@@ -916,6 +961,7 @@ static int cpu_create(const struct zt__backend_params *p, struct zt__backend **o
     if (!c) return ZT_ENOMEM;
     c->base.ops = &cpu_ops;
     c->base.exact = true;
+    c->base.host_memory = true;
     c->base.kv_k_tile = KT;
     const char *pk = getenv("ZT_PACK");
     c->no_pack = pk != NULL && strcmp(pk, "0") == 0;
