@@ -71,9 +71,9 @@ static const struct pin {
     {"heldout6", "sentiment.tsv", "4fb152d65c331c742b60697124d5931291940677ef2ed53c1498998437b163ec"},
     {"heldout6", "moderation.tsv", "413d304c3d59dd296c12b33b2807ad685acf9248369a2a51fadbaba16b638e3a"},
     {"heldout6", "pii.tsv", "c3016853f967c05827c920d5c94ef1254ea8cf1551c64d8e1c5db1dbe8422b75"},
-    {"heldout7", "spam_chat.tsv", "dd4b31af9097ec4bd64751bc84420b0766ba378e68fb7bbd56ee8f3e69ed67f5"},
-    {"heldout7", "ordinary_chat.tsv", "462bee8e9ada64a353cddbf581836bbc6c2c9fccf032604084e8228256f462d7"},
-    {"heldout7", "sentiment.tsv", "079071bcd6a56001466d5872aee347d3b32e7d7600c4906c6f08d8520a756862"},
+    {"heldout7", "spam_chat.tsv", "705f6b812494bd75714dcabe18883db84ca6cb37b1868ed93fac65c052b64e97"},
+    {"heldout7", "ordinary_chat.tsv", "082309a934e6b77dbd37bc7ebd15c1d82e613afdf6b98690e970e58c196efa9e"},
+    {"heldout7", "sentiment.tsv", "6c7456649dd5091bd41f1f748bb57f921a966998401cc243f9559f6b717b29b0"},
     {"heldout7", "moderation.tsv", "35d4e5c67e7cf491cf93526395fee56ead130d6505d6031fead6d486158b94c7"},
     {"heldout7", "pii.tsv", "dc500b5aad964b18cadd826d6efea2137466798eedc798053a2c10622f6ae11c"},
 };
