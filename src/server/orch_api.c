@@ -100,7 +100,7 @@ int zt__orch_new(const struct zt_config *cfg, struct zt_registry *reg, struct zt
         return ZT_ENOMEM;
     }
     if (zt__orch_relay_new(cfg->orchestrator.heartbeat_expiry_ms, reg, &o->relay) != 0 ||
-        zt__orch_lease_new(reg, sched, o->verifier, &o->lease) != 0) {
+        zt__orch_lease_new(reg, sched, o->verifier, cv->verdict_wait_s * 1000, &o->lease) != 0) {
         zt__orch_relay_free(o->relay);
         zt_ratelimit_free(o->join_limit);
         zt_ratelimit_free(o->report_limit);

@@ -190,8 +190,11 @@ void zt__orch_remote_register(struct zt__orch_remote *r);
 /* ---- orch_lease.c (internal) ---- */
 struct zt__orch_lease;
 struct zt_verifier;
+/* verdict_wait_ms: a checked job's verdict missing this long after its
+ * last check activity is decided by the orchestrator itself from the
+ * signed chains it holds (orchestrator.verification.verdict_wait_s). */
 ZT_NODISCARD int zt__orch_lease_new(struct zt_registry *reg, struct zt_sched *sched, struct zt_verifier *vf,
-                                    struct zt__orch_lease **out);
+                                    int64_t verdict_wait_ms, struct zt__orch_lease **out);
 void zt__orch_lease_free(struct zt__orch_lease *l);
 /* A scheduler event of a leased job: taken (true), else the router's. */
 bool zt__orch_lease_event(struct zt__orch_lease *l, const struct zt_sched_event *ev);
