@@ -326,8 +326,8 @@ static json_t *verdict_report(const char *job_id, const struct zt__check_report 
 void zt__orch_check_settle(struct zt__orch *o, const char *job_id, const struct zt__check_report *cr)
 {
     static const char *const names[] = {"agreed", "worker_wrong", "checker_wrong", "undecided"};
-    if (o->remote) {
-        zt__orch_remote_event(o->remote, verdict_report(job_id, cr));
+    if (o->remote) { /* on the sender thread: the user's answer never waits for the orchestrator's check of it */
+        zt__orch_remote_event_async(o->remote, verdict_report(job_id, cr));
         return;
     }
     if (strcmp(cr->verdict, "unavailable") == 0) zt_verifier_note_unavailable(o->verifier);

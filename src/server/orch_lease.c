@@ -918,9 +918,15 @@ static int verdict_event(struct zt__orch_lease *l, struct zt_http_req *req, cons
     json_t *copy = ls ? json_deep_copy(body) : NULL;
     struct zt_http_async *a = copy ? zt_http_req_defer(req, on_waiter_close, NULL) : NULL;
     if (!a) { /* out of memory (or the lease ended): decided now, without the wait */
+        if (ls) ls->gw_busy++;
         pthread_mutex_unlock(&l->mu);
         json_decref(copy);
-        return verdict_call(l, job_id, body, false, resp);
+        v = verdict_call(l, job_id, body, false, resp);
+        pthread_mutex_lock(&l->mu);
+        pp = find(l, job_id);
+        if (pp && (*pp)->gw_busy) (*pp)->gw_busy--;
+        pthread_mutex_unlock(&l->mu);
+        return v;
     }
     ls->vwait = a;
     ls->vbody = copy;
