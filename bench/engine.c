@@ -1,7 +1,7 @@
 /* bench/engine.c: prompt-processing and generation speed of the CPU engine.
  *
  *   bench_engine MODEL.gguf [-t THREADS] [-p PROMPT_TOKENS] [-n GEN_TOKENS] [-r REPS]
- *                [-b|--backend BACKEND] [--deterministic] [--busy CPU]
+ *                [-b|--backend BACKEND] [--deterministic] [--busy CPU] [--kv f32|f16]
  *
  * Like llama-bench -p/-n: prompt processing decodes P tokens in one batch,
  * generation decodes N tokens one at a time into a fresh sequence (greedy,
@@ -20,7 +20,10 @@
  * decode one token of every sequence in one zt_model_decode call (one
  * batched matrix pass per step, logits for all, greedy); prints the total
  * tokens/s (best of REPS) and its ratio to one stream. ZT_BENCH_STREAMS=S
- * runs only S streams (to profile that case). */
+ * runs only S streams (to profile that case).
+ *
+ * --kv f16: new sequences get F16 KV caches (zt_model_set_kv_type; the
+ * "+kv-f16" build id), half the cache bytes attention reads. */
 #define _GNU_SOURCE /* sched_setaffinity */
 #include <sched.h>
 #include <signal.h>
@@ -147,8 +150,9 @@ static int bench_streams(struct zt_model *m, unsigned threads, unsigned ng, unsi
 int main(int argc, char **argv)
 {
     unsigned threads = 1, np = 128, ng = 64, reps = 3, busy_cpu = 0;
-    bool busy = false, streams = false, det = false;
+    bool busy = false, streams = false, det = false, kv_f16 = false;
     const char *path = NULL, *backend = NULL;
+    enum zt_precision prec = ZT_PRECISION_EXACT;
     for (int i = 1; i < argc; i++) {
         unsigned *dst = NULL;
         if (!strcmp(argv[i], "--deterministic")) {
@@ -159,8 +163,24 @@ int main(int argc, char **argv)
             backend = argv[++i];
             continue;
         }
+        if (!strcmp(argv[i], "--precision") && i + 1 < argc) {
+            if (zt_precision_parse(argv[++i], &prec) != 0) {
+                fprintf(stderr, "bench_engine: --precision is exact or bf16\n");
+                return 2;
+            }
+            continue;
+        }
         if (!strcmp(argv[i], "--streams")) {
             streams = true;
+            continue;
+        }
+        if (!strcmp(argv[i], "--kv") && i + 1 < argc) {
+            const char *t = argv[++i];
+            if (strcmp(t, "f16") != 0 && strcmp(t, "f32") != 0) {
+                fprintf(stderr, "bench_engine: --kv takes f32 or f16\n");
+                return 2;
+            }
+            kv_f16 = !strcmp(t, "f16");
             continue;
         }
         if (!strcmp(argv[i], "--busy") && i + 1 < argc) {
@@ -190,19 +210,24 @@ int main(int argc, char **argv)
     }
     if (!path) {
         fprintf(stderr, "usage: bench_engine MODEL.gguf [-t THREADS] [-p PROMPT] [-n GEN] [-r REPS] [-b|--backend BACKEND] "
-                        "[--deterministic] [--busy CPU] [--streams]\n");
+                        "[--deterministic] [--busy CPU] [--streams] [--precision exact|bf16] [--kv f32|f16]\n");
         return 2;
     }
     struct zt_buf err;
     zt_buf_init(&err, 4096);
     struct zt_model *m = NULL;
-    struct zt_model_run_opts ro = {.backend = backend, .deterministic = det};
+    struct zt_model_run_opts ro = {.backend = backend, .deterministic = det, .precision = (int)prec};
     if (zt_model_load_opts(path, &ro, &m, &err) != 0) {
         fprintf(stderr, "bench_engine: %s\n", zt_buf_str(&err));
         return 1;
     }
     zt_buf_deinit(&err);
     if (zt_model_set_threads(m, threads) != 0) return 1;
+    if (kv_f16 && zt_model_set_kv_type(m, ZT_GGML_F16) != 0) {
+        fprintf(stderr, "bench_engine: this backend has no F16 KV cache\n");
+        zt_model_free(m);
+        return 1;
+    }
     const struct zt_hparams *hp = zt_model_hparams(m);
     uint32_t n_ctx = np + ng + 1;
     if (n_ctx > hp->n_ctx_train) {

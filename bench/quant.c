@@ -50,7 +50,7 @@ static float rnd(void) /* roughly N(0, 1): sum of uniforms */
 static const enum zt_ggml_type types[] = {ZT_GGML_F32,  ZT_GGML_F16,  ZT_GGML_BF16, ZT_GGML_Q8_0,
                                           ZT_GGML_Q4_0, ZT_GGML_Q4_K, ZT_GGML_Q6_K};
 static const char *const type_names[] = {"F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_K", "Q6_K"};
-static const char *const isa_names[ZT_QUANT_ISA_COUNT] = {"scalar", "avx2", "avx512", "avx512vnni"};
+static const char *const isa_names[ZT_QUANT_ISA_COUNT] = {"scalar", "avx2", "avx512", "avx512vnni", "avx512bf16"};
 
 /* name is one of the comma-separated entries of list */
 static bool type_listed(const char *list, const char *name)

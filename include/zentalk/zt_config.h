@@ -151,6 +151,7 @@ struct zt_cfg_gpu_pool {
     int64_t cpu_threads;      /* 0 = number of cores */
     int64_t max_batch;        /* sequences decoded together */
     char *kv_cache_type;      /* f32|f16 */
+    char *precision;          /* exact|bf16: CPU float matrices (zt_quant.h's BF16 mode) */
 };
 /* database.yaml */
 struct zt_cfg_database {

@@ -23,6 +23,12 @@ const char *zt_engine_build_id(void);
  * F16 (its outputs differ from F32's, so verifiers must compare like with
  * like). */
 const char *zt_engine_build_id_kv(int kv);
+/* The build id of work done with KV caches of type kv in precision mode
+ * `precision` (enum zt_precision of zt_quant.h): zt_engine_build_id_kv(kv)
+ * for EXACT, with "+bf16" after the KV part for the declared BF16 mode
+ * (before "+fast"): receipts, checkpoints and a worker's descriptor name
+ * the mode, so a verifier runs the same one. */
+const char *zt_engine_build_id_mode(int kv, int precision);
 /* Called once a model runs somewhere not exact (zt_model_exact() false). */
 void zt_engine_mark_inexact(void);
 /* true after zt_engine_mark_inexact() */

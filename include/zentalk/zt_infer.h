@@ -80,6 +80,10 @@ struct zt_infer_opts {
      * of gpu_pool.deterministic / the deterministic default. */
     const char *backend;
     bool fast;
+    /* Precision mode of the models' float matrices: "exact" or "bf16" (the
+     * declared BF16 mode, zt_quant.h); NULL: gpu_pool.precision (exact for
+     * zt_infer_new_file). */
+    const char *precision;
 };
 
 /* The models of cfg (cfg->models, model_cache, node.data_dir, gpu_pool);

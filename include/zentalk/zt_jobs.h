@@ -122,6 +122,15 @@ ZT_NODISCARD int zt_job_body_continue(const char *body, size_t len, enum zt_job_
                                       const uint8_t subject[static ZT_ENV_HASH_LEN], const int32_t *ids, size_t n_ids,
                                       const uint8_t *prev, size_t prev_len, char **out, size_t *out_len);
 
+/* The job body with the KV cache type and precision mode that the engine
+ * build id `engine` names (zt_engine_build_id_mode: "+kv-f16", "+bf16")
+ * pinned as its "kv_cache" ("f32"/"f16") and "precision" ("exact"/"bf16")
+ * fields, with a fresh nonce: a worker whose model runs in other modes
+ * refuses the job (503 precision_unavailable / kv_cache_unavailable)
+ * instead of answering other bits. *out as zt_job_build's. ZT_EINVAL (not
+ * a job body), ZT_ENOMEM. */
+ZT_NODISCARD int zt_job_body_pin_mode(const char *body, size_t len, const char *engine, char **out, size_t *out_len);
+
 /* ---- Sealed-job client ------------------------------------------------------ */
 
 /* What is sealed, and to whom. */
@@ -137,6 +146,11 @@ struct zt_job_spec {
     const char *worker_id;         /* the worker's node id (zt1...) */
     const uint8_t *worker_kem_pk;  /* its X25519 key, ZT_HPKE_PK_LEN bytes */
     const uint8_t *worker_sign_pk; /* its Ed25519 key, ZT_ENV_ED25519_PK_LEN bytes */
+    /* zt_job_call_continue only: the engine build id the continuation
+     * must run under (a check: the checked worker's, from its final
+     * checkpoint), pinned into the body by zt_job_body_pin_mode; NULL:
+     * the worker's own modes */
+    const char *engine;
 };
 
 struct zt_job_call;

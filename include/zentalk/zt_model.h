@@ -82,12 +82,20 @@ struct zt_model_run_opts {
      * rest on `device2`; zt_model_backend() then says "split". */
     unsigned device2;
     uint64_t split_bytes;
+    /* the precision mode (zt_quant.h, enum zt_precision): EXACT (0, the
+     * default) or the declared BF16 mode, in which F32/F16/BF16 weight
+     * matrices are products in bf16 (other bits than exact: work done so is
+     * named by zt_engine_build_id_mode). BF16 runs on the CPU backend only
+     * (ZT_EUNSUPPORTED elsewhere). */
+    int precision;
 };
 ZT_NODISCARD int zt_model_load_opts(const char *path, const struct zt_model_run_opts *o, struct zt_model **out,
                                     struct zt_buf *err);
 /* true when the model's results are the CPU engine's bits (always on the
  * CPU; on a device backend in its deterministic mode). */
 bool zt_model_exact(const struct zt_model *m);
+/* The precision mode it was loaded in (enum zt_precision). */
+int zt_model_precision(const struct zt_model *m);
 void zt_model_free(struct zt_model *m);
 
 const struct zt_hparams *zt_model_hparams(const struct zt_model *m);

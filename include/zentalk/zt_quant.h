@@ -146,6 +146,49 @@ ZT_NODISCARD int zt_quant_matmul_rows(enum zt_ggml_type type, const void *W, siz
                                       size_t x_row_bytes, size_t batch, float *out,
                                       size_t out_stride, size_t n);
 
+/* ---- the declared BF16 precision mode (quant.md, "BF16 mode") ----------- *
+ *
+ * A reduced-precision mode a job must ask for (zt_job_params.precision),
+ * never a silent substitute for the exact one: F32/F16/BF16 weight matrices
+ * and their activations are rounded to bf16 and multiplied with AVX512-BF16
+ * `vdpbf16ps` where the CPU has it. Its arithmetic is defined by the
+ * scalar reference (quant.c) to be the hardware's, so every path (scalar,
+ * AVX2, AVX512-BF16) gives the same bits:
+ *   - rounding to bf16: round to nearest even; a subnormal f32 becomes a
+ *     zero of its sign (the instructions' DAZ); NaN stays a quiet NaN;
+ *   - 16 lanes: the pair of elements (2p, 2p + 1) goes to lane p % 16, in
+ *     increasing p, as acc = ftz(fma(w[2p+1], x[2p+1], acc)) then acc =
+ *     ftz(fma(w[2p], x[2p], acc)), ftz(r) = a zero of r's sign when |r| <
+ *     2^-126 (the rounded result: tininess after rounding), lanes from +0;
+ *     the length is padded with zeros to a multiple of 32;
+ *   - fold lane[l] += lane[l + h] for h = 8, 4, 2, 1 (IEEE adds, no
+ *     flush); the result is lane 0. */
+enum zt_precision {
+    ZT_PRECISION_EXACT = 0, /* the canonical exact order (the default) */
+    ZT_PRECISION_BF16 = 1,  /* the declared bf16 mode above */
+};
+/* "exact" / "bf16"; NULL for another value */
+const char *zt_precision_name(enum zt_precision p);
+/* 0 and *out for "exact" or "bf16", ZT_EINVAL otherwise */
+ZT_NODISCARD int zt_precision_parse(const char *s, enum zt_precision *out);
+/* One value rounded as the mode defines (RNE, subnormal -> signed zero). */
+uint16_t zt_fp32_to_bf16_mode(float f);
+/* n activations rounded into the mode's bf16 (the same bits as the scalar
+ * function on every path). */
+void zt_quant_bf16_row(const float *src, uint16_t *dst, size_t n);
+/* A weight row of type t (F32, F16 or BF16; n elements) in the mode's bf16:
+ * decoded exactly to f32, then rounded as above. ZT_EINVAL for another type. */
+ZT_NODISCARD int zt_quant_bf16_weights(enum zt_ggml_type t, const void *src, uint16_t *dst, size_t n);
+/* *out = the mode's dot of bf16 rows w and x (both from the two functions
+ * above: the kernels rely on there being no subnormal bf16). */
+void zt_quant_vec_dot_bf16(size_t n, const uint16_t *w, const uint16_t *x, float *out);
+/* zt_quant_matmul_rows in the mode: W rows of n bf16 (row r at W + r *
+ * row_bytes), X rows of n bf16 (row b at X + b * x_row_bytes). Each element
+ * is zt_quant_vec_dot_bf16's bits. ZT_EINVAL as zt_quant_matmul_rows. */
+ZT_NODISCARD int zt_quant_matmul_bf16(const uint16_t *W, size_t row_bytes, size_t row_begin, size_t row_end,
+                                      const uint16_t *X, size_t x_row_bytes, size_t batch, float *out,
+                                      size_t out_stride, size_t n);
+
 /* ---- packed weights (generation near the memory bandwidth) ------------- *
  *
  * A weight matrix repacked once at load into groups of ZT_QUANT_PACK_ROWS
@@ -207,21 +250,23 @@ enum zt_quant_isa {
     ZT_QUANT_ISA_AVX2 = 1,   /* AVX2 + FMA + F16C */
     ZT_QUANT_ISA_AVX512 = 2, /* AVX-512 F/BW/VL/DQ + FMA + F16C */
     ZT_QUANT_ISA_AVX512VNNI = 3, /* AVX-512 + VNNI (vpdpbusd for Q8_0/Q4_0; the rest is avx512's) */
-    ZT_QUANT_ISA_COUNT = 4
+    ZT_QUANT_ISA_AVX512BF16 = 4, /* + AVX512-BF16 (vdpbf16ps for the BF16 mode; the rest is avx512vnni's) */
+    ZT_QUANT_ISA_COUNT = 5
 };
 
 /* Pick the kernel paths: without ZT_CPU, a short calibration (a few ms)
  * times every path the CPU supports on each weight type, for one
  * activation row (generation) and for tiles of 4 (prompts), and keeps the
  * fastest per (type, shape), so a newer ISA is used only where it wins;
- * ZT_CPU=scalar|avx2|avx512|avx512vnni forces one path for everything.
+ * ZT_CPU=scalar|avx2|avx512|avx512vnni|avx512bf16 forces one path for
+ * everything (the BF16 mode's kernels: the newest path that has them).
  * Every path gives the same bits, so the choice never changes results.
  * Idempotent and thread-safe; the choice is made once. ZT_EUNSUPPORTED
  * when ZT_CPU names a path this CPU (or build) lacks, ZT_EINVAL for an
  * unknown name; the scalar path is used then (same results, slower). */
 ZT_NODISCARD int zt_quant_init(void);
-/* Name of the newest path in use ("scalar", "avx2", "avx512", "avx512vnni"
- * or, for a calibrated choice, the newest path any op uses). */
+/* Name of the newest path in use ("scalar", "avx2", "avx512", "avx512vnni",
+ * "avx512bf16" or, for a calibrated choice, the newest path any op uses). */
 const char *zt_quant_isa_name(void);
 /* Which path runs each op, for --stats and status pages: writes e.g.
  * "F16 gen=avx2 pp=avx2, Q8_0 gen=avx512vnni pp=avx2, ..." (every weight
@@ -267,6 +312,9 @@ struct zt__quant_kernels {
     zt__quant_dot_fn dot_f32, dot_f16, dot_bf16, dot_q8_0, dot_q4_0, dot_q4_k, dot_q6_k;
     zt__quant_mm_fn mm_f32, mm_f16, mm_q8_0, mm_q4_0;
     zt__quant_pk_fn pk_q8_0, pk_q4_0, pk_q6_k, pk_q4_k; /* packed layout (NULL: the scalar one) */
+    /* the BF16 mode (bf16 weight rows x bf16 activation rows) */
+    zt__quant_dot_fn dot_bf16m;
+    zt__quant_mm_fn mm_bf16m;
     void (*fp16_to_fp32_row)(const uint16_t *src, float *dst, size_t n);
     void (*fp32_to_fp16_row)(const float *src, uint16_t *dst, size_t n);
     /* activation quantisers (nb blocks; NULL: the scalar reference), the
@@ -280,6 +328,8 @@ extern const struct zt__quant_kernels zt__quant_kernels_avx2;   /* name NULL if 
 extern const struct zt__quant_kernels zt__quant_kernels_avx512; /* name NULL if not built */
 /* Only dot_q8_0/dot_q4_0; quant.c fills the rest from the avx512 table. */
 extern const struct zt__quant_kernels zt__quant_kernels_avx512vnni; /* name NULL if not built */
+/* Only the BF16 mode's kernels; the rest from the avx512vnni table. */
+extern const struct zt__quant_kernels zt__quant_kernels_avx512bf16; /* name NULL if not built */
 /* quant_pack.c: the portable packed kernels {Q8_0, Q4_0, Q6_K, Q4_K}, and the packed
  * kernel of the path in use for a type (quant.c). */
 extern const zt__quant_pk_fn zt__quant_pk_scalar[4];

@@ -50,6 +50,15 @@ enum zt_job_kv {
     ZT_JOB_KV_F16 = 2,
 };
 
+/* The precision mode a job must run in (zt_quant.h, enum zt_precision):
+ * the declared BF16 mode gives other bits than the exact one, so it is
+ * asked for, never substituted. */
+enum zt_job_precision {
+    ZT_JOB_PRECISION_ANY = 0,
+    ZT_JOB_PRECISION_EXACT = 1,
+    ZT_JOB_PRECISION_BF16 = 2,
+};
+
 struct zt_job_params {
     struct zt_sampler_params sampler;
     uint32_t max_tokens;      /* 0 = until the context is full */
@@ -71,6 +80,10 @@ struct zt_job_params {
      * the runner's; another than the runner's is refused at submit with
      * ZT_EUNSUPPORTED */
     enum zt_job_kv kv;
+    /* the precision mode the job must run in (the worker's receipt names
+     * it, zt_engine_build_id_mode): ANY runs in the model's; the other
+     * mode than the model's is refused at submit with ZT_EUNSUPPORTED */
+    enum zt_job_precision precision;
 };
 
 enum zt_job_event_kind {
@@ -97,7 +110,7 @@ struct zt_job_event {
     uint32_t n_embd;
     int err;
     /* TEXT and DONE: the engine build id of this job's run, its KV cache
-     * type included (zt_engine_build_id_kv): what receipts and checkpoints
+     * type and precision mode included (zt_engine_build_id_mode): what receipts and checkpoints
      * sign, so verifiers compare like with like */
     const char *engine;
 };

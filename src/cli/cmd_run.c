@@ -50,6 +50,7 @@ struct run_opts {
     uint32_t n_ctx;
     const char *backend; /* --backend: cpu, vulkan (NULL: gpu_pool.backend / cpu) */
     bool fast;           /* --fast: a GPU backend's fast mode */
+    const char *precision; /* --precision: exact, bf16 (NULL: gpu_pool.precision / exact) */
     bool stats;
     bool json; /* run: one JSON object at the end instead of the stream */
     bool temp_set, seed_set;
@@ -106,7 +107,8 @@ static int open_model(const struct run_opts *o, struct model *md)
     if (!th) th = zt_model_default_threads(); /* the CPUs in the affinity mask */
     struct zt_infer_opts io = {.n_threads = th, .n_slots = 1, .n_ctx = o->n_ctx ? o->n_ctx : 4096,
                                .progress = tty ? on_progress : no_progress, .progress_ud = &bar,
-                               .detail_in_errors = true, .backend = o->backend, .fast = o->fast};
+                               .detail_in_errors = true, .backend = o->backend, .fast = o->fast,
+                               .precision = o->precision};
     char why[256];
     if (o->backend && zt_engine_backend_built(o->backend, why, sizeof why) != 0) {
         fprintf(stderr, "zentalk: --backend %s: %s\n", o->backend, why);
@@ -235,6 +237,7 @@ static int parse(int argc, char **argv, struct run_opts *o, const char **pos, in
         {"top-k", required_argument, NULL, 'k'},  {"top-p", required_argument, NULL, 'p'},
         {"json", no_argument, NULL, 'J'},         {"help", no_argument, NULL, 'h'},
         {"backend", required_argument, NULL, 'B'}, {"fast", no_argument, NULL, 'F'},
+        {"precision", required_argument, NULL, 'P'},
         {NULL, 0, NULL, 0},
     };
     memset(o, 0, sizeof *o);
@@ -257,6 +260,15 @@ static int parse(int argc, char **argv, struct run_opts *o, const char **pos, in
         case 'S': o->stats = true; break;
         case 'B': o->backend = optarg; break;
         case 'F': o->fast = true; break;
+        case 'P': {
+            enum zt_precision pr;
+            if (zt_precision_parse(optarg, &pr) != 0) {
+                fprintf(stderr, "zentalk: --precision must be exact or bf16\n");
+                return 2;
+            }
+            o->precision = optarg;
+            break;
+        }
         case 'J': o->json = true; break;
         case 'c': o->config_dir = optarg; break;
         case 'd': o->data_dir = optarg; break;
@@ -280,13 +292,16 @@ static void usage_run(FILE *f)
 {
     fprintf(f, "Usage: zentalk run MODEL PROMPT [-n N] [--temp T] [--seed S] [--top-k K] [--top-p P]\n"
                "                   [--threads N] [--ctx N] [--stats] [--json] [--config DIR] [--data-dir DIR]\n"
-               "                   [--backend cpu|vulkan|cuda] [--fast]\n"
+               "                   [--backend cpu|vulkan|cuda] [--fast] [--precision exact|bf16]\n"
                "MODEL is a GGUF file or a model id from models.yaml (--config DIR, else $ZENTALK_CONFIG,\n"
                "else ./config). Streams the continuation of PROMPT to stdout; --stats prints prompt and\n"
                "generation speed to stderr; --json prints one object at the end instead (model, text,\n"
                "finish_reason, prompt_tokens, completion_tokens, interrupted).\n"
                "--backend runs the model on a compute backend (default: gpu_pool.backend, else cpu);\n"
-               "a GPU backend computes the CPU's bits unless --fast (its own faster math).\n");
+               "a GPU backend computes the CPU's bits unless --fast (its own faster math).\n"
+               "--precision bf16 runs F32/F16/BF16 weight matrices in the declared BF16 mode (bf16 inputs,\n"
+               "AVX512-BF16 where the CPU has it: faster, deterministic, not exact's bits; default:\n"
+               "gpu_pool.precision, else exact).\n");
 }
 
 int zt__cli_run(int argc, char **argv)
@@ -360,7 +375,7 @@ int zt__cli_chat(int argc, char **argv)
     if (prc < 0 || np != 1) {
         fprintf(prc < 0 ? stdout : stderr,
                 "Usage: zentalk chat MODEL [--system TEXT] [-n N] [--temp T] [--seed S] [--threads N] [--ctx N]\n"
-                "                    [--backend cpu|vulkan|cuda] [--fast]\n"
+                "                    [--backend cpu|vulkan|cuda] [--fast] [--precision exact|bf16]\n"
                 "Interactive chat on stdin/stdout; /reset starts over, /exit or end of input quits.\n"
                 "Ctrl-C stops the answer being written; at the prompt it quits.\n");
         return prc < 0 ? 0 : 2;

@@ -423,6 +423,7 @@ TABLE(encryption_table, encryption_keys, struct zt_cfg_encryption, NULL);
 /* gpu-pool.yaml */
 static const char *const backends[] = {"auto", "cpu", "vulkan", "cuda", NULL};
 static const char *const kv_types[] = {"f32", "f16", NULL};
+static const char *const precisions[] = {"exact", "bf16", NULL};
 static const struct cfg_key gpu_pool_keys[] = {
     ENUM_KEY(struct zt_cfg_gpu_pool, backend, "auto", backends,
              "Compute backend of the worker's models: cpu, vulkan (any Vulkan 1.1 device: NVIDIA, AMD, Intel, "
@@ -448,6 +449,11 @@ static const struct cfg_key gpu_pool_keys[] = {
             "the models placed on it."),
     ENUM_KEY(struct zt_cfg_gpu_pool, kv_cache_type, "f32", kv_types,
              "KV cache element type of CPU inference: f32 (exact) or f16 (half the memory, deterministic, but not the bits of f32)."),
+    ENUM_KEY(struct zt_cfg_gpu_pool, precision, "exact", precisions,
+             "Precision of CPU inference's float matrices (F32/F16/BF16 weights): exact (the canonical order) or "
+             "bf16, the declared reduced-precision mode (weights and activations rounded to bf16, AVX512-BF16 "
+             "vdpbf16ps where the CPU has it: faster F16 prompts, deterministic, but not the bits of exact); "
+             "work done in it carries +bf16 in the engine build id, and jobs asking for exact are refused."),
 };
 TABLE(gpu_pool_table, gpu_pool_keys, struct zt_cfg_gpu_pool, NULL);
 

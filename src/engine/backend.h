@@ -67,7 +67,13 @@ struct zt__tensor {
 /* One batch item's view of its sequence's KV cache for the current layer:
  * k and v are (n_ctx, n_head_kv * head_dim), F32 or (where supports_kv
  * says so) F16. The item's own key and value go to row `pos`; its
- * attention reads rows [0, pos]. */
+ * attention reads rows [0, pos]. V is row-major (element (p, c) at
+ * p * nb1 + c * es); K is too unless the instance's kv_k_tile is 16 (the
+ * CPU, docs/internals/engine.md "K cache tiles"): then each whole tile of
+ * 16 positions [16T, 16T + 16) below ne1 rounded down to 16 is stored
+ * dimension-major, element (p, c) at byte 16T * nb1 + (16c + p - 16T) * es,
+ * and the rows after the last whole tile stay row-major. Only kv_store and
+ * attention read or write the layout (zt__kv_k_index gives it). */
 struct zt__kv_view {
     struct zt__tensor k, v;
     uint32_t pos;
@@ -179,7 +185,18 @@ struct zt__backend {
      * create: always for the CPU; a device backend sets it when it runs in
      * its deterministic mode (zt__backend_params.exact). */
     bool exact;
+    /* The K cache layout (zt__kv_view): 0 row-major, or 16 (tiles of 16
+     * positions stored dimension-major). Set by create. */
+    uint8_t kv_k_tile;
 };
+
+/* The element index of K cache element (p, c) in a view of ne1 rows, ks
+ * elements a row, under layout `tile` (0 or 16: zt__kv_view). */
+static inline size_t zt__kv_k_index(unsigned tile, size_t ne1, size_t ks, size_t p, size_t c)
+{
+    if (tile && p < ne1 - ne1 % tile) return (p - p % tile) * ks + c * tile + p % tile;
+    return p * ks + c;
+}
 
 /* ---- registry ------------------------------------------------------------ */
 
@@ -188,6 +205,9 @@ struct zt__backend_params {
     unsigned device;    /* device index for backends with several (CPU: ignored) */
     bool exact;         /* ask for the CPU's bits (a device's deterministic mode;
                          * CPU: always); the instance's `exact` says what it got */
+    bool bf16;          /* the declared BF16 precision mode (zt_quant.h): float
+                         * matrices in bf16 (the CPU only; model.c refuses it
+                         * on the others) */
 };
 
 /* A compiled-in backend: backend.c lists them (the CPU first). create

@@ -566,13 +566,27 @@ static int sp_rope(struct zt__backend *be, const struct zt__tensor *x, const uin
 
 static size_t kv_row(const struct zt__tensor *t) { return t->ne0 * (t->type == ZT_GGML_F16 ? 2 : 4); }
 
+/* The K cache bytes [lo, hi) (from the view's offset) that hold position
+ * pos, under the devices' layout (backend.h zt__kv_view: in a tile of 16
+ * positions a column, spread over the tile's rows). */
+static void k_span(const struct split *s, const struct zt__tensor *k, size_t pos, size_t *lo, size_t *hi)
+{
+    size_t es = k->type == ZT_GGML_F16 ? 2 : 4, ks = k->nb1 / es;
+    *lo = zt__kv_k_index(s->base.kv_k_tile, k->ne1, ks, pos, 0) * es;
+    *hi = (zt__kv_k_index(s->base.kv_k_tile, k->ne1, ks, pos, k->ne0 - 1) + 1) * es;
+}
+
 /* Each item's caches (their current layer) in d's window; rows [0, pos]
- * current there when `rows` (attention reads them; kv_store only writes). */
+ * current there when `rows` (attention reads them; kv_store only writes;
+ * K: the rows of the tiles that hold them). */
 static int views_use(struct split *s, const struct zt__kv_view *kv, size_t n, int d, bool rows)
 {
     int rc = 0;
     for (size_t b = 0; b < n && !rc; b++) {
-        rc = use(s, &kv[b].k, rows ? kv[b].pos + 1 : 0, kv_row(&kv[b].k), d);
+        size_t k_lo, k_hi;
+        k_span(s, &kv[b].k, kv[b].pos, &k_lo, &k_hi);
+        size_t k_rows = (k_hi + kv[b].k.nb1 - 1) / kv[b].k.nb1; /* rows through the one holding pos's last byte */
+        rc = use(s, &kv[b].k, rows ? k_rows : 0, kv_row(&kv[b].k), d);
         if (!rc) rc = use(s, &kv[b].v, rows ? kv[b].pos + 1 : 0, kv_row(&kv[b].v), d);
     }
     return rc;
@@ -605,8 +619,9 @@ static int kv_store_locked(struct split *s, const struct zt__tensor *k, const st
     zt_free(v);
     for (size_t i = 0; !rc && i < k->ne1; i++) {
         struct zt__buffer *kb = kv[i].k.buf, *vb = kv[i].v.buf;
-        size_t ko = kv[i].k.offset + kv[i].pos * kv[i].k.nb1, vo = kv[i].v.offset + kv[i].pos * kv[i].v.nb1;
-        rc = kb->home < 0 ? seg_set(kb, ko, ko + kv_row(&kv[i].k), d) : ZT_EINVAL;
+        size_t k_lo, k_hi, vo = kv[i].v.offset + kv[i].pos * kv[i].v.nb1;
+        k_span(s, &kv[i].k, kv[i].pos, &k_lo, &k_hi);
+        rc = kb->home < 0 ? seg_set(kb, kv[i].k.offset + k_lo, kv[i].k.offset + k_hi, d) : ZT_EINVAL;
         if (!rc) rc = vb->home < 0 ? seg_set(vb, vo, vo + kv_row(&kv[i].v), d) : ZT_EINVAL;
     }
     return rc;
@@ -704,6 +719,7 @@ int zt__backend_new_split(const char *name, const struct zt__backend_params *p, 
     }
     s->base.ops = &sp_ops;
     s->base.exact = s->dev[0]->exact && s->dev[1]->exact;
+    s->base.kv_k_tile = s->dev[0]->kv_k_tile; /* the devices are instances of one backend */
     zt_log(ZT_LOG_DEBUG, "split", "%s devices %u and %u, %llu weight bytes on the first", name, devices[0],
            devices[1], (unsigned long long)budget0);
     *out = &s->base;

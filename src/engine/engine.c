@@ -6,6 +6,7 @@
 #include "backend.h"
 #include "zentalk/zt_engine.h"
 #include "zentalk/zt_gguf.h"
+#include "zentalk/zt_quant.h"
 #include "zentalk/zt_version.h"
 #include "zt_math.h"
 
@@ -27,8 +28,18 @@ const char *zt_engine_build_id(void)
 
 const char *zt_engine_build_id_kv(int kv)
 {
-    if (kv != ZT_GGML_F16) return zt_engine_build_id();
-    return atomic_load(&g_inexact) ? ZT_ENGINE_ID "+kv-f16+fast" : ZT_ENGINE_ID "+kv-f16";
+    return zt_engine_build_id_mode(kv, ZT_PRECISION_EXACT);
+}
+
+const char *zt_engine_build_id_mode(int kv, int precision)
+{
+    /* [kv f16][bf16][fast]: "+kv-f16", then "+bf16", then "+fast" */
+    static const char *const ids[2][2][2] = {
+        {{ZT_ENGINE_ID, ZT_ENGINE_ID "+fast"}, {ZT_ENGINE_ID "+bf16", ZT_ENGINE_ID "+bf16+fast"}},
+        {{ZT_ENGINE_ID "+kv-f16", ZT_ENGINE_ID "+kv-f16+fast"},
+         {ZT_ENGINE_ID "+kv-f16+bf16", ZT_ENGINE_ID "+kv-f16+bf16+fast"}},
+    };
+    return ids[kv == ZT_GGML_F16][precision == ZT_PRECISION_BF16][atomic_load(&g_inexact) ? 1 : 0];
 }
 
 void zt_engine_mark_inexact(void)

@@ -48,6 +48,7 @@ struct zt_model {
     size_t weight_bytes;
     struct zt__buffer *rope_inv_freq; /* (n_rot/2) F32 */
     _Atomic int kv_type;              /* enum zt_ggml_type of new sequences' caches: F32 (0) or F16 */
+    int precision;                    /* enum zt_precision, fixed at load */
 
     /* Activations for one chunk of up to MAX_BATCH tokens, in the backend's
      * memory, grown on demand (rows of the widths below). */
@@ -302,12 +303,17 @@ static int load_weights(struct zt_model *m, struct zt_buf *err)
     /* matrices the backend may repack (CPU: interleaved groups for the
      * packed kernels); a failure only leaves the plain rows in use */
     if (m->be->ops->prepare_weight) {
-        zt_ignore(m->be->ops->prepare_weight(m->be, &m->output));
+        /* in the BF16 mode the bf16 copies are the weights: a failure is
+         * the load's */
+        int prc = m->be->ops->prepare_weight(m->be, &m->output);
+        if (prc && m->precision == ZT_PRECISION_BF16) return prc;
         for (uint32_t l = 0; l < hp->n_layer; l++) {
             const struct layer *L = &m->layers[l];
             const struct zt__tensor *mats[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
-            for (size_t i = 0; i < sizeof mats / sizeof mats[0]; i++)
-                zt_ignore(m->be->ops->prepare_weight(m->be, mats[i]));
+            for (size_t i = 0; i < sizeof mats / sizeof mats[0]; i++) {
+                prc = m->be->ops->prepare_weight(m->be, mats[i]);
+                if (prc && m->precision == ZT_PRECISION_BF16) return prc;
+            }
         }
     }
     for (int64_t i = 0; i < zt_gguf_n_tensors(m->gguf); i++) m->weight_bytes += zt_gguf_tensor(m->gguf, i)->size;
@@ -382,7 +388,16 @@ int zt_model_load_opts(const char *path, const struct zt_model_run_opts *o, stru
     const char *backend = o ? o->backend : NULL;
     struct zt_model *m = zt_calloc(1, sizeof *m);
     if (!m) return ZT_ENOMEM;
-    struct zt__backend_params bp = {.n_threads = 1, .device = o ? o->device : 0, .exact = o && o->deterministic};
+    struct zt__backend_params bp = {.n_threads = 1, .device = o ? o->device : 0, .exact = o && o->deterministic,
+                                    .bf16 = o && o->precision == ZT_PRECISION_BF16};
+    if (o && o->precision != ZT_PRECISION_EXACT &&
+        (o->precision != ZT_PRECISION_BF16 || (backend && strcmp(backend, "cpu") != 0))) {
+        zt_ignore(zt_buf_appendf(err, "model: precision mode %d is not available on compute backend '%s' (the "
+                                      "BF16 mode runs on the CPU)", o->precision, backend ? backend : "cpu"));
+        zt_free(m);
+        return o->precision == ZT_PRECISION_BF16 ? ZT_EUNSUPPORTED : ZT_EINVAL;
+    }
+    m->precision = bp.bf16 ? ZT_PRECISION_BF16 : ZT_PRECISION_EXACT;
     if (o && o->split_bytes && backend) {
         const unsigned devs[2] = {o->device, o->device2};
         rc = zt__backend_new_split(backend, &bp, devs, o->split_bytes, &m->be);
@@ -442,6 +457,11 @@ int zt_model_load_on(const char *path, const char *backend, struct zt_model **ou
 bool zt_model_exact(const struct zt_model *m)
 {
     return m->be->exact;
+}
+
+int zt_model_precision(const struct zt_model *m)
+{
+    return m->precision;
 }
 
 int zt_model_load(const char *path, struct zt_model **out, struct zt_buf *err)

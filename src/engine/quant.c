@@ -663,6 +663,112 @@ static float dot_q6_k_1(size_t nb, const struct zt_block_q6_k *w, const struct z
     return acc[0];
 }
 
+/* ---- the BF16 mode (zt_quant.h, quant.md "BF16 mode") ------------------------
+ *
+ * The definition, matching what AVX512-BF16's vdpbf16ps computes (tested
+ * on the Zen 4 of 2026-12-07 over 32 M random lanes and the underflow
+ * corner cases, test_quant's test_bf16_mode_hw): per 16-lane step
+ * the odd element's product is added first, each as one fma (a bf16
+ * product is exact in f32, so fma and mul-then-add differ only when the
+ * product underflows), each result flushed to a zero of its sign when
+ * below 2^-126 after rounding (FTZ); inputs are never subnormal (the
+ * rounding below flushes them, as the instructions' DAZ would). */
+
+const char *zt_precision_name(enum zt_precision p)
+{
+    return p == ZT_PRECISION_EXACT ? "exact" : p == ZT_PRECISION_BF16 ? "bf16" : NULL;
+}
+
+int zt_precision_parse(const char *s, enum zt_precision *out)
+{
+    if (s == NULL)
+        return ZT_EINVAL;
+    if (strcmp(s, "exact") == 0) {
+        *out = ZT_PRECISION_EXACT;
+        return 0;
+    }
+    if (strcmp(s, "bf16") == 0) {
+        *out = ZT_PRECISION_BF16;
+        return 0;
+    }
+    return ZT_EINVAL;
+}
+
+uint16_t zt_fp32_to_bf16_mode(float f)
+{
+    uint32_t x = f2u(f);
+    if ((x & 0x7f800000u) == 0) /* zero or subnormal: a zero of its sign */
+        return (uint16_t)((x >> 16) & 0x8000u);
+    return zt_fp32_to_bf16(f); /* RNE; NaN quiet; a normal never rounds to a subnormal */
+}
+
+static void bf16_row_scalar(const float *src, uint16_t *dst, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        dst[i] = zt_fp32_to_bf16_mode(src[i]);
+}
+
+void zt_quant_bf16_row(const float *src, uint16_t *dst, size_t n)
+{
+    bf16_row_scalar(src, dst, n);
+}
+
+int zt_quant_bf16_weights(enum zt_ggml_type t, const void *src, uint16_t *dst, size_t n)
+{
+    switch (t) {
+    case ZT_GGML_F32:
+        bf16_row_scalar(src, dst, n);
+        return 0;
+    case ZT_GGML_F16: { /* exact widening (the path's row conversion, same bits), then RNE */
+        const uint16_t *h = src;
+        float tmp[256];
+        for (size_t i = 0; i < n; i += 256) {
+            size_t k = n - i < 256 ? n - i : 256;
+            zt_fp16_to_fp32_row(h + i, tmp, k);
+            bf16_row_scalar(tmp, dst + i, k);
+        }
+        return 0;
+    }
+    case ZT_GGML_BF16: {
+        const uint16_t *b = src;
+        for (size_t i = 0; i < n; i++)
+            dst[i] = zt_fp32_to_bf16_mode(zt_bf16_to_fp32(b[i])); /* flushes subnormals only */
+        return 0;
+    }
+    default:
+        return ZT_EINVAL;
+    }
+}
+
+/* FTZ after rounding: |r| < 2^-126 becomes a zero of r's sign (NaN kept). */
+static inline float ftz(float r)
+{
+    return fabsf(r) < 0x1p-126f ? copysignf(0.0f, r) : r;
+}
+
+static inline float bf16_in(const uint16_t *v, size_t i, size_t n)
+{
+    if (i >= n)
+        return 0.0f;
+    uint16_t h = v[i];
+    if ((h & 0x7f80u) == 0) /* subnormal input: zero (DAZ), for inputs made elsewhere */
+        h &= 0x8000u;
+    return zt_bf16_to_fp32(h);
+}
+
+static float dot_bf16m_1(size_t n, const uint16_t *w, const uint16_t *x)
+{
+    float acc[16] = {0};
+    size_t np = (n + 31) / 32 * 16; /* pairs, the length padded to a multiple of 32 */
+    for (size_t p = 0; p < np; p++) {
+        float *a = &acc[p % 16];
+        *a = ftz(fmaf(bf16_in(w, 2 * p + 1, n), bf16_in(x, 2 * p + 1, n), *a));
+        *a = ftz(fmaf(bf16_in(w, 2 * p, n), bf16_in(x, 2 * p, n), *a));
+    }
+    FOLD(acc, 16);
+    return acc[0];
+}
+
 #define SCALAR_DOT(name, call)                                                           \
     static void name(size_t n, const void *w, const void *x, size_t x_stride, size_t nx,  \
                      float *out)                                                         \
@@ -680,10 +786,12 @@ SCALAR_DOT(dot_q8_0_scalar, dot_q8_0_1(n / ZT_QK8_0, w, xk))
 SCALAR_DOT(dot_q4_0_scalar, dot_q4_0_1(n / ZT_QK4_0, w, xk))
 SCALAR_DOT(dot_q4_k_scalar, dot_q4_k_1(n / ZT_QK_K, w, xk))
 SCALAR_DOT(dot_q6_k_scalar, dot_q6_k_1(n / ZT_QK_K, w, xk))
+SCALAR_DOT(dot_bf16m_scalar, dot_bf16m_1(n, w, xk))
 
 const struct zt__quant_kernels zt__quant_kernels_scalar = {
     .name = "scalar",
     ZT__QUANT_DOTS(_scalar),
+    .dot_bf16m = dot_bf16m_scalar,
 };
 
 /* ---- dispatch ------------------------------------------------------------------------ */
@@ -711,11 +819,12 @@ static const struct zt__quant_kernels *isa_table(enum zt_quant_isa isa)
     case ZT_QUANT_ISA_AVX2: return &zt__quant_kernels_avx2;
     case ZT_QUANT_ISA_AVX512: return &zt__quant_kernels_avx512;
     case ZT_QUANT_ISA_AVX512VNNI: return &zt__quant_kernels_avx512vnni;
+    case ZT_QUANT_ISA_AVX512BF16: return &zt__quant_kernels_avx512bf16;
     default: return NULL;
     }
 }
 
-static const char *const isa_names[ZT_QUANT_ISA_COUNT] = {"scalar", "avx2", "avx512", "avx512vnni"};
+static const char *const isa_names[ZT_QUANT_ISA_COUNT] = {"scalar", "avx2", "avx512", "avx512vnni", "avx512bf16"};
 
 #if defined(__x86_64__) || defined(__i386__)
 /* XCR0 via xgetbv, 0 when the OS has not enabled XSAVE (CPUID.1:ECX.OSXSAVE). */
@@ -755,6 +864,10 @@ bool zt_quant_isa_available(enum zt_quant_isa isa)
     case ZT_QUANT_ISA_AVX512VNNI:
         /* CPUID.(7,0):ECX bit 11 */
         return avx512 && __get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) && (ecx & (1u << 11)) != 0;
+    case ZT_QUANT_ISA_AVX512BF16:
+        /* VNNI (the path below) and CPUID.(7,1):EAX bit 5 */
+        return zt_quant_isa_available(ZT_QUANT_ISA_AVX512VNNI) &&
+               __get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx) && (eax & (1u << 5)) != 0;
     default: return false;
     }
 #else
@@ -788,6 +901,9 @@ static void build_tables(void)
         t->f = lo->f;
         FILL(dot_f32) FILL(dot_f16) FILL(dot_bf16) FILL(dot_q8_0) FILL(dot_q4_0) FILL(dot_q4_k)
         FILL(dot_q6_k) FILL(fp16_to_fp32_row) FILL(fp32_to_fp16_row) FILL(quant_q8_0_row) FILL(quant_q8_k_row) FILL(pk_q8_0) FILL(pk_q4_0) FILL(pk_q6_k) FILL(pk_q4_k)
+        FILL(dot_bf16m)
+        if (t->mm_bf16m == NULL && own->dot_bf16m == NULL)
+            t->mm_bf16m = lo->mm_bf16m;
         FILL_MM(mm_f32, dot_f32) FILL_MM(mm_f16, dot_f16) FILL_MM(mm_q8_0, dot_q8_0) FILL_MM(mm_q4_0, dot_q4_0)
 #undef FILL
 #undef FILL_MM
@@ -808,6 +924,9 @@ static zt__quant_mm_fn mm_fn(const struct zt__quant_kernels *k, enum zt_ggml_typ
 static void matmul_with(const struct zt__quant_kernels *kt, enum zt_ggml_type type, const void *W,
                         size_t row_bytes, size_t row_begin, size_t row_end, const void *X_q,
                         size_t x_row_bytes, size_t batch, float *out, size_t out_stride, size_t n);
+static void matmul_fns(zt__quant_dot_fn fn, zt__quant_mm_fn mm, const void *W, size_t row_bytes,
+                       size_t row_begin, size_t row_end, const void *X_q, size_t x_row_bytes, size_t batch,
+                       float *out, size_t out_stride, size_t n);
 
 /* The calling thread's CPU time: on a shared machine the time it waits for
  * a core would otherwise decide the choice (it flapped run to run at load
@@ -910,7 +1029,7 @@ static void init_once(void)
                 return;
             }
         }
-        zt_log(ZT_LOG_ERROR, "unknown ZT_CPU value (scalar|avx2|avx512|avx512vnni)", "ZT_CPU=%s", env);
+        zt_log(ZT_LOG_ERROR, "unknown ZT_CPU value (scalar|avx2|avx512|avx512vnni|avx512bf16)", "ZT_CPU=%s", env);
         g_init_rc = ZT_EINVAL;
         return;
     }
@@ -967,6 +1086,22 @@ int zt_quant_set_isa(enum zt_quant_isa isa)
     return 0;
 }
 
+/* The table whose BF16-mode kernels run: the path in use. Calibration
+ * leaves g_isa at the newest path (vdpbf16ps does twice the fma's
+ * multiply-adds per instruction, the AVX2 kernel emulates it); ZT_CPU forces
+ * it like every op. The table's name is the newest path with such kernels. */
+static const struct zt__quant_kernels *bf16m_table(void)
+{
+    (void)kernels();
+    int isa = atomic_load(&g_isa);
+    for (; isa > 0; isa--) {
+        const struct zt__quant_kernels *own = isa_table((enum zt_quant_isa)isa);
+        if (own != NULL && own->dot_bf16m != NULL)
+            break;
+    }
+    return &g_tab[isa];
+}
+
 size_t zt_quant_paths(char *buf, size_t cap)
 {
     static const enum zt_ggml_type types[] = {ZT_GGML_F32,  ZT_GGML_F16,  ZT_GGML_BF16, ZT_GGML_Q8_0,
@@ -986,6 +1121,14 @@ size_t zt_quant_paths(char *buf, size_t cap)
                          isa_names[g], isa_names[p], pk ? " packed" : "");
         if (k < 0)
             break;
+        if (buf != NULL && len < cap)
+            snprintf(buf + len, cap - len, "%s", part);
+        len += (size_t)k;
+    }
+    /* the BF16 mode's kernels: the path in use (its newest, or ZT_CPU's) */
+    char part[64];
+    int k = snprintf(part, sizeof part, ", bf16-mode=%s", bf16m_table()->name);
+    if (k > 0) {
         if (buf != NULL && len < cap)
             snprintf(buf + len, cap - len, "%s", part);
         len += (size_t)k;
@@ -1112,12 +1255,37 @@ int zt_quant_matmul_rows(enum zt_ggml_type type, const void *W, size_t row_bytes
     return 0;
 }
 
+void zt_quant_vec_dot_bf16(size_t n, const uint16_t *w, const uint16_t *x, float *out)
+{
+    bf16m_table()->dot_bf16m(n, w, x, 0, 1, out);
+}
+
+int zt_quant_matmul_bf16(const uint16_t *W, size_t row_bytes, size_t row_begin, size_t row_end,
+                         const uint16_t *X, size_t x_row_bytes, size_t batch, float *out,
+                         size_t out_stride, size_t n)
+{
+    size_t wb = n * sizeof(uint16_t);
+    if (row_begin > row_end || (row_end > row_begin && row_bytes < wb) ||
+        (batch > 1 && (x_row_bytes < wb || out_stride < row_end)))
+        return ZT_EINVAL;
+    const struct zt__quant_kernels *kt = bf16m_table();
+    matmul_fns(kt->dot_bf16m, kt->mm_bf16m, W, row_bytes, row_begin, row_end, X, x_row_bytes, batch, out,
+               out_stride, n);
+    return 0;
+}
+
 static void matmul_with(const struct zt__quant_kernels *kt, enum zt_ggml_type type, const void *W,
                         size_t row_bytes, size_t row_begin, size_t row_end, const void *X_q,
                         size_t x_row_bytes, size_t batch, float *out, size_t out_stride, size_t n)
 {
-    zt__quant_dot_fn fn = dot_fn(kt, type);
-    zt__quant_mm_fn mm = mm_fn(kt, type);
+    matmul_fns(dot_fn(kt, type), mm_fn(kt, type), W, row_bytes, row_begin, row_end, X_q, x_row_bytes, batch,
+               out, out_stride, n);
+}
+
+static void matmul_fns(zt__quant_dot_fn fn, zt__quant_mm_fn mm, const void *W, size_t row_bytes,
+                       size_t row_begin, size_t row_end, const void *X_q, size_t x_row_bytes, size_t batch,
+                       float *out, size_t out_stride, size_t n)
+{
     /* Rows in chunks of about 64 KiB of weights (stay in L2) while every
      * 4-row tile of the batch streams past them: weights are unpacked once
      * per 4 activation rows (and, with a blocked kernel, activations are

@@ -572,6 +572,81 @@ static void fp16_to_fp32_row(const uint16_t *src, float *dst, size_t n)
         dst[i] = h2f(src[i]);
 }
 
+/* ---- the BF16 mode (quant.c's definition), emulated: the slow fallback --
+ *
+ * A 64-byte step holds 16 canonical lanes (dword j: elements 2j low half,
+ * 2j + 1 high half), lanes 0-7 and 8-15 in two ymm. A bf16 is the high half
+ * of its f32, so the odd element is the dword & 0xffff0000 and the even one
+ * the dword << 16; then fma(odd), flush, fma(even), flush: vdpbf16ps's two
+ * roundings with its FTZ (the flush costs a compare and a blend: this path
+ * is for CPUs without AVX512-BF16). */
+static inline __m256 ftz8(__m256 r)
+{
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    __m256 tiny = _mm256_cmp_ps(_mm256_andnot_ps(sign, r), _mm256_set1_ps(0x1p-126f), _CMP_LT_OQ);
+    return _mm256_blendv_ps(r, _mm256_and_ps(r, sign), tiny);
+}
+
+/* One 8-lane half: the weights' odd and even f32 (shared by the activation
+ * rows), fma and flush for the odd element, then for the even one. */
+static inline __m256 bf16m_step(__m256 wo, __m256 we, __m256i x, __m256 acc)
+{
+    const __m256i hi = _mm256_set1_epi32((int)0xffff0000u);
+    acc = ftz8(_mm256_fmadd_ps(wo, _mm256_castsi256_ps(_mm256_and_si256(x, hi)), acc));
+    return ftz8(_mm256_fmadd_ps(we, _mm256_castsi256_ps(_mm256_slli_epi32(x, 16)), acc));
+}
+
+/* 32 elements of one weight row (at w) x NX activation rows (row k at
+ * x[k]): canonical lanes 0-7 in a[k][0], 8-15 in a[k][1]. */
+static inline __attribute__((always_inline)) void bf16m_32(const uint16_t *w, const uint16_t *const *x, size_t off,
+                                                           size_t NX, __m256 (*a)[2])
+{
+    const __m256i hi = _mm256_set1_epi32((int)0xffff0000u);
+    for (size_t h = 0; h < 2; h++) {
+        __m256i wv = load256(w + 16 * h);
+        __m256 wo = _mm256_castsi256_ps(_mm256_and_si256(wv, hi)), we = _mm256_castsi256_ps(_mm256_slli_epi32(wv, 16));
+        for (size_t k = 0; k < NX; k++) a[k][h] = bf16m_step(wo, we, load256(x[k] + off + 16 * h), a[k][h]);
+    }
+}
+
+static inline __attribute__((always_inline)) void bf16m_rows(size_t n, const uint16_t *w, const char *x, size_t xs,
+                                                             size_t NX, float *out)
+{
+    __m256 a[4][2];
+    const uint16_t *xr[4];
+    for (size_t k = 0; k < NX; k++) {
+        a[k][0] = a[k][1] = _mm256_setzero_ps();
+        xr[k] = (const uint16_t *)(const void *)(x + k * xs);
+    }
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) bf16m_32(w + i, xr, i, NX, a);
+    if (i < n) { /* zero padding to 32, as the definition */
+        uint16_t tw[32], tx[4][32];
+        const uint16_t *tp[4];
+        memset(tw, 0, sizeof tw);
+        memcpy(tw, w + i, (n - i) * sizeof *w);
+        for (size_t k = 0; k < NX; k++) {
+            memset(tx[k], 0, sizeof tx[k]);
+            memcpy(tx[k], xr[k] + i, (n - i) * sizeof *w);
+            tp[k] = tx[k];
+        }
+        bf16m_32(tw, tp, 0, NX, a);
+    }
+    for (size_t k = 0; k < NX; k++) out[k] = fold8(_mm256_add_ps(a[k][0], a[k][1])); /* h = 8, then 4, 2, 1 */
+}
+
+/* One weight row x up to 4 activation rows: the weights are split into
+ * their odd and even f32 once for all of them. */
+static void dot_bf16m(size_t n, const void *w, const void *x, size_t xs, size_t nx, float *out)
+{
+    switch (nx) {
+    case 1: bf16m_rows(n, w, x, xs, 1, out); break;
+    case 2: bf16m_rows(n, w, x, xs, 2, out); break;
+    case 3: bf16m_rows(n, w, x, xs, 3, out); break;
+    default: bf16m_rows(n, w, x, xs, 4, out); break;
+    }
+}
+
 static void fp32_to_fp16_row(const float *src, uint16_t *dst, size_t n)
 {
     size_t i = 0;
@@ -589,6 +664,7 @@ const struct zt__quant_kernels zt__quant_kernels_avx2 = {
     .mm_f16 = mm_f16,
     .mm_q8_0 = mm_q8_0,
     .mm_q4_0 = mm_q4_0,
+    .dot_bf16m = dot_bf16m,
 };
 
 #else

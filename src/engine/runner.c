@@ -15,6 +15,7 @@
 #include "zentalk/zt_buf.h"
 #include "zentalk/zt_engine.h"
 #include "zentalk/zt_model.h"
+#include "zentalk/zt_quant.h"
 #include "zentalk/zt_runner.h"
 #include "zentalk/zt_sync.h"
 #include "zentalk/zt_tokenizer.h"
@@ -197,7 +198,7 @@ static void admit(struct zt_runner *r)
         j->cached = keep;
         /* the prompt enters the hash chain and the penalty history */
         for (size_t i = 0; i < j->n_prompt; i++) zt_ignore(zt_sampler_accept(j->sampler, j->prompt[i], NULL));
-        j->engine = zt_engine_build_id_kv((int)zt_seq_kv_type(best->seq));
+        j->engine = zt_engine_build_id_mode((int)zt_seq_kv_type(best->seq), zt_model_precision(r->m));
         best->job = j;
     }
 }
@@ -522,8 +523,13 @@ int zt_runner_submit(struct zt_runner *r, const int32_t *prompt, size_t n, const
         if (!p->stop[i] || !p->stop[i][0] || strlen(p->stop[i]) > ZT_RUNNER_MAX_STOP_LEN) return ZT_EINVAL;
     size_t n_given = p->force != ZT_JOB_FORCE_NONE ? p->n_forced : 0;
     if (p->force > ZT_JOB_FORCE_VERIFY || (n_given && !p->forced) ||
-        (p->max_tokens && n_given > p->max_tokens) || p->kv > ZT_JOB_KV_F16)
+        (p->max_tokens && n_given > p->max_tokens) || p->kv > ZT_JOB_KV_F16 || p->precision > ZT_JOB_PRECISION_BF16)
         return ZT_EINVAL;
+    /* a job asking for the other precision mode is refused, never run in
+     * this one (the model's mode is fixed at load) */
+    if (p->precision != ZT_JOB_PRECISION_ANY &&
+        (p->precision == ZT_JOB_PRECISION_BF16) != (zt_model_precision(r->m) == ZT_PRECISION_BF16))
+        return ZT_EUNSUPPORTED;
     /* the slots' caches were made together, with one type */
     if (p->kv != ZT_JOB_KV_ANY && r->o.n_slots > 0 &&
         (p->kv == ZT_JOB_KV_F16) != (zt_seq_kv_type(r->slots[0].seq) == ZT_GGML_F16))

@@ -578,6 +578,60 @@ static void add_term(struct acc *a, const struct term *t, bool obfuscated)
     add_match(a, t, (enum zt_mod_category)t->cat, w, a->m->terms.pool + t->off, t->len, true, obfuscated);
 }
 
+/* Round 5 (issue 16): a message that quotes or reports abuse rather than
+ * sending it ('she told me "nobody wants you here"', "the lyric is \"I'm
+ * gonna kill you\"", "someone told Sam to kys, I reported it"): quotation
+ * marks with a word of saying or of a work (said, wrote, lyric, film), or
+ * a report to the moderators. Its harassment matches count REPORTED as much. */
+#define REPORTED 0.45
+
+static bool reported_speech(const struct zt__mod_word *w, size_t n, const char *text, size_t len)
+{
+    static const char *const cue[] = {"said", "says", "say", "told", "tells", "wrote", "writes", "shouting",
+                                      "shouted", "yelled", "screamed", "message", "lyric", "lyrics", "song", "film",
+                                      "movie", "book", "villain", "tagline", "quote", "quoting", "reported",
+                                      "reporting", "screenshot", "comment", "tweet", "episode", "line", "character",
+                                      "sign", "poster", "chorus", "verse", "sings", "sang", "meme", "caption",
+                                      "scene", "script", NULL};
+    static const char *const report[] = {"reported it", "reported them", "reported him", "reported her",
+                                         "reported the", "report it", "report them", "to the mods", "to the admins",
+                                         "to the admin", "to the moderators", "for hr", "to hr", "screenshot it",
+                                         "screenshotted", NULL};
+    size_t quotes = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)text[i];
+        if (c == '"') quotes++;
+        /* U+201C / U+201D */
+        if (c == 0xE2 && i + 2 < len && (unsigned char)text[i + 1] == 0x80 &&
+            ((unsigned char)text[i + 2] == 0x9C || (unsigned char)text[i + 2] == 0x9D))
+            quotes++;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!w[i].len) continue;
+        if (quotes >= 2)
+            for (size_t k = 0; cue[k]; k++)
+                if (cue[k][0] == w[i].p[0] && strncmp(w[i].p, cue[k], w[i].len) == 0 && cue[k][w[i].len] == 0)
+                    return true;
+        char c0 = w[i].p[0];
+        if (c0 != 'r' && c0 != 't' && c0 != 'f' && c0 != 's') continue; /* the report phrases' first letters */
+        for (size_t k = 0; report[k]; k++) {
+            const char *p = report[k];
+            if (p[0] != c0) continue;
+            size_t j = i;
+            while (*p && j < n) {
+                const char *sp = strchr(p, ' ');
+                size_t pl = sp ? (size_t)(sp - p) : strlen(p);
+                if (w[j].len != pl || memcmp(w[j].p, p, pl) != 0) break;
+                p += pl;
+                while (*p == ' ') p++;
+                j++;
+            }
+            if (!*p) return true;
+        }
+    }
+    return false;
+}
+
 /* The shape rules of moderation_harass.c (insults, exclusion, incitement,
  * threats, doxxing) as harassment matches shown by their rule name. */
 static int harassment_rules(struct acc *a, const struct words *ws, const char *text, size_t len, bool learned)
@@ -591,10 +645,15 @@ static int harassment_rules(struct acc *a, const struct words *ws, const char *t
     }
     struct zt__mod_hits h;
     zt__mod_harass(w, ws->n, text, len, &h);
+    int damp_known = 0; /* reported_speech() only for a message something flags */
+    double damp = 1.0;
+    if (h.n) {
+        damp = reported_speech(w, ws->n, text, len) ? REPORTED : 1.0;
+        damp_known = 1;
+    }
     for (size_t i = 0; i < h.n; i++)
-        add_match(a, h.v[i].label, ZT_MOD_HARASSMENT, h.v[i].weight, h.v[i].label, strlen(h.v[i].label), false,
-                  false);
-    if (w != stack) zt_free(w);
+        add_match(a, h.v[i].label, ZT_MOD_HARASSMENT, h.v[i].weight * damp, h.v[i].label, strlen(h.v[i].label),
+                  false, false);
     /* The learned classifier (learned.h): where it says yes, a harassment
      * match whose weight is at least the default threshold (0.7); a text
      * that names no second or third person needs a margin
@@ -602,9 +661,11 @@ static int harassment_rules(struct acc *a, const struct words *ws, const char *t
     double mz;
     if (learned && zt__clf_margin(zt__clf_builtin(ZT__CLF_HARASS), text, len, &mz) == 0 &&
         (mz -= zt__clf_addressed(text, len) ? 0.0 : ZT__CLF_HARASS_GATE) >= 0) {
-        double wl = 1.0 / (1.0 + exp(-(mz + ZT__MOD_LEARNED_AT)));
+        if (!damp_known) damp = reported_speech(w, ws->n, text, len) ? REPORTED : 1.0;
+        double wl = damp / (1.0 + exp(-(mz + ZT__MOD_LEARNED_AT)));
         add_match(a, "learned", ZT_MOD_HARASSMENT, wl, "learned", 7, false, false);
     }
+    if (w != stack) zt_free(w);
     return 0;
 }
 

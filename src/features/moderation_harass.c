@@ -64,17 +64,19 @@ static const char *const INSULT_N[] = {
     "waste",   "disgrace", "parasite", "pos",     "dork",    "weirdo",  "coward",  "fool",     "muppet",
     "donkey",  "nitwit",   "numpty",   "bellend", "tosser",  "prick",   "wanker",  "cunt",     "bitch",
     "asshole", "arsehole", "retard",   "degenerate", "lowlife", "simp",  "cow",     "slut",     "whore",
-    "bastard", "dickhead", "twat",     "scumbag", "psycho",  NULL};
+    "bastard", "dickhead", "twat",     "scumbag", "psycho",
+    /* round 5 */
+    "fatso", "perv", "buffoon", "disappointment", "snowflake", NULL};
 static const char *const INSULT_A[] = {
     "stupid", "dumb", "pathetic", "worthless", "useless", "disgusting", "ugly", "brainless", "clueless",
     "incompetent", "annoying", "fat", "hopeless", "retarded", "gross", "repulsive", "dense", "thick",
     "vile", "awful", "insufferable", "braindead", "dumbest", "stupidest", "ugliest", "worst", "lamest",
-    "saddest", NULL};
+    "saddest", "creepy", NULL};
 static const char *const FILLER[] = {"such", "so", "a", "an", "the", "absolute", "total", "complete", "fucking", "fking",
                                      "effing", "freaking", "really", "truly", "utter", "big", "little", "pathetic",
                                      "stupid", "dumb", "ugly", "worthless", "useless", "just", "literally", "of", "piece",
                                      "bunch", "always", "been", "and", "an", "honestly", "ever", "fat", "lazy", "too", "very", "way", "such",
-                                     "most", "biggest", NULL};
+                                     "most", "biggest", "genuinely", "absolutely", "seriously", "officially", NULL};
 static const char *const NEG[] = {"not", "t", "never", "no", "isn", "aren", "nt", "hardly", "don", "didn", "wasn",
                                   "weren", "won", NULL};
 static const char *const YOU[] = {"you", "u", "ya", "ur", "youre", "yall", NULL};
@@ -229,6 +231,21 @@ static void insults(const struct zt__mod_word *w, size_t n, bool friendly, struc
                 put(h, "insult", w_insult);
                 break;
             }
+    /* round 5: the same in the other supported languages ("cállate, estúpido",
+     * "stai zitto, deficiente", "rot op, eikel"), folded */
+    static const char *const shut[] = {"callate", "callaos", "calla", "cierra", "zitto", "zitta", "taci", "sparisci",
+                                       "ferme", "tais", "degage", "klappe", "maul", "verpiss", "hau", "verschwinde",
+                                       "rot", "bek", "kop", "cala", "some", NULL};
+    static const char *const insult_x[] = {"estupido", "estupida", "idiota", "imbecil", "deficiente", "abruti",
+                                           "abrutie", "cretin", "cretine", "cretino", "cretina", "connard", "conne",
+                                           "eikel", "sukkel", "lul", "otario", "babaca", "burro", "burra", "payaso",
+                                           "gilipollas", "pendejo", "tonto", "tonta", "stronzo", "stronza", "scemo",
+                                           "scema", "coglione", "trottel", "depp", "vollidiot", "arschloch", "idiot",
+                                           "loser", "creep", "fatso", "snowflake", "clown", NULL};
+    bool shut_x = false, ins_x = false;
+    for (size_t i = 0; i < n && !shut_x; i++) shut_x = in(&w[i], shut);
+    for (size_t i = 0; i < n && shut_x && !ins_x; i++) ins_x = in(&w[i], insult_x);
+    if (shut_x && ins_x) put(h, "insult", w_insult);
 }
 
 static const char *const EXCL_SUBJ[] = {"nobody", "noone", "everyone", "everybody", "we", "no", "people", NULL};
@@ -283,9 +300,18 @@ static void exclusion(const struct zt__mod_word *w, size_t n, struct zt__mod_hit
         "@you disgust me",
         "@you make me sick",
         "excuse for a human",
+        /* round 5 */
+        "uninstall life",
+        "uninstall your life",
+        "existence is a",
+        "vai a merda",
+        "vete a la mierda",
+        "fai schifo",
+        "va te faire",
     };
     static const double pw[] = {0.7, 0.7, 0.7, 0.5, 0.6, 0.6, 0.6, 0.6, 0.6, 0.6, 0.5,
-                                0.4, 0.6, 0.75, 0.75, 0.5, 0.5, 0.75, 0.8, 0.8, 0.8, 0.8, 0.8};
+                                0.4, 0.6, 0.75, 0.75, 0.5, 0.5, 0.75, 0.8, 0.8, 0.8, 0.8, 0.8,
+                                0.8, 0.8, 0.75, 0.8, 0.8, 0.75, 0.8};
     _Static_assert(sizeof pw / sizeof pw[0] == sizeof phrases / sizeof phrases[0], "one weight a phrase");
     struct firsts f;
     firsts_of(w, n, &f);
@@ -499,6 +525,19 @@ static void threats(const struct zt__mod_word *w, size_t n, struct zt__mod_hits 
         "jump @you after",
         "watch my back if",
         "and sort @you out",
+        /* round 5: veiled threats, and the other supported languages' (folded) */
+        "a shame if something",
+        "last prayers",
+        "se donde vives",
+        "so dove abiti",
+        "sais ou tu habites",
+        "weiss wo du wohnst",
+        "onde moras",
+        "onde voce mora",
+        "weet waar je woont",
+        "ir a por ti",
+        "vengo a prenderti",
+        "vais bruler",
     };
     static const double pw[] = {0.8, 0.9, 0.7, 0.8, 0.8, 0.8, 0.75, 0.8, 0.6, 0.6, 0.6, 0.5, 0.5, 0.5, 0.3, 0.3,
                                 0.8, 0.7, 0.75, 0.75, 0.9, 0.8, 0.8, 0.6, 0.85, 0.9, 0.85, 0.85, 0.9, 0.85, 0.85,
@@ -509,7 +548,9 @@ static void threats(const struct zt__mod_word *w, size_t n, struct zt__mod_hits 
                                 0.8, 0.8, 0.75, 0.8, 0.85, 0.85, 0.85, 0.85, 0.85, 0.8, 0.8, 0.8, 0.8, 0.75,
                                 0.8, 0.9, 0.85, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9,
                                 0.85, 0.8, 0.7, 0.8, 0.8, 0.85, 0.7, 0.7,
-                                0.8, 0.75, 0.75, 0.8, 0.8, 0.75};
+                                0.8, 0.75, 0.75, 0.8, 0.8, 0.75,
+                                /* round 5 */
+                                0.8, 0.85, 0.6, 0.6, 0.6, 0.6, 0.6, 0.6, 0.6, 0.75, 0.75, 0.75};
     struct firsts f;
     firsts_of(w, n, &f);
     for (size_t p = 0; p < sizeof phrases / sizeof phrases[0]; p++)
@@ -520,6 +561,21 @@ static void threats(const struct zt__mod_word *w, size_t n, struct zt__mod_hits 
                 break;
             }
         }
+}
+
+/* Round 5: a warning of the other supported languages ("ten cuidado",
+ * "pass auf"): a weak threat of its own, a threat beside "I know where
+ * you live" in the same language. */
+static void threat_warning(const struct zt__mod_word *w, size_t n, struct zt__mod_hits *h)
+{
+    static const char *const warn[] = {"ten cuidado", "fais gaffe", "pass auf", "stai attento", "stai attenta",
+                                       "tem cuidado", "fais attention", NULL};
+    for (size_t i = 0; i < n; i++)
+        for (size_t p = 0; warn[p]; p++)
+            if (phrase_at(w, n, i, warn[p])) {
+                put(h, "threat_warning", 0.5);
+                return;
+            }
 }
 
 /* A condition ("if I see you again", "mess with me again") and an outcome
@@ -630,28 +686,221 @@ static const char *const STRONG[] = {"spam", "flood", "leak", "leaked", "expose"
                                      /* insults of the languages the moderation lists cover, as a target's name */
                                      "idiota", "idioten", "idiot", "imbécil", "imbecil", "cabrón", "cabron",
                                      "pendejo", "connard", "connasse", "salaud", "arschloch", "otário", "otario",
-                                     "babaca", "stronza", "stronzo", "klootzak", "eikel", NULL};
+                                     "babaca", "stronza", "stronzo", "klootzak", "eikel",
+                                     /* round 5: calls to harass and names of a target, in the same languages */
+                                     "bombard", "cheater",
+                                     "traitor", "rat", "coward", "scum", "harcelez", "inondez",
+                                     "acosadla", "acosadle", "llamadla", "llamadle", "molestadla", "molestadle",
+                                     "chivata", "chivato", "soplon", "soplona", "traidor", "traidora", "verme",
+                                     "spia", "infame", "lache", "traitre", "verrater", "verraterin",
+                                     "verpetzer", "petze", "verrader", "verklikker", "klikspaan", "queixinhas",
+                                     "bufo", "x9", "rata", "vagabunda", "xinga", "doxxed", "doxed", "doxing", NULL};
 static const char *const POINT[] = {"his", "her", "their", "him", "them", "he", "she", "lives", "live", "living", "address",
                                     "number", "phone", "email", "ssn", "home", "here", "found", "cell", "mobile",
                                     "inbox", "plate", "works", "kids", "school", "número", "numero", "nummer",
-                                    "dirección", "direccion", "adresse", "indirizzo", "endereço", "adres", NULL};
+                                    "dirección", "direccion", "adresse", "indirizzo", "endereço", "adres",
+                                    /* round 5: the same words folded (accents stripped), and other languages' */
+                                    "endereco", "morada", "telefono", "telefone", "movil", "portable", "handynummer",
+                                    "handy", "mail", "su", "sa", "son", "sein", "seine", "ihre", "ihr", "ihn", "suo",
+                                    "sua", "seu", "zijn", "haar", "hem", "hij", "zij", "woont", "abita", "vive",
+                                    "wohnt", "habite", "mora", "la", "lo", "le", NULL};
 static const char *const HOSTILE[] = {"everyone", "visit", "show", "hell", "fun", "post", "teach", "lesson", "call",
                                       "let", "knows", "go", "make", "tell", "everywhere", "pay", "text", "message",
                                       "know", "todos", "alle", "tous", "tutti", "iedereen", "allez", "ruft",
                                       "manda", "chiamatela", "chiamatelo", "id", NULL};
 static const char *const WHERE_VERB[] = {"lives", "live", "living", "works", "working", "parks", "stays", "staying",
-                                         "sleeps", NULL};
-static const char *const WHERE_PREP[] = {"at", "on", "in", "near", NULL};
+                                         "sleeps", "woont", "wohnt", "abita", "habite", "vive", "mora", NULL};
+static const char *const WHERE_PREP[] = {"at", "on", "in", "near", "op", "en", "a", "em", "na", "no", "im", "am", NULL};
 static const char *const SCHOOL[] = {"primary", "school", "academy", "college", "elementary", "high", "nursery", NULL};
+
+/* Round 5 (issue 16): what makes contact data a call to harass its owner.
+ * CALL: the reader is sent to the person ("go knock on her door", "tell
+ * him what you think", "allez lui rendre visite"); GRUDGE: why the poster
+ * wants them hurt ("who reported me", "he owes me"); DISCLOSE: posting
+ * someone's details ("here's his address", "her full name"), a kind of
+ * data of its own when the details are not in the message. Words are
+ * the moderation tokens (folded, apostrophes split). */
+static const char *const CALL[] = {
+    "go tell", "go find", "go say", "go wild", "go visit", "go see", "go give", "go knock", "go round", "tell her what", "tell him what", "tell them what", "what @you think of", "make her", "make him",
+    "make them", "make sure he", "make sure she", "make sure they", "sign her up", "sign him up", "do your thing", "do ur thing", "know what to do", "do what @you want",
+    "feel watched", "see how he likes", "see how she likes", "hear from us", "no peace", "at his door", "at her door",
+    "on her door", "on his door", "knock on", "lose his job", "lose her job", "get him fired", "get her fired",
+    "get her sacked", "get him sacked", "pay him a visit", "pay her a visit", "pay them a visit", "drop by",
+    "show up at", "make a scene", "so everyone can", "so you all can", "everyone can", "show up and", "turn up at", "turn up and", "find her after", "find him after", "give him hell", "give her hell", "ruin his", "ruin her", "ruin their", "make his life",
+    "make her life", "learned a lesson", "learn a lesson",
+    "see her ignore", "see him ignore", "bury him", "bury her", "just saying", "you know where", "id a", "vamos a por", "llamadla", "llamadle", "que no pueda", "hacerle una visita",
+    "allez lui", "allez le", "allez la", "rendre visite", "rendez lui", "geht mal", "geht vorbei", "besucht ihn",
+    "besucht sie", "ruft ihn", "ruft sie", "andate a", "fargli visita", "farle visita", "chiamatelo tutti", "chiamatela tutti", "aparecam la", "vao la", "liguem lhe", "ga maar", "ga langs",
+    "bel hem", "bel haar", "eens langs", NULL};
+static const char *const GRUDGE[] = {
+    "who reported", "who complained", "who dumped", "who cut me", "who lied", "who wrote", "who snitched",
+    "who ratted", "who banned", "who blocked", "who fired", "who failed", "who beat", "who trashed", "who cheated",
+    "who made fun", "who kept", "who was rude", "who stole", "who hit", "who insulted", "who grassed",
+    "banned me", "blocked me", "reported me", "reported us", "reported my", "owes me", "lied about me",
+    "cheated on", "dumped my", "que me denuncio", "mich angezeigt", "mich gemeldet", "qui m a balance", "qui m a signale",
+    "che mi ha denunciato", "que me robo", "what she deserves", "what he deserves",
+    "what they deserve", "deserves no peace", "deserves everything coming", "spread it", "who s in", NULL};
+static const char *const DISCLOSE[] = {
+    "here s his", "here s her", "here s their", "here s the", "here is his", "here is her", "here is the",
+    "this is his", "this is her", "this is the address", "this is the home", "his full name", "her full name",
+    "their full names", "home address", "home town", "hometown", "her school", "his school", "where he lives",
+    "where she lives", "posting his", "posting her", "posting the", "publishing his", "publishing her",
+    "publishing the", "got her address", "got his address", "got their address", "found her", "found his",
+    "found the", "in the doc", "this is where", "here s where", "here is where",
+    "her workplace", "his workplace", "voici l adresse", "voici le numero", "voici son", "aqui esta la direccion",
+    "esta es la direccion", "este es el movil", "este es el numero", "ecco il numero", "ecco l indirizzo",
+    "das ist die adresse", "hier ist die adresse", "das ist ihre", "das ist seine", "dit is het adres",
+    "dit is het nummer", "o endereco", "esse e o numero", "esta e a morada", NULL};
+
+/* Harassing at all hours: a call only with a third person in the message
+ * ("ring him every hour", not "ring me at midnight"). */
+static const char *const NUISANCE[] = {"at midnight", "middle of the night",
+                                       "every hour", "every night", "all night", "quiet night", "en pleine nuit",
+                                       "toute la nuit", "toda la noche", "tag und nacht", "a mezzanotte",
+                                       "tutta la notte", "a noite toda", "de hele nacht", "midden in de nacht", NULL};
+static const char *const THIRD[] = {"him", "her", "he", "she", "them", "his", "la", "le", "lo", "lui", "ihn", "sie",
+                                    "hem", "haar", "ela", "ele", "gli", NULL};
+
+static bool any_phrase(const struct zt__mod_word *w, size_t n, const struct firsts *f, const char *const *list)
+{
+    for (size_t p = 0; list[p]; p++)
+        if (may_start(f, list[p]))
+            for (size_t i = 0; i < n; i++)
+                if (phrase_at(w, n, i, list[p])) return true;
+    return false;
+}
+
+/* A street word of the languages the lists cover, alone ("via", "calle",
+ * "rue", "Street") or as the end of a compound ("Lindenstraße",
+ * "Kerkstraat"), lower-cased in wl. */
+static bool street_word(const char *wl, size_t l)
+{
+    static const char *const words[] = {"street", "st", "road", "rd", "avenue", "ave", "lane", "ln", "drive", "dr",
+                                        "way", "close", "court", "place", "boulevard", "blvd", "terrace", "crescent",
+                                        "grove", "gardens", "square", "hill", "parade", "row", "walk", "mews",
+                                        "highway", "parkway", "circle", "via", "viale", "corso", "piazza", "calle",
+                                        "avenida", "plaza", "paseo", "carrer", "rua", "rue", "travessa", "largo",
+                                        "chemin", "allee", "strada", NULL};
+    static const char *const ends[] = {"straat", "strasse", "stra\xc3\x9f" "e", "weg", "gasse", "laan", "plein",
+                                       "platz", "allee", "gracht", "kade", "dijk", "steeg", NULL};
+    for (size_t q = 0; words[q]; q++)
+        if (words[q][0] == wl[0] && strncmp(wl, words[q], l) == 0 && words[q][l] == 0) return true;
+    if (l < 5) return false;
+    for (size_t q = 0; ends[q]; q++) {
+        size_t el = strlen(ends[q]);
+        if (l > el + 2 && wl[l - 1] == ends[q][el - 1] && memcmp(wl + l - el, ends[q], el) == 0) return true;
+    }
+    return false;
+}
+
+/* A street word followed by a house number within two words, no comma
+ * between ("calle Olmo 12", "Kerkstraat 9", "Walnut Street no. 14",
+ * "Elm Street, number 9"): from each run of 1-4 digits, the three words
+ * before it. */
+static bool street_then_number(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!dig(s[i]) || (i > 0 && (dig(s[i - 1]) || alpha(s[i - 1])))) continue;
+        size_t d = i;
+        while (d < n && dig(s[d])) d++;
+        if (d - i > 4 || (d < n && dig(s[d]))) {
+            i = d;
+            continue;
+        }
+        size_t k = i;
+        bool num_word = false; /* the word read last is "number", "no", "nr" */
+        for (int words = 0; words < 3 && k > 0; words++) {
+            while (k > 0 && (s[k - 1] == ' ' || s[k - 1] == '.')) k--;
+            /* a comma is crossed only before "number"/"no" ("Elm Street, number 9") */
+            if (k > 0 && s[k - 1] == ',') {
+                if (!num_word) break;
+                k--;
+                while (k > 0 && s[k - 1] == ' ') k--;
+            }
+            size_t we = k;
+            while (k > 0 && (alpha(s[k - 1]) || (unsigned char)s[k - 1] >= 0x80)) k--;
+            size_t l = we - k;
+            if (!l || l >= 32) break;
+            char wl[32];
+            for (size_t q = 0; q < l; q++) wl[q] = low(s[k + q]);
+            wl[l] = 0;
+            if (street_word(wl, l)) return true;
+            num_word = l <= 6 && wl[0] == 'n';
+        }
+        i = d;
+    }
+    return false;
+}
+
+/* A house number before a street word of the languages that write it
+ * first ("8 rue Victor Hugo", "12 avenue des Lilas"). */
+static bool number_then_street(const char *s, size_t n)
+{
+    static const char *const words[] = {"rue", "avenue", "boulevard", "bd", "place", "chemin", "impasse", "quai",
+                                        "cours", "allee", "all\xc3\xa9" "e", "route", NULL};
+    for (size_t i = 0; i < n; i++) {
+        if (!dig(s[i]) || (i > 0 && (dig(s[i - 1]) || alpha(s[i - 1])))) continue;
+        size_t j = i;
+        while (j < n && dig(s[j])) j++;
+        if (j - i > 4) {
+            i = j;
+            continue;
+        }
+        if (j < n && s[j] == ',') j++;
+        if (j >= n || s[j] != ' ') continue;
+        j++;
+        size_t ws = j;
+        while (j < n && (alpha(s[j]) || (unsigned char)s[j] >= 0x80)) j++;
+        char wl[16];
+        size_t l = j - ws;
+        if (!l || l >= sizeof wl || (j < n && s[j] != ' ')) continue;
+        for (size_t q = 0; q < l; q++) wl[q] = low(s[ws + q]);
+        wl[l] = 0;
+        for (size_t q = 0; words[q]; q++)
+            if (strcmp(wl, words[q]) == 0) return true;
+    }
+    return false;
+}
+
+/* A short phone number: NNN-NNNN, or four groups of 2-3 digits ("612 55
+ * 01 47"); counted only with a word that points at a person. */
+static bool short_phone(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!dig(s[i]) || (i > 0 && (dig(s[i - 1]) || alpha(s[i - 1])))) continue;
+        size_t j = i, groups = 0, d = 0;
+        bool bad = false;
+        while (j < n && dig(s[j])) {
+            size_t g = j;
+            while (j < n && dig(s[j])) j++;
+            groups++;
+            d += j - g;
+            if (j - g > 4) bad = true;
+            if (j + 1 < n && (s[j] == '-' || s[j] == ' ' || s[j] == '.') && dig(s[j + 1])) j++;
+            else break;
+        }
+        if (!bad && ((groups == 2 && d == 7 && s[i + 3] == '-') || (groups >= 4 && d >= 8 && d <= 9)) &&
+            (j >= n || !alpha(s[j])))
+            return true;
+        i = j;
+    }
+    return false;
+}
 
 /* Where someone is, without contact data: "lives on Maple Street", "works
  * at the Tesco", "his kids go to Westfield Primary". */
 static bool whereabouts(const struct zt__mod_word *w, size_t n)
 {
     for (size_t i = 0; i + 1 < n; i++) {
-        if (in(&w[i], WHERE_VERB) && in(&w[i + 1], WHERE_PREP)) return true;
+        /* "lives on", "works nights at" */
+        if (in(&w[i], WHERE_VERB) && (in(&w[i + 1], WHERE_PREP) || (i + 2 < n && in(&w[i + 2], WHERE_PREP))))
+            return true;
         if ((eqw(&w[i], "go") || eqw(&w[i], "goes")) && eqw(&w[i + 1], "to") && i + 3 < n &&
             (in(&w[i + 3], SCHOOL) || (i + 4 < n && in(&w[i + 4], SCHOOL))))
+            return true;
+        /* "goes to Oakfield High", "the shop on Bridge Street" (a place named by its street) */
+        if ((eqw(&w[i], "on") || eqw(&w[i], "at")) && i + 2 < n && w[i + 2].len && street_word(w[i + 2].p, w[i + 2].len) &&
+            !eqw(&w[i + 2], "way") && !eqw(&w[i + 2], "place") && !eqw(&w[i + 2], "walk") && !eqw(&w[i + 2], "row"))
             return true;
     }
     return false;
@@ -660,7 +909,12 @@ static bool whereabouts(const struct zt__mod_word *w, size_t n)
 static void doxxing(const struct zt__mod_word *w, size_t n, const char *raw, size_t rawlen, struct zt__mod_hits *h)
 {
     int kind = contact_data(raw, rawlen);
-    if (!kind && whereabouts(w, n)) kind = 3;
+    if (!kind && (street_then_number(raw, rawlen) || number_then_street(raw, rawlen))) kind = 1;
+    if (!kind && short_phone(raw, rawlen)) kind = 4;
+    struct firsts f;
+    firsts_of(w, n, &f);
+    bool disclose = any_phrase(w, n, &f, DISCLOSE);
+    if (!kind && (whereabouts(w, n) || disclose)) kind = 3;
     if (!kind) return;
     bool point = false, insult = false, strong = false;
     int weak = 0;
@@ -679,6 +933,20 @@ static void doxxing(const struct zt__mod_word *w, size_t n, const char *raw, siz
         if (eqw(&w[i], "let") && i + 3 < n && in(&w[i + 1], TARGET3) && eqw(&w[i + 2], "have") && eqw(&w[i + 3], "it"))
             strong = true;
     }
+    /* round 5: a call to go at the person, with a grudge or a disclosure */
+    bool call = any_phrase(w, n, &f, CALL);
+    if (!call && any_phrase(w, n, &f, NUISANCE))
+        for (size_t i = 0; i < n && !call; i++) call = in(&w[i], THIRD);
+    bool grudge = any_phrase(w, n, &f, GRUDGE);
+    static const char *const crowd[] = {"everyone", "everybody", "todos", "todas", "alle", "tous", "toutes", "tutti",
+                                        "iedereen", "allemaal", NULL};
+    bool many = false;
+    for (size_t i = 0; i < n; i++) many |= in(&w[i], crowd);
+    if (call && (grudge || disclose || many || kind != 3)) strong = true;
+    /* a grudge with contact data or a disclosure; with whereabouts alone it also needs a call */
+    if (grudge && (disclose || (kind != 3 && kind != 0))) strong = true;
+    /* a short number is a phone only beside a word that points at a person */
+    if (kind == 4 && !point) return;
     /* a named target ("this snitch", "the creep") points at someone too */
     point |= strong;
     /* whereabouts without contact data: only with an insult, another rule or a strong word */
@@ -714,5 +982,6 @@ void zt__mod_harass(const struct zt__mod_word *w, size_t n, const char *raw, siz
     incitement(w, n, h);
     threats(w, n, h);
     threat_pairs(w, n, h);
+    threat_warning(w, n, h);
     doxxing(w, n, raw, rawlen, h);
 }

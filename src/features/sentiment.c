@@ -543,6 +543,76 @@ static const struct {
     {"yay", 2.0},       {"perfect", 2.7},   {"tired", -1.2},     {"lost", -1.3},     {"closing", -0.8},
 };
 
+/* Round 5 (issue 16): more of chat's words, sorted by bytes for a binary
+ * search: English words the lexicon lacks ("ghosted", "nightmare",
+ * "epic"), topics it reads as sentiment ("holiday", "party": 0), and the
+ * everyday sentiment words of the other languages the features support
+ * (French, German, Spanish, Italian, Portuguese, Dutch), lower-cased as
+ * written. Looked up after chat_lex. */
+static const struct chat_word {
+    const char *w;
+    double v;
+} chat_lex_more[] = {
+    {"adorei", 2.5}, {"adoro", 2.5}, {"adoré", 2.5}, {"affreux", -2.5}, {"anxious", -1.8}, {"asco", -2.5},
+    {"awkward", -1.2}, {"baal", -2}, {"balen", -2}, {"bedankt", 1.5}, {"bella", 2}, {"bellissima", 2.8},
+    {"bellissimo", 2.8}, {"bello", 2}, {"bland", -1.2}, {"blij", 2.2}, {"bonita", 2}, {"bonito", 2}, {"boos", -2},
+    {"bravo", 2}, {"brutta", -2}, {"brutto", -2}, {"buenísima", 2.5}, {"buenísimo", 2.5}, {"buonissima", 2.5},
+    {"buonissimo", 2.5}, {"burnt", -1}, {"cancelled", -1.6}, {"cansada", -1.2}, {"cansado", -1.2}, {"cassé", -1.6},
+    {"cassée", -1.6}, {"catastrophe", -2.5}, {"chaos", -1.5}, {"chata", -1.5}, {"chato", -1.5}, {"chouette", 2},
+    {"chuffed", 2.2}, {"complimenti", 2}, {"contenta", 2}, {"contente", 1.8}, {"contento", 2}, {"cosy", 1.5},
+    {"cozy", 1.5}, {"damaged", -1.6}, {"danke", 1.5}, {"dankjewel", 1.5}, {"decepcionada", -2}, {"decepcionado", -2},
+    {"deliciosa", 2.5}, {"delicioso", 2.5}, {"delusa", -2}, {"delusione", -2}, {"deluso", -2}, {"dented", -1.2},
+    {"desastre", -2.5}, {"detesto", -2.5}, {"dommage", -1.5}, {"draining", -1.4}, {"dumped", -1.8}, {"décevant", -2},
+    {"décevante", -2}, {"délicieuse", 2.5}, {"délicieux", 2.5}, {"déçu", -2}, {"déçue", -2}, {"encanta", 2.5},
+    {"encantó", 2.5}, {"enfadada", -2}, {"enfadado", -2}, {"engaged", 1.5}, {"enttäuschend", -2}, {"enttäuscht", -2},
+    {"epic", 2.2}, {"exceeded", 1.8}, {"exhausted", -1.8}, {"exhausting", -1.6}, {"fab", 2.2}, {"fantastica", 2.8},
+    {"fantastico", 2.8}, {"fatal", -2}, {"fatigué", -1.5}, {"fatiguée", -1.5}, {"felice", 2.5}, {"felices", 2.5},
+    {"felicissima", 3}, {"felicissimo", 3}, {"feliz", 2.5}, {"fever", -1.2}, {"ffs", -1.8}, {"fiasco", -2},
+    {"fijn", 2}, {"fijne", 2}, {"filthy", -2.2}, {"flooded", -1.6}, {"flop", -1.8}, {"flu", -1.2}, {"freezing", -0.8},
+    {"freue", 2}, {"funeral", -2}, {"furchtbar", -2.5}, {"furchtbare", -2.5}, {"galère", -1.8}, {"geil", 2},
+    {"genervt", -2}, {"geniale", 2.5}, {"geweldig", 2.8}, {"geweldige", 2.8}, {"ghosted", -2}, {"glücklich", 2.5},
+    {"gracias", 1.5}, {"graduated", 2}, {"grazie", 1.5}, {"guay", 2}, {"génial", 2.5}, {"hammer", 1.5},
+    {"hangover", -1.5}, {"harta", -2}, {"harto", -2}, {"headache", -1.5}, {"heavenly", 2.2}, {"heerlijk", 2.5},
+    {"heerlijke", 2.5}, {"heureuse", 2.5}, {"heureux", 2.5}, {"hired", 1.8}, {"holiday", 0}, {"holidays", 0},
+    {"horrible", -2.5}, {"horrível", -2.5}, {"hyped", 2}, {"ill", -1.2}, {"incazzata", -2.2}, {"incazzato", -2.2},
+    {"incredible", 2.5}, {"increible", 2.8}, {"increíble", 2.8}, {"incrível", 2.8}, {"injured", -1.5},
+    {"insomnia", -1.5}, {"irritant", -2}, {"j'adore", 2.5}, {"jammer", -1.5}, {"kapot", -1.8}, {"kaputt", -1.8},
+    {"katastrophe", -2.5}, {"klasse", 2}, {"leak", -1}, {"leaking", -1.2}, {"lecker", 2.2}, {"leider", -0.8},
+    {"lekker", 2}, {"leuk", 2}, {"leuke", 2}, {"lifesaver", 2.2}, {"linda", 2.5}, {"lindo", 2.5}, {"lástima", -1.5},
+    {"m'énerve", -2}, {"magnifique", 2.8}, {"mala", -2}, {"malo", -2}, {"maravilhosa", 2.8}, {"maravilhoso", 2.8},
+    {"maravillosa", 2.8}, {"maravilloso", 2.8}, {"marre", -2}, {"mejores", 1.8}, {"merci", 1.5}, {"merda", -2.5},
+    {"mess", -1.4}, {"mierda", -2.5}, {"migraine", -1.8}, {"missing", -1}, {"mola", 2}, {"mooi", 2}, {"mooie", 2},
+    {"müde", -1.2}, {"nervig", -2}, {"nervt", -2}, {"nightmare", -2.5}, {"noisy", -1}, {"nul", -2}, {"nulle", -2},
+    {"obrigada", 1.5}, {"obrigado", 1.5}, {"odeio", -2.5}, {"odio", -2.5}, {"oof", -1}, {"orribile", -2.5},
+    {"ottima", 2.5}, {"ottimo", 2.5}, {"overcharged", -1.8}, {"overdue", -1}, {"parfait", 2.5}, {"parfaite", 2.5},
+    {"parties", 0}, {"party", 0}, {"passed", 1.2}, {"peccato", -1.5}, {"pena", -1.5}, {"perdemos", -1.2},
+    {"perdi", -1.2}, {"perfecta", 2.5}, {"perfecto", 2.5}, {"perfekt", 2.5}, {"perfetta", 2.5}, {"perfetto", 2.5},
+    {"pessima", -2.8}, {"pessimo", -2.8}, {"phew", 1.2}, {"pire", -2}, {"preciosa", 2.5}, {"precioso", 2.5},
+    {"pregnant", 1.5}, {"prima", 2}, {"promoted", 2}, {"promotion", 1.8}, {"pumped", 2}, {"puncture", -1.2},
+    {"pésima", -2.8}, {"pésimo", -2.8}, {"péssima", -2.8}, {"péssimo", -2.8}, {"queued", -0.6}, {"raiva", -2},
+    {"ramp", -2.5}, {"ravi", 2.2}, {"ravie", 2.2}, {"recommend", 1.5}, {"recommended", 1.5}, {"refused", -1.2},
+    {"relieved", 1.8}, {"remboursé", 0}, {"rota", -1.6}, {"roto", -1.6}, {"saudades", 0}, {"scammed", -2.2},
+    {"schade", -1.5}, {"scheisse", -2.5}, {"scheiße", -2.5}, {"schifo", -2.8}, {"schlecht", -2}, {"schlechte", -2},
+    {"schlechter", -2}, {"schmutzig", -1.8}, {"schrecklich", -2.5}, {"schön", 2}, {"schöne", 2}, {"schöner", 2},
+    {"shouting", -1}, {"sigh", -1}, {"slecht", -2}, {"slechte", -2}, {"smelled", -0.8}, {"smelly", -1.5},
+    {"smoothly", 1.5}, {"soggy", -1.2}, {"sprained", -1.2}, {"stale", -1.2}, {"stanca", -1.2}, {"stanchissima", -1.8},
+    {"stanchissimo", -1.8}, {"stanco", -1.2}, {"stoked", 2.2}, {"stolen", -2}, {"stranded", -1.8}, {"stupenda", 2.8},
+    {"stupendo", 2.8}, {"sympa", 1.8}, {"tasty", 2}, {"tear", -0.8}, {"teleurgesteld", -2}, {"terribile", -2.5},
+    {"toll", 2.2}, {"tolle", 2.2}, {"toller", 2.2}, {"toothache", -1.5}, {"traurig", -2}, {"triste", -2},
+    {"tristes", -2}, {"twisted", -0.8}, {"unhelpful", -1.8}, {"unreal", 2}, {"verdrietig", -2}, {"verspätung", -1.2},
+    {"vreselijk", -2.5}, {"waardeloos", -2.5}, {"wahnsinn", 2}, {"welcoming", 1.8}, {"woo", 1.8}, {"wooo", 1.8},
+    {"wrecked", -1.8}, {"wtf", -1.5}, {"wunderbar", 2.8}, {"wunderschön", 2.8}, {"wunderschöne", 2.8},
+    {"wunderschöner", 2.8}, {"yess", 2}, {"yesss", 2}, {"yikes", -1}, {"yummy", 2}, {"ärgerlich", -2}, {"énerve", -2},
+    {"énervé", -2}, {"énervée", -2}, {"ótima", 2.5}, {"ótimo", 2.5},
+
+};
+
+static int chat_word_cmp(const void *key, const void *elem)
+{
+    const struct chat_word *k = key, *e = elem;
+    return strcmp(k->w, e->w);
+}
+
 /* The word of a token without its trailing marks ("great," -> "great"). */
 static size_t tok_word(const struct tok *t, const char **w)
 {
@@ -569,6 +639,20 @@ static void chat_lexicon(struct tok *k, const struct tok *prev)
             k->lex = chat_lex[i].v;
             return;
         }
+    if (n > 0 && n < 32) {
+        char key[32];
+        memcpy(key, w, n);
+        key[n] = 0;
+        struct chat_word k0 = {key, 0};
+        const struct chat_word *hit =
+            bsearch(&k0, chat_lex_more, sizeof chat_lex_more / sizeof chat_lex_more[0], sizeof chat_lex_more[0],
+                    chat_word_cmp);
+        if (hit) {
+            k->in_lex = hit->v != 0;
+            k->lex = hit->v;
+            return;
+        }
+    }
     /* "like" is a verb of liking after a subject or a negation, else filler */
     if (eq(w, n, "like") && !(prev && (word_is(prev, "i") || word_is(prev, "you") || word_is(prev, "we") ||
                                        word_is(prev, "they") || word_is(prev, "really") || negated(prev) ||
@@ -594,7 +678,12 @@ static const char *const chat_expect[] = {
     "charges", "buy", "refund", "refunded", "call", "called", "email", "emailed", "text", "texted",
     "ship", "shipped", "update", "listen", "listened", "say", "apologise", "apologize", "apologised", "apologized",
     "bother", "bothered", "turned", "pick", "picked", "last", "lasted",
-    "fit", "fits", "connect", "connects", "sync", "syncs", "boot", "boots", "recommend", "return", "back"};
+    "fit", "fits", "connect", "connects", "sync", "syncs", "boot", "boots", "recommend", "return", "back",
+    /* round 5: "didn't sleep", "nobody helps", and the other languages' ("no contestan", "ne marche pas") */
+    "sleep", "slept", "walk", "help", "helps", "helped", "contestan", "contesta", "responde", "responden", "llega",
+    "llegó", "funciona", "funcionan", "répond", "répondent", "marche", "fonctionne", "remboursé", "remboursés",
+    "antworten", "antwortet", "funktioniert", "kommt", "risponde", "rispondono", "funziona", "arriva", "aiuta",
+    "respondem", "chegou", "antwoorden", "werkt", "rijdt", "komt"};
 
 static bool is_expect(const struct tok *t)
 {
@@ -607,7 +696,12 @@ static bool is_expect(const struct tok *t)
 
 static bool chat_negator(const struct tok *t)
 {
-    return negated(t) || word_is(t, "no") || word_is(t, "nobody") || word_is(t, "noone");
+    static const char *const other[] = {"nobody", "noone", "pas", "nicht", "kein", "keine", "nadie", "nessuno",
+                                        "ninguém", "niemand", "niet", "não", "nao", "non", "nunca", "jamais", NULL};
+    if (negated(t) || word_is(t, "no")) return true;
+    for (size_t i = 0; other[i]; i++)
+        if (word_is(t, other[i])) return true;
+    return false;
 }
 
 /* Does the token sequence at i spell the words of phrase (space-separated)? */
@@ -618,6 +712,11 @@ static size_t phrase_at(const struct tok *t, size_t n, size_t i, const char *phr
     while (*p) {
         const char *sp = strchr(p, ' ');
         size_t pl = sp ? (size_t)(sp - p) : strlen(p);
+        if (pl == 1 && p[0] != '*') { /* "a", "i": one-unit words are not tokens */
+            p += pl;
+            while (*p == ' ') p++;
+            continue;
+        }
         if (i + k >= n) return 0;
         const char *w;
         size_t wn = tok_word(&t[i + k], &w);
@@ -635,7 +734,10 @@ static const char *const chat_pos_idioms[] = {
     "can't wait", "cant wait", "cannot wait", "no complaints", "can't thank you enough", "couldn't ask for",
     "no problems", "no issues", "not bad", "not too bad", "never disappoints",
     "can't go wrong", "worth it", "didn't disappoint", "did not disappoint", "can't recommend * enough",
-    "crushed it", "killed it", "nailed it", "smashed it", "smashing it", "killing it", "crushing it"};
+    "crushed it", "killed it", "nailed it", "smashed it", "smashing it", "killing it", "crushing it",
+    /* round 5 */
+    "went well", "went really well", "went great", "turned out fine", "turned out great", "all good now",
+    "like new", "over the moon", "pas mal"};
 static const char *const chat_neg_idioms[] = {
     "waste of money", "waste of time", "never again", "not worth", "what a joke", "give me a break",
     "fed up", "sick of", "sick and tired", "had enough", "so done", "not happy", "could've been an email",
@@ -643,7 +745,11 @@ static const char *const chat_neg_idioms[] = {
     "not a fan", "not great", "not good", "not ideal", "not okay", "not ok", "no one", "nobody came",
     "still waiting", "still broken", "never arrived", "never came", "fell apart", "went wrong",
     "why does this always", "always happens to me", "can't stand", "cannot stand", "deleted all my", "lost all my",
-    "wiped all my", "not working", "stopped working", "doesn't work", "isn't working"};
+    "wiped all my", "not working", "stopped working", "doesn't work", "isn't working",
+    /* round 5 */
+    "passed away", "nothing is going right", "nothing goes right", "still no", "never called", "never replied",
+    "never showed", "never answered", "ran out", "been down", "is down", "mai più", "nunca más", "plus jamais",
+    "nie wieder", "nooit meer", "nunca mais", "sale mal", "pas terrible", "left early", "what a mess", "en ai marre"};
 /* phrases without sentiment of their own ("not gonna lie that was bad") */
 static const char *const chat_neutral_idioms[] = {"not gonna lie", "not going to lie", "no lie", "not to lie",
                                                   "no offense", "no offence", "i'm not gonna lie", "no worries",
@@ -683,7 +789,7 @@ static void chat_adjust(const struct tok *t, size_t n, double *sent, const char 
     for (size_t i = 0; i < n; i++) {
         if (!chat_negator(&t[i])) continue;
         for (size_t j = i + 1; j < n && j <= i + 3; j++) {
-            if (is_expect(&t[j]) && sent[j] == 0) {
+            if (is_expect(&t[j]) && sent[j] >= 0) { /* "nobody helps": a positive verb not done */
                 sent[j] = CHAT_EVENT;
                 break;
             }
@@ -722,6 +828,23 @@ static void chat_adjust(const struct tok *t, size_t n, double *sent, const char 
         }
     next:;
     }
+    /* "was supposed to be great": the hope did not come true */
+    for (size_t i = 0; i < n; i++)
+        if (phrase_at(t, n, i, "supposed to be") || phrase_at(t, n, i, "meant to be"))
+            for (size_t j = i + 3; j < n && j <= i + 5; j++)
+                if (sent[j] > 0) sent[j] *= CHAT_SARCASM;
+    /* German and Dutch words that are English sentiment words: "das war toll", "die", "Gift" */
+    size_t gd = 0;
+    static const char *const gd_words[] = {"das", "ist", "ich", "und", "nicht", "der", "ein", "eine", "sehr", "mit",
+                                           "wir", "het", "een", "niet", "echt", "ik", "zo", "dat", "euch", "dem", NULL};
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = 0; gd_words[k]; k++)
+            if (word_is(&t[i], gd_words[k])) gd++;
+    if (gd >= 2)
+        for (size_t i = 0; i < n; i++)
+            if (word_is(&t[i], "war") || word_is(&t[i], "die") || word_is(&t[i], "gift") || word_is(&t[i], "hell") ||
+                word_is(&t[i], "bad") || word_is(&t[i], "arm"))
+                sent[i] = 0;
     bool strong = has_bytes(text, len, "\xF0\x9F\x99\x84") || has_bytes(text, len, "\xF0\x9F\x99\x83");
     bool weak = false;
     for (size_t i = 0; i < n && !strong; i++)

@@ -17,6 +17,7 @@
 #include "zentalk/zt_gguf.h"
 #include "zentalk/zt_log.h"
 #include "zentalk/zt_model.h"
+#include "zentalk/zt_quant.h"
 #include "zentalk/zt_str.h"
 #include "zentalk/zt_tokenizer.h"
 
@@ -203,6 +204,44 @@ static int finish(struct zt_infer_job *j, struct zt_buf *prompt, bool chat, int 
     return rc;
 }
 
+/* "precision": "exact" or "bf16" (absent or null: the model's mode). The
+ * declared BF16 mode gives other bits than exact, so a request names the
+ * mode it accepts and a node whose model runs in the other one refuses it
+ * (gpu_pool.precision), never substitutes one for the other. */
+static int parse_precision(json_t *body, struct zt_infer_job *j, struct zt_infer_err *err)
+{
+    json_t *v = json_object_get(body, "precision");
+    if (!v || json_is_null(v)) return 0;
+    enum zt_precision want;
+    if (!json_is_string(v) || zt_precision_parse(json_string_value(v), &want) != 0)
+        return bad(err, "precision must be \"exact\" or \"bf16\"");
+    int have = zt_model_precision(zt_runner_model(j->runner));
+    if ((int)want != have)
+        return zt__infer_fail(err, ZT_EUNSUPPORTED, "precision_unavailable",
+                              "model '%s' runs in %s precision on this node (gpu_pool.precision), not %s",
+                              j->entry->id, zt_precision_name((enum zt_precision)have), zt_precision_name(want));
+    j->params.precision = want == ZT_PRECISION_BF16 ? ZT_JOB_PRECISION_BF16 : ZT_JOB_PRECISION_EXACT;
+    return 0;
+}
+
+/* "kv_cache": "f32" or "f16" (absent or null: the node's), the same way:
+ * a check runs in the checked worker's KV type (zt_job_body_pin_mode). */
+static int parse_kv_cache(json_t *body, struct zt_infer_job *j, struct zt_infer_err *err)
+{
+    json_t *v = json_object_get(body, "kv_cache");
+    if (!v || json_is_null(v)) return 0;
+    const char *s = json_is_string(v) ? json_string_value(v) : "";
+    if (strcmp(s, "f32") != 0 && strcmp(s, "f16") != 0) return bad(err, "kv_cache must be \"f32\" or \"f16\"");
+    bool want16 = strcmp(s, "f16") == 0;
+    bool have16 = zt_model_kv_type(zt_runner_model(j->runner)) == ZT_GGML_F16;
+    if (want16 != have16)
+        return zt__infer_fail(err, ZT_EUNSUPPORTED, "kv_cache_unavailable",
+                              "model '%s' runs with an %s KV cache on this node (gpu_pool.kv_cache_type), not %s",
+                              j->entry->id, have16 ? "f16" : "f32", s);
+    j->params.kv = want16 ? ZT_JOB_KV_F16 : ZT_JOB_KV_F32;
+    return 0;
+}
+
 int zt_infer_job_openai(struct zt_infer *inf, json_t *body, bool chat, struct zt_infer_job **out,
                         struct zt_infer_err *err)
 {
@@ -239,7 +278,7 @@ int zt_infer_job_openai(struct zt_infer *inf, json_t *body, bool chat, struct zt
     p->sampler.presence_penalty = (float)pp;
     p->sampler.repeat_penalty = (float)rp;
     p->max_tokens = (uint32_t)max_tokens;
-    if ((rc = parse_stop(body, j, err)) ||
+    if ((rc = parse_precision(body, j, err)) || (rc = parse_kv_cache(body, j, err)) || (rc = parse_stop(body, j, err)) ||
         (rc = parse_bias(body, zt_model_hparams(zt_runner_model(j->runner))->n_vocab, j, err)))
         goto out;
     p->sampler.logit_bias = j->bias;

@@ -18,6 +18,7 @@
 #include "infer_int.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_engine.h"
+#include "zentalk/zt_quant.h"
 #include "zentalk/zt_gguf.h"
 #include "zentalk/zt_hash.h"
 #include "zentalk/zt_log.h"
@@ -62,6 +63,7 @@ struct zt_infer {
     size_t budget;                     /* bytes; 0 = no limit */
     unsigned n_threads, n_slots;
     bool kv_f16; /* gpu_pool.kv_cache_type: f16 */
+    bool bf16;   /* gpu_pool.precision: bf16 (the declared BF16 mode) */
     const char *backend; /* compute backend: NULL = cpu (gpu_pool.backend, zt_infer_opts.backend) */
     bool deterministic;  /* a GPU backend's deterministic mode (gpu_pool.deterministic) */
     uint64_t max_vram_mb; /* gpu_pool.max_vram_mb: 0 = no limit */
@@ -141,6 +143,7 @@ static int make(const struct zt_infer_opts *o, const struct zt_cfg_model *models
         inf->backend = o->backend;
     }
     inf->deterministic = !(o && o->fast);
+    inf->bf16 = o && o->precision && strcmp(o->precision, "bf16") == 0;
     pthread_mutex_init(&inf->mu, NULL);
     pthread_cond_init(&inf->cv, NULL);
     *out = inf;
@@ -203,6 +206,7 @@ int zt_infer_new(const struct zt_config *cfg, const struct zt_infer_opts *o, str
     if (!inf->n_threads) inf->n_threads = cfg->gpu_pool.cpu_threads > 0 ? (unsigned)cfg->gpu_pool.cpu_threads : cpus_online();
     if (!inf->n_slots) inf->n_slots = (unsigned)(cfg->gpu_pool.max_batch < 64 ? cfg->gpu_pool.max_batch : 64);
     inf->kv_f16 = cfg->gpu_pool.kv_cache_type && strcmp(cfg->gpu_pool.kv_cache_type, "f16") == 0;
+    if (!(o && o->precision)) inf->bf16 = cfg->gpu_pool.precision && strcmp(cfg->gpu_pool.precision, "bf16") == 0;
     if (!inf->backend && cfg->gpu_pool.backend && strcmp(cfg->gpu_pool.backend, "auto") != 0)
         inf->backend = cfg->gpu_pool.backend;
     if (!(o && o->fast)) inf->deterministic = cfg->gpu_pool.deterministic;
@@ -502,7 +506,8 @@ int zt__infer_acquire(struct zt_infer *inf, const char *id, struct zt_runner **o
     }
     uint64_t t0 = zt_time_mono_ns();
     struct zt_model_run_opts ro = {.backend = inf->backend, .deterministic = inf->deterministic,
-                                   .max_device_mb = inf->pool ? 0 : inf->max_vram_mb};
+                                   .max_device_mb = inf->pool ? 0 : inf->max_vram_mb,
+                                   .precision = inf->bf16 ? ZT_PRECISION_BF16 : ZT_PRECISION_EXACT};
     /* the GPU pool places it: the device with the most room, or two */
     struct zt__place place = {.e = {-1, -1}};
     bool placed = false;

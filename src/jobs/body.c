@@ -38,6 +38,8 @@ static const struct {
     {"seed", F_INTEGER},            {"frequency_penalty", F_NUMBER},
     {"presence_penalty", F_NUMBER}, {"repeat_penalty", F_NUMBER},
     {"stop", F_STOP},               {"logit_bias", F_BIAS},
+    {"precision", F_STRING}, /* the precision mode the job must run in (checked by the worker's builder) */
+    {"kv_cache", F_STRING},  /* the KV cache type it must run with (the same) */
 };
 #define N_SAMPLING (sizeof sampling_fields / sizeof sampling_fields[0])
 
@@ -385,6 +387,25 @@ static int encode(const json_t *req, enum zt_job_kind kind, char **out, size_t *
             goto out;
         }
     }
+    rc = dump_with_nonce(j, out, out_len);
+out:
+    json_decref(j);
+    return rc;
+}
+
+int zt_job_body_pin_mode(const char *body, size_t len, const char *engine, char **out, size_t *out_len)
+{
+    if (!body || !engine || !out || !out_len) return ZT_EINVAL;
+    json_t *j = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
+    if (!j) return ZT_EINVAL;
+    int rc = ZT_EINVAL;
+    if (!json_is_object(j) || !json_is_integer(json_object_get(j, "v"))) goto out;
+    /* the markers zt_engine_build_id_mode writes */
+    bool kv16 = strstr(engine, "+kv-f16") != NULL, bf16 = strstr(engine, "+bf16") != NULL;
+    rc = ZT_ENOMEM;
+    if (json_object_set_new(j, "kv_cache", json_string(kv16 ? "f16" : "f32")) != 0 ||
+        json_object_set_new(j, "precision", json_string(bf16 ? "bf16" : "exact")) != 0)
+        goto out;
     rc = dump_with_nonce(j, out, out_len);
 out:
     json_decref(j);

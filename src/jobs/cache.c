@@ -131,7 +131,7 @@ int zt_rcache_key(const struct zt_rcache *c, const char *scope, const char *kind
      * answer's shape (stream, stream_options, user) is not the job */
     static const char *const fields[] = {"messages", "prompt", "temperature", "top_p", "top_k", "min_p", "seed",
                                          "frequency_penalty", "presence_penalty", "repeat_penalty", "stop",
-                                         "logit_bias"};
+                                         "logit_bias", "precision", "kv_cache"};
     json_t *j = json_pack("{s:s,s:s,s:I}", "kind", kind, "model", model, "max_tokens", (json_int_t)max_tokens);
     if (!j) return ZT_ENOMEM;
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {

@@ -113,6 +113,16 @@ int zt_job_call_continue(struct zt_job_call *prev, enum zt_job_mode mode, const 
     int rc = zt_job_body_continue(prev->body, prev->body_len, mode, prev->subject, ids, n_ids, ckpt, ckpt_len, &body,
                                   &body_len);
     if (rc) return rc;
+    if (spec->engine) { /* the first worker's KV type and precision: like with like */
+        char *pinned = NULL;
+        size_t pinned_len = 0;
+        rc = zt_job_body_pin_mode(body, body_len, spec->engine, &pinned, &pinned_len);
+        sodium_memzero(body, body_len);
+        zt_free(body);
+        if (rc) return rc;
+        body = pinned;
+        body_len = pinned_len;
+    }
     struct zt_job_call *j = NULL;
     rc = call_make(body, body_len, prev->subject, (uint32_t)n_ids, prev->verdict, spec, &j);
     if (rc) return rc;

@@ -137,6 +137,14 @@ static bool check_one(struct check *k, const struct zt_job_worker *w, const char
     t.via_relay = w->via_relay;
     t.recipient_id = w->recipient_id[0] ? w->recipient_id : w->node_id;
     bool tf = r->mode == ZT_JOB_CHECK_TEACHER_FORCED;
+    /* the checker runs in the worker's KV cache type and precision mode
+     * (its final checkpoint's build id): a checker in other modes refuses
+     * rather than answer other bits (a false alarm against the worker) */
+    struct zt_checkpoint wck;
+    if (r->ckpt && r->worker_pk && zt_checkpoint_verify(r->ckpt, r->ckpt_len, r->worker_pk, &wck) == 0) {
+        wck.build_id[wck.build_id_len < sizeof wck.build_id ? wck.build_id_len : sizeof wck.build_id - 1] = '\0';
+        spec.engine = wck.build_id;
+    }
     struct zt_job_call *call = NULL;
     if (zt_job_call_continue(r->job, tf ? ZT_JOB_VERIFY : ZT_JOB_RESUME, tf ? r->ids : NULL, tf ? r->n_ids : 0, NULL,
                              0, &spec, &call) != 0 ||

@@ -67,6 +67,31 @@ void zt_chain_set_on_batch(struct zt_chain *c, void (*fn)(void *ud, const struct
     c->on_batch_ud = ud;
 }
 
+/* Test only (docs/internals/ledger.md "The payout loop"): with
+ * ZT_TEST_MODE=1, ZT_TEST_PAYOUT_INTERVAL_MS=N (1 .. 3,600,000) runs the
+ * payout loop every N ms instead of chain.payout_interval_s (at least 60 s),
+ * so a black-box test sees earnings batched within seconds. Without
+ * ZT_TEST_MODE=1 it is refused (logged, ignored): 0. */
+static int64_t test_interval_ms(void)
+{
+    const char *v = getenv("ZT_TEST_PAYOUT_INTERVAL_MS");
+    if (!v || !*v) return 0;
+    const char *tm = getenv("ZT_TEST_MODE");
+    if (!tm || strcmp(tm, "1") != 0) {
+        zt_log(ZT_LOG_ERROR, "test_setting_refused", "name=ZT_TEST_PAYOUT_INTERVAL_MS reason=\"needs ZT_TEST_MODE=1\"");
+        return 0;
+    }
+    char *end = NULL;
+    long long n = strtoll(v, &end, 10);
+    if (!end || *end || n < 1 || n > 3600000) {
+        zt_log(ZT_LOG_ERROR, "test_setting_refused", "name=ZT_TEST_PAYOUT_INTERVAL_MS reason=\"not 1 to 3600000\"");
+        return 0;
+    }
+    zt_log(ZT_LOG_WARN, "test_setting", "name=ZT_TEST_PAYOUT_INTERVAL_MS value=%lld detail=\"test mode: the payout "
+                                        "loop runs every %lld ms\"", n, n);
+    return (int64_t)n;
+}
+
 int zt_chain_open(const struct zt_config *cfg, struct zt_chain **out, struct zt_buf *err)
 {
     if (!cfg || !out) return ZT_EINVAL;
@@ -115,6 +140,8 @@ int zt_chain_open(const struct zt_config *cfg, struct zt_chain **out, struct zt_
         return ZT_ETOOBIG;
     }
     c->interval_ms = cfg->chain.payout_interval_s * 1000;
+    int64_t t = test_interval_ms();
+    if (t) c->interval_ms = t;
     *out = c;
     return 0;
 }

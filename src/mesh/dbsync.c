@@ -4,8 +4,12 @@
  *
  * Bookkeeping under the store owner "dbsync": every segment made (its
  * bytes, until it is in the mesh), a 16-byte hash of every row image
- * published (what changed is what hashes differently), and per table the
- * highest value of its growing column seen (the candidates' window). */
+ * published (what changed is what hashes differently), the change log
+ * (dbsync_changes: a counter and the first column of every row inserted
+ * or updated, written by triggers on the tables, so by every writer of
+ * the store, in the writer's transaction) and per table whether its log
+ * is complete (a mark "log:<table>" once every row was read after its
+ * triggers were made). */
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -35,6 +39,7 @@
 
 #define ROW_HASH 16
 #define SQL_MAX 2048
+#define CHANGES_MAX 200000 /* change-log entries read per round (the rest: the next round) */
 
 static const struct zt_store_step DBSYNC_STEPS[] = {
     {.sql = "CREATE TABLE dbsync_segments(seq INTEGER PRIMARY KEY, sha BLOB NOT NULL, data BLOB,"
@@ -45,6 +50,11 @@ static const struct zt_store_step DBSYNC_STEPS[] = {
                " n_rows BIGINT NOT NULL, created BIGINT NOT NULL, published BIGINT NOT NULL);"
                "CREATE TABLE dbsync_rows(tbl TEXT NOT NULL, k TEXT NOT NULL, h BYTEA NOT NULL, PRIMARY KEY(tbl, k));"
                "CREATE TABLE dbsync_marks(tbl TEXT PRIMARY KEY, hi BIGINT NOT NULL);"},
+    /* the change log: n grows with every row written; a round reads the
+     * rows it names and deletes exactly the entries it read */
+    {.sql = "CREATE TABLE dbsync_changes(n INTEGER PRIMARY KEY AUTOINCREMENT, tbl TEXT NOT NULL, ki INTEGER, kt TEXT);",
+     .sql_pg = "CREATE TABLE dbsync_changes(n BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, tbl TEXT NOT NULL,"
+               " ki BIGINT, kt TEXT);"},
 };
 static const struct zt_store_schema DBSYNC_SCHEMA = {
     .owner = "dbsync", .steps = DBSYNC_STEPS, .n_steps = sizeof DBSYNC_STEPS / sizeof DBSYNC_STEPS[0]};
@@ -63,6 +73,7 @@ struct zt_dbsync {
     bool blocked;       /* a chain of ours is published and we have none: rebuild first */
     int64_t next_head;  /* unix s */
     uint8_t owner_key[32]; /* seals user accounts' wallet addresses (owner_seal) */
+    bool logged[ZT__DBS_MAX_TABLES]; /* the table's triggers made (or found) by this process */
 };
 
 /* Step q while *rc is 0: true on a row; false at the end (or *rc an error). */
@@ -84,7 +95,6 @@ struct cand {
     char *pub;   /* what is published when it differs (a sealed owner), else NULL */
     size_t pub_len;
     char *key;
-    int64_t since;
     uint8_t h[ROW_HASH];
 };
 
@@ -172,14 +182,22 @@ static int owner_open(const struct zt_dbsync *s, json_t *a)
     return json_array_set_new(a, 3, json_stringn((const char *)clear, (size_t)cl)) ? ZT_ENOMEM : 0;
 }
 
-static int select_sql(const struct zt__dbs_table *t, bool windowed, char *out, size_t cap)
+/* The change log's column for t's first column (ki integers, kt text). */
+static const char *log_col(const struct zt__dbs_table *t)
+{
+    return t->cols[0].type == ZT__DBS_INT ? "ki" : "kt";
+}
+
+static int select_sql(const struct zt__dbs_table *t, bool changed, char *out, size_t cap)
 {
     struct zt_buf b;
     zt_buf_init(&b, cap);
     int rc = zt_buf_append_str(&b, "SELECT ");
     for (size_t i = 0; i < t->n_cols && !rc; i++) rc = zt_buf_appendf(&b, "%s%s", i ? ", " : "", t->cols[i].name);
     if (!rc) rc = zt_buf_appendf(&b, " FROM %s WHERE 1=1", t->name);
-    if (!rc && windowed && t->since) rc = zt_buf_appendf(&b, " AND %s > ?", t->since);
+    if (!rc && changed)
+        rc = zt_buf_appendf(&b, " AND %s IN (SELECT %s FROM dbsync_changes WHERE tbl = ? AND n <= ?)", t->cols[0].name,
+                            log_col(t));
     if (!rc && t->own_jobs) rc = zt_buf_append_str(&b, " AND orch = ?");
     if (!rc) rc = zt_buf_append_str(&b, " ORDER BY ");
     for (size_t i = 0; i < t->n_key && !rc; i++) rc = zt_buf_appendf(&b, "%s%s", i ? ", " : "", t->cols[i].name);
@@ -241,13 +259,6 @@ static char *key_of(const struct zt__dbs_table *t, json_t *a)
     return s;
 }
 
-static int since_col(const struct zt__dbs_table *t)
-{
-    for (int i = 0; t->since && i < t->n_cols; i++)
-        if (strcmp(t->cols[i].name, t->since) == 0) return i;
-    return -1;
-}
-
 /* Is t's owner (ledger_*: "ledger", else "sched") migrated in this store? */
 static bool table_present(struct zt_store *st, const struct zt__dbs_table *t)
 {
@@ -255,18 +266,19 @@ static bool table_present(struct zt_store *st, const struct zt__dbs_table *t)
     return zt_store_owner_version(st, strncmp(t->name, "ledger_", 7) == 0 ? "ledger" : "sched", &v) == 0 && v > 0;
 }
 
-/* Read t's candidate rows (every row when lo is INT64_MIN). */
-static int read_rows(struct zt_dbsync *s, const struct zt__dbs_table *t, int64_t lo, struct cands *out)
+/* Read t's candidate rows: those the change log names up to entry top, or
+ * every row when top is negative. */
+static int read_rows(struct zt_dbsync *s, const struct zt__dbs_table *t, int64_t top, struct cands *out)
 {
     char sql[SQL_MAX];
-    bool windowed = lo != INT64_MIN;
-    int rc = select_sql(t, windowed, sql, sizeof sql);
+    bool changed = top >= 0;
+    int rc = select_sql(t, changed, sql, sizeof sql);
     struct zt_store_stmt *q = NULL;
     if (!rc) rc = zt_store_prepare(s->o.st, sql, &q);
     int p = 1;
-    if (!rc && windowed && t->since) rc = zt_store_bind_i64(q, p++, lo);
+    if (!rc && changed) rc = zt_store_bind_text(q, p++, t->name, strlen(t->name));
+    if (!rc && changed) rc = zt_store_bind_i64(q, p++, top);
     if (!rc && t->own_jobs) rc = zt_store_bind_text(q, p++, zt_identity_id(s->o.id), strlen(zt_identity_id(s->o.id)));
-    int sc = since_col(t);
     while (next_row(q, &rc)) {
         rc = ZT_ENOMEM;
         json_t *a = json_array();
@@ -292,7 +304,6 @@ static int read_rows(struct zt_dbsync *s, const struct zt__dbs_table *t, int64_t
             rc = c->line ? ZT_ENOMEM : ZT_ETOOBIG;
             goto row_out;
         }
-        c->since = sc >= 0 ? (int64_t)json_integer_value(json_array_get(a, (size_t)sc + 1)) : 0;
         row_hash(c->h, c->line, c->len - 1);
         out->n++;
         rc = 0;
@@ -322,15 +333,151 @@ static int published_hash(struct zt_store_stmt *q, const char *tbl, const char *
     return rc;
 }
 
-static int mark_get(struct zt_dbsync *s, const char *tbl, int64_t *hi)
+static const char SQL_MARK_UPSERT[] = "INSERT INTO dbsync_marks(tbl, hi) VALUES(?, ?)"
+                                      " ON CONFLICT(tbl) DO UPDATE SET hi = excluded.hi";
+
+static int run_done(struct zt_store_stmt *q)
 {
+    int rc = zt_store_step(q);
+    zt_store_reset(q);
+    return rc == ZT_STORE_DONE ? 0 : rc < 0 ? rc : ZT_EIO;
+}
+
+/* ---- the change log ------------------------------------------------------------------- */
+
+/* Make t's triggers (once per process; what exists is kept): every row
+ * inserted or updated adds (t, its first column) to dbsync_changes in the
+ * writer's transaction, whichever process writes. */
+static int log_triggers(struct zt_dbsync *s, size_t ti)
+{
+    if (s->logged[ti]) return 0;
+    const struct zt__dbs_table *t = &zt__dbs_tables[ti];
+    const char *n = t->name, *c = t->cols[0].name, *k = log_col(t);
+    char sql[SQL_MAX];
+    int len;
+    if (zt_store_dialect(s->o.st) == ZT_STORE_DIALECT_POSTGRES)
+        len = snprintf(sql, sizeof sql,
+                       "CREATE OR REPLACE FUNCTION dbsync_chg_%s() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN"
+                       " INSERT INTO dbsync_changes(tbl, %s) VALUES('%s', NEW.%s); RETURN NULL; END $f$;"
+                       "CREATE OR REPLACE TRIGGER dbsync_chg_%s AFTER INSERT OR UPDATE ON %s FOR EACH ROW"
+                       " EXECUTE FUNCTION dbsync_chg_%s();",
+                       n, k, n, c, n, n, n);
+    else
+        len = snprintf(sql, sizeof sql,
+                       "CREATE TRIGGER IF NOT EXISTS dbsync_chg_%s_i AFTER INSERT ON %s BEGIN"
+                       " INSERT INTO dbsync_changes(tbl, %s) VALUES('%s', NEW.%s); END;"
+                       "CREATE TRIGGER IF NOT EXISTS dbsync_chg_%s_u AFTER UPDATE ON %s BEGIN"
+                       " INSERT INTO dbsync_changes(tbl, %s) VALUES('%s', NEW.%s); END;",
+                       n, n, k, n, c, n, n, k, n, c);
+    if (len < 0 || (size_t)len >= sizeof sql) return ZT_ETOOBIG;
+    int rc = zt_store_exec(s->o.st, sql);
+    if (!rc) s->logged[ti] = true;
+    return rc;
+}
+
+static int unlog_tx(struct zt_store *st, void *ud)
+{
+    (void)ud;
+    bool pg = zt_store_dialect(st) == ZT_STORE_DIALECT_POSTGRES;
+    int rc = 0;
+    for (size_t t = 0; t < zt__dbs_n_tables && !rc; t++) {
+        const char *n = zt__dbs_tables[t].name;
+        if (!table_present(st, &zt__dbs_tables[t])) continue;
+        char sql[512];
+        if (pg)
+            snprintf(sql, sizeof sql, "DROP TRIGGER IF EXISTS dbsync_chg_%s ON %s; DROP FUNCTION IF EXISTS dbsync_chg_%s();",
+                     n, n, n);
+        else
+            snprintf(sql, sizeof sql, "DROP TRIGGER IF EXISTS dbsync_chg_%s_i; DROP TRIGGER IF EXISTS dbsync_chg_%s_u;", n,
+                     n);
+        rc = zt_store_exec(st, sql);
+    }
+    if (!rc) rc = zt_store_exec(st, "DELETE FROM dbsync_changes; DELETE FROM dbsync_marks WHERE tbl LIKE 'log:%'");
+    return rc;
+}
+
+int zt_dbsync_unlog(struct zt_store *st)
+{
+    if (!st) return ZT_EINVAL;
+    int v = 0;
+    int rc = zt_store_owner_version(st, DBSYNC_SCHEMA.owner, &v);
+    if (rc || v < 2) return rc; /* no publisher ever made a log here */
+    return zt_store_tx(st, unlog_tx, NULL);
+}
+
+/* Whether t's log is complete: every row was read after its triggers were made. */
+static int log_complete(struct zt_dbsync *s, const struct zt__dbs_table *t, bool *yes)
+{
+    char k[96];
+    snprintf(k, sizeof k, "log:%s", t->name);
     struct zt_store_stmt *q = NULL;
     int rc = zt_store_prepare(s->o.st, "SELECT hi FROM dbsync_marks WHERE tbl = ?", &q);
-    if (!rc) rc = zt_store_bind_text(q, 1, tbl, strlen(tbl));
+    if (!rc) rc = zt_store_bind_text(q, 1, k, strlen(k));
     if (!rc) rc = zt_store_step(q);
-    *hi = INT64_MIN;
-    if (rc == ZT_STORE_ROW) rc = zt_store_column_i64(q, 0, hi);
-    else if (rc == ZT_STORE_DONE) rc = 0;
+    *yes = rc == ZT_STORE_ROW;
+    if (rc == ZT_STORE_ROW || rc == ZT_STORE_DONE) rc = 0;
+    zt_store_stmt_free(q);
+    return rc;
+}
+
+/* The change-log entries now in the store, oldest first (up to
+ * CHANGES_MAX): their counters into *out (zt_free), how many in *n. */
+static int log_read(struct zt_dbsync *s, int64_t **out, size_t *n)
+{
+    struct zt_store_stmt *q = NULL;
+    int64_t *v = NULL;
+    size_t k = 0, cap = 0;
+    int rc = zt_store_prepare(s->o.st, "SELECT n FROM dbsync_changes ORDER BY n LIMIT ?", &q);
+    if (!rc) rc = zt_store_bind_i64(q, 1, CHANGES_MAX);
+    while (next_row(q, &rc)) {
+        int64_t x;
+        if (!(rc = zt_store_column_i64(q, 0, &x))) rc = zt_array_push(&v, &k, &cap, &x, sizeof x, 1024);
+    }
+    zt_store_stmt_free(q);
+    if (rc) {
+        zt_free(v);
+        return rc;
+    }
+    *out = v;
+    *n = k;
+    return 0;
+}
+
+/* After a round: the entries it read deleted (runs of consecutive
+ * counters as ranges: a counter the round did not read, one committed
+ * late by a longer transaction, stays for the next), and the tables it
+ * read whole marked complete. */
+struct log_done {
+    const int64_t *v;
+    size_t n;
+    const bool *whole;
+};
+
+static int log_done_tx(struct zt_store *st, void *ud)
+{
+    struct log_done *d = ud;
+    struct zt_store_stmt *q = NULL;
+    int rc = d->n ? zt_store_prepare(st, "DELETE FROM dbsync_changes WHERE n >= ? AND n <= ?", &q) : 0;
+    for (size_t i = 0; i < d->n && !rc;) {
+        size_t j = i;
+        while (j + 1 < d->n && d->v[j + 1] == d->v[j] + 1) j++;
+        zt_store_reset(q);
+        rc = zt_store_bind_i64(q, 1, d->v[i]);
+        if (!rc) rc = zt_store_bind_i64(q, 2, d->v[j]);
+        if (!rc) rc = run_done(q);
+        i = j + 1;
+    }
+    zt_store_stmt_free(q);
+    q = NULL;
+    if (!rc) rc = zt_store_prepare(st, SQL_MARK_UPSERT, &q);
+    for (size_t t = 0; t < zt__dbs_n_tables && !rc; t++) {
+        if (!d->whole[t]) continue;
+        char k[96];
+        snprintf(k, sizeof k, "log:%s", zt__dbs_tables[t].name);
+        rc = zt_store_bind_text(q, 1, k, strlen(k));
+        if (!rc) rc = zt_store_bind_i64(q, 2, 1);
+        if (!rc) rc = run_done(q);
+    }
     zt_store_stmt_free(q);
     return rc;
 }
@@ -359,15 +506,6 @@ static const char SQL_ROW_UPSERT[] = "INSERT INTO dbsync_rows(tbl, k, h) VALUES(
                                      " ON CONFLICT(tbl, k) DO UPDATE SET h = excluded.h";
 static const char SQL_SEG_INS[] = "INSERT INTO dbsync_segments(seq, sha, data, n_rows, created, published)"
                                   " VALUES(?, ?, ?, ?, ?, ?)";
-static const char SQL_MARK_UPSERT[] = "INSERT INTO dbsync_marks(tbl, hi) VALUES(?, ?)"
-                                      " ON CONFLICT(tbl) DO UPDATE SET hi = excluded.hi";
-
-static int run_done(struct zt_store_stmt *q)
-{
-    int rc = zt_store_step(q);
-    zt_store_reset(q);
-    return rc == ZT_STORE_DONE ? 0 : rc < 0 ? rc : ZT_EIO;
-}
 
 static int put_row_hash(struct zt_store_stmt *q, const char *tbl, const char *key, const uint8_t h[ROW_HASH])
 {
@@ -431,40 +569,40 @@ static int seal(struct zt_dbsync *s, struct zt_buf *body, uint32_t n_rows, struc
     return 0;
 }
 
-/* Every table's changed rows into segments (under mu). */
+/* Every table's changed rows into segments (under mu): the rows the
+ * change log names, or every row of a table whose log is not complete
+ * yet (its triggers new); those whose image hashes differently from the
+ * one published go out. */
 static int make_segments(struct zt_dbsync *s, unsigned *made)
 {
     struct zt_buf body;
     zt_buf_init(&body, ZT_DBSYNC_BODY_MAX);
     struct pend *pend = zt_calloc(ZT_DBSYNC_ROWS_MAX, sizeof *pend);
     struct cands *all = zt_calloc(zt__dbs_n_tables, sizeof *all);
-    int64_t *hi = zt_calloc(zt__dbs_n_tables, sizeof *hi);
+    bool whole[ZT__DBS_MAX_TABLES] = {false};
+    int64_t *log = NULL;
+    size_t n_log = 0;
     struct zt_store_stmt *q = NULL;
     uint32_t n = 0;
     unsigned segs = 0;
-    int rc = pend && all && hi ? 0 : ZT_ENOMEM;
+    int rc = pend && all ? 0 : ZT_ENOMEM;
+    /* triggers first, then the log, then the rows: every change an entry
+     * read names is committed before its row is read */
+    for (size_t t = 0; t < zt__dbs_n_tables && !rc; t++) {
+        if (!table_present(s->o.st, &zt__dbs_tables[t])) continue;
+        bool complete = false;
+        rc = log_triggers(s, t);
+        if (!rc) rc = log_complete(s, &zt__dbs_tables[t], &complete);
+        whole[t] = !complete;
+    }
+    if (!rc) rc = log_read(s, &log, &n_log);
     if (!rc) rc = zt_store_prepare(s->o.st, "SELECT h FROM dbsync_rows WHERE tbl = ? AND k = ?", &q);
     for (size_t t = 0; t < zt__dbs_n_tables && !rc; t++) {
         const struct zt__dbs_table *tb = &zt__dbs_tables[t];
-        if (!table_present(s->o.st, tb)) continue;
-        rc = mark_get(s, tb->name, &hi[t]);
-        int64_t lo = INT64_MIN;
-        if (!rc && tb->since && hi[t] != INT64_MIN) {
-            int64_t top = hi[t], w = tb->window;
-            if (tb->since_clock) {
-                /* the highest `updated` published may be from before the clock
-                 * stepped back: what changed since carries smaller values, at
-                 * least those of the clock now less one interval */
-                int64_t now = zt_time_real_ms();
-                if (now < top) top = now;
-                if ((int64_t)s->o.interval_s * 2000 > w) w = (int64_t)s->o.interval_s * 2000;
-            }
-            lo = top - w;
-        }
-        if (!rc) rc = read_rows(s, tb, lo, &all[t]);
+        if (!s->logged[t] || (!whole[t] && !n_log)) continue; /* absent, or nothing changed */
+        rc = read_rows(s, tb, whole[t] ? -1 : log[n_log - 1], &all[t]);
         for (size_t i = 0; i < all[t].n && !rc; i++) {
             struct cand *c = &all[t].v[i];
-            if (c->since > hi[t]) hi[t] = c->since;
             uint8_t h[ROW_HASH];
             int r = published_hash(q, tb->name, c->key, h);
             if (r == 0 && memcmp(h, c->h, ROW_HASH) == 0) continue;
@@ -501,19 +639,12 @@ static int make_segments(struct zt_dbsync *s, unsigned *made)
         segs += rc == 0;
     }
     zt_store_stmt_free(q);
-    q = NULL;
-    /* the windows move on only once everything read is sealed */
-    if (!rc) rc = zt_store_prepare(s->o.st, SQL_MARK_UPSERT, &q);
-    for (size_t t = 0; t < zt__dbs_n_tables && !rc; t++) {
-        if (!zt__dbs_tables[t].since || hi[t] == INT64_MIN) continue;
-        rc = zt_store_bind_text(q, 1, zt__dbs_tables[t].name, strlen(zt__dbs_tables[t].name));
-        if (!rc) rc = zt_store_bind_i64(q, 2, hi[t]);
-        if (!rc) rc = run_done(q);
-    }
-    zt_store_stmt_free(q);
+    /* the entries read go only once everything they named is sealed */
+    struct log_done d = {.v = log, .n = n_log, .whole = whole};
+    if (!rc && (n_log || memchr(whole, true, sizeof whole))) rc = zt_store_tx(s->o.st, log_done_tx, &d);
     for (size_t t = 0; all && t < zt__dbs_n_tables; t++) cands_free(&all[t]);
     zt_free(all);
-    zt_free(hi);
+    zt_free(log);
     zt_free(pend);
     zt_buf_deinit(&body);
     if (made) *made = segs;
@@ -938,7 +1069,6 @@ struct replay {
     struct zt_store *st;
     struct zt_store_stmt *ins[ZT__DBS_MAX_TABLES]; /* per table */
     struct zt_store_stmt *rows;
-    int64_t hi[ZT__DBS_MAX_TABLES];
     uint8_t (*shas)[32];
     uint64_t n;
     char *why;
@@ -994,11 +1124,6 @@ static int replay_row(void *ud, const struct zt__dbs_table *t, json_t *a, const 
         }
     }
     if (!rc) rc = run_done(q);
-    int sc = since_col(t);
-    if (!rc && sc >= 0) {
-        int64_t v = (int64_t)json_integer_value(json_array_get(a, (size_t)sc + 1));
-        if (v > r->hi[ti]) r->hi[ti] = v;
-    }
     char *key = rc ? NULL : key_of(t, a);
     uint8_t h[ROW_HASH];
     row_hash(h, line, len);
@@ -1038,7 +1163,6 @@ static int replay_tx(struct zt_store *st, void *ud)
     if (!rc) rc = zt_store_exec(st, "DELETE FROM dbsync_rows; DELETE FROM dbsync_segments; DELETE FROM dbsync_marks");
     for (size_t t = 0; t < zt__dbs_n_tables && !rc; t++) {
         char sql[SQL_MAX];
-        r->hi[t] = INT64_MIN;
         zt_store_stmt_free(r->ins[t]);
         r->ins[t] = NULL;
         rc = upsert_sql(st, &zt__dbs_tables[t], sql, sizeof sql);
@@ -1048,15 +1172,9 @@ static int replay_tx(struct zt_store *st, void *ud)
     r->rows = NULL;
     if (!rc) rc = zt_store_prepare(st, SQL_ROW_UPSERT, &r->rows);
     if (!rc) rc = each_chain_row(r->s, r->shas, r->n, replay_row, r, replay_seg, r->why, r->why_len);
-    struct zt_store_stmt *q = NULL;
-    if (!rc) rc = zt_store_prepare(st, SQL_MARK_UPSERT, &q);
-    for (size_t t = 0; t < zt__dbs_n_tables && !rc; t++) {
-        if (r->hi[t] == INT64_MIN) continue;
-        rc = zt_store_bind_text(q, 1, zt__dbs_tables[t].name, strlen(zt__dbs_tables[t].name));
-        if (!rc) rc = zt_store_bind_i64(q, 2, r->hi[t]);
-        if (!rc) rc = run_done(q);
-    }
-    zt_store_stmt_free(q);
+    /* the replayed rows logged themselves: they are the published ones
+     * (their hashes are in dbsync_rows), nothing to read again */
+    if (!rc) rc = zt_store_exec(st, "DELETE FROM dbsync_changes");
     /* PostgreSQL: identity sequences continue after the replayed ids */
     for (size_t t = 0; t < zt__dbs_n_tables && !rc && zt_store_dialect(st) == ZT_STORE_DIALECT_POSTGRES; t++) {
         if (!identity_id(&zt__dbs_tables[t])) continue;

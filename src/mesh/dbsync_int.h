@@ -20,16 +20,12 @@ struct zt__dbs_col {
 };
 
 /* How the publisher finds what changed: every row it published is kept as
- * a hash (dbsync_rows); only candidate rows are read: those past a window
- * under the highest value of `since` published (append-only ids, the job's
- * `updated`), or every row when since is NULL. */
+ * a hash (dbsync_rows); only candidate rows are read: those the change log
+ * (dbsync_changes, fed by triggers on each table) names by their first
+ * column since the last round, or every row of a table whose triggers are
+ * new (docs/architecture/MESH_INTEGRATION.md "What goes into a segment"). */
 struct zt__dbs_table {
     const char *name;
-    const char *since;        /* an integer column that grows, or NULL */
-    int64_t window;           /* candidates: since > highest - window */
-    bool since_clock;         /* since is the wall clock (ms): the window starts under the lower of
-                               * the highest value seen and now, so a clock stepped back since the
-                               * last segment does not hide what changed after the step */
     bool append_only;         /* a published row never changes: a difference is a mismatch */
     bool own_jobs;            /* sched_jobs: only rows whose orch is this node */
     uint8_t n_key;            /* the first n_key columns are the primary key */

@@ -15,6 +15,7 @@
 
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_engine.h"
+#include "zentalk/zt_quant.h"
 #include "zentalk/zt_gguf.h"
 #include "zentalk/zt_http_client.h"
 #include "zentalk/zt_identity.h"
@@ -311,9 +312,12 @@ static int own_descriptor(struct zt__joiner *j, int64_t now_s, char **out)
 static void caps_of(const struct zt__joiner *j, struct zt_worker_caps *c)
 {
     memset(c, 0, sizeof *c);
-    /* the build id its jobs' receipts carry: the KV cache type included */
-    const char *kv = j->cfg->gpu_pool.kv_cache_type;
-    zt_strlcpy(c->engine, zt_engine_build_id_kv(kv && !strcmp(kv, "f16") ? ZT_GGML_F16 : ZT_GGML_F32),
+    /* the build id its jobs' receipts carry: the KV cache type and the
+     * precision mode included (verifiers are picked by it) */
+    const char *kv = j->cfg->gpu_pool.kv_cache_type, *pr = j->cfg->gpu_pool.precision;
+    zt_strlcpy(c->engine,
+               zt_engine_build_id_mode(kv && !strcmp(kv, "f16") ? ZT_GGML_F16 : ZT_GGML_F32,
+                                       pr && !strcmp(pr, "bf16") ? ZT_PRECISION_BF16 : ZT_PRECISION_EXACT),
                sizeof c->engine);
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     snprintf(c->cpu, sizeof c->cpu, "%ld cpus", cpus > 0 ? cpus : 1);

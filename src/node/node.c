@@ -570,7 +570,12 @@ static int build_mesh(struct zt_node *n, struct zt_buf *err)
 static int build_dbsync(struct zt_node *n, struct zt_buf *err)
 {
     const struct zt_cfg_mesh *c = &n->cfg->mesh;
-    if (!n->mesh || !n->registry || c->db_sync_interval_s <= 0) return 0;
+    if (!n->mesh || !n->registry || c->db_sync_interval_s <= 0) {
+        /* off: a change log an earlier run made stops growing */
+        int rc = n->orch_store ? zt_dbsync_unlog(n->orch_store) : 0;
+        if (rc) zt_log(ZT_LOG_WARN, "dbsync_unlog_failed", "error=%s", zt_strerror(rc));
+        return 0;
+    }
     if (!zt_str_eq(n->cfg->database.driver, "sqlite")) { /* shared by orchestrators, backed up as a service */
         zt_log(ZT_LOG_INFO, "dbsync_off", "detail=\"database sync publishes a store of its own (SQLite); "
                                           "database.driver is %s\"", n->cfg->database.driver);

@@ -1088,7 +1088,10 @@ static const char *const street_words[] = {
 
 static bool word_in(const char *w, size_t n, const char *const *list)
 {
+    if (n == 0) return false;
+    char c0 = (char)(w[0] | 0x20);
     for (size_t k = 0; list[k]; k++) {
+        if (list[k][0] != c0) continue; /* most entries differ in the first letter: no strlen */
         size_t l = strlen(list[k]);
         if (l != n) continue;
         bool eq = true;
@@ -1224,14 +1227,19 @@ static const char *const name_before_weak[] = {"with", "or", "from", "to", "for"
                                                "visit", "visiting", "via", "per", "unlike", "ask", "did", "does",
                                                "has", "much", "again", "soon", "birthday", "anniversary", "luck",
                                                "ok", "okay", "yes", "yeah", "yep", "sure", "nope", "thing", "night",
-                                               "evening", "afternoon", NULL};
+                                               "evening", "afternoon", "lol", "omg", NULL};
 /* verbs of a person after a name ("Sofia said"); copulas and modals count less */
 static const char *const name_after[] = {"said", "says", "asked", "told", "thinks", "wants", "sent", "called", "texted",
                                          "emailed", "mentioned", "knows", "likes", "loves", "replied", "agreed", "left",
                                          "joined", "messaged", "promised", "reckons", "thought", "wrote", "needs",
                                          "already", "just", "also", "never", "always", "still", "booked", "bought",
                                          "brought", "came", "went", "arrived", "lands", "landed", "forgot", "isn",
-                                         "wasn", "doesn", "didn", "hasn", "texts", "asks", "tells", "says", NULL};
+                                         "wasn", "doesn", "didn", "hasn", "texts", "asks", "tells", "says",
+                                         /* round 5: everyday verbs of a person */
+                                         "lives", "paid", "pays", "drew", "plays", "played", "starts", "started",
+                                         "works", "worked", "moved", "cooked", "baked", "drives", "drove", "made",
+                                         "found", "won", "passed", "finished", "gave", "took", "feels", "felt",
+                                         "cried", "laughed", "lent", "borrowed", "sings", "sang", NULL};
 static const char *const name_after_weak[] = {"is", "was", "has", "had", "will", "can", "could", "would", "should",
                                               "got", "did", NULL};
 static const char *const modal_after[] = {"you", "i", "we", "they", "he", "she", "it", "be", "this", "that", "there",
@@ -1247,7 +1255,32 @@ static const char *const places[] = {"paris", "london", "sydney", "florence", "v
                                      "israel", "lincoln", "washington", "vienna", "geneva", "adelaide", "orlando",
                                      "charlotte", "aurora", "camden", "darwin", "berlin", "dakota", "montana",
                                      "nevada", "sierra", "asia", "africa", "america", "europe", "france", "italia",
-                                     "jersey", "york", "regent", NULL};
+                                     "jersey", "york", "regent",
+                                     /* round 5: cities that the model may read as names */
+                                     "lyon", "atlanta", "boston", "chicago", "seattle", "miami", "dublin", "madrid",
+                                     "rome", "milan", "lisbon", "porto", "amsterdam", "munich", "hamburg", "zurich",
+                                     "brussels", "oslo", "stockholm", "helsinki", "prague", "athens", "marseille",
+                                     "toulouse", "bordeaux", "nantes", "seville", "valencia", "naples", "turin",
+                                     "bologna", "rotterdam", "utrecht", "antwerp", "bristol", "leeds", "glasgow",
+                                     "cardiff", "belfast", "brighton", "santiago", "lima", "quito", "havana", NULL};
+/* round 5: a capitalised word before these names a place or a firm ("Chase
+ * Bank", "Hope Valley", "the Grace Hotel"); after these, a place or a thing
+ * ("Santa Barbara", "Union Jack", "the Blue Van") */
+static const char *const org_after[] = {"bank", "valley", "hotel", "street", "road", "avenue", "park", "lake", "river",
+                                        "bay", "beach", "island", "station", "airport", "hospital", "school", "college",
+                                        "university", "church", "centre", "center", "mall", "square", "bridge", "pad",
+                                        "cafe", "restaurant", "bar", "pub", "inn", "hall", "tower", "building",
+                                        "museum", "theatre", "theater", "cinema", "stadium", "arena", "gardens",
+                                        "motors", "airlines", "ltd", "inc", "corp", "foundation", "clinic", "pharmacy",
+                                        "bakery", "market", "county", "city", "falls", "springs", "heights", "lane", "drive",
+                                        "close", "crescent", "terrace", "garden", "palace", "room", "fair", NULL};
+static const char *const place_prefix[] = {"santa", "san", "saint", "st", "mount", "port", "fort", "lake", "cape",
+                                           "union", "gare", "blue", "red", "green", "white", "black", "grey", "gray",
+                                           "pink", "yellow", "orange", "purple", "golden", "silver", "royal", "north",
+                                           "south", "east", "west", "upper", "lower", "great", "little", NULL};
+static const char *const seasons[] = {"summer", "autumn", "winter", "spring", NULL};
+static const char *const season_next[] = {"starts", "started", "ends", "is", "was", "has", "came", "arrived", "lasts",
+                                          "holidays", "holiday", "break", "term", "sale", "camp", "will", NULL};
 
 /* greetings and words of other languages that the name lists hold */
 static const char *const not_names[] = {"hola", "merci", "obrigado", "obrigada", "gracias", "danke", "ciao", "bonjour",
@@ -1256,7 +1289,141 @@ static const char *const not_names[] = {"hola", "merci", "obrigado", "obrigada",
                                         "mama", "papa", "mum", "mom", "dad", "nana", "baba", "bro", "sis", "hi",
                                         "hey", "hello", "hiya", "felicidades", "monday", "tuesday", "wednesday",
                                         "thursday", "friday", "saturday", "sunday", "mr", "mrs", "ms", "dr", "mx", "prof",
-                                        "sir", "madam", NULL};
+                                        "sir", "madam", "granny", "grandma", "grandpa", "grandad", "granddad", "gran",
+                                        "nan", "nanna", "auntie", "aunty", "uncle", "mummy", "daddy", "west", "east", "north",
+                                        "south", NULL};
+/* * Round 5 (issue 16): first names the English list lacks, of the other
+ * languages the features support and of many origins, lower-cased UTF-8
+ * sorted by bytes (a binary search), and a few English words that are
+ * names ("Autumn", "Summer", "Destiny"). A word the list does not know is
+ * read as a name; a word the list calls English as a name that is also a
+ * word. Common words of those languages are left out ("Rosa", "Paz"). */
+static const char *const more_names[] = {
+    "aaliyah", "aanya", "aarav", "abdi", "abebe", "abena", "abhishek", "achieng", "adaeze", "adaobi", "aditi",
+    "aditya", "afonso", "agathe", "agnes", "agnieszka", "agustina", "ahmad", "ahmed", "ahmet", "aiko", "ailsa",
+    "ainhoa", "aino", "aisha", "aishwarya", "aisling", "akash", "akira", "alejandro", "aleksandra", "alessandra",
+    "alessandro", "alessia", "alexandru", "ali", "alva", "alvaro", "amani", "amara", "amelie", "amina", "aminata",
+    "amir", "amira", "amit", "amélie", "ana", "anais", "ananth", "ananya", "anastasia", "anaïs", "anders", "andrea",
+    "andreea", "andrei", "andres", "andré", "andrés", "angus", "anil", "anita", "anjali", "anke", "ankit", "anneke",
+    "annika", "anouk", "antoine", "antoni", "antonio", "antti", "aoi", "aoife", "apolline", "arash", "arjun",
+    "arthur", "arun", "ashish", "astrid", "aurelie", "aurora", "aurélie", "autumn", "avi", "axel", "ayesha",
+    "ayodele", "ayse", "ayşe", "babajide", "balazs", "balázs", "baptiste", "baraka", "bartosz", "bashir", "basia",
+    "beatrice", "beatriz", "begona", "begoña", "bence", "benoit", "benoît", "bertrand", "bethan", "bhavna", "bilal",
+    "birgit", "birgitte", "bisi", "bjorn", "björn", "bogdan", "bram", "brigitte", "bruno", "bukola", "burak", "caio",
+    "callum", "camila", "camille", "caoimhe", "capucine", "carlo", "carmen", "carolina", "carys", "catalina",
+    "catarina", "cathal", "catriona", "cecile", "celine", "cem", "cerys", "chiamaka", "chiara", "chidi", "chidinma",
+    "chinedu", "chioma", "chitra", "chloé", "cian", "ciara", "claudio", "clemence", "clement", "clodagh", "clémence",
+    "clément", "constança", "consuelo", "cristian", "cristina", "cécile", "céline", "daan", "dafydd", "daiki",
+    "dalia", "damien", "damilola", "daniela", "dapo", "dario", "darius", "dariush", "darragh", "davide", "dawid",
+    "dawit", "deepak", "deepika", "delphine", "deniz", "despina", "destiny", "devika", "diego", "dieter", "dimitris",
+    "dina", "diogo", "divya", "diya", "dmitri", "dmitry", "dolores", "dora", "duarte", "dylan", "dóra", "ebba", "ece",
+    "edoardo", "eilidh", "eirik", "eitan", "elena", "eleni", "elias", "elif", "eline", "elisa", "eliska", "eliška",
+    "elodie", "elsa", "eluned", "emanuele", "emeka", "emil", "emilia", "emilie", "emilio", "emine", "emre", "enrico",
+    "eoin", "erik", "ernesto", "eszter", "etienne", "euan", "eunji", "eveliina", "evi", "ewa", "ewan", "fabien",
+    "fabio", "fadi", "faisal", "farah", "farhan", "fatima", "fatma", "fatou", "federica", "federico", "felix", "femi",
+    "femke", "fenna", "fernanda", "fernando", "ffion", "filip", "filipa", "filippo", "finn", "fionn", "fleur",
+    "florencia", "florian", "florin", "folake", "francesca", "francesco", "francisco", "francois", "francoise",
+    "franziska", "françois", "françoise", "fraser", "frederic", "frederik", "fredrik", "freja", "frieda",
+    "frédéric", "funmi", "fynn", "gabriel", "gabriela", "gabriele", "gaelle", "gaia", "ganesh", "gaurav", "gayatri",
+    "gaëlle", "geraldine", "gethin", "giacomo", "gianluca", "gianni", "gijs", "ginevra", "giorgia", "giorgio",
+    "giorgos", "giovanni", "gisela", "giulia", "giuseppe", "gokhan", "goncalo", "gonzalo", "gonçalo", "gosia",
+    "gregoire", "greta", "grzegorz", "grégoire", "guadalupe", "guillaume", "guillermo", "gunter", "gurpreet",
+    "gustavo", "géraldine", "gökhan", "günter", "hadi", "hakan", "hakon", "hamish", "hamza", "hana", "hannah",
+    "hanneke", "hao", "harmony", "harpreet", "haruka", "haruto", "hassan", "hector", "hedda", "heike", "heinz",
+    "helene", "helmut", "heloise", "henk", "henrik", "hidde", "hina", "hinata", "hira", "hiroshi", "hodan", "horst",
+    "huda", "hugo", "hui", "huong", "hussain", "hussein", "hyejin", "hyun", "håkon", "héctor", "héloïse", "hélène",
+    "ibrahim", "ida", "idris", "ifeoma", "ignacio", "ikenna", "ilaria", "ilse", "imani", "imran", "inaki", "ineke",
+    "ines", "ingrid", "inigo", "inès", "ioana", "iolo", "ionut", "irene", "irina", "isa", "isabelle", "isha",
+    "ishaan", "isla", "ismail", "itai", "itziar", "ivan", "ivana", "iñaki", "jabari", "jacek", "jakub", "jamal",
+    "jana", "janneke", "jannik", "janusz", "jari", "jasper", "jaspreet", "javier", "jelena", "jens", "jeremy",
+    "jeroen", "jerome", "jesper", "jesse", "jian", "jiho", "jihoon", "jimena", "jing", "jip", "jiri", "jisoo",
+    "jiwoo", "jiří", "joana", "joanna", "joao", "joaquin", "joaquín", "joep", "johan", "johanna", "jonas", "joost",
+    "jorge", "joris", "jose", "josé", "joão", "juan", "juha", "jules", "julien", "juliette", "jurgen", "jyoti",
+    "jérémy", "jérôme", "jörg", "jörgen", "júlia", "jürgen", "kaan", "kabir", "kacper", "kaito", "kajal", "kamau",
+    "kamran", "karan", "kari", "karim", "karthik", "kasia", "kasper", "katalin", "katarzyna", "katerina", "kateřina",
+    "katharina", "kavya", "kees", "kelechi", "kemi", "kenji", "kerem", "kerstin", "khaled", "khalid", "kian",
+    "kirsty", "klaus", "koen", "kofi", "komal", "kostas", "krishna", "kristoffer", "krzysztof", "kunal", "kwame",
+    "lachlan", "lakshmi", "larissa", "lars", "laurent", "layla", "leif", "leila", "lena", "lennart", "leon",
+    "leonardo", "leonie", "leonor", "lerato", "leticia", "letícia", "levente", "lieke", "lina", "ling", "linh",
+    "linnea", "lior", "liv", "loic", "lola", "lorenzo", "lotta", "lotte", "lou", "louis", "loïc", "luana", "luca",
+    "lucas", "lucia", "lucie", "lucía", "luis", "luka", "lukas", "lukáš", "luuk", "luís", "léa", "maarten", "madhuri",
+    "mads", "mael", "magdalena", "magnus", "mahesh", "mahmoud", "maite", "maja", "malgorzata", "malte", "mamadou",
+    "manfred", "manish", "manon", "manpreet", "manuel", "marcin", "marco", "marek", "margarida", "margaux", "margot",
+    "mariam", "mariana", "marieke", "marko", "marloes", "marta", "martina", "martine", "maryam", "massimo", "mateo",
+    "mateusz", "matheo", "mathieu", "mathilde", "mathéo", "matilde", "matteo", "matthias", "matthieu",
+    "matti", "mattia", "maud", "mauricio", "maxime", "maximilian", "maya", "maël", "maëlle", "małgorzata", "meera",
+    "mehmet", "mei", "melanie", "melody", "mercedes", "merle", "merve", "mette", "mhairi", "mia", "michal", "michał",
+    "miguel", "mihai", "mikael", "mikko", "minh", "minji", "minseo", "mio", "mirthe", "mohamed", "mohammed", "mohit",
+    "monika", "moritz", "moussa", "muhammad", "murat", "mustafa", "mélanie", "nabil", "nadia", "nadine",
+    "nadège", "nandini", "nasrin", "natasha", "nathalie", "naveen", "navneet", "neha", "nele", "nerea", "ngozi",
+    "nia", "niamh", "niccolo", "nicolas", "nicolò", "niels", "nikhil", "niklas", "nikola", "nikolai", "nikos", "nils",
+    "nisha", "nitin", "nnamdi", "noa", "noam", "noelia", "noemie", "nomvula", "noor", "nour", "noura",
+    "noé", "noémie", "nuno", "obinna", "oceane", "océane", "oisin", "oisín", "oksana", "olav", "olga", "olivier",
+    "oliwia", "olumide", "oluwaseun", "omar", "ondrej", "ondřej", "onur", "orla", "oskar", "otieno", "ozan", "pablo",
+    "paco", "padraig", "paivi", "pallavi", "paolo", "parisa", "parminder", "pascal", "paula", "pauline", "paulo",
+    "pawel", "paweł", "pepe", "pernille", "petr", "petra", "pierluigi", "pierre", "pieter", "pietro", "piotr",
+    "pooja", "poonam", "pradeep", "prakash", "preeti", "priya", "pádraig", "päivi", "quentin", "radha", "rafael",
+    "rafaela", "raffaele", "ragnar", "rahul", "rainer", "raj", "rajesh", "rajiv", "rakesh", "ramesh", "rami", "ramon",
+    "ramón", "rania", "raphael", "raphaël", "raquel", "rashid", "rasmus", "raul", "ravi", "raúl", "reem", "reka",
+    "rekha", "remi", "renate", "rené", "rhys", "riccardo", "riikka", "riku", "rita", "riya", "roberto", "rocio",
+    "rocío", "rodrigo", "roel", "rohan", "rohit", "roisin", "romain", "roos", "ruairi", "ruairí", "ruben", "rubén",
+    "rui", "réka", "rémi", "róisín", "saar", "sabine", "sachin", "saeed", "saima", "sakura", "salma", "salvatore",
+    "sami", "samira", "sandeep", "sandrine", "sanjay", "sanna", "sanne", "santiago", "sanya", "saoirse", "sapna",
+    "sara", "saurabh", "sean", "sebastien", "selam", "selin", "seojun", "seoyeon", "seren", "serenity", "sergei",
+    "sergey", "sergio", "serkan", "seun", "seán", "shira", "shirin", "shreya", "shubham", "shweta", "siddharth",
+    "sietske", "sigrid", "silke", "silvia", "simone", "simran", "sindre", "sinead", "sinéad", "siobhan", "sioned",
+    "sipho", "sjoerd", "sneha", "sofia", "sofía", "solene", "solveig", "solène", "sora", "soraya", "soren", "sota",
+    "srinivas", "stefan", "stefano", "stephanie", "stijn", "stéphanie", "summer", "sungmin", "sunil",
+    "sunita", "suresh", "sven", "svenja", "svetlana", "swati", "sylvain", "sylvie", "szymon", "sébastien", "sérgio",
+    "sören", "søren", "tadhg", "taeyang", "takeshi", "takumi", "tamar", "tanvi", "tariq", "tarun", "tatiana",
+    "teresa", "tereza", "tess", "teun", "thabo", "thais", "thanh", "thaís", "themba", "theo", "thiago", "thibault",
+    "thierry", "thijs", "thorsten", "théo", "tiago", "tigist", "tiina", "tijn", "timo", "tobi", "tobias", "tolga",
+    "tolu", "tolulope", "tomas", "tomasz", "tommaso", "tomás", "tomáš", "torsten", "tove", "trang", "trinity", "tuan",
+    "tunde", "uche", "ulrich", "ursula", "usman", "uwe", "valentina", "valeria", "valerie", "valérie", "vandana",
+    "varun", "vasco", "venkat", "veronique", "vijay", "vikram", "vincenzo", "virginie", "vitoria", "vittoria",
+    "vitória", "vivek", "vlad", "vladimir", "volker", "véronique", "walid", "wambui", "wanjiru", "waqas", "wei",
+    "wiktoria", "wim", "wojciech", "wolfgang", "wouter", "xavier", "xiaoling", "xiaoming", "xiaoyu", "ximena", "yael",
+    "yan", "yannick", "yannis", "yasemin", "yasmin", "yasmine", "yeji", "yemi", "yiming", "yolanda", "yosef",
+    "yousef", "youssef", "yui", "yuki", "yuna", "yuri", "yusuf", "yuto", "yves", "zahra", "zainab", "zanele",
+    "zeeshan", "zehra", "zeynep", "zhen", "ziad", "zihan", "zofia", "zoé", "zsofia", "zsolt", "zsófia", "zuri",
+    "zuzanna", "álvaro", "ángel", "ángela", "åsa", "élodie", "émilie", "étienne", "íñigo", "óscar", "łukasz",
+};
+
+/* Lower-case w[0..n) into out (ASCII, and the Latin-1 capitals of UTF-8
+ * U+00C0..U+00DE but U+00D7); false when it does not fit. */
+static bool fold_name(const char *w, size_t n, char *out, size_t cap)
+{
+    if (n + 1 > cap) return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)w[i];
+        if (c >= 'A' && c <= 'Z') c = (unsigned char)(c + 32);
+        else if (i > 0 && (unsigned char)w[i - 1] == 0xC3 && c >= 0x80 && c <= 0x9E && c != 0x97)
+            c = (unsigned char)(c + 0x20);
+        out[i] = (char)c;
+    }
+    out[n] = 0;
+    return true;
+}
+
+static int cmp_cstr(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static bool more_name(const char *w, size_t n)
+{
+    char key[32];
+    if (!fold_name(w, n, key, sizeof key)) return false;
+    const char *k = key;
+    return bsearch(&k, more_names, sizeof more_names / sizeof more_names[0], sizeof more_names[0], cmp_cstr) != NULL;
+}
+
+/* Names the English word list also holds but that chat uses as names
+ * ("Carmen", "Jasper", "Sean"): read as names that are no word. */
+static const char *const name_first[] = {"ana",  "axel",  "carmen", "clement", "dieter", "gunter",    "hector", "horst",
+                                         "jasper", "jesse", "joanna", "lars",  "lotte",   "louis",  "maud",
+                                         "merle", "nils",  "paco",   "paolo", "sabine",  "sean",   "veronique", NULL};
+
 static const char *const place_before[] = {"to", "in", "from", "at", "visit", "visiting", "via", "near", NULL};
 
 static int name_cmp(const char *a, size_t an, const char *b)
@@ -1347,7 +1514,7 @@ static size_t next_word(const char *t, size_t len, size_t e, char *out, size_t c
 static const char *const signoff[] = {"thanks", "thank", "thx", "ty", "cheers", "best", "regards", "love", "sincerely",
                                       "yours", "wishes", "ok", "okay", "yes", "yeah", "yep", "sure", "no", "hi", "hey",
                                       "hello", "morning", "bye", "sorry", "congrats", "welcome", "xx", "xxx", "x",
-                                      "ta", "later", "night", NULL};
+                                      "ta", "later", "night", "xoxo", NULL};
 
 /* Only spaces, closing punctuation, "x"s and emoji up to the end: the name ends the message. */
 static bool at_message_end(const char *t, size_t len, size_t e)
@@ -1403,7 +1570,7 @@ static bool person_context(const struct names *nm, const char *t, size_t len, si
     if (at_message_end(t, len, e)) {
         static const char *const greet3[] = {"thanks", "thank", "thx", "love", "congrats", "congratulations",
                                              "birthday", "anniversary", "soon", "luck", "done", "miss", "night",
-                                             "morning", "welcome", NULL};
+                                             "morning", "welcome", "xoxo", NULL};
         size_t p = ws;
         for (int back = 0; back < 3 && n; back++) {
             if (word_in(w, n, greet3)) return true;
@@ -1492,6 +1659,27 @@ static size_t latin_letter(const char *t, size_t len, size_t i)
     unsigned char b = (unsigned char)t[i + 1];
     if ((b & 0xC0) != 0x80 || (a == 0xC3 && (b == 0x97 || b == 0xB7))) return 0;
     return 2;
+}
+
+/* Round 5: the word [s, e) starts the local part of an e-mail address in
+ * the same text ("Contact Nkechi at nkechi.o@example.com", "Steph at
+ * steph@example.net"): the local part is the word and then '@', '.', '_',
+ * '-' or a digit. */
+static bool starts_email(const char *t, size_t len, size_t s, size_t e)
+{
+    size_t n = e - s;
+    if (n < 3) return false;
+    for (const char *at = memchr(t, '@', len); at; at = memchr(at + 1, '@', len - (size_t)(at + 1 - t))) {
+        size_t a = (size_t)(at - t), b = a;
+        while (b > 0 && (is_local_char((unsigned char)t[b - 1]))) b--;
+        if (a - b < n || b == s) continue;
+        bool eq = true;
+        for (size_t k = 0; k < n && eq; k++) eq = (t[b + k] | 0x20) == (t[s + k] | 0x20);
+        if (!eq) continue;
+        char c = t[b + n];
+        if (b + n == a || c == '.' || c == '_' || c == '-' || zt_ascii_digit((unsigned char)c)) return true;
+    }
+    return false;
 }
 
 /* ---- PERSON_NAME: the learned context scorer ------------------------------- */
@@ -1626,16 +1814,20 @@ static void scan_names(const struct names *nm, const struct zt_hlr *model, const
 {
     if (!nm || !nm->n) return;
     for (size_t s = 0; s < len && !c->err; s++) {
-        if (!zt_ascii_alpha((unsigned char)t[s]) || (s > 0 && (is_word((unsigned char)t[s - 1]) || t[s - 1] == '\'')))
+        /* a Latin capital beyond ASCII may start a name ("Émilie", "Ángela", "Søren" is ASCII-first) */
+        bool cap_latin = (unsigned char)t[s] == 0xC3 && s + 1 < len && (unsigned char)t[s + 1] >= 0x80 &&
+                         (unsigned char)t[s + 1] <= 0x9E && (unsigned char)t[s + 1] != 0x97;
+        if ((!zt_ascii_alpha((unsigned char)t[s]) && !cap_latin) ||
+            (s > 0 && (is_word((unsigned char)t[s - 1]) || t[s - 1] == '\'')))
             continue;
-        size_t e = s, k2;
+        size_t e = cap_latin ? s + 2 : s, k2;
         /* ASCII letters and Latin letters beyond ASCII after the first ("José", "Björn") */
         while (e < len && (zt_ascii_alpha((unsigned char)t[e]) || (k2 = latin_letter(t, len, e)) != 0))
             e += zt_ascii_alpha((unsigned char)t[e]) ? 1 : k2;
         size_t n = e - s;
         bool at = s > 0 && t[s - 1] == '@';
         /* lower case ("thanks michael") only for a listed name that is no word, with a strong cue (below) */
-        bool lower = !at && !is_upper((unsigned char)t[s]);
+        bool lower = !at && !is_upper((unsigned char)t[s]) && !cap_latin;
         if (n < 2 || n > 20 || (e < len && is_word((unsigned char)t[e])) || (lower && n < 3)) {
             s = e;
             continue;
@@ -1643,12 +1835,34 @@ static void scan_names(const struct names *nm, const struct zt_hlr *model, const
         /* ALL CAPS words of 2-3 letters are acronyms */
         bool allcaps = true;
         for (size_t k = 1; k < n; k++) allcaps &= is_upper((unsigned char)t[s + k]);
-        if (allcaps && n <= 3 && !at) {
+        if (allcaps && (n <= 3 || name_find(nm, t + s, n) != 0) && !at) { /* "IBAN", "ASAP" */
             s = e;
             continue;
         }
         int f = name_find(nm, t + s, n);
-        if (lower && f != 0) {
+        /* (lower-case dictionary words are most words: not looked up) */
+        if ((f < 0 || (f == 2 && !lower)) && more_name(t + s, n)) f = f < 0 ? 0 : 1;
+        if (f == 1 && word_in(t + s, n, name_first)) f = 0;
+        if (cap_latin && f < 0) { /* "Élan", "Économie": an accented capital is a name only when listed */
+            s = e;
+            continue;
+        }
+        /* a lower-case name that is also a word, right after a greeting or a request ("tell ben", "hey jake") */
+        bool lower_ok = false;
+        if (lower && f == 1) {
+            char lw[24];
+            bool lst, lcm;
+            size_t lpl = prev_word(t, s, lw, sizeof lw, &lst, &lcm);
+            static const char *const lead[] = {"hi", "hey", "hello", "thanks", "thx", "tell", "ask", "ok", "okay",
+                                               "lol", "omg", "yo", "morning", "night", "cheers", "bye", "asked",
+                                               "told", "remind", "ping", "dm", "congrats", NULL};
+            /* never the words that are mostly verbs or months in lower case ("ok will do", "my son will be 7") */
+            static const char *const verbs[] = {"will", "may", "can", "mark", "pat", "bill", "rob", "sue", "jack",
+                                                "bob", "june", "april", "august", "dawn", "hope", "faith", "joy",
+                                                "sunny", "rose", "drew", "chase", "ray", "guy", "art", NULL};
+            lower_ok = lpl && word_in(lw, lpl, lead) && !word_in(t + s, n, verbs);
+        }
+        if (lower && f != 0 && !lower_ok) {
             s = e;
             continue;
         }
@@ -1708,6 +1922,7 @@ static void scan_names(const struct names *nm, const struct zt_hlr *model, const
         if (cap_next && nl && !ambiguous) conf += 0.05; /* a surname */
         /* the learned context scorer: a capitalised word the rules leave
          * below 0.5 is a person when the model says so */
+        if (!lower && conf < 0.8 && conf > 0 && starts_email(t, len, s, e)) conf = 0.8;
         bool model_yes = false;
         if (!lower && (model || cand) && conf > 0) {
             struct nfeat nf;
@@ -1718,14 +1933,35 @@ static void scan_names(const struct names *nm, const struct zt_hlr *model, const
             if (model_yes && conf < 0.5) conf = mz >= 1.0 ? 0.6 : 0.5;
         }
         /* not a person */
+        /* round 5: "May's account", "May is bringing the cake": a person */
+        bool ing = nl && (eq_lit(nw, "is") || eq_lit(nw, "was")) && followed_by_ing(t, len, e);
         if (word_in(self, strlen(self), months) &&
-            (!(addressed || vocative || at) || word_in(pw, pl, month_before) ||
+            (!(addressed || vocative || at || possessive || ing) || word_in(pw, pl, month_before) ||
              (e + 1 < len && t[e] == ' ' && zt_ascii_digit((unsigned char)t[e + 1]))))
             conf = 0;
         if ((eq_lit(self, "will") || eq_lit(self, "may") || eq_lit(self, "can") || eq_lit(self, "should")) && nl &&
             word_in(nw, nl, modal_after) && !addressed)
             conf = 0;
         if (word_in(self, strlen(self), not_names)) conf = 0;
+        /* round 5: a field label before a number ("Karte: 4994 ...", "Amex: 3400", "NINo: PS 09") */
+        if (f != 0 && !pl && e + 1 < len && t[e] == ':' && !starts_email(t, len, s, e)) {
+            size_t q = e + 1;
+            while (q < len && t[q] == ' ') q++;
+            if (q < len && (zt_ascii_digit((unsigned char)t[q]) ||
+                            (q + 3 < len && is_upper((unsigned char)t[q]) && is_upper((unsigned char)t[q + 1]) &&
+                             (zt_ascii_digit((unsigned char)t[q + 2]) || t[q + 2] == ' '))))
+                conf = 0;
+        }
+        /* round 5: places and firms named after a person, seasons */
+        if (nl && cap_next && word_in(nw, nl, org_after) && !vocative && !at) conf = 0;
+        if (pl && s > 0 && word_in(pw, pl, place_prefix) && !addressed) {
+            size_t q = s;
+            while (q > 0 && t[q - 1] == ' ') q--;
+            if (q >= pl && is_upper((unsigned char)t[q - pl])) conf = 0;
+        }
+        if (word_in(self, strlen(self), seasons) && !addressed && !vocative && !at &&
+            (!nl || word_in(nw, nl, season_next)))
+            conf = 0;
         if (e + 1 < len && t[e] == '\'' && (t[e + 1] | 0x20) == 't') conf = 0; /* "Don't", "Won't" */
         /* a place name is a person only with a cue or the model's yes, never after "to", "in", "from"... */
         if (word_in(self, strlen(self), places) &&
@@ -1733,6 +1969,22 @@ static void scan_names(const struct names *nm, const struct zt_hlr *model, const
             conf = 0;
         if (conf > 0.99) conf = 0.99;
         if (lower) conf = addressed || vocative || (subject && start) ? (addressed || vocative ? 0.7 : 0.55) : 0;
+        if (word_in(self, strlen(self), not_names)) conf = 0; /* "..., merci" */
+        /* "Ruby-throated": a word, not a name */
+        if (e + 1 < len && t[e] == '-' && zt_ascii_alpha((unsigned char)t[e + 1]) && !is_upper((unsigned char)t[e + 1]))
+            conf = 0;
+        /* round 5: a capitalised word right after a first name is its surname ("Emily Clark"): the
+         * first name is the hit */
+        if (!lower && s >= 2 && t[s - 1] == ' ' && zt_ascii_alpha((unsigned char)t[s - 2])) {
+            char fw[24];
+            size_t fs;
+            size_t fl = word_at_end(t, s - 1, fw, sizeof fw, &fs);
+            if (fl >= 2 && is_upper((unsigned char)t[fs]) && (fs == 0 || t[fs - 1] == ' ' || t[fs - 1] == '(') &&
+                !word_in(fw, fl, not_names) && !word_in(fw, fl, months)) {
+                int pf = name_find(nm, t + fs, fl);
+                if (pf == 0 || pf == 1 || more_name(t + fs, fl)) conf = 0;
+            }
+        }
         if (conf >= 0.5) add(c, ZT_PII_PERSON_NAME, s, e, conf);
         s = e;
     }

@@ -43,7 +43,7 @@ struct zt__pii_name_set {
     size_t *start;  /* n + 1 offsets into h */
     uint8_t *label; /* 1: a person */
     uint32_t *row;  /* the row the candidate came from (0-based over all files) */
-    uint8_t *round; /* 1, 2 or 4 */
+    uint8_t *round; /* 1, 2, 4 or 5 */
     size_t n, n_rows;
 };
 

@@ -45,7 +45,7 @@ const struct zt_hlr_params *zt__pii_name_recipe(void)
 static const struct {
     const char *file;
     uint8_t round;
-} files[] = {{"pii.tsv", 1}, {"round2/pii.tsv", 2}, {"round4/pii.tsv", 4}};
+} files[] = {{"pii.tsv", 1}, {"round2/pii.tsv", 2}, {"round4/pii.tsv", 4}, {"round5/pii.tsv", 5}};
 
 #define N_FILES (sizeof files / sizeof files[0])
 

@@ -287,10 +287,16 @@ static int sq_open(const struct zt_store_opts *o, struct zt_store **out)
         zt_log(ZT_LOG_ERROR, "store_no_fts5", "backend=sqlite reason=\"SQLite built without FTS5\"");
         return ZT_EUNSUPPORTED;
     }
-    /* create the file 0600 before SQLite does (it copies the mode to -wal/-shm) */
-    int fd = open(o->path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0) return ZT_EIO;
-    close(fd);
+    /* create the file 0600 before SQLite does (it copies the mode to
+     * -wal/-shm), but never open and close one that exists: closing any
+     * descriptor of the file drops every POSIX lock this process holds on
+     * it, those of the connections already open included (sqlite.org
+     * howtocorrupt.html 2.2). Without their SHARED lock, another process
+     * (the CLI) closing its connection checkpointed and deleted the WAL
+     * this node went on writing to: its later writes were lost. */
+    int fd = open(o->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd >= 0) close(fd);
+    else if (errno != EEXIST) return ZT_EIO;
     struct sqlite_store *s = zt_calloc(1, sizeof *s);
     if (!s) return ZT_ENOMEM;
     s->base.ops = &zt_store_sqlite;

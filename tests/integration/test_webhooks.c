@@ -27,6 +27,7 @@
 
 #include "harness.h"
 #include "keyed.h"
+#include "webhook_rx.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_bridge.h"
 #include "zentalk/zt_config.h"
@@ -38,89 +39,48 @@
 
 #define WH_SECRET "webhook-test-secret-1234567890"
 #define FAILS 2
-#define MAX_KEYS 64
 
 static struct keyed_node W, G;
 static bool have_model;
 static const char *cli_bin;
 static char model_path[1024];
 
-static struct {
-    struct zt_http_server *srv;
-    pthread_mutex_t mu;
-    atomic_int mode; /* 0: fail the first FAILS attempts; 1: refuse all (503); 2: 410 Gone */
-    int bad_sig, bad_key;
-    struct {
-        char key[ZT_BRIDGE_KEY_MAX + 1];
-        int attempts;
-        bool accepted;
-        char type[64];
-    } k[MAX_KEYS];
-    int n;
-    int duplicates; /* attempts after the key was accepted */
-} R;
+static struct zt_http_server *srv;
+static atomic_int mode; /* 0: fail the first FAILS attempts; 1: refuse all (503); 2: 410 Gone */
+static struct wh_rx R;
 
 static void r_handler(void *ud, struct zt_http_req *req, struct zt_http_resp *resp)
 {
     (void)ud;
-    size_t len = 0;
-    const char *body = zt_http_req_body(req, &len);
-    const char *sig = zt_http_req_header(req, "Zentalk-Signature");
-    const char *key = zt_http_req_header(req, "Idempotency-Key");
-    json_t *j = json_loadb(body, len, 0, NULL);
-    const char *id = json_string_value(json_object_get(j, "id"));
-    pthread_mutex_lock(&R.mu);
-    if (zt_bridge_verify(WH_SECRET, sig, body, len, zt_time_real_ms() / 1000, 300) != 0) R.bad_sig++;
-    if (!key || !id || strcmp(key, id) != 0) R.bad_key++;
-    int i = 0;
-    while (key && i < R.n && strcmp(R.k[i].key, key) != 0) i++;
-    if (key && i == R.n && R.n < MAX_KEYS) {
-        zt_strlcpy(R.k[R.n].key, key, sizeof R.k[0].key);
-        zt_strlcpy(R.k[R.n].type, json_string_value(json_object_get(j, "type")) ? json_string_value(json_object_get(j, "type")) : "",
-                   sizeof R.k[0].type);
-        R.n++;
-    }
-    int mode = atomic_load(&R.mode), status = 503;
-    if (key && i < R.n) {
-        R.k[i].attempts++;
-        if (R.k[i].accepted) {
-            R.duplicates++;
-            status = 200; /* already have it: the same answer again */
-        } else if (mode == 2) {
-            status = 410;
-        } else if (mode == 0 && R.k[i].attempts > FAILS) {
-            R.k[i].accepted = true;
-            status = 200;
-        }
+    int status = 503;
+    struct wh_event *e = wh_rx_attempt(&R, req);
+    if (e && e->accepted) {
+        status = 200; /* already have it: the same answer again */
+    } else if (e && atomic_load(&mode) == 2) {
+        status = 410;
+    } else if (e && atomic_load(&mode) == 0 && e->attempts > FAILS) {
+        e->accepted = true;
+        status = 200;
     }
     pthread_mutex_unlock(&R.mu);
-    json_decref(j);
     if (status == 200) zt_http_resp_json(resp, 200, json_pack("{s:b}", "ok", 1));
     else zt_http_resp_error(resp, status, status == 410 ? "gone" : "unavailable", "test receiver");
 }
 
-/* How many keys of type were accepted (or, accepted false: seen). */
 static int r_count(const char *type, bool accepted)
 {
-    int c = 0;
-    pthread_mutex_lock(&R.mu);
-    for (int i = 0; i < R.n; i++)
-        if (zt_str_starts_with(R.k[i].type, type) && (!accepted || R.k[i].accepted)) c++;
-    pthread_mutex_unlock(&R.mu);
-    return c;
+    return wh_rx_count(&R, type, accepted);
 }
 
 static bool wait_for(const char *type, int n, bool accepted, int timeout_ms)
 {
-    uint64_t until = zt_time_mono_ms() + (uint64_t)timeout_ms;
-    while (r_count(type, accepted) < n && zt_time_mono_ms() < until) zt_time_sleep_ms(20);
-    return r_count(type, accepted) >= n;
+    return wh_rx_wait(&R, type, n, accepted, timeout_ms);
 }
 
 static void start_g(void)
 {
     char url[96];
-    snprintf(url, sizeof url, "ZENTALK_INTEGRATION_API_URL=http://127.0.0.1:%u", zt_http_port(R.srv));
+    snprintf(url, sizeof url, "ZENTALK_INTEGRATION_API_URL=http://127.0.0.1:%u", zt_http_port(srv));
     const char *const env[] = {url, "ZENTALK_INTEGRATION_WEBHOOK_SECRET=" WH_SECRET,
                                "ZENTALK_INTEGRATION_WEBHOOK_RETRY_BASE_MS=50", "ZENTALK_INTEGRATION_TIMEOUT_MS=2000",
                                "ZENTALK_INTEGRATION_WEBHOOK_MAX_ATTEMPTS=20", NULL};
@@ -131,10 +91,10 @@ static void start_g(void)
 static int setup(void **state)
 {
     (void)state;
-    pthread_mutex_init(&R.mu, NULL);
+    wh_rx_init(&R, WH_SECRET);
     struct zt_http_opts ho = {.host = "127.0.0.1", .threads = 2, .max_connections = 64, .max_header_bytes = 16384,
                               .max_body_bytes = 1 << 20, .timeout_s = 10, .handler = r_handler};
-    assert_int_equal(zt_http_start(&ho, &R.srv), 0);
+    assert_int_equal(zt_http_start(&ho, &srv), 0);
     (void)find_test_model("stories260K.gguf", model_path, sizeof model_path);
     have_model = access(model_path, R_OK) == 0;
     keyed_make(&G, "webhooks");
@@ -154,8 +114,8 @@ static int teardown(void **state)
     (void)state;
     keyed_free(&W);
     keyed_free(&G);
-    zt_http_stop(R.srv);
-    pthread_mutex_destroy(&R.mu);
+    zt_http_stop(srv);
+    wh_rx_deinit(&R);
     return 0;
 }
 
@@ -180,7 +140,7 @@ static void test_delivered_signed_retried(void **state)
 {
     (void)state;
     if (!have_model) zt_skip("tests/models/stories260K.gguf is absent");
-    atomic_store(&R.mode, 0);
+    atomic_store(&mode, 0);
     chat("Once upon a time");
     chat("The little dog");
     assert_true(wait_for("job.completed", 2, true, 20000));
@@ -212,7 +172,7 @@ static void test_restart_loses_nothing(void **state)
     (void)state;
     if (!have_model) zt_skip("tests/models/stories260K.gguf is absent");
     int before = r_count("job.completed", true);
-    atomic_store(&R.mode, 1); /* the API server is down */
+    atomic_store(&mode, 1); /* the API server is down */
     chat("A third question");
     assert_true(wait_for("job.completed", before + 1, false, 10000)); /* tried, refused */
     kill(G.n.pid, SIGTERM); /* a clean stop; its data stays for the restart */
@@ -239,7 +199,7 @@ static void test_restart_loses_nothing(void **state)
     json_decref(d);
     zt_store_close(st);
     zt_config_deinit(&cfg);
-    atomic_store(&R.mode, 0); /* back up */
+    atomic_store(&mode, 0); /* back up */
     start_g();
     assert_true(wait_for("job.completed", before + 1, true, 20000));
     assert_true(wait_for("payout.batched", 1, true, 20000));
@@ -253,7 +213,7 @@ static void test_gone_fails_at_once(void **state)
 {
     (void)state;
     if (!have_model) zt_skip("tests/models/stories260K.gguf is absent");
-    atomic_store(&R.mode, 2);
+    atomic_store(&mode, 2);
     chat("A fourth one");
     uint64_t until = zt_time_mono_ms() + 10000;
     while (metric_value(G.n.port, "zentalk_webhooks_total{result=\"failed\"}") < 1 && zt_time_mono_ms() < until)
@@ -264,7 +224,7 @@ static void test_gone_fails_at_once(void **state)
     assert_non_null(strstr(zt_buf_str(&out), "\"state\": \"failed\""));
     assert_non_null(strstr(zt_buf_str(&out), "HTTP 410"));
     zt_buf_deinit(&out);
-    atomic_store(&R.mode, 0);
+    atomic_store(&mode, 0);
 }
 
 int main(int argc, char **argv)

@@ -588,23 +588,64 @@ static void test_rope(void **state)
 
 /* ---- kv_store + attention ------------------------------------------------------------ */
 
+/* A row-major (n_ctx, kvd) K cache of es-byte elements in backend be's
+ * layout (kv_k_tile, backend.h zt__kv_view), or back (to_rows): the same
+ * elements, moved. */
+static void *k_layout_es(const struct zt__backend *be, const void *src, size_t n_ctx, size_t kvd, size_t es,
+                         bool to_rows)
+{
+    uint8_t *out = malloc(n_ctx * kvd * es + 1);
+    const uint8_t *in = src;
+    assert_non_null(out);
+    for (size_t p = 0; p < n_ctx; p++)
+        for (size_t c = 0; c < kvd; c++) {
+            size_t at = zt__kv_k_index(be->kv_k_tile, n_ctx, kvd, p, c);
+            if (to_rows) memcpy(out + (p * kvd + c) * es, in + at * es, es);
+            else memcpy(out + at * es, in + (p * kvd + c) * es, es);
+        }
+    return out;
+}
+
+static float *k_layout(const struct zt__backend *be, const float *src, size_t n_ctx, size_t kvd, bool to_rows)
+{
+    return k_layout_es(be, src, n_ctx, kvd, sizeof(float), to_rows);
+}
+
 /* A batch over 3 sequences of different lengths: prompt rows of one (19,
  * after another sequence's token: a run of 16 the CPU takes together, then
  * 3 alone), single tokens of the others, positions across the 8- and
- * 16-wide score blocks. */
+ * 16-wide score blocks, over 1 to 4 whole K tiles of the CPU's layout and
+ * the rows after them (n_ctx 40 and 70: tiles up to 32 and 64). */
+static const struct zt__attn attn_shapes[] = {{8, 2, 16}, {4, 4, 64}, {6, 1, 8}};
+static const uint32_t attn_n_ctx[3] = {40, 9, 70};
+enum { NB = 23 };
+static const size_t attn_seq_of[NB] = {1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2};
+static const uint32_t attn_pos[NB] = {8, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 64, 65, 40};
+
+/* The spec's attention of the batch over caches that hold the new rows. */
+static float *spec_batch(const struct zt__attn *p, const float *q, float *cache[3][2])
+{
+    size_t kvd = (size_t)p->n_head_kv * p->head_dim, qd = (size_t)p->n_head * p->head_dim;
+    float *want = malloc(NB * qd * 4);
+    assert_non_null(want);
+    for (size_t b = 0; b < NB; b++)
+        for (uint32_t h = 0; h < p->n_head; h++) {
+            size_t kvh = h / (p->n_head / p->n_head_kv);
+            spec_attend(q + b * qd + (size_t)h * p->head_dim, cache[attn_seq_of[b]][0] + kvh * p->head_dim,
+                        cache[attn_seq_of[b]][1] + kvh * p->head_dim, kvd, attn_pos[b] + 1, p->head_dim,
+                        want + b * qd + (size_t)h * p->head_dim);
+        }
+    return want;
+}
+
 static void case_attention(struct side *t, struct side *r, bool exact, const char *name)
 {
-    static const struct zt__attn shapes[] = {{8, 2, 16}, {4, 4, 64}, {6, 1, 8}};
     for (size_t c = 0; c < 3; c++) {
-        const struct zt__attn *p = &shapes[c];
+        const struct zt__attn *p = &attn_shapes[c];
         size_t kvd = (size_t)p->n_head_kv * p->head_dim, qd = (size_t)p->n_head * p->head_dim;
-        uint32_t n_ctx[3] = {40, 9, 70};
-        enum { NB = 22 };
-        size_t seq_of[NB] = {1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2};
-        uint32_t pos[NB] = {8, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 64, 65};
         float *cache[3][2];
         for (int sq = 0; sq < 3; sq++)
-            for (int kv = 0; kv < 2; kv++) cache[sq][kv] = rand_f32(n_ctx[sq] * kvd, 1.5f);
+            for (int kv = 0; kv < 2; kv++) cache[sq][kv] = rand_f32(attn_n_ctx[sq] * kvd, 1.5f);
         float *q = rand_f32(NB * qd, 1.5f), *k = rand_f32(NB * kvd, 1.5f), *v = rand_f32(NB * kvd, 1.5f);
         float *out[2], *caches_out[2][3][2];
         struct side *sides[2] = {t, r};
@@ -612,12 +653,18 @@ static void case_attention(struct side *t, struct side *r, bool exact, const cha
             struct zt__backend *be = sides[s]->be;
             struct zt__buffer *cb[3][2];
             for (int sq = 0; sq < 3; sq++)
-                for (int kv = 0; kv < 2; kv++) cb[sq][kv] = side_put(sides[s], cache[sq][kv], n_ctx[sq] * kvd * 4, false);
+                for (int kv = 0; kv < 2; kv++) {
+                    /* K in the backend's layout (its whole tiles of 16
+                     * positions dimension-major on the CPU) */
+                    float *laid = kv ? NULL : k_layout(be, cache[sq][0], attn_n_ctx[sq], kvd, false);
+                    cb[sq][kv] = side_put(sides[s], laid ? laid : cache[sq][kv], attn_n_ctx[sq] * kvd * 4, false);
+                    free(laid);
+                }
             struct zt__kv_view views[NB];
             for (size_t b = 0; b < NB; b++)
-                views[b] = (struct zt__kv_view){.k = zt__tensor_f32(cb[seq_of[b]][0], 0, kvd, n_ctx[seq_of[b]]),
-                                                .v = zt__tensor_f32(cb[seq_of[b]][1], 0, kvd, n_ctx[seq_of[b]]),
-                                                .pos = pos[b]};
+                views[b] = (struct zt__kv_view){.k = zt__tensor_f32(cb[attn_seq_of[b]][0], 0, kvd, attn_n_ctx[attn_seq_of[b]]),
+                                                .v = zt__tensor_f32(cb[attn_seq_of[b]][1], 0, kvd, attn_n_ctx[attn_seq_of[b]]),
+                                                .pos = attn_pos[b]};
             struct zt__tensor qt = zt__tensor_f32(side_put(sides[s], q, NB * qd * 4, false), 0, qd, NB);
             struct zt__tensor kt = zt__tensor_f32(side_put(sides[s], k, NB * kvd * 4, false), 0, kvd, NB);
             struct zt__tensor vt = zt__tensor_f32(side_put(sides[s], v, NB * kvd * 4, false), 0, kvd, NB);
@@ -626,32 +673,30 @@ static void case_attention(struct side *t, struct side *r, bool exact, const cha
             assert_int_equal(be->ops->attention(be, &qt, views, p, &ot), 0);
             out[s] = side_get(sides[s], ot.buf, NB * qd * 4);
             for (int sq = 0; sq < 3; sq++)
-                for (int kv = 0; kv < 2; kv++) caches_out[s][sq][kv] = side_get(sides[s], cb[sq][kv], n_ctx[sq] * kvd * 4);
+                for (int kv = 0; kv < 2; kv++) {
+                    caches_out[s][sq][kv] = side_get(sides[s], cb[sq][kv], attn_n_ctx[sq] * kvd * 4);
+                    if (kv) continue;
+                    float *rows = k_layout(be, caches_out[s][sq][0], attn_n_ctx[sq], kvd, true);
+                    free(caches_out[s][sq][0]);
+                    caches_out[s][sq][0] = rows;
+                }
         }
         char what[64];
         snprintf(what, sizeof what, "%u heads (%u kv) x %u", p->n_head, p->n_head_kv, p->head_dim);
         compare(name, exact, "attention", what, ZT_GGML_F32, out[1], out[0], NB * qd);
         /* spec: the caches with the new rows, then attention per (item, head) */
         for (size_t b = 0; b < NB; b++) {
-            memcpy(cache[seq_of[b]][0] + pos[b] * kvd, k + b * kvd, kvd * 4);
-            memcpy(cache[seq_of[b]][1] + pos[b] * kvd, v + b * kvd, kvd * 4);
+            memcpy(cache[attn_seq_of[b]][0] + attn_pos[b] * kvd, k + b * kvd, kvd * 4);
+            memcpy(cache[attn_seq_of[b]][1] + attn_pos[b] * kvd, v + b * kvd, kvd * 4);
         }
         for (int sq = 0; sq < 3; sq++)
             for (int kv = 0; kv < 2; kv++) {
-                compare(name, true, "kv_store", what, ZT_GGML_F32, cache[sq][kv], caches_out[0][sq][kv], n_ctx[sq] * kvd);
-                same_bits("kv_store", cache[sq][kv], caches_out[1][sq][kv], n_ctx[sq] * kvd);
+                compare(name, true, "kv_store", what, ZT_GGML_F32, cache[sq][kv], caches_out[0][sq][kv], attn_n_ctx[sq] * kvd);
+                same_bits("kv_store", cache[sq][kv], caches_out[1][sq][kv], attn_n_ctx[sq] * kvd);
                 free(caches_out[0][sq][kv]);
                 free(caches_out[1][sq][kv]);
             }
-        float *want = malloc(NB * qd * 4);
-        assert_non_null(want);
-        for (size_t b = 0; b < NB; b++)
-            for (uint32_t h = 0; h < p->n_head; h++) {
-                size_t kvh = h / (p->n_head / p->n_head_kv);
-                spec_attend(q + b * qd + (size_t)h * p->head_dim, cache[seq_of[b]][0] + kvh * p->head_dim,
-                            cache[seq_of[b]][1] + kvh * p->head_dim, kvd, pos[b] + 1, p->head_dim,
-                            want + b * qd + (size_t)h * p->head_dim);
-            }
+        float *want = spec_batch(p, q, cache);
         same_bits("attention", want, out[1], NB * qd);
         free(want);
         free(out[0]);
@@ -670,6 +715,102 @@ static void test_attention(void **state)
 {
     (void)state;
     each_backend(case_attention);
+}
+
+/* The same batch over F16 caches (where supports_kv takes them): kv_store
+ * rounds each row to fp16 (zt_fp32_to_fp16) into the backend's layout,
+ * attention widens exactly; against the spec over the widened values, bit
+ * for bit, and every cache element read back. */
+static void attention_f16_on(struct side *t, const char *name)
+{
+    struct zt__backend *be = t->be;
+    if (!be->ops->supports_kv || !be->ops->supports_kv(be, ZT_GGML_F16)) {
+        printf("backend %s: no F16 KV cache, not tested\n", name);
+        return;
+    }
+    for (size_t c = 0; c < 3; c++) {
+        const struct zt__attn *p = &attn_shapes[c];
+        size_t kvd = (size_t)p->n_head_kv * p->head_dim, qd = (size_t)p->n_head * p->head_dim;
+        float *cache[3][2];
+        uint16_t *half[3][2];
+        struct zt__buffer *cb[3][2];
+        for (int sq = 0; sq < 3; sq++)
+            for (int kv = 0; kv < 2; kv++) {
+                size_t n = attn_n_ctx[sq] * kvd;
+                cache[sq][kv] = rand_f32(n, 1.5f);
+                half[sq][kv] = malloc(n * 2 + 1);
+                assert_non_null(half[sq][kv]);
+                for (size_t i = 0; i < n; i++) {
+                    half[sq][kv][i] = zt_fp32_to_fp16(cache[sq][kv][i]);
+                    cache[sq][kv][i] = zt_fp16_to_fp32(half[sq][kv][i]);
+                }
+                void *laid = kv ? NULL : k_layout_es(be, half[sq][0], attn_n_ctx[sq], kvd, 2, false);
+                cb[sq][kv] = side_put(t, laid ? laid : half[sq][kv], n * 2, false);
+                free(laid);
+            }
+        float *q = rand_f32(NB * qd, 1.5f), *k = rand_f32(NB * kvd, 1.5f), *v = rand_f32(NB * kvd, 1.5f);
+        struct zt__kv_view views[NB];
+        for (size_t b = 0; b < NB; b++) {
+            size_t sq = attn_seq_of[b];
+            views[b] = (struct zt__kv_view){
+                .k = {.buf = cb[sq][0], .type = ZT_GGML_F16, .ne0 = kvd, .ne1 = attn_n_ctx[sq], .nb1 = kvd * 2},
+                .v = {.buf = cb[sq][1], .type = ZT_GGML_F16, .ne0 = kvd, .ne1 = attn_n_ctx[sq], .nb1 = kvd * 2},
+                .pos = attn_pos[b]};
+        }
+        struct zt__tensor qt = zt__tensor_f32(side_put(t, q, NB * qd * 4, false), 0, qd, NB);
+        struct zt__tensor kt = zt__tensor_f32(side_put(t, k, NB * kvd * 4, false), 0, kvd, NB);
+        struct zt__tensor vt = zt__tensor_f32(side_put(t, v, NB * kvd * 4, false), 0, kvd, NB);
+        struct zt__tensor ot = zt__tensor_f32(side_put(t, NULL, NB * qd * 4, false), 0, qd, NB);
+        assert_int_equal(be->ops->kv_store(be, &kt, &vt, views), 0);
+        assert_int_equal(be->ops->attention(be, &qt, views, p, &ot), 0);
+        float *out = side_get(t, ot.buf, NB * qd * 4);
+        /* spec: the new rows rounded into the caches, then attention */
+        for (size_t b = 0; b < NB; b++)
+            for (size_t i = 0; i < kvd; i++) {
+                size_t at = attn_pos[b] * kvd + i, sq = attn_seq_of[b];
+                half[sq][0][at] = zt_fp32_to_fp16(k[b * kvd + i]);
+                half[sq][1][at] = zt_fp32_to_fp16(v[b * kvd + i]);
+                cache[sq][0][at] = zt_fp16_to_fp32(half[sq][0][at]);
+                cache[sq][1][at] = zt_fp16_to_fp32(half[sq][1][at]);
+            }
+        for (int sq = 0; sq < 3; sq++)
+            for (int kv = 0; kv < 2; kv++) {
+                size_t n = attn_n_ctx[sq] * kvd;
+                uint16_t *got = (uint16_t *)(void *)side_get(t, cb[sq][kv], n * 2);
+                void *rows = kv ? NULL : k_layout_es(be, got, attn_n_ctx[sq], kvd, 2, true);
+                assert_memory_equal(rows ? rows : (void *)got, half[sq][kv], n * 2);
+                free(rows);
+                free(got);
+            }
+        float *want = spec_batch(p, q, cache);
+        same_bits("attention over an F16 cache", want, out, NB * qd);
+        free(want);
+        free(out);
+        for (int sq = 0; sq < 3; sq++)
+            for (int kv = 0; kv < 2; kv++) {
+                free(cache[sq][kv]);
+                free(half[sq][kv]);
+            }
+        free(q);
+        free(k);
+        free(v);
+        side_reset(t);
+    }
+    printf("backend %s: kv_store and attention over F16 caches, the spec's bits\n", name);
+}
+
+/* The backend under test, then the CPU reference (both against the spec). */
+static void case_attention_f16(struct side *t, struct side *r, bool exact, const char *name)
+{
+    (void)exact;
+    attention_f16_on(t, name);
+    attention_f16_on(r, "cpu");
+}
+
+static void test_attention_f16(void **state)
+{
+    (void)state;
+    each_backend(case_attention_f16);
 }
 
 /* ---- whole generated models on every backend -------------------------------------- */
@@ -868,6 +1009,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_elementwise, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rope, setup, teardown),
         cmocka_unit_test_setup_teardown(test_attention, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_attention_f16, setup, teardown),
         cmocka_unit_test_setup_teardown(test_models, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cpu_swiglu_range, setup, teardown),
     };

@@ -90,6 +90,16 @@ static void test_run_by_id_and_errors(void **state)
     assert_int_equal(run(cmd, &out), 2);
     snprintf(cmd, sizeof cmd, "'%s' run '%s' x --temp 9 2>&1", cli, model);
     assert_int_equal(run(cmd, &out), 2);
+    snprintf(cmd, sizeof cmd, "'%s' run '%s' x --precision fp8 2>&1", cli, model);
+    assert_int_equal(run(cmd, &out), 2);
+    assert_non_null(strstr(zt_buf_str(&out), "--precision must be exact or bf16"));
+    /* the declared BF16 mode runs (the model's float matrices in bf16) and
+     * --stats names its kernel path */
+    snprintf(cmd, sizeof cmd, "'%s' run '%s' 'Once upon a time' -n 6 --temp 0 --precision bf16 --stats 2>&1", cli,
+             model);
+    assert_int_equal(run(cmd, &out), 0);
+    assert_non_null(strstr(zt_buf_str(&out), "Once upon a time,"));
+    assert_non_null(strstr(zt_buf_str(&out), "bf16-mode="));
     unlink(path);
     rmdir(dir);
     zt_buf_deinit(&out);

@@ -223,7 +223,8 @@ static void test_ops(void **state)
     assert_int_equal(zt__backend_new("cpu", NULL, &cpu), 0);
     const struct zt__backend_ops *op = cpu->ops;
     enum { N = 300, R = 3, HD = 32, NH = 4, NKV = 2, CTX = 40 };
-    static float a[R * N], b[R * N], g[N], y[R * N], k[CTX * NKV * HD], v[CTX * NKV * HD], q[NH * HD], o[NH * HD];
+    static float a[R * N], b[R * N], g[N], y[R * N], k[CTX * NKV * HD], v[CTX * NKV * HD], q[NH * HD], o[NH * HD],
+        kl[CTX * NKV * HD];
     for (int i = 0; i < R * N; i++) {
         a[i] = rnd() * 3.0f;
         b[i] = rnd();
@@ -264,7 +265,10 @@ static void test_ops(void **state)
         v[i] = rnd();
     }
     for (int i = 0; i < NH * HD; i++) q[i] = rnd() * 2.0f;
-    struct zt__kv_view kv = {.k = zt__tensor_f32((struct zt__buffer *)(void *)k, 0, NKV * HD, CTX),
+    /* the CPU's K cache in its layout (tiles of 16 positions, backend.h) */
+    for (size_t t = 0; t < CTX; t++)
+        for (size_t c = 0; c < NKV * HD; c++) kl[zt__kv_k_index(cpu->kv_k_tile, CTX, NKV * HD, t, c)] = k[t * NKV * HD + c];
+    struct zt__kv_view kv = {.k = zt__tensor_f32((struct zt__buffer *)(void *)kl, 0, NKV * HD, CTX),
                              .v = zt__tensor_f32((struct zt__buffer *)(void *)v, 0, NKV * HD, CTX), .pos = 37};
     struct zt__attn at = {.n_head = NH, .n_head_kv = NKV, .head_dim = HD};
     struct zt__tensor tq = zt__tensor_f32((struct zt__buffer *)(void *)q, 0, NH * HD, 1);

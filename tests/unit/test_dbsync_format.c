@@ -8,7 +8,11 @@
  * nothing when nothing changed, only the changed rows next, chained to
  * the first and readable back from the mesh; the rebuild's heads collected
  * for a bounded time, newest first; a job changed after the wall clock
- * stepped back still published. */
+ * stepped back still published, and one whose `updated` is older than
+ * anything published (a writer's slow clock, a long transaction) too: the
+ * change log names it. The publisher's tests run again on a real
+ * PostgreSQL (tests/common/zt_test_servers.h), with one of its own: a
+ * long transaction whose lower counter commits after a round. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -35,8 +39,10 @@
 #include "zentalk/zt_store.h"
 #include "zentalk/zt_time.h"
 #include "zt_test.h"
+#include "zt_test_servers.h"
 
 static char dir[256];
+static char pg_db[1024]; /* the PostgreSQL group: this test's database, else "" (SQLite) */
 
 static int setup(void **state)
 {
@@ -55,6 +61,22 @@ static int teardown(void **state)
 {
     (void)state;
     return nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* The PostgreSQL group, per test: a fresh database and directory. */
+static int setup_pg(void **state)
+{
+    if (!zt_test_pg_new_db(pg_db, sizeof pg_db)) {
+        printf("cannot make a PostgreSQL database: %s\n", pg_db);
+        return -1;
+    }
+    return setup(state);
+}
+
+static int teardown_pg(void **state)
+{
+    pg_db[0] = '\0';
+    return teardown(state);
 }
 
 /* The identity of the test vector: Ed25519 seed 00 01 .. 1f, X25519 key 20 .. 3f. */
@@ -316,8 +338,9 @@ static void last_segment(struct zt_dbsync *s, struct zt_mesh *m, const struct zt
     assert_int_equal(zt_dbsync_segment_decode(b->data, b->len, zt_identity_sign_pk(id), seg), 0);
 }
 
-/* Two handles on dir/NAME.db (the node's and the publisher's), and a
- * publisher on the second with its mesh in dir/mesh-NAME. */
+/* Two handles on dir/NAME.db, or on the PostgreSQL group's database (the
+ * node's and the publisher's), and a publisher on the second with its
+ * mesh in dir/mesh-NAME. */
 struct pub {
     struct zt_store *st, *st2;
     struct zt_mesh *m;
@@ -331,9 +354,10 @@ static void pub_open_stores(const char *name, struct pub *p)
     snprintf(path, sizeof path, "%s/%s.db", dir, name);
     snprintf(p->mdir, sizeof p->mdir, "%s/mesh-%s", dir, name);
     snprintf(p->tdir, sizeof p->tdir, "%s/dbsync", p->mdir);
-    struct zt_store_opts so = {.path = path, .busy_timeout_ms = 5000};
-    assert_int_equal(zt_store_open("sqlite", &so, &p->st), 0);
-    assert_int_equal(zt_store_open("sqlite", &so, &p->st2), 0);
+    struct zt_store_opts so = {.path = pg_db[0] ? pg_db : path, .busy_timeout_ms = 5000};
+    const char *driver = pg_db[0] ? "postgres" : "sqlite";
+    assert_int_equal(zt_store_open(driver, &so, &p->st), 0);
+    assert_int_equal(zt_store_open(driver, &so, &p->st2), 0);
 }
 
 static void pub_start(struct pub *p, struct zt_identity *id)
@@ -428,59 +452,215 @@ static const struct zt_store_step SCHED_STEPS[] = {
             " price_ceiling INTEGER NOT NULL, deadline INTEGER NOT NULL, state INTEGER NOT NULL, worker TEXT,"
             " attempts INTEGER NOT NULL, tokens INTEGER NOT NULL, created INTEGER NOT NULL,"
             " updated INTEGER NOT NULL, assigned INTEGER NOT NULL, started INTEGER NOT NULL,"
-            " finished INTEGER NOT NULL, reason TEXT NOT NULL);"},
+            " finished INTEGER NOT NULL, reason TEXT NOT NULL);",
+     .sql_pg = "CREATE TABLE sched_jobs(job_id TEXT PRIMARY KEY, seq BIGINT NOT NULL, client TEXT NOT NULL,"
+               " model TEXT NOT NULL, ctx BIGINT NOT NULL, max_tokens BIGINT NOT NULL,"
+               " price_ceiling BIGINT NOT NULL, deadline BIGINT NOT NULL, state BIGINT NOT NULL, worker TEXT,"
+               " attempts BIGINT NOT NULL, tokens BIGINT NOT NULL, created BIGINT NOT NULL,"
+               " updated BIGINT NOT NULL, assigned BIGINT NOT NULL, started BIGINT NOT NULL,"
+               " finished BIGINT NOT NULL, reason TEXT NOT NULL);"},
     {.sql = "ALTER TABLE sched_jobs ADD COLUMN orch TEXT NOT NULL DEFAULT '';"},
 };
 
+/* The INSERT of a job into sched_jobs: state, created and updated t,
+ * finished, the orchestrator orch. */
+static void job_sql(char *out, size_t cap, const char *job, int seq, int state, int64_t t, int64_t finished,
+                    const char *orch)
+{
+    snprintf(out, cap,
+             "INSERT INTO sched_jobs VALUES('%s', %d, 'c', 'm', 256, 8, 0, 0, %d, NULL, 0, 0, %lld, %lld, 0, 0, %lld, '',"
+             " '%s')",
+             job, seq, state, (long long)t, (long long)t, (long long)finished, orch);
+}
+
+static void put_job(struct zt_store *st, const char *job, int seq, int state, int64_t t, int64_t finished,
+                    const char *orch)
+{
+    char sql[600];
+    job_sql(sql, sizeof sql, job, seq, state, t, finished, orch);
+    assert_int_equal(zt_store_exec(st, sql), 0);
+}
+
+/* pub_open_stores with the scheduler's table made on the first handle. */
+static void jobs_open(const char *name, struct pub *p)
+{
+    pub_open_stores(name, p);
+    struct zt_store_schema sc = {.owner = "sched", .steps = SCHED_STEPS, .n_steps = 2};
+    assert_int_equal(zt_store_migrate(p->st, &sc), 0);
+}
+
+/* A round of p's publisher that makes want segments; the last one (when
+ * one was made) into seg, its bytes in b. */
+static void publish_want(struct pub *p, const struct zt_identity *id, unsigned want, struct zt_buf *b,
+                         struct zt_dbsync_segment *seg)
+{
+    unsigned made = 0;
+    assert_int_equal(zt_dbsync_publish(p->s, &made), 0);
+    assert_int_equal(made, want);
+    if (want) last_segment(p->s, p->m, id, b, seg);
+}
+
+static bool in_body(const struct zt_dbsync_segment *seg, const char *text)
+{
+    return memmem(seg->body, seg->body_len, text, strlen(text)) != NULL;
+}
+
 /* A job's `updated` is the wall clock. The clock was ten minutes ahead
- * when the last segment was made (its mark says so) and has been set
- * right since: the job's next state carries an `updated` far under the
- * mark (more than the two-minute window) and is published all the same;
- * another orchestrator's job is not. */
+ * when the last segment was made and has been set right since: the job's
+ * next state carries an `updated` far under anything published and is
+ * published all the same; another orchestrator's job is not. */
 static void test_jobs_clock_stepped_back(void **state)
 {
     (void)state;
     struct zt_identity *id = vector_id();
-    char sql[600];
     struct pub p = {0};
-    pub_open_stores("jobs", &p);
-    struct zt_store *st = p.st;
-    struct zt_store_schema sc = {.owner = "sched", .steps = SCHED_STEPS, .n_steps = 2};
-    assert_int_equal(zt_store_migrate(st, &sc), 0);
+    jobs_open("jobs", &p);
     int64_t now = zt_time_real_ms(), ahead = now + 600000;
-    for (int i = 0; i < 2; i++) {
-        snprintf(sql, sizeof sql,
-                 "INSERT INTO sched_jobs VALUES('job-%d', %d, 'c', 'm', 256, 8, 0, 0, 2, NULL, 0, 0, %lld, %lld, 0, 0,"
-                 " 0, '', '%s')",
-                 i, i + 1, (long long)ahead, (long long)ahead, i == 0 ? zt_identity_id(id) : "zt1someoneelse");
-        assert_int_equal(zt_store_exec(st, sql), 0);
-    }
+    put_job(p.st, "job-0", 1, 2, ahead, 0, zt_identity_id(id));
+    put_job(p.st, "job-1", 2, 2, ahead, 0, "zt1someoneelse");
     pub_start(&p, id);
-    struct zt_mesh *m = p.m;
-    struct zt_dbsync *s = p.s;
-    unsigned made = 0;
-    assert_int_equal(zt_dbsync_publish(s, &made), 0); /* the mark: the clock ten minutes ahead */
-    assert_int_equal(made, 1);
     struct zt_buf b;
     zt_buf_init(&b, ZT_DBSYNC_SEGMENT_MAX);
     struct zt_dbsync_segment seg;
-    last_segment(s, m, id, &b, &seg);
-    assert_int_equal(seg.n_rows, 1); /* our job only */
-    assert_non_null(memmem(seg.body, seg.body_len, "[\"sched_jobs\",\"job-0\",", 22));
-    /* the clock set right: the job ends with `updated` ten minutes under the mark */
+    publish_want(&p, id, 1, &b, &seg); /* the clock ten minutes ahead */
+    assert_int_equal(seg.n_rows, 1);  /* our job only */
+    assert_true(in_body(&seg, "[\"sched_jobs\",\"job-0\","));
+    /* the clock set right: the job ends with `updated` ten minutes under what was published */
+    char sql[200];
     snprintf(sql, sizeof sql, "UPDATE sched_jobs SET state = 3, finished = %lld, updated = %lld", (long long)now,
              (long long)now);
-    assert_int_equal(zt_store_exec(st, sql), 0);
-    assert_int_equal(zt_dbsync_publish(s, &made), 0);
-    assert_int_equal(made, 1);
-    last_segment(s, m, id, &b, &seg);
+    assert_int_equal(zt_store_exec(p.st, sql), 0);
+    publish_want(&p, id, 1, &b, &seg);
     assert_int_equal(seg.seq, 2);
     assert_int_equal(seg.n_rows, 1);
-    snprintf(sql, sizeof sql, "[\"sched_jobs\",\"job-0\",1,\"c\",\"m\",256,8,0,0,3,");
-    assert_non_null(memmem(seg.body, seg.body_len, sql, strlen(sql)));
-    /* nothing changed: nothing made */
-    assert_int_equal(zt_dbsync_publish(s, &made), 0);
-    assert_int_equal(made, 0);
+    assert_true(in_body(&seg, "[\"sched_jobs\",\"job-0\",1,\"c\",\"m\",256,8,0,0,3,"));
+    publish_want(&p, id, 0, &b, &seg); /* nothing changed: nothing made */
+    zt_buf_deinit(&b);
+    pub_close(&p);
+    zt_identity_free(id);
+}
+
+/* A job whose next state carries an `updated` an hour older than
+ * anything published, the clock never stepped: a writer whose clock is
+ * behind, or a transaction that took its time from before the last
+ * segment. The old publisher read only jobs updated in a window under the
+ * newest `updated` published and missed it; the change log names it. A
+ * row inserted with such a value is published too. */
+static void test_jobs_old_updated(void **state)
+{
+    (void)state;
+    struct zt_identity *id = vector_id();
+    struct pub p = {0};
+    jobs_open("old", &p);
+    int64_t now = zt_time_real_ms(), old = now - 3600000;
+    put_job(p.st, "job-a", 1, 2, now, 0, zt_identity_id(id));
+    pub_start(&p, id);
+    struct zt_buf b;
+    zt_buf_init(&b, ZT_DBSYNC_SEGMENT_MAX);
+    struct zt_dbsync_segment seg;
+    publish_want(&p, id, 1, &b, &seg);
+    assert_int_equal(seg.n_rows, 1);
+    /* the job ends, stamped an hour ago; another job comes in stamped an hour ago */
+    char sql[200];
+    snprintf(sql, sizeof sql, "UPDATE sched_jobs SET state = 3, finished = %lld, updated = %lld WHERE job_id = 'job-a'",
+             (long long)old, (long long)old);
+    assert_int_equal(zt_store_exec(p.st, sql), 0);
+    put_job(p.st, "job-b", 2, 3, old, old, zt_identity_id(id));
+    publish_want(&p, id, 1, &b, &seg);
+    assert_int_equal(seg.seq, 2);
+    assert_int_equal(seg.n_rows, 2);
+    assert_true(in_body(&seg, "[\"sched_jobs\",\"job-a\",1,\"c\",\"m\",256,8,0,0,3,"));
+    assert_true(in_body(&seg, "[\"sched_jobs\",\"job-b\","));
+    publish_want(&p, id, 0, &b, &seg); /* the entries read are gone: nothing changed, nothing made */
+    zt_buf_deinit(&b);
+    pub_close(&p);
+    zt_identity_free(id);
+}
+
+/* PostgreSQL hands out counters before commit: a long transaction's row
+ * carries a lower counter than one committed after it began, and commits
+ * last. The round in between publishes the other row and deletes only
+ * the entry it read; the late one's entry is read, and its row published,
+ * at the next round (a "counter > last published" mark would skip it). */
+static void test_long_transaction(void **state)
+{
+    (void)state;
+    struct zt_identity *id = vector_id();
+    struct pub p = {0};
+    jobs_open("long", &p);
+    pub_start(&p, id);
+    struct zt_buf b;
+    zt_buf_init(&b, ZT_DBSYNC_SEGMENT_MAX);
+    struct zt_dbsync_segment seg;
+    publish_want(&p, id, 0, &b, &seg); /* the triggers; nothing yet */
+    struct zt_store *other = NULL;
+    struct zt_store_opts so = {.path = pg_db, .busy_timeout_ms = 5000};
+    assert_int_equal(zt_store_open("postgres", &so, &other), 0);
+    int64_t now = zt_time_real_ms();
+    /* the long transaction: its entry's counter first, not committed */
+    char ins[600], sql[700];
+    job_sql(ins, sizeof ins, "job-late", 1, 2, now, 0, zt_identity_id(id));
+    snprintf(sql, sizeof sql, "BEGIN; %s", ins);
+    assert_int_equal(zt_store_exec(p.st, sql), 0);
+    put_job(other, "job-early", 2, 2, now, 0, zt_identity_id(id));
+    publish_want(&p, id, 1, &b, &seg);
+    assert_int_equal(seg.n_rows, 1);
+    assert_true(in_body(&seg, "\"job-early\""));
+    assert_int_equal(zt_store_exec(p.st, "COMMIT"), 0);
+    publish_want(&p, id, 1, &b, &seg);
+    assert_int_equal(seg.seq, 2);
+    assert_int_equal(seg.n_rows, 1);
+    assert_true(in_body(&seg, "\"job-late\""));
+    zt_buf_deinit(&b);
+    zt_store_close(other);
+    pub_close(&p);
+    zt_identity_free(id);
+}
+
+static int64_t log_entries(struct zt_store *st)
+{
+    struct zt_store_stmt *q = NULL;
+    int64_t n = -1;
+    assert_int_equal(zt_store_prepare(st, "SELECT COUNT(*) FROM dbsync_changes", &q), 0);
+    assert_int_equal(zt_store_step(q), ZT_STORE_ROW);
+    assert_int_equal(zt_store_column_i64(q, 0, &n), 0);
+    zt_store_stmt_free(q);
+    return n;
+}
+
+/* Publishing turned off (zt_dbsync_unlog, what the node does when it
+ * builds no publisher): writes no longer feed the log; turned on again,
+ * the tables are read whole once and what changed meanwhile goes out. */
+static void test_unlog(void **state)
+{
+    (void)state;
+    struct zt_identity *id = vector_id();
+    struct pub p = {0};
+    jobs_open("unlog", &p);
+    struct zt_store *st = p.st;
+    assert_int_equal(zt_dbsync_unlog(st), 0); /* never published here: nothing to do */
+    put_job(st, "job-u", 1, 2, zt_time_real_ms(), 0, zt_identity_id(id));
+    pub_start(&p, id);
+    struct zt_buf b;
+    zt_buf_init(&b, ZT_DBSYNC_SEGMENT_MAX);
+    struct zt_dbsync_segment seg;
+    publish_want(&p, id, 1, &b, &seg);
+    assert_int_equal(zt_store_exec(st, "UPDATE sched_jobs SET tokens = 1"), 0);
+    assert_int_equal(log_entries(st), 1);
+    zt_dbsync_free(p.s);
+    p.s = NULL;
+    assert_int_equal(zt_dbsync_unlog(st), 0);
+    assert_int_equal(log_entries(st), 0);
+    assert_int_equal(zt_store_exec(st, "UPDATE sched_jobs SET state = 3, tokens = 8"), 0);
+    assert_int_equal(log_entries(st), 0); /* no trigger left */
+    struct zt_dbsync_opts o = {.st = p.st2, .mesh = p.m, .id = id, .tmp_dir = p.tdir, .interval_s = 1};
+    assert_int_equal(zt_dbsync_new(&o, &p.s), 0);
+    publish_want(&p, id, 1, &b, &seg);
+    assert_int_equal(seg.seq, 2);
+    assert_int_equal(seg.n_rows, 1);
+    assert_true(in_body(&seg, "[\"sched_jobs\",\"job-u\",1,\"c\",\"m\",256,8,0,0,3,"));
+    assert_int_equal(zt_store_exec(st, "UPDATE sched_jobs SET tokens = 9"), 0); /* logged again */
+    assert_int_equal(log_entries(st), 1);
     zt_buf_deinit(&b);
     pub_close(&p);
     zt_identity_free(id);
@@ -498,8 +678,16 @@ int main(void)
         cmocka_unit_test(test_heads),
         cmocka_unit_test(test_publisher),
         cmocka_unit_test(test_jobs_clock_stepped_back),
+        cmocka_unit_test(test_jobs_old_updated),
+        cmocka_unit_test(test_unlog),
     };
     int failures = cmocka_run_group_tests_name("dbsync", tests, setup, teardown);
+    /* the publisher on a real PostgreSQL: the change log's triggers in its dialect */
+#define P(f) cmocka_unit_test_setup_teardown(f, setup_pg, teardown_pg)
+    const struct CMUnitTest pg_tests[] = {P(test_publisher), P(test_jobs_clock_stepped_back), P(test_jobs_old_updated),
+                                        P(test_unlog), P(test_long_transaction)};
+    failures += zt_test_pg_run("dbsync_postgres", pg_tests);
+#undef P
     if (zt_alloc_live() != live) {
         fprintf(stderr, "leak: %lld allocations live\n", (long long)(zt_alloc_live() - live));
         failures++;

@@ -288,6 +288,36 @@ static void test_harassment_rules(void **state)
     expect_allow("his number is 212 867 5309 if you need the plumber");
     expect_allow("nobody wants to work on friday");
     expect_allow("I hope you get the job!");
+    /* round 5 (issue 16): doxxing without an insult (a call to go at the
+     * person, a grudge, a disclosure; short numbers, other languages'
+     * addresses), other languages' dismissals, veiled threats; and their
+     * benign look-alikes */
+    static const struct {
+        const char *text, *rule; /* rule NULL: allowed */
+    } r5[] = {
+        {"the ref who sent me off lives at 4 Alder Close, go knock on his door", "doxxing"},
+        {"his personal number is 555-0190, make sure he never gets a quiet night", "doxxing"},
+        {"the tutor who reported me works at the library on Queen Street, let's pay her a visit", "doxxing"},
+        {"voici l'adresse du traître : 3 rue des Roses, Nantes. allez lui rendre visite", "doxxing"},
+        {"das ist die Adresse vom Verpetzer: Gartenstraße 3, Kiel. geht mal vorbei", "doxxing"},
+        {"aquí está la dirección del soplón: calle Luna 7, id a hacerle una visita", "doxxing"},
+        {"cierra el pico, gilipollas", "insult"},
+        {"it would be a shame if something happened to your bike", "threat_phrase"},
+        {"the plumber's mobile is 555-0190, ring him if the sink leaks", NULL},
+        {"meine neue Adresse ist Gartenstraße 3, Kiel, kommt gern vorbei", NULL},
+        {"voici l'adresse du gîte : 3 rue des Roses, on arrive à 18h", NULL},
+        {"everyone, the picnic is at 9 Alder Close on Sunday", NULL},
+        {"ring me at midnight when you land, my number is 555-0190", NULL},
+        {"is the abuse hotline number still 0808 2000 247?", NULL},
+        {"ten cuidado con el hielo en la carretera", NULL},
+    };
+    for (size_t i = 0; i < sizeof r5 / sizeof r5[0]; i++) {
+        if (r5[i].rule) expect(r5[i].text, ZT_MOD_HARASSMENT, r5[i].rule);
+        else expect_allow(r5[i].text);
+    }
+    /* quoted or reported abuse */
+    expect_allow("my brother said \"you're useless\" to the ref and got a yellow card");
+    expect_allow("the chorus goes \"I'm coming for you\" over and over");
 }
 
 /* When detection is unsure, the fallback languages' terms count fully. */

@@ -164,6 +164,20 @@ static void test_chat_mode(void **state)
         {"oh fantastic, another Monday meeting that could've been an email", "negative"},
         {"I can't believe they cancelled it 😢", "negative"},
         {"I love this 😍", "positive"},
+        /* round 5 (issue 16): words the lexicon lacks, idioms with "a", hopes
+         * that failed, events, the other supported languages */
+        {"the new flatmate is a nightmare", "negative"},
+        {"my team lost again, what a joke", "negative"},
+        {"the gig was supposed to be great, it wasn't", "negative"},
+        {"the parcel came and nobody helps with anything", "negative"},
+        {"I was nervous but the interview went really well", "positive"},
+        {"c'était génial, merci !", "positive"},
+        {"das Essen war toll, danke", "positive"},
+        {"qué desastre, nunca más", "negative"},
+        {"che schifo di servizio", "negative"},
+        {"wat een heerlijke dag", "positive"},
+        {"the holiday starts on Friday", "neutral"},
+        {"der Zug kommt um 8", "neutral"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const char *got = chat_label(cases[i].text);

@@ -5,11 +5,13 @@
  * (docs/internals/backend.md): a score is dot = 0, dot = dot + q[i] * k[i]
  * (product rounded, then the add) in increasing i, then dot * scale; the
  * output is o[i] = 0, o[i] = o[i] + p_t * v_t[i] in increasing t. Vectors
- * run across 16 positions for the scores (each lane one position's chain:
- * 16 rows of 16 dims are loaded and transposed in registers, so k[t][i]
- * for 16 t is one column; the last tile masked) and across 16 dims for the output (each
- * lane one dim's chain), so no sum is reassociated. F16 caches are widened
- * exactly (vcvtph2ps). */
+ * run across 16 positions for the scores (each lane one position's chain)
+ * and across 16 dims for the output (each lane one dim's chain), so no
+ * sum is reassociated. The K cache is stored in tiles of 16 positions,
+ * dimension-major (cpu_backend.c store_k, docs/internals/engine.md "K
+ * cache tiles"), so k[t][i] for the 16 t of a tile is one load; rows after
+ * the last whole tile are loaded 16 x 16 and transposed in registers. F16
+ * caches are widened exactly (vcvtph2ps). */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -53,19 +55,62 @@ __attribute__((always_inline)) static inline void transpose16(const __m512 *r, _
     }
 }
 
-uint32_t zt__attn_scores_avx512(const float *q, const void *k, bool f16, size_t ks, uint32_t hd, uint32_t n_pos,
-                                float scale, float *scores)
+static inline __m512 v_row(const void *v, bool f16, size_t off)
 {
-    /* 16 positions a tile (the last one masked): dims 16 at a time are
-     * loaded as rows and transposed, so lane u of column c[d] is k[t + u]
-     * at dim i0 + d; then dot = dot + q[i] * k[i] in increasing i */
-    for (uint32_t t = 0; t < n_pos; t += 16) {
+    return f16 ? _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)((const uint16_t *)v + off)))
+               : _mm512_loadu_ps((const float *)v + off);
+}
+
+/* nt (1..4, a constant where inlined) whole tiles from position t0 (in
+ * the tiled part): lane u of acc[j] is position t0 + 16 j + u, its
+ * dimension i one load at (t0 + 16 j) * ks + (col + i) * 16; nt chains,
+ * so the add latency is paid once per nt tiles. Lanes past n_pos are
+ * computed (from whatever the tile holds) and not stored. */
+__attribute__((always_inline)) static inline void scores_tiles(const float *q, const void *k, bool f16, size_t ks,
+                                                               uint32_t col, uint32_t hd, uint32_t t0, int nt,
+                                                               uint32_t n_pos, float scale, float *scores)
+{
+    __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+    size_t off[4];
+    for (int j = 0; j < nt; j++) off[j] = (size_t)(t0 + 16u * (uint32_t)j) * ks + (size_t)col * 16;
+    for (uint32_t i = 0; i < hd; i++) {
+        __m512 qv = _mm512_set1_ps(q[i]);
+        for (int j = 0; j < nt; j++) acc[j] = _mm512_add_ps(acc[j], _mm512_mul_ps(qv, v_row(k, f16, off[j] + (size_t)i * 16)));
+    }
+    for (int j = 0; j < nt; j++) {
+        uint32_t t = t0 + 16u * (uint32_t)j, m = n_pos - t < 16 ? n_pos - t : 16;
+        _mm512_mask_storeu_ps(scores + t, (__mmask16)((1u << m) - 1u), _mm512_mul_ps(acc[j], _mm512_set1_ps(scale)));
+    }
+}
+
+/* scores_tiles with nt and f16 constants (each its own unrolled loop). */
+#define SCORES_TILES(NT)                                                                                              \
+    (f16 ? scores_tiles(q, k, true, ks, col, hd, t, NT, n_pos, scale, scores)                                         \
+         : scores_tiles(q, k, false, ks, col, hd, t, NT, n_pos, scale, scores))
+
+uint32_t zt__attn_scores_avx512(const float *q, const void *k, bool f16, size_t ks, uint32_t col, uint32_t n_tiled,
+                                uint32_t hd, uint32_t n_pos, float scale, float *scores)
+{
+    /* the tiled part: up to 4 tiles a pass, dot = dot + q[i] * k[i] in
+     * increasing i per lane, no transpose */
+    uint32_t tiled = n_pos < n_tiled ? n_pos : n_tiled, t = 0;
+    for (; t < tiled;) {
+        uint32_t left = (tiled - t + 15) / 16;
+        if (left >= 4) SCORES_TILES(4), t += 64;
+        else if (left == 3) SCORES_TILES(3), t += 48;
+        else if (left == 2) SCORES_TILES(2), t += 32;
+        else SCORES_TILES(1), t += 16;
+    }
+    /* rows after the last whole tile: 16 positions a tile (the last one
+     * masked), dims 16 at a time loaded as rows and transposed, so lane u
+     * of column c[d] is k[t + u] at dim i0 + d */
+    for (t = t > n_pos ? n_pos : t; t < n_pos; t += 16) {
         uint32_t nr = n_pos - t < 16 ? n_pos - t : 16;
         __m512 acc = _mm512_setzero_ps();
         for (uint32_t i0 = 0; i0 < hd; i0 += 16) {
             __m512 r[16], c[16];
             for (uint32_t u = 0; u < 16; u++) {
-                size_t off = (size_t)(t + u) * ks + i0;
+                size_t off = (size_t)(t + u) * ks + col + i0;
                 if (u >= nr) r[u] = _mm512_setzero_ps();
                 else if (f16) r[u] = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)((const uint16_t *)k + off)));
                 else r[u] = _mm512_loadu_ps((const float *)k + off);
@@ -76,12 +121,6 @@ uint32_t zt__attn_scores_avx512(const float *q, const void *k, bool f16, size_t 
         _mm512_mask_storeu_ps(scores + t, (__mmask16)((1u << nr) - 1u), _mm512_mul_ps(acc, _mm512_set1_ps(scale)));
     }
     return n_pos;
-}
-
-static inline __m512 v_row(const void *v, bool f16, size_t off)
-{
-    return f16 ? _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)((const uint16_t *)v + off)))
-               : _mm512_loadu_ps((const float *)v + off);
 }
 
 /* One query's 64-dim block at i0 over positions [t0, n_pos): a[b] lane
@@ -130,9 +169,9 @@ void zt__attn_wsum_avx512(const float *scores, float inv, const void *v, bool f1
  * acc[u] is dot = dot + q_j[i] * k[t + u][i] in increasing i, then *
  * scale: zt__attn_scores_avx512's bits. A query stores only its own
  * positions. scratch: (hd + 16) * 16 floats. */
-void zt__attn_scores_mq_avx512(const float *const q[ZT_ATTN_MQ], const void *k, bool f16, size_t ks, uint32_t hd,
-                               const uint32_t n_pos[ZT_ATTN_MQ], float scale, float *const scores[ZT_ATTN_MQ],
-                               float *scratch)
+void zt__attn_scores_mq_avx512(const float *const q[ZT_ATTN_MQ], const void *k, bool f16, size_t ks, uint32_t col,
+                               uint32_t n_tiled, uint32_t hd, const uint32_t n_pos[ZT_ATTN_MQ], float scale,
+                               float *const scores[ZT_ATTN_MQ], float *scratch)
 {
     float *qt = scratch, *kb = scratch + (size_t)hd * 16;
     for (uint32_t i0 = 0; i0 < hd; i0 += 16) {
@@ -150,21 +189,28 @@ void zt__attn_scores_mq_avx512(const float *const q[ZT_ATTN_MQ], const void *k, 
         __m512 acc[16];
         for (int u = 0; u < 16; u++) acc[u] = _mm512_setzero_ps();
         for (uint32_t i0 = 0; i0 < hd; i0 += 16) {
-            if (f16) {
-                for (uint32_t u = 0; u < nr; u++)
-                    _mm512_storeu_ps(kb + u * 16, _mm512_cvtph_ps(_mm256_loadu_si256(
-                                                      (const __m256i *)(const void *)((const uint16_t *)k + (size_t)(t + u) * ks + i0))));
+            /* kp[16 d + u]: k[t + u] at dim i0 + d. A tile has it so (F32
+             * read in place, F16 widened); rows after the last whole tile
+             * are loaded (zeros past nr) and transposed into kb */
+            const float *kp = kb;
+            if (t < n_tiled && !f16) {
+                kp = (const float *)k + (size_t)t * ks + (size_t)(col + i0) * 16;
+            } else if (t < n_tiled) {
+                for (uint32_t d = 0; d < 16; d++)
+                    _mm512_storeu_ps(kb + d * 16, v_row(k, true, (size_t)t * ks + (size_t)(col + i0 + d) * 16));
             } else {
-                for (uint32_t u = 0; u < nr; u++)
-                    _mm512_storeu_ps(kb + u * 16, _mm512_loadu_ps((const float *)k + (size_t)(t + u) * ks + i0));
+                __m512 r[16], c[16];
+                for (uint32_t u = 0; u < 16; u++)
+                    r[u] = u < nr ? v_row(k, f16, (size_t)(t + u) * ks + col + i0) : _mm512_setzero_ps();
+                transpose16(r, c);
+                for (uint32_t d = 0; d < 16; d++) _mm512_storeu_ps(kb + d * 16, c[d]);
             }
-            for (uint32_t u = nr; u < 16; u++) _mm512_storeu_ps(kb + u * 16, _mm512_setzero_ps());
             /* unrolled: the 16 accumulators stay in registers */
 #pragma GCC unroll 16
             for (int d = 0; d < 16; d++) {
                 __m512 qv = _mm512_loadu_ps(qt + (size_t)(i0 + (uint32_t)d) * 16);
 #pragma GCC unroll 16
-                for (int u = 0; u < 16; u++) acc[u] = _mm512_add_ps(acc[u], _mm512_mul_ps(qv, _mm512_set1_ps(kb[u * 16 + d])));
+                for (int u = 0; u < 16; u++) acc[u] = _mm512_add_ps(acc[u], _mm512_mul_ps(qv, _mm512_set1_ps(kp[d * 16 + u])));
             }
         }
         __m512 c[16];
@@ -218,10 +264,10 @@ void zt__attn_wsum_mq_avx512(const float *const scores[ZT_ATTN_WQ], const float 
 #else
 const bool zt__attn_avx512_built = false;
 
-uint32_t zt__attn_scores_avx512(const float *q, const void *k, bool f16, size_t ks, uint32_t hd, uint32_t n_pos,
-                                float scale, float *scores)
+uint32_t zt__attn_scores_avx512(const float *q, const void *k, bool f16, size_t ks, uint32_t col, uint32_t n_tiled,
+                                uint32_t hd, uint32_t n_pos, float scale, float *scores)
 {
-    (void)q, (void)k, (void)f16, (void)ks, (void)hd, (void)n_pos, (void)scale, (void)scores;
+    (void)q, (void)k, (void)f16, (void)ks, (void)col, (void)n_tiled, (void)hd, (void)n_pos, (void)scale, (void)scores;
     return 0;
 }
 
@@ -230,11 +276,12 @@ void zt__attn_wsum_avx512(const float *scores, float inv, const void *v, bool f1
 {
     (void)scores, (void)inv, (void)v, (void)f16, (void)vs, (void)hd, (void)n_pos, (void)o;
 }
-void zt__attn_scores_mq_avx512(const float *const q[ZT_ATTN_MQ], const void *k, bool f16, size_t ks, uint32_t hd,
-                               const uint32_t n_pos[ZT_ATTN_MQ], float scale, float *const scores[ZT_ATTN_MQ],
-                               float *scratch)
+void zt__attn_scores_mq_avx512(const float *const q[ZT_ATTN_MQ], const void *k, bool f16, size_t ks, uint32_t col,
+                               uint32_t n_tiled, uint32_t hd, const uint32_t n_pos[ZT_ATTN_MQ], float scale,
+                               float *const scores[ZT_ATTN_MQ], float *scratch)
 {
-    (void)q, (void)k, (void)f16, (void)ks, (void)hd, (void)n_pos, (void)scale, (void)scores, (void)scratch;
+    (void)q, (void)k, (void)f16, (void)ks, (void)col, (void)n_tiled, (void)hd, (void)n_pos, (void)scale, (void)scores,
+        (void)scratch;
 }
 
 void zt__attn_wsum_mq_avx512(const float *const scores[ZT_ATTN_WQ], const float inv[ZT_ATTN_WQ], const void *v,

@@ -11,11 +11,14 @@
 
 extern const bool zt__attn_avx512_built;
 
-/* scores[t] = (sum in order of q[i] * k[t][i]) * scale for t < the returned
- * count (all n_pos); k row t at element t * ks (F32, or F16 when f16); hd a
- * multiple of 16. The caller does the rest. */
-uint32_t zt__attn_scores_avx512(const float *q, const void *k, bool f16, size_t ks, uint32_t hd, uint32_t n_pos,
-                                float scale, float *scores);
+/* scores[t] = (sum in order of q[i] * k[t][col + i]) * scale for t < the
+ * returned count (all n_pos); k is a K cache (F32, or F16 when f16) of ks
+ * elements a row in the CPU's layout (backend.h zt__kv_view): positions
+ * below n_tiled (a multiple of 16) in tiles, element (t, c) at (t - t %
+ * 16) * ks + 16 c + t % 16, the rest rows, at t * ks + c; hd a multiple
+ * of 16. The caller does the rest. */
+uint32_t zt__attn_scores_avx512(const float *q, const void *k, bool f16, size_t ks, uint32_t col, uint32_t n_tiled,
+                                uint32_t hd, uint32_t n_pos, float scale, float *scores);
 /* o[i] = sum over t < n_pos in order of (scores[t] * inv) * v[t][i]; hd a
  * multiple of 16. */
 void zt__attn_wsum_avx512(const float *scores, float inv, const void *v, bool f16, size_t vs, uint32_t hd,
@@ -30,9 +33,9 @@ void zt__attn_wsum_avx512(const float *scores, float inv, const void *v, bool f1
  * of them have). */
 #define ZT_ATTN_MQ 16
 #define ZT_ATTN_WQ 4
-void zt__attn_scores_mq_avx512(const float *const q[ZT_ATTN_MQ], const void *k, bool f16, size_t ks, uint32_t hd,
-                               const uint32_t n_pos[ZT_ATTN_MQ], float scale, float *const scores[ZT_ATTN_MQ],
-                               float *scratch);
+void zt__attn_scores_mq_avx512(const float *const q[ZT_ATTN_MQ], const void *k, bool f16, size_t ks, uint32_t col,
+                               uint32_t n_tiled, uint32_t hd, const uint32_t n_pos[ZT_ATTN_MQ], float scale,
+                               float *const scores[ZT_ATTN_MQ], float *scratch);
 void zt__attn_wsum_mq_avx512(const float *const scores[ZT_ATTN_WQ], const float inv[ZT_ATTN_WQ], const void *v,
                              bool f16, size_t vs, uint32_t hd, const uint32_t n_pos[ZT_ATTN_WQ],
                              float *const o[ZT_ATTN_WQ]);

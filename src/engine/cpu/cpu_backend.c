@@ -20,6 +20,7 @@
 #include "zt_math.h"
 #include "par.h"
 #include "zentalk/zt_alloc.h"
+#include "zentalk/zt_log.h"
 #include "zentalk/zt_quant.h"
 
 /* A weight kept in the packed layout (zt_quant_pack), found by its address. */
@@ -28,7 +29,8 @@ struct packed_w {
     enum zt_ggml_type type;
     size_t rows;
     struct zt_quant_packed *p;    /* the packed layout, or NULL and: */
-    const void *copy;             /* the same rows on huge pages (F32/F16/BF16) */
+    const void *copy;             /* the same rows on huge pages (F32/F16/BF16), or in the
+                                   * BF16 mode the rows rounded to the mode's bf16 */
     struct zt__quant_chunk *chunk;
 };
 
@@ -42,6 +44,18 @@ struct cpu {
     struct packed_w *packed;
     size_t n_packed, packed_cap;
     bool no_pack;  /* ZT_PACK=0: keep the plain rows (benchmarks) */
+    bool bf16;     /* the BF16 precision mode: float matrices as bf16 copies */
+    /* RoPE's cos/sin of the last call's rows (every layer's Q and K of a
+     * pass rotate the same positions): what they were computed for */
+    float *rope_cs;         /* (rows, 2 * half): cos, sin */
+    size_t rope_cs_cap;     /* floats */
+    uint32_t *rope_pos;     /* rows */
+    size_t rope_pos_cap;    /* entries */
+    float *rope_inv;        /* half */
+    size_t rope_inv_cap;    /* floats */
+    size_t rope_rows;       /* 0: none */
+    uint32_t rope_half;
+    float rope_scale;
 };
 
 static struct cpu *cpu_of(struct zt__backend *be) { return (struct cpu *)be; }
@@ -64,6 +78,9 @@ static void cpu_free(struct zt__backend *be)
         zt__quant_weights_free(c->packed[i].chunk);
     }
     zt_free(c->packed);
+    zt_free(c->rope_cs);
+    zt_free(c->rope_pos);
+    zt_free(c->rope_inv);
     zt_free(c);
 }
 
@@ -87,19 +104,53 @@ static bool cpu_supports(const struct zt__backend *be, enum zt_ggml_type type)
     return zt_quant_vec_dot_type(type) != ZT_GGML_TYPE_COUNT;
 }
 
+/* A buffer is host memory whose address is the handle; the 64 bytes
+ * before it hold the address zt_calloc gave. Buffers of 2 MiB and more
+ * (KV caches, a batch's activations) start on a 2 MiB boundary and ask for
+ * transparent huge pages (THP "madvise" mode), as the weight copies do
+ * (quant.md, "Huge pages"): attention walks a sequence's cache in 4 KiB
+ * blocks (a head's part of a K tile) and 256-byte rows 3 KiB apart (V),
+ * one TLB miss per block on 4 KiB pages; at 8 streams of the 134M model
+ * the score kernel's time fell by a third and the K store's by half.
+ * Pages are still touched (and zeroed) on first use, 2 MiB at a time.
+ * ZT_BUF_HUGE=0: plain allocations (comparisons). */
+#define BUF_HUGE ((size_t)2 << 20)
+#define BUF_HEAD ((size_t)64)
+
+static bool buf_huge_wanted(void)
+{
+    const char *e = getenv("ZT_BUF_HUGE");
+    return !e || strcmp(e, "0") != 0;
+}
+
 static int cpu_buffer_alloc(struct zt__backend *be, size_t size, struct zt__buffer **out)
 {
     (void)be;
-    void *p = zt_calloc(size ? size : 1, 1);
+    bool huge = size >= BUF_HUGE && buf_huge_wanted();
+    size_t slack = huge ? BUF_HUGE : BUF_HEAD;
+    if (size > SIZE_MAX - slack) return ZT_ERANGE;
+    uint8_t *p = zt_calloc(size + slack, 1); /* large: fresh mapped pages, not touched here */
     if (!p) return ZT_ENOMEM;
-    *out = p;
+    uint8_t *a = p + BUF_HEAD;
+    if (huge) {
+        a = (uint8_t *)(((uintptr_t)p + BUF_HEAD + BUF_HUGE - 1) & ~(uintptr_t)(BUF_HUGE - 1));
+#ifdef MADV_HUGEPAGE
+        size_t span = (size_t)(p + size + slack - a) & ~(BUF_HUGE - 1);
+        if (span) zt_ignore(madvise(a, span, MADV_HUGEPAGE)); /* a hint: 4 KiB pages if refused */
+#endif
+    }
+    memcpy(a - BUF_HEAD, &p, sizeof p);
+    *out = (struct zt__buffer *)(void *)a;
     return 0;
 }
 
 static void cpu_buffer_free(struct zt__backend *be, struct zt__buffer *buf)
 {
     (void)be;
-    zt_free(buf);
+    if (!buf) return;
+    void *p;
+    memcpy(&p, (uint8_t *)buf - BUF_HEAD, sizeof p);
+    zt_free(p);
 }
 
 /* Zero copy: the handle is the address of the (read-only) mapping. */
@@ -137,9 +188,61 @@ static int cpu_buffer_get(struct zt__backend *be, const struct zt__buffer *buf, 
 
 /* Q8_0/Q4_0/Q4_K/Q6_K matrices go to the packed layout when the kernel path in use
  * has packed kernels (AVX512-VNNI): one vector load then feeds 16 rows. */
+/* The original rows of a copied or packed matrix are no longer read
+ * (unless the tensor is also the token embedding): let the kernel reclaim
+ * those pages of the mapping first; the data stays valid (MADV_COLD only
+ * ages the pages). */
+static void cold_pages(const struct zt__tensor *w, const void *host)
+{
+#ifdef MADV_COLD
+    uintptr_t a = ((uintptr_t)host + 4095u) & ~(uintptr_t)4095u, e = ((uintptr_t)host + w->nb1 * w->ne1) & ~(uintptr_t)4095u;
+    if (e > a) zt_ignore(madvise((void *)a, e - a, MADV_COLD));
+#else
+    (void)w, (void)host;
+#endif
+}
+
+static bool is_float(enum zt_ggml_type t)
+{
+    return t == ZT_GGML_F32 || t == ZT_GGML_F16 || t == ZT_GGML_BF16;
+}
+
+/* The BF16 mode: every float matrix (whatever its size; ZT_PACK=0 too)
+ * becomes a copy in the mode's bf16 (zt_quant_bf16_weights), on huge
+ * pages; the products read only that. */
+static int prepare_bf16(struct cpu *c, const struct zt__tensor *w, const void *host)
+{
+    struct packed_w pw = {.w = host, .type = w->type, .rows = w->ne1};
+    size_t bytes;
+    if (zt_mul_size(w->ne0 * sizeof(uint16_t), w->ne1, &bytes)) return ZT_ERANGE;
+    uint16_t *copy = zt__quant_weights_alloc(bytes, &pw.chunk);
+    if (!copy) return ZT_ENOMEM;
+    for (size_t r = 0; r < w->ne1; r++) {
+        int rc = zt_quant_bf16_weights(w->type, (const uint8_t *)host + r * w->nb1, copy + r * w->ne0, w->ne0);
+        if (rc) {
+            zt__quant_weights_free(pw.chunk);
+            return rc;
+        }
+    }
+    pw.copy = copy;
+    c->packed[c->n_packed++] = pw;
+    return 0;
+}
+
 static int cpu_prepare_weight(struct zt__backend *be, const struct zt__tensor *w)
 {
     struct cpu *c = cpu_of(be);
+    if (c->bf16 && is_float(w->type)) {
+        const void *host = (const uint8_t *)w->buf + w->offset;
+        for (size_t i = 0; i < c->n_packed; i++)
+            if (c->packed[i].w == host) return 0;
+        struct packed_w *v = zt_array_grow(c->packed, &c->packed_cap, c->n_packed + 1, sizeof *v, 16);
+        if (!v) return ZT_ENOMEM;
+        c->packed = v;
+        int rc = prepare_bf16(c, w, host);
+        if (!rc) cold_pages(w, host);
+        return rc;
+    }
     /* matrices without a packed kernel on the path in use (floats; every
      * type on AVX2) are copied as they are onto transparent huge pages
      * (quant_pack.c's chunks): the mapping's 4 KiB pages cost a TLB miss
@@ -166,13 +269,7 @@ static int cpu_prepare_weight(struct zt__backend *be, const struct zt__tensor *w
         if (rc) return rc;
     }
     c->packed[c->n_packed++] = pw;
-#ifdef MADV_COLD
-    /* the original rows are no longer read (unless the tensor is also the
-     * token embedding): let the kernel reclaim those pages of the mapping
-     * first; the data stays valid (MADV_COLD only ages the pages) */
-    uintptr_t a = ((uintptr_t)host + 4095u) & ~(uintptr_t)4095u, e = ((uintptr_t)host + w->nb1 * w->ne1) & ~(uintptr_t)4095u;
-    if (e > a) zt_ignore(madvise((void *)a, e - a, MADV_COLD));
-#endif
+    cold_pages(w, host);
     return 0;
 }
 
@@ -198,20 +295,41 @@ static int cpu_get_rows(struct zt__backend *be, const struct zt__tensor *src, co
     return 0;
 }
 
-/* y = x / sqrt(mean(x^2) + eps) * g, summing squares in order. */
+/* y = x / sqrt(mean(x^2) + eps) * g, summing squares in order. Up to
+ * NORM_ROWS rows at a time: each row's sum is still one chain in index
+ * order (the same bits), but the rows' chains interleave, so a batch of
+ * streams pays the add latency once per element, not once per element
+ * and row. */
+#define NORM_ROWS 8
+/* ss[j] = sum in order of xr[j][i]^2, nr (a constant where inlined) chains. */
+__attribute__((always_inline)) static inline void norm_sums(const float *const *xr, size_t nr, size_t n, float *ss)
+{
+    for (size_t j = 0; j < nr; j++) ss[j] = 0.0f;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < nr; j++) ss[j] += xr[j][i] * xr[j][i];
+}
+
 static int cpu_rmsnorm(struct zt__backend *be, const struct zt__tensor *x, const struct zt__tensor *g, float eps,
                        const struct zt__tensor *dst)
 {
     (void)be;
     size_t n = x->ne0;
     const float *gv = row(g, 0);
-    for (size_t b = 0; b < x->ne1; b++) {
-        const float *xv = row(x, b);
-        float *y = row(dst, b);
-        float ss = 0.0f;
-        for (size_t i = 0; i < n; i++) ss += xv[i] * xv[i];
-        float scale = 1.0f / sqrtf(ss / (float)n + eps);
-        for (size_t i = 0; i < n; i++) y[i] = (xv[i] * scale) * gv[i];
+    for (size_t b0 = 0, nr; b0 < x->ne1; b0 += nr) {
+        size_t left = x->ne1 - b0;
+        nr = left >= 8 ? 8 : left >= 4 ? 4 : left >= 2 ? 2 : 1;
+        const float *xr[NORM_ROWS];
+        float ss[NORM_ROWS];
+        for (size_t j = 0; j < nr; j++) xr[j] = row(x, b0 + j);
+        if (nr == 8) norm_sums(xr, 8, n, ss);
+        else if (nr == 4) norm_sums(xr, 4, n, ss);
+        else if (nr == 2) norm_sums(xr, 2, n, ss);
+        else norm_sums(xr, 1, n, ss);
+        for (size_t j = 0; j < nr; j++) {
+            const float *xv = xr[j];
+            float *y = row(dst, b0 + j), scale = 1.0f / sqrtf(ss[j] / (float)n + eps);
+            for (size_t i = 0; i < n; i++) y[i] = (xv[i] * scale) * gv[i];
+        }
     }
     return 0;
 }
@@ -235,19 +353,56 @@ static int cpu_add(struct zt__backend *be, const struct zt__tensor *a, const str
     return 0;
 }
 
+/* c->rope_cs holds cos, sin of theta = (pos[b] * freq_scale) * inv_freq[i]
+ * for the n rows: kept from the last call when it was for the same
+ * positions, scale and frequencies (the same values, so the same bits). */
+static int rope_table(struct cpu *c, const uint32_t *pos, size_t n, uint32_t half, float scale, const float *inv_freq)
+{
+    if (c->rope_rows == n && c->rope_half == half && memcmp(&c->rope_scale, &scale, sizeof scale) == 0 &&
+        memcmp(c->rope_pos, pos, n * sizeof *pos) == 0 && memcmp(c->rope_inv, inv_freq, half * sizeof(float)) == 0)
+        return 0;
+    c->rope_rows = 0;
+    size_t cs;
+    if (zt_mul_size(n, 2 * (size_t)half, &cs)) return ZT_ERANGE;
+    float *t = zt_array_grow(c->rope_cs, &c->rope_cs_cap, cs, sizeof *t, 64);
+    if (!t) return ZT_ENOMEM;
+    c->rope_cs = t;
+    uint32_t *ps = zt_array_grow(c->rope_pos, &c->rope_pos_cap, n, sizeof *ps, 16);
+    if (!ps) return ZT_ENOMEM;
+    c->rope_pos = ps;
+    float *iv = zt_array_grow(c->rope_inv, &c->rope_inv_cap, half, sizeof *iv, 16);
+    if (!iv) return ZT_ENOMEM;
+    c->rope_inv = iv;
+    for (size_t b = 0; b < n; b++) {
+        float pscale = (float)pos[b] * scale;
+        for (uint32_t i = 0; i < half; i++) {
+            float th = pscale * inv_freq[i], sn, cn;
+            zt__sincosf(th, &sn, &cn);
+            t[b * 2 * half + 2 * i] = cn;
+            t[b * 2 * half + 2 * i + 1] = sn;
+        }
+    }
+    memcpy(ps, pos, n * sizeof *pos);
+    memcpy(iv, inv_freq, half * sizeof(float));
+    c->rope_rows = n;
+    c->rope_half = half;
+    c->rope_scale = scale;
+    return 0;
+}
+
 /* Rotate the first n_rot dims of each head of every row at its position. */
 static int cpu_rope(struct zt__backend *be, const struct zt__tensor *x, const uint32_t *pos, const struct zt__rope *p)
 {
-    (void)be;
+    struct cpu *cp = cpu_of(be);
     uint32_t hd = p->head_dim, half = p->n_rot / 2;
-    const float *inv_freq = row(&p->inv_freq, 0);
+    if (!x->ne1 || !half) return 0;
+    int rc = rope_table(cp, pos, x->ne1, half, p->freq_scale, row(&p->inv_freq, 0));
+    if (rc) return rc;
     for (size_t b = 0; b < x->ne1; b++) {
         float *xv = row(x, b);
-        float ps = (float)pos[b] * p->freq_scale;
+        const float *cs = cp->rope_cs + b * 2 * half;
         for (uint32_t i = 0; i < half; i++) {
-            float theta = ps * inv_freq[i];
-            float c, s;
-            zt__sincosf(theta, &s, &c);
+            float c = cs[2 * i], s = cs[2 * i + 1];
             for (uint32_t h = 0; h < p->n_heads; h++) {
                 float *v = xv + (size_t)h * hd;
                 uint32_t ia = p->neox ? i : 2 * i;
@@ -275,12 +430,44 @@ static void store_row(const struct zt__tensor *cache, uint32_t pos, const float 
     else memcpy(dst, src, n * sizeof(float));
 }
 
+/* The K cache layout (backend.h zt__kv_view, docs/internals/engine.md "K
+ * cache tiles"): whole tiles of KT positions below the view's last whole
+ * tile are stored dimension-major, so one position's scores are 16 lanes
+ * of one load per dimension (no transpose); the rows after stay plain. */
+#define KT 16u
+
+static inline uint32_t k_tiled(const struct zt__tensor *k) { return (uint32_t)(k->ne1 - k->ne1 % KT); }
+
+/* Row pos of k to its K cache: a row, or a column of its tile (the same
+ * rounding to F16 as a row: zt_fp32_to_fp16_row, then scattered). */
+static void store_k(const struct zt__tensor *cache, uint32_t pos, const float *src, size_t n)
+{
+    if (pos >= k_tiled(cache)) {
+        store_row(cache, pos, src, n);
+        return;
+    }
+    bool f16 = cache->type == ZT_GGML_F16;
+    uint8_t *tile = base(cache) + (size_t)(pos - pos % KT) * cache->nb1;
+    uint32_t u = pos % KT;
+    if (!f16) {
+        float *d = (float *)(void *)tile;
+        for (size_t c = 0; c < n; c++) d[c * KT + u] = src[c];
+        return;
+    }
+    uint16_t *d = (uint16_t *)(void *)tile, h[256];
+    for (size_t c0 = 0; c0 < n; c0 += 256) {
+        size_t m = n - c0 < 256 ? n - c0 : 256;
+        zt_fp32_to_fp16_row(src + c0, h, m);
+        for (size_t c = 0; c < m; c++) d[(c0 + c) * KT + u] = h[c];
+    }
+}
+
 static int cpu_kv_store(struct zt__backend *be, const struct zt__tensor *k, const struct zt__tensor *v,
                         const struct zt__kv_view *kv)
 {
     (void)be;
     for (size_t b = 0; b < k->ne1; b++) {
-        store_row(&kv[b].k, kv[b].pos, row(k, b), k->ne0);
+        store_k(&kv[b].k, kv[b].pos, row(k, b), k->ne0);
         store_row(&kv[b].v, kv[b].pos, row(v, b), v->ne0);
     }
     return 0;
@@ -296,6 +483,7 @@ struct mm {
     size_t xq_row;          /* bytes of one quantised activation row */
     int32_t *prep;          /* packed-kernel terms of the rows, or NULL */
     size_t prep_row;        /* int32 per row */
+    bool bf16;              /* the BF16 mode: copy and xq are bf16 rows */
     atomic_int failed;
 };
 
@@ -305,6 +493,11 @@ static void par_quantize(void *ctx, size_t b0, size_t b1, unsigned tid)
 {
     (void)tid;
     struct mm *f = ctx;
+    if (f->bf16) {
+        for (size_t b = b0; b < b1; b++)
+            zt_quant_bf16_row(row(f->x, b), (uint16_t *)(void *)(f->xq + b * f->xq_row), f->w->ne0);
+        return;
+    }
     for (size_t b = b0; b < b1; b++)
         if (zt_quant_activations(f->w->type, row(f->x, b), f->xq + b * f->xq_row, f->w->ne0))
             atomic_store(&f->failed, 1);
@@ -324,6 +517,12 @@ static void par_matmul(void *ctx, size_t r0, size_t r1, unsigned tid)
     if (f->packed) {
         if (zt_quant_matmul_packed_prep(f->packed, r0, r1, f->xq, f->xq_row, f->x->ne1, f->prep, row(f->dst, 0),
                                         f->dst->nb1 / sizeof(float)))
+            atomic_store(&f->failed, 1);
+        return;
+    }
+    if (f->bf16) {
+        if (zt_quant_matmul_bf16(f->copy, f->w->ne0 * sizeof(uint16_t), r0, r1, (const uint16_t *)(void *)f->xq,
+                                 f->xq_row, f->x->ne1, row(f->dst, 0), f->dst->nb1 / sizeof(float), f->w->ne0))
             atomic_store(&f->failed, 1);
         return;
     }
@@ -357,7 +556,9 @@ static int cpu_matmul(struct zt__backend *be, const struct zt__tensor *w, const 
 {
     struct cpu *c = cpu_of(be);
     size_t rb;
-    if (zt_quant_row_bytes(zt_quant_vec_dot_type(w->type), w->ne0, &rb)) return ZT_EINVAL;
+    bool bf16 = c->bf16 && is_float(w->type);
+    if (bf16) rb = w->ne0 * sizeof(uint16_t);
+    else if (zt_quant_row_bytes(zt_quant_vec_dot_type(w->type), w->ne0, &rb)) return ZT_EINVAL;
     int rc = 0;
     /* one row more, to start the rows on a 64-byte boundary: malloc gives
      * 16 (a large block is mmap'ed, 16 bytes past a page), and a 512-bit
@@ -367,8 +568,11 @@ static int cpu_matmul(struct zt__backend *be, const struct zt__tensor *w, const 
     c->xq = xq;
     if (rb >= 64) xq += (64 - (uintptr_t)xq % 64) % 64;
     const struct packed_w *pw = prepared_of(c, w);
+    /* the BF16 mode never falls back to the exact product (a matrix
+     * prepare_weight did not convert is an error, not a silent substitute) */
+    if (bf16 && (!pw || !pw->copy)) return ZT_EINVAL;
     struct mm f = {.w = w, .x = x, .dst = dst, .xq = xq, .xq_row = rb, .packed = pw ? pw->p : NULL,
-                   .copy = pw ? pw->copy : NULL};
+                   .copy = pw ? pw->copy : NULL, .bf16 = bf16};
     size_t pb = zt_quant_packed_prep_bytes(f.packed);
     if (pb > 0) {
         int32_t *prep = scratch(c->prep, &c->prep_cap, pb, x->ne1, &rc);
@@ -407,14 +611,16 @@ static inline float kv_at(const void *c, bool f16, size_t idx)
     return f16 ? zt_fp16_to_fp32(((const uint16_t *)c)[idx]) : ((const float *)c)[idx];
 }
 
-/* Where item b's head h reads: its query, its cache's K and V rows for the
- * KV head of h, and its output. */
+/* Where item b's head h reads: its query, its K cache (whole rows: kcol
+ * is the KV head's first column, n_tiled the positions in whole tiles),
+ * its V rows for the KV head of h, and its output. */
 struct attn_at {
     const float *q;
     const void *kc, *vc;
     float *o;
     bool f16;
     size_t ks, vs;
+    uint32_t kcol, n_tiled;
     uint32_t n_pos;
 };
 
@@ -426,10 +632,11 @@ static struct attn_at attn_at(const struct attn_ctx *a, size_t b, uint32_t h)
     bool f16 = kv->k.type == ZT_GGML_F16;
     size_t es = f16 ? 2 : 4;
     return (struct attn_at){.q = row(a->q, b) + (size_t)h * hd,
-                            .kc = base(&kv->k) + (size_t)kvh * hd * es,
+                            .kc = base(&kv->k),
                             .vc = base(&kv->v) + (size_t)kvh * hd * es,
                             .o = row(a->dst, b) + (size_t)h * hd,
-                            .f16 = f16, .ks = kv->k.nb1 / es, .vs = kv->v.nb1 / es, .n_pos = kv->pos + 1};
+                            .f16 = f16, .ks = kv->k.nb1 / es, .vs = kv->v.nb1 / es, .kcol = kvh * hd,
+                            .n_tiled = k_tiled(&kv->k), .n_pos = kv->pos + 1};
 }
 
 /* The scaled scores of one (item, head) over its n_pos cache rows. The
@@ -440,21 +647,29 @@ static void attn_scores(const struct attn_ctx *a, const struct attn_at *x, float
     uint32_t hd = a->p->head_dim, n_pos = x->n_pos;
     float scale = 1.0f / sqrtf((float)hd);
     bool vec = a->vec && hd % 16 == 0;
-    uint32_t t = vec ? zt__attn_scores_avx512(x->q, x->kc, x->f16, x->ks, hd, n_pos, scale, scores) : 0;
+    uint32_t t = vec ? zt__attn_scores_avx512(x->q, x->kc, x->f16, x->ks, x->kcol, x->n_tiled, hd, n_pos, scale,
+                                              scores)
+                     : 0;
     /* 8 positions at a time: each score is still dot = 0, dot += q[i] * k[i]
      * in increasing i (the same bits), but 8 independent chains hide the
-     * add latency that bounds the one-position loop. */
+     * add latency that bounds the one-position loop. In a tile the 8
+     * positions' elements of a dimension are adjacent. */
     for (; t + 8 <= n_pos; t += 8) {
         float dot[8] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
+        bool tiled = t + 8 <= x->n_tiled; /* t % 8 == 0: the 8 share a tile */
         for (uint32_t i = 0; i < hd; i++) {
             float qi = x->q[i];
-            for (uint32_t u = 0; u < 8; u++) dot[u] += qi * kv_at(x->kc, x->f16, (size_t)(t + u) * x->ks + i);
+            size_t at = tiled ? (size_t)(t - t % KT) * x->ks + (size_t)(x->kcol + i) * KT + t % KT
+                              : (size_t)t * x->ks + x->kcol + i;
+            size_t step = tiled ? 1 : x->ks;
+            for (uint32_t u = 0; u < 8; u++) dot[u] += qi * kv_at(x->kc, x->f16, at + u * step);
         }
         for (uint32_t u = 0; u < 8; u++) scores[t + u] = dot[u] * scale;
     }
     for (; t < n_pos; t++) {
         float dot = 0.0f;
-        for (uint32_t i = 0; i < hd; i++) dot += x->q[i] * kv_at(x->kc, x->f16, (size_t)t * x->ks + i);
+        for (uint32_t i = 0; i < hd; i++)
+            dot += x->q[i] * kv_at(x->kc, x->f16, zt__kv_k_index(KT, x->n_tiled, x->ks, t, x->kcol + i));
         scores[t] = dot * scale;
     }
 }
@@ -565,7 +780,8 @@ static void attend_group(const struct attn_ctx *a, size_t b0, uint32_t h, float 
         o[j] = x[j].o;
         n_pos[j] = x[j].n_pos;
     }
-    zt__attn_scores_mq_avx512(q, x[0].kc, x[0].f16, x[0].ks, hd, n_pos, 1.0f / sqrtf((float)hd), sc, scratch);
+    zt__attn_scores_mq_avx512(q, x[0].kc, x[0].f16, x[0].ks, x[0].kcol, x[0].n_tiled, hd, n_pos,
+                              1.0f / sqrtf((float)hd), sc, scratch);
     attn_softmax_group(sc, n_pos, inv);
     if (hd % 64 == 0) {
         for (size_t j = 0; j < ZT_ATTN_MQ; j += ZT_ATTN_WQ)
@@ -698,8 +914,14 @@ static int cpu_create(const struct zt__backend_params *p, struct zt__backend **o
     if (!c) return ZT_ENOMEM;
     c->base.ops = &cpu_ops;
     c->base.exact = true;
+    c->base.kv_k_tile = KT;
     const char *pk = getenv("ZT_PACK");
     c->no_pack = pk != NULL && strcmp(pk, "0") == 0;
+    c->bf16 = p->bf16;
+    if (c->bf16 && !zt_quant_isa_available(ZT_QUANT_ISA_AVX512BF16))
+        zt_log(ZT_LOG_WARN, "bf16_mode_emulated",
+               "reason=\"this CPU has no AVX512-BF16: the BF16 precision mode runs its emulation, several times "
+               "slower than the exact mode (same bits as on an AVX512-BF16 CPU)\"");
     int rc = zt__par_new(p->n_threads ? p->n_threads : 1, &c->par);
     if (rc) {
         zt_free(c);
