@@ -342,6 +342,7 @@ struct zt_cfg_orch_verification {
     int64_t new_worker_jobs; /* always verified below this many verified jobs */
     double low_reputation;   /* always verified below this score */
     int64_t max_replicas;    /* replicated execution: most extra workers */
+    int64_t verdict_wait_s;  /* a leased job's missing verdict: the orchestrator decides it then */
 };
 struct zt_cfg_orchestrator {
     int64_t heartbeat_expiry_ms;

@@ -258,6 +258,9 @@ static const struct cfg_key orch_verif_keys[] = {
             "A worker whose reputation is below this has every job verified (0: off)."),
     INT_KEY(struct zt_cfg_orch_verification, max_replicas, 3, 1, 6,
             "Most workers a job asking for replicated execution (zentalk.replicas) runs on besides the first."),
+    INT_KEY(struct zt_cfg_orch_verification, verdict_wait_s, 30, 1, 600,
+            "A remote gateway's checked job with no verdict this long after its last check event or checker "
+            "report is decided by the orchestrator from the signed chains it holds."),
 };
 TABLE(orch_verif_table, orch_verif_keys, struct zt_cfg_orch_verification, NULL);
 static const struct cfg_key orch_keys[] = {

@@ -424,3 +424,40 @@ int zt__orch_verdict_check(const struct zt__verdict_job *job, json_t *body, stru
     *why = NULL;
     return 0;
 }
+
+int zt__orch_verdict_own(struct zt__check_reports *cr, const uint8_t *wckpt, size_t wckpt_len,
+                         const uint8_t wpk[static ZT_ED25519_PK_LEN], const char *const *picked, size_t n_picked,
+                         struct zt__verdict *out, bool *awaiting)
+{
+    bool dummy = false;
+    if (!awaiting) awaiting = &dummy;
+    *awaiting = false;
+    struct zt_checkpoint wc;
+    if (!cr || !wckpt || !out || zt_checkpoint_verify(wckpt, wckpt_len, wpk, &wc) != 0 ||
+        !(wc.flags & ZT_CKPT_FLAG_FINAL))
+        return ZT_EINVAL;
+    struct zt__verdict v;
+    memset(&v, 0, sizeof v);
+    memcpy(v.env_job_id, wc.job_id, sizeof v.env_job_id);
+    /* the held reports, copied out (the answers point into them) */
+    struct report *rs = zt_calloc(ZT_JOB_CHECKERS_MAX, sizeof *rs);
+    if (!rs) return ZT_ENOMEM;
+    struct zt_job_answer ans[ZT_JOB_CHECKERS_MAX + 1];
+    size_t n = 0;
+    ans[n++] = (struct zt_job_answer){.ckpt = wckpt, .ckpt_len = wckpt_len, .pk = wpk};
+    for (size_t p = 0; p < n_picked && n < ZT_JOB_CHECKERS_MAX + 1 && v.n_checkers < ZT__VERDICT_NODES_MAX; p++) {
+        struct report *r = &rs[n - 1];
+        if (!report_of(cr, picked[p], wc.subject, r, awaiting)) continue;
+        ans[n++] = (struct zt_job_answer){.ckpt = r->ckpt, .ckpt_len = r->ckpt_len, .pk = r->pk};
+        v.checkers[v.n_checkers++] = picked[p];
+    }
+    bool agrees[ZT_JOB_CHECKERS_MAX + 1], wrong[ZT_JOB_CHECKERS_MAX + 1];
+    enum zt_job_check_verdict d = zt_job_check_decide(ans, n, agrees, wrong);
+    zt_free(rs);
+    v.settle = d != ZT_CHECK_UNAVAILABLE;
+    for (int k = 0; k < 4; k++)
+        if (strcmp(zt_job_check_verdict_name(d), NAMES[k]) == 0) v.verdict = (enum zt_verify_verdict)k;
+    for (size_t k = 0; k < v.n_checkers; k++) v.wrong[k] = wrong[k + 1];
+    *out = v;
+    return 0;
+}

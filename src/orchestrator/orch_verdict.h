@@ -118,4 +118,18 @@ struct zt__verdict {
 ZT_NODISCARD int zt__orch_verdict_check(const struct zt__verdict_job *job, json_t *body, struct zt__verdict *out,
                                         const char **why);
 
+/* The orchestrator's own verdict on a leased job whose gateway sent none
+ * it could prove within orchestrator.verification.verdict_wait_s
+ * (orch_lease.c): the checked worker's signed FINAL checkpoint, which the
+ * gateway's check event carried (wckpt, verified then under the registry's
+ * key wpk), against every picked checker's own report held for its subject
+ * (zt_job_check_decide, the gateway's rule). out->settle is false when no
+ * checker's report is held (unverified: nothing charged); out->checkers
+ * borrow from picked; *awaiting: a picked checker's report is not held and
+ * may still come (the caller may wait on). 0, ZT_EINVAL (wckpt does not
+ * verify), ZT_ENOMEM. */
+ZT_NODISCARD int zt__orch_verdict_own(struct zt__check_reports *cr, const uint8_t *wckpt, size_t wckpt_len,
+                                      const uint8_t wpk[static ZT_ED25519_PK_LEN], const char *const *picked,
+                                      size_t n_picked, struct zt__verdict *out, bool *awaiting);
+
 #endif

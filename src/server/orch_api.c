@@ -100,7 +100,7 @@ int zt__orch_new(const struct zt_config *cfg, struct zt_registry *reg, struct zt
         return ZT_ENOMEM;
     }
     if (zt__orch_relay_new(cfg->orchestrator.heartbeat_expiry_ms, reg, &o->relay) != 0 ||
-        zt__orch_lease_new(reg, sched, o->verifier, &o->lease) != 0) {
+        zt__orch_lease_new(reg, sched, o->verifier, cv->verdict_wait_s * 1000, &o->lease) != 0) {
         zt__orch_relay_free(o->relay);
         zt_ratelimit_free(o->join_limit);
         zt_ratelimit_free(o->report_limit);
@@ -326,8 +326,8 @@ static json_t *verdict_report(const char *job_id, const struct zt__check_report 
 void zt__orch_check_settle(struct zt__orch *o, const char *job_id, const struct zt__check_report *cr)
 {
     static const char *const names[] = {"agreed", "worker_wrong", "checker_wrong", "undecided"};
-    if (o->remote) {
-        zt__orch_remote_event(o->remote, verdict_report(job_id, cr));
+    if (o->remote) { /* on the sender thread: the user's answer never waits for the orchestrator's check of it */
+        zt__orch_remote_event_async(o->remote, verdict_report(job_id, cr));
         return;
     }
     if (strcmp(cr->verdict, "unavailable") == 0) zt_verifier_note_unavailable(o->verifier);

@@ -147,8 +147,10 @@ void zt__orch_check_failed(struct zt__orch *o, const char *job_id, const char *c
  * worker's result (its FINAL checkpoint and receipt) and res (each
  * checker's, or its refusal of the ids). A remote orchestrator recomputes
  * the verdict from that evidence and refuses a report it does not prove
- * (orch_lease.c); here, in the orchestrator's own process, the verdict is
- * settled as it is. workers: the last worker first, then the others that
+ * (orch_lease.c; the report goes on the remote's sender thread, so the
+ * caller, and the user's answer, never wait for it: it may wait there for
+ * a checker's report); here, in the orchestrator's own process, the
+ * verdict is settled as it is. workers: the last worker first, then the others that
  * ran the job; res, worker NULL for "unavailable" and "none". */
 struct zt__check_report {
     const char *verdict;
@@ -178,6 +180,12 @@ int zt__orch_remote_check_pick(struct zt__orch_remote *r, const char *job_id, co
                                size_t n, struct zt_node_info *out);
 /* POST body (taken) to the orchestrator's report route; the answer dropped. */
 void zt__orch_remote_event(struct zt__orch_remote *r, json_t *body);
+/* The same on the remote's sender thread, in order, the caller not
+ * waiting (a verdict: it may wait at the orchestrator for a checker's
+ * report while the user's answer goes); sent at once (waiting) when the
+ * thread cannot start or 256 wait already. Stopping, the queued ones go
+ * for 3 s more, then are dropped (logged). */
+void zt__orch_remote_event_async(struct zt__orch_remote *r, json_t *body);
 int zt__orch_remote_lease(struct zt__orch_remote *r, const struct zt_job_req *jr, const char *job_id, long wait_ms,
                           struct zt_sched_result *out);
 int zt__orch_remote_report(struct zt__orch_remote *r, const char *job_id, const char *worker, const char *event,
@@ -190,8 +198,11 @@ void zt__orch_remote_register(struct zt__orch_remote *r);
 /* ---- orch_lease.c (internal) ---- */
 struct zt__orch_lease;
 struct zt_verifier;
+/* verdict_wait_ms: a checked job's verdict missing this long after its
+ * last check activity is decided by the orchestrator itself from the
+ * signed chains it holds (orchestrator.verification.verdict_wait_s). */
 ZT_NODISCARD int zt__orch_lease_new(struct zt_registry *reg, struct zt_sched *sched, struct zt_verifier *vf,
-                                    struct zt__orch_lease **out);
+                                    int64_t verdict_wait_ms, struct zt__orch_lease **out);
 void zt__orch_lease_free(struct zt__orch_lease *l);
 /* A scheduler event of a leased job: taken (true), else the router's. */
 bool zt__orch_lease_event(struct zt__orch_lease *l, const struct zt_sched_event *ev);

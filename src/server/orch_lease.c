@@ -80,6 +80,19 @@ struct lease {
     json_t *vbody;                      /* its body (a copy) */
     uint64_t vuntil;                    /* mono ms */
     bool deciding, recheck;             /* a thread decides it now; a report came meanwhile */
+    /* the orchestrator's own verdict when the gateway's does not come
+     * (own_verdict): the checked worker's signed FINAL checkpoint (the
+     * first check event's, verified under wpk, the registry's key of
+     * `checked`), the last check activity (a check event, a checker
+     * failed, a report credited; mono ms), and what was decided */
+    uint8_t wckpt[ZT_CKPT_MAX_LEN];
+    size_t wckpt_len;
+    uint8_t wpk[ZT_ED25519_PK_LEN];
+    char checked[ZT_IDENTITY_ID_SIZE];
+    uint64_t oact, onext;               /* onext: when a decision that waited on looks again */
+    unsigned gw_busy;                   /* gateway verdict calls being decided now */
+    bool owning;                        /* the sweep decides it now */
+    const char *decided;                /* the orchestrator's own verdict (a static name), or NULL */
 };
 
 struct gateway {
@@ -106,10 +119,11 @@ struct zt__orch_lease {
     uint64_t n_not_gateway, n_bad_sig;  /* calls refused: another gateway's job; a bad or replayed signature */
     uint64_t n_continued;               /* leases opened for jobs another orchestrator placed */
     uint64_t n_verdict_refused;         /* verdicts refused (422), at once or after their wait */
+    uint64_t verdict_wait_ms;           /* a checked job's verdict missing this long: decided here */
 };
 
 int zt__orch_lease_new(struct zt_registry *reg, struct zt_sched *sched, struct zt_verifier *vf,
-                       struct zt__orch_lease **out)
+                       int64_t verdict_wait_ms, struct zt__orch_lease **out)
 {
     struct zt__orch_lease *l = zt_calloc(1, sizeof *l);
     if (!l) return ZT_ENOMEM;
@@ -127,6 +141,7 @@ int zt__orch_lease_new(struct zt_registry *reg, struct zt_sched *sched, struct z
     l->reg = reg;
     l->sched = sched;
     l->vf = vf;
+    l->verdict_wait_ms = verdict_wait_ms > 0 ? (uint64_t)verdict_wait_ms : 30000;
     *out = l;
     return 0;
 }
@@ -585,7 +600,7 @@ void zt__orch_lease_h(struct zt__orch_lease *l, struct zt_http_req *req, json_t 
  * checkpoint ckpt verified under the registry's key for worker. 0, or
  * ZT_EPERM. */
 static int check_subject(struct zt__orch_lease *l, const char *worker, const uint8_t *ckpt, size_t ckpt_len,
-                         uint8_t subject[static ZT__CHECK_SUBJECT_LEN])
+                         uint8_t subject[static ZT__CHECK_SUBJECT_LEN], uint8_t pk[static ZT_ED25519_PK_LEN])
 {
     struct zt_node_info w;
     struct zt_checkpoint c;
@@ -593,6 +608,7 @@ static int check_subject(struct zt__orch_lease *l, const char *worker, const uin
         zt_checkpoint_verify(ckpt, ckpt_len, w.ed25519_pk, &c) != 0 || !(c.flags & ZT_CKPT_FLAG_FINAL))
         return ZT_EPERM;
     memcpy(subject, c.subject, ZT__CHECK_SUBJECT_LEN);
+    memcpy(pk, w.ed25519_pk, ZT_ED25519_PK_LEN);
     return 0;
 }
 
@@ -633,11 +649,11 @@ static void check_pick_h(struct zt__orch_lease *l, const char *job_id, const cha
      * (WIRE.md section 7), one worker this job ran on, one subject for
      * every check of the job; the checkers' reports are credited by it */
     const char *ck_hex = json_string_value(json_object_get(body, "checkpoint"));
-    uint8_t ck[ZT_CKPT_MAX_LEN], subject[ZT__CHECK_SUBJECT_LEN];
+    uint8_t ck[ZT_CKPT_MAX_LEN], subject[ZT__CHECK_SUBJECT_LEN], wpk[ZT_ED25519_PK_LEN];
     size_t ck_len = ck_hex ? strlen(ck_hex) / 2 : 0;
     if (!ck_hex || strlen(ck_hex) % 2 || ck_len == 0 || ck_len > sizeof ck ||
         zt_hex_decode(ck, ck_len, ck_hex, strlen(ck_hex), ZT_HEX_ANY_CASE) != 0 ||
-        check_subject(l, worker, ck, ck_len, subject) != 0) {
+        check_subject(l, worker, ck, ck_len, subject, wpk) != 0) {
         zt_http_resp_error(resp, 400, "invalid_request",
                            "a check needs the checked worker's signed FINAL checkpoint (hex, \"checkpoint\")");
         return;
@@ -648,8 +664,15 @@ static void check_pick_h(struct zt__orch_lease *l, const char *job_id, const cha
     for (size_t k = 0; lp && k < (*lp)->n_ran; k++) ran = ran || strcmp((*lp)->ran[k], worker) == 0;
     if (lp && ran) {
         other = (*lp)->has_subject && memcmp((*lp)->subject, subject, sizeof subject) != 0;
-        if (!(*lp)->has_subject) memcpy((*lp)->subject, subject, sizeof subject);
+        if (!(*lp)->has_subject) { /* and the evidence of the orchestrator's own verdict */
+            memcpy((*lp)->subject, subject, sizeof subject);
+            memcpy((*lp)->wckpt, ck, ck_len);
+            (*lp)->wckpt_len = ck_len;
+            memcpy((*lp)->wpk, wpk, sizeof wpk);
+            zt_strlcpy((*lp)->checked, worker, sizeof (*lp)->checked);
+        }
         (*lp)->has_subject = true;
+        (*lp)->oact = zt_time_mono_ms();
     }
     pthread_mutex_unlock(&l->mu);
     if (!ran || other) {
@@ -868,11 +891,25 @@ static void resume_verdict(struct zt__orch_lease *l, const char *job_id, bool ex
 static int verdict_event(struct zt__orch_lease *l, struct zt_http_req *req, const char *job_id, json_t *body,
                          struct zt_http_resp *resp)
 {
-    int v = verdict_call(l, job_id, body, true, resp);
-    if (v != ZT_EBUSY) return v;
     pthread_mutex_lock(&l->mu);
     struct lease **pp = find(l, job_id);
     struct lease *ls = pp ? *pp : NULL;
+    if (ls && ls->owning) { /* the orchestrator decides it itself now */
+        pthread_mutex_unlock(&l->mu);
+        zt_http_resp_error(resp, 409, "verdict_pending", "the orchestrator decides this job's verdict now");
+        return 0;
+    }
+    if (ls) ls->gw_busy++; /* no own verdict meanwhile (one settlement per job) */
+    pthread_mutex_unlock(&l->mu);
+    int v = verdict_call(l, job_id, body, true, resp);
+    pthread_mutex_lock(&l->mu);
+    pp = find(l, job_id);
+    ls = pp ? *pp : NULL;
+    if (ls && ls->gw_busy) ls->gw_busy--;
+    if (v != ZT_EBUSY) {
+        pthread_mutex_unlock(&l->mu);
+        return v;
+    }
     if (ls && (ls->vwait || ls->deciding)) {
         pthread_mutex_unlock(&l->mu);
         zt_http_resp_error(resp, 409, "verdict_pending", "a verdict for this job waits for its checkers' reports");
@@ -881,9 +918,15 @@ static int verdict_event(struct zt__orch_lease *l, struct zt_http_req *req, cons
     json_t *copy = ls ? json_deep_copy(body) : NULL;
     struct zt_http_async *a = copy ? zt_http_req_defer(req, on_waiter_close, NULL) : NULL;
     if (!a) { /* out of memory (or the lease ended): decided now, without the wait */
+        if (ls) ls->gw_busy++;
         pthread_mutex_unlock(&l->mu);
         json_decref(copy);
-        return verdict_call(l, job_id, body, false, resp);
+        v = verdict_call(l, job_id, body, false, resp);
+        pthread_mutex_lock(&l->mu);
+        pp = find(l, job_id);
+        if (pp && (*pp)->gw_busy) (*pp)->gw_busy--;
+        pthread_mutex_unlock(&l->mu);
+        return v;
     }
     ls->vwait = a;
     ls->vbody = copy;
@@ -895,15 +938,105 @@ static int verdict_event(struct zt__orch_lease *l, struct zt_http_req *req, cons
     return 0;
 }
 
+/* The orchestrator's own verdict on job_id, whose gateway sent none it
+ * could prove within verdict_wait_ms of the last check activity (it
+ * colludes with its worker, or died): decided from the worker's signed
+ * checkpoint of the check event and the checkers' own reports
+ * (zt__orch_verdict_own), settled as a gateway's proven verdict is
+ * (zt_verifier_settle: the job, the registry, the ledger's hook). With a
+ * picked checker's report still awaited it waits on, until `last` (the
+ * lease's idle limit); nothing held but the worker's: "unverified",
+ * nothing charged. A gateway verdict after it is answered 409
+ * verdict_decided with this one. */
+static void own_verdict(struct zt__orch_lease *l, const char *job_id, bool last)
+{
+    static const char *const names[] = {"agreed", "worker_wrong", "checker_wrong", "undecided"};
+    struct {
+        uint8_t wckpt[ZT_CKPT_MAX_LEN], wpk[ZT_ED25519_PK_LEN];
+        size_t wckpt_len, n_ran, n_picked;
+        char checked[ZT_IDENTITY_ID_SIZE], gateway[ZT_IDENTITY_ID_SIZE];
+        char ran[LEASE_NODES_MAX][ZT_IDENTITY_ID_SIZE], picked[LEASE_NODES_MAX][ZT_IDENTITY_ID_SIZE];
+    } *c = zt_malloc(sizeof *c);
+    if (!c) return;
+    pthread_mutex_lock(&l->mu);
+    struct lease **pp = find(l, job_id);
+    struct lease *ls = pp ? *pp : NULL;
+    if (!ls || ls->decided || ls->owning || ls->vwait || ls->deciding || ls->gw_busy || !ls->wckpt_len) {
+        pthread_mutex_unlock(&l->mu);
+        zt_free(c);
+        return;
+    }
+    ls->owning = true;
+    memcpy(c->wckpt, ls->wckpt, ls->wckpt_len);
+    c->wckpt_len = ls->wckpt_len;
+    memcpy(c->wpk, ls->wpk, sizeof c->wpk);
+    zt_strlcpy(c->checked, ls->checked, sizeof c->checked);
+    zt_strlcpy(c->gateway, ls->gateway[0] ? ls->gateway : "-", sizeof c->gateway);
+    memcpy(c->ran, ls->ran, sizeof c->ran);
+    memcpy(c->picked, ls->picked, sizeof c->picked);
+    c->n_ran = ls->n_ran;
+    c->n_picked = ls->n_picked;
+    pthread_mutex_unlock(&l->mu);
+    const char *workers[LEASE_NODES_MAX + 1], *picked[LEASE_NODES_MAX];
+    size_t nw = 0;
+    workers[nw++] = c->checked; /* the worker checked first, then the others the job ran on */
+    for (size_t i = 0; i < c->n_ran; i++)
+        if (strcmp(c->ran[i], c->checked) != 0) workers[nw++] = c->ran[i];
+    for (size_t i = 0; i < c->n_picked; i++) picked[i] = c->picked[i];
+    struct zt__verdict v;
+    bool awaiting = false;
+    int rc = zt__orch_verdict_own(l->reports, c->wckpt, c->wckpt_len, c->wpk, picked, c->n_picked, &v, &awaiting);
+    const char *decided = NULL;
+    if (rc == 0 && awaiting && !last) {
+        decided = NULL; /* a picked checker may still report: wait on */
+    } else if (rc == 0 && v.settle) {
+        decided = names[v.verdict];
+        int e = zt_verifier_settle(l->vf, l->sched, job_id, v.verdict, workers, nw, v.checkers, v.wrong,
+                                   v.n_checkers, zt_time_real_ms());
+        zt_log(ZT_LOG_WARN, "verdict_decided_here",
+               "sched_job=%s gateway=%s worker=%s verdict=%s checkers=%zu why=no_verdict_in_time settle=%s", job_id,
+               c->gateway, c->checked, decided, v.n_checkers, e ? zt_strerror(e) : "ok");
+    } else {
+        decided = "unverified"; /* nothing to compare with: nothing charged */
+        zt_log(ZT_LOG_WARN, "verdict_decided_here",
+               "sched_job=%s gateway=%s worker=%s verdict=unverified why=no_verdict_in_time checker_reports=0",
+               job_id, c->gateway, c->checked);
+    }
+    pthread_mutex_lock(&l->mu);
+    pp = find(l, job_id);
+    if (pp) {
+        (*pp)->owning = false;
+        if (decided) {
+            (*pp)->decided = decided;
+            (*pp)->touched = zt_time_mono_ms(); /* kept a while to answer a late verdict */
+        } else {
+            (*pp)->onext = zt_time_mono_ms() + 1000;
+        }
+    }
+    pthread_mutex_unlock(&l->mu);
+    zt_free(c);
+}
+
 void zt__orch_lease_expect_check(struct zt__orch_lease *l, const char *checker, const char *job_id,
                                  const uint8_t subject[static ZT__CHECK_SUBJECT_LEN], int64_t now_ms)
 {
     zt__check_reports_expect(l->reports, checker, job_id, subject, now_ms);
 }
 
+/* A check of job_id moved (a pick, a checker failed, a report credited):
+ * the orchestrator's own verdict waits verdict_wait_ms from now. */
+static void check_moved(struct zt__orch_lease *l, const char *job_id)
+{
+    pthread_mutex_lock(&l->mu);
+    struct lease **pp = find(l, job_id);
+    if (pp) (*pp)->oact = zt_time_mono_ms();
+    pthread_mutex_unlock(&l->mu);
+}
+
 void zt__orch_lease_check_failed(struct zt__orch_lease *l, const char *checker, const char *job_id)
 {
     zt__check_reports_failed(l->reports, checker, job_id);
+    check_moved(l, job_id);
     resume_verdict(l, job_id, false); /* its report is awaited no more */
 }
 
@@ -911,7 +1044,10 @@ int zt__orch_lease_check_report(struct zt__orch_lease *l, json_t *body, const ch
 {
     char job[ZT_JOB_ID_SIZE] = "";
     int rc = zt__check_reports_put(l->reports, registry_key, l->reg, body, zt_time_real_ms(), job, why);
-    if (rc == 0 && job[0]) resume_verdict(l, job, false); /* a verdict waiting for it */
+    if (rc == 0 && job[0]) {
+        check_moved(l, job);
+        resume_verdict(l, job, false); /* a verdict waiting for it */
+    }
     return rc;
 }
 
@@ -935,6 +1071,18 @@ bool zt__orch_lease_report_h(struct zt__orch_lease *l, struct zt_http_req *req, 
         return false;
     }
     if (take_lease(l, job_id, gw, resp) < 0) return false;
+    pthread_mutex_lock(&l->mu);
+    struct lease **dp = find(l, job_id);
+    const char *decided = dp ? (*dp)->decided : NULL;
+    pthread_mutex_unlock(&l->mu);
+    if (decided) { /* its verdict came too late: the orchestrator decided it (own_verdict) */
+        zt_http_resp_json(resp, 409,
+                          json_pack("{s:{s:s,s:s,s:s},s:s,s:s}", "error", "code", "verdict_decided", "message",
+                                    "the orchestrator decided this job's verdict itself: none came in time",
+                                    "type", "invalid_request_error",
+                                    "job_id", job_id, "verdict", decided));
+        return false;
+    }
     if (worker) { /* the gateway has this worker: an assignment of it kept for the next lease call is stale */
         pthread_mutex_lock(&l->mu);
         struct lease **lp = find(l, job_id);
@@ -1023,8 +1171,9 @@ void zt__orch_lease_sweep(struct zt__orch_lease *l, bool all)
 {
     if (!l) return;
     uint64_t now = zt_time_mono_ms();
-    char cancel[16][ZT_JOB_ID_SIZE], decide[16][ZT_JOB_ID_SIZE];
-    size_t n_cancel = 0, n_decide = 0;
+    char cancel[16][ZT_JOB_ID_SIZE], decide[16][ZT_JOB_ID_SIZE], own[16][ZT_JOB_ID_SIZE];
+    size_t n_cancel = 0, n_decide = 0, n_own = 0;
+    bool own_last[16];
     pthread_mutex_lock(&l->mu);
     for (struct lease **pp = &l->all; *pp;) {
         struct lease *ls = *pp;
@@ -1040,13 +1189,22 @@ void zt__orch_lease_sweep(struct zt__orch_lease *l, bool all)
             ls->waiter = NULL;
             ls->touched = now;
         }
+        /* a checked job whose verdict has not come (or none proven):
+         * decided here from the signed chains held (own_verdict) */
+        bool pending = ls->wckpt_len && !ls->decided;
+        if (!all && pending && !ls->vwait && !ls->deciding && !ls->gw_busy && !ls->owning && now > ls->oact &&
+            now - ls->oact >= l->verdict_wait_ms && now >= ls->onext && n_own < 16) {
+            own_last[n_own] = now - ls->oact >= LEASE_IDLE_MS;
+            zt_strlcpy(own[n_own++], ls->job_id, sizeof own[0]);
+        }
         /* touched may be later than now (stamped by a call since the
          * clock was read): not idle, rather than wrapped around */
-        if (!ls->waiter && (all || (!ls->vwait && !ls->deciding && now > ls->touched &&
-                                    now - ls->touched >= LEASE_IDLE_MS && n_cancel < 16))) {
+        if (!ls->waiter && (all || (!pending && !ls->vwait && !ls->deciding && !ls->gw_busy && !ls->owning &&
+                                    now > ls->touched && now - ls->touched >= LEASE_IDLE_MS && n_cancel < 16))) {
             /* its gateway asks no more: give its slot back (stopping: the
-             * jobs stay in the store for the next start) */
-            if (!all) zt_strlcpy(cancel[n_cancel++], ls->job_id, sizeof cancel[0]);
+             * jobs stay in the store for the next start; a verdict
+             * decided here settled the job already) */
+            if (!all && !ls->decided) zt_strlcpy(cancel[n_cancel++], ls->job_id, sizeof cancel[0]);
             json_decref(ls->vbody);
             *pp = ls->next;
             zt_free(ls);
@@ -1057,6 +1215,7 @@ void zt__orch_lease_sweep(struct zt__orch_lease *l, bool all)
     }
     pthread_mutex_unlock(&l->mu);
     for (size_t i = 0; i < n_decide; i++) resume_verdict(l, decide[i], true);
+    for (size_t i = 0; i < n_own; i++) own_verdict(l, own[i], own_last[i]);
     for (size_t i = 0; i < n_cancel; i++) zt_ignore(zt_sched_job_cancel(l->sched, cancel[i], zt_time_real_ms()));
 }
 

@@ -35,6 +35,8 @@
 
 #define CALL_TIMEOUT_MS 10000L
 #define WORKERS_KEPT 256
+#define SENDS_QUEUED_MAX 256 /* verdicts waiting to go after the user's answer */
+#define SENDS_DRAIN_MS 3000  /* stopping: the queued ones still go this long */
 
 #define ORCHS_MAX 4 /* node.orchestrator: a comma-separated list, the first preferred */
 
@@ -57,6 +59,15 @@ struct zt__orch_remote {
     uint64_t desc_sent; /* mono ms: our descriptor went with a lease (0: never) */
     struct zt_node_info workers[WORKERS_KEPT]; /* the last workers leased, by node id */
     size_t next;
+    /* reports sent after the user's answer (zt__orch_remote_event_async),
+     * in order, by one thread started with the first */
+    pthread_mutex_t qmu;
+    pthread_cond_t qcv;
+    json_t *q[SENDS_QUEUED_MAX];
+    size_t qhead, qn;
+    bool qstarted, qstop;
+    uint64_t qdeadline; /* mono ms: stopping, the queue is dropped after it */
+    pthread_t qthread;
 };
 
 #define DESC_RESEND_MS 300000 /* our descriptor goes with a lease this often (it expires in an hour) */
@@ -120,6 +131,8 @@ int zt__orch_remote_new(const struct zt_config *cfg, const struct zt_identity *i
     r->desc_ud = ud;
     r->id = id;
     pthread_mutex_init(&r->mu, NULL);
+    pthread_mutex_init(&r->qmu, NULL);
+    pthread_cond_init(&r->qcv, NULL);
     *out = r;
     return 0;
 }
@@ -127,6 +140,15 @@ int zt__orch_remote_new(const struct zt_config *cfg, const struct zt_identity *i
 void zt__orch_remote_free(struct zt__orch_remote *r)
 {
     if (!r) return;
+    pthread_mutex_lock(&r->qmu);
+    r->qstop = true;
+    r->qdeadline = zt_time_mono_ms() + SENDS_DRAIN_MS;
+    bool started = r->qstarted;
+    pthread_cond_signal(&r->qcv);
+    pthread_mutex_unlock(&r->qmu);
+    if (started) pthread_join(r->qthread, NULL); /* it sends what it can, then drops the rest */
+    pthread_cond_destroy(&r->qcv);
+    pthread_mutex_destroy(&r->qmu);
     zt_http_client_free(r->http);
     zt_free(r->auth);
     pthread_mutex_destroy(&r->mu);
@@ -456,4 +478,47 @@ void zt__orch_remote_event(struct zt__orch_remote *r, json_t *body)
     json_t *a = NULL;
     (void)call(r, "/v1/orchestrator/report", body, CALL_TIMEOUT_MS, &a);
     json_decref(a);
+}
+
+/* The sender: the queued reports in order; stopping, until the queue is
+ * empty or its deadline passed (the rest dropped, logged). */
+static void *sender_main(void *arg)
+{
+    struct zt__orch_remote *r = arg;
+    size_t dropped = 0;
+    pthread_mutex_lock(&r->qmu);
+    for (;;) {
+        while (!r->qn && !r->qstop) pthread_cond_wait(&r->qcv, &r->qmu);
+        if (!r->qn) break;
+        json_t *body = r->q[r->qhead];
+        r->qhead = (r->qhead + 1) % SENDS_QUEUED_MAX;
+        r->qn--;
+        bool late = r->qstop && zt_time_mono_ms() >= r->qdeadline;
+        pthread_mutex_unlock(&r->qmu);
+        if (late) {
+            json_decref(body);
+            dropped++;
+        } else {
+            zt__orch_remote_event(r, body);
+        }
+        pthread_mutex_lock(&r->qmu);
+    }
+    pthread_mutex_unlock(&r->qmu);
+    if (dropped) zt_log(ZT_LOG_WARN, "orchestrator_reports_dropped", "count=%zu reason=stopping", dropped);
+    return NULL;
+}
+
+void zt__orch_remote_event_async(struct zt__orch_remote *r, json_t *body)
+{
+    if (!body) return;
+    pthread_mutex_lock(&r->qmu);
+    if (!r->qstarted && !r->qstop) r->qstarted = pthread_create(&r->qthread, NULL, sender_main, r) == 0;
+    bool queued = r->qstarted && !r->qstop && r->qn < SENDS_QUEUED_MAX;
+    if (queued) {
+        r->q[(r->qhead + r->qn) % SENDS_QUEUED_MAX] = body;
+        r->qn++;
+        pthread_cond_signal(&r->qcv);
+    }
+    pthread_mutex_unlock(&r->qmu);
+    if (!queued) zt__orch_remote_event(r, body); /* no thread, or a full queue: sent now (it waits) */
 }

@@ -596,6 +596,24 @@ void orch_running_worker(uint16_t port, char *out, size_t n)
     resp_free(&r);
 }
 
+const char *orch_job_state(uint16_t port, const char *job)
+{
+    static char st[32];
+    struct resp r;
+    http(port, "GET", "/v1/orchestrator/jobs", NULL, NULL, &r);
+    json_t *j = resp_json(&r);
+    resp_free(&r);
+    size_t i;
+    json_t *x;
+    st[0] = '\0';
+    json_array_foreach(json_object_get(j, "jobs"), i, x) {
+        if (zt_str_eq(json_string_value(json_object_get(x, "job_id")), job))
+            zt_strlcpy(st, json_string_value(json_object_get(x, "state")), sizeof st);
+    }
+    json_decref(j);
+    return st;
+}
+
 long orch_wait_live(uint16_t port, long want, int timeout_ms)
 {
     uint64_t until = zt_time_mono_ms() + (uint64_t)timeout_ms;

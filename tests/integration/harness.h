@@ -144,6 +144,9 @@ int netns_rerun(int argc, char **argv);
  * /v1/orchestrator/nodes, as admin from loopback): a new reference, or
  * NULL when it is not listed. */
 json_t *orch_node(uint16_t port, const char *node_id);
+/* A job's state in the view of the orchestrator at port (GET
+ * /v1/orchestrator/jobs): "" when it is not listed. Static storage. */
+const char *orch_job_state(uint16_t port, const char *job);
 /* Wait (at most timeout_ms) until that orchestrator counts want live
  * workers; returns the last count seen. */
 long orch_wait_live(uint16_t port, long want, int timeout_ms);

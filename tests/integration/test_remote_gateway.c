@@ -19,6 +19,13 @@
  *   failure and leases the job's next worker) and its text equals the
  *   uninterrupted run byte for byte;
  * - a wrong #NODE_ID pin: the gateway never places through that node;
+ * - the user's answer does not wait for the verdict's round trip: with
+ *   silent checkers (the test-only ZT_TEST_NO_CHECK_REPORT: they answer
+ *   the gateway but never report to the orchestrator) and a gateway that
+ *   leaves its checker out of its verdict (ZT_TEST_DROP_CHECKER), the
+ *   orchestrator holds the verdict up to 5 s for the checker's report
+ *   (verdict_waits), yet the answer ("verified", with the check) comes at
+ *   once: the gateway sends its verdict on its own thread;
  * - node.orchestrator with two orchestrators (the workers joined both):
  *   after the first is killed with SIGKILL, chats through the gateway are
  *   placed by the second;
@@ -82,7 +89,26 @@ static void *stream_thread(void *arg)
     return NULL;
 }
 
-static long jobs_in_state(const char *state) { return orch_jobs_in_state(orch.port, state); }
+/* Jobs at the orchestrator in `state`, or also in `also` (may be NULL),
+ * read at once (a job moving from one to the other is counted once). */
+static long jobs_in_states(const char *state, const char *also)
+{
+    struct resp r;
+    http(orch.port, "GET", "/v1/orchestrator/jobs?limit=100", NULL, NULL, &r);
+    json_t *j = resp_json(&r);
+    resp_free(&r);
+    long n = 0;
+    size_t i;
+    json_t *x;
+    json_array_foreach(json_object_get(j, "jobs"), i, x) {
+        const char *st = json_string_value(json_object_get(x, "state"));
+        n += zt_str_eq(st, state) || (also && zt_str_eq(st, also));
+    }
+    json_decref(j);
+    return n;
+}
+
+static long jobs_in_state(const char *state) { return jobs_in_states(state, NULL); }
 
 /* A config directory for the workers (stories260K) in cfg; skips without
  * the model. */
@@ -106,8 +132,9 @@ static void wait_live(uint16_t port, uint64_t until)
     assert_int_equal(orch_wait_live(port, 2, now < until ? (int)(until - now) : 0), 2);
 }
 
-/* Jobs that ended well: done, or done and verified. */
-static long ended(void) { return jobs_in_state("done") + jobs_in_state("verified"); }
+/* Jobs that ended well: done, or done and verified (in one read: the
+ * gateway's verdict, sent after its answer, may move a job between them) */
+static long ended(void) { return jobs_in_states("done", "verified"); }
 
 static void test_remote_gateway(void **state)
 {
@@ -245,6 +272,69 @@ static void test_remote_gateway(void **state)
     assert_int_equal(ended() + jobs_in_state("queued") + jobs_in_state("failed"), 4);
     node_stop(&gw, 20000);
     node_stop(&orch, 20000);
+    rm_rf(cfg);
+}
+
+/* Whether the orchestrator's stderr so far (read into orch_log: reading
+ * takes it from the pipe) holds `what`. */
+static struct zt_buf orch_log;
+
+static bool orch_logged(const char *what)
+{
+    node_collect_stderr(&orch, &orch_log);
+    return strstr(zt_buf_str(&orch_log), what) != NULL;
+}
+
+static void test_answer_before_verdict(void **state)
+{
+    (void)state;
+    char cfg[256];
+    worker_config(cfg, sizeof cfg, "answerfirst");
+    const char *const oargs[] = {"--roles", "orchestrator", NULL};
+    node_spawn(&orch, oargs, NULL, true, NULL);
+    node_id_of(orch.port, orch_id, sizeof orch_id, NULL);
+    char pinned[300];
+    snprintf(pinned, sizeof pinned, "%s#%s", orch.url, orch_id);
+    const char *const gargs[] = {"--roles", "gateway", "--orchestrator", pinned, NULL};
+    const char *const genv[] = {"ZT_TEST_MODE=1", "ZT_TEST_DROP_CHECKER=1", "ZENTALK_ENCRYPTION_REMOTE_TIMEOUT_S=20",
+                                NULL};
+    node_spawn(&gw, gargs, genv, true, NULL);
+    const char *const wenv[] = {"ZENTALK_NODE_HEARTBEAT_INTERVAL_MS=300", "ZT_TEST_MODE=1",
+                                "ZT_TEST_NO_CHECK_REPORT=1", NULL};
+    for (int i = 0; i < 2; i++) {
+        const char *const wargs[] = {"--config", cfg, "--roles", "worker", "--join", orch.url, NULL};
+        node_spawn(&wk[i], wargs, wenv, true, NULL);
+    }
+    wait_live(orch.port, zt_time_mono_ms() + 20000);
+    zt_buf_init(&orch_log, 1 << 22);
+    const char body[] = "{\"model\":\"stories\",\"messages\":[{\"role\":\"user\",\"content\":\"Once upon a time\"}],"
+                        "\"max_tokens\":8,\"temperature\":0}";
+    uint64_t worst = 0;
+    for (int k = 0; k < 2; k++) { /* every job is checked (new workers) and its verdict held */
+        uint64_t t0 = zt_time_mono_ms();
+        struct resp vr;
+        http(gw.port, "POST", "/v1/chat/completions", "application/json", body, &vr);
+        uint64_t ms = zt_time_mono_ms() - t0;
+        worst = ms > worst ? ms : worst;
+        assert_int_equal(vr.status, 200);
+        json_t *vj = resp_json(&vr);
+        resp_free(&vr);
+        json_t *z = json_object_get(vj, "zentalk");
+        assert_string_equal(json_string_value(json_object_get(z, "verification")), "verified");
+        assert_true(json_is_true(json_object_get(json_array_get(json_object_get(z, "checks"), 0), "agrees")));
+        json_decref(vj);
+    }
+    printf("answers with the verdict held at the orchestrator: the slower in %llu ms\n", (unsigned long long)worst);
+    /* the orchestrator held the verdict for the silent checker's report */
+    uint64_t until = zt_time_mono_ms() + 10000;
+    while (!orch_logged("verdict_waits") && zt_time_mono_ms() < until) zt_time_sleep_ms(100);
+    if (!orch_logged("verdict_waits")) fprintf(stderr, "orchestrator:\n%s\n", zt_buf_str(&orch_log));
+    assert_true(orch_logged("verdict_waits"));
+    assert_true(worst < 4000); /* the wait is 5 s (CHECK_REPORT_WAIT_MS): the answer did not sit through it */
+    for (int i = 0; i < 2; i++) node_stop(&wk[i], 20000);
+    node_stop(&gw, 20000);
+    node_stop(&orch, 20000);
+    zt_buf_deinit(&orch_log);
     rm_rf(cfg);
 }
 
@@ -507,6 +597,7 @@ int main(int argc, char **argv)
     cli_bin = argv[2];
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_remote_gateway),
+        cmocka_unit_test(test_answer_before_verdict),
         cmocka_unit_test(test_orchestrator_failover),
         cmocka_unit_test(test_takeover_continues),
         cmocka_unit_test(test_takeover_worker_dies),

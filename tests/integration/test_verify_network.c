@@ -49,8 +49,12 @@ static bool have_model;
 static struct net_cheat net; /* its gateway net.gw, net.cheat_id, net.wk_id[] */
 static struct node liar;     /* a remote gateway that drops a checker from its verdicts */
 
+/* (verdict_wait_s: the lying gateway's refused verdicts are not decided by
+ * the orchestrator itself while its test looks; test_attack_no_verdict
+ * tests that) */
 static const char *const gw_env[] = {"ZENTALK_ORCHESTRATOR_HEARTBEAT_EXPIRY_MS=5000",
                                      "ZENTALK_ORCHESTRATOR_VERIFICATION_RATE=1",
+                                     "ZENTALK_ORCHESTRATOR_VERIFICATION_VERDICT_WAIT_S=600",
                                      "ZENTALK_PRIVACY_VERIFICATION_EXEMPT_FEATURES=completion", NULL};
 static const char *const wk_env[] = {"ZENTALK_NODE_HEARTBEAT_INTERVAL_MS=300", NULL};
 static const char *const cheat_env[] = {"ZENTALK_NODE_HEARTBEAT_INTERVAL_MS=300", "ZT_TEST_MODE=1",

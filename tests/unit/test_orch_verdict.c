@@ -30,7 +30,14 @@
  *   report of a subject never picked is refused; a verdict of another
  *   subject than its checkers were picked for is refused; a verdict that
  *   lacks a picked checker's report still on its way says so (awaiting)
- *   and is decided with it once it came. */
+ *   and is decided with it once it came;
+ * - the orchestrator's own verdict when a gateway sends none
+ *   (zt__orch_verdict_own): the worker's signed checkpoint against the
+ *   checkers' held reports: two dissenting reports convict the worker
+ *   (worker_wrong), one agreeing report verifies it, one dissent alone is
+ *   undecided, no report is unverified (nothing settled), a pick not yet
+ *   reported says awaiting, a worker checkpoint under another key is
+ *   ZT_EINVAL. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -516,6 +523,74 @@ static void test_late_report(void **state)
     zt__check_reports_free(cr);
 }
 
+/* The worker's signed FINAL checkpoint of SUBJECT (chain 7), raw bytes. */
+static size_t worker_ckpt(uint8_t *out)
+{
+    char ckpt[2 * ZT_CKPT_MAX_LEN + 1], rec[2 * ZT_ENV_RECEIPT_MAX_LEN + 1];
+    evidence(W, SUBJECT, 7, 0, ckpt, rec);
+    size_t len = strlen(ckpt) / 2;
+    assert_int_equal(zt_hex_decode(out, len, ckpt, strlen(ckpt), ZT_HEX_ANY_CASE), 0);
+    return len;
+}
+
+static void test_own_verdict(void **state)
+{
+    (void)state;
+    int64_t now;
+    uint64_t now_s;
+    struct zt__check_reports *cr = fresh_reports(&now, &now_s);
+    uint8_t wc[ZT_CKPT_MAX_LEN];
+    size_t wlen = worker_ckpt(wc);
+    const uint8_t *wpk = zt_identity_sign_pk(keys[W]);
+    struct zt__verdict v;
+    bool aw = false;
+    /* nobody picked: unverified, nothing settled */
+    assert_int_equal(zt__orch_verdict_own(cr, wc, wlen, wpk, NULL, 0, &v, &aw), 0);
+    assert_false(v.settle);
+    assert_false(aw);
+    /* c1 picked, its report not held yet: awaiting, nothing to settle */
+    zt__check_reports_expect(cr, "c1", "job-o", SUBJECT, now);
+    assert_int_equal(zt__orch_verdict_own(cr, wc, wlen, wpk, PICKED, 1, &v, &aw), 0);
+    assert_true(aw);
+    assert_false(v.settle);
+    /* c1 dissents: one against one, undecided */
+    assert_int_equal(put(cr, own_report(C1, C1, 9, 0x51, now_s), now), 0);
+    assert_int_equal(zt__orch_verdict_own(cr, wc, wlen, wpk, PICKED, 1, &v, &aw), 0);
+    assert_false(aw);
+    assert_true(v.settle);
+    assert_int_equal(v.verdict, ZT_VERDICT_UNDECIDED);
+    /* the arbiter c2 dissents too: the worker is convicted, nobody else */
+    zt__check_reports_expect(cr, "c2", "job-o", SUBJECT, now);
+    assert_int_equal(put(cr, own_report(C2, C2, 9, 0x52, now_s), now), 0);
+    assert_int_equal(zt__orch_verdict_own(cr, wc, wlen, wpk, PICKED, 2, &v, &aw), 0);
+    assert_true(v.settle);
+    assert_int_equal(v.verdict, ZT_VERDICT_WORKER_WRONG);
+    assert_int_equal(v.n_checkers, 2);
+    assert_false(v.wrong[0]);
+    assert_false(v.wrong[1]);
+    /* an honest job: c3's report agrees with the worker: verified */
+    zt__check_reports_expect(cr, "c3", "job-h", OTHER, now);
+    struct zt_test_chain c = {.subject = OTHER, .job = 0x61, .chain = 7};
+    char ckpt[2 * ZT_CKPT_MAX_LEN + 1], rec[2 * ZT_ENV_RECEIPT_MAX_LEN + 1];
+    assert_int_equal(zt_test_signed_chain(zt_identity_sign_sk(keys[W]), &c, ckpt, rec), 0);
+    uint8_t hc[ZT_CKPT_MAX_LEN];
+    size_t hlen = strlen(ckpt) / 2;
+    assert_int_equal(zt_hex_decode(hc, hlen, ckpt, strlen(ckpt), ZT_HEX_ANY_CASE), 0);
+    assert_int_equal(put(cr, report_of_subject(C3, C3, 7, 0x62, now_s, OTHER), now), 0);
+    const char *const c3[] = {"c3"};
+    assert_int_equal(zt__orch_verdict_own(cr, hc, hlen, wpk, c3, 1, &v, &aw), 0);
+    assert_true(v.settle);
+    assert_int_equal(v.verdict, ZT_VERDICT_AGREED);
+    assert_string_equal(v.checkers[0], "c3");
+    /* (c3 was picked for OTHER only: not counted on SUBJECT's job) */
+    assert_int_equal(zt__orch_verdict_own(cr, wc, wlen, wpk, c3, 1, &v, &aw), 0);
+    assert_false(v.settle);
+    /* the worker's checkpoint under another key than the registry's */
+    assert_int_equal(zt__orch_verdict_own(cr, wc, wlen, zt_identity_sign_pk(keys[EVE]), PICKED, 2, &v, &aw),
+                     ZT_EINVAL);
+    zt__check_reports_free(cr);
+}
+
 int main(void)
 {
     json_set_alloc_funcs(zt_malloc, zt_free);
@@ -529,7 +604,7 @@ int main(void)
                                        cmocka_unit_test(test_refusals), cmocka_unit_test(test_malformed_and_rule),
                                        cmocka_unit_test(test_check_reports), cmocka_unit_test(test_all_refused), cmocka_unit_test(test_failed_pick),
                                        cmocka_unit_test(test_subject_match),
-                                       cmocka_unit_test(test_late_report)};
+                                       cmocka_unit_test(test_late_report), cmocka_unit_test(test_own_verdict)};
     int rc = cmocka_run_group_tests_name("orch_verdict", tests, NULL, NULL);
     json_decref(last);
     for (int i = 0; i < N_NODES; i++) zt_identity_free(keys[i]);

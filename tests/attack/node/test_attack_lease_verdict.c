@@ -97,20 +97,7 @@ static void verdict(const char *job, const char *claimed, const char *worker, ui
 /* The job's state at the orchestrator. */
 static const char *job_state(const char *job)
 {
-    static char st[32];
-    struct resp r;
-    http(orch.port, "GET", "/v1/orchestrator/jobs", NULL, NULL, &r);
-    json_t *j = resp_json(&r);
-    resp_free(&r);
-    size_t i;
-    json_t *x;
-    st[0] = '\0';
-    json_array_foreach(json_object_get(j, "jobs"), i, x) {
-        if (zt_str_eq(json_string_value(json_object_get(x, "job_id")), job))
-            zt_strlcpy(st, json_string_value(json_object_get(x, "state")), sizeof st);
-    }
-    json_decref(j);
-    return st;
+    return orch_job_state(orch.port, job);
 }
 
 static void test_lying_gateway(void **state)
