@@ -703,6 +703,23 @@ static int registry_key(void *ud, const char *node_id, uint8_t pk[static ZT_ED25
     return rc;
 }
 
+/* Takes a verdict's evidence (the worker receipt's sealed-job id) for one
+ * settlement, under l->mu: false when a verdict (the gateway's or the
+ * orchestrator's own) already used it. Shared by verdict_h and own_verdict. */
+static bool use_evidence(struct zt__orch_lease *l, const uint8_t id[static 16])
+{
+    pthread_mutex_lock(&l->mu);
+    bool replayed = false;
+    for (size_t i = 0; i < l->n_used && !replayed; i++) replayed = memcmp(l->used[i], id, 16) == 0;
+    if (!replayed) {
+        memcpy(l->used[l->used_next], id, 16);
+        l->used_next = (l->used_next + 1) % USED_EVIDENCE_MAX;
+        if (l->n_used < USED_EVIDENCE_MAX) l->n_used++;
+    }
+    pthread_mutex_unlock(&l->mu);
+    return !replayed;
+}
+
 /* "verdict": what the gateway's checks decided (zt_job_check_run), with
  * the signed checkpoints and receipts: checked and recomputed here
  * (orch_verdict.h), then charged by zt_verifier_settle as the in-process
@@ -761,16 +778,7 @@ static int verdict_h(struct zt__orch_lease *l, const char *job_id, json_t *body,
     if (awaiting && may_wait) return ZT_EBUSY;
     if (rc) return rc;
     /* the same signed evidence twice (an earlier job's, replayed): refused */
-    pthread_mutex_lock(&l->mu);
-    bool replayed = false;
-    for (size_t i = 0; i < l->n_used && !replayed; i++) replayed = memcmp(l->used[i], out.env_job_id, 16) == 0;
-    if (!replayed) {
-        memcpy(l->used[l->used_next], out.env_job_id, 16);
-        l->used_next = (l->used_next + 1) % USED_EVIDENCE_MAX;
-        if (l->n_used < USED_EVIDENCE_MAX) l->n_used++;
-    }
-    pthread_mutex_unlock(&l->mu);
-    if (replayed) {
+    if (!use_evidence(l, out.env_job_id)) {
         *why = "this evidence (the worker's receipt) was already used by a verdict";
         return ZT_EPERM;
     }
@@ -989,6 +997,11 @@ static void own_verdict(struct zt__orch_lease *l, const char *job_id, bool last)
     const char *decided = NULL;
     if (rc == 0 && awaiting && !last) {
         decided = NULL; /* a picked checker may still report: wait on */
+    } else if (rc == 0 && v.settle && !use_evidence(l, v.env_job_id)) {
+        decided = "unverified"; /* the worker's receipt already settled a verdict: not charged twice */
+        zt_log(ZT_LOG_WARN, "verdict_decided_here",
+               "sched_job=%s gateway=%s worker=%s verdict=unverified why=evidence_already_used", job_id, c->gateway,
+               c->checked);
     } else if (rc == 0 && v.settle) {
         decided = names[v.verdict];
         int e = zt_verifier_settle(l->vf, l->sched, job_id, v.verdict, workers, nw, v.checkers, v.wrong,

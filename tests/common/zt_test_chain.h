@@ -18,6 +18,7 @@ struct zt_test_chain {
     const uint8_t *subject;    /* 32 bytes: the job's subject */
     const uint8_t *input_hash; /* 32 bytes: the receipt's (NULL: the subject) */
     uint8_t job;               /* the envelope job id's bytes */
+    const uint8_t *job_id;     /* 16 bytes: the envelope job id (NULL: `job` in every byte) */
     uint8_t chain;             /* the chain's bytes (checkpoint and receipt) */
     bool receipt_off;          /* the receipt's chain differs from the checkpoint's */
     bool not_final;
@@ -33,7 +34,8 @@ static inline int zt_test_signed_chain(const uint8_t *sk, const struct zt_test_c
     struct zt_checkpoint k;
     memset(&k, 0, sizeof k);
     k.flags = (uint8_t)(c->not_final ? 0 : ZT_CKPT_FLAG_FINAL);
-    memset(k.job_id, c->job, sizeof k.job_id);
+    if (c->job_id) memcpy(k.job_id, c->job_id, sizeof k.job_id);
+    else memset(k.job_id, c->job, sizeof k.job_id);
     memcpy(k.subject, c->subject, sizeof k.subject);
     memset(k.model_sha256, 0x4d, sizeof k.model_sha256);
     k.n_tokens = 8;
@@ -68,7 +70,9 @@ static inline int zt_test_check_event(const uint8_t *worker_sk, const uint8_t *s
                                       const char *worker, int round, char *out, size_t cap)
 {
     static char ck[2 * ZT_CKPT_MAX_LEN + 1], rec[2 * ZT_ENV_RECEIPT_MAX_LEN + 1];
-    struct zt_test_chain c = {.subject = subject, .job = 0xc4, .chain = 7};
+    /* the worker's sealed-job id from the (random) subject: one job's evidence
+     * never another's (the orchestrator uses each once, own verdicts too) */
+    struct zt_test_chain c = {.subject = subject, .job_id = subject, .chain = 7};
     int rc = zt_test_signed_chain(worker_sk, &c, ck, rec);
     if (rc) return rc;
     int n = snprintf(out, cap,
