@@ -101,6 +101,7 @@ struct gateway {
     int64_t expires; /* unix s */
 };
 
+#define VERDICT_AWAITS 2 /* verdict_h/verdict_call: a picked checker's report may still come (no error code) */
 #define USED_EVIDENCE_MAX 4096 /* worker receipts (sealed-job ids) already used by a verdict */
 
 struct zt__orch_lease {
@@ -720,14 +721,29 @@ static bool use_evidence(struct zt__orch_lease *l, const uint8_t id[static 16])
     return !replayed;
 }
 
+/* Gives back evidence use_evidence took for a settlement that failed (a
+ * busy store): the retried verdict may use it again. */
+static void release_evidence(struct zt__orch_lease *l, const uint8_t id[static 16])
+{
+    pthread_mutex_lock(&l->mu);
+    for (size_t i = 0; i < l->n_used; i++)
+        if (memcmp(l->used[i], id, 16) == 0) {
+            memset(l->used[i], 0, 16); /* a slot no receipt fills again */
+            break;
+        }
+    pthread_mutex_unlock(&l->mu);
+}
+
 /* "verdict": what the gateway's checks decided (zt_job_check_run), with
  * the signed checkpoints and receipts: checked and recomputed here
  * (orch_verdict.h), then charged by zt_verifier_settle as the in-process
  * gateway does; a verdict the evidence does not prove is refused
  * (ZT_EPERM, *why). "unavailable": no checker was found, "none": nothing
- * checked. Ends the lease. ZT_EBUSY (only when may_wait): a picked
+ * checked. Ends the lease. VERDICT_AWAITS (only when may_wait): a picked
  * checker's report the verdict lacks may still come; nothing was done
- * (the caller decides it again when it comes, or without waiting). */
+ * (the caller decides it again when it comes, or without waiting).
+ * ZT_EBUSY: the store was busy (checking or settling); the evidence is
+ * given back (the gateway retries). */
 static int verdict_h(struct zt__orch_lease *l, const char *job_id, json_t *body, bool may_wait,
                      enum zt_job_state *st, const char **why)
 {
@@ -738,7 +754,7 @@ static int verdict_h(struct zt__orch_lease *l, const char *job_id, json_t *body,
         *why = "a checker picked for this job reported its signed answer: the verdict must bring it";
         return ZT_EPERM; /* a gateway hiding every answer it got */
     }
-    if (nothing && awaiting && may_wait) return ZT_EBUSY;
+    if (nothing && awaiting && may_wait) return VERDICT_AWAITS;
     if (strcmp(v, "unavailable") == 0) zt_verifier_note_unavailable(l->vf);
     if (nothing) return 0; /* nothing charged */
     struct zt_job_info ji;
@@ -775,8 +791,8 @@ static int verdict_h(struct zt__orch_lease *l, const char *job_id, json_t *body,
                                   .awaiting = &awaiting};
     struct zt__verdict out;
     int rc = zt__orch_verdict_check(&job, body, &out, why);
-    if (awaiting && may_wait) return ZT_EBUSY;
-    if (rc) return rc;
+    if (awaiting && may_wait) return VERDICT_AWAITS;
+    if (rc) return rc; /* ZT_EBUSY (a busy store): nothing used, answered 503 */
     /* the same signed evidence twice (an earlier job's, replayed): refused */
     if (!use_evidence(l, out.env_job_id)) {
         *why = "this evidence (the worker's receipt) was already used by a verdict";
@@ -790,6 +806,7 @@ static int verdict_h(struct zt__orch_lease *l, const char *job_id, json_t *body,
     }
     rc = zt_verifier_settle(l->vf, l->sched, job_id, out.verdict, out.workers, out.n_workers, out.checkers,
                             out.wrong, out.n_checkers, zt_time_real_ms());
+    if (rc) release_evidence(l, out.env_job_id); /* not settled: the retry may use it */
     if (rc == 0 && zt_sched_job_get(l->sched, job_id, &ji) == 0) *st = ji.state;
     return rc;
 }
@@ -809,15 +826,22 @@ static void end_lease(struct zt__orch_lease *l, struct lease **pp)
 }
 
 /* A verdict event (verdict_h) answered in resp: 1 refused (422, counted),
- * 0 answered otherwise, ZT_EBUSY (may_wait only) a picked checker's
- * report may still come: nothing done, resp untouched. */
+ * 0 answered otherwise (a busy store: 503 + Retry-After, the lease kept),
+ * VERDICT_AWAITS (may_wait only) a picked checker's report may still
+ * come: nothing done, resp untouched. */
 static int verdict_call(struct zt__orch_lease *l, const char *job_id, json_t *body, bool may_wait,
                         struct zt_http_resp *resp)
 {
     enum zt_job_state st = ZT_JOB_STATE_DONE;
     const char *why = NULL;
     int rc = verdict_h(l, job_id, body, may_wait, &st, &why);
-    if (rc == ZT_EBUSY && may_wait) return ZT_EBUSY;
+    if (rc == VERDICT_AWAITS) return VERDICT_AWAITS;
+    if (rc == ZT_EBUSY) { /* the store was busy settling: nothing used up, the gateway's sender retries */
+        zt_log_rl(ZT_LOG_WARN, 10, "verdict_store_busy", "sched_job=%s", job_id);
+        zt_ignore(zt_http_resp_header(resp, "Retry-After", "1"));
+        zt_http_resp_error(resp, 503, "store_busy", "the store was busy settling this verdict; retry after Retry-After");
+        return 0;
+    }
     if (rc == ZT_EPERM) { /* not proven: refused, charged to nobody; the lease stays for its sweep */
         pthread_mutex_lock(&l->mu);
         l->n_verdict_refused++;
@@ -867,7 +891,7 @@ static void resume_verdict(struct zt__orch_lease *l, const char *job_id, bool ex
     struct zt_http_resp resp;
     zt_http_resp_init(&resp);
     for (;;) {
-        if (verdict_call(l, job_id, b, !expired && zt_time_mono_ms() < until, &resp) != ZT_EBUSY) break;
+        if (verdict_call(l, job_id, b, !expired && zt_time_mono_ms() < until, &resp) != VERDICT_AWAITS) break;
         pthread_mutex_lock(&l->mu);
         pp = find(l, job_id);
         ls = pp ? *pp : NULL;
@@ -914,7 +938,7 @@ static int verdict_event(struct zt__orch_lease *l, struct zt_http_req *req, cons
     pp = find(l, job_id);
     ls = pp ? *pp : NULL;
     if (ls && ls->gw_busy) ls->gw_busy--;
-    if (v != ZT_EBUSY) {
+    if (v != VERDICT_AWAITS) {
         pthread_mutex_unlock(&l->mu);
         return v;
     }
