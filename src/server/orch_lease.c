@@ -839,7 +839,8 @@ static int verdict_call(struct zt__orch_lease *l, const char *job_id, json_t *bo
     if (rc == ZT_EBUSY) { /* the store was busy settling: nothing used up, the gateway's sender retries */
         zt_log_rl(ZT_LOG_WARN, 10, "verdict_store_busy", "sched_job=%s", job_id);
         zt_ignore(zt_http_resp_header(resp, "Retry-After", "1"));
-        zt_http_resp_error(resp, 503, "store_busy", "the store was busy settling this verdict; retry after Retry-After");
+        zt_http_resp_error(resp, 503, "store_busy",
+                           "the store was busy settling this verdict; retry after Retry-After");
         return 0;
     }
     if (rc == ZT_EPERM) { /* not proven: refused, charged to nobody; the lease stays for its sweep */
