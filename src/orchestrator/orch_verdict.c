@@ -123,7 +123,20 @@ void zt__check_reports_expect(struct zt__check_reports *cr, const char *checker,
                               const uint8_t subject[static ZT__CHECK_SUBJECT_LEN], int64_t now_ms)
 {
     if (!cr || !checker) return;
+    if (!job_id) job_id = "";
     pthread_mutex_lock(&cr->mu);
+    /* the same pick again (a gateway's repeated check event): its entry is
+     * refreshed, never a second pushed that would evict other picks */
+    for (size_t i = 0; i < ZT__CHECK_REPORTS_MAX; i++) {
+        struct pick *q = &cr->picks[i];
+        if (q->node[0] && strcmp(q->node, checker) == 0 && strcmp(q->job, job_id) == 0 &&
+            memcmp(q->subject, subject, sizeof q->subject) == 0) {
+            if (!q->n_reports) q->t_ms = now_ms;
+            q->failed = false;
+            pthread_mutex_unlock(&cr->mu);
+            return;
+        }
+    }
     struct pick *p = &cr->picks[cr->pick_next];
     cr->pick_next = (cr->pick_next + 1) % ZT__CHECK_REPORTS_MAX;
     zt_strlcpy(p->node, checker, sizeof p->node);

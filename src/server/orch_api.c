@@ -501,13 +501,14 @@ static int m_refused(void *ud, struct zt_metrics_out *out)
 {
     struct zt__orch *o = ud;
     /* a gateway's lease and report calls (orch_lease.c) */
-    uint64_t not_gw = 0, bad_sig = 0, cont = 0, verdicts = 0;
-    if (o->lease) zt__orch_lease_counts(o->lease, &not_gw, &bad_sig, &cont, &verdicts);
+    uint64_t not_gw = 0, bad_sig = 0, cont = 0, verdicts = 0, checks = 0;
+    if (o->lease) zt__orch_lease_counts(o->lease, &not_gw, &bad_sig, &cont, &verdicts, &checks);
     /* verdicts are refused at once or after their wait for a report: the lease counts both */
     atomic_store(&o->refused[RF_VERDICT], verdicts);
     int rc = zt_metrics_emit_each(out, "reason", refusal_names, o->refused, RF_N);
     if (!rc) rc = zt_metrics_emit_u64(out, NULL, "reason=\"not_job_gateway\"", not_gw);
     if (!rc) rc = zt_metrics_emit_u64(out, NULL, "reason=\"gateway_signature\"", bad_sig);
+    if (!rc) rc = zt_metrics_emit_u64(out, NULL, "reason=\"check_limit\"", checks);
     return rc;
 }
 

@@ -219,9 +219,10 @@ bool zt__orch_lease_report_h(struct zt__orch_lease *l, struct zt_http_req *req, 
 /* Calls refused because the job is another gateway's (not_gateway) or the
  * gateway signature did not verify or was replayed (bad_sig), and leases
  * opened for jobs another orchestrator of the store placed (continued),
- * and verdicts refused (422, at once or after their wait). */
+ * verdicts refused (422, at once or after their wait), and check events
+ * refused past a lease's pick limit (409 check_limit). */
 void zt__orch_lease_counts(struct zt__orch_lease *l, uint64_t *not_gateway, uint64_t *bad_sig, uint64_t *continued,
-                           uint64_t *verdict_refused);
+                           uint64_t *verdict_refused, uint64_t *check_refused);
 
 /* A gateway's signature over its lease and report calls: zt_nodeauth.h's
  * request signature (to the orchestrator's node id) under these header

@@ -120,6 +120,7 @@ struct zt__orch_lease {
     uint64_t n_not_gateway, n_bad_sig;  /* calls refused: another gateway's job; a bad or replayed signature */
     uint64_t n_continued;               /* leases opened for jobs another orchestrator placed */
     uint64_t n_verdict_refused;         /* verdicts refused (422), at once or after their wait */
+    uint64_t n_check_refused;           /* check events past a lease's pick limit (409) */
     uint64_t verdict_wait_ms;           /* a checked job's verdict missing this long: decided here */
 };
 
@@ -421,13 +422,14 @@ static int take_lease(struct zt__orch_lease *l, const char *job_id, const char *
 }
 
 void zt__orch_lease_counts(struct zt__orch_lease *l, uint64_t *not_gateway, uint64_t *bad_sig, uint64_t *continued,
-                           uint64_t *verdict_refused)
+                           uint64_t *verdict_refused, uint64_t *check_refused)
 {
     pthread_mutex_lock(&l->mu);
     *not_gateway = l->n_not_gateway;
     *bad_sig = l->n_bad_sig;
     *continued = l->n_continued;
     *verdict_refused = l->n_verdict_refused;
+    *check_refused = l->n_check_refused;
     pthread_mutex_unlock(&l->mu);
 }
 
@@ -663,6 +665,14 @@ static void check_pick_h(struct zt__orch_lease *l, const char *job_id, const cha
     lp = find(l, job_id);
     bool ran = false, other = false;
     for (size_t k = 0; lp && k < (*lp)->n_ran; k++) ran = ran || strcmp((*lp)->ran[k], worker) == 0;
+    if (lp && ran && (*lp)->n_picked >= LEASE_NODES_MAX) { /* its picks would no longer be remembered */
+        l->n_check_refused++;
+        pthread_mutex_unlock(&l->mu);
+        zt_log_rl(ZT_LOG_WARN, 10, "check_refused", "sched_job=%s why=pick_limit picked=%d", job_id,
+                  (int)LEASE_NODES_MAX);
+        zt_http_resp_error(resp, 409, "check_limit", "this job had as many checkers picked as a lease holds");
+        return;
+    }
     if (lp && ran) {
         other = (*lp)->has_subject && memcmp((*lp)->subject, subject, sizeof subject) != 0;
         if (!(*lp)->has_subject) { /* and the evidence of the orchestrator's own verdict */

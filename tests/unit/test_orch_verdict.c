@@ -523,6 +523,26 @@ static void test_late_report(void **state)
     zt__check_reports_free(cr);
 }
 
+/* A gateway repeating one check pick (the same checker, job and subject)
+ * refreshes its entry: the flood never evicts another job's pick whose
+ * checker has not reported yet (review6 F2). */
+static void test_pick_flood(void **state)
+{
+    (void)state;
+    int64_t now;
+    uint64_t now_s;
+    struct zt__check_reports *cr = fresh_reports(&now, &now_s);
+    zt__check_reports_expect(cr, "c1", "job-r", SUBJECT, now);
+    for (int i = 0; i < ZT__CHECK_REPORTS_MAX + 8; i++) zt__check_reports_expect(cr, "c2", "job-f", OTHER, now);
+    bool waits = false;
+    assert_false(zt__check_reports_for_job(cr, "job-r", &waits));
+    assert_true(waits); /* c1's pick survived */
+    waits = false;
+    assert_false(zt__check_reports_for_job(cr, "job-f", &waits));
+    assert_true(waits);
+    zt__check_reports_free(cr);
+}
+
 /* The worker's signed FINAL checkpoint of SUBJECT (chain 7), raw bytes. */
 static size_t worker_ckpt(uint8_t *out)
 {
@@ -604,7 +624,8 @@ int main(void)
                                        cmocka_unit_test(test_refusals), cmocka_unit_test(test_malformed_and_rule),
                                        cmocka_unit_test(test_check_reports), cmocka_unit_test(test_all_refused), cmocka_unit_test(test_failed_pick),
                                        cmocka_unit_test(test_subject_match),
-                                       cmocka_unit_test(test_late_report), cmocka_unit_test(test_own_verdict)};
+                                       cmocka_unit_test(test_late_report), cmocka_unit_test(test_own_verdict),
+                                       cmocka_unit_test(test_pick_flood)};
     int rc = cmocka_run_group_tests_name("orch_verdict", tests, NULL, NULL);
     json_decref(last);
     for (int i = 0; i < N_NODES; i++) zt_identity_free(keys[i]);
