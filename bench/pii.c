@@ -7,7 +7,11 @@
  * prices, order numbers) that the validators must reject. Rows: detect
  * only; detect + pseudonymise (one mapping per 20-message job); the same
  * with a custom PCRE2 pattern; detect with the names asset (PERSON_NAME and
- * its context model) when it is installed. Prints messages/s and MB/s; asserts nothing. */
+ * its context model) when it is installed, and then one adversarial body
+ * with it: "Abc x@ " repeated over 64 KiB, 256 KiB and 1 MiB (a capitalised
+ * candidate and an '@' every 7 bytes; review finding F7: the e-mail check
+ * walked every '@' for every candidate, quadratic). Prints messages/s and
+ * MB/s (and ms per body); asserts nothing. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +35,23 @@ static const char *const msgs[] = {
     "Ask Priya and Will about the deck; Sophie said Mark already booked the room with Grace.",
 };
 #define N_MSGS (sizeof msgs / sizeof msgs[0])
+
+/* One zt_pii_detect of "Abc x@ " repeated over size bytes: ms. */
+static void adversarial(const struct zt_pii_detector *d, size_t size)
+{
+    static const char unit[] = "Abc x@ ";
+    char *t = malloc(size);
+    if (!t) abort();
+    for (size_t i = 0; i < size; i++) t[i] = unit[i % (sizeof unit - 1)];
+    struct zt_pii_hits h;
+    zt_pii_hits_init(&h);
+    uint64_t t0 = zt_time_mono_ns();
+    int rc = zt_pii_detect(d, t, size, &h);
+    double ms = (double)(zt_time_mono_ns() - t0) / 1e6;
+    printf("names, \"Abc x@ \" x %4zu KiB: %10.1f ms  (rc %d, %zu hits)\n", size >> 10, ms, rc, h.n);
+    zt_pii_hits_deinit(&h);
+    free(t);
+}
 
 static void row(const char *name, const struct zt_pii_detector *d, bool pseudo, double secs)
 {
@@ -86,7 +107,10 @@ int main(int argc, char **argv)
     if (zt_asset_path("data", ZT_PII_NAMES_ASSET, path, sizeof path) == 0 &&
         zt_asset_load(path, ZT_PII_NAMES_KIND, ZT_PII_NAMES_VERSION, &a) == 0) {
         if (zt_pii_detector_new(NULL, &names, NULL) == 0 && zt_pii_detector_set_names(names, a.data, a.len) == 0)
+        {
             row("detect with the names list", names, false, secs);
+            for (size_t kib = 64; kib <= 1024; kib *= 4) adversarial(names, kib << 10);
+        }
         zt_pii_detector_free(names);
         zt_asset_deinit(&a);
     } else {

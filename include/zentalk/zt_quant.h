@@ -335,6 +335,11 @@ extern const struct zt__quant_kernels zt__quant_kernels_avx512bf16; /* name NULL
 extern const zt__quant_pk_fn zt__quant_pk_scalar[4];
 zt__quant_pk_fn zt__quant_pk_current(enum zt_ggml_type t);
 
+/* Test hook (review F3): the BF16-mode self-test (quant.c) fails for the
+ * paths whose bit (1 << isa) is set, and every path is tested again at its
+ * next use; 0 restores the real test. */
+void zt__quant_bf16m_selftest_force(unsigned isa_mask);
+
 /* The dot and row-conversion entries of a kernel table whose functions are
  * named dot_f32<sfx> ... fp32_to_fp16_row<sfx> (sfx may be empty). */
 #define ZT__QUANT_DOTS(sfx)                                                                         \

@@ -119,7 +119,11 @@ ZT_NODISCARD int zt_rcache_name(const struct zt_rcache *c, const uint8_t job[sta
  * (the gateway learns them only from a worker's answer). */
 bool zt_rcache_model_current(struct zt_rcache *c, const char *model, struct zt_rcache_model *out);
 /* Record what a verified answer for model ran as (bounded table; the
- * longest unseen name is forgotten when full). */
+ * longest unseen name is forgotten when full). A build that is the known
+ * one run in a mode (the same file, the build id with '+' suffixes added:
+ * "+bf16", "+kv-f16") does not replace it: a name asked for without a
+ * mode stays pinned to the default mode's build, whose entries keep their
+ * names (review F12); the default build replaces a mode's. */
 void zt_rcache_model_seen(struct zt_rcache *c, const char *model, const struct zt_rcache_model *m);
 /* Count a miss that needed no lookup (the model's file is not known yet). */
 void zt_rcache_note_miss(struct zt_rcache *c);

@@ -667,7 +667,8 @@ static float dot_q6_k_1(size_t nb, const struct zt_block_q6_k *w, const struct z
  *
  * The definition, matching what AVX512-BF16's vdpbf16ps computes (tested
  * on the Zen 4 of 2026-12-07 over 32 M random lanes and the underflow
- * corner cases, test_quant's test_bf16_mode_hw): per 16-lane step
+ * corner cases, test_quant's test_bf16_mode_hw; on other CPUs the
+ * self-test before bf16m_table guards it): per 16-lane step
  * the odd element's product is added first, each as one fma (a bf16
  * product is exact in f32, so fma and mul-then-add differ only when the
  * product underflows), each result flushed to a zero of its sign when
@@ -1086,17 +1087,102 @@ int zt_quant_set_isa(enum zt_quant_isa isa)
     return 0;
 }
 
+/* ---- the BF16 mode's self-test (review finding F3) ---------------------------
+ *
+ * The equality of vdpbf16ps and the definition was measured on AMD Zen 4
+ * only; Intel documents the instruction as two multiply-adds with DAZ/FTZ
+ * and does not promise the fused steps. So at the first use of a path's
+ * BF16-mode kernels (and of the AVX2 emulation, as cheap) the corner
+ * vectors where fused and unfused steps differ go through that path's dot
+ * and blocked kernels and through the definition (dot_bf16m_1); on any
+ * difference the path is not used for the mode (logged once as
+ * bf16_hw_mismatch) and the next path below with such kernels runs,
+ * down to the scalar definition itself. Each corner fills lane 0 only:
+ * pair 0 (elements 0, 1) makes the accumulator, pair 16 (elements 32, 33)
+ * the step under test. */
+struct bf16m_corner {
+    float acc_o[2], acc_e[2], step_o[2], step_e[2]; /* {w, x} of each product */
+};
+static const struct bf16m_corner bf16m_corners[] = {
+    /* a product below 2^-126 added to 2^-126: fused keeps it, a flushed product does not */
+    {{0x1p-63f, 0x1p-63f}, {0, 0}, {0x1p-70f, 0x1p-70f}, {0, 0}},
+    /* ... to -2^-126: fused gives a sum below 2^-126, flushed to -0 */
+    {{-0x1p-63f, 0x1p-63f}, {0, 0}, {0x1p-70f, 0x1p-70f}, {0, 0}},
+    /* the rounding corner of test_bf16_mode_hw: 2^-126 (1 + 2^-12 + 2^-18) - 2^-138 (1 + 2^-7)^2
+     * rounds to 2^-126, kept (tininess after rounding) */
+    {{0x1p-63f, 0x1p-63f}, {0x1p-70f * (1 + 0x1p-6f), 0x1p-68f}, {-0x1p-12f * (1 + 0x1p-7f), 0x1p-126f * (1 + 0x1p-7f)},
+     {0, 0}},
+    /* a product past FLT_MAX with a large opposite accumulator: finite under fma, inf unfused */
+    {{-0x1p100f, 0x1p27f}, {0, 0}, {0x1p100f, 0x1p28f}, {0, 0}},
+    /* the order: 2^24 + 1 (a tie, to 2^24) + 1 = 2^24; the two products summed first give 2^24 + 2 */
+    {{0x1p12f, 0x1p12f}, {0, 0}, {1, 1}, {1, 1}},
+};
+#define BF16M_NCORNER (sizeof bf16m_corners / sizeof bf16m_corners[0])
+
+static _Atomic(unsigned) g_bf16m_tested, g_bf16m_bad; /* bit isa: the path was tested / failed */
+static _Atomic(unsigned) g_bf16m_force;                /* test hook: bit isa fails the test */
+
+void zt__quant_bf16m_selftest_force(unsigned isa_mask)
+{
+    atomic_store(&g_bf16m_force, isa_mask);
+    atomic_store(&g_bf16m_bad, 0u);
+    atomic_store(&g_bf16m_tested, 0u);
+}
+
+/* The corners through path isa's BF16-mode kernels: the index of the
+ * first corner that differs from the definition, or -1. */
+static int bf16m_corner_check(const struct zt__quant_kernels *t)
+{
+    for (size_t c = 0; c < BF16M_NCORNER; c++) {
+        const struct bf16m_corner *k = &bf16m_corners[c];
+        uint16_t w[64] = {0}, x[64] = {0};
+        w[1] = zt_fp32_to_bf16_mode(k->acc_o[0]);
+        x[1] = zt_fp32_to_bf16_mode(k->acc_o[1]);
+        w[0] = zt_fp32_to_bf16_mode(k->acc_e[0]);
+        x[0] = zt_fp32_to_bf16_mode(k->acc_e[1]);
+        w[33] = zt_fp32_to_bf16_mode(k->step_o[0]);
+        x[33] = zt_fp32_to_bf16_mode(k->step_o[1]);
+        w[32] = zt_fp32_to_bf16_mode(k->step_e[0]);
+        x[32] = zt_fp32_to_bf16_mode(k->step_e[1]);
+        float want = dot_bf16m_1(64, w, x), got = -1.0f, got_mm = want;
+        t->dot_bf16m(64, w, x, 0, 1, &got);
+        if (t->mm_bf16m != NULL)
+            t->mm_bf16m(64, w, sizeof w, 1, x, sizeof x, 1, &got_mm, 1);
+        if (f2u(got) != f2u(want) || f2u(got_mm) != f2u(want))
+            return (int)c;
+    }
+    return -1;
+}
+
+/* Whether path isa's BF16-mode kernels compute the definition on the
+ * corners (tested once per path and process). */
+static bool bf16m_path_ok(int isa)
+{
+    unsigned bit = 1u << isa;
+    if (atomic_load(&g_bf16m_tested) & bit)
+        return (atomic_load(&g_bf16m_bad) & bit) == 0;
+    int c = bf16m_corner_check(&g_tab[isa]);
+    if (c < 0 && (atomic_load(&g_bf16m_force) & bit))
+        c = (int)BF16M_NCORNER; /* the hook: a forced mismatch */
+    if (c >= 0 && !(atomic_fetch_or(&g_bf16m_bad, bit) & bit))
+        zt_log(ZT_LOG_WARN, "bf16_hw_mismatch", "path=%s corner=%d action=\"the path below runs the BF16 mode\"",
+               isa_names[isa], c);
+    atomic_fetch_or(&g_bf16m_tested, bit);
+    return c < 0;
+}
+
 /* The table whose BF16-mode kernels run: the path in use. Calibration
  * leaves g_isa at the newest path (vdpbf16ps does twice the fma's
  * multiply-adds per instruction, the AVX2 kernel emulates it); ZT_CPU forces
- * it like every op. The table's name is the newest path with such kernels. */
+ * it like every op. The table's name is the newest path with such kernels
+ * that passes the self-test above (the scalar definition always does). */
 static const struct zt__quant_kernels *bf16m_table(void)
 {
     (void)kernels();
     int isa = atomic_load(&g_isa);
     for (; isa > 0; isa--) {
         const struct zt__quant_kernels *own = isa_table((enum zt_quant_isa)isa);
-        if (own != NULL && own->dot_bf16m != NULL)
+        if (own != NULL && own->dot_bf16m != NULL && bf16m_path_ok(isa))
             break;
     }
     return &g_tab[isa];

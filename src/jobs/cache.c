@@ -204,20 +204,36 @@ bool zt_rcache_model_current(struct zt_rcache *c, const char *model, struct zt_r
     return found;
 }
 
+/* Build id b is build base run in a mode: base, then '+' and the mode's
+ * suffixes ("...+bf16", "...+kv-f16", "...+fast"). */
+static bool mode_of(const char *b, const char *base)
+{
+    size_t n = strlen(base);
+    return n > 0 && strncmp(b, base, n) == 0 && b[n] == '+';
+}
+
 void zt_rcache_model_seen(struct zt_rcache *c, const char *model, const struct zt_rcache_model *m)
 {
     if (!c || !model || !m || strlen(model) > ZT_RCACHE_MODEL_NAME_MAX) return;
     pthread_mutex_lock(&c->mu);
     size_t slot = 0;
+    bool known = false;
     for (size_t i = 0; i < ZT_RCACHE_MODELS_MAX; i++) {
         if (c->seen[i].used && zt_str_eq(c->seen[i].model, model)) {
             slot = i;
+            known = true;
             break;
         }
         if (c->seen[i].used < c->seen[slot].used) slot = i; /* free (0), else the longest unseen */
     }
+    /* review F12: a name that a request asks for without a mode is answered
+     * by workers of either mode; pinned to the default mode's build once
+     * one is known (the same file, the build without the mode suffix), its
+     * entries keep their names instead of flipping with every answer */
+    bool pinned = known && memcmp(c->seen[slot].m.sha256, m->sha256, sizeof m->sha256) == 0 &&
+                  mode_of(m->build_id, c->seen[slot].m.build_id);
     zt_strlcpy(c->seen[slot].model, model, sizeof c->seen[slot].model);
-    c->seen[slot].m = *m;
+    if (!pinned) c->seen[slot].m = *m;
     c->seen[slot].used = ++c->clock;
     pthread_mutex_unlock(&c->mu);
 }

@@ -591,9 +591,12 @@ static int make_segments(struct zt_dbsync *s, unsigned *made)
     for (size_t t = 0; t < zt__dbs_n_tables && !rc; t++) {
         if (!table_present(s->o.st, &zt__dbs_tables[t])) continue;
         bool complete = false;
-        rc = log_triggers(s, t);
-        if (!rc) rc = log_complete(s, &zt__dbs_tables[t], &complete);
+        rc = log_complete(s, &zt__dbs_tables[t], &complete);
         whole[t] = !complete;
+        /* no mark: the triggers may be gone too (zt_dbsync_unlog in another
+         * process, or ours while blocked): made again (review F4) */
+        if (!rc && whole[t]) s->logged[t] = false;
+        if (!rc) rc = log_triggers(s, t);
     }
     if (!rc) rc = log_read(s, &log, &n_log);
     if (!rc) rc = zt_store_prepare(s->o.st, "SELECT h FROM dbsync_rows WHERE tbl = ? AND k = ?", &q);
@@ -809,6 +812,13 @@ static void *dbsync_main(void *arg)
                    "seq=%llu detail=\"a chain of this node's segments is published and this store has none: "
                    "nothing is published until zentalk-node --rebuild-from-mesh\"",
                    (unsigned long long)hs->h[0].seq);
+            /* nothing reads the change log until the rebuild: drop the
+             * triggers and the log (writers stop paying, the log stops
+             * growing; review F5); the first round after it reads every
+             * table whole and makes them again (make_segments) */
+            int urc = zt_store_tx(s->o.st, unlog_tx, NULL);
+            if (urc) zt_log(ZT_LOG_WARN, "dbsync_unlog_failed", "error=%s", zt_strerror(urc));
+            else memset(s->logged, 0, sizeof s->logged);
         }
         zt_free(hs);
     }

@@ -1676,21 +1676,82 @@ static size_t latin_letter(const char *t, size_t len, size_t i)
 /* Round 5: the word [s, e) starts the local part of an e-mail address in
  * the same text ("Contact Nkechi at nkechi.o@example.com", "Steph at
  * steph@example.net"): the local part is the word and then '@', '.', '_',
- * '-' or a digit. */
-static bool starts_email(const char *t, size_t len, size_t s, size_t e)
+ * '-' or a digit.
+ *
+ * A candidate word is ASCII letters (a word with a Latin letter beyond
+ * ASCII never equals a local part, which is ASCII), so the only prefix of a
+ * local part it can equal is the local part's leading run of letters, and
+ * only when '@', '.', '_', '-' or a digit follows the run. Those runs
+ * (3..20 letters, the lengths a candidate can have) are gathered once per
+ * text in one pass over its '@'s and sorted; each candidate is then a
+ * binary search: O(len log len) in all, where walking every '@' for every
+ * candidate was O(candidates x '@'s) (review finding F7). */
+struct ehead {
+    size_t b, n; /* the run t[b, b + n) */
+};
+struct eheads {
+    struct ehead *v;
+    size_t n, cap;
+    bool built;
+};
+
+/* Compares a[0..an) with b[0..bn) ASCII-case-folded (| 0x20, as the words are letters). */
+static int fold_cmp(const char *a, size_t an, const char *b, size_t bn)
 {
-    size_t n = e - s;
-    if (n < 3) return false;
+    for (size_t k = 0; k < an && k < bn; k++) {
+        int x = (unsigned char)a[k] | 0x20, y = (unsigned char)b[k] | 0x20;
+        if (x != y) return x < y ? -1 : 1;
+    }
+    return an < bn ? -1 : an > bn;
+}
+
+/* qsort has no context argument: the text, set only around the sort below */
+static _Thread_local const char *ehead_t;
+
+static int cmp_ehead(const void *pa, const void *pb)
+{
+    const struct ehead *a = pa, *b = pb;
+    int c = fold_cmp(ehead_t + a->b, a->n, ehead_t + b->b, b->n);
+    return c ? c : (a->b > b->b) - (a->b < b->b);
+}
+
+/* Gathers the letter runs of the text's local parts: 0 or ZT_ENOMEM. */
+static int eheads_build(struct eheads *h, const char *t, size_t len)
+{
+    h->built = true;
     for (const char *at = memchr(t, '@', len); at; at = memchr(at + 1, '@', len - (size_t)(at + 1 - t))) {
         size_t a = (size_t)(at - t), b = a;
         while (b > 0 && (is_local_char((unsigned char)t[b - 1]))) b--;
-        if (a - b < n || b == s) continue;
-        bool eq = true;
-        for (size_t k = 0; k < n && eq; k++) eq = (t[b + k] | 0x20) == (t[s + k] | 0x20);
-        if (!eq) continue;
-        char c = t[b + n];
-        if (b + n == a || c == '.' || c == '_' || c == '-' || zt_ascii_digit((unsigned char)c)) return true;
+        size_t r = b;
+        while (r < a && zt_ascii_alpha((unsigned char)t[r])) r++;
+        char c = t[r];
+        if (r - b < 3 || r - b > 20 || !(r == a || c == '.' || c == '_' || c == '-' || zt_ascii_digit((unsigned char)c)))
+            continue;
+        struct ehead e = {b, r - b};
+        if (zt_array_push(&h->v, &h->n, &h->cap, &e, sizeof e, 16) != 0) return ZT_ENOMEM;
     }
+    ehead_t = t;
+    if (h->n > 1) qsort(h->v, h->n, sizeof h->v[0], cmp_ehead);
+    ehead_t = NULL;
+    return 0;
+}
+
+static bool starts_email(struct eheads *h, struct cands *c, const char *t, size_t len, size_t s, size_t e)
+{
+    if (!h->built && (c->err = eheads_build(h, t, len)) != 0) return false;
+    size_t n = e - s;
+    if (n < 3 || n > 20) return false;
+    for (size_t k = s; k < e; k++)
+        if (!zt_ascii_alpha((unsigned char)t[k])) return false;
+    /* the first run not below the word, then (equal runs sort by offset) one more if that one is the word itself */
+    size_t lo = 0, hi = h->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (fold_cmp(t + h->v[mid].b, h->v[mid].n, t + s, n) < 0) lo = mid + 1;
+        else hi = mid;
+    }
+    for (size_t i = lo; i < h->n && i < lo + 2; i++)
+        if (fold_cmp(t + h->v[i].b, h->v[i].n, t + s, n) == 0 && h->v[i].b != s) return true;
     return false;
 }
 
@@ -1825,6 +1886,7 @@ static void scan_names(const struct names *nm, const struct zt_hlr *model, const
                        struct cands *c, zt__pii_name_cand_fn cand, void *ud)
 {
     if (!nm || !nm->n) return;
+    struct eheads eh = {0};
     for (size_t s = 0; s < len && !c->err; s++) {
         /* a Latin capital beyond ASCII may start a name ("Émilie", "Ángela", "Søren" is ASCII-first) */
         bool cap_latin = (unsigned char)t[s] == 0xC3 && s + 1 < len && (unsigned char)t[s + 1] >= 0x80 &&
@@ -1934,7 +1996,7 @@ static void scan_names(const struct names *nm, const struct zt_hlr *model, const
         if (cap_next && nl && !ambiguous) conf += 0.05; /* a surname */
         /* the learned context scorer: a capitalised word the rules leave
          * below 0.5 is a person when the model says so */
-        if (!lower && conf < 0.8 && conf > 0 && starts_email(t, len, s, e)) conf = 0.8;
+        if (!lower && conf < 0.8 && conf > 0 && starts_email(&eh, c, t, len, s, e)) conf = 0.8;
         bool model_yes = false;
         if (!lower && (model || cand) && conf > 0) {
             struct nfeat nf;
@@ -1956,7 +2018,7 @@ static void scan_names(const struct names *nm, const struct zt_hlr *model, const
             conf = 0;
         if (word_in(self, strlen(self), not_names)) conf = 0;
         /* round 5: a field label before a number ("Karte: 4994 ...", "Amex: 3400", "NINo: PS 09") */
-        if (f != 0 && !pl && e + 1 < len && t[e] == ':' && !starts_email(t, len, s, e)) {
+        if (f != 0 && !pl && e + 1 < len && t[e] == ':' && !starts_email(&eh, c, t, len, s, e)) {
             size_t q = e + 1;
             while (q < len && t[q] == ' ') q++;
             if (q < len && (zt_ascii_digit((unsigned char)t[q]) ||
@@ -2000,6 +2062,7 @@ static void scan_names(const struct names *nm, const struct zt_hlr *model, const
         if (conf >= 0.5) add(c, ZT_PII_PERSON_NAME, s, e, conf);
         s = e;
     }
+    zt_free(eh.v);
 }
 
 /* ---- public ------------------------------------------------------------- */

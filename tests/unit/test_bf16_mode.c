@@ -335,6 +335,49 @@ static void test_bf16_mode_paths(void **state)
     zt_free(got);
 }
 
+/* Review F3: a path whose BF16-mode kernels differ from the definition on
+ * the self-test's corners (quant.c) is not used for the mode; the hook
+ * forces such a difference on the path in use, which then gives way to
+ * the path below (the emulation, or the scalar definition), same bits. */
+static void test_bf16_mode_selftest(void **state)
+{
+    (void)state;
+    char paths[512];
+    zt_quant_paths(paths, sizeof paths);
+    const char *m = strstr(paths, "bf16-mode=");
+    assert_non_null(m);
+    char was[32];
+    assert_int_equal(sscanf(m, "bf16-mode=%31[a-z0-9]", was), 1);
+    if (strcmp(was, "scalar") == 0) {
+        zt_skip("the BF16 mode runs the scalar definition here (no AVX2): no faster path to refuse");
+        return;
+    }
+    int isa = -1;
+    enum zt_quant_isa orig = zt_quant_isa_current();
+    for (int i = 0; i < ZT_QUANT_ISA_COUNT && isa < 0; i++) {
+        if (zt_quant_set_isa((enum zt_quant_isa)i) == 0 && strcmp(zt_quant_isa_name(), was) == 0) isa = i;
+    }
+    assert_int_equal(zt_quant_set_isa(orig), 0);
+    assert_true(isa > 0);
+    uint16_t w[96], x[96];
+    rnd_row(w, 96);
+    rnd_row(x, 96);
+    zt__quant_bf16m_selftest_force(1u << isa);
+    zt_quant_paths(paths, sizeof paths);
+    m = strstr(paths, "bf16-mode=");
+    assert_non_null(m);
+    char now[32];
+    assert_int_equal(sscanf(m, "bf16-mode=%31[a-z0-9]", now), 1);
+    if (strcmp(now, was) == 0) fail_msg("a forced self-test mismatch of %s left it in use", was);
+    float got, want = def_dot(96, w, x);
+    zt_quant_vec_dot_bf16(96, w, x, &got);
+    assert_true(f2u(got) == f2u(want) || (got != got && want != want));
+    zt__quant_bf16m_selftest_force(0);
+    zt_quant_paths(paths, sizeof paths);
+    assert_non_null(strstr(paths, was)); /* the real test passes again on this CPU */
+    printf("bf16-mode: %s, with a forced mismatch %s\n", was, now);
+}
+
 /* ---- a whole generated F16 model in the mode ------------------------------ */
 
 static void gen_f16(const char *dir, char *path, size_t cap)
@@ -701,6 +744,7 @@ int main(void)
     json_set_alloc_funcs(zt_malloc, zt_free); /* as the node: job bodies are zt_free'd */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_bf16_mode_hw, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bf16_mode_selftest, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bf16_mode_round, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bf16_mode_paths, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bf16_mode_model, setup, teardown),

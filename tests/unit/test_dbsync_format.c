@@ -666,6 +666,40 @@ static void test_unlog(void **state)
     zt_identity_free(id);
 }
 
+/* Review F4: zt_dbsync_unlog by another process while a publisher runs
+ * (a second node on the same data dir with the mesh off): the publisher's
+ * next round finds no log mark, reads the tables whole, and makes the
+ * triggers again, so later writes are logged (before: never again until
+ * a restart). */
+static void test_unlog_running(void **state)
+{
+    (void)state;
+    struct zt_identity *id = vector_id();
+    struct pub p = {0};
+    jobs_open("unlog-run", &p);
+    struct zt_store *st = p.st;
+    put_job(st, "job-r", 1, 2, zt_time_real_ms(), 0, zt_identity_id(id));
+    pub_start(&p, id);
+    struct zt_buf b;
+    zt_buf_init(&b, ZT_DBSYNC_SEGMENT_MAX);
+    struct zt_dbsync_segment seg;
+    publish_want(&p, id, 1, &b, &seg);
+    assert_int_equal(zt_dbsync_unlog(st), 0); /* the publisher p.s still runs */
+    assert_int_equal(zt_store_exec(st, "UPDATE sched_jobs SET state = 3, tokens = 8"), 0);
+    assert_int_equal(log_entries(st), 0);
+    publish_want(&p, id, 1, &b, &seg); /* read whole: the change goes out */
+    assert_int_equal(seg.seq, 2);
+    assert_true(in_body(&seg, "[\"sched_jobs\",\"job-r\",1,\"c\",\"m\",256,8,0,0,3,"));
+    assert_int_equal(zt_store_exec(st, "UPDATE sched_jobs SET tokens = 9"), 0);
+    assert_int_equal(log_entries(st), 1); /* the triggers are back */
+    publish_want(&p, id, 1, &b, &seg);
+    assert_int_equal(seg.seq, 3);
+    assert_int_equal(seg.n_rows, 1);
+    zt_buf_deinit(&b);
+    pub_close(&p);
+    zt_identity_free(id);
+}
+
 int main(void)
 {
     if (zt_hash_init() != 0) return 1;
@@ -680,12 +714,14 @@ int main(void)
         cmocka_unit_test(test_jobs_clock_stepped_back),
         cmocka_unit_test(test_jobs_old_updated),
         cmocka_unit_test(test_unlog),
+        cmocka_unit_test(test_unlog_running),
     };
     int failures = cmocka_run_group_tests_name("dbsync", tests, setup, teardown);
     /* the publisher on a real PostgreSQL: the change log's triggers in its dialect */
 #define P(f) cmocka_unit_test_setup_teardown(f, setup_pg, teardown_pg)
     const struct CMUnitTest pg_tests[] = {P(test_publisher), P(test_jobs_clock_stepped_back), P(test_jobs_old_updated),
-                                        P(test_unlog), P(test_long_transaction)};
+                                        P(test_unlog), P(test_unlog_running),
+                                        P(test_long_transaction)};
     failures += zt_test_pg_run("dbsync_postgres", pg_tests);
 #undef P
     if (zt_alloc_live() != live) {

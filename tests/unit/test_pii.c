@@ -390,6 +390,14 @@ static void test_person_names(void **state)
     assert_false(found(d, "Summer starts early this year", ZT_PII_PERSON_NAME, NULL));
     assert_false(found(d, "the IBAN is on the invoice", ZT_PII_PERSON_NAME, NULL));
     assert_true(found(d, "reach Tavita at tavita.s@example.org", ZT_PII_PERSON_NAME, "Tavita"));
+    /* the e-mail check (review F7: one sorted index of the local parts' letter
+     * runs per text): upper case, several addresses; no boost when the
+     * letter run goes on or is shorter than the word */
+    assert_true(found(d, "reach Tavita at TAVITA_2@example.org", ZT_PII_PERSON_NAME, "Tavita"));
+    assert_true(found(d, "cc ann@x.org, bob.k@x.org and tavita-s@example.org; Tavita knows", ZT_PII_PERSON_NAME,
+                      "Tavita"));
+    assert_false(found(d, "reach Tavita at tavitas@example.org", ZT_PII_PERSON_NAME, "Tavita"));
+    assert_false(found(d, "reach Tavita at tav@example.org", ZT_PII_PERSON_NAME, "Tavita"));
     assert_false(found(d, "Zahlkarte: 4994 1400 9136 8179", ZT_PII_PERSON_NAME, NULL));
     assert_false(found(d, "ok will do", ZT_PII_PERSON_NAME, NULL));
     assert_false(found(d, "my daughter will be 9 in May", ZT_PII_PERSON_NAME, NULL));

@@ -134,6 +134,26 @@ static void test_name_binds_model_and_build(void **state)
     assert_true(zt_rcache_model_current(a, "m", &cur));
     assert_memory_equal(cur.sha256, m2.sha256, 32);
     assert_false(zt_rcache_model_current(a, "other", &cur));
+    /* review F12: a mode-less name answered by workers of both modes stays
+     * on the default mode's build; the default build replaces a mode's; a
+     * new file replaces it whatever its build */
+    struct zt_rcache_model dflt = m2, bf = m2, kv = m2, other = m3;
+    zt_strlcpy(dflt.build_id, "zentalk-engine/1+abc", sizeof dflt.build_id);
+    zt_strlcpy(bf.build_id, "zentalk-engine/1+abc+bf16", sizeof bf.build_id);
+    zt_strlcpy(kv.build_id, "zentalk-engine/1+abc+kv-f16", sizeof kv.build_id);
+    zt_strlcpy(other.build_id, "zentalk-engine/1+abc+bf16", sizeof other.build_id);
+    zt_rcache_model_seen(a, "pin", &bf);
+    assert_true(zt_rcache_model_current(a, "pin", &cur));
+    assert_string_equal(cur.build_id, bf.build_id); /* only a mode seen yet: its build */
+    zt_rcache_model_seen(a, "pin", &dflt);
+    for (int i = 0; i < 3; i++) {
+        zt_rcache_model_seen(a, "pin", i == 1 ? &kv : &bf);
+        assert_true(zt_rcache_model_current(a, "pin", &cur));
+        assert_memory_equal(&cur, &dflt, sizeof cur);
+    }
+    zt_rcache_model_seen(a, "pin", &other);
+    assert_true(zt_rcache_model_current(a, "pin", &cur));
+    assert_memory_equal(&cur, &other, sizeof cur);
     /* bounded: many names, the least recently seen forgotten, "m" kept (just read) */
     char nm[16];
     for (int i = 0; i < 100; i++) {
