@@ -1,8 +1,8 @@
 /* test_heldout_sets.c: the held-out evaluation sets of issue 16
  * (tests/data/heldout/, round 3's tests/data/heldout3/, round 4's
  * tests/data/heldout4/, round 5's tests/data/heldout5/, round 6's
- * tests/data/heldout6/ and round 7's tests/data/heldout7/, see their
- * README.md) are intact and well formed.
+ * tests/data/heldout6/, round 7's tests/data/heldout7/ and round 8's
+ * tests/data/heldout8/, see their README.md) are intact and well formed.
  *
  * Each file is pinned by SHA-256 (libsodium crypto_hash_sha256): an edit
  * fails here. A held-out file is never edited once tuning starts; a new
@@ -42,7 +42,9 @@
  * round 6's, written 2026-12-07 by a sixth writer who did not tune, for
  * the round after; heldout7 is round 7's, written 2026-12-07 by a seventh
  * writer who did not tune, for the round after that (nobody evaluates on
- * it until round 7's tuning is finished). */
+ * it until round 7's tuning is finished); heldout8 is round 8's, written
+ * 2026-12-07 by an eighth writer who did not tune (nobody evaluates on it
+ * until round 8's tuning is finished). */
 static const struct pin {
     const char *dir, *file, *sha256;
 } pins[] = {
@@ -76,6 +78,11 @@ static const struct pin {
     {"heldout7", "sentiment.tsv", "6c7456649dd5091bd41f1f748bb57f921a966998401cc243f9559f6b717b29b0"},
     {"heldout7", "moderation.tsv", "35d4e5c67e7cf491cf93526395fee56ead130d6505d6031fead6d486158b94c7"},
     {"heldout7", "pii.tsv", "dc500b5aad964b18cadd826d6efea2137466798eedc798053a2c10622f6ae11c"},
+    {"heldout8", "spam_chat.tsv", "1956c0a00bb3256b744f0501e54badddcc09796c7cf71569673f68f5d229e26f"},
+    {"heldout8", "ordinary_chat.tsv", "cc3afae44f0438aa51a366c8587b1a2c335fb8bb0cbd4559682c59c84e923c47"},
+    {"heldout8", "sentiment.tsv", "1d90928ec00909e5f8196b218d3ed9e42dc31b6fefbeb12938823e4457f83cc6"},
+    {"heldout8", "moderation.tsv", "984cbc024c1d51d3907adf9dde7f2dde1da90235f774f3740e829b04a6ceee04"},
+    {"heldout8", "pii.tsv", "7eec99e847ac1e9f4c020f874a5fb5a7cafccb68e9cb309c5f5215e643385bd6"},
 };
 
 /* The minimums each round's sets must meet (issue 16; round 3's brief
@@ -85,7 +92,10 @@ static const struct pin {
  * again: 1,050 ordinary, 180 harassment, 130 threat, 60 doxxing, 600 PII
  * records with 200 PERSON_NAME spans; round 6's: 340 spam-chat, 360
  * sentiment, 560 moderation with 190 allow and 70 doxxing, 260
- * PERSON_NAME spans; round 7's: 80 doxxing and 280 PERSON_NAME spans). */
+ * PERSON_NAME spans; round 7's: 80 doxxing and 280 PERSON_NAME spans;
+ * round 8's: 350 spam-chat, 400 sentiment, 600 moderation with 200 allow
+ * and 90 doxxing, 700 PII records with 150 negatives and 400
+ * PERSON_NAME spans). */
 struct mins {
     const char *dir;
     size_t spam, ordinary, sentiment, moderation, allow, harassment, threat, doxxing, pii_records, per_type,
@@ -97,6 +107,7 @@ static const struct mins round4 = {"heldout4", 300, 1000, 330, 360, 150, 150, 10
 static const struct mins round5 = {"heldout5", 320, 1050, 340, 540, 180, 180, 130, 60, 600, 50, 130, 310, 200};
 static const struct mins round6 = {"heldout6", 340, 1050, 360, 560, 190, 180, 130, 70, 600, 50, 130, 310, 260};
 static const struct mins round7 = {"heldout7", 340, 1050, 360, 560, 190, 180, 130, 80, 600, 50, 130, 310, 280};
+static const struct mins round8 = {"heldout8", 350, 1050, 400, 600, 200, 180, 130, 90, 700, 50, 150, 310, 400};
 
 /* One loaded file, split in place into records of TAB-separated fields. */
 struct rec {
@@ -523,6 +534,7 @@ ROUND_TESTS(round4)
 ROUND_TESTS(round5)
 ROUND_TESTS(round6)
 ROUND_TESTS(round7)
+ROUND_TESTS(round8)
 
 /* The rules themselves, on known values. */
 static void test_pii_rules(void **state)
@@ -578,6 +590,9 @@ int main(void)
         cmocka_unit_test(test_spam_chat_round7),   cmocka_unit_test(test_ordinary_chat_round7),
         cmocka_unit_test(test_sentiment_round7),   cmocka_unit_test(test_moderation_round7),
         cmocka_unit_test(test_pii_round7),
+        cmocka_unit_test(test_spam_chat_round8),   cmocka_unit_test(test_ordinary_chat_round8),
+        cmocka_unit_test(test_sentiment_round8),   cmocka_unit_test(test_moderation_round8),
+        cmocka_unit_test(test_pii_round8),
     };
     return zt_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }
