@@ -82,7 +82,7 @@ static const struct pin {
     {"heldout8", "ordinary_chat.tsv", "cc3afae44f0438aa51a366c8587b1a2c335fb8bb0cbd4559682c59c84e923c47"},
     {"heldout8", "sentiment.tsv", "1d90928ec00909e5f8196b218d3ed9e42dc31b6fefbeb12938823e4457f83cc6"},
     {"heldout8", "moderation.tsv", "984cbc024c1d51d3907adf9dde7f2dde1da90235f774f3740e829b04a6ceee04"},
-    {"heldout8", "pii.tsv", "7eec99e847ac1e9f4c020f874a5fb5a7cafccb68e9cb309c5f5215e643385bd6"},
+    {"heldout8", "pii.tsv", "89fef0c5019fa3727371e1def2f34752a5324a71609b8c249b9ae990cb1cdc4e"},
 };
 
 /* The minimums each round's sets must meet (issue 16; round 3's brief
