@@ -251,6 +251,19 @@ typedef void (*zt_infer_done_fn)(void *ud, int err, const char *text, size_t len
 ZT_NODISCARD int zt_infer_chat_run(struct zt_infer *inf, const char *model_id, struct json_t *messages,
                                    uint32_t max_tokens, zt_infer_done_fn cb, void *ud, struct zt_buf *why);
 
+/* zt_infer_chat_run() and a wait on the calling thread of at most
+ * timeout_ms for its answer (features that answer synchronously, such as
+ * the translation service). *end says how it ended:
+ *   ZT_INFER_ANSWERED    0, with *text (NUL-ended, zt_free() it) and *len;
+ *   ZT_INFER_NOT_STARTED zt_infer_chat_run()'s error (why says why);
+ *   ZT_INFER_TIMED_OUT   ZT_ETIMEDOUT: no answer in time (the job runs on
+ *                        and its answer is dropped);
+ *   ZT_INFER_FAILED      the job's error, or ZT_ENOMEM copying its answer. */
+enum zt_infer_wait_end { ZT_INFER_ANSWERED, ZT_INFER_NOT_STARTED, ZT_INFER_TIMED_OUT, ZT_INFER_FAILED };
+ZT_NODISCARD int zt_infer_chat_wait(struct zt_infer *inf, const char *model_id, struct json_t *messages,
+                                    uint32_t max_tokens, unsigned timeout_ms, char **text, size_t *len,
+                                    enum zt_infer_wait_end *end, struct zt_buf *why);
+
 /* ---- embeddings --------------------------------------------------------------------- */
 
 #define ZT_INFER_MAX_EMBED_INPUTS 64

@@ -161,4 +161,86 @@ struct zt_translate_req {
 int zt_translate_req_parse(struct json_t *body, size_t max_bytes, struct zt_translate_req *out, const char **code, char *msg,
                  size_t msg_len);
 
+/* ---- the translation service (translate_svc.c) ---------------------------
+ * What POST /v1/features/translate and the "translation" annotator call:
+ * one text is translated by the chat model of features.translate.model
+ * when one is set (and keep_unknown_marks is not asked), with Apertium as
+ * the fallback; a request's texts are worked one per step on a pool of its
+ * own, fair per caller (zt_fair.h), so a slow pipeline never holds the
+ * caller's thread. Errors are the HTTP status, code and message the routes
+ * answer. Thread-safe. */
+
+struct zt_infer;
+struct zt_annot_msg;
+struct zt_translate_svc;
+
+struct zt_translate_svc_opts {
+    struct zt_translate *engine; /* the Apertium pipelines, borrowed: they outlive the service */
+    bool enabled;                /* features.translate.enabled (the annotator answers feature_disabled) */
+    size_t max_bytes;            /* features.translate.max_bytes: per text */
+    double threshold;            /* features.translate.threshold: detection confidence */
+    unsigned timeout_ms;         /* features.translate.timeout_ms: the model's answer */
+    const char *model;           /* features.translate.model; NULL or "": Apertium only (copied) */
+};
+
+/* Starts the pool. ZT_ENOMEM. */
+ZT_NODISCARD int zt_translate_svc_new(const struct zt_translate_svc_opts *opts, struct zt_translate_svc **out);
+/* The inference service that runs opts.model (NULL: none; Apertium only,
+ * with fallback "no inference service on this node"). Call before use. */
+void zt_translate_svc_set_infer(struct zt_translate_svc *s, struct zt_infer *ms);
+/* Stop the pool: batches queued end with 503 shutting_down (their done is
+ * called). NULL is a no-op. */
+void zt_translate_svc_free(struct zt_translate_svc *s);
+struct zt_translate *zt_translate_svc_engine(const struct zt_translate_svc *s);
+bool zt_translate_svc_enabled(const struct zt_translate_svc *s);
+size_t zt_translate_svc_max_bytes(const struct zt_translate_svc *s);
+
+/* {"iso639_3": l3, "iso639_1": its 639-1 code or absent} (new reference;
+ * NULL when out of memory). */
+struct json_t *zt_translate_lang_json(const char *l3);
+
+/* Translate one text (source3 NULL: detect it, 422 language_not_detected
+ * under opts.threshold). 0 with *used_src set and the translation appended
+ * to out, or an HTTP status with code and msg. With a model set and
+ * keep_marks false the model translates; Apertium's translation is the
+ * fallback (*fallback says why; it stays NULL when the model answered;
+ * *by_llm says it did). Blocks for at most the timeouts. */
+ZT_NODISCARD int zt_translate_svc_one(struct zt_translate_svc *s, const char *source3, const char *target3,
+                                      const char *text, size_t len, bool keep_marks, const char **used_src,
+                                      struct zt_buf *out, const char **code, char *msg, size_t msg_size,
+                                      const char **fallback, bool *by_llm);
+
+/* The outcome of a batch: status 0 and the results, or an HTTP status with
+ * code and msg (client_gone, shutting_down, or the first failing text's). */
+struct zt_translate_batch {
+    int status;
+    const char *code;
+    char msg[768];
+    struct json_t *translations;  /* strings, one per text (borrowed: take a reference to keep them) */
+    struct json_t *sources;       /* zt_translate_lang_json of each text's source language */
+    const char *source3;          /* the first text's source language */
+    const char *fallback;         /* why the model did not answer, first seen; NULL when it always did */
+    bool by_llm;                  /* every text was translated by the model */
+};
+/* True when nobody waits for the answer any more: the batch stops
+ * (status 503 client_gone). Called from the pool's threads. */
+typedef bool (*zt_translate_gone_fn)(void *ud);
+/* Called once, from a pool thread (or from zt_translate_svc_free for a
+ * batch still queued), with the request given to submit and the outcome. */
+typedef void (*zt_translate_done_fn)(void *ud, const struct zt_translate_req *r, struct zt_translate_batch *b);
+
+/* Queue the translation of r's texts for caller (the fairness key). r is
+ * copied (its strings must live until done). 0: done will be called; else
+ * zt_fair_submit's refusal (ZT_EPERM this caller has too many queued,
+ * ZT_EBUSY the queue is full, ZT_ECLOSED) or ZT_ENOMEM, and done is not
+ * called. */
+ZT_NODISCARD int zt_translate_svc_submit(struct zt_translate_svc *s, const char *caller,
+                                         const struct zt_translate_req *r, zt_translate_gone_fn gone,
+                                         zt_translate_done_fn done, void *ud);
+
+/* The "translation" annotator (zt_annotate.h; ud: the service): when the
+ * message has translate_to, adds annotations.translation = {source,
+ * target, text, detected, method} or {error:{code,message}}. */
+int zt_translate_annotate(void *ud, const struct zt_annot_msg *m, void **conv_state, struct json_t *annotations);
+
 #endif

@@ -1,5 +1,5 @@
 /* infer_task.c: running jobs on the runners (zt_infer_start, zt_infer_run,
- * zt_infer_chat_run, zt_infer_embed_openai). See zt_infer.h.
+ * zt_infer_chat_run, zt_infer_chat_wait, zt_infer_embed_openai). See zt_infer.h.
  *
  * A task joins two sides: the runner (its events, on the runner thread)
  * and the owner (who closes it, e.g. when the client's connection ends).
@@ -10,6 +10,7 @@
  * Lock order: runner lock -> t->mu (events); the owner never holds t->mu
  * while calling into the runner, except around submit, before the job
  * exists (and before any event can take t->mu). */
+#include <errno.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <sodium.h>
@@ -293,6 +294,91 @@ int zt_infer_chat_run(struct zt_infer *inf, const char *model_id, json_t *messag
     if (fj) feat_free(fj);
     zt_infer_job_free(job);
     json_decref(body);
+    return rc;
+}
+
+/* ---- a chat answer waited for ---------------------------------------------------- */
+
+/* One wait for a model's answer: the caller waits (bounded by the
+ * timeout), the runner thread answers; whoever is last frees it. */
+struct chat_wait {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int refs;
+    bool done;
+    int err;
+    char *text;
+    size_t len;
+};
+
+static void chat_wait_unref(struct chat_wait *w)
+{
+    pthread_mutex_lock(&w->mu);
+    bool last = --w->refs == 0;
+    pthread_mutex_unlock(&w->mu);
+    if (!last) return;
+    pthread_mutex_destroy(&w->mu);
+    pthread_cond_destroy(&w->cv);
+    zt_free(w->text);
+    zt_free(w);
+}
+
+static void chat_wait_answer(void *ud, int err, const char *text, size_t len)
+{
+    struct chat_wait *w = ud;
+    pthread_mutex_lock(&w->mu);
+    w->err = err;
+    if (!err) {
+        w->text = zt_malloc(len + 1);
+        if (w->text) {
+            memcpy(w->text, text, len);
+            w->text[len] = '\0';
+            w->len = len;
+        } else {
+            w->err = ZT_ENOMEM;
+        }
+    }
+    w->done = true;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    chat_wait_unref(w);
+}
+
+int zt_infer_chat_wait(struct zt_infer *inf, const char *model_id, json_t *messages, uint32_t max_tokens,
+                       unsigned timeout_ms, char **text, size_t *len, enum zt_infer_wait_end *end, struct zt_buf *why)
+{
+    *text = NULL;
+    *len = 0;
+    *end = ZT_INFER_NOT_STARTED;
+    struct chat_wait *w = zt_calloc(1, sizeof *w);
+    if (!w) return ZT_ENOMEM;
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->cv, NULL);
+    w->refs = 2; /* ours and the callback's */
+    int rc = zt_infer_chat_run(inf, model_id, messages, max_tokens, chat_wait_answer, w, why);
+    if (rc) {
+        w->refs = 1;
+        chat_wait_unref(w);
+        return rc;
+    }
+    struct timespec ts = zt_time_after_ms(CLOCK_REALTIME, (uint64_t)timeout_ms);
+    pthread_mutex_lock(&w->mu);
+    int wr = 0;
+    while (!w->done && wr != ETIMEDOUT) wr = pthread_cond_timedwait(&w->cv, &w->mu, &ts);
+    bool done = w->done;
+    rc = w->err;
+    if (done && !rc) { /* the answer is ours now */
+        *text = w->text;
+        *len = w->len;
+        w->text = NULL;
+    }
+    pthread_mutex_unlock(&w->mu);
+    chat_wait_unref(w);
+    if (!done) {
+        *end = ZT_INFER_TIMED_OUT;
+        return ZT_ETIMEDOUT;
+    }
+    *end = rc ? ZT_INFER_FAILED : ZT_INFER_ANSWERED;
     return rc;
 }
 

@@ -29,7 +29,6 @@
 #include "../server/relay_api.h"
 #include "../server/route_api.h"
 #include "../server/sealed_api.h"
-#include "../server/translate_api.h"
 #include "../server/ws_api.h"
 #include "joiner.h"
 #include "wiring.h"
@@ -90,7 +89,7 @@ struct zt_node {
     struct zt_rcache *rcache; /* the gateway's result cache (NULL: off) */
     struct zt_bridge *bridge; /* webhooks to integration.api_url (NULL: off) */
     struct zt_translate *translator; /* the Apertium pipelines (features.translate) */
-    struct zt__tr *translate;
+    struct zt_translate_svc *translate; /* the translation service over it (routes, annotator) */
     struct zt_annot_engine *annot; /* live annotations (/v1/ws) */
     struct zt__ws *ws;
     struct zt_searchfeat *search;
@@ -322,11 +321,19 @@ static int build_features(struct zt_node *n, struct zt_buf *err)
         .pipelines = (unsigned)tc->pipelines,
     };
     if (!rc) rc = zt_translate_new(&to, &n->translator);
-    if (!rc) rc = zt__tr_new(cfg, n->translator, &n->translate);
+    struct zt_translate_svc_opts so = {
+        .engine = n->translator,
+        .enabled = tc->enabled,
+        .max_bytes = (size_t)tc->max_bytes,
+        .threshold = tc->threshold,
+        .timeout_ms = (unsigned)tc->timeout_ms,
+        .model = tc->model,
+    };
+    if (!rc) rc = zt_translate_svc_new(&so, &n->translate);
     if (!rc) rc = zt_annot_new((size_t)cfg->server.ws_max_message_bytes, &n->annot);
     if (!rc) rc = zt__ws_new(cfg, n->annot, &n->ws);
     if (rc) return rc;
-    struct zt_annotator tr_ann = {.name = "translation", .annotate = zt__tr_annotate, .ud = n->translate};
+    struct zt_annotator tr_ann = {.name = "translation", .annotate = zt_translate_annotate, .ud = n->translate};
     rc = zt_annot_add(n->annot, &tr_ann);
     if (!rc) rc = zt_searchfeat_new(cfg, &n->search);
     if (!rc && zt_searchfeat_wants_store(n->search)) {
@@ -669,7 +676,7 @@ int zt_node_new(const struct zt_config *cfg, const char *node_id, const struct z
     if (!rc && (rc = zt_bridge_new(cfg, &n->bridge, err)) == 0 && (rc = zt_bridge_register_metrics(n->bridge, n->metrics)) == 0)
         zt__route_set_bridge(n->route, n->bridge); /* integration.api_url + webhook_secret */
     if (!rc) rc = build_features(n, err);
-    if (!rc) zt__tr_set_infer(n->translate, n->models); /* features.translate.model */
+    if (!rc) zt_translate_svc_set_infer(n->translate, n->models); /* features.translate.model */
     if (!rc) rc = build_sweeper(n);
     /* the worker's sealed jobs and the signed descriptor and attestation */
     if (!rc && (rc = zt__sealed_new(id, n->models, cfg, &n->sealed)) != 0) zt_ignore(zt_buf_appendf(err, "sealed jobs"));
@@ -894,7 +901,7 @@ void zt_node_free(struct zt_node *n)
     zt_nodeauth_verifier_free(n->nodeauth);
     zt_peers_free(n->peers);
     zt_auth_keys_deinit(&n->auth_keys);
-    zt__tr_free(n->translate); /* after the last request that could use a pipeline */
+    zt_translate_svc_free(n->translate); /* after the last request that could use a pipeline */
     zt_translate_free(n->translator);
     zt__attest_free(n->attest);
     zt__sealed_free(n->sealed);

@@ -24,7 +24,7 @@ struct zt_spamfeat;
 struct zt_searchfeat;
 struct zt__feat_conv;
 struct zt_lexfeat;
-struct zt__tr;
+struct zt_translate_svc;
 struct zt__ws;
 struct zt__gdpr;
 struct zt__orch;
@@ -56,7 +56,7 @@ struct zt_server_deps {
     struct zt_searchfeat *search;
     struct zt__feat_conv *conv;
     struct zt_lexfeat *lexfeat;
-    struct zt__tr *translate;
+    struct zt_translate_svc *translate; /* the translation service (zt_translate.h) */
     struct zt__ws *ws;
     struct zt__gdpr *gdpr;
     struct zt__orch *orch;

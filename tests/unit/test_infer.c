@@ -362,6 +362,39 @@ static void test_embed_and_chat_run(void **state)
     close_inf(inf);
 }
 
+/* zt_infer_chat_wait: the same answer as zt_infer_chat_run, on this thread;
+ * a start error says it did not start. */
+static void test_chat_wait(void **state)
+{
+    (void)state;
+    if (!model[0]) zt_skip("stories260K.gguf not found (tests/models, or set ZT_TEST_MODELS_DIR)");
+    struct zt_infer *inf = open_file(128);
+    json_t *msgs = json_pack("[{s:s,s:s}]", "role", "user", "content", "Hello");
+    struct waiter w = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+    struct zt_buf why;
+    zt_buf_init(&why, 1024);
+    assert_int_equal(zt_infer_chat_run(inf, NULL, msgs, 6, on_chat, &w, &why), 0);
+    wait_done(&w);
+    assert_int_equal(w.err, 0);
+    char *text = NULL;
+    size_t len = 99;
+    enum zt_infer_wait_end end = ZT_INFER_FAILED;
+    assert_int_equal(zt_infer_chat_wait(inf, NULL, msgs, 6, 60000, &text, &len, &end, &why), 0);
+    assert_int_equal(end, ZT_INFER_ANSWERED);
+    assert_non_null(text);
+    assert_int_equal(len, strlen(text));
+    assert_string_equal(text, w.text); /* greedy: the same answer */
+    zt_free(text);
+    assert_int_equal(zt_infer_chat_wait(inf, "nosuch", msgs, 6, 60000, &text, &len, &end, &why), ZT_ENOTFOUND);
+    assert_int_equal(end, ZT_INFER_NOT_STARTED);
+    assert_null(text);
+    assert_int_equal(len, 0);
+    assert_true(why.len > 0);
+    zt_buf_deinit(&why);
+    json_decref(msgs);
+    close_inf(inf);
+}
+
 int main(void)
 {
     find_model();
@@ -371,6 +404,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_generate, setup, teardown),
         cmocka_unit_test_setup_teardown(test_task_close, setup, teardown),
         cmocka_unit_test_setup_teardown(test_embed_and_chat_run, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_chat_wait, setup, teardown),
     };
     return zt_test_exit(cmocka_run_group_tests_name("infer", tests, NULL, NULL));
 }

@@ -3,7 +3,8 @@
  * (checked exactly through a stand-in pipeline that leaves text alone),
  * marks, concurrent requests, a killed pipeline restarted, a stuck one timed
  * out and killed, bad input, unsupported pairs, language codes and the
- * detection hook. Apertium tests skip with a reason when it is absent. */
+ * detection hook, and the translation service over them (translate_svc.c).
+ * Apertium tests skip with a reason when it is absent. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,7 +22,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "zentalk/zt_alloc.h"
+#include "zentalk/zt_annotate.h"
 #include "zentalk/zt_translate.h"
 #include "zt_test.h"
 
@@ -294,6 +298,150 @@ static void test_codes_and_detector(void **state)
     zt_translate_free(t);
 }
 
+/* The translation service (translate_svc.c) without Apertium or a model:
+ * the choice of path, its errors, the annotator and a batch on the pool. */
+struct batch_wait {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool done, gone;
+    int status;
+    char code[32], text[64];
+    size_t n;
+    bool by_llm;
+};
+
+static bool batch_gone(void *ud)
+{
+    return ((struct batch_wait *)ud)->gone;
+}
+
+static void batch_done(void *ud, const struct zt_translate_req *r, struct zt_translate_batch *b)
+{
+    struct batch_wait *w = ud;
+    pthread_mutex_lock(&w->mu);
+    w->status = b->status;
+    snprintf(w->code, sizeof w->code, "%s", b->code ? b->code : "");
+    if (!b->status) {
+        w->n = json_array_size(b->translations);
+        snprintf(w->text, sizeof w->text, "%s", json_string_value(json_array_get(b->translations, r->n - 1)));
+        w->by_llm = b->by_llm;
+    }
+    w->done = true;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+static void run_batch(struct zt_translate_svc *s, const struct zt_translate_req *r, struct batch_wait *w)
+{
+    w->done = false;
+    assert_int_equal(zt_translate_svc_submit(s, "id:test", r, batch_gone, batch_done, w), 0);
+    pthread_mutex_lock(&w->mu);
+    while (!w->done) pthread_cond_wait(&w->cv, &w->mu);
+    pthread_mutex_unlock(&w->mu);
+}
+
+static void test_service(void **state)
+{
+    (void)state;
+    struct zt_translate *t = open_t("/nonexistent", 0, 0);
+    struct zt_translate_svc_opts o = {.engine = t, .enabled = true, .max_bytes = 64, .threshold = 0.5,
+                                      .timeout_ms = 1000, .model = "chat"};
+    struct zt_translate_svc *s = NULL;
+    assert_int_equal(zt_translate_svc_new(&o, &s), 0);
+    assert_ptr_equal(zt_translate_svc_engine(s), t);
+    assert_true(zt_translate_svc_enabled(s));
+    assert_int_equal(zt_translate_svc_max_bytes(s), 64);
+    struct zt_buf out;
+    zt_buf_init(&out, 1024);
+    const char *used = NULL, *code = NULL, *fb = NULL;
+    char msg[768];
+    bool llm = true;
+    /* a model is set but no inference service: Apertium, which has no pair */
+    assert_int_equal(zt_translate_svc_one(s, "eng", "spa", "hello", 5, false, &used, &out, &code, msg, sizeof msg, &fb,
+                                          &llm),
+                     400);
+    assert_string_equal(code, "unsupported_pair");
+    assert_non_null(strstr(msg, "no installed translation pair eng-spa; installed pairs: none"));
+    assert_string_equal(fb, "no inference service on this node");
+    assert_false(llm);
+    assert_int_equal(out.len, 0);
+    /* the same language is the text itself */
+    fb = NULL;
+    assert_int_equal(zt_translate_svc_one(s, "eng", "eng", "hello", 5, false, &used, &out, &code, msg, sizeof msg, &fb,
+                                          &llm),
+                     0);
+    assert_string_equal(used, "eng");
+    assert_string_equal(zt_buf_str(&out), "hello");
+    assert_null(fb);
+    /* detection: none installed, then one that cannot tell */
+    assert_int_equal(zt_translate_svc_one(s, NULL, "eng", "dog", 3, false, &used, &out, &code, msg, sizeof msg, &fb,
+                                          &llm),
+                     400);
+    assert_string_equal(code, "missing_field");
+    zt_translate_set_detector(t, fake_detect, NULL);
+    assert_int_equal(zt_translate_svc_one(s, NULL, "eng", "dog", 3, false, &used, &out, &code, msg, sizeof msg, &fb,
+                                          &llm),
+                     422);
+    assert_string_equal(code, "language_not_detected");
+    zt_buf_reset(&out);
+    assert_int_equal(zt_translate_svc_one(s, NULL, "spa", "casa", 4, false, &used, &out, &code, msg, sizeof msg, &fb,
+                                          &llm),
+                     0);
+    assert_string_equal(used, "spa");
+    assert_string_equal(zt_buf_str(&out), "casa");
+    zt_buf_deinit(&out);
+
+    /* the annotator */
+    json_t *ann = json_object();
+    struct zt_annot_msg m = {.conversation = "c", .id = "m", .from = "", .text = "hello", .text_len = 5,
+                             .lang = "en", .translate_to = "en"};
+    assert_int_equal(zt_translate_annotate(s, &m, NULL, ann), 0);
+    json_t *a = json_object_get(ann, "translation");
+    assert_string_equal(json_string_value(json_object_get(a, "text")), "hello");
+    assert_string_equal(json_string_value(json_object_get(a, "method")), "apertium");
+    assert_true(json_is_false(json_object_get(a, "detected")));
+    assert_string_equal(json_string_value(json_object_get(json_object_get(a, "source"), "iso639_1")), "en");
+    m.translate_to = "zz";
+    assert_int_equal(zt_translate_annotate(s, &m, NULL, ann), 0);
+    a = json_object_get(json_object_get(ann, "translation"), "error");
+    assert_string_equal(json_string_value(json_object_get(a, "code")), "invalid_language");
+    json_object_clear(ann);
+    m.translate_to = NULL;
+    assert_int_equal(zt_translate_annotate(s, &m, NULL, ann), 0);
+    assert_int_equal(json_object_size(ann), 0); /* nothing asked */
+    json_decref(ann);
+
+    /* a batch on the pool, and one whose client went away */
+    struct batch_wait w = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+    struct zt_translate_req r = {.source3 = "eng", .target3 = "eng", .texts = {"one", "two"}, .lens = {3, 3}, .n = 2,
+                                 .batch = true};
+    run_batch(s, &r, &w);
+    assert_int_equal(w.status, 0);
+    assert_int_equal(w.n, 2);
+    assert_string_equal(w.text, "two");
+    assert_false(w.by_llm);
+    w.gone = true;
+    run_batch(s, &r, &w);
+    assert_int_equal(w.status, 503);
+    assert_string_equal(w.code, "client_gone");
+    zt_translate_svc_free(s);
+    zt_translate_free(t);
+
+    /* disabled: the annotator says so */
+    t = open_t("/nonexistent", 0, 0);
+    o.engine = t;
+    o.enabled = false;
+    assert_int_equal(zt_translate_svc_new(&o, &s), 0);
+    ann = json_object();
+    m.translate_to = "es";
+    assert_int_equal(zt_translate_annotate(s, &m, NULL, ann), 0);
+    a = json_object_get(json_object_get(ann, "translation"), "error");
+    assert_string_equal(json_string_value(json_object_get(a, "code")), "feature_disabled");
+    json_decref(ann);
+    zt_translate_svc_free(s);
+    zt_translate_free(t);
+}
+
 /* issue 16, "what was seen": "Can you pick up the kids from school at 4?"
  * came back as "Puede  eliges arriba de los niños de escolares en 4?" */
 static void test_readable_spanish(void **state)
@@ -499,6 +647,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rules_and_tidy, mark_live, check_leaks),
         cmocka_unit_test_setup_teardown(test_two_letter_modes, mark_live, check_leaks),
         cmocka_unit_test_setup_teardown(test_llm_prompt, mark_live, check_leaks),
+        cmocka_unit_test_setup_teardown(test_service, mark_live, check_leaks),
     };
     return zt_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }
