@@ -125,4 +125,31 @@ const struct zt_reply_hooks *zt_convfeat_hooks(const struct zt_convfeat *fc);
 /* NULL when the stopwords asset is missing. */
 const struct zt_stopwords *zt_convfeat_stopwords(const struct zt_convfeat *fc);
 
+/* ---- their generative path (conv_llm.c): features.smart_replies.model,
+ * features.summarize.model ---- */
+
+struct zt_infer;
+struct zt_conv_req;
+struct json_t;
+/* Ask model (a chat model of ms) for smart replies to cr's conversation
+ * (summarize false) or an abstract of it: the prompt in the largest window
+ * that fits the model's context (2048, 512, then 128 estimated tokens),
+ * greedy, at most 64 (replies) or 160 (summary) tokens. 0: cb is called
+ * once, later, on the runner thread (zt_infer_chat_run); give what it gets
+ * to zt_convfeat_llm_result(). Else the error of zt_infer_chat_run with
+ * *why, the reason the answer's "fallback" gives (an unavailable model is
+ * logged, rate-limited); cb is not called. */
+ZT_NODISCARD int zt_convfeat_llm_start(struct zt_infer *ms, const char *model, bool summarize,
+                                       const struct zt_conv_req *cr,
+                                       void (*cb)(void *ud, int err, const char *text, size_t len), void *ud,
+                                       const char **why);
+/* What the model's answer (err, text[0..len), as cb got them) makes of
+ * classical, the classical result (borrowed; a JSON object): a new object
+ * with the model's replies (three that the moderation hook does not flag;
+ * "method": "llm", no "bank") or its abstract ("summary", trimmed, at most
+ * 1200 bytes; "method": "llm"); when the answer is not usable, a new
+ * reference to classical with "fallback" saying why (logged). */
+struct json_t *zt_convfeat_llm_result(const struct zt_convfeat *f, bool summarize, struct json_t *classical, int err,
+                                      const char *text, size_t len);
+
 #endif

@@ -3,11 +3,12 @@
  *
  * The classical answer is computed first, on the HTTP thread (it is cheap);
  * when the feature names a chat model (features.NAME.model) the request is
- * deferred and the model is asked through zt_infer_chat_run() (llm_api.c, the
- * code of /v1/chat/completions); its answer replaces the classical one when
- * it is usable, otherwise the classical answer goes out with "fallback"
- * saying why. A struct llm_ctx joins the two sides like llm_api.c's job_ctx:
- * one reference for the job's callback, one for the connection. */
+ * deferred and the model is asked (zt_convfeat_llm_start, src/features/
+ * conv_llm.c, through zt_infer_chat_run); what its answer makes of the
+ * classical one (zt_convfeat_llm_result: the model's when usable, otherwise
+ * the classical answer with "fallback" saying why) is sent. A struct
+ * llm_ctx joins the two sides like llm_api.c's answer: one reference for
+ * the job's callback, one for the connection. */
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -24,10 +25,6 @@
 #include "zentalk/zt_log.h"
 #include "zentalk/zt_str.h"
 #include "zentalk/zt_summarize.h"
-
-#define REPLIES_MAX_TOKENS 64
-#define SUMMARY_MAX_TOKENS 160
-#define ABSTRACT_MAX 1200 /* bytes of an LLM summary kept */
 
 struct zt__feat_conv {
     const struct zt_config *cfg;
@@ -256,91 +253,24 @@ static void respond_result(struct zt_http_async *a, json_t *result)
     zt_http_resp_deinit(&resp);
 }
 
-/* The model's answer: replies (three usable, unflagged ones) or an abstract;
- * NULL with *why set when it is not usable. */
-static json_t *llm_result(struct llm_ctx *c, int err, const char *text, size_t len, const char **why)
-{
-    if (err) {
-        *why = err == ZT_ECLOSED ? "the node is shutting down" : "inference failed";
-        return NULL;
-    }
-    json_t *r = json_deep_copy(c->classical);
-    if (!r) {
-        *why = "out of memory";
-        return NULL;
-    }
-    if (c->summarize) {
-        const char *a = text, *b = text + len;
-        while (a < b && (*a == ' ' || *a == '\n' || *a == '\r' || *a == '\t')) a++;
-        while (b > a && (b[-1] == ' ' || b[-1] == '\n' || b[-1] == '\r' || b[-1] == '\t')) b--;
-        size_t l = (size_t)(b - a);
-        if (l > ABSTRACT_MAX) {
-            l = ABSTRACT_MAX;
-            while (l > 0 && ((unsigned char)a[l] & 0xC0) == 0x80) l--;
-        }
-        if (l == 0 || !zt_utf8_valid(a, l)) {
-            json_decref(r);
-            *why = "the model's answer was empty";
-            return NULL;
-        }
-        json_object_set_new(r, "summary", json_stringn(a, l));
-        json_object_set_new(r, "method", json_string("llm"));
-        return r;
-    }
-    char out[ZT_REPLIES_N][ZT_REPLY_MAX + 1];
-    size_t n = zt_replies_parse_llm(text, len, out);
-    const struct zt_reply_hooks *h = zt_convfeat_hooks(c->fc->f);
-    json_t *arr = json_array();
-    for (size_t i = 0; i < n && arr; i++) {
-        if (h->is_flagged && h->is_flagged(out[i], strlen(out[i]), h->flag_ud)) continue;
-        json_array_append_new(arr, json_pack("{s:s,s:n,s:n}", "text", out[i], "meaning", "tone"));
-    }
-    if (json_array_size(arr) < ZT_REPLIES_N) {
-        json_decref(arr);
-        json_decref(r);
-        *why = n < ZT_REPLIES_N ? "the model did not give three distinct replies" : "moderation flagged the model's replies";
-        return NULL;
-    }
-    json_object_set_new(r, "replies", arr);
-    json_object_set_new(r, "method", json_string("llm"));
-    json_object_del(r, "bank"); /* no bank chose these */
-    return r;
-}
-
 static void llm_done(void *ud, int err, const char *text, size_t len)
 {
     struct llm_ctx *c = ud;
     pthread_mutex_lock(&c->mu);
     bool closed = c->closed;
     pthread_mutex_unlock(&c->mu);
-    if (!closed) {
-        const char *why = NULL;
-        json_t *r = llm_result(c, err, text, len, &why);
-        if (!r) {
-            r = json_incref(c->classical);
-            json_object_set_new(r, "fallback", json_string(why));
-            zt_log(ZT_LOG_INFO, "feature_llm_fallback", "feature=%s reason=\"%s\"",
-                   c->summarize ? "summarize" : "smart_replies", why);
-        }
-        respond_result(c->async, r);
-    }
+    if (!closed) respond_result(c->async, zt_convfeat_llm_result(c->fc->f, c->summarize, c->classical, err, text, len));
     llm_unref(c);
 }
 
-/* Ask the feature's model; on success the request is deferred (resp
- * untouched) and true is returned. On failure *why says why and the caller
- * answers the classical result at once. Takes no reference to classical. */
+/* Ask the feature's model (zt_convfeat_llm_start); on success the request
+ * is deferred (resp untouched) and true is returned. On failure *why says
+ * why and the caller answers the classical result at once. Takes no
+ * reference to classical. */
 static bool llm_start(struct zt__feat_conv *fc, struct zt_http_req *req, const char *model, bool summarize,
                       const struct zt_conv_req *cr, json_t *classical, const char **why)
 {
-    static const char *const SYS_SUMMARY =
-        "You summarise chat conversations. Write a short neutral summary of the conversation in two or three "
-        "sentences: what was discussed, what was decided, what is left to do.";
     struct llm_ctx *c = zt_calloc(1, sizeof *c);
-    struct zt_buf sys, user, err;
-    zt_buf_init(&sys, 4096);
-    zt_buf_init(&user, 64u * 1024u);
-    zt_buf_init(&err, 512);
     bool ok = false;
     *why = "out of memory";
     if (!c) goto out;
@@ -351,37 +281,7 @@ static bool llm_start(struct zt__feat_conv *fc, struct zt_http_req *req, const c
     c->classical = json_incref(classical);
     c->async = zt_http_req_defer(req, llm_on_close, c);
     if (!c->async) goto out;
-    /* smaller windows (estimated tokens, zt_context.h) while the prompt
-     * does not fit the model's context */
-    static const size_t windows[] = {2048, 512, 128};
-    int rc = ZT_ENOMEM;
-    for (size_t w = 0; w < sizeof windows / sizeof windows[0]; w++) {
-        zt_buf_reset(&sys);
-        zt_buf_reset(&user);
-        zt_buf_reset(&err);
-        rc = summarize ? zt_buf_append_str(&sys, SYS_SUMMARY) : 0;
-        if (!rc && summarize) rc = zt_buf_append_str(&user, "Conversation:\n");
-        if (!rc) rc = summarize ? zt_replies_transcript(cr->msgs, cr->n, windows[w], &user)
-                                : zt_replies_prompt(cr->msgs, cr->n, cr->me, cr->me_len, windows[w], &sys, &user);
-        if (!rc && summarize) rc = zt_buf_append_str(&user, "Summary:\n");
-        if (rc) break;
-        json_t *msgs = json_pack("[{s:s,s:s},{s:s,s:s}]", "role", "system", "content", zt_buf_str(&sys), "role",
-                                 "user", "content", zt_buf_str(&user));
-        if (!msgs) {
-            rc = ZT_ENOMEM;
-            break;
-        }
-        rc = zt_infer_chat_run(fc->ms, model, msgs, summarize ? SUMMARY_MAX_TOKENS : REPLIES_MAX_TOKENS, llm_done, c, &err);
-        json_decref(msgs);
-        if (rc != ZT_ETOOBIG) break;
-    }
-    if (rc) {
-        *why = rc == ZT_ETOOBIG     ? "the conversation does not fit the model's context"
-               : rc == ZT_ENOTFOUND ? "the configured model is not in models.yaml"
-               : rc == ZT_EBUSY     ? "the model is busy"
-                                    : "the model could not be loaded";
-        if (rc != ZT_ETOOBIG && rc != ZT_EBUSY)
-            zt_log_rl(ZT_LOG_WARN, 1, "feature_llm_unavailable", "model=%s error=\"%s\"", model, zt_buf_str(&err));
+    if (zt_convfeat_llm_start(fc->ms, model, summarize, cr, llm_done, c, why) != 0) {
         zt_http_async_abandon(c->async);
         c->async = NULL;
         goto out;
@@ -392,9 +292,6 @@ out:
         c->refs = 1;
         llm_unref(c);
     }
-    zt_buf_deinit(&sys);
-    zt_buf_deinit(&user);
-    zt_buf_deinit(&err);
     return ok;
 }
 

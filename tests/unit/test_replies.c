@@ -10,7 +10,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "zentalk/zt_alloc.h"
+#include "zentalk/zt_config.h"
+#include "zentalk/zt_featset.h"
 #include "zentalk/zt_replies.h"
 #include "zt_test.h"
 
@@ -296,11 +300,72 @@ static void test_llm_parse(void **state)
     zt_buf_deinit(&user);
 }
 
+static bool flag_rude(const char *text, size_t len, void *ud)
+{
+    (void)ud;
+    return len >= 4 && memcmp(text, "rude", 4) == 0;
+}
+
+static const char *str_of(json_t *o, const char *k)
+{
+    return json_string_value(json_object_get(o, k));
+}
+
+/* What a model's answer makes of the classical result (conv_llm.c). */
+static void test_llm_result(void **state)
+{
+    (void)state;
+    struct zt_config cfg;
+    assert_int_equal(zt_config_init_defaults(&cfg), 0);
+    struct zt_convfeat *f = NULL;
+    assert_int_equal(zt_convfeat_new(&cfg, NULL, &f), 0);
+    struct zt_reply_hooks h = {.is_flagged = flag_rude};
+    zt_convfeat_set_hooks(f, &h);
+    json_t *classical = json_pack("{s:s,s:s,s:[]}", "method", "classical", "bank", "greeting", "replies");
+    /* three usable replies: the model's, without the bank */
+    const char *three = "1. Sure thing\n2. Not today\n3. Maybe later\n";
+    json_t *r = zt_convfeat_llm_result(f, false, classical, 0, three, strlen(three));
+    assert_ptr_not_equal(r, classical);
+    assert_string_equal(str_of(r, "method"), "llm");
+    assert_null(json_object_get(r, "bank"));
+    assert_int_equal(json_array_size(json_object_get(r, "replies")), 3);
+    assert_string_equal(str_of(json_array_get(json_object_get(r, "replies"), 1), "text"), "Not today");
+    json_decref(r);
+    assert_string_equal(str_of(classical, "method"), "classical"); /* untouched */
+    /* one flagged: the classical answer, saying why */
+    const char *flagged = "Sure thing\nrude words\nMaybe later\n";
+    r = zt_convfeat_llm_result(f, false, classical, 0, flagged, strlen(flagged));
+    assert_ptr_equal(r, classical);
+    assert_string_equal(str_of(r, "fallback"), "moderation flagged the model's replies");
+    json_decref(r);
+    r = zt_convfeat_llm_result(f, false, classical, 0, "only one", 8);
+    assert_string_equal(str_of(r, "fallback"), "the model did not give three distinct replies");
+    json_decref(r);
+    r = zt_convfeat_llm_result(f, false, classical, ZT_ECLOSED, NULL, 0);
+    assert_string_equal(str_of(r, "fallback"), "the node is shutting down");
+    json_decref(r);
+    r = zt_convfeat_llm_result(f, true, classical, ZT_EIO, NULL, 0);
+    assert_string_equal(str_of(r, "fallback"), "inference failed");
+    json_decref(r);
+    /* a summary: trimmed; an empty one falls back */
+    json_object_del(classical, "fallback");
+    r = zt_convfeat_llm_result(f, true, classical, 0, "\n  They agreed to meet.  \n", 26);
+    assert_string_equal(str_of(r, "summary"), "They agreed to meet.");
+    assert_string_equal(str_of(r, "method"), "llm");
+    json_decref(r);
+    r = zt_convfeat_llm_result(f, true, classical, 0, " \n\t", 3);
+    assert_string_equal(str_of(r, "fallback"), "the model's answer was empty");
+    json_decref(r);
+    json_decref(classical);
+    zt_convfeat_free(f);
+    zt_config_deinit(&cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_triplets),  cmocka_unit_test(test_hooks), cmocka_unit_test(test_mood),     cmocka_unit_test(test_turns),
-        cmocka_unit_test(test_bank_malformed), cmocka_unit_test(test_llm_parse),
+        cmocka_unit_test(test_bank_malformed), cmocka_unit_test(test_llm_parse), cmocka_unit_test(test_llm_result),
     };
     int rc = cmocka_run_group_tests(tests, setup, teardown);
     if (zt_alloc_live() != 0) {
