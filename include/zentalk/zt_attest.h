@@ -106,4 +106,20 @@ void zt_attest_report_deinit(struct zt_attest_report *r);
 ZT_NODISCARD int zt_attest_hash_fd(int fd, uint8_t out[static 32]);
 ZT_NODISCARD int zt_attest_file_sha256(const char *path, uint8_t out[static 32]);
 
+/* ---- file hashes kept (the models a report lists) ---------------------
+ * Hashing gigabytes takes seconds: a file's SHA-256 is kept in a slot (one
+ * per configured model) and reused while the file's size and modification
+ * time stay the same. Thread-safe. */
+struct zt_attest_hashes;
+/* n slots. ZT_ENOMEM. */
+ZT_NODISCARD int zt_attest_hashes_new(size_t n, struct zt_attest_hashes **out);
+/* NULL is a no-op. */
+void zt_attest_hashes_free(struct zt_attest_hashes *h);
+/* The SHA-256 of the file at path, from slot (kept when slot < n) or
+ * computed now, outside the lock (two first callers may both hash, which
+ * is harmless). *hashed_bytes: the file's size when it was hashed now, -1
+ * when the kept hash served. ZT_EIO, ZT_ENOMEM. */
+ZT_NODISCARD int zt_attest_hashes_get(struct zt_attest_hashes *h, size_t slot, const char *path,
+                                      uint8_t out[static 32], int64_t *hashed_bytes);
+
 #endif

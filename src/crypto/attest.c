@@ -1,10 +1,13 @@
-/* attest.c: software attestation reports: build, sign, verify. See
+/* attest.c: software attestation reports: build, sign, verify; the hashes
+ * of the files a report lists, kept while the files stay the same. See
  * zt_attest.h and docs/privacy/ATTESTATION.md. */
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "json_doc.h"
@@ -277,4 +280,80 @@ int zt_attest_file_sha256(const char *path, uint8_t out[static ZT_SHA256_LEN])
     close(fd);
     errno = e;
     return rc;
+}
+
+/* ---- file hashes kept -------------------------------------------------------- */
+
+/* The kept hash of one file. */
+struct file_hash {
+    bool valid;
+    off_t size;
+    struct timespec mtime;
+    uint8_t sha256[ZT_SHA256_LEN];
+};
+
+struct zt_attest_hashes {
+    pthread_mutex_t mu; /* guards slot */
+    struct file_hash *slot;
+    size_t n;
+};
+
+int zt_attest_hashes_new(size_t n, struct zt_attest_hashes **out)
+{
+    struct zt_attest_hashes *h = zt_calloc(1, sizeof *h);
+    if (!h) return ZT_ENOMEM;
+    h->n = n;
+    if (n && !(h->slot = zt_calloc(n, sizeof *h->slot))) {
+        zt_free(h);
+        return ZT_ENOMEM;
+    }
+    pthread_mutex_init(&h->mu, NULL);
+    *out = h;
+    return 0;
+}
+
+void zt_attest_hashes_free(struct zt_attest_hashes *h)
+{
+    if (!h) return;
+    pthread_mutex_destroy(&h->mu);
+    zt_free(h->slot);
+    zt_free(h);
+}
+
+static bool same_file(const struct file_hash *f, const struct stat *st)
+{
+    return f->valid && f->size == st->st_size && f->mtime.tv_sec == st->st_mtim.tv_sec &&
+           f->mtime.tv_nsec == st->st_mtim.tv_nsec;
+}
+
+int zt_attest_hashes_get(struct zt_attest_hashes *h, size_t slot, const char *path, uint8_t out[static ZT_SHA256_LEN],
+                         int64_t *hashed_bytes)
+{
+    *hashed_bytes = -1;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return ZT_EIO;
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        close(fd);
+        return ZT_EIO;
+    }
+    pthread_mutex_lock(&h->mu);
+    bool hit = slot < h->n && same_file(&h->slot[slot], &st);
+    if (hit) memcpy(out, h->slot[slot].sha256, ZT_SHA256_LEN);
+    pthread_mutex_unlock(&h->mu);
+    if (hit) {
+        close(fd);
+        return 0;
+    }
+    int rc = zt_attest_hash_fd(fd, out);
+    close(fd);
+    if (rc) return rc;
+    *hashed_bytes = (int64_t)st.st_size;
+    if (slot < h->n) {
+        pthread_mutex_lock(&h->mu);
+        h->slot[slot] = (struct file_hash){.valid = true, .size = st.st_size, .mtime = st.st_mtim};
+        memcpy(h->slot[slot].sha256, out, ZT_SHA256_LEN);
+        pthread_mutex_unlock(&h->mu);
+    }
+    return 0;
 }

@@ -1,13 +1,8 @@
 /* attest_api.c: GET /v1/attestation/report. See attest_api.h and
  * docs/privacy/ATTESTATION.md. */
-#include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "attest_api.h"
 #include "zentalk/zt_alloc.h"
@@ -16,21 +11,11 @@
 #include "zentalk/zt_log.h"
 #include "zentalk/zt_time.h"
 
-/* The cached hash of one configured model's file. */
-struct model_hash {
-    bool valid;
-    off_t size;
-    struct timespec mtime;
-    uint8_t sha256[ZT_SHA256_LEN];
-};
-
 struct zt__attest {
     const struct zt_identity *id;
     struct zt_infer *ms;
     uint8_t binary_sha256[ZT_SHA256_LEN];
-    pthread_mutex_t mu;       /* guards cache */
-    struct model_hash *cache; /* one per configured model */
-    size_t n_cache;
+    struct zt_attest_hashes *hashes; /* one slot per configured model */
 };
 
 int zt__attest_new(const struct zt_identity *id, struct zt_infer *ms, struct zt__attest **out)
@@ -39,18 +24,16 @@ int zt__attest_new(const struct zt_identity *id, struct zt_infer *ms, struct zt_
     if (!a) return ZT_ENOMEM;
     a->id = id;
     a->ms = ms;
-    a->n_cache = zt_infer_model_count(ms);
-    if (a->n_cache && !(a->cache = zt_calloc(a->n_cache, sizeof *a->cache))) {
+    if (zt_attest_hashes_new(zt_infer_model_count(ms), &a->hashes) != 0) {
         zt_free(a);
         return ZT_ENOMEM;
     }
     int rc = zt_attest_file_sha256("/proc/self/exe", a->binary_sha256);
     if (rc) {
-        zt_free(a->cache);
+        zt_attest_hashes_free(a->hashes);
         zt_free(a);
         return rc;
     }
-    pthread_mutex_init(&a->mu, NULL);
     *out = a;
     return 0;
 }
@@ -58,53 +41,24 @@ int zt__attest_new(const struct zt_identity *id, struct zt_infer *ms, struct zt_
 void zt__attest_free(struct zt__attest *a)
 {
     if (!a) return;
-    pthread_mutex_destroy(&a->mu);
-    zt_free(a->cache);
+    zt_attest_hashes_free(a->hashes);
     zt_free(a);
 }
 
-static bool same_file(const struct model_hash *h, const struct stat *st)
-{
-    return h->valid && h->size == st->st_size && h->mtime.tv_sec == st->st_mtim.tv_sec &&
-           h->mtime.tv_nsec == st->st_mtim.tv_nsec;
-}
-
-/* The hash of model i's file, from the cache or computed now (outside the
- * lock: two first requests may both hash, which is harmless). */
+/* The hash of model i's file (zt_attest_hashes_get: kept while the file
+ * stays the same). */
 static int model_sha256(struct zt__attest *a, size_t i, uint8_t out[static ZT_SHA256_LEN])
 {
     char path[1024];
     int rc = zt_infer_model_file(a->ms, i, path, sizeof path);
     if (rc) return rc;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return ZT_EIO;
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
-        close(fd);
-        return ZT_EIO;
-    }
-    pthread_mutex_lock(&a->mu);
-    bool hit = i < a->n_cache && same_file(&a->cache[i], &st);
-    if (hit) memcpy(out, a->cache[i].sha256, ZT_SHA256_LEN);
-    pthread_mutex_unlock(&a->mu);
-    if (hit) {
-        close(fd);
-        return 0;
-    }
     uint64_t t0 = zt_time_mono_ms();
-    rc = zt_attest_hash_fd(fd, out);
-    close(fd);
-    if (rc) return rc;
+    int64_t bytes;
+    rc = zt_attest_hashes_get(a->hashes, i, path, out, &bytes);
+    if (rc || bytes < 0) return rc;
     bool loaded;
-    zt_log(ZT_LOG_INFO, "attest_model_hashed", "model=%s bytes=%lld ms=%llu",
-           zt_infer_model(a->ms, i, &loaded)->id, (long long)st.st_size,
-           (unsigned long long)(zt_time_mono_ms() - t0));
-    if (i < a->n_cache) {
-        pthread_mutex_lock(&a->mu);
-        a->cache[i] = (struct model_hash){.valid = true, .size = st.st_size, .mtime = st.st_mtim};
-        memcpy(a->cache[i].sha256, out, ZT_SHA256_LEN);
-        pthread_mutex_unlock(&a->mu);
-    }
+    zt_log(ZT_LOG_INFO, "attest_model_hashed", "model=%s bytes=%lld ms=%llu", zt_infer_model(a->ms, i, &loaded)->id,
+           (long long)bytes, (unsigned long long)(zt_time_mono_ms() - t0));
     return 0;
 }
 

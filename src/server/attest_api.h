@@ -4,8 +4,9 @@
  * signed by the node key: the node's keys, the SHA-256 of the running binary
  * (hashed once, at zt__attest_new), the engine build id and the SHA-256 of
  * each loaded model's GGUF file. A model file is hashed the first time the
- * model is reported and the hash cached for its entry, keyed by the file's
- * size and modification time (hashing gigabytes takes seconds). Thread-safe. */
+ * model is reported and the hash kept for its entry while the file's size
+ * and modification time stay (zt_attest_hashes, src/crypto/attest.c).
+ * Thread-safe. */
 #ifndef ZT_SERVER_ATTEST_API_H
 #define ZT_SERVER_ATTEST_API_H
 

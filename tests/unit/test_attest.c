@@ -391,6 +391,48 @@ static void test_file_sha256(void **state)
     assert_int_equal(zt_attest_file_sha256(path, h), ZT_EIO);
 }
 
+/* zt_attest_hashes: a kept hash serves while the file stays the same; a
+ * changed file is hashed again; a slot out of range is never kept. */
+static void test_hashes_kept(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/zt-attest-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "abc", 3), 3);
+    close(fd);
+    struct zt_attest_hashes *hs = NULL;
+    assert_int_equal(zt_attest_hashes_new(2, &hs), 0);
+    uint8_t h[ZT_SHA256_LEN], want[ZT_SHA256_LEN];
+    int64_t bytes = 0;
+    zt_sha256(want, "abc", 3);
+    assert_int_equal(zt_attest_hashes_get(hs, 1, path, h, &bytes), 0);
+    assert_int_equal(bytes, 3);
+    assert_memory_equal(h, want, sizeof h);
+    memset(h, 0, sizeof h);
+    assert_int_equal(zt_attest_hashes_get(hs, 1, path, h, &bytes), 0);
+    assert_int_equal(bytes, -1); /* kept */
+    assert_memory_equal(h, want, sizeof h);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    fputs("abcd", f);
+    fclose(f);
+    zt_sha256(want, "abcd", 4);
+    assert_int_equal(zt_attest_hashes_get(hs, 1, path, h, &bytes), 0);
+    assert_int_equal(bytes, 4); /* the size changed: hashed again */
+    assert_memory_equal(h, want, sizeof h);
+    assert_int_equal(zt_attest_hashes_get(hs, 5, path, h, &bytes), 0);
+    assert_int_equal(bytes, 4);
+    assert_int_equal(zt_attest_hashes_get(hs, 5, path, h, &bytes), 0);
+    assert_int_equal(bytes, 4); /* no slot 5: never kept */
+    unlink(path);
+    assert_int_equal(zt_attest_hashes_get(hs, 0, path, h, &bytes), ZT_EIO);
+    zt_attest_hashes_free(hs);
+    zt_attest_hashes_free(NULL);
+    assert_int_equal(zt_attest_hashes_new(0, &hs), 0);
+    zt_attest_hashes_free(hs);
+}
+
 static void test_alloc_failures(void **state)
 {
     (void)state;
@@ -448,6 +490,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_wrong_nonce, setup, teardown),
         cmocka_unit_test_setup_teardown(test_nonce_input, setup, teardown),
         cmocka_unit_test_setup_teardown(test_file_sha256, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hashes_kept, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alloc_failures, setup, teardown),
     };
     return zt_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
