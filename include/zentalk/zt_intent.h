@@ -98,4 +98,44 @@ ZT_NODISCARD int zt_intent_lexicon(const struct zt_intent_model *m, const char *
                                    const char *text, size_t len, enum zt_lex_where where,
                                    bool *hit);
 
+/* ---- as the intents route answers (intent_pool.c) ---------------------- */
+
+struct json_t;
+/* r as JSON: {"intent", "confidence", "labels": [{"intent", "confidence"}],
+ * "has_time"}, confidences rounded to 3 decimals. New reference; NULL when
+ * out of memory. */
+struct json_t *zt_intent_result_json(const struct zt_intent_result *r);
+
+/* Batches worked off the caller's thread: 2 threads, at most 64 batches
+ * queued or running, 8 of them one caller's (zt_fair.h), 16 texts per
+ * step. */
+struct zt_intent_pool;
+/* m (borrowed) must outlive the pool. ZT_ENOMEM. */
+ZT_NODISCARD int zt_intent_pool_new(const struct zt_intent_model *m, struct zt_intent_pool **out);
+/* Stop the workers: batches still queued get done with stopped true.
+ * NULL is a no-op. */
+void zt_intent_pool_free(struct zt_intent_pool *p);
+
+/* A batch's outcome, in the order the route answers it: stopped (the pool
+ * shut down), gone (the caller's gone said so: the rest was not worked),
+ * rc (zt_intent_detect's failure: ZT_EPARSE invalid UTF-8, ZT_ENOMEM),
+ * results NULL (out of memory), else results (one zt_intent_result_json
+ * per text; borrowed: take a reference to keep it). */
+struct zt_intent_batch {
+    bool stopped;
+    bool gone;
+    int rc;
+    struct json_t *results;
+};
+typedef bool (*zt_intent_gone_fn)(void *ud);
+typedef void (*zt_intent_done_fn)(void *ud, struct zt_intent_batch *b);
+/* Queue the texts for caller (the fairness key): text, one JSON string, or
+ * texts, an array of n JSON strings (valid UTF-8 is checked per text);
+ * both borrowed until done. 0: done(ud, b) is called once, on a pool
+ * thread; else zt_fair_submit's refusal (ZT_EPERM, ZT_EBUSY, ZT_ECLOSED)
+ * or ZT_ENOMEM, and done is not called. */
+ZT_NODISCARD int zt_intent_pool_submit(struct zt_intent_pool *p, const char *caller, struct json_t *text,
+                                       struct json_t *texts, size_t n, zt_intent_gone_fn gone,
+                                       zt_intent_done_fn done, void *ud);
+
 #endif

@@ -39,6 +39,7 @@
 #include "zentalk/zt_bridge.h"
 #include "zentalk/zt_dht.h"
 #include "zentalk/zt_featset.h"
+#include "zentalk/zt_intent.h"
 #include "zentalk/zt_gdpr.h"
 #include "zentalk/zt_hash.h"
 #include "zentalk/zt_identity.h"
@@ -94,6 +95,7 @@ struct zt_node {
     struct zt__ws *ws;
     struct zt_searchfeat *search;
     struct zt_convfeat *convfeat;       /* intents, replies, summaries: the data */
+    struct zt_intent_pool *intents;     /* intent batches off the HTTP threads */
     struct zt__feat_conv *conv;         /* their routes (with the chat model) */
     struct zt__wiring *wiring;
     struct zt__gdpr *gdpr;              /* export/erase routes */
@@ -346,7 +348,8 @@ static int build_features(struct zt_node *n, struct zt_buf *err)
     }
     if (!rc) rc = zt_searchfeat_register_metrics(n->search, n->metrics);
     if (!rc) rc = zt_convfeat_new(cfg, zt_searchfeat_stopwords(n->search), &n->convfeat);
-    if (!rc) rc = zt__feat_conv_new(cfg, n->convfeat, n->models, &n->conv);
+    if (!rc) rc = zt_intent_pool_new(zt_convfeat_intents(n->convfeat), &n->intents);
+    if (!rc) rc = zt__feat_conv_new(cfg, n->convfeat, n->models, n->intents, &n->conv);
     if (!rc) rc = zt__wiring_new(cfg, n->lexfeat, n->feat_spam, n->convfeat, n->translator, n->annot, &n->wiring);
     if (rc) {
         zt_ignore(zt_buf_appendf(err, "features: %s (see the log)", zt_strerror(rc)));
@@ -907,6 +910,7 @@ void zt_node_free(struct zt_node *n)
     zt__sealed_free(n->sealed);
     zt__gdpr_free(n->gdpr);
     zt__feat_conv_free(n->conv); /* after zt_infer_shutdown(): no job callback runs any more */
+    zt_intent_pool_free(n->intents); /* after the routes: batches still queued end stopped */
     zt_convfeat_free(n->convfeat);
     zt_infer_free(n->models);
     zt_spamfeat_free(n->feat_spam);

@@ -28,41 +28,31 @@
 
 struct zt__feat_conv {
     const struct zt_config *cfg;
-    struct zt_convfeat *f; /* the loaded data (zt_featset.h), borrowed */
-    struct zt_infer *ms;   /* the generative paths' chat model, borrowed */
-    struct zt_fair *pool; /* intents, off the HTTP threads, fair per caller (zt_fair.h) */
+    struct zt_convfeat *f;           /* the loaded data (zt_featset.h), borrowed */
+    struct zt_infer *ms;             /* the generative paths' chat model, borrowed */
+    struct zt_intent_pool *intents;  /* intent batches, off the HTTP threads (zt_intent.h), borrowed */
 };
 
 _Static_assert(ZT__TEXTS_MAX == ZT_INTENT_MAX_TEXTS && ZT__TEXT_MAX == ZT_CONV_MAX_TEXT,
                "intents take the texts every feature takes (texts.h)");
 
-#define INTENT_THREADS 2
-#define INTENT_QUEUE 64       /* requests queued or running */
-#define INTENT_PER_CALLER 8   /* of them, one caller's */
-#define INTENT_STEP 16        /* texts per step */
 #define INTENT_BUDGET ((size_t)512 << 10) /* bytes of text in one request */
 
 int zt__feat_conv_new(const struct zt_config *cfg, struct zt_convfeat *f, struct zt_infer *ms,
-                      struct zt__feat_conv **out)
+                      struct zt_intent_pool *intents, struct zt__feat_conv **out)
 {
     struct zt__feat_conv *fc = zt_calloc(1, sizeof *fc);
     if (!fc) return ZT_ENOMEM;
     fc->cfg = cfg;
     fc->f = f;
     fc->ms = ms;
-    int rc = zt_fair_new(INTENT_THREADS, INTENT_QUEUE, INTENT_PER_CALLER, &fc->pool);
-    if (rc) {
-        zt_free(fc);
-        return rc;
-    }
+    fc->intents = intents;
     *out = fc;
     return 0;
 }
 
 void zt__feat_conv_free(struct zt__feat_conv *fc)
 {
-    if (!fc) return;
-    zt_fair_free(fc->pool);
     zt_free(fc);
 }
 
@@ -71,16 +61,6 @@ void zt__feat_conv_free(struct zt__feat_conv *fc)
 static json_t *num3(double v)
 {
     return json_real(round(v * 1000.0) / 1000.0);
-}
-
-static json_t *intent_json(const struct zt_intent_result *r)
-{
-    json_t *labels = json_array();
-    for (size_t i = 0; i < r->n && labels; i++)
-        json_array_append_new(labels, json_pack("{s:s,s:o}", "intent", zt_intent_name(r->labels[i].intent), "confidence",
-                                                num3(r->labels[i].confidence)));
-    return json_pack("{s:s,s:o,s:o*,s:b}", "intent", zt_intent_name(r->labels[0].intent), "confidence",
-                     num3(r->labels[0].confidence), "labels", labels, "has_time", r->has_time);
 }
 
 static json_t *strn(const char *s, size_t n)
@@ -115,56 +95,40 @@ static bool conv_parsed(json_t *body, bool summarize, struct zt_conv_req *cr, st
 
 /* ---- POST /v1/features/intents ----------------------------------------------- */
 
-/* A deferred intents request: INTENT_STEP texts per step on the pool. */
+/* A deferred intents request: the connection and the body its texts live in. */
 struct intents_job {
-    struct zt__feat_conv *fc;
     struct zt_http_async *a;
-    json_t *body; /* our reference: text / texts live in it */
-    json_t *text, *texts;
-    size_t n, i;
-    json_t *results;
-    int rc; /* zt_intent_detect's failure */
-    bool gone; /* the client left: the rest was not worked */
+    json_t *body; /* our reference */
+    bool single;  /* "text" rather than "texts" */
 };
 
-static bool intents_step(void *arg)
+static bool intents_client_gone(void *ud)
 {
-    struct intents_job *j = arg;
-    if (zt_http_async_client_gone(j->a)) { /* nobody reads the rest (the answer is dropped) */
-        j->gone = true;
-        return false;
-    }
-    for (size_t k = 0; k < INTENT_STEP && j->i < j->n && j->results && !j->rc; k++, j->i++) {
-        json_t *t = j->text ? j->text : json_array_get(j->texts, j->i);
-        struct zt_intent_result r;
-        j->rc = zt_intent_detect(zt_convfeat_intents(j->fc->f), json_string_value(t), json_string_length(t), &r);
-        if (!j->rc) json_array_append_new(j->results, intent_json(&r));
-    }
-    return j->i < j->n && j->results && !j->rc;
+    return zt_http_async_client_gone(((struct intents_job *)ud)->a);
 }
 
-static void intents_done(void *arg, bool stopped)
+/* Answer the batch's outcome (zt_intent_pool_submit) and free the job. */
+static void intents_done(void *ud, struct zt_intent_batch *b)
 {
-    struct intents_job *j = arg;
+    struct intents_job *j = ud;
     struct zt_http_resp resp;
     zt_http_resp_init(&resp);
-    if (stopped) {
+    if (b->stopped) {
         zt_http_resp_error(&resp, 503, "shutting_down", "the node is shutting down");
-    } else if (j->gone) {
+    } else if (b->gone) {
         zt_http_resp_error(&resp, 503, "client_gone", "the client went away");
-    } else if (j->rc) {
-        bad_request(j->rc, "text is not valid UTF-8", &resp);
-    } else if (!j->results) {
+    } else if (b->rc) {
+        bad_request(b->rc, "text is not valid UTF-8", &resp);
+    } else if (!b->results) {
         zt_http_resp_error(&resp, 503, "overloaded", "out of memory");
-    } else if (j->text) {
-        zt_http_resp_json(&resp, 200, json_pack("{s:O}", "result", json_array_get(j->results, 0)));
+    } else if (j->single) {
+        zt_http_resp_json(&resp, 200, json_pack("{s:O}", "result", json_array_get(b->results, 0)));
     } else {
-        zt_http_resp_json(&resp, 200, json_pack("{s:O}", "results", j->results));
+        zt_http_resp_json(&resp, 200, json_pack("{s:O}", "results", b->results));
     }
     zt_ignore(zt_http_async_respond(j->a, &resp)); /* ZT_ECLOSED: the client left */
     zt_http_resp_deinit(&resp);
     zt_http_async_release(j->a);
-    json_decref(j->results);
     json_decref(j->body);
     zt_free(j);
 }
@@ -192,19 +156,16 @@ void zt__feat_h_intents(void *ud, struct zt__req_ctx *cx, json_t *body, struct z
         zt_http_resp_error(resp, 503, "overloaded", "out of memory");
         return;
     }
-    j->fc = fc;
     j->body = json_incref(body);
-    j->texts = tx.arr;
-    j->text = tx.single;
-    j->n = tx.n;
-    j->results = json_array();
+    j->single = tx.single != NULL;
     char caller[160];
     zt__fair_caller(cx, caller, sizeof caller);
     j->a = zt_http_req_defer(cx->req, intents_gone, NULL);
-    int rc = j->a ? zt_fair_submit(fc->pool, caller, j, intents_step, intents_done) : ZT_ENOMEM;
+    int rc = j->a ? zt_intent_pool_submit(fc->intents, caller, tx.single, tx.arr, tx.n, intents_client_gone,
+                                          intents_done, j)
+                  : ZT_ENOMEM;
     if (rc) {
         if (j->a) zt_http_async_abandon(j->a);
-        json_decref(j->results);
         json_decref(j->body);
         zt_free(j);
         zt__fair_refuse(resp, rc, "intent batches");
@@ -338,7 +299,7 @@ void zt__feat_h_replies(void *ud, struct zt__req_ctx *cx, json_t *body, struct z
     const struct zt_conv_msg *t = &cr.msgs[r.target];
     json_t *res = json_pack("{s:o*,s:s,s:i,s:o*,s:o*,s:s,s:s,s:o*,s:s}", "replies", arr, "method", "classical",
                             "reply_to", (int)r.target, "from", t->from_len ? strn(t->from, t->from_len) : json_null(),
-                            "intent", intent_json(&r.intent), "bank", zt_intent_name(r.used), "register",
+                            "intent", zt_intent_result_json(&r.intent), "bank", zt_intent_name(r.used), "register",
                             zt_reply_register_name(r.reg), "sentiment", r.has_sentiment ? num3(r.sentiment) : json_null(),
                             "moderation", r.moderated ? "checked" : "unavailable");
     answer(fc, req, f->model, false, &cr, res, resp);

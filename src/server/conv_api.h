@@ -22,12 +22,13 @@
 #include "zentalk/zt_replies.h"
 
 
-/* The routes' state: the loaded data and the chat model of the
- * generative paths (both borrowed; the node builds and frees them).
- * ZT_ENOMEM. */
+/* The routes' state: the loaded data, the chat model of the generative
+ * paths and the intents' batch pool (zt_intent.h) (all borrowed; the node
+ * builds and frees them). ZT_ENOMEM. */
 struct zt__feat_conv;
+struct zt_intent_pool;
 ZT_NODISCARD int zt__feat_conv_new(const struct zt_config *cfg, struct zt_convfeat *f, struct zt_infer *ms,
-                                   struct zt__feat_conv **out);
+                                   struct zt_intent_pool *intents, struct zt__feat_conv **out);
 void zt__feat_conv_free(struct zt__feat_conv *fc);
 
 /* The routes (ud: the struct zt__feat_conv). */

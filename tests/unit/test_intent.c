@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <jansson.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -297,6 +299,86 @@ static void test_malformed(void **state)
     assert_non_null(strstr(err, "/nonexistent/intents.txt"));
 }
 
+/* Batches on the pool (intent_pool.c): one text, several, invalid UTF-8,
+ * a caller gone. */
+struct pool_wait {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool done, gone_asked;
+    struct zt_intent_batch b;
+    json_t *results; /* our reference */
+};
+
+static bool pool_gone(void *ud)
+{
+    return ((struct pool_wait *)ud)->gone_asked;
+}
+
+static void pool_done(void *ud, struct zt_intent_batch *b)
+{
+    struct pool_wait *w = ud;
+    pthread_mutex_lock(&w->mu);
+    w->b = *b;
+    w->results = json_incref(b->results);
+    w->done = true;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+static void pool_run(struct zt_intent_pool *p, json_t *text, json_t *texts, size_t n, struct pool_wait *w)
+{
+    json_decref(w->results);
+    w->results = NULL;
+    w->done = false;
+    assert_int_equal(zt_intent_pool_submit(p, "id:test", text, texts, n, pool_gone, pool_done, w), 0);
+    pthread_mutex_lock(&w->mu);
+    while (!w->done) pthread_cond_wait(&w->cv, &w->mu);
+    pthread_mutex_unlock(&w->mu);
+}
+
+static void test_pool(void **state)
+{
+    (void)state;
+    struct zt_intent_pool *p = NULL;
+    assert_int_equal(zt_intent_pool_new(model, &p), 0);
+    struct pool_wait w = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+    json_t *one = json_string("Thank you so much!");
+    pool_run(p, one, NULL, 1, &w);
+    assert_false(w.b.stopped || w.b.gone);
+    assert_int_equal(w.b.rc, 0);
+    assert_int_equal(json_array_size(w.results), 1);
+    struct zt_intent_result r;
+    assert_int_equal(zt_intent_detect(model, "Thank you so much!", 18, &r), 0);
+    json_t *want = zt_intent_result_json(&r);
+    assert_true(json_equal(json_array_get(w.results, 0), want));
+    assert_string_equal(json_string_value(json_object_get(want, "intent")), zt_intent_name(r.labels[0].intent));
+    json_decref(want);
+    /* more texts than one step (16) */
+    json_t *many = json_array();
+    for (int i = 0; i < 40; i++) json_array_append_new(many, json_string(i % 2 ? "Can we meet at 3pm?" : "thanks!"));
+    pool_run(p, NULL, many, 40, &w);
+    assert_int_equal(w.b.rc, 0);
+    assert_int_equal(json_array_size(w.results), 40);
+    assert_true(json_is_true(json_object_get(json_array_get(w.results, 1), "has_time")));
+    /* a text that is not UTF-8 stops the batch */
+    json_t *bad = json_array();
+    json_array_append_new(bad, json_string("fine"));
+    json_array_append_new(bad, json_stringn_nocheck("\xc3\x28", 2));
+    pool_run(p, NULL, bad, 2, &w);
+    assert_int_equal(w.b.rc, ZT_EPARSE);
+    /* nobody waits: the rest is not worked */
+    w.gone_asked = true;
+    pool_run(p, NULL, many, 40, &w);
+    assert_true(w.b.gone);
+    assert_int_equal(json_array_size(w.results), 0);
+    json_decref(w.results);
+    json_decref(bad);
+    json_decref(many);
+    json_decref(one);
+    zt_intent_pool_free(p);
+    zt_intent_pool_free(NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -305,6 +387,7 @@ int main(void)
         cmocka_unit_test(test_multilabel),
         cmocka_unit_test(test_lexicon),
         cmocka_unit_test(test_malformed),
+        cmocka_unit_test(test_pool),
     };
     int rc = cmocka_run_group_tests(tests, setup, teardown);
     if (zt_alloc_live() != 0) {
