@@ -306,7 +306,7 @@ struct pool_wait {
     pthread_cond_t cv;
     bool done, gone_asked;
     struct zt_intent_batch b;
-    json_t *results; /* our reference */
+    json_t *results; /* a copy of the batch's results */
 };
 
 static bool pool_gone(void *ud)
@@ -319,7 +319,7 @@ static void pool_done(void *ud, struct zt_intent_batch *b)
     struct pool_wait *w = ud;
     pthread_mutex_lock(&w->mu);
     w->b = *b;
-    w->results = json_incref(b->results);
+    w->results = json_deep_copy(b->results); /* ours alone: no reference shared across threads */
     w->done = true;
     pthread_cond_signal(&w->cv);
     pthread_mutex_unlock(&w->mu);
