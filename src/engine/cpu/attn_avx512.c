@@ -25,37 +25,9 @@
 #if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__) && defined(__F16C__)
 #include <immintrin.h>
 
-#include "exp_avx512.h"
+#include "avx512_inline.h"
 
 const bool zt__attn_avx512_built = true;
-
-/* 16 rows of 16 floats in r[0..15] become 16 columns: c[d] lane u is
- * r[u] lane d (unpack within 128-bit lanes, then 64-bit shuffles, then a
- * 4 x 4 transpose of the 128-bit lanes). Moves only: no arithmetic. */
-/* always inlined: a call per tile costs more than the moves (two kernels use it) */
-__attribute__((always_inline)) static inline void transpose16(const __m512 *r, __m512 *c)
-{
-    __m512 t[16], u[16];
-    for (int k = 0; k < 8; k++) {
-        t[2 * k] = _mm512_unpacklo_ps(r[2 * k], r[2 * k + 1]);
-        t[2 * k + 1] = _mm512_unpackhi_ps(r[2 * k], r[2 * k + 1]);
-    }
-    /* u[4k + m], 128-bit lane L: dim 4L + m of rows 4k..4k+3 */
-    for (int k = 0; k < 4; k++) {
-        u[4 * k + 0] = _mm512_shuffle_ps(t[4 * k], t[4 * k + 2], 0x44);
-        u[4 * k + 1] = _mm512_shuffle_ps(t[4 * k], t[4 * k + 2], 0xee);
-        u[4 * k + 2] = _mm512_shuffle_ps(t[4 * k + 1], t[4 * k + 3], 0x44);
-        u[4 * k + 3] = _mm512_shuffle_ps(t[4 * k + 1], t[4 * k + 3], 0xee);
-    }
-    for (int m = 0; m < 4; m++) {
-        __m512 x0 = _mm512_shuffle_f32x4(u[m], u[4 + m], 0x88), x1 = _mm512_shuffle_f32x4(u[m], u[4 + m], 0xdd);
-        __m512 x2 = _mm512_shuffle_f32x4(u[8 + m], u[12 + m], 0x88), x3 = _mm512_shuffle_f32x4(u[8 + m], u[12 + m], 0xdd);
-        c[m] = _mm512_shuffle_f32x4(x0, x2, 0x88);
-        c[8 + m] = _mm512_shuffle_f32x4(x0, x2, 0xdd);
-        c[4 + m] = _mm512_shuffle_f32x4(x1, x3, 0x88);
-        c[12 + m] = _mm512_shuffle_f32x4(x1, x3, 0xdd);
-    }
-}
 
 static inline __m512 v_row(const void *v, bool f16, size_t off)
 {
@@ -117,7 +89,7 @@ uint32_t zt__attn_scores_avx512(const float *q, const void *k, bool f16, size_t 
                 else if (f16) r[u] = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)((const uint16_t *)k + off)));
                 else r[u] = _mm512_loadu_ps((const float *)k + off);
             }
-            transpose16(r, c);
+            zt__transpose16(r, c);
             for (int d = 0; d < 16; d++) acc = _mm512_add_ps(acc, _mm512_mul_ps(_mm512_set1_ps(q[i0 + (uint32_t)d]), c[d]));
         }
         _mm512_mask_storeu_ps(scores + t, (__mmask16)((1u << nr) - 1u), _mm512_mul_ps(acc, _mm512_set1_ps(scale)));
@@ -198,7 +170,7 @@ void zt__attn_group_avx512(const float *const q[ZT_ATTN_MQ], const void *k, cons
     for (uint32_t i0 = 0; i0 < hd; i0 += 16) {
         __m512 r[16], c[16];
         for (int j = 0; j < 16; j++) r[j] = _mm512_loadu_ps(q[j] + i0);
-        transpose16(r, c);
+        zt__transpose16(r, c);
         for (int d = 0; d < 16; d++) _mm512_storeu_ps(qt + (size_t)(i0 + (uint32_t)d) * 16, c[d]);
     }
     uint32_t max_pos = 0, min_pos = UINT32_MAX;
@@ -225,7 +197,7 @@ void zt__attn_group_avx512(const float *const q[ZT_ATTN_MQ], const void *k, cons
                 __m512 r[16], c[16];
                 for (uint32_t u = 0; u < 16; u++)
                     r[u] = u < nr ? v_row(k, f16, (size_t)(t + u) * ks + col + i0) : _mm512_setzero_ps();
-                transpose16(r, c);
+                zt__transpose16(r, c);
                 for (uint32_t d = 0; d < 16; d++) _mm512_storeu_ps(kb + d * 16, c[d]);
             }
             /* unrolled: the 16 accumulators stay in registers */
@@ -280,7 +252,7 @@ void zt__attn_group_avx512(const float *const q[ZT_ATTN_MQ], const void *k, cons
                 acc[d] = _mm512_mask_add_ps(acc[d], live, acc[d], _mm512_mul_ps(pt, _mm512_set1_ps(vr[d])));
         }
         __m512 c[16];
-        transpose16(acc, c);
+        zt__transpose16(acc, c);
         for (int j = 0; j < ZT_ATTN_MQ; j++) _mm512_storeu_ps(o[j] + i0, c[j]);
     }
 }

@@ -42,5 +42,9 @@ void zt__attn_group_avx512(const float *const q[ZT_ATTN_MQ], const void *k, cons
  * s[i] = zt__expf(s[i] - mx), lane by lane with zt__expf's bits. */
 void zt__swiglu_avx512(float *y, const float *g, const float *u, size_t n);
 void zt__exp_sub_avx512(float *s, size_t n, float mx);
+/* ss[j] = sum in increasing i of xr[j][i] * xr[j][i] (product rounded,
+ * then added, from 0) for 16 rows, lanes across the rows; n a multiple of
+ * 16. */
+void zt__norm_sums16_avx512(const float *const xr[16], size_t n, float ss[16]);
 
 #endif

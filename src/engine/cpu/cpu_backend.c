@@ -297,12 +297,12 @@ static int cpu_get_rows(struct zt__backend *be, const struct zt__tensor *src, co
     return 0;
 }
 
-/* y = x / sqrt(mean(x^2) + eps) * g, summing squares in order. Up to
- * NORM_ROWS rows at a time: each row's sum is still one chain in index
+/* y = x / sqrt(mean(x^2) + eps) * g, summing squares in order,
+ * up to 8 rows at a time: each row's sum is still one chain in index
  * order (the same bits), but the rows' chains interleave, so a batch of
  * streams pays the add latency once per element, not once per element
- * and row. */
-#define NORM_ROWS 8
+ * and row; with the AVX-512 kernels 16 rows go in the lanes of one vector
+ * chain (zt__norm_sums16_avx512). */
 /* ss[j] = sum in order of xr[j][i]^2, nr (a constant where inlined) chains. */
 __attribute__((always_inline)) static inline void norm_sums(const float *const *xr, size_t nr, size_t n, float *ss)
 {
@@ -317,13 +317,16 @@ static int cpu_rmsnorm(struct zt__backend *be, const struct zt__tensor *x, const
     (void)be;
     size_t n = x->ne0;
     const float *gv = row(g, 0);
+    /* 16 rows of a prompt at a time in the vector lanes (ew_avx512.c) */
+    bool vec16 = zt__attn_avx512_built && zt_quant_isa_current() >= ZT_QUANT_ISA_AVX512 && n % 16 == 0;
     for (size_t b0 = 0, nr; b0 < x->ne1; b0 += nr) {
         size_t left = x->ne1 - b0;
-        nr = left >= 8 ? 8 : left >= 4 ? 4 : left >= 2 ? 2 : 1;
-        const float *xr[NORM_ROWS];
-        float ss[NORM_ROWS];
+        nr = vec16 && left >= 16 ? 16 : left >= 8 ? 8 : left >= 4 ? 4 : left >= 2 ? 2 : 1;
+        const float *xr[16];
+        float ss[16];
         for (size_t j = 0; j < nr; j++) xr[j] = row(x, b0 + j);
-        if (nr == 8) norm_sums(xr, 8, n, ss);
+        if (nr == 16) zt__norm_sums16_avx512(xr, n, ss);
+        else if (nr == 8) norm_sums(xr, 8, n, ss);
         else if (nr == 4) norm_sums(xr, 4, n, ss);
         else if (nr == 2) norm_sums(xr, 2, n, ss);
         else norm_sums(xr, 1, n, ss);

@@ -1,5 +1,5 @@
-/* ew_avx512.c: AVX-512 element-wise kernels for the CPU backend (SwiGLU and
- * the softmax's exponentials; cpu_backend.c chooses them at run time as it
+/* ew_avx512.c: AVX-512 element-wise kernels for the CPU backend (SwiGLU,
+ * the softmax's exponentials, RMSNorm's sums of squares; cpu_backend.c chooses them at run time as it
  * does the attention kernels of attn_avx512.c; compiled with the AVX-512
  * flags).
  *
@@ -25,7 +25,7 @@
 #if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__) && defined(__AVX512DQ__)
 #include <immintrin.h>
 
-#include "exp_avx512.h"
+#include "avx512_inline.h"
 
 static inline __mmask16 tail(size_t k)
 {
@@ -54,7 +54,24 @@ void zt__exp_sub_avx512(float *s, size_t n, float mx)
     }
 }
 
+void zt__norm_sums16_avx512(const float *const xr[16], size_t n, float ss[16])
+{
+    __m512 acc = _mm512_setzero_ps();
+    for (size_t i0 = 0; i0 < n; i0 += 16) {
+        __m512 r[16], c[16];
+        for (int j = 0; j < 16; j++) r[j] = _mm512_loadu_ps(xr[j] + i0);
+        zt__transpose16(r, c);
+        for (int d = 0; d < 16; d++) acc = _mm512_add_ps(acc, _mm512_mul_ps(c[d], c[d]));
+    }
+    _mm512_storeu_ps(ss, acc);
+}
+
 #else
+void zt__norm_sums16_avx512(const float *const xr[16], size_t n, float ss[16])
+{
+    (void)xr, (void)n, (void)ss;
+}
+
 void zt__swiglu_avx512(float *y, const float *g, const float *u, size_t n)
 {
     (void)y, (void)g, (void)u, (void)n;
