@@ -46,5 +46,7 @@ void zt__exp_sub_avx512(float *s, size_t n, float mx);
  * then added, from 0) for 16 rows, lanes across the rows; n a multiple of
  * 16. */
 void zt__norm_sums16_avx512(const float *const xr[16], size_t n, float ss[16]);
+/* y[i] = (x[i] * s) * g[i] (RMSNorm's scaling; y may be x). */
+void zt__scale_mul_avx512(float *y, const float *x, float s, const float *g, size_t n);
 
 #endif

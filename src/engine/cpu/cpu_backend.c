@@ -318,7 +318,7 @@ static int cpu_rmsnorm(struct zt__backend *be, const struct zt__tensor *x, const
     size_t n = x->ne0;
     const float *gv = row(g, 0);
     /* 16 rows of a prompt at a time in the vector lanes (ew_avx512.c) */
-    bool vec16 = zt__attn_avx512_built && zt_quant_isa_current() >= ZT_QUANT_ISA_AVX512 && n % 16 == 0;
+    bool vec = zt__attn_avx512_built && zt_quant_isa_current() >= ZT_QUANT_ISA_AVX512, vec16 = vec && n % 16 == 0;
     for (size_t b0 = 0, nr; b0 < x->ne1; b0 += nr) {
         size_t left = x->ne1 - b0;
         nr = vec16 && left >= 16 ? 16 : left >= 8 ? 8 : left >= 4 ? 4 : left >= 2 ? 2 : 1;
@@ -333,6 +333,10 @@ static int cpu_rmsnorm(struct zt__backend *be, const struct zt__tensor *x, const
         for (size_t j = 0; j < nr; j++) {
             const float *xv = xr[j];
             float *y = row(dst, b0 + j), scale = 1.0f / sqrtf(ss[j] / (float)n + eps);
+            if (vec) {
+                zt__scale_mul_avx512(y, xv, scale, gv, n);
+                continue;
+            }
             for (size_t i = 0; i < n; i++) y[i] = (xv[i] * scale) * gv[i];
         }
     }

@@ -66,7 +66,22 @@ void zt__norm_sums16_avx512(const float *const xr[16], size_t n, float ss[16])
     _mm512_storeu_ps(ss, acc);
 }
 
+void zt__scale_mul_avx512(float *y, const float *x, float s, const float *g, size_t n)
+{
+    const __m512 vs = _mm512_set1_ps(s);
+    for (size_t i = 0; i < n; i += 16) {
+        __mmask16 m = n - i >= 16 ? (__mmask16)0xffff : tail(n - i);
+        __m512 xi = _mm512_maskz_loadu_ps(m, x + i), gi = _mm512_maskz_loadu_ps(m, g + i);
+        _mm512_mask_storeu_ps(y + i, m, _mm512_mul_ps(_mm512_mul_ps(xi, vs), gi));
+    }
+}
+
 #else
+void zt__scale_mul_avx512(float *y, const float *x, float s, const float *g, size_t n)
+{
+    (void)y, (void)x, (void)s, (void)g, (void)n;
+}
+
 void zt__norm_sums16_avx512(const float *const xr[16], size_t n, float ss[16])
 {
     (void)xr, (void)n, (void)ss;
