@@ -582,8 +582,42 @@ static int matmul_n(struct zt__backend *be, const struct zt__tensor *const *w, c
     return 0;
 }
 
+/* Rows [r0, r0 + nr) of a layer after its K/V store: attention, the
+ * output projection and the FFN into the residual x. Every row's bits are
+ * its own (the backends are batch-invariant), whichever rows run. */
+static int layer_rows(struct zt_model *m, const struct layer *L, const struct zt__attn *attn, size_t r0, size_t nr)
+{
+    const struct zt_hparams *hp = &m->hp;
+    struct zt__backend *be = m->be;
+    const struct zt__backend_ops *op = be->ops;
+    size_t d = hp->n_embd, qd = (size_t)hp->n_head * hp->head_dim, f = sizeof(float);
+    int rc = 0;
+    struct zt__tensor x = zt__tensor_f32(m->x, r0 * d * f, d, nr);
+    struct zt__tensor xn = zt__tensor_f32(m->xn, r0 * d * f, d, nr);
+    struct zt__tensor q = zt__tensor_f32(m->q, r0 * qd * f, qd, nr);
+    struct zt__tensor att = zt__tensor_f32(m->att, r0 * qd * f, qd, nr);
+    struct zt__tensor g = zt__tensor_f32(m->ffn_g, r0 * hp->n_ff * f, hp->n_ff, nr);
+    struct zt__tensor u = zt__tensor_f32(m->ffn_u, r0 * hp->n_ff * f, hp->n_ff, nr);
+    struct zt__tensor proj = zt__tensor_f32(m->tmp, r0 * d * f, d, nr);
+    TRY(op->attention(be, &q, m->kv + r0, attn, &att));
+    TRY(op->matmul(be, &L->wo, &att, &proj));
+    TRY(op->add(be, &x, &proj, &x));
+
+    TRY(op->rmsnorm(be, &x, &L->ffn_norm, hp->rms_eps, &xn));
+    TRY(matmul_n(be, (const struct zt__tensor *const[]){&L->w_gate, &L->w_up}, &xn,
+                 (const struct zt__tensor *const[]){&g, &u}, 2));
+    TRY(op->swiglu(be, &g, &u, &g));
+    TRY(op->matmul(be, &L->w_down, &g, &proj));
+    TRY(op->add(be, &x, &proj, &x));
+out:
+    return rc;
+}
+
 /* The chunk's n items through every layer: the activations below are (n,
- * width) F32 tensors over the model's scratch buffers, in the backend. */
+ * width) F32 tensors over the model's scratch buffers, in the backend.
+ * The last layer needs every row only up to its K/V store; past it, only
+ * the rows whose logits are asked for (a prompt's last row, a verifier's
+ * positions): when those are one run (or none), only it runs on. */
 static int decode_chunk(struct zt_model *m, const struct zt_batch_item *items, size_t n)
 {
     const struct zt_hparams *hp = &m->hp;
@@ -607,10 +641,6 @@ static int decode_chunk(struct zt_model *m, const struct zt_batch_item *items, s
     struct zt__tensor q = zt__tensor_f32(m->q, 0, qd, n);            /* (n, n_head * hd) */
     struct zt__tensor k = zt__tensor_f32(m->k, 0, kvd, n);           /* (n, n_head_kv * hd) */
     struct zt__tensor v = zt__tensor_f32(m->v, 0, kvd, n);           /* (n, n_head_kv * hd) */
-    struct zt__tensor att = zt__tensor_f32(m->att, 0, qd, n);        /* (n, n_head * hd) */
-    struct zt__tensor g = zt__tensor_f32(m->ffn_g, 0, hp->n_ff, n);  /* (n, n_ff) */
-    struct zt__tensor u = zt__tensor_f32(m->ffn_u, 0, hp->n_ff, n);  /* (n, n_ff) */
-    struct zt__tensor proj = zt__tensor_f32(m->tmp, 0, d, n);        /* (n, n_embd) */
     struct zt__rope rope_q = {.n_heads = hp->n_head, .head_dim = hp->head_dim, .n_rot = hp->n_rot,
                               .neox = hp->rope_neox, .freq_scale = hp->rope_freq_scale,
                               .inv_freq = zt__tensor_f32(m->rope_inv_freq, 0, hp->n_rot / 2, 1)};
@@ -618,6 +648,15 @@ static int decode_chunk(struct zt_model *m, const struct zt_batch_item *items, s
     rope_k.n_heads = hp->n_head_kv;
     struct zt__attn attn = {.n_head = hp->n_head, .n_head_kv = hp->n_head_kv, .head_dim = hp->head_dim};
 
+    /* the rows asking for logits: n_out of them from lo; trim when they
+     * are fewer than n and one run (or none) */
+    size_t n_out = 0, lo = 0, hi = 0;
+    for (size_t b = 0; b < n; b++)
+        if (items[b].logits) {
+            if (!n_out++) lo = b;
+            hi = b + 1;
+        }
+    bool trim = n_out < n && hi - lo == n_out;
     TRY(op->get_rows(be, &m->tok_embd, m->tokens, &x));
     for (uint32_t l = 0; l < hp->n_layer; l++) {
         const struct layer *L = &m->layers[l];
@@ -637,22 +676,13 @@ static int decode_chunk(struct zt_model *m, const struct zt_batch_item *items, s
         TRY(op->rope(be, &q, m->pos, &rope_q));
         TRY(op->rope(be, &k, m->pos, &rope_k));
         TRY(op->kv_store(be, &k, &v, m->kv));
-        TRY(op->attention(be, &q, m->kv, &attn, &att));
-        TRY(op->matmul(be, &L->wo, &att, &proj));
-        TRY(op->add(be, &x, &proj, &x));
-
-        TRY(op->rmsnorm(be, &x, &L->ffn_norm, hp->rms_eps, &xn));
-        TRY(matmul_n(be, (const struct zt__tensor *const[]){&L->w_gate, &L->w_up}, &xn,
-                     (const struct zt__tensor *const[]){&g, &u}, 2));
-        TRY(op->swiglu(be, &g, &u, &g));
-        TRY(op->matmul(be, &L->w_down, &g, &proj));
-        TRY(op->add(be, &x, &proj, &x));
+        if (l + 1 < hp->n_layer || !trim) TRY(layer_rows(m, L, &attn, 0, n));
+        else if (n_out) TRY(layer_rows(m, L, &attn, lo, n_out));
     }
     /* logits only for the items that ask: gather their rows (m->tokens is
      * free now and holds the row ids), norm, project, read back */
-    size_t n_out = 0;
-    for (size_t b = 0; b < n; b++)
-        if (items[b].logits) m->tokens[n_out++] = (int32_t)b;
+    for (size_t b = 0, j = 0; b < n; b++)
+        if (items[b].logits) m->tokens[j++] = (int32_t)b;
     if (n_out) {
         struct zt__tensor xo = zt__tensor_f32(m->xn, 0, d, n_out);           /* (n_out, n_embd) */
         struct zt__tensor logits = zt__tensor_f32(m->tmp, 0, hp->n_vocab, n_out); /* (n_out, n_vocab) */
@@ -665,6 +695,9 @@ static int decode_chunk(struct zt_model *m, const struct zt_batch_item *items, s
         if (direct) logits.buf = (struct zt__buffer *)(void *)items[m->tokens[0]].logits;
         if (n_out == n) {
             TRY(op->rmsnorm(be, &x, &m->out_norm, hp->rms_eps, &xo));
+        } else if (trim) { /* the run's rows, in place */
+            struct zt__tensor xr = zt__tensor_f32(m->x, lo * d * sizeof(float), d, n_out);
+            TRY(op->rmsnorm(be, &xr, &m->out_norm, hp->rms_eps, &xo));
         } else {
             TRY(op->get_rows(be, &x, m->tokens, &xo));
             TRY(op->rmsnorm(be, &xo, &m->out_norm, hp->rms_eps, &xo));

@@ -539,8 +539,9 @@ static void test_matmul_n(void **state)
 
 static void case_elementwise(struct side *t, struct side *r, bool exact, const char *name)
 {
-    static const size_t shapes[][2] = {{7, 1}, {64, 4}, {257, 9}, {2048, 3}};
-    for (size_t si = 0; si < 4; si++) {
+    /* 96 x 21: 16 rows in the CPU's vector lanes, then 4, then 1 */
+    static const size_t shapes[][2] = {{7, 1}, {64, 4}, {257, 9}, {2048, 3}, {96, 21}};
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
         size_t n = shapes[si][0], rows = shapes[si][1], bytes = n * rows * 4;
         float *a = rand_f32(n * rows, 3.0f), *b = rand_f32(n * rows, 3.0f), *g = rand_f32(n, 1.5f);
         float *res[2][5];
@@ -895,6 +896,126 @@ static void test_attention_f16(void **state)
     each_backend(case_attention_f16);
 }
 
+/* Prompt rows of one long sequence, as a verification or a long prompt
+ * feeds them: 40 consecutive positions 50 .. 89 of a 90-position cache (the
+ * CPU's whole K tiles end at 80). The CPU takes runs of 16 together (lanes
+ * across the rows: positions 50 .. 65, then 66 .. 81, whose last tile is
+ * past the whole tiles, then 8 alone); queries scaled up so some weights
+ * underflow to 0 (zt__expf below -87.5). F32 caches, and F16 where supports_kv takes them; head
+ * sizes 16, 32 (not a multiple of 64) and 64; against the spec bit for bit
+ * (within tolerance for a backend in its fast mode). */
+enum { GL_N = 40, GL_CTX = 90, GL_POS0 = 50 };
+static const struct zt__attn gl_shapes[] = {{4, 2, 32}, {2, 2, 64}, {3, 3, 16}};
+
+static void attention_groups_on(struct side *t, const char *name, bool f16, bool exact)
+{
+    struct zt__backend *be = t->be;
+    if (f16 && (!be->ops->supports_kv || !be->ops->supports_kv(be, ZT_GGML_F16))) return;
+    size_t es = f16 ? 2 : 4;
+    for (size_t c = 0; c < sizeof gl_shapes / sizeof gl_shapes[0]; c++) {
+        const struct zt__attn *p = &gl_shapes[c];
+        size_t kvd = (size_t)p->n_head_kv * p->head_dim, qd = (size_t)p->n_head * p->head_dim, n = GL_CTX * kvd;
+        float *cache[2];
+        uint8_t *raw[2];
+        struct zt__buffer *cb[2];
+        for (int kv = 0; kv < 2; kv++) {
+            cache[kv] = rand_f32(n, 1.5f);
+            raw[kv] = malloc(n * es + 1);
+            assert_non_null(raw[kv]);
+            for (size_t i = 0; i < n; i++) {
+                if (!f16) {
+                    memcpy(raw[kv] + i * 4, &cache[kv][i], 4);
+                    continue;
+                }
+                uint16_t h = zt_fp32_to_fp16(cache[kv][i]);
+                memcpy(raw[kv] + i * 2, &h, 2);
+                cache[kv][i] = zt_fp16_to_fp32(h);
+            }
+            void *laid = kv ? NULL : k_layout_es(be, raw[0], GL_CTX, kvd, es, false);
+            cb[kv] = side_put(t, laid ? laid : raw[kv], n * es, false);
+            free(laid);
+        }
+        float *q = rand_f32(GL_N * qd, 60.0f), *k = rand_f32(GL_N * kvd, 1.5f), *v = rand_f32(GL_N * kvd, 1.5f);
+        struct zt__kv_view views[GL_N];
+        enum zt_ggml_type ty = f16 ? ZT_GGML_F16 : ZT_GGML_F32;
+        for (size_t b = 0; b < GL_N; b++)
+            views[b] = (struct zt__kv_view){
+                .k = {.buf = cb[0], .type = ty, .ne0 = kvd, .ne1 = GL_CTX, .nb1 = kvd * es},
+                .v = {.buf = cb[1], .type = ty, .ne0 = kvd, .ne1 = GL_CTX, .nb1 = kvd * es},
+                .pos = (uint32_t)(GL_POS0 + b)};
+        struct zt__tensor qt = zt__tensor_f32(side_put(t, q, GL_N * qd * 4, false), 0, qd, GL_N);
+        struct zt__tensor kt = zt__tensor_f32(side_put(t, k, GL_N * kvd * 4, false), 0, kvd, GL_N);
+        struct zt__tensor vt = zt__tensor_f32(side_put(t, v, GL_N * kvd * 4, false), 0, kvd, GL_N);
+        struct zt__tensor ot = zt__tensor_f32(side_put(t, NULL, GL_N * qd * 4, false), 0, qd, GL_N);
+        assert_int_equal(be->ops->kv_store(be, &kt, &vt, views), 0);
+        assert_int_equal(be->ops->attention(be, &qt, views, p, &ot), 0);
+        float *out = side_get(t, ot.buf, GL_N * qd * 4);
+        /* spec: the new rows (rounded to fp16 for an F16 cache), then
+         * attention per (row, head) */
+        for (size_t b = 0; b < GL_N; b++)
+            for (size_t i = 0; i < kvd; i++) {
+                size_t at = (GL_POS0 + b) * kvd + i;
+                cache[0][at] = f16 ? zt_fp16_to_fp32(zt_fp32_to_fp16(k[b * kvd + i])) : k[b * kvd + i];
+                cache[1][at] = f16 ? zt_fp16_to_fp32(zt_fp32_to_fp16(v[b * kvd + i])) : v[b * kvd + i];
+            }
+        size_t zeros = 0;
+        float *want = malloc(GL_N * qd * 4);
+        assert_non_null(want);
+        for (size_t b = 0; b < GL_N; b++)
+            for (uint32_t h = 0; h < p->n_head; h++) {
+                size_t kvh = h / (p->n_head / p->n_head_kv);
+                spec_attend(q + b * qd + (size_t)h * p->head_dim, cache[0] + kvh * p->head_dim,
+                            cache[1] + kvh * p->head_dim, kvd, (uint32_t)(GL_POS0 + b + 1), p->head_dim,
+                            want + b * qd + (size_t)h * p->head_dim);
+            }
+        char what[80];
+        snprintf(what, sizeof what, "%s: attention of 40 prompt rows, %s cache, head size %u", name,
+                 f16 ? "F16" : "F32", p->head_dim);
+        compare(name, exact, "attention", what, ZT_GGML_F32, want, out, GL_N * qd);
+        /* the scaled queries do drive some weights to 0 (zt__expf of a
+         * score more than 87.5 below the max), not only a smooth softmax */
+        for (size_t b = 0; b < GL_N; b++)
+            for (uint32_t h = 0; h < p->n_head; h++) {
+                const float *qq = q + b * qd + (size_t)h * p->head_dim;
+                const float *kc = cache[0] + h / (p->n_head / p->n_head_kv) * p->head_dim;
+                float lo = INFINITY, hi = -INFINITY;
+                for (size_t tt = 0; tt <= GL_POS0 + b; tt++) {
+                    float dot = 0.0f;
+                    for (uint32_t i = 0; i < p->head_dim; i++) dot += qq[i] * kc[tt * kvd + i];
+                    lo = fminf(lo, dot), hi = fmaxf(hi, dot);
+                }
+                zeros += (hi - lo) / sqrtf((float)p->head_dim) > 88.0f;
+            }
+        assert_true(zeros > 0);
+        free(want);
+        free(out);
+        for (int kv = 0; kv < 2; kv++) {
+            free(cache[kv]);
+            free(raw[kv]);
+        }
+        free(q);
+        free(k);
+        free(v);
+        side_reset(t);
+    }
+    printf("backend %s: attention of 40 prompt rows over %s caches, %s\n", name, f16 ? "F16" : "F32",
+           exact ? "the spec's bits" : "within tolerance");
+}
+
+static void case_attention_groups(struct side *t, struct side *r, bool exact, const char *name)
+{
+    for (int f16 = 0; f16 < 2; f16++) {
+        attention_groups_on(t, name, f16, exact);
+        attention_groups_on(r, "cpu", f16, true);
+    }
+}
+
+static void test_attention_groups(void **state)
+{
+    (void)state;
+    each_backend(case_attention_groups);
+}
+
 /* ---- whole generated models on every backend -------------------------------------- */
 
 /* Prompt of 6 in one batch, then 6 greedy steps; all logits. */
@@ -1093,6 +1214,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rope, setup, teardown),
         cmocka_unit_test_setup_teardown(test_attention, setup, teardown),
         cmocka_unit_test_setup_teardown(test_attention_f16, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_attention_groups, setup, teardown),
         cmocka_unit_test_setup_teardown(test_models, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cpu_swiglu_range, setup, teardown),
     };

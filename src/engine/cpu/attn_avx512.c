@@ -25,35 +25,9 @@
 #if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__) && defined(__F16C__)
 #include <immintrin.h>
 
-const bool zt__attn_avx512_built = true;
+#include "avx512_inline.h"
 
-/* 16 rows of 16 floats in r[0..15] become 16 columns: c[d] lane u is
- * r[u] lane d (unpack within 128-bit lanes, then 64-bit shuffles, then a
- * 4 x 4 transpose of the 128-bit lanes). Moves only: no arithmetic. */
-/* always inlined: a call per tile costs more than the moves (two kernels use it) */
-__attribute__((always_inline)) static inline void transpose16(const __m512 *r, __m512 *c)
-{
-    __m512 t[16], u[16];
-    for (int k = 0; k < 8; k++) {
-        t[2 * k] = _mm512_unpacklo_ps(r[2 * k], r[2 * k + 1]);
-        t[2 * k + 1] = _mm512_unpackhi_ps(r[2 * k], r[2 * k + 1]);
-    }
-    /* u[4k + m], 128-bit lane L: dim 4L + m of rows 4k..4k+3 */
-    for (int k = 0; k < 4; k++) {
-        u[4 * k + 0] = _mm512_shuffle_ps(t[4 * k], t[4 * k + 2], 0x44);
-        u[4 * k + 1] = _mm512_shuffle_ps(t[4 * k], t[4 * k + 2], 0xee);
-        u[4 * k + 2] = _mm512_shuffle_ps(t[4 * k + 1], t[4 * k + 3], 0x44);
-        u[4 * k + 3] = _mm512_shuffle_ps(t[4 * k + 1], t[4 * k + 3], 0xee);
-    }
-    for (int m = 0; m < 4; m++) {
-        __m512 x0 = _mm512_shuffle_f32x4(u[m], u[4 + m], 0x88), x1 = _mm512_shuffle_f32x4(u[m], u[4 + m], 0xdd);
-        __m512 x2 = _mm512_shuffle_f32x4(u[8 + m], u[12 + m], 0x88), x3 = _mm512_shuffle_f32x4(u[8 + m], u[12 + m], 0xdd);
-        c[m] = _mm512_shuffle_f32x4(x0, x2, 0x88);
-        c[8 + m] = _mm512_shuffle_f32x4(x0, x2, 0xdd);
-        c[4 + m] = _mm512_shuffle_f32x4(x1, x3, 0x88);
-        c[12 + m] = _mm512_shuffle_f32x4(x1, x3, 0xdd);
-    }
-}
+const bool zt__attn_avx512_built = true;
 
 static inline __m512 v_row(const void *v, bool f16, size_t off)
 {
@@ -115,7 +89,7 @@ uint32_t zt__attn_scores_avx512(const float *q, const void *k, bool f16, size_t 
                 else if (f16) r[u] = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)((const uint16_t *)k + off)));
                 else r[u] = _mm512_loadu_ps((const float *)k + off);
             }
-            transpose16(r, c);
+            zt__transpose16(r, c);
             for (int d = 0; d < 16; d++) acc = _mm512_add_ps(acc, _mm512_mul_ps(_mm512_set1_ps(q[i0 + (uint32_t)d]), c[d]));
         }
         _mm512_mask_storeu_ps(scores + t, (__mmask16)((1u << nr) - 1u), _mm512_mul_ps(acc, _mm512_set1_ps(scale)));
@@ -160,38 +134,59 @@ void zt__attn_wsum_avx512(const float *scores, float inv, const void *v, bool f1
     }
 }
 
+/* The valid lanes at position t: queries j with t < n_pos[j]. */
+static inline __mmask16 live_at(__m512i npos, uint32_t t)
+{
+    return _mm512_cmpgt_epu32_mask(npos, _mm512_set1_epi32((int)t));
+}
+
 /* ZT_ATTN_MQ (16) queries of one sequence and KV head at once, lanes
- * across the queries: the queries are transposed once (qt[i] lane j is
- * q_j[i]), then for 16 cache rows at a time acc[u] = acc[u] + qt[i] *
- * k[t + u][i] in increasing i, each k element broadcast from a 16 x 16
- * copy of the tile (F16 widened exactly, rows past the longest n_pos
- * zero); one transpose of acc gives each query its 16 scores. Lane j of
- * acc[u] is dot = dot + q_j[i] * k[t + u][i] in increasing i, then *
- * scale: zt__attn_scores_avx512's bits. A query stores only its own
- * positions. scratch: (hd + 16) * 16 floats. */
-void zt__attn_scores_mq_avx512(const float *const q[ZT_ATTN_MQ], const void *k, bool f16, size_t ks, uint32_t col,
-                               uint32_t n_tiled, uint32_t hd, const uint32_t n_pos[ZT_ATTN_MQ], float scale,
-                               float *const scores[ZT_ATTN_MQ], float *scratch)
+ * across the queries throughout (no transpose of scores or weights):
+ *
+ * scores: the queries are transposed once (qt[i] lane j is q_j[i]); for 16
+ * cache rows at a time acc[u] = acc[u] + qt[i] * k[t + u][i] in increasing
+ * i, each k element broadcast from a 16 x 16 copy of the tile (F32 tiles
+ * read in place, F16 widened exactly, rows after the last whole tile
+ * transposed, zeros past the longest n_pos); s[t + u] = acc[u] * scale.
+ * Lane j of s[t] is query j's score at t: zt__attn_scores_avx512's bits.
+ *
+ * softmax, lane j over t < n_pos[j] only (a mask per t; lanes past a
+ * query's own positions are never read): mx = s[t] where s[t] > mx
+ * (ordered, from -inf, increasing t: cpu_backend.c attn_softmax's max),
+ * s[t] = zt__expf(s[t] - mx) (zt__expf16), sum = sum + s[t] in increasing
+ * t from 0, inv = 1 / sum, p[t] = s[t] * inv: its bits.
+ *
+ * weighted sum, 16 dims a pass: acc[d] lane j = acc[d] + p[t] * v[t][i0 +
+ * d] in increasing t from 0 for t < n_pos[j] (masked add), then one
+ * transpose gives each query its 16 outputs: zt__attn_wsum_avx512's bits,
+ * each V element loaded once for the 16 queries.
+ *
+ * s: 16 * (max n_pos rounded up to 16) floats; scratch: (hd + 16) * 16. */
+void zt__attn_group_avx512(const float *const q[ZT_ATTN_MQ], const void *k, const void *v, bool f16, size_t ks,
+                           size_t vs, uint32_t col, uint32_t n_tiled, uint32_t hd, const uint32_t n_pos[ZT_ATTN_MQ],
+                           float scale, float *const o[ZT_ATTN_MQ], float *s, float *scratch)
 {
     float *qt = scratch, *kb = scratch + (size_t)hd * 16;
     for (uint32_t i0 = 0; i0 < hd; i0 += 16) {
         __m512 r[16], c[16];
         for (int j = 0; j < 16; j++) r[j] = _mm512_loadu_ps(q[j] + i0);
-        transpose16(r, c);
+        zt__transpose16(r, c);
         for (int d = 0; d < 16; d++) _mm512_storeu_ps(qt + (size_t)(i0 + (uint32_t)d) * 16, c[d]);
     }
-    uint32_t max_pos = 0;
-    for (int j = 0; j < ZT_ATTN_MQ; j++)
+    uint32_t max_pos = 0, min_pos = UINT32_MAX;
+    for (int j = 0; j < ZT_ATTN_MQ; j++) {
         if (n_pos[j] > max_pos) max_pos = n_pos[j];
+        if (n_pos[j] < min_pos) min_pos = n_pos[j];
+    }
+    const __m512i npos = _mm512_loadu_si512((const void *)n_pos);
     const __m512 vscale = _mm512_set1_ps(scale);
     for (uint32_t t = 0; t < max_pos; t += 16) {
         uint32_t nr = max_pos - t < 16 ? max_pos - t : 16;
         __m512 acc[16];
+#pragma GCC unroll 16
         for (int u = 0; u < 16; u++) acc[u] = _mm512_setzero_ps();
         for (uint32_t i0 = 0; i0 < hd; i0 += 16) {
-            /* kp[16 d + u]: k[t + u] at dim i0 + d. A tile has it so (F32
-             * read in place, F16 widened); rows after the last whole tile
-             * are loaded (zeros past nr) and transposed into kb */
+            /* kp[16 d + u]: k[t + u] at dim i0 + d */
             const float *kp = kb;
             if (t < n_tiled && !f16) {
                 kp = (const float *)k + (size_t)t * ks + (size_t)(col + i0) * 16;
@@ -202,7 +197,7 @@ void zt__attn_scores_mq_avx512(const float *const q[ZT_ATTN_MQ], const void *k, 
                 __m512 r[16], c[16];
                 for (uint32_t u = 0; u < 16; u++)
                     r[u] = u < nr ? v_row(k, f16, (size_t)(t + u) * ks + col + i0) : _mm512_setzero_ps();
-                transpose16(r, c);
+                zt__transpose16(r, c);
                 for (uint32_t d = 0; d < 16; d++) _mm512_storeu_ps(kb + d * 16, c[d]);
             }
             /* unrolled: the 16 accumulators stay in registers */
@@ -213,51 +208,52 @@ void zt__attn_scores_mq_avx512(const float *const q[ZT_ATTN_MQ], const void *k, 
                 for (int u = 0; u < 16; u++) acc[u] = _mm512_add_ps(acc[u], _mm512_mul_ps(qv, _mm512_set1_ps(kp[d * 16 + u])));
             }
         }
-        __m512 c[16];
-        transpose16(acc, c);
-        for (int j = 0; j < ZT_ATTN_MQ; j++) {
-            if (t >= n_pos[j]) continue;
-            uint32_t m = n_pos[j] - t < 16 ? n_pos[j] - t : 16;
-            _mm512_mask_storeu_ps(scores[j] + t, (__mmask16)((1u << m) - 1u), _mm512_mul_ps(c[j], vscale));
-        }
+        for (int u = 0; u < 16; u++) _mm512_storeu_ps(s + (size_t)(t + (uint32_t)u) * 16, _mm512_mul_ps(acc[u], vscale));
     }
-}
-
-/* ZT_ATTN_WQ queries of one sequence and KV head, hd a multiple of 64:
- * each cache row of 64 dims is loaded (and widened) once for all of them
- * over the positions they share, then each query goes on alone to its own
- * n_pos. Every lane is o[i] = o[i] + (scores[t] * inv) * v[t][i] in
- * increasing t from 0: zt__attn_wsum_avx512's bits. */
-void zt__attn_wsum_mq_avx512(const float *const scores[ZT_ATTN_WQ], const float inv[ZT_ATTN_WQ], const void *v,
-                             bool f16, size_t vs, uint32_t hd, const uint32_t n_pos[ZT_ATTN_WQ],
-                             float *const o[ZT_ATTN_WQ])
-{
-    uint32_t common = n_pos[0];
-    for (int j = 1; j < ZT_ATTN_WQ; j++)
-        if (n_pos[j] < common) common = n_pos[j];
-    for (uint32_t i0 = 0; i0 < hd; i0 += 64) {
-        __m512 a[ZT_ATTN_WQ][4];
-        for (int j = 0; j < ZT_ATTN_WQ; j++)
-            for (int b = 0; b < 4; b++) a[j][b] = _mm512_setzero_ps();
-        for (uint32_t t = 0; t < common; t++) {
-            size_t off = (size_t)t * vs + i0;
-            __m512 r0 = v_row(v, f16, off), r1 = v_row(v, f16, off + 16), r2 = v_row(v, f16, off + 32),
-                   r3 = v_row(v, f16, off + 48);
-            /* unrolled: the 16 accumulators stay in registers */
-#pragma GCC unroll 4
-            for (int j = 0; j < ZT_ATTN_WQ; j++) {
-                __m512 pr = _mm512_set1_ps(scores[j][t] * inv[j]);
-                a[j][0] = _mm512_add_ps(a[j][0], _mm512_mul_ps(pr, r0));
-                a[j][1] = _mm512_add_ps(a[j][1], _mm512_mul_ps(pr, r1));
-                a[j][2] = _mm512_add_ps(a[j][2], _mm512_mul_ps(pr, r2));
-                a[j][3] = _mm512_add_ps(a[j][3], _mm512_mul_ps(pr, r3));
+    /* softmax per lane over its own positions */
+    __m512 mx = _mm512_set1_ps(-__builtin_inff());
+    for (uint32_t t = 0; t < max_pos; t++) {
+        __m512 st = _mm512_loadu_ps(s + (size_t)t * 16);
+        __mmask16 up = _mm512_mask_cmp_ps_mask(live_at(npos, t), st, mx, _CMP_GT_OQ);
+        mx = _mm512_mask_mov_ps(mx, up, st);
+    }
+    /* (the V rows of this KV head are fetched into L2 meanwhile: the
+     * weighted sums read them 64 bytes at a time, 3 KiB apart) */
+    size_t vrow = (size_t)hd * (f16 ? 2 : 4);
+    __m512 sum = _mm512_setzero_ps();
+    for (uint32_t t = 0; t < max_pos; t++) {
+        const char *vp = (const char *)v + (size_t)t * vs * (f16 ? 2 : 4);
+        for (size_t off = 0; off < vrow; off += 64) _mm_prefetch(vp + off, _MM_HINT_T1);
+        __m512 e = zt__expf16(_mm512_sub_ps(_mm512_loadu_ps(s + (size_t)t * 16), mx));
+        _mm512_storeu_ps(s + (size_t)t * 16, e);
+        sum = _mm512_mask_add_ps(sum, live_at(npos, t), sum, e);
+    }
+    const __m512 inv = _mm512_div_ps(_mm512_set1_ps(1.0f), sum);
+    for (uint32_t t = 0; t < max_pos; t++)
+        _mm512_storeu_ps(s + (size_t)t * 16, _mm512_mul_ps(_mm512_loadu_ps(s + (size_t)t * 16), inv));
+    /* weighted sums, 16 dims a pass */
+    for (uint32_t i0 = 0; i0 < hd; i0 += 16) {
+        __m512 acc[16];
+#pragma GCC unroll 16
+        for (int d = 0; d < 16; d++) acc[d] = _mm512_setzero_ps();
+        for (uint32_t t = 0; t < max_pos; t++) {
+            __m512 pt = _mm512_loadu_ps(s + (size_t)t * 16);
+            __mmask16 live = t < min_pos ? (__mmask16)0xffff : live_at(npos, t);
+            const float *vr;
+            float vw[16];
+            if (f16) {
+                _mm512_storeu_ps(vw, v_row(v, true, (size_t)t * vs + i0));
+                vr = vw;
+            } else {
+                vr = (const float *)v + (size_t)t * vs + i0;
             }
+#pragma GCC unroll 16
+            for (int d = 0; d < 16; d++)
+                acc[d] = _mm512_mask_add_ps(acc[d], live, acc[d], _mm512_mul_ps(pt, _mm512_set1_ps(vr[d])));
         }
-        for (int j = 0; j < ZT_ATTN_WQ; j++) {
-            /* then alone on to its own n_pos, its accumulators still in hand */
-            if (n_pos[j] > common) wsum64(scores[j], inv[j], v, f16, vs, i0, common, n_pos[j], a[j]);
-            for (int b = 0; b < 4; b++) _mm512_storeu_ps(o[j] + i0 + 16 * b, a[j][b]);
-        }
+        __m512 c[16];
+        zt__transpose16(acc, c);
+        for (int j = 0; j < ZT_ATTN_MQ; j++) _mm512_storeu_ps(o[j] + i0, c[j]);
     }
 }
 
@@ -276,18 +272,11 @@ void zt__attn_wsum_avx512(const float *scores, float inv, const void *v, bool f1
 {
     (void)scores, (void)inv, (void)v, (void)f16, (void)vs, (void)hd, (void)n_pos, (void)o;
 }
-void zt__attn_scores_mq_avx512(const float *const q[ZT_ATTN_MQ], const void *k, bool f16, size_t ks, uint32_t col,
-                               uint32_t n_tiled, uint32_t hd, const uint32_t n_pos[ZT_ATTN_MQ], float scale,
-                               float *const scores[ZT_ATTN_MQ], float *scratch)
+void zt__attn_group_avx512(const float *const q[ZT_ATTN_MQ], const void *k, const void *v, bool f16, size_t ks,
+                           size_t vs, uint32_t col, uint32_t n_tiled, uint32_t hd, const uint32_t n_pos[ZT_ATTN_MQ],
+                           float scale, float *const o[ZT_ATTN_MQ], float *s, float *scratch)
 {
-    (void)q, (void)k, (void)f16, (void)ks, (void)col, (void)n_tiled, (void)hd, (void)n_pos, (void)scale, (void)scores,
-        (void)scratch;
-}
-
-void zt__attn_wsum_mq_avx512(const float *const scores[ZT_ATTN_WQ], const float inv[ZT_ATTN_WQ], const void *v,
-                             bool f16, size_t vs, uint32_t hd, const uint32_t n_pos[ZT_ATTN_WQ],
-                             float *const o[ZT_ATTN_WQ])
-{
-    (void)scores, (void)inv, (void)v, (void)f16, (void)vs, (void)hd, (void)n_pos, (void)o;
+    (void)q, (void)k, (void)v, (void)f16, (void)ks, (void)vs, (void)col, (void)n_tiled, (void)hd, (void)n_pos,
+        (void)scale, (void)o, (void)s, (void)scratch;
 }
 #endif

@@ -24,26 +24,29 @@ uint32_t zt__attn_scores_avx512(const float *q, const void *k, bool f16, size_t 
 void zt__attn_wsum_avx512(const float *scores, float inv, const void *v, bool f16, size_t vs, uint32_t hd,
                           uint32_t n_pos, float *o);
 
-/* The same for several queries of one sequence and KV head at once
+/* The attention of ZT_ATTN_MQ queries of one sequence and KV head at once
  * (cpu_backend.c's batched prompt path), each with its own q, n_pos and
- * output, with the one-query kernels' bits: the scores of ZT_ATTN_MQ
- * queries (lanes across the queries: no transpose per cache tile;
- * scratch of (hd + 16) * 16 floats), the weighted sums of ZT_ATTN_WQ
- * queries (hd a multiple of 64; v rows loaded once over the positions all
- * of them have). */
+ * output o, with the one-query path's bits (zt__attn_scores_avx512, the
+ * softmax of cpu_backend.c, zt__attn_wsum_avx512): lanes across the
+ * queries for scores, softmax and weighted sums alike, so each K tile and
+ * V row is loaded once for all of them. k as above, v the KV head's first
+ * V column (vs elements a row), hd a multiple of 16; s: 16 * (the largest
+ * n_pos rounded up to 16) floats, scratch (hd + 16) * 16 floats. */
 #define ZT_ATTN_MQ 16
-#define ZT_ATTN_WQ 4
-void zt__attn_scores_mq_avx512(const float *const q[ZT_ATTN_MQ], const void *k, bool f16, size_t ks, uint32_t col,
-                               uint32_t n_tiled, uint32_t hd, const uint32_t n_pos[ZT_ATTN_MQ], float scale,
-                               float *const scores[ZT_ATTN_MQ], float *scratch);
-void zt__attn_wsum_mq_avx512(const float *const scores[ZT_ATTN_WQ], const float inv[ZT_ATTN_WQ], const void *v,
-                             bool f16, size_t vs, uint32_t hd, const uint32_t n_pos[ZT_ATTN_WQ],
-                             float *const o[ZT_ATTN_WQ]);
+void zt__attn_group_avx512(const float *const q[ZT_ATTN_MQ], const void *k, const void *v, bool f16, size_t ks,
+                           size_t vs, uint32_t col, uint32_t n_tiled, uint32_t hd, const uint32_t n_pos[ZT_ATTN_MQ],
+                           float scale, float *const o[ZT_ATTN_MQ], float *s, float *scratch);
 
 /* ew_avx512.c (same condition: built with AVX-512 and the path in use
  * is AVX-512 or newer): y[i] = (g[i] / (1 + zt__expf(-g[i]))) * u[i], and
  * s[i] = zt__expf(s[i] - mx), lane by lane with zt__expf's bits. */
 void zt__swiglu_avx512(float *y, const float *g, const float *u, size_t n);
 void zt__exp_sub_avx512(float *s, size_t n, float mx);
+/* ss[j] = sum in increasing i of xr[j][i] * xr[j][i] (product rounded,
+ * then added, from 0) for 16 rows, lanes across the rows; n a multiple of
+ * 16. */
+void zt__norm_sums16_avx512(const float *const xr[16], size_t n, float ss[16]);
+/* y[i] = (x[i] * s) * g[i] (RMSNorm's scaling; y may be x). */
+void zt__scale_mul_avx512(float *y, const float *x, float s, const float *g, size_t n);
 
 #endif

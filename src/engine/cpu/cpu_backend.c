@@ -297,12 +297,12 @@ static int cpu_get_rows(struct zt__backend *be, const struct zt__tensor *src, co
     return 0;
 }
 
-/* y = x / sqrt(mean(x^2) + eps) * g, summing squares in order. Up to
- * NORM_ROWS rows at a time: each row's sum is still one chain in index
+/* y = x / sqrt(mean(x^2) + eps) * g, summing squares in order,
+ * up to 8 rows at a time: each row's sum is still one chain in index
  * order (the same bits), but the rows' chains interleave, so a batch of
  * streams pays the add latency once per element, not once per element
- * and row. */
-#define NORM_ROWS 8
+ * and row; with the AVX-512 kernels 16 rows go in the lanes of one vector
+ * chain (zt__norm_sums16_avx512). */
 /* ss[j] = sum in order of xr[j][i]^2, nr (a constant where inlined) chains. */
 __attribute__((always_inline)) static inline void norm_sums(const float *const *xr, size_t nr, size_t n, float *ss)
 {
@@ -317,19 +317,26 @@ static int cpu_rmsnorm(struct zt__backend *be, const struct zt__tensor *x, const
     (void)be;
     size_t n = x->ne0;
     const float *gv = row(g, 0);
+    /* 16 rows of a prompt at a time in the vector lanes (ew_avx512.c) */
+    bool vec = zt__attn_avx512_built && zt_quant_isa_current() >= ZT_QUANT_ISA_AVX512, vec16 = vec && n % 16 == 0;
     for (size_t b0 = 0, nr; b0 < x->ne1; b0 += nr) {
         size_t left = x->ne1 - b0;
-        nr = left >= 8 ? 8 : left >= 4 ? 4 : left >= 2 ? 2 : 1;
-        const float *xr[NORM_ROWS];
-        float ss[NORM_ROWS];
+        nr = vec16 && left >= 16 ? 16 : left >= 8 ? 8 : left >= 4 ? 4 : left >= 2 ? 2 : 1;
+        const float *xr[16];
+        float ss[16];
         for (size_t j = 0; j < nr; j++) xr[j] = row(x, b0 + j);
-        if (nr == 8) norm_sums(xr, 8, n, ss);
+        if (nr == 16) zt__norm_sums16_avx512(xr, n, ss);
+        else if (nr == 8) norm_sums(xr, 8, n, ss);
         else if (nr == 4) norm_sums(xr, 4, n, ss);
         else if (nr == 2) norm_sums(xr, 2, n, ss);
         else norm_sums(xr, 1, n, ss);
         for (size_t j = 0; j < nr; j++) {
             const float *xv = xr[j];
             float *y = row(dst, b0 + j), scale = 1.0f / sqrtf(ss[j] / (float)n + eps);
+            if (vec) {
+                zt__scale_mul_avx512(y, xv, scale, gv, n);
+                continue;
+            }
             for (size_t i = 0; i < n; i++) y[i] = (xv[i] * scale) * gv[i];
         }
     }
@@ -778,64 +785,24 @@ static bool attn_shared(const struct attn_ctx *a, size_t b0)
     return true;
 }
 
-/* attn_softmax of the ZT_ATTN_MQ rows of a group (the vector path): each
- * row's max and sum in the same order as there, but the rows' chains
- * interleaved (over the positions all rows have, then each row's own), so
- * the add latency is paid once per position, not once per position and
- * row. */
-static void attn_softmax_group(float *const sc[ZT_ATTN_MQ], const uint32_t n_pos[ZT_ATTN_MQ], float inv[ZT_ATTN_MQ])
+/* Head h of ZT_ATTN_MQ items of one sequence (attn_shared): scores,
+ * softmax and weighted sums of all of them at once, lanes across the items
+ * (zt__attn_group_avx512); each (item, head) gets attend()'s bits. */
+static void attend_group(const struct attn_ctx *a, size_t b0, uint32_t h, float *s, float *scratch)
 {
-    float mx[ZT_ATTN_MQ], sum[ZT_ATTN_MQ];
-    uint32_t common = n_pos[0];
-    for (size_t j = 0; j < ZT_ATTN_MQ; j++) {
-        mx[j] = -INFINITY;
-        sum[j] = 0.0f;
-        if (n_pos[j] < common) common = n_pos[j];
-    }
-    for (uint32_t t = 0; t < common; t++)
-        for (size_t j = 0; j < ZT_ATTN_MQ; j++)
-            if (sc[j][t] > mx[j]) mx[j] = sc[j][t];
-    for (size_t j = 0; j < ZT_ATTN_MQ; j++) {
-        for (uint32_t t = common; t < n_pos[j]; t++)
-            if (sc[j][t] > mx[j]) mx[j] = sc[j][t];
-        zt__exp_sub_avx512(sc[j], n_pos[j], mx[j]);
-    }
-    for (uint32_t t = 0; t < common; t++)
-        for (size_t j = 0; j < ZT_ATTN_MQ; j++) sum[j] += sc[j][t];
-    for (size_t j = 0; j < ZT_ATTN_MQ; j++) {
-        for (uint32_t t = common; t < n_pos[j]; t++) sum[j] += sc[j][t];
-        inv[j] = 1.0f / sum[j];
-    }
-}
-
-/* Head h of ZT_ATTN_MQ items of one sequence (attn_shared): the scores of
- * all of them per pass over the K tiles, the weighted sums ZT_ATTN_WQ at a
- * time per pass over the V rows; each (item, head) gets attend()'s bits. */
-static void attend_group(const struct attn_ctx *a, size_t b0, uint32_t h, float *scores, size_t stride,
-                         float *scratch)
-{
-    uint32_t hd = a->p->head_dim;
-    struct attn_at x[ZT_ATTN_MQ];
-    const float *q[ZT_ATTN_MQ], *csc[ZT_ATTN_MQ];
-    float *sc[ZT_ATTN_MQ], *o[ZT_ATTN_MQ], inv[ZT_ATTN_MQ];
+    const float *q[ZT_ATTN_MQ];
+    float *o[ZT_ATTN_MQ];
     uint32_t n_pos[ZT_ATTN_MQ];
+    struct attn_at x0 = attn_at(a, b0, h);
     for (size_t j = 0; j < ZT_ATTN_MQ; j++) {
-        x[j] = attn_at(a, b0 + j, h);
-        q[j] = x[j].q;
-        sc[j] = scores + j * stride;
-        csc[j] = sc[j];
-        o[j] = x[j].o;
-        n_pos[j] = x[j].n_pos;
+        struct attn_at x = j ? attn_at(a, b0 + j, h) : x0;
+        q[j] = x.q;
+        o[j] = x.o;
+        n_pos[j] = x.n_pos;
     }
-    zt__attn_scores_mq_avx512(q, x[0].kc, x[0].f16, x[0].ks, x[0].kcol, x[0].n_tiled, hd, n_pos,
-                              1.0f / sqrtf((float)hd), sc, scratch);
-    attn_softmax_group(sc, n_pos, inv);
-    if (hd % 64 == 0) {
-        for (size_t j = 0; j < ZT_ATTN_MQ; j += ZT_ATTN_WQ)
-            zt__attn_wsum_mq_avx512(csc + j, inv + j, x[0].vc, x[0].f16, x[0].vs, hd, n_pos + j, o + j);
-    } else {
-        for (size_t j = 0; j < ZT_ATTN_MQ; j++) attn_wsum(a, &x[j], sc[j], inv[j]);
-    }
+    uint32_t hd = a->p->head_dim;
+    zt__attn_group_avx512(q, x0.kc, x0.vc, x0.f16, x0.ks, x0.vs, x0.kcol, x0.n_tiled, hd, n_pos,
+                          1.0f / sqrtf((float)hd), o, s, scratch);
 }
 
 /* Work unit j: head j % n_head of work block j / n_head (one item, or a
@@ -863,7 +830,7 @@ static void par_attention(void *ctx, size_t j0, size_t j1, unsigned tid)
     for (size_t j = j0; j < j1; j++) {
         uint32_t blk = a->block[j / n_head], h = (uint32_t)(j % n_head);
         if (blk & ATTN_GROUP)
-            attend_group(a, blk & ~ATTN_GROUP, h, scores, stride, scores + ZT_ATTN_MQ * stride);
+            attend_group(a, blk & ~ATTN_GROUP, h, scores, scores + ZT_ATTN_MQ * stride);
         else
             attend(a, blk, h, scores);
     }
