@@ -572,6 +572,13 @@ static void threats(const struct zt__mod_word *w, size_t n, struct zt__mod_hits 
         "slash your tyres",
         "slash your tires",
         "key your car",
+        "know your kids",
+        "with everyone inside",
+        "bring a knife",
+        "@you re getting hurt",
+        "and then i come for",
+        "kick your door in",
+        "it s your last night",
         /* round 6: threats of the other supported languages (folded) */
         "te voy a matar",
         "te reviento",
@@ -607,6 +614,13 @@ static void threats(const struct zt__mod_word *w, size_t n, struct zt__mod_hits 
         "te quemo",
         "ti brucio",
         "ik steek je",
+        "dein auto an",
+        "in de fik",
+        "quemar tu",
+        "bruler ta",
+        "brucio la tua",
+        "queimar o teu",
+        "queimar seu",
     };
     static const double pw[] = {0.8, 0.9, 0.7, 0.8, 0.8, 0.8, 0.75, 0.8, 0.6, 0.6, 0.6, 0.5, 0.5, 0.5, 0.3, 0.3,
                                 0.8, 0.7, 0.75, 0.75, 0.9, 0.8, 0.8, 0.6, 0.85, 0.9, 0.85, 0.85, 0.9, 0.85, 0.85,
@@ -622,16 +636,17 @@ static void threats(const struct zt__mod_word *w, size_t n, struct zt__mod_hits 
                                 0.8, 0.85, 0.6, 0.6, 0.6, 0.6, 0.6, 0.6, 0.6, 0.75, 0.75, 0.75,
                                 /* round 7 */
                                 0.85, 0.8, 0.8, 0.75, 0.85, 0.85, 0.8, 0.75, 0.8, 0.8, 0.75, 0.8, 0.8, 0.7, 0.7, 0.8, 0.8, 0.6, 0.8, 0.85, 0.85, 0.8, 0.8, 0.75,
+                                0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8,
                                 /* round 6 */
                                 0.85, 0.8, 0.8, 0.85, 0.8, 0.75, 0.85, 0.85, 0.8, 0.85, 0.85, 0.85, 0.85, 0.8, 0.8, 0.85,
                                 /* round 7, other languages */
-                                0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.75, 0.8, 0.75, 0.75, 0.75, 0.85, 0.75, 0.75, 0.75, 0.8};
+                                0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.75, 0.8, 0.75, 0.75, 0.75, 0.85, 0.75, 0.75, 0.75, 0.8, 0.75, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8};
     /* round 6: the other languages' phrases are hyperbole before a
      * preposition ("te voy a matar a besos", "vou te matar de rir", "ti
      * ammazzo di coccole", "ik maak je af met Monopoly") or among laughs */
     static const char *const hyper[] = {"a", "de", "di", "con", "com", "met", "bij", "mit", "beim", "au", "en",
                                         "haha", "jaja", "kkk", "kkkk", "ahah", "mdr", "lol", NULL};
-    size_t first_r6 = sizeof phrases / sizeof phrases[0] - 16 - 17; /* round 6's 16 and round 7's other languages */
+    size_t first_r6 = sizeof phrases / sizeof phrases[0] - 16 - 24; /* round 6's 16 and round 7's other languages */
     bool laughs = h->friendly;
     for (size_t i = 0; i < n && !laughs; i++) laughs = in(&w[i], hyper) && w[i].len > 2;
     struct firsts f;
@@ -672,9 +687,10 @@ static void threat_pairs(const struct zt__mod_word *w, size_t n, struct zt__mod_
 {
     static const char *const lead[] = {"if i see @you again", "mess with me again", "next time i see @you",
                                        "one day i ll", "if @you ever", "try me", "keep it up and", "keep posting and",
+                                       "next time @you see me",
                                        "keep talking and", NULL};
     static const char *const outcome[] = {"@you re finished", "@you ll end up",
-                                          "@you won t", "@you ll regret", "see what happens", NULL};
+                                          "@you won t", "@you ll regret", "see what happens", "the last time", NULL};
     bool l = false, o = false;
     for (size_t i = 0; i < n; i++) {
         for (size_t p = 0; lead[p] && !l; p++) l = phrase_at(w, n, i, lead[p]);
@@ -808,7 +824,8 @@ static const char *const WHERE_VERB[] = {"lives", "live", "living", "works", "wo
 static const char *const WHERE_PREP[] = {"at", "on", "in", "near", "op", "en", "a", "em", "na", "no", "im", "am",
                                          /* round 7 */
                                          "al", "alla", "bei", "bij", "au", "chez", "presso", "outside", "by", "del",
-                                         "do", "da", "aan", "an", "auf", NULL};
+                                         "do", "da", "aan", "an", "auf", "above", "behind", "opposite", "over",
+                                         "next", NULL};
 static const char *const SCHOOL[] = {"primary", "school", "academy", "college", "elementary", "high", "nursery", NULL};
 
 /* Round 5 (issue 16): what makes contact data a call to harass its owner.
@@ -843,7 +860,8 @@ static const char *const CALL[] = {
     "go pay", "vamos esperar", "vamos atras", "pak haar", "pak hem", "sagt ihr", "sagt ihm", "zeigt ihr",
     "zeigt ihm", "a ver si sigue", "dile lo que", "decidle", "dites lui", "allez la voir", "allez le voir",
     "ditele", "andatela", "andatelo", "zeg haar", "zeg hem", "falem com ela", "falem com ele", "digam a ela",
-    "digam a ele", NULL};
+    "digam a ele", "pile on", "vamos la", "have fun", "spam her", "spam him", "email her", "email him",
+    "call him at", "call her at", NULL};
 static const char *const GRUDGE[] = {
     "who reported", "who complained", "who dumped", "who cut me", "who lied", "who wrote", "who snitched",
     "who ratted", "who banned", "who blocked", "who fired", "who failed", "who beat", "who trashed", "who cheated",
@@ -871,7 +889,9 @@ static const char *const DISCLOSE[] = {
     "his ssn", "her ssn", "his social", "her social", "real name", "his real", "her real", "personal cell",
     "personal number", "private number", "home phone", "new workplace", "his employer", "her employer",
     "name badge", "his instagram", "her instagram", "his discord", "her discord", "his license", "her license",
-    "su direccion", "sa adresse", "seine adresse", "ihre adresse", "o numero dela", "o numero dele", NULL};
+    "su direccion", "sa adresse", "seine adresse", "ihre adresse", "o numero dela", "o numero dele",
+    "work email", "his manager", "her manager",
+    "real address", "new address", NULL};
 
 /* Harassing at all hours: a call only with a third person in the message
  * ("ring him every hour", not "ring me at midnight"). */
@@ -1058,7 +1078,7 @@ static bool routine(const struct zt__mod_word *w, size_t n)
 
 /* Round 7: a third person's own or kin word ("his", "her", "sus", "ses",
  * "seine", "dele") before a kin word ("his kids", "her daughter's") */
-static const char *const OWNER3[] = {"his", "her", "their", "sus", "su", "ses", "son", "sa", "seine", "sein",
+static const char *const OWNER3[] = {"his", "her", "their", "s", "sus", "su", "ses", "son", "sa", "seine", "sein",
                                      "ihre", "ihr", "dele", "dela", "deles", "seu", "sua", "seus", "suas", "suoi",
                                      "sua", "suo", "zijn", "haar", "hun", NULL};
 
@@ -1098,7 +1118,8 @@ static bool whereabouts(const struct zt__mod_word *w, size_t n)
     if (specific_place(w, n)) return true;
     for (size_t i = 0; i + 1 < n; i++) {
         /* "lives on", "works nights at" */
-        if (in(&w[i], WHERE_VERB) && (in(&w[i + 1], WHERE_PREP) || (i + 2 < n && in(&w[i + 2], WHERE_PREP))))
+        if (in(&w[i], WHERE_VERB) && (in(&w[i + 1], WHERE_PREP) || (i + 2 < n && in(&w[i + 2], WHERE_PREP)) ||
+                                      (i + 3 < n && in(&w[i + 3], WHERE_PREP) && !eqw(&w[i + 1], "hard"))))
             return true;
         if ((eqw(&w[i], "go") || eqw(&w[i], "goes")) && eqw(&w[i + 1], "to") && i + 3 < n &&
             (in(&w[i + 3], SCHOOL) || (i + 4 < n && in(&w[i + 4], SCHOOL))))
@@ -1149,7 +1170,10 @@ static void doxxing(const struct zt__mod_word *w, size_t n, const char *raw, siz
     for (size_t i = 0; i < n; i++) many |= in(&w[i], crowd);
     /* round 7: "go" ending the message; whereabouts with a time, a
      * numbered room, a plate or the target's kin, and a call */
-    if (!call && n > 0 && eqw(&w[n - 1], "go")) call = true;
+    if (!call && n > 1 && eqw(&w[n - 1], "go") && !eqw(&w[n - 2], "we") && !eqw(&w[n - 2], "i") &&
+        !eqw(&w[n - 2], "to") && !eqw(&w[n - 2], "let") && !eqw(&w[n - 2], "s") && !eqw(&w[n - 2], "you") &&
+        !eqw(&w[n - 2], "can") && !eqw(&w[n - 2], "should") && !eqw(&w[n - 2], "will") && !eqw(&w[n - 2], "ll"))
+        call = true;
     bool timed = routine(w, n);
     bool kin3 = false;
     for (size_t i = 0; i + 1 < n && !kin3; i++)
