@@ -572,7 +572,6 @@ static void threats(const struct zt__mod_word *w, size_t n, struct zt__mod_hits 
         "slash your tyres",
         "slash your tires",
         "key your car",
-        "know your kids",
         "with everyone inside",
         "bring a knife",
         "@you re getting hurt",
@@ -613,6 +612,8 @@ static void threats(const struct zt__mod_word *w, size_t n, struct zt__mod_hits 
         "vais te casser",
         "te quemo",
         "ti brucio",
+        "zunde deine",
+        "zunde deinen",
         "ik steek je",
         "dein auto an",
         "in de fik",
@@ -636,17 +637,17 @@ static void threats(const struct zt__mod_word *w, size_t n, struct zt__mod_hits 
                                 0.8, 0.85, 0.6, 0.6, 0.6, 0.6, 0.6, 0.6, 0.6, 0.75, 0.75, 0.75,
                                 /* round 7 */
                                 0.85, 0.8, 0.8, 0.75, 0.85, 0.85, 0.8, 0.75, 0.8, 0.8, 0.75, 0.8, 0.8, 0.7, 0.7, 0.8, 0.8, 0.6, 0.8, 0.85, 0.85, 0.8, 0.8, 0.75,
-                                0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8,
+                                0.8, 0.8, 0.8, 0.8, 0.8, 0.8,
                                 /* round 6 */
                                 0.85, 0.8, 0.8, 0.85, 0.8, 0.75, 0.85, 0.85, 0.8, 0.85, 0.85, 0.85, 0.85, 0.8, 0.8, 0.85,
                                 /* round 7, other languages */
-                                0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.75, 0.8, 0.75, 0.75, 0.75, 0.85, 0.75, 0.75, 0.75, 0.8, 0.75, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8};
+                                0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.75, 0.8, 0.75, 0.75, 0.75, 0.85, 0.75, 0.75, 0.75, 0.8, 0.8, 0.8, 0.75, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8};
     /* round 6: the other languages' phrases are hyperbole before a
      * preposition ("te voy a matar a besos", "vou te matar de rir", "ti
      * ammazzo di coccole", "ik maak je af met Monopoly") or among laughs */
     static const char *const hyper[] = {"a", "de", "di", "con", "com", "met", "bij", "mit", "beim", "au", "en",
                                         "haha", "jaja", "kkk", "kkkk", "ahah", "mdr", "lol", NULL};
-    size_t first_r6 = sizeof phrases / sizeof phrases[0] - 16 - 24; /* round 6's 16 and round 7's other languages */
+    size_t first_r6 = sizeof phrases / sizeof phrases[0] - 16 - 26; /* round 6's 16 and round 7's other languages */
     bool laughs = h->friendly;
     for (size_t i = 0; i < n && !laughs; i++) laughs = in(&w[i], hyper) && w[i].len > 2;
     struct firsts f;
@@ -820,7 +821,7 @@ static const char *const WHERE_VERB[] = {"lives", "live", "living", "works", "wo
                                          "trabaja", "trabajan", "trabalha", "trabalham", "lavora", "lavorano",
                                          "travaille", "bosse", "arbeitet", "werkt", "studies", "studying", "estudia",
                                          "estuda", "studia", "etudie", "studiert", "studeert", "trains", "training",
-                                         "walks", "drinks", "waits", "sits", NULL};
+                                         "walks", "drinks", "waits", "sits", "leaves", "finishes", "arrives", NULL};
 static const char *const WHERE_PREP[] = {"at", "on", "in", "near", "op", "en", "a", "em", "na", "no", "im", "am",
                                          /* round 7 */
                                          "al", "alla", "bei", "bij", "au", "chez", "presso", "outside", "by", "del",
@@ -861,7 +862,7 @@ static const char *const CALL[] = {
     "zeigt ihm", "a ver si sigue", "dile lo que", "decidle", "dites lui", "allez la voir", "allez le voir",
     "ditele", "andatela", "andatelo", "zeg haar", "zeg hem", "falem com ela", "falem com ele", "digam a ela",
     "digam a ele", "pile on", "vamos la", "have fun", "spam her", "spam him", "email her", "email him",
-    "call him at", "call her at", NULL};
+    "call him at", "call her at", "ga hem", "ga haar", "zoek hem op", "zoek haar op", NULL};
 static const char *const GRUDGE[] = {
     "who reported", "who complained", "who dumped", "who cut me", "who lied", "who wrote", "who snitched",
     "who ratted", "who banned", "who blocked", "who fired", "who failed", "who beat", "who trashed", "who cheated",
@@ -1058,7 +1059,15 @@ static const char *const ROUTINE[] = {"morning", "mornings", "every", "night", "
                                       "sera", "pomeriggio", "matin", "soir", "schicht", "fruhschicht",
                                       "spatschicht", "nachtschicht", "dienst", "ochtend", "avond", "salen", "sale",
                                       "sortie", "sai", "esce", "weekdays", "saturday", "saturdays", "sunday",
-                                      "sundays", "monday", "mondays", "friday", "fridays", "daily", NULL};
+                                      "sundays", "monday", "mondays", "friday", "fridays", "daily", "mananas",
+                                      "tardes", "noches", "matins", "soirs", "sere", "noites", "manhas", "ochtends",
+                                      "avonds", "abends", "morgens", "nachts", "avonddienst", "nachtdienst",
+                                      "ochtenddienst", "dagdienst", "nachtschicht", NULL};
+
+/* the speaker's own words beside the first-person subjects (FIRST) */
+static const char *const SPEAKER[] = {"my", "mine", "me", "we", "us", "our", "yo", "nosotros", "mi", "je", "moi",
+                                      "nous", "ich", "wir", "mich", "eu", "nos", "io", "noi", "ik", "wij", "mijn",
+                                      "recojo", "collect", NULL};
 
 static bool routine(const struct zt__mod_word *w, size_t n)
 {
@@ -1188,7 +1197,12 @@ static void doxxing(const struct zt__mod_word *w, size_t n, const char *raw, siz
     for (size_t i = 0; i < n && !kindly; i++) kindly = in(&w[i], kind_words);
     if (call && kind == 3 && !kindly && (timed || kin3 || specific_place(w, n))) strong = true;
     /* the target's children's school and the time they come out ("sus hijos van al colegio San José, salen a las 5") */
-    if (kind == 3 && kin3 && timed && !kindly && specific_place(w, n)) strong = true;
+    if (kind == 3 && kin3 && timed && !kindly && specific_place(w, n)) {
+        /* ... told by no one who takes part ("I'll take them home", "la recojo yo") */
+        bool speaker = false;
+        for (size_t i = 0; i < n && !speaker; i++) speaker = in(&w[i], FIRST) || in(&w[i], SPEAKER);
+        if (!speaker) strong = true;
+    }
     if (call && (grudge || disclose || many || kind != 3)) strong = true;
     /* a grudge with contact data or a disclosure; with whereabouts alone it also needs a call */
     if (grudge && (disclose || (kind != 3 && kind != 0))) strong = true;
