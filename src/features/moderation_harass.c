@@ -547,6 +547,37 @@ static void threats(const struct zt__mod_word *w, size_t n, struct zt__mod_hits 
         "ir a por ti",
         "vengo a prenderti",
         "vais bruler",
+        /* round 7 */
+        "running @you over",
+        "run @you over",
+        "push @you down",
+        "push @you off",
+        "half to death",
+        "take care of @you permanently",
+        "getting stabbed",
+        "get stabbed",
+        "smash every window",
+        "smash your windows",
+        "every window in your",
+        "know which school",
+        "what i did to the last",
+        "or i ll send the",
+        "or i ll post the",
+        "or i ll leak",
+        "sort @you out with my",
+        "with my boys to",
+        "first one i m visiting",
+        "break your legs",
+        "break your neck",
+        "slash your tyres",
+        "slash your tires",
+        "key your car",
+        "with everyone inside",
+        "bring a knife",
+        "@you re getting hurt",
+        "and then i come for",
+        "kick your door in",
+        "it s your last night",
         /* round 6: threats of the other supported languages (folded) */
         "te voy a matar",
         "te reviento",
@@ -564,6 +595,33 @@ static void threats(const struct zt__mod_word *w, size_t n, struct zt__mod_hits 
         "maak je af",
         "maak ik je af",
         "vermoord je",
+        /* round 7: the other languages' (folded), hyperbole-checked like round 6's */
+        "voy a por ti",
+        "vamos a por ti",
+        "je te plante",
+        "vais te planter",
+        "zunde dein",
+        "te parto la cara",
+        "te rompo la cara",
+        "je te defonce",
+        "ti spacco la faccia",
+        "vou te quebrar",
+        "ik sla je",
+        "ich schlag dich",
+        "stech dich ab",
+        "vais te casser",
+        "te quemo",
+        "ti brucio",
+        "zunde deine",
+        "zunde deinen",
+        "ik steek je",
+        "dein auto an",
+        "in de fik",
+        "quemar tu",
+        "bruler ta",
+        "brucio la tua",
+        "queimar o teu",
+        "queimar seu",
     };
     static const double pw[] = {0.8, 0.9, 0.7, 0.8, 0.8, 0.8, 0.75, 0.8, 0.6, 0.6, 0.6, 0.5, 0.5, 0.5, 0.3, 0.3,
                                 0.8, 0.7, 0.75, 0.75, 0.9, 0.8, 0.8, 0.6, 0.85, 0.9, 0.85, 0.85, 0.9, 0.85, 0.85,
@@ -577,14 +635,19 @@ static void threats(const struct zt__mod_word *w, size_t n, struct zt__mod_hits 
                                 0.8, 0.75, 0.75, 0.8, 0.8, 0.75,
                                 /* round 5 */
                                 0.8, 0.85, 0.6, 0.6, 0.6, 0.6, 0.6, 0.6, 0.6, 0.75, 0.75, 0.75,
+                                /* round 7 */
+                                0.85, 0.8, 0.8, 0.75, 0.85, 0.85, 0.8, 0.75, 0.8, 0.8, 0.75, 0.8, 0.8, 0.7, 0.7, 0.8, 0.8, 0.6, 0.8, 0.85, 0.85, 0.8, 0.8, 0.75,
+                                0.8, 0.8, 0.8, 0.8, 0.8, 0.8,
                                 /* round 6 */
-                                0.85, 0.8, 0.8, 0.85, 0.8, 0.75, 0.85, 0.85, 0.8, 0.85, 0.85, 0.85, 0.85, 0.8, 0.8, 0.85};
+                                0.85, 0.8, 0.8, 0.85, 0.8, 0.75, 0.85, 0.85, 0.8, 0.85, 0.85, 0.85, 0.85, 0.8, 0.8, 0.85,
+                                /* round 7, other languages */
+                                0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.75, 0.8, 0.75, 0.75, 0.75, 0.85, 0.75, 0.75, 0.75, 0.8, 0.8, 0.8, 0.75, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8};
     /* round 6: the other languages' phrases are hyperbole before a
      * preposition ("te voy a matar a besos", "vou te matar de rir", "ti
      * ammazzo di coccole", "ik maak je af met Monopoly") or among laughs */
     static const char *const hyper[] = {"a", "de", "di", "con", "com", "met", "bij", "mit", "beim", "au", "en",
                                         "haha", "jaja", "kkk", "kkkk", "ahah", "mdr", "lol", NULL};
-    size_t first_r6 = sizeof phrases / sizeof phrases[0] - 16; /* the last 16 */
+    size_t first_r6 = sizeof phrases / sizeof phrases[0] - 16 - 26; /* round 6's 16 and round 7's other languages */
     bool laughs = h->friendly;
     for (size_t i = 0; i < n && !laughs; i++) laughs = in(&w[i], hyper) && w[i].len > 2;
     struct firsts f;
@@ -625,9 +688,10 @@ static void threat_pairs(const struct zt__mod_word *w, size_t n, struct zt__mod_
 {
     static const char *const lead[] = {"if i see @you again", "mess with me again", "next time i see @you",
                                        "one day i ll", "if @you ever", "try me", "keep it up and", "keep posting and",
+                                       "next time @you see me",
                                        "keep talking and", NULL};
     static const char *const outcome[] = {"@you re finished", "@you ll end up",
-                                          "@you won t", "@you ll regret", "see what happens", NULL};
+                                          "@you won t", "@you ll regret", "see what happens", "the last time", NULL};
     bool l = false, o = false;
     for (size_t i = 0; i < n; i++) {
         for (size_t p = 0; lead[p] && !l; p++) l = phrase_at(w, n, i, lead[p]);
@@ -744,14 +808,25 @@ static const char *const POINT[] = {"his", "her", "their", "him", "them", "he", 
                                     "endereco", "morada", "telefono", "telefone", "movil", "portable", "handynummer",
                                     "handy", "mail", "su", "sa", "son", "sein", "seine", "ihre", "ihr", "ihn", "suo",
                                     "sua", "seu", "zijn", "haar", "hem", "hij", "zij", "woont", "abita", "vive",
-                                    "wohnt", "habite", "mora", "la", "lo", "le", NULL};
+                                    "wohnt", "habite", "mora", "la", "lo", "le",
+                                    /* round 7 */
+                                    "dela", "dele", "elle", "ella", "ele", "ela", "er", "ze", "lei", "lui", NULL};
 static const char *const HOSTILE[] = {"everyone", "visit", "show", "hell", "fun", "post", "teach", "lesson", "call",
                                       "let", "knows", "go", "make", "tell", "everywhere", "pay", "text", "message",
                                       "know", "todos", "alle", "tous", "tutti", "iedereen", "allez", "ruft",
                                       "manda", "chiamatela", "chiamatelo", "id", NULL};
 static const char *const WHERE_VERB[] = {"lives", "live", "living", "works", "working", "parks", "stays", "staying",
-                                         "sleeps", "woont", "wohnt", "abita", "habite", "vive", "mora", NULL};
-static const char *const WHERE_PREP[] = {"at", "on", "in", "near", "op", "en", "a", "em", "na", "no", "im", "am", NULL};
+                                         "sleeps", "woont", "wohnt", "abita", "habite", "vive", "mora",
+                                         /* round 7: working, studying and training somewhere, in the same languages */
+                                         "trabaja", "trabajan", "trabalha", "trabalham", "lavora", "lavorano",
+                                         "travaille", "bosse", "arbeitet", "werkt", "studies", "studying", "estudia",
+                                         "estuda", "studia", "etudie", "studiert", "studeert", "trains", "training",
+                                         "walks", "drinks", "waits", "sits", "leaves", "finishes", "arrives", NULL};
+static const char *const WHERE_PREP[] = {"at", "on", "in", "near", "op", "en", "a", "em", "na", "no", "im", "am",
+                                         /* round 7 */
+                                         "al", "alla", "bei", "bij", "au", "chez", "presso", "outside", "by", "del",
+                                         "do", "da", "aan", "an", "auf", "above", "behind", "opposite", "over",
+                                         "next", NULL};
 static const char *const SCHOOL[] = {"primary", "school", "academy", "college", "elementary", "high", "nursery", NULL};
 
 /* Round 5 (issue 16): what makes contact data a call to harass its owner.
@@ -776,7 +851,18 @@ static const char *const CALL[] = {
     /* round 6 */
     "show up", "wait for them", "wait for her", "wait for him", "teach her a", "teach him a", "teach them a",
     "go get him", "go get her", "go make", "make sure the other", "eens opzoeken",
-    "scrivetele", "scrivetegli", "encher o saco", NULL};
+    "scrivetele", "scrivetegli", "encher o saco",
+    /* round 7: sending the reader, in more words and languages */
+    "get him", "get her", "get them", "sort it", "sort him out", "sort her out", "have fun lads", "have fun boys",
+    "have fun with", "have fun guys", "spread the word", "make noise", "sem parar", "non stop", "nonstop",
+    "can t miss him", "can t miss her", "we ll be there", "we will be there", "just so @you know", "keep going",
+    "go there", "go off", "end her career", "end his career", "end their career", "make it public", "ruin him",
+    "ruin her", "ruin them", "call and tell", "call till", "call until", "everyone go", "go say", "go visit",
+    "go pay", "vamos esperar", "vamos atras", "pak haar", "pak hem", "sagt ihr", "sagt ihm", "zeigt ihr",
+    "zeigt ihm", "a ver si sigue", "dile lo que", "decidle", "dites lui", "allez la voir", "allez le voir",
+    "ditele", "andatela", "andatelo", "zeg haar", "zeg hem", "falem com ela", "falem com ele", "digam a ela",
+    "digam a ele", "pile on", "vamos la", "have fun", "spam her", "spam him", "email her", "email him",
+    "call him at", "call her at", "ga hem", "ga haar", "zoek hem op", "zoek haar op", NULL};
 static const char *const GRUDGE[] = {
     "who reported", "who complained", "who dumped", "who cut me", "who lied", "who wrote", "who snitched",
     "who ratted", "who banned", "who blocked", "who fired", "who failed", "who beat", "who trashed", "who cheated",
@@ -784,7 +870,11 @@ static const char *const GRUDGE[] = {
     "banned me", "blocked me", "reported me", "reported us", "reported my", "owes me", "lied about me",
     "cheated on", "dumped my", "que me denuncio", "mich angezeigt", "mich gemeldet", "qui m a balance", "qui m a signale",
     "che mi ha denunciato", "que me robo", "what she deserves", "what he deserves",
-    "what they deserve", "deserves no peace", "deserves everything coming", "spread it", "who s in", NULL};
+    "what they deserve", "deserves no peace", "deserves everything coming", "spread it", "who s in",
+    /* round 7 */
+    "who kicked", "who called the cops", "called the cops on", "called the police on", "who sued", "who robbed",
+    "who attacked", "who scratched", "i followed him", "i followed her", "followed him home", "followed her home",
+    "time for payback", "payback", "get what s coming", NULL};
 static const char *const DISCLOSE[] = {
     "here s his", "here s her", "here s their", "here s the", "here is his", "here is her", "here is the",
     "this is his", "this is her", "this is the address", "this is the home", "his full name", "her full name",
@@ -795,7 +885,14 @@ static const char *const DISCLOSE[] = {
     "her workplace", "his workplace", "voici l adresse", "voici le numero", "voici son", "aqui esta la direccion",
     "esta es la direccion", "este es el movil", "este es el numero", "ecco il numero", "ecco l indirizzo",
     "das ist die adresse", "hier ist die adresse", "das ist ihre", "das ist seine", "dit is het adres",
-    "dit is het nummer", "o endereco", "esse e o numero", "esta e a morada", NULL};
+    "dit is het nummer", "o endereco", "esse e o numero", "esta e a morada",
+    /* round 7: a person's details named without the details */
+    "his ssn", "her ssn", "his social", "her social", "real name", "his real", "her real", "personal cell",
+    "personal number", "private number", "home phone", "new workplace", "his employer", "her employer",
+    "name badge", "his instagram", "her instagram", "his discord", "her discord", "his license", "her license",
+    "su direccion", "sa adresse", "seine adresse", "ihre adresse", "o numero dela", "o numero dele",
+    "work email", "his manager", "her manager",
+    "real address", "new address", NULL};
 
 /* Harassing at all hours: a call only with a third person in the message
  * ("ring him every hour", not "ring me at midnight"). */
@@ -932,13 +1029,106 @@ static bool short_phone(const char *s, size_t n)
     return false;
 }
 
+/* Round 7: a numbered room, flat, ward or bed ("room 112", "flat 12",
+ * "ward 6", "Hall B, room 15") and a car's plate, in the languages the
+ * lists cover. */
+static const char *const ROOM[] = {"room", "flat", "apt", "apartment", "ward", "dorm", "suite", "bed", "cabin",
+                                   "habitacion", "piso", "planta", "chambre", "appartement", "zimmer", "wohnung",
+                                   "kamer", "stanza", "camera", "quarto", "apartamento", "sala", NULL};
+static const char *const PLATE[] = {"plate", "plates", "reg", "registration", "numberplate", "matricula", "placa",
+                                    "kennzeichen", "immatriculation", "targa", "kenteken", NULL};
+/* a child, a partner or a parent of the target, and where children are found */
+static const char *const KIN[] = {"kid", "kids", "son", "daughter", "children", "child", "wife", "husband",
+                                  "girlfriend", "boyfriend", "mum", "mom", "mother", "dad", "father", "grandma",
+                                  "grandmother", "nan", "hijos", "hijo", "hija", "hijas", "ninos", "esposa", "mujer",
+                                  "marido", "madre", "padre", "enfants", "fils", "fille", "femme", "mari", "mere",
+                                  "kinder", "sohn", "tochter", "frau", "mann", "mutter", "vater", "filho", "filha",
+                                  "filhos", "filhas", "mae", "pai", "figli", "figlio", "figlia",
+                                  "moglie", "marito", "kinderen", "zoon", "dochter", "vrouw", "man",
+                                  "moeder", "vader", NULL};
+static const char *const KIDPLACE[] = {"school", "primary", "nursery", "daycare", "kindergarten", "preschool",
+                                       "academy", "college", "year", "class", "practice", "training", "under",
+                                       "club", "pickup", "pick", "colegio", "escuela", "guarderia", "instituto",
+                                       "ecole", "lycee", "schule", "grundschule", "kita",
+                                       "gymnasium", "escola", "scuola", "asilo", "basisschool",
+                                       "kinderopvang", NULL};
+/* a time of day or a routine: "at 7", "3:15", "16h30", "a las 5", "mornings", "shift" */
+static const char *const ROUTINE[] = {"morning", "mornings", "every", "night", "nights", "tonight", "evening",
+                                      "evenings", "shift", "shifts", "schedule", "rota", "closing", "alone",
+                                      "pm", "am", "turno", "turnos", "tarde", "manana", "noite", "manha", "mattina",
+                                      "sera", "pomeriggio", "matin", "soir", "schicht", "fruhschicht",
+                                      "spatschicht", "nachtschicht", "dienst", "ochtend", "avond", "salen", "sale",
+                                      "sortie", "sai", "esce", "weekdays", "saturday", "saturdays", "sunday",
+                                      "sundays", "monday", "mondays", "friday", "fridays", "daily", "mananas",
+                                      "tardes", "noches", "matins", "soirs", "sere", "noites", "manhas", "ochtends",
+                                      "avonds", "abends", "morgens", "nachts", "avonddienst", "nachtdienst",
+                                      "ochtenddienst", "dagdienst", "nachtschicht", NULL};
+
+/* the speaker's own words beside the first-person subjects (FIRST) */
+static const char *const SPEAKER[] = {"my", "mine", "me", "we", "us", "our", "yo", "nosotros", "mi", "je", "moi",
+                                      "nous", "ich", "wir", "mich", "eu", "nos", "io", "noi", "ik", "wij", "mijn",
+                                      "recojo", "collect", NULL};
+
+static bool routine(const struct zt__mod_word *w, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (in(&w[i], ROUTINE)) return true;
+        /* "at 7", "a las 5", "om 6", "um 8", "alle 9", "as 7", "3:15" / "16h30" as two words or one */
+        if (w[i].len && w[i].len <= 5 && dig(w[i].p[0]) && i > 0 &&
+            (eqw(&w[i - 1], "at") || eqw(&w[i - 1], "las") || eqw(&w[i - 1], "om") || eqw(&w[i - 1], "um") ||
+             eqw(&w[i - 1], "alle") || eqw(&w[i - 1], "as") || eqw(&w[i - 1], "is") || eqw(&w[i - 1], "till") ||
+             eqw(&w[i - 1], "until") || eqw(&w[i - 1], "by")))
+            return true;
+        if (w[i].len >= 3 && w[i].len <= 5 && dig(w[i].p[0]) && (w[i].p[w[i].len - 1] == 'h' || w[i].p[1] == 'h' || w[i].p[2] == 'h'))
+            return true;
+    }
+    return false;
+}
+
+/* Round 7: a third person's own or kin word ("his", "her", "sus", "ses",
+ * "seine", "dele") before a kin word ("his kids", "her daughter's") */
+static const char *const OWNER3[] = {"his", "her", "their", "s", "sus", "su", "ses", "son", "sa", "seine", "sein",
+                                     "ihre", "ihr", "dele", "dela", "deles", "seu", "sua", "seus", "suas", "suoi",
+                                     "sua", "suo", "zijn", "haar", "hun", NULL};
+
+static bool specific_place(const struct zt__mod_word *w, size_t n)
+{
+    for (size_t i = 0; i + 1 < n; i++) {
+        /* "room 112", "flat 12", "Hall B, room 15" */
+        if (in(&w[i], ROOM) && w[i + 1].len && w[i + 1].len <= 4 &&
+            (dig(w[i + 1].p[0]) || (w[i + 1].len == 1 && i + 2 < n && dig(w[i + 2].p[0]))))
+            return true;
+        if (in(&w[i], PLATE) && (i + 2 < n || i > 0)) return true;
+        /* "his kids ... school", "sus hijos van al colegio", "her daughter's nursery" */
+        if (in(&w[i], OWNER3) && in(&w[i + 1], KIN))
+            for (size_t k = i + 2; k < n && k <= i + 9; k++)
+                if (in(&w[k], KIDPLACE)) return true;
+        if (in(&w[i], KIN) && (eqw(&w[i + 1], "dele") || eqw(&w[i + 1], "dela")))
+            for (size_t k = i + 2; k < n && k <= i + 9; k++)
+                if (in(&w[k], KIDPLACE)) return true;
+        /* "he's at the Red Lion right now", "she's staying at", "ela esta no" */
+        if ((eqw(&w[i], "he") || eqw(&w[i], "she") || eqw(&w[i], "they")) && i + 2 < n &&
+            (eqw(&w[i + 1], "s") || eqw(&w[i + 1], "is") || eqw(&w[i + 1], "re") || eqw(&w[i + 1], "are")) &&
+            (eqw(&w[i + 2], "at") || eqw(&w[i + 2], "in") || eqw(&w[i + 2], "staying") || eqw(&w[i + 2], "outside")))
+            return true;
+        /* "his gym", "her school is", "his schedule" */
+        if (in(&w[i], OWNER3) && (eqw(&w[i + 1], "gym") || eqw(&w[i + 1], "school") || eqw(&w[i + 1], "schedule") ||
+                                  eqw(&w[i + 1], "route") || eqw(&w[i + 1], "car") || eqw(&w[i + 1], "workplace") ||
+                                  eqw(&w[i + 1], "dorm") || eqw(&w[i + 1], "office") || eqw(&w[i + 1], "shift")))
+            return true;
+    }
+    return false;
+}
+
 /* Where someone is, without contact data: "lives on Maple Street", "works
  * at the Tesco", "his kids go to Westfield Primary". */
 static bool whereabouts(const struct zt__mod_word *w, size_t n)
 {
+    if (specific_place(w, n)) return true;
     for (size_t i = 0; i + 1 < n; i++) {
         /* "lives on", "works nights at" */
-        if (in(&w[i], WHERE_VERB) && (in(&w[i + 1], WHERE_PREP) || (i + 2 < n && in(&w[i + 2], WHERE_PREP))))
+        if (in(&w[i], WHERE_VERB) && (in(&w[i + 1], WHERE_PREP) || (i + 2 < n && in(&w[i + 2], WHERE_PREP)) ||
+                                      (i + 3 < n && in(&w[i + 3], WHERE_PREP) && !eqw(&w[i + 1], "hard"))))
             return true;
         if ((eqw(&w[i], "go") || eqw(&w[i], "goes")) && eqw(&w[i + 1], "to") && i + 3 < n &&
             (in(&w[i + 3], SCHOOL) || (i + 4 < n && in(&w[i + 4], SCHOOL))))
@@ -987,6 +1177,32 @@ static void doxxing(const struct zt__mod_word *w, size_t n, const char *raw, siz
                                         "iedereen", "allemaal", NULL};
     bool many = false;
     for (size_t i = 0; i < n; i++) many |= in(&w[i], crowd);
+    /* round 7: "go" ending the message; whereabouts with a time, a
+     * numbered room, a plate or the target's kin, and a call */
+    if (!call && n > 1 && eqw(&w[n - 1], "go") && !eqw(&w[n - 2], "we") && !eqw(&w[n - 2], "i") &&
+        !eqw(&w[n - 2], "to") && !eqw(&w[n - 2], "let") && !eqw(&w[n - 2], "s") && !eqw(&w[n - 2], "you") &&
+        !eqw(&w[n - 2], "can") && !eqw(&w[n - 2], "should") && !eqw(&w[n - 2], "will") && !eqw(&w[n - 2], "ll"))
+        call = true;
+    bool timed = routine(w, n);
+    bool kin3 = false;
+    for (size_t i = 0; i + 1 < n && !kin3; i++)
+        kin3 = (in(&w[i], OWNER3) && in(&w[i + 1], KIN)) ||
+               (in(&w[i], KIN) && (eqw(&w[i + 1], "dele") || eqw(&w[i + 1], "dela")));
+    static const char *const kind_words[] = {"news", "surprise", "birthday", "present", "gift", "lift", "ride",
+                                             "congrats", "congratulations", "welcome", "hug", "flowers", "cake",
+                                             "please", "pls", "thanks", "thank", "felicidades", "cumpleanos",
+                                             "anniversaire", "geburtstag", "compleanno", "aniversario", "verjaardag",
+                                             "regalo", "cadeau", "geschenk", "presente", NULL};
+    bool kindly = h->friendly;
+    for (size_t i = 0; i < n && !kindly; i++) kindly = in(&w[i], kind_words);
+    if (call && kind == 3 && !kindly && (timed || kin3 || specific_place(w, n))) strong = true;
+    /* the target's children's school and the time they come out ("sus hijos van al colegio San José, salen a las 5") */
+    if (kind == 3 && kin3 && timed && !kindly && specific_place(w, n)) {
+        /* ... told by no one who takes part ("I'll take them home", "la recojo yo") */
+        bool speaker = false;
+        for (size_t i = 0; i < n && !speaker; i++) speaker = in(&w[i], FIRST) || in(&w[i], SPEAKER);
+        if (!speaker) strong = true;
+    }
     if (call && (grudge || disclose || many || kind != 3)) strong = true;
     /* a grudge with contact data or a disclosure; with whereabouts alone it also needs a call */
     if (grudge && (disclose || (kind != 3 && kind != 0))) strong = true;

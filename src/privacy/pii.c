@@ -1284,6 +1284,17 @@ static const char *const place_prefix[] = {"santa", "san", "saint", "st", "mount
                                            "pink", "yellow", "orange", "purple", "golden", "silver", "royal", "north",
                                            "south", "east", "west", "upper", "lower", "great", "little", NULL};
 static const char *const seasons[] = {"summer", "autumn", "winter", "spring", NULL};
+/* round 7: verbs that a month, a season or a place does not do, and a
+ * person's pronoun after the next word ("starts her new job") */
+static const char *const person_verb[] = {"said", "says", "told", "tells", "asked", "asks", "texted", "messaged",
+                                          "emailed", "replied", "promised", "wants", "thinks", "knows", "loves",
+                                          "likes", "needs", "gave", "lost", "forgot", "laughed", "cried", "cooked",
+                                          "baked", "signed", "rang", "wrote", "reckons", "agreed", "owes", "borrowed",
+                                          NULL};
+static const char *const person_object[] = {"her", "his", "me", "us", "him", "she", "he", "my", NULL};
+/* ... but not after a copula or a preposition ("June is my favourite month") */
+static const char *const not_person_verb[] = {"is", "was", "s", "are", "will", "has", "and", "with", "for", "to",
+                                              "in", "on", "at", "of", "reminds", "means", "makes", NULL};
 static const char *const season_next[] = {"starts", "started", "ends", "is", "was", "has", "came", "arrived", "lasts",
                                           "holidays", "holiday", "break", "term", "sale", "camp", "will", NULL};
 
@@ -1304,101 +1315,111 @@ static const char *const not_names[] = {"hola", "merci", "obrigado", "obrigada",
  * read as a name; a word the list calls English as a name that is also a
  * word. Common words of those languages are left out ("Rosa", "Paz"). */
 static const char *const more_names[] = {
-    "aaliyah", "aanya", "aarav", "abdi", "abebe", "abena", "abhishek", "achieng", "adaeze", "adaobi", "aditi",
-    "aditya", "afonso", "agathe", "agnes", "agnieszka", "agustina", "ahmad", "ahmed", "ahmet", "aiko", "ailsa",
-    "ainhoa", "aino", "aisha", "aishwarya", "aisling", "akash", "akira", "alejandro", "aleksandra", "alessandra",
-    "alessandro", "alessia", "alexandru", "ali", "alva", "alvaro", "amani", "amara", "amelie", "amina", "aminata",
-    "amir", "amira", "amit", "amélie", "ana", "anais", "ananth", "ananya", "anastasia", "anaïs", "anders", "andrea",
-    "andreea", "andrei", "andres", "andré", "andrés", "angus", "anil", "anita", "anjali", "anke", "ankit", "anneke",
-    "annika", "anouk", "antoine", "antoni", "antonio", "antti", "aoi", "aoife", "apolline", "arash", "arjun",
-    "arthur", "arun", "ashish", "astrid", "aurelie", "aurora", "aurélie", "autumn", "avi", "axel", "ayesha",
-    "ayodele", "ayse", "ayşe", "babajide", "balazs", "balázs", "baptiste", "baraka", "bartosz", "bashir", "basia",
-    "beatrice", "beatriz", "begona", "begoña", "bence", "benoit", "benoît", "bertrand", "bethan", "bhavna", "bilal",
-    "birgit", "birgitte", "bisi", "bjorn", "björn", "bogdan",
-    "bram", "brigitte", "bruna", "bruno", "bukola", "burak", "caio",
-    "callum", "camila", "camille", "caoimhe", "capucine", "carlo", "carmen", "carolina", "carys", "catalina",
-    "catarina", "cathal", "catriona", "cecile", "celine", "cem", "cerys", "chiamaka", "chiara", "chidi", "chidinma",
-    "chinedu", "chioma", "chitra", "chloé", "cian", "ciara", "claudio", "clemence", "clement", "clodagh", "clémence",
-    "clément", "constança", "consuelo", "cristian", "cristina", "cécile", "céline", "daan", "dafydd", "daiki",
-    "dalia", "damien", "damilola", "daniela", "dapo", "dario", "darius", "dariush", "darragh", "davide", "dawid",
-    "dawit", "deepak", "deepika", "delphine", "deniz", "despina", "destiny", "devika", "diego", "dieter", "dimitris",
-    "dina", "diogo", "divya", "diya", "dmitri", "dmitry", "dolores", "dora", "duarte", "dylan", "dóra", "ebba", "ece",
-    "edoardo", "eilidh", "eirik", "eitan", "elena", "eleni", "elias", "elif", "eline", "elisa", "eliska", "eliška",
-    "elodie", "elsa", "eluned", "emanuele", "emeka", "emil", "emilia", "emilie", "emilio", "emine", "emre", "enrico",
-    "enzo", "eoin", "erik", "ernesto", "eszter", "etienne", "euan", "eunji", "eveliina", "evi", "ewa", "ewan", "fabien",
-    "fabio", "fadi", "faisal", "farah", "farhan", "farid",
-    "fatima", "fatma", "fatou", "federica", "federico", "felix", "femi",
-    "femke", "fenna", "fernanda", "fernando", "ffion", "filip", "filipa", "filippo", "finn", "fionn", "fleur",
-    "florencia", "florian", "florin", "folake", "francesca", "francesco", "francisco", "francois", "francoise",
-    "franziska", "françois", "françoise", "fraser", "frederic", "frederik", "fredrik", "freja", "frieda",
-    "frédéric", "funmi", "fynn", "gabriel", "gabriela", "gabriele", "gaelle", "gaia", "ganesh", "gaurav", "gayatri",
-    "gaëlle", "geraldine", "gethin", "giacomo", "gianluca", "gianni", "gijs", "ginevra", "giorgia", "giorgio",
-    "giorgos", "giovanni", "gisela", "giulia", "giuseppe", "gokhan", "goncalo", "gonzalo", "gonçalo", "gosia",
-    "gregoire", "greta", "grzegorz", "grégoire", "guadalupe", "guillaume", "guillermo", "gunter", "gurpreet",
-    "gustavo", "géraldine", "gökhan", "günter", "hadi", "hakan", "hakon", "hamish", "hamza", "hana", "hannah",
-    "hanneke", "hao", "harmony", "harpreet", "haruka", "haruto", "hassan", "hector", "hedda", "heike", "heinz",
-    "helene", "helmut", "heloise", "henk", "henrik", "hidde", "hina", "hinata", "hira", "hiroshi", "hodan", "horst",
-    "huda", "hugo", "hui", "huong", "hussain", "hussein", "hyejin", "hyun", "håkon", "héctor", "héloïse", "hélène",
-    "ibrahim", "ida", "idris", "ifeoma", "ignacio", "ikenna", "ilaria", "ilse", "imani", "imran", "inaki", "ineke",
-    "ines", "ingrid", "inigo", "inès", "ioana", "iolo", "ionut", "irene", "irina", "isa", "isabelle", "isha",
-    "ishaan", "isla", "ismail", "itai", "itziar", "ivan", "ivana", "iñaki", "jabari", "jacek", "jakub", "jamal",
-    "jana", "janneke", "jannik", "janusz", "jari", "jasper", "jaspreet", "javier", "jelena", "jens", "jeremy",
-    "jeroen", "jerome", "jesper", "jesse", "jian", "jiho", "jihoon", "jimena", "jing", "jip", "jiri", "jisoo",
-    "jiwoo", "jiří", "joana", "joanna", "joao", "joaquin", "joaquín", "joep", "johan", "johanna", "jonas", "joost",
-    "jorge", "joris", "jose", "josé", "joão", "juan", "juha", "jules", "julien", "juliette", "jurgen", "jyoti",
-    "jérémy", "jérôme", "jörg", "jörgen", "júlia", "jürgen", "kaan", "kabir", "kacper", "kaito", "kajal", "kamau",
-    "kamran", "karan", "kari", "karim", "karthik", "kasia", "kasper", "katalin", "katarzyna", "katerina", "kateřina",
-    "katharina", "kavya", "kees", "kelechi", "kemi", "kenji", "kerem", "kerstin", "khaled", "khalid", "kian",
-    "kirsty", "klaus", "koen", "kofi", "komal", "kostas", "krishna", "kristoffer", "krzysztof", "kunal", "kwame",
-    "lachlan", "lakshmi", "larissa", "lars", "laurent", "layla", "leandro", "leif", "leila", "lena", "lennart", "leon",
-    "leonardo", "leonie", "leonor", "lerato", "leticia", "letícia", "levente", "lieke", "lina", "ling", "linh",
-    "linnea", "lior", "liv", "loic", "lola", "lorenzo", "lotta", "lotte", "lou", "louis", "loïc", "luana", "luca",
-    "lucas", "lucia", "lucie", "lucía", "luis", "luka", "lukas", "lukáš", "luuk", "luís", "léa", "maarten", "madhuri",
-    "mads", "mael", "magdalena", "magnus", "mahesh", "mahmoud",
-    "maite", "maja", "malgorzata", "malik", "malte", "mamadou",
-    "manfred", "manish", "manon", "manpreet", "manuel", "marcin", "marco", "marek", "margarida", "margaux", "margot",
-    "mariam", "mariana", "marieke", "marisol", "marko", "marloes",
-    "marta", "martina", "martine", "maryam", "massimo", "mateo",
+    "aaliyah", "aanya", "aarav", "abdi", "abdullah", "abebe", "abena", "abhishek", "abimbola", "abubakar",
+    "achieng", "adaeze", "adaobi", "adebayo", "adeola", "adewale", "aditi", "aditya", "adwoa", "afia", "afonso",
+    "afua", "agathe", "agnes", "agnieszka", "agustina", "ahmad", "ahmed", "ahmet", "aiko", "ailsa", "ainhoa",
+    "aino", "aisha", "aishwarya", "aisling", "aissatou", "akash", "akira", "akosua", "akua", "alaa", "alejandro",
+    "aleksandra", "alessandra", "alessandro", "alessia", "alexandru", "ali", "alva", "alvaro", "amaia", "amal",
+    "amani", "amara", "amaya", "amelie", "amina", "aminata", "amir", "amira", "amit", "amélie", "ana", "anahi",
+    "anais", "ananth", "ananya", "anastasia", "anastasiya", "anaya", "anaïs", "anders", "andrea", "andreea",
+    "andrei", "andres", "andré", "andrés", "aneesh", "angus", "anh", "anika", "anil", "anita", "anjali", "anke",
+    "ankit", "anneke", "annika", "anouk", "antoine", "antoni", "antonio", "antti", "aoi", "aoife", "apolline",
+    "arash", "arjun", "arnav", "arthur", "arun", "aryan", "asha", "ashish", "ashwin", "asif", "astrid", "aurelie",
+    "aurora", "aurélie", "autumn", "avi", "axel", "ayaan", "ayana", "ayesha", "ayodele", "ayse", "ayumi", "ayşe",
+    "azadeh", "babajide", "balazs", "balázs", "baptiste", "baraka", "bartosz", "barış", "bashir", "basia",
+    "beatrice", "beatriz", "begona", "begoña", "belén", "bence", "benjamín", "benoit", "benoît", "bertrand",
+    "bethan", "bhavna", "bilal", "bintou", "birgit", "birgitte", "bisi", "bjorn", "björn", "bogdan", "bogdana",
+    "bohdan", "bongani", "bram", "brigitte", "bruna", "bruno", "bukola", "burak", "busisiwe", "caio", "callum",
+    "camila", "camille", "caoimhe", "capucine", "carlo", "carmen", "carolina", "carys", "catalina", "catarina",
+    "cathal", "catriona", "cecile", "celine", "cem", "cerys", "chiamaka", "chiara", "chidera", "chidi", "chidinma",
+    "chike", "chinedu", "chinonso", "chioma", "chipo", "chitra", "chloé", "cian", "ciara", "claudio", "clemence",
+    "clement", "clodagh", "clémence", "clément", "constança", "consuelo", "cristian", "cristina", "cécile",
+    "céline", "daan", "dafydd", "daiki", "dalia", "damien", "damilola", "damla", "daniela", "dapo", "dario",
+    "darius", "dariush", "dariusz", "darragh", "davide", "dawid", "dawit", "deepa", "deepak", "deepika", "delfina",
+    "delphine", "deniz", "deshawn", "despina", "destiny", "devendra", "devika", "dhruv", "diego", "dieter",
+    "dilnoza", "dimitris", "dina", "diogo", "divya", "diya", "dmitri", "dmitry", "dmytro", "dolores", "dora",
+    "duarte", "duc", "duong", "dylan", "dóra", "ebba", "ebere", "ece", "edoardo", "efua", "eilidh", "eirik",
+    "eitan", "elena", "eleni", "elias", "elif", "elin", "eline", "elisa", "eliska", "eliška", "elodie", "elsa",
+    "eluned", "emanuele", "emeka", "emil", "emilia", "emilie", "emilio", "emine", "emre", "enrico", "enzo", "eoin",
+    "erik", "ernesto", "esperanza", "estefania", "eszter", "etienne", "euan", "eunji", "eveliina", "evgenia", "evi",
+    "ewa", "ewan", "fabien", "fabio", "fabiola", "fadi", "faisal", "farah", "farhan", "farid", "farida", "fatima",
+    "fatma", "fatou", "federica", "federico", "felix", "femi", "femke", "fenna", "fernanda", "fernando", "ffion",
+    "filip", "filipa", "filippo", "finn", "fionn", "fleur", "florencia", "florian", "florin", "folake", "francesca",
+    "francesco", "francisco", "francois", "francoise", "franziska", "françois", "françoise", "fraser", "frederic",
+    "frederik", "fredrik", "freja", "frieda", "frédéric", "funmi", "fynn", "gabriel", "gabriela", "gabriele",
+    "gaelle", "gaia", "ganesh", "gaurav", "gayatri", "gaëlle", "geraldine", "gethin", "giacomo", "giada",
+    "gianluca", "gianni", "gijs", "ginevra", "giorgia", "giorgio", "giorgos", "giovanni", "gisela", "giulia",
+    "giuseppe", "gokhan", "goncalo", "gonzalo", "gonçalo", "gosia", "gregoire", "greta", "grzegorz", "grégoire",
+    "guadalupe", "guillaume", "guillermo", "gunter", "gurpreet", "gustavo", "géraldine", "gökhan", "günter",
+    "habib", "hadi", "hadiza", "hafsa", "hakan", "hakon", "halyna", "hamish", "hamza", "hana", "hannah", "hanneke",
+    "hao", "harmony", "harpreet", "haruka", "haruto", "hassan", "hatice", "hayato", "hector", "hedda", "heike",
+    "heinz", "helene", "helmut", "heloise", "henk", "henrik", "hiba", "hidde", "hina", "hinata", "hira", "hiroshi",
+    "hodan", "horst", "huda", "hugo", "hui", "huong", "hussain", "hussein", "hyejin", "hyun", "håkon", "héctor",
+    "héloïse", "hélène", "hương", "hạnh", "ibrahim", "ida", "idris", "ifeoma", "ignacio", "ikenna", "ilaria",
+    "ilse", "imani", "imran", "inaki", "ineke", "ines", "ingrid", "inigo", "inès", "inês", "ioana", "iolo", "ionut",
+    "irene", "irina", "iryna", "isa", "isabela", "isabelle", "isha", "ishaan", "isla", "ismail", "itai", "itzel",
+    "itziar", "ivan", "ivana", "iñaki", "jabari", "jacek", "jakub", "jamal", "jamila", "jana", "janneke", "jannik",
+    "janusz", "jari", "jasper", "jaspreet", "javier", "jaya", "jelena", "jens", "jeremy", "jeroen", "jerome",
+    "jesper", "jesse", "jiahui", "jian", "jiho", "jihoon", "jimena", "jing", "jip", "jiri", "jisoo", "jiwoo",
+    "jiří", "joana", "joanna", "joao", "joaquin", "joaquín", "joep", "johan", "johanna", "jonas", "joost", "jorge",
+    "joris", "jose", "josé", "jovana", "joão", "juan", "juha", "jules", "julien", "juliette", "julián", "juno",
+    "jurgen", "jyoti", "jérémy", "jérôme", "jörg", "jörgen", "júlia", "jürgen", "kaan", "kabir", "kacper",
+    "kailani", "kainoa", "kaito", "kajal", "kalani", "kamau", "kamran", "karan", "kari", "karim", "karthik",
+    "kasia", "kasper", "katalin", "katarzyna", "katerina", "kateřina", "katharina", "kaveh", "kavya", "kayode",
+    "kees", "keisha", "kelechi", "kemal", "kemi", "kenji", "keoni", "kerem", "kerstin", "khadija", "khaled",
+    "khalid", "kian", "kiara", "kiran", "kirsty", "klaus", "koen", "kofi", "kojo", "komal", "kostas", "krishna",
+    "kristoffer", "krisztina", "krzysztof", "kunal", "kwabena", "kwame", "kwesi", "lachlan", "laila", "lakshmi",
+    "larissa", "lars", "larysa", "laurent", "layla", "leandro", "leif", "leila", "leilani", "lena", "lennart",
+    "leon", "leonardo", "leonie", "leonor", "lerato", "leticia", "letícia", "levente", "lieke", "lina", "ling",
+    "linh", "linnea", "lior", "liv", "loic", "lola", "lorenzo", "lotta", "lotte", "lou", "louis", "loïc", "luana",
+    "luca", "lucas", "lucia", "lucie", "lucía", "ludovica", "luis", "luiz", "luka", "lukas", "lukáš", "luuk",
+    "luís", "léa", "maarten", "madhuri", "mads", "mael", "maeve", "magdalena", "magnus", "mahesh", "mahmoud",
+    "maite", "maja", "makana", "malak", "malgorzata", "malik", "malte", "mamadou", "manfred", "manish", "manon",
+    "manpreet", "manuel", "marcin", "marco", "marek", "margarida", "margaux", "margot", "mariam", "mariana",
+    "marieke", "marisol", "marko", "marloes", "marta", "martina", "martine", "marwa", "maryam", "massimo", "mateo",
     "mateusz", "matheo", "mathieu", "mathilde", "mathis", "mathéo", "matilde", "matteo", "matthias", "matthieu",
-    "matti", "mattia", "matías", "maud", "mauricio", "maxime",
-    "maximilian", "maya", "maël", "maëlle", "małgorzata", "meera",
-    "mehmet", "mei", "melanie", "melody", "mercedes", "merle", "merve", "mette", "mhairi", "mia", "michal", "michał",
-    "miguel", "mihai", "mikael", "mikko", "minh", "minji", "minseo", "mio", "mirthe", "mohamed", "mohammed", "mohit",
-    "monika", "moritz", "moussa", "muhammad", "murat", "mustafa", "mélanie", "nabil", "nadia", "nadine",
-    "nadège", "nandini", "nasrin", "natasha", "nathalie", "naveen", "navneet", "neha", "nele", "nerea", "ngozi",
-    "nia", "niamh", "niccolo", "nicolas", "nicolò", "niels", "nikhil", "niklas", "nikola", "nikolai", "nikos", "nils",
-    "nisha", "nitin", "nnamdi", "noa", "noam", "noelia", "noemie", "nomvula", "noor", "nour", "noura",
-    "noé", "noémie", "nuno", "obinna", "oceane", "océane", "oisin", "oisín", "oksana", "olav", "olga", "olivier",
-    "oliwia", "olumide", "oluwaseun", "omar", "ondrej", "ondřej", "onur", "orla", "oskar", "otieno", "ozan", "pablo",
+    "matti", "mattia", "matías", "maud", "mauricio", "maxime", "maximilian", "maya", "maël", "maëlle", "małgorzata",
+    "meera", "mehmet", "mei", "melanie", "melek", "melody", "mercedes", "merle", "merve", "mette", "mhairi", "mia",
+    "michal", "michał", "miguel", "mihai", "mikael", "mikko", "minh", "minji", "minseo", "mio", "mireya", "mirthe",
+    "mohamed", "mohammed", "mohit", "monika", "moritz", "moussa", "muhammad", "murat", "mustafa", "mykola",
+    "mélanie", "nabil", "nadia", "nadine", "nadège", "nalani", "naledi", "nandini", "nasra", "nasrin", "natalia",
+    "nataliya", "natasha", "nathalie", "naveen", "navneet", "neha", "nele", "nerea", "ngoc", "ngozi", "ngọc", "nia",
+    "niamh", "niccolo", "nicolas", "nicolò", "niels", "nikhil", "niklas", "nikola", "nikolai", "nikos", "nils",
+    "nilufar", "nirmala", "nisha", "nitin", "nkechi", "nnamdi", "noa", "noam", "noelani", "noelia", "noemie",
+    "nomvula", "noor", "nour", "noura", "noé", "noémie", "nuno", "nurul", "obi", "obinna", "oceane", "océane",
+    "oisin", "oisín", "oksana", "olav", "oleksandr", "oleksiy", "olena", "olga", "olivier", "oliwia", "olumide",
+    "oluwaseun", "omar", "ondrej", "ondřej", "onur", "orla", "osagie", "oscar", "oskar", "otieno", "ozan", "pablo",
     "paco", "padraig", "paivi", "pallavi", "paolo", "parisa", "parminder", "pascal", "paula", "pauline", "paulo",
-    "pawel", "paweł", "pepe", "pernille", "petr", "petra", "pierluigi", "pierre", "pieter", "pietro", "piotr",
-    "pooja", "poonam", "pradeep", "prakash", "preeti", "priya", "pádraig", "päivi", "quentin", "radha", "rafael",
-    "rafaela", "raffaele", "ragnar", "rahul", "rainer", "raj", "rajesh", "rajiv", "rakesh", "ramesh", "rami", "ramon",
-    "ramón", "rania", "raphael", "raphaël", "raquel", "rashid", "rasmus", "raul", "ravi", "raúl", "reem", "reka",
-    "rekha", "remi", "renata", "renate", "rené", "rhys",
-    "riccardo", "riikka", "riku", "rita", "riya", "roberto", "rocio",
-    "rocío", "rodrigo", "roel", "rohan", "rohit", "roisin", "romain", "roos", "ruairi", "ruairí", "ruben", "rubén",
-    "rui", "réka", "rémi", "róisín", "saar", "sabine", "sachin", "saeed", "saima", "sakura", "salma", "salvatore",
-    "sami", "samir", "samira", "sandeep", "sandrine", "sanjay",
-    "sanna", "sanne", "santiago", "sanya", "saoirse", "sapna",
-    "sara", "saurabh", "sean", "sebastien", "selam", "selin", "seojun", "seoyeon", "seren", "serenity", "sergei",
-    "sergey", "sergio", "serkan", "seun", "seán", "shira", "shirin", "shreya", "shubham", "shweta", "siddharth",
-    "sietske", "sigrid", "silke", "silvia", "simone", "simran", "sindre", "sinead", "sinéad", "siobhan", "sioned",
-    "sipho", "sjoerd", "sneha", "sofia", "sofía", "solene", "solveig", "solène", "sora", "soraya", "soren", "sota",
-    "srinivas", "stefan", "stefano", "stephanie", "stijn", "stéphanie", "summer", "sungmin", "sunil",
-    "sunita", "suresh", "sven", "svenja", "svetlana", "swati", "sylvain", "sylvie", "szymon", "sébastien", "sérgio",
-    "sören", "søren", "tadhg", "taeyang", "takeshi", "takumi", "tamar", "tanvi", "tariq", "tarun", "tatiana",
-    "teresa", "tereza", "tess", "teun", "thabo", "thais", "thanh", "thaís", "themba", "theo", "thiago", "thibault",
-    "thierry", "thijs", "thorsten", "théo", "tiago", "tigist", "tiina", "tijn", "timo", "tobi", "tobias", "tolga",
-    "tolu", "tolulope", "tomas", "tomasz", "tommaso", "tomás", "tomáš", "torsten", "tove", "trang", "trinity", "tuan",
-    "tunde", "uche", "ulrich", "ursula", "usman", "uwe", "valentina", "valeria", "valerie", "valérie", "vandana",
-    "varun", "vasco", "venkat", "veronique", "vijay", "vikram", "vincenzo", "virginie", "vitoria", "vittoria",
-    "vitória", "vivek", "vlad", "vladimir", "volker", "véronique", "walid", "wambui", "wanjiru", "waqas", "wei",
-    "wiktoria", "wim", "wojciech", "wolfgang", "wouter", "xavier", "xiaoling", "xiaoming", "xiaoyu", "ximena", "yael",
-    "yan", "yannick", "yannis", "yasemin", "yasmin", "yasmine", "yeji", "yemi", "yiming", "yolanda", "yosef",
-    "yousef", "youssef", "yui", "yuki", "yuna", "yuri", "yusuf", "yuto", "yves", "zahra", "zainab", "zanele",
-    "zeeshan", "zehra", "zeynep", "zhen", "ziad", "zihan", "zofia", "zoé", "zsofia", "zsolt", "zsófia", "zuri",
-    "zuzanna", "álvaro", "ángel", "ángela", "åsa", "élodie", "émilie", "étienne", "íñigo", "óscar", "łukasz",
+    "pawel", "paweł", "pepe", "pernille", "petr", "petra", "phuong", "phương", "pierluigi", "pierre", "pieter",
+    "pietro", "pilar", "piotr", "pooja", "poonam", "pradeep", "prakash", "preeti", "priya", "pádraig", "päivi",
+    "quentin", "radha", "rafael", "rafaela", "raffaele", "ragnar", "rahul", "rainer", "raj", "rajesh", "rajiv",
+    "rakesh", "ramesh", "rami", "ramon", "ramón", "rania", "raphael", "raphaël", "raquel", "rashid", "rasmus",
+    "raul", "ravi", "raúl", "reem", "reka", "rekha", "remi", "renata", "renate", "rené", "reza", "rhys", "riccardo",
+    "riikka", "riku", "rita", "riya", "roberto", "rocio", "rocío", "rodrigo", "roel", "rohan", "rohit", "roisin",
+    "romain", "roos", "ruairi", "ruairí", "ruben", "rubén", "rui", "réka", "rémi", "róisín", "saar", "sabine",
+    "sachin", "saeed", "safiya", "saima", "sakura", "salma", "salvatore", "sami", "samir", "samira", "sandeep",
+    "sandrine", "sanjay", "sanna", "sanne", "santiago", "sanya", "saoirse", "sapna", "sara", "saurabh", "savannah",
+    "sean", "sebastien", "selam", "selin", "seojun", "seoyeon", "seren", "serenity", "sergei", "sergey", "sergio",
+    "serkan", "seun", "seán", "shanice", "shanthi", "shira", "shirin", "shreya", "shubham", "shweta", "sibusiso",
+    "siddharth", "sietske", "sigrid", "silke", "silvia", "simone", "simran", "sindre", "sinead", "sinéad",
+    "siobhan", "sioned", "sipho", "siti", "sjoerd", "sneha", "sofia", "sofía", "solene", "solveig", "solène",
+    "somchai", "sora", "soraya", "soren", "sota", "srinivas", "stefan", "stefano", "stellan", "stephanie", "stijn",
+    "stéphanie", "suleiman", "summer", "sungmin", "sunil", "sunita", "suresh", "sven", "svenja", "svetlana",
+    "svitlana", "swati", "sylvain", "sylvie", "szymon", "sébastien", "sérgio", "sören", "søren", "tadhg", "taeyang",
+    "takeshi", "takumi", "tamar", "tamika", "tanisha", "tanvi", "tariku", "tariq", "tarun", "tatiana", "teresa",
+    "tereza", "tess", "teun", "thabo", "thais", "thandiwe", "thanh", "thao", "thaís", "themba", "theo", "thiago",
+    "thibault", "thierry", "thijs", "thorsten", "théo", "thảo", "tiago", "tigist", "tiina", "tijn", "timo", "tobi",
+    "tobias", "tolga", "tolu", "tolulope", "tomas", "tomasz", "tommaso", "tomás", "tomáš", "torsten", "tove",
+    "trang", "trinity", "tuan", "tunde", "tuấn", "uche", "uchenna", "ulrich", "umar", "ursula", "usman", "uwe",
+    "valentina", "valeria", "valerie", "valérie", "vandana", "varun", "vasco", "venkat", "veronique", "vijay",
+    "vikram", "viktor", "vincenzo", "virginie", "vitoria", "vittoria", "vitória", "vivek", "vlad", "vladimir",
+    "volker", "vusi", "véronique", "walid", "wambui", "wanjiku", "wanjiru", "waqas", "wei", "wiktoria", "wim",
+    "wojciech", "wolfgang", "wouter", "xavier", "xiaoling", "xiaoming", "xiaoyu", "ximena", "xiu", "yael", "yan",
+    "yannick", "yannis", "yara", "yaroslav", "yasemin", "yasmin", "yasmine", "yeji", "yemi", "yevgenia", "yevgeny",
+    "yiming", "yohannes", "yolanda", "yosef", "yousef", "youssef", "yui", "yuki", "yulia", "yuna", "yuri", "yusuf",
+    "yuto", "yves", "zahra", "zainab", "zanele", "zeeshan", "zehra", "zeynep", "zhen", "zhiwei", "ziad", "zihan",
+    "zodwa", "zofia", "zoran", "zoé", "zsofia", "zsolt", "zsófia", "zuri", "zuzanna", "álvaro", "ángel", "ángela",
+    "åsa", "élodie", "émilie", "étienne", "íñigo", "óscar", "łukasz",
 };
 
 /* Lower-case w[0..n) into out (ASCII, and the Latin-1 capitals of UTF-8
@@ -1434,7 +1455,9 @@ static bool more_name(const char *w, size_t n)
  * ("Carmen", "Jasper", "Sean"): read as names that are no word. */
 static const char *const name_first[] = {"ana",  "axel",  "carmen", "clement", "dieter", "gunter",    "hector", "horst",
                                          "jasper", "jesse", "joanna", "lars",  "lotte",   "louis",  "maud",
-                                         "merle", "nils",  "paco",   "paolo", "sabine",  "sean",   "veronique", NULL};
+                                         "merle", "nils",  "paco",   "paolo", "sabine",  "sean",   "veronique",
+                                         /* round 7 */
+                                         "oscar", "pilar", "obi", NULL};
 
 static const char *const place_before[] = {"to", "in", "from", "at", "visit", "visiting", "via", "near", NULL};
 
@@ -1667,6 +1690,13 @@ static bool and_person(const struct names *nm, const char *t, size_t len, size_t
 static size_t latin_letter(const char *t, size_t len, size_t i)
 {
     unsigned char a = (unsigned char)t[i];
+    /* round 7: Latin Extended Additional U+1E00..U+1EFF, Vietnamese's "ả", "ươ"'s "ơ" is U+01A1 below */
+    if (a == 0xE1 && i + 2 < len && (unsigned char)t[i + 1] >= 0xB8 && (unsigned char)t[i + 1] <= 0xBB &&
+        ((unsigned char)t[i + 2] & 0xC0) == 0x80)
+        return 3;
+    if (i + 1 < len && a == 0xC6 && ((unsigned char)t[i + 1] == 0xA0 || (unsigned char)t[i + 1] == 0xA1 ||
+                                     (unsigned char)t[i + 1] == 0xAF || (unsigned char)t[i + 1] == 0xB0))
+        return 2; /* Ơ ơ Ư ư */
     if (i + 1 >= len || a < 0xC3 || a > 0xC5) return 0;
     unsigned char b = (unsigned char)t[i + 1];
     if ((b & 0xC0) != 0x80 || (a == 0xC3 && (b == 0x97 || b == 0xB7))) return 0;
@@ -2009,14 +2039,26 @@ static void scan_names(const struct names *nm, const struct zt_hlr *model, const
         /* not a person */
         /* round 5: "May's account", "May is bringing the cake": a person */
         bool ing = nl && (eq_lit(nw, "is") || eq_lit(nw, "was")) && followed_by_ing(t, len, e);
+        /* round 7: a verb only a person does right after ("June texted", "May said she'd"), or a verb and
+         * then a person's pronoun ("Summer starts her new job") */
+        bool person_next = nl && word_in(nw, nl, person_verb);
+        if (nl && !person_next) {
+            char w3[24];
+            size_t s2, e2, s3, e3;
+            word_after(t, len, e, w3, sizeof w3, &s2, &e2);
+            size_t n3 = e2 < len && t[e2] == ' ' ? word_after(t, len, e2, w3, sizeof w3, &s3, &e3) : 0;
+            person_next = n3 && word_in(w3, n3, person_object) && !word_in(nw, nl, not_person_verb);
+        }
         if (word_in(self, strlen(self), months) &&
-            (!(addressed || vocative || at || possessive || ing) || word_in(pw, pl, month_before) ||
+            (!(addressed || vocative || at || possessive || ing || person_next) || word_in(pw, pl, month_before) ||
              (e + 1 < len && t[e] == ' ' && zt_ascii_digit((unsigned char)t[e + 1]))))
             conf = 0;
         if ((eq_lit(self, "will") || eq_lit(self, "may") || eq_lit(self, "can") || eq_lit(self, "should")) && nl &&
             word_in(nw, nl, modal_after) && !addressed)
             conf = 0;
         if (word_in(self, strlen(self), not_names)) conf = 0;
+        /* round 7: after an article a name is a thing ("the Oscar went to"; "a" is also a preposition: "dile a Javier") */
+        if (pl && (eq_lit(pw, "the") || eq_lit(pw, "an")) && !titled && !at) conf = 0;
         /* round 5: a field label before a number ("Karte: 4994 ...", "Amex: 3400", "NINo: PS 09") */
         if (f != 0 && !pl && e + 1 < len && t[e] == ':' && !starts_email(&eh, c, t, len, s, e)) {
             size_t q = e + 1;
@@ -2033,16 +2075,20 @@ static void scan_names(const struct names *nm, const struct zt_hlr *model, const
             while (q > 0 && t[q - 1] == ' ') q--;
             if (q >= pl && is_upper((unsigned char)t[q - pl])) conf = 0;
         }
-        if (word_in(self, strlen(self), seasons) && !addressed && !vocative && !at &&
+        if (word_in(self, strlen(self), seasons) && !addressed && !vocative && !at && !person_next &&
             (!nl || word_in(nw, nl, season_next)))
             conf = 0;
         if (e + 1 < len && t[e] == '\'' && (t[e + 1] | 0x20) == 't') conf = 0; /* "Don't", "Won't" */
         /* a place name is a person only with a cue or the model's yes, never after "to", "in", "from"... */
         if (word_in(self, strlen(self), places) &&
-            (word_in(pw, pl, place_before) || (!addressed && !vocative && !model_yes)))
+            (word_in(pw, pl, place_before) || (!addressed && !vocative && !model_yes && !person_next)))
             conf = 0;
         if (conf > 0.99) conf = 0.99;
-        if (lower) conf = addressed || vocative || (subject && start) ? (addressed || vocative ? 0.7 : 0.55) : 0;
+        /* round 7: "finn is asleep", "isla has the flu": a listed name that is no word, starting the message */
+        bool lower_subject = subject || (subject_weak && start && !pl && f == 0 &&
+                                         !word_in(self, strlen(self), months) && !word_in(self, strlen(self), seasons) &&
+                                         !word_in(self, strlen(self), places));
+        if (lower) conf = addressed || vocative || (lower_subject && start) ? (addressed || vocative ? 0.7 : 0.55) : 0;
         if (word_in(self, strlen(self), not_names)) conf = 0; /* "..., merci" */
         /* "Ruby-throated": a word, not a name */
         if (e + 1 < len && t[e] == '-' && zt_ascii_alpha((unsigned char)t[e + 1]) && !is_upper((unsigned char)t[e + 1]))

@@ -362,7 +362,7 @@ static void test_person_names(void **state)
     static const struct {
         const char *text, *name;
     } ctx[] = {
-        {"I owe Kwabena a coffee", "Kwabena"},
+        {"I owe Tendai a coffee", "Tendai"},
         {"Adaora presented really well today", "Adaora"},
         {"can someone check if Luke has the charger", "Luke"},
     };
