@@ -289,9 +289,10 @@ static void dot_q6_k(size_t n, const void *wv, const void *xv, size_t xs, size_t
  * give the exact s_b of the 16 rows; one cvtph and one mul give their d_b
  * (the same single f32 product); acc[b % 8] = fma(d_b, (float)s_b,
  * acc[b % 8]) with register l holding canonical lane l of the 16 rows; the
- * fold h = 4, 2, 1 is 7 vector adds for the 16 rows. Batch rows run two at
- * a time over the group (weights loaded and unpacked once for both, each
- * row's chains its own), so a row's result never depends on the batch. */
+ * fold h = 4, 2, 1 is 7 vector adds for the 16 rows. Batch rows run up to
+ * 8 at a time over the group (weights loaded and unpacked once for them,
+ * each row's chains and fmas its own), so a row's result never depends on
+ * the batch. */
 
 static inline __m512i bcast32(const int8_t *p)
 {
@@ -300,7 +301,7 @@ static inline __m512i bcast32(const int8_t *p)
     return _mm512_set1_epi32(v);
 }
 
-/* s_b of the 16 rows for NX (1 or 2) activation rows: qq the block's
+/* s_b of the 16 rows for NX activation rows: qq the block's
  * chunks, xq[k] the activation's codes, c[k] its prepared bias. */
 static ALWAYS_INLINE void pk_sums(bool q4, size_t NX, const uint8_t *qq, const int8_t *const *xq, const int32_t *c,
                                   __m512i *s)
@@ -337,66 +338,49 @@ static ALWAYS_INLINE void fold8_store(__m512 *acc, float *out, __mmask16 mask)
     _mm512_mask_storeu_ps(out, mask, acc[0]);
 }
 
-/* NX (1 or 2) activation rows from row k over the whole group. With
- * several rows in the batch the passes after the first read the group from
- * cache, so the next group is prefetched into L2 across all passes (pair
- * bp in pass bp % passes), keeping memory busy while they compute; one
- * activation row is one sequential stream, left to the hardware
- * prefetchers (a software prefetch 2 KiB ahead was slower on the Zen 4). */
-static ALWAYS_INLINE void pk_rows(bool q4, size_t NX, const uint8_t *grp, size_t nb, __mmask16 mask, const void *X,
-                                  size_t xs, const int32_t *act, size_t k, size_t nx, float *out, size_t os)
+/* One activation row (generation of one stream) over the whole group: one
+ * sequential stream, left to the hardware prefetchers (a software prefetch
+ * 2 KiB ahead was slower on the Zen 4); the 8 lane accumulators stay in
+ * registers. */
+static ALWAYS_INLINE void pk_row(bool q4, const uint8_t *grp, size_t nb, __mmask16 mask, const void *X,
+                                 const int32_t *act, float *out)
 {
     size_t qb = q4 ? 256 : 512, pb = 64 + 2 * qb; /* a block pair: scales, block 2b, block 2b+1 */
-    const uint8_t *next = grp + (nb + 1) / 2 * pb;
-    size_t passes = nx / 2 + nx % 2;
-    bool pf = nx > 1;
-    const struct zt_block_q8_0 *x[2];
-    const int32_t *a[2];
-    __m512 A[2][8];
-    for (size_t i = 0; i < NX; i++) {
-        x[i] = (const struct zt_block_q8_0 *)(const void *)((const char *)X + (k + i) * xs);
-        a[i] = act + (k + i) * nb * 2;
+    const struct zt_block_q8_0 *x = X;
+    __m512 A[8];
 #pragma GCC unroll 8
-        for (int l = 0; l < 8; l++) A[i][l] = _mm512_setzero_ps();
-    }
+    for (int l = 0; l < 8; l++) A[l] = _mm512_setzero_ps();
     for (size_t b0 = 0; b0 < nb; b0 += 8) {
 #pragma GCC unroll 8
         for (size_t l = 0; l < 8; l++) {
             size_t b = b0 + l;
             if (b >= nb) break;
             const uint8_t *pair = grp + (b / 2) * pb;
-            if (pf && l % 2 == 0 && (b / 2) % passes == k / 2)
-                for (size_t o = 0; o < pb; o += 64) _mm_prefetch((const char *)next + (b / 2) * pb + o, _MM_HINT_T1);
-            const int8_t *xq[2];
-            int32_t c[2];
-            __m512i s[2];
-            for (size_t i = 0; i < NX; i++) {
-                xq[i] = x[i][b].qs;
-                c[i] = a[i][2 * b];
-            }
-            pk_sums(q4, NX, pair + 64 + (l % 2) * qb, xq, c, s);
+            const int8_t *xq = x[b].qs;
+            __m512i s;
+            pk_sums(q4, 1, pair + 64 + (l % 2) * qb, &xq, &act[2 * b], &s);
             __m512 ws = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(const void *)(pair + 32 * (l % 2))));
-            for (size_t i = 0; i < NX; i++) {
-                float dx;
-                memcpy(&dx, &a[i][2 * b + 1], sizeof dx);
-                A[i][l] = _mm512_fmadd_ps(_mm512_mul_ps(ws, _mm512_set1_ps(dx)), _mm512_cvtepi32_ps(s[i]), A[i][l]);
-            }
+            float dx;
+            memcpy(&dx, &act[2 * b + 1], sizeof dx);
+            A[l] = _mm512_fmadd_ps(_mm512_mul_ps(ws, _mm512_set1_ps(dx)), _mm512_cvtepi32_ps(s), A[l]);
         }
     }
-    for (size_t i = 0; i < NX; i++) fold8_store(A[i], out + (k + i) * os, mask);
+    fold8_store(A, out, mask);
 }
 
-/* Batched decoding (3 and more activation rows): NX (1..8) rows from row k
+/* Two and more activation rows (batched decoding, prompts): NX (1..8) rows from row k
  * over the whole group in one pass, each weight chunk loaded (and Q4_0's
  * nibbles unpacked) once for all NX rows. The NX dpbusd chains of a block
  * are independent, so they hide vpdpbusd's latency; the canonical lane
  * accumulators (8 per row, too many for the registers) wait in L1 between
  * blocks: acc[i][b % 8] = fma(d_b, (float)s_b, acc[i][b % 8]) in block
- * order, the fold as pk_rows, so each row's bits are pk_rows' (and the
+ * order, the fold as pk_row, so each row's bits are pk_row's (and the
  * scalar reference's) whatever NX is. One pass reads the group once and in
  * order, so for up to 8 rows the weights stream like one row's; more rows
- * take several passes (chunks of at most 8), and the next group is then
- * prefetched into L2 across them as in pk_rows. */
+ * take several passes (chunks of at most 8). The next group is prefetched
+ * into L2, spread over the blocks of the pass(es): without it a single pass
+ * over a 4096-column group ran at half the rate of two passes (the
+ * hardware prefetchers do not keep up with a stream read this slowly). */
 static ALWAYS_INLINE void pk_batch(bool q4, size_t NX, const uint8_t *grp, size_t nb, __mmask16 mask,
                                    const void *X, size_t xs, const int32_t *act, size_t k, size_t pass,
                                    size_t passes, float *out, size_t os)
@@ -459,8 +443,10 @@ static ALWAYS_INLINE void pk_vnni(bool q4, const uint8_t *grp, size_t nb, size_t
 {
     __mmask16 mask = nvalid >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << nvalid) - 1u);
     size_t k = 0;
-    if (nx >= 3) {
-        /* passes of at most 8 rows, as even as they can be */
+    if (nx >= 2) {
+        /* passes of at most 8 rows, as even as they can be (2..8 rows in
+         * one pass: batch 2 runs ~5 % faster here than in the one-row
+         * kernel's register form for two rows) */
         size_t passes = (nx + 7) / 8;
         for (size_t pass = 0; pass < passes; pass++) {
             size_t m = nx / passes + (pass < nx % passes);
@@ -478,8 +464,7 @@ static ALWAYS_INLINE void pk_vnni(bool q4, const uint8_t *grp, size_t nb, size_t
         }
         return;
     }
-    for (; k + 2 <= nx; k += 2) pk_rows(q4, 2, grp, nb, mask, X, xs, act, k, nx, out, os);
-    if (k < nx) pk_rows(q4, 1, grp, nb, mask, X, xs, act, k, nx, out, os);
+    if (nx == 1) pk_row(q4, grp, nb, mask, X, act, out);
 }
 
 static void pk_q8_0(const uint8_t *grp, size_t nb, size_t nvalid, const void *X, size_t xs, const int32_t *act,
