@@ -484,10 +484,10 @@ static void pk_q4_0(const uint8_t *grp, size_t nb, size_t nvalid, const void *X,
  * sum(q * x) - 32 * bsums[g] for the 16 rows, times their scales[g] into
  * the int32 isum; then the super-block's fma into lane sb % 8.
  * One activation row decodes the codes as it goes; several (batched
- * decoding: the output projection of every generating stream) decode a
- * super-block once into 64 vectors and 16 scale vectors in L1 and run up
- * to 8 rows over them, their accumulators waiting in memory between
- * super-blocks (the same integer sums and the same fma per row). */
+ * decoding: the output projection of every generating stream) decode each
+ * group once into registers for up to 8 rows (pk_q6_k_batch), their
+ * accumulators waiting in memory between super-blocks (the same integer
+ * sums and the same fma per row). */
 static ALWAYS_INLINE void q6p_decode(const uint8_t *c, __m512i *q0, __m512i *q1, __m512i *q2, __m512i *q3)
 {
     const __m512i m4 = _mm512_set1_epi8(15), m2 = _mm512_set1_epi8(3);
