@@ -24,7 +24,11 @@
 # size at the same thread count (the generation ceiling). The load average
 # before each pair is printed beside it: on a shared machine the figures
 # are noisy, the ratios less so.
-# Env: TYPES ("F16 Q8_0 Q4_0 Q4_K"), THREADS ("1 2"), P (128), N (64), R (3).
+# BUSY=1: issue 13's contention case: a shell loop spins on the last CPU
+# (taskset, when present) while each llama-bench / bench_engine pair runs,
+# so the 2-thread rows show both engines with a core taken by another
+# process (two threads should never be slower than one).
+# Env: TYPES ("F16 Q8_0 Q4_0 Q4_K"), THREADS ("1 2"), P (128), N (64), R (3), BUSY (0).
 # Figures only: nothing is asserted.
 set -eu
 B="${1:-build}"
@@ -34,6 +38,7 @@ THREADS="${THREADS:-1 2}"
 P="${P:-128}"
 N="${N:-64}"
 R="${R:-3}"
+BUSY="${BUSY:-0}"
 
 if [ -z "${LLAMA_CPP_DIR:-}" ]; then
   echo "compare.sh: LLAMA_CPP_DIR is not set: skipping the llama.cpp comparison"
@@ -92,14 +97,32 @@ ours_best() { # file kind(prompt|gen)
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2f", a / b; else printf "-" }'; }
 
+busy_pid=""
+busy_cpu=$(($(nproc) - 1))
+busy_start() {
+  [ "$BUSY" = 1 ] || return 0
+  if command -v taskset >/dev/null 2>&1; then
+    taskset -c "$busy_cpu" sh -c 'while :; do :; done' &
+  else
+    sh -c 'while :; do :; done' &
+  fi
+  busy_pid=$!
+}
+busy_stop() {
+  [ -n "$busy_pid" ] || return 0
+  kill "$busy_pid" 2>/dev/null || true
+  wait "$busy_pid" 2>/dev/null || true
+  busy_pid=""
+}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/zt-compare.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT INT TERM
+trap 'busy_stop; rm -rf "$tmp"' EXIT INT TERM
 cpu=$(awk -F': ' '/^model name/ { m = $2 } /^cpu family/ { f = $2 } /^model\t/ { n = $2 }
   END { printf "%s, family %s model %s", m, f, n }' /proc/cpuinfo 2>/dev/null || echo unknown)
 isa=$(grep -o -w 'avx512f\|avx512_vnni\|avx_vnni\|amx_int8\|avx512_bf16' /proc/cpuinfo 2>/dev/null | sort -u | tr '\n' ' ')
 echo "CPU: $cpu ($(nproc) CPUs online; ${isa:-no AVX-512}); llama.cpp: $bin; ours: $ours"
 echo "pp = prompt $P tokens, tg = generation $N tokens, tokens/s best of $R; ratio = ours / llama.cpp"
 [ -n "${ZT_CPU:-}" ] && echo "ZT_CPU=$ZT_CPU"
+[ "$BUSY" = 1 ] && echo "BUSY=1: another process spins on CPU $busy_cpu while both engines run (the contention case)"
 echo
 echo "| type | threads | llama.cpp pp / tg | ours pp / tg | ratio pp / tg | read GB/s: probe, ours (bw share) | load before | our paths |"
 echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
@@ -107,10 +130,12 @@ for t in $TYPES; do
   f="$M/m-$(lower "$t").gguf"
   for th in $THREADS; do
     load=$(cut -d' ' -f1 /proc/loadavg)
+    busy_start
     "$bin/llama-bench" -m "$f" -t "$th" -p "$P" -n "$N" -r "$R" -o jsonl >"$tmp/l" 2>"$tmp/le" ||
       { echo "compare.sh: llama-bench failed on $f:"; tail -5 "$tmp/le"; exit 1; }
     "$ours" "$f" -t "$th" -p "$P" -n "$N" -r "$R" >"$tmp/o" 2>"$tmp/oe" ||
       { echo "compare.sh: bench_engine failed on $f:"; tail -5 "$tmp/oe"; exit 1; }
+    busy_stop
     probe=-
     if [ -x "$bw" ]; then
       probe=$("$bw" -m "$f" -t "$th" 2>/dev/null | sed -n 's/.*: \([0-9.]*\) GB\/s.*/\1/p')

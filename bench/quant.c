@@ -8,7 +8,8 @@
  * so batch 1 there is a memory-bandwidth test, like generation.
  *
  * Without an isa filter, also the packed layout (zt_quant_pack) on the
- * AVX512-VNNI path where the CPU has it, batch 1..16.
+ * AVX512-VNNI path where the CPU has it, batch 1..16; the filter "packed"
+ * runs only that.
  *
  * usage: bench_quant [seconds_per_case (default 0.3)] [isa name filter]
  * env: ZT_BENCH_CPU_TIME=1 (thread CPU time, not wall time), ZT_BENCH_BATCH=B
@@ -111,7 +112,8 @@ int main(int argc, char **argv)
                 if (zt_quant_activations(t, row, X + b * xb, n) != 0)
                     return 1;
             }
-            for (int isa = 0; isa < ZT_QUANT_ISA_COUNT; isa++) {
+            bool packed_only = isa_filter && strcmp(isa_filter, "packed") == 0;
+            for (int isa = 0; isa < ZT_QUANT_ISA_COUNT && !packed_only; isa++) {
                 if (isa_filter && strcmp(isa_filter, isa_names[isa]) != 0)
                     continue;
                 if (zt_quant_set_isa((enum zt_quant_isa)isa) != 0)
@@ -139,10 +141,10 @@ int main(int argc, char **argv)
              * prompts (a flat GFLOP/s from batch 2 on means the kernel's
              * arithmetic, not the weight loads, bounds it) */
             struct zt_quant_packed *p = NULL;
-            if (!isa_filter && zt_quant_set_isa(ZT_QUANT_ISA_AVX512VNNI) == 0 && zt_quant_pack_useful(t) &&
+            if ((!isa_filter || packed_only) && zt_quant_set_isa(ZT_QUANT_ISA_AVX512VNNI) == 0 && zt_quant_pack_useful(t) &&
                 zt_quant_pack(t, W, wb, rows, n, &p) == 0) {
-                static const size_t pb[] = {1, 2, 4, 8, 16};
-                for (size_t bi = 0; bi < 5; bi++) {
+                static const size_t pb[] = {1, 2, 3, 4, 8, 16};
+                for (size_t bi = 0; bi < 6; bi++) {
                     double t0 = now(), t1 = t0;
                     long calls = 0;
                     do {

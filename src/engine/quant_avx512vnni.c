@@ -289,9 +289,10 @@ static void dot_q6_k(size_t n, const void *wv, const void *xv, size_t xs, size_t
  * give the exact s_b of the 16 rows; one cvtph and one mul give their d_b
  * (the same single f32 product); acc[b % 8] = fma(d_b, (float)s_b,
  * acc[b % 8]) with register l holding canonical lane l of the 16 rows; the
- * fold h = 4, 2, 1 is 7 vector adds for the 16 rows. Batch rows run two at
- * a time over the group (weights loaded and unpacked once for both, each
- * row's chains its own), so a row's result never depends on the batch. */
+ * fold h = 4, 2, 1 is 7 vector adds for the 16 rows. Batch rows run up to
+ * 8 at a time over the group (weights loaded and unpacked once for them,
+ * each row's chains and fmas its own), so a row's result never depends on
+ * the batch. */
 
 static inline __m512i bcast32(const int8_t *p)
 {
@@ -300,7 +301,7 @@ static inline __m512i bcast32(const int8_t *p)
     return _mm512_set1_epi32(v);
 }
 
-/* s_b of the 16 rows for NX (1 or 2) activation rows: qq the block's
+/* s_b of the 16 rows for NX activation rows: qq the block's
  * chunks, xq[k] the activation's codes, c[k] its prepared bias. */
 static ALWAYS_INLINE void pk_sums(bool q4, size_t NX, const uint8_t *qq, const int8_t *const *xq, const int32_t *c,
                                   __m512i *s)
@@ -337,52 +338,103 @@ static ALWAYS_INLINE void fold8_store(__m512 *acc, float *out, __mmask16 mask)
     _mm512_mask_storeu_ps(out, mask, acc[0]);
 }
 
-/* NX (1 or 2) activation rows from row k over the whole group. With
- * several rows in the batch the passes after the first read the group from
- * cache, so the next group is prefetched into L2 across all passes (pair
- * bp in pass bp % passes), keeping memory busy while they compute; one
- * activation row is one sequential stream, left to the hardware
- * prefetchers (a software prefetch 2 KiB ahead was slower on the Zen 4). */
-static ALWAYS_INLINE void pk_rows(bool q4, size_t NX, const uint8_t *grp, size_t nb, __mmask16 mask, const void *X,
-                                  size_t xs, const int32_t *act, size_t k, size_t nx, float *out, size_t os)
+/* One activation row (generation of one stream) over the whole group: one
+ * sequential stream, left to the hardware prefetchers (a software prefetch
+ * 2 KiB ahead was slower on the Zen 4); the 8 lane accumulators stay in
+ * registers. */
+static ALWAYS_INLINE void pk_row(bool q4, const uint8_t *grp, size_t nb, __mmask16 mask, const void *X,
+                                 const int32_t *act, float *out)
 {
     size_t qb = q4 ? 256 : 512, pb = 64 + 2 * qb; /* a block pair: scales, block 2b, block 2b+1 */
-    const uint8_t *next = grp + (nb + 1) / 2 * pb;
-    size_t passes = nx / 2 + nx % 2;
-    bool pf = nx > 1;
-    const struct zt_block_q8_0 *x[2];
-    const int32_t *a[2];
-    __m512 A[2][8];
-    for (size_t i = 0; i < NX; i++) {
-        x[i] = (const struct zt_block_q8_0 *)(const void *)((const char *)X + (k + i) * xs);
-        a[i] = act + (k + i) * nb * 2;
+    const struct zt_block_q8_0 *x = X;
+    __m512 A[8];
 #pragma GCC unroll 8
-        for (int l = 0; l < 8; l++) A[i][l] = _mm512_setzero_ps();
-    }
+    for (int l = 0; l < 8; l++) A[l] = _mm512_setzero_ps();
     for (size_t b0 = 0; b0 < nb; b0 += 8) {
 #pragma GCC unroll 8
         for (size_t l = 0; l < 8; l++) {
             size_t b = b0 + l;
             if (b >= nb) break;
             const uint8_t *pair = grp + (b / 2) * pb;
-            if (pf && l % 2 == 0 && (b / 2) % passes == k / 2)
-                for (size_t o = 0; o < pb; o += 64) _mm_prefetch((const char *)next + (b / 2) * pb + o, _MM_HINT_T1);
-            const int8_t *xq[2];
-            int32_t c[2];
-            __m512i s[2];
-            for (size_t i = 0; i < NX; i++) {
-                xq[i] = x[i][b].qs;
-                c[i] = a[i][2 * b];
-            }
-            pk_sums(q4, NX, pair + 64 + (l % 2) * qb, xq, c, s);
+            const int8_t *xq = x[b].qs;
+            __m512i s;
+            pk_sums(q4, 1, pair + 64 + (l % 2) * qb, &xq, &act[2 * b], &s);
             __m512 ws = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(const void *)(pair + 32 * (l % 2))));
-            for (size_t i = 0; i < NX; i++) {
-                float dx;
-                memcpy(&dx, &a[i][2 * b + 1], sizeof dx);
-                A[i][l] = _mm512_fmadd_ps(_mm512_mul_ps(ws, _mm512_set1_ps(dx)), _mm512_cvtepi32_ps(s[i]), A[i][l]);
-            }
+            float dx;
+            memcpy(&dx, &act[2 * b + 1], sizeof dx);
+            A[l] = _mm512_fmadd_ps(_mm512_mul_ps(ws, _mm512_set1_ps(dx)), _mm512_cvtepi32_ps(s), A[l]);
         }
     }
+    fold8_store(A, out, mask);
+}
+
+/* Two and more activation rows (batched decoding, prompts): NX (1..8) rows from row k
+ * over the whole group in one pass, each weight chunk loaded (and Q4_0's
+ * nibbles unpacked) once for all NX rows. The NX dpbusd chains of a block
+ * are independent, so they hide vpdpbusd's latency; the canonical lane
+ * accumulators (8 per row, too many for the registers) wait in L1 between
+ * blocks: acc[i][b % 8] = fma(d_b, (float)s_b, acc[i][b % 8]) in block
+ * order, the fold as pk_row, so each row's bits are pk_row's (and the
+ * scalar reference's) whatever NX is. One pass reads the group once and in
+ * order, so for up to 8 rows the weights stream like one row's; more rows
+ * take several passes (chunks of at most 8). The next group is prefetched
+ * into L2, spread over the blocks of the pass(es): without it a single pass
+ * over a 4096-column group ran at half the rate of two passes (the
+ * hardware prefetchers do not keep up with a stream read this slowly). */
+static ALWAYS_INLINE void pk_batch(bool q4, size_t NX, const uint8_t *grp, size_t nb, __mmask16 mask,
+                                   const void *X, size_t xs, const int32_t *act, size_t k, size_t pass,
+                                   size_t passes, float *out, size_t os)
+{
+    size_t qb = q4 ? 256 : 512, pb = 64 + 2 * qb;
+    const uint8_t *next = grp + (nb + 1) / 2 * pb;
+    _Alignas(64) __m512 A[8][8];
+    const int8_t *xq[8];
+    const int32_t *a[8];
+#pragma GCC unroll 8
+    for (size_t i = 0; i < NX; i++) {
+        xq[i] = ((const struct zt_block_q8_0 *)(const void *)((const char *)X + (k + i) * xs))->qs;
+        a[i] = act + (k + i) * nb * 2;
+#pragma GCC unroll 8
+        for (int l = 0; l < 8; l++) A[i][l] = _mm512_setzero_ps();
+    }
+    const __m512i m4 = _mm512_set1_epi8(15);
+    for (size_t b = 0; b < nb; b++) {
+        const uint8_t *pair = grp + (b / 2) * pb, *qq = pair + 64 + (b % 2) * qb;
+        if (b % 2 == 0 && (b / 2) % passes == pass)
+            for (size_t o = 0; o < pb; o += 64) _mm_prefetch((const char *)next + (b / 2) * pb + o, _MM_HINT_T1);
+        size_t xo = b * sizeof(struct zt_block_q8_0);
+        __m512i s[8];
+#pragma GCC unroll 8
+        for (size_t i = 0; i < NX; i++) s[i] = _mm512_set1_epi32(a[i][2 * b]);
+        if (!q4) {
+#pragma GCC unroll 8
+            for (int j = 0; j < 8; j++) {
+                __m512i w = _mm512_load_si512((const void *)(qq + 64 * j));
+#pragma GCC unroll 8
+                for (size_t i = 0; i < NX; i++) s[i] = _mm512_dpbusd_epi32(s[i], w, bcast32(xq[i] + xo + 4 * j));
+            }
+        } else {
+#pragma GCC unroll 4
+            for (int ch = 0; ch < 4; ch++) {
+                __m512i v = _mm512_load_si512((const void *)(qq + 64 * ch));
+                __m512i lo = _mm512_and_si512(v, m4), hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+#pragma GCC unroll 8
+                for (size_t i = 0; i < NX; i++) {
+                    s[i] = _mm512_dpbusd_epi32(s[i], lo, bcast32(xq[i] + xo + 4 * ch));
+                    s[i] = _mm512_dpbusd_epi32(s[i], hi, bcast32(xq[i] + xo + 16 + 4 * ch));
+                }
+            }
+        }
+        __m512 ws = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(const void *)(pair + 32 * (b % 2))));
+#pragma GCC unroll 8
+        for (size_t i = 0; i < NX; i++) {
+            float dx;
+            memcpy(&dx, &a[i][2 * b + 1], sizeof dx);
+            A[i][b % 8] =
+                _mm512_fmadd_ps(_mm512_mul_ps(ws, _mm512_set1_ps(dx)), _mm512_cvtepi32_ps(s[i]), A[i][b % 8]);
+        }
+    }
+#pragma GCC unroll 8
     for (size_t i = 0; i < NX; i++) fold8_store(A[i], out + (k + i) * os, mask);
 }
 
@@ -391,8 +443,28 @@ static ALWAYS_INLINE void pk_vnni(bool q4, const uint8_t *grp, size_t nb, size_t
 {
     __mmask16 mask = nvalid >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << nvalid) - 1u);
     size_t k = 0;
-    for (; k + 2 <= nx; k += 2) pk_rows(q4, 2, grp, nb, mask, X, xs, act, k, nx, out, os);
-    if (k < nx) pk_rows(q4, 1, grp, nb, mask, X, xs, act, k, nx, out, os);
+    if (nx >= 2) {
+        /* passes of at most 8 rows, as even as they can be (2..8 rows in
+         * one pass: batch 2 runs ~5 % faster here than in the one-row
+         * kernel's register form for two rows) */
+        size_t passes = (nx + 7) / 8;
+        for (size_t pass = 0; pass < passes; pass++) {
+            size_t m = nx / passes + (pass < nx % passes);
+            switch (m) {
+            case 1: pk_batch(q4, 1, grp, nb, mask, X, xs, act, k, pass, passes, out, os); break;
+            case 2: pk_batch(q4, 2, grp, nb, mask, X, xs, act, k, pass, passes, out, os); break;
+            case 3: pk_batch(q4, 3, grp, nb, mask, X, xs, act, k, pass, passes, out, os); break;
+            case 4: pk_batch(q4, 4, grp, nb, mask, X, xs, act, k, pass, passes, out, os); break;
+            case 5: pk_batch(q4, 5, grp, nb, mask, X, xs, act, k, pass, passes, out, os); break;
+            case 6: pk_batch(q4, 6, grp, nb, mask, X, xs, act, k, pass, passes, out, os); break;
+            case 7: pk_batch(q4, 7, grp, nb, mask, X, xs, act, k, pass, passes, out, os); break;
+            default: pk_batch(q4, 8, grp, nb, mask, X, xs, act, k, pass, passes, out, os); break;
+            }
+            k += m;
+        }
+        return;
+    }
+    if (nx == 1) pk_row(q4, grp, nb, mask, X, act, out);
 }
 
 static void pk_q8_0(const uint8_t *grp, size_t nb, size_t nvalid, const void *X, size_t xs, const int32_t *act,
@@ -412,10 +484,10 @@ static void pk_q4_0(const uint8_t *grp, size_t nb, size_t nvalid, const void *X,
  * sum(q * x) - 32 * bsums[g] for the 16 rows, times their scales[g] into
  * the int32 isum; then the super-block's fma into lane sb % 8.
  * One activation row decodes the codes as it goes; several (batched
- * decoding: the output projection of every generating stream) decode a
- * super-block once into 64 vectors and 16 scale vectors in L1 and run up
- * to 8 rows over them, their accumulators waiting in memory between
- * super-blocks (the same integer sums and the same fma per row). */
+ * decoding: the output projection of every generating stream) decode each
+ * group once into registers for up to 8 rows (pk_q6_k_batch), their
+ * accumulators waiting in memory between super-blocks (the same integer
+ * sums and the same fma per row). */
 static ALWAYS_INLINE void q6p_decode(const uint8_t *c, __m512i *q0, __m512i *q1, __m512i *q2, __m512i *q3)
 {
     const __m512i m4 = _mm512_set1_epi8(15), m2 = _mm512_set1_epi8(3);
@@ -432,40 +504,76 @@ static ALWAYS_INLINE void q6p_decode(const uint8_t *c, __m512i *q0, __m512i *q1,
 
 enum { Q6P_SB = 64 + 256 + 16 * 192, Q6P_ROWS = 8 };
 
-static void pk_q6_k_rows(const uint8_t *grp, size_t nsb, const void *X, size_t xs, size_t nx, float *out, size_t os,
-                         __mmask16 mask)
+/* NX (1..8) activation rows over the group: per group g of 16 elements the
+ * 4 code vectors are decoded once into registers and run all NX rows (their
+ * dpbusd chains independent, each from the row's -32 * bsums[g] broadcast
+ * from memory), times scales[g] into the row's int32 isum (exact in any
+ * order); the super-block's fma into lane sb % 8 per row, the lane
+ * accumulators waiting in L1 between super-blocks. */
+static ALWAYS_INLINE void pk_q6_k_batch(size_t NX, const uint8_t *grp, size_t nsb, const void *X, size_t xs,
+                                        float *out, size_t os, __mmask16 mask)
 {
-    _Alignas(64) __m512i dec[64], scv[16];
     _Alignas(64) __m512 acc[Q6P_ROWS][8];
-    for (size_t k = 0; k < nx; k++)
+    _Alignas(64) int32_t bias[Q6P_ROWS][16];
+#pragma GCC unroll 8
+    for (size_t k = 0; k < NX; k++)
         for (int l = 0; l < 8; l++) acc[k][l] = _mm512_setzero_ps();
     for (size_t sb = 0; sb < nsb; sb++) {
         const uint8_t *p = grp + sb * Q6P_SB;
         const uint8_t *codes = p + 64 + 256;
+        const struct zt_block_q8_k *x[Q6P_ROWS];
+        __m512i iv[Q6P_ROWS];
+#pragma GCC unroll 8
+        for (size_t k = 0; k < NX; k++) {
+            x[k] = (const struct zt_block_q8_k *)(const void *)((const char *)X + k * xs) + sb;
+            /* -32 * bsums[g] (|.| <= 2^17) */
+            __m512i bs = _mm512_cvtepi16_epi32(_mm256_loadu_si256((const __m256i *)(const void *)x[k]->bsums));
+            _mm512_store_si512((void *)bias[k], _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(bs, 5)));
+            iv[k] = _mm512_setzero_si512();
+        }
         for (int g = 0; g < 16; g++) {
-            q6p_decode(codes + 192 * g, &dec[4 * g], &dec[4 * g + 1], &dec[4 * g + 2], &dec[4 * g + 3]);
-            scv[g] = _mm512_cvtepi8_epi32(_mm_load_si128((const __m128i *)(const void *)(p + 64 + 16 * g)));
+            /* the next group's super-block sb into L2, 256 bytes a group g
+             * (groups are contiguous: it follows this one) */
+            for (int o = 256 * g; o < 256 * g + 256 && o < Q6P_SB; o += 64)
+                _mm_prefetch((const char *)grp + (nsb + sb) * Q6P_SB + o, _MM_HINT_T1);
+            __m512i q0, q1, q2, q3;
+            q6p_decode(codes + 192 * g, &q0, &q1, &q2, &q3);
+            __m512i sc = _mm512_cvtepi8_epi32(_mm_load_si128((const __m128i *)(const void *)(p + 64 + 16 * g)));
+#pragma GCC unroll 8
+            for (size_t k = 0; k < NX; k++) {
+                const int8_t *xq = x[k]->qs + 16 * g;
+                __m512i sg = _mm512_set1_epi32(bias[k][g]);
+                sg = _mm512_dpbusd_epi32(sg, q0, bcast32(xq));
+                sg = _mm512_dpbusd_epi32(sg, q1, bcast32(xq + 4));
+                sg = _mm512_dpbusd_epi32(sg, q2, bcast32(xq + 8));
+                sg = _mm512_dpbusd_epi32(sg, q3, bcast32(xq + 12));
+                iv[k] = _mm512_add_epi32(iv[k], _mm512_mullo_epi32(sg, sc));
+            }
         }
         __m512 wd = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(const void *)p));
-        for (size_t k = 0; k < nx; k++) {
-            const struct zt_block_q8_k *x =
-                (const struct zt_block_q8_k *)(const void *)((const char *)X + k * xs) + sb;
-            __m512i iv = _mm512_setzero_si512();
-#pragma GCC unroll 4
-            for (int g = 0; g < 16; g++) {
-                const int8_t *xq = x->qs + 16 * g;
-                __m512i sg = _mm512_set1_epi32(-32 * (int32_t)x->bsums[g]);
-                sg = _mm512_dpbusd_epi32(sg, dec[4 * g], bcast32(xq));
-                sg = _mm512_dpbusd_epi32(sg, dec[4 * g + 1], bcast32(xq + 4));
-                sg = _mm512_dpbusd_epi32(sg, dec[4 * g + 2], bcast32(xq + 8));
-                sg = _mm512_dpbusd_epi32(sg, dec[4 * g + 3], bcast32(xq + 12));
-                iv = _mm512_add_epi32(iv, _mm512_mullo_epi32(sg, scv[g]));
-            }
-            __m512 d = _mm512_mul_ps(wd, _mm512_set1_ps(x->d));
-            acc[k][sb % 8] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(iv), acc[k][sb % 8]);
+#pragma GCC unroll 8
+        for (size_t k = 0; k < NX; k++) {
+            __m512 d = _mm512_mul_ps(wd, _mm512_set1_ps(x[k]->d));
+            acc[k][sb % 8] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(iv[k]), acc[k][sb % 8]);
         }
     }
-    for (size_t k = 0; k < nx; k++) fold8_store(acc[k], out + k * os, mask);
+#pragma GCC unroll 8
+    for (size_t k = 0; k < NX; k++) fold8_store(acc[k], out + k * os, mask);
+}
+
+static void pk_q6_k_rows(const uint8_t *grp, size_t nsb, const void *X, size_t xs, size_t nx, float *out, size_t os,
+                         __mmask16 mask)
+{
+    switch (nx) {
+    case 1: pk_q6_k_batch(1, grp, nsb, X, xs, out, os, mask); break;
+    case 2: pk_q6_k_batch(2, grp, nsb, X, xs, out, os, mask); break;
+    case 3: pk_q6_k_batch(3, grp, nsb, X, xs, out, os, mask); break;
+    case 4: pk_q6_k_batch(4, grp, nsb, X, xs, out, os, mask); break;
+    case 5: pk_q6_k_batch(5, grp, nsb, X, xs, out, os, mask); break;
+    case 6: pk_q6_k_batch(6, grp, nsb, X, xs, out, os, mask); break;
+    case 7: pk_q6_k_batch(7, grp, nsb, X, xs, out, os, mask); break;
+    default: pk_q6_k_batch(8, grp, nsb, X, xs, out, os, mask); break;
+    }
 }
 
 static void pk_q6_k(const uint8_t *grp, size_t nsb, size_t nvalid, const void *X, size_t xs, const int32_t *act,
@@ -474,9 +582,13 @@ static void pk_q6_k(const uint8_t *grp, size_t nsb, size_t nvalid, const void *X
     (void)act;
     __mmask16 mask = nvalid >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << nvalid) - 1u);
     if (nx >= 2) {
-        for (size_t k0 = 0; k0 < nx; k0 += Q6P_ROWS)
-            pk_q6_k_rows(grp, nsb, (const char *)X + k0 * xs, xs, nx - k0 < Q6P_ROWS ? nx - k0 : Q6P_ROWS,
-                         out + k0 * os, os, mask);
+        /* chunks of at most 8 rows, as even as they can be */
+        size_t chunks = (nx + Q6P_ROWS - 1) / Q6P_ROWS;
+        for (size_t c = 0, k0 = 0; c < chunks; c++) {
+            size_t m = nx / chunks + (c < nx % chunks);
+            pk_q6_k_rows(grp, nsb, (const char *)X + k0 * xs, xs, m, out + k0 * os, os, mask);
+            k0 += m;
+        }
         return;
     }
     for (size_t k = 0; k < nx; k++) {

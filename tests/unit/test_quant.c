@@ -738,8 +738,10 @@ static void test_float_batches(void **state)
 /* Activation quantisation is scalar on every path; check the obvious too. */
 /* Packed weights (quant_pack.c): every path's packed kernel gives the bits
  * of the scalar dot on the original rows, for row counts that leave a
- * partial group, odd and even block counts, batches 1..5 and row ranges
- * that start at a later group. */
+ * partial group, odd and even block counts, batches 1..5, 8, 11 and 16
+ * (the AVX512-VNNI kernels take 1-2 rows per pass, 3-8 in one pass, more
+ * in passes of at most 8: 11 = 6 + 5, 16 = 8 + 8; packed Q6_K the same)
+ * and row ranges that start at a later group. */
 static void test_packed_identity(void **state)
 {
     (void)state;
@@ -748,7 +750,8 @@ static void test_packed_identity(void **state)
     static const size_t rows_c[] = {1, 16, 37};
     static const size_t lens[] = {32, 64, 32 * 7, 32 * 8, 32 * 65};
     static const size_t lens_k[] = {256, 512, 256 * 3, 256 * 8, 256 * 9};
-    enum { MAXB = 11 }; /* batch 1..5, and 11: past a kernel's chunk of 8 rows */
+    enum { MAXB = 16 }; /* the largest of batches[] */
+    static const size_t batches[] = {1, 2, 3, 4, 5, 8, 11, 16};
     unsigned bad = 0;   /* paths that disagreed with scalar */
     for (size_t ti = 0; ti < 4; ti++)
         for (size_t ri = 0; ri < 3; ri++)
@@ -776,8 +779,8 @@ static void test_packed_identity(void **state)
                             printf("skip: path %d (packed kernels) is not on this CPU\n", isa);
                         continue;
                     }
-                    for (size_t batch = 1; batch <= MAXB; batch = batch < 5 ? batch + 1 : batch + MAXB - 5)
-                        for (size_t r0 = 0; r0 < rows; r0 += ZT_QUANT_PACK_ROWS) {
+                    for (size_t bi = 0; bi < sizeof batches / sizeof batches[0]; bi++)
+                        for (size_t r0 = 0, batch = batches[bi]; r0 < rows; r0 += ZT_QUANT_PACK_ROWS) {
                             for (size_t i = 0; i < MAXB * rows; i++)
                                 out[i] = -1.0f;
                             /* prepared inside, or once by the caller (the CPU backend's way) */
