@@ -564,21 +564,16 @@ static int build_mesh(struct zt_node *n, struct zt_buf *err)
 }
 
 /* An orchestrator with the mesh publishes its job and ledger rows
- * (zt_dbsync.h), through its own store handle. Only a store of its own:
- * a PostgreSQL database is shared by orchestrators (one chain each would
- * share one set of bookkeeping tables) and is backed up as a service. */
+ * (zt_dbsync.h), through its own store handle: its own SQLite file, or a
+ * PostgreSQL database shared by orchestrators (each publishes its chain:
+ * its jobs and the shared ledger, its bookkeeping keyed by its node id). */
 static int build_dbsync(struct zt_node *n, struct zt_buf *err)
 {
     const struct zt_cfg_mesh *c = &n->cfg->mesh;
     if (!n->mesh || !n->registry || c->db_sync_interval_s <= 0) {
         /* off: a change log an earlier run made stops growing */
-        int rc = n->orch_store ? zt_dbsync_unlog(n->orch_store) : 0;
+        int rc = n->orch_store ? zt_dbsync_unlog(n->orch_store, zt_identity_id(n->id)) : 0;
         if (rc) zt_log(ZT_LOG_WARN, "dbsync_unlog_failed", "error=%s", zt_strerror(rc));
-        return 0;
-    }
-    if (!zt_str_eq(n->cfg->database.driver, "sqlite")) { /* shared by orchestrators, backed up as a service */
-        zt_log(ZT_LOG_INFO, "dbsync_off", "detail=\"database sync publishes a store of its own (SQLite); "
-                                          "database.driver is %s\"", n->cfg->database.driver);
         return 0;
     }
     char mesh_dir[4096], dir[4096 + 8];
