@@ -55,44 +55,6 @@
 #define ERROR_ROOM 4096u    /* bytes of an answer that is not a chunk */
 #define MAX_CLEARS 600u     /* times a chunk every holder lacked is tried again (50 ms apart) */
 
-/* ---- Scores ------------------------------------------------------------------ */
-
-static struct zt__score *score_of(struct zt_mesh *m, const char *node_id, bool add)
-{
-    for (size_t i = 0; i < m->n_scores; i++)
-        if (strcmp(m->scores[i].node_id, node_id) == 0) return &m->scores[i];
-    if (!add) return NULL;
-    size_t i = m->n_scores < ZT__MESH_MAX_SCORES ? m->n_scores++ : 0; /* full: the first forgotten */
-    zt_strlcpy(m->scores[i].node_id, node_id, sizeof m->scores[i].node_id);
-    m->scores[i].score = 0;
-    return &m->scores[i];
-}
-
-double zt_mesh_peer_score(struct zt_mesh *m, const char *node_id)
-{
-    pthread_mutex_lock(&m->mu);
-    struct zt__score *s = score_of(m, node_id, false);
-    double v = s ? s->score : 0;
-    pthread_mutex_unlock(&m->mu);
-    return v;
-}
-
-void zt__mesh_score(struct zt_mesh *m, const char *node_id, double delta, const char *why)
-{
-    pthread_mutex_lock(&m->mu);
-    struct zt__score *s = score_of(m, node_id, true);
-    s->score += delta;
-    if (s->score > 1000) s->score = 1000;
-    zt_mesh_report_fn fn = delta < 0 ? m->report : NULL;
-    void *ud = m->report_ud;
-    pthread_mutex_unlock(&m->mu);
-    if (delta < 0) {
-        atomic_fetch_add(&m->bad_chunks, 1);
-        zt_log_rl(ZT_LOG_WARN, 5, "mesh_bad_peer", "peer=%s reason=\"%s\"", node_id, why);
-    }
-    if (fn) fn(ud, node_id, why);
-}
-
 /* ---- Holders ------------------------------------------------------------------ */
 
 struct holders_ctx {

@@ -263,12 +263,14 @@ int zt_mesh_new(const struct zt_mesh_opts *o, struct zt_mesh **out)
     zt_strlcpy(m->models_dir, o->models_dir ? o->models_dir : "", sizeof m->models_dir);
     m->o.models_dir = NULL;
     pthread_mutex_init(&m->mu, NULL);
+    pthread_mutex_init(&m->st_mu, NULL);
     zt_cond_init_mono(&m->cv);
     struct zt_http_client_opts co = {.max_inflight = 64};
     int rc = zt__mstore_init(&m->st, o->dir);
     if (!rc) rc = zt_http_client_new(&co, &m->http);
     if (!rc) rc = zt_ratelimit_new(o->serve_rps, o->serve_burst < 1 ? 1 : o->serve_burst, RATE_KEYS, &m->limit);
     if (!rc && o->metrics) rc = register_metrics(m);
+    if (!rc) rc = zt__mesh_scores_load(m);
     if (rc) {
         zt_mesh_free(m);
         return rc;
@@ -299,6 +301,7 @@ void zt_mesh_stop(struct zt_mesh *m)
         if (!p) break;
         pthread_join(p->th, NULL);
     }
+    zt__mesh_scores_flush(m); /* what the last second changed */
 }
 
 void zt_mesh_free(struct zt_mesh *m)
@@ -311,6 +314,7 @@ void zt_mesh_free(struct zt_mesh *m)
     zt_ratelimit_free(m->limit);
     pthread_cond_destroy(&m->cv);
     pthread_mutex_destroy(&m->mu);
+    pthread_mutex_destroy(&m->st_mu);
     zt_free(m);
 }
 
@@ -916,11 +920,18 @@ out:
 static void *mesh_main(void *arg)
 {
     struct zt_mesh *m = arg;
-    int64_t next_repair = now_s() + 1;
+    int64_t next_repair = now_s() + 1, next_flush = 0;
     struct zt__blob *snap = zt_calloc(1, sizeof *snap);
     pthread_mutex_lock(&m->mu);
     while (!m->stop && snap) {
         int64_t now = now_s();
+        if (now >= next_flush && (m->scores_dirty || m->scores_trim)) { /* scores, at most once a second */
+            next_flush = now + 1;
+            pthread_mutex_unlock(&m->mu);
+            zt__mesh_scores_flush(m);
+            pthread_mutex_lock(&m->mu);
+            continue;
+        }
         /* republish what is due, one at a time outside the lock */
         struct zt__blob *due = NULL;
         for (size_t i = 0; i < m->n_blobs && !due; i++)
