@@ -121,6 +121,7 @@ int zt__mesh_hold(struct zt_mesh *m, struct zt_mesh_manifest *man, const char *n
     zt_strlcpy(b->name, name && zt_mesh_name_ok(name) ? name : "", sizeof b->name);
     b->rf = clamp_rf(m, rf);
     b->pinned = pinned;
+    b->used_ms = zt_time_real_ms();
     zt_strlcpy(b->file, file && zt_mesh_name_ok(file) ? file : "", sizeof b->file);
     rc = save_blob(m, b);
     if (rc) {
@@ -131,6 +132,7 @@ int zt__mesh_hold(struct zt_mesh *m, struct zt_mesh_manifest *man, const char *n
     struct zt__blob *old = zt__mesh_find(m, b->sha);
     if (old) { /* held already: keep the stronger promise */
         old->pinned = old->pinned || pinned;
+        old->used_ms = b->used_ms;
         if (b->rf > old->rf) old->rf = b->rf;
         if (!old->file[0]) zt_strlcpy(old->file, b->file, sizeof old->file);
         if (!old->name[0]) zt_strlcpy(old->name, b->name, sizeof old->name);
@@ -204,6 +206,11 @@ static void load_blobs(struct zt_mesh *m)
         }
         struct zt__blob *x = rc ? NULL : zt_calloc(1, sizeof *x);
         if (x) {
+            char bp[ZT__MSTORE_PATH + 80];
+            struct stat bst;
+            snprintf(bp, sizeof bp, "%s/blobs/%s", m->st.dir, e->d_name);
+            /* last used, as far as a restart knows: when its record was written */
+            if (stat(bp, &bst) == 0) x->used_ms = (int64_t)bst.st_mtim.tv_sec * 1000 + bst.st_mtim.tv_nsec / 1000000;
             memcpy(x->sha, sha, 32);
             zt_strlcpy(x->sha_hex, e->d_name, sizeof x->sha_hex);
             x->man = man;
@@ -413,16 +420,10 @@ static bool chunk_shared(struct zt_mesh *m, const struct zt__blob *skip, const u
     return false;
 }
 
-int zt_mesh_unpin(struct zt_mesh *m, const char *sha)
+/* b out of the table and the store (its chunks no other blob uses, its
+ * manifest, its record); the caller frees it. Under mu. */
+static void drop_locked(struct zt_mesh *m, struct zt__blob *b)
 {
-    uint8_t h[32];
-    if (!m || !sha || zt_hex_decode_str(h, 32, sha, ZT_HEX_LOWER) != 0) return ZT_EINVAL;
-    pthread_mutex_lock(&m->mu);
-    struct zt__blob *b = zt__mesh_find(m, h);
-    if (!b) {
-        pthread_mutex_unlock(&m->mu);
-        return ZT_ENOTFOUND;
-    }
     for (size_t i = 0; i < m->n_blobs; i++)
         if (m->blobs[i] == b) m->blobs[i] = m->blobs[--m->n_blobs];
     for (uint32_t j = 0; j < b->man.n_chunks; j++)
@@ -432,10 +433,61 @@ int zt_mesh_unpin(struct zt_mesh *m, const char *sha)
     zt__mstore_remove(&m->st, "manifests", root);
     zt__mstore_remove(&m->st, "blobs", b->sha_hex);
     atomic_store(&m->chunks_held, held_chunks(m));
+}
+
+int zt_mesh_unpin(struct zt_mesh *m, const char *sha)
+{
+    uint8_t h[32];
+    if (!m || !sha || zt_hex_decode_str(h, 32, sha, ZT_HEX_LOWER) != 0) return ZT_EINVAL;
+    pthread_mutex_lock(&m->mu);
+    struct zt__blob *b = zt__mesh_find(m, h);
+    if (b) drop_locked(m, b);
     pthread_mutex_unlock(&m->mu);
+    if (!b) return ZT_ENOTFOUND;
     zt_log(ZT_LOG_INFO, "mesh_unpinned", "sha256=%s", b->sha_hex);
     blob_free(b);
     return 0;
+}
+
+/* Bytes of the blobs whose chunks are in the store (not installed as a model file). Under mu. */
+static uint64_t store_bytes(const struct zt_mesh *m)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; i < m->n_blobs; i++)
+        if (!m->blobs[i]->file[0]) n += m->blobs[i]->man.file_size;
+    return n;
+}
+
+size_t zt__mesh_evict(struct zt_mesh *m)
+{
+    if (!m->o.max_bytes) return 0;
+    size_t dropped = 0;
+    pthread_mutex_lock(&m->mu);
+    bool pulling = false;
+    for (size_t i = 0; i < m->n_pulls && !pulling; i++) pulling = m->pulls[i]->state == ZT__PULL_RUNNING;
+    uint64_t bytes = pulling ? 0 : store_bytes(m);
+    while (bytes > m->o.max_bytes) {
+        struct zt__blob *lru = NULL;
+        for (size_t i = 0; i < m->n_blobs; i++) {
+            struct zt__blob *b = m->blobs[i];
+            if (!b->pinned && !b->file[0] && (!lru || b->used_ms < lru->used_ms)) lru = b;
+        }
+        if (!lru) { /* pinned blobs alone are over it */
+            zt_log_rl(ZT_LOG_WARN, 3600, "mesh_store_over",
+                      "bytes=%llu max_bytes=%llu detail=\"only pinned blobs are left: nothing to evict\"",
+                      (unsigned long long)bytes, (unsigned long long)m->o.max_bytes);
+            break;
+        }
+        bytes -= lru->man.file_size;
+        drop_locked(m, lru);
+        zt_log(ZT_LOG_INFO, "mesh_evicted", "sha256=%s bytes=%llu store_bytes=%llu max_bytes=%llu", lru->sha_hex,
+               (unsigned long long)lru->man.file_size, (unsigned long long)bytes,
+               (unsigned long long)m->o.max_bytes);
+        blob_free(lru);
+        dropped++;
+    }
+    pthread_mutex_unlock(&m->mu);
+    return dropped;
 }
 
 /* Is chunk h in the store for a blob other than skip (one without a file)? Under mu. */
@@ -531,6 +583,12 @@ int zt_mesh_serve_manifest(struct zt_mesh *m, const char *root_hex, struct zt_bu
     /* only verified manifests are stored: a blob held, or one being pulled */
     int rc = zt__mstore_read(&m->st, "manifests", root_hex, ZT_MESH_MANIFEST_MAX, out);
     if (!rc) atomic_fetch_add(&m->manifests_served, 1);
+    if (!rc) { /* a peer starts a pull of it: used */
+        pthread_mutex_lock(&m->mu);
+        for (size_t i = 0; i < m->n_blobs; i++)
+            if (memcmp(m->blobs[i]->man.root, r, 32) == 0) m->blobs[i]->used_ms = zt_time_real_ms();
+        pthread_mutex_unlock(&m->mu);
+    }
     return rc;
 }
 
@@ -552,6 +610,7 @@ int zt_mesh_read_blob(struct zt_mesh *m, const char *sha_hex, size_t max, struct
     if (!m || !sha_hex || !out || zt_hex_decode_str(sha, 32, sha_hex, ZT_HEX_LOWER) != 0) return ZT_EINVAL;
     pthread_mutex_lock(&m->mu);
     struct zt__blob *b = zt__mesh_find(m, sha);
+    if (b) b->used_ms = zt_time_real_ms();
     uint32_t n = b ? b->man.n_chunks : 0;
     uint64_t size = b ? b->man.file_size : 0;
     uint8_t(*hs)[32] = n ? zt_malloc((size_t)n * 32) : NULL;
@@ -561,7 +620,7 @@ int zt_mesh_read_blob(struct zt_mesh *m, const char *sha_hex, size_t max, struct
     if (!hs) return ZT_ENOMEM;
     int rc = size > max ? ZT_ETOOBIG : 0;
     struct zt_buf chunk;
-    zt_buf_init(&chunk, ZT_MESH_CHUNK_SIZE);
+    zt_buf_init(&chunk, ZT_MESH_FRAME_HEADER + ZT_MESH_CHUNK_SIZE); /* a whole chunk's frame is read first */
     zt_buf_reset(out);
     for (uint32_t i = 0; i < n && !rc; i++) {
         rc = zt__mesh_chunk_read(m, hs[i], &chunk);
@@ -608,6 +667,7 @@ int zt_mesh_status_json(struct zt_mesh *m, char **out)
     pthread_mutex_lock(&m->mu);
     uint64_t bytes = 0;
     for (size_t i = 0; i < m->n_blobs; i++) bytes += m->blobs[i]->man.file_size;
+    uint64_t in_store = store_bytes(m);
     for (size_t i = 0; i < m->n_pulls; i++) json_array_append_new(pulls, pull_json(m->pulls[i]));
     for (size_t i = 0; i < m->n_scores; i++)
         json_array_append_new(peers, json_pack("{s:s,s:f}", "node_id", m->scores[i].node_id, "score",
@@ -620,6 +680,10 @@ int zt_mesh_status_json(struct zt_mesh *m, char **out)
         (json_int_t)atomic_load(&m->bad_chunks), "bytes_served", (json_int_t)atomic_load(&m->bytes_served),
         "replicas_asked", (json_int_t)atomic_load(&m->replicas_asked), "replication", (int)m->o.replication,
         "record_ttl_s", (int)m->o.record_ttl_s);
+    if (r) {
+        json_object_set_new(r, "store_bytes", json_integer((json_int_t)in_store));
+        json_object_set_new(r, "max_store_bytes", json_integer((json_int_t)m->o.max_bytes));
+    }
     pthread_mutex_unlock(&m->mu);
     if (r && o) json_object_update(o, r);
     json_decref(r);
@@ -791,8 +855,7 @@ int zt_mesh_offer(struct zt_mesh *m, const char *sha, unsigned rf)
     if (!m || !sha || zt_hex_decode_str(h, 32, sha, ZT_HEX_LOWER) != 0) return ZT_EINVAL;
     if (!m->o.accept_replicas) return ZT_EPERM;
     pthread_mutex_lock(&m->mu);
-    uint64_t bytes = 0;
-    for (size_t i = 0; i < m->n_blobs; i++) bytes += m->blobs[i]->man.file_size;
+    uint64_t bytes = store_bytes(m);
     bool held = zt__mesh_find(m, h) != NULL;
     pthread_mutex_unlock(&m->mu);
     if (held) return 0;
@@ -925,10 +988,11 @@ static void *mesh_main(void *arg)
     pthread_mutex_lock(&m->mu);
     while (!m->stop && snap) {
         int64_t now = now_s();
-        if (now >= next_flush && (m->scores_dirty || m->scores_trim)) { /* scores, at most once a second */
+        if (now >= next_flush) { /* scores written, the store's bound kept: at most once a second */
             next_flush = now + 1;
             pthread_mutex_unlock(&m->mu);
             zt__mesh_scores_flush(m);
+            zt_ignore(zt__mesh_evict(m));
             pthread_mutex_lock(&m->mu);
             continue;
         }

@@ -71,6 +71,7 @@ struct zt__blob {
     char file[ZT_MESH_NAME_MAX + 1]; /* "" = chunks in the store; else models_dir/file holds the bytes */
     unsigned rf;
     bool pinned;
+    int64_t used_ms;         /* unix ms: held, or its manifest served or the blob read (eviction: the oldest first) */
     int64_t next_publish;    /* unix s */
     unsigned holders;        /* live holders at the last repair check (self included) */
     char asked[4][ZT_IDENTITY_ID_SIZE]; /* replicas asked for at the last repair */
@@ -169,6 +170,11 @@ ZT_NODISCARD int zt__mesh_use_file(struct zt_mesh *m, const uint8_t sha[static 3
  * served: ZT_ENOTFOUND). ZT_ENOTFOUND, ZT_EIO, ZT_ENOMEM, ZT_ETOOBIG. */
 ZT_NODISCARD int zt__mesh_chunk_read(struct zt_mesh *m, const uint8_t h[static 32], struct zt_buf *out);
 struct zt__blob *zt__mesh_find(struct zt_mesh *m, const uint8_t sha[static 32]); /* under mu */
+/* Past o.max_bytes of blobs whose chunks are in the store: drop unpinned
+ * ones, least recently used first, until under it (never a pinned blob,
+ * never one installed as a model file, nothing while a pull runs: its
+ * chunks are not a blob's yet). How many were dropped. Not under mu. */
+size_t zt__mesh_evict(struct zt_mesh *m);
 /* Sign and put our holder record of man (partial: a pull in progress). */
 void zt__mesh_publish(struct zt_mesh *m, const struct zt_mesh_manifest *man, const char *name, unsigned rf,
                       bool partial, int64_t now);
