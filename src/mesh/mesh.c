@@ -35,6 +35,7 @@
 #include "zentalk/zt_time.h"
 
 #define RATE_KEYS 4096
+#define ASK_GRACE_S 30 /* a peer asked to replicate counts as coming this long (until its record is seen) */
 #define BLOB_JSON_MAX 4096
 
 static int64_t now_s(void)
@@ -939,18 +940,35 @@ static void repair_one(struct zt_mesh *m, struct zt__blob *snap, int64_t now)
     if (!hs || !cs || !ps) goto out;
     size_t n = zt__mesh_holders(m, snap->sha, hs, ZT__MESH_MAX_HOLDERS);
     const char *self = zt_identity_id(m->o.id);
-    size_t live = 1; /* us */
+    size_t live = 1, coming = 0; /* us; replicas under way */
     bool lowest = true;
     for (size_t i = 0; i < n; i++) {
-        if (memcmp(hs[i].root, snap->man.root, 32) != 0 || hs[i].partial) continue;
+        if (memcmp(hs[i].root, snap->man.root, 32) != 0) continue;
+        if (hs[i].partial) {
+            coming++; /* pulling it: a holder soon */
+            continue;
+        }
         live++;
         if (strcmp(hs[i].node_id, self) < 0) lowest = false;
     }
     pthread_mutex_lock(&m->mu);
     struct zt__blob *b = zt__mesh_find(m, snap->sha);
     if (b) b->holders = (unsigned)live;
+    /* peers asked lately that are in no record yet (a pull advertises
+     * itself once it has the manifest): asked again would over-replicate */
+    for (size_t a = 0; b && now - b->asked_at < ASK_GRACE_S && a < sizeof b->asked / sizeof b->asked[0]; a++) {
+        if (!b->asked[a][0]) continue;
+        bool seen = false, arrived = false;
+        for (size_t i = 0; i < n && !seen; i++)
+            if (strcmp(hs[i].node_id, b->asked[a]) == 0) {
+                seen = true;
+                arrived = !hs[i].partial && memcmp(hs[i].root, snap->man.root, 32) == 0;
+            }
+        if (arrived) b->asked[a][0] = '\0'; /* a holder now: counted live while its record lasts */
+        coming += !seen;
+    }
     pthread_mutex_unlock(&m->mu);
-    if (live >= snap->rf || !lowest || !m->o.peers) goto out;
+    if (live + coming >= snap->rf || !lowest || !m->o.peers) goto out;
     size_t np = zt_peers_list(m->o.peers, ps, 256), nc = 0;
     for (size_t i = 0; i < np; i++) {
         bool holds = strcmp(ps[i].node_id, self) == 0; /* a partial holder is pulling it already */
@@ -966,13 +984,25 @@ static void repair_one(struct zt_mesh *m, struct zt__blob *snap, int64_t now)
     qsort(cs, nc, sizeof *cs, cand_cmp);
     char body[160];
     snprintf(body, sizeof body, "{\"sha256\":\"%s\",\"rf\":%u}", snap->sha_hex, snap->rf);
-    size_t want = snap->rf - live;
+    size_t want = snap->rf - live - coming, n_asked = 0;
+    char asked[4][ZT_IDENTITY_ID_SIZE] = {{0}};
     for (size_t i = 0; i < nc && want; i++) {
         long st = zt__mesh_post(m, cs[i].p.node_id, cs[i].p.endpoint, "/v1/mesh/replicate", body);
         zt_log(ZT_LOG_INFO, "mesh_replica_asked", "sha256=%s peer=%s status=%ld holders=%zu rf=%u", snap->sha_hex,
                cs[i].p.node_id, st, live, snap->rf);
         atomic_fetch_add(&m->replicas_asked, 1);
-        if (st == 202 || st == 200) want--;
+        if (st != 202 && st != 200) continue;
+        want--;
+        if (n_asked < 4) zt_strlcpy(asked[n_asked++], cs[i].p.node_id, sizeof asked[0]);
+    }
+    if (n_asked) {
+        pthread_mutex_lock(&m->mu);
+        b = zt__mesh_find(m, snap->sha);
+        if (b) {
+            memcpy(b->asked, asked, sizeof b->asked);
+            b->asked_at = now;
+        }
+        pthread_mutex_unlock(&m->mu);
     }
 out:
     zt_free(hs);
