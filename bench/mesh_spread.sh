@@ -12,6 +12,11 @@
 #  - one server: python3's http.server serves MODEL and four
 #    `zentalk models pull URL --sha256 HEX` run at once (each verifies the
 #    SHA-256 and the GGUF, as a mesh pull does).
+# Both again with the source's upload capped (ZT_BENCH_SOURCE_RATE, a tc
+# rate, default 100mbit; 0 or no tc: skipped): an HTB class on lo for the
+# packets sent from the source node's HTTP port and from the server's
+# port, four fresh peers and fresh download directories. This is the case
+# the mesh is for: the source sends about one copy, the peers the rest.
 # Figures only: nothing is asserted. Run from the source tree.
 set -eu
 B="${1:?usage: bench/mesh_spread.sh BUILD_DIR MODEL.gguf}"
@@ -46,12 +51,13 @@ url_of() {
   done
   echo "node did not start: $(cat "$1.err")" >&2; return 1
 }
-start() { # N DHT_PORT
-  d="$tmp/n$1"; mkdir -p "$d"
+start() { # NAME DHT_PORT
+  d="$tmp/$1"; mkdir -p "$d"
   printf 'node:\n  roles: [worker]\n  dht_port: %s\n  bootstrap: ["127.0.0.1:5901"]\nmesh:\n  serve_rate_rps: 0\n  record_ttl_s: 600\n' \
     "$2" >"$d/config.yaml"
   ZENTALK_LOG_LEVEL=warn "$NODE" --config "$d" --data-dir "$d/data" --listen 127.0.0.1:0 >"$d/out" 2>"$d/out.err" &
-  pids="$pids $!"
+  lastpid=$!
+  pids="$pids $lastpid"
 }
 post() { curl -sf -H 'Content-Type: application/json' -d "$2" "$1"; }
 wait_pull() { # URL SHA
@@ -65,49 +71,78 @@ wait_pull() { # URL SHA
   done
 }
 
-for i in 0 1 2 3 4; do start $i $((5901 + i)); done
+start n0 5901
 U0=$(url_of "$tmp/n0/out")
-U1=$(url_of "$tmp/n1/out"); U2=$(url_of "$tmp/n2/out"); U3=$(url_of "$tmp/n3/out"); U4=$(url_of "$tmp/n4/out")
 SIZE=$(stat -c %s "$MODEL")
 SHA=$(sha256sum "$MODEL" | cut -c1-64)
 echo "model: $(basename "$MODEL"), $SIZE bytes, sha256 $SHA"
-echo "machine: $(nproc) cores (shared), loopback, one process per node"
-
-# warm-up: discovery and admission (a 1 MiB blob pulled by every peer)
-head -c 1048576 /dev/urandom >"$tmp/warm.bin"
-WSHA=$(sha256sum "$tmp/warm.bin" | cut -c1-64)
-post "$U0/v1/mesh/add" "{\"path\":\"$tmp/warm.bin\",\"rf\":1}" >/dev/null
-for u in $U1 $U2 $U3 $U4; do post "$u/v1/mesh/pull" "{\"sha256\":\"$WSHA\"}" >/dev/null; done
-for u in $U1 $U2 $U3 $U4; do wait_pull "$u" "$WSHA"; done
-
+echo "machine: $(nproc) cores (shared), load $(cut -d' ' -f1-3 /proc/loadavg), loopback, one process per node"
 t=$(now)
 post "$U0/v1/mesh/add" "{\"path\":\"$MODEL\",\"name\":\"model.gguf\",\"rf\":1}" >/dev/null
 echo "mesh add (hash + chunk the file on the source): $(since "$t") s"
-t=$(now)
-for u in $U1 $U2 $U3 $U4; do post "$u/v1/mesh/pull" "{\"sha256\":\"$SHA\",\"install\":true}" >/dev/null; done
-for u in $U1 $U2 $U3 $U4; do wait_pull "$u" "$SHA" true; done
-MESH=$(since "$t")
-served0=$(curl -sf "$U0/v1/mesh/status" | sed -n 's/.*"chunks_served":\([0-9]*\).*/\1/p')
-echo "mesh: four peers hold and installed it in $MESH s (the source served $served0 of the chunks)"
-for i in 1 2 3 4; do
-  got=$(sha256sum "$tmp/n$i/data/models/model.gguf" | cut -c1-64)
-  [ "$got" = "$SHA" ] || echo "peer $i: WRONG BYTES"
-done
-
-# one server, four downloads
 mkdir -p "$tmp/www"; ln -s "$MODEL" "$tmp/www/model.gguf"
 (cd "$tmp/www" && exec python3 -m http.server 5999 --bind 127.0.0.1 >/dev/null 2>&1) &
 pids="$pids $!"
 i=0; while ! curl -sf -o /dev/null -r 0-0 http://127.0.0.1:5999/model.gguf && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
-t=$(now)
-dl=""
-for i in 1 2 3 4; do
-  ZENTALK_URL=http://127.0.0.1:1 "$CLI" models pull http://127.0.0.1:5999/model.gguf --sha256 "$SHA" \
-    --data-dir "$tmp/d$i" >/dev/null 2>&1 &
-  dl="$dl $!"
-done
-ok=0
-for p in $dl; do wait "$p" && ok=$((ok + 1)); done
-ONE=$(since "$t")
-echo "one server: four downloads ($ok verified) in $ONE s"
-echo "ratio (one server / mesh): $(echo "$ONE $MESH" | awk '{printf "%.2f", $1 / $2}')"
+
+round() { # R LABEL: four fresh peers pull MODEL from the mesh, then four downloads from the server
+  r=$1; peers=""; rp=""
+  for i in 1 2 3 4; do start "r$r-n$i" $((5901 + 10 * r + i)); rp="$rp $lastpid"; done
+  for i in 1 2 3 4; do peers="$peers $(url_of "$tmp/r$r-n$i/out")"; done
+  # warm-up: discovery and admission (a 1 MiB blob pulled by every peer), uncapped
+  head -c 1048576 /dev/urandom >"$tmp/warm$r.bin"
+  wsha=$(sha256sum "$tmp/warm$r.bin" | cut -c1-64)
+  post "$U0/v1/mesh/add" "{\"path\":\"$tmp/warm$r.bin\",\"rf\":1}" >/dev/null
+  for u in $peers; do post "$u/v1/mesh/pull" "{\"sha256\":\"$wsha\"}" >/dev/null; done
+  for u in $peers; do wait_pull "$u" "$wsha"; done
+  [ -n "${3:-}" ] && cap "$3"
+  served_before=$(curl -sf "$U0/v1/mesh/status" | sed -n 's/.*"chunks_served":\([0-9]*\).*/\1/p')
+  t=$(now)
+  for u in $peers; do post "$u/v1/mesh/pull" "{\"sha256\":\"$SHA\",\"install\":true}" >/dev/null; done
+  for u in $peers; do wait_pull "$u" "$SHA" true; done
+  mesh=$(since "$t")
+  served=$(curl -sf "$U0/v1/mesh/status" | sed -n 's/.*"chunks_served":\([0-9]*\).*/\1/p')
+  chunks=$(( (SIZE + 1048575) / 1048576 ))
+  echo "$2 mesh: four peers hold and installed it in $mesh s (the source served $((served - served_before)) chunks, 4 x $chunks wanted)"
+  for i in 1 2 3 4; do
+    got=$(sha256sum "$tmp/r$r-n$i/data/models/model.gguf" | cut -c1-64)
+    [ "$got" = "$SHA" ] || echo "peer $i: WRONG BYTES"
+  done
+  t=$(now)
+  dl=""
+  for i in 1 2 3 4; do
+    ZENTALK_URL=http://127.0.0.1:1 "$CLI" models pull http://127.0.0.1:5999/model.gguf --sha256 "$SHA" \
+      --data-dir "$tmp/r$r-d$i" >/dev/null 2>&1 &
+    dl="$dl $!"
+  done
+  ok=0
+  for p in $dl; do wait "$p" && ok=$((ok + 1)); done
+  one=$(since "$t")
+  echo "$2 one server: four downloads ($ok verified) in $one s"
+  echo "$2 ratio (one server / mesh): $(echo "$one $mesh" | awk '{printf "%.2f", $1 / $2}')"
+  for p in $rp; do kill "$p" 2>/dev/null || true; done
+  for p in $rp; do wait "$p" 2>/dev/null || true; done
+  for i in 1 2 3 4; do rm -rf "$tmp/r$r-d$i" "$tmp/r$r-n$i"; done
+}
+
+# the source's upload capped at RATE: what leaves the source node's HTTP
+# port and the server's port goes through one HTB class
+cap() {
+  sport=${U0##*:}
+  tc qdisc add dev lo root handle 1: htb default 10 r2q 1000 &&
+    tc class add dev lo parent 1: classid 1:10 htb rate 100gbit &&
+    tc class add dev lo parent 1: classid 1:20 htb rate "$1" &&
+    tc filter add dev lo protocol ip parent 1:0 prio 1 u32 match ip sport "$sport" 0xffff flowid 1:20 &&
+    tc filter add dev lo protocol ip parent 1:0 prio 1 u32 match ip sport 5999 0xffff flowid 1:20
+}
+
+round 1 "uncapped:"
+RATE=${ZT_BENCH_SOURCE_RATE:-100mbit}
+if [ "$RATE" = 0 ]; then
+  echo "source capped: skipped (ZT_BENCH_SOURCE_RATE=0)"
+elif ! command -v tc >/dev/null || ! tc qdisc add dev lo root handle 9: htb 2>/dev/null; then
+  echo "source capped: skipped (no tc, or no HTB qdisc here)"
+else
+  tc qdisc del dev lo root
+  round 2 "source capped at $RATE:" "$RATE"
+fi

@@ -139,12 +139,13 @@ ZT_NODISCARD int zt_dbsync_rebuild(struct zt_dbsync *s, struct zt_dht *dht, unsi
  * differs in the store, or a published row missing from it); rows newer
  * than the last segment are counted, not a failure. */
 ZT_NODISCARD int zt_dbsync_audit(struct zt_dbsync *s, unsigned timeout_ms, char **out);
-/* Publishing is off on st (the node builds no zt_dbsync): drop the change
- * log's triggers a publisher made there, empty the log and forget which
- * tables it covered (a publisher started later reads them whole once), so
- * writes stop feeding a log nobody reads. Nothing when st never had a
- * publisher. Store errors. */
-ZT_NODISCARD int zt_dbsync_unlog(struct zt_store *st);
+/* Publishing by node_id is off on st (the node builds no zt_dbsync): its
+ * subscription to the change log, its entries and which tables it covered
+ * are dropped (a publisher started later reads them whole once); with the
+ * last subscriber (several orchestrators may share a PostgreSQL) the
+ * triggers go too, so writes stop feeding a log nobody reads. Nothing
+ * when st never had a publisher. ZT_EINVAL, store errors. */
+ZT_NODISCARD int zt_dbsync_unlog(struct zt_store *st, const char *node_id);
 /* {"seq":N,"sha256":hex,"made":N,"blocked":bool,"interval_s":N}: the
  * last segment made here, how many this process made, whether publishing
  * waits for a rebuild. */

@@ -124,6 +124,7 @@ bool zt_mesh_name_ok(const char *name);
 struct zt_peers;
 struct zt_metrics;
 struct zt_dht;
+struct zt_store;
 
 struct zt_mesh_opts {
     const char *dir;                /* the store: DIR/chunks, DIR/manifests, DIR/pins (created 0700) */
@@ -138,6 +139,8 @@ struct zt_mesh_opts {
     double serve_rps, serve_burst;  /* chunk/manifest requests per caller; rps 0 = no limit */
     uint64_t max_bytes;             /* store budget (replicas refused past it); 0 = none */
     bool accept_replicas;           /* take blobs other holders ask us to replicate */
+    struct zt_store *st;            /* where peers' scores are kept across restarts (owner "mesh");
+                                       NULL: in memory only. Owned by the caller, used by the mesh alone */
 };
 
 struct zt_mesh;

@@ -99,6 +99,11 @@ static int show_status(const char *url, bool as_json)
            (long long)json_integer_value(json_object_get(j, "chunks_fetched")),
            (long long)json_integer_value(json_object_get(j, "bad_chunks")),
            (long long)json_integer_value(json_object_get(j, "replicas_asked")));
+    char in_store[32], bound[32] = "no bound";
+    fmt_size(in_store, sizeof in_store, json_integer_value(json_object_get(j, "store_bytes")));
+    json_int_t max = json_integer_value(json_object_get(j, "max_store_bytes"));
+    if (max > 0) fmt_size(bound, sizeof bound, max);
+    printf("store %s of %s (unpinned blobs are evicted past it)\n", in_store, bound);
     size_t i;
     json_t *x;
     json_array_foreach(json_object_get(j, "pulls"), i, x) {

@@ -217,7 +217,9 @@ static const struct cfg_key mesh_keys[] = {
             "Chunk and manifest requests per second one caller may make (429 past it); 0 = no limit."),
     DBL_KEY(struct zt_cfg_mesh, serve_burst, 400.0, 1.0, 100000.0, "Burst of those requests."),
     INT_KEY(struct zt_cfg_mesh, max_store_mb, 0, 0, 100000000,
-            "Replicas other holders ask for are refused once the store holds this much; 0 = no limit."),
+            "The chunk store's bound: unpinned blobs are evicted past it (least recently used first; pinned blobs"
+            " and installed models never), and replicas other holders ask for are refused once the store holds"
+            " this much; 0 = no limit."),
     BOOL_KEY(struct zt_cfg_mesh, accept_replicas, true, "Take blobs that other holders ask this node to replicate."),
     STRLIST_KEY(struct zt_cfg_mesh, serve_models, no_strings, 64, NULL, KF_ANY, KEY_UNIQUE,
                 "Orchestrator: models (sha256:<hex>) a joining worker is told to fetch from the mesh and serve."),

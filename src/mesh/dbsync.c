@@ -41,6 +41,8 @@
 #define SQL_MAX 2048
 #define CHANGES_MAX 200000 /* change-log entries read per round (the rest: the next round) */
 
+static int drop_v2_triggers(struct zt_store *st, void *ud);
+
 static const struct zt_store_step DBSYNC_STEPS[] = {
     {.sql = "CREATE TABLE dbsync_segments(seq INTEGER PRIMARY KEY, sha BLOB NOT NULL, data BLOB,"
             " n_rows INTEGER NOT NULL, created INTEGER NOT NULL, published INTEGER NOT NULL);"
@@ -55,9 +57,43 @@ static const struct zt_store_step DBSYNC_STEPS[] = {
     {.sql = "CREATE TABLE dbsync_changes(n INTEGER PRIMARY KEY AUTOINCREMENT, tbl TEXT NOT NULL, ki INTEGER, kt TEXT);",
      .sql_pg = "CREATE TABLE dbsync_changes(n BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, tbl TEXT NOT NULL,"
                " ki BIGINT, kt TEXT);"},
+    /* 3: several publishers on one store (orchestrators sharing a
+     * PostgreSQL): everything keyed by the publisher's node id (pub; ""
+     * for what version 2 made, claimed by the first publisher that
+     * opens it); the log's triggers write one entry per subscriber
+     * (dbsync_subs) and each publisher reads and deletes its own */
+    {.sql = "CREATE TABLE dbsync_segments_3(pub TEXT NOT NULL, seq INTEGER NOT NULL, sha BLOB NOT NULL, data BLOB,"
+            " n_rows INTEGER NOT NULL, created INTEGER NOT NULL, published INTEGER NOT NULL, PRIMARY KEY(pub, seq));"
+            "INSERT INTO dbsync_segments_3 SELECT '', seq, sha, data, n_rows, created, published FROM dbsync_segments;"
+            "DROP TABLE dbsync_segments; ALTER TABLE dbsync_segments_3 RENAME TO dbsync_segments;"
+            "CREATE TABLE dbsync_rows_3(pub TEXT NOT NULL, tbl TEXT NOT NULL, k TEXT NOT NULL, h BLOB NOT NULL,"
+            " PRIMARY KEY(pub, tbl, k));"
+            "INSERT INTO dbsync_rows_3 SELECT '', tbl, k, h FROM dbsync_rows;"
+            "DROP TABLE dbsync_rows; ALTER TABLE dbsync_rows_3 RENAME TO dbsync_rows;"
+            "CREATE TABLE dbsync_marks_3(pub TEXT NOT NULL, tbl TEXT NOT NULL, hi INTEGER NOT NULL, PRIMARY KEY(pub, tbl));"
+            "INSERT INTO dbsync_marks_3 SELECT '', tbl, hi FROM dbsync_marks WHERE tbl NOT LIKE 'log:%';"
+            "DROP TABLE dbsync_marks; ALTER TABLE dbsync_marks_3 RENAME TO dbsync_marks;"
+            "ALTER TABLE dbsync_changes ADD COLUMN pub TEXT NOT NULL DEFAULT '';"
+            "CREATE INDEX dbsync_changes_pub ON dbsync_changes(pub, n);"
+            "CREATE TABLE dbsync_subs(pub TEXT PRIMARY KEY);",
+     .sql_pg = "ALTER TABLE dbsync_segments ADD COLUMN pub TEXT NOT NULL DEFAULT '';"
+               "ALTER TABLE dbsync_segments DROP CONSTRAINT dbsync_segments_pkey;"
+               "ALTER TABLE dbsync_segments ADD PRIMARY KEY(pub, seq);"
+               "ALTER TABLE dbsync_rows ADD COLUMN pub TEXT NOT NULL DEFAULT '';"
+               "ALTER TABLE dbsync_rows DROP CONSTRAINT dbsync_rows_pkey;"
+               "ALTER TABLE dbsync_rows ADD PRIMARY KEY(pub, tbl, k);"
+               "DELETE FROM dbsync_marks WHERE tbl LIKE 'log:%';"
+               "ALTER TABLE dbsync_marks ADD COLUMN pub TEXT NOT NULL DEFAULT '';"
+               "ALTER TABLE dbsync_marks DROP CONSTRAINT dbsync_marks_pkey;"
+               "ALTER TABLE dbsync_marks ADD PRIMARY KEY(pub, tbl);"
+               "ALTER TABLE dbsync_changes ADD COLUMN pub TEXT NOT NULL DEFAULT '';"
+               "CREATE INDEX dbsync_changes_pub ON dbsync_changes(pub, n);"
+               "CREATE TABLE dbsync_subs(pub TEXT PRIMARY KEY);",
+     .fn = drop_v2_triggers},
 };
 static const struct zt_store_schema DBSYNC_SCHEMA = {
     .owner = "dbsync", .steps = DBSYNC_STEPS, .n_steps = sizeof DBSYNC_STEPS / sizeof DBSYNC_STEPS[0]};
+#define DBSYNC_VERSION (sizeof DBSYNC_STEPS / sizeof DBSYNC_STEPS[0])
 
 struct zt_dbsync {
     struct zt_dbsync_opts o;
@@ -74,6 +110,7 @@ struct zt_dbsync {
     int64_t next_head;  /* unix s */
     uint8_t owner_key[32]; /* seals user accounts' wallet addresses (owner_seal) */
     bool logged[ZT__DBS_MAX_TABLES]; /* the table's triggers made (or found) by this process */
+    const char *pub;    /* our node id: the key of our bookkeeping rows */
 };
 
 /* Step q while *rc is 0: true on a row; false at the end (or *rc an error). */
@@ -196,8 +233,8 @@ static int select_sql(const struct zt__dbs_table *t, bool changed, char *out, si
     for (size_t i = 0; i < t->n_cols && !rc; i++) rc = zt_buf_appendf(&b, "%s%s", i ? ", " : "", t->cols[i].name);
     if (!rc) rc = zt_buf_appendf(&b, " FROM %s WHERE 1=1", t->name);
     if (!rc && changed)
-        rc = zt_buf_appendf(&b, " AND %s IN (SELECT %s FROM dbsync_changes WHERE tbl = ? AND n <= ?)", t->cols[0].name,
-                            log_col(t));
+        rc = zt_buf_appendf(&b, " AND %s IN (SELECT %s FROM dbsync_changes WHERE pub = ? AND tbl = ? AND n <= ?)",
+                            t->cols[0].name, log_col(t));
     if (!rc && t->own_jobs) rc = zt_buf_append_str(&b, " AND orch = ?");
     if (!rc) rc = zt_buf_append_str(&b, " ORDER BY ");
     for (size_t i = 0; i < t->n_key && !rc; i++) rc = zt_buf_appendf(&b, "%s%s", i ? ", " : "", t->cols[i].name);
@@ -276,6 +313,7 @@ static int read_rows(struct zt_dbsync *s, const struct zt__dbs_table *t, int64_t
     struct zt_store_stmt *q = NULL;
     if (!rc) rc = zt_store_prepare(s->o.st, sql, &q);
     int p = 1;
+    if (!rc && changed) rc = zt_store_bind_text(q, p++, s->pub, strlen(s->pub));
     if (!rc && changed) rc = zt_store_bind_text(q, p++, t->name, strlen(t->name));
     if (!rc && changed) rc = zt_store_bind_i64(q, p++, top);
     if (!rc && t->own_jobs) rc = zt_store_bind_text(q, p++, zt_identity_id(s->o.id), strlen(zt_identity_id(s->o.id)));
@@ -316,11 +354,13 @@ static int read_rows(struct zt_dbsync *s, const struct zt__dbs_table *t, int64_t
 }
 
 /* The published hash of (t, key): 0 and *out, ZT_ENOTFOUND, or an error. */
-static int published_hash(struct zt_store_stmt *q, const char *tbl, const char *key, uint8_t out[ROW_HASH])
+static int published_hash(struct zt_store_stmt *q, const char *pub, const char *tbl, const char *key,
+                          uint8_t out[ROW_HASH])
 {
     zt_store_reset(q);
-    int rc = zt_store_bind_text(q, 1, tbl, strlen(tbl));
-    if (!rc) rc = zt_store_bind_text(q, 2, key, strlen(key));
+    int i = 1, rc = pub ? zt_store_bind_text(q, i++, pub, strlen(pub)) : 0;
+    if (!rc) rc = zt_store_bind_text(q, i++, tbl, strlen(tbl));
+    if (!rc) rc = zt_store_bind_text(q, i, key, strlen(key));
     if (!rc) rc = zt_store_step(q);
     if (rc == ZT_STORE_DONE) return ZT_ENOTFOUND;
     if (rc != ZT_STORE_ROW) return rc < 0 ? rc : ZT_EIO;
@@ -333,8 +373,8 @@ static int published_hash(struct zt_store_stmt *q, const char *tbl, const char *
     return rc;
 }
 
-static const char SQL_MARK_UPSERT[] = "INSERT INTO dbsync_marks(tbl, hi) VALUES(?, ?)"
-                                      " ON CONFLICT(tbl) DO UPDATE SET hi = excluded.hi";
+static const char SQL_MARK_UPSERT[] = "INSERT INTO dbsync_marks(pub, tbl, hi) VALUES(?, ?, ?)"
+                                      " ON CONFLICT(pub, tbl) DO UPDATE SET hi = excluded.hi";
 
 static int run_done(struct zt_store_stmt *q)
 {
@@ -343,66 +383,140 @@ static int run_done(struct zt_store_stmt *q)
     return rc == ZT_STORE_DONE ? 0 : rc < 0 ? rc : ZT_EIO;
 }
 
+/* The number sql selects, with pub bound to its one parameter (when it has one). */
+static int count_pub(struct zt_store *st, const char *sql, const char *pub, int64_t *n)
+{
+    struct zt_store_stmt *q = NULL;
+    int rc = zt_store_prepare(st, sql, &q);
+    if (!rc && strchr(sql, '?')) rc = zt_store_bind_text(q, 1, pub, strlen(pub));
+    if (!rc) rc = zt_store_step(q);
+    if (rc == ZT_STORE_ROW) rc = zt_store_column_i64(q, 0, n);
+    else if (rc == ZT_STORE_DONE) rc = ZT_EIO;
+    zt_store_stmt_free(q);
+    return rc;
+}
+
 /* ---- the change log ------------------------------------------------------------------- */
 
-/* Make t's triggers (once per process; what exists is kept): every row
- * inserted or updated adds (t, its first column) to dbsync_changes in the
- * writer's transaction, whichever process writes. */
-static int log_triggers(struct zt_dbsync *s, size_t ti)
+/* The triggers of table name (prefix "dbsync_log", ours; "dbsync_chg",
+ * those of dbsync schema 2, one log for a single publisher) dropped. */
+static int drop_triggers(struct zt_store *st, const char *prefix, const char *n)
 {
-    if (s->logged[ti]) return 0;
-    const struct zt__dbs_table *t = &zt__dbs_tables[ti];
+    char sql[512];
+    if (zt_store_dialect(st) == ZT_STORE_DIALECT_POSTGRES)
+        snprintf(sql, sizeof sql, "DROP TRIGGER IF EXISTS %s_%s ON %s; DROP FUNCTION IF EXISTS %s_%s();", prefix, n, n,
+                 prefix, n);
+    else
+        snprintf(sql, sizeof sql, "DROP TRIGGER IF EXISTS %s_%s_i; DROP TRIGGER IF EXISTS %s_%s_u;", prefix, n, prefix,
+                 n);
+    return zt_store_exec(st, sql);
+}
+
+/* Migration step 3: the single-publisher triggers go (a publisher makes
+ * its own at its next round: the log marks are gone with them). */
+static int drop_v2_triggers(struct zt_store *st, void *ud)
+{
+    (void)ud;
+    int rc = 0;
+    for (size_t t = 0; t < zt__dbs_n_tables && !rc; t++)
+        if (table_present(st, &zt__dbs_tables[t])) rc = drop_triggers(st, "dbsync_chg", zt__dbs_tables[t].name);
+    return rc;
+}
+
+/* PostgreSQL: subscribing and the triggers' last subscriber leaving are
+ * one at a time (a publisher never subscribes between another's count
+ * of none and its drop of the triggers). SQLite's writer lock does it. */
+static int subs_lock(struct zt_store *st)
+{
+    return zt_store_dialect(st) == ZT_STORE_DIALECT_POSTGRES
+               ? zt_store_exec(st, "LOCK TABLE dbsync_subs IN SHARE ROW EXCLUSIVE MODE")
+               : 0;
+}
+
+static int bind_pub_run(struct zt_store *st, const char *sql, const char *pub)
+{
+    struct zt_store_stmt *q = NULL;
+    int rc = zt_store_prepare(st, sql, &q);
+    if (!rc) rc = zt_store_bind_text(q, 1, pub, strlen(pub));
+    if (!rc) rc = run_done(q);
+    zt_store_stmt_free(q);
+    return rc;
+}
+
+struct trig {
+    struct zt_dbsync *s;
+    size_t ti;
+};
+
+/* We subscribe to the log and t's triggers are made (what exists is
+ * replaced): every row inserted or updated adds (t, its first column) to
+ * dbsync_changes once per subscriber, in the writer's transaction,
+ * whichever process writes. */
+static int log_triggers_tx(struct zt_store *st, void *ud)
+{
+    const struct trig *x = ud;
+    const struct zt__dbs_table *t = &zt__dbs_tables[x->ti];
     const char *n = t->name, *c = t->cols[0].name, *k = log_col(t);
     char sql[SQL_MAX];
     int len;
-    if (zt_store_dialect(s->o.st) == ZT_STORE_DIALECT_POSTGRES)
+    if (zt_store_dialect(st) == ZT_STORE_DIALECT_POSTGRES)
         len = snprintf(sql, sizeof sql,
-                       "CREATE OR REPLACE FUNCTION dbsync_chg_%s() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN"
-                       " INSERT INTO dbsync_changes(tbl, %s) VALUES('%s', NEW.%s); RETURN NULL; END $f$;"
-                       "CREATE OR REPLACE TRIGGER dbsync_chg_%s AFTER INSERT OR UPDATE ON %s FOR EACH ROW"
-                       " EXECUTE FUNCTION dbsync_chg_%s();",
+                       "CREATE OR REPLACE FUNCTION dbsync_log_%s() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN"
+                       " INSERT INTO dbsync_changes(pub, tbl, %s) SELECT pub, '%s', NEW.%s FROM dbsync_subs;"
+                       " RETURN NULL; END $f$;"
+                       "CREATE OR REPLACE TRIGGER dbsync_log_%s AFTER INSERT OR UPDATE ON %s FOR EACH ROW"
+                       " EXECUTE FUNCTION dbsync_log_%s();",
                        n, k, n, c, n, n, n);
     else
         len = snprintf(sql, sizeof sql,
-                       "CREATE TRIGGER IF NOT EXISTS dbsync_chg_%s_i AFTER INSERT ON %s BEGIN"
-                       " INSERT INTO dbsync_changes(tbl, %s) VALUES('%s', NEW.%s); END;"
-                       "CREATE TRIGGER IF NOT EXISTS dbsync_chg_%s_u AFTER UPDATE ON %s BEGIN"
-                       " INSERT INTO dbsync_changes(tbl, %s) VALUES('%s', NEW.%s); END;",
+                       "CREATE TRIGGER IF NOT EXISTS dbsync_log_%s_i AFTER INSERT ON %s BEGIN"
+                       " INSERT INTO dbsync_changes(pub, tbl, %s) SELECT pub, '%s', NEW.%s FROM dbsync_subs; END;"
+                       "CREATE TRIGGER IF NOT EXISTS dbsync_log_%s_u AFTER UPDATE ON %s BEGIN"
+                       " INSERT INTO dbsync_changes(pub, tbl, %s) SELECT pub, '%s', NEW.%s FROM dbsync_subs; END;",
                        n, n, k, n, c, n, n, k, n, c);
     if (len < 0 || (size_t)len >= sizeof sql) return ZT_ETOOBIG;
-    int rc = zt_store_exec(s->o.st, sql);
+    int rc = subs_lock(st);
+    if (!rc) rc = bind_pub_run(st, "INSERT INTO dbsync_subs(pub) VALUES(?) ON CONFLICT(pub) DO NOTHING", x->s->pub);
+    if (!rc) rc = zt_store_exec(st, sql);
+    return rc;
+}
+
+/* t's triggers and our subscription (once per process, or again when
+ * t's log mark is gone). */
+static int log_triggers(struct zt_dbsync *s, size_t ti)
+{
+    if (s->logged[ti]) return 0;
+    struct trig x = {.s = s, .ti = ti};
+    int rc = zt_store_tx(s->o.st, log_triggers_tx, &x);
     if (!rc) s->logged[ti] = true;
     return rc;
 }
 
-static int unlog_tx(struct zt_store *st, void *ud)
+/* Publisher pub leaves the log: its subscription, entries and log marks
+ * go; the triggers go with the last subscriber. */
+static int unlog_tx(struct zt_store *st, void *ud) /* ud: a const char * (the publisher) */
 {
-    (void)ud;
-    bool pg = zt_store_dialect(st) == ZT_STORE_DIALECT_POSTGRES;
-    int rc = 0;
-    for (size_t t = 0; t < zt__dbs_n_tables && !rc; t++) {
-        const char *n = zt__dbs_tables[t].name;
-        if (!table_present(st, &zt__dbs_tables[t])) continue;
-        char sql[512];
-        if (pg)
-            snprintf(sql, sizeof sql, "DROP TRIGGER IF EXISTS dbsync_chg_%s ON %s; DROP FUNCTION IF EXISTS dbsync_chg_%s();",
-                     n, n, n);
-        else
-            snprintf(sql, sizeof sql, "DROP TRIGGER IF EXISTS dbsync_chg_%s_i; DROP TRIGGER IF EXISTS dbsync_chg_%s_u;", n,
-                     n);
-        rc = zt_store_exec(st, sql);
-    }
-    if (!rc) rc = zt_store_exec(st, "DELETE FROM dbsync_changes; DELETE FROM dbsync_marks WHERE tbl LIKE 'log:%'");
+    const char *pub = *(const char *const *)ud;
+    int rc = subs_lock(st);
+    if (!rc) rc = bind_pub_run(st, "DELETE FROM dbsync_subs WHERE pub = ?", pub);
+    if (!rc) rc = bind_pub_run(st, "DELETE FROM dbsync_changes WHERE pub = ?", pub);
+    if (!rc) rc = bind_pub_run(st, "DELETE FROM dbsync_marks WHERE pub = ? AND tbl LIKE 'log:%'", pub);
+    int64_t left = 0;
+    if (!rc) rc = count_pub(st, "SELECT COUNT(*) FROM dbsync_subs", NULL, &left);
+    for (size_t t = 0; t < zt__dbs_n_tables && !rc && !left; t++)
+        if (table_present(st, &zt__dbs_tables[t])) rc = drop_triggers(st, "dbsync_log", zt__dbs_tables[t].name);
+    if (!rc && !left) rc = zt_store_exec(st, "DELETE FROM dbsync_changes");
     return rc;
 }
 
-int zt_dbsync_unlog(struct zt_store *st)
+int zt_dbsync_unlog(struct zt_store *st, const char *node_id)
 {
-    if (!st) return ZT_EINVAL;
+    if (!st || !node_id || !node_id[0]) return ZT_EINVAL;
     int v = 0;
     int rc = zt_store_owner_version(st, DBSYNC_SCHEMA.owner, &v);
     if (rc || v < 2) return rc; /* no publisher ever made a log here */
-    return zt_store_tx(st, unlog_tx, NULL);
+    if (v < (int)DBSYNC_VERSION && (rc = zt_store_migrate(st, &DBSYNC_SCHEMA)) != 0) return rc;
+    return zt_store_tx(st, unlog_tx, &node_id);
 }
 
 /* Whether t's log is complete: every row was read after its triggers were made. */
@@ -411,8 +525,9 @@ static int log_complete(struct zt_dbsync *s, const struct zt__dbs_table *t, bool
     char k[96];
     snprintf(k, sizeof k, "log:%s", t->name);
     struct zt_store_stmt *q = NULL;
-    int rc = zt_store_prepare(s->o.st, "SELECT hi FROM dbsync_marks WHERE tbl = ?", &q);
-    if (!rc) rc = zt_store_bind_text(q, 1, k, strlen(k));
+    int rc = zt_store_prepare(s->o.st, "SELECT hi FROM dbsync_marks WHERE pub = ? AND tbl = ?", &q);
+    if (!rc) rc = zt_store_bind_text(q, 1, s->pub, strlen(s->pub));
+    if (!rc) rc = zt_store_bind_text(q, 2, k, strlen(k));
     if (!rc) rc = zt_store_step(q);
     *yes = rc == ZT_STORE_ROW;
     if (rc == ZT_STORE_ROW || rc == ZT_STORE_DONE) rc = 0;
@@ -427,8 +542,9 @@ static int log_read(struct zt_dbsync *s, int64_t **out, size_t *n)
     struct zt_store_stmt *q = NULL;
     int64_t *v = NULL;
     size_t k = 0, cap = 0;
-    int rc = zt_store_prepare(s->o.st, "SELECT n FROM dbsync_changes ORDER BY n LIMIT ?", &q);
-    if (!rc) rc = zt_store_bind_i64(q, 1, CHANGES_MAX);
+    int rc = zt_store_prepare(s->o.st, "SELECT n FROM dbsync_changes WHERE pub = ? ORDER BY n LIMIT ?", &q);
+    if (!rc) rc = zt_store_bind_text(q, 1, s->pub, strlen(s->pub));
+    if (!rc) rc = zt_store_bind_i64(q, 2, CHANGES_MAX);
     while (next_row(q, &rc)) {
         int64_t x;
         if (!(rc = zt_store_column_i64(q, 0, &x))) rc = zt_array_push(&v, &k, &cap, &x, sizeof x, 1024);
@@ -448,6 +564,7 @@ static int log_read(struct zt_dbsync *s, int64_t **out, size_t *n)
  * late by a longer transaction, stays for the next), and the tables it
  * read whole marked complete. */
 struct log_done {
+    const char *pub;
     const int64_t *v;
     size_t n;
     const bool *whole;
@@ -457,13 +574,14 @@ static int log_done_tx(struct zt_store *st, void *ud)
 {
     struct log_done *d = ud;
     struct zt_store_stmt *q = NULL;
-    int rc = d->n ? zt_store_prepare(st, "DELETE FROM dbsync_changes WHERE n >= ? AND n <= ?", &q) : 0;
+    int rc = d->n ? zt_store_prepare(st, "DELETE FROM dbsync_changes WHERE pub = ? AND n >= ? AND n <= ?", &q) : 0;
     for (size_t i = 0; i < d->n && !rc;) {
         size_t j = i;
         while (j + 1 < d->n && d->v[j + 1] == d->v[j] + 1) j++;
         zt_store_reset(q);
-        rc = zt_store_bind_i64(q, 1, d->v[i]);
-        if (!rc) rc = zt_store_bind_i64(q, 2, d->v[j]);
+        rc = zt_store_bind_text(q, 1, d->pub, strlen(d->pub));
+        if (!rc) rc = zt_store_bind_i64(q, 2, d->v[i]);
+        if (!rc) rc = zt_store_bind_i64(q, 3, d->v[j]);
         if (!rc) rc = run_done(q);
         i = j + 1;
     }
@@ -474,8 +592,10 @@ static int log_done_tx(struct zt_store *st, void *ud)
         if (!d->whole[t]) continue;
         char k[96];
         snprintf(k, sizeof k, "log:%s", zt__dbs_tables[t].name);
-        rc = zt_store_bind_text(q, 1, k, strlen(k));
-        if (!rc) rc = zt_store_bind_i64(q, 2, 1);
+        zt_store_reset(q);
+        rc = zt_store_bind_text(q, 1, d->pub, strlen(d->pub));
+        if (!rc) rc = zt_store_bind_text(q, 2, k, strlen(k));
+        if (!rc) rc = zt_store_bind_i64(q, 3, 1);
         if (!rc) rc = run_done(q);
     }
     zt_store_stmt_free(q);
@@ -502,31 +622,35 @@ struct seal {
     size_t n_pend;
 };
 
-static const char SQL_ROW_UPSERT[] = "INSERT INTO dbsync_rows(tbl, k, h) VALUES(?, ?, ?)"
-                                     " ON CONFLICT(tbl, k) DO UPDATE SET h = excluded.h";
-static const char SQL_SEG_INS[] = "INSERT INTO dbsync_segments(seq, sha, data, n_rows, created, published)"
-                                  " VALUES(?, ?, ?, ?, ?, ?)";
+static const char SQL_ROW_UPSERT[] = "INSERT INTO dbsync_rows(pub, tbl, k, h) VALUES(?, ?, ?, ?)"
+                                     " ON CONFLICT(pub, tbl, k) DO UPDATE SET h = excluded.h";
+static const char SQL_SEG_INS[] = "INSERT INTO dbsync_segments(pub, seq, sha, data, n_rows, created, published)"
+                                  " VALUES(?, ?, ?, ?, ?, ?, ?)";
 
-static int put_row_hash(struct zt_store_stmt *q, const char *tbl, const char *key, const uint8_t h[ROW_HASH])
+/* pub NULL: the audit's table (no pub column) */
+static int put_row_hash(struct zt_store_stmt *q, const char *pub, const char *tbl, const char *key,
+                        const uint8_t h[ROW_HASH])
 {
     zt_store_reset(q);
-    int rc = zt_store_bind_text(q, 1, tbl, strlen(tbl));
-    if (!rc) rc = zt_store_bind_text(q, 2, key, strlen(key));
-    if (!rc) rc = zt_store_bind_blob(q, 3, h, ROW_HASH);
+    int i = 1, rc = pub ? zt_store_bind_text(q, i++, pub, strlen(pub)) : 0;
+    if (!rc) rc = zt_store_bind_text(q, i++, tbl, strlen(tbl));
+    if (!rc) rc = zt_store_bind_text(q, i++, key, strlen(key));
+    if (!rc) rc = zt_store_bind_blob(q, i, h, ROW_HASH);
     return rc ? rc : run_done(q);
 }
 
-static int put_segment(struct zt_store *st, uint64_t seq, const uint8_t sha[32], const uint8_t *data, size_t len,
-                       uint32_t n_rows, int64_t created, bool published)
+static int put_segment(struct zt_store *st, const char *pub, uint64_t seq, const uint8_t sha[32], const uint8_t *data,
+                       size_t len, uint32_t n_rows, int64_t created, bool published)
 {
     struct zt_store_stmt *q = NULL;
     int rc = zt_store_prepare(st, SQL_SEG_INS, &q);
-    if (!rc) rc = zt_store_bind_i64(q, 1, (int64_t)seq);
-    if (!rc) rc = zt_store_bind_blob(q, 2, sha, 32);
-    if (!rc) rc = published ? zt_store_bind_null(q, 3) : zt_store_bind_blob(q, 3, data, len);
-    if (!rc) rc = zt_store_bind_i64(q, 4, n_rows);
-    if (!rc) rc = zt_store_bind_i64(q, 5, created);
-    if (!rc) rc = zt_store_bind_i64(q, 6, published ? 1 : 0);
+    if (!rc) rc = zt_store_bind_text(q, 1, pub, strlen(pub));
+    if (!rc) rc = zt_store_bind_i64(q, 2, (int64_t)seq);
+    if (!rc) rc = zt_store_bind_blob(q, 3, sha, 32);
+    if (!rc) rc = published ? zt_store_bind_null(q, 4) : zt_store_bind_blob(q, 4, data, len);
+    if (!rc) rc = zt_store_bind_i64(q, 5, n_rows);
+    if (!rc) rc = zt_store_bind_i64(q, 6, created);
+    if (!rc) rc = zt_store_bind_i64(q, 7, published ? 1 : 0);
     if (!rc) rc = run_done(q);
     zt_store_stmt_free(q);
     return rc;
@@ -535,10 +659,10 @@ static int put_segment(struct zt_store *st, uint64_t seq, const uint8_t sha[32],
 static int seal_tx(struct zt_store *st, void *ud)
 {
     struct seal *x = ud;
-    int rc = put_segment(st, x->seq, x->sha, x->data, x->len, x->n_rows, x->created, false);
+    int rc = put_segment(st, x->s->pub, x->seq, x->sha, x->data, x->len, x->n_rows, x->created, false);
     struct zt_store_stmt *q = NULL;
     if (!rc) rc = zt_store_prepare(st, SQL_ROW_UPSERT, &q);
-    for (size_t i = 0; i < x->n_pend && !rc; i++) rc = put_row_hash(q, x->pend[i].tbl, x->pend[i].key, x->pend[i].h);
+    for (size_t i = 0; i < x->n_pend && !rc; i++) rc = put_row_hash(q, x->s->pub, x->pend[i].tbl, x->pend[i].key, x->pend[i].h);
     zt_store_stmt_free(q);
     return rc;
 }
@@ -599,7 +723,7 @@ static int make_segments(struct zt_dbsync *s, unsigned *made)
         if (!rc) rc = log_triggers(s, t);
     }
     if (!rc) rc = log_read(s, &log, &n_log);
-    if (!rc) rc = zt_store_prepare(s->o.st, "SELECT h FROM dbsync_rows WHERE tbl = ? AND k = ?", &q);
+    if (!rc) rc = zt_store_prepare(s->o.st, "SELECT h FROM dbsync_rows WHERE pub = ? AND tbl = ? AND k = ?", &q);
     for (size_t t = 0; t < zt__dbs_n_tables && !rc; t++) {
         const struct zt__dbs_table *tb = &zt__dbs_tables[t];
         if (!s->logged[t] || (!whole[t] && !n_log)) continue; /* absent, or nothing changed */
@@ -607,7 +731,7 @@ static int make_segments(struct zt_dbsync *s, unsigned *made)
         for (size_t i = 0; i < all[t].n && !rc; i++) {
             struct cand *c = &all[t].v[i];
             uint8_t h[ROW_HASH];
-            int r = published_hash(q, tb->name, c->key, h);
+            int r = published_hash(q, s->pub, tb->name, c->key, h);
             if (r == 0 && memcmp(h, c->h, ROW_HASH) == 0) continue;
             if (r && r != ZT_ENOTFOUND) {
                 rc = r;
@@ -643,7 +767,7 @@ static int make_segments(struct zt_dbsync *s, unsigned *made)
     }
     zt_store_stmt_free(q);
     /* the entries read go only once everything they named is sealed */
-    struct log_done d = {.v = log, .n = n_log, .whole = whole};
+    struct log_done d = {.pub = s->pub, .v = log, .n = n_log, .whole = whole};
     if (!rc && (n_log || memchr(whole, true, sizeof whole))) rc = zt_store_tx(s->o.st, log_done_tx, &d);
     for (size_t t = 0; all && t < zt__dbs_n_tables; t++) cands_free(&all[t]);
     zt_free(all);
@@ -674,8 +798,12 @@ static int write_file(const char *path, const void *p, size_t n)
 static int push_segments(struct zt_dbsync *s)
 {
     struct zt_store_stmt *q = NULL, *u = NULL;
-    int rc = zt_store_prepare(s->o.st, "SELECT seq, data FROM dbsync_segments WHERE published = 0 ORDER BY seq", &q);
-    if (!rc) rc = zt_store_prepare(s->o.st, "UPDATE dbsync_segments SET published = 1, data = NULL WHERE seq = ?", &u);
+    int rc = zt_store_prepare(s->o.st, "SELECT seq, data FROM dbsync_segments WHERE pub = ? AND published = 0 ORDER BY seq",
+                              &q);
+    if (!rc) rc = zt_store_bind_text(q, 1, s->pub, strlen(s->pub));
+    if (!rc)
+        rc = zt_store_prepare(s->o.st, "UPDATE dbsync_segments SET published = 1, data = NULL WHERE pub = ? AND seq = ?",
+                              &u);
     /* one at a time: the statement is re-run after each update */
     while (next_row(q, &rc)) {
         int64_t seq = 0;
@@ -690,7 +818,8 @@ static int push_segments(struct zt_dbsync *s)
         zt_store_reset(q);
         if (!rc) rc = zt_mesh_add_file(s->o.mesh, path, name, s->o.rf, sha);
         unlink(path);
-        if (!rc) rc = zt_store_bind_i64(u, 1, seq);
+        if (!rc) rc = zt_store_bind_text(u, 1, s->pub, strlen(s->pub));
+        if (!rc) rc = zt_store_bind_i64(u, 2, seq);
         if (!rc) rc = run_done(u);
     }
     zt_store_stmt_free(q);
@@ -816,7 +945,7 @@ static void *dbsync_main(void *arg)
              * triggers and the log (writers stop paying, the log stops
              * growing; review F5); the first round after it reads every
              * table whole and makes them again (make_segments) */
-            int urc = zt_store_tx(s->o.st, unlog_tx, NULL);
+            int urc = zt_store_tx(s->o.st, unlog_tx, &s->pub);
             if (urc) zt_log(ZT_LOG_WARN, "dbsync_unlog_failed", "error=%s", zt_strerror(urc));
             else memset(s->logged, 0, sizeof s->logged);
         }
@@ -867,7 +996,8 @@ static int json_out(json_t *o, char **out)
 static int load_state(struct zt_dbsync *s)
 {
     struct zt_store_stmt *q = NULL;
-    int rc = zt_store_prepare(s->o.st, "SELECT seq, sha FROM dbsync_segments ORDER BY seq DESC LIMIT 1", &q);
+    int rc = zt_store_prepare(s->o.st, "SELECT seq, sha FROM dbsync_segments WHERE pub = ? ORDER BY seq DESC LIMIT 1", &q);
+    if (!rc) rc = zt_store_bind_text(q, 1, s->pub, strlen(s->pub));
     if (!rc) rc = zt_store_step(q);
     if (rc == ZT_STORE_ROW) {
         int64_t seq;
@@ -887,6 +1017,18 @@ static int load_state(struct zt_dbsync *s)
     return rc;
 }
 
+/* What dbsync schema 2 made (a single publisher's, pub "") is ours. */
+static int claim_tx(struct zt_store *st, void *ud) /* ud: as unlog_tx's */
+{
+    const char *pub = *(const char *const *)ud;
+    static const char *const sql[] = {
+        "UPDATE dbsync_segments SET pub = ? WHERE pub = ''", "UPDATE dbsync_rows SET pub = ? WHERE pub = ''",
+        "UPDATE dbsync_marks SET pub = ? WHERE pub = ''", "UPDATE dbsync_changes SET pub = ? WHERE pub = ''"};
+    int rc = 0;
+    for (size_t i = 0; i < sizeof sql / sizeof sql[0] && !rc; i++) rc = bind_pub_run(st, sql[i], pub);
+    return rc;
+}
+
 int zt_dbsync_new(const struct zt_dbsync_opts *o, struct zt_dbsync **out)
 {
     if (!o || !o->st || !o->mesh || !o->id || !o->tmp_dir || !out) return ZT_EINVAL;
@@ -901,10 +1043,12 @@ int zt_dbsync_new(const struct zt_dbsync_opts *o, struct zt_dbsync **out)
     crypto_generichash(s->owner_key, sizeof s->owner_key, (const uint8_t *)ctx, sizeof ctx - 1,
                        zt_identity_sign_sk(o->id), 32); /* keyed by the Ed25519 seed */
     s->o.tmp_dir = s->tmp_dir;
+    s->pub = zt_identity_id(o->id);
     pthread_mutex_init(&s->mu, NULL);
     zt_cond_init_mono(&s->cv); /* its waits run on CLOCK_MONOTONIC (a REALTIME cv spun: the deadline was always past) */
     int rc = mkdir(s->tmp_dir, 0700) == 0 || errno == EEXIST ? 0 : ZT_EIO;
     if (!rc) rc = zt_store_migrate(s->o.st, &DBSYNC_SCHEMA);
+    if (!rc) rc = zt_store_tx(s->o.st, claim_tx, &s->pub);
     if (!rc) rc = load_state(s);
     if (rc) {
         zt_dbsync_free(s);
@@ -1077,6 +1221,7 @@ static int each_chain_row(struct zt_dbsync *s, uint8_t (*shas)[32], uint64_t n, 
 struct replay {
     struct zt_dbsync *s;
     struct zt_store *st;
+    bool ledger;        /* the ledger's rows too (its tables held nothing but a fresh seed) */
     struct zt_store_stmt *ins[ZT__DBS_MAX_TABLES]; /* per table */
     struct zt_store_stmt *rows;
     uint8_t (*shas)[32];
@@ -1120,7 +1265,11 @@ static int replay_row(void *ud, const struct zt__dbs_table *t, json_t *a, const 
     struct zt_store_stmt *q = r->ins[ti];
     zt_store_reset(q);
     int rc = 0;
-    for (int i = 0; i < t->n_cols && !rc; i++) {
+    /* a shared database whose ledger another orchestrator restored: our
+     * jobs only (our chain's ledger images are recorded as published:
+     * what differs goes out as a change) */
+    bool skip = !r->ledger && !t->own_jobs;
+    for (int i = 0; i < t->n_cols && !rc && !skip; i++) {
         json_t *v = json_array_get(a, (size_t)i + 1);
         if (json_is_null(v)) rc = zt_store_bind_null(q, i + 1);
         else if (t->cols[i].type == ZT__DBS_INT) rc = zt_store_bind_i64(q, i + 1, (int64_t)json_integer_value(v));
@@ -1133,11 +1282,11 @@ static int replay_row(void *ud, const struct zt__dbs_table *t, json_t *a, const 
             zt_free(b);
         }
     }
-    if (!rc) rc = run_done(q);
+    if (!rc && !skip) rc = run_done(q);
     char *key = rc ? NULL : key_of(t, a);
     uint8_t h[ROW_HASH];
     row_hash(h, line, len);
-    if (!rc) rc = key ? put_row_hash(r->rows, t->name, key, h) : ZT_ENOMEM;
+    if (!rc) rc = key ? put_row_hash(r->rows, r->s->pub, t->name, key, h) : ZT_ENOMEM;
     zt_free(key);
     return rc;
 }
@@ -1145,18 +1294,7 @@ static int replay_row(void *ud, const struct zt__dbs_table *t, json_t *a, const 
 static int replay_seg(void *ud, const struct zt_dbsync_segment *seg)
 {
     struct replay *r = ud;
-    return put_segment(r->st, seg->seq, seg->sha256, NULL, 0, seg->n_rows, seg->created, true);
-}
-
-static int count_rows(struct zt_store *st, const char *sql, int64_t *n)
-{
-    struct zt_store_stmt *q = NULL;
-    int rc = zt_store_prepare(st, sql, &q);
-    if (!rc) rc = zt_store_step(q);
-    if (rc == ZT_STORE_ROW) rc = zt_store_column_i64(q, 0, n);
-    else if (rc == ZT_STORE_DONE) rc = ZT_EIO;
-    zt_store_stmt_free(q);
-    return rc;
+    return put_segment(r->st, r->s->pub, seg->seq, seg->sha256, NULL, 0, seg->n_rows, seg->created, true);
 }
 
 static int replay_tx(struct zt_store *st, void *ud)
@@ -1166,11 +1304,14 @@ static int replay_tx(struct zt_store *st, void *ud)
      * goes; the chain's rows replace it */
     int rc = 0;
     for (size_t t = zt__dbs_n_tables; t-- > 0 && !rc;) {
+        if (zt__dbs_tables[t].own_jobs || !r->ledger) continue; /* no job of ours is there (zt_dbsync_rebuild) */
         char sql[128];
         snprintf(sql, sizeof sql, "DELETE FROM %s", zt__dbs_tables[t].name);
         rc = zt_store_exec(st, sql);
     }
-    if (!rc) rc = zt_store_exec(st, "DELETE FROM dbsync_rows; DELETE FROM dbsync_segments; DELETE FROM dbsync_marks");
+    static const char *const mine[] = {"DELETE FROM dbsync_rows WHERE pub = ?", "DELETE FROM dbsync_segments WHERE pub = ?",
+                                       "DELETE FROM dbsync_marks WHERE pub = ?"};
+    for (size_t i = 0; i < sizeof mine / sizeof mine[0] && !rc; i++) rc = bind_pub_run(st, mine[i], r->s->pub);
     for (size_t t = 0; t < zt__dbs_n_tables && !rc; t++) {
         char sql[SQL_MAX];
         zt_store_stmt_free(r->ins[t]);
@@ -1184,9 +1325,10 @@ static int replay_tx(struct zt_store *st, void *ud)
     if (!rc) rc = each_chain_row(r->s, r->shas, r->n, replay_row, r, replay_seg, r->why, r->why_len);
     /* the replayed rows logged themselves: they are the published ones
      * (their hashes are in dbsync_rows), nothing to read again */
-    if (!rc) rc = zt_store_exec(st, "DELETE FROM dbsync_changes");
+    if (!rc) rc = bind_pub_run(st, "DELETE FROM dbsync_changes WHERE pub = ?", r->s->pub);
     /* PostgreSQL: identity sequences continue after the replayed ids */
-    for (size_t t = 0; t < zt__dbs_n_tables && !rc && zt_store_dialect(st) == ZT_STORE_DIALECT_POSTGRES; t++) {
+    for (size_t t = 0; t < zt__dbs_n_tables && !rc && r->ledger && zt_store_dialect(st) == ZT_STORE_DIALECT_POSTGRES;
+         t++) {
         if (!identity_id(&zt__dbs_tables[t])) continue;
         char sql[256];
         snprintf(sql, sizeof sql, "SELECT setval(pg_get_serial_sequence('%s', 'id'), COALESCE(MAX(id), 0) + 1, false) FROM %s",
@@ -1202,15 +1344,27 @@ int zt_dbsync_rebuild(struct zt_dbsync *s, struct zt_dht *dht, unsigned timeout_
     why[0] = '\0';
     uint64_t until = zt_time_mono_ms() + timeout_ms;
     pthread_mutex_lock(&s->mu);
-    int64_t n = 0, m = 0;
-    int rc = count_rows(s->o.st,
-                        "SELECT (SELECT COUNT(*) FROM ledger_txs) + (SELECT COUNT(*) FROM ledger_earnings) +"
-                        " (SELECT COUNT(*) FROM ledger_batches) + (SELECT COUNT(*) FROM dbsync_segments)",
-                        &n);
-    if (!rc) rc = count_rows(s->o.st, "SELECT COUNT(*) FROM sched_jobs", &m);
-    if (!rc && n + m > 0) {
-        snprintf(why, why_len, "the store already holds %lld job or ledger records: rebuild only into an empty one",
-                 (long long)(n + m));
+    /* SQLite: a store of our own, rebuilt only when empty. PostgreSQL:
+     * shared by orchestrators, rebuilt by each from its own chain: none
+     * of our jobs or segments may be there; the ledger is replayed by the
+     * first (while it holds nothing but a fresh seed) */
+    bool shared = zt_store_dialect(s->o.st) == ZT_STORE_DIALECT_POSTGRES;
+    int64_t led = 0, jobs = 0, segs = 0;
+    int rc = count_pub(s->o.st, "SELECT (SELECT COUNT(*) FROM ledger_txs) + (SELECT COUNT(*) FROM ledger_earnings) +"
+                        " (SELECT COUNT(*) FROM ledger_batches)",
+                        NULL, &led);
+    if (!rc) rc = count_pub(s->o.st, shared ? "SELECT COUNT(*) FROM sched_jobs WHERE orch = ?" : "SELECT COUNT(*) FROM sched_jobs",
+                            s->pub, &jobs);
+    if (!rc)
+        rc = count_pub(s->o.st, shared ? "SELECT COUNT(*) FROM dbsync_segments WHERE pub = ?" : "SELECT COUNT(*) FROM dbsync_segments",
+                       s->pub, &segs);
+    int64_t held = jobs + segs + (shared ? 0 : led);
+    if (!rc && held > 0) {
+        snprintf(why, why_len,
+                 shared ? "the database already holds %lld job or segment records of this orchestrator: rebuild only "
+                          "into a database without them"
+                        : "the store already holds %lld job or ledger records: rebuild only into an empty one",
+                 (long long)held);
         rc = ZT_EEXIST;
     } else if (rc) {
         snprintf(why, why_len, "the store's job and ledger tables: %s (are the orchestrator role and chain.enabled on?)",
@@ -1238,7 +1392,7 @@ int zt_dbsync_rebuild(struct zt_dbsync *s, struct zt_dht *dht, unsigned timeout_
         }
     }
     zt_free(hs);
-    struct replay r = {.s = s, .st = s->o.st, .shas = shas, .n = rc ? 0 : head.seq, .why = why, .why_len = why_len};
+    struct replay r = {.s = s, .st = s->o.st, .ledger = led == 0, .shas = shas, .n = rc ? 0 : head.seq, .why = why, .why_len = why_len};
     if (!rc) rc = zt_store_tx(s->o.st, replay_tx, &r);
     for (size_t t = 0; t < zt__dbs_n_tables; t++) zt_store_stmt_free(r.ins[t]);
     zt_store_stmt_free(r.rows);
@@ -1246,7 +1400,8 @@ int zt_dbsync_rebuild(struct zt_dbsync *s, struct zt_dht *dht, unsigned timeout_
     if (!rc) {
         rc = load_state(s);
         s->blocked = false;
-        snprintf(why, why_len, "rebuilt from %llu segment(s)", (unsigned long long)head.seq);
+        snprintf(why, why_len, "rebuilt from %llu segment(s)%s", (unsigned long long)head.seq,
+                 r.ledger ? "" : " (this orchestrator's jobs: the shared ledger was already there)");
     } else if (!why[0]) {
         snprintf(why, why_len, "replay: %s", zt_strerror(rc));
     }
@@ -1269,7 +1424,7 @@ static int audit_put(void *ud, const struct zt__dbs_table *t, json_t *a, const c
     char *key = key_of(t, a);
     uint8_t h[ROW_HASH];
     row_hash(h, line, len);
-    int rc = key ? put_row_hash(x->put, t->name, key, h) : ZT_ENOMEM;
+    int rc = key ? put_row_hash(x->put, NULL, t->name, key, h) : ZT_ENOMEM;
     zt_free(key);
     return rc;
 }
@@ -1290,7 +1445,7 @@ static int audit_rows(struct audit *x)
         rc = read_rows(x->s, tb, INT64_MIN, &c);
         for (size_t i = 0; i < c.n && !rc; i++) {
             uint8_t h[ROW_HASH];
-            int r = published_hash(x->get, tb->name, c.v[i].key, h);
+            int r = published_hash(x->get, NULL, tb->name, c.v[i].key, h);
             if (r == ZT_ENOTFOUND) {
                 x->unpublished++;
                 continue;
@@ -1337,7 +1492,8 @@ static int audit_rows(struct audit *x)
 static int audit_segments(struct zt_dbsync *s, uint8_t (*shas)[32], uint64_t n, char *gap, size_t cap)
 {
     struct zt_store_stmt *q = NULL;
-    int rc = zt_store_prepare(s->o.st, "SELECT seq, sha FROM dbsync_segments ORDER BY seq", &q);
+    int rc = zt_store_prepare(s->o.st, "SELECT seq, sha FROM dbsync_segments WHERE pub = ? ORDER BY seq", &q);
+    if (!rc) rc = zt_store_bind_text(q, 1, s->pub, strlen(s->pub));
     while (next_row(q, &rc)) {
         int64_t seq;
         const void *p;

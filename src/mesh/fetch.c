@@ -17,7 +17,8 @@
  * (a partial holder: a node pulling the same blob, advertised as such) is
  * not asked for that chunk again until every holder has lacked it. Chunks
  * are fetched in a random order, and a pull advertises its node as a
- * partial holder once it has the manifest, so that peers pulling at once
+ * partial holder once it has the manifest, and reads the holders again
+ * every 2 s while it runs (refresh_holders), so that peers pulling at once
  * serve each other. Chunks already in the
  * store are not fetched again, so a pull that was interrupted (or a node
  * killed) resumes where it stopped. At the end the whole file's SHA-256 is
@@ -46,6 +47,7 @@
 #include "zentalk/zt_time.h"
 
 #define HOLDERS_TIMEOUT_MS 3000u
+#define HOLDERS_REFRESH_MS 2000u /* a pull reads the holders again this often (partial holders that came since) */
 #define CHUNK_TIMEOUT_MS 60000L
 #define DOWN_MS 1000u       /* a holder that did not answer is skipped this long */
 #define BUSY_MS 200u        /* ... one that answered 429 */
@@ -54,44 +56,6 @@
 #define BAD_SCORE (-100.0)  /* a bad chunk or manifest */
 #define ERROR_ROOM 4096u    /* bytes of an answer that is not a chunk */
 #define MAX_CLEARS 600u     /* times a chunk every holder lacked is tried again (50 ms apart) */
-
-/* ---- Scores ------------------------------------------------------------------ */
-
-static struct zt__score *score_of(struct zt_mesh *m, const char *node_id, bool add)
-{
-    for (size_t i = 0; i < m->n_scores; i++)
-        if (strcmp(m->scores[i].node_id, node_id) == 0) return &m->scores[i];
-    if (!add) return NULL;
-    size_t i = m->n_scores < ZT__MESH_MAX_SCORES ? m->n_scores++ : 0; /* full: the first forgotten */
-    zt_strlcpy(m->scores[i].node_id, node_id, sizeof m->scores[i].node_id);
-    m->scores[i].score = 0;
-    return &m->scores[i];
-}
-
-double zt_mesh_peer_score(struct zt_mesh *m, const char *node_id)
-{
-    pthread_mutex_lock(&m->mu);
-    struct zt__score *s = score_of(m, node_id, false);
-    double v = s ? s->score : 0;
-    pthread_mutex_unlock(&m->mu);
-    return v;
-}
-
-void zt__mesh_score(struct zt_mesh *m, const char *node_id, double delta, const char *why)
-{
-    pthread_mutex_lock(&m->mu);
-    struct zt__score *s = score_of(m, node_id, true);
-    s->score += delta;
-    if (s->score > 1000) s->score = 1000;
-    zt_mesh_report_fn fn = delta < 0 ? m->report : NULL;
-    void *ud = m->report_ud;
-    pthread_mutex_unlock(&m->mu);
-    if (delta < 0) {
-        atomic_fetch_add(&m->bad_chunks, 1);
-        zt_log_rl(ZT_LOG_WARN, 5, "mesh_bad_peer", "peer=%s reason=\"%s\"", node_id, why);
-    }
-    if (fn) fn(ud, node_id, why);
-}
 
 /* ---- Holders ------------------------------------------------------------------ */
 
@@ -363,6 +327,49 @@ static void *worker(void *arg)
     return NULL;
 }
 
+/* While the workers run: the DHT read again every HOLDERS_REFRESH_MS for
+ * holders of the same manifest that were not there at the start. Peers
+ * pulling the same blob at once advertise themselves as partial holders
+ * only once they have its manifest, after the others' first look: without
+ * this they would all fetch every chunk from the source. A holder already
+ * known (dropped ones too) or caught before is not added. */
+static void refresh_holders(struct job *j, const uint8_t sha[static 32], struct zt_mesh_holder *hs)
+{
+    struct zt_mesh *m = j->m;
+    for (;;) {
+        pthread_mutex_lock(&j->mu);
+        struct timespec t = zt_time_after_ms(CLOCK_MONOTONIC, HOLDERS_REFRESH_MS);
+        bool done = false;
+        for (;;) {
+            done = j->failed || m->stop || (!j->n_queue && !j->inflight);
+            if (done || pthread_cond_timedwait(&j->cv, &j->mu, &t) != 0) break;
+        }
+        pthread_mutex_unlock(&j->mu);
+        if (done) return;
+        size_t n = zt__mesh_holders(m, sha, hs, ZT__MESH_MAX_HOLDERS), added = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (memcmp(hs[i].root, j->man.root, 32) != 0 || zt_mesh_peer_score(m, hs[i].node_id) < 0) continue;
+            pthread_mutex_lock(&j->mu);
+            bool known = false;
+            for (size_t k = 0; k < j->n_srcs && !known; k++) known = strcmp(j->srcs[k].h.node_id, hs[i].node_id) == 0;
+            if (!known && j->n_srcs < ZT__MESH_MAX_HOLDERS) {
+                memset(&j->srcs[j->n_srcs], 0, sizeof j->srcs[0]);
+                j->srcs[j->n_srcs++].h = hs[i];
+                added++;
+                pthread_cond_broadcast(&j->cv);
+            }
+            size_t total = j->n_srcs;
+            pthread_mutex_unlock(&j->mu);
+            if (added) {
+                pthread_mutex_lock(&m->mu);
+                j->p->holders = (unsigned)total;
+                pthread_mutex_unlock(&m->mu);
+            }
+        }
+        if (added) zt_log(ZT_LOG_DEBUG, "mesh_pull_holders", "sha256=%s added=%zu", j->p->sha_hex, added);
+    }
+}
+
 static int cmp_root_votes(const struct src *s, size_t n, const uint8_t root[32])
 {
     int v = 0;
@@ -591,6 +598,7 @@ void *zt__mesh_pull_main(void *arg)
     for (; n_th < want; n_th++)
         if (pthread_create(&th[n_th], NULL, worker, &j) != 0) break;
     if (want && !n_th) rc = ZT_ENOMEM;
+    if (n_th) refresh_holders(&j, sha, hs);
     for (size_t i = 0; i < n_th; i++) pthread_join(th[i], NULL);
     if (!rc && (j.failed || j.n_queue)) {
         rc = m->stop ? ZT_ECLOSED : p->bad ? ZT_ECRYPTO : ZT_ENET;

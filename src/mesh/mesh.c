@@ -35,6 +35,7 @@
 #include "zentalk/zt_time.h"
 
 #define RATE_KEYS 4096
+#define ASK_GRACE_S 30 /* a peer asked to replicate counts as coming this long (until its record is seen) */
 #define BLOB_JSON_MAX 4096
 
 static int64_t now_s(void)
@@ -121,6 +122,7 @@ int zt__mesh_hold(struct zt_mesh *m, struct zt_mesh_manifest *man, const char *n
     zt_strlcpy(b->name, name && zt_mesh_name_ok(name) ? name : "", sizeof b->name);
     b->rf = clamp_rf(m, rf);
     b->pinned = pinned;
+    b->used_ms = zt_time_real_ms();
     zt_strlcpy(b->file, file && zt_mesh_name_ok(file) ? file : "", sizeof b->file);
     rc = save_blob(m, b);
     if (rc) {
@@ -131,6 +133,7 @@ int zt__mesh_hold(struct zt_mesh *m, struct zt_mesh_manifest *man, const char *n
     struct zt__blob *old = zt__mesh_find(m, b->sha);
     if (old) { /* held already: keep the stronger promise */
         old->pinned = old->pinned || pinned;
+        old->used_ms = b->used_ms;
         if (b->rf > old->rf) old->rf = b->rf;
         if (!old->file[0]) zt_strlcpy(old->file, b->file, sizeof old->file);
         if (!old->name[0]) zt_strlcpy(old->name, b->name, sizeof old->name);
@@ -204,6 +207,11 @@ static void load_blobs(struct zt_mesh *m)
         }
         struct zt__blob *x = rc ? NULL : zt_calloc(1, sizeof *x);
         if (x) {
+            char bp[ZT__MSTORE_PATH + 80];
+            struct stat bst;
+            snprintf(bp, sizeof bp, "%s/blobs/%s", m->st.dir, e->d_name);
+            /* last used, as far as a restart knows: when its record was written */
+            if (stat(bp, &bst) == 0) x->used_ms = (int64_t)bst.st_mtim.tv_sec * 1000 + bst.st_mtim.tv_nsec / 1000000;
             memcpy(x->sha, sha, 32);
             zt_strlcpy(x->sha_hex, e->d_name, sizeof x->sha_hex);
             x->man = man;
@@ -263,12 +271,14 @@ int zt_mesh_new(const struct zt_mesh_opts *o, struct zt_mesh **out)
     zt_strlcpy(m->models_dir, o->models_dir ? o->models_dir : "", sizeof m->models_dir);
     m->o.models_dir = NULL;
     pthread_mutex_init(&m->mu, NULL);
+    pthread_mutex_init(&m->st_mu, NULL);
     zt_cond_init_mono(&m->cv);
     struct zt_http_client_opts co = {.max_inflight = 64};
     int rc = zt__mstore_init(&m->st, o->dir);
     if (!rc) rc = zt_http_client_new(&co, &m->http);
     if (!rc) rc = zt_ratelimit_new(o->serve_rps, o->serve_burst < 1 ? 1 : o->serve_burst, RATE_KEYS, &m->limit);
     if (!rc && o->metrics) rc = register_metrics(m);
+    if (!rc) rc = zt__mesh_scores_load(m);
     if (rc) {
         zt_mesh_free(m);
         return rc;
@@ -299,6 +309,7 @@ void zt_mesh_stop(struct zt_mesh *m)
         if (!p) break;
         pthread_join(p->th, NULL);
     }
+    zt__mesh_scores_flush(m); /* what the last second changed */
 }
 
 void zt_mesh_free(struct zt_mesh *m)
@@ -311,6 +322,7 @@ void zt_mesh_free(struct zt_mesh *m)
     zt_ratelimit_free(m->limit);
     pthread_cond_destroy(&m->cv);
     pthread_mutex_destroy(&m->mu);
+    pthread_mutex_destroy(&m->st_mu);
     zt_free(m);
 }
 
@@ -409,16 +421,10 @@ static bool chunk_shared(struct zt_mesh *m, const struct zt__blob *skip, const u
     return false;
 }
 
-int zt_mesh_unpin(struct zt_mesh *m, const char *sha)
+/* b out of the table and the store (its chunks no other blob uses, its
+ * manifest, its record); the caller frees it. Under mu. */
+static void drop_locked(struct zt_mesh *m, struct zt__blob *b)
 {
-    uint8_t h[32];
-    if (!m || !sha || zt_hex_decode_str(h, 32, sha, ZT_HEX_LOWER) != 0) return ZT_EINVAL;
-    pthread_mutex_lock(&m->mu);
-    struct zt__blob *b = zt__mesh_find(m, h);
-    if (!b) {
-        pthread_mutex_unlock(&m->mu);
-        return ZT_ENOTFOUND;
-    }
     for (size_t i = 0; i < m->n_blobs; i++)
         if (m->blobs[i] == b) m->blobs[i] = m->blobs[--m->n_blobs];
     for (uint32_t j = 0; j < b->man.n_chunks; j++)
@@ -428,10 +434,61 @@ int zt_mesh_unpin(struct zt_mesh *m, const char *sha)
     zt__mstore_remove(&m->st, "manifests", root);
     zt__mstore_remove(&m->st, "blobs", b->sha_hex);
     atomic_store(&m->chunks_held, held_chunks(m));
+}
+
+int zt_mesh_unpin(struct zt_mesh *m, const char *sha)
+{
+    uint8_t h[32];
+    if (!m || !sha || zt_hex_decode_str(h, 32, sha, ZT_HEX_LOWER) != 0) return ZT_EINVAL;
+    pthread_mutex_lock(&m->mu);
+    struct zt__blob *b = zt__mesh_find(m, h);
+    if (b) drop_locked(m, b);
     pthread_mutex_unlock(&m->mu);
+    if (!b) return ZT_ENOTFOUND;
     zt_log(ZT_LOG_INFO, "mesh_unpinned", "sha256=%s", b->sha_hex);
     blob_free(b);
     return 0;
+}
+
+/* Bytes of the blobs whose chunks are in the store (not installed as a model file). Under mu. */
+static uint64_t store_bytes(const struct zt_mesh *m)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; i < m->n_blobs; i++)
+        if (!m->blobs[i]->file[0]) n += m->blobs[i]->man.file_size;
+    return n;
+}
+
+size_t zt__mesh_evict(struct zt_mesh *m)
+{
+    if (!m->o.max_bytes) return 0;
+    size_t dropped = 0;
+    pthread_mutex_lock(&m->mu);
+    bool pulling = false;
+    for (size_t i = 0; i < m->n_pulls && !pulling; i++) pulling = m->pulls[i]->state == ZT__PULL_RUNNING;
+    uint64_t bytes = pulling ? 0 : store_bytes(m);
+    while (bytes > m->o.max_bytes) {
+        struct zt__blob *lru = NULL;
+        for (size_t i = 0; i < m->n_blobs; i++) {
+            struct zt__blob *b = m->blobs[i];
+            if (!b->pinned && !b->file[0] && (!lru || b->used_ms < lru->used_ms)) lru = b;
+        }
+        if (!lru) { /* pinned blobs alone are over it */
+            zt_log_rl(ZT_LOG_WARN, 3600, "mesh_store_over",
+                      "bytes=%llu max_bytes=%llu detail=\"only pinned blobs are left: nothing to evict\"",
+                      (unsigned long long)bytes, (unsigned long long)m->o.max_bytes);
+            break;
+        }
+        bytes -= lru->man.file_size;
+        drop_locked(m, lru);
+        zt_log(ZT_LOG_INFO, "mesh_evicted", "sha256=%s bytes=%llu store_bytes=%llu max_bytes=%llu", lru->sha_hex,
+               (unsigned long long)lru->man.file_size, (unsigned long long)bytes,
+               (unsigned long long)m->o.max_bytes);
+        blob_free(lru);
+        dropped++;
+    }
+    pthread_mutex_unlock(&m->mu);
+    return dropped;
 }
 
 /* Is chunk h in the store for a blob other than skip (one without a file)? Under mu. */
@@ -527,6 +584,12 @@ int zt_mesh_serve_manifest(struct zt_mesh *m, const char *root_hex, struct zt_bu
     /* only verified manifests are stored: a blob held, or one being pulled */
     int rc = zt__mstore_read(&m->st, "manifests", root_hex, ZT_MESH_MANIFEST_MAX, out);
     if (!rc) atomic_fetch_add(&m->manifests_served, 1);
+    if (!rc) { /* a peer starts a pull of it: used */
+        pthread_mutex_lock(&m->mu);
+        for (size_t i = 0; i < m->n_blobs; i++)
+            if (memcmp(m->blobs[i]->man.root, r, 32) == 0) m->blobs[i]->used_ms = zt_time_real_ms();
+        pthread_mutex_unlock(&m->mu);
+    }
     return rc;
 }
 
@@ -548,6 +611,7 @@ int zt_mesh_read_blob(struct zt_mesh *m, const char *sha_hex, size_t max, struct
     if (!m || !sha_hex || !out || zt_hex_decode_str(sha, 32, sha_hex, ZT_HEX_LOWER) != 0) return ZT_EINVAL;
     pthread_mutex_lock(&m->mu);
     struct zt__blob *b = zt__mesh_find(m, sha);
+    if (b) b->used_ms = zt_time_real_ms();
     uint32_t n = b ? b->man.n_chunks : 0;
     uint64_t size = b ? b->man.file_size : 0;
     uint8_t(*hs)[32] = n ? zt_malloc((size_t)n * 32) : NULL;
@@ -557,7 +621,7 @@ int zt_mesh_read_blob(struct zt_mesh *m, const char *sha_hex, size_t max, struct
     if (!hs) return ZT_ENOMEM;
     int rc = size > max ? ZT_ETOOBIG : 0;
     struct zt_buf chunk;
-    zt_buf_init(&chunk, ZT_MESH_CHUNK_SIZE);
+    zt_buf_init(&chunk, ZT_MESH_FRAME_HEADER + ZT_MESH_CHUNK_SIZE); /* a whole chunk's frame is read first */
     zt_buf_reset(out);
     for (uint32_t i = 0; i < n && !rc; i++) {
         rc = zt__mesh_chunk_read(m, hs[i], &chunk);
@@ -604,6 +668,7 @@ int zt_mesh_status_json(struct zt_mesh *m, char **out)
     pthread_mutex_lock(&m->mu);
     uint64_t bytes = 0;
     for (size_t i = 0; i < m->n_blobs; i++) bytes += m->blobs[i]->man.file_size;
+    uint64_t in_store = store_bytes(m);
     for (size_t i = 0; i < m->n_pulls; i++) json_array_append_new(pulls, pull_json(m->pulls[i]));
     for (size_t i = 0; i < m->n_scores; i++)
         json_array_append_new(peers, json_pack("{s:s,s:f}", "node_id", m->scores[i].node_id, "score",
@@ -616,6 +681,10 @@ int zt_mesh_status_json(struct zt_mesh *m, char **out)
         (json_int_t)atomic_load(&m->bad_chunks), "bytes_served", (json_int_t)atomic_load(&m->bytes_served),
         "replicas_asked", (json_int_t)atomic_load(&m->replicas_asked), "replication", (int)m->o.replication,
         "record_ttl_s", (int)m->o.record_ttl_s);
+    if (r) {
+        json_object_set_new(r, "store_bytes", json_integer((json_int_t)in_store));
+        json_object_set_new(r, "max_store_bytes", json_integer((json_int_t)m->o.max_bytes));
+    }
     pthread_mutex_unlock(&m->mu);
     if (r && o) json_object_update(o, r);
     json_decref(r);
@@ -787,8 +856,7 @@ int zt_mesh_offer(struct zt_mesh *m, const char *sha, unsigned rf)
     if (!m || !sha || zt_hex_decode_str(h, 32, sha, ZT_HEX_LOWER) != 0) return ZT_EINVAL;
     if (!m->o.accept_replicas) return ZT_EPERM;
     pthread_mutex_lock(&m->mu);
-    uint64_t bytes = 0;
-    for (size_t i = 0; i < m->n_blobs; i++) bytes += m->blobs[i]->man.file_size;
+    uint64_t bytes = store_bytes(m);
     bool held = zt__mesh_find(m, h) != NULL;
     pthread_mutex_unlock(&m->mu);
     if (held) return 0;
@@ -872,18 +940,35 @@ static void repair_one(struct zt_mesh *m, struct zt__blob *snap, int64_t now)
     if (!hs || !cs || !ps) goto out;
     size_t n = zt__mesh_holders(m, snap->sha, hs, ZT__MESH_MAX_HOLDERS);
     const char *self = zt_identity_id(m->o.id);
-    size_t live = 1; /* us */
+    size_t live = 1, coming = 0; /* us; replicas under way */
     bool lowest = true;
     for (size_t i = 0; i < n; i++) {
-        if (memcmp(hs[i].root, snap->man.root, 32) != 0 || hs[i].partial) continue;
+        if (memcmp(hs[i].root, snap->man.root, 32) != 0) continue;
+        if (hs[i].partial) {
+            coming++; /* pulling it: a holder soon */
+            continue;
+        }
         live++;
         if (strcmp(hs[i].node_id, self) < 0) lowest = false;
     }
     pthread_mutex_lock(&m->mu);
     struct zt__blob *b = zt__mesh_find(m, snap->sha);
     if (b) b->holders = (unsigned)live;
+    /* peers asked lately that are in no record yet (a pull advertises
+     * itself once it has the manifest): asked again would over-replicate */
+    for (size_t a = 0; b && now - b->asked_at < ASK_GRACE_S && a < sizeof b->asked / sizeof b->asked[0]; a++) {
+        if (!b->asked[a][0]) continue;
+        bool seen = false, arrived = false;
+        for (size_t i = 0; i < n && !seen; i++)
+            if (strcmp(hs[i].node_id, b->asked[a]) == 0) {
+                seen = true;
+                arrived = !hs[i].partial && memcmp(hs[i].root, snap->man.root, 32) == 0;
+            }
+        if (arrived) b->asked[a][0] = '\0'; /* a holder now: counted live while its record lasts */
+        coming += !seen;
+    }
     pthread_mutex_unlock(&m->mu);
-    if (live >= snap->rf || !lowest || !m->o.peers) goto out;
+    if (live + coming >= snap->rf || !lowest || !m->o.peers) goto out;
     size_t np = zt_peers_list(m->o.peers, ps, 256), nc = 0;
     for (size_t i = 0; i < np; i++) {
         bool holds = strcmp(ps[i].node_id, self) == 0; /* a partial holder is pulling it already */
@@ -899,13 +984,25 @@ static void repair_one(struct zt_mesh *m, struct zt__blob *snap, int64_t now)
     qsort(cs, nc, sizeof *cs, cand_cmp);
     char body[160];
     snprintf(body, sizeof body, "{\"sha256\":\"%s\",\"rf\":%u}", snap->sha_hex, snap->rf);
-    size_t want = snap->rf - live;
+    size_t want = snap->rf - live - coming, n_asked = 0;
+    char asked[4][ZT_IDENTITY_ID_SIZE] = {{0}};
     for (size_t i = 0; i < nc && want; i++) {
         long st = zt__mesh_post(m, cs[i].p.node_id, cs[i].p.endpoint, "/v1/mesh/replicate", body);
         zt_log(ZT_LOG_INFO, "mesh_replica_asked", "sha256=%s peer=%s status=%ld holders=%zu rf=%u", snap->sha_hex,
                cs[i].p.node_id, st, live, snap->rf);
         atomic_fetch_add(&m->replicas_asked, 1);
-        if (st == 202 || st == 200) want--;
+        if (st != 202 && st != 200) continue;
+        want--;
+        if (n_asked < 4) zt_strlcpy(asked[n_asked++], cs[i].p.node_id, sizeof asked[0]);
+    }
+    if (n_asked) {
+        pthread_mutex_lock(&m->mu);
+        b = zt__mesh_find(m, snap->sha);
+        if (b) {
+            memcpy(b->asked, asked, sizeof b->asked);
+            b->asked_at = now;
+        }
+        pthread_mutex_unlock(&m->mu);
     }
 out:
     zt_free(hs);
@@ -916,11 +1013,19 @@ out:
 static void *mesh_main(void *arg)
 {
     struct zt_mesh *m = arg;
-    int64_t next_repair = now_s() + 1;
+    int64_t next_repair = now_s() + 1, next_flush = 0;
     struct zt__blob *snap = zt_calloc(1, sizeof *snap);
     pthread_mutex_lock(&m->mu);
     while (!m->stop && snap) {
         int64_t now = now_s();
+        if (now >= next_flush) { /* scores written, the store's bound kept: at most once a second */
+            next_flush = now + 1;
+            pthread_mutex_unlock(&m->mu);
+            zt__mesh_scores_flush(m);
+            zt_ignore(zt__mesh_evict(m));
+            pthread_mutex_lock(&m->mu);
+            continue;
+        }
         /* republish what is due, one at a time outside the lock */
         struct zt__blob *due = NULL;
         for (size_t i = 0; i < m->n_blobs && !due; i++)

@@ -71,6 +71,7 @@ struct zt__blob {
     char file[ZT_MESH_NAME_MAX + 1]; /* "" = chunks in the store; else models_dir/file holds the bytes */
     unsigned rf;
     bool pinned;
+    int64_t used_ms;         /* unix ms: held, or its manifest served or the blob read (eviction: the oldest first) */
     int64_t next_publish;    /* unix s */
     unsigned holders;        /* live holders at the last repair check (self included) */
     char asked[4][ZT_IDENTITY_ID_SIZE]; /* replicas asked for at the last repair */
@@ -98,6 +99,8 @@ struct zt__pull {
 struct zt__score {
     char node_id[ZT_IDENTITY_ID_SIZE];
     double score;
+    int64_t updated_ms; /* unix ms of the last change */
+    bool dirty;         /* changed since written to the store */
 };
 
 struct zt_mesh {
@@ -114,6 +117,8 @@ struct zt_mesh {
     size_t n_wanted;
     struct zt__score scores[ZT__MESH_MAX_SCORES];
     size_t n_scores;
+    bool scores_dirty, scores_trim; /* a score to write; a peer let go (the store trimmed) */
+    pthread_mutex_t st_mu;          /* the store handle (o.st): one flush at a time; taken before mu */
     struct zt_dht *dht;
     char endpoint[ZT_DESCRIPTOR_MAX_ENDPOINT + 1];
     pthread_t th;
@@ -137,7 +142,18 @@ void *zt__mesh_pull_main(void *arg);
  * or a negative ZT_E*. */
 long zt__mesh_get(struct zt_mesh *m, const struct zt_mesh_holder *h, const char *path, size_t max, struct zt_buf *out);
 long zt__mesh_post(struct zt_mesh *m, const char *node_id, const char *endpoint, const char *path, const char *json);
+
+/* scores.c */
+/* Change node_id's score by delta (a penalty when < 0: counted, logged,
+ * reported, written to the store at once). Not under mu. */
 void zt__mesh_score(struct zt_mesh *m, const char *node_id, double delta, const char *why);
+/* The scores kept in o.st (migrated first): up to ZT__MESH_MAX_SCORES, the
+ * penalised first, then the most recently changed. 0 without a store. */
+ZT_NODISCARD int zt__mesh_scores_load(struct zt_mesh *m);
+/* Write the scores changed since the last flush (and trim the store to
+ * the table's bound). Not under mu. Errors are logged; the scores are
+ * written again at the next flush. */
+void zt__mesh_scores_flush(struct zt_mesh *m);
 
 /* mesh.c */
 /* Register a blob just completed (manifest verified, every chunk stored,
@@ -154,6 +170,11 @@ ZT_NODISCARD int zt__mesh_use_file(struct zt_mesh *m, const uint8_t sha[static 3
  * served: ZT_ENOTFOUND). ZT_ENOTFOUND, ZT_EIO, ZT_ENOMEM, ZT_ETOOBIG. */
 ZT_NODISCARD int zt__mesh_chunk_read(struct zt_mesh *m, const uint8_t h[static 32], struct zt_buf *out);
 struct zt__blob *zt__mesh_find(struct zt_mesh *m, const uint8_t sha[static 32]); /* under mu */
+/* Past o.max_bytes of blobs whose chunks are in the store: drop unpinned
+ * ones, least recently used first, until under it (never a pinned blob,
+ * never one installed as a model file, nothing while a pull runs: its
+ * chunks are not a blob's yet). How many were dropped. Not under mu. */
+size_t zt__mesh_evict(struct zt_mesh *m);
 /* Sign and put our holder record of man (partial: a pull in progress). */
 void zt__mesh_publish(struct zt_mesh *m, const struct zt_mesh_manifest *man, const char *name, unsigned rf,
                       bool partial, int64_t now);

@@ -106,6 +106,7 @@ struct zt_node {
     struct zt_dht *dht; /* node.dht_port: discovery */
     struct zt_mesh *mesh; /* mesh.enabled: blobs shared with peers (holder records in dht) */
     struct zt_store *dbsync_store; /* the database sync's own handle on the orchestrator's store */
+    struct zt_store *mesh_store;   /* the mesh's handle on the node store (peers' scores) */
     struct zt_dbsync *dbsync; /* mesh.db_sync_interval_s: job and ledger rows published to the mesh */
     uint64_t stop_deadline_ms; /* zt_time_mono_ms() by which zt_node_free() returns; 0: none */
     /* the orchestrator role: its own store handle, the registry, the
@@ -557,12 +558,13 @@ static int build_mesh(struct zt_node *n, struct zt_buf *err)
     char dir[4096], models[4096];
     int rc = data_path(n->cfg, c->dir, dir, sizeof dir);
     if (!rc) rc = data_path(n->cfg, "models", models, sizeof models);
+    if (!rc) rc = zt_store_open_config(n->cfg, NULL, &n->mesh_store, err);
     struct zt_mesh_opts o = {
         .dir = dir, .models_dir = models, .id = n->id, .peers = n->peers, .metrics = n->metrics,
         .replication = (unsigned)c->replication_model, .record_ttl_s = (unsigned)c->record_ttl_s,
         .repair_interval_s = (unsigned)c->repair_interval_s, .parallel = (unsigned)c->parallel,
         .serve_rps = c->serve_rate_rps, .serve_burst = c->serve_burst,
-        .max_bytes = (uint64_t)c->max_store_mb << 20, .accept_replicas = c->accept_replicas,
+        .max_bytes = (uint64_t)c->max_store_mb << 20, .accept_replicas = c->accept_replicas, .st = n->mesh_store,
     };
     if (!rc) rc = zt_mesh_new(&o, &n->mesh);
     if (rc) zt_ignore(zt_buf_appendf(err, "mesh store %s: %s", dir, zt_strerror(rc)));
@@ -574,21 +576,16 @@ static int build_mesh(struct zt_node *n, struct zt_buf *err)
 }
 
 /* An orchestrator with the mesh publishes its job and ledger rows
- * (zt_dbsync.h), through its own store handle. Only a store of its own:
- * a PostgreSQL database is shared by orchestrators (one chain each would
- * share one set of bookkeeping tables) and is backed up as a service. */
+ * (zt_dbsync.h), through its own store handle: its own SQLite file, or a
+ * PostgreSQL database shared by orchestrators (each publishes its chain:
+ * its jobs and the shared ledger, its bookkeeping keyed by its node id). */
 static int build_dbsync(struct zt_node *n, struct zt_buf *err)
 {
     const struct zt_cfg_mesh *c = &n->cfg->mesh;
     if (!n->mesh || !n->registry || c->db_sync_interval_s <= 0) {
         /* off: a change log an earlier run made stops growing */
-        int rc = n->orch_store ? zt_dbsync_unlog(n->orch_store) : 0;
+        int rc = n->orch_store ? zt_dbsync_unlog(n->orch_store, zt_identity_id(n->id)) : 0;
         if (rc) zt_log(ZT_LOG_WARN, "dbsync_unlog_failed", "error=%s", zt_strerror(rc));
-        return 0;
-    }
-    if (!zt_str_eq(n->cfg->database.driver, "sqlite")) { /* shared by orchestrators, backed up as a service */
-        zt_log(ZT_LOG_INFO, "dbsync_off", "detail=\"database sync publishes a store of its own (SQLite); "
-                                          "database.driver is %s\"", n->cfg->database.driver);
         return 0;
     }
     char mesh_dir[4096], dir[4096 + 8];
@@ -888,6 +885,7 @@ void zt_node_free(struct zt_node *n)
     zt_server_free(n->server); /* the listener stops: no handler runs after this */
     zt_dbsync_free(n->dbsync); /* after the server: the audit route uses it */
     zt_mesh_free(n->mesh);
+    zt_store_close(n->mesh_store); /* after the mesh: its last scores are written at its stop */
     zt_relay_free(n->relay);
     zt__route_free(n->route);
     zt_rcache_free(n->rcache); /* after the routes that use it */

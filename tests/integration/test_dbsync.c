@@ -22,7 +22,16 @@
  *     as a mismatch (exit 1);
  *  4. restarted with an hour between segments, a job changed after the
  *     last segment is reported by the audit as not yet published (1 row)
- *     until `zentalk mesh publish` makes the next segment. */
+ *     until `zentalk mesh publish` makes the next segment.
+ *
+ * test_rebuild_postgres: nodes 3 and 4, two gateway+orchestrators on one
+ * real PostgreSQL (tests/common/zt_test_servers.h; skipped with the reason
+ * where none can be started), each publishing its own jobs and the shared
+ * ledger; both published, the database is wiped (its schema dropped) and
+ * both data directories deleted (keys kept); node 3 rebuilds (the ledger
+ * and its jobs), then node 4 (its jobs: the ledger is there); every row of
+ * every published table is as before the wipe, `zentalk ledger audit`
+ * passes, and both, started again, audit clean and go on. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,9 +46,11 @@
 #include "zentalk/zt_store.h"
 #include "zentalk/zt_str.h"
 #include "zentalk/zt_time.h"
+#include "zt_test_servers.h"
 
 #define WAIT_MS 90000 /* the longest any poll waits (a loaded 2-core sanitizer run) */
-#define N_NODES 3
+#define N_NODES 5 /* 0-2: test_publish_rebuild_audit; 3, 4: test_rebuild_postgres */
+#define N_BASE 3
 #define DHT_PORT0 4831
 #define ADDRESS "0x00000000000000000000000000000000000000b1"
 
@@ -56,7 +67,8 @@ static void write_config(int i)
     snprintf(yaml, sizeof yaml,
              "node:\n  roles: [%s]\n  dht_port: %d\n  bootstrap: [\"127.0.0.1:%d\"]\n"
              "mesh:\n  record_ttl_s: 30\n  repair_interval_s: 1\n  db_sync_interval_s: 1\n  replication_db: 3\n",
-             i == 0 ? "gateway, orchestrator" : "worker", DHT_PORT0 + i, i == 0 ? DHT_PORT0 + 1 : DHT_PORT0);
+             i == 0 || i >= N_BASE ? "gateway, orchestrator" : "worker", DHT_PORT0 + i,
+             i == 1 ? DHT_PORT0 : DHT_PORT0 + 1);
     put_file(nodes[i].dir, "config.yaml", yaml);
 }
 
@@ -78,11 +90,16 @@ static json_t *get_json(int i, const char *path)
     return j;
 }
 
-static void deposit(const char *key, const char *amount)
+static void deposit_at(int i, const char *key, const char *amount)
 {
     char body[200];
     snprintf(body, sizeof body, "{\"address\":\"" ADDRESS "\",\"amount\":\"%s\",\"key\":\"%s\"}", amount, key);
-    json_decref(post_json(nodes[0].n.port, "/v1/admin/ledger/deposit", NULL, body, 200));
+    json_decref(post_json(nodes[i].n.port, "/v1/admin/ledger/deposit", NULL, body, 200));
+}
+
+static void deposit(const char *key, const char *amount)
+{
+    deposit_at(0, key, amount);
 }
 
 static void open_db(struct zt_store **st)
@@ -128,11 +145,11 @@ static void add_jobs(void)
     zt_store_close(st);
 }
 
-/* `zentalk mesh audit --json` on node 0: its exit status; the answer in *out. */
-static int cli_audit(json_t **out)
+/* `zentalk mesh audit --json` on node i: its exit status; the answer in *out. */
+static int cli_audit_of(int i, json_t **out)
 {
     char env_url[200];
-    snprintf(env_url, sizeof env_url, "ZENTALK_URL=%s", nodes[0].n.url);
+    snprintf(env_url, sizeof env_url, "ZENTALK_URL=%s", nodes[i].n.url);
     const char *const env[] = {env_url, NULL};
     const char *const args[] = {"mesh", "audit", "--json", NULL};
     struct zt_buf b;
@@ -144,41 +161,86 @@ static int cli_audit(json_t **out)
     return rc;
 }
 
-/* How many dbsync segments node i holds. */
-static int segments_held(int i)
+static int cli_audit(json_t **out)
 {
+    return cli_audit_of(0, out);
+}
+
+/* How many dbsync segments node i holds (of the publisher whose node id
+ * is pub, or of any when NULL). */
+static int segments_of(int i, const char *pub)
+{
+    char prefix[32];
+    snprintf(prefix, sizeof prefix, "dbsync-%.12s-", pub ? pub + 3 : "");
     json_t *j = get_json(i, "/v1/mesh/blobs");
     size_t k;
     json_t *b;
     int n = 0;
-    json_array_foreach(json_object_get(j, "blobs"), k, b) n += zt_str_starts_with(json_string_value(json_object_get(b, "name")), "dbsync-");
+    json_array_foreach(json_object_get(j, "blobs"), k, b) n +=
+        zt_str_starts_with(json_string_value(json_object_get(b, "name")), pub ? prefix : "dbsync-");
     json_decref(j);
     return n;
 }
 
-/* Until node 0's audit passes with nothing left unpublished and both
- * holders hold every segment: the head's seq. */
-static long long wait_published(void)
+/* Until node i's audit passes with nothing left unpublished and both
+ * holders hold every segment of its chain (pub: its node id; NULL: any
+ * chain's): the head's seq. */
+static long long wait_published_of(int i, const char *pub)
 {
     uint64_t until = zt_time_mono_ms() + WAIT_MS;
     for (;;) {
         json_t *a = NULL;
-        int rc = cli_audit(&a);
+        int rc = cli_audit_of(i, &a);
         long long head = (long long)json_integer_value(json_object_get(a, "head_seq"));
         bool done = rc == 0 && json_is_true(json_object_get(a, "ok")) && head > 0 &&
                     json_integer_value(json_object_get(a, "unpublished_rows")) == 0 &&
                     json_integer_value(json_object_get(a, "local_seq")) == head;
         char *last = json_dumps(a, JSON_COMPACT);
         json_decref(a);
-        if (done && segments_held(1) >= head && segments_held(2) >= head) {
+        if (done && segments_of(1, pub) >= head && segments_of(2, pub) >= head) {
             free(last);
             return head;
         }
         if (zt_time_mono_ms() >= until)
-            fail_msg("not published: audit %s, holders %d and %d", last ? last : "?", segments_held(1), segments_held(2));
+            fail_msg("node %d not published: audit %s, holders %d and %d", i, last ? last : "?", segments_of(1, pub),
+                     segments_of(2, pub));
         free(last);
         zt_time_sleep_ms(500);
     }
+}
+
+static long long wait_published(void)
+{
+    return wait_published_of(0, NULL);
+}
+
+/* Node i stops and loses its data directory (data, its path): only its
+ * node key comes back, as from a backup. */
+static void lose_disk(int i, char *data, size_t cap)
+{
+    char key[512], saved[512];
+    snprintf(key, sizeof key, "%s/node.key", nodes[i].n.data_dir);
+    snprintf(saved, sizeof saved, "%s/node.key.backup", nodes[i].dir);
+    char cmd[1400], sh_out[256];
+    snprintf(cmd, sizeof cmd, "cp '%s' '%s'", key, saved);
+    assert_int_equal(run_shell(cmd, sh_out, sizeof sh_out), 0);
+    assert_int_equal(kill(nodes[i].n.pid, SIGTERM), 0);
+    node_wait(&nodes[i].n, 30000);
+    node_cleanup(&nodes[i].n);
+    nodes[i].up = false;
+    zt_strlcpy(data, nodes[i].n.data_dir, cap);
+    rm_rf(data);
+    snprintf(cmd, sizeof cmd, "mkdir -m 700 '%s' && cp '%s' '%s/node.key'", data, saved, data);
+    assert_int_equal(run_shell(cmd, sh_out, sizeof sh_out), 0);
+}
+
+/* `zentalk-node --rebuild-from-mesh` for node i into data: its output in out. */
+static void rebuild(int i, const char *data, const char *const *env, struct zt_buf *out)
+{
+    const char *const rb_args[] = {"--config", nodes[i].dir, "--data-dir", data, "--listen", "127.0.0.1:0",
+                                   "--rebuild-from-mesh", NULL};
+    int rc = run_prog(node_bin, rb_args, env, NULL, out, RUN_MERGE_STDERR);
+    if (rc != 0 || !strstr(zt_buf_str(out), "rebuilt from")) fail_msg("node %d rebuild (%d): %s", i, rc, zt_buf_str(out));
 }
 
 static void test_publish_rebuild_audit(void **state)
@@ -206,37 +268,21 @@ static void test_publish_rebuild_audit(void **state)
     assert_true(head >= 3);
     printf("# published: head segment %lld, held by both holders\n", head);
     /* what the holders store names no wallet: the user's account is sealed */
-    for (int i = 1; i < N_NODES; i++) {
+    for (int i = 1; i < N_BASE; i++) {
         char grep[600], gout[64];
         snprintf(grep, sizeof grep, "grep -rqF '%s' '%s/mesh'", &ADDRESS[2], nodes[i].n.data_dir);
         assert_int_equal(run_shell(grep, gout, sizeof gout), 1);
     }
 
     /* 2: the disk is lost; the key comes back from its backup */
-    char key[512], saved[512];
-    snprintf(key, sizeof key, "%s/node.key", nodes[0].n.data_dir);
-    snprintf(saved, sizeof saved, "%s/node.key.backup", nodes[0].dir);
-    char cmd[1400], sh_out[256];
-    snprintf(cmd, sizeof cmd, "cp '%s' '%s'", key, saved);
-    assert_int_equal(run_shell(cmd, sh_out, sizeof sh_out), 0);
-    assert_int_equal(kill(nodes[0].n.pid, SIGTERM), 0);
-    node_wait(&nodes[0].n, 30000);
-    node_cleanup(&nodes[0].n);
-    nodes[0].up = false;
     char data[300];
-    zt_strlcpy(data, nodes[0].n.data_dir, sizeof data);
-    rm_rf(data);
-    snprintf(cmd, sizeof cmd, "mkdir -m 700 '%s' && cp '%s' '%s/node.key'", data, saved, data);
-    assert_int_equal(run_shell(cmd, sh_out, sizeof sh_out), 0);
-    const char *const rb_args[] = {"--config", nodes[0].dir, "--data-dir", data, "--listen", "127.0.0.1:0",
-                                   "--rebuild-from-mesh", NULL};
+    lose_disk(0, data, sizeof data);
     struct zt_buf out;
     zt_buf_init(&out, 1 << 20);
-    int rc = run_prog(node_bin, rb_args, orch_env, NULL, &out, RUN_MERGE_STDERR);
-    if (rc != 0 || !strstr(zt_buf_str(&out), "rebuilt from")) fail_msg("rebuild (%d): %s", rc, zt_buf_str(&out));
+    rebuild(0, data, orch_env, &out);
     zt_buf_reset(&out);
     const char *const la_args[] = {"ledger", "audit", "--config", nodes[0].dir, "--data-dir", data, NULL};
-    rc = run_prog(cli_bin, la_args, orch_env, NULL, &out, RUN_MERGE_STDERR);
+    int rc = run_prog(cli_bin, la_args, orch_env, NULL, &out, RUN_MERGE_STDERR);
     if (rc != 0) fail_msg("ledger audit (%d): %s", rc, zt_buf_str(&out));
     printf("# rebuilt; zentalk ledger audit: %s", zt_buf_str(&out));
     zt_buf_deinit(&out);
@@ -308,14 +354,160 @@ static void test_publish_rebuild_audit(void **state)
     json_decref(a);
 }
 
+/* ---- test_rebuild_postgres ------------------------------------------------------------ */
+
+static const char *const PG_TABLES[] = {"ledger_accounts", "ledger_txs", "ledger_entries", "ledger_totals",
+                                        "ledger_escrows", "ledger_earnings", "ledger_batches", "ledger_batch_items",
+                                        "ledger_batch_leaves", "sched_jobs"};
+#define N_PG_TABLES (sizeof PG_TABLES / sizeof PG_TABLES[0])
+
+static void pg_open(const char *db, struct zt_store **st)
+{
+    struct zt_store_opts o = {.path = db, .busy_timeout_ms = 10000};
+    assert_int_equal(zt_store_open("postgres", &o, st), 0);
+}
+
+/* Every row of every published table: per table "<count> <md5 of its rows as text, sorted>". */
+static void pg_fingerprint(const char *db, char out[][80])
+{
+    struct zt_store *st = NULL;
+    pg_open(db, &st);
+    for (size_t t = 0; t < N_PG_TABLES; t++) {
+        char sql[300];
+        snprintf(sql, sizeof sql,
+                 "SELECT COUNT(*) || ' ' || md5(COALESCE(string_agg(x::text, '|' ORDER BY x::text), '')) FROM %s x",
+                 PG_TABLES[t]);
+        struct zt_store_stmt *q = NULL;
+        assert_int_equal(zt_store_prepare(st, sql, &q), 0);
+        assert_int_equal(zt_store_step(q), ZT_STORE_ROW);
+        const char *v;
+        size_t n;
+        assert_int_equal(zt_store_column_text(q, 0, &v, &n), 0);
+        snprintf(out[t], 80, "%.*s", (int)n, v);
+        zt_store_stmt_free(q);
+    }
+    zt_store_close(st);
+}
+
+/* The orchestrator environment on the database (pg: the two entries after orch_env). */
+static void pg_env(const char *db, char url[900], const char *env[8])
+{
+    snprintf(url, 900, "ZENTALK_DATABASE_POSTGRES_URL=%s", db);
+    size_t k = 0;
+    for (; orch_env[k]; k++) env[k] = orch_env[k];
+    env[k++] = "ZENTALK_DATABASE_DRIVER=postgres";
+    env[k++] = url;
+    env[k] = NULL;
+}
+
+static void start_pg_node(int i, const char *const *env)
+{
+    const char *const args[] = {"--config", nodes[i].dir, NULL};
+    node_spawn(&nodes[i].n, args, env, true, nodes[i].dir);
+    nodes[i].up = true;
+}
+
+static void test_rebuild_postgres(void **state)
+{
+    (void)state;
+    char db[800], url[900];
+    if (!zt_test_pg_new_db(db, sizeof db)) zt_skip("no PostgreSQL: %s", db);
+    const char *env[8];
+    pg_env(db, url, env);
+    char ids[2][64];
+    for (int i = N_BASE; i < N_NODES; i++) {
+        tmp_dir(nodes[i].dir, sizeof nodes[i].dir, "dbsync-pg");
+        write_config(i);
+        start_pg_node(i, env);
+        node_id_of(nodes[i].n.port, ids[i - N_BASE], sizeof ids[0], NULL);
+    }
+    /* the shared ledger, through both; jobs of each */
+    deposit_at(3, "p-1", "4");
+    deposit_at(4, "p-2", "6");
+    struct zt_store *st = NULL;
+    pg_open(db, &st);
+    for (int k = 0; k < 3; k++) {
+        char s[900];
+        int64_t now = zt_time_real_ms();
+        snprintf(s, sizeof s,
+                 "INSERT INTO sched_jobs(job_id, seq, client, model, ctx, max_tokens, price_ceiling, deadline, state,"
+                 " worker, attempts, tokens, created, updated, assigned, started, finished, reason, orch)"
+                 " VALUES('pg-job-%d', %d, 'c0ffee', 'stories', 256, 16, 0, 0, 3, 'zt1worker', 1, 16, %lld, %lld,"
+                 " %lld, %lld, %lld, '', '%s')",
+                 k, k + 1, (long long)now, (long long)now, (long long)now, (long long)now, (long long)now,
+                 ids[k == 2]); /* two of node 3's, one of node 4's */
+        sql(st, s);
+    }
+    zt_store_close(st);
+    long long head3 = wait_published_of(3, ids[0]), head4 = wait_published_of(4, ids[1]); /* nothing is written after */
+    printf("# on PostgreSQL: node 3's chain head %lld, node 4's %lld\n", head3, head4);
+    char before[N_PG_TABLES][80], after[N_PG_TABLES][80];
+    pg_fingerprint(db, before);
+
+    /* both lose their disks; the database is wiped */
+    char data[2][300];
+    for (int i = N_BASE; i < N_NODES; i++) lose_disk(i, data[i - N_BASE], sizeof data[0]);
+    pg_open(db, &st);
+    struct zt_store_stmt *q = NULL;
+    assert_int_equal(zt_store_prepare(st, "SELECT current_schema()", &q), 0);
+    assert_int_equal(zt_store_step(q), ZT_STORE_ROW);
+    const char *schema;
+    size_t sl;
+    assert_int_equal(zt_store_column_text(q, 0, &schema, &sl), 0);
+    char wipe[300];
+    snprintf(wipe, sizeof wipe, "DROP SCHEMA %.*s CASCADE; CREATE SCHEMA %.*s", (int)sl, schema, (int)sl, schema);
+    zt_store_stmt_free(q);
+    sql(st, wipe);
+    zt_store_close(st);
+    assert_int_equal(zt_test_pg_long(db, "SELECT COUNT(*) FROM information_schema.tables"
+                                         " WHERE table_schema = current_schema()"),
+                     0);
+
+    /* node 3: the ledger and its jobs; node 4: its jobs */
+    struct zt_buf out;
+    zt_buf_init(&out, 1 << 20);
+    rebuild(3, data[0], env, &out);
+    assert_null(strstr(zt_buf_str(&out), "the shared ledger was already there"));
+    zt_buf_reset(&out);
+    rebuild(4, data[1], env, &out);
+    assert_non_null(strstr(zt_buf_str(&out), "the shared ledger was already there"));
+    zt_buf_reset(&out);
+    pg_fingerprint(db, after);
+    for (size_t t = 0; t < N_PG_TABLES; t++) {
+        printf("# %s: %s%s\n", PG_TABLES[t], after[t], strcmp(before[t], after[t]) ? " (before the wipe: differs)" : "");
+        assert_string_equal(before[t], after[t]);
+    }
+    const char *const la_args[] = {"ledger", "audit", "--config", nodes[3].dir, "--data-dir", data[0], NULL};
+    int rc = run_prog(cli_bin, la_args, env, NULL, &out, RUN_MERGE_STDERR);
+    if (rc != 0) fail_msg("ledger audit (%d): %s", rc, zt_buf_str(&out));
+    printf("# rebuilt on PostgreSQL; zentalk ledger audit: %s", zt_buf_str(&out));
+    zt_buf_deinit(&out);
+
+    /* started again: both clean against their chains, and they go on */
+    for (int i = N_BASE; i < N_NODES; i++) {
+        start_pg_node(i, env);
+        json_t *a = NULL;
+        rc = cli_audit_of(i, &a);
+        char *txt = json_dumps(a, JSON_COMPACT);
+        if (rc != 0) fail_msg("node %d audit after the rebuild (%d): %s", i, rc, txt ? txt : "?");
+        free(txt);
+        assert_int_equal(json_integer_value(json_object_get(a, "head_seq")), i == 3 ? head3 : head4);
+        assert_int_equal(json_integer_value(json_object_get(a, "mismatched_rows")), 0);
+        json_decref(a);
+    }
+    deposit_at(4, "p-3", "1");
+    assert_true(wait_published_of(4, ids[1]) > head4);
+    assert_true(wait_published_of(3, ids[0]) > head3);
+}
+
 static int setup(void **state)
 {
     (void)state;
-    for (int i = 0; i < N_NODES; i++) {
+    for (int i = 0; i < N_BASE; i++) {
         tmp_dir(nodes[i].dir, sizeof nodes[i].dir, "dbsync");
         write_config(i);
     }
-    for (int i = N_NODES; i-- > 0;) start_node(i);
+    for (int i = N_BASE; i-- > 0;) start_node(i);
     return 0;
 }
 
@@ -333,6 +525,7 @@ int main(int argc, char **argv)
     if (early >= 0) return early;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_publish_rebuild_audit),
+        cmocka_unit_test(test_rebuild_postgres),
     };
     return zt_test_exit(cmocka_run_group_tests_name("dbsync", tests, setup, teardown));
 }

@@ -89,6 +89,17 @@ static void start_node(int i, const char *join)
     x->up = true;
 }
 
+/* Node i stopped (SIGTERM) and started again on its data directory, with env. */
+static void restart_node(int i, const char *const *env)
+{
+    struct mnode *x = &nodes[i];
+    assert_int_equal(kill(x->n.pid, SIGTERM), 0);
+    assert_int_equal(node_wait(&x->n, 30000), 0);
+    node_cleanup(&x->n);
+    const char *const args[] = {"--config", x->dir, NULL};
+    node_spawn(&x->n, args, env, true, x->dir);
+}
+
 static json_t *get_json(int i, const char *path)
 {
     struct resp r;
@@ -495,6 +506,19 @@ static void fake_stop(struct fake *f, struct fake_run *fr)
     zt_mesh_manifest_deinit(&f->man);
 }
 
+/* Node i's score of peer (GET /v1/mesh/status "peers"; 0 when not listed). */
+static double peer_score(int i, const char *peer)
+{
+    json_t *st = get_json(i, "/v1/mesh/status");
+    size_t k;
+    json_t *p;
+    double v = 0;
+    json_array_foreach(json_object_get(st, "peers"), k, p) if (zt_str_eq(json_string_value(json_object_get(p, "node_id")), peer))
+        v = json_real_value(json_object_get(p, "score"));
+    json_decref(st);
+    return v;
+}
+
 static void test_bad_chunk_caught(void **state)
 {
     (void)state;
@@ -523,15 +547,15 @@ static void test_bad_chunk_caught(void **state)
     }
     assert_int_equal(asked, 1); /* caught at its first chunk, never asked again */
     assert_true(status_num(4, "bad_chunks") >= 1);
-    json_t *st = get_json(4, "/v1/mesh/status");
-    size_t k;
-    json_t *p;
-    bool penalised = false;
-    json_array_foreach(json_object_get(st, "peers"), k, p) if (zt_str_eq(json_string_value(json_object_get(p, "node_id")), zt_identity_id(id)))
-        penalised = json_real_value(json_object_get(p, "score")) < 0;
-    json_decref(st);
-    assert_true(penalised);
+    assert_true(peer_score(4, zt_identity_id(id)) < 0);
+    char fake_id[ZT_IDENTITY_ID_SIZE];
+    zt_strlcpy(fake_id, zt_identity_id(id), sizeof fake_id);
     fake_stop(&f, &fr);
+    /* the penalty outlives a restart (kept in the node's store) */
+    restart_node(4, NULL);
+    double after = peer_score(4, fake_id);
+    printf("# node 4 restarted: the fake holder's score is still %.0f\n", after);
+    assert_true(after < 0);
 }
 
 /* ---- 3b: every holder fails: the CLI falls back to the URL ------------------------ */
@@ -608,15 +632,21 @@ static int cli_mesh(int i, const char *verb, const char *sha, struct zt_buf *out
     return run_prog(cli_bin, args, env, NULL, out, RUN_MERGE_STDERR);
 }
 
-/* Node 3 pulled f2 without installing it: held, not pinned. `mesh pin`
- * pins it (listed, and kept in its blob file on disk); `mesh unpin`
- * drops it from the store; an unknown blob is an error. */
+/* Node 3 pulled f2 (24 MiB) without installing it, and now f3 (5 MiB):
+ * held in its store, not pinned (f1 is installed as a model file there:
+ * outside the store's bound). `mesh pin` pins f2 (listed, and kept in its
+ * blob file on disk); restarted with mesh.max_store_mb 20, under f2
+ * alone, node 3 evicts f3 (not pinned) and keeps f2 (pinned: unpinned, it
+ * would go too, the least recently used); `mesh unpin`
+ * drops f2 from the store; an unknown blob is an error. */
 static void test_cli_pin(void **state)
 {
     (void)state;
     struct zt_buf out;
     zt_buf_init(&out, 1 << 16);
     assert_int_equal(cli_pinned(3, sha2), 0);
+    pull_done(3, sha3, false);
+    assert_int_equal(cli_pinned(3, sha3), 0);
     assert_int_equal(cli_mesh(3, "pin", sha2, &out), 0);
     char want[120];
     snprintf(want, sizeof want, "pinned sha256:%s", sha2);
@@ -628,6 +658,19 @@ static void test_cli_pin(void **state)
     assert_non_null(rec);
     assert_true(json_is_true(json_object_get(rec, "pinned")));
     json_decref(rec);
+    /* the store bounded under what it holds: the unpinned blob goes, the pinned one stays */
+    const char *const bounded[] = {"ZENTALK_MESH_MAX_STORE_MB=20", NULL};
+    restart_node(3, bounded);
+    uint64_t until = zt_time_mono_ms() + WAIT_MS;
+    while (holds(3, sha3)) {
+        assert_true(zt_time_mono_ms() < until);
+        zt_time_sleep_ms(200);
+    }
+    assert_int_equal(cli_pinned(3, sha2), 1);
+    assert_true(holds(3, sha1)); /* installed: not the store's */
+    printf("# node 3 bounded at 20 MiB: f3 (5 MiB, unpinned) evicted, f2 (24 MiB, pinned) kept; store %lld bytes\n",
+           (long long)status_num(3, "store_bytes"));
+    assert_int_equal(status_num(3, "store_bytes"), (24 << 20) + 7); /* f2 alone */
     assert_int_equal(cli_mesh(3, "pin", "00000000000000000000000000000000000000000000000000000000000000ee", &out), 1);
     assert_int_equal(cli_mesh(3, "unpin", sha2, &out), 0);
     assert_int_equal(cli_pinned(3, sha2), -1);

@@ -638,7 +638,7 @@ static void test_unlog(void **state)
     struct pub p = {0};
     jobs_open("unlog", &p);
     struct zt_store *st = p.st;
-    assert_int_equal(zt_dbsync_unlog(st), 0); /* never published here: nothing to do */
+    assert_int_equal(zt_dbsync_unlog(st, zt_identity_id(id)), 0); /* never published here: nothing to do */
     put_job(st, "job-u", 1, 2, zt_time_real_ms(), 0, zt_identity_id(id));
     pub_start(&p, id);
     struct zt_buf b;
@@ -649,7 +649,7 @@ static void test_unlog(void **state)
     assert_int_equal(log_entries(st), 1);
     zt_dbsync_free(p.s);
     p.s = NULL;
-    assert_int_equal(zt_dbsync_unlog(st), 0);
+    assert_int_equal(zt_dbsync_unlog(st, zt_identity_id(id)), 0);
     assert_int_equal(log_entries(st), 0);
     assert_int_equal(zt_store_exec(st, "UPDATE sched_jobs SET state = 3, tokens = 8"), 0);
     assert_int_equal(log_entries(st), 0); /* no trigger left */
@@ -684,7 +684,7 @@ static void test_unlog_running(void **state)
     zt_buf_init(&b, ZT_DBSYNC_SEGMENT_MAX);
     struct zt_dbsync_segment seg;
     publish_want(&p, id, 1, &b, &seg);
-    assert_int_equal(zt_dbsync_unlog(st), 0); /* the publisher p.s still runs */
+    assert_int_equal(zt_dbsync_unlog(st, zt_identity_id(id)), 0); /* the publisher p.s still runs */
     assert_int_equal(zt_store_exec(st, "UPDATE sched_jobs SET state = 3, tokens = 8"), 0);
     assert_int_equal(log_entries(st), 0);
     publish_want(&p, id, 1, &b, &seg); /* read whole: the change goes out */
@@ -692,6 +692,149 @@ static void test_unlog_running(void **state)
     assert_true(in_body(&seg, "[\"sched_jobs\",\"job-r\",1,\"c\",\"m\",256,8,0,0,3,"));
     assert_int_equal(zt_store_exec(st, "UPDATE sched_jobs SET tokens = 9"), 0);
     assert_int_equal(log_entries(st), 1); /* the triggers are back */
+    publish_want(&p, id, 1, &b, &seg);
+    assert_int_equal(seg.seq, 3);
+    assert_int_equal(seg.n_rows, 1);
+    zt_buf_deinit(&b);
+    pub_close(&p);
+    zt_identity_free(id);
+}
+
+/* Two orchestrators on one store (a shared PostgreSQL): each publishes
+ * its own jobs and the shared ledger in its own chain, from its own
+ * change log (one's round does not take the other's entries); one turned
+ * off (zt_dbsync_unlog) leaves the other's triggers and log. */
+static void test_two_publishers(void **state)
+{
+    (void)state;
+    struct zt_identity *a = vector_id(), *b = NULL;
+    assert_int_equal(zt_identity_generate(&b), 0);
+    struct pub pa = {0}, pb = {0};
+    jobs_open("two", &pa);
+    pub_open_stores("two", &pb);
+    snprintf(pb.mdir, sizeof pb.mdir, "%s/mesh-two-b", dir);
+    snprintf(pb.tdir, sizeof pb.tdir, "%s/dbsync", pb.mdir);
+    struct zt_ledger *l = NULL;
+    assert_int_equal(zt_ledger_new(pa.st, &l), 0);
+    int64_t acct = 0;
+    assert_int_equal(zt_ledger_account(l, ZT_LEDGER_USER, "0x00000000000000000000000000000000000000b2", NULL, &acct), 0);
+    assert_int_equal(zt_ledger_mint(l, "dep-1", acct, 5, NULL, NULL), 0);
+    int64_t now = zt_time_real_ms();
+    put_job(pa.st, "job-a", 1, 2, now, 0, zt_identity_id(a));
+    put_job(pa.st, "job-b", 2, 2, now, 0, zt_identity_id(b));
+    pub_start(&pa, a);
+    pub_start(&pb, b);
+    struct zt_buf buf;
+    zt_buf_init(&buf, ZT_DBSYNC_SEGMENT_MAX);
+    struct zt_dbsync_segment seg;
+    publish_want(&pa, a, 1, &buf, &seg);
+    assert_true(in_body(&seg, "[\"sched_jobs\",\"job-a\","));
+    assert_false(in_body(&seg, "job-b"));
+    assert_true(in_body(&seg, "dep-1"));
+    publish_want(&pb, b, 1, &buf, &seg);
+    assert_int_equal(seg.seq, 1);
+    assert_true(in_body(&seg, "[\"sched_jobs\",\"job-b\","));
+    assert_false(in_body(&seg, "job-a"));
+    assert_true(in_body(&seg, "dep-1"));
+    /* B's job changes and a mint: A's round reads (and deletes) only its own entries */
+    assert_int_equal(zt_store_exec(pa.st, "UPDATE sched_jobs SET tokens = 5 WHERE job_id = 'job-b'"), 0);
+    assert_int_equal(zt_ledger_mint(l, "dep-2", acct, 7, NULL, NULL), 0);
+    publish_want(&pa, a, 1, &buf, &seg);
+    assert_int_equal(seg.seq, 2);
+    assert_true(in_body(&seg, "dep-2"));
+    assert_false(in_body(&seg, "job-b"));
+    publish_want(&pb, b, 1, &buf, &seg);
+    assert_int_equal(seg.seq, 2);
+    assert_true(in_body(&seg, "dep-2"));
+    assert_true(in_body(&seg, "[\"sched_jobs\",\"job-b\",2,\"c\",\"m\",256,8,0,0,2,null,0,5,"));
+    publish_want(&pa, a, 0, &buf, &seg);
+    publish_want(&pb, b, 0, &buf, &seg);
+    /* A turned off: B's log goes on */
+    zt_dbsync_free(pa.s);
+    pa.s = NULL;
+    assert_int_equal(zt_dbsync_unlog(pa.st, zt_identity_id(a)), 0);
+    assert_int_equal(zt_store_exec(pa.st, "UPDATE sched_jobs SET state = 3 WHERE job_id = 'job-b'"), 0);
+    assert_int_equal(log_entries(pa.st), 1); /* B's entry only */
+    publish_want(&pb, b, 1, &buf, &seg);
+    assert_int_equal(seg.seq, 3);
+    assert_int_equal(seg.n_rows, 1);
+    /* the last one off: no trigger is left */
+    zt_dbsync_free(pb.s);
+    pb.s = NULL;
+    assert_int_equal(zt_dbsync_unlog(pb.st, zt_identity_id(b)), 0);
+    assert_int_equal(zt_store_exec(pa.st, "UPDATE sched_jobs SET tokens = 6"), 0);
+    assert_int_equal(log_entries(pa.st), 0);
+    zt_buf_deinit(&buf);
+    zt_ledger_free(l);
+    pub_close(&pb);
+    pub_close(&pa);
+    zt_identity_free(b);
+    zt_identity_free(a);
+}
+
+/* dbsync schema 2 as the last release made it (one publisher per store). */
+static const struct zt_store_step DBSYNC_V2[] = {
+    {.sql = "CREATE TABLE dbsync_segments(seq INTEGER PRIMARY KEY, sha BLOB NOT NULL, data BLOB,"
+            " n_rows INTEGER NOT NULL, created INTEGER NOT NULL, published INTEGER NOT NULL);"
+            "CREATE TABLE dbsync_rows(tbl TEXT NOT NULL, k TEXT NOT NULL, h BLOB NOT NULL, PRIMARY KEY(tbl, k));"
+            "CREATE TABLE dbsync_marks(tbl TEXT PRIMARY KEY, hi INTEGER NOT NULL);",
+     .sql_pg = "CREATE TABLE dbsync_segments(seq BIGINT PRIMARY KEY, sha BYTEA NOT NULL, data BYTEA,"
+               " n_rows BIGINT NOT NULL, created BIGINT NOT NULL, published BIGINT NOT NULL);"
+               "CREATE TABLE dbsync_rows(tbl TEXT NOT NULL, k TEXT NOT NULL, h BYTEA NOT NULL, PRIMARY KEY(tbl, k));"
+               "CREATE TABLE dbsync_marks(tbl TEXT PRIMARY KEY, hi BIGINT NOT NULL);"},
+    {.sql = "CREATE TABLE dbsync_changes(n INTEGER PRIMARY KEY AUTOINCREMENT, tbl TEXT NOT NULL, ki INTEGER, kt TEXT);"
+            "CREATE TRIGGER dbsync_chg_sched_jobs_i AFTER INSERT ON sched_jobs BEGIN"
+            " INSERT INTO dbsync_changes(tbl, kt) VALUES('sched_jobs', NEW.job_id); END;",
+     .sql_pg = "CREATE TABLE dbsync_changes(n BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, tbl TEXT NOT NULL,"
+               " ki BIGINT, kt TEXT);"
+               "CREATE FUNCTION dbsync_chg_sched_jobs() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN"
+               " INSERT INTO dbsync_changes(tbl, kt) VALUES('sched_jobs', NEW.job_id); RETURN NULL; END $f$;"
+               "CREATE TRIGGER dbsync_chg_sched_jobs AFTER INSERT OR UPDATE ON sched_jobs FOR EACH ROW"
+               " EXECUTE FUNCTION dbsync_chg_sched_jobs();"},
+};
+
+/* A store a version-2 publisher used: migrated (schema 3), its segment
+ * and row images are the publisher's (the chain goes on from them), its
+ * single-publisher trigger is gone and the next round reads the tables
+ * whole. */
+static void test_migrate_v2(void **state)
+{
+    (void)state;
+    struct zt_identity *id = vector_id();
+    struct pub p = {0};
+    jobs_open("v2", &p);
+    struct zt_store_schema v2 = {.owner = "dbsync", .steps = DBSYNC_V2, .n_steps = 2};
+    assert_int_equal(zt_store_migrate(p.st, &v2), 0);
+    put_job(p.st, "job-1", 1, 2, zt_time_real_ms(), 0, zt_identity_id(id));
+    assert_int_equal(log_entries(p.st), 1); /* the old trigger */
+    char sql[400], ones_hex[65];
+    memset(ones_hex, '1', 64);
+    for (int i = 0; i < 64; i += 2) ones_hex[i] = '0';
+    ones_hex[64] = '\0';
+    snprintf(sql, sizeof sql,
+             pg_db[0] ? "INSERT INTO dbsync_segments VALUES(1, decode('%s', 'hex'), NULL, 1, 1, 1)"
+                      : "INSERT INTO dbsync_segments VALUES(1, x'%s', NULL, 1, 1, 1)",
+             ones_hex);
+    assert_int_equal(zt_store_exec(p.st, sql), 0);
+    assert_int_equal(zt_store_exec(p.st, "INSERT INTO dbsync_marks VALUES('log:sched_jobs', 1)"), 0);
+    pub_start(&p, id);
+    int v = 0;
+    assert_int_equal(zt_store_owner_version(p.st, "dbsync", &v), 0);
+    assert_int_equal(v, 3);
+    put_job(p.st, "job-2", 2, 2, zt_time_real_ms(), 0, zt_identity_id(id));
+    assert_int_equal(log_entries(p.st), 1); /* the old trigger is gone (the entry is job-1's, now ours) */
+    struct zt_buf b;
+    zt_buf_init(&b, ZT_DBSYNC_SEGMENT_MAX);
+    struct zt_dbsync_segment seg;
+    publish_want(&p, id, 1, &b, &seg);
+    assert_int_equal(seg.seq, 2);
+    uint8_t ones[32];
+    memset(ones, 1, sizeof ones);
+    assert_memory_equal(seg.prev, ones, 32);
+    assert_true(in_body(&seg, "\"job-1\"")); /* read whole: the log mark went with the old trigger */
+    assert_true(in_body(&seg, "\"job-2\""));
+    assert_int_equal(zt_store_exec(p.st, "UPDATE sched_jobs SET tokens = 3 WHERE job_id = 'job-2'"), 0);
+    assert_int_equal(log_entries(p.st), 1); /* our trigger */
     publish_want(&p, id, 1, &b, &seg);
     assert_int_equal(seg.seq, 3);
     assert_int_equal(seg.n_rows, 1);
@@ -715,13 +858,15 @@ int main(void)
         cmocka_unit_test(test_jobs_old_updated),
         cmocka_unit_test(test_unlog),
         cmocka_unit_test(test_unlog_running),
+        cmocka_unit_test(test_two_publishers),
+        cmocka_unit_test(test_migrate_v2),
     };
     int failures = cmocka_run_group_tests_name("dbsync", tests, setup, teardown);
     /* the publisher on a real PostgreSQL: the change log's triggers in its dialect */
 #define P(f) cmocka_unit_test_setup_teardown(f, setup_pg, teardown_pg)
     const struct CMUnitTest pg_tests[] = {P(test_publisher), P(test_jobs_clock_stepped_back), P(test_jobs_old_updated),
                                         P(test_unlog), P(test_unlog_running),
-                                        P(test_long_transaction)};
+                                        P(test_long_transaction), P(test_two_publishers), P(test_migrate_v2)};
     failures += zt_test_pg_run("dbsync_postgres", pg_tests);
 #undef P
     if (zt_alloc_live() != live) {

@@ -14,7 +14,13 @@
  *    and a manifest of another file under the advertised root: each is
  *    refused and its holder's score lowered, the pull completes from the
  *    honest holder with the right bytes, and the puller's memory stays
- *    bounded (the bomb's count is refused before anything is allocated). */
+ *    bounded (the bomb's count is refused before anything is allocated);
+ *    restarted, the puller still knows the sybils it caught (its scores are
+ *    kept in its store) and does not ask them again;
+ *  - replica flood: a node whose store is bounded (mesh.max_store_mb 1)
+ *    and holds a pinned 2 MiB blob is asked to replicate 40 blobs: each is
+ *    refused (507 store_full) before any pull starts, and the pinned blob
+ *    is never evicted, though the store is over its bound. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -290,6 +296,24 @@ static void test_forged_records_and_bombs(void **state)
     int after = bomb.requests + garbage.requests + other.requests;
     int caught = (bomb.requests > 0) + (garbage.requests > 0) + (other.requests > 0);
     assert_true(after - before <= 3 - caught); /* only the sybils not yet caught */
+    /* the puller restarted: its scores come back from its store, the caught
+     * sybils are still not asked */
+    caught = (bomb.requests > 0) + (garbage.requests > 0) + (other.requests > 0);
+    assert_int_equal(kill(P.pid, SIGTERM), 0);
+    assert_int_equal(node_wait(&P, 30000), 0);
+    node_cleanup(&P);
+    node_spawn(&P, pa, NULL, true, pdir);
+    if (bomb.requests) assert_true(peer_score(P.port, zt_identity_id(ids[3])) < 0);
+    if (garbage.requests) assert_true(peer_score(P.port, zt_identity_id(ids[4])) < 0);
+    if (other.requests) assert_true(peer_score(P.port, zt_identity_id(ids[5])) < 0);
+    http(P.port, "POST", "/v1/mesh/unpin", "application/json", ub, &ur);
+    assert_int_equal(ur.status, 200);
+    resp_free(&ur);
+    mesh_pull_until_done(P.port, sha_hex, body, until);
+    int third = bomb.requests + garbage.requests + other.requests;
+    printf("# after the puller's restart: %d caught sybil(s) still known, %d request(s) to sybils\n", caught,
+           third - after);
+    assert_true(third - after <= 3 - caught);
     for (size_t i = 0; i < nr; i++) zt_free(recs[i]);
     for (int i = 0; i < 6; i++) zt_identity_free(ids[i]);
     zt_dht_free(d);
@@ -306,6 +330,46 @@ static void test_forged_records_and_bombs(void **state)
     rm_rf(hdir);
 }
 
+/* ---- replica flood on a bounded store (no DHT needed) ----------------------------------- */
+
+static void test_replica_flood_bounded(void **state)
+{
+    (void)state;
+    char dir[256];
+    tmp_dir(dir, sizeof dir, "meshrep");
+    put_file(dir, "config.yaml", "mesh:\n  max_store_mb: 1\n");
+    struct node n;
+    const char *const args[] = {"--config", dir, NULL};
+    node_spawn(&n, args, NULL, true, dir);
+    char path[512], sha[65];
+    mesh_make_file(files_dir, "pinned.bin", 2u << 20, 7, path, sizeof path, sha);
+    add(n.port, path, sha); /* added: pinned */
+    unsigned refused = 0;
+    for (int i = 0; i < 40; i++) {
+        char body[160];
+        snprintf(body, sizeof body, "{\"sha256\":\"%064x\",\"rf\":2}", 0xa11ce00 + i);
+        struct resp r;
+        http(n.port, "POST", "/v1/mesh/replicate", "application/json", body, &r);
+        refused += r.status == 507 && strstr(zt_buf_str(&r.body), "store_full") != NULL;
+        resp_free(&r);
+    }
+    assert_int_equal(refused, 40);
+    zt_time_sleep_ms(2500); /* two rounds of the mesh thread's bound check */
+    struct resp r;
+    http(n.port, "GET", "/v1/mesh/status", NULL, NULL, &r);
+    assert_int_equal(r.status, 200);
+    json_t *st = resp_json(&r);
+    resp_free(&r);
+    assert_int_equal(json_array_size(json_object_get(st, "pulls")), 0); /* none started */
+    assert_int_equal(json_integer_value(json_object_get(st, "blobs")), 1);
+    assert_int_equal(json_integer_value(json_object_get(st, "store_bytes")), 2 << 20); /* over the bound, pinned: kept */
+    printf("# 40 replica offers to a store over its 1 MiB bound: %u refused (507), the pinned 2 MiB blob kept\n",
+           refused);
+    json_decref(st);
+    node_stop(&n, 30000);
+    rm_rf(dir);
+}
+
 int main(int argc, char **argv)
 {
     if (!harness_start(argc, argv, "test_attack_mesh")) return 2;
@@ -317,6 +381,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_chunk_flood),
         cmocka_unit_test(test_forged_records_and_bombs),
+        cmocka_unit_test(test_replica_flood_bounded),
     };
     int rc = cmocka_run_group_tests_name("attack_mesh", tests, NULL, NULL);
     rm_rf(files_dir);
