@@ -1,4 +1,6 @@
-/* zt_hash.h: SHA-256 and BLAKE2b, from libsodium; Keccak-256 on nettle's permutation. */
+/* zt_hash.h: SHA-256 and BLAKE2b, from libsodium; Keccak-256 on nettle's
+ * permutation; the non-cryptographic hashes (FNV-1a, splitmix64) and a
+ * chained hash index. */
 #ifndef ZT_HASH_H
 #define ZT_HASH_H
 
@@ -64,6 +66,24 @@ static inline uint32_t zt_fnv1a32_str(const char *s)
     uint32_t h = 2166136261u;
     for (; *s; s++) h = (h ^ (unsigned char)*s) * 16777619u;
     return h;
+}
+
+/* splitmix64 (Steele, Lea, Flood 2014): zt_mix64 is its finaliser, a
+ * 64-bit bit mixer; zt_splitmix64 steps *state by the golden-ratio
+ * increment and returns the mixed value, a fast deterministic generator
+ * (the sampler's seeding, the learned models' shuffles, the tests' random
+ * inputs). Not for secrets. Values are part of some on-disk formats (a
+ * trained model depends on its shuffle order): never change them. */
+static inline uint64_t zt_mix64(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static inline uint64_t zt_splitmix64(uint64_t *state)
+{
+    return zt_mix64(*state += 0x9e3779b97f4a7c15ull);
 }
 
 /* A chained hash index over a table of at most n entries that its owner

@@ -206,15 +206,20 @@ ZT_NODISCARD int zt_identity_sign_json(const struct zt_identity *id, struct json
 ZT_NODISCARD int zt_identity_verify_json(const uint8_t pk[static ZT_ED25519_PK_LEN], struct json_t *obj, size_t max);
 
 /* The steps every small signed record shares (a DHT revocation, a mesh
- * holder record). zt_identity_record_parse: *out = the JSON object in json
- * (len bytes; duplicate keys refused): ZT_EINVAL (json NULL), ZT_ETOOBIG
- * (len over max), ZT_EPARSE (not a JSON object). Then the caller
- * checks its fields (ZT_EPARSE) and decodes "ed25519_pk" into pk, and
- * zt_identity_record_verify checks the rest: "v" is 1 (else
- * ZT_EUNSUPPORTED), claimed (its "node_id") is pk's id, written to node_id
- * (else ZT_ECRYPTO), and "sig" is pk's signature (zt_identity_verify_json,
+ * holder record, a dbsync head). zt_identity_record_parse: *out = the JSON
+ * object in json (len bytes; duplicate keys refused) with the fields every
+ * record has: "kind" is kind, "v" an integer, "sig" a string, "node_id" a
+ * well-formed node id (*claimed, valid while *out is), "ed25519_pk" 64
+ * lowercase hex digits (decoded into pk). ZT_EINVAL (json NULL),
+ * ZT_ETOOBIG (len over max), ZT_EPARSE (not a JSON object, or one of those
+ * fields wrong; nothing to free). Then the caller checks its own fields
+ * (ZT_EPARSE), and zt_identity_record_verify checks the rest: "v" is 1
+ * (else ZT_EUNSUPPORTED), claimed is pk's id, written to node_id (else
+ * ZT_ECRYPTO), and "sig" is pk's signature (zt_identity_verify_json,
  * max). */
-ZT_NODISCARD int zt_identity_record_parse(const char *json, size_t len, size_t max, struct json_t **out);
+ZT_NODISCARD int zt_identity_record_parse(const char *json, size_t len, size_t max, const char *kind,
+                                          uint8_t pk[static ZT_ED25519_PK_LEN], const char **claimed,
+                                          struct json_t **out);
 ZT_NODISCARD int zt_identity_record_verify(struct json_t *obj, const uint8_t pk[static ZT_ED25519_PK_LEN],
                                            const char *claimed, char node_id[static ZT_IDENTITY_ID_SIZE],
                                            size_t max);

@@ -714,15 +714,22 @@ int zt_identity_verify_json(const uint8_t pk[static ZT_ED25519_PK_LEN], json_t *
     return rc;
 }
 
-int zt_identity_record_parse(const char *json, size_t len, size_t max, json_t **out)
+int zt_identity_record_parse(const char *json, size_t len, size_t max, const char *kind,
+                             uint8_t pk[static ZT_ED25519_PK_LEN], const char **claimed, json_t **out)
 {
     if (!json) return ZT_EINVAL;
     if (len > max) return ZT_ETOOBIG;
     json_t *o = json_loadb(json, len, JSON_REJECT_DUPLICATES, NULL);
-    if (!json_is_object(o)) {
+    const char *nid = json_string_value(json_object_get(o, "node_id"));
+    if (!json_is_object(o) || !zt_str_eq(json_string_value(json_object_get(o, "kind")), kind) ||
+        !json_is_integer(json_object_get(o, "v")) || !json_is_string(json_object_get(o, "sig")) || !nid ||
+        !zt_identity_id_valid(nid) ||
+        zt_hex_decode_str(pk, ZT_ED25519_PK_LEN, json_string_value(json_object_get(o, "ed25519_pk")),
+                          ZT_HEX_LOWER) != 0) {
         json_decref(o);
         return ZT_EPARSE;
     }
+    *claimed = nid;
     *out = o;
     return 0;
 }

@@ -42,14 +42,6 @@ void zt_sampler_params_default(struct zt_sampler_params *p)
 
 /* ---- random numbers: splitmix64 seeding, xoshiro256** ------------------- */
 
-static uint64_t splitmix64(uint64_t *x)
-{
-    uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
 static uint64_t rotl(uint64_t x, int k)
 {
     return (x << k) | (x >> (64 - k));
@@ -75,18 +67,11 @@ static uint64_t next_u64(uint64_t s[4])
 static double draw_at(uint64_t seed, uint64_t pos)
 {
     uint64_t s[4], x = seed ^ (pos * 0xD6E8FEB86659FD93ull);
-    for (int i = 0; i < 4; i++) s[i] = splitmix64(&x);
+    for (int i = 0; i < 4; i++) s[i] = zt_splitmix64(&x);
     return (double)(next_u64(s) >> 11) * 0x1.0p-53;
 }
 
 /* ---- lifecycle ---------------------------------------------------------- */
-
-static uint32_t f32_bits(float f)
-{
-    uint32_t u;
-    memcpy(&u, &f, sizeof u);
-    return u;
-}
 
 int zt_sampler_new(const struct zt_sampler_params *p, uint32_t n_vocab, struct zt_sampler **out)
 {
@@ -132,7 +117,7 @@ int zt_sampler_new(const struct zt_sampler_params *p, uint32_t n_vocab, struct z
     n = 14;
     const float fs[] = {p->temperature, p->top_p, p->min_p, p->repeat_penalty, p->frequency_penalty,
                         p->presence_penalty};
-    for (size_t i = 0; i < 6; i++, n += 4) zt_put_le32(init + n, f32_bits(fs[i]));
+    for (size_t i = 0; i < 6; i++, n += 4) zt_put_le32(init + n, zt__f32_u(fs[i]));
     zt_put_le32(init + n, (uint32_t)p->top_k), n += 4;
     zt_put_le32(init + n, (uint32_t)p->repeat_last_n), n += 4;
     zt_put_le32(init + n, n_vocab), n += 4;
@@ -144,7 +129,7 @@ int zt_sampler_new(const struct zt_sampler_params *p, uint32_t n_vocab, struct z
         uint8_t link[ZT_SAMPLER_HASH_LEN + 8];
         memcpy(link, s->hash, ZT_SAMPLER_HASH_LEN);
         zt_put_le32(link + ZT_SAMPLER_HASH_LEN, (uint32_t)p->logit_bias[i].token);
-        zt_put_le32(link + ZT_SAMPLER_HASH_LEN + 4, f32_bits(p->logit_bias[i].bias));
+        zt_put_le32(link + ZT_SAMPLER_HASH_LEN + 4, zt__f32_u(p->logit_bias[i].bias));
         zt_ignore(zt_blake2b(s->hash, sizeof s->hash, link, sizeof link, NULL, 0));
     }
     *out = s;
@@ -371,7 +356,7 @@ int zt_sampler_accept(struct zt_sampler *s, int32_t token, const float *raw_logi
         size_t k = top_cands(raw_logits, s->n_vocab, false, top, ZT_SAMPLER_HASH_TOPK);
         for (size_t i = 0; i < k; i++, n += 8) {
             zt_put_le32(link + n, (uint32_t)top[i].id);
-            zt_put_le32(link + n + 4, f32_bits(top[i].logit));
+            zt_put_le32(link + n + 4, zt__f32_u(top[i].logit));
         }
     }
     zt_ignore(zt_blake2b(s->hash, sizeof s->hash, link, n, NULL, 0));

@@ -1,5 +1,6 @@
 /* datafile.c: reading the features' line-oriented data files
- * (config/intents.txt, config/replies.txt): conv_util.h. */
+ * (config/intents.txt, config/replies.txt, config/translate.txt):
+ * conv_util.h. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -19,31 +20,45 @@ int zt__feat_read_file(const char *path, char **out, size_t *len, char *err, siz
     return rc;
 }
 
-bool zt__lines_next(struct zt__lines *r, size_t *line, const char **ln, const char **le)
+/* NULL, or why ln..le cannot be a line of a data file. */
+static const char *line_problem(const char *ln, const char *le)
 {
-    while (r->p < r->end) {
-        const char *e = memchr(r->p, '\n', (size_t)(r->end - r->p));
-        if (!e) e = r->end;
-        const char *a = r->p, *b = e;
-        r->p = e < r->end ? e + 1 : r->end;
-        (*line)++;
+    if (!zt_utf8_valid(ln, (size_t)(le - ln))) return "invalid UTF-8";
+    for (const char *c = ln; c < le; c++)
+        if ((unsigned char)*c < 0x20 && *c != '\t') return "control character";
+    return NULL;
+}
+
+int zt__dfile_next(struct zt__dfile *d, const char **ln, const char **le)
+{
+    while (d->p < d->end) {
+        const char *e = memchr(d->p, '\n', (size_t)(d->end - d->p));
+        if (!e) e = d->end;
+        const char *a = d->p, *b = e;
+        d->p = e < d->end ? e + 1 : d->end;
+        d->line++;
         if (b > a && b[-1] == '\r') b--;
         while (a < b && (*a == ' ' || *a == '\t')) a++;
         while (b > a && (b[-1] == ' ' || b[-1] == '\t')) b--;
         if (a == b || *a == '#') continue;
         *ln = a;
         *le = b;
-        return true;
+        int rc = 1;
+        const char *why = line_problem(a, b);
+        if (why) ZT__DATA_FAIL("%s", why);
+    out:
+        return rc;
     }
-    return false;
+    return 0;
 }
 
-const char *zt__line_problem(const char *ln, const char *le)
+const char *zt__first_field(const char *ln, const char *le, const char **f, size_t *fl)
 {
-    if (!zt_utf8_valid(ln, (size_t)(le - ln))) return "invalid UTF-8";
-    for (const char *c = ln; c < le; c++)
-        if ((unsigned char)*c < 0x20 && *c != '\t') return "control character";
-    return NULL;
+    const char *s = ln;
+    *f = ln;
+    *fl = 0;
+    zt_ignore(zt__next_field(&s, le, f, fl));
+    return s;
 }
 
 bool zt__next_field(const char **s, const char *e, const char **f, size_t *fl)

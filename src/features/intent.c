@@ -296,23 +296,16 @@ static bool parse_weight(const char *f, size_t fl, double *w)
 
 #define FAIL ZT__DATA_FAIL
 
-int zt_intent_model_parse(const char *text, size_t len, const char *file, struct zt_intent_model **out,
-                          char *err, size_t err_size)
+/* config/intents.txt into m (zeroed): ZT__DATA_FILE_FUNCS */
+static int parse_intents(struct zt_intent_model *m, struct zt__dfile *d)
 {
-    int rc = 0;
-    size_t line = 0;
-    if (err_size) err[0] = '\0';
-    struct zt_intent_model *m = zt_calloc(1, sizeof *m);
-    if (!m) return ZT_ENOMEM;
+    int rc;
     int cur_lex = -1, cur_int = -1;
-    struct zt__lines lines = {text, text + len};
     const char *ln, *le;
-    while (zt__lines_next(&lines, &line, &ln, &le)) {
-        const char *why = zt__line_problem(ln, le);
-        if (why) FAIL("%s", why);
-        const char *s = ln, *f = ln; /* an empty first field when there is none */
-        size_t fl = 0;
-        zt_ignore(zt__next_field(&s, le, &f, &fl));
+    while ((rc = zt__dfile_next(d, &ln, &le)) > 0) {
+        const char *f;
+        size_t fl;
+        const char *s = zt__first_field(ln, le, &f, &fl);
         if (fl == 7 && memcmp(f, "lexicon", 7) == 0) {
             const char *nm;
             size_t nl;
@@ -392,25 +385,21 @@ int zt_intent_model_parse(const char *text, size_t len, const char *file, struct
         c->w = w;
         ic->n++;
     }
+    if (rc) goto out;
     for (size_t i = 0; i < sizeof required_lex / sizeof required_lex[0]; i++) {
         int lx = find_lex(m, required_lex[i], strlen(required_lex[i]));
         if (lx < 0) {
-            snprintf(err, err_size, "%s: lexicon %s is missing", file, required_lex[i]);
+            snprintf(d->err, d->err_size, "%s: lexicon %s is missing", d->file, required_lex[i]);
             rc = ZT_EPARSE;
             goto out;
         }
         if (i < LX_N_REQUIRED) m->req[i] = lx;
     }
 out:
-    if (rc) {
-        zt_intent_model_free(m);
-        return rc;
-    }
-    *out = m;
-    return 0;
+    return rc;
 }
 
-ZT__DATA_FILE_LOADERS(zt_intent_model, struct zt_intent_model, zt__builtin_intents, "intents.txt")
+ZT__DATA_FILE_FUNCS(zt_intent_model, struct zt_intent_model, parse_intents, zt__builtin_intents, "intents.txt")
 
 void zt_intent_model_free(struct zt_intent_model *m)
 {

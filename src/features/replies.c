@@ -62,24 +62,17 @@ static bool meaning_ok(const char *f, size_t fl)
 
 #define FAIL ZT__DATA_FAIL
 
-int zt_reply_bank_parse(const char *text, size_t len, const char *file, struct zt_reply_bank **out, char *err,
-                        size_t err_size)
+/* config/replies.txt into b (zeroed): ZT__DATA_FILE_FUNCS */
+static int parse_replies(struct zt_reply_bank *b, struct zt__dfile *d)
 {
-    int rc = 0;
-    size_t line = 0;
-    if (err_size) err[0] = '\0';
-    struct zt_reply_bank *b = zt_calloc(1, sizeof *b);
-    if (!b) return ZT_ENOMEM;
+    int rc;
     int cur = -1;
     size_t sect_line[ZT_INTENT_COUNT] = {0};
-    struct zt__lines lines = {text, text + len};
     const char *ln, *le;
-    while (zt__lines_next(&lines, &line, &ln, &le)) {
-        const char *why = zt__line_problem(ln, le);
-        if (why) FAIL("%s", why);
-        const char *s = ln, *f = ln; /* an empty first field when there is none */
-        size_t fl = 0;
-        zt_ignore(zt__next_field(&s, le, &f, &fl));
+    while ((rc = zt__dfile_next(d, &ln, &le)) > 0) {
+        const char *f;
+        size_t fl;
+        const char *s = zt__first_field(ln, le, &f, &fl);
         if (word_eq(f, fl, "intent")) {
             const char *nm;
             size_t nl;
@@ -87,7 +80,7 @@ int zt_reply_bank_parse(const char *text, size_t len, const char *file, struct z
             if (!zt__next_field(&s, le, &nm, &nl) || s != le) FAIL("expected `intent NAME`");
             if (zt_intent_from_name(nm, nl, &it) != 0) FAIL("unknown intent '%.*s'", (int)(nl > 40 ? 40 : nl), nm);
             if (sect_line[it]) FAIL("intent %s already has a section (line %zu)", zt_intent_name(it), sect_line[it]);
-            sect_line[it] = line;
+            sect_line[it] = d->line;
             cur = (int)it;
             continue;
         }
@@ -122,6 +115,7 @@ int zt_reply_bank_parse(const char *text, size_t len, const char *file, struct z
             if (zt_str_eq_ci(b->in[cur].c[i].text, c.text)) FAIL("duplicate reply in intent %s", zt_intent_name((enum zt_intent)cur));
         if ((rc = zt_array_push(&b->in[cur].c, &b->in[cur].n, &b->in[cur].cap, &c, sizeof c, 8))) goto out;
     }
+    if (rc) goto out;
     for (int it = 0; it < ZT_INTENT_COUNT; it++) {
         if (!sect_line[it]) continue;
         size_t meanings = 0;
@@ -131,25 +125,20 @@ int zt_reply_bank_parse(const char *text, size_t len, const char *file, struct z
             if (!seen) meanings++;
         }
         if (meanings < ZT_REPLIES_N) {
-            line = sect_line[it];
+            d->line = sect_line[it];
             FAIL("intent %s needs replies of at least %d meanings (has %zu)", zt_intent_name((enum zt_intent)it),
                  ZT_REPLIES_N, meanings);
         }
     }
     if (!sect_line[ZT_INTENT_STATEMENT]) {
-        snprintf(err, err_size, "%s: the `intent statement` section (the fallback) is missing", file);
+        snprintf(d->err, d->err_size, "%s: the `intent statement` section (the fallback) is missing", d->file);
         rc = ZT_EPARSE;
     }
 out:
-    if (rc) {
-        zt_reply_bank_free(b);
-        return rc;
-    }
-    *out = b;
-    return 0;
+    return rc;
 }
 
-ZT__DATA_FILE_LOADERS(zt_reply_bank, struct zt_reply_bank, zt__builtin_replies, "replies.txt")
+ZT__DATA_FILE_FUNCS(zt_reply_bank, struct zt_reply_bank, parse_replies, zt__builtin_replies, "replies.txt")
 
 void zt_reply_bank_free(struct zt_reply_bank *b)
 {

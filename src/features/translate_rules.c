@@ -64,19 +64,12 @@ static bool copy_phrase(const char *a, const char *b, char *out, bool from)
 
 #define FAIL ZT__DATA_FAIL
 
-int zt_translate_rules_parse(const char *text, size_t len, const char *file, struct zt_translate_rules **out,
-                             char *err, size_t err_size)
+/* config/translate.txt into rs (zeroed): ZT__DATA_FILE_FUNCS */
+static int parse_rules(struct zt_translate_rules *rs, struct zt__dfile *d)
 {
-    int rc = 0;
-    size_t line = 0;
-    if (err_size) err[0] = '\0';
-    struct zt_translate_rules *rs = zt_calloc(1, sizeof *rs);
-    if (!rs) return ZT_ENOMEM;
-    struct zt__lines lines = {text, text + len};
+    int rc;
     const char *ln, *le;
-    while (zt__lines_next(&lines, &line, &ln, &le)) {
-        const char *why = zt__line_problem(ln, le);
-        if (why) FAIL("%s", why);
+    while ((rc = zt__dfile_next(d, &ln, &le)) > 0) {
         struct rule r;
         memset(&r, 0, sizeof r);
         const char *bar1 = memchr(ln, '|', (size_t)(le - ln));
@@ -106,15 +99,10 @@ int zt_translate_rules_parse(const char *text, size_t len, const char *file, str
         if ((rc = zt_array_push(&rs->r, &rs->n, &rs->cap, &r, sizeof r, 16))) goto out;
     }
 out:
-    if (rc) {
-        zt_translate_rules_free(rs);
-        return rc;
-    }
-    *out = rs;
-    return 0;
+    return rc;
 }
 
-ZT__DATA_FILE_LOADERS(zt_translate_rules, struct zt_translate_rules, zt__builtin_translate, "translate.txt")
+ZT__DATA_FILE_FUNCS(zt_translate_rules, struct zt_translate_rules, parse_rules, zt__builtin_translate, "translate.txt")
 
 void zt_translate_rules_free(struct zt_translate_rules *rs)
 {

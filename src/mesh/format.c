@@ -290,27 +290,22 @@ static bool endpoint_ok(const char *s)
 
 int zt_mesh_record_verify(const char *json, size_t len, int64_t now, struct zt_mesh_holder *out)
 {
-    json_t *o;
-    int rc = zt_identity_record_parse(json, len, ZT_MESH_RECORD_MAX, &o);
-    if (rc) return rc;
     struct zt_mesh_holder h;
     memset(&h, 0, sizeof h);
+    json_t *o;
+    const char *nid;
+    int rc = zt_identity_record_parse(json, len, ZT_MESH_RECORD_MAX, RECORD_KIND, h.ed25519_pk, &nid, &o);
+    if (rc) return rc;
     rc = ZT_EPARSE;
     json_t *partial = json_object_get(o, "partial");
     if (json_object_size(o) != (partial ? 13u : 12u) || (partial && !json_is_true(partial)))
         goto out;
-    json_t *exp = json_object_get(o, "exp"), *v = json_object_get(o, "v"), *rf = json_object_get(o, "rf"),
-           *size = json_object_get(o, "size");
-    const char *kind = json_string_value(json_object_get(o, "kind"));
-    const char *pk = json_string_value(json_object_get(o, "ed25519_pk"));
-    const char *nid = json_string_value(json_object_get(o, "node_id"));
+    json_t *exp = json_object_get(o, "exp"), *rf = json_object_get(o, "rf"), *size = json_object_get(o, "size");
     const char *ep = json_string_value(json_object_get(o, "endpoint"));
     const char *name = json_string_value(json_object_get(o, "name"));
-    if (!json_is_integer(exp) || !json_is_integer(v) || !json_is_integer(rf) || !json_is_integer(size) ||
-        !zt_str_eq(kind, RECORD_KIND) || !json_is_string(json_object_get(o, "sig")) || !nid ||
-        !zt_identity_id_valid(nid) || !endpoint_ok(ep) || !name || (name[0] && !zt_mesh_name_ok(name)) ||
-        json_integer_value(rf) < 1 || json_integer_value(rf) > ZT_MESH_RF_MAX || json_integer_value(size) < 1 ||
-        zt_hex_decode_str(h.ed25519_pk, sizeof h.ed25519_pk, pk, ZT_HEX_LOWER) != 0 ||
+    if (!json_is_integer(exp) || !json_is_integer(rf) || !json_is_integer(size) || !endpoint_ok(ep) || !name ||
+        (name[0] && !zt_mesh_name_ok(name)) || json_integer_value(rf) < 1 || json_integer_value(rf) > ZT_MESH_RF_MAX ||
+        json_integer_value(size) < 1 ||
         zt_hex_decode_str(h.root, 32, json_string_value(json_object_get(o, "root")), ZT_HEX_LOWER) != 0 ||
         zt_hex_decode_str(h.sha256, 32, json_string_value(json_object_get(o, "sha256")), ZT_HEX_LOWER) != 0)
         goto out;

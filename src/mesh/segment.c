@@ -227,20 +227,16 @@ out:
 int zt_dbsync_head_verify(const char *json, size_t len, int64_t now, struct zt_dbsync_head *out)
 {
     if (!out) return ZT_EINVAL;
-    json_t *o = NULL;
-    int rc = zt_identity_record_parse(json, len, ZT_DBSYNC_HEAD_MAX, &o);
-    if (rc) return rc;
     struct zt_dbsync_head h;
     memset(&h, 0, sizeof h);
+    json_t *o = NULL;
+    const char *nid;
+    int rc = zt_identity_record_parse(json, len, ZT_DBSYNC_HEAD_MAX, HEAD_KIND, h.ed25519_pk, &nid, &o);
+    if (rc) return rc;
     rc = ZT_EPARSE;
     if (json_object_size(o) != 8) goto out;
-    json_t *exp = json_object_get(o, "exp"), *v = json_object_get(o, "v"), *seq = json_object_get(o, "seq");
-    const char *nid = json_string_value(json_object_get(o, "node_id"));
-    if (!json_is_integer(exp) || !json_is_integer(v) || !json_is_integer(seq) || json_integer_value(seq) < 1 ||
-        !zt_str_eq(json_string_value(json_object_get(o, "kind")), HEAD_KIND) ||
-        !json_is_string(json_object_get(o, "sig")) || !nid || !zt_identity_id_valid(nid) ||
-        zt_hex_decode_str(h.ed25519_pk, sizeof h.ed25519_pk, json_string_value(json_object_get(o, "ed25519_pk")),
-                          ZT_HEX_LOWER) != 0 ||
+    json_t *exp = json_object_get(o, "exp"), *seq = json_object_get(o, "seq");
+    if (!json_is_integer(exp) || !json_is_integer(seq) || json_integer_value(seq) < 1 ||
         zt_hex_decode_str(h.sha256, 32, json_string_value(json_object_get(o, "sha256")), ZT_HEX_LOWER) != 0)
         goto out;
     rc = zt_identity_record_verify_exp(o, h.ed25519_pk, nid, h.node_id, ZT_DBSYNC_HEAD_MAX, now, &h.exp);

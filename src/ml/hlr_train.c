@@ -8,6 +8,7 @@
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_endian.h"
 #include "zentalk/zt_error.h"
+#include "zentalk/zt_hash.h"
 #include "zentalk/zt_ml.h"
 
 /* exp(x) from + - * / floor and ldexp only: x = k ln2 + r, |r| <= ln2/2,
@@ -29,14 +30,6 @@ static double sigmoid(double z)
     return 1.0 / (1.0 + det_exp(-z));
 }
 
-static uint64_t splitmix(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
 int zt_hlr_train(const uint64_t *h, const size_t *start, const uint8_t *label, size_t n,
                  const struct zt_hlr_params *p, uint8_t **out, size_t *out_len)
 {
@@ -56,7 +49,7 @@ int zt_hlr_train(const uint64_t *h, const size_t *start, const uint8_t *label, s
     uint64_t seed = p->seed;
     for (uint32_t ep = 0; ep < p->epochs; ep++) {
         for (size_t i = n - 1; i > 0; i--) { /* Fisher-Yates */
-            size_t j = (size_t)(splitmix(&seed) % (uint64_t)(i + 1));
+            size_t j = (size_t)(zt_splitmix64(&seed) % (uint64_t)(i + 1));
             size_t t = order[i];
             order[i] = order[j];
             order[j] = t;

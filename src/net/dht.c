@@ -61,19 +61,15 @@ out:
 
 int zt_dht_revocation_verify(const char *json, size_t len, struct zt_dht_revocation *out)
 {
-    json_t *o;
-    int rc = zt_identity_record_parse(json, len, ZT_DHT_REVOCATION_MAX, &o);
-    if (rc) return rc;
     struct zt_dht_revocation r;
     memset(&r, 0, sizeof r);
+    json_t *o;
+    const char *nid;
+    int rc = zt_identity_record_parse(json, len, ZT_DHT_REVOCATION_MAX, REV_KIND, r.ed25519_pk, &nid, &o);
+    if (rc) return rc;
+    json_t *at = json_object_get(o, "at"), *kem = json_object_get(o, "kem_pk");
     rc = ZT_EPARSE;
-    json_t *at = json_object_get(o, "at"), *v = json_object_get(o, "v"), *kem = json_object_get(o, "kem_pk");
-    const char *kind = json_string_value(json_object_get(o, "kind"));
-    const char *pk = json_string_value(json_object_get(o, "ed25519_pk"));
-    const char *nid = json_string_value(json_object_get(o, "node_id"));
     if (json_object_size(o) != (kem ? 7u : 6u) || !json_is_integer(at) || json_integer_value(at) < 0 ||
-        !json_is_integer(v) || !zt_str_eq(kind, REV_KIND) || !json_is_string(json_object_get(o, "sig")) || !nid ||
-        !zt_identity_id_valid(nid) || zt_hex_decode_str(r.ed25519_pk, sizeof r.ed25519_pk, pk, ZT_HEX_LOWER) != 0 ||
         (kem && zt_hex_decode_str(r.kem_pk, sizeof r.kem_pk, json_string_value(kem), ZT_HEX_LOWER) != 0))
         goto out;
     r.has_kem = kem != NULL;

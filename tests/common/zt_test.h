@@ -19,7 +19,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <cmocka.h>
+
+#include "zentalk/zt_alloc.h"
 
 #define ZT_TEST_SKIPPED 77
 
@@ -72,6 +75,62 @@ struct zt_test_text {
     size_t len;
 };
 void zt_test_on_text(void *ud, const char *t, size_t len);
+
+/* ---- the allocation leak check around each unit test ----
+ * zt_test_leak_mark() notes how many zt_alloc allocations are live
+ * (zt_test_leak_base() says how many); zt_test_leak_check() ends any allocation-failure injection
+ * (zt_alloc_fail_after(0)) and fails the test when the count differs.
+ * zt_test_leak_setup / zt_test_leak_teardown are the two as cmocka setup
+ * and teardown functions; a test with more to set up calls them from its
+ * own. (Defined here, static, so that a test that never calls them need
+ * not link zt_core.) */
+static int64_t zt_test__live_at_mark __attribute__((unused));
+
+static inline void zt_test_leak_mark(void)
+{
+    zt_test__live_at_mark = zt_alloc_live();
+}
+
+/* The count zt_test_leak_mark() noted. */
+static inline int64_t zt_test_leak_base(void)
+{
+    return zt_test__live_at_mark;
+}
+
+static inline void zt_test_leak_check(void)
+{
+    zt_alloc_fail_after(0);
+    assert_int_equal(zt_alloc_live(), zt_test__live_at_mark); /* nothing leaked */
+}
+
+static inline int zt_test_leak_setup(void **state)
+{
+    (void)state;
+    zt_test_leak_mark();
+    return 0;
+}
+
+static inline int zt_test_leak_teardown(void **state)
+{
+    (void)state;
+    zt_test_leak_check();
+    return 0;
+}
+
+/* ---- float bit casts ---- */
+static inline uint32_t zt_test_f2u(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return u;
+}
+
+static inline float zt_test_u2f(uint32_t u)
+{
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
 
 /* ZT_TEST_ASAN: this test is built with AddressSanitizer (gcc or clang);
  * the Vulkan tests pass over the device there (Mesa's own allocations

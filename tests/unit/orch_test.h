@@ -18,12 +18,12 @@
 #include "zentalk/zt_registry.h"
 #include "zentalk/zt_store.h"
 #include "zentalk/zt_str.h"
+#include "zt_test.h"
 #include "zt_test_servers.h"
 
 #define T0 ((int64_t)1800000000000) /* the tests' clock, unix ms */
 
 static char dir[256], dbpath[300];
-static int64_t live_at_start;
 static struct zt_identity *orch_id; /* this orchestrator */
 static char pg_db[600];             /* the PostgreSQL group's database; "" = SQLite */
 
@@ -53,7 +53,7 @@ ZT_UNUSED static int orch_setup(void **state)
     snprintf(dir, sizeof dir, "%s/zt-orch-XXXXXX", access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
     if (!mkdtemp(dir)) return -1;
     snprintf(dbpath, sizeof dbpath, "%s/orch.db", dir);
-    live_at_start = zt_alloc_live();
+    zt_test_leak_mark();
     return zt_identity_generate(&orch_id) == 0 ? 0 : -1;
 }
 
@@ -73,7 +73,7 @@ ZT_UNUSED static int orch_teardown(void **state)
     zt_alloc_fail_after(0);
     zt_identity_free(orch_id);
     orch_id = NULL;
-    int64_t leaked = zt_alloc_live() - live_at_start;
+    int64_t leaked = zt_alloc_live() - zt_test_leak_base();
     rm_db();
     rmdir(dir);
     if (leaked) {

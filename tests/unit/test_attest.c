@@ -21,22 +21,13 @@
 #include "zentalk/zt_str.h"
 #include "zt_test.h"
 
-static int64_t live_at_start;
 static const char NONCE[] = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
 
 static int setup(void **state)
 {
     (void)state;
     assert_int_equal(zt_crypto_init(), 0);
-    live_at_start = zt_alloc_live();
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    zt_alloc_fail_after(0);
-    assert_int_equal(zt_alloc_live(), live_at_start); /* nothing leaked */
+    zt_test_leak_mark();
     return 0;
 }
 
@@ -484,14 +475,14 @@ int main(void)
 {
     json_set_alloc_funcs(zt_malloc, zt_free);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_roundtrip, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_tamper_every_field, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_schema, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_wrong_nonce, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_nonce_input, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_file_sha256, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_hashes_kept, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_alloc_failures, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_roundtrip, setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_tamper_every_field, setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_schema, setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_wrong_nonce, setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_nonce_input, setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_file_sha256, setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_hashes_kept, setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_alloc_failures, setup, zt_test_leak_teardown),
     };
     return zt_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

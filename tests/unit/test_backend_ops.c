@@ -33,6 +33,7 @@
 #include "../../src/engine/zt_math.h"
 #include "genmodel.h"
 #include "zentalk/zt_alloc.h"
+#include "zentalk/zt_hash.h"
 #include "zentalk/zt_model.h"
 #include "zentalk/zt_quant.h"
 
@@ -42,32 +43,13 @@
 #pragma STDC FP_CONTRACT OFF
 #endif
 
-static int64_t live_at_start;
-
-static int setup(void **state)
-{
-    (void)state;
-    live_at_start = zt_alloc_live();
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    assert_int_equal(zt_alloc_live(), live_at_start);
-    return 0;
-}
-
 /* ---- random inputs -------------------------------------------------------- */
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 
 static uint64_t rng_next(void)
 {
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
+    return zt_splitmix64(&rng_state);
 }
 
 /* uniform in [-scale, scale) */
@@ -1205,18 +1187,18 @@ static void test_cpu_swiglu_range(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_registry, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_buffers, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_get_rows, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_matmul, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_matmul_n, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_elementwise, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_rope, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_attention, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_attention_f16, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_attention_groups, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_models, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_cpu_swiglu_range, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_registry, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_buffers, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_get_rows, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_matmul, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_matmul_n, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_elementwise, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_rope, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_attention, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_attention_f16, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_attention_groups, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_models, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_cpu_swiglu_range, zt_test_leak_setup, zt_test_leak_teardown),
     };
     return zt_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

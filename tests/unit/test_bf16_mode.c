@@ -28,6 +28,7 @@
 #include "zentalk/zt_engine.h"
 #include "zentalk/zt_envelope.h"
 #include "zentalk/zt_error.h"
+#include "zentalk/zt_hash.h"
 #include "zentalk/zt_infer.h"
 #include "zentalk/zt_jobs.h"
 #include "zentalk/zt_model.h"
@@ -41,20 +42,11 @@
 #include <immintrin.h>
 #endif
 
-static int64_t live_at_start;
-
 static int setup(void **state)
 {
     (void)state;
-    live_at_start = zt_alloc_live();
+    zt_test_leak_mark();
     assert_int_equal(zt_quant_init(), 0);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    assert_int_equal(zt_alloc_live(), live_at_start);
     return 0;
 }
 
@@ -62,27 +54,10 @@ static uint64_t rng_state = 0x243f6a8885a308d3ull;
 
 static uint64_t rng_u64(void)
 {
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
+    return zt_splitmix64(&rng_state);
 }
 
-static float u2f(uint32_t u)
-{
-    float f;
-    memcpy(&f, &u, sizeof f);
-    return f;
-}
-
-static uint32_t f2u(float f)
-{
-    uint32_t u;
-    memcpy(&u, &f, sizeof u);
-    return u;
-}
-
-static float bf(uint16_t h) { return u2f((uint32_t)h << 16); }
+static float bf(uint16_t h) { return zt_test_u2f((uint32_t)h << 16); }
 
 /* A value for the tests: mostly around 1, some tiny (products and sums in
  * the flushed range), some zeros of both signs and huge ones. */
@@ -97,7 +72,7 @@ static float rnd_value(int mode)
     case 2: e = (int)((r >> 32) % 255); break;           /* any exponent, subnormals included */
     default: return (r >> 40) & 1 ? -0.0f : 0.0f;
     }
-    return u2f(sign | (uint32_t)e << 23 | mant);
+    return zt_test_u2f(sign | (uint32_t)e << 23 | mant);
 }
 
 static int rnd_mode(void)
@@ -111,12 +86,12 @@ static int rnd_mode(void)
 static float def_ftz(float r)
 {
     if (r != r) return r;
-    return fabsf(r) < 0x1p-126f ? (f2u(r) >> 31 ? -0.0f : 0.0f) : r;
+    return fabsf(r) < 0x1p-126f ? (zt_test_f2u(r) >> 31 ? -0.0f : 0.0f) : r;
 }
 
 static uint16_t def_round(float f)
 {
-    uint32_t x = f2u(f);
+    uint32_t x = zt_test_f2u(f);
     if ((x & 0x7f800000u) == 0) return (uint16_t)((x >> 16) & 0x8000u);
     if ((x & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((x >> 16) | 0x40u);
     return (uint16_t)((x + 0x7fffu + ((x >> 16) & 1u)) >> 16);
@@ -201,7 +176,7 @@ static void test_bf16_mode_hw(void **state)
             float want = def_ftz(fmaf(bf(w[2 * l + 1]), bf(x[2 * l + 1]), acc[l]));
             want = def_ftz(fmaf(bf(w[2 * l]), bf(x[2 * l]), want));
             if (want != want && out[l] != out[l]) continue; /* NaN payloads are not part of the contract */
-            if (f2u(want) != f2u(out[l]))
+            if (zt_test_f2u(want) != zt_test_f2u(out[l]))
                 fail_msg("vdpbf16ps lane %d: acc %a + %a*%a + %a*%a gave %a, the definition %a", l, (double)acc[l],
                          (double)bf(w[2 * l + 1]), (double)bf(x[2 * l + 1]), (double)bf(w[2 * l]),
                          (double)bf(x[2 * l]), (double)out[l], (double)want);
@@ -225,13 +200,13 @@ static void test_bf16_mode_hw(void **state)
         uint16_t got[16];
         for (int l = 0; l < 16; l++) {
             uint64_t r = rng_u64();
-            src[l] = (r & 7) == 0 ? u2f(f2u(rnd_value(2)) | 0x8000u) /* a tie */ : rnd_value((int)(r >> 8) % 3);
+            src[l] = (r & 7) == 0 ? zt_test_u2f(zt_test_f2u(rnd_value(2)) | 0x8000u) /* a tie */ : rnd_value((int)(r >> 8) % 3);
         }
         hw_cvt(src, got);
         for (int l = 0; l < 16; l++) {
             uint16_t want = zt_fp32_to_bf16_mode(src[l]);
             assert_int_equal(want, def_round(src[l]));
-            if (f2u(src[l]) << 1 > 0xff000000u) continue; /* NaN: quiet either way */
+            if (zt_test_f2u(src[l]) << 1 > 0xff000000u) continue; /* NaN: quiet either way */
             if (got[l] != want) fail_msg("vcvtneps2bf16(%a) = %04x, the mode's rounding %04x", (double)src[l], got[l], want);
         }
     }
@@ -251,8 +226,8 @@ static void test_bf16_mode_round(void **state)
     assert_int_equal(zt_fp32_to_bf16_mode(0x1p-130f), 0x0000);              /* subnormal: +0 */
     assert_int_equal(zt_fp32_to_bf16_mode(-0x1p-149f), 0x8000);             /* subnormal: -0 */
     assert_int_equal(zt_fp32_to_bf16_mode(0x1p-126f), 0x0080);              /* smallest normal kept */
-    assert_int_equal(zt_fp32_to_bf16_mode(u2f(0x7f7fffffu)), 0x7f80);       /* rounds to +Inf */
-    assert_int_equal(zt_fp32_to_bf16_mode(u2f(0x7f812345u)), 0x7fc1);       /* NaN made quiet */
+    assert_int_equal(zt_fp32_to_bf16_mode(zt_test_u2f(0x7f7fffffu)), 0x7f80);       /* rounds to +Inf */
+    assert_int_equal(zt_fp32_to_bf16_mode(zt_test_u2f(0x7f812345u)), 0x7fc1);       /* NaN made quiet */
     /* F16 weights: every value, exactly widened then rounded */
     for (uint32_t h = 0; h < 65536; h++) {
         uint16_t in = (uint16_t)h, got;
@@ -297,7 +272,7 @@ static void test_bf16_mode_paths(void **state)
             for (size_t r = 0; r < ROWS; r++) {
                 zt_quant_vec_dot_bf16(n, w + r * n, x + b * n, &ref[b * ROWS + r]);
                 float want = def_dot(n, w + r * n, x + b * n);
-                if (f2u(want) != f2u(ref[b * ROWS + r]) && !(want != want))
+                if (zt_test_f2u(want) != zt_test_f2u(ref[b * ROWS + r]) && !(want != want))
                     fail_msg("scalar reference n=%zu row %zu x %zu: %a, the definition %a", n, r, b,
                              (double)ref[b * ROWS + r], (double)want);
             }
@@ -311,7 +286,7 @@ static void test_bf16_mode_paths(void **state)
                     for (size_t b = 0; b < batch; b++)
                         for (size_t r = r0; r < ROWS; r++) {
                             float a = ref[b * ROWS + r], g = got[b * ROWS + r];
-                            if (f2u(a) != f2u(g) && !(a != a && g != g))
+                            if (zt_test_f2u(a) != zt_test_f2u(g) && !(a != a && g != g))
                                 fail_msg("path %d n=%zu rows %zu.. batch %zu: element (%zu, %zu) %a, scalar %a", isa, n,
                                          r0, batch, r, b, (double)g, (double)a);
                         }
@@ -384,7 +359,7 @@ static void test_bf16_mode_selftest(void **state)
     if (strcmp(now, was) == 0) fail_msg("a forced self-test mismatch of %s left it in use", was);
     float got, want = def_dot(96, w, x);
     zt_quant_vec_dot_bf16(96, w, x, &got);
-    assert_true(f2u(got) == f2u(want) || (got != got && want != want));
+    assert_true(zt_test_f2u(got) == zt_test_f2u(want) || (got != got && want != want));
     zt__quant_bf16m_selftest_force(0);
     zt_quant_paths(paths, sizeof paths);
     assert_non_null(strstr(paths, was)); /* the real test passes again on this CPU */
@@ -756,14 +731,14 @@ int main(void)
 {
     json_set_alloc_funcs(zt_malloc, zt_free); /* as the node: job bodies are zt_free'd */
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_bf16_mode_hw, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bf16_mode_selftest, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bf16_mode_round, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bf16_mode_paths, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bf16_mode_model, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bf16_mode_runner, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bf16_mode_request, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_verify_like_with_like, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bf16_mode_hw, setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_bf16_mode_selftest, setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_bf16_mode_round, setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_bf16_mode_paths, setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_bf16_mode_model, setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_bf16_mode_runner, setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_bf16_mode_request, setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_verify_like_with_like, setup, zt_test_leak_teardown),
     };
     return zt_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -1,8 +1,9 @@
 /* test_config.c: the configuration subsystem (src/core/config.c).
  *
- * Every test runs between leak_setup/leak_teardown: it must end with as many
- * live zt_malloc allocations as it started with. ZT_SOURCE_DIR (set by ctest)
- * locates the repository's config/, docs/ and .env.example. */
+ * Every test runs between zt_test_leak_setup/zt_test_leak_teardown: it must
+ * end with as many live zt_malloc allocations as it started with.
+ * ZT_SOURCE_DIR (set by ctest) locates the repository's config/, docs/ and
+ * .env.example. */
 #include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -22,27 +23,6 @@
 #include "zt_test.h"
 
 #define ERRS_MAX (1u << 20)
-
-static int64_t live_at_start;
-
-static int leak_setup(void **state)
-{
-    (void)state;
-    live_at_start = zt_alloc_live();
-    return 0;
-}
-
-static int leak_teardown(void **state)
-{
-    (void)state;
-    zt_alloc_fail_after(0);
-    if (zt_alloc_live() != live_at_start) {
-        print_error("leak: %lld live allocations at the end, %lld at the start\n",
-                    (long long)zt_alloc_live(), (long long)live_at_start);
-        return -1;
-    }
-    return 0;
-}
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -1542,7 +1522,7 @@ static void test_json_shortest_reals(void **state)
 
 int main(void)
 {
-#define T(f) cmocka_unit_test_setup_teardown(f, leak_setup, leak_teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, zt_test_leak_setup, zt_test_leak_teardown)
     const struct CMUnitTest tests[] = {
         T(test_defaults_valid),
         T(test_repo_config_dir_equals_defaults),

@@ -23,22 +23,6 @@
 #include "zentalk/zt_time.h"
 #include "zt_test.h"
 
-static int64_t live_at_start;
-
-static int setup(void **state)
-{
-    (void)state;
-    live_at_start = zt_alloc_live();
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    assert_int_equal(zt_alloc_live(), live_at_start); /* nothing leaked */
-    return 0;
-}
-
 static void test_strerror(void **state)
 {
     (void)state;
@@ -399,16 +383,16 @@ static void test_pool(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_strerror, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_alloc_counts_and_injects, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_array_push, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_buf_limits, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_str_numbers, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_str_misc, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_time, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_hash_vectors, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_log_text_and_json, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_pool, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_strerror, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_alloc_counts_and_injects, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_array_push, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_buf_limits, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_str_numbers, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_str_misc, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_time, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_hash_vectors, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_log_text_and_json, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_pool, zt_test_leak_setup, zt_test_leak_teardown),
     };
     return zt_test_exit(cmocka_run_group_tests_name("core", tests, NULL, NULL));
 }

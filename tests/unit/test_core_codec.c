@@ -26,22 +26,6 @@
 #include "zentalk/zt_hash.h"
 #include "zentalk/zt_hex.h"
 
-static int64_t live_at_start;
-
-static int setup(void **state)
-{
-    (void)state;
-    live_at_start = zt_alloc_live();
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    assert_int_equal(zt_alloc_live(), live_at_start); /* nothing leaked */
-    return 0;
-}
-
 /* ---- hex ------------------------------------------------------------------- */
 
 static void test_hex_round_trip(void **state)
@@ -359,13 +343,13 @@ static void test_array_grow(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_hex_round_trip, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_hex_rejects, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_endian, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_file_read, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_fnv1a, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_chain, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_array_grow, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hex_round_trip, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_hex_rejects, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_endian, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_file_read, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_fnv1a, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_chain, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_array_grow, zt_test_leak_setup, zt_test_leak_teardown),
     };
     return zt_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

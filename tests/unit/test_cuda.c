@@ -55,22 +55,6 @@ static void need_cuda(void)
     zt__backend_free(be);
 }
 
-static int64_t live_at_start;
-
-static int setup(void **state)
-{
-    (void)state;
-    live_at_start = zt_alloc_live();
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    assert_int_equal(zt_alloc_live(), live_at_start);
-    return 0;
-}
-
 /* Built, but no driver or device: "not found", a clean load error, no
  * CUDA device listed. */
 static void test_no_device(void **state)
@@ -210,14 +194,14 @@ static void test_device_index(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_no_device, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_greedy_stories, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_deterministic_stories, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_vram_budget, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_list_devices, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_unsupported_type, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_failing_device, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_device_index, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_no_device, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_greedy_stories, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_deterministic_stories, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_vram_budget, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_list_devices, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_unsupported_type, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_failing_device, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_device_index, zt_test_leak_setup, zt_test_leak_teardown),
     };
     return zt_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -25,7 +25,6 @@
 
 #define NOW ((uint64_t)1700000000)
 
-static int64_t live_at_start;
 static uint8_t worker_sk[32], worker_pk[32], client_sk[32], client_pk[32];
 static uint8_t sign_pk[32], sign_sk[64];
 
@@ -33,18 +32,10 @@ static int setup(void **state)
 {
     (void)state;
     assert_int_equal(zt_crypto_init(), 0);
-    live_at_start = zt_alloc_live();
+    zt_test_leak_mark();
     assert_int_equal(zt_hpke_keypair(worker_sk, worker_pk), 0);
     assert_int_equal(zt_hpke_keypair(client_sk, client_pk), 0);
     crypto_sign_keypair(sign_pk, sign_sk);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    zt_alloc_fail_after(0);
-    assert_int_equal(zt_alloc_live(), live_at_start); /* nothing leaked */
     return 0;
 }
 
@@ -1003,7 +994,7 @@ static void test_alloc_failures(void **state)
         zt_alloc_fail_after(0);
         if (rc == 0) break;
         assert_int_equal(rc, ZT_ENOMEM);
-        assert_int_equal(zt_alloc_live(), live_at_start);
+        assert_int_equal(zt_alloc_live(), zt_test_leak_base());
     }
     struct zt_env_replay *rp = NULL;
     for (int64_t k = 1;; k++) {
@@ -1058,20 +1049,20 @@ static void test_alloc_failures(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_kat_header, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_kat_receipt, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_seal_errors, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_every_flip, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_wrong_recipient, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_expiry_and_replay, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_stream, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_stream_framing, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_receipt, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_malformed_headers, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_replay_cache, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_replay_threads, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_alloc_failures, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kat_header, setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_kat_receipt, setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_round_trip, setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_seal_errors, setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_every_flip, setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_wrong_recipient, setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_expiry_and_replay, setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_stream, setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_stream_framing, setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_receipt, setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_malformed_headers, setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_replay_cache, setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_replay_threads, setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_alloc_failures, setup, zt_test_leak_teardown),
     };
     return zt_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -30,23 +30,6 @@
 #include "zentalk/zt_time.h"
 #include "zt_test.h"
 
-static int64_t live_at_start;
-
-static int setup(void **state)
-{
-    (void)state;
-    live_at_start = zt_alloc_live();
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    zt_alloc_fail_after(0);
-    assert_int_equal(zt_alloc_live(), live_at_start); /* nothing leaked */
-    return 0;
-}
-
 /* Path of a shared test model, or NULL (and a printed reason) when absent. */
 static const char *model_path(char *buf, size_t cap, const char *name)
 {
@@ -1400,19 +1383,19 @@ static void test_write_corpus(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_type_traits, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_stories260k, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_llama2_tiny, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_alloc_failures, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_roundtrip, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_writer_errors, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_writer_alloc_failures, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_v2_and_versions, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_malformed_header_and_kv, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_malformed_tensors, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_truncation, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_open_errors, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_write_corpus, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_type_traits, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_stories260k, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_llama2_tiny, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_alloc_failures, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_roundtrip, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_writer_errors, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_writer_alloc_failures, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_v2_and_versions, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_malformed_header_and_kv, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_malformed_tensors, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_truncation, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_open_errors, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_write_corpus, zt_test_leak_setup, zt_test_leak_teardown),
     };
     return zt_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -23,14 +23,12 @@
 #include "../../src/crypto/hpke_int.h"
 #include "zt_test.h"
 
-static int64_t live_at_start;
-
 static int setup(void **state)
 {
     (void)state;
     assert_int_equal(zt_crypto_init(), 0);
     zt__hpke_test_set_flags(0);
-    live_at_start = zt_alloc_live();
+    zt_test_leak_mark();
     return 0;
 }
 
@@ -38,7 +36,7 @@ static int teardown(void **state)
 {
     (void)state;
     zt__hpke_test_set_flags(0);
-    assert_int_equal(zt_alloc_live(), live_at_start); /* nothing leaked */
+    zt_test_leak_check();
     return 0;
 }
 

@@ -25,7 +25,6 @@
 #include "zentalk/zt_str.h"
 #include "zt_test.h"
 
-static int64_t live_at_start;
 static char tmpdir[256];
 static const struct zt_identity_kdf fast_kdf = {1, 8192};
 static const char pass[] = "correct horse battery staple";
@@ -37,7 +36,7 @@ static int setup(void **state)
     zt__identity_test_set_kdf_max(0, 0);
     snprintf(tmpdir, sizeof tmpdir, "/tmp/zt-identity-XXXXXX");
     assert_non_null(mkdtemp(tmpdir));
-    live_at_start = zt_alloc_live();
+    zt_test_leak_mark();
     return 0;
 }
 
@@ -46,7 +45,7 @@ static int teardown(void **state)
     (void)state;
     zt_alloc_fail_after(0);
     zt__identity_test_set_kdf_max(0, 0);
-    assert_int_equal(zt_alloc_live(), live_at_start); /* nothing leaked */
+    zt_test_leak_check();
     DIR *d = opendir(tmpdir);
     if (d) {
         struct dirent *e;
@@ -777,7 +776,7 @@ static void test_alloc_failures(void **state)
         }
         assert_int_equal(rc, ZT_ENOMEM);
         assert_null(back);
-        assert_int_equal(zt_alloc_live(), live_at_start);
+        assert_int_equal(zt_alloc_live(), zt_test_leak_base());
     }
     assert_int_equal(rc, 0);
     assert_true(n > 1); /* at least one allocation was failed */
@@ -795,7 +794,7 @@ static void test_alloc_failures(void **state)
         }
         assert_int_equal(rc, ZT_ENOMEM);
         assert_null(x);
-        assert_int_equal(zt_alloc_live(), live_at_start + 1);
+        assert_int_equal(zt_alloc_live(), zt_test_leak_base() + 1);
     }
     assert_int_equal(rc, 0);
     for (n = 1; n < 1000; n++) {
@@ -811,7 +810,7 @@ static void test_alloc_failures(void **state)
         }
         assert_int_equal(rc, ZT_ENOMEM);
         assert_null(nd.endpoint);
-        assert_int_equal(zt_alloc_live(), live_at_start + 1);
+        assert_int_equal(zt_alloc_live(), zt_test_leak_base() + 1);
     }
     assert_int_equal(rc, 0);
     zt_free(d);

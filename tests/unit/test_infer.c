@@ -23,27 +23,12 @@
 #include "zentalk/zt_infer.h"
 
 static char model[1024];
-static int64_t live_at_start;
 
 static bool find_model(void)
 {
     if (zt_test_model("stories260K.gguf", model, sizeof model)) return true;
     model[0] = '\0';
     return false;
-}
-
-static int setup(void **state)
-{
-    (void)state;
-    live_at_start = zt_alloc_live();
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    assert_int_equal(zt_alloc_live(), live_at_start); /* nothing leaked */
-    return 0;
 }
 
 static struct zt_infer *open_file(uint32_t n_ctx)
@@ -399,12 +384,12 @@ int main(void)
 {
     find_model();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_bad_requests, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_registry, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_generate, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_task_close, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_embed_and_chat_run, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_chat_wait, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_requests, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_registry, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_generate, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_task_close, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_embed_and_chat_run, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_chat_wait, zt_test_leak_setup, zt_test_leak_teardown),
     };
     return zt_test_exit(cmocka_run_group_tests_name("infer", tests, NULL, NULL));
 }

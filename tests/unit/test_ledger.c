@@ -34,8 +34,8 @@
 #include "zentalk/zt_config.h"
 #include "zentalk/zt_file.h"
 #include "zentalk/zt_hash.h"
-#include "zentalk/zt_keccak.h"
 #include "zentalk/zt_hex.h"
+#include "zentalk/zt_keccak.h"
 #include "zentalk/zt_ledger.h"
 #include "zentalk/zt_log.h"
 #include "zentalk/zt_store.h"
@@ -43,7 +43,6 @@
 #include "zentalk/zt_wallet.h"
 
 static char dir[256], dbpath[300];
-static int64_t live_at_start;
 static char pg_db[600]; /* the PostgreSQL group's database; "" = SQLite */
 
 static void rm_files(void)
@@ -59,7 +58,7 @@ static void rm_files(void)
 static int setup(void **state)
 {
     (void)state;
-    live_at_start = zt_alloc_live();
+    zt_test_leak_mark();
     snprintf(dir, sizeof dir, "%s/zt-ledger-XXXXXX", access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
     if (!mkdtemp(dir)) return -1;
     snprintf(dbpath, sizeof dbpath, "%s/ledger.db", dir);
@@ -79,7 +78,7 @@ static int teardown(void **state)
 {
     (void)state;
     zt_alloc_fail_after(0);
-    int64_t leaked = zt_alloc_live() - live_at_start;
+    int64_t leaked = zt_alloc_live() - zt_test_leak_base();
     rm_files();
     rmdir(dir);
     if (leaked != 0) {

@@ -27,12 +27,11 @@
 #include "zentalk/zt_mesh.h"
 
 static char model[1024], model_sha[65];
-static int64_t live_at_start;
 
 static int setup(void **state)
 {
     (void)state;
-    live_at_start = zt_alloc_live();
+    zt_test_leak_mark();
     if (!zt_test_model("stories260K.gguf", model, sizeof model)) {
         model[0] = '\0';
         return 0;
@@ -41,13 +40,6 @@ static int setup(void **state)
     assert_int_equal(zt_mesh_manifest_of_file(model, &man), 0);
     zt_hex_encode(model_sha, man.file_sha256, 32);
     zt_mesh_manifest_deinit(&man);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    assert_int_equal(zt_alloc_live(), live_at_start);
     return 0;
 }
 
@@ -109,7 +101,7 @@ static void test_register_beside_a_running_job(void **state)
     complete(inf, "from-mesh", &b);
     assert_string_equal(b.s, want.s);
     zt_infer_shutdown(inf);
-    zt_infer_free(inf); /* the registered entry's strings freed (teardown counts) */
+    zt_infer_free(inf); /* the registered entry's strings freed (zt_test_leak_teardown counts) */
 }
 
 static void test_refusals(void **state)
@@ -207,5 +199,5 @@ int main(void)
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_concurrent_readers),
     };
-    return zt_test_exit(cmocka_run_group_tests_name("mesh_register", tests, setup, teardown));
+    return zt_test_exit(cmocka_run_group_tests_name("mesh_register", tests, setup, zt_test_leak_teardown));
 }

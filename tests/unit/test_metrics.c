@@ -16,22 +16,6 @@
 #include "zentalk/zt_buf.h"
 #include "zentalk/zt_metrics.h"
 
-static int64_t live_at_start;
-
-static int setup(void **state)
-{
-    (void)state;
-    live_at_start = zt_alloc_live();
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    assert_int_equal(zt_alloc_live(), live_at_start);
-    return 0;
-}
-
 struct relay_like {
     uint64_t ok, failed;
 };
@@ -259,13 +243,13 @@ static void test_alloc_failure(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_render, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_emit_each, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_table_index, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_emitf_too_long, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_register_errors, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_full_output, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_alloc_failure, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_render, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_emit_each, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_table_index, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_emitf_too_long, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_register_errors, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_full_output, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_alloc_failure, zt_test_leak_setup, zt_test_leak_teardown),
     };
     return zt_test_exit(cmocka_run_group_tests_name("metrics", tests, NULL, NULL));
 }

@@ -23,22 +23,7 @@
 #include "genmodel.h"
 #include "zt_test.h"
 
-static int64_t live_at_start;
 static char stories_path[1024], tiny_path[1024];
-
-static int setup(void **state)
-{
-    (void)state;
-    live_at_start = zt_alloc_live();
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    assert_int_equal(zt_alloc_live(), live_at_start);
-    return 0;
-}
 
 static bool model_path(char *out, size_t n, const char *file)
 {
@@ -641,14 +626,14 @@ int main(void)
     if (!model_path(stories_path, sizeof stories_path, "stories260K.gguf")) stories_path[0] = '\0';
     if (!model_path(tiny_path, sizeof tiny_path, "llama-2-tiny-random.gguf")) tiny_path[0] = '\0';
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_stories_reference, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_tiny_f16_reference, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_determinism_threads_and_kv, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_batch_invariance, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_generated_types, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_batch_invariance_types, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_kv_f16, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stories_reference, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_tiny_f16_reference, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_determinism_threads_and_kv, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_batch_invariance, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_generated_types, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_batch_invariance_types, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_kv_f16, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_bad_input, zt_test_leak_setup, zt_test_leak_teardown),
     };
     return zt_test_exit(cmocka_run_group_tests_name("model", tests, NULL, NULL));
 }

@@ -18,23 +18,15 @@
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_engine.h"
 #include "zentalk/zt_error.h"
+#include "zentalk/zt_hash.h"
 #include "zentalk/zt_quant.h"
 #include "zt_test.h"
-
-static int64_t live_at_start;
 
 static int setup(void **state)
 {
     (void)state;
-    live_at_start = zt_alloc_live();
+    zt_test_leak_mark();
     assert_int_equal(zt_quant_init(), 0);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    assert_int_equal(zt_alloc_live(), live_at_start); /* nothing leaked */
     return 0;
 }
 
@@ -44,10 +36,7 @@ static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 
 static uint64_t rng_u64(void)
 {
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
+    return zt_splitmix64(&rng_state);
 }
 
 static double rng_unit(void) /* (0, 1) */
@@ -64,20 +53,6 @@ static void fill_normal(float *x, size_t n, float scale)
 {
     for (size_t i = 0; i < n; i++)
         x[i] = rng_normal() * scale;
-}
-
-static uint32_t f2u(float f)
-{
-    uint32_t u;
-    memcpy(&u, &f, sizeof u);
-    return u;
-}
-
-static float u2f(uint32_t u)
-{
-    float f;
-    memcpy(&f, &u, sizeof f);
-    return f;
 }
 
 static void *xmalloc(size_t n)
@@ -119,11 +94,11 @@ static void test_fp16_known(void **state)
     assert_true(zt_fp16_to_fp32(0x03ff) == 1023 * 0x1p-24f);
     assert_true(zt_fp16_to_fp32(0x0400) == 0x1p-14f);
     assert_true(zt_fp16_to_fp32(0x3555) == 0x1.554p-2f);
-    assert_int_equal(f2u(zt_fp16_to_fp32(0x8000)), 0x80000000u);
+    assert_int_equal(zt_test_f2u(zt_fp16_to_fp32(0x8000)), 0x80000000u);
     assert_true(isinf(zt_fp16_to_fp32(0x7c00)) && zt_fp16_to_fp32(0x7c00) > 0);
     assert_true(isinf(zt_fp16_to_fp32(0xfc00)) && zt_fp16_to_fp32(0xfc00) < 0);
-    assert_int_equal(f2u(zt_fp16_to_fp32(0x7e00)), 0x7fc00000u);
-    assert_int_equal(f2u(zt_fp16_to_fp32(0x7c01)), 0x7fc02000u); /* sNaN made quiet */
+    assert_int_equal(zt_test_f2u(zt_fp16_to_fp32(0x7e00)), 0x7fc00000u);
+    assert_int_equal(zt_test_f2u(zt_fp16_to_fp32(0x7c01)), 0x7fc02000u); /* sNaN made quiet */
 
     assert_int_equal(zt_fp32_to_fp16(1.0f), 0x3c00);
     assert_int_equal(zt_fp32_to_fp16(-2.0f), 0xc000);
@@ -146,8 +121,8 @@ static void test_fp16_known(void **state)
     assert_int_equal(zt_fp32_to_bf16(1.0f), 0x3f80);
     assert_int_equal(zt_fp32_to_bf16(1.0f + 0x1p-8f), 0x3f80);     /* tie -> even */
     assert_int_equal(zt_fp32_to_bf16(1.0f + 3 * 0x1p-8f), 0x3f82); /* tie -> even */
-    assert_int_equal(zt_fp32_to_bf16(u2f(0x7f7fffffu)), 0x7f80);   /* overflow -> Inf */
-    assert_int_equal(zt_fp32_to_bf16(u2f(0x7f800001u)) & 0x7fc0, 0x7fc0);
+    assert_int_equal(zt_fp32_to_bf16(zt_test_u2f(0x7f7fffffu)), 0x7f80);   /* overflow -> Inf */
+    assert_int_equal(zt_fp32_to_bf16(zt_test_u2f(0x7f800001u)) & 0x7fc0, 0x7fc0);
     assert_true(zt_bf16_to_fp32(0xc040) == -3.0f);
 }
 
@@ -199,13 +174,13 @@ static void test_fp16_rows_all_isas(void **state)
             continue;
         zt_fp16_to_fp32_row(h, f, N);
         for (uint32_t i = 0; i < N; i++)
-            assert_int_equal(f2u(f[i]), f2u(zt_fp16_to_fp32(h[i])));
+            assert_int_equal(zt_test_f2u(f[i]), zt_test_f2u(zt_fp16_to_fp32(h[i])));
         for (uint32_t i = 0; i < N; i++) {
             uint32_t r = (uint32_t)rng_u64();
             /* bias towards the interesting range: exponents around the half range */
             if (i % 2)
                 r = (r & 0x80001fffu) | ((uint32_t)(100 + (r >> 13) % 50) << 23) | (r & 0x7fe000u);
-            g[i] = u2f(r);
+            g[i] = zt_test_u2f(r);
         }
         zt_fp32_to_fp16_row(g, h2, N);
         for (uint32_t i = 0; i < N; i++)
@@ -525,7 +500,7 @@ static void test_order_k2(void **state)
                 make_acts(t, xq, xf, n);
                 float got = 0, want = order_k2(t, w, xq, nbs[i]);
                 assert_int_equal(zt_quant_vec_dot(t, n, w, xq, &got), 0);
-                if (f2u(got) != f2u(want)) {
+                if (zt_test_f2u(got) != zt_test_f2u(want)) {
                     printf("%s blocks=%zu: scalar %a != k2 definition %a\n", tname(t), nbs[i], (double)got,
                            (double)want);
                     fail();
@@ -593,7 +568,7 @@ static void test_isa_bit_identity(void **state)
                         continue;
                     assert_int_equal(zt_quant_set_isa((enum zt_quant_isa)isa), 0);
                     assert_int_equal(zt_quant_vec_dot(t, n, w, xq, &got), 0);
-                    if (f2u(got) != f2u(ref)) {
+                    if (zt_test_f2u(got) != zt_test_f2u(ref)) {
                         /* the first mismatch of each path, then the next path */
                         if (!(bad & (1u << isa)))
                             printf("%s n=%zu isa=%s: %a != scalar %a\n", tname(t), n,
@@ -662,7 +637,7 @@ static void test_matmul_rows_identity(void **state)
                                      0);
                     for (size_t b = 0; b < batch; b++)
                         for (size_t r = r0; r < ROWS - r0 / 2; r++)
-                            if (f2u(out[b * ROWS + r]) != f2u(ref[(b + boff) * ROWS + r])) {
+                            if (zt_test_f2u(out[b * ROWS + r]) != zt_test_f2u(ref[(b + boff) * ROWS + r])) {
                                 if (!(bad & (1u << isa)))
                                     printf("%s n=%zu isa=%d batch=%zu b=%zu r=%zu: %a != %a\n",
                                            tname(t), n, isa, batch, b, r, (double)out[b * ROWS + r],
@@ -719,7 +694,7 @@ static void test_float_batches(void **state)
                 assert_int_equal(zt_quant_matmul_rows(t, W, wb, r0, ROWS, X, xb, batch, out, ROWS, n), 0);
                 for (size_t b = 0; b < batch; b++)
                     for (size_t r = r0; r < ROWS; r++)
-                        if (f2u(out[b * ROWS + r]) != f2u(ref[b * ROWS + r])) {
+                        if (zt_test_f2u(out[b * ROWS + r]) != zt_test_f2u(ref[b * ROWS + r])) {
                             printf("%s n=%zu isa=%d batch=%zu b=%zu r=%zu: %a != %a\n", tname(t), n, isa, batch, b,
                                    r, (double)out[b * ROWS + r], (double)ref[b * ROWS + r]);
                             fail();
@@ -794,7 +769,7 @@ static void test_packed_identity(void **state)
                             zt_free(prep);
                             for (size_t b = 0; b < batch; b++)
                                 for (size_t r = r0; r < rows; r++)
-                                    if (f2u(out[b * rows + r]) != f2u(ref[b * rows + r])) {
+                                    if (zt_test_f2u(out[b * rows + r]) != zt_test_f2u(ref[b * rows + r])) {
                                         if (!(bad & (1u << isa)))
                                             printf("packed %s isa=%d rows=%zu n=%zu batch=%zu b=%zu r=%zu: %a != %a\n",
                                                    tname(t), isa, rows, n, batch, b, r, (double)out[b * rows + r],
@@ -976,23 +951,23 @@ static void test_paths(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_fp16_known, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_fp16_all_values, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_fp16_rows_all_isas, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_known_answer_blocks, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_q8_k_bsums, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_quant_error, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_vec_dot_accuracy, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_order_k2, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_isa_bit_identity, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_matmul_rows_identity, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_float_batches, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_packed_identity, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_activation_formats, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_activation_isas, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_invalid, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_dispatch, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_paths, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fp16_known, setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_fp16_all_values, setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_fp16_rows_all_isas, setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_known_answer_blocks, setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_q8_k_bsums, setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_quant_error, setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_vec_dot_accuracy, setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_order_k2, setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_isa_bit_identity, setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_matmul_rows_identity, setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_float_batches, setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_packed_identity, setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_activation_formats, setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_activation_isas, setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_invalid, setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_dispatch, setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_paths, setup, zt_test_leak_teardown),
     };
     return zt_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -42,20 +42,12 @@
 #include "zentalk/zt_store.h"
 #include "zentalk/zt_time.h"
 
-static int64_t live_at_start;
 static unsigned stream_no; /* a fresh stream per test */
-
-static int setup(void **state)
-{
-    (void)state;
-    live_at_start = zt_alloc_live();
-    return 0;
-}
 
 static int teardown(void **state)
 {
     (void)state;
-    int64_t leaked = zt_alloc_live() - live_at_start;
+    int64_t leaked = zt_alloc_live() - zt_test_leak_base();
     if (leaked) {
         printf("leak: %lld allocations\n", (long long)leaked);
         return -1;
@@ -523,7 +515,7 @@ int main(void)
 {
     signal(SIGPIPE, SIG_IGN); /* as the node: a write to a dropped connection is an error, not a signal */
     zt_log_set_level(ZT_LOG_OFF);
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, zt_test_leak_setup, teardown)
     const struct CMUnitTest tests[] = {
         T(test_memory),
         T(test_config),

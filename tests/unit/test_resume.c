@@ -23,16 +23,15 @@
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_crypto.h"
 #include "zentalk/zt_jobs.h"
-#include "zentalk/zt_sealed.h"
 #include "zentalk/zt_model.h"
 #include "zentalk/zt_runner.h"
+#include "zentalk/zt_sealed.h"
 #include "zentalk/zt_str.h"
 #include "zentalk/zt_tokenizer.h"
 #include "zt_test.h"
 
 #define MAX_IDS 256
 
-static int64_t live_at_start;
 static const char *const MODELS[] = {"stories260K.gguf", "llama-2-tiny-random.gguf"};
 
 struct result {
@@ -152,20 +151,6 @@ static void params(struct zt_job_params *p, bool seeded, uint32_t max_tokens)
     p->max_tokens = max_tokens;
     p->ignore_eos = true; /* the tiny models end early otherwise: the test wants long streams */
     p->want_ids = true;
-}
-
-static int setup(void **state)
-{
-    (void)state;
-    live_at_start = zt_alloc_live();
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    assert_int_equal(zt_alloc_live(), live_at_start);
-    return 0;
 }
 
 /* Resume at k on a fresh runner: text (the part streamed before k plus the
@@ -486,12 +471,12 @@ static void test_prefill_equals_decode(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_prefill_equals_decode, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_resume_identical, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_resume_at_end, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_verify, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_verify_other_model, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_honest_jobs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_prefill_equals_decode, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_resume_identical, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_resume_at_end, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_verify, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_verify_other_model, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_honest_jobs, zt_test_leak_setup, zt_test_leak_teardown),
     };
     return zt_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -15,15 +15,14 @@
 #include <unistd.h>
 
 #include "zentalk/zt_alloc.h"
+#include "zentalk/zt_engine.h"
 #include "zentalk/zt_hash.h"
 #include "zentalk/zt_model.h"
-#include "zentalk/zt_engine.h"
 #include "zentalk/zt_runner.h"
 #include "zentalk/zt_tokenizer.h"
 #include "zt_test.h"
 
 static char path[1024];
-static int64_t live_at_start;
 
 struct result {
     pthread_mutex_t mu;
@@ -125,26 +124,12 @@ static void params(struct zt_job_params *p, uint64_t seed, uint32_t max_tokens)
     p->max_tokens = max_tokens;
 }
 
-static int setup(void **state)
-{
-    (void)state;
-    live_at_start = zt_alloc_live();
-    return 0;
-}
-
-/* First line of every test (cmocka 1.1 reports a skip inside a setup
+/* First line of every test (cmocka 1.1 reports a skip inside a zt_test_leak_setup
  * function as an error, so the check is in the test). */
 #define NEED_MODEL()                                                                         \
     do {                                                                                     \
         if (!path[0]) zt_skip("test model stories260K.gguf not found (tests/models)");       \
     } while (0)
-
-static int teardown(void **state)
-{
-    (void)state;
-    assert_int_equal(zt_alloc_live(), live_at_start);
-    return 0;
-}
 
 static const char *prompts[3] = {"Once upon a time", "The little dog", "Lily and Ben went to the park"};
 
@@ -367,11 +352,11 @@ int main(void)
     if (!zt_test_model("stories260K.gguf", path, sizeof path)) path[0] = '\0';
     if (zt_hash_init() != 0) return 1;
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_alone_equals_together, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_stop_and_length, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_cancel_and_embed, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_empty_token_text, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_kv_in_build_id, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_alone_equals_together, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_stop_and_length, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_cancel_and_embed, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_empty_token_text, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_kv_in_build_id, zt_test_leak_setup, zt_test_leak_teardown),
     };
     return zt_test_exit(cmocka_run_group_tests_name("runner", tests, NULL, NULL));
 }

@@ -15,20 +15,11 @@
 #include "zentalk/zt_sampler.h"
 #include "zt_test.h"
 
-static int64_t live_at_start;
-
 static int setup(void **state)
 {
     (void)state;
-    live_at_start = zt_alloc_live();
+    zt_test_leak_mark();
     return zt_hash_init();
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    assert_int_equal(zt_alloc_live(), live_at_start);
-    return 0;
 }
 
 #define V 16
@@ -337,7 +328,6 @@ static void test_hash_chain(void **state)
     zt_sampler_free(a), zt_sampler_free(b);
 }
 
-
 /* ---- the vocabulary scans against plain loops ------------------------------
  * The sampler skips blocks of logits that cannot change its result; these
  * check it against the plain definitions on vocabularies of several blocks
@@ -488,15 +478,15 @@ static void test_scans_match_plain(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_greedy_and_ties, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_distribution_matches_softmax, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_seed_reproducible, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_state_reconstructible, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_filters, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bias_and_penalties, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_invalid_params, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_hash_chain, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_scans_match_plain, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_greedy_and_ties, setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_distribution_matches_softmax, setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_seed_reproducible, setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_state_reconstructible, setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_filters, setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_bias_and_penalties, setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_invalid_params, setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_hash_chain, setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_scans_match_plain, setup, zt_test_leak_teardown),
     };
     return zt_test_exit(cmocka_run_group_tests_name("sampler", tests, NULL, NULL));
 }

@@ -23,7 +23,6 @@
 #include "zentalk/zt_sealed.h"
 #include "zt_test.h"
 
-static int64_t live_at_start;
 static uint8_t worker_sk[32], worker_pk[32], reply_sk[32], reply_pk[32];
 static uint8_t sign_pk[32], sign_sk[64];
 
@@ -31,18 +30,10 @@ static int setup(void **state)
 {
     (void)state;
     assert_int_equal(zt_crypto_init(), 0);
-    live_at_start = zt_alloc_live();
+    zt_test_leak_mark();
     assert_int_equal(zt_hpke_keypair(worker_sk, worker_pk), 0);
     assert_int_equal(zt_hpke_keypair(reply_sk, reply_pk), 0);
     crypto_sign_keypair(sign_pk, sign_sk);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    zt_alloc_fail_after(0);
-    assert_int_equal(zt_alloc_live(), live_at_start); /* nothing leaked */
     return 0;
 }
 
@@ -508,14 +499,14 @@ int main(void)
 {
     json_set_alloc_funcs(zt_malloc, zt_free);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_job_decode_valid, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_job_decode_invalid, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_final, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_not_streamed, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_every_truncation_and_flip, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_receipt_mismatch, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_alloc_failures, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_job_decode_valid, setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_job_decode_invalid, setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_final, setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_round_trip, setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_not_streamed, setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_every_truncation_and_flip, setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_receipt_mismatch, setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_alloc_failures, setup, zt_test_leak_teardown),
     };
     return zt_test_exit(cmocka_run_group_tests_name("sealed", tests, NULL, NULL));
 }

@@ -28,12 +28,10 @@ static struct zt_stopwords *SW;
 static const uint8_t SECRET[32] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
                                    17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32};
 
-static int64_t live_at_start;
-
 static int setup(void **state)
 {
     (void)state;
-    live_at_start = zt_alloc_live();
+    zt_test_leak_mark();
     snprintf(dir, sizeof dir, "/tmp/zt-search-XXXXXX");
     if (!mkdtemp(dir)) return -1;
     snprintf(dbpath, sizeof dbpath, "%s/search.db", dir);
@@ -43,7 +41,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    int64_t leaked = zt_alloc_live() - live_at_start; /* assets are loaded before the tests */
+    int64_t leaked = zt_alloc_live() - zt_test_leak_base(); /* assets are loaded before the tests */
     if (leaked != 0) {
         printf("leak: %lld allocations\n", (long long)leaked);
         return -1;

@@ -36,22 +36,6 @@
 #include "zentalk/zt_quant.h"
 #include "zt_test_gpu.h"
 
-static int64_t live_at_start;
-
-static int setup(void **state)
-{
-    (void)state;
-    live_at_start = zt_alloc_live();
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    assert_int_equal(zt_alloc_live(), live_at_start);
-    return 0;
-}
-
 /* Whether `name` runs here (two logical devices of device 0); a skip with
  * the reason otherwise. */
 static bool usable(const char *name)
@@ -348,9 +332,9 @@ static void test_split_memory(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_split_ops, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_split_models, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_split_memory, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_split_ops, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_split_models, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_split_memory, zt_test_leak_setup, zt_test_leak_teardown),
     };
     return zt_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -34,12 +34,11 @@
 #include "zentalk/zt_buf.h"
 #include "zentalk/zt_config.h"
 #include "zentalk/zt_log.h"
-#include "zentalk/zt_str.h"
 #include "zentalk/zt_store.h"
+#include "zentalk/zt_str.h"
 #include "zentalk/zt_time.h"
 
 static char dir[256], dbpath[300];
-static int64_t live_at_start;
 /* The PostgreSQL group: the conninfo of this test's fresh database ("" in
  * the SQLite group). */
 static char pg_db[600];
@@ -51,7 +50,7 @@ static const char *db_target(void) { return on_pg() ? pg_db : dbpath; }
 static int setup(void **state)
 {
     (void)state;
-    live_at_start = zt_alloc_live();
+    zt_test_leak_mark();
     /* tmpfs where there is one: the allocation sweep opens thousands of files */
     snprintf(dir, sizeof dir, "%s/zt-store-XXXXXX", access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
     if (!mkdtemp(dir)) return -1;
@@ -85,7 +84,7 @@ static int teardown(void **state)
 {
     (void)state;
     zt_alloc_fail_after(0);
-    int64_t leaked = zt_alloc_live() - live_at_start;
+    int64_t leaked = zt_alloc_live() - zt_test_leak_base();
     rm_files();
     rmdir(dir);
     if (leaked != 0) {

@@ -26,22 +26,6 @@
 #include "zentalk/zt_tokenizer.h"
 #include "zt_test.h"
 
-static int64_t live_at_start;
-
-static int setup(void **state)
-{
-    (void)state;
-    live_at_start = zt_alloc_live();
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    assert_int_equal(zt_alloc_live(), live_at_start); /* nothing leaked */
-    return 0;
-}
-
 /* ------------------------------------------------------------------ */
 /* helpers */
 
@@ -1149,22 +1133,22 @@ static void test_alloc_failures(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_spm_llama_vectors, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_spm_hello_world, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_spm_stories260k, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_spm_tok512_consistency, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_spm_synthetic_merges, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bpe_gpt2_vectors, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bpe_pretokenizers, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bpe_merge_priority, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bpe_roundtrip_any_bytes, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bpe_special_tokens, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_long_runs, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_stream_split_utf8, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_stream_spm, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_malformed_vocab, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_gguf_bpe, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_alloc_failures, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_spm_llama_vectors, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_spm_hello_world, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_spm_stories260k, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_spm_tok512_consistency, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_spm_synthetic_merges, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_bpe_gpt2_vectors, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_bpe_pretokenizers, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_bpe_merge_priority, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_bpe_roundtrip_any_bytes, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_bpe_special_tokens, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_long_runs, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_stream_split_utf8, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_stream_spm, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_malformed_vocab, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_gguf_bpe, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_alloc_failures, zt_test_leak_setup, zt_test_leak_teardown),
     };
     return zt_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

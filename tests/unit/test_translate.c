@@ -616,38 +616,22 @@ static void test_two_letter_modes(void **state)
     rmdir(dir);
 }
 
-static int64_t live_at_start;
-
-static int mark_live(void **state)
-{
-    (void)state;
-    live_at_start = zt_alloc_live();
-    return 0;
-}
-
-static int check_leaks(void **state)
-{
-    (void)state;
-    assert_int_equal(zt_alloc_live(), live_at_start);
-    return 0;
-}
-
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN); /* as the node does */
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_known_sentences, mark_live, check_leaks),
-        cmocka_unit_test_setup_teardown(test_many_messages_one_pipeline, mark_live, check_leaks),
-        cmocka_unit_test_setup_teardown(test_concurrent, mark_live, check_leaks),
-        cmocka_unit_test_setup_teardown(test_killed_pipeline_restarts, mark_live, check_leaks),
-        cmocka_unit_test_setup_teardown(test_bad_input, mark_live, check_leaks),
-        cmocka_unit_test_setup_teardown(test_round_trip_and_timeout, mark_live, check_leaks),
-        cmocka_unit_test_setup_teardown(test_codes_and_detector, mark_live, check_leaks),
-        cmocka_unit_test_setup_teardown(test_readable_spanish, mark_live, check_leaks),
-        cmocka_unit_test_setup_teardown(test_rules_and_tidy, mark_live, check_leaks),
-        cmocka_unit_test_setup_teardown(test_two_letter_modes, mark_live, check_leaks),
-        cmocka_unit_test_setup_teardown(test_llm_prompt, mark_live, check_leaks),
-        cmocka_unit_test_setup_teardown(test_service, mark_live, check_leaks),
+        cmocka_unit_test_setup_teardown(test_known_sentences, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_many_messages_one_pipeline, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_concurrent, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_killed_pipeline_restarts, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_bad_input, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_round_trip_and_timeout, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_codes_and_detector, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_readable_spanish, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_rules_and_tidy, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_two_letter_modes, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_llm_prompt, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_service, zt_test_leak_setup, zt_test_leak_teardown),
     };
     return zt_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

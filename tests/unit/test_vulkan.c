@@ -21,11 +21,10 @@
 #include <unistd.h>
 
 #include "../../src/engine/backend.h"
-#include "zentalk/zt_engine.h"
 #include "zentalk/zt_alloc.h"
+#include "zentalk/zt_engine.h"
 #include "zentalk/zt_model.h"
 #include "zt_test_gpu.h"
-
 
 /* Skips the current test unless a Vulkan device is usable here. */
 static void need_vulkan(void)
@@ -42,22 +41,6 @@ static void need_vulkan(void)
     if (rc == ZT_ENOTFOUND) zt_skip("no Vulkan device on this machine (lavapipe: mesa-vulkan-drivers)");
     assert_int_equal(rc, 0);
     zt__backend_free(be);
-}
-
-static int64_t live_at_start;
-
-static int setup(void **state)
-{
-    (void)state;
-    live_at_start = zt_alloc_live();
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    assert_int_equal(zt_alloc_live(), live_at_start);
-    return 0;
 }
 
 /* The deterministic mode (issue 14 item 3): the 40 tokens and every logit of
@@ -191,13 +174,13 @@ static void test_device_index(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_greedy_stories, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_deterministic_stories, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_vram_budget, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_list_devices, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_unsupported_type, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_staging, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_device_index, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_greedy_stories, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_deterministic_stories, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_vram_budget, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_list_devices, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_unsupported_type, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_staging, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_device_index, zt_test_leak_setup, zt_test_leak_teardown),
     };
     return zt_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }
