@@ -1,5 +1,5 @@
 /* orch_verdict.h: the orchestrator's own reading of a remote gateway's
- * verification verdict (internal to src/orchestrator; src/server/orch_lease.c uses it,
+ * verification verdict (internal to src/orchestrator; lease.c uses it,
  * tests/unit/test_orch_verdict.c tests it). docs/internals/orchestrator.md
  * "Verification over leases".
  *
@@ -120,7 +120,7 @@ ZT_NODISCARD int zt__orch_verdict_check(const struct zt__verdict_job *job, json_
 
 /* The orchestrator's own verdict on a leased job whose gateway sent none
  * it could prove within orchestrator.verification.verdict_wait_s
- * (orch_lease.c): the checked worker's signed FINAL checkpoint, which the
+ * (lease.c): the checked worker's signed FINAL checkpoint, which the
  * gateway's check event carried (wckpt, verified then under the registry's
  * key wpk), against every picked checker's own report held for its subject
  * (zt_job_check_decide, the gateway's rule). out->settle is false when no
