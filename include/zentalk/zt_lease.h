@@ -106,9 +106,11 @@ bool zt_lease_report(struct zt_lease *l, const struct zt_lease_call *call, json_
 
 /* The checks of this node's own gateway: checker was picked for a check
  * of subject (the checked worker's signed input_hash) of job_id, and may
- * report it; that checker's check failed (its report awaited no more). */
-void zt_lease_expect_check(struct zt_lease *l, const char *checker, const char *job_id,
-                           const uint8_t subject[static 32], int64_t now_ms);
+ * report it (0; ZT_ETOOBIG this node's share of open picks is full,
+ * ZT_EBUSY every pick slot is live: the pick is not to be used); that
+ * checker's check failed (its report awaited no more). */
+ZT_NODISCARD int zt_lease_expect_check(struct zt_lease *l, const char *checker, const char *job_id,
+                                       const uint8_t subject[static 32], int64_t now_ms);
 void zt_lease_check_failed(struct zt_lease *l, const char *checker, const char *job_id);
 /* POST /v1/orchestrator/check-report: a checker's signed answer. 0 kept;
  * ZT_EPERM refused (*why, static), ZT_EEXIST replayed, ZT_EINVAL

@@ -102,12 +102,18 @@ struct gateway {
 };
 
 #define VERDICT_AWAITS 2 /* verdict_h/verdict_call: a picked checker's report may still come (no error code) */
-#define USED_EVIDENCE_MAX 4096 /* worker receipts (sealed-job ids) already used by a verdict */
+#define VERDICT_EVIDENCE_BUSY 3 /* verdict_h: its evidence is held by a settlement now, or the set is full */
+/* A verdict's evidence (its worker receipt's sealed-job id) is accepted
+ * once: kept until EVIDENCE_TTL_MS past the receipt's finish, and a
+ * receipt older than that (or dated more than the clock skew ahead) is
+ * refused by its age, so no replay outlives its entry. At most
+ * EVIDENCE_MAX kept (past it verdicts are 503 until some expire). */
+#define EVIDENCE_TTL_MS 3600000
+#define EVIDENCE_MAX 65536
 
 struct zt_lease {
     pthread_mutex_t mu;
-    uint8_t used[USED_EVIDENCE_MAX][16]; /* a ring: a verdict's evidence is accepted once */
-    size_t n_used, used_next;
+    struct zt__once *used;              /* the evidence verdicts used (EVIDENCE_TTL_MS) */
     struct gateway gws[GATEWAYS_MAX];
     struct zt_registry *reg;
     struct zt_sched *sched;
@@ -133,8 +139,10 @@ int zt_lease_new(struct zt_registry *reg, struct zt_sched *sched, struct zt_veri
         zt_free(l);
         return ZT_ENOMEM;
     }
-    if (zt_peers_new(&l->gw_peers) != 0 || zt_nodeauth_verifier_new(0, &l->nav) != 0) {
+    if (zt_peers_new(&l->gw_peers) != 0 || zt_nodeauth_verifier_new(0, &l->nav) != 0 ||
+        zt__once_new(EVIDENCE_MAX, &l->used) != 0) {
         zt_peers_free(l->gw_peers);
+        zt_nodeauth_verifier_free(l->nav);
         zt__check_reports_free(l->reports);
         zt_free(l);
         return ZT_ENOMEM;
@@ -717,11 +725,34 @@ static void check_pick_h(struct zt_lease *l, const char *job_id, const char *wor
         res_error(res, 404, "no_checker", "no other live worker of the model is free to check");
         return;
     }
+    /* it may report its answer here: a pick the gateway's share (or the
+     * table) has no room for is refused, never another's evicted */
+    char gateway[ZT_IDENTITY_ID_SIZE] = "";
     pthread_mutex_lock(&l->mu);
     struct lease **pp = find(l, job_id);
+    if (pp) zt_strlcpy(gateway, (*pp)->gateway, sizeof gateway);
+    pthread_mutex_unlock(&l->mu);
+    int e = zt__check_reports_expect(l->reports, gateway, ni.node_id, job_id, subject, now);
+    if (e) {
+        pthread_mutex_lock(&l->mu);
+        l->n_check_refused++;
+        pthread_mutex_unlock(&l->mu);
+        zt_log_rl(ZT_LOG_WARN, 10, "check_refused", "sched_job=%s gateway=%s why=%s", job_id,
+                  gateway[0] ? gateway : "-", e == ZT_ETOOBIG ? "gateway_picks" : "picks_full");
+        res->retry_after_s = 30;
+        if (e == ZT_ETOOBIG)
+            res_error(res, 429, "check_picks_gateway",
+                      "this gateway has as many checks open as one gateway may (1,024); retry after "
+                      "Retry-After");
+        else
+            res_error(res, 429, "check_picks_full",
+                      "the orchestrator has as many checks open as it holds; retry after Retry-After");
+        return;
+    }
+    pthread_mutex_lock(&l->mu);
+    pp = find(l, job_id);
     if (pp) note_node((*pp)->picked, &(*pp)->n_picked, ni.node_id); /* it may be named in the verdict */
     pthread_mutex_unlock(&l->mu);
-    zt__check_reports_expect(l->reports, ni.node_id, job_id, subject, now); /* and may report its answer here */
     res_json(res, 200, json_pack("{s:s,s:s,s:o}", "job_id", job_id, "state", "check", "worker",
                                            worker_json(&ni)));
 }
@@ -734,34 +765,51 @@ static int registry_key(void *ud, const char *node_id, uint8_t pk[static ZT_ED25
     return rc;
 }
 
-/* Takes a verdict's evidence (the worker receipt's sealed-job id) for one
- * settlement, under l->mu: false when a verdict (the gateway's or the
- * orchestrator's own) already used it. Shared by verdict_h and own_verdict. */
-static bool use_evidence(struct zt_lease *l, const uint8_t id[static 16])
+/* Takes a verdict's evidence (the worker receipt's sealed-job id; its
+ * finish, unix s, or 0 for a checkpoint alone: the orchestrator's own
+ * verdict, whose checkpoint came with the check event) for one
+ * settlement, pending until release_evidence: 0 taken; ZT_EPERM a verdict
+ * (the gateway's or the orchestrator's own) already used it, or the
+ * receipt is too old or dated in the future to be kept until it stops
+ * counting; ZT_EBUSY another verdict's settlement holds it now, or the set
+ * is full (*why, static). Shared by verdict_h and own_verdict. */
+static int use_evidence(struct zt_lease *l, const uint8_t id[static 16], uint64_t finished_s, const char **why)
 {
-    pthread_mutex_lock(&l->mu);
-    bool replayed = false;
-    for (size_t i = 0; i < l->n_used && !replayed; i++) replayed = memcmp(l->used[i], id, 16) == 0;
-    if (!replayed) {
-        memcpy(l->used[l->used_next], id, 16);
-        l->used_next = (l->used_next + 1) % USED_EVIDENCE_MAX;
-        if (l->n_used < USED_EVIDENCE_MAX) l->n_used++;
+    int64_t now = zt_time_real_ms(), until = now + EVIDENCE_TTL_MS;
+    if (finished_s) {
+        int64_t fin = finished_s > (uint64_t)INT64_MAX / 2000 ? INT64_MAX / 2 : (int64_t)finished_s * 1000;
+        if (fin + EVIDENCE_TTL_MS <= now) {
+            *why = "the worker's receipt is older than verdict evidence is accepted (1 hour)";
+            return ZT_EPERM;
+        }
+        if (fin > now + ZT__CHECK_REPORT_SKEW_MS) {
+            *why = "the worker's receipt is dated in the future (past the clock skew allowed)";
+            return ZT_EPERM;
+        }
+        until = fin + EVIDENCE_TTL_MS;
+        if (until < now + ZT__CHECK_REPORT_SKEW_MS) until = now + ZT__CHECK_REPORT_SKEW_MS;
     }
-    pthread_mutex_unlock(&l->mu);
-    return !replayed;
+    switch (zt__once_take(l->used, id, until, now, true)) {
+    case ZT__ONCE_TAKEN:
+        return 0;
+    case ZT__ONCE_USED:
+        *why = "this evidence (the worker's receipt) was already used by a verdict";
+        return ZT_EPERM;
+    case ZT__ONCE_PENDING:
+        *why = "this evidence is being settled by another verdict now; retry";
+        return ZT_EBUSY;
+    case ZT__ONCE_FULL:
+    default:
+        *why = "too many verdicts' evidence held; retry later";
+        return ZT_EBUSY;
+    }
 }
 
-/* Gives back evidence use_evidence took for a settlement that failed (a
- * busy store): the retried verdict may use it again. */
-static void release_evidence(struct zt_lease *l, const uint8_t id[static 16])
+/* Settles evidence use_evidence took: kept (used), or given back after a
+ * settlement that failed (a busy store): the retried verdict may use it. */
+static void release_evidence(struct zt_lease *l, const uint8_t id[static 16], bool used)
 {
-    pthread_mutex_lock(&l->mu);
-    for (size_t i = 0; i < l->n_used; i++)
-        if (memcmp(l->used[i], id, 16) == 0) {
-            memset(l->used[i], 0, 16); /* a slot no receipt fills again */
-            break;
-        }
-    pthread_mutex_unlock(&l->mu);
+    zt__once_settle(l->used, id, used);
 }
 
 /* "verdict": what the gateway's checks decided (zt_job_check_run), with
@@ -773,7 +821,9 @@ static void release_evidence(struct zt_lease *l, const uint8_t id[static 16])
  * checker's report the verdict lacks may still come; nothing was done
  * (the caller decides it again when it comes, or without waiting).
  * ZT_EBUSY: the store was busy (checking or settling); the evidence is
- * given back (the gateway retries). */
+ * given back (the gateway retries). VERDICT_EVIDENCE_BUSY: the evidence is
+ * held by another verdict's settlement now, or the evidence set is full
+ * (*why; nothing done, the gateway retries). */
 static int verdict_h(struct zt_lease *l, const char *job_id, json_t *body, bool may_wait,
                      enum zt_job_state *st, const char **why)
 {
@@ -824,11 +874,10 @@ static int verdict_h(struct zt_lease *l, const char *job_id, json_t *body, bool 
     if (awaiting && may_wait) return VERDICT_AWAITS;
     if (rc) return rc; /* ZT_EBUSY (a busy store): nothing used, answered 503 */
     /* the same signed evidence twice (an earlier job's, replayed): refused */
-    if (!use_evidence(l, out.env_job_id)) {
-        *why = "this evidence (the worker's receipt) was already used by a verdict";
-        return ZT_EPERM;
-    }
+    rc = use_evidence(l, out.env_job_id, out.env_finished, why);
+    if (rc) return rc == ZT_EBUSY ? VERDICT_EVIDENCE_BUSY : rc;
     if (!out.settle) { /* only the gateway's unsigned refusals disagree: nothing proven, nothing charged */
+        release_evidence(l, out.env_job_id, true);
         zt_log(ZT_LOG_WARN, "verification_unproven", "sched_job=%s claimed=%s refused=%zu", job_id, v,
                out.n_refused);
         *st = ji.state;
@@ -836,7 +885,7 @@ static int verdict_h(struct zt_lease *l, const char *job_id, json_t *body, bool 
     }
     rc = zt_verifier_settle(l->vf, l->sched, job_id, out.verdict, out.workers, out.n_workers, out.checkers,
                             out.wrong, out.n_checkers, zt_time_real_ms());
-    if (rc) release_evidence(l, out.env_job_id); /* not settled: the retry may use it */
+    release_evidence(l, out.env_job_id, rc == 0); /* not settled: the retry may use it */
     if (rc == 0 && zt_sched_job_get(l->sched, job_id, &ji) == 0) *st = ji.state;
     return rc;
 }
@@ -850,6 +899,7 @@ static void end_lease(struct zt_lease *l, struct lease **pp)
         wake(l, ls);
     }
     drop_verdict(ls, 409, "verdict_pending", "the job's lease ended while this verdict waited");
+    zt__check_reports_forget(l->reports, ls->job_id); /* its picks: no report is needed any more */
     *pp = ls->next;
     zt_free(ls);
     l->n--;
@@ -866,6 +916,12 @@ static int verdict_call(struct zt_lease *l, const char *job_id, json_t *body, bo
     const char *why = NULL;
     int rc = verdict_h(l, job_id, body, may_wait, &st, &why);
     if (rc == VERDICT_AWAITS) return VERDICT_AWAITS;
+    if (rc == VERDICT_EVIDENCE_BUSY) { /* nothing used up: the gateway's sender retries */
+        zt_log_rl(ZT_LOG_WARN, 10, "verdict_evidence_busy", "sched_job=%s why=\"%s\"", job_id, why ? why : "");
+        res->retry_after_s = 1;
+        res_error(res, 503, "evidence_busy", why ? why : "this verdict's evidence is held now; retry");
+        return 0;
+    }
     if (rc == ZT_EBUSY) { /* the store was busy settling: nothing used up, the gateway's sender retries */
         zt_log_rl(ZT_LOG_WARN, 10, "verdict_store_busy", "sched_job=%s", job_id);
         res->retry_after_s = 1;
@@ -1047,11 +1103,15 @@ static void own_verdict(struct zt_lease *l, const char *job_id, bool last)
     for (size_t i = 0; i < c->n_picked; i++) picked[i] = c->picked[i];
     struct zt__verdict v;
     bool awaiting = false;
+    int ev = 0;
+    const char *ev_why = NULL;
     int rc = zt__orch_verdict_own(l->reports, c->wckpt, c->wckpt_len, c->wpk, picked, c->n_picked, &v, &awaiting);
     const char *decided = NULL;
     if (rc == 0 && awaiting && !last) {
         decided = NULL; /* a picked checker may still report: wait on */
-    } else if (rc == 0 && v.settle && !use_evidence(l, v.env_job_id)) {
+    } else if (rc == 0 && v.settle && (ev = use_evidence(l, v.env_job_id, 0, &ev_why)) == ZT_EBUSY) {
+        decided = NULL; /* another settlement holds the evidence now: looked at again */
+    } else if (rc == 0 && v.settle && ev) {
         decided = "unverified"; /* the worker's receipt already settled a verdict: not charged twice */
         zt_log(ZT_LOG_WARN, "verdict_decided_here",
                "sched_job=%s gateway=%s worker=%s verdict=unverified why=evidence_already_used", job_id, c->gateway,
@@ -1060,6 +1120,7 @@ static void own_verdict(struct zt_lease *l, const char *job_id, bool last)
         decided = names[v.verdict];
         int e = zt_verifier_settle(l->vf, l->sched, job_id, v.verdict, workers, nw, v.checkers, v.wrong,
                                    v.n_checkers, zt_time_real_ms());
+        release_evidence(l, v.env_job_id, true); /* decided either way: never settled twice from it */
         zt_log(ZT_LOG_WARN, "verdict_decided_here",
                "sched_job=%s gateway=%s worker=%s verdict=%s checkers=%zu why=no_verdict_in_time settle=%s", job_id,
                c->gateway, c->checked, decided, v.n_checkers, e ? zt_strerror(e) : "ok");
@@ -1084,10 +1145,10 @@ static void own_verdict(struct zt_lease *l, const char *job_id, bool last)
     zt_free(c);
 }
 
-void zt_lease_expect_check(struct zt_lease *l, const char *checker, const char *job_id,
-                                 const uint8_t subject[static ZT__CHECK_SUBJECT_LEN], int64_t now_ms)
+int zt_lease_expect_check(struct zt_lease *l, const char *checker, const char *job_id,
+                          const uint8_t subject[static ZT__CHECK_SUBJECT_LEN], int64_t now_ms)
 {
-    zt__check_reports_expect(l->reports, checker, job_id, subject, now_ms);
+    return zt__check_reports_expect(l->reports, "", checker, job_id, subject, now_ms);
 }
 
 /* A check of job_id moved (a pick, a checker failed, a report credited):
@@ -1272,6 +1333,7 @@ void zt_lease_sweep(struct zt_lease *l, bool all)
              * jobs stay in the store for the next start; a verdict
              * decided here settled the job already) */
             if (!all && !ls->decided) zt_strlcpy(cancel[n_cancel++], ls->job_id, sizeof cancel[0]);
+            zt__check_reports_forget(l->reports, ls->job_id);
             json_decref(ls->vbody);
             *pp = ls->next;
             zt_free(ls);
@@ -1294,6 +1356,7 @@ void zt_lease_free(struct zt_lease *l)
     zt_peers_free(l->gw_peers);
     zt_nodeauth_verifier_free(l->nav);
     zt__check_reports_free(l->reports);
+    zt__once_free(l->used);
     pthread_mutex_destroy(&l->mu);
     zt_free(l);
 }

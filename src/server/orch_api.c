@@ -238,7 +238,7 @@ int zt__orch_check_pick(struct zt__orch *o, const char *job_id, const char *mode
     rc = zt_verifier_pick(o->verifier, job_id, round, model, engine, exclude, n, now, out);
     /* its own report of the check comes here too: kept, not refused (this
      * gateway's verdicts are the orchestrator's own, so none waits on it) */
-    if (!rc) zt_lease_expect_check(o->lease, out->node_id, job_id, subject, now);
+    if (!rc) rc = zt_lease_expect_check(o->lease, out->node_id, job_id, subject, now);
     return rc;
 }
 
