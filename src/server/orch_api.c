@@ -915,6 +915,10 @@ void zt__orch_h_check_report(void *ud, struct zt__req_ctx *cx, json_t *body, str
     if (rc == ZT_EEXIST) zt_http_resp_error(resp, 409, "check_report_replayed", why);
     else if (rc == ZT_EPERM) zt_http_resp_error(resp, 403, "check_report_refused", why);
     else if (rc == ZT_ENOMEM) zt_http_resp_error(resp, 503, "overloaded", "out of memory");
+    else if (rc == ZT_EBUSY) {
+        zt_ignore(zt_http_resp_header(resp, "Retry-After", "5"));
+        zt_http_resp_error(resp, 503, "overloaded", why ? why : "too many reports held; retry later");
+    }
     else zt_http_resp_error(resp, 400, "invalid_request", why ? why : "a report needs node_id, checkpoint, receipt");
 }
 

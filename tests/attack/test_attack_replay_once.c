@@ -76,17 +76,25 @@ static json_t *report(int who, const uint8_t *subject, uint32_t n, uint64_t fini
 
 static int put(struct zt__check_reports *cr, json_t *body, int64_t now_ms, const char **why)
 {
-    int rc = zt__check_reports_put(cr, key_of, NULL, body, now_ms, NULL, why);
-    return rc;
+    return zt__check_reports_put(cr, key_of, NULL, body, now_ms, NULL, why);
+}
+
+/* Empty reports and picks, and the time now (unix ms and s). */
+static struct zt__check_reports *fresh_reports(int64_t *now, uint64_t *now_s)
+{
+    struct zt__check_reports *cr = NULL;
+    assert_int_equal(zt__check_reports_new(&cr), 0);
+    *now = zt_time_real_ms();
+    *now_s = (uint64_t)(*now / 1000);
+    return cr;
 }
 
 static void test_report_receipt_replay(void **state)
 {
     (void)state;
-    struct zt__check_reports *cr = NULL;
-    assert_int_equal(zt__check_reports_new(&cr), 0);
-    int64_t now = zt_time_real_ms();
-    uint64_t now_s = (uint64_t)(now / 1000);
+    int64_t now;
+    uint64_t now_s;
+    struct zt__check_reports *cr = fresh_reports(&now, &now_s);
     const char *why = NULL;
     /* c1 checks job-0 and reports (receipt 0): kept */
     assert_int_equal(zt__check_reports_expect(cr, "gw-a", "c1", "job-0", SUBJECT, now), 0);
@@ -196,10 +204,9 @@ static void test_evidence_set(void **state)
 static void test_pick_shares(void **state)
 {
     (void)state;
-    struct zt__check_reports *cr = NULL;
-    assert_int_equal(zt__check_reports_new(&cr), 0);
-    int64_t now = zt_time_real_ms();
-    uint64_t now_s = (uint64_t)(now / 1000);
+    int64_t now;
+    uint64_t now_s;
+    struct zt__check_reports *cr = fresh_reports(&now, &now_s);
     const char *why = NULL;
     /* gateway A's checker c1 is picked; the stranger S opens its share */
     assert_int_equal(zt__check_reports_expect(cr, "gw-a", "c1", "job-a", SUBJECT, now), 0);
