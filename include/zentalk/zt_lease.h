@@ -112,6 +112,9 @@ bool zt_lease_report(struct zt_lease *l, const struct zt_lease_call *call, json_
 ZT_NODISCARD int zt_lease_expect_check(struct zt_lease *l, const char *checker, const char *job_id,
                                        const uint8_t subject[static 32], int64_t now_ms);
 void zt_lease_check_failed(struct zt_lease *l, const char *checker, const char *job_id);
+/* This node's own gateway settled job_id's checks: its picks no longer
+ * count against the node's share of open picks. */
+void zt_lease_check_done(struct zt_lease *l, const char *job_id);
 /* POST /v1/orchestrator/check-report: a checker's signed answer. 0 kept;
  * ZT_EPERM refused (*why, static), ZT_EEXIST replayed, ZT_EINVAL
  * malformed. */

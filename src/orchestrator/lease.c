@@ -1168,6 +1168,11 @@ void zt_lease_check_failed(struct zt_lease *l, const char *checker, const char *
     resume_verdict(l, job_id, false); /* its report is awaited no more */
 }
 
+void zt_lease_check_done(struct zt_lease *l, const char *job_id)
+{
+    zt__check_reports_forget(l->reports, job_id);
+}
+
 int zt_lease_check_report(struct zt_lease *l, json_t *body, const char **why)
 {
     char job[ZT_JOB_ID_SIZE] = "";

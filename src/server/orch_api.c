@@ -347,6 +347,7 @@ void zt__orch_check_settle(struct zt__orch *o, const char *job_id, const struct 
             if (rc)
                 zt_log(ZT_LOG_WARN, "verification_settle_failed", "sched_job=%s error=%s", job_id, zt_strerror(rc));
         }
+    zt_lease_check_done(o->lease, job_id); /* its picks give their room to the next checks */
 }
 
 enum zt_job_state zt__orch_job_failed(struct zt__orch *o, const char *job_id, const char *worker, bool stalled,
