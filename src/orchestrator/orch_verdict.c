@@ -76,37 +76,44 @@ static int evidence_of(const struct zt__verdict_job *job, const char *node_id, c
 /* ---- the checkers' own reports ------------------------------------------------ */
 
 struct pick {
-    char node[ZT_IDENTITY_ID_SIZE];
+    char node[ZT_IDENTITY_ID_SIZE]; /* "" = free */
     char job[ZT_JOB_ID_SIZE];
+    char gateway[ZT_IDENTITY_ID_SIZE]; /* who asked for it ("" = this node's gateway, unsigned callers) */
     uint8_t subject[ZT__CHECK_SUBJECT_LEN]; /* the checked worker's signed input_hash */
     int64_t t_ms;       /* unix ms */
     unsigned n_reports; /* reports taken under it */
     bool failed;        /* the gateway said this check failed: no report is awaited under it */
+    bool ended;         /* its job's lease ended: it still takes a report, but gives way to a new pick */
 };
 
 struct report {
-    char node[ZT_IDENTITY_ID_SIZE]; /* "" = free */
+    char node[ZT_IDENTITY_ID_SIZE];
     uint8_t subject[sizeof ((struct zt_checkpoint *)0)->subject];
-    uint8_t rid[sizeof ((struct zt_env_receipt *)0)->job_id]; /* its receipt's sealed-job id: once */
     uint8_t pk[ZT_ED25519_PK_LEN];
     uint8_t ckpt[ZT_CKPT_MAX_LEN];
     size_t ckpt_len;
+    int64_t t_ms;       /* when it came (unix ms): held for the window after */
 };
 
 _Static_assert(sizeof ((struct zt_checkpoint *)0)->subject == ZT__CHECK_SUBJECT_LEN, "a check's subject");
+_Static_assert(sizeof ((struct zt_env_receipt *)0)->job_id == ZT__ONCE_ID_LEN, "a receipt's id");
 
 struct zt__check_reports {
     pthread_mutex_t mu;
-    struct pick picks[ZT__CHECK_REPORTS_MAX];
-    size_t pick_next;
-    struct report r[ZT__CHECK_REPORTS_MAX];
-    size_t next;
+    struct pick picks[ZT__CHECK_PICKS_MAX];
+    struct report *r;   /* held reports, in no order */
+    size_t n_r, cap_r;
+    struct zt__once *receipts; /* the reports' receipts: each once */
 };
 
 int zt__check_reports_new(struct zt__check_reports **out)
 {
     struct zt__check_reports *cr = zt_calloc(1, sizeof *cr);
     if (!cr) return ZT_ENOMEM;
+    if (zt__once_new(ZT__CHECK_RECEIPTS_MAX, &cr->receipts) != 0) {
+        zt_free(cr);
+        return ZT_ENOMEM;
+    }
     pthread_mutex_init(&cr->mu, NULL);
     *out = cr;
     return 0;
@@ -116,43 +123,88 @@ void zt__check_reports_free(struct zt__check_reports *cr)
 {
     if (!cr) return;
     pthread_mutex_destroy(&cr->mu);
+    zt__once_free(cr->receipts);
+    zt_free(cr->r);
     zt_free(cr);
 }
 
-void zt__check_reports_expect(struct zt__check_reports *cr, const char *checker, const char *job_id,
-                              const uint8_t subject[static ZT__CHECK_SUBJECT_LEN], int64_t now_ms)
+static bool pick_live(const struct pick *p, int64_t now_ms)
 {
-    if (!cr || !checker) return;
+    return p->node[0] && now_ms - p->t_ms <= ZT__CHECK_REPORT_WINDOW_MS;
+}
+
+int zt__check_reports_expect(struct zt__check_reports *cr, const char *gateway, const char *checker,
+                             const char *job_id, const uint8_t subject[static ZT__CHECK_SUBJECT_LEN], int64_t now_ms)
+{
+    if (!cr || !checker) return ZT_EINVAL;
     if (!job_id) job_id = "";
+    if (!gateway) gateway = "";
     pthread_mutex_lock(&cr->mu);
     /* the same pick again (a gateway's repeated check event): its entry is
-     * refreshed, never a second pushed that would evict other picks */
-    for (size_t i = 0; i < ZT__CHECK_REPORTS_MAX; i++) {
+     * refreshed, never a second pushed */
+    struct pick *free_slot = NULL, *ended = NULL;
+    size_t mine = 0;
+    for (size_t i = 0; i < ZT__CHECK_PICKS_MAX; i++) {
         struct pick *q = &cr->picks[i];
-        if (q->node[0] && strcmp(q->node, checker) == 0 && strcmp(q->job, job_id) == 0 &&
+        if (!pick_live(q, now_ms)) {
+            if (!free_slot) free_slot = q;
+            continue;
+        }
+        if (strcmp(q->node, checker) == 0 && strcmp(q->job, job_id) == 0 &&
             memcmp(q->subject, subject, sizeof q->subject) == 0) {
             if (!q->n_reports) q->t_ms = now_ms;
-            q->failed = false;
+            q->failed = q->ended = false;
             pthread_mutex_unlock(&cr->mu);
-            return;
+            return 0;
         }
+        if (q->ended) { /* the oldest ended pick gives way when no slot is free */
+            if (!ended || q->t_ms < ended->t_ms) ended = q;
+            continue;
+        }
+        mine += strcmp(q->gateway, gateway) == 0;
     }
-    struct pick *p = &cr->picks[cr->pick_next];
-    cr->pick_next = (cr->pick_next + 1) % ZT__CHECK_REPORTS_MAX;
-    zt_strlcpy(p->node, checker, sizeof p->node);
-    zt_strlcpy(p->job, job_id ? job_id : "", sizeof p->job);
-    memcpy(p->subject, subject, sizeof p->subject);
-    p->t_ms = now_ms;
-    p->n_reports = 0;
-    p->failed = false;
+    if (!free_slot) free_slot = ended;
+    /* a full share or a full table refuses the new pick: a live pick is
+     * never evicted (another gateway's checker may be about to report) */
+    int rc = mine >= ZT__CHECK_PICKS_PER_GATEWAY ? ZT_ETOOBIG : !free_slot ? ZT_EBUSY : 0;
+    if (!rc) {
+        struct pick *p = free_slot;
+        memset(p, 0, sizeof *p);
+        zt_strlcpy(p->node, checker, sizeof p->node);
+        zt_strlcpy(p->job, job_id, sizeof p->job);
+        zt_strlcpy(p->gateway, gateway, sizeof p->gateway);
+        memcpy(p->subject, subject, sizeof p->subject);
+        p->t_ms = now_ms;
+    }
     pthread_mutex_unlock(&cr->mu);
+    return rc;
+}
+
+void zt__check_reports_forget(struct zt__check_reports *cr, const char *job_id)
+{
+    if (!cr || !job_id || !job_id[0]) return;
+    pthread_mutex_lock(&cr->mu);
+    for (size_t i = 0; i < ZT__CHECK_PICKS_MAX; i++)
+        if (cr->picks[i].node[0] && strcmp(cr->picks[i].job, job_id) == 0) cr->picks[i].ended = true;
+    pthread_mutex_unlock(&cr->mu);
+}
+
+size_t zt__check_reports_picks(struct zt__check_reports *cr, const char *gateway, int64_t now_ms)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&cr->mu);
+    for (size_t i = 0; i < ZT__CHECK_PICKS_MAX; i++)
+        n += pick_live(&cr->picks[i], now_ms) && !cr->picks[i].ended &&
+             (!gateway || strcmp(cr->picks[i].gateway, gateway) == 0);
+    pthread_mutex_unlock(&cr->mu);
+    return n;
 }
 
 void zt__check_reports_failed(struct zt__check_reports *cr, const char *checker, const char *job_id)
 {
     if (!cr || !checker || !job_id) return;
     pthread_mutex_lock(&cr->mu);
-    for (size_t i = 0; i < ZT__CHECK_REPORTS_MAX; i++) {
+    for (size_t i = 0; i < ZT__CHECK_PICKS_MAX; i++) {
         struct pick *p = &cr->picks[i];
         if (p->node[0] && !p->n_reports && strcmp(p->node, checker) == 0 && strcmp(p->job, job_id) == 0)
             p->failed = true;
@@ -170,6 +222,26 @@ static int pick_rank(const struct pick *p)
     return p->n_reports ? 2 : p->failed ? 1 : 0;
 }
 
+/* A slot for one more held report (expired ones dropped first), or NULL
+ * when ZT__CHECK_REPORTS_MAX are held. With cr->mu. */
+static struct report *report_slot(struct zt__check_reports *cr, int64_t now_ms)
+{
+    for (size_t i = 0; i < cr->n_r;) {
+        if (now_ms - cr->r[i].t_ms > ZT__CHECK_REPORT_WINDOW_MS) cr->r[i] = cr->r[--cr->n_r];
+        else i++;
+    }
+    if (cr->n_r == cr->cap_r) {
+        if (cr->cap_r >= ZT__CHECK_REPORTS_MAX) return NULL;
+        size_t cap = cr->cap_r ? cr->cap_r * 2 : 64;
+        if (cap > ZT__CHECK_REPORTS_MAX) cap = ZT__CHECK_REPORTS_MAX;
+        struct report *nr = zt_realloc(cr->r, cap * sizeof *nr);
+        if (!nr) return NULL;
+        cr->r = nr;
+        cr->cap_r = cap;
+    }
+    return &cr->r[cr->n_r++];
+}
+
 int zt__check_reports_put(struct zt__check_reports *cr, zt__verdict_key_fn key, void *key_ud, json_t *body,
                           int64_t now_ms, char *job_out, const char **why)
 {
@@ -182,9 +254,8 @@ int zt__check_reports_put(struct zt__check_reports *cr, zt__verdict_key_fn key, 
      * checked (a flood of reports costs a scan, not a verification) */
     bool picked = false;
     pthread_mutex_lock(&cr->mu);
-    for (size_t i = 0; i < ZT__CHECK_REPORTS_MAX && !picked; i++)
-        picked = cr->picks[i].node[0] && strcmp(cr->picks[i].node, id) == 0 &&
-                 now_ms - cr->picks[i].t_ms <= ZT__CHECK_REPORT_WINDOW_MS;
+    for (size_t i = 0; i < ZT__CHECK_PICKS_MAX && !picked; i++)
+        picked = pick_live(&cr->picks[i], now_ms) && strcmp(cr->picks[i].node, id) == 0;
     pthread_mutex_unlock(&cr->mu);
     if (!picked) {
         *why = "the node was not picked as a checker here";
@@ -203,15 +274,18 @@ int zt__check_reports_put(struct zt__check_reports *cr, zt__verdict_key_fn key, 
         return rc;
     }
     int64_t finished_ms = (int64_t)(e->r.finished > (uint64_t)INT64_MAX / 1000 ? INT64_MAX / 1000 : e->r.finished) * 1000;
+    if (finished_ms > now_ms + ZT__CHECK_REPORT_SKEW_MS) {
+        /* its receipt id could not be kept until it stops counting */
+        *why = "the check's receipt is dated in the future (past the clock skew allowed)";
+        zt_free(e);
+        return ZT_EPERM;
+    }
     pthread_mutex_lock(&cr->mu);
-    for (size_t i = 0; i < ZT__CHECK_REPORTS_MAX && !rc; i++)
-        if (cr->r[i].node[0] && memcmp(cr->r[i].rid, e->r.job_id, sizeof cr->r[i].rid) == 0) rc = ZT_EEXIST;
     struct pick *best = NULL;
     bool of_subject = false;
-    for (size_t i = 0; i < ZT__CHECK_REPORTS_MAX && !rc; i++) {
+    for (size_t i = 0; i < ZT__CHECK_PICKS_MAX; i++) {
         struct pick *p = &cr->picks[i];
-        if (!p->node[0] || strcmp(p->node, id) != 0 || now_ms - p->t_ms > ZT__CHECK_REPORT_WINDOW_MS ||
-            memcmp(p->subject, e->c.subject, sizeof p->subject) != 0)
+        if (!pick_live(p, now_ms) || strcmp(p->node, id) != 0 || memcmp(p->subject, e->c.subject, sizeof p->subject) != 0)
             continue;
         of_subject = true;
         /* a check that ended before the pick (an older check's report) does not count under it */
@@ -220,22 +294,36 @@ int zt__check_reports_put(struct zt__check_reports *cr, zt__verdict_key_fn key, 
         if (!best || pick_rank(p) < pick_rank(best) || (pick_rank(p) == pick_rank(best) && p->t_ms < best->t_ms))
             best = p;
     }
-    if (rc == ZT_EEXIST) *why = "this receipt was already reported";
-    else if (!best) {
+    /* each receipt once: kept until no live pick could take it (a pick
+     * takes a check that finished at most the skew before it, and lives
+     * the window), so a replay is refused however many came since */
+    struct report *r = NULL;
+    if (zt__once_seen(cr->receipts, e->r.job_id, now_ms)) {
+        rc = ZT_EEXIST;
+        *why = "this receipt was already reported";
+    } else if (!best) {
         rc = ZT_EPERM;
         *why = of_subject ? "the check ended before the node was picked, or it reported too often"
                           : "the report's subject (input_hash) is of no check the node was picked for here";
-    } else {
+    } else if (!(r = report_slot(cr, now_ms))) {
+        rc = ZT_EBUSY;
+        *why = "too many reports held; retry later";
+    } else if (zt__once_take(cr->receipts, e->r.job_id,
+                             finished_ms + ZT__CHECK_REPORT_SKEW_MS + ZT__CHECK_REPORT_WINDOW_MS, now_ms,
+                             false) != ZT__ONCE_TAKEN) {
+        cr->n_r--; /* the slot report_slot gave, given back */
+        rc = ZT_EBUSY;
+        *why = "too many report receipts held; retry later";
+    }
+    if (!rc) {
         best->n_reports++;
         if (job_out) zt_strlcpy(job_out, best->job, ZT_JOB_ID_SIZE);
-        struct report *r = &cr->r[cr->next];
-        cr->next = (cr->next + 1) % ZT__CHECK_REPORTS_MAX;
         zt_strlcpy(r->node, id, sizeof r->node);
         memcpy(r->subject, e->c.subject, sizeof r->subject);
-        memcpy(r->rid, e->r.job_id, sizeof r->rid);
         memcpy(r->pk, e->pk, sizeof r->pk);
         memcpy(r->ckpt, e->ckpt, e->ckpt_len);
         r->ckpt_len = e->ckpt_len;
+        r->t_ms = now_ms;
     }
     pthread_mutex_unlock(&cr->mu);
     zt_free(e);
@@ -247,7 +335,7 @@ int zt__check_reports_put(struct zt__check_reports *cr, zt__verdict_key_fn key, 
 static bool awaited(const struct zt__check_reports *cr, const char *node, const uint8_t *subject)
 {
     int64_t now = zt_time_real_ms();
-    for (size_t i = 0; i < ZT__CHECK_REPORTS_MAX; i++) {
+    for (size_t i = 0; i < ZT__CHECK_PICKS_MAX; i++) {
         const struct pick *p = &cr->picks[i];
         if (p->node[0] && !p->n_reports && !p->failed && now - p->t_ms <= ZT__CHECK_REPORT_WINDOW_MS &&
             strcmp(p->node, node) == 0 && memcmp(p->subject, subject, sizeof p->subject) == 0)
@@ -263,7 +351,7 @@ bool zt__check_reports_for_job(struct zt__check_reports *cr, const char *job_id,
     bool reported = false, wait = false;
     int64_t now_ms = zt_time_real_ms();
     pthread_mutex_lock(&cr->mu);
-    for (size_t i = 0; i < ZT__CHECK_REPORTS_MAX && !reported; i++) {
+    for (size_t i = 0; i < ZT__CHECK_PICKS_MAX && !reported; i++) {
         const struct pick *p = &cr->picks[i];
         if (!p->node[0] || strcmp(p->job, job_id) != 0 || now_ms - p->t_ms > ZT__CHECK_REPORT_WINDOW_MS) continue;
         reported = p->n_reports > 0;
@@ -281,9 +369,11 @@ static bool report_of(struct zt__check_reports *cr, const char *node, const uint
 {
     bool found = false;
     pthread_mutex_lock(&cr->mu);
-    for (size_t i = 0; i < ZT__CHECK_REPORTS_MAX && !found; i++) {
+    int64_t now = zt_time_real_ms();
+    for (size_t i = 0; i < cr->n_r && !found; i++) {
         const struct report *r = &cr->r[i];
-        if (r->node[0] && strcmp(r->node, node) == 0 && memcmp(r->subject, subject, sizeof r->subject) == 0) {
+        if (now - r->t_ms <= ZT__CHECK_REPORT_WINDOW_MS && strcmp(r->node, node) == 0 &&
+            memcmp(r->subject, subject, sizeof r->subject) == 0) {
             *out = *r;
             found = true;
         }
@@ -429,6 +519,7 @@ int zt__orch_verdict_check(const struct zt__verdict_job *job, json_t *body, stru
      * signed agreement charges nobody and settles as it is. */
     v.settle = proven != ZT_CHECK_UNAVAILABLE && (proven == all || proven == ZT_CHECK_AGREED);
     memcpy(v.env_job_id, ev[0].r.job_id, sizeof v.env_job_id);
+    v.env_finished = ev[0].r.finished;
     for (int k = 0; k < 4; k++)
         if (strcmp(zt_job_check_verdict_name(proven), NAMES[k]) == 0) v.verdict = (enum zt_verify_verdict)k;
     for (size_t k = 0; k < v.n_checkers; k++) v.wrong[k] = wrong[k + 1];

@@ -1,5 +1,5 @@
 /* orch_verdict.h: the orchestrator's own reading of a remote gateway's
- * verification verdict (internal to src/orchestrator; src/server/orch_lease.c uses it,
+ * verification verdict (internal to src/orchestrator; lease.c uses it,
  * tests/unit/test_orch_verdict.c tests it). docs/internals/orchestrator.md
  * "Verification over leases".
  *
@@ -39,17 +39,61 @@
 /* The node's Ed25519 key as the registry holds it: 0, or ZT_ENOTFOUND. */
 typedef int (*zt__verdict_key_fn)(void *ud, const char *node_id, uint8_t pk[static ZT_ED25519_PK_LEN]);
 
-/* The checkers' own reports, held for the verdicts (a bounded ring; its
- * own lock). A check's subject is the checked job's input_hash: the
- * worker's signed FINAL checkpoint's, which the gateway sends with its
- * check event (the orchestrator verifies it under the worker's key before
- * it picks). A report is taken only from a node picked as a checker
- * within ZT__CHECK_REPORT_WINDOW_MS for a check of the report's signed
- * subject (a report is credited to the pick whose subject is its own,
- * never to another job's pick of the same node), for a check that
- * finished after the pick (less ZT__CHECK_REPORT_SKEW_MS of clock skew),
- * at most ZT__CHECK_REPORTS_PER_PICK per pick, each receipt once. */
-#define ZT__CHECK_REPORTS_MAX 1024
+/* ---- accepted once ------------------------------------------------------ */
+
+/* A set of 16-byte ids (sealed-job ids of receipts), each kept until its
+ * expiry (unix ms), at most `max` of them alive (once.c; its own lock).
+ * An id is never forgotten before its expiry: the caller sets the expiry
+ * past the last moment the thing it protects could be accepted again
+ * (a receipt older than that is refused by its age), and a full set
+ * refuses new ids (ZT__ONCE_FULL) rather than drop one. An id may be
+ * taken pending (a settlement in flight: a second taker is told
+ * ZT__ONCE_PENDING, not "used"), then kept or given back
+ * (zt__once_settle). */
+#define ZT__ONCE_ID_LEN 16
+enum zt__once_rc { ZT__ONCE_TAKEN = 0, ZT__ONCE_USED, ZT__ONCE_PENDING, ZT__ONCE_FULL };
+struct zt__once;
+ZT_NODISCARD int zt__once_new(size_t max, struct zt__once **out);
+void zt__once_free(struct zt__once *o);
+/* Take id until expires_ms: ZT__ONCE_TAKEN (pending, or used at once),
+ * else why not (nothing changed). */
+ZT_NODISCARD enum zt__once_rc zt__once_take(struct zt__once *o, const uint8_t id[static ZT__ONCE_ID_LEN],
+                                            int64_t expires_ms, int64_t now_ms, bool pending);
+/* Whether id is held (pending or used) at now_ms. */
+bool zt__once_seen(struct zt__once *o, const uint8_t id[static ZT__ONCE_ID_LEN], int64_t now_ms);
+/* A pending id is kept (used) or given back (taken again later). */
+void zt__once_settle(struct zt__once *o, const uint8_t id[static ZT__ONCE_ID_LEN], bool used);
+/* Ids alive at now_ms (pending or used). */
+size_t zt__once_count(struct zt__once *o, int64_t now_ms);
+
+/* ---- the checkers' own reports ------------------------------------------- */
+
+/* The checkers' own reports, held for the verdicts (its own lock). A
+ * check's subject is the checked job's input_hash: the worker's signed
+ * FINAL checkpoint's, which the gateway sends with its check event (the
+ * orchestrator verifies it under the worker's key before it picks). A
+ * report is taken only from a node picked as a checker within
+ * ZT__CHECK_REPORT_WINDOW_MS for a check of the report's signed subject (a
+ * report is credited to the pick whose subject is its own, never to
+ * another job's pick of the same node), for a check that finished after
+ * the pick (less ZT__CHECK_REPORT_SKEW_MS of clock skew) and not later
+ * than that skew past now, at most ZT__CHECK_REPORTS_PER_PICK per pick.
+ * Each receipt once: its id is kept until no pick could take it any more
+ * (its finish + skew + window), in a set of at most
+ * ZT__CHECK_RECEIPTS_MAX (past it 503 until some expire).
+ *
+ * A pick of an open lease is never evicted: it lives until its job's
+ * lease ends (zt__check_reports_forget: it still takes a report, but its
+ * slot goes to a new pick when no other is free) or the window passes; at
+ * most ZT__CHECK_PICKS_MAX at once, ZT__CHECK_PICKS_PER_GATEWAY of them
+ * open for one gateway (past either a new pick is refused: a stranger's
+ * flood of picks fills its own share, never evicts another's). Reports are held
+ * for the window after they came, at most ZT__CHECK_REPORTS_MAX (past it
+ * a report is refused until some expire). */
+#define ZT__CHECK_PICKS_MAX 4096
+#define ZT__CHECK_PICKS_PER_GATEWAY 1024
+#define ZT__CHECK_REPORTS_MAX 16384
+#define ZT__CHECK_RECEIPTS_MAX 65536
 #define ZT__CHECK_REPORT_WINDOW_MS 600000
 #define ZT__CHECK_REPORT_SKEW_MS 120000
 #define ZT__CHECK_REPORTS_PER_PICK 4
@@ -57,11 +101,23 @@ typedef int (*zt__verdict_key_fn)(void *ud, const char *node_id, uint8_t pk[stat
 struct zt__check_reports;
 ZT_NODISCARD int zt__check_reports_new(struct zt__check_reports **out);
 void zt__check_reports_free(struct zt__check_reports *cr);
-/* checker was picked for a check of job_id (the scheduler's), whose
+/* checker was picked by gateway ("" for this node's own gateway and
+ * unsigned admin callers) for a check of job_id (the scheduler's), whose
  * subject is `subject` (the checked worker's signed input_hash), at now_ms
- * (unix ms): it may report a check of that subject. */
-void zt__check_reports_expect(struct zt__check_reports *cr, const char *checker, const char *job_id,
-                              const uint8_t subject[static ZT__CHECK_SUBJECT_LEN], int64_t now_ms);
+ * (unix ms): it may report a check of that subject. The same pick again
+ * refreshes its entry. 0; ZT_ETOOBIG gateway's share of live picks is
+ * full; ZT_EBUSY every pick slot is live (nothing recorded either way). */
+ZT_NODISCARD int zt__check_reports_expect(struct zt__check_reports *cr, const char *gateway, const char *checker,
+                                          const char *job_id, const uint8_t subject[static ZT__CHECK_SUBJECT_LEN],
+                                          int64_t now_ms);
+/* job_id's lease ended (its verdict settled, or it was given up): its
+ * picks no longer count against their gateway's share and give their
+ * slots to new picks when none is free (until then a report still goes
+ * under them; held reports stay for their window). */
+void zt__check_reports_forget(struct zt__check_reports *cr, const char *job_id);
+/* Open picks (live, their lease not ended), all (gateway NULL) or of
+ * gateway. */
+size_t zt__check_reports_picks(struct zt__check_reports *cr, const char *gateway, int64_t now_ms);
 /* checker's check of job_id failed (the gateway's check_failed): its
  * unanswered picks for job_id are awaited no more. A report that still
  * comes for a failed pick is kept under it. */
@@ -75,8 +131,10 @@ bool zt__check_reports_for_job(struct zt__check_reports *cr, const char *job_id,
 /* A checker's report, body {"node_id","checkpoint","receipt"} (hex, the
  * FINAL checkpoint and receipt of its check): 0 kept (credited to a pick
  * of job *job_out, which may be NULL); ZT_EPERM refused (forged, not
- * picked, of a subject it was not picked for, stale: *why, static);
- * ZT_EEXIST the same receipt again (replayed); ZT_EINVAL malformed. */
+ * picked, of a subject it was not picked for, stale or dated in the
+ * future: *why, static); ZT_EEXIST the same receipt again (replayed);
+ * ZT_EBUSY the held reports or receipts are full (retry later);
+ * ZT_EINVAL malformed. */
 ZT_NODISCARD int zt__check_reports_put(struct zt__check_reports *cr, zt__verdict_key_fn key, void *key_ud,
                                        json_t *body, int64_t now_ms, char *job_out, const char **why);
 
@@ -108,6 +166,7 @@ struct zt__verdict {
     size_t n_refused;            /* checkers reported refusing the ids (unsigned: not charged) */
     size_t n_added;              /* signed answers the gateway left out, taken from the checkers' reports */
     uint8_t env_job_id[16];      /* the worker receipt's sealed-job id: evidence is used once */
+    uint64_t env_finished;       /* the worker receipt's finish, unix s (0: no receipt, a checkpoint alone) */
 };
 
 /* Check body (the report: "verdict" agreed|worker_wrong|checker_wrong|
@@ -120,7 +179,7 @@ ZT_NODISCARD int zt__orch_verdict_check(const struct zt__verdict_job *job, json_
 
 /* The orchestrator's own verdict on a leased job whose gateway sent none
  * it could prove within orchestrator.verification.verdict_wait_s
- * (orch_lease.c): the checked worker's signed FINAL checkpoint, which the
+ * (lease.c): the checked worker's signed FINAL checkpoint, which the
  * gateway's check event carried (wckpt, verified then under the registry's
  * key wpk), against every picked checker's own report held for its subject
  * (zt_job_check_decide, the gateway's rule). out->settle is false when no

@@ -18,6 +18,7 @@
 #include "zentalk/zt_hex.h"
 #include "zentalk/zt_http.h"
 #include "zentalk/zt_jobs.h"
+#include "zentalk/zt_lease.h"
 #include "zentalk/zt_log.h"
 #include "zentalk/zt_metrics.h"
 #include "zentalk/zt_ratelimit.h"
@@ -60,7 +61,7 @@ struct zt__orch {
     struct zt_ratelimit *join_limit;
     struct zt_ratelimit *report_limit; /* POST check-report, per address */
     struct zt__orch_relay *relay; /* workers behind NAT (orch_relay.c) */
-    struct zt__orch_lease *lease; /* placement for gateways in other processes (orch_lease.c) */
+    struct zt_lease *lease;       /* placement for gateways in other processes (zt_lease.h) */
     struct zt__orch_remote *remote; /* this gateway's orchestrator in another process (orch_remote.c), or NULL */
     zt__orch_event_fn sink;
     void *sink_ud;
@@ -76,8 +77,8 @@ struct zt__orch {
     atomic_uint_fast64_t ended[2]; /* failed, done */
 };
 
-/* The relay's poll answers carry the leasing gateways (orch_lease.c). */
-static json_t *lease_gateways(void *ud) { return zt__orch_lease_gateways(ud); }
+/* The relay's poll answers carry the leasing gateways (zt_lease.h). */
+static json_t *lease_gateways(void *ud) { return zt_lease_gateways(ud); }
 
 int zt__orch_new(const struct zt_config *cfg, struct zt_registry *reg, struct zt_sched *sched, struct zt__orch **out)
 {
@@ -100,7 +101,7 @@ int zt__orch_new(const struct zt_config *cfg, struct zt_registry *reg, struct zt
         return ZT_ENOMEM;
     }
     if (zt__orch_relay_new(cfg->orchestrator.heartbeat_expiry_ms, reg, &o->relay) != 0 ||
-        zt__orch_lease_new(reg, sched, o->verifier, cv->verdict_wait_s * 1000, &o->lease) != 0) {
+        zt_lease_new(reg, sched, o->verifier, cv->verdict_wait_s * 1000, &o->lease) != 0) {
         zt__orch_relay_free(o->relay);
         zt_ratelimit_free(o->join_limit);
         zt_ratelimit_free(o->report_limit);
@@ -237,7 +238,7 @@ int zt__orch_check_pick(struct zt__orch *o, const char *job_id, const char *mode
     rc = zt_verifier_pick(o->verifier, job_id, round, model, engine, exclude, n, now, out);
     /* its own report of the check comes here too: kept, not refused (this
      * gateway's verdicts are the orchestrator's own, so none waits on it) */
-    if (!rc) zt__orch_lease_expect_check(o->lease, out->node_id, job_id, subject, now);
+    if (!rc) rc = zt_lease_expect_check(o->lease, out->node_id, job_id, subject, now);
     return rc;
 }
 
@@ -248,7 +249,7 @@ void zt__orch_check_failed(struct zt__orch *o, const char *job_id, const char *c
                                                    "check_failed", "stalled", stalled));
         return;
     }
-    zt__orch_lease_check_failed(o->lease, checker, job_id);
+    zt_lease_check_failed(o->lease, checker, job_id);
     zt_ignore(zt_registry_report(o->reg, checker, stalled ? ZT_OUTCOME_TIMED_OUT : ZT_OUTCOME_FAILED,
                                  zt_time_real_ms()));
 }
@@ -346,6 +347,7 @@ void zt__orch_check_settle(struct zt__orch *o, const char *job_id, const struct 
             if (rc)
                 zt_log(ZT_LOG_WARN, "verification_settle_failed", "sched_job=%s error=%s", job_id, zt_strerror(rc));
         }
+    zt_lease_check_done(o->lease, job_id); /* its picks give their room to the next checks */
 }
 
 enum zt_job_state zt__orch_job_failed(struct zt__orch *o, const char *job_id, const char *worker, bool stalled,
@@ -390,7 +392,7 @@ static void pump_once(struct zt__orch *o)
         for (size_t i = 0; i < n; i++) {
             zt_log(ZT_LOG_DEBUG, "sched_event", "kind=%d job_id=%s worker=%s", (int)ev[i].kind, ev[i].job_id,
                    ev[i].worker[0] ? ev[i].worker : "-");
-            if (zt__orch_lease_event(o->lease, &ev[i])) continue; /* a leased job: its gateway is elsewhere */
+            if (zt_lease_event(o->lease, &ev[i])) continue; /* a leased job: its gateway is elsewhere */
             if (o->sink) o->sink(o->sink_ud, &ev[i]);
         }
     } while (n == PUMP_EVENTS);
@@ -410,7 +412,7 @@ static void *pump_main(void *arg)
         pthread_mutex_unlock(&o->mu);
         pump_once(o);
         zt__orch_relay_sweep(o->relay, false);
-        zt__orch_lease_sweep(o->lease, false);
+        zt_lease_sweep(o->lease, false);
         pthread_mutex_lock(&o->mu);
     }
     pthread_mutex_unlock(&o->mu);
@@ -440,7 +442,7 @@ void zt__orch_stop(struct zt__orch *o)
     if (!o || !o->running) return;
     zt_thread_stop(&o->mu, &o->cv, &o->stop, &o->thread, &o->running);
     zt__orch_relay_sweep(o->relay, true); /* parked polls and relays answer before the server stops */
-    zt__orch_lease_sweep(o->lease, true); /* so do lease calls waiting */
+    zt_lease_sweep(o->lease, true); /* so do lease calls waiting */
 }
 
 void zt__orch_free(struct zt__orch *o)
@@ -448,7 +450,7 @@ void zt__orch_free(struct zt__orch *o)
     if (!o) return;
     zt__orch_stop(o);
     zt__orch_relay_free(o->relay);
-    zt__orch_lease_free(o->lease);
+    zt_lease_free(o->lease);
     zt__orch_remote_free(o->remote);
     zt_ratelimit_free(o->join_limit);
     zt_ratelimit_free(o->report_limit);
@@ -500,15 +502,15 @@ static int m_live(void *ud, struct zt_metrics_out *out)
 static int m_refused(void *ud, struct zt_metrics_out *out)
 {
     struct zt__orch *o = ud;
-    /* a gateway's lease and report calls (orch_lease.c) */
-    uint64_t not_gw = 0, bad_sig = 0, cont = 0, verdicts = 0, checks = 0;
-    if (o->lease) zt__orch_lease_counts(o->lease, &not_gw, &bad_sig, &cont, &verdicts, &checks);
+    /* a gateway's lease and report calls (zt_lease.h) */
+    struct zt_lease_counts lc = {0};
+    if (o->lease) zt_lease_counts(o->lease, &lc);
     /* verdicts are refused at once or after their wait for a report: the lease counts both */
-    atomic_store(&o->refused[RF_VERDICT], verdicts);
+    atomic_store(&o->refused[RF_VERDICT], lc.verdict_refused);
     int rc = zt_metrics_emit_each(out, "reason", refusal_names, o->refused, RF_N);
-    if (!rc) rc = zt_metrics_emit_u64(out, NULL, "reason=\"not_job_gateway\"", not_gw);
-    if (!rc) rc = zt_metrics_emit_u64(out, NULL, "reason=\"gateway_signature\"", bad_sig);
-    if (!rc) rc = zt_metrics_emit_u64(out, NULL, "reason=\"check_limit\"", checks);
+    if (!rc) rc = zt_metrics_emit_u64(out, NULL, "reason=\"not_job_gateway\"", lc.not_gateway);
+    if (!rc) rc = zt_metrics_emit_u64(out, NULL, "reason=\"gateway_signature\"", lc.bad_sig);
+    if (!rc) rc = zt_metrics_emit_u64(out, NULL, "reason=\"check_limit\"", lc.check_refused);
     return rc;
 }
 
@@ -710,7 +712,7 @@ static void h_record(struct zt__orch *o, struct zt__req_ctx *cx, int kind, struc
          * processes: the worker admits their sealed jobs as this one's */
         json_t *ans = json_pack("{s:s,s:s,s:I,s:o}", "status", "joined", "node_id", node, "heartbeat_expiry_ms",
                                 (json_int_t)o->cfg->orchestrator.heartbeat_expiry_ms, "gateways",
-                                zt__orch_lease_gateways(o->lease));
+                                zt_lease_gateways(o->lease));
         json_t *mm = json_array(); /* mesh.serve_models: what the worker fetches from the mesh and serves */
         for (size_t i = 0; mm && i < o->cfg->mesh.serve_models.count; i++)
             json_array_append_new(mm, json_string(o->cfg->mesh.serve_models.items[i]));
@@ -720,7 +722,7 @@ static void h_record(struct zt__orch *o, struct zt__req_ctx *cx, int kind, struc
     } else {
         if (kind == 2) zt_log(ZT_LOG_INFO, "worker_left", "client=%s", zt_http_req_client_addr(req));
         zt_http_resp_json(resp, 200,
-                          kind == 1 ? json_pack("{s:s,s:o}", "status", "ok", "gateways", zt__orch_lease_gateways(o->lease))
+                          kind == 1 ? json_pack("{s:s,s:o}", "status", "ok", "gateways", zt_lease_gateways(o->lease))
                                     : json_pack("{s:s}", "status", "left"));
     }
     zt__orch_kick(o); /* new capacity (or lost): place what waits */
@@ -802,18 +804,96 @@ void zt__orch_h_relay_result(void *ud, struct zt__req_ctx *cx, json_t *body, str
     zt__orch_relay_result_h(o->relay, cx->req, resp);
 }
 
+/* ---- the lease routes: zt_lease.h's calls over HTTP ---- */
+
+/* The lease table's answer as an HTTP response. */
+static void lease_render(const struct zt_lease_res *res, struct zt_http_resp *resp)
+{
+    if (res->retry_after_s) {
+        char v[16];
+        snprintf(v, sizeof v, "%u", res->retry_after_s);
+        zt_ignore(zt_http_resp_header(resp, "Retry-After", v));
+    }
+    if (res->code || !res->body)
+        zt_http_resp_error(resp, res->status ? res->status : 500, res->code ? res->code : "internal",
+                           res->message ? res->message : "no answer");
+    else
+        zt_http_resp_json(resp, res->status, json_incref(res->body));
+}
+
+/* A lease call parked on its deferred connection. */
+struct lease_waiter {
+    struct zt_lease_waiter w;
+    struct zt_http_async *a;
+};
+
+static void lease_waiter_answer(struct zt_lease_waiter *w, struct zt_lease_res *res)
+{
+    struct lease_waiter *lw = (struct lease_waiter *)w;
+    struct zt_http_resp resp;
+    zt_http_resp_init(&resp);
+    lease_render(res, &resp);
+    zt_ignore(zt_http_async_respond(lw->a, &resp)); /* ZT_ECLOSED: the gateway went; released all the same */
+    zt_http_resp_deinit(&resp);
+    zt_http_async_release(lw->a);
+    zt_free(lw);
+}
+
+static void lease_waiter_close(void *ud) { (void)ud; }
+
+static struct zt_lease_waiter *lease_defer(void *ud)
+{
+    struct lease_waiter *lw = zt_calloc(1, sizeof *lw);
+    if (!lw) return NULL;
+    lw->a = zt_http_req_defer(ud, lease_waiter_close, NULL);
+    if (!lw->a) {
+        zt_free(lw);
+        return NULL;
+    }
+    lw->w.answer = lease_waiter_answer;
+    return &lw->w;
+}
+
+/* What the lease table needs of the request besides its JSON body. */
+static void lease_call_of(struct zt_http_req *req, struct zt_lease_call *c)
+{
+    memset(c, 0, sizeof *c);
+    c->sig_node = zt_http_req_header(req, ZT__GW_H_NODE);
+    c->sig_date = zt_http_req_header(req, ZT__GW_H_DATE);
+    c->sig_nonce = zt_http_req_header(req, ZT__GW_H_NONCE);
+    c->sig_sig = zt_http_req_header(req, ZT__GW_H_SIG);
+    c->method = zt_http_req_method(req);
+    c->target = zt_http_req_target(req);
+    c->raw = zt_http_req_body(req, &c->raw_len);
+    c->client_addr = zt_http_req_client_addr(req);
+    c->defer = lease_defer;
+    c->defer_ud = req;
+}
+
 void zt__orch_h_lease(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
 {
     struct zt__orch *o = ud;
     if (no_orchestrator(o, resp)) return;
-    zt__orch_lease_h(o->lease, cx->req, body, o->cfg->encryption.remote_timeout_s * 1000, resp);
+    struct zt_lease_call call;
+    struct zt_lease_res res;
+    lease_call_of(cx->req, &call);
+    zt_lease_res_init(&res);
+    zt_lease_place(o->lease, &call, body, o->cfg->encryption.remote_timeout_s * 1000, &res);
+    if (res.status) lease_render(&res, resp); /* else parked: answered by its waiter */
+    zt_lease_res_deinit(&res);
 }
 
 void zt__orch_h_report(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
 {
     struct zt__orch *o = ud;
     if (no_orchestrator(o, resp)) return;
-    zt_ignore(zt__orch_lease_report_h(o->lease, cx->req, body, resp)); /* refusals: counted by the lease */
+    struct zt_lease_call call;
+    struct zt_lease_res res;
+    lease_call_of(cx->req, &call);
+    zt_lease_res_init(&res);
+    zt_ignore(zt_lease_report(o->lease, &call, body, &res)); /* refusals: counted by the lease */
+    if (res.status) lease_render(&res, resp);
+    zt_lease_res_deinit(&res);
     zt__orch_kick(o); /* a slot may be free */
 }
 
@@ -825,7 +905,7 @@ void zt__orch_h_check_report(void *ud, struct zt__req_ctx *cx, json_t *body, str
                     cx->req, resp))
         return;
     const char *why = NULL;
-    int rc = zt__orch_lease_check_report(o->lease, body, &why);
+    int rc = zt_lease_check_report(o->lease, body, &why);
     if (!rc) {
         zt_http_resp_json(resp, 200, json_pack("{s:s}", "status", "kept"));
         return;
@@ -836,6 +916,10 @@ void zt__orch_h_check_report(void *ud, struct zt__req_ctx *cx, json_t *body, str
     if (rc == ZT_EEXIST) zt_http_resp_error(resp, 409, "check_report_replayed", why);
     else if (rc == ZT_EPERM) zt_http_resp_error(resp, 403, "check_report_refused", why);
     else if (rc == ZT_ENOMEM) zt_http_resp_error(resp, 503, "overloaded", "out of memory");
+    else if (rc == ZT_EBUSY) {
+        zt_ignore(zt_http_resp_header(resp, "Retry-After", "5"));
+        zt_http_resp_error(resp, 503, "overloaded", why ? why : "too many reports held; retry later");
+    }
     else zt_http_resp_error(resp, 400, "invalid_request", why ? why : "a report needs node_id, checkpoint, receipt");
 }
 

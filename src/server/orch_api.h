@@ -84,14 +84,18 @@ void zt__orch_h_relay_result(void *ud, struct zt__req_ctx *cx, json_t *body, str
  * NULL for any other path. */
 const char *zt__orch_relay_route(const char *path, const char *self_id, bool *self);
 
-/* Placement for a gateway in another process (orch_lease.c; role admin):
+/* Placement for a gateway in another process (the lease table of
+ * zt_lease.h, src/orchestrator/lease.c; role admin):
  * POST /v1/orchestrator/lease {"model","max_tokens",["client","ctx_tokens",
  * "price_ceiling","deadline_ms","wait_ms"]} places a job and answers 200
  * {"job_id","state":"assigned","worker":{"node_id","endpoint","kem_pk",
  * "ed25519_pk"}} (waiting up to wait_ms for a slot, else 202 queued: ask
  * again with "job_id"); {"job_id"} waits for the job's next assignment.
  * POST /v1/orchestrator/report {"job_id","worker","event":"started|ok|
- * error|stalled|unreachable|cancel","tokens"}. */
+ * error|stalled|unreachable|cancel","tokens"}. The handlers pass the
+ * request's signature headers, method, target, raw body and client
+ * address explicitly (struct zt_lease_call), park a waiting call on a
+ * deferred connection, and render the table's struct zt_lease_res. */
 void zt__orch_h_lease(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
 void zt__orch_h_report(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
 /* POST /v1/orchestrator/check-report: a checker's signed answer to a check
@@ -147,7 +151,7 @@ void zt__orch_check_failed(struct zt__orch *o, const char *job_id, const char *c
  * worker's result (its FINAL checkpoint and receipt) and res (each
  * checker's, or its refusal of the ids). A remote orchestrator recomputes
  * the verdict from that evidence and refuses a report it does not prove
- * (orch_lease.c; the report goes on the remote's sender thread, so the
+ * (zt_lease.h; the report goes on the remote's sender thread, so the
  * caller, and the user's answer, never wait for it: it may wait there for
  * a checker's report); here, in the orchestrator's own process, the
  * verdict is settled as it is. workers: the last worker first, then the others that
@@ -195,35 +199,6 @@ int zt__orch_remote_worker(struct zt__orch_remote *r, const char *node_id, struc
  * orchestrator vouches for it to the workers that join or heartbeat. */
 void zt__orch_remote_register(struct zt__orch_remote *r);
 
-/* ---- orch_lease.c (internal) ---- */
-struct zt__orch_lease;
-struct zt_verifier;
-/* verdict_wait_ms: a checked job's verdict missing this long after its
- * last check activity is decided by the orchestrator itself from the
- * signed chains it holds (orchestrator.verification.verdict_wait_s). */
-ZT_NODISCARD int zt__orch_lease_new(struct zt_registry *reg, struct zt_sched *sched, struct zt_verifier *vf,
-                                    int64_t verdict_wait_ms, struct zt__orch_lease **out);
-void zt__orch_lease_free(struct zt__orch_lease *l);
-/* A scheduler event of a leased job: taken (true), else the router's. */
-bool zt__orch_lease_event(struct zt__orch_lease *l, const struct zt_sched_event *ev);
-void zt__orch_lease_sweep(struct zt__orch_lease *l, bool all);
-void zt__orch_lease_h(struct zt__orch_lease *l, struct zt_http_req *req, json_t *body, int64_t max_wait_ms,
-                      struct zt_http_resp *resp);
-/* true: a verdict refused at once (its evidence does not prove it: 422
- * verdict_refused). A verdict missing a picked checker's report still on
- * its way is answered later (its call deferred, no thread held): when the
- * report comes, or after 5 s. Every refusal is counted in
- * zt__orch_lease_counts (verdict_refused). */
-bool zt__orch_lease_report_h(struct zt__orch_lease *l, struct zt_http_req *req, json_t *body,
-                             struct zt_http_resp *resp);
-/* Calls refused because the job is another gateway's (not_gateway) or the
- * gateway signature did not verify or was replayed (bad_sig), and leases
- * opened for jobs another orchestrator of the store placed (continued),
- * verdicts refused (422, at once or after their wait), and check events
- * refused past a lease's pick limit (409 check_limit). */
-void zt__orch_lease_counts(struct zt__orch_lease *l, uint64_t *not_gateway, uint64_t *bad_sig, uint64_t *continued,
-                           uint64_t *verdict_refused, uint64_t *check_refused);
-
 /* A gateway's signature over its lease and report calls: zt_nodeauth.h's
  * request signature (to the orchestrator's node id) under these header
  * names, so the server's check of node callers leaves them alone. */
@@ -231,18 +206,6 @@ void zt__orch_lease_counts(struct zt__orch_lease *l, uint64_t *not_gateway, uint
 #define ZT__GW_H_DATE "Zentalk-Gateway-Date"
 #define ZT__GW_H_NONCE "Zentalk-Gateway-Nonce"
 #define ZT__GW_H_SIG "Zentalk-Gateway-Signature"
-/* checker was picked for a check of subject for job_id by this node's own
- * gateway: its report is kept (zt__check_reports_expect). */
-void zt__orch_lease_expect_check(struct zt__orch_lease *l, const char *checker, const char *job_id,
-                                 const uint8_t subject[static 32], int64_t now_ms);
-/* That checker's check of job_id failed: its report is awaited no more
- * (zt__check_reports_failed). */
-void zt__orch_lease_check_failed(struct zt__orch_lease *l, const char *checker, const char *job_id);
-/* A checker's own signed answer (zt__check_reports_put, orch_verdict.h). */
-ZT_NODISCARD int zt__orch_lease_check_report(struct zt__orch_lease *l, json_t *body, const char **why);
-/* The signed descriptors of the gateways that lease here (unexpired), for
- * the workers' join and heartbeat answers: a new reference. */
-json_t *zt__orch_lease_gateways(struct zt__orch_lease *l);
 
 /* ---- orch_relay.c (internal to the orchestrator's HTTP side) ---- */
 struct zt__orch_relay;

@@ -16,6 +16,8 @@
  *  - the verdict with no evidence at all (the form of the last release): 422;
  *  - an earlier verdict's signed evidence replayed for the worker's next
  *    job: 422 (evidence is accepted once);
+ *  - evidence whose worker receipt finished two hours ago (older than
+ *    the hour an orchestrator keeps used evidence for): 422;
  * each counted (zentalk_orchestrator_refusals_total{reason=
  * "unproven_verdict"}), none charged: the job stays done and the worker
  * is neither banned nor charged a mismatch. Then the honest report
@@ -49,13 +51,24 @@ static int index_of(const char *id)
     return -1;
 }
 
+static uint64_t age_next_s; /* the next verdict()'s worker receipt finished this long ago */
+
 /* A FINAL checkpoint for the job's subject with chain byte `chain`, and
  * the receipt that goes with it (its input_hash the subject: the job's
- * first body), signed by sk (hex). */
+ * first body; a random sealed-job id; finished at `finished`, unix s: the
+ * orchestrator takes a verdict's evidence for an hour after its receipt's
+ * finish), signed by sk (hex); signed_chain: finished now. */
+static void signed_chain_at(const uint8_t *sk, uint8_t chain, uint64_t finished, char *ckpt_hex, char *rec_hex)
+{
+    uint8_t env_id[16];
+    randombytes_buf(env_id, sizeof env_id);
+    struct zt_test_chain c = {.subject = subject, .job_id = env_id, .chain = chain, .finished = finished};
+    assert_int_equal(zt_test_signed_chain(sk, &c, ckpt_hex, rec_hex), 0);
+}
+
 static void signed_chain(const uint8_t *sk, uint8_t chain, char *ckpt_hex, char *rec_hex)
 {
-    struct zt_test_chain c = {.subject = subject, .job = (uint8_t)randombytes_uniform(256), .chain = chain};
-    assert_int_equal(zt_test_signed_chain(sk, &c, ckpt_hex, rec_hex), 0);
+    signed_chain_at(sk, chain, (uint64_t)(zt_time_real_ms() / 1000), ckpt_hex, rec_hex);
 }
 
 static json_t *report(const char *body, long want)
@@ -77,7 +90,9 @@ static void verdict(const char *job, const char *claimed, const char *worker, ui
         zt_strlcpy(wr, last_wr, sizeof wr);
         replay_next = false;
     } else {
-        signed_chain(zt_identity_sign_sk(wk[index_of(worker)].id), w_chain, wc, wr);
+        signed_chain_at(zt_identity_sign_sk(wk[index_of(worker)].id), w_chain,
+                        (uint64_t)(zt_time_real_ms() / 1000) - age_next_s, wc, wr);
+        age_next_s = 0;
     }
     zt_strlcpy(last_wc, wc, sizeof last_wc);
     zt_strlcpy(last_wr, wr, sizeof last_wr);
@@ -177,6 +192,12 @@ static void test_lying_gateway(void **state)
     replay_next = true;
     verdict(job2, "agreed", worker, 7, checker2, zt_identity_sign_sk(wk[index_of(checker2)].id), 7, 422);
     assert_int_equal(metric_value(orch.port, REFUSED), refused0 + 6);
+    assert_string_equal(job_state(job2), "done");
+    /* evidence older than the orchestrator keeps used evidence for (its
+     * receipt finished two hours ago): refused by its age */
+    age_next_s = 7200;
+    verdict(job2, "agreed", worker, 7, checker2, zt_identity_sign_sk(wk[index_of(checker2)].id), 7, 422);
+    assert_int_equal(metric_value(orch.port, REFUSED), refused0 + 7);
     assert_string_equal(job_state(job2), "done");
     /* fresh evidence for it is accepted */
     verdict(job2, "agreed", worker, 7, checker2, zt_identity_sign_sk(wk[index_of(checker2)].id), 7, 200);

@@ -1,33 +1,33 @@
-/* orch_lease.c: the orchestrator's placement over HTTP, for a gateway in
- * another process (issue 11; docs/internals/orchestrator.md "Leases").
- * See orch_api.h.
+/* lease.c: the orchestrator's leases, for a gateway in another process
+ * (issue 11; docs/internals/orchestrator.md "Leases"). See zt_lease.h;
+ * the HTTP routes that call it are src/server/orch_api.c's.
  *
- * POST /v1/orchestrator/lease places a job by its metadata (never a
- * prompt) exactly as the in-process gateway's zt_sched_submit does and
- * answers the worker chosen (node id, endpoint, keys: what the gateway
- * seals to and checks the receipt with), waiting up to wait_ms for a free
- * slot; with "job_id" it waits for the job's next assignment (after the
- * gateway reported its worker failed: the failover loop's next pick).
- * POST /v1/orchestrator/report tells the scheduler how the attempt went
- * (started, ok with its tokens, error, stalled, unreachable, cancel).
+ * A lease call places a job by its metadata (never a prompt) exactly as
+ * the in-process gateway's zt_sched_submit does and answers the worker
+ * chosen (node id, endpoint, keys: what the gateway seals to and checks
+ * the receipt with), parking the call up to wait_ms for a free slot; with
+ * "job_id" it waits for the job's next assignment (after the gateway
+ * reported its worker failed: the failover loop's next pick). A report
+ * tells the scheduler how the attempt went (started, ok with its tokens,
+ * error, stalled, unreachable, cancel).
  *
  * The scheduler's events for leased jobs are taken here (never the local
  * router's: it would cancel an assignment no local request waits for): an
- * assignment answers the waiting lease call, or is kept for the next one.
+ * assignment answers the parked lease call, or is kept for the next one.
  * A leased job nobody asks about for LEASE_IDLE_MS (its gateway died) is
  * cancelled. Bounds: LEASE_MAX leased jobs open (past it 503).
  *
- * A gateway may sign its calls (the Zentalk-Gateway-* headers: the node
- * request signature of zt_nodeauth.h under other names, so the server's
- * own node check leaves them to this file), checked against the
- * descriptors of the gateways registered here. A job leased by a signed
- * call is that gateway's: its row names it (zt_job_req.gateway), only it
- * may call about the job, and, when another orchestrator of the shared
- * store that placed it died (or cannot be reached), it alone can have this
- * one continue it: a call about a job id this table does not know takes
- * the job over from the store (zt_sched_job_adopt) when the signer is the
- * row's gateway. A stranger's call is refused (403 not_job_gateway), a
- * replayed or forged signature too (401), and both are counted. */
+ * A gateway may sign its calls (the node request signature of
+ * zt_nodeauth.h, under the Zentalk-Gateway-* header names the route
+ * reads), checked against the descriptors of the gateways registered
+ * here. A job leased by a signed call is that gateway's: its row names it
+ * (zt_job_req.gateway), only it may call about the job, and, when another
+ * orchestrator of the shared store that placed it died (or cannot be
+ * reached), it alone can have this one continue it: a call about a job id
+ * this table does not know takes the job over from the store
+ * (zt_sched_job_adopt) when the signer is the row's gateway. A stranger's
+ * call is refused (403 not_job_gateway), a replayed or forged signature
+ * too (401), and both are counted. */
 #include <jansson.h>
 #include <pthread.h>
 #include <sodium.h>
@@ -35,12 +35,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "orch_api.h"
-#include "../orchestrator/orch_verdict.h"
+#include "orch_verdict.h"
+#include "zentalk/zt_lease.h"
+#include "zentalk/zt_registry.h"
 #include "zentalk/zt_verifier.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_hex.h"
-#include "zentalk/zt_http.h"
 #include "zentalk/zt_identity.h"
 #include "zentalk/zt_log.h"
 #include "zentalk/zt_nodeauth.h"
@@ -68,7 +68,7 @@ struct lease {
     size_t n_ran, n_picked;
     bool failed;
     bool taking;                        /* being taken over from the store for its gateway (take_lease) */
-    struct zt_http_async *waiter;       /* a lease call waiting, or NULL */
+    struct zt_lease_waiter *waiter;     /* a lease call parked, or NULL */
     uint64_t wait_until, touched;       /* mono ms */
     /* the subject its checkers were picked for: the checked worker's signed
      * input_hash, sent with the first check event (orch_verdict.h) */
@@ -76,7 +76,7 @@ struct lease {
     bool has_subject;
     /* a verdict waiting for a picked checker's report (no thread held: its
      * call is deferred, decided when the report comes or at vuntil) */
-    struct zt_http_async *vwait;
+    struct zt_lease_waiter *vwait;
     json_t *vbody;                      /* its body (a copy) */
     uint64_t vuntil;                    /* mono ms */
     bool deciding, recheck;             /* a thread decides it now; a report came meanwhile */
@@ -102,12 +102,18 @@ struct gateway {
 };
 
 #define VERDICT_AWAITS 2 /* verdict_h/verdict_call: a picked checker's report may still come (no error code) */
-#define USED_EVIDENCE_MAX 4096 /* worker receipts (sealed-job ids) already used by a verdict */
+#define VERDICT_EVIDENCE_BUSY 3 /* verdict_h: its evidence is held by a settlement now, or the set is full */
+/* A verdict's evidence (its worker receipt's sealed-job id) is accepted
+ * once: kept until EVIDENCE_TTL_MS past the receipt's finish, and a
+ * receipt older than that (or dated more than the clock skew ahead) is
+ * refused by its age, so no replay outlives its entry. At most
+ * EVIDENCE_MAX kept (past it verdicts are 503 until some expire). */
+#define EVIDENCE_TTL_MS 3600000
+#define EVIDENCE_MAX 65536
 
-struct zt__orch_lease {
+struct zt_lease {
     pthread_mutex_t mu;
-    uint8_t used[USED_EVIDENCE_MAX][16]; /* a ring: a verdict's evidence is accepted once */
-    size_t n_used, used_next;
+    struct zt__once *used;              /* the evidence verdicts used (EVIDENCE_TTL_MS) */
     struct gateway gws[GATEWAYS_MAX];
     struct zt_registry *reg;
     struct zt_sched *sched;
@@ -124,17 +130,19 @@ struct zt__orch_lease {
     uint64_t verdict_wait_ms;           /* a checked job's verdict missing this long: decided here */
 };
 
-int zt__orch_lease_new(struct zt_registry *reg, struct zt_sched *sched, struct zt_verifier *vf,
-                       int64_t verdict_wait_ms, struct zt__orch_lease **out)
+int zt_lease_new(struct zt_registry *reg, struct zt_sched *sched, struct zt_verifier *vf,
+                       int64_t verdict_wait_ms, struct zt_lease **out)
 {
-    struct zt__orch_lease *l = zt_calloc(1, sizeof *l);
+    struct zt_lease *l = zt_calloc(1, sizeof *l);
     if (!l) return ZT_ENOMEM;
     if (zt__check_reports_new(&l->reports) != 0) {
         zt_free(l);
         return ZT_ENOMEM;
     }
-    if (zt_peers_new(&l->gw_peers) != 0 || zt_nodeauth_verifier_new(0, &l->nav) != 0) {
+    if (zt_peers_new(&l->gw_peers) != 0 || zt_nodeauth_verifier_new(0, &l->nav) != 0 ||
+        zt__once_new(EVIDENCE_MAX, &l->used) != 0) {
         zt_peers_free(l->gw_peers);
+        zt_nodeauth_verifier_free(l->nav);
         zt__check_reports_free(l->reports);
         zt_free(l);
         return ZT_ENOMEM;
@@ -150,7 +158,7 @@ int zt__orch_lease_new(struct zt_registry *reg, struct zt_sched *sched, struct z
 
 /* A lease call's "gateway": the caller's signed descriptor (role gateway),
  * kept so that the workers joining here admit its sealed jobs. */
-static void note_gateway(struct zt__orch_lease *l, const char *desc)
+static void note_gateway(struct zt_lease *l, const char *desc)
 {
     struct zt_node_descriptor d;
     memset(&d, 0, sizeof d);
@@ -190,7 +198,7 @@ static void note_gateway(struct zt__orch_lease *l, const char *desc)
     zt_node_descriptor_deinit(&d);
 }
 
-json_t *zt__orch_lease_gateways(struct zt__orch_lease *l)
+json_t *zt_lease_gateways(struct zt_lease *l)
 {
     json_t *arr = json_array();
     if (!l || !arr) return arr;
@@ -210,7 +218,7 @@ static void note_node(char (*list)[ZT_IDENTITY_ID_SIZE], size_t *n, const char *
     if (*n < LEASE_NODES_MAX) zt_strlcpy(list[(*n)++], id, ZT_IDENTITY_ID_SIZE);
 }
 
-static struct lease **find(struct zt__orch_lease *l, const char *job_id)
+static struct lease **find(struct zt_lease *l, const char *job_id)
 {
     for (struct lease **pp = &l->all; *pp; pp = &(*pp)->next)
         if (strcmp((*pp)->job_id, job_id) == 0) return pp;
@@ -230,7 +238,7 @@ static json_t *worker_json(const struct zt_node_info *ni)
 }
 
 /* The answer for job_id assigned to worker (or queued / failed), as JSON. */
-static int answer(struct zt__orch_lease *l, const char *job_id, const char *worker, bool failed, json_t **out)
+static int answer(struct zt_lease *l, const char *job_id, const char *worker, bool failed, json_t **out)
 {
     if (failed) {
         *out = json_pack("{s:s,s:s}", "job_id", job_id, "state", "failed");
@@ -249,29 +257,56 @@ static int answer(struct zt__orch_lease *l, const char *job_id, const char *work
     return 200;
 }
 
-static void respond_async(struct zt_http_async *a, int status, json_t *j)
+void zt_lease_res_init(struct zt_lease_res *r) { memset(r, 0, sizeof *r); }
+
+void zt_lease_res_deinit(struct zt_lease_res *r)
 {
-    struct zt_http_resp resp;
-    zt_http_resp_init(&resp);
-    zt_http_resp_json(&resp, status, j);
-    zt_ignore(zt_http_async_respond(a, &resp));
-    zt_http_resp_deinit(&resp);
-    zt_http_async_release(a);
+    json_decref(r->body);
+    r->body = NULL;
 }
 
-static void on_waiter_close(void *ud) { (void)ud; }
+static void res_error(struct zt_lease_res *r, int status, const char *code, const char *msg)
+{
+    json_decref(r->body);
+    r->body = NULL;
+    r->status = status;
+    r->code = code;
+    r->message = msg;
+}
+
+/* Takes j (NULL: out of memory, answered 500). */
+static void res_json(struct zt_lease_res *r, int status, json_t *j)
+{
+    if (!j) {
+        res_error(r, 500, "internal", "out of memory");
+        return;
+    }
+    json_decref(r->body);
+    r->body = j;
+    r->status = status;
+    r->code = r->message = NULL;
+}
+
+/* Answer a parked call with status and j (taken) and let it go. */
+static void respond_async(struct zt_lease_waiter *w, int status, json_t *j)
+{
+    struct zt_lease_res res;
+    zt_lease_res_init(&res);
+    res_json(&res, status, j);
+    w->answer(w, &res);
+    zt_lease_res_deinit(&res);
+}
 
 /* A lease about to be freed: its verdict call still waiting is answered
  * (status, code, msg) and its body dropped. */
 static void drop_verdict(struct lease *ls, int status, const char *code, const char *msg)
 {
     if (ls->vwait) {
-        struct zt_http_resp resp;
-        zt_http_resp_init(&resp);
-        zt_http_resp_error(&resp, status, code, msg);
-        zt_ignore(zt_http_async_respond(ls->vwait, &resp));
-        zt_http_resp_deinit(&resp);
-        zt_http_async_release(ls->vwait);
+        struct zt_lease_res res;
+        zt_lease_res_init(&res);
+        res_error(&res, status, code, msg);
+        ls->vwait->answer(ls->vwait, &res);
+        zt_lease_res_deinit(&res);
         ls->vwait = NULL;
     }
     json_decref(ls->vbody);
@@ -279,7 +314,7 @@ static void drop_verdict(struct lease *ls, int status, const char *code, const c
 }
 
 /* With l->mu held: hand the lease's state to its waiter, if any. */
-static void wake(struct zt__orch_lease *l, struct lease *ls)
+static void wake(struct zt_lease *l, struct lease *ls)
 {
     if (!ls->waiter || (!ls->assigned[0] && !ls->failed)) return;
     json_t *j = NULL;
@@ -293,28 +328,24 @@ static void wake(struct zt__orch_lease *l, struct lease *ls)
 /* The signed gateway of a lease or report call: 1 and gw filled (the
  * Zentalk-Gateway-* headers verify under a registered gateway's key, for
  * this orchestrator, not seen before), 0 when it carries none (gw ""),
- * -1 with resp filled (401, counted) otherwise. */
-static int gateway_caller(struct zt__orch_lease *l, struct zt_http_req *req, struct zt_http_resp *resp,
+ * -1 with res filled (401, counted) otherwise. */
+static int gateway_caller(struct zt_lease *l, const struct zt_lease_call *call, struct zt_lease_res *res,
                           char gw[static ZT_IDENTITY_ID_SIZE])
 {
     gw[0] = '\0';
-    const char *hn = zt_http_req_header(req, ZT__GW_H_NODE), *hd = zt_http_req_header(req, ZT__GW_H_DATE);
-    const char *hno = zt_http_req_header(req, ZT__GW_H_NONCE), *hs = zt_http_req_header(req, ZT__GW_H_SIG);
+    const char *hn = call->sig_node, *hd = call->sig_date, *hno = call->sig_nonce, *hs = call->sig_sig;
     if (!hn && !hd && !hno && !hs) return 0;
     struct zt_nodeauth_parsed np;
-    const char *why = "malformed or missing " ZT__GW_H_NODE "/-Date/-Nonce/-Signature header";
+    const char *why = "malformed or missing Zentalk-Gateway/-Date/-Nonce/-Signature header";
     int rc = zt_nodeauth_parse(hn, hd, hno, hs, &np);
     const char *self = zt_sched_self(l->sched);
     if (!rc && !self) rc = ZT_EINVAL;
-    if (!rc) {
-        size_t len;
-        const char *body = zt_http_req_body(req, &len);
-        rc = zt_nodeauth_verify(l->nav, l->gw_peers, self, zt_http_req_method(req), zt_http_req_target(req), body,
-                                len, &np, zt_time_real_ms() / 1000, &why);
-    }
+    if (!rc)
+        rc = zt_nodeauth_verify(l->nav, l->gw_peers, self, call->method, call->target, call->raw, call->raw_len, &np,
+                                zt_time_real_ms() / 1000, &why);
     if (rc == ZT_EBUSY || rc == ZT_ENOMEM) {
-        zt_ignore(zt_http_resp_header(resp, "Retry-After", "5"));
-        zt_http_resp_error(resp, 503, "overloaded", why);
+        res->retry_after_s = 5;
+        res_error(res, 503, "overloaded", why);
         return -1;
     }
     if (rc) {
@@ -323,21 +354,21 @@ static int gateway_caller(struct zt__orch_lease *l, struct zt_http_req *req, str
         pthread_mutex_unlock(&l->mu);
         zt_log_rl(ZT_LOG_WARN, 10, "gateway_signature_refused", "node=%s why=\"%s\"",
                   hn && zt_identity_id_valid(hn) ? hn : "-", why ? why : "");
-        zt_http_resp_error(resp, 401, "invalid_gateway_signature", why ? why : "the gateway signature does not verify");
+        res_error(res, 401, "invalid_gateway_signature", why ? why : "the gateway signature does not verify");
         return -1;
     }
     zt_strlcpy(gw, np.node, ZT_IDENTITY_ID_SIZE);
     return 1;
 }
 
-static void refuse_stranger(struct zt__orch_lease *l, const char *job_id, const char *gw, struct zt_http_resp *resp)
+static void refuse_stranger(struct zt_lease *l, const char *job_id, const char *gw, struct zt_lease_res *res)
 {
     pthread_mutex_lock(&l->mu);
     l->n_not_gateway++;
     pthread_mutex_unlock(&l->mu);
     zt_log_rl(ZT_LOG_WARN, 10, "lease_refused", "sched_job=%s caller=%s why=not_job_gateway", job_id,
               gw[0] ? gw : "unsigned");
-    zt_http_resp_error(resp, 403, "not_job_gateway", "this job was leased by another gateway");
+    res_error(res, 403, "not_job_gateway", "this job was leased by another gateway");
 }
 
 /* With l->mu held: a new lease of job_id for gw, seeded with what the
@@ -353,9 +384,9 @@ static void seed(struct lease *ls, const char *worker, enum zt_job_state st)
 /* The lease of job_id for the caller gw ("" unsigned): 0 when this table
  * has it and gw may call about it, or when the job is another
  * orchestrator's on the shared store and gw is its gateway (taken over
- * here: zt_sched_job_adopt). -1 with resp filled otherwise (404, 403
+ * here: zt_sched_job_adopt). -1 with res filled otherwise (404, 403
  * counted, 410 when the job ended failed). */
-static int take_lease(struct zt__orch_lease *l, const char *job_id, const char *gw, struct zt_http_resp *resp)
+static int take_lease(struct zt_lease *l, const char *job_id, const char *gw, struct zt_lease_res *res)
 {
     pthread_mutex_lock(&l->mu);
     struct lease **pp = find(l, job_id);
@@ -363,17 +394,17 @@ static int take_lease(struct zt__orch_lease *l, const char *job_id, const char *
         bool ok = !(*pp)->gateway[0] || strcmp((*pp)->gateway, gw) == 0, taking = (*pp)->taking;
         pthread_mutex_unlock(&l->mu);
         if (!ok && taking) { /* another caller's takeover is being decided: not known to be refused yet */
-            zt_ignore(zt_http_resp_header(resp, "Retry-After", "1"));
-            zt_http_resp_error(resp, 503, "unavailable", "the job is being taken over; retry");
+            res->retry_after_s = 1;
+            res_error(res, 503, "unavailable", "the job is being taken over; retry");
             return -1;
         }
-        if (!ok) refuse_stranger(l, job_id, gw, resp);
+        if (!ok) refuse_stranger(l, job_id, gw, res);
         return ok ? 0 : -1;
     }
     struct lease *ls = gw[0] && l->n < LEASE_MAX ? zt_calloc(1, sizeof *ls) : NULL;
     if (!ls) {
         pthread_mutex_unlock(&l->mu);
-        zt_http_resp_error(resp, 404, "unknown_job", "no leased job by that id (it ended, or another orchestrator has it)");
+        res_error(res, 404, "unknown_job", "no leased job by that id (it ended, or another orchestrator has it)");
         return -1;
     }
     /* in the table before the scheduler has the job: its first assignment
@@ -409,31 +440,30 @@ static int take_lease(struct zt__orch_lease *l, const char *job_id, const char *
         return 0;
     }
     if (rc == ZT_EPERM) {
-        refuse_stranger(l, job_id, gw, resp);
+        refuse_stranger(l, job_id, gw, res);
     } else if (rc == ZT_EEXIST && ji.state == ZT_JOB_STATE_FAILED) {
-        zt_http_resp_json(resp, 410, json_pack("{s:s,s:s}", "job_id", job_id, "state", "failed"));
+        res_json(res, 410, json_pack("{s:s,s:s}", "job_id", job_id, "state", "failed"));
     } else if (rc == ZT_EBUSY || (rc && rc != ZT_ENOTFOUND && rc != ZT_EEXIST)) {
-        zt_ignore(zt_http_resp_header(resp, "Retry-After", "1"));
-        zt_http_resp_error(resp, 503, "unavailable", "the job's row could not be taken over now; retry");
+        res->retry_after_s = 1;
+        res_error(res, 503, "unavailable", "the job's row could not be taken over now; retry");
     } else {
-        zt_http_resp_error(resp, 404, "unknown_job", "no leased job by that id (it ended, or another orchestrator has it)");
+        res_error(res, 404, "unknown_job", "no leased job by that id (it ended, or another orchestrator has it)");
     }
     return -1;
 }
 
-void zt__orch_lease_counts(struct zt__orch_lease *l, uint64_t *not_gateway, uint64_t *bad_sig, uint64_t *continued,
-                           uint64_t *verdict_refused, uint64_t *check_refused)
+void zt_lease_counts(struct zt_lease *l, struct zt_lease_counts *out)
 {
     pthread_mutex_lock(&l->mu);
-    *not_gateway = l->n_not_gateway;
-    *bad_sig = l->n_bad_sig;
-    *continued = l->n_continued;
-    *verdict_refused = l->n_verdict_refused;
-    *check_refused = l->n_check_refused;
+    out->not_gateway = l->n_not_gateway;
+    out->bad_sig = l->n_bad_sig;
+    out->continued = l->n_continued;
+    out->verdict_refused = l->n_verdict_refused;
+    out->check_refused = l->n_check_refused;
     pthread_mutex_unlock(&l->mu);
 }
 
-bool zt__orch_lease_event(struct zt__orch_lease *l, const struct zt_sched_event *ev)
+bool zt_lease_event(struct zt_lease *l, const struct zt_sched_event *ev)
 {
     if (!l) return false;
     pthread_mutex_lock(&l->mu);
@@ -475,16 +505,16 @@ static int64_t int_of(json_t *body, const char *key, int64_t dflt)
     return json_is_integer(v) ? (int64_t)json_integer_value(v) : dflt;
 }
 
-void zt__orch_lease_h(struct zt__orch_lease *l, struct zt_http_req *req, json_t *body, int64_t max_wait_ms,
-                      struct zt_http_resp *resp)
+void zt_lease_place(struct zt_lease *l, const struct zt_lease_call *call, json_t *body, int64_t max_wait_ms,
+                    struct zt_lease_res *res)
 {
     const char *job_id = json_string_value(json_object_get(body, "job_id"));
     const char *gw_desc = json_string_value(json_object_get(body, "gateway"));
     if (gw_desc) note_gateway(l, gw_desc);
     char gw[ZT_IDENTITY_ID_SIZE];
-    if (gateway_caller(l, req, resp, gw) < 0) return;
+    if (gateway_caller(l, call, res, gw) < 0) return;
     if (gw_desc && !job_id && !json_object_get(body, "model")) { /* a gateway saying it is there, nothing more */
-        zt_http_resp_json(resp, 200, json_pack("{s:b}", "registered", 1));
+        res_json(res, 200, json_pack("{s:b}", "registered", 1));
         return;
     }
     int64_t wait = int_of(body, "wait_ms", WAIT_DEFAULT_MS);
@@ -500,7 +530,7 @@ void zt__orch_lease_h(struct zt__orch_lease *l, struct zt_http_req *req, json_t 
         int64_t price = int_of(body, "price_ceiling", 0), deadline = int_of(body, "deadline_ms", 0);
         if (!model || max_tokens < 1 || max_tokens > UINT32_MAX || ctx < 0 || ctx > UINT32_MAX || price < 0 ||
             deadline < 0) {
-            zt_http_resp_error(resp, 400, "invalid_request",
+            res_error(res, 400, "invalid_request",
                                "model (string) and max_tokens (1..2^32-1) are required; ctx_tokens, price_ceiling, "
                                "deadline_ms are non-negative integers");
             return;
@@ -509,11 +539,11 @@ void zt__orch_lease_h(struct zt__orch_lease *l, struct zt_http_req *req, json_t 
         bool full = l->n >= LEASE_MAX;
         pthread_mutex_unlock(&l->mu);
         if (full) {
-            zt_ignore(zt_http_resp_header(resp, "Retry-After", "1"));
-            zt_http_resp_error(resp, 503, "overloaded", "too many leased jobs open");
+            res->retry_after_s = 1;
+            res_error(res, 503, "overloaded", "too many leased jobs open");
             return;
         }
-        struct zt_job_req jr = {.client = client && client[0] ? client : zt_http_req_client_addr(req),
+        struct zt_job_req jr = {.client = client && client[0] ? client : call->client_addr,
                                 .model = model,
                                 .ctx_tokens = (uint32_t)ctx,
                                 .max_tokens = (uint32_t)max_tokens,
@@ -524,27 +554,25 @@ void zt__orch_lease_h(struct zt__orch_lease *l, struct zt_http_req *req, json_t 
         memset(&sr, 0, sizeof sr);
         int rc = zt_sched_submit(l->sched, &jr, zt_time_real_ms(), &sr);
         if (rc == ZT_EBUSY) {
-            char v[16];
-            snprintf(v, sizeof v, "%u", sr.retry_after_s ? sr.retry_after_s : 1);
-            zt_ignore(zt_http_resp_header(resp, "Retry-After", v));
-            zt_http_resp_error(resp, 503, "queue_full", "the job queue is full; retry after Retry-After");
+            res->retry_after_s = sr.retry_after_s ? sr.retry_after_s : 1;
+            res_error(res, 503, "queue_full", "the job queue is full; retry after Retry-After");
             return;
         }
         if (rc == ZT_ENOTFOUND || rc == ZT_ETIMEDOUT) {
-            zt_http_resp_error(resp, rc == ZT_ENOTFOUND ? 404 : 400, rc == ZT_ENOTFOUND ? "no_worker" : "deadline",
+            res_error(res, rc == ZT_ENOTFOUND ? 404 : 400, rc == ZT_ENOTFOUND ? "no_worker" : "deadline",
                                rc == ZT_ENOTFOUND ? "no live worker serves this model within the context and price"
                                                   : "the deadline has passed");
             return;
         }
         if (rc) {
-            zt_http_resp_error(resp, rc == ZT_EINVAL ? 400 : 503, rc == ZT_EINVAL ? "invalid_request" : "unavailable",
+            res_error(res, rc == ZT_EINVAL ? 400 : 503, rc == ZT_EINVAL ? "invalid_request" : "unavailable",
                                zt_strerror(rc));
             return;
         }
         struct lease *ls = zt_calloc(1, sizeof *ls);
         if (!ls) {
             zt_ignore(zt_sched_job_cancel(l->sched, sr.job_id, zt_time_real_ms()));
-            zt_http_resp_error(resp, 503, "overloaded", "out of memory");
+            res_error(res, 503, "overloaded", "out of memory");
             return;
         }
         zt_strlcpy(ls->job_id, sr.job_id, sizeof ls->job_id);
@@ -560,18 +588,18 @@ void zt__orch_lease_h(struct zt__orch_lease *l, struct zt_http_req *req, json_t 
         if (sr.state == ZT_JOB_STATE_ASSIGNED) zt_strlcpy(worker, sr.worker, sizeof worker);
     } else {
         if (strlen(job_id) >= sizeof id) {
-            zt_http_resp_error(resp, 404, "unknown_job", "no leased job by that id");
+            res_error(res, 404, "unknown_job", "no leased job by that id");
             return;
         }
         zt_strlcpy(id, job_id, sizeof id);
-        if (take_lease(l, id, gw, resp) < 0) return;
+        if (take_lease(l, id, gw, res) < 0) return;
     }
     pthread_mutex_lock(&l->mu);
     struct lease **pp = find(l, id);
     struct lease *ls = pp ? *pp : NULL;
     if (!ls) {
         pthread_mutex_unlock(&l->mu);
-        zt_http_resp_error(resp, 404, "unknown_job", "no leased job by that id (it ended, or another orchestrator has it)");
+        res_error(res, 404, "unknown_job", "no leased job by that id (it ended, or another orchestrator has it)");
         return;
     }
     ls->touched = zt_time_mono_ms();
@@ -583,7 +611,7 @@ void zt__orch_lease_h(struct zt__orch_lease *l, struct zt_http_req *req, json_t 
     }
     failed = ls->failed;
     if (!worker[0] && !failed && wait > 0 && !ls->waiter) {
-        ls->waiter = zt_http_req_defer(req, on_waiter_close, NULL);
+        ls->waiter = call->defer ? call->defer(call->defer_ud) : NULL;
         if (ls->waiter) {
             ls->wait_until = zt_time_mono_ms() + (uint64_t)wait;
             pthread_mutex_unlock(&l->mu);
@@ -593,7 +621,7 @@ void zt__orch_lease_h(struct zt__orch_lease *l, struct zt_http_req *req, json_t 
     pthread_mutex_unlock(&l->mu);
     json_t *j = NULL;
     int st = answer(l, id, worker, failed, &j);
-    zt_http_resp_json(resp, st, j);
+    res_json(res, st, j);
 }
 
 #define CHECK_EXCLUDE_MAX 16 /* the workers that ran a job and the earlier rounds' checkers */
@@ -602,7 +630,7 @@ void zt__orch_lease_h(struct zt__orch_lease *l, struct zt_http_req *req, json_t 
 /* The subject (input_hash) of a check of worker's answer: its signed FINAL
  * checkpoint ckpt verified under the registry's key for worker. 0, or
  * ZT_EPERM. */
-static int check_subject(struct zt__orch_lease *l, const char *worker, const uint8_t *ckpt, size_t ckpt_len,
+static int check_subject(struct zt_lease *l, const char *worker, const uint8_t *ckpt, size_t ckpt_len,
                          uint8_t subject[static ZT__CHECK_SUBJECT_LEN], uint8_t pk[static ZT_ED25519_PK_LEN])
 {
     struct zt_node_info w;
@@ -620,8 +648,8 @@ static int check_subject(struct zt__orch_lease *l, const char *worker, const uin
  * worker is the one whose chain is checked (its engine build). Never a
  * worker the job was assigned to or an earlier checker, whatever the
  * gateway's exclude list says. */
-static void check_pick_h(struct zt__orch_lease *l, const char *job_id, const char *worker, json_t *body,
-                         struct zt_http_resp *resp)
+static void check_pick_h(struct zt_lease *l, const char *job_id, const char *worker, json_t *body,
+                         struct zt_lease_res *res)
 {
     const char *ex[CHECK_EXCLUDE_MAX + 2 * LEASE_NODES_MAX];
     char seen[2 * LEASE_NODES_MAX][ZT_IDENTITY_ID_SIZE];
@@ -629,7 +657,7 @@ static void check_pick_h(struct zt__orch_lease *l, const char *job_id, const cha
     json_t *v;
     json_array_foreach(json_object_get(body, "exclude"), i, v) {
         if (n == CHECK_EXCLUDE_MAX || !json_is_string(v)) {
-            zt_http_resp_error(resp, 400, "invalid_request", "exclude: up to 16 node ids");
+            res_error(res, 400, "invalid_request", "exclude: up to 16 node ids");
             return;
         }
         ex[n++] = json_string_value(v);
@@ -645,7 +673,7 @@ static void check_pick_h(struct zt__orch_lease *l, const char *job_id, const cha
     struct zt_job_info ji;
     struct zt_node_info w, ni;
     if (round < 0 || round > 64 || !worker || zt_sched_job_get(l->sched, job_id, &ji) != 0) {
-        zt_http_resp_error(resp, 400, "invalid_request", "a check needs round (0..64), worker and a known job");
+        res_error(res, 400, "invalid_request", "a check needs round (0..64), worker and a known job");
         return;
     }
     /* the check's subject: the checked worker's signed FINAL checkpoint
@@ -657,7 +685,7 @@ static void check_pick_h(struct zt__orch_lease *l, const char *job_id, const cha
     if (!ck_hex || strlen(ck_hex) % 2 || ck_len == 0 || ck_len > sizeof ck ||
         zt_hex_decode(ck, ck_len, ck_hex, strlen(ck_hex), ZT_HEX_ANY_CASE) != 0 ||
         check_subject(l, worker, ck, ck_len, subject, wpk) != 0) {
-        zt_http_resp_error(resp, 400, "invalid_request",
+        res_error(res, 400, "invalid_request",
                            "a check needs the checked worker's signed FINAL checkpoint (hex, \"checkpoint\")");
         return;
     }
@@ -670,7 +698,7 @@ static void check_pick_h(struct zt__orch_lease *l, const char *job_id, const cha
         pthread_mutex_unlock(&l->mu);
         zt_log_rl(ZT_LOG_WARN, 10, "check_refused", "sched_job=%s why=pick_limit picked=%d", job_id,
                   (int)LEASE_NODES_MAX);
-        zt_http_resp_error(resp, 409, "check_limit", "this job had as many checkers picked as a lease holds");
+        res_error(res, 409, "check_limit", "this job had as many checkers picked as a lease holds");
         return;
     }
     if (lp && ran) {
@@ -687,22 +715,45 @@ static void check_pick_h(struct zt__orch_lease *l, const char *job_id, const cha
     }
     pthread_mutex_unlock(&l->mu);
     if (!ran || other) {
-        zt_http_resp_error(resp, 400, "invalid_request",
+        res_error(res, 400, "invalid_request",
                            !ran ? "the worker named did not run this job"
                                 : "a check of another subject (input_hash) than this job's earlier checks");
         return;
     }
     const char *engine = zt_registry_get(l->reg, worker, now, &w) == 0 ? w.caps.engine : NULL;
     if (zt_verifier_pick(l->vf, job_id, (unsigned)round, ji.model, engine, ex, n, now, &ni) != 0) {
-        zt_http_resp_error(resp, 404, "no_checker", "no other live worker of the model is free to check");
+        res_error(res, 404, "no_checker", "no other live worker of the model is free to check");
+        return;
+    }
+    /* it may report its answer here: a pick the gateway's share (or the
+     * table) has no room for is refused, never another's evicted */
+    char gateway[ZT_IDENTITY_ID_SIZE] = "";
+    pthread_mutex_lock(&l->mu);
+    struct lease **pp = find(l, job_id);
+    if (pp) zt_strlcpy(gateway, (*pp)->gateway, sizeof gateway);
+    pthread_mutex_unlock(&l->mu);
+    int e = zt__check_reports_expect(l->reports, gateway, ni.node_id, job_id, subject, now);
+    if (e) {
+        pthread_mutex_lock(&l->mu);
+        l->n_check_refused++;
+        pthread_mutex_unlock(&l->mu);
+        zt_log_rl(ZT_LOG_WARN, 10, "check_refused", "sched_job=%s gateway=%s why=%s", job_id,
+                  gateway[0] ? gateway : "-", e == ZT_ETOOBIG ? "gateway_picks" : "picks_full");
+        res->retry_after_s = 30;
+        if (e == ZT_ETOOBIG)
+            res_error(res, 429, "check_picks_gateway",
+                      "this gateway has as many checks open as one gateway may (1,024); retry after "
+                      "Retry-After");
+        else
+            res_error(res, 429, "check_picks_full",
+                      "the orchestrator has as many checks open as it holds; retry after Retry-After");
         return;
     }
     pthread_mutex_lock(&l->mu);
-    struct lease **pp = find(l, job_id);
+    pp = find(l, job_id);
     if (pp) note_node((*pp)->picked, &(*pp)->n_picked, ni.node_id); /* it may be named in the verdict */
     pthread_mutex_unlock(&l->mu);
-    zt__check_reports_expect(l->reports, ni.node_id, job_id, subject, now); /* and may report its answer here */
-    zt_http_resp_json(resp, 200, json_pack("{s:s,s:s,s:o}", "job_id", job_id, "state", "check", "worker",
+    res_json(res, 200, json_pack("{s:s,s:s,s:o}", "job_id", job_id, "state", "check", "worker",
                                            worker_json(&ni)));
 }
 
@@ -714,34 +765,51 @@ static int registry_key(void *ud, const char *node_id, uint8_t pk[static ZT_ED25
     return rc;
 }
 
-/* Takes a verdict's evidence (the worker receipt's sealed-job id) for one
- * settlement, under l->mu: false when a verdict (the gateway's or the
- * orchestrator's own) already used it. Shared by verdict_h and own_verdict. */
-static bool use_evidence(struct zt__orch_lease *l, const uint8_t id[static 16])
+/* Takes a verdict's evidence (the worker receipt's sealed-job id; its
+ * finish, unix s, or 0 for a checkpoint alone: the orchestrator's own
+ * verdict, whose checkpoint came with the check event) for one
+ * settlement, pending until release_evidence: 0 taken; ZT_EPERM a verdict
+ * (the gateway's or the orchestrator's own) already used it, or the
+ * receipt is too old or dated in the future to be kept until it stops
+ * counting; ZT_EBUSY another verdict's settlement holds it now, or the set
+ * is full (*why, static). Shared by verdict_h and own_verdict. */
+static int use_evidence(struct zt_lease *l, const uint8_t id[static 16], uint64_t finished_s, const char **why)
 {
-    pthread_mutex_lock(&l->mu);
-    bool replayed = false;
-    for (size_t i = 0; i < l->n_used && !replayed; i++) replayed = memcmp(l->used[i], id, 16) == 0;
-    if (!replayed) {
-        memcpy(l->used[l->used_next], id, 16);
-        l->used_next = (l->used_next + 1) % USED_EVIDENCE_MAX;
-        if (l->n_used < USED_EVIDENCE_MAX) l->n_used++;
+    int64_t now = zt_time_real_ms(), until = now + EVIDENCE_TTL_MS;
+    if (finished_s) {
+        int64_t fin = finished_s > (uint64_t)INT64_MAX / 2000 ? INT64_MAX / 2 : (int64_t)finished_s * 1000;
+        if (fin + EVIDENCE_TTL_MS <= now) {
+            *why = "the worker's receipt is older than verdict evidence is accepted (1 hour)";
+            return ZT_EPERM;
+        }
+        if (fin > now + ZT__CHECK_REPORT_SKEW_MS) {
+            *why = "the worker's receipt is dated in the future (past the clock skew allowed)";
+            return ZT_EPERM;
+        }
+        until = fin + EVIDENCE_TTL_MS;
+        if (until < now + ZT__CHECK_REPORT_SKEW_MS) until = now + ZT__CHECK_REPORT_SKEW_MS;
     }
-    pthread_mutex_unlock(&l->mu);
-    return !replayed;
+    switch (zt__once_take(l->used, id, until, now, true)) {
+    case ZT__ONCE_TAKEN:
+        return 0;
+    case ZT__ONCE_USED:
+        *why = "this evidence (the worker's receipt) was already used by a verdict";
+        return ZT_EPERM;
+    case ZT__ONCE_PENDING:
+        *why = "this evidence is being settled by another verdict now; retry";
+        return ZT_EBUSY;
+    case ZT__ONCE_FULL:
+    default:
+        *why = "too many verdicts' evidence held; retry later";
+        return ZT_EBUSY;
+    }
 }
 
-/* Gives back evidence use_evidence took for a settlement that failed (a
- * busy store): the retried verdict may use it again. */
-static void release_evidence(struct zt__orch_lease *l, const uint8_t id[static 16])
+/* Settles evidence use_evidence took: kept (used), or given back after a
+ * settlement that failed (a busy store): the retried verdict may use it. */
+static void release_evidence(struct zt_lease *l, const uint8_t id[static 16], bool used)
 {
-    pthread_mutex_lock(&l->mu);
-    for (size_t i = 0; i < l->n_used; i++)
-        if (memcmp(l->used[i], id, 16) == 0) {
-            memset(l->used[i], 0, 16); /* a slot no receipt fills again */
-            break;
-        }
-    pthread_mutex_unlock(&l->mu);
+    zt__once_settle(l->used, id, used);
 }
 
 /* "verdict": what the gateway's checks decided (zt_job_check_run), with
@@ -753,8 +821,10 @@ static void release_evidence(struct zt__orch_lease *l, const uint8_t id[static 1
  * checker's report the verdict lacks may still come; nothing was done
  * (the caller decides it again when it comes, or without waiting).
  * ZT_EBUSY: the store was busy (checking or settling); the evidence is
- * given back (the gateway retries). */
-static int verdict_h(struct zt__orch_lease *l, const char *job_id, json_t *body, bool may_wait,
+ * given back (the gateway retries). VERDICT_EVIDENCE_BUSY: the evidence is
+ * held by another verdict's settlement now, or the evidence set is full
+ * (*why; nothing done, the gateway retries). */
+static int verdict_h(struct zt_lease *l, const char *job_id, json_t *body, bool may_wait,
                      enum zt_job_state *st, const char **why)
 {
     const char *v = json_string_value(json_object_get(body, "verdict"));
@@ -804,11 +874,10 @@ static int verdict_h(struct zt__orch_lease *l, const char *job_id, json_t *body,
     if (awaiting && may_wait) return VERDICT_AWAITS;
     if (rc) return rc; /* ZT_EBUSY (a busy store): nothing used, answered 503 */
     /* the same signed evidence twice (an earlier job's, replayed): refused */
-    if (!use_evidence(l, out.env_job_id)) {
-        *why = "this evidence (the worker's receipt) was already used by a verdict";
-        return ZT_EPERM;
-    }
+    rc = use_evidence(l, out.env_job_id, out.env_finished, why);
+    if (rc) return rc == ZT_EBUSY ? VERDICT_EVIDENCE_BUSY : rc;
     if (!out.settle) { /* only the gateway's unsigned refusals disagree: nothing proven, nothing charged */
+        release_evidence(l, out.env_job_id, true);
         zt_log(ZT_LOG_WARN, "verification_unproven", "sched_job=%s claimed=%s refused=%zu", job_id, v,
                out.n_refused);
         *st = ji.state;
@@ -816,13 +885,13 @@ static int verdict_h(struct zt__orch_lease *l, const char *job_id, json_t *body,
     }
     rc = zt_verifier_settle(l->vf, l->sched, job_id, out.verdict, out.workers, out.n_workers, out.checkers,
                             out.wrong, out.n_checkers, zt_time_real_ms());
-    if (rc) release_evidence(l, out.env_job_id); /* not settled: the retry may use it */
+    release_evidence(l, out.env_job_id, rc == 0); /* not settled: the retry may use it */
     if (rc == 0 && zt_sched_job_get(l->sched, job_id, &ji) == 0) *st = ji.state;
     return rc;
 }
 
 /* With l->mu: the lease of job_id leaves the table (its waiters answered). */
-static void end_lease(struct zt__orch_lease *l, struct lease **pp)
+static void end_lease(struct zt_lease *l, struct lease **pp)
 {
     struct lease *ls = *pp;
     if (ls->waiter) {
@@ -830,26 +899,33 @@ static void end_lease(struct zt__orch_lease *l, struct lease **pp)
         wake(l, ls);
     }
     drop_verdict(ls, 409, "verdict_pending", "the job's lease ended while this verdict waited");
+    zt__check_reports_forget(l->reports, ls->job_id); /* its picks: no report is needed any more */
     *pp = ls->next;
     zt_free(ls);
     l->n--;
 }
 
-/* A verdict event (verdict_h) answered in resp: 1 refused (422, counted),
+/* A verdict event (verdict_h) answered in res: 1 refused (422, counted),
  * 0 answered otherwise (a busy store: 503 + Retry-After, the lease kept),
  * VERDICT_AWAITS (may_wait only) a picked checker's report may still
- * come: nothing done, resp untouched. */
-static int verdict_call(struct zt__orch_lease *l, const char *job_id, json_t *body, bool may_wait,
-                        struct zt_http_resp *resp)
+ * come: nothing done, res untouched. */
+static int verdict_call(struct zt_lease *l, const char *job_id, json_t *body, bool may_wait,
+                        struct zt_lease_res *res)
 {
     enum zt_job_state st = ZT_JOB_STATE_DONE;
     const char *why = NULL;
     int rc = verdict_h(l, job_id, body, may_wait, &st, &why);
     if (rc == VERDICT_AWAITS) return VERDICT_AWAITS;
+    if (rc == VERDICT_EVIDENCE_BUSY) { /* nothing used up: the gateway's sender retries */
+        zt_log_rl(ZT_LOG_WARN, 10, "verdict_evidence_busy", "sched_job=%s why=\"%s\"", job_id, why ? why : "");
+        res->retry_after_s = 1;
+        res_error(res, 503, "evidence_busy", why ? why : "this verdict's evidence is held now; retry");
+        return 0;
+    }
     if (rc == ZT_EBUSY) { /* the store was busy settling: nothing used up, the gateway's sender retries */
         zt_log_rl(ZT_LOG_WARN, 10, "verdict_store_busy", "sched_job=%s", job_id);
-        zt_ignore(zt_http_resp_header(resp, "Retry-After", "1"));
-        zt_http_resp_error(resp, 503, "store_busy",
+        res->retry_after_s = 1;
+        res_error(res, 503, "store_busy",
                            "the store was busy settling this verdict; retry after Retry-After");
         return 0;
     }
@@ -858,11 +934,11 @@ static int verdict_call(struct zt__orch_lease *l, const char *job_id, json_t *bo
         l->n_verdict_refused++;
         pthread_mutex_unlock(&l->mu);
         zt_log(ZT_LOG_WARN, "verdict_refused", "sched_job=%s why=\"%s\"", job_id, why ? why : "");
-        zt_http_resp_error(resp, 422, "verdict_refused", why ? why : "the evidence does not prove the verdict");
+        res_error(res, 422, "verdict_refused", why ? why : "the evidence does not prove the verdict");
         return 1;
     }
     if (rc == ZT_EINVAL) {
-        zt_http_resp_error(resp, 400, "invalid_request",
+        res_error(res, 400, "invalid_request",
                            "a verdict needs verdict, workers, checkers, and the signed checkpoint and receipt of "
                            "each (hex)");
         return 0;
@@ -872,16 +948,16 @@ static int verdict_call(struct zt__orch_lease *l, const char *job_id, json_t *bo
     if (pp) end_lease(l, pp);
     pthread_mutex_unlock(&l->mu);
     if (rc)
-        zt_http_resp_error(resp, 409, "illegal_transition", "the job is not in a state this event applies to");
+        res_error(res, 409, "illegal_transition", "the job is not in a state this event applies to");
     else
-        zt_http_resp_json(resp, 200, json_pack("{s:s,s:s}", "job_id", job_id, "state", zt_job_state_name(st)));
+        res_json(res, 200, json_pack("{s:s,s:s}", "job_id", job_id, "state", zt_job_state_name(st)));
     return 0;
 }
 
 /* Decide job_id's waiting verdict again (a report came, a check failed,
  * or its wait ended: expired), answering its deferred call once decided;
  * still awaiting, it waits on. Never holds l->mu while deciding. */
-static void resume_verdict(struct zt__orch_lease *l, const char *job_id, bool expired)
+static void resume_verdict(struct zt_lease *l, const char *job_id, bool expired)
 {
     pthread_mutex_lock(&l->mu);
     struct lease **pp = find(l, job_id);
@@ -891,7 +967,7 @@ static void resume_verdict(struct zt__orch_lease *l, const char *job_id, bool ex
         pthread_mutex_unlock(&l->mu);
         return;
     }
-    struct zt_http_async *a = ls->vwait;
+    struct zt_lease_waiter *a = ls->vwait;
     json_t *b = ls->vbody;
     uint64_t until = ls->vuntil;
     ls->vwait = NULL;
@@ -899,10 +975,10 @@ static void resume_verdict(struct zt__orch_lease *l, const char *job_id, bool ex
     ls->deciding = true;
     ls->recheck = false;
     pthread_mutex_unlock(&l->mu);
-    struct zt_http_resp resp;
-    zt_http_resp_init(&resp);
+    struct zt_lease_res res;
+    zt_lease_res_init(&res);
     for (;;) {
-        if (verdict_call(l, job_id, b, !expired && zt_time_mono_ms() < until, &resp) != VERDICT_AWAITS) break;
+        if (verdict_call(l, job_id, b, !expired && zt_time_mono_ms() < until, &res) != VERDICT_AWAITS) break;
         pthread_mutex_lock(&l->mu);
         pp = find(l, job_id);
         ls = pp ? *pp : NULL;
@@ -911,7 +987,7 @@ static void resume_verdict(struct zt__orch_lease *l, const char *job_id, bool ex
             ls->vbody = b;
             ls->deciding = false;
             pthread_mutex_unlock(&l->mu);
-            zt_http_resp_deinit(&resp);
+            zt_lease_res_deinit(&res);
             return;
         }
         if (ls) ls->recheck = false;
@@ -922,29 +998,28 @@ static void resume_verdict(struct zt__orch_lease *l, const char *job_id, bool ex
     pp = find(l, job_id);
     if (pp) (*pp)->deciding = (*pp)->recheck = false;
     pthread_mutex_unlock(&l->mu);
-    zt_ignore(zt_http_async_respond(a, &resp));
-    zt_http_resp_deinit(&resp);
-    zt_http_async_release(a);
+    a->answer(a, &res);
+    zt_lease_res_deinit(&res);
     json_decref(b);
 }
 
 /* A verdict that awaits a picked checker's report: its call is deferred (no
  * server thread waits) until the report comes or CHECK_REPORT_WAIT_MS
  * passed (the sweep). 1 refused at once (counted), 0 otherwise. */
-static int verdict_event(struct zt__orch_lease *l, struct zt_http_req *req, const char *job_id, json_t *body,
-                         struct zt_http_resp *resp)
+static int verdict_event(struct zt_lease *l, const struct zt_lease_call *call, const char *job_id, json_t *body,
+                         struct zt_lease_res *res)
 {
     pthread_mutex_lock(&l->mu);
     struct lease **pp = find(l, job_id);
     struct lease *ls = pp ? *pp : NULL;
     if (ls && ls->owning) { /* the orchestrator decides it itself now */
         pthread_mutex_unlock(&l->mu);
-        zt_http_resp_error(resp, 409, "verdict_pending", "the orchestrator decides this job's verdict now");
+        res_error(res, 409, "verdict_pending", "the orchestrator decides this job's verdict now");
         return 0;
     }
     if (ls) ls->gw_busy++; /* no own verdict meanwhile (one settlement per job) */
     pthread_mutex_unlock(&l->mu);
-    int v = verdict_call(l, job_id, body, true, resp);
+    int v = verdict_call(l, job_id, body, true, res);
     pthread_mutex_lock(&l->mu);
     pp = find(l, job_id);
     ls = pp ? *pp : NULL;
@@ -955,16 +1030,16 @@ static int verdict_event(struct zt__orch_lease *l, struct zt_http_req *req, cons
     }
     if (ls && (ls->vwait || ls->deciding)) {
         pthread_mutex_unlock(&l->mu);
-        zt_http_resp_error(resp, 409, "verdict_pending", "a verdict for this job waits for its checkers' reports");
+        res_error(res, 409, "verdict_pending", "a verdict for this job waits for its checkers' reports");
         return 0;
     }
     json_t *copy = ls ? json_deep_copy(body) : NULL;
-    struct zt_http_async *a = copy ? zt_http_req_defer(req, on_waiter_close, NULL) : NULL;
+    struct zt_lease_waiter *a = copy && call->defer ? call->defer(call->defer_ud) : NULL;
     if (!a) { /* out of memory (or the lease ended): decided now, without the wait */
         if (ls) ls->gw_busy++;
         pthread_mutex_unlock(&l->mu);
         json_decref(copy);
-        v = verdict_call(l, job_id, body, false, resp);
+        v = verdict_call(l, job_id, body, false, res);
         pthread_mutex_lock(&l->mu);
         pp = find(l, job_id);
         if (pp && (*pp)->gw_busy) (*pp)->gw_busy--;
@@ -991,7 +1066,7 @@ static int verdict_event(struct zt__orch_lease *l, struct zt_http_req *req, cons
  * lease's idle limit); nothing held but the worker's: "unverified",
  * nothing charged. A gateway verdict after it is answered 409
  * verdict_decided with this one. */
-static void own_verdict(struct zt__orch_lease *l, const char *job_id, bool last)
+static void own_verdict(struct zt_lease *l, const char *job_id, bool last)
 {
     static const char *const names[] = {"agreed", "worker_wrong", "checker_wrong", "undecided"};
     struct {
@@ -1028,11 +1103,15 @@ static void own_verdict(struct zt__orch_lease *l, const char *job_id, bool last)
     for (size_t i = 0; i < c->n_picked; i++) picked[i] = c->picked[i];
     struct zt__verdict v;
     bool awaiting = false;
+    int ev = 0;
+    const char *ev_why = NULL;
     int rc = zt__orch_verdict_own(l->reports, c->wckpt, c->wckpt_len, c->wpk, picked, c->n_picked, &v, &awaiting);
     const char *decided = NULL;
     if (rc == 0 && awaiting && !last) {
         decided = NULL; /* a picked checker may still report: wait on */
-    } else if (rc == 0 && v.settle && !use_evidence(l, v.env_job_id)) {
+    } else if (rc == 0 && v.settle && (ev = use_evidence(l, v.env_job_id, 0, &ev_why)) == ZT_EBUSY) {
+        decided = NULL; /* another settlement holds the evidence now: looked at again */
+    } else if (rc == 0 && v.settle && ev) {
         decided = "unverified"; /* the worker's receipt already settled a verdict: not charged twice */
         zt_log(ZT_LOG_WARN, "verdict_decided_here",
                "sched_job=%s gateway=%s worker=%s verdict=unverified why=evidence_already_used", job_id, c->gateway,
@@ -1041,6 +1120,7 @@ static void own_verdict(struct zt__orch_lease *l, const char *job_id, bool last)
         decided = names[v.verdict];
         int e = zt_verifier_settle(l->vf, l->sched, job_id, v.verdict, workers, nw, v.checkers, v.wrong,
                                    v.n_checkers, zt_time_real_ms());
+        release_evidence(l, v.env_job_id, true); /* decided either way: never settled twice from it */
         zt_log(ZT_LOG_WARN, "verdict_decided_here",
                "sched_job=%s gateway=%s worker=%s verdict=%s checkers=%zu why=no_verdict_in_time settle=%s", job_id,
                c->gateway, c->checked, decided, v.n_checkers, e ? zt_strerror(e) : "ok");
@@ -1065,15 +1145,15 @@ static void own_verdict(struct zt__orch_lease *l, const char *job_id, bool last)
     zt_free(c);
 }
 
-void zt__orch_lease_expect_check(struct zt__orch_lease *l, const char *checker, const char *job_id,
-                                 const uint8_t subject[static ZT__CHECK_SUBJECT_LEN], int64_t now_ms)
+int zt_lease_expect_check(struct zt_lease *l, const char *checker, const char *job_id,
+                          const uint8_t subject[static ZT__CHECK_SUBJECT_LEN], int64_t now_ms)
 {
-    zt__check_reports_expect(l->reports, checker, job_id, subject, now_ms);
+    return zt__check_reports_expect(l->reports, "", checker, job_id, subject, now_ms);
 }
 
 /* A check of job_id moved (a pick, a checker failed, a report credited):
  * the orchestrator's own verdict waits verdict_wait_ms from now. */
-static void check_moved(struct zt__orch_lease *l, const char *job_id)
+static void check_moved(struct zt_lease *l, const char *job_id)
 {
     pthread_mutex_lock(&l->mu);
     struct lease **pp = find(l, job_id);
@@ -1081,14 +1161,19 @@ static void check_moved(struct zt__orch_lease *l, const char *job_id)
     pthread_mutex_unlock(&l->mu);
 }
 
-void zt__orch_lease_check_failed(struct zt__orch_lease *l, const char *checker, const char *job_id)
+void zt_lease_check_failed(struct zt_lease *l, const char *checker, const char *job_id)
 {
     zt__check_reports_failed(l->reports, checker, job_id);
     check_moved(l, job_id);
     resume_verdict(l, job_id, false); /* its report is awaited no more */
 }
 
-int zt__orch_lease_check_report(struct zt__orch_lease *l, json_t *body, const char **why)
+void zt_lease_check_done(struct zt_lease *l, const char *job_id)
+{
+    zt__check_reports_forget(l->reports, job_id);
+}
+
+int zt_lease_check_report(struct zt_lease *l, json_t *body, const char **why)
 {
     char job[ZT_JOB_ID_SIZE] = "";
     int rc = zt__check_reports_put(l->reports, registry_key, l->reg, body, zt_time_real_ms(), job, why);
@@ -1099,8 +1184,8 @@ int zt__orch_lease_check_report(struct zt__orch_lease *l, json_t *body, const ch
     return rc;
 }
 
-bool zt__orch_lease_report_h(struct zt__orch_lease *l, struct zt_http_req *req, json_t *body,
-                             struct zt_http_resp *resp)
+bool zt_lease_report(struct zt_lease *l, const struct zt_lease_call *call, json_t *body,
+                             struct zt_lease_res *res)
 {
     const char *job_id = json_string_value(json_object_get(body, "job_id"));
     const char *worker = json_string_value(json_object_get(body, "worker"));
@@ -1109,22 +1194,22 @@ bool zt__orch_lease_report_h(struct zt__orch_lease *l, struct zt_http_req *req, 
     const char *gw_desc = json_string_value(json_object_get(body, "gateway"));
     if (gw_desc) note_gateway(l, gw_desc);
     char gw[ZT_IDENTITY_ID_SIZE];
-    if (gateway_caller(l, req, resp, gw) < 0) return false;
+    if (gateway_caller(l, call, res, gw) < 0) return false;
     if (!job_id || strlen(job_id) >= ZT_JOB_ID_SIZE) {
-        zt_http_resp_error(resp, 404, "unknown_job", "no leased job by that id");
+        res_error(res, 404, "unknown_job", "no leased job by that id");
         return false;
     }
     if (!ev || tokens < 0 || tokens > UINT32_MAX) {
-        zt_http_resp_error(resp, 400, "invalid_request", "event is one of " EVENTS);
+        res_error(res, 400, "invalid_request", "event is one of " EVENTS);
         return false;
     }
-    if (take_lease(l, job_id, gw, resp) < 0) return false;
+    if (take_lease(l, job_id, gw, res) < 0) return false;
     pthread_mutex_lock(&l->mu);
     struct lease **dp = find(l, job_id);
     const char *decided = dp ? (*dp)->decided : NULL;
     pthread_mutex_unlock(&l->mu);
     if (decided) { /* its verdict came too late: the orchestrator decided it (own_verdict) */
-        zt_http_resp_json(resp, 409,
+        res_json(res, 409,
                           json_pack("{s:{s:s,s:s,s:s},s:s,s:s}", "error", "code", "verdict_decided", "message",
                                     "the orchestrator decided this job's verdict itself: none came in time",
                                     "type", "invalid_request_error",
@@ -1143,10 +1228,10 @@ bool zt__orch_lease_report_h(struct zt__orch_lease *l, struct zt_http_req *req, 
     bool ends = false;
     const char *verify = NULL;
     if (strcmp(ev, "check") == 0) {
-        check_pick_h(l, job_id, worker, body, resp);
+        check_pick_h(l, job_id, worker, body, res);
         return false;
     } else if (strcmp(ev, "check_failed") == 0) { /* a checker that failed its check: charged as a failed job */
-        if (worker) zt__orch_lease_check_failed(l, worker, job_id); /* and its report awaited no more */
+        if (worker) zt_lease_check_failed(l, worker, job_id); /* and its report awaited no more */
         rc = worker ? zt_registry_report(l->reg, worker,
                                          json_is_true(json_object_get(body, "stalled")) ? ZT_OUTCOME_TIMED_OUT
                                                                                          : ZT_OUTCOME_FAILED,
@@ -1154,7 +1239,7 @@ bool zt__orch_lease_report_h(struct zt__orch_lease *l, struct zt_http_req *req, 
                     : ZT_EINVAL;
         if (rc == 0) st = ZT_JOB_STATE_DONE;
     } else if (strcmp(ev, "verdict") == 0) {
-        return verdict_event(l, req, job_id, body, resp) == 1;
+        return verdict_event(l, call, job_id, body, res) == 1;
     } else if (strcmp(ev, "started") == 0) {
         rc = worker ? zt_sched_job_started(l->sched, job_id, worker, now) : ZT_EINVAL;
         st = ZT_JOB_STATE_RUNNING;
@@ -1196,7 +1281,7 @@ bool zt__orch_lease_report_h(struct zt__orch_lease *l, struct zt_http_req *req, 
         rc = zt_sched_job_cancel(l->sched, job_id, now);
         ends = true;
     } else {
-        zt_http_resp_error(resp, 400, "invalid_request", "event is one of " EVENTS);
+        res_error(res, 400, "invalid_request", "event is one of " EVENTS);
         return false;
     }
     if (ends) {
@@ -1206,16 +1291,16 @@ bool zt__orch_lease_report_h(struct zt__orch_lease *l, struct zt_http_req *req, 
         pthread_mutex_unlock(&l->mu);
     }
     if (rc) {
-        zt_http_resp_error(resp, rc == ZT_EPERM ? 403 : 409, rc == ZT_EPERM ? "not_its_worker" : "illegal_transition",
+        res_error(res, rc == ZT_EPERM ? 403 : 409, rc == ZT_EPERM ? "not_its_worker" : "illegal_transition",
                            "the job is not in a state this event applies to");
         return false;
     }
-    zt_http_resp_json(resp, 200, json_pack("{s:s,s:s,s:s?}", "job_id", job_id, "state", zt_job_state_name(st),
+    res_json(res, 200, json_pack("{s:s,s:s,s:s?}", "job_id", job_id, "state", zt_job_state_name(st),
                                            "verify", verify));
     return false;
 }
 
-void zt__orch_lease_sweep(struct zt__orch_lease *l, bool all)
+void zt_lease_sweep(struct zt_lease *l, bool all)
 {
     if (!l) return;
     uint64_t now = zt_time_mono_ms();
@@ -1253,6 +1338,7 @@ void zt__orch_lease_sweep(struct zt__orch_lease *l, bool all)
              * jobs stay in the store for the next start; a verdict
              * decided here settled the job already) */
             if (!all && !ls->decided) zt_strlcpy(cancel[n_cancel++], ls->job_id, sizeof cancel[0]);
+            zt__check_reports_forget(l->reports, ls->job_id);
             json_decref(ls->vbody);
             *pp = ls->next;
             zt_free(ls);
@@ -1267,14 +1353,15 @@ void zt__orch_lease_sweep(struct zt__orch_lease *l, bool all)
     for (size_t i = 0; i < n_cancel; i++) zt_ignore(zt_sched_job_cancel(l->sched, cancel[i], zt_time_real_ms()));
 }
 
-void zt__orch_lease_free(struct zt__orch_lease *l)
+void zt_lease_free(struct zt_lease *l)
 {
     if (!l) return;
-    zt__orch_lease_sweep(l, true);
+    zt_lease_sweep(l, true);
     for (size_t i = 0; i < GATEWAYS_MAX; i++) zt_free(l->gws[i].desc);
     zt_peers_free(l->gw_peers);
     zt_nodeauth_verifier_free(l->nav);
     zt__check_reports_free(l->reports);
+    zt__once_free(l->used);
     pthread_mutex_destroy(&l->mu);
     zt_free(l);
 }

@@ -1,0 +1,137 @@
+/* zt_lease.h: the orchestrator's leases, for gateways in other processes
+ * (issue 11; docs/internals/orchestrator.md "Leases" and "Verification
+ * over leases"). The HTTP routes (POST /v1/orchestrator/lease, /report,
+ * /check-report) are src/server/orch_api.c's: they parse the request into
+ * a struct zt_lease_call, call this module, and render its struct
+ * zt_lease_res. This module holds no HTTP: it keeps
+ *
+ *  - the lease table: a leased job's gateway, its assignment not handed
+ *    out yet, the workers it ran on and the checkers picked for it, a
+ *    lease call waiting for the next assignment (a parked waiter);
+ *  - the scheduler's events for leased jobs (zt_lease_event);
+ *  - the check picks (zt_verifier_pick, keyed, never the gateway's
+ *    choice), bounded per lease and per gateway;
+ *  - the verdict bookkeeping: a gateway's verdict checked against the
+ *    signed chains (orch_verdict.c), a verdict that lacks a picked
+ *    checker's report parked (no thread held) until the report comes,
+ *    the orchestrator's own verdict when none comes in time, and the
+ *    evidence each settlement used (accepted once for as long as it can
+ *    be replayed);
+ *  - the gateways that lease here (their signed descriptors, the replay
+ *    cache of their signed calls);
+ *  - the idle sweep (zt_lease_sweep).
+ *
+ * Threads: every function is thread-safe. A waiter is answered from the
+ * thread that decides (a call, the pump's event, the sweep), never under
+ * a lock a caller holds. Errors: 0 or a negative ZT_E*. */
+#ifndef ZT_LEASE_H
+#define ZT_LEASE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "zt_error.h"
+#include "zt_sched.h"
+
+struct zt_lease;
+struct zt_registry;
+struct zt_verifier;
+
+/* The answer to a lease call. status is the WIRE.md status of the lease
+ * routes (HTTP's numbers); an error carries code and message (static
+ * strings) and no body; retry_after_s > 0 asks the caller to retry after
+ * it. body (owned by the result) is the answer's JSON document. */
+struct zt_lease_res {
+    int status;
+    const char *code, *message;
+    unsigned retry_after_s;
+    json_t *body;
+};
+void zt_lease_res_init(struct zt_lease_res *r);
+void zt_lease_res_deinit(struct zt_lease_res *r);
+
+/* A call parked until it can be answered (the next assignment, a
+ * checker's report): answer() is called once, with the result (the
+ * waiter takes res->body), and lets the waiter go. */
+struct zt_lease_waiter {
+    void (*answer)(struct zt_lease_waiter *w, struct zt_lease_res *res);
+};
+
+/* What a lease or report call brings besides its JSON body, passed
+ * explicitly (no thread-local request state). */
+struct zt_lease_call {
+    /* the gateway signature (zt_nodeauth.h's fields; all NULL: unsigned) */
+    const char *sig_node, *sig_date, *sig_nonce, *sig_sig;
+    /* what the signature covers: method, target, the raw body */
+    const char *method, *target, *raw;
+    size_t raw_len;
+    const char *client_addr; /* the fair-queueing client when the body names none */
+    /* park the call (may be called with the table's lock held; must not
+     * call back into it): a waiter, or NULL when it cannot be parked */
+    struct zt_lease_waiter *(*defer)(void *ud);
+    void *defer_ud;
+};
+
+/* reg, sched and vf are borrowed and must outlive the table.
+ * verdict_wait_ms: a checked job's verdict missing this long after its
+ * last check activity is decided here from the signed chains held
+ * (orchestrator.verification.verdict_wait_s). ZT_ENOMEM. */
+ZT_NODISCARD int zt_lease_new(struct zt_registry *reg, struct zt_sched *sched, struct zt_verifier *vf,
+                              int64_t verdict_wait_ms, struct zt_lease **out);
+/* Answers every parked call (stopping: 503 / 202) and frees the table. */
+void zt_lease_free(struct zt_lease *l);
+
+/* A scheduler event of a leased job: taken (true), else not a leased job. */
+bool zt_lease_event(struct zt_lease *l, const struct zt_sched_event *ev);
+/* Answer waits that ended, decide parked verdicts past their wait and the
+ * orchestrator's own verdicts due, cancel leases idle for 120 s; all:
+ * answer every parked call now (stopping; the jobs stay in the store). */
+void zt_lease_sweep(struct zt_lease *l, bool all);
+
+/* POST /v1/orchestrator/lease: body {"model","max_tokens",["client",
+ * "ctx_tokens","price_ceiling","deadline_ms","wait_ms","gateway"]} places
+ * a job; {"job_id"} waits for its next assignment; {"gateway"} alone
+ * registers the gateway's descriptor. Waits of up to min(wait_ms,
+ * max_wait_ms, 60 s) park the call (call->defer). */
+void zt_lease_place(struct zt_lease *l, const struct zt_lease_call *call, json_t *body, int64_t max_wait_ms,
+                    struct zt_lease_res *res);
+/* POST /v1/orchestrator/report: an event of a leased job (started, ok,
+ * error, stalled, unreachable, cancel, check, check_failed, verdict).
+ * true: a verdict refused at once (422 verdict_refused). A verdict that
+ * lacks a picked checker's report still on its way is parked
+ * (call->defer) until the report comes, or 5 s. */
+bool zt_lease_report(struct zt_lease *l, const struct zt_lease_call *call, json_t *body, struct zt_lease_res *res);
+
+/* The checks of this node's own gateway: checker was picked for a check
+ * of subject (the checked worker's signed input_hash) of job_id, and may
+ * report it (0; ZT_ETOOBIG this node's share of open picks is full,
+ * ZT_EBUSY every pick slot is live: the pick is not to be used); that
+ * checker's check failed (its report awaited no more). */
+ZT_NODISCARD int zt_lease_expect_check(struct zt_lease *l, const char *checker, const char *job_id,
+                                       const uint8_t subject[static 32], int64_t now_ms);
+void zt_lease_check_failed(struct zt_lease *l, const char *checker, const char *job_id);
+/* This node's own gateway settled job_id's checks: its picks no longer
+ * count against the node's share of open picks. */
+void zt_lease_check_done(struct zt_lease *l, const char *job_id);
+/* POST /v1/orchestrator/check-report: a checker's signed answer. 0 kept;
+ * ZT_EPERM refused (*why, static), ZT_EEXIST replayed, ZT_EINVAL
+ * malformed. */
+ZT_NODISCARD int zt_lease_check_report(struct zt_lease *l, json_t *body, const char **why);
+
+/* The signed descriptors of the gateways that lease here (unexpired), for
+ * the workers' join and heartbeat answers: a new reference. */
+json_t *zt_lease_gateways(struct zt_lease *l);
+
+/* Refusals and takeovers, for the metrics. */
+struct zt_lease_counts {
+    uint64_t not_gateway;     /* calls about another gateway's job (403) */
+    uint64_t bad_sig;         /* a bad or replayed gateway signature (401) */
+    uint64_t continued;       /* leases opened for jobs another orchestrator placed */
+    uint64_t verdict_refused; /* verdicts refused (422), at once or after their wait */
+    uint64_t check_refused;   /* check events past a pick limit (409 check_limit, 429 check_picks) */
+};
+void zt_lease_counts(struct zt_lease *l, struct zt_lease_counts *out);
+
+#endif
