@@ -21,14 +21,22 @@
  * separated, the first preferred): a call the current one does not answer
  * at all goes to the next, which becomes the current one.
  *
- * Verdicts go after the user's answer (zt_orch_client_verdict): on one
- * sender thread, started with the first, in order; ZT_ORCH_SENDS_QUEUED
- * at most wait for it, past that (or without the thread) a verdict is
- * sent on the caller's thread (it waits). Stopping (zt_orch_client_free),
- * the queued ones still go for ZT_ORCH_DRAIN_MS, then the rest are
- * dropped, counted in the log (`orchestrator_reports_dropped`): the
- * orchestrator decides those jobs itself after
- * orchestrator.verification.verdict_wait_s.
+ * Verdicts go after the user's answer (zt_orch_client_verdict), on up to
+ * ZT_ORCH_SENDERS sender threads (started as the queue needs them), so one
+ * verdict that waits at the orchestrator for a checker's report (up to
+ * 5 s there) does not hold up the others; they are sent oldest first but
+ * may be answered in any order (each is about its own job).
+ * ZT_ORCH_SENDS_QUEUED at most wait for a sender; past that (or when no
+ * sender thread could start, or while stopping) a verdict is sent on the
+ * caller's thread, which waits (logged `orchestrator_verdict_inline`,
+ * counted as overflow): none is dropped for a full queue. Stopping
+ * (zt_orch_client_free), the queued ones still go for ZT_ORCH_DRAIN_MS;
+ * then the calls still in flight are cut (their verdict may or may not
+ * have reached the orchestrator) and what is still queued is dropped,
+ * both counted in the log (`orchestrator_reports_dropped`, warn): the
+ * orchestrator decides those jobs itself from the signed reports it holds
+ * after orchestrator.verification.verdict_wait_s. So free returns within
+ * about ZT_ORCH_DRAIN_MS + 0.1 s.
  *
  * Thread-safe: every call may come from any thread. Nothing here logs a
  * prompt or an answer (there are none: metadata, ids and signed records). */
@@ -49,6 +57,7 @@
 #define ZT_ORCH_JOB_ID_SIZE 33    /* the orchestrator's job ids: 32 hex characters + NUL */
 #define ZT_ORCH_PRICE_MAX 39      /* digits of a price (u128) */
 #define ZT_ORCH_STATE_MAX 16      /* a job state's name ("verified") + NUL */
+#define ZT_ORCH_SENDERS 8         /* verdicts in flight at once */
 #define ZT_ORCH_SENDS_QUEUED 256  /* verdicts waiting for a sender */
 #define ZT_ORCH_DRAIN_MS 3000     /* stopping: queued verdicts still go this long */
 

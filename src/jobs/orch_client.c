@@ -23,6 +23,7 @@
 #include "zentalk/zt_peers.h"
 #include "zentalk/zt_sealed.h"
 #include "zentalk/zt_str.h"
+#include "zentalk/zt_sync.h"
 #include "zentalk/zt_time.h"
 
 #define CALL_TIMEOUT_MS 10000L
@@ -51,15 +52,16 @@ struct zt_orch_client {
     uint64_t desc_sent; /* mono ms: our descriptor went with a lease (0: never) */
     struct zt_orch_worker workers[WORKERS_KEPT]; /* the last workers leased, by node id */
     size_t next;
-    /* verdicts sent after the user's answer (zt_orch_client_verdict), in
-     * order, by one thread started with the first */
+    /* verdicts sent after the user's answer (zt_orch_client_verdict) by up
+     * to ZT_ORCH_SENDERS threads, started as the queue needs them */
     pthread_mutex_t qmu;
-    pthread_cond_t qcv;
+    pthread_cond_t qcv;    /* a verdict queued, or stopping */
+    pthread_cond_t donecv; /* a send ended (stopping waits on it; monotonic) */
     json_t *q[SENDS_QUEUED_MAX];
     size_t qhead, qn;
-    bool qstarted, qstop;
-    uint64_t qdeadline; /* mono ms: stopping, the queue is dropped after it */
-    pthread_t qthread;
+    size_t n_threads, idle, busy; /* senders started, waiting for work, sending */
+    pthread_t threads[ZT_ORCH_SENDERS];
+    bool qstop, qlate; /* stopping; past the drain: what is still queued is dropped */
     uint64_t n_sent, n_dropped, n_overflow; /* under qmu */
 };
 
@@ -126,6 +128,7 @@ int zt_orch_client_new(const char *orchestrators, const char *token, const struc
     pthread_mutex_init(&r->mu, NULL);
     pthread_mutex_init(&r->qmu, NULL);
     pthread_cond_init(&r->qcv, NULL);
+    zt_cond_init_mono(&r->donecv);
     *out = r;
     return 0;
 }
@@ -133,13 +136,27 @@ int zt_orch_client_new(const char *orchestrators, const char *token, const struc
 void zt_orch_client_free(struct zt_orch_client *r)
 {
     if (!r) return;
+    /* the queued verdicts still go for SENDS_DRAIN_MS; then the calls in
+     * flight are cut (the client's shutdown: each returns within about
+     * 100 ms) and the rest dropped, counted and logged */
+    struct timespec until = zt_time_after_ms(CLOCK_MONOTONIC, SENDS_DRAIN_MS);
     pthread_mutex_lock(&r->qmu);
     r->qstop = true;
-    r->qdeadline = zt_time_mono_ms() + SENDS_DRAIN_MS;
-    bool started = r->qstarted;
-    pthread_cond_signal(&r->qcv);
+    pthread_cond_broadcast(&r->qcv);
+    while ((r->qn || r->busy) && pthread_cond_timedwait(&r->donecv, &r->qmu, &until) == 0) {
+    }
+    size_t queued = r->qn, cut = r->busy, n = r->n_threads;
+    uint64_t dropped0 = r->n_dropped;
+    r->qlate = queued || cut;
     pthread_mutex_unlock(&r->qmu);
-    if (started) pthread_join(r->qthread, NULL); /* it sends what it can, then drops the rest */
+    if (cut) zt_http_client_shutdown(r->http);
+    for (size_t i = 0; i < n; i++) pthread_join(r->threads[i], NULL);
+    if (queued || cut)
+        zt_log(ZT_LOG_WARN, "orchestrator_reports_dropped",
+               "dropped=%llu cut=%zu reason=stopping drain_ms=%d note=\"the orchestrator decides these verdicts "
+               "itself after orchestrator.verification.verdict_wait_s\"",
+               (unsigned long long)(r->n_dropped - dropped0), cut, SENDS_DRAIN_MS);
+    pthread_cond_destroy(&r->donecv);
     pthread_cond_destroy(&r->qcv);
     pthread_mutex_destroy(&r->qmu);
     zt_http_client_free(r->http);
@@ -468,57 +485,66 @@ static void send_event(struct zt_orch_client *r, json_t *body)
     json_decref(a);
 }
 
-/* The sender: the queued reports in order; stopping, until the queue is
- * empty or its deadline passed (the rest dropped, logged). */
+/* A sender: the queued verdicts, oldest first; stopping, until the queue
+ * is empty; past the drain (qlate), each is dropped, counted. */
 static void *sender_main(void *arg)
 {
     struct zt_orch_client *r = arg;
-    size_t dropped = 0;
     pthread_mutex_lock(&r->qmu);
     for (;;) {
-        while (!r->qn && !r->qstop) pthread_cond_wait(&r->qcv, &r->qmu);
+        while (!r->qn && !r->qstop) {
+            r->idle++;
+            pthread_cond_wait(&r->qcv, &r->qmu);
+            r->idle--;
+        }
         if (!r->qn) break;
         json_t *body = r->q[r->qhead];
         r->qhead = (r->qhead + 1) % SENDS_QUEUED_MAX;
         r->qn--;
-        bool late = r->qstop && zt_time_mono_ms() >= r->qdeadline;
+        bool late = r->qlate;
+        r->busy++;
         pthread_mutex_unlock(&r->qmu);
-        if (late) {
-            json_decref(body);
-            dropped++;
-        } else {
-            send_event(r, body);
-        }
+        if (late) json_decref(body);
+        else send_event(r, body);
         pthread_mutex_lock(&r->qmu);
+        r->busy--;
         if (late) r->n_dropped++;
         else r->n_sent++;
+        pthread_cond_broadcast(&r->donecv);
     }
     pthread_mutex_unlock(&r->qmu);
-    if (dropped) zt_log(ZT_LOG_WARN, "orchestrator_reports_dropped", "count=%zu reason=stopping", dropped);
     return NULL;
 }
 
+/* Queue body (taken) for the senders, one more started when none waits
+ * for it (up to ZT_ORCH_SENDERS); sent on this thread when the queue is
+ * full, when no sender could start, or when stopping. */
 static void send_async(struct zt_orch_client *r, json_t *body)
 {
     if (!body) return;
     pthread_mutex_lock(&r->qmu);
-    if (!r->qstarted && !r->qstop) r->qstarted = pthread_create(&r->qthread, NULL, sender_main, r) == 0;
-    bool queued = r->qstarted && !r->qstop && r->qn < SENDS_QUEUED_MAX;
+    bool queued = !r->qstop && r->qn < SENDS_QUEUED_MAX;
     if (queued) {
         r->q[(r->qhead + r->qn) % SENDS_QUEUED_MAX] = body;
         r->qn++;
+        if (r->idle < r->qn && r->n_threads < ZT_ORCH_SENDERS &&
+            pthread_create(&r->threads[r->n_threads], NULL, sender_main, r) == 0)
+            r->n_threads++;
+        if (!r->n_threads) { /* none could start: take it back, send it here */
+            r->qn--;
+            queued = false;
+        }
         pthread_cond_signal(&r->qcv);
     }
+    if (!queued) r->n_overflow++;
     pthread_mutex_unlock(&r->qmu);
-    if (!queued) {
-        pthread_mutex_lock(&r->qmu);
-        r->n_overflow++;
-        pthread_mutex_unlock(&r->qmu);
-        send_event(r, body); /* no thread, or a full queue: sent now (it waits) */
-        pthread_mutex_lock(&r->qmu);
-        r->n_sent++;
-        pthread_mutex_unlock(&r->qmu);
-    }
+    if (queued) return;
+    zt_log_rl(ZT_LOG_WARN, 10, "orchestrator_verdict_inline",
+              "reason=\"queue full (%d), no sender, or stopping\" action=sent_on_the_job_thread", SENDS_QUEUED_MAX);
+    send_event(r, body); /* it waits (up to the orchestrator's verdict wait) */
+    pthread_mutex_lock(&r->qmu);
+    r->n_sent++;
+    pthread_mutex_unlock(&r->qmu);
 }
 
 void zt_orch_client_verdict_counts(struct zt_orch_client *r, uint64_t *sent, uint64_t *dropped, uint64_t *overflow)
