@@ -179,11 +179,14 @@ static void test_slow_verdict_not_blocking(void **state)
     verdict(c, "hold-slow");
     size_t one = 1;
     assert_true(wait_until(pred_held, &one, 10000)); /* the orchestrator holds it */
+    uint64_t t0 = zt_time_mono_ms();
     verdict(c, "fast");
     /* the second arrives while the first is held: within half the first
      * call's timeout (10 s), before which one serial sender could not
      * have sent it (it arrives in milliseconds) */
     assert_true(wait_until(pred_seen, "fast", 5000));
+    printf("second verdict at the orchestrator %llu ms after it was queued, the first still held\n",
+           (unsigned long long)(zt_time_mono_ms() - t0));
     pthread_mutex_lock(&O.mu);
     size_t closed = O.n_closed, held = O.n_held;
     pthread_mutex_unlock(&O.mu);
