@@ -47,6 +47,13 @@
 #define ZT_NODEAUTH_H_DATE "Zentalk-Date"
 #define ZT_NODEAUTH_H_NONCE "Zentalk-Nonce"
 #define ZT_NODEAUTH_H_SIG "Zentalk-Signature"
+/* The same signature on a gateway's calls to its orchestrator's lease and
+ * report routes (zt_orch_client.h), under names of their own, so the
+ * server's check of node callers leaves them alone. */
+#define ZT_NODEAUTH_GW_H_NODE "Zentalk-Gateway"
+#define ZT_NODEAUTH_GW_H_DATE "Zentalk-Gateway-Date"
+#define ZT_NODEAUTH_GW_H_NONCE "Zentalk-Gateway-Nonce"
+#define ZT_NODEAUTH_GW_H_SIG "Zentalk-Gateway-Signature"
 
 /* The four header values, NUL-terminated. */
 struct zt_nodeauth_headers {

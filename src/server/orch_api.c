@@ -15,7 +15,6 @@
 
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_dht.h"
-#include "zentalk/zt_hex.h"
 #include "zentalk/zt_http.h"
 #include "zentalk/zt_jobs.h"
 #include "zentalk/zt_lease.h"
@@ -62,7 +61,7 @@ struct zt__orch {
     struct zt_ratelimit *report_limit; /* POST check-report, per address */
     struct zt__orch_relay *relay; /* workers behind NAT (orch_relay.c) */
     struct zt_lease *lease;       /* placement for gateways in other processes (zt_lease.h) */
-    struct zt__orch_remote *remote; /* this gateway's orchestrator in another process (orch_remote.c), or NULL */
+    struct zt_orch_client *remote; /* this gateway's orchestrator in another process (zt_orch_client.h), or NULL */
     zt__orch_event_fn sink;
     void *sink_ud;
     pthread_t thread;
@@ -140,13 +139,14 @@ struct zt_verifier *zt__orch_verifier(struct zt__orch *o)
 
 /* ---- the gateway's side of placement: here, or through a remote orchestrator ---- */
 
-int zt__orch_new_remote(const struct zt_config *cfg, const struct zt_identity *id, zt__orch_desc_fn own_desc,
+int zt__orch_new_remote(const struct zt_config *cfg, const struct zt_identity *id, zt_orch_desc_fn own_desc,
                         void *ud, struct zt__orch **out, struct zt_buf *err)
 {
     struct zt__orch *o = zt_calloc(1, sizeof *o);
     if (!o) return ZT_ENOMEM;
     o->cfg = cfg;
-    int rc = zt__orch_remote_new(cfg, id, own_desc, ud, &o->remote, err);
+    int rc = zt_orch_client_new(cfg->node.orchestrator, cfg->node.orchestrator_token, id, own_desc, ud, &o->remote,
+                                err);
     if (rc) {
         zt_free(o);
         return rc;
@@ -159,9 +159,57 @@ int zt__orch_new_remote(const struct zt_config *cfg, const struct zt_identity *i
 
 bool zt__orch_is_remote(const struct zt__orch *o) { return o && o->remote; }
 
+/* A lease answer as the scheduler's result. */
+static int remote_lease(struct zt__orch *o, const struct zt_job_req *jr, const char *job_id, long wait_ms,
+                        struct zt_sched_result *sr)
+{
+    memset(sr, 0, sizeof *sr);
+    struct zt_orch_lease_req q = {0};
+    if (jr)
+        q = (struct zt_orch_lease_req){.model = jr->model, .client = jr->client, .ctx_tokens = jr->ctx_tokens,
+                                       .max_tokens = jr->max_tokens, .price_ceiling = jr->price_ceiling,
+                                       .deadline_ms = jr->deadline_ms};
+    struct zt_orch_lease l;
+    memset(&l, 0, sizeof l);
+    int rc = zt_orch_client_lease(o->remote, jr ? &q : NULL, job_id, wait_ms, &l);
+    if (rc == ZT_EBUSY) sr->retry_after_s = 1;
+    if (rc) return rc;
+    _Static_assert(sizeof l.job_id == sizeof sr->job_id, "job ids");
+    zt_strlcpy(sr->job_id, l.job_id, sizeof sr->job_id);
+    zt_strlcpy(sr->worker, l.worker, sizeof sr->worker);
+    sr->state = l.failed ? ZT_JOB_STATE_FAILED : l.worker[0] ? ZT_JOB_STATE_ASSIGNED : ZT_JOB_STATE_QUEUED;
+    return 0;
+}
+
+/* A worker the remote orchestrator named, as the registry's record. */
+static int remote_worker(struct zt__orch *o, const char *worker, struct zt_node_info *ni)
+{
+    struct zt_orch_worker w;
+    int rc = zt_orch_client_worker(o->remote, worker, &w);
+    if (rc) return rc;
+    _Static_assert(sizeof w.price_prompt == sizeof ni->caps.price_prompt, "prices");
+    memset(ni, 0, sizeof *ni);
+    zt_strlcpy(ni->node_id, w.peer.node_id, sizeof ni->node_id);
+    zt_strlcpy(ni->endpoint, w.peer.endpoint, sizeof ni->endpoint);
+    memcpy(ni->kem_pk, w.peer.kem_pk, sizeof ni->kem_pk);
+    memcpy(ni->ed25519_pk, w.peer.ed25519_pk, sizeof ni->ed25519_pk);
+    zt_strlcpy(ni->caps.price_prompt, w.price_prompt, sizeof ni->caps.price_prompt);
+    zt_strlcpy(ni->caps.price_completion, w.price_completion, sizeof ni->caps.price_completion);
+    ni->state = ZT_NODE_LIVE;
+    return 0;
+}
+
+/* A job state's name (zt_job_state_name) back; failed for "" or unknown. */
+static enum zt_job_state state_of(const char *name)
+{
+    for (int i = 0; i < ZT_JOB_STATE_COUNT; i++)
+        if (strcmp(name, zt_job_state_name((enum zt_job_state)i)) == 0) return (enum zt_job_state)i;
+    return ZT_JOB_STATE_FAILED;
+}
+
 int zt__orch_submit(struct zt__orch *o, const struct zt_job_req *jr, struct zt_sched_result *sr)
 {
-    if (o->remote) return zt__orch_remote_lease(o->remote, jr, NULL, 0, sr);
+    if (o->remote) return remote_lease(o, jr, NULL, 0, sr);
     return zt_sched_submit(o->sched, jr, zt_time_real_ms(), sr);
 }
 
@@ -172,7 +220,7 @@ bool zt__orch_has_workers(struct zt__orch *o)
 
 void zt__orch_job_cancel(struct zt__orch *o, const char *job_id)
 {
-    if (o->remote) zt_ignore(zt__orch_remote_report(o->remote, job_id, NULL, "cancel", 0, NULL));
+    if (o->remote) zt_ignore(zt_orch_client_report(o->remote, job_id, NULL, "cancel", 0, NULL));
     else zt_ignore(zt_sched_job_cancel(o->sched, job_id, zt_time_real_ms()));
 }
 
@@ -184,7 +232,7 @@ bool zt__orch_job_servable(struct zt__orch *o, const char *job_id)
 int zt__orch_wait_remote(struct zt__orch *o, const char *job_id, long wait_ms, char worker[static ZT_IDENTITY_ID_SIZE])
 {
     struct zt_sched_result sr;
-    int rc = zt__orch_remote_lease(o->remote, NULL, job_id, wait_ms, &sr);
+    int rc = remote_lease(o, NULL, job_id, wait_ms, &sr);
     if (rc == ZT_EIO) return 0; /* the orchestrator unreachable for now: the caller's deadline decides */
     if (rc || sr.state == ZT_JOB_STATE_FAILED) return -1;
     if (sr.state != ZT_JOB_STATE_ASSIGNED) return 0;
@@ -195,15 +243,15 @@ int zt__orch_wait_remote(struct zt__orch *o, const char *job_id, long wait_ms, c
 int zt__orch_worker(struct zt__orch *o, const char *worker, struct zt_node_info *ni)
 {
     if (!o || !worker) return ZT_ENOTFOUND;
-    if (o->remote) return zt__orch_remote_worker(o->remote, worker, ni);
+    if (o->remote) return remote_worker(o, worker, ni);
     return o->reg ? zt_registry_get(o->reg, worker, zt_time_real_ms(), ni) : ZT_ENOTFOUND;
 }
 
 int zt__orch_job_start(struct zt__orch *o, const char *job_id, const char *worker, struct zt_node_info *ni)
 {
     if (o->remote) {
-        int rc = zt__orch_remote_worker(o->remote, worker, ni);
-        return rc ? rc : zt__orch_remote_report(o->remote, job_id, worker, "started", 0, NULL);
+        int rc = remote_worker(o, worker, ni);
+        return rc ? rc : zt_orch_client_report(o->remote, job_id, worker, "started", 0, NULL);
     }
     int64_t now = zt_time_real_ms();
     int rc = zt_registry_get(o->reg, worker, now, ni);
@@ -214,7 +262,7 @@ void zt__orch_job_ok(struct zt__orch *o, const char *job_id, const char *worker,
                      char *verify, size_t cap)
 {
     verify[0] = '\0';
-    if (o->remote) zt_ignore(zt__orch_remote_ok(o->remote, job_id, worker, tokens, replicas, verify, cap));
+    if (o->remote) zt_ignore(zt_orch_client_ok(o->remote, job_id, worker, tokens, replicas, verify, cap));
     else zt_ignore(zt_sched_job_finished(o->sched, job_id, worker, ZT_SCHED_OK, tokens, zt_time_real_ms(), NULL));
 }
 
@@ -222,8 +270,11 @@ int zt__orch_check_pick(struct zt__orch *o, const char *job_id, const char *mode
                         const uint8_t *worker_pk, const uint8_t *ckpt, size_t ckpt_len, unsigned round,
                         const char *const *exclude, size_t n, struct zt_node_info *out)
 {
-    if (o->remote)
-        return zt__orch_remote_check_pick(o->remote, job_id, worker, ckpt, ckpt_len, round, exclude, n, out);
+    if (o->remote) {
+        struct zt_orch_worker w;
+        int rc = zt_orch_client_check_pick(o->remote, job_id, worker, ckpt, ckpt_len, round, exclude, n, &w);
+        return rc ? rc : remote_worker(o, w.peer.node_id, out);
+    }
     struct zt_node_info w;
     int64_t now = zt_time_real_ms();
     /* the check's subject: this node's own gateway checked the worker's
@@ -245,8 +296,7 @@ int zt__orch_check_pick(struct zt__orch *o, const char *job_id, const char *mode
 void zt__orch_check_failed(struct zt__orch *o, const char *job_id, const char *checker, bool stalled)
 {
     if (o->remote) {
-        zt__orch_remote_event(o->remote, json_pack("{s:s,s:s,s:s,s:b}", "job_id", job_id, "worker", checker, "event",
-                                                   "check_failed", "stalled", stalled));
+        zt_orch_client_check_failed(o->remote, job_id, checker, stalled);
         return;
     }
     zt_lease_check_failed(o->lease, checker, job_id);
@@ -254,81 +304,11 @@ void zt__orch_check_failed(struct zt__orch *o, const char *job_id, const char *c
                                  zt_time_real_ms()));
 }
 
-/* Hex of len bytes as a JSON string (NULL when empty). */
-static json_t *hex_json(const uint8_t *p, size_t len)
-{
-    char buf[2 * (ZT_CKPT_MAX_LEN > ZT_ENV_RECEIPT_MAX_LEN ? ZT_CKPT_MAX_LEN : ZT_ENV_RECEIPT_MAX_LEN) + 1];
-    if (!len || len * 2 >= sizeof buf) return NULL;
-    zt_hex_encode(buf, p, len);
-    return json_string(buf);
-}
-
-/* Test only (docs/internals/orchestrator.md "Checkers report too"), with
- * ZT_TEST_MODE=1: ZT_TEST_DROP_CHECKER=1 makes this gateway lie in its
- * verdicts: it leaves its last answered checker out and claims what the
- * other answers decide (the orchestrator catches it with that checker's
- * own report). Without ZT_TEST_MODE=1 it is refused (logged, ignored). */
-static bool test_drop_checker(void)
-{
-    const char *f = getenv("ZT_TEST_DROP_CHECKER");
-    if (!f || strcmp(f, "1") != 0) return false;
-    const char *tm = getenv("ZT_TEST_MODE");
-    if (tm && strcmp(tm, "1") == 0) return true;
-    zt_log_rl(ZT_LOG_ERROR, 60, "test_setting_refused", "name=ZT_TEST_DROP_CHECKER reason=\"needs ZT_TEST_MODE=1\"");
-    return false;
-}
-
-/* The lying gateway's claim without checker `skip`: what the worker's and
- * the other checkers' answers decide. */
-static const char *claim_without(const struct zt__check_report *cr, size_t skip)
-{
-    struct zt_job_answer a[ZT_JOB_CHECKERS_MAX + 1];
-    size_t n = 0;
-    a[n++] = (struct zt_job_answer){.ckpt = cr->worker->checkpoint, .ckpt_len = cr->worker->checkpoint_len};
-    for (size_t i = 0; i < cr->res->n; i++) {
-        const struct zt_job_check_one *x = &cr->res->c[i];
-        if (i == skip || !x->answered) continue;
-        a[n++] = (struct zt_job_answer){.ckpt = x->checkpoint, .ckpt_len = x->checkpoint_len,
-                                        .refused_ids = x->refused_ids};
-    }
-    return zt_job_check_verdict_name(zt_job_check_decide(a, n, NULL, NULL));
-}
-
-/* The verdict report of a remote gateway's checks, with their evidence
- * (docs/api.md POST /v1/orchestrator/report, event verdict). */
-static json_t *verdict_report(const char *job_id, const struct zt__check_report *cr)
-{
-    const char *claim = cr->verdict;
-    size_t skip = SIZE_MAX;
-    if (cr->res && cr->worker && cr->worker->checkpoint_len && test_drop_checker()) {
-        for (size_t i = 0; i < cr->res->n; i++)
-            if (cr->res->c[i].answered) skip = i;
-        if (skip != SIZE_MAX) claim = claim_without(cr, skip);
-    }
-    json_t *w = json_array(), *c = json_array();
-    for (size_t i = 0; w && i < cr->n_workers; i++) json_array_append_new(w, json_string(cr->workers[i]));
-    for (size_t i = 0; c && cr->res && i < cr->res->n; i++) {
-        const struct zt_job_check_one *x = &cr->res->c[i];
-        if (!x->answered || i == skip) continue;
-        json_array_append_new(c, json_pack("{s:s,s:b,s:b,s:o*,s:o*}", "node_id", x->node_id, "wrong", x->wrong,
-                                           "refused", x->refused_ids, "checkpoint",
-                                           hex_json(x->checkpoint, x->checkpoint_len), "receipt",
-                                           hex_json(x->receipt, x->receipt_len)));
-    }
-    json_t *j = json_pack("{s:s,s:s,s:s,s:o,s:o}", "job_id", job_id, "event", "verdict", "verdict", claim,
-                          "workers", w, "checkers", c);
-    if (j && cr->worker) {
-        json_object_set_new(j, "checkpoint", hex_json(cr->worker->checkpoint, cr->worker->checkpoint_len));
-        json_object_set_new(j, "receipt", hex_json(cr->worker->receipt_bytes, cr->worker->receipt_len));
-    }
-    return j;
-}
-
-void zt__orch_check_settle(struct zt__orch *o, const char *job_id, const struct zt__check_report *cr)
+void zt__orch_check_settle(struct zt__orch *o, const char *job_id, const struct zt_orch_verdict *cr)
 {
     static const char *const names[] = {"agreed", "worker_wrong", "checker_wrong", "undecided"};
-    if (o->remote) { /* on the sender thread: the user's answer never waits for the orchestrator's check of it */
-        zt__orch_remote_event_async(o->remote, verdict_report(job_id, cr));
+    if (o->remote) { /* on the senders: the user's answer never waits for the orchestrator's check of it */
+        zt_orch_client_verdict(o->remote, job_id, cr);
         return;
     }
     if (strcmp(cr->verdict, "unavailable") == 0) zt_verifier_note_unavailable(o->verifier);
@@ -355,11 +335,12 @@ enum zt_job_state zt__orch_job_failed(struct zt__orch *o, const char *job_id, co
 {
     enum zt_job_state st = ZT_JOB_STATE_FAILED;
     if (o->remote) {
-        if (!charge || zt__orch_remote_report(o->remote, job_id, worker,
-                                              unreachable ? "unreachable" : stalled ? "stalled" : "error", 0,
-                                              &st) != 0)
-            st = ZT_JOB_STATE_FAILED;
-        return st;
+        char name[ZT_ORCH_STATE_MAX];
+        if (!charge || zt_orch_client_report(o->remote, job_id, worker,
+                                             unreachable ? "unreachable" : stalled ? "stalled" : "error", 0,
+                                             name) != 0)
+            return ZT_JOB_STATE_FAILED;
+        return state_of(name);
     }
     int64_t now = zt_time_real_ms();
     /* one that cannot be reached at all is taken out of the registry until
@@ -422,7 +403,7 @@ static void *pump_main(void *arg)
 int zt__orch_start(struct zt__orch *o)
 {
     if (o && o->remote) { /* a remote one has no pump here; it learns of this gateway now */
-        zt__orch_remote_register(o->remote);
+        zt_orch_client_register(o->remote);
         return 0;
     }
     if (!o || o->running) return 0;
@@ -451,7 +432,7 @@ void zt__orch_free(struct zt__orch *o)
     zt__orch_stop(o);
     zt__orch_relay_free(o->relay);
     zt_lease_free(o->lease);
-    zt__orch_remote_free(o->remote);
+    zt_orch_client_free(o->remote);
     zt_ratelimit_free(o->join_limit);
     zt_ratelimit_free(o->report_limit);
     zt_verifier_free(o->verifier);

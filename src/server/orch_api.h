@@ -23,6 +23,8 @@
 
 #include "req.h"
 #include "zentalk/zt_config.h"
+#include "zentalk/zt_nodeauth.h"
+#include "zentalk/zt_orch_client.h"
 #include "zentalk/zt_registry.h"
 #include "zentalk/zt_sched.h"
 
@@ -106,14 +108,12 @@ void zt__orch_h_check_report(void *ud, struct zt__req_ctx *cx, json_t *body, str
  * The router places a job through these: the local scheduler and registry
  * (a node with the orchestrator role), or, made by zt__orch_new_remote (a
  * gateway without it and with node.orchestrator), that orchestrator's
- * lease routes (orch_remote.c). */
-/* own_desc(ud, &json): this gateway's signed descriptor (zt_malloc'd), sent
- * with its leases so the orchestrator can vouch for it to its workers. */
-typedef int (*zt__orch_desc_fn)(void *ud, char **out);
-/* id signs the calls (a job leased by them is this gateway's alone; the
- * next orchestrator on the same store continues it when the first dies). */
+ * lease routes (zt_orch_client.h, src/jobs/orch_client.c). own_desc, id:
+ * as zt_orch_client_new's (id signs the calls: a job leased by them is
+ * this gateway's alone; the next orchestrator on the same store continues
+ * it when the first dies). */
 ZT_NODISCARD int zt__orch_new_remote(const struct zt_config *cfg, const struct zt_identity *id,
-                                     zt__orch_desc_fn own_desc, void *ud, struct zt__orch **out,
+                                     zt_orch_desc_fn own_desc, void *ud, struct zt__orch **out,
                                      struct zt_buf *err);
 bool zt__orch_is_remote(const struct zt__orch *o);
 ZT_NODISCARD int zt__orch_submit(struct zt__orch *o, const struct zt_job_req *jr, struct zt_sched_result *sr);
@@ -147,65 +147,26 @@ ZT_NODISCARD int zt__orch_check_pick(struct zt__orch *o, const char *job_id, con
                                      const uint8_t *worker_pk, const uint8_t *ckpt, size_t ckpt_len, unsigned round,
                                      const char *const *exclude, size_t n, struct zt_node_info *out);
 void zt__orch_check_failed(struct zt__orch *o, const char *job_id, const char *checker, bool stalled);
-/* What the checks of a job decided, and the signed evidence for it: the
- * worker's result (its FINAL checkpoint and receipt) and res (each
- * checker's, or its refusal of the ids). A remote orchestrator recomputes
- * the verdict from that evidence and refuses a report it does not prove
- * (zt_lease.h; the report goes on the remote's sender thread, so the
+/* What the checks of a job decided, and the signed evidence for it
+ * (struct zt_orch_verdict). A remote orchestrator recomputes the verdict
+ * from that evidence and refuses a report it does not prove (zt_lease.h;
+ * the report goes on the client's senders, zt_orch_client_verdict, so the
  * caller, and the user's answer, never wait for it: it may wait there for
  * a checker's report); here, in the orchestrator's own process, the
- * verdict is settled as it is. workers: the last worker first, then the others that
- * ran the job; res, worker NULL for "unavailable" and "none". */
-struct zt__check_report {
-    const char *verdict;
-    const char *const *workers;
-    size_t n_workers;
-    const struct zt_job_check_result *res;
-    const struct zt_sealed_result *worker;
-};
-void zt__orch_check_settle(struct zt__orch *o, const char *job_id, const struct zt__check_report *cr);
+ * verdict is settled as it is. */
+void zt__orch_check_settle(struct zt__orch *o, const char *job_id, const struct zt_orch_verdict *cr);
 /* The attempt failed (charge: the worker's fault; unreachable: it could not
  * be connected to); the job's state after it. */
 enum zt_job_state zt__orch_job_failed(struct zt__orch *o, const char *job_id, const char *worker, bool stalled,
                                       bool charge, bool unreachable);
 
-/* ---- orch_remote.c (internal) ---- */
-struct zt__orch_remote;
-struct zt_buf;
-/* id: this gateway's identity, which signs its calls (NULL: unsigned). */
-ZT_NODISCARD int zt__orch_remote_new(const struct zt_config *cfg, const struct zt_identity *id,
-                                     zt__orch_desc_fn own_desc, void *ud, struct zt__orch_remote **out,
-                                     struct zt_buf *err);
-void zt__orch_remote_free(struct zt__orch_remote *r);
-int zt__orch_remote_ok(struct zt__orch_remote *r, const char *job_id, const char *worker, uint32_t tokens,
-                       bool replicas, char *verify, size_t cap);
-int zt__orch_remote_check_pick(struct zt__orch_remote *r, const char *job_id, const char *worker,
-                               const uint8_t *ckpt, size_t ckpt_len, unsigned round, const char *const *exclude,
-                               size_t n, struct zt_node_info *out);
-/* POST body (taken) to the orchestrator's report route; the answer dropped. */
-void zt__orch_remote_event(struct zt__orch_remote *r, json_t *body);
-/* The same on the remote's sender thread, in order, the caller not
- * waiting (a verdict: it may wait at the orchestrator for a checker's
- * report while the user's answer goes); sent at once (waiting) when the
- * thread cannot start or 256 wait already. Stopping, the queued ones go
- * for 3 s more, then are dropped (logged). */
-void zt__orch_remote_event_async(struct zt__orch_remote *r, json_t *body);
-int zt__orch_remote_lease(struct zt__orch_remote *r, const struct zt_job_req *jr, const char *job_id, long wait_ms,
-                          struct zt_sched_result *out);
-int zt__orch_remote_report(struct zt__orch_remote *r, const char *job_id, const char *worker, const char *event,
-                           uint32_t tokens, enum zt_job_state *state);
-int zt__orch_remote_worker(struct zt__orch_remote *r, const char *node_id, struct zt_node_info *out);
-/* Send this gateway's descriptor now (best effort, 2 s at most): the
- * orchestrator vouches for it to the workers that join or heartbeat. */
-void zt__orch_remote_register(struct zt__orch_remote *r);
-
 /* A gateway's signature over its lease and report calls: zt_nodeauth.h's
  * request signature (to the orchestrator's node id) under these header
- * names, so the server's check of node callers leaves them alone. */
-#define ZT__GW_H_NODE "Zentalk-Gateway"
-#define ZT__GW_H_DATE "Zentalk-Gateway-Date"
-#define ZT__GW_H_NONCE "Zentalk-Gateway-Nonce"
-#define ZT__GW_H_SIG "Zentalk-Gateway-Signature"
+ * names (ZT_NODEAUTH_GW_H_*, what zt_orch_client signs with). */
+#define ZT__GW_H_NODE ZT_NODEAUTH_GW_H_NODE
+#define ZT__GW_H_DATE ZT_NODEAUTH_GW_H_DATE
+#define ZT__GW_H_NONCE ZT_NODEAUTH_GW_H_NONCE
+#define ZT__GW_H_SIG ZT_NODEAUTH_GW_H_SIG
 
 /* ---- orch_relay.c (internal to the orchestrator's HTTP side) ---- */
 struct zt__orch_relay;

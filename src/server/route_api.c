@@ -862,7 +862,7 @@ static void settle_verification(struct rjob *j, const char *verdict, const struc
     workers[nw++] = j->worker.node_id; /* the last worker first */
     for (size_t i = 0; i < j->n_ran; i++)
         if (strcmp(j->ran[i], j->worker.node_id) != 0) workers[nw++] = j->ran[i];
-    struct zt__check_report cr = {
+    struct zt_orch_verdict cr = {
         .verdict = verdict, .workers = workers, .n_workers = nw, .res = res, .worker = &o->result};
     zt__orch_check_settle(j->r->orch, j->sched_id, &cr);
 }
@@ -870,7 +870,7 @@ static void settle_verification(struct rjob *j, const char *verdict, const struc
 /* A check that settles nothing ("none", "unavailable"). */
 static void settle_none(struct rjob *j, const char *verdict)
 {
-    struct zt__check_report cr = {.verdict = verdict};
+    struct zt_orch_verdict cr = {.verdict = verdict};
     zt__orch_check_settle(j->r->orch, j->sched_id, &cr);
 }
 

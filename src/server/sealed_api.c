@@ -188,7 +188,7 @@ struct sealed_run {
     unsigned fault_every;    /* test only: alter every Nth id streamed (0: off) */
     unsigned delay_ms;       /* test only: a pause per id streamed (0: off) */
     uint64_t n_streamed;
-    zt__sealed_check_fn on_check; /* a verification job: its signed answer goes here too */
+    zt__sealed_check_fn on_check; /* a check (verify, or a replica): its signed answer goes here too */
     void *on_check_ud;
 };
 
@@ -351,7 +351,13 @@ static const struct zt__llm_sink SINK = {sink_text, sink_done, sink_fail, sink_f
 static int start_v2(struct sealed_run *sr, const struct zt_job_request *job, struct zt_infer_job *ij)
 {
     sr->v2 = true;
-    if (job->mode != ZT_JOB_VERIFY) sr->on_check = NULL;
+    /* a check reports its signed answer to the orchestrators: a
+     * teacher-forced one (verify), and a replica (resume with no ids and no
+     * checkpoint: the whole answer again under the checked job's subject).
+     * A failover resumed before its first token looks the same; its report
+     * matches no pick of this node and the orchestrator refuses it (403). */
+    bool replica = job->mode == ZT_JOB_RESUME && job->n_ids == 0 && job->prev_len == 0;
+    if (job->mode != ZT_JOB_VERIFY && !replica) sr->on_check = NULL;
     memcpy(sr->ck.job_id, sr->job_id, sizeof sr->ck.job_id);
     memcpy(sr->ck.subject, job->has_subject ? job->subject : sr->input_hash, sizeof sr->ck.subject);
     if (job->prev_len) zt_checkpoint_id(job->prev, job->prev_len, sr->ck.prev);

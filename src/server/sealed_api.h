@@ -34,7 +34,8 @@ void zt__sealed_free(struct zt__sealed *sj);
  * may already run: until then the descriptor names no endpoint. */
 void zt__sealed_set_endpoint(struct zt__sealed *sj, const char *endpoint);
 
-/* A teacher-forced check this worker ran (a verification job) ended: its
+/* A check this worker ran ended (a teacher-forced verification job, or a
+ * replica: a resume with no ids and no checkpoint): its
  * signed FINAL checkpoint and receipt (no text), handed over just before
  * the final chunk goes to the gateway, so that the worker can report them
  * to its orchestrators itself (joiner.c). Must not block. */

@@ -29,6 +29,9 @@
  *    verdict that drops the cheater's dissenting arbiter ("undecided"
  *    instead of worker_wrong) or an honest job's only checker
  *    ("unavailable") is refused, 422, counted; nothing is settled on it.
+ *    The same for replicated execution through it ("replicas":1): the
+ *    replica reports its signed chain too, and the verdict that drops it
+ *    is refused.
  * Usage: test_verify_network PATH/zentalk-node PATH/zentalk */
 #define _GNU_SOURCE
 #include "harness.h"
@@ -346,6 +349,16 @@ static void test_lying_gateway(void **state)
                 verdicts++;
             }
         }
+    }
+    /* replicated execution through it: the replica reports its own signed
+     * chain too, so the verdict that leaves it out ("unavailable" with the
+     * worker's chain alone, or "undecided" on the cheater) is refused
+     * (before, replicas did not report and this verdict settled) */
+    for (int k = 0; k < 2; k++) {
+        struct call rc = {.port = liar.port, .seed = 600 + k, .replicas = 1};
+        call_thread(&rc);
+        assert_true(rc.status == 200 || rc.status == 502);
+        if (rc.n_checks >= 1 && (rc.status == 502 || zt_str_eq(rc.verification, "verified"))) verdicts++;
     }
     fprintf(stderr, "lying gateway: %d verdicts, %d on the cheater\n", verdicts, cheater_runs);
     assert_true(cheater_runs >= 1);

@@ -1,19 +1,11 @@
-/* orch_remote.c: a gateway's placement through an orchestrator in another
- * process (node.orchestrator, zentalk-node --orchestrator URL[#NODE_ID];
- * docs/internals/orchestrator.md "Leases"). See orch_api.h.
+/* orch_client.c: a gateway's placement through an orchestrator in another
+ * process. See zt_orch_client.h.
  *
- * The client of orch_lease.c's routes: a lease per job (and per failover
- * pick), reports of each attempt. The workers' keys and endpoints come in
- * the lease answers (from their signed join records at the orchestrator)
- * and are kept for the attempt that follows. With #NODE_ID the
- * orchestrator's descriptor is fetched and verified before the first
- * lease (a machine in the middle could otherwise choose the workers).
- *
- * Every call is signed with this node's key for the orchestrator it goes
- * to (the Zentalk-Gateway-* headers, orch_api.h; its node id: the pin, or
- * its descriptor fetched once): the jobs leased are this gateway's, and
- * when their orchestrator dies, the next of node.orchestrator's list on
- * the same store continues them for this gateway alone (orch_lease.c). */
+ * The client of the orchestrator's lease routes (src/server/orch_lease.c
+ * today): a lease per job (and per failover pick), reports of each
+ * attempt, the checks' picks, the verdict with its evidence. The workers'
+ * keys and endpoints come in the lease answers and are kept for the
+ * attempt that follows. */
 #include <jansson.h>
 #include <pthread.h>
 #include <sodium.h>
@@ -21,24 +13,25 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "orch_api.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_hex.h"
 #include "zentalk/zt_http_client.h"
 #include "zentalk/zt_identity.h"
 #include "zentalk/zt_log.h"
 #include "zentalk/zt_nodeauth.h"
+#include "zentalk/zt_orch_client.h"
 #include "zentalk/zt_peers.h"
 #include "zentalk/zt_sealed.h"
 #include "zentalk/zt_str.h"
+#include "zentalk/zt_sync.h"
 #include "zentalk/zt_time.h"
 
 #define CALL_TIMEOUT_MS 10000L
-#define WORKERS_KEPT 256
-#define SENDS_QUEUED_MAX 256 /* verdicts waiting to go after the user's answer */
-#define SENDS_DRAIN_MS 3000  /* stopping: the queued ones still go this long */
+#define WORKERS_KEPT ZT_ORCH_WORKERS_KEPT
+#define SENDS_QUEUED_MAX ZT_ORCH_SENDS_QUEUED
+#define SENDS_DRAIN_MS ZT_ORCH_DRAIN_MS
 
-#define ORCHS_MAX 4 /* node.orchestrator: a comma-separated list, the first preferred */
+#define ORCHS_MAX ZT_ORCH_MAX
 
 struct orch_ep {
     char url[ZT_DESCRIPTOR_MAX_ENDPOINT + 1];
@@ -47,27 +40,29 @@ struct orch_ep {
     bool verified;
 };
 
-struct zt__orch_remote {
+struct zt_orch_client {
     struct zt_http_client *http;
     struct orch_ep eps[ORCHS_MAX];
     size_t n_eps, cur; /* cur: the one calls go to (under mu); the next when it does not answer */
     char *auth; /* "Authorization: Bearer ..." or NULL */
     const struct zt_identity *id; /* signs our calls (NULL: unsigned) */
     pthread_mutex_t mu;
-    zt__orch_desc_fn own_desc;
+    zt_orch_desc_fn own_desc;
     void *desc_ud;
     uint64_t desc_sent; /* mono ms: our descriptor went with a lease (0: never) */
-    struct zt_node_info workers[WORKERS_KEPT]; /* the last workers leased, by node id */
+    struct zt_orch_worker workers[WORKERS_KEPT]; /* the last workers leased, by node id */
     size_t next;
-    /* reports sent after the user's answer (zt__orch_remote_event_async),
-     * in order, by one thread started with the first */
+    /* verdicts sent after the user's answer (zt_orch_client_verdict) by up
+     * to ZT_ORCH_SENDERS threads, started as the queue needs them */
     pthread_mutex_t qmu;
-    pthread_cond_t qcv;
+    pthread_cond_t qcv;    /* a verdict queued, or stopping */
+    pthread_cond_t donecv; /* a send ended (stopping waits on it; monotonic) */
     json_t *q[SENDS_QUEUED_MAX];
     size_t qhead, qn;
-    bool qstarted, qstop;
-    uint64_t qdeadline; /* mono ms: stopping, the queue is dropped after it */
-    pthread_t qthread;
+    size_t n_threads, idle, busy; /* senders started, waiting for work, sending */
+    pthread_t threads[ZT_ORCH_SENDERS];
+    bool qstop, qlate; /* stopping; past the drain: what is still queued is dropped */
+    uint64_t n_sent, n_dropped, n_overflow; /* under qmu */
 };
 
 #define DESC_RESEND_MS 300000 /* our descriptor goes with a lease this often (it expires in an hour) */
@@ -96,11 +91,11 @@ static const char *parse_ep(const char *text, size_t len, struct orch_ep *ep)
     return NULL;
 }
 
-int zt__orch_remote_new(const struct zt_config *cfg, const struct zt_identity *id, zt__orch_desc_fn own_desc,
-                        void *ud, struct zt__orch_remote **out, struct zt_buf *err)
+int zt_orch_client_new(const char *orchestrators, const char *token, const struct zt_identity *id,
+                       zt_orch_desc_fn own_desc, void *ud, struct zt_orch_client **out, struct zt_buf *err)
 {
-    const char *text = cfg->node.orchestrator;
-    struct zt__orch_remote *r = zt_calloc(1, sizeof *r);
+    const char *text = orchestrators ? orchestrators : "";
+    struct zt_orch_client *r = zt_calloc(1, sizeof *r);
     if (!r) return ZT_ENOMEM;
     const char *why = NULL;
     for (const char *p = text; !why;) {
@@ -116,7 +111,7 @@ int zt__orch_remote_new(const struct zt_config *cfg, const struct zt_identity *i
         zt_free(r);
         return ZT_ECONFIG;
     }
-    const char *tok = cfg->node.orchestrator_token;
+    const char *tok = token;
     if (tok && tok[0]) {
         size_t n = strlen("Authorization: Bearer ") + strlen(tok) + 1;
         if ((r->auth = zt_malloc(n)) != NULL) snprintf(r->auth, n, "Authorization: Bearer %s", tok);
@@ -133,20 +128,35 @@ int zt__orch_remote_new(const struct zt_config *cfg, const struct zt_identity *i
     pthread_mutex_init(&r->mu, NULL);
     pthread_mutex_init(&r->qmu, NULL);
     pthread_cond_init(&r->qcv, NULL);
+    zt_cond_init_mono(&r->donecv);
     *out = r;
     return 0;
 }
 
-void zt__orch_remote_free(struct zt__orch_remote *r)
+void zt_orch_client_free(struct zt_orch_client *r)
 {
     if (!r) return;
+    /* the queued verdicts still go for SENDS_DRAIN_MS; then the calls in
+     * flight are cut (the client's shutdown: each returns within about
+     * 100 ms) and the rest dropped, counted and logged */
+    struct timespec until = zt_time_after_ms(CLOCK_MONOTONIC, SENDS_DRAIN_MS);
     pthread_mutex_lock(&r->qmu);
     r->qstop = true;
-    r->qdeadline = zt_time_mono_ms() + SENDS_DRAIN_MS;
-    bool started = r->qstarted;
-    pthread_cond_signal(&r->qcv);
+    pthread_cond_broadcast(&r->qcv);
+    while ((r->qn || r->busy) && pthread_cond_timedwait(&r->donecv, &r->qmu, &until) == 0) {
+    }
+    size_t queued = r->qn, cut = r->busy, n = r->n_threads;
+    uint64_t dropped0 = r->n_dropped;
+    r->qlate = queued || cut;
     pthread_mutex_unlock(&r->qmu);
-    if (started) pthread_join(r->qthread, NULL); /* it sends what it can, then drops the rest */
+    if (cut) zt_http_client_shutdown(r->http);
+    for (size_t i = 0; i < n; i++) pthread_join(r->threads[i], NULL);
+    if (queued || cut)
+        zt_log(ZT_LOG_WARN, "orchestrator_reports_dropped",
+               "dropped=%llu cut=%zu reason=stopping drain_ms=%d note=\"the orchestrator decides these verdicts "
+               "itself after orchestrator.verification.verdict_wait_s\"",
+               (unsigned long long)(r->n_dropped - dropped0), cut, SENDS_DRAIN_MS);
+    pthread_cond_destroy(&r->donecv);
     pthread_cond_destroy(&r->qcv);
     pthread_mutex_destroy(&r->qmu);
     zt_http_client_free(r->http);
@@ -157,7 +167,7 @@ void zt__orch_remote_free(struct zt__orch_remote *r)
 
 /* The pinned orchestrator's descriptor, verified once; an unpinned one's
  * node id learnt once (best effort: unknown, our calls go unsigned). */
-static int verify_pin(struct zt__orch_remote *r, struct orch_ep *ep)
+static int verify_pin(struct zt_orch_client *r, struct orch_ep *ep)
 {
     pthread_mutex_lock(&r->mu);
     bool done = ep->verified && (ep->id[0] || !r->id);
@@ -197,7 +207,7 @@ static int verify_pin(struct zt__orch_remote *r, struct orch_ep *ep)
 
 /* POST text to path at ep: the status (0: no answer) and the parsed
  * answer in *out (may be NULL). */
-static long call_ep(struct zt__orch_remote *r, struct orch_ep *ep, const char *path, const char *text,
+static long call_ep(struct zt_orch_client *r, struct orch_ep *ep, const char *path, const char *text,
                     long timeout_ms, json_t **out)
 {
     *out = NULL;
@@ -216,10 +226,10 @@ static long call_ep(struct zt__orch_remote *r, struct orch_ep *ep, const char *p
     struct zt_nodeauth_headers sh;
     if (r->id && aud[0] &&
         zt_nodeauth_sign(r->id, aud, "POST", path, text, strlen(text), zt_time_real_ms() / 1000, &sh) == 0) {
-        snprintf(hv[0], sizeof hv[0], "%s: %s", ZT__GW_H_NODE, sh.node);
-        snprintf(hv[1], sizeof hv[1], "%s: %s", ZT__GW_H_DATE, sh.date);
-        snprintf(hv[2], sizeof hv[2], "%s: %s", ZT__GW_H_NONCE, sh.nonce);
-        snprintf(hv[3], sizeof hv[3], "%s: %s", ZT__GW_H_SIG, sh.sig);
+        snprintf(hv[0], sizeof hv[0], "%s: %s", ZT_NODEAUTH_GW_H_NODE, sh.node);
+        snprintf(hv[1], sizeof hv[1], "%s: %s", ZT_NODEAUTH_GW_H_DATE, sh.date);
+        snprintf(hv[2], sizeof hv[2], "%s: %s", ZT_NODEAUTH_GW_H_NONCE, sh.nonce);
+        snprintf(hv[3], sizeof hv[3], "%s: %s", ZT_NODEAUTH_GW_H_SIG, sh.sig);
         for (int i = 0; i < 4; i++) h[nh++] = hv[i];
     }
     struct zt_http_response resp;
@@ -243,7 +253,7 @@ static long call_ep(struct zt__orch_remote *r, struct orch_ep *ep, const char *p
  * descriptor and signature: on the same store it continues the job for
  * us (orch_lease.c); on another it does not know it (404). */
 /* Put our signed descriptor into body (unless there) and *text: true when added. */
-static bool with_descriptor(struct zt__orch_remote *r, json_t *body, char **text)
+static bool with_descriptor(struct zt_orch_client *r, json_t *body, char **text)
 {
     char *desc = NULL;
     if (!r->own_desc || json_object_get(body, "gateway") || r->own_desc(r->desc_ud, &desc) != 0 || !desc) return false;
@@ -256,7 +266,7 @@ static bool with_descriptor(struct zt__orch_remote *r, json_t *body, char **text
     return true;
 }
 
-static long call(struct zt__orch_remote *r, const char *path, json_t *body, long timeout_ms, json_t **out)
+static long call(struct zt_orch_client *r, const char *path, json_t *body, long timeout_ms, json_t **out)
 {
     *out = NULL;
     char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
@@ -294,47 +304,48 @@ static long call(struct zt__orch_remote *r, const char *path, json_t *body, long
     return st;
 }
 
-static void keep_worker(struct zt__orch_remote *r, json_t *w)
+static void keep_worker(struct zt_orch_client *r, json_t *w)
 {
     const char *id = json_string_value(json_object_get(w, "node_id"));
     const char *ep = json_string_value(json_object_get(w, "endpoint"));
     const char *kem = json_string_value(json_object_get(w, "kem_pk"));
     const char *sig = json_string_value(json_object_get(w, "ed25519_pk"));
-    struct zt_node_info ni;
+    struct zt_orch_worker ni;
     memset(&ni, 0, sizeof ni);
     size_t n1 = 0, n2 = 0;
-    if (!id || !ep || !kem || !sig || strlen(id) >= sizeof ni.node_id || strlen(ep) >= sizeof ni.endpoint ||
-        sodium_hex2bin(ni.kem_pk, sizeof ni.kem_pk, kem, strlen(kem), NULL, &n1, NULL) != 0 ||
-        n1 != sizeof ni.kem_pk ||
-        sodium_hex2bin(ni.ed25519_pk, sizeof ni.ed25519_pk, sig, strlen(sig), NULL, &n2, NULL) != 0 ||
-        n2 != sizeof ni.ed25519_pk)
+    struct zt_peer *p = &ni.peer;
+    if (!id || !ep || !kem || !sig || strlen(id) >= sizeof p->node_id || strlen(ep) >= sizeof p->endpoint ||
+        sodium_hex2bin(p->kem_pk, sizeof p->kem_pk, kem, strlen(kem), NULL, &n1, NULL) != 0 ||
+        n1 != sizeof p->kem_pk ||
+        sodium_hex2bin(p->ed25519_pk, sizeof p->ed25519_pk, sig, strlen(sig), NULL, &n2, NULL) != 0 ||
+        n2 != sizeof p->ed25519_pk)
         return;
-    zt_strlcpy(ni.node_id, id, sizeof ni.node_id);
-    zt_strlcpy(ni.endpoint, ep, sizeof ni.endpoint);
-    ni.state = ZT_NODE_LIVE;
+    zt_strlcpy(p->node_id, id, sizeof p->node_id);
+    zt_strlcpy(p->endpoint, ep, sizeof p->endpoint);
     /* its prices (an orchestrator of an older build sends none: "" and the
      * gateway settles at its own chain.yaml prices) */
     const char *pp = json_string_value(json_object_get(w, "price_prompt_per_1k"));
     const char *pc = json_string_value(json_object_get(w, "price_completion_per_1k"));
-    if (pp && pc && strlen(pp) < sizeof ni.caps.price_prompt && strlen(pc) < sizeof ni.caps.price_completion) {
-        zt_strlcpy(ni.caps.price_prompt, pp, sizeof ni.caps.price_prompt);
-        zt_strlcpy(ni.caps.price_completion, pc, sizeof ni.caps.price_completion);
+    if (pp && pc && strlen(pp) < sizeof ni.price_prompt && strlen(pc) < sizeof ni.price_completion) {
+        zt_strlcpy(ni.price_prompt, pp, sizeof ni.price_prompt);
+        zt_strlcpy(ni.price_completion, pc, sizeof ni.price_completion);
     }
     pthread_mutex_lock(&r->mu);
     size_t slot = r->next;
     for (size_t i = 0; i < WORKERS_KEPT; i++)
-        if (strcmp(r->workers[i].node_id, id) == 0) slot = i;
+        if (strcmp(r->workers[i].peer.node_id, id) == 0) slot = i;
     if (slot == r->next) r->next = (r->next + 1) % WORKERS_KEPT;
     r->workers[slot] = ni;
     pthread_mutex_unlock(&r->mu);
 }
 
-int zt__orch_remote_worker(struct zt__orch_remote *r, const char *node_id, struct zt_node_info *out)
+int zt_orch_client_worker(struct zt_orch_client *r, const char *node_id, struct zt_orch_worker *out)
 {
     int rc = ZT_ENOTFOUND;
+    if (!node_id || !node_id[0]) return rc;
     pthread_mutex_lock(&r->mu);
     for (size_t i = 0; i < WORKERS_KEPT && rc; i++)
-        if (strcmp(r->workers[i].node_id, node_id) == 0) {
+        if (strcmp(r->workers[i].peer.node_id, node_id) == 0) {
             *out = r->workers[i];
             rc = 0;
         }
@@ -342,8 +353,8 @@ int zt__orch_remote_worker(struct zt__orch_remote *r, const char *node_id, struc
     return rc;
 }
 
-int zt__orch_remote_lease(struct zt__orch_remote *r, const struct zt_job_req *jr, const char *job_id, long wait_ms,
-                          struct zt_sched_result *out)
+int zt_orch_client_lease(struct zt_orch_client *r, const struct zt_orch_lease_req *jr, const char *job_id,
+                         long wait_ms, struct zt_orch_lease *out)
 {
     memset(out, 0, sizeof *out);
     json_t *body = jr ? json_pack("{s:s,s:s,s:I,s:I,s:I,s:I,s:I}", "model", jr->model, "client", jr->client,
@@ -368,18 +379,15 @@ int zt__orch_remote_lease(struct zt__orch_remote *r, const struct zt_job_req *jr
     const char *id = json_string_value(json_object_get(a, "job_id"));
     if ((st == 200 || st == 202) && id && strlen(id) < sizeof out->job_id) {
         zt_strlcpy(out->job_id, id, sizeof out->job_id);
-        out->state = ZT_JOB_STATE_QUEUED;
         json_t *w = json_object_get(a, "worker");
         const char *wid = json_string_value(json_object_get(w, "node_id"));
         if (st == 200 && wid && strlen(wid) < sizeof out->worker) {
             keep_worker(r, w);
             zt_strlcpy(out->worker, wid, sizeof out->worker);
-            out->state = ZT_JOB_STATE_ASSIGNED;
         }
     } else if (st == 410) {
-        out->state = ZT_JOB_STATE_FAILED;
+        out->failed = true;
     } else if (st == 503) {
-        out->retry_after_s = 1;
         rc = ZT_EBUSY;
     } else if (st == 404) {
         rc = ZT_ENOTFOUND;
@@ -390,24 +398,20 @@ int zt__orch_remote_lease(struct zt__orch_remote *r, const struct zt_job_req *jr
     return rc;
 }
 
-int zt__orch_remote_report(struct zt__orch_remote *r, const char *job_id, const char *worker, const char *event,
-                           uint32_t tokens, enum zt_job_state *state)
+int zt_orch_client_report(struct zt_orch_client *r, const char *job_id, const char *worker, const char *event,
+                          uint32_t tokens, char state[ZT_ORCH_STATE_MAX])
 {
     json_t *body = json_pack("{s:s,s:s,s:s,s:I}", "job_id", job_id, "worker", worker ? worker : "", "event", event,
                              "tokens", (json_int_t)tokens);
     json_t *a = NULL;
     long st = call(r, "/v1/orchestrator/report", body, CALL_TIMEOUT_MS, &a);
     const char *s = json_string_value(json_object_get(a, "state"));
-    if (state) {
-        *state = ZT_JOB_STATE_FAILED;
-        for (int i = 0; s && i < ZT_JOB_STATE_COUNT; i++)
-            if (strcmp(s, zt_job_state_name((enum zt_job_state)i)) == 0) *state = (enum zt_job_state)i;
-    }
+    if (state) zt_strlcpy(state, s && strlen(s) < ZT_ORCH_STATE_MAX ? s : "", ZT_ORCH_STATE_MAX);
     json_decref(a);
     return st == 200 ? 0 : st == 404 ? ZT_ENOTFOUND : st ? ZT_EINVAL : ZT_EIO;
 }
 
-void zt__orch_remote_register(struct zt__orch_remote *r)
+void zt_orch_client_register(struct zt_orch_client *r)
 {
     char *desc = NULL;
     if (!r->own_desc || r->own_desc(r->desc_ud, &desc) != 0 || !desc) return;
@@ -433,8 +437,8 @@ void zt__orch_remote_register(struct zt__orch_remote *r)
 
 /* ---- checks of leased jobs (the orchestrator's verifier, this gateway's work) ---- */
 
-int zt__orch_remote_ok(struct zt__orch_remote *r, const char *job_id, const char *worker, uint32_t tokens,
-                       bool replicas, char *verify, size_t cap)
+int zt_orch_client_ok(struct zt_orch_client *r, const char *job_id, const char *worker, uint32_t tokens,
+                      bool replicas, char *verify, size_t cap)
 {
     json_t *body = json_pack("{s:s,s:s,s:s,s:I,s:b}", "job_id", job_id, "worker", worker, "event", "ok", "tokens",
                              (json_int_t)tokens, "replicas", replicas);
@@ -447,9 +451,9 @@ int zt__orch_remote_ok(struct zt__orch_remote *r, const char *job_id, const char
     return st == 200 ? 0 : st == 404 ? ZT_ENOTFOUND : st ? ZT_EINVAL : ZT_EIO;
 }
 
-int zt__orch_remote_check_pick(struct zt__orch_remote *r, const char *job_id, const char *worker,
-                               const uint8_t *ckpt, size_t ckpt_len, unsigned round, const char *const *exclude,
-                               size_t n, struct zt_node_info *out)
+int zt_orch_client_check_pick(struct zt_orch_client *r, const char *job_id, const char *worker,
+                              const uint8_t *ckpt, size_t ckpt_len, unsigned round, const char *const *exclude,
+                              size_t n, struct zt_orch_worker *out)
 {
     if (!ckpt || !ckpt_len || ckpt_len > ZT_CKPT_MAX_LEN) return ZT_EINVAL;
     /* the checked worker's signed FINAL checkpoint: the check's subject,
@@ -467,58 +471,169 @@ int zt__orch_remote_check_pick(struct zt__orch_remote *r, const char *job_id, co
     const char *id = json_string_value(json_object_get(w, "node_id"));
     if (st == 200 && id) {
         keep_worker(r, w);
-        rc = zt__orch_remote_worker(r, id, out);
+        rc = zt_orch_client_worker(r, id, out);
     }
     json_decref(a);
     return rc;
 }
 
-void zt__orch_remote_event(struct zt__orch_remote *r, json_t *body)
+/* POST body (taken) to the orchestrator's report route; the answer dropped. */
+static void send_event(struct zt_orch_client *r, json_t *body)
 {
     json_t *a = NULL;
     (void)call(r, "/v1/orchestrator/report", body, CALL_TIMEOUT_MS, &a);
     json_decref(a);
 }
 
-/* The sender: the queued reports in order; stopping, until the queue is
- * empty or its deadline passed (the rest dropped, logged). */
+/* A sender: the queued verdicts, oldest first; stopping, until the queue
+ * is empty; past the drain (qlate), each is dropped, counted. */
 static void *sender_main(void *arg)
 {
-    struct zt__orch_remote *r = arg;
-    size_t dropped = 0;
+    struct zt_orch_client *r = arg;
     pthread_mutex_lock(&r->qmu);
     for (;;) {
-        while (!r->qn && !r->qstop) pthread_cond_wait(&r->qcv, &r->qmu);
+        while (!r->qn && !r->qstop) {
+            r->idle++;
+            pthread_cond_wait(&r->qcv, &r->qmu);
+            r->idle--;
+        }
         if (!r->qn) break;
         json_t *body = r->q[r->qhead];
         r->qhead = (r->qhead + 1) % SENDS_QUEUED_MAX;
         r->qn--;
-        bool late = r->qstop && zt_time_mono_ms() >= r->qdeadline;
+        bool late = r->qlate;
+        r->busy++;
         pthread_mutex_unlock(&r->qmu);
-        if (late) {
-            json_decref(body);
-            dropped++;
-        } else {
-            zt__orch_remote_event(r, body);
-        }
+        if (late) json_decref(body);
+        else send_event(r, body);
         pthread_mutex_lock(&r->qmu);
+        r->busy--;
+        if (late) r->n_dropped++;
+        else r->n_sent++;
+        pthread_cond_broadcast(&r->donecv);
     }
     pthread_mutex_unlock(&r->qmu);
-    if (dropped) zt_log(ZT_LOG_WARN, "orchestrator_reports_dropped", "count=%zu reason=stopping", dropped);
     return NULL;
 }
 
-void zt__orch_remote_event_async(struct zt__orch_remote *r, json_t *body)
+/* Queue body (taken) for the senders, one more started when none waits
+ * for it (up to ZT_ORCH_SENDERS); sent on this thread when the queue is
+ * full, when no sender could start, or when stopping. */
+static void send_async(struct zt_orch_client *r, json_t *body)
 {
     if (!body) return;
     pthread_mutex_lock(&r->qmu);
-    if (!r->qstarted && !r->qstop) r->qstarted = pthread_create(&r->qthread, NULL, sender_main, r) == 0;
-    bool queued = r->qstarted && !r->qstop && r->qn < SENDS_QUEUED_MAX;
+    bool queued = !r->qstop && r->qn < SENDS_QUEUED_MAX;
     if (queued) {
         r->q[(r->qhead + r->qn) % SENDS_QUEUED_MAX] = body;
         r->qn++;
+        if (r->idle < r->qn && r->n_threads < ZT_ORCH_SENDERS &&
+            pthread_create(&r->threads[r->n_threads], NULL, sender_main, r) == 0)
+            r->n_threads++;
+        if (!r->n_threads) { /* none could start: take it back, send it here */
+            r->qn--;
+            queued = false;
+        }
         pthread_cond_signal(&r->qcv);
     }
+    if (!queued) r->n_overflow++;
     pthread_mutex_unlock(&r->qmu);
-    if (!queued) zt__orch_remote_event(r, body); /* no thread, or a full queue: sent now (it waits) */
+    if (queued) return;
+    zt_log_rl(ZT_LOG_WARN, 10, "orchestrator_verdict_inline",
+              "reason=\"queue full (%d), no sender, or stopping\" action=sent_on_the_job_thread", SENDS_QUEUED_MAX);
+    send_event(r, body); /* it waits (up to the orchestrator's verdict wait) */
+    pthread_mutex_lock(&r->qmu);
+    r->n_sent++;
+    pthread_mutex_unlock(&r->qmu);
+}
+
+void zt_orch_client_verdict_counts(struct zt_orch_client *r, uint64_t *sent, uint64_t *dropped, uint64_t *overflow)
+{
+    pthread_mutex_lock(&r->qmu);
+    if (sent) *sent = r->n_sent;
+    if (dropped) *dropped = r->n_dropped;
+    if (overflow) *overflow = r->n_overflow;
+    pthread_mutex_unlock(&r->qmu);
+}
+
+void zt_orch_client_check_failed(struct zt_orch_client *r, const char *job_id, const char *checker, bool stalled)
+{
+    send_event(r, json_pack("{s:s,s:s,s:s,s:b}", "job_id", job_id, "worker", checker, "event", "check_failed",
+                            "stalled", stalled));
+}
+
+/* ---- the verdict (docs/api.md POST /v1/orchestrator/report, event verdict) ---- */
+
+/* Hex of len bytes as a JSON string (NULL when empty). */
+static json_t *hex_json(const uint8_t *p, size_t len)
+{
+    char buf[2 * (ZT_CKPT_MAX_LEN > ZT_ENV_RECEIPT_MAX_LEN ? ZT_CKPT_MAX_LEN : ZT_ENV_RECEIPT_MAX_LEN) + 1];
+    if (!len || len * 2 >= sizeof buf) return NULL;
+    zt_hex_encode(buf, p, len);
+    return json_string(buf);
+}
+
+/* Test only (docs/internals/orchestrator.md "Checkers report too"), with
+ * ZT_TEST_MODE=1: ZT_TEST_DROP_CHECKER=1 makes this gateway lie in its
+ * verdicts: it leaves its last answered checker out and claims what the
+ * other answers decide (the orchestrator catches it with that checker's
+ * own report). Without ZT_TEST_MODE=1 it is refused (logged, ignored). */
+static bool test_drop_checker(void)
+{
+    const char *f = getenv("ZT_TEST_DROP_CHECKER");
+    if (!f || strcmp(f, "1") != 0) return false;
+    const char *tm = getenv("ZT_TEST_MODE");
+    if (tm && strcmp(tm, "1") == 0) return true;
+    zt_log_rl(ZT_LOG_ERROR, 60, "test_setting_refused", "name=ZT_TEST_DROP_CHECKER reason=\"needs ZT_TEST_MODE=1\"");
+    return false;
+}
+
+/* The lying gateway's claim without checker `skip`: what the worker's and
+ * the other checkers' answers decide. */
+static const char *claim_without(const struct zt_orch_verdict *cr, size_t skip)
+{
+    struct zt_job_answer a[ZT_JOB_CHECKERS_MAX + 1];
+    size_t n = 0;
+    a[n++] = (struct zt_job_answer){.ckpt = cr->worker->checkpoint, .ckpt_len = cr->worker->checkpoint_len};
+    for (size_t i = 0; i < cr->res->n; i++) {
+        const struct zt_job_check_one *x = &cr->res->c[i];
+        if (i == skip || !x->answered) continue;
+        a[n++] = (struct zt_job_answer){.ckpt = x->checkpoint, .ckpt_len = x->checkpoint_len,
+                                        .refused_ids = x->refused_ids};
+    }
+    return zt_job_check_verdict_name(zt_job_check_decide(a, n, NULL, NULL));
+}
+
+/* The verdict report of the gateway's checks, with their evidence. */
+static json_t *verdict_report(const char *job_id, const struct zt_orch_verdict *cr)
+{
+    const char *claim = cr->verdict;
+    size_t skip = SIZE_MAX;
+    if (cr->res && cr->worker && cr->worker->checkpoint_len && test_drop_checker()) {
+        for (size_t i = 0; i < cr->res->n; i++)
+            if (cr->res->c[i].answered) skip = i;
+        if (skip != SIZE_MAX) claim = claim_without(cr, skip);
+    }
+    json_t *w = json_array(), *c = json_array();
+    for (size_t i = 0; w && i < cr->n_workers; i++) json_array_append_new(w, json_string(cr->workers[i]));
+    for (size_t i = 0; c && cr->res && i < cr->res->n; i++) {
+        const struct zt_job_check_one *x = &cr->res->c[i];
+        if (!x->answered || i == skip) continue;
+        json_array_append_new(c, json_pack("{s:s,s:b,s:b,s:o*,s:o*}", "node_id", x->node_id, "wrong", x->wrong,
+                                           "refused", x->refused_ids, "checkpoint",
+                                           hex_json(x->checkpoint, x->checkpoint_len), "receipt",
+                                           hex_json(x->receipt, x->receipt_len)));
+    }
+    json_t *j = json_pack("{s:s,s:s,s:s,s:o,s:o}", "job_id", job_id, "event", "verdict", "verdict", claim,
+                          "workers", w, "checkers", c);
+    if (j && cr->worker) {
+        json_object_set_new(j, "checkpoint", hex_json(cr->worker->checkpoint, cr->worker->checkpoint_len));
+        json_object_set_new(j, "receipt", hex_json(cr->worker->receipt_bytes, cr->worker->receipt_len));
+    }
+    return j;
+}
+
+void zt_orch_client_verdict(struct zt_orch_client *r, const char *job_id, const struct zt_orch_verdict *v)
+{
+    send_async(r, verdict_report(job_id, v));
 }
