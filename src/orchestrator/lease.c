@@ -998,6 +998,7 @@ static void resume_verdict(struct zt_lease *l, const char *job_id, bool expired)
     pp = find(l, job_id);
     if (pp) (*pp)->deciding = (*pp)->recheck = false;
     pthread_mutex_unlock(&l->mu);
+    zt_log(ZT_LOG_INFO, "verdict_wait_over", "sched_job=%s status=%d expired=%d", job_id, res.status, expired);
     a->answer(a, &res);
     zt_lease_res_deinit(&res);
     json_decref(b);
