@@ -1,8 +1,8 @@
 /* orch_client.c: a gateway's placement through an orchestrator in another
  * process. See zt_orch_client.h.
  *
- * The client of the orchestrator's lease routes (src/server/orch_lease.c
- * today): a lease per job (and per failover pick), reports of each
+ * The client of the orchestrator's lease routes (their table is
+ * src/orchestrator/lease.c, zt_lease.h): a lease per job (and per failover pick), reports of each
  * attempt, the checks' picks, the verdict with its evidence. The workers'
  * keys and endpoints come in the lease answers and are kept for the
  * attempt that follows. */
@@ -251,7 +251,7 @@ static long call_ep(struct zt_orch_client *r, struct orch_ep *ep, const char *pa
  * lease). The status (0: none answered) and the answer in *out. A call
  * about a job leased at the one that went down reaches the next with our
  * descriptor and signature: on the same store it continues the job for
- * us (orch_lease.c); on another it does not know it (404). */
+ * us (src/orchestrator/lease.c); on another it does not know it (404). */
 /* Put our signed descriptor into body (unless there) and *text: true when added. */
 static bool with_descriptor(struct zt_orch_client *r, json_t *body, char **text)
 {
