@@ -177,8 +177,10 @@ ZT_NODISCARD int zt_mesh_pull_wait(struct zt_mesh *m, const char *sha, const cha
  * At most 64 wanted. ZT_EINVAL, ZT_ETOOBIG. */
 ZT_NODISCARD int zt_mesh_want(struct zt_mesh *m, const char *sha);
 /* A holder asks us to replicate sha (rf: its factor): a background pull
- * unless accept_replicas is off (ZT_EPERM) or the store is over its budget
- * (ZT_ETOOBIG); 0 also when held already. */
+ * unless accept_replicas is off (ZT_EPERM), the store with the replica
+ * pulls under way is over its budget (ZT_ETOOBIG), or, with a budget, a
+ * replica pull whose size is not known yet is under way (ZT_EBUSY: asked
+ * again later); 0 also when held already. */
 ZT_NODISCARD int zt_mesh_offer(struct zt_mesh *m, const char *sha, unsigned rf);
 /* Drop the pin: the blob is deleted from the store and no longer
  * advertised. ZT_ENOTFOUND. */

@@ -856,11 +856,24 @@ int zt_mesh_offer(struct zt_mesh *m, const char *sha, unsigned rf)
     if (!m || !sha || zt_hex_decode_str(h, 32, sha, ZT_HEX_LOWER) != 0) return ZT_EINVAL;
     if (!m->o.accept_replicas) return ZT_EPERM;
     pthread_mutex_lock(&m->mu);
+    /* the bound counts what is in the store and what replica pulls under
+     * way will add (their manifests' chunks); a replica pull whose manifest
+     * is not read yet has no size: no other offer is taken until it has
+     * one (503, asked again later), so a burst of offers goes past the
+     * bound by one blob at most, not by one per offer */
     uint64_t bytes = store_bytes(m);
+    bool unsized = false;
+    for (size_t i = 0; i < m->n_pulls; i++) {
+        const struct zt__pull *p = m->pulls[i];
+        if (p->state != ZT__PULL_RUNNING || p->install) continue;
+        if (!p->total) unsized = true;
+        else bytes += (uint64_t)(p->total - p->have) * ZT_MESH_CHUNK_SIZE;
+    }
     bool held = zt__mesh_find(m, h) != NULL;
     pthread_mutex_unlock(&m->mu);
     if (held) return 0;
     if (m->o.max_bytes && bytes >= m->o.max_bytes) return ZT_ETOOBIG;
+    if (m->o.max_bytes && unsized) return ZT_EBUSY;
     return zt_mesh_pull(m, sha, NULL, false, rf);
 }
 

@@ -20,8 +20,12 @@
  *  - replica flood: a node whose store is bounded (mesh.max_store_mb 1)
  *    and holds a pinned 2 MiB blob is asked to replicate 40 blobs: each is
  *    refused (507 store_full) before any pull starts, and the pinned blob
- *    is never evicted, though the store is over its bound. */
+ *    is never evicted, though the store is over its bound;
+ *  - replica burst: a bounded store with room whose replica pull has no
+ *    size yet (its holder sits on the manifest) tells 39 more offers to
+ *    ask again later (503) instead of starting 39 pulls past its bound. */
 #include <signal.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,7 +106,7 @@ static void test_chunk_flood(void **state)
 
 /* ---- forged records and bombs (DHT) ------------------------------------------------ */
 
-enum mode { M_COUNT, M_BOMB, M_GARBAGE, M_OTHER_FILE };
+enum mode { M_COUNT, M_BOMB, M_GARBAGE, M_OTHER_FILE, M_STALL };
 
 struct fake {
     enum mode mode;
@@ -134,6 +138,10 @@ static void fake_handler(void *ud, struct zt_http_req *req, struct zt_http_resp 
         break;
     }
     case M_OTHER_FILE: zt_ignore(zt_buf_append(&resp->body, f->other.data, f->other.len)); break;
+    case M_STALL: /* a holder that sits on the manifest: the pull has no size for 8 s */
+        zt_time_sleep_ms(8000);
+        resp->status = 404;
+        break;
     default: resp->status = 404; break;
     }
 }
@@ -370,6 +378,75 @@ static void test_replica_flood_bounded(void **state)
     rm_rf(dir);
 }
 
+/* A burst of replica offers to a bounded store with room: while the pull
+ * of the first has no manifest yet (its holder, found through the DHT,
+ * sits on it), the pull has no size, so the other offers are told to ask
+ * again later (503) instead of each starting a pull that could take the
+ * store past its bound: one blob at most over it, not one per offer. */
+static void test_replica_burst_bounded(void **state)
+{
+    (void)state;
+    if (!zt_dht_available()) {
+        zt_skip("the DHT is not built");
+        return;
+    }
+    char dir[256];
+    tmp_dir(dir, sizeof dir, "meshburst");
+    put_file(dir, "config.yaml", "node:\n  roles: [worker]\n  dht_port: 4912\nmesh:\n  max_store_mb: 64\n");
+    struct node n;
+    const char *const args[] = {"--config", dir, NULL};
+    node_spawn(&n, args, NULL, true, dir);
+    struct fake stall;
+    fake_start(&stall, M_STALL);
+    struct zt_dht_opts dopt = {.port = 4919};
+    struct zt_dht *d = NULL;
+    assert_int_equal(zt_dht_new(&dopt, &d), 0);
+    assert_int_equal(zt_dht_bootstrap(d, "127.0.0.1:4912"), 0);
+    struct zt_identity *id = NULL;
+    assert_int_equal(zt_identity_generate(&id), 0);
+    uint8_t root[32], sha[32];
+    randombytes_buf(root, sizeof root);
+    randombytes_buf(sha, sizeof sha);
+    char sha_hex[65];
+    zt_hex_encode(sha_hex, sha, 32);
+    char *rec = record(id, &stall, root, sha, 48u << 20, zt_time_real_ms() / 1000 + 3600);
+    /* offered until the node's pull is at the stalling holder (the node's
+     * DHT view fills in meanwhile; a pull that found no holder ends) */
+    uint64_t until = zt_time_mono_ms() + WAIT_MS;
+    char body[160];
+    snprintf(body, sizeof body, "{\"sha256\":\"%s\",\"rf\":2}", sha_hex);
+    while (__atomic_load_n(&stall.requests, __ATOMIC_SEQ_CST) == 0) {
+        assert_true(zt_time_mono_ms() < until);
+        assert_int_equal(zt_dht_put_value(d, "mesh", sha_hex, rec, strlen(rec)), 0);
+        struct resp r;
+        http(n.port, "POST", "/v1/mesh/replicate", "application/json", body, &r);
+        assert_true(r.status == 202 || r.status == 503);
+        resp_free(&r);
+        zt_time_sleep_ms(300);
+    }
+    unsigned accepted = 0, busy = 0, other = 0;
+    for (int i = 0; i < 39; i++) {
+        snprintf(body, sizeof body, "{\"sha256\":\"%064x\",\"rf\":2}", 0xb0b0000 + i);
+        struct resp r;
+        http(n.port, "POST", "/v1/mesh/replicate", "application/json", body, &r);
+        if (r.status == 202) accepted++;
+        else if (r.status == 503) busy++;
+        else other++;
+        resp_free(&r);
+    }
+    printf("# 39 replica offers while a replica pull's size is unknown (its holder stalls), bound 64 MiB: "
+           "%u accepted, %u told to ask later (503), %u other\n",
+           accepted, busy, other);
+    assert_int_equal(busy, 39);
+    zt_free(rec);
+    zt_identity_free(id);
+    zt_dht_free(d);
+    node_stop(&n, 30000);
+    zt_http_stop(stall.srv);
+    zt_buf_deinit(&stall.other);
+    rm_rf(dir);
+}
+
 int main(int argc, char **argv)
 {
     if (!harness_start(argc, argv, "test_attack_mesh")) return 2;
@@ -382,6 +459,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_chunk_flood),
         cmocka_unit_test(test_forged_records_and_bombs),
         cmocka_unit_test(test_replica_flood_bounded),
+        cmocka_unit_test(test_replica_burst_bounded),
     };
     int rc = cmocka_run_group_tests_name("attack_mesh", tests, NULL, NULL);
     rm_rf(files_dir);
