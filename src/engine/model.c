@@ -49,6 +49,7 @@ struct zt_model {
     struct zt__buffer *rope_inv_freq; /* (n_rot/2) F32 */
     _Atomic int kv_type;              /* enum zt_ggml_type of new sequences' caches: F32 (0) or F16 */
     int precision;                    /* enum zt_precision, fixed at load */
+    bool all_rows; /* every row through the last layer (zt_model_embed reads m->x), no trim */
 
     /* Activations for one chunk of up to MAX_BATCH tokens, in the backend's
      * memory, grown on demand (rows of the widths below). */
@@ -656,7 +657,7 @@ static int decode_chunk(struct zt_model *m, const struct zt_batch_item *items, s
             if (!n_out++) lo = b;
             hi = b + 1;
         }
-    bool trim = n_out < n && hi - lo == n_out;
+    bool trim = !m->all_rows && n_out < n && hi - lo == n_out;
     TRY(op->get_rows(be, &m->tok_embd, m->tokens, &x));
     for (uint32_t l = 0; l < hp->n_layer; l++) {
         const struct layer *L = &m->layers[l];
@@ -760,10 +761,14 @@ int zt_model_embed(struct zt_model *m, const int32_t *tokens, size_t n, float *o
         goto out;
     }
     for (size_t i = 0; i < n; i++) items[i] = (struct zt_batch_item){s, tokens[i], NULL};
-    /* the hidden states are in m->x after decode: run in chunks and pool */
+    /* the hidden states are in m->x after decode: run in chunks and pool
+     * (every row through the last layer: none asks for logits, which
+     * would otherwise let the decode stop at the last layer's K/V) */
     for (size_t off = 0; off < n; off += MAX_BATCH) {
         size_t c = n - off < MAX_BATCH ? n - off : MAX_BATCH;
+        m->all_rows = true;
         rc = zt_model_decode(m, items + off, c);
+        m->all_rows = false;
         if (rc) goto out;
         struct zt__tensor x = zt__tensor_f32(m->x, 0, d, c), xn = zt__tensor_f32(m->xn, 0, d, c);
         TRY(m->be->ops->rmsnorm(m->be, &x, &m->out_norm, hp->rms_eps, &xn));

@@ -456,6 +456,56 @@ static void test_generated_types(void **state)
     rmdir(dir);
 }
 
+/* An embedding is the final hidden state after the output norm, through
+ * every layer: for one token, the output projection of the embedding points
+ * the way that token's logits do (cosine 1). A decode that stopped at the
+ * last layer's K/V store (no row asks for logits) would give the state
+ * before the last layer, which points elsewhere. */
+static void test_embed_last_layer(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/zt-embed-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[128];
+    small_model(dir, "e", "llama", ZT_GGML_F32, 2, 7, path, sizeof path);
+    struct zt_model *m = load(path);
+    const struct zt_hparams *hp = zt_model_hparams(m);
+    const struct zt_gguf_tensor *w = zt_gguf_find_tensor(zt_model_gguf(m), "output.weight");
+    assert_non_null(w);
+    assert_int_equal(w->type, ZT_GGML_F32);
+    assert_int_equal(w->ne[0], hp->n_embd);
+    size_t d = hp->n_embd, nv = hp->n_vocab;
+    float *e = zt_calloc(d, sizeof *e), *logits = zt_calloc(nv, sizeof *logits);
+    assert_non_null(e);
+    assert_non_null(logits);
+    const int32_t toks[] = {1, 290, 301};
+    for (size_t t = 0; t < sizeof toks / sizeof toks[0]; t++) {
+        assert_int_equal(zt_model_embed(m, &toks[t], 1, e), 0);
+        struct zt_seq *s;
+        assert_int_equal(zt_seq_new(m, 8, &s), 0);
+        struct zt_batch_item it = {s, toks[t], logits};
+        assert_int_equal(zt_model_decode(m, &it, 1), 0);
+        zt_seq_free(s);
+        const float *wd = w->data;
+        double dot = 0, n1 = 0, n2 = 0;
+        for (size_t r = 0; r < nv; r++) {
+            double y = 0;
+            for (size_t i = 0; i < d; i++) y += (double)wd[r * d + i] * e[i];
+            dot += y * logits[r];
+            n1 += y * y;
+            n2 += (double)logits[r] * logits[r];
+        }
+        double cosv = dot / sqrt(n1 * n2);
+        printf("token %d: cosine(W . embedding, logits) = %.9f\n", toks[t], cosv);
+        assert_true(cosv > 0.99999);
+    }
+    zt_free(e);
+    zt_free(logits);
+    zt_model_free(m);
+    unlink(path);
+    rmdir(dir);
+}
+
 /* Logits of the last of n prompt tokens decoded in one batch (tok_by_tok:
  * one call per token) on a fresh sequence. */
 static void last_logits(struct zt_model *m, const int32_t *prompt, size_t n, bool tok_by_tok, float *out)
@@ -633,6 +683,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_generated_types, zt_test_leak_setup, zt_test_leak_teardown),
         cmocka_unit_test_setup_teardown(test_batch_invariance_types, zt_test_leak_setup, zt_test_leak_teardown),
         cmocka_unit_test_setup_teardown(test_kv_f16, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_embed_last_layer, zt_test_leak_setup, zt_test_leak_teardown),
         cmocka_unit_test_setup_teardown(test_bad_input, zt_test_leak_setup, zt_test_leak_teardown),
     };
     return zt_test_exit(cmocka_run_group_tests_name("model", tests, NULL, NULL));
