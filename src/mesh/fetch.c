@@ -567,6 +567,27 @@ void *zt__mesh_pull_main(void *arg)
             if (!j.srcs[i].dropped && j.srcs[i].h.name[0]) zt_strlcpy(p->name, j.srcs[i].h.name, sizeof p->name);
         if (!p->name[0]) snprintf(p->name, sizeof p->name, "%.16s.gguf", p->sha_hex);
     }
+    /* a replica a holder asked for, now that its size is known: refused
+     * if the store with it (and the other replica pulls under way) would
+     * pass mesh.max_store_mb, so that a stranger's offers cannot make the
+     * bound evict honest copies (review7 F3) */
+    if (m->o.max_bytes) {
+        pthread_mutex_lock(&m->mu);
+        bool replica = p->replica && !p->install;
+        uint64_t bytes = zt__mesh_store_bytes(m) + j.man.file_size;
+        for (size_t i = 0; replica && i < m->n_pulls; i++) {
+            const struct zt__pull *o = m->pulls[i];
+            if (o != p && o->state == ZT__PULL_RUNNING && o->replica && o->total)
+                bytes += (uint64_t)(o->total - o->have) * ZT_MESH_CHUNK_SIZE;
+        }
+        pthread_mutex_unlock(&m->mu);
+        if (replica && bytes > m->o.max_bytes) {
+            rc = ZT_ETOOBIG;
+            snprintf(why, sizeof why, "a replica of %llu bytes would take the store past mesh.max_store_mb",
+                     (unsigned long long)j.man.file_size);
+            goto out;
+        }
+    }
     unsigned rf = p->rf;
     for (size_t i = 0; i < j.n_srcs && !rf; i++) rf = j.srcs[i].h.rf; /* the adder's promise travels */
     j.queue = zt_malloc((size_t)j.man.n_chunks * sizeof *j.queue);

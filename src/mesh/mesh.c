@@ -36,6 +36,7 @@
 
 #define RATE_KEYS 4096
 #define ASK_GRACE_S 30 /* a peer asked to replicate counts as coming this long (until its record is seen) */
+#define PULL_GRACE_S 600 /* a peer asked, pulling (a partial record), counts as coming this long */
 #define BLOB_JSON_MAX 4096
 
 static int64_t now_s(void)
@@ -451,7 +452,7 @@ int zt_mesh_unpin(struct zt_mesh *m, const char *sha)
 }
 
 /* Bytes of the blobs whose chunks are in the store (not installed as a model file). Under mu. */
-static uint64_t store_bytes(const struct zt_mesh *m)
+uint64_t zt__mesh_store_bytes(const struct zt_mesh *m)
 {
     uint64_t n = 0;
     for (size_t i = 0; i < m->n_blobs; i++)
@@ -466,7 +467,7 @@ size_t zt__mesh_evict(struct zt_mesh *m)
     pthread_mutex_lock(&m->mu);
     bool pulling = false;
     for (size_t i = 0; i < m->n_pulls && !pulling; i++) pulling = m->pulls[i]->state == ZT__PULL_RUNNING;
-    uint64_t bytes = pulling ? 0 : store_bytes(m);
+    uint64_t bytes = pulling ? 0 : zt__mesh_store_bytes(m);
     while (bytes > m->o.max_bytes) {
         struct zt__blob *lru = NULL;
         for (size_t i = 0; i < m->n_blobs; i++) {
@@ -668,7 +669,7 @@ int zt_mesh_status_json(struct zt_mesh *m, char **out)
     pthread_mutex_lock(&m->mu);
     uint64_t bytes = 0;
     for (size_t i = 0; i < m->n_blobs; i++) bytes += m->blobs[i]->man.file_size;
-    uint64_t in_store = store_bytes(m);
+    uint64_t in_store = zt__mesh_store_bytes(m);
     for (size_t i = 0; i < m->n_pulls; i++) json_array_append_new(pulls, pull_json(m->pulls[i]));
     for (size_t i = 0; i < m->n_scores; i++)
         json_array_append_new(peers, json_pack("{s:s,s:f}", "node_id", m->scores[i].node_id, "score",
@@ -731,7 +732,7 @@ int zt_mesh_pull_json(struct zt_mesh *m, const char *sha, char **out)
 
 /* ---- Pulls ---------------------------------------------------------------------- */
 
-int zt_mesh_pull(struct zt_mesh *m, const char *sha, const char *name, bool install, unsigned rf)
+static int pull_start(struct zt_mesh *m, const char *sha, const char *name, bool install, unsigned rf, bool replica)
 {
     uint8_t h[32];
     if (!m || !sha || zt_hex_decode_str(h, 32, sha, ZT_HEX_LOWER) != 0 || (name && name[0] && !zt_mesh_name_ok(name)))
@@ -744,6 +745,7 @@ int zt_mesh_pull(struct zt_mesh *m, const char *sha, const char *name, bool inst
         if (strcmp(m->pulls[i]->sha_hex, sha) != 0) continue;
         if (m->pulls[i]->state == ZT__PULL_RUNNING) {
             if (install) m->pulls[i]->install = true; /* joined: the running pull also installs */
+            if (!replica) m->pulls[i]->replica = false; /* wanted here now: not a replica's bound */
             goto out;
         }
         slot = i; /* ended: replaced by this one */
@@ -769,6 +771,7 @@ int zt_mesh_pull(struct zt_mesh *m, const char *sha, const char *name, bool inst
     zt_strlcpy(p->sha_hex, sha, sizeof p->sha_hex);
     zt_strlcpy(p->name, name ? name : "", sizeof p->name);
     p->install = install;
+    p->replica = replica;
     p->rf = rf;
     p->started_ms = zt_time_mono_ms();
     if (pthread_create(&p->th, NULL, zt__mesh_pull_main, p) != 0) {
@@ -790,6 +793,11 @@ int zt_mesh_pull(struct zt_mesh *m, const char *sha, const char *name, bool inst
 out:
     pthread_mutex_unlock(&m->mu);
     return rc;
+}
+
+int zt_mesh_pull(struct zt_mesh *m, const char *sha, const char *name, bool install, unsigned rf)
+{
+    return pull_start(m, sha, name, install, rf, false);
 }
 
 int zt_mesh_want(struct zt_mesh *m, const char *sha)
@@ -861,7 +869,7 @@ int zt_mesh_offer(struct zt_mesh *m, const char *sha, unsigned rf)
      * is not read yet has no size: no other offer is taken until it has
      * one (503, asked again later), so a burst of offers goes past the
      * bound by one blob at most, not by one per offer */
-    uint64_t bytes = store_bytes(m);
+    uint64_t bytes = zt__mesh_store_bytes(m);
     bool unsized = false;
     for (size_t i = 0; i < m->n_pulls; i++) {
         const struct zt__pull *p = m->pulls[i];
@@ -874,7 +882,7 @@ int zt_mesh_offer(struct zt_mesh *m, const char *sha, unsigned rf)
     if (held) return 0;
     if (m->o.max_bytes && bytes >= m->o.max_bytes) return ZT_ETOOBIG;
     if (m->o.max_bytes && unsized) return ZT_EBUSY;
-    return zt_mesh_pull(m, sha, NULL, false, rf);
+    return pull_start(m, sha, NULL, false, rf, true);
 }
 
 int zt_mesh_pull_wait(struct zt_mesh *m, const char *sha, const char *name, bool install, unsigned timeout_ms,
@@ -956,17 +964,25 @@ static void repair_one(struct zt_mesh *m, struct zt__blob *snap, int64_t now)
     size_t live = 1, coming = 0; /* us; replicas under way */
     bool lowest = true;
     for (size_t i = 0; i < n; i++) {
-        if (memcmp(hs[i].root, snap->man.root, 32) != 0) continue;
-        if (hs[i].partial) {
-            coming++; /* pulling it: a holder soon */
-            continue;
-        }
+        if (memcmp(hs[i].root, snap->man.root, 32) != 0 || hs[i].partial) continue;
         live++;
         if (strcmp(hs[i].node_id, self) < 0) lowest = false;
     }
     pthread_mutex_lock(&m->mu);
     struct zt__blob *b = zt__mesh_find(m, snap->sha);
     if (b) b->holders = (unsigned)live;
+    /* a partial holder (pulling it: a holder soon) counts only if it is a
+     * peer we asked, for PULL_GRACE_S after the last ask: anyone can
+     * publish a partial record, and one that counted would stop this
+     * blob's repair for good (review7 F2) */
+    for (size_t i = 0; b && now - b->asked_at < PULL_GRACE_S && i < n; i++) {
+        if (!hs[i].partial || memcmp(hs[i].root, snap->man.root, 32) != 0) continue;
+        for (size_t a = 0; a < sizeof b->asked / sizeof b->asked[0]; a++)
+            if (b->asked[a][0] && strcmp(hs[i].node_id, b->asked[a]) == 0) {
+                coming++;
+                break;
+            }
+    }
     /* peers asked lately that are in no record yet (a pull advertises
      * itself once it has the manifest): asked again would over-replicate */
     for (size_t a = 0; b && now - b->asked_at < ASK_GRACE_S && a < sizeof b->asked / sizeof b->asked[0]; a++) {

@@ -85,6 +85,7 @@ struct zt__pull {
     char sha_hex[65];
     char name[ZT_MESH_NAME_MAX + 1];
     bool install;
+    bool replica; /* asked by a holder (zt_mesh_offer), no one here wants it: bounded by max_store_mb */
     unsigned rf;
     int state;
     int rc;
@@ -178,5 +179,9 @@ size_t zt__mesh_evict(struct zt_mesh *m);
 /* Sign and put our holder record of man (partial: a pull in progress). */
 void zt__mesh_publish(struct zt_mesh *m, const struct zt_mesh_manifest *man, const char *name, unsigned rf,
                       bool partial, int64_t now);
+
+/* Bytes of the blobs whose chunks are in the store (installed models not
+ * counted). Under m->mu. */
+uint64_t zt__mesh_store_bytes(const struct zt_mesh *m);
 
 #endif

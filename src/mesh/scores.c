@@ -93,6 +93,7 @@ int zt__mesh_scores_load(struct zt_mesh *m)
 {
     if (!m->o.st) return 0;
     int rc = zt_store_migrate(m->o.st, &MESH_SCHEMA);
+    if (rc) return rc; /* the store itself is broken: the node does not start */
     struct zt_store_stmt *q = NULL;
     const char *me = zt_identity_id(m->o.id);
     if (!rc)
@@ -116,7 +117,10 @@ int zt__mesh_scores_load(struct zt_mesh *m)
         rc = zt_store_column_text(q, 0, &peer, &n);
         if (!rc) rc = zt_store_column_i64(q, 1, &score);
         if (!rc) rc = zt_store_column_i64(q, 2, &updated);
-        if (rc || n == 0 || n >= ZT_IDENTITY_ID_SIZE) continue; /* not a node id: skipped */
+        if (rc || n == 0 || n >= ZT_IDENTITY_ID_SIZE) { /* not a node id: skipped */
+            rc = 0;
+            continue;
+        }
         struct zt__score *s = &m->scores[m->n_scores++];
         memset(s, 0, sizeof *s);
         memcpy(s->node_id, peer, n);
@@ -126,9 +130,13 @@ int zt__mesh_scores_load(struct zt_mesh *m)
     size_t loaded = m->n_scores;
     pthread_mutex_unlock(&m->mu);
     zt_store_stmt_free(q);
-    if (rc) zt_log(ZT_LOG_WARN, "mesh_scores_unreadable", "error=%s", zt_strerror(rc));
-    else if (loaded) zt_log(ZT_LOG_INFO, "mesh_scores_loaded", "peers=%zu", loaded);
-    return rc;
+    if (rc) { /* the scores are advice: the node starts with those read (review7 F8) */
+        zt_log(ZT_LOG_WARN, "mesh_scores_unreadable", "error=%s peers_read=%zu detail=\"starting with these\"",
+               zt_strerror(rc), loaded);
+        return 0;
+    }
+    if (loaded) zt_log(ZT_LOG_INFO, "mesh_scores_loaded", "peers=%zu", loaded);
+    return 0;
 }
 
 struct flush {
