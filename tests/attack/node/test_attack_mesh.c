@@ -23,7 +23,11 @@
  *    is never evicted, though the store is over its bound;
  *  - replica burst: a bounded store with room whose replica pull has no
  *    size yet (its holder sits on the manifest) tells 39 more offers to
- *    ask again later (503) instead of starting 39 pulls past its bound. */
+ *    ask again later (503) instead of starting 39 pulls past its bound;
+ *  - replica too big: a stranger's offer of a 24 MiB blob to a store
+ *    bounded at 16 MiB is refused once the manifest gives its size, before
+ *    any chunk is fetched (offers cannot make the bound evict honest
+ *    copies). */
 #include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -447,6 +451,81 @@ static void test_replica_burst_bounded(void **state)
     rm_rf(dir);
 }
 
+/* A stranger's replica offer for a blob bigger than the room left under
+ * mesh.max_store_mb: accepted while its size is unknown, the pull is
+ * refused once the manifest gives the size, before any chunk is asked, so
+ * offers cannot make the bound evict the node's honest copies. */
+static void test_replica_too_big(void **state)
+{
+    (void)state;
+    if (!zt_dht_available()) {
+        zt_skip("the DHT is not built");
+        return;
+    }
+    char dir[256];
+    tmp_dir(dir, sizeof dir, "meshbig");
+    put_file(dir, "config.yaml", "node:\n  roles: [worker]\n  dht_port: 4922\nmesh:\n  max_store_mb: 16\n");
+    struct node n;
+    const char *const args[] = {"--config", dir, NULL};
+    node_spawn(&n, args, NULL, true, dir);
+    char path[512], sha_hex[65];
+    mesh_make_file(files_dir, "big.bin", 24u << 20, 31, path, sizeof path, sha_hex);
+    struct zt_mesh_manifest man;
+    assert_int_equal(zt_mesh_manifest_of_file(path, &man), 0);
+    struct fake holder; /* serves the manifest (and would serve it again for any chunk) */
+    fake_start(&holder, M_OTHER_FILE);
+    uint8_t *enc = NULL;
+    size_t elen = 0;
+    assert_int_equal(zt_mesh_manifest_encode(&man, &enc, &elen), 0);
+    assert_int_equal(zt_buf_append(&holder.other, enc, elen), 0);
+    zt_free(enc);
+    struct zt_dht_opts dopt = {.port = 4929};
+    struct zt_dht *d = NULL;
+    assert_int_equal(zt_dht_new(&dopt, &d), 0);
+    assert_int_equal(zt_dht_bootstrap(d, "127.0.0.1:4922"), 0);
+    struct zt_identity *id = NULL;
+    assert_int_equal(zt_identity_generate(&id), 0);
+    char *rec = record(id, &holder, man.root, man.file_sha256, man.file_size, zt_time_real_ms() / 1000 + 3600);
+    uint64_t until = zt_time_mono_ms() + WAIT_MS;
+    char body[160], target[120];
+    snprintf(body, sizeof body, "{\"sha256\":\"%s\",\"rf\":2}", sha_hex);
+    snprintf(target, sizeof target, "/v1/mesh/pull/%s", sha_hex);
+    json_t *pull = NULL;
+    for (;;) { /* offered until a pull ends having reached the holder */
+        assert_true(zt_time_mono_ms() < until);
+        assert_int_equal(zt_dht_put_value(d, "mesh", sha_hex, rec, strlen(rec)), 0);
+        struct resp r;
+        http(n.port, "POST", "/v1/mesh/replicate", "application/json", body, &r);
+        assert_true(r.status == 202 || r.status == 503);
+        resp_free(&r);
+        zt_time_sleep_ms(300);
+        if (__atomic_load_n(&holder.requests, __ATOMIC_SEQ_CST) == 0) continue;
+        http(n.port, "GET", target, NULL, NULL, &r);
+        json_decref(pull);
+        pull = r.status == 200 ? resp_json(&r) : NULL;
+        resp_free(&r);
+        if (pull && zt_str_eq(json_string_value(json_object_get(pull, "state")), "failed")) break;
+    }
+    const char *why = json_string_value(json_object_get(pull, "error"));
+    printf("# a 24 MiB replica offered to a store bounded at 16 MiB: pull %s (%s); the holder was asked %d time(s), "
+           "chunks fetched %lld\n",
+           json_string_value(json_object_get(pull, "state")), why ? why : "", holder.requests,
+           (long long)json_integer_value(json_object_get(pull, "have")));
+    assert_non_null(why);
+    assert_non_null(strstr(why, "max_store_mb"));
+    assert_int_equal(json_integer_value(json_object_get(pull, "have")), 0);
+    json_decref(pull);
+    zt_free(rec);
+    zt_identity_free(id);
+    zt_dht_free(d);
+    node_stop(&n, 30000);
+    zt_http_stop(holder.srv);
+    zt_buf_deinit(&holder.other);
+    zt_mesh_manifest_deinit(&man);
+    unlink(path);
+    rm_rf(dir);
+}
+
 int main(int argc, char **argv)
 {
     if (!harness_start(argc, argv, "test_attack_mesh")) return 2;
@@ -460,6 +539,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_forged_records_and_bombs),
         cmocka_unit_test(test_replica_flood_bounded),
         cmocka_unit_test(test_replica_burst_bounded),
+        cmocka_unit_test(test_replica_too_big),
     };
     int rc = cmocka_run_group_tests_name("attack_mesh", tests, NULL, NULL);
     rm_rf(files_dir);
