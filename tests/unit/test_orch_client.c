@@ -15,6 +15,8 @@
  *   both counts (`orchestrator_reports_dropped dropped=256 cut=8`); it
  *   returns within the drain plus a margin, not after the calls' 10 s
  *   timeouts.
+ * - test_busy_retried: a verdict answered 503 (the store busy) is sent
+ *   again, not lost.
  * - test_bad_list: node.orchestrator values the client refuses. */
 #include <jansson.h>
 #include <pthread.h>
@@ -51,6 +53,8 @@ static struct {
     size_t n_seen;
 } O;
 
+static bool seen_locked(const char *job);
+
 static void held_closed(void *ud)
 {
     (void)ud;
@@ -75,6 +79,8 @@ static void o_handler(void *ud, struct zt_http_req *req, struct zt_http_resp *re
     }
     bool hold = strncmp(job, "hold-", 5) == 0;
     pthread_mutex_lock(&O.mu);
+    /* "busy-...": answered 503 (the store busy) the first time it comes */
+    bool busy = strncmp(job, "busy-", 5) == 0 && !seen_locked(job);
     if (O.n_seen < SEEN_MAX) zt_strlcpy(O.seen[O.n_seen++], job, sizeof O.seen[0]);
     struct zt_http_async *a = NULL;
     if (hold && O.n_held < HELD_MAX && (a = zt_http_req_defer(req, held_closed, NULL)) != NULL)
@@ -82,6 +88,10 @@ static void o_handler(void *ud, struct zt_http_req *req, struct zt_http_resp *re
     pthread_cond_broadcast(&O.cv);
     pthread_mutex_unlock(&O.mu);
     json_decref(j);
+    if (busy) {
+        zt_http_resp_error(resp, 503, "store_busy", "stand-in orchestrator: busy, retry");
+        return;
+    }
     if (!a) zt_http_resp_json(resp, 200, json_pack("{s:s}", "status", "settled"));
 }
 
@@ -255,6 +265,20 @@ static void test_overflow_and_stopping(void **state)
     rmdir(dir);
 }
 
+/* A verdict answered 503 (the orchestrator's store busy: nothing used
+ * up) is sent again, not lost (review7 F5). */
+static void test_busy_retried(void **state)
+{
+    (void)state;
+    struct zt_orch_client *c = client();
+    verdict(c, "busy-1");
+    uint64_t until = zt_time_mono_ms() + 10000;
+    while (seen_prefix("busy-1") < 2 && zt_time_mono_ms() < until) zt_time_sleep_ms(50);
+    printf("a verdict answered 503 came %zu time(s)\n", seen_prefix("busy-1"));
+    assert_int_equal(seen_prefix("busy-1"), 2);
+    zt_orch_client_free(c);
+}
+
 static void test_bad_list(void **state)
 {
     (void)state;
@@ -279,6 +303,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_slow_verdict_not_blocking, setup, teardown),
         cmocka_unit_test_setup_teardown(test_overflow_and_stopping, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_busy_retried, setup, teardown),
         cmocka_unit_test(test_bad_list),
     };
     int rc = zt_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
