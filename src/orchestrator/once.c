@@ -69,7 +69,9 @@ static size_t home(const struct zt__once *o, const uint8_t id[static ZT__ONCE_ID
 
 static bool live(const struct once_slot *s, int64_t now_ms)
 {
-    return (s->state == SLOT_PENDING || s->state == SLOT_USED) && s->expires > now_ms;
+    /* through its expiry ms: the callers' expiry is the last moment the
+     * thing could be accepted again, itself included (review7 F10) */
+    return (s->state == SLOT_PENDING || s->state == SLOT_USED) && s->expires >= now_ms;
 }
 
 /* The slot holding id (any state but empty/tomb), or NULL. With o->mu. */

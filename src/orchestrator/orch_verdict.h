@@ -43,8 +43,9 @@ typedef int (*zt__verdict_key_fn)(void *ud, const char *node_id, uint8_t pk[stat
 
 /* A set of 16-byte ids (sealed-job ids of receipts), each kept until its
  * expiry (unix ms), at most `max` of them alive (once.c; its own lock).
- * An id is never forgotten before its expiry: the caller sets the expiry
- * past the last moment the thing it protects could be accepted again
+ * An id is never forgotten before its expiry (kept through that ms): the
+ * caller sets the expiry at or past the last moment the thing it protects
+ * could be accepted again
  * (a receipt older than that is refused by its age), and a full set
  * refuses new ids (ZT__ONCE_FULL) rather than drop one. An id may be
  * taken pending (a settlement in flight: a second taker is told

@@ -180,6 +180,12 @@ static void test_evidence_set(void **state)
     /* past its expiry an id goes (the lease table refuses its receipt by
      * age by then) */
     assert_false(zt__once_seen(o, first, now + hour + 1));
+    /* an id is held through its expiry ms itself: taken at the last moment
+     * it could be accepted, it is not accepted again in that ms (review7 F10) */
+    id_of(9001, id);
+    assert_int_equal(zt__once_take(o, id, now, now, false), ZT__ONCE_TAKEN);
+    assert_int_equal(zt__once_take(o, id, now, now, false), ZT__ONCE_USED);
+    assert_false(zt__once_seen(o, id, now + 1));
     zt__once_free(o);
 
     /* a full set refuses new ids and forgets none */
@@ -194,10 +200,10 @@ static void test_evidence_set(void **state)
         id_of(i, id);
         assert_true(zt__once_seen(o, id, now));
     }
-    /* once they expire there is room again */
+    /* once they expire (past their expiry ms) there is room again */
     id_of(3000, id);
-    assert_int_equal(zt__once_take(o, id, now + 2 * hour, now + hour, false), ZT__ONCE_TAKEN);
-    assert_int_equal(zt__once_count(o, now + hour), 1);
+    assert_int_equal(zt__once_take(o, id, now + 2 * hour, now + hour + 1, false), ZT__ONCE_TAKEN);
+    assert_int_equal(zt__once_count(o, now + hour + 1), 1);
     zt__once_free(o);
 }
 
