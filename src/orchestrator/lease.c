@@ -751,8 +751,25 @@ static void check_pick_h(struct zt_lease *l, const char *job_id, const char *wor
     }
     pthread_mutex_lock(&l->mu);
     pp = find(l, job_id);
-    if (pp) note_node((*pp)->picked, &(*pp)->n_picked, ni.node_id); /* it may be named in the verdict */
+    bool noted = false, full = false, gone = !pp;
+    if (pp) { /* it may be named in the verdict */
+        size_t before = (*pp)->n_picked;
+        note_node((*pp)->picked, &(*pp)->n_picked, ni.node_id);
+        noted = (*pp)->n_picked > before;
+        for (size_t k = 0; !noted && k < (*pp)->n_picked; k++) noted = strcmp((*pp)->picked[k], ni.node_id) == 0;
+        full = !noted; /* a concurrent check took the last place (review7 F9) */
+        if (full) l->n_check_refused++;
+    }
     pthread_mutex_unlock(&l->mu);
+    if (gone) { /* the lease ended meanwhile: its picks no longer count (review7 F9) */
+        zt__check_reports_forget(l->reports, job_id);
+        res_error(res, 404, "unknown_job", "no leased job by that id (it ended meanwhile)");
+        return;
+    }
+    if (full) {
+        res_error(res, 409, "check_limit", "this job had as many checkers picked as a lease holds");
+        return;
+    }
     res_json(res, 200, json_pack("{s:s,s:s,s:o}", "job_id", job_id, "state", "check", "worker",
                                            worker_json(&ni)));
 }
