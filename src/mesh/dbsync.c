@@ -40,6 +40,11 @@
 #define ROW_HASH 16
 #define SQL_MAX 2048
 #define CHANGES_MAX 200000 /* change-log entries read per round (the rest: the next round) */
+/* A subscription (another publisher's) not seen for this long is
+ * expired by a round: its change-log entries and log marks go (a
+ * publisher that died or was retired without zt_dbsync_unlog; review7
+ * F6). One that comes back reads its tables whole and subscribes again. */
+#define SUB_IDLE_S (7 * 86400)
 
 static int drop_v2_triggers(struct zt_store *st, void *ud);
 
@@ -90,6 +95,14 @@ static const struct zt_store_step DBSYNC_STEPS[] = {
                "CREATE INDEX dbsync_changes_pub ON dbsync_changes(pub, n);"
                "CREATE TABLE dbsync_subs(pub TEXT PRIMARY KEY);",
      .fn = drop_v2_triggers},
+    /* 4: when each subscription was last active (unix s; refreshed by
+     * its publisher's every round): one idle SUB_IDLE_S is expired by
+     * another publisher's round (review7 F6); those there now count as
+     * seen at the upgrade */
+    {.sql = "ALTER TABLE dbsync_subs ADD COLUMN seen INTEGER NOT NULL DEFAULT 0;"
+            "UPDATE dbsync_subs SET seen = CAST(strftime('%s', 'now') AS INTEGER);",
+     .sql_pg = "ALTER TABLE dbsync_subs ADD COLUMN seen BIGINT NOT NULL DEFAULT 0;"
+               "UPDATE dbsync_subs SET seen = CAST(EXTRACT(EPOCH FROM now()) AS BIGINT);"},
 };
 static const struct zt_store_schema DBSYNC_SCHEMA = {
     .owner = "dbsync", .steps = DBSYNC_STEPS, .n_steps = sizeof DBSYNC_STEPS / sizeof DBSYNC_STEPS[0]};
@@ -476,7 +489,12 @@ static int log_triggers_tx(struct zt_store *st, void *ud)
                        n, n, k, n, c, n, n, k, n, c);
     if (len < 0 || (size_t)len >= sizeof sql) return ZT_ETOOBIG;
     int rc = subs_lock(st);
-    if (!rc) rc = bind_pub_run(st, "INSERT INTO dbsync_subs(pub) VALUES(?) ON CONFLICT(pub) DO NOTHING", x->s->pub);
+    struct zt_store_stmt *q = NULL;
+    if (!rc) rc = zt_store_prepare(st, "INSERT INTO dbsync_subs(pub, seen) VALUES(?, ?) ON CONFLICT(pub) DO NOTHING", &q);
+    if (!rc) rc = zt_store_bind_text(q, 1, x->s->pub, strlen(x->s->pub));
+    if (!rc) rc = zt_store_bind_i64(q, 2, zt_time_real_ms() / 1000);
+    if (!rc) rc = run_done(q);
+    zt_store_stmt_free(q);
     if (!rc) rc = zt_store_exec(st, sql);
     return rc;
 }
@@ -492,13 +510,11 @@ static int log_triggers(struct zt_dbsync *s, size_t ti)
     return rc;
 }
 
-/* Publisher pub leaves the log: its subscription, entries and log marks
- * go; the triggers go with the last subscriber. */
-static int unlog_tx(struct zt_store *st, void *ud) /* ud: a const char * (the publisher) */
+/* Publisher pub leaves the log (under subs_lock): its subscription,
+ * entries and log marks go; the triggers go with the last subscriber. */
+static int unlog_locked(struct zt_store *st, const char *pub)
 {
-    const char *pub = *(const char *const *)ud;
-    int rc = subs_lock(st);
-    if (!rc) rc = bind_pub_run(st, "DELETE FROM dbsync_subs WHERE pub = ?", pub);
+    int rc = bind_pub_run(st, "DELETE FROM dbsync_subs WHERE pub = ?", pub);
     if (!rc) rc = bind_pub_run(st, "DELETE FROM dbsync_changes WHERE pub = ?", pub);
     if (!rc) rc = bind_pub_run(st, "DELETE FROM dbsync_marks WHERE pub = ? AND tbl LIKE 'log:%'", pub);
     int64_t left = 0;
@@ -506,6 +522,73 @@ static int unlog_tx(struct zt_store *st, void *ud) /* ud: a const char * (the pu
     for (size_t t = 0; t < zt__dbs_n_tables && !rc && !left; t++)
         if (table_present(st, &zt__dbs_tables[t])) rc = drop_triggers(st, "dbsync_log", zt__dbs_tables[t].name);
     if (!rc && !left) rc = zt_store_exec(st, "DELETE FROM dbsync_changes");
+    return rc;
+}
+
+static int unlog_tx(struct zt_store *st, void *ud) /* ud: a const char * (the publisher) */
+{
+    const char *pub = *(const char *const *)ud;
+    int rc = subs_lock(st);
+    return rc ? rc : unlog_locked(st, pub);
+}
+
+/* A round's first step: our subscription seen now, and every other one
+ * idle for SUB_IDLE_S leaves the log as zt_dbsync_unlog would (the same
+ * lock: a publisher's refresh or subscription and an expiry of it are one
+ * at a time, so a live publisher is never expired). */
+#define EXPIRE_MAX 16 /* subscriptions expired per round (the rest: the next) */
+struct subs_round {
+    const char *pub; /* us */
+    char gone[EXPIRE_MAX][128];
+    int64_t idle[EXPIRE_MAX];
+    size_t n;
+};
+
+static int subs_round_tx(struct zt_store *st, void *ud)
+{
+    struct subs_round *x = ud;
+    int64_t now = zt_time_real_ms() / 1000;
+    struct zt_store_stmt *q = NULL;
+    x->n = 0; /* a transaction retried starts again */
+    int rc = subs_lock(st);
+    if (!rc) rc = zt_store_prepare(st, "UPDATE dbsync_subs SET seen = ? WHERE pub = ?", &q);
+    if (!rc) rc = zt_store_bind_i64(q, 1, now);
+    if (!rc) rc = zt_store_bind_text(q, 2, x->pub, strlen(x->pub));
+    if (!rc) rc = run_done(q);
+    zt_store_stmt_free(q);
+    q = NULL;
+    if (!rc)
+        rc = zt_store_prepare(st, "SELECT pub, seen FROM dbsync_subs WHERE seen < ? AND pub <> ? ORDER BY seen LIMIT ?",
+                              &q);
+    if (!rc) rc = zt_store_bind_i64(q, 1, now - SUB_IDLE_S);
+    if (!rc) rc = zt_store_bind_text(q, 2, x->pub, strlen(x->pub));
+    if (!rc) rc = zt_store_bind_i64(q, 3, EXPIRE_MAX);
+    while (next_row(q, &rc) && x->n < EXPIRE_MAX) {
+        const char *p = NULL;
+        size_t len = 0;
+        int64_t seen = 0;
+        rc = zt_store_column_text(q, 0, &p, &len);
+        if (!rc) rc = zt_store_column_i64(q, 1, &seen);
+        if (!rc && len < sizeof x->gone[0]) {
+            memcpy(x->gone[x->n], p, len);
+            x->gone[x->n][len] = '\0';
+            x->idle[x->n++] = now - seen;
+        }
+    }
+    zt_store_stmt_free(q);
+    for (size_t i = 0; i < x->n && !rc; i++) rc = unlog_locked(st, x->gone[i]);
+    return rc;
+}
+
+static int subs_round(struct zt_dbsync *s)
+{
+    struct subs_round *x = zt_calloc(1, sizeof *x);
+    if (!x) return ZT_ENOMEM;
+    x->pub = s->pub;
+    int rc = zt_store_tx(s->o.st, subs_round_tx, x);
+    for (size_t i = 0; i < x->n && !rc; i++)
+        zt_log(ZT_LOG_WARN, "dbsync_sub_expired", "pub=%s idle_s=%lld", x->gone[i], (long long)x->idle[i]);
+    zt_free(x);
     return rc;
 }
 
@@ -710,6 +793,7 @@ static int make_segments(struct zt_dbsync *s, unsigned *made)
     uint32_t n = 0;
     unsigned segs = 0;
     int rc = pend && all ? 0 : ZT_ENOMEM;
+    if (!rc) rc = subs_round(s);
     /* triggers first, then the log, then the rows: every change an entry
      * read names is committed before its row is read */
     for (size_t t = 0; t < zt__dbs_n_tables && !rc; t++) {

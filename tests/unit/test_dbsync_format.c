@@ -772,6 +772,83 @@ static void test_two_publishers(void **state)
     zt_identity_free(a);
 }
 
+static int64_t count_sql(struct zt_store *st, const char *sql, const char *pub)
+{
+    struct zt_store_stmt *q = NULL;
+    int64_t n = -1;
+    assert_int_equal(zt_store_prepare(st, sql, &q), 0);
+    assert_int_equal(zt_store_bind_text(q, 1, pub, strlen(pub)), 0);
+    assert_int_equal(zt_store_step(q), ZT_STORE_ROW);
+    assert_int_equal(zt_store_column_i64(q, 0, &n), 0);
+    zt_store_stmt_free(q);
+    return n;
+}
+
+/* Review7 F6: a publisher gone without zt_dbsync_unlog (its subscription
+ * not seen for 7 days) is expired by another's round: its subscription,
+ * change-log entries and log marks go, so the log stops growing for it.
+ * Back again, its next round reads whole, publishes what changed and
+ * subscribes again. */
+static void test_sub_expired(void **state)
+{
+    (void)state;
+    struct zt_identity *a = vector_id(), *b = NULL;
+    assert_int_equal(zt_identity_generate(&b), 0);
+    const char *ib = zt_identity_id(b);
+    struct pub pa = {0}, pb = {0};
+    jobs_open("expire", &pa);
+    pub_open_stores("expire", &pb);
+    snprintf(pb.mdir, sizeof pb.mdir, "%s/mesh-expire-b", dir);
+    snprintf(pb.tdir, sizeof pb.tdir, "%s/dbsync", pb.mdir);
+    int64_t now = zt_time_real_ms();
+    put_job(pa.st, "job-a", 1, 2, now, 0, zt_identity_id(a));
+    put_job(pa.st, "job-b", 2, 2, now, 0, ib);
+    pub_start(&pa, a);
+    pub_start(&pb, b);
+    struct zt_buf buf;
+    zt_buf_init(&buf, ZT_DBSYNC_SEGMENT_MAX);
+    struct zt_dbsync_segment seg;
+    publish_want(&pa, a, 1, &buf, &seg);
+    publish_want(&pb, b, 1, &buf, &seg);
+    assert_int_equal(seg.seq, 1);
+    /* B idle 8 days (gone), its entries pile up */
+    char sql[300];
+    snprintf(sql, sizeof sql, "UPDATE dbsync_subs SET seen = seen - %d WHERE pub = '%s'", 8 * 86400, ib);
+    assert_int_equal(zt_store_exec(pa.st, sql), 0);
+    assert_int_equal(zt_store_exec(pa.st, "UPDATE sched_jobs SET tokens = 5"), 0);
+    assert_int_equal(count_sql(pa.st, "SELECT COUNT(*) FROM dbsync_changes WHERE pub = ?", ib), 2);
+    /* A's round expires B: B's subscription, entries and log marks are gone */
+    publish_want(&pa, a, 1, &buf, &seg);
+    assert_int_equal(seg.seq, 2);
+    assert_int_equal(count_sql(pa.st, "SELECT COUNT(*) FROM dbsync_subs WHERE pub = ?", ib), 0);
+    assert_int_equal(count_sql(pa.st, "SELECT COUNT(*) FROM dbsync_changes WHERE pub = ?", ib), 0);
+    assert_int_equal(count_sql(pa.st, "SELECT COUNT(*) FROM dbsync_marks WHERE pub = ? AND tbl LIKE 'log:%'", ib), 0);
+    assert_int_equal(count_sql(pa.st, "SELECT COUNT(*) FROM dbsync_subs WHERE pub = ?", zt_identity_id(a)), 1);
+    assert_int_equal(zt_store_exec(pa.st, "UPDATE sched_jobs SET state = 3 WHERE job_id = 'job-b'"), 0);
+    assert_int_equal(log_entries(pa.st), 1); /* A's entry only: nothing more is logged for B */
+    /* B back: its round reads whole, publishes job-b as it is now, and B is subscribed again */
+    publish_want(&pb, b, 1, &buf, &seg);
+    assert_int_equal(seg.seq, 2);
+    assert_int_equal(seg.n_rows, 1);
+    assert_true(in_body(&seg, "[\"sched_jobs\",\"job-b\",2,\"c\",\"m\",256,8,0,0,3,null,0,5,"));
+    assert_false(in_body(&seg, "job-a"));
+    assert_int_equal(count_sql(pa.st, "SELECT COUNT(*) FROM dbsync_subs WHERE pub = ?", ib), 1);
+    assert_int_equal(zt_store_exec(pa.st, "UPDATE sched_jobs SET tokens = 6 WHERE job_id = 'job-b'"), 0);
+    assert_int_equal(count_sql(pa.st, "SELECT COUNT(*) FROM dbsync_changes WHERE pub = ?", ib), 1);
+    publish_want(&pb, b, 1, &buf, &seg);
+    assert_int_equal(seg.seq, 3);
+    assert_int_equal(seg.n_rows, 1);
+    assert_true(in_body(&seg, "[\"sched_jobs\",\"job-b\",2,\"c\",\"m\",256,8,0,0,3,null,0,6,"));
+    /* A's rounds keep B (seen by its own rounds); B's jobs are not A's */
+    publish_want(&pa, a, 0, &buf, &seg);
+    assert_int_equal(count_sql(pa.st, "SELECT COUNT(*) FROM dbsync_subs WHERE pub = ?", ib), 1);
+    zt_buf_deinit(&buf);
+    pub_close(&pb);
+    pub_close(&pa);
+    zt_identity_free(b);
+    zt_identity_free(a);
+}
+
 /* dbsync schema 2 as the last release made it (one publisher per store). */
 static const struct zt_store_step DBSYNC_V2[] = {
     {.sql = "CREATE TABLE dbsync_segments(seq INTEGER PRIMARY KEY, sha BLOB NOT NULL, data BLOB,"
@@ -793,7 +870,7 @@ static const struct zt_store_step DBSYNC_V2[] = {
                " EXECUTE FUNCTION dbsync_chg_sched_jobs();"},
 };
 
-/* A store a version-2 publisher used: migrated (schema 3), its segment
+/* A store a version-2 publisher used: migrated (schemas 3, 4), its segment
  * and row images are the publisher's (the chain goes on from them), its
  * single-publisher trigger is gone and the next round reads the tables
  * whole. */
@@ -820,7 +897,7 @@ static void test_migrate_v2(void **state)
     pub_start(&p, id);
     int v = 0;
     assert_int_equal(zt_store_owner_version(p.st, "dbsync", &v), 0);
-    assert_int_equal(v, 3);
+    assert_int_equal(v, 4);
     put_job(p.st, "job-2", 2, 2, zt_time_real_ms(), 0, zt_identity_id(id));
     assert_int_equal(log_entries(p.st), 1); /* the old trigger is gone (the entry is job-1's, now ours) */
     struct zt_buf b;
@@ -859,6 +936,7 @@ int main(void)
         cmocka_unit_test(test_unlog),
         cmocka_unit_test(test_unlog_running),
         cmocka_unit_test(test_two_publishers),
+        cmocka_unit_test(test_sub_expired),
         cmocka_unit_test(test_migrate_v2),
     };
     int failures = cmocka_run_group_tests_name("dbsync", tests, setup, teardown);
@@ -866,7 +944,8 @@ int main(void)
 #define P(f) cmocka_unit_test_setup_teardown(f, setup_pg, teardown_pg)
     const struct CMUnitTest pg_tests[] = {P(test_publisher), P(test_jobs_clock_stepped_back), P(test_jobs_old_updated),
                                         P(test_unlog), P(test_unlog_running),
-                                        P(test_long_transaction), P(test_two_publishers), P(test_migrate_v2)};
+                                        P(test_long_transaction), P(test_two_publishers), P(test_sub_expired),
+                                        P(test_migrate_v2)};
     failures += zt_test_pg_run("dbsync_postgres", pg_tests);
 #undef P
     if (zt_alloc_live() != live) {
