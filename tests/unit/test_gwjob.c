@@ -434,5 +434,5 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_client_closes_while_waiting, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_worker_unstartable, rig_setup, rig_teardown),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return zt_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }
