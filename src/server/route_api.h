@@ -1,7 +1,8 @@
 /* route_api.h: local-first routing of LLM requests, the HTTP side (internal to
- * src/server). The decision, the privacy gate, the sealed-job client and
- * the job pool are src/jobs's and src/privacy's (zt_jobs.h, zt_privacy.h);
- * see docs/internals/route.md and jobs.md.
+ * src/server). The decision, the privacy gate, the sealed-job client, the
+ * job pool and the gateway's job runner are src/jobs's and src/privacy's
+ * (zt_jobs.h, zt_gwjob.h, zt_privacy.h); see docs/internals/route.md and
+ * jobs.md.
  *
  * POST /v1/completions and /v1/chat/completions for a model this node
  * serves (models.yaml, worker role) run here, as before. For any other
