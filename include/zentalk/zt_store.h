@@ -228,6 +228,10 @@ struct zt_store_schema {
     size_t n_steps;                    /* the version this binary knows */
     void *ud;                          /* for fn */
 };
+/* The schema of owner with the table steps (an array, not a pointer): its
+ * version is the table's length, counted here once. */
+#define ZT_STORE_SCHEMA(owner_, steps_) \
+    {.owner = (owner_), .steps = (steps_), .n_steps = sizeof(steps_) / sizeof((steps_)[0])}
 
 /* Bring owner's tables to version n_steps: each missing step in its own
  * transaction (retried on conflicts like zt_store_tx), so a failing step

@@ -35,7 +35,7 @@ static const struct zt_store_step steps[] = {
 
 int zt_bridge_migrate(struct zt_store *st)
 {
-    const struct zt_store_schema sc = {.owner = "webhooks", .steps = steps, .n_steps = sizeof steps / sizeof steps[0]};
+    const struct zt_store_schema sc = ZT_STORE_SCHEMA("webhooks", steps);
     return zt_store_migrate(st, &sc);
 }
 

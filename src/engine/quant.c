@@ -19,6 +19,7 @@
 
 #include "zentalk/zt_log.h"
 #include "zentalk/zt_quant.h"
+#include "quant_ref.h"
 #include "zt_math.h"
 
 #ifdef __clang__
@@ -399,15 +400,6 @@ static void dequant_q4_k(const struct zt_block_q4_k *x, float *y, size_t nb)
 
 /* ---- Q6_K ----------------------------------------------------------------------- */
 
-static inline int q6k_get(const struct zt_block_q6_k *x, int e)
-{
-    int h = e / 128, k = (e % 128) / 32, l = e % 32;
-    int lo = x->ql[64 * h + l + 32 * (k & 1)];
-    lo = k < 2 ? (lo & 15) : (lo >> 4);
-    int hi = (x->qh[32 * h + l] >> (2 * k)) & 3;
-    return lo | (hi << 4);
-}
-
 static void quantize_q6_k(const float *x, struct zt_block_q6_k *y, size_t nb)
 {
     for (size_t b = 0; b < nb; b++, x += ZT_QK_K) {
@@ -449,7 +441,7 @@ static void dequant_q6_k(const struct zt_block_q6_k *x, float *y, size_t nb)
     for (size_t b = 0; b < nb; b++) {
         float d = zt_fp16_to_fp32(x[b].d);
         for (int e = 0; e < ZT_QK_K; e++)
-            *y++ = d * (float)x[b].scales[e / 16] * (float)(q6k_get(&x[b], e) - 32);
+            *y++ = d * (float)x[b].scales[e / 16] * (float)(q6k_code(&x[b], (size_t)e) - 32);
     }
 }
 
@@ -653,7 +645,7 @@ static float dot_q6_k_1(size_t nb, const struct zt_block_q6_k *w, const struct z
         for (int g = 0; g < 16; g++) {
             int32_t s = 0;
             for (int e = 16 * g; e < 16 * g + 16; e++)
-                s += (int32_t)q6k_get(&w[b], e) * x[b].qs[e];
+                s += (int32_t)q6k_code(&w[b], (size_t)e) * x[b].qs[e];
             isum += w[b].scales[g] * (s - 32 * x[b].bsums[g]);
         }
         float d = zt_fp16_to_fp32(w[b].d) * x[b].d;

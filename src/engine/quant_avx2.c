@@ -199,6 +199,20 @@ static void dot_bf16(size_t n, const void *w, const void *x, size_t xs, size_t n
 FTILE(tile_f32, float, load_f32)
 FTILE(tile_f16, uint16_t, load_f16)
 
+/* The blocked products' rows from r on (those no tile took), one weight row
+ * at a time by the dot kernel: the same bits as the tiles. Inlined with a
+ * constant dot, so the call is direct. */
+static inline void rows_by_dot(zt__quant_dot_fn dot, size_t n, const void *W, size_t rb, size_t r, size_t nrows,
+                               const void *X, size_t xs, size_t nx, float *out, size_t os)
+{
+    for (; r < nrows; r++) {
+        float res[4];
+        dot(n, (const char *)W + r * rb, X, xs, nx, res);
+        for (size_t k = 0; k < nx; k++)
+            out[k * os + r] = res[k];
+    }
+}
+
 #define FLOAT_MM(name, wtype, tile, dot)                                                 \
     static void name(size_t n, const void *W, size_t rb, size_t nrows, const void *X,     \
                      size_t xs, size_t nx, float *out, size_t os)                        \
@@ -214,12 +228,7 @@ FTILE(tile_f16, uint16_t, load_f16)
                         out[k * os + r + i] = res[i][k];                                 \
             }                                                                            \
         }                                                                                \
-        for (; r < nrows; r++) {                                                         \
-            float res[4];                                                                \
-            dot(n, (const char *)W + r * rb, X, xs, nx, res);                            \
-            for (size_t k = 0; k < nx; k++)                                              \
-                out[k * os + r] = res[k];                                                \
-        }                                                                                \
+        rows_by_dot(dot, n, W, rb, r, nrows, X, xs, nx, out, os);                         \
     }
 
 FLOAT_MM(mm_f32, float, tile_f32, dot_f32)
@@ -456,12 +465,7 @@ QTILE(tile_q4_0, struct zt_block_q4_0, wq_q4_0)
                         out[k * os + r + i] = res[i][k];                                 \
             }                                                                            \
         }                                                                                \
-        for (; r < nrows; r++) {                                                         \
-            float res[4];                                                                \
-            dot(n, (const char *)W + r * rb, X, xs, nx, res);                            \
-            for (size_t k = 0; k < nx; k++)                                              \
-                out[k * os + r] = res[k];                                                \
-        }                                                                                \
+        rows_by_dot(dot, n, W, rb, r, nrows, X, xs, nx, out, os);                         \
     }
 
 QUANT_MM(mm_q8_0, tile_q8_0, dot_q8_0)
@@ -487,14 +491,7 @@ static float dot_q4_k_1(size_t nb, const struct zt_block_q4_k *w, const struct z
             iv = _mm256_add_epi32(iv,
                                   _mm256_madd_epi16(phi, _mm256_set1_epi16((short)sc[2 * c + 1])));
         }
-        int32_t isum = hsum_i32(iv), msum = 0;
-        for (int j = 0; j < 8; j++)
-            msum += m[j] * (x[b].bsums[2 * j] + x[b].bsums[2 * j + 1]);
-        float d = h2f(w[b].d) * x[b].d;
-        float dmin = h2f(w[b].dmin) * x[b].d;
-        float *a = &acc[b % 8];
-        *a = fmaf(d, (float)isum, *a);
-        *a = fmaf(-dmin, (float)msum, *a);
+        q4k_lane(&acc[b % 8], h2f(w[b].d), h2f(w[b].dmin), &x[b], m, hsum_i32(iv));
     }
     return fold8_scalar(acc);
 }

@@ -193,14 +193,7 @@ static float dot_q4_k_1(size_t nb, const struct zt_block_q4_k *w, const struct z
             iv = _mm512_add_epi32(iv,
                                   _mm512_madd_epi16(phi, scales2(sc[2 * c + 1], sc[2 * c + 3])));
         }
-        int32_t isum = hsum_i32(iv), msum = 0;
-        for (int j = 0; j < 8; j++)
-            msum += m[j] * (x[b].bsums[2 * j] + x[b].bsums[2 * j + 1]);
-        float d = h2f(w[b].d) * x[b].d;
-        float dmin = h2f(w[b].dmin) * x[b].d;
-        float *a = &acc[b % 8];
-        *a = fmaf(d, (float)isum, *a);
-        *a = fmaf(-dmin, (float)msum, *a);
+        q4k_lane(&acc[b % 8], h2f(w[b].d), h2f(w[b].dmin), &x[b], m, hsum_i32(iv));
     }
     return fold8_scalar(acc);
 }

@@ -216,12 +216,7 @@ static void dot_q4_k(size_t n, const void *wv, const void *xv, size_t xs, size_t
                 __m512i p = _mm512_dpbusd_epi32(zero, q[c], _mm512_loadu_si512((const void *)(xb->qs + 64 * c)));
                 iv = _mm512_add_epi32(iv, _mm512_mullo_epi32(p, s[c]));
             }
-            int32_t isum = _mm512_reduce_add_epi32(iv), msum = 0;
-            for (int j = 0; j < 8; j++) msum += m[j] * (xb->bsums[2 * j] + xb->bsums[2 * j + 1]);
-            float d = wd * xb->d, dmin = wdm * xb->d;
-            float *a = &acc[k][b % 8];
-            *a = fmaf(d, (float)isum, *a);
-            *a = fmaf(-dmin, (float)msum, *a);
+            q4k_lane(&acc[k][b % 8], wd, wdm, xb, m, _mm512_reduce_add_epi32(iv));
         }
     }
     for (size_t k = 0; k < nx; k++) out[k] = fold8_scalar(acc[k]);

@@ -59,6 +59,7 @@
 
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_quant.h"
+#include "quant_ref.h"
 
 #ifdef __clang__
 #pragma STDC FP_CONTRACT OFF
@@ -203,16 +204,6 @@ static void pack_q4_k_sb(const uint8_t *src, size_t row_bytes, size_t nrows, siz
             }
         }
     }
-}
-
-/* Code (0..63) of element e of a Q6_K block (quant.md's layout). */
-static inline int q6k_code(const struct zt_block_q6_k *x, size_t e)
-{
-    size_t h = e / 128, k = (e % 128) / 32, l = e % 32;
-    int lo = x->ql[64 * h + l + 32 * (k & 1)];
-    lo = k < 2 ? (lo & 15) : (lo >> 4);
-    int hi = (x->qh[32 * h + l] >> (2 * k)) & 3;
-    return lo | (hi << 4);
 }
 
 /* Super-block sb of the 16 rows at src (row r at src + r * row_bytes, rows
@@ -366,84 +357,87 @@ static void pk_scalar(enum zt_ggml_type t, const uint8_t *grp, size_t nb, size_t
                 }
                 acc[b % 8] = fmaf(d, (float)s, acc[b % 8]);
             }
-            for (int h = 4; h >= 1; h /= 2)
-                for (int l = 0; l < h; l++) acc[l] = acc[l] + acc[l + h];
-            out[k * os + r] = acc[0];
+            out[k * os + r] = fold8_scalar(acc);
         }
     }
 }
 
-/* Q6_K: the scalar reference's canonical order on the codes read back. */
+/* The k-quants' portable kernels: for each activation row k and weight row
+ * r, super-block sb adds into lane sb % 8 (sb_fn, the type's canonical
+ * step on the codes read back), then the lanes fold 4, 2, 1. */
+typedef void (*pk_sb_fn)(const uint8_t *p, size_t r, const struct zt_block_q8_k *x, float *a);
+
+static inline void pk_k_scalar(pk_sb_fn sb_fn, size_t sb_bytes, const uint8_t *grp, size_t nsb, size_t nvalid,
+                               const void *X, size_t xs, size_t nx, float *out, size_t os)
+{
+    for (size_t k = 0; k < nx; k++) {
+        const struct zt_block_q8_k *x = (const struct zt_block_q8_k *)(const void *)((const char *)X + k * xs);
+        for (size_t r = 0; r < nvalid; r++) {
+            float acc[8] = {0};
+            for (size_t sb = 0; sb < nsb; sb++) sb_fn(grp + sb * sb_bytes, r, &x[sb], &acc[sb % 8]);
+            out[k * os + r] = fold8_scalar(acc);
+        }
+    }
+}
+
+/* Q6_K, row r of packed super-block p: the scalar reference's order. */
+static void q6p_sb(const uint8_t *p, size_t r, const struct zt_block_q8_k *x, float *a)
+{
+    const int8_t *sc = (const int8_t *)(p + 64);
+    const uint8_t *codes = p + 64 + 256;
+    int32_t isum = 0;
+    for (size_t g = 0; g < 16; g++) {
+        int32_t s = 0;
+        for (size_t e = 16 * g; e < 16 * g + 16; e++) {
+            size_t part = (e % 16) / 4, i = e % 4;
+            const uint8_t *c = codes + 192 * g;
+            int lo = (c[(part / 2) * 64 + 4 * r + i] >> (4 * (part % 2))) & 15;
+            int hi = (c[128 + 4 * r + i] >> (2 * part)) & 3;
+            s += (int32_t)(lo | (hi << 4)) * x->qs[e];
+        }
+        isum += sc[16 * g + r] * (s - 32 * x->bsums[g]);
+    }
+    uint16_t dh;
+    memcpy(&dh, p + 2 * r, sizeof dh);
+    float d = zt_fp16_to_fp32(dh) * x->d;
+    *a = fmaf(d, (float)isum, *a);
+}
+
+/* Q4_K, row r of packed super-block p: the scalar reference's order. */
+static void q4kp_sb(const uint8_t *p, size_t r, const struct zt_block_q8_k *x, float *a)
+{
+    const uint8_t *scm = p + 64, *codes = p + 64 + 256;
+    int32_t isum = 0, msum = 0;
+    for (size_t j = 0; j < 8; j++) {
+        int32_t s = 0;
+        for (size_t e = 0; e < 32; e++) {
+            size_t part = e / 4, i = e % 4;
+            int q = (codes[(4 * j + part / 2) * 64 + 4 * r + i] >> (4 * (part % 2))) & 15;
+            s += (int32_t)q * x->qs[32 * j + e];
+        }
+        isum += scm[16 * j + r] * s;
+        msum += scm[128 + 16 * j + r] * (x->bsums[2 * j] + x->bsums[2 * j + 1]);
+    }
+    uint16_t dh, mh;
+    memcpy(&dh, p + 2 * r, sizeof dh);
+    memcpy(&mh, p + 32 + 2 * r, sizeof mh);
+    float d = zt_fp16_to_fp32(dh) * x->d, dmin = zt_fp16_to_fp32(mh) * x->d;
+    *a = fmaf(d, (float)isum, *a);
+    *a = fmaf(-dmin, (float)msum, *a);
+}
+
 static void pk_q6_k_scalar(const uint8_t *grp, size_t nsb, size_t nvalid, const void *X, size_t xs,
                            const int32_t *act, size_t nx, float *out, size_t os)
 {
     (void)act;
-    for (size_t k = 0; k < nx; k++) {
-        const struct zt_block_q8_k *x = (const struct zt_block_q8_k *)(const void *)((const char *)X + k * xs);
-        for (size_t r = 0; r < nvalid; r++) {
-            float acc[8] = {0};
-            for (size_t sb = 0; sb < nsb; sb++) {
-                const uint8_t *p = grp + sb * Q6P_SB_BYTES;
-                const int8_t *sc = (const int8_t *)(p + 64);
-                const uint8_t *codes = p + 64 + 256;
-                int32_t isum = 0;
-                for (size_t g = 0; g < 16; g++) {
-                    int32_t s = 0;
-                    for (size_t e = 16 * g; e < 16 * g + 16; e++) {
-                        size_t part = (e % 16) / 4, i = e % 4;
-                        const uint8_t *c = codes + 192 * g;
-                        int lo = (c[(part / 2) * 64 + 4 * r + i] >> (4 * (part % 2))) & 15;
-                        int hi = (c[128 + 4 * r + i] >> (2 * part)) & 3;
-                        s += (int32_t)(lo | (hi << 4)) * x[sb].qs[e];
-                    }
-                    isum += sc[16 * g + r] * (s - 32 * x[sb].bsums[g]);
-                }
-                uint16_t dh;
-                memcpy(&dh, p + 2 * r, sizeof dh);
-                float d = zt_fp16_to_fp32(dh) * x[sb].d;
-                acc[sb % 8] = fmaf(d, (float)isum, acc[sb % 8]);
-            }
-            for (int h = 4; h >= 1; h /= 2)
-                for (int l = 0; l < h; l++) acc[l] = acc[l] + acc[l + h];
-            out[k * os + r] = acc[0];
-        }
-    }
+    pk_k_scalar(q6p_sb, Q6P_SB_BYTES, grp, nsb, nvalid, X, xs, nx, out, os);
 }
 
-/* Q4_K: the scalar reference's canonical order on the codes read back. */
 static void pk_q4_k_scalar(const uint8_t *grp, size_t nsb, size_t nvalid, const void *X, size_t xs,
                            const int32_t *act, size_t nx, float *out, size_t os)
 {
     (void)act;
-    for (size_t k = 0; k < nx; k++) {
-        const struct zt_block_q8_k *x = (const struct zt_block_q8_k *)(const void *)((const char *)X + k * xs);
-        for (size_t r = 0; r < nvalid; r++) {
-            float acc[8] = {0};
-            for (size_t sb = 0; sb < nsb; sb++) {
-                const uint8_t *p = grp + sb * Q4KP_SB_BYTES, *scm = p + 64, *codes = p + 64 + 256;
-                int32_t isum = 0, msum = 0;
-                for (size_t j = 0; j < 8; j++) {
-                    int32_t s = 0;
-                    for (size_t e = 0; e < 32; e++) {
-                        size_t part = e / 4, i = e % 4;
-                        int q = (codes[(4 * j + part / 2) * 64 + 4 * r + i] >> (4 * (part % 2))) & 15;
-                        s += (int32_t)q * x[sb].qs[32 * j + e];
-                    }
-                    isum += scm[16 * j + r] * s;
-                    msum += scm[128 + 16 * j + r] * (x[sb].bsums[2 * j] + x[sb].bsums[2 * j + 1]);
-                }
-                uint16_t dh, mh;
-                memcpy(&dh, p + 2 * r, sizeof dh);
-                memcpy(&mh, p + 32 + 2 * r, sizeof mh);
-                float d = zt_fp16_to_fp32(dh) * x[sb].d, dmin = zt_fp16_to_fp32(mh) * x[sb].d;
-                acc[sb % 8] = fmaf(d, (float)isum, acc[sb % 8]);
-                acc[sb % 8] = fmaf(-dmin, (float)msum, acc[sb % 8]);
-            }
-            for (int h = 4; h >= 1; h /= 2)
-                for (int l = 0; l < h; l++) acc[l] = acc[l] + acc[l + h];
-            out[k * os + r] = acc[0];
-        }
-    }
+    pk_k_scalar(q4kp_sb, Q4KP_SB_BYTES, grp, nsb, nvalid, X, xs, nx, out, os);
 }
 
 static void pk_q8_0_scalar(const uint8_t *grp, size_t nb, size_t nvalid, const void *X, size_t xs,

@@ -8,6 +8,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <immintrin.h>
+#include <math.h>
+
+#include "quant_ref.h" /* fold8_scalar: the same fold on 8 floats in memory */
 
 /* 8 lanes folded as the reference does: l += l+4, l += l+2, l += l+1. */
 static inline float fold8(__m256 v)
@@ -18,14 +21,6 @@ static inline float fold8(__m256 v)
     return _mm_cvtss_f32(s);
 }
 
-/* The same fold on 8 floats in memory (acc is overwritten). */
-static inline float fold8_scalar(float *acc)
-{
-    for (int h = 4; h >= 1; h /= 2)
-        for (int l = 0; l < h; l++)
-            acc[l] = acc[l] + acc[l + h];
-    return acc[0];
-}
 
 /* Canonical order k2 (Q8_0/Q4_0): lane i of the result = the sum of the 8
  * int32 lanes of p_i (one block's exact s_b each): a transposing hadd tree,
@@ -86,6 +81,21 @@ static inline void q4k_scales(const uint8_t *q, int32_t *sc, int32_t *m)
         sc[j + 4] = (q[j + 8] & 15) | ((q[j] >> 6) << 4);
         m[j + 4] = (q[j + 8] >> 4) | ((q[j + 4] >> 6) << 4);
     }
+}
+
+/* Q4_K's canonical step of one super-block into its lane *a, once isum
+ * (the scaled code sums) is known: msum = sum_j m[j] * (bsums[2j] +
+ * bsums[2j+1]), then a = fmaf(wd * x.d, isum, a), a = fmaf(-wdmin * x.d,
+ * msum, a) (wd, wdmin: the block's d and dmin as f32). */
+static inline void q4k_lane(float *a, float wd, float wdmin, const struct zt_block_q8_k *x, const int32_t *m,
+                            int32_t isum)
+{
+    int32_t msum = 0;
+    for (int j = 0; j < 8; j++)
+        msum += m[j] * (x->bsums[2 * j] + x->bsums[2 * j + 1]);
+    float d = wd * x->d, dmin = wdmin * x->d;
+    *a = fmaf(d, (float)isum, *a);
+    *a = fmaf(-dmin, (float)msum, *a);
 }
 
 #endif

@@ -71,8 +71,7 @@ static const struct zt_store_step LEDGER_STEPS[] = {
      .sql_pg = "ALTER TABLE ledger_batches ADD COLUMN sig BYTEA;"
                "ALTER TABLE ledger_batches ADD COLUMN tx_ref TEXT;"},
 };
-static const struct zt_store_schema LEDGER_SCHEMA = {
-    .owner = "ledger", .steps = LEDGER_STEPS, .n_steps = sizeof LEDGER_STEPS / sizeof LEDGER_STEPS[0]};
+static const struct zt_store_schema LEDGER_SCHEMA = ZT_STORE_SCHEMA("ledger", LEDGER_STEPS);
 
 static const char SQL_ACCT_INS[] = "INSERT INTO ledger_accounts(kind, owner, payout, balance) VALUES(?, ?, ?, '0')"
                                    " ON CONFLICT(kind, owner) DO NOTHING";

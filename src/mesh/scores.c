@@ -30,8 +30,7 @@ static const struct zt_store_step MESH_STEPS[] = {
      .sql_pg = "CREATE TABLE mesh_scores(node TEXT NOT NULL, peer TEXT NOT NULL, score BIGINT NOT NULL,"
                " updated BIGINT NOT NULL, PRIMARY KEY(node, peer));"},
 };
-static const struct zt_store_schema MESH_SCHEMA = {
-    .owner = "mesh", .steps = MESH_STEPS, .n_steps = sizeof MESH_STEPS / sizeof MESH_STEPS[0]};
+static const struct zt_store_schema MESH_SCHEMA = ZT_STORE_SCHEMA("mesh", MESH_STEPS);
 
 /* the order the table keeps peers in: penalised first, then the most recently changed */
 #define KEEP_ORDER "CASE WHEN score < 0 THEN 0 ELSE 1 END, updated DESC"

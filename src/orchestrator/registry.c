@@ -40,8 +40,7 @@ static const struct zt_store_step REG_STEPS[] = {
      .sql_pg = "ALTER TABLE registry_nodes ADD COLUMN upd BIGINT NOT NULL DEFAULT 0;"
                "CREATE INDEX registry_nodes_upd ON registry_nodes(upd);"},
 };
-static const struct zt_store_schema REG_SCHEMA = {
-    .owner = "registry", .steps = REG_STEPS, .n_steps = sizeof REG_STEPS / sizeof REG_STEPS[0]};
+static const struct zt_store_schema REG_SCHEMA = ZT_STORE_SCHEMA("registry", REG_STEPS);
 
 #define COLS                                                                                             \
     "pk, state, has_session, boot, seq, last_ts, joined, last_seen, prev_boot, takeover_ts, busy, queue, " \

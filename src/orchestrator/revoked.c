@@ -23,8 +23,7 @@ static const struct zt_store_step REV_STEPS[] = {
     {.sql = "CREATE TABLE registry_revoked(node_id TEXT NOT NULL, kem TEXT NOT NULL, at BIGINT NOT NULL,"
             " PRIMARY KEY(node_id, kem));"},
 };
-static const struct zt_store_schema REV_SCHEMA = {
-    .owner = "registry_revoked", .steps = REV_STEPS, .n_steps = sizeof REV_STEPS / sizeof REV_STEPS[0]};
+static const struct zt_store_schema REV_SCHEMA = ZT_STORE_SCHEMA("registry_revoked", REV_STEPS);
 static const char SQL_PUT[] = "INSERT INTO registry_revoked(node_id, kem, at) VALUES(?,?,?) ON CONFLICT DO NOTHING";
 static const char SQL_LOAD[] = "SELECT node_id, kem FROM registry_revoked ORDER BY node_id, kem";
 

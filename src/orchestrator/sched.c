@@ -42,8 +42,7 @@ static const struct zt_store_step SCHED_STEPS[] = {
      * orchestrator of the store continue the job (zt_sched_job_adopt) */
     {.sql = "ALTER TABLE sched_jobs ADD COLUMN gateway TEXT NOT NULL DEFAULT '';"}, /* portable: both dialects */
 };
-static const struct zt_store_schema SCHED_SCHEMA = {
-    .owner = "sched", .steps = SCHED_STEPS, .n_steps = sizeof SCHED_STEPS / sizeof SCHED_STEPS[0]};
+static const struct zt_store_schema SCHED_SCHEMA = ZT_STORE_SCHEMA("sched", SCHED_STEPS);
 
 #define JOB_COLS                                                                                     \
     "job_id, seq, client, model, ctx, max_tokens, price_ceiling, deadline, state, worker, attempts, " \

@@ -97,14 +97,13 @@ static bool conv_parsed(json_t *body, bool summarize, struct zt_conv_req *cr, st
 
 /* A deferred intents request: the connection and the body its texts live in. */
 struct intents_job {
-    struct zt_http_async *a;
-    json_t *body; /* our reference */
-    bool single;  /* "text" rather than "texts" */
+    struct zt__fair_req fr;
+    bool single; /* "text" rather than "texts" */
 };
 
 static bool intents_client_gone(void *ud)
 {
-    return zt_http_async_client_gone(((struct intents_job *)ud)->a);
+    return zt__fair_client_gone(&((struct intents_job *)ud)->fr);
 }
 
 /* Answer the batch's outcome (zt_intent_pool_submit) and free the job. */
@@ -126,16 +125,8 @@ static void intents_done(void *ud, struct zt_intent_batch *b)
     } else {
         zt_http_resp_json(&resp, 200, json_pack("{s:O}", "results", b->results));
     }
-    zt_ignore(zt_http_async_respond(j->a, &resp)); /* ZT_ECLOSED: the client left */
-    zt_http_resp_deinit(&resp);
-    zt_http_async_release(j->a);
-    json_decref(j->body);
+    zt__fair_answer(&j->fr, &resp);
     zt_free(j);
-}
-
-static void intents_gone(void *ud)
-{
-    (void)ud; /* the job ends on its own (bounded by the budget); its answer is dropped */
 }
 
 void zt__feat_h_intents(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
@@ -145,30 +136,21 @@ void zt__feat_h_intents(void *ud, struct zt__req_ctx *cx, json_t *body, struct z
     if (!zt__texts_get(body, NULL, "{\"text\"} or {\"texts\"}", &tx, resp)) return;
     size_t total = 0;
     for (size_t i = 0; i < tx.n; i++) total += json_string_length(zt__texts_at(&tx, i));
-    if (total > INTENT_BUDGET) { /* the request's work budget */
-        char msg[128];
-        snprintf(msg, sizeof msg, "the batch holds %zu bytes of text; at most %zu", total, INTENT_BUDGET);
-        zt_http_resp_error(resp, 413, "batch_too_large", msg);
-        return;
-    }
+    if (zt__fair_over_budget(resp, total, INTENT_BUDGET, "")) return; /* the request's work budget */
     struct intents_job *j = zt_calloc(1, sizeof *j);
     if (!j) {
         zt_http_resp_error(resp, 503, "overloaded", "out of memory");
         return;
     }
-    j->body = json_incref(body);
     j->single = tx.single != NULL;
     char caller[160];
     zt__fair_caller(cx, caller, sizeof caller);
-    j->a = zt_http_req_defer(cx->req, intents_gone, NULL);
-    int rc = j->a ? zt_intent_pool_submit(fc->intents, caller, tx.single, tx.arr, tx.n, intents_client_gone,
-                                          intents_done, j)
-                  : ZT_ENOMEM;
+    int rc = zt__fair_defer(&j->fr, cx, body);
+    if (!rc)
+        rc = zt_intent_pool_submit(fc->intents, caller, tx.single, tx.arr, tx.n, intents_client_gone, intents_done, j);
     if (rc) {
-        if (j->a) zt_http_async_abandon(j->a);
-        json_decref(j->body);
+        zt__fair_refused(&j->fr, resp, rc, "intent batches");
         zt_free(j);
-        zt__fair_refuse(resp, rc, "intent batches");
     }
 }
 

@@ -12,15 +12,14 @@
 
 /* ---- POST /v1/features/translate ---------------------------------------- */
 
-/* A deferred request: the connection and the body its strings live in. */
+/* A deferred request (its strings live in the body it holds). */
 struct job {
-    struct zt_http_async *a;
-    json_t *body; /* our reference */
+    struct zt__fair_req fr;
 };
 
 static bool job_gone(void *ud)
 {
-    return zt_http_async_client_gone(((struct job *)ud)->a);
+    return zt__fair_client_gone(&((struct job *)ud)->fr);
 }
 
 /* Answer the batch's outcome and free the job. */
@@ -46,22 +45,13 @@ static void job_done(void *ud, const struct zt_translate_req *r, struct zt_trans
         }
         zt_http_resp_json(&resp, 200, o);
     }
-    zt_ignore(zt_http_async_respond(j->a, &resp)); /* ZT_ECLOSED: the client left */
-    zt_http_resp_deinit(&resp);
-    zt_http_async_release(j->a);
-    json_decref(j->body);
+    zt__fair_answer(&j->fr, &resp);
     zt_free(j);
-}
-
-static void on_client_gone(void *ud)
-{
-    (void)ud; /* the job finishes on its own (bounded by the timeout) and its answer is dropped */
 }
 
 void zt__tr_h_translate(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
 {
     struct zt_translate_svc *tr = ud;
-    struct zt_http_req *req = cx->req;
     if (!zt_translate_svc_enabled(tr)) {
         zt_http_resp_error(resp, 503, "feature_disabled", "translation is disabled (features.translate.enabled)");
         return;
@@ -77,27 +67,19 @@ void zt__tr_h_translate(void *ud, struct zt__req_ctx *cx, json_t *body, struct z
     }
     size_t total = 0; /* the request's work budget */
     for (size_t i = 0; i < r.n; i++) total += r.lens[i];
-    if (total > BATCH_BUDGET * max_bytes) {
-        snprintf(msg, sizeof msg, "the batch holds %zu bytes of text; at most %zu (4 x features.translate.max_bytes)",
-                 total, BATCH_BUDGET * max_bytes);
-        zt_http_resp_error(resp, 413, "batch_too_large", msg);
-        return;
-    }
+    if (zt__fair_over_budget(resp, total, BATCH_BUDGET * max_bytes, " (4 x features.translate.max_bytes)")) return;
     struct job *j = zt_calloc(1, sizeof *j);
     if (!j) {
         zt_http_resp_error(resp, 500, "internal", "out of memory");
         return;
     }
-    j->body = json_incref(body);
     char caller[160];
     zt__fair_caller(cx, caller, sizeof caller);
-    j->a = zt_http_req_defer(req, on_client_gone, NULL);
-    int rc = j->a ? zt_translate_svc_submit(tr, caller, &r, job_gone, job_done, j) : ZT_ENOMEM;
+    int rc = zt__fair_defer(&j->fr, cx, body);
+    if (!rc) rc = zt_translate_svc_submit(tr, caller, &r, job_gone, job_done, j);
     if (rc) {
-        if (j->a) zt_http_async_abandon(j->a);
-        json_decref(j->body);
+        zt__fair_refused(&j->fr, resp, rc, "translations");
         zt_free(j);
-        zt__fair_refuse(resp, rc, "translations");
     }
 }
 

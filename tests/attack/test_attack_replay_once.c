@@ -40,22 +40,14 @@
 #include "zentalk/zt_time.h"
 #include "zt_test.h"
 #include "zt_test_chain.h"
+#include "zt_test_verdict.h"
 
 enum { C1, C2, C3, N_NODES };
 static const char *const IDS[N_NODES] = {"c1", "c2", "c3"};
 static struct zt_identity *keys[N_NODES];
 static uint8_t SUBJECT[32], OTHER[32];
 
-static int key_of(void *ud, const char *node_id, uint8_t pk[static ZT_ED25519_PK_LEN])
-{
-    (void)ud;
-    for (int i = 0; i < N_NODES; i++)
-        if (strcmp(IDS[i], node_id) == 0) {
-            memcpy(pk, zt_identity_sign_pk(keys[i]), ZT_ED25519_PK_LEN);
-            return 0;
-        }
-    return ZT_ENOTFOUND;
-}
+static struct zt_test_nodes NODES = {IDS, keys, N_NODES};
 
 /* who's signed report of subject, receipt id n (big-endian in the first
  * bytes of the sealed-job id), finished at unix s. */
@@ -76,17 +68,7 @@ static json_t *report(int who, const uint8_t *subject, uint32_t n, uint64_t fini
 
 static int put(struct zt__check_reports *cr, json_t *body, int64_t now_ms, const char **why)
 {
-    return zt__check_reports_put(cr, key_of, NULL, body, now_ms, NULL, why);
-}
-
-/* Empty reports and picks, and the time now (unix ms and s). */
-static struct zt__check_reports *fresh_reports(int64_t *now, uint64_t *now_s)
-{
-    struct zt__check_reports *cr = NULL;
-    assert_int_equal(zt__check_reports_new(&cr), 0);
-    *now = zt_time_real_ms();
-    *now_s = (uint64_t)(*now / 1000);
-    return cr;
+    return zt__check_reports_put(cr, zt_test_nodes_key, &NODES, body, now_ms, NULL, why);
 }
 
 static void test_report_receipt_replay(void **state)
@@ -94,7 +76,7 @@ static void test_report_receipt_replay(void **state)
     (void)state;
     int64_t now;
     uint64_t now_s;
-    struct zt__check_reports *cr = fresh_reports(&now, &now_s);
+    struct zt__check_reports *cr = zt_test_fresh_reports(&now, &now_s);
     const char *why = NULL;
     /* c1 checks job-0 and reports (receipt 0): kept */
     assert_int_equal(zt__check_reports_expect(cr, "gw-a", "c1", "job-0", SUBJECT, now), 0);
@@ -212,7 +194,7 @@ static void test_pick_shares(void **state)
     (void)state;
     int64_t now;
     uint64_t now_s;
-    struct zt__check_reports *cr = fresh_reports(&now, &now_s);
+    struct zt__check_reports *cr = zt_test_fresh_reports(&now, &now_s);
     const char *why = NULL;
     /* gateway A's checker c1 is picked; the stranger S opens its share */
     assert_int_equal(zt__check_reports_expect(cr, "gw-a", "c1", "job-a", SUBJECT, now), 0);
@@ -258,13 +240,12 @@ static void test_pick_shares(void **state)
 int main(void)
 {
     json_set_alloc_funcs(zt_malloc, zt_free);
-    for (int i = 0; i < N_NODES; i++)
-        if (zt_identity_generate(&keys[i]) != 0) return 1;
+    if (zt_test_nodes_generate(&NODES) != 0) return 1;
     randombytes_buf(SUBJECT, sizeof SUBJECT);
     randombytes_buf(OTHER, sizeof OTHER);
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_report_receipt_replay),
                                        cmocka_unit_test(test_evidence_set), cmocka_unit_test(test_pick_shares)};
     int rc = cmocka_run_group_tests_name("attack_replay_once", tests, NULL, NULL);
-    for (int i = 0; i < N_NODES; i++) zt_identity_free(keys[i]);
+    zt_test_nodes_free(&NODES);
     return zt_test_exit(rc);
 }

@@ -700,6 +700,47 @@ static void test_unlog_running(void **state)
     zt_identity_free(id);
 }
 
+/* Two publishers on one store NAME: A (vector_id) on pa, whose handle
+ * holds the jobs tables, and B (a fresh identity, its mesh in
+ * dir/mesh-NAME-b), with a running job each (job-a, job-b). two_open
+ * opens them, two_start starts both publishers. */
+struct two {
+    struct zt_identity *a, *b;
+    struct pub pa, pb;
+    struct zt_buf buf;
+    struct zt_dbsync_segment seg;
+};
+
+static void two_open(struct two *t, const char *name)
+{
+    memset(t, 0, sizeof *t);
+    t->a = vector_id();
+    assert_int_equal(zt_identity_generate(&t->b), 0);
+    jobs_open(name, &t->pa);
+    pub_open_stores(name, &t->pb);
+    snprintf(t->pb.mdir, sizeof t->pb.mdir, "%s/mesh-%s-b", dir, name);
+    snprintf(t->pb.tdir, sizeof t->pb.tdir, "%s/dbsync", t->pb.mdir);
+    int64_t now = zt_time_real_ms();
+    put_job(t->pa.st, "job-a", 1, 2, now, 0, zt_identity_id(t->a));
+    put_job(t->pa.st, "job-b", 2, 2, now, 0, zt_identity_id(t->b));
+}
+
+static void two_start(struct two *t)
+{
+    pub_start(&t->pa, t->a);
+    pub_start(&t->pb, t->b);
+    zt_buf_init(&t->buf, ZT_DBSYNC_SEGMENT_MAX);
+}
+
+static void two_close(struct two *t)
+{
+    zt_buf_deinit(&t->buf);
+    pub_close(&t->pb);
+    pub_close(&t->pa);
+    zt_identity_free(t->b);
+    zt_identity_free(t->a);
+}
+
 /* Two orchestrators on one store (a shared PostgreSQL): each publishes
  * its own jobs and the shared ledger in its own chain, from its own
  * change log (one's round does not take the other's entries); one turned
@@ -707,69 +748,57 @@ static void test_unlog_running(void **state)
 static void test_two_publishers(void **state)
 {
     (void)state;
-    struct zt_identity *a = vector_id(), *b = NULL;
-    assert_int_equal(zt_identity_generate(&b), 0);
-    struct pub pa = {0}, pb = {0};
-    jobs_open("two", &pa);
-    pub_open_stores("two", &pb);
-    snprintf(pb.mdir, sizeof pb.mdir, "%s/mesh-two-b", dir);
-    snprintf(pb.tdir, sizeof pb.tdir, "%s/dbsync", pb.mdir);
+    struct two t;
+    two_open(&t, "two");
+    struct zt_identity *a = t.a, *b = t.b;
+    struct pub *pa = &t.pa, *pb = &t.pb;
+    struct zt_buf *buf = &t.buf;
+    struct zt_dbsync_segment *seg = &t.seg;
     struct zt_ledger *l = NULL;
-    assert_int_equal(zt_ledger_new(pa.st, &l), 0);
+    assert_int_equal(zt_ledger_new(pa->st, &l), 0);
     int64_t acct = 0;
     assert_int_equal(zt_ledger_account(l, ZT_LEDGER_USER, "0x00000000000000000000000000000000000000b2", NULL, &acct), 0);
     assert_int_equal(zt_ledger_mint(l, "dep-1", acct, 5, NULL, NULL), 0);
-    int64_t now = zt_time_real_ms();
-    put_job(pa.st, "job-a", 1, 2, now, 0, zt_identity_id(a));
-    put_job(pa.st, "job-b", 2, 2, now, 0, zt_identity_id(b));
-    pub_start(&pa, a);
-    pub_start(&pb, b);
-    struct zt_buf buf;
-    zt_buf_init(&buf, ZT_DBSYNC_SEGMENT_MAX);
-    struct zt_dbsync_segment seg;
-    publish_want(&pa, a, 1, &buf, &seg);
-    assert_true(in_body(&seg, "[\"sched_jobs\",\"job-a\","));
-    assert_false(in_body(&seg, "job-b"));
-    assert_true(in_body(&seg, "dep-1"));
-    publish_want(&pb, b, 1, &buf, &seg);
-    assert_int_equal(seg.seq, 1);
-    assert_true(in_body(&seg, "[\"sched_jobs\",\"job-b\","));
-    assert_false(in_body(&seg, "job-a"));
-    assert_true(in_body(&seg, "dep-1"));
+    two_start(&t);
+    publish_want(pa, a, 1, buf, seg);
+    assert_true(in_body(seg, "[\"sched_jobs\",\"job-a\","));
+    assert_false(in_body(seg, "job-b"));
+    assert_true(in_body(seg, "dep-1"));
+    publish_want(pb, b, 1, buf, seg);
+    assert_int_equal(seg->seq, 1);
+    assert_true(in_body(seg, "[\"sched_jobs\",\"job-b\","));
+    assert_false(in_body(seg, "job-a"));
+    assert_true(in_body(seg, "dep-1"));
     /* B's job changes and a mint: A's round reads (and deletes) only its own entries */
-    assert_int_equal(zt_store_exec(pa.st, "UPDATE sched_jobs SET tokens = 5 WHERE job_id = 'job-b'"), 0);
+    assert_int_equal(zt_store_exec(pa->st, "UPDATE sched_jobs SET tokens = 5 WHERE job_id = 'job-b'"), 0);
     assert_int_equal(zt_ledger_mint(l, "dep-2", acct, 7, NULL, NULL), 0);
-    publish_want(&pa, a, 1, &buf, &seg);
-    assert_int_equal(seg.seq, 2);
-    assert_true(in_body(&seg, "dep-2"));
-    assert_false(in_body(&seg, "job-b"));
-    publish_want(&pb, b, 1, &buf, &seg);
-    assert_int_equal(seg.seq, 2);
-    assert_true(in_body(&seg, "dep-2"));
-    assert_true(in_body(&seg, "[\"sched_jobs\",\"job-b\",2,\"c\",\"m\",256,8,0,0,2,null,0,5,"));
-    publish_want(&pa, a, 0, &buf, &seg);
-    publish_want(&pb, b, 0, &buf, &seg);
+    publish_want(pa, a, 1, buf, seg);
+    assert_int_equal(seg->seq, 2);
+    assert_true(in_body(seg, "dep-2"));
+    assert_false(in_body(seg, "job-b"));
+    publish_want(pb, b, 1, buf, seg);
+    assert_int_equal(seg->seq, 2);
+    assert_true(in_body(seg, "dep-2"));
+    assert_true(in_body(seg, "[\"sched_jobs\",\"job-b\",2,\"c\",\"m\",256,8,0,0,2,null,0,5,"));
+    publish_want(pa, a, 0, buf, seg);
+    publish_want(pb, b, 0, buf, seg);
     /* A turned off: B's log goes on */
-    zt_dbsync_free(pa.s);
-    pa.s = NULL;
-    assert_int_equal(zt_dbsync_unlog(pa.st, zt_identity_id(a)), 0);
-    assert_int_equal(zt_store_exec(pa.st, "UPDATE sched_jobs SET state = 3 WHERE job_id = 'job-b'"), 0);
-    assert_int_equal(log_entries(pa.st), 1); /* B's entry only */
-    publish_want(&pb, b, 1, &buf, &seg);
-    assert_int_equal(seg.seq, 3);
-    assert_int_equal(seg.n_rows, 1);
+    zt_dbsync_free(pa->s);
+    pa->s = NULL;
+    assert_int_equal(zt_dbsync_unlog(pa->st, zt_identity_id(a)), 0);
+    assert_int_equal(zt_store_exec(pa->st, "UPDATE sched_jobs SET state = 3 WHERE job_id = 'job-b'"), 0);
+    assert_int_equal(log_entries(pa->st), 1); /* B's entry only */
+    publish_want(pb, b, 1, buf, seg);
+    assert_int_equal(seg->seq, 3);
+    assert_int_equal(seg->n_rows, 1);
     /* the last one off: no trigger is left */
-    zt_dbsync_free(pb.s);
-    pb.s = NULL;
-    assert_int_equal(zt_dbsync_unlog(pb.st, zt_identity_id(b)), 0);
-    assert_int_equal(zt_store_exec(pa.st, "UPDATE sched_jobs SET tokens = 6"), 0);
-    assert_int_equal(log_entries(pa.st), 0);
-    zt_buf_deinit(&buf);
+    zt_dbsync_free(pb->s);
+    pb->s = NULL;
+    assert_int_equal(zt_dbsync_unlog(pb->st, zt_identity_id(b)), 0);
+    assert_int_equal(zt_store_exec(pa->st, "UPDATE sched_jobs SET tokens = 6"), 0);
+    assert_int_equal(log_entries(pa->st), 0);
     zt_ledger_free(l);
-    pub_close(&pb);
-    pub_close(&pa);
-    zt_identity_free(b);
-    zt_identity_free(a);
+    two_close(&t);
 }
 
 static int64_t count_sql(struct zt_store *st, const char *sql, const char *pub)
@@ -792,61 +821,49 @@ static int64_t count_sql(struct zt_store *st, const char *sql, const char *pub)
 static void test_sub_expired(void **state)
 {
     (void)state;
-    struct zt_identity *a = vector_id(), *b = NULL;
-    assert_int_equal(zt_identity_generate(&b), 0);
+    struct two t;
+    two_open(&t, "expire");
+    two_start(&t);
+    struct zt_identity *a = t.a, *b = t.b;
     const char *ib = zt_identity_id(b);
-    struct pub pa = {0}, pb = {0};
-    jobs_open("expire", &pa);
-    pub_open_stores("expire", &pb);
-    snprintf(pb.mdir, sizeof pb.mdir, "%s/mesh-expire-b", dir);
-    snprintf(pb.tdir, sizeof pb.tdir, "%s/dbsync", pb.mdir);
-    int64_t now = zt_time_real_ms();
-    put_job(pa.st, "job-a", 1, 2, now, 0, zt_identity_id(a));
-    put_job(pa.st, "job-b", 2, 2, now, 0, ib);
-    pub_start(&pa, a);
-    pub_start(&pb, b);
-    struct zt_buf buf;
-    zt_buf_init(&buf, ZT_DBSYNC_SEGMENT_MAX);
-    struct zt_dbsync_segment seg;
-    publish_want(&pa, a, 1, &buf, &seg);
-    publish_want(&pb, b, 1, &buf, &seg);
-    assert_int_equal(seg.seq, 1);
+    struct pub *pa = &t.pa, *pb = &t.pb;
+    struct zt_buf *buf = &t.buf;
+    struct zt_dbsync_segment *seg = &t.seg;
+    publish_want(pa, a, 1, buf, seg);
+    publish_want(pb, b, 1, buf, seg);
+    assert_int_equal(seg->seq, 1);
     /* B idle 8 days (gone), its entries pile up */
     char sql[300];
     snprintf(sql, sizeof sql, "UPDATE dbsync_subs SET seen = seen - %d WHERE pub = '%s'", 8 * 86400, ib);
-    assert_int_equal(zt_store_exec(pa.st, sql), 0);
-    assert_int_equal(zt_store_exec(pa.st, "UPDATE sched_jobs SET tokens = 5"), 0);
-    assert_int_equal(count_sql(pa.st, "SELECT COUNT(*) FROM dbsync_changes WHERE pub = ?", ib), 2);
+    assert_int_equal(zt_store_exec(pa->st, sql), 0);
+    assert_int_equal(zt_store_exec(pa->st, "UPDATE sched_jobs SET tokens = 5"), 0);
+    assert_int_equal(count_sql(pa->st, "SELECT COUNT(*) FROM dbsync_changes WHERE pub = ?", ib), 2);
     /* A's round expires B: B's subscription, entries and log marks are gone */
-    publish_want(&pa, a, 1, &buf, &seg);
-    assert_int_equal(seg.seq, 2);
-    assert_int_equal(count_sql(pa.st, "SELECT COUNT(*) FROM dbsync_subs WHERE pub = ?", ib), 0);
-    assert_int_equal(count_sql(pa.st, "SELECT COUNT(*) FROM dbsync_changes WHERE pub = ?", ib), 0);
-    assert_int_equal(count_sql(pa.st, "SELECT COUNT(*) FROM dbsync_marks WHERE pub = ? AND tbl LIKE 'log:%'", ib), 0);
-    assert_int_equal(count_sql(pa.st, "SELECT COUNT(*) FROM dbsync_subs WHERE pub = ?", zt_identity_id(a)), 1);
-    assert_int_equal(zt_store_exec(pa.st, "UPDATE sched_jobs SET state = 3 WHERE job_id = 'job-b'"), 0);
-    assert_int_equal(log_entries(pa.st), 1); /* A's entry only: nothing more is logged for B */
+    publish_want(pa, a, 1, buf, seg);
+    assert_int_equal(seg->seq, 2);
+    assert_int_equal(count_sql(pa->st, "SELECT COUNT(*) FROM dbsync_subs WHERE pub = ?", ib), 0);
+    assert_int_equal(count_sql(pa->st, "SELECT COUNT(*) FROM dbsync_changes WHERE pub = ?", ib), 0);
+    assert_int_equal(count_sql(pa->st, "SELECT COUNT(*) FROM dbsync_marks WHERE pub = ? AND tbl LIKE 'log:%'", ib), 0);
+    assert_int_equal(count_sql(pa->st, "SELECT COUNT(*) FROM dbsync_subs WHERE pub = ?", zt_identity_id(a)), 1);
+    assert_int_equal(zt_store_exec(pa->st, "UPDATE sched_jobs SET state = 3 WHERE job_id = 'job-b'"), 0);
+    assert_int_equal(log_entries(pa->st), 1); /* A's entry only: nothing more is logged for B */
     /* B back: its round reads whole, publishes job-b as it is now, and B is subscribed again */
-    publish_want(&pb, b, 1, &buf, &seg);
-    assert_int_equal(seg.seq, 2);
-    assert_int_equal(seg.n_rows, 1);
-    assert_true(in_body(&seg, "[\"sched_jobs\",\"job-b\",2,\"c\",\"m\",256,8,0,0,3,null,0,5,"));
-    assert_false(in_body(&seg, "job-a"));
-    assert_int_equal(count_sql(pa.st, "SELECT COUNT(*) FROM dbsync_subs WHERE pub = ?", ib), 1);
-    assert_int_equal(zt_store_exec(pa.st, "UPDATE sched_jobs SET tokens = 6 WHERE job_id = 'job-b'"), 0);
-    assert_int_equal(count_sql(pa.st, "SELECT COUNT(*) FROM dbsync_changes WHERE pub = ?", ib), 1);
-    publish_want(&pb, b, 1, &buf, &seg);
-    assert_int_equal(seg.seq, 3);
-    assert_int_equal(seg.n_rows, 1);
-    assert_true(in_body(&seg, "[\"sched_jobs\",\"job-b\",2,\"c\",\"m\",256,8,0,0,3,null,0,6,"));
+    publish_want(pb, b, 1, buf, seg);
+    assert_int_equal(seg->seq, 2);
+    assert_int_equal(seg->n_rows, 1);
+    assert_true(in_body(seg, "[\"sched_jobs\",\"job-b\",2,\"c\",\"m\",256,8,0,0,3,null,0,5,"));
+    assert_false(in_body(seg, "job-a"));
+    assert_int_equal(count_sql(pa->st, "SELECT COUNT(*) FROM dbsync_subs WHERE pub = ?", ib), 1);
+    assert_int_equal(zt_store_exec(pa->st, "UPDATE sched_jobs SET tokens = 6 WHERE job_id = 'job-b'"), 0);
+    assert_int_equal(count_sql(pa->st, "SELECT COUNT(*) FROM dbsync_changes WHERE pub = ?", ib), 1);
+    publish_want(pb, b, 1, buf, seg);
+    assert_int_equal(seg->seq, 3);
+    assert_int_equal(seg->n_rows, 1);
+    assert_true(in_body(seg, "[\"sched_jobs\",\"job-b\",2,\"c\",\"m\",256,8,0,0,3,null,0,6,"));
     /* A's rounds keep B (seen by its own rounds); B's jobs are not A's */
-    publish_want(&pa, a, 0, &buf, &seg);
-    assert_int_equal(count_sql(pa.st, "SELECT COUNT(*) FROM dbsync_subs WHERE pub = ?", ib), 1);
-    zt_buf_deinit(&buf);
-    pub_close(&pb);
-    pub_close(&pa);
-    zt_identity_free(b);
-    zt_identity_free(a);
+    publish_want(pa, a, 0, buf, seg);
+    assert_int_equal(count_sql(pa->st, "SELECT COUNT(*) FROM dbsync_subs WHERE pub = ?", ib), 1);
+    two_close(&t);
 }
 
 /* dbsync schema 2 as the last release made it (one publisher per store). */

@@ -53,22 +53,14 @@
 #include "zentalk/zt_time.h"
 #include "zt_test.h"
 #include "zt_test_chain.h"
+#include "zt_test_verdict.h"
 
 enum { W, W2, C1, C2, C3, EVE, C4, C5, C6, C7, C8, N_NODES };
 static const char *const IDS[N_NODES] = {"w", "w2", "c1", "c2", "c3", "eve", "c4", "c5", "c6", "c7", "c8"};
 static struct zt_identity *keys[N_NODES];
 static uint8_t SUBJECT[32], OTHER[32], THIRD[32], FOURTH[32];
 
-static int key_of(void *ud, const char *node_id, uint8_t pk[static ZT_ED25519_PK_LEN])
-{
-    (void)ud;
-    for (int i = 0; i < N_NODES; i++)
-        if (strcmp(IDS[i], node_id) == 0) {
-            memcpy(pk, zt_identity_sign_pk(keys[i]), ZT_ED25519_PK_LEN);
-            return 0;
-        }
-    return ZT_ENOTFOUND;
-}
+static struct zt_test_nodes NODES = {IDS, keys, N_NODES};
 
 /* A node's evidence for subject with chain byte `chain`, signed by
  * `signer` (hex into ckpt and rec). tamper: 1 the receipt's chain differs,
@@ -128,7 +120,7 @@ static int check(json_t *body, unsigned attempts, struct zt__verdict *out)
                                   .n_ran = 2,
                                   .picked = PICKED,
                                   .n_picked = 3,
-                                  .key = key_of};
+                                  .key = zt_test_nodes_key, .key_ud = &NODES};
     const char *why = NULL;
     int rc = zt__orch_verdict_check(&job, body, out, &why);
     assert_true(rc == 0 ? why == NULL : why != NULL);
@@ -281,7 +273,7 @@ static json_t *own_report(int who, int signer, uint8_t chain, uint8_t job, uint6
 static int put(struct zt__check_reports *cr, json_t *body, int64_t now_ms)
 {
     const char *why = NULL;
-    int rc = zt__check_reports_put(cr, key_of, NULL, body, now_ms, NULL, &why);
+    int rc = zt__check_reports_put(cr, zt_test_nodes_key, &NODES, body, now_ms, NULL, &why);
     assert_true(rc == 0 || why != NULL);
     json_decref(body);
     return rc;
@@ -300,7 +292,7 @@ static int check_picked(json_t *body, struct zt__check_reports *cr, const char *
                                   .n_ran = 2,
                                   .picked = picked,
                                   .n_picked = n,
-                                  .key = key_of,
+                                  .key = zt_test_nodes_key, .key_ud = &NODES,
                                   .reports = cr,
                                   .subject = SUBJECT,
                                   .awaiting = &awaiting};
@@ -315,16 +307,6 @@ static int check_held(json_t *body, struct zt__check_reports *cr, struct zt__ver
     return check_picked(body, cr, PICKED, 3, out, why);
 }
 
-/* A fresh report ring, and the time now (unix ms and s). */
-static struct zt__check_reports *fresh_reports(int64_t *now, uint64_t *now_s)
-{
-    struct zt__check_reports *cr = NULL;
-    assert_int_equal(zt__check_reports_new(&cr), 0);
-    *now = zt_time_real_ms();
-    *now_s = (uint64_t)(*now / 1000);
-    return cr;
-}
-
 /* checker picked for job's check of subject by this node's own gateway. */
 static void expect(struct zt__check_reports *cr, const char *checker, const char *job, const uint8_t *subject,
                    int64_t now)
@@ -337,7 +319,7 @@ static void test_check_reports(void **state)
     (void)state;
     int64_t now;
     uint64_t now_s;
-    struct zt__check_reports *cr = fresh_reports(&now, &now_s);
+    struct zt__check_reports *cr = zt_test_fresh_reports(&now, &now_s);
     /* nobody picked yet: refused */
     assert_int_equal(put(cr, own_report(C1, C1, 9, 0x31, now_s), now), ZT_EPERM);
     expect(cr, "c1", "job-a", SUBJECT, now);
@@ -408,7 +390,7 @@ static void test_failed_pick(void **state)
     (void)state;
     int64_t now;
     uint64_t now_s;
-    struct zt__check_reports *cr = fresh_reports(&now, &now_s);
+    struct zt__check_reports *cr = zt_test_fresh_reports(&now, &now_s);
     expect(cr, "c1", "job-A", OTHER, now - 2000);
     expect(cr, "c1", "job-B", SUBJECT, now - 1000);
     zt__check_reports_failed(cr, "c1", "job-A");
@@ -435,13 +417,13 @@ static void test_subject_match(void **state)
     (void)state;
     int64_t now;
     uint64_t now_s;
-    struct zt__check_reports *cr = fresh_reports(&now, &now_s);
+    struct zt__check_reports *cr = zt_test_fresh_reports(&now, &now_s);
     expect(cr, "c1", "job-A", SUBJECT, now - 2000);
     expect(cr, "c1", "job-B", OTHER, now - 1000);
     expect(cr, "c2", "job-C", THIRD, now - 1000);
     char job[ZT_JOB_ID_SIZE] = "";
     json_t *b = report_of_subject(C1, C1, 9, 0x71, now_s, OTHER);
-    assert_int_equal(zt__check_reports_put(cr, key_of, NULL, b, now, job, NULL), 0);
+    assert_int_equal(zt__check_reports_put(cr, zt_test_nodes_key, &NODES, b, now, job, NULL), 0);
     json_decref(b);
     assert_string_equal(job, "job-B");
     bool wait = false;
@@ -460,7 +442,7 @@ static void test_subject_match(void **state)
     assert_int_equal(put(cr, report_of_subject(C1, C1, 9, 0x73, now_s, FOURTH), now), ZT_EPERM);
     /* then A's own report: A's */
     b = report_of_subject(C1, C1, 7, 0x74, now_s, SUBJECT);
-    assert_int_equal(zt__check_reports_put(cr, key_of, NULL, b, now, job, NULL), 0);
+    assert_int_equal(zt__check_reports_put(cr, zt_test_nodes_key, &NODES, b, now, job, NULL), 0);
     json_decref(b);
     assert_string_equal(job, "job-A");
     assert_true(zt__check_reports_for_job(cr, "job-A", &wait));
@@ -507,7 +489,7 @@ static void test_late_report(void **state)
     (void)state;
     int64_t now;
     uint64_t now_s;
-    struct zt__check_reports *cr = fresh_reports(&now, &now_s);
+    struct zt__check_reports *cr = zt_test_fresh_reports(&now, &now_s);
     expect(cr, "c1", "job-l", SUBJECT, now);
     struct zt__verdict v;
     const char *why = NULL;
@@ -522,7 +504,8 @@ static void test_late_report(void **state)
     /* a verdict whose worker's checkpoint is of another subject than its
      * checkers were picked for: refused */
     struct zt__verdict_job job = {.worker = "w", .attempts = 1, .ran = RAN, .n_ran = 2, .picked = PICKED,
-                                  .n_picked = 3, .key = key_of, .reports = cr, .subject = OTHER};
+                                  .n_picked = 3, .key = zt_test_nodes_key, .key_ud = &NODES, .reports = cr,
+                                  .subject = OTHER};
     json_t *body = report("agreed", ONE, 1, 7, 0, agree2, 1);
     assert_int_equal(zt__orch_verdict_check(&job, body, &v, &why), ZT_EPERM);
     assert_non_null(strstr(why, "another subject"));
@@ -538,7 +521,7 @@ static void test_pick_flood(void **state)
     (void)state;
     int64_t now;
     uint64_t now_s;
-    struct zt__check_reports *cr = fresh_reports(&now, &now_s);
+    struct zt__check_reports *cr = zt_test_fresh_reports(&now, &now_s);
     expect(cr, "c1", "job-r", SUBJECT, now);
     for (int i = 0; i < ZT__CHECK_REPORTS_MAX + 8; i++) expect(cr, "c2", "job-f", OTHER, now);
     bool waits = false;
@@ -565,7 +548,7 @@ static void test_own_verdict(void **state)
     (void)state;
     int64_t now;
     uint64_t now_s;
-    struct zt__check_reports *cr = fresh_reports(&now, &now_s);
+    struct zt__check_reports *cr = zt_test_fresh_reports(&now, &now_s);
     uint8_t wc[ZT_CKPT_MAX_LEN];
     size_t wlen = worker_ckpt(wc);
     const uint8_t *wpk = zt_identity_sign_pk(keys[W]);
@@ -621,8 +604,7 @@ static void test_own_verdict(void **state)
 int main(void)
 {
     json_set_alloc_funcs(zt_malloc, zt_free);
-    for (int i = 0; i < N_NODES; i++)
-        if (zt_identity_generate(&keys[i]) != 0) return 1;
+    if (zt_test_nodes_generate(&NODES) != 0) return 1;
     memset(SUBJECT, 0x5b, sizeof SUBJECT);
     memset(OTHER, 0x6c, sizeof OTHER);
     memset(THIRD, 0x7d, sizeof THIRD);
@@ -635,6 +617,6 @@ int main(void)
                                        cmocka_unit_test(test_pick_flood)};
     int rc = cmocka_run_group_tests_name("orch_verdict", tests, NULL, NULL);
     json_decref(last);
-    for (int i = 0; i < N_NODES; i++) zt_identity_free(keys[i]);
+    zt_test_nodes_free(&NODES);
     return zt_test_exit(rc);
 }

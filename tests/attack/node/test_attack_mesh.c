@@ -382,6 +382,68 @@ static void test_replica_flood_bounded(void **state)
     rm_rf(dir);
 }
 
+/* ---- replica offers of a blob whose holder a stranger announces in the DHT -------------- */
+
+/* A worker node (DHT on dht_port, the next port free for the stranger's
+ * DHT, mesh.max_store_mb = store_mb) and a stranger: a DHT client
+ * bootstrapped to it and an identity that signs holder records. */
+struct stranger {
+    char dir[256];
+    struct node n;
+    struct zt_dht *d;
+    struct zt_identity *id;
+    char *rec;        /* the holder record (stranger_announce) */
+    char sha_hex[65]; /* the offered blob */
+    char body[160];   /* the replica offer */
+};
+
+static void stranger_start(struct stranger *s, const char *tag, int dht_port, int store_mb)
+{
+    memset(s, 0, sizeof *s);
+    tmp_dir(s->dir, sizeof s->dir, tag);
+    char cfg[160], boot[32];
+    snprintf(cfg, sizeof cfg, "node:\n  roles: [worker]\n  dht_port: %d\nmesh:\n  max_store_mb: %d\n", dht_port,
+             store_mb);
+    put_file(s->dir, "config.yaml", cfg);
+    const char *const args[] = {"--config", s->dir, NULL};
+    node_spawn(&s->n, args, NULL, true, s->dir);
+    struct zt_dht_opts dopt = {.port = (uint16_t)(dht_port + 7)};
+    assert_int_equal(zt_dht_new(&dopt, &s->d), 0);
+    snprintf(boot, sizeof boot, "127.0.0.1:%d", dht_port);
+    assert_int_equal(zt_dht_bootstrap(s->d, boot), 0);
+    assert_int_equal(zt_identity_generate(&s->id), 0);
+}
+
+/* The stranger's signed record: holder serves the blob (root, sha, size). */
+static void stranger_announce(struct stranger *s, const struct fake *holder, const uint8_t root[32],
+                              const uint8_t sha[32], uint64_t size)
+{
+    s->rec = record(s->id, holder, root, sha, size, zt_time_real_ms() / 1000 + 3600);
+    zt_hex_encode(s->sha_hex, sha, 32);
+    snprintf(s->body, sizeof s->body, "{\"sha256\":\"%s\",\"rf\":2}", s->sha_hex);
+}
+
+/* The record put again (the node's DHT view fills in meanwhile) and the
+ * blob offered once more: 202 (a pull starts) or 503 (ask again later). */
+static void stranger_offer(struct stranger *s)
+{
+    assert_int_equal(zt_dht_put_value(s->d, "mesh", s->sha_hex, s->rec, strlen(s->rec)), 0);
+    struct resp r;
+    http(s->n.port, "POST", "/v1/mesh/replicate", "application/json", s->body, &r);
+    assert_true(r.status == 202 || r.status == 503);
+    resp_free(&r);
+    zt_time_sleep_ms(300);
+}
+
+static void stranger_stop(struct stranger *s)
+{
+    zt_free(s->rec);
+    zt_identity_free(s->id);
+    zt_dht_free(s->d);
+    node_stop(&s->n, 30000);
+    rm_rf(s->dir);
+}
+
 /* A burst of replica offers to a bounded store with room: while the pull
  * of the first has no manifest yet (its holder, found through the DHT,
  * sits on it), the pull has no size, so the other offers are told to ask
@@ -394,45 +456,27 @@ static void test_replica_burst_bounded(void **state)
         zt_skip("the DHT is not built");
         return;
     }
-    char dir[256];
-    tmp_dir(dir, sizeof dir, "meshburst");
-    put_file(dir, "config.yaml", "node:\n  roles: [worker]\n  dht_port: 4912\nmesh:\n  max_store_mb: 64\n");
-    struct node n;
-    const char *const args[] = {"--config", dir, NULL};
-    node_spawn(&n, args, NULL, true, dir);
+    struct stranger s;
+    stranger_start(&s, "meshburst", 4912, 64);
     struct fake stall;
     fake_start(&stall, M_STALL);
-    struct zt_dht_opts dopt = {.port = 4919};
-    struct zt_dht *d = NULL;
-    assert_int_equal(zt_dht_new(&dopt, &d), 0);
-    assert_int_equal(zt_dht_bootstrap(d, "127.0.0.1:4912"), 0);
-    struct zt_identity *id = NULL;
-    assert_int_equal(zt_identity_generate(&id), 0);
     uint8_t root[32], sha[32];
     randombytes_buf(root, sizeof root);
     randombytes_buf(sha, sizeof sha);
-    char sha_hex[65];
-    zt_hex_encode(sha_hex, sha, 32);
-    char *rec = record(id, &stall, root, sha, 48u << 20, zt_time_real_ms() / 1000 + 3600);
-    /* offered until the node's pull is at the stalling holder (the node's
-     * DHT view fills in meanwhile; a pull that found no holder ends) */
+    stranger_announce(&s, &stall, root, sha, 48u << 20);
+    /* offered until the node's pull is at the stalling holder (a pull that
+     * found no holder ends) */
     uint64_t until = zt_time_mono_ms() + WAIT_MS;
-    char body[160];
-    snprintf(body, sizeof body, "{\"sha256\":\"%s\",\"rf\":2}", sha_hex);
     while (__atomic_load_n(&stall.requests, __ATOMIC_SEQ_CST) == 0) {
         assert_true(zt_time_mono_ms() < until);
-        assert_int_equal(zt_dht_put_value(d, "mesh", sha_hex, rec, strlen(rec)), 0);
-        struct resp r;
-        http(n.port, "POST", "/v1/mesh/replicate", "application/json", body, &r);
-        assert_true(r.status == 202 || r.status == 503);
-        resp_free(&r);
-        zt_time_sleep_ms(300);
+        stranger_offer(&s);
     }
     unsigned accepted = 0, busy = 0, other = 0;
     for (int i = 0; i < 39; i++) {
+        char body[160];
         snprintf(body, sizeof body, "{\"sha256\":\"%064x\",\"rf\":2}", 0xb0b0000 + i);
         struct resp r;
-        http(n.port, "POST", "/v1/mesh/replicate", "application/json", body, &r);
+        http(s.n.port, "POST", "/v1/mesh/replicate", "application/json", body, &r);
         if (r.status == 202) accepted++;
         else if (r.status == 503) busy++;
         else other++;
@@ -442,13 +486,9 @@ static void test_replica_burst_bounded(void **state)
            "%u accepted, %u told to ask later (503), %u other\n",
            accepted, busy, other);
     assert_int_equal(busy, 39);
-    zt_free(rec);
-    zt_identity_free(id);
-    zt_dht_free(d);
-    node_stop(&n, 30000);
+    stranger_stop(&s);
     zt_http_stop(stall.srv);
     zt_buf_deinit(&stall.other);
-    rm_rf(dir);
 }
 
 /* A stranger's replica offer for a blob bigger than the room left under
@@ -462,12 +502,8 @@ static void test_replica_too_big(void **state)
         zt_skip("the DHT is not built");
         return;
     }
-    char dir[256];
-    tmp_dir(dir, sizeof dir, "meshbig");
-    put_file(dir, "config.yaml", "node:\n  roles: [worker]\n  dht_port: 4922\nmesh:\n  max_store_mb: 16\n");
-    struct node n;
-    const char *const args[] = {"--config", dir, NULL};
-    node_spawn(&n, args, NULL, true, dir);
+    struct stranger s;
+    stranger_start(&s, "meshbig", 4922, 16);
     char path[512], sha_hex[65];
     mesh_make_file(files_dir, "big.bin", 24u << 20, 31, path, sizeof path, sha_hex);
     struct zt_mesh_manifest man;
@@ -479,28 +515,18 @@ static void test_replica_too_big(void **state)
     assert_int_equal(zt_mesh_manifest_encode(&man, &enc, &elen), 0);
     assert_int_equal(zt_buf_append(&holder.other, enc, elen), 0);
     zt_free(enc);
-    struct zt_dht_opts dopt = {.port = 4929};
-    struct zt_dht *d = NULL;
-    assert_int_equal(zt_dht_new(&dopt, &d), 0);
-    assert_int_equal(zt_dht_bootstrap(d, "127.0.0.1:4922"), 0);
-    struct zt_identity *id = NULL;
-    assert_int_equal(zt_identity_generate(&id), 0);
-    char *rec = record(id, &holder, man.root, man.file_sha256, man.file_size, zt_time_real_ms() / 1000 + 3600);
+    stranger_announce(&s, &holder, man.root, man.file_sha256, man.file_size);
+    assert_string_equal(s.sha_hex, sha_hex);
     uint64_t until = zt_time_mono_ms() + WAIT_MS;
-    char body[160], target[120];
-    snprintf(body, sizeof body, "{\"sha256\":\"%s\",\"rf\":2}", sha_hex);
+    char target[120];
     snprintf(target, sizeof target, "/v1/mesh/pull/%s", sha_hex);
     json_t *pull = NULL;
     for (;;) { /* offered until a pull ends having reached the holder */
         assert_true(zt_time_mono_ms() < until);
-        assert_int_equal(zt_dht_put_value(d, "mesh", sha_hex, rec, strlen(rec)), 0);
-        struct resp r;
-        http(n.port, "POST", "/v1/mesh/replicate", "application/json", body, &r);
-        assert_true(r.status == 202 || r.status == 503);
-        resp_free(&r);
-        zt_time_sleep_ms(300);
+        stranger_offer(&s);
         if (__atomic_load_n(&holder.requests, __ATOMIC_SEQ_CST) == 0) continue;
-        http(n.port, "GET", target, NULL, NULL, &r);
+        struct resp r;
+        http(s.n.port, "GET", target, NULL, NULL, &r);
         json_decref(pull);
         pull = r.status == 200 ? resp_json(&r) : NULL;
         resp_free(&r);
@@ -515,15 +541,11 @@ static void test_replica_too_big(void **state)
     assert_non_null(strstr(why, "max_store_mb"));
     assert_int_equal(json_integer_value(json_object_get(pull, "have")), 0);
     json_decref(pull);
-    zt_free(rec);
-    zt_identity_free(id);
-    zt_dht_free(d);
-    node_stop(&n, 30000);
+    stranger_stop(&s);
     zt_http_stop(holder.srv);
     zt_buf_deinit(&holder.other);
     zt_mesh_manifest_deinit(&man);
     unlink(path);
-    rm_rf(dir);
 }
 
 int main(int argc, char **argv)
