@@ -1615,6 +1615,97 @@ static bool person_context(const struct names *nm, const char *t, size_t len, si
     return false;
 }
 
+/* Round 8 (issue 16): a word owns an identifier when it is followed
+ * (after "'s", a dash or a colon) by an identifier's label ("SSN", "NI",
+ * "social security", or after "'s" also "number", "email", "card" ...), or
+ * follows "<identifier> de|of|van|di|da ..." ("el correo de Xiomara",
+ * "IBAN van Maartje"), or is the object of a verb of reaching someone
+ * before "on"/"at" and a number or an address ("reach Thandeka on 415...",
+ * "ring Dawn on +31 ..."). The bytes are compared ASCII-case-folded. */
+static bool fold_eq(const char *a, size_t an, const char *lit)
+{
+    size_t ln = strlen(lit);
+    if (an != ln) return false;
+    for (size_t k = 0; k < an; k++) {
+        unsigned char c = (unsigned char)a[k];
+        if (c >= 'A' && c <= 'Z') c = (unsigned char)(c + 32);
+        if (c != (unsigned char)lit[k]) return false;
+    }
+    return true;
+}
+
+static bool fold_in(const char *a, size_t an, const char *const *list)
+{
+    for (size_t k = 0; list[k]; k++)
+        if (fold_eq(a, an, list[k])) return true;
+    return false;
+}
+
+static bool id_owner(const char *t, size_t len, size_t s, size_t e, bool possessive, const char *pw, size_t pl)
+{
+    static const char *const label[] = {"ssn", "ni", "nino", "sin", "social", "national", "ssn:", "ni:", "nino:",
+                                        "passport", "dob", NULL};
+    static const char *const owned[] = {"number", "phone", "mobile", "cell", "email", "e-mail", "mail", "address",
+                                        "card", "iban", "account", "details", "new", "home", "nummer", "number:",
+                                        "email:", "ssn", "social", "ni", "national", NULL};
+    static const char *const id_noun[] = {"número", "numero", "móvil", "movil", "correo", "email", "e-mail", "mail",
+                                          "telefone", "telefono", "teléfono", "nummer", "iban", "ssn", "number",
+                                          "phone", "address", "dirección", "direccion", "endereço", "endereco",
+                                          "adresse", "indirizzo", "cellulare", "handynummer", "handy", "rekening",
+                                          "adres", "tarjeta", "cartão", "cartao", "karte", "pas", "celular",
+                                          "telefoonnummer", "mobiel", "portable", NULL};
+    static const char *const of[] = {"de", "of", "van", "di", "da", "do", "von", "du", "del", "della", NULL};
+    static const char *const reach[] = {"reach", "ring", "call", "text", "contact", "phone", "message", "whatsapp",
+                                        "email", "try", "get", NULL};
+    /* "My SSN", "Her NI number", "Your email", "Mi número" */
+    static const char *const det[] = {"my", "your", "his", "her", "our", "their", "its", "the", "this", "that", "new",
+                                      "old", "mi", "tu", "su", "mon", "ma", "ton", "ta", "son", "sa", "mein", "meine",
+                                      "dein", "sein", "seine", "ihr", "ihre", "mijn", "jouw", "zijn", "haar", "il",
+                                      "la", "le", "el", "meu", "minha", "seu", "sua", "mio", "suo", "any", "no",
+                                      "which", "what", "whose", "same", "wrong", "fake", "test", "invalid", "valid",
+                                      "sample", "example", "dummy", NULL};
+    if (fold_in(t + s, e - s, det)) return false;
+    size_t i = e;
+    if (possessive) i += 2;
+    while (i < len && t[i] == ' ') i++;
+    /* a dash or a colon between: "Aled — NI", "Colt - SSN" */
+    if (!possessive) {
+        if (i + 2 < len && (unsigned char)t[i] == 0xE2 && (unsigned char)t[i + 1] == 0x80 &&
+            ((unsigned char)t[i + 2] == 0x94 || (unsigned char)t[i + 2] == 0x93))
+            i += 3;
+        else if (i < len && (t[i] == '-' || t[i] == ':'))
+            i++;
+        while (i < len && t[i] == ' ') i++;
+    }
+    size_t ws = i;
+    while (i < len && t[i] != ' ' && t[i] != ',' && t[i] != '.') i++;
+    if (i > ws && (fold_in(t + ws, i - ws, label) || (possessive && fold_in(t + ws, i - ws, owned)))) return true;
+    /* "<noun> de <Name>" */
+    if (pl && word_in(pw, pl, of)) {
+        size_t q = s;
+        while (q > 0 && t[q - 1] == ' ') q--;
+        q -= pl;
+        while (q > 0 && t[q - 1] == ' ') q--;
+        size_t ne = q;
+        while (q > 0 && t[q - 1] != ' ') q--;
+        if (ne > q && fold_in(t + q, ne - q, id_noun)) return true;
+    }
+    /* "reach <Name> on +31 ...", "ring <Name> at 07700 ..." */
+    if (pl && word_in(pw, pl, reach)) {
+        size_t q = e;
+        while (q < len && t[q] == ' ') q++;
+        if (q + 3 < len && (fold_eq(t + q, 2, "on") || fold_eq(t + q, 2, "at")) && t[q + 2] == ' ') {
+            q += 3;
+            while (q < len && t[q] == ' ') q++;
+            if (q < len && (zt_ascii_digit((unsigned char)t[q]) || t[q] == '+' || t[q] == '(')) return true;
+            size_t r = q;
+            while (r < len && t[r] != ' ') r++;
+            if (memchr(t + q, '@', r - q)) return true;
+        }
+    }
+    return false;
+}
+
 /* A title before position s: "Mr ", "Ms ", "Dr. ", "Prof ". */
 static bool after_title(const char *t, size_t s)
 {
@@ -1996,6 +2087,8 @@ static void scan_names(const struct names *nm, const struct zt_hlr *model, const
             p2s -= pl;
             size_t pl2 = prev_word(t, p2s, pw2, sizeof pw2, &st2, &cm2);
             static const char *const greet[] = {"hi", "hello", "thanks", "love", "regards", "talk", "talked", "spoke",
+                                                /* round 8: "ask for Wiremu on the desk" */
+                                                "ask", "asking",
                                                 "speak", "sent", "send", "gave", "give", "gift", "present", "shout",
                                                 "shoutout", "congrats", "welcome", "goodbye", "bye", "wishes", NULL};
             if (pl2 && word_in(pw2, pl2, greet)) addressed = true;
@@ -2004,6 +2097,9 @@ static void scan_names(const struct names *nm, const struct zt_hlr *model, const
         if (at && handle_group(t + s, n)) conf = 0;
         bool vocative = e < len && t[e] == ',' && (start || addressed);
         bool possessive = e + 1 < len && t[e] == '\'' && (t[e + 1] == 's' || t[e + 1] == 'S');
+        /* round 8: the owner of an identifier: "Tammy SSN 586-...", "Lennox NI MX 10 ...", "Autumn's SSN",
+         * "Crispin's national insurance number", "el móvil de Inmaculada", "reach Thandeka on 415..." */
+        if (!addressed && !titled && !at && id_owner(t, len, s, e, possessive, pl ? pw : NULL, pl)) addressed = true;
         bool subject = nl && word_in(nw, nl, name_after);
         bool subject_weak = nl && word_in(nw, nl, name_after_weak);
         if (subject_weak && (eq_lit(nw, "is") || eq_lit(nw, "was")) && followed_by_ing(t, len, e)) subject = true;
