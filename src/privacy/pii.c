@@ -1001,6 +1001,14 @@ static void scan_ssn(const char *t, size_t len, struct cands *c)
 {
     static const char *const ctx[] = {"ssn", "social security", "social", "ss#", "ss no", NULL};
     /* AAA GG SSSS with spaces (no phone has that shape) after a tax or payroll word */
+    static const char *const ctx_other[] = {"room", "suite", "flat", "apt", "order", "invoice", "ticket", "tracking",
+                                            "ref", "case", "item", "part", "serial", "model", "code", "pin", "otp",
+                                            "ext", "tel", "phone", "call", "fax", "isbn", "page", "lot", "batch",
+                                            "version", "zip", "account", "acct", "routing", "sort", "example",
+                                            "sample", "test", "fake", "dummy", "invalid", "score", "scores", "table",
+                                            "row", "seat", "flight", "train", "bus", "gate", "platform", "parcel",
+                                            "policy", "claim", "member", "customer", "patient", "student", "employee",
+                                            "badge", "locker", "booking", "reservation", "confirmation", NULL};
     static const char *const ctx_tax[] = {"tax", "irs", "payroll", "w-2", "w2", "w-9", "w9", "1099", "employer",
                                           "medicare", "benefits", "id number", NULL};
     for (size_t s = 0; s + 9 <= len && !c->err; s++) {
@@ -1029,6 +1037,9 @@ static void scan_ssn(const char *t, size_t len, struct cands *c)
         if (sep == '-') conf = ctx_ok ? 0.95 : 0.8;
         else if (ctx_ok) conf = 0.85; /* spaces or bare 9 digits: only after "ssn" */
         else if (sep == ' ' && context_before(t, s, ctx_tax)) conf = 0.8; /* "the tax office asked for 123 45 6789" */
+        /* round 8: AAA GG SSSS with spaces is the card's own shape (no phone has it): an SSN unless
+         * a word before says the number is something else or an example ("room 123 45 6789") */
+        else if (sep == ' ' && !context_before(t, s, ctx_other)) conf = 0.7;
         else continue;
         add(c, ZT_PII_US_SSN, s, e, conf);
         s = e;

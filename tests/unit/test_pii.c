@@ -296,6 +296,10 @@ static void test_issue16_types(void **state)
     assert_true(found(NULL, "the IRS letter quotes 078 05 1120", ZT_PII_US_SSN, "078 05 1120"));
     assert_true(found(NULL, "my tax form has 219 09 9999 on it", ZT_PII_US_SSN, "219 09 9999"));
     assert_false(found(NULL, "room numbers 219 09 9999", ZT_PII_US_SSN, NULL));
+    /* round 8: the spaced shape alone, unless a word before names it something else */
+    assert_true(found(NULL, "Latoya typed 212 30 8922 on the lease application", ZT_PII_US_SSN, "212 30 8922"));
+    assert_false(found(NULL, "order 212 30 8922 shipped", ZT_PII_US_SSN, NULL));
+    assert_false(found(NULL, "the example uses 212 30 8922", ZT_PII_US_SSN, NULL));
     assert_false(found(NULL, "tax office: 020 3612 3456", ZT_PII_US_SSN, NULL));
     assert_true(found(NULL, "nino AB123456C for payroll", ZT_PII_UK_NINO, "AB123456C"));
     assert_false(found(NULL, "code BG123456A", ZT_PII_UK_NINO, NULL));
