@@ -414,6 +414,14 @@ static void threats(const struct zt__mod_word *w, size_t n, struct zt__mod_hits 
         if (weak && you && t + 1 < n && eqw(&w[t + 1], "up")) weak = false;
         if (weak && yours && ((t + 2 < n && eqw(&w[t + 2], "up")) || !(eqw(&w[j], "get") || eqw(&w[j], "find"))))
             weak = false; /* "destroy your car", not "get your mum a present" */
+        /* round 8: a time or a place to do it ("beat you senseless on Friday at the bus stop") */
+        if (weak && you && t + 1 < n && !eqw(&w[t + 1], "to")) {
+            static const char *const when[] = {"tonight", "tomorrow", "monday", "tuesday", "wednesday", "thursday",
+                                               "friday", "saturday", "sunday", "outside", "minute", "stop",
+                                               "senseless", "unconscious", "bloody", "black", NULL};
+            for (size_t k = t + 1; k < n && weak; k++)
+                if (in(&w[k], when)) weak = false;
+        }
         if (weak && you && t + 1 == n && !eqw(&w[j], "beat")) {
             put(h, "threat_end", 0.75);
             continue;
@@ -578,6 +586,16 @@ static void threats(const struct zt__mod_word *w, size_t n, struct zt__mod_hits 
         "and then i come for",
         "kick your door in",
         "it s your last night",
+        /* round 8 */
+        "put @you in a wheelchair",
+        "put @you in a coma",
+        "put @you in the ground",
+        "put @you in a body bag",
+        "put @you in the grave",
+        "bomb the office",
+        "bomb the school",
+        "blow up the office",
+        "blow up the school",
         /* round 6: threats of the other supported languages (folded) */
         "te voy a matar",
         "te reviento",
@@ -622,6 +640,21 @@ static void threats(const struct zt__mod_word *w, size_t n, struct zt__mod_hits 
         "brucio la tua",
         "queimar o teu",
         "queimar seu",
+        /* round 8: hurting the reader or their kin, other languages (folded) */
+        "hacerle dano a tus",
+        "hacerte dano",
+        "machucar seus",
+        "machucar teus",
+        "vou te machucar",
+        "ik breek je",
+        "ich breche dir",
+        "ti accoltello",
+        "ik doe je kinderen",
+        "faire du mal a tes",
+        "te faire du mal",
+        "fare del male ai tuoi",
+        "ti faccio del male",
+        "tu deinen kindern",
     };
     static const double pw[] = {0.8, 0.9, 0.7, 0.8, 0.8, 0.8, 0.75, 0.8, 0.6, 0.6, 0.6, 0.5, 0.5, 0.5, 0.3, 0.3,
                                 0.8, 0.7, 0.75, 0.75, 0.9, 0.8, 0.8, 0.6, 0.85, 0.9, 0.85, 0.85, 0.9, 0.85, 0.85,
@@ -638,16 +671,20 @@ static void threats(const struct zt__mod_word *w, size_t n, struct zt__mod_hits 
                                 /* round 7 */
                                 0.85, 0.8, 0.8, 0.75, 0.85, 0.85, 0.8, 0.75, 0.8, 0.8, 0.75, 0.8, 0.8, 0.7, 0.7, 0.8, 0.8, 0.6, 0.8, 0.85, 0.85, 0.8, 0.8, 0.75,
                                 0.8, 0.8, 0.8, 0.8, 0.8, 0.8,
+                                /* round 8 */
+                                0.85, 0.85, 0.85, 0.85, 0.85, 0.85, 0.85, 0.85, 0.85,
                                 /* round 6 */
                                 0.85, 0.8, 0.8, 0.85, 0.8, 0.75, 0.85, 0.85, 0.8, 0.85, 0.85, 0.85, 0.85, 0.8, 0.8, 0.85,
                                 /* round 7, other languages */
-                                0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.75, 0.8, 0.75, 0.75, 0.75, 0.85, 0.75, 0.75, 0.75, 0.8, 0.8, 0.8, 0.75, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8};
+                                0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.75, 0.8, 0.75, 0.75, 0.75, 0.85, 0.75, 0.75, 0.75, 0.8, 0.8, 0.8, 0.75, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8,
+                                /* round 8, other languages */
+                                0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8};
     /* round 6: the other languages' phrases are hyperbole before a
      * preposition ("te voy a matar a besos", "vou te matar de rir", "ti
      * ammazzo di coccole", "ik maak je af met Monopoly") or among laughs */
     static const char *const hyper[] = {"a", "de", "di", "con", "com", "met", "bij", "mit", "beim", "au", "en",
                                         "haha", "jaja", "kkk", "kkkk", "ahah", "mdr", "lol", NULL};
-    size_t first_r6 = sizeof phrases / sizeof phrases[0] - 16 - 26; /* round 6's 16 and round 7's other languages */
+    size_t first_r6 = sizeof phrases / sizeof phrases[0] - 16 - 26 - 14; /* round 6's 16, round 7's 26 and round 8's 14 other languages */
     bool laughs = h->friendly;
     for (size_t i = 0; i < n && !laughs; i++) laughs = in(&w[i], hyper) && w[i].len > 2;
     struct firsts f;
