@@ -1347,10 +1347,15 @@ static void doxxing(const struct zt__mod_word *w, size_t n, const char *raw, siz
     static const char *const self[] = {"i", "ill", "im", "ive", "we", "yo", "je", "ich", "wir", "eu", "io", "noi",
                                        "ik", "wij", "nous", NULL};
     static const char *const she_he[] = {"ze", "zij", "hij", "er", "ella", "el", "elle", "il", "lei", NULL};
+    /* German "im" (in dem) is no "I'm" beside German words */
+    static const char *const german[] = {"der", "die", "das", "und", "ist", "uhr", "bei", "arbeitet", "wohnt", NULL};
+    bool de = false;
+    for (size_t i = 0; i < n && !de; i++) de = in(&w[i], german);
     bool speaker = false, third = false, subject_me = false;
     for (size_t i = 0; i < n; i++) {
-        speaker |= in(&w[i], FIRST) || in(&w[i], SPEAKER);
-        subject_me |= in(&w[i], self);
+        bool im_de = de && eqw(&w[i], "im");
+        speaker |= !im_de && (in(&w[i], FIRST) || in(&w[i], SPEAKER));
+        subject_me |= !im_de && in(&w[i], self);
         third |= in(&w[i], THIRD) || in(&w[i], OWNER3) || in(&w[i], she_he);
     }
     /* round 8: a grudge with whereabouts ("the girl who reported us lives above the chippy") */
