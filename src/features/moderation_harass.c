@@ -414,6 +414,14 @@ static void threats(const struct zt__mod_word *w, size_t n, struct zt__mod_hits 
         if (weak && you && t + 1 < n && eqw(&w[t + 1], "up")) weak = false;
         if (weak && yours && ((t + 2 < n && eqw(&w[t + 2], "up")) || !(eqw(&w[j], "get") || eqw(&w[j], "find"))))
             weak = false; /* "destroy your car", not "get your mum a present" */
+        /* round 8: a time or a place to do it ("beat you senseless on Friday at the bus stop") */
+        if (weak && you && t + 1 < n && !eqw(&w[t + 1], "to")) {
+            static const char *const when[] = {"tonight", "tomorrow", "monday", "tuesday", "wednesday", "thursday",
+                                               "friday", "saturday", "sunday", "outside", "minute", "stop",
+                                               "senseless", "unconscious", "bloody", "black", NULL};
+            for (size_t k = t + 1; k < n && weak; k++)
+                if (in(&w[k], when)) weak = false;
+        }
         if (weak && you && t + 1 == n && !eqw(&w[j], "beat")) {
             put(h, "threat_end", 0.75);
             continue;
@@ -578,6 +586,16 @@ static void threats(const struct zt__mod_word *w, size_t n, struct zt__mod_hits 
         "and then i come for",
         "kick your door in",
         "it s your last night",
+        /* round 8 */
+        "put @you in a wheelchair",
+        "put @you in a coma",
+        "put @you in the ground",
+        "put @you in a body bag",
+        "put @you in the grave",
+        "bomb the office",
+        "bomb the school",
+        "blow up the office",
+        "blow up the school",
         /* round 6: threats of the other supported languages (folded) */
         "te voy a matar",
         "te reviento",
@@ -622,6 +640,21 @@ static void threats(const struct zt__mod_word *w, size_t n, struct zt__mod_hits 
         "brucio la tua",
         "queimar o teu",
         "queimar seu",
+        /* round 8: hurting the reader or their kin, other languages (folded) */
+        "hacerle dano a tus",
+        "hacerte dano",
+        "machucar seus",
+        "machucar teus",
+        "vou te machucar",
+        "ik breek je",
+        "ich breche dir",
+        "ti accoltello",
+        "ik doe je kinderen",
+        "faire du mal a tes",
+        "te faire du mal",
+        "fare del male ai tuoi",
+        "ti faccio del male",
+        "tu deinen kindern",
     };
     static const double pw[] = {0.8, 0.9, 0.7, 0.8, 0.8, 0.8, 0.75, 0.8, 0.6, 0.6, 0.6, 0.5, 0.5, 0.5, 0.3, 0.3,
                                 0.8, 0.7, 0.75, 0.75, 0.9, 0.8, 0.8, 0.6, 0.85, 0.9, 0.85, 0.85, 0.9, 0.85, 0.85,
@@ -638,16 +671,20 @@ static void threats(const struct zt__mod_word *w, size_t n, struct zt__mod_hits 
                                 /* round 7 */
                                 0.85, 0.8, 0.8, 0.75, 0.85, 0.85, 0.8, 0.75, 0.8, 0.8, 0.75, 0.8, 0.8, 0.7, 0.7, 0.8, 0.8, 0.6, 0.8, 0.85, 0.85, 0.8, 0.8, 0.75,
                                 0.8, 0.8, 0.8, 0.8, 0.8, 0.8,
+                                /* round 8 */
+                                0.85, 0.85, 0.85, 0.85, 0.85, 0.85, 0.85, 0.85, 0.85,
                                 /* round 6 */
                                 0.85, 0.8, 0.8, 0.85, 0.8, 0.75, 0.85, 0.85, 0.8, 0.85, 0.85, 0.85, 0.85, 0.8, 0.8, 0.85,
                                 /* round 7, other languages */
-                                0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.75, 0.8, 0.75, 0.75, 0.75, 0.85, 0.75, 0.75, 0.75, 0.8, 0.8, 0.8, 0.75, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8};
+                                0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.75, 0.8, 0.75, 0.75, 0.75, 0.85, 0.75, 0.75, 0.75, 0.8, 0.8, 0.8, 0.75, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8,
+                                /* round 8, other languages */
+                                0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8};
     /* round 6: the other languages' phrases are hyperbole before a
      * preposition ("te voy a matar a besos", "vou te matar de rir", "ti
      * ammazzo di coccole", "ik maak je af met Monopoly") or among laughs */
     static const char *const hyper[] = {"a", "de", "di", "con", "com", "met", "bij", "mit", "beim", "au", "en",
                                         "haha", "jaja", "kkk", "kkkk", "ahah", "mdr", "lol", NULL};
-    size_t first_r6 = sizeof phrases / sizeof phrases[0] - 16 - 26; /* round 6's 16 and round 7's other languages */
+    size_t first_r6 = sizeof phrases / sizeof phrases[0] - 16 - 26 - 14; /* round 6's 16, round 7's 26 and round 8's 14 other languages */
     bool laughs = h->friendly;
     for (size_t i = 0; i < n && !laughs; i++) laughs = in(&w[i], hyper) && w[i].len > 2;
     struct firsts f;
@@ -821,7 +858,9 @@ static const char *const WHERE_VERB[] = {"lives", "live", "living", "works", "wo
                                          "trabaja", "trabajan", "trabalha", "trabalham", "lavora", "lavorano",
                                          "travaille", "bosse", "arbeitet", "werkt", "studies", "studying", "estudia",
                                          "estuda", "studia", "etudie", "studiert", "studeert", "trains", "training",
-                                         "walks", "drinks", "waits", "sits", "leaves", "finishes", "arrives", NULL};
+                                         "walks", "drinks", "waits", "sits", "leaves", "finishes", "arrives",
+                                         /* round 8: a routine of getting somewhere */
+                                         "catches", "takes", "picks", "jogs", "drops", NULL};
 static const char *const WHERE_PREP[] = {"at", "on", "in", "near", "op", "en", "a", "em", "na", "no", "im", "am",
                                          /* round 7 */
                                          "al", "alla", "bei", "bij", "au", "chez", "presso", "outside", "by", "del",
@@ -862,7 +901,19 @@ static const char *const CALL[] = {
     "zeigt ihm", "a ver si sigue", "dile lo que", "decidle", "dites lui", "allez la voir", "allez le voir",
     "ditele", "andatela", "andatelo", "zeg haar", "zeg hem", "falem com ela", "falem com ele", "digam a ela",
     "digam a ele", "pile on", "vamos la", "have fun", "spam her", "spam him", "email her", "email him",
-    "call him at", "call her at", "ga hem", "ga haar", "zoek hem op", "zoek haar op", NULL};
+    "call him at", "call her at", "ga hem", "ga haar", "zoek hem op", "zoek haar op",
+    /* round 8: sending the reader to the person or their things, in more words and languages */
+    "keep calling", "keep texting", "keep messaging", "go and tell", "go and find", "go and see", "go and visit",
+    "go ask", "tell him who", "tell her who", "let him know what", "let her know what", "let them know what",
+    "message her there", "message him there", "find her there", "find him there", "confront her", "confront him",
+    "confront them", "where to find", "when to find", "when to confront", "call the house", "ring the house",
+    "make sure everyone", "everyone knows who", "order pizza", "order pizzas", "allez y", "vamos encher",
+    "andate tutti", "a trovarlo", "a trovarla", "anyone nearby", "fategliela pagare", "fateglielo pagare",
+    "make her pay", "make him pay", "make them pay", "wreck it", "key it", "key his car", "key her car",
+    "smash it up", "sait ce qu il faut faire", "savez ce qu il faut faire", "sapete cosa fare", "sabeis lo que",
+    "sabem o que fazer", "wisst was zu tun", "weten wat ze", "aspettatelo", "aspettatela", "esperadle",
+    "esperadla", "esperadlo", "esperem ela", "esperem ele", "attendez la", "attendez le", "wartet auf ihn",
+    "wartet auf sie", "wacht hem op", "wacht haar op", "ga er allemaal", "ga er heen", "allemaal heen", NULL};
 static const char *const GRUDGE[] = {
     "who reported", "who complained", "who dumped", "who cut me", "who lied", "who wrote", "who snitched",
     "who ratted", "who banned", "who blocked", "who fired", "who failed", "who beat", "who trashed", "who cheated",
@@ -874,7 +925,10 @@ static const char *const GRUDGE[] = {
     /* round 7 */
     "who kicked", "who called the cops", "called the cops on", "called the police on", "who sued", "who robbed",
     "who attacked", "who scratched", "i followed him", "i followed her", "followed him home", "followed her home",
-    "time for payback", "payback", "get what s coming", NULL};
+    "time for payback", "payback", "get what s coming",
+    /* round 8 */
+    "deserves every", "ci ha denunciato", "qui m a vire",
+    "qui m a virer", "que nos denuncio", "uns angezeigt", "ons heeft aangegeven", NULL};
 static const char *const DISCLOSE[] = {
     "here s his", "here s her", "here s their", "here s the", "here is his", "here is her", "here is the",
     "this is his", "this is her", "this is the address", "this is the home", "his full name", "her full name",
@@ -892,7 +946,18 @@ static const char *const DISCLOSE[] = {
     "name badge", "his instagram", "her instagram", "his discord", "her discord", "his license", "her license",
     "su direccion", "sa adresse", "seine adresse", "ihre adresse", "o numero dela", "o numero dele",
     "work email", "his manager", "her manager",
-    "real address", "new address", NULL};
+    "real address", "new address",
+    /* round 8 */
+    "drop the address", "drop her address", "drop his address", "where she works", "where he works",
+    "hier ist die", "hier ist seine", "hier ist ihre", "voici une photo", NULL};
+/* Round 8: the person unmasked or their home shown: with contact data or
+ * whereabouts this is doxxing by itself ("I matched it on Street View",
+ * "here's a photo of the front door", "pic of her house"). */
+static const char *const REVEAL[] = {
+    "street view", "matched it", "front door", "photo of his", "photo of her", "pic of his", "pic of her",
+    "picture of his", "picture of her", "photo of the house", "photo de sa", "foto de su", "foto da casa",
+    "foto von seinem", "foto von ihrem", "foto van zijn", "foto van haar", "foto della sua", "real address",
+    "tracked down", "tracked her", "tracked him", NULL};
 
 /* Harassing at all hours: a call only with a third person in the message
  * ("ring him every hour", not "ring me at midnight"). */
@@ -1036,7 +1101,9 @@ static const char *const ROOM[] = {"room", "flat", "apt", "apartment", "ward", "
                                    "habitacion", "piso", "planta", "chambre", "appartement", "zimmer", "wohnung",
                                    "kamer", "stanza", "camera", "quarto", "apartamento", "sala", NULL};
 static const char *const PLATE[] = {"plate", "plates", "reg", "registration", "numberplate", "matricula", "placa",
-                                    "kennzeichen", "immatriculation", "targa", "kenteken", NULL};
+                                    "kennzeichen", "immatriculation", "targa", "kenteken",
+                                    /* round 8 */
+                                    "plaque", "nummernschild", NULL};
 /* a child, a partner or a parent of the target, and where children are found */
 static const char *const KIN[] = {"kid", "kids", "son", "daughter", "children", "child", "wife", "husband",
                                   "girlfriend", "boyfriend", "mum", "mom", "mother", "dad", "father", "grandma",
@@ -1045,13 +1112,17 @@ static const char *const KIN[] = {"kid", "kids", "son", "daughter", "children", 
                                   "kinder", "sohn", "tochter", "frau", "mann", "mutter", "vater", "filho", "filha",
                                   "filhos", "filhas", "mae", "pai", "figli", "figlio", "figlia",
                                   "moglie", "marito", "kinderen", "zoon", "dochter", "vrouw", "man",
-                                  "moeder", "vader", NULL};
+                                  "moeder", "vader",
+                                  /* round 8 */
+                                  "boy", "girl", "baby", "parents", "partner", "ex", "gran", "granny", NULL};
 static const char *const KIDPLACE[] = {"school", "primary", "nursery", "daycare", "kindergarten", "preschool",
                                        "academy", "college", "year", "class", "practice", "training", "under",
                                        "club", "pickup", "pick", "colegio", "escuela", "guarderia", "instituto",
                                        "ecole", "lycee", "schule", "grundschule", "kita",
                                        "gymnasium", "escola", "scuola", "asilo", "basisschool",
-                                       "kinderopvang", NULL};
+                                       "kinderopvang",
+                                       /* round 8: where children are taken */
+                                       "pool", "swimming", "playground", "ballet", "dance", "football", NULL};
 /* a time of day or a routine: "at 7", "3:15", "16h30", "a las 5", "mornings", "shift" */
 static const char *const ROUTINE[] = {"morning", "mornings", "every", "night", "nights", "tonight", "evening",
                                       "evenings", "shift", "shifts", "schedule", "rota", "closing", "alone",
@@ -1062,7 +1133,11 @@ static const char *const ROUTINE[] = {"morning", "mornings", "every", "night", "
                                       "sundays", "monday", "mondays", "friday", "fridays", "daily", "mananas",
                                       "tardes", "noches", "matins", "soirs", "sere", "noites", "manhas", "ochtends",
                                       "avonds", "abends", "morgens", "nachts", "avonddienst", "nachtdienst",
-                                      "ochtenddienst", "dagdienst", "nachtschicht", NULL};
+                                      "ochtenddienst", "dagdienst", "nachtschicht",
+                                      /* round 8: coming out or finishing, in the same languages */
+                                      "saem", "escono", "sortent", "finisce", "finit", "endet", "termina", "acaba",
+                                      "meio", "mediodia", "mezzogiorno", "midi", "tuesdays", "wednesdays",
+                                      "thursdays", NULL};
 
 /* the speaker's own words beside the first-person subjects (FIRST) */
 static const char *const SPEAKER[] = {"my", "mine", "me", "we", "us", "our", "yo", "nosotros", "mi", "je", "moi",
@@ -1077,7 +1152,13 @@ static bool routine(const struct zt__mod_word *w, size_t n)
         if (w[i].len && w[i].len <= 5 && dig(w[i].p[0]) && i > 0 &&
             (eqw(&w[i - 1], "at") || eqw(&w[i - 1], "las") || eqw(&w[i - 1], "om") || eqw(&w[i - 1], "um") ||
              eqw(&w[i - 1], "alle") || eqw(&w[i - 1], "as") || eqw(&w[i - 1], "is") || eqw(&w[i - 1], "till") ||
-             eqw(&w[i - 1], "until") || eqw(&w[i - 1], "by")))
+             eqw(&w[i - 1], "until") || eqw(&w[i - 1], "by") || eqw(&w[i - 1], "tot") || eqw(&w[i - 1], "bis") ||
+             eqw(&w[i - 1], "hasta") || eqw(&w[i - 1], "fino") || eqw(&w[i - 1], "ate") || eqw(&w[i - 1], "jusqu")))
+            return true;
+        /* round 8: "after school", "after work", "after practice" */
+        if (eqw(&w[i], "after") && i + 1 < n &&
+            (eqw(&w[i + 1], "school") || eqw(&w[i + 1], "work") || eqw(&w[i + 1], "class") ||
+             eqw(&w[i + 1], "practice") || eqw(&w[i + 1], "training") || eqw(&w[i + 1], "shift")))
             return true;
         if (w[i].len >= 3 && w[i].len <= 5 && dig(w[i].p[0]) && (w[i].p[w[i].len - 1] == 'h' || w[i].p[1] == 'h' || w[i].p[2] == 'h'))
             return true;
@@ -1091,6 +1172,38 @@ static const char *const OWNER3[] = {"his", "her", "their", "s", "sus", "su", "s
                                      "ihre", "ihr", "dele", "dela", "deles", "seu", "sua", "seus", "suas", "suoi",
                                      "sua", "suo", "zijn", "haar", "hun", NULL};
 
+/* Round 8: OWNER3 at i and list at i + 1, or at i + 2 after one word
+ * ("her new boyfriend", "her daily jog route"): the index of the match or 0. */
+static size_t owned(const struct zt__mod_word *w, size_t n, size_t i, const char *const *list)
+{
+    if (!in(&w[i], OWNER3)) return 0;
+    if (i + 1 < n && in(&w[i + 1], list)) return i + 1;
+    for (size_t k = i + 2; k < n && k <= i + 3; k++) {
+        if (in(&w[k - 1], OWNER3) || in(&w[k - 1], KIN)) return 0;
+        if (in(&w[k], list)) return k;
+    }
+    return 0;
+}
+
+static const char *const OWNED_PLACE[] = {"gym", "school", "schedule", "route", "car", "workplace", "dorm", "office",
+                                          "shift", NULL};
+
+/* Round 8: when someone comes out: "finishes at 10", "sale a las 22",
+ * "Schicht endet um 20 Uhr", "dienst tot 21 uur", "escono alle 16". */
+static bool leaving_time(const struct zt__mod_word *w, size_t n)
+{
+    static const char *const leave[] = {"finishes", "leaves", "endet", "finisce", "finit", "sale", "salen", "sai",
+                                        "saem", "esce", "escono", "sortent", "sort", "termina", "acaba", "gets",
+                                        "off", "klaar", "fertig", "tot", "till", "until", "bis", "hasta", "fino",
+                                        "ate", "jusqu", NULL};
+    for (size_t i = 0; i < n; i++) {
+        if (!in(&w[i], leave)) continue;
+        for (size_t k = i + 1; k < n && k <= i + 4; k++)
+            if (w[k].len && dig(w[k].p[0])) return true;
+    }
+    return false;
+}
+
 static bool specific_place(const struct zt__mod_word *w, size_t n)
 {
     for (size_t i = 0; i + 1 < n; i++) {
@@ -1100,8 +1213,9 @@ static bool specific_place(const struct zt__mod_word *w, size_t n)
             return true;
         if (in(&w[i], PLATE) && (i + 2 < n || i > 0)) return true;
         /* "his kids ... school", "sus hijos van al colegio", "her daughter's nursery" */
-        if (in(&w[i], OWNER3) && in(&w[i + 1], KIN))
-            for (size_t k = i + 2; k < n && k <= i + 9; k++)
+        size_t kk = owned(w, n, i, KIN);
+        if (kk)
+            for (size_t k = kk + 1; k < n && k <= kk + 10; k++)
                 if (in(&w[k], KIDPLACE)) return true;
         if (in(&w[i], KIN) && (eqw(&w[i + 1], "dele") || eqw(&w[i + 1], "dela")))
             for (size_t k = i + 2; k < n && k <= i + 9; k++)
@@ -1112,10 +1226,7 @@ static bool specific_place(const struct zt__mod_word *w, size_t n)
             (eqw(&w[i + 2], "at") || eqw(&w[i + 2], "in") || eqw(&w[i + 2], "staying") || eqw(&w[i + 2], "outside")))
             return true;
         /* "his gym", "her school is", "his schedule" */
-        if (in(&w[i], OWNER3) && (eqw(&w[i + 1], "gym") || eqw(&w[i + 1], "school") || eqw(&w[i + 1], "schedule") ||
-                                  eqw(&w[i + 1], "route") || eqw(&w[i + 1], "car") || eqw(&w[i + 1], "workplace") ||
-                                  eqw(&w[i + 1], "dorm") || eqw(&w[i + 1], "office") || eqw(&w[i + 1], "shift")))
-            return true;
+        if (owned(w, n, i, OWNED_PLACE)) return true;
     }
     return false;
 }
@@ -1137,6 +1248,34 @@ static bool whereabouts(const struct zt__mod_word *w, size_t n)
         if ((eqw(&w[i], "on") || eqw(&w[i], "at")) && i + 2 < n && w[i + 2].len && street_word(w[i + 2].p, w[i + 2].len) &&
             !eqw(&w[i + 2], "way") && !eqw(&w[i + 2], "place") && !eqw(&w[i + 2], "walk") && !eqw(&w[i + 2], "row"))
             return true;
+    }
+    return false;
+}
+
+/* Round 8: a plate word and then, within five words, the plate itself: a
+ * word of letters and digits ("yd70", "1d23") or a number beside a short
+ * letter group ("4821 klm", "ab 123 cd", "m ab 1234"). */
+static bool plate_shown(const struct zt__mod_word *w, size_t n)
+{
+    static const char *const glue[] = {"is", "es", "e", "c", "est", "ist", "the", "a", "on", "in", "of", "at", "de",
+                                       "do", "da", "het", "zijn", "een", "and", "it", "its", "s", "la", "le", "el",
+                                       "il", "o", "der", "die", "das", NULL};
+    for (size_t i = 0; i < n; i++) {
+        if (!in(&w[i], PLATE)) continue;
+        for (size_t k = i + 1; k < n && k <= i + 6; k++) {
+            bool d = false, a = false;
+            for (size_t q = 0; q < w[k].len; q++) {
+                d |= dig(w[k].p[q]);
+                a |= alpha(w[k].p[q]);
+            }
+            if (d && a && w[k].len >= 3 && w[k].len <= 8) return true;
+            if (!d || w[k].len > 4) continue;
+            for (size_t j = k > i + 1 ? k - 1 : k + 1; j <= k + 1 && j < n; j += 2) {
+                bool letters = w[j].len >= 1 && w[j].len <= 3;
+                for (size_t q = 0; q < w[j].len && letters; q++) letters = alpha(w[j].p[q]);
+                if (letters && j != i && !in(&w[j], glue)) return true;
+            }
+        }
     }
     return false;
 }
@@ -1186,7 +1325,7 @@ static void doxxing(const struct zt__mod_word *w, size_t n, const char *raw, siz
     bool timed = routine(w, n);
     bool kin3 = false;
     for (size_t i = 0; i + 1 < n && !kin3; i++)
-        kin3 = (in(&w[i], OWNER3) && in(&w[i + 1], KIN)) ||
+        kin3 = owned(w, n, i, KIN) ||
                (in(&w[i], KIN) && (eqw(&w[i + 1], "dele") || eqw(&w[i + 1], "dela")));
     static const char *const kind_words[] = {"news", "surprise", "birthday", "present", "gift", "lift", "ride",
                                              "congrats", "congratulations", "welcome", "hug", "flowers", "cake",
@@ -1204,6 +1343,34 @@ static void doxxing(const struct zt__mod_word *w, size_t n, const char *raw, siz
         if (!speaker) strong = true;
     }
     if (call && (grudge || disclose || many || kind != 3)) strong = true;
+    /* round 8: the speaker takes part ("my", "we", "I'll pick her up") */
+    static const char *const self[] = {"i", "ill", "im", "ive", "we", "yo", "je", "ich", "wir", "eu", "io", "noi",
+                                       "ik", "wij", "nous", NULL};
+    static const char *const she_he[] = {"ze", "zij", "hij", "er", "ella", "el", "elle", "il", "lei", NULL};
+    /* German "im" (in dem) is no "I'm" beside German words */
+    static const char *const german[] = {"der", "die", "das", "und", "ist", "uhr", "bei", "arbeitet", "wohnt", NULL};
+    bool de = false;
+    for (size_t i = 0; i < n && !de; i++) de = in(&w[i], german);
+    bool speaker = false, third = false, subject_me = false;
+    for (size_t i = 0; i < n; i++) {
+        bool im_de = de && eqw(&w[i], "im");
+        speaker |= !im_de && (in(&w[i], FIRST) || in(&w[i], SPEAKER));
+        subject_me |= !im_de && in(&w[i], self);
+        third |= in(&w[i], THIRD) || in(&w[i], OWNER3) || in(&w[i], she_he);
+    }
+    /* round 8: a grudge with whereabouts ("the girl who reported us lives above the chippy") */
+    if (grudge && kind == 3 && !kindly && !subject_me) strong = true;
+    /* round 8: the person unmasked or their home shown, with data or whereabouts */
+    if (any_phrase(w, n, &f, REVEAL) && !kindly) strong = true;
+    /* round 8: someone's plate written out, told by no one who takes part */
+    if (!kindly && !speaker && plate_shown(w, n)) strong = true;
+    /* round 8: a third person's routine disclosed ("this is where she walks her dog every evening"),
+     * or where they work or study and when they come out ("Schicht endet um 20 Uhr") */
+    if (kind == 3 && third && !speaker && !kindly && ((disclose && timed) || leaving_time(w, n))) {
+        bool where = false;
+        for (size_t i = 0; i < n && !where; i++) where = in(&w[i], WHERE_VERB);
+        if (where) strong = true;
+    }
     /* a grudge with contact data or a disclosure; with whereabouts alone it also needs a call */
     if (grudge && (disclose || (kind != 3 && kind != 0))) strong = true;
     /* a short number is a phone only beside a word that points at a person */

@@ -85,7 +85,9 @@ static const char *const G_FAMILY[] = {"mum", "mom", "dad", "mama", "mamá", "m�
                                        "maman", "mammy", "mummy", "mommy", "daddy", "your daughter", "your son", NULL};
 static const char *const G_FAMILY_HI[] = {"hi mum", "hi mom", "hey mum", "hey mom", "hi dad", "hey dad", "mum it's me",
                                           "mom it's me", "dad it's me", "mum its me", "mom its me", "hola mamá", "hola mama",
-                                          "hallo mama", "olá mãe", "ola mae", "oi mãe", "oi mae", "ciao mamma", "salut maman", NULL};
+                                          "hallo mama", "olá mãe", "ola mae", "oi mãe", "oi mae", "ciao mamma", "salut maman",
+                                          /* round 8 */
+                                          "grandma it's me", "grandpa it's me", "gran it's me", "nana it's me", NULL};
 static const char *const G_NEWNUMBER[] = {"new number", "phone broke", "lost my phone", "lost my old phone", "dropped my phone",
                                           "temporary number", "friend's phone", "from a friend's", "borrowed phone",
                                           "my old phone", "phone is broken", "broke my phone", "this is my number now",
@@ -96,7 +98,9 @@ static const char *const G_PHONEDEAD[] = {"phone died", "my phone is dead", "pho
 static const char *const G_MONEYASK[] = {"send £", "send $", "send me £", "send me $", "send me €", "transfer", "pay a bill",
                                          "pay this bill", "bill for me", "bill to pay", "rent", "favour", "favor", "urgent",
                                          "urgently", "i'll explain", "pay you back", "friend's account", "überweisen", "transferencia",
-                                         "transferência", "geld", "dinero", "dinheiro", "soldi", "betaling", "betalen", "some money", "pay u back", "will pay u", "help me with $", "help me with £", "pix", "help me with €", "pay the fee", "paying a fee", "send me 1*", "send me 2*", "send me 3*", "send me 5*", "m'envoyer", "me virer", "virement", "bonifico", "overmaken", "przelew", NULL};
+                                         "transferência", "geld", "dinero", "dinheiro", "soldi", "betaling", "betalen", "some money", "pay u back", "will pay u", "help me with $", "help me with £", "pix", "help me with €", "pay the fee", "paying a fee", "send me 1*", "send me 2*", "send me 3*", "send me 5*", "m'envoyer", "me virer", "virement", "bonifico", "overmaken", "przelew",
+                                         /* round 8 */
+                                         "bail money", "money for the hospital", "needs money", "need money", NULL};
 static const char *const G_GIVEAWAY[] = {"giveaway", "give away", "giving away", "for free", "free crypto", NULL};
 static const char *const G_COINS[] = {"eth", "btc", "usdt", "bitcoin", "wallet address", "crypto", "token", "tokens", "sol", NULL};
 static const char *const G_ROMANCE[] = {"saw your profile", "army doctor", "on mission", "on a mission", "lonely tonight",
@@ -143,8 +147,12 @@ static const char *const G_URGENT[] = {"urgent", "urgently", "within 24h", "with
 static const char *const G_REPLY[] = {"reply yes", "reply y", "reply 1", "text yes", "reply stop", "reply now",
                                       "responde sí", "antworten sie mit ja", "press 1", "text win", "txt win", "reply win", "if not reply", "reply no", "reply 'no'", NULL};
 static const char *const G_CODE[] = {"send me the code", "the code you received", "code you just received", "6-digit code",
-                                     "6 digit code", "verification code", "code we sent", "whatsapp code", "code we just", "the code we", "code we texted", "code that was sent", "my verification code", "code i sent you by mistake", NULL};
-static const char *const G_CODE2[] = {"send", "share", "forward", "tell me", "read me", "give me", "by mistake", NULL};
+                                     "6 digit code", "verification code", "code we sent", "whatsapp code", "code we just", "the code we", "code we texted", "code that was sent", "my verification code", "code i sent you by mistake",
+                                     /* round 8 */
+                                     "code we just texted", "send us the code", "reply with the code", "bank app code",
+                                     "code to block", "code to confirm", NULL};
+static const char *const G_CODE2[] = {"send", "share", "forward", "tell me", "read me", "give me", "by mistake",
+                                      "reply with", "we need", NULL};
 static const char *const G_CALLBACK[] = {"if this wasn't you", "if this was not you", "if you did not make", "if you didn't make",
                                          "if you did not authori*", "if you didn't authori*", "call us immediately", "call this number", "if you did not *", "if you didn't *", "not you?", "didn't order this", "did not order this", NULL};
 static const char *const G_CALLBACK2[] = {"call", "ring", "dial", "reply", "1-800", "0800", NULL};
@@ -183,7 +191,10 @@ static const char *const G_MISTAKE[] = {"by mistake", "by accident", "accidental
 static const char *const G_MISTAKE2[] = {"send it back", "return it", "send back", "refund me", "give it back", NULL};
 /* the stranded traveller: only with money */
 static const char *const G_STRANDED[] = {"stuck at the airport", "stranded", "won't let me board", "let me board",
-                                         "stuck abroad", "lost my wallet and", NULL};
+                                         "stuck abroad", "lost my wallet and",
+                                         /* round 8: the grandchild in trouble */
+                                         "got arrested", "i'm in jail", "in jail and", "arrested abroad",
+                                         "had an accident and", "don't tell mom", "don't tell mum", "don't tell dad", NULL};
 /* fake renewals and scareware: "your Norton subscription renewed for $399, call to cancel" */
 static const char *const G_TECH[] = {"norton", "mcafee", "geek squad", "antivirus", "detected a virus", "virus on your",
                                      "your phone is infected", "your device is infected", "install the cleaner",

@@ -1001,6 +1001,14 @@ static void scan_ssn(const char *t, size_t len, struct cands *c)
 {
     static const char *const ctx[] = {"ssn", "social security", "social", "ss#", "ss no", NULL};
     /* AAA GG SSSS with spaces (no phone has that shape) after a tax or payroll word */
+    static const char *const ctx_other[] = {"room", "suite", "flat", "apt", "order", "invoice", "ticket", "tracking",
+                                            "ref", "case", "item", "part", "serial", "model", "code", "pin", "otp",
+                                            "ext", "tel", "phone", "call", "fax", "isbn", "page", "lot", "batch",
+                                            "version", "zip", "account", "acct", "routing", "sort", "example",
+                                            "sample", "test", "fake", "dummy", "invalid", "score", "scores", "table",
+                                            "row", "seat", "flight", "train", "bus", "gate", "platform", "parcel",
+                                            "policy", "claim", "member", "customer", "patient", "student", "employee",
+                                            "badge", "locker", "booking", "reservation", "confirmation", NULL};
     static const char *const ctx_tax[] = {"tax", "irs", "payroll", "w-2", "w2", "w-9", "w9", "1099", "employer",
                                           "medicare", "benefits", "id number", NULL};
     for (size_t s = 0; s + 9 <= len && !c->err; s++) {
@@ -1029,6 +1037,9 @@ static void scan_ssn(const char *t, size_t len, struct cands *c)
         if (sep == '-') conf = ctx_ok ? 0.95 : 0.8;
         else if (ctx_ok) conf = 0.85; /* spaces or bare 9 digits: only after "ssn" */
         else if (sep == ' ' && context_before(t, s, ctx_tax)) conf = 0.8; /* "the tax office asked for 123 45 6789" */
+        /* round 8: AAA GG SSSS with spaces is the card's own shape (no phone has it): an SSN unless
+         * a word before says the number is something else or an example ("room 123 45 6789") */
+        else if (sep == ' ' && !context_before(t, s, ctx_other)) conf = 0.7;
         else continue;
         add(c, ZT_PII_US_SSN, s, e, conf);
         s = e;
@@ -1615,6 +1626,97 @@ static bool person_context(const struct names *nm, const char *t, size_t len, si
     return false;
 }
 
+/* Round 8 (issue 16): a word owns an identifier when it is followed
+ * (after "'s", a dash or a colon) by an identifier's label ("SSN", "NI",
+ * "social security", or after "'s" also "number", "email", "card" ...), or
+ * follows "<identifier> de|of|van|di|da ..." ("el correo de Xiomara",
+ * "IBAN van Maartje"), or is the object of a verb of reaching someone
+ * before "on"/"at" and a number or an address ("reach Thandeka on 415...",
+ * "ring Dawn on +31 ..."). The bytes are compared ASCII-case-folded. */
+static bool fold_eq(const char *a, size_t an, const char *lit)
+{
+    size_t ln = strlen(lit);
+    if (an != ln) return false;
+    for (size_t k = 0; k < an; k++) {
+        unsigned char c = (unsigned char)a[k];
+        if (c >= 'A' && c <= 'Z') c = (unsigned char)(c + 32);
+        if (c != (unsigned char)lit[k]) return false;
+    }
+    return true;
+}
+
+static bool fold_in(const char *a, size_t an, const char *const *list)
+{
+    for (size_t k = 0; list[k]; k++)
+        if (fold_eq(a, an, list[k])) return true;
+    return false;
+}
+
+static bool id_owner(const char *t, size_t len, size_t s, size_t e, bool possessive, const char *pw, size_t pl)
+{
+    static const char *const label[] = {"ssn", "ni", "nino", "sin", "social", "national", "ssn:", "ni:", "nino:",
+                                        "passport", "dob", NULL};
+    static const char *const owned[] = {"number", "phone", "mobile", "cell", "email", "e-mail", "mail", "address",
+                                        "card", "iban", "account", "details", "new", "home", "nummer", "number:",
+                                        "email:", "ssn", "social", "ni", "national", NULL};
+    static const char *const id_noun[] = {"número", "numero", "móvil", "movil", "correo", "email", "e-mail", "mail",
+                                          "telefone", "telefono", "teléfono", "nummer", "iban", "ssn", "number",
+                                          "phone", "address", "dirección", "direccion", "endereço", "endereco",
+                                          "adresse", "indirizzo", "cellulare", "handynummer", "handy", "rekening",
+                                          "adres", "tarjeta", "cartão", "cartao", "karte", "pas", "celular",
+                                          "telefoonnummer", "mobiel", "portable", NULL};
+    static const char *const of[] = {"de", "of", "van", "di", "da", "do", "von", "du", "del", "della", NULL};
+    static const char *const reach[] = {"reach", "ring", "call", "text", "contact", "phone", "message", "whatsapp",
+                                        "email", "try", "get", NULL};
+    /* "My SSN", "Her NI number", "Your email", "Mi número" */
+    static const char *const det[] = {"my", "your", "his", "her", "our", "their", "its", "the", "this", "that", "new",
+                                      "old", "mi", "tu", "su", "mon", "ma", "ton", "ta", "son", "sa", "mein", "meine",
+                                      "dein", "sein", "seine", "ihr", "ihre", "mijn", "jouw", "zijn", "haar", "il",
+                                      "la", "le", "el", "meu", "minha", "seu", "sua", "mio", "suo", "any", "no",
+                                      "which", "what", "whose", "same", "wrong", "fake", "test", "invalid", "valid",
+                                      "sample", "example", "dummy", NULL};
+    if (fold_in(t + s, e - s, det)) return false;
+    size_t i = e;
+    if (possessive) i += 2;
+    while (i < len && t[i] == ' ') i++;
+    /* a dash or a colon between: "Aled — NI", "Colt - SSN" */
+    if (!possessive) {
+        if (i + 2 < len && (unsigned char)t[i] == 0xE2 && (unsigned char)t[i + 1] == 0x80 &&
+            ((unsigned char)t[i + 2] == 0x94 || (unsigned char)t[i + 2] == 0x93))
+            i += 3;
+        else if (i < len && (t[i] == '-' || t[i] == ':'))
+            i++;
+        while (i < len && t[i] == ' ') i++;
+    }
+    size_t ws = i;
+    while (i < len && t[i] != ' ' && t[i] != ',' && t[i] != '.') i++;
+    if (i > ws && (fold_in(t + ws, i - ws, label) || (possessive && fold_in(t + ws, i - ws, owned)))) return true;
+    /* "<noun> de <Name>" */
+    if (pl && word_in(pw, pl, of)) {
+        size_t q = s;
+        while (q > 0 && t[q - 1] == ' ') q--;
+        q -= pl;
+        while (q > 0 && t[q - 1] == ' ') q--;
+        size_t ne = q;
+        while (q > 0 && t[q - 1] != ' ') q--;
+        if (ne > q && fold_in(t + q, ne - q, id_noun)) return true;
+    }
+    /* "reach <Name> on +31 ...", "ring <Name> at 07700 ..." */
+    if (pl && word_in(pw, pl, reach)) {
+        size_t q = e;
+        while (q < len && t[q] == ' ') q++;
+        if (q + 3 < len && (fold_eq(t + q, 2, "on") || fold_eq(t + q, 2, "at")) && t[q + 2] == ' ') {
+            q += 3;
+            while (q < len && t[q] == ' ') q++;
+            if (q < len && (zt_ascii_digit((unsigned char)t[q]) || t[q] == '+' || t[q] == '(')) return true;
+            size_t r = q;
+            while (r < len && t[r] != ' ') r++;
+            if (memchr(t + q, '@', r - q)) return true;
+        }
+    }
+    return false;
+}
+
 /* A title before position s: "Mr ", "Ms ", "Dr. ", "Prof ". */
 static bool after_title(const char *t, size_t s)
 {
@@ -1785,6 +1887,17 @@ static bool starts_email(struct eheads *h, struct cands *c, const char *t, size_
     return false;
 }
 
+/* Round 8: the word t[s, s + n) again, as a whole word in any case, at or after from. */
+static bool recurs(const char *t, size_t len, size_t from, size_t s, size_t n)
+{
+    for (size_t i = from; i + n <= len; i++) {
+        if (i > 0 && (zt_ascii_alpha((unsigned char)t[i - 1]) || (unsigned char)t[i - 1] >= 0x80)) continue;
+        if (i + n < len && (zt_ascii_alpha((unsigned char)t[i + n]) || (unsigned char)t[i + n] >= 0x80)) continue;
+        if (fold_cmp(t + i, n, t + s, n) == 0) return true;
+    }
+    return false;
+}
+
 /* ---- PERSON_NAME: the learned context scorer ------------------------------- */
 
 /* The features of a capitalised candidate [s, e) for the name model
@@ -1917,6 +2030,8 @@ static void scan_names(const struct names *nm, const struct zt_hlr *model, const
 {
     if (!nm || !nm->n) return;
     struct eheads eh = {0};
+    size_t first_at = 0, pun_s = 0, pun_n = 0;
+    while (first_at < len && (t[first_at] == ' ' || t[first_at] == '\n')) first_at++;
     for (size_t s = 0; s < len && !c->err; s++) {
         /* a Latin capital beyond ASCII may start a name ("Émilie", "Ángela", "Søren" is ASCII-first) */
         bool cap_latin = (unsigned char)t[s] == 0xC3 && s + 1 < len && (unsigned char)t[s + 1] >= 0x80 &&
@@ -1996,6 +2111,8 @@ static void scan_names(const struct names *nm, const struct zt_hlr *model, const
             p2s -= pl;
             size_t pl2 = prev_word(t, p2s, pw2, sizeof pw2, &st2, &cm2);
             static const char *const greet[] = {"hi", "hello", "thanks", "love", "regards", "talk", "talked", "spoke",
+                                                /* round 8: "ask for Wiremu on the desk" */
+                                                "ask", "asking",
                                                 "speak", "sent", "send", "gave", "give", "gift", "present", "shout",
                                                 "shoutout", "congrats", "welcome", "goodbye", "bye", "wishes", NULL};
             if (pl2 && word_in(pw2, pl2, greet)) addressed = true;
@@ -2004,6 +2121,9 @@ static void scan_names(const struct names *nm, const struct zt_hlr *model, const
         if (at && handle_group(t + s, n)) conf = 0;
         bool vocative = e < len && t[e] == ',' && (start || addressed);
         bool possessive = e + 1 < len && t[e] == '\'' && (t[e + 1] == 's' || t[e + 1] == 'S');
+        /* round 8: the owner of an identifier: "Tammy SSN 586-...", "Lennox NI MX 10 ...", "Autumn's SSN",
+         * "Crispin's national insurance number", "el móvil de Inmaculada", "reach Thandeka on 415..." */
+        if (!addressed && !titled && !at && id_owner(t, len, s, e, possessive, pl ? pw : NULL, pl)) addressed = true;
         bool subject = nl && word_in(nw, nl, name_after);
         bool subject_weak = nl && word_in(nw, nl, name_after_weak);
         if (subject_weak && (eq_lit(nw, "is") || eq_lit(nw, "was")) && followed_by_ing(t, len, e)) subject = true;
@@ -2016,8 +2136,18 @@ static void scan_names(const struct names *nm, const struct zt_hlr *model, const
                                              "replied", "messaged", "agreed", "reckons", "promised", "wrote", NULL};
         static const char *const did_verb[] = {"reply", "say", "call", "come", "text", "answer", "send", "get",
                                                "ring", "email", "message", NULL};
+        /* verbs a person does and an app or a club does not ("Uber says", "Barcelona won") */
+        static const char *const own_verb[] = {"gave", "sang", "sings", "cried", "laughed", "cooked", "baked",
+                                               "borrowed", "lent", "promised", "texted", "emailed", "messaged",
+                                               "replied", "told", "asked", "rang", "reckons", "prefers", "married",
+                                               "typed", "signed", "forgot", "owes", "loves", "hates", "studied",
+                                               "teaches", "swam", "danced", "rents", "wore", NULL};
         if (unknown && n >= 3 && nl &&
             (word_in(nw, nl, speech) || (pl && eq_lit(pw, "did") && word_in(nw, nl, did_verb))))
+            conf += 0.25;
+        /* round 8: an unknown word starting the message as the subject of a person's verb
+         * ("Keala gave me", "Siobhan sang", "Latoya typed", "Aurelio is renting") */
+        else if (unknown && n >= 3 && nl && start && !pl && !cap_next && word_in(nw, nl, own_verb))
             conf += 0.25;
         if (at || addressed || vocative || (possessive && !unknown) || end_thanks) conf += 0.45;
         else if (subject && !unknown) conf += 0.3;
@@ -2104,6 +2234,18 @@ static void scan_names(const struct names *nm, const struct zt_hlr *model, const
                 int pf = name_find(nm, t + fs, fl);
                 if (pf == 0 || pf == 1 || more_name(t + fs, fl)) conf = 0;
             }
+        }
+        /* round 8: the word again later in the same message, the first
+         * time starting it with a verb after: a name and then the word
+         * itself ("Rose rose early", "Florence studied in Florence",
+         * "Earl drinks Earl Grey"); the later one is the thing */
+        if (pun_n && n == pun_n && fold_cmp(t + s, n, t + pun_s, pun_n) == 0) conf = 0;
+        else if (!lower && start && !pl && s == first_at && nl && !cap_next && !possessive && f != 2 &&
+                 !word_in(self, strlen(self), not_names) && !word_in(nw, nl, org_after) &&
+                 !word_in(nw, nl, modal_after) && recurs(t, len, e, s, n)) {
+            if (conf < 0.7) conf = 0.7;
+            pun_s = s;
+            pun_n = n;
         }
         if (conf >= 0.5) add(c, ZT_PII_PERSON_NAME, s, e, conf);
         s = e;

@@ -332,6 +332,31 @@ static void test_harassment_rules(void **state)
         if (r5[i].rule) expect(r5[i].text, ZT_MOD_HARASSMENT, r5[i].rule);
         else expect_allow(r5[i].text);
     }
+    /* round 8 (issue 16): a plate written out, a grudge with whereabouts,
+     * someone's home shown, where a third person works and when they come
+     * out, calls to confront or keep calling; threats with a time or a
+     * place; and benign look-alikes */
+    static const struct {
+        const char *text, *rule; /* rule NULL: allowed */
+    } r8[] = {
+        {"her reg is KT66 WPL, the silver Corsa by the gym", "doxxing"},
+        {"the guy who grassed lives above the bakery on Mill Road", "doxxing"},
+        {"I found his house on Street View, it's 8 Ash Grove", "doxxing"},
+        {"er arbeitet im Baumarkt am Ring, Schicht endet um 18 Uhr", "doxxing"},
+        {"her husband's mobile is 07700 900461, keep calling till he answers", "doxxing"},
+        {"she drops her son at Hillside Nursery at 8, that's where to find her", "doxxing"},
+        {"I'll beat you black and blue after work on Monday", "threat"},
+        {"I'll put you in a coma if you touch my bike", "threat_phrase"},
+        {"my reg is KT66 WPL, can you add it to the visitor list?", NULL},
+        {"the girl who reported the leak lives at number 4, I took her some biscuits", NULL},
+        {"she works at the pharmacy on the square, mornings, ask her about the cream", NULL},
+        {"I'll beat you to the office tomorrow", NULL},
+        {"I'll beat you at darts on Friday", NULL},
+    };
+    for (size_t i = 0; i < sizeof r8 / sizeof r8[0]; i++) {
+        if (r8[i].rule) expect(r8[i].text, ZT_MOD_HARASSMENT, r8[i].rule);
+        else expect_allow(r8[i].text);
+    }
     /* quoted or reported abuse */
     expect_allow("my brother said \"you're useless\" to the ref and got a yellow card");
     expect_allow("the chorus goes \"I'm coming for you\" over and over");
