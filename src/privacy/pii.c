@@ -2239,7 +2239,14 @@ static void scan_names(const struct names *nm, const struct zt_hlr *model, const
          * time starting it with a verb after: a name and then the word
          * itself ("Rose rose early", "Florence studied in Florence",
          * "Earl drinks Earl Grey"); the later one is the thing */
-        if (pun_n && n == pun_n && fold_cmp(t + s, n, t + pun_s, pun_n) == 0) conf = 0;
+        static const char *const thing_before[] = {"in", "to", "at", "the", "a", "an", "from", "of", "on", "near",
+                                                   "visiting", "visit", "through", "via", "my", "his", "her", "our",
+                                                   "their", "your", NULL};
+        if (pun_n && n == pun_n && fold_cmp(t + s, n, t + pun_s, pun_n) == 0) {
+            /* ... only where it reads as the thing ("in Florence", "a Mercedes", "Earl Grey"); the
+             * same person named again keeps the hit ("Sam said hi. Sam is coming too") */
+            if ((pl && word_in(pw, pl, thing_before)) || cap_next) conf = 0;
+        }
         else if (!lower && start && !pl && s == first_at && nl && !cap_next && !possessive && f != 2 &&
                  !word_in(self, strlen(self), not_names) && !word_in(nw, nl, org_after) &&
                  !word_in(nw, nl, modal_after) && recurs(t, len, e, s, n)) {
