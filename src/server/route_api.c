@@ -96,7 +96,7 @@ struct rjob {
     bool sse_started;
     int fail;               /* ZT_E* while answering */
     struct zt_buf text;     /* non-streamed answer (restored: wiped) */
-    struct zt__cache_req cache; /* the result cache: the key to store the answer under */
+    struct zt_rcache_req cache; /* the result cache: the key to store the answer under */
     char user[ZT_AUTH_ID_MAX];  /* the caller's identity, for the completion webhook */
     uint64_t start_ms;
     /* placed through the scheduler (r->orch): the job's id there, the body
@@ -308,7 +308,7 @@ static void job_unref(struct rjob *j)
     zt_free(j->ids);
     zt_privacy_verdict_deinit(&j->verdict);
     wipe_buf(&j->text);
-    zt__cache_req_deinit(&j->cache);
+    zt_rcache_req_deinit(&j->cache);
     zt_free(j);
 }
 
@@ -360,7 +360,7 @@ static bool sse_start(struct rjob *j)
 static void emit(struct rjob *j, const char *text, size_t len)
 {
     if (!len || j->fail) return;
-    zt__cache_text(&j->cache, text, len);
+    zt_rcache_req_text(&j->cache, text, len);
     if (!j->stream) {
         if (zt_buf_append(&j->text, text, len) != 0) j->fail = ZT_ETOOBIG;
         return;
@@ -389,10 +389,8 @@ static void answer_ok(struct rjob *j, const struct zt_sealed_result *res)
     }
     struct zt__openai_ran ran = ran_on(j, res, rec);
     struct zt__openai_usage u = {res->final.prompt_tokens, res->final.completion_tokens, 0};
-    if (!j->fail) { /* stored before the answer goes out: a client that asks again at once gets the hit */
-        struct zt__cache_env env = cache_env(j->r);
-        zt__cache_done(&env, &j->cache, res, j->worker.node_id);
-    }
+    if (!j->fail) /* stored before the answer goes out: a client that asks again at once gets the hit */
+        zt_rcache_req_done(j->r->cache, &j->cache, res, j->worker.node_id);
     if (j->stream) {
         sse(j, zt__openai_final_chunk(&j->oa, finish, &ran));
         if (j->include_usage) sse(j, zt__openai_usage_chunk(&j->oa, &u));
@@ -541,9 +539,9 @@ static void log_done(struct rjob *j, const struct zt_job_outcome *o, const char 
 {
     bool ok = strcmp(outcome, "ok") == 0;
     if (strcmp(outcome, "retry") != 0)
-        zt__cache_job_webhook(j->r->bridge, j->sched_id[0] ? j->sched_id : j->job ? zt_job_call_id(j->job) : NULL,
-                              j->user, j->model, j->worker.node_id, outcome, o->result.final.prompt_tokens,
-                              o->result.final.completion_tokens, zt_time_mono_ms() - j->start_ms);
+        zt_bridge_job_completed(j->r->bridge, j->sched_id[0] ? j->sched_id : j->job ? zt_job_call_id(j->job) : NULL,
+                                j->user, j->model, j->worker.node_id, outcome, o->result.final.prompt_tokens,
+                                o->result.final.completion_tokens, zt_time_mono_ms() - j->start_ms);
     if (strcmp(outcome, "client_gone") != 0) count_peer(j->r, j->worker.node_id, ok);
     zt_log(ok ? ZT_LOG_INFO : ZT_LOG_WARN, "remote_job_done",
            "job_id=%s sched_job=%s worker=%s workers=%u via=%s model=%s outcome=%s worker_status=%ld prompt_tokens=%u "
@@ -1085,7 +1083,7 @@ static void run_sched(void *arg)
         }
         wipe_buf(&j->text); /* a non-streamed answer starts again */
         zt_buf_init(&j->text, TEXT_MAX);
-        zt__cache_restart(&j->cache);
+        zt_rcache_req_restart(&j->cache);
     }
     bool paid = o.status == ZT_JOB_VERIFIED && outcome && strcmp(outcome, "ok") == 0;
     struct zt_node_info wi;
@@ -1106,7 +1104,7 @@ static void run_sched(void *arg)
     if (paid && r->chain) {
         struct zt_ledger_prices at;
         zt_ledger_prices_at(zt_chain_prices(r->chain), own ? &rate : NULL, &at);
-        zt__cache_payout_webhook(r->bridge, &at, j->sched_id, j->user, worker, o.result.final.prompt_tokens,
+        zt_bridge_payout_settled(r->bridge, &at, j->sched_id, j->user, worker, o.result.final.prompt_tokens,
                                  o.result.final.completion_tokens);
     }
     /* whatever happened, the job is over here: one still active in the
