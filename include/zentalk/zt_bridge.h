@@ -99,7 +99,7 @@ ZT_NODISCARD int zt_bridge_register_metrics(struct zt_bridge *b, struct zt_metri
 
 /* job.completed: a job ended (no text: the counts and where it ran).
  * outcome "ok", "cache", or why it failed ("ok" false); user NULL or ""
- * (anonymous): no "user" field. The data object (the caller's; NULL when
+ * (anonymous): "user" is null. The data object (the caller's; NULL when
  * job_id is NULL or empty, or out of memory) and its idempotency key
  * "job.completed:<job id>" in key. */
 struct zt_ledger_prices;
