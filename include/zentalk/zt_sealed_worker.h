@@ -58,7 +58,8 @@ bool zt_sealed_worker_runs_jobs(const struct zt_sealed_worker *w);
 
 /* The URL the node serves, for the descriptor (copied; the cached
  * descriptor is re-signed). Called once the server listens, while requests
- * may already run: until then the descriptor names no endpoint. */
+ * may already run: until then there is no descriptor (ZT_EINVAL: it must
+ * name an endpoint). */
 void zt_sealed_worker_set_endpoint(struct zt_sealed_worker *w, const char *endpoint);
 
 /* A check this worker ran ended (a teacher-forced verification job, or a
