@@ -112,12 +112,11 @@ void zt__sealed_h_job(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_
     (void)body; /* the envelope's bytes are read from the request */
     struct zt_sealed_worker *sj = ud;
     struct zt_http_req *req = cx->req;
-    if (!sj) {
-        zt_http_resp_error(resp, 503, "unavailable", "this node has no identity key to open jobs with");
-        return;
-    }
-    if (!zt_sealed_worker_runs_jobs(sj)) {
-        zt_http_resp_error(resp, 503, "not_a_worker", "this node does not run the worker role (node.roles)");
+    const char *off = !sj                              ? "this node has no identity key to open jobs with"
+                      : !zt_sealed_worker_runs_jobs(sj) ? "this node does not run the worker role (node.roles)"
+                                                        : NULL;
+    if (off) {
+        zt_http_resp_error(resp, 503, sj ? "not_a_worker" : "unavailable", off);
         return;
     }
     size_t len;
