@@ -8,8 +8,11 @@
  * id. Then accepted jobs (the stories260K test model; skipped without it):
  * the stream header out, the id recorded (the same envelope again is a
  * replay), an anonymous address's share of the replay cache exhausted with
- * a Retry-After while another address and an identity still get in. The
- * sealed stream over HTTP is test_sealed_jobs's. */
+ * a Retry-After while another address and an identity still get in; a
+ * run's stream written through a stand-in connection and read back by the
+ * client (text, final chunk, receipt), cut short once on a failed write,
+ * going on when the client left. The sealed stream over HTTP is
+ * test_sealed_jobs's. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -29,9 +32,12 @@
 #include "zentalk/zt_buf.h"
 #include "zentalk/zt_config.h"
 #include "zentalk/zt_envelope.h"
+#include "zentalk/zt_hash.h"
 #include "zentalk/zt_identity.h"
 #include "zentalk/zt_infer.h"
 #include "zentalk/zt_log.h"
+#include "zentalk/zt_runner.h"
+#include "zentalk/zt_sealed.h"
 #include "zentalk/zt_sealed_worker.h"
 #include "zentalk/zt_str.h"
 #include "zentalk/zt_time.h"
@@ -91,6 +97,8 @@ static uint64_t now_s(void)
 }
 
 /* An envelope sealed to pk, created at created, living ttl seconds. */
+static struct zt_env_header last_hdr; /* the header of the last envelope sealed */
+
 static uint8_t *seal_model(struct fx *f, const uint8_t *pk, uint64_t created, uint64_t ttl, uint64_t max_price,
                            const char *body, const char *model, size_t *len)
 {
@@ -107,7 +115,7 @@ static uint8_t *seal_model(struct fx *f, const uint8_t *pk, uint64_t created, ui
     t.model_len = (uint8_t)strlen(model);
     memcpy(t.model, model, t.model_len + 1);
     uint8_t *env = NULL;
-    assert_int_equal(zt_env_seal(&t, pk, (const uint8_t *)body, strlen(body), NULL, &env, len), 0);
+    assert_int_equal(zt_env_seal(&t, pk, (const uint8_t *)body, strlen(body), &last_hdr, &env, len), 0);
     return env;
 }
 
@@ -273,6 +281,104 @@ static void test_accept_and_shares(void **state)
     zt_free(env);
 }
 
+/* The route's side of a run: a connection that keeps what is written. */
+struct conn {
+    struct zt_buf out;
+    int fail_with; /* what the next write returns (0: written) */
+    unsigned ends;
+};
+
+static int conn_write(void *c, const void *p, size_t n)
+{
+    struct conn *k = c;
+    if (k->fail_with) return k->fail_with;
+    return zt_buf_append(&k->out, p, n);
+}
+
+static void conn_end(void *c)
+{
+    ((struct conn *)c)->ends++;
+}
+
+static const struct zt_sealed_conn CONN = {conn_write, conn_end};
+
+static void on_text(void *ud, const char *t, size_t n)
+{
+    zt_ignore(zt_buf_append(ud, t, n));
+}
+
+/* Accept a job and run it with made-up runner events, write failing as
+ * fail_with says on the first text: the bytes and ends seen. */
+static void run_events(struct fx *f, int fail_with, struct conn *k, uint8_t head[static ZT_ENV_STREAM_HDR_LEN])
+{
+    size_t len;
+    uint8_t *env = seal(f, zt_identity_kem_pk(f->id), now_s(), 60, 0, JOB, &len);
+    struct zt_sealed_run *run = NULL;
+    struct zt_infer_job *job = NULL;
+    struct zt_sealed_refusal why;
+    assert_int_equal(zt_sealed_worker_accept(f->w, env, len, "alice", true, NULL, &run, &job, head, &why), 0);
+    zt_free(env);
+    zt_infer_job_free(job); /* the events below stand in for the runner */
+    memset(k, 0, sizeof *k);
+    zt_buf_init(&k->out, 1 << 20);
+    k->fail_with = fail_with;
+    struct zt_job_event ev = {.kind = ZT_JOB_TEXT, .text = "Once", .len = 4, .token = -1};
+    zt_sealed_run_text(run, &ev, &CONN, k);
+    k->fail_with = 0;
+    ev.text = " upon";
+    ev.len = 5;
+    zt_sealed_run_text(run, &ev, &CONN, k);
+    struct zt_job_event done = {.kind = ZT_JOB_DONE, .finish_reason = "length", .prompt_tokens = 3,
+                                .completion_tokens = 2, .n_tokens = 2};
+    memset(done.hash, 0x5a, sizeof done.hash);
+    zt_sealed_run_done(run, &done, &CONN, k);
+    zt_sealed_run_free(run);
+}
+
+static void test_stream(void **state)
+{
+    struct fx *f = *state;
+    if (!f->have_model) zt_skip("stories260K.gguf not found (tests/models, or set ZT_TEST_MODELS_DIR)");
+    uint8_t head[ZT_ENV_STREAM_HDR_LEN];
+    struct conn k;
+    /* the client reads what the run wrote: the text, and a receipt signed
+     * by this worker over what it sent */
+    run_events(f, 0, &k, head);
+    assert_int_equal(k.ends, 1);
+    struct zt_sealed_reader *r = NULL;
+    uint8_t input_hash[32];
+    zt_sha256(input_hash, JOB, strlen(JOB));
+    assert_int_equal(zt_sealed_reader_new(&last_hdr, f->client_sk, zt_identity_kem_pk(f->id),
+                                          zt_identity_sign_pk(f->id), input_hash, &r), 0);
+    struct zt_buf text;
+    zt_buf_init(&text, 1 << 16);
+    assert_int_equal(zt_sealed_reader_feed(r, head, sizeof head, on_text, &text), 0);
+    assert_int_equal(zt_sealed_reader_feed(r, (const uint8_t *)k.out.data, k.out.len, on_text, &text), 0);
+    struct zt_sealed_result res;
+    assert_int_equal(zt_sealed_reader_finish(r, &res), 0);
+    assert_string_equal(zt_buf_str(&text), "Once upon");
+    assert_string_equal(res.final.finish_reason, "length");
+    assert_int_equal(res.final.prompt_tokens, 3);
+    assert_int_equal(res.final.completion_tokens, 2);
+    uint8_t chain[32];
+    memset(chain, 0x5a, sizeof chain);
+    assert_memory_equal(res.receipt.seq_chain, chain, sizeof chain);
+    zt_sealed_reader_free(r);
+    zt_buf_deinit(&text);
+    zt_buf_deinit(&k.out);
+
+    /* a write that fails ends the stream short, once: nothing after it */
+    run_events(f, ZT_EIO, &k, head);
+    assert_int_equal(k.ends, 1);
+    assert_int_equal(k.out.len, 0);
+    zt_buf_deinit(&k.out);
+    /* the client gone (ZT_ECLOSED) is not a failure of the run: it goes on */
+    run_events(f, ZT_ECLOSED, &k, head);
+    assert_int_equal(k.ends, 1);
+    assert_true(k.out.len > 0);
+    zt_buf_deinit(&k.out);
+}
+
 static void test_not_a_worker(void **state)
 {
     (void)state;
@@ -312,6 +418,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_descriptor, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_accept_and_shares, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stream, setup, teardown),
         cmocka_unit_test(test_not_a_worker),
     };
     return zt_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
