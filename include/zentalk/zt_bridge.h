@@ -95,4 +95,30 @@ ZT_NODISCARD int zt_bridge_emit(struct zt_bridge *b, const char *type, const cha
  * zentalk_webhooks_pending (b NULL, webhooks off: the same families, 0). */
 ZT_NODISCARD int zt_bridge_register_metrics(struct zt_bridge *b, struct zt_metrics *m);
 
+/* ---- the gateway's job events (src/bridge/events.c) ---------------------- */
+
+/* job.completed: a job ended (no text: the counts and where it ran).
+ * outcome "ok", "cache", or why it failed ("ok" false); user NULL or ""
+ * (anonymous): "user" is null. The data object (the caller's; NULL when
+ * job_id is NULL or empty, or out of memory) and its idempotency key
+ * "job.completed:<job id>" in key. */
+struct zt_ledger_prices;
+json_t *zt_bridge_job_completed_data(const char *job_id, const char *user, const char *model, const char *worker,
+                                     const char *outcome, uint32_t prompt_tokens, uint32_t completion_tokens,
+                                     uint64_t duration_ms, char key[static ZT_BRIDGE_KEY_MAX + 1]);
+/* payout.settled: what the worker earned for the job at prices p, in base
+ * units as decimal text ("amount", and the fee kept, "fee"); key
+ * "payout.settled:<job id>". NULL also when the cost cannot be computed. */
+json_t *zt_bridge_payout_settled_data(const struct zt_ledger_prices *p, const char *job_id, const char *user,
+                                      const char *worker, uint32_t prompt_tokens, uint32_t completion_tokens,
+                                      char key[static ZT_BRIDGE_KEY_MAX + 1]);
+/* The two above, emitted (zt_bridge_emit; a failure is logged there). b
+ * NULL, or no data: no-op. */
+void zt_bridge_job_completed(struct zt_bridge *b, const char *job_id, const char *user, const char *model,
+                             const char *worker, const char *outcome, uint32_t prompt_tokens,
+                             uint32_t completion_tokens, uint64_t duration_ms);
+void zt_bridge_payout_settled(struct zt_bridge *b, const struct zt_ledger_prices *p, const char *job_id,
+                              const char *user, const char *worker, uint32_t prompt_tokens,
+                              uint32_t completion_tokens);
+
 #endif

@@ -25,6 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "zentalk/zt_buf.h"
 #include "zentalk/zt_error.h"
 #include "zentalk/zt_sealed.h"
 
@@ -153,5 +154,62 @@ void zt_rcache_note_verify(struct zt_rcache *c, bool same);
  * and zentalk_result_cache_bytes. */
 struct zt_metrics;
 ZT_NODISCARD int zt_rcache_register_metrics(struct zt_rcache *c, struct zt_metrics *m);
+
+/* ---- one request's part (src/jobs/cache_req.c) -----------------------------
+ * What the gateway's route decides per request (docs/internals/rcache.md):
+ * whether the cache applies (privacy.result_cache, retention, the privacy
+ * verdict) and how a hit is answered and billed; what is below is the
+ * cache's side of it, with no HTTP. */
+
+struct zt_privacy_layer;
+/* The scope of a caller's entries: "tenant" when mode is "tenant" (every
+ * caller of this gateway), else "user:" + the caller's audit pseudonym
+ * (zt_pseudoid.h; pv's, created when new), so that a GDPR erase, which
+ * destroys the pseudonym's salt, makes the caller's entries unreachable;
+ * without pseudonyms (pv NULL: audit log off) "user-id:" + the identity
+ * itself, and only retention removes them. false (no scope: never cached)
+ * for an empty identity (anonymous callers, the tokenless local operator)
+ * or when the pseudonym cannot be had. */
+bool zt_rcache_scope(const char *mode, struct zt_privacy_layer *pv, const char *identity, char *out, size_t n);
+/* What the model file and build table is keyed by: the model's name and
+ * the modes body asks for ("precision", "kv_cache": one name runs as
+ * several builds, each with its entries), as "<model>[ precision=<p>][
+ * kv_cache=<kv>]"; false when that does not fit in n bytes. */
+bool zt_rcache_variant(const char *model, json_t *body, char *out, size_t n);
+
+/* What one request needs from the cache, kept with the job (embedded;
+ * zero-initialised = off). */
+struct zt_rcache_req {
+    bool on;                                   /* a verified answer is stored under its name */
+    bool verify;                               /* a sampled hit re-run: compare with ent */
+    uint8_t job[ZT_RCACHE_KEY_LEN];            /* the job's digest (zt_rcache_key) */
+    uint8_t key[ZT_RCACHE_KEY_LEN];            /* verify: the entry's name */
+    char model[ZT_RCACHE_MODEL_NAME_MAX + 1];  /* the model and modes asked (zt_rcache_variant) */
+    struct zt_rcache_entry ent;                /* verify: the cached entry */
+    struct zt_buf text;                        /* the answer as it streams (wiped) */
+};
+/* Look the job up for scope (zt_rcache_scope): kind chat or completion,
+ * model, max_tokens and the request body as zt_rcache_key takes them. 0:
+ * a hit, *hit filled (zt_rcache_entry_deinit it) and q off. ZT_ENOTFOUND:
+ * run the job, with q set up to store its verified answer (on), or to
+ * compare it with a sampled hit's entry (verify), or off when the job
+ * cannot be cached (a name too long, an error). A miss because the
+ * model's file and build are not known yet is counted here. */
+ZT_NODISCARD int zt_rcache_req_begin(struct zt_rcache *c, const char *scope, bool chat, const char *model,
+                                     uint32_t max_tokens, json_t *body, struct zt_rcache_req *q,
+                                     struct zt_rcache_entry *hit);
+/* The answer's text as it streams (no-op when off; too large: off). */
+void zt_rcache_req_text(struct zt_rcache_req *q, const char *text, size_t len);
+/* The job starts again on another worker: forget the text so far. */
+void zt_rcache_req_restart(struct zt_rcache_req *q);
+/* A verified remote result (its final checkpoint and receipt; worker: its
+ * node id): the model name's file and build are now those it ran as; a
+ * re-verified entry whose chain differs is counted a mismatch, logged
+ * (result_cache_mismatch) and removed; then the answer is stored under its
+ * name (replacing). No-op when c is NULL, q is off, or res has no
+ * checkpoint. */
+void zt_rcache_req_done(struct zt_rcache *c, struct zt_rcache_req *q, const struct zt_sealed_result *res,
+                        const char *worker);
+void zt_rcache_req_deinit(struct zt_rcache_req *q); /* wipes the text; q is off after */
 
 #endif

@@ -1,5 +1,5 @@
 /* zt_replay_share.h: per-caller shares of the worker's sealed-job replay
- * cache (src/jobs; the sealed route, src/server/sealed_api.c, uses it;
+ * cache (src/jobs; the worker side of sealed jobs, sealed_worker.c, uses it;
  * issue 17 item 1).
  *
  * The replay cache (zt_envelope.h) holds every unexpired job id and refuses

@@ -28,7 +28,7 @@
 #include "../server/privacy_api.h"
 #include "../server/relay_api.h"
 #include "../server/route_api.h"
-#include "../server/sealed_api.h"
+#include "zentalk/zt_sealed_worker.h"
 #include "../server/ws_api.h"
 #include "joiner.h"
 #include "wiring.h"
@@ -100,7 +100,7 @@ struct zt_node {
     struct zt__wiring *wiring;
     struct zt__gdpr *gdpr;              /* export/erase routes */
     struct zt_gdpr_sweeper *sweeper;    /* retention */
-    struct zt__sealed *sealed;
+    struct zt_sealed_worker *sealed;
     struct zt__attest *attest;
     struct zt_server *server;
     struct zt_dht *dht; /* node.dht_port: discovery */
@@ -385,7 +385,7 @@ static int build_sweeper(struct zt_node *n)
 /* This gateway's signed descriptor, for its remote orchestrator. */
 static int gateway_desc(void *ud, char **out)
 {
-    return zt__sealed_descriptor(ud, out);
+    return zt_sealed_worker_descriptor(ud, NULL, out);
 }
 
 /* The verifier's settled hook to the ledger (the orchestrator does not
@@ -679,7 +679,7 @@ int zt_node_new(const struct zt_config *cfg, const char *node_id, const struct z
     if (!rc) zt_translate_svc_set_infer(n->translate, n->models); /* features.translate.model */
     if (!rc) rc = build_sweeper(n);
     /* the worker's sealed jobs and the signed descriptor and attestation */
-    if (!rc && (rc = zt__sealed_new(id, n->models, cfg, &n->sealed)) != 0) zt_ignore(zt_buf_appendf(err, "sealed jobs"));
+    if (!rc && (rc = zt_sealed_worker_new(id, n->models, cfg, &n->sealed)) != 0) zt_ignore(zt_buf_appendf(err, "sealed jobs"));
     if (!rc && (rc = zt__attest_new(id, n->models, &n->attest)) != 0)
         zt_ignore(zt_buf_appendf(err, "cannot hash the running binary for attestation: %s", strerror(errno)));
     if (!rc) rc = build_orchestrator(n, err);
@@ -692,7 +692,7 @@ int zt_node_new(const struct zt_config *cfg, const char *node_id, const struct z
         (rc = zt__joiner_new(cfg, id, n->models, trust_joined, n, &n->joiner, err)) != 0 && !err->len)
         zt_ignore(zt_buf_appendf(err, "node.join: %s", zt_strerror(rc)));
     if (!rc && n->joiner) zt__joiner_set_models_hook(n->joiner, mesh_want, n);
-    if (!rc && n->joiner) zt__sealed_set_check_hook(n->sealed, check_ended, n);
+    if (!rc && n->joiner) zt_sealed_worker_set_check_hook(n->sealed, check_ended, n);
     if (!rc) rc = build_mesh(n, err);
     if (!rc) rc = build_dbsync(n, err);
     if (!rc) rc = build_server(n, err);
@@ -710,7 +710,7 @@ int zt_node_start(struct zt_node *n)
     int rc = zt_server_start(n->server);
     /* the URL is known once listening (an ephemeral port); copied under the
      * descriptor's lock, since requests are already being served */
-    if (!rc) zt__sealed_set_endpoint(n->sealed, zt_server_endpoint(n->server));
+    if (!rc) zt_sealed_worker_set_endpoint(n->sealed, zt_server_endpoint(n->server));
     if (!rc) rc = zt_gdpr_sweeper_start(n->sweeper); /* retention: identity and audit log are set by now */
     if (!rc) rc = zt__orch_start(n->orch);
     if (!rc && n->joiner) {
@@ -771,7 +771,7 @@ static int peers_text(struct zt_node *n, char **out, size_t *len, struct zt_buf 
 
 static int dht_sign(void *ud, char **json)
 {
-    return zt__sealed_descriptor(ud, json);
+    return zt_sealed_worker_descriptor(ud, NULL, json);
 }
 
 /* A revocation the DHT learnt: the registry honours it (orchestrator role). */
@@ -905,7 +905,7 @@ void zt_node_free(struct zt_node *n)
     zt_translate_svc_free(n->translate); /* after the last request that could use a pipeline */
     zt_translate_free(n->translator);
     zt__attest_free(n->attest);
-    zt__sealed_free(n->sealed);
+    zt_sealed_worker_free(n->sealed);
     zt__gdpr_free(n->gdpr);
     zt__feat_conv_free(n->conv); /* after zt_infer_shutdown(): no job callback runs any more */
     zt_intent_pool_free(n->intents); /* after the routes: batches still queued end stopped */

@@ -8,7 +8,9 @@
  * scope by and are never cached), while privacy.result_cache is not off and
  * privacy.retention_cache_days is not 0. The scope is the caller (user:
  * its audit pseudonym, which a GDPR erase shreds) or every caller of this
- * gateway (tenant). A hit is answered at once, on the
+ * gateway (tenant): zt_rcache_scope. The keys, the lookup and the storing
+ * of a verified answer are the cache's (zt_rcache.h, src/jobs/cache_req.c);
+ * this file renders a hit and bills it. A hit is answered at once, on the
  * HTTP thread: no worker, no pool slot. */
 #include "cache_api.h"
 
@@ -28,38 +30,6 @@
 #include "zentalk/zt_time.h"
 
 #define SSE_MAX ((size_t)16 << 20)
-
-/* The scope of an entry: "tenant", or "user:" + the caller's audit
- * pseudonym (zt_pseudoid.h), so that a GDPR erase, which destroys the
- * pseudonym's salt, makes the caller's entries unreachable (their names
- * and value keys derive from it); without pseudonyms (audit log off) the
- * identity itself, and only retention removes them. */
-static bool scope_of(const struct zt__cache_env *env, const struct zt__req_ctx *cx, char *out, size_t n)
-{
-    const char *who = cx->principal.identity;
-    if (!who[0]) return false; /* anonymous, or the tokenless local operator: no identity to scope by */
-    if (zt_str_eq(env->cfg->privacy.result_cache, "tenant")) {
-        zt_strlcpy(out, "tenant", n);
-        return true;
-    }
-    char p[ZT_PSEUDOID_STR];
-    int rc = env->pv ? zt_privacy_layer_pseudonym(env->pv, who, true, p) : ZT_ENOTFOUND;
-    if (rc == 0) snprintf(out, n, "user:%s", p);
-    else if (rc == ZT_ENOTFOUND) snprintf(out, n, "user-id:%s", who);
-    return rc == 0 || rc == ZT_ENOTFOUND;
-}
-
-/* What the model file and build table is keyed by: the model's name and
- * the modes the request asks for (precision, kv_cache: one name runs as
- * several builds, each with its entries); false when too long. */
-static bool variant_of(const char *model, json_t *body, char *out, size_t n)
-{
-    const char *p = json_string_value(json_object_get(body, "precision"));
-    const char *kv = json_string_value(json_object_get(body, "kv_cache"));
-    int w = snprintf(out, n, "%s%s%s%s%s", model, p ? " precision=" : "", p ? p : "", kv ? " kv_cache=" : "",
-                     kv ? kv : "");
-    return w > 0 && (size_t)w < n;
-}
 
 /* One "data: <json>\n\n" event appended to b (j taken). */
 static int sse_event(struct zt_buf *b, json_t *j)
@@ -157,37 +127,18 @@ static void answer_hit(const struct zt__cache_env *env, struct zt__req_ctx *cx, 
 
 bool zt__cache_lookup(const struct zt__cache_env *env, struct zt__req_ctx *cx, json_t *body, bool chat,
                       const char *model, uint32_t max_tokens, const struct zt_privacy_verdict *v, bool stream,
-                      bool include_usage, struct zt__cache_req *q, struct zt_http_resp *resp)
+                      bool include_usage, struct zt_rcache_req *q, struct zt_http_resp *resp)
 {
     memset(q, 0, sizeof *q);
     const struct zt_config *cfg = env->cfg;
     char scope[ZT_AUTH_ID_MAX + 8];
     if (!env->cache || !env->id || zt_str_eq(cfg->privacy.result_cache, "off") ||
         cfg->privacy.retention_cache_days <= 0 || v->kind != ZT_PRIVACY_VERDICT_ALLOW || v->types != 0 ||
-        !scope_of(env, cx, scope, sizeof scope))
+        !zt_rcache_scope(cfg->privacy.result_cache, env->pv, cx->principal.identity, scope, sizeof scope))
         return false;
-    if (!variant_of(model, body, q->model, sizeof q->model) ||
-        zt_rcache_key(env->cache, scope, chat ? "chat" : "completion", model, max_tokens, body, q->job) != 0)
-        return false;
-    zt_buf_init(&q->text, ZT_RCACHE_TEXT_MAX);
-    q->on = true;
-    /* the entry's name binds the model file and build the name runs as,
-     * known from the last verified answer for it; none yet: a miss */
-    struct zt_rcache_model mi;
-    if (!zt_rcache_model_current(env->cache, q->model, &mi)) {
-        zt_rcache_note_miss(env->cache);
-        return false;
-    }
-    if (zt_rcache_name(env->cache, q->job, &mi, q->key) != 0) return false;
     struct zt_rcache_entry e;
-    int rc = zt_rcache_get(env->cache, q->key, &e);
-    if (rc) return false; /* a miss: run it, and store the verified answer */
-    if (zt_rcache_sample_verify(env->cache)) { /* a worker runs it again; the answer is compared */
-        q->verify = true;
-        q->ent = e;
-        return false;
-    }
-    q->on = false;
+    if (zt_rcache_req_begin(env->cache, scope, chat, model, max_tokens, body, q, &e) != 0)
+        return false; /* a miss (run it, and store the verified answer), or a hit to re-verify */
     uint8_t jid[ZT_RCACHE_JOB_ID_LEN];
     char job_hex[2 * ZT_RCACHE_JOB_ID_LEN + 1];
     randombytes_buf(jid, sizeof jid);
@@ -196,9 +147,9 @@ bool zt__cache_lookup(const struct zt__cache_env *env, struct zt__req_ctx *cx, j
     const char *ps = cfg->chain.price_cache_hit;
     if (env->chain && ps && zt_u128_parse_tokens(ps, strlen(ps), &price) != 0) price = 0;
     char why[200] = "the ledger could not charge the cached answer";
-    rc = env->chain ? zt_chain_cache_hit(env->chain, cx->principal.identity, job_hex, zt_identity_id(env->id), price,
-                                         why, sizeof why)
-                    : 0;
+    int rc = env->chain ? zt_chain_cache_hit(env->chain, cx->principal.identity, job_hex, zt_identity_id(env->id),
+                                             price, why, sizeof why)
+                        : 0;
     if (rc) {
         bool pay = rc == ZT_EPERM || rc == ZT_ERANGE;
         zt_http_resp_error(resp, pay ? 402 : 503, pay ? "payment_required" : "unavailable", why);
@@ -208,105 +159,9 @@ bool zt__cache_lookup(const struct zt__cache_env *env, struct zt__req_ctx *cx, j
         zt__req_note_job(cx, job_hex);
         zt_log(ZT_LOG_DEBUG, "result_cache_hit", "job_id=%s model=%s request_id=%s", job_hex, model,
                zt_http_req_id(cx->req));
-        zt__cache_job_webhook(env->bridge, job_hex, cx->principal.identity, model, e.worker, "cache",
-                              e.prompt_tokens, e.completion_tokens, 0);
+        zt_bridge_job_completed(env->bridge, job_hex, cx->principal.identity, model, e.worker, "cache",
+                                e.prompt_tokens, e.completion_tokens, 0);
     }
     zt_rcache_entry_deinit(&e);
-    zt__cache_req_deinit(q);
     return true;
-}
-
-void zt__cache_text(struct zt__cache_req *q, const char *text, size_t len)
-{
-    if (q->on && zt_buf_append(&q->text, text, len) != 0) q->on = false; /* too large to keep */
-}
-
-void zt__cache_done(const struct zt__cache_env *env, struct zt__cache_req *q, const struct zt_sealed_result *res,
-                    const char *worker)
-{
-    if (!q->on || !env->cache || !res->checkpoint_len) return;
-    /* what this answer ran as: from now on the name's entries are those of
-     * this file and build (another one behind the name: the old entries
-     * are no longer named) */
-    struct zt_rcache_model mi;
-    memcpy(mi.sha256, res->ckpt.model_sha256, sizeof mi.sha256);
-    zt_strlcpy(mi.build_id, res->receipt.build_id, sizeof mi.build_id);
-    uint8_t name[ZT_RCACHE_KEY_LEN];
-    if (zt_rcache_name(env->cache, q->job, &mi, name) != 0) return;
-    zt_rcache_model_seen(env->cache, q->model, &mi);
-    if (q->verify) {
-        bool same = zt_rcache_same_chain(&q->ent, res->checkpoint, res->checkpoint_len);
-        zt_rcache_note_verify(env->cache, same);
-        if (!same) {
-            zt_rcache_del(env->cache, q->key); /* the fresh, verified answer replaces it below */
-            zt_log(ZT_LOG_WARN, "result_cache_mismatch", "worker=%s cached_worker=%s action=replaced", worker,
-                   q->ent.worker);
-        }
-    }
-    struct zt_rcache_entry e = {
-        .text = q->text.data ? q->text.data : (char *)"",
-        .text_len = q->text.len,
-        .prompt_tokens = res->final.prompt_tokens,
-        .completion_tokens = res->final.completion_tokens,
-        .receipt_len = res->receipt_len,
-        .checkpoint_len = res->checkpoint_len,
-        .created = zt_time_real_ms() / 1000,
-    };
-    zt_strlcpy(e.finish_reason, res->final.finish_reason, sizeof e.finish_reason);
-    zt_strlcpy(e.worker, worker, sizeof e.worker);
-    memcpy(e.receipt, res->receipt_bytes, res->receipt_len);
-    memcpy(e.checkpoint, res->checkpoint, res->checkpoint_len);
-    int rc = zt_rcache_put(env->cache, name, &e);
-    if (rc && rc != ZT_ETOOBIG)
-        zt_log(ZT_LOG_WARN, "result_cache_store_failed", "backend=%s error=%s", zt_rcache_backend(env->cache),
-               zt_strerror(rc));
-}
-
-void zt__cache_restart(struct zt__cache_req *q)
-{
-    if (q->text.data) sodium_memzero(q->text.data, q->text.cap);
-    q->text.len = 0;
-}
-
-void zt__cache_req_deinit(struct zt__cache_req *q)
-{
-    if (!q) return;
-    zt_rcache_entry_deinit(&q->ent);
-    if (q->text.data) sodium_memzero(q->text.data, q->text.cap);
-    zt_buf_deinit(&q->text);
-    q->on = q->verify = false;
-}
-
-void zt__cache_job_webhook(struct zt_bridge *b, const char *job_id, const char *user, const char *model,
-                           const char *worker, const char *outcome, uint32_t prompt_tokens,
-                           uint32_t completion_tokens, uint64_t duration_ms)
-{
-    if (!b || !job_id || !job_id[0]) return;
-    char key[ZT_BRIDGE_KEY_MAX + 1];
-    snprintf(key, sizeof key, "job.completed:%s", job_id);
-    json_t *d = json_pack("{s:s,s:s?,s:s,s:s,s:s,s:b,s:I,s:I,s:I}", "job_id", job_id, "user", user && user[0] ? user : NULL,
-                          "model", model, "worker", worker, "outcome", outcome, "ok",
-                          zt_str_eq(outcome, "ok") || zt_str_eq(outcome, "cache"), "prompt_tokens",
-                          (json_int_t)prompt_tokens, "completion_tokens", (json_int_t)completion_tokens, "duration_ms",
-                          (json_int_t)duration_ms);
-    if (d) zt_ignore(zt_bridge_emit(b, "job.completed", key, d));
-    json_decref(d);
-}
-
-void zt__cache_payout_webhook(struct zt_bridge *b, const struct zt_ledger_prices *p, const char *job_id,
-                              const char *user, const char *worker, uint32_t prompt_tokens,
-                              uint32_t completion_tokens)
-{
-    zt_u128 cost, fee;
-    if (!b || !p || !job_id || !job_id[0] || zt_ledger_job_cost(p, prompt_tokens, completion_tokens, &cost, &fee))
-        return;
-    char key[ZT_BRIDGE_KEY_MAX + 1], cs[ZT_U128_STR_LEN], fs[ZT_U128_STR_LEN];
-    snprintf(key, sizeof key, "payout.settled:%s", job_id);
-    zt_u128_format(cost, cs);
-    zt_u128_format(fee, fs);
-    json_t *d = json_pack("{s:s,s:s?,s:s,s:s,s:s,s:I,s:I}", "job_id", job_id, "user", user && user[0] ? user : NULL,
-                          "worker", worker, "amount", cs, "fee", fs, "prompt_tokens", (json_int_t)prompt_tokens,
-                          "completion_tokens", (json_int_t)completion_tokens);
-    if (d) zt_ignore(zt_bridge_emit(b, "payout.settled", key, d));
-    json_decref(d);
 }

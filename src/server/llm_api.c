@@ -13,10 +13,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cache_api.h"
 #include "llm_api.h"
 #include "openai.h"
 #include "zentalk/zt_alloc.h"
+#include "zentalk/zt_bridge.h"
 #include "zentalk/zt_engine.h"
 #include "zentalk/zt_hex.h"
 #include "zentalk/zt_str.h"
@@ -105,8 +105,8 @@ static void answer_free(void *ud)
 {
     struct answer *c = ud;
     if (c->bridge)
-        zt__cache_job_webhook(c->bridge, c->job_id, c->user, c->model, "local", c->outcome ? c->outcome : "client_gone",
-                              c->prompt_tokens, c->completion_tokens, zt_time_mono_ms() - c->start_ms);
+        zt_bridge_job_completed(c->bridge, c->job_id, c->user, c->model, "local", c->outcome ? c->outcome : "client_gone",
+                                c->prompt_tokens, c->completion_tokens, zt_time_mono_ms() - c->start_ms);
     zt_http_async_release(c->async);
     if (c->sink && c->sink->free) c->sink->free(c->sink_ud);
     zt_buf_deinit(&c->text);

@@ -76,7 +76,7 @@ struct rout {
     bool sse_started;
     int fail;                   /* ZT_E* while answering */
     struct zt_buf text;         /* non-streamed answer (restored: wiped) */
-    struct zt__cache_req cache; /* the result cache: the key to store the answer under */
+    struct zt_rcache_req cache; /* the result cache: the key to store the answer under */
     char user[ZT_AUTH_ID_MAX];  /* the caller's identity, for the webhooks */
 };
 
@@ -354,7 +354,7 @@ static void s_free(void *ud)
 {
     struct rout *s = ud;
     wipe_buf(&s->text);
-    zt__cache_req_deinit(&s->cache);
+    zt_rcache_req_deinit(&s->cache);
     zt_free(s);
 }
 
@@ -377,7 +377,7 @@ static int s_text(void *ud, const char *text, size_t len)
 {
     struct rout *s = ud;
     if (!len || s->fail) return s->fail;
-    zt__cache_text(&s->cache, text, len);
+    zt_rcache_req_text(&s->cache, text, len);
     if (!s->stream) {
         if (zt_buf_append(&s->text, text, len) != 0) s->fail = ZT_ETOOBIG;
         return s->fail;
@@ -420,10 +420,8 @@ static void s_ok(void *ud, const struct zt_gw_answer *a)
                                  .verification = a->verification,
                                  .checks = a->checks};
     struct zt__openai_usage u = {res->final.prompt_tokens, res->final.completion_tokens, 0};
-    if (!s->fail) { /* stored before the answer goes out: a client that asks again at once gets the hit */
-        struct zt__cache_env env = cache_env(s->r);
-        zt__cache_done(&env, &s->cache, res, a->ran_on);
-    }
+    if (!s->fail) /* stored before the answer goes out: a client that asks again at once gets the hit */
+        zt_rcache_req_done(s->r->cache, &s->cache, res, a->ran_on);
     if (s->stream) {
         sse(s, zt__openai_final_chunk(&s->oa, finish, &ran));
         if (s->include_usage) sse(s, zt__openai_usage_chunk(&s->oa, &u));
@@ -457,13 +455,13 @@ static void s_restart(void *ud)
     struct rout *s = ud;
     wipe_buf(&s->text); /* a non-streamed answer starts again */
     zt_buf_init(&s->text, TEXT_MAX);
-    zt__cache_restart(&s->cache);
+    zt_rcache_req_restart(&s->cache);
 }
 
 static void s_ended(void *ud, const struct zt_gw_end *e)
 {
     struct rout *s = ud;
-    zt__cache_job_webhook(s->r->bridge, e->job_id, s->user, s->model, e->worker, e->outcome, e->prompt_tokens,
+    zt_bridge_job_completed(s->r->bridge, e->job_id, s->user, s->model, e->worker, e->outcome, e->prompt_tokens,
                           e->completion_tokens, e->ms);
 }
 
@@ -471,7 +469,7 @@ static void s_paid(void *ud, const struct zt_ledger_prices *at, const char *job_
                    uint32_t prompt_tokens, uint32_t completion_tokens)
 {
     struct rout *s = ud;
-    zt__cache_payout_webhook(s->r->bridge, at, job_id, s->user, worker, prompt_tokens, completion_tokens);
+    zt_bridge_payout_settled(s->r->bridge, at, job_id, s->user, worker, prompt_tokens, completion_tokens);
 }
 
 static void s_release(void *ud) { zt_http_async_release(((struct rout *)ud)->a); }

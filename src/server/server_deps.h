@@ -18,7 +18,7 @@ struct zt_privacy_layer;
 struct zt_infer;
 struct zt__route;
 struct zt_relay;
-struct zt__sealed;
+struct zt_sealed_worker;
 struct zt__attest;
 struct zt_spamfeat;
 struct zt_searchfeat;
@@ -50,7 +50,7 @@ struct zt_server_deps {
     struct zt_infer *models;
     struct zt__route *route;
     struct zt_relay *relay;
-    struct zt__sealed *sealed;
+    struct zt_sealed_worker *sealed;
     struct zt__attest *attest;
     struct zt_spamfeat *feat_spam;
     struct zt_searchfeat *search;

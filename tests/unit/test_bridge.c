@@ -2,7 +2,8 @@
  * SQLite and on a real PostgreSQL (skipped with the reason when it cannot
  * start): one row per idempotency key, listing per state, counts, the
  * signature header against a known HMAC-SHA256 and its checks (body,
- * secret, timestamp window, malformed headers). Delivery is
+ * secret, timestamp window, malformed headers), the job.completed and
+ * payout.settled bodies against fixed vectors. Delivery is
  * test_webhooks's (integration) and test_attack_webhooks's. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -24,6 +25,7 @@
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_bridge.h"
 #include "zentalk/zt_hex.h"
+#include "zentalk/zt_ledger.h"
 #include "zentalk/zt_log.h"
 #include "zentalk/zt_store.h"
 
@@ -148,6 +150,62 @@ static void test_signature(void **state)
     assert_int_equal(zt_bridge_verify(secret, NULL, body, strlen(body), 1700000000, 0), ZT_ECRYPTO);
 }
 
+/* The gateway's job events (src/bridge/events.c): the data objects and
+ * keys, compact with sorted keys as the outbox writes them. */
+static char *dump(json_t *j)
+{
+    assert_non_null(j);
+    char *s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(j);
+    assert_non_null(s);
+    return s;
+}
+
+static void test_event_bodies(void **state)
+{
+    (void)state;
+    int64_t live = zt_alloc_live();
+    char key[ZT_BRIDGE_KEY_MAX + 1];
+    char *s = dump(zt_bridge_job_completed_data("0123abcd", "alice", "m", "zt1w", "ok", 3, 5, 1200, key));
+    assert_string_equal(key, "job.completed:0123abcd");
+    assert_string_equal(s, "{\"completion_tokens\":5,\"duration_ms\":1200,\"job_id\":\"0123abcd\",\"model\":\"m\","
+                           "\"ok\":true,\"outcome\":\"ok\",\"prompt_tokens\":3,\"user\":\"alice\",\"worker\":\"zt1w\"}");
+    zt_free(s);
+    /* a cache hit is ok; a failure is not; an anonymous caller's "user" is null */
+    s = dump(zt_bridge_job_completed_data("j2", "", "m", "zt1w", "cache", 0, 0, 0, key));
+    assert_string_equal(s, "{\"completion_tokens\":0,\"duration_ms\":0,\"job_id\":\"j2\",\"model\":\"m\",\"ok\":true,"
+                           "\"outcome\":\"cache\",\"prompt_tokens\":0,\"user\":null,\"worker\":\"zt1w\"}");
+    zt_free(s);
+    s = dump(zt_bridge_job_completed_data("j3", NULL, "m", "local", "timeout", 4294967295u, 1, 86400000, key));
+    assert_string_equal(s, "{\"completion_tokens\":1,\"duration_ms\":86400000,\"job_id\":\"j3\",\"model\":\"m\",\"ok\":false,"
+                           "\"outcome\":\"timeout\",\"prompt_tokens\":4294967295,\"user\":null,\"worker\":\"local\"}");
+    zt_free(s);
+    assert_null(zt_bridge_job_completed_data("", "alice", "m", "w", "ok", 1, 1, 1, key));
+    assert_null(zt_bridge_job_completed_data(NULL, "alice", "m", "w", "ok", 1, 1, 1, key));
+
+    /* payout: cost = ceil((1000 x 2500 + 3 x 7000) / 1000) = 2521, fee = floor(2521 x 250 / 10000) = 63 */
+    struct zt_ledger_prices p = {.prompt_per_1k = 2500, .completion_per_1k = 7000, .fee_bps = 250};
+    s = dump(zt_bridge_payout_settled_data(&p, "0123abcd", "alice", "zt1w", 1000, 3, key));
+    assert_string_equal(key, "payout.settled:0123abcd");
+    assert_string_equal(s, "{\"amount\":\"2521\",\"completion_tokens\":3,\"fee\":\"63\",\"job_id\":\"0123abcd\","
+                           "\"prompt_tokens\":1000,\"user\":\"alice\",\"worker\":\"zt1w\"}");
+    zt_free(s);
+    /* amounts past 64 bits stay exact (decimal text) */
+    p.prompt_per_1k = (zt_u128)1000000000000000000ull * 1000;
+    s = dump(zt_bridge_payout_settled_data(&p, "j4", NULL, "zt1w", 1000, 0, key));
+    assert_string_equal(s, "{\"amount\":\"1000000000000000000000\",\"completion_tokens\":0,\"fee\":"
+                           "\"25000000000000000000\",\"job_id\":\"j4\",\"prompt_tokens\":1000,\"user\":null,\"worker\":\"zt1w\"}");
+    zt_free(s);
+    assert_null(zt_bridge_payout_settled_data(NULL, "j5", "alice", "w", 1, 1, key));
+    assert_null(zt_bridge_payout_settled_data(&p, "", "alice", "w", 1, 1, key));
+    p.prompt_per_1k = ZT_U128_MAX; /* the cost overflows: no event */
+    assert_null(zt_bridge_payout_settled_data(&p, "j6", "alice", "w", 1000, 1, key));
+    /* no bridge: emitting is a no-op */
+    zt_bridge_job_completed(NULL, "j7", "alice", "m", "w", "ok", 1, 1, 1);
+    zt_bridge_payout_settled(NULL, &p, "j7", "alice", "w", 1, 1);
+    assert_int_equal(zt_alloc_live(), live);
+}
+
 int main(void)
 {
     if (sodium_init() < 0) return 1;
@@ -156,6 +214,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_outbox, setup, teardown),
         cmocka_unit_test(test_signature),
+        cmocka_unit_test(test_event_bodies),
     };
     int failures = cmocka_run_group_tests_name("bridge_sqlite", tests, NULL, NULL);
     const struct CMUnitTest pg_tests[] = {

@@ -1,0 +1,262 @@
+/* test_rcache_req: one request's part in the result cache (zt_rcache.h,
+ * src/jobs/cache_req.c), without HTTP: the scope (two users never share a
+ * scope, so never an entry; "tenant" is shared; no identity, no scope),
+ * the variant key, and a request's life: a miss set up to store, the
+ * verified answer stored, a hit for the same scope and none for another,
+ * a sampled hit re-verified (same chain: counted; another chain: counted a
+ * mismatch and replaced), the text restarted and dropped when too large.
+ * The gateway's use over HTTP is test_result_cache's. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "zt_test.h"
+#include <jansson.h>
+#include <sodium.h>
+
+#include "zentalk/zt_alloc.h"
+#include "zentalk/zt_log.h"
+#include "zentalk/zt_rcache.h"
+#include "zentalk/zt_sealed.h"
+
+static const uint8_t secret[ZT_RCACHE_SECRET_LEN] = {4, 5, 6};
+
+static struct zt_rcache *mk(uint32_t permille)
+{
+    struct zt_rcache_opts o = {.max_bytes = 1 << 20, .ttl_s = 3600, .verify_permille = permille, .secret = secret};
+    struct zt_rcache *c = NULL;
+    assert_int_equal(zt_rcache_new(&o, &c), 0);
+    return c;
+}
+
+static json_t *body(const char *content)
+{
+    json_t *b = json_pack("{s:s,s:[{s:s,s:s}],s:i}", "model", "m", "messages", "role", "user", "content", content,
+                          "seed", 7);
+    assert_non_null(b);
+    return b;
+}
+
+/* A verified remote result as the job client hands it over: a FINAL
+ * checkpoint over chain_byte, signed under a fresh key. */
+static void result(struct zt_sealed_result *res, uint8_t chain_byte)
+{
+    memset(res, 0, sizeof *res);
+    memcpy(res->final.finish_reason, "stop", 5);
+    res->final.prompt_tokens = 3;
+    res->final.completion_tokens = 5;
+    res->receipt_len = 10;
+    memset(res->receipt_bytes, 0xab, res->receipt_len);
+    memcpy(res->receipt.build_id, "b123", 5);
+    res->receipt.build_id_len = 4;
+    uint8_t pk[32], sk[64];
+    crypto_sign_keypair(pk, sk);
+    struct zt_checkpoint ck = {.flags = ZT_CKPT_FLAG_FINAL, .n_tokens = 5, .build_id_len = 4};
+    memcpy(ck.build_id, "b123", 5);
+    memset(ck.chain, chain_byte, sizeof ck.chain);
+    memset(ck.model_sha256, 7, sizeof ck.model_sha256);
+    assert_int_equal(zt_checkpoint_sign(&ck, sk, res->checkpoint, sizeof res->checkpoint, &res->checkpoint_len), 0);
+    res->ckpt = ck;
+}
+
+static void test_scope(void **state)
+{
+    (void)state;
+    char a[128], b[128], t1[128], t2[128];
+    assert_true(zt_rcache_scope("user", NULL, "alice", a, sizeof a));
+    assert_true(zt_rcache_scope("user", NULL, "bob", b, sizeof b));
+    assert_string_equal(a, "user-id:alice"); /* no pseudonyms (audit log off): the identity itself */
+    assert_string_not_equal(a, b);
+    assert_true(zt_rcache_scope("tenant", NULL, "alice", t1, sizeof t1));
+    assert_true(zt_rcache_scope("tenant", NULL, "bob", t2, sizeof t2));
+    assert_string_equal(t1, "tenant");
+    assert_string_equal(t1, t2);
+    /* no identity: nothing to scope by, never cached */
+    assert_false(zt_rcache_scope("user", NULL, "", a, sizeof a));
+    assert_false(zt_rcache_scope("tenant", NULL, "", a, sizeof a));
+    assert_false(zt_rcache_scope("user", NULL, NULL, a, sizeof a));
+    /* an identity that looks like another scope's text still names its own */
+    assert_true(zt_rcache_scope("user", NULL, "tenant", b, sizeof b));
+    assert_string_not_equal(b, t1);
+
+    /* the same question from two users: two unrelated keys */
+    struct zt_rcache *c = mk(0);
+    json_t *q = body("hello");
+    uint8_t ka[ZT_RCACHE_KEY_LEN], kb[ZT_RCACHE_KEY_LEN];
+    assert_true(zt_rcache_scope("user", NULL, "alice", a, sizeof a));
+    assert_true(zt_rcache_scope("user", NULL, "bob", b, sizeof b));
+    assert_int_equal(zt_rcache_key(c, a, "chat", "m", 16, q, ka), 0);
+    assert_int_equal(zt_rcache_key(c, b, "chat", "m", 16, q, kb), 0);
+    assert_memory_not_equal(ka, kb, sizeof ka);
+    json_decref(q);
+    zt_rcache_free(c);
+}
+
+static void test_variant(void **state)
+{
+    (void)state;
+    char v[64];
+    json_t *q = body("x");
+    assert_true(zt_rcache_variant("m", q, v, sizeof v));
+    assert_string_equal(v, "m");
+    json_object_set_new(q, "precision", json_string("bf16"));
+    assert_true(zt_rcache_variant("m", q, v, sizeof v));
+    assert_string_equal(v, "m precision=bf16");
+    json_object_set_new(q, "kv_cache", json_string("f16"));
+    assert_true(zt_rcache_variant("m", q, v, sizeof v));
+    assert_string_equal(v, "m precision=bf16 kv_cache=f16");
+    json_object_del(q, "precision");
+    json_object_set_new(q, "kv_cache", json_integer(3)); /* not a string: not a mode */
+    assert_true(zt_rcache_variant("m", q, v, sizeof v));
+    assert_string_equal(v, "m");
+    char small[8];
+    assert_false(zt_rcache_variant("model-name", q, small, sizeof small)); /* does not fit */
+    json_decref(q);
+}
+
+static void test_request_life(void **state)
+{
+    (void)state;
+    int64_t live = zt_alloc_live();
+    struct zt_rcache *c = mk(0);
+    char sa[128], sb[128];
+    assert_true(zt_rcache_scope("user", NULL, "alice", sa, sizeof sa));
+    assert_true(zt_rcache_scope("user", NULL, "bob", sb, sizeof sb));
+    json_t *q = body("hello");
+    struct zt_rcache_req r;
+    struct zt_rcache_entry hit;
+    struct zt_rcache_stats st;
+
+    /* the model's file is not known yet: a miss, set up to store */
+    assert_int_equal(zt_rcache_req_begin(c, sa, true, "m", 16, q, &r, &hit), ZT_ENOTFOUND);
+    assert_true(r.on);
+    assert_false(r.verify);
+    assert_string_equal(r.model, "m");
+    zt_rcache_stats(c, &st);
+    assert_int_equal(st.misses, 1);
+    zt_rcache_req_text(&r, "hel", 3);
+    zt_rcache_req_restart(&r); /* another worker starts again */
+    zt_rcache_req_text(&r, "hel", 3);
+    zt_rcache_req_text(&r, "lo!", 3);
+    struct zt_sealed_result res;
+    result(&res, 1);
+    res.checkpoint_len = 0; /* v1: no checkpoint, nothing stored */
+    zt_rcache_req_done(c, &r, &res, "zt1worker");
+    zt_rcache_stats(c, &st);
+    assert_int_equal(st.stores, 0);
+    result(&res, 1);
+    zt_rcache_req_done(c, &r, &res, "zt1worker");
+    zt_rcache_stats(c, &st);
+    assert_int_equal(st.stores, 1);
+    zt_rcache_req_deinit(&r);
+    assert_false(r.on);
+
+    /* the same question, the same caller: a hit with the answer */
+    assert_int_equal(zt_rcache_req_begin(c, sa, true, "m", 16, q, &r, &hit), 0);
+    assert_false(r.on);
+    assert_int_equal(hit.text_len, 6);
+    assert_memory_equal(hit.text, "hello!", 6);
+    assert_string_equal(hit.worker, "zt1worker");
+    assert_int_equal(hit.completion_tokens, 5);
+    zt_rcache_entry_deinit(&hit);
+    zt_rcache_req_deinit(&r);
+    /* another caller: no entry of alice's */
+    assert_int_equal(zt_rcache_req_begin(c, sb, true, "m", 16, q, &r, &hit), ZT_ENOTFOUND);
+    assert_true(r.on);
+    zt_rcache_req_deinit(&r);
+    /* the same caller, a completion instead of a chat: another job */
+    assert_int_equal(zt_rcache_req_begin(c, sa, false, "m", 16, q, &r, &hit), ZT_ENOTFOUND);
+    zt_rcache_req_deinit(&r);
+    /* a mode asked names another build: not known yet, a miss */
+    json_object_set_new(q, "precision", json_string("bf16"));
+    assert_int_equal(zt_rcache_req_begin(c, sa, true, "m", 16, q, &r, &hit), ZT_ENOTFOUND);
+    assert_string_equal(r.model, "m precision=bf16");
+    zt_rcache_req_deinit(&r);
+
+    /* too large to keep: off, nothing stored */
+    json_object_del(q, "precision");
+    assert_int_equal(zt_rcache_req_begin(c, sb, true, "m", 16, q, &r, &hit), ZT_ENOTFOUND);
+    static char big[4096];
+    memset(big, 'x', sizeof big);
+    for (size_t n = 0; n <= ZT_RCACHE_TEXT_MAX / sizeof big && r.on; n++) zt_rcache_req_text(&r, big, sizeof big);
+    assert_false(r.on);
+    zt_rcache_req_done(c, &r, &res, "zt1worker");
+    zt_rcache_stats(c, &st);
+    assert_int_equal(st.stores, 1);
+    zt_rcache_req_deinit(&r);
+    json_decref(q);
+    zt_rcache_free(c);
+    assert_int_equal(zt_alloc_live(), live);
+}
+
+static void test_reverify(void **state)
+{
+    (void)state;
+    int64_t live = zt_alloc_live();
+    struct zt_rcache *c = mk(1000); /* every hit re-run by a worker */
+    char sa[128];
+    assert_true(zt_rcache_scope("tenant", NULL, "alice", sa, sizeof sa));
+    json_t *q = body("hello");
+    struct zt_rcache_req r;
+    struct zt_rcache_entry hit;
+    struct zt_rcache_stats st;
+    struct zt_sealed_result res;
+    assert_int_equal(zt_rcache_req_begin(c, sa, true, "m", 16, q, &r, &hit), ZT_ENOTFOUND);
+    zt_rcache_req_text(&r, "first", 5);
+    result(&res, 1);
+    zt_rcache_req_done(c, &r, &res, "zt1first");
+    zt_rcache_req_deinit(&r);
+
+    /* a sampled hit: run again, the same chain: counted verified */
+    assert_int_equal(zt_rcache_req_begin(c, sa, true, "m", 16, q, &r, &hit), ZT_ENOTFOUND);
+    assert_true(r.on);
+    assert_true(r.verify);
+    assert_string_equal(r.ent.worker, "zt1first");
+    zt_rcache_req_text(&r, "first", 5);
+    result(&res, 1);
+    zt_rcache_req_done(c, &r, &res, "zt1second");
+    zt_rcache_stats(c, &st);
+    assert_int_equal(st.verified, 1);
+    assert_int_equal(st.mismatches, 0);
+    zt_rcache_req_deinit(&r);
+
+    /* another chain: a mismatch, and the fresh answer replaces the entry */
+    assert_int_equal(zt_rcache_req_begin(c, sa, true, "m", 16, q, &r, &hit), ZT_ENOTFOUND);
+    assert_true(r.verify);
+    zt_rcache_req_text(&r, "other", 5);
+    result(&res, 2);
+    zt_rcache_req_done(c, &r, &res, "zt1third");
+    zt_rcache_stats(c, &st);
+    assert_int_equal(st.mismatches, 1);
+    zt_rcache_req_deinit(&r);
+    assert_int_equal(zt_rcache_req_begin(c, sa, true, "m", 16, q, &r, &hit), ZT_ENOTFOUND);
+    assert_true(r.verify);
+    assert_string_equal(r.ent.worker, "zt1third");
+    assert_int_equal(r.ent.text_len, 5);
+    assert_memory_equal(r.ent.text, "other", 5);
+    zt_rcache_req_deinit(&r);
+    /* no cache: done is a no-op */
+    zt_rcache_req_done(NULL, &r, &res, "zt1x");
+    json_decref(q);
+    zt_rcache_free(c);
+    assert_int_equal(zt_alloc_live(), live);
+}
+
+int main(void)
+{
+    if (sodium_init() < 0) return 1;
+    zt_log_set_level(ZT_LOG_OFF);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_scope),
+        cmocka_unit_test(test_variant),
+        cmocka_unit_test(test_request_life),
+        cmocka_unit_test(test_reverify),
+    };
+    return zt_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
+}
