@@ -94,8 +94,11 @@ ZT_NODISCARD int zt_mesh_frame_check(const void *frame, size_t len, const uint8_
 /* ---- Holder records -------------------------------------------------------------
  * {"ed25519_pk":hex,"endpoint":url,"exp":N,"kind":"zentalk-mesh-holder",
  *  "name":s,"node_id":"zt1...","rf":N,"root":hex,"sha256":hex,"sig":hex,
- *  "size":N,"v":1[,"partial":true]}, signed like a descriptor (zt_identity_sign_json). Put
- * in the DHT under "zentalk-dht-v1/mesh/<sha256 hex>". */
+ *  "size":N,"v":1[,"partial":true|,"withdrawn":true]}, signed like a descriptor
+ * (zt_identity_sign_json). Put in the DHT under "zentalk-dht-v1/mesh/<sha256 hex>".
+ * A reader keeps each node's record with the latest exp (a withdrawal on a
+ * tie): a withdrawn one (the node dropped the blob: evicted, unpinned) takes
+ * the node off the holders until a newer holder record of it comes. */
 struct zt_mesh_holder {
     char node_id[ZT_IDENTITY_ID_SIZE];
     uint8_t ed25519_pk[ZT_ED25519_PK_LEN];
@@ -107,6 +110,7 @@ struct zt_mesh_holder {
     unsigned rf;      /* replication factor asked for, 1..ZT_MESH_RF_MAX */
     char name[ZT_MESH_NAME_MAX + 1]; /* advisory file name; "" = none */
     bool partial;     /* still pulling: serves the chunks it has ("partial":true) */
+    bool withdrawn;   /* no longer holds it ("withdrawn":true; never with partial) */
 };
 /* Sign h (its node_id and key are id's) into *out (NUL-terminated, zt_free).
  * ZT_EINVAL, ZT_ENOMEM. */

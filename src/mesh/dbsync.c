@@ -64,8 +64,8 @@ static const struct zt_store_step DBSYNC_STEPS[] = {
                " ki BIGINT, kt TEXT);"},
     /* 3: several publishers on one store (orchestrators sharing a
      * PostgreSQL): everything keyed by the publisher's node id (pub; ""
-     * for what version 2 made, claimed by the first publisher that
-     * opens it); the log's triggers write one entry per subscriber
+     * for what version 2 made, claimed by the publisher whose key signed
+     * its newest segment, v2_ours); the log's triggers write one entry per subscriber
      * (dbsync_subs) and each publisher reads and deletes its own */
     {.sql = "CREATE TABLE dbsync_segments_3(pub TEXT NOT NULL, seq INTEGER NOT NULL, sha BLOB NOT NULL, data BLOB,"
             " n_rows INTEGER NOT NULL, created INTEGER NOT NULL, published INTEGER NOT NULL, PRIMARY KEY(pub, seq));"
@@ -124,6 +124,14 @@ struct zt_dbsync {
     uint8_t owner_key[32]; /* seals user accounts' wallet addresses (owner_seal) */
     bool logged[ZT__DBS_MAX_TABLES]; /* the table's triggers made (or found) by this process */
     const char *pub;    /* our node id: the key of our bookkeeping rows */
+    /* PostgreSQL, review7 F15: the transactions running when our
+     * subscription last committed (virtual transaction ids). A writer
+     * among them may hold a snapshot without it, so its trigger logs
+     * nothing for us: a whole read counts as complete (its log mark set)
+     * only once every one of them has ended. */
+    struct vxid *fence;
+    size_t n_fence, cap_fence;
+    bool fence_pending;
 };
 
 /* Step q while *rc is 0: true on a row; false at the end (or *rc an error). */
@@ -602,6 +610,80 @@ int zt_dbsync_unlog(struct zt_store *st, const char *node_id)
     return zt_store_tx(st, unlog_tx, &node_id);
 }
 
+/* ---- the subscription fence (PostgreSQL; review7 F15) --------------------------------
+ * Every transaction holds an exclusive lock on its own virtual
+ * transaction id from its start to its end, and pg_locks shows it to
+ * every role (pg_stat_activity's backend_xmin is hidden from other
+ * roles). A transaction whose snapshot misses our subscription began
+ * before it committed, so it is among those running just after the
+ * commit; once none of those is left, every writer's trigger sees us. */
+struct vxid {
+    char v[32];
+};
+
+/* The transactions running now other than this connection's: *out (zt_free), *n. */
+static int running_vxids(struct zt_store *st, struct vxid **out, size_t *n, size_t *cap)
+{
+    struct zt_store_stmt *q = NULL;
+    *n = 0;
+    int rc = zt_store_prepare(st,
+                              "SELECT virtualxid FROM pg_locks WHERE locktype = 'virtualxid' AND mode = 'ExclusiveLock'"
+                              " AND granted AND pid IS DISTINCT FROM pg_backend_pid()",
+                              &q);
+    while (next_row(q, &rc)) {
+        const char *p = NULL;
+        size_t len = 0;
+        rc = zt_store_column_text(q, 0, &p, &len);
+        if (rc || !p || len >= sizeof(struct vxid)) continue;
+        struct vxid x = {{0}};
+        memcpy(x.v, p, len);
+        rc = zt_array_push(out, n, cap, &x, sizeof x, 16);
+    }
+    zt_store_stmt_free(q);
+    return rc;
+}
+
+/* Our subscription committed just now: the transactions running are the fence. */
+static int fence_set(struct zt_dbsync *s)
+{
+    if (zt_store_dialect(s->o.st) != ZT_STORE_DIALECT_POSTGRES) return 0;
+    int rc = running_vxids(s->o.st, &s->fence, &s->n_fence, &s->cap_fence);
+    if (rc) s->n_fence = 0; /* not read: fence_check takes every transaction running then */
+    s->fence_pending = rc || s->n_fence > 0;
+    return rc;
+}
+
+/* Whether the fence has passed: the transactions of the fence still running are kept, none left clears it. */
+static int fence_check(struct zt_dbsync *s)
+{
+    if (!s->fence_pending) return 0;
+    struct vxid *now = NULL;
+    size_t n = 0, cap = 0;
+    int rc = running_vxids(s->o.st, &now, &n, &cap);
+    if (!rc && !s->n_fence) { /* the set was never read (fence_set failed): every transaction now is the fence */
+        zt_free(s->fence);
+        s->fence = now, s->n_fence = n, s->cap_fence = cap;
+        now = NULL;
+    } else if (!rc) {
+        size_t k = 0;
+        for (size_t i = 0; i < s->n_fence; i++)
+            for (size_t j = 0; j < n; j++)
+                if (strcmp(s->fence[i].v, now[j].v) == 0) {
+                    s->fence[k++] = s->fence[i];
+                    break;
+                }
+        s->n_fence = k;
+    }
+    zt_free(now);
+    if (!rc) s->fence_pending = s->n_fence > 0;
+    if (!rc && s->fence_pending)
+        zt_log_rl(ZT_LOG_INFO, 60, "dbsync_sub_waiting",
+                  "transactions=%zu detail=\"transactions older than our subscription still run: the tables are"
+                  " read whole until they end\"",
+                  s->n_fence);
+    return rc;
+}
+
 /* Whether t's log is complete: every row was read after its triggers were made. */
 static int log_complete(struct zt_dbsync *s, const struct zt__dbs_table *t, bool *yes)
 {
@@ -793,7 +875,15 @@ static int make_segments(struct zt_dbsync *s, unsigned *made)
     uint32_t n = 0;
     unsigned segs = 0;
     int rc = pend && all ? 0 : ZT_ENOMEM;
+    bool mark[ZT__DBS_MAX_TABLES] = {false}, subscribed = false;
     if (!rc) rc = subs_round(s);
+    /* waiting for the fence and our subscription gone meanwhile
+     * (zt_dbsync_unlog elsewhere): subscribed again below, a new fence */
+    if (!rc && s->fence_pending) {
+        int64_t subs = 0;
+        rc = count_pub(s->o.st, "SELECT COUNT(*) FROM dbsync_subs WHERE pub = ?", s->pub, &subs);
+        if (!rc && !subs) s->fence_pending = false;
+    }
     /* triggers first, then the log, then the rows: every change an entry
      * read names is committed before its row is read */
     for (size_t t = 0; t < zt__dbs_n_tables && !rc; t++) {
@@ -802,10 +892,18 @@ static int make_segments(struct zt_dbsync *s, unsigned *made)
         rc = log_complete(s, &zt__dbs_tables[t], &complete);
         whole[t] = !complete;
         /* no mark: the triggers may be gone too (zt_dbsync_unlog in another
-         * process, or ours while blocked): made again (review F4) */
-        if (!rc && whole[t]) s->logged[t] = false;
+         * process, or ours while blocked): made again (review F4); not while
+         * the fence of our subscription is pending (no mark yet is why) */
+        if (!rc && whole[t] && !s->fence_pending) s->logged[t] = false;
+        bool was = s->logged[t];
         if (!rc) rc = log_triggers(s, t);
+        subscribed = subscribed || (!rc && !was);
     }
+    /* the fence: a whole read counts (its log mark set) only once every
+     * transaction older than our subscription has ended (review7 F15) */
+    if (!rc && subscribed) rc = fence_set(s);
+    if (!rc) rc = fence_check(s);
+    for (size_t t = 0; t < zt__dbs_n_tables; t++) mark[t] = whole[t] && !s->fence_pending;
     if (!rc) rc = log_read(s, &log, &n_log);
     if (!rc) rc = zt_store_prepare(s->o.st, "SELECT h FROM dbsync_rows WHERE pub = ? AND tbl = ? AND k = ?", &q);
     for (size_t t = 0; t < zt__dbs_n_tables && !rc; t++) {
@@ -851,8 +949,8 @@ static int make_segments(struct zt_dbsync *s, unsigned *made)
     }
     zt_store_stmt_free(q);
     /* the entries read go only once everything they named is sealed */
-    struct log_done d = {.pub = s->pub, .v = log, .n = n_log, .whole = whole};
-    if (!rc && (n_log || memchr(whole, true, sizeof whole))) rc = zt_store_tx(s->o.st, log_done_tx, &d);
+    struct log_done d = {.pub = s->pub, .v = log, .n = n_log, .whole = mark};
+    if (!rc && (n_log || memchr(mark, true, sizeof mark))) rc = zt_store_tx(s->o.st, log_done_tx, &d);
     for (size_t t = 0; all && t < zt__dbs_n_tables; t++) cands_free(&all[t]);
     zt_free(all);
     zt_free(log);
@@ -1101,6 +1199,48 @@ static int load_state(struct zt_dbsync *s)
     return rc;
 }
 
+/* Whether what dbsync schema 2 made (a single publisher's, pub "") is
+ * ours (review7 F7: on a shared PostgreSQL it is the node's that
+ * published it, not whichever opens the store first): its newest segment
+ * is signed by our key, read from the store (not yet published) or from
+ * our mesh store (where we put it, pinned). *any: a segment is there. */
+static int v2_ours(struct zt_dbsync *s, bool *any, bool *ours)
+{
+    *any = *ours = false;
+    struct zt_store_stmt *q = NULL;
+    struct zt_buf b;
+    zt_buf_init(&b, ZT_DBSYNC_SEGMENT_MAX);
+    int rc = zt_store_prepare(s->o.st, "SELECT seq, sha, data FROM dbsync_segments WHERE pub = '' ORDER BY seq DESC LIMIT 1",
+                              &q);
+    if (!rc) rc = zt_store_step(q);
+    if (rc == ZT_STORE_ROW) {
+        *any = true;
+        int64_t seq = 0;
+        const void *sha = NULL, *data = NULL;
+        size_t n_sha = 0, n_data = 0;
+        rc = zt_store_column_i64(q, 0, &seq);
+        if (!rc) rc = zt_store_column_blob(q, 1, &sha, &n_sha);
+        if (!rc && (rc = zt_store_column_blob(q, 2, &data, &n_data)) == ZT_ENOTFOUND) rc = 0; /* NULL: published */
+        if (!rc && n_sha == 32) {
+            char hex[65];
+            zt_hex_encode(hex, sha, 32);
+            if (data && n_data) rc = zt_buf_append(&b, data, n_data);
+            else if (zt_mesh_read_blob(s->o.mesh, hex, ZT_DBSYNC_SEGMENT_MAX, &b) != 0) zt_buf_reset(&b); /* not held: not provably ours */
+            struct zt_dbsync_segment seg;
+            uint8_t got[32];
+            zt_sha256(got, b.data, b.len);
+            *ours = !rc && b.len && memcmp(got, sha, 32) == 0 &&
+                    zt_dbsync_segment_decode(b.data, b.len, zt_identity_sign_pk(s->o.id), &seg) == 0 &&
+                    seg.seq == (uint64_t)seq;
+        }
+    } else if (rc == ZT_STORE_DONE) {
+        rc = 0;
+    }
+    zt_store_stmt_free(q);
+    zt_buf_deinit(&b);
+    return rc;
+}
+
 /* What dbsync schema 2 made (a single publisher's, pub "") is ours. */
 static int claim_tx(struct zt_store *st, void *ud) /* ud: as unlog_tx's */
 {
@@ -1132,7 +1272,14 @@ int zt_dbsync_new(const struct zt_dbsync_opts *o, struct zt_dbsync **out)
     zt_cond_init_mono(&s->cv); /* its waits run on CLOCK_MONOTONIC (a REALTIME cv spun: the deadline was always past) */
     int rc = mkdir(s->tmp_dir, 0700) == 0 || errno == EEXIST ? 0 : ZT_EIO;
     if (!rc) rc = zt_store_migrate(s->o.st, &DBSYNC_SCHEMA);
-    if (!rc) rc = zt_store_tx(s->o.st, claim_tx, &s->pub);
+    bool v2 = false, ours = false;
+    if (!rc) rc = v2_ours(s, &v2, &ours);
+    if (!rc && (!v2 || ours)) rc = zt_store_tx(s->o.st, claim_tx, &s->pub);
+    else if (!rc)
+        zt_log(ZT_LOG_WARN, "dbsync_v2_unclaimed",
+               "detail=\"the store holds a dbsync schema-2 chain this node's key did not sign (or whose newest segment"
+               " is neither in the store nor in this node's mesh store): left for the node that made it; this node"
+               " publishes a chain of its own\"");
     if (!rc) rc = load_state(s);
     if (rc) {
         zt_dbsync_free(s);
@@ -1178,6 +1325,7 @@ void zt_dbsync_free(struct zt_dbsync *s)
     pthread_cond_destroy(&s->cv);
     pthread_mutex_destroy(&s->mu);
     sodium_memzero(s->owner_key, sizeof s->owner_key);
+    zt_free(s->fence);
     zt_free(s);
 }
 
@@ -1305,7 +1453,10 @@ static int each_chain_row(struct zt_dbsync *s, uint8_t (*shas)[32], uint64_t n, 
 struct replay {
     struct zt_dbsync *s;
     struct zt_store *st;
-    bool ledger;        /* the ledger's rows too (its tables held nothing but a fresh seed) */
+    bool ledger0;       /* the ledger's tables held nothing but a fresh seed */
+    bool ledger;        /* the ledger's rows too (ledger0, or the shared ledger was older: replaced) */
+    bool replaced;      /* the shared ledger there was older than our chain's: replaced by it */
+    uint64_t only_chain, only_db; /* append-only ledger rows in our chain only, in the database only */
     struct zt_store_stmt *ins[ZT__DBS_MAX_TABLES]; /* per table */
     struct zt_store_stmt *rows;
     uint8_t (*shas)[32];
@@ -1381,12 +1532,112 @@ static int replay_seg(void *ud, const struct zt_dbsync_segment *seg)
     return put_segment(r->st, r->s->pub, seg->seq, seg->sha256, NULL, 0, seg->n_rows, seg->created, true);
 }
 
+/* ---- the shared ledger's age (PostgreSQL) ----
+ * On a shared database the first orchestrator to rebuild replays the
+ * ledger from its chain; each chain holds the ledger as of its last
+ * round, so the copy replayed first may be older than a later one's. The
+ * ledger's append-only tables only grow, so the newer copy holds every
+ * row of the older: comparing their keys tells which is newer. */
+struct keys {
+    char **v;
+    size_t n, cap;
+};
+
+static bool ledger_log_table(const struct zt__dbs_table *t)
+{
+    return t->append_only && !t->own_jobs;
+}
+
+static int chain_key(void *ud, const struct zt__dbs_table *t, json_t *a, const char *line, size_t len)
+{
+    (void)line, (void)len;
+    struct keys *k = &((struct keys *)ud)[t - zt__dbs_tables];
+    if (!ledger_log_table(t)) return 0;
+    char *key = key_of(t, a);
+    int rc = key ? zt_array_push(&k->v, &k->n, &k->cap, &key, sizeof key, 256) : ZT_ENOMEM;
+    if (rc) zt_free(key);
+    return rc;
+}
+
+static int key_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Rows of sorted a (duplicates once) not in sorted b. */
+static uint64_t keys_not_in(const struct keys *a, const struct keys *b)
+{
+    uint64_t n = 0;
+    for (size_t i = 0, j = 0; i < a->n; i++) {
+        if (i && strcmp(a->v[i], a->v[i - 1]) == 0) continue;
+        while (j < b->n && strcmp(b->v[j], a->v[i]) < 0) j++;
+        n += j == b->n || strcmp(b->v[j], a->v[i]) != 0;
+    }
+    return n;
+}
+
+/* r->only_chain, r->only_db: the append-only ledger rows of our chain the
+ * database lacks, and the reverse (in the replay's transaction). */
+static int ledger_compare(struct replay *r)
+{
+    struct keys *ch = zt_calloc(zt__dbs_n_tables, sizeof *ch), *db = zt_calloc(zt__dbs_n_tables, sizeof *db);
+    int rc = ch && db ? 0 : ZT_ENOMEM;
+    r->only_chain = r->only_db = 0;
+    if (!rc) rc = each_chain_row(r->s, r->shas, r->n, chain_key, ch, NULL, r->why, r->why_len);
+    for (size_t t = 0; t < zt__dbs_n_tables && !rc; t++) {
+        const struct zt__dbs_table *tb = &zt__dbs_tables[t];
+        if (!ledger_log_table(tb)) continue;
+        struct cands c = {0};
+        rc = read_rows(r->s, tb, -1, &c);
+        for (size_t i = 0; i < c.n && !rc; i++) {
+            rc = zt_array_push(&db[t].v, &db[t].n, &db[t].cap, &c.v[i].key, sizeof c.v[i].key, 256);
+            if (!rc) c.v[i].key = NULL; /* moved */
+        }
+        cands_free(&c);
+        if (rc) break;
+        qsort(ch[t].v, ch[t].n, sizeof *ch[t].v, key_cmp);
+        qsort(db[t].v, db[t].n, sizeof *db[t].v, key_cmp);
+        r->only_chain += keys_not_in(&ch[t], &db[t]);
+        r->only_db += keys_not_in(&db[t], &ch[t]);
+    }
+    for (size_t t = 0; t < zt__dbs_n_tables && ch && db; t++) {
+        for (size_t i = 0; i < ch[t].n; i++) zt_free(ch[t].v[i]);
+        for (size_t i = 0; i < db[t].n; i++) zt_free(db[t].v[i]);
+        zt_free(ch[t].v);
+        zt_free(db[t].v);
+    }
+    zt_free(ch);
+    zt_free(db);
+    return rc;
+}
+
 static int replay_tx(struct zt_store *st, void *ud)
 {
     struct replay *r = ud;
-    /* what a fresh ledger seeds (its system accounts, the minted total)
-     * goes; the chain's rows replace it */
     int rc = 0;
+    r->ledger = r->ledger0; /* a transaction retried decides again */
+    r->replaced = false;
+    /* the shared ledger already there (another orchestrator rebuilt
+     * first): kept if it holds every ledger row of our chain; replaced by
+     * our chain's if ours is newer (it holds rows the other lacks, and the
+     * other none ours lacks); refused if each holds rows the other lacks
+     * (restored from an older chain and written since) */
+    if (!r->ledger && zt_store_dialect(st) == ZT_STORE_DIALECT_POSTGRES) {
+        rc = ledger_compare(r);
+        if (!rc && r->only_chain && r->only_db) {
+            snprintf(r->why, r->why_len,
+                     "the shared ledger in the database is older than this orchestrator's chain (%llu ledger rows"
+                     " of the chain are missing from it) and has been written since (%llu rows the chain lacks):"
+                     " it was restored from an older chain first. Empty the database again and rebuild this"
+                     " orchestrator (%s) first: the ledger comes from the first chain replayed",
+                     (unsigned long long)r->only_chain, (unsigned long long)r->only_db, r->s->pub);
+            return ZT_EEXIST;
+        }
+        if (!rc && r->only_chain) r->ledger = r->replaced = true;
+    }
+    /* what a fresh ledger seeds (its system accounts, the minted total),
+     * or an older copy of the shared ledger, goes; the chain's rows
+     * replace it */
     for (size_t t = zt__dbs_n_tables; t-- > 0 && !rc;) {
         if (zt__dbs_tables[t].own_jobs || !r->ledger) continue; /* no job of ours is there (zt_dbsync_rebuild) */
         char sql[128];
@@ -1476,8 +1727,14 @@ int zt_dbsync_rebuild(struct zt_dbsync *s, struct zt_dht *dht, unsigned timeout_
         }
     }
     zt_free(hs);
-    struct replay r = {.s = s, .st = s->o.st, .ledger = led == 0, .shas = shas, .n = rc ? 0 : head.seq, .why = why, .why_len = why_len};
+    struct replay r = {.s = s, .st = s->o.st, .ledger0 = led == 0, .shas = shas, .n = rc ? 0 : head.seq, .why = why,
+                       .why_len = why_len};
     if (!rc) rc = zt_store_tx(s->o.st, replay_tx, &r);
+    if (!rc && r.replaced)
+        zt_log(ZT_LOG_WARN, "dbsync_ledger_replaced",
+               "chain_only_rows=%llu detail=\"the shared ledger restored by another orchestrator's rebuild was older"
+               " than this chain's: replaced by it\"",
+               (unsigned long long)r.only_chain);
     for (size_t t = 0; t < zt__dbs_n_tables; t++) zt_store_stmt_free(r.ins[t]);
     zt_store_stmt_free(r.rows);
     zt_free(shas);
@@ -1485,7 +1742,9 @@ int zt_dbsync_rebuild(struct zt_dbsync *s, struct zt_dht *dht, unsigned timeout_
         rc = load_state(s);
         s->blocked = false;
         snprintf(why, why_len, "rebuilt from %llu segment(s)%s", (unsigned long long)head.seq,
-                 r.ledger ? "" : " (this orchestrator's jobs: the shared ledger was already there)");
+                 r.replaced ? " (the shared ledger there was older than this chain's: replaced by it)"
+                 : r.ledger ? ""
+                            : " (this orchestrator's jobs: the shared ledger was already there)");
     } else if (!why[0]) {
         snprintf(why, why_len, "replay: %s", zt_strerror(rc));
     }

@@ -77,7 +77,8 @@ static bool on_record(void *ud, const void *data, size_t len)
         return true; /* junk, another blob's record put here, or ours */
     for (size_t i = 0; i < c->n; i++)
         if (strcmp(c->out[i].node_id, h.node_id) == 0) {
-            if (h.exp > c->out[i].exp) c->out[i] = h; /* the latest record of a node */
+            /* the latest record of a node; a withdrawal wins a tie */
+            if (h.exp > c->out[i].exp || (h.exp == c->out[i].exp && h.withdrawn)) c->out[i] = h;
             return true;
         }
     if (c->n < c->max) c->out[c->n++] = h;
@@ -95,7 +96,10 @@ size_t zt__mesh_holders(struct zt_mesh *m, const uint8_t sha[static 32], struct 
     struct holders_ctx c = {.m = m, .sha = sha, .now = zt_time_real_ms() / 1000, .self = zt_identity_id(m->o.id),
                             .out = out, .max = max};
     if (zt_dht_get_values(dht, "mesh", hex, HOLDERS_TIMEOUT_MS, on_record, &c) != 0) return 0;
-    return c.n;
+    size_t k = 0; /* nodes whose latest record withdraws it hold it no more (review7 F11) */
+    for (size_t i = 0; i < c.n; i++)
+        if (!out[i].withdrawn) out[k++] = out[i];
+    return k;
 }
 
 /* ---- Requests ------------------------------------------------------------------ */

@@ -256,6 +256,7 @@ static json_t *hexj(const uint8_t *b, size_t n)
 int zt_mesh_record_sign(const struct zt_identity *id, const struct zt_mesh_holder *h, char **out)
 {
     if (!id || !h || !out || h->exp < 0 || h->rf < 1 || h->rf > ZT_MESH_RF_MAX || !h->endpoint[0] ||
+        (h->partial && h->withdrawn) ||
         (h->name[0] && !zt_mesh_name_ok(h->name)))
         return ZT_EINVAL;
     json_t *o = json_object();
@@ -271,7 +272,8 @@ int zt_mesh_record_sign(const struct zt_identity *id, const struct zt_mesh_holde
         json_object_set_new(o, "sha256", hexj(h->sha256, 32)) ||
         json_object_set_new(o, "size", json_integer((json_int_t)h->size)) ||
         json_object_set_new(o, "v", json_integer(1)) ||
-        (h->partial && json_object_set_new(o, "partial", json_true())))
+        (h->partial && json_object_set_new(o, "partial", json_true())) ||
+        (h->withdrawn && json_object_set_new(o, "withdrawn", json_true())))
         goto out;
     rc = zt_identity_sign_json(id, o, ZT_MESH_RECORD_MAX, out);
 out:
@@ -297,8 +299,9 @@ int zt_mesh_record_verify(const char *json, size_t len, int64_t now, struct zt_m
     int rc = zt_identity_record_parse(json, len, ZT_MESH_RECORD_MAX, RECORD_KIND, h.ed25519_pk, &nid, &o);
     if (rc) return rc;
     rc = ZT_EPARSE;
-    json_t *partial = json_object_get(o, "partial");
-    if (json_object_size(o) != (partial ? 13u : 12u) || (partial && !json_is_true(partial)))
+    json_t *partial = json_object_get(o, "partial"), *withdrawn = json_object_get(o, "withdrawn");
+    if ((partial && withdrawn) || json_object_size(o) != (partial || withdrawn ? 13u : 12u) ||
+        (partial && !json_is_true(partial)) || (withdrawn && !json_is_true(withdrawn)))
         goto out;
     json_t *exp = json_object_get(o, "exp"), *rf = json_object_get(o, "rf"), *size = json_object_get(o, "size");
     const char *ep = json_string_value(json_object_get(o, "endpoint"));
@@ -314,6 +317,7 @@ int zt_mesh_record_verify(const char *json, size_t len, int64_t now, struct zt_m
     h.rf = (unsigned)json_integer_value(rf);
     h.size = (uint64_t)json_integer_value(size);
     h.partial = partial != NULL;
+    h.withdrawn = withdrawn != NULL;
     zt_strlcpy(h.endpoint, ep, sizeof h.endpoint);
     zt_strlcpy(h.name, name, sizeof h.name);
     if (out) *out = h;

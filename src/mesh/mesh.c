@@ -422,10 +422,36 @@ static bool chunk_shared(struct zt_mesh *m, const struct zt__blob *skip, const u
     return false;
 }
 
+/* Our holder record of b withdrawn (review7 F11): a signed record that
+ * says we no longer hold it, expiring a second after any holder record of
+ * ours could (readers keep a node's latest record, so it shadows them
+ * until they expire), instead of pullers and repair counting us as a
+ * holder until record_ttl_s. Under mu (dht_runner_put only queues). */
+static void withdraw_locked(struct zt_mesh *m, const struct zt__blob *b)
+{
+    if (!m->dht || !m->endpoint[0]) return;
+    struct zt_mesh_holder h;
+    memset(&h, 0, sizeof h);
+    zt_strlcpy(h.endpoint, m->endpoint, sizeof h.endpoint);
+    memcpy(h.root, b->man.root, 32);
+    memcpy(h.sha256, b->man.file_sha256, 32);
+    h.size = b->man.file_size;
+    h.exp = now_s() + m->o.record_ttl_s + 1;
+    h.rf = clamp_rf(m, b->rf);
+    h.withdrawn = true;
+    zt_strlcpy(h.name, zt_mesh_name_ok(b->name) ? b->name : "", sizeof h.name);
+    char *rec = NULL;
+    int rc = zt_mesh_record_sign(m->o.id, &h, &rec);
+    if (!rc) rc = zt_dht_put_value(m->dht, "mesh", b->sha_hex, rec, strlen(rec));
+    zt_free(rec);
+    if (rc) zt_log_rl(ZT_LOG_WARN, 1, "mesh_withdraw_failed", "sha256=%s error=%s", b->sha_hex, zt_strerror(rc));
+}
+
 /* b out of the table and the store (its chunks no other blob uses, its
- * manifest, its record); the caller frees it. Under mu. */
+ * manifest, its record: withdrawn); the caller frees it. Under mu. */
 static void drop_locked(struct zt_mesh *m, struct zt__blob *b)
 {
+    withdraw_locked(m, b);
     for (size_t i = 0; i < m->n_blobs; i++)
         if (m->blobs[i] == b) m->blobs[i] = m->blobs[--m->n_blobs];
     for (uint32_t j = 0; j < b->man.n_chunks; j++)

@@ -617,6 +617,56 @@ static void test_long_transaction(void **state)
     zt_identity_free(id);
 }
 
+/* Review7 F15: a SERIALIZABLE writer whose snapshot was taken before the
+ * publisher subscribed (and made the triggers) writes after it: its
+ * trigger reads dbsync_subs with that snapshot and logs nothing for the
+ * publisher. The publisher's first whole read runs before the writer
+ * commits, so it cannot see the row either; it must not mark the log
+ * complete until that writer has ended, and the next round reads whole
+ * again and publishes the row (before: marked complete at once, the row
+ * never published). */
+static int64_t count_sql(struct zt_store *st, const char *sql, const char *pub);
+static int64_t log_entries(struct zt_store *st);
+
+static void test_sub_race(void **state)
+{
+    (void)state;
+    struct zt_identity *id = vector_id();
+    struct pub p = {0};
+    jobs_open("race", &p);
+    int64_t now = zt_time_real_ms();
+    put_job(p.st, "job-0", 1, 2, now, 0, zt_identity_id(id));
+    pub_start(&p, id);
+    struct zt_store *w = NULL;
+    struct zt_store_opts so = {.path = pg_db, .busy_timeout_ms = 5000};
+    assert_int_equal(zt_store_open("postgres", &so, &w), 0);
+    /* the writer: its snapshot now, before the subscription */
+    assert_int_equal(zt_store_exec(w, "BEGIN ISOLATION LEVEL SERIALIZABLE"), 0);
+    assert_int_equal(count_sql(w, "SELECT COUNT(*) FROM sched_jobs WHERE job_id <> ?", "x"), 1);
+    struct zt_buf b;
+    zt_buf_init(&b, ZT_DBSYNC_SEGMENT_MAX);
+    struct zt_dbsync_segment seg;
+    publish_want(&p, id, 1, &b, &seg); /* subscribes, reads whole: job-0 */
+    assert_true(in_body(&seg, "\"job-0\""));
+    put_job(w, "job-w", 2, 2, now, 0, zt_identity_id(id)); /* its trigger: W's snapshot, no subscriber */
+    publish_want(&p, id, 0, &b, &seg); /* the writer still runs: not committed, nothing new */
+    assert_int_equal(zt_store_exec(w, "COMMIT"), 0);
+    assert_int_equal(log_entries(p.st), 0); /* nothing was logged for the publisher */
+    publish_want(&p, id, 1, &b, &seg); /* the writer ended: read whole once more */
+    assert_int_equal(seg.seq, 2);
+    assert_int_equal(seg.n_rows, 1);
+    assert_true(in_body(&seg, "\"job-w\""));
+    publish_want(&p, id, 0, &b, &seg); /* complete now: the log alone */
+    assert_int_equal(zt_store_exec(p.st, "UPDATE sched_jobs SET tokens = 4 WHERE job_id = 'job-w'"), 0);
+    assert_int_equal(log_entries(p.st), 1);
+    publish_want(&p, id, 1, &b, &seg);
+    assert_int_equal(seg.n_rows, 1);
+    zt_buf_deinit(&b);
+    zt_store_close(w);
+    pub_close(&p);
+    zt_identity_free(id);
+}
+
 static int64_t log_entries(struct zt_store *st)
 {
     struct zt_store_stmt *q = NULL;
@@ -887,6 +937,41 @@ static const struct zt_store_step DBSYNC_V2[] = {
                " EXECUTE FUNCTION dbsync_chg_sched_jobs();"},
 };
 
+/* A dbsync schema-2 store (one publisher, pub "") with one published
+ * segment signed by id: its bytes in id's mesh store (p->mdir), as the
+ * publisher left it; its SHA-256 into sha. */
+static void v2_store(struct pub *p, const struct zt_identity *id, uint8_t sha[32])
+{
+    struct zt_store_schema v2 = {.owner = "dbsync", .steps = DBSYNC_V2, .n_steps = 2};
+    assert_int_equal(zt_store_migrate(p->st, &v2), 0);
+    uint8_t *seg = NULL;
+    size_t len = 0;
+    encode_vector(&seg, &len, id);
+    zt_sha256(sha, seg, len);
+    char path[400], hex[65], got[65];
+    snprintf(path, sizeof path, "%s/v2-%s.seg", dir, zt_identity_id(id) + 3);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(seg, 1, len, f), len);
+    assert_int_equal(fclose(f), 0);
+    zt_free(seg);
+    struct zt_mesh_opts mo = {.dir = p->mdir, .id = id};
+    struct zt_mesh *m = NULL;
+    assert_int_equal(zt_mesh_new(&mo, &m), 0);
+    assert_int_equal(zt_mesh_add_file(m, path, "dbsync-v2.seg", 1, got), 0);
+    zt_mesh_free(m);
+    unlink(path);
+    zt_hex_encode(hex, sha, 32);
+    assert_string_equal(got, hex);
+    char sql[400];
+    snprintf(sql, sizeof sql,
+             pg_db[0] ? "INSERT INTO dbsync_segments VALUES(1, decode('%s', 'hex'), NULL, 2, 1767225600, 1)"
+                      : "INSERT INTO dbsync_segments VALUES(1, x'%s', NULL, 2, 1767225600, 1)",
+             hex);
+    assert_int_equal(zt_store_exec(p->st, sql), 0);
+    assert_int_equal(zt_store_exec(p->st, "INSERT INTO dbsync_marks VALUES('log:sched_jobs', 1)"), 0);
+}
+
 /* A store a version-2 publisher used: migrated (schemas 3, 4), its segment
  * and row images are the publisher's (the chain goes on from them), its
  * single-publisher trigger is gone and the next round reads the tables
@@ -897,20 +982,10 @@ static void test_migrate_v2(void **state)
     struct zt_identity *id = vector_id();
     struct pub p = {0};
     jobs_open("v2", &p);
-    struct zt_store_schema v2 = {.owner = "dbsync", .steps = DBSYNC_V2, .n_steps = 2};
-    assert_int_equal(zt_store_migrate(p.st, &v2), 0);
+    uint8_t first[32];
+    v2_store(&p, id, first);
     put_job(p.st, "job-1", 1, 2, zt_time_real_ms(), 0, zt_identity_id(id));
     assert_int_equal(log_entries(p.st), 1); /* the old trigger */
-    char sql[400], ones_hex[65];
-    memset(ones_hex, '1', 64);
-    for (int i = 0; i < 64; i += 2) ones_hex[i] = '0';
-    ones_hex[64] = '\0';
-    snprintf(sql, sizeof sql,
-             pg_db[0] ? "INSERT INTO dbsync_segments VALUES(1, decode('%s', 'hex'), NULL, 1, 1, 1)"
-                      : "INSERT INTO dbsync_segments VALUES(1, x'%s', NULL, 1, 1, 1)",
-             ones_hex);
-    assert_int_equal(zt_store_exec(p.st, sql), 0);
-    assert_int_equal(zt_store_exec(p.st, "INSERT INTO dbsync_marks VALUES('log:sched_jobs', 1)"), 0);
     pub_start(&p, id);
     int v = 0;
     assert_int_equal(zt_store_owner_version(p.st, "dbsync", &v), 0);
@@ -922,9 +997,7 @@ static void test_migrate_v2(void **state)
     struct zt_dbsync_segment seg;
     publish_want(&p, id, 1, &b, &seg);
     assert_int_equal(seg.seq, 2);
-    uint8_t ones[32];
-    memset(ones, 1, sizeof ones);
-    assert_memory_equal(seg.prev, ones, 32);
+    assert_memory_equal(seg.prev, first, 32);
     assert_true(in_body(&seg, "\"job-1\"")); /* read whole: the log mark went with the old trigger */
     assert_true(in_body(&seg, "\"job-2\""));
     assert_int_equal(zt_store_exec(p.st, "UPDATE sched_jobs SET tokens = 3 WHERE job_id = 'job-2'"), 0);
@@ -935,6 +1008,50 @@ static void test_migrate_v2(void **state)
     zt_buf_deinit(&b);
     pub_close(&p);
     zt_identity_free(id);
+}
+
+/* Review7 F7: a schema-2 store shared by two orchestrators (A made the
+ * schema-2 chain), B upgraded and opened first. B does not take A's
+ * chain (its segments are not signed by B's key): it starts its own at
+ * seq 1 and the schema-2 rows stay unclaimed; A, opened next, claims
+ * them and goes on from its own head (before: B continued A's chain
+ * under its key, A started over). */
+static void test_v2_not_claimed(void **state)
+{
+    (void)state;
+    struct zt_identity *a = vector_id(), *b = NULL;
+    assert_int_equal(zt_identity_generate(&b), 0);
+    struct pub pa = {0}, pb = {0};
+    jobs_open("v2two", &pa);
+    pub_open_stores("v2two", &pb);
+    snprintf(pb.mdir, sizeof pb.mdir, "%s/mesh-v2two-b", dir);
+    snprintf(pb.tdir, sizeof pb.tdir, "%s/dbsync", pb.mdir);
+    uint8_t first[32];
+    v2_store(&pa, a, first);
+    put_job(pa.st, "job-b", 1, 2, zt_time_real_ms(), 0, zt_identity_id(b));
+    pub_start(&pb, b); /* the non-owner first */
+    assert_int_equal(count_sql(pb.st, "SELECT COUNT(*) FROM dbsync_segments WHERE pub = ?", ""), 1);
+    assert_int_equal(count_sql(pb.st, "SELECT COUNT(*) FROM dbsync_segments WHERE pub = ?", zt_identity_id(b)), 0);
+    struct zt_buf buf;
+    zt_buf_init(&buf, ZT_DBSYNC_SEGMENT_MAX);
+    struct zt_dbsync_segment seg;
+    publish_want(&pb, b, 1, &buf, &seg);
+    assert_int_equal(seg.seq, 1); /* a chain of its own */
+    assert_true(in_body(&seg, "\"job-b\""));
+    assert_int_equal(count_sql(pb.st, "SELECT COUNT(*) FROM dbsync_segments WHERE pub = ?", ""), 1);
+    pub_start(&pa, a); /* the owner: its chain goes on */
+    assert_int_equal(count_sql(pa.st, "SELECT COUNT(*) FROM dbsync_segments WHERE pub = ?", ""), 0);
+    assert_int_equal(count_sql(pa.st, "SELECT COUNT(*) FROM dbsync_segments WHERE pub = ?", zt_identity_id(a)), 1);
+    put_job(pa.st, "job-a", 2, 2, zt_time_real_ms(), 0, zt_identity_id(a));
+    publish_want(&pa, a, 1, &buf, &seg);
+    assert_int_equal(seg.seq, 2);
+    assert_memory_equal(seg.prev, first, 32);
+    assert_true(in_body(&seg, "\"job-a\""));
+    zt_buf_deinit(&buf);
+    pub_close(&pb);
+    pub_close(&pa);
+    zt_identity_free(b);
+    zt_identity_free(a);
 }
 
 int main(void)
@@ -955,14 +1072,15 @@ int main(void)
         cmocka_unit_test(test_two_publishers),
         cmocka_unit_test(test_sub_expired),
         cmocka_unit_test(test_migrate_v2),
+        cmocka_unit_test(test_v2_not_claimed),
     };
     int failures = cmocka_run_group_tests_name("dbsync", tests, setup, teardown);
     /* the publisher on a real PostgreSQL: the change log's triggers in its dialect */
 #define P(f) cmocka_unit_test_setup_teardown(f, setup_pg, teardown_pg)
     const struct CMUnitTest pg_tests[] = {P(test_publisher), P(test_jobs_clock_stepped_back), P(test_jobs_old_updated),
                                         P(test_unlog), P(test_unlog_running),
-                                        P(test_long_transaction), P(test_two_publishers), P(test_sub_expired),
-                                        P(test_migrate_v2)};
+                                        P(test_long_transaction), P(test_sub_race), P(test_two_publishers), P(test_sub_expired),
+                                        P(test_migrate_v2), P(test_v2_not_claimed)};
     failures += zt_test_pg_run("dbsync_postgres", pg_tests);
 #undef P
     if (zt_alloc_live() != live) {

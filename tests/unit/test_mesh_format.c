@@ -24,6 +24,7 @@
 
 #include "../../src/mesh/mesh_int.h"
 #include "zentalk/zt_alloc.h"
+#include "zentalk/zt_dht.h"
 #include "zentalk/zt_endian.h"
 #include "zentalk/zt_hash.h"
 #include "zentalk/zt_hex.h"
@@ -225,7 +226,16 @@ static void test_records(void **state)
     assert_int_not_equal(zt_mesh_record_verify(rq, strlen(rq), now, &v), 0);
     free(rq);
     zt_free(rp);
+    /* a withdrawal (the node dropped the blob) says so, signed; never with partial */
+    h.withdrawn = true;
+    assert_int_equal(zt_mesh_record_sign(id, &h, &rp), ZT_EINVAL);
     h.partial = false;
+    assert_int_equal(zt_mesh_record_sign(id, &h, &rp), 0);
+    assert_int_equal(zt_mesh_record_verify(rp, strlen(rp), now, &v), 0);
+    assert_true(v.withdrawn);
+    assert_false(v.partial);
+    zt_free(rp);
+    h.withdrawn = false;
     /* tampered: the endpoint moved to an attacker's host */
     char *t = strdup(rec);
     char *p = strstr(t, "127.0.0.1");
@@ -634,6 +644,75 @@ static void test_evict(void **state)
     zt_identity_free(id);
 }
 
+/* Whether m's DHT view counts the node id as a holder of sha. */
+static bool holds(struct zt_mesh *m, const uint8_t sha[32], const char *id)
+{
+    struct zt_mesh_holder hs[8];
+    size_t n = zt__mesh_holders(m, sha, hs, 8);
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(hs[i].node_id, id) == 0) return true;
+    return false;
+}
+
+/* Review7 F11: a blob evicted (the store over its bound) is withdrawn
+ * from the DHT: another node stops counting this one as its holder within
+ * seconds, not when the holder record expires (record_ttl_s, 600 s here). */
+static void test_evict_withdrawn(void **state)
+{
+    (void)state;
+    if (!zt_dht_available()) zt_skip("the DHT is not built (no OpenDHT)");
+    struct zt_dht_opts dopt = {.port = 0};
+    struct zt_dht *da = NULL, *db = NULL;
+    if (zt_dht_new(&dopt, &da) != 0) zt_skip("cannot start a DHT node here (UDP bind)");
+    assert_int_equal(zt_dht_new(&dopt, &db), 0);
+    char bs[64];
+    snprintf(bs, sizeof bs, "127.0.0.1:%u", (unsigned)zt_dht_port(da));
+    assert_int_equal(zt_dht_bootstrap(db, bs), 0);
+    struct zt_identity *ia = NULL, *ib = NULL;
+    assert_int_equal(zt_identity_generate(&ia), 0);
+    assert_int_equal(zt_identity_generate(&ib), 0);
+    char adir[300], bdir[300];
+    snprintf(adir, sizeof adir, "%s/wa", dir);
+    snprintf(bdir, sizeof bdir, "%s/wb", dir);
+    struct zt_mesh_opts oa = {.dir = adir, .id = ia, .max_bytes = 1}, ob = {.dir = bdir, .id = ib};
+    struct zt_mesh *ma = NULL, *mb = NULL;
+    assert_int_equal(zt_mesh_new(&oa, &ma), 0);
+    assert_int_equal(zt_mesh_new(&ob, &mb), 0);
+    char sha[65];
+    add_mib(ma, "w.bin", 11, true, sha); /* pinned: kept over the bound until unpinned below */
+    uint8_t h[32];
+    assert_int_equal(zt_hex_decode_str(h, 32, sha, ZT_HEX_LOWER), 0);
+    assert_int_equal(zt_mesh_start(ma, da, "http://127.0.0.1:9"), 0);
+    assert_int_equal(zt_mesh_start(mb, db, "http://127.0.0.1:10"), 0);
+    uint64_t until = zt_time_mono_ms() + 60000;
+    while (!holds(mb, h, zt_identity_id(ia))) {
+        assert_true(zt_time_mono_ms() < until);
+        zt_time_sleep_ms(200);
+    }
+    /* as a replica or a pull without install leaves it: the bound evicts it */
+    pthread_mutex_lock(&ma->mu);
+    zt__mesh_find(ma, h)->pinned = false;
+    pthread_mutex_unlock(&ma->mu);
+    uint64_t t0 = zt_time_mono_ms();
+    while (has_blob(ma, sha)) {
+        assert_true(zt_time_mono_ms() < t0 + 10000);
+        zt_time_sleep_ms(50);
+    }
+    uint64_t t1 = zt_time_mono_ms();
+    while (holds(mb, h, zt_identity_id(ia))) {
+        assert_true(zt_time_mono_ms() < t1 + 20000); /* records live 600 s: only the withdrawal explains it */
+        zt_time_sleep_ms(200);
+    }
+    printf("# evicted after %llu ms; another node stopped counting it as a holder %llu ms later (record_ttl_s 600)\n",
+           (unsigned long long)(t1 - t0), (unsigned long long)(zt_time_mono_ms() - t1));
+    zt_mesh_free(mb);
+    zt_mesh_free(ma);
+    zt_dht_free(db);
+    zt_dht_free(da);
+    zt_identity_free(ib);
+    zt_identity_free(ia);
+}
+
 /* ---- peers' scores across restarts ------------------------------------------------ */
 
 static int setup_pg(void **state)
@@ -737,7 +816,7 @@ int main(void)
         cmocka_unit_test(test_frames),              cmocka_unit_test(test_records),
         cmocka_unit_test(test_store_and_serve),     cmocka_unit_test(test_alloc_failures),
         cmocka_unit_test(test_store_crash),         cmocka_unit_test(test_one_copy),
-        cmocka_unit_test(test_scores_kept),         cmocka_unit_test(test_evict),
+        cmocka_unit_test(test_scores_kept),         cmocka_unit_test(test_evict), cmocka_unit_test(test_evict_withdrawn),
     };
     int failures = cmocka_run_group_tests(tests, setup, teardown);
     const struct CMUnitTest pg_tests[] = {cmocka_unit_test_setup_teardown(test_scores_kept, setup_pg, teardown_pg)};

@@ -17,6 +17,13 @@
  *    bounded (the bomb's count is refused before anything is allocated);
  *    restarted, the puller still knows the sybils it caught (its scores are
  *    kept in its store) and does not ask them again;
+ *  - fakes during a pull: while a pull from an honest (rate-limited, so
+ *    slow) holder runs, this process publishes holder records of sybils
+ *    whose endpoints stall every request for 8 s, serve 16 MiB of garbage,
+ *    or serve another file's manifest, and a record with a bad signature:
+ *    the pull (which reads the holders again every 2 s) completes from
+ *    the honest holder with the right bytes within a bound, the sybils
+ *    that served junk are penalised, the forged one is never contacted;
  *  - replica flood: a node whose store is bounded (mesh.max_store_mb 1)
  *    and holds a pinned 2 MiB blob is asked to replicate 40 blobs: each is
  *    refused (507 store_full) before any pull starts, and the pinned blob
@@ -342,6 +349,129 @@ static void test_forged_records_and_bombs(void **state)
     rm_rf(hdir);
 }
 
+/* ---- fake holders published while a pull runs (DHT) ---------------------------------------- */
+
+static void test_fakes_during_pull(void **state)
+{
+    (void)state;
+    if (!zt_dht_available()) {
+        zt_skip("the DHT is not built");
+        return;
+    }
+    char hdir[256], pdir[256];
+    tmp_dir(hdir, sizeof hdir, "meshfake");
+    tmp_dir(pdir, sizeof pdir, "meshfake");
+    /* the honest holder serves 4 chunks a second: a 24 MiB pull lasts seconds */
+    put_file(hdir, "config.yaml",
+             "node:\n  roles: [worker]\n  dht_port: 4941\nmesh:\n  record_ttl_s: 30\n  serve_rate_rps: 4\n"
+             "  serve_burst: 4\n");
+    put_file(pdir, "config.yaml", "node:\n  roles: [worker]\n  dht_port: 4942\n  bootstrap: [\"127.0.0.1:4941\"]\n");
+    struct node H, P;
+    const char *const ha[] = {"--config", hdir, NULL}, *const pa[] = {"--config", pdir, NULL};
+    node_spawn(&H, ha, NULL, true, hdir);
+    node_spawn(&P, pa, NULL, true, pdir);
+    char path[512], sha_hex[65], opath[512], osha[65];
+    mesh_make_file(files_dir, "during.bin", 24u << 20, 41, path, sizeof path, sha_hex);
+    mesh_make_file(files_dir, "during-other.bin", 2u << 20, 42, opath, sizeof opath, osha);
+    add(H.port, path, sha_hex);
+    struct zt_mesh_manifest man, oman;
+    assert_int_equal(zt_mesh_manifest_of_file(path, &man), 0);
+    assert_int_equal(zt_mesh_manifest_of_file(opath, &oman), 0);
+    struct fake forged, stall, garbage, other;
+    fake_start(&forged, M_COUNT);
+    fake_start(&stall, M_STALL);
+    fake_start(&garbage, M_GARBAGE);
+    fake_start(&other, M_OTHER_FILE);
+    uint8_t *enc = NULL;
+    size_t elen = 0;
+    assert_int_equal(zt_mesh_manifest_encode(&oman, &enc, &elen), 0);
+    assert_int_equal(zt_buf_append(&other.other, enc, elen), 0);
+    zt_free(enc);
+    struct zt_dht_opts dopt = {.port = 4949};
+    struct zt_dht *d = NULL;
+    assert_int_equal(zt_dht_new(&dopt, &d), 0);
+    assert_int_equal(zt_dht_bootstrap(d, "127.0.0.1:4941"), 0);
+    struct zt_identity *ids[4];
+    for (int i = 0; i < 4; i++) assert_int_equal(zt_identity_generate(&ids[i]), 0);
+    int64_t now = zt_time_real_ms() / 1000;
+    char *recs[4];
+    recs[0] = record(ids[0], &forged, man.root, man.file_sha256, man.file_size, now + 3600);
+    char *sig = strstr(recs[0], "\"sig\":\"");
+    assert_non_null(sig);
+    sig[7] = sig[7] == 'a' ? 'b' : 'a'; /* a bad signature */
+    recs[1] = record(ids[1], &stall, man.root, man.file_sha256, man.file_size, now + 3600);
+    recs[2] = record(ids[2], &garbage, man.root, man.file_sha256, man.file_size, now + 3600);
+    recs[3] = record(ids[3], &other, man.root, man.file_sha256, man.file_size, now + 3600);
+    /* the pull starts (again while the puller's DHT view has no holder yet) */
+    char body[200], target[120];
+    snprintf(body, sizeof body, "{\"sha256\":\"%s\",\"install\":true,\"name\":\"during.gguf\"}", sha_hex);
+    snprintf(target, sizeof target, "/v1/mesh/pull/%s", sha_hex);
+    json_decref(post_json(P.port, "/v1/mesh/pull", NULL, body, 202));
+    uint64_t until = zt_time_mono_ms() + WAIT_MS, t_run = 0, t_done = 0;
+    long long have_at_fakes = -1;
+    for (;;) {
+        assert_true(zt_time_mono_ms() < until);
+        struct resp r;
+        http(P.port, "GET", target, NULL, NULL, &r);
+        assert_int_equal(r.status, 200);
+        json_t *j = resp_json(&r);
+        resp_free(&r);
+        const char *st = json_string_value(json_object_get(j, "state"));
+        long long have = (long long)json_integer_value(json_object_get(j, "have"));
+        bool done = zt_str_eq(st, "done"), failed = zt_str_eq(st, "failed");
+        if (failed && t_run) fail_msg("the pull failed with fake holders about: %s", json_string_value(json_object_get(j, "error")));
+        json_decref(j);
+        if (done) {
+            t_done = zt_time_mono_ms();
+            break;
+        }
+        if (failed) { /* no holder seen yet: before any fake, asked again */
+            zt_time_sleep_ms(300);
+            json_decref(post_json(P.port, "/v1/mesh/pull", NULL, body, 202));
+            continue;
+        }
+        if (have > 0 && !t_run) { /* running, chunks coming from the honest holder: the fakes go in */
+            t_run = zt_time_mono_ms();
+            have_at_fakes = have;
+        }
+        if (t_run)
+            for (int i = 0; i < 4; i++) assert_int_equal(zt_dht_put_value(d, "mesh", sha_hex, recs[i], strlen(recs[i])), 0);
+        zt_time_sleep_ms(300);
+    }
+    assert_true(t_run > 0);
+    assert_true(have_at_fakes < (long long)man.n_chunks); /* published while the pull ran */
+    char inst[600], got[65];
+    snprintf(inst, sizeof inst, "%s/models/during.gguf", P.data_dir);
+    mesh_file_sha(inst, got);
+    assert_string_equal(got, sha_hex); /* not corrupted */
+    printf("# fakes published at chunk %lld of %u; the pull completed %.1f s later; forged asked %d, stalling %d,"
+           " garbage %d, other file %d\n",
+           have_at_fakes, man.n_chunks, (double)(t_done - t_run) / 1000.0, forged.requests, stall.requests,
+           garbage.requests, other.requests);
+    assert_int_equal(forged.requests, 0);
+    assert_true(t_done - t_run < 45000); /* the stalling sybil did not hold the pull up for long */
+    if (garbage.requests) assert_true(peer_score(P.port, zt_identity_id(ids[2])) < 0);
+    if (other.requests) assert_true(peer_score(P.port, zt_identity_id(ids[3])) < 0);
+    for (int i = 0; i < 4; i++) {
+        zt_free(recs[i]);
+        zt_identity_free(ids[i]);
+    }
+    zt_dht_free(d);
+    node_stop(&P, 30000);
+    node_stop(&H, 30000);
+    struct fake *fs[] = {&forged, &stall, &garbage, &other};
+    for (int i = 0; i < 4; i++) {
+        zt_http_stop(fs[i]->srv);
+        zt_buf_deinit(&fs[i]->other);
+    }
+    zt_mesh_manifest_deinit(&man);
+    zt_mesh_manifest_deinit(&oman);
+    unlink(path);
+    unlink(opath);
+    rm_rf(pdir);
+    rm_rf(hdir);
+}
+
 /* ---- replica flood on a bounded store (no DHT needed) ----------------------------------- */
 
 static void test_replica_flood_bounded(void **state)
@@ -559,6 +689,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_chunk_flood),
         cmocka_unit_test(test_forged_records_and_bombs),
+        cmocka_unit_test(test_fakes_during_pull),
         cmocka_unit_test(test_replica_flood_bounded),
         cmocka_unit_test(test_replica_burst_bounded),
         cmocka_unit_test(test_replica_too_big),
