@@ -20,9 +20,15 @@
  *    forgets none; an id is dropped only after its expiry;
  *  - picks: a gateway that opens as many picks as its share allows gets
  *    ZT_ETOOBIG for the next one, others' picks stay (their reports are
- *    still taken), and another gateway can still pick; the global table
- *    full answers ZT_EBUSY, never an eviction of an open lease's pick; an
- *    ended lease's pick gives its slot to a new one. */
+ *    still taken), and another gateway can still pick; an ended lease's
+ *    pick no longer counts against its gateway's share;
+ *  - review7 F4: eight gateway identities each open their whole share,
+ *    twice what the table held before (four filled it and every other
+ *    gateway got ZT_EBUSY): an honest gateway's checkers are still picked
+ *    and their reports taken, nothing evicted;
+ *  - review7 F12: the set at its bound, with ids expiring one by one,
+ *    makes room for exactly one new id each time (amortised work, no
+ *    rebuild per take) and forgets no live id. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
