@@ -131,6 +131,7 @@ struct zt_lease_counts {
     uint64_t continued;       /* leases opened for jobs another orchestrator placed */
     uint64_t verdict_refused; /* verdicts refused (422), at once or after their wait */
     uint64_t check_refused;   /* check events past a pick limit (409 check_limit, 429 check_picks) */
+    uint64_t picks_full;      /* of those: 429 check_picks_full (the pick table full: out of memory only) */
 };
 void zt_lease_counts(struct zt_lease *l, struct zt_lease_counts *out);
 

@@ -48,7 +48,7 @@
 #include "zentalk/zt_str.h"
 #include "zentalk/zt_time.h"
 
-#define LEASE_MAX 4096
+#define LEASE_MAX ZT__LEASES_MAX /* the check-pick table holds all their picks (orch_verdict.h) */
 #define LEASE_IDLE_MS 120000
 #define WAIT_DEFAULT_MS 10000
 #define WAIT_MAX_MS 60000
@@ -66,6 +66,7 @@ struct lease {
      * checkers picked for it here (orch_verdict.h) */
     char ran[LEASE_NODES_MAX][ZT_IDENTITY_ID_SIZE], picked[LEASE_NODES_MAX][ZT_IDENTITY_ID_SIZE];
     size_t n_ran, n_picked;
+    size_t n_picking;                   /* check events between their place and their pick (check_pick_h) */
     bool failed;
     bool taking;                        /* being taken over from the store for its gateway (take_lease) */
     struct zt_lease_waiter *waiter;     /* a lease call parked, or NULL */
@@ -106,14 +107,16 @@ struct gateway {
 /* A verdict's evidence (its worker receipt's sealed-job id) is accepted
  * once: kept until EVIDENCE_TTL_MS past the receipt's finish, and a
  * receipt older than that (or dated more than the clock skew ahead) is
- * refused by its age, so no replay outlives its entry. At most
+ * refused by its age, so no replay outlives its entry. The entries are
+ * kept in the store too (evidence.c), so a restarted orchestrator, or
+ * another one on the shared store, refuses them as well. At most
  * EVIDENCE_MAX kept (past it verdicts are 503 until some expire). */
 #define EVIDENCE_TTL_MS 3600000
 #define EVIDENCE_MAX 65536
 
 struct zt_lease {
     pthread_mutex_t mu;
-    struct zt__once *used;              /* the evidence verdicts used (EVIDENCE_TTL_MS) */
+    struct zt__evidence *used;          /* the evidence verdicts used (EVIDENCE_TTL_MS; also in the store) */
     struct gateway gws[GATEWAYS_MAX];
     struct zt_registry *reg;
     struct zt_sched *sched;
@@ -126,7 +129,8 @@ struct zt_lease {
     uint64_t n_not_gateway, n_bad_sig;  /* calls refused: another gateway's job; a bad or replayed signature */
     uint64_t n_continued;               /* leases opened for jobs another orchestrator placed */
     uint64_t n_verdict_refused;         /* verdicts refused (422), at once or after their wait */
-    uint64_t n_check_refused;           /* check events past a lease's pick limit (409) */
+    uint64_t n_check_refused;           /* check events past a lease's pick limit (409) or a share (429) */
+    uint64_t n_picks_full;              /* of those: the pick table full (429 check_picks_full) */
     uint64_t verdict_wait_ms;           /* a checked job's verdict missing this long: decided here */
 };
 
@@ -140,7 +144,7 @@ int zt_lease_new(struct zt_registry *reg, struct zt_sched *sched, struct zt_veri
         return ZT_ENOMEM;
     }
     if (zt_peers_new(&l->gw_peers) != 0 || zt_nodeauth_verifier_new(0, &l->nav) != 0 ||
-        zt__once_new(EVIDENCE_MAX, &l->used) != 0) {
+        zt__evidence_open(reg, EVIDENCE_MAX, &l->used) != 0) {
         zt_peers_free(l->gw_peers);
         zt_nodeauth_verifier_free(l->nav);
         zt__check_reports_free(l->reports);
@@ -460,6 +464,7 @@ void zt_lease_counts(struct zt_lease *l, struct zt_lease_counts *out)
     out->continued = l->n_continued;
     out->verdict_refused = l->n_verdict_refused;
     out->check_refused = l->n_check_refused;
+    out->picks_full = l->n_picks_full;
     pthread_mutex_unlock(&l->mu);
 }
 
@@ -643,6 +648,15 @@ static int check_subject(struct zt_lease *l, const char *worker, const uint8_t *
     return 0;
 }
 
+/* A check event's place in its lease (n_picking) given back: no pick made. */
+static void unplace_pick(struct zt_lease *l, const char *job_id)
+{
+    pthread_mutex_lock(&l->mu);
+    struct lease **pp = find(l, job_id);
+    if (pp && (*pp)->n_picking) (*pp)->n_picking--;
+    pthread_mutex_unlock(&l->mu);
+}
+
 /* "check": the checker of round `round` for a leased job the gateway was
  * told to verify (the keyed choice, zt_verifier_pick: never the gateway's);
  * worker is the one whose chain is checked (its engine build). Never a
@@ -693,7 +707,10 @@ static void check_pick_h(struct zt_lease *l, const char *job_id, const char *wor
     lp = find(l, job_id);
     bool ran = false, other = false;
     for (size_t k = 0; lp && k < (*lp)->n_ran; k++) ran = ran || strcmp((*lp)->ran[k], worker) == 0;
-    if (lp && ran && (*lp)->n_picked >= LEASE_NODES_MAX) { /* its picks would no longer be remembered */
+    /* a place in the lease is held before the pick is made, so that no
+     * lease has more than LEASE_NODES_MAX picks in the table, concurrent
+     * check events included: the table's bound (review7 F4, F9) */
+    if (lp && ran && (*lp)->n_picked + (*lp)->n_picking >= LEASE_NODES_MAX) {
         l->n_check_refused++;
         pthread_mutex_unlock(&l->mu);
         zt_log_rl(ZT_LOG_WARN, 10, "check_refused", "sched_job=%s why=pick_limit picked=%d", job_id,
@@ -712,6 +729,7 @@ static void check_pick_h(struct zt_lease *l, const char *job_id, const char *wor
         }
         (*lp)->has_subject = true;
         (*lp)->oact = zt_time_mono_ms();
+        if (!other) (*lp)->n_picking++;
     }
     pthread_mutex_unlock(&l->mu);
     if (!ran || other) {
@@ -722,6 +740,7 @@ static void check_pick_h(struct zt_lease *l, const char *job_id, const char *wor
     }
     const char *engine = zt_registry_get(l->reg, worker, now, &w) == 0 ? w.caps.engine : NULL;
     if (zt_verifier_pick(l->vf, job_id, (unsigned)round, ji.model, engine, ex, n, now, &ni) != 0) {
+        unplace_pick(l, job_id);
         res_error(res, 404, "no_checker", "no other live worker of the model is free to check");
         return;
     }
@@ -734,8 +753,10 @@ static void check_pick_h(struct zt_lease *l, const char *job_id, const char *wor
     pthread_mutex_unlock(&l->mu);
     int e = zt__check_reports_expect(l->reports, gateway, ni.node_id, job_id, subject, now);
     if (e) {
+        unplace_pick(l, job_id);
         pthread_mutex_lock(&l->mu);
         l->n_check_refused++;
+        l->n_picks_full += e != ZT_ETOOBIG;
         pthread_mutex_unlock(&l->mu);
         zt_log_rl(ZT_LOG_WARN, 10, "check_refused", "sched_job=%s gateway=%s why=%s", job_id,
                   gateway[0] ? gateway : "-", e == ZT_ETOOBIG ? "gateway_picks" : "picks_full");
@@ -753,6 +774,7 @@ static void check_pick_h(struct zt_lease *l, const char *job_id, const char *wor
     pp = find(l, job_id);
     bool noted = false, full = false, gone = !pp;
     if (pp) { /* it may be named in the verdict */
+        if ((*pp)->n_picking) (*pp)->n_picking--;
         size_t before = (*pp)->n_picked;
         note_node((*pp)->picked, &(*pp)->n_picked, ni.node_id);
         noted = (*pp)->n_picked > before;
@@ -806,7 +828,7 @@ static int use_evidence(struct zt_lease *l, const uint8_t id[static 16], uint64_
         until = fin + EVIDENCE_TTL_MS;
         if (until < now + ZT__CHECK_REPORT_SKEW_MS) until = now + ZT__CHECK_REPORT_SKEW_MS;
     }
-    switch (zt__once_take(l->used, id, until, now, true)) {
+    switch (zt__evidence_take(l->used, id, until, now)) {
     case ZT__ONCE_TAKEN:
         return 0;
     case ZT__ONCE_USED:
@@ -814,6 +836,9 @@ static int use_evidence(struct zt_lease *l, const uint8_t id[static 16], uint64_
         return ZT_EPERM;
     case ZT__ONCE_PENDING:
         *why = "this evidence is being settled by another verdict now; retry";
+        return ZT_EBUSY;
+    case ZT__ONCE_STORE:
+        *why = "the store could not record this evidence now; retry";
         return ZT_EBUSY;
     case ZT__ONCE_FULL:
     default:
@@ -826,7 +851,7 @@ static int use_evidence(struct zt_lease *l, const uint8_t id[static 16], uint64_
  * settlement that failed (a busy store): the retried verdict may use it. */
 static void release_evidence(struct zt_lease *l, const uint8_t id[static 16], bool used)
 {
-    zt__once_settle(l->used, id, used);
+    zt__evidence_settle(l->used, id, used);
 }
 
 /* "verdict": what the gateway's checks decided (zt_job_check_run), with
@@ -1379,7 +1404,7 @@ void zt_lease_free(struct zt_lease *l)
     zt_peers_free(l->gw_peers);
     zt_nodeauth_verifier_free(l->nav);
     zt__check_reports_free(l->reports);
-    zt__once_free(l->used);
+    zt__evidence_free(l->used);
     pthread_mutex_destroy(&l->mu);
     zt_free(l);
 }

@@ -3,6 +3,7 @@
 #include "orch_verdict.h"
 
 #include <pthread.h>
+#include <sodium.h>
 #include <string.h>
 
 #include "zentalk/zt_alloc.h"
@@ -75,14 +76,23 @@ static int evidence_of(const struct zt__verdict_job *job, const char *node_id, c
 
 /* ---- the checkers' own reports ------------------------------------------------ */
 
+/* A pick (its scan key, the same index in keys, says whether it is in use,
+ * when it was made and whether its lease ended). */
 struct pick {
-    char node[ZT_IDENTITY_ID_SIZE]; /* "" = free */
+    char node[ZT_IDENTITY_ID_SIZE];
     char job[ZT_JOB_ID_SIZE];
     char gateway[ZT_IDENTITY_ID_SIZE]; /* who asked for it ("" = this node's gateway, unsigned callers) */
     uint8_t subject[ZT__CHECK_SUBJECT_LEN]; /* the checked worker's signed input_hash */
-    int64_t t_ms;       /* unix ms */
     unsigned n_reports; /* reports taken under it */
     bool failed;        /* the gateway said this check failed: no report is awaited under it */
+};
+
+/* What the table is scanned by (a pick is read only where its hashes
+ * match): keyed hashes of the pick's node, job and gateway. */
+struct pick_key {
+    int64_t t_ms;       /* unix ms */
+    uint64_t node, job, gw;
+    bool used;          /* false: a free slot */
     bool ended;         /* its job's lease ended: it still takes a report, but gives way to a new pick */
 };
 
@@ -97,10 +107,19 @@ struct report {
 
 _Static_assert(sizeof ((struct zt_checkpoint *)0)->subject == ZT__CHECK_SUBJECT_LEN, "a check's subject");
 _Static_assert(sizeof ((struct zt_env_receipt *)0)->job_id == ZT__ONCE_ID_LEN, "a receipt's id");
+/* every open lease's picks and this node's own gateway's share fit: a pick
+ * is refused only by its gateway's share, never by a full table (review7 F4) */
+_Static_assert(ZT__CHECK_PICKS_MAX >= ZT__LEASES_MAX * ZT__VERDICT_NODES_MAX + ZT__CHECK_PICKS_PER_GATEWAY,
+               "the pick table holds every open lease's picks");
 
 struct zt__check_reports {
     pthread_mutex_t mu;
-    struct pick picks[ZT__CHECK_PICKS_MAX];
+    /* the picks: slots [0, n_picks) scanned, cap_picks allocated (grown
+     * as needed, at most ZT__CHECK_PICKS_MAX) */
+    struct pick *picks;
+    struct pick_key *keys;
+    size_t n_picks, cap_picks;
+    uint8_t hkey[crypto_shorthash_KEYBYTES];
     struct report *r;   /* held reports, in no order */
     size_t n_r, cap_r;
     struct zt__once *receipts; /* the reports' receipts: each once */
@@ -114,6 +133,7 @@ int zt__check_reports_new(struct zt__check_reports **out)
         zt_free(cr);
         return ZT_ENOMEM;
     }
+    randombytes_buf(cr->hkey, sizeof cr->hkey);
     pthread_mutex_init(&cr->mu, NULL);
     *out = cr;
     return 0;
@@ -124,13 +144,43 @@ void zt__check_reports_free(struct zt__check_reports *cr)
     if (!cr) return;
     pthread_mutex_destroy(&cr->mu);
     zt__once_free(cr->receipts);
+    zt_free(cr->picks);
+    zt_free(cr->keys);
     zt_free(cr->r);
     zt_free(cr);
 }
 
-static bool pick_live(const struct pick *p, int64_t now_ms)
+static uint64_t hash_of(const struct zt__check_reports *cr, const char *s)
 {
-    return p->node[0] && now_ms - p->t_ms <= ZT__CHECK_REPORT_WINDOW_MS;
+    uint8_t h[crypto_shorthash_BYTES];
+    crypto_shorthash(h, (const unsigned char *)s, strlen(s), cr->hkey);
+    uint64_t v;
+    memcpy(&v, h, sizeof v);
+    return v;
+}
+
+static bool key_live(const struct pick_key *k, int64_t now_ms)
+{
+    return k->used && now_ms - k->t_ms <= ZT__CHECK_REPORT_WINDOW_MS;
+}
+
+/* Room for one more pick slot at the end (grown, at most
+ * ZT__CHECK_PICKS_MAX): its index, or SIZE_MAX. With cr->mu. */
+static size_t pick_append(struct zt__check_reports *cr)
+{
+    if (cr->n_picks == cr->cap_picks) {
+        if (cr->cap_picks >= ZT__CHECK_PICKS_MAX) return SIZE_MAX;
+        size_t cap = cr->cap_picks ? cr->cap_picks * 2 : 64;
+        if (cap > ZT__CHECK_PICKS_MAX) cap = ZT__CHECK_PICKS_MAX;
+        struct pick *np = zt_realloc(cr->picks, cap * sizeof *np);
+        if (!np) return SIZE_MAX;
+        cr->picks = np;
+        struct pick_key *nk = zt_realloc(cr->keys, cap * sizeof *nk);
+        if (!nk) return SIZE_MAX;
+        cr->keys = nk;
+        cr->cap_picks = cap;
+    }
+    return cr->n_picks++;
 }
 
 int zt__check_reports_expect(struct zt__check_reports *cr, const char *gateway, const char *checker,
@@ -139,42 +189,54 @@ int zt__check_reports_expect(struct zt__check_reports *cr, const char *gateway, 
     if (!cr || !checker) return ZT_EINVAL;
     if (!job_id) job_id = "";
     if (!gateway) gateway = "";
+    uint64_t nh = hash_of(cr, checker), jh = hash_of(cr, job_id), gh = hash_of(cr, gateway);
     pthread_mutex_lock(&cr->mu);
+    while (cr->n_picks && !key_live(&cr->keys[cr->n_picks - 1], now_ms)) cr->n_picks--; /* dead tail */
     /* the same pick again (a gateway's repeated check event): its entry is
      * refreshed, never a second pushed */
-    struct pick *free_slot = NULL, *ended = NULL;
-    size_t mine = 0;
-    for (size_t i = 0; i < ZT__CHECK_PICKS_MAX; i++) {
-        struct pick *q = &cr->picks[i];
-        if (!pick_live(q, now_ms)) {
-            if (!free_slot) free_slot = q;
+    size_t free_i = SIZE_MAX, ended_i = SIZE_MAX, mine = 0;
+    for (size_t i = 0; i < cr->n_picks; i++) {
+        struct pick_key *k = &cr->keys[i];
+        if (!key_live(k, now_ms)) {
+            if (free_i == SIZE_MAX) free_i = i;
             continue;
         }
-        if (strcmp(q->node, checker) == 0 && strcmp(q->job, job_id) == 0 &&
+        struct pick *q = &cr->picks[i];
+        if (k->node == nh && k->job == jh && strcmp(q->node, checker) == 0 && strcmp(q->job, job_id) == 0 &&
             memcmp(q->subject, subject, sizeof q->subject) == 0) {
-            if (!q->n_reports) q->t_ms = now_ms;
-            q->failed = q->ended = false;
+            if (!q->n_reports) k->t_ms = now_ms;
+            q->failed = k->ended = false;
             pthread_mutex_unlock(&cr->mu);
             return 0;
         }
-        if (q->ended) { /* the oldest ended pick gives way when no slot is free */
-            if (!ended || q->t_ms < ended->t_ms) ended = q;
+        if (k->ended) { /* the oldest ended pick gives way when no slot is free */
+            if (ended_i == SIZE_MAX || k->t_ms < cr->keys[ended_i].t_ms) ended_i = i;
             continue;
         }
-        mine += strcmp(q->gateway, gateway) == 0;
+        mine += k->gw == gh && strcmp(q->gateway, gateway) == 0;
     }
-    if (!free_slot) free_slot = ended;
-    /* a full share or a full table refuses the new pick: a live pick is
-     * never evicted (another gateway's checker may be about to report) */
-    int rc = mine >= ZT__CHECK_PICKS_PER_GATEWAY ? ZT_ETOOBIG : !free_slot ? ZT_EBUSY : 0;
+    /* a full share refuses the new pick: a live pick is never evicted
+     * (another gateway's checker may be about to report). The table holds
+     * every open lease's picks (lease.c: at most ZT__VERDICT_NODES_MAX per
+     * lease, ZT__LEASES_MAX leases), so no number of gateway identities
+     * fills it for the others (review7 F4); full (ZT_EBUSY) only past
+     * that, or out of memory */
+    int rc = 0;
+    if (mine >= ZT__CHECK_PICKS_PER_GATEWAY) {
+        rc = ZT_ETOOBIG;
+    } else {
+        if (free_i == SIZE_MAX) free_i = pick_append(cr);
+        if (free_i == SIZE_MAX) free_i = ended_i;
+        if (free_i == SIZE_MAX) rc = ZT_EBUSY;
+    }
     if (!rc) {
-        struct pick *p = free_slot;
+        struct pick *p = &cr->picks[free_i];
         memset(p, 0, sizeof *p);
         zt_strlcpy(p->node, checker, sizeof p->node);
         zt_strlcpy(p->job, job_id, sizeof p->job);
         zt_strlcpy(p->gateway, gateway, sizeof p->gateway);
         memcpy(p->subject, subject, sizeof p->subject);
-        p->t_ms = now_ms;
+        cr->keys[free_i] = (struct pick_key){.t_ms = now_ms, .node = nh, .job = jh, .gw = gh, .used = true};
     }
     pthread_mutex_unlock(&cr->mu);
     return rc;
@@ -183,19 +245,22 @@ int zt__check_reports_expect(struct zt__check_reports *cr, const char *gateway, 
 void zt__check_reports_forget(struct zt__check_reports *cr, const char *job_id)
 {
     if (!cr || !job_id || !job_id[0]) return;
+    uint64_t jh = hash_of(cr, job_id);
     pthread_mutex_lock(&cr->mu);
-    for (size_t i = 0; i < ZT__CHECK_PICKS_MAX; i++)
-        if (cr->picks[i].node[0] && strcmp(cr->picks[i].job, job_id) == 0) cr->picks[i].ended = true;
+    for (size_t i = 0; i < cr->n_picks; i++)
+        if (cr->keys[i].used && cr->keys[i].job == jh && strcmp(cr->picks[i].job, job_id) == 0)
+            cr->keys[i].ended = true;
     pthread_mutex_unlock(&cr->mu);
 }
 
 size_t zt__check_reports_picks(struct zt__check_reports *cr, const char *gateway, int64_t now_ms)
 {
     size_t n = 0;
+    uint64_t gh = gateway ? hash_of(cr, gateway) : 0;
     pthread_mutex_lock(&cr->mu);
-    for (size_t i = 0; i < ZT__CHECK_PICKS_MAX; i++)
-        n += pick_live(&cr->picks[i], now_ms) && !cr->picks[i].ended &&
-             (!gateway || strcmp(cr->picks[i].gateway, gateway) == 0);
+    for (size_t i = 0; i < cr->n_picks; i++)
+        n += key_live(&cr->keys[i], now_ms) && !cr->keys[i].ended &&
+             (!gateway || (cr->keys[i].gw == gh && strcmp(cr->picks[i].gateway, gateway) == 0));
     pthread_mutex_unlock(&cr->mu);
     return n;
 }
@@ -203,10 +268,12 @@ size_t zt__check_reports_picks(struct zt__check_reports *cr, const char *gateway
 void zt__check_reports_failed(struct zt__check_reports *cr, const char *checker, const char *job_id)
 {
     if (!cr || !checker || !job_id) return;
+    uint64_t nh = hash_of(cr, checker), jh = hash_of(cr, job_id);
     pthread_mutex_lock(&cr->mu);
-    for (size_t i = 0; i < ZT__CHECK_PICKS_MAX; i++) {
+    for (size_t i = 0; i < cr->n_picks; i++) {
         struct pick *p = &cr->picks[i];
-        if (p->node[0] && !p->n_reports && strcmp(p->node, checker) == 0 && strcmp(p->job, job_id) == 0)
+        if (cr->keys[i].used && cr->keys[i].node == nh && cr->keys[i].job == jh && !p->n_reports &&
+            strcmp(p->node, checker) == 0 && strcmp(p->job, job_id) == 0)
             p->failed = true;
     }
     pthread_mutex_unlock(&cr->mu);
@@ -253,9 +320,10 @@ int zt__check_reports_put(struct zt__check_reports *cr, zt__verdict_key_fn key, 
     /* a node never picked lately is refused before any signature is
      * checked (a flood of reports costs a scan, not a verification) */
     bool picked = false;
+    uint64_t nh = hash_of(cr, id);
     pthread_mutex_lock(&cr->mu);
-    for (size_t i = 0; i < ZT__CHECK_PICKS_MAX && !picked; i++)
-        picked = pick_live(&cr->picks[i], now_ms) && strcmp(cr->picks[i].node, id) == 0;
+    for (size_t i = 0; i < cr->n_picks && !picked; i++)
+        picked = cr->keys[i].node == nh && key_live(&cr->keys[i], now_ms) && strcmp(cr->picks[i].node, id) == 0;
     pthread_mutex_unlock(&cr->mu);
     if (!picked) {
         *why = "the node was not picked as a checker here";
@@ -282,17 +350,22 @@ int zt__check_reports_put(struct zt__check_reports *cr, zt__verdict_key_fn key, 
     }
     pthread_mutex_lock(&cr->mu);
     struct pick *best = NULL;
+    int64_t best_t = 0;
     bool of_subject = false;
-    for (size_t i = 0; i < ZT__CHECK_PICKS_MAX; i++) {
+    for (size_t i = 0; i < cr->n_picks; i++) {
         struct pick *p = &cr->picks[i];
-        if (!pick_live(p, now_ms) || strcmp(p->node, id) != 0 || memcmp(p->subject, e->c.subject, sizeof p->subject) != 0)
+        int64_t t = cr->keys[i].t_ms;
+        if (cr->keys[i].node != nh || !key_live(&cr->keys[i], now_ms) || strcmp(p->node, id) != 0 ||
+            memcmp(p->subject, e->c.subject, sizeof p->subject) != 0)
             continue;
         of_subject = true;
         /* a check that ended before the pick (an older check's report) does not count under it */
-        if (finished_ms + ZT__CHECK_REPORT_SKEW_MS < p->t_ms || p->n_reports >= ZT__CHECK_REPORTS_PER_PICK) continue;
+        if (finished_ms + ZT__CHECK_REPORT_SKEW_MS < t || p->n_reports >= ZT__CHECK_REPORTS_PER_PICK) continue;
         /* the oldest pick it can answer, by rank (pick_rank) first */
-        if (!best || pick_rank(p) < pick_rank(best) || (pick_rank(p) == pick_rank(best) && p->t_ms < best->t_ms))
+        if (!best || pick_rank(p) < pick_rank(best) || (pick_rank(p) == pick_rank(best) && t < best_t)) {
             best = p;
+            best_t = t;
+        }
     }
     /* each receipt once: kept until no live pick could take it (a pick
      * takes a check that finished at most the skew before it, and lives
@@ -335,9 +408,10 @@ int zt__check_reports_put(struct zt__check_reports *cr, zt__verdict_key_fn key, 
 static bool awaited(const struct zt__check_reports *cr, const char *node, const uint8_t *subject)
 {
     int64_t now = zt_time_real_ms();
-    for (size_t i = 0; i < ZT__CHECK_PICKS_MAX; i++) {
+    uint64_t nh = hash_of(cr, node);
+    for (size_t i = 0; i < cr->n_picks; i++) {
         const struct pick *p = &cr->picks[i];
-        if (p->node[0] && !p->n_reports && !p->failed && now - p->t_ms <= ZT__CHECK_REPORT_WINDOW_MS &&
+        if (cr->keys[i].node == nh && key_live(&cr->keys[i], now) && !p->n_reports && !p->failed &&
             strcmp(p->node, node) == 0 && memcmp(p->subject, subject, sizeof p->subject) == 0)
             return true;
     }
@@ -350,10 +424,11 @@ bool zt__check_reports_for_job(struct zt__check_reports *cr, const char *job_id,
     if (!cr || !job_id || !job_id[0]) return false;
     bool reported = false, wait = false;
     int64_t now_ms = zt_time_real_ms();
+    uint64_t jh = hash_of(cr, job_id);
     pthread_mutex_lock(&cr->mu);
-    for (size_t i = 0; i < ZT__CHECK_PICKS_MAX && !reported; i++) {
+    for (size_t i = 0; i < cr->n_picks && !reported; i++) {
         const struct pick *p = &cr->picks[i];
-        if (!p->node[0] || strcmp(p->job, job_id) != 0 || now_ms - p->t_ms > ZT__CHECK_REPORT_WINDOW_MS) continue;
+        if (cr->keys[i].job != jh || !key_live(&cr->keys[i], now_ms) || strcmp(p->job, job_id) != 0) continue;
         reported = p->n_reports > 0;
         wait = wait || (!p->n_reports && !p->failed);
     }

@@ -52,7 +52,9 @@ typedef int (*zt__verdict_key_fn)(void *ud, const char *node_id, uint8_t pk[stat
  * ZT__ONCE_PENDING, not "used"), then kept or given back
  * (zt__once_settle). */
 #define ZT__ONCE_ID_LEN 16
-enum zt__once_rc { ZT__ONCE_TAKEN = 0, ZT__ONCE_USED, ZT__ONCE_PENDING, ZT__ONCE_FULL };
+/* (ZT__ONCE_STORE: zt__evidence_take only, the store could not say or
+ * record it now: nothing taken, retry) */
+enum zt__once_rc { ZT__ONCE_TAKEN = 0, ZT__ONCE_USED, ZT__ONCE_PENDING, ZT__ONCE_FULL, ZT__ONCE_STORE };
 struct zt__once;
 ZT_NODISCARD int zt__once_new(size_t max, struct zt__once **out);
 void zt__once_free(struct zt__once *o);
@@ -66,6 +68,31 @@ bool zt__once_seen(struct zt__once *o, const uint8_t id[static ZT__ONCE_ID_LEN],
 void zt__once_settle(struct zt__once *o, const uint8_t id[static ZT__ONCE_ID_LEN], bool used);
 /* Ids alive at now_ms (pending or used). */
 size_t zt__once_count(struct zt__once *o, int64_t now_ms);
+
+/* ---- the verdicts' evidence used, in the store ----------------------------- */
+
+/* The lease table's used evidence (evidence.c): a set of ids as above, kept
+ * also in the orchestrator's store (table orch_used_evidence, store owner
+ * "orch_evidence", its own schema versions), so that an orchestrator
+ * restarted, or another on the shared PostgreSQL store, refuses evidence
+ * used before. A take claims the id in the store (a row until its expiry;
+ * an expired row is claimed again), so the store decides what no set in
+ * memory remembers; a give-back deletes the row. Expired rows are deleted
+ * at most once a minute. At most `max` ids alive in memory (past them
+ * ZT__ONCE_FULL); the rows are those taken within their expiry. The store
+ * is the registry's (used under its lock). */
+struct zt__evidence;
+struct zt_registry;
+ZT_NODISCARD int zt__evidence_open(struct zt_registry *reg, size_t max, struct zt__evidence **out);
+void zt__evidence_free(struct zt__evidence *e);
+/* Take id pending until expires_ms: ZT__ONCE_TAKEN; ZT__ONCE_USED (here or
+ * in the store: a restarted or another orchestrator used it); PENDING;
+ * FULL; ZT__ONCE_STORE (the store failed: nothing taken, retry). */
+ZT_NODISCARD enum zt__once_rc zt__evidence_take(struct zt__evidence *e, const uint8_t id[static ZT__ONCE_ID_LEN],
+                                                int64_t expires_ms, int64_t now_ms);
+/* A pending id kept (used; its row stays until its expiry) or given back
+ * (its row deleted: taken again later). */
+void zt__evidence_settle(struct zt__evidence *e, const uint8_t id[static ZT__ONCE_ID_LEN], bool used);
 
 /* ---- the checkers' own reports ------------------------------------------- */
 
@@ -85,14 +112,21 @@ size_t zt__once_count(struct zt__once *o, int64_t now_ms);
  *
  * A pick of an open lease is never evicted: it lives until its job's
  * lease ends (zt__check_reports_forget: it still takes a report, but its
- * slot goes to a new pick when no other is free) or the window passes; at
- * most ZT__CHECK_PICKS_MAX at once, ZT__CHECK_PICKS_PER_GATEWAY of them
- * open for one gateway (past either a new pick is refused: a stranger's
- * flood of picks fills its own share, never evicts another's). Reports are held
- * for the window after they came, at most ZT__CHECK_REPORTS_MAX (past it
- * a report is refused until some expire). */
-#define ZT__CHECK_PICKS_MAX 4096
+ * slot goes to a new pick when no other is free) or the window passes;
+ * at most ZT__CHECK_PICKS_PER_GATEWAY of them open for one gateway (past
+ * it a new pick is refused: a stranger's flood of picks fills its own
+ * share, never evicts another's). The table holds ZT__CHECK_PICKS_MAX:
+ * every pick the open leases can have (lease.c picks only for a job
+ * leased here, to the gateway that leased it, at most
+ * ZT__VERDICT_NODES_MAX per lease and ZT__LEASES_MAX leases) plus this
+ * node's own gateway's share, so it is bounded by admitted work and no
+ * number of gateway identities fills it for the others (review7 F4); it
+ * grows as picks come. Reports are held for the window after they came,
+ * at most ZT__CHECK_REPORTS_MAX (past it a report is refused until some
+ * expire). */
+#define ZT__LEASES_MAX 4096 /* leased jobs open at once (lease.c) */
 #define ZT__CHECK_PICKS_PER_GATEWAY 1024
+#define ZT__CHECK_PICKS_MAX (ZT__LEASES_MAX * ZT__VERDICT_NODES_MAX + ZT__CHECK_PICKS_PER_GATEWAY)
 #define ZT__CHECK_REPORTS_MAX 16384
 #define ZT__CHECK_RECEIPTS_MAX 65536
 #define ZT__CHECK_REPORT_WINDOW_MS 600000
@@ -107,7 +141,8 @@ void zt__check_reports_free(struct zt__check_reports *cr);
  * subject is `subject` (the checked worker's signed input_hash), at now_ms
  * (unix ms): it may report a check of that subject. The same pick again
  * refreshes its entry. 0; ZT_ETOOBIG gateway's share of live picks is
- * full; ZT_EBUSY every pick slot is live (nothing recorded either way). */
+ * full; ZT_EBUSY every pick slot is live, which the leases' bound leaves
+ * only to memory running out (nothing recorded either way). */
 ZT_NODISCARD int zt__check_reports_expect(struct zt__check_reports *cr, const char *gateway, const char *checker,
                                           const char *job_id, const uint8_t subject[static ZT__CHECK_SUBJECT_LEN],
                                           int64_t now_ms);

@@ -491,7 +491,8 @@ static int m_refused(void *ud, struct zt_metrics_out *out)
     int rc = zt_metrics_emit_each(out, "reason", refusal_names, o->refused, RF_N);
     if (!rc) rc = zt_metrics_emit_u64(out, NULL, "reason=\"not_job_gateway\"", lc.not_gateway);
     if (!rc) rc = zt_metrics_emit_u64(out, NULL, "reason=\"gateway_signature\"", lc.bad_sig);
-    if (!rc) rc = zt_metrics_emit_u64(out, NULL, "reason=\"check_limit\"", lc.check_refused);
+    if (!rc) rc = zt_metrics_emit_u64(out, NULL, "reason=\"check_limit\"", lc.check_refused - lc.picks_full);
+    if (!rc) rc = zt_metrics_emit_u64(out, NULL, "reason=\"check_picks_full\"", lc.picks_full);
     return rc;
 }
 

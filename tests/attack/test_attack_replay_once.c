@@ -20,9 +20,15 @@
  *    forgets none; an id is dropped only after its expiry;
  *  - picks: a gateway that opens as many picks as its share allows gets
  *    ZT_ETOOBIG for the next one, others' picks stay (their reports are
- *    still taken), and another gateway can still pick; the global table
- *    full answers ZT_EBUSY, never an eviction of an open lease's pick; an
- *    ended lease's pick gives its slot to a new one. */
+ *    still taken), and another gateway can still pick; an ended lease's
+ *    pick no longer counts against its gateway's share;
+ *  - review7 F4: eight gateway identities each open their whole share,
+ *    twice what the table held before (four filled it and every other
+ *    gateway got ZT_EBUSY): an honest gateway's checkers are still picked
+ *    and their reports taken, nothing evicted;
+ *  - review7 F12: the set at its bound, with ids expiring one by one,
+ *    makes room for exactly one new id each time (amortised work, no
+ *    rebuild per take) and forgets no live id. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -212,29 +218,128 @@ static void test_pick_shares(void **state)
     json_t *b = report(C1, SUBJECT, 1, now_s);
     assert_int_equal(put(cr, b, now, &why), 0);
     json_decref(b);
-    /* other gateways fill the rest of the table; then it is full for all */
-    int n = 1 + ZT__CHECK_PICKS_PER_GATEWAY, g = 0;
-    while (n < ZT__CHECK_PICKS_MAX) {
-        char gw[16];
-        snprintf(gw, sizeof gw, "gw-%d", g);
-        for (int i = 0; i < ZT__CHECK_PICKS_PER_GATEWAY && n < ZT__CHECK_PICKS_MAX; i++, n++) {
-            snprintf(job, sizeof job, "job-%d-%d", g, i);
-            assert_int_equal(zt__check_reports_expect(cr, gw, "c3", job, OTHER, now), 0);
-        }
-        g++;
-    }
-    assert_int_equal(zt__check_reports_expect(cr, "gw-new", "c3", "job-new", OTHER, now), ZT_EBUSY);
-    assert_int_equal(zt__check_reports_picks(cr, NULL, now), ZT__CHECK_PICKS_MAX);
-    /* nothing was evicted: A's answered pick is still counted for job-a */
-    assert_true(zt__check_reports_for_job(cr, "job-a", NULL));
-    /* a lease that ends gives its picks' slots to new ones */
+    /* a lease that ends: its picks no longer count against the share */
     zt__check_reports_forget(cr, "job-s0");
-    assert_int_equal(zt__check_reports_expect(cr, "gw-new", "c3", "job-new", OTHER, now), 0);
+    assert_int_equal(zt__check_reports_picks(cr, "gw-s", now), ZT__CHECK_PICKS_PER_GATEWAY - 1);
+    assert_int_equal(zt__check_reports_expect(cr, "gw-s", "c2", "job-s-more", OTHER, now), 0);
     /* and the window frees the rest */
     int64_t later = now + ZT__CHECK_REPORT_WINDOW_MS + 1;
     assert_int_equal(zt__check_reports_picks(cr, NULL, later), 0);
-    assert_int_equal(zt__check_reports_expect(cr, "gw-s", "c2", "job-s-more", OTHER, later), 0);
+    assert_int_equal(zt__check_reports_expect(cr, "gw-s", "c2", "job-s-later", OTHER, later), 0);
     zt__check_reports_free(cr);
+}
+
+/* review7 F4: a few gateway identities (self-signed descriptors cost
+ * nothing) each open their whole share of picks, twice what the table
+ * held before (4 x 1,024 filled it, and every other gateway got 429
+ * check_picks_full for the window): an honest gateway that comes after
+ * still has its checker picked, and that checker's report is taken;
+ * nothing of the flood or of the honest gateway was evicted. The table
+ * holds every pick the open leases can have (orch_verdict.h). */
+static void test_pick_identity_flood(void **state)
+{
+    (void)state;
+    int64_t now;
+    uint64_t now_s;
+    struct zt__check_reports *cr = fresh_reports(&now, &now_s);
+    const char *why = NULL;
+    enum { GATEWAYS = 8 };
+    _Static_assert(GATEWAYS * ZT__CHECK_PICKS_PER_GATEWAY >= 2 * 4096, "past the old table");
+    /* the honest gateway's first check, then the flood */
+    assert_int_equal(zt__check_reports_expect(cr, "gw-honest", "c1", "job-h0", SUBJECT, now), 0);
+    char gw[16], job[48];
+    for (int g = 0; g < GATEWAYS; g++) {
+        snprintf(gw, sizeof gw, "gw-sybil-%d", g);
+        for (int i = 0; i < ZT__CHECK_PICKS_PER_GATEWAY; i++) {
+            /* 16 checkers per job, as a lease may have */
+            snprintf(job, sizeof job, "job-%d-%d", g, i / ZT__VERDICT_NODES_MAX);
+            char node[16];
+            snprintf(node, sizeof node, "x%d", i % ZT__VERDICT_NODES_MAX);
+            assert_int_equal(zt__check_reports_expect(cr, gw, node, job, OTHER, now), 0);
+        }
+        assert_int_equal(zt__check_reports_expect(cr, gw, "x0", "job-more", OTHER, now), ZT_ETOOBIG);
+    }
+    assert_int_equal(zt__check_reports_picks(cr, NULL, now), 1 + GATEWAYS * ZT__CHECK_PICKS_PER_GATEWAY);
+    /* the honest gateway's next checks are picked (before: ZT_EBUSY) */
+    assert_int_equal(zt__check_reports_expect(cr, "gw-honest", "c1", "job-h1", SUBJECT, now), 0);
+    assert_int_equal(zt__check_reports_expect(cr, "gw-new", "c3", "job-n1", OTHER, now), 0);
+    /* and its checkers' reports are taken, credited to its jobs */
+    json_t *b = report(C1, SUBJECT, 1, now_s);
+    assert_int_equal(put(cr, b, now, &why), 0);
+    json_decref(b);
+    b = report(C1, SUBJECT, 2, now_s);
+    assert_int_equal(put(cr, b, now, &why), 0);
+    json_decref(b);
+    assert_true(zt__check_reports_for_job(cr, "job-h0", NULL));
+    assert_true(zt__check_reports_for_job(cr, "job-h1", NULL));
+    /* nothing of the flood was evicted either */
+    for (int g = 0; g < GATEWAYS; g++) {
+        snprintf(gw, sizeof gw, "gw-sybil-%d", g);
+        assert_int_equal(zt__check_reports_picks(cr, gw, now), ZT__CHECK_PICKS_PER_GATEWAY);
+    }
+    zt__check_reports_free(cr);
+}
+
+/* review7 F12: at its bound the set stays exact with amortised work: ids
+ * expiring one by one each make room for exactly one more, a given-back
+ * pending id makes room, a full set refuses and forgets none; many rounds
+ * of that churn at the bound keep every live id. */
+static void test_once_bound(void **state)
+{
+    (void)state;
+    enum { MAX = 2000, ROUNDS = 20000 };
+    struct zt__once *o = NULL;
+    assert_int_equal(zt__once_new(MAX, &o), 0);
+    int64_t now = zt_time_real_ms();
+    uint8_t id[16];
+    /* MAX ids, id i alive through now + i */
+    for (uint32_t i = 0; i < MAX; i++) {
+        id_of(i, id);
+        assert_int_equal(zt__once_take(o, id, now + i, now, false), ZT__ONCE_TAKEN);
+    }
+    id_of(MAX, id);
+    assert_int_equal(zt__once_take(o, id, now + MAX, now, false), ZT__ONCE_FULL);
+    /* at now + t, ids 0..t-1 are gone and each new id lives MAX ms: room
+     * for one new id per ms, never two */
+    uint32_t next = MAX;
+    for (uint32_t t = 1; t <= ROUNDS; t++) {
+        int64_t at = now + t;
+        id_of(next, id);
+        assert_int_equal(zt__once_take(o, id, at + MAX - 1, at, false), ZT__ONCE_TAKEN);
+        next++;
+        id_of(next, id);
+        assert_int_equal(zt__once_take(o, id, at + MAX - 1, at, false), ZT__ONCE_FULL);
+        if (t % 997 == 0) { /* now and then: exactly MAX alive, the newest among them */
+            assert_int_equal(zt__once_count(o, at), MAX);
+            id_of(t - 1 + MAX, id); /* taken at t - 1, alive */
+            assert_true(zt__once_seen(o, id, at));
+        }
+    }
+    /* every id taken in the last MAX ms is still there; older ones are gone */
+    int64_t end = now + ROUNDS;
+    for (uint32_t i = next - MAX; i < next; i++) {
+        id_of(i, id);
+        assert_true(zt__once_seen(o, id, end));
+        assert_int_equal(zt__once_take(o, id, end + MAX, end, false), ZT__ONCE_USED);
+    }
+    id_of(next - MAX - 1, id);
+    assert_false(zt__once_seen(o, id, end));
+    /* a pending id given back frees its place */
+    zt__once_free(o);
+    assert_int_equal(zt__once_new(2, &o), 0);
+    id_of(1, id);
+    assert_int_equal(zt__once_take(o, id, now + 10, now, true), ZT__ONCE_TAKEN);
+    id_of(2, id);
+    assert_int_equal(zt__once_take(o, id, now + 10, now, false), ZT__ONCE_TAKEN);
+    id_of(3, id);
+    assert_int_equal(zt__once_take(o, id, now + 10, now, false), ZT__ONCE_FULL);
+    id_of(1, id);
+    zt__once_settle(o, id, false);
+    id_of(3, id);
+    assert_int_equal(zt__once_take(o, id, now + 10, now, false), ZT__ONCE_TAKEN);
+    id_of(1, id);
+    assert_int_equal(zt__once_take(o, id, now + 10, now, false), ZT__ONCE_FULL);
+    zt__once_free(o);
 }
 
 int main(void)
@@ -244,7 +349,8 @@ int main(void)
     randombytes_buf(SUBJECT, sizeof SUBJECT);
     randombytes_buf(OTHER, sizeof OTHER);
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_report_receipt_replay),
-                                       cmocka_unit_test(test_evidence_set), cmocka_unit_test(test_pick_shares)};
+                                       cmocka_unit_test(test_evidence_set), cmocka_unit_test(test_pick_shares),
+                                       cmocka_unit_test(test_pick_identity_flood), cmocka_unit_test(test_once_bound)};
     int rc = cmocka_run_group_tests_name("attack_replay_once", tests, NULL, NULL);
     zt_test_nodes_free(&NODES);
     return zt_test_exit(rc);
