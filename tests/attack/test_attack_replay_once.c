@@ -241,7 +241,7 @@ static void test_pick_identity_flood(void **state)
     (void)state;
     int64_t now;
     uint64_t now_s;
-    struct zt__check_reports *cr = fresh_reports(&now, &now_s);
+    struct zt__check_reports *cr = zt_test_fresh_reports(&now, &now_s);
     const char *why = NULL;
     enum { GATEWAYS = 8 };
     _Static_assert(GATEWAYS * ZT__CHECK_PICKS_PER_GATEWAY >= 2 * 4096, "past the old table");
