@@ -805,6 +805,38 @@ static void attend_group(const struct attn_ctx *a, size_t b0, uint32_t h, float 
                           1.0f / sqrtf((float)hd), o, s, scratch);
 }
 
+/* Asks for the cache bytes one (item, head) will read into L2, at most
+ * its first ATTN_PF_POS positions: its K tiles' columns of the head (a
+ * contiguous block of hd * 16 elements per tile), the K rows after the last
+ * whole tile and its V rows (hd elements each, vs apart). A decode step's
+ * units are short (an item's few hundred positions of one head) and each
+ * reads its own sequence's cache, which no other unit of the step touches:
+ * out of cache, their loads stalled on memory (the weighted sum's adds took
+ * most of its samples) and the hardware prefetchers had no time to ramp up
+ * within a unit. par_attention asks for the next unit's bytes before it
+ * starts one, so the fetch overlaps the current unit's arithmetic. A hint
+ * only: nothing computed changes. */
+#define ATTN_PF_POS 256u
+
+static void attn_prefetch(const struct attn_at *x, uint32_t hd)
+{
+    size_t es = x->f16 ? 2 : 4;
+    uint32_t n = x->n_pos < ATTN_PF_POS ? x->n_pos : ATTN_PF_POS, t = 0;
+    const char *k = x->kc, *v = x->vc;
+    for (; t < n && t < x->n_tiled; t += KT) {
+        const char *tile = k + ((size_t)t * x->ks + (size_t)x->kcol * KT) * es;
+        for (size_t o = 0; o < (size_t)hd * KT * es; o += 64) __builtin_prefetch(tile + o, 0, 2);
+    }
+    for (; t < n; t++) {
+        const char *r = k + ((size_t)t * x->ks + x->kcol) * es;
+        for (size_t o = 0; o < (size_t)hd * es; o += 64) __builtin_prefetch(r + o, 0, 2);
+    }
+    for (t = 0; t < n; t++) {
+        const char *r = v + (size_t)t * x->vs * es;
+        for (size_t o = 0; o < (size_t)hd * es; o += 64) __builtin_prefetch(r + o, 0, 2);
+    }
+}
+
 /* Work unit j: head j % n_head of work block j / n_head (one item, or a
  * group of ZT_ATTN_MQ items of one sequence). */
 static void par_attention(void *ctx, size_t j0, size_t j1, unsigned tid)
@@ -829,6 +861,10 @@ static void par_attention(void *ctx, size_t j0, size_t j1, unsigned tid)
     }
     for (size_t j = j0; j < j1; j++) {
         uint32_t blk = a->block[j / n_head], h = (uint32_t)(j % n_head);
+        if (j + 1 < j1 && !(a->block[(j + 1) / n_head] & ATTN_GROUP)) {
+            struct attn_at next = attn_at(a, a->block[(j + 1) / n_head], (uint32_t)((j + 1) % n_head));
+            attn_prefetch(&next, a->p->head_dim);
+        }
         if (blk & ATTN_GROUP)
             attend_group(a, blk & ~ATTN_GROUP, h, scores, scores + ZT_ATTN_MQ * stride);
         else
