@@ -20,7 +20,12 @@
  * decode one token of every sequence in one zt_model_decode call (one
  * batched matrix pass per step, logits for all, greedy); prints the total
  * tokens/s (best of REPS) and its ratio to one stream. ZT_BENCH_STREAMS=S
- * runs only S streams (to profile that case).
+ * runs only S streams (to profile that case). The S sequences are made
+ * once per count and truncated to position 0 before each repetition, as
+ * the runner's slots are (runner.c): a fresh sequence's cache pages are
+ * zeroed by the kernel when first written, once per slot in a server, and
+ * that zeroing was 5-6 % of a timed 8-stream step when every repetition
+ * made new sequences (the first repetition still pays it: -r 2 or more).
  *
  * --kv f16: new sequences get F16 KV caches (zt_model_set_kv_type; the
  * "+kv-f16" build id), half the cache bytes attention reads. */
@@ -110,12 +115,14 @@ static int bench_streams(struct zt_model *m, unsigned threads, unsigned ng, unsi
     for (size_t c = 0; c < ncounts; c++) {
         unsigned S = counts[c];
         double best = 0, best_c = 0;
+        struct zt_seq *seq[MAXS];
+        for (unsigned k = 0; k < S; k++)
+            if (zt_seq_new(m, PROMPT + ng + 1, &seq[k]) != 0) return 1;
         for (unsigned r = 0; r < reps; r++) {
-            struct zt_seq *seq[MAXS];
             int32_t tok[MAXS];
             size_t n = 0;
             for (unsigned k = 0; k < S; k++) {
-                if (zt_seq_new(m, PROMPT + ng + 1, &seq[k]) != 0) return 1;
+                if (zt_seq_truncate(seq[k], 0) != 0) return 1;
                 for (unsigned i = 0; i < PROMPT; i++)
                     items[n++] = (struct zt_batch_item){seq[k], (int32_t)((i * 7919u + k * 104729u + 1u) % hp->n_vocab),
                                                         i + 1 == PROMPT ? logits + (size_t)k * hp->n_vocab : NULL};
@@ -134,8 +141,8 @@ static int bench_streams(struct zt_model *m, unsigned threads, unsigned ng, unsi
             double tpc = (double)S * ng / ((double)(cpu_ns() - c0) / 1e9);
             if (tps > best) best = tps;
             if (tpc > best_c) best_c = tpc;
-            for (unsigned k = 0; k < S; k++) zt_seq_free(seq[k]);
         }
+        for (unsigned k = 0; k < S; k++) zt_seq_free(seq[k]);
         if (S == 1) one = best, one_c = best_c;
         /* per CPU-second too: on a loaded machine the wall-clock ratio
          * mostly measures the other tenants */

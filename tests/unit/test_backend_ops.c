@@ -1184,6 +1184,38 @@ static void test_cpu_swiglu_range(void **state)
     free(want);
 }
 
+/* The CPU backend's attention on every kernel path this machine has
+ * (scalar, AVX2, AVX-512...; zt_quant_set_isa): decode items over F32 and
+ * F16 caches and prompt groups, each against the spec bit for bit, so the
+ * AVX2 one-query kernels (attn_avx2.c) and the scalar loops are checked
+ * here too, not only the path the machine picks. */
+static void test_attention_isas(void **state)
+{
+    (void)state;
+    enum zt_quant_isa orig = zt_quant_isa_current();
+    int paths = 0;
+    for (int isa = 0; isa < ZT_QUANT_ISA_COUNT; isa++) {
+        if (zt_quant_set_isa((enum zt_quant_isa)isa) != 0) {
+            printf("attention: kernel path %d not on this CPU, not tested\n", isa);
+            continue;
+        }
+        struct zt__backend *be, *be2;
+        assert_int_equal(zt__backend_new("cpu", NULL, &be), 0);
+        assert_int_equal(zt__backend_new("cpu", NULL, &be2), 0);
+        struct side sd = {.be = be}, sd2 = {.be = be2};
+        char name[48];
+        snprintf(name, sizeof name, "cpu %s", zt_quant_isa_name());
+        case_attention(&sd, &sd2, true, name);
+        attention_f16_on(&sd, name);
+        for (int f16 = 0; f16 < 2; f16++) attention_groups_on(&sd, name, f16, true);
+        zt__backend_free(be);
+        zt__backend_free(be2);
+        paths++;
+    }
+    assert_int_equal(zt_quant_set_isa(orig), 0);
+    assert_true(paths >= 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1197,6 +1229,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_attention, zt_test_leak_setup, zt_test_leak_teardown),
         cmocka_unit_test_setup_teardown(test_attention_f16, zt_test_leak_setup, zt_test_leak_teardown),
         cmocka_unit_test_setup_teardown(test_attention_groups, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_attention_isas, zt_test_leak_setup, zt_test_leak_teardown),
         cmocka_unit_test_setup_teardown(test_models, zt_test_leak_setup, zt_test_leak_teardown),
         cmocka_unit_test_setup_teardown(test_cpu_swiglu_range, zt_test_leak_setup, zt_test_leak_teardown),
     };

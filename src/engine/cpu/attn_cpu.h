@@ -37,6 +37,18 @@ void zt__attn_group_avx512(const float *const q[ZT_ATTN_MQ], const void *k, cons
                            size_t vs, uint32_t col, uint32_t n_tiled, uint32_t hd, const uint32_t n_pos[ZT_ATTN_MQ],
                            float scale, float *const o[ZT_ATTN_MQ], float *s, float *scratch);
 
+/* attn_avx2.c (built with AVX2 and F16C; cpu_backend.c uses it when the
+ * path in use is AVX2 and the head size is a multiple of 8): the one-query
+ * kernels 8 lanes wide, with the scalar loops' bits. Scores as above for
+ * the positions below min(n_pos, n_tiled) rounded down to 8 (whole groups
+ * of 8 in tiles), returning that count (the caller does the rest); the
+ * weighted sum as zt__attn_wsum_avx512 for hd a multiple of 8. */
+extern const bool zt__attn_avx2_built;
+uint32_t zt__attn_scores_avx2(const float *q, const void *k, bool f16, size_t ks, uint32_t col, uint32_t n_tiled,
+                              uint32_t hd, uint32_t n_pos, float scale, float *scores);
+void zt__attn_wsum_avx2(const float *scores, float inv, const void *v, bool f16, size_t vs, uint32_t hd,
+                        uint32_t n_pos, float *o);
+
 /* ew_avx512.c (same condition: built with AVX-512 and the path in use
  * is AVX-512 or newer): y[i] = (g[i] / (1 + zt__expf(-g[i]))) * u[i], and
  * s[i] = zt__expf(s[i] - mx), lane by lane with zt__expf's bits. */

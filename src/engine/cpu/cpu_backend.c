@@ -652,7 +652,8 @@ struct attn_ctx {
     const struct zt__tensor *q, *dst;
     const struct zt__kv_view *kv;
     const struct zt__attn *p;
-    bool vec; /* the AVX-512 kernels (attn_avx512.c) */
+    bool vec;  /* the AVX-512 kernels (attn_avx512.c) */
+    bool vec2; /* else the AVX2 one-query kernels (attn_avx2.c) */
     atomic_int failed; /* a worker could not allocate */
     const uint32_t *block; /* work blocks: first item, | ATTN_GROUP for a group of ZT_ATTN_MQ */
 };
@@ -695,15 +696,18 @@ static struct attn_at attn_at(const struct attn_ctx *a, size_t b, uint32_t h)
 
 /* The scaled scores of one (item, head) over its n_pos cache rows. The
  * AVX-512 kernels (attn_avx512.c, when the path in use has AVX-512 and
- * head_dim % 16 == 0) compute the same chains 16 lanes at a time. */
+ * head_dim % 16 == 0) compute the same chains 16 lanes at a time, the AVX2
+ * ones (attn_avx2.c, path AVX2, head_dim % 8 == 0) 8 at a time for the
+ * whole groups of 8 in tiles. */
 static void attn_scores(const struct attn_ctx *a, const struct attn_at *x, float *scores)
 {
     uint32_t hd = a->p->head_dim, n_pos = x->n_pos;
     float scale = 1.0f / sqrtf((float)hd);
-    bool vec = a->vec && hd % 16 == 0;
-    uint32_t t = vec ? zt__attn_scores_avx512(x->q, x->kc, x->f16, x->ks, x->kcol, x->n_tiled, hd, n_pos, scale,
-                                              scores)
-                     : 0;
+    uint32_t t = 0;
+    if (a->vec && hd % 16 == 0)
+        t = zt__attn_scores_avx512(x->q, x->kc, x->f16, x->ks, x->kcol, x->n_tiled, hd, n_pos, scale, scores);
+    else if (a->vec2 && hd % 8 == 0)
+        t = zt__attn_scores_avx2(x->q, x->kc, x->f16, x->ks, x->kcol, x->n_tiled, hd, n_pos, scale, scores);
     /* 8 positions at a time: each score is still dot = 0, dot += q[i] * k[i]
      * in increasing i (the same bits), but 8 independent chains hide the
      * add latency that bounds the one-position loop. In a tile the 8
@@ -753,6 +757,10 @@ static void attn_wsum(const struct attn_ctx *a, const struct attn_at *x, const f
     uint32_t hd = a->p->head_dim;
     if (a->vec && hd % 16 == 0) {
         zt__attn_wsum_avx512(scores, inv, x->vc, x->f16, x->vs, hd, x->n_pos, x->o);
+        return;
+    }
+    if (a->vec2 && hd % 8 == 0) {
+        zt__attn_wsum_avx2(scores, inv, x->vc, x->f16, x->vs, hd, x->n_pos, x->o);
         return;
     }
     for (uint32_t i = 0; i < hd; i++) x->o[i] = 0.0f;
@@ -805,6 +813,38 @@ static void attend_group(const struct attn_ctx *a, size_t b0, uint32_t h, float 
                           1.0f / sqrtf((float)hd), o, s, scratch);
 }
 
+/* Asks for the cache bytes one (item, head) will read into L2, at most
+ * its first ATTN_PF_POS positions: its K tiles' columns of the head (a
+ * contiguous block of hd * 16 elements per tile), the K rows after the last
+ * whole tile and its V rows (hd elements each, vs apart). A decode step's
+ * units are short (an item's few hundred positions of one head) and each
+ * reads its own sequence's cache, which no other unit of the step touches:
+ * out of cache, their loads stalled on memory (the weighted sum's adds took
+ * most of its samples) and the hardware prefetchers had no time to ramp up
+ * within a unit. par_attention asks for the next unit's bytes before it
+ * starts one, so the fetch overlaps the current unit's arithmetic. A hint
+ * only: nothing computed changes. */
+#define ATTN_PF_POS 256u
+
+static void attn_prefetch(const struct attn_at *x, uint32_t hd)
+{
+    size_t es = x->f16 ? 2 : 4;
+    uint32_t n = x->n_pos < ATTN_PF_POS ? x->n_pos : ATTN_PF_POS, t = 0;
+    const char *k = x->kc, *v = x->vc;
+    for (; t < n && t < x->n_tiled; t += KT) {
+        const char *tile = k + ((size_t)t * x->ks + (size_t)x->kcol * KT) * es;
+        for (size_t o = 0; o < (size_t)hd * KT * es; o += 64) __builtin_prefetch(tile + o, 0, 2);
+    }
+    for (; t < n; t++) {
+        const char *r = k + ((size_t)t * x->ks + x->kcol) * es;
+        for (size_t o = 0; o < (size_t)hd * es; o += 64) __builtin_prefetch(r + o, 0, 2);
+    }
+    for (t = 0; t < n; t++) {
+        const char *r = v + (size_t)t * x->vs * es;
+        for (size_t o = 0; o < (size_t)hd * es; o += 64) __builtin_prefetch(r + o, 0, 2);
+    }
+}
+
 /* Work unit j: head j % n_head of work block j / n_head (one item, or a
  * group of ZT_ATTN_MQ items of one sequence). */
 static void par_attention(void *ctx, size_t j0, size_t j1, unsigned tid)
@@ -829,6 +869,10 @@ static void par_attention(void *ctx, size_t j0, size_t j1, unsigned tid)
     }
     for (size_t j = j0; j < j1; j++) {
         uint32_t blk = a->block[j / n_head], h = (uint32_t)(j % n_head);
+        if (j + 1 < j1 && !(a->block[(j + 1) / n_head] & ATTN_GROUP)) {
+            struct attn_at next = attn_at(a, a->block[(j + 1) / n_head], (uint32_t)((j + 1) % n_head));
+            attn_prefetch(&next, a->p->head_dim);
+        }
         if (blk & ATTN_GROUP)
             attend_group(a, blk & ~ATTN_GROUP, h, scores, scores + ZT_ATTN_MQ * stride);
         else
@@ -840,8 +884,10 @@ static void par_attention(void *ctx, size_t j0, size_t j1, unsigned tid)
 static int cpu_attention(struct zt__backend *be, const struct zt__tensor *q, const struct zt__kv_view *kv,
                          const struct zt__attn *p, const struct zt__tensor *dst)
 {
+    enum zt_quant_isa isa = zt_quant_isa_current();
     struct attn_ctx a = {.q = q, .dst = dst, .kv = kv, .p = p,
-                         .vec = zt__attn_avx512_built && zt_quant_isa_current() >= ZT_QUANT_ISA_AVX512};
+                         .vec = zt__attn_avx512_built && isa >= ZT_QUANT_ISA_AVX512,
+                         .vec2 = zt__attn_avx2_built && isa >= ZT_QUANT_ISA_AVX2};
     size_t n = q->ne1;
     if (n >= ATTN_GROUP) return ZT_EINVAL;
     /* the work blocks: runs of ZT_ATTN_MQ items reading one cache become
