@@ -73,6 +73,7 @@
 #include "zentalk/zt_str.h"
 #include "zentalk/zt_time.h"
 #include "zentalk/zt_version.h"
+#include "zentalk/zt_ws.h"
 
 enum method_bit {
     M_GET = 1u << 0,
@@ -885,7 +886,7 @@ int zt_server_drain(struct zt_server *s, uint64_t timeout_ms)
     atomic_store(&s->draining, true);
     if (!s->http) return 0;
     zt_http_quiesce(s->http);
-    zt__ws_close_all(s->d.ws); /* WebSockets get a 1001 close now */
+    zt_ws_hub_close_all(s->d.ws, ZT_WS_CLOSE_GOING_AWAY); /* WebSockets get a 1001 close now */
     return zt_http_wait_idle(s->http, timeout_ms);
 }
 
